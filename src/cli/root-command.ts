@@ -1,0 +1,9 @@
+import { Command } from "effect/cli"
+import { LogFormat } from "./logging.ts"
+
+export const rootCommand = Command.make("cluster-backup").pipe(
+  Command.withDescription(
+    "Consistent, verifiable backups of an OpenShift control plane: the etcd snapshot and the static-pod resources of etcd, kube-apiserver, kube-controller-manager and kube-scheduler at one revision.",
+  ),
+  Command.withGlobalFlags([LogFormat]),
+)
