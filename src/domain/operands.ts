@@ -1,0 +1,171 @@
+/**
+ * The four static-pod operands of an OpenShift control plane, as data. Everything
+ * operand-specific in the project (CR paths, namespaces, revisioned resources, container names,
+ * `backup-status` keys) is read from this table; OpenShift releases differ in the resource lists,
+ * so a user can replace them with a file decoded by `ResourceOverrides`.
+ */
+import { Schema } from "effect"
+
+export const operandNames = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"] as const
+export const OperandName = Schema.Literals(operandNames)
+export type OperandName = typeof OperandName.Type
+
+/** API group and version of the four operator CRs (cluster-scoped singletons named `cluster`). */
+export const operatorGroup = "operator.openshift.io"
+export const operatorVersion = "v1"
+export const operatorCrName = "cluster"
+
+/** A revisioned ConfigMap or Secret: `<name>-<N>` exists in the target namespace for revision N. */
+export const RevisionedResource = Schema.Struct({
+  name: Schema.NonEmptyString,
+  optional: Schema.Boolean,
+})
+export type RevisionedResource = typeof RevisionedResource.Type
+
+export interface Operand {
+  readonly name: OperandName
+  /** Used in container names: `backup-<short>-resources`. */
+  readonly short: string
+  /** Key in `backup-status` revisions (`kubeApiserver`, ...). */
+  readonly statusKey: string
+  readonly kind: string
+  readonly plural: string
+  readonly namespace: string
+  /** The pod ConfigMap (always revisioned, always required); also the pod directory prefix. */
+  readonly podConfigMap: string
+  readonly certDir: string
+  readonly configMaps: ReadonlyArray<RevisionedResource>
+  readonly secrets: ReadonlyArray<RevisionedResource>
+}
+
+export type OperandTable = Readonly<Record<OperandName, Operand>>
+
+const required = (name: string): RevisionedResource => ({ name, optional: false })
+const optional = (name: string): RevisionedResource => ({ name, optional: true })
+
+/** The table for current OpenShift 4.x releases (reference doc, sections 1 and 2). */
+export const defaultOperands: OperandTable = {
+  etcd: {
+    name: "etcd",
+    short: "etcd",
+    statusKey: "etcd",
+    kind: "Etcd",
+    plural: "etcds",
+    namespace: "openshift-etcd",
+    podConfigMap: "etcd-pod",
+    certDir: "etcd-certs",
+    configMaps: [required("etcd-pod"), required("etcd-endpoints"), required("etcd-all-bundles")],
+    secrets: [required("etcd-all-certs")],
+  },
+  "kube-apiserver": {
+    name: "kube-apiserver",
+    short: "kas",
+    statusKey: "kubeApiserver",
+    kind: "KubeAPIServer",
+    plural: "kubeapiservers",
+    namespace: "openshift-kube-apiserver",
+    podConfigMap: "kube-apiserver-pod",
+    certDir: "kube-apiserver-certs",
+    configMaps: [
+      required("kube-apiserver-pod"),
+      required("config"),
+      required("kube-apiserver-cert-syncer-kubeconfig"),
+      optional("oauth-metadata"),
+      optional("cloud-config"),
+      required("bound-sa-token-signing-certs"),
+      required("etcd-serving-ca"),
+      optional("kube-apiserver-server-ca"),
+      required("kubelet-serving-ca"),
+      required("sa-token-signing-certs"),
+      required("kube-apiserver-audit-policies"),
+      optional("auth-config"),
+    ],
+    secrets: [
+      required("etcd-client"),
+      optional("encryption-config"),
+      required("localhost-recovery-serving-certkey"),
+      required("localhost-recovery-client-token"),
+      optional("webhook-authenticator"),
+    ],
+  },
+  "kube-controller-manager": {
+    name: "kube-controller-manager",
+    short: "kcm",
+    statusKey: "kubeControllerManager",
+    kind: "KubeControllerManager",
+    plural: "kubecontrollermanagers",
+    namespace: "openshift-kube-controller-manager",
+    podConfigMap: "kube-controller-manager-pod",
+    certDir: "kube-controller-manager-certs",
+    configMaps: [
+      required("kube-controller-manager-pod"),
+      required("config"),
+      required("cluster-policy-controller-config"),
+      required("controller-manager-kubeconfig"),
+      optional("cloud-config"),
+      required("kube-controller-cert-syncer-kubeconfig"),
+      required("serviceaccount-ca"),
+      required("service-ca"),
+      required("recycler-config"),
+    ],
+    secrets: [required("service-account-private-key"), optional("serving-cert"), required("localhost-recovery-client-token")],
+  },
+  "kube-scheduler": {
+    name: "kube-scheduler",
+    short: "ks",
+    statusKey: "kubeScheduler",
+    kind: "KubeScheduler",
+    plural: "kubeschedulers",
+    namespace: "openshift-kube-scheduler",
+    podConfigMap: "kube-scheduler-pod",
+    certDir: "kube-scheduler-certs",
+    configMaps: [
+      required("kube-scheduler-pod"),
+      required("config"),
+      required("serviceaccount-ca"),
+      optional("policy-configmap"),
+      required("scheduler-kubeconfig"),
+      required("kube-scheduler-cert-syncer-kubeconfig"),
+    ],
+    secrets: [optional("serving-cert"), required("localhost-recovery-client-token")],
+  },
+}
+
+/** The operands in their fixed order (the order of the backup pod's init containers). */
+export const operandList = (table: OperandTable = defaultOperands): ReadonlyArray<Operand> =>
+  operandNames.map((name) => table[name])
+
+/**
+ * A user's replacement of resource lists, per operand (JSON or YAML file). Operands not named
+ * keep the default lists; a named operand's list replaces the default list entirely.
+ */
+export const ResourceOverrides = Schema.Struct({
+  operands: Schema.Record(
+    OperandName,
+    Schema.Struct({
+      configMaps: Schema.optionalKey(Schema.Array(RevisionedResource)),
+      secrets: Schema.optionalKey(Schema.Array(RevisionedResource)),
+    }),
+  ),
+})
+export type ResourceOverrides = typeof ResourceOverrides.Type
+
+export class OperandTableInvalid extends Schema.TaggedError<OperandTableInvalid>()("OperandTableInvalid", {
+  operand: Schema.String,
+  message: Schema.String,
+}) {}
+
+/** The table with a user's resource lists applied (see `ResourceOverrides`). */
+export const applyResourceOverrides = (table: OperandTable, overrides: ResourceOverrides): OperandTable => {
+  const result: Record<OperandName, Operand> = { ...table }
+  for (const name of operandNames) {
+    const o = overrides.operands[name]
+    if (o === undefined) continue
+    result[name] = {
+      ...table[name],
+      ...(o.configMaps === undefined ? {} : { configMaps: o.configMaps }),
+      ...(o.secrets === undefined ? {} : { secrets: o.secrets }),
+    }
+  }
+  return result
+}
