@@ -1,0 +1,44 @@
+import { Effect } from "effect"
+import { describe, expect, it } from "vitest"
+import { serveHealth } from "../../src/services/health-server.ts"
+
+describe("health server", () => {
+  it("answers /healthz always, /readyz by readiness, /metrics from the registry, and closes with its scope", async () => {
+    let ready = false
+    const port = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const port = yield* serveHealth(
+            { ready: () => ready, metrics: async () => ({ body: "m 1\n", contentType: "text/plain; version=0.0.4" }) },
+            0,
+            "127.0.0.1",
+          )
+          const get = (path: string) => Effect.promise(() => fetch(`http://127.0.0.1:${port}${path}`))
+          expect((yield* get("/healthz")).status).toBe(200)
+          expect((yield* get("/readyz")).status).toBe(503)
+          ready = true
+          expect((yield* get("/readyz")).status).toBe(200)
+          const metrics = yield* get("/metrics")
+          expect(metrics.headers.get("content-type")).toContain("version=0.0.4")
+          expect(yield* Effect.promise(() => metrics.text())).toBe("m 1\n")
+          expect((yield* get("/nope")).status).toBe(404)
+          return port
+        }),
+      ),
+    )
+    await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow()
+  })
+
+  it("fails with the port when it cannot listen", async () => {
+    const exit = await Effect.runPromiseExit(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const port = yield* serveHealth({ ready: () => true, metrics: async () => ({ body: "", contentType: "text/plain" }) }, 0, "127.0.0.1")
+          yield* serveHealth({ ready: () => true, metrics: async () => ({ body: "", contentType: "text/plain" }) }, port, "127.0.0.1")
+        }),
+      ),
+    )
+    expect(exit._tag).toBe("Failure")
+    expect(JSON.stringify(exit)).toContain("HealthServerFailed")
+  })
+})
