@@ -47,5 +47,9 @@ export const serveHealth = (endpoints: HealthEndpoints, port: number, host = "0.
         resume(Effect.succeed(server))
       })
     }),
-    (server) => Effect.callback<void>((resume) => server.close(() => resume(Effect.void))),
+    (server) =>
+      Effect.callback<void>((resume) => {
+        server.close(() => resume(Effect.void))
+        server.closeAllConnections()
+      }),
   ).pipe(Effect.map((server) => (server.address() as AddressInfo).port))
