@@ -15,7 +15,7 @@ export type LogFormatValue = "text" | "json"
 /** The logger Layer for a format; logs go to stderr so stdout stays clean for data (YAML, JSON). */
 export const loggerLayer = (format: LogFormatValue) =>
   Layer.merge(
-    Logger.layer([format === "json" ? Logger.consoleJson : Logger.consoleLogFmt]),
+    Logger.layer([Logger.withConsoleError(format === "json" ? Logger.formatJson : Logger.formatLogFmt)]),
     Layer.succeed(Logger.LogToStderr, true),
   )
 

@@ -1,10 +1,12 @@
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Effect } from "effect"
 import { Command } from "effect/cli"
+import { reportFailure } from "./report-failure.ts"
 import { rootCommand } from "./root-command.ts"
 import { toolVersion } from "./version.ts"
 
 Command.run(rootCommand, { version: toolVersion }).pipe(
+  Effect.tapCause(reportFailure),
   Effect.provide(NodeServices.layer),
-  NodeRuntime.runMain,
+  NodeRuntime.runMain({ disableErrorReporting: true }),
 )

@@ -2,7 +2,7 @@
  * Durations given on the command line: `30s`, `90m`, `1h`, `1h30m`, `500ms`, or a bare number of
  * seconds. Kept strict (no fractions, no spaces) so a typo is an error, not a surprise interval.
  */
-import { Result, Schema } from "effect"
+import { Effect, Result, Schema, SchemaIssue, SchemaTransformation } from "effect"
 
 export class DurationInvalid extends Schema.TaggedError<DurationInvalid>()("DurationInvalid", {
   input: Schema.String,
@@ -41,3 +41,18 @@ export const formatDuration = (ms: number): string => {
   }
   return out.join("")
 }
+
+/** A duration text decoded to milliseconds (for CLI flags via `Flag.withSchema`). */
+export const MillisFromDurationString = Schema.String.pipe(
+  Schema.decodeTo(
+    Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+    SchemaTransformation.transformEffect({
+      decode: (text: string) =>
+        Result.match(parseDuration(text), {
+          onSuccess: (ms) => Effect.succeed(ms),
+          onFailure: (e) => Effect.fail(new SchemaIssue.InvalidValue({ message: e.message }, text)),
+        }),
+      encode: (ms: number) => Effect.succeed(formatDuration(ms)),
+    }),
+  ),
+)

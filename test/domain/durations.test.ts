@@ -31,3 +31,12 @@ describe("parseDuration", () => {
     expect(ok(formatDuration(seconds * 1000))).toBe(seconds * 1000)
   })
 })
+
+describe("MillisFromDurationString", () => {
+  it("decodes flag text and explains a bad one", async () => {
+    const { Schema } = await import("effect")
+    const { MillisFromDurationString } = await import("../../src/domain/durations.ts")
+    expect(Schema.decodeUnknownSync(MillisFromDurationString)("1h")).toBe(3_600_000)
+    expect(() => Schema.decodeUnknownSync(MillisFromDurationString)("1 hour")).toThrow(/not a duration/)
+  })
+})
