@@ -1,0 +1,40 @@
+/**
+ * Free space of the filesystem holding a path: live through `statfs(2)` (the bytes an
+ * unprivileged process may use, `bavail`), or fixed numbers in tests.
+ */
+import { statfs } from "node:fs/promises"
+import { Context, Effect, Layer, Schema } from "effect"
+
+export class DiskSpaceUnknown extends Schema.TaggedError<DiskSpaceUnknown>()("DiskSpaceUnknown", {
+  path: Schema.String,
+  message: Schema.String,
+}) {}
+
+export interface DiskUsage {
+  /** Bytes this process may still write. */
+  readonly availableBytes: number
+  readonly totalBytes: number
+}
+
+export class DiskSpace extends Context.Service<
+  DiskSpace,
+  { readonly usage: (path: string) => Effect.Effect<DiskUsage, DiskSpaceUnknown> }
+>()("cluster-backup/DiskSpace") {
+  static readonly layerLive = Layer.succeed(
+    DiskSpace,
+    DiskSpace.of({
+      usage: (path) =>
+        Effect.tryPromise({
+          try: () => statfs(path),
+          catch: (e) =>
+            new DiskSpaceUnknown({
+              path,
+              message: `cannot read the free space of ${path} (${(e as NodeJS.ErrnoException).code ?? String(e)}): check that the directory exists.`,
+            }),
+        }).pipe(Effect.map((s) => ({ availableBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize }))),
+    }),
+  )
+
+  /** Every path reports the same numbers. */
+  static readonly layerFixed = (usage: DiskUsage) => Layer.succeed(DiskSpace, DiskSpace.of({ usage: () => Effect.succeed(usage) }))
+}

@@ -1,0 +1,92 @@
+import { join } from "node:path"
+import { NodeServices } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Scope } from "effect"
+import { startLocalEtcd } from "../../src/services/local-etcd.ts"
+import { etcd3Client, etcdctlSnapshotSave, restoreSnapshot, startTlsEtcd, tempDir } from "../support/etcd-fixture.ts"
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+describe("startLocalEtcd", () => {
+  it.live("serves TLS with client-certificate auth and is stopped when its scope closes", () =>
+    Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      const { member } = yield* startTlsEtcd("tls").pipe(Scope.provide(scope))
+      assert.match(member.clientUrl, /^https:\/\/127\.0\.0\.1:\d+$/)
+      const value = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const client = yield* etcd3Client(member.connection)
+          yield* Effect.promise(() => client.put("k").value("v"))
+          return yield* Effect.promise(() => client.get("k").string())
+        }),
+      )
+      assert.strictEqual(value, "v")
+      // Without a client certificate the member refuses the connection.
+      const refused = yield* Effect.promise(() =>
+        fetch(`${member.clientUrl}/health`).then(
+          () => false,
+          () => true,
+        ),
+      )
+      assert.isTrue(refused)
+      assert.isTrue(alive(member.pid))
+      yield* Scope.close(scope, Exit.void)
+      assert.isFalse(alive(member.pid))
+    }).pipe(Effect.provide(NodeServices.layer)),
+  )
+
+  it.live("stops the member when the test using it fails", () =>
+    Effect.gen(function* () {
+      let pid = 0
+      const exit = yield* Effect.exit(
+        Effect.scoped(
+          Effect.gen(function* () {
+            const { member } = yield* startTlsEtcd("fail")
+            pid = member.pid
+            return yield* Effect.fail("test failed")
+          }),
+        ),
+      )
+      assert.isTrue(Exit.isFailure(exit))
+      assert.isFalse(alive(pid))
+    }).pipe(Effect.provide(NodeServices.layer)),
+  )
+
+  it.live("serves a data directory restored by etcdutl, with its keys", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const dir = yield* tempDir("restore")
+        const source = yield* startLocalEtcd({ dataDir: join(dir, "source"), unsafeNoFsync: true })
+        const client = yield* etcd3Client(source.connection)
+        yield* Effect.promise(() => client.put("/restored/key").value("kept"))
+        const snapshotFile = join(dir, "snap.db")
+        yield* etcdctlSnapshotSave(source.connection, snapshotFile)
+        yield* source.kill()
+        const restoredDir = join(dir, "restored")
+        yield* restoreSnapshot(snapshotFile, restoredDir, "restored", "http://127.0.0.1:2380")
+        const restored = yield* startLocalEtcd({ dataDir: restoredDir, name: "restored" })
+        const restoredClient = yield* etcd3Client(restored.connection)
+        assert.strictEqual(yield* Effect.promise(() => restoredClient.get("/restored/key").string()), "kept")
+      }),
+    ).pipe(Effect.provide(NodeServices.layer)),
+  )
+
+  it.live("a member that cannot start fails with etcd's own reason", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const dir = yield* tempDir("bad")
+        const error = yield* Effect.flip(startLocalEtcd({ dataDir: join(dir, "data"), extraArgs: ["--no-such-flag"] }))
+        assert.strictEqual(error._tag, "LocalEtcdFailed")
+        assert.match(error.message, /exited before serving/)
+        assert.match(error.message, /no-such-flag/)
+      }),
+    ).pipe(Effect.provide(NodeServices.layer)),
+  )
+})
