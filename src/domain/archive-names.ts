@@ -15,11 +15,6 @@ export const formatBackupTimestamp = (at: Date): string =>
   `${pad(at.getUTCFullYear(), 4)}-${pad(at.getUTCMonth() + 1)}-${pad(at.getUTCDate())}_` +
   `${pad(at.getUTCHours())}${pad(at.getUTCMinutes())}${pad(at.getUTCSeconds())}`
 
-export const BackupTimestamp = Schema.String.check(
-  Schema.isPattern(/^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])_([01]\d|2[0-3])[0-5]\d[0-5]\d$/),
-)
-export type BackupTimestamp = typeof BackupTimestamp.Type
-
 /** The instant a timestamp names (UTC). */
 export const parseBackupTimestamp = (ts: BackupTimestamp): Date =>
   new Date(
@@ -32,6 +27,15 @@ export const parseBackupTimestamp = (ts: BackupTimestamp): Date =>
       Number(ts.slice(15, 17)),
     ),
   )
+
+/** `YYYY-MM-DD_HHMMSS` naming a real calendar second in years 1000..9999 (no February 30th). */
+export const BackupTimestamp = Schema.String.check(
+  Schema.isPattern(/^[1-9]\d{3}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])_([01]\d|2[0-3])[0-5]\d[0-5]\d$/),
+  Schema.makeFilter((ts: string) => formatBackupTimestamp(parseBackupTimestamp(ts)) === ts, {
+    expected: "a timestamp naming a real calendar day",
+  }),
+)
+export type BackupTimestamp = typeof BackupTimestamp.Type
 
 export interface BackupFileNames {
   readonly snapshot: string

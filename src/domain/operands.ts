@@ -4,7 +4,10 @@
  * `backup-status` keys) is read from this table; OpenShift releases differ in the resource lists,
  * so a user can replace them with a file decoded by `ResourceOverrides`.
  */
-import { Schema } from "effect"
+import { Result, Schema } from "effect"
+import { dnsSubdomainMaxLength, dnsSubdomainProblem } from "./k8s-names.ts"
+import { firstKeyedProblem } from "./schema-errors.ts"
+import { parseYamlText } from "./yaml-text.ts"
 
 export const operandNames = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"] as const
 export const OperandName = Schema.Literals(operandNames)
@@ -135,18 +138,22 @@ export const defaultOperands: OperandTable = {
 export const operandList = (table: OperandTable = defaultOperands): ReadonlyArray<Operand> =>
   operandNames.map((name) => table[name])
 
+const OperandOverride = Schema.Struct({
+  configMaps: Schema.optionalKey(Schema.Array(RevisionedResource)),
+  secrets: Schema.optionalKey(Schema.Array(RevisionedResource)),
+})
+
 /**
  * A user's replacement of resource lists, per operand (JSON or YAML file). Operands not named
  * keep the default lists; a named operand's list replaces the default list entirely.
  */
 export const ResourceOverrides = Schema.Struct({
-  operands: Schema.Record(
-    OperandName,
-    Schema.Struct({
-      configMaps: Schema.optionalKey(Schema.Array(RevisionedResource)),
-      secrets: Schema.optionalKey(Schema.Array(RevisionedResource)),
-    }),
-  ),
+  operands: Schema.Struct({
+    etcd: Schema.optionalKey(OperandOverride),
+    "kube-apiserver": Schema.optionalKey(OperandOverride),
+    "kube-controller-manager": Schema.optionalKey(OperandOverride),
+    "kube-scheduler": Schema.optionalKey(OperandOverride),
+  }),
 })
 export type ResourceOverrides = typeof ResourceOverrides.Type
 
@@ -169,3 +176,78 @@ export const applyResourceOverrides = (table: OperandTable, overrides: ResourceO
   }
   return result
 }
+
+/** A resources file that cannot be used; `key` names the offending key (`operands.etcd.configMaps[1].name`). */
+export class ResourceOverridesInvalid extends Schema.TaggedError<ResourceOverridesInvalid>()("ResourceOverridesInvalid", {
+  key: Schema.String,
+  message: Schema.String,
+}) {}
+
+/** `<name>-<N>` must stay a valid object name for every int32 revision N (`-2147483647` is 11 characters). */
+export const maxResourceNameLength = dnsSubdomainMaxLength - 11
+
+const overridesShape =
+  "expected {operands: {<etcd|kube-apiserver|kube-controller-manager|kube-scheduler>: {configMaps: [{name, optional}], secrets: [{name, optional}]}}}"
+
+const invalid = (key: string, problem: string) =>
+  new ResourceOverridesInvalid({ key, message: `resource overrides: ${key === "" ? "the document" : key} ${problem}` })
+
+/** Problems Kubernetes or the backup pod would hit with a resource list, keyed by position. */
+const listProblems = (
+  list: ReadonlyArray<RevisionedResource>,
+  key: string,
+  podConfigMap: string | undefined,
+): ResourceOverridesInvalid | undefined => {
+  const seen = new Set<string>()
+  for (const [i, resource] of list.entries()) {
+    const problem = dnsSubdomainProblem(resource.name)
+    if (problem !== undefined) return invalid(`${key}[${i}].name`, `is "${resource.name}", which ${problem}`)
+    if (resource.name.length > maxResourceNameLength) {
+      return invalid(`${key}[${i}].name`, `is ${resource.name.length} characters; at most ${maxResourceNameLength} leave room for the "-<revision>" suffix`)
+    }
+    if (seen.has(resource.name)) return invalid(`${key}[${i}].name`, `repeats "${resource.name}"; name each resource once`)
+    seen.add(resource.name)
+  }
+  if (podConfigMap !== undefined) {
+    const pod = list.find((r) => r.name === podConfigMap)
+    if (pod === undefined) return invalid(key, `must list the pod ConfigMap "${podConfigMap}" (it is the static pod itself)`)
+    if (pod.optional) return invalid(key, `marks the pod ConfigMap "${podConfigMap}" optional; it is always required`)
+  }
+  return undefined
+}
+
+/**
+ * Decodes a resources file (JSON or YAML text) against `ResourceOverrides` and checks what the
+ * Schema cannot: names Kubernetes accepts (with room for the revision suffix), no repeats, and
+ * the operand's pod ConfigMap kept as a required entry. Unknown keys are refused (a typo would
+ * otherwise silently keep the default list).
+ */
+export const decodeResourceOverrides = (
+  text: string,
+  table: OperandTable = defaultOperands,
+): Result.Result<ResourceOverrides, ResourceOverridesInvalid> => {
+  const parsed = parseYamlText(text)
+  if (Result.isFailure(parsed)) return Result.fail(invalid("", `is not readable: ${parsed.failure.message}`))
+  const decoded = Schema.decodeUnknownResult(ResourceOverrides, { onExcessProperty: "error" })(parsed.success)
+  if (Result.isFailure(decoded)) {
+    const { key, message } = firstKeyedProblem(decoded.failure)
+    return Result.fail(invalid(key, `${message} (${overridesShape})`))
+  }
+  for (const name of operandNames) {
+    const o = decoded.success.operands[name]
+    if (o === undefined) continue
+    const base = `operands.${name}`
+    const problem =
+      (o.configMaps === undefined ? undefined : listProblems(o.configMaps, `${base}.configMaps`, table[name].podConfigMap)) ??
+      (o.secrets === undefined ? undefined : listProblems(o.secrets, `${base}.secrets`, undefined))
+    if (problem !== undefined) return Result.fail(problem)
+  }
+  return Result.succeed(decoded.success)
+}
+
+/** The operand table with a resources file (JSON or YAML text) applied; see `decodeResourceOverrides`. */
+export const operandTableWithOverrides = (
+  text: string,
+  table: OperandTable = defaultOperands,
+): Result.Result<OperandTable, ResourceOverridesInvalid> =>
+  Result.map(decodeResourceOverrides(text, table), (overrides) => applyResourceOverrides(table, overrides))
