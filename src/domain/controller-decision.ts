@@ -1,0 +1,79 @@
+/**
+ * What the backup controller does about the revisions it observes, as data. A rollout bumps the
+ * four operands' revisions in bursts, so a new pod spec is rendered only once the observed set has
+ * stopped moving for `settle`, and never more often than once per `minInterval` (backups of a
+ * cluster that churns must not fill the disk). All instants are epoch milliseconds.
+ */
+import { diffRevisions, formatRevisionChange, revisionSetsEqual, type RevisionChange, type RevisionSet } from "./revisions.ts"
+import { formatRfc3339Utc, isRfc3339Millis } from "./rfc3339.ts"
+
+export const defaultMinIntervalMs = 60 * 60 * 1000
+export const defaultSettleMs = 30 * 1000
+
+export interface DecisionInput {
+  /** The revisions the operator CRs report now. */
+  readonly observed: RevisionSet
+  /** The revisions of the last rendered pod spec; `undefined` when none was ever rendered. */
+  readonly lastRendered: RevisionSet | undefined
+  /** When the last pod spec was rendered; `undefined` when unknown (no rate limit applies then). */
+  readonly lastRenderAt: number | undefined
+  /** When `observed` was first seen with exactly these revisions (it has not changed since). */
+  readonly stableSince: number
+  readonly now: number
+  /** Least time between two renders; default 1 hour. */
+  readonly minIntervalMs?: number
+  /** How long `observed` must stay unchanged before it is rendered; default 30 s. */
+  readonly settleMs?: number
+}
+
+/** Nothing to do: the last rendered spec already names the observed revisions. */
+export interface UpToDate {
+  readonly _tag: "UpToDate"
+}
+/** Render a pod spec for `revisions` now. */
+export interface Render {
+  readonly _tag: "Render"
+  readonly revisions: RevisionSet
+  readonly changes: ReadonlyArray<RevisionChange>
+  /** One line per reason, for the status message and the event. */
+  readonly reasons: ReadonlyArray<string>
+}
+/** The observed revisions differ, but rendering must wait until `at` (settling or rate limit). */
+export interface WaitUntil {
+  readonly _tag: "WaitUntil"
+  readonly at: number
+  readonly reason: string
+}
+export type ControllerDecision = UpToDate | Render | WaitUntil
+
+const when = (ms: number): string => (isRfc3339Millis(ms) ? formatRfc3339Utc(ms) : `${ms} ms`)
+const seconds = (ms: number): string => `${Math.ceil(ms / 1000)}s`
+
+/**
+ * The decision for one reconcile. Render exactly when the observed set differs from the last
+ * rendered one, has been stable for `settle`, and `minInterval` has passed since the last render
+ * (or there was none); otherwise wait until the earliest instant at which both hold. Re-deciding at
+ * that instant with nothing else changed yields Render.
+ */
+export const decide = (input: DecisionInput): ControllerDecision => {
+  const { observed, lastRendered, lastRenderAt, stableSince, now } = input
+  if (lastRendered !== undefined && revisionSetsEqual(observed, lastRendered)) return { _tag: "UpToDate" }
+  const minInterval = Math.max(0, input.minIntervalMs ?? defaultMinIntervalMs)
+  const settle = Math.max(0, input.settleMs ?? defaultSettleMs)
+  const settledAt = stableSince + settle
+  const allowedAt = lastRenderAt === undefined ? Number.NEGATIVE_INFINITY : lastRenderAt + minInterval
+  const changes = diffRevisions(observed, lastRendered)
+  if (now >= settledAt && now >= allowedAt) {
+    const reasons =
+      lastRendered === undefined
+        ? [`no backup pod spec rendered yet; rendering ${changes.map(formatRevisionChange).join(", ")}`]
+        : changes.map((c) => `revision changed: ${formatRevisionChange(c)}`)
+    return { _tag: "Render", revisions: observed, changes, reasons }
+  }
+  const at = Math.max(settledAt, allowedAt)
+  const reason =
+    at === settledAt
+      ? `revisions changed (${changes.map(formatRevisionChange).join(", ")}); waiting ${seconds(settle)} without further change, until ${when(at)}, so a rollout in progress is backed up once`
+      : `revisions changed (${changes.map(formatRevisionChange).join(", ")}); the last pod spec was rendered at ${when(lastRenderAt!)} and the minimum interval is ${seconds(minInterval)}, so the next render is at ${when(at)}`
+  return { _tag: "WaitUntil", at, reason }
+}
