@@ -1,0 +1,79 @@
+import { Effect, Layer, Result, Schema } from "effect"
+import { Command, Flag } from "effect/cli"
+import { MillisFromDurationString } from "../domain/durations.ts"
+import { backupInit } from "../programs/backup-init.ts"
+import { DiskSpace } from "../services/disk-space.ts"
+import { defaultEtcdConnection, type EtcdConnection } from "../services/etcd/etcd.ts"
+import { layerLive } from "../services/etcd/etcd-live.ts"
+import { backupDirFlag } from "./common-flags.ts"
+import { withLogging } from "./logging.ts"
+
+export class EtcdFlagsInvalid extends Schema.TaggedError<EtcdFlagsInvalid>()("EtcdFlagsInvalid", {
+  flag: Schema.String,
+  message: Schema.String,
+}) {}
+
+const defaults = defaultEtcdConnection.tls!
+
+/** `--etcd-endpoints`, `--etcd-cert`, `--etcd-key`, `--etcd-cacert`, defaulting to what the backup pod mounts. */
+export const etcdConnectionFlags = {
+  endpoints: Flag.String("etcd-endpoints").pipe(
+    Flag.withDefault(defaultEtcdConnection.endpoints.join(",")),
+    Flag.withDescription("Comma-separated etcd client URLs (https://host:port; http:// only for a local etcd without TLS). The first that answers is used for the whole backup."),
+  ),
+  cert: Flag.String("etcd-cert").pipe(Flag.withDefault(defaults.cert), Flag.withDescription("Client certificate file for etcd")),
+  key: Flag.String("etcd-key").pipe(Flag.withDefault(defaults.key), Flag.withDescription("Client key file for etcd")),
+  cacert: Flag.String("etcd-cacert").pipe(Flag.withDefault(defaults.cacert), Flag.withDescription("CA bundle that signed etcd's serving certificate")),
+}
+
+/** The connection the flags describe: TLS for https endpoints, none for http (never mixed). */
+export const connectionFromFlags = (flags: {
+  readonly endpoints: string
+  readonly cert: string
+  readonly key: string
+  readonly cacert: string
+}): Result.Result<EtcdConnection, EtcdFlagsInvalid> => {
+  const endpoints = flags.endpoints.split(",").map((e) => e.trim()).filter((e) => e !== "")
+  if (endpoints.length === 0) {
+    return Result.fail(new EtcdFlagsInvalid({ flag: "--etcd-endpoints", message: "--etcd-endpoints is empty: give at least one URL like https://etcd.openshift-etcd.svc:2379" }))
+  }
+  const bad = endpoints.find((e) => !/^https?:\/\/[^/\s]+:\d+\/?$/.test(e))
+  if (bad !== undefined) {
+    return Result.fail(new EtcdFlagsInvalid({ flag: "--etcd-endpoints", message: `--etcd-endpoints: "${bad}" is not a URL like https://host:2379 (scheme, host and port)` }))
+  }
+  const secure = endpoints.filter((e) => e.startsWith("https://")).length
+  if (secure !== 0 && secure !== endpoints.length) {
+    return Result.fail(new EtcdFlagsInvalid({ flag: "--etcd-endpoints", message: "--etcd-endpoints mixes https:// and http:// URLs: use one scheme" }))
+  }
+  const normalised = endpoints.map((e) => e.replace(/\/$/, ""))
+  return Result.succeed(
+    secure === 0 ? { endpoints: normalised } : { endpoints: normalised, tls: { cert: flags.cert, key: flags.key, cacert: flags.cacert } },
+  )
+}
+
+export const backupInitCommand = Command.make(
+  "backup-init",
+  {
+    backupDir: backupDirFlag,
+    etcd: etcdConnectionFlags,
+    stallTimeout: Flag.String("stall-timeout").pipe(
+      Flag.withSchema(MillisFromDurationString),
+      Flag.withDefault(120_000),
+      Flag.withDescription("Give up when etcd sends no snapshot data for this long (e.g. 2m)"),
+    ),
+  },
+  ({ backupDir, etcd, stallTimeout }) =>
+    withLogging(
+      Effect.gen(function* () {
+        const connection = yield* Effect.fromResult(connectionFromFlags(etcd))
+        const record = yield* backupInit({ backupDir, stallTimeoutMs: stallTimeout }).pipe(
+          Effect.provide(Layer.mergeAll(layerLive(connection), DiskSpace.layerLive)),
+        )
+        yield* Effect.sync(() => process.stdout.write(`${JSON.stringify(record, null, 2)}\n`))
+      }),
+    ),
+).pipe(
+  Command.withDescription(
+    "Stream the etcd snapshot into the backup directory (checked against etcd's sha256 trailer, written as .part and renamed when complete) and record the backup timestamp, the snapshot's etcd revision and the operator revisions it contains in .cluster-backup/snapshot.json.",
+  ),
+)

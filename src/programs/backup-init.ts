@@ -1,0 +1,221 @@
+/**
+ * `backup-init`, the backup pod's first init container: picks the backup's timestamp, streams
+ * the etcd snapshot to `<backup-dir>/snapshot_<ts>.db` and records, in
+ * `<backup-dir>/.cluster-backup/snapshot.json`, the snapshot's hash, size and revision and the
+ * four operator revisions that the snapshot contains.
+ *
+ * Safety: the free space is checked first; the snapshot goes to `snapshot_<ts>.db.part` (0600)
+ * and is renamed only after etcd's sha256 trailer matched and the file was fsynced; any failure
+ * or interruption removes the part file (and a final file whose record could not be written), so
+ * a final name always means a complete, checked snapshot.
+ *
+ * Revision pairing: etcd 3.5 does not say which revision a snapshot holds (the stream's headers
+ * are empty; `etcdutl snapshot status` is not in the pod). etcd takes its backend snapshot when
+ * the Snapshot call starts, before sending the first byte, and it includes every write applied
+ * so far. So with R1 = the member's revision just before the call and R2 = its revision just
+ * after the first bytes arrived, the snapshot's revision lies in [R1, R2]. The operator CRs are
+ * read at R1 (at once, before compaction can remove R1) and again at R2;
+ * `latestAvailableRevision` only ever increases, so equal values at both ends are the values
+ * inside the snapshot (`pairing: verified`). Different values mean a rollout raced the
+ * snapshot (`pairing: unverified`, the R1 values are recorded) and `backup-create` marks the
+ * backup possibly dirty. All calls go to one pinned member (see the Etcd service).
+ */
+import { Clock, Effect, Fiber, FileSystem, Path, Pull, Ref, Schema, Stream } from "effect"
+import { backupFileNames, formatBackupTimestamp } from "../domain/archive-names.ts"
+import { defaultOperands, operandNames, type OperandTable } from "../domain/operands.ts"
+import { DiskSpace } from "../services/disk-space.ts"
+import { Etcd } from "../services/etcd/etcd.ts"
+import { EtcdSnapshotFailed } from "../services/etcd/etcd-errors.ts"
+import { TrailerCheck, trailerLength, type SnapshotHashMismatch, type SnapshotTooShort } from "../services/etcd/snapshot-trailer.ts"
+import { ensurePrivateDirectory, fileError, removeQuietly, syncDirectory } from "./atomic-files.ts"
+import { readOperatorRevisionsAt, sameRevisions, type ObservedRevisions } from "./operator-revisions-at.ts"
+import { formatBytes, makeProgressReporter } from "./snapshot-progress.ts"
+import { recordDirName, snapshotRecordPath, writeSnapshotRecord, type SnapshotRecord } from "./snapshot-record.ts"
+
+export class InsufficientDiskSpace extends Schema.TaggedError<InsufficientDiskSpace>()("InsufficientDiskSpace", {
+  path: Schema.String,
+  neededBytes: Schema.Number,
+  availableBytes: Schema.Number,
+  message: Schema.String,
+}) {}
+
+export class BackupFileExists extends Schema.TaggedError<BackupFileExists>()("BackupFileExists", {
+  path: Schema.String,
+  message: Schema.String,
+}) {}
+
+export interface BackupInitOptions {
+  readonly backupDir: string
+  readonly operands?: OperandTable
+  /** Free space required, as a multiple of the member's reported database size (default 2). */
+  readonly freeSpaceFactor?: number
+  /** Give up when etcd sends nothing for this long (default 2 minutes). */
+  readonly stallTimeoutMs?: number
+  readonly progressLogIntervalMs?: number
+}
+
+const observedLine = (observed: ObservedRevisions) => operandNames.map((n) => `${n}=${observed[n].revision ?? "none"}`).join(",")
+
+export const backupInit = Effect.fn("backupInit")(function* (options: BackupInitOptions) {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const etcd = yield* Etcd
+  const disk = yield* DiskSpace
+  const table = options.operands ?? defaultOperands
+  const backupDir = options.backupDir
+
+  yield* fs.makeDirectory(backupDir, { recursive: true, mode: 0o700 }).pipe(Effect.mapError(fileError("create directory", backupDir)))
+  yield* ensurePrivateDirectory(path.join(backupDir, recordDirName))
+  // A record left by an earlier run must not outlive a failure of this one.
+  const recordPath = snapshotRecordPath(path, backupDir)
+  yield* fs.remove(recordPath, { force: true }).pipe(Effect.mapError(fileError("remove the old record", recordPath)))
+
+  const before = yield* etcd.status
+  yield* Effect.logInfo(
+    `etcd member ${before.memberId} at ${before.endpoint}: version ${before.version}, revision ${before.revision}, database ${formatBytes(before.dbSize)}`,
+  )
+
+  const factor = options.freeSpaceFactor ?? 2
+  const neededBytes = Math.ceil(before.dbSize * factor)
+  const usage = yield* disk.usage(backupDir)
+  if (usage.availableBytes < neededBytes) {
+    return yield* Effect.fail(
+      new InsufficientDiskSpace({
+        path: backupDir,
+        neededBytes,
+        availableBytes: usage.availableBytes,
+        message:
+          `not enough free space in ${backupDir}: the snapshot needs ${neededBytes} bytes (${factor} x the etcd database size ${before.dbSize}), ` +
+          `only ${usage.availableBytes} bytes are available; free space or give the backup volume more room.`,
+      }),
+    )
+  }
+
+  const timestamp = formatBackupTimestamp(new Date(yield* Clock.currentTimeMillis))
+  const snapshotFile = backupFileNames(timestamp, false).snapshot
+  const finalPath = path.join(backupDir, snapshotFile)
+  const partPath = `${finalPath}.part`
+  for (const existing of [finalPath, path.join(backupDir, backupFileNames(timestamp, true).snapshot)]) {
+    if (yield* fs.exists(existing).pipe(Effect.mapError(fileError("check", existing)))) {
+      return yield* Effect.fail(
+        new BackupFileExists({ path: existing, message: `${existing} already exists: refusing to overwrite a backup taken in the same second; retry.` }),
+      )
+    }
+  }
+
+  const atStart = yield* readOperatorRevisionsAt(before.revision, table)
+  const bytes = yield* Ref.make(0)
+  return yield* Effect.scoped(
+    Effect.gen(function* () {
+      const file = yield* fs.open(partPath, { flag: "wx", mode: 0o600 }).pipe(Effect.mapError(fileError("create", partPath)))
+      // Registered only once the open succeeded: files of another run are never removed. Until the
+      // record is written, a failure or interruption removes the part file and the final file.
+      yield* Effect.addFinalizer((exit) =>
+        exit._tag === "Success" ? Effect.void : Effect.andThen(removeQuietly(partPath), removeQuietly(finalPath)),
+      )
+      yield* fs.chmod(partPath, 0o600).pipe(Effect.mapError(fileError("set the mode of", partPath)))
+
+      const progress = yield* makeProgressReporter({
+        label: `snapshot ${snapshotFile}`,
+        expectedBytes: before.dbSize,
+        bytes,
+        startedAt: Date.now(),
+        ...(options.progressLogIntervalMs === undefined ? {} : { logIntervalMs: options.progressLogIntervalMs }),
+      })
+      const reporter = yield* Effect.forkScoped(progress.run)
+
+      const stallMs = options.stallTimeoutMs ?? 120_000
+      const pull = yield* Stream.toPull(etcd.snapshot)
+      const next = pull.pipe(
+        Effect.timeoutOrElse({
+          duration: stallMs,
+          orElse: () =>
+            Effect.flatMap(Ref.get(bytes), (received) =>
+              Effect.fail(
+                new EtcdSnapshotFailed({
+                  endpoint: before.endpoint,
+                  receivedBytes: received,
+                  message: `etcd at ${before.endpoint} sent no snapshot data for ${stallMs / 1000} s after ${received} bytes: check the member's health, then take the backup again.`,
+                }),
+              ),
+            ),
+        }),
+        Pull.catchDone(() => Effect.succeed(undefined)),
+      )
+      const check = new TrailerCheck()
+      let window: { readonly revision: number; readonly memberId: string; readonly observed: ObservedRevisions } | undefined
+      for (;;) {
+        const chunks = yield* next
+        if (chunks === undefined) break
+        let received = 0
+        for (const chunk of chunks) {
+          received += chunk.length
+          const parts = check.push(chunk)
+          // One write per pulled batch: fewer system calls than one per 32 KiB message.
+          const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts)
+          if (data.length > 0) yield* file.writeAll(data).pipe(Effect.mapError(fileError("write", partPath)))
+        }
+        yield* Ref.update(bytes, (n) => n + received)
+        if (window === undefined) {
+          const after = yield* etcd.status
+          window = {
+            revision: after.revision,
+            memberId: after.memberId,
+            observed: after.revision === before.revision ? atStart : yield* readOperatorRevisionsAt(after.revision, table),
+          }
+        }
+      }
+      const verified = check.finish()
+      if (!("sha256" in verified)) return yield* Effect.fail<SnapshotHashMismatch | SnapshotTooShort>(verified)
+      yield* file.writeAll(verified.trailer).pipe(Effect.mapError(fileError("write", partPath)))
+      yield* file.sync.pipe(Effect.mapError(fileError("fsync", partPath)))
+      yield* Fiber.interrupt(reporter).pipe(Effect.andThen(progress.finish))
+      yield* fs.rename(partPath, finalPath).pipe(Effect.mapError(fileError("rename into place", finalPath)))
+      yield* syncDirectory(backupDir)
+
+      const size = verified.dbBytes + trailerLength
+      const end = window!
+      const sameMember = end.memberId === before.memberId
+      const pairingVerified = sameMember && sameRevisions(atStart, end.observed)
+      const record: SnapshotRecord = {
+        timestamp,
+        snapshotFile,
+        size,
+        sha256: verified.sha256,
+        etcdRevision: before.revision,
+        etcdRevisionUpperBound: Math.max(end.revision, before.revision),
+        raftIndex: before.raftIndex,
+        memberDbSize: before.dbSize,
+        memberId: before.memberId,
+        etcdVersion: before.version,
+        endpoint: before.endpoint,
+        operatorRevisions: {
+          etcd: atStart.etcd.revision,
+          "kube-apiserver": atStart["kube-apiserver"].revision,
+          "kube-controller-manager": atStart["kube-controller-manager"].revision,
+          "kube-scheduler": atStart["kube-scheduler"].revision,
+        },
+        operatorRevisionReasons: Object.fromEntries(
+          operandNames.flatMap((n) => (atStart[n].reason === undefined ? [] : [[n, atStart[n].reason]])),
+        ),
+        pairing: pairingVerified ? "verified" : "unverified",
+        pairingDetail: !sameMember
+          ? `the member changed during the snapshot (${before.memberId} then ${end.memberId}): the revisions cannot be tied to the snapshot`
+          : pairingVerified
+            ? `operator revisions ${observedLine(atStart)} are the same at etcd revisions ${before.revision} and ${end.revision}, between which the snapshot was taken`
+            : `operator revisions changed while the snapshot was taken: ${observedLine(atStart)} at etcd revision ${before.revision}, ${observedLine(end.observed)} at ${end.revision}`,
+      }
+      for (const name of operandNames) {
+        const reason = atStart[name].reason
+        if (reason !== undefined) yield* Effect.logWarning(`no revision for ${name}: ${reason}`)
+      }
+      if (!pairingVerified) yield* Effect.logWarning(`revision pairing unverified: ${record.pairingDetail}`)
+      yield* writeSnapshotRecord(backupDir, record)
+      yield* Effect.logInfo(
+        `snapshot ${snapshotFile} complete: ${size} bytes, sha256 ${verified.sha256}, etcd revision ${before.revision}, ` +
+          `operator revisions ${observedLine(atStart)} (pairing ${record.pairing})`,
+      )
+      return record
+    }),
+  )
+})

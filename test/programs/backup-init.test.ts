@@ -1,0 +1,310 @@
+/** backup-init against the in-memory etcd member: every outcome, with the files it leaves. */
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { NodeServices } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Fiber, Layer, Stdio, Sink } from "effect"
+import { TestClock } from "effect/testing"
+import { operandList } from "../../src/domain/operands.ts"
+import { backupInit, type BackupInitOptions } from "../../src/programs/backup-init.ts"
+import { operatorCrKey } from "../../src/programs/operator-revisions-at.ts"
+import { readSnapshotRecord } from "../../src/programs/snapshot-record.ts"
+import { DiskSpace } from "../../src/services/disk-space.ts"
+import { layerInMemory, SimulatedMember } from "../../src/services/etcd/etcd-in-memory.ts"
+import { withTrailer } from "../../src/services/etcd/snapshot-trailer.ts"
+import { operatorCrJson, tempDir } from "../support/etcd-fixture.ts"
+
+const at = Date.UTC(2026, 0, 2, 3, 4, 5)
+const ts = "2026-01-02_030405"
+const snapshotName = `snapshot_${ts}.db`
+
+const member = (dbSize = 200_000) => {
+  const m = new SimulatedMember({ dbSize, chunkSize: 16 * 1024 })
+  const revisions = { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 5, "kube-scheduler": 4 } as const
+  for (const operand of operandList()) m.put(operatorCrKey(operand), operatorCrJson(operand, revisions[operand.name]))
+  for (let i = 0; i < 20; i++) m.put(`/registry/pods/p${i}`, `pod ${i}`)
+  return m
+}
+
+interface Run {
+  readonly member: SimulatedMember
+  readonly availableBytes?: number
+  readonly options?: Partial<BackupInitOptions>
+  readonly stdio?: Layer.Layer<Stdio.Stdio>
+  /** Under it.live there is no test clock to set. */
+  readonly live?: boolean
+}
+
+/** Runs backup-init in a fresh temp backup dir; returns its exit and the directory. */
+const runInit = (run: Run) =>
+  Effect.gen(function* () {
+    const dir = yield* tempDir("init")
+    const backupDir = join(dir, "backup")
+    if (run.live !== true) yield* TestClock.setTime(at)
+    const layers = Layer.mergeAll(
+      layerInMemory(run.member),
+      DiskSpace.layerFixed({ availableBytes: run.availableBytes ?? 10 * 1024 ** 3, totalBytes: 20 * 1024 ** 3 }),
+      run.stdio ?? Stdio.layerTest({}),
+    )
+    const exit = yield* Effect.exit(backupInit({ backupDir, ...run.options }).pipe(Effect.provide(layers)))
+    return { exit, backupDir }
+  })
+
+const listing = (backupDir: string) =>
+  existsSync(backupDir) ? readdirSync(backupDir).filter((n) => n !== ".cluster-backup").sort() : []
+const recordExists = (backupDir: string) => existsSync(join(backupDir, ".cluster-backup", "snapshot.json"))
+
+const failureOf = <A, E>(exit: Exit.Exit<A, E>) => {
+  assert.isTrue(Exit.isFailure(exit), "expected backup-init to fail")
+  const error = Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
+  assert.isDefined(error, "expected a typed failure")
+  return (error as { error: E & { _tag: string; message: string } }).error
+}
+
+describe("backup-init (in-memory etcd)", () => {
+  it.effect("writes the checked snapshot and a record of its timestamp, hash, revision and operator revisions", () =>
+    Effect.gen(function* () {
+      const m = member()
+      const { exit, backupDir } = yield* runInit({ member: m })
+      assert.isTrue(Exit.isSuccess(exit))
+      const record = Exit.isSuccess(exit) ? exit.value : undefined
+      assert.deepStrictEqual(listing(backupDir), [snapshotName])
+      const file = join(backupDir, snapshotName)
+      // The file is byte for byte what etcd streamed, trailer included.
+      assert.isTrue(readFileSync(file).equals(Buffer.from(withTrailer(m.databaseBytes()))))
+      assert.strictEqual(statSync(file).mode & 0o777, 0o600)
+      assert.strictEqual(statSync(join(backupDir, ".cluster-backup")).mode & 0o777, 0o700)
+      assert.strictEqual(statSync(join(backupDir, ".cluster-backup", "snapshot.json")).mode & 0o777, 0o600)
+      assert.deepInclude(record, {
+        timestamp: ts,
+        snapshotFile: snapshotName,
+        size: 200_000 + 32,
+        etcdRevision: m.revision,
+        etcdRevisionUpperBound: m.revision,
+        memberDbSize: 200_000,
+        pairing: "verified",
+        operatorRevisions: { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 5, "kube-scheduler": 4 },
+        operatorRevisionReasons: {},
+      })
+      // What backup-create will read back is what was returned.
+      const read = yield* readSnapshotRecord(backupDir).pipe(Effect.provide(NodeServices.layer))
+      assert.deepStrictEqual(read, record)
+    }).pipe(Effect.provide(NodeServices.layer)),
+  )
+
+  it.effect("records null with a reason for a missing, status-less or undecodable operator CR", () =>
+    Effect.gen(function* () {
+      const m = member()
+      const [etcd, kas, kcm] = operandList()
+      m.delete(operatorCrKey(etcd!))
+      m.put(operatorCrKey(kas!), operatorCrJson(kas!, undefined))
+      m.put(operatorCrKey(kcm!), "\u0000k8s\u0000protobuf")
+      const { exit } = yield* runInit({ member: m })
+      assert.isTrue(Exit.isSuccess(exit))
+      if (!Exit.isSuccess(exit)) return
+      assert.deepStrictEqual(exit.value.operatorRevisions, { etcd: null, "kube-apiserver": null, "kube-controller-manager": null, "kube-scheduler": 4 })
+      assert.deepStrictEqual(exit.value.operatorRevisionReasons, {
+        etcd: "/kubernetes.io/operator.openshift.io/etcds/cluster does not exist at that revision",
+        "kube-apiserver": "/kubernetes.io/operator.openshift.io/kubeapiservers/cluster has no status.latestAvailableRevision yet",
+        "kube-controller-manager": "/kubernetes.io/operator.openshift.io/kubecontrollermanagers/cluster is not JSON (13 bytes)",
+      })
+    }).pipe(Effect.provide(NodeServices.layer)),
+  )
+
+  it.effect("a rollout that lands while the snapshot starts makes the pairing unverified", () =>
+    Effect.gen(function* () {
+      const m = member()
+      const kas = operandList()[1]!
+      const before = m.revision
+      m.onSnapshotStart = () => {
+        m.put(operatorCrKey(kas), operatorCrJson(kas, 8))
+      }
+      const { exit } = yield* runInit({ member: m })
+      assert.isTrue(Exit.isSuccess(exit))
+      if (!Exit.isSuccess(exit)) return
+      assert.strictEqual(exit.value.pairing, "unverified")
+      assert.strictEqual(exit.value.etcdRevision, before)
+      assert.strictEqual(exit.value.etcdRevisionUpperBound, before + 1)
+      assert.strictEqual(exit.value.operatorRevisions["kube-apiserver"], 7)
+      assert.include(exit.value.pairingDetail, "kube-apiserver=7")
+      assert.include(exit.value.pairingDetail, "kube-apiserver=8")
+    }).pipe(Effect.provide(NodeServices.layer)),
+  )
+
+  it.effect("writes that do not touch the operator CRs keep the pairing verified", () =>
+    Effect.gen(function* () {
+      const m = member()
+      m.onSnapshotStart = () => {
+        m.put("/registry/events/e1", "event")
+      }
+      const { exit } = yield* runInit({ member: m })
+      assert.isTrue(Exit.isSuccess(exit) && exit.value.pairing === "verified" && exit.value.etcdRevisionUpperBound > exit.value.etcdRevision)
+    }).pipe(Effect.provide(NodeServices.layer)),
+  )
+
+  it.effect("a corrupted stream fails with SnapshotHashMismatch and leaves no snapshot file", () =>
+    Effect.gen(function* () {
+      const m = member()
+      m.snapshotFault = { kind: "corrupt", atByte: 150_000 }
+      const { exit, backupDir } = yield* runInit({ member: m })
+      const error = failureOf(exit)
+      assert.strictEqual(error._tag, "SnapshotHashMismatch")
+      assert.match(
+        error.message,
+        /^the snapshot's sha256 trailer \([0-9a-f]{64}\) does not match the sha256 of its 200000 database bytes \([0-9a-f]{64}\): the stream was truncated or corrupted; take the backup again\.$/,
+      )
+      assert.deepStrictEqual(listing(backupDir), [])
+      assert.isFalse(recordExists(backupDir))
+    }).pipe(Effect.provide(NodeServices.layer)),
+  )
+
+  it.effect("a truncated stream fails with SnapshotHashMismatch and leaves no snapshot file", () =>
+    Effect.gen(function* () {
+      const m = member()
+      m.snapshotFault = { kind: "truncate", atByte: 123_456 }
+      const { exit, backupDir } = yield* runInit({ member: m })
+      const error = failureOf(exit)
+      assert.strictEqual(error._tag, "SnapshotHashMismatch")
+      assert.include(error.message, "does not match the sha256 of its 123424 database bytes")
+      assert.deepStrictEqual(listing(backupDir), [])
+    }).pipe(Effect.provide(NodeServices.layer)),
+  )
+
+  it.effect("a stream that breaks off fails with EtcdSnapshotFailed and leaves no snapshot file", () =>
+    Effect.gen(function* () {
+      const m = member()
+      m.snapshotFault = { kind: "fail", atByte: 65_536 }
+      const { exit, backupDir } = yield* runInit({ member: m })
+      const error = failureOf(exit)
+      assert.strictEqual(error._tag, "EtcdSnapshotFailed")
+      assert.strictEqual(
+        error.message,
+        "the snapshot stream from etcd at https://etcd.simulated:2379 broke off after 65536 bytes (Connection dropped): check that the etcd member is running and reachable, then take the backup again.",
+      )
+      assert.deepStrictEqual(listing(backupDir), [])
+      assert.isFalse(recordExists(backupDir))
+    }).pipe(Effect.provide(NodeServices.layer)),
+  )
+
+  it.live("a member that stops sending fails after the stall timeout and leaves no snapshot file", () =>
+    Effect.gen(function* () {
+      const m = member()
+      m.snapshotFault = { kind: "stall", atByte: 32_768 }
+      const { exit, backupDir } = yield* runInit({ member: m, options: { stallTimeoutMs: 300 }, live: true })
+      const error = failureOf(exit)
+      assert.strictEqual(error._tag, "EtcdSnapshotFailed")
+      assert.strictEqual(
+        error.message,
+        "etcd at https://etcd.simulated:2379 sent no snapshot data for 0.3 s after 32768 bytes: check the member's health, then take the backup again.",
+      )
+      assert.deepStrictEqual(listing(backupDir), [])
+    }).pipe(Effect.provide(NodeServices.layer)),
+  )
+
+  it.effect("too little free space fails before the snapshot, naming needed and available bytes", () =>
+    Effect.gen(function* () {
+      const m = member()
+      const { exit, backupDir } = yield* runInit({ member: m, availableBytes: 399_999 })
+      const error = failureOf(exit)
+      assert.strictEqual(error._tag, "InsufficientDiskSpace")
+      assert.strictEqual(
+        error.message,
+        `not enough free space in ${backupDir}: the snapshot needs 400000 bytes (2 x the etcd database size 200000), only 399999 bytes are available; free space or give the backup volume more room.`,
+      )
+      assert.strictEqual(m.snapshotsTaken, 0)
+      assert.deepStrictEqual(listing(backupDir), [])
+    }).pipe(Effect.provide(NodeServices.layer)),
+  )
+
+  it.effect("an unreachable member fails with EtcdUnreachable and writes nothing", () =>
+    Effect.gen(function* () {
+      const m = member()
+      m.unreachable = true
+      const { exit, backupDir } = yield* runInit({ member: m })
+      const error = failureOf(exit)
+      assert.strictEqual(error._tag, "EtcdUnreachable")
+      assert.include(error.message, "cannot reach etcd at https://etcd.simulated:2379")
+      assert.deepStrictEqual(listing(backupDir), [])
+    }).pipe(Effect.provide(NodeServices.layer)),
+  )
+
+  it.effect("a rejected client certificate fails with EtcdTlsRejected", () =>
+    Effect.gen(function* () {
+      const m = member()
+      m.tlsRejected = "client-certificate"
+      const error = failureOf((yield* runInit({ member: m })).exit)
+      assert.strictEqual(error._tag, "EtcdTlsRejected")
+      assert.include(error.message, "rejected the client certificate")
+    }).pipe(Effect.provide(NodeServices.layer)),
+  )
+
+  it.live("interruption mid-stream removes the part file", () =>
+    Effect.gen(function* () {
+      const m = member()
+      m.snapshotFault = { kind: "stall", atByte: 100_000 }
+      const dir = yield* tempDir("interrupt")
+      const backupDir = join(dir, "backup")
+      const layers = Layer.mergeAll(layerInMemory(m), DiskSpace.layerFixed({ availableBytes: 1e10, totalBytes: 1e10 }), Stdio.layerTest({}))
+      const fiber = yield* Effect.forkChild(backupInit({ backupDir }).pipe(Effect.provide(layers)))
+      const part = () => readdirSync(backupDir).find((n) => n.endsWith(".db.part"))
+      for (let i = 0; i < 200 && (!existsSync(backupDir) || part() === undefined || statSync(join(backupDir, part()!)).size < 90_000); i++) {
+        yield* Effect.sleep(10)
+      }
+      assert.isDefined(part(), "the part file should exist mid-stream")
+      yield* Fiber.interrupt(fiber)
+      assert.deepStrictEqual(listing(backupDir), [])
+      assert.isFalse(recordExists(backupDir))
+    }).pipe(Effect.provide(NodeServices.layer)),
+  )
+
+  it.effect("a record of an earlier run does not survive a failed run", () =>
+    Effect.gen(function* () {
+      const m = member()
+      m.snapshotFault = { kind: "fail", atByte: 1000 }
+      const dir = yield* tempDir("stale")
+      const backupDir = join(dir, "backup")
+      mkdirSync(join(backupDir, ".cluster-backup"), { recursive: true })
+      writeFileSync(join(backupDir, ".cluster-backup", "snapshot.json"), "{}")
+      yield* TestClock.setTime(at)
+      const layers = Layer.mergeAll(layerInMemory(m), DiskSpace.layerFixed({ availableBytes: 1e10, totalBytes: 1e10 }), Stdio.layerTest({}))
+      const exit = yield* Effect.exit(backupInit({ backupDir }).pipe(Effect.provide(layers)))
+      assert.isTrue(Exit.isFailure(exit))
+      assert.isFalse(recordExists(backupDir))
+    }).pipe(Effect.provide(NodeServices.layer)),
+  )
+
+  it.effect("never overwrites a snapshot taken in the same second, nor another run's part file", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir("exists")
+      const backupDir = join(dir, "backup")
+      mkdirSync(backupDir, { recursive: true })
+      yield* TestClock.setTime(at)
+      const layers = (m: SimulatedMember) =>
+        Layer.mergeAll(layerInMemory(m), DiskSpace.layerFixed({ availableBytes: 1e10, totalBytes: 1e10 }), Stdio.layerTest({}))
+
+      writeFileSync(join(backupDir, `${snapshotName}.part`), "another run")
+      const busy = failureOf(yield* Effect.exit(backupInit({ backupDir }).pipe(Effect.provide(layers(member())))))
+      assert.strictEqual(busy._tag, "BackupFileError")
+      assert.strictEqual(readFileSync(join(backupDir, `${snapshotName}.part`), "utf8"), "another run")
+
+      writeFileSync(join(backupDir, snapshotName), "earlier backup")
+      const exists = failureOf(yield* Effect.exit(backupInit({ backupDir }).pipe(Effect.provide(layers(member())))))
+      assert.strictEqual(exists._tag, "BackupFileExists")
+      assert.strictEqual(readFileSync(join(backupDir, snapshotName), "utf8"), "earlier backup")
+    }).pipe(Effect.provide(NodeServices.layer)),
+  )
+
+  it.effect("on a terminal, progress is one line on stderr rewritten in place", () =>
+    Effect.gen(function* () {
+      const written: Array<string> = []
+      const stdio = Stdio.layerTest({
+        stderrIsTerminal: Effect.succeed(true),
+        stderr: () => Sink.forEach((chunk: string | Uint8Array) => Effect.sync(() => void written.push(String(chunk)))),
+      })
+      const { exit } = yield* runInit({ member: member(), stdio })
+      assert.isTrue(Exit.isSuccess(exit))
+      const last = written.at(-1) ?? ""
+      assert.match(last, /^\r\x1b\[2Ksnapshot snapshot_2026-01-02_030405\.db: 195\.3 KiB, .*\/s\n$/)
+    }).pipe(Effect.provide(NodeServices.layer)),
+  )
+})
