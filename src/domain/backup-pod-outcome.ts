@@ -1,0 +1,84 @@
+/**
+ * How a backup pod's run ended, read from its status. The backup is done when `backup-create`
+ * (the last init container) exits 0 — the pod then keeps running its hold container for
+ * `oc cp`, so waiting for phase `Succeeded` would report a finished backup an hour late. It
+ * failed when any init container exits non-zero or the pod fails before `backup-create` finished
+ * (deadline exceeded, evicted, deleted node).
+ */
+import { backupCreateContainerName } from "./pod-spec.ts"
+import { revisionSetsEqual, type RevisionSet } from "./revisions.ts"
+import { parseRfc3339Utc } from "./rfc3339.ts"
+
+/** What the outcome needs of a pod (a structural view of the API object). */
+export interface BackupPodView {
+  readonly name: string
+  readonly createdAt: number | undefined
+  readonly revisions: RevisionSet | undefined
+  readonly phase: string | undefined
+  readonly reason: string | undefined
+  readonly message: string | undefined
+  readonly initContainers: ReadonlyArray<{
+    readonly name: string
+    readonly terminated?: {
+      readonly exitCode: number
+      readonly reason?: string | undefined
+      readonly message?: string | undefined
+      readonly finishedAt?: string | null | undefined
+    } | undefined
+  }>
+}
+
+export type BackupOutcome =
+  | { readonly _tag: "Complete"; readonly pod: string; readonly at: number }
+  | { readonly _tag: "Failed"; readonly pod: string; readonly at: number; readonly reason: string }
+  | { readonly _tag: "Running"; readonly pod: string }
+
+const firstLine = (text: string | undefined): string | undefined => text?.trim().split("\n").find((l) => l.trim() !== "")?.trim()
+
+/** The outcome of one pod's backup; `now` stands in for missing finish times. */
+export const podOutcome = (pod: BackupPodView, now: number): BackupOutcome => {
+  for (const c of pod.initContainers) {
+    const t = c.terminated
+    if (t !== undefined && t.exitCode !== 0) {
+      const detail = firstLine(t.message) ?? t.reason ?? "no termination message"
+      return {
+        _tag: "Failed",
+        pod: pod.name,
+        at: parseRfc3339Utc(t.finishedAt ?? "") ?? now,
+        reason: `init container ${c.name} of pod ${pod.name} exited with code ${t.exitCode}: ${detail}`,
+      }
+    }
+  }
+  const create = pod.initContainers.find((c) => c.name === backupCreateContainerName)?.terminated
+  if (create !== undefined && create.exitCode === 0) {
+    return { _tag: "Complete", pod: pod.name, at: parseRfc3339Utc(create.finishedAt ?? "") ?? now }
+  }
+  if (pod.phase === "Failed") {
+    const why = [pod.reason, firstLine(pod.message)].filter((s) => s !== undefined && s !== "").join(": ")
+    return {
+      _tag: "Failed",
+      pod: pod.name,
+      at: now,
+      reason: `pod ${pod.name} failed before ${backupCreateContainerName} finished${why === "" ? "" : `: ${why}`}`,
+    }
+  }
+  return { _tag: "Running", pod: pod.name }
+}
+
+/**
+ * The outcome of the newest backup pod rendered for `revisions` and created at or after
+ * `renderedAt` (older pods belong to earlier renders); undefined when there is none.
+ */
+export const latestOutcome = (
+  pods: ReadonlyArray<BackupPodView>,
+  revisions: RevisionSet,
+  renderedAt: number | undefined,
+  now: number,
+): BackupOutcome | undefined => {
+  const candidates = pods
+    .filter((p) => p.revisions !== undefined && revisionSetsEqual(p.revisions, revisions))
+    .filter((p) => renderedAt === undefined || p.createdAt === undefined || p.createdAt >= renderedAt - 1000)
+    .sort((a, b) => (b.createdAt ?? 0) - (a.createdAt ?? 0) || b.name.localeCompare(a.name))
+  const newest = candidates[0]
+  return newest === undefined ? undefined : podOutcome(newest, now)
+}

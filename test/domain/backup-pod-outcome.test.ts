@@ -1,0 +1,64 @@
+import { fc, test } from "@fast-check/vitest"
+import { describe, expect, it } from "vitest"
+import { latestOutcome, podOutcome, type BackupPodView } from "../../src/domain/backup-pod-outcome.ts"
+import type { RevisionSet } from "../../src/domain/revisions.ts"
+
+const revs: RevisionSet = { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 5, "kube-scheduler": 6 }
+const initNames = ["backup-init", "backup-etcd-resources", "backup-kas-resources", "backup-kcm-resources", "backup-ks-resources", "backup-create"]
+const pod = (over: Partial<BackupPodView> = {}): BackupPodView => ({
+  name: "cluster-backup-abcde",
+  createdAt: 10_000,
+  revisions: revs,
+  phase: "Running",
+  reason: undefined,
+  message: undefined,
+  initContainers: initNames.map((name) => ({ name })),
+  ...over,
+})
+const done = (exitCode: number, message?: string) => ({ exitCode, message, finishedAt: "2026-01-01T00:00:05Z" })
+
+describe("podOutcome", () => {
+  it("is Complete when backup-create exited 0, while the hold container still runs", () => {
+    const p = pod({ initContainers: initNames.map((name) => ({ name, terminated: done(0) })) })
+    expect(podOutcome(p, 0)).toEqual({ _tag: "Complete", pod: p.name, at: Date.parse("2026-01-01T00:00:05Z") })
+  })
+
+  it("is Failed naming the container, its exit code and the first line of its message", () => {
+    const p = pod({
+      phase: "Failed",
+      initContainers: [{ name: "backup-init", terminated: done(1, "\nEtcdUnreachable: no etcd at https://etcd:2379\nstack...") }],
+    })
+    const o = podOutcome(p, 0)
+    expect(o._tag).toBe("Failed")
+    if (o._tag === "Failed") expect(o.reason).toBe(`init container backup-init of pod ${p.name} exited with code 1: EtcdUnreachable: no etcd at https://etcd:2379`)
+  })
+
+  it("is Failed when the pod failed before backup-create finished (deadline)", () => {
+    const o = podOutcome(pod({ phase: "Failed", reason: "DeadlineExceeded", message: "Pod was active on the node longer than the specified deadline" }), 77)
+    expect(o).toMatchObject({ _tag: "Failed", at: 77 })
+    if (o._tag === "Failed") expect(o.reason).toContain("DeadlineExceeded")
+  })
+
+  it("is Running otherwise", () => {
+    expect(podOutcome(pod(), 0)._tag).toBe("Running")
+  })
+
+  test.prop([fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 6, maxLength: 6 })])(
+    "any non-zero init exit is a failure, whatever else succeeded",
+    (codes) => {
+      const p = pod({ initContainers: initNames.map((name, i) => ({ name, terminated: done(codes[i]!) })) })
+      expect(podOutcome(p, 0)._tag).toBe(codes.some((c) => c !== 0) ? "Failed" : "Complete")
+    },
+  )
+})
+
+describe("latestOutcome", () => {
+  it("takes the newest pod of the rendered revisions created since the render", () => {
+    const old = pod({ name: "a", createdAt: 1_000, phase: "Failed" })
+    const other = pod({ name: "b", createdAt: 50_000, revisions: { ...revs, etcd: 4 } })
+    const newest = pod({ name: "c", createdAt: 20_000, initContainers: initNames.map((name) => ({ name, terminated: done(0) })) })
+    expect(latestOutcome([old, other, newest], revs, 5_000, 0)?._tag).toBe("Complete")
+    expect(latestOutcome([old], revs, 5_000, 0)).toBeUndefined()
+    expect(latestOutcome([other], revs, undefined, 0)).toBeUndefined()
+  })
+})
