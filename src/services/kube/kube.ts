@@ -1,0 +1,277 @@
+/**
+ * The `Kube` service: the only way programs talk to the Kubernetes API.
+ *
+ * Every operation is built by one generic client over a `KubeTransport` (live HTTP or the
+ * simulated cluster) from the endpoint table in `resources.ts`: the request is encoded by the
+ * object's Schema, sent with bounded retries of transient failures, and the answer decoded by
+ * the Schema. Watches resume after dropped connections and relist on 410 (see `watch.ts`).
+ */
+import { Context, Effect, Layer, Schema, Stream } from "effect"
+import type { OperandName } from "../../domain/operands.ts"
+import { describeRef, Invalid, KubeResponseInvalid, type KubeError, type ResourceRef } from "./errors.ts"
+import { liveTransport, loadKubeConfig, type KubeConfigInvalid, type KubeConfigSource, type LiveOptions } from "./live-transport.ts"
+import type { JsonObject } from "./merge-patch.ts"
+import { apiVersionOf, kubeEndpoints, type Endpoint } from "./resources.ts"
+import { defaultRetryPolicy, immediateRetries, withRetry, type RetryPolicy } from "./retry.ts"
+import {
+  ConfigMap,
+  Event,
+  Lease,
+  ListBody,
+  MetaOnly,
+  NewConfigMap,
+  NewEvent,
+  NewLease,
+  NewPod,
+  NewSecret,
+  OperatorCr,
+  Pod,
+  Secret,
+} from "./schemas.ts"
+import type { SimulatedCluster } from "./simulated-cluster.ts"
+import { simulatedTransport } from "./simulated-transport.ts"
+import { refOf, type KubeTransport, type RequestVerb } from "./transport.ts"
+import { resilientWatch, type ConnectionEvent, type ObjectList, type WatchEvent } from "./watch.ts"
+
+export type { ObjectList, WatchEvent } from "./watch.ts"
+
+export interface ListOptions {
+  /** A label selector (`app=cluster-backup,!done`); see `label-selector.ts`. */
+  readonly labelSelector?: string
+}
+
+export interface WatchOptions extends ListOptions {
+  /** Start after this resourceVersion, without the initial `SYNC` of the current state. */
+  readonly resourceVersion?: string
+}
+
+type Op<A> = Effect.Effect<A, KubeError>
+type Watch<A> = Stream.Stream<WatchEvent<A>, KubeError>
+
+/** What programs may do with the cluster; each method maps to one row of `kubeApiPermissions`. */
+export interface KubeService {
+  /** The four `operator.openshift.io/v1` CRs (cluster-scoped singletons named `cluster`). */
+  readonly operators: {
+    readonly get: (operand: OperandName) => Op<OperatorCr>
+    readonly list: (operand: OperandName) => Op<ObjectList<OperatorCr>>
+    readonly watch: (operand: OperandName, options?: WatchOptions) => Watch<OperatorCr>
+  }
+  readonly configMaps: {
+    readonly get: (namespace: string, name: string) => Op<ConfigMap>
+    readonly list: (namespace: string, options?: ListOptions) => Op<ObjectList<ConfigMap>>
+    readonly create: (namespace: string, configMap: NewConfigMap) => Op<ConfigMap>
+    /** Replaces the object; with `metadata.resourceVersion` set it fails with `Conflict` when stale. */
+    readonly update: (namespace: string, configMap: ConfigMap) => Op<ConfigMap>
+    /** JSON merge patch (RFC 7386); a `metadata.resourceVersion` in the patch is a precondition. */
+    readonly patch: (namespace: string, name: string, patch: JsonObject) => Op<ConfigMap>
+  }
+  readonly secrets: {
+    readonly get: (namespace: string, name: string) => Op<Secret>
+    readonly list: (namespace: string, options?: ListOptions) => Op<ObjectList<Secret>>
+    readonly create: (namespace: string, secret: NewSecret) => Op<Secret>
+    readonly update: (namespace: string, secret: Secret) => Op<Secret>
+    readonly patch: (namespace: string, name: string, patch: JsonObject) => Op<Secret>
+  }
+  readonly pods: {
+    readonly get: (namespace: string, name: string) => Op<Pod>
+    readonly list: (namespace: string, options?: ListOptions) => Op<ObjectList<Pod>>
+    readonly create: (namespace: string, pod: NewPod) => Op<Pod>
+    readonly delete: (namespace: string, name: string) => Op<void>
+    readonly watch: (namespace: string, options?: WatchOptions) => Watch<Pod>
+  }
+  readonly events: {
+    readonly create: (namespace: string, event: NewEvent) => Op<Event>
+  }
+  readonly leases: {
+    readonly get: (namespace: string, name: string) => Op<Lease>
+    readonly create: (namespace: string, lease: NewLease) => Op<Lease>
+    readonly update: (namespace: string, lease: Lease) => Op<Lease>
+  }
+}
+
+export interface KubeOptions {
+  readonly retry?: RetryPolicy
+}
+
+/** The `Kube` service over a transport. */
+export const makeKube = (transport: KubeTransport, options: KubeOptions = {}): KubeService => {
+  const retry = options.retry ?? defaultRetryPolicy
+
+  const send = (
+    endpoint: Endpoint,
+    verb: RequestVerb,
+    ref: { readonly namespace?: string; readonly name?: string },
+    extra: { readonly body?: unknown; readonly labelSelector?: string } = {},
+  ): Op<unknown> =>
+    transport.request({ endpoint, verb, ...ref, ...extra }).pipe(
+      withRetry(retry, verb),
+      Effect.withSpan(`Kube.${endpoint.type.resource}.${verb}`, {
+        attributes: { namespace: ref.namespace ?? "", name: ref.name ?? "" },
+      }),
+    )
+
+  const decode =
+    <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S, ref: ResourceRef) =>
+    (json: unknown): Op<S["Type"]> =>
+      Schema.decodeUnknownEffect(schema)(json).pipe(
+        Effect.mapError(
+          (error) =>
+            new KubeResponseInvalid({
+              ...ref,
+              message: `${describeRef(ref)}: the API's answer is not a valid ${ref.kind}: ${error.message}`,
+            }),
+        ),
+      )
+
+  const encode = <S extends Schema.Top & { readonly EncodingServices: never }>(
+    schema: S,
+    endpoint: Endpoint,
+    ref: ResourceRef,
+    value: S["Type"],
+  ): Op<unknown> =>
+    Schema.encodeUnknownEffect(schema)(value).pipe(
+      Effect.map((json) => ({ apiVersion: apiVersionOf(endpoint.type), kind: endpoint.type.kind, ...(json as object) })),
+      Effect.mapError(
+        (error) =>
+          new Invalid({
+            ...ref,
+            reason: "Invalid",
+            code: 0,
+            message: `${describeRef(ref)} was not sent: it does not match the ${ref.kind} schema: ${error.message}`,
+          }),
+      ),
+    )
+
+  /** All verbs on one endpoint; each service member below exposes the ones its endpoint lists. */
+  const client = <
+    S extends Schema.Top & { readonly DecodingServices: never; readonly EncodingServices: never },
+    N extends Schema.Top & { readonly EncodingServices: never },
+  >(
+    endpoint: Endpoint,
+    stored: S,
+    created: N,
+  ) => {
+    const at = (namespace?: string, name?: string) =>
+      ({
+        ...(namespace === undefined ? {} : { namespace }),
+        ...(name === undefined ? {} : { name }),
+      }) as const
+    const refAt = (namespace?: string, name?: string): ResourceRef => refOf({ endpoint, ...at(namespace, name) })
+    const list = (namespace: string | undefined, options: ListOptions = {}): Op<ObjectList<S["Type"]>> =>
+      send(endpoint, "list", at(namespace), options.labelSelector === undefined ? {} : { labelSelector: options.labelSelector }).pipe(
+        Effect.flatMap(decode(ListBody(stored), refAt(namespace))),
+        Effect.map((body) => ({ items: body.items ?? [], resourceVersion: body.metadata?.resourceVersion ?? "" })),
+      )
+    const connect =
+      (namespace: string | undefined, labelSelector: string | undefined) =>
+      (resourceVersion: string): Stream.Stream<ConnectionEvent<S["Type"]>, KubeError> =>
+        transport
+          .watch({
+            endpoint,
+            ...at(namespace),
+            ...(labelSelector === undefined ? {} : { labelSelector }),
+            resourceVersion,
+          })
+          .pipe(
+            Stream.mapEffect((raw) =>
+              Effect.gen(function* () {
+                const meta = yield* decode(MetaOnly, refAt(namespace))(raw.object)
+                const ref = refAt(meta.metadata.namespace ?? namespace, meta.metadata.name)
+                const rv = meta.metadata.resourceVersion
+                if (rv === undefined) {
+                  return yield* new KubeResponseInvalid({
+                    ...ref,
+                    message: `${describeRef(ref)}: a ${raw.type} watch event carries no resourceVersion`,
+                  })
+                }
+                if (raw.type === "BOOKMARK") return { type: "BOOKMARK", resourceVersion: rv } as const
+                const object = yield* decode(stored, ref)(raw.object)
+                return { type: raw.type, object, resourceVersion: rv } as const
+              }),
+            ),
+          )
+    return {
+      get: (namespace: string | undefined, name: string): Op<S["Type"]> =>
+        send(endpoint, "get", at(namespace, name)).pipe(Effect.flatMap(decode(stored, refAt(namespace, name)))),
+      list,
+      create: (namespace: string | undefined, object: N["Type"]): Op<S["Type"]> => {
+        const ref = refAt(namespace, (object as { metadata?: { name?: string } }).metadata?.name)
+        return encode(created, endpoint, ref, object).pipe(
+          Effect.flatMap((body) => send(endpoint, "create", at(namespace), { body })),
+          Effect.flatMap(decode(stored, ref)),
+        )
+      },
+      update: (namespace: string | undefined, object: S["Type"]): Op<S["Type"]> => {
+        const name = (object as { metadata: { name: string } }).metadata.name
+        const ref = refAt(namespace, name)
+        return encode(stored, endpoint, ref, object).pipe(
+          Effect.flatMap((body) => send(endpoint, "update", at(namespace, name), { body })),
+          Effect.flatMap(decode(stored, ref)),
+        )
+      },
+      patch: (namespace: string | undefined, name: string, patch: JsonObject): Op<S["Type"]> =>
+        send(endpoint, "patch", at(namespace, name), { body: patch }).pipe(
+          Effect.flatMap(decode(stored, refAt(namespace, name))),
+        ),
+      delete: (namespace: string | undefined, name: string): Op<void> =>
+        Effect.asVoid(send(endpoint, "delete", at(namespace, name))),
+      watch: (namespace: string | undefined, options: WatchOptions = {}): Watch<S["Type"]> =>
+        resilientWatch({
+          list: list(namespace, options),
+          connect: connect(namespace, options.labelSelector),
+          retry,
+          ...(options.resourceVersion === undefined ? {} : { resourceVersion: options.resourceVersion }),
+        }),
+    }
+  }
+
+  const operators = (operand: OperandName) => client(kubeEndpoints.operators[operand], OperatorCr, OperatorCr)
+  const configMaps = client(kubeEndpoints.configMaps, ConfigMap, NewConfigMap)
+  const secrets = client(kubeEndpoints.secrets, Secret, NewSecret)
+  const pods = client(kubeEndpoints.pods, Pod, NewPod)
+  const events = client(kubeEndpoints.events, Event, NewEvent)
+  const leases = client(kubeEndpoints.leases, Lease, NewLease)
+  const operatorName = "cluster"
+
+  return {
+    operators: {
+      get: (operand) => operators(operand).get(undefined, operatorName),
+      list: (operand) => operators(operand).list(undefined),
+      watch: (operand, options) => operators(operand).watch(undefined, options),
+    },
+    configMaps: {
+      get: configMaps.get,
+      list: configMaps.list,
+      create: configMaps.create,
+      update: configMaps.update,
+      patch: configMaps.patch,
+    },
+    secrets: {
+      get: secrets.get,
+      list: secrets.list,
+      create: secrets.create,
+      update: secrets.update,
+      patch: secrets.patch,
+    },
+    pods: { get: pods.get, list: pods.list, create: pods.create, delete: pods.delete, watch: pods.watch },
+    events: { create: events.create },
+    leases: { get: leases.get, create: leases.create, update: leases.update },
+  }
+}
+
+export class Kube extends Context.Service<Kube, KubeService>()("cluster-backup/Kube") {
+  /** The real API: in-cluster service account or a kubeconfig (see `KubeConfigSource`). */
+  static readonly live = (source: KubeConfigSource, options: LiveOptions & KubeOptions = {}): Layer.Layer<Kube, KubeConfigInvalid> =>
+    Layer.effect(
+      Kube,
+      Effect.map(loadKubeConfig(source), (config) => Kube.of(makeKube(liveTransport(config, options), options))),
+    )
+
+  /** The in-memory cluster, with its fault injection; retries are immediate by default. */
+  static readonly simulated = (cluster: SimulatedCluster, options: KubeOptions = {}): Layer.Layer<Kube> =>
+    Layer.succeed(Kube, Kube.of(makeKube(simulatedTransport(cluster), { retry: options.retry ?? immediateRetries })))
+
+  /** Any transport (tests that need a hand-made one). */
+  static readonly fromTransport = (transport: KubeTransport, options: KubeOptions = {}): Layer.Layer<Kube> =>
+    Layer.succeed(Kube, Kube.of(makeKube(transport, options)))
+}

@@ -1,0 +1,354 @@
+/**
+ * The live transport: Kubernetes REST over HTTP(S) with `@kubernetes/client-node`.
+ *
+ * The client's `KubeConfig` loads the configuration (in-cluster service account or kubeconfig,
+ * with every auth plugin it supports) and authenticates each request; its HTTP library (undici,
+ * with the TLS dispatcher the config builds) carries it. Requests are built from the endpoint
+ * table rather than the generated per-type API classes: those deserialize into model classes
+ * (timestamps become Dates, unknown fields are dropped) and drop the Status body of a 401, while
+ * the Schemas here want the API's JSON as sent, and the table is what the RBAC test checks.
+ */
+import { existsSync } from "node:fs"
+import { homedir } from "node:os"
+import { join } from "node:path"
+import { HttpMethod, IsomorphicFetchHttpLibrary, KubeConfig, RequestContext } from "@kubernetes/client-node"
+import { Effect, Result, Schema, Stream } from "effect"
+import {
+  clientSideError,
+  errorFromStatus,
+  KubeResponseInvalid,
+  StatusBody,
+  StatusReason,
+  Unauthorized,
+  type KubeError,
+  type ResourceRef,
+} from "./errors.ts"
+import { resourcePath, type Endpoint } from "./resources.ts"
+import { assertVerbAllowed, refOf, type KubeTransport, type RawWatchEvent, type RequestVerb } from "./transport.ts"
+
+/** Where the API server and credentials come from. */
+export type KubeConfigSource =
+  /** The pod's service account (KUBERNETES_SERVICE_HOST/PORT, token and CA under /var/run/secrets). */
+  | { readonly _tag: "InCluster" }
+  /** A kubeconfig file (the `--kubeconfig` flag). */
+  | { readonly _tag: "File"; readonly path: string }
+  /** Like controller-runtime: `KUBECONFIG`, else in-cluster when in a pod, else `~/.kube/config`. */
+  | { readonly _tag: "Default" }
+
+export const KubeConfigSource = {
+  inCluster: { _tag: "InCluster" } as KubeConfigSource,
+  file: (path: string): KubeConfigSource => ({ _tag: "File", path }),
+  default: { _tag: "Default" } as KubeConfigSource,
+  /** The `--kubeconfig` flag's value when given, else the default resolution. */
+  fromFlag: (kubeconfig: string | undefined): KubeConfigSource =>
+    kubeconfig === undefined || kubeconfig === "" ? { _tag: "Default" } : { _tag: "File", path: kubeconfig },
+}
+
+export class KubeConfigInvalid extends Schema.TaggedError<KubeConfigInvalid>()("KubeConfigInvalid", {
+  /** Which configuration was tried (a path, `KUBECONFIG=...`, `in-cluster`). */
+  source: Schema.String,
+  message: Schema.String,
+}) {}
+
+const serviceAccountToken = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+
+const inPod = (env: NodeJS.ProcessEnv): boolean =>
+  (env["KUBERNETES_SERVICE_HOST"] ?? "") !== "" && (env["KUBERNETES_SERVICE_PORT"] ?? "") !== "" && existsSync(serviceAccountToken)
+
+/** Loads the client configuration; the error says what was tried and what to do. */
+export const loadKubeConfig = (
+  source: KubeConfigSource,
+  env: NodeJS.ProcessEnv = process.env,
+): Effect.Effect<KubeConfig, KubeConfigInvalid> =>
+  Effect.suspend(() => {
+    const config = new KubeConfig()
+    const attempt = (described: string, load: () => void) =>
+      Effect.try({
+        try: () => {
+          load()
+          const cluster = config.getCurrentCluster()
+          if (cluster === null) throw new Error("it names no current context with a cluster")
+          if (!/^https?:\/\//.test(cluster.server)) throw new Error(`its server "${cluster.server}" is not an http(s) URL`)
+          return config
+        },
+        catch: (cause) =>
+          new KubeConfigInvalid({
+            source: described,
+            message: `cannot use the Kubernetes configuration from ${described}: ${cause instanceof Error ? cause.message : String(cause)}`,
+          }),
+      })
+    switch (source._tag) {
+      case "File":
+        return attempt(source.path, () => config.loadFromFile(source.path))
+      case "InCluster":
+        return inPod(env)
+          ? attempt("in-cluster service account", () => config.loadFromCluster())
+          : Effect.fail(
+              new KubeConfigInvalid({
+                source: "in-cluster service account",
+                message: `not running in a pod: KUBERNETES_SERVICE_HOST/PORT are unset or ${serviceAccountToken} is missing; pass --kubeconfig instead`,
+              }),
+            )
+      case "Default": {
+        const fromEnv = env["KUBECONFIG"] ?? ""
+        if (fromEnv !== "") return attempt(`KUBECONFIG=${fromEnv}`, () => config.loadFromDefault())
+        if (inPod(env)) return attempt("in-cluster service account", () => config.loadFromCluster())
+        const home = join(homedir(), ".kube", "config")
+        if (existsSync(home)) return attempt(home, () => config.loadFromFile(home))
+        return Effect.fail(
+          new KubeConfigInvalid({
+            source: "default",
+            message: `no Kubernetes configuration found: pass --kubeconfig <file>, set KUBECONFIG, create ${home}, or run inside a pod`,
+          }),
+        )
+      }
+    }
+  })
+
+export interface LiveOptions {
+  /** Deadline of one request attempt (headers and body). Default 30 s. */
+  readonly requestTimeoutMillis?: number
+  /** Asks the server to end each watch connection after this long (it is then resumed). Default 300 s. */
+  readonly watchTimeoutSeconds?: number
+  /** A watch connection silent this long is presumed dead and resumed. Default watchTimeoutSeconds + 30 s. */
+  readonly watchIdleMillis?: number
+}
+
+const methods: Readonly<Record<RequestVerb, HttpMethod>> = {
+  get: HttpMethod.GET,
+  list: HttpMethod.GET,
+  create: HttpMethod.POST,
+  update: HttpMethod.PUT,
+  patch: HttpMethod.PATCH,
+  delete: HttpMethod.DELETE,
+}
+
+const errorCode = (error: unknown): string | undefined => {
+  let current: unknown = error
+  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
+    const code = (current as { code?: unknown }).code
+    if (typeof code === "string") return code
+    const nested = (current as { errors?: ReadonlyArray<unknown> }).errors?.[0]
+    current = nested ?? (current as { cause?: unknown }).cause
+  }
+  return undefined
+}
+
+/** Seconds from a Retry-After header (delta-seconds or HTTP-date). */
+export const parseRetryAfter = (value: string | undefined, now: number = Date.now()): number | undefined => {
+  if (value === undefined || value.trim() === "") return undefined
+  const seconds = Number(value)
+  if (Number.isFinite(seconds)) return Math.max(0, seconds)
+  const date = Date.parse(value)
+  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - now) / 1000))
+}
+
+interface Exchange {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: { text(): Promise<string>; stream(): ReadableStream<Uint8Array> | null }
+}
+
+/** The transport over a loaded configuration. */
+export const liveTransport = (config: KubeConfig, options: LiveOptions = {}): KubeTransport => {
+  const http = new IsomorphicFetchHttpLibrary()
+  const server = (config.getCurrentCluster()?.server ?? "").replace(/\/+$/, "")
+  const requestTimeout = options.requestTimeoutMillis ?? 30_000
+  const watchTimeoutSeconds = options.watchTimeoutSeconds ?? 300
+  const watchIdle = options.watchIdleMillis ?? (watchTimeoutSeconds + 30) * 1000
+
+  const url = (endpoint: Endpoint, namespace: string | undefined, name: string | undefined, query: Record<string, string>) => {
+    const params = new URLSearchParams(query).toString()
+    return `${server}${resourcePath(endpoint.type, namespace, name)}${params === "" ? "" : `?${params}`}`
+  }
+
+  const networkError = (cause: unknown, timedOut: boolean, ref: ResourceRef): KubeError => {
+    if (timedOut) return clientSideError(StatusReason.ClientTimeout, `no answer from the API server at ${server} within ${requestTimeout} ms`, ref)
+    const code = errorCode(cause)
+    if (code === "ECONNREFUSED") {
+      return clientSideError(StatusReason.ConnectionRefused, `the API server at ${server} refused the connection (ECONNREFUSED)`, ref)
+    }
+    const detail = cause instanceof Error ? cause.message : String(cause)
+    return clientSideError(StatusReason.ConnectionFailed, `the connection to the API server at ${server} failed (${code ?? detail})`, ref)
+  }
+
+  /**
+   * Sends one request. The deadline covers the headers, and the body too when `whole` (a watch
+   * body is read later, as a stream, until `connection` aborts). Interruption aborts it.
+   */
+  const exchange = (
+    method: HttpMethod,
+    target: string,
+    ref: ResourceRef,
+    body: { readonly json: unknown; readonly contentType: string } | undefined,
+    whole: boolean,
+    connection: AbortController = new AbortController(),
+  ): Effect.Effect<{ readonly response: Exchange; readonly text: string | undefined }, KubeError> => {
+    let timedOut = false
+    return Effect.tryPromise({
+      try: async (interrupted) => {
+        const abort = () => connection.abort()
+        interrupted.addEventListener("abort", abort, { once: true })
+        const timer = setTimeout(() => {
+          timedOut = true
+          connection.abort()
+        }, requestTimeout)
+        try {
+          const context = new RequestContext(target, method)
+          context.setHeaderParam("Accept", "application/json")
+          context.setHeaderParam("User-Agent", "cluster-backup")
+          if (body !== undefined) {
+            context.setHeaderParam("Content-Type", body.contentType)
+            context.setBody(JSON.stringify(body.json))
+          }
+          context.setSignal(connection.signal)
+          try {
+            await config.applySecurityAuthentication(context)
+          } catch (cause) {
+            throw new CredentialsError(cause)
+          }
+          const response = await http.send(context).toPromise()
+          const exchanged: Exchange = { status: response.httpStatusCode, headers: response.headers, body: response.body }
+          const text = whole || exchanged.status !== 200 ? await response.body.text() : undefined
+          return { response: exchanged, text }
+        } finally {
+          clearTimeout(timer)
+          interrupted.removeEventListener("abort", abort)
+        }
+      },
+      catch: (cause) =>
+        cause instanceof CredentialsError
+          ? new Unauthorized({
+              ...ref,
+              reason: "CredentialsUnavailable",
+              code: 0,
+              message: `cannot authenticate to the API server at ${server}: ${cause.detail}`,
+            })
+          : networkError(cause, timedOut, ref),
+    })
+  }
+
+  const failure = (response: Exchange, text: string | undefined, ref: ResourceRef): KubeError => {
+    let parsed: unknown
+    try {
+      parsed = text === undefined || text === "" ? {} : JSON.parse(text)
+    } catch {
+      parsed = {}
+    }
+    const status = Result.getOrElse(Schema.decodeUnknownResult(StatusBody)(parsed), () => ({}) as typeof StatusBody.Type)
+    const retryAfterSeconds = parseRetryAfter(response.headers["retry-after"]) ?? status.details?.retryAfterSeconds
+    return errorFromStatus(
+      {
+        code: response.status,
+        ...(status.reason === undefined ? {} : { reason: status.reason }),
+        ...(status.message === undefined ? {} : { message: status.message }),
+        ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
+      },
+      ref,
+    )
+  }
+
+  const parseJson = (text: string, ref: ResourceRef): Effect.Effect<unknown, KubeResponseInvalid> =>
+    Effect.try({
+      try: () => (text === "" ? null : (JSON.parse(text) as unknown)),
+      catch: () => new KubeResponseInvalid({ ...ref, message: `the API server at ${server} answered with a body that is not JSON` }),
+    })
+
+  const WatchLine = Schema.Struct({ type: Schema.String, object: Schema.Unknown })
+
+  const watchLine = (line: string, ref: ResourceRef): Effect.Effect<RawWatchEvent, KubeError> =>
+    Effect.gen(function* () {
+      const json = yield* parseJson(line, ref)
+      const decoded = Schema.decodeUnknownResult(WatchLine)(json)
+      if (Result.isFailure(decoded)) {
+        return yield* new KubeResponseInvalid({ ...ref, message: `a watch line from ${server} is not a watch event` })
+      }
+      const { type, object } = decoded.success
+      if (type === "ADDED" || type === "MODIFIED" || type === "DELETED" || type === "BOOKMARK") return { type, object }
+      if (type === "ERROR") {
+        const status = Result.getOrElse(Schema.decodeUnknownResult(StatusBody)(object), () => ({}) as typeof StatusBody.Type)
+        return yield* errorFromStatus(
+          {
+            code: status.code ?? 500,
+            ...(status.reason === undefined ? {} : { reason: status.reason }),
+            ...(status.message === undefined ? {} : { message: status.message }),
+          },
+          ref,
+        )
+      }
+      return yield* new KubeResponseInvalid({ ...ref, message: `unknown watch event type "${type}" from ${server}` })
+    })
+
+  return {
+    request: (request) =>
+      Effect.gen(function* () {
+        assertVerbAllowed(request.endpoint, request.verb)
+        const ref = refOf(request)
+        const query: Record<string, string> =
+          request.labelSelector === undefined || request.labelSelector === "" ? {} : { labelSelector: request.labelSelector }
+        const body =
+          request.body === undefined
+            ? undefined
+            : {
+                json: request.body,
+                contentType: request.verb === "patch" ? "application/merge-patch+json" : "application/json",
+              }
+        const { response, text } = yield* exchange(
+          methods[request.verb],
+          url(request.endpoint, request.namespace, request.name, query),
+          ref,
+          body,
+          true,
+        )
+        if (response.status < 200 || response.status > 299) return yield* Effect.fail(failure(response, text, ref))
+        return yield* parseJson(text ?? "", ref)
+      }),
+    watch: (request) =>
+      Stream.unwrap(
+        Effect.gen(function* () {
+          assertVerbAllowed(request.endpoint, "watch")
+          const ref = refOf(request)
+          const controller = yield* Effect.acquireRelease(
+            Effect.sync(() => new AbortController()),
+            (c) => Effect.sync(() => c.abort()),
+          )
+          const query: Record<string, string> = {
+            watch: "true",
+            allowWatchBookmarks: "true",
+            resourceVersion: request.resourceVersion,
+            timeoutSeconds: String(watchTimeoutSeconds),
+            ...(request.labelSelector === undefined || request.labelSelector === "" ? {} : { labelSelector: request.labelSelector }),
+          }
+          const { response, text } = yield* exchange(
+            HttpMethod.GET,
+            url(request.endpoint, request.namespace, undefined, query),
+            ref,
+            undefined,
+            false,
+            controller,
+          )
+          if (response.status !== 200) return yield* Effect.fail(failure(response, text, ref))
+          const body = response.body.stream()
+          if (body === null) return Stream.empty
+          return Stream.fromReadableStream({
+            evaluate: () => body,
+            onError: (cause) => networkError(cause, false, ref),
+          }).pipe(
+            Stream.decodeText,
+            Stream.splitLines,
+            Stream.filter((line) => line.trim() !== ""),
+            Stream.mapEffect((line) => watchLine(line, ref)),
+            // A silent connection may be half-open: end it; the watch resumes from its last resourceVersion.
+            Stream.timeout(watchIdle),
+          )
+        }),
+      ),
+  }
+}
+
+class CredentialsError {
+  readonly detail: string
+  constructor(cause: unknown) {
+    this.detail = cause instanceof Error ? cause.message : String(cause)
+  }
+}

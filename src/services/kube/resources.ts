@@ -1,0 +1,182 @@
+/**
+ * The Kubernetes resources the project talks to, and the verbs it issues on each, as one table.
+ *
+ * The live Layer builds every request from `kubeEndpoints` (path from the resource type, method
+ * from the verb) and its transport refuses a verb an endpoint does not list, so
+ * `kubeApiPermissions` — derived from the same table — is exactly what the deploy RBAC must grant.
+ */
+import { defaultOperands, operandNames, operatorGroup, operatorVersion, type OperandName } from "../../domain/operands.ts"
+
+export const verbs = ["get", "list", "watch", "create", "update", "patch", "delete"] as const
+export type Verb = (typeof verbs)[number]
+
+/** A REST resource: where it lives (group/version/plural) and what it holds (kind). */
+export interface ResourceType {
+  /** API group; "" for the core group (`/api/v1`). */
+  readonly group: string
+  readonly version: string
+  /** Plural resource name as used in paths and RBAC (`configmaps`). */
+  readonly resource: string
+  readonly kind: string
+  readonly namespaced: boolean
+  /** `status` is written only through the status subresource (ignored by create/update/patch). */
+  readonly statusSubresource?: boolean
+}
+
+/** `v1` or `group/version`, as in an object's `apiVersion`. */
+export const apiVersionOf = (type: ResourceType): string =>
+  type.group === "" ? type.version : `${type.group}/${type.version}`
+
+const core = (resource: string, kind: string): ResourceType => ({ group: "", version: "v1", resource, kind, namespaced: true })
+
+export const configMapType = core("configmaps", "ConfigMap")
+export const secretType = core("secrets", "Secret")
+export const podType: ResourceType = { ...core("pods", "Pod"), statusSubresource: true }
+export const eventType = core("events", "Event")
+export const leaseType: ResourceType = {
+  group: "coordination.k8s.io",
+  version: "v1",
+  resource: "leases",
+  kind: "Lease",
+  namespaced: true,
+}
+
+/** The operator CR type of each operand (cluster-scoped singletons named `cluster`). */
+export const operatorTypes: Readonly<Record<OperandName, ResourceType>> = Object.fromEntries(
+  operandNames.map((name) => [
+    name,
+    {
+      group: operatorGroup,
+      version: operatorVersion,
+      resource: defaultOperands[name].plural,
+      kind: defaultOperands[name].kind,
+      namespaced: false,
+      statusSubresource: true,
+    },
+  ]),
+) as Record<OperandName, ResourceType>
+
+/** Every resource type the simulated cluster and its API server know. */
+export const knownResourceTypes: ReadonlyArray<ResourceType> = [
+  configMapType,
+  secretType,
+  podType,
+  eventType,
+  leaseType,
+  ...operandNames.map((name) => operatorTypes[name]),
+]
+
+/** A resource type together with the verbs the live Layer may issue on it. */
+export interface Endpoint<V extends Verb = Verb> {
+  readonly type: ResourceType
+  readonly verbs: ReadonlyArray<V>
+}
+
+const endpoint = <const V extends Verb>(type: ResourceType, allowed: ReadonlyArray<V>): Endpoint<V> => ({
+  type,
+  verbs: allowed,
+})
+
+const operatorEndpoint = (name: OperandName) => endpoint(operatorTypes[name], ["get", "list", "watch"])
+
+/** The table the live Layer builds its requests from. */
+export const kubeEndpoints = {
+  configMaps: endpoint(configMapType, ["get", "list", "create", "update", "patch"]),
+  secrets: endpoint(secretType, ["get", "list", "create", "update", "patch"]),
+  // Watching pods starts with a list (the initial synthetic sync), hence `list` next to `watch`.
+  pods: endpoint(podType, ["get", "list", "watch", "create", "delete"]),
+  events: endpoint(eventType, ["create"]),
+  leases: endpoint(leaseType, ["get", "create", "update"]),
+  operators: {
+    etcd: operatorEndpoint("etcd"),
+    "kube-apiserver": operatorEndpoint("kube-apiserver"),
+    "kube-controller-manager": operatorEndpoint("kube-controller-manager"),
+    "kube-scheduler": operatorEndpoint("kube-scheduler"),
+  } satisfies Record<OperandName, Endpoint<"get" | "list" | "watch">>,
+} as const
+
+/** One RBAC permission: a verb on a resource of an API group. */
+export interface ApiPermission {
+  readonly apiGroup: string
+  readonly resource: string
+  readonly verb: Verb
+  readonly namespaced: boolean
+}
+
+const allEndpoints: ReadonlyArray<Endpoint> = [
+  kubeEndpoints.configMaps,
+  kubeEndpoints.secrets,
+  kubeEndpoints.pods,
+  kubeEndpoints.events,
+  kubeEndpoints.leases,
+  ...operandNames.map((name) => kubeEndpoints.operators[name]),
+]
+
+/** Every (apiGroup, resource, verb, namespaced) the live Layer can issue; sorted, no duplicates. */
+export const kubeApiPermissions: ReadonlyArray<ApiPermission> = allEndpoints
+  .flatMap((e) =>
+    e.verbs.map((verb): ApiPermission => ({
+      apiGroup: e.type.group,
+      resource: e.type.resource,
+      verb,
+      namespaced: e.type.namespaced,
+    })),
+  )
+  .sort(
+    (a, b) =>
+      a.apiGroup.localeCompare(b.apiGroup) ||
+      a.resource.localeCompare(b.resource) ||
+      verbs.indexOf(a.verb) - verbs.indexOf(b.verb),
+  )
+
+/** The REST path of a collection (no name) or of one object. */
+export const resourcePath = (type: ResourceType, namespace?: string, name?: string): string => {
+  const root = type.group === "" ? `/api/${type.version}` : `/apis/${type.group}/${type.version}`
+  const scope = type.namespaced ? `/namespaces/${encodeURIComponent(namespace ?? "")}` : ""
+  const item = name === undefined ? "" : `/${encodeURIComponent(name)}`
+  return `${root}${scope}/${type.resource}${item}`
+}
+
+/** What a REST path addresses, resolved against known resource types. */
+export interface ResolvedPath {
+  readonly type: ResourceType
+  readonly namespace?: string
+  readonly name?: string
+}
+
+/** The inverse of `resourcePath` for the given types; `undefined` for any other path. */
+export const parseResourcePath = (
+  path: string,
+  types: ReadonlyArray<ResourceType> = knownResourceTypes,
+): ResolvedPath | undefined => {
+  const segments = path.split("/").filter((s) => s !== "").map(decodeURIComponent)
+  let group: string
+  let rest: Array<string>
+  if (segments[0] === "api" && segments.length >= 2) {
+    group = ""
+    rest = segments.slice(1)
+  } else if (segments[0] === "apis" && segments.length >= 3) {
+    group = segments[1] ?? ""
+    rest = segments.slice(2)
+  } else {
+    return undefined
+  }
+  const [version, ...tail] = rest
+  let namespace: string | undefined
+  let scoped = tail
+  if (tail[0] === "namespaces" && tail.length >= 3) {
+    namespace = tail[1]
+    scoped = tail.slice(2)
+  }
+  if (scoped.length < 1 || scoped.length > 2) return undefined
+  const [resource, name] = scoped
+  const type = types.find(
+    (t) => t.group === group && t.version === version && t.resource === resource && t.namespaced === (namespace !== undefined),
+  )
+  if (type === undefined) return undefined
+  return {
+    type,
+    ...(namespace === undefined ? {} : { namespace }),
+    ...(name === undefined ? {} : { name }),
+  }
+}

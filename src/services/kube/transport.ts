@@ -1,0 +1,60 @@
+/**
+ * The raw JSON exchange underneath the `Kube` service: one request, or one watch connection,
+ * against an endpoint of the resource table. The live transport speaks HTTP through
+ * `@kubernetes/client-node`; the simulated one calls the in-memory cluster. Decoding, retries and
+ * watch resumption sit above, in `kube.ts` and `watch.ts`, shared by both.
+ */
+import type { Effect, Stream } from "effect"
+import type { KubeError, ResourceRef } from "./errors.ts"
+import type { Endpoint, Verb } from "./resources.ts"
+
+export type RequestVerb = Exclude<Verb, "watch">
+
+export interface TransportRequest {
+  readonly endpoint: Endpoint
+  readonly verb: RequestVerb
+  readonly namespace?: string
+  readonly name?: string
+  /** JSON body: the object for create/update, the merge patch for patch. */
+  readonly body?: unknown
+  readonly labelSelector?: string
+}
+
+export interface TransportWatch {
+  readonly endpoint: Endpoint
+  readonly namespace?: string
+  readonly labelSelector?: string
+  /** Deliver the changes after this resourceVersion. */
+  readonly resourceVersion: string
+}
+
+/** One line of a watch stream, `ERROR` already turned into a failure (`Expired` for 410). */
+export interface RawWatchEvent {
+  readonly type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK"
+  readonly object: unknown
+}
+
+export interface KubeTransport {
+  /** One attempt; the decoded JSON response body on 2xx, a tagged error otherwise. */
+  readonly request: (request: TransportRequest) => Effect.Effect<unknown, KubeError>
+  /** One watch connection; ends when the connection ends (cleanly or by the server's timeout). */
+  readonly watch: (request: TransportWatch) => Stream.Stream<RawWatchEvent, KubeError>
+}
+
+/** The resource a request is about, for error messages. */
+export const refOf = (request: {
+  readonly endpoint: Endpoint
+  readonly namespace?: string
+  readonly name?: string
+}): ResourceRef => ({
+  kind: request.endpoint.type.kind,
+  ...(request.namespace === undefined ? {} : { namespace: request.namespace }),
+  ...(request.name === undefined ? {} : { name: request.name }),
+})
+
+/** Guards the contract that makes `kubeApiPermissions` exact: only listed verbs are issued. */
+export const assertVerbAllowed = (endpoint: Endpoint, verb: Verb): void => {
+  if (!endpoint.verbs.includes(verb)) {
+    throw new Error(`BUG: ${verb} on ${endpoint.type.resource} is not in the endpoint table (resources.ts)`)
+  }
+}
