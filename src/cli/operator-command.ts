@@ -1,0 +1,63 @@
+import { hostname } from "node:os"
+import { Effect, Layer, Option } from "effect"
+import { Command, Flag } from "effect/cli"
+import { defaultElectionTimings } from "../domain/leader-election.ts"
+import { MillisFromDurationString } from "../domain/durations.ts"
+import { decodeBackupPodOptions } from "../domain/pod-spec.ts"
+import { startController } from "../programs/controller.ts"
+import { defaultReconcileConfig } from "../programs/reconcile.ts"
+import { ControllerMetrics } from "../services/controller-metrics.ts"
+import { serveHealth } from "../services/health-server.ts"
+import { kubeconfigFlag, liveKubeLayer } from "./kube-flags.ts"
+import { withLogging } from "./logging.ts"
+import { podOptionFlags, podOptionsFromFlags } from "./pod-option-flags.ts"
+
+const duration = (name: string, defaultMs: number, description: string) =>
+  Flag.String(name).pipe(Flag.withSchema(MillisFromDurationString), Flag.withDefault(defaultMs), Flag.withDescription(description))
+
+export const operatorCommand = Command.make(
+  "operator",
+  {
+    kubeconfig: kubeconfigFlag,
+    ...podOptionFlags,
+    minInterval: duration("min-interval", 3_600_000, "Least time between two rendered backups (e.g. 1h)"),
+    settle: duration("settle", 30_000, "Revisions must stay unchanged this long before they are rendered (coalesces rollouts)"),
+    resync: duration("resync", 600_000, "Reconcile at least this often without events"),
+    metricsPort: Flag.Int("metrics-port").pipe(Flag.withDefault(8080), Flag.withDescription("Port of /healthz, /readyz and /metrics (0: any free port)")),
+    leaseName: Flag.String("lease-name").pipe(Flag.withDefault("cluster-backup-operator"), Flag.withDescription("Name of the leader-election Lease (in --namespace)")),
+    identity: Flag.String("identity").pipe(
+      Flag.optional,
+      Flag.withDescription("This replica's name in the Lease (default: $POD_NAME, else the host name)"),
+    ),
+  },
+  (flags) =>
+    withLogging(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const podOptions = yield* Effect.fromResult(decodeBackupPodOptions(podOptionsFromFlags(flags)))
+          const identity = Option.getOrElse(flags.identity, () => process.env["POD_NAME"] ?? hostname())
+          const handle = yield* startController({
+            reconcile: defaultReconcileConfig({
+              namespace: flags.namespace,
+              podOptions,
+              minIntervalMs: flags.minInterval,
+              settleMs: flags.settle,
+              identity,
+            }),
+            election: { namespace: flags.namespace, leaseName: flags.leaseName, identity, ...defaultElectionTimings },
+            resyncMs: flags.resync,
+            minBackoffMs: 1000,
+            maxBackoffMs: 60_000,
+          })
+          const metrics = yield* ControllerMetrics
+          const port = yield* serveHealth({ ready: handle.ready, metrics: () => Effect.runPromise(metrics.expose) }, flags.metricsPort)
+          yield* Effect.logInfo(`operator ${identity} running in ${flags.namespace}; /healthz, /readyz, /metrics on port ${port}`)
+          return yield* Effect.never
+        }),
+      ).pipe(Effect.provide(Layer.merge(liveKubeLayer(flags.kubeconfig), ControllerMetrics.layer(flags.namespace)))),
+    ),
+).pipe(
+  Command.withDescription(
+    "Run the BackupConfigController: keep ConfigMap cluster-backup-pod rendered for the operands' current revisions and backup-status in step with the backup pods (leader-elected; SIGTERM finishes the current sync and releases the Lease).",
+  ),
+)

@@ -1,0 +1,32 @@
+import { spawnSync } from "node:child_process"
+import { describe, expect, it } from "vitest"
+import { renderBackupPodYaml } from "../../src/domain/pod-spec.ts"
+import { cliEntry } from "../support/tools.ts"
+
+const cli = (...args: Array<string>) => spawnSync(process.execPath, [cliEntry, ...args], { encoding: "utf8" })
+
+describe("cluster-backup render", () => {
+  it("prints exactly the domain's pod YAML for --revisions, without a cluster", () => {
+    const run = cli("render", "--revisions", "etcd=3,kube-apiserver=7,kube-controller-manager=7,kube-scheduler=7", "--image", "registry.example/cluster-backup:1")
+    expect(run.status).toBe(0)
+    expect(run.stdout).toBe(
+      renderBackupPodYaml(
+        { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 7, "kube-scheduler": 7 },
+        { image: "registry.example/cluster-backup:1" },
+      ),
+    )
+  })
+
+  it("refuses incomplete --revisions, naming what is missing", () => {
+    const run = cli("render", "--revisions", "etcd=3")
+    expect(run.status).not.toBe(0)
+    expect(run.stdout).toBe("")
+    expect(run.stderr).toContain("no revision for kube-apiserver")
+  })
+
+  it("refuses a bad hold duration before rendering", () => {
+    const run = cli("render", "--revisions", "etcd=3,kube-apiserver=7,kube-controller-manager=7,kube-scheduler=7", "--hold-duration", "forever")
+    expect(run.status).not.toBe(0)
+    expect(run.stdout).toBe("")
+  })
+})
