@@ -3,10 +3,11 @@ import { Effect } from "effect"
 import { Command } from "effect/cli"
 import { reportFailure } from "./report-failure.ts"
 import { rootCommand } from "./root-command.ts"
+import { teardown } from "./shutdown.ts"
 import { toolVersion } from "./version.ts"
 
 Command.run(rootCommand, { version: toolVersion }).pipe(
   Effect.tapCause(reportFailure),
   Effect.provide(NodeServices.layer),
-  NodeRuntime.runMain({ disableErrorReporting: true }),
+  NodeRuntime.runMain({ disableErrorReporting: true, teardown }),
 )

@@ -10,6 +10,7 @@ import { ControllerMetrics } from "../services/controller-metrics.ts"
 import { serveHealth } from "../services/health-server.ts"
 import { kubeconfigFlag, liveKubeLayer } from "./kube-flags.ts"
 import { withLogging } from "./logging.ts"
+import { stopsGracefullyOnSigterm } from "./shutdown.ts"
 import { podOptionFlags, podOptionsFromFlags } from "./pod-option-flags.ts"
 
 const duration = (name: string, defaultMs: number, description: string) =>
@@ -34,6 +35,7 @@ export const operatorCommand = Command.make(
     withLogging(
       Effect.scoped(
         Effect.gen(function* () {
+          yield* stopsGracefullyOnSigterm
           const podOptions = yield* Effect.fromResult(decodeBackupPodOptions(podOptionsFromFlags(flags)))
           const identity = Option.getOrElse(flags.identity, () => process.env["POD_NAME"] ?? hostname())
           const handle = yield* startController({

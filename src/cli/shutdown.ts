@@ -1,0 +1,23 @@
+/**
+ * Exit codes on signals. Ctrl-C or SIGTERM during a one-shot command (a backup, a restore) means
+ * the job was not done: non-zero (130). A long-running service (`operator`) asked to stop by
+ * SIGTERM — Kubernetes' normal way to stop a pod — that finished its work in progress and
+ * released its Lease stopped as asked: 0.
+ */
+import { Cause, Effect, Exit, Runtime } from "effect"
+
+let gracefulOnSigterm = false
+let sigterm = false
+process.on("SIGTERM", () => {
+  sigterm = true
+})
+
+/** Declares the running command a service whose SIGTERM stop is a success. */
+export const stopsGracefullyOnSigterm = Effect.sync(() => {
+  gracefulOnSigterm = true
+})
+
+export const teardown: Runtime.Teardown = (exit, onExit) => {
+  if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && sigterm && gracefulOnSigterm) return onExit(0)
+  return Runtime.defaultTeardown(exit, onExit)
+}
