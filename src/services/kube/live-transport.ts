@@ -10,7 +10,7 @@
  */
 import { existsSync } from "node:fs"
 import { homedir } from "node:os"
-import { join } from "node:path"
+import { delimiter, join } from "node:path"
 import { HttpMethod, IsomorphicFetchHttpLibrary, KubeConfig, RequestContext } from "@kubernetes/client-node"
 import { Effect, Result, Schema, Stream } from "effect"
 import {
@@ -90,8 +90,18 @@ export const loadKubeConfig = (
               }),
             )
       case "Default": {
-        const fromEnv = env["KUBECONFIG"] ?? ""
-        if (fromEnv !== "") return attempt(`KUBECONFIG=${fromEnv}`, () => config.loadFromDefault())
+        const fromEnv = (env["KUBECONFIG"] ?? "").split(delimiter).filter((file) => file !== "")
+        if (fromEnv.length > 0) {
+          // As kubectl: the first file sets the current context, later ones add to it.
+          return attempt(`KUBECONFIG=${fromEnv.join(delimiter)}`, () => {
+            config.loadFromFile(fromEnv[0] ?? "")
+            for (const file of fromEnv.slice(1)) {
+              const more = new KubeConfig()
+              more.loadFromFile(file)
+              config.mergeConfig(more, (config.currentContext ?? "") !== "")
+            }
+          })
+        }
         if (inPod(env)) return attempt("in-cluster service account", () => config.loadFromCluster())
         const home = join(homedir(), ".kube", "config")
         if (existsSync(home)) return attempt(home, () => config.loadFromFile(home))

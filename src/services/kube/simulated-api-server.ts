@@ -185,7 +185,8 @@ export const startSimulatedApiServer = (
         ended = true
         if (timer !== undefined) clearTimeout(timer)
         session.close()
-        if (abrupt) request.socket.destroy()
+        // Abrupt: the events written so far arrive, then the chunked body breaks off unfinished.
+        if (abrupt) request.socket.destroySoon()
         else response.end()
       }
       response.on("close", () => end(false))

@@ -41,16 +41,22 @@ export interface KubeTransport {
   readonly watch: (request: TransportWatch) => Stream.Stream<RawWatchEvent, KubeError>
 }
 
-/** The resource a request is about, for error messages. */
+/** The resource a request is about, for error messages (a create's name comes from its body). */
 export const refOf = (request: {
   readonly endpoint: Endpoint
   readonly namespace?: string
   readonly name?: string
-}): ResourceRef => ({
-  kind: request.endpoint.type.kind,
-  ...(request.namespace === undefined ? {} : { namespace: request.namespace }),
-  ...(request.name === undefined ? {} : { name: request.name }),
-})
+  readonly body?: unknown
+}): ResourceRef => {
+  const metadata = typeof request.body === "object" && request.body !== null ? (request.body as { metadata?: unknown }).metadata : undefined
+  const bodyName = typeof metadata === "object" && metadata !== null ? (metadata as { name?: unknown }).name : undefined
+  const name = request.name ?? (typeof bodyName === "string" ? bodyName : undefined)
+  return {
+    kind: request.endpoint.type.kind,
+    ...(request.namespace === undefined ? {} : { namespace: request.namespace }),
+    ...(name === undefined ? {} : { name }),
+  }
+}
 
 /** Guards the contract that makes `kubeApiPermissions` exact: only listed verbs are issued. */
 export const assertVerbAllowed = (endpoint: Endpoint, verb: Verb): void => {

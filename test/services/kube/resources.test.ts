@@ -1,0 +1,66 @@
+import { fc, test } from "@fast-check/vitest"
+import { describe, expect, it } from "vitest"
+import {
+  knownResourceTypes,
+  kubeApiPermissions,
+  parseResourcePath,
+  resourcePath,
+} from "../../../src/services/kube/resources.ts"
+
+const row = (apiGroup: string, resource: string, verb: string, namespaced: boolean) => ({ apiGroup, resource, verb, namespaced })
+
+describe("resource table", () => {
+  it("lists exactly what the live Layer can issue", () => {
+    const crVerbs = (plural: string) => ["get", "list", "watch"].map((v) => row("operator.openshift.io", plural, v, false))
+    expect(kubeApiPermissions).toEqual([
+      row("", "configmaps", "get", true),
+      row("", "configmaps", "list", true),
+      row("", "configmaps", "create", true),
+      row("", "configmaps", "update", true),
+      row("", "configmaps", "patch", true),
+      row("", "events", "create", true),
+      row("", "pods", "get", true),
+      row("", "pods", "list", true),
+      row("", "pods", "watch", true),
+      row("", "pods", "create", true),
+      row("", "pods", "delete", true),
+      row("", "secrets", "get", true),
+      row("", "secrets", "list", true),
+      row("", "secrets", "create", true),
+      row("", "secrets", "update", true),
+      row("", "secrets", "patch", true),
+      row("coordination.k8s.io", "leases", "get", true),
+      row("coordination.k8s.io", "leases", "create", true),
+      row("coordination.k8s.io", "leases", "update", true),
+      ...crVerbs("etcds"),
+      ...crVerbs("kubeapiservers"),
+      ...crVerbs("kubecontrollermanagers"),
+      ...crVerbs("kubeschedulers"),
+    ])
+  })
+
+  it("builds the REST paths of the API", () => {
+    const [configMaps, , , , leases, etcds] = knownResourceTypes
+    expect(resourcePath(configMaps!, "openshift-etcd", "etcd-pod-3")).toBe("/api/v1/namespaces/openshift-etcd/configmaps/etcd-pod-3")
+    expect(resourcePath(configMaps!, "openshift-etcd")).toBe("/api/v1/namespaces/openshift-etcd/configmaps")
+    expect(resourcePath(leases!, "ns", "l")).toBe("/apis/coordination.k8s.io/v1/namespaces/ns/leases/l")
+    expect(resourcePath(etcds!, undefined, "cluster")).toBe("/apis/operator.openshift.io/v1/etcds/cluster")
+    expect(parseResourcePath("/apis/operator.openshift.io/v1/etcds")).toEqual({ type: etcds })
+    expect(parseResourcePath("/api/v1/namespaces/ns/widgets")).toBeUndefined()
+    expect(parseResourcePath("/apis/operator.openshift.io/v1/namespaces/ns/etcds/cluster")).toBeUndefined()
+    expect(parseResourcePath("/api/v1/namespaces/ns/configmaps/a/b")).toBeUndefined()
+  })
+
+  const name = fc.stringMatching(/^[a-z0-9]([-a-z0-9.]{0,10}[a-z0-9])?$/)
+  test.prop([fc.constantFrom(...knownResourceTypes), name, fc.option(name, { nil: undefined })])(
+    "parsing a built path gives back the type, namespace and name",
+    (type, namespace, objectName) => {
+      const ns = type.namespaced ? namespace : undefined
+      expect(parseResourcePath(resourcePath(type, ns, objectName))).toEqual({
+        type,
+        ...(ns === undefined ? {} : { namespace: ns }),
+        ...(objectName === undefined ? {} : { name: objectName }),
+      })
+    },
+  )
+})

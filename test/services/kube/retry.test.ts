@@ -1,0 +1,93 @@
+import { fc, test } from "@fast-check/vitest"
+import { describe, expect, it } from "vitest"
+import { clientSideError, errorFromStatus, StatusReason, type KubeError } from "../../../src/services/kube/errors.ts"
+import { parseRetryAfter } from "../../../src/services/kube/live-transport.ts"
+import { backoffMillis, defaultRetryPolicy, isRetryable, retryDelayMillis } from "../../../src/services/kube/retry.ts"
+import { verbs } from "../../../src/services/kube/resources.ts"
+
+const ref = { kind: "ConfigMap", namespace: "ns", name: "a" }
+const status = (code: number, reason?: string, retryAfterSeconds?: number): KubeError =>
+  errorFromStatus({ code, ...(reason === undefined ? {} : { reason }), ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }) }, ref)
+
+describe("error mapping", () => {
+  it.each([
+    [401, undefined, "Unauthorized"],
+    [403, undefined, "Forbidden"],
+    [404, undefined, "NotFound"],
+    [409, "AlreadyExists", "AlreadyExists"],
+    [409, "Conflict", "Conflict"],
+    [410, "Expired", "Expired"],
+    [400, "BadRequest", "Invalid"],
+    [422, "Invalid", "Invalid"],
+    [415, "UnsupportedMediaType", "Invalid"],
+    [429, "TooManyRequests", "Unavailable"],
+    [500, "InternalError", "Unavailable"],
+    [500, "ServerTimeout", "Timeout"],
+    [503, "ServiceUnavailable", "Unavailable"],
+    [504, "Timeout", "Timeout"],
+  ] as const)("HTTP %i %s is %s", (code, reason, tag) => {
+    const error = status(code, reason)
+    expect(error._tag).toBe(tag)
+    if (error._tag !== "KubeResponseInvalid") {
+      expect(error.code).toBe(code)
+      expect(error.reason).toBe(reason ?? error.reason)
+    }
+    expect(error).toMatchObject({ kind: "ConfigMap", namespace: "ns", name: "a" })
+  })
+
+  it("keeps the API's message and reason, and names the resource when the API gave no message", () => {
+    const withMessage = errorFromStatus({ code: 404, reason: "NotFound", message: 'configmaps "a" not found' }, ref)
+    expect(withMessage.message).toBe('configmaps "a" not found')
+    const bare = errorFromStatus({ code: 503 }, ref)
+    expect(bare.message).toContain("ConfigMap ns/a")
+    expect(bare.message).toContain("503")
+    expect(bare).toMatchObject({ reason: "ServiceUnavailable" })
+  })
+})
+
+describe("retry policy", () => {
+  const refused = clientSideError(StatusReason.ConnectionRefused, "refused", ref)
+  const reset = clientSideError(StatusReason.ConnectionFailed, "reset", ref)
+  const timedOut = clientSideError(StatusReason.ClientTimeout, "slow", ref)
+
+  it("retries 429, 5xx, connection failures and timeouts on idempotent verbs", () => {
+    for (const verb of ["get", "list", "watch", "update", "patch", "delete"] as const) {
+      for (const error of [status(429, "TooManyRequests"), status(500), status(503), status(504), refused, reset, timedOut]) {
+        expect(isRetryable(error, verb), `${verb} ${error._tag} ${"reason" in error ? error.reason : ""}`).toBe(true)
+      }
+    }
+  })
+
+  it("retries a create only when the server certainly did not process it (429, connection refused)", () => {
+    expect(isRetryable(status(429, "TooManyRequests"), "create")).toBe(true)
+    expect(isRetryable(refused, "create")).toBe(true)
+    for (const error of [status(500), status(503), status(504), reset, timedOut]) expect(isRetryable(error, "create")).toBe(false)
+  })
+
+  test.prop([fc.constantFrom(400, 401, 403, 404, 409, 410, 422), fc.constantFrom(...verbs)])("never retries other client errors", (code, verb) => {
+    expect(isRetryable(status(code), verb)).toBe(false)
+  })
+
+  test.prop([fc.integer({ min: 1, max: 40 }), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true })])(
+    "backoff grows exponentially, is jittered down by at most the jitter fraction and never exceeds the cap",
+    (attempt, unit) => {
+      const delay = backoffMillis(defaultRetryPolicy, attempt, unit)
+      const full = Math.min(defaultRetryPolicy.maxDelayMillis, defaultRetryPolicy.baseDelayMillis * 2 ** (attempt - 1))
+      expect(delay).toBeLessThanOrEqual(full)
+      expect(delay).toBeGreaterThanOrEqual(Math.floor(full * (1 - defaultRetryPolicy.jitter)))
+    },
+  )
+
+  it("waits what Retry-After says, capped by the policy", () => {
+    expect(retryDelayMillis(defaultRetryPolicy, 1, status(429, "TooManyRequests", 2), 0.5)).toBe(2000)
+    expect(retryDelayMillis({ ...defaultRetryPolicy, maxDelayMillis: 500 }, 1, status(429, "TooManyRequests", 2), 0.5)).toBe(500)
+  })
+
+  it("reads Retry-After as seconds or as an HTTP date", () => {
+    expect(parseRetryAfter("3")).toBe(3)
+    expect(parseRetryAfter(undefined)).toBeUndefined()
+    expect(parseRetryAfter("soon")).toBeUndefined()
+    const now = Date.parse("2024-01-01T00:00:00Z")
+    expect(parseRetryAfter("Mon, 01 Jan 2024 00:00:05 GMT", now)).toBe(5)
+  })
+})
