@@ -271,7 +271,7 @@ export const openShiftFixture = (options: OpenShiftFixtureOptions = {}): OpenShi
   const allOperands = operandList(table).map((o) => o.name)
   const range = (from: number, to: number) => Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i)
 
-  const state: OpenShiftState = (() => {
+  const buildState = (): OpenShiftState => {
     const perOperand = allOperands.map((name) => {
       const latest = revisions[name]
       const kept = range(oldest(latest), latest).map((n) => revisionObjects(name, n))
@@ -289,7 +289,9 @@ export const openShiftFixture = (options: OpenShiftFixtureOptions = {}): OpenShi
       secrets: [...perOperand.flatMap((p) => p.secrets), ...access.secrets],
       revisions,
     }
-  })()
+  }
+  let state: OpenShiftState | undefined
+  const getState = (): OpenShiftState => (state ??= buildState())
 
   const metaOf = (obj: Obj): Obj => (isJsonObject(obj["metadata"]) ? (obj["metadata"] as Obj) : {})
 
@@ -352,7 +354,9 @@ export const openShiftFixture = (options: OpenShiftFixtureOptions = {}): OpenShi
 
   return {
     revisions,
-    state,
+    get state() {
+      return getState()
+    },
     operatorCr,
     revisionObjects,
     present,
@@ -361,9 +365,9 @@ export const openShiftFixture = (options: OpenShiftFixtureOptions = {}): OpenShi
         const written = writeCr(cluster, name, operatorCr(name, revisions[name], "complete"))
         if (Result.isFailure(written)) return written
       }
-      const configMaps = createAll(cluster, configMapType, state.configMaps)
+      const configMaps = createAll(cluster, configMapType, getState().configMaps)
       if (Result.isFailure(configMaps)) return configMaps
-      return createAll(cluster, secretType, state.secrets)
+      return createAll(cluster, secretType, getState().secrets)
     },
     bumpRevision: (cluster, name, rollout = "complete") => {
       const current = latestIn(cluster, name)
