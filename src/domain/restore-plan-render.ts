@@ -1,0 +1,106 @@
+/**
+ * The text of a restore plan, as `restore --dry-run` prints it: every step with what it requires,
+ * what it does (commands as a shell would take them) and what to do if it fails. Same plan, same
+ * text: the output is pinned by a golden test.
+ */
+import { formatRevisionSet } from "./revisions.ts"
+import type { Precondition, RestoreAction, RestorePlan, RevisionBump } from "./restore-plan.ts"
+
+/** A word as a POSIX shell reads it back unchanged. */
+export const shellQuote = (word: string): string => (/^[-A-Za-z0-9_./=:@,+%]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`)
+
+const mode = (m: number) => `0${m.toString(8)}`
+
+const bytes = (n: number) => {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"]
+  let value = n
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${units[unit]} (${n} bytes)`
+}
+
+export const renderBump = (bump: RevisionBump): string => {
+  switch (bump._tag) {
+    case "FromRaftIndex":
+      return `${bump.amount} (1.2 x the highest raft index ${bump.maxRaftIndex} recorded in revision.json, rounded up)`
+    case "Default":
+      return `${bump.amount} (the default: ${bump.reason})`
+    case "Disabled":
+      return "none (--no-bump: no --bump-revision, no --mark-compacted)"
+  }
+}
+
+export const renderAction = (action: RestoreAction): string => {
+  switch (action._tag) {
+    case "RunCommand":
+      return `run      ${action.argv.map(shellQuote).join(" ")}`
+    case "CreateDirectory":
+      return `mkdir -p ${action.path} (mode ${mode(action.mode)} for missing directories)`
+    case "Move":
+      return `move     ${action.from} -> ${action.to}`
+    case "CopyFile":
+      return `copy     ${action.from} -> ${action.to} (mode ${mode(action.mode)}, via .part, fsync)`
+    case "ExtractArchive":
+      return [
+        `extract  ${action.archive} -> ${action.target} (validated, via a staging directory in ${action.target})`,
+        ...action.units.map((u) => `         installs ${u}`),
+        `         existing ones are moved into ${action.moveExistingTo}`,
+      ].join("\n    ")
+    case "WaitUntilStopped":
+      return `wait     until containers ${action.containers.join(", ")} are gone and ports ${action.ports.join(", ")} are free (at most ${action.timeoutSeconds} s)`
+    case "RemoveEmptyDirectory":
+      return `rmdir    ${action.path} (only if empty)`
+  }
+}
+
+export const renderPrecondition = (p: Precondition): string => {
+  switch (p._tag) {
+    case "BackupVerified":
+      return `the backup verifies (${p.snapshot}, ${p.resources})`
+    case "EtcdutlSupports":
+      return `etcdutl supports ${p.flags.join(" and ")}`
+    case "EtcdStopped":
+      return `etcd is stopped (${p.manifest} absent, no container ${p.containers.join("/")}, ports ${p.ports.join("/")} free)`
+    case "PathExists":
+      return `${p.path} exists`
+    case "PathAbsent":
+      return `${p.path} does not exist`
+    case "DirectoryEmpty":
+      return `${p.path} is empty${p.ignoring.length === 0 ? "" : ` (${p.ignoring.join(", ")} aside)`}`
+    case "FreeSpace":
+      return `${bytes(p.bytes)} free on the file system of ${p.path}`
+  }
+}
+
+/** The dry-run text of a plan (ends with a newline). */
+export const renderRestorePlan = (plan: RestorePlan): string => {
+  const lines: Array<string> = [
+    `Restore plan restore-${plan.restoreId}`,
+    `  root:       ${plan.root}`,
+    `  snapshot:   ${plan.snapshot}`,
+    `  resources:  ${plan.resources}`,
+    `  revisions:  ${formatRevisionSet(plan.revisions)}`,
+    `  member:     ${plan.memberName} at ${plan.peerUrl}`,
+    `  token:      ${plan.clusterToken}`,
+    `  bump:       ${renderBump(plan.bump)}`,
+    `  etcdutl:    ${plan.etcdutl.command} ${plan.etcdutl.version}`,
+    "",
+  ]
+  plan.steps.forEach((s, i) => {
+    lines.push(`${String(i + 1).padStart(2)}. ${s.id}: ${s.title}`)
+    lines.push(`    ${s.description}`)
+    for (const p of s.preconditions) lines.push(`    requires ${renderPrecondition(p)}`)
+    for (const a of s.actions) lines.push(`    ${renderAction(a)}`)
+    lines.push(`    if it fails: ${s.onFailure}`)
+    if (s.undo.length > 0) {
+      lines.push("    to undo:")
+      for (const a of s.undo) lines.push(`      ${renderAction(a)}`)
+    }
+    lines.push("")
+  })
+  lines.push("Nothing is deleted: old data and replaced files are moved aside and kept.")
+  return `${lines.join("\n")}\n`
+}

@@ -1,0 +1,512 @@
+/**
+ * The host-side restore of a backup, as data: the ordered steps that replace OpenShift's
+ * `cluster-restore.sh` (reference doc, section 5), each with the exact paths and commands it
+ * touches, what must hold before it runs, and what to do when it fails. `--dry-run` prints this
+ * plan; a real run executes exactly this plan. Nothing here touches the host: the plan is a
+ * function of its input, observations of the host (which paths exist) included, so re-planning
+ * after a partial run continues where the last one stopped.
+ *
+ * Differences from `cluster-restore.sh`, on purpose: nothing is ever deleted (an old
+ * `/var/lib/etcd-backup/member` is kept and the new one gets a unique name; replaced revision
+ * directories are moved aside, not overwritten), the tarball is validated and extracted through a
+ * staging directory, `etcdutl snapshot restore` runs directly (no restore pod) with
+ * `--skip-hash-check=false` spelled out, and the revision bump is computed here.
+ */
+import { isIP } from "node:net"
+import { posix } from "node:path"
+import { Result, Schema } from "effect"
+import { podDirectory, podManifestPath, staticPodResourcesDir } from "./archive-layout.ts"
+import { defaultOperands, operandList, type OperandTable } from "./operands.ts"
+import { RevisionSet } from "./revisions.ts"
+
+// ---------------------------------------------------------------------------------------------
+// Revision bump
+
+/** Used when the highest raft index before the disaster is unknown (OpenShift's default). */
+export const defaultRevisionBump = 1_000_000_000n
+
+/** `etcdutl --bump-revision` takes a uint64. */
+export const maxRevisionBump = 2n ** 64n - 1n
+
+export const RevisionBump = Schema.Union([
+  /** 1.2 × the highest raft index recorded in `revision.json`, rounded up. */
+  Schema.TaggedStruct("FromRaftIndex", { amount: Schema.BigInt, maxRaftIndex: Schema.BigInt }),
+  /** `revision.json` was absent or unusable: the fixed default, and why. */
+  Schema.TaggedStruct("Default", { amount: Schema.BigInt, reason: Schema.String }),
+  /** `--no-bump`: no `--bump-revision`, no `--mark-compacted`. */
+  Schema.TaggedStruct("Disabled", {}),
+])
+export type RevisionBump = typeof RevisionBump.Type
+
+/** The amount passed to `--bump-revision` (0 when disabled). */
+export const bumpAmount = (bump: RevisionBump): bigint => (bump._tag === "Disabled" ? 0n : bump.amount)
+
+const RevisionJson = Schema.Struct({
+  clusterId: Schema.optionalKey(Schema.Unknown),
+  raftIndex: Schema.optionalKey(Schema.Record(Schema.String, Schema.BigInt)),
+  maxRaftIndex: Schema.optionalKey(Schema.BigInt),
+  created: Schema.optionalKey(Schema.Unknown),
+})
+
+interface SourceContext {
+  readonly source?: string
+}
+
+/**
+ * JSON with every integer as a bigint: raft indexes are uint64, beyond what a double holds
+ * exactly (the reviver's `context.source` is the number's own text).
+ */
+const parseJsonWithBigInts = (text: string): Result.Result<unknown, string> => {
+  const reviver = (_key: string, value: unknown, context?: SourceContext): unknown =>
+    typeof value === "number" && context?.source !== undefined && /^-?[0-9]+$/.test(context.source) ? BigInt(context.source) : value
+  try {
+    return Result.succeed(JSON.parse(text, reviver as (key: string, value: unknown) => unknown))
+  } catch (e) {
+    return Result.fail(e instanceof Error ? e.message : String(e))
+  }
+}
+
+/**
+ * The revision bump for a restore. `revisionJson` is the content of `/var/lib/etcd/revision.json`
+ * (written by OpenShift's `cluster-etcd-operator rev`: `{"clusterId":..,"raftIndex":{"<url>":N,..},
+ * "maxRaftIndex":N,"created":".."}`, fields omitted when empty), or `undefined` when absent.
+ * The amount is at least 1.2 × the highest raft index found, or `defaultRevisionBump`.
+ */
+export const revisionBump = (revisionJson: string | undefined, options: { readonly noBump: boolean }): RevisionBump => {
+  if (options.noBump) return { _tag: "Disabled" }
+  const fallback = (reason: string): RevisionBump => ({ _tag: "Default", amount: defaultRevisionBump, reason })
+  if (revisionJson === undefined) return fallback("revision.json is absent")
+  const parsed = parseJsonWithBigInts(revisionJson)
+  if (Result.isFailure(parsed)) return fallback(`revision.json is not JSON (${parsed.failure})`)
+  const decoded = Schema.decodeUnknownResult(RevisionJson)(parsed.success)
+  if (Result.isFailure(decoded)) return fallback("revision.json does not have the expected shape (raftIndex and maxRaftIndex as integers)")
+  const indexes = [...Object.values(decoded.success.raftIndex ?? {}), ...(decoded.success.maxRaftIndex === undefined ? [] : [decoded.success.maxRaftIndex])]
+  if (indexes.some((i) => i < 0n)) return fallback("revision.json records a negative raft index")
+  const max = indexes.reduce((a, b) => (b > a ? b : a), 0n)
+  if (max === 0n) return fallback("revision.json records no raft index")
+  return { _tag: "FromRaftIndex", amount: (max * 6n + 4n) / 5n, maxRaftIndex: max }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Input
+
+const absolutePath = Schema.String.check(
+  Schema.makeFilter((p: string) => (p.startsWith("/") && posix.normalize(p) === p && (p === "/" || !p.endsWith("/")) ? undefined : `expected a normalized absolute path, got ${JSON.stringify(p)}`)),
+)
+const fileName = Schema.String.check(
+  Schema.makeFilter((n: string) => (n !== "" && n !== "." && n !== ".." && !n.includes("/") && !n.includes("\u0000") ? undefined : `expected a plain file name, got ${JSON.stringify(n)}`)),
+)
+
+/** What `etcdutl --help`/`version` revealed about the binary the restore will run. */
+export const EtcdutlCapabilities = Schema.Struct({
+  /** How to run it (a path or a name on PATH); not a host path the plan touches. */
+  command: Schema.NonEmptyString,
+  version: Schema.String,
+  bumpRevision: Schema.Boolean,
+  markCompacted: Schema.Boolean,
+})
+export type EtcdutlCapabilities = typeof EtcdutlCapabilities.Type
+
+export const RestorePlanInput = Schema.Struct({
+  /** Prefix of every host path (the host's `/` as mounted where the restore runs). */
+  root: absolutePath,
+  /** The backup directory, as a host path. */
+  backupDir: absolutePath,
+  snapshotFile: fileName,
+  resourcesFile: fileName,
+  /** The etcd member name of this host (its node name). */
+  memberName: Schema.String.check(Schema.isPattern(/^[a-zA-Z0-9]([-a-zA-Z0-9._]{0,251}[a-zA-Z0-9])?$/)),
+  /** This host's IP: the member's peer URL is `https://<ip>:2380`. */
+  nodeIp: Schema.String.check(Schema.makeFilter((ip: string) => (isIP(ip) === 0 ? `expected an IPv4 or IPv6 address, got ${JSON.stringify(ip)}` : undefined))),
+  /** A fresh UUID: names the cluster token and the restore's directories. */
+  restoreId: Schema.String.check(Schema.isPattern(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)),
+  /** The revisions the backup holds (from its manifest). */
+  revisions: RevisionSet,
+  bump: RevisionBump,
+  etcdutl: EtcdutlCapabilities,
+  snapshotBytes: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  /** Sum of the sizes of the tarball's files. */
+  resourcesBytes: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  /** Host paths (without root) found to exist, among `pathsToObserve(...)`. */
+  existing: Schema.Array(Schema.String),
+})
+export type RestorePlanInput = typeof RestorePlanInput.Type
+
+export const decodeRestorePlanInput = Schema.decodeUnknownResult(RestorePlanInput, { errors: "all" })
+
+// ---------------------------------------------------------------------------------------------
+// Host layout (host paths, before the root prefix)
+
+export const hostLayout = {
+  manifestsDir: "/etc/kubernetes/manifests",
+  stoppedManifestsDir: "/etc/kubernetes/manifests-stopped",
+  configDir: "/etc/kubernetes",
+  dataDir: "/var/lib/etcd",
+  keptDataDir: "/var/lib/etcd-backup",
+} as const
+
+/** Containers of the etcd static pod (as `cluster-restore.sh` waits for them) and etcd's ports. */
+export const etcdContainers = ["etcd", "etcdctl", "etcd-metrics", "etcd-readyz", "etcd-rev"] as const
+export const etcdPorts = [2379, 2380] as const
+export const etcdStopTimeoutSeconds = 300
+/** etcd preallocates its WAL; a restored member needs the database plus this much. */
+export const walAllowanceBytes = 64 * 1024 * 1024
+
+const etcdManifestName = (table: OperandTable) => `${table.etcd.podConfigMap}.yaml`
+
+/** A name next to `preferred` that no earlier restore took: the preferred one if free, else suffixed with the restore id. */
+const unique = (preferred: string, restoreId: string, existing: ReadonlySet<string>) =>
+  existing.has(preferred) ? `${preferred}.${restoreId}` : preferred
+
+/** Host paths whose existence the plan depends on: observe them, pass the existing ones as `existing`. */
+export const pathsToObserve = (revisions: RevisionSet, table: OperandTable = defaultOperands): ReadonlyArray<string> => {
+  const manifest = etcdManifestName(table)
+  return [
+    posix.join(hostLayout.manifestsDir, manifest),
+    posix.join(hostLayout.stoppedManifestsDir, manifest),
+    posix.join(hostLayout.dataDir, "member"),
+    posix.join(hostLayout.dataDir, "revision.json"),
+    posix.join(hostLayout.keptDataDir, "member"),
+    posix.join(hostLayout.keptDataDir, "revision.json"),
+    posix.join(hostLayout.keptDataDir, "snapshot.db"),
+    ...operandList(table).map((o) => posix.join(hostLayout.configDir, podDirectory(o.name, revisions[o.name], table))),
+  ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plan
+
+/** Something a step does. Paths are full paths (root included). */
+export type RestoreAction =
+  | { readonly _tag: "RunCommand"; readonly argv: ReadonlyArray<string>; readonly reads: ReadonlyArray<string>; readonly writes: ReadonlyArray<string> }
+  /** `mkdir -p`: creates the missing directories (with this mode), leaves existing ones alone. */
+  | { readonly _tag: "CreateDirectory"; readonly path: string; readonly mode: number }
+  | { readonly _tag: "Move"; readonly from: string; readonly to: string }
+  | { readonly _tag: "CopyFile"; readonly from: string; readonly to: string; readonly mode: number }
+  | {
+      readonly _tag: "ExtractArchive"
+      readonly archive: string
+      readonly target: string
+      readonly units: ReadonlyArray<string>
+      /** Where existing units are moved before being replaced. */
+      readonly moveExistingTo: string
+    }
+  | { readonly _tag: "WaitUntilStopped"; readonly containers: ReadonlyArray<string>; readonly ports: ReadonlyArray<number>; readonly timeoutSeconds: number }
+  /** rmdir(2): fails unless the directory is empty, so it can never delete data. */
+  | { readonly _tag: "RemoveEmptyDirectory"; readonly path: string }
+
+/** What must hold right before a step runs. */
+export type Precondition =
+  | { readonly _tag: "BackupVerified"; readonly snapshot: string; readonly resources: string }
+  | { readonly _tag: "EtcdutlSupports"; readonly flags: ReadonlyArray<string> }
+  | { readonly _tag: "EtcdStopped"; readonly manifest: string; readonly containers: ReadonlyArray<string>; readonly ports: ReadonlyArray<number> }
+  | { readonly _tag: "PathExists"; readonly path: string }
+  | { readonly _tag: "PathAbsent"; readonly path: string }
+  | { readonly _tag: "DirectoryEmpty"; readonly path: string; readonly ignoring: ReadonlyArray<string> }
+  | { readonly _tag: "FreeSpace"; readonly path: string; readonly bytes: number }
+
+/** Preconditions that earlier steps cannot change: check them all before the first step. */
+export const isUpfront = (p: Precondition): boolean => p._tag === "BackupVerified" || p._tag === "EtcdutlSupports" || p._tag === "FreeSpace"
+
+export const stepIds = [
+  "check-snapshot",
+  "stop-etcd",
+  "wait-etcd-stopped",
+  "keep-old-member",
+  "keep-revision-json",
+  "restore-resources",
+  "copy-snapshot",
+  "restore-snapshot",
+  "install-member",
+  "start-etcd",
+] as const
+export type StepId = (typeof stepIds)[number]
+
+export interface RestoreStep {
+  readonly id: StepId
+  readonly title: string
+  readonly description: string
+  readonly preconditions: ReadonlyArray<Precondition>
+  readonly actions: ReadonlyArray<RestoreAction>
+  /** Every full path the step reads or changes. */
+  readonly touches: ReadonlyArray<string>
+  /** What state a failure leaves and how to go back or on. */
+  readonly onFailure: string
+  /** Actions that put back what the step changed (empty: nothing to put back). */
+  readonly undo: ReadonlyArray<RestoreAction>
+}
+
+export interface RestorePlan {
+  readonly restoreId: string
+  readonly root: string
+  readonly snapshot: string
+  readonly resources: string
+  readonly memberName: string
+  readonly peerUrl: string
+  readonly clusterToken: string
+  readonly bump: RevisionBump
+  readonly etcdutl: EtcdutlCapabilities
+  readonly revisions: RevisionSet
+  readonly steps: ReadonlyArray<RestoreStep>
+}
+
+export class RestorePlanRefused extends Schema.TaggedError<RestorePlanRefused>()("RestorePlanRefused", {
+  reason: Schema.Literals(["etcdutl-too-old", "bump-too-large"]),
+  message: Schema.String,
+}) {}
+
+/** Paths an action reads or changes. */
+export const actionPaths = (action: RestoreAction): ReadonlyArray<string> => {
+  switch (action._tag) {
+    case "RunCommand":
+      return [...action.reads, ...action.writes]
+    case "CreateDirectory":
+    case "RemoveEmptyDirectory":
+      return [action.path]
+    case "Move":
+    case "CopyFile":
+      return [action.from, action.to]
+    case "ExtractArchive":
+      return [action.archive, ...action.units.map((u) => posix.join(action.target, u)), action.moveExistingTo]
+    case "WaitUntilStopped":
+      return []
+  }
+}
+
+const step = (s: Omit<RestoreStep, "touches">): RestoreStep => ({
+  ...s,
+  touches: [...new Set([...s.actions.flatMap(actionPaths), ...s.undo.flatMap(actionPaths)])],
+})
+
+/** The `etcdutl snapshot restore` arguments (after the binary) for a plan's member and bump. */
+export const snapshotRestoreArgs = (args: {
+  readonly snapshot: string
+  readonly memberName: string
+  readonly peerUrl: string
+  readonly clusterToken: string
+  readonly dataDir: string
+  readonly bump: RevisionBump
+}): ReadonlyArray<string> => [
+  "snapshot",
+  "restore",
+  args.snapshot,
+  "--name",
+  args.memberName,
+  "--initial-cluster",
+  `${args.memberName}=${args.peerUrl}`,
+  "--initial-cluster-token",
+  args.clusterToken,
+  "--initial-advertise-peer-urls",
+  args.peerUrl,
+  "--data-dir",
+  args.dataDir,
+  "--skip-hash-check=false",
+  ...(args.bump._tag === "Disabled" ? [] : ["--mark-compacted", "--bump-revision", String(args.bump.amount)]),
+]
+
+/** The restore's steps, in their fixed order; steps with nothing to do (already done) are left out. */
+export const planRestore = (input: RestorePlanInput, table: OperandTable = defaultOperands): Result.Result<RestorePlan, RestorePlanRefused> => {
+  const { restoreId, bump } = input
+  if (bump._tag !== "Disabled" && !(input.etcdutl.bumpRevision && input.etcdutl.markCompacted)) {
+    const missing = [input.etcdutl.bumpRevision ? [] : ["--bump-revision"], input.etcdutl.markCompacted ? [] : ["--mark-compacted"]].flat()
+    return Result.fail(
+      new RestorePlanRefused({
+        reason: "etcdutl-too-old",
+        message:
+          `etcdutl ${input.etcdutl.version || "(unknown version)"} at ${input.etcdutl.command} has no ${missing.join(" or ")} for \`snapshot restore\` (etcd 3.4 and older). ` +
+          "Use etcdutl 3.5.x or newer. Restoring without the bump (--no-bump) leaves API-server watch caches on revisions the restored etcd reuses, so only do that with every API server stopped until etcd is back.",
+      }),
+    )
+  }
+  if (bumpAmount(bump) > maxRevisionBump) {
+    return Result.fail(new RestorePlanRefused({ reason: "bump-too-large", message: `the revision bump ${bumpAmount(bump)} exceeds etcdutl's limit of 2^64-1; pass a revision.json with sane raft indexes or --no-bump` }))
+  }
+
+  const host = (path: string) => posix.join(input.root, path)
+  const existing = new Set(input.existing)
+  const exists = (path: string) => existing.has(path)
+  const manifestName = etcdManifestName(table)
+
+  const snapshot = host(posix.join(input.backupDir, input.snapshotFile))
+  const resources = host(posix.join(input.backupDir, input.resourcesFile))
+  const peerUrl = `https://${isIP(input.nodeIp) === 6 ? `[${input.nodeIp}]` : input.nodeIp}:2380`
+  const clusterToken = `openshift-etcd-${restoreId}`
+
+  const manifestHostPath = posix.join(hostLayout.manifestsDir, manifestName)
+  const manifest = host(manifestHostPath)
+  const stoppedManifest = host(unique(posix.join(hostLayout.stoppedManifestsDir, manifestName), restoreId, existing))
+  const dataDir = host(hostLayout.dataDir)
+  const keptDataDir = host(hostLayout.keptDataDir)
+  const member = host(posix.join(hostLayout.dataDir, "member"))
+  const keptMember = host(unique(posix.join(hostLayout.keptDataDir, "member"), restoreId, existing))
+  const revisionJson = host(posix.join(hostLayout.dataDir, "revision.json"))
+  const keptRevisionJson = host(unique(posix.join(hostLayout.keptDataDir, "revision.json"), restoreId, existing))
+  const snapshotCopy = host(unique(posix.join(hostLayout.keptDataDir, "snapshot.db"), restoreId, existing))
+  const restoreDir = host(posix.join(hostLayout.dataDir, `restore-${restoreId}`))
+  const configDir = host(hostLayout.configDir)
+  const replacedResources = host(posix.join(hostLayout.configDir, `static-pod-resources-replaced-by-restore-${restoreId}`))
+  const restoredResources = host(posix.join(hostLayout.configDir, `static-pod-resources-restored-by-restore-${restoreId}`))
+  const units = operandList(table).map((o) => podDirectory(o.name, input.revisions[o.name], table))
+  const replacedUnits = units.filter((u) => exists(posix.join(hostLayout.configDir, u)))
+  const newManifest = host(posix.join(hostLayout.configDir, podManifestPath("etcd", input.revisions.etcd, table)))
+
+  const etcdStopped: Precondition = { _tag: "EtcdStopped", manifest, containers: etcdContainers, ports: etcdPorts }
+  const bumpFlags: ReadonlyArray<Precondition> =
+    bump._tag === "Disabled" ? [] : [{ _tag: "EtcdutlSupports", flags: ["--bump-revision", "--mark-compacted"] }]
+  const manifestRunning = exists(manifestHostPath)
+
+  const steps: Array<RestoreStep | undefined> = [
+    step({
+      id: "check-snapshot",
+      title: "Check the snapshot",
+      description: "Ask etcdutl whether the snapshot is a readable etcd database (hash, revision, key count, size). Nothing is changed.",
+      preconditions: [{ _tag: "BackupVerified", snapshot, resources }, ...bumpFlags],
+      actions: [{ _tag: "RunCommand", argv: [input.etcdutl.command, "snapshot", "status", snapshot, "-w", "json"], reads: [snapshot], writes: [] }],
+      onFailure: "Nothing was changed. The snapshot is unusable: pick another backup.",
+      undo: [],
+    }),
+    manifestRunning
+      ? step({
+          id: "stop-etcd",
+          title: "Stop etcd",
+          description: `Move the etcd static pod manifest out of the kubelet's manifest directory, so the kubelet stops etcd.`,
+          preconditions: [{ _tag: "PathExists", path: manifest }, { _tag: "PathAbsent", path: stoppedManifest }],
+          actions: [
+            { _tag: "CreateDirectory", path: host(hostLayout.stoppedManifestsDir), mode: 0o700 },
+            { _tag: "Move", from: manifest, to: stoppedManifest },
+          ],
+          onFailure: "If the manifest was moved, etcd is stopping: continue with the next step, or undo to start it again.",
+          undo: [{ _tag: "Move", from: stoppedManifest, to: manifest }],
+        })
+      : undefined,
+    step({
+      id: "wait-etcd-stopped",
+      title: "Wait for etcd to stop",
+      description: `Wait (at most ${etcdStopTimeoutSeconds} s) until no container of the etcd pod runs and nothing listens on ports ${etcdPorts.join(" and ")}.` +
+        (manifestRunning ? "" : " The manifest is already out of the kubelet's directory."),
+      preconditions: [{ _tag: "PathAbsent", path: manifest }],
+      actions: [{ _tag: "WaitUntilStopped", containers: etcdContainers, ports: etcdPorts, timeoutSeconds: etcdStopTimeoutSeconds }],
+      onFailure: "etcd is still running: find what keeps it (`crictl ps`, `ss -ltnp`), stop it, and run the restore again. Nothing on disk was changed by this step.",
+      undo: manifestRunning ? [{ _tag: "Move", from: stoppedManifest, to: manifest }] : [],
+    }),
+    exists(posix.join(hostLayout.dataDir, "member"))
+      ? step({
+          id: "keep-old-member",
+          title: "Keep the old etcd data",
+          description: "Move the current member directory out of etcd's data directory. It is kept, never deleted.",
+          preconditions: [etcdStopped, { _tag: "PathExists", path: member }, { _tag: "PathAbsent", path: keptMember }],
+          actions: [
+            { _tag: "CreateDirectory", path: keptDataDir, mode: 0o700 },
+            { _tag: "Move", from: member, to: keptMember },
+          ],
+          onFailure: "The old data is either still in place or fully moved (a rename is atomic). Run the restore again to continue, or undo.",
+          undo: [{ _tag: "Move", from: keptMember, to: member }],
+        })
+      : undefined,
+    exists(posix.join(hostLayout.dataDir, "revision.json"))
+      ? step({
+          id: "keep-revision-json",
+          title: "Keep revision.json",
+          description: "Move the raft index record out of etcd's data directory (its content gave the revision bump), so the directory is empty.",
+          preconditions: [etcdStopped, { _tag: "PathExists", path: revisionJson }, { _tag: "PathAbsent", path: keptRevisionJson }],
+          actions: [
+            { _tag: "CreateDirectory", path: keptDataDir, mode: 0o700 },
+            { _tag: "Move", from: revisionJson, to: keptRevisionJson },
+          ],
+          onFailure: "Run the restore again to continue, or undo.",
+          undo: [{ _tag: "Move", from: keptRevisionJson, to: revisionJson }],
+        })
+      : undefined,
+    step({
+      id: "restore-resources",
+      title: "Restore the static pod resources",
+      description:
+        "Validate the resource tarball and extract it through a staging directory inside /etc/kubernetes; then move each revision directory into place. " +
+        (replacedUnits.length === 0
+          ? "None of them exists yet."
+          : `Existing ones (${replacedUnits.join(", ")}) are first moved aside, kept.`),
+      preconditions: [etcdStopped, { _tag: "FreeSpace", path: configDir, bytes: input.resourcesBytes }, { _tag: "PathAbsent", path: replacedResources }],
+      actions: [{ _tag: "ExtractArchive", archive: resources, target: configDir, units, moveExistingTo: replacedResources }],
+      onFailure: "Extraction is all or nothing: on failure nothing under /etc/kubernetes changed. Fix the cause and run the restore again.",
+      undo: [
+        { _tag: "CreateDirectory", path: posix.join(restoredResources, staticPodResourcesDir), mode: 0o700 },
+        ...units.map((u): RestoreAction => ({ _tag: "Move", from: posix.join(configDir, u), to: posix.join(restoredResources, u) })),
+        ...replacedUnits.map((u): RestoreAction => ({ _tag: "Move", from: posix.join(replacedResources, u), to: posix.join(configDir, u) })),
+      ],
+    }),
+    step({
+      id: "copy-snapshot",
+      title: "Copy the snapshot next to etcd's data",
+      description: "Copy the snapshot to the kept-data directory (fsynced, mode 0600): the restore reads it from the local disk, and it stays as a record of what was restored.",
+      preconditions: [{ _tag: "PathExists", path: snapshot }, { _tag: "PathAbsent", path: snapshotCopy }, { _tag: "FreeSpace", path: keptDataDir, bytes: input.snapshotBytes }],
+      actions: [
+        { _tag: "CreateDirectory", path: keptDataDir, mode: 0o700 },
+        { _tag: "CopyFile", from: snapshot, to: snapshotCopy, mode: 0o600 },
+      ],
+      onFailure: "A partial copy is never left under the final name. Free space if needed and run the restore again.",
+      undo: [],
+    }),
+    step({
+      id: "restore-snapshot",
+      title: "Restore the snapshot into a new data directory",
+      description:
+        "Build a single-member data directory from the snapshot copy, checking its integrity hash." +
+        (bump._tag === "Disabled"
+          ? " Revisions are NOT bumped (--no-bump): API-server watch caches may serve stale data until they restart."
+          : ` Revisions are bumped by ${bump.amount} and marked compacted, so every watch cache starts over.`),
+      preconditions: [
+        etcdStopped,
+        ...bumpFlags,
+        { _tag: "PathExists", path: snapshotCopy },
+        { _tag: "DirectoryEmpty", path: dataDir, ignoring: ["lost+found"] },
+        { _tag: "PathAbsent", path: restoreDir },
+        { _tag: "FreeSpace", path: dataDir, bytes: 2 * input.snapshotBytes + walAllowanceBytes },
+      ],
+      actions: [
+        {
+          _tag: "RunCommand",
+          argv: [input.etcdutl.command, ...snapshotRestoreArgs({ snapshot: snapshotCopy, memberName: input.memberName, peerUrl, clusterToken, dataDir: restoreDir, bump })],
+          reads: [snapshotCopy],
+          writes: [restoreDir],
+        },
+      ],
+      onFailure: `etcdutl's output directory ${restoreDir} may be partial: move it aside (it is not used) and run the restore again. The old data is kept in ${keptMember}.`,
+      undo: [{ _tag: "Move", from: restoreDir, to: host(posix.join(hostLayout.keptDataDir, `failed-restore-${restoreId}`)) }],
+    }),
+    step({
+      id: "install-member",
+      title: "Put the restored member in place",
+      description: "Move the restored member directory into etcd's data directory, then remove the now-empty output directory.",
+      preconditions: [etcdStopped, { _tag: "PathExists", path: posix.join(restoreDir, "member") }, { _tag: "PathAbsent", path: member }],
+      actions: [
+        { _tag: "Move", from: posix.join(restoreDir, "member"), to: member },
+        { _tag: "RemoveEmptyDirectory", path: restoreDir },
+      ],
+      onFailure: "Run the restore again to continue: the move is atomic.",
+      undo: [{ _tag: "Move", from: member, to: posix.join(restoreDir, "member") }],
+    }),
+    step({
+      id: "start-etcd",
+      title: "Start etcd",
+      description: `Install the etcd pod manifest of the backup's revision ${input.revisions.etcd}; the kubelet starts the restored single member, and the etcd operator grows the cluster back.`,
+      preconditions: [{ _tag: "PathExists", path: newManifest }, { _tag: "PathAbsent", path: manifest }],
+      actions: [{ _tag: "CopyFile", from: newManifest, to: manifest, mode: 0o600 }],
+      onFailure: `Copy ${newManifest} to ${manifest} by hand.`,
+      undo: [],
+    }),
+  ]
+
+  return Result.succeed({
+    restoreId,
+    root: input.root,
+    snapshot,
+    resources,
+    memberName: input.memberName,
+    peerUrl,
+    clusterToken,
+    bump,
+    etcdutl: input.etcdutl,
+    revisions: input.revisions,
+    steps: steps.filter((s): s is RestoreStep => s !== undefined),
+  })
+}

@@ -1,0 +1,353 @@
+import { readFileSync } from "node:fs"
+import { posix } from "node:path"
+import { Result } from "effect"
+import fc from "fast-check"
+import { describe, expect, it } from "vitest"
+import {
+  actionPaths,
+  bumpAmount,
+  decodeRestorePlanInput,
+  defaultRevisionBump,
+  pathsToObserve,
+  planRestore,
+  revisionBump,
+  stepIds,
+  type RestorePlan,
+  type RestorePlanInput,
+} from "../../src/domain/restore-plan.ts"
+import { renderRestorePlan, shellQuote } from "../../src/domain/restore-plan-render.ts"
+import { revisionSetArb } from "./arbitraries.ts"
+
+const revisions = { etcd: 8, "kube-apiserver": 14, "kube-controller-manager": 9, "kube-scheduler": 7 }
+const revisionJson = JSON.stringify({
+  clusterId: 8_563_542_329_862_108_000,
+  raftIndex: { "https://10.0.0.1:2379": 412_345, "https://10.0.0.2:2379": 412_360, "https://10.0.0.3:2379": 412_322 },
+  maxRaftIndex: 412_360,
+  created: "2024-05-01 10:11:12.131415 +0000 UTC",
+})
+
+const baseInput: RestorePlanInput = {
+  root: "/",
+  backupDir: "/home/core/backup",
+  snapshotFile: "snapshot_2024-05-01_101500.db",
+  resourcesFile: "static_kuberesources_2024-05-01_101500.tar.gz",
+  memberName: "master-0",
+  nodeIp: "10.0.0.1",
+  restoreId: "0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71",
+  revisions,
+  bump: revisionBump(revisionJson, { noBump: false }),
+  etcdutl: { command: "/usr/local/bin/etcdutl", version: "3.5.16", bumpRevision: true, markCompacted: true },
+  snapshotBytes: 123_456_789,
+  resourcesBytes: 1_234_567,
+  existing: [
+    "/etc/kubernetes/manifests/etcd-pod.yaml",
+    "/var/lib/etcd/member",
+    "/var/lib/etcd/revision.json",
+    "/var/lib/etcd-backup/member",
+    "/etc/kubernetes/static-pod-resources/etcd-pod-8",
+  ],
+}
+
+const plan = (input: RestorePlanInput): RestorePlan => {
+  const result = planRestore(input)
+  if (Result.isFailure(result)) throw new Error(result.failure.message)
+  return result.success
+}
+
+const uuidArb = fc.uuid({ version: 4 })
+const ipArb = fc.oneof(fc.ipV4(), fc.constantFrom("fd00::1", "2001:db8::42"))
+const rootArb = fc.constantFrom("/", "/host", "/mnt/sysroot")
+const bumpArb = fc.oneof(
+  fc.constant(revisionBump(undefined, { noBump: false })),
+  fc.constant(revisionBump(undefined, { noBump: true })),
+  fc.bigInt({ min: 1n, max: 2n ** 60n }).map((max) => revisionBump(`{"maxRaftIndex":${max}}`, { noBump: false })),
+)
+const inputArb: fc.Arbitrary<RestorePlanInput> = fc.record({
+  root: rootArb,
+  backupDir: fc.constantFrom("/home/core/backup", "/var/backups/etcd", "/backup"),
+  snapshotFile: fc.constant("snapshot_2024-05-01_101500.db"),
+  resourcesFile: fc.constant("static_kuberesources_2024-05-01_101500.tar.gz"),
+  memberName: fc.constantFrom("master-0", "ip-10-0-1-2.ec2.internal", "cp1"),
+  nodeIp: ipArb,
+  restoreId: uuidArb,
+  revisions: revisionSetArb,
+  bump: bumpArb,
+  etcdutl: fc.constant({ command: "etcdutl", version: "3.5.16", bumpRevision: true, markCompacted: true }),
+  snapshotBytes: fc.integer({ min: 0, max: 2 ** 40 }),
+  resourcesBytes: fc.integer({ min: 0, max: 2 ** 30 }),
+  existing: fc.constant([]),
+}).chain((input) => fc.subarray([...pathsToObserve(input.revisions)]).map((existing) => ({ ...input, existing })))
+
+const allPaths = (p: RestorePlan) =>
+  p.steps.flatMap((s) => [
+    ...s.touches,
+    ...s.preconditions.flatMap((c) => ("path" in c ? [c.path] : "manifest" in c ? [c.manifest] : "snapshot" in c ? [c.snapshot, c.resources] : [])),
+  ])
+
+describe("revisionBump", () => {
+  it("is 1.2 x the highest raft index of OpenShift's revision.json, rounded up", () => {
+    expect(revisionBump(revisionJson, { noBump: false })).toEqual({ _tag: "FromRaftIndex", amount: 494_832n, maxRaftIndex: 412_360n })
+  })
+
+  it("takes the highest of maxRaftIndex and the per-endpoint indexes", () => {
+    expect(revisionBump('{"raftIndex":{"https://a:2379":10,"https://b:2379":1000},"maxRaftIndex":500}', { noBump: false })).toMatchObject({ amount: 1200n, maxRaftIndex: 1000n })
+    expect(revisionBump('{"raftIndex":{"https://a:2379":7}}', { noBump: false })).toMatchObject({ amount: 9n })
+  })
+
+  it("keeps uint64 raft indexes exact (beyond 2^53)", () => {
+    expect(revisionBump('{"maxRaftIndex":18014398509481985}', { noBump: false })).toMatchObject({ maxRaftIndex: 18_014_398_509_481_985n, amount: 21_617_278_211_378_382n })
+  })
+
+  it.each([
+    [undefined, "absent"],
+    ["", "not JSON"],
+    ["{not json", "not JSON"],
+    ['{"maxRaftIndex":"12"}', "expected shape"],
+    ['{"maxRaftIndex":1.5}', "expected shape"],
+    ['{"maxRaftIndex":-3}', "negative"],
+    ['{"clusterId":"0","raftIndex":{"https://10.0.0.1:2379":0},"maxRaftIndex":0,"created":""}', "no raft index"],
+    ["{}", "no raft index"],
+    ["[1,2]", "expected shape"],
+  ])("falls back to 1,000,000,000 when revision.json is %j (%s)", (text, why) => {
+    const bump = revisionBump(text, { noBump: false })
+    expect(bump).toMatchObject({ _tag: "Default", amount: defaultRevisionBump })
+    expect(bump._tag === "Default" && bump.reason).toContain(why)
+  })
+
+  it("--no-bump disables it whatever revision.json says", () => {
+    expect(revisionBump(revisionJson, { noBump: true })).toEqual({ _tag: "Disabled" })
+    expect(bumpAmount({ _tag: "Disabled" })).toBe(0n)
+  })
+
+  it("property: the bump is at least 1.2 x the highest raft index, and less than that + 1", () => {
+    fc.assert(
+      fc.property(fc.array(fc.bigInt({ min: 0n, max: 2n ** 63n }), { minLength: 1, maxLength: 5 }), fc.option(fc.bigInt({ min: 0n, max: 2n ** 63n })), (indexes, max) => {
+        const text = `{"raftIndex":{${indexes.map((i, n) => `"https://10.0.0.${n}:2379":${i}`).join(",")}}${max === null ? "" : `,"maxRaftIndex":${max}`}}`
+        const highest = [...indexes, ...(max === null ? [] : [max])].reduce((a, b) => (b > a ? b : a))
+        const bump = bumpAmount(revisionBump(text, { noBump: false }))
+        if (highest === 0n) expect(bump).toBe(defaultRevisionBump)
+        else {
+          expect(bump * 5n >= highest * 6n).toBe(true)
+          expect((bump - 1n) * 5n < highest * 6n).toBe(true)
+        }
+      }),
+    )
+  })
+})
+
+describe("planRestore", () => {
+  it("lays out the steps of cluster-restore.sh, in order, with the exact etcdutl command", () => {
+    const p = plan(baseInput)
+    expect(p.steps.map((s) => s.id)).toEqual([...stepIds])
+    expect(p.peerUrl).toBe("https://10.0.0.1:2380")
+    expect(p.clusterToken).toBe("openshift-etcd-0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71")
+    const restore = p.steps.find((s) => s.id === "restore-snapshot")?.actions[0]
+    expect(restore).toMatchObject({
+      _tag: "RunCommand",
+      argv: [
+        "/usr/local/bin/etcdutl",
+        "snapshot",
+        "restore",
+        "/var/lib/etcd-backup/snapshot.db",
+        "--name",
+        "master-0",
+        "--initial-cluster",
+        "master-0=https://10.0.0.1:2380",
+        "--initial-cluster-token",
+        "openshift-etcd-0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71",
+        "--initial-advertise-peer-urls",
+        "https://10.0.0.1:2380",
+        "--data-dir",
+        "/var/lib/etcd/restore-0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71",
+        "--skip-hash-check=false",
+        "--mark-compacted",
+        "--bump-revision",
+        "494832",
+      ],
+    })
+  })
+
+  it("keeps an earlier kept member: the old data goes to a unique name", () => {
+    const keep = plan(baseInput).steps.find((s) => s.id === "keep-old-member")
+    expect(keep?.actions).toContainEqual({ _tag: "Move", from: "/var/lib/etcd/member", to: "/var/lib/etcd-backup/member.0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71" })
+    const fresh = plan({ ...baseInput, existing: ["/etc/kubernetes/manifests/etcd-pod.yaml", "/var/lib/etcd/member"] })
+    expect(fresh.steps.find((s) => s.id === "keep-old-member")?.actions).toContainEqual({ _tag: "Move", from: "/var/lib/etcd/member", to: "/var/lib/etcd-backup/member" })
+  })
+
+  it("moves existing revision directories aside and installs the backup's etcd manifest", () => {
+    const p = plan(baseInput)
+    const extract = p.steps.find((s) => s.id === "restore-resources")
+    expect(extract?.actions[0]).toEqual({
+      _tag: "ExtractArchive",
+      archive: "/home/core/backup/static_kuberesources_2024-05-01_101500.tar.gz",
+      target: "/etc/kubernetes",
+      units: [
+        "static-pod-resources/etcd-pod-8",
+        "static-pod-resources/kube-apiserver-pod-14",
+        "static-pod-resources/kube-controller-manager-pod-9",
+        "static-pod-resources/kube-scheduler-pod-7",
+      ],
+      moveExistingTo: "/etc/kubernetes/static-pod-resources-replaced-by-restore-0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71",
+    })
+    expect(p.steps.at(-1)?.actions).toEqual([
+      { _tag: "CopyFile", from: "/etc/kubernetes/static-pod-resources/etcd-pod-8/etcd-pod.yaml", to: "/etc/kubernetes/manifests/etcd-pod.yaml", mode: 0o600 },
+    ])
+  })
+
+  it("continues a partial run: steps already done are left out", () => {
+    const p = plan({ ...baseInput, existing: ["/etc/kubernetes/manifests-stopped/etcd-pod.yaml", "/var/lib/etcd-backup/member"] })
+    expect(p.steps.map((s) => s.id)).toEqual(["check-snapshot", "wait-etcd-stopped", "restore-resources", "copy-snapshot", "restore-snapshot", "install-member", "start-etcd"])
+  })
+
+  it("refuses an etcdutl without --bump-revision/--mark-compacted, unless --no-bump", () => {
+    const old = { command: "etcdutl", version: "3.4.27", bumpRevision: false, markCompacted: false }
+    const refused = planRestore({ ...baseInput, etcdutl: old })
+    expect(refused).toMatchObject({ failure: { _tag: "RestorePlanRefused", reason: "etcdutl-too-old" } })
+    expect(Result.isFailure(refused) && refused.failure.message).toContain("--bump-revision or --mark-compacted")
+    const p = plan({ ...baseInput, etcdutl: old, bump: revisionBump(revisionJson, { noBump: true }) })
+    const argv = p.steps.find((s) => s.id === "restore-snapshot")?.actions[0]
+    expect(argv?._tag === "RunCommand" && argv.argv).not.toContain("--mark-compacted")
+    expect(argv?._tag === "RunCommand" && argv.argv).not.toContain("--bump-revision")
+  })
+
+  it("brackets an IPv6 peer address", () => {
+    expect(plan({ ...baseInput, nodeIp: "fd00::1" }).peerUrl).toBe("https://[fd00::1]:2380")
+  })
+
+  it("decodes its input at the boundary, reporting every bad field", () => {
+    const bad = decodeRestorePlanInput({ ...baseInput, root: "relative", memberName: "a,b=c", nodeIp: "10.0.0.300", restoreId: "x", snapshotFile: "../x.db" })
+    expect(Result.isFailure(bad)).toBe(true)
+    const message = Result.isFailure(bad) ? bad.failure.message : ""
+    for (const field of ["root", "memberName", "nodeIp", "restoreId", "snapshotFile"]) expect(message).toContain(field)
+    expect(Result.isSuccess(decodeRestorePlanInput(baseInput))).toBe(true)
+  })
+
+  it("property: every path the plan touches or checks is under root", () => {
+    fc.assert(
+      fc.property(inputArb, (input) => {
+        for (const path of allPaths(plan(input))) {
+          expect(path === input.root || path.startsWith(input.root === "/" ? "/" : `${input.root}/`)).toBe(true)
+          expect(posix.normalize(path)).toBe(path)
+        }
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it("property: the steps keep their fixed order", () => {
+    fc.assert(
+      fc.property(inputArb, (input) => {
+        const ids = plan(input).steps.map((s) => stepIds.indexOf(s.id))
+        expect(ids).toEqual([...ids].sort((a, b) => a - b))
+        expect(ids).not.toContain(-1)
+        for (const required of ["check-snapshot", "wait-etcd-stopped", "restore-resources", "copy-snapshot", "restore-snapshot", "install-member", "start-etcd"] as const) {
+          expect(plan(input).steps.map((s) => s.id)).toContain(required)
+        }
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it("property: the bump passed to etcdutl is the plan's bump, at least 1.2 x the max raft index", () => {
+    fc.assert(
+      fc.property(inputArb, (input) => {
+        const p = plan(input)
+        const action = p.steps.find((s) => s.id === "restore-snapshot")?.actions[0]
+        const argv = action?._tag === "RunCommand" ? action.argv : []
+        const at = argv.indexOf("--bump-revision")
+        if (input.bump._tag === "Disabled") {
+          expect(at).toBe(-1)
+          expect(argv).not.toContain("--mark-compacted")
+        } else {
+          expect(BigInt(argv[at + 1] as string)).toBe(input.bump.amount)
+          expect(argv).toContain("--mark-compacted")
+          if (input.bump._tag === "FromRaftIndex") expect(input.bump.amount * 5n >= input.bump.maxRaftIndex * 6n).toBe(true)
+        }
+      }),
+      { numRuns: 200 },
+    )
+  })
+
+  it("property: no step deletes anything; it only moves, copies, creates or runs etcdutl (which writes a new directory)", () => {
+    fc.assert(
+      fc.property(inputArb, (input) => {
+        const p = plan(input)
+        const existing = new Set(input.existing.map((e) => posix.join(input.root, e)))
+        for (const s of p.steps) {
+          for (const a of [...s.actions, ...s.undo]) {
+            expect(["RunCommand", "CreateDirectory", "Move", "CopyFile", "ExtractArchive", "WaitUntilStopped", "RemoveEmptyDirectory"]).toContain(a._tag)
+            // The only removal is rmdir of etcdutl's output directory once its member moved out.
+            if (a._tag === "RemoveEmptyDirectory") {
+              expect(s.id).toBe("install-member")
+              expect(a.path).toBe(posix.join(input.root, `/var/lib/etcd/restore-${input.restoreId}`))
+            }
+            if (a._tag === "RunCommand") expect(a.argv.slice(1, 3)).toEqual(a.writes.length === 0 ? ["snapshot", "status"] : ["snapshot", "restore"])
+          }
+          // Played in order on the observed host, no action lands on something that exists: nothing is overwritten.
+          for (const a of s.actions) {
+            const landsOn = a._tag === "Move" || a._tag === "CopyFile" ? [a.to] : a._tag === "RunCommand" ? a.writes : []
+            for (const path of landsOn) expect(existing.has(path)).toBe(false)
+            if (a._tag === "Move") {
+              for (const path of [...existing]) {
+                if (path === a.from || path.startsWith(`${a.from}/`)) {
+                  existing.delete(path)
+                  existing.add(a.to + path.slice(a.from.length))
+                }
+              }
+            }
+            if (a._tag === "CopyFile") existing.add(a.to)
+            if (a._tag === "RunCommand") for (const w of a.writes) existing.add(posix.join(w, "member"))
+            if (a._tag === "ExtractArchive") {
+              for (const unit of a.units) {
+                const destination = posix.join(a.target, unit)
+                if (existing.delete(destination)) existing.add(posix.join(a.moveExistingTo, unit))
+                existing.add(destination)
+              }
+            }
+          }
+          // Each destination is checked to be absent right before the step.
+          for (const a of s.actions) {
+            if (a._tag === "Move" || a._tag === "CopyFile") {
+              expect(s.preconditions).toContainEqual({ _tag: "PathAbsent", path: a.to })
+            }
+          }
+        }
+      }),
+      { numRuns: 200 },
+    )
+  })
+
+  it("property: every touched path is listed in `touches`", () => {
+    fc.assert(
+      fc.property(inputArb, (input) => {
+        for (const s of plan(input).steps) for (const a of s.actions) for (const path of actionPaths(a)) expect(s.touches).toContain(path)
+      }),
+      { numRuns: 100 },
+    )
+  })
+})
+
+describe("renderRestorePlan", () => {
+  it("matches the golden dry-run text", () => {
+    const golden = readFileSync(new URL("./golden/restore-plan-dry-run.txt", import.meta.url), "utf8")
+    expect(renderRestorePlan(plan(baseInput))).toBe(golden)
+  })
+
+  it("property: rendering is a function of the plan (same input, same text) and shows the exact etcdutl command", () => {
+    fc.assert(
+      fc.property(inputArb, (input) => {
+        const text = renderRestorePlan(plan(input))
+        expect(renderRestorePlan(plan(input))).toBe(text)
+        const action = plan(input).steps.find((s) => s.id === "restore-snapshot")?.actions[0]
+        if (action?._tag === "RunCommand") expect(text).toContain(action.argv.map(shellQuote).join(" "))
+      }),
+      { numRuns: 50 },
+    )
+  })
+
+  it("quotes shell words so they read back unchanged", () => {
+    expect(shellQuote("--name")).toBe("--name")
+    expect(shellQuote("a b")).toBe("'a b'")
+    expect(shellQuote("it's")).toBe(`'it'\\''s'`)
+  })
+})
