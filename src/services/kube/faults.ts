@@ -86,7 +86,7 @@ export interface FaultInjector {
   readonly decide: (request: RequestInfo) => Fault | undefined
   /** Whether a watch connection drops after the event just delivered (random policy). */
   readonly dropAfterEvent: (request: RequestInfo) => boolean
-  /** Every fault injected so far, in order. */
+  /** The faults injected so far, in order (the newest 10000). */
   readonly injected: ReadonlyArray<InjectedFault>
   /** Scheduled injections not yet used. */
   readonly pending: () => number
@@ -104,6 +104,7 @@ export const matches = (match: FaultMatch | undefined, request: RequestInfo): bo
 }
 
 const writes: ReadonlyArray<Verb> = ["create", "update", "patch", "delete"]
+const injectedLogLimit = 10_000
 
 export const makeFaultInjector = (): FaultInjector => {
   const rules: Array<{ fault: Fault; match: FaultMatch | undefined; remaining: number }> = []
@@ -113,6 +114,7 @@ export const makeFaultInjector = (): FaultInjector => {
 
   const record = (request: RequestInfo, fault: Fault): Fault => {
     injected.push({ request, fault })
+    if (injected.length > injectedLogLimit) injected.splice(0, injected.length - injectedLogLimit)
     return fault
   }
 

@@ -43,6 +43,7 @@ export interface SimulatedApiServer {
   readonly port: number
   readonly token: string
   readonly cluster: SimulatedCluster
+  /** The newest 10000 HTTP requests. */
   readonly httpRequests: ReadonlyArray<HttpRequestRecord>
   readonly close: () => Promise<void>
 }
@@ -52,6 +53,7 @@ export class SimulatedApiServerFailed extends Schema.TaggedError<SimulatedApiSer
 }) {}
 
 const maxBodyBytes = 3 * 1024 * 1024
+const requestLogLimit = 10_000
 
 const readBody = (request: IncomingMessage): Promise<Buffer | undefined> =>
   new Promise((resolve, reject) => {
@@ -86,7 +88,10 @@ export const startSimulatedApiServer = (
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const url = new URL(request.url ?? "/", "http://simulated")
     const method = request.method ?? "GET"
-    const record = (status: number | "none"): void => void httpRequests.push({ method, path: url.pathname, query: url.searchParams, status })
+    const record = (status: number | "none"): void => {
+      httpRequests.push({ method, path: url.pathname, query: url.searchParams, status })
+      if (httpRequests.length > requestLogLimit) httpRequests.splice(0, httpRequests.length - requestLogLimit)
+    }
     const json = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       record(status)
       response.writeHead(status, { "Content-Type": "application/json", ...headers })
@@ -100,6 +105,36 @@ export const startSimulatedApiServer = (
       )
     const noAnswer = (): void => {
       record("none")
+    }
+
+    const streamExpired = (status: KubeStatus): void => {
+      record(200)
+      response.writeHead(200, { "Content-Type": "application/json" })
+      response.end(`${JSON.stringify({ type: "ERROR", object: statusBody(status) })}\n`)
+    }
+
+    const streamWatch = (session: WatchSession, timeoutSeconds: number): void => {
+      record(200)
+      response.writeHead(200, { "Content-Type": "application/json", "Transfer-Encoding": "chunked" })
+      response.flushHeaders()
+      const timer = timeoutSeconds > 0 ? setTimeout(() => end(false), timeoutSeconds * 1000) : undefined
+      let ended = false
+      function end(abrupt: boolean) {
+        if (ended) return
+        ended = true
+        if (timer !== undefined) clearTimeout(timer)
+        session.close()
+        // Abrupt: the events written so far arrive, then the chunked body breaks off unfinished.
+        if (abrupt) request.socket.destroySoon()
+        else response.end()
+      }
+      response.on("close", () => end(false))
+      session.start({
+        onEvent: (line) => {
+          if (!ended) response.write(`${JSON.stringify(line)}\n`)
+        },
+        onEnd: end,
+      })
     }
 
     if (request.headers.authorization !== `Bearer ${token}`) {
@@ -167,36 +202,6 @@ export const startSimulatedApiServer = (
     if (served._tag === "NoAnswer") return noAnswer()
     if (Result.isFailure(served.result)) return fail(served.result.failure)
     return json(verb === "create" ? 201 : 200, served.result.success)
-
-    function streamExpired(status: KubeStatus) {
-      record(200)
-      response.writeHead(200, { "Content-Type": "application/json" })
-      response.end(`${JSON.stringify({ type: "ERROR", object: statusBody(status) })}\n`)
-    }
-
-    function streamWatch(session: WatchSession, timeoutSeconds: number) {
-      record(200)
-      response.writeHead(200, { "Content-Type": "application/json", "Transfer-Encoding": "chunked" })
-      response.flushHeaders()
-      const timer = timeoutSeconds > 0 ? setTimeout(() => end(false), timeoutSeconds * 1000) : undefined
-      let ended = false
-      function end(abrupt: boolean) {
-        if (ended) return
-        ended = true
-        if (timer !== undefined) clearTimeout(timer)
-        session.close()
-        // Abrupt: the events written so far arrive, then the chunked body breaks off unfinished.
-        if (abrupt) request.socket.destroySoon()
-        else response.end()
-      }
-      response.on("close", () => end(false))
-      session.start({
-        onEvent: (line) => {
-          if (!ended) response.write(`${JSON.stringify(line)}\n`)
-        },
-        onEnd: end,
-      })
-    }
   }
 
   const server = createServer((request, response) => {

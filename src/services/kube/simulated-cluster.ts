@@ -28,6 +28,8 @@ export interface SimulatedClusterOptions {
   readonly now?: () => Date
   /** Watch events kept for resuming; older resourceVersions answer 410 (default 1000). */
   readonly historyLimit?: number
+  /** Entries kept in `requests` (oldest dropped first; default 10000). */
+  readonly requestLogLimit?: number
   readonly types?: ReadonlyArray<ResourceType>
 }
 
@@ -91,7 +93,7 @@ export interface SimulatedCluster {
   readonly types: ReadonlyArray<ResourceType>
   /** The newest resourceVersion. */
   readonly resourceVersion: () => string
-  /** Every request served through a front (after authentication), in order. */
+  /** The requests served through a front (after authentication), in order; the newest `requestLogLimit`. */
   readonly requests: ReadonlyArray<RequestRecord>
   /** One request through the fault injector (what the fronts call). */
   readonly serve: (request: ApiRequest) => Served<unknown>
@@ -179,6 +181,11 @@ export const makeSimulatedCluster = (options: SimulatedClusterOptions = {}): Sim
   const history: Array<HistoryEntry> = []
   const watchers = new Set<Watcher>()
   const requests: Array<RequestRecord> = []
+  const requestLogLimit = Math.max(1, options.requestLogLimit ?? 10_000)
+  const log = (record: RequestRecord) => {
+    requests.push(record)
+    if (requests.length > requestLogLimit) requests.splice(0, requests.length - requestLogLimit)
+  }
   let revision = 0
   let compactedThrough = 0
 
@@ -447,7 +454,7 @@ export const makeSimulatedCluster = (options: SimulatedClusterOptions = {}): Sim
   })
 
   const serve = (request: ApiRequest): Served<unknown> => {
-    requests.push({
+    log({
       verb: request.verb,
       resource: request.type.resource,
       ...(request.namespace === undefined ? {} : { namespace: request.namespace }),
@@ -464,7 +471,7 @@ export const makeSimulatedCluster = (options: SimulatedClusterOptions = {}): Sim
   }
 
   const serveWatch = (request: WatchRequest): Served<WatchSession> => {
-    requests.push({
+    log({
       verb: "watch",
       resource: request.type.resource,
       ...(request.namespace === undefined ? {} : { namespace: request.namespace }),

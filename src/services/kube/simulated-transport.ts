@@ -4,7 +4,7 @@
  * client-side `Timeout`, an abrupt watch drop a connection failure.
  */
 import { Cause, Effect, Queue, Result, Stream } from "effect"
-import { clientSideError, errorFromStatus, StatusReason } from "./errors.ts"
+import { clientSideError, errorFromStatus, StatusReason, type KubeError } from "./errors.ts"
 import type { SimulatedCluster } from "./simulated-cluster.ts"
 import { assertVerbAllowed, refOf, type KubeTransport, type RawWatchEvent } from "./transport.ts"
 
@@ -32,7 +32,7 @@ export const simulatedTransport = (cluster: SimulatedCluster): KubeTransport => 
         : Effect.fail(errorFromStatus(served.result.failure, ref))
     }),
   watch: (request) =>
-    Stream.callback<RawWatchEvent, ReturnType<typeof errorFromStatus>>((queue) =>
+    Stream.callback<RawWatchEvent, KubeError>((queue) =>
       Effect.gen(function* () {
         assertVerbAllowed(request.endpoint, "watch")
         const ref = refOf(request)

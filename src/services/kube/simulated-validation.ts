@@ -110,8 +110,24 @@ const checks: Readonly<Record<string, Check>> = {
   events: checkEvent,
 }
 
+/** metav1.MicroTime: RFC 3339 with exactly six fractional digits, or the API cannot decode the body. */
+const microTime = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(Z|[+-]\d{2}:\d{2})$/
+const microTimeFields: Readonly<Record<string, (obj: Obj) => ReadonlyArray<unknown>>> = {
+  leases: (obj) => (isJsonObject(obj["spec"]) ? [obj["spec"]["acquireTime"], obj["spec"]["renewTime"]] : []),
+  events: (obj) => [obj["eventTime"]],
+}
+
+const undecodable = (type: ResourceType, obj: Obj): KubeStatus | undefined => {
+  const bad = (microTimeFields[type.resource]?.(obj) ?? []).find((v) => v !== undefined && v !== null && !(typeof v === "string" && microTime.test(v)))
+  return bad === undefined
+    ? undefined
+    : badRequest(`${type.kind} in version "v1" cannot be handled as a ${type.kind}: parsing time ${JSON.stringify(bad)} as "2006-01-02T15:04:05.000000Z07:00": cannot parse`)
+}
+
 /** The Status a real API server would answer for this object, or undefined when it is valid. */
 export const validateObject = (type: ResourceType, obj: Obj, name: string, namespace: string | undefined): KubeStatus | undefined => {
+  const notDecodable = undecodable(type, obj)
+  if (notDecodable !== undefined) return notDecodable
   const causes = [...checkName(name), ...(checks[type.resource]?.(type, obj, namespace) ?? [])]
   return causes.length === 0 ? undefined : invalid(type, name, causes)
 }

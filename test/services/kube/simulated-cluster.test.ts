@@ -1,7 +1,7 @@
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
 import { Fault } from "../../../src/services/kube/faults.ts"
-import { configMapType, eventType, operatorTypes, podType, secretType } from "../../../src/services/kube/resources.ts"
+import { configMapType, eventType, leaseType, operatorTypes, podType, secretType } from "../../../src/services/kube/resources.ts"
 import {
   makeSimulatedCluster,
   type ApiRequest,
@@ -115,6 +115,14 @@ describe("simulated cluster: writes", () => {
     })
     expect(failure(exec(cluster, { verb: "create", body: { metadata: { name: "a", resourceVersion: "5" } } }))).toMatchObject({ code: 400 })
     expect(failure(exec(cluster, { verb: "create", body: { metadata: { name: "a", namespace: "other" } } }))).toMatchObject({ code: 400 })
+  })
+
+  it("cannot decode a Lease time without microseconds (MicroTime), as the API answers 400", () => {
+    const cluster = makeSimulatedCluster()
+    const lease = (renewTime: string) =>
+      cluster.execute({ type: leaseType, verb: "create", namespace: "ns", body: { metadata: { name: `l${renewTime.length}` }, spec: { holderIdentity: "a", renewTime } } })
+    expect(failure(lease("2024-01-01T00:00:00Z"))).toMatchObject({ code: 400, reason: "BadRequest" })
+    expect(Result.isSuccess(lease("2024-01-01T00:00:00.000000Z"))).toBe(true)
   })
 
   it("folds Secret stringData into base64 data", () => {
