@@ -1,4 +1,5 @@
 import { Command } from "effect/cli"
+import { backupCreateCommand } from "./backup-create-command.ts"
 import { backupInitCommand } from "./backup-init-command.ts"
 import { backupResourcesCommand } from "./backup-resources-command.ts"
 import { holdCommand } from "./hold-command.ts"
@@ -10,7 +11,7 @@ export const rootCommand = Command.make("cluster-backup").pipe(
   Command.withDescription(
     "Consistent, verifiable backups of an OpenShift control plane: the etcd snapshot and the static-pod resources of etcd, kube-apiserver, kube-controller-manager and kube-scheduler at one revision.",
   ),
-  Command.withSubcommands([operatorCommand, renderCommand, holdCommand, backupInitCommand, backupResourcesCommand]),
+  Command.withSubcommands([operatorCommand, renderCommand, holdCommand, backupInitCommand, backupResourcesCommand, backupCreateCommand]),
   // After the subcommands, so the setting is provided to all of them.
   Command.withGlobalFlags([LogFormat]),
 )

@@ -5,7 +5,7 @@
  */
 import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
@@ -13,6 +13,8 @@ import { Effect, Layer, Logger, Result } from "effect"
 import { defaultOperands, operandList, type OperandName } from "../../src/domain/operands.ts"
 import type { RevisionSet } from "../../src/domain/revisions.ts"
 import { backupResources } from "../../src/programs/backup-resources.ts"
+import { writeSnapshotRecord, type SnapshotRecord } from "../../src/programs/snapshot-record.ts"
+import { withTrailer } from "../../src/services/etcd/snapshot-trailer.ts"
 import { Kube } from "../../src/services/kube/kube.ts"
 import { openShiftFixture, type OpenShiftFixture, type OpenShiftFixtureOptions } from "../../src/services/kube/openshift-fixtures.ts"
 import { makeSimulatedCluster, type Obj, type SimulatedCluster } from "../../src/services/kube/simulated-cluster.ts"
@@ -120,14 +122,16 @@ export const walk = (root: string): Map<string, TreeEntry> => {
 
 export const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
 
-/** `tar -tzvf` as (mode string, path) pairs, in archive order. */
-export const gnuTarListing = (archive: string): ReadonlyArray<{ readonly perms: string; readonly owner: string; readonly path: string }> =>
+/** `tar -tzvf` (numeric owners, UTC) as its columns, in archive order. */
+export const gnuTarListing = (
+  archive: string,
+): ReadonlyArray<{ readonly perms: string; readonly owner: string; readonly size: number; readonly time: string; readonly path: string }> =>
   execFileSync("tar", ["--numeric-owner", "-tzvf", archive], { encoding: "utf8", env: { ...process.env, LC_ALL: "C", TZ: "UTC" } })
     .trim()
     .split("\n")
     .map((line) => {
-      const [perms, owner, , , , path] = line.split(/\s+/)
-      return { perms: perms!, owner: owner!, path: path! }
+      const [perms, owner, size, date, time, path] = line.split(/\s+/)
+      return { perms: perms!, owner: owner!, size: Number(size), time: `${date} ${time}`, path: path! }
     })
 
 /** `-rw-------` for 0o600 and a regular file; `drwx------` for 0o700 and a directory. */
@@ -154,3 +158,38 @@ export const stageAll = (backupDir: string, cluster: SimulatedCluster, set: Revi
   Effect.forEach(operandList(), (o) => backupResources({ backupDir, operand: o.name, revision: set[o.name] }), { discard: true }).pipe(
     Effect.provide(Layer.merge(Kube.simulated(cluster), NodeServices.layer)),
   )
+
+export const timestamp = "2026-01-02_030405"
+
+/** A small, valid etcd snapshot file of `timestamp` (database bytes plus etcd's sha256 trailer) and its record. */
+export const writeFakeSnapshot = (
+  backupDir: string,
+  operatorRevisions: SnapshotRecord["operatorRevisions"],
+  pairing: Pick<SnapshotRecord, "pairing" | "pairingDetail"> = { pairing: "verified", pairingDetail: "operator revisions unchanged during the snapshot" },
+) =>
+  Effect.gen(function* () {
+    const db = Buffer.alloc(64 * 1024)
+    for (let i = 0; i < db.length; i++) db[i] = (i * 31 + 7) & 0xff
+    const file = withTrailer(db)
+    const snapshotFile = `snapshot_${timestamp}.db`
+    mkdirSync(backupDir, { recursive: true, mode: 0o700 })
+    writeFileSync(join(backupDir, snapshotFile), file, { mode: 0o600 })
+    const record: SnapshotRecord = {
+      timestamp,
+      snapshotFile,
+      size: file.length,
+      sha256: sha256(db),
+      etcdRevision: 4242,
+      etcdRevisionUpperBound: 4242,
+      raftIndex: 5151,
+      memberDbSize: db.length,
+      memberId: "8e9e05c52164694d",
+      etcdVersion: "3.5.16",
+      endpoint: "https://etcd.openshift-etcd.svc:2379",
+      operatorRevisions,
+      operatorRevisionReasons: {},
+      ...pairing,
+    }
+    yield* writeSnapshotRecord(backupDir, record).pipe(Effect.provide(NodeServices.layer))
+    return { record, bytes: Buffer.from(file) }
+  })

@@ -1,0 +1,33 @@
+import { Effect } from "effect"
+import { Command, Flag } from "effect/cli"
+import { parseRevisionsFlag } from "../domain/revisions.ts"
+import { backupDirFlag } from "./common-flags.ts"
+import { withLogging } from "./logging.ts"
+import { toolVersion } from "./version.ts"
+
+export const backupCreateCommand = Command.make(
+  "backup-create",
+  {
+    backupDir: backupDirFlag,
+    revisions: Flag.String("revisions").pipe(
+      Flag.withDescription("The revisions backup-resources staged, one per operand: etcd=N,kube-apiserver=N,kube-controller-manager=N,kube-scheduler=N"),
+      Flag.withMetavar("etcd=N,kube-apiserver=N,kube-controller-manager=N,kube-scheduler=N"),
+    ),
+  },
+  ({ backupDir, revisions }) =>
+    withLogging(
+      Effect.gen(function* () {
+        const requested = yield* Effect.fromResult(parseRevisionsFlag(revisions))
+        // Loaded on use: the program stays out of other commands' processes.
+        const [{ backupCreate }, { Tarball }, { encodeBackupManifest }] = yield* Effect.promise(() =>
+          Promise.all([import("../programs/backup-create.ts"), import("../services/tarball/tarball.ts"), import("../domain/backup-manifest.ts")]),
+        )
+        const manifest = yield* backupCreate({ backupDir, revisions: requested, toolVersion }).pipe(Effect.provide(Tarball.layer))
+        yield* Effect.sync(() => process.stdout.write(encodeBackupManifest(manifest)))
+      }),
+    ),
+).pipe(
+  Command.withDescription(
+    "Finish the backup: check the snapshot and the four staged revisions, decide whether they pair (else name both files __POSSIBLY_DIRTY__ and say why), write static_kuberesources_<ts>.tar.gz deterministically and then backup-manifest.json (sizes and sha256 of every file), and remove the staging area.",
+  ),
+)
