@@ -197,6 +197,7 @@ export const scanTar = async (source: AsyncIterable<Buffer>, options: ScanOption
     }
 
     // The entry proper.
+    const fromHeader = pending?.paxPath === undefined && pending?.longName === undefined
     const nameBytes =
       pending?.paxPath ??
       pending?.longName ??
@@ -212,7 +213,7 @@ export const scanTar = async (source: AsyncIterable<Buffer>, options: ScanOption
     const kind = entryKind(header.type)
     if (typeof kind !== "string") throw refused(kind.reason, firstOffset, shownName, kind.message)
 
-    if (header.nameTail || header.prefixTail) {
+    if (fromHeader && (header.nameTail || header.prefixTail)) {
       throw refused("nul-byte", firstOffset, shownName, "the name field has bytes after a NUL byte")
     }
     if (nameBytes.includes(0)) throw refused("nul-byte", firstOffset, shownName, "the name contains a NUL byte")

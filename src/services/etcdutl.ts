@@ -1,0 +1,258 @@
+/**
+ * etcd's offline snapshot tool, as a service: `snapshotStatus` (does the file parse as an etcd
+ * database; its hash, revision, key count and size), `snapshotRestore` (a new single-member data
+ * directory from a snapshot, with the flags of the restore plan) and `capabilities` (version, and
+ * whether `snapshot restore` knows `--bump-revision`/`--mark-compacted`, which etcd 3.4 tools do
+ * not). The live Layer runs the real binary; failures carry etcdutl's own last words.
+ */
+import { spawn } from "node:child_process"
+import { Context, Effect, Layer, Result, Schema } from "effect"
+import { snapshotRestoreArgs, type EtcdutlCapabilities, type RevisionBump } from "../domain/restore-plan.ts"
+import { etcdToolPath } from "./local-etcd.ts"
+
+export type { EtcdutlCapabilities } from "../domain/restore-plan.ts"
+
+/** `etcdutl snapshot status -w json`. */
+export const SnapshotStatus = Schema.Struct({
+  hash: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  revision: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  totalKey: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  totalSize: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+})
+export type SnapshotStatus = typeof SnapshotStatus.Type
+
+export const EtcdutlOperation = Schema.Literals(["version", "help", "snapshot status", "snapshot restore"])
+export type EtcdutlOperation = typeof EtcdutlOperation.Type
+
+export const EtcdutlFailureReason = Schema.Literals([
+  /** The binary could not be started. */
+  "binary-missing",
+  "missing-file",
+  /** Not an etcd database (bolt refuses it). */
+  "corrupt-snapshot",
+  /** The trailing sha256 is missing or does not match the content. */
+  "hash-mismatch",
+  /** The restore's data directory exists and is not empty. */
+  "data-dir-exists",
+  /** etcdutl succeeded but printed something this code cannot read. */
+  "unexpected-output",
+  "interrupted",
+  "failed",
+])
+export type EtcdutlFailureReason = typeof EtcdutlFailureReason.Type
+
+export class EtcdutlFailed extends Schema.TaggedError<EtcdutlFailed>()("EtcdutlFailed", {
+  operation: EtcdutlOperation,
+  reason: EtcdutlFailureReason,
+  /** The snapshot the operation was about, when there is one. */
+  file: Schema.optionalKey(Schema.String),
+  exitCode: Schema.NullOr(Schema.Int),
+  /** The end of etcdutl's stderr. */
+  stderr: Schema.String,
+  message: Schema.String,
+}) {}
+
+/** The binary lacks flags the operation needs (e.g. etcd 3.4: no `--bump-revision`). */
+export class EtcdutlUnsupported extends Schema.TaggedError<EtcdutlUnsupported>()("EtcdutlUnsupported", {
+  command: Schema.String,
+  version: Schema.String,
+  missing: Schema.Array(Schema.String),
+  message: Schema.String,
+}) {}
+
+export interface SnapshotRestoreRequest {
+  readonly snapshot: string
+  readonly memberName: string
+  readonly peerUrl: string
+  readonly clusterToken: string
+  /** Must not exist yet (or be empty): etcdutl creates it. */
+  readonly dataDir: string
+  readonly bump: RevisionBump
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface Completed {
+  readonly exitCode: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Output kept per stream: etcdutl's useful words are at the end. */
+const maxCaptured = 256 * 1024
+const stderrShown = 4 * 1024
+
+const keepTail = (text: string, max: number) => (text.length > max ? text.slice(text.length - max) : text)
+
+/** Runs the binary to completion; on interruption kills it (TERM, then KILL) and waits for it to exit. */
+const run = (binary: string, args: ReadonlyArray<string>, operation: EtcdutlOperation, file?: string): Effect.Effect<Completed, EtcdutlFailed> =>
+  Effect.callback<Completed, EtcdutlFailed>((resume) => {
+    const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ETCDCTL_API: "3" } })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      stdout = keepTail(stdout + chunk, maxCaptured)
+    })
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr = keepTail(stderr + chunk, maxCaptured)
+    })
+    const exited = new Promise<void>((resolve) => {
+      child.once("error", (e) => {
+        resume(Effect.fail(new EtcdutlFailed({ operation, reason: "binary-missing", exitCode: null, stderr: "", message: `cannot run ${binary}: ${e.message}; install etcdutl (etcd 3.5 or newer) or name it explicitly`, ...(file === undefined ? {} : { file }) })))
+        resolve()
+      })
+      child.once("close", (code, signal) => {
+        resume(
+          signal !== null && code === null
+            ? Effect.fail(new EtcdutlFailed({ operation, reason: "interrupted", exitCode: null, stderr: keepTail(stderr, stderrShown), message: `${binary} ${operation} was killed by ${signal}`, ...(file === undefined ? {} : { file }) }))
+            : Effect.succeed({ exitCode: code, stdout, stderr }),
+        )
+        resolve()
+      })
+    })
+    return Effect.promise(() => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGTERM")
+        setTimeout(() => child.kill("SIGKILL"), 5_000).unref()
+      }
+      return exited
+    })
+  })
+
+/** The `Error: ...` line etcdutl ends with, else the last line of stderr. */
+const lastWords = (stderr: string): string => {
+  const lines = stderr.split("\n").map((l) => l.trim()).filter((l) => l !== "")
+  return lines.findLast((l) => l.startsWith("Error:")) ?? lines.at(-1) ?? "(no output)"
+}
+
+const classify = (stderr: string): EtcdutlFailureReason => {
+  const words = lastWords(stderr)
+  if (/no such file or directory/.test(words)) return "missing-file"
+  if (/expected sha256|missing hash|hash mismatch/i.test(words)) return "hash-mismatch"
+  if (/data-dir .* not empty|already exists/i.test(words)) return "data-dir-exists"
+  if (/invalid database|file size too small|not a bolt|page .* invalid|unexpected EOF/i.test(words)) return "corrupt-snapshot"
+  return "failed"
+}
+
+const failure = (operation: EtcdutlOperation, binary: string, completed: Completed, file?: string): EtcdutlFailed => {
+  const reason = classify(completed.stderr)
+  const advice: Partial<Record<EtcdutlFailureReason, string>> = {
+    "missing-file": "check the path",
+    "corrupt-snapshot": "the file is not an etcd snapshot, or it is damaged: use another backup",
+    "hash-mismatch": "the snapshot was cut short or altered since it was taken: use another backup",
+    "data-dir-exists": "move the existing data directory aside first",
+  }
+  return new EtcdutlFailed({
+    operation,
+    reason,
+    exitCode: completed.exitCode,
+    stderr: keepTail(completed.stderr, stderrShown),
+    message: `${binary} ${operation}${file === undefined ? "" : ` ${file}`} failed (exit ${completed.exitCode}): ${lastWords(completed.stderr)}${advice[reason] === undefined ? "" : `; ${advice[reason]}`}`,
+    ...(file === undefined ? {} : { file }),
+  })
+}
+
+const requireFlags = (capabilities: EtcdutlCapabilities, bump: RevisionBump): Effect.Effect<void, EtcdutlUnsupported> => {
+  if (bump._tag === "Disabled") return Effect.void
+  const missing = [...(capabilities.bumpRevision ? [] : ["--bump-revision"]), ...(capabilities.markCompacted ? [] : ["--mark-compacted"])]
+  return missing.length === 0
+    ? Effect.void
+    : Effect.fail(
+        new EtcdutlUnsupported({
+          command: capabilities.command,
+          version: capabilities.version,
+          missing,
+          message: `${capabilities.command} (version ${capabilities.version}) cannot restore with ${missing.join(" and ")}: use etcdutl from etcd 3.5 or newer`,
+        }),
+      )
+}
+
+const decodeStatus = Schema.decodeUnknownResult(Schema.fromJsonString(SnapshotStatus))
+
+const liveEtcdutl = (binary: string): Etcdutl["Service"] => {
+  const capabilities = Effect.gen(function* () {
+    const version = yield* run(binary, ["version"], "version")
+    const help = yield* run(binary, ["snapshot", "restore", "--help"], "help")
+    if (help.exitCode !== 0) return yield* Effect.fail(failure("help", binary, help))
+    const text = help.stdout + help.stderr
+    return {
+      command: binary,
+      version: /version:?\s*v?([0-9]+\.[0-9]+\.[0-9]+\S*)/i.exec(version.stdout + version.stderr)?.[1] ?? "unknown",
+      bumpRevision: /(^|\s)--bump-revision\b/m.test(text),
+      markCompacted: /(^|\s)--mark-compacted\b/m.test(text),
+    } satisfies EtcdutlCapabilities
+  })
+
+  return {
+    capabilities,
+    snapshotStatus: Effect.fn("Etcdutl.snapshotStatus")(function* (file: string) {
+      const completed = yield* run(binary, ["snapshot", "status", file, "-w", "json"], "snapshot status", file)
+      if (completed.exitCode !== 0) return yield* Effect.fail(failure("snapshot status", binary, completed, file))
+      const status = decodeStatus(completed.stdout.trim())
+      if (Result.isFailure(status)) {
+        return yield* Effect.fail(
+          new EtcdutlFailed({
+            operation: "snapshot status",
+            reason: "unexpected-output",
+            file,
+            exitCode: completed.exitCode,
+            stderr: keepTail(completed.stderr, stderrShown),
+            message: `${binary} snapshot status ${file} printed ${JSON.stringify(completed.stdout.slice(0, 200))}, not {hash, revision, totalKey, totalSize}: ${status.failure.message}`,
+          }),
+        )
+      }
+      return status.success
+    }),
+    snapshotRestore: Effect.fn("Etcdutl.snapshotRestore")(function* (request: SnapshotRestoreRequest) {
+      yield* requireFlags(yield* capabilities, request.bump)
+      const completed = yield* run(binary, snapshotRestoreArgs(request), "snapshot restore", request.snapshot)
+      if (completed.exitCode !== 0) return yield* Effect.fail(failure("snapshot restore", binary, completed, request.snapshot))
+    }),
+  }
+}
+
+export class Etcdutl extends Context.Service<
+  Etcdutl,
+  {
+    readonly snapshotStatus: (file: string) => Effect.Effect<SnapshotStatus, EtcdutlFailed>
+    readonly snapshotRestore: (request: SnapshotRestoreRequest) => Effect.Effect<void, EtcdutlFailed | EtcdutlUnsupported>
+    readonly capabilities: Effect.Effect<EtcdutlCapabilities, EtcdutlFailed>
+  }
+>()("cluster-backup/Etcdutl") {
+  /** The real binary: `binary` if given, else `.tools/etcd/bin/etcdutl`, else `etcdutl` on PATH. */
+  static readonly layer = (options: { readonly binary?: string } = {}) => Layer.succeed(Etcdutl, Etcdutl.of(liveEtcdutl(etcdToolPath("etcdutl", options.binary))))
+
+  static readonly live = Etcdutl.layer()
+
+  /**
+   * A scripted stand-in for tests of programs: statuses by file name, fixed capabilities, and
+   * every restore request appended to `restores`.
+   */
+  static readonly inMemory = (options: {
+    readonly statuses: Readonly<Record<string, SnapshotStatus>>
+    readonly capabilities?: EtcdutlCapabilities
+    readonly restores?: Array<SnapshotRestoreRequest>
+  }) => {
+    const capabilities = options.capabilities ?? { command: "etcdutl", version: "3.5.16", bumpRevision: true, markCompacted: true }
+    return Layer.succeed(
+      Etcdutl,
+      Etcdutl.of({
+        capabilities: Effect.succeed(capabilities),
+        snapshotStatus: (file) => {
+          const status = options.statuses[file]
+          return status === undefined
+            ? Effect.fail(new EtcdutlFailed({ operation: "snapshot status", reason: "missing-file", file, exitCode: 1, stderr: `Error: stat ${file}: no such file or directory`, message: `etcdutl snapshot status ${file}: no such file` }))
+            : Effect.succeed(status)
+        },
+        snapshotRestore: (request) =>
+          Effect.gen(function* () {
+            yield* requireFlags(capabilities, request.bump)
+            if (options.statuses[request.snapshot] === undefined) {
+              return yield* Effect.fail(new EtcdutlFailed({ operation: "snapshot restore", reason: "missing-file", file: request.snapshot, exitCode: 1, stderr: "", message: `etcdutl snapshot restore ${request.snapshot}: no such file` }))
+            }
+            options.restores?.push(request)
+          }),
+      }),
+    )
+  }
+}
