@@ -189,6 +189,8 @@ export const writeArchive = async (options: WriteOptions): Promise<WriteResult> 
     await io("fsync", part, () => handle.sync())
     closed = true
     await handle.close()
+    // An interruption that arrived after the last byte still wins: no archive appears.
+    if (options.signal?.aborted === true) throw options.signal.reason
     await publish(part, destination)
     await fsyncDirectory(dirname(destination))
     return { path: destination, bytes, sha256: hash.digest("hex"), entries: written }

@@ -130,6 +130,12 @@ describe("extractTarball", () => {
     }
   })
 
+  it("a missing archive is an I/O failure naming it", async () => {
+    const dir = fresh("missing")
+    const error = await Effect.runPromise(Effect.flip(listTarball(join(dir, "nope.tar.gz"))))
+    expect(error).toMatchObject({ _tag: "TarballIoFailed", code: "ENOENT", path: join(dir, "nope.tar.gz") })
+  })
+
   it("refuses a target that is not a directory", async () => {
     const dir = fresh("no-target")
     const archive = await archiveOf(dir)
