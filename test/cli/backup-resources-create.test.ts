@@ -1,0 +1,104 @@
+/**
+ * The commands as the backup pod runs them: `node bin/cluster-backup.js backup-resources
+ * --kubeconfig <file>` against the stub API server (the live Kube layer over HTTP) for the four
+ * operands, then `backup-create`; and their failures' exit codes and messages.
+ */
+import { spawn } from "node:child_process"
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { NodeServices } from "@effect/platform-node"
+import { Effect, Result } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { decodeBackupManifest } from "../../src/domain/backup-manifest.ts"
+import { formatRevisionSet } from "../../src/domain/revisions.ts"
+import { decodeResourcesRecord } from "../../src/programs/resources-record.ts"
+import { kubeconfigYaml, startSimulatedApiServer, type SimulatedApiServer } from "../../src/services/kube/simulated-api-server.ts"
+import { allInstallerFiles, gnuTarExtract, loadedCluster, revisions, timestamp, walk, writeFakeSnapshot, type Loaded } from "../programs/backup-resources-harness.ts"
+import { cliEntry } from "../support/tools.ts"
+
+interface Ran {
+  readonly status: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Runs the command without blocking this process (the API server answers from it). */
+const cli = (...args: Array<string>): Promise<Ran> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cliEntry, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, KUBECONFIG: "" } })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
+    child.on("error", reject)
+    child.on("close", (status) => resolve({ status, stdout, stderr }))
+  })
+
+let dir: string
+let loaded: Loaded
+let server: SimulatedApiServer
+let kubeconfig: string
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "cb-cli-backup-"))
+  loaded = loadedCluster()
+  server = await startSimulatedApiServer(loaded.cluster)
+  kubeconfig = join(dir, "kubeconfig")
+  writeFileSync(kubeconfig, kubeconfigYaml({ url: server.url, token: server.token }), { mode: 0o600 })
+})
+
+afterAll(async () => {
+  await server?.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+describe("cluster-backup backup-resources and backup-create (stub API server)", () => {
+  it("stage the four revisions over the API and finish a backup GNU tar extracts byte for byte", async () => {
+    const backupDir = join(dir, "backup")
+    const runs = await Promise.all(
+      (Object.keys(revisions) as Array<keyof typeof revisions>).map((operand) =>
+        cli("backup-resources", "--backup-dir", backupDir, "--kubeconfig", kubeconfig, "--operand", operand, "--revision", String(revisions[operand])),
+      ),
+    )
+    for (const run of runs) expect(run.status, run.stderr).toBe(0)
+    // stdout is the record, as written to the staging area.
+    const etcdRecord = decodeResourcesRecord(runs[0]!.stdout, "stdout")
+    expect(Result.isSuccess(etcdRecord) && etcdRecord.success.operand === "etcd").toBe(true)
+    // Each operand's reads went through the HTTP server.
+    expect(server.httpRequests.some((r) => r.path === "/api/v1/namespaces/openshift-kube-scheduler/secrets/localhost-recovery-client-token-6")).toBe(true)
+
+    await Effect.runPromise(writeFakeSnapshot(backupDir, revisions).pipe(Effect.provide(NodeServices.layer)))
+    const created = await cli("--log-format", "json", "backup-create", "--backup-dir", backupDir, "--revisions", formatRevisionSet(revisions))
+    expect(created.status, created.stderr).toBe(0)
+    expect(readdirSync(backupDir).sort()).toEqual([
+      ".cluster-backup",
+      "backup-manifest.json",
+      `snapshot_${timestamp}.db`,
+      `static_kuberesources_${timestamp}.tar.gz`,
+    ])
+    expect(created.stdout).toBe(readFileSync(join(backupDir, "backup-manifest.json"), "utf8"))
+    const manifest = decodeBackupManifest(created.stdout)
+    expect(Result.isSuccess(manifest) && manifest.success.verdict).toBe("consistent")
+
+    const expected = allInstallerFiles(loaded.fixture)
+    const extracted = [...walk(gnuTarExtract(join(backupDir, `static_kuberesources_${timestamp}.tar.gz`), dir))].filter(([, e]) => e.kind === "file")
+    expect(extracted.map(([p]) => p).sort()).toEqual([...expected.keys()].sort())
+    for (const [p, e] of extracted) expect(e.bytes!.equals(expected.get(p)!.bytes), p).toBe(true)
+  })
+
+  it("exit non-zero with the reason: a revision that does not exist, a backup without its inputs", async () => {
+    const backupDir = join(dir, "failing")
+    const missing = await cli("backup-resources", "--backup-dir", backupDir, "--kubeconfig", kubeconfig, "--operand", "kube-apiserver", "--revision", "99")
+    expect(missing.status).not.toBe(0)
+    expect(missing.stderr).toContain("ConfigMap openshift-kube-apiserver/revision-status-99 was not found")
+    expect(missing.stderr).toContain("[RevisionNotFound]")
+    expect(missing.stdout).toBe("")
+
+    const created = await cli("backup-create", "--backup-dir", backupDir, "--revisions", formatRevisionSet(revisions))
+    expect(created.status).not.toBe(0)
+    expect(created.stderr).toContain("backup-resources for kube-scheduler revision 6 did not run or failed")
+    expect(created.stderr).toContain("[BackupInputsMissing]")
+    expect(readdirSync(backupDir)).toEqual([".cluster-backup"])
+  })
+})
