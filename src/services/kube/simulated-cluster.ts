@@ -186,8 +186,10 @@ export const makeSimulatedCluster = (options: SimulatedClusterOptions = {}): Sim
     requests.push(record)
     if (requests.length > requestLogLimit) requests.splice(0, requests.length - requestLogLimit)
   }
-  let revision = 0
-  let compactedThrough = 0
+  // A real cluster's list never has resourceVersion "0" (which a watch reads as "any version"):
+  // start after one bootstrap write so an empty list can be watched from exactly.
+  let revision = 1
+  let compactedThrough = 1
 
   const bucket = (type: ResourceType): Map<string, Obj> => {
     const key = typeKey(type)

@@ -332,6 +332,24 @@ describe("live Kube Layer: watches", () => {
     )
   })
 
+  it("reopens a watch connection that stays silent longer than watchIdleMillis, from the same resourceVersion", async () => {
+    const h = await harness()
+    const events = await h.run(
+      (kube) =>
+        Effect.gen(function* () {
+          const fiber = yield* kube.pods.watch("ns").pipe(Stream.take(2), Stream.runCollect, Effect.forkChild)
+          yield* Effect.sleep(450)
+          yield* kube.pods.create("ns", { metadata: { name: "late" }, spec: podSpec })
+          return yield* Fiber.join(fiber).pipe(Effect.timeout("5 seconds"))
+        }),
+      { watchIdleMillis: 150 },
+    )
+    expect(events.map((e) => e.type)).toEqual(["SYNC", "ADDED"])
+    const watches = h.server.httpRequests.filter((r) => r.query.get("watch") === "true")
+    expect(watches.length).toBeGreaterThanOrEqual(2)
+    expect(new Set(watches.map((w) => w.query.get("resourceVersion")))).toEqual(new Set(["1"]))
+  })
+
   it("relists and emits a SYNC of the current state when resuming answers 410 in the stream", async () => {
     const h = await harness()
     for (const name of ["old-1", "old-2"]) {
