@@ -145,6 +145,9 @@ export const LeaseSpec = Schema.Struct({
   acquireTime: opt(Time),
   renewTime: opt(Time),
   leaseTransitions: opt(Schema.Int),
+  // Coordinated leader election fields: kept so an update does not clear them.
+  strategy: opt(Schema.String),
+  preferredHolder: opt(Schema.String),
 })
 export type LeaseSpec = typeof LeaseSpec.Type
 export const Lease = Schema.Struct({ ...typeFields, metadata: ObjectMeta, spec: opt(LeaseSpec) })

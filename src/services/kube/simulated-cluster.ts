@@ -17,7 +17,10 @@ import { matchesLabelSelector, parseLabelSelector, type LabelSelector } from "./
 import { applyMergePatch, isJsonObject, jsonEqual } from "./merge-patch.ts"
 import { apiVersionOf, knownResourceTypes, type ResourceType, type Verb } from "./resources.ts"
 import { seededRandom } from "./seeded-random.ts"
+import { terminatedPodStatus, type PodOutcome } from "./simulated-kubelet.ts"
 import { badRequest, invalid, validateObject } from "./simulated-validation.ts"
+
+export type { PodOutcome } from "./simulated-kubelet.ts"
 
 export type Obj = Record<string, unknown>
 
@@ -79,13 +82,6 @@ export interface RequestRecord {
   readonly name?: string
   readonly labelSelector?: string
   readonly resourceVersion?: string
-}
-
-/** How the simulated kubelet finishes a pod. */
-export interface PodOutcome {
-  readonly phase: "Succeeded" | "Failed"
-  /** Per container (init or main) name; unnamed containers exit 0 with reason Completed. */
-  readonly containers?: Readonly<Record<string, { readonly exitCode: number; readonly message?: string; readonly reason?: string }>>
 }
 
 export interface SimulatedCluster {
@@ -568,39 +564,10 @@ export const makeSimulatedCluster = (options: SimulatedClusterOptions = {}): Sim
       Result.map(execute({ type, verb: "delete", name, ...optionalNamespace(namespace) }), () => undefined),
     updateStatus,
     terminatePod: (namespace, name, outcome) => {
-      if (podType === undefined) return Result.fail(notFound({ group: "", version: "v1", resource: "pods", kind: "Pod", namespaced: true }, name))
+      if (podType === undefined) return Result.fail(badRequest("this simulated cluster has no pods"))
       const existing = existingOr404(podType, namespace, name)
       if (Result.isFailure(existing)) return existing
-      const spec = isJsonObject(existing.success["spec"]) ? existing.success["spec"] : {}
-      const finishedAt = time(now())
-      const statuses = (list: unknown) =>
-        (Array.isArray(list) ? list : []).flatMap((container: unknown) => {
-          if (!isJsonObject(container) || typeof container["name"] !== "string") return []
-          const given = outcome.containers?.[container["name"]]
-          const exitCode = given?.exitCode ?? 0
-          return [
-            {
-              name: container["name"],
-              ready: false,
-              restartCount: 0,
-              image: typeof container["image"] === "string" ? container["image"] : "",
-              state: {
-                terminated: {
-                  exitCode,
-                  reason: given?.reason ?? (exitCode === 0 ? "Completed" : "Error"),
-                  ...(given?.message === undefined ? {} : { message: given.message }),
-                  finishedAt,
-                },
-              },
-            },
-          ]
-        })
-      return updateStatus(podType, namespace, name, {
-        phase: outcome.phase,
-        startTime: metaOf(existing.success)["creationTimestamp"],
-        initContainerStatuses: statuses(spec["initContainers"]),
-        containerStatuses: statuses(spec["containers"]),
-      })
+      return updateStatus(podType, namespace, name, terminatedPodStatus(existing.success, outcome, time(now())))
     },
     compact: () => {
       compactedThrough = revision
