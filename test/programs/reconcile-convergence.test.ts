@@ -80,7 +80,8 @@ describe("reconcile converges", () => {
             `etcd=${observed.etcd},kube-apiserver=${observed["kube-apiserver"]},kube-controller-manager=${observed["kube-controller-manager"]},kube-scheduler=${observed["kube-scheduler"]}`,
           )
           expect(configMapData(cluster, "backup-status")!["revisions"]).toContain(`etcd: "${observed.etcd}"`)
-          expect(settled.decision).toBe("UpToDate")
+          // The faulty phase may have ended before the render landed: the first clean sync then renders.
+          expect(["Render", "UpToDate"]).toContain(settled.decision)
           const again = await Effect.runPromise(sync)
           expect(again.writes).toBe(0)
           const data = configMapData(cluster, "backup-status")!
