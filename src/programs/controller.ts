@@ -7,12 +7,13 @@
  * progress finishes and the Lease is released.
  */
 import { Clock, Effect, FiberHandle, Queue, Ref, Stream } from "effect"
+import { backupStatusConfigMapName } from "../domain/backup-status.ts"
 import { backupPodLabelValues, managedByLabel, nameLabel } from "../domain/pod-spec.ts"
 import { operandNames as allOperands } from "../domain/operands.ts"
 import { ControllerMetrics } from "../services/controller-metrics.ts"
 import { Kube } from "../services/kube/kube.ts"
 import { initialLeadership, isLeader, releaseLease, runElection, type LeaseElectionConfig, type LeadershipState } from "./leader-election.ts"
-import { emptyMemory, reconcile, type ReconcileConfig, type ReconcileResult } from "./reconcile.ts"
+import { backupPodConfigMapName, emptyMemory, reconcile, type ReconcileConfig, type ReconcileResult } from "./reconcile.ts"
 
 export interface ControllerConfig {
   readonly reconcile: ReconcileConfig
@@ -75,6 +76,10 @@ export const startController = Effect.fn("startController")(function* (config: C
     )
   for (const operand of allOperands) yield* watchForever(`operator ${operand}`, kube.operators.watch(operand))
   yield* watchForever("backup pods", kube.pods.watch(config.reconcile.namespace, { labelSelector: backupPodSelector }))
+  // By name, so RBAC can limit the operator to its own two ConfigMaps.
+  for (const name of [backupPodConfigMapName, backupStatusConfigMapName]) {
+    yield* watchForever(`configmap ${name}`, kube.configMaps.watch(config.reconcile.namespace, { name }))
+  }
 
   // Periodic resync.
   yield* Effect.forkScoped(Effect.forever(Effect.sleep(config.resyncMs).pipe(Effect.andThen(wake("resync")))))

@@ -38,6 +38,11 @@ export type { ObjectList, WatchEvent } from "./watch.ts"
 export interface ListOptions {
   /** A label selector (`app=cluster-backup,!done`); see `label-selector.ts`. */
   readonly labelSelector?: string
+  /**
+   * Only the object of this name (`fieldSelector=metadata.name=<name>`): a list or watch RBAC can
+   * restrict with `resourceNames`.
+   */
+  readonly name?: string
 }
 
 export interface WatchOptions extends ListOptions {
@@ -64,6 +69,7 @@ export interface KubeService {
     readonly update: (namespace: string, configMap: ConfigMap) => Op<ConfigMap>
     /** JSON merge patch (RFC 7386); a `metadata.resourceVersion` in the patch is a precondition. */
     readonly patch: (namespace: string, name: string, patch: JsonObject) => Op<ConfigMap>
+    readonly watch: (namespace: string, options?: WatchOptions) => Watch<ConfigMap>
   }
   readonly secrets: {
     readonly get: (namespace: string, name: string) => Op<Secret>
@@ -93,6 +99,12 @@ export interface KubeOptions {
   readonly retry?: RetryPolicy
 }
 
+/** The selector parameters of a list or watch. */
+const selectors = (options: ListOptions): { readonly labelSelector?: string; readonly fieldSelector?: string } => ({
+  ...(options.labelSelector === undefined ? {} : { labelSelector: options.labelSelector }),
+  ...(options.name === undefined ? {} : { fieldSelector: `metadata.name=${options.name}` }),
+})
+
 /** The `Kube` service over a transport. */
 export const makeKube = (transport: KubeTransport, options: KubeOptions = {}): KubeService => {
   const retry = options.retry ?? defaultRetryPolicy
@@ -101,7 +113,7 @@ export const makeKube = (transport: KubeTransport, options: KubeOptions = {}): K
     endpoint: Endpoint,
     verb: RequestVerb,
     ref: { readonly namespace?: string; readonly name?: string },
-    extra: { readonly body?: unknown; readonly labelSelector?: string } = {},
+    extra: { readonly body?: unknown; readonly labelSelector?: string; readonly fieldSelector?: string } = {},
   ): Op<unknown> =>
     transport.request({ endpoint, verb, ...ref, ...extra }).pipe(
       withRetry(retry, verb),
@@ -158,18 +170,18 @@ export const makeKube = (transport: KubeTransport, options: KubeOptions = {}): K
       }) as const
     const refAt = (namespace?: string, name?: string): ResourceRef => refOf({ endpoint, ...at(namespace, name) })
     const list = (namespace: string | undefined, options: ListOptions = {}): Op<ObjectList<S["Type"]>> =>
-      send(endpoint, "list", at(namespace), options.labelSelector === undefined ? {} : { labelSelector: options.labelSelector }).pipe(
+      send(endpoint, "list", at(namespace), selectors(options)).pipe(
         Effect.flatMap(decode(ListBody(stored), refAt(namespace))),
         Effect.map((body) => ({ items: body.items ?? [], resourceVersion: body.metadata?.resourceVersion ?? "" })),
       )
     const connect =
-      (namespace: string | undefined, labelSelector: string | undefined) =>
+      (namespace: string | undefined, options: ListOptions) =>
       (resourceVersion: string): Stream.Stream<ConnectionEvent<S["Type"]>, KubeError> =>
         transport
           .watch({
             endpoint,
             ...at(namespace),
-            ...(labelSelector === undefined ? {} : { labelSelector }),
+            ...selectors(options),
             resourceVersion,
           })
           .pipe(
@@ -218,7 +230,7 @@ export const makeKube = (transport: KubeTransport, options: KubeOptions = {}): K
       watch: (namespace: string | undefined, options: WatchOptions = {}): Watch<S["Type"]> =>
         resilientWatch({
           list: list(namespace, options),
-          connect: connect(namespace, options.labelSelector),
+          connect: connect(namespace, options),
           retry,
           ...(options.resourceVersion === undefined ? {} : { resourceVersion: options.resourceVersion }),
         }),
@@ -245,6 +257,7 @@ export const makeKube = (transport: KubeTransport, options: KubeOptions = {}): K
       create: configMaps.create,
       update: configMaps.update,
       patch: configMaps.patch,
+      watch: configMaps.watch,
     },
     secrets: {
       get: secrets.get,

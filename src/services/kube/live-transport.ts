@@ -115,6 +115,12 @@ export const loadKubeConfig = (
     }
   })
 
+/** The `labelSelector` and `fieldSelector` query parameters of a request, when given. */
+const selectorQuery = (request: { readonly labelSelector?: string; readonly fieldSelector?: string }): Record<string, string> => ({
+  ...(request.labelSelector === undefined || request.labelSelector === "" ? {} : { labelSelector: request.labelSelector }),
+  ...(request.fieldSelector === undefined || request.fieldSelector === "" ? {} : { fieldSelector: request.fieldSelector }),
+})
+
 export interface LiveOptions {
   /** Deadline of one request attempt (headers and body). Default 30 s. */
   readonly requestTimeoutMillis?: number
@@ -294,8 +300,7 @@ export const liveTransport = (config: KubeConfig, options: LiveOptions = {}): Ku
       Effect.gen(function* () {
         assertVerbAllowed(request.endpoint, request.verb)
         const ref = refOf(request)
-        const query: Record<string, string> =
-          request.labelSelector === undefined || request.labelSelector === "" ? {} : { labelSelector: request.labelSelector }
+        const query: Record<string, string> = selectorQuery(request)
         const body =
           request.body === undefined
             ? undefined
@@ -327,7 +332,7 @@ export const liveTransport = (config: KubeConfig, options: LiveOptions = {}): Ku
             allowWatchBookmarks: "true",
             resourceVersion: request.resourceVersion,
             timeoutSeconds: String(watchTimeoutSeconds),
-            ...(request.labelSelector === undefined || request.labelSelector === "" ? {} : { labelSelector: request.labelSelector }),
+            ...selectorQuery(request),
           }
           const { response, text } = yield* exchange(
             HttpMethod.GET,

@@ -81,7 +81,8 @@ const operatorEndpoint = (name: OperandName) => endpoint(operatorTypes[name], ["
 
 /** The table the live Layer builds its requests from. */
 export const kubeEndpoints = {
-  configMaps: endpoint(configMapType, ["get", "list", "create", "update", "patch"]),
+  // Watching starts with a list (the initial synthetic sync), hence `list` next to `watch`.
+  configMaps: endpoint(configMapType, ["get", "list", "watch", "create", "update", "patch"]),
   secrets: endpoint(secretType, ["get", "list", "create", "update", "patch"]),
   // Watching pods starts with a list (the initial synthetic sync), hence `list` next to `watch`.
   pods: endpoint(podType, ["get", "list", "watch", "create", "delete"]),

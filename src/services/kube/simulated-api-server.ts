@@ -153,9 +153,11 @@ export const startSimulatedApiServer = (
       return fail({ code: 405, reason: "MethodNotAllowed", message: `${method} is not supported on ${url.pathname}` })
     }
     const labelSelector = url.searchParams.get("labelSelector") ?? undefined
+    const fieldSelector = url.searchParams.get("fieldSelector") ?? undefined
     const where = {
       ...(target.namespace === undefined ? {} : { namespace: target.namespace }),
       ...(labelSelector === undefined ? {} : { labelSelector }),
+      ...(fieldSelector === undefined ? {} : { fieldSelector }),
     }
 
     if (verb === "watch") {

@@ -43,12 +43,14 @@ export interface ApiRequest {
   readonly name?: string
   readonly body?: unknown
   readonly labelSelector?: string
+  readonly fieldSelector?: string
 }
 
 export interface WatchRequest {
   readonly type: ResourceType
   readonly namespace?: string
   readonly labelSelector?: string
+  readonly fieldSelector?: string
   /** Replay the changes after it; absent, "" or "0": start with the current objects as ADDED. */
   readonly resourceVersion?: string
 }
@@ -81,6 +83,7 @@ export interface RequestRecord {
   readonly namespace?: string
   readonly name?: string
   readonly labelSelector?: string
+  readonly fieldSelector?: string
   readonly resourceVersion?: string
 }
 
@@ -128,9 +131,26 @@ interface HistoryEntry {
 interface Watcher {
   readonly typeKey: string
   readonly namespace: string | undefined
-  readonly selector: LabelSelector
+  readonly selection: Selection
   readonly handlers: WatchHandlers
   closed: boolean
+}
+
+/** Which objects a list or watch selects: a label selector and, optionally, `metadata.name=<name>`. */
+interface Selection {
+  readonly labels: LabelSelector
+  readonly name: string | undefined
+}
+
+/** The API server's field selectors, as far as the project uses them: `metadata.name=<name>` (or `==`). */
+const parseSelection = (labelSelector: string | undefined, fieldSelector: string | undefined): Result.Result<Selection, string> => {
+  const labels = parseLabelSelector(labelSelector ?? "")
+  if (Result.isFailure(labels)) return Result.fail(labels.failure)
+  const field = (fieldSelector ?? "").trim()
+  if (field === "") return Result.succeed({ labels: labels.success, name: undefined })
+  const m = /^metadata\.name==?([^,=!]+)$/.exec(field)
+  if (m === null) return Result.fail(`field selector "${field}" is not supported by the simulated API server: only metadata.name=<name>`)
+  return Result.succeed({ labels: labels.success, name: m[1]! })
 }
 
 const typeKey = (type: ResourceType): string => `${type.group}/${type.resource}`
@@ -197,14 +217,16 @@ export const makeSimulatedCluster = (options: SimulatedClusterOptions = {}): Sim
     return objects
   }
   const scope = (type: ResourceType, namespace: string | undefined) => (type.namespaced ? namespace : undefined)
+  const selects = (selection: Selection, obj: Obj): boolean =>
+    matchesLabelSelector(selection.labels, labelsOf(obj)) && (selection.name === undefined || metaOf(obj)["name"] === selection.name)
 
   const project = (watcher: Watcher, entry: HistoryEntry): WatchLine | undefined => {
     if (entry.typeKey !== watcher.typeKey) return undefined
     if (watcher.namespace !== undefined && entry.namespace !== watcher.namespace) return undefined
-    const now = matchesLabelSelector(watcher.selector, labelsOf(entry.object))
+    const now = selects(watcher.selection, entry.object)
     if (entry.type === "MODIFIED") {
       // A selector watch sees objects enter (ADDED) and leave (DELETED) its selection.
-      const before = entry.previous !== undefined && matchesLabelSelector(watcher.selector, labelsOf(entry.previous))
+      const before = entry.previous !== undefined && selects(watcher.selection, entry.previous)
       if (now && before) return { type: "MODIFIED", object: clone(entry.object) }
       if (now) return { type: "ADDED", object: clone(entry.object) }
       if (before) return { type: "DELETED", object: clone(entry.object) }
@@ -349,7 +371,7 @@ export const makeSimulatedCluster = (options: SimulatedClusterOptions = {}): Sim
       case "get":
         return Result.map(existingOr404(type, namespace, request.name), clone)
       case "list": {
-        const selector = parseLabelSelector(request.labelSelector ?? "")
+        const selector = parseSelection(request.labelSelector, request.fieldSelector)
         if (Result.isFailure(selector)) return Result.fail(badRequest(selector.failure))
         return Result.succeed({
           apiVersion: apiVersionOf(type),
@@ -395,16 +417,16 @@ export const makeSimulatedCluster = (options: SimulatedClusterOptions = {}): Sim
     }
   }
 
-  const listMatching = (type: ResourceType, namespace: string | undefined, selector: LabelSelector): Array<Obj> =>
+  const listMatching = (type: ResourceType, namespace: string | undefined, selection: Selection): Array<Obj> =>
     [...bucket(type).entries()]
-      .filter(([, obj]) => (namespace === undefined || metaOf(obj)["namespace"] === namespace) && matchesLabelSelector(selector, labelsOf(obj)))
+      .filter(([, obj]) => (namespace === undefined || metaOf(obj)["namespace"] === namespace) && selects(selection, obj))
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([, obj]) => clone(obj))
 
   const watch = (request: WatchRequest): Result.Result<WatchSession, KubeStatus> => {
     const { type } = request
     const namespace = scope(type, request.namespace)
-    const selector = parseLabelSelector(request.labelSelector ?? "")
+    const selector = parseSelection(request.labelSelector, request.fieldSelector)
     if (Result.isFailure(selector)) return Result.fail(badRequest(selector.failure))
     const from = request.resourceVersion ?? ""
     let replay: () => ReadonlyArray<WatchLine>
@@ -417,7 +439,7 @@ export const makeSimulatedCluster = (options: SimulatedClusterOptions = {}): Sim
         return Result.fail({ code: 410, reason: "Expired", message: `too old resource version: ${rv} (${compactedThrough})` })
       }
       replay = () => {
-        const probe: Watcher = { typeKey: typeKey(type), namespace, selector: selector.success, handlers: { onEvent: () => {}, onEnd: () => {} }, closed: false }
+        const probe: Watcher = { typeKey: typeKey(type), namespace, selection: selector.success, handlers: { onEvent: () => {}, onEnd: () => {} }, closed: false }
         return history.filter((e) => e.rv > rv).flatMap((e) => project(probe, e) ?? [])
       }
     }
@@ -426,7 +448,7 @@ export const makeSimulatedCluster = (options: SimulatedClusterOptions = {}): Sim
     return Result.succeed({
       start: (handlers) => {
         if (closed) return
-        watcher = { typeKey: typeKey(type), namespace, selector: selector.success, handlers, closed: false }
+        watcher = { typeKey: typeKey(type), namespace, selection: selector.success, handlers, closed: false }
         const current = watcher
         for (const line of replay()) {
           if (current.closed) return
@@ -458,6 +480,7 @@ export const makeSimulatedCluster = (options: SimulatedClusterOptions = {}): Sim
       ...(request.namespace === undefined ? {} : { namespace: request.namespace }),
       ...(request.name === undefined ? {} : { name: request.name }),
       ...(request.labelSelector === undefined ? {} : { labelSelector: request.labelSelector }),
+      ...(request.fieldSelector === undefined ? {} : { fieldSelector: request.fieldSelector }),
     })
     const fault = faults.decide(infoOf(request, request.verb))
     if (fault?._tag === "Status") return { _tag: "Answered", result: Result.fail(fault.status) }
@@ -474,6 +497,7 @@ export const makeSimulatedCluster = (options: SimulatedClusterOptions = {}): Sim
       resource: request.type.resource,
       ...(request.namespace === undefined ? {} : { namespace: request.namespace }),
       ...(request.labelSelector === undefined ? {} : { labelSelector: request.labelSelector }),
+      ...(request.fieldSelector === undefined ? {} : { fieldSelector: request.fieldSelector }),
       ...(request.resourceVersion === undefined ? {} : { resourceVersion: request.resourceVersion }),
     })
     const info = infoOf(request, "watch")
@@ -542,7 +566,7 @@ export const makeSimulatedCluster = (options: SimulatedClusterOptions = {}): Sim
       return found === undefined ? undefined : clone(found)
     },
     list: (type, namespace, labelSelector) => {
-      const selector = parseLabelSelector(labelSelector ?? "")
+      const selector = parseSelection(labelSelector, undefined)
       return Result.isSuccess(selector) ? listMatching(type, scope(type, namespace), selector.success) : []
     },
     create: (type, object) =>

@@ -23,6 +23,7 @@ export const simulatedTransport = (cluster: SimulatedCluster): KubeTransport => 
         ...optional("name", request.name),
         ...optional("body", request.body),
         ...optional("labelSelector", request.labelSelector),
+        ...optional("fieldSelector", request.fieldSelector),
       })
       if (served._tag === "NoAnswer") {
         return Effect.fail(clientSideError(StatusReason.ClientTimeout, "the simulated API server did not answer", ref))
@@ -41,6 +42,7 @@ export const simulatedTransport = (cluster: SimulatedCluster): KubeTransport => 
           resourceVersion: request.resourceVersion,
           ...optional("namespace", request.namespace),
           ...optional("labelSelector", request.labelSelector),
+          ...optional("fieldSelector", request.fieldSelector),
         })
         if (served._tag === "NoAnswer") {
           return yield* Effect.fail(clientSideError(StatusReason.ClientTimeout, "the simulated API server did not answer the watch", ref))

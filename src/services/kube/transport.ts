@@ -18,12 +18,15 @@ export interface TransportRequest {
   /** JSON body: the object for create/update, the merge patch for patch. */
   readonly body?: unknown
   readonly labelSelector?: string
+  /** `metadata.name=<name>`: the only field selector used (RBAC can then limit list/watch by name). */
+  readonly fieldSelector?: string
 }
 
 export interface TransportWatch {
   readonly endpoint: Endpoint
   readonly namespace?: string
   readonly labelSelector?: string
+  readonly fieldSelector?: string
   /** Deliver the changes after this resourceVersion. */
   readonly resourceVersion: string
 }

@@ -15,6 +15,7 @@ describe("resource table", () => {
     expect(kubeApiPermissions).toEqual([
       row("", "configmaps", "get", true),
       row("", "configmaps", "list", true),
+      row("", "configmaps", "watch", true),
       row("", "configmaps", "create", true),
       row("", "configmaps", "update", true),
       row("", "configmaps", "patch", true),

@@ -30,6 +30,7 @@ describe("Kube on the simulated cluster", () => {
         yield* kube.configMaps.list("ns", { labelSelector: "a!=b" })
         yield* kube.configMaps.update("ns", { ...cm, data: { k: "w" } })
         yield* kube.configMaps.patch("ns", "c", { data: { k: "x" } })
+        yield* kube.configMaps.watch("ns", { name: "c" }).pipe(Stream.take(1), Stream.runDrain)
         const secret = yield* kube.secrets.create("ns", { metadata: { name: "s" }, data: secretData({ k: "v" }) })
         yield* kube.secrets.get("ns", "s")
         yield* kube.secrets.list("ns")
@@ -251,5 +252,48 @@ describe("properties of the simulated cluster under the Kube service", () => {
       }),
       { numRuns: 40 },
     )
+  })
+})
+
+describe("watching one object by name", () => {
+  const scenario = (kube: KubeService) =>
+    Effect.gen(function* () {
+      yield* kube.configMaps.create("ns", { metadata: { name: "mine" }, data: { k: "1" } })
+      yield* kube.configMaps.create("ns", { metadata: { name: "other" }, data: { k: "1" } })
+      const listed = yield* kube.configMaps.list("ns", { name: "mine" })
+      expect(listed.items.map((c) => c.metadata.name)).toEqual(["mine"])
+      const seen = yield* kube.configMaps.watch("ns", { name: "mine" }).pipe(Stream.take(2), Stream.runCollect, Effect.forkChild)
+      yield* Effect.sleep(50)
+      yield* kube.configMaps.patch("ns", "other", { data: { k: "2" } })
+      yield* kube.configMaps.patch("ns", "mine", { data: { k: "2" } })
+      const events = yield* Fiber.join(seen)
+      return events.map((e) => (e.type === "SYNC" ? `SYNC:${e.objects.map((o) => o.metadata.name).join()}` : `${e.type}:${e.object.metadata.name}`))
+    })
+
+  it("sees only that object (fieldSelector metadata.name), in the simulated cluster", async () => {
+    const cluster = makeSimulatedCluster()
+    const events = await Effect.runPromise(Effect.flatMap(Effect.provide(Kube, Kube.simulated(cluster)), scenario))
+    expect(events).toEqual(["SYNC:mine", "MODIFIED:mine"])
+    expect(cluster.requests.some((r) => r.verb === "watch" && r.fieldSelector === "metadata.name=mine")).toBe(true)
+  })
+
+  it("sees only that object over HTTP through the live Layer", async () => {
+    const { startSimulatedApiServer, writeKubeconfig } = await import("../../../src/services/kube/simulated-api-server.ts")
+    const { KubeConfigSource } = await import("../../../src/services/kube/live-transport.ts")
+    const { mkdtempSync, rmSync } = await import("node:fs")
+    const { tmpdir } = await import("node:os")
+    const { join } = await import("node:path")
+    const dir = mkdtempSync(join(tmpdir(), "kube-name-watch-"))
+    const server = await startSimulatedApiServer(makeSimulatedCluster())
+    try {
+      const file = join(dir, "kubeconfig")
+      await Effect.runPromise(writeKubeconfig(file, server))
+      const events = await Effect.runPromise(Effect.flatMap(Effect.provide(Kube, Kube.live(KubeConfigSource.file(file))), scenario))
+      expect(events).toEqual(["SYNC:mine", "MODIFIED:mine"])
+      expect(server.httpRequests.some((r) => r.query.get("watch") === "true" && r.query.get("fieldSelector") === "metadata.name=mine")).toBe(true)
+    } finally {
+      await server.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
