@@ -1,0 +1,150 @@
+/**
+ * The deploy RBAC grants exactly what the programs do: the operator's and the backup pod's
+ * programs run on the simulated cluster, every API request they make is recorded, and each
+ * ServiceAccount's Roles must allow every one of them (names included) and nothing unused.
+ */
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
+import { NodeServices } from "@effect/platform-node"
+import { Effect, Exit, Layer, Result, Scope } from "effect"
+import { beforeAll, describe, expect, it } from "vitest"
+import * as YAML from "yaml"
+import { operandList } from "../../src/domain/operands.ts"
+import { backupResources } from "../../src/programs/backup-resources.ts"
+import { startController } from "../../src/programs/controller.ts"
+import { defaultReconcileConfig } from "../../src/programs/reconcile.ts"
+import { ControllerMetrics } from "../../src/services/controller-metrics.ts"
+import { Kube } from "../../src/services/kube/kube.ts"
+import { openShiftFixture } from "../../src/services/kube/openshift-fixtures.ts"
+import { knownResourceTypes, kubeApiPermissions, podType } from "../../src/services/kube/resources.ts"
+import { makeSimulatedCluster, type RequestRecord, type SimulatedCluster } from "../../src/services/kube/simulated-cluster.ts"
+import { loadedCluster, tempDir } from "../programs/backup-resources-harness.ts"
+import { renderedPod } from "../programs/reconcile-harness.ts"
+import { repoRoot } from "../support/tools.ts"
+
+interface Rule {
+  readonly apiGroups: ReadonlyArray<string>
+  readonly resources: ReadonlyArray<string>
+  readonly verbs: ReadonlyArray<string>
+  readonly resourceNames?: ReadonlyArray<string>
+}
+interface Grant extends Rule {
+  /** undefined: cluster-wide (ClusterRole through a ClusterRoleBinding). */
+  readonly namespace: string | undefined
+}
+
+const docs = ["operator-rbac.yaml", "backup-pod-rbac.yaml"].flatMap((f) =>
+  YAML.parseAllDocuments(readFileSync(join(repoRoot, "deploy", f), "utf8")).map((d) => d.toJS() as Record<string, any>),
+)
+
+/** Every rule bound to a ServiceAccount, with the namespace it applies in. */
+const grantsOf = (serviceAccount: string): ReadonlyArray<Grant> =>
+  docs
+    .filter((b) => (b["kind"] === "RoleBinding" || b["kind"] === "ClusterRoleBinding") && b["subjects"].some((s: any) => s.kind === "ServiceAccount" && s.name === serviceAccount))
+    .flatMap((b) => {
+      const role = docs.find((r) => r["kind"] === b["roleRef"]["kind"] && r["metadata"]["name"] === b["roleRef"]["name"] && (r["kind"] === "ClusterRole" || r["metadata"]["namespace"] === b["metadata"]["namespace"]))
+      expect(role, `role of binding ${b["metadata"]["name"]}`).toBeDefined()
+      const namespace = b["kind"] === "RoleBinding" ? (b["metadata"]["namespace"] as string) : undefined
+      return (role!["rules"] as Array<Rule>).map((r) => ({ ...r, namespace }))
+    })
+
+const groupOf = (resource: string) => knownResourceTypes.find((t) => t.resource === resource)!.group
+/** The object a request names: its path name, or a `metadata.name` field selector. */
+const nameOf = (r: RequestRecord) => r.name ?? /^metadata\.name=(.+)$/.exec(r.fieldSelector ?? "")?.[1]
+
+const allows = (g: Grant, r: RequestRecord) =>
+  g.apiGroups.includes(groupOf(r.resource)) &&
+  g.resources.includes(r.resource) &&
+  g.verbs.includes(r.verb) &&
+  (g.namespace === undefined || g.namespace === r.namespace) &&
+  (g.resourceNames === undefined || (r.verb !== "create" && nameOf(r) !== undefined && g.resourceNames.includes(nameOf(r)!)))
+
+const checkExact = (serviceAccount: string, requests: ReadonlyArray<RequestRecord>) => {
+  const grants = grantsOf(serviceAccount)
+  expect(grants.length).toBeGreaterThan(0)
+  for (const r of requests) {
+    expect(grants.some((g) => allows(g, r)), `${serviceAccount} may ${r.verb} ${r.resource} ${r.namespace ?? ""}/${nameOf(r) ?? ""}`).toBe(true)
+  }
+  for (const g of grants) {
+    for (const resource of g.resources) {
+      for (const verb of g.verbs) {
+        const used = requests.some((r) => allows({ ...g, resources: [resource], verbs: [verb] }, r))
+        expect(used, `${serviceAccount} is granted ${verb} ${resource} in ${g.namespace ?? "the cluster"} but never uses it`).toBe(true)
+        expect(kubeApiPermissions.some((p) => p.resource === resource && p.verb === verb && p.apiGroup === groupOf(resource))).toBe(true)
+      }
+    }
+  }
+}
+
+const until = (check: () => boolean) =>
+  Effect.gen(function* () {
+    const deadline = Date.now() + 10_000
+    while (!check()) {
+      if (Date.now() > deadline) return yield* Effect.die(new Error("timed out"))
+      yield* Effect.sleep(10)
+    }
+  })
+
+/** The operator's life on a cluster: lead, render, follow a bump, see a backup pod end, shut down. */
+const operatorRequests = async (): Promise<ReadonlyArray<RequestRecord>> => {
+  const cluster: SimulatedCluster = makeSimulatedCluster()
+  const fixture = openShiftFixture({ seed: 9 })
+  Result.getOrThrow(fixture.load(cluster))
+  const before = cluster.requests.length
+  await Effect.runPromise(
+    Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      yield* startController({
+        reconcile: defaultReconcileConfig({ settleMs: 0, minIntervalMs: 0, identity: "a" }),
+        election: { namespace: "openshift-etcd", leaseName: "cluster-backup-operator", identity: "a", leaseDurationMs: 1000, renewDeadlineMs: 600, retryPeriodMs: 30 },
+        resyncMs: 50,
+        minBackoffMs: 20,
+        maxBackoffMs: 100,
+      }).pipe(Effect.provide(Layer.merge(Kube.simulated(cluster), Layer.sync(ControllerMetrics, () => ControllerMetrics.make("openshift-etcd")))), Scope.provide(scope))
+      yield* until(() => renderedPod(cluster) !== undefined)
+      Result.getOrThrow(fixture.bumpRevision(cluster, "etcd"))
+      yield* Effect.sleep(200)
+      const pod = Result.getOrThrow(cluster.create(podType, renderedPod(cluster)!))
+      Result.getOrThrow(cluster.terminatePod("openshift-etcd", (pod["metadata"] as { name: string }).name, { phase: "Succeeded" }))
+      yield* Effect.sleep(200)
+      yield* Scope.close(scope, Exit.void)
+    }),
+  )
+  return cluster.requests.slice(before)
+}
+
+/** The backup pod's API use: backup-resources for each operand. */
+const backupPodRequests = async (): Promise<ReadonlyArray<RequestRecord>> => {
+  const { cluster, fixture } = loadedCluster()
+  const before = cluster.requests.length
+  await Effect.runPromise(
+    Effect.scoped(
+      Effect.gen(function* () {
+        const dir = yield* tempDir("rbac")
+        for (const operand of operandList()) {
+          yield* backupResources({ backupDir: dir, operand: operand.name, revision: fixture.revisions[operand.name] })
+        }
+      }),
+    ).pipe(Effect.provide(Layer.merge(Kube.simulated(cluster), NodeServices.layer))),
+  )
+  return cluster.requests.slice(before)
+}
+
+describe("deploy RBAC", () => {
+  let operator: ReadonlyArray<RequestRecord> = []
+  let backupPod: ReadonlyArray<RequestRecord> = []
+  beforeAll(async () => {
+    operator = await operatorRequests()
+    backupPod = await backupPodRequests()
+  })
+
+  it("the operator's account allows every request the operator makes, by name where RBAC can, and nothing it does not use", () => {
+    expect(operator.length).toBeGreaterThan(10)
+    checkExact("cluster-backup-operator", operator)
+  })
+
+  it("the backup pod's account allows exactly its reads of revisioned ConfigMaps and Secrets", () => {
+    expect(new Set(backupPod.map((r) => `${r.verb} ${r.resource}`))).toEqual(new Set(["get configmaps", "get secrets"]))
+    checkExact("cluster-backup", backupPod)
+  })
+})
