@@ -1,10 +1,7 @@
 import { Effect, Layer, Result, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import { MillisFromDurationString } from "../domain/durations.ts"
-import { backupInit } from "../programs/backup-init.ts"
-import { DiskSpace } from "../services/disk-space.ts"
 import { defaultEtcdConnection, type EtcdConnection } from "../services/etcd/etcd.ts"
-import { layerLive } from "../services/etcd/etcd-live.ts"
 import { backupDirFlag } from "./common-flags.ts"
 import { withLogging } from "./logging.ts"
 
@@ -66,6 +63,11 @@ export const backupInitCommand = Command.make(
     withLogging(
       Effect.gen(function* () {
         const connection = yield* Effect.fromResult(connectionFromFlags(etcd))
+        // Loaded on use: the gRPC client and the program stay out of other commands' processes
+        // (and this one's memory stays small; see bench/RESULTS.md).
+        const [{ backupInit }, { layerLive }, { DiskSpace }] = yield* Effect.promise(() =>
+          Promise.all([import("../programs/backup-init.ts"), import("../services/etcd/etcd-live.ts"), import("../services/disk-space.ts")]),
+        )
         const record = yield* backupInit({ backupDir, stallTimeoutMs: stallTimeout }).pipe(
           Effect.provide(Layer.mergeAll(layerLive(connection), DiskSpace.layerLive)),
         )

@@ -159,7 +159,7 @@ layer(Layer.provideMerge(Seeded.layer, TestEtcd.layerWithEtcd()), { excludeTestS
         assert.strictEqual(error._tag, "EtcdUnreachable")
         assert.strictEqual(
           error.message,
-          `cannot reach etcd at ${endpoint} (Error: connect ECONNREFUSED ${endpoint.slice("https://".length)}): check the endpoint address and port, that etcd is running, and that it serves TLS there.`,
+          `cannot reach etcd at ${endpoint} (connect ECONNREFUSED ${endpoint.slice("https://".length)}): check the endpoint address and port, that etcd is running, and that it serves TLS there.`,
         )
         assert.deepStrictEqual(backupFiles(backupDir), [])
         assert.isFalse(hasRecord(backupDir))

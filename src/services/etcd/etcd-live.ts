@@ -1,21 +1,62 @@
 /**
- * The live Etcd Layer, on `etcd3` (gRPC) with TLS client certificates. The first endpoint that
- * answers a status call is pinned for the life of the Layer: status, reads and the snapshot must
- * come from one member for the revision pairing of `backup-init` to hold.
+ * The live Etcd Layer: etcd's gRPC API over Node's HTTP/2 with TLS client certificates
+ * (`grpc-http2.ts`, `grpc-wire.ts`). The first endpoint that answers a status call is pinned for
+ * the life of the Layer: status, reads and the snapshot must come from one member for the
+ * revision pairing of `backup-init` to hold.
+ *
+ * Why not the `etcd3` package: it exposes the Snapshot stream (`client.maintenance.snapshot()`,
+ * marked internal), but through grpc-js with a 64 KiB flow-control window and protobufjs
+ * decoding, which streamed at a third of etcdctl's rate here and, with its start-up cost, did
+ * not fit the backup's memory budget (bench/RESULTS.md). The three calls used are small and
+ * stable, so they are encoded by hand.
  */
 import { readFile } from "node:fs/promises"
-import type { Readable } from "node:stream"
-import { NodeStream } from "@effect/platform-node"
-import { Etcd3, type IOptions, type IRangeResponse, type ISnapshotResponse } from "etcd3"
+import { setFlagsFromString } from "node:v8"
+import { runInNewContext } from "node:vm"
 import { Effect, Layer, Ref, Stream } from "effect"
 import { Etcd, type EtcdConnection, type KeyValue, type MemberStatus, type ReadOptions } from "./etcd.ts"
 import { EtcdCredentialsUnreadable, EtcdRequestFailed, EtcdSnapshotFailed, type EtcdError } from "./etcd-errors.ts"
 import { classifyEtcdFailure, grpcReason } from "./etcd-grpc-errors.ts"
+import { makeChannel, type GrpcChannel } from "./grpc-http2.ts"
+import { decodeRangeResponse, decodeStatusResponse, encodeRangeRequest, GrpcWireError, snapshotBlob, type WireKeyValue } from "./grpc-wire.ts"
 
-/** Unary calls that take longer than this fail as unreachable instead of hanging the backup. */
+/** Unary calls that take longer than this fail instead of hanging the backup. */
 const unaryDeadlineMs = 30_000
+const connectTimeoutMs = 10_000
 /** Keys per range page: Kubernetes objects are up to ~1.5 MiB each, so pages stay well bounded. */
 const rangePageSize = 100
+/**
+ * HTTP/2 flow-control window. The 64 KiB default caps a snapshot at a fraction of what etcd can
+ * send (one window per round trip); 1 MiB matches etcdctl's throughput while bounding what etcd
+ * may send ahead of the consumer.
+ */
+const flowControlWindow = 1024 * 1024
+/** Received snapshot bytes between two young-generation collections (see `minorGc`). */
+const gcEveryBytes = 4 * 1024 * 1024
+
+const empty = new Uint8Array(0)
+const paths = {
+  status: "/etcdserverpb.Maintenance/Status",
+  snapshot: "/etcdserverpb.Maintenance/Snapshot",
+  range: "/etcdserverpb.KV/Range",
+}
+
+/**
+ * A young-generation collection, run while streaming a snapshot. Every message arrives in fresh
+ * buffers outside the JS heap; V8 frees them only at its next collection, which their size alone
+ * does not trigger before tens of MiB of them pile up. Collecting every few MiB keeps the
+ * process's memory flat whatever the snapshot's size, for well under a millisecond each time;
+ * if the runtime refuses, this is a no-op.
+ */
+const minorGc: () => void = (() => {
+  try {
+    setFlagsFromString("--expose-gc")
+    const gc = runInNewContext("gc") as (options?: { type: "minor" | "major" }) => void
+    return () => gc({ type: "minor" })
+  } catch {
+    return () => undefined
+  }
+})()
 
 const readCredential = (path: string) =>
   Effect.tryPromise({
@@ -27,29 +68,30 @@ const readCredential = (path: string) =>
       }),
   })
 
-/** etcd's int64 fields arrive as decimal strings; the values the backup uses fit a double exactly. */
-const int64 = (value: string | number | undefined, field: string, endpoint: string): Effect.Effect<number, EtcdRequestFailed> => {
-  const n = Number(value ?? 0)
-  return Number.isSafeInteger(n)
-    ? Effect.succeed(n)
-    : Effect.fail(new EtcdRequestFailed({ endpoint, operation: "decode", message: `etcd at ${endpoint} sent ${field}=${String(value)}, not a safe integer.` }))
-}
-
 interface Pinned {
   readonly endpoint: string
-  readonly client: Etcd3
+  readonly channel: GrpcChannel
 }
 
-const prefixEnd = (prefix: Buffer): Buffer => {
-  const end = Buffer.from(prefix)
+const prefixEnd = (prefix: Uint8Array): Uint8Array => {
+  const end = Uint8Array.from(prefix)
   for (let i = end.length - 1; i >= 0; i--) {
     if (end[i]! < 0xff) {
       end[i] = end[i]! + 1
       return end.subarray(0, i + 1)
     }
   }
-  return Buffer.from([0])
+  return Uint8Array.of(0)
 }
+
+const utf8 = new TextDecoder()
+const toKeyValue = (kv: WireKeyValue): KeyValue => ({
+  key: utf8.decode(kv.key),
+  value: kv.value,
+  createRevision: kv.createRevision,
+  modRevision: kv.modRevision,
+  version: kv.version,
+})
 
 /** The live Layer for a connection (see `defaultEtcdConnection` for the backup pod's). */
 export const layerLive = (connection: EtcdConnection): Layer.Layer<Etcd, EtcdCredentialsUnreadable> =>
@@ -60,54 +102,45 @@ export const layerLive = (connection: EtcdConnection): Layer.Layer<Etcd, EtcdCre
       const credentials =
         tls === undefined
           ? undefined
-          : {
-              rootCertificate: yield* readCredential(tls.cacert),
-              certChain: yield* readCredential(tls.cert),
-              privateKey: yield* readCredential(tls.key),
-            }
-      const clients = yield* Effect.acquireRelease(
+          : { ca: yield* readCredential(tls.cacert), cert: yield* readCredential(tls.cert), key: yield* readCredential(tls.key) }
+      const channels = yield* Effect.acquireRelease(
         Effect.sync(() =>
-          connection.endpoints.map((endpoint): Pinned => {
-            const options: IOptions = {
-              hosts: [endpoint],
-              grpcOptions: { "grpc.max_receive_message_length": -1 },
-              defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + unaryDeadlineMs }),
-              ...(credentials === undefined ? {} : { credentials }),
-            }
-            return { endpoint, client: new Etcd3(options) }
-          }),
-        ),
-        (all) => Effect.sync(() => all.forEach(({ client }) => client.close())),
-      )
-      const context = (endpoint: string, operation: string, revision?: number) => ({
-        endpoint,
-        operation,
-        revision,
-        tls: tls !== undefined,
-      })
-
-      const statusOf = ({ endpoint, client }: Pinned): Effect.Effect<MemberStatus, EtcdError> =>
-        Effect.tryPromise({
-          try: () => client.maintenance.status(),
-          catch: (e) => classifyEtcdFailure(context(endpoint, "status"), e),
-        }).pipe(
-          Effect.flatMap((s) =>
-            Effect.all({
-              dbSize: int64(s.dbSize, "dbSize", endpoint),
-              dbSizeInUse: int64(s.dbSizeInUse, "dbSizeInUse", endpoint),
-              raftIndex: int64(s.raftIndex, "raftIndex", endpoint),
-              raftTerm: int64(s.raftTerm, "raftTerm", endpoint),
-              revision: int64(s.header.revision, "revision", endpoint),
-            }).pipe(
-              Effect.map((n) => ({
-                endpoint,
-                memberId: String(s.header.member_id),
-                version: s.version,
-                isLearner: s.isLearner,
-                ...n,
-              })),
-            ),
+          connection.endpoints.map(
+            (endpoint): Pinned => ({
+              endpoint,
+              channel: makeChannel({ endpoint, tls: credentials, windowBytes: flowControlWindow, connectTimeoutMs }),
+            }),
           ),
+        ),
+        (all) => Effect.forEach(all, ({ channel }) => channel.close, { discard: true }),
+      )
+      const context = (endpoint: string, operation: string, revision?: number) => ({ endpoint, operation, revision, tls: tls !== undefined })
+      const decode = <A>(endpoint: string, operation: string, f: () => A) =>
+        Effect.try({
+          try: f,
+          catch: (e) =>
+            new EtcdRequestFailed({
+              endpoint,
+              operation,
+              message: `etcd at ${endpoint} sent a response to ${operation} that cannot be decoded (${e instanceof GrpcWireError ? e.message : String(e)}).`,
+            }),
+        })
+
+      const statusOf = ({ endpoint, channel }: Pinned): Effect.Effect<MemberStatus, EtcdError> =>
+        channel.unary(paths.status, empty, unaryDeadlineMs).pipe(
+          Effect.mapError((e) => classifyEtcdFailure(context(endpoint, "status"), e)),
+          Effect.flatMap((bytes) => decode(endpoint, "status", () => decodeStatusResponse(bytes))),
+          Effect.map((s) => ({
+            endpoint,
+            memberId: s.header.memberId,
+            version: s.version,
+            dbSize: s.dbSize,
+            dbSizeInUse: s.dbSizeInUse,
+            raftIndex: s.raftIndex,
+            raftTerm: s.raftTerm,
+            revision: s.header.revision,
+            isLearner: s.isLearner,
+          })),
         )
 
       const pinnedRef = yield* Ref.make<Pinned | undefined>(undefined)
@@ -116,7 +149,7 @@ export const layerLive = (connection: EtcdConnection): Layer.Layer<Etcd, EtcdCre
         const current = yield* Ref.get(pinnedRef)
         if (current !== undefined) return current
         let first: EtcdError | undefined
-        for (const candidate of clients) {
+        for (const candidate of channels) {
           const result = yield* Effect.result(statusOf(candidate))
           if (result._tag === "Success") {
             yield* Ref.set(pinnedRef, candidate)
@@ -129,70 +162,72 @@ export const layerLive = (connection: EtcdConnection): Layer.Layer<Etcd, EtcdCre
         )
       })
 
-      const toKeyValue = (kv: IRangeResponse["kvs"][number], endpoint: string): Effect.Effect<KeyValue, EtcdRequestFailed> =>
-        Effect.all({
-          createRevision: int64(kv.create_revision, "create_revision", endpoint),
-          modRevision: int64(kv.mod_revision, "mod_revision", endpoint),
-          version: int64(kv.version, "version", endpoint),
-        }).pipe(Effect.map((n) => ({ key: kv.key.toString("utf8"), value: new Uint8Array(kv.value), ...n })))
+      const range = (pinned: Pinned, request: Parameters<typeof encodeRangeRequest>[0], operation: string) =>
+        pinned.channel.unary(paths.range, encodeRangeRequest(request), unaryDeadlineMs).pipe(
+          Effect.mapError((e) => classifyEtcdFailure(context(pinned.endpoint, operation, request.revision || undefined), e)),
+          Effect.flatMap((bytes) => decode(pinned.endpoint, operation, () => decodeRangeResponse(bytes))),
+        )
 
-      const range = (pinned: Pinned, request: { key: Buffer; range_end?: Buffer; limit?: number; revision: number }, operation: string) =>
-        Effect.tryPromise({
-          try: () => pinned.client.kv.range({ ...request, revision: request.revision }),
-          catch: (e) => classifyEtcdFailure(context(pinned.endpoint, operation, request.revision === 0 ? undefined : request.revision), e),
-        })
-
+      const encoder = new TextEncoder()
       const get = (key: string, options?: ReadOptions) =>
         Effect.gen(function* () {
           const pinned = yield* pin
-          const response = yield* range(pinned, { key: Buffer.from(key), revision: options?.revision ?? 0 }, `read of ${key}`)
+          const response = yield* range(pinned, { key: encoder.encode(key), revision: options?.revision ?? 0 }, `read of ${key}`)
           const kv = response.kvs[0]
-          return kv === undefined ? undefined : yield* toKeyValue(kv, pinned.endpoint)
+          return kv === undefined ? undefined : toKeyValue(kv)
         })
 
       const getPrefix = (prefix: string, options?: ReadOptions) =>
         Effect.gen(function* () {
           const pinned = yield* pin
-          const end = prefixEnd(Buffer.from(prefix))
+          const start = encoder.encode(prefix)
+          const end = prefixEnd(start)
           let revision = options?.revision ?? 0
-          let from = Buffer.from(prefix)
+          let from = start
           const out: Array<KeyValue> = []
           for (;;) {
-            const page = yield* range(pinned, { key: from, range_end: end, limit: rangePageSize, revision }, `read of prefix ${prefix}`)
+            const page = yield* range(pinned, { key: from, rangeEnd: end, limit: rangePageSize, revision }, `read of prefix ${prefix}`)
             // Later pages are read at the first page's revision, so the result is one consistent view.
-            if (revision === 0) revision = yield* int64(page.header.revision, "revision", pinned.endpoint)
-            for (const kv of page.kvs) out.push(yield* toKeyValue(kv, pinned.endpoint))
+            if (revision === 0) revision = page.header.revision
+            for (const kv of page.kvs) out.push(toKeyValue(kv))
             const last = page.kvs.at(-1)
             if (!page.more || last === undefined) return out
-            from = Buffer.concat([last.key, Buffer.from([0])])
+            from = new Uint8Array(last.key.length + 1)
+            from.set(last.key, 0)
           }
         })
 
       const snapshot: Stream.Stream<Uint8Array, EtcdError> = Stream.unwrap(
-        Effect.gen(function* () {
-          const pinned = yield* pin
+        Effect.map(pin, (pinned) => {
           let received = 0
-          const failed = (e: unknown) =>
-            new EtcdSnapshotFailed({
-              endpoint: pinned.endpoint,
-              receivedBytes: received,
-              message:
-                `the snapshot stream from etcd at ${pinned.endpoint} broke off after ${received} bytes (${grpcReason(e)}): ` +
-                `check that the etcd member is running and reachable, then take the backup again.`,
-            })
-          const call = yield* Effect.tryPromise({
-            try: () => pinned.client.maintenance.snapshot(),
-            catch: (e) => classifyEtcdFailure(context(pinned.endpoint, "snapshot"), e),
-          })
-          // etcd3 types the call as a bare event emitter; it is grpc-js's object-mode Readable, whose
-          // read() only asks the server for more as we consume (HTTP/2 flow control does the rest).
-          const readable = call as unknown as Readable & { cancel(): void }
-          return NodeStream.fromReadable<ISnapshotResponse, EtcdError>({ evaluate: () => readable, onError: failed }).pipe(
-            Stream.map((message) => {
-              received += message.blob.length
-              return new Uint8Array(message.blob.buffer, message.blob.byteOffset, message.blob.byteLength)
-            }),
-            Stream.ensuring(Effect.sync(() => readable.cancel())),
+          let collectedAt = 0
+          return pinned.channel.serverStream(paths.snapshot, empty).pipe(
+            Stream.mapEffect((message) =>
+              Effect.map(
+                decode(pinned.endpoint, "snapshot", () => snapshotBlob(message)),
+                (blob) => {
+                  received += blob.length
+                  if (received - collectedAt >= gcEveryBytes) {
+                    collectedAt = received
+                    minorGc()
+                  }
+                  return blob
+                },
+              ),
+            ),
+            Stream.mapError((e): EtcdError =>
+              e instanceof EtcdRequestFailed
+                ? e
+                : received === 0 && /No connection established/.test(e.message)
+                  ? classifyEtcdFailure(context(pinned.endpoint, "snapshot"), e)
+                  : new EtcdSnapshotFailed({
+                      endpoint: pinned.endpoint,
+                      receivedBytes: received,
+                      message:
+                        `the snapshot stream from etcd at ${pinned.endpoint} broke off after ${received} bytes (${grpcReason(e)}): ` +
+                        `check that the etcd member is running and reachable, then take the backup again.`,
+                    }),
+            ),
           )
         }),
       )

@@ -1,0 +1,219 @@
+/**
+ * A gRPC client channel on Node's own HTTP/2 (one connection per endpoint): unary calls and
+ * server-streaming calls, TLS with a client certificate. The snapshot stream needs what a
+ * generated client hides: a large flow-control window (etcd sends as fast as etcdctl's Go
+ * client reads), Node stream backpressure end to end (an unread stream stops HTTP/2 window
+ * updates, so etcd waits), and messages handed over as views of the received bytes.
+ */
+import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from "node:http2"
+import { isIP } from "node:net"
+import * as NodeStream from "@effect/platform-node/NodeStream"
+import { Effect, Stream } from "effect"
+import { Deframer, frameMessage, GrpcWireError } from "./grpc-wire.ts"
+
+/** Names of gRPC status codes, as grpc-js prints them (`14 UNAVAILABLE: ...`). */
+const codeNames = [
+  "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
+  "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
+  "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+]
+
+/** A failed call: `code` is the gRPC status (14 UNAVAILABLE for connection failures). */
+export class GrpcCallFailed extends Error {
+  override readonly name = "GrpcCallFailed"
+  readonly code: number
+  constructor(code: number, detail: string) {
+    super(`${code} ${codeNames[code] ?? "UNKNOWN"}: ${detail}`)
+    this.code = code
+  }
+}
+
+export interface ChannelOptions {
+  /** `https://host:port` or `http://host:port`. */
+  readonly endpoint: string
+  readonly tls?: { readonly ca: Uint8Array; readonly cert: Uint8Array; readonly key: Uint8Array } | undefined
+  /** HTTP/2 flow-control window for the connection and each stream. */
+  readonly windowBytes: number
+  readonly connectTimeoutMs: number
+}
+
+export interface GrpcChannel {
+  /** One request, one response message. */
+  readonly unary: (path: string, request: Uint8Array, timeoutMs: number) => Effect.Effect<Uint8Array, GrpcCallFailed>
+  /** One request, a stream of response messages, pulled with backpressure. */
+  readonly serverStream: (path: string, request: Uint8Array) => Stream.Stream<Uint8Array, GrpcCallFailed>
+  readonly close: Effect.Effect<void>
+}
+
+const connectFailure = (e: unknown) => new GrpcCallFailed(14, `No connection established. Last error: ${e instanceof Error ? e.message : String(e)}`)
+
+const grpcStatusOf = (headers: IncomingHttpHeaders): { code: number; message: string } | undefined => {
+  const raw = headers["grpc-status"]
+  if (raw === undefined) return undefined
+  const message = headers["grpc-message"]
+  return { code: Number(raw), message: typeof message === "string" ? decodeURIComponent(message) : "" }
+}
+
+/** Makes a channel; the connection is opened on first use and again after it broke. */
+export const makeChannel = (options: ChannelOptions): GrpcChannel => {
+  const url = new URL(options.endpoint)
+  let session: Promise<ClientHttp2Session> | undefined
+  let lastSessionError: Error | undefined
+
+  const open = (): Promise<ClientHttp2Session> =>
+    new Promise((resolve, reject) => {
+      lastSessionError = undefined
+      const host = url.hostname.replace(/^\[|\]$/g, "")
+      const s = connect(options.endpoint, {
+        settings: { initialWindowSize: options.windowBytes },
+        ...(options.tls === undefined
+          ? {}
+          : {
+              ca: Buffer.from(options.tls.ca),
+              cert: Buffer.from(options.tls.cert),
+              key: Buffer.from(options.tls.key),
+              // SNI only for names: an IP address is verified against the certificate's IP SANs.
+              ...(isIP(host) === 0 ? { servername: host } : {}),
+            }),
+      })
+      const timer = setTimeout(() => {
+        s.destroy(new Error(`connection not established within ${options.connectTimeoutMs} ms (Deadline exceeded)`))
+      }, options.connectTimeoutMs)
+      s.once("connect", () => {
+        clearTimeout(timer)
+        s.setLocalWindowSize(options.windowBytes)
+        resolve(s)
+      })
+      s.on("error", (e) => {
+        clearTimeout(timer)
+        lastSessionError = e
+        reject(e)
+      })
+      s.once("close", () => {
+        clearTimeout(timer)
+        session = undefined
+        reject(lastSessionError ?? new Error("connection closed"))
+      })
+      s.once("goaway", () => {
+        session = undefined
+      })
+    })
+
+  const sessionNow = Effect.tryPromise({
+    try: () => {
+      session ??= open()
+      const current = session
+      current.catch(() => {
+        if (session === current) session = undefined
+      })
+      return current
+    },
+    catch: connectFailure,
+  })
+
+  const request = (s: ClientHttp2Session, path: string, body: Uint8Array): ClientHttp2Stream => {
+    const stream = s.request({
+      [constants.HTTP2_HEADER_METHOD]: "POST",
+      [constants.HTTP2_HEADER_PATH]: path,
+      "content-type": "application/grpc",
+      te: "trailers",
+    })
+    stream.end(frameMessage(body))
+    return stream
+  }
+
+  /** Why a stream ended without a gRPC status: the connection's own error if it had one. */
+  const broken = (e: unknown): GrpcCallFailed => {
+    if (e instanceof GrpcCallFailed) return e
+    if (e instanceof GrpcWireError) return new GrpcCallFailed(13, `malformed response: ${e.message}`)
+    const reason = lastSessionError ?? (e instanceof Error ? e : new Error(String(e)))
+    return new GrpcCallFailed(14, `Connection dropped. Last error: ${reason.message}`)
+  }
+
+  const unary: GrpcChannel["unary"] = (path, body, timeoutMs) =>
+    Effect.flatMap(sessionNow, (s) =>
+      Effect.callback<Uint8Array, GrpcCallFailed>((resume) => {
+        const stream = request(s, path, body)
+        const deframer = new Deframer()
+        const messages: Array<Uint8Array> = []
+        let status: { code: number; message: string } | undefined
+        let settled = false
+        const settle = (effect: Effect.Effect<Uint8Array, GrpcCallFailed>) => {
+          if (settled) return
+          settled = true
+          clearTimeout(timer)
+          resume(effect)
+        }
+        const timer = setTimeout(() => {
+          stream.close(constants.NGHTTP2_CANCEL)
+          settle(Effect.fail(new GrpcCallFailed(4, `Deadline exceeded after ${timeoutMs} ms`)))
+        }, timeoutMs)
+        stream.on("response", (headers) => (status ??= grpcStatusOf(headers)))
+        stream.on("trailers", (trailers) => (status ??= grpcStatusOf(trailers)))
+        stream.on("data", (chunk: Buffer) => {
+          try {
+            messages.push(...deframer.push(chunk))
+          } catch (e) {
+            stream.close(constants.NGHTTP2_CANCEL)
+            settle(Effect.fail(broken(e)))
+          }
+        })
+        stream.on("error", (e) => settle(Effect.fail(broken(e))))
+        stream.on("close", () => {
+          if (status === undefined) return settle(Effect.fail(broken(new Error("stream closed without a gRPC status"))))
+          if (status.code !== 0) return settle(Effect.fail(new GrpcCallFailed(status.code, status.message)))
+          const message = messages[0]
+          settle(message === undefined ? Effect.fail(new GrpcCallFailed(13, "no response message")) : Effect.succeed(message))
+        })
+        return Effect.sync(() => {
+          clearTimeout(timer)
+          if (!stream.closed) stream.close(constants.NGHTTP2_CANCEL)
+        })
+      }),
+    )
+
+  const serverStream: GrpcChannel["serverStream"] = (path, body) =>
+    Stream.unwrap(
+      Effect.map(sessionNow, (s) => {
+        const stream = request(s, path, body)
+        let status: { code: number; message: string } | undefined
+        stream.on("response", (headers) => (status ??= grpcStatusOf(headers)))
+        stream.on("trailers", (trailers) => (status ??= grpcStatusOf(trailers)))
+        const deframer = new Deframer()
+        const messages = NodeStream.fromReadable<Uint8Array, GrpcCallFailed>({ evaluate: () => stream, onError: broken }).pipe(
+          Stream.map((chunk) => deframer.push(chunk)),
+          Stream.flattenIterable,
+          Stream.catchDefect((e) => Stream.fail(broken(e))),
+        )
+        // A stream that ends is only complete with status OK and no partial message left.
+        const ending = Stream.suspend(() =>
+          status === undefined
+            ? Stream.fail(broken(new Error("stream ended without a gRPC status")))
+            : status.code !== 0
+              ? Stream.fail(new GrpcCallFailed(status.code, status.message))
+              : deframer.idle
+                ? Stream.empty
+                : Stream.fail(new GrpcCallFailed(13, "stream ended inside a message")),
+        )
+        return Stream.concat(messages, ending).pipe(
+          Stream.ensuring(Effect.sync(() => (stream.closed ? undefined : stream.close(constants.NGHTTP2_CANCEL)))),
+        )
+      }),
+    )
+
+  return {
+    unary,
+    serverStream,
+    close: Effect.promise(async () => {
+      const current = session
+      session = undefined
+      if (current === undefined) return
+      const s = await current.catch(() => undefined)
+      if (s === undefined || s.closed || s.destroyed) return
+      await new Promise<void>((done) => {
+        s.close(() => done())
+        setTimeout(() => (s.destroy(), done()), 1000).unref()
+      })
+    }),
+  }
+}
