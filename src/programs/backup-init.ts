@@ -145,17 +145,30 @@ export const backupInit = Effect.fn("backupInit")(function* (options: BackupInit
         Pull.catchDone(() => Effect.succeed(undefined)),
       )
       const check = new TrailerCheck()
-      // Database bytes are gathered into writes of about 1 MiB: fewer system calls and awaits
-      // than one write per 32 KiB message, at a bounded cost in memory.
-      let pending: Array<Uint8Array> = []
-      let pendingBytes = 0
+      // Database bytes are gathered into one reused 1 MiB buffer and written when it is full: far
+      // fewer system calls than one write per 32 KiB message, and no allocation per write (fresh
+      // large buffers fragment the allocator and keep the process's memory growing).
+      const batch = Buffer.allocUnsafeSlow(writeBatchBytes)
+      let filled = 0
       const flush = Effect.suspend(() => {
-        if (pendingBytes === 0) return Effect.void
-        const data = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes)
-        pending = []
-        pendingBytes = 0
-        return file.writeAll(data).pipe(Effect.mapError(fileError("write", partPath)))
+        if (filled === 0) return Effect.void
+        const data = batch.subarray(0, filled)
+        return file.writeAll(data).pipe(
+          Effect.mapError(fileError("write", partPath)),
+          Effect.ensuring(Effect.sync(() => (filled = 0))),
+        )
       })
+      const append = (part: Uint8Array) =>
+        Effect.gen(function* () {
+          let offset = 0
+          while (offset < part.length) {
+            const n = Math.min(part.length - offset, writeBatchBytes - filled)
+            batch.set(part.subarray(offset, offset + n), filled)
+            filled += n
+            offset += n
+            if (filled === writeBatchBytes) yield* flush
+          }
+        })
       let window: { readonly revision: number; readonly memberId: string; readonly observed: ObservedRevisions } | undefined
       for (;;) {
         const chunks = yield* next
@@ -163,12 +176,8 @@ export const backupInit = Effect.fn("backupInit")(function* (options: BackupInit
         let received = 0
         for (const chunk of chunks) {
           received += chunk.length
-          for (const part of check.push(chunk)) {
-            pending.push(part)
-            pendingBytes += part.length
-          }
+          for (const part of check.push(chunk)) yield* append(part)
         }
-        if (pendingBytes >= writeBatchBytes) yield* flush
         yield* Ref.update(bytes, (n) => n + received)
         if (window === undefined) {
           const after = yield* etcd.status

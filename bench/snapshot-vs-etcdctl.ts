@@ -1,0 +1,232 @@
+/**
+ * Benchmark: `cluster-backup backup-init` against `etcdctl snapshot save` on the same etcd member
+ * (TLS, client-certificate auth) holding a database of about 1 GiB. Each tool runs as a child
+ * process, alternating, several rounds; wall time gives throughput (snapshot bytes / second) and
+ * `/usr/bin/time -v` (or /proc/<pid>/status VmHWM polling) the peak RSS. Writes bench/RESULTS.md.
+ *
+ *   node bench/snapshot-vs-etcdctl.ts [--size-mib 1024] [--rounds 3] [--out bench/RESULTS.md]
+ *
+ * Not part of the test suite: it takes minutes and several GiB of disk.
+ */
+import { spawn } from "node:child_process"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { cpus, totalmem, tmpdir } from "node:os"
+import { dirname, join, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+import { execFileSync } from "node:child_process"
+import { NodeRuntime, NodeServices } from "@effect/platform-node"
+import { Etcd3 } from "etcd3"
+import { Effect } from "effect"
+import { etcdToolPath, startLocalEtcd } from "../src/services/local-etcd.ts"
+import { clientTls, generateTlsBundle } from "../src/services/tls-certs.ts"
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
+const arg = (name: string, fallback: string) => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback
+}
+const targetBytes = Number(arg("size-mib", "1024")) * 1024 * 1024
+const rounds = Number(arg("rounds", "3"))
+const outFile = resolve(arg("out", join(root, "bench", "RESULTS.md")))
+const MiB = 1024 * 1024
+
+const tools = ["cluster-backup backup-init", "backup-init program", "etcdctl snapshot save"] as const
+type Tool = (typeof tools)[number]
+
+interface Sample {
+  readonly tool: Tool
+  readonly seconds: number
+  readonly bytes: number
+  readonly peakRssKiB: number
+  readonly exitCode: number
+}
+
+/** Runs a command, returning wall seconds, exit code and peak RSS (KiB). */
+const measure = (command: string, args: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Promise<{ seconds: number; peakRssKiB: number; exitCode: number; stderr: string }> =>
+  new Promise((done, fail) => {
+    const useTime = existsSync("/usr/bin/time")
+    const child = useTime
+      ? spawn("/usr/bin/time", ["-v", command, ...args], { env, stdio: ["ignore", "ignore", "pipe"] })
+      : spawn(command, [...args], { env, stdio: ["ignore", "ignore", "pipe"] })
+    let stderr = ""
+    let polledPeak = 0
+    const poll = useTime
+      ? undefined
+      : setInterval(() => {
+          try {
+            const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"))
+            if (m) polledPeak = Math.max(polledPeak, Number(m[1]))
+          } catch {
+            // the process has exited
+          }
+        }, 20)
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()))
+    const started = process.hrtime.bigint()
+    child.on("error", fail)
+    child.on("exit", (code) => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9
+      if (poll) clearInterval(poll)
+      const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr)
+      done({ seconds, peakRssKiB: m ? Number(m[1]) : polledPeak, exitCode: code ?? -1, stderr })
+    })
+  })
+
+/** Fills the member with distinct keys of 1 KiB..100 KiB until its database reaches the target size. */
+const build = async (client: Etcd3) => {
+  let seed = 12345
+  const random = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), seed / 0x7fffffff)
+  const pool = Buffer.alloc(100 * 1024)
+  for (let i = 0; i < pool.length; i++) pool[i] = Math.floor(random() * 256)
+  let written = 0
+  let next = 0
+  const started = Date.now()
+  let dbSize = 0
+  while (dbSize < targetBytes) {
+    const batchEnd = next + 2000
+    const worker = async () => {
+      while (next < batchEnd) {
+        const i = next++
+        const size = 1024 + Math.floor(random() * 99 * 1024)
+        await client.put(`/registry/bench/${String(i).padStart(8, "0")}`).value(pool.subarray(0, size))
+        written += size
+      }
+    }
+    await Promise.all(Array.from({ length: 16 }, worker))
+    dbSize = Number((await client.maintenance.status()).dbSize)
+    process.stderr.write(`[bench] ${next} keys, ${(written / MiB).toFixed(0)} MiB of values, database ${(dbSize / MiB).toFixed(0)} MiB\n`)
+  }
+  return { keys: next, valueBytes: written, dbSize, seconds: (Date.now() - started) / 1000 }
+}
+
+const median = (xs: ReadonlyArray<number>) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
+}
+
+const machineFacts = () => {
+  const cpu = cpus()[0]?.model ?? "unknown"
+  const etcdVersion = execFileSync(etcdToolPath("etcd"), ["--version"], { encoding: "utf8" }).split("\n")[0]
+  const etcdctlVersion = execFileSync(etcdToolPath("etcdctl"), ["version"], { encoding: "utf8" }).split("\n")[0]
+  const fs = execFileSync("df", ["-hT", tmpdir()], { encoding: "utf8" }).trim().split("\n").at(-1)
+  return [
+    `- CPU: ${cpu}, ${cpus().length} cores; memory ${(totalmem() / 1024 ** 3).toFixed(0)} GiB; kernel ${execFileSync("uname", ["-r"], { encoding: "utf8" }).trim()}`,
+    `- Node ${process.version}; ${etcdVersion}; ${etcdctlVersion}`,
+    `- Filesystem of the data and output (${tmpdir()}): \`${fs}\``,
+    `- Peak RSS from ${existsSync("/usr/bin/time") ? "`/usr/bin/time -v` (Maximum resident set size)" : "/proc/<pid>/status VmHWM polled every 20 ms"}`,
+  ].join("\n")
+}
+
+const program = Effect.gen(function* () {
+  const dir = yield* Effect.acquireRelease(
+    Effect.sync(() => mkdtempSync(join(tmpdir(), "cb-bench-"))),
+    (d) => Effect.sync(() => rmSync(d, { recursive: true, force: true })),
+  )
+  const tls = yield* generateTlsBundle(join(dir, "tls"))
+  const member = yield* startLocalEtcd({
+    dataDir: join(dir, "etcd"),
+    tls,
+    quotaBackendBytes: 8 * 1024 ** 3,
+    unsafeNoFsync: true,
+  })
+  const creds = clientTls(tls)
+  const client = yield* Effect.acquireRelease(
+    Effect.sync(
+      () =>
+        new Etcd3({
+          hosts: member.clientUrl,
+          credentials: { rootCertificate: readFileSync(creds.cacert), certChain: readFileSync(creds.cert), privateKey: readFileSync(creds.key) },
+        }),
+    ),
+    (c) => Effect.sync(() => c.close()),
+  )
+  yield* Effect.logInfo(`building a ${(targetBytes / MiB).toFixed(0)} MiB database on ${member.clientUrl}`)
+  const built = yield* Effect.promise(() => build(client))
+
+  const env = { ...process.env, ETCDCTL_API: "3" }
+  const cli = join(root, "bin", "cluster-backup.js")
+  const floor = yield* Effect.promise(() => measure(process.execPath, [cli, "--version"], env))
+  const commandFor = (tool: Tool, out: string): readonly [string, ReadonlyArray<string>] => {
+    switch (tool) {
+      case "cluster-backup backup-init":
+        return [process.execPath, [cli, "backup-init", "--backup-dir", out, "--etcd-endpoints", member.clientUrl,
+          "--etcd-cert", creds.cert, "--etcd-key", creds.key, "--etcd-cacert", creds.cacert]]
+      case "backup-init program":
+        return [process.execPath, [join(root, "bench", "backup-init-program.ts"), out, member.clientUrl, creds.cert, creds.key, creds.cacert]]
+      case "etcdctl snapshot save":
+        return [etcdToolPath("etcdctl"), ["--endpoints", member.clientUrl, "--cert", creds.cert, "--key", creds.key, "--cacert", creds.cacert,
+          "snapshot", "save", join(out, "snapshot.db")]]
+    }
+  }
+  const samples: Array<Sample> = []
+  for (let round = 0; round < rounds; round++) {
+    // Rotate the order each round so no tool always runs first (or right after another).
+    const order = tools.map((_, i) => tools[(i + round) % tools.length]!)
+    for (const tool of order) {
+      const out = join(dir, `out-${round}`)
+      mkdirSync(out, { recursive: true })
+      const [command, args] = commandFor(tool, out)
+      const run = yield* Effect.promise(() => measure(command, args, env))
+      if (run.exitCode !== 0) return yield* Effect.die(new Error(`${tool} failed (exit ${run.exitCode}):\n${run.stderr}`))
+      const produced = readdirSync(out).find((n) => n.endsWith(".db"))
+      const bytes = statSync(join(out, produced!)).size
+      samples.push({ tool, seconds: run.seconds, bytes, peakRssKiB: run.peakRssKiB, exitCode: run.exitCode })
+      yield* Effect.logInfo(`${tool} round ${round + 1}: ${(bytes / MiB).toFixed(0)} MiB in ${run.seconds.toFixed(2)} s, peak RSS ${(run.peakRssKiB / 1024).toFixed(1)} MiB`)
+      rmSync(out, { recursive: true, force: true })
+    }
+  }
+
+  const of = (tool: Tool) => samples.filter((s) => s.tool === tool)
+  const throughput = (s: Sample) => s.bytes / MiB / s.seconds
+  const medianRate = (tool: Tool) => median(of(tool).map(throughput))
+  const peak = (tool: Tool) => Math.max(...of(tool).map((s) => s.peakRssKiB)) / 1024
+  const ref = medianRate("etcdctl snapshot save")
+  const verdict = (ok: boolean) => (ok ? "met" : "**not met**")
+  const rows = samples
+    .map((s, i) => `| ${i + 1} | ${s.tool} | ${(s.bytes / MiB).toFixed(1)} | ${s.seconds.toFixed(2)} | ${throughput(s).toFixed(1)} | ${(s.peakRssKiB / 1024).toFixed(1)} |`)
+    .join("\n")
+  const summary = tools
+    .map(
+      (t) =>
+        `| ${t} | ${medianRate(t).toFixed(1)} | ${(medianRate(t) / ref).toFixed(2)}x | ${peak(t).toFixed(1)} |` +
+        (t === "etcdctl snapshot save" ? " reference |" : ` throughput ${verdict(medianRate(t) / ref >= 0.9)}, memory ${verdict(peak(t) < 150)} |`),
+    )
+    .join("\n")
+  const report = `# Snapshot streaming: backup-init vs etcdctl snapshot save
+
+Run by \`node bench/snapshot-vs-etcdctl.ts --size-mib ${targetBytes / MiB} --rounds ${rounds}\` on ${new Date().toISOString().slice(0, 10)}.
+
+## Machine
+
+${machineFacts()}
+
+## Setup
+
+- One etcd member on loopback, TLS with client-certificate auth (P-256), \`--quota-backend-bytes 8 GiB\`,
+  \`--unsafe-no-fsync\` (only to build the data quickly; snapshots read the database either way).
+- Database built with ${built.keys} distinct keys, values 1 KiB..100 KiB (${(built.valueBytes / MiB).toFixed(0)} MiB of values):
+  **${(built.dbSize / MiB).toFixed(0)} MiB** as reported by the member (built in ${built.seconds.toFixed(0)} s).
+- Each tool runs as its own process, ${rounds} rounds, the order rotated every round, writing into the same
+  filesystem. Wall time includes process start-up, the status and CR reads, the stream, the sha256 check,
+  fsync and rename (etcdctl also fsyncs and renames).
+- Tools: \`cluster-backup backup-init\` is the command as the backup pod runs it; \`backup-init program\` is
+  the same program and Etcd Layer started by \`bench/backup-init-program.ts\`, without the rest of the command
+  line; \`etcdctl snapshot save\` is the reference.
+- The command line's own floor, \`cluster-backup --version\` (loads every subcommand's modules), peaks at
+  **${(floor.peakRssKiB / 1024).toFixed(1)} MiB** and takes ${floor.seconds.toFixed(2)} s here.
+
+## Results
+
+| tool | median MiB/s | vs etcdctl | peak RSS MiB | targets (>= 0.9x, < 150 MiB) |
+|---|---|---|---|---|
+${summary}
+
+| run | tool | snapshot MiB | seconds | MiB/s | peak RSS MiB |
+|---|---|---|---|---|---|
+${rows}
+`
+  writeFileSync(outFile, report)
+  yield* Effect.logInfo(`wrote ${outFile}`)
+  process.stdout.write(report)
+})
+
+NodeRuntime.runMain(Effect.scoped(program).pipe(Effect.provide(NodeServices.layer)))
