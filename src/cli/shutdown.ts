@@ -12,6 +12,17 @@ process.on("SIGTERM", () => {
   sigterm = true
 })
 
+// A reader that goes away (`cluster-backup demo | head`) must not kill the process before its
+// finalizers stopped what it started: treat it like SIGTERM (interrupt, clean up, exit).
+let outputClosed = false
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE" || outputClosed) return
+    outputClosed = true
+    process.kill(process.pid, "SIGTERM")
+  })
+}
+
 /** Declares the running command a service whose SIGTERM stop is a success. */
 export const stopsGracefullyOnSigterm = Effect.sync(() => {
   gracefulOnSigterm = true

@@ -1,0 +1,286 @@
+/**
+ * `cluster-backup demo`: the whole backup cycle on one machine, for real, with no OpenShift:
+ * a TLS etcd 3.5 and a simulated cluster holding a realistic OpenShift state; the operator
+ * renders the backup pod; that pod's init containers run from the rendered YAML as local
+ * processes; `verify --test-restore` proves the backup; a new revision makes the operator
+ * render again. Everything it starts lives in scopes, so it is stopped and removed at the end,
+ * on failure and on Ctrl-C alike (only the backup directory stays, with `--keep`).
+ */
+import { mkdir, readdir, rm, stat } from "node:fs/promises"
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Console, Effect, Layer, Result, Schema } from "effect"
+import { manifestFileName } from "../../domain/archive-names.ts"
+import { decodeBackupManifest } from "../../domain/backup-manifest.ts"
+import { backupStatusConfigMapName, decodeBackupStatus } from "../../domain/backup-status.ts"
+import { operandList } from "../../domain/operands.ts"
+import { revisionsOfBackupPod } from "../../domain/pod-spec.ts"
+import { diffRevisions, formatRevisionChange, formatRevisionSet, type RevisionSet } from "../../domain/revisions.ts"
+import { parseYamlText } from "../../domain/yaml-text.ts"
+import { ControllerMetrics } from "../../services/controller-metrics.ts"
+import { Kube } from "../../services/kube/kube.ts"
+import { openShiftFixture } from "../../services/kube/openshift-fixtures.ts"
+import { configMapType, operatorTypes, podType, secretType } from "../../services/kube/resources.ts"
+import { simulatedApiServer, writeKubeconfig } from "../../services/kube/simulated-api-server.ts"
+import { makeSimulatedCluster, type Obj, type SimulatedCluster } from "../../services/kube/simulated-cluster.ts"
+import { startLocalEtcd } from "../../services/local-etcd.ts"
+import { generateTlsBundle } from "../../services/tls-certs.ts"
+import { startController } from "../controller.ts"
+import { backupPodConfigMapName, backupPodYamlKey, defaultReconcileConfig } from "../reconcile.ts"
+import { formatSummary, stageHeading, type DemoSummary } from "./demo-report.ts"
+import { etcdClient, putOperatorCr, seedEtcd } from "./etcd-seed.ts"
+import { decodeRunnablePod, LocalPodFailed, localArgs, materializeVolumes, runLocalContainer } from "./local-kubelet.ts"
+
+export interface DemoOptions {
+  /** Where everything goes (created if missing); default a new temporary directory. */
+  readonly workDir: string | undefined
+  /** Keep the backup directory at the end. */
+  readonly keep: boolean
+  readonly seed: number
+  /** Extra keys of ~1 KiB in etcd, so the snapshot has some size. */
+  readonly bulkKeys: number
+  /** The `cluster-backup` entry point the pod's containers run as (`bin/cluster-backup.js`). */
+  readonly entry: string
+}
+
+export class DemoFailed extends Schema.TaggedError<DemoFailed>()("DemoFailed", {
+  stage: Schema.String,
+  message: Schema.String,
+}) {}
+
+const ns = "openshift-etcd"
+const stages = 7
+const b64 = (text: string) => Buffer.from(text).toString("base64")
+
+/** Polls `check` until it yields a value (the operator works asynchronously). */
+const awaitValue = <A>(stage: string, what: string, check: () => A | undefined, timeoutMs = 30_000) =>
+  Effect.gen(function* () {
+    const deadline = Date.now() + timeoutMs
+    while (true) {
+      const value = check()
+      if (value !== undefined) return value
+      if (Date.now() > deadline) return yield* new DemoFailed({ stage, message: `timed out after ${timeoutMs} ms waiting for ${what}` })
+      yield* Effect.sleep(50)
+    }
+  })
+
+const renderedRevisions = (cluster: SimulatedCluster): { yaml: string; revisions: RevisionSet } | undefined => {
+  const yaml = (cluster.get(configMapType, ns, backupPodConfigMapName)?.["data"] as Record<string, string> | undefined)?.[backupPodYamlKey]
+  if (yaml === undefined) return undefined
+  const parsed = parseYamlText(yaml)
+  const revisions = Result.isSuccess(parsed) ? revisionsOfBackupPod(parsed.success) : undefined
+  return revisions === undefined ? undefined : { yaml, revisions }
+}
+
+const backupStatusOf = (cluster: SimulatedCluster) => {
+  const data = cluster.get(configMapType, ns, backupStatusConfigMapName)?.["data"]
+  if (data === undefined) return undefined
+  const status = decodeBackupStatus(data)
+  return Result.isSuccess(status) ? status.success : undefined
+}
+
+/** A child's log line (JSON from `--log-format json`) as one short line. */
+const childLine = (container: string, line: string): string => {
+  try {
+    const entry = JSON.parse(line) as { message?: unknown; level?: string }
+    const message = Array.isArray(entry.message) ? entry.message.join(" ") : String(entry.message)
+    const level = entry.level === "INFO" || entry.level === undefined ? "" : `${entry.level} `
+    return `    ${container} | ${level}${message}`
+  } catch {
+    return `    ${container} | ${line}`
+  }
+}
+
+/** Replaces an object's data in the simulated cluster (the demo's own set-up writes). */
+const replaceData = (cluster: SimulatedCluster, type: typeof secretType, name: string, data: Record<string, string>) =>
+  Effect.suspend(() => {
+    const current = cluster.get(type, ns, name)
+    const result = current === undefined ? cluster.create(type, { metadata: { name, namespace: ns }, data }) : cluster.replace(type, { ...current, data })
+    return Result.isSuccess(result) ? Effect.void : Effect.fail(new DemoFailed({ stage: "cluster", message: `cannot write ${name}: ${result.failure.message}` }))
+  })
+
+export const runDemo = Effect.fn("demo")(function* (options: DemoOptions) {
+  const timings: Array<{ stage: string; ms: number }> = []
+  let index = 0
+  const stage = <A, E, R>(title: string, effect: Effect.Effect<A, E, R>) =>
+    Effect.gen(function* () {
+      index += 1
+      yield* Console.log(stageHeading(index, stages, title))
+      const started = performance.now()
+      const result = yield* effect
+      timings.push({ stage: title, ms: performance.now() - started })
+      return result
+    })
+  const say = (text: string) => Console.log(`    ${text}`)
+
+  // The working directory; removed at the end except, with --keep, the backup.
+  const work = options.workDir ?? mkdtempSync(join(tmpdir(), "cluster-backup-demo-"))
+  const backupDir = join(work, "backup")
+  yield* Effect.promise(() => mkdir(work, { recursive: true, mode: 0o700 }))
+  const existing = yield* Effect.promise(() => readdir(work))
+  if (existing.length > 0) return yield* new DemoFailed({ stage: "start", message: `--work-dir ${work} is not empty: give a new or empty directory` })
+  yield* Effect.addFinalizer(() =>
+    Effect.promise(async () => {
+      for (const name of await readdir(work).catch(() => [] as Array<string>)) {
+        if (options.keep && name === "backup") continue
+        await rm(join(work, name), { recursive: true, force: true })
+      }
+      if (!options.keep) await rm(work, { recursive: true, force: true })
+    }),
+  )
+  yield* Console.log(`cluster-backup demo: the whole backup cycle on this machine (work directory ${work})`)
+
+  // 1. Certificates for etcd's serving side and for the backup pod's etcd-client Secret.
+  const tls = yield* stage(
+    "certificates",
+    generateTlsBundle(join(work, "tls"), { serverHosts: ["127.0.0.1", "localhost", "etcd.openshift-etcd.svc"] }),
+  )
+  yield* say(`a CA, etcd's serving certificate and a client certificate in ${tls.dir}`)
+
+  // 2. etcd.
+  const etcd = yield* stage("etcd 3.5 with TLS", startLocalEtcd({ dataDir: join(work, "etcd"), name: "demo", tls }))
+  yield* say(`etcd serves ${etcd.clientUrl} and requires a client certificate (pid ${etcd.pid})`)
+
+  // 3. The cluster: a realistic OpenShift state in a simulated API server, mirrored into etcd.
+  const cluster = makeSimulatedCluster({ seed: options.seed })
+  const fixture = openShiftFixture({ seed: options.seed })
+  const { kubeconfig, client } = yield* stage(
+    "OpenShift state: simulated API server and etcd contents",
+    Effect.gen(function* () {
+      const loaded = fixture.load(cluster)
+      if (Result.isFailure(loaded)) return yield* new DemoFailed({ stage: "cluster", message: loaded.failure.message })
+      const read = (file: string) => Effect.promise(() => import("node:fs/promises").then((fs) => fs.readFile(file, "utf8")))
+      yield* replaceData(cluster, secretType, "etcd-client", { "tls.crt": b64(yield* read(tls.clientCert)), "tls.key": b64(yield* read(tls.clientKey)) })
+      yield* replaceData(cluster, configMapType, "etcd-ca-bundle", { "ca-bundle.crt": yield* read(tls.caCert) })
+      const server = yield* simulatedApiServer(cluster)
+      const kubeconfig = join(work, "kubeconfig")
+      yield* writeKubeconfig(kubeconfig, server)
+      // By name, not IP: the certificate names both, and TLS server names must not be IP addresses.
+      const client = yield* etcdClient({ ...etcd.connection, endpoints: etcd.connection.endpoints.map((e) => e.replace("//127.0.0.1:", "//localhost:")) })
+      const keys = yield* seedEtcd(client, fixture.state, options.bulkKeys)
+      yield* say(`API server ${server.url} (kubeconfig ${kubeconfig}) with ${fixture.state.configMaps.length} ConfigMaps and ${fixture.state.secrets.length} Secrets`)
+      yield* say(`etcd holds ${keys} keys, the four operator CRs among them`)
+      for (const o of operandList()) yield* say(`${o.name.padEnd(24)} latestAvailableRevision ${fixture.revisions[o.name]}`)
+      return { kubeconfig, client }
+    }),
+  )
+
+  // 4. The operator renders the backup pod.
+  const kubeLayer = Kube.simulated(cluster)
+  const first = yield* stage(
+    "operator: render the backup pod",
+    Effect.gen(function* () {
+      yield* startController({
+        reconcile: defaultReconcileConfig({ namespace: ns, settleMs: 2000, minIntervalMs: 0, identity: "demo-operator" }),
+        election: { namespace: ns, leaseName: "cluster-backup-operator", identity: "demo-operator", leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 500 },
+        resyncMs: 60_000,
+        minBackoffMs: 200,
+        maxBackoffMs: 5000,
+      }).pipe(Effect.provide(Layer.merge(kubeLayer, ControllerMetrics.layer(ns))))
+      yield* say("BackupConfigController started (leader election, watches; renders once revisions are stable for 2s)")
+      const rendered = yield* awaitValue("operator", `ConfigMap ${backupPodConfigMapName}`, () => renderedRevisions(cluster))
+      yield* say(`ConfigMap ${backupPodConfigMapName} rendered for ${formatRevisionSet(rendered.revisions)}`)
+      yield* say(`on a cluster: oc get cm ${backupPodConfigMapName} -n ${ns} -o "jsonpath={.data['backup-pod\\.yaml']}" | oc create -f -`)
+      return rendered
+    }),
+  )
+
+  // 5. The backup pod, from the rendered YAML.
+  const afterBackup = yield* stage(
+    "backup pod: init containers as local processes",
+    Effect.gen(function* () {
+      const pod = yield* Effect.fromResult(decodeRunnablePod(first.yaml))
+      const podObject = parseYamlText(first.yaml)
+      const created = Result.isSuccess(podObject) ? cluster.create(podType, podObject.success as Obj) : undefined
+      if (created === undefined) return yield* new DemoFailed({ stage: "backup pod", message: "the rendered pod YAML does not parse" })
+      if (Result.isFailure(created)) return yield* new DemoFailed({ stage: "backup pod", message: created.failure.message })
+      const podName = (created.success["metadata"] as { name: string }).name
+      yield* say(`pod ${podName} created from the YAML; volumes: ${pod.spec.volumes.map((v) => v.name).join(", ")}`)
+      const dirs = yield* materializeVolumes(pod, join(work, "pod")).pipe(Effect.provide(kubeLayer))
+      // The backup volume is the demo's backup directory.
+      yield* Effect.promise(() => rm(join(work, "pod", "backup"), { recursive: true, force: true }).then(() => mkdir(backupDir, { recursive: true, mode: 0o700 })))
+      dirs.set("backup", backupDir)
+      for (const container of pod.spec.initContainers) {
+        const args = localArgs(container, dirs, { "--etcd-endpoints": etcd.clientUrl })
+        yield* say(`${container.name}: cluster-backup ${args.join(" ").replaceAll(work, "<work>")}`)
+        const lines: Array<string> = []
+        const ran = yield* Effect.exit(
+          runLocalContainer(container.name, options.entry, ["--log-format", "json", ...args], { KUBECONFIG: kubeconfig }, (line) => {
+            lines.push(childLine(container.name, line))
+          }),
+        )
+        for (const line of lines) yield* Console.log(line)
+        if (ran._tag === "Failure") {
+          const failure = ran.cause.reasons.find((r) => r._tag === "Fail")?.error
+          const exitCode = failure instanceof LocalPodFailed ? failure.exitCode : 1
+          cluster.terminatePod(ns, podName, { phase: "Failed", containers: { [container.name]: { exitCode, message: failure?.message ?? "failed" } } })
+          return yield* Effect.failCause(ran.cause)
+        }
+      }
+      // The hold container would keep /backup for `oc cp`; here the backup already is on this disk.
+      cluster.terminatePod(ns, podName, { phase: "Succeeded" })
+      const status = yield* awaitValue("backup pod", "backup-status Complete", () => {
+        const s = backupStatusOf(cluster)
+        return s?.status === "Complete" ? s : undefined
+      })
+      yield* say(`backup-status: ${status.status} (${status.message ?? ""})`)
+      return status
+    }),
+  )
+
+  // 6. Verify, with a test restore into a throwaway etcd.
+  const verified = yield* stage(
+    "verify --test-restore",
+    Effect.gen(function* () {
+      const lines: Array<string> = []
+      const ran = yield* Effect.exit(
+        runLocalContainer("verify", options.entry, ["verify", backupDir, "--test-restore"], {}, (line) => lines.push(`    ${line}`), "lines"),
+      )
+      for (const line of lines) yield* Console.log(line)
+      yield* say(ran._tag === "Success" ? "verify: every check passed" : "verify: FAILED")
+      return ran._tag === "Success"
+    }),
+  )
+
+  // 7. A new revision: the operator renders a new pod spec.
+  const second = yield* stage(
+    "a new kube-apiserver revision",
+    Effect.gen(function* () {
+      const bumped = fixture.bumpRevision(cluster, "kube-apiserver")
+      if (Result.isFailure(bumped)) return yield* new DemoFailed({ stage: "new revision", message: bumped.failure.message })
+      yield* putOperatorCr(client, cluster.get(operatorTypes["kube-apiserver"], undefined, "cluster")!)
+      yield* say(`the revision controller made kube-apiserver revision ${bumped.success}`)
+      const rendered = yield* awaitValue("new revision", `a render naming kube-apiserver ${bumped.success}`, () => {
+        const r = renderedRevisions(cluster)
+        return r !== undefined && r.revisions["kube-apiserver"] === bumped.success ? r : undefined
+      })
+      const change = diffRevisions(rendered.revisions, first.revisions).map(formatRevisionChange).join(", ")
+      yield* say(`ConfigMap ${backupPodConfigMapName} re-rendered: ${change}`)
+      return { revisions: rendered.revisions, change }
+    }),
+  )
+
+  // Summary.
+  const manifestText = yield* Effect.promise(() => import("node:fs/promises").then((fs) => fs.readFile(join(backupDir, manifestFileName), "utf8")))
+  const manifest = yield* Effect.fromResult(decodeBackupManifest(manifestText))
+  const files = yield* Effect.promise(async () => {
+    const names = (await readdir(backupDir)).filter((n) => !n.startsWith(".")).sort()
+    return Promise.all(names.map(async (name) => ({ name, bytes: (await stat(join(backupDir, name))).size })))
+  })
+  const summary: DemoSummary = {
+    backupDir,
+    kept: options.keep,
+    files,
+    revisions: manifest.revisions.requested,
+    etcdRevision: manifest.etcd.revision,
+    pairing: { verdict: manifest.verdict, reasons: manifest.reasons },
+    verified,
+    backupStatus: `${afterBackup.status} after the backup; ${backupStatusOf(cluster)?.status ?? "unknown"} after the re-render`,
+    secondRender: second,
+    timings,
+  }
+  yield* Console.log(formatSummary(summary))
+  if (!verified) return yield* new DemoFailed({ stage: "verify", message: "the backup did not pass verify --test-restore" })
+  return summary
+})

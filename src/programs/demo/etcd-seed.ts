@@ -1,0 +1,89 @@
+/**
+ * Fills the demo's etcd like an API server would: every object of the simulated cluster stored
+ * as JSON under `/kubernetes.io/<resource>/<namespace>/<name>` (custom resources under
+ * `/kubernetes.io/<group>/<plural>/<name>`, where backup-init reads the operator CRs back),
+ * plus bulk keys so the snapshot has some size.
+ */
+import { readFileSync } from "node:fs"
+import { Effect, Schema } from "effect"
+import { Etcd3 } from "etcd3"
+import { operandList, operatorCrName, operatorGroup } from "../../domain/operands.ts"
+import type { EtcdConnection } from "../../services/etcd/etcd.ts"
+import type { Obj } from "../../services/kube/simulated-cluster.ts"
+
+export class EtcdSeedFailed extends Schema.TaggedError<EtcdSeedFailed>()("EtcdSeedFailed", {
+  message: Schema.String,
+}) {}
+
+export interface SeedObjects {
+  readonly operators: ReadonlyArray<Obj>
+  readonly configMaps: ReadonlyArray<Obj>
+  readonly secrets: ReadonlyArray<Obj>
+}
+
+const meta = (o: Obj) => o["metadata"] as { readonly name: string; readonly namespace?: string }
+
+/** The key an API server stores an object under. */
+export const storageKey = (resource: string, o: Obj): string => {
+  const m = meta(o)
+  return m.namespace === undefined ? `/kubernetes.io/${resource}/${m.name}` : `/kubernetes.io/${resource}/${m.namespace}/${m.name}`
+}
+
+/** The key of an operand's operator CR (plural from the operand table). */
+export const operatorKey = (kind: string): string => {
+  const operand = operandList().find((o) => o.kind === kind)
+  if (operand === undefined) throw new Error(`no operand has kind ${kind}`)
+  return `/kubernetes.io/${operatorGroup}/${operand.plural}/${operatorCrName}`
+}
+
+/** An etcd3 client for the connection, closed with the scope. */
+export const etcdClient = (connection: EtcdConnection) =>
+  Effect.acquireRelease(
+    Effect.sync(
+      () =>
+        new Etcd3({
+          hosts: [...connection.endpoints],
+          ...(connection.tls === undefined
+            ? {}
+            : {
+                credentials: {
+                  rootCertificate: readFileSync(connection.tls.cacert),
+                  certChain: readFileSync(connection.tls.cert),
+                  privateKey: readFileSync(connection.tls.key),
+                },
+              }),
+        }),
+    ),
+    (client) => Effect.sync(() => client.close()),
+  )
+
+const attempt = <A>(what: string, run: () => Promise<A>) =>
+  Effect.tryPromise({ try: run, catch: (e) => new EtcdSeedFailed({ message: `${what}: ${e instanceof Error ? e.message : String(e)}` }) })
+
+/** Writes one operator CR (after a revision bump, so the next snapshot holds it). */
+export const putOperatorCr = (client: Etcd3, cr: Obj) =>
+  attempt(`store ${String(cr["kind"])}`, () => client.put(operatorKey(String(cr["kind"]))).value(JSON.stringify(cr)).exec())
+
+/** Stores the objects and `bulkKeys` extra keys of about 1 KiB; returns how many keys it wrote. */
+export const seedEtcd = (client: Etcd3, objects: SeedObjects, bulkKeys: number) =>
+  Effect.gen(function* () {
+    const puts: Array<readonly [string, string]> = [
+      ...objects.operators.map((cr) => [operatorKey(String(cr["kind"])), JSON.stringify(cr)] as const),
+      ...objects.configMaps.map((cm) => [storageKey("configmaps", cm), JSON.stringify(cm)] as const),
+      ...objects.secrets.map((s) => [storageKey("secrets", s), JSON.stringify(s)] as const),
+      ...Array.from({ length: bulkKeys }, (_, i) => {
+        const name = `demo-event-${String(i).padStart(6, "0")}`
+        const event = { kind: "Event", metadata: { name, namespace: "openshift-etcd" }, message: `demo event ${i} `.padEnd(1000, "."), count: i }
+        return [`/kubernetes.io/events/openshift-etcd/${name}`, JSON.stringify(event)] as const
+      }),
+    ]
+    let next = 0
+    const worker = async () => {
+      while (next < puts.length) {
+        const [key, value] = puts[next++]!
+        await client.put(key).value(value)
+      }
+    }
+    yield* attempt("seed etcd", () => Promise.all(Array.from({ length: 16 }, worker)))
+    return puts.length
+  })
