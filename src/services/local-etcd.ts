@@ -120,6 +120,19 @@ const logTail = (fs: FileSystem.FileSystem, logFile: string) =>
     Effect.orElseSucceed(() => "(no log)"),
   )
 
+// Members still running when this process exits (a crash, an exit without finalizers) are killed
+// then, so none outlives the process that started it. Scopes stop them normally before that.
+const running = new Set<number>()
+process.on("exit", () => {
+  for (const pid of running) {
+    try {
+      process.kill(pid, "SIGKILL")
+    } catch {
+      // already gone
+    }
+  }
+})
+
 const attempt = Effect.fnUntraced(function* (options: LocalEtcdOptions, clientPort: number, peerPort: number) {
   const fs = yield* FileSystem.FileSystem
   const name = options.name ?? "default"
@@ -152,6 +165,9 @@ const attempt = Effect.fnUntraced(function* (options: LocalEtcdOptions, clientPo
     killSignal: "SIGTERM",
     forceKillAfter: "10 seconds",
   }).pipe(Effect.mapError((e) => failed(`cannot start ${binary}: ${e.message}`)))
+  const pid = handle.pid
+  running.add(pid)
+  yield* Effect.addFinalizer(() => Effect.sync(() => running.delete(pid)))
   const logging = yield* Effect.forkScoped(Stream.run(handle.stderr, fs.sink(logFile)).pipe(Effect.ignore))
 
   const deadline = Date.now() + (options.startTimeoutMs ?? 20_000)
