@@ -20,15 +20,15 @@
  * snapshot (`pairing: unverified`, the R1 values are recorded) and `backup-create` marks the
  * backup possibly dirty. All calls go to one pinned member (see the Etcd service).
  */
-import { Clock, Effect, Fiber, FileSystem, Path, Pull, Ref, Schema, Stream } from "effect"
+import { Clock, Effect, Fiber, FileSystem, Path, Ref, Schema } from "effect"
 import { backupFileNames, formatBackupTimestamp } from "../domain/archive-names.ts"
 import { defaultOperands, operandNames, type OperandTable } from "../domain/operands.ts"
 import { DiskSpace } from "../services/disk-space.ts"
 import { Etcd } from "../services/etcd/etcd.ts"
-import { EtcdSnapshotFailed } from "../services/etcd/etcd-errors.ts"
-import { TrailerCheck, trailerLength, type SnapshotHashMismatch, type SnapshotTooShort } from "../services/etcd/snapshot-trailer.ts"
+import { trailerLength } from "../services/etcd/snapshot-trailer.ts"
 import { ensurePrivateDirectory, fileError, removeQuietly, syncDirectory } from "./atomic-files.ts"
 import { readOperatorRevisionsAt, sameRevisions, type ObservedRevisions } from "./operator-revisions-at.ts"
+import { copySnapshot } from "./snapshot-copy.ts"
 import { formatBytes, makeProgressReporter } from "./snapshot-progress.ts"
 import { recordDirName, snapshotRecordPath, writeSnapshotRecord, type SnapshotRecord } from "./snapshot-record.ts"
 
@@ -53,8 +53,6 @@ export interface BackupInitOptions {
   readonly stallTimeoutMs?: number
   readonly progressLogIntervalMs?: number
 }
-
-const writeBatchBytes = 1024 * 1024
 
 const observedLine = (observed: ObservedRevisions) => operandNames.map((n) => `${n}=${observed[n].revision ?? "none"}`).join(",")
 
@@ -126,72 +124,24 @@ export const backupInit = Effect.fn("backupInit")(function* (options: BackupInit
       })
       const reporter = yield* Effect.forkScoped(progress.run)
 
-      const stallMs = options.stallTimeoutMs ?? 120_000
-      const pull = yield* Stream.toPull(etcd.snapshot)
-      const next = pull.pipe(
-        Effect.timeoutOrElse({
-          duration: stallMs,
-          orElse: () =>
-            Effect.flatMap(Ref.get(bytes), (received) =>
-              Effect.fail(
-                new EtcdSnapshotFailed({
-                  endpoint: before.endpoint,
-                  receivedBytes: received,
-                  message: `etcd at ${before.endpoint} sent no snapshot data for ${stallMs / 1000} s after ${received} bytes: check the member's health, then take the backup again.`,
-                }),
-              ),
-            ),
-        }),
-        Pull.catchDone(() => Effect.succeed(undefined)),
-      )
-      const check = new TrailerCheck()
-      // Database bytes are gathered into one reused 1 MiB buffer and written when it is full: far
-      // fewer system calls than one write per 32 KiB message, and no allocation per write (fresh
-      // large buffers fragment the allocator and keep the process's memory growing).
-      const batch = Buffer.allocUnsafeSlow(writeBatchBytes)
-      let filled = 0
-      const flush = Effect.suspend(() => {
-        if (filled === 0) return Effect.void
-        const data = batch.subarray(0, filled)
-        return file.writeAll(data).pipe(
-          Effect.mapError(fileError("write", partPath)),
-          Effect.ensuring(Effect.sync(() => (filled = 0))),
-        )
-      })
-      const append = (part: Uint8Array) =>
-        Effect.gen(function* () {
-          let offset = 0
-          while (offset < part.length) {
-            const n = Math.min(part.length - offset, writeBatchBytes - filled)
-            batch.set(part.subarray(offset, offset + n), filled)
-            filled += n
-            offset += n
-            if (filled === writeBatchBytes) yield* flush
-          }
-        })
       let window: { readonly revision: number; readonly memberId: string; readonly observed: ObservedRevisions } | undefined
-      for (;;) {
-        const chunks = yield* next
-        if (chunks === undefined) break
-        let received = 0
-        for (const chunk of chunks) {
-          received += chunk.length
-          for (const part of check.push(chunk)) yield* append(part)
-        }
-        yield* Ref.update(bytes, (n) => n + received)
-        if (window === undefined) {
+      const verified = yield* copySnapshot({
+        source: etcd.snapshot,
+        file,
+        path: partPath,
+        endpoint: before.endpoint,
+        received: bytes,
+        stallTimeoutMs: options.stallTimeoutMs ?? 120_000,
+        // The upper end of the pairing window: etcd has taken its backend snapshot by now.
+        afterFirstBytes: Effect.gen(function* () {
           const after = yield* etcd.status
           window = {
             revision: after.revision,
             memberId: after.memberId,
             observed: after.revision === before.revision ? atStart : yield* readOperatorRevisionsAt(after.revision, table),
           }
-        }
-      }
-      yield* flush
-      const verified = check.finish()
-      if (!("sha256" in verified)) return yield* Effect.fail<SnapshotHashMismatch | SnapshotTooShort>(verified)
-      yield* file.writeAll(verified.trailer).pipe(Effect.mapError(fileError("write", partPath)))
+        }).pipe(Effect.provideService(Etcd, etcd)),
+      })
       yield* file.sync.pipe(Effect.mapError(fileError("fsync", partPath)))
       yield* Fiber.interrupt(reporter).pipe(Effect.andThen(progress.finish))
       yield* fs.rename(partPath, finalPath).pipe(Effect.mapError(fileError("rename into place", finalPath)))

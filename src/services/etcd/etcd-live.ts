@@ -27,10 +27,10 @@ const connectTimeoutMs = 10_000
 const rangePageSize = 100
 /**
  * HTTP/2 flow-control window. The 64 KiB default caps a snapshot at a fraction of what etcd can
- * send (one window per round trip); 1 MiB matches etcdctl's throughput while bounding what etcd
- * may send ahead of the consumer.
+ * send (one window per round trip); a few MiB match etcdctl's throughput while bounding what
+ * etcd may send ahead of the consumer.
  */
-const flowControlWindow = 1024 * 1024
+const flowControlWindow = 4 * 1024 * 1024
 /** Received snapshot bytes between two young-generation collections (see `minorGc`). */
 const gcEveryBytes = 4 * 1024 * 1024
 

@@ -7,8 +7,8 @@
  */
 import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from "node:http2"
 import { isIP } from "node:net"
-import * as NodeStream from "@effect/platform-node/NodeStream"
-import { Effect, Stream } from "effect"
+import type { Readable } from "node:stream"
+import { Cause, Effect, Stream } from "effect"
 import { Deframer, frameMessage, GrpcWireError } from "./grpc-wire.ts"
 
 /** Names of gRPC status codes, as grpc-js prints them (`14 UNAVAILABLE: ...`). */
@@ -53,6 +53,61 @@ const grpcStatusOf = (headers: IncomingHttpHeaders): { code: number; message: st
   const message = headers["grpc-message"]
   return { code: Number(raw), message: typeof message === "string" ? decodeURIComponent(message) : "" }
 }
+
+/**
+ * The chunks of a readable as they arrived (no re-concatenation, unlike `read()`), buffering at
+ * most about `highWaterBytes`: past it the readable is paused, which for an HTTP/2 stream stops
+ * the window updates, so the sender waits. Each pull takes everything buffered so far.
+ */
+export const boundedChunks = <E>(readable: Readable, highWaterBytes: number, onError: (e: unknown) => E): Stream.Stream<Uint8Array, E> =>
+  Stream.fromPull(
+    Effect.sync(() => {
+      let queue: Array<Uint8Array> = []
+      let queued = 0
+      let ended = false
+      let failure: { readonly error: unknown } | undefined
+      let wake: (() => void) | undefined
+      const notify = () => {
+        const w = wake
+        wake = undefined
+        w?.()
+      }
+      readable.on("data", (chunk: Buffer) => {
+        queue.push(chunk)
+        queued += chunk.length
+        if (queued >= highWaterBytes) readable.pause()
+        notify()
+      })
+      readable.once("end", () => {
+        ended = true
+        notify()
+      })
+      readable.once("error", (error) => {
+        failure ??= { error }
+        notify()
+      })
+      const pull: Effect.Effect<readonly [Uint8Array, ...Array<Uint8Array>], E | Cause.Done> = Effect.suspend(() => {
+        if (queue.length > 0) {
+          const out = queue as unknown as readonly [Uint8Array, ...Array<Uint8Array>]
+          queue = []
+          queued = 0
+          if (readable.isPaused()) readable.resume()
+          return Effect.succeed(out)
+        }
+        if (failure !== undefined) return Effect.fail(onError(failure.error))
+        if (ended) return Cause.done()
+        return Effect.flatMap(
+          Effect.callback<void>((resume) => {
+            wake = () => resume(Effect.void)
+            return Effect.sync(() => (wake = undefined))
+          }),
+          () => pull,
+        )
+      })
+      readable.resume()
+      return pull
+    }),
+  )
 
 /** Makes a channel; the connection is opened on first use and again after it broke. */
 export const makeChannel = (options: ChannelOptions): GrpcChannel => {
@@ -180,7 +235,7 @@ export const makeChannel = (options: ChannelOptions): GrpcChannel => {
         stream.on("response", (headers) => (status ??= grpcStatusOf(headers)))
         stream.on("trailers", (trailers) => (status ??= grpcStatusOf(trailers)))
         const deframer = new Deframer()
-        const messages = NodeStream.fromReadable<Uint8Array, GrpcCallFailed>({ evaluate: () => stream, onError: broken }).pipe(
+        const messages = boundedChunks(stream, options.windowBytes, broken).pipe(
           Stream.map((chunk) => deframer.push(chunk)),
           Stream.flattenIterable,
           Stream.catchDefect((e) => Stream.fail(broken(e))),

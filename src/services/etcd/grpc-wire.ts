@@ -314,12 +314,14 @@ export const frameMessage = (message: Uint8Array): Uint8Array => {
 }
 
 /**
- * Splits a byte stream into gRPC messages whatever the chunking. Messages inside one chunk are
- * returned as views of it; only a message spanning chunks is copied together.
+ * Splits a byte stream into gRPC messages whatever the chunking. A message inside one chunk is
+ * returned as a view of it; a message spanning chunks is copied once into a buffer of its size.
  */
 export class Deframer {
-  private buffered: Array<Uint8Array> = []
-  private bufferedBytes = 0
+  private readonly head = new Uint8Array(5)
+  private headFilled = 0
+  private body: Uint8Array | undefined
+  private bodyFilled = 0
   private readonly maxMessageBytes: number
 
   /** `maxMessageBytes`: largest message accepted (snapshot messages are 32 KiB; range pages a few MiB). */
@@ -329,53 +331,59 @@ export class Deframer {
 
   push(chunk: Uint8Array): Array<Uint8Array> {
     const out: Array<Uint8Array> = []
-    let data = chunk
-    if (this.bufferedBytes > 0) {
-      this.buffered.push(chunk)
-      this.bufferedBytes += chunk.length
-      if (this.bufferedBytes < 5) return out
-      const length = this.peekLength()
-      if (this.bufferedBytes < 5 + length) return out
-      data = concat(this.buffered, this.bufferedBytes)
-      this.buffered = []
-      this.bufferedBytes = 0
-    }
     let at = 0
-    while (data.length - at >= 5) {
-      if (data[at] !== 0) throw new GrpcWireError("compressed gRPC message received without negotiation")
-      const length = new DataView(data.buffer, data.byteOffset + at + 1, 4).getUint32(0)
-      if (length > this.maxMessageBytes) throw new GrpcWireError(`gRPC message of ${length} bytes exceeds ${this.maxMessageBytes}`)
-      if (data.length - at < 5 + length) break
-      out.push(data.subarray(at + 5, at + 5 + length))
-      at += 5 + length
-    }
-    if (at < data.length) {
-      this.buffered = [data.subarray(at)]
-      this.bufferedBytes = data.length - at
+    while (at < chunk.length) {
+      if (this.body !== undefined) {
+        const n = Math.min(this.body.length - this.bodyFilled, chunk.length - at)
+        this.body.set(chunk.subarray(at, at + n), this.bodyFilled)
+        this.bodyFilled += n
+        at += n
+        if (this.bodyFilled === this.body.length) {
+          out.push(this.body)
+          this.body = undefined
+        }
+        continue
+      }
+      if (this.headFilled === 0 && chunk.length - at >= 5) {
+        const length = this.lengthOf(chunk, at)
+        const start = at + 5
+        if (chunk.length - start >= length) {
+          out.push(chunk.subarray(start, start + length))
+          at = start + length
+        } else {
+          this.begin(length)
+          at = start
+        }
+        continue
+      }
+      const n = Math.min(5 - this.headFilled, chunk.length - at)
+      this.head.set(chunk.subarray(at, at + n), this.headFilled)
+      this.headFilled += n
+      at += n
+      if (this.headFilled === 5) {
+        this.headFilled = 0
+        const length = this.lengthOf(this.head, 0)
+        if (length === 0) out.push(new Uint8Array(0))
+        else this.begin(length)
+      }
     }
     return out
   }
 
   /** True when no partial message is pending (a clean end of stream). */
   get idle(): boolean {
-    return this.bufferedBytes === 0
+    return this.headFilled === 0 && this.body === undefined
   }
 
-  private peekLength(): number {
-    const head = concat(this.buffered, Math.min(this.bufferedBytes, 5))
-    if (head[0] !== 0) throw new GrpcWireError("compressed gRPC message received without negotiation")
-    return new DataView(head.buffer, head.byteOffset + 1, 4).getUint32(0)
+  private begin(length: number): void {
+    this.body = new Uint8Array(length)
+    this.bodyFilled = 0
   }
-}
 
-const concat = (parts: ReadonlyArray<Uint8Array>, length: number): Uint8Array => {
-  const out = new Uint8Array(length)
-  let at = 0
-  for (const p of parts) {
-    const n = Math.min(p.length, length - at)
-    out.set(p.subarray(0, n), at)
-    at += n
-    if (at >= length) break
+  private lengthOf(bytes: Uint8Array, at: number): number {
+    if (bytes[at] !== 0) throw new GrpcWireError("compressed gRPC message received without negotiation")
+    const length = new DataView(bytes.buffer, bytes.byteOffset + at + 1, 4).getUint32(0)
+    if (length > this.maxMessageBytes) throw new GrpcWireError(`gRPC message of ${length} bytes exceeds ${this.maxMessageBytes}`)
+    return length
   }
-  return out
 }
