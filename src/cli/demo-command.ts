@@ -1,7 +1,6 @@
 import { fileURLToPath } from "node:url"
 import { Effect, References } from "effect"
 import { Command, Flag } from "effect/cli"
-import { runDemo } from "../programs/demo/demo.ts"
 
 /** The command's own entry point: the demo's pod containers run it as the image would. */
 const entry = fileURLToPath(new URL("../../bin/cluster-backup.js", import.meta.url))
@@ -15,6 +14,8 @@ export const demoCommand = Command.make(
     keys: Flag.Int("keys").pipe(Flag.withDefault(5000), Flag.withDescription("Extra ~1 KiB keys in etcd, so the snapshot has some size")),
   },
   (flags) =>
+    Effect.promise(() => import("../programs/demo/demo.ts")).pipe(
+      Effect.flatMap(({ runDemo }) =>
     Effect.scoped(
       runDemo({
         workDir: flags.workDir._tag === "Some" ? flags.workDir.value : undefined,
@@ -23,6 +24,7 @@ export const demoCommand = Command.make(
         bulkKeys: Math.max(0, flags.keys),
         entry,
       }),
+    )),
     ).pipe(
       Effect.asVoid,
       // The demo prints its own account; only warnings and errors of the parts it runs in-process.

@@ -4,10 +4,6 @@ import { Command, Flag } from "effect/cli"
 import { defaultElectionTimings } from "../domain/leader-election.ts"
 import { MillisFromDurationString } from "../domain/durations.ts"
 import { decodeBackupPodOptions } from "../domain/pod-spec.ts"
-import { startController } from "../programs/controller.ts"
-import { defaultReconcileConfig } from "../programs/reconcile.ts"
-import { ControllerMetrics } from "../services/controller-metrics.ts"
-import { serveHealth } from "../services/health-server.ts"
 import { kubeconfigFlag, liveKubeLayer } from "./kube-flags.ts"
 import { withLogging } from "./logging.ts"
 import { stopsGracefullyOnSigterm } from "./shutdown.ts"
@@ -33,7 +29,17 @@ export const operatorCommand = Command.make(
   },
   (flags) =>
     withLogging(
-      Effect.scoped(
+      Effect.gen(function* () {
+        // Loaded on use: the controller and its clients stay out of other commands' processes.
+        const [{ startController }, { defaultReconcileConfig }, { ControllerMetrics }, { serveHealth }] = yield* Effect.promise(() =>
+          Promise.all([
+            import("../programs/controller.ts"),
+            import("../programs/reconcile.ts"),
+            import("../services/controller-metrics.ts"),
+            import("../services/health-server.ts"),
+          ]),
+        )
+        return yield* Effect.scoped(
         Effect.gen(function* () {
           yield* stopsGracefullyOnSigterm
           const podOptions = yield* Effect.fromResult(decodeBackupPodOptions(podOptionsFromFlags(flags)))
@@ -56,7 +62,8 @@ export const operatorCommand = Command.make(
           yield* Effect.logInfo(`operator ${identity} running in ${flags.namespace}; /healthz, /readyz, /metrics on port ${port}`)
           return yield* Effect.never
         }),
-      ).pipe(Effect.provide(Layer.merge(liveKubeLayer(flags.kubeconfig), ControllerMetrics.layer(flags.namespace)))),
+      ).pipe(Effect.provide(Layer.merge(liveKubeLayer(flags.kubeconfig), ControllerMetrics.layer(flags.namespace))))
+      }),
     ),
 ).pipe(
   Command.withDescription(

@@ -1,25 +1,16 @@
 import { Effect, Result } from "effect"
 import { Command, Flag } from "effect/cli"
-import { operandNames, type OperandName } from "../domain/operands.ts"
 import { decodeBackupPodOptions, renderBackupPodYaml } from "../domain/pod-spec.ts"
-import { decodeObservedRevisions, parseRevisionsFlag } from "../domain/revisions.ts"
-import { Kube } from "../services/kube/kube.ts"
+import { parseRevisionsFlag } from "../domain/revisions.ts"
 import { kubeconfigFlag, liveKubeLayer } from "./kube-flags.ts"
 import { withLogging } from "./logging.ts"
 import { podOptionFlags, podOptionsFromFlags } from "./pod-option-flags.ts"
 
-/** The observed revisions of the cluster's four operator CRs. */
-const clusterRevisions = Effect.gen(function* () {
-  const kube = yield* Kube
-  const crs = {} as Record<OperandName, unknown>
-  for (const name of operandNames) {
-    crs[name] = yield* kube.operators.get(name).pipe(
-      Effect.map((cr): unknown => cr),
-      Effect.catchIf((e) => e._tag === "NotFound", () => Effect.succeed(undefined)),
-    )
-  }
-  return yield* Effect.fromResult(Result.mapError(decodeObservedRevisions(crs), (errors) => errors[0]!))
-})
+/** The observed revisions of the cluster's four operator CRs (the first problem, if any). */
+const clusterRevisions = Effect.promise(() => import("../programs/observed-revisions.ts")).pipe(
+  Effect.flatMap(({ observedRevisions }) => observedRevisions()),
+  Effect.flatMap((decoded) => Effect.fromResult(Result.mapError(decoded, (errors) => errors[0]!))),
+)
 
 export const renderCommand = Command.make(
   "render",

@@ -16,7 +16,7 @@ import {
 } from "../domain/backup-status.ts"
 import { decide, type ControllerDecision } from "../domain/controller-decision.ts"
 import { formatDuration } from "../domain/durations.ts"
-import { defaultOperands, operandNames, type OperandName, type OperandTable } from "../domain/operands.ts"
+import { defaultOperands, type OperandTable } from "../domain/operands.ts"
 import {
   backupPodLabelValues,
   managedByLabel,
@@ -26,11 +26,12 @@ import {
   revisionsOfBackupPod,
   type BackupPodOptions,
 } from "../domain/pod-spec.ts"
-import { decodeObservedRevisions, formatRevisionSet, revisionSetsEqual, type RevisionSet } from "../domain/revisions.ts"
+import { formatRevisionSet, revisionSetsEqual, type RevisionSet } from "../domain/revisions.ts"
 import { formatRfc3339Utc, parseRfc3339Utc } from "../domain/rfc3339.ts"
 import { parseYamlText } from "../domain/yaml-text.ts"
 import type { KubeError } from "../services/kube/errors.ts"
 import { Kube } from "../services/kube/kube.ts"
+import { observedRevisions } from "./observed-revisions.ts"
 import type { ConfigMap, Pod } from "../services/kube/schemas.ts"
 
 export const backupPodConfigMapName = "cluster-backup-pod"
@@ -161,9 +162,7 @@ export const reconcile = Effect.fn("reconcile")(function* (config: ReconcileConf
     })
 
   // 1. Observed revisions.
-  const crs = {} as Record<OperandName, unknown>
-  for (const name of operandNames) crs[name] = yield* orUndefinedIfMissing(kube.operators.get(name))
-  const decoded = decodeObservedRevisions(crs, config.table)
+  const decoded = yield* observedRevisions(config.table)
   if (Result.isFailure(decoded)) {
     const message = `cannot tell which revisions to back up: ${decoded.failure.map((e) => e.message).join("; ")}`
     yield* warnOnce("RevisionsUnavailable", message)
