@@ -18,7 +18,7 @@ import { Etcd, type EtcdConnection, type KeyValue, type MemberStatus, type ReadO
 import { EtcdCredentialsUnreadable, EtcdRequestFailed, EtcdSnapshotFailed, type EtcdError } from "./etcd-errors.ts"
 import { classifyEtcdFailure, grpcReason } from "./etcd-grpc-errors.ts"
 import { makeChannel, type GrpcChannel } from "./grpc-http2.ts"
-import { decodeRangeResponse, decodeStatusResponse, encodeRangeRequest, GrpcWireError, snapshotBlob, type WireKeyValue } from "./grpc-wire.ts"
+import { decodeRangeResponse, decodeStatusResponse, encodeRangeRequest, GrpcWireError, SnapshotBlobs, type WireKeyValue } from "./grpc-wire.ts"
 
 /** Unary calls that take longer than this fail instead of hanging the backup. */
 const unaryDeadlineMs = 30_000
@@ -201,24 +201,17 @@ export const layerLive = (connection: EtcdConnection): Layer.Layer<Etcd, EtcdCre
         Effect.map(pin, (pinned) => {
           let received = 0
           let collectedAt = 0
-          return pinned.channel.serverStream(paths.snapshot, empty).pipe(
-            Stream.mapEffect((message) =>
-              Effect.map(
-                decode(pinned.endpoint, "snapshot", () => snapshotBlob(message)),
-                (blob) => {
-                  received += blob.length
-                  if (received - collectedAt >= gcEveryBytes) {
-                    collectedAt = received
-                    minorGc()
-                  }
-                  return blob
-                },
-              ),
-            ),
+          return pinned.channel.serverStream(paths.snapshot, empty, () => new SnapshotBlobs()).pipe(
+            Stream.map((blob) => {
+              received += blob.length
+              if (received - collectedAt >= gcEveryBytes) {
+                collectedAt = received
+                minorGc()
+              }
+              return blob
+            }),
             Stream.mapError((e): EtcdError =>
-              e instanceof EtcdRequestFailed
-                ? e
-                : received === 0 && /No connection established/.test(e.message)
+              received === 0 && /No connection established/.test(e.message)
                   ? classifyEtcdFailure(context(pinned.endpoint, "snapshot"), e)
                   : new EtcdSnapshotFailed({
                       endpoint: pinned.endpoint,

@@ -9,7 +9,7 @@ import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, ty
 import { isIP } from "node:net"
 import type { Readable } from "node:stream"
 import { Cause, Effect, Stream } from "effect"
-import { Deframer, frameMessage, GrpcWireError } from "./grpc-wire.ts"
+import { Deframer, frameMessage, GrpcWireError, type StreamDecoder } from "./grpc-wire.ts"
 
 /** Names of gRPC status codes, as grpc-js prints them (`14 UNAVAILABLE: ...`). */
 const codeNames = [
@@ -40,8 +40,8 @@ export interface ChannelOptions {
 export interface GrpcChannel {
   /** One request, one response message. */
   readonly unary: (path: string, request: Uint8Array, timeoutMs: number) => Effect.Effect<Uint8Array, GrpcCallFailed>
-  /** One request, a stream of response messages, pulled with backpressure. */
-  readonly serverStream: (path: string, request: Uint8Array) => Stream.Stream<Uint8Array, GrpcCallFailed>
+  /** One request, a stream of response items (as `decoder` makes them of the body), pulled with backpressure. */
+  readonly serverStream: <A>(path: string, request: Uint8Array, decoder: () => StreamDecoder<A>) => Stream.Stream<A, GrpcCallFailed>
   readonly close: Effect.Effect<void>
 }
 
@@ -84,6 +84,11 @@ export const boundedChunks = <E>(readable: Readable, highWaterBytes: number, onE
       })
       readable.once("error", (error) => {
         failure ??= { error }
+        notify()
+      })
+      // A stream destroyed with its connection may close without an error of its own.
+      readable.once("close", () => {
+        if (!ended) failure ??= { error: new Error("the stream closed before its end") }
         notify()
       })
       const pull: Effect.Effect<readonly [Uint8Array, ...Array<Uint8Array>], E | Cause.Done> = Effect.suspend(() => {
@@ -227,16 +232,16 @@ export const makeChannel = (options: ChannelOptions): GrpcChannel => {
       }),
     )
 
-  const serverStream: GrpcChannel["serverStream"] = (path, body) =>
+  const serverStream: GrpcChannel["serverStream"] = (path, body, makeDecoder) =>
     Stream.unwrap(
       Effect.map(sessionNow, (s) => {
         const stream = request(s, path, body)
         let status: { code: number; message: string } | undefined
         stream.on("response", (headers) => (status ??= grpcStatusOf(headers)))
         stream.on("trailers", (trailers) => (status ??= grpcStatusOf(trailers)))
-        const deframer = new Deframer()
+        const decoder = makeDecoder()
         const messages = boundedChunks(stream, options.windowBytes, broken).pipe(
-          Stream.map((chunk) => deframer.push(chunk)),
+          Stream.map((chunk) => decoder.push(chunk)),
           Stream.flattenIterable,
           Stream.catchDefect((e) => Stream.fail(broken(e))),
         )
@@ -246,7 +251,7 @@ export const makeChannel = (options: ChannelOptions): GrpcChannel => {
             ? Stream.fail(broken(new Error("stream ended without a gRPC status")))
             : status.code !== 0
               ? Stream.fail(new GrpcCallFailed(status.code, status.message))
-              : deframer.idle
+              : decoder.idle
                 ? Stream.empty
                 : Stream.fail(new GrpcCallFailed(13, "stream ended inside a message")),
         )

@@ -14,6 +14,7 @@ import {
   frameMessage,
   GrpcWireError,
   snapshotBlob,
+  SnapshotBlobs,
 } from "../../../src/services/etcd/grpc-wire.ts"
 import { repoRoot } from "../../support/tools.ts"
 
@@ -156,5 +157,47 @@ describe("Deframer", () => {
     expect(d.idle).toBe(false)
     expect(() => new Deframer().push(Uint8Array.of(1, 0, 0, 0, 0))).toThrow(/compressed/)
     expect(() => new Deframer(100).push(Uint8Array.of(0, 0, 0, 1, 0))).toThrow(/exceeds 100/)
+  })
+})
+
+describe("SnapshotBlobs", () => {
+  const T = type("etcdserverpb.SnapshotResponse")
+  const message = fc
+    .record({ header: fc.option(header, { nil: undefined }), remaining: safe, blob: fc.uint8Array({ maxLength: 3000 }) })
+    .map(({ header: h, remaining, blob }) =>
+      T.encode(
+        T.fromObject({
+          ...(h === undefined ? {} : { header: { ...h, cluster_id: h.cluster_id.toString(), member_id: h.member_id.toString() } }),
+          remaining_bytes: remaining,
+          blob,
+        }),
+      ).finish(),
+    )
+
+  it("passes on exactly the blobs' bytes, in order, whatever the chunking", () => {
+    fc.assert(
+      fc.property(fc.array(message, { maxLength: 12 }), fc.array(fc.nat(), { maxLength: 40 }), (messages, cuts) => {
+        const stream = Buffer.concat(messages.map(frameMessage))
+        const points = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b)
+        const blobs = new SnapshotBlobs()
+        const out: Array<Uint8Array> = []
+        let from = 0
+        for (const p of [...points, stream.length]) {
+          out.push(...blobs.push(stream.subarray(from, p)))
+          from = p
+        }
+        expect(Buffer.concat(out)).toEqual(Buffer.concat(messages.map((m) => snapshotBlob(m))))
+        expect(blobs.idle).toBe(true)
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it("knows when it stopped inside a message, and refuses a field that overruns its message", () => {
+    const blobs = new SnapshotBlobs()
+    blobs.push(frameMessage(Uint8Array.of(0x1a, 0x03, 1, 2, 3)).subarray(0, 7))
+    expect(blobs.idle).toBe(false)
+    // A blob claiming 9 bytes in a 5-byte message.
+    expect(() => new SnapshotBlobs().push(frameMessage(Uint8Array.of(0x1a, 0x09, 1, 2, 3)))).toThrow(GrpcWireError)
   })
 })
