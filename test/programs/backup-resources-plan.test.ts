@@ -62,7 +62,8 @@ describe("planRevisionTree", () => {
         if (c.success.kind === "resource-file") {
           const { resourceKind, name, key } = c.success
           const source = resources.find((r) => r.kind === resourceKind && r.name === name)!
-          const expected = source.data[key] ?? source.binaryData?.[key]
+          // Own keys only: `toString` is a valid data key.
+          const expected = Object.hasOwn(source.data, key) ? source.data[key] : source.binaryData?.[key]
           expect(Redacted.value(file.content)).toEqual(Redacted.value(expected!))
         }
       }

@@ -214,16 +214,20 @@ export const MetaOnly = Schema.Struct({
 
 const utf8 = new TextEncoder()
 
+/** An own entry of a record: data keys such as `toString` or `constructor` are valid in Kubernetes. */
+const own = <A>(record: Readonly<Record<string, A>> | undefined, key: string): A | undefined =>
+  record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined
+
 /** The bytes of a ConfigMap key, from `data` (UTF-8) or `binaryData`; undefined when absent. */
 export const configMapBytes = (cm: Pick<ConfigMap, "data" | "binaryData">, key: string): Uint8Array | undefined => {
-  const text = cm.data?.[key]
+  const text = own(cm.data, key)
   if (text !== undefined) return utf8.encode(text)
-  return cm.binaryData?.[key]
+  return own(cm.binaryData, key)
 }
 
 /** The decoded bytes of a Secret key; undefined when absent. Keep them out of logs. */
 export const secretBytes = (secret: Pick<Secret, "data">, key: string): Uint8Array | undefined => {
-  const value = secret.data?.[key]
+  const value = own(secret.data, key)
   return value === undefined ? undefined : Redacted.value(value)
 }
 

@@ -65,3 +65,14 @@ describe("resource table", () => {
     },
   )
 })
+
+describe("data keys named like Object.prototype members", () => {
+  it("read back as their own values, or as absent", async () => {
+    const { configMapBytes, secretBytes, secretData } = await import("../../../src/services/kube/schemas.ts")
+    const cm = { data: { toString: "a" }, binaryData: { constructor: new Uint8Array([1]) } }
+    expect(new TextDecoder().decode(configMapBytes(cm, "toString"))).toBe("a")
+    expect(configMapBytes(cm, "constructor")).toEqual(new Uint8Array([1]))
+    expect(configMapBytes(cm, "hasOwnProperty")).toBeUndefined()
+    expect(secretBytes({ data: secretData({ valueOf: "s" }) }, "toString")).toBeUndefined()
+  })
+})
