@@ -6,7 +6,7 @@ import { mkdtemp, rm } from "node:fs/promises"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Effect, Fiber, Result, Stream } from "effect"
+import { Deferred, Effect, Fiber, Result, Stream } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Fault } from "../../../src/services/kube/faults.ts"
 import { Kube, type KubeService, type WatchEvent } from "../../../src/services/kube/kube.ts"
@@ -380,8 +380,12 @@ describe("live Kube Layer: watches", () => {
     Result.getOrThrow(fixture.load(h.cluster))
     const events = await h.run((kube) =>
       Effect.gen(function* () {
-        const fiber = yield* kube.operators.watch("etcd").pipe(Stream.take(2), Stream.runCollect, Effect.forkChild)
-        yield* Effect.sleep(50)
+        // Bump only after the initial SYNC: the watch then resumes from the list's resourceVersion.
+        const synced = yield* Deferred.make<void>()
+        const fiber = yield* kube.operators
+          .watch("etcd")
+          .pipe(Stream.tap(() => Deferred.succeed(synced, undefined)), Stream.take(2), Stream.runCollect, Effect.forkChild)
+        yield* Deferred.await(synced)
         Result.getOrThrow(fixture.bumpRevision(h.cluster, "etcd", "pending"))
         return yield* Fiber.join(fiber).pipe(Effect.timeout("5 seconds"))
       }),
