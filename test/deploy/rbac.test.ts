@@ -21,6 +21,7 @@ import { makeSimulatedCluster, type RequestRecord, type SimulatedCluster } from 
 import { loadedCluster, tempDir } from "../programs/backup-resources-harness.ts"
 import { renderedPod } from "../programs/reconcile-harness.ts"
 import { repoRoot } from "../support/tools.ts"
+import { until } from "../support/eventually.ts"
 
 interface Rule {
   readonly apiGroups: ReadonlyArray<string>
@@ -76,14 +77,6 @@ const checkExact = (serviceAccount: string, requests: ReadonlyArray<RequestRecor
   }
 }
 
-const until = (check: () => boolean) =>
-  Effect.gen(function* () {
-    const deadline = Date.now() + 10_000
-    while (!check()) {
-      if (Date.now() > deadline) return yield* Effect.die(new Error("timed out"))
-      yield* Effect.sleep(10)
-    }
-  })
 
 /** The operator's life on a cluster: lead, render, follow a bump, see a backup pod end, shut down. */
 const operatorRequests = async (): Promise<ReadonlyArray<RequestRecord>> => {
@@ -101,7 +94,7 @@ const operatorRequests = async (): Promise<ReadonlyArray<RequestRecord>> => {
         minBackoffMs: 20,
         maxBackoffMs: 100,
       }).pipe(Effect.provide(Layer.merge(Kube.simulated(cluster), Layer.sync(ControllerMetrics, () => ControllerMetrics.make("openshift-etcd")))), Scope.provide(scope))
-      yield* until(() => renderedPod(cluster) !== undefined)
+      yield* until("a render", () => renderedPod(cluster) !== undefined)
       Result.getOrThrow(fixture.bumpRevision(cluster, "etcd"))
       yield* Effect.sleep(200)
       const pod = Result.getOrThrow(cluster.create(podType, renderedPod(cluster)!))

@@ -13,15 +13,8 @@ import { podType } from "../../src/services/kube/resources.ts"
 import { simulatedApiServer, writeKubeconfig } from "../../src/services/kube/simulated-api-server.ts"
 import { makeSimulatedCluster } from "../../src/services/kube/simulated-cluster.ts"
 import { configMapData, ns, renderedPod } from "./reconcile-harness.ts"
+import { until } from "../support/eventually.ts"
 
-const until = (what: string, check: () => boolean, ms = 10_000) =>
-  Effect.gen(function* () {
-    const deadline = Date.now() + ms
-    while (!check()) {
-      if (Date.now() > deadline) return yield* Effect.die(new Error(`timed out waiting for ${what}`))
-      yield* Effect.sleep(5)
-    }
-  })
 
 describe("controller over the live Layer against the stub API server", () => {
   it.live("follows a revision bump over real HTTP watches and reports a failed backup pod", () =>

@@ -8,6 +8,7 @@ import { leaseType } from "../../src/services/kube/resources.ts"
 import { makeSimulatedCluster, type SimulatedCluster } from "../../src/services/kube/simulated-cluster.ts"
 import { Fault } from "../../src/services/kube/faults.ts"
 import { configMapData, ns, renderedPod, revs, seedOperators, setRevision } from "./reconcile-harness.ts"
+import { until } from "../support/eventually.ts"
 
 const config = (identity: string): ControllerConfig => ({
   reconcile: defaultReconcileConfig({ settleMs: 0, minIntervalMs: 0, identity }),
@@ -50,14 +51,6 @@ const run = (cluster: SimulatedCluster, identity: string, writes: Array<Write>, 
     Scope.provide(scope),
   )
 
-const until = (what: string, check: () => boolean, ms = 5000) =>
-  Effect.gen(function* () {
-    const deadline = Date.now() + ms
-    while (!check()) {
-      if (Date.now() > deadline) return yield* Effect.die(new Error(`timed out waiting for ${what}`))
-      yield* Effect.sleep(10)
-    }
-  })
 
 const podLabel = (cluster: SimulatedCluster, key: string) => renderedPod(cluster)?.["metadata"]?.["labels"]?.[key] as string | undefined
 
