@@ -10,7 +10,7 @@
  */
 import { spawn } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
-import { cpus, totalmem, tmpdir } from "node:os"
+import { cpus, loadavg, totalmem, tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { execFileSync } from "node:child_process"
@@ -103,7 +103,9 @@ const median = (xs: ReadonlyArray<number>) => {
   return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
 }
 
-const machineFacts = () => {
+const loadAverage = () => loadavg().map((l) => l.toFixed(2)).join(", ")
+
+const machineFacts = (loadBefore: string) => {
   const cpu = cpus()[0]?.model ?? "unknown"
   const etcdVersion = execFileSync(etcdToolPath("etcd"), ["--version"], { encoding: "utf8" }).split("\n")[0]
   const etcdctlVersion = execFileSync(etcdToolPath("etcdctl"), ["version"], { encoding: "utf8" }).split("\n")[0]
@@ -112,6 +114,7 @@ const machineFacts = () => {
     `- CPU: ${cpu}, ${cpus().length} cores; memory ${(totalmem() / 1024 ** 3).toFixed(0)} GiB; kernel ${execFileSync("uname", ["-r"], { encoding: "utf8" }).trim()}`,
     `- Node ${process.version}; ${etcdVersion}; ${etcdctlVersion}`,
     `- Filesystem of the data and output (${tmpdir()}): \`${fs}\``,
+    `- Load average (1, 5, 15 min) before the runs: ${loadBefore}; after: ${loadAverage()} (the machine is shared: other work runs beside the benchmark, so single runs vary; compare medians)`,
     `- Peak RSS from ${existsSync("/usr/bin/time") ? "`/usr/bin/time -v` (Maximum resident set size)" : "/proc/<pid>/status VmHWM polled every 20 ms"}`,
   ].join("\n")
 }
@@ -144,6 +147,7 @@ const program = Effect.gen(function* () {
 
   const env = { ...process.env, ETCDCTL_API: "3" }
   const cli = join(root, "bin", "cluster-backup.js")
+  const loadBefore = loadAverage()
   const floor = yield* Effect.promise(() => measure(process.execPath, [cli, "--version"], env))
   const commandFor = (tool: Tool, out: string): readonly [string, ReadonlyArray<string>] => {
     switch (tool) {
@@ -197,7 +201,7 @@ Run by \`node bench/snapshot-vs-etcdctl.ts --size-mib ${targetBytes / MiB} --rou
 
 ## Machine
 
-${machineFacts()}
+${machineFacts(loadBefore)}
 
 ## Setup
 

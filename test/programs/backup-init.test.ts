@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Stdio, Sink } from "effect"
+import { Effect, Exit, Fiber, Layer, Logger, Stdio, Sink } from "effect"
 import { TestClock } from "effect/testing"
 import { operandList } from "../../src/domain/operands.ts"
 import { backupInit, type BackupInitOptions } from "../../src/programs/backup-init.ts"
@@ -305,6 +305,22 @@ describe("backup-init (in-memory etcd)", () => {
       assert.isTrue(Exit.isSuccess(exit))
       const last = written.at(-1) ?? ""
       assert.match(last, /^\r\x1b\[2Ksnapshot snapshot_2026-01-02_030405\.db: 195\.3 KiB, .*\/s\n$/)
+    }).pipe(Effect.provide(NodeServices.layer)),
+  )
+
+  it.effect("off a terminal, progress is a log line at each interval", () =>
+    Effect.gen(function* () {
+      const lines: Array<string> = []
+      const capture = Logger.layer([Logger.make(({ message }) => void lines.push(String(message)))])
+      const m = member()
+      m.snapshotFault = { kind: "stall", atByte: 65_536 }
+      const fiber = yield* Effect.forkChild(runInit({ member: m, options: { progressLogIntervalMs: 10_000 } }).pipe(Effect.provide(capture)))
+      // Let the real file writes reach the stall, then move the clock past one interval.
+      for (let i = 0; i < 100 && !lines.some((l) => l.startsWith("etcd member")); i++) yield* Effect.promise(() => new Promise((r) => setTimeout(r, 5)))
+      yield* Effect.promise(() => new Promise((r) => setTimeout(r, 100)))
+      yield* TestClock.adjust(10_000)
+      yield* Fiber.interrupt(fiber)
+      assert.include(lines, `snapshot ${snapshotName}: 64.0 KiB of ~195.3 KiB (32%), ` + lines.find((l) => l.startsWith(`snapshot ${snapshotName}: 64.0 KiB`))?.split(", ").at(-1))
     }).pipe(Effect.provide(NodeServices.layer)),
   )
 })
