@@ -1,0 +1,64 @@
+import { randomUUID } from "node:crypto"
+import { Effect, Layer, Option } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import { withLogging } from "./logging.ts"
+import { etcdutlFlag, timestampFlag } from "./verify-command.ts"
+
+export const restoreCommand = Command.make(
+  "restore",
+  {
+    backupDir: Argument.String("dir").pipe(Argument.withDescription("The backup directory (inside --root)")),
+    root: Flag.String("root").pipe(
+      Flag.withDefault("/"),
+      Flag.withMetavar("DIR"),
+      Flag.withDescription("The host's / (every host path of the restore is under it; the backup directory must be too)"),
+    ),
+    dryRun: Flag.Boolean("dry-run").pipe(Flag.withDefault(false), Flag.withDescription("Print the plan and every precondition; change nothing")),
+    memberName: Flag.String("member-name").pipe(
+      Flag.optional,
+      Flag.withDescription("This host's etcd member name, its node name (default: the host name; required with --root)"),
+    ),
+    nodeIp: Flag.String("node-ip").pipe(
+      Flag.optional,
+      Flag.withDescription("This host's IP, for the peer URL https://<ip>:2380 (default: from OpenShift's etcd.env under the root)"),
+    ),
+    timestamp: timestampFlag,
+    noBump: Flag.Boolean("no-bump").pipe(
+      Flag.withoutNegation,
+      Flag.withDefault(false),
+      Flag.withDescription("Restore without --bump-revision/--mark-compacted (only with every API server stopped until etcd is back)"),
+    ),
+    allowDirty: Flag.Boolean("allow-dirty").pipe(Flag.withDefault(false), Flag.withDescription("Restore a possibly dirty backup")),
+    etcdutl: etcdutlFlag,
+    restoreId: Flag.String("restore-id").pipe(
+      Flag.optional,
+      Flag.withMetavar("UUID"),
+      Flag.withDescription("Names the cluster token and the restore's directories (default: a random UUID)"),
+    ),
+  },
+  (flags) =>
+    withLogging(
+      Effect.gen(function* () {
+        const [{ restoreBackup }, { Etcdutl }, { Tarball }, { DiskSpace }] = yield* Effect.promise(() =>
+          Promise.all([import("../programs/restore.ts"), import("../services/etcdutl.ts"), import("../services/tarball/tarball.ts"), import("../services/disk-space.ts")]),
+        )
+        const etcdutl = Etcdutl.layer(Option.match(flags.etcdutl, { onNone: () => ({}), onSome: (binary) => ({ binary }) }))
+        yield* restoreBackup({
+          backupDir: flags.backupDir,
+          root: flags.root,
+          dryRun: flags.dryRun,
+          memberName: Option.getOrUndefined(flags.memberName),
+          nodeIp: Option.getOrUndefined(flags.nodeIp),
+          timestamp: Option.getOrUndefined(flags.timestamp),
+          noBump: flags.noBump,
+          allowDirty: flags.allowDirty,
+          restoreId: Option.getOrElse(flags.restoreId, () => randomUUID()),
+          output: (text) => Effect.sync(() => void process.stdout.write(text)),
+        }).pipe(Effect.provide(Layer.mergeAll(etcdutl, Tarball.layer, DiskSpace.layerLive)))
+      }),
+    ),
+).pipe(
+  Command.withDescription(
+    "Restore a backup on this control-plane host (replaces OpenShift's cluster-restore.sh): stop etcd, keep its old data, extract the static pod resources, restore the snapshot with a revision bump, start etcd. --dry-run prints exactly the steps a real run performs. Nothing is deleted.",
+  ),
+)

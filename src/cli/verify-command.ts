@@ -1,0 +1,74 @@
+import { tmpdir } from "node:os"
+import { Effect, Option, Schema } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import { BackupTimestamp } from "../domain/archive-names.ts"
+import { withLogging } from "./logging.ts"
+
+/** The backup did not pass every check; the report (stdout) says which and why. */
+export class BackupVerificationFailed extends Schema.TaggedError<BackupVerificationFailed>()("BackupVerificationFailed", {
+  failed: Schema.Array(Schema.String),
+  message: Schema.String,
+}) {}
+
+export const timestampFlag = Flag.String("timestamp").pipe(
+  Flag.withSchema(BackupTimestamp),
+  Flag.optional,
+  Flag.withMetavar("YYYY-MM-DD_HHMMSS"),
+  Flag.withDescription("The backup to use (default: the newest in the directory)"),
+)
+
+export const etcdutlFlag = Flag.String("etcdutl").pipe(
+  Flag.optional,
+  Flag.withMetavar("PATH"),
+  Flag.withDescription("The etcdutl binary (etcd 3.5 or newer; default: the project's .tools copy, else etcdutl on PATH)"),
+)
+
+export const verifyCommand = Command.make(
+  "verify",
+  {
+    backupDir: Argument.String("dir").pipe(Argument.withDescription("The backup directory")),
+    timestamp: timestampFlag,
+    allowDirty: Flag.Boolean("allow-dirty").pipe(Flag.withDefault(false), Flag.withDescription("Accept a possibly dirty backup (snapshot and resources not proven to pair)")),
+    testRestore: Flag.Boolean("test-restore").pipe(
+      Flag.withDefault(false),
+      Flag.withDescription("Also restore the snapshot into a throwaway etcd on a free loopback port and read the operator CRs back (removed afterwards)"),
+    ),
+    json: Flag.Boolean("json").pipe(Flag.withDefault(false), Flag.withDescription("Print the report as one JSON document")),
+    etcdutl: etcdutlFlag,
+    etcd: Flag.String("etcd").pipe(Flag.optional, Flag.withMetavar("PATH"), Flag.withDescription("The etcd binary for --test-restore (default: the project's .tools copy, else etcd on PATH)")),
+    scratchDir: Flag.String("scratch-dir").pipe(
+      Flag.withDefault(tmpdir()),
+      Flag.withMetavar("DIR"),
+      Flag.withDescription("Where --test-restore makes its throwaway data directory (needs about the snapshot's size)"),
+    ),
+  },
+  (flags) =>
+    withLogging(
+      Effect.gen(function* () {
+        // Loaded on use: the programs stay out of other commands' processes.
+        const [{ verifyBackup }, { encodeVerifyReport, renderVerifyReport, failedChecks }, { Etcdutl }] = yield* Effect.promise(() =>
+          Promise.all([import("../programs/verify.ts"), import("../programs/verify-report.ts"), import("../services/etcdutl.ts")]),
+        )
+        const report = yield* verifyBackup({
+          backupDir: flags.backupDir,
+          timestamp: Option.getOrUndefined(flags.timestamp),
+          allowDirty: flags.allowDirty,
+          testRestore: flags.testRestore,
+          scratchDir: flags.scratchDir,
+          etcdBinary: Option.getOrUndefined(flags.etcd),
+        }).pipe(Effect.provide(Etcdutl.layer(Option.match(flags.etcdutl, { onNone: () => ({}), onSome: (binary) => ({ binary }) }))))
+        yield* Effect.sync(() => process.stdout.write(flags.json ? encodeVerifyReport(report) : renderVerifyReport(report)))
+        const failed = failedChecks(report.checks)
+        if (failed.length > 0) {
+          return yield* new BackupVerificationFailed({
+            failed: failed.map((c) => c.id),
+            message: `backup ${report.timestamp ?? "(none)"} in ${report.backupDir} did not pass ${failed.length} of ${report.checks.length} checks: ${failed.map((c) => c.id).join(", ")}`,
+          })
+        }
+      }),
+    ),
+).pipe(
+  Command.withDescription(
+    "Check a backup: manifest, etcd's snapshot trailer, sizes and sha256 of both files, etcdutl snapshot status, the tarball read to the end and compared entry by entry, the revision pairing; with --test-restore, restore it into a throwaway etcd and read it back. Exit 0 only when every check passes.",
+  ),
+)

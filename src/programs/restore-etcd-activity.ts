@@ -1,0 +1,151 @@
+/**
+ * Is etcd still running on this host? After the restore moved the etcd pod manifest away, the
+ * kubelet stops the pod's containers; until they are gone, nothing may touch etcd's data
+ * directory. Read from `/proc`, which shows every process of the host's PID namespace:
+ *
+ * - a process whose working directory or an open file is inside the data directory, or whose
+ *   command line names it as `--data-dir` (the restore's own target, so also under `--root`);
+ * - on the real host only (`--root /`): any process named `etcd` (the pod's containers run the
+ *   etcd binary) and anything listening on etcd's ports 2379/2380.
+ *
+ * `--root` pointing elsewhere means a tree that is not this host's `/`: the host's own etcd and
+ * its ports are none of its business, so only the data directory is watched.
+ */
+import { readdir, readFile, readlink, realpath } from "node:fs/promises"
+import { Effect, Schema } from "effect"
+
+export interface EtcdActivity {
+  readonly pid: number
+  readonly command: string
+  /** Why this process counts (`has /var/lib/etcd/member/snap/db open`). */
+  readonly why: string
+}
+
+export interface ActivityProbe {
+  /** The data directory as this process sees it (root included). */
+  readonly dataDir: string
+  /** The restore targets this host's `/`: also look for etcd processes and listeners on `ports`. */
+  readonly hostWide: boolean
+  readonly ports: ReadonlyArray<number>
+}
+
+export class EtcdStillRunning extends Schema.TaggedError<EtcdStillRunning>()("EtcdStillRunning", {
+  dataDir: Schema.String,
+  blockers: Schema.Array(Schema.String),
+  message: Schema.String,
+}) {}
+
+const inside = (dir: string, path: string) => path === dir || path.startsWith(dir.endsWith("/") ? dir : `${dir}/`)
+
+const quietly = async <A>(run: () => Promise<A>): Promise<A | undefined> => {
+  try {
+    return await run()
+  } catch {
+    return undefined
+  }
+}
+
+/** Ports in LISTEN state in `/proc/net/tcp` and `/proc/net/tcp6`. */
+const listeningPorts = async (): Promise<ReadonlySet<number>> => {
+  const ports = new Set<number>()
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    const text = await quietly(() => readFile(table, "utf8"))
+    for (const line of (text ?? "").split("\n").slice(1)) {
+      const fields = line.trim().split(/\s+/)
+      const local = fields[1]
+      if (local === undefined || fields[3] !== "0A") continue
+      ports.add(Number.parseInt(local.slice(local.lastIndexOf(":") + 1), 16))
+    }
+  }
+  return ports
+}
+
+const namesDataDir = (argv: ReadonlyArray<string>, dataDir: string) =>
+  argv.some((arg, i) => arg === `--data-dir=${dataDir}` || (arg === "--data-dir" && argv[i + 1] === dataDir))
+
+/** The processes (and, host-wide, listeners) that show etcd is not stopped; empty when it is. */
+export const findEtcdActivity = async (probe: ActivityProbe): Promise<ReadonlyArray<EtcdActivity>> => {
+  const dataDir = (await quietly(() => realpath(probe.dataDir))) ?? probe.dataDir
+  const found: Array<EtcdActivity> = []
+  const pids = ((await quietly(() => readdir("/proc"))) ?? []).filter((n) => /^[0-9]+$/.test(n)).map(Number)
+  for (const pid of pids) {
+    if (pid === process.pid) continue
+    const command = ((await quietly(() => readFile(`/proc/${pid}/comm`, "utf8"))) ?? "").trim()
+    if (command === "") continue
+    const argv = ((await quietly(() => readFile(`/proc/${pid}/cmdline`, "utf8"))) ?? "").split("\u0000").filter((a) => a !== "")
+    const add = (why: string) => void found.push({ pid, command, why })
+    if (namesDataDir(argv, dataDir) || (dataDir !== probe.dataDir && namesDataDir(argv, probe.dataDir))) {
+      add(`runs with --data-dir ${probe.dataDir}`)
+      continue
+    }
+    const cwd = await quietly(() => readlink(`/proc/${pid}/cwd`))
+    if (cwd !== undefined && inside(dataDir, cwd)) {
+      add(`has its working directory in ${cwd}`)
+      continue
+    }
+    const fds = (await quietly(() => readdir(`/proc/${pid}/fd`))) ?? []
+    let open: string | undefined
+    for (const fd of fds) {
+      const target = await quietly(() => readlink(`/proc/${pid}/fd/${fd}`))
+      if (target !== undefined && inside(dataDir, target)) {
+        open = target
+        break
+      }
+    }
+    if (open !== undefined) {
+      add(`has ${open} open`)
+      continue
+    }
+    if (probe.hostWide && command === "etcd") add("is an etcd process")
+  }
+  if (probe.hostWide && probe.ports.length > 0) {
+    const listening = await listeningPorts()
+    for (const port of probe.ports) if (listening.has(port)) found.push({ pid: 0, command: "(socket)", why: `something listens on port ${port}` })
+  }
+  return found
+}
+
+export const describeActivity = (a: EtcdActivity): string => (a.pid === 0 ? a.why : `pid ${a.pid} (${a.command}) ${a.why}`)
+
+export const probeEtcdActivity = (probe: ActivityProbe) => Effect.promise(() => findEtcdActivity(probe))
+
+/**
+ * Polls until nothing shows etcd running, at most `timeoutSeconds`; prints what it waits for
+ * whenever that changes and every 10 s. Fails with the last blockers when time runs out.
+ */
+export const waitUntilEtcdStopped = (
+  probe: ActivityProbe,
+  options: { readonly timeoutSeconds: number; readonly pollMillis?: number; readonly print: (line: string) => Effect.Effect<void> },
+) =>
+  Effect.gen(function* () {
+    const started = Date.now()
+    const deadline = started + options.timeoutSeconds * 1000
+    let last = ""
+    let lastPrinted = 0
+    for (;;) {
+      const blockers = (yield* probeEtcdActivity(probe)).map(describeActivity)
+      const elapsed = Math.round((Date.now() - started) / 1000)
+      if (blockers.length === 0) {
+        yield* options.print(
+          `             etcd is stopped: nothing uses ${probe.dataDir}` +
+            (probe.hostWide ? ` and ports ${probe.ports.join(", ")} are free` : " (ports not checked: --root is not this host's /)") +
+            (elapsed > 0 ? ` (after ${elapsed} s)` : ""),
+        )
+        return
+      }
+      const text = blockers.join("; ")
+      if (text !== last || Date.now() - lastPrinted >= 10_000) {
+        yield* options.print(`             waiting (${elapsed} s of at most ${options.timeoutSeconds} s): ${text}`)
+        last = text
+        lastPrinted = Date.now()
+      }
+      if (Date.now() >= deadline) {
+        return yield* new EtcdStillRunning({
+          dataDir: probe.dataDir,
+          blockers,
+          message: `etcd did not stop within ${options.timeoutSeconds} s: ${text}`,
+        })
+      }
+      yield* Effect.sleep(options.pollMillis ?? 500)
+    }
+  })

@@ -1,0 +1,86 @@
+/**
+ * Checking a restore plan's preconditions against the host, one at a time, each failure saying
+ * what was required and what was found. `BackupVerified` is delegated to the caller (it runs the
+ * verifier); the others read the file system, `/proc` and the free space.
+ */
+import { lstat, readdir } from "node:fs/promises"
+import { dirname } from "node:path"
+import { Effect, Schema } from "effect"
+import { renderPrecondition } from "../domain/restore-plan-render.ts"
+import type { Precondition, RestorePlan } from "../domain/restore-plan.ts"
+import { DiskSpace } from "../services/disk-space.ts"
+import { describeActivity, probeEtcdActivity } from "./restore-etcd-activity.ts"
+
+export class RestorePreconditionFailed extends Schema.TaggedError<RestorePreconditionFailed>()("RestorePreconditionFailed", {
+  precondition: Schema.String,
+  message: Schema.String,
+}) {}
+
+export interface PreconditionContext {
+  readonly plan: RestorePlan
+  /** Runs the backup's verification (memoised by the caller). */
+  readonly backupVerified: Effect.Effect<void, RestorePreconditionFailed>
+}
+
+const errno = (e: unknown) => (typeof e === "object" && e !== null && "code" in e ? String(e.code) : "")
+
+/** lstat, `undefined` when the path does not exist (symbolic links are not followed). */
+export const lstatOrUndefined = (path: string) =>
+  Effect.tryPromise({
+    try: () => lstat(path).catch((e: unknown) => (errno(e) === "ENOENT" || errno(e) === "ENOTDIR" ? undefined : Promise.reject(e))),
+    catch: (e) => new RestorePreconditionFailed({ precondition: path, message: `cannot inspect ${path}: ${e instanceof Error ? e.message : String(e)}` }),
+  })
+
+/** The nearest existing ancestor of `path` (the file system a missing directory will be created on). */
+const existingAncestor = (path: string) =>
+  Effect.gen(function* () {
+    let p = path
+    while ((yield* lstatOrUndefined(p)) === undefined && p !== dirname(p)) p = dirname(p)
+    return p
+  })
+
+/** `dataDir` of the plan's host (etcd's data directory under the root). */
+export const planDataDir = (plan: RestorePlan) => `${plan.root === "/" ? "" : plan.root}/var/lib/etcd`
+
+export const checkPrecondition = (p: Precondition, context: PreconditionContext) =>
+  Effect.gen(function* () {
+    const unmet = (found: string) =>
+      new RestorePreconditionFailed({ precondition: p._tag, message: `required: ${renderPrecondition(p)}; found: ${found}` })
+    switch (p._tag) {
+      case "BackupVerified":
+        return yield* context.backupVerified
+      case "EtcdutlSupports": {
+        const supported = [...(context.plan.etcdutl.bumpRevision ? ["--bump-revision"] : []), ...(context.plan.etcdutl.markCompacted ? ["--mark-compacted"] : [])]
+        const missing = p.flags.filter((f) => !supported.includes(f))
+        if (missing.length > 0) return yield* unmet(`${context.plan.etcdutl.command} ${context.plan.etcdutl.version} has no ${missing.join(" or ")} (etcd 3.4 or older): use etcdutl 3.5 or newer, or --no-bump`)
+        return
+      }
+      case "PathExists":
+        if ((yield* lstatOrUndefined(p.path)) === undefined) return yield* unmet("it does not exist")
+        return
+      case "PathAbsent":
+        if ((yield* lstatOrUndefined(p.path)) !== undefined) return yield* unmet("it exists")
+        return
+      case "DirectoryEmpty": {
+        const entries = yield* Effect.tryPromise({
+          try: () => readdir(p.path).catch((e: unknown) => (errno(e) === "ENOENT" ? [] : Promise.reject(e))),
+          catch: (e) => unmet(`it cannot be read: ${e instanceof Error ? e.message : String(e)}`),
+        })
+        const others = entries.filter((n) => !p.ignoring.includes(n)).sort()
+        if (others.length > 0) return yield* unmet(`it holds ${others.join(", ")}`)
+        return
+      }
+      case "FreeSpace": {
+        const on = yield* existingAncestor(p.path)
+        const usage = yield* DiskSpace.use((d) => d.usage(on)).pipe(Effect.mapError((e) => unmet(e.message)))
+        if (usage.availableBytes < p.bytes) return yield* unmet(`only ${usage.availableBytes} bytes are available on the file system of ${on}`)
+        return
+      }
+      case "EtcdStopped": {
+        if ((yield* lstatOrUndefined(p.manifest)) !== undefined) return yield* unmet(`${p.manifest} is still in place, so the kubelet runs etcd`)
+        const activity = yield* probeEtcdActivity({ dataDir: planDataDir(context.plan), hostWide: context.plan.root === "/", ports: p.ports })
+        if (activity.length > 0) return yield* unmet(activity.map(describeActivity).join("; "))
+        return
+      }
+    }
+  })

@@ -1,0 +1,283 @@
+/**
+ * restore on a control-plane host simulated under a temporary root, with a backup made by the
+ * backup pod's programs against etcd 3.5 and the real etcdutl: the dry run changes nothing and
+ * prints the plan; a real run performs exactly the dry run's steps and leaves the host restored;
+ * refusals change nothing; the wait for etcd to stop is observable and bounded; a step that
+ * half-happened is undone, and running again finishes the restore.
+ */
+import { spawn, type ChildProcess } from "node:child_process"
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { NodeServices } from "@effect/platform-node"
+import { Cause, Effect, Exit, Fiber, Layer } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { renderAction, renderRestorePlan } from "../../src/domain/restore-plan-render.ts"
+import { restoreBackup, type RestoreOptions, type RestoreOutcome } from "../../src/programs/restore.ts"
+import { DiskSpace } from "../../src/services/disk-space.ts"
+import { etcdToolPath } from "../../src/services/local-etcd.ts"
+import { Etcdutl } from "../../src/services/etcdutl.ts"
+import { Tarball } from "../../src/services/tarball/tarball.ts"
+import { badBackups, hostFiles, makeBackup, makeHostTree, readManifest, startSharedEtcd, type HostTree, type SharedEtcd } from "../support/bad-backups.ts"
+import { snapshotTree } from "../support/hostile-tarballs.ts"
+import { allInstallerFiles, loadedCluster, walk, type Loaded } from "./backup-resources-harness.ts"
+
+const restoreId = "0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71"
+const allSteps = [
+  "check-snapshot",
+  "stop-etcd",
+  "wait-etcd-stopped",
+  "keep-old-member",
+  "keep-revision-json",
+  "restore-resources",
+  "copy-snapshot",
+  "restore-snapshot",
+  "install-member",
+  "start-etcd",
+]
+
+interface Ran {
+  readonly exit: Exit.Exit<RestoreOutcome, unknown>
+  readonly output: string
+}
+
+const layers = (etcdutl: Layer.Layer<Etcdutl> = Etcdutl.live, disk: Layer.Layer<DiskSpace> = DiskSpace.layerLive) =>
+  Layer.mergeAll(etcdutl, disk, Tarball.layer, NodeServices.layer)
+
+const restoreEffect = (host: HostTree, options: Partial<RestoreOptions>, out: Array<string>, layer = layers()) =>
+  restoreBackup({
+    backupDir: host.backupDir,
+    root: host.root,
+    dryRun: false,
+    memberName: "master-0",
+    noBump: false,
+    restoreId,
+    output: (text) => Effect.sync(() => void out.push(text)),
+    ...options,
+  }).pipe(Effect.provide(layer))
+
+const restore = async (host: HostTree, options: Partial<RestoreOptions> = {}, layer = layers()): Promise<Ran> => {
+  const out: Array<string> = []
+  const exit = await Effect.runPromise(Effect.exit(restoreEffect(host, options, out, layer)))
+  return { exit, output: out.join("") }
+}
+
+const failure = (ran: Ran): { readonly _tag: string; readonly message: string } & Record<string, unknown> => {
+  if (Exit.isSuccess(ran.exit)) throw new Error(`expected a failure, the restore succeeded:\n${ran.output}`)
+  const reason = ran.exit.cause.reasons.find((r) => r._tag === "Fail")
+  if (reason === undefined) throw new Error(`expected a typed failure: ${Cause.pretty(ran.exit.cause)}`)
+  return reason.error as { readonly _tag: string; readonly message: string }
+}
+
+const success = (ran: Ran): RestoreOutcome => {
+  if (Exit.isFailure(ran.exit)) throw new Error(`restore failed: ${Cause.pretty(ran.exit.cause)}\n${ran.output}`)
+  return ran.exit.value
+}
+
+const read = (host: HostTree, relative: string) => readFileSync(join(host.root, relative), "utf8")
+
+/** An etcdutl that runs the real one, except where told to behave like an old or a failing one. */
+const fakeEtcdutl = (dir: string, behaviour: "too-old" | "restore-fails"): string => {
+  const path = join(dir, `etcdutl-${behaviour}`)
+  const real = etcdToolPath("etcdutl")
+  const lines =
+    behaviour === "too-old"
+      ? [
+          'if [ "$1" = version ]; then echo "etcdutl version: 3.4.27"; echo "API version: 3.4"; exit 0; fi',
+          'if [ "$1 $2 $3" = "snapshot restore --help" ]; then echo "Usage: etcdutl snapshot restore <filename> [options]"; echo "      --data-dir string"; echo "      --name string"; exit 0; fi',
+        ]
+      : [
+          'if [ "$1 $2" = "snapshot restore" ] && [ "$3" != "--help" ]; then',
+          '  while [ $# -gt 0 ]; do if [ "$1" = --data-dir ]; then mkdir -p "$2/member/snap"; echo partial > "$2/member/snap/db"; fi; shift; done',
+          '  echo "Error: simulated failure after writing part of the data directory" >&2; exit 1',
+          "fi",
+        ]
+  writeFileSync(path, ["#!/bin/bash", ...lines, `exec ${JSON.stringify(real)} "$@"`, ""].join("\n"))
+  chmodSync(path, 0o755)
+  return path
+}
+
+/** The step ids of a dry run's text (`" 3. wait-etcd-stopped: ..."`). */
+const dryRunStepIds = (text: string) => [...text.matchAll(/^ ?\d+\. ([a-z-]+): /gm)].map((m) => m[1])
+
+let etcd: SharedEtcd
+let loaded: Loaded
+let backup: string
+
+beforeAll(async () => {
+  etcd = await startSharedEtcd("restore")
+  loaded = loadedCluster()
+  backup = join(etcd.workDir, "backup")
+  await Effect.runPromise(makeBackup(backup, etcd.member.connection, loaded))
+})
+
+afterAll(async () => {
+  await etcd?.close()
+})
+
+describe("restore", () => {
+  it("--dry-run prints exactly the plan and changes nothing", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const before = snapshotTree(host.root)
+    const ran = await restore(host, { dryRun: true })
+    const outcome = success(ran)
+    expect(ran.output).toBe(renderRestorePlan(outcome.plan))
+    expect(outcome.ran).toEqual([])
+    expect(outcome.plan.steps.map((s) => s.id)).toEqual(allSteps)
+    expect(ran.output).toContain("member:     master-0 at https://10.0.0.5:2380")
+    expect(ran.output).toContain("bump:       6000 (1.2 x the highest raft index 5000 recorded in revision.json, rounded up)")
+    expect(snapshotTree(host.root)).toEqual(before)
+  })
+
+  it("a real run performs exactly the dry run's steps and actions, and leaves the host restored with nothing deleted", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const dry = await restore(host, { dryRun: true })
+    const planned = success(dry).plan
+    const real = await restore(host)
+    const outcome = success(real)
+    expect(outcome.ran).toEqual(dryRunStepIds(dry.output))
+    expect(outcome.ran).toEqual(allSteps)
+    // Every action line of the plan was printed as it ran, in the plan's order.
+    const printed = real.output.split("\n")
+    let at = 0
+    for (const action of planned.steps.flatMap((s) => s.actions)) {
+      const line = `    ${renderAction(action).split("\n")[0]}`
+      const found = printed.indexOf(line, at)
+      expect(found, `printed ${line}`).toBeGreaterThanOrEqual(at)
+      at = found + 1
+    }
+
+    const manifest = readManifest(host.backupDir)
+    const fixtureFiles = allInstallerFiles(loaded.fixture)
+    // etcd runs again from the backup's revision of its manifest; the stopped one is kept.
+    expect(read(host, hostFiles.runningManifest)).toBe(fixtureFiles.get("static-pod-resources/etcd-pod-3/etcd-pod.yaml")!.bytes.toString())
+    expect(read(host, "etc/kubernetes/manifests-stopped/etcd-pod.yaml")).toBe("kind: Pod # the running etcd\n")
+    expect(read(host, hostFiles.otherManifest)).toBe("kind: Pod # kube-apiserver\n")
+    // Old data kept, the restored member in place, the data directory otherwise empty.
+    expect(read(host, "var/lib/etcd-backup/member/snap/db")).toBe("old etcd data\n")
+    expect(read(host, "var/lib/etcd-backup/revision.json")).toContain('"maxRaftIndex":5000')
+    expect(readdirSync(join(host.root, "var/lib/etcd"))).toEqual(["member"])
+    expect(existsSync(join(host.root, "var/lib/etcd/member/snap/db"))).toBe(true)
+    const copy = join(host.root, "var/lib/etcd-backup/snapshot.db")
+    expect(readFileSync(copy).equals(readFileSync(join(host.backupDir, manifest.files.snapshot.name)))).toBe(true)
+    expect(statSync(copy).mode & 0o777).toBe(0o600)
+    // The revision directories are the backup's, byte for byte; the replaced one is kept.
+    const restored = walk(join(host.root, "etc/kubernetes"))
+    for (const [path, file] of fixtureFiles) {
+      expect(restored.get(path)?.bytes?.equals(file.bytes), path).toBe(true)
+      expect(restored.get(path)?.mode, path).toBe(file.mode)
+    }
+    expect(read(host, `etc/kubernetes/static-pod-resources-replaced-by-restore-${restoreId}/${hostFiles.oldRevision.slice("etc/kubernetes/".length)}`)).toBe(
+      "kind: Pod # installed before the disaster\n",
+    )
+    expect(read(host, hostFiles.certs)).toBe("certificate\n")
+    expect(real.output).toContain(`Restore restore-${restoreId} complete: 10 steps ran.`)
+    expect(real.output).toContain("etcd is stopped: nothing uses")
+  })
+
+  it("refuses a backup that does not verify, before any change", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    await Effect.runPromise(badBackups[0]!.spoil(host.backupDir).pipe(Effect.provide(NodeServices.layer)))
+    const before = snapshotTree(host.root)
+    const ran = await restore(host)
+    const error = failure(ran)
+    expect(error._tag).toBe("RestoreRefused")
+    expect(error.message).toMatch(/^restore refused before any change: the backup does not verify: snapshot-trailer FAIL \(expected trailer [0-9a-f]{64}; found sha256 [0-9a-f]{64} of the \d+ bytes before it/)
+    expect(error.message).toContain("Nothing was changed.")
+    expect(ran.output).toContain("NOT MET")
+    expect(snapshotTree(host.root)).toEqual(before)
+  })
+
+  it("refuses an etcdutl without --bump-revision/--mark-compacted unless --no-bump, and says why", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const before = snapshotTree(host.root)
+    const old = Etcdutl.layer({ binary: fakeEtcdutl(etcd.workDir, "too-old") })
+    const error = failure(await restore(host, {}, layers(old)))
+    expect(error._tag).toBe("RestoreInputInvalid")
+    expect(error["what"]).toBe("etcdutl-too-old")
+    expect(error.message).toContain("has no --bump-revision or --mark-compacted for `snapshot restore` (etcd 3.4 and older). Use etcdutl 3.5.x or newer.")
+    const noBump = success(await restore(host, { dryRun: true, noBump: true }, layers(old)))
+    const restoreStep = noBump.plan.steps.find((s) => s.id === "restore-snapshot")!
+    expect(renderAction(restoreStep.actions[0]!)).not.toContain("--bump-revision")
+    expect(snapshotTree(host.root)).toEqual(before)
+  })
+
+  it("refuses when the free space is short, before any change", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const before = snapshotTree(host.root)
+    const error = failure(await restore(host, {}, layers(Etcdutl.live, DiskSpace.layerFixed({ availableBytes: 1024, totalBytes: 1024 }))))
+    expect(error._tag).toBe("RestoreRefused")
+    expect(error.message).toMatch(/free on the file system of .*; found: only 1024 bytes are available/)
+    expect(snapshotTree(host.root)).toEqual(before)
+  })
+
+  it("needs --node-ip when etcd.env does not name this member, and --member-name under a root", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    expect(failure(await restore(host, { dryRun: true, memberName: "master-2" })).message).toContain("--node-ip is required")
+    expect(success(await restore(host, { dryRun: true, memberName: "master-2", nodeIp: "fd00::2" })).plan.peerUrl).toBe("https://[fd00::2]:2380")
+    expect(failure(await restore(host, { dryRun: true, memberName: undefined })).message).toContain("--member-name is required with --root")
+    const outside = mkdtempSync(join(etcd.workDir, "outside-"))
+    expect(failure(await restore({ root: host.root, backupDir: outside }, { dryRun: true })).message).toContain("is not inside --root")
+  })
+
+  it("waits, observably and within its bound, until no process uses etcd's data directory", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const dataDir = join(host.root, "var/lib/etcd")
+    const holder: ChildProcess = spawn("sleep", ["60"], { cwd: dataDir, stdio: "ignore" })
+    try {
+      const out: Array<string> = []
+      const fiber = Effect.runFork(Effect.exit(restoreEffect(host, { stopPollMillis: 100 }, out)))
+      const deadline = Date.now() + 20_000
+      while (!out.join("").includes("waiting (") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+      expect(out.join("")).toContain(`pid ${holder.pid} (sleep) has its working directory in`)
+      holder.kill("SIGKILL")
+      const exit = await Effect.runPromise(Fiber.join(fiber))
+      expect(Exit.isSuccess(exit), out.join("")).toBe(true)
+      expect(out.join("")).toMatch(/etcd is stopped: nothing uses .*var\/lib\/etcd \(ports not checked: --root is not this host's \/\)/)
+    } finally {
+      holder.kill("SIGKILL")
+    }
+  })
+
+  it("gives up waiting after the bound, names what still runs, and keeps the steps already done", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const holder: ChildProcess = spawn("sleep", ["60"], { cwd: join(host.root, "var/lib/etcd"), stdio: "ignore" })
+    try {
+      const error = failure(await restore(host, { stopTimeoutSeconds: 1, stopPollMillis: 100 }))
+      expect(error._tag).toBe("RestoreStepFailed")
+      expect(error["step"]).toBe("wait-etcd-stopped")
+      expect(error["completed"]).toEqual(["check-snapshot", "stop-etcd"])
+      expect(error.message).toContain(`etcd did not stop within 1 s: pid ${holder.pid} (sleep) has its working directory in`)
+      expect(error.message).toContain("It changed nothing.")
+      expect(error.message).toContain("find what keeps it")
+      // stop-etcd stays done; nothing else moved.
+      expect(existsSync(join(host.root, hostFiles.runningManifest))).toBe(false)
+      expect(read(host, "etc/kubernetes/manifests-stopped/etcd-pod.yaml")).toBe("kind: Pod # the running etcd\n")
+      expect(read(host, hostFiles.oldDb)).toBe("old etcd data\n")
+    } finally {
+      holder.kill("SIGKILL")
+    }
+  })
+
+  it("undoes a step that half-happened, says how to continue, and a second run finishes the restore", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const failing = Etcdutl.layer({ binary: fakeEtcdutl(etcd.workDir, "restore-fails") })
+    const ran = await restore(host, {}, layers(failing))
+    const error = failure(ran)
+    expect(error._tag).toBe("RestoreStepFailed")
+    expect(error["step"]).toBe("restore-snapshot")
+    expect(error["completed"]).toEqual(allSteps.slice(0, 7))
+    expect(error.message).toContain("simulated failure after writing part of the data directory")
+    expect(error.message).toContain("What it had changed was put back.")
+    expect(error.message).toContain("Running the restore again plans only what is left to do.")
+    // The partial output was moved out of the data directory (kept), which is empty again.
+    expect(ran.output).toContain(`    undone   move     ${host.root}/var/lib/etcd/restore-${restoreId} -> ${host.root}/var/lib/etcd-backup/failed-restore-${restoreId}`)
+    expect(readdirSync(join(host.root, "var/lib/etcd"))).toEqual([])
+    expect(read(host, `var/lib/etcd-backup/failed-restore-${restoreId}/member/snap/db`)).toBe("partial\n")
+
+    const again = await restore(host, { restoreId: "11111111-2222-4333-8444-555555555555" })
+    const outcome = success(again)
+    expect(outcome.ran).toEqual(["check-snapshot", "wait-etcd-stopped", "restore-resources", "copy-snapshot", "restore-snapshot", "install-member", "start-etcd"])
+    expect(readdirSync(join(host.root, "var/lib/etcd"))).toEqual(["member"])
+    expect(read(host, "var/lib/etcd-backup/member/snap/db")).toBe("old etcd data\n")
+  })
+})

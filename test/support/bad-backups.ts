@@ -1,0 +1,255 @@
+/**
+ * One good backup made by the backup pod's real programs (backup-init against a real etcd,
+ * backup-resources on the OpenShift fixtures, backup-create), and a corpus of bad backups built
+ * from it, each with the checks `verify` must fail and words its report must contain.
+ */
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, truncateSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { dirname, join } from "node:path"
+import { NodeServices } from "@effect/platform-node"
+import { Effect, Exit, Layer, Result, Scope } from "effect"
+import { parseBackupTimestamp } from "../../src/domain/archive-names.ts"
+import { decodeBackupManifest, encodeBackupManifest, type BackupManifest } from "../../src/domain/backup-manifest.ts"
+import { formatRevisionSet } from "../../src/domain/revisions.ts"
+import { backupCreate } from "../../src/programs/backup-create.ts"
+import { backupInit } from "../../src/programs/backup-init.ts"
+import { DiskSpace } from "../../src/services/disk-space.ts"
+import type { EtcdConnection } from "../../src/services/etcd/etcd.ts"
+import { layerLive } from "../../src/services/etcd/etcd-live.ts"
+import { extractTarball, writeTarball } from "../../src/services/tarball/tarball.ts"
+import { Tarball } from "../../src/services/tarball/tarball.ts"
+import type { SnapshotStatus } from "../../src/services/etcdutl.ts"
+import { revisions, stageAll, writeFakeSnapshot, type Loaded } from "../programs/backup-resources-harness.ts"
+import type { LocalEtcd } from "../../src/services/local-etcd.ts"
+import { etcd3Client, putOperatorCrs, seedKeys, startTlsEtcd } from "./etcd-fixture.ts"
+
+export { revisions }
+
+/** Thousands of small keys and the four operator CRs at `revisions` (the fixture's). */
+export const seedCluster = (connection: EtcdConnection, keys = 500, crRevisions: Readonly<Record<string, number | undefined>> = revisions) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const client = yield* etcd3Client(connection)
+      yield* seedKeys(client, keys, 64)
+      return yield* putOperatorCrs(client, crRevisions)
+    }),
+  )
+
+/** backup-init, backup-resources for the four operands, backup-create: a complete backup in `backupDir`. */
+export const makeBackup = (backupDir: string, connection: EtcdConnection, loaded: Loaded, set = revisions) =>
+  Effect.gen(function* () {
+    yield* backupInit({ backupDir }).pipe(Effect.provide(Layer.mergeAll(layerLive(connection).pipe(Layer.orDie), DiskSpace.layerLive)))
+    yield* stageAll(backupDir, loaded.cluster, set)
+    return yield* backupCreate({ backupDir, revisions: set, toolVersion: "0.0.0-test" }).pipe(Effect.provide(Tarball.layer))
+  }).pipe(Effect.provide(NodeServices.layer))
+
+export const readManifest = (backupDir: string): BackupManifest => {
+  const decoded = decodeBackupManifest(readFileSync(join(backupDir, "backup-manifest.json"), "utf8"))
+  if (Result.isFailure(decoded)) throw new Error(decoded.failure.message)
+  return decoded.success
+}
+
+const writeManifest = (backupDir: string, manifest: BackupManifest) =>
+  writeFileSync(join(backupDir, "backup-manifest.json"), encodeBackupManifest(manifest), { mode: 0o600 })
+
+/** A copy of a backup directory (the `.cluster-backup` dotdir included). */
+export const copyBackup = (from: string, to: string) => {
+  cpSync(from, to, { recursive: true })
+  return to
+}
+
+const fileOf = (backupDir: string, kind: "snapshot" | "resources") => join(backupDir, readManifest(backupDir).files[kind].name)
+
+const flipByte = (file: string, at: (size: number) => number) => {
+  const bytes = readFileSync(file)
+  const i = at(bytes.length)
+  bytes[i] = bytes[i]! ^ 0xff
+  writeFileSync(file, bytes)
+}
+
+/** Rebuilds the tarball with the writer after `change` edited its extracted tree; the manifest gets the new file's size and sha256, so only the content is wrong. */
+const rebuildTarball = (backupDir: string, change: (tree: string) => void) =>
+  Effect.gen(function* () {
+    const manifest = readManifest(backupDir)
+    const archive = join(backupDir, manifest.files.resources.name)
+    const work = mkdtempSync(join(tmpdir(), "cb-rebuild-"))
+    try {
+      yield* extractTarball({ archive, target: work })
+      change(work)
+      rmSync(archive)
+      const written = yield* writeTarball({ source: work, destination: archive, mtime: parseBackupTimestamp(manifest.timestamp) })
+      writeManifest(backupDir, { ...manifest, files: { ...manifest.files, resources: { ...manifest.files.resources, size: written.bytes, sha256: written.sha256 } } })
+    } finally {
+      rmSync(work, { recursive: true, force: true })
+    }
+  })
+
+/** A check `verify` must fail, and words its `found` must contain. */
+export interface ExpectedFailure {
+  readonly id: string
+  readonly found: string | RegExp
+}
+
+export interface BadBackup {
+  readonly name: string
+  /** Turns a copy of the good backup into the bad one. */
+  readonly spoil: (backupDir: string) => Effect.Effect<void, unknown>
+  /** Checks that must fail (others may fail too). */
+  readonly failing: ReadonlyArray<ExpectedFailure>
+}
+
+const sync = (f: (backupDir: string) => void) => (backupDir: string) => Effect.sync(() => f(backupDir))
+
+export const badBackups: ReadonlyArray<BadBackup> = [
+  {
+    name: "a flipped byte in the snapshot",
+    spoil: sync((dir) => flipByte(fileOf(dir, "snapshot"), (size) => Math.floor(size / 2))),
+    failing: [
+      { id: "snapshot-trailer", found: /the snapshot was cut, altered, or has no trailer/ },
+      { id: "snapshot-sha256", found: /^[0-9a-f]{64}$/ },
+    ],
+  },
+  {
+    name: "a truncated snapshot",
+    spoil: sync((dir) => {
+      const file = fileOf(dir, "snapshot")
+      truncateSync(file, Math.floor(readFileSync(file).length / 3))
+    }),
+    failing: [
+      { id: "snapshot-size", found: /bytes$/ },
+      { id: "snapshot-trailer", found: /cut, altered, or has no trailer/ },
+      { id: "snapshot-sha256", found: /^[0-9a-f]{64}$/ },
+    ],
+  },
+  {
+    name: "a snapshot with its trailer stripped",
+    spoil: sync((dir) => {
+      const file = fileOf(dir, "snapshot")
+      truncateSync(file, readFileSync(file).length - 32)
+    }),
+    failing: [
+      { id: "snapshot-trailer", found: /has no trailer/ },
+      { id: "snapshot-size", found: /bytes$/ },
+      { id: "snapshot-db-size", found: "the file is exactly the database, etcd's sha256 trailer is missing" },
+    ],
+  },
+  {
+    name: "a tarball whose sha256 is not the manifest's",
+    spoil: sync((dir) => {
+      const manifest = readManifest(dir)
+      writeManifest(dir, { ...manifest, files: { ...manifest.files, resources: { ...manifest.files.resources, sha256: "0".repeat(64) } } })
+    }),
+    failing: [{ id: "tarball-sha256", found: /^[0-9a-f]{64}$/ }],
+  },
+  {
+    name: "a corrupted gzip stream in the tarball",
+    spoil: sync((dir) => flipByte(fileOf(dir, "resources"), (size) => Math.floor(size / 2))),
+    failing: [
+      { id: "tarball-sha256", found: /^[0-9a-f]{64}$/ },
+      { id: "tarball-readable", found: /gzip|checksum|header|truncated/ },
+    ],
+  },
+  {
+    name: "an extra operand directory in the tarball",
+    spoil: (dir) =>
+      rebuildTarball(dir, (tree) => {
+        const extra = join(tree, "static-pod-resources", "etcd-pod-2")
+        cpSync(join(tree, "static-pod-resources", `etcd-pod-${revisions.etcd}`), extra, { recursive: true })
+      }),
+    failing: [{ id: "tarball-operands", found: `extra directory static-pod-resources/etcd-pod-2 (not an operand directory of ${formatRevisionSet(revisions)})` }],
+  },
+  {
+    name: "a missing operand directory in the tarball",
+    spoil: (dir) => rebuildTarball(dir, (tree) => rmSync(join(tree, "static-pod-resources", `kube-scheduler-pod-${revisions["kube-scheduler"]}`), { recursive: true })),
+    failing: [
+      { id: "tarball-operands", found: `missing directory static-pod-resources/kube-scheduler-pod-${revisions["kube-scheduler"]}` },
+      { id: "tarball-entries", found: "is missing" },
+    ],
+  },
+  {
+    name: "a manifest that does not parse",
+    spoil: sync((dir) => writeFileSync(join(dir, "backup-manifest.json"), readFileSync(join(dir, "backup-manifest.json"), "utf8").slice(0, 200))),
+    failing: [{ id: "manifest", found: /backup manifest: the document is not JSON/ }],
+  },
+]
+
+/** Names of the files of a backup directory (without the dotdir). */
+export const backupFiles = (dir: string) => readdirSync(dir).filter((n) => !n.startsWith(".")).sort()
+
+export interface SharedEtcd {
+  readonly member: LocalEtcd
+  readonly workDir: string
+  readonly close: () => Promise<void>
+}
+
+/** A TLS etcd member for a test file (beforeAll/afterAll), seeded with keys and the operator CRs at `revisions`. */
+export const startSharedEtcd = async (prefix: string, keys = 500): Promise<SharedEtcd> => {
+  const scope = await Effect.runPromise(Scope.make())
+  try {
+    const started = await Effect.runPromise(startTlsEtcd(prefix).pipe(Scope.provide(scope), Effect.provide(NodeServices.layer)))
+    await Effect.runPromise(seedCluster(started.member.connection, keys))
+    return { member: started.member, workDir: started.workDir, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
+  } catch (e) {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    throw e
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backups without etcd, and control-plane hosts under a root, for restore tests
+
+/** A deterministic backup (timestamp `2026-01-02_030405`) whose snapshot is 64 KiB of fake database bytes with etcd's trailer: for tests that script etcdutl. */
+export const makeFakeBackup = (backupDir: string, loaded: Loaded, set = revisions) =>
+  Effect.gen(function* () {
+    yield* stageAll(backupDir, loaded.cluster, set)
+    yield* writeFakeSnapshot(backupDir, set)
+    return yield* backupCreate({ backupDir, revisions: set, toolVersion: "0.0.0-test" }).pipe(Effect.provide(Tarball.layer))
+  }).pipe(Effect.provide(NodeServices.layer))
+
+/** What `etcdutl snapshot status` says of the fake backup's snapshot, keyed by its path: for `Etcdutl.inMemory`. */
+export const fakeSnapshotStatuses = (backupDir: string): Record<string, SnapshotStatus> => {
+  const manifest = readManifest(backupDir)
+  const status = { hash: 1, revision: manifest.etcd.revision, totalKey: 10, totalSize: manifest.files.snapshot.size - 32 }
+  const dir = realpathSync(backupDir)
+  return { [join(dir, manifest.files.snapshot.name)]: status }
+}
+
+export const hostFiles = {
+  runningManifest: "etc/kubernetes/manifests/etcd-pod.yaml",
+  otherManifest: "etc/kubernetes/manifests/kube-apiserver-pod.yaml",
+  oldRevision: `etc/kubernetes/static-pod-resources/etcd-pod-${revisions.etcd}/etcd-pod.yaml`,
+  certs: "etc/kubernetes/static-pod-resources/etcd-certs/secrets/etcd-all-certs/tls.crt",
+  etcdEnv: "etc/kubernetes/static-pod-resources/etcd-certs/configmaps/etcd-scripts/etcd.env",
+  oldDb: "var/lib/etcd/member/snap/db",
+  revisionJson: "var/lib/etcd/revision.json",
+} as const
+
+export interface HostTree {
+  readonly root: string
+  readonly backupDir: string
+}
+
+/**
+ * A control-plane host under a fresh root: etcd running from its manifest with old data and a
+ * `revision.json` (maxRaftIndex 5000: bump 6000), an installed copy of the backup's etcd revision
+ * (to be moved aside), unrelated files, OpenShift's etcd.env, and `backup` copied to
+ * `<root>/home/core/backup`.
+ */
+export const makeHostTree = (parent: string, backup: string): HostTree => {
+  const root = mkdtempSync(join(parent, "host-"))
+  const write = (relative: string, text: string) => {
+    mkdirSync(dirname(join(root, relative)), { recursive: true, mode: 0o755 })
+    writeFileSync(join(root, relative), text, { mode: 0o600 })
+  }
+  write(hostFiles.runningManifest, "kind: Pod # the running etcd\n")
+  write(hostFiles.otherManifest, "kind: Pod # kube-apiserver\n")
+  write(hostFiles.oldRevision, "kind: Pod # installed before the disaster\n")
+  write(hostFiles.certs, "certificate\n")
+  write(hostFiles.etcdEnv, 'export NODE_master_0_ETCD_NAME="master-0"\nexport NODE_master_0_IP="10.0.0.5"\nexport NODE_master_1_IP="10.0.0.6"\n')
+  write(hostFiles.oldDb, "old etcd data\n")
+  write(hostFiles.revisionJson, '{"clusterId":"123","raftIndex":{"https://10.0.0.5:2380":4000,"https://10.0.0.6:2380":5000},"maxRaftIndex":5000,"created":"2024-05-01T10:00:00Z"}\n')
+  const backupDir = join(root, "home", "core", "backup")
+  mkdirSync(dirname(backupDir), { recursive: true })
+  copyBackup(backup, backupDir)
+  return { root, backupDir }
+}
