@@ -30,7 +30,7 @@ import { ensurePrivateDirectory, fileError, removeQuietly, syncDirectory } from 
 import { readOperatorRevisionsAt, sameRevisions, type ObservedRevisions } from "./operator-revisions-at.ts"
 import { copySnapshot } from "./snapshot-copy.ts"
 import { formatBytes, makeProgressReporter } from "./snapshot-progress.ts"
-import { recordDirName, snapshotRecordPath, writeSnapshotRecord, type SnapshotRecord } from "./snapshot-record.ts"
+import { recordDirName, snapshotRecordPath, writeSnapshotRecord, type OperatorRevisions, type SnapshotRecord } from "./snapshot-record.ts"
 
 export class InsufficientDiskSpace extends Schema.TaggedError<InsufficientDiskSpace>()("InsufficientDiskSpace", {
   path: Schema.String,
@@ -163,12 +163,7 @@ export const backupInit = Effect.fn("backupInit")(function* (options: BackupInit
         memberId: before.memberId,
         etcdVersion: before.version,
         endpoint: before.endpoint,
-        operatorRevisions: {
-          etcd: atStart.etcd.revision,
-          "kube-apiserver": atStart["kube-apiserver"].revision,
-          "kube-controller-manager": atStart["kube-controller-manager"].revision,
-          "kube-scheduler": atStart["kube-scheduler"].revision,
-        },
+        operatorRevisions: Object.fromEntries(operandNames.map((n) => [n, atStart[n].revision])) as OperatorRevisions,
         operatorRevisionReasons: Object.fromEntries(
           operandNames.flatMap((n) => (atStart[n].reason === undefined ? [] : [[n, atStart[n].reason]])),
         ),
