@@ -198,6 +198,7 @@ const program = Effect.gen(function* () {
   const report = `# Snapshot streaming: backup-init vs etcdctl snapshot save
 
 Run by \`node bench/snapshot-vs-etcdctl.ts --size-mib ${targetBytes / MiB} --rounds ${rounds}\` on ${new Date().toISOString().slice(0, 10)}.
+What limits the numbers, what was tried and what would move them: \`bench/README.md\`.
 
 ## Machine
 
