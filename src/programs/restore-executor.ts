@@ -19,7 +19,7 @@ import { isDeepStrictEqual } from "node:util"
 import { renderAction, renderPrecondition } from "../domain/restore-plan-render.ts"
 import { isUpfront, snapshotRestoreArgs, type RestoreAction, type RestorePlan, type RestoreStep, type StepId } from "../domain/restore-plan.ts"
 import { Etcdutl } from "../services/etcdutl.ts"
-import { Tarball } from "../services/tarball/tarball.ts"
+import { Tarball, type TarLimits } from "../services/tarball/tarball.ts"
 import { waitUntilEtcdStopped } from "./restore-etcd-activity.ts"
 import { checkPrecondition, planDataDir, type PreconditionContext } from "./restore-preconditions.ts"
 import { backupLayout } from "./verify-tarball.ts"
@@ -43,6 +43,8 @@ export interface ExecutorOptions {
   /** Overrides the plan's wait for etcd to stop (tests). */
   readonly stopTimeoutSeconds?: number | undefined
   readonly stopPollMillis?: number | undefined
+  /** Limits of the extraction (default `defaultTarLimits`); a restore bounds them by its manifest. */
+  readonly extractLimits?: TarLimits | undefined
 }
 
 /** What one step changed so far: directories it created (to remove if it fails) and whether anything else changed. */
@@ -163,7 +165,14 @@ export const executeAction = (action: RestoreAction, options: ExecutorOptions, c
       case "ExtractArchive": {
         const tarball = yield* Tarball
         const result = yield* tarball
-          .extract({ archive: action.archive, target: action.target, unitDepth: 2, moveExistingTo: action.moveExistingTo, layout: backupLayout(plan.revisions) })
+          .extract({
+            archive: action.archive,
+            target: action.target,
+            unitDepth: 2,
+            moveExistingTo: action.moveExistingTo,
+            layout: backupLayout(plan.revisions),
+            limits: options.extractLimits,
+          })
           .pipe(Effect.mapError((e) => new RestoreActionFailed({ action: renderAction(action), message: e.message })))
         changes.changed = true
         for (const aside of result.movedAside) yield* options.print(`             kept ${aside.from} as ${aside.to}`)

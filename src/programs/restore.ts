@@ -18,6 +18,8 @@ import { executePlan } from "./restore-executor.ts"
 import { gatherRestoreInputs, type RestoreInputOptions } from "./restore-inputs.ts"
 import { checkPrecondition, RestorePreconditionFailed } from "./restore-preconditions.ts"
 import { verifyBackup } from "./verify.ts"
+import type { BackupManifest } from "../domain/backup-manifest.ts"
+import { defaultTarLimits, type TarLimits } from "../services/tarball/tarball.ts"
 import { describeCheck, failedChecks } from "./verify-report.ts"
 
 export interface RestoreOptions extends RestoreInputOptions {
@@ -42,6 +44,16 @@ export class RestoreRefused extends Schema.TaggedError<RestoreRefused>()("Restor
   failures: Schema.Array(Schema.String),
   message: Schema.String,
 }) {}
+
+/**
+ * The verified manifest says exactly what the tarball holds: the extraction accepts no more
+ * bytes than its files add up to, and no more entries than they and their directories can be.
+ */
+export const extractLimits = (manifest: BackupManifest): TarLimits => ({
+  ...defaultTarLimits,
+  maxTotalFileBytes: manifest.entries.reduce((sum, e) => sum + e.size, 0),
+  maxEntries: 4 * manifest.entries.length + 16,
+})
 
 export const restoreBackup = Effect.fn("restoreBackup")(function* (options: RestoreOptions) {
   const inputs = yield* gatherRestoreInputs(options)
@@ -100,6 +112,7 @@ export const restoreBackup = Effect.fn("restoreBackup")(function* (options: Rest
     backupVerified,
     stopTimeoutSeconds: options.stopTimeoutSeconds,
     stopPollMillis: options.stopPollMillis,
+    extractLimits: extractLimits(inputs.manifest),
   })
   yield* line(`Restore restore-${plan.restoreId} complete: ${ran.length} steps ran. etcd starts from the restored member; old data was kept, nothing was deleted.`)
   return { plan, dryRun: false, ran } satisfies RestoreOutcome
