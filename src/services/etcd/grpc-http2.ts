@@ -51,7 +51,13 @@ const grpcStatusOf = (headers: IncomingHttpHeaders): { code: number; message: st
   const raw = headers["grpc-status"]
   if (raw === undefined) return undefined
   const message = headers["grpc-message"]
-  return { code: Number(raw), message: typeof message === "string" ? decodeURIComponent(message) : "" }
+  let text = typeof message === "string" ? message : ""
+  try {
+    text = decodeURIComponent(text)
+  } catch {
+    // not percent-encoded after all: keep it as sent
+  }
+  return { code: Number(raw), message: text }
 }
 
 /**
@@ -59,60 +65,58 @@ const grpcStatusOf = (headers: IncomingHttpHeaders): { code: number; message: st
  * most about `highWaterBytes`: past it the readable is paused, which for an HTTP/2 stream stops
  * the window updates, so the sender waits. Each pull takes everything buffered so far.
  */
-export const boundedChunks = <E>(readable: Readable, highWaterBytes: number, onError: (e: unknown) => E): Stream.Stream<Uint8Array, E> =>
-  Stream.fromPull(
-    Effect.sync(() => {
-      let queue: Array<Uint8Array> = []
-      let queued = 0
-      let ended = false
-      let failure: { readonly error: unknown } | undefined
-      let wake: (() => void) | undefined
-      const notify = () => {
-        const w = wake
-        wake = undefined
-        w?.()
-      }
-      readable.on("data", (chunk: Buffer) => {
-        queue.push(chunk)
-        queued += chunk.length
-        if (queued >= highWaterBytes) readable.pause()
-        notify()
-      })
-      readable.once("end", () => {
-        ended = true
-        notify()
-      })
-      readable.once("error", (error) => {
-        failure ??= { error }
-        notify()
-      })
-      // A stream destroyed with its connection may close without an error of its own.
-      readable.once("close", () => {
-        if (!ended) failure ??= { error: new Error("the stream closed before its end") }
-        notify()
-      })
-      const pull: Effect.Effect<readonly [Uint8Array, ...Array<Uint8Array>], E | Cause.Done> = Effect.suspend(() => {
-        if (queue.length > 0) {
-          const out = queue as unknown as readonly [Uint8Array, ...Array<Uint8Array>]
-          queue = []
-          queued = 0
-          if (readable.isPaused()) readable.resume()
-          return Effect.succeed(out)
-        }
-        if (failure !== undefined) return Effect.fail(onError(failure.error))
-        if (ended) return Cause.done()
-        return Effect.flatMap(
-          Effect.callback<void>((resume) => {
-            wake = () => resume(Effect.void)
-            return Effect.sync(() => (wake = undefined))
-          }),
-          () => pull,
-        )
-      })
-      readable.resume()
-      return pull
-    }),
-  )
+export const boundedChunks = <E>(readable: Readable, highWaterBytes: number, onError: (e: unknown) => E): Stream.Stream<Uint8Array, E> => {
+  // Listeners go on at once: an error or close before the first pull must not be missed.
+  let queue: Array<Uint8Array> = []
+  let queued = 0
+  let ended = false
+  let failure: { readonly error: unknown } | undefined
+  let wake: (() => void) | undefined
+  const notify = () => {
+    const w = wake
+    wake = undefined
+    w?.()
+  }
+  readable.on("data", (chunk: Buffer) => {
+    queue.push(chunk)
+    queued += chunk.length
+    if (queued >= highWaterBytes) readable.pause()
+    notify()
+  })
+  readable.once("end", () => {
+    ended = true
+    notify()
+  })
+  readable.once("error", (error) => {
+    failure ??= { error }
+    notify()
+  })
+  // A stream destroyed with its connection may close without an error of its own.
+  readable.once("close", () => {
+    if (!ended) failure ??= { error: new Error("the stream closed before its end") }
+    notify()
+  })
+  const pull: Effect.Effect<readonly [Uint8Array, ...Array<Uint8Array>], E | Cause.Done> = Effect.suspend(() => {
+    if (queue.length > 0) {
+      const out = queue as unknown as readonly [Uint8Array, ...Array<Uint8Array>]
+      queue = []
+      queued = 0
+      if (readable.isPaused()) readable.resume()
+      return Effect.succeed(out)
+    }
+    if (failure !== undefined) return Effect.fail(onError(failure.error))
+    if (ended) return Cause.done()
+    return Effect.flatMap(
+      Effect.callback<void>((resume) => {
+        wake = () => resume(Effect.void)
+        return Effect.sync(() => (wake = undefined))
+      }),
+      () => pull,
+    )
+  })
+  readable.resume()
+  return Stream.fromPull(Effect.succeed(pull))
+}
 
 /** Makes a channel; the connection is opened on first use and again after it broke. */
 export const makeChannel = (options: ChannelOptions): GrpcChannel => {
