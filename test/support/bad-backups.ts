@@ -253,3 +253,28 @@ export const makeHostTree = (parent: string, backup: string): HostTree => {
   copyBackup(backup, backupDir)
   return { root, backupDir }
 }
+
+/**
+ * A stand-in `etcdutl` 3.5.16 for command-line tests of fake backups: `snapshot status` describes
+ * any file as the fake backup's snapshot (revision 4242, its size less the trailer), `snapshot
+ * restore` makes `<data-dir>/member/snap/db` from the snapshot. Written at `path` (mode 0755).
+ */
+export const writeScriptedEtcdutl = (path: string) => {
+  mkdirSync(dirname(path), { recursive: true })
+  const script = [
+    "#!/bin/bash",
+    'if [ "$1" = version ]; then echo "etcdutl version: 3.5.16"; echo "API version: 3.5"; exit 0; fi',
+    'if [ "$1 $2 $3" = "snapshot restore --help" ]; then',
+    '  printf "Usage: etcdutl snapshot restore <filename> [options]\\n      --bump-revision uint\\n      --data-dir string\\n      --mark-compacted\\n      --name string\\n"; exit 0',
+    "fi",
+    'if [ "$1 $2" = "snapshot status" ]; then size=$(stat -c %s "$3") || exit 1; echo "{\\"hash\\":1,\\"revision\\":4242,\\"totalKey\\":10,\\"totalSize\\":$((size - 32))}"; exit 0; fi',
+    'if [ "$1 $2" = "snapshot restore" ]; then',
+    '  snap="$3"; while [ $# -gt 0 ]; do if [ "$1" = --data-dir ]; then dir="$2"; fi; shift; done',
+    '  mkdir -p "$dir/member/snap" && head -c -32 "$snap" > "$dir/member/snap/db"; exit $?',
+    "fi",
+    'echo "Error: unexpected arguments: $*" >&2; exit 2',
+    "",
+  ].join("\n")
+  writeFileSync(path, script, { mode: 0o755 })
+  return path
+}

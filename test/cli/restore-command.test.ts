@@ -1,0 +1,107 @@
+/**
+ * `cluster-backup restore` on a control-plane host simulated under a temporary root (shown as
+ * `/host` in the golden text), with the deterministic fake backup and a scripted etcdutl 3.5.16
+ * inside the root: `--dry-run` prints exactly the golden plan (fixed restore id) and changes
+ * nothing; the real run then performs exactly the steps and actions it printed; refusals exit
+ * non-zero with their reason. (The same comparison with the real etcdutl and a real snapshot is
+ * in test/programs/restore.test.ts and the end-to-end test.)
+ */
+import { spawnSync } from "node:child_process"
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Effect } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { loadedCluster } from "../programs/backup-resources-harness.ts"
+import { hostFiles, makeFakeBackup, makeHostTree, writeScriptedEtcdutl, type HostTree } from "../support/bad-backups.ts"
+import { snapshotTree } from "../support/hostile-tarballs.ts"
+import { cliEntry } from "../support/tools.ts"
+
+const restoreId = "0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71"
+const goldenFile = new URL("./restore-command.golden.txt", import.meta.url)
+
+const cli = (...args: Array<string>) => {
+  const r = spawnSync(process.execPath, [cliEntry, ...args], { encoding: "utf8", timeout: 60_000 })
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+let work: string
+let backup: string
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), "cb-cli-restore-"))
+  backup = join(work, "backup")
+  await Effect.runPromise(makeFakeBackup(backup, loadedCluster()))
+})
+
+afterAll(() => rmSync(work, { recursive: true, force: true }))
+
+const host = (): HostTree & { readonly etcdutl: string } => {
+  const tree = makeHostTree(work, backup)
+  return { ...tree, etcdutl: writeScriptedEtcdutl(join(tree.root, "usr/local/bin/etcdutl")) }
+}
+
+const restoreArgs = (h: ReturnType<typeof host>, ...more: Array<string>) => [
+  "restore",
+  h.backupDir,
+  "--root",
+  h.root,
+  "--member-name",
+  "master-0",
+  "--restore-id",
+  restoreId,
+  "--etcdutl",
+  h.etcdutl,
+  ...more,
+]
+
+describe("cluster-backup restore", () => {
+  it("--dry-run prints the golden plan and changes nothing; the real run performs exactly the steps and actions it printed", () => {
+    const h = host()
+    const before = snapshotTree(h.root)
+    const dry = cli(...restoreArgs(h, "--dry-run"))
+    expect(dry.status, dry.stderr).toBe(0)
+    const text = dry.stdout.replaceAll(h.root, "/host")
+    if (process.env["UPDATE_GOLDEN"] === "1") writeFileSync(goldenFile, text)
+    expect(text).toBe(readFileSync(goldenFile, "utf8"))
+    expect(snapshotTree(h.root)).toEqual(before)
+
+    const real = cli(...restoreArgs(h))
+    expect(real.status, real.stderr + real.stdout).toBe(0)
+    const plannedSteps = [...dry.stdout.matchAll(/^ ?\d+\. ([a-z-]+): /gm)].map((m) => m[1])
+    const ranSteps = [...real.stdout.matchAll(/^\[\d+\/\d+\] ([a-z-]+): /gm)].map((m) => m[1])
+    expect(ranSteps).toEqual(plannedSteps)
+    expect(ranSteps).toHaveLength(10)
+    // Every action line of the dry run (the first line of each), printed in the same order as it ran.
+    const plannedActions = dry.stdout.split("\n").filter((l) => /^ {4}(run|mkdir|move|copy|extract|wait|rmdir) /.test(l))
+    const printed = real.stdout.split("\n")
+    let at = 0
+    for (const line of plannedActions) {
+      const found = printed.indexOf(line, at)
+      expect(found, line).toBeGreaterThanOrEqual(at)
+      at = found + 1
+    }
+    expect(real.stdout).toContain(`Restore restore-${restoreId} complete: 10 steps ran.`)
+    expect(readdirSync(join(h.root, "var/lib/etcd"))).toEqual(["member"])
+    expect(readFileSync(join(h.root, hostFiles.runningManifest), "utf8")).toContain("etcd")
+    expect(existsSync(join(h.root, "etc/kubernetes/manifests-stopped/etcd-pod.yaml"))).toBe(true)
+  })
+
+  it("exits non-zero with the reason when refused, and changes nothing", () => {
+    const h = host()
+    writeFileSync(join(h.root, "var/lib/etcd/stray-file"), "left by someone\n")
+    rmSync(join(h.root, "var/lib/etcd/revision.json"))
+    const before = snapshotTree(h.root)
+    const noMember = cli("restore", h.backupDir, "--root", h.root, "--etcdutl", h.etcdutl)
+    expect(noMember.status).toBe(1)
+    expect(noMember.stderr).toContain("error: --member-name is required with --root (the etcd member name is this host's node name) [RestoreInputInvalid]")
+    const badId = cli(...restoreArgs(h).map((a) => (a === restoreId ? "not-a-uuid" : a)))
+    expect(badId.status).toBe(1)
+    expect(badId.stderr).toContain("restoreId")
+    expect(snapshotTree(h.root)).toEqual(before)
+    // The stray file keeps the data directory from being empty: the restore stops before etcdutl, after keeping the old member.
+    const stopped = cli(...restoreArgs(h))
+    expect(stopped.status).toBe(1)
+    expect(stopped.stderr).toMatch(/error: restore step 7\/9 restore-snapshot \(Restore the snapshot into a new data directory\) failed: required: .*\/var\/lib\/etcd is empty \(lost\+found aside\); found: it holds stray-file\. It changed nothing\./)
+  })
+})
