@@ -17,10 +17,6 @@ const describeFailure = (error: unknown): string | undefined => {
 
 export const reportFailure = <E>(cause: Cause.Cause<E>): Effect.Effect<void> =>
   Effect.sync(() => {
-    if (Cause.hasInterruptsOnly(cause)) {
-      process.stderr.write("error: interrupted\n")
-      return
-    }
     for (const reason of cause.reasons) {
       if (reason._tag === "Fail") {
         const text = describeFailure(reason.error)

@@ -29,6 +29,9 @@ export const stopsGracefullyOnSigterm = Effect.sync(() => {
 })
 
 export const teardown: Runtime.Teardown = (exit, onExit) => {
-  if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && sigterm && gracefulOnSigterm) return onExit(0)
+  if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)) {
+    if (sigterm && gracefulOnSigterm) return onExit(0)
+    if (!outputClosed) process.stderr.write("error: interrupted before the command finished\n")
+  }
   return Runtime.defaultTeardown(exit, onExit)
 }
