@@ -8,7 +8,6 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
-import { readFileSync } from "node:fs"
 import { NodeServices } from "@effect/platform-node"
 import { Etcd3 } from "etcd3"
 import { Context, Effect, Layer } from "effect"
@@ -18,6 +17,7 @@ import type { EtcdConnection } from "../../src/services/etcd/etcd.ts"
 import { layerLive } from "../../src/services/etcd/etcd-live.ts"
 import { etcdToolPath, startLocalEtcd, type LocalEtcd, type LocalEtcdOptions } from "../../src/services/local-etcd.ts"
 import { generateTlsBundle, type TlsBundle } from "../../src/services/tls-certs.ts"
+import { etcdClient } from "../../src/programs/demo/etcd-seed.ts"
 
 const run = promisify(execFile)
 
@@ -58,26 +58,7 @@ export const startTlsEtcd = (prefix: string, options: Partial<LocalEtcdOptions> 
   })
 
 /** A raw etcd3 client for seeding (closed with the scope). */
-export const etcd3Client = (connection: EtcdConnection) =>
-  Effect.acquireRelease(
-    Effect.sync(
-      () =>
-        new Etcd3({
-          hosts: [...connection.endpoints],
-          grpcOptions: { "grpc.max_receive_message_length": -1 },
-          ...(connection.tls === undefined
-            ? {}
-            : {
-                credentials: {
-                  rootCertificate: readFileSync(connection.tls.cacert),
-                  certChain: readFileSync(connection.tls.cert),
-                  privateKey: readFileSync(connection.tls.key),
-                },
-              }),
-        }),
-    ),
-    (client) => Effect.sync(() => client.close()),
-  )
+export const etcd3Client = etcdClient
 
 /** The JSON an API server stores for an operator CR with `latestAvailableRevision`. */
 export const operatorCrJson = (operand: Operand, latestAvailableRevision: number | undefined): string =>

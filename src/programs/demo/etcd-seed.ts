@@ -36,13 +36,14 @@ export const operatorKey = (kind: string): string => {
   return `/kubernetes.io/${operatorGroup}/${operand.plural}/${operatorCrName}`
 }
 
-/** An etcd3 client for the connection, closed with the scope. */
+/** An etcd3 client for the connection (for writing seed data), closed with the scope. */
 export const etcdClient = (connection: EtcdConnection) =>
   Effect.acquireRelease(
     Effect.sync(
       () =>
         new Etcd3({
           hosts: [...connection.endpoints],
+          grpcOptions: { "grpc.max_receive_message_length": -1 },
           ...(connection.tls === undefined
             ? {}
             : {
