@@ -84,3 +84,30 @@ export const checkPrecondition = (p: Precondition, context: PreconditionContext)
       }
     }
   })
+
+/**
+ * Preconditions of later steps that already cannot hold, whatever the earlier steps do: a
+ * directory that must be empty holds something no earlier step moves away, or a path that must
+ * be absent exists and no earlier step moves it. Found before the first step, they refuse the
+ * restore while nothing is changed, instead of stopping it half-way with etcd down.
+ */
+export const foreseeableFailures = (plan: RestorePlan) =>
+  Effect.gen(function* () {
+    const failures: Array<string> = []
+    const movedAway: Array<string> = []
+    for (const [index, step] of plan.steps.entries()) {
+      for (const p of step.preconditions) {
+        const before = `step ${index + 1} ${step.id} requires ${renderPrecondition(p)}`
+        if (p._tag === "DirectoryEmpty") {
+          const entries = yield* Effect.promise(() => readdir(p.path).catch(() => [] as Array<string>))
+          const left = entries.filter((n) => !p.ignoring.includes(n) && !movedAway.includes(`${p.path}/${n}`)).sort()
+          if (left.length > 0) failures.push(`${before}, but it holds ${left.join(", ")}, which no earlier step moves away`)
+        }
+        if (p._tag === "PathAbsent" && !movedAway.includes(p.path) && (yield* lstatOrUndefined(p.path)) !== undefined) {
+          failures.push(`${before}, but it exists and no earlier step moves it away`)
+        }
+      }
+      for (const action of step.actions) if (action._tag === "Move") movedAway.push(action.from)
+    }
+    return failures
+  })

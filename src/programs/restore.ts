@@ -16,7 +16,7 @@ import { renderPrecondition, renderRestorePlan } from "../domain/restore-plan-re
 import { isUpfront, type Precondition, type RestorePlan, type StepId } from "../domain/restore-plan.ts"
 import { executePlan } from "./restore-executor.ts"
 import { gatherRestoreInputs, type RestoreInputOptions } from "./restore-inputs.ts"
-import { checkPrecondition, RestorePreconditionFailed } from "./restore-preconditions.ts"
+import { checkPrecondition, foreseeableFailures, RestorePreconditionFailed } from "./restore-preconditions.ts"
 import { verifyBackup } from "./verify.ts"
 import type { BackupManifest } from "../domain/backup-manifest.ts"
 import { defaultTarLimits, type TarLimits } from "../services/tarball/tarball.ts"
@@ -99,6 +99,10 @@ export const restoreBackup = Effect.fn("restoreBackup")(function* (options: Rest
     const checked = yield* Effect.result(checkPrecondition(p, { plan, backupVerified }))
     if (checked._tag === "Failure") failures.push(checked.failure.message)
     yield* line(`check    ${renderPrecondition(p)}: ${checked._tag === "Success" ? "ok" : "NOT MET"}`)
+  }
+  for (const foreseen of yield* foreseeableFailures(plan).pipe(Effect.mapError((e) => new RestoreRefused({ failures: [e.message], message: e.message })))) {
+    failures.push(foreseen)
+    yield* line(`check    ${foreseen}: NOT MET`)
   }
   if (failures.length > 0) {
     return yield* new RestoreRefused({

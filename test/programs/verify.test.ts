@@ -4,10 +4,10 @@
  * that name its fault; a dirty backup fails its pairing unless allowed; the selection of the
  * backup in a directory; the test restore leaves nothing behind, also when it fails.
  */
-import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
-import { Effect, Layer } from "effect"
+import { Effect, Fiber, Layer } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { BackupManifest } from "../../src/domain/backup-manifest.ts"
 import { verifyBackup, type VerifyOptions } from "../../src/programs/verify.ts"
@@ -87,6 +87,25 @@ describe("verify", () => {
     expect(Number(/^(\d+) keys$/.exec(check(report, "test-restore-keys").found)?.[1])).toBeGreaterThanOrEqual(504)
     expect(check(report, "test-restore-revision").found).toBe(`revision ${manifest.etcd.revision}`)
     expect(readdirSync(scratch)).toEqual([])
+  })
+
+  it("an interrupted test restore stops what it started and removes its scratch data", async () => {
+    const scratch = mkdtempSync(join(etcd.workDir, "scratch-"))
+    const marker = join(etcd.workDir, "member-pid")
+    // An "etcd" that records its pid and never becomes healthy: the test restore is caught waiting for it.
+    const slowEtcd = join(etcd.workDir, "slow-etcd")
+    writeFileSync(slowEtcd, `#!/bin/bash\necho $$ > ${JSON.stringify(marker)}\nexec sleep 60\n`, { mode: 0o755 })
+    const fiber = Effect.runFork(
+      verifyBackup({ backupDir: good, testRestore: true, scratchDir: scratch, etcdBinary: slowEtcd }).pipe(Effect.provide(Layer.mergeAll(Etcdutl.live, NodeServices.layer))),
+    )
+    const deadline = Date.now() + 20_000
+    while (!existsSync(marker) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    const pid = Number(readFileSync(marker, "utf8"))
+    expect(readdirSync(scratch)).toHaveLength(1)
+    await Effect.runPromise(Fiber.interrupt(fiber))
+    expect(readdirSync(scratch)).toEqual([])
+    const state = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, "utf8").split(" ")[2] : "gone"
+    expect(["gone", "Z"]).toContain(state)
   })
 
   for (const bad of badBackups) {
