@@ -4,22 +4,22 @@
  *
  * `--dry-run` prints the plan (`renderRestorePlan`) and touches nothing. A real run first checks
  * the preconditions no step can change (the backup passes every `verify` check except the test
- * restore; etcdutl supports the bump; enough free space), refusing with all that failed before
- * anything changed; then it executes exactly the plan's steps in order (`restore-executor.ts`),
+ * restore; etcdutl supports the bump; enough free space) and those of later steps that already
+ * cannot hold (`foreseeableFailures`), refusing with all that failed before anything changed; then it executes exactly the plan's steps in order (`restore-executor.ts`),
  * printing each as it runs. A failing step is undone where it half-happened and named, with how
  * to continue.
  */
 import { Effect, FileSystem, Path, Schema } from "effect"
 import type { ChildProcessSpawner as Spawner } from "effect/process"
-import type { Etcdutl } from "../services/etcdutl.ts"
+import type { BackupManifest } from "../domain/backup-manifest.ts"
 import { renderPrecondition, renderRestorePlan } from "../domain/restore-plan-render.ts"
 import { isUpfront, type Precondition, type RestorePlan, type StepId } from "../domain/restore-plan.ts"
+import type { Etcdutl } from "../services/etcdutl.ts"
+import { defaultTarLimits, type TarLimits } from "../services/tarball/tarball.ts"
 import { executePlan } from "./restore-executor.ts"
 import { gatherRestoreInputs, type RestoreInputOptions } from "./restore-inputs.ts"
 import { checkPrecondition, foreseeableFailures, RestorePreconditionFailed } from "./restore-preconditions.ts"
 import { verifyBackup } from "./verify.ts"
-import type { BackupManifest } from "../domain/backup-manifest.ts"
-import { defaultTarLimits, type TarLimits } from "../services/tarball/tarball.ts"
 import { describeCheck, failedChecks } from "./verify-report.ts"
 
 export interface RestoreOptions extends RestoreInputOptions {
