@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process"
 import { fc, test } from "@fast-check/vitest"
 import { Schema } from "effect"
 import { describe, expect, it } from "vitest"
@@ -99,4 +100,17 @@ describe("backup file names", () => {
       if (isTimestamp(ts)) expect(formatBackupTimestamp(parseBackupTimestamp(ts))).toBe(ts)
     },
   )
+})
+
+describe("names under GNU version sort (how OpenShift's restore picks the last backup)", () => {
+  test.prop([fc.uniqueArray(fc.tuple(secondArb, fc.boolean()), { minLength: 2, maxLength: 8, selector: ([at]) => formatBackupTimestamp(at) })], {
+    numRuns: 40,
+  })("sort -V puts the newest snapshot and tarball last, dirty or not", (backups) => {
+    const newest = formatBackupTimestamp(backups.map(([at]) => at).reduce((a, b) => (a > b ? a : b)))
+    for (const kind of ["snapshot", "resources"] as const) {
+      const names = backups.map(([at, dirty]) => backupFileNames(formatBackupTimestamp(at), dirty)[kind])
+      const sorted = execFileSync("sort", ["-V"], { input: `${names.join("\n")}\n`, encoding: "utf8" }).trim().split("\n")
+      expect(parseBackupFileName(sorted.at(-1)!)?.timestamp).toBe(newest)
+    }
+  })
 })
