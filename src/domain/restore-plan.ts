@@ -278,15 +278,19 @@ const step = (s: Omit<RestoreStep, "touches">): RestoreStep => ({
   touches: [...new Set([...s.actions.flatMap(actionPaths), ...s.undo.flatMap(actionPaths)])],
 })
 
-/** The `etcdutl snapshot restore` arguments (after the binary) for a plan's member and bump. */
-export const snapshotRestoreArgs = (args: {
+/** What `etcdutl snapshot restore` needs for a plan's member and bump. */
+export interface SnapshotRestoreRequest {
   readonly snapshot: string
   readonly memberName: string
   readonly peerUrl: string
   readonly clusterToken: string
+  /** Must not exist yet (or be empty): etcdutl creates it. */
   readonly dataDir: string
   readonly bump: RevisionBump
-}): ReadonlyArray<string> => [
+}
+
+/** The `etcdutl snapshot restore` arguments (after the binary) for a plan's member and bump. */
+export const snapshotRestoreArgs = (args: SnapshotRestoreRequest): ReadonlyArray<string> => [
   "snapshot",
   "restore",
   args.snapshot,

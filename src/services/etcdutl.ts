@@ -7,7 +7,7 @@
  */
 import { spawn } from "node:child_process"
 import { Context, Effect, Layer, Result, Schema } from "effect"
-import { snapshotRestoreArgs, type EtcdutlCapabilities, type RevisionBump } from "../domain/restore-plan.ts"
+import { snapshotRestoreArgs, type EtcdutlCapabilities, type RevisionBump, type SnapshotRestoreRequest } from "../domain/restore-plan.ts"
 import { etcdToolPath } from "./local-etcd.ts"
 
 export type { EtcdutlCapabilities } from "../domain/restore-plan.ts"
@@ -60,15 +60,7 @@ export class EtcdutlUnsupported extends Schema.TaggedError<EtcdutlUnsupported>()
   message: Schema.String,
 }) {}
 
-export interface SnapshotRestoreRequest {
-  readonly snapshot: string
-  readonly memberName: string
-  readonly peerUrl: string
-  readonly clusterToken: string
-  /** Must not exist yet (or be empty): etcdutl creates it. */
-  readonly dataDir: string
-  readonly bump: RevisionBump
-}
+export type { SnapshotRestoreRequest } from "../domain/restore-plan.ts"
 
 // ---------------------------------------------------------------------------------------------
 
