@@ -3,6 +3,7 @@ import { Command, Flag } from "effect/cli"
 import { parseRevisionsFlag } from "../domain/revisions.ts"
 import { backupDirFlag } from "./common-flags.ts"
 import { withLogging } from "./logging.ts"
+import { operandResourcesJsonFlagDef, tableFromJson } from "./operand-resources-flags.ts"
 import { toolVersion } from "./version.ts"
 
 export const backupCreateCommand = Command.make(
@@ -13,16 +14,18 @@ export const backupCreateCommand = Command.make(
       Flag.withDescription("The revisions backup-resources staged, one per operand: etcd=N,kube-apiserver=N,kube-controller-manager=N,kube-scheduler=N"),
       Flag.withMetavar("etcd=N,kube-apiserver=N,kube-controller-manager=N,kube-scheduler=N"),
     ),
+    operandResources: operandResourcesJsonFlagDef,
   },
-  ({ backupDir, revisions }) =>
+  ({ backupDir, revisions, operandResources }) =>
     withLogging(
       Effect.gen(function* () {
         const requested = yield* Effect.fromResult(parseRevisionsFlag(revisions))
+        const operands = yield* tableFromJson(operandResources)
         // Loaded on use: the program stays out of other commands' processes.
         const [{ backupCreate }, { Tarball }, { encodeBackupManifest }] = yield* Effect.promise(() =>
           Promise.all([import("../programs/backup-create.ts"), import("../services/tarball/tarball.ts"), import("../domain/backup-manifest.ts")]),
         )
-        const manifest = yield* backupCreate({ backupDir, revisions: requested, toolVersion }).pipe(Effect.provide(Tarball.layer))
+        const manifest = yield* backupCreate({ backupDir, revisions: requested, toolVersion, operands }).pipe(Effect.provide(Tarball.layer))
         yield* Effect.sync(() => process.stdout.write(encodeBackupManifest(manifest)))
       }),
     ),

@@ -5,6 +5,7 @@ import { Revision } from "../domain/revisions.ts"
 import { backupDirFlag } from "./common-flags.ts"
 import { kubeconfigFlag, liveKubeLayer } from "./kube-flags.ts"
 import { withLogging } from "./logging.ts"
+import { operandResourcesJsonFlagDef, tableFromJson } from "./operand-resources-flags.ts"
 
 export const backupResourcesCommand = Command.make(
   "backup-resources",
@@ -19,13 +20,15 @@ export const backupResourcesCommand = Command.make(
       Flag.withDescription("The revision N to stage (its <name>-N ConfigMaps and Secrets), from 1 to 2147483647"),
     ),
     kubeconfig: kubeconfigFlag,
+    operandResources: operandResourcesJsonFlagDef,
   },
-  ({ backupDir, operand, revision, kubeconfig }) =>
+  ({ backupDir, operand, revision, kubeconfig, operandResources }) =>
     withLogging(
       Effect.gen(function* () {
         // Loaded on use: the program stays out of other commands' processes.
         const { backupResources } = yield* Effect.promise(() => import("../programs/backup-resources.ts"))
-        const record = yield* backupResources({ backupDir, operand, revision }).pipe(Effect.provide(liveKubeLayer(kubeconfig)))
+        const operands = yield* tableFromJson(operandResources)
+        const record = yield* backupResources({ backupDir, operand, revision, operands }).pipe(Effect.provide(liveKubeLayer(kubeconfig)))
         yield* Effect.sync(() => process.stdout.write(`${JSON.stringify(record, null, 2)}\n`))
       }),
     ),

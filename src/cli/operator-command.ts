@@ -6,6 +6,7 @@ import { MillisFromDurationString } from "../domain/durations.ts"
 import { decodeBackupPodOptions } from "../domain/pod-spec.ts"
 import { kubeconfigFlag, liveKubeLayer } from "./kube-flags.ts"
 import { withLogging } from "./logging.ts"
+import { operandResourcesFileFlag, tableFromFile } from "./operand-resources-flags.ts"
 import { stopsGracefullyOnSigterm } from "./shutdown.ts"
 import { podOptionFlags, podOptionsFromFlags } from "./pod-option-flags.ts"
 
@@ -16,6 +17,7 @@ export const operatorCommand = Command.make(
   "operator",
   {
     kubeconfig: kubeconfigFlag,
+    operandResources: operandResourcesFileFlag,
     ...podOptionFlags,
     minInterval: duration("min-interval", 3_600_000, "Least time between two rendered backups (e.g. 1h)"),
     settle: duration("settle", 30_000, "Revisions must stay unchanged this long before they are rendered (coalesces rollouts)"),
@@ -43,6 +45,7 @@ export const operatorCommand = Command.make(
         Effect.gen(function* () {
           yield* stopsGracefullyOnSigterm
           const podOptions = yield* Effect.fromResult(decodeBackupPodOptions(podOptionsFromFlags(flags)))
+          const table = yield* tableFromFile(flags.operandResources)
           const identity = Option.getOrElse(flags.identity, () => process.env["POD_NAME"] ?? hostname())
           const handle = yield* startController({
             reconcile: defaultReconcileConfig({
@@ -51,6 +54,7 @@ export const operatorCommand = Command.make(
               minIntervalMs: flags.minInterval,
               settleMs: flags.settle,
               identity,
+              table,
             }),
             election: { namespace: flags.namespace, leaseName: flags.leaseName, identity, ...defaultElectionTimings },
             resyncMs: flags.resync,

@@ -1,14 +1,17 @@
 import { Effect, Result } from "effect"
 import { Command, Flag } from "effect/cli"
+import type { OperandTable } from "../domain/operands.ts"
 import { decodeBackupPodOptions, renderBackupPodYaml } from "../domain/pod-spec.ts"
 import { parseRevisionsFlag } from "../domain/revisions.ts"
 import { kubeconfigFlag, liveKubeLayer } from "./kube-flags.ts"
 import { withLogging } from "./logging.ts"
+import { operandResourcesFileFlag, tableFromFile } from "./operand-resources-flags.ts"
 import { podOptionFlags, podOptionsFromFlags } from "./pod-option-flags.ts"
 
 /** The observed revisions of the cluster's four operator CRs (the first problem, if any). */
-const clusterRevisions = Effect.promise(() => import("../programs/observed-revisions.ts")).pipe(
-  Effect.flatMap(({ observedRevisions }) => observedRevisions()),
+const clusterRevisions = (table: OperandTable) =>
+  Effect.promise(() => import("../programs/observed-revisions.ts")).pipe(
+  Effect.flatMap(({ observedRevisions }) => observedRevisions(table)),
   Effect.flatMap((decoded) => Effect.fromResult(Result.mapError(decoded, (errors) => errors[0]!))),
 )
 
@@ -20,17 +23,19 @@ export const renderCommand = Command.make(
       Flag.withDescription("etcd=N,kube-apiserver=N,kube-controller-manager=N,kube-scheduler=N: render for these without contacting a cluster"),
     ),
     kubeconfig: kubeconfigFlag,
+    operandResources: operandResourcesFileFlag,
     ...podOptionFlags,
   },
   (flags) =>
     withLogging(
       Effect.gen(function* () {
         const options = yield* Effect.fromResult(decodeBackupPodOptions(podOptionsFromFlags(flags)))
+        const table = yield* tableFromFile(flags.operandResources)
         const revisions =
           flags.revisions._tag === "Some"
             ? yield* Effect.fromResult(parseRevisionsFlag(flags.revisions.value))
-            : yield* clusterRevisions.pipe(Effect.provide(liveKubeLayer(flags.kubeconfig)))
-        yield* Effect.sync(() => process.stdout.write(renderBackupPodYaml(revisions, options)))
+            : yield* clusterRevisions(table).pipe(Effect.provide(liveKubeLayer(flags.kubeconfig)))
+        yield* Effect.sync(() => process.stdout.write(renderBackupPodYaml(revisions, options, table)))
       }),
     ),
 ).pipe(

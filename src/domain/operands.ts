@@ -5,6 +5,7 @@
  * so a user can replace them with a file decoded by `ResourceOverrides`.
  */
 import { Result, Schema } from "effect"
+import { canonicalize } from "./canonical-json.ts"
 import { dnsSubdomainMaxLength, dnsSubdomainProblem } from "./k8s-names.ts"
 import { firstKeyedProblem } from "./schema-errors.ts"
 import { parseYamlText } from "./yaml-text.ts"
@@ -251,3 +252,29 @@ export const operandTableWithOverrides = (
   table: OperandTable = defaultOperands,
 ): Result.Result<OperandTable, ResourceOverridesInvalid> =>
   Result.map(decodeResourceOverrides(text, table), (overrides) => applyResourceOverrides(table, overrides))
+
+const sameList = (a: ReadonlyArray<RevisionedResource>, b: ReadonlyArray<RevisionedResource>) =>
+  a.length === b.length && a.every((r, i) => r.name === b[i]!.name && r.optional === b[i]!.optional)
+
+/**
+ * The overrides that turn the default table into `table` (only the lists that differ), or
+ * `undefined` when it is the default. The operator passes them to the backup pod's containers,
+ * so the pod backs up exactly the lists it was rendered with.
+ */
+export const resourceOverridesOf = (table: OperandTable): ResourceOverrides | undefined => {
+  const operands: Partial<Record<OperandName, { configMaps?: ReadonlyArray<RevisionedResource>; secrets?: ReadonlyArray<RevisionedResource> }>> = {}
+  for (const name of operandNames) {
+    const o = table[name]
+    const d = defaultOperands[name]
+    const entry = {
+      ...(sameList(o.configMaps, d.configMaps) ? {} : { configMaps: o.configMaps }),
+      ...(sameList(o.secrets, d.secrets) ? {} : { secrets: o.secrets }),
+    }
+    if (Object.keys(entry).length > 0) operands[name] = entry
+  }
+  return Object.keys(operands).length === 0 ? undefined : ({ operands } as ResourceOverrides)
+}
+
+/** One-line JSON of overrides, keys in a fixed order (a command-line value with stable bytes). */
+export const encodeResourceOverrides = (overrides: ResourceOverrides): string =>
+  JSON.stringify(canonicalize(overrides, ["operands", ...operandNames, "configMaps", "secrets", "name", "optional"]))

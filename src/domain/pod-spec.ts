@@ -9,13 +9,16 @@
 import { createHash } from "node:crypto"
 import { Result, Schema } from "effect"
 import { dnsLabelProblem, dnsSubdomainProblem } from "./k8s-names.ts"
-import { defaultOperands, operandList, operandNames, type OperandName, type OperandTable } from "./operands.ts"
+import { defaultOperands, encodeResourceOverrides, operandList, operandNames, resourceOverridesOf, type OperandName, type OperandTable } from "./operands.ts"
 import { formatRevisionSet, parseRevisionsFlag, type RevisionSet } from "./revisions.ts"
 import { firstKeyedProblem } from "./schema-errors.ts"
 import { canonicalYaml } from "./yaml-text.ts"
 
 /** The binary every container runs (the image's entrypoint). */
 export const backupBinary = "cluster-backup"
+
+/** The flag carrying replaced resource lists (`encodeResourceOverrides`) to the pod's commands. */
+export const operandResourcesJsonFlag = "--operand-resources-json"
 
 /** Paths inside the pod; the CLI subcommands' defaults must agree. */
 export const backupPodPaths = {
@@ -239,6 +242,9 @@ export const renderBackupPod = (
 ): BackupPod => {
   const o: BackupPodOptions = { ...defaultPodOptions, ...options }
   const dir = ["--backup-dir", backupPodPaths.backupDir]
+  // A replaced resource list travels with the pod: its containers back up what it was rendered for.
+  const overrides = resourceOverridesOf(table)
+  const lists = overrides === undefined ? [] : [operandResourcesJsonFlag, encodeResourceOverrides(overrides)]
   const pod: BackupPod = {
     apiVersion: "v1",
     kind: "Pod",
@@ -271,10 +277,10 @@ export const renderBackupPod = (
         ),
         ...operandList(table).map((operand) =>
           container(o, resourcesContainerName(operand.short), [
-            "backup-resources", ...dir, "--operand", operand.name, "--revision", String(revisions[operand.name]),
+            "backup-resources", ...dir, "--operand", operand.name, "--revision", String(revisions[operand.name]), ...lists,
           ]),
         ),
-        container(o, backupCreateContainerName, ["backup-create", ...dir, "--revisions", formatRevisionSet(revisions)]),
+        container(o, backupCreateContainerName, ["backup-create", ...dir, "--revisions", formatRevisionSet(revisions), ...lists]),
       ],
       containers: [container(o, backupHoldContainerName, ["hold", ...dir, "--duration", `${o.holdSeconds}s`])],
       ...(o.priorityClassName === undefined ? {} : { priorityClassName: o.priorityClassName }),

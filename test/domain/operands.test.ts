@@ -13,6 +13,8 @@ import {
   operandTableWithOverrides,
   type ResourceOverrides,
   type RevisionedResource,
+  resourceOverridesOf,
+  encodeResourceOverrides,
 } from "../../src/domain/operands.ts"
 import { dnsSubdomainArb, operandArb } from "./arbitraries.ts"
 
@@ -179,5 +181,18 @@ describe("decodeResourceOverrides", () => {
   test.prop([fc.string({ maxLength: 200 })], { numRuns: 300 })("arbitrary text never throws", (text) => {
     const r = decodeResourceOverrides(text)
     if (Result.isFailure(r)) expect(r.failure._tag).toBe("ResourceOverridesInvalid")
+  })
+})
+
+describe("overrides carried to the backup pod", () => {
+  test.prop([overridesArb], { numRuns: 150 })("the encoded overrides of a table rebuild that table", (overrides) => {
+    const table = applyResourceOverrides(defaultOperands, overrides)
+    const carried = resourceOverridesOf(table)
+    const rebuilt = carried === undefined ? defaultOperands : Result.getOrThrow(operandTableWithOverrides(encodeResourceOverrides(carried)))
+    expect(rebuilt).toEqual(table)
+  })
+
+  it("the default table carries nothing", () => {
+    expect(resourceOverridesOf(defaultOperands)).toBeUndefined()
   })
 })

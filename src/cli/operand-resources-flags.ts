@@ -1,0 +1,38 @@
+import { Effect, FileSystem, Option, Schema } from "effect"
+import { Flag } from "effect/cli"
+import { defaultOperands, operandTableWithOverrides, type OperandTable, type ResourceOverridesInvalid } from "../domain/operands.ts"
+import { operandResourcesJsonFlag } from "../domain/pod-spec.ts"
+
+export class OperandResourcesUnreadable extends Schema.TaggedError<OperandResourcesUnreadable>()("OperandResourcesUnreadable", {
+  path: Schema.String,
+  message: Schema.String,
+}) {}
+
+/** `--operand-resources FILE`: replaces the operands' revisioned ConfigMap/Secret lists (operator, render). */
+export const operandResourcesFileFlag = Flag.String("operand-resources").pipe(
+  Flag.optional,
+  Flag.withDescription(
+    "JSON or YAML file replacing operands' revisioned ConfigMap/Secret lists (OpenShift releases differ): {operands: {<operand>: {configMaps: [{name, optional}], secrets: [...]}}}",
+  ),
+)
+
+/** `--operand-resources-json TEXT`: the same lists as one-line JSON, as the rendered backup pod passes them. */
+export const operandResourcesJsonFlagDef = Flag.String(operandResourcesJsonFlag.slice(2)).pipe(
+  Flag.optional,
+  Flag.withDescription("Replaced resource lists as one-line JSON (the operator renders this into the backup pod)"),
+)
+
+/** The operand table a `--operand-resources` file gives (the default table without one). */
+export const tableFromFile = (file: Option.Option<string>) =>
+  Effect.gen(function* () {
+    if (Option.isNone(file)) return defaultOperands
+    const fs = yield* FileSystem.FileSystem
+    const text = yield* fs
+      .readFileString(file.value)
+      .pipe(Effect.mapError((e) => new OperandResourcesUnreadable({ path: file.value, message: `--operand-resources ${file.value}: ${e.message}` })))
+    return yield* Effect.fromResult(operandTableWithOverrides(text))
+  })
+
+/** The operand table `--operand-resources-json` gives (the default table without it). */
+export const tableFromJson = (json: Option.Option<string>): Effect.Effect<OperandTable, ResourceOverridesInvalid> =>
+  Option.isNone(json) ? Effect.succeed(defaultOperands) : Effect.fromResult(operandTableWithOverrides(json.value))
