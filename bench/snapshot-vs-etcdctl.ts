@@ -19,6 +19,7 @@ import { Etcd3 } from "etcd3"
 import { Effect } from "effect"
 import { etcdToolPath, startLocalEtcd } from "../src/services/local-etcd.ts"
 import { clientTls, generateTlsBundle } from "../src/services/tls-certs.ts"
+import { backupInitEnv } from "../src/domain/pod-spec.ts"
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 const arg = (name: string, fallback: string) => {
@@ -169,7 +170,9 @@ const program = Effect.gen(function* () {
       const out = join(dir, `out-${round}`)
       mkdirSync(out, { recursive: true })
       const [command, args] = commandFor(tool, out)
-      const run = yield* Effect.promise(() => measure(command, args, env))
+      // The command runs with the environment the backup pod gives its container.
+      const toolEnv = tool === "cluster-backup backup-init" ? { ...env, ...Object.fromEntries(backupInitEnv.map((e) => [e.name, e.value])) } : env
+      const run = yield* Effect.promise(() => measure(command, args, toolEnv))
       if (run.exitCode !== 0) return yield* Effect.die(new Error(`${tool} failed (exit ${run.exitCode}):\n${run.stderr}`))
       const produced = readdirSync(out).find((n) => n.endsWith(".db"))
       const bytes = statSync(join(out, produced!)).size

@@ -30,7 +30,7 @@ import { startController } from "../controller.ts"
 import { backupPodConfigMapName, backupPodYamlKey, defaultReconcileConfig } from "../reconcile.ts"
 import { formatSummary, stageHeading, type DemoSummary } from "./demo-report.ts"
 import { etcdClient, putOperatorCr, seedEtcd } from "./etcd-seed.ts"
-import { decodeRunnablePod, LocalPodFailed, localArgs, materializeVolumes, runLocalContainer } from "./local-kubelet.ts"
+import { containerEnv, decodeRunnablePod, LocalPodFailed, localArgs, materializeVolumes, runLocalContainer } from "./local-kubelet.ts"
 
 export interface DemoOptions {
   /** Where everything goes (created if missing); default a new temporary directory. */
@@ -206,7 +206,7 @@ export const runDemo = Effect.fn("demo")(function* (options: DemoOptions) {
         yield* say(`${container.name}: cluster-backup ${args.join(" ").replaceAll(work, "<work>")}`)
         const lines: Array<string> = []
         const ran = yield* Effect.exit(
-          runLocalContainer(container.name, options.entry, ["--log-format", "json", ...args], { KUBECONFIG: kubeconfig }, (line) => {
+          runLocalContainer(container.name, options.entry, ["--log-format", "json", ...args], { ...containerEnv(container), KUBECONFIG: kubeconfig }, (line) => {
             lines.push(childLine(container.name, line))
           }),
         )

@@ -17,8 +17,13 @@ const Mount = Schema.Struct({ name: Schema.String, mountPath: Schema.String, rea
 const Container = Schema.Struct({
   name: Schema.String,
   command: Schema.Array(Schema.String),
+  env: Schema.optionalKey(Schema.Array(Schema.Struct({ name: Schema.String, value: Schema.String }))),
   volumeMounts: Schema.optionalKey(Schema.Array(Mount)),
 })
+
+/** A container's environment as the kubelet gives it (literal values only; the backup pod uses no others). */
+export const containerEnv = (container: RunnableContainer): Record<string, string> =>
+  Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value]))
 export type RunnableContainer = typeof Container.Type
 const Volume = Schema.Struct({
   name: Schema.String,
