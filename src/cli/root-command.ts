@@ -1,21 +1,52 @@
 import { Command } from "effect/cli"
-import { backupCreateCommand } from "./backup-create-command.ts"
-import { backupInitCommand } from "./backup-init-command.ts"
-import { backupResourcesCommand } from "./backup-resources-command.ts"
-import { demoCommand } from "./demo-command.ts"
-import { holdCommand } from "./hold-command.ts"
-import { operatorCommand } from "./operator-command.ts"
-import { pruneCommand } from "./prune-command.ts"
-import { renderCommand } from "./render-command.ts"
-import { restoreCommand } from "./restore-command.ts"
-import { verifyCommand } from "./verify-command.ts"
 import { LogFormat } from "./logging.ts"
 
-export const rootCommand = Command.make("cluster-backup").pipe(
-  Command.withDescription(
-    "Consistent, verifiable backups of an OpenShift control plane: the etcd snapshot and the static-pod resources of etcd, kube-apiserver, kube-controller-manager and kube-scheduler at one revision.",
-  ),
-  Command.withSubcommands([demoCommand, operatorCommand, renderCommand, holdCommand, backupInitCommand, backupResourcesCommand, backupCreateCommand, pruneCommand, verifyCommand, restoreCommand]),
-  // After the subcommands, so the setting is provided to all of them.
-  Command.withGlobalFlags([LogFormat]),
-)
+/**
+ * Every subcommand, loaded on demand: a process loads the modules of the subcommand it runs and
+ * no other (the backup pod's containers run on a memory budget; see bench/README.md). Help and
+ * unknown names load them all.
+ */
+const subcommands = {
+  demo: () => import("./demo-command.ts").then((m) => m.demoCommand),
+  operator: () => import("./operator-command.ts").then((m) => m.operatorCommand),
+  render: () => import("./render-command.ts").then((m) => m.renderCommand),
+  hold: () => import("./hold-command.ts").then((m) => m.holdCommand),
+  "backup-init": () => import("./backup-init-command.ts").then((m) => m.backupInitCommand),
+  "backup-resources": () => import("./backup-resources-command.ts").then((m) => m.backupResourcesCommand),
+  "backup-create": () => import("./backup-create-command.ts").then((m) => m.backupCreateCommand),
+  prune: () => import("./prune-command.ts").then((m) => m.pruneCommand),
+  verify: () => import("./verify-command.ts").then((m) => m.verifyCommand),
+  restore: () => import("./restore-command.ts").then((m) => m.restoreCommand),
+} as const
+type SubcommandName = keyof typeof subcommands
+
+/** Global flags that take a value (so their value is not mistaken for a subcommand's name). */
+const globalFlagsWithValue = new Set(["--log-format", "--log-level", "--completions"])
+
+/** The subcommand the arguments name, if they name one. */
+export const requestedSubcommand = (args: ReadonlyArray<string>): SubcommandName | undefined => {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!
+    if (arg.startsWith("-")) {
+      if (globalFlagsWithValue.has(arg)) i++
+      continue
+    }
+    return Object.hasOwn(subcommands, arg) ? (arg as SubcommandName) : undefined
+  }
+  return undefined
+}
+
+/** The command line with the subcommand `args` name, or with all of them. */
+export const loadRootCommand = async (args: ReadonlyArray<string>) => {
+  const named = requestedSubcommand(args)
+  const names: ReadonlyArray<SubcommandName> = named === undefined ? (Object.keys(subcommands) as Array<SubcommandName>) : [named]
+  const loaded = await Promise.all(names.map((name) => subcommands[name]()))
+  return Command.make("cluster-backup").pipe(
+    Command.withDescription(
+      "Consistent, verifiable backups of an OpenShift control plane: the etcd snapshot and the static-pod resources of etcd, kube-apiserver, kube-controller-manager and kube-scheduler at one revision.",
+    ),
+    Command.withSubcommands(loaded as unknown as [(typeof loaded)[number], ...Array<(typeof loaded)[number]>]),
+    // After the subcommands, so the setting is provided to all of them.
+    Command.withGlobalFlags([LogFormat]),
+  )
+}
