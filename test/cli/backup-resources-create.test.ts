@@ -3,7 +3,6 @@
  * --kubeconfig <file>` against the stub API server (the live Kube layer over HTTP) for the four
  * operands, then `backup-create`; and their failures' exit codes and messages.
  */
-import { spawn } from "node:child_process"
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -15,25 +14,9 @@ import { formatRevisionSet } from "../../src/domain/revisions.ts"
 import { decodeResourcesRecord } from "../../src/programs/resources-record.ts"
 import { kubeconfigYaml, startSimulatedApiServer, type SimulatedApiServer } from "../../src/services/kube/simulated-api-server.ts"
 import { allInstallerFiles, gnuTarExtract, loadedCluster, revisions, timestamp, walk, writeFakeSnapshot, type Loaded } from "../programs/backup-resources-harness.ts"
-import { cliEntry } from "../support/tools.ts"
+import { runCli } from "../support/tools.ts"
 
-interface Ran {
-  readonly status: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-/** Runs the command without blocking this process (the API server answers from it). */
-const cli = (...args: Array<string>): Promise<Ran> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliEntry, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, KUBECONFIG: "" } })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
-    child.on("error", reject)
-    child.on("close", (status) => resolve({ status, stdout, stderr }))
-  })
+const cli = (...args: Array<string>) => runCli(args)
 
 let dir: string
 let loaded: Loaded

@@ -3,7 +3,6 @@
  * commands, and `backup-resources` / `backup-create` run with the pod's own arguments back up
  * exactly the listed resources.
  */
-import { spawn } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -16,21 +15,12 @@ import { defaultOperands, operandTableWithOverrides } from "../../src/domain/ope
 import { formatRevisionSet } from "../../src/domain/revisions.ts"
 import { kubeconfigYaml, startSimulatedApiServer } from "../../src/services/kube/simulated-api-server.ts"
 import { loadedCluster, revisions, writeFakeSnapshot } from "../programs/backup-resources-harness.ts"
-import { cliEntry } from "../support/tools.ts"
+import { runCli } from "../support/tools.ts"
 
 const dir = mkdtempSync(join(tmpdir(), "cb-operand-resources-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-const cli = (...args: Array<string>) =>
-  new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [cliEntry, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, KUBECONFIG: "" } })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
-    child.on("error", reject)
-    child.on("close", (status) => resolve({ status, stdout, stderr }))
-  })
+const cli = (...args: Array<string>) => runCli(args)
 
 const overridesYaml = `operands:
   kube-scheduler:

@@ -15,7 +15,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { operandList } from "../../src/domain/operands.ts"
 import type { BackupManifest } from "../../src/domain/backup-manifest.ts"
 import { operatorCrKey } from "../../src/programs/operator-revisions-at.ts"
-import { restoreBackup } from "../../src/programs/restore.ts"
 import { verifyBackup } from "../../src/programs/verify.ts"
 import { renderVerifyReport } from "../../src/programs/verify-report.ts"
 import { DiskSpace } from "../../src/services/disk-space.ts"
@@ -23,7 +22,7 @@ import { Etcdutl } from "../../src/services/etcdutl.ts"
 import { startLocalEtcd } from "../../src/services/local-etcd.ts"
 import { Tarball } from "../../src/services/tarball/tarball.ts"
 import { allInstallerFiles, loadedCluster, walk, type Loaded } from "../programs/backup-resources-harness.ts"
-import { hostFiles, makeBackup, makeHostTree, startSharedEtcd, type SharedEtcd } from "../support/bad-backups.ts"
+import { hostFiles, makeBackup, makeHostTree, startSharedEtcd, type SharedEtcd, restoreOnHost } from "../support/bad-backups.ts"
 import { etcd3Client, operatorCrJson, putOperatorCrs, seedKeyName, seedKeys, valueFor } from "../support/etcd-fixture.ts"
 
 const keyCount = 3000
@@ -70,15 +69,7 @@ describe("backup, verify --test-restore, restore --root, serve", () => {
     const out: Array<string> = []
     const exit = await Effect.runPromise(
       Effect.exit(
-        restoreBackup({
-          backupDir: host.backupDir,
-          root: host.root,
-          dryRun: false,
-          memberName: "master-0",
-          noBump: false,
-          restoreId,
-          output: (text) => Effect.sync(() => void out.push(text)),
-        }).pipe(Effect.provide(Layer.mergeAll(Etcdutl.live, Tarball.layer, DiskSpace.layerLive, NodeServices.layer))),
+        restoreOnHost(host, out, { restoreId }).pipe(Effect.provide(Layer.mergeAll(Etcdutl.live, Tarball.layer, DiskSpace.layerLive, NodeServices.layer))),
       ),
     )
     if (Exit.isFailure(exit)) throw new Error(`restore failed: ${Cause.pretty(exit.cause)}\n${out.join("")}`)

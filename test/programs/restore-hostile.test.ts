@@ -15,11 +15,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { encodeBackupManifest } from "../../src/domain/backup-manifest.ts"
 import { decodeRestorePlanInput, planRestore, pathsToObserve, revisionBump, type RestoreAction } from "../../src/domain/restore-plan.ts"
 import { executeAction } from "../../src/programs/restore-executor.ts"
-import { restoreBackup } from "../../src/programs/restore.ts"
 import { DiskSpace } from "../../src/services/disk-space.ts"
 import { Etcdutl } from "../../src/services/etcdutl.ts"
 import { Tarball } from "../../src/services/tarball/tarball.ts"
-import { fakeSnapshotStatuses, makeFakeBackup, makeHostTree, readManifest } from "../support/bad-backups.ts"
+import { fakeSnapshotStatuses, makeFakeBackup, makeHostTree, readManifest, restoreOnHost } from "../support/bad-backups.ts"
 import { hostileTarballs, snapshotTree, validTarball } from "../support/hostile-tarballs.ts"
 import { loadedCluster } from "./backup-resources-harness.ts"
 
@@ -57,15 +56,7 @@ describe("restore refuses hostile tarballs and changes nothing", () => {
       const out: Array<string> = []
       const exit = await Effect.runPromise(
         Effect.exit(
-          restoreBackup({
-            backupDir: host.backupDir,
-            root: host.root,
-            dryRun: false,
-            memberName: "master-0",
-            noBump: false,
-            restoreId,
-            output: (text) => Effect.sync(() => void out.push(text)),
-          }).pipe(Effect.provide(Layer.mergeAll(Etcdutl.inMemory({ statuses: fakeSnapshotStatuses(host.backupDir) }), DiskSpace.layerLive, Tarball.layer, NodeServices.layer))),
+          restoreOnHost(host, out, { restoreId }).pipe(Effect.provide(Layer.mergeAll(Etcdutl.inMemory({ statuses: fakeSnapshotStatuses(host.backupDir) }), DiskSpace.layerLive, Tarball.layer, NodeServices.layer))),
         ),
       )
       expect(Exit.isFailure(exit), out.join("")).toBe(true)

@@ -12,12 +12,12 @@ import { NodeServices } from "@effect/platform-node"
 import { Cause, Effect, Exit, Fiber, Layer } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { renderAction, renderRestorePlan } from "../../src/domain/restore-plan-render.ts"
-import { restoreBackup, type RestoreOptions, type RestoreOutcome } from "../../src/programs/restore.ts"
+import type { RestoreOptions, RestoreOutcome } from "../../src/programs/restore.ts"
 import { DiskSpace } from "../../src/services/disk-space.ts"
 import { etcdToolPath } from "../../src/services/local-etcd.ts"
 import { Etcdutl } from "../../src/services/etcdutl.ts"
 import { Tarball } from "../../src/services/tarball/tarball.ts"
-import { badBackups, hostFiles, makeBackup, makeHostTree, readManifest, startSharedEtcd, type HostTree, type SharedEtcd } from "../support/bad-backups.ts"
+import { badBackups, hostFiles, makeBackup, makeHostTree, readManifest, restoreOnHost, startSharedEtcd, type HostTree, type SharedEtcd } from "../support/bad-backups.ts"
 import { snapshotTree } from "../support/hostile-tarballs.ts"
 import { allInstallerFiles, loadedCluster, walk, type Loaded } from "./backup-resources-harness.ts"
 
@@ -44,16 +44,7 @@ const layers = (etcdutl: Layer.Layer<Etcdutl> = Etcdutl.live, disk: Layer.Layer<
   Layer.mergeAll(etcdutl, disk, Tarball.layer, NodeServices.layer)
 
 const restoreEffect = (host: HostTree, options: Partial<RestoreOptions>, out: Array<string>, layer = layers()) =>
-  restoreBackup({
-    backupDir: host.backupDir,
-    root: host.root,
-    dryRun: false,
-    memberName: "master-0",
-    noBump: false,
-    restoreId,
-    output: (text) => Effect.sync(() => void out.push(text)),
-    ...options,
-  }).pipe(Effect.provide(layer))
+  restoreOnHost(host, out, { restoreId, ...options }).pipe(Effect.provide(layer))
 
 const restore = async (host: HostTree, options: Partial<RestoreOptions> = {}, layer = layers()): Promise<Ran> => {
   const out: Array<string> = []

@@ -13,6 +13,7 @@ import { decodeBackupManifest, encodeBackupManifest, type BackupManifest } from 
 import { formatRevisionSet } from "../../src/domain/revisions.ts"
 import { backupCreate } from "../../src/programs/backup-create.ts"
 import { backupInit } from "../../src/programs/backup-init.ts"
+import { restoreBackup, type RestoreOptions } from "../../src/programs/restore.ts"
 import { DiskSpace } from "../../src/services/disk-space.ts"
 import type { EtcdConnection } from "../../src/services/etcd/etcd.ts"
 import { layerLive } from "../../src/services/etcd/etcd-live.ts"
@@ -278,3 +279,19 @@ export const writeScriptedEtcdutl = (path: string) => {
   writeFileSync(path, script, { mode: 0o755 })
   return path
 }
+
+/** The restore on a host tree as the tests run it: member master-0, a fixed restore id, output collected. */
+export const restoreOnHost = (
+  host: HostTree,
+  out: Array<string>,
+  options: Partial<RestoreOptions> & { readonly restoreId: string },
+) =>
+  restoreBackup({
+    backupDir: host.backupDir,
+    root: host.root,
+    dryRun: false,
+    memberName: "master-0",
+    noBump: false,
+    output: (text) => Effect.sync(() => void out.push(text)),
+    ...options,
+  })
