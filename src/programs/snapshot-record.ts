@@ -6,7 +6,7 @@
  */
 import { Effect, FileSystem, Path, Schema } from "effect"
 import { BackupTimestamp } from "../domain/archive-names.ts"
-import { Revision } from "../domain/revisions.ts"
+import { Sha256Hex, SnapshotRevisions } from "../domain/backup-manifest.ts"
 import { ensurePrivateDirectory, fileError, writeFileAtomic, type BackupFileError } from "./atomic-files.ts"
 
 export const recordDirName = ".cluster-backup"
@@ -14,16 +14,10 @@ export const snapshotRecordFileName = "snapshot.json"
 
 const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThanOrEqualTo(Number.MAX_SAFE_INTEGER))
 const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0), Schema.isLessThanOrEqualTo(Number.MAX_SAFE_INTEGER))
-const Sha256Hex = Schema.String.check(Schema.isPattern(/^[0-9a-f]{64}$/))
 
 /** Per operand: the CR's `status.latestAvailableRevision` at the snapshot's revision, or null (reason in `operatorRevisionReasons`). */
-export const OperatorRevisions = Schema.Struct({
-  etcd: Schema.NullOr(Revision),
-  "kube-apiserver": Schema.NullOr(Revision),
-  "kube-controller-manager": Schema.NullOr(Revision),
-  "kube-scheduler": Schema.NullOr(Revision),
-})
-export type OperatorRevisions = typeof OperatorRevisions.Type
+export const OperatorRevisions = SnapshotRevisions
+export type OperatorRevisions = SnapshotRevisions
 
 export const SnapshotRecord = Schema.Struct({
   /** The backup's timestamp: every file of this backup is named with it. */
