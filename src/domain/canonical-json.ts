@@ -3,6 +3,8 @@
  * gives the same bytes (hashes and "nothing changed" checks depend on it).
  */
 
+import { setOwn } from "./own-property.ts"
+
 export type Json = string | number | boolean | null | ReadonlyArray<Json> | { readonly [key: string]: Json }
 
 /**
@@ -23,7 +25,7 @@ export const canonicalize = (value: unknown, keyOrder: ReadonlyArray<string> = [
       const out: Record<string, Json> = {}
       for (const key of Object.keys(v).sort(compare)) {
         const child = (v as Record<string, unknown>)[key]
-        if (child !== undefined) out[key] = go(child)
+        if (child !== undefined) setOwn(out, key, go(child))
       }
       return out
     }

@@ -2,6 +2,7 @@
  * JSON merge patch (RFC 7386), the `application/merge-patch+json` PATCH body: an object patch
  * merges key by key, `null` removes a key, anything else (arrays included) replaces the target.
  */
+import { getOwn, setOwn } from "../../domain/own-property.ts"
 
 export type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [key: string]: Json }
 export type JsonObject = { readonly [key: string]: Json }
@@ -15,7 +16,7 @@ export const applyMergePatch = (target: unknown, patch: unknown): unknown => {
   const result: Record<string, unknown> = isJsonObject(target) ? { ...target } : {}
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete result[key]
-    else result[key] = applyMergePatch(result[key], value)
+    else setOwn(result, key, applyMergePatch(getOwn(result, key), value))
   }
   return result
 }
@@ -42,13 +43,13 @@ export const createMergePatch = (from: unknown, to: unknown): unknown => {
   if (!isJsonObject(from) || !isJsonObject(to)) return to
   const patch: Record<string, unknown> = {}
   for (const key of Object.keys(from)) {
-    if (!Object.hasOwn(to, key)) patch[key] = null
+    if (!Object.hasOwn(to, key)) setOwn(patch, key, null)
   }
   for (const [key, value] of Object.entries(to)) {
-    if (!Object.hasOwn(from, key)) patch[key] = value
+    if (!Object.hasOwn(from, key)) setOwn(patch, key, value)
     else {
       const sub = createMergePatch(from[key], value)
-      if (sub !== undefined) patch[key] = sub
+      if (sub !== undefined) setOwn(patch, key, sub)
     }
   }
   return patch
