@@ -355,6 +355,20 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
   const newManifest = host(posix.join(hostLayout.configDir, podManifestPath("etcd", input.revisions.etcd, table)))
 
   const etcdStopped: Precondition = { _tag: "EtcdStopped", manifest, containers: etcdContainers, ports: etcdPorts }
+  /** A step that moves something out of etcd's data directory into the kept directory (undo: move it back). */
+  const keepAside = (k: Pick<RestoreStep, "id" | "title" | "description" | "onFailure"> & { readonly from: string; readonly to: string }) =>
+    step({
+      id: k.id,
+      title: k.title,
+      description: k.description,
+      preconditions: [etcdStopped, { _tag: "PathExists", path: k.from }, { _tag: "PathAbsent", path: k.to }],
+      actions: [
+        { _tag: "CreateDirectory", path: keptDataDir, mode: 0o700 },
+        { _tag: "Move", from: k.from, to: k.to },
+      ],
+      onFailure: k.onFailure,
+      undo: [{ _tag: "Move", from: k.to, to: k.from }],
+    })
   const bumpFlags: ReadonlyArray<Precondition> =
     bump._tag === "Disabled" ? [] : [{ _tag: "EtcdutlSupports", flags: ["--bump-revision", "--mark-compacted"] }]
   const manifestRunning = exists(manifestHostPath)
@@ -394,31 +408,23 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
       undo: manifestRunning ? [{ _tag: "Move", from: stoppedManifest, to: manifest }] : [],
     }),
     exists(posix.join(hostLayout.dataDir, "member"))
-      ? step({
+      ? keepAside({
           id: "keep-old-member",
           title: "Keep the old etcd data",
           description: "Move the current member directory out of etcd's data directory. It is kept, never deleted.",
-          preconditions: [etcdStopped, { _tag: "PathExists", path: member }, { _tag: "PathAbsent", path: keptMember }],
-          actions: [
-            { _tag: "CreateDirectory", path: keptDataDir, mode: 0o700 },
-            { _tag: "Move", from: member, to: keptMember },
-          ],
+          from: member,
+          to: keptMember,
           onFailure: "The old data is either still in place or fully moved (a rename is atomic). Run the restore again to continue, or undo.",
-          undo: [{ _tag: "Move", from: keptMember, to: member }],
         })
       : undefined,
     exists(posix.join(hostLayout.dataDir, "revision.json"))
-      ? step({
+      ? keepAside({
           id: "keep-revision-json",
           title: "Keep revision.json",
           description: "Move the raft index record out of etcd's data directory (its content gave the revision bump), so the directory is empty.",
-          preconditions: [etcdStopped, { _tag: "PathExists", path: revisionJson }, { _tag: "PathAbsent", path: keptRevisionJson }],
-          actions: [
-            { _tag: "CreateDirectory", path: keptDataDir, mode: 0o700 },
-            { _tag: "Move", from: revisionJson, to: keptRevisionJson },
-          ],
+          from: revisionJson,
+          to: keptRevisionJson,
           onFailure: "Run the restore again to continue, or undo.",
-          undo: [{ _tag: "Move", from: keptRevisionJson, to: revisionJson }],
         })
       : undefined,
     step({
