@@ -20,6 +20,9 @@ const subcommands = {
 } as const
 type SubcommandName = keyof typeof subcommands
 
+/** The subcommands' names, in the order of the command line's help. */
+export const subcommandNames = Object.keys(subcommands) as ReadonlyArray<SubcommandName>
+
 /** Global flags that take a value (so their value is not mistaken for a subcommand's name). */
 const globalFlagsWithValue = new Set(["--log-format", "--log-level", "--completions"])
 
@@ -39,7 +42,7 @@ export const requestedSubcommand = (args: ReadonlyArray<string>): SubcommandName
 /** The command line with the subcommand `args` name, or with all of them. */
 export const loadRootCommand = async (args: ReadonlyArray<string>) => {
   const named = requestedSubcommand(args)
-  const names: ReadonlyArray<SubcommandName> = named === undefined ? (Object.keys(subcommands) as Array<SubcommandName>) : [named]
+  const names: ReadonlyArray<SubcommandName> = named === undefined ? subcommandNames : [named]
   const loaded = await Promise.all(names.map((name) => subcommands[name]()))
   return Command.make("cluster-backup").pipe(
     Command.withDescription(

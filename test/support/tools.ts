@@ -22,13 +22,14 @@ export interface CliRun {
 
 /**
  * Runs the command in a child process without blocking this one (a stub API server in this
- * process must keep answering it). `KUBECONFIG` is cleared unless `env` sets it.
+ * process must keep answering it). `KUBECONFIG` is cleared unless `env` sets it. `entry` is
+ * another tree's command (the built one).
  */
-export const runCli = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>> = {}): Promise<CliRun> =>
+export const runCli = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>> = {}, entry: string = cliEntry): Promise<CliRun> =>
   import("node:child_process").then(
     ({ spawn }) =>
       new Promise<CliRun>((resolve, reject) => {
-        const child = spawn(process.execPath, [cliEntry, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, KUBECONFIG: "", ...env } })
+        const child = spawn(process.execPath, [entry, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, KUBECONFIG: "", ...env } })
         let stdout = ""
         let stderr = ""
         child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
