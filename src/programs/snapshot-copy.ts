@@ -1,6 +1,6 @@
 /**
  * Copies an etcd snapshot stream into an open file while checking its sha256 trailer: the
- * bytes go through `TrailerCheck` into two reused 1 MiB buffers; one is written while the other
+ * bytes go through `TrailerCheck` into two reused 512 KiB buffers; one is written while the other
  * fills, so the disk and the network work at the same time, with no allocation per write
  * (fresh large buffers fragment the allocator and make the process grow). The stream is pulled
  * only as fast as the file takes it, so memory stays bounded whatever the snapshot's size.
@@ -10,7 +10,11 @@ import { EtcdSnapshotFailed, type EtcdError } from "../services/etcd/etcd-errors
 import { TrailerCheck, type SnapshotHashMismatch, type SnapshotTooShort, type TrailerVerified } from "../services/etcd/snapshot-trailer.ts"
 import { fileError, type BackupFileError } from "./atomic-files.ts"
 
-const bufferBytes = 1024 * 1024
+/**
+ * Bytes per write. Measured on 1 GiB (ext4, kernel 6.18): 256-768 KiB cost ~0.7 s of system CPU,
+ * writes of exactly 1 MiB ~2.3 s (and 1.3 s more wall time), smaller ones more user CPU and memory.
+ */
+const bufferBytes = 512 * 1024
 
 export interface CopyOptions {
   readonly source: Stream.Stream<Uint8Array, EtcdError>
