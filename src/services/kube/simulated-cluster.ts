@@ -382,24 +382,17 @@ export const makeSimulatedCluster = (options: SimulatedClusterOptions = {}): Sim
       }
       case "create":
         return create(type, namespace, request.body)
-      case "update": {
+      // An update replaces the object; a patch is a JSON merge patch onto it.
+      case "update":
+      case "patch": {
         const name = request.name ?? ""
         const existing = existingOr404(type, namespace, request.name)
         if (Result.isFailure(existing)) return existing
         const body = bodyObject(request.body)
         if (Result.isFailure(body)) return body
         if (preconditionFails(existing.success, body.success)) return Result.fail(conflict(type, name))
-        return write(type, namespace, name, existing.success, body.success, type.statusSubresource === true)
-      }
-      case "patch": {
-        const name = request.name ?? ""
-        const existing = existingOr404(type, namespace, request.name)
-        if (Result.isFailure(existing)) return existing
-        const patch = bodyObject(request.body)
-        if (Result.isFailure(patch)) return patch
-        if (preconditionFails(existing.success, patch.success)) return Result.fail(conflict(type, name))
-        const merged = applyMergePatch(existing.success, patch.success) as Obj
-        return write(type, namespace, name, existing.success, merged, type.statusSubresource === true)
+        const next = request.verb === "patch" ? (applyMergePatch(existing.success, body.success) as Obj) : body.success
+        return write(type, namespace, name, existing.success, next, type.statusSubresource === true)
       }
       case "delete": {
         const existing = existingOr404(type, namespace, request.name)
