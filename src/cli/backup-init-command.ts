@@ -58,8 +58,14 @@ export const backupInitCommand = Command.make(
       Flag.withDefault(120_000),
       Flag.withDescription("Give up when etcd sends no snapshot data for this long (e.g. 2m)"),
     ),
+    directIo: Flag.Boolean("direct-io").pipe(
+      Flag.withDefault(true),
+      Flag.withDescription(
+        "Write the snapshot with direct I/O (O_DIRECT), bypassing the page cache, where the filesystem allows it; --no-direct-io writes through the page cache, flushing as it goes",
+      ),
+    ),
   },
-  ({ backupDir, etcd, stallTimeout }) =>
+  ({ backupDir, etcd, stallTimeout, directIo }) =>
     withLogging(
       Effect.gen(function* () {
         const connection = yield* Effect.fromResult(connectionFromFlags(etcd))
@@ -68,7 +74,7 @@ export const backupInitCommand = Command.make(
         const [{ backupInit }, { layerLive }, { DiskSpace }] = yield* Effect.promise(() =>
           Promise.all([import("../programs/backup-init.ts"), import("../services/etcd/etcd-live.ts"), import("../services/disk-space.ts")]),
         )
-        const record = yield* backupInit({ backupDir, stallTimeoutMs: stallTimeout }).pipe(
+        const record = yield* backupInit({ backupDir, stallTimeoutMs: stallTimeout, directIo }).pipe(
           Effect.provide(Layer.mergeAll(layerLive(connection), DiskSpace.layerLive)),
         )
         yield* Effect.sync(() => process.stdout.write(`${JSON.stringify(record, null, 2)}\n`))

@@ -29,6 +29,7 @@ import { trailerLength } from "../services/etcd/snapshot-trailer.ts"
 import { ensurePrivateDirectory, fileError, removeQuietly, syncDirectory } from "./atomic-files.ts"
 import { readOperatorRevisionsAt, sameRevisions, type ObservedRevisions } from "./operator-revisions-at.ts"
 import { copySnapshot } from "./snapshot-copy.ts"
+import { createSnapshotFile } from "./snapshot-file.ts"
 import { formatBytes, makeProgressReporter } from "./snapshot-progress.ts"
 import { recordDirName, snapshotRecordPath, writeSnapshotRecord, type OperatorRevisions, type SnapshotRecord } from "./snapshot-record.ts"
 
@@ -52,6 +53,8 @@ export interface BackupInitOptions {
   /** Give up when etcd sends nothing for this long (default 2 minutes). */
   readonly stallTimeoutMs?: number
   readonly progressLogIntervalMs?: number
+  /** Write the snapshot with direct I/O where the filesystem allows it (default true; see `snapshot-file.ts`). */
+  readonly directIo?: boolean
 }
 
 const observedLine = (observed: ObservedRevisions) => operandNames.map((n) => `${n}=${observed[n].revision ?? "none"}`).join(",")
@@ -107,7 +110,7 @@ export const backupInit = Effect.fn("backupInit")(function* (options: BackupInit
   const bytes = yield* Ref.make(0)
   return yield* Effect.scoped(
     Effect.gen(function* () {
-      const file = yield* fs.open(partPath, { flag: "wx", mode: 0o600 }).pipe(Effect.mapError(fileError("create", partPath)))
+      const file = yield* createSnapshotFile(partPath, { direct: options.directIo ?? true })
       // Registered only once the open succeeded: files of another run are never removed. Until the
       // record is written, a failure or interruption removes the part file and the final file.
       yield* Effect.addFinalizer((exit) =>
@@ -128,7 +131,6 @@ export const backupInit = Effect.fn("backupInit")(function* (options: BackupInit
       const verified = yield* copySnapshot({
         source: etcd.snapshot,
         file,
-        path: partPath,
         endpoint: before.endpoint,
         received: bytes,
         stallTimeoutMs: options.stallTimeoutMs ?? 120_000,
@@ -142,7 +144,7 @@ export const backupInit = Effect.fn("backupInit")(function* (options: BackupInit
           }
         }).pipe(Effect.provideService(Etcd, etcd)),
       })
-      yield* file.sync.pipe(Effect.mapError(fileError("fsync", partPath)))
+      yield* file.sync
       yield* Fiber.interrupt(reporter).pipe(Effect.andThen(progress.finish))
       yield* fs.rename(partPath, finalPath).pipe(Effect.mapError(fileError("rename into place", finalPath)))
       yield* syncDirectory(backupDir)

@@ -92,6 +92,17 @@ describe("backup-init (in-memory etcd)", () => {
     }).pipe(Effect.provide(NodeServices.layer)),
   )
 
+  it.effect("writes the same bytes through the page cache when direct I/O is off, for sizes around the alignment", () =>
+    Effect.gen(function* () {
+      for (const [dbSize, directIo] of [[4096 * 50, false], [4096 * 50 - 32, true], [4096 * 50 + 1, true], [1, true]] as const) {
+        const m = member(dbSize)
+        const { exit, backupDir } = yield* runInit({ member: m, options: { directIo } })
+        assert.isTrue(Exit.isSuccess(exit), `${dbSize} bytes, direct ${directIo}`)
+        assert.isTrue(readFileSync(join(backupDir, snapshotName)).equals(Buffer.from(withTrailer(m.databaseBytes()))))
+      }
+    }).pipe(Effect.provide(NodeServices.layer)),
+  )
+
   it.effect("records null with a reason for a missing, status-less or undecodable operator CR", () =>
     Effect.gen(function* () {
       const m = member()
