@@ -85,7 +85,10 @@ export const createSnapshotFile = (
         writeAt: (data, position) =>
           attempt("write", async () => {
             for (let done = 0; done < data.length; ) {
-              const { bytesWritten } = await handle.write(data, done, data.length - done, position + done)
+              const { bytesWritten } = await handle.write(data, done, data.length - done, position + done).catch((e: unknown) => {
+                if (!direct || !isInvalid(e)) throw e
+                throw new Error(`${(e as Error).message} (the filesystem refused a direct write: run with --no-direct-io)`)
+              })
               if (bytesWritten === 0) throw new Error(`the write at byte ${position + done} wrote nothing`)
               done += bytesWritten
             }
