@@ -15,7 +15,11 @@ export class BackupFileError extends Schema.TaggedError<BackupFileError>()("Back
 export const fileError =
   (operation: string, path: string) =>
   (e: { readonly message: string }): BackupFileError =>
-    new BackupFileError({ path, operation, message: `cannot ${operation} ${path}: ${e.message}` })
+    new BackupFileError({
+      path,
+      operation,
+      message: `cannot ${operation} ${path}: ${e.message}${/\bENOSPC\b/.test(e.message) ? ": the volume is full; free space or give it more room, then take the backup again." : ""}`,
+    })
 
 /** fsync of a directory, so a rename or unlink in it survives a crash. */
 export const syncDirectory = Effect.fnUntraced(function* (dir: string) {

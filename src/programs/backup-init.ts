@@ -29,7 +29,7 @@ import { trailerLength } from "../services/etcd/snapshot-trailer.ts"
 import { ensurePrivateDirectory, fileError, removeQuietly, syncDirectory } from "./atomic-files.ts"
 import { readOperatorRevisionsAt, sameRevisions, type ObservedRevisions } from "./operator-revisions-at.ts"
 import { copySnapshot } from "./snapshot-copy.ts"
-import { createSnapshotFile } from "./snapshot-file.ts"
+import { createSnapshotFile, type OpenFile } from "./snapshot-file.ts"
 import { formatBytes, makeProgressReporter } from "./snapshot-progress.ts"
 import { recordDirName, snapshotRecordPath, writeSnapshotRecord, type OperatorRevisions, type SnapshotRecord } from "./snapshot-record.ts"
 
@@ -55,6 +55,8 @@ export interface BackupInitOptions {
   readonly progressLogIntervalMs?: number
   /** Write the snapshot with direct I/O where the filesystem allows it (default true; see `snapshot-file.ts`). */
   readonly directIo?: boolean
+  /** How the snapshot file is opened (tests put a failing disk behind it). */
+  readonly openFile?: OpenFile
 }
 
 const observedLine = (observed: ObservedRevisions) => operandNames.map((n) => `${n}=${observed[n].revision ?? "none"}`).join(",")
@@ -110,7 +112,10 @@ export const backupInit = Effect.fn("backupInit")(function* (options: BackupInit
   const bytes = yield* Ref.make(0)
   return yield* Effect.scoped(
     Effect.gen(function* () {
-      const file = yield* createSnapshotFile(partPath, { direct: options.directIo ?? true })
+      const file = yield* createSnapshotFile(partPath, {
+        direct: options.directIo ?? true,
+        ...(options.openFile === undefined ? {} : { open: options.openFile }),
+      })
       // Registered only once the open succeeded: files of another run are never removed. Until the
       // record is written, a failure or interruption removes the part file and the final file.
       yield* Effect.addFinalizer((exit) =>

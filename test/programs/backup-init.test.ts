@@ -1,5 +1,6 @@
 /** backup-init against the in-memory etcd member: every outcome, with the files it leaves. */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import { open } from "node:fs/promises"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
@@ -8,6 +9,7 @@ import { TestClock } from "effect/testing"
 import { operandList } from "../../src/domain/operands.ts"
 import { backupInit, type BackupInitOptions } from "../../src/programs/backup-init.ts"
 import { operatorCrKey } from "../../src/programs/operator-revisions-at.ts"
+import type { OpenFile } from "../../src/programs/snapshot-file.ts"
 import { readSnapshotRecord } from "../../src/programs/snapshot-record.ts"
 import { DiskSpace } from "../../src/services/disk-space.ts"
 import { layerInMemory, SimulatedMember } from "../../src/services/etcd/etcd-in-memory.ts"
@@ -99,6 +101,40 @@ describe("backup-init (in-memory etcd)", () => {
         const { exit, backupDir } = yield* runInit({ member: m, options: { directIo } })
         assert.isTrue(Exit.isSuccess(exit), `${dbSize} bytes, direct ${directIo}`)
         assert.isTrue(readFileSync(join(backupDir, snapshotName)).equals(Buffer.from(withTrailer(m.databaseBytes()))))
+      }
+    }).pipe(Effect.provide(NodeServices.layer)),
+  )
+
+  it.effect("a disk that fills during the stream fails with the file, ENOSPC and what to do, and leaves no snapshot file", () =>
+    Effect.gen(function* () {
+      // A real file whose writes fail as on a full volume once `room` bytes were written.
+      const fullAfter = (room: number): OpenFile => async (path, flags, mode) => {
+        const handle = await open(path, flags, mode)
+        let written = 0
+        return new Proxy(handle, {
+          get: (target, property) => {
+            if (property === "write") {
+              return async (buffer: Uint8Array, offset: number, length: number, position: number) => {
+                if (written + length > room) throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" })
+                written += length
+                return target.write(buffer, offset, length, position)
+              }
+            }
+            const value: unknown = Reflect.get(target, property)
+            return typeof value === "function" ? value.bind(target) : value
+          },
+        })
+      }
+      for (const directIo of [true, false]) {
+        const { exit, backupDir } = yield* runInit({ member: member(3 * 1024 * 1024), options: { directIo, openFile: fullAfter(1024 * 1024) } })
+        const error = failureOf(exit)
+        assert.strictEqual(error._tag, "BackupFileError")
+        assert.strictEqual(
+          error.message,
+          `cannot write ${join(backupDir, `${snapshotName}.part`)}: ENOSPC: no space left on device, write: the volume is full; free space or give it more room, then take the backup again.`,
+        )
+        assert.deepStrictEqual(listing(backupDir), [])
+        assert.isFalse(recordExists(backupDir))
       }
     }).pipe(Effect.provide(NodeServices.layer)),
   )
