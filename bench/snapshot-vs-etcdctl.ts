@@ -259,7 +259,7 @@ ${machineFacts(loadBefore)}
   **${(built.dbSize / MiB).toFixed(0)} MiB** as reported by the member (built in ${built.seconds.toFixed(0)} s).
 - Each tool runs as its own process, ${rounds} rounds, in an order that changes every round so that each tool follows each other tool equally often (Williams design), writing into the same
   filesystem, after one untimed snapshot that brings the database into the page cache. Wall time includes process start-up, the status and CR reads, the stream, the sha256 check,
-  fsync and rename (etcdctl also fsyncs and renames).
+  fsync and rename (etcdctl also fsyncs and renames). backup-init writes with direct I/O (its default; \`--no-direct-io\` turns it off), etcdctl and the etcd3 script through the page cache.
 - Tools: \`cluster-backup backup-init\` is the command as the backup pod runs it: built by \`npm run build\`
   as in the image, with the container's environment (\`${backupInitEnv.map((e) => `${e.name}=${e.value}`).join(" ")}\`);
   \`backup-init from sources\` is the same command run from the TypeScript sources (Node's type stripping), as
