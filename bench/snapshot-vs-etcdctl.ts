@@ -170,13 +170,12 @@ const program = Effect.gen(function* () {
   const built = yield* Effect.promise(() => build(client))
 
   const env = { ...process.env, ETCDCTL_API: "3" }
-  // The image's tree (deploy/Containerfile): the same sources emitted as JavaScript, inside the
-  // repository so that packages resolve from its node_modules as they do in the image.
+  // What the image holds (deploy/Containerfile): the bundle `npm run build` makes.
   const builtDir = join(root, "bench", ".work", "dist")
   rmSync(builtDir, { recursive: true, force: true })
   yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(builtDir, { recursive: true, force: true })))
-  execFileSync(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json", "--outDir", builtDir], { cwd: root })
-  const builtCli = join(builtDir, "bin", "cluster-backup.js")
+  execFileSync(process.execPath, [join(root, "scripts", "build.ts"), "--outdir", builtDir], { cwd: root })
+  const builtCli = join(builtDir, "cluster-backup.js")
   const loadBefore = loadAverage()
   const floor = yield* Effect.promise(() => measure(process.execPath, [builtCli, "--version"], env))
   if (floor.exitCode !== 0) return yield* Effect.die(new Error(`cluster-backup --version failed (exit ${floor.exitCode}):\n${floor.stderr}`))

@@ -1,22 +1,31 @@
 /**
- * The built command (`npm run build`: the JavaScript tree the image runs, see deploy/Containerfile)
- * does what the sources do, with Node's type stripping turned off: every subcommand loads, and
- * backup-init takes a snapshot from a real etcd 3.5 over TLS.
+ * The built command (`npm run build`: the bundle the image runs, see deploy/Containerfile) does
+ * what the sources do, from a directory outside the repository (no node_modules, as in the image)
+ * and with Node's type stripping turned off: every subcommand loads, backup-init takes a snapshot
+ * from a real etcd 3.5 over TLS, and backup-resources and backup-create make a backup through the
+ * stub API server.
  */
 import { execFileSync } from "node:child_process"
-import { readdirSync, rmSync, statSync } from "node:fs"
+import { createHash } from "node:crypto"
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join, relative } from "node:path"
+import { NodeServices } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { Effect, Schema } from "effect"
+import { Effect, Result, Schema } from "effect"
 import { subcommandNames } from "../src/cli/root-command.ts"
+import { decodeBackupManifest } from "../src/domain/backup-manifest.ts"
+import { formatRevisionSet } from "../src/domain/revisions.ts"
 import { SnapshotRecord } from "../src/programs/snapshot-record.ts"
+import { kubeconfigYaml, startSimulatedApiServer } from "../src/services/kube/simulated-api-server.ts"
+import { allInstallerFiles, loadedCluster, revisions, writeFakeSnapshot } from "./programs/backup-resources-harness.ts"
 import { TestEtcd } from "./support/etcd-fixture.ts"
 import { repoRoot, runCli } from "./support/tools.ts"
 
-// Inside the repository, so that packages resolve from its node_modules as they do in the image.
-const outDir = join(repoRoot, ".tmp", `build-test-${process.pid}`)
-const builtEntry = join(outDir, "bin", "cluster-backup.js")
+// Outside the repository: the bundle must run without node_modules, as in the image.
+const outDir = mkdtempSync(join(tmpdir(), "cb-build-test-"))
+const builtEntry = join(outDir, "cluster-backup.js")
 const withoutTypeStripping = { NODE_OPTIONS: "--no-experimental-strip-types" }
 const runBuilt = (args: ReadonlyArray<string>) => runCli(args, withoutTypeStripping, builtEntry)
 
@@ -24,16 +33,20 @@ const filesUnder = (dir: string): Array<string> =>
   readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(join(dir, e.name)) : [relative(outDir, join(dir, e.name))]))
 
 beforeAll(() => {
-  execFileSync(process.execPath, [join(repoRoot, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json", "--outDir", outDir], { cwd: repoRoot })
+  execFileSync(process.execPath, [join(repoRoot, "scripts", "build.ts"), "--outdir", outDir], { cwd: repoRoot })
 }, 120_000)
 afterAll(() => rmSync(outDir, { recursive: true, force: true }))
 
 describe("npm run build", () => {
-  it("emits the command and its sources as JavaScript, and package.json for the version", () => {
+  it("bundles the command into one entry, chunks loaded on demand, and package.json", () => {
     const files = filesUnder(outDir)
-    expect(files).toContain("bin/cluster-backup.js")
-    expect(files).toContain("src/cli/backup-init-command.js")
-    expect(files.filter((f) => !f.endsWith(".js"))).toEqual(["package.json"])
+    expect(files.filter((f) => !f.startsWith("chunks/")).sort()).toEqual(["cluster-backup.js", "package.json"])
+    // The image links it into PATH as `cluster-backup`.
+    expect(statSync(builtEntry).mode & 0o111).toBe(0o111)
+    // One chunk per subcommand, so a process loads only the one it runs.
+    expect(files.some((f) => /^chunks\/backup-init-command-\w+\.js$/.test(f))).toBe(true)
+    // Besides code only the licence comments of bundled packages (esbuild's legalComments).
+    expect(files.filter((f) => !f.endsWith(".js") && !f.endsWith(".js.LEGAL.txt"))).toEqual(["package.json"])
   })
 
   it("--version and the help of the command and of every subcommand are what the sources print", async () => {
@@ -61,4 +74,35 @@ layer(TestEtcd.layer(), { excludeTestServices: true })("the built backup-init", 
       assert.include(run.stderr, `snapshot ${record.snapshotFile} complete`)
     }),
   )
+})
+
+describe("the built backup-resources and backup-create", () => {
+  it("make a consistent backup through the stub API server", async () => {
+    const loaded = loadedCluster()
+    const server = await startSimulatedApiServer(loaded.cluster)
+    const work = mkdtempSync(join(tmpdir(), "cb-build-test-backup-"))
+    try {
+      const kubeconfig = join(work, "kubeconfig")
+      writeFileSync(kubeconfig, kubeconfigYaml({ url: server.url, token: server.token }), { mode: 0o600 })
+      const backupDir = join(work, "backup")
+      for (const operand of Object.keys(revisions) as Array<keyof typeof revisions>) {
+        const run = await runBuilt(["backup-resources", "--backup-dir", backupDir, "--kubeconfig", kubeconfig, "--operand", operand, "--revision", String(revisions[operand])])
+        expect(run.status, run.stderr).toBe(0)
+      }
+      await Effect.runPromise(writeFakeSnapshot(backupDir, revisions).pipe(Effect.provide(NodeServices.layer)))
+      const created = await runBuilt(["backup-create", "--backup-dir", backupDir, "--revisions", formatRevisionSet(revisions)])
+      expect(created.status, created.stderr).toBe(0)
+      const manifest = decodeBackupManifest(created.stdout)
+      assert.isTrue(Result.isSuccess(manifest), created.stdout)
+      const { verdict, entries } = Result.isSuccess(manifest) ? manifest.success : { verdict: undefined, entries: [] }
+      expect(verdict).toBe("consistent")
+      // Every file the installer would have written, with its content's hash.
+      const expected = allInstallerFiles(loaded.fixture)
+      expect(entries.map((e) => e.path).sort()).toEqual([...expected.keys()].sort())
+      for (const e of entries) expect(e.sha256, e.path).toBe(createHash("sha256").update(expected.get(e.path)!.bytes).digest("hex"))
+    } finally {
+      await server.close()
+      rmSync(work, { recursive: true, force: true })
+    }
+  }, 60_000)
 })

@@ -1,0 +1,37 @@
+/**
+ * `npm run build [-- --outdir DIR]`: what the image runs (deploy/Containerfile). Type-checks the
+ * shipped sources, then bundles the command into DIR (default dist/): `cluster-backup.js` and
+ * one chunk per subcommand and shared code, loaded on demand as from the sources, with every
+ * package inside, so the image needs no node_modules. A bundle starts in less than half the time
+ * of the same modules loaded one by one and peaks ~10-15 MiB lower (bench/README.md).
+ */
+import { execFileSync } from "node:child_process"
+import { readFileSync, rmSync, writeFileSync } from "node:fs"
+import { dirname, join, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+import { build } from "esbuild"
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
+const at = process.argv.indexOf("--outdir")
+const outdir = resolve(at === -1 ? join(root, "dist") : process.argv[at + 1]!)
+
+execFileSync(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"], { cwd: root, stdio: "inherit" })
+
+rmSync(outdir, { recursive: true, force: true })
+await build({
+  absWorkingDir: root,
+  entryPoints: { "cluster-backup": "bin/cluster-backup.js" },
+  outdir,
+  bundle: true,
+  splitting: true,
+  format: "esm",
+  platform: "node",
+  target: "node22.19",
+  chunkNames: "chunks/[name]-[hash]",
+  // Some packages are CommonJS and call require(); an ES module has none of its own.
+  banner: { js: 'import { createRequire as __cbCreateRequire } from "node:module"; const require = __cbCreateRequire(import.meta.url);' },
+  legalComments: "external",
+  logLevel: "warning",
+})
+const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { name: string; version: string; license: string }
+writeFileSync(join(outdir, "package.json"), `${JSON.stringify({ name: pkg.name, version: pkg.version, license: pkg.license, type: "module", private: true }, null, 2)}\n`)
