@@ -49,8 +49,8 @@ const paths = {
  * A young-generation collection, run while streaming a snapshot. Every message arrives in fresh
  * buffers outside the JS heap; V8 frees them only at its next collection, which their size alone
  * does not trigger before tens of MiB of them pile up. Collecting every few MiB keeps the
- * process's memory flat whatever the snapshot's size, for well under a millisecond each time;
- * if the runtime refuses, this is a no-op.
+ * process's memory low (it still creeps up on very large snapshots: bench/README.md), for well
+ * under a millisecond each time; if the runtime refuses, this is a no-op.
  */
 const minorGc: () => void = (() => {
   try {
