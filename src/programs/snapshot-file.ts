@@ -13,7 +13,7 @@
  * node:fs is used directly because the FileSystem service cannot open with O_DIRECT.
  */
 import { constants } from "node:fs"
-import { open as openFile, type FileHandle } from "node:fs/promises"
+import { open as openFile, rm, type FileHandle } from "node:fs/promises"
 import { Effect, type Scope } from "effect"
 import { fileError, type BackupFileError } from "./atomic-files.ts"
 
@@ -46,6 +46,8 @@ export type OpenFile = (path: string, flags: number, mode: number) => Promise<Fi
 
 const { O_CREAT, O_DIRECT, O_EXCL, O_WRONLY } = constants
 
+const asError = (e: unknown) => (e instanceof Error ? e : new Error(String(e)))
+
 const isInvalid = (e: unknown) => (e as { readonly code?: unknown } | undefined)?.code === "EINVAL"
 
 const open = (path: string, direct: boolean, openWith: OpenFile) =>
@@ -58,12 +60,17 @@ const open = (path: string, direct: boolean, openWith: OpenFile) =>
           if (!isInvalid(e)) throw e
           // Linux creates the file before it checks O_DIRECT, so it may exist now; it is ours:
           // with O_EXCL the call would have failed with EEXIST had it existed before.
-          return { handle: await openWith(path, O_WRONLY | O_CREAT, 0o600), direct: false }
+          try {
+            return { handle: await openWith(path, O_WRONLY | O_CREAT, 0o600), direct: false }
+          } catch (again) {
+            await rm(path, { force: true })
+            throw again
+          }
         }
       }
       return { handle: await openWith(path, O_WRONLY | O_CREAT | O_EXCL, 0o600), direct: false }
     },
-    catch: (e) => fileError("create", path)(e instanceof Error ? e : new Error(String(e))),
+    catch: (e) => fileError("create", path)(asError(e)),
   })
 
 /**
@@ -78,7 +85,7 @@ export const createSnapshotFile = (
     Effect.acquireRelease(open(path, options.direct, options.open ?? openFile), ({ handle }) => Effect.promise(() => handle.close().catch(() => undefined))),
     ({ handle, direct }): SnapshotFile => {
       const attempt = <A>(operation: string, run: () => Promise<A>) =>
-        Effect.tryPromise({ try: run, catch: (e) => fileError(operation, path)(e instanceof Error ? e : new Error(String(e))) })
+        Effect.tryPromise({ try: run, catch: (e) => fileError(operation, path)(asError(e)) })
       return {
         path,
         direct,

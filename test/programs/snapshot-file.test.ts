@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
-import { constants, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { constants, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { open } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -76,6 +76,22 @@ describe("createSnapshotFile", () => {
         assert.strictEqual(readFileSync(path, "utf8"), "not aligned at all")
       }),
     ),
+  )
+
+  it.effect("when the buffered retry fails too, the file the refused attempt created is removed", () =>
+    Effect.gen(function* () {
+      const path = join(dir, "snap.db.part")
+      const refusingBoth = async (p: string, flags: number, mode: number) => {
+        if ((flags & constants.O_DIRECT) !== 0) {
+          writeFileSync(p, "", { mode })
+          throw Object.assign(new Error("EINVAL: invalid argument, open"), { code: "EINVAL" })
+        }
+        throw Object.assign(new Error("EMFILE: too many open files, open"), { code: "EMFILE" })
+      }
+      const error = failureOf(yield* Effect.exit(Effect.scoped(createSnapshotFile(path, { direct: true, open: refusingBoth }))))
+      assert.strictEqual(error.message, `cannot create ${path}: EMFILE: too many open files, open`)
+      assert.isFalse(existsSync(path))
+    }),
   )
 
   it.effect("never opens an existing file: another run's part file is left as it was", () =>
