@@ -4,7 +4,8 @@
  * be in progress), against a real etcd 3.5 over TLS.
  */
 import { spawn, spawnSync } from "node:child_process"
-import { existsSync, readdirSync, statSync } from "node:fs"
+import { createHash } from "node:crypto"
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
 import { join } from "node:path"
 import { assert, describe, layer } from "@effect/vitest"
 import { expect, it as plain } from "vitest"
@@ -36,18 +37,21 @@ describe("--etcd-* flags", () => {
 })
 
 layer(TestEtcd.layer(), { excludeTestServices: true })("cluster-backup backup-init", (it) => {
-  it.effect("exits 0, prints the record it wrote, and leaves the snapshot", () =>
+  it.effect("exits 0, prints the record it wrote, and leaves the snapshot (direct I/O or, with --no-direct-io, buffered)", () =>
     Effect.gen(function* () {
       const { member, tls, workDir } = yield* TestEtcd
-      const backupDir = join(workDir, "cli-ok")
-      const run = spawnSync(process.execPath, [cliEntry, "backup-init", "--backup-dir", backupDir, "--etcd-endpoints", member.clientUrl, ...tlsFlags(tls)], {
-        encoding: "utf8",
-      })
-      assert.strictEqual(run.status, 0, run.stderr)
-      const record = Schema.decodeUnknownSync(SnapshotRecord)(JSON.parse(run.stdout))
-      assert.deepStrictEqual(backupFiles(backupDir), [record.snapshotFile])
-      assert.strictEqual(statSync(join(backupDir, record.snapshotFile)).size, record.size)
-      assert.include(run.stderr, `snapshot ${record.snapshotFile} complete`)
+      for (const io of [[], ["--no-direct-io"]]) {
+        const backupDir = join(workDir, `cli-ok${io.join("")}`)
+        const run = spawnSync(process.execPath, [cliEntry, "backup-init", "--backup-dir", backupDir, "--etcd-endpoints", member.clientUrl, ...tlsFlags(tls), ...io], {
+          encoding: "utf8",
+        })
+        assert.strictEqual(run.status, 0, run.stderr)
+        const record = Schema.decodeUnknownSync(SnapshotRecord)(JSON.parse(run.stdout))
+        assert.deepStrictEqual(backupFiles(backupDir), [record.snapshotFile])
+        assert.strictEqual(statSync(join(backupDir, record.snapshotFile)).size, record.size)
+        assert.strictEqual(createHash("sha256").update(readFileSync(join(backupDir, record.snapshotFile)).subarray(0, record.size - 32)).digest("hex"), record.sha256)
+        assert.include(run.stderr, `snapshot ${record.snapshotFile} complete`)
+      }
     }),
   )
 
