@@ -32,6 +32,13 @@ const rangePageSize = 100
  */
 const flowControlWindow = 4 * 1024 * 1024
 /**
+ * Snapshot bytes received and waiting for the writer before the stream pauses. Measured on a
+ * 7.4 GiB snapshot: 4 MiB (the window) peaks at 143-146 MiB, 1 MiB at 135-137 MiB at the same
+ * speed (fewer network buffers live long enough to reach V8's old space), 256 KiB lower still but
+ * ~7 % slower.
+ */
+const consumerBufferBytes = 1024 * 1024
+/**
  * Received snapshot bytes between two young-generation collections (see `minorGc`). Measured on
  * 1 GiB: every 4 MiB made V8 grow its young generation to the maximum (~60 MiB more heap, more
  * collection work); every 16 MiB or more let more freed network buffers pile up.
@@ -112,7 +119,7 @@ export const layerLive = (connection: EtcdConnection): Layer.Layer<Etcd, EtcdCre
           connection.endpoints.map(
             (endpoint): Pinned => ({
               endpoint,
-              channel: makeChannel({ endpoint, tls: credentials, windowBytes: flowControlWindow, connectTimeoutMs }),
+              channel: makeChannel({ endpoint, tls: credentials, windowBytes: flowControlWindow, bufferBytes: consumerBufferBytes, connectTimeoutMs }),
             }),
           ),
         ),

@@ -34,6 +34,11 @@ export interface ChannelOptions {
   readonly tls?: { readonly ca: Uint8Array; readonly cert: Uint8Array; readonly key: Uint8Array } | undefined
   /** HTTP/2 flow-control window for the connection and each stream. */
   readonly windowBytes: number
+  /**
+   * Received bytes a server stream buffers for its consumer before it pauses (default
+   * `windowBytes`); the window lets the server send ahead while they wait.
+   */
+  readonly bufferBytes?: number
   readonly connectTimeoutMs: number
 }
 
@@ -259,7 +264,7 @@ export const makeChannel = (options: ChannelOptions): GrpcChannel => {
         stream.on("response", (headers) => (status ??= grpcStatusOf(headers)))
         stream.on("trailers", (trailers) => (status ??= grpcStatusOf(trailers)))
         const decoder = makeDecoder()
-        const messages = boundedChunks(stream, options.windowBytes, (chunk) => decoder.push(chunk), broken)
+        const messages = boundedChunks(stream, options.bufferBytes ?? options.windowBytes, (chunk) => decoder.push(chunk), broken)
         // A stream that ends is only complete with status OK and no partial message left.
         const ending = Stream.suspend(() =>
           status === undefined
