@@ -24,7 +24,7 @@ import { alignedBuffer, directAlignment, type SnapshotFile } from "./snapshot-fi
 const bufferBytes = 512 * 1024
 
 /** Measured on 1 GiB, buffered: 8-128 MiB take the final fsync from ~0.6 s to a few ms. */
-export const defaultFlushEveryBytes = 32 * 1024 * 1024
+const defaultFlushEveryBytes = 32 * 1024 * 1024
 
 export interface CopyOptions {
   readonly source: Stream.Stream<Uint8Array, EtcdError>

@@ -33,7 +33,6 @@ export const alignedBuffer = (bytes: number): Buffer => {
 }
 
 export interface SnapshotFile {
-  readonly path: string
   /** Writes bypass the page cache: every write's memory, offset and length must be aligned. */
   readonly direct: boolean
   /** Writes all of `data` at `position`. */
@@ -87,7 +86,6 @@ export const createSnapshotFile = (
       const attempt = <A>(operation: string, run: () => Promise<A>) =>
         Effect.tryPromise({ try: run, catch: (e) => fileError(operation, path)(asError(e)) })
       return {
-        path,
         direct,
         writeAt: (data, position) =>
           attempt("write", async () => {

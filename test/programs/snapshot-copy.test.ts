@@ -18,7 +18,6 @@ const recordingFile = (options: { readonly direct: boolean; readonly syncMs: num
   let mostSyncsAtOnce = 0
   let syncs = 0
   const file: SnapshotFile = {
-    path: "/backup/snapshot.db.part",
     direct: options.direct,
     writeAt: (data, position) =>
       Effect.suspend(() => {
