@@ -1,8 +1,8 @@
 /**
  * Benchmark: `cluster-backup backup-init` against `etcdctl snapshot save` on the same etcd member
- * (TLS, client-certificate auth) holding a database of about 1 GiB. backup-init runs built (`npm
- * run build`, as the image runs it) and from the sources; the snapshot through the etcd3 package
- * (bench/etcd3-snapshot.ts) runs beside them. Each tool runs as a child process, alternating,
+ * (TLS, client-certificate auth) holding a database of about 1 GiB. backup-init runs as the image
+ * runs it (the `npm run build` bundle), with direct I/O and with `--no-direct-io`; the snapshot
+ * through the etcd3 package (bench/etcd3-snapshot.ts) runs beside them. Each tool runs as a child process, alternating,
  * several rounds; wall time gives throughput (snapshot bytes / second) and
  * `/usr/bin/time -v` (or /proc/<pid>/status VmHWM polling) the peak RSS. Writes bench/RESULTS.md.
  *
