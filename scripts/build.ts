@@ -13,7 +13,12 @@ import { build } from "esbuild"
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 const at = process.argv.indexOf("--outdir")
-const outdir = resolve(at === -1 ? join(root, "dist") : process.argv[at + 1]!)
+const outArg = at === -1 ? join(root, "dist") : process.argv[at + 1]
+if (outArg === undefined || outArg.startsWith("-")) {
+  process.stderr.write("usage: node scripts/build.ts [--outdir DIR]\n")
+  process.exit(2)
+}
+const outdir = resolve(outArg)
 
 execFileSync(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"], { cwd: root, stdio: "inherit" })
 
