@@ -83,7 +83,77 @@ cb_ensure_etcd() {
   cb_say "installed $(etcd --version | head -n1)"
 }
 
+# cb_apt_bookworm DIR: private apt state in DIR for Debian bookworm from the machine's own
+# mirror (lists, cache, sources: nothing in /var/lib/apt or /etc/apt is written). Sets
+# CB_APT_OPTS; the dpkg status stays the system's (read only) so apt resolves only what is
+# missing here.
+cb_apt_bookworm() {
+  local apt=$1 uri
+  uri="$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)"
+  [ -n "$uri" ] || uri="$(awk '$1=="deb"{for(i=2;i<=NF;i++) if ($i ~ /^https?:/) {print $i; exit}}' /etc/apt/sources.list 2>/dev/null || true)"
+  [ -n "$uri" ] || cb_fail "no Debian mirror found in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list"
+  rm -rf "$apt" && mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/debs"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri bookworm main" > "$apt/sources.list"
+  CB_APT_OPTS=(-o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o APT::Sandbox::User=root -q)
+  # apt sometimes fails to rename a fresh index into place (seen here once): one more try.
+  apt-get "${CB_APT_OPTS[@]}" update >/dev/null 2>&1 || apt-get "${CB_APT_OPTS[@]}" update >/dev/null \
+    || cb_fail "apt-get update of the bookworm suite failed ($uri)"
+}
+
+# OpenStack Swift with s3api + memcached (Debian bookworm), the S3 server of the tests
+# (scripts/s3-server.sh runs it with Debian's /usr/bin/python3 and this private tree).
+CB_SWIFT_VERSION="2.30.1"
+cb_ensure_swift() {
+  local dir="$CB_TOOLS/swift" stamp="$CB_TOOLS/swift/.complete"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$CB_SWIFT_VERSION" ]; then return 0; fi
+  command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null || cb_fail "apt-get and dpkg-deb are needed to fetch Swift from Debian bookworm"
+  [ -x /usr/bin/python3 ] || cb_fail "/usr/bin/python3 is missing: Debian's Swift packages run on it (apt-get install python3)"
+  cb_say "fetching OpenStack Swift $CB_SWIFT_VERSION and memcached from Debian bookworm into .tools/swift (about 50 packages, first use only)"
+  local apt="$CB_TOOLS/apt-swift" pkgs deb
+  cb_apt_bookworm "$apt"
+  # Every package Swift needs that this system lacks (-s: simulated, nothing installed).
+  pkgs="$(apt-get "${CB_APT_OPTS[@]}" -s install --no-install-recommends "python3-swift=$CB_SWIFT_VERSION*" memcached swift | awk '/^Inst /{print $2}')" \
+    || cb_fail "apt-get could not resolve Swift's dependencies in bookworm"
+  pkgs="$(printf '%s\n' $pkgs python3-swift memcached swift | sort -u)"
+  # shellcheck disable=SC2086
+  (cd "$apt/debs" && apt-get "${CB_APT_OPTS[@]}" download $pkgs >/dev/null) || cb_fail "apt-get download of Swift's packages from bookworm failed"
+  rm -rf "$dir" && mkdir -p "$dir/root"
+  for deb in "$apt"/debs/*.deb; do dpkg-deb -x "$deb" "$dir/root"; done
+  rm -rf "$apt"
+  local pyp="$dir/root/usr/lib/python3/dist-packages"
+  /usr/bin/python3 -m compileall -q -j 0 "$pyp" >/dev/null 2>&1 || true
+  PYTHONPATH="$pyp" LD_LIBRARY_PATH="$dir/root/usr/lib/x86_64-linux-gnu" /usr/bin/python3 -c \
+    'import swift.proxy.server, swift.obj.server, swift.container.server, swift.account.server, swift.common.middleware.s3api.s3api' \
+    || cb_fail "the unpacked Swift does not import with /usr/bin/python3"
+  "$dir/root/usr/bin/memcached" -h >/dev/null || cb_fail "the unpacked memcached does not run"
+  echo "$CB_SWIFT_VERSION" > "$stamp"
+  cb_say "installed Swift $CB_SWIFT_VERSION into .tools/swift"
+}
+
+# rclone (Debian bookworm), the independent S3 client of the interoperability tests and benchmarks.
+CB_RCLONE_VERSION="1.60.1"
+cb_ensure_rclone() {
+  local dir="$CB_TOOLS/rclone" have=""
+  [ -x "$dir/bin/rclone" ] && have="$("$dir/bin/rclone" version 2>/dev/null | head -n1 || true)"
+  if [[ "$have" == *"v$CB_RCLONE_VERSION"* ]]; then
+    export PATH="$dir/bin:$PATH"; return 0
+  fi
+  command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null || cb_fail "apt-get and dpkg-deb are needed to fetch rclone from Debian bookworm"
+  cb_say "fetching rclone $CB_RCLONE_VERSION from Debian bookworm into .tools/rclone"
+  local apt="$CB_TOOLS/apt-rclone"
+  cb_apt_bookworm "$apt"
+  (cd "$apt/debs" && apt-get "${CB_APT_OPTS[@]}" download "rclone=$CB_RCLONE_VERSION*" >/dev/null) || cb_fail "apt-get download of rclone $CB_RCLONE_VERSION from bookworm failed"
+  rm -rf "$apt/x" && mkdir -p "$apt/x" && dpkg-deb -x "$apt"/debs/rclone_*.deb "$apt/x"
+  [ -x "$apt/x/usr/bin/rclone" ] || cb_fail "the bookworm rclone package did not contain usr/bin/rclone"
+  rm -rf "$dir" && mkdir -p "$dir/bin" && mv "$apt/x/usr/bin/rclone" "$dir/bin/rclone" && rm -rf "$apt"
+  export PATH="$dir/bin:$PATH"
+  cb_say "installed $(rclone version | head -n1)"
+}
+
 cb_ensure_node
 cb_ensure_modules
 cb_ensure_etcd
+cb_ensure_swift
+cb_ensure_rclone
 export CB_ROOT CB_TOOLS

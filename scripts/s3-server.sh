@@ -1,0 +1,389 @@
+#!/usr/bin/env bash
+# s3-server.sh: the S3-compatible server of the tests and benchmarks: OpenStack Swift 2.30 with
+# its s3api middleware + tempauth + memcached (Debian bookworm's packages, unpacked into
+# .tools/swift by scripts/setup.sh), one replica, one device (a directory), all on 127.0.0.1.
+#
+#   s3-server.sh start DIR PORT|auto [WATCH_PID]
+#       S3 on 127.0.0.1:PORT; the backends use PORT+1 (object), PORT+2 (container), PORT+3
+#       (account), PORT+4 (memcached). `auto` picks free ports (and tries others when a port is
+#       taken meanwhile). With WATCH_PID, a watchdog stops the server as soon as that process is
+#       gone, so an interrupted or killed test run leaves nothing running.
+#   s3-server.sh stop DIR
+#   s3-server.sh status DIR
+#
+# `start` waits until every backend's /healthcheck answers and a SigV4-signed ListBuckets
+# succeeds, writes DIR/s3.env (shell exports) and prints one line on stdout:
+#   S3 endpoint=http://127.0.0.1:PORT access_key=test:tester secret_key=testing region=us-east-1 pids=... dir=DIR
+# Data survives stop/start of the same DIR; delete DIR for a clean slate.
+#
+# Environment: S3_ACCESS_KEY (ACCOUNT:USER, tempauth form, no '_'; default test:tester),
+# S3_SECRET_KEY (default testing), S3_REGION (default us-east-1), S3_START_TIMEOUT (seconds,
+# default 180), CB_SWIFT_ROOT (the unpacked packages; default .tools/swift/root).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+SELF="$HERE/$(basename "${BASH_SOURCE[0]}")"
+PY=/usr/bin/python3   # Debian's python: the packages are built for it, not for a python3 on PATH
+ROOT=${CB_SWIFT_ROOT:-$HERE/../.tools/swift/root}
+PYP=$ROOT/usr/lib/python3/dist-packages
+LDP=$ROOT/usr/lib/x86_64-linux-gnu
+AK=${S3_ACCESS_KEY:-test:tester}
+SK=${S3_SECRET_KEY:-testing}
+REGION=${S3_REGION:-us-east-1}
+TIMEOUT=${S3_START_TIMEOUT:-180}
+SERVERS="account container object proxy"
+ALL="memcached $SERVERS"
+
+die() { echo "s3-server.sh: $*" >&2; exit 1; }
+log() { echo "s3-server.sh: $*" >&2; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}'; }
+
+check_install() {
+  [ -x $PY ] || die "$PY is missing (Debian's python3 runs Swift)"
+  [ -f "$ROOT/usr/lib/python3/dist-packages/swift/__init__.py" ] && [ -x "$ROOT/usr/bin/memcached" ] \
+    || die "Swift is not installed in $ROOT: run '. scripts/setup.sh' first"
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+ports_free() { local p; for p in $1 $(($1+1)) $(($1+2)) $(($1+3)) $(($1+4)); do if port_busy $p; then return 1; fi; done; }
+# http_ok PORT: GET /healthcheck answers 200 (bash only, no forks: polled often)
+http_ok() {
+  local line
+  { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
+  printf 'GET /healthcheck HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+  IFS= read -r -t 5 line <&3 || line=
+  exec 3<&-
+  [[ $line == HTTP/1.?" 200"* ]]
+}
+# alive PIDFILE MARKER: the pid runs (zombies count as gone) and its command line contains
+# MARKER, so a recycled pid is never taken for ours.
+alive() {
+  local pid line st IFS=' '
+  local -a arg
+  [ -f "$1" ] && read -r pid <"$1" && [ -r "/proc/$pid/stat" ] || return 1
+  read -r line <"/proc/$pid/stat" 2>/dev/null || return 1
+  st=${line##*) }; st=${st%% *}
+  [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ] || return 1
+  mapfile -d '' arg <"/proc/$pid/cmdline" 2>/dev/null || return 1
+  [[ " ${arg[*]} " == *"$2"* ]]
+}
+marker() {  # DIR SERVER -> a string only our process has in its command line
+  case $2 in
+    memcached) echo "memcached -l 127.0.0.1 -p $(( $(cat "$1/etc/port" 2>/dev/null || echo 0) + 4 )) -U 0 " ;;
+    watch) echo "s3-server.sh watch $1 " ;;
+    *) echo "$1/etc/$2-server.conf" ;;
+  esac
+}
+up() { alive "$1/run/$2.pid" "$(marker "$1" "$2")"; }
+
+write_conf() {  # DIR PORT ; rewritten at every start, except swift.conf (its hash salt never changes)
+  local dir=$1 port=$2 e=$1/etc s p
+  mkdir -p "$e" "$dir/srv/node/d1" "$dir/run" "$dir/log"
+  if [ ! -f "$e/swift.conf" ]; then
+    cat >"$e/swift.conf" <<EOF
+[swift-hash]
+swift_hash_path_suffix = $(od -An -N8 -tx8 /dev/urandom | tr -d ' ')
+swift_hash_path_prefix = $(od -An -N8 -tx8 /dev/urandom | tr -d ' ')
+
+[storage-policy:0]
+name = Policy-0
+default = yes
+
+[swift-constraints]
+EOF
+  fi
+  local common="bind_ip = 127.0.0.1
+user = $(id -un)
+swift_dir = $e
+devices = $dir/srv/node
+mount_check = false
+workers = 0
+log_level = INFO"
+  for s in account container object; do
+    case $s in object) p=$((port+1));; container) p=$((port+2));; account) p=$((port+3));; esac
+    cat >"$e/$s-server.conf" <<EOF
+[DEFAULT]
+bind_port = $p
+$common
+
+[pipeline:main]
+pipeline = healthcheck $s-server
+
+[app:$s-server]
+use = egg:swift#$s
+
+[filter:healthcheck]
+use = egg:swift#healthcheck
+EOF
+  done
+  cat >"$e/proxy-server.conf" <<EOF
+[DEFAULT]
+bind_port = $port
+$common
+
+[pipeline:main]
+# upstream all-in-one order: s3api just before the auth filter (tempauth), slo after both
+pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats s3api tempauth copy slo dlo versioned_writes symlink proxy-logging proxy-server
+
+[app:proxy-server]
+use = egg:swift#proxy
+account_autocreate = true
+# default 10 s; slack for a loaded 2-core machine
+node_timeout = 30
+
+[filter:s3api]
+use = egg:swift#s3api
+location = $REGION
+# S3's limit is 10000 parts (Swift's default 1000); slo's max_manifest_segments too
+max_upload_part_num = 10000
+
+[filter:tempauth]
+use = egg:swift#tempauth
+user_${AK%%:*}_${AK#*:} = $SK .admin
+
+[filter:cache]
+use = egg:swift#memcache
+memcache_servers = 127.0.0.1:$((port+4))
+
+[filter:versioned_writes]
+use = egg:swift#versioned_writes
+allow_object_versioning = true
+
+[filter:catch_errors]
+use = egg:swift#catch_errors
+[filter:gatekeeper]
+use = egg:swift#gatekeeper
+[filter:healthcheck]
+use = egg:swift#healthcheck
+[filter:proxy-logging]
+use = egg:swift#proxy_logging
+[filter:listing_formats]
+use = egg:swift#listing_formats
+[filter:copy]
+use = egg:swift#copy
+[filter:slo]
+use = egg:swift#slo
+max_manifest_segments = 10000
+[filter:dlo]
+use = egg:swift#dlo
+[filter:symlink]
+use = egg:swift#symlink
+EOF
+  # Swift 2.30 reads the hard-coded /etc/swift/swift.conf: point it at DIR/etc/swift.conf before
+  # anything reads it, then run the same run_wsgi() as /usr/bin/swift-*-server (verbose: stderr).
+  cat >"$e/launch.py" <<'EOF'
+import sys
+swift_conf, server, conf_file = sys.argv[1:4]
+from swift.common import utils
+utils.SWIFT_CONF_FILE = swift_conf
+from swift.common.wsgi import run_wsgi
+kw = {'verbose': True}
+if server == 'object-server':
+    from swift.obj import server as obj_server
+    kw['global_conf_callback'] = obj_server.global_conf_callback
+sys.exit(run_wsgi(conf_file, server, **kw))
+EOF
+  # readiness probe (stdlib only): backend healthchecks, then a SigV4-signed ListBuckets
+  cat >"$e/s3ping.py" <<'EOF'
+import sys, hashlib, hmac, datetime, urllib.request, urllib.error
+ep, ak, sk, region = sys.argv[1:5]
+for port in sys.argv[5:]:
+    try:
+        b = urllib.request.urlopen('http://127.0.0.1:%s/healthcheck' % port, timeout=5).read()
+    except Exception as e:
+        sys.exit('port %s: %s' % (port, e))
+    if b != b'OK':
+        sys.exit('port %s: %r' % (port, b[:100]))
+t = datetime.datetime.now(datetime.timezone.utc)
+amz, day = t.strftime('%Y%m%dT%H%M%SZ'), t.strftime('%Y%m%d')
+host = ep.split('//', 1)[1].rstrip('/')
+ph = hashlib.sha256(b'').hexdigest()
+sh = 'host;x-amz-content-sha256;x-amz-date'
+creq = 'GET\n/\n\nhost:%s\nx-amz-content-sha256:%s\nx-amz-date:%s\n\n%s\n%s' % (host, ph, amz, sh, ph)
+scope = '%s/%s/s3/aws4_request' % (day, region)
+sts = 'AWS4-HMAC-SHA256\n%s\n%s\n%s' % (amz, scope, hashlib.sha256(creq.encode()).hexdigest())
+k = ('AWS4' + sk).encode()
+for m in (day, region, 's3', 'aws4_request'):
+    k = hmac.new(k, m.encode(), hashlib.sha256).digest()
+sig = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
+req = urllib.request.Request(ep + '/', headers={
+    'x-amz-date': amz, 'x-amz-content-sha256': ph,
+    'Authorization': 'AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s' % (ak, scope, sh, sig)})
+try:
+    body = urllib.request.urlopen(req, timeout=10).read()
+except urllib.error.HTTPError as e:
+    sys.exit('S3 ListBuckets: HTTP %s %r' % (e.code, e.read()[:300]))
+except Exception as e:
+    sys.exit('S3 ListBuckets: %s' % e)
+sys.exit(0 if b'ListAllMyBucketsResult' in body else 'S3 ListBuckets: unexpected %r' % body[:300])
+EOF
+}
+
+build_rings() {  # DIR PORT ; `swift-ring-builder F create 8 1 1; F add ...; F rebalance` for the
+  local dir=$1 port=$2 e=$1/etc  # 3 rings in one python process (9 processes are slow on 2 cores)
+  rm -rf "$e"/*.ring.gz "$e"/*.builder "$e/backups"
+  env PYTHONPATH="$PYP" LD_LIBRARY_PATH="$LDP" $PY - "$e" "$port" >"$dir/log/ring-builder.log" 2>&1 <<'EOF' || die "ring build failed, see $dir/log/ring-builder.log"
+import sys
+from swift.cli.ringbuilder import main
+e, port = sys.argv[1], int(sys.argv[2])
+for name, p in (('object', port + 1), ('container', port + 2), ('account', port + 3)):
+    b = '%s/%s.builder' % (e, name)
+    for args in (['create', '8', '1', '1'], ['add', 'r1z1-127.0.0.1:%d/d1' % p, '100'], ['rebalance']):
+        try:
+            main(['swift-ring-builder', b] + args)
+        except SystemExit as x:
+            if x.code not in (0, None, 1):   # 1 = "completed with warnings"
+                raise
+EOF
+  echo "$port" >"$e/port"
+}
+
+print_line() {
+  local dir=$1 port=$2 s pids=
+  for s in $ALL; do pids="$pids${pids:+,}$s:$(cat "$dir/run/$s.pid")"; done
+  echo "S3 endpoint=http://127.0.0.1:$port access_key=$AK secret_key=$SK region=$REGION pids=$pids dir=$dir"
+}
+
+# try_start DIR PORT: 0 ready; 2 a server exited during start-up (a port taken meanwhile?);
+# exits on any other failure.
+try_start() {
+  local dir=$1 port=$2 s t0
+  t0=$(now)
+  write_conf "$dir" "$port"
+  if [ ! -f "$dir/etc/object.ring.gz" ] || [ "$(cat "$dir/etc/port" 2>/dev/null)" != "$port" ]; then
+    build_rings "$dir" "$port"
+  fi
+  rm -f "$dir"/run/*.pid
+  nohup "$ROOT/usr/bin/memcached" -l 127.0.0.1 -p $((port+4)) -U 0 -m 64 -u root \
+      </dev/null >>"$dir/log/memcached.log" 2>&1 &
+  echo $! >"$dir/run/memcached.pid"
+  for s in $SERVERS; do
+    env PYTHONPATH="$PYP" LD_LIBRARY_PATH="$LDP" nohup $PY "$dir/etc/launch.py" \
+        "$dir/etc/swift.conf" $s-server "$dir/etc/$s-server.conf" \
+        </dev/null >>"$dir/log/$s.log" 2>&1 &
+    echo $! >"$dir/run/$s.pid"
+  done
+  local deadline=$(( $(date +%s) + TIMEOUT )) err=
+  while :; do
+    for s in $ALL; do
+      if ! up "$dir" $s; then
+        tail -n 15 "$dir/log/$s.log" >&2 || true
+        cmd_stop "$dir" >/dev/null 2>&1 || true
+        log "$s exited during start-up on port $port (log: $dir/log/$s.log)"
+        return 2
+      fi
+    done
+    if http_ok $((port+3)) && http_ok $((port+2)) && http_ok $((port+1)) && http_ok "$port"; then
+      if err=$($PY "$dir/etc/s3ping.py" "http://127.0.0.1:$port" "$AK" "$SK" "$REGION" 2>&1); then
+        break
+      fi
+    else
+      err="healthchecks not answering yet"
+    fi
+    if [ "$(date +%s)" -ge $deadline ]; then
+      cmd_stop "$dir" >/dev/null 2>&1 || true
+      die "not ready after ${TIMEOUT}s ($err); logs in $dir/log"
+    fi
+    sleep 0.25
+  done
+  log "ready in $(since "$t0")s"
+}
+
+cmd_start() {
+  local dir=$1 port=$2 watch=${3:-} s n=0 tries=1 rc
+  [ "$port" = auto ] || { [[ $port =~ ^[0-9]+$ ]] && [ "$port" -ge 1024 ] && [ "$port" -le 65531 ]; } || die "bad PORT: $port (a number from 1024 to 65531, or auto)"
+  [ -z "$watch" ] || [[ $watch =~ ^[0-9]+$ ]] || die "bad WATCH_PID: $watch"
+  [[ $AK == *:* && $AK != *_* ]] || die "S3_ACCESS_KEY must look like ACCOUNT:USER without '_' (tempauth)"
+  check_install
+  mkdir -p "$dir"; dir=$(cd "$dir" && pwd)
+  for s in $ALL; do if up "$dir" $s; then n=$((n+1)); fi; done
+  if [ $n -gt 0 ]; then
+    if [ $n -eq 5 ] && { [ "$port" = auto ] || [ "$(cat "$dir/etc/port" 2>/dev/null)" = "$port" ]; }; then
+      log "already running"; print_line "$dir" "$(cat "$dir/etc/port")"; return 0
+    fi
+    die "$dir is partly running or on another port; run: $0 stop $dir"
+  fi
+  if [ "$port" = auto ]; then tries=5; fi
+  while :; do
+    local p=$port
+    if [ "$port" = auto ]; then
+      p=$(( 20000 + RANDOM % 40000 ))
+      while ! ports_free $p; do p=$(( 20000 + RANDOM % 40000 )); done
+    elif ! ports_free "$p"; then
+      die "a port of 127.0.0.1:$p..$((p+4)) is in use; s3-server.sh needs all five"
+    fi
+    rc=0; try_start "$dir" $p || rc=$?
+    if [ $rc = 0 ]; then port=$p; break; fi
+    tries=$((tries-1))
+    [ $tries -gt 0 ] || die "a server exited during start-up (logs in $dir/log)"
+  done
+  cat >"$dir/s3.env" <<EOF
+export S3_ENDPOINT=http://127.0.0.1:$port
+export AWS_ACCESS_KEY_ID='$AK'
+export AWS_SECRET_ACCESS_KEY='$SK'
+export AWS_REGION=$REGION
+export AWS_DEFAULT_REGION=$REGION
+EOF
+  if [ -n "$watch" ]; then
+    # setsid: a Ctrl-C to the test run's process group must not kill the watchdog first.
+    setsid nohup bash "$SELF" watch "$dir" "$watch" </dev/null >>"$dir/log/watch.log" 2>&1 &
+    echo $! >"$dir/run/watch.pid"
+  fi
+  print_line "$dir" "$port"
+}
+
+# The watchdog: stops the server once WATCH_PID is gone (or the server was stopped).
+cmd_watch() {
+  local dir=$1 pid=$2 s any
+  while kill -0 "$pid" 2>/dev/null; do
+    any=0
+    for s in $ALL; do if up "$dir" $s; then any=1; fi; done
+    [ $any = 1 ] || exit 0
+    sleep 1
+  done
+  log "process $pid is gone: stopping the server in $dir"
+  cmd_stop "$dir"
+}
+
+cmd_stop() {
+  local dir=$1 s left i
+  [ -d "$dir/run" ] || { log "nothing to stop in $dir"; return 0; }
+  if [ "${BASHPID}" != "$(cat "$dir/run/watch.pid" 2>/dev/null)" ] && up "$dir" watch; then
+    kill -TERM "$(cat "$dir/run/watch.pid")" 2>/dev/null || true
+  fi
+  rm -f "$dir/run/watch.pid"
+  for s in proxy object container account memcached; do
+    if up "$dir" $s; then kill -TERM "$(cat "$dir/run/$s.pid")" 2>/dev/null || true; fi
+  done
+  for i in $(seq 1 50); do
+    left=0
+    for s in $ALL; do if up "$dir" $s; then left=1; fi; done
+    [ $left = 0 ] && break
+    sleep 0.2
+  done
+  for s in $ALL; do
+    if up "$dir" $s; then
+      log "$s did not stop on TERM; sending KILL"; kill -KILL "$(cat "$dir/run/$s.pid")" 2>/dev/null || true
+    fi
+    rm -f "$dir/run/$s.pid"
+  done
+  log "stopped ($dir)"
+}
+
+cmd_status() {
+  local dir=$1 s rc=0
+  for s in $ALL; do
+    if up "$dir" $s; then echo "$s running pid $(cat "$dir/run/$s.pid")"; else echo "$s not running"; rc=1; fi
+  done
+  return $rc
+}
+
+abs() { cd "$1" 2>/dev/null && pwd || echo "$1"; }
+case "${1:-}" in
+  start)  [ $# -eq 3 ] || [ $# -eq 4 ] || die "usage: $0 start DIR PORT|auto [WATCH_PID]"; cmd_start "$2" "$3" "${4:-}" ;;
+  stop)   [ $# -eq 2 ] || die "usage: $0 stop DIR"; cmd_stop "$(abs "$2")" ;;
+  status) [ $# -eq 2 ] || die "usage: $0 status DIR"; cmd_status "$(abs "$2")" ;;
+  watch)  [ $# -eq 3 ] || die "usage: $0 watch DIR PID"; cmd_watch "$2" "$3" ;;
+  *) die "usage: $0 start DIR PORT|auto [WATCH_PID] | stop DIR | status DIR" ;;
+esac
