@@ -2,19 +2,27 @@
  * `backup-manifest.json`, written beside a backup's two files: which revisions were requested and
  * which the snapshot itself records, the etcd revision, the sha256 of both files and of every
  * file inside the tarball, and the verdict on whether snapshot and resources belong together.
- * Encoded as canonical pretty JSON; decoding checks the shape and that the manifest does not
- * contradict itself.
+ *
+ * Encoded as canonical pretty JSON. Since format 2 the document ends with `manifestSha256`, the
+ * sha256 of its own canonical encoding without that key: the two backup files are protected by
+ * the digests the manifest records, and the manifest by this one, so a damaged byte anywhere in a
+ * backup is found (it is a checksum against damage, not a signature: whoever can edit the file
+ * can recompute it). Decoding accepts exactly the bytes the writer produces (canonical form, no
+ * byte order mark), checks the shape, the digest, and that the manifest does not contradict
+ * itself. Format 1 (no digest) is still read.
  */
+import { createHash } from "node:crypto"
 import { Result, Schema } from "effect"
 import { backupFileNames, BackupTimestamp } from "./archive-names.ts"
-import { classifyEntry, ResourceKind } from "./archive-layout.ts"
+import { classifyEntry, expectedResources, ResourceKind } from "./archive-layout.ts"
 import { canonicalJson } from "./canonical-json.ts"
 import { defaultOperands, OperandName, operandNames, type OperandTable } from "./operands.ts"
 import { operandCrReference, Revision, RevisionSet } from "./revisions.ts"
 import { Rfc3339Utc } from "./rfc3339.ts"
 import { firstKeyedProblem, formatKeyPath } from "./schema-errors.ts"
 
-export const manifestFormatVersion = 1
+/** The format this version writes; 1 (before `manifestSha256`) is still read. */
+export const manifestFormatVersion = 2
 
 const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 export const Sha256Hex = Schema.String.check(Schema.isPattern(/^[0-9a-f]{64}$/))
@@ -49,7 +57,7 @@ export const Verdict = Schema.Literals(["consistent", "dirty"])
 export type Verdict = typeof Verdict.Type
 
 export const BackupManifest = Schema.Struct({
-  formatVersion: Schema.Literal(manifestFormatVersion),
+  formatVersion: Schema.Literals([1, manifestFormatVersion]),
   tool: Schema.Struct({ name: Schema.Literal("cluster-backup"), version: Schema.NonEmptyString }),
   timestamp: BackupTimestamp,
   createdAt: Rfc3339Utc,
@@ -98,15 +106,24 @@ export class BackupManifestInvalid extends Schema.TaggedError<BackupManifestInva
   message: Schema.String,
 }) {}
 
-/** The order keys are written in: summary first, the long entry list last. */
+/** The order keys are written in: summary first, the long entry list last, the document's own digest at the end. */
 const keyOrder = [
   "formatVersion", "tool", "timestamp", "createdAt", "verdict", "reasons", "revisions", "requested", "inSnapshot",
   ...operandNames, "revision", "memberDbSize", "files", "snapshot", "resources", "skippedOptional", "entries",
-  "operand", "kind", "name", "version", "path", "size", "mode", "sha256",
+  "operand", "kind", "name", "version", "path", "size", "mode", "sha256", "manifestSha256",
 ]
 
-/** Canonical pretty JSON: fixed key order, 2-space indent, trailing newline. Same manifest, same bytes. */
-export const encodeBackupManifest = (manifest: BackupManifest): string => canonicalJson(manifest, keyOrder)
+const sha256Hex = (text: string) => createHash("sha256").update(text, "utf8").digest("hex")
+
+/** The manifest's own digest: sha256 of its canonical encoding without `manifestSha256`. */
+export const manifestDigest = (manifest: BackupManifest): string => sha256Hex(canonicalJson(manifest, keyOrder))
+
+/**
+ * Canonical pretty JSON: fixed key order, 2-space indent, trailing newline, no byte order mark;
+ * from format 2 on, `manifestSha256` last. Same manifest, same bytes.
+ */
+export const encodeBackupManifest = (manifest: BackupManifest): string =>
+  canonicalJson(manifest.formatVersion === 1 ? manifest : { ...manifest, manifestSha256: manifestDigest(manifest) }, keyOrder)
 
 /** What a decoded manifest must also satisfy: no claim that contradicts another. */
 const contradiction = (m: BackupManifest, table: OperandTable): { key: string; problem: string } | undefined => {
@@ -115,11 +132,38 @@ const contradiction = (m: BackupManifest, table: OperandTable): { key: string; p
     return { key: "verdict", problem: `is "consistent" but the revisions do not pair: ${pairing.reasons.join("; ")}` }
   }
   if (m.verdict === "dirty" && m.reasons.length === 0) return { key: "reasons", problem: `is empty but the verdict is "dirty"; say why` }
+  if (m.verdict === "consistent" && m.reasons.length > 0) {
+    return { key: "reasons", problem: `gives ${m.reasons.length} reason${m.reasons.length === 1 ? "" : "s"} to doubt the pairing but the verdict is "consistent" (${JSON.stringify(m.reasons[0])})` }
+  }
+  // The writer puts the reasons the revisions give first, in operand order.
+  for (const [i, reason] of pairing.reasons.entries()) {
+    if (m.reasons[i] !== reason) {
+      return { key: formatKeyPath(["reasons", i]), problem: `is ${JSON.stringify(m.reasons[i] ?? null)} but the revisions give the reason ${JSON.stringify(reason)}` }
+    }
+  }
+  for (const [i, reason] of m.reasons.entries()) {
+    if (reason.trim() === "") return { key: formatKeyPath(["reasons", i]), problem: "is empty" }
+    if (m.reasons.indexOf(reason) !== i) return { key: formatKeyPath(["reasons", i]), problem: `repeats reason ${m.reasons.indexOf(reason)}` }
+  }
   const names = backupFileNames(m.timestamp, m.verdict === "dirty")
   for (const file of ["snapshot", "resources"] as const) {
     if (m.files[file].name !== names[file]) {
       return { key: `files.${file}.name`, problem: `is "${m.files[file].name}" but timestamp ${m.timestamp} and verdict ${m.verdict} name it "${names[file]}"` }
     }
+  }
+  const listed = expectedResources(m.revisions.requested, table)
+  const skipped = new Set<string>()
+  const resourceId = (operand: string, kind: string, name: string) => `${operand}/${kind}/${name}`
+  for (const [i, s] of m.skippedOptional.entries()) {
+    const key = formatKeyPath(["skippedOptional", i])
+    const known = listed.find((r) => r.operand === s.operand && r.kind === s.kind && r.name === s.name)
+    // A name the table does not list may come from a replaced resource list (--operand-resources).
+    if (known !== undefined && !known.optional) {
+      return { key, problem: `names ${s.kind} ${s.name} of ${s.operand}, a required resource: only an optional one may be absent from a revision` }
+    }
+    const id = resourceId(s.operand, s.kind, s.name)
+    if (skipped.has(id)) return { key, problem: `repeats ${s.kind} ${s.name} of ${s.operand}` }
+    skipped.add(id)
   }
   let previous: string | undefined
   for (const [i, entry] of m.entries.entries()) {
@@ -129,6 +173,9 @@ const contradiction = (m: BackupManifest, table: OperandTable): { key: string; p
     const c = layout.success
     if (c.kind !== "resource-file" && c.kind !== "pod-manifest") return { key, problem: `"${entry.path}" is a directory, not a file` }
     if (entry.path.startsWith("./") || entry.path.endsWith("/")) return { key, problem: `"${entry.path}" is not in normal form` }
+    if (c.kind === "resource-file" && skipped.has(resourceId(c.operand, c.resourceKind, c.name))) {
+      return { key, problem: `"${entry.path}" is a file of ${c.resourceKind} ${c.name} of ${c.operand}, which skippedOptional says is absent` }
+    }
     if (entry.mode !== c.mode) {
       return { key: formatKeyPath(["entries", i, "mode"]), problem: `is 0${entry.mode.toString(8)} but the layout gives "${entry.path}" mode 0${c.mode.toString(8)}` }
     }
@@ -138,15 +185,34 @@ const contradiction = (m: BackupManifest, table: OperandTable): { key: string; p
   return undefined
 }
 
-const decodeShape = Schema.decodeUnknownResult(BackupManifest, { onExcessProperty: "error" })
+/** The document as written: the manifest and, from format 2 on, its own digest. */
+const ManifestDocument = Schema.Struct({ ...BackupManifest.fields, manifestSha256: Schema.optionalKey(Sha256Hex) })
+const decodeShape = Schema.decodeUnknownResult(ManifestDocument, { onExcessProperty: "error" })
 
-/** Reads `backup-manifest.json` text: JSON, the `BackupManifest` shape, and no self-contradiction. */
+/** Line and column (1-based) of the first character where `a` and `b` differ. */
+const firstDifference = (a: string, b: string): string => {
+  let i = 0
+  while (i < a.length && i < b.length && a[i] === b[i]) i++
+  const before = a.slice(0, i).split("\n")
+  return `line ${before.length}, column ${before.at(-1)!.length + 1}`
+}
+
+const byteOrderMark = "\uFEFF"
+
+/**
+ * Reads `backup-manifest.json` text: exactly the bytes the writer produces (no byte order mark,
+ * canonical form), the `BackupManifest` shape, its own digest (format 2), and no
+ * self-contradiction. The first problem found is the error, its key naming where it is.
+ */
 export const decodeBackupManifest = (
   text: string,
   table: OperandTable = defaultOperands,
 ): Result.Result<BackupManifest, BackupManifestInvalid> => {
   const invalid = (key: string, problem: string) =>
     Result.fail(new BackupManifestInvalid({ key, message: `backup manifest: ${key === "" ? "the document" : key} ${problem}` }))
+  if (text.startsWith(byteOrderMark)) {
+    return invalid("", "begins with a UTF-8 byte order mark: a JSON text must not (RFC 8259) and cluster-backup never writes one, so the file was converted or edited after the backup; use an unmodified copy of the backup")
+  }
   let json: unknown
   try {
     json = JSON.parse(text)
@@ -158,6 +224,23 @@ export const decodeBackupManifest = (
     const { key, message } = firstKeyedProblem(decoded.failure)
     return invalid(key, message)
   }
-  const wrong = contradiction(decoded.success, table)
-  return wrong === undefined ? Result.succeed(decoded.success) : invalid(wrong.key, wrong.problem)
+  const { manifestSha256, ...manifest } = decoded.success
+  if (manifest.formatVersion === 1 && manifestSha256 !== undefined) return invalid("manifestSha256", "is not a key of format 1")
+  if (manifest.formatVersion !== 1 && manifestSha256 === undefined) return invalid("manifestSha256", `is missing: a format ${manifest.formatVersion} manifest carries its own sha256`)
+  const wrong = contradiction(manifest, table)
+  if (wrong !== undefined) return invalid(wrong.key, wrong.problem)
+  if (manifestSha256 !== undefined && manifestSha256 !== manifestDigest(manifest)) {
+    return invalid(
+      "manifestSha256",
+      `is ${manifestSha256} but the manifest's content hashes to ${manifestDigest(manifest)}: the manifest was damaged or edited after it was written; use an intact copy of the backup`,
+    )
+  }
+  const canonical = encodeBackupManifest(manifest)
+  if (canonical !== text) {
+    return invalid(
+      "",
+      `is not byte for byte the canonical JSON cluster-backup writes (first difference at ${firstDifference(text, canonical)}): it was damaged or edited after it was written; use an intact copy of the backup`,
+    )
+  }
+  return Result.succeed(manifest)
 }

@@ -1,11 +1,12 @@
 import { fc, test } from "@fast-check/vitest"
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
-import { resourceFilePath, podManifestPath } from "../../src/domain/archive-layout.ts"
+import { expectedResources, resourceFilePath, podManifestPath } from "../../src/domain/archive-layout.ts"
 import { backupFileNames, formatBackupTimestamp } from "../../src/domain/archive-names.ts"
 import {
   decodeBackupManifest,
   encodeBackupManifest,
+  manifestDigest,
   pairingVerdict,
   type BackupManifest,
   type SnapshotRevisions,
@@ -23,7 +24,7 @@ const sha = (c: string) => c.repeat(64)
 const requested: RevisionSet = { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 7, "kube-scheduler": 7 }
 
 const example: BackupManifest = {
-  formatVersion: 1,
+  formatVersion: 2,
   tool: { name: "cluster-backup", version: "0.1.0" },
   timestamp: "2024-05-01_120000",
   createdAt: "2024-05-01T12:00:07Z",
@@ -73,6 +74,10 @@ describe("pairingVerdict", () => {
   )
 })
 
+const optionalResources = expectedResources(requested)
+  .filter((r) => r.optional)
+  .map((r) => ({ operand: r.operand, kind: r.kind, name: r.name }))
+
 /** A manifest that is valid and self-consistent. */
 const manifestArb: fc.Arbitrary<BackupManifest> = fc
   .record({
@@ -90,8 +95,16 @@ const manifestArb: fc.Arbitrary<BackupManifest> = fc
       { maxLength: 12 },
     ),
     manifests: fc.subarray([...operandNames]),
-    skipped: fc.array(fc.record({ operand: operandArb, kind: fc.constantFrom("configmap", "secret") as fc.Arbitrary<"configmap" | "secret">, name: dnsSubdomainArb(40) }), { maxLength: 3 }),
+    // Optional resources of the table, and names it does not list (a replaced resource list).
+    skipped: fc.array(
+      fc.oneof(
+        fc.constantFrom(...optionalResources),
+        fc.record({ operand: operandArb, kind: fc.constantFrom("configmap", "secret") as fc.Arbitrary<"configmap" | "secret">, name: dnsSubdomainArb(40).map((n) => `x-${n}`) }),
+      ),
+      { maxLength: 3 },
+    ),
     toolVersion: fc.stringMatching(/^\d+\.\d+\.\d+$/),
+    formatVersion: fc.constantFrom(1, 2) as fc.Arbitrary<1 | 2>,
   })
   .map((g): BackupManifest => {
     const inSnapshot: Record<string, number | null> = { ...g.requested }
@@ -102,7 +115,9 @@ const manifestArb: fc.Arbitrary<BackupManifest> = fc
     const timestamp = formatBackupTimestamp(new Date(g.at * 1000))
     const names = backupFileNames(timestamp, dirty)
     const entries = new Map<string, BackupManifest["entries"][number]>()
+    const skippedIds = new Set(g.skipped.map((s) => `${s.operand}/${s.kind}/${s.name}`))
     for (const f of g.files) {
+      if (skippedIds.has(`${f.operand}/${f.kind}/${f.name}`)) continue
       const file = Result.getOrThrow(resourceFilePath(f.operand, g.requested[f.operand], f.kind, f.name, f.key))
       entries.set(file.path, { path: file.path, size: f.size, mode: file.mode, sha256: f.sha256 })
     }
@@ -111,7 +126,7 @@ const manifestArb: fc.Arbitrary<BackupManifest> = fc
       entries.set(path, { path, size: 1, mode: 0o600, sha256: sha("e") })
     }
     return {
-      formatVersion: 1,
+      formatVersion: g.formatVersion,
       tool: { name: "cluster-backup", version: g.toolVersion },
       timestamp,
       createdAt: formatRfc3339Utc(g.createdAt),
@@ -122,20 +137,33 @@ const manifestArb: fc.Arbitrary<BackupManifest> = fc
         resources: { name: names.resources, size: g.sizes[1], sha256: g.digests[1] },
       },
       entries: [...entries.values()].sort((a, b) => (a.path < b.path ? -1 : 1)),
-      skippedOptional: g.skipped,
+      skippedOptional: g.skipped.filter((s, i) => g.skipped.findIndex((t) => t.operand === s.operand && t.kind === s.kind && t.name === s.name) === i),
       verdict: dirty ? "dirty" : "consistent",
       reasons,
     }
   })
 
+/** The example made dirty by its snapshot: the reason the revisions give, then one more. */
+const dirtyExample: BackupManifest = {
+  ...example,
+  revisions: { requested, inSnapshot: { ...requested, etcd: 4 } },
+  verdict: "dirty",
+  reasons: [pairingVerdict(requested, { ...requested, etcd: 4 }).reasons[0]!, "forced"],
+  files: {
+    snapshot: { ...example.files.snapshot, name: "snapshot_2024-05-01_120000__POSSIBLY_DIRTY__.db" },
+    resources: { ...example.files.resources, name: "static_kuberesources_2024-05-01_120000__POSSIBLY_DIRTY__.tar.gz" },
+  },
+}
+
 describe("encodeBackupManifest / decodeBackupManifest", () => {
   it("writes canonical pretty JSON: summary first, entries last, trailing newline", () => {
     const text = encodeBackupManifest(example)
     expect(text.endsWith("}\n")).toBe(true)
-    expect(text.startsWith('{\n  "formatVersion": 1,\n  "tool": {\n    "name": "cluster-backup",\n    "version": "0.1.0"\n  },\n  "timestamp": "2024-05-01_120000",')).toBe(true)
+    expect(text.startsWith('{\n  "formatVersion": 2,\n  "tool": {\n    "name": "cluster-backup",\n    "version": "0.1.0"\n  },\n  "timestamp": "2024-05-01_120000",')).toBe(true)
     expect(Object.keys(JSON.parse(text) as object)).toEqual([
-      "formatVersion", "tool", "timestamp", "createdAt", "verdict", "reasons", "revisions", "etcd", "files", "skippedOptional", "entries",
+      "formatVersion", "tool", "timestamp", "createdAt", "verdict", "reasons", "revisions", "etcd", "files", "skippedOptional", "entries", "manifestSha256",
     ])
+    expect(text.endsWith(`  ],\n  "manifestSha256": "${manifestDigest(example)}"\n}\n`)).toBe(true)
     expect(text).toContain('"requested": {\n      "etcd": 3,\n      "kube-apiserver": 7,')
     expect(text).toContain('{\n      "path": "static-pod-resources/etcd-pod-3/configmaps/etcd-pod/pod.yaml",\n      "size": 10,\n      "mode": 384,')
     expect(decodeBackupManifest(text)).toEqual(Result.succeed(example))
@@ -163,20 +191,22 @@ describe("encodeBackupManifest / decodeBackupManifest", () => {
     return [...keys].sort().reverse()
   }
 
+  /** The example as written, one value changed (or removed, for `undefined`): its digest is now stale. */
   const set = (path: ReadonlyArray<string | number>, value: unknown) => {
-    const copy = JSON.parse(JSON.stringify(example)) as Record<string, unknown>
+    const copy = JSON.parse(encodeBackupManifest(example)) as Record<string, unknown>
     let at: Record<string | number, unknown> = copy
     for (const k of path.slice(0, -1)) at = at[k] as Record<string | number, unknown>
     if (value === undefined) delete at[path.at(-1)!]
     else at[path.at(-1)!] = value
-    return JSON.stringify(copy)
+    return `${JSON.stringify(copy, null, 2)}\n`
   }
+  const written = (m: BackupManifest) => encodeBackupManifest(m)
 
   it.each<[string, string, string]>([
     ["text that is not JSON", "{formatVersion: 1}", ""],
     ["an empty file", "", ""],
     ["a JSON list", "[]", ""],
-    ["another format version", set(["formatVersion"], 2), "formatVersion"],
+    ["another format version", set(["formatVersion"], 3), "formatVersion"],
     ["another tool", set(["tool", "name"], "etcdctl"), "tool.name"],
     ["an unknown key", set(["extra"], 1), "extra"],
     ["an unknown nested key", set(["files", "snapshot", "md5"], "x"), "files.snapshot.md5"],
@@ -194,7 +224,23 @@ describe("encodeBackupManifest / decodeBackupManifest", () => {
     ["a consistent verdict over mismatched revisions", set(["revisions", "inSnapshot", "etcd"], 4), "verdict"],
     ["a dirty verdict without reasons", set(["verdict"], "dirty"), "reasons"],
     ["a snapshot name for another timestamp", set(["files", "snapshot", "name"], "snapshot_2024-05-01_120001.db"), "files.snapshot.name"],
-    ["a clean resources name on a dirty backup", JSON.stringify({ ...example, verdict: "dirty", reasons: ["forced"], files: { ...example.files, snapshot: { ...example.files.snapshot, name: "snapshot_2024-05-01_120000__POSSIBLY_DIRTY__.db" } } }), "files.resources.name"],
+    ["a clean resources name on a dirty backup", written({ ...example, verdict: "dirty", reasons: ["forced"], files: { ...example.files, snapshot: { ...example.files.snapshot, name: "snapshot_2024-05-01_120000__POSSIBLY_DIRTY__.db" } } }), "files.resources.name"],
+    ["a consistent verdict with reasons", written({ ...example, reasons: ["the operator revisions inside the snapshot are uncertain"] }), "reasons"],
+    ["a dirty verdict without the reason its revisions give", written({ ...dirtyExample, reasons: ["forced"] }), "reasons[0]"],
+    ["a dirty verdict with an altered revision reason", written({ ...dirtyExample, reasons: [dirtyExample.reasons[0]!.replace("revision 4", "revision 5")] }), "reasons[0]"],
+    ["an empty reason", written({ ...dirtyExample, reasons: [...dirtyExample.reasons, " "] }), "reasons[2]"],
+    ["a repeated reason", written({ ...dirtyExample, reasons: [...dirtyExample.reasons, "forced", "forced"] }), "reasons[2]"],
+    ["a required resource among the skipped ones", written({ ...example, skippedOptional: [...example.skippedOptional, { operand: "etcd", kind: "configmap", name: "etcd-endpoints" }] }), "skippedOptional[1]"],
+    ["a skipped resource named twice", written({ ...example, skippedOptional: [...example.skippedOptional, ...example.skippedOptional] }), "skippedOptional[1]"],
+    ["a file of a skipped resource", written({ ...example, skippedOptional: [{ operand: "etcd", kind: "configmap", name: "etcd-scripts" }] }), "entries[1].path"],
+    ["a format 2 manifest without its digest", set(["manifestSha256"], undefined), "manifestSha256"],
+    ["a format 1 manifest with a digest", set(["formatVersion"], 1), "manifestSha256"],
+    ["a digest that is not the content's", written(example).replace(/"manifestSha256": "[0-9a-f]+"/, `"manifestSha256": "${sha("f")}"`), "manifestSha256"],
+    ["a changed value under an intact digest", written(example).replace('"version": "0.1.0"', '"version": "0.1.1"'), "manifestSha256"],
+    ["a byte order mark", `\uFEFF${written(example)}`, ""],
+    ["compact JSON", JSON.stringify(JSON.parse(written(example))), ""],
+    ["a missing final newline", written(example).trimEnd(), ""],
+    ["a tab instead of indentation", written(example).replace('\n  "tool"', '\n\t"tool"'), ""],
     ["an entry escaping the layout", set(["entries", 0, "path"], "static-pod-resources/etcd-pod-3/../../../etc/passwd"), "entries[0].path"],
     ["an absolute entry", set(["entries", 0, "path"], "/etc/kubernetes/static-pod-resources/etcd-pod-3/etcd-pod.yaml"), "entries[0].path"],
     ["an entry of another revision", set(["entries", 0, "path"], "static-pod-resources/etcd-pod-2/etcd-pod.yaml"), "entries[0].path"],
@@ -229,4 +275,36 @@ describe("encodeBackupManifest / decodeBackupManifest", () => {
       else expect(decodeBackupManifest(encodeBackupManifest(r.success))).toEqual(r)
     },
   )
+
+  test.prop([manifestArb.map((m) => ({ ...m, formatVersion: 2 as const })), fc.array(fc.nat(), { minLength: 1, maxLength: 8 })], { numRuns: 200 })(
+    "every single-bit flip of a written format 2 manifest is refused",
+    (m, picks) => {
+      const bytes = Buffer.from(encodeBackupManifest(m))
+      for (const pick of picks) {
+        const flipped = Buffer.from(bytes)
+        const bit = pick % (bytes.length * 8)
+        flipped[bit >> 3] = flipped[bit >> 3]! ^ (1 << (bit & 7))
+        expect(Result.isFailure(decodeBackupManifest(flipped.toString("utf8"))), `bit ${bit}`).toBe(true)
+      }
+    },
+  )
+
+  test.prop([manifestArb, fc.array(fc.string({ minLength: 1, maxLength: 20 }), { minLength: 1, maxLength: 3 })], { numRuns: 200 })(
+    "a consistent verdict with reasons is refused",
+    (m, reasons) => {
+      fc.pre(m.verdict === "consistent")
+      expect(failure(decodeBackupManifest(encodeBackupManifest({ ...m, reasons }))).key).toBe("reasons")
+    },
+  )
+
+  const requiredResources = (revisions: RevisionSet) => expectedResources(revisions).filter((r) => !r.optional)
+  test.prop([manifestArb, fc.nat()], { numRuns: 200 })("a skippedOptional entry naming a required resource is refused", (m, pick) => {
+    const required = requiredResources(m.revisions.requested)
+    const r = required[pick % required.length]!
+    const skippedOptional = [...m.skippedOptional, { operand: r.operand, kind: r.kind, name: r.name }]
+    const entries = m.entries.filter((e) => !e.path.startsWith(`${r.path}/`))
+    const error = failure(decodeBackupManifest(encodeBackupManifest({ ...m, skippedOptional, entries })))
+    expect(error.key).toBe(`skippedOptional[${m.skippedOptional.length}]`)
+    expect(error.message).toContain("a required resource")
+  })
 })
