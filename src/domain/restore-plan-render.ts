@@ -4,7 +4,7 @@
  * text: the output is pinned by a golden test.
  */
 import { formatRevisionSet } from "./revisions.ts"
-import type { Precondition, RestoreAction, RestorePlan, RevisionBump } from "./restore-plan.ts"
+import { runTimePreconditions, type Precondition, type RestoreAction, type RestorePlan, type RevisionBump } from "./restore-plan.ts"
 
 /** A word as a POSIX shell reads it back unchanged. */
 export const shellQuote = (word: string): string => (/^[-A-Za-z0-9_./=:@,+%]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`)
@@ -102,5 +102,33 @@ export const renderRestorePlan = (plan: RestorePlan): string => {
     lines.push("")
   })
   lines.push("Nothing is deleted: old data and replaced files are moved aside and kept.")
+  return `${lines.join("\n")}\n`
+}
+
+/** One check made before any change: what was required, and why it is not met (undefined: met). */
+export interface PreflightCheck {
+  readonly what: string
+  readonly unmet?: string | undefined
+}
+
+/** A check as the restore prints it, dry or real. */
+export const renderPreflightCheck = (c: PreflightCheck): string => `check    ${c.what}: ${c.unmet === undefined ? "ok" : `NOT MET (${c.unmet})`}`
+
+/**
+ * What the dry run adds after the plan: every check a real run makes before changing anything,
+ * with its outcome now, then the preconditions only their step can check, then the verdict.
+ */
+export const renderPreflight = (plan: RestorePlan, checks: ReadonlyArray<PreflightCheck>): string => {
+  const refused = checks.filter((c) => c.unmet !== undefined)
+  const lines = [
+    "",
+    "Checked now, as a real run checks them before changing anything:",
+    ...checks.map((c) => `  ${renderPreflightCheck(c)}`),
+    "Checked at run time, right before their step (earlier steps change what they depend on):",
+    ...runTimePreconditions(plan).map((r) => `  ${String(r.number).padStart(2)}. ${r.step}: ${renderPrecondition(r.precondition)}`),
+    refused.length === 0
+      ? "Dry run: every check that can be made now passes; a real run would start. Nothing was changed."
+      : `Dry run: a real run would refuse before any change (${refused.length} of ${checks.length} checks not met). Nothing was changed.`,
+  ]
   return `${lines.join("\n")}\n`
 }

@@ -208,6 +208,28 @@ export type Precondition =
 /** Preconditions that earlier steps cannot change: check them all before the first step. */
 export const isUpfront = (p: Precondition): boolean => p._tag === "BackupVerified" || p._tag === "EtcdutlSupports" || p._tag === "FreeSpace"
 
+/** The upfront preconditions of a plan, each once, in the order the steps name them. */
+export const upfrontPreconditions = (plan: RestorePlan): ReadonlyArray<Precondition> => {
+  const seen = new Set<string>()
+  return plan.steps.flatMap((s) => s.preconditions).filter((p) => {
+    const key = JSON.stringify(p)
+    if (!isUpfront(p) || seen.has(key)) return false
+    seen.add(key)
+    return true
+  })
+}
+
+/** A precondition checked right before its step runs (earlier steps change what it depends on). */
+export interface RunTimePrecondition {
+  /** 1-based, as the plan numbers its steps. */
+  readonly number: number
+  readonly step: StepId
+  readonly precondition: Precondition
+}
+
+export const runTimePreconditions = (plan: RestorePlan): ReadonlyArray<RunTimePrecondition> =>
+  plan.steps.flatMap((s, i) => s.preconditions.filter((p) => !isUpfront(p)).map((precondition) => ({ number: i + 1, step: s.id, precondition })))
+
 export const stepIds = [
   "check-snapshot",
   "stop-etcd",

@@ -93,18 +93,19 @@ export const checkPrecondition = (p: Precondition, context: PreconditionContext)
  */
 export const foreseeableFailures = (plan: RestorePlan) =>
   Effect.gen(function* () {
-    const failures: Array<string> = []
+    const failures: Array<{ readonly what: string; readonly message: string }> = []
     const movedAway: Array<string> = []
     for (const [index, step] of plan.steps.entries()) {
       for (const p of step.preconditions) {
+        const what = `step ${index + 1} ${step.id}: ${renderPrecondition(p)}`
         const before = `step ${index + 1} ${step.id} requires ${renderPrecondition(p)}`
         if (p._tag === "DirectoryEmpty") {
           const entries = yield* Effect.promise(() => readdir(p.path).catch(() => [] as Array<string>))
           const left = entries.filter((n) => !p.ignoring.includes(n) && !movedAway.includes(`${p.path}/${n}`)).sort()
-          if (left.length > 0) failures.push(`${before}, but it holds ${left.join(", ")}, which no earlier step moves away`)
+          if (left.length > 0) failures.push({ what, message: `${before}, but it holds ${left.join(", ")}, which no earlier step moves away` })
         }
         if (p._tag === "PathAbsent" && !movedAway.includes(p.path) && (yield* lstatOrUndefined(p.path)) !== undefined) {
-          failures.push(`${before}, but it exists and no earlier step moves it away`)
+          failures.push({ what, message: `${before}, but it exists and no earlier step moves it away` })
         }
       }
       for (const action of step.actions) if (action._tag === "Move") movedAway.push(action.from)

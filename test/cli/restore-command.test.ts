@@ -13,7 +13,7 @@ import { join } from "node:path"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { loadedCluster } from "../programs/backup-resources-harness.ts"
-import { hostFiles, makeFakeBackup, makeHostTree, writeScriptedEtcdutl, type HostTree } from "../support/bad-backups.ts"
+import { hostFiles, makeFakeBackup, makeHostTree, readManifest, writeScriptedEtcdutl, type HostTree } from "../support/bad-backups.ts"
 import { snapshotTree } from "../support/hostile-tarballs.ts"
 import { cliEntry } from "../support/tools.ts"
 
@@ -87,6 +87,22 @@ describe("cluster-backup restore", () => {
     expect(existsSync(join(h.root, "etc/kubernetes/manifests-stopped/etcd-pod.yaml"))).toBe(true)
   })
 
+  it("--dry-run exits non-zero for a backup that does not verify, saying which checks failed, and changes nothing", () => {
+    const h = host()
+    const manifest = readManifest(h.backupDir)
+    const snapshot = join(h.backupDir, manifest.files.snapshot.name)
+    const bytes = readFileSync(snapshot)
+    bytes[100] = bytes[100]! ^ 0x01
+    writeFileSync(snapshot, bytes)
+    const before = snapshotTree(h.root)
+    const dry = cli(...restoreArgs(h, "--dry-run"))
+    expect(dry.status).toBe(1)
+    expect(dry.stdout).toMatch(/check {4}the backup verifies \(.*\): NOT MET \(the backup does not verify: snapshot-trailer FAIL/)
+    expect(dry.stdout).toContain("Dry run: a real run would refuse before any change")
+    expect(dry.stderr).toContain("error: dry run: a real restore would be refused before any change: the backup does not verify: snapshot-trailer FAIL")
+    expect(snapshotTree(h.root)).toEqual(before)
+  })
+
   it("exits non-zero with the reason when refused, and changes nothing", () => {
     const h = host()
     writeFileSync(join(h.root, "var/lib/etcd/stray-file"), "left by someone\n")
@@ -99,7 +115,13 @@ describe("cluster-backup restore", () => {
     expect(badId.status).toBe(1)
     expect(badId.stderr).toContain("restoreId")
     expect(snapshotTree(h.root)).toEqual(before)
-    // The stray file would keep the data directory from being empty: refused before etcd is stopped.
+    // The stray file would keep the data directory from being empty: refused before etcd is stopped,
+    // and the dry run says so too.
+    const dry = cli(...restoreArgs(h, "--dry-run"))
+    expect(dry.status).toBe(1)
+    expect(dry.stdout).toContain("Restore plan restore-")
+    expect(dry.stdout).toMatch(/check {4}step 7 restore-snapshot: .*\/var\/lib\/etcd is empty \(lost\+found aside\): NOT MET \(/)
+    expect(dry.stderr).toMatch(/error: dry run: a real restore would be refused before any change: step 7 restore-snapshot requires .* but it holds stray-file/)
     const stray = cli(...restoreArgs(h))
     expect(stray.status).toBe(1)
     expect(stray.stderr).toMatch(

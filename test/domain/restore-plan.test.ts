@@ -8,14 +8,17 @@ import {
   bumpAmount,
   decodeRestorePlanInput,
   defaultRevisionBump,
+  isUpfront,
   pathsToObserve,
   planRestore,
   revisionBump,
+  runTimePreconditions,
   stepIds,
+  upfrontPreconditions,
   type RestorePlan,
   type RestorePlanInput,
 } from "../../src/domain/restore-plan.ts"
-import { renderRestorePlan, shellQuote } from "../../src/domain/restore-plan-render.ts"
+import { renderPreflight, renderRestorePlan, shellQuote } from "../../src/domain/restore-plan-render.ts"
 import { revisionSetArb } from "./arbitraries.ts"
 
 const revisions = { etcd: 8, "kube-apiserver": 14, "kube-controller-manager": 9, "kube-scheduler": 7 }
@@ -328,6 +331,36 @@ describe("planRestore", () => {
 })
 
 describe("renderRestorePlan", () => {
+  it("property: every precondition is checked either before any change (once) or right before its step", () => {
+    fc.assert(
+      fc.property(inputArb, (input) => {
+        const p = plan(input)
+        const upfront = upfrontPreconditions(p)
+        const runTime = runTimePreconditions(p)
+        expect(new Set(upfront.map((c) => JSON.stringify(c))).size).toBe(upfront.length)
+        for (const [i, s] of p.steps.entries()) {
+          for (const c of s.preconditions) {
+            const before = upfront.some((u) => JSON.stringify(u) === JSON.stringify(c))
+            const atStep = runTime.some((r) => r.number === i + 1 && r.step === s.id && JSON.stringify(r.precondition) === JSON.stringify(c))
+            expect(before !== atStep).toBe(true)
+            expect(before).toBe(isUpfront(c))
+          }
+        }
+      }),
+    )
+  })
+
+  it("the dry run's check report lists every check, the run-time preconditions and the verdict", () => {
+    const p = plan(baseInput)
+    const passing = renderPreflight(p, [{ what: "a" }, { what: "b" }])
+    expect(passing).toContain("\n  check    a: ok\n  check    b: ok\n")
+    expect(passing).toContain(" 9. install-member: /var/lib/etcd/member does not exist\n")
+    expect(passing.endsWith("Dry run: every check that can be made now passes; a real run would start. Nothing was changed.\n")).toBe(true)
+    const refused = renderPreflight(p, [{ what: "a" }, { what: "b", unmet: "found: nothing" }])
+    expect(refused).toContain("  check    b: NOT MET (found: nothing)\n")
+    expect(refused.endsWith("Dry run: a real run would refuse before any change (1 of 2 checks not met). Nothing was changed.\n")).toBe(true)
+  })
+
   it("matches the golden dry-run text", () => {
     const golden = readFileSync(new URL("./golden/restore-plan-dry-run.txt", import.meta.url), "utf8")
     expect(renderRestorePlan(plan(baseInput))).toBe(golden)

@@ -1,5 +1,5 @@
 /**
- * Hostile resource tarballs against the restore: a real run under a temporary root refuses each
+ * Hostile resource tarballs against the restore: a dry run and a real run under a temporary root refuse each
  * one (its manifest even records the hostile file's size and sha256, so only the content can
  * give it away), and the host tree and the directory escapes aim at stay exactly as they were.
  * The restore's extraction step, run directly on each archive, refuses too and leaves nothing
@@ -46,27 +46,32 @@ const plant = (backupDir: string, bytes: Buffer) => {
   )
 }
 
-describe("restore refuses hostile tarballs and changes nothing", () => {
+describe("restore and restore --dry-run refuse hostile tarballs and change nothing", () => {
   for (const hostile of hostileTarballs) {
     it(`${hostile.name}`, async () => {
       const host = makeHostTree(work, backup)
       const outside = mkdtempSync(join(work, "outside-"))
       plant(host.backupDir, hostile.build(outside))
       const before = snapshotTree(host.root)
-      const out: Array<string> = []
-      const exit = await Effect.runPromise(
-        Effect.exit(
-          restoreOnHost(host, out, { restoreId }).pipe(Effect.provide(Layer.mergeAll(Etcdutl.inMemory({ statuses: fakeSnapshotStatuses(host.backupDir) }), DiskSpace.layerLive, Tarball.layer, NodeServices.layer))),
-        ),
-      )
-      expect(Exit.isFailure(exit), out.join("")).toBe(true)
-      const error = Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
-      expect((error as { error: { _tag: string } } | undefined)?.error._tag).toBe("RestoreRefused")
-      const message = (error as { error: { message: string } }).error.message
-      expect(message).toMatch(/tarball-(readable|operands|layout) FAIL/)
-      expect(message).toContain("Nothing was changed.")
-      expect(snapshotTree(host.root)).toEqual(before)
-      expect(readdirSync(outside)).toEqual([])
+      for (const dryRun of [true, false]) {
+        const out: Array<string> = []
+        const exit = await Effect.runPromise(
+          Effect.exit(
+            restoreOnHost(host, out, { restoreId, dryRun }).pipe(
+              Effect.provide(Layer.mergeAll(Etcdutl.inMemory({ statuses: fakeSnapshotStatuses(host.backupDir) }), DiskSpace.layerLive, Tarball.layer, NodeServices.layer)),
+            ),
+          ),
+        )
+        expect(Exit.isFailure(exit), out.join("")).toBe(true)
+        const error = Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
+        expect((error as { error: { _tag: string } } | undefined)?.error._tag).toBe("RestoreRefused")
+        const message = (error as { error: { message: string } }).error.message
+        expect(message).toMatch(dryRun ? /^dry run: a real restore would be refused before any change: / : /^restore refused before any change: /)
+        expect(message).toMatch(/tarball-(readable|operands|layout) FAIL/)
+        expect(message).toContain("Nothing was changed.")
+        expect(snapshotTree(host.root)).toEqual(before)
+        expect(readdirSync(outside)).toEqual([])
+      }
     })
   }
 })

@@ -111,7 +111,11 @@ describe("restore", () => {
     const before = snapshotTree(host.root)
     const ran = await restore(host, { dryRun: true })
     const outcome = success(ran)
-    expect(ran.output).toBe(renderRestorePlan(outcome.plan))
+    expect(ran.output.startsWith(renderRestorePlan(outcome.plan)), ran.output).toBe(true)
+    expect(ran.output).toMatch(/^  check    the backup verifies \(.*\): ok$/m)
+    expect(ran.output).toContain("Checked at run time, right before their step")
+    expect(ran.output).toMatch(/^   4\. keep-old-member: etcd is stopped \(/m)
+    expect(ran.output).toContain("Dry run: every check that can be made now passes; a real run would start. Nothing was changed.")
     expect(outcome.ran).toEqual([])
     expect(outcome.plan.steps.map((s) => s.id)).toEqual(allSteps)
     expect(ran.output).toContain("member:     master-0 at https://10.0.0.5:2380")
@@ -178,6 +182,26 @@ describe("restore", () => {
     expect(snapshotTree(host.root)).toEqual(before)
   })
 
+  for (const bad of badBackups) {
+    it(`--dry-run refuses ${bad.name} as the real run does, non-zero, and changes nothing`, async () => {
+      const host = makeHostTree(etcd.workDir, backup)
+      await Effect.runPromise(bad.spoil(host.backupDir).pipe(Effect.provide(NodeServices.layer)))
+      const before = snapshotTree(host.root)
+      const dry = await restore(host, { dryRun: true })
+      const error = failure(dry)
+      const real = failure(await restore(host))
+      expect(error._tag).toBe(real._tag)
+      expect(["RestoreRefused", "RestoreInputInvalid"]).toContain(error._tag)
+      if (error._tag === "RestoreRefused") {
+        expect(error.message).toMatch(/^dry run: a real restore would be refused before any change: the backup does not verify: /)
+        for (const check of bad.failing) expect(error.message).toContain(`${check.id} FAIL`)
+        expect(dry.output).toMatch(/^  check    the backup verifies \(.*\): NOT MET \(the backup does not verify: /m)
+        expect(dry.output).toContain("Dry run: a real run would refuse before any change")
+      }
+      expect(snapshotTree(host.root)).toEqual(before)
+    })
+  }
+
   it("refuses an etcdutl without --bump-revision/--mark-compacted unless --no-bump, and says why", async () => {
     const host = makeHostTree(etcd.workDir, backup)
     const before = snapshotTree(host.root)
@@ -195,9 +219,13 @@ describe("restore", () => {
   it("refuses when the free space is short, before any change", async () => {
     const host = makeHostTree(etcd.workDir, backup)
     const before = snapshotTree(host.root)
-    const error = failure(await restore(host, {}, layers(Etcdutl.live, DiskSpace.layerFixed({ availableBytes: 1024, totalBytes: 1024 }))))
+    const full = layers(Etcdutl.live, DiskSpace.layerFixed({ availableBytes: 1024, totalBytes: 1024 }))
+    const error = failure(await restore(host, {}, full))
     expect(error._tag).toBe("RestoreRefused")
     expect(error.message).toMatch(/free on the file system of .*; found: only 1024 bytes are available/)
+    const dry = await restore(host, { dryRun: true }, full)
+    expect(failure(dry).message).toMatch(/^dry run: a real restore would be refused before any change: .*free on the file system of .*; found: only 1024 bytes are available/)
+    expect(dry.output).toMatch(/^  check    .* free on the file system of .*: NOT MET \(required: /m)
     expect(snapshotTree(host.root)).toEqual(before)
   })
 
