@@ -4,10 +4,14 @@
  * `<backup-dir>/.cluster-backup/snapshot.json`, the snapshot's hash, size and revision and the
  * four operator revisions that the snapshot contains.
  *
- * Safety: the free space is checked first; the snapshot goes to `snapshot_<ts>.db.part` (0600)
- * and is renamed only after etcd's sha256 trailer matched and the file was fsynced; any failure
- * or interruption removes the part file (and a final file whose record could not be written), so
- * a final name always means a complete, checked snapshot.
+ * Safety: the run holds the backup directory's lock (`backup-dir-lock.ts`) and first removes what
+ * killed runs left (`.part` files, unfinished writes) and the backup an earlier run left
+ * unfinished (`unfinished-backup.ts`). The free space is checked; the snapshot goes to
+ * `snapshot_<ts>.db.part` (0600), and only after etcd's sha256 trailer matched and the file was
+ * fsynced is the record written and the part file renamed: a final name always means a complete,
+ * checked snapshot that the record names, so the next run can tell its own files. Any failure or
+ * interruption removes the part file, the final file and the record; after a SIGKILL the next
+ * run does.
  *
  * Revision pairing: etcd 3.5 does not say which revision a snapshot holds (the stream's headers
  * are empty; `etcdutl snapshot status` is not in the pod). etcd takes its backend snapshot when
@@ -26,12 +30,14 @@ import { defaultOperands, operandNames, type OperandTable } from "../domain/oper
 import { DiskSpace } from "../services/disk-space.ts"
 import { Etcd } from "../services/etcd/etcd.ts"
 import { trailerLength } from "../services/etcd/snapshot-trailer.ts"
-import { ensurePrivateDirectory, fileError, removeQuietly, syncDirectory } from "./atomic-files.ts"
+import { fileError, removeQuietly, syncDirectory } from "./atomic-files.ts"
+import { withBackupDirLock } from "./backup-dir-lock.ts"
 import { readOperatorRevisionsAt, sameRevisions, type ObservedRevisions } from "./operator-revisions-at.ts"
 import { copySnapshot } from "./snapshot-copy.ts"
 import { createSnapshotFile, type OpenFile } from "./snapshot-file.ts"
 import { formatBytes, makeProgressReporter } from "./snapshot-progress.ts"
-import { recordDirName, snapshotRecordPath, writeSnapshotRecord, type OperatorRevisions, type SnapshotRecord } from "./snapshot-record.ts"
+import { snapshotRecordPath, writeSnapshotRecord, type OperatorRevisions, type SnapshotRecord } from "./snapshot-record.ts"
+import { discardUnfinishedBackup } from "./unfinished-backup.ts"
 
 export class InsufficientDiskSpace extends Schema.TaggedError<InsufficientDiskSpace>()("InsufficientDiskSpace", {
   path: Schema.String,
@@ -62,6 +68,10 @@ export interface BackupInitOptions {
 const observedLine = (observed: ObservedRevisions) => operandNames.map((n) => `${n}=${observed[n].revision ?? "none"}`).join(",")
 
 export const backupInit = Effect.fn("backupInit")(function* (options: BackupInitOptions) {
+  return yield* withBackupDirLock(options.backupDir, "backup-init", takeSnapshot(options))
+})
+
+const takeSnapshot = Effect.fnUntraced(function* (options: BackupInitOptions) {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   const etcd = yield* Etcd
@@ -69,11 +79,10 @@ export const backupInit = Effect.fn("backupInit")(function* (options: BackupInit
   const table = options.operands ?? defaultOperands
   const backupDir = options.backupDir
 
-  yield* fs.makeDirectory(backupDir, { recursive: true, mode: 0o700 }).pipe(Effect.mapError(fileError("create directory", backupDir)))
-  yield* ensurePrivateDirectory(path.join(backupDir, recordDirName))
-  // A record left by an earlier run must not outlive a failure of this one.
+  // A record left by an earlier run must not outlive a failure of this one; nor may the files of
+  // the backup it named, when that backup was never completed.
+  yield* discardUnfinishedBackup(backupDir, table)
   const recordPath = snapshotRecordPath(path, backupDir)
-  yield* fs.remove(recordPath, { force: true }).pipe(Effect.mapError(fileError("remove the old record", recordPath)))
 
   const before = yield* etcd.status
   yield* Effect.logInfo(
@@ -116,10 +125,10 @@ export const backupInit = Effect.fn("backupInit")(function* (options: BackupInit
         direct: options.directIo ?? true,
         ...(options.openFile === undefined ? {} : { open: options.openFile }),
       })
-      // Registered only once the open succeeded: files of another run are never removed. Until the
-      // record is written, a failure or interruption removes the part file and the final file.
+      // Registered only once the open succeeded: files of another run are never removed. A failure
+      // or interruption removes the part file, the final file and the record.
       yield* Effect.addFinalizer((exit) =>
-        exit._tag === "Success" ? Effect.void : Effect.andThen(removeQuietly(partPath), removeQuietly(finalPath)),
+        exit._tag === "Success" ? Effect.void : Effect.andThen(removeQuietly(partPath), Effect.andThen(removeQuietly(finalPath), removeQuietly(recordPath))),
       )
       yield* fs.chmod(partPath, 0o600).pipe(Effect.mapError(fileError("set the mode of", partPath)))
 
@@ -151,8 +160,6 @@ export const backupInit = Effect.fn("backupInit")(function* (options: BackupInit
       })
       yield* file.sync
       yield* Fiber.interrupt(reporter).pipe(Effect.andThen(progress.finish))
-      yield* fs.rename(partPath, finalPath).pipe(Effect.mapError(fileError("rename into place", finalPath)))
-      yield* syncDirectory(backupDir)
 
       const size = verified.dbBytes + trailerLength
       const end = window!
@@ -186,7 +193,10 @@ export const backupInit = Effect.fn("backupInit")(function* (options: BackupInit
         if (reason !== undefined) yield* Effect.logWarning(`no revision for ${name}: ${reason}`)
       }
       if (!pairingVerified) yield* Effect.logWarning(`revision pairing unverified: ${record.pairingDetail}`)
+      // The record first: a snapshot under its final name is always one a record names.
       yield* writeSnapshotRecord(backupDir, record)
+      yield* fs.rename(partPath, finalPath).pipe(Effect.mapError(fileError("rename into place", finalPath)))
+      yield* syncDirectory(backupDir)
       yield* Effect.logInfo(
         `snapshot ${snapshotFile} complete: ${size} bytes, sha256 ${verified.sha256}, etcd revision ${before.revision}, ` +
           `operator revisions ${observedLine(atStart)} (pairing ${record.pairing})`,

@@ -10,19 +10,22 @@
  * paths. The tree is written under `building/` and renamed into place only when complete
  * (replacing any earlier attempt for the operand), then the record is written; the record of an
  * earlier run is removed first, so a record always describes a complete tree. Secret values are
- * `Redacted` from the API to the file and never reach logs or errors.
+ * `Redacted` from the API to the file and never reach logs or errors. The run holds the backup
+ * directory's lock (`backup-dir-lock.ts`), which sweeps what killed runs left (`building/`); if it
+ * fails or is interrupted, it removes `building/` and this operand's staged trees, so no decoded
+ * Secret of its making is left that no record describes.
  */
 import { createHash } from "node:crypto"
-import { Effect, FileSystem, Path, Redacted, Result, Schema } from "effect"
+import { Effect, Exit, FileSystem, Path, Redacted, Result, Schema } from "effect"
 import { directoryMode, podDirectory, podDirectoryName, staticPodResourcesDir, validateResourceName, type ResourceKind } from "../domain/archive-layout.ts"
 import type { ManifestEntry, SkippedResource } from "../domain/backup-manifest.ts"
 import { defaultOperands, OperandTableInvalid, type OperandName, type OperandTable } from "../domain/operands.ts"
 import type { Revision } from "../domain/revisions.ts"
 import { Kube } from "../services/kube/kube.ts"
 import { ensurePrivateDirectory, fileError, syncDirectory } from "./atomic-files.ts"
+import { lockBackupDir } from "./backup-dir-lock.ts"
 import { writeResourcesRecord, type ResourcesRecord } from "./resources-record.ts"
 import { planRevisionTree, type FetchedResource, type PlannedFile } from "./revision-files.ts"
-import { recordDirName } from "./snapshot-record.ts"
 import { buildingDir, resourcesRecordPath, stagingDir } from "./staging-area.ts"
 
 export interface BackupResourcesOptions {
@@ -104,8 +107,23 @@ export const backupResources = Effect.fn("backupResources")(function* (options: 
     }
   }
 
-  yield* fs.makeDirectory(backupDir, { recursive: true, mode: 0o700 }).pipe(Effect.mapError(fileError("create directory", backupDir)))
-  yield* ensurePrivateDirectory(path.join(backupDir, recordDirName))
+  yield* lockBackupDir(backupDir, "backup-resources")
+  const building = buildingDir(path, backupDir)
+  const staging = stagingDir(path, backupDir)
+  const published = path.join(staging, staticPodResourcesDir)
+  const ownEntry = new RegExp(`^${operand.podConfigMap.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}-[0-9]+($|\\.)`)
+  // Unless the record gets written, nothing of this run's is kept: building/ holds only this
+  // run's trees (the lock swept the rest), and no record describes this operand's staged trees.
+  yield* Effect.addFinalizer((exit) =>
+    Exit.isSuccess(exit)
+      ? Effect.void
+      : Effect.gen(function* () {
+          const names = yield* fs.readDirectory(published).pipe(Effect.orElseSucceed((): ReadonlyArray<string> => []))
+          for (const target of [building, ...names.filter((n) => ownEntry.test(n)).map((n) => path.join(published, n))]) {
+            yield* fs.remove(target, { recursive: true, force: true }).pipe(Effect.ignore)
+          }
+        }),
+  )
   const recordPath = resourcesRecordPath(path, backupDir, operand.name)
   // A record left by an earlier run must not outlive a failure of this one.
   yield* fs.remove(recordPath, { force: true }).pipe(Effect.mapError(fileError("remove the old record", recordPath)))
@@ -173,17 +191,7 @@ export const backupResources = Effect.fn("backupResources")(function* (options: 
   )
 
   // Write the tree under building/, then publish it into staging/ in one rename.
-  const building = buildingDir(path, backupDir)
-  const staging = stagingDir(path, backupDir)
-  const published = path.join(staging, staticPodResourcesDir)
   yield* ensurePrivateDirectory(building)
-  const ownEntry = new RegExp(`^${operand.podConfigMap.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}-[0-9]+($|\\.)`)
-  const buildingEntries = yield* fs.readDirectory(building).pipe(Effect.mapError(fileError("list", building)))
-  for (const leftover of buildingEntries.filter((n) => ownEntry.test(n))) {
-    // A tree an interrupted run of this operand left behind.
-    const target = path.join(building, leftover)
-    yield* fs.remove(target, { recursive: true, force: true }).pipe(Effect.mapError(fileError("remove", target)))
-  }
   const temp = yield* fs.makeTempDirectory({ directory: building, prefix: `${podDirName}.` }).pipe(Effect.mapError(fileError("create a directory in", building)))
   const files = yield* Effect.gen(function* () {
     const local = (relative: string) => (relative === podDir ? temp : path.join(temp, relative.slice(podDir.length + 1)))
@@ -224,4 +232,4 @@ export const backupResources = Effect.fn("backupResources")(function* (options: 
       `staged as ${podDir}${skippedOptional.length === 0 ? "" : `; ${skippedOptional.length} optional resources absent`}`,
   )
   return record
-})
+}, Effect.scoped)

@@ -10,10 +10,13 @@ import { isIP } from "node:net"
 import { posix, relative, resolve } from "node:path"
 import { Effect, Schema } from "effect"
 import { manifestFileName, type BackupTimestamp } from "../domain/archive-names.ts"
-import { decodeBackupManifest, type BackupManifest } from "../domain/backup-manifest.ts"
+import type { BackupManifest } from "../domain/backup-manifest.ts"
 import { defaultOperands, type OperandTable } from "../domain/operands.ts"
 import { decodeRestorePlanInput, pathsToObserve, planRestore, revisionBump, type RestorePlan, type RestorePlanInput } from "../domain/restore-plan.ts"
+import { checkRegularFile } from "../services/backup-file.ts"
 import { Etcdutl } from "../services/etcdutl.ts"
+import { describeFileSystemFailure } from "../services/file-system-error.ts"
+import { readBackupManifest } from "./backup-manifest-file.ts"
 import { lstatOrUndefined } from "./restore-preconditions.ts"
 import { selectBackup, type SelectedBackup } from "./verify-selection.ts"
 
@@ -58,19 +61,19 @@ export const nodeIpFromEtcdEnv = (text: string, memberName: string): string | un
 
 const invalid = (what: string, message: string) => new RestoreInputInvalid({ what, message })
 
-const attempt = <A>(what: string, run: () => Promise<A>) =>
-  Effect.tryPromise({ try: run, catch: (e) => invalid(what, `${what}: ${e instanceof Error ? e.message : String(e)}`) })
+const attempt = <A>(operation: string, path: string, run: () => Promise<A>) =>
+  Effect.tryPromise({ try: run, catch: (e) => invalid(`${operation} ${path}`, describeFileSystemFailure(operation, path, e).message) })
 
 const readOptional = (path: string) =>
-  attempt(`read ${path}`, () => readFile(path, "utf8").catch((e: unknown) => ((e as NodeJS.ErrnoException).code === "ENOENT" ? undefined : Promise.reject(e))))
+  attempt("read", path, () => readFile(path, "utf8").catch((e: unknown) => ((e as NodeJS.ErrnoException).code === "ENOENT" ? undefined : Promise.reject(e))))
 
 export const gatherRestoreInputs = Effect.fn("gatherRestoreInputs")(function* (options: RestoreInputOptions) {
   const etcdutl = yield* Etcdutl
   const table = options.operands ?? defaultOperands
 
-  const root = yield* attempt(`--root ${options.root}`, () => realpath(resolve(options.root)))
-  if (!(yield* attempt(`--root ${options.root}`, () => stat(root))).isDirectory()) return yield* invalid("root", `--root ${options.root} is not a directory`)
-  const backupDir = yield* attempt(`the backup directory ${options.backupDir}`, () => realpath(resolve(options.backupDir)))
+  const root = yield* attempt("resolve --root", options.root, () => realpath(resolve(options.root)))
+  if (!(yield* attempt("inspect --root", root, () => stat(root))).isDirectory()) return yield* invalid("root", `--root ${options.root} is not a directory`)
+  const backupDir = yield* attempt("resolve the backup directory", options.backupDir, () => realpath(resolve(options.backupDir)))
   const inRoot = relative(root, backupDir)
   if (inRoot.startsWith("..") || posix.isAbsolute(inRoot)) {
     return yield* invalid(
@@ -81,12 +84,20 @@ export const gatherRestoreInputs = Effect.fn("gatherRestoreInputs")(function* (o
   const hostBackupDir = posix.join("/", inRoot)
   const host = (path: string) => posix.join(root, path)
 
-  const names = yield* attempt(`read the backup directory ${backupDir}`, () => readdir(backupDir))
+  const names = yield* attempt("read the backup directory", backupDir, () => readdir(backupDir))
   const selected = yield* Effect.fromResult(selectBackup(names, options.timestamp)).pipe(Effect.mapError((e) => invalid("backup", `${backupDir}: ${e.message}`)))
   const manifestPath = posix.join(backupDir, manifestFileName)
-  const manifestText = yield* readOptional(manifestPath)
-  if (manifestText === undefined) return yield* invalid("manifest", `${manifestPath} is missing: without it the backup's revisions are unknown; run cluster-backup verify ${backupDir}`)
-  const manifest = yield* Effect.fromResult(decodeBackupManifest(manifestText, table)).pipe(Effect.mapError((e) => invalid("manifest", `${manifestPath}: ${e.message}`)))
+  const manifest = yield* readBackupManifest(manifestPath, table).pipe(
+    Effect.mapError((e) =>
+      e._tag === "BackupFileUnreadable" && e.code === "ENOENT"
+        ? invalid("manifest", `${manifestPath} is missing: without it the backup's revisions are unknown; run cluster-backup verify ${backupDir}`)
+        : invalid("manifest", e._tag === "BackupManifestInvalid" ? `${manifestPath}: ${e.message}` : e.message),
+    ),
+  )
+  // A FIFO or device in their place would hang whatever opens them (verify, etcdutl, the extraction), dry run or not.
+  for (const file of [selected.snapshot, selected.resources]) {
+    yield* checkRegularFile(posix.join(backupDir, file)).pipe(Effect.mapError((e) => invalid("backup", e.message)))
+  }
   if (manifest.timestamp !== selected.timestamp || manifest.files.snapshot.name !== selected.snapshot || manifest.files.resources.name !== selected.resources) {
     return yield* invalid("manifest", `${manifestPath} describes backup ${manifest.timestamp} (${manifest.files.snapshot.name}), not the selected ${selected.timestamp} (${selected.snapshot})`)
   }

@@ -9,6 +9,7 @@ import { Effect, Schema } from "effect"
 import { renderPrecondition } from "../domain/restore-plan-render.ts"
 import type { Precondition, RestorePlan } from "../domain/restore-plan.ts"
 import { DiskSpace } from "../services/disk-space.ts"
+import { describeFileSystemFailure } from "../services/file-system-error.ts"
 import { describeActivity, probeEtcdActivity } from "./restore-etcd-activity.ts"
 
 export class RestorePreconditionFailed extends Schema.TaggedError<RestorePreconditionFailed>()("RestorePreconditionFailed", {
@@ -28,7 +29,7 @@ const errno = (e: unknown) => (typeof e === "object" && e !== null && "code" in 
 export const lstatOrUndefined = (path: string) =>
   Effect.tryPromise({
     try: () => lstat(path).catch((e: unknown) => (errno(e) === "ENOENT" || errno(e) === "ENOTDIR" ? undefined : Promise.reject(e))),
-    catch: (e) => new RestorePreconditionFailed({ precondition: path, message: `cannot inspect ${path}: ${e instanceof Error ? e.message : String(e)}` }),
+    catch: (e) => new RestorePreconditionFailed({ precondition: path, message: describeFileSystemFailure("inspect", path, e).message }),
   })
 
 /** The nearest existing ancestor of `path` (the file system a missing directory will be created on). */
@@ -64,7 +65,7 @@ export const checkPrecondition = (p: Precondition, context: PreconditionContext)
       case "DirectoryEmpty": {
         const entries = yield* Effect.tryPromise({
           try: () => readdir(p.path).catch((e: unknown) => (errno(e) === "ENOENT" ? [] : Promise.reject(e))),
-          catch: (e) => unmet(`it cannot be read: ${e instanceof Error ? e.message : String(e)}`),
+          catch: (e) => unmet(describeFileSystemFailure("list", p.path, e).message),
         })
         const others = entries.filter((n) => !p.ignoring.includes(n)).sort()
         if (others.length > 0) return yield* unmet(`it holds ${others.join(", ")}`)

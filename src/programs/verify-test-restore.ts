@@ -12,6 +12,7 @@ import { request } from "node:http"
 import { Effect, FileSystem, Schema } from "effect"
 import { defaultOperands, operandList, type OperandName, type OperandTable } from "../domain/operands.ts"
 import { Etcdutl } from "../services/etcdutl.ts"
+import { describeFileSystemFailure } from "../services/file-system-error.ts"
 import { startLocalEtcd } from "../services/local-etcd.ts"
 import { observedRevisionOf, operatorCrKey, type ObservedRevision } from "./operator-revisions-at.ts"
 
@@ -85,7 +86,7 @@ export const testRestore = Effect.fn("testRestore")(function* (options: TestRest
       // Acquired first, released last: after the member has stopped.
       const scratch = yield* fs
         .makeTempDirectoryScoped({ directory: options.scratchDir, prefix: "cluster-backup-test-restore-" })
-        .pipe(Effect.mapError((e) => new TestRestoreFailed({ stage: "scratch", message: `cannot make a scratch directory in ${options.scratchDir}: ${e.message}` })))
+        .pipe(Effect.mapError((e) => new TestRestoreFailed({ stage: "scratch", message: describeFileSystemFailure("make a scratch directory in", options.scratchDir, e).message })))
       const dataDir = `${scratch}/data`
       yield* etcdutl
         .snapshotRestore({

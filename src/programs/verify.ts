@@ -18,12 +18,15 @@
 import { tmpdir } from "node:os"
 import { Effect, FileSystem, Path, Result } from "effect"
 import { manifestFileName, type BackupTimestamp } from "../domain/archive-names.ts"
-import { decodeBackupManifest, pairingVerdict, type BackupManifest } from "../domain/backup-manifest.ts"
+import { pairingVerdict, type BackupManifest } from "../domain/backup-manifest.ts"
 import { defaultOperands, operandNames, type OperandTable } from "../domain/operands.ts"
 import { formatRevisionSet } from "../domain/revisions.ts"
 import { trailerLength } from "../services/etcd/snapshot-trailer.ts"
 import { Etcdutl, type SnapshotStatus } from "../services/etcdutl.ts"
-import { listTarball, type TarballListing } from "../services/tarball/tarball.ts"
+import { BackupFileRefused, checkRegularFile } from "../services/backup-file.ts"
+import { describeFileSystemFailure } from "../services/file-system-error.ts"
+import { defaultTarLimits, listTarball, type TarballListing } from "../services/tarball/tarball.ts"
+import { readBackupManifest } from "./backup-manifest-file.ts"
 import { digestFile, digestSnapshot } from "./verify-file-digest.ts"
 import { fail, pass, skip, verdictOf, type VerifyCheck, type VerifyReport } from "./verify-report.ts"
 import { selectBackup, type SelectedBackup } from "./verify-selection.ts"
@@ -71,12 +74,22 @@ const noManifest = "the manifest is unusable"
 
 const errorMessage = (e: unknown) => (typeof e === "object" && e !== null && "message" in e ? String(e.message) : String(e))
 
+/** The bound of a read exceeded: the file's size against the manifest's is the finding. */
+const oversize = (e: unknown): { readonly size: number; readonly maxBytes: number } | undefined =>
+  e instanceof BackupFileRefused && e.reason === "too-large" && e.size !== undefined && e.maxBytes !== undefined ? { size: e.size, maxBytes: e.maxBytes } : undefined
+
 const snapshotChecks = (path: string, manifest: BackupManifest | undefined) =>
   Effect.gen(function* () {
-    const digest = yield* Effect.result(digestSnapshot(path))
+    const digest = yield* Effect.result(digestSnapshot(path, manifest?.files.snapshot.size))
     if (Result.isFailure(digest)) {
       const why = digest.failure.message
-      return [fail("snapshot-trailer", titles.trailer, "a readable file", why), skip("snapshot-size", titles.snapshotSize, why), skip("snapshot-sha256", titles.snapshotSha, why)]
+      const over = oversize(digest.failure)
+      const checks = [
+        fail("snapshot-trailer", titles.trailer, "a readable file", why),
+        over === undefined ? skip("snapshot-size", titles.snapshotSize, why) : fail("snapshot-size", titles.snapshotSize, `${over.maxBytes} bytes`, `${over.size} bytes`),
+        skip("snapshot-sha256", titles.snapshotSha, why),
+      ]
+      return { checks, size: over?.size }
     }
     const d = digest.success
     const t = d.trailer
@@ -86,22 +99,26 @@ const snapshotChecks = (path: string, manifest: BackupManifest | undefined) =>
         : t._tag === "SnapshotHashMismatch"
           ? fail("snapshot-trailer", titles.trailer, `trailer ${t.expected}`, `sha256 ${t.actual} of the ${t.dbBytes} bytes before it: the snapshot was cut, altered, or has no trailer`)
           : fail("snapshot-trailer", titles.trailer, `a database followed by a ${trailerLength}-byte sha256`, `only ${t.bytes} bytes`)
-    if (manifest === undefined) return [trailer, skip("snapshot-size", titles.snapshotSize, noManifest), skip("snapshot-sha256", titles.snapshotSha, noManifest)]
+    if (manifest === undefined) {
+      return { checks: [trailer, skip("snapshot-size", titles.snapshotSize, noManifest), skip("snapshot-sha256", titles.snapshotSha, noManifest)], size: d.size }
+    }
     const want = manifest.files.snapshot
-    return [
+    const checks = [
       trailer,
       verdictOf(d.size === want.size, "snapshot-size", titles.snapshotSize, `${want.size} bytes`, `${d.size} bytes`),
       verdictOf(d.sha256 === want.sha256, "snapshot-sha256", titles.snapshotSha, want.sha256, d.sha256),
     ]
+    return { checks, size: d.size }
   })
 
 const statusChecks = (path: string, manifest: BackupManifest | undefined, fileSize: number | undefined) =>
   Effect.gen(function* () {
     const etcdutl = yield* Etcdutl
-    const result = yield* Effect.result(etcdutl.snapshotStatus(path))
+    // etcdutl would block forever opening a FIFO, or read a device without end.
+    const result = yield* Effect.result(Effect.andThen(checkRegularFile(path), etcdutl.snapshotStatus(path)))
     if (Result.isFailure(result)) {
       // A crash of etcdutl ends with a stack trace: its panic line says more than the last frame.
-      const panic = result.failure.stderr.split("\n").find((l) => l.startsWith("panic: "))
+      const panic = "stderr" in result.failure ? result.failure.stderr.split("\n").find((l) => l.startsWith("panic: ")) : undefined
       const why = panic === undefined ? result.failure.message : `${result.failure.message} (${panic.trim()})`
       return {
         status: undefined,
@@ -134,11 +151,16 @@ const statusChecks = (path: string, manifest: BackupManifest | undefined, fileSi
 const tarballChecks = (path: string, manifest: BackupManifest | undefined, table: OperandTable) =>
   Effect.gen(function* () {
     const checks: Array<VerifyCheck> = []
-    const digest = yield* Effect.result(digestFile(path))
+    const maxArchiveBytes = manifest?.files.resources.size
+    const digest = yield* Effect.result(digestFile(path, maxArchiveBytes))
     if (manifest === undefined) {
       checks.push(skip("tarball-size", titles.tarballSize, noManifest), skip("tarball-sha256", titles.tarballSha, noManifest))
     } else if (Result.isFailure(digest)) {
-      checks.push(fail("tarball-size", titles.tarballSize, `${manifest.files.resources.size} bytes`, digest.failure.message), skip("tarball-sha256", titles.tarballSha, "the file cannot be read"))
+      const over = oversize(digest.failure)
+      checks.push(
+        fail("tarball-size", titles.tarballSize, `${manifest.files.resources.size} bytes`, over === undefined ? digest.failure.message : `${over.size} bytes`),
+        skip("tarball-sha256", titles.tarballSha, over === undefined ? "the file cannot be read" : "the file is larger than the manifest states"),
+      )
     } else {
       const want = manifest.files.resources
       checks.push(
@@ -146,7 +168,7 @@ const tarballChecks = (path: string, manifest: BackupManifest | undefined, table
         verdictOf(digest.success.sha256 === want.sha256, "tarball-sha256", titles.tarballSha, want.sha256, digest.success.sha256),
       )
     }
-    const listing = yield* Effect.result(listTarball(path, { layout: resourcesConfinement }))
+    const listing = yield* Effect.result(listTarball(path, { layout: resourcesConfinement, limits: { ...defaultTarLimits, maxArchiveBytes } }))
     if (Result.isFailure(listing)) {
       const why = "the tarball cannot be read"
       checks.push(
@@ -189,7 +211,7 @@ const pairingCheck = (manifest: BackupManifest | undefined, allowDirty: boolean,
 const testRestoreChecks = (snapshot: string, manifest: BackupManifest | undefined, status: SnapshotStatus | undefined, options: VerifyOptions, table: OperandTable) =>
   Effect.gen(function* () {
     const restored = yield* Effect.result(
-      testRestore({ snapshot, scratchDir: options.scratchDir ?? tmpdir(), etcdBinary: options.etcdBinary, operands: table }),
+      Effect.andThen(checkRegularFile(snapshot), testRestore({ snapshot, scratchDir: options.scratchDir ?? tmpdir(), etcdBinary: options.etcdBinary, operands: table })),
     )
     if (Result.isFailure(restored)) {
       const why = "the test restore failed"
@@ -236,7 +258,7 @@ export const verifyBackup = Effect.fn("verifyBackup")(function* (options: Verify
 
   const names = yield* Effect.result(fs.readDirectory(backupDir))
   const selection = Result.isFailure(names)
-    ? Result.fail({ message: `cannot read the directory: ${names.failure.message}` })
+    ? Result.fail({ message: describeFileSystemFailure("read the directory", backupDir, names.failure).message })
     : selectBackup(names.success, options.timestamp)
   const expectedFiles = `snapshot_${options.timestamp ?? "<newest timestamp>"}.db and static_kuberesources_${options.timestamp ?? "<newest timestamp>"}.tar.gz`
   if (Result.isFailure(selection)) {
@@ -246,18 +268,13 @@ export const verifyBackup = Effect.fn("verifyBackup")(function* (options: Verify
   const checks: Array<VerifyCheck> = [pass("backup-files", titles.files, expectedFiles, `${selected.snapshot} and ${selected.resources}`)]
 
   const manifestPath = path.join(backupDir, manifestFileName)
-  const text = yield* Effect.result(fs.readFileString(manifestPath))
+  const read = yield* Effect.result(readBackupManifest(manifestPath, table))
   let manifest: BackupManifest | undefined
-  if (Result.isFailure(text)) {
-    checks.push(fail("manifest", titles.manifest, `${manifestFileName} in ${backupDir}`, `cannot read it: ${text.failure.message}`))
+  if (Result.isFailure(read)) {
+    checks.push(fail("manifest", titles.manifest, "a valid backup manifest", read.failure.message))
   } else {
-    const decoded = decodeBackupManifest(text.success, table)
-    if (Result.isFailure(decoded)) {
-      checks.push(fail("manifest", titles.manifest, "a valid backup manifest", decoded.failure.message))
-    } else {
-      manifest = decoded.success
-      checks.push(pass("manifest", titles.manifest, "a valid backup manifest", `format ${manifest.formatVersion}, written by ${manifest.tool.name} ${manifest.tool.version} at ${manifest.createdAt}`))
-    }
+    manifest = read.success
+    checks.push(pass("manifest", titles.manifest, "a valid backup manifest", `format ${manifest.formatVersion}, written by ${manifest.tool.name} ${manifest.tool.version} at ${manifest.createdAt}`))
   }
   if (manifest === undefined) {
     checks.push(skip("manifest-describes-files", titles.describes, noManifest))
@@ -273,12 +290,8 @@ export const verifyBackup = Effect.fn("verifyBackup")(function* (options: Verify
 
   const snapshotPath = path.join(backupDir, selected.snapshot)
   const snapshot = yield* snapshotChecks(snapshotPath, manifest)
-  checks.push(...snapshot)
-  const fileSize = yield* fs.stat(snapshotPath).pipe(
-    Effect.map((info) => Number(info.size)),
-    Effect.orElseSucceed(() => undefined),
-  )
-  const status = yield* statusChecks(snapshotPath, manifest, fileSize)
+  checks.push(...snapshot.checks)
+  const status = yield* statusChecks(snapshotPath, manifest, snapshot.size)
   checks.push(...status.checks)
   checks.push(...(yield* tarballChecks(path.join(backupDir, selected.resources), manifest, table)))
   checks.push(pairingCheck(manifest, options.allowDirty === true, table))

@@ -131,7 +131,7 @@ describe("backup-init (in-memory etcd)", () => {
         assert.strictEqual(error._tag, "BackupFileError")
         assert.strictEqual(
           error.message,
-          `cannot write ${join(backupDir, `${snapshotName}.part`)}: ENOSPC: no space left on device, write: the volume is full; free space or give it more room, then take the backup again.`,
+          `cannot write ${join(backupDir, `${snapshotName}.part`)}: ENOSPC: the volume holding ${join(backupDir, `${snapshotName}.part`)} is full: free space or give it more room, then run again`,
         )
         assert.deepStrictEqual(listing(backupDir), [])
         assert.isFalse(recordExists(backupDir))

@@ -89,7 +89,7 @@ describe("createSnapshotFile", () => {
         throw Object.assign(new Error("EMFILE: too many open files, open"), { code: "EMFILE" })
       }
       const error = failureOf(yield* Effect.exit(Effect.scoped(createSnapshotFile(path, { direct: true, open: refusingBoth }))))
-      assert.strictEqual(error.message, `cannot create ${path}: EMFILE: too many open files, open`)
+      assert.strictEqual(error.message, `cannot create ${path}: EMFILE: this process has too many open files: raise its limit (ulimit -n), then run again`)
       assert.isFalse(existsSync(path))
     }),
   )
