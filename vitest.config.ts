@@ -8,5 +8,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: "forks",
     maxWorkers: 2,
+    // One S3 server (Swift s3api) per run, started by the first test that needs it.
+    globalSetup: ["test/support/s3-global-setup.ts"],
   },
 })

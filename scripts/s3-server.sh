@@ -3,11 +3,12 @@
 # its s3api middleware + tempauth + memcached (Debian bookworm's packages, unpacked into
 # .tools/swift by scripts/setup.sh), one replica, one device (a directory), all on 127.0.0.1.
 #
-#   s3-server.sh start DIR PORT|auto [WATCH_PID]
+#   s3-server.sh start DIR PORT|auto [WATCH_PID [remove]]
 #       S3 on 127.0.0.1:PORT; the backends use PORT+1 (object), PORT+2 (container), PORT+3
 #       (account), PORT+4 (memcached). `auto` picks free ports (and tries others when a port is
-#       taken meanwhile). With WATCH_PID, a watchdog stops the server as soon as that process is
-#       gone, so an interrupted or killed test run leaves nothing running.
+#       taken meanwhile). With WATCH_PID, a watchdog (started before the servers) stops the
+#       server as soon as that process is gone, so an interrupted or killed test run leaves
+#       nothing running; with `remove` it then deletes DIR too (a test run's scratch).
 #   s3-server.sh stop DIR
 #   s3-server.sh status DIR
 #
@@ -33,6 +34,7 @@ REGION=${S3_REGION:-us-east-1}
 TIMEOUT=${S3_START_TIMEOUT:-180}
 SERVERS="account container object proxy"
 ALL="memcached $SERVERS"
+WATCH=
 
 die() { echo "s3-server.sh: $*" >&2; exit 1; }
 log() { echo "s3-server.sh: $*" >&2; }
@@ -266,10 +268,11 @@ try_start() {
   done
   local deadline=$(( $(date +%s) + TIMEOUT )) err=
   while :; do
+    if [ -n "$WATCH" ] && ! kill -0 "$WATCH" 2>/dev/null; then die "process $WATCH is gone: start abandoned"; fi
     for s in $ALL; do
       if ! up "$dir" $s; then
         tail -n 15 "$dir/log/$s.log" >&2 || true
-        cmd_stop "$dir" >/dev/null 2>&1 || true
+        stop_servers "$dir" >/dev/null 2>&1 || true
         log "$s exited during start-up on port $port (log: $dir/log/$s.log)"
         return 2
       fi
@@ -291,9 +294,11 @@ try_start() {
 }
 
 cmd_start() {
-  local dir=$1 port=$2 watch=${3:-} s n=0 tries=1 rc
+  local dir=$1 port=$2 watch=${3:-} remove=${4:-} s n=0 tries=1 rc
+  WATCH=$watch
   [ "$port" = auto ] || { [[ $port =~ ^[0-9]+$ ]] && [ "$port" -ge 1024 ] && [ "$port" -le 65531 ]; } || die "bad PORT: $port (a number from 1024 to 65531, or auto)"
   [ -z "$watch" ] || [[ $watch =~ ^[0-9]+$ ]] || die "bad WATCH_PID: $watch"
+  [ -z "$remove" ] || [ "$remove" = remove ] || die "bad option: $remove (only: remove)"
   [[ $AK == *:* && $AK != *_* ]] || die "S3_ACCESS_KEY must look like ACCOUNT:USER without '_' (tempauth)"
   check_install
   mkdir -p "$dir"; dir=$(cd "$dir" && pwd)
@@ -303,6 +308,13 @@ cmd_start() {
       log "already running"; print_line "$dir" "$(cat "$dir/etc/port")"; return 0
     fi
     die "$dir is partly running or on another port; run: $0 stop $dir"
+  fi
+  if [ -n "$watch" ]; then
+    mkdir -p "$dir/run" "$dir/log"
+    # setsid: a Ctrl-C to the test run's process group must not kill the watchdog first.
+    setsid nohup bash "$SELF" watch "$dir" "$watch" $remove </dev/null >>"$dir/log/watch.log" 2>&1 &
+    echo $! >"$dir/run/watch.pid"
+    trap 'cmd_stop "$dir" >/dev/null 2>&1' EXIT   # a failed start leaves no watchdog either
   fi
   if [ "$port" = auto ]; then tries=5; fi
   while :; do
@@ -318,6 +330,7 @@ cmd_start() {
     tries=$((tries-1))
     [ $tries -gt 0 ] || die "a server exited during start-up (logs in $dir/log)"
   done
+  trap - EXIT
   cat >"$dir/s3.env" <<EOF
 export S3_ENDPOINT=http://127.0.0.1:$port
 export AWS_ACCESS_KEY_ID='$AK'
@@ -325,34 +338,29 @@ export AWS_SECRET_ACCESS_KEY='$SK'
 export AWS_REGION=$REGION
 export AWS_DEFAULT_REGION=$REGION
 EOF
-  if [ -n "$watch" ]; then
-    # setsid: a Ctrl-C to the test run's process group must not kill the watchdog first.
-    setsid nohup bash "$SELF" watch "$dir" "$watch" </dev/null >>"$dir/log/watch.log" 2>&1 &
-    echo $! >"$dir/run/watch.pid"
-  fi
   print_line "$dir" "$port"
 }
 
-# The watchdog: stops the server once WATCH_PID is gone (or the server was stopped).
+# The watchdog: stops the server once WATCH_PID is gone; `stop` ends the watchdog.
 cmd_watch() {
-  local dir=$1 pid=$2 s any
-  while kill -0 "$pid" 2>/dev/null; do
-    any=0
-    for s in $ALL; do if up "$dir" $s; then any=1; fi; done
-    [ $any = 1 ] || exit 0
-    sleep 1
-  done
+  local dir=$1 pid=$2 remove=${3:-}
+  while kill -0 "$pid" 2>/dev/null; do sleep 1; done
   log "process $pid is gone: stopping the server in $dir"
-  cmd_stop "$dir"
+  stop_servers "$dir"
+  rm -f "$dir/run/watch.pid"
+  if [ "$remove" = remove ]; then rm -rf "$dir" "$dir.lock"; fi
 }
 
 cmd_stop() {
-  local dir=$1 s left i
+  local dir=$1
   [ -d "$dir/run" ] || { log "nothing to stop in $dir"; return 0; }
-  if [ "${BASHPID}" != "$(cat "$dir/run/watch.pid" 2>/dev/null)" ] && up "$dir" watch; then
-    kill -TERM "$(cat "$dir/run/watch.pid")" 2>/dev/null || true
-  fi
+  if up "$dir" watch; then kill -TERM "$(cat "$dir/run/watch.pid")" 2>/dev/null || true; fi
   rm -f "$dir/run/watch.pid"
+  stop_servers "$dir"
+}
+
+stop_servers() {
+  local dir=$1 s left i
   for s in proxy object container account memcached; do
     if up "$dir" $s; then kill -TERM "$(cat "$dir/run/$s.pid")" 2>/dev/null || true; fi
   done
@@ -381,9 +389,9 @@ cmd_status() {
 
 abs() { cd "$1" 2>/dev/null && pwd || echo "$1"; }
 case "${1:-}" in
-  start)  [ $# -eq 3 ] || [ $# -eq 4 ] || die "usage: $0 start DIR PORT|auto [WATCH_PID]"; cmd_start "$2" "$3" "${4:-}" ;;
+  start)  [ $# -ge 3 ] && [ $# -le 5 ] || die "usage: $0 start DIR PORT|auto [WATCH_PID [remove]]"; cmd_start "$2" "$3" "${4:-}" "${5:-}" ;;
   stop)   [ $# -eq 2 ] || die "usage: $0 stop DIR"; cmd_stop "$(abs "$2")" ;;
   status) [ $# -eq 2 ] || die "usage: $0 status DIR"; cmd_status "$(abs "$2")" ;;
-  watch)  [ $# -eq 3 ] || die "usage: $0 watch DIR PID"; cmd_watch "$2" "$3" ;;
-  *) die "usage: $0 start DIR PORT|auto [WATCH_PID] | stop DIR | status DIR" ;;
+  watch)  [ $# -ge 3 ] && [ $# -le 4 ] || die "usage: $0 watch DIR PID [remove]"; cmd_watch "$2" "$3" "${4:-}" ;;
+  *) die "usage: $0 start DIR PORT|auto [WATCH_PID [remove]] | stop DIR | status DIR" ;;
 esac

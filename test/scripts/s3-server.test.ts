@@ -1,0 +1,45 @@
+import { execFile, execFileSync, spawn } from "node:child_process"
+import { existsSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { setTimeout as sleep } from "node:timers/promises"
+import { promisify } from "node:util"
+import { describe, expect, it } from "vitest"
+import { s3Server, s3ServerScript } from "../support/s3-server.ts"
+
+const run = promisify(execFile)
+
+/** Command lines of the running processes that mention `dir`. */
+const processesUsing = (dir: string): Array<string> =>
+  execFileSync("ps", ["-eo", "args"], { encoding: "utf8" })
+    .split("\n")
+    .filter((line) => line.includes(dir) && !line.startsWith("ps "))
+
+const waitFor = async (what: string, check: () => boolean, ms: number): Promise<void> => {
+  const deadline = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+    await sleep(100)
+  }
+}
+
+describe("scripts/s3-server.sh", () => {
+  it("serves the whole test run from one server: a second caller gets the same one", async () => {
+    const first = await s3Server()
+    const second = await s3Server()
+    expect(second).toEqual(first)
+    expect(first.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+    const { stdout } = await run("bash", [s3ServerScript, "status", first.dir])
+    expect(stdout).toMatch(/^proxy running pid \d+$/m)
+  }, 200_000)
+
+  it("stops the server and removes its directory when the watched test run dies during start-up", async () => {
+    const dir = join(tmpdir(), `cb-s3-watchdog-${process.pid}-${Date.now()}`)
+    const testRun = spawn("sleep", ["120"], { stdio: "ignore" })
+    const start = run("bash", [s3ServerScript, "start", dir, "auto", String(testRun.pid), "remove"])
+    await waitFor("the servers to be spawned", () => existsSync(join(dir, "run", "proxy.pid")), 30_000)
+    testRun.kill("SIGKILL")
+    await expect(start).rejects.toMatchObject({ stderr: expect.stringContaining(`process ${testRun.pid} is gone`) })
+    await waitFor("no process left and the directory removed", () => processesUsing(dir).length === 0 && !existsSync(dir), 15_000)
+  }, 60_000)
+})
