@@ -4,6 +4,7 @@
  * stream, so a person can find the bad spot with `tar -tvzf` or `xxd`.
  */
 import { Schema } from "effect"
+import { BackupFileRefused } from "../backup-file.ts"
 
 /** The bytes are not a well-formed gzip-compressed ustar/PAX/GNU tar stream. */
 export const UnreadableReason = Schema.Literals([
@@ -108,8 +109,11 @@ export type TarballError =
   | TarballDestinationExists
   | TarballSourceRefused
   | TarballIoFailed
+  /** The archive is not a regular file, or larger than `TarLimits.maxArchiveBytes`: it was not read. */
+  | BackupFileRefused
 
 export const isTarballError = (u: unknown): u is TarballError =>
+  u instanceof BackupFileRefused ||
   u instanceof TarballUnreadable ||
   u instanceof TarballEntryRefused ||
   u instanceof TarballLimitExceeded ||

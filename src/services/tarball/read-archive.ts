@@ -1,13 +1,14 @@
 /**
  * Reads a `.tar.gz` file once, end to end: the compressed bytes are hashed (the archive's
  * sha256), decompressed, and scanned. A gzip failure (bad magic, corrupt data, cut short,
- * garbage after the gzip stream) becomes `TarballUnreadable` with reason `gzip`.
+ * garbage after the gzip stream) becomes `TarballUnreadable` with reason `gzip`. Only a regular
+ * file is opened, and read no further than `limits.maxArchiveBytes` (`services/backup-file.ts`).
  */
 import { createHash } from "node:crypto"
-import { createReadStream } from "node:fs"
 import { Transform } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import { createGunzip } from "node:zlib"
+import { readBackupFile } from "../backup-file.ts"
 import { isTarballError, ioFailure, TarballUnreadable } from "./errors.ts"
 import { scanTar, type ScanOptions, type ScanSummary, type ScanVisitor } from "./scanner.ts"
 
@@ -42,7 +43,7 @@ export const readArchive = async (file: string, options: Omit<ScanOptions, "arch
   let summary: ScanSummary | undefined
   try {
     await pipeline(
-      createReadStream(file),
+      readBackupFile(file, { maxBytes: options.limits.maxArchiveBytes, signal: options.signal }),
       tap,
       createGunzip(),
       count,

@@ -28,6 +28,8 @@ export interface TarLimits {
   readonly maxTotalFileBytes: number
   /** Zero padding accepted after the end-of-archive marker (GNU tar pads to 10 KiB records). */
   readonly maxTrailingBytes: number
+  /** Size of the compressed file itself (the size its manifest states); unbounded when absent, beyond the file's size when opened. */
+  readonly maxArchiveBytes?: number | undefined
 }
 
 export const defaultTarLimits: TarLimits = {

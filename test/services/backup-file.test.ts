@@ -1,0 +1,78 @@
+/**
+ * Opening a backup file: only a regular file is opened (a FIFO, a device, a directory, a
+ * symbolic link, even to a regular file, is refused by name before any open, so nothing blocks);
+ * reads stop at the stated bound and at the file's size when opened.
+ */
+import { execFileSync } from "node:child_process"
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Effect, Exit } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { BackupFileRefused, readBackupFile, readBackupFileBytes } from "../../src/services/backup-file.ts"
+
+let dir: string
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "cb-backup-file-"))
+})
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+const refusal = async (path: string, maxBytes = 1024): Promise<BackupFileRefused> => {
+  const exit = await Effect.runPromiseExit(readBackupFileBytes(path, maxBytes))
+  if (Exit.isSuccess(exit)) throw new Error(`${path} was read`)
+  const reason = exit.cause.reasons.find((r) => r._tag === "Fail")
+  const error = reason?._tag === "Fail" ? reason.error : undefined
+  if (!(error instanceof BackupFileRefused)) throw new Error(`not a refusal: ${String(error)}`)
+  return error
+}
+
+describe("readBackupFile", () => {
+  it("reads a regular file whole", async () => {
+    const path = join(dir, "regular")
+    writeFileSync(path, "backup bytes")
+    expect((await Effect.runPromise(readBackupFileBytes(path, 100))).toString()).toBe("backup bytes")
+  })
+
+  it.each<[string, (path: string) => void, RegExp]>([
+    ["a FIFO", (p) => execFileSync("mkfifo", [p]), /is a FIFO \(named pipe\), not a regular file/],
+    ["a directory", (p) => mkdirSync(p), /is a directory, not a regular file/],
+    ["a symbolic link to /dev/zero", (p) => symlinkSync("/dev/zero", p), /is a symbolic link to \/dev\/zero \(a character device\), not a regular file.*never read through a symbolic link/],
+    ["a symbolic link to /dev/urandom", (p) => symlinkSync("/dev/urandom", p), /is a symbolic link to \/dev\/urandom \(a character device\)/],
+    ["a symbolic link to a regular file", (p) => (writeFileSync(`${p}.target`, "x"), symlinkSync(`${p}.target`, p)), /is a symbolic link to .*\.target \(a regular file\).*copy the file itself/],
+  ])("refuses %s at once, naming the path and what it is", async (what, make, message) => {
+    const path = join(dir, what.replaceAll(/[^a-z]/g, "-"))
+    make(path)
+    const started = Date.now()
+    const error = await refusal(path)
+    expect(Date.now() - started).toBeLessThan(2000)
+    expect(error.reason).toBe("not-regular")
+    expect(error.path).toBe(path)
+    expect(error.message).toMatch(message)
+    expect(error.message.startsWith(`${path} is `)).toBe(true)
+  })
+
+  it("refuses a file larger than the bound without reading it", async () => {
+    const path = join(dir, "large")
+    writeFileSync(path, Buffer.alloc(2000))
+    const error = await refusal(path, 1999)
+    expect(error).toMatchObject({ reason: "too-large", size: 2000, maxBytes: 1999 })
+    expect(error.message).toContain("2000 bytes, more than the 1999 bytes")
+  })
+
+  it("stops at the size the file had when opened: a file that grows while read is refused", async () => {
+    const path = join(dir, "growing")
+    writeFileSync(path, Buffer.alloc(10))
+    const read = async () => {
+      for await (const _ of readBackupFile(path, { chunkSize: 4 })) appendFileSync(path, Buffer.alloc(4))
+    }
+    await expect(read()).rejects.toMatchObject({ _tag: "BackupFileRefused", reason: "changed", message: expect.stringContaining("grew beyond the 10 bytes") })
+  })
+
+  it("a missing file is an unreadable file with its errno", async () => {
+    const exit = await Effect.runPromiseExit(readBackupFileBytes(join(dir, "nope"), 10))
+    expect(Exit.isFailure(exit)).toBe(true)
+    const reason = Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
+    expect(reason?._tag === "Fail" ? reason.error : undefined).toMatchObject({ _tag: "BackupFileUnreadable", code: "ENOENT", path: join(dir, "nope") })
+  })
+})
