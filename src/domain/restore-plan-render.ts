@@ -72,6 +72,10 @@ export const renderPrecondition = (p: Precondition): string => {
       return `${p.path} is empty${p.ignoring.length === 0 ? "" : ` (${p.ignoring.join(", ")} aside)`}`
     case "FreeSpace":
       return `${bytes(p.bytes)} free on the file system of ${p.path}`
+    case "IsDirectory":
+      return `${p.path} is a directory${p.linkAllowed ? " (or a symbolic link to one)" : ", not a symbolic link"}${p.mayBeAbsent ? ", or absent" : ""}`
+    case "SameFileSystem":
+      return `${p.paths.join(" and ")} are on one file system (moves between them are renames)`
   }
 }
 

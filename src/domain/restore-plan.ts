@@ -204,9 +204,14 @@ export type Precondition =
   | { readonly _tag: "PathAbsent"; readonly path: string }
   | { readonly _tag: "DirectoryEmpty"; readonly path: string; readonly ignoring: ReadonlyArray<string> }
   | { readonly _tag: "FreeSpace"; readonly path: string; readonly bytes: number }
+  /** A directory the step writes into; a symbolic link to one only where `linkAllowed` (the extraction never follows links). */
+  | { readonly _tag: "IsDirectory"; readonly path: string; readonly linkAllowed: boolean; readonly mayBeAbsent: boolean }
+  /** A move between these directories (or, if missing, the nearest existing ancestors) is a rename(2), not a copy. */
+  | { readonly _tag: "SameFileSystem"; readonly paths: ReadonlyArray<string> }
 
 /** Preconditions that earlier steps cannot change: check them all before the first step. */
-export const isUpfront = (p: Precondition): boolean => p._tag === "BackupVerified" || p._tag === "EtcdutlSupports" || p._tag === "FreeSpace"
+export const isUpfront = (p: Precondition): boolean =>
+  p._tag === "BackupVerified" || p._tag === "EtcdutlSupports" || p._tag === "FreeSpace" || p._tag === "IsDirectory" || p._tag === "SameFileSystem"
 
 /** The upfront preconditions of a plan, each once, in the order the steps name them. */
 export const upfrontPreconditions = (plan: RestorePlan): ReadonlyArray<Precondition> => {
@@ -377,13 +382,16 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
   const newManifest = host(posix.join(hostLayout.configDir, podManifestPath("etcd", input.revisions.etcd, table)))
 
   const etcdStopped: Precondition = { _tag: "EtcdStopped", manifest, containers: etcdContainers, ports: etcdPorts }
+  const manifestsDirectory: Precondition = { _tag: "IsDirectory", path: host(hostLayout.manifestsDir), linkAllowed: true, mayBeAbsent: false }
+  const keptDirectory: Precondition = { _tag: "IsDirectory", path: keptDataDir, linkAllowed: true, mayBeAbsent: true }
+  const sameFileSystem: Precondition = { _tag: "SameFileSystem", paths: [dataDir, keptDataDir] }
   /** A step that moves something out of etcd's data directory into the kept directory (undo: move it back). */
   const keepAside = (k: Pick<RestoreStep, "id" | "title" | "description" | "onFailure"> & { readonly from: string; readonly to: string }) =>
     step({
       id: k.id,
       title: k.title,
       description: k.description,
-      preconditions: [etcdStopped, { _tag: "PathExists", path: k.from }, { _tag: "PathAbsent", path: k.to }],
+      preconditions: [keptDirectory, sameFileSystem, etcdStopped, { _tag: "PathExists", path: k.from }, { _tag: "PathAbsent", path: k.to }],
       actions: [
         { _tag: "CreateDirectory", path: keptDataDir, mode: 0o700 },
         { _tag: "Move", from: k.from, to: k.to },
@@ -410,7 +418,12 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
           id: "stop-etcd",
           title: "Stop etcd",
           description: `Move the etcd static pod manifest out of the kubelet's manifest directory, so the kubelet stops etcd.`,
-          preconditions: [{ _tag: "PathExists", path: manifest }, { _tag: "PathAbsent", path: stoppedManifest }],
+          preconditions: [
+            manifestsDirectory,
+            { _tag: "IsDirectory", path: host(hostLayout.stoppedManifestsDir), linkAllowed: true, mayBeAbsent: true },
+            { _tag: "PathExists", path: manifest },
+            { _tag: "PathAbsent", path: stoppedManifest },
+          ],
           actions: [
             { _tag: "CreateDirectory", path: host(hostLayout.stoppedManifestsDir), mode: 0o700 },
             { _tag: "Move", from: manifest, to: stoppedManifest },
@@ -457,7 +470,13 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
         (replacedUnits.length === 0
           ? "None of them exists yet."
           : `Existing ones (${replacedUnits.join(", ")}) are first moved aside, kept.`),
-      preconditions: [etcdStopped, { _tag: "FreeSpace", path: configDir, bytes: input.resourcesBytes }, { _tag: "PathAbsent", path: replacedResources }],
+      preconditions: [
+        { _tag: "IsDirectory", path: configDir, linkAllowed: false, mayBeAbsent: false },
+        { _tag: "IsDirectory", path: posix.join(configDir, staticPodResourcesDir), linkAllowed: false, mayBeAbsent: true },
+        etcdStopped,
+        { _tag: "FreeSpace", path: configDir, bytes: input.resourcesBytes },
+        { _tag: "PathAbsent", path: replacedResources },
+      ],
       actions: [{ _tag: "ExtractArchive", archive: resources, target: configDir, units, moveExistingTo: replacedResources }],
       onFailure: "Extraction is all or nothing: on failure nothing under /etc/kubernetes changed. Fix the cause and run the restore again.",
       undo: [
@@ -470,7 +489,7 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
       id: "copy-snapshot",
       title: "Copy the snapshot next to etcd's data",
       description: "Copy the snapshot to the kept-data directory (fsynced, mode 0600): the restore reads it from the local disk, and it stays as a record of what was restored.",
-      preconditions: [{ _tag: "PathExists", path: snapshot }, { _tag: "PathAbsent", path: snapshotCopy }, { _tag: "FreeSpace", path: keptDataDir, bytes: input.snapshotBytes }],
+      preconditions: [keptDirectory, { _tag: "PathExists", path: snapshot }, { _tag: "PathAbsent", path: snapshotCopy }, { _tag: "FreeSpace", path: keptDataDir, bytes: input.snapshotBytes }],
       actions: [
         { _tag: "CreateDirectory", path: keptDataDir, mode: 0o700 },
         { _tag: "CopyFile", from: snapshot, to: snapshotCopy, mode: 0o600 },
@@ -487,6 +506,8 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
           ? " Revisions are NOT bumped (--no-bump): API-server watch caches may serve stale data until they restart."
           : ` Revisions are bumped by ${bump.amount} and marked compacted, so every watch cache starts over.`),
       preconditions: [
+        { _tag: "IsDirectory", path: dataDir, linkAllowed: true, mayBeAbsent: true },
+        sameFileSystem,
         etcdStopped,
         ...bumpFlags,
         { _tag: "PathExists", path: snapshotCopy },
@@ -521,7 +542,7 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
       id: "start-etcd",
       title: "Start etcd",
       description: `Install the etcd pod manifest of the backup's revision ${input.revisions.etcd}; the kubelet starts the restored single member, and the etcd operator grows the cluster back.`,
-      preconditions: [{ _tag: "PathExists", path: newManifest }, { _tag: "PathAbsent", path: manifest }],
+      preconditions: [manifestsDirectory, { _tag: "PathExists", path: newManifest }, { _tag: "PathAbsent", path: manifest }],
       actions: [{ _tag: "CopyFile", from: newManifest, to: manifest, mode: 0o600 }],
       onFailure: `Copy ${newManifest} to ${manifest} by hand.`,
       undo: [],

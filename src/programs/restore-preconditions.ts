@@ -3,7 +3,7 @@
  * what was required and what was found. `BackupVerified` is delegated to the caller (it runs the
  * verifier); the others read the file system, `/proc` and the free space.
  */
-import { lstat, readdir } from "node:fs/promises"
+import { lstat, readdir, stat } from "node:fs/promises"
 import { dirname } from "node:path"
 import { Effect, Schema } from "effect"
 import { renderPrecondition } from "../domain/restore-plan-render.ts"
@@ -31,6 +31,16 @@ export const lstatOrUndefined = (path: string) =>
     try: () => lstat(path).catch((e: unknown) => (errno(e) === "ENOENT" || errno(e) === "ENOTDIR" ? undefined : Promise.reject(e))),
     catch: (e) => new RestorePreconditionFailed({ precondition: path, message: describeFileSystemFailure("inspect", path, e).message }),
   })
+
+/** stat (symbolic links followed), `undefined` when the path or its target does not exist. */
+const followed = (path: string) =>
+  Effect.tryPromise({
+    try: () => stat(path).catch((e: unknown) => (errno(e) === "ENOENT" || errno(e) === "ENOTDIR" || errno(e) === "ELOOP" ? undefined : Promise.reject(e))),
+    catch: (e) => new RestorePreconditionFailed({ precondition: path, message: describeFileSystemFailure("inspect", path, e).message }),
+  })
+
+const kindOf = (s: { isFile(): boolean; isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }) =>
+  s.isFile() ? "a regular file" : s.isFIFO() ? "a FIFO" : s.isSocket() ? "a socket" : s.isCharacterDevice() || s.isBlockDevice() ? "a device" : "not a directory"
 
 /** The nearest existing ancestor of `path` (the file system a missing directory will be created on). */
 const existingAncestor = (path: string) =>
@@ -75,6 +85,34 @@ export const checkPrecondition = (p: Precondition, context: PreconditionContext)
         const on = yield* existingAncestor(p.path)
         const usage = yield* DiskSpace.use((d) => d.usage(on)).pipe(Effect.mapError((e) => unmet(e.message)))
         if (usage.availableBytes < p.bytes) return yield* unmet(`only ${usage.availableBytes} bytes are available on the file system of ${on}`)
+        return
+      }
+      case "IsDirectory": {
+        const found = yield* lstatOrUndefined(p.path)
+        if (found === undefined) return p.mayBeAbsent ? undefined : yield* unmet("it does not exist; create it (it is part of a control-plane host)")
+        if (found.isDirectory()) return
+        if (found.isSymbolicLink()) {
+          if (!p.linkAllowed) {
+            return yield* unmet(`it is a symbolic link: the restore writes into it and never follows links there; replace the link by the directory it points to (or restore with --root pointing at that tree)`)
+          }
+          const target = yield* followed(p.path)
+          if (target?.isDirectory() === true) return
+          return yield* unmet(`it is a symbolic link to ${target === undefined ? "nothing" : "something that is not a directory"}; make it a directory`)
+        }
+        return yield* unmet(`it is ${kindOf(found)}, not a directory; move it away (the restore keeps its data in directories there)`)
+      }
+      case "SameFileSystem": {
+        const devices: Array<{ readonly path: string; readonly dev: number }> = []
+        for (const path of p.paths) {
+          const on = yield* existingAncestor(path)
+          const found = yield* followed(on)
+          if (found !== undefined) devices.push({ path: on, dev: found.dev })
+        }
+        if (new Set(devices.map((d) => d.dev)).size > 1) {
+          return yield* unmet(
+            `${devices.map((d) => `${d.path} is on device ${d.dev}`).join(", ")}: moving etcd's data between them would be a copy, not an atomic rename; make ${p.paths.at(-1)} a directory on the file system of ${p.paths[0]}`,
+          )
+        }
         return
       }
       case "EtcdStopped": {

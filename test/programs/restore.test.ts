@@ -6,7 +6,7 @@
  * half-happened is undone, and running again finishes the restore.
  */
 import { spawn, type ChildProcess } from "node:child_process"
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Cause, Effect, Exit, Fiber, Layer } from "effect"
@@ -201,6 +201,58 @@ describe("restore", () => {
       expect(snapshotTree(host.root)).toEqual(before)
     })
   }
+
+  it("refuses a symlinked /etc/kubernetes/static-pod-resources before etcd is stopped, dry or real, and says what to do", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const resources = join(host.root, "etc/kubernetes/static-pod-resources")
+    const elsewhere = join(host.root, "srv/static-pod-resources")
+    mkdirSync(join(host.root, "srv"))
+    renameSync(resources, elsewhere)
+    symlinkSync(elsewhere, resources)
+    const before = snapshotTree(host.root)
+    for (const dryRun of [true, false]) {
+      const ran = await restore(host, { dryRun })
+      const error = failure(ran)
+      expect(error._tag).toBe("RestoreRefused")
+      expect(error.message).toContain(`required: ${resources} is a directory, not a symbolic link, or absent; found: it is a symbolic link`)
+      expect(error.message).toContain("replace the link by the directory it points to")
+      expect(error.message).toContain("Nothing was changed.")
+      expect(ran.output).not.toContain("[1/")
+    }
+    // etcd still runs from its manifest, its member in place.
+    expect(read(host, hostFiles.runningManifest)).toBe("kind: Pod # the running etcd\n")
+    expect(read(host, hostFiles.oldDb)).toBe("old etcd data\n")
+    expect(snapshotTree(host.root)).toEqual(before)
+  })
+
+  it("refuses before any change when etcd's kept-data directory is not a directory", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    writeFileSync(join(host.root, "var/lib/etcd-backup"), "someone's file\n")
+    const before = snapshotTree(host.root)
+    const error = failure(await restore(host))
+    expect(error._tag).toBe("RestoreRefused")
+    expect(error.message).toContain(`required: ${join(host.root, "var/lib/etcd-backup")} is a directory (or a symbolic link to one), or absent; found: it is a regular file, not a directory`)
+    expect(snapshotTree(host.root)).toEqual(before)
+  })
+
+  it("refuses before any change when the kept-data directory is on another file system than etcd's data (a move would not be a rename)", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    // /dev/shm is a tmpfs on Linux: another file system than the test's temporary directory.
+    const other = mkdtempSync("/dev/shm/cb-kept-")
+    try {
+      expect(statSync(other).dev).not.toBe(statSync(host.root).dev)
+      symlinkSync(other, join(host.root, "var/lib/etcd-backup"))
+      const before = snapshotTree(host.root)
+      const error = failure(await restore(host))
+      expect(error._tag).toBe("RestoreRefused")
+      expect(error.message).toContain("are on one file system (moves between them are renames); found: ")
+      expect(error.message).toContain(`make ${join(host.root, "var/lib/etcd-backup")} a directory on the file system of ${join(host.root, "var/lib/etcd")}`)
+      expect(snapshotTree(host.root)).toEqual(before)
+      expect(readdirSync(other)).toEqual([])
+    } finally {
+      rmSync(other, { recursive: true, force: true })
+    }
+  })
 
   it("refuses an etcdutl without --bump-revision/--mark-compacted unless --no-bump, and says why", async () => {
     const host = makeHostTree(etcd.workDir, backup)
