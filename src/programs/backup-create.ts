@@ -13,8 +13,15 @@
  * written deterministically from the staging area and its content compared with the records;
  * the manifest is written last and atomically, so its presence means the backup is complete.
  * Finally the staging area is removed (the snapshot record stays).
+ *
+ * The run holds the backup directory's lock (`backup-dir-lock.ts`), which sweeps what killed runs
+ * left. The staging area's decoded Secrets never outlive a run: it removes them when it fails or
+ * is interrupted too (a failed init container ends the backup pod: they could serve nothing), and
+ * a rerun that finds the backup already complete (its run was killed before the removal) removes
+ * them, checks the files against the manifest and succeeds. After a SIGKILL the next run of any
+ * of the pod's commands removes them.
  */
-import { Clock, Effect, FileSystem, Path, Result, Schema } from "effect"
+import { Clock, Effect, Exit, FileSystem, Path, Result, Schema } from "effect"
 import { backupFileNames, manifestFileName, parseBackupTimestamp } from "../domain/archive-names.ts"
 import { classifyEntry } from "../domain/archive-layout.ts"
 import {
@@ -30,6 +37,8 @@ import { formatRevisionSet, type RevisionSet } from "../domain/revisions.ts"
 import { formatRfc3339Utc } from "../domain/rfc3339.ts"
 import { Tarball, type LayoutCheck } from "../services/tarball/tarball.ts"
 import { fileError, removeQuietly, syncDirectory, writeFileAtomic } from "./atomic-files.ts"
+import { lockBackupDir } from "./backup-dir-lock.ts"
+import { readBackupManifest } from "./backup-manifest-file.ts"
 import { readResourcesRecord, type ResourcesRecord } from "./resources-record.ts"
 import { checkSnapshotFile, SnapshotFileMismatch } from "./snapshot-file-check.ts"
 import { readSnapshotRecord, snapshotRecordPath } from "./snapshot-record.ts"
@@ -50,8 +59,8 @@ export class BackupInputsMissing extends Schema.TaggedError<BackupInputsMissing>
   message: Schema.String,
 }) {}
 
-/** `backup-manifest.json` already describes a complete backup with this timestamp. */
-export class BackupAlreadyComplete extends Schema.TaggedError<BackupAlreadyComplete>()("BackupAlreadyComplete", {
+/** `backup-manifest.json` describes this backup as complete, but a file it names is missing or has another size. */
+export class CompleteBackupDamaged extends Schema.TaggedError<CompleteBackupDamaged>()("CompleteBackupDamaged", {
   path: Schema.String,
   message: Schema.String,
 }) {}
@@ -95,6 +104,34 @@ const layoutOf =
     return classified
   }
 
+/**
+ * A rerun after the manifest was written: removes the staging area (the run that wrote the
+ * manifest was killed before it could), checks that the two files the manifest names are there
+ * with its sizes, and returns the manifest: the job is done.
+ */
+const confirmComplete = Effect.fnUntraced(function* (backupDir: string, manifest: BackupManifest) {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const staged = yield* fs.exists(stagingDir(path, backupDir)).pipe(Effect.orElseSucceed(() => false))
+  yield* removeStagingArea(backupDir)
+  for (const file of [manifest.files.snapshot, manifest.files.resources]) {
+    const target = path.join(backupDir, file.name)
+    const info = yield* fs.stat(target).pipe(Effect.option)
+    const found = info._tag === "None" ? "is missing" : info.value.type !== "File" ? "is not a regular file" : Number(info.value.size) !== file.size ? `has ${info.value.size} bytes` : undefined
+    if (found !== undefined) {
+      return yield* new CompleteBackupDamaged({
+        path: target,
+        message: `${manifestFileName} in ${backupDir} describes the complete backup ${manifest.timestamp}, but ${target} ${found} (the manifest says ${file.size} bytes): the backup is damaged; take a new one (run the backup pod again).`,
+      })
+    }
+  }
+  yield* Effect.logInfo(
+    `backup ${manifest.timestamp} was already complete (${manifestFileName}, ${manifest.files.snapshot.name}, ${manifest.files.resources.name})` +
+      (staged ? "; removed the staging area an interrupted run left" : ""),
+  )
+  return manifest
+})
+
 export const backupCreate = Effect.fn("backupCreate")(function* (options: BackupCreateOptions) {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
@@ -104,6 +141,17 @@ export const backupCreate = Effect.fn("backupCreate")(function* (options: Backup
   const requested = options.revisions
   const exists = (file: string) => fs.exists(file).pipe(Effect.mapError(fileError("check", file)))
 
+  yield* lockBackupDir(backupDir, "backup-create")
+  yield* Effect.addFinalizer((exit) =>
+    Exit.isSuccess(exit)
+      ? Effect.void
+      : Effect.gen(function* () {
+          if (!(yield* fs.exists(stagingDir(path, backupDir)).pipe(Effect.orElseSucceed(() => false)))) return
+          yield* removeStagingArea(backupDir).pipe(Effect.ignore)
+          yield* Effect.logWarning(`backup-create did not finish: removed the staging area ${stagingDir(path, backupDir)} (decoded Secrets); run the backup pod again`)
+        }),
+  )
+
   // 1. Every input, before anything changes.
   const missing: Array<string> = []
   const snapshotRecordFile = snapshotRecordPath(path, backupDir)
@@ -111,12 +159,9 @@ export const backupCreate = Effect.fn("backupCreate")(function* (options: Backup
   if (snapshotRecord === undefined) missing.push(`backup-init did not run or failed (${snapshotRecordFile} is missing)`)
   const manifestPath = path.join(backupDir, manifestFileName)
   if (snapshotRecord !== undefined && (yield* exists(manifestPath))) {
-    const previous = decodeBackupManifest(yield* fs.readFileString(manifestPath).pipe(Effect.mapError(fileError("read", manifestPath))), table)
+    const previous = yield* Effect.result(readBackupManifest(manifestPath, table))
     if (Result.isSuccess(previous) && previous.success.timestamp === snapshotRecord.timestamp) {
-      return yield* new BackupAlreadyComplete({
-        path: manifestPath,
-        message: `${manifestPath} already describes the complete backup ${snapshotRecord.timestamp}; nothing to do (run backup-init to start a new backup).`,
-      })
+      return yield* confirmComplete(backupDir, previous.success)
     }
   }
   const records: Array<ResourcesRecord> = []
@@ -227,4 +272,4 @@ export const backupCreate = Effect.fn("backupCreate")(function* (options: Backup
       `${names.resources} (${manifest.files.resources.size} bytes, ${manifest.entries.length} files of ${formatRevisionSet(requested)}), ${manifestFileName}`,
   )
   return manifest
-})
+}, Effect.scoped)

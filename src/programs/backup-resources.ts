@@ -54,6 +54,30 @@ export class RevisionResourcesMissing extends Schema.TaggedError<RevisionResourc
   message: Schema.String,
 }) {}
 
+/** The API answered a request for one object with another (a broken or hostile API server or proxy). */
+export class ApiObjectMismatch extends Schema.TaggedError<ApiObjectMismatch>()("ApiObjectMismatch", {
+  /** `configmap openshift-etcd/etcd-pod-3`. */
+  requested: Schema.String,
+  returned: Schema.String,
+  message: Schema.String,
+}) {}
+
+/** Refuses an object whose `metadata.name`/`namespace` are not the ones asked for: its content would be staged under the wrong name. */
+const requireIdentity =
+  (kind: string, namespace: string, name: string) =>
+  <A extends { readonly metadata: { readonly name: string; readonly namespace?: string | undefined } }>(obj: A): Effect.Effect<A, ApiObjectMismatch> => {
+    if (obj.metadata.name === name && obj.metadata.namespace === namespace) return Effect.succeed(obj)
+    const requested = `${kind} ${namespace}/${name}`
+    const returned = `${kind} ${obj.metadata.namespace ?? "(no namespace)"}/${obj.metadata.name}`
+    return Effect.fail(
+      new ApiObjectMismatch({
+        requested,
+        returned,
+        message: `asked the API for ${requested} and it returned ${returned}: the API server, or something between it and this pod, answered with another object; nothing of it was staged. Check the API server and any proxy in between, then run the backup pod again.`,
+      }),
+    )
+  }
+
 interface Listed {
   readonly kind: ResourceKind
   readonly name: string
@@ -130,6 +154,7 @@ export const backupResources = Effect.fn("backupResources")(function* (options: 
 
   const statusName = `revision-status-${revision}`
   yield* kube.configMaps.get(namespace, statusName).pipe(
+    Effect.flatMap(requireIdentity("configmap", namespace, statusName)),
     Effect.catchTag("NotFound", () =>
       Effect.fail(
         new RevisionNotFound({
@@ -149,7 +174,7 @@ export const backupResources = Effect.fn("backupResources")(function* (options: 
     const read =
       r.kind === "configmap"
         ? Effect.map(
-            kube.configMaps.get(namespace, name),
+            Effect.flatMap(kube.configMaps.get(namespace, name), requireIdentity("configmap", namespace, name)),
             (cm): FetchedResource => ({
               kind: r.kind,
               name: r.name,
@@ -157,7 +182,7 @@ export const backupResources = Effect.fn("backupResources")(function* (options: 
               binaryData: redactAll(cm.binaryData),
             }),
           )
-        : Effect.map(kube.secrets.get(namespace, name), (secret): FetchedResource => ({ kind: r.kind, name: r.name, data: { ...secret.data } }))
+        : Effect.map(Effect.flatMap(kube.secrets.get(namespace, name), requireIdentity("secret", namespace, name)), (secret): FetchedResource => ({ kind: r.kind, name: r.name, data: { ...secret.data } }))
     return read.pipe(Effect.catchTag("NotFound", () => Effect.succeed(undefined)))
   }
   const fetched = yield* Effect.forEach(listed, (r) => Effect.map(fetchOne(r), (found) => ({ listed: r, found })), {

@@ -6,10 +6,11 @@
  */
 import { Effect, FileSystem, Path, Schema } from "effect"
 import { BackupTimestamp } from "../domain/archive-names.ts"
+import { recordDirectoryName } from "../domain/backup-leftovers.ts"
 import { Sha256Hex, SnapshotRevisions } from "../domain/backup-manifest.ts"
 import { ensurePrivateDirectory, fileError, writeFileAtomic, type BackupFileError } from "./atomic-files.ts"
 
-export const recordDirName = ".cluster-backup"
+export const recordDirName = recordDirectoryName
 export const snapshotRecordFileName = "snapshot.json"
 
 const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThanOrEqualTo(Number.MAX_SAFE_INTEGER))

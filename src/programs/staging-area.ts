@@ -10,6 +10,7 @@
  * `backup-create` removes all three once the backup is complete; the snapshot record stays.
  */
 import { Effect, FileSystem, Path } from "effect"
+import { buildingDirectoryName } from "../domain/backup-leftovers.ts"
 import { operandNames, type OperandName } from "../domain/operands.ts"
 import { fileError } from "./atomic-files.ts"
 import { recordDirName } from "./snapshot-record.ts"
@@ -18,7 +19,7 @@ import { recordDirName } from "./snapshot-record.ts"
 export const stagingDir = (path: Path.Path, backupDir: string): string => path.join(backupDir, recordDirName, "staging")
 
 /** `<backupDir>/.cluster-backup/building`: where `backup-resources` writes a tree before publishing it. */
-export const buildingDir = (path: Path.Path, backupDir: string): string => path.join(backupDir, recordDirName, "building")
+export const buildingDir = (path: Path.Path, backupDir: string): string => path.join(backupDir, recordDirName, buildingDirectoryName)
 
 /** `<backupDir>/.cluster-backup/resources-<operand>.json` */
 export const resourcesRecordPath = (path: Path.Path, backupDir: string, operand: OperandName): string =>

@@ -3,7 +3,7 @@
  * snapshot and its record: the finished backup as GNU tar and sha256 see it, dirty pairing,
  * skipped optionals, missing inputs, tampering, reruns and determinism.
  */
-import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
@@ -35,6 +35,7 @@ const snapshotName = `snapshot_${timestamp}.db`
 const tarballName = `static_kuberesources_${timestamp}.tar.gz`
 const dirtySnapshotName = `snapshot_${timestamp}__POSSIBLY_DIRTY__.db`
 const dirtyTarballName = `static_kuberesources_${timestamp}__POSSIBLY_DIRTY__.tar.gz`
+const manifestName = "backup-manifest.json"
 
 const create = (backupDir: string, set: RevisionSet = revisions, logs?: Array<string>) =>
   Effect.exit(
@@ -211,7 +212,7 @@ describe("backup-create (after backup-resources on the OpenShift fixtures)", () 
     }),
   )
 
-  it.effect("resources staged for other revisions than requested, or no snapshot record, are refused before anything changes", () =>
+  it.effect("resources staged for other revisions than requested, or no snapshot record, are refused: nothing written, the staged Secrets removed", () =>
     Effect.gen(function* () {
       const { cluster } = loadedCluster()
       const backupDir = join(yield* tempDir("create"), "backup")
@@ -219,12 +220,14 @@ describe("backup-create (after backup-resources on the OpenShift fixtures)", () 
       const noRecord = failureOf(yield* create(backupDir))
       assert.strictEqual(noRecord._tag, "BackupInputsMissing")
       assert.include(noRecord.message, "backup-init did not run or failed")
+      assert.deepStrictEqual(readdirSync(join(backupDir, ".cluster-backup")), [])
       yield* writeFakeSnapshot(backupDir, revisions)
+      yield* stageAll(backupDir, cluster)
       const other = failureOf(yield* create(backupDir, { ...revisions, "kube-controller-manager": 4 }))
       assert.strictEqual(other._tag, "BackupInputsMissing")
       assert.include(other.message, "backup-resources for kube-controller-manager staged revision 5, not the requested revision 4")
       assert.deepStrictEqual(listing(backupDir), [".cluster-backup", snapshotName])
-      assert.isTrue(existsSync(join(backupDir, ".cluster-backup", "staging")))
+      assert.deepStrictEqual(readdirSync(join(backupDir, ".cluster-backup")), ["snapshot.json"])
     }),
   )
 
@@ -264,7 +267,7 @@ describe("backup-create (after backup-resources on the OpenShift fixtures)", () 
     }),
   )
 
-  it.effect("a rerun after a failed attempt replaces its leftovers; after success it refuses to redo the backup", () =>
+  it.effect("a rerun after a failed attempt replaces its leftovers; after success it changes nothing and returns the manifest", () =>
     Effect.gen(function* () {
       const { backupDir } = yield* prepared()
       // What a failure after the dirty rename and the tarball could have left.
@@ -275,8 +278,43 @@ describe("backup-create (after backup-resources on the OpenShift fixtures)", () 
       assert.isTrue(Exit.isSuccess(exit), Exit.isFailure(exit) ? String(exit.cause) : "")
       assert.deepStrictEqual(listing(backupDir), [".cluster-backup", "backup-manifest.json", snapshotName, tarballName])
       assert.notStrictEqual(readFileSync(join(backupDir, tarballName), "utf8"), "left by an earlier attempt")
-      const again = failureOf(yield* create(backupDir))
-      assert.strictEqual(again._tag, "BackupAlreadyComplete")
+      const files = () => [manifestName, snapshotName, tarballName].map((n) => readFileSync(join(backupDir, n)).toString("hex"))
+      const before = files()
+      const again = yield* create(backupDir)
+      assert.isTrue(Exit.isSuccess(again), Exit.isFailure(again) ? String(again.cause) : "")
+      assert.deepStrictEqual(Exit.isSuccess(again) && Exit.isSuccess(exit) ? again.value : undefined, Exit.isSuccess(exit) ? exit.value : "")
+      assert.deepStrictEqual(files(), before)
+      assert.deepStrictEqual(readdirSync(join(backupDir, ".cluster-backup")), ["snapshot.json"])
+    }),
+  )
+
+  it.effect("a rerun after a run killed between the manifest and the removal of the staging area removes the decoded Secrets and succeeds", () =>
+    Effect.gen(function* () {
+      const { backupDir, cluster } = yield* prepared()
+      const first = yield* create(backupDir)
+      assert.isTrue(Exit.isSuccess(first))
+      // The state that run leaves when killed right after the manifest: staged trees and records.
+      yield* stageAll(backupDir, cluster)
+      assert.isTrue(existsSync(join(backupDir, ".cluster-backup/staging/static-pod-resources/kube-apiserver-pod-7/secrets")))
+      const logs: Array<string> = []
+      const again = yield* create(backupDir, revisions, logs)
+      assert.isTrue(Exit.isSuccess(again), Exit.isFailure(again) ? String(again.cause) : "")
+      assert.deepStrictEqual(readdirSync(join(backupDir, ".cluster-backup")), ["snapshot.json"])
+      assert.deepStrictEqual(listing(backupDir), [".cluster-backup", manifestName, snapshotName, tarballName])
+      assert.isTrue(logs.some((l) => l.includes(`backup ${timestamp} was already complete`) && l.includes("removed the staging area")), logs.join("\n"))
+    }),
+  )
+
+  it.effect("a rerun that finds the manifest but not the files it names fails, naming the missing file, and removes the staging area", () =>
+    Effect.gen(function* () {
+      const { backupDir, cluster } = yield* prepared()
+      assert.isTrue(Exit.isSuccess(yield* create(backupDir)))
+      yield* stageAll(backupDir, cluster)
+      rmSync(join(backupDir, tarballName))
+      const error = failureOf(yield* create(backupDir))
+      assert.strictEqual(error._tag, "CompleteBackupDamaged")
+      assert.include(error.message, `${join(backupDir, tarballName)} is missing`)
+      assert.deepStrictEqual(readdirSync(join(backupDir, ".cluster-backup")), ["snapshot.json"])
     }),
   )
 

@@ -1,5 +1,7 @@
 /** backup-init against the in-memory etcd member: every outcome, with the files it leaves. */
+import { spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import { hostname } from "node:os"
 import { open } from "node:fs/promises"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
@@ -10,7 +12,8 @@ import { operandList } from "../../src/domain/operands.ts"
 import { backupInit, type BackupInitOptions } from "../../src/programs/backup-init.ts"
 import { operatorCrKey } from "../../src/programs/operator-revisions-at.ts"
 import type { OpenFile } from "../../src/programs/snapshot-file.ts"
-import { readSnapshotRecord } from "../../src/programs/snapshot-record.ts"
+import { readSnapshotRecord, writeSnapshotRecord, type SnapshotRecord } from "../../src/programs/snapshot-record.ts"
+import { acquireRunLock } from "../../src/services/run-lock.ts"
 import { DiskSpace } from "../../src/services/disk-space.ts"
 import { layerInMemory, SimulatedMember } from "../../src/services/etcd/etcd-in-memory.ts"
 import { withTrailer } from "../../src/services/etcd/snapshot-trailer.ts"
@@ -55,6 +58,28 @@ const runInit = (run: Run) =>
 const listing = (backupDir: string) =>
   existsSync(backupDir) ? readdirSync(backupDir).filter((n) => n !== ".cluster-backup").sort() : []
 const recordExists = (backupDir: string) => existsSync(join(backupDir, ".cluster-backup", "snapshot.json"))
+
+const fixedLayers = (m: SimulatedMember) =>
+  Layer.mergeAll(layerInMemory(m), DiskSpace.layerFixed({ availableBytes: 1e10, totalBytes: 1e10 }), Stdio.layerTest({}))
+
+/** A valid record of a backup taken at `timestamp`. */
+const earlierRecord = (timestamp: string): SnapshotRecord => ({
+  timestamp,
+  snapshotFile: `snapshot_${timestamp}.db`,
+  size: 1000,
+  sha256: "0".repeat(64),
+  etcdRevision: 5,
+  etcdRevisionUpperBound: 5,
+  raftIndex: 9,
+  memberDbSize: 968,
+  memberId: "1",
+  etcdVersion: "3.5.0",
+  endpoint: "https://127.0.0.1:2379",
+  operatorRevisions: { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 5, "kube-scheduler": 4 },
+  operatorRevisionReasons: {},
+  pairing: "verified",
+  pairingDetail: "test",
+})
 
 const failureOf = <A, E>(exit: Exit.Exit<A, E>) => {
   assert.isTrue(Exit.isFailure(exit), "expected backup-init to fail")
@@ -320,24 +345,109 @@ describe("backup-init (in-memory etcd)", () => {
     }).pipe(Effect.provide(NodeServices.layer)),
   )
 
-  it.effect("never overwrites a snapshot taken in the same second, nor another run's part file", () =>
+  it.effect("never overwrites a snapshot taken in the same second", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir("exists")
       const backupDir = join(dir, "backup")
       mkdirSync(backupDir, { recursive: true })
       yield* TestClock.setTime(at)
-      const layers = (m: SimulatedMember) =>
-        Layer.mergeAll(layerInMemory(m), DiskSpace.layerFixed({ availableBytes: 1e10, totalBytes: 1e10 }), Stdio.layerTest({}))
-
-      writeFileSync(join(backupDir, `${snapshotName}.part`), "another run")
-      const busy = failureOf(yield* Effect.exit(backupInit({ backupDir }).pipe(Effect.provide(layers(member())))))
-      assert.strictEqual(busy._tag, "BackupFileError")
-      assert.strictEqual(readFileSync(join(backupDir, `${snapshotName}.part`), "utf8"), "another run")
-
       writeFileSync(join(backupDir, snapshotName), "earlier backup")
-      const exists = failureOf(yield* Effect.exit(backupInit({ backupDir }).pipe(Effect.provide(layers(member())))))
+      const exists = failureOf(yield* Effect.exit(backupInit({ backupDir }).pipe(Effect.provide(fixedLayers(member())))))
       assert.strictEqual(exists._tag, "BackupFileExists")
       assert.strictEqual(readFileSync(join(backupDir, snapshotName), "utf8"), "earlier backup")
+    }).pipe(Effect.provide(NodeServices.layer)),
+  )
+
+  it.effect("while a live run holds the backup directory's lock, refuses with RunLockHeld and touches nothing, not even its part file", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir("held")
+      const backupDir = join(dir, "backup")
+      mkdirSync(join(backupDir, ".cluster-backup"), { recursive: true })
+      yield* TestClock.setTime(at)
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          yield* acquireRunLock(join(backupDir, ".cluster-backup", "run.lock"), "backup-init")
+          writeFileSync(join(backupDir, `${snapshotName}.part`), "a live run's")
+          const busy = failureOf(yield* Effect.exit(backupInit({ backupDir }).pipe(Effect.provide(fixedLayers(member())))))
+          assert.strictEqual(busy._tag, "RunLockHeld")
+          assert.include(busy.message, "wait for it to finish")
+          assert.strictEqual(readFileSync(join(backupDir, `${snapshotName}.part`), "utf8"), "a live run's")
+        }),
+      )
+    }).pipe(Effect.provide(NodeServices.layer)),
+  )
+
+  it.effect("removes the part files and unfinished writes that killed runs left, logging each with its size, and nothing else", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir("sweep")
+      const backupDir = join(dir, "backup")
+      const records = join(backupDir, ".cluster-backup")
+      mkdirSync(join(records, "building", "etcd-pod-3.abc123", "secrets", "etcd-all-certs"), { recursive: true })
+      writeFileSync(join(records, "building", "etcd-pod-3.abc123", "secrets", "etcd-all-certs", "tls.key"), "x".repeat(100))
+      writeFileSync(join(backupDir, "snapshot_2025-12-31_235959.db.part"), Buffer.alloc(3000))
+      writeFileSync(join(backupDir, `${snapshotName}.part`), Buffer.alloc(10))
+      writeFileSync(join(backupDir, "static_kuberesources_2025-12-31_235959.tar.gz.part"), Buffer.alloc(20))
+      writeFileSync(join(backupDir, "backup-manifest.json.tmp-4242"), "{")
+      writeFileSync(join(records, "snapshot.json.tmp-4242"), "{")
+      writeFileSync(join(backupDir, "NOTES.txt"), "the operator's")
+      writeFileSync(join(backupDir, "notes.db.part"), "not ours")
+      // The lock of a run that is gone: a PID that no longer runs.
+      const gone = spawnSync(process.execPath, ["-e", ""]).pid!
+      writeFileSync(join(records, "run.lock"), JSON.stringify({ pid: gone, startTicks: null, host: hostname(), command: "backup-init", startedAt: "2026-01-01T00:00:00Z" }))
+      yield* TestClock.setTime(at)
+      const lines: Array<string> = []
+      const capture = Logger.layer([Logger.make(({ message }) => void lines.push(String(message)))])
+      const exit = yield* Effect.exit(backupInit({ backupDir }).pipe(Effect.provide(fixedLayers(member())), Effect.provide(capture)))
+      assert.isTrue(Exit.isSuccess(exit), Exit.isFailure(exit) ? String(exit.cause) : "")
+      assert.deepStrictEqual(listing(backupDir), ["NOTES.txt", "notes.db.part", snapshotName])
+      assert.deepStrictEqual(readdirSync(records).sort(), ["snapshot.json"])
+      for (const [path, what] of [
+        [join(backupDir, "snapshot_2025-12-31_235959.db.part"), "partial snapshot left by an interrupted run (2.9 KiB)"],
+        [join(backupDir, `${snapshotName}.part`), "partial snapshot left by an interrupted run (10 B)"],
+        [join(backupDir, "static_kuberesources_2025-12-31_235959.tar.gz.part"), "partial tarball left by an interrupted run (20 B)"],
+        [join(backupDir, "backup-manifest.json.tmp-4242"), "unfinished atomic write left by an interrupted run (1 B)"],
+        [join(records, "snapshot.json.tmp-4242"), "unfinished atomic write left by an interrupted run (1 B)"],
+        [join(records, "building"), "revision tree being built left by an interrupted run (1 file, 100 B)"],
+      ]) {
+        assert.include(lines, `removed ${path}: ${what}`)
+      }
+      assert.isTrue(lines.some((l) => l.includes(`the lock of backup-init (PID ${gone}`) && l.includes("by a run that is gone")), lines.join("\n"))
+    }).pipe(Effect.provide(NodeServices.layer)),
+  )
+
+  it.effect("an earlier backup that was never completed gives way: its snapshot, tarball, staged Secrets and record go", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir("unfinished")
+      const backupDir = join(dir, "backup")
+      const earlier = "2026-01-01_000000"
+      yield* writeSnapshotRecord(backupDir, earlierRecord(earlier))
+      writeFileSync(join(backupDir, `snapshot_${earlier}.db`), Buffer.alloc(1000))
+      writeFileSync(join(backupDir, `static_kuberesources_${earlier}__POSSIBLY_DIRTY__.tar.gz`), Buffer.alloc(10))
+      const secret = join(backupDir, ".cluster-backup", "staging", "static-pod-resources", "etcd-pod-3", "secrets", "etcd-all-certs")
+      mkdirSync(secret, { recursive: true })
+      writeFileSync(join(secret, "tls.key"), "decoded")
+      writeFileSync(join(backupDir, ".cluster-backup", "resources-etcd.json"), "{}")
+      yield* TestClock.setTime(at)
+      const exit = yield* Effect.exit(backupInit({ backupDir }).pipe(Effect.provide(fixedLayers(member()))))
+      assert.isTrue(Exit.isSuccess(exit), Exit.isFailure(exit) ? String(exit.cause) : "")
+      assert.deepStrictEqual(listing(backupDir), [snapshotName])
+      assert.deepStrictEqual(readdirSync(join(backupDir, ".cluster-backup")), ["snapshot.json"])
+      assert.strictEqual((yield* readSnapshotRecord(backupDir)).timestamp, ts)
+    }).pipe(Effect.provide(NodeServices.layer)),
+  )
+
+  it.effect("an earlier backup whose manifest is there (or cannot be read) is kept", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir("kept")
+      const backupDir = join(dir, "backup")
+      const earlier = "2026-01-01_000000"
+      yield* writeSnapshotRecord(backupDir, earlierRecord(earlier))
+      writeFileSync(join(backupDir, `snapshot_${earlier}.db`), Buffer.alloc(1000))
+      writeFileSync(join(backupDir, "backup-manifest.json"), "not what this tool writes")
+      yield* TestClock.setTime(at)
+      const exit = yield* Effect.exit(backupInit({ backupDir }).pipe(Effect.provide(fixedLayers(member()))))
+      assert.isTrue(Exit.isSuccess(exit), Exit.isFailure(exit) ? String(exit.cause) : "")
+      assert.deepStrictEqual(listing(backupDir), ["backup-manifest.json", `snapshot_${earlier}.db`, snapshotName])
     }).pipe(Effect.provide(NodeServices.layer)),
   )
 

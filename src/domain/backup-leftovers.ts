@@ -1,0 +1,49 @@
+/**
+ * The files and directories a killed run of the backup pod's commands can leave in a backup
+ * directory, recognised by name. Only names of this product's own making are recognised (a
+ * backup file's `.part`, an atomic write's `.tmp-<id>`, the `building/` directory), never a
+ * finished file, so a sweep of what this module names cannot remove a backup or a user's file.
+ * Whether a sweep may run at all is the lock's decision (see `programs/backup-dir-lock.ts`).
+ */
+import { manifestFileName, parseBackupFileName } from "./archive-names.ts"
+import { operandNames } from "./operands.ts"
+
+export type LeftoverKind =
+  /** `snapshot_<ts>.db.part`: a snapshot that was still streaming (etcdctl's name for it too). */
+  | "partial snapshot"
+  /** `static_kuberesources_<ts>.tar.gz.part`: a tarball that was still being written. */
+  | "partial tarball"
+  /** `<file>.tmp-<id>` of an atomic write (manifest, snapshot record, resources record). */
+  | "unfinished atomic write"
+  /** `.cluster-backup/building/`: revision trees (decoded Secrets) that were still being written. */
+  | "revision tree being built"
+
+/** The directory beside the backup's files that holds its records (`.cluster-backup`). */
+export const recordDirectoryName = ".cluster-backup"
+
+/** The name `building/` has in the record directory. */
+export const buildingDirectoryName = "building"
+
+const tempSuffix = /\.tmp-[A-Za-z0-9_-]+$/
+
+const recordFileNames = new Set(["snapshot.json", ...operandNames.map((n) => `resources-${n}.json`)])
+
+/** What an entry of the backup directory itself is, if a killed run left it. */
+export const backupDirectoryLeftover = (name: string): LeftoverKind | undefined => {
+  if (name.endsWith(".part")) {
+    const file = parseBackupFileName(name.slice(0, -".part".length))
+    if (file !== undefined) return file.kind === "snapshot" ? "partial snapshot" : "partial tarball"
+    return undefined
+  }
+  const temp = tempSuffix.exec(name)
+  if (temp !== null && name.slice(0, temp.index) === manifestFileName) return "unfinished atomic write"
+  return undefined
+}
+
+/** What an entry of the record directory (`.cluster-backup`) is, if a killed run left it. */
+export const recordDirectoryLeftover = (name: string): LeftoverKind | undefined => {
+  if (name === buildingDirectoryName) return "revision tree being built"
+  const temp = tempSuffix.exec(name)
+  if (temp !== null && recordFileNames.has(name.slice(0, temp.index))) return "unfinished atomic write"
+  return undefined
+}
