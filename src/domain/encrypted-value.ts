@@ -159,26 +159,15 @@ const quoted = (names: ReadonlyArray<string>) => names.map((n) => JSON.stringify
 export const checkStoredValue = (stored: StoredValue, providers: ReadonlyArray<EncryptionProvider>): ValueCheck => {
   const { resource, key } = stored
   const at = `${resource} ${key}`
+  const skipped = (reason: string): ValueCheck => ({ _tag: "Skipped", resource, key, reason, message: `${at}: not checked: ${reason}` })
   const envelope = parseEnvelope(stored.value)
   switch (envelope._tag) {
     case "Plain":
       return { _tag: "NotEncrypted", resource, key, message: `${at}: stored unencrypted (identity)` }
     case "Kms":
-      return {
-        _tag: "Skipped",
-        resource,
-        key,
-        reason: `encrypted through KMS ${envelope.version} plugin ${JSON.stringify(envelope.plugin)}, whose key stays in the KMS outside the cluster and the bundle`,
-        message: `${at}: not checked: encrypted through KMS ${envelope.version} plugin ${JSON.stringify(envelope.plugin)}, whose key stays in the KMS outside the cluster and the bundle`,
-      }
+      return skipped(`encrypted through KMS ${envelope.version} plugin ${JSON.stringify(envelope.plugin)}, whose key stays in the KMS outside the cluster and the bundle`)
     case "Unknown":
-      return {
-        _tag: "Skipped",
-        resource,
-        key,
-        reason: `unknown encryption envelope ${JSON.stringify(envelope.prefix)}`,
-        message: `${at}: not checked: unknown encryption envelope ${JSON.stringify(envelope.prefix)} (a newer API server's format?)`,
-      }
+      return skipped(`unknown encryption envelope ${JSON.stringify(envelope.prefix)} (a newer API server's format?)`)
     case "Truncated":
       return {
         _tag: "DecryptionFailed",
@@ -213,8 +202,7 @@ export const checkStoredValue = (stored: StoredValue, providers: ReadonlyArray<E
     }
   }
   if (provider === "secretbox") {
-    const reason = "secretbox (XSalsa20-Poly1305) is not checked: node:crypto has no XSalsa20; the key name is present in the bundle"
-    return { _tag: "Skipped", resource, key, reason, message: `${at}: ${reason}` }
+    return skipped(`secretbox (XSalsa20-Poly1305) decryption: node:crypto has no XSalsa20; key ${JSON.stringify(keyName)} is in the bundle`)
   }
   let failure: ValueCheck | undefined
   for (const candidate of candidates) {

@@ -100,6 +100,9 @@ describe("checkStoredValue with values encrypted by openssl (aescbc) and Python'
     }
     expect(check(stale, values.secretNew).message).toContain('its aescbc keys for secrets: "1"')
     expect(check(stale, values.secretOld)._tag).toBe("Decrypted")
+    const summary = summarizeValueChecks(Object.values(values).map((v) => check(stale, v)))
+    expect(summary.failures.map((f) => [f.resource, f.keyName])).toEqual([["secrets", "2"], ["configmaps", "4"], ["configmaps", "4"]])
+    expect(summary.sentence).toBe("2 values under 2 keys decrypted with the bundled configuration")
   })
 
   it("fails naming resource and key when the bundle holds a wrong key under the right name", () => {
