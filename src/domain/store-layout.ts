@@ -1,0 +1,193 @@
+/**
+ * Where a backup's objects go in a store, and which objects make a backup. One layout for every
+ * store (a directory, S3): `<prefix>/<backup-id>/<file>`. The default prefix holds the cluster's
+ * identity (ClusterVersion `spec.clusterID`), so clusters sharing a bucket never see each
+ * other's backups.
+ *
+ * Commit protocol: the backup's files first, `backup-manifest.json` last. A backup is complete
+ * only when its manifest is there and describes the objects beside it: every file it names is
+ * present with the size it records, and where the store recorded a sha256 with the object, the
+ * same sha256. Anything else is incomplete: never listed as a backup, removed by prune once
+ * older than a grace period (an upload may still be running).
+ *
+ * Listing is a flat, sorted, paginated walk of `<prefix>/` (S3 ListObjectsV2 order): a backup's
+ * objects are adjacent, so pages can be folded into backups as they come (`foldListingPage`)
+ * without holding the whole listing.
+ */
+import { Schema } from "effect"
+import { manifestFileName } from "./archive-names.ts"
+
+/** A path segment the layout accepts: no separator, not `.`/`..`, printable ASCII, ≤ 200 bytes. */
+const segmentPattern = /^(?!\.{1,2}$)[A-Za-z0-9._~+=@-]{1,200}$/
+
+export const isLayoutSegment = (s: string): boolean => segmentPattern.test(s)
+
+/** A backup's id in a store: one path segment (by default the backup's timestamp). */
+export const BackupId = Schema.String.check(
+  Schema.makeFilter((s: string) => isLayoutSegment(s), {
+    expected: "a backup id: letters, digits and . _ ~ + = @ -, not . or .., at most 200 characters",
+  }),
+)
+export type BackupId = typeof BackupId.Type
+
+/** A prefix: segments joined by `/`, no leading or trailing `/`; empty means the store's root. */
+export const StorePrefix = Schema.String.check(
+  Schema.makeFilter((s: string) => s === "" || s.split("/").every(isLayoutSegment), {
+    expected: "a prefix of path segments (letters, digits and . _ ~ + = @ -) separated by /, no leading or trailing /",
+  }),
+)
+export type StorePrefix = typeof StorePrefix.Type
+
+/** `a//b/` and `/a/b` both mean `a/b`: what users type after `s3://bucket/`. */
+export const normalizePrefix = (raw: string): string => raw.split("/").filter((s) => s !== "").join("/")
+
+/** The prefix used when none is given: `cluster-backup/<clusterID>`. */
+export const defaultPrefix = (clusterId: string): string => `cluster-backup/${clusterId}`
+
+/** The key of a backup's file: `<prefix>/<id>/<file>`. */
+export const objectKey = (prefix: string, id: string, file: string): string => `${prefix === "" ? "" : `${prefix}/`}${id}/${file}`
+
+/** The listing prefix of a whole store (`<prefix>/`) or of one backup (`<prefix>/<id>/`). */
+export const listingPrefix = (prefix: string, id?: string): string =>
+  `${prefix === "" ? "" : `${prefix}/`}${id === undefined ? "" : `${id}/`}`
+
+export interface ParsedKey {
+  readonly id: string
+  readonly file: string
+}
+
+/** The backup id and file of a key under `prefix`; `undefined` for a key that is not laid out so. */
+export const parseObjectKey = (prefix: string, key: string): ParsedKey | undefined => {
+  const under = listingPrefix(prefix)
+  if (!key.startsWith(under)) return undefined
+  const rest = key.slice(under.length).split("/")
+  if (rest.length !== 2) return undefined
+  const [id, file] = rest as [string, string]
+  return isLayoutSegment(id) && isLayoutSegment(file) ? { id, file } : undefined
+}
+
+/** An object as a store lists it. */
+export interface StoredObject {
+  readonly key: string
+  readonly size: number
+  /** When it was written (epoch ms). */
+  readonly modifiedAt: number
+  /** The sha256 the store recorded with the object (S3 metadata), when it has one. */
+  readonly sha256?: string | undefined
+}
+
+/** A file the manifest names, with what it records. */
+export interface DescribedFile {
+  readonly name: string
+  readonly size: number
+  readonly sha256: string
+}
+
+export type ManifestState =
+  | { readonly _tag: "Absent" }
+  | { readonly _tag: "Unreadable"; readonly reason: string }
+  | { readonly _tag: "Read"; readonly files: ReadonlyArray<DescribedFile> }
+
+export interface BackupObjects {
+  readonly id: string
+  /** By file name. */
+  readonly objects: ReadonlyArray<StoredObject & { readonly file: string }>
+}
+
+export type BackupCompleteness =
+  | { readonly _tag: "Complete"; readonly id: string; readonly bytes: number; readonly newestAt: number; readonly extra: ReadonlyArray<string> }
+  | { readonly _tag: "Incomplete"; readonly id: string; readonly bytes: number; readonly newestAt: number; readonly reasons: ReadonlyArray<string> }
+
+/**
+ * Whether a backup's objects make a complete backup, given what its manifest says. Every reason
+ * is reported, not the first. Objects the manifest does not name (`extra`) do not make a backup
+ * incomplete; they are reported so prune can remove them.
+ */
+export const backupCompleteness = (backup: BackupObjects, manifest: ManifestState): BackupCompleteness => {
+  const bytes = backup.objects.reduce((n, o) => n + o.size, 0)
+  const newestAt = backup.objects.reduce((t, o) => Math.max(t, o.modifiedAt), 0)
+  const byFile = new Map(backup.objects.map((o) => [o.file, o]))
+  const reasons: Array<string> = []
+  if (manifest._tag === "Absent") reasons.push(`no ${manifestFileName}: the upload did not finish`)
+  if (manifest._tag === "Unreadable") reasons.push(`${manifestFileName} is unreadable: ${manifest.reason}`)
+  const described = manifest._tag === "Read" ? manifest.files : []
+  for (const f of described) {
+    const o = byFile.get(f.name)
+    if (o === undefined) reasons.push(`${f.name}: named by the manifest, not in the store`)
+    else if (o.size !== f.size) reasons.push(`${f.name}: ${o.size} bytes in the store, the manifest says ${f.size}`)
+    else if (o.sha256 !== undefined && o.sha256 !== f.sha256) reasons.push(`${f.name}: sha256 ${o.sha256} recorded by the store, the manifest says ${f.sha256}`)
+  }
+  if (reasons.length > 0) return { _tag: "Incomplete", id: backup.id, bytes, newestAt, reasons }
+  const named = new Set([manifestFileName, ...described.map((f) => f.name)])
+  const extra = backup.objects.map((o) => o.file).filter((f) => !named.has(f))
+  return { _tag: "Complete", id: backup.id, bytes, newestAt, extra }
+}
+
+/** What a listing walk carries from one page to the next: the backup whose objects may continue. */
+export interface ListingState {
+  readonly open: BackupObjects | undefined
+}
+
+export const emptyListing: ListingState = { open: undefined }
+
+export interface FoldedPage {
+  readonly state: ListingState
+  /** Backups whose objects are all seen (a later page cannot add to them). */
+  readonly backups: ReadonlyArray<BackupObjects>
+  /** Keys under the prefix that are not `<id>/<file>`: not this layout's, left alone. */
+  readonly foreign: ReadonlyArray<string>
+}
+
+/**
+ * Folds one page of a sorted listing of `<prefix>/` into backups. Keys arrive in ascending
+ * order, so a backup is finished once a key of another id (or the last page) is seen. Passing
+ * `last` closes the open backup.
+ */
+export const foldListingPage = (prefix: string, state: ListingState, page: ReadonlyArray<StoredObject>, last: boolean): FoldedPage => {
+  const backups: Array<BackupObjects> = []
+  const foreign: Array<string> = []
+  let open = state.open
+  for (const o of page) {
+    const parsed = parseObjectKey(prefix, o.key)
+    if (parsed === undefined) {
+      foreign.push(o.key)
+      continue
+    }
+    const object = { ...o, file: parsed.file }
+    if (open !== undefined && open.id === parsed.id) open = { id: open.id, objects: [...open.objects, object] }
+    else {
+      if (open !== undefined) backups.push(open)
+      open = { id: parsed.id, objects: [object] }
+    }
+  }
+  if (last && open !== undefined) {
+    backups.push(open)
+    open = undefined
+  }
+  return { state: { open }, backups, foreign }
+}
+
+/** A multipart upload the store reports as started and neither completed nor aborted. */
+export interface PendingUpload {
+  readonly key: string
+  readonly uploadId: string
+  readonly initiatedAt: number
+}
+
+export interface Garbage {
+  readonly incomplete: ReadonlyArray<BackupCompleteness & { readonly _tag: "Incomplete" }>
+  readonly uploads: ReadonlyArray<PendingUpload>
+}
+
+/**
+ * What prune may remove regardless of the retention policy: incomplete backups whose newest
+ * object is older than `graceMs`, and multipart uploads started more than `graceMs` ago. Younger
+ * ones may belong to an upload in progress and are kept. Complete backups are never garbage.
+ */
+export const garbage = (backups: ReadonlyArray<BackupCompleteness>, uploads: ReadonlyArray<PendingUpload>, now: number, graceMs: number): Garbage => ({
+  incomplete: backups.filter((b): b is BackupCompleteness & { _tag: "Incomplete" } => b._tag === "Incomplete" && now - b.newestAt > graceMs),
+  uploads: uploads.filter((u) => now - u.initiatedAt > graceMs),
+})
+
+/** The default grace period before incomplete backups and abandoned uploads are garbage: 24 h. */
+export const defaultGraceMs = 24 * 3_600_000

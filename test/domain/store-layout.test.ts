@@ -1,0 +1,159 @@
+import { fc, test } from "@fast-check/vitest"
+import { Schema } from "effect"
+import { describe, expect, it } from "vitest"
+import { manifestFileName } from "../../src/domain/archive-names.ts"
+import {
+  backupCompleteness,
+  BackupId,
+  defaultPrefix,
+  emptyListing,
+  foldListingPage,
+  garbage,
+  normalizePrefix,
+  objectKey,
+  parseObjectKey,
+  StorePrefix,
+  type BackupCompleteness,
+  type BackupObjects,
+  type DescribedFile,
+  type ListingState,
+  type PendingUpload,
+  type StoredObject,
+} from "../../src/domain/store-layout.ts"
+
+const segmentChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._~+=@-".split("")
+const segmentArb = fc
+  .array(fc.constantFrom(...segmentChars), { minLength: 1, maxLength: 24 })
+  .map((cs) => cs.join(""))
+  .filter((s) => s !== "." && s !== "..")
+const prefixArb = fc.array(segmentArb, { maxLength: 4 }).map((ss) => ss.join("/"))
+const sha = (n: number) => n.toString(16).padStart(64, "0")
+
+describe("keys", () => {
+  test.prop([prefixArb, segmentArb, segmentArb])("a backup file's key parses back to its id and file under its prefix", (prefix, id, file) => {
+    expect(Schema.is(StorePrefix)(prefix)).toBe(true)
+    expect(Schema.is(BackupId)(id)).toBe(true)
+    expect(parseObjectKey(prefix, objectKey(prefix, id, file))).toEqual({ id, file })
+  })
+
+  test.prop([prefixArb, segmentArb, segmentArb, segmentArb])("another cluster's prefix never claims the key, even when it is a string prefix of it", (prefix, tail, id, file) => {
+    const other = prefix === "" ? tail : `${prefix}${tail}`
+    expect(parseObjectKey(prefix, objectKey(other, id, file))).toBeUndefined()
+  })
+
+  it("deeper or shallower keys are not this layout's", () => {
+    expect(parseObjectKey("p", "p/id/sub/file")).toBeUndefined()
+    expect(parseObjectKey("p", "p/file")).toBeUndefined()
+    expect(parseObjectKey("p", "p/../x")).toBeUndefined()
+    expect(parseObjectKey("", "id/file")).toEqual({ id: "id", file: "file" })
+  })
+
+  it("the default prefix holds the cluster's identity; typed prefixes are normalised", () => {
+    expect(defaultPrefix("8a3f1c2e-0000-4000-8000-000000000001")).toBe("cluster-backup/8a3f1c2e-0000-4000-8000-000000000001")
+    expect(normalizePrefix("/a//b/")).toBe("a/b")
+    expect(Schema.is(StorePrefix)("a/../b")).toBe(false)
+    expect(Schema.is(StorePrefix)("/a")).toBe(false)
+    expect(Schema.is(BackupId)("a/b")).toBe(false)
+  })
+})
+
+const filesArb: fc.Arbitrary<ReadonlyArray<DescribedFile>> = fc
+  .uniqueArray(segmentArb.filter((s) => s !== manifestFileName), { minLength: 1, maxLength: 3 })
+  .chain((names) => fc.tuple(...names.map((name) => fc.record({ name: fc.constant(name), size: fc.nat({ max: 1 << 30 }), sha256: fc.nat().map(sha) }))))
+
+const storedAs = (id: string, files: ReadonlyArray<DescribedFile>, withSha: boolean): BackupObjects => ({
+  id,
+  objects: [
+    ...files.map((f) => ({ key: `p/${id}/${f.name}`, file: f.name, size: f.size, modifiedAt: 1000, sha256: withSha ? f.sha256 : undefined })),
+    { key: `p/${id}/${manifestFileName}`, file: manifestFileName, size: 100, modifiedAt: 2000 },
+  ],
+})
+
+describe("backupCompleteness", () => {
+  test.prop([filesArb, fc.boolean()])("the manifest present and describing the objects beside it: complete", (files, withSha) => {
+    const c = backupCompleteness(storedAs("b", files, withSha), { _tag: "Read", files })
+    expect(c).toMatchObject({ _tag: "Complete", id: "b", extra: [], newestAt: 2000 })
+  })
+
+  test.prop([filesArb, fc.nat(), fc.constantFrom("missing", "size", "sha256", "no manifest", "unreadable")])(
+    "any missing object, other size, other recorded sha256 or missing manifest: incomplete, saying why",
+    (files, pick, fault) => {
+      const i = pick % files.length
+      const target = files[i]!
+      const stored = storedAs("b", files, true)
+      const objects =
+        fault === "missing"
+          ? stored.objects.filter((o) => o.file !== target.name)
+          : fault === "size"
+            ? stored.objects.map((o) => (o.file === target.name ? { ...o, size: o.size + 1 } : o))
+            : fault === "sha256"
+              ? stored.objects.map((o) => (o.file === target.name ? { ...o, sha256: sha(0xdead) === target.sha256 ? sha(1) : sha(0xdead) } : o))
+              : fault === "no manifest"
+                ? stored.objects.filter((o) => o.file !== manifestFileName)
+                : stored.objects
+      const manifest = fault === "no manifest" ? ({ _tag: "Absent" } as const) : fault === "unreadable" ? ({ _tag: "Unreadable", reason: "bad JSON" } as const) : ({ _tag: "Read", files } as const)
+      const c = backupCompleteness({ id: "b", objects }, manifest)
+      expect(c._tag).toBe("Incomplete")
+      if (c._tag === "Incomplete") expect(c.reasons.join("\n")).toMatch(fault === "no manifest" ? /no backup-manifest\.json/ : fault === "unreadable" ? /unreadable: bad JSON/ : new RegExp(target.name.replace(/[.+=~@-]/g, "\\$&")))
+    },
+  )
+
+  it("objects the manifest does not name are reported, not counted against the backup", () => {
+    const files = [{ name: "snapshot.db", size: 3, sha256: sha(1) }]
+    const stored = storedAs("b", files, false)
+    const c = backupCompleteness({ id: "b", objects: [...stored.objects, { key: "p/b/stray", file: "stray", size: 1, modifiedAt: 1 }] }, { _tag: "Read", files })
+    expect(c).toMatchObject({ _tag: "Complete", extra: ["stray"] })
+  })
+})
+
+const listingArb = fc
+  .uniqueArray(fc.tuple(segmentArb, segmentArb), { maxLength: 40, selector: ([id, f]) => `${id}/${f}` })
+  .map((pairs) =>
+    [...pairs.map(([id, f]) => `p/${id}/${f}`), "p/loose", "p/a/b/c"].sort().map((key): StoredObject => ({ key, size: 1, modifiedAt: 0 })),
+  )
+
+const foldAll = (pages: ReadonlyArray<ReadonlyArray<StoredObject>>) => {
+  let state: ListingState = emptyListing
+  const backups: Array<BackupObjects> = []
+  const foreign: Array<string> = []
+  pages.forEach((page, i) => {
+    const r = foldListingPage("p", state, page, i === pages.length - 1)
+    state = r.state
+    backups.push(...r.backups)
+    foreign.push(...r.foreign)
+  })
+  return { backups, foreign, state }
+}
+
+describe("foldListingPage", () => {
+  test.prop([listingArb, fc.array(fc.nat(), { maxLength: 8 })])("any split of a sorted listing into pages gives the same backups, each once, with all its objects", (objects, cuts) => {
+    const points = [...new Set(cuts.map((c) => c % (objects.length + 1)))].sort((a, b) => a - b)
+    const pages = [0, ...points, objects.length].slice(0, -1).map((from, i, all) => objects.slice(from, all[i + 1] ?? objects.length))
+    const whole = foldAll([objects])
+    const paged = foldAll(pages.length === 0 ? [[]] : pages)
+    expect(paged.backups).toEqual(whole.backups)
+    expect(paged.foreign).toEqual(["p/a/b/c", "p/loose"])
+    expect(paged.state.open).toBeUndefined()
+    const ids = paged.backups.map((b) => b.id)
+    expect(new Set(ids).size).toBe(ids.length)
+    expect(paged.backups.flatMap((b) => b.objects.map((o) => o.key))).toEqual(objects.map((o) => o.key).filter((k) => parseObjectKey("p", k) !== undefined))
+  })
+})
+
+describe("garbage", () => {
+  const backupArb = fc.record({ complete: fc.boolean(), newestAt: fc.integer({ min: 0, max: 100 }) }).map(
+    ({ complete, newestAt }): BackupCompleteness =>
+      complete ? { _tag: "Complete", id: `c${newestAt}`, bytes: 1, newestAt, extra: [] } : { _tag: "Incomplete", id: `i${newestAt}`, bytes: 1, newestAt, reasons: ["x"] },
+  )
+  const uploadArb = fc.record({ key: segmentArb, uploadId: segmentArb, initiatedAt: fc.integer({ min: 0, max: 100 }) })
+  test.prop([fc.array(backupArb, { maxLength: 20 }), fc.array(uploadArb, { maxLength: 20 }), fc.integer({ min: 0, max: 100 })])(
+    "only incomplete backups and uploads older than the grace period; never a complete backup",
+    (backups, uploads: Array<PendingUpload>, grace) => {
+      const now = 120
+      const g = garbage(backups, uploads, now, grace)
+      expect(g.incomplete.every((b) => b._tag === "Incomplete" && now - b.newestAt > grace)).toBe(true)
+      expect(g.incomplete).toHaveLength(backups.filter((b) => b._tag === "Incomplete" && now - b.newestAt > grace).length)
+      expect(g.uploads).toEqual(uploads.filter((u) => now - u.initiatedAt > grace))
+    },
+  )
+})
