@@ -107,6 +107,19 @@ export const EtcdutlCapabilities = Schema.Struct({
 })
 export type EtcdutlCapabilities = typeof EtcdutlCapabilities.Type
 
+const restoreIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+const RestoreId = Schema.String.check(Schema.isPattern(restoreIdPattern))
+
+/**
+ * The restore whose etcdutl output directory `name` (an entry of etcd's data directory) is, if it
+ * is one: only this tool names a directory there `restore-<uuid>`, and a restore that completed
+ * removed it (install-member), so one that exists was left by an interrupted restore.
+ */
+export const partialRestoreId = (name: string): string | undefined => {
+  const m = /^restore-(.+)$/.exec(name)
+  return m !== null && restoreIdPattern.test(m[1]!) ? m[1] : undefined
+}
+
 export const RestorePlanInput = Schema.Struct({
   /** Prefix of every host path (the host's `/` as mounted where the restore runs). */
   root: absolutePath,
@@ -119,7 +132,7 @@ export const RestorePlanInput = Schema.Struct({
   /** This host's IP: the member's peer URL is `https://<ip>:2380`. */
   nodeIp: Schema.String.check(Schema.makeFilter((ip: string) => (isIP(ip) === 0 ? `expected an IPv4 or IPv6 address, got ${JSON.stringify(ip)}` : undefined))),
   /** A fresh UUID: names the cluster token and the restore's directories. */
-  restoreId: Schema.String.check(Schema.isPattern(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)),
+  restoreId: RestoreId,
   /** The revisions the backup holds (from its manifest). */
   revisions: RevisionSet,
   bump: RevisionBump,
@@ -129,6 +142,8 @@ export const RestorePlanInput = Schema.Struct({
   resourcesBytes: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
   /** Host paths (without root) found to exist, among `pathsToObserve(...)`. */
   existing: Schema.Array(Schema.String),
+  /** Ids of the `/var/lib/etcd/restore-<id>` directories found (see `partialRestoreId`). */
+  partialRestores: Schema.optionalKey(Schema.Array(RestoreId)),
 })
 export type RestorePlanInput = typeof RestorePlanInput.Type
 
@@ -158,10 +173,14 @@ const etcdManifestName = (table: OperandTable) => `${table.etcd.podConfigMap}.ya
 const unique = (preferred: string, restoreId: string, existing: ReadonlySet<string>) =>
   existing.has(preferred) ? `${preferred}.${restoreId}` : preferred
 
+/** Where the output directory of a failed or interrupted restore is kept, in the kept-data directory. */
+const failedRestoreName = (id: string) => `failed-restore-${id}`
+
 /** Host paths whose existence the plan depends on: observe them, pass the existing ones as `existing`. */
-export const pathsToObserve = (revisions: RevisionSet, table: OperandTable = defaultOperands): ReadonlyArray<string> => {
+export const pathsToObserve = (revisions: RevisionSet, table: OperandTable = defaultOperands, partialRestores: ReadonlyArray<string> = []): ReadonlyArray<string> => {
   const manifest = etcdManifestName(table)
   return [
+    ...partialRestores.map((id) => posix.join(hostLayout.keptDataDir, failedRestoreName(id))),
     posix.join(hostLayout.manifestsDir, manifest),
     posix.join(hostLayout.stoppedManifestsDir, manifest),
     posix.join(hostLayout.dataDir, "member"),
@@ -239,6 +258,7 @@ export const stepIds = [
   "check-snapshot",
   "stop-etcd",
   "wait-etcd-stopped",
+  "set-aside-partial-restores",
   "keep-old-member",
   "keep-revision-json",
   "restore-resources",
@@ -402,6 +422,10 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
   const bumpFlags: ReadonlyArray<Precondition> =
     bump._tag === "Disabled" ? [] : [{ _tag: "EtcdutlSupports", flags: ["--bump-revision", "--mark-compacted"] }]
   const manifestRunning = exists(manifestHostPath)
+  const partials = [...new Set(input.partialRestores ?? [])].sort().map((id) => ({
+    from: host(posix.join(hostLayout.dataDir, `restore-${id}`)),
+    to: host(unique(posix.join(hostLayout.keptDataDir, failedRestoreName(id)), restoreId, existing)),
+  }))
 
   const steps: Array<RestoreStep | undefined> = [
     step({
@@ -442,6 +466,19 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
       onFailure: "etcd is still running: find what keeps it (`crictl ps`, `ss -ltnp`), stop it, and run the restore again. Nothing on disk was changed by this step.",
       undo: manifestRunning ? [{ _tag: "Move", from: stoppedManifest, to: manifest }] : [],
     }),
+    partials.length > 0
+      ? step({
+          id: "set-aside-partial-restores",
+          title: "Set aside what an interrupted restore left",
+          description:
+            `Move the output of an earlier restore's etcdutl that did not finish (${partials.map((p) => posix.basename(p.from)).join(", ")}) out of etcd's data directory into the kept-data directory. ` +
+            "Only this tool names a directory there restore-<uuid>, and a finished restore removes it. It is kept, never deleted.",
+          preconditions: [keptDirectory, sameFileSystem, etcdStopped, ...partials.flatMap((p): ReadonlyArray<Precondition> => [{ _tag: "PathExists", path: p.from }, { _tag: "PathAbsent", path: p.to }])],
+          actions: [{ _tag: "CreateDirectory", path: keptDataDir, mode: 0o700 }, ...partials.map((p): RestoreAction => ({ _tag: "Move", from: p.from, to: p.to }))],
+          onFailure: "Each move is atomic: what was moved is in the kept-data directory, the rest is in place. Run the restore again to continue.",
+          undo: partials.map((p): RestoreAction => ({ _tag: "Move", from: p.to, to: p.from })),
+        })
+      : undefined,
     exists(posix.join(hostLayout.dataDir, "member"))
       ? keepAside({
           id: "keep-old-member",
@@ -523,8 +560,8 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
           writes: [restoreDir],
         },
       ],
-      onFailure: `etcdutl's output directory ${restoreDir} may be partial: move it aside (it is not used) and run the restore again. The old data is kept in ${keptMember}.`,
-      undo: [{ _tag: "Move", from: restoreDir, to: host(posix.join(hostLayout.keptDataDir, `failed-restore-${restoreId}`)) }],
+      onFailure: `etcdutl's output directory ${restoreDir} may be partial: it is moved into the kept-data directory (by the undo, or by the next run if this one was killed). Run the restore again. The old data is kept in ${keptMember}.`,
+      undo: [{ _tag: "Move", from: restoreDir, to: host(posix.join(hostLayout.keptDataDir, failedRestoreName(restoreId))) }],
     }),
     step({
       id: "install-member",

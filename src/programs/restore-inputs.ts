@@ -17,6 +17,7 @@ import { checkRegularFile } from "../services/backup-file.ts"
 import { Etcdutl } from "../services/etcdutl.ts"
 import { describeFileSystemFailure } from "../services/file-system-error.ts"
 import { readBackupManifest } from "./backup-manifest-file.ts"
+import { findPartialRestores } from "./restore-leftovers.ts"
 import { lstatOrUndefined } from "./restore-preconditions.ts"
 import { selectBackup, type SelectedBackup } from "./verify-selection.ts"
 
@@ -115,8 +116,9 @@ export const gatherRestoreInputs = Effect.fn("gatherRestoreInputs")(function* (o
 
   const bump = revisionBump(yield* readOptional(host("/var/lib/etcd/revision.json")), { noBump: options.noBump })
   const capabilities = yield* etcdutl.capabilities.pipe(Effect.mapError((e) => invalid("etcdutl", e.message)))
+  const partialRestores = yield* findPartialRestores(root).pipe(Effect.mapError((e) => invalid("host", e.message)))
   const existing: Array<string> = []
-  for (const path of pathsToObserve(manifest.revisions.requested, table)) {
+  for (const path of pathsToObserve(manifest.revisions.requested, table, partialRestores)) {
     const found = yield* lstatOrUndefined(host(path)).pipe(Effect.mapError((e) => invalid("host", e.message)))
     if (found !== undefined) existing.push(path)
   }
@@ -136,6 +138,7 @@ export const gatherRestoreInputs = Effect.fn("gatherRestoreInputs")(function* (o
       snapshotBytes: manifest.files.snapshot.size,
       resourcesBytes: manifest.entries.reduce((sum, e) => sum + e.size, 0),
       existing,
+      partialRestores,
     }),
   ).pipe(Effect.mapError((e) => invalid("input", `the restore's input is invalid: ${e.message}`)))
   const plan = yield* Effect.fromResult(planRestore(input, table)).pipe(Effect.mapError((e) => invalid(e.reason, e.message)))

@@ -9,6 +9,11 @@
  * preconditions only their step can check, and touches nothing; a real run executes exactly the
  * plan's steps in order (`restore-executor.ts`), printing each as it runs. A failing step is
  * undone where it half-happened and named, with how to continue.
+ *
+ * A real run holds the restore lock from its first change to its end (`restore-leftovers.ts`):
+ * a second restore is refused while one runs, and the next run after a killed one sweeps the
+ * extraction's staging directory it left and moves its partial etcdutl output aside (a step of
+ * the plan), then continues where it stopped.
  */
 import { Effect, Schema } from "effect"
 import type { BackupManifest } from "../domain/backup-manifest.ts"
@@ -17,6 +22,8 @@ import type { RestorePlan, StepId } from "../domain/restore-plan.ts"
 import { defaultTarLimits, type TarLimits } from "../services/tarball/tarball.ts"
 import { executePlan } from "./restore-executor.ts"
 import { gatherRestoreInputs, type RestoreInputOptions } from "./restore-inputs.ts"
+import { acquireRunLock, inspectRunLock } from "../services/run-lock.ts"
+import { restoreLockPath, sweepExtractLeftovers } from "./restore-leftovers.ts"
 import { cachedVerification, preflightChecks } from "./restore-preflight.ts"
 
 export interface RestoreOptions extends RestoreInputOptions {
@@ -63,31 +70,58 @@ const refusal = (checks: ReadonlyArray<PreflightCheck>, dryRun: boolean): Restor
   })
 }
 
+/** The dry run's view of the lock: a real run now would fail to take it while another restore runs. */
+const lockCheck = (root: string) =>
+  Effect.gen(function* () {
+    const path = restoreLockPath(root)
+    const state = yield* Effect.result(inspectRunLock(path))
+    const what = `no other restore is running (${path})`
+    if (state._tag === "Failure") return { what, unmet: state.failure.message } satisfies PreflightCheck
+    if (state.success._tag !== "Held") return { what } satisfies PreflightCheck
+    const owner = state.success.owner
+    return { what, unmet: `held by ${owner.command} (PID ${owner.pid} on ${owner.host}, started ${owner.startedAt}): wait for it to finish` } satisfies PreflightCheck
+  })
+
+/** The real run, under the restore lock: sweep what a killed restore left, re-plan, check, execute. */
+const realRun = (options: RestoreOptions, root: string) =>
+  Effect.gen(function* () {
+    const line = (text: string) => options.output(`${text}\n`)
+    const lock = yield* acquireRunLock(restoreLockPath(root), `cluster-backup restore (restore-${options.restoreId})`)
+    if (lock.replaced._tag === "Stale") yield* line(`A restore was killed (its lock ${restoreLockPath(root)} was left): sweeping what it left.`)
+    const sweep = sweepExtractLeftovers(root).pipe(
+      Effect.flatMap((removed) => Effect.forEach(removed, (path) => line(`removed  ${path}: the extraction staging directory of a killed restore (decoded keys)`), { discard: true })),
+    )
+    // However the run ends, no staging directory with decoded keys stays behind (the lock is released after).
+    yield* Effect.addFinalizer(() => Effect.ignore(sweep))
+    yield* sweep
+    // Planned under the lock: what the host holds cannot change under this run any more.
+    const inputs = yield* gatherRestoreInputs(options)
+    const { plan } = inputs
+    const backupVerified = yield* cachedVerification(inputs, options)
+    yield* line(`Restore restore-${plan.restoreId} of backup ${inputs.selected.timestamp} under ${plan.root}: ${plan.steps.length} steps (${plan.steps.map((s) => s.id).join(", ")})`)
+    const checks = yield* preflightChecks(plan, backupVerified, (c) => line(renderPreflightCheck(c)))
+    const refused = refusal(checks, false)
+    if (refused !== undefined) return yield* refused
+    const ran = yield* executePlan({
+      plan,
+      print: line,
+      backupVerified,
+      stopTimeoutSeconds: options.stopTimeoutSeconds,
+      stopPollMillis: options.stopPollMillis,
+      extractLimits: extractLimits(inputs.manifest),
+    })
+    yield* line(`Restore restore-${plan.restoreId} complete: ${ran.length} steps ran. etcd starts from the restored member; old data was kept, nothing was deleted.`)
+    return { plan, dryRun: false, ran } satisfies RestoreOutcome
+  }).pipe(Effect.scoped)
+
 export const restoreBackup = Effect.fn("restoreBackup")(function* (options: RestoreOptions) {
   const inputs = yield* gatherRestoreInputs(options)
+  if (!options.dryRun) return yield* realRun(options, inputs.plan.root)
   const { plan } = inputs
   const backupVerified = yield* cachedVerification(inputs, options)
-  if (options.dryRun) {
-    const checks = yield* preflightChecks(plan, backupVerified)
-    yield* options.output(renderRestorePlan(plan) + renderPreflight(plan, checks))
-    const refused = refusal(checks, true)
-    if (refused !== undefined) return yield* refused
-    return { plan, dryRun: true, ran: [] } satisfies RestoreOutcome
-  }
-  const line = (text: string) => options.output(`${text}\n`)
-
-  yield* line(`Restore restore-${plan.restoreId} of backup ${inputs.selected.timestamp} under ${plan.root}: ${plan.steps.length} steps (${plan.steps.map((s) => s.id).join(", ")})`)
-  const checks = yield* preflightChecks(plan, backupVerified, (c) => line(renderPreflightCheck(c)))
-  const refused = refusal(checks, false)
+  const checks = [yield* lockCheck(plan.root), ...(yield* preflightChecks(plan, backupVerified))]
+  yield* options.output(renderRestorePlan(plan) + renderPreflight(plan, checks))
+  const refused = refusal(checks, true)
   if (refused !== undefined) return yield* refused
-  const ran = yield* executePlan({
-    plan,
-    print: line,
-    backupVerified,
-    stopTimeoutSeconds: options.stopTimeoutSeconds,
-    stopPollMillis: options.stopPollMillis,
-    extractLimits: extractLimits(inputs.manifest),
-  })
-  yield* line(`Restore restore-${plan.restoreId} complete: ${ran.length} steps ran. etcd starts from the restored member; old data was kept, nothing was deleted.`)
-  return { plan, dryRun: false, ran } satisfies RestoreOutcome
+  return { plan, dryRun: true, ran: [] } satisfies RestoreOutcome
 })

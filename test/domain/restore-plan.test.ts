@@ -9,6 +9,7 @@ import {
   decodeRestorePlanInput,
   defaultRevisionBump,
   isUpfront,
+  partialRestoreId,
   pathsToObserve,
   planRestore,
   revisionBump,
@@ -141,7 +142,7 @@ describe("revisionBump", () => {
 describe("planRestore", () => {
   it("lays out the steps of cluster-restore.sh, in order, with the exact etcdutl command", () => {
     const p = plan(baseInput)
-    expect(p.steps.map((s) => s.id)).toEqual([...stepIds])
+    expect(p.steps.map((s) => s.id)).toEqual(stepIds.filter((id) => id !== "set-aside-partial-restores"))
     expect(p.peerUrl).toBe("https://10.0.0.1:2380")
     expect(p.clusterToken).toBe("openshift-etcd-0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71")
     const restore = p.steps.find((s) => s.id === "restore-snapshot")?.actions[0]
@@ -380,6 +381,26 @@ describe("renderRestorePlan", () => {
     const refused = renderPreflight(p, [{ what: "a" }, { what: "b", unmet: "found: nothing" }])
     expect(refused).toContain("  check    b: NOT MET (found: nothing)\n")
     expect(refused.endsWith("Dry run: a real run would refuse before any change (1 of 2 checks not met). Nothing was changed.\n")).toBe(true)
+  })
+
+  it("recognises only restore-<uuid> as an interrupted restore's output directory", () => {
+    expect(partialRestoreId("restore-0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71")).toBe("0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71")
+    for (const name of ["restore-", "restore-x", "member", "restore-0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71.bak", "xrestore-0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71", "restore-0B2F6C1E-7D4A-4C1B-9A53-2F0E8D6C4B71"]) {
+      expect(partialRestoreId(name), name).toBeUndefined()
+    }
+  })
+
+  it("moves an interrupted restore's output aside after etcd stopped, to a free name, and can undo it", () => {
+    const earlier = "11111111-2222-4333-8444-555555555555"
+    const p = plan({ ...baseInput, partialRestores: [earlier], existing: [...baseInput.existing, `/var/lib/etcd-backup/failed-restore-${earlier}`] })
+    const ids = p.steps.map((s) => s.id)
+    expect(ids.indexOf("set-aside-partial-restores")).toBe(ids.indexOf("wait-etcd-stopped") + 1)
+    const setAside = p.steps.find((s) => s.id === "set-aside-partial-restores")!
+    const to = `/var/lib/etcd-backup/failed-restore-${earlier}.${baseInput.restoreId}`
+    expect(setAside.actions).toContainEqual({ _tag: "Move", from: `/var/lib/etcd/restore-${earlier}`, to })
+    expect(setAside.undo).toEqual([{ _tag: "Move", from: to, to: `/var/lib/etcd/restore-${earlier}` }])
+    expect(setAside.preconditions.map((c) => c._tag)).toContain("EtcdStopped")
+    expect(plan(baseInput).steps.map((s) => s.id)).not.toContain("set-aside-partial-restores")
   })
 
   it("matches the golden dry-run text", () => {

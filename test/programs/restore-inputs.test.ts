@@ -45,13 +45,14 @@ describe("nodeIpFromEtcdEnv", () => {
 })
 
 describe("extractLimits", () => {
-  it("bounds the extraction by the manifest's files: their bytes, and entries for them and their directories", () => {
+  it("bounds the extraction by the manifest's files: their bytes, entries for them and their directories, and the tarball's size", () => {
     const entries = [
       { path: "static-pod-resources/etcd-pod-3/etcd-pod.yaml", size: 10, mode: 0o600, sha256: "0".repeat(64) },
       { path: "static-pod-resources/etcd-pod-3/configmaps/a/b", size: 5, mode: 0o600, sha256: "0".repeat(64) },
     ]
-    const limits = extractLimits({ entries } as unknown as Parameters<typeof extractLimits>[0])
+    const limits = extractLimits({ entries, files: { resources: { size: 4242 } } } as unknown as Parameters<typeof extractLimits>[0])
     expect(limits.maxTotalFileBytes).toBe(15)
     expect(limits.maxEntries).toBe(24)
+    expect(limits.maxArchiveBytes).toBe(4242)
   })
 })

@@ -7,14 +7,16 @@
  */
 import { spawn, type ChildProcess } from "node:child_process"
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs"
+import { hostname } from "node:os"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
-import { Cause, Effect, Exit, Fiber, Layer } from "effect"
+import { Cause, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { renderAction, renderRestorePlan } from "../../src/domain/restore-plan-render.ts"
 import type { RestoreOptions, RestoreOutcome } from "../../src/programs/restore.ts"
 import { DiskSpace } from "../../src/services/disk-space.ts"
 import { etcdToolPath } from "../../src/services/local-etcd.ts"
+import { acquireRunLock } from "../../src/services/run-lock.ts"
 import { Etcdutl } from "../../src/services/etcdutl.ts"
 import { Tarball } from "../../src/services/tarball/tarball.ts"
 import { badBackups, hostFiles, makeBackup, makeHostTree, readManifest, restoreOnHost, startSharedEtcd, type HostTree, type SharedEtcd } from "../support/bad-backups.ts"
@@ -251,6 +253,55 @@ describe("restore", () => {
       expect(readdirSync(other)).toEqual([])
     } finally {
       rmSync(other, { recursive: true, force: true })
+    }
+  })
+
+  it("resumes after a restore killed during etcdutl: its partial restore-<id> is moved into the kept-data directory and the rerun completes", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const failing = Etcdutl.layer({ binary: fakeEtcdutl(etcd.workDir, "restore-fails") })
+    failure(await restore(host, {}, layers(failing)))
+    // What a kill -9 during etcdutl leaves: the partial output still in the data directory (no undo ran).
+    renameSync(join(host.root, `var/lib/etcd-backup/failed-restore-${restoreId}`), join(host.root, `var/lib/etcd/restore-${restoreId}`))
+    const secondId = "22222222-3333-4444-8555-666666666666"
+    const dry = await restore(host, { dryRun: true, restoreId: secondId })
+    expect(success(dry).plan.steps.map((s) => s.id)).toContain("set-aside-partial-restores")
+    expect(dry.output).toContain(`move     ${host.root}/var/lib/etcd/restore-${restoreId} -> ${host.root}/var/lib/etcd-backup/failed-restore-${restoreId}`)
+    const again = await restore(host, { restoreId: secondId })
+    expect(success(again).ran).toEqual(["check-snapshot", "wait-etcd-stopped", "set-aside-partial-restores", "restore-resources", "copy-snapshot", "restore-snapshot", "install-member", "start-etcd"])
+    expect(readdirSync(join(host.root, "var/lib/etcd"))).toEqual(["member"])
+    expect(read(host, `var/lib/etcd-backup/failed-restore-${restoreId}/member/snap/db`)).toBe("partial\n")
+    expect(read(host, "var/lib/etcd-backup/member/snap/db")).toBe("old etcd data\n")
+  })
+
+  it("sweeps the extraction staging directory (decoded keys) a killed restore left, under the lock, and leaves no lock", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const staging = join(host.root, "etc/kubernetes/.cluster-backup-extract-Ab12Cd")
+    mkdirSync(join(staging, "static-pod-resources/etcd-pod-3/secrets/etcd-all-certs"), { recursive: true })
+    writeFileSync(join(staging, "static-pod-resources/etcd-pod-3/secrets/etcd-all-certs/tls.key"), "-----BEGIN PRIVATE KEY-----\n")
+    // The killed run's lock: a PID that no longer runs.
+    const lock = join(host.root, "etc/kubernetes/.cluster-backup-restore.lock")
+    writeFileSync(lock, JSON.stringify({ pid: 2 ** 22 + 17, startTicks: "1", host: hostname(), command: "cluster-backup restore", startedAt: "2026-01-01T00:00:00.000Z" }))
+    const ran = await restore(host)
+    success(ran)
+    expect(ran.output).toContain(`removed  ${staging}: the extraction staging directory of a killed restore (decoded keys)`)
+    expect(readdirSync(join(host.root, "etc/kubernetes")).filter((n) => n.startsWith(".cluster-backup"))).toEqual([])
+  })
+
+  it("refuses while another restore holds the lock, dry or real, and changes nothing", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const lock = join(host.root, "etc/kubernetes/.cluster-backup-restore.lock")
+    const scope = await Effect.runPromise(Scope.make())
+    try {
+      await Effect.runPromise(acquireRunLock(lock, "cluster-backup restore (another)").pipe(Scope.provide(scope)))
+      const before = snapshotTree(host.root)
+      const real = failure(await restore(host))
+      expect(real._tag).toBe("RunLockHeld")
+      expect(real.message).toContain("wait for it to finish")
+      const dry = failure(await restore(host, { dryRun: true }))
+      expect(dry.message).toMatch(/dry run: a real restore would be refused before any change: held by cluster-backup restore \(another\) \(PID \d+/)
+      expect(snapshotTree(host.root)).toEqual(before)
+    } finally {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
     }
   })
 
