@@ -2,17 +2,41 @@ import { Effect } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { parseByteSize } from "../domain/byte-size.ts"
 import { MillisFromDurationString } from "../domain/durations.ts"
+import type { PruneDecision } from "../programs/prune.ts"
 import { formatBytes } from "../programs/snapshot-progress.ts"
 import { withLogging } from "./logging.ts"
 
-const count = (name: string, description: string) => Flag.Int(name).pipe(Flag.optional, Flag.withDescription(description))
+/** A count of backups: a whole number from 0 (a negative one is a usage error, not "none"). */
+const count = (name: string, description: string) =>
+  Flag.Int(name).pipe(
+    Flag.filter(
+      (n) => Number.isSafeInteger(n) && n >= 0 && n <= 1_000_000,
+      () => "a whole number of backups from 0 to 1000000",
+    ),
+    Flag.optional,
+    Flag.withDescription(description),
+  )
 const some = <A>(o: { readonly _tag: "Some"; readonly value: A } | { readonly _tag: "None" }): A | undefined => (o._tag === "Some" ? o.value : undefined)
+
+/** The line on stdout: what was kept and removed, with the bytes freed. */
+export const pruneSummary = (decision: PruneDecision, dryRun: boolean): string => {
+  const removed = dryRun ? "would be removed" : "removed"
+  const sum = (xs: ReadonlyArray<number>) => formatBytes(xs.reduce((a, b) => a + b, 0))
+  const gone = decision.leftovers.filter((l) => l.removed)
+  const kept = decision.leftovers.length - gone.length
+  return (
+    `${decision.keep.length} kept, ${decision.remove.length} ${removed} (${sum(decision.remove.map((r) => r.unit.bytes))}); ` +
+    `${gone.length} leftover${gone.length === 1 ? "" : "s"} ${removed} (${sum(gone.map((l) => l.bytes))})` +
+    (kept > 0 ? `, ${kept} kept (a live run owns them)` : "") +
+    (decision.left.length > 0 ? `; ${decision.left.length} left in place (see the log)` : "")
+  )
+}
 
 export const pruneCommand = Command.make(
   "prune",
   {
     dir: Argument.String("dir").pipe(Argument.withDescription("Directory holding the backups")),
-    keepLast: count("keep-last", "Keep the N newest complete backups"),
+    keepLast: count("keep-last", "Keep the N newest backups (verified ones first)"),
     keepDaily: count("keep-daily", "Keep the newest backup of each of the last N days that have one"),
     keepWeekly: count("keep-weekly", "Keep the newest backup of each of the last N ISO weeks"),
     keepMonthly: count("keep-monthly", "Keep the newest backup of each of the last N months"),
@@ -38,17 +62,11 @@ export const pruneCommand = Command.make(
             maxTotalBytes,
           },
         })
-        const freed = decision.remove.reduce((a, r) => a + r.unit.bytes, 0)
-        yield* Effect.sync(() =>
-          process.stdout.write(
-            `${decision.keep.length} kept, ${decision.remove.length} ${flags.dryRun ? "would be removed" : "removed"} (${formatBytes(freed)})\n`,
-          ),
-        )
+        yield* Effect.sync(() => process.stdout.write(`${pruneSummary(decision, flags.dryRun)}\n`))
       }),
     ),
 ).pipe(
   Command.withDescription(
-    "Apply a retention policy to a directory of backups (timestamped file groups or one backup per subdirectory). The newest complete backup is always kept; incomplete leftovers are removed once a newer complete backup exists.",
+    "Apply a retention policy to a directory of backups (timestamped file groups or one backup per subdirectory). Verified backups (a manifest names their files and sizes) come first: the newest is always kept, and none is removed in favour of an unverified one. Leftovers of interrupted runs are removed unless a live run owns them; files prune does not own are never removed.",
   ),
 )
-

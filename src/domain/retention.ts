@@ -1,9 +1,17 @@
 /**
  * Which backups to delete under a retention policy, given their metadata: the newest `N`,
  * grandfather-father-son buckets (newest per day, week, month), a maximum age and a maximum total
- * size. The newest complete backup is never deleted, whatever the policy; an incomplete backup
- * (a failed or interrupted run) is deleted once a newer complete one exists, and kept while it may
- * still be in progress. Deciding is pure; deleting is `prune`'s job.
+ * size. Deciding is pure; deleting is `prune`'s job.
+ *
+ * Verified backups (a manifest vouches for their files) come first everywhere:
+ * - the newest verified backup is never deleted, whatever the policy (when there is none, the
+ *   newest unverified backup is kept instead, so a rule never empties a directory);
+ * - a count rule gives its slots to verified backups first; an unverified backup gets a slot only
+ *   when the verified ones left it free (keep-last 3 with 2 verified keeps them and the newest
+ *   unverified one);
+ * - over the size limit, every unverified backup goes (oldest first) before a verified one does.
+ * So a verified backup is never deleted in favour of an unverified one. Incomplete remains of a
+ * backup are not backups: prune removes them with the other leftovers, outside this decision.
  */
 import type { BackupTimestamp } from "./archive-names.ts"
 
@@ -14,8 +22,8 @@ export interface BackupUnit {
   /** The timestamp's instant (epoch ms). */
   readonly at: number
   readonly bytes: number
-  /** Snapshot, resource tarball (and manifest, where the layout has one) all present. */
-  readonly complete: boolean
+  /** A valid manifest names exactly its files with their sizes. */
+  readonly verified: boolean
 }
 
 export interface RetentionPolicy {
@@ -68,40 +76,57 @@ const perBucket = (units: ReadonlyArray<BackupUnit>, bucket: (ms: number) => str
   return chosen
 }
 
+/**
+ * The backups a count rule keeps: its `count` slots go to verified backups first; unverified ones
+ * get only the slots left over, in buckets no kept verified backup holds.
+ */
+const verifiedFirst = (
+  verified: ReadonlyArray<BackupUnit>,
+  unverified: ReadonlyArray<BackupUnit>,
+  pick: (units: ReadonlyArray<BackupUnit>, count: number) => ReadonlyArray<BackupUnit>,
+  bucketOf: (u: BackupUnit) => string,
+  count: number,
+): ReadonlyArray<BackupUnit> => {
+  const first = pick(verified, count)
+  const taken = new Set(first.map(bucketOf))
+  return [...first, ...pick(unverified.filter((u) => !taken.has(bucketOf(u))), count - first.length)]
+}
+
 export const decideRetention = (units: ReadonlyArray<BackupUnit>, policy: RetentionPolicy, now: number): RetentionDecision => {
   const sorted = [...units].sort(newestFirst)
-  const complete = sorted.filter((u) => u.complete)
-  const newest = complete[0]
+  const verified = sorted.filter((u) => u.verified)
+  const unverified = sorted.filter((u) => !u.verified)
+  const guarded = verified[0] ?? unverified[0]
   const keep = new Map<string, string>()
   const remove = new Map<string, string>()
-  if (newest !== undefined) keep.set(newest.id, "the newest complete backup (always kept)")
-
-  for (const u of sorted.filter((x) => !x.complete)) {
-    if (newest !== undefined && u.at <= newest.at) remove.set(u.id, `incomplete (a failed or interrupted run), superseded by ${newest.timestamp}`)
-    else keep.set(u.id, "incomplete but newer than every complete backup: it may still be in progress")
+  if (guarded !== undefined) {
+    keep.set(guarded.id, guarded.verified ? "the newest verified backup (always kept)" : "the newest backup, and none is verified (always kept)")
   }
 
-  const selectors: Array<readonly [number | undefined, (c: number) => ReadonlyArray<BackupUnit>, string]> = [
-    [policy.keepLast, (n) => complete.slice(0, n), "one of the newest"],
-    [policy.keepDaily, (n) => perBucket(complete, day, n), "the newest of its day"],
-    [policy.keepWeekly, (n) => perBucket(complete, week, n), "the newest of its week"],
-    [policy.keepMonthly, (n) => perBucket(complete, month, n), "the newest of its month"],
+  const rules: Array<readonly [number | undefined, (us: ReadonlyArray<BackupUnit>, n: number) => ReadonlyArray<BackupUnit>, (u: BackupUnit) => string, string]> = [
+    [policy.keepLast, (us, n) => us.slice(0, n), (u) => u.id, "one of the newest"],
+    [policy.keepDaily, (us, n) => perBucket(us, day, n), (u) => day(u.at), "the newest of its day"],
+    [policy.keepWeekly, (us, n) => perBucket(us, week, n), (u) => week(u.at), "the newest of its week"],
+    [policy.keepMonthly, (us, n) => perBucket(us, month, n), (u) => month(u.at), "the newest of its month"],
   ]
-  const selecting = selectors.some(([n]) => n !== undefined)
-  for (const u of complete) {
+  const chosen = rules.flatMap(([n, pick, bucketOf, reason]) =>
+    n === undefined ? [] : [{ units: verifiedFirst(verified, unverified, pick, bucketOf, Math.max(0, n)), reason }],
+  )
+  const unverifiedNote = " (unverified: a slot no verified backup needed)"
+  for (const u of sorted) {
     if (keep.has(u.id)) continue
-    if (!selecting) {
+    if (chosen.length === 0) {
       keep.set(u.id, "no count rule applies")
       continue
     }
-    const why = selectors.filter(([n, pick]) => n !== undefined && pick(Math.max(0, n)).includes(u)).map(([, , r]) => r)
-    if (why.length > 0) keep.set(u.id, why.join(", "))
-    else remove.set(u.id, "not among the backups the count rules keep")
+    const why = chosen.filter((c) => c.units.includes(u)).map((c) => c.reason)
+    if (why.length > 0) keep.set(u.id, why.join(", ") + (u.verified ? "" : unverifiedNote))
+    else remove.set(u.id, u.verified ? "not among the backups the count rules keep" : "unverified, and not among the backups the count rules keep (verified backups take the slots first)")
   }
 
   if (policy.maxAgeMs !== undefined) {
-    for (const u of complete) {
-      if (u === newest || !keep.has(u.id)) continue
+    for (const u of sorted) {
+      if (u === guarded || !keep.has(u.id)) continue
       if (now - u.at > policy.maxAgeMs) {
         keep.delete(u.id)
         remove.set(u.id, "older than the maximum age")
@@ -111,11 +136,12 @@ export const decideRetention = (units: ReadonlyArray<BackupUnit>, policy: Retent
 
   if (policy.maxTotalBytes !== undefined) {
     let total = sorted.filter((u) => keep.has(u.id)).reduce((a, u) => a + u.bytes, 0)
-    for (const u of [...complete].reverse()) {
+    // Every unverified backup goes before any verified one; oldest first within each.
+    for (const u of [...[...unverified].reverse(), ...[...verified].reverse()]) {
       if (total <= policy.maxTotalBytes) break
-      if (u === newest || !keep.has(u.id)) continue
+      if (u === guarded || !keep.has(u.id)) continue
       keep.delete(u.id)
-      remove.set(u.id, "the oldest while the total size is over the limit")
+      remove.set(u.id, u.verified ? "the oldest while the total size is over the limit" : "unverified, removed before any verified backup while the total size is over the limit")
       total -= u.bytes
     }
   }

@@ -1,9 +1,10 @@
 import { spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { hostname, tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { cliEntry } from "../support/tools.ts"
+import { writeFakeBackup, writeStagingLeftovers } from "../support/fake-backups.ts"
+import { cliEntry, runCli } from "../support/tools.ts"
 
 let dir = ""
 beforeEach(() => {
@@ -16,51 +17,193 @@ const pair = (where: string, ts: string, suffix = "") => {
   writeFileSync(join(where, `snapshot_${ts}${suffix}.db`), "s".repeat(100))
   writeFileSync(join(where, `static_kuberesources_${ts}${suffix}.tar.gz`), "r".repeat(10))
 }
+const ls = (where: string) => readdirSync(where).sort()
+/** Every path under `where`, relative, sorted (prune's own lock directory in the pruned directory aside). */
+const tree = (where: string): Array<string> =>
+  readdirSync(where, { recursive: true, encoding: "utf8" })
+    .filter((p) => p !== ".cluster-backup")
+    .sort()
+/** A lock file naming a live owner (this test process) or a gone one. */
+const lockOf = (backupDir: string, pid: number) => {
+  mkdirSync(join(backupDir, ".cluster-backup"), { recursive: true })
+  writeFileSync(
+    join(backupDir, ".cluster-backup", "run.lock"),
+    JSON.stringify({ pid, startTicks: null, host: hostname(), command: "backup-init", startedAt: "2026-01-01T00:00:00.000Z" }),
+  )
+}
+const deadPid = () => spawnSync(process.execPath, ["-e", "0"]).pid!
 
 describe("cluster-backup prune", () => {
-  it("keeps the newest N backups, removes older ones and superseded leftovers, across both layouts", () => {
+  it("keeps the newest N verified backups, removes older ones, unverified pairs and leftovers, across both layouts", () => {
     pair(dir, "2026-01-01_000000")
     pair(dir, "2026-01-02_000000", "__POSSIBLY_DIRTY__")
     writeFileSync(join(dir, "snapshot_2026-01-03_000000.db.part"), "partial")
-    for (const ts of ["2026-01-04_000000", "2026-01-05_000000"]) {
-      const sub = join(dir, `backup-${ts}`)
-      mkdirSync(sub)
-      pair(sub, ts)
-      writeFileSync(join(sub, "backup-manifest.json"), "{}")
-    }
+    for (const ts of ["2026-01-04_000000", "2026-01-05_000000", "2026-01-06_000000"]) writeFakeBackup(join(dir, `backup-${ts}`), ts)
     writeFileSync(join(dir, "notes.txt"), "not a backup")
     mkdirSync(join(dir, "unrelated"))
 
     const dry = cli("prune", dir, "--keep-last", "2", "--dry-run")
     expect(dry.status).toBe(0)
-    expect(dry.stdout).toContain("2 kept, 3 would be removed")
-    expect(readdirSync(dir)).toHaveLength(9)
+    expect(dry.stdout).toMatch(/^2 kept, 3 would be removed \(1\.\d KiB\); 1 leftover would be removed \(7 B\)$/m)
+    expect(ls(dir)).toHaveLength(10)
+    expect(existsSync(join(dir, ".cluster-backup"))).toBe(false)
 
     const real = cli("prune", dir, "--keep-last", "2")
     expect(real.status).toBe(0)
     expect(real.stdout).toContain("2 kept, 3 removed")
-    expect(readdirSync(dir).sort()).toEqual(["backup-2026-01-04_000000", "backup-2026-01-05_000000", "notes.txt", "unrelated"])
-    expect(real.stderr).toContain("superseded")
+    expect(ls(dir)).toEqual([".cluster-backup", "backup-2026-01-05_000000", "backup-2026-01-06_000000", "notes.txt", "unrelated"])
+    expect(real.stderr).toContain("unverified")
+    expect(real.stderr).toContain("leftover snapshot_2026-01-03_000000.db.part")
+    expect(ls(join(dir, ".cluster-backup"))).toEqual([])
   })
 
-  it("always keeps the newest complete backup, even when it alone is over the size limit", () => {
+  it("removes only a backup's own files from its subdirectory and keeps a user's file there, saying so (exit 0)", () => {
+    writeFakeBackup(join(dir, "old"), "2026-01-01_000000")
+    writeFileSync(join(dir, "old", "NOTES.txt"), "why this backup was taken")
+    writeFakeBackup(join(dir, "new"), "2026-01-02_000000")
+    const run = cli("prune", dir, "--keep-last", "1")
+    expect(run.status).toBe(0)
+    expect(ls(join(dir, "old"))).toEqual(["NOTES.txt"])
+    expect(run.stderr).toMatch(/left old\/: no backup is left in it, but it holds files prune does not own \(NOTES\.txt\)/)
+    expect(run.stdout).toContain("1 left in place")
+    expect(ls(join(dir, "new"))).toEqual([".cluster-backup", "backup-manifest.json", "snapshot_2026-01-02_000000.db", "static_kuberesources_2026-01-02_000000.tar.gz"])
+  })
+
+  it("keeps a user's file inside .cluster-backup too, and never follows a symbolic link", () => {
+    const outside = mkdtempSync(join(tmpdir(), "prune-outside-"))
+    try {
+      writeFakeBackup(join(outside, "victim"), "2026-01-01_000000")
+      writeFakeBackup(join(dir, "old"), "2026-01-01_000000")
+      writeFileSync(join(dir, "old", ".cluster-backup", "mine.txt"), "x")
+      writeFakeBackup(join(dir, "new"), "2026-01-03_000000")
+      spawnSync("ln", ["-s", join(outside, "victim"), join(dir, "linked")])
+      const run = cli("prune", dir, "--keep-last", "1")
+      expect(run.status).toBe(0)
+      expect(tree(join(dir, "old"))).toEqual([".cluster-backup/mine.txt"])
+      expect(ls(join(outside, "victim"))).toHaveLength(4)
+    } finally {
+      rmSync(outside, { recursive: true, force: true })
+    }
+  })
+
+  it("never removes the verified backup in favour of a newer loose pair without a manifest (flat layout, --keep-last 1)", () => {
+    writeFakeBackup(dir, "2026-01-01_000000")
+    pair(dir, "2026-01-02_000000")
+    const run = cli("prune", dir, "--keep-last", "1")
+    expect(run.status).toBe(0)
+    expect(tree(dir)).toEqual([".cluster-backup/snapshot.json", "backup-manifest.json", "snapshot_2026-01-01_000000.db", "static_kuberesources_2026-01-01_000000.tar.gz"])
+    expect(run.stderr).toContain("keep 2026-01-01_000000: the newest verified backup")
+    expect(run.stderr).toMatch(/remove 2026-01-02_000000: unverified.*backup-manifest\.json describes backup 2026-01-01_000000, not this one/)
+  })
+
+  it("counts a backup whose files differ in size from its manifest as unverified", () => {
+    const { snapshot } = writeFakeBackup(join(dir, "a"), "2026-01-02_000000")
+    writeFileSync(snapshot, "truncated")
+    writeFakeBackup(join(dir, "b"), "2026-01-01_000000")
+    const run = cli("prune", dir, "--keep-last", "1")
+    expect(run.status).toBe(0)
+    expect(existsSync(join(dir, "a"))).toBe(false)
+    expect(ls(join(dir, "b"))).toHaveLength(4)
+    expect(run.stderr).toMatch(/remove a\/: unverified.*gives snapshot_2026-01-02_000000\.db 100 bytes, the file has 9/)
+  })
+
+  it("finishes what a killed prune left: a subdirectory holding only .cluster-backup, a flat group without its snapshot", () => {
+    writeFakeBackup(join(dir, "half"), "2026-01-01_000000")
+    rmSync(join(dir, "half", "snapshot_2026-01-01_000000.db"))
+    rmSync(join(dir, "half", "static_kuberesources_2026-01-01_000000.tar.gz"))
+    rmSync(join(dir, "half", "backup-manifest.json"))
+    mkdirSync(join(dir, "emptied", ".cluster-backup"), { recursive: true })
+    pair(dir, "2026-01-02_000000")
+    rmSync(join(dir, "snapshot_2026-01-02_000000.db"))
+    writeFakeBackup(join(dir, "kept"), "2026-01-03_000000")
+    const run = cli("prune", dir, "--keep-last", "5")
+    expect(run.status).toBe(0)
+    expect(ls(dir)).toEqual([".cluster-backup", "kept"])
+    expect(run.stderr).toContain("remains of backup 2026-01-02_000000 (its snapshot is missing)")
+    expect(run.stderr).toContain("leftover half/")
+  })
+
+  it("removes leftovers of killed runs whatever the policy, after reporting them in a dry run", () => {
+    writeFakeBackup(join(dir, "b"), "2026-01-05_000000")
+    writeStagingLeftovers(join(dir, "b"))
+    writeFakeBackup(dir, "2026-01-04_000000")
+    for (let i = 0; i < 3; i++) writeFileSync(join(dir, `snapshot_2026-01-0${6 + i}_000000.db.part`), "p".repeat(1000))
+    writeFileSync(join(dir, "backup-manifest.json.tmp-4242"), "{")
+    writeFileSync(join(dir, ".cluster-backup", "snapshot.json.tmp-4242"), "{")
+    mkdirSync(join(dir, ".cluster-backup", "building", "kube-apiserver-pod-7.abc"), { recursive: true })
+    writeFileSync(join(dir, ".cluster-backup", "building", "kube-apiserver-pod-7.abc", "tls.key"), "secret")
+
+    const dry = cli("prune", dir, "--keep-last", "100", "--dry-run")
+    expect(dry.status).toBe(0)
+    expect(dry.stdout).toContain("2 kept, 0 would be removed (0 B); 8 leftovers would be removed")
+    expect(dry.stderr).toContain("would remove leftover b/.cluster-backup/staging")
+    expect(ls(dir)).toContain("snapshot_2026-01-06_000000.db.part")
+
+    const run = cli("prune", dir, "--keep-last", "100")
+    expect(run.status).toBe(0)
+    expect(tree(dir)).toEqual(
+      ["b", "b/.cluster-backup", "b/.cluster-backup/snapshot.json", "b/backup-manifest.json", "b/snapshot_2026-01-05_000000.db", "b/static_kuberesources_2026-01-05_000000.tar.gz",
+        "backup-manifest.json", ".cluster-backup/snapshot.json", "snapshot_2026-01-04_000000.db", "static_kuberesources_2026-01-04_000000.tar.gz"].sort(),
+    )
+    expect(run.stdout).toMatch(/8 leftovers removed \(3\.\d KiB\)/)
+  })
+
+  it("leaves a directory whose lock a live run holds untouched, and removes a gone run's leftovers", () => {
+    writeFakeBackup(join(dir, "live"), "2026-01-01_000000")
+    writeFileSync(join(dir, "live", "snapshot_2026-01-02_000000.db.part"), "streaming")
+    lockOf(join(dir, "live"), process.pid)
+    writeFakeBackup(join(dir, "gone"), "2026-01-03_000000")
+    writeFileSync(join(dir, "gone", "snapshot_2026-01-04_000000.db.part"), "killed")
+    lockOf(join(dir, "gone"), deadPid())
+    writeFakeBackup(join(dir, "newest"), "2026-01-05_000000")
+
+    const run = cli("prune", dir, "--keep-last", "1")
+    expect(run.status).toBe(0)
+    expect(ls(join(dir, "live"))).toContain("snapshot_2026-01-02_000000.db.part")
+    expect(ls(join(dir, "live"))).toContain("snapshot_2026-01-01_000000.db")
+    expect(run.stderr).toMatch(/keep leftover live\/snapshot_2026-01-02_000000\.db\.part.*a live run holds .*backup-init \(PID \d+/)
+    expect(existsSync(join(dir, "gone"))).toBe(false)
+  })
+
+  it("refuses to prune a directory whose own lock a live run holds, removing nothing (exit 1)", () => {
+    writeFakeBackup(dir, "2026-01-01_000000")
+    writeFileSync(join(dir, "snapshot_2026-01-02_000000.db.part"), "streaming")
+    lockOf(dir, process.pid)
+    const run = cli("prune", dir, "--keep-last", "1")
+    expect(run.status).toBe(1)
+    expect(run.stderr).toMatch(/is held by backup-init \(PID \d+.*wait for it to finish.*\[RunLockHeld\]/)
+    expect(ls(dir)).toContain("snapshot_2026-01-02_000000.db.part")
+  })
+
+  it("refuses to run without a rule, on a bad size, a bad age or a negative count, deleting nothing", { timeout: 180_000 }, async () => {
     pair(dir, "2026-01-01_000000")
     pair(dir, "2026-01-02_000000")
+    const cases = [
+      [[], "no retention rule given"],
+      [["--max-total-size=lots"], '"lots" is not a size'],
+      [["--max-total-size=-5"], '"-5" is not a size'],
+      [["--max-age=garbage"], '"garbage" is not a duration'],
+      [["--max-age=-5d"], '"-5d" is not a duration'],
+      [["--keep-last=-1"], "a whole number of backups from 0"],
+      [["--keep-daily", "-5"], "a whole number of backups from 0"],
+      [["--keep-weekly=-1"], "a whole number of backups from 0"],
+      [["--keep-monthly=-2"], "a whole number of backups from 0"],
+      [["--keep-last=1.5"], "--keep-last"],
+    ] as const
+    const runs = await Promise.all(cases.map(([args]) => runCli(["prune", dir, ...args])))
+    for (const [i, [args, says]] of cases.entries()) {
+      expect(runs[i]!.status, args.join(" ")).not.toBe(0)
+      expect(runs[i]!.stderr, args.join(" ")).toContain(says)
+      expect(runs[i]!.stderr).not.toContain("unexpected failure")
+    }
+    expect(ls(dir)).toHaveLength(4)
+  })
+
+  it("always keeps the newest verified backup, even when it alone is over the size limit", () => {
+    writeFakeBackup(join(dir, "a"), "2026-01-01_000000")
+    writeFakeBackup(join(dir, "b"), "2026-01-02_000000")
     const run = cli("prune", dir, "--max-total-size", "10")
     expect(run.status).toBe(0)
-    expect(existsSync(join(dir, "snapshot_2026-01-02_000000.db"))).toBe(true)
-    expect(existsSync(join(dir, "snapshot_2026-01-01_000000.db"))).toBe(false)
-  })
-
-  it("refuses to run without a rule, and on a bad size, deleting nothing", () => {
-    pair(dir, "2026-01-01_000000")
-    pair(dir, "2026-01-02_000000")
-    const none = cli("prune", dir)
-    expect(none.status).not.toBe(0)
-    expect(none.stderr).toContain("no retention rule given")
-    const bad = cli("prune", dir, "--max-total-size", "lots")
-    expect(bad.status).not.toBe(0)
-    expect(bad.stderr).toContain('"lots" is not a size')
-    expect(readdirSync(dir)).toHaveLength(4)
+    expect(ls(dir)).toEqual([".cluster-backup", "b"])
   })
 })

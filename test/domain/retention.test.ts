@@ -4,16 +4,16 @@ import { formatBackupTimestamp } from "../../src/domain/archive-names.ts"
 import { decideRetention, hasRule, type BackupUnit, type RetentionPolicy } from "../../src/domain/retention.ts"
 
 const start = Date.parse("2026-01-01T00:00:00Z")
-const unit = (i: number, at: number, bytes: number, complete: boolean): BackupUnit => ({
+const unit = (i: number, at: number, bytes: number, verified: boolean): BackupUnit => ({
   id: `b${i}`,
   timestamp: formatBackupTimestamp(new Date(at)),
   at,
   bytes,
-  complete,
+  verified,
 })
 const units = fc
-  .array(fc.record({ offset: fc.integer({ min: 0, max: 400 * 86_400 }), bytes: fc.integer({ min: 1, max: 1000 }), complete: fc.boolean() }), { maxLength: 40 })
-  .map((xs) => xs.map((x, i) => unit(i, start + x.offset * 1000, x.bytes, x.complete || i % 5 !== 0)))
+  .array(fc.record({ offset: fc.integer({ min: 0, max: 400 * 86_400 }), bytes: fc.integer({ min: 1, max: 1000 }), verified: fc.boolean() }), { maxLength: 40 })
+  .map((xs) => xs.map((x, i) => unit(i, start + x.offset * 1000, x.bytes, x.verified)))
 const opt = (arb: fc.Arbitrary<number>) => fc.option(arb, { nil: undefined })
 const policy: fc.Arbitrary<RetentionPolicy> = fc.record({
   keepLast: opt(fc.integer({ min: 0, max: 10 })),
@@ -25,6 +25,7 @@ const policy: fc.Arbitrary<RetentionPolicy> = fc.record({
 })
 const now = start + 401 * 86_400_000
 const ids = (xs: ReadonlyArray<{ unit: BackupUnit }>) => xs.map((x) => x.unit.id).sort()
+const newestFirst = (a: BackupUnit, b: BackupUnit) => b.at - a.at || (a.id < b.id ? 1 : -1)
 
 describe("decideRetention", () => {
   test.prop([units, policy])("keeps or removes every backup exactly once, with a reason", (us, p) => {
@@ -34,9 +35,45 @@ describe("decideRetention", () => {
     for (const x of [...d.keep, ...d.remove]) expect(x.reason).not.toBe("")
   })
 
-  test.prop([units, policy])("never removes the newest complete backup", (us, p) => {
-    const newest = us.filter((u) => u.complete).sort((a, b) => b.at - a.at || (a.id < b.id ? 1 : -1))[0]
-    if (newest !== undefined) expect(ids(decideRetention(us, p, now).keep)).toContain(newest.id)
+  test.prop([units, policy])("never removes the newest verified backup, nor the newest backup when none is verified", (us, p) => {
+    const sorted = [...us].sort(newestFirst)
+    const guarded = sorted.find((u) => u.verified) ?? sorted[0]
+    if (guarded !== undefined) expect(ids(decideRetention(us, p, now).keep)).toContain(guarded.id)
+  })
+
+  test.prop([units, policy], { numRuns: 300 })(
+    "never removes a verified backup in favour of an unverified one: whenever a verified backup is removed while an unverified one is kept, deciding without that unverified backup still removes the verified one",
+    (us, p) => {
+      const d = decideRetention(us, p, now)
+      const removedVerified = d.remove.filter((r) => r.unit.verified)
+      for (const kept of d.keep.filter((k) => !k.unit.verified)) {
+        const without = ids(decideRetention(us.filter((u) => u.id !== kept.unit.id), p, now).remove)
+        for (const r of removedVerified) expect(without).toContain(r.unit.id)
+      }
+    },
+  )
+
+  test.prop([units, fc.integer({ min: 0, max: 10 })])(
+    "keep-last N keeps the max(1, N) newest verified backups (all when fewer), and an unverified one only in a slot left free: if a verified backup is removed, exactly max(1, N) verified and no unverified backups are kept",
+    (us, n) => {
+      const d = decideRetention(us, { keepLast: n }, now)
+      const verified = us.filter((u) => u.verified).sort(newestFirst)
+      const slots = Math.max(1, n)
+      for (const u of verified.slice(0, slots)) expect(ids(d.keep)).toContain(u.id)
+      const keptVerified = d.keep.filter((k) => k.unit.verified).length
+      expect(keptVerified).toBe(Math.min(slots, verified.length))
+      if (d.remove.some((r) => r.unit.verified)) expect(d.keep.filter((k) => !k.unit.verified)).toEqual([])
+      expect(d.keep.length).toBe(Math.min(slots, us.length))
+    },
+  )
+
+  test.prop([units, fc.integer({ min: 0, max: 20_000 })])("over the size limit every unverified backup is removed before a verified one", (us, max) => {
+    const d = decideRetention(us, { maxTotalBytes: max }, now)
+    if (d.remove.some((r) => r.unit.verified)) {
+      const sorted = [...us].sort(newestFirst)
+      const keptUnverified = d.keep.filter((k) => !k.unit.verified).map((k) => k.unit.id)
+      expect(keptUnverified.filter((id) => id !== sorted.find((u) => u.verified)?.id)).toEqual([])
+    }
   })
 
   test.prop([units, policy])("is idempotent: the kept backups are kept again", (us, p) => {
@@ -44,34 +81,36 @@ describe("decideRetention", () => {
     expect(decideRetention(kept, p, now).remove).toEqual([])
   })
 
-  test.prop([units, policy])("stays under the size limit unless only backups it must keep are left", (us, p) => {
+  test.prop([units, policy])("stays under the size limit unless only the backup it must keep is left", (us, p) => {
     fc.pre(p.maxTotalBytes !== undefined)
     const d = decideRetention(us, p, now)
     const total = d.keep.reduce((a, k) => a + k.unit.bytes, 0)
     if (total > p.maxTotalBytes!) {
-      for (const k of d.keep) expect(k.reason).toMatch(/always kept|in progress/)
+      for (const k of d.keep) expect(k.reason).toMatch(/always kept/)
     }
   })
 
-  test.prop([units, fc.integer({ min: 1, max: 10 })])("keepLast N keeps the N newest complete backups", (us, n) => {
-    const d = decideRetention(us, { keepLast: n }, now)
-    const newest = us.filter((u) => u.complete).sort((a, b) => b.at - a.at || (a.id < b.id ? 1 : -1)).slice(0, n)
-    for (const u of newest) expect(ids(d.keep)).toContain(u.id)
-    expect(d.keep.filter((k) => k.unit.complete)).toHaveLength(newest.length)
+  it("keeps the older verified backup, not a newer unverified pair, under --keep-last 1 (the issue's case)", () => {
+    const older = unit(1, Date.parse("2026-03-01T01:00:00Z"), 10, true)
+    const newer = unit(2, Date.parse("2026-03-02T01:00:00Z"), 10, false)
+    const d = decideRetention([older, newer], { keepLast: 1 }, now)
+    expect(ids(d.keep)).toEqual(["b1"])
+    expect(d.keep[0]!.reason).toMatch(/newest verified/)
+    expect(d.remove[0]!.reason).toMatch(/unverified/)
   })
 
-  it("keeps the newest of each of the last days and removes superseded incomplete runs", () => {
+  it("gives unverified backups the slots verified ones leave free, day by day", () => {
     const us = [
       unit(1, Date.parse("2026-03-01T01:00:00Z"), 10, true),
       unit(2, Date.parse("2026-03-01T13:00:00Z"), 10, true),
       unit(3, Date.parse("2026-03-02T01:00:00Z"), 10, false),
-      unit(4, Date.parse("2026-03-02T02:00:00Z"), 10, true),
-      unit(5, Date.parse("2026-03-03T02:00:00Z"), 10, false),
+      unit(4, Date.parse("2026-03-03T02:00:00Z"), 10, false),
+      unit(5, Date.parse("2026-03-03T03:00:00Z"), 10, false),
     ]
     const d = decideRetention(us, { keepDaily: 2 }, now)
-    expect(ids(d.keep)).toEqual(["b2", "b4", "b5"])
-    expect(d.remove.find((r) => r.unit.id === "b3")?.reason).toMatch(/superseded/)
-    expect(d.keep.find((k) => k.unit.id === "b5")?.reason).toMatch(/in progress/)
+    // One verified day (March 1st, its newest), then the newest unverified day (March 3rd).
+    expect(ids(d.keep)).toEqual(["b2", "b5"])
+    expect(d.keep.find((k) => k.unit.id === "b5")?.reason).toMatch(/unverified/)
   })
 
   it("an empty policy is recognised (prune refuses it)", () => {

@@ -1,0 +1,219 @@
+/**
+ * What a directory that holds backups contains, as prune sees it: which files form a backup (one
+ * timestamp's snapshot and resource tarball), whether a manifest vouches for it, what a killed run
+ * left behind, and what is not this project's at all. Pure: the caller lists the directory.
+ *
+ * A backup is *verified* when `backup-manifest.json` decodes and names exactly its two files with
+ * their sizes (names and sizes, not hashes: hashing multi-GiB snapshots on every prune is too slow;
+ * `verify` proves the content). A directory has one manifest, so of several backups side by side
+ * (OpenShift's flat layout) at most one is verified; the others are *unverified*. A timestamp with
+ * only some of a backup's files (a run that died, a prune killed mid-delete) is *incomplete*: the
+ * remains of a backup, not a backup.
+ */
+import { parseBackupFileName, type BackupTimestamp } from "./archive-names.ts"
+import { backupDirectoryLeftover, recordDirectoryLeftover, type LeftoverKind } from "./backup-leftovers.ts"
+
+/** A directory entry; `Other` is anything prune never touches (symbolic link, FIFO, device, socket). */
+export interface DirEntry {
+  readonly name: string
+  readonly type: "File" | "Directory" | "Other"
+  /** Bytes: the file's size, or everything under a directory. */
+  readonly bytes: number
+}
+
+/** The names this project writes into a backup directory (from the programs that write them). */
+export interface BackupDirNames {
+  /** `.cluster-backup` */
+  readonly recordDir: string
+  /** `backup-manifest.json` */
+  readonly manifest: string
+  /** `snapshot.json` (in the record directory) */
+  readonly snapshotRecord: string
+  /** `resources-<operand>.json` (in the record directory) */
+  readonly resourcesRecords: ReadonlyArray<string>
+  /** `staging`: the tree of decoded ConfigMaps and Secrets the tarball is written from (in the record directory) */
+  readonly stagingTree: string
+  /** `run.lock` (in the record directory) */
+  readonly lockFile: string
+}
+
+/** What the manifest file says, as far as prune needs it. */
+export type ManifestClaim =
+  | { readonly _tag: "Absent" }
+  | { readonly _tag: "Invalid"; readonly problem: string }
+  | {
+      readonly _tag: "Describes"
+      readonly timestamp: BackupTimestamp
+      readonly snapshot: { readonly name: string; readonly size: number }
+      readonly resources: { readonly name: string; readonly size: number }
+    }
+
+export interface DirListing {
+  readonly entries: ReadonlyArray<DirEntry>
+  /** The record directory's entries, when it is a directory. */
+  readonly recordDirEntries: ReadonlyArray<DirEntry> | undefined
+  readonly manifest: ManifestClaim
+  /** The timestamp `snapshot.json` names, when it can be read. */
+  readonly snapshotRecordTimestamp: BackupTimestamp | undefined
+}
+
+export type BackupStatus = "verified" | "unverified" | "incomplete"
+
+export interface BackupGroup {
+  readonly timestamp: BackupTimestamp
+  readonly status: BackupStatus
+  /** Why it is unverified or incomplete ("" when verified). */
+  readonly detail: string
+  readonly bytes: number
+  /**
+   * Paths relative to the directory, in the order to delete them: the snapshot first, so a
+   * deletion cut short leaves an incomplete group (never a complete-looking one) for the next run.
+   */
+  readonly files: ReadonlyArray<string>
+}
+
+/** Something a killed or failed run of this project left: removed whatever the retention policy. */
+export interface Leftover {
+  readonly path: string
+  readonly bytes: number
+  readonly what: string
+  readonly tree: boolean
+}
+
+export interface DirContents {
+  readonly groups: ReadonlyArray<BackupGroup>
+  readonly leftovers: ReadonlyArray<Leftover>
+  /** This project's files that belong to the directory rather than to one backup (the lock, an unreadable record or manifest): removed only with the directory. */
+  readonly internals: ReadonlyArray<string>
+  /** Whether the record directory exists (removed last, with the directory). */
+  readonly hasRecordDir: boolean
+  /** Not this project's: never removed. */
+  readonly foreign: ReadonlyArray<string>
+}
+
+const leftoverWhat: Readonly<Record<LeftoverKind, string>> = {
+  "partial snapshot": "unfinished snapshot of an interrupted backup-init",
+  "partial tarball": "unfinished resource tarball of an interrupted backup-create",
+  "unfinished atomic write": "temporary file of an interrupted write",
+  "revision tree being built": "decoded ConfigMaps and Secrets of an interrupted backup-resources",
+}
+const lockTempOf = (lock: string, name: string) => /^\.(new|stale)-\d+-[0-9a-f]+$/.test(name.slice(lock.length)) && name.startsWith(lock)
+
+interface Pending {
+  snapshots: Array<DirEntry>
+  tarballs: Array<DirEntry>
+}
+
+/** Classifies every entry of one directory (and of its record directory) exactly once. */
+export const classifyBackupDir = (listing: DirListing, names: BackupDirNames): DirContents => {
+  const byTimestamp = new Map<BackupTimestamp, Pending>()
+  const leftovers: Array<Leftover> = []
+  const internals: Array<string> = []
+  const foreign: Array<string> = []
+  let manifestEntry: DirEntry | undefined
+
+  for (const e of listing.entries) {
+    if (e.name === names.recordDir) {
+      if (e.type !== "Directory" || listing.recordDirEntries === undefined) foreign.push(e.name)
+      continue
+    }
+    if (e.type !== "File") {
+      foreign.push(e.name)
+      continue
+    }
+    if (e.name === names.manifest) {
+      manifestEntry = e
+      continue
+    }
+    const kind = backupDirectoryLeftover(e.name)
+    if (kind !== undefined) {
+      leftovers.push({ path: e.name, bytes: e.bytes, what: leftoverWhat[kind], tree: false })
+      continue
+    }
+    const parsed = parseBackupFileName(e.name)
+    if (parsed === undefined) {
+      foreign.push(e.name)
+      continue
+    }
+    const pending = byTimestamp.get(parsed.timestamp) ?? { snapshots: [], tarballs: [] }
+    ;(parsed.kind === "snapshot" ? pending.snapshots : pending.tarballs).push(e)
+    byTimestamp.set(parsed.timestamp, pending)
+  }
+
+  const claim = listing.manifest
+  const described = claim._tag === "Describes" && manifestEntry !== undefined ? claim : undefined
+  const recordPath = `${names.recordDir}/${names.snapshotRecord}`
+  let recordEntry: DirEntry | undefined
+
+  for (const e of listing.recordDirEntries ?? []) {
+    const inRecord = `${names.recordDir}/${e.name}`
+    const kind = recordDirectoryLeftover(e.name)
+    if (e.type === "File" && e.name === names.snapshotRecord) recordEntry = e
+    else if (kind !== undefined && e.type === (kind === "revision tree being built" ? "Directory" : "File")) {
+      leftovers.push({ path: inRecord, bytes: e.bytes, what: leftoverWhat[kind], tree: e.type === "Directory" })
+    } else if (e.type === "File" && names.resourcesRecords.includes(e.name)) {
+      // Outside a live run (prune never looks where one holds the lock) these belong to no backup in progress.
+      leftovers.push({ path: inRecord, bytes: e.bytes, what: "record of a backup-resources run whose backup was finished or abandoned", tree: false })
+    } else if (e.type === "Directory" && names.stagingTree === e.name) {
+      leftovers.push({ path: inRecord, bytes: e.bytes, what: "decoded ConfigMaps and Secrets staged for a backup that was finished or abandoned", tree: true })
+    } else if (e.type === "File" && (e.name === names.lockFile || lockTempOf(names.lockFile, e.name))) internals.push(inRecord)
+    else foreign.push(inRecord)
+  }
+
+  const groups: Array<BackupGroup> = []
+  for (const [timestamp, p] of [...byTimestamp].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const files = [...p.snapshots, ...p.tarballs]
+    const paths = files.map((f) => f.name)
+    let bytes = files.reduce((a, f) => a + f.bytes, 0)
+    const ownsManifest = described !== undefined && described.timestamp === timestamp
+    if (ownsManifest) {
+      paths.push(names.manifest)
+      bytes += manifestEntry!.bytes
+    }
+    if (recordEntry !== undefined && listing.snapshotRecordTimestamp === timestamp) {
+      paths.push(recordPath)
+      bytes += recordEntry.bytes
+    }
+    const complete = p.snapshots.length === 1 && p.tarballs.length === 1
+    const detail = !complete
+      ? p.snapshots.length === 0
+        ? "its snapshot is missing"
+        : p.tarballs.length === 0
+          ? "its resource tarball is missing"
+          : "it has more than one snapshot or resource tarball"
+      : unverifiedBecause(claim, manifestEntry !== undefined, timestamp, p.snapshots[0]!, p.tarballs[0]!, names.manifest)
+    groups.push({ timestamp, status: !complete ? "incomplete" : detail === "" ? "verified" : "unverified", detail, bytes, files: paths })
+  }
+
+  const grouped = (ts: BackupTimestamp | undefined) => ts !== undefined && byTimestamp.has(ts)
+  if (manifestEntry !== undefined) {
+    if (described !== undefined && !grouped(described.timestamp)) {
+      leftovers.push({ path: names.manifest, bytes: manifestEntry.bytes, what: `manifest of backup ${described.timestamp}, whose files are gone`, tree: false })
+    } else if (described === undefined) internals.push(names.manifest)
+  }
+  if (recordEntry !== undefined && !grouped(listing.snapshotRecordTimestamp)) {
+    if (listing.snapshotRecordTimestamp !== undefined) {
+      leftovers.push({ path: recordPath, bytes: recordEntry.bytes, what: `snapshot record of backup ${listing.snapshotRecordTimestamp}, whose files are gone`, tree: false })
+    } else internals.push(recordPath)
+  }
+
+  return { groups, leftovers, internals, hasRecordDir: listing.recordDirEntries !== undefined, foreign }
+}
+
+const unverifiedBecause = (
+  claim: ManifestClaim,
+  present: boolean,
+  timestamp: BackupTimestamp,
+  snapshot: DirEntry,
+  tarball: DirEntry,
+  manifestName: string,
+): string => {
+  if (!present || claim._tag === "Absent") return `no ${manifestName} describes it`
+  if (claim._tag === "Invalid") return `${manifestName} is not valid: ${claim.problem}`
+  if (claim.timestamp !== timestamp) return `${manifestName} describes backup ${claim.timestamp}, not this one`
+  for (const [file, want] of [[snapshot, claim.snapshot], [tarball, claim.resources]] as const) {
+    if (file.name !== want.name) return `${manifestName} names ${want.name}, the directory holds ${file.name}`
+    if (file.bytes !== want.size) return `${manifestName} gives ${want.name} ${want.size} bytes, the file has ${file.bytes}`
+  }
+  return ""
+}

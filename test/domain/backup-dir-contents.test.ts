@@ -1,0 +1,128 @@
+import { fc, test } from "@fast-check/vitest"
+import { describe, expect, it } from "vitest"
+import { backupFileNames } from "../../src/domain/archive-names.ts"
+import { classifyBackupDir, type BackupDirNames, type DirEntry, type DirListing, type ManifestClaim } from "../../src/domain/backup-dir-contents.ts"
+import { operandNames } from "../../src/domain/operands.ts"
+
+const names: BackupDirNames = {
+  recordDir: ".cluster-backup",
+  manifest: "backup-manifest.json",
+  snapshotRecord: "snapshot.json",
+  resourcesRecords: operandNames.map((o) => `resources-${o}.json`),
+  stagingTree: "staging",
+  lockFile: "run.lock",
+}
+const stamps = ["2026-01-01_000000", "2026-01-02_120000", "2026-02-03_235959"] as const
+const rootNames = [
+  ...stamps.flatMap((ts) => {
+    const clean = backupFileNames(ts, false)
+    const dirty = backupFileNames(ts, true)
+    return [clean.snapshot, clean.resources, dirty.snapshot, dirty.resources, `${clean.snapshot}.part`, `${dirty.resources}.part`]
+  }),
+  "backup-manifest.json",
+  "backup-manifest.json.tmp-123",
+  ".cluster-backup",
+  "NOTES.txt",
+  "snapshot_2026-13-01_000000.db",
+  "snapshot_2026-01-01_000000.db.bak",
+  "sub",
+]
+const recordNames = ["snapshot.json", "snapshot.json.tmp-9", "resources-etcd.json", "resources-kube-apiserver.json.tmp-77", "staging", "building", "run.lock", "run.lock.new-12-ab12cd34", "mine.txt"]
+const entryArb = (pool: ReadonlyArray<string>) =>
+  fc.uniqueArray(
+    fc.record({ name: fc.constantFrom(...pool), type: fc.constantFrom("File", "File", "File", "Directory", "Other") as fc.Arbitrary<DirEntry["type"]>, bytes: fc.integer({ min: 0, max: 50 }) }),
+    { selector: (e) => e.name, maxLength: pool.length },
+  )
+const claimArb: fc.Arbitrary<ManifestClaim> = fc.oneof(
+  fc.constant({ _tag: "Absent" as const }),
+  fc.constant({ _tag: "Invalid" as const, problem: "not JSON" }),
+  fc.record({ ts: fc.constantFrom(...stamps), dirty: fc.boolean(), s: fc.integer({ min: 0, max: 50 }), r: fc.integer({ min: 0, max: 50 }) }).map(({ ts, dirty, s, r }) => {
+    const n = backupFileNames(ts, dirty)
+    return { _tag: "Describes" as const, timestamp: ts, snapshot: { name: n.snapshot, size: s }, resources: { name: n.resources, size: r } }
+  }),
+)
+const listingArb: fc.Arbitrary<DirListing> = fc
+  .record({ entries: entryArb(rootNames), record: entryArb(recordNames), manifest: claimArb, recordTs: fc.option(fc.constantFrom(...stamps), { nil: undefined }) })
+  .map(({ entries, record, manifest, recordTs }) => {
+    const hasRecordDir = entries.some((e) => e.name === ".cluster-backup" && e.type === "Directory")
+    return { entries, recordDirEntries: hasRecordDir ? record : undefined, manifest, snapshotRecordTimestamp: recordTs }
+  })
+
+const everyPath = (l: DirListing) => [
+  ...l.entries.filter((e) => !(e.name === ".cluster-backup" && l.recordDirEntries !== undefined)).map((e) => e.name),
+  ...(l.recordDirEntries ?? []).map((e) => `.cluster-backup/${e.name}`),
+]
+
+describe("classifyBackupDir", () => {
+  test.prop([listingArb], { numRuns: 500 })("accounts for every entry exactly once: a backup's file, a leftover, an internal or a foreign file", (l) => {
+    const c = classifyBackupDir(l, names)
+    const seen = [...c.groups.flatMap((g) => g.files), ...c.leftovers.map((x) => x.path), ...c.internals, ...c.foreign].sort()
+    expect(seen).toEqual(everyPath(l).sort())
+  })
+
+  test.prop([listingArb], { numRuns: 500 })("never claims a name that is not this project's, nor anything that is not a regular file (but its staging trees)", (l) => {
+    const c = classifyBackupDir(l, names)
+    const claimed = [...c.groups.flatMap((g) => g.files), ...c.leftovers.map((x) => x.path), ...c.internals]
+    for (const p of claimed) expect(p).not.toMatch(/NOTES|mine\.txt|\.bak$|2026-13|^sub$/)
+    const typeOf = new Map([...l.entries.map((e) => [e.name, e.type] as const), ...(l.recordDirEntries ?? []).map((e) => [`.cluster-backup/${e.name}`, e.type] as const)])
+    for (const p of [...c.groups.flatMap((g) => g.files), ...c.internals]) expect(typeOf.get(p)).toBe("File")
+    for (const x of c.leftovers) expect(typeOf.get(x.path)).toBe(x.tree ? "Directory" : "File")
+  })
+
+  test.prop([listingArb], { numRuns: 500 })(
+    "a backup is verified exactly when the manifest names its one snapshot and one tarball with their sizes; at most one is",
+    (l) => {
+      const c = classifyBackupDir(l, names)
+      const file = new Map(l.entries.filter((e) => e.type === "File").map((e) => [e.name, e.bytes]))
+      for (const g of c.groups) {
+        const m = l.manifest
+        const matches =
+          m._tag === "Describes" &&
+          file.has("backup-manifest.json") &&
+          m.timestamp === g.timestamp &&
+          file.get(m.snapshot.name) === m.snapshot.size &&
+          file.get(m.resources.name) === m.resources.size &&
+          g.files.filter((f) => /^(snapshot|static)/.test(f)).length === 2
+        expect(g.status === "verified", JSON.stringify({ g, m })).toBe(matches)
+        expect(g.status === "incomplete").toBe(g.files.filter((f) => f.startsWith("snapshot_")).length !== 1 || g.files.filter((f) => f.startsWith("static_")).length !== 1)
+      }
+      expect(c.groups.filter((g) => g.status === "verified").length).toBeLessThanOrEqual(1)
+    },
+  )
+
+  test.prop([listingArb], { numRuns: 300 })(
+    "a backup's deletion cut short after any file leaves remains the next run classifies as incomplete (or nothing), never a backup",
+    (l) => {
+      for (const g of classifyBackupDir(l, names).groups.filter((x) => x.status !== "incomplete")) {
+        for (let k = 1; k <= g.files.length; k++) {
+          const gone = new Set(g.files.slice(0, k))
+          const cut: DirListing = {
+            entries: l.entries.filter((e) => !gone.has(e.name)),
+            recordDirEntries: l.recordDirEntries?.filter((e) => !gone.has(`.cluster-backup/${e.name}`)),
+            manifest: gone.has("backup-manifest.json") ? { _tag: "Absent" } : l.manifest,
+            snapshotRecordTimestamp: gone.has(".cluster-backup/snapshot.json") ? undefined : l.snapshotRecordTimestamp,
+          }
+          const again = classifyBackupDir(cut, names).groups.find((x) => x.timestamp === g.timestamp)
+          if (again !== undefined) expect(again.status).toBe("incomplete")
+        }
+      }
+    },
+  )
+
+  it("sees the remains of a backup whose snapshot went, and a manifest whose files went", () => {
+    const c = classifyBackupDir(
+      {
+        entries: [
+          { name: "static_kuberesources_2026-01-01_000000.tar.gz", type: "File", bytes: 5 },
+          { name: "backup-manifest.json", type: "File", bytes: 3 },
+        ],
+        recordDirEntries: undefined,
+        manifest: { _tag: "Describes", timestamp: "2026-01-02_120000", snapshot: { name: "snapshot_2026-01-02_120000.db", size: 1 }, resources: { name: "static_kuberesources_2026-01-02_120000.tar.gz", size: 1 } },
+        snapshotRecordTimestamp: undefined,
+      },
+      names,
+    )
+    expect(c.groups).toEqual([{ timestamp: "2026-01-01_000000", status: "incomplete", detail: "its snapshot is missing", bytes: 5, files: ["static_kuberesources_2026-01-01_000000.tar.gz"] }])
+    expect(c.leftovers.map((x) => x.what)).toEqual(["manifest of backup 2026-01-02_120000, whose files are gone"])
+  })
+})
