@@ -151,9 +151,31 @@ cb_ensure_rclone() {
   cb_say "installed $(rclone version | head -n1)"
 }
 
+# age (Debian bookworm), the reference implementation of the age v1 format that the interop tests
+# and benchmarks hold the project's encryption to.
+CB_AGE_VERSION="1.1.1"
+cb_ensure_age() {
+  local dir="$CB_TOOLS/age" have=""
+  [ -x "$dir/bin/age" ] && have="$("$dir/bin/age" --version 2>/dev/null || true)"
+  if [ "$have" = "v$CB_AGE_VERSION" ] || [ "$have" = "$CB_AGE_VERSION" ]; then
+    export PATH="$dir/bin:$PATH"; return 0
+  fi
+  command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null || cb_fail "apt-get and dpkg-deb are needed to fetch age from Debian bookworm"
+  cb_say "fetching age $CB_AGE_VERSION from Debian bookworm into .tools/age"
+  local apt="$CB_TOOLS/apt-age"
+  cb_apt_bookworm "$apt"
+  (cd "$apt/debs" && apt-get "${CB_APT_OPTS[@]}" download "age=$CB_AGE_VERSION*" >/dev/null) || cb_fail "apt-get download of age $CB_AGE_VERSION from bookworm failed"
+  rm -rf "$apt/x" && mkdir -p "$apt/x" && dpkg-deb -x "$apt"/debs/age_*.deb "$apt/x"
+  [ -x "$apt/x/usr/bin/age" ] && [ -x "$apt/x/usr/bin/age-keygen" ] || cb_fail "the bookworm age package did not contain usr/bin/age and usr/bin/age-keygen"
+  rm -rf "$dir" && mkdir -p "$dir/bin" && mv "$apt/x/usr/bin/age" "$apt/x/usr/bin/age-keygen" "$dir/bin/" && rm -rf "$apt"
+  export PATH="$dir/bin:$PATH"
+  cb_say "installed age $(age --version)"
+}
+
 cb_ensure_node
 cb_ensure_modules
 cb_ensure_etcd
 cb_ensure_swift
 cb_ensure_rclone
+cb_ensure_age
 export CB_ROOT CB_TOOLS
