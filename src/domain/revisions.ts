@@ -46,6 +46,8 @@ const crFields = {
   message: Schema.String,
 }
 
+/** The CR itself does not exist (deleted, or never created). */
+export class OperatorCrMissing extends Schema.TaggedError<OperatorCrMissing>()("OperatorCrMissing", crFields) {}
 /** The CR has no `status.latestAvailableRevision` (or no status at all): its operator has not reported yet. */
 export class LatestRevisionAbsent extends Schema.TaggedError<LatestRevisionAbsent>()("LatestRevisionAbsent", crFields) {}
 /** `status.latestAvailableRevision` is 0: no revision of the operand is ready yet. */
@@ -68,6 +70,7 @@ export class LatestRevisionNotNumber extends Schema.TaggedError<LatestRevisionNo
 }) {}
 
 export type LatestRevisionError =
+  | OperatorCrMissing
   | LatestRevisionAbsent
   | LatestRevisionZero
   | LatestRevisionNegative
@@ -83,8 +86,9 @@ const jsonType = (v: unknown): string => (v === null ? "null" : Array.isArray(v)
 const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> => v !== null && typeof v === "object" && !Array.isArray(v)
 
 /**
- * `status.latestAvailableRevision` of an operator CR object (as read from the API: unknown).
- * Every way it can be unusable is a distinct error naming the operand and the CR.
+ * `status.latestAvailableRevision` of an operator CR object (as read from the API: unknown;
+ * `undefined` when the CR does not exist). Every way it can be unusable is a distinct error
+ * naming the operand and the CR.
  */
 export const decodeLatestAvailableRevision = (
   operand: OperandName,
@@ -93,6 +97,15 @@ export const decodeLatestAvailableRevision = (
 ): Result.Result<Revision, LatestRevisionError> => {
   const ref = operandCrReference(operand, table)
   const where = `${ref} (${operand})`
+  if (cr === undefined) {
+    return Result.fail(
+      new OperatorCrMissing({
+        operand,
+        cr: ref,
+        message: `${where} is missing: the operator CR does not exist (deleted, or not created yet). Check with oc get ${ref}; backups wait until it exists again.`,
+      }),
+    )
+  }
   const status = isRecord(cr) ? cr["status"] : undefined
   const value = isRecord(status) ? status["latestAvailableRevision"] : undefined
   if (value === undefined) {

@@ -39,7 +39,7 @@ describe("decodeLatestAvailableRevision", () => {
   })
 
   const cases: ReadonlyArray<[string, unknown, string]> = [
-    ["no CR at all", undefined, "LatestRevisionAbsent"],
+    ["no CR at all (deleted)", undefined, "OperatorCrMissing"],
     ["a CR without status", { kind: "Etcd" }, "LatestRevisionAbsent"],
     ["a status without the field", { status: { conditions: [] } }, "LatestRevisionAbsent"],
     ["a status that is not an object", { status: "ready" }, "LatestRevisionAbsent"],
@@ -66,8 +66,14 @@ describe("decodeLatestAvailableRevision", () => {
     expect(error.message).toContain("kube-apiserver")
   })
 
-  it("the five kinds of bad value are five distinct tags", () => {
-    expect(new Set(cases.map(([, , tag]) => tag)).size).toBe(5)
+  it("a missing CR and the five kinds of bad value are six distinct tags", () => {
+    expect(new Set(cases.map(([, , tag]) => tag)).size).toBe(6)
+  })
+
+  it("a deleted CR is reported as missing, not as one whose operator has not reported yet", () => {
+    const error = failure(decodeLatestAvailableRevision("etcd", undefined))
+    expect(error.message).toContain("etcds.operator.openshift.io/cluster (etcd) is missing")
+    expect(error.message).not.toContain("has not reported")
   })
 
   const badValueArb = fc.oneof(
@@ -93,7 +99,7 @@ describe("decodeLatestAvailableRevision", () => {
     const errors = failure(decodeObservedRevisions(crs))
     expect(errors.map((e) => [e._tag, e.operand])).toEqual([
       ["LatestRevisionZero", "kube-apiserver"],
-      ["LatestRevisionAbsent", "kube-controller-manager"],
+      ["OperatorCrMissing", "kube-controller-manager"],
     ])
   })
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Result } from "effect"
 import { TestClock } from "effect/testing"
 import { Kube } from "../../src/services/kube/kube.ts"
-import { configMapType, podType } from "../../src/services/kube/resources.ts"
+import { configMapType, operatorTypes, podType } from "../../src/services/kube/resources.ts"
 import { advance, configMapData, events, makeSync, ns, renderedPod, revs, setRevision, setup, start } from "./reconcile-harness.ts"
 
 describe("reconcile", () => {
@@ -74,6 +74,19 @@ describe("reconcile", () => {
       expect(events(cluster).map((e) => e.reason)).toEqual(["RevisionsUnavailable"])
       expect(configMapData(cluster, "cluster-backup-pod")).toBeUndefined()
       expect(configMapData(cluster, "backup-status")).toBeUndefined()
+    }))
+
+  it.effect("a deleted operator CR is reported as missing in the Warning, not as one whose operator has not reported yet", () =>
+    Effect.gen(function* () {
+      const cluster = yield* setup(revs(3, 7, 5, 6))
+      const sync = makeSync(cluster)
+      yield* sync()
+      Result.getOrThrow(cluster.remove(operatorTypes["kube-scheduler"], undefined, "cluster"))
+      const err = yield* Effect.flip(sync())
+      expect(err.message).toContain("kubeschedulers.operator.openshift.io/cluster (kube-scheduler) is missing")
+      expect(err.message).not.toContain("has not reported")
+      const warning = events(cluster).find((e) => e.reason === "RevisionsUnavailable")
+      expect(warning?.message).toContain("is missing")
     }))
 
   it.effect("a malformed backup-status is rebuilt from the rendered pod spec, keeping keys other tools wrote", () =>
