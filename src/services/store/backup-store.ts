@@ -1,0 +1,52 @@
+/**
+ * BackupStore: where finished backups are kept off the pod. One interface over every store (a
+ * directory, S3-compatible object storage, an in-memory store for tests), addressed by keys
+ * relative to the store's root (`<prefix>/<backup-id>/<file>`, see domain/store-layout).
+ *
+ * Promises of every Layer:
+ * - a put is all or nothing: a reader never sees a partial object under its key (S3: single PUT
+ *   or a completed multipart upload; directory: `.part` + fsync + rename);
+ * - a put checks what it wrote: the size (S3: a HEAD after the upload) and, when the caller
+ *   passes it, the sha256 of the bytes read from the local file;
+ * - a download computes the sha256 while writing, writes `<path>.part` and renames it only once
+ *   complete; the caller compares the sha256 with the manifest's;
+ * - an interrupted or failed put leaves no pending upload behind (S3: aborted).
+ */
+import { Context, type Effect } from "effect"
+import type { PendingUpload, StoredObject } from "../../domain/store-layout.ts"
+import type { StoreError } from "./store-errors.ts"
+
+export interface PutResult {
+  readonly key: string
+  readonly size: number
+  readonly sha256: string
+}
+
+export interface ObjectPage {
+  /** In ascending key order. */
+  readonly objects: ReadonlyArray<StoredObject>
+  /** Pass back to get the next page; `undefined` on the last page. */
+  readonly next: string | undefined
+}
+
+export interface BackupStoreShape {
+  /** Where the store is, for messages (`s3://bucket`, `/mnt/backups`): never a credential. */
+  readonly location: string
+  /** Uploads a local file; with `sha256`, fails (and stores nothing) when the file's differs. */
+  readonly putFile: (key: string, path: string, options?: { readonly sha256?: string | undefined }) => Effect.Effect<PutResult, StoreError>
+  readonly putBytes: (key: string, bytes: Uint8Array) => Effect.Effect<PutResult, StoreError>
+  /** Downloads to `path` (through `<path>.part`); the size and the sha256 of what was written. */
+  readonly getFile: (key: string, path: string) => Effect.Effect<PutResult, StoreError>
+  readonly getBytes: (key: string) => Effect.Effect<Uint8Array, StoreError>
+  /** The object's size, time and recorded sha256; `undefined` when there is none. */
+  readonly head: (key: string) => Effect.Effect<StoredObject | undefined, StoreError>
+  /** One page of the objects whose keys start with `prefix`. */
+  readonly listPage: (prefix: string, next?: string) => Effect.Effect<ObjectPage, StoreError>
+  /** Removes an object; removing a missing one succeeds. */
+  readonly remove: (key: string) => Effect.Effect<void, StoreError>
+  /** Uploads started under `prefix` and neither completed nor aborted. */
+  readonly pendingUploads: (prefix: string) => Effect.Effect<ReadonlyArray<PendingUpload>, StoreError>
+  readonly abortUpload: (upload: PendingUpload) => Effect.Effect<void, StoreError>
+}
+
+export class BackupStore extends Context.Service<BackupStore, BackupStoreShape>()("cluster-backup/BackupStore") {}

@@ -1,0 +1,203 @@
+/**
+ * One signed S3 request over node:http/https, as an Effect: interruption aborts the request,
+ * a per-request deadline turns a server that stopped answering into a retryable failure, and
+ * every failure becomes a StoreError that names the operation and key (never a credential; the
+ * server's own message is left out of 403s, which may quote the string that was signed).
+ */
+import { createHash } from "node:crypto"
+import http, { type IncomingHttpHeaders, type IncomingMessage } from "node:http"
+import https from "node:https"
+import { Effect } from "effect"
+import { canonicalQuery, emptyPayloadHash, signRequest, uriEncodePath, type SigningCredentials } from "./sigv4.ts"
+import { errnoCode, StoreAccessDenied, StoreBucketMissing, StoreObjectMissing, StoreRequestFailed, type StoreError } from "./store-errors.ts"
+
+export interface S3Endpoint {
+  /** `http(s)://host[:port]`, no path. */
+  readonly url: URL
+  readonly region: string
+  readonly bucket: string
+  /** Path-style (`host/bucket/key`) rather than virtual-hosted (`bucket.host/key`). */
+  readonly pathStyle: boolean
+  /** PEM of the CAs to trust instead of Node's, for private CAs (ODF, RGW). */
+  readonly ca?: string | undefined
+  readonly credentials: SigningCredentials
+  /** Sign the payload's sha256 (default) or send `UNSIGNED-PAYLOAD` (Content-MD5 still checked). */
+  readonly signPayload: boolean
+  /** A request that gets no response byte for this long fails (retryably). */
+  readonly requestTimeoutMs: number
+}
+
+export interface S3Request {
+  readonly operation: string
+  readonly method: "GET" | "PUT" | "POST" | "DELETE" | "HEAD"
+  /** The object key, or `""` for the bucket. */
+  readonly key: string
+  readonly query?: Readonly<Record<string, string>>
+  readonly headers?: Readonly<Record<string, string>>
+  readonly body?: Uint8Array
+}
+
+export interface S3Response {
+  readonly status: number
+  readonly headers: IncomingHttpHeaders
+  readonly body: Buffer
+}
+
+/** `s3://bucket` or the endpoint and bucket: where messages say the store is. */
+export const describeEndpoint = (e: Pick<S3Endpoint, "bucket" | "url">): string => `s3://${e.bucket} at ${e.url.origin}`
+
+const agents = new WeakMap<object, http.Agent>()
+const agentFor = (e: S3Endpoint): http.Agent => {
+  const existing = agents.get(e)
+  if (existing !== undefined) return existing
+  const agent = e.url.protocol === "https:" ? new https.Agent({ keepAlive: true, ...(e.ca === undefined ? {} : { ca: e.ca }) }) : new http.Agent({ keepAlive: true })
+  agents.set(e, agent)
+  return agent
+}
+
+const xmlTag = (xml: string, tag: string): string | undefined => new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(xml)?.[1]
+
+const retryableCodes = new Set(["InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "RequestTimeTooSkewed", "BadDigest", "IncompleteBody", "OperationAborted"])
+
+/** The StoreError for an S3 error response. */
+export const responseError = (e: S3Endpoint, req: S3Request, status: number, body: string): StoreError => {
+  const store = describeEndpoint(e)
+  const code = xmlTag(body, "Code") ?? `HTTP${status}`
+  const what = `${req.operation} ${req.key === "" ? `bucket ${e.bucket}` : req.key}`
+  if (status === 403 || code === "SignatureDoesNotMatch" || code === "InvalidAccessKeyId" || code === "AccessDenied") {
+    return new StoreAccessDenied({
+      store,
+      operation: req.operation,
+      key: req.key,
+      status,
+      code,
+      message: `${store} refused ${what}: ${code} (HTTP ${status}). Check the access key and secret (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or the credentials file), the region (${e.region}) and the bucket's policy.`,
+    })
+  }
+  if (code === "NoSuchBucket") {
+    return new StoreBucketMissing({ store, bucket: e.bucket, message: `bucket ${e.bucket} does not exist at ${e.url.origin}: create it, or fix the bucket name in the store location` })
+  }
+  if (code === "NoSuchKey" || (status === 404 && req.method !== "DELETE" && !("uploadId" in (req.query ?? {})))) {
+    return new StoreObjectMissing({ store, key: req.key, message: `${req.key} is not in ${store}` })
+  }
+  const retryable = status >= 500 || status === 429 || retryableCodes.has(code)
+  const serverMessage = xmlTag(body, "Message")
+  return new StoreRequestFailed({
+    store,
+    operation: req.operation,
+    key: req.key,
+    status,
+    code,
+    retryable,
+    message: `${store} failed ${what}: ${code} (HTTP ${status})${serverMessage === undefined ? "" : `: ${serverMessage}`}${retryable ? "" : "; repeating the request will not help"}`,
+  })
+}
+
+const connectionError = (e: S3Endpoint, req: S3Request, cause: unknown): StoreRequestFailed => {
+  const code = errnoCode(cause)
+  return new StoreRequestFailed({
+    store: describeEndpoint(e),
+    operation: req.operation,
+    key: req.key,
+    status: 0,
+    code,
+    retryable: true,
+    message: `${req.operation} ${req.key} at ${e.url.origin} got no answer (${code}): is the endpoint right and the store up?`,
+  })
+}
+
+const timeoutError = (e: S3Endpoint, req: S3Request): StoreRequestFailed =>
+  new StoreRequestFailed({
+    store: describeEndpoint(e),
+    operation: req.operation,
+    key: req.key,
+    status: 0,
+    code: "Timeout",
+    retryable: true,
+    message: `${req.operation} ${req.key} at ${e.url.origin}: no answer within ${e.requestTimeoutMs} ms`,
+  })
+
+const target = (e: S3Endpoint, req: S3Request) => {
+  const keyPath = req.key === "" ? "" : `/${req.key}`
+  const host = e.pathStyle ? e.url.host : `${e.bucket}.${e.url.host}`
+  const path = uriEncodePath(e.pathStyle ? `/${e.bucket}${keyPath}` : keyPath === "" ? "/" : keyPath)
+  return { host, path }
+}
+
+/**
+ * Sends the request; `onResponse` consumes a 2xx response (its body stream) and settles the
+ * result. Non-2xx responses become StoreErrors here.
+ */
+export const s3Exchange = <A>(e: S3Endpoint, req: S3Request, onResponse: (res: IncomingMessage) => Promise<A>, now: () => Date = () => new Date()): Effect.Effect<A, StoreError> =>
+  Effect.tryPromise({
+    try: (signal) =>
+      new Promise<A>((resolve, reject) => {
+        const { host, path } = target(e, req)
+        const query = req.query ?? {}
+        const body = req.body
+        const payloadHash = body === undefined ? emptyPayloadHash : e.signPayload ? createHash("sha256").update(body).digest("hex") : "UNSIGNED-PAYLOAD"
+        const headers = signRequest(
+          { method: req.method, host, path, query, headers: { ...(req.headers ?? {}), ...(body === undefined ? {} : { "content-length": String(body.byteLength) }) }, payloadHash },
+          e.credentials,
+          e.region,
+          now(),
+        )
+        const qs = canonicalQuery(query)
+        const client = e.url.protocol === "https:" ? https : http
+        const r = client.request(
+          { protocol: e.url.protocol, hostname: e.url.hostname, port: e.url.port, method: req.method, path: qs === "" ? path : `${path}?${qs}`, headers: { ...headers, host }, agent: agentFor(e), signal, timeout: e.requestTimeoutMs },
+          (res) => {
+            const status = res.statusCode ?? 0
+            if (status >= 200 && status < 300) {
+              onResponse(res).then(resolve, reject)
+              return
+            }
+            const chunks: Array<Buffer> = []
+            res.on("data", (d: Buffer) => chunks.push(d))
+            res.on("end", () => reject({ s3Status: status, body: Buffer.concat(chunks).toString("utf8") }))
+            res.on("error", reject)
+          },
+        )
+        r.on("timeout", () => r.destroy(Object.assign(new Error("timeout"), { code: "Timeout" })))
+        r.on("error", reject)
+        r.end(body)
+      }),
+    catch: (cause): StoreError => {
+      if (typeof cause === "object" && cause !== null && "s3Status" in cause) {
+        const c = cause as { s3Status: number; body: string }
+        return responseError(e, req, c.s3Status, c.body)
+      }
+      if (typeof cause === "object" && cause !== null && "_tag" in cause) return cause as StoreError
+      return errnoCode(cause) === "Timeout" ? timeoutError(e, req) : connectionError(e, req, cause)
+    },
+  })
+
+/** A request whose 2xx response body is read whole (small bodies: XML, the manifest). */
+export const s3Request = (e: S3Endpoint, req: S3Request): Effect.Effect<S3Response, StoreError> =>
+  s3Exchange(
+    e,
+    req,
+    (res) =>
+      new Promise((resolve, reject) => {
+        const chunks: Array<Buffer> = []
+        res.on("data", (d: Buffer) => chunks.push(d))
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }))
+        res.on("error", reject)
+      }),
+  )
+
+const entities: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" }
+/** XML text with its entities decoded. */
+export const xmlText = (s: string): string =>
+  s.replace(/&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);/g, (_, ent: string) =>
+    ent.startsWith("#x") ? String.fromCodePoint(parseInt(ent.slice(2), 16)) : ent.startsWith("#") ? String.fromCodePoint(parseInt(ent.slice(1), 10)) : entities[ent]!,
+  )
+
+/** Every `<tag>...</tag>` block's inner XML. */
+export const xmlBlocks = (xml: string, tag: string): Array<string> => [...xml.matchAll(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, "g"))].map((m) => m[1]!)
+
+/** The decoded text of the first `<tag>` in `xml`. */
+export const xmlField = (xml: string, tag: string): string | undefined => {
+  const v = xmlTag(xml, tag)
+  return v === undefined ? undefined : xmlText(v)
+}

@@ -1,0 +1,256 @@
+/**
+ * The S3 Layer of BackupStore: AWS S3, ODF (Ceph RGW, NooBaa), MinIO, Swift's s3api.
+ *
+ * Uploads: up to one part's size in one PUT, larger files as a multipart upload with
+ * `partsInFlight` parts at a time, each read into one of `partsInFlight` reused buffers (memory
+ * is bounded by partSize x partsInFlight), each sent with Content-MD5 (the server checks it) and
+ * retried with exponential backoff when the failure is transient. The sha256 of the whole file is
+ * computed while reading, in order, and recorded as object metadata (`x-amz-meta-sha256`); a
+ * caller's expected sha256 that differs aborts the upload. After the upload a HEAD checks the size
+ * and the recorded sha256. A failed or interrupted multipart upload is aborted, so no parts stay
+ * behind.
+ */
+import { createHash } from "node:crypto"
+import { createWriteStream } from "node:fs"
+import { open, rename, rm, stat, type FileHandle } from "node:fs/promises"
+import { Effect, Exit, Layer, Schedule } from "effect"
+import type { PendingUpload, StoredObject } from "../../domain/store-layout.ts"
+import { BackupStore, type BackupStoreShape, type ObjectPage, type PutResult } from "./backup-store.ts"
+import { describeEndpoint, s3Exchange, s3Request, xmlBlocks, xmlField, type S3Endpoint, type S3Request } from "./s3-http.ts"
+import { isRetryableStoreError, localIoFailed, StoreIntegrityFailed, StoreRequestFailed, type StoreError } from "./store-errors.ts"
+
+export interface S3TransferOptions {
+  /** Bytes per part (S3: at least 5 MiB except the last, at most 10000 parts). */
+  readonly partSize: number
+  readonly partsInFlight: number
+  /** Retries of one request after its first attempt. */
+  readonly retries: number
+  /** The first retry's delay; doubles each time, jittered. */
+  readonly retryBaseMs: number
+  /** Keys per listing page (S3's maximum and default: 1000). */
+  readonly listPageSize?: number | undefined
+}
+
+export const defaultTransferOptions: S3TransferOptions = { partSize: 16 * 1024 * 1024, partsInFlight: 4, retries: 5, retryBaseMs: 250 }
+
+export const minPartSize = 5 * 1024 * 1024
+export const maxParts = 10_000
+
+const md5Base64 = (b: Uint8Array) => createHash("md5").update(b).digest("base64")
+const sha256Hex = (b: Uint8Array) => createHash("sha256").update(b).digest("hex")
+const shaHeader = "x-amz-meta-sha256"
+
+export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = defaultTransferOptions): BackupStoreShape => {
+  const store = describeEndpoint(endpoint)
+  const retrying = <A>(effect: Effect.Effect<A, StoreError>): Effect.Effect<A, StoreError> =>
+    effect.pipe(Effect.retry({ schedule: Schedule.exponential(options.retryBaseMs, 2).pipe(Schedule.jittered), times: options.retries, while: isRetryableStoreError }))
+  const request = (req: S3Request) => retrying(s3Request(endpoint, req))
+
+  const head = (key: string): Effect.Effect<StoredObject | undefined, StoreError> =>
+    request({ operation: "HEAD", method: "HEAD", key }).pipe(
+      Effect.map((r): StoredObject | undefined => ({
+        key,
+        size: Number(r.headers["content-length"] ?? -1),
+        modifiedAt: Date.parse(String(r.headers["last-modified"] ?? "")) || 0,
+        sha256: typeof r.headers[shaHeader] === "string" ? r.headers[shaHeader] : undefined,
+      })),
+      Effect.catchTag("StoreObjectMissing", () => Effect.succeed(undefined)),
+    )
+
+  /** The HEAD after an upload: the store holds `size` bytes with our sha256 under `key`. */
+  const checkStored = (key: string, size: number, sha256: string): Effect.Effect<PutResult, StoreError> =>
+    Effect.gen(function* () {
+      const h = yield* head(key)
+      const found = h?.size ?? -1
+      if (found !== size) {
+        return yield* new StoreIntegrityFailed({ store, key, check: "size", expected: String(size), found: String(found), message: `${key} in ${store} holds ${found} bytes after the upload of ${size}` })
+      }
+      if (h?.sha256 !== undefined && h.sha256 !== sha256) {
+        return yield* new StoreIntegrityFailed({ store, key, check: "sha256", expected: sha256, found: h.sha256, message: `${key} in ${store} records sha256 ${h.sha256} after the upload of ${sha256}` })
+      }
+      return { key, size, sha256 }
+    })
+
+  const putSingle = (key: string, bytes: Uint8Array, sha256: string) =>
+    request({ operation: "PUT", method: "PUT", key, body: bytes, headers: { "content-md5": md5Base64(bytes), [shaHeader]: sha256, "content-type": "application/octet-stream" } }).pipe(
+      Effect.andThen(checkStored(key, bytes.byteLength, sha256)),
+    )
+
+  const putBytes = (key: string, bytes: Uint8Array) => putSingle(key, bytes, sha256Hex(bytes))
+
+  const ioFailed = (path: string, operation: string) => (e: unknown) => localIoFailed(path, operation, e)
+  const readAt = (fh: FileHandle, path: string, buf: Buffer, length: number, position: number) =>
+    Effect.tryPromise({ try: () => fh.read(buf, 0, length, position), catch: ioFailed(path, "reading") }).pipe(
+      Effect.flatMap(({ bytesRead }) =>
+        bytesRead === length ? Effect.succeed(buf.subarray(0, length)) : Effect.fail(localIoFailed(path, "reading", Object.assign(new Error(`${path} shrank while uploading`), { code: "ESHRUNK" }))),
+      ),
+    )
+
+  const fileSha256 = (fh: FileHandle, path: string, size: number) =>
+    Effect.gen(function* () {
+      const hash = createHash("sha256")
+      const buf = Buffer.allocUnsafe(Math.min(options.partSize, Math.max(size, 1)))
+      for (let at = 0; at < size; at += buf.length) {
+        hash.update(yield* readAt(fh, path, buf, Math.min(buf.length, size - at), at))
+      }
+      return hash.digest("hex")
+    })
+
+  const shaMismatch = (key: string, path: string, expected: string, found: string) =>
+    new StoreIntegrityFailed({ store, key, check: "sha256", expected, found, message: `${path} has sha256 ${found}, not ${expected} as expected: nothing stored under ${key}` })
+
+  const multipart = (key: string, path: string, fh: FileHandle, size: number, sha256: string) =>
+    Effect.gen(function* () {
+      const partSize = Math.max(options.partSize, minPartSize, Math.ceil(size / maxParts))
+      const count = Math.ceil(size / partSize)
+      const init = yield* request({ operation: "CreateMultipartUpload", method: "POST", key, query: { uploads: "" }, headers: { [shaHeader]: sha256, "content-type": "application/octet-stream" } })
+      const uploadId = xmlField(init.body.toString("utf8"), "UploadId")
+      if (uploadId === undefined) {
+        return yield* new StoreRequestFailed({ store, operation: "CreateMultipartUpload", key, status: init.status, code: "NoUploadId", retryable: false, message: `${store} answered CreateMultipartUpload of ${key} without an UploadId` })
+      }
+      const upload = Effect.gen(function* () {
+        const inFlight = Math.min(options.partsInFlight, count)
+        // One buffer per part in flight, handed from a part that finished to the next one.
+        const free = Array.from({ length: inFlight }, () => Buffer.allocUnsafe(partSize))
+        const hash = createHash("sha256")
+        let hashedUpTo = 0
+        const waiters = new Map<number, () => void>()
+        const etags: Array<string> = []
+        yield* Effect.forEach(
+          Array.from({ length: count }, (_, i) => i),
+          (i) =>
+            Effect.gen(function* () {
+              const length = Math.min(partSize, size - i * partSize)
+              const buffer = free.pop()!
+              yield* Effect.addFinalizer(() => Effect.sync(() => free.push(buffer)))
+              const part = yield* readAt(fh, path, buffer, length, i * partSize)
+              // The whole file's sha256 needs the parts in order; parts are read in order, so a
+              // part waits only for the few before it.
+              if (hashedUpTo !== i) yield* Effect.callback<void>((resume) => void waiters.set(i, () => resume(Effect.void)))
+              hash.update(part)
+              hashedUpTo = i + 1
+              waiters.get(i + 1)?.()
+              waiters.delete(i + 1)
+              const res = yield* request({ operation: `UploadPart ${i + 1}/${count}`, method: "PUT", key, query: { partNumber: String(i + 1), uploadId }, body: part, headers: { "content-md5": md5Base64(part) } })
+              etags[i] = String(res.headers.etag ?? "")
+            }).pipe(Effect.scoped),
+          { concurrency: inFlight, discard: true },
+        )
+        const found = hash.digest("hex")
+        if (found !== sha256) return yield* shaMismatch(key, path, sha256, found)
+        const xml = `<CompleteMultipartUpload>${etags.map((e, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${e.replace(/&/g, "&amp;").replace(/"/g, "&quot;")}</ETag></Part>`).join("")}</CompleteMultipartUpload>`
+        const done = yield* request({ operation: "CompleteMultipartUpload", method: "POST", key, query: { uploadId }, body: Buffer.from(xml) })
+        // S3 may answer 200 and put the error in the body.
+        const errorCode = xmlField(done.body.toString("utf8"), "Code")
+        if (errorCode !== undefined) {
+          return yield* new StoreRequestFailed({ store, operation: "CompleteMultipartUpload", key, status: done.status, code: errorCode, retryable: false, message: `${store} failed to complete the upload of ${key}: ${errorCode}` })
+        }
+      })
+      const abort = request({ operation: "AbortMultipartUpload", method: "DELETE", key, query: { uploadId } }).pipe(Effect.ignore)
+      yield* upload.pipe(Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : abort)))
+      return yield* checkStored(key, size, sha256)
+    })
+
+  const putFile = (key: string, path: string, putOptions?: { readonly sha256?: string | undefined }) =>
+    Effect.acquireUseRelease(
+      Effect.tryPromise({ try: () => open(path, "r"), catch: ioFailed(path, "opening") }),
+      (fh) =>
+        Effect.gen(function* () {
+          const size = (yield* Effect.tryPromise({ try: () => fh.stat(), catch: ioFailed(path, "reading the size of") })).size
+          if (size <= options.partSize) {
+            const bytes = yield* readAt(fh, path, Buffer.allocUnsafe(size), size, 0)
+            const found = sha256Hex(bytes)
+            if (putOptions?.sha256 !== undefined && putOptions.sha256 !== found) return yield* shaMismatch(key, path, putOptions.sha256, found)
+            return yield* putSingle(key, bytes, found)
+          }
+          // The sha256 goes into the metadata when the upload starts: known, or read once first.
+          const sha256 = putOptions?.sha256 ?? (yield* fileSha256(fh, path, size))
+          return yield* multipart(key, path, fh, size, sha256)
+        }),
+      (fh) => Effect.promise(() => fh.close()),
+    )
+
+  const getBytes = (key: string) => request({ operation: "GET", method: "GET", key }).pipe(Effect.map((r) => new Uint8Array(r.body)))
+
+  const getFile = (key: string, path: string): Effect.Effect<PutResult, StoreError> => {
+    const part = `${path}.part`
+    const download = s3Exchange(
+      endpoint,
+      { operation: "GET", method: "GET", key },
+      (res) =>
+        new Promise<PutResult>((resolve, reject) => {
+          const hash = createHash("sha256")
+          let size = 0
+          const out = createWriteStream(part, { mode: 0o600 })
+          res.on("data", (d: Buffer) => {
+            hash.update(d)
+            size += d.length
+          })
+          res.on("error", reject)
+          out.on("error", (e) => reject(localIoFailed(part, "writing", e)))
+          out.on("finish", () => resolve({ key, size, sha256: hash.digest("hex") }))
+          res.pipe(out)
+        }),
+    )
+    return retrying(download).pipe(
+      Effect.flatMap((result) =>
+        Effect.tryPromise({
+          try: async () => {
+            const fh = await open(part, "r+")
+            await fh.sync().finally(() => fh.close())
+            if ((await stat(part)).size !== result.size) throw Object.assign(new Error("short write"), { code: "EIO" })
+            await rename(part, path)
+            return result
+          },
+          catch: ioFailed(part, "finishing the download into"),
+        }),
+      ),
+      Effect.onError(() => Effect.promise(() => rm(part, { force: true }))),
+    )
+  }
+
+  const listPage = (prefix: string, next?: string): Effect.Effect<ObjectPage, StoreError> =>
+    request({ operation: "ListObjectsV2", method: "GET", key: "", query: { "list-type": "2", prefix, ...(options.listPageSize === undefined ? {} : { "max-keys": String(options.listPageSize) }), ...(next === undefined ? {} : { "continuation-token": next }) } }).pipe(
+      Effect.map((r) => {
+        const xml = r.body.toString("utf8")
+        const objects = xmlBlocks(xml, "Contents").map(
+          (c): StoredObject => ({ key: xmlField(c, "Key") ?? "", size: Number(xmlField(c, "Size") ?? 0), modifiedAt: Date.parse(xmlField(c, "LastModified") ?? "") || 0 }),
+        )
+        const truncated = xmlField(xml, "IsTruncated") === "true"
+        return { objects, next: truncated ? xmlField(xml, "NextContinuationToken") : undefined }
+      }),
+    )
+
+  const remove = (key: string) => request({ operation: "DELETE", method: "DELETE", key }).pipe(Effect.asVoid, Effect.catchTag("StoreObjectMissing", () => Effect.void))
+
+  const pendingUploads = (prefix: string): Effect.Effect<ReadonlyArray<PendingUpload>, StoreError> =>
+    Effect.gen(function* () {
+      const all: Array<PendingUpload> = []
+      let markers: Record<string, string> = {}
+      for (;;) {
+        const r = yield* request({ operation: "ListMultipartUploads", method: "GET", key: "", query: { uploads: "", prefix, ...markers } })
+        const xml = r.body.toString("utf8")
+        for (const u of xmlBlocks(xml, "Upload")) {
+          all.push({ key: xmlField(u, "Key") ?? "", uploadId: xmlField(u, "UploadId") ?? "", initiatedAt: Date.parse(xmlField(u, "Initiated") ?? "") || 0 })
+        }
+        if (xmlField(xml, "IsTruncated") !== "true") return all
+        markers = { "key-marker": xmlField(xml, "NextKeyMarker") ?? "", "upload-id-marker": xmlField(xml, "NextUploadIdMarker") ?? "" }
+      }
+    })
+
+  const abortUpload = (u: PendingUpload) =>
+    request({ operation: "AbortMultipartUpload", method: "DELETE", key: u.key, query: { uploadId: u.uploadId } }).pipe(
+      Effect.asVoid,
+      Effect.catchTag("StoreObjectMissing", () => Effect.void),
+      Effect.catchIf(
+        (e) => e._tag === "StoreRequestFailed" && e.code === "NoSuchUpload",
+        () => Effect.void,
+      ),
+    )
+
+  return { location: store, putFile, putBytes, getFile, getBytes, head, listPage, remove, pendingUploads, abortUpload }
+}
+
+/** The S3 Layer. */
+export const s3StoreLayer = (endpoint: S3Endpoint, options: S3TransferOptions = defaultTransferOptions): Layer.Layer<BackupStore> =>
+  Layer.succeed(BackupStore, BackupStore.of(makeS3Store(endpoint, options)))

@@ -1,0 +1,148 @@
+import { execFile } from "node:child_process"
+import { createHash, randomBytes } from "node:crypto"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { promisify } from "node:util"
+import { Effect, Exit, Fiber } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { makeS3Store, type S3TransferOptions } from "../../../src/services/store/s3-store.ts"
+import { s3Request, type S3Endpoint } from "../../../src/services/store/s3-http.ts"
+import { s3Server, type S3TestServer } from "../../support/s3-server.ts"
+import { repoRoot } from "../../support/tools.ts"
+
+const MiB = 1024 * 1024
+const small: S3TransferOptions = { partSize: 5 * MiB, partsInFlight: 3, retries: 2, retryBaseMs: 50, listPageSize: 2 }
+const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex")
+const rcloneBin = join(repoRoot, ".tools", "rclone", "bin", "rclone")
+
+let server: S3TestServer
+let work: string
+const bucket = `s3store-${process.pid}`
+
+const endpointOf = (s: S3TestServer, overrides: Partial<S3Endpoint> = {}): S3Endpoint => ({
+  url: new URL(s.endpoint),
+  region: s.region,
+  bucket,
+  pathStyle: true,
+  credentials: { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey },
+  signPayload: true,
+  requestTimeoutMs: 30_000,
+  ...overrides,
+})
+
+const rclone = (...args: Array<string>) => {
+  const env: Record<string, string | undefined> = { ...process.env, AWS_CA_BUNDLE: undefined }
+  delete env.AWS_CA_BUNDLE
+  return promisify(execFile)(
+    rcloneBin,
+    [
+      "--s3-provider=Other",
+      `--s3-endpoint=${server.endpoint}`,
+      `--s3-access-key-id=${server.accessKeyId}`,
+      `--s3-secret-access-key=${server.secretAccessKey}`,
+      `--s3-region=${server.region}`,
+      "--s3-force-path-style=true",
+      ...args,
+    ],
+    { env },
+  )
+}
+
+beforeAll(async () => {
+  server = await s3Server()
+  work = mkdtempSync(join(tmpdir(), "s3-store-test-"))
+  await Effect.runPromise(s3Request(endpointOf(server), { operation: "CreateBucket", method: "PUT", key: "" }))
+}, 200_000)
+afterAll(() => rmSync(work, { recursive: true, force: true }))
+
+describe("the S3 store against Swift's s3api", () => {
+  it("round-trips a multipart file byte for byte, records its sha256 and checks the size by HEAD", async () => {
+    const store = makeS3Store(endpointOf(server), small)
+    const data = randomBytes(13 * MiB + 123)
+    const src = join(work, "big.bin")
+    writeFileSync(src, data)
+    const put = await Effect.runPromise(store.putFile("p/b1/big.bin", src, { sha256: sha256(data) }))
+    expect(put).toEqual({ key: "p/b1/big.bin", size: data.length, sha256: sha256(data) })
+    expect(await Effect.runPromise(store.head("p/b1/big.bin"))).toMatchObject({ size: data.length, sha256: sha256(data) })
+    const got = await Effect.runPromise(store.getFile("p/b1/big.bin", join(work, "big.back")))
+    expect(got.sha256).toBe(sha256(data))
+    expect(readFileSync(join(work, "big.back")).equals(data)).toBe(true)
+    const manifest = new TextEncoder().encode('{"a":1}\n')
+    await Effect.runPromise(store.putBytes("p/b1/backup-manifest.json", manifest))
+    expect(Buffer.from(await Effect.runPromise(store.getBytes("p/b1/backup-manifest.json"))).toString()).toBe('{"a":1}\n')
+    expect(await Effect.runPromise(store.pendingUploads("p/"))).toEqual([])
+  })
+
+  it("lists page by page in key order", async () => {
+    const store = makeS3Store(endpointOf(server), small)
+    for (const k of ["l/a/1", "l/a/2", "l/b/1", "l/c/1", "l/c/2"]) await Effect.runPromise(store.putBytes(k, new Uint8Array([1])))
+    const keys: Array<string> = []
+    let next: string | undefined
+    let pages = 0
+    do {
+      const page = await Effect.runPromise(store.listPage("l/", next))
+      keys.push(...page.objects.map((o) => o.key))
+      next = page.next
+      pages++
+    } while (next !== undefined)
+    expect(keys).toEqual(["l/a/1", "l/a/2", "l/b/1", "l/c/1", "l/c/2"])
+    expect(pages).toBe(3)
+  })
+
+  it("a wrong secret: StoreAccessDenied saying what to check, with no secret in it", async () => {
+    const store = makeS3Store(endpointOf(server, { credentials: { accessKeyId: server.accessKeyId, secretAccessKey: "not-the-secret-42" } }), small)
+    const exit = await Effect.runPromiseExit(store.putBytes("p/x", new Uint8Array([1])))
+    expect(Exit.isFailure(exit)).toBe(true)
+    const error = JSON.stringify(exit)
+    expect(error).toContain("StoreAccessDenied")
+    expect(error).toContain("Check the access key and secret")
+    expect(error).not.toContain("not-the-secret-42")
+    expect(error).not.toContain(server.secretAccessKey === "testing" ? "Signature=" : server.secretAccessKey)
+  })
+
+  it("a missing bucket: StoreBucketMissing naming it", async () => {
+    const store = makeS3Store(endpointOf(server, { bucket: "no-such-bucket-here" }), small)
+    const exit = await Effect.runPromiseExit(store.putBytes("p/x", new Uint8Array([1])))
+    expect(JSON.stringify(exit)).toMatch(/StoreBucketMissing.*bucket no-such-bucket-here does not exist/)
+  })
+
+  it("an upload whose file is not the expected sha256 stores nothing and leaves no multipart upload", async () => {
+    const store = makeS3Store(endpointOf(server), small)
+    const src = join(work, "other.bin")
+    writeFileSync(src, randomBytes(11 * MiB))
+    const exit = await Effect.runPromiseExit(store.putFile("p/b2/other.bin", src, { sha256: "0".repeat(64) }))
+    expect(JSON.stringify(exit)).toMatch(/StoreIntegrityFailed.*nothing stored under p\/b2\/other\.bin/)
+    expect(await Effect.runPromise(store.head("p/b2/other.bin"))).toBeUndefined()
+    expect(await Effect.runPromise(store.pendingUploads("p/b2/"))).toEqual([])
+  })
+
+  it("an interrupted multipart upload is aborted: no upload pending, no object", async () => {
+    const store = makeS3Store(endpointOf(server), { ...small, partsInFlight: 1 })
+    const src = join(work, "slow.bin")
+    writeFileSync(src, randomBytes(30 * MiB))
+    const fiber = Effect.runFork(store.putFile("p/b3/slow.bin", src))
+    const deadline = Date.now() + 30_000
+    while ((await Effect.runPromise(store.pendingUploads("p/b3/"))).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
+    expect(await Effect.runPromise(store.pendingUploads("p/b3/"))).toHaveLength(1)
+    await Effect.runPromise(Fiber.interrupt(fiber))
+    expect(await Effect.runPromise(store.pendingUploads("p/b3/"))).toEqual([])
+    expect(await Effect.runPromise(store.head("p/b3/slow.bin"))).toBeUndefined()
+  })
+
+  it("rclone reads what we wrote with the same sha256, and we read what rclone wrote", async () => {
+    const store = makeS3Store(endpointOf(server), small)
+    const data = randomBytes(7 * MiB + 5)
+    const src = join(work, "ours.bin")
+    writeFileSync(src, data)
+    await Effect.runPromise(store.putFile("p/b4/ours.bin", src))
+    await rclone("copyto", `:s3:${bucket}/p/b4/ours.bin`, join(work, "ours.rclone"))
+    expect(sha256(readFileSync(join(work, "ours.rclone")))).toBe(sha256(data))
+
+    const theirs = randomBytes(9 * MiB + 7)
+    writeFileSync(join(work, "theirs.bin"), theirs)
+    await rclone("copyto", "--s3-chunk-size=5M", "--s3-upload-cutoff=5M", join(work, "theirs.bin"), `:s3:${bucket}/p/b5/theirs.bin`)
+    const got = await Effect.runPromise(store.getFile("p/b5/theirs.bin", join(work, "theirs.back")))
+    expect(got).toEqual({ key: "p/b5/theirs.bin", size: theirs.length, sha256: sha256(theirs) })
+  })
+})
