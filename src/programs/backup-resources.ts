@@ -136,17 +136,15 @@ export const backupResources = Effect.fn("backupResources")(function* (options: 
   const staging = stagingDir(path, backupDir)
   const published = path.join(staging, staticPodResourcesDir)
   const ownEntry = new RegExp(`^${operand.podConfigMap.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}-[0-9]+($|\\.)`)
-  // Unless the record gets written, nothing of this run's is kept: building/ holds only this
-  // run's trees (the lock swept the rest), and no record describes this operand's staged trees.
+  // building/ holds only this run's trees (the lock swept the rest): it goes however the run
+  // ends. Unless the record gets written, this operand's staged trees go too: none describes them.
   yield* Effect.addFinalizer((exit) =>
-    Exit.isSuccess(exit)
-      ? Effect.void
-      : Effect.gen(function* () {
-          const names = yield* fs.readDirectory(published).pipe(Effect.orElseSucceed((): ReadonlyArray<string> => []))
-          for (const target of [building, ...names.filter((n) => ownEntry.test(n)).map((n) => path.join(published, n))]) {
-            yield* fs.remove(target, { recursive: true, force: true }).pipe(Effect.ignore)
-          }
-        }),
+    Effect.gen(function* () {
+      const names = Exit.isSuccess(exit) ? [] : yield* fs.readDirectory(published).pipe(Effect.orElseSucceed((): ReadonlyArray<string> => []))
+      for (const target of [building, ...names.filter((n) => ownEntry.test(n)).map((n) => path.join(published, n))]) {
+        yield* fs.remove(target, { recursive: true, force: true }).pipe(Effect.ignore)
+      }
+    }),
   )
   const recordPath = resourcesRecordPath(path, backupDir, operand.name)
   // A record left by an earlier run must not outlive a failure of this one.

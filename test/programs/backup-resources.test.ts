@@ -168,7 +168,7 @@ describe("backup-resources (simulated cluster, OpenShift fixtures)", () => {
     }),
   )
 
-  it.effect("a rerun replaces an earlier attempt of the operand (any revision) and leaves other operands alone", () =>
+  it.effect("a rerun replaces an earlier attempt of the operand (any revision), leaves other operands' staged trees alone and sweeps every killed run's building/ tree", () =>
     Effect.gen(function* () {
       const { cluster, fixture } = loadedCluster()
       const backupDir = join(yield* tempDir("res"), "backup")
@@ -181,6 +181,9 @@ describe("backup-resources (simulated cluster, OpenShift fixtures)", () => {
       const building = join(backupDir, ".cluster-backup", "building")
       mkdirSync(join(building, "kube-scheduler-pod-6.x1y2z3"), { recursive: true })
       writeFileSync(join(building, "kube-scheduler-pod-6.x1y2z3", "half"), "interrupted")
+      // A killed run of another operand left its decoded Secrets: no run of that operand may follow.
+      mkdirSync(join(building, "etcd-pod-3.q1w2e3", "secrets", "etcd-all-certs"), { recursive: true })
+      writeFileSync(join(building, "etcd-pod-3.q1w2e3", "secrets", "etcd-all-certs", "tls.key"), "decoded")
 
       const exit = yield* run(backupDir, Kube.simulated(cluster), "kube-scheduler")
       assert.isTrue(Exit.isSuccess(exit))
@@ -189,7 +192,7 @@ describe("backup-resources (simulated cluster, OpenShift fixtures)", () => {
       assert.deepStrictEqual(scheduler.sort(), [...installerFiles(fixture, "kube-scheduler", 6).keys()].sort())
       assert.isFalse(tree.has("kube-scheduler-pod-5"))
       assert.strictEqual(tree.get("etcd-pod-3/keep")?.bytes?.toString(), "other operand")
-      assert.deepStrictEqual([...walk(building).keys()], [])
+      assert.isFalse(existsSync(building))
     }),
   )
 
