@@ -8,6 +8,7 @@
 import { spawn } from "node:child_process"
 import { Context, Effect, Layer, Result, Schema } from "effect"
 import { snapshotRestoreArgs, type EtcdutlCapabilities, type RevisionBump, type SnapshotRestoreRequest } from "../domain/restore-plan.ts"
+import { BackupFileRefused, requireRegularFile } from "./backup-file.ts"
 import { etcdToolPath } from "./local-etcd.ts"
 
 export type { EtcdutlCapabilities } from "../domain/restore-plan.ts"
@@ -28,6 +29,8 @@ export const EtcdutlFailureReason = Schema.Literals([
   /** The binary could not be started. */
   "binary-missing",
   "missing-file",
+  /** A FIFO, device, directory or link where the snapshot should be: etcdutl would block or read without end. */
+  "not-regular-file",
   /** Not an etcd database (bolt refuses it). */
   "corrupt-snapshot",
   /** The trailing sha256 is missing or does not match the content. */
@@ -161,6 +164,16 @@ const requireFlags = (capabilities: EtcdutlCapabilities, bump: RevisionBump): Ef
 
 const decodeStatus = Schema.decodeUnknownResult(Schema.fromJsonString(SnapshotStatus))
 
+/** Refuses a snapshot that is not a regular file before etcdutl opens it; a missing one is left to etcdutl to report. */
+const requireRegularSnapshot = (operation: EtcdutlOperation, file: string): Effect.Effect<void, EtcdutlFailed> =>
+  Effect.flatMap(
+    Effect.promise(() => requireRegularFile(file).then(() => undefined, (e: unknown) => (e instanceof BackupFileRefused ? e : undefined))),
+    (refused) =>
+      refused === undefined
+        ? Effect.void
+        : Effect.fail(new EtcdutlFailed({ operation, reason: "not-regular-file", file, exitCode: null, stderr: "", message: `${operation} not run: ${refused.message}` })),
+  )
+
 const liveEtcdutl = (binary: string): Etcdutl["Service"] => {
   const capabilities = Effect.gen(function* () {
     const version = yield* run(binary, ["version"], "version")
@@ -178,6 +191,7 @@ const liveEtcdutl = (binary: string): Etcdutl["Service"] => {
   return {
     capabilities,
     snapshotStatus: Effect.fn("Etcdutl.snapshotStatus")(function* (file: string) {
+      yield* requireRegularSnapshot("snapshot status", file)
       const completed = yield* run(binary, ["snapshot", "status", file, "-w", "json"], "snapshot status", file)
       if (completed.exitCode !== 0) return yield* Effect.fail(failure("snapshot status", binary, completed, file))
       const status = decodeStatus(completed.stdout.trim())
@@ -197,6 +211,7 @@ const liveEtcdutl = (binary: string): Etcdutl["Service"] => {
     }),
     snapshotRestore: Effect.fn("Etcdutl.snapshotRestore")(function* (request: SnapshotRestoreRequest) {
       yield* requireFlags(yield* capabilities, request.bump)
+      yield* requireRegularSnapshot("snapshot restore", request.snapshot)
       const completed = yield* run(binary, snapshotRestoreArgs(request), "snapshot restore", request.snapshot)
       if (completed.exitCode !== 0) return yield* Effect.fail(failure("snapshot restore", binary, completed, request.snapshot))
     }),
