@@ -12,10 +12,15 @@ import { fileURLToPath } from "node:url"
 import { build } from "esbuild"
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
+const usage = "usage: npm run build [-- --outdir DIR]  (or: bash scripts/with-toolchain.sh node scripts/build.ts [--outdir DIR])\n"
+if (process.argv.includes("--help")) {
+  process.stdout.write(usage)
+  process.exit(0)
+}
 const at = process.argv.indexOf("--outdir")
 const outArg = at === -1 ? join(root, "dist") : process.argv[at + 1]
 if (outArg === undefined || outArg.startsWith("-")) {
-  process.stderr.write("usage: node scripts/build.ts [--outdir DIR]\n")
+  process.stderr.write(usage)
   process.exit(2)
 }
 const outdir = resolve(outArg)

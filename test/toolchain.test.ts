@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from "node:child_process"
-import { join } from "node:path"
+import { existsSync, readFileSync } from "node:fs"
+import { dirname, join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { cliEntry, etcdTool, repoRoot } from "./support/tools.ts"
 
@@ -26,6 +27,40 @@ describe("toolchain", () => {
     const run = spawnSync("bash", ["-c", `. ${join(repoRoot, "scripts", "setup.sh")}`], { encoding: "utf8" })
     expect(run.status).toBe(0)
     expect(run.stderr).not.toMatch(/installing|fetching/)
+  })
+})
+
+describe("npm scripts on a machine whose own Node is too old", () => {
+  // The machine's Node (20 here), first on PATH, as on a fresh machine: every script must reach
+  // the project's Node 24 through scripts/with-toolchain.sh, not run `node` directly.
+  const machineNode = ["/usr/local/bin/node", "/usr/bin/node"].find((p) => existsSync(p))
+  const npm = (...args: Array<string>) =>
+    spawnSync("npm", ["run", "--silent", ...args], {
+      cwd: repoRoot,
+      encoding: "utf8",
+      env: { ...process.env, PATH: `${dirname(machineNode!)}:/usr/bin:/bin` },
+      timeout: 120_000,
+    })
+
+  it("the machine's node is older than the project needs (else this proves nothing)", () => {
+    const version = execFileSync(machineNode!, ["--version"], { encoding: "utf8" }).trim()
+    expect(version).toMatch(/^v(?:1\d|20|21|22\.(?:1[0-8]|\d))\./)
+  })
+
+  it.each([
+    ["build", "--help", /usage: npm run build/],
+    ["demo", "--help", /--work-dir/],
+    ["typecheck", "--version", /Version/],
+  ])("npm run %s -- %s runs on the project's Node", (script, arg, expected) => {
+    const run = npm(script, "--", arg)
+    expect(run.stderr).not.toMatch(/ERR_UNKNOWN_FILE_EXTENSION|SyntaxError/)
+    expect(run.status).toBe(0)
+    expect(run.stdout).toMatch(expected)
+  })
+
+  it("every npm script goes through the toolchain", () => {
+    const scripts = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")).scripts as Record<string, string>
+    for (const command of Object.values(scripts)) expect(command).toMatch(/^bash scripts\/(?:with-toolchain|test|cluster-backup)\.sh\b/)
   })
 })
 
