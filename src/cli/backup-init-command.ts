@@ -3,6 +3,7 @@ import { Command, Flag } from "effect/cli"
 import { MillisFromDurationString } from "../domain/durations.ts"
 import { defaultEtcdConnection, type EtcdConnection } from "../services/etcd/etcd.ts"
 import { backupDirFlag } from "./common-flags.ts"
+import { checkedWith, durationAtLeast, nonEmpty } from "./flag-checks.ts"
 import { withLogging } from "./logging.ts"
 
 export class EtcdFlagsInvalid extends Schema.TaggedError<EtcdFlagsInvalid>()("EtcdFlagsInvalid", {
@@ -12,15 +13,37 @@ export class EtcdFlagsInvalid extends Schema.TaggedError<EtcdFlagsInvalid>()("Et
 
 const defaults = defaultEtcdConnection.tls!
 
+const endpointPattern = /^(?<scheme>[A-Za-z][A-Za-z0-9+.-]*):\/\/(?<host>\[[0-9A-Fa-f:.]+\]|[^/:\s@?#[\]]+):(?<port>\d+)\/?$/
+
+const listedEndpoints = (text: string) => text.split(",").map((e) => e.trim()).filter((e) => e !== "")
+
+/** What is wrong with an `--etcd-endpoints` value, as what the flag expects instead; undefined when it is usable. */
+export const endpointsProblem = (text: string): string | undefined => {
+  const endpoints = listedEndpoints(text)
+  if (endpoints.length === 0) return "at least one URL like https://etcd.openshift-etcd.svc:2379"
+  for (const e of endpoints) {
+    const m = endpointPattern.exec(e)
+    if (m === null || !URL.canParse(`${m.groups!["scheme"]}://${m.groups!["host"]}`)) return `URLs like https://host:2379 (scheme, host and port): "${e}" is not one`
+    const scheme = m.groups!["scheme"]!.toLowerCase()
+    if (scheme !== "https" && scheme !== "http") return `https:// URLs (http:// only for a local etcd without TLS): "${e}" has ${scheme}://`
+    const port = Number(m.groups!["port"])
+    if (port < 1 || port > 65_535) return `URLs with a port from 1 to 65535: "${e}" has ${m.groups!["port"]}`
+  }
+  const secure = endpoints.filter((e) => e.toLowerCase().startsWith("https://")).length
+  if (secure !== 0 && secure !== endpoints.length) return "URLs of one scheme, https:// or http://, not both"
+  return undefined
+}
+
 /** `--etcd-endpoints`, `--etcd-cert`, `--etcd-key`, `--etcd-cacert`, defaulting to what the backup pod mounts. */
 export const etcdConnectionFlags = {
   endpoints: Flag.String("etcd-endpoints").pipe(
+    checkedWith(endpointsProblem),
     Flag.withDefault(defaultEtcdConnection.endpoints.join(",")),
     Flag.withDescription("Comma-separated etcd client URLs (https://host:port; http:// only for a local etcd without TLS). The first that answers is used for the whole backup."),
   ),
-  cert: Flag.String("etcd-cert").pipe(Flag.withDefault(defaults.cert), Flag.withDescription("Client certificate file for etcd")),
-  key: Flag.String("etcd-key").pipe(Flag.withDefault(defaults.key), Flag.withDescription("Client key file for etcd")),
-  cacert: Flag.String("etcd-cacert").pipe(Flag.withDefault(defaults.cacert), Flag.withDescription("CA bundle that signed etcd's serving certificate")),
+  cert: Flag.String("etcd-cert").pipe(nonEmpty("path"), Flag.withDefault(defaults.cert), Flag.withDescription("Client certificate file for etcd")),
+  key: Flag.String("etcd-key").pipe(nonEmpty("path"), Flag.withDefault(defaults.key), Flag.withDescription("Client key file for etcd")),
+  cacert: Flag.String("etcd-cacert").pipe(nonEmpty("path"), Flag.withDefault(defaults.cacert), Flag.withDescription("CA bundle that signed etcd's serving certificate")),
 }
 
 /** The connection the flags describe: TLS for https endpoints, none for http (never mixed). */
@@ -30,21 +53,13 @@ export const connectionFromFlags = (flags: {
   readonly key: string
   readonly cacert: string
 }): Result.Result<EtcdConnection, EtcdFlagsInvalid> => {
-  const endpoints = flags.endpoints.split(",").map((e) => e.trim()).filter((e) => e !== "")
-  if (endpoints.length === 0) {
-    return Result.fail(new EtcdFlagsInvalid({ flag: "--etcd-endpoints", message: "--etcd-endpoints is empty: give at least one URL like https://etcd.openshift-etcd.svc:2379" }))
-  }
-  const bad = endpoints.find((e) => !/^https?:\/\/[^/\s]+:\d+\/?$/.test(e))
-  if (bad !== undefined) {
-    return Result.fail(new EtcdFlagsInvalid({ flag: "--etcd-endpoints", message: `--etcd-endpoints: "${bad}" is not a URL like https://host:2379 (scheme, host and port)` }))
-  }
-  const secure = endpoints.filter((e) => e.startsWith("https://")).length
-  if (secure !== 0 && secure !== endpoints.length) {
-    return Result.fail(new EtcdFlagsInvalid({ flag: "--etcd-endpoints", message: "--etcd-endpoints mixes https:// and http:// URLs: use one scheme" }))
-  }
-  const normalised = endpoints.map((e) => e.replace(/\/$/, ""))
+  const problem = endpointsProblem(flags.endpoints)
+  if (problem !== undefined) return Result.fail(new EtcdFlagsInvalid({ flag: "--etcd-endpoints", message: `--etcd-endpoints: expected ${problem}` }))
+  const endpoints = listedEndpoints(flags.endpoints).map((e) => e.replace(/\/$/, ""))
   return Result.succeed(
-    secure === 0 ? { endpoints: normalised } : { endpoints: normalised, tls: { cert: flags.cert, key: flags.key, cacert: flags.cacert } },
+    endpoints[0]!.toLowerCase().startsWith("https://")
+      ? { endpoints, tls: { cert: flags.cert, key: flags.key, cacert: flags.cacert } }
+      : { endpoints },
   )
 }
 
@@ -55,6 +70,7 @@ export const backupInitCommand = Command.make(
     etcd: etcdConnectionFlags,
     stallTimeout: Flag.String("stall-timeout").pipe(
       Flag.withSchema(MillisFromDurationString),
+      durationAtLeast(1000),
       Flag.withDefault(120_000),
       Flag.withDescription("Give up when etcd sends no snapshot data for this long (e.g. 2m)"),
     ),

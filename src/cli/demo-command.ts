@@ -1,6 +1,7 @@
 import { fileURLToPath } from "node:url"
 import { Effect, References } from "effect"
 import { Command, Flag } from "effect/cli"
+import { intInRange, nonEmpty } from "./flag-checks.ts"
 
 /** The command's own entry point: the demo's pod containers run it as the image would. */
 const entry = fileURLToPath(new URL("../../bin/cluster-backup.js", import.meta.url))
@@ -8,10 +9,10 @@ const entry = fileURLToPath(new URL("../../bin/cluster-backup.js", import.meta.u
 export const demoCommand = Command.make(
   "demo",
   {
-    workDir: Flag.String("work-dir").pipe(Flag.optional, Flag.withDescription("Directory for everything the demo makes (new or empty; default a temporary one)")),
+    workDir: Flag.String("work-dir").pipe(nonEmpty("directory"), Flag.optional, Flag.withDescription("Directory for everything the demo makes (new or empty; default a temporary one)")),
     keep: Flag.Boolean("keep").pipe(Flag.withDefault(false), Flag.withDescription("Keep the backup directory at the end")),
     seed: Flag.Int("seed").pipe(Flag.withDefault(1), Flag.withDescription("Seed of the simulated OpenShift state")),
-    keys: Flag.Int("keys").pipe(Flag.withDefault(5000), Flag.withDescription("Extra ~1 KiB keys in etcd, so the snapshot has some size")),
+    keys: Flag.Int("keys").pipe(intInRange({ min: 0, max: 1_000_000 }), Flag.withDefault(5000), Flag.withDescription("Extra ~1 KiB keys in etcd, so the snapshot has some size")),
   },
   (flags) =>
     Effect.promise(() => import("../programs/demo/demo.ts")).pipe(
@@ -21,7 +22,7 @@ export const demoCommand = Command.make(
         workDir: flags.workDir._tag === "Some" ? flags.workDir.value : undefined,
         keep: flags.keep,
         seed: flags.seed,
-        bulkKeys: Math.max(0, flags.keys),
+        bulkKeys: flags.keys,
         entry,
       }),
     )),

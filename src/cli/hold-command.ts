@@ -2,6 +2,7 @@ import { Command, Flag } from "effect/cli"
 import { MillisFromDurationString } from "../domain/durations.ts"
 import { hold } from "../programs/hold.ts"
 import { backupDirFlag } from "./common-flags.ts"
+import { durationAtLeast } from "./flag-checks.ts"
 import { withLogging } from "./logging.ts"
 
 export const holdCommand = Command.make(
@@ -10,6 +11,7 @@ export const holdCommand = Command.make(
     backupDir: backupDirFlag,
     duration: Flag.String("duration").pipe(
       Flag.withSchema(MillisFromDurationString),
+      durationAtLeast(1000),
       Flag.withDefault(3_600_000),
       Flag.withDescription("How long to keep the backup available (e.g. 3600s, 1h)"),
     ),

@@ -1,10 +1,12 @@
 import { Effect, Layer } from "effect"
 import { Flag } from "effect/cli"
 import type { Kube } from "../services/kube/kube.ts"
+import { nonEmpty } from "./flag-checks.ts"
 import type { KubeConfigInvalid } from "../services/kube/live-transport.ts"
 
 /** `--kubeconfig`: a kubeconfig file; absent, `KUBECONFIG`, then in-cluster, then `~/.kube/config`. */
 export const kubeconfigFlag = Flag.String("kubeconfig").pipe(
+  nonEmpty("path"),
   Flag.optional,
   Flag.withDescription("Path of a kubeconfig file (default: KUBECONFIG, the pod's service account, or ~/.kube/config)"),
 )

@@ -2,6 +2,8 @@ import { Effect, FileSystem, Option, Schema } from "effect"
 import { Flag } from "effect/cli"
 import { defaultOperands, operandTableWithOverrides, type OperandTable, type ResourceOverridesInvalid } from "../domain/operands.ts"
 import { operandResourcesJsonFlag } from "../domain/pod-spec.ts"
+import { describeFileSystemFailure } from "../services/file-system-error.ts"
+import { nonEmpty } from "./flag-checks.ts"
 
 export class OperandResourcesUnreadable extends Schema.TaggedError<OperandResourcesUnreadable>()("OperandResourcesUnreadable", {
   path: Schema.String,
@@ -10,6 +12,7 @@ export class OperandResourcesUnreadable extends Schema.TaggedError<OperandResour
 
 /** `--operand-resources FILE`: replaces the operands' revisioned ConfigMap/Secret lists (operator, render). */
 export const operandResourcesFileFlag = Flag.String("operand-resources").pipe(
+  nonEmpty("path"),
   Flag.optional,
   Flag.withDescription(
     "JSON or YAML file replacing operands' revisioned ConfigMap/Secret lists (OpenShift releases differ): {operands: {<operand>: {configMaps: [{name, optional}], secrets: [...]}}}",
@@ -29,7 +32,7 @@ export const tableFromFile = (file: Option.Option<string>) =>
     const fs = yield* FileSystem.FileSystem
     const text = yield* fs
       .readFileString(file.value)
-      .pipe(Effect.mapError((e) => new OperandResourcesUnreadable({ path: file.value, message: `--operand-resources ${file.value}: ${e.message}` })))
+      .pipe(Effect.mapError((e) => new OperandResourcesUnreadable({ path: file.value, message: `--operand-resources: ${describeFileSystemFailure("read", file.value, e).message}` })))
     return yield* Effect.fromResult(operandTableWithOverrides(text))
   })
 

@@ -4,14 +4,15 @@ import { Command, Flag } from "effect/cli"
 import { defaultElectionTimings } from "../domain/leader-election.ts"
 import { MillisFromDurationString } from "../domain/durations.ts"
 import { decodeBackupPodOptions } from "../domain/pod-spec.ts"
+import { durationAtLeast, nonEmpty, port } from "./flag-checks.ts"
 import { kubeconfigFlag, liveKubeLayer } from "./kube-flags.ts"
 import { withLogging } from "./logging.ts"
 import { operandResourcesFileFlag, tableFromFile } from "./operand-resources-flags.ts"
 import { stopsGracefullyOnSigterm } from "./shutdown.ts"
 import { podOptionFlags, podOptionsFromFlags } from "./pod-option-flags.ts"
 
-const duration = (name: string, defaultMs: number, description: string) =>
-  Flag.String(name).pipe(Flag.withSchema(MillisFromDurationString), Flag.withDefault(defaultMs), Flag.withDescription(description))
+const duration = (name: string, minMs: number, defaultMs: number, description: string) =>
+  Flag.String(name).pipe(Flag.withSchema(MillisFromDurationString), durationAtLeast(minMs), Flag.withDefault(defaultMs), Flag.withDescription(description))
 
 export const operatorCommand = Command.make(
   "operator",
@@ -19,11 +20,11 @@ export const operatorCommand = Command.make(
     kubeconfig: kubeconfigFlag,
     operandResources: operandResourcesFileFlag,
     ...podOptionFlags,
-    minInterval: duration("min-interval", 3_600_000, "Least time between two rendered backups (e.g. 1h)"),
-    settle: duration("settle", 30_000, "Revisions must stay unchanged this long before they are rendered (coalesces rollouts)"),
-    resync: duration("resync", 600_000, "Reconcile at least this often without events"),
-    metricsPort: Flag.Int("metrics-port").pipe(Flag.withDefault(8080), Flag.withDescription("Port of /healthz, /readyz and /metrics (0: any free port)")),
-    leaseName: Flag.String("lease-name").pipe(Flag.withDefault("cluster-backup-operator"), Flag.withDescription("Name of the leader-election Lease (in --namespace)")),
+    minInterval: duration("min-interval", 0, 3_600_000, "Least time between two rendered backups (e.g. 1h)"),
+    settle: duration("settle", 0, 30_000, "Revisions must stay unchanged this long before they are rendered (coalesces rollouts)"),
+    resync: duration("resync", 1000, 600_000, "Reconcile at least this often without events"),
+    metricsPort: Flag.Int("metrics-port").pipe(port({ anyPort: true }), Flag.withDefault(8080), Flag.withDescription("Port of /healthz, /readyz and /metrics (0: any free port)")),
+    leaseName: Flag.String("lease-name").pipe(nonEmpty("Lease name"), Flag.withDefault("cluster-backup-operator"), Flag.withDescription("Name of the leader-election Lease (in --namespace)")),
     identity: Flag.String("identity").pipe(
       Flag.optional,
       Flag.withDescription("This replica's name in the Lease (default: $POD_NAME, else the host name)"),

@@ -1,16 +1,19 @@
 import { Flag } from "effect/cli"
 import { MillisFromDurationString } from "../domain/durations.ts"
 import { defaultPodOptions, type BackupPodOptions } from "../domain/pod-spec.ts"
+import { durationAtLeast, nonEmpty } from "./flag-checks.ts"
 
 /** Flags that shape the rendered backup pod; shared by `operator` and `render`. */
 export const podOptionFlags = {
   namespace: Flag.String("namespace").pipe(
+    nonEmpty("namespace"),
     Flag.withDefault(defaultPodOptions.namespace),
     Flag.withDescription("Namespace of the backup pod and of the cluster-backup-pod / backup-status ConfigMaps"),
   ),
-  image: Flag.String("image").pipe(Flag.withDefault(defaultPodOptions.image), Flag.withDescription("Image of the backup pod's containers")),
+  image: Flag.String("image").pipe(nonEmpty("image reference"), Flag.withDefault(defaultPodOptions.image), Flag.withDescription("Image of the backup pod's containers")),
   holdDuration: Flag.String("hold-duration").pipe(
     Flag.withSchema(MillisFromDurationString),
+    durationAtLeast(1000),
     Flag.withDefault(defaultPodOptions.holdSeconds * 1000),
     Flag.withDescription("How long a finished backup pod keeps /backup available for 'oc cp'"),
   ),

@@ -2,6 +2,7 @@ import { tmpdir } from "node:os"
 import { Effect, Option, Schema } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { BackupTimestamp } from "../domain/archive-names.ts"
+import { nonEmpty } from "./flag-checks.ts"
 import { withLogging } from "./logging.ts"
 
 /** The backup did not pass every check; the report (stdout) says which and why. */
@@ -37,6 +38,7 @@ export const verifyCommand = Command.make(
     etcdutl: etcdutlFlag,
     etcd: Flag.String("etcd").pipe(Flag.optional, Flag.withMetavar("PATH"), Flag.withDescription("The etcd binary for --test-restore (default: the project's .tools copy, else etcd on PATH)")),
     scratchDir: Flag.String("scratch-dir").pipe(
+      nonEmpty("directory"),
       Flag.withDefault(tmpdir()),
       Flag.withMetavar("DIR"),
       Flag.withDescription("Where --test-restore makes its throwaway data directory (needs about the snapshot's size)"),

@@ -29,9 +29,14 @@ describe("--etcd-* flags", () => {
     )
     expect(connectionFromFlags({ ...base, endpoints: "http://127.0.0.1:2379" })).toEqual(Result.succeed({ endpoints: ["http://127.0.0.1:2379"] }))
     const mixed = connectionFromFlags({ ...base, endpoints: "https://a:2379,http://b:2379" })
-    expect(Result.isFailure(mixed) && mixed.failure.message).toBe("--etcd-endpoints mixes https:// and http:// URLs: use one scheme")
+    expect(Result.isFailure(mixed) && mixed.failure.message).toBe("--etcd-endpoints: expected URLs of one scheme, https:// or http://, not both")
     const bad = connectionFromFlags({ ...base, endpoints: "etcd:2379" })
-    expect(Result.isFailure(bad) && bad.failure.message).toBe('--etcd-endpoints: "etcd:2379" is not a URL like https://host:2379 (scheme, host and port)')
+    expect(Result.isFailure(bad) && bad.failure.message).toBe('--etcd-endpoints: expected URLs like https://host:2379 (scheme, host and port): "etcd:2379" is not one')
+    const port = connectionFromFlags({ ...base, endpoints: "https://127.0.0.1:99999" })
+    expect(Result.isFailure(port) && port.failure.message).toBe('--etcd-endpoints: expected URLs with a port from 1 to 65535: "https://127.0.0.1:99999" has 99999')
+    expect(connectionFromFlags({ ...base, endpoints: "HTTPS://[::1]:2379" })).toEqual(
+      Result.succeed({ endpoints: ["HTTPS://[::1]:2379"], tls: { cert: "/c", key: "/k", cacert: "/ca" } }),
+    )
     expect(Result.isFailure(connectionFromFlags({ ...base, endpoints: " , " }))).toBe(true)
   })
 })
@@ -69,18 +74,18 @@ layer(TestEtcd.layer(), { excludeTestServices: true })("cluster-backup backup-in
     }),
   )
 
-  it.effect("exits non-zero on bad --etcd-endpoints before touching anything", () =>
+  it.effect("exits 2 on bad --etcd-endpoints before touching anything", () =>
     Effect.gen(function* () {
       const { workDir } = yield* TestEtcd
       const backupDir = join(workDir, "cli-flags")
       const run = spawnSync(process.execPath, [cliEntry, "backup-init", "--backup-dir", backupDir, "--etcd-endpoints", "https://a:1,http://b:2"], { encoding: "utf8" })
-      assert.notStrictEqual(run.status, 0)
-      assert.include(run.stderr, "--etcd-endpoints mixes https:// and http:// URLs: use one scheme [EtcdFlagsInvalid]")
+      assert.strictEqual(run.status, 2)
+      assert.include(run.stderr, 'Invalid value for flag --etcd-endpoints: "https://a:1,http://b:2". Expected: URLs of one scheme, https:// or http://, not both')
       assert.isFalse(existsSync(backupDir))
     }),
   )
 
-  it.effect("SIGTERM in the middle of the stream exits non-zero and removes the part file", () =>
+  it.effect("SIGTERM in the middle of the stream exits non-zero, removes the part file and releases the lock", () =>
     Effect.gen(function* () {
       const { member, tls, workDir } = yield* TestEtcd
       const client = yield* etcd3Client(member.connection)
@@ -106,6 +111,8 @@ layer(TestEtcd.layer(), { excludeTestServices: true })("cluster-backup backup-in
         const code = yield* Effect.promise(() => exited)
         assert.notStrictEqual(code, 0, stderr)
         assert.deepStrictEqual(backupFiles(backupDir), [])
+        // No record, and the lock released.
+        assert.deepStrictEqual(readdirSync(join(backupDir, ".cluster-backup")), [])
       } finally {
         process.kill(member.pid, "SIGCONT")
         child.kill("SIGKILL")

@@ -19,6 +19,7 @@ import { revisionsOfBackupPod } from "../../domain/pod-spec.ts"
 import { diffRevisions, formatRevisionChange, formatRevisionSet, type RevisionSet } from "../../domain/revisions.ts"
 import { parseYamlText } from "../../domain/yaml-text.ts"
 import { ControllerMetrics } from "../../services/controller-metrics.ts"
+import { describeFileSystemFailure } from "../../services/file-system-error.ts"
 import { Kube } from "../../services/kube/kube.ts"
 import { openShiftFixture } from "../../services/kube/openshift-fixtures.ts"
 import { configMapType, operatorTypes, podType, secretType } from "../../services/kube/resources.ts"
@@ -26,6 +27,7 @@ import { simulatedApiServer, writeKubeconfig } from "../../services/kube/simulat
 import { makeSimulatedCluster, type Obj, type SimulatedCluster } from "../../services/kube/simulated-cluster.ts"
 import { startLocalEtcd } from "../../services/local-etcd.ts"
 import { generateTlsBundle } from "../../services/tls-certs.ts"
+import { makeDirectories } from "../atomic-files.ts"
 import { startController } from "../controller.ts"
 import { backupPodConfigMapName, backupPodYamlKey, defaultReconcileConfig } from "../reconcile.ts"
 import { formatSummary, stageHeading, type DemoSummary } from "./demo-report.ts"
@@ -117,8 +119,11 @@ export const runDemo = Effect.fn("demo")(function* (options: DemoOptions) {
   // The working directory; removed at the end except, with --keep, the backup.
   const work = options.workDir ?? mkdtempSync(join(tmpdir(), "cluster-backup-demo-"))
   const backupDir = join(work, "backup")
-  yield* Effect.promise(() => mkdir(work, { recursive: true, mode: 0o700 }))
-  const existing = yield* Effect.promise(() => readdir(work))
+  const workDirFailed = (operation: string) => (e: unknown) =>
+    new DemoFailed({ stage: "start", message: `--work-dir: ${describeFileSystemFailure(operation, work, e).message}` })
+  // Level by level: Node's recursive mkdir spins forever under /proc.
+  yield* makeDirectories(work).pipe(Effect.mapError((e) => new DemoFailed({ stage: "start", message: `--work-dir: ${e.message}` })))
+  const existing = yield* Effect.tryPromise({ try: () => readdir(work), catch: workDirFailed("list") })
   if (existing.length > 0) return yield* new DemoFailed({ stage: "start", message: `--work-dir ${work} is not empty: give a new or empty directory` })
   yield* Effect.addFinalizer(() =>
     Effect.promise(async () => {
