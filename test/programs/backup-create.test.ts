@@ -13,6 +13,7 @@ import { operandList } from "../../src/domain/operands.ts"
 import type { RevisionSet } from "../../src/domain/revisions.ts"
 import { backupCreate } from "../../src/programs/backup-create.ts"
 import { configMapType, secretType } from "../../src/services/kube/resources.ts"
+import { acquireRunLock } from "../../src/services/run-lock.ts"
 import { Tarball } from "../../src/services/tarball/tarball.ts"
 import {
   absentOptionals,
@@ -315,6 +316,23 @@ describe("backup-create (after backup-resources on the OpenShift fixtures)", () 
       assert.strictEqual(error._tag, "CompleteBackupDamaged")
       assert.include(error.message, `${join(backupDir, tarballName)} is missing`)
       assert.deepStrictEqual(readdirSync(join(backupDir, ".cluster-backup")), ["snapshot.json"])
+    }),
+  )
+
+  it.effect("while a live run holds the backup directory's lock, refuses with RunLockHeld and leaves the staging area to it", () =>
+    Effect.gen(function* () {
+      const { backupDir } = yield* prepared()
+      const staged = [...walk(join(backupDir, ".cluster-backup", "staging")).keys()]
+      const error = yield* Effect.scoped(
+        Effect.gen(function* () {
+          yield* acquireRunLock(join(backupDir, ".cluster-backup", "run.lock"), "backup-resources").pipe(Effect.orDie)
+          return failureOf(yield* create(backupDir))
+        }),
+      )
+      assert.strictEqual(error._tag, "RunLockHeld")
+      assert.include(error.message, "is held by backup-resources")
+      assert.deepStrictEqual([...walk(join(backupDir, ".cluster-backup", "staging")).keys()], staged)
+      assert.deepStrictEqual(listing(backupDir), [".cluster-backup", snapshotName])
     }),
   )
 
