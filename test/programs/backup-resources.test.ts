@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Result } from "effect"
+import { Effect, Exit, Fiber, Layer, Result } from "effect"
 import { operandList, type OperandName } from "../../src/domain/operands.ts"
 import { backupResources } from "../../src/programs/backup-resources.ts"
 import { decodeResourcesRecord } from "../../src/programs/resources-record.ts"
@@ -193,6 +193,35 @@ describe("backup-resources (simulated cluster, OpenShift fixtures)", () => {
       assert.isFalse(tree.has("kube-scheduler-pod-5"))
       assert.strictEqual(tree.get("etcd-pod-3/keep")?.bytes?.toString(), "other operand")
       assert.isFalse(existsSync(building))
+    }),
+  )
+
+  it.live("interrupted while reading the API, it leaves nothing of its operand (an earlier attempt's tree no record describes goes), other operands' trees stay, the lock is released", () =>
+    Effect.gen(function* () {
+      const { cluster } = loadedCluster()
+      const backupDir = join(yield* tempDir("res"), "backup")
+      const spr = join(staged(backupDir), "static-pod-resources")
+      mkdirSync(join(spr, "kube-scheduler-pod-5", "secrets", "kube-scheduler-client-cert-key"), { recursive: true })
+      writeFileSync(join(spr, "kube-scheduler-pod-5", "secrets", "kube-scheduler-client-cert-key", "tls.key"), "decoded")
+      mkdirSync(join(spr, "etcd-pod-3"), { recursive: true })
+      writeFileSync(join(spr, "etcd-pod-3", "keep"), "other operand")
+      // Secrets never arrive: the run waits in the middle until it is interrupted.
+      const stalled = Layer.effect(
+        Kube,
+        Effect.gen(function* () {
+          const kube = yield* Kube
+          return { ...kube, secrets: { ...kube.secrets, get: () => Effect.never } }
+        }),
+      ).pipe(Layer.provide(Kube.simulated(cluster)))
+      const fiber = yield* Effect.forkChild(run(backupDir, stalled, "kube-scheduler"))
+      const lock = join(backupDir, ".cluster-backup", "run.lock")
+      for (let i = 0; i < 500 && !existsSync(lock); i++) yield* Effect.sleep(10)
+      assert.isTrue(existsSync(lock), "the run should hold the lock")
+      yield* Effect.sleep(50)
+      yield* Fiber.interrupt(fiber)
+      assertNothingStaged(backupDir, "kube-scheduler")
+      assert.isFalse(existsSync(lock))
+      assert.strictEqual(readFileSync(join(spr, "etcd-pod-3", "keep"), "utf8"), "other operand")
     }),
   )
 
