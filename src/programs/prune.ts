@@ -24,6 +24,7 @@ import { classifyBackupDir, type BackupDirNames, type BackupGroup, type DirConte
 import { decodeBackupManifest } from "../domain/backup-manifest.ts"
 import { operandNames } from "../domain/operands.ts"
 import { decideRetention, hasRule, type BackupUnit, type RetentionDecision, type RetentionPolicy } from "../domain/retention.ts"
+import { describeFileSystemFailure } from "../services/file-system-error.ts"
 import { acquireRunLock, inspectRunLock, type RunLockState } from "../services/run-lock.ts"
 import { backupDirLockFileName, backupDirLockPath } from "./backup-dir-lock.ts"
 import { recordDirName, snapshotRecordFileName } from "./snapshot-record.ts"
@@ -57,8 +58,8 @@ export interface PruneDecision extends RetentionDecision {
   readonly left: ReadonlyArray<LeftInPlace>
 }
 
-const fsError = (path: string, doing: string) => (e: { readonly message: string }) =>
-  new PruneFailed({ path, message: `cannot ${doing} ${path}: ${e.message}; check that it is readable and writable by this user, then run prune again` })
+const fsError = (path: string, doing: string) => (e: unknown) =>
+  new PruneFailed({ path, message: `${describeFileSystemFailure(doing, path, e).message} (then run prune again)` })
 
 /** One directory that can hold backups: the pruned directory itself, or one of its subdirectories. */
 interface Location {
