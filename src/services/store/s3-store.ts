@@ -13,20 +13,17 @@
 import { createHash } from "node:crypto"
 import { createWriteStream } from "node:fs"
 import { open, rename, rm, stat, type FileHandle } from "node:fs/promises"
-import { Effect, Exit, Layer, Schedule } from "effect"
+import { Effect, Exit, Layer } from "effect"
 import type { PendingUpload, StoredObject } from "../../domain/store-layout.ts"
 import { BackupStore, type BackupStoreShape, type ObjectPage, type PutResult } from "./backup-store.ts"
 import { describeEndpoint, s3Exchange, s3Request, xmlBlocks, xmlField, type S3Endpoint, type S3Request } from "./s3-http.ts"
-import { isRetryableStoreError, localIoFailed, StoreIntegrityFailed, StoreRequestFailed, type StoreError } from "./store-errors.ts"
+import { localIoFailed, StoreIntegrityFailed, StoreRequestFailed, type StoreError } from "./store-errors.ts"
+import { retryTransient, type RetryOptions } from "./store-retry.ts"
 
-export interface S3TransferOptions {
+export interface S3TransferOptions extends RetryOptions {
   /** Bytes per part (S3: at least 5 MiB except the last, at most 10000 parts). */
   readonly partSize: number
   readonly partsInFlight: number
-  /** Retries of one request after its first attempt. */
-  readonly retries: number
-  /** The first retry's delay; doubles each time, jittered. */
-  readonly retryBaseMs: number
   /** Keys per listing page (S3's maximum and default: 1000). */
   readonly listPageSize?: number | undefined
 }
@@ -42,8 +39,7 @@ const shaHeader = "x-amz-meta-sha256"
 
 export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = defaultTransferOptions): BackupStoreShape => {
   const store = describeEndpoint(endpoint)
-  const retrying = <A>(effect: Effect.Effect<A, StoreError>): Effect.Effect<A, StoreError> =>
-    effect.pipe(Effect.retry({ schedule: Schedule.exponential(options.retryBaseMs, 2).pipe(Schedule.jittered), times: options.retries, while: isRetryableStoreError }))
+  const retrying = retryTransient(options)
   const request = (req: S3Request) => retrying(s3Request(endpoint, req))
 
   const head = (key: string): Effect.Effect<StoredObject | undefined, StoreError> =>

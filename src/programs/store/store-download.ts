@@ -1,0 +1,88 @@
+/**
+ * Downloads a complete backup from a store into a directory: the manifest first (read, not yet
+ * written), then each file through `<file>.part`, its sha256 compared with the manifest's before
+ * it is renamed into place, and the manifest written last. Restartable: a file already in the
+ * directory with the manifest's size and sha256 is not fetched again.
+ */
+import { createHash } from "node:crypto"
+import { createReadStream } from "node:fs"
+import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises"
+import { join } from "node:path"
+import { Effect, Schema } from "effect"
+import { manifestFileName } from "../../domain/archive-names.ts"
+import { backupCompleteness, listingPrefix, objectKey } from "../../domain/store-layout.ts"
+import { BackupStore } from "../../services/store/backup-store.ts"
+import { localIoFailed, StoreIntegrityFailed } from "../../services/store/store-errors.ts"
+import { readStoredManifest } from "./store-list.ts"
+
+export class StoredBackupIncomplete extends Schema.TaggedError<StoredBackupIncomplete>()("StoredBackupIncomplete", {
+  store: Schema.String,
+  id: Schema.String,
+  reasons: Schema.Array(Schema.String),
+  message: Schema.String,
+}) {}
+
+const localSha256 = (path: string) =>
+  Effect.tryPromise({
+    try: () =>
+      new Promise<string | undefined>((resolve) => {
+        const hash = createHash("sha256")
+        createReadStream(path)
+          .on("data", (d) => hash.update(d as Buffer))
+          .on("end", () => resolve(hash.digest("hex")))
+          .on("error", () => resolve(undefined))
+      }),
+    catch: (e) => localIoFailed(path, "reading", e),
+  })
+
+export const downloadBackup = Effect.fn("downloadBackup")(function* (prefix: string, id: string, dir: string) {
+  const store = yield* BackupStore
+  const page = yield* store.listPage(listingPrefix(prefix, id))
+  const objects = page.objects.map((o) => ({ ...o, file: o.key.slice(listingPrefix(prefix, id).length) }))
+  const backup = { id, objects }
+  const { state, manifest } = yield* readStoredManifest(prefix, backup)
+  const completeness = backupCompleteness(backup, state)
+  if (completeness._tag === "Incomplete" || manifest === undefined) {
+    const reasons = completeness._tag === "Incomplete" ? completeness.reasons : ["no manifest"]
+    return yield* new StoredBackupIncomplete({
+      store: store.location,
+      id,
+      reasons,
+      message: `backup ${id} in ${store.location} is not complete (${reasons.join("; ")}): nothing downloaded; pick a complete backup (list)`,
+    })
+  }
+  yield* Effect.tryPromise({ try: () => mkdir(dir, { recursive: true, mode: 0o700 }), catch: (e) => localIoFailed(dir, "creating", e) })
+  const fetched: Array<{ name: string; size: number; sha256: string; reused: boolean }> = []
+  for (const f of [manifest.files.snapshot, manifest.files.resources]) {
+    const path = join(dir, f.name)
+    const present = yield* Effect.tryPromise({ try: () => stat(path).then((s) => s.size, () => -1), catch: (e) => localIoFailed(path, "reading", e) })
+    if (present === f.size && (yield* localSha256(path)) === f.sha256) {
+      fetched.push({ ...f, reused: true })
+      continue
+    }
+    const got = yield* store.getFile(objectKey(prefix, id, f.name), `${path}.download`)
+    if (got.sha256 !== f.sha256 || got.size !== f.size) {
+      yield* Effect.promise(() => rm(`${path}.download`, { force: true }))
+      return yield* new StoreIntegrityFailed({
+        store: store.location,
+        key: objectKey(prefix, id, f.name),
+        check: got.size !== f.size ? "size" : "sha256",
+        expected: got.size !== f.size ? String(f.size) : f.sha256,
+        found: got.size !== f.size ? String(got.size) : got.sha256,
+        message: `${objectKey(prefix, id, f.name)} in ${store.location} has ${got.size} bytes with sha256 ${got.sha256}; the manifest says ${f.size} bytes with ${f.sha256}: the stored copy is damaged, nothing kept`,
+      })
+    }
+    yield* Effect.tryPromise({ try: () => rename(`${path}.download`, path), catch: (e) => localIoFailed(path, "renaming into", e) })
+    fetched.push({ ...f, reused: false })
+  }
+  const manifestPath = join(dir, manifestFileName)
+  const bytes = yield* store.getBytes(objectKey(prefix, id, manifestFileName))
+  yield* Effect.tryPromise({
+    try: async () => {
+      await writeFile(`${manifestPath}.part`, bytes, { mode: 0o600 })
+      await rename(`${manifestPath}.part`, manifestPath)
+    },
+    catch: (e) => localIoFailed(manifestPath, "writing", e),
+  })
+  return { id, dir, files: fetched, manifest }
+})

@@ -1,0 +1,202 @@
+/**
+ * The directory Layer of BackupStore: a PersistentVolumeClaim mounted in the pod, or a host path.
+ * A key is a relative path under the directory. Writes go to `<file>.part`, are fsynced, renamed
+ * into place and the directory fsynced, so a reader (and `list`) never sees a partial file; a
+ * `<file>.part` left by a killed writer is a pending upload, removed by prune after the grace
+ * period. A directory has no object metadata: the manifest's sha256 is checked at download.
+ */
+import { createHash } from "node:crypto"
+import { createReadStream, createWriteStream } from "node:fs"
+import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from "node:fs/promises"
+import { dirname, join } from "node:path"
+import { Effect, Layer } from "effect"
+import type { PendingUpload, StoredObject } from "../../domain/store-layout.ts"
+import { BackupStore, type BackupStoreShape, type ObjectPage, type PutResult } from "./backup-store.ts"
+import { errnoCode, localIoFailed, StoreBucketMissing, StoreIntegrityFailed, StoreObjectMissing, type StoreError } from "./store-errors.ts"
+
+const partSuffix = ".part"
+const pageSize = 1000
+
+const validKey = (key: string): boolean => key !== "" && key.split("/").every((s) => s !== "" && s !== "." && s !== ".." && !s.includes("\0"))
+
+const fsyncPath = async (path: string) => {
+  const fh = await open(path, "r")
+  try {
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+}
+
+/** Copies `from` into `to` through `<to>.part` (fsync, rename, fsync of the directory), hashing on the way. */
+const copyAtomically = (from: string | Uint8Array, to: string, expectedSha256: string | undefined) =>
+  new Promise<{ size: number; sha256: string }>((resolve, reject) => {
+    const part = `${to}${partSuffix}`
+    const hash = createHash("sha256")
+    let size = 0
+    const out = createWriteStream(part, { mode: 0o600 })
+    const fail = (where: string, e: unknown) => {
+      out.destroy()
+      rm(part, { force: true }).finally(() => reject(Object.assign(e instanceof Error ? e : new Error(String(e)), { where })))
+    }
+    out.on("error", (e) => fail(part, e))
+    out.on("finish", () => {
+      const sha256 = hash.digest("hex")
+      if (expectedSha256 !== undefined && sha256 !== expectedSha256) {
+        fail(part, Object.assign(new Error("sha256 differs"), { code: "ESHA256", found: sha256 }))
+        return
+      }
+      fsyncPath(part)
+        .then(() => rename(part, to))
+        .then(() => fsyncPath(dirname(to)))
+        .then(() => resolve({ size, sha256 }), (e) => fail(part, e))
+    })
+    if (typeof from !== "string") {
+      hash.update(from)
+      size = from.byteLength
+      out.end(from)
+      return
+    }
+    const input = createReadStream(from)
+    input.on("error", (e) => fail(from, e))
+    input.on("data", (d) => {
+      const chunk = d as Buffer
+      hash.update(chunk)
+      size += chunk.length
+    })
+    input.pipe(out)
+  })
+
+export const makeDirectoryStore = (root: string): BackupStoreShape => {
+  const store = root
+  const pathOf = (key: string) => join(root, ...key.split("/"))
+  const badKey = (key: string) => localIoFailed(pathOf(key), "addressing", Object.assign(new Error(`${JSON.stringify(key)} is not a relative path of plain segments`), { code: "EINVAL" }))
+
+  const rootExists = Effect.tryPromise({ try: () => stat(root), catch: (e) => e }).pipe(
+    Effect.flatMap((s) => (s.isDirectory() ? Effect.void : Effect.fail(undefined))),
+    Effect.mapError(() => new StoreBucketMissing({ store, bucket: root, message: `the store directory ${root} does not exist or is not a directory: create it or mount the volume there` })),
+  )
+
+  const put = (key: string, from: string | Uint8Array, expectedSha256: string | undefined): Effect.Effect<PutResult, StoreError> =>
+    Effect.gen(function* () {
+      if (!validKey(key)) return yield* badKey(key)
+      yield* rootExists
+      const to = pathOf(key)
+      yield* Effect.tryPromise({ try: () => mkdir(dirname(to), { recursive: true, mode: 0o700 }), catch: (e) => localIoFailed(dirname(to), "creating", e) })
+      const written = yield* Effect.tryPromise({
+        try: (signal) => {
+          signal.addEventListener("abort", () => void rm(`${to}${partSuffix}`, { force: true }))
+          return copyAtomically(from, to, expectedSha256)
+        },
+        catch: (e): StoreError => {
+          const where = (e as { where?: string }).where ?? to
+          if (errnoCode(e) === "ESHA256") {
+            const found = (e as { found: string }).found
+            return new StoreIntegrityFailed({ store, key, check: "sha256", expected: expectedSha256!, found, message: `${String(from)} has sha256 ${found}, not ${expectedSha256} as expected: nothing stored under ${key}` })
+          }
+          return localIoFailed(where, where === from ? "reading" : "writing", e)
+        },
+      })
+      return { key, ...written }
+    })
+
+  const head = (key: string): Effect.Effect<StoredObject | undefined, StoreError> =>
+    validKey(key)
+      ? Effect.tryPromise({ try: () => stat(pathOf(key)), catch: (e) => e }).pipe(
+          Effect.map((s): StoredObject | undefined => (s.isFile() ? { key, size: s.size, modifiedAt: s.mtimeMs } : undefined)),
+          Effect.catch((e) => (errnoCode(e) === "ENOENT" || errnoCode(e) === "ENOTDIR" ? Effect.succeed(undefined) : Effect.fail(localIoFailed(pathOf(key), "reading", e)))),
+        )
+      : Effect.fail(badKey(key))
+
+  const missing = (key: string) => new StoreObjectMissing({ store, key, message: `${key} is not in ${store}` })
+
+  const getBytes = (key: string) =>
+    validKey(key)
+      ? Effect.tryPromise({ try: () => readFile(pathOf(key)), catch: (e) => (errnoCode(e) === "ENOENT" ? missing(key) : localIoFailed(pathOf(key), "reading", e)) }).pipe(Effect.map((b) => new Uint8Array(b)))
+      : Effect.fail(badKey(key))
+
+  const getFile = (key: string, path: string): Effect.Effect<PutResult, StoreError> =>
+    Effect.gen(function* () {
+      if ((yield* head(key)) === undefined) return yield* missing(key)
+      const written = yield* Effect.tryPromise({
+        try: () => copyAtomically(pathOf(key), path, undefined),
+        catch: (e) => localIoFailed((e as { where?: string }).where ?? path, "downloading into", e),
+      })
+      return { key, ...written }
+    })
+
+  /** Every file under the directory of `prefix`, as keys, in ascending order. */
+  const walk = (prefix: string): Effect.Effect<Array<{ key: string; size: number; modifiedAt: number }>, StoreError> => {
+    const base = prefix.includes("/") ? prefix.slice(0, prefix.lastIndexOf("/")) : ""
+    return Effect.tryPromise({
+      try: async () => {
+        const entries = await readdir(base === "" ? root : pathOf(base), { recursive: true, withFileTypes: true }).catch((e: unknown) => {
+          if (errnoCode(e) === "ENOENT") return []
+          throw e
+        })
+        const files: Array<{ key: string; size: number; modifiedAt: number }> = []
+        for (const d of entries) {
+          if (!d.isFile()) continue
+          const full = join(d.parentPath, d.name)
+          const key = full.slice(root.length + 1).split("/").join("/")
+          if (!key.startsWith(prefix)) continue
+          const s = await stat(full)
+          files.push({ key, size: s.size, modifiedAt: s.mtimeMs })
+        }
+        return files.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+      },
+      catch: (e) => localIoFailed(root, "listing", e),
+    })
+  }
+
+  const listPage = (prefix: string, next?: string): Effect.Effect<ObjectPage, StoreError> =>
+    rootExists.pipe(
+      Effect.andThen(walk(prefix)),
+      Effect.map((files) => {
+        const after = files.filter((f) => !f.key.endsWith(partSuffix) && (next === undefined || f.key > next))
+        const objects = after.slice(0, pageSize)
+        return { objects, next: after.length > pageSize ? objects[objects.length - 1]!.key : undefined }
+      }),
+    )
+
+  const remove = (key: string) =>
+    validKey(key)
+      ? Effect.tryPromise({
+          try: async () => {
+            await rm(pathOf(key), { force: true })
+            // A backup's directory goes with its last file.
+            await rmdir(dirname(pathOf(key))).catch(() => undefined)
+          },
+          catch: (e) => localIoFailed(pathOf(key), "removing", e),
+        })
+      : Effect.fail(badKey(key))
+
+  const pendingUploads = (prefix: string) =>
+    rootExists.pipe(
+      Effect.andThen(walk(prefix)),
+      Effect.map((files) =>
+        files.filter((f) => f.key.endsWith(partSuffix)).map((f): PendingUpload => ({ key: f.key.slice(0, -partSuffix.length), uploadId: f.key, initiatedAt: f.modifiedAt })),
+      ),
+    )
+
+  const abortUpload = (u: PendingUpload) =>
+    validKey(u.uploadId) && u.uploadId.endsWith(partSuffix)
+      ? Effect.tryPromise({ try: () => rm(pathOf(u.uploadId), { force: true }), catch: (e) => localIoFailed(pathOf(u.uploadId), "removing", e) })
+      : Effect.fail(badKey(u.uploadId))
+
+  return {
+    location: store,
+    putFile: (key, path, options) => put(key, path, options?.sha256),
+    putBytes: (key, bytes) => put(key, bytes, undefined),
+    getFile,
+    getBytes,
+    head,
+    listPage,
+    remove,
+    pendingUploads,
+    abortUpload,
+  }
+}
+
+/** The directory Layer. */
+export const directoryStoreLayer = (root: string): Layer.Layer<BackupStore> => Layer.succeed(BackupStore, BackupStore.of(makeDirectoryStore(root)))

@@ -1,0 +1,114 @@
+import { createHash } from "node:crypto"
+import { mkdtempSync, readFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fc } from "@fast-check/vitest"
+import { Effect, Exit, Layer } from "effect"
+import { beforeAll, describe, expect, it } from "vitest"
+import { manifestFileName } from "../../../src/domain/archive-names.ts"
+import { objectKey } from "../../../src/domain/store-layout.ts"
+import { downloadBackup } from "../../../src/programs/store/store-download.ts"
+import { listBackups } from "../../../src/programs/store/store-list.ts"
+import { uploadBackup } from "../../../src/programs/store/store-upload.ts"
+import { BackupStore } from "../../../src/services/store/backup-store.ts"
+import { directoryStoreLayer } from "../../../src/services/store/directory-store.ts"
+import { makeMemoryStore, randomFaults, type FaultInjector, type MemoryStore } from "../../../src/services/store/memory-store.ts"
+import { StoreRequestFailed } from "../../../src/services/store/store-errors.ts"
+import { backupFiles, makeFakeBackup, readManifest } from "../../support/bad-backups.ts"
+import { loadedCluster } from "../backup-resources-harness.ts"
+
+const prefix = "cluster-backup/0000-cluster"
+let backup: string
+const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex")
+const withStore = (store: MemoryStore) => Effect.provide(Layer.succeed(BackupStore, BackupStore.of(store)))
+
+beforeAll(async () => {
+  backup = mkdtempSync(join(tmpdir(), "store-programs-"))
+  await Effect.runPromise(makeFakeBackup(backup, loadedCluster()))
+})
+
+describe("upload, list and download", () => {
+  it("a backup uploaded is listed complete with its manifest, and downloads byte for byte", async () => {
+    const store = makeMemoryStore()
+    const report = await Effect.runPromise(uploadBackup(backup, prefix).pipe(withStore(store)))
+    const manifest = readManifest(backup)
+    expect(report.id).toBe(manifest.timestamp)
+    // The manifest was the last object written.
+    expect([...store.objects.keys()].at(-1)).toBe(objectKey(prefix, report.id, manifestFileName))
+    const listed = await Effect.runPromise(listBackups(prefix).pipe(withStore(store)))
+    expect(listed).toHaveLength(1)
+    expect(listed[0]!.completeness._tag).toBe("Complete")
+    expect(listed[0]!.manifest?.etcd.revision).toBe(manifest.etcd.revision)
+    const into = mkdtempSync(join(tmpdir(), "store-download-"))
+    await Effect.runPromise(downloadBackup(prefix, report.id, into).pipe(withStore(store)))
+    expect(backupFiles(into)).toEqual(backupFiles(backup))
+    for (const f of backupFiles(backup)) expect(sha256(join(into, f))).toBe(sha256(join(backup, f)))
+    // Restartable: a second download reuses what is already there, hash-checked.
+    const again = await Effect.runPromise(downloadBackup(prefix, report.id, into).pipe(withStore(store)))
+    expect(again.files.every((f) => f.reused)).toBe(true)
+  })
+
+  it("the same through a directory store", async () => {
+    const root = mkdtempSync(join(tmpdir(), "store-dir-"))
+    const layer = directoryStoreLayer(root)
+    const report = await Effect.runPromise(uploadBackup(backup, prefix).pipe(Effect.provide(layer)))
+    const listed = await Effect.runPromise(listBackups(prefix).pipe(Effect.provide(layer)))
+    expect(listed.map((b) => [b.completeness.id, b.completeness._tag])).toEqual([[report.id, "Complete"]])
+    const into = mkdtempSync(join(tmpdir(), "store-download-"))
+    await Effect.runPromise(downloadBackup(prefix, report.id, into).pipe(Effect.provide(layer)))
+    for (const f of backupFiles(backup)) expect(sha256(join(into, f))).toBe(sha256(join(backup, f)))
+  })
+
+  it("a failed manifest write leaves an incomplete backup, never listed complete, and refused by download", async () => {
+    const faults: FaultInjector = (operation, key) =>
+      operation === "PUT" && key.endsWith(manifestFileName)
+        ? Effect.fail(new StoreRequestFailed({ store: "memory://", operation, key, status: 400, code: "InvalidRequest", retryable: false, message: "refused" }))
+        : Effect.void
+    const store = makeMemoryStore({ faults })
+    const exit = await Effect.runPromiseExit(uploadBackup(backup, prefix).pipe(withStore(store)))
+    expect(Exit.isFailure(exit)).toBe(true)
+    const listed = await Effect.runPromise(listBackups(prefix).pipe(withStore(store)))
+    expect(listed.map((b) => b.completeness._tag)).toEqual(["Incomplete"])
+    const download = await Effect.runPromiseExit(downloadBackup(prefix, listed[0]!.completeness.id, mkdtempSync(join(tmpdir(), "dl-"))).pipe(withStore(store)))
+    expect(JSON.stringify(download)).toMatch(/StoredBackupIncomplete.*no backup-manifest\.json/)
+  })
+
+  it("a damaged stored copy: download fails naming the file, and keeps nothing of it", async () => {
+    const store = makeMemoryStore()
+    const report = await Effect.runPromise(uploadBackup(backup, prefix).pipe(withStore(store)))
+    const snapshotKey = objectKey(prefix, report.id, readManifest(backup).files.snapshot.name)
+    const o = store.objects.get(snapshotKey)!
+    const damaged = new Uint8Array(o.bytes)
+    damaged[100] = damaged[100]! ^ 0xff
+    store.objects.set(snapshotKey, { bytes: damaged, modifiedAt: o.modifiedAt, sha256: o.sha256 })
+    const into = mkdtempSync(join(tmpdir(), "dl-"))
+    const exit = await Effect.runPromiseExit(downloadBackup(prefix, report.id, into).pipe(withStore(store)))
+    expect(JSON.stringify(exit)).toMatch(/StoreIntegrityFailed.*the stored copy is damaged/)
+    expect(backupFiles(into)).toEqual([])
+  })
+
+  it("random 5xx and slow answers: the upload converges or fails cleanly, never a complete backup that is not whole", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.double({ min: 0, max: 0.7, noNaN: true }), fc.integer({ min: 0, max: 4 }), async (seed, failureRate, retries) => {
+        let s = seed
+        const random = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
+        const store = makeMemoryStore({ faults: randomFaults(random, failureRate, 3), retry: { retries, retryBaseMs: 1 } })
+        const exit = await Effect.runPromiseExit(uploadBackup(backup, prefix).pipe(withStore(store)))
+        const clean = makeMemoryStore()
+        for (const [k, v] of store.objects) clean.objects.set(k, v)
+        const listed = await Effect.runPromise(listBackups(prefix).pipe(withStore(clean)))
+        const complete = listed.filter((b) => b.completeness._tag === "Complete")
+        if (Exit.isSuccess(exit)) {
+          expect(complete).toHaveLength(1)
+          const into = mkdtempSync(join(tmpdir(), "dl-"))
+          await Effect.runPromise(downloadBackup(prefix, exit.value.id, into).pipe(withStore(clean)))
+          for (const f of backupFiles(backup)) expect(sha256(join(into, f))).toBe(sha256(join(backup, f)))
+        } else {
+          expect(JSON.stringify(exit)).toContain("ServiceUnavailable")
+          expect(complete).toHaveLength(0)
+        }
+      }),
+      { numRuns: 25 },
+    )
+  })
+})

@@ -1,0 +1,70 @@
+import { createHash, randomBytes } from "node:crypto"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Effect } from "effect"
+import { describe, expect, it } from "vitest"
+import { makeDirectoryStore } from "../../../src/services/store/directory-store.ts"
+
+const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex")
+const fresh = () => {
+  const base = mkdtempSync(join(tmpdir(), "directory-store-"))
+  const root = join(base, "store")
+  mkdirSync(root)
+  return { base, root, store: makeDirectoryStore(root) }
+}
+const run = Effect.runPromise
+const failure = async (e: Effect.Effect<unknown, unknown>) => JSON.stringify(await Effect.runPromiseExit(e))
+
+describe("the directory store", () => {
+  it("round-trips files byte for byte through <prefix>/<id>/<file>, with no .part left", async () => {
+    const { base, root, store } = fresh()
+    const data = randomBytes(3 * 1024 * 1024 + 17)
+    writeFileSync(join(base, "snap.db"), data)
+    expect(await run(store.putFile("c/b1/snap.db", join(base, "snap.db"), { sha256: sha256(data) }))).toEqual({ key: "c/b1/snap.db", size: data.length, sha256: sha256(data) })
+    await run(store.putBytes("c/b1/backup-manifest.json", new TextEncoder().encode("{}\n")))
+    expect(readdirSync(join(root, "c", "b1")).sort()).toEqual(["backup-manifest.json", "snap.db"])
+    const got = await run(store.getFile("c/b1/snap.db", join(base, "back.db")))
+    expect(got.sha256).toBe(sha256(data))
+    expect(readFileSync(join(base, "back.db")).equals(data)).toBe(true)
+    expect(existsSync(join(base, "back.db.part"))).toBe(false)
+    expect(await run(store.head("c/b1/snap.db"))).toMatchObject({ size: data.length })
+    expect(await run(store.head("c/b1/none"))).toBeUndefined()
+  })
+
+  it("lists in key order without .part files, which are pending uploads until aborted", async () => {
+    const { root, store } = fresh()
+    for (const k of ["c/b/2", "c/a/1", "c/b/1"]) await run(store.putBytes(k, new Uint8Array([1])))
+    writeFileSync(join(root, "c", "b", "3.part"), "half")
+    const page = await run(store.listPage("c/"))
+    expect(page.objects.map((o) => o.key)).toEqual(["c/a/1", "c/b/1", "c/b/2"])
+    expect(page.next).toBeUndefined()
+    const pending = await run(store.pendingUploads("c/"))
+    expect(pending.map((u) => u.key)).toEqual(["c/b/3"])
+    await run(store.abortUpload(pending[0]!))
+    expect(existsSync(join(root, "c", "b", "3.part"))).toBe(false)
+    await run(store.remove("c/a/1"))
+    expect(existsSync(join(root, "c", "a"))).toBe(false)
+  })
+
+  it("a full device: StoreLocalIoFailed with ENOSPC and what to do; nothing stored, no .part left", async () => {
+    const { root, store } = fresh()
+    mkdirSync(join(root, "c", "b1"), { recursive: true })
+    // The part file is a symlink to /dev/full: every write fails with ENOSPC, as on a full volume.
+    symlinkSync("/dev/full", join(root, "c", "b1", "snap.db.part"))
+    const message = await failure(store.putBytes("c/b1/snap.db", randomBytes(1 << 20)))
+    expect(message).toMatch(/StoreLocalIoFailed/)
+    expect(message).toMatch(/ENOSPC/)
+    expect(message).toMatch(/the device is full/)
+    expect(readdirSync(join(root, "c", "b1"))).toEqual([])
+  })
+
+  it("a missing store directory or a file of another sha256: a clear error and nothing stored", async () => {
+    const { base, root, store } = fresh()
+    expect(await failure(makeDirectoryStore(join(base, "absent")).putBytes("c/x", new Uint8Array([1])))).toMatch(/StoreBucketMissing.*does not exist.*mount the volume/)
+    writeFileSync(join(base, "f"), "content")
+    expect(await failure(store.putFile("c/b/f", join(base, "f"), { sha256: "0".repeat(64) }))).toMatch(/StoreIntegrityFailed.*nothing stored under c\/b\/f/)
+    expect(readdirSync(join(root, "c", "b"))).toEqual([])
+    expect(await failure(store.putBytes("c/../x", new Uint8Array([1])))).toMatch(/not a relative path of plain segments/)
+  })
+})
