@@ -61,13 +61,21 @@ export const findPartialRestores = (root: string) =>
  */
 export const sweepExtractLeftovers = (root: string) =>
   Effect.gen(function* () {
-    const configDir = posix.join(root, hostLayout.configDir)
-    const removed: Array<string> = []
-    for (const name of yield* list(configDir)) {
-      const path = posix.join(configDir, name)
-      if (!name.startsWith(extractStagingPrefix) || !(yield* isDirectory(path))) continue
+    const found = yield* findExtractLeftovers(root)
+    for (const path of found) {
       yield* Effect.tryPromise({ try: () => rm(path, { recursive: true, force: true }), catch: failure("remove the leftover staging directory", path) })
-      removed.push(path)
     }
-    return removed
+    return found
+  })
+
+/** The extraction staging directories in `/etc/kubernetes` under `root` (changes nothing). */
+export const findExtractLeftovers = (root: string) =>
+  Effect.gen(function* () {
+    const configDir = posix.join(root, hostLayout.configDir)
+    const found: Array<string> = []
+    for (const name of (yield* list(configDir)).sort()) {
+      const path = posix.join(configDir, name)
+      if (name.startsWith(extractStagingPrefix) && (yield* isDirectory(path))) found.push(path)
+    }
+    return found
   })

@@ -84,7 +84,7 @@ export const checkPrecondition = (p: Precondition, context: PreconditionContext)
       case "FreeSpace": {
         const on = yield* existingAncestor(p.path)
         const usage = yield* DiskSpace.use((d) => d.usage(on)).pipe(Effect.mapError((e) => unmet(e.message)))
-        if (usage.availableBytes < p.bytes) return yield* unmet(`only ${usage.availableBytes} bytes are available on the file system of ${on}`)
+        if (usage.availableBytes < p.bytes) return yield* unmet(`only ${usage.availableBytes} bytes are available on the file system of ${on}; free ${p.bytes - usage.availableBytes} bytes there and run the restore again`)
         return
       }
       case "IsDirectory": {
@@ -141,10 +141,12 @@ export const foreseeableFailures = (plan: RestorePlan) =>
         if (p._tag === "DirectoryEmpty") {
           const entries = yield* Effect.promise(() => readdir(p.path).catch(() => [] as Array<string>))
           const left = entries.filter((n) => !p.ignoring.includes(n) && !movedAway.includes(`${p.path}/${n}`)).sort()
-          if (left.length > 0) failures.push({ what, message: `${before}, but it holds ${left.join(", ")}, which no earlier step moves away` })
+          if (left.length > 0) {
+            failures.push({ what, message: `${before}, but it holds ${left.join(", ")}, which no earlier step moves away: this restore did not make ${left.length === 1 ? "it" : "them"}; move ${left.length === 1 ? "it" : "them"} out of ${p.path} and run the restore again` })
+          }
         }
         if (p._tag === "PathAbsent" && !movedAway.includes(p.path) && (yield* lstatOrUndefined(p.path)) !== undefined) {
-          failures.push({ what, message: `${before}, but it exists and no earlier step moves it away` })
+          failures.push({ what, message: `${before}, but it exists and no earlier step moves it away: move it elsewhere (or choose another --restore-id) and run the restore again` })
         }
       }
       for (const action of step.actions) if (action._tag === "Move") movedAway.push(action.from)

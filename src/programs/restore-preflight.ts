@@ -41,7 +41,7 @@ export const cachedVerification = (inputs: RestoreInputs, options: VerificationO
         if (failed.length > 0) {
           return yield* new RestorePreconditionFailed({
             precondition: "BackupVerified",
-            message: `the backup does not verify: ${failed.map(describeCheck).join("; ")}`,
+            message: `the backup does not verify: ${failed.map(describeCheck).join("; ")}; restore another backup (cluster-backup verify ${inputs.backupDir} shows every check)`,
           })
         }
       }).pipe(Effect.provideContext(services)),

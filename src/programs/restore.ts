@@ -23,7 +23,7 @@ import { defaultTarLimits, type TarLimits } from "../services/tarball/tarball.ts
 import { executePlan } from "./restore-executor.ts"
 import { gatherRestoreInputs, type RestoreInputOptions } from "./restore-inputs.ts"
 import { acquireRunLock, inspectRunLock } from "../services/run-lock.ts"
-import { restoreLockPath, sweepExtractLeftovers } from "./restore-leftovers.ts"
+import { findExtractLeftovers, restoreLockPath, sweepExtractLeftovers } from "./restore-leftovers.ts"
 import { cachedVerification, preflightChecks } from "./restore-preflight.ts"
 
 export interface RestoreOptions extends RestoreInputOptions {
@@ -70,16 +70,22 @@ const refusal = (checks: ReadonlyArray<PreflightCheck>, dryRun: boolean): Restor
   })
 }
 
-/** The dry run's view of the lock: a real run now would fail to take it while another restore runs. */
+/** The dry run's view of the lock (a real run now would fail to take it while another restore runs) and of what a killed restore left. */
 const lockCheck = (root: string) =>
   Effect.gen(function* () {
     const path = restoreLockPath(root)
     const state = yield* Effect.result(inspectRunLock(path))
     const what = `no other restore is running (${path})`
-    if (state._tag === "Failure") return { what, unmet: state.failure.message } satisfies PreflightCheck
-    if (state.success._tag !== "Held") return { what } satisfies PreflightCheck
-    const owner = state.success.owner
-    return { what, unmet: `held by ${owner.command} (PID ${owner.pid} on ${owner.host}, started ${owner.startedAt}): wait for it to finish` } satisfies PreflightCheck
+    if (state._tag === "Failure") return [{ what, unmet: state.failure.message }] satisfies ReadonlyArray<PreflightCheck>
+    if (state.success._tag === "Held") {
+      const owner = state.success.owner
+      return [{ what, unmet: `held by ${owner.command} (PID ${owner.pid} on ${owner.host}, started ${owner.startedAt}): wait for it to finish` }] satisfies ReadonlyArray<PreflightCheck>
+    }
+    const leftovers = yield* findExtractLeftovers(root).pipe(Effect.orElseSucceed((): ReadonlyArray<string> => []))
+    return [
+      { what: state.success._tag === "Stale" ? `${what}: the lock a killed restore left is replaced by a real run` : what },
+      ...leftovers.map((path) => ({ what: `${path}, a killed restore's extraction staging directory (decoded keys), is removed by a real run before its first step` })),
+    ] satisfies ReadonlyArray<PreflightCheck>
   })
 
 /** The real run, under the restore lock: sweep what a killed restore left, re-plan, check, execute. */
@@ -119,7 +125,7 @@ export const restoreBackup = Effect.fn("restoreBackup")(function* (options: Rest
   if (!options.dryRun) return yield* realRun(options, inputs.plan.root)
   const { plan } = inputs
   const backupVerified = yield* cachedVerification(inputs, options)
-  const checks = [yield* lockCheck(plan.root), ...(yield* preflightChecks(plan, backupVerified))]
+  const checks = [...(yield* lockCheck(plan.root)), ...(yield* preflightChecks(plan, backupVerified))]
   yield* options.output(renderRestorePlan(plan) + renderPreflight(plan, checks))
   const refused = refusal(checks, true)
   if (refused !== undefined) return yield* refused

@@ -125,7 +125,7 @@ describe("cluster-backup restore", () => {
     const stray = cli(...restoreArgs(h))
     expect(stray.status).toBe(1)
     expect(stray.stderr).toMatch(
-      /error: restore refused before any change: step 7 restore-snapshot requires .*\/var\/lib\/etcd is empty \(lost\+found aside\), but it holds stray-file, which no earlier step moves away\. Nothing was changed\./,
+      /error: restore refused before any change: step 7 restore-snapshot requires .*\/var\/lib\/etcd is empty \(lost\+found aside\), but it holds stray-file, which no earlier step moves away: this restore did not make it; move it out of .*\/var\/lib\/etcd and run the restore again\. Nothing was changed\./,
     )
     expect(snapshotTree(h.root)).toEqual(before)
   })
