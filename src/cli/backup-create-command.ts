@@ -31,6 +31,6 @@ export const backupCreateCommand = Command.make(
     ),
 ).pipe(
   Command.withDescription(
-    "Finish the backup: check the snapshot and the four staged revisions, decide whether they pair (else name both files __POSSIBLY_DIRTY__ and say why), write static_kuberesources_<ts>.tar.gz deterministically and then backup-manifest.json (sizes and sha256 of every file), and remove the staging area.",
+    "Finish the backup: check the snapshot and the four staged revisions, decide whether they pair (else name both files __POSSIBLY_DIRTY__ and say why), write static_kuberesources_<ts>.tar.gz deterministically and then backup-manifest.json (sizes and sha256 of every file), and remove the staging area (also when it fails or is interrupted). Run again after the manifest was written, it removes what is left and exits 0. Holds the backup directory's lock (.cluster-backup/run.lock) and first removes what killed runs left.",
   ),
 )

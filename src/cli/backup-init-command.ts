@@ -98,6 +98,6 @@ export const backupInitCommand = Command.make(
     ),
 ).pipe(
   Command.withDescription(
-    "Stream the etcd snapshot into the backup directory (checked against etcd's sha256 trailer, written as .part and renamed when complete) and record the backup timestamp, the snapshot's etcd revision and the operator revisions it contains in .cluster-backup/snapshot.json.",
+    "Stream the etcd snapshot into the backup directory (checked against etcd's sha256 trailer, written as .part and renamed when complete) and record the backup timestamp, the snapshot's etcd revision and the operator revisions it contains in .cluster-backup/snapshot.json. Holds the backup directory's lock (.cluster-backup/run.lock); first removes what killed runs left (.part files) and the files of an earlier backup that was never completed.",
   ),
 )

@@ -34,6 +34,6 @@ export const backupResourcesCommand = Command.make(
     ),
 ).pipe(
   Command.withDescription(
-    "Rebuild static-pod-resources/<pod>-<N>/ of one operand from its revisioned ConfigMaps and Secrets (<name>-N) into the backup's staging area, exactly as the installer lays it out (secrets decoded, installer file modes), and record every file written in .cluster-backup/resources-<operand>.json. Fails, naming them, when the revision or a required resource is missing.",
+    "Rebuild static-pod-resources/<pod>-<N>/ of one operand from its revisioned ConfigMaps and Secrets (<name>-N) into the backup's staging area, exactly as the installer lays it out (secrets decoded, installer file modes), and record every file written in .cluster-backup/resources-<operand>.json. Fails, naming them, when the revision or a required resource is missing; a failed or interrupted run leaves nothing of the operand. Holds the backup directory's lock (.cluster-backup/run.lock) and first removes what killed runs left.",
   ),
 )
