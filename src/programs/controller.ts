@@ -2,7 +2,7 @@
  * The BackupConfigController: watches on the four operator CRs, the backup pods and its
  * ConfigMaps say *when* to reconcile; `reconcile` decides *what*. Triggers are coalesced (a
  * burst of events runs one sync) and syncs run one at a time, only while this replica leads.
- * A pending render is woken at its instant; failures retry with capped exponential backoff;
+ * A pending render is woken at its instant; failed syncs retry with capped exponential backoff;
  * a periodic resync catches anything a watch missed. On interruption (SIGTERM) the sync in
  * progress finishes and the Lease is released.
  */
@@ -11,7 +11,7 @@ import { backupStatusConfigMapName } from "../domain/backup-status.ts"
 import { backupPodLabelValues, managedByLabel, nameLabel } from "../domain/pod-spec.ts"
 import { operandNames as allOperands } from "../domain/operands.ts"
 import { ControllerMetrics } from "../services/controller-metrics.ts"
-import { Kube } from "../services/kube/kube.ts"
+import { Kube, type WatchEvent } from "../services/kube/kube.ts"
 import { initialLeadership, isLeader, releaseLease, runElection, type LeaseElectionConfig, type LeadershipState } from "./leader-election.ts"
 import { backupPodConfigMapName, emptyMemory, reconcile, type ReconcileConfig, type ReconcileResult } from "./reconcile.ts"
 
@@ -64,15 +64,20 @@ export const startController = Effect.fn("startController")(function* (config: C
     ),
   )
 
-  // Watches: any change is a reason to look again. A watch that fails is restarted after a pause.
-  const watchForever = <A, E>(name: string, stream: Stream.Stream<A, E>) =>
+  // Watches: any change is a reason to look again. A failing watch retries by itself with backoff
+  // (watch.ts) and says so once when it starts failing and once when it works again.
+  const watchForever = <A>(name: string, stream: Stream.Stream<WatchEvent<A>>) =>
     Effect.forkScoped(
-      stream.pipe(
-        Stream.runForEach(() => wake(name)),
-        Effect.catch((e) => Effect.logWarning(`watch ${name} ended: ${String((e as { message?: unknown }).message ?? e)}`)),
-        Effect.andThen(Effect.sleep(config.minBackoffMs)),
-        Effect.forever,
-      ),
+      Stream.runForEach(stream, (event) => {
+        switch (event.type) {
+          case "FAILING":
+            return Effect.logWarning(`watch of ${name} failing: ${event.error.message}; retrying with backoff`)
+          case "RESTORED":
+            return Effect.logInfo(`watch of ${name} restored`).pipe(Effect.andThen(wake(`${name} restored`)))
+          default:
+            return wake(name)
+        }
+      }),
     )
   for (const operand of allOperands) yield* watchForever(`operator ${operand}`, kube.operators.watch(operand))
   yield* watchForever("backup pods", kube.pods.watch(config.reconcile.namespace, { labelSelector: backupPodSelector }))

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Scope } from "effect"
+import { Duration, Effect, Exit, Layer, Logger, Scope } from "effect"
+import { TestClock } from "effect/testing"
 import { defaultReconcileConfig } from "../../src/programs/reconcile.ts"
 import { startController, type ControllerConfig } from "../../src/programs/controller.ts"
 import { ControllerMetrics } from "../../src/services/controller-metrics.ts"
@@ -7,6 +8,7 @@ import { Kube, type KubeService } from "../../src/services/kube/kube.ts"
 import { leaseType } from "../../src/services/kube/resources.ts"
 import { makeSimulatedCluster, type SimulatedCluster } from "../../src/services/kube/simulated-cluster.ts"
 import { Fault } from "../../src/services/kube/faults.ts"
+import { defaultWatchBackoff } from "../../src/services/kube/watch.ts"
 import { configMapData, ns, renderedPod, revs, seedOperators, setRevision } from "./reconcile-harness.ts"
 import { until } from "../support/eventually.ts"
 
@@ -116,6 +118,39 @@ describe("controller", () => {
       const handle = yield* run(cluster, "a", [], scope)
       yield* until("render after the outage", () => renderedPod(cluster) !== undefined, 8000)
       expect(handle.syncs()).toBeGreaterThan(1)
+      yield* Scope.close(scope, Exit.void)
+    }))
+
+  it.effect("a minute of API outage for a watch: a bounded number of requests, one WARN when it starts failing, one line when it is restored", () =>
+    Effect.gen(function* () {
+      const cluster = makeSimulatedCluster()
+      seedOperators(cluster, revs(3, 7, 5, 6))
+      const lines: Array<string> = []
+      const capture = Logger.layer([Logger.make(({ logLevel, message }) => void lines.push(`${logLevel} ${String(message)}`))])
+      const watchRequests = () => cluster.requests.filter((r) => r.resource === "configmaps" && (r.verb === "watch" || r.verb === "list")).length
+      cluster.faults.inject(Fault.unavailable(), { resource: "configmaps", verb: ["watch", "list"], times: Infinity })
+      const scope = yield* Scope.make()
+      yield* startController({ ...config("a"), election: { ...config("a").election, leaseDurationMs: 137_000, renewDeadlineMs: 107_000, retryPeriodMs: 26_000 } }).pipe(
+        Effect.provide(Layer.merge(Kube.simulated(cluster, { watchBackoff: defaultWatchBackoff }), Layer.sync(ControllerMetrics, () => ControllerMetrics.make(ns)))),
+        Effect.provide(capture),
+        Scope.provide(scope),
+      )
+      const step = (seconds: number) =>
+        Effect.gen(function* () {
+          for (let i = 0; i < seconds * 10; i++) yield* TestClock.adjust(Duration.millis(100))
+        })
+      yield* step(60)
+      // Two watches (cluster-backup-pod and backup-status), each list failing with backoff from 1 s to 30 s.
+      expect(watchRequests()).toBeGreaterThanOrEqual(2 * 5)
+      expect(watchRequests()).toBeLessThanOrEqual(2 * 10)
+      const failing = lines.filter((l) => l.includes("watch of configmap") && l.includes("failing"))
+      expect(failing).toHaveLength(2)
+      expect(failing[0]).toMatch(/^Warn watch of configmap (cluster-backup-pod|backup-status) failing: .*; retrying with backoff$/)
+      cluster.faults.clear()
+      yield* step(31)
+      const restored = lines.filter((l) => l.includes("watch of configmap") && l.includes("restored"))
+      expect(restored.sort()).toEqual(["Info watch of configmap backup-status restored", "Info watch of configmap cluster-backup-pod restored"])
+      expect(lines.filter((l) => l.includes("watch of") && l.includes("failing"))).toHaveLength(2)
       yield* Scope.close(scope, Exit.void)
     }))
 })

@@ -12,7 +12,7 @@ import { describeRef, Invalid, KubeResponseInvalid, type KubeError, type Resourc
 import { liveTransport, loadKubeConfig, type KubeConfigInvalid, type KubeConfigSource, type LiveOptions } from "./live-transport.ts"
 import type { JsonObject } from "./merge-patch.ts"
 import { apiVersionOf, kubeEndpoints, type Endpoint } from "./resources.ts"
-import { defaultRetryPolicy, immediateRetries, withRetry, type RetryPolicy } from "./retry.ts"
+import { defaultRetryPolicy, immediateRetries, noRetries, withRetry, type RetryPolicy } from "./retry.ts"
 import {
   ConfigMap,
   Event,
@@ -31,7 +31,7 @@ import {
 import type { SimulatedCluster } from "./simulated-cluster.ts"
 import { simulatedTransport } from "./simulated-transport.ts"
 import { refOf, type KubeTransport, type RequestVerb } from "./transport.ts"
-import { resilientWatch, type ConnectionEvent, type ObjectList, type WatchEvent } from "./watch.ts"
+import { defaultWatchBackoff, resilientWatch, type ConnectionEvent, type ObjectList, type WatchBackoff, type WatchEvent } from "./watch.ts"
 
 export type { ObjectList, WatchEvent } from "./watch.ts"
 
@@ -51,7 +51,8 @@ export interface WatchOptions extends ListOptions {
 }
 
 type Op<A> = Effect.Effect<A, KubeError>
-type Watch<A> = Stream.Stream<WatchEvent<A>, KubeError>
+/** Never fails: it retries with backoff and reports `FAILING`/`RESTORED` (see `watch.ts`). */
+type Watch<A> = Stream.Stream<WatchEvent<A>>
 
 /** What programs may do with the cluster; each method maps to one row of `kubeApiPermissions`. */
 export interface KubeService {
@@ -97,7 +98,12 @@ export interface KubeService {
 
 export interface KubeOptions {
   readonly retry?: RetryPolicy
+  /** Backoff of a failing watch (default `defaultWatchBackoff`). */
+  readonly watchBackoff?: WatchBackoff
 }
+
+/** The simulated cluster's watch backoff: the same shape, short, so tests with injected faults stay fast. */
+export const simulatedWatchBackoff: WatchBackoff = { baseMillis: 5, maxMillis: 100 }
 
 /** The selector parameters of a list or watch. */
 const selectors = (options: ListOptions): { readonly labelSelector?: string; readonly fieldSelector?: string } => ({
@@ -108,15 +114,17 @@ const selectors = (options: ListOptions): { readonly labelSelector?: string; rea
 /** The `Kube` service over a transport. */
 export const makeKube = (transport: KubeTransport, options: KubeOptions = {}): KubeService => {
   const retry = options.retry ?? defaultRetryPolicy
+  const watchBackoff = options.watchBackoff ?? defaultWatchBackoff
 
   const send = (
     endpoint: Endpoint,
     verb: RequestVerb,
     ref: { readonly namespace?: string; readonly name?: string },
     extra: { readonly body?: unknown; readonly labelSelector?: string; readonly fieldSelector?: string } = {},
+    policy: RetryPolicy = retry,
   ): Op<unknown> =>
     transport.request({ endpoint, verb, ...ref, ...extra }).pipe(
-      withRetry(retry, verb),
+      withRetry(policy, verb),
       Effect.withSpan(`Kube.${endpoint.type.resource}.${verb}`, {
         attributes: { namespace: ref.namespace ?? "", name: ref.name ?? "" },
       }),
@@ -169,8 +177,8 @@ export const makeKube = (transport: KubeTransport, options: KubeOptions = {}): K
         ...(name === undefined ? {} : { name }),
       }) as const
     const refAt = (namespace?: string, name?: string): ResourceRef => refOf({ endpoint, ...at(namespace, name) })
-    const list = (namespace: string | undefined, options: ListOptions = {}): Op<ObjectList<S["Type"]>> =>
-      send(endpoint, "list", at(namespace), selectors(options)).pipe(
+    const list = (namespace: string | undefined, options: ListOptions = {}, policy: RetryPolicy = retry): Op<ObjectList<S["Type"]>> =>
+      send(endpoint, "list", at(namespace), selectors(options), policy).pipe(
         Effect.flatMap(decode(ListBody(stored), refAt(namespace))),
         Effect.map((body) => ({ items: body.items ?? [], resourceVersion: body.metadata?.resourceVersion ?? "" })),
       )
@@ -229,9 +237,10 @@ export const makeKube = (transport: KubeTransport, options: KubeOptions = {}): K
         Effect.asVoid(send(endpoint, "delete", at(namespace, name))),
       watch: (namespace: string | undefined, options: WatchOptions = {}): Watch<S["Type"]> =>
         resilientWatch({
-          list: list(namespace, options),
+          // One request per attempt: the watch's own backoff paces the retries.
+          list: list(namespace, options, noRetries),
           connect: connect(namespace, options),
-          retry,
+          backoff: watchBackoff,
           ...(options.resourceVersion === undefined ? {} : { resourceVersion: options.resourceVersion }),
         }),
     }
@@ -282,7 +291,10 @@ export class Kube extends Context.Service<Kube, KubeService>()("cluster-backup/K
 
   /** The in-memory cluster, with its fault injection; retries are immediate by default. */
   static readonly simulated = (cluster: SimulatedCluster, options: KubeOptions = {}): Layer.Layer<Kube> =>
-    Layer.succeed(Kube, Kube.of(makeKube(simulatedTransport(cluster), { retry: options.retry ?? immediateRetries })))
+    Layer.succeed(
+      Kube,
+      Kube.of(makeKube(simulatedTransport(cluster), { retry: options.retry ?? immediateRetries, watchBackoff: options.watchBackoff ?? simulatedWatchBackoff })),
+    )
 
   /** Any transport (tests that need a hand-made one). */
   static readonly fromTransport = (transport: KubeTransport, options: KubeOptions = {}): Layer.Layer<Kube> =>

@@ -291,7 +291,13 @@ describe("live Kube Layer: failures", () => {
 
 describe("live Kube Layer: watches", () => {
   const names = (events: ReadonlyArray<WatchEvent<Pod>>) =>
-    events.map((e) => (e.type === "SYNC" ? `SYNC ${e.objects.map((p) => p.metadata.name).join(",")}` : `${e.type} ${e.object.metadata.name}@${e.object.metadata.resourceVersion}`))
+    events.map((e) =>
+      e.type === "SYNC"
+        ? `SYNC ${e.objects.map((p) => p.metadata.name).join(",")}`
+        : "object" in e
+          ? `${e.type} ${e.object.metadata.name}@${e.object.metadata.resourceVersion}`
+          : e.type,
+    )
 
   /** Watches pods while `act` runs, until `count` events arrived. */
   const watchDuring = (h: Harness, count: number, act: (kube: KubeService) => Effect.Effect<unknown, unknown>, from?: string) =>
