@@ -21,6 +21,9 @@ export type LeftoverKind =
 /** The directory beside the backup's files that holds its records (`.cluster-backup`). */
 export const recordDirectoryName = ".cluster-backup"
 
+/** The backup directory's lock in the record directory (see `services/run-lock.ts`). */
+export const runLockFileName = "run.lock"
+
 /** The name `building/` has in the record directory. */
 export const buildingDirectoryName = "building"
 
@@ -46,4 +49,17 @@ export const recordDirectoryLeftover = (name: string): LeftoverKind | undefined 
   const temp = tempSuffix.exec(name)
   if (temp !== null && recordFileNames.has(name.slice(0, temp.index))) return "unfinished atomic write"
   return undefined
+}
+
+const lockTemp = /^\.(?:new|stale)-([1-9][0-9]{0,9})-[0-9a-f]+$/
+
+/**
+ * The PID in the name of a temporary file the run lock makes while it is taken
+ * (`run.lock.new-<pid>-<hex>`, `run.lock.stale-<pid>-<hex>`), if `name` is one: it is a leftover
+ * only once that process is gone, which only the caller can check.
+ */
+export const runLockTempPid = (name: string): number | undefined => {
+  if (!name.startsWith(runLockFileName)) return undefined
+  const m = lockTemp.exec(name.slice(runLockFileName.length))
+  return m === null ? undefined : Number(m[1])
 }

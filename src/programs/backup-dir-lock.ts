@@ -6,12 +6,13 @@
  * the lock free or stale (`inspectRunLock`), never held.
  */
 import { Effect, Path } from "effect"
+import { runLockFileName } from "../domain/backup-leftovers.ts"
 import { acquireRunLock } from "../services/run-lock.ts"
 import { ensurePrivateDirectory } from "./atomic-files.ts"
 import { sweepLeftovers } from "./leftover-sweep.ts"
 import { recordDirName } from "./snapshot-record.ts"
 
-export const backupDirLockFileName = "run.lock"
+export const backupDirLockFileName = runLockFileName
 
 /** `<backupDir>/.cluster-backup/run.lock` */
 export const backupDirLockPath = (path: Path.Path, backupDir: string): string => path.join(backupDir, recordDirName, backupDirLockFileName)

@@ -1,12 +1,14 @@
 /**
  * Removes what killed runs of the backup pod's commands left in a backup directory: partial
- * snapshots and tarballs (`.part`), unfinished atomic writes (`.tmp-<id>`) and `building/` with
- * its decoded Secrets (names decided by `domain/backup-leftovers.ts`). Each removal is logged with
+ * snapshots and tarballs (`.part`), unfinished atomic writes (`.tmp-<id>`, and the run lock's
+ * temporary files when their process is gone) and `building/` with its decoded Secrets (names decided by `domain/backup-leftovers.ts`). Each removal is logged with
  * its size. Call it only while holding the backup directory's lock (`withBackupDirLock`): then no
  * live run is writing any of these.
  */
 import { Effect, FileSystem, Path } from "effect"
-import { backupDirectoryLeftover, recordDirectoryLeftover, type LeftoverKind } from "../domain/backup-leftovers.ts"
+import { hostname } from "node:os"
+import { backupDirectoryLeftover, recordDirectoryLeftover, runLockTempPid, type LeftoverKind } from "../domain/backup-leftovers.ts"
+import { ownerLiveness } from "../services/run-lock.ts"
 import { fileError } from "./atomic-files.ts"
 import { recordDirName } from "./snapshot-record.ts"
 import { formatBytes } from "./snapshot-progress.ts"
@@ -52,6 +54,11 @@ export const sweepLeftovers = Effect.fnUntraced(function* (backupDir: string) {
   for (const name of yield* list(recordDir)) {
     const kind = recordDirectoryLeftover(name)
     if (kind !== undefined) found.push({ path: path.join(recordDir, name), kind })
+    // A run killed while it took the lock; a live one taking it now keeps its file.
+    const pid = runLockTempPid(name)
+    if (pid !== undefined && (yield* Effect.promise(() => ownerLiveness({ pid, startTicks: null, host: hostname(), command: "", startedAt: "" }))) === "gone") {
+      found.push({ path: path.join(recordDir, name), kind: "unfinished atomic write" })
+    }
   }
   const swept: Array<SweptLeftover> = []
   for (const leftover of found) {

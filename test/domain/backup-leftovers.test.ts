@@ -1,7 +1,7 @@
 import { fc, test } from "@fast-check/vitest"
 import { describe, expect, it } from "vitest"
 import { backupFileNames, formatBackupTimestamp, manifestFileName, parseBackupFileName } from "../../src/domain/archive-names.ts"
-import { backupDirectoryLeftover, recordDirectoryLeftover } from "../../src/domain/backup-leftovers.ts"
+import { backupDirectoryLeftover, recordDirectoryLeftover, runLockTempPid } from "../../src/domain/backup-leftovers.ts"
 import { operandNames } from "../../src/domain/operands.ts"
 
 const timestampArb = fc
@@ -62,4 +62,14 @@ describe("leftovers of killed runs, by name", () => {
   it("building/ in the record directory is", () => {
     expect(recordDirectoryLeftover("building")).toBe("revision tree being built")
   })
+  test.prop([fc.integer({ min: 1, max: 4_194_304 }), fc.constantFrom("new", "stale"), fc.stringMatching(/^[0-9a-f]{1,16}$/)], { numRuns: 200 })(
+    "the run lock's temporary files name the PID that made them; the lock itself and other names do not",
+    (pid, kind, hex) => {
+      expect(runLockTempPid(`run.lock.${kind}-${pid}-${hex}`)).toBe(pid)
+      expect(runLockTempPid("run.lock")).toBeUndefined()
+      expect(runLockTempPid(`run.lock.${kind}-${pid}`)).toBeUndefined()
+      expect(runLockTempPid(`other.lock.${kind}-${pid}-${hex}`)).toBeUndefined()
+      expect(runLockTempPid(`run.lock.${kind}-0${pid}-${hex}`)).toBeUndefined()
+    },
+  )
 })

@@ -394,13 +394,16 @@ describe("backup-init (in-memory etcd)", () => {
       // The lock of a run that is gone: a PID that no longer runs.
       const gone = spawnSync(process.execPath, ["-e", ""]).pid!
       writeFileSync(join(records, "run.lock"), JSON.stringify({ pid: gone, startTicks: null, host: hostname(), command: "backup-init", startedAt: "2026-01-01T00:00:00Z" }))
+      // Temporary files of taking the lock: one of the gone run's, one of a live process's.
+      writeFileSync(join(records, `run.lock.new-${gone}-0a1b2c3d`), "{}")
+      writeFileSync(join(records, `run.lock.new-${process.pid}-0a1b2c3d`), "{}")
       yield* TestClock.setTime(at)
       const lines: Array<string> = []
       const capture = Logger.layer([Logger.make(({ message }) => void lines.push(String(message)))])
       const exit = yield* Effect.exit(backupInit({ backupDir }).pipe(Effect.provide(fixedLayers(member())), Effect.provide(capture)))
       assert.isTrue(Exit.isSuccess(exit), Exit.isFailure(exit) ? String(exit.cause) : "")
       assert.deepStrictEqual(listing(backupDir), ["NOTES.txt", "notes.db.part", snapshotName])
-      assert.deepStrictEqual(readdirSync(records).sort(), ["snapshot.json"])
+      assert.deepStrictEqual(readdirSync(records).sort(), [`run.lock.new-${process.pid}-0a1b2c3d`, "snapshot.json"])
       for (const [path, what] of [
         [join(backupDir, "snapshot_2025-12-31_235959.db.part"), "partial snapshot left by an interrupted run (2.9 KiB)"],
         [join(backupDir, `${snapshotName}.part`), "partial snapshot left by an interrupted run (10 B)"],
@@ -408,6 +411,7 @@ describe("backup-init (in-memory etcd)", () => {
         [join(backupDir, "backup-manifest.json.tmp-4242"), "unfinished atomic write left by an interrupted run (1 B)"],
         [join(records, "snapshot.json.tmp-4242"), "unfinished atomic write left by an interrupted run (1 B)"],
         [join(records, "building"), "revision tree being built left by an interrupted run (1 file, 100 B)"],
+        [join(records, `run.lock.new-${gone}-0a1b2c3d`), "unfinished atomic write left by an interrupted run (2 B)"],
       ]) {
         assert.include(lines, `removed ${path}: ${what}`)
       }
