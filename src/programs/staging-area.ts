@@ -7,7 +7,10 @@
  *
  * A tree is written under `building/` and renamed into `staging/` only when complete, so
  * `staging/` never holds a partial revision and nothing half-written can reach the tarball.
- * `backup-create` removes all three once the backup is complete; the snapshot record stays.
+ * `backup-create` removes all three once the backup is complete, and when it fails or is
+ * interrupted (the snapshot record stays); `backup-init` removes those an earlier backup left;
+ * every command of the pod removes `building/` when it starts (under the directory's lock), so
+ * after a SIGKILL the next run does.
  */
 import { Effect, FileSystem, Path } from "effect"
 import { buildingDirectoryName } from "../domain/backup-leftovers.ts"
