@@ -30,9 +30,14 @@ export const tableFromFile = (file: Option.Option<string>) =>
   Effect.gen(function* () {
     if (Option.isNone(file)) return defaultOperands
     const fs = yield* FileSystem.FileSystem
-    const text = yield* fs
-      .readFileString(file.value)
-      .pipe(Effect.mapError((e) => new OperandResourcesUnreadable({ path: file.value, message: `--operand-resources: ${describeFileSystemFailure("read", file.value, e).message}` })))
+    const unreadable = (e: unknown) =>
+      new OperandResourcesUnreadable({ path: file.value, message: `--operand-resources: ${describeFileSystemFailure("read", file.value, e).message}` })
+    // A FIFO or a device would be read forever.
+    const info = yield* fs.stat(file.value).pipe(Effect.mapError(unreadable))
+    if (info.type !== "File") {
+      return yield* new OperandResourcesUnreadable({ path: file.value, message: `--operand-resources: ${file.value} is not a regular file (${info.type}): give a JSON or YAML file` })
+    }
+    const text = yield* fs.readFileString(file.value).pipe(Effect.mapError(unreadable))
     return yield* Effect.fromResult(operandTableWithOverrides(text))
   })
 

@@ -8,7 +8,7 @@
  * (timestamps become Dates, unknown fields are dropped) and drop the Status body of a 401, while
  * the Schemas here want the API's JSON as sent, and the table is what the RBAC test checks.
  */
-import { existsSync } from "node:fs"
+import { existsSync, statSync } from "node:fs"
 import { homedir } from "node:os"
 import { delimiter, join } from "node:path"
 import { HttpMethod, IsomorphicFetchHttpLibrary, KubeConfig, RequestContext } from "@kubernetes/client-node"
@@ -62,6 +62,11 @@ export const loadKubeConfig = (
 ): Effect.Effect<KubeConfig, KubeConfigInvalid> =>
   Effect.suspend(() => {
     const config = new KubeConfig()
+    // The client reads synchronously: a FIFO would block the main thread, and with it every signal.
+    const loadFile = (into: KubeConfig, file: string) => {
+      if (!statSync(file).isFile()) throw new Error(`${file} is not a regular file`)
+      into.loadFromFile(file)
+    }
     const attempt = (described: string, load: () => void) =>
       Effect.try({
         try: () => {
@@ -79,7 +84,7 @@ export const loadKubeConfig = (
       })
     switch (source._tag) {
       case "File":
-        return attempt(source.path, () => config.loadFromFile(source.path))
+        return attempt(source.path, () => loadFile(config, source.path))
       case "InCluster":
         return inPod(env)
           ? attempt("in-cluster service account", () => config.loadFromCluster())
@@ -94,17 +99,17 @@ export const loadKubeConfig = (
         if (fromEnv.length > 0) {
           // As kubectl: the first file sets the current context, later ones add to it.
           return attempt(`KUBECONFIG=${fromEnv.join(delimiter)}`, () => {
-            config.loadFromFile(fromEnv[0] ?? "")
+            loadFile(config, fromEnv[0] ?? "")
             for (const file of fromEnv.slice(1)) {
               const more = new KubeConfig()
-              more.loadFromFile(file)
+              loadFile(more, file)
               config.mergeConfig(more, (config.currentContext ?? "") !== "")
             }
           })
         }
         if (inPod(env)) return attempt("in-cluster service account", () => config.loadFromCluster())
         const home = join(homedir(), ".kube", "config")
-        if (existsSync(home)) return attempt(home, () => config.loadFromFile(home))
+        if (existsSync(home)) return attempt(home, () => loadFile(config, home))
         return Effect.fail(
           new KubeConfigInvalid({
             source: "default",
