@@ -40,6 +40,14 @@ export const downloadBackup = Effect.fn("downloadBackup")(function* (prefix: str
   const page = yield* store.listPage(listingPrefix(prefix, id))
   const objects = page.objects.map((o) => ({ ...o, file: o.key.slice(listingPrefix(prefix, id).length) }))
   const backup = { id, objects }
+  if (objects.length === 0) {
+    return yield* new StoredBackupIncomplete({
+      store: store.location,
+      id,
+      reasons: ["no such backup"],
+      message: `there is no backup ${id} in ${store.location} under ${listingPrefix(prefix) === "" ? "its root" : listingPrefix(prefix)}: see list for the backups there`,
+    })
+  }
   const { state, manifest } = yield* readStoredManifest(prefix, backup)
   const completeness = backupCompleteness(backup, state)
   if (completeness._tag === "Incomplete" || manifest === undefined) {

@@ -19,6 +19,12 @@ export class BackupToUploadInvalid extends Schema.TaggedError<BackupToUploadInva
   message: Schema.String,
 }) {}
 
+export class UploadDeadlineExceeded extends Schema.TaggedError<UploadDeadlineExceeded>()("UploadDeadlineExceeded", {
+  store: Schema.String,
+  deadlineMs: Schema.Number,
+  message: Schema.String,
+}) {}
+
 export interface UploadReport {
   readonly id: string
   readonly location: string

@@ -1,0 +1,57 @@
+import { Effect, Layer, Result } from "effect"
+import { Command, Flag } from "effect/cli"
+import { parseByteSize } from "../domain/byte-size.ts"
+import { MillisFromDurationString } from "../domain/durations.ts"
+import { formatBytes } from "../programs/snapshot-progress.ts"
+import { UploadDeadlineExceeded, uploadBackup } from "../programs/store/store-upload.ts"
+import { BackupStore } from "../services/store/backup-store.ts"
+import { maxParts, minPartSize } from "../services/store/s3-store.ts"
+import { backupDirFlag } from "./common-flags.ts"
+import { durationAtLeast, intInRange } from "./flag-checks.ts"
+import { withLogging } from "./logging.ts"
+import { openStoreFromFlags, storeFlags } from "./store-flags.ts"
+
+const partSizeFlag = Flag.String("part-size").pipe(
+  Flag.filter(
+    (s) => Result.isSuccess(parseByteSize(s)) && Result.getOrThrow(parseByteSize(s)) >= minPartSize && Result.getOrThrow(parseByteSize(s)) <= 5 * 1024 ** 3,
+    () => "a size from 5Mi to 5Gi, like 16Mi",
+  ),
+  Flag.withDefault("16Mi"),
+  Flag.withDescription("Bytes per part of a multipart upload (memory used: part size x parts in flight)"),
+)
+
+export const backupUploadCommand = Command.make(
+  "backup-upload",
+  {
+    store: Flag.String("store").pipe(Flag.withDescription("Where to keep the backup: s3://bucket[/prefix] or a directory (a mounted volume)")),
+    backupDir: backupDirFlag,
+    partSize: partSizeFlag,
+    partsInFlight: Flag.Int("parts-in-flight").pipe(intInRange({ min: 1, max: 64 }), Flag.withDefault(4), Flag.withDescription("Parts uploaded at a time")),
+    retries: Flag.Int("retries").pipe(intInRange({ min: 0, max: 20 }), Flag.withDefault(5), Flag.withDescription("Retries of each request (each part) after a transient failure, with exponential backoff")),
+    deadline: Flag.String("deadline").pipe(Flag.withSchema(MillisFromDurationString), durationAtLeast(1000), Flag.withDefault(3_600_000), Flag.withDescription("Give up (and abort the uploads) after this long (e.g. 1h)")),
+    ...storeFlags,
+  },
+  (flags) =>
+    withLogging(
+      Effect.gen(function* () {
+        const partSize = Result.getOrThrow(parseByteSize(flags.partSize))
+        const { store, prefix } = yield* openStoreFromFlags(flags.store, flags, { partSize, partsInFlight: flags.partsInFlight, retries: flags.retries })
+        const started = Date.now()
+        const report = yield* uploadBackup(flags.backupDir, prefix, (name, size) => Effect.logInfo(`uploading ${name} (${formatBytes(size)}) to ${store.location}`)).pipe(
+          Effect.provide(Layer.succeed(BackupStore, BackupStore.of(store))),
+          Effect.timeoutOrElse({
+            duration: flags.deadline,
+            orElse: () => Effect.fail(new UploadDeadlineExceeded({ store: store.location, deadlineMs: flags.deadline, message: `the upload to ${store.location} did not finish within ${flags.deadline} ms: aborted, nothing complete stored; check the store's health or raise --deadline` })),
+          }),
+        )
+        const bytes = report.files.reduce((n, f) => n + f.size, 0)
+        const seconds = Math.max((Date.now() - started) / 1000, 0.001)
+        yield* Effect.logInfo(`uploaded backup ${report.id}: ${report.files.length} objects, ${formatBytes(bytes)} in ${seconds.toFixed(1)} s (${formatBytes(bytes / seconds)}/s)`)
+        yield* Effect.sync(() => process.stdout.write(`${report.location}\n`))
+      }),
+    ),
+).pipe(
+  Command.withDescription(
+    `Copy the finished backup in --backup-dir into a store under <prefix>/<backup-id>/: the snapshot and the tarball first (multipart, Content-MD5 on every part, sizes and sha256 checked against the manifest), backup-manifest.json last. Exits non-zero on any failure; a failed or interrupted upload is aborted and never leaves a complete backup. At most ${maxParts} parts per file.`,
+  ),
+)

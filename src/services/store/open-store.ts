@@ -1,0 +1,54 @@
+/**
+ * Opens the store a location names: a directory, or S3 with its endpoint, region, addressing
+ * style, CA bundle and credentials, each from its flag or else the standard AWS variable
+ * (`AWS_ENDPOINT_URL_S3`/`AWS_ENDPOINT_URL`, `AWS_REGION`/`AWS_DEFAULT_REGION`, `AWS_CA_BUNDLE`).
+ */
+import { readFile } from "node:fs/promises"
+import { resolve } from "node:path"
+import { Effect } from "effect"
+import type { StoreLocation } from "../../domain/store-location.ts"
+import type { BackupStoreShape } from "./backup-store.ts"
+import { makeDirectoryStore } from "./directory-store.ts"
+import { resolveCredentials, type Env } from "./s3-credentials.ts"
+import { defaultTransferOptions, makeS3Store, type S3TransferOptions } from "./s3-store.ts"
+import { localIoFailed, StoreRequestFailed, type StoreError } from "./store-errors.ts"
+
+export interface S3Settings {
+  readonly endpoint?: string | undefined
+  readonly region?: string | undefined
+  /** `path` (host/bucket/key) or `virtual` (bucket.host/key); default: path with a custom endpoint, virtual on AWS. */
+  readonly addressing?: "path" | "virtual" | undefined
+  readonly caBundle?: string | undefined
+  readonly transfer?: Partial<S3TransferOptions> | undefined
+  readonly requestTimeoutMs?: number | undefined
+}
+
+export const openStore = (location: StoreLocation, settings: S3Settings, env: Env): Effect.Effect<BackupStoreShape, StoreError> =>
+  Effect.gen(function* () {
+    if (location._tag === "Directory") return makeDirectoryStore(resolve(location.path))
+    const region = settings.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? "us-east-1"
+    const custom = settings.endpoint ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL
+    const endpoint = custom ?? `https://s3.${region}.amazonaws.com`
+    let url: URL
+    try {
+      url = new URL(endpoint)
+    } catch {
+      return yield* new StoreRequestFailed({ store: `s3://${location.bucket}`, operation: "configure", key: "", status: 0, code: "BadEndpoint", retryable: false, message: `S3 endpoint ${JSON.stringify(endpoint)} is not a URL: give http(s)://host[:port]` })
+    }
+    const caPath = settings.caBundle ?? (url.protocol === "https:" ? env.AWS_CA_BUNDLE : undefined)
+    const ca = caPath === undefined ? undefined : yield* Effect.tryPromise({ try: () => readFile(caPath, "utf8"), catch: (e) => localIoFailed(caPath, "reading the CA bundle", e) })
+    const credentials = yield* resolveCredentials(env, region)
+    return makeS3Store(
+      {
+        url: new URL(url.origin),
+        region,
+        bucket: location.bucket,
+        pathStyle: (settings.addressing ?? (custom === undefined ? "virtual" : "path")) === "path",
+        ca,
+        credentials,
+        signPayload: true,
+        requestTimeoutMs: settings.requestTimeoutMs ?? 120_000,
+      },
+      { ...defaultTransferOptions, ...settings.transfer },
+    )
+  })

@@ -1,0 +1,110 @@
+import { execFile } from "node:child_process"
+import { createHash } from "node:crypto"
+import { mkdtempSync, readFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { promisify } from "node:util"
+import { Effect } from "effect"
+import { beforeAll, describe, expect, it } from "vitest"
+import { s3Request } from "../../src/services/store/s3-http.ts"
+import { backupFiles, makeFakeBackup, readManifest } from "../support/bad-backups.ts"
+import { s3Server, type S3TestServer } from "../support/s3-server.ts"
+import { repoRoot, runCli } from "../support/tools.ts"
+import { loadedCluster } from "../programs/backup-resources-harness.ts"
+
+const bucket = `cli-${process.pid}`
+const clusterId = "5f1c2d3e-0000-4000-8000-00000000abcd"
+const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex")
+let server: S3TestServer
+let backup: string
+let env: Record<string, string>
+
+const rclone = (...args: Array<string>) => {
+  const childEnv: Record<string, string | undefined> = { ...process.env }
+  delete childEnv.AWS_CA_BUNDLE
+  return promisify(execFile)(
+    join(repoRoot, ".tools", "rclone", "bin", "rclone"),
+    [
+      "--s3-provider=Other",
+      `--s3-endpoint=${server.endpoint}`,
+      `--s3-access-key-id=${server.accessKeyId}`,
+      `--s3-secret-access-key=${server.secretAccessKey}`,
+      `--s3-region=${server.region}`,
+      "--s3-force-path-style=true",
+      ...args,
+    ],
+    { env: childEnv },
+  )
+}
+
+beforeAll(async () => {
+  server = await s3Server()
+  backup = mkdtempSync(join(tmpdir(), "store-cli-backup-"))
+  await Effect.runPromise(makeFakeBackup(backup, loadedCluster()))
+  await Effect.runPromise(
+    s3Request(
+      { url: new URL(server.endpoint), region: server.region, bucket, pathStyle: true, credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey }, signPayload: true, requestTimeoutMs: 30_000 },
+      { operation: "CreateBucket", method: "PUT", key: "" },
+    ),
+  )
+  env = { AWS_ENDPOINT_URL: server.endpoint, AWS_ACCESS_KEY_ID: server.accessKeyId, AWS_SECRET_ACCESS_KEY: server.secretAccessKey, AWS_REGION: server.region, AWS_CA_BUNDLE: "" }
+}, 200_000)
+
+describe("backup-upload, list and download", () => {
+  it("against Swift: uploaded under cluster-backup/<cluster-id>, listed complete, downloaded byte for byte, read by rclone", async () => {
+    const up = await runCli(["backup-upload", "--store", `s3://${bucket}`, "--cluster-id", clusterId, "--backup-dir", backup], env)
+    expect(up.stderr).toMatch(/uploaded backup 2026-01-02_030405: 3 objects/)
+    expect(up.status).toBe(0)
+    const manifest = readManifest(backup)
+    const list = await runCli(["list", `s3://${bucket}`, "--cluster-id", clusterId, "--json"], env)
+    expect(list.status).toBe(0)
+    expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ id: "2026-01-02_030405", complete: true, etcdRevision: manifest.etcd.revision, verdict: manifest.verdict })])
+    const into = mkdtempSync(join(tmpdir(), "store-cli-dl-"))
+    const down = await runCli(["download", `s3://${bucket}/cluster-backup/${clusterId}`, "2026-01-02_030405", into], env)
+    expect(down.status).toBe(0)
+    expect(backupFiles(into)).toEqual(backupFiles(backup))
+    for (const f of backupFiles(backup)) expect(sha256(join(into, f))).toBe(sha256(join(backup, f)))
+    const byRclone = mkdtempSync(join(tmpdir(), "store-cli-rclone-"))
+    await rclone("copy", `:s3:${bucket}/cluster-backup/${clusterId}/2026-01-02_030405`, byRclone)
+    expect(sha256(join(byRclone, manifest.files.snapshot.name))).toBe(manifest.files.snapshot.sha256)
+    expect(sha256(join(byRclone, manifest.files.resources.name))).toBe(manifest.files.resources.sha256)
+  })
+
+  it("a backup placed with rclone is listed complete and downloads hash-checked; one without its manifest is incomplete", async () => {
+    await rclone("copy", "--exclude=.cluster-backup/**", backup, `:s3:${bucket}/by-rclone/b1`)
+    await rclone("copy", "--exclude=.cluster-backup/**", "--exclude=backup-manifest.json", backup, `:s3:${bucket}/by-rclone/b0`)
+    const list = await runCli(["list", `s3://${bucket}/by-rclone`, "--json"], env)
+    expect(JSON.parse(list.stdout).map((b: { id: string; complete: boolean }) => [b.id, b.complete])).toEqual([
+      ["b0", false],
+      ["b1", true],
+    ])
+    const table = await runCli(["list", `s3://${bucket}/by-rclone`], env)
+    expect(table.stdout).toMatch(/^b0 +incomplete: no backup-manifest\.json/m)
+    const into = mkdtempSync(join(tmpdir(), "store-cli-dl-"))
+    expect((await runCli(["download", `s3://${bucket}/by-rclone`, "b1", into], env)).status).toBe(0)
+    for (const f of backupFiles(backup)) expect(sha256(join(into, f))).toBe(sha256(join(backup, f)))
+    const refused = await runCli(["download", `s3://${bucket}/by-rclone`, "b0", mkdtempSync(join(tmpdir(), "dl-"))], env)
+    expect(refused.status).not.toBe(0)
+    expect(refused.stderr).toMatch(/backup b0 .* is not complete \(no backup-manifest\.json/)
+  })
+
+  it("a wrong secret and a missing bucket: non-zero exit, a clear error, no secret in it", async () => {
+    const wrong = await runCli(["backup-upload", "--store", `s3://${bucket}/p`, "--backup-dir", backup], { ...env, AWS_SECRET_ACCESS_KEY: "wrong-secret-1234" })
+    expect(wrong.status).toBe(1)
+    expect(wrong.stderr).toMatch(/refused .*SignatureDoesNotMatch \(HTTP 403\)\. Check the access key and secret.*\[StoreAccessDenied\]/)
+    expect(wrong.stderr + wrong.stdout).not.toContain("wrong-secret-1234")
+    const missing = await runCli(["list", "s3://no-such-bucket-x/p"], env)
+    expect(missing.status).toBe(1)
+    expect(missing.stderr).toMatch(/bucket no-such-bucket-x does not exist .*\[StoreBucketMissing\]/)
+  })
+
+  it("the same round trip through a directory store", async () => {
+    const root = mkdtempSync(join(tmpdir(), "store-cli-dir-"))
+    expect((await runCli(["backup-upload", "--store", root, "--backup-dir", backup], {})).status).toBe(0)
+    const list = await runCli(["list", root, "--json"], {})
+    expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ id: "2026-01-02_030405", complete: true })])
+    const into = mkdtempSync(join(tmpdir(), "store-cli-dl-"))
+    expect((await runCli(["download", root, "2026-01-02_030405", into], {})).status).toBe(0)
+    for (const f of backupFiles(backup)) expect(sha256(join(into, f))).toBe(sha256(join(backup, f)))
+  })
+})

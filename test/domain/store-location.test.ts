@@ -1,0 +1,40 @@
+import { fc, test } from "@fast-check/vitest"
+import { Result } from "effect"
+import { describe, expect, it } from "vitest"
+import { parseStoreLocation, storePrefix } from "../../src/domain/store-location.ts"
+
+const ok = <A, E>(r: Result.Result<A, E>): A => {
+  if (Result.isFailure(r)) throw new Error(JSON.stringify(r.failure))
+  return r.success
+}
+const failure = <A, E extends { message: string }>(r: Result.Result<A, E>): string => (Result.isFailure(r) ? r.failure.message : "succeeded")
+
+describe("parseStoreLocation", () => {
+  it("s3://bucket[/prefix] and directories", () => {
+    expect(ok(parseStoreLocation("s3://backups/prod/east/"))).toEqual({ _tag: "S3", bucket: "backups", prefix: "prod/east" })
+    expect(ok(parseStoreLocation("s3://backups"))).toEqual({ _tag: "S3", bucket: "backups", prefix: undefined })
+    expect(ok(parseStoreLocation("/mnt/backups"))).toEqual({ _tag: "Directory", path: "/mnt/backups" })
+    expect(failure(parseStoreLocation("s3://BadBucket/x"))).toMatch(/is not a bucket name/)
+    expect(failure(parseStoreLocation("gs://b/x"))).toMatch(/only s3:\/\/ URLs and directories/)
+    expect(failure(parseStoreLocation("s3://bucket/a/../b"))).toMatch(/may hold only/)
+  })
+
+  test.prop([fc.stringMatching(/^[a-z0-9][a-z0-9-]{1,20}[a-z0-9]$/), fc.array(fc.stringMatching(/^[a-z0-9_-]{1,8}$/), { maxLength: 3 })])(
+    "an s3 URL's bucket and prefix come back as written",
+    (bucket, segments) => {
+      const loc = ok(parseStoreLocation(`s3://${bucket}/${segments.join("/")}`))
+      expect(loc).toEqual({ _tag: "S3", bucket, prefix: segments.length === 0 ? undefined : segments.join("/") })
+    },
+  )
+})
+
+describe("storePrefix", () => {
+  const s3 = ok(parseStoreLocation("s3://shared"))
+  it("explicit, then the URL's, then cluster-backup/<cluster-id>; an S3 store without any is refused", () => {
+    expect(ok(storePrefix(ok(parseStoreLocation("s3://shared/p")), undefined, "c1"))).toBe("p")
+    expect(ok(storePrefix(ok(parseStoreLocation("s3://shared/p")), "q/", "c1"))).toBe("q")
+    expect(ok(storePrefix(s3, undefined, "8a3f-c1"))).toBe("cluster-backup/8a3f-c1")
+    expect(failure(storePrefix(s3, undefined, undefined))).toMatch(/has no prefix: .*--cluster-id/)
+    expect(ok(storePrefix({ _tag: "Directory", path: "/x" }, undefined, undefined))).toBe("")
+  })
+})
