@@ -107,7 +107,7 @@ describe("the backup pod's commands under SIGKILL (stub API server)", () => {
     const expected = allInstallerFiles(loaded.fixture)
     expect(entries.map((e) => e.path).sort()).toEqual([...expected.keys()].sort())
     for (const e of entries) expect(e.sha256, e.path).toBe(sha256(expected.get(e.path)!.bytes))
-  }, 180_000)
+  }, 300_000)
 
   it("SIGTERM in the middle of backup-create's tarball exits non-zero and leaves no staged Secret, tarball, manifest or lock", async () => {
     const backupDir = join(dir, "term")
