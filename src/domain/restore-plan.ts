@@ -142,6 +142,11 @@ export const RestorePlanInput = Schema.Struct({
   resourcesBytes: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
   /** Host paths (without root) found to exist, among `pathsToObserve(...)`. */
   existing: Schema.Array(Schema.String),
+  /**
+   * A copy of this backup's snapshot an earlier, interrupted restore made in the kept-data
+   * directory (host path, found to have the manifest's size and sha256): used instead of copying again.
+   */
+  snapshotCopy: Schema.optionalKey(absolutePath),
   /** Ids of the `/var/lib/etcd/restore-<id>` directories found (see `partialRestoreId`). */
   partialRestores: Schema.optionalKey(Schema.Array(RestoreId)),
 })
@@ -172,6 +177,9 @@ const etcdManifestName = (table: OperandTable) => `${table.etcd.podConfigMap}.ya
 /** A name next to `preferred` that no earlier restore took: the preferred one if free, else suffixed with the restore id. */
 const unique = (preferred: string, restoreId: string, existing: ReadonlySet<string>) =>
   existing.has(preferred) ? `${preferred}.${restoreId}` : preferred
+
+/** The names `copy-snapshot` gives the snapshot's copy in the kept-data directory: `snapshot.db`, or `snapshot.db.<restore id>` when that was taken. */
+export const isSnapshotCopyName = (name: string): boolean => name === "snapshot.db" || (name.startsWith("snapshot.db.") && restoreIdPattern.test(name.slice("snapshot.db.".length)))
 
 /** Where the output directory of a failed or interrupted restore is kept, in the kept-data directory. */
 const failedRestoreName = (id: string) => `failed-restore-${id}`
@@ -392,7 +400,7 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
   const keptMember = host(unique(posix.join(hostLayout.keptDataDir, "member"), restoreId, existing))
   const revisionJson = host(posix.join(hostLayout.dataDir, "revision.json"))
   const keptRevisionJson = host(unique(posix.join(hostLayout.keptDataDir, "revision.json"), restoreId, existing))
-  const snapshotCopy = host(unique(posix.join(hostLayout.keptDataDir, "snapshot.db"), restoreId, existing))
+  const snapshotCopy = host(input.snapshotCopy ?? unique(posix.join(hostLayout.keptDataDir, "snapshot.db"), restoreId, existing))
   const restoreDir = host(posix.join(hostLayout.dataDir, `restore-${restoreId}`))
   const configDir = host(hostLayout.configDir)
   const replacedResources = host(posix.join(hostLayout.configDir, `static-pod-resources-replaced-by-restore-${restoreId}`))
@@ -522,18 +530,20 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
         ...replacedUnits.map((u): RestoreAction => ({ _tag: "Move", from: posix.join(replacedResources, u), to: posix.join(configDir, u) })),
       ],
     }),
-    step({
-      id: "copy-snapshot",
-      title: "Copy the snapshot next to etcd's data",
-      description: "Copy the snapshot to the kept-data directory (fsynced, mode 0600): the restore reads it from the local disk, and it stays as a record of what was restored.",
-      preconditions: [keptDirectory, { _tag: "PathExists", path: snapshot }, { _tag: "PathAbsent", path: snapshotCopy }, { _tag: "FreeSpace", path: keptDataDir, bytes: input.snapshotBytes }],
-      actions: [
-        { _tag: "CreateDirectory", path: keptDataDir, mode: 0o700 },
-        { _tag: "CopyFile", from: snapshot, to: snapshotCopy, mode: 0o600 },
-      ],
-      onFailure: "A partial copy is never left under the final name. Free space if needed and run the restore again.",
-      undo: [],
-    }),
+    input.snapshotCopy !== undefined
+      ? undefined
+      : step({
+          id: "copy-snapshot",
+          title: "Copy the snapshot next to etcd's data",
+          description: "Copy the snapshot to the kept-data directory (fsynced, mode 0600): the restore reads it from the local disk, and it stays as a record of what was restored.",
+          preconditions: [keptDirectory, { _tag: "PathExists", path: snapshot }, { _tag: "PathAbsent", path: snapshotCopy }, { _tag: "FreeSpace", path: keptDataDir, bytes: input.snapshotBytes }],
+          actions: [
+            { _tag: "CreateDirectory", path: keptDataDir, mode: 0o700 },
+            { _tag: "CopyFile", from: snapshot, to: snapshotCopy, mode: 0o600 },
+          ],
+          onFailure: "A partial copy is never left under the final name. Free space if needed and run the restore again.",
+          undo: [],
+        }),
     step({
       id: "restore-snapshot",
       title: "Restore the snapshot into a new data directory",

@@ -17,7 +17,7 @@ import { checkRegularFile } from "../services/backup-file.ts"
 import { Etcdutl } from "../services/etcdutl.ts"
 import { describeFileSystemFailure } from "../services/file-system-error.ts"
 import { readBackupManifest } from "./backup-manifest-file.ts"
-import { findPartialRestores } from "./restore-leftovers.ts"
+import { findPartialRestores, findSnapshotCopy } from "./restore-leftovers.ts"
 import { lstatOrUndefined } from "./restore-preconditions.ts"
 import { selectBackup, type SelectedBackup } from "./verify-selection.ts"
 
@@ -117,6 +117,7 @@ export const gatherRestoreInputs = Effect.fn("gatherRestoreInputs")(function* (o
   const bump = revisionBump(yield* readOptional(host("/var/lib/etcd/revision.json")), { noBump: options.noBump })
   const capabilities = yield* etcdutl.capabilities.pipe(Effect.mapError((e) => invalid("etcdutl", e.message)))
   const partialRestores = yield* findPartialRestores(root).pipe(Effect.mapError((e) => invalid("host", e.message)))
+  const snapshotCopy = yield* findSnapshotCopy(root, manifest.files.snapshot).pipe(Effect.mapError((e) => invalid("host", e.message)))
   const existing: Array<string> = []
   for (const path of pathsToObserve(manifest.revisions.requested, table, partialRestores)) {
     const found = yield* lstatOrUndefined(host(path)).pipe(Effect.mapError((e) => invalid("host", e.message)))
@@ -139,6 +140,7 @@ export const gatherRestoreInputs = Effect.fn("gatherRestoreInputs")(function* (o
       resourcesBytes: manifest.entries.reduce((sum, e) => sum + e.size, 0),
       existing,
       partialRestores,
+      ...(snapshotCopy === undefined ? {} : { snapshotCopy }),
     }),
   ).pipe(Effect.mapError((e) => invalid("input", `the restore's input is invalid: ${e.message}`)))
   const plan = yield* Effect.fromResult(planRestore(input, table)).pipe(Effect.mapError((e) => invalid(e.reason, e.message)))

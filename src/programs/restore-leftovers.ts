@@ -8,6 +8,8 @@
  * - `/var/lib/etcd/restore-<uuid>`: etcdutl's output of a restore killed before install-member.
  *   Not removed: the plan moves it into the kept-data directory (`findPartialRestores` feeds the
  *   plan's `set-aside-partial-restores` step).
+ * - `/var/lib/etcd-backup/snapshot.db*`: the snapshot's copy. Kept (a record of what was
+ *   restored); a rerun restores from it instead of copying again (`findSnapshotCopy`).
  *
  * The lock, `/etc/kubernetes/.cluster-backup-restore.lock` under the root, is held for the whole
  * of a real run (`src/services/run-lock.ts`).
@@ -15,8 +17,33 @@
 import { lstat, readdir, rm } from "node:fs/promises"
 import { posix } from "node:path"
 import { Effect, Schema } from "effect"
-import { hostLayout, partialRestoreId } from "../domain/restore-plan.ts"
+import { hostLayout, isSnapshotCopyName, partialRestoreId } from "../domain/restore-plan.ts"
 import { describeFileSystemFailure } from "../services/file-system-error.ts"
+import { digestFile } from "./verify-file-digest.ts"
+
+const copyDigests = new Map<string, string>()
+
+/**
+ * A copy of the backup's snapshot that an interrupted restore left in the kept-data directory
+ * under `root` (a regular file named as `copy-snapshot` names it, with the manifest's size and
+ * sha256), as a host path without the root; undefined when there is none. The copy is written via
+ * `.part` and renamed, so one under its final name is whole; the sha256 proves it is this backup's.
+ * Hashing is done once per file and process (the real run plans twice).
+ */
+export const findSnapshotCopy = (root: string, expected: { readonly size: number; readonly sha256: string }) =>
+  Effect.gen(function* () {
+    const keptDir = posix.join(root, hostLayout.keptDataDir)
+    for (const name of (yield* list(keptDir)).filter(isSnapshotCopyName).sort()) {
+      const path = posix.join(keptDir, name)
+      const info = yield* Effect.tryPromise({ try: () => lstat(path), catch: failure("inspect", path) })
+      if (!info.isFile() || info.size !== expected.size) continue
+      const key = `${path}:${info.ino}:${info.size}:${info.mtimeMs}`
+      const sha256 = copyDigests.get(key) ?? (yield* digestFile(path, expected.size).pipe(Effect.map((d) => d.sha256), Effect.orElseSucceed(() => "")))
+      copyDigests.set(key, sha256)
+      if (sha256 === expected.sha256) return posix.join(hostLayout.keptDataDir, name)
+    }
+    return undefined
+  })
 
 /** The extraction's staging directories are `mkdtemp(<target>/.cluster-backup-extract-)`. */
 export const extractStagingPrefix = ".cluster-backup-extract-"

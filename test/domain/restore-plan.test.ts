@@ -8,6 +8,7 @@ import {
   bumpAmount,
   decodeRestorePlanInput,
   defaultRevisionBump,
+  isSnapshotCopyName,
   isUpfront,
   partialRestoreId,
   pathsToObserve,
@@ -401,6 +402,16 @@ describe("renderRestorePlan", () => {
     expect(setAside.undo).toEqual([{ _tag: "Move", from: to, to: `/var/lib/etcd/restore-${earlier}` }])
     expect(setAside.preconditions.map((c) => c._tag)).toContain("EtcdStopped")
     expect(plan(baseInput).steps.map((s) => s.id)).not.toContain("set-aside-partial-restores")
+  })
+
+  it("restores from a verified snapshot copy an interrupted restore left, instead of copying again", () => {
+    const p = plan({ ...baseInput, snapshotCopy: "/var/lib/etcd-backup/snapshot.db.11111111-2222-4333-8444-555555555555" })
+    expect(p.steps.map((s) => s.id)).not.toContain("copy-snapshot")
+    const restoreStep = p.steps.find((s) => s.id === "restore-snapshot")!
+    expect(restoreStep.actions[0]).toMatchObject({ reads: ["/var/lib/etcd-backup/snapshot.db.11111111-2222-4333-8444-555555555555"] })
+    expect(isSnapshotCopyName("snapshot.db")).toBe(true)
+    expect(isSnapshotCopyName("snapshot.db.11111111-2222-4333-8444-555555555555")).toBe(true)
+    for (const name of ["snapshot.db.part", "snapshot.db.x", "snapshot.db.11111111-2222-4333-8444-555555555555.part", "snap.db"]) expect(isSnapshotCopyName(name), name).toBe(false)
   })
 
   it("matches the golden dry-run text", () => {

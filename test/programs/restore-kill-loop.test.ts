@@ -130,6 +130,8 @@ const expectRestored = (host: HostTree, context: string) => {
   expect(filesHolding(join(host.root, "etc/kubernetes"), "kind: Pod # installed before the disaster\n").filter((p) => p.startsWith("static-pod-resources-replaced-by-restore-")), context).toHaveLength(1)
   expect(read(hostFiles.otherManifest), context).toBe("kind: Pod # kube-apiserver\n")
   expect(read(hostFiles.certs), context).toBe("certificate\n")
+  // One copy of the snapshot (a rerun restores from the copy an interrupted run made), no partial one.
+  expect(readdirSync(join(host.root, "var/lib/etcd-backup")).filter((n) => n.startsWith("snapshot")), context).toEqual(["snapshot.db"])
   // Nothing of the restore's own left behind.
   expect(extractLeftovers(host), context).toEqual([])
   expect(existsSync(join(host.root, lockName)), context).toBe(false)

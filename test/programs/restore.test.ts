@@ -267,7 +267,7 @@ describe("restore", () => {
     expect(success(dry).plan.steps.map((s) => s.id)).toContain("set-aside-partial-restores")
     expect(dry.output).toContain(`move     ${host.root}/var/lib/etcd/restore-${restoreId} -> ${host.root}/var/lib/etcd-backup/failed-restore-${restoreId}`)
     const again = await restore(host, { restoreId: secondId })
-    expect(success(again).ran).toEqual(["check-snapshot", "wait-etcd-stopped", "set-aside-partial-restores", "restore-resources", "copy-snapshot", "restore-snapshot", "install-member", "start-etcd"])
+    expect(success(again).ran).toEqual(["check-snapshot", "wait-etcd-stopped", "set-aside-partial-restores", "restore-resources", "restore-snapshot", "install-member", "start-etcd"])
     expect(readdirSync(join(host.root, "var/lib/etcd"))).toEqual(["member"])
     expect(read(host, `var/lib/etcd-backup/failed-restore-${restoreId}/member/snap/db`)).toBe("partial\n")
     expect(read(host, "var/lib/etcd-backup/member/snap/db")).toBe("old etcd data\n")
@@ -309,6 +309,18 @@ describe("restore", () => {
     } finally {
       await Effect.runPromise(Scope.close(scope, Exit.void))
     }
+  })
+
+  it("copies the snapshot again when the copy an earlier restore left is not this backup's", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const manifest = readManifest(host.backupDir)
+    mkdirSync(join(host.root, "var/lib/etcd-backup"))
+    // Same size, other bytes: another backup's copy (or a damaged one).
+    writeFileSync(join(host.root, "var/lib/etcd-backup/snapshot.db"), Buffer.alloc(manifest.files.snapshot.size, 7))
+    const ran = await restore(host)
+    expect(success(ran).ran).toContain("copy-snapshot")
+    expect(readFileSync(join(host.root, `var/lib/etcd-backup/snapshot.db.${restoreId}`)).equals(readFileSync(join(host.backupDir, manifest.files.snapshot.name)))).toBe(true)
+    expect(readFileSync(join(host.root, "var/lib/etcd-backup/snapshot.db")).equals(Buffer.alloc(manifest.files.snapshot.size, 7))).toBe(true)
   })
 
   it("refuses an etcdutl without --bump-revision/--mark-compacted unless --no-bump, and says why", async () => {
@@ -404,7 +416,10 @@ describe("restore", () => {
 
     const again = await restore(host, { restoreId: "11111111-2222-4333-8444-555555555555" })
     const outcome = success(again)
-    expect(outcome.ran).toEqual(["check-snapshot", "wait-etcd-stopped", "restore-resources", "copy-snapshot", "restore-snapshot", "install-member", "start-etcd"])
+    // The snapshot copy the first run made is this backup's (size and sha256): restored from, not copied again.
+    expect(outcome.ran).toEqual(["check-snapshot", "wait-etcd-stopped", "restore-resources", "restore-snapshot", "install-member", "start-etcd"])
+    expect(again.output).toContain(`snapshot restore ${host.root}/var/lib/etcd-backup/snapshot.db --name master-0`)
+    expect(readdirSync(join(host.root, "var/lib/etcd-backup")).filter((n) => n.startsWith("snapshot"))).toEqual(["snapshot.db"])
     expect(readdirSync(join(host.root, "var/lib/etcd"))).toEqual(["member"])
     expect(read(host, "var/lib/etcd-backup/member/snap/db")).toBe("old etcd data\n")
   })
