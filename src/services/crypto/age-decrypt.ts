@@ -1,0 +1,159 @@
+/**
+ * age v1 decryption as a stream: the age file's bytes in, plaintext chunks out, holding at most
+ * the header and one sealed 64 KiB chunk. Nothing is released before the header's MAC is
+ * checked; each chunk is released only once it authenticated, and a chunk is taken as the last
+ * only at the end of the input, so a file cut at a chunk boundary fails instead of ending early.
+ *
+ * What it released before a failure is authentic but incomplete: callers write to a `.part`
+ * file and rename it only once the iteration ended without error (see `age-files.ts`).
+ */
+import { Result } from "effect"
+import { parseAgeHeader } from "../../domain/age-header.ts"
+import { ciphertextChunkBytes, payloadNonceBytes, plaintextChunkBytes } from "../../domain/age-payload-layout.ts"
+import { AgeHeaderInvalid, AgeHeaderMacMismatch, AgeNoIdentityMatched, AgePayloadCorrupt, AgePayloadTruncated } from "./age-errors.ts"
+import { type AgeIdentity, unwrapFileKey, x25519Share } from "./age-keys.ts"
+import { headerMacMatches, openChunk, payloadKey } from "./age-primitives.ts"
+
+/** Far beyond any real header (an X25519 stanza takes about 100 bytes), so memory stays bounded. */
+export const maxHeaderBytes = 1024 * 1024
+
+export interface DecryptOptions {
+  /** What the bytes are (a path), for messages. */
+  readonly source: string
+  readonly identities: ReadonlyArray<AgeIdentity>
+  /** The files the identities came from, named when none matches. */
+  readonly identityFiles: ReadonlyArray<string>
+}
+
+const describeFiles = (files: ReadonlyArray<string>) =>
+  files.length === 0 ? "no identity file was given" : `tried ${files.length === 1 ? "identity file" : "identity files"} ${files.join(", ")}`
+
+/** Reads bytes from `input` through the header, checks its MAC; the payload key and what followed the header. */
+const openHeader = async (input: AsyncIterator<Uint8Array>, options: DecryptOptions): Promise<{ key: Buffer; rest: Buffer }> => {
+  const { source } = options
+  let buffered = Buffer.alloc(0)
+  for (;;) {
+    const parsed = parseAgeHeader(buffered)
+    if (parsed._tag === "Invalid") throw new AgeHeaderInvalid({ source, message: `${source} ${parsed.problem}` })
+    if (parsed._tag === "Parsed") {
+      const shares = parsed.stanzas.filter((s) => s.type === "X25519").map((s) => [s, x25519Share(s)] as const)
+      for (const [, share] of shares) {
+        if (Result.isFailure(share)) throw new AgeHeaderInvalid({ source, message: `${source} has a malformed header: ${share.failure}` })
+      }
+      let fileKey: Uint8Array | undefined
+      for (const identity of options.identities) {
+        for (const [stanza, share] of shares) {
+          const found = unwrapFileKey(stanza, Result.getOrThrow(share), identity)
+          if (Result.isFailure(found)) throw new AgeHeaderInvalid({ source, message: `${source} has a malformed header: ${found.failure}` })
+          fileKey = found.success
+          if (fileKey !== undefined) break
+        }
+        if (fileKey !== undefined) break
+      }
+      if (fileKey === undefined) {
+        throw new AgeNoIdentityMatched({
+          source,
+          identityFiles: [...options.identityFiles],
+          x25519Stanzas: shares.length,
+          message: `${source} cannot be opened with the identities given (${describeFiles(options.identityFiles)}): none of them is a recipient of the file (its header has ${shares.length} X25519 recipient${shares.length === 1 ? "" : "s"}); pass the identity file (--identity) whose recipient the backup was encrypted to`,
+        })
+      }
+      if (!headerMacMatches(fileKey, parsed.macInput, parsed.mac)) {
+        throw new AgeHeaderMacMismatch({ source, message: `${source}: the header's MAC does not match: the header was altered after it was written; use an intact copy` })
+      }
+      let rest = buffered.subarray(parsed.length)
+      while (rest.length < payloadNonceBytes) {
+        const next = await input.next()
+        if (next.done) throw new AgeHeaderInvalid({ source, message: `${source} ends ${rest.length === 0 ? "right after its header" : "inside the payload nonce"}: it was cut short; use an intact copy` })
+        rest = Buffer.concat([rest, next.value])
+      }
+      const key = payloadKey(fileKey, rest.subarray(0, payloadNonceBytes))
+      fileKey.fill(0)
+      return { key, rest: rest.subarray(payloadNonceBytes) }
+    }
+    if (buffered.length > maxHeaderBytes) throw new AgeHeaderInvalid({ source, message: `${source} has no end of header in its first ${maxHeaderBytes} bytes: it is not an age file, or was damaged` })
+    const next = await input.next()
+    if (next.done) {
+      throw new AgeHeaderInvalid({
+        source,
+        message: buffered.length === 0
+          ? `${source} is empty: an age file (even of an empty plaintext) has a header; use an intact copy`
+          : `${source} ends inside its header (${buffered.length} bytes): it was cut short, or is not an age file`,
+      })
+    }
+    buffered = Buffer.concat([buffered, next.value])
+  }
+}
+
+/**
+ * Decrypts an age file with the first identity that opens it. Throws `AgeDecryptError`s (each
+ * naming `options.source`); errors of `ciphertext` pass through.
+ */
+export async function* decryptAge(ciphertext: AsyncIterable<Uint8Array>, options: DecryptOptions): AsyncGenerator<Uint8Array> {
+  const { source } = options
+  const input = ciphertext[Symbol.asyncIterator]()
+  try {
+    const { key, rest } = await openHeader(input, options)
+    const sealed = Buffer.allocUnsafe(ciphertextChunkBytes)
+    let filled = 0
+    let counter = 0
+    const corrupt = (chunk: number, what: string) =>
+      new AgePayloadCorrupt({ source, chunk, message: `${source}: chunk ${chunk} of the payload (bytes from ${chunk * plaintextChunkBytes} of the plaintext) ${what}; use an intact copy` })
+    // A full chunk with bytes after it that opens only as the last one is released (it is
+    // authentic), then the bytes after it refused: as age itself does.
+    const open = function* (chunk: Uint8Array): Generator<Buffer> {
+      const plaintext = openChunk(key, counter, false, chunk)
+      if (plaintext !== undefined) {
+        counter++
+        return yield plaintext
+      }
+      const last = openChunk(key, counter, true, chunk)
+      if (last === undefined) throw corrupt(counter, "does not authenticate: it was altered, or chunks were reordered")
+      yield last
+      throw corrupt(counter + 1, "follows the last chunk: data was appended to the file")
+    }
+    // A sealed chunk is opened once more bytes show it is not the last.
+    const absorb = function* (piece: Uint8Array): Generator<Buffer> {
+      let offset = 0
+      while (offset < piece.length) {
+        if (filled === ciphertextChunkBytes) {
+          yield* open(sealed)
+          filled = 0
+        }
+        // A whole chunk with more after it in the same piece is opened in place, not copied.
+        if (filled === 0 && piece.length - offset > ciphertextChunkBytes) {
+          yield* open(piece.subarray(offset, offset + ciphertextChunkBytes))
+          offset += ciphertextChunkBytes
+          continue
+        }
+        const n = Math.min(ciphertextChunkBytes - filled, piece.length - offset)
+        sealed.set(piece.subarray(offset, offset + n), filled)
+        filled += n
+        offset += n
+      }
+    }
+    yield* absorb(rest)
+    for (;;) {
+      const next = await input.next()
+      if (next.done) break
+      yield* absorb(next.value)
+    }
+    const truncated = () =>
+      new AgePayloadTruncated({ source, chunks: counter, message: `${source} ends after ${counter} chunk${counter === 1 ? "" : "s"} of its payload without the last one: it was cut short; use an intact copy` })
+    if (filled === 0) throw truncated()
+    const last = openChunk(key, counter, true, sealed.subarray(0, filled))
+    if (last === undefined) {
+      const notLast = filled === ciphertextChunkBytes ? openChunk(key, counter, false, sealed) : undefined
+      if (notLast !== undefined) {
+        counter++
+        yield notLast
+        throw truncated()
+      }
+      throw corrupt(counter, "does not authenticate as the last chunk: it was altered, or the file was cut short")
+    }
+    if (last.length === 0 && counter > 0) throw corrupt(counter, "is an empty last chunk after full ones, which no age encryptor writes")
+    if (last.length > 0) yield last
+  } finally {
+    await input.return?.()
+  }
+}

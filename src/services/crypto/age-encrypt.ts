@@ -1,0 +1,52 @@
+/**
+ * age v1 encryption as a stream: plaintext chunks in, the age file's bytes out (header, payload
+ * nonce, STREAM chunks), holding at most one 64 KiB chunk of plaintext. The output is readable
+ * by `age -d` and any age v1 implementation.
+ */
+import { randomBytes } from "node:crypto"
+import { ageHeaderMacInput, encodeAgeHeader } from "../../domain/age-header.ts"
+import { payloadNonceBytes, plaintextChunkBytes } from "../../domain/age-payload-layout.ts"
+import { AgeRecipientInvalid } from "./age-errors.ts"
+import { type AgeRecipient, wrapFileKey } from "./age-keys.ts"
+import { headerMac, payloadKey, sealChunk } from "./age-primitives.ts"
+
+/**
+ * Encrypts `plaintext` to every recipient (anyone holding one of their identities can decrypt).
+ * Throws `AgeRecipientInvalid` before reading anything when `recipients` is empty; errors of
+ * `plaintext` pass through.
+ */
+export async function* encryptAge(plaintext: AsyncIterable<Uint8Array>, recipients: ReadonlyArray<AgeRecipient>, source = "the plaintext"): AsyncGenerator<Uint8Array> {
+  if (recipients.length === 0) throw new AgeRecipientInvalid({ source, message: `no recipient was given to encrypt ${source} to; name at least one age1... recipient` })
+  const fileKey = randomBytes(16)
+  const stanzas = recipients.map((r) => wrapFileKey(fileKey, r))
+  const header = encodeAgeHeader(stanzas, headerMac(fileKey, ageHeaderMacInput(stanzas)))
+  const nonce = randomBytes(payloadNonceBytes)
+  const key = payloadKey(fileKey, nonce)
+  fileKey.fill(0)
+  yield Buffer.concat([header, nonce])
+  // A full chunk is sealed only once more plaintext shows it is not the last. Pieces are
+  // yielded as sealed (ciphertext, then tag) rather than joined: a copy costs more than the seal.
+  const pending = Buffer.allocUnsafe(plaintextChunkBytes)
+  let filled = 0
+  let counter = 0
+  for await (const piece of plaintext) {
+    let offset = 0
+    while (offset < piece.length) {
+      if (filled === plaintextChunkBytes) {
+        yield* sealChunk(key, counter++, false, pending)
+        filled = 0
+      }
+      // A whole chunk with more after it in the same piece is sealed in place, not copied.
+      if (filled === 0 && piece.length - offset > plaintextChunkBytes) {
+        yield* sealChunk(key, counter++, false, piece.subarray(offset, offset + plaintextChunkBytes))
+        offset += plaintextChunkBytes
+        continue
+      }
+      const n = Math.min(plaintextChunkBytes - filled, piece.length - offset)
+      pending.set(piece.subarray(offset, offset + n), filled)
+      filled += n
+      offset += n
+    }
+  }
+  yield* sealChunk(key, counter, true, pending.subarray(0, filled))
+}

@@ -1,0 +1,78 @@
+/**
+ * age identity files, as `age-keygen` writes them: `AGE-SECRET-KEY-1...` lines, `#` comments and
+ * blank lines. Several may be given; each must be private to its owner (no permission bit for
+ * group or others) unless the caller overrides, as ssh does for private keys. A line that is not
+ * an identity is named by its number, never quoted.
+ */
+import { constants } from "node:fs"
+import { open } from "node:fs/promises"
+import { Effect, Result } from "effect"
+import { describeFileSystemFailure } from "../file-system-error.ts"
+import { AgeIdentityFileExposed, type AgeIdentityFileError, AgeIdentityFileInvalid, AgeIdentityFileUnreadable } from "./age-errors.ts"
+import { type AgeIdentity, parseIdentity } from "./age-keys.ts"
+
+/** An identity file is a few lines; anything larger is not one. */
+const maxIdentityFileBytes = 64 * 1024
+
+/** Whether permission bits let the group or others do anything with the file. */
+export const identityFileExposed = (mode: number): boolean => (mode & 0o077) !== 0
+
+export interface IdentitySet {
+  /** The files read, in the order given. */
+  readonly files: ReadonlyArray<string>
+  readonly identities: ReadonlyArray<AgeIdentity>
+}
+
+/** The identities in an identity file's text. */
+export const parseIdentityFile = (path: string, text: string): Result.Result<ReadonlyArray<AgeIdentity>, AgeIdentityFileInvalid> => {
+  const identities: Array<AgeIdentity> = []
+  for (const [i, raw] of text.split("\n").entries()) {
+    const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw
+    if (line.trim() === "" || line.startsWith("#")) continue
+    const parsed = parseIdentity(line, `${path} line ${i + 1}`)
+    if (Result.isFailure(parsed)) {
+      return Result.fail(new AgeIdentityFileInvalid({ path, line: i + 1, message: `${path} line ${i + 1} ${parsed.failure}; an identity file holds AGE-SECRET-KEY-1... lines (as age-keygen writes them) and # comments` }))
+    }
+    identities.push(parsed.success)
+  }
+  if (identities.length === 0) {
+    return Result.fail(new AgeIdentityFileInvalid({ path, line: 0, message: `${path} holds no AGE-SECRET-KEY-1... identity; give the file age-keygen wrote` }))
+  }
+  return Result.succeed(identities)
+}
+
+const readIdentityFile = (path: string, allowExposed: boolean): Effect.Effect<ReadonlyArray<AgeIdentity>, AgeIdentityFileError> =>
+  Effect.tryPromise({
+    // Links are followed: a Kubernetes Secret volume presents its files through them.
+    try: async () => {
+      const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY)
+      try {
+        const info = await handle.stat()
+        if (!info.isFile()) throw new AgeIdentityFileInvalid({ path, line: 0, message: `${path} is not a regular file; give the identity file age-keygen wrote` })
+        const mode = info.mode & 0o777
+        if (!allowExposed && identityFileExposed(mode)) {
+          throw new AgeIdentityFileExposed({
+            path,
+            mode: mode.toString(8).padStart(3, "0"),
+            message: `${path} can be read by users other than its owner (mode ${mode.toString(8).padStart(3, "0")}); make it private (chmod 600 ${path}; in a Secret volume, defaultMode: 0400), or pass the override flag if this is intended`,
+          })
+        }
+        if (info.size > maxIdentityFileBytes) throw new AgeIdentityFileInvalid({ path, line: 0, message: `${path} is ${info.size} bytes, too large to be an identity file` })
+        const buffer = Buffer.alloc(maxIdentityFileBytes + 1)
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0)
+        const text = buffer.subarray(0, bytesRead).toString("utf8")
+        buffer.fill(0)
+        return text
+      } finally {
+        await handle.close()
+      }
+    },
+    catch: (e) => (e instanceof AgeIdentityFileInvalid || e instanceof AgeIdentityFileExposed ? e : new AgeIdentityFileUnreadable(describeFileSystemFailure("read the identity file", path, e))),
+  }).pipe(Effect.flatMap((text) => Effect.fromResult(parseIdentityFile(path, text))))
+
+/**
+ * Reads every identity file (`--identity`, several allowed), refusing one readable by group or
+ * others unless `allowExposed`. Fails at the first file that cannot be used, naming it.
+ */
+export const readIdentityFiles = (paths: ReadonlyArray<string>, options: { readonly allowExposed: boolean }): Effect.Effect<IdentitySet, AgeIdentityFileError> =>
+  Effect.map(Effect.forEach(paths, (path) => readIdentityFile(path, options.allowExposed)), (lists) => ({ files: [...paths], identities: lists.flat() }))
