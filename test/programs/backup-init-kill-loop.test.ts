@@ -16,7 +16,7 @@ import { filesUnder, runAndKill, runCli, seededRandom } from "../support/kill-lo
 const seed = Number(process.env["KILL_LOOP_SEED"] ?? 13)
 const kills = 10
 
-layer(TestEtcd.layer(), { excludeTestServices: true, timeout: 240_000 })("backup-init under SIGKILL", (it) => {
+layer(TestEtcd.layer(), { excludeTestServices: true })("backup-init under SIGKILL", (it) => {
   it.effect(`killed ${kills} times at random points, then run to its end: one checked snapshot, nothing else left (seed ${seed})`, () =>
     Effect.gen(function* () {
       const { member, tls, workDir } = yield* TestEtcd
@@ -65,5 +65,6 @@ layer(TestEtcd.layer(), { excludeTestServices: true, timeout: 240_000 })("backup
       const status = yield* snapshotStatus(file)
       assert.isAbove(status.totalKey, 40)
     }),
+    240_000,
   )
 })
