@@ -81,7 +81,15 @@ const inputArb: fc.Arbitrary<RestorePlanInput> = fc.record({
   snapshotBytes: fc.integer({ min: 0, max: 2 ** 40 }),
   resourcesBytes: fc.integer({ min: 0, max: 2 ** 30 }),
   existing: fc.constant([]),
-}).chain((input) => fc.subarray([...pathsToObserve(input.revisions)]).map((existing) => ({ ...input, existing })))
+  partialRestores: fc.uniqueArray(uuidArb, { maxLength: 2 }),
+}).chain((input) =>
+  fc
+    .record({
+      existing: fc.subarray([...pathsToObserve(input.revisions, undefined, input.partialRestores)]),
+      snapshotCopy: fc.option(fc.constantFrom("/var/lib/etcd-backup/snapshot.db", `/var/lib/etcd-backup/snapshot.db.${input.restoreId}`), { nil: undefined }),
+    })
+    .map(({ existing, snapshotCopy }) => ({ ...input, existing, ...(snapshotCopy === undefined ? {} : { snapshotCopy }) })),
+)
 
 const allPaths = (p: RestorePlan) =>
   p.steps.flatMap((s) => [
@@ -245,9 +253,12 @@ describe("planRestore", () => {
         const ids = plan(input).steps.map((s) => stepIds.indexOf(s.id))
         expect(ids).toEqual([...ids].sort((a, b) => a - b))
         expect(ids).not.toContain(-1)
-        for (const required of ["check-snapshot", "wait-etcd-stopped", "restore-resources", "copy-snapshot", "restore-snapshot", "install-member", "start-etcd"] as const) {
+        for (const required of ["check-snapshot", "wait-etcd-stopped", "restore-resources", "restore-snapshot", "install-member", "start-etcd"] as const) {
           expect(plan(input).steps.map((s) => s.id)).toContain(required)
         }
+        // The snapshot is copied unless a verified copy is there already; an interrupted restore's output is set aside.
+        expect(plan(input).steps.some((s) => s.id === "copy-snapshot")).toBe(input.snapshotCopy === undefined)
+        expect(plan(input).steps.some((s) => s.id === "set-aside-partial-restores")).toBe((input.partialRestores ?? []).length > 0)
       }),
       { numRuns: 300 },
     )
