@@ -4,7 +4,11 @@
  * touches, what must hold before it runs, and what to do when it fails. `--dry-run` prints this
  * plan; a real run executes exactly this plan. Nothing here touches the host: the plan is a
  * function of its input, observations of the host (which paths exist) included, so re-planning
- * after a partial run continues where the last one stopped.
+ * after a partial run continues where the last one stopped: steps already done are left out, the
+ * output of an etcdutl that was killed (`restore-<uuid>`) is moved aside by a step of its own, and
+ * a verified snapshot copy from an earlier attempt is restored from instead of copied again.
+ * Every precondition is either checked before the first step (`isUpfront`: the backup, etcdutl,
+ * space, the type of every directory the plan writes into) or right before its step.
  *
  * Differences from `cluster-restore.sh`, on purpose: nothing is ever deleted (an old
  * `/var/lib/etcd-backup/member` is kept and the new one gets a unique name; replaced revision
