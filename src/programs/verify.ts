@@ -13,7 +13,9 @@
  *
  * A check that cannot run because an earlier one failed is reported as SKIP. Nothing is
  * written (the test restore works in a scratch directory it removes). The report passes only
- * when every check passes.
+ * when every check passes. A backup file is opened, or handed to etcdutl, only if it is a regular
+ * file (a FIFO, a device or a link is refused by name, never waited on), and read no further than
+ * the size the manifest states (`services/backup-file.ts`).
  */
 import { tmpdir } from "node:os"
 import { Effect, FileSystem, Path, Result } from "effect"
@@ -49,7 +51,7 @@ export interface VerifyOptions {
 
 const titles = {
   files: "the directory holds one snapshot and one tarball of the backup",
-  manifest: `${manifestFileName} is present, decodes and does not contradict itself`,
+  manifest: `${manifestFileName} is a regular file, byte for byte as written (canonical, its own sha256), decodes and does not contradict itself`,
   describes: "the manifest describes these two files",
   trailer: "the snapshot's database hashes to etcd's 32-byte sha256 trailer",
   snapshotSize: "the snapshot's size is the manifest's",
