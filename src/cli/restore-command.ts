@@ -13,7 +13,7 @@ export const restoreCommand = Command.make(
       Flag.withMetavar("DIR"),
       Flag.withDescription("The host's / (every host path of the restore is under it; the backup directory must be too)"),
     ),
-    dryRun: Flag.Boolean("dry-run").pipe(Flag.withDefault(false), Flag.withDescription("Print the plan and every precondition; change nothing")),
+    dryRun: Flag.Boolean("dry-run").pipe(Flag.withDefault(false), Flag.withDescription("Print the plan, verify the backup and check every precondition a real run checks before a change (exit non-zero when it would refuse), list those only their step can check; change nothing")),
     memberName: Flag.String("member-name").pipe(
       Flag.optional,
       Flag.withDescription("This host's etcd member name, its node name (default: the host name; required with --root)"),
@@ -59,6 +59,6 @@ export const restoreCommand = Command.make(
     ),
 ).pipe(
   Command.withDescription(
-    "Restore a backup on this control-plane host (replaces OpenShift's cluster-restore.sh): stop etcd, keep its old data, extract the static pod resources, restore the snapshot with a revision bump, start etcd. --dry-run prints exactly the steps a real run performs. Nothing is deleted.",
+    "Restore a backup on this control-plane host (replaces OpenShift's cluster-restore.sh): stop etcd, keep its old data, extract the static pod resources, restore the snapshot with a revision bump, start etcd. --dry-run prints exactly the steps a real run performs and refuses as it would. Nothing is deleted; run it again after an interruption and it continues.",
   ),
 )
