@@ -1,21 +1,15 @@
-import { Effect } from "effect"
+import { Effect, Result } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { parseByteSize } from "../domain/byte-size.ts"
 import { MillisFromDurationString } from "../domain/durations.ts"
 import type { PruneDecision } from "../programs/prune.ts"
 import { formatBytes } from "../programs/snapshot-progress.ts"
+import { checkedWith, intInRange } from "./flag-checks.ts"
 import { withLogging } from "./logging.ts"
 
 /** A count of backups: a whole number from 0 (a negative one is a usage error, not "none"). */
 const count = (name: string, description: string) =>
-  Flag.Int(name).pipe(
-    Flag.filter(
-      (n) => Number.isSafeInteger(n) && n >= 0 && n <= 1_000_000,
-      () => "a whole number of backups from 0 to 1000000",
-    ),
-    Flag.optional,
-    Flag.withDescription(description),
-  )
+  Flag.Int(name).pipe(intInRange({ min: 0, max: 1_000_000, meaning: "a number of backups" }), Flag.optional, Flag.withDescription(description))
 const some = <A>(o: { readonly _tag: "Some"; readonly value: A } | { readonly _tag: "None" }): A | undefined => (o._tag === "Some" ? o.value : undefined)
 
 /** The line on stdout: what was kept and removed, with the bytes freed. */
@@ -35,13 +29,18 @@ export const pruneSummary = (decision: PruneDecision, dryRun: boolean): string =
 export const pruneCommand = Command.make(
   "prune",
   {
-    dir: Argument.String("dir").pipe(Argument.withDescription("Directory holding the backups")),
+    dir: Argument.String("dir").pipe(
+      Argument.filter((dir) => dir.trim() !== "", () => "a non-empty path of the directory holding the backups"),
+      Argument.withDescription("Directory holding the backups"),
+    ),
     keepLast: count("keep-last", "Keep the N newest backups (verified ones first)"),
     keepDaily: count("keep-daily", "Keep the newest backup of each of the last N days that have one"),
     keepWeekly: count("keep-weekly", "Keep the newest backup of each of the last N ISO weeks"),
     keepMonthly: count("keep-monthly", "Keep the newest backup of each of the last N months"),
     maxAge: Flag.String("max-age").pipe(Flag.withSchema(MillisFromDurationString), Flag.optional, Flag.withDescription("Remove backups older than this (e.g. 30d)")),
-    maxTotalSize: Flag.String("max-total-size").pipe(Flag.optional, Flag.withDescription("Remove the oldest backups while the total is over this (e.g. 50Gi)")),
+    maxTotalSize: Flag.String("max-total-size").pipe(
+      checkedWith((text) => (Result.isFailure(parseByteSize(text)) ? "a size like 500Mi, 50Gi, 2G or a number of bytes" : undefined)),
+      Flag.optional, Flag.withDescription("Remove the oldest backups while the total is over this (e.g. 50Gi)")),
     dryRun: Flag.Boolean("dry-run").pipe(Flag.withDefault(false), Flag.withDescription("Only report what would be removed")),
   },
   (flags) =>

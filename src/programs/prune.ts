@@ -21,12 +21,12 @@ import { rmdir } from "node:fs/promises"
 import { Clock, Effect, FileSystem, Path, Result, Schema } from "effect"
 import { BackupTimestamp, manifestFileName, parseBackupTimestamp } from "../domain/archive-names.ts"
 import { classifyBackupDir, type BackupDirNames, type BackupGroup, type DirContents, type DirEntry, type ManifestClaim } from "../domain/backup-dir-contents.ts"
-import { decodeBackupManifest } from "../domain/backup-manifest.ts"
 import { operandNames } from "../domain/operands.ts"
 import { decideRetention, hasRule, type BackupUnit, type RetentionDecision, type RetentionPolicy } from "../domain/retention.ts"
 import { describeFileSystemFailure } from "../services/file-system-error.ts"
 import { acquireRunLock, inspectRunLock, type RunLockState } from "../services/run-lock.ts"
 import { backupDirLockFileName, backupDirLockPath } from "./backup-dir-lock.ts"
+import { readBackupManifest } from "./backup-manifest-file.ts"
 import { recordDirName, snapshotRecordFileName } from "./snapshot-record.ts"
 import { formatBytes } from "./snapshot-progress.ts"
 import { resourcesRecordPath, stagingDir } from "./staging-area.ts"
@@ -72,7 +72,6 @@ interface Location {
 }
 
 const maxRecordBytes = 1024 * 1024
-const maxManifestBytes = 64 * 1024 * 1024
 
 const ownNames = (path: Path.Path): BackupDirNames => ({
   recordDir: recordDirName,
@@ -132,17 +131,16 @@ const scanLocation = Effect.fnUntraced(function* (root: string, rel: string, own
   const recordDir = entries.find((e) => e.name === names.recordDir && e.type === "Directory")
   const recordDirEntries = recordDir === undefined ? undefined : yield* listEntries(path.join(dir, names.recordDir), true)
 
-  const manifestText = yield* readBounded(entries.find((e) => e.name === names.manifest), path.join(dir, names.manifest), maxManifestBytes)
-  let manifest: ManifestClaim = { _tag: "Absent" }
-  if (manifestText !== undefined) {
-    if ("tooLarge" in manifestText) manifest = { _tag: "Invalid", problem: `larger than ${formatBytes(maxManifestBytes)}` }
-    else {
-      const decoded = decodeBackupManifest(manifestText.text)
-      manifest = Result.isSuccess(decoded)
-        ? { _tag: "Describes", timestamp: decoded.success.timestamp, snapshot: decoded.success.files.snapshot, resources: decoded.success.files.resources }
-        : { _tag: "Invalid", problem: decoded.failure.message }
-    }
-  }
+  const manifestEntry = entries.find((e) => e.name === names.manifest && e.type === "File")
+  const manifest: ManifestClaim =
+    manifestEntry === undefined
+      ? { _tag: "Absent" }
+      : yield* readBackupManifest(path.join(dir, names.manifest)).pipe(
+          Effect.match({
+            onSuccess: (m): ManifestClaim => ({ _tag: "Describes", timestamp: m.timestamp, snapshot: m.files.snapshot, resources: m.files.resources }),
+            onFailure: (e): ManifestClaim => ({ _tag: "Invalid", problem: e.message }),
+          }),
+        )
   const recordText = yield* readBounded(
     recordDirEntries?.find((e) => e.name === names.snapshotRecord),
     path.join(dir, names.recordDir, names.snapshotRecord),

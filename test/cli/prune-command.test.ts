@@ -69,7 +69,7 @@ describe("cluster-backup prune", () => {
     expect(ls(join(dir, "new"))).toEqual([".cluster-backup", "backup-manifest.json", "snapshot_2026-01-02_000000.db", "static_kuberesources_2026-01-02_000000.tar.gz"])
   })
 
-  it("keeps a user's file inside .cluster-backup too, and never follows a symbolic link", () => {
+  it("keeps a user's file inside .cluster-backup too, never follows a symbolic link, never opens a FIFO", () => {
     const outside = mkdtempSync(join(tmpdir(), "prune-outside-"))
     try {
       writeFakeBackup(join(outside, "victim"), "2026-01-01_000000")
@@ -77,9 +77,14 @@ describe("cluster-backup prune", () => {
       writeFileSync(join(dir, "old", ".cluster-backup", "mine.txt"), "x")
       writeFakeBackup(join(dir, "new"), "2026-01-03_000000")
       spawnSync("ln", ["-s", join(outside, "victim"), join(dir, "linked")])
-      const run = cli("prune", dir, "--keep-last", "1")
+      mkdirSync(join(dir, "fifos"))
+      for (const name of ["backup-manifest.json", "snapshot_2026-01-02_000000.db", "static_kuberesources_2026-01-02_000000.tar.gz"]) spawnSync("mkfifo", [join(dir, "fifos", name)])
+      mkdirSync(join(dir, "fifos", ".cluster-backup"))
+      spawnSync("mkfifo", [join(dir, "fifos", ".cluster-backup", "snapshot.json")])
+      const run = spawnSync(process.execPath, [cliEntry, "prune", dir, "--keep-last", "1"], { encoding: "utf8", timeout: 60_000 })
       expect(run.status).toBe(0)
       expect(tree(join(dir, "old"))).toEqual([".cluster-backup/mine.txt"])
+      expect(ls(join(dir, "fifos"))).toHaveLength(4)
       expect(ls(join(outside, "victim"))).toHaveLength(4)
     } finally {
       rmSync(outside, { recursive: true, force: true })
@@ -178,21 +183,23 @@ describe("cluster-backup prune", () => {
   it("refuses to run without a rule, on a bad size, a bad age or a negative count, deleting nothing", { timeout: 180_000 }, async () => {
     pair(dir, "2026-01-01_000000")
     pair(dir, "2026-01-02_000000")
+    const usage = "Invalid value for"
     const cases = [
-      [[], "no retention rule given"],
-      [["--max-total-size=lots"], '"lots" is not a size'],
-      [["--max-total-size=-5"], '"-5" is not a size'],
-      [["--max-age=garbage"], '"garbage" is not a duration'],
-      [["--max-age=-5d"], '"-5d" is not a duration'],
-      [["--keep-last=-1"], "a whole number of backups from 0"],
-      [["--keep-daily", "-5"], "a whole number of backups from 0"],
-      [["--keep-weekly=-1"], "a whole number of backups from 0"],
-      [["--keep-monthly=-2"], "a whole number of backups from 0"],
-      [["--keep-last=1.5"], "--keep-last"],
+      [[dir], 1, "no retention rule given"],
+      [[dir, "--max-total-size=lots"], 2, `${usage} flag --max-total-size: "lots". Expected: a size like 500Mi`],
+      [[dir, "--max-total-size=-5"], 2, `${usage} flag --max-total-size: "-5". Expected: a size like 500Mi`],
+      [[dir, "--max-age=garbage"], 2, '"garbage" is not a duration'],
+      [[dir, "--max-age=-5d"], 2, '"-5d" is not a duration'],
+      [[dir, "--keep-last=-1"], 2, `${usage} flag --keep-last: "-1". Expected: a whole number from 0 to 1000000 (a number of backups)`],
+      [[dir, "--keep-daily", "-5"], 2, `${usage} flag --keep-daily: "-5"`],
+      [[dir, "--keep-weekly=-1"], 2, `${usage} flag --keep-weekly: "-1"`],
+      [[dir, "--keep-monthly=-2"], 2, `${usage} flag --keep-monthly: "-2"`],
+      [[dir, "--keep-last=1.5"], 2, `${usage} flag --keep-last: "1.5"`],
+      [["", "--keep-last=1"], 2, `${usage} argument <dir>: "". Expected: a non-empty path`],
     ] as const
-    const runs = await Promise.all(cases.map(([args]) => runCli(["prune", dir, ...args])))
-    for (const [i, [args, says]] of cases.entries()) {
-      expect(runs[i]!.status, args.join(" ")).not.toBe(0)
+    const runs = await Promise.all(cases.map(([args]) => runCli(["prune", ...args])))
+    for (const [i, [args, status, says]] of cases.entries()) {
+      expect(runs[i]!.status, args.join(" ")).toBe(status)
       expect(runs[i]!.stderr, args.join(" ")).toContain(says)
       expect(runs[i]!.stderr).not.toContain("unexpected failure")
     }
