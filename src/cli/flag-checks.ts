@@ -1,13 +1,20 @@
 /**
- * What a flag's value must be, checked while the command line is parsed: a value no run could
- * use is a usage error (exit 2) naming the flag, the value and what the flag accepts, before
- * anything runs. One check per kind of value, parameterised, so every flag of a kind says the
- * same. Apply a check before `Flag.optional`/`Flag.withDefault`:
+ * What a flag's (or an argument's) value must be, checked while the command line is parsed: a
+ * value no run could use is a usage error (exit 2) naming the flag, the value and what the flag
+ * accepts, before anything runs. One check per kind of value, parameterised, so every flag of a
+ * kind says the same. Apply a check before `Flag.optional`/`Flag.withDefault`:
  *
  *   Flag.Int("keep-last").pipe(intInRange({ min: 0, max: 1_000_000 }), Flag.optional)
+ *   Argument.String("dir").pipe(nonEmpty("directory"))
  */
-import { Flag } from "effect/cli"
+import { Param } from "effect/cli"
 import { formatDuration } from "../domain/durations.ts"
+
+/** A check of a flag's or an argument's parsed value; `expected` says what it accepts. */
+const check =
+  <A>(accepts: (value: A) => boolean, expected: (value: A) => string) =>
+  <Kind extends Param.ParamKind>(self: Param.Param<Kind, A>): Param.Param<Kind, A> =>
+    Param.filter(self, accepts, expected)
 
 /** The whole numbers a flag accepts; `meaning` says what a special value does ("0: any free port"). */
 export interface IntRange {
@@ -17,33 +24,23 @@ export interface IntRange {
 }
 
 /** A whole number from `min` to `max`. */
-export const intInRange =
-  ({ min, max, meaning }: IntRange) =>
-  (self: Flag.Flag<number>): Flag.Flag<number> =>
-    Flag.filter(
-      self,
-      (n) => Number.isSafeInteger(n) && n >= min && n <= max,
-      () => `a whole number from ${min} to ${max}${meaning === undefined ? "" : ` (${meaning})`}`,
-    )
+export const intInRange = ({ min, max, meaning }: IntRange) =>
+  check<number>(
+    (n) => Number.isSafeInteger(n) && n >= min && n <= max,
+    () => `a whole number from ${min} to ${max}${meaning === undefined ? "" : ` (${meaning})`}`,
+  )
 
 /** A TCP port: 1 to 65535, or 0 where `anyPort` says the system picks a free one. */
 export const port = (options: { readonly anyPort: boolean }) =>
   intInRange(options.anyPort ? { min: 0, max: 65_535, meaning: "0: any free port" } : { min: 1, max: 65_535 })
 
 /** A duration (milliseconds, from `MillisFromDurationString`) of at least `minMs`. */
-export const durationAtLeast =
-  (minMs: number) =>
-  (self: Flag.Flag<number>): Flag.Flag<number> =>
-    Flag.filter(self, (ms) => ms >= minMs, () => `a duration of at least ${formatDuration(minMs)}, like 30s, 5m or 1h`)
+export const durationAtLeast = (minMs: number) =>
+  check<number>((ms) => ms >= minMs, () => `a duration of at least ${formatDuration(minMs)}, like 30s, 5m or 1h`)
 
 /** A text that is not empty (or only blanks): a path, a name. */
-export const nonEmpty =
-  (what: string) =>
-  (self: Flag.Flag<string>): Flag.Flag<string> =>
-    Flag.filter(self, (text) => text.trim() !== "", () => `a non-empty ${what}`)
+export const nonEmpty = (what: string) => check<string>((text) => text.trim() !== "", () => `a non-empty ${what}`)
 
 /** A text `problem` accepts (undefined) or explains (what the flag accepts instead). */
-export const checkedWith =
-  (problem: (text: string) => string | undefined) =>
-  (self: Flag.Flag<string>): Flag.Flag<string> =>
-    Flag.filter(self, (text) => problem(text) === undefined, (text) => problem(text) ?? "")
+export const checkedWith = (problem: (text: string) => string | undefined) =>
+  check<string>((text) => problem(text) === undefined, (text) => problem(text) ?? "")

@@ -27,7 +27,7 @@ export const etcdutlFlag = Flag.String("etcdutl").pipe(
 export const verifyCommand = Command.make(
   "verify",
   {
-    backupDir: Argument.String("dir").pipe(Argument.withDescription("The backup directory")),
+    backupDir: Argument.String("dir").pipe(nonEmpty("directory"), Argument.withDescription("The backup directory")),
     timestamp: timestampFlag,
     allowDirty: Flag.Boolean("allow-dirty").pipe(Flag.withDefault(false), Flag.withDescription("Accept a possibly dirty backup (snapshot and resources not proven to pair)")),
     testRestore: Flag.Boolean("test-restore").pipe(

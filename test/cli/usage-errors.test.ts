@@ -49,6 +49,7 @@ const usageErrors: ReadonlyArray<readonly [flag: string, args: ReadonlyArray<str
   ["--keys", ["demo", "--keys", "1000001"]],
   ["--work-dir", ["demo", "--work-dir", ""]],
   ["--scratch-dir", ["verify", work, "--scratch-dir", ""]],
+  ["<dir>", ["verify", ""]],
 ]
 
 const failures: ReadonlyArray<readonly [what: string, args: ReadonlyArray<string>, expected: string]> = [
@@ -76,11 +77,12 @@ const noCrash = (output: string) => {
 }
 
 describe("usage errors", () => {
-  it.concurrent.each(usageErrors)("%s: %j exits 2 naming the flag", async (flag, args) => {
+  it.concurrent.each(usageErrors)("%s: %j exits 2 naming the flag or argument", async (flag, args) => {
     const run = await runCli(args)
     const output = run.stdout + run.stderr
     expect(run.status, output).toBe(2)
-    expect(run.stderr).toMatch(new RegExp(`(?:Invalid|Missing) value for flag ${flag}\\b`))
+    const named = flag.startsWith("--") ? `flag ${flag}\\b` : `argument ${flag}`
+    expect(run.stderr).toMatch(new RegExp(`(?:Invalid|Missing) value for ${named}`))
     noCrash(output)
   }, 120_000)
 
