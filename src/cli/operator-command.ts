@@ -1,7 +1,7 @@
 import { hostname } from "node:os"
 import { Effect, Layer, Option } from "effect"
-import { Command, Flag } from "effect/cli"
-import { defaultElectionTimings } from "../domain/leader-election.ts"
+import { CliError, Command, Flag } from "effect/cli"
+import { defaultElectionTimings, electionTimingsProblem, type ElectionTimings } from "../domain/leader-election.ts"
 import { MillisFromDurationString } from "../domain/durations.ts"
 import { decodeBackupPodOptions } from "../domain/pod-spec.ts"
 import { durationAtLeast, nonEmpty, port } from "./flag-checks.ts"
@@ -13,6 +13,21 @@ import { podOptionFlags, podOptionsFromFlags } from "./pod-option-flags.ts"
 
 const duration = (name: string, minMs: number, defaultMs: number, description: string) =>
   Flag.String(name).pipe(Flag.withSchema(MillisFromDurationString), durationAtLeast(minMs), Flag.withDefault(defaultMs), Flag.withDescription(description))
+
+const timingFlags = { renewDeadline: "renew-deadline", retryPeriod: "retry-period" } as const
+
+/** Timings that contradict each other are a usage error (exit 2) naming the flag, like any bad flag value. */
+const timingsUsable = (timings: ElectionTimings) => {
+  const problem = electionTimingsProblem(timings)
+  if (problem === undefined) return Effect.void
+  const value = problem.setting === "renewDeadline" ? timings.renewDeadlineMs : timings.retryPeriodMs
+  return Effect.fail(
+    new CliError.ShowHelp({
+      commandPath: ["cluster-backup", "operator"],
+      errors: [new CliError.InvalidValue({ option: timingFlags[problem.setting], value: `${value / 1000}s`, expected: problem.message, kind: "flag" })],
+    }),
+  )
+}
 
 export const operatorCommand = Command.make(
   "operator",
@@ -29,10 +44,15 @@ export const operatorCommand = Command.make(
       Flag.optional,
       Flag.withDescription("This replica's name in the Lease (default: $POD_NAME, else the host name)"),
     ),
+    leaseDuration: duration("lease-duration", 1000, defaultElectionTimings.leaseDurationMs, "How long the Lease stays valid after the leader's last renewal: a standby takes over a dead leader after this (OpenShift operators: 137s)"),
+    renewDeadline: duration("renew-deadline", 1000, defaultElectionTimings.renewDeadlineMs, "A leader that could not renew for this long stops acting; shorter than --lease-duration"),
+    retryPeriod: duration("retry-period", 1000, defaultElectionTimings.retryPeriodMs, "How often the leader renews the Lease and standbys try to take it; shorter than --renew-deadline"),
   },
   (flags) =>
     withLogging(
       Effect.gen(function* () {
+        const timings: ElectionTimings = { leaseDurationMs: flags.leaseDuration, renewDeadlineMs: flags.renewDeadline, retryPeriodMs: flags.retryPeriod }
+        yield* timingsUsable(timings)
         // Loaded on use: the controller and its clients stay out of other commands' processes.
         const [{ startController }, { defaultReconcileConfig }, { ControllerMetrics }, { serveHealth }] = yield* Effect.promise(() =>
           Promise.all([
@@ -57,7 +77,7 @@ export const operatorCommand = Command.make(
               identity,
               table,
             }),
-            election: { namespace: flags.namespace, leaseName: flags.leaseName, identity, ...defaultElectionTimings },
+            election: { namespace: flags.namespace, leaseName: flags.leaseName, identity, ...timings },
             resyncMs: flags.resync,
             minBackoffMs: 1000,
             maxBackoffMs: 60_000,

@@ -6,6 +6,8 @@
  * than the lease duration), so it has stopped before anybody else may take the lease over.
  */
 
+import { formatDuration } from "./durations.ts"
+
 /** The fields of a Lease's spec that election reads and writes (times as epoch milliseconds). */
 export interface LeaseRecord {
   readonly holderIdentity: string
@@ -25,11 +27,34 @@ export interface ElectionConfig {
   readonly retryPeriodMs: number
 }
 
+/**
+ * OpenShift's operator timings (library-go's leader-election defaults, safe on a single-node
+ * cluster through an API server restart): ~2 Lease writes a minute instead of client-go's ~29
+ * (renewing every 2 s), at the price of a slower takeover (up to 137 s) when a leader dies
+ * without releasing the Lease; a leader that stops cleanly releases it at once.
+ */
 export const defaultElectionTimings = {
-  leaseDurationMs: 15_000,
-  renewDeadlineMs: 10_000,
-  retryPeriodMs: 2_000,
+  leaseDurationMs: 137_000,
+  renewDeadlineMs: 107_000,
+  retryPeriodMs: 26_000,
 } as const
+
+export type ElectionTimings = Pick<ElectionConfig, "leaseDurationMs" | "renewDeadlineMs" | "retryPeriodMs">
+
+/**
+ * Why these timings cannot work, or undefined. A leader must stop acting (renew deadline) before
+ * its Lease expires for the others (lease duration), and must get to try renewing (retry period)
+ * before its renew deadline passes.
+ */
+export const electionTimingsProblem = (t: ElectionTimings): { readonly setting: "renewDeadline" | "retryPeriod"; readonly message: string } | undefined => {
+  if (!(t.renewDeadlineMs < t.leaseDurationMs)) {
+    return { setting: "renewDeadline", message: `the renew deadline (${formatDuration(t.renewDeadlineMs)}) must be shorter than the lease duration (${formatDuration(t.leaseDurationMs)}), or two leaders could act at once` }
+  }
+  if (!(t.retryPeriodMs < t.renewDeadlineMs)) {
+    return { setting: "retryPeriod", message: `the retry period (${formatDuration(t.retryPeriodMs)}) must be shorter than the renew deadline (${formatDuration(t.renewDeadlineMs)}), or the leader loses leadership before it tries to renew` }
+  }
+  return undefined
+}
 
 export type ElectionStep =
   /** No Lease exists: create it, holding it. */

@@ -14,7 +14,7 @@ import { cliEntry } from "../support/tools.ts"
 const dir = mkdtempSync(join(tmpdir(), "operator-cli-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-const waitFor = async (what: string, check: () => boolean | Promise<boolean>, ms = 15_000) => {
+const waitFor = async (what: string, check: () => boolean | Promise<boolean>, ms = 60_000) => {
   const deadline = Date.now() + ms
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
@@ -49,6 +49,12 @@ describe("cluster-backup operator", () => {
       expect(metrics).toContain("cluster_backup_leader 1")
       const holder = () => (cluster.get(leaseType, ns, "cluster-backup-operator")?.["spec"] as { holderIdentity?: string } | undefined)?.holderIdentity
       expect(holder()).toBe("replica-1")
+      // OpenShift's operator timings by default: a 137 s Lease, renewed every 26 s (not every 2 s).
+      const spec = cluster.get(leaseType, ns, "cluster-backup-operator")?.["spec"] as { leaseDurationSeconds?: number }
+      expect(spec.leaseDurationSeconds).toBe(137)
+      const leaseWrites = cluster.requests.filter((r) => r.resource === "leases" && (r.verb === "update" || r.verb === "create")).length
+      await new Promise((r) => setTimeout(r, 3000))
+      expect(cluster.requests.filter((r) => r.resource === "leases" && (r.verb === "update" || r.verb === "create")).length).toBe(leaseWrites)
 
       child.kill("SIGTERM")
       const code = await exited
@@ -58,5 +64,50 @@ describe("cluster-backup operator", () => {
     } finally {
       await server.close()
     }
-  })
+  }, 120_000)
+
+  const run = (args: ReadonlyArray<string>) =>
+    new Promise<{ code: number | null; output: string }>((resolve) => {
+      const child = spawn(process.execPath, [cliEntry, ...args], { stdio: ["ignore", "pipe", "pipe"] })
+      let output = ""
+      child.stdout.on("data", (d: Buffer) => (output += d.toString()))
+      child.stderr.on("data", (d: Buffer) => (output += d.toString()))
+      child.on("exit", (code) => resolve({ code, output }))
+    })
+
+  it.each([
+    ["--renew-deadline", ["--renew-deadline", "137s"], "must be shorter than the lease duration"],
+    ["--renew-deadline", ["--lease-duration", "30s", "--renew-deadline", "40s", "--retry-period", "5s"], "must be shorter than the lease duration"],
+    ["--retry-period", ["--retry-period", "107s"], "must be shorter than the renew deadline"],
+    ["--lease-duration", ["--lease-duration", "0s"], "at least 1s"],
+  ])("contradicting lease timings are a usage error naming %s", async (flag, args, expected) => {
+    const { code, output } = await run(["operator", "--kubeconfig", join(dir, "absent"), ...args])
+    expect(code, output).toBe(2)
+    expect(output).toContain(`Invalid value for flag ${flag}`)
+    expect(output).toContain(expected)
+  }, 60_000)
+
+  it("takes short lease timings for tests and small clusters: the Lease says the duration given", async () => {
+    const cluster = makeSimulatedCluster()
+    Result.getOrThrow(openShiftFixture({ seed: 6 }).load(cluster))
+    const server = await startSimulatedApiServer(cluster)
+    try {
+      const kubeconfig = join(dir, "kubeconfig-short")
+      await Effect.runPromise(writeKubeconfig(kubeconfig, server))
+      const child = spawn(
+        process.execPath,
+        [cliEntry, "operator", "--kubeconfig", kubeconfig, "--metrics-port", "0", "--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "1s"],
+        { stdio: ["ignore", "ignore", "ignore"] },
+      )
+      const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()))
+      const writes = () => cluster.requests.filter((r) => r.resource === "leases" && (r.verb === "update" || r.verb === "create")).length
+      await waitFor("the Lease", () => cluster.get(leaseType, ns, "cluster-backup-operator") !== undefined)
+      expect((cluster.get(leaseType, ns, "cluster-backup-operator")?.["spec"] as { leaseDurationSeconds?: number }).leaseDurationSeconds).toBe(4)
+      await waitFor("renewals every second", () => writes() >= 3)
+      child.kill("SIGTERM")
+      await exited
+    } finally {
+      await server.close()
+    }
+  }, 120_000)
 })

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest"
 import {
   defaultElectionTimings,
   electionStep,
+  electionTimingsProblem,
   formatMicroTime,
   leaseExpiry,
   mayAct,
@@ -73,5 +74,21 @@ describe("Kubernetes time formats", () => {
   })
   it("an unparsable time is undefined", () => {
     expect(parseKubeTime("yesterday")).toBeUndefined()
+  })
+})
+
+describe("election timings", () => {
+  it("default to OpenShift's operator timings: 137 s lease, 107 s renew deadline, 26 s retry period (~2 Lease writes a minute)", () => {
+    expect(defaultElectionTimings).toEqual({ leaseDurationMs: 137_000, renewDeadlineMs: 107_000, retryPeriodMs: 26_000 })
+    expect(electionTimingsProblem(defaultElectionTimings)).toBeUndefined()
+    expect(60_000 / defaultElectionTimings.retryPeriodMs).toBeLessThan(3)
+  })
+
+  const ms = fc.integer({ min: 1, max: 1_000_000 })
+  test.prop([ms, ms, ms])("are usable exactly when retry period < renew deadline < lease duration", (leaseDurationMs, renewDeadlineMs, retryPeriodMs) => {
+    const problem = electionTimingsProblem({ leaseDurationMs, renewDeadlineMs, retryPeriodMs })
+    expect(problem === undefined).toBe(retryPeriodMs < renewDeadlineMs && renewDeadlineMs < leaseDurationMs)
+    if (renewDeadlineMs >= leaseDurationMs) expect(problem?.setting).toBe("renewDeadline")
+    else if (retryPeriodMs >= renewDeadlineMs) expect(problem?.setting).toBe("retryPeriod")
   })
 })
