@@ -10,7 +10,7 @@ import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Cause, Effect, Exit, Layer } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { readBackupManifest } from "../../src/programs/backup-manifest-file.ts"
+import { decodeBackupManifestBytes, readBackupManifest } from "../../src/programs/backup-manifest-file.ts"
 import { verifyBackup } from "../../src/programs/verify.ts"
 import { DiskSpace } from "../../src/services/disk-space.ts"
 import { Etcdutl } from "../../src/services/etcdutl.ts"
@@ -49,6 +49,15 @@ describe("readBackupManifest", () => {
     const path = join(dir, "backup-manifest.json")
     writeFileSync(path, spoil(readFileSync(join(backup, "backup-manifest.json"))))
     expect(await failureMessage(readBackupManifest(path))).toContain(words)
+  })
+})
+
+describe("decodeBackupManifestBytes (a manifest read from a store)", () => {
+  it("refuses a byte order mark too: it is not stripped the way a default TextDecoder strips it", () => {
+    const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), readFileSync(join(backup, "backup-manifest.json"))])
+    const decoded = decodeBackupManifestBytes(bytes, "prefix/2026-01-02_030405/backup-manifest.json")
+    expect(decoded._tag).toBe("Failure")
+    expect(decoded._tag === "Failure" ? decoded.failure.message : "").toContain("begins with a UTF-8 byte order mark")
   })
 })
 

@@ -4,7 +4,7 @@
  */
 import { Effect, Result } from "effect"
 import { manifestFileName } from "../../domain/archive-names.ts"
-import { decodeBackupManifest, type BackupManifest } from "../../domain/backup-manifest.ts"
+import type { BackupManifest } from "../../domain/backup-manifest.ts"
 import {
   backupCompleteness,
   emptyListing,
@@ -18,6 +18,7 @@ import {
 } from "../../domain/store-layout.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
 import type { StoreError } from "../../services/store/store-errors.ts"
+import { decodeBackupManifestBytes } from "../backup-manifest-file.ts"
 
 export interface ListedBackup {
   readonly completeness: BackupCompleteness
@@ -29,8 +30,9 @@ export const readStoredManifest = (prefix: string, backup: BackupObjects): Effec
   Effect.gen(function* () {
     if (!backup.objects.some((o) => o.file === manifestFileName)) return { state: { _tag: "Absent" }, manifest: undefined }
     const store = yield* BackupStore
-    const bytes = yield* store.getBytes(objectKey(prefix, backup.id, manifestFileName))
-    const decoded = decodeBackupManifest(new TextDecoder().decode(bytes))
+    const key = objectKey(prefix, backup.id, manifestFileName)
+    const bytes = yield* store.getBytes(key)
+    const decoded = decodeBackupManifestBytes(bytes, key)
     if (Result.isFailure(decoded)) return { state: { _tag: "Unreadable", reason: decoded.failure.message }, manifest: undefined }
     const m = decoded.success
     return { state: { _tag: "Read", files: [m.files.snapshot, m.files.resources] }, manifest: m }

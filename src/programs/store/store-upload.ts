@@ -5,14 +5,14 @@
  * incomplete and never listed; a failed upload leaves at most an incomplete backup, which prune
  * removes after the grace period, and a repeated run overwrites it and completes.
  */
-import { readFile } from "node:fs/promises"
 import { join } from "node:path"
-import { Effect, Result, Schema } from "effect"
+import { Effect, Schema } from "effect"
 import { manifestFileName } from "../../domain/archive-names.ts"
-import { decodeBackupManifest, type BackupManifest } from "../../domain/backup-manifest.ts"
+import { encodeBackupManifest, type BackupManifest } from "../../domain/backup-manifest.ts"
 import { objectKey } from "../../domain/store-layout.ts"
 import { BackupStore, type PutResult } from "../../services/store/backup-store.ts"
 import { localIoFailed } from "../../services/store/store-errors.ts"
+import { readBackupManifest } from "../backup-manifest-file.ts"
 
 export class BackupToUploadInvalid extends Schema.TaggedError<BackupToUploadInvalid>()("BackupToUploadInvalid", {
   path: Schema.String,
@@ -35,12 +35,15 @@ export interface UploadReport {
 export const readLocalManifest = (dir: string) =>
   Effect.gen(function* () {
     const path = join(dir, manifestFileName)
-    const text = yield* Effect.tryPromise({ try: () => readFile(path, "utf8"), catch: (e) => localIoFailed(path, "reading", e) })
-    const decoded = decodeBackupManifest(text)
-    if (Result.isFailure(decoded)) {
-      return yield* new BackupToUploadInvalid({ path, message: `${path} is not a valid backup manifest (${decoded.failure.message}): upload only a backup that backup-create finished` })
-    }
-    return { manifest: decoded.success, text }
+    const manifest = yield* readBackupManifest(path).pipe(
+      Effect.mapError((e) =>
+        e._tag === "BackupFileUnreadable"
+          ? localIoFailed(path, "reading", e)
+          : new BackupToUploadInvalid({ path, message: `${path} is not a valid backup manifest (${e.message}): upload only a backup that backup-create finished` }),
+      ),
+    )
+    // The reader accepts only the bytes the writer writes: re-encoding gives the file's own text.
+    return { manifest, text: encodeBackupManifest(manifest) }
   })
 
 /** The backup's id in a store: its timestamp. */
