@@ -2,6 +2,7 @@ import { PlatformError } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { describeFileSystemFailure, errnoCode, explainedCodes } from "../../src/services/file-system-error.ts"
+import { ioFailure } from "../../src/services/tarball/errors.ts"
 
 const errno = (code: string, syscall = "write") => Object.assign(new Error(`${code}: something, ${syscall}`), { code, syscall, errno: -1 })
 
@@ -80,5 +81,12 @@ describe("file-system failure messages", () => {
         expect(described.path).toBe(p)
       }),
     )
+  })
+
+  it("the tarball's file-system failures (extraction during a restore) go through it", () => {
+    const failure = ioFailure("write", "/etc/kubernetes/.cluster-backup-extract-1/x", errno("ENOSPC"))
+    expect(failure).toMatchObject({ code: "ENOSPC", operation: "write", path: "/etc/kubernetes/.cluster-backup-extract-1/x" })
+    expect(failure.message).toBe(describeFileSystemFailure("write", "/etc/kubernetes/.cluster-backup-extract-1/x", errno("ENOSPC")).message)
+    expect(ioFailure("open", "/x", new Error("odd")).code).toBe("UNKNOWN")
   })
 })

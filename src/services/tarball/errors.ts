@@ -5,6 +5,7 @@
  */
 import { Schema } from "effect"
 import { BackupFileRefused } from "../backup-file.ts"
+import { describeFileSystemFailure } from "../file-system-error.ts"
 
 /** The bytes are not a well-formed gzip-compressed ustar/PAX/GNU tar stream. */
 export const UnreadableReason = Schema.Literals([
@@ -121,17 +122,11 @@ export const isTarballError = (u: unknown): u is TarballError =>
   u instanceof TarballSourceRefused ||
   u instanceof TarballIoFailed
 
-const errnoCode = (e: unknown): string =>
-  typeof e === "object" && e !== null && "code" in e && typeof e.code === "string" ? e.code : "UNKNOWN"
-
-/** Wraps a Node file-system failure with the operation and path it concerned. */
-export const ioFailure = (operation: string, path: string, cause: unknown): TarballIoFailed =>
-  new TarballIoFailed({
-    path,
-    operation,
-    code: errnoCode(cause),
-    message: `${operation} ${path} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
-  })
+/** Wraps a Node file-system failure with the operation and path it concerned, and what to do. */
+export const ioFailure = (operation: string, path: string, cause: unknown): TarballIoFailed => {
+  const described = describeFileSystemFailure(operation, path, cause)
+  return new TarballIoFailed({ path, operation, code: described.code ?? "UNKNOWN", message: described.message })
+}
 
 /** Runs a file-system promise, turning its failure into `TarballIoFailed`. */
 export const io = async <A>(operation: string, path: string, run: () => Promise<A>): Promise<A> => {
