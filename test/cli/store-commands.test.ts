@@ -1,15 +1,17 @@
-import { execFile } from "node:child_process"
-import { createHash } from "node:crypto"
-import { mkdtempSync, readFileSync } from "node:fs"
+import { execFile, spawn } from "node:child_process"
+import { createHash, randomBytes } from "node:crypto"
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
 import { Effect } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
+import { encodeBackupManifest } from "../../src/domain/backup-manifest.ts"
 import { s3Request } from "../../src/services/store/s3-http.ts"
-import { backupFiles, makeFakeBackup, readManifest } from "../support/bad-backups.ts"
+import { makeS3Store } from "../../src/services/store/s3-store.ts"
+import { backupFiles, copyBackup, makeFakeBackup, readManifest } from "../support/bad-backups.ts"
 import { s3Server, type S3TestServer } from "../support/s3-server.ts"
-import { repoRoot, runCli } from "../support/tools.ts"
+import { cliEntry, repoRoot, runCli } from "../support/tools.ts"
 import { loadedCluster } from "../programs/backup-resources-harness.ts"
 
 const bucket = `cli-${process.pid}`
@@ -96,6 +98,37 @@ describe("backup-upload, list and download", () => {
     const missing = await runCli(["list", "s3://no-such-bucket-x/p"], env)
     expect(missing.status).toBe(1)
     expect(missing.stderr).toMatch(/bucket no-such-bucket-x does not exist .*\[StoreBucketMissing\]/)
+  })
+
+  it("SIGTERM during the upload: exit by the signal, the multipart upload aborted, nothing listed", async () => {
+    // The fake backup with a 60 MiB snapshot (and a manifest saying so): long enough to stop it midway.
+    const big = mkdtempSync(join(tmpdir(), "store-cli-big-"))
+    copyBackup(backup, big)
+    const manifest = readManifest(big)
+    const snapshot = randomBytes(60 * 1024 * 1024)
+    writeFileSync(join(big, manifest.files.snapshot.name), snapshot)
+    const sha = createHash("sha256").update(snapshot).digest("hex")
+    writeFileSync(join(big, "backup-manifest.json"), encodeBackupManifest({ ...manifest, files: { ...manifest.files, snapshot: { ...manifest.files.snapshot, size: snapshot.length, sha256: sha } } }))
+    const store = makeS3Store({ url: new URL(server.endpoint), region: server.region, bucket, pathStyle: true, credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey }, signPayload: true, requestTimeoutMs: 30_000 })
+    const child = spawn(process.execPath, [cliEntry, "backup-upload", "--store", `s3://${bucket}/sigterm`, "--backup-dir", big, "--part-size", "5Mi", "--parts-in-flight", "1"], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "ignore", "pipe"],
+    })
+    let stderr = ""
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })))
+    const deadline = Date.now() + 45_000
+    while ((await Effect.runPromise(store.pendingUploads("sigterm/"))).length === 0) {
+      if (Date.now() > deadline) throw new Error(`no multipart upload started: ${stderr}`)
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    child.kill("SIGTERM")
+    const { signal } = await exited
+    expect(signal).toBe("SIGTERM")
+    expect(stderr).toMatch(/interrupted before the command finished/)
+    expect(await Effect.runPromise(store.pendingUploads("sigterm/"))).toEqual([])
+    const list = await runCli(["list", `s3://${bucket}/sigterm`, "--json"], env)
+    expect(JSON.parse(list.stdout).filter((b: { complete: boolean }) => b.complete)).toEqual([])
   })
 
   it("the same round trip through a directory store", async () => {
