@@ -12,7 +12,6 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Console, Effect, Layer, Result, Schema } from "effect"
 import { manifestFileName } from "../../domain/archive-names.ts"
-import { decodeBackupManifest } from "../../domain/backup-manifest.ts"
 import { backupStatusConfigMapName, decodeBackupStatus } from "../../domain/backup-status.ts"
 import { operandList } from "../../domain/operands.ts"
 import { revisionsOfBackupPod } from "../../domain/pod-spec.ts"
@@ -27,6 +26,7 @@ import { simulatedApiServer, writeKubeconfig } from "../../services/kube/simulat
 import { makeSimulatedCluster, type Obj, type SimulatedCluster } from "../../services/kube/simulated-cluster.ts"
 import { startLocalEtcd } from "../../services/local-etcd.ts"
 import { generateTlsBundle } from "../../services/tls-certs.ts"
+import { readBackupManifest } from "../backup-manifest-file.ts"
 import { makeDirectories } from "../atomic-files.ts"
 import { startController } from "../controller.ts"
 import { backupPodConfigMapName, backupPodYamlKey, defaultReconcileConfig } from "../reconcile.ts"
@@ -267,8 +267,7 @@ export const runDemo = Effect.fn("demo")(function* (options: DemoOptions) {
   )
 
   // Summary.
-  const manifestText = yield* Effect.promise(() => import("node:fs/promises").then((fs) => fs.readFile(join(backupDir, manifestFileName), "utf8")))
-  const manifest = yield* Effect.fromResult(decodeBackupManifest(manifestText))
+  const manifest = yield* readBackupManifest(join(backupDir, manifestFileName))
   const files = yield* Effect.promise(async () => {
     const names = (await readdir(backupDir)).filter((n) => !n.startsWith(".")).sort()
     return Promise.all(names.map(async (name) => ({ name, bytes: (await stat(join(backupDir, name))).size })))
