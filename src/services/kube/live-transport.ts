@@ -8,10 +8,15 @@
  * (timestamps become Dates, unknown fields are dropped) and drop the Status body of a 401, while
  * the Schemas here want the API's JSON as sent, and the table is what the RBAC test checks.
  */
+import { createHash } from "node:crypto"
 import { existsSync, statSync } from "node:fs"
 import { homedir } from "node:os"
 import { delimiter, join } from "node:path"
-import { HttpMethod, IsomorphicFetchHttpLibrary, KubeConfig, RequestContext } from "@kubernetes/client-node"
+// The modules themselves, not the package's index: it loads every generated API class and model
+// (~2 MB of code the operator never runs; bench/OPERATOR-MEMORY.md).
+import { KubeConfig } from "@kubernetes/client-node/dist/config.js"
+import { HttpMethod, RequestContext } from "@kubernetes/client-node/dist/gen/http/http.js"
+import { IsomorphicFetchHttpLibrary } from "@kubernetes/client-node/dist/gen/http/isomorphic-fetch.js"
 import { Effect, Result, Schema, Stream } from "effect"
 import {
   clientSideError,
@@ -55,6 +60,45 @@ const serviceAccountToken = "/var/run/secrets/kubernetes.io/serviceaccount/token
 const inPod = (env: NodeJS.ProcessEnv): boolean =>
   (env["KUBERNETES_SERVICE_HOST"] ?? "") !== "" && (env["KUBERNETES_SERVICE_PORT"] ?? "") !== "" && existsSync(serviceAccountToken)
 
+type DispatcherFactory = (cluster: ReturnType<KubeConfig["getCurrentCluster"]>, agentOptions: object) => unknown
+const createDispatcherOf = (config: KubeConfig) => (config as unknown as { createDispatcher: DispatcherFactory }).createDispatcher
+
+/** What a dispatcher's TLS material and proxy are, as a short key (buffers by their sha256). */
+const dispatcherKey = (options: unknown): string =>
+  createHash("sha256")
+    .update(
+      JSON.stringify(options, function (this: unknown, key: string, value: unknown) {
+        const raw = (this as Record<string, unknown>)[key]
+        return Buffer.isBuffer(raw) ? createHash("sha256").update(raw).digest("hex") : value
+      }),
+    )
+    .digest("hex")
+
+/**
+ * client-node 2.0 builds a new undici Agent, with its own connection pool, for every request:
+ * each request opened a fresh (TLS) connection that stayed open until undici's keep-alive ended,
+ * hundreds of them at a time under load, ~1 MiB of RSS per revision bump (bench/OPERATOR-MEMORY.md).
+ * This keeps one dispatcher while the TLS material and proxy stay the same (a rotated certificate
+ * makes a new one; the old one closes once its requests are done). `createDispatcher` is private in
+ * client-node's types; the version is pinned and test/services/kube/live-kube.test.ts counts the
+ * connections.
+ */
+const shareDispatcher = (config: KubeConfig): KubeConfig => {
+  const create = createDispatcherOf(config).bind(config)
+  let current: { readonly key: string; readonly dispatcher: unknown } | undefined
+  const shared: DispatcherFactory = (cluster, agentOptions) => {
+    const key = dispatcherKey(config.createDispatcherOptions(cluster, agentOptions))
+    if (current?.key !== key) {
+      const previous = current?.dispatcher as { close?: () => Promise<void> } | undefined
+      previous?.close?.().catch(() => undefined)
+      current = { key, dispatcher: create(cluster, agentOptions) }
+    }
+    return current.dispatcher
+  }
+  ;(config as unknown as { createDispatcher: DispatcherFactory }).createDispatcher = shared
+  return config
+}
+
 /** Loads the client configuration; the error says what was tried and what to do. */
 export const loadKubeConfig = (
   source: KubeConfigSource,
@@ -74,7 +118,7 @@ export const loadKubeConfig = (
           const cluster = config.getCurrentCluster()
           if (cluster === null) throw new Error("it names no current context with a cluster")
           if (!/^https?:\/\//.test(cluster.server)) throw new Error(`its server "${cluster.server}" is not an http(s) URL`)
-          return config
+          return shareDispatcher(config)
         },
         catch: (cause) =>
           new KubeConfigInvalid({

@@ -45,6 +45,8 @@ export interface SimulatedApiServer {
   readonly cluster: SimulatedCluster
   /** The newest 10000 HTTP requests. */
   readonly httpRequests: ReadonlyArray<HttpRequestRecord>
+  /** TCP connections accepted so far (a client that reuses its connections opens few). */
+  readonly connections: () => number
   readonly close: () => Promise<void>
 }
 
@@ -84,6 +86,7 @@ export const startSimulatedApiServer = (
   const token = options.token ?? randomBytes(24).toString("hex")
   const httpRequests: Array<HttpRequestRecord> = []
   const sockets = new Set<Socket>()
+  let accepted = 0
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const url = new URL(request.url ?? "/", "http://simulated")
@@ -215,6 +218,7 @@ export const startSimulatedApiServer = (
     })
   })
   server.on("connection", (socket) => {
+    accepted++
     sockets.add(socket)
     socket.on("close", () => sockets.delete(socket))
   })
@@ -233,6 +237,7 @@ export const startSimulatedApiServer = (
         get httpRequests() {
           return httpRequests
         },
+        connections: () => accepted,
         close: () =>
           new Promise<void>((done) => {
             for (const socket of sockets) socket.destroy()

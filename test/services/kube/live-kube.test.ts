@@ -62,6 +62,23 @@ const harness = async (token?: string): Promise<Harness> => {
 }
 
 describe("live Kube Layer: operations over HTTP", () => {
+  it("reuses its connections: 40 requests over one kubeconfig open at most 2 (client-node alone opened one per request)", async () => {
+    const h = await harness()
+    const fixture = openShiftFixture({ seed: 4 })
+    Result.getOrThrow(fixture.load(h.cluster))
+    const before = h.server.connections()
+    await h.run((kube) =>
+      Effect.gen(function* () {
+        for (let i = 0; i < 20; i++) {
+          yield* kube.operators.get("etcd")
+          yield* kube.configMaps.list("openshift-etcd")
+        }
+      }),
+    )
+    expect(h.count("/apis/operator.openshift.io/v1/etcds/cluster")).toBe(20)
+    expect(h.server.connections() - before).toBeLessThanOrEqual(2)
+  })
+
   it("reads the operator CRs and the revisioned ConfigMaps and Secrets of a loaded cluster", async () => {
     const h = await harness()
     const fixture = openShiftFixture({ optionalResources: "all" })

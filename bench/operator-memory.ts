@@ -1,0 +1,303 @@
+/**
+ * Benchmark: the operator's memory (and render latency) as the image runs it. Builds the bundle
+ * (`npm run build` -> dist/), serves a simulated OpenShift cluster (the OpenShift fixtures) over
+ * the stub API server in this process, runs `node dist/cluster-backup.js operator` against it with
+ * the Deployment's `NODE_OPTIONS` (deploy/deployment.yaml) and samples the child's RSS from
+ * /proc/<pid>/status (VmRSS, VmHWM) every `--sample-ms`. Phases:
+ *
+ *   1. warm-up, then idle: RSS with nothing happening (after the first render);
+ *   2. bumps: `--bumps` revision bumps (an operator CR's status.latestAvailableRevision), each
+ *      waited for until ConfigMap cluster-backup-pod names it: peak RSS and the latency
+ *      revision change -> ConfigMap written (p50/p99);
+ *   3. soak: `--soak-minutes` of a bump every `--soak-bump-seconds`, every watch connection cut
+ *      every `--drop-seconds` (an API server restart), and the watch history compacted every
+ *      `--compact-seconds` (resuming answers 410 Gone, the operator lists again): peak RSS and
+ *      the slope of RSS over time (least squares over the soak's samples).
+ *
+ *   node bench/operator-memory.ts [--bumps 1000] [--soak-minutes 30] [--out bench/OPERATOR-MEMORY.md]
+ *                                 [--node-options "..."] [--no-build] [--heap-snapshot DIR]
+ *
+ * Appends a results section to `--out`. Not part of the test suite: it takes over half an hour.
+ */
+import { execFileSync, spawn } from "node:child_process"
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { cpus, totalmem, tmpdir, release } from "node:os"
+import { dirname, join, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+import { Effect, Result } from "effect"
+import { parse } from "yaml"
+import { operandNames, type OperandName } from "../src/domain/operands.ts"
+import { openShiftFixture } from "../src/services/kube/openshift-fixtures.ts"
+import { configMapType, operatorTypes } from "../src/services/kube/resources.ts"
+import { startSimulatedApiServer, writeKubeconfig } from "../src/services/kube/simulated-api-server.ts"
+import { makeSimulatedCluster } from "../src/services/kube/simulated-cluster.ts"
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
+const arg = (name: string, fallback: string) => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback
+}
+const flag = (name: string) => process.argv.includes(`--${name}`)
+const bumps = Number(arg("bumps", "1000"))
+const soakMs = Number(arg("soak-minutes", "30")) * 60_000
+const warmupMs = Number(arg("warmup-seconds", "20")) * 1000
+const idleMs = Number(arg("idle-seconds", "30")) * 1000
+const sampleMs = Number(arg("sample-ms", "200"))
+const soakBumpMs = Number(arg("soak-bump-seconds", "5")) * 1000
+const dropMs = Number(arg("drop-seconds", "60")) * 1000
+const compactMs = Number(arg("compact-seconds", "300")) * 1000
+const outFile = resolve(arg("out", join(root, "bench", "OPERATOR-MEMORY.md")))
+const heapSnapshotDir = arg("heap-snapshot", "")
+const namespace = "openshift-etcd"
+const MiB = 1024
+
+/** The Deployment's memory limit (MiB) and the operator container's NODE_OPTIONS. */
+const deployment = (() => {
+  const doc = parse(readFileSync(join(root, "deploy", "deployment.yaml"), "utf8")) as {
+    spec: { template: { spec: { containers: Array<{ name: string; command: Array<string>; env?: Array<{ name: string; value?: string }>; resources: { limits: { memory: string }; requests: { memory: string } } }> } } }
+  }
+  const container = doc.spec.template.spec.containers.find((c) => c.name === "operator")!
+  const mib = (q: string) => Number(/^(\d+)Mi$/.exec(q)?.[1] ?? NaN)
+  return {
+    limitMiB: mib(container.resources.limits.memory),
+    requestMiB: mib(container.resources.requests.memory),
+    nodeOptions: container.env?.find((e) => e.name === "NODE_OPTIONS")?.value ?? "",
+    // `node <flags> <entry> ...`: the flags before the entry point.
+    nodeArgs: container.command[0] === "node" ? container.command.slice(1, container.command.findIndex((a, i) => i > 0 && !a.startsWith("--"))) : [],
+  }
+})()
+const nodeOptions = arg("node-options", deployment.nodeOptions)
+/** V8 flags that NODE_OPTIONS refuses (the Deployment passes them to node on its command line). */
+const nodeArgs = arg("node-args", deployment.nodeArgs.join(" ")).split(" ").filter((a) => a !== "")
+
+// ---------------------------------------------------------------------------------------------
+
+interface Sample {
+  readonly t: number
+  readonly rssKiB: number
+  readonly hwmKiB: number
+}
+
+const readStatus = (pid: number): { rssKiB: number; hwmKiB: number } | undefined => {
+  try {
+    const text = readFileSync(`/proc/${pid}/status`, "utf8")
+    const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? NaN)
+    return { rssKiB: field("VmRSS"), hwmKiB: field("VmHWM") }
+  } catch {
+    return undefined
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms))
+const quantile = (values: ReadonlyArray<number>, q: number): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
+}
+/** Least-squares slope of RSS (MiB) per hour. */
+const slopeMiBPerHour = (samples: ReadonlyArray<Sample>): number => {
+  const n = samples.length
+  if (n < 2) return NaN
+  const xs = samples.map((s) => s.t / 3_600_000)
+  const ys = samples.map((s) => s.rssKiB / MiB)
+  const mx = xs.reduce((a, b) => a + b, 0) / n
+  const my = ys.reduce((a, b) => a + b, 0) / n
+  let num = 0
+  let den = 0
+  for (let i = 0; i < n; i++) {
+    num += (xs[i]! - mx) * (ys[i]! - my)
+    den += (xs[i]! - mx) ** 2
+  }
+  return num / den
+}
+const summary = (samples: ReadonlyArray<Sample>) => {
+  const rss = samples.map((s) => s.rssKiB / MiB)
+  return {
+    n: samples.length,
+    min: Math.min(...rss),
+    median: quantile(rss, 0.5),
+    max: Math.max(...rss),
+    first: rss.slice(0, Math.max(1, Math.floor(rss.length / 10))).reduce((a, b) => a + b, 0) / Math.max(1, Math.floor(rss.length / 10)),
+    last: rss.slice(-Math.max(1, Math.floor(rss.length / 10))).reduce((a, b) => a + b, 0) / Math.max(1, Math.floor(rss.length / 10)),
+  }
+}
+const f1 = (x: number) => x.toFixed(1)
+
+// ---------------------------------------------------------------------------------------------
+
+if (!flag("no-build")) {
+  process.stderr.write("building dist/ (npm run build)...\n")
+  execFileSync(process.execPath, [join(root, "scripts", "build.ts")], { cwd: root, stdio: "inherit" })
+}
+const entry = join(root, "dist", "cluster-backup.js")
+if (!existsSync(entry)) throw new Error(`${entry} is missing: run npm run build`)
+
+const work = mkdtempSync(join(tmpdir(), "operator-memory-"))
+const cluster = makeSimulatedCluster()
+const fixture = openShiftFixture({ seed: 7 })
+Result.getOrThrow(fixture.load(cluster))
+const server = await startSimulatedApiServer(cluster)
+const kubeconfig = join(work, "kubeconfig")
+await Effect.runPromise(writeKubeconfig(kubeconfig, server))
+
+const revision: Record<OperandName, number> = { ...fixture.revisions }
+/** The revision ConfigMap cluster-backup-pod was rendered for (its revisions annotation). */
+const renderedLabel = (operand: OperandName): string | undefined => {
+  const cm = cluster.get(configMapType, namespace, "cluster-backup-pod")
+  const annotations = (cm?.["metadata"] as { annotations?: Record<string, string> } | undefined)?.annotations
+  return new RegExp(`(?:^|,)${operand}=(\\d+)`).exec(annotations?.["backup.openshift.io/revisions"] ?? "")?.[1]
+}
+const waitFor = async (what: string, done: () => boolean, timeoutMs = 60_000): Promise<number> => {
+  const t0 = performance.now()
+  while (!done()) {
+    if (performance.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}: ${stderrTail()}`)
+    if (child.exitCode !== null) throw new Error(`the operator exited (${child.exitCode}) while waiting for ${what}: ${stderrTail()}`)
+    await new Promise<void>((r) => setImmediate(r))
+    await sleep(1)
+  }
+  return performance.now() - t0
+}
+let bumpIndex = 0
+/** Bumps one operand's latestAvailableRevision; resolves with the ms until the ConfigMap names it. */
+const bump = async (): Promise<number> => {
+  const operand = operandNames[bumpIndex++ % operandNames.length]!
+  const next = ++revision[operand]
+  const status = fixture.operatorCr(operand, next, "complete")["status"]
+  const t0 = performance.now()
+  Result.getOrThrow(cluster.updateStatus(operatorTypes[operand], undefined, "cluster", status))
+  await waitFor(`the render of ${operand} ${next}`, () => renderedLabel(operand) === String(next))
+  return performance.now() - t0
+}
+
+const args = [
+  ...nodeArgs,
+  ...(heapSnapshotDir === "" ? [] : ["--heapsnapshot-signal=SIGUSR2"]),
+  entry,
+  "--log-format", "json",
+  "--log-level", "info",
+  "operator",
+  "--kubeconfig", kubeconfig,
+  "--namespace", namespace,
+  "--identity", "bench",
+  "--settle", "0s",
+  "--min-interval", "0s",
+  "--metrics-port", "0",
+]
+process.stderr.write(`operator: NODE_OPTIONS=${JSON.stringify(nodeOptions)} node ${args.join(" ")}\n`)
+const child = spawn(process.execPath, args, {
+  cwd: heapSnapshotDir === "" ? work : resolve(heapSnapshotDir),
+  env: { ...process.env, NODE_OPTIONS: nodeOptions },
+  stdio: ["ignore", "ignore", "pipe"],
+})
+let stderr = ""
+let warnings = 0
+child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+  stderr = (stderr + chunk).slice(-20_000)
+  warnings += (chunk.match(/"level":"WARN/gi) ?? []).length
+})
+const stderrTail = () => stderr.slice(-2000)
+
+const samples: Array<Sample & { phase: string }> = []
+let phase = "start"
+const started = performance.now()
+const sampler = setInterval(() => {
+  const s = readStatus(child.pid!)
+  if (s !== undefined) samples.push({ t: performance.now() - started, phase, ...s })
+}, sampleMs)
+const phaseSamples = (name: string) => samples.filter((s) => s.phase === name)
+
+const results: Array<string> = []
+try {
+  await waitFor("the first render", () => renderedLabel("etcd") !== undefined, 60_000)
+  const firstRenderMs = performance.now() - started
+  process.stderr.write(`first render after ${f1(firstRenderMs)} ms; warm-up ${warmupMs / 1000} s\n`)
+  phase = "warmup"
+  await sleep(warmupMs)
+  phase = "idle"
+  await sleep(idleMs)
+  const idle = summary(phaseSamples("idle"))
+  process.stderr.write(`idle: median ${f1(idle.median)} MiB, max ${f1(idle.max)} MiB\n`)
+  if (heapSnapshotDir !== "") {
+    child.kill("SIGUSR2")
+    await sleep(3000)
+  }
+
+  phase = "bumps"
+  const latencies: Array<number> = []
+  const bumpsStarted = performance.now()
+  for (let i = 0; i < bumps; i++) {
+    latencies.push(await bump())
+    if ((i + 1) % 100 === 0) process.stderr.write(`  ${i + 1} bumps, RSS ${f1((samples.at(-1)?.rssKiB ?? 0) / MiB)} MiB\n`)
+  }
+  const bumpSeconds = (performance.now() - bumpsStarted) / 1000
+  const bumpStats = summary(phaseSamples("bumps"))
+  process.stderr.write(`bumps: max ${f1(bumpStats.max)} MiB, p99 latency ${f1(quantile(latencies, 0.99))} ms\n`)
+  if (heapSnapshotDir !== "") {
+    child.kill("SIGUSR2")
+    await sleep(3000)
+  }
+
+  phase = "soak"
+  const soakStarted = performance.now()
+  let drops = 0
+  let compactions = 0
+  let soakBumps = 0
+  let nextDrop = dropMs
+  let nextCompact = compactMs
+  const soakLatencies: Array<number> = []
+  while (performance.now() - soakStarted < soakMs) {
+    const elapsed = performance.now() - soakStarted
+    if (elapsed >= nextCompact) {
+      cluster.compact()
+      cluster.dropWatches(true)
+      compactions++
+      nextCompact += compactMs
+    } else if (elapsed >= nextDrop) {
+      cluster.dropWatches(drops % 2 === 0)
+      drops++
+      nextDrop += dropMs
+    }
+    soakLatencies.push(await bump())
+    soakBumps++
+    await sleep(soakBumpMs)
+    if (soakBumps % 60 === 0) process.stderr.write(`  soak ${f1((performance.now() - soakStarted) / 60_000)} min, RSS ${f1((samples.at(-1)?.rssKiB ?? 0) / MiB)} MiB\n`)
+  }
+  const soakAll = phaseSamples("soak")
+  const soak = summary(soakAll)
+  const afterWarmup = samples.filter((s) => s.phase === "idle" || s.phase === "bumps" || s.phase === "soak")
+  const hwm = Math.max(...samples.map((s) => s.hwmKiB)) / MiB
+  if (heapSnapshotDir !== "") {
+    child.kill("SIGUSR2")
+    await sleep(3000)
+  }
+
+  const limit = deployment.limitMiB
+  const version = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { dependencies: Record<string, string> }
+  results.push(
+    `\n## Operator memory: ${new Date().toISOString().replace(/\.\d+Z$/, "Z")}\n`,
+    `Machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${f1(totalmem() / 2 ** 30)} GiB RAM, Linux ${release()}; Node ${process.version};` +
+      ` effect ${version.dependencies["effect"]}, @kubernetes/client-node ${version.dependencies["@kubernetes/client-node"]}, prom-client ${version.dependencies["prom-client"]}.`,
+    `Operator: the bundle (dist/), \`NODE_OPTIONS=${nodeOptions === "" ? "(none)" : nodeOptions}\`, node flags \`${nodeArgs.join(" ") || "(none)"}\`, \`--settle 0s --min-interval 0s\`, against the stub API server`,
+    `(OpenShift fixtures, seed 7) over HTTP. Deployment: requests ${deployment.requestMiB} Mi, limit ${limit} Mi (75 %: ${f1(limit * 0.75)} MiB). Samples every ${sampleMs} ms.\n`,
+    `| phase | what | samples | RSS min | median | max | first 10 % | last 10 % |`,
+    `|---|---|---|---|---|---|---|---|`,
+    `| idle | ${warmupMs / 1000} s warm-up after the first render (${f1(firstRenderMs / 1000)} s), then ${idleMs / 1000} s idle | ${idle.n} | ${f1(idle.min)} | ${f1(idle.median)} | ${f1(idle.max)} | ${f1(idle.first)} | ${f1(idle.last)} |`,
+    `| bumps | ${bumps} revision bumps, each until rendered (${f1(bumpSeconds)} s) | ${bumpStats.n} | ${f1(bumpStats.min)} | ${f1(bumpStats.median)} | ${f1(bumpStats.max)} | ${f1(bumpStats.first)} | ${f1(bumpStats.last)} |`,
+    `| soak | ${f1(soakMs / 60_000)} min: ${soakBumps} bumps, ${drops} watch drops, ${compactions} compactions (410 Gone) | ${soak.n} | ${f1(soak.min)} | ${f1(soak.median)} | ${f1(soak.max)} | ${f1(soak.first)} | ${f1(soak.last)} |`,
+    ``,
+    `- Peak RSS (VmHWM, whole run): **${f1(hwm)} MiB** = ${f1((100 * hwm) / limit)} % of the ${limit} Mi limit (target < 75 %).`,
+    `- Idle RSS (median): **${f1(idle.median)} MiB** (target < 100 MiB).`,
+    `- RSS slope after warm-up (idle + bumps + soak, least squares): **${slopeMiBPerHour(afterWarmup).toFixed(2)} MiB/h**; over the soak alone: ${slopeMiBPerHour(soakAll).toFixed(2)} MiB/h.`,
+    `- Latency revision change -> ConfigMap written, ${latencies.length} bumps: p50 ${f1(quantile(latencies, 0.5))} ms, p99 ${f1(quantile(latencies, 0.99))} ms, max ${f1(Math.max(...latencies))} ms;` +
+      ` during the soak (${soakLatencies.length}): p50 ${f1(quantile(soakLatencies, 0.5))} ms, p99 ${f1(quantile(soakLatencies, 0.99))} ms, max ${f1(Math.max(...soakLatencies))} ms.`,
+    `- WARN lines logged by the operator: ${warnings}.`,
+    ``,
+  )
+  process.stdout.write(results.join("\n"))
+  if (!flag("no-write")) appendFileSync(outFile, results.join("\n"))
+} finally {
+  clearInterval(sampler)
+  child.kill("SIGTERM")
+  await new Promise<void>((done) => (child.exitCode !== null ? done() : child.once("exit", () => done())))
+  await server.close()
+  rmSync(work, { recursive: true, force: true })
+}
