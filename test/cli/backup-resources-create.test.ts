@@ -68,7 +68,7 @@ describe("cluster-backup backup-resources and backup-create (stub API server)", 
     const extracted = [...walk(gnuTarExtract(join(backupDir, `static_kuberesources_${timestamp}.tar.gz`), dir))].filter(([, e]) => e.kind === "file")
     expect(extracted.map(([p]) => p).sort()).toEqual([...expected.keys()].sort())
     for (const [p, e] of extracted) expect(e.bytes!.equals(expected.get(p)!.bytes), p).toBe(true)
-  })
+  }, 180_000)
 
   it("exit non-zero with the reason: a revision that does not exist, a backup without its inputs", async () => {
     const backupDir = join(dir, "failing")
