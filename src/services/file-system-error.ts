@@ -4,6 +4,7 @@
  * `SystemError` keeps Node's exception as its cause, while its own message shows a descriptor
  * number where a file handle failed: `Unknown: FileSystem.writeAll (21)`) both map here.
  */
+import { inspect } from "node:util"
 import { Schema } from "effect"
 
 /** The fields of a file-system failure, for the tagged errors that carry one. */
@@ -71,7 +72,12 @@ const systemDescription = (failure: unknown): string => {
     const message = (failure as { readonly message?: unknown }).message
     if (typeof message === "string" && message !== "") return message
   }
-  return String(failure)
+  try {
+    return String(failure)
+  } catch {
+    // An object whose conversion throws (no prototype, a broken toString): still say something.
+    return inspect(failure, { depth: 2 })
+  }
 }
 
 /**
