@@ -1,4 +1,6 @@
 import { mkdtempSync, writeFileSync } from "node:fs"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Exit } from "effect"
@@ -40,5 +42,41 @@ describe("resolveCredentials", () => {
     expect(JSON.stringify(noRole)).toContain("AWS_ROLE_ARN is not")
     const noToken = await Effect.runPromiseExit(resolveCredentials({ HOME: dir, AWS_WEB_IDENTITY_TOKEN_FILE: join(dir, "token"), AWS_ROLE_ARN: "arn:aws:iam::1:role/r" }, "us-east-1"))
     expect(JSON.stringify(noToken)).toContain("cannot read the web identity token")
+  })
+
+  it("web identity: the token is exchanged with STS AssumeRoleWithWebIdentity for temporary credentials", async () => {
+    writeFileSync(join(dir, "token"), "eyJ.token.sig\n")
+    const bodies: Array<string> = []
+    const sts = createServer((req, res) => {
+      let body = ""
+      req.on("data", (d: Buffer) => (body += d.toString()))
+      req.on("end", () => {
+        bodies.push(body)
+        const ok = new URLSearchParams(body).get("RoleArn") === "arn:aws:iam::1:role/backup"
+        res.writeHead(ok ? 200 : 403, { "content-type": "text/xml" })
+        res.end(
+          ok
+            ? "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult><Credentials><AccessKeyId>ASIATEMP</AccessKeyId><SecretAccessKey>temp-secret</SecretAccessKey><SessionToken>session-tok</SessionToken></Credentials></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>"
+            : "<ErrorResponse><Error><Code>AccessDenied</Code><Message>Not authorized</Message></Error></ErrorResponse>",
+        )
+      })
+    })
+    await new Promise<void>((r) => sts.listen(0, "127.0.0.1", () => r()))
+    const url = `http://127.0.0.1:${(sts.address() as AddressInfo).port}/`
+    try {
+      const env = { HOME: dir, AWS_WEB_IDENTITY_TOKEN_FILE: join(dir, "token"), AWS_ENDPOINT_URL_STS: url }
+      expect(await Effect.runPromise(resolveCredentials({ ...env, AWS_ROLE_ARN: "arn:aws:iam::1:role/backup" }, "us-east-1"))).toEqual({
+        accessKeyId: "ASIATEMP",
+        secretAccessKey: "temp-secret",
+        sessionToken: "session-tok",
+      })
+      expect(new URLSearchParams(bodies[0]).get("WebIdentityToken")).toBe("eyJ.token.sig")
+      expect(new URLSearchParams(bodies[0]).get("Action")).toBe("AssumeRoleWithWebIdentity")
+      const refused = JSON.stringify(await Effect.runPromiseExit(resolveCredentials({ ...env, AWS_ROLE_ARN: "arn:aws:iam::1:role/other" }, "us-east-1")))
+      expect(refused).toContain("STS refused AssumeRoleWithWebIdentity for role arn:aws:iam::1:role/other: AccessDenied")
+      expect(refused).not.toContain("eyJ.token.sig")
+    } finally {
+      sts.close()
+    }
   })
 })
