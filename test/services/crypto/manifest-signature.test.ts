@@ -1,0 +1,151 @@
+/**
+ * Signed manifests: ed25519 over the manifest's exact bytes, keys made by openssl (PKCS#8 and
+ * SPKI PEM), the signature checked by openssl too; the forgeries of issue 17 refused.
+ */
+import { execFileSync } from "node:child_process"
+import { createHash } from "node:crypto"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Result } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { type BackupManifest, decodeBackupManifest, encodeBackupManifest } from "../../../src/domain/backup-manifest.ts"
+import { decodeManifestSignature, signatureFileName } from "../../../src/domain/manifest-signature-file.ts"
+import type { RevisionSet } from "../../../src/domain/revisions.ts"
+import {
+  describeSignatureVerdict,
+  parseSigningKey,
+  parseTrustedKey,
+  signManifest,
+  type SigningKey,
+  type TrustedKey,
+  verifyManifestSignature,
+} from "../../../src/services/crypto/manifest-signature.ts"
+
+const sha = (c: string) => c.repeat(64)
+const requested: RevisionSet = { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 7, "kube-scheduler": 7 }
+const manifest: BackupManifest = {
+  formatVersion: 2,
+  tool: { name: "cluster-backup", version: "0.1.0" },
+  timestamp: "2024-05-01_120000",
+  createdAt: "2024-05-01T12:00:07Z",
+  revisions: { requested, inSnapshot: { ...requested } },
+  etcd: { revision: 123456, memberDbSize: 104857600 },
+  files: {
+    snapshot: { name: "snapshot_2024-05-01_120000.db", size: 104857632, sha256: sha("a") },
+    resources: { name: "static_kuberesources_2024-05-01_120000.tar.gz", size: 40960, sha256: sha("b") },
+  },
+  entries: [{ path: "static-pod-resources/etcd-pod-3/etcd-pod.yaml", size: 10, mode: 0o600, sha256: sha("c") }],
+  skippedOptional: [{ operand: "kube-apiserver", kind: "secret", name: "encryption-config" }],
+  verdict: "consistent",
+  reasons: [],
+}
+
+let dir: string
+const openssl = (args: ReadonlyArray<string>) => execFileSync("openssl", args, { encoding: "utf8" })
+const makeKey = (name: string) => {
+  openssl(["genpkey", "-algorithm", "ed25519", "-out", join(dir, `${name}.pem`)])
+  openssl(["pkey", "-in", join(dir, `${name}.pem`), "-pubout", "-out", join(dir, `${name}.pub.pem`)])
+  const signing = Result.getOrThrow(parseSigningKey(readFileSync(join(dir, `${name}.pem`))))
+  const trusted = Result.getOrThrow(parseTrustedKey(readFileSync(join(dir, `${name}.pub.pem`)), join(dir, `${name}.pub.pem`)))
+  return { signing, trusted, privatePem: readFileSync(join(dir, `${name}.pem`), "utf8") }
+}
+let ours: { signing: SigningKey; trusted: TrustedKey; privatePem: string }
+let stranger: { signing: SigningKey; trusted: TrustedKey; privatePem: string }
+let bytes: Buffer
+let signature: string
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "cb-manifest-sig-"))
+  ours = makeKey("ours")
+  stranger = makeKey("stranger")
+  bytes = Buffer.from(encodeBackupManifest(manifest))
+  signature = signManifest(bytes, ours.signing)
+})
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+describe("manifest signatures", () => {
+  it("sits beside the manifest as backup-manifest.json.sig", () => {
+    expect(signatureFileName).toBe("backup-manifest.json.sig")
+  })
+
+  it("verifies with the trusted key and reports its id: sha256 of the SPKI DER, as openssl computes it", () => {
+    const der = execFileSync("openssl", ["pkey", "-pubin", "-in", join(dir, "ours.pub.pem"), "-outform", "DER"])
+    const keyId = `sha256:${createHash("sha256").update(der).digest("hex")}`
+    expect(ours.signing.keyId).toBe(keyId)
+    expect(verifyManifestSignature(bytes, signature, [stranger.trusted, ours.trusted])).toEqual({ _tag: "Verified", keyId })
+    expect(describeSignatureVerdict({ _tag: "Verified", keyId }, [ours.trusted])).toContain(keyId)
+  })
+
+  it("is a plain ed25519 signature over the exact bytes: openssl verifies it", () => {
+    const sig = Result.getOrThrow(decodeManifestSignature(signature))
+    writeFileSync(join(dir, "manifest.json"), bytes)
+    writeFileSync(join(dir, "sig.bin"), Buffer.from(sig.signature, "base64"))
+    const out = openssl(["pkeyutl", "-verify", "-pubin", "-inkey", join(dir, "ours.pub.pem"), "-rawin", "-in", join(dir, "manifest.json"), "-sigfile", join(dir, "sig.bin")])
+    expect(out).toContain("Signature Verified Successfully")
+  })
+
+  it("the signature file is canonical JSON: algorithm, key id, signature; decoded strictly", () => {
+    const decoded = Result.getOrThrow(decodeManifestSignature(signature))
+    expect(Object.keys(JSON.parse(signature))).toEqual(["format", "algorithm", "keyId", "signature"])
+    expect(decoded).toMatchObject({ format: 1, algorithm: "ed25519", keyId: ours.signing.keyId })
+    expect(Result.isFailure(decodeManifestSignature(signature.replace('"format": 1,', '"format": 1, "extra": 2,')))).toBe(true)
+  })
+
+  it("forgery: a snapshot from another backup with the manifest's hashes rewritten (format 2 re-hashed itself) -> BadSignature", () => {
+    const forged = { ...manifest, files: { ...manifest.files, snapshot: { ...manifest.files.snapshot, size: 200000032, sha256: sha("e") } } }
+    const forgedBytes = Buffer.from(encodeBackupManifest(forged))
+    // The forged manifest is itself well-formed: only the signature can tell.
+    expect(Result.isSuccess(decodeBackupManifest(forgedBytes.toString("utf8")))).toBe(true)
+    const verdict = verifyManifestSignature(forgedBytes, signature, [ours.trusted])
+    expect(verdict).toEqual({ _tag: "BadSignature", keyId: ours.signing.keyId })
+    expect(describeSignatureVerdict(verdict, [ours.trusted])).toContain("altered")
+  })
+
+  it("forgery: the forged manifest re-signed with an unknown key -> UnknownKey, naming that key's id and the trusted ones", () => {
+    const forgedBytes = Buffer.from(encodeBackupManifest({ ...manifest, etcd: { ...manifest.etcd, revision: 1 } }))
+    const verdict = verifyManifestSignature(forgedBytes, signManifest(forgedBytes, stranger.signing), [ours.trusted])
+    expect(verdict).toEqual({ _tag: "UnknownKey", keyId: stranger.signing.keyId })
+    const sentence = describeSignatureVerdict(verdict, [ours.trusted])
+    expect(sentence).toContain(stranger.signing.keyId)
+    expect(sentence).toContain(ours.trusted.keyId)
+  })
+
+  it("forgery: the signature removed -> Unsigned; refused with trusted keys, 'unauthenticated' without", () => {
+    const verdict = verifyManifestSignature(bytes, undefined, [ours.trusted])
+    expect(verdict).toEqual({ _tag: "Unsigned" })
+    expect(describeSignatureVerdict(verdict, [ours.trusted])).toContain("refusing")
+    expect(describeSignatureVerdict(verdict, [])).toContain("unauthenticated")
+  })
+
+  it("a signature taken from another manifest, with its key id kept -> BadSignature", () => {
+    const other = Buffer.from(encodeBackupManifest({ ...manifest, createdAt: "2024-05-01T12:00:08Z" }))
+    expect(verifyManifestSignature(other, signature, [ours.trusted])._tag).toBe("BadSignature")
+  })
+
+  it("a malformed signature file -> MalformedSignature naming the field", () => {
+    const verdict = verifyManifestSignature(bytes, signature.replace('"ed25519"', '"rsa"'), [ours.trusted])
+    expect(verdict._tag).toBe("MalformedSignature")
+    expect(verdict._tag === "MalformedSignature" && verdict.problem).toContain("algorithm")
+    expect(verifyManifestSignature(bytes, "not json", [ours.trusted])._tag).toBe("MalformedSignature")
+  })
+
+  it("keys: a private key is refused as a trusted key, other key types are refused, problems never quote the PEM", () => {
+    const asTrusted = parseTrustedKey(ours.privatePem, "ours.pem")
+    expect(Result.isFailure(asTrusted) && asTrusted.failure).toContain("private key")
+    openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", join(dir, "ec.pem")])
+    const ec = parseSigningKey(readFileSync(join(dir, "ec.pem")))
+    expect(Result.isFailure(ec) && ec.failure).toContain("not ed25519")
+    const garbage = parseSigningKey(ours.privatePem.slice(0, 60))
+    expect(Result.isFailure(garbage) && garbage.failure).not.toContain(ours.privatePem.split("\n")[1]!.slice(0, 20))
+  })
+
+  it("the signing key never shows: String, JSON and inspect print <redacted>", async () => {
+    const { inspect } = await import("node:util")
+    const body = ours.privatePem.split("\n")[1]!
+    for (const text of [String(ours.signing.privateKey), JSON.stringify(ours.signing), inspect(ours.signing, { depth: 5 })]) {
+      expect(text).not.toContain(body)
+      expect(text).not.toContain("PRIVATE KEY")
+    }
+  })
+})
