@@ -24,6 +24,7 @@ import { classifyBackupDir, type BackupDirNames, type BackupGroup, type DirConte
 import { operandNames } from "../domain/operands.ts"
 import { decideRetention, hasRule, type BackupUnit, type RetentionDecision, type RetentionPolicy } from "../domain/retention.ts"
 import { describeFileSystemFailure } from "../services/file-system-error.ts"
+import { readBackupFileBytes } from "../services/backup-file.ts"
 import { acquireRunLock, inspectRunLock, type RunLockState } from "../services/run-lock.ts"
 import { backupDirLockFileName, backupDirLockPath } from "./backup-dir-lock.ts"
 import { readBackupManifest } from "./backup-manifest-file.ts"
@@ -112,14 +113,6 @@ const treeBytes = (dir: string): Effect.Effect<number, never, FileSystem.FileSys
     return total
   })
 
-const readBounded = Effect.fnUntraced(function* (file: DirEntry | undefined, at: string, limit: number) {
-  const fs = yield* FileSystem.FileSystem
-  if (file === undefined || file.type !== "File") return undefined
-  if (file.bytes > limit) return { tooLarge: true as const }
-  const text = yield* fs.readFileString(at).pipe(Effect.option)
-  return text._tag === "Some" ? { text: text.value } : undefined
-})
-
 const decodeRecordTimestamp = Schema.decodeUnknownOption(Schema.fromJsonString(Schema.Struct({ timestamp: BackupTimestamp })))
 
 /** Lists and classifies one directory; its lock is inspected (unless it is prune's own), never changed. */
@@ -141,12 +134,14 @@ const scanLocation = Effect.fnUntraced(function* (root: string, rel: string, own
             onFailure: (e): ManifestClaim => ({ _tag: "Invalid", problem: e.message }),
           }),
         )
-  const recordText = yield* readBounded(
-    recordDirEntries?.find((e) => e.name === names.snapshotRecord),
-    path.join(dir, names.recordDir, names.snapshotRecord),
-    maxRecordBytes,
-  )
-  const recordTs = recordText === undefined || "tooLarge" in recordText ? undefined : decodeRecordTimestamp(recordText.text)
+  // Only the timestamp matters here: an unreadable record names no backup.
+  const recordTs =
+    recordDirEntries?.some((e) => e.name === names.snapshotRecord && e.type === "File") === true
+      ? yield* readBackupFileBytes(path.join(dir, names.recordDir, names.snapshotRecord), maxRecordBytes).pipe(
+          Effect.map((bytes) => decodeRecordTimestamp(bytes.toString("utf8"))),
+          Effect.orElseSucceed(() => undefined),
+        )
+      : undefined
   const contents = classifyBackupDir(
     { entries, recordDirEntries, manifest, snapshotRecordTimestamp: recordTs?._tag === "Some" ? recordTs.value.timestamp : undefined },
     names,
