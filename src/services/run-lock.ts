@@ -14,6 +14,7 @@ import { link, readFile, rename, unlink, writeFile } from "node:fs/promises"
 import { randomBytes } from "node:crypto"
 import { hostname } from "node:os"
 import { Effect, Schema, Scope } from "effect"
+import { describeFileSystemFailure } from "./file-system-error.ts"
 
 export const RunLockOwner = Schema.Struct({
   pid: Schema.Int,
@@ -53,7 +54,7 @@ const lockError = (path: string, doing: string) => (e: unknown) =>
   new RunLockError({
     path,
     code: errnoOf(e),
-    message: `cannot ${doing} the lock file ${path}: ${errnoOf(e) ?? (e instanceof Error ? e.message : String(e))}; check that the directory is writable by this user`,
+    message: describeFileSystemFailure(`${doing} the lock file`, path, e).message,
   })
 
 /** The start time of `pid` in clock ticks since boot (field 22 of `/proc/<pid>/stat`), or undefined. */
