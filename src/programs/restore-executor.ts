@@ -245,7 +245,13 @@ export const executePlan = (options: ExecutorOptions) =>
         }
       })
       const outcome = yield* Effect.result(
-        body.pipe(Effect.onInterrupt(() => rollBack(step, changes, print).pipe(Effect.andThen(print(`    interrupted during ${step.id}; this step was undone`))))),
+        body.pipe(
+          Effect.onInterrupt(() =>
+            rollBack(step, changes, print).pipe(
+              Effect.andThen(print(`    interrupted during ${step.id}; ${changes.changed ? "what it had changed was put back" : "it had changed nothing"}. Run the restore again to continue.`)),
+            ),
+          ),
+        ),
       )
       if (outcome._tag === "Failure") {
         const notes = yield* rollBack(step, changes, print)
