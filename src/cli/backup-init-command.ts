@@ -3,6 +3,7 @@ import { Command, Flag } from "effect/cli"
 import { MillisFromDurationString } from "../domain/durations.ts"
 import { defaultEtcdConnection, type EtcdConnection } from "../services/etcd/etcd.ts"
 import { backupDirFlag } from "./common-flags.ts"
+import { etcdPrefixFlag } from "./etcd-prefix-flag.ts"
 import { checkedWith, durationAtLeast, nonEmpty } from "./flag-checks.ts"
 import { withLogging } from "./logging.ts"
 
@@ -74,6 +75,7 @@ export const backupInitCommand = Command.make(
       Flag.withDefault(120_000),
       Flag.withDescription("Give up when etcd sends no snapshot data for this long (e.g. 2m)"),
     ),
+    etcdPrefix: etcdPrefixFlag,
     directIo: Flag.Boolean("direct-io").pipe(
       Flag.withDefault(true),
       Flag.withDescription(
@@ -81,7 +83,7 @@ export const backupInitCommand = Command.make(
       ),
     ),
   },
-  ({ backupDir, etcd, stallTimeout, directIo }) =>
+  ({ backupDir, etcd, stallTimeout, directIo, etcdPrefix }) =>
     withLogging(
       Effect.gen(function* () {
         const connection = yield* Effect.fromResult(connectionFromFlags(etcd))
@@ -90,7 +92,7 @@ export const backupInitCommand = Command.make(
         const [{ backupInit }, { layerLive }, { DiskSpace }] = yield* Effect.promise(() =>
           Promise.all([import("../programs/backup-init.ts"), import("../services/etcd/etcd-live.ts"), import("../services/disk-space.ts")]),
         )
-        const record = yield* backupInit({ backupDir, stallTimeoutMs: stallTimeout, directIo }).pipe(
+        const record = yield* backupInit({ backupDir, stallTimeoutMs: stallTimeout, directIo, etcdPrefix }).pipe(
           Effect.provide(Layer.mergeAll(layerLive(connection), DiskSpace.layerLive)),
         )
         yield* Effect.sync(() => process.stdout.write(`${JSON.stringify(record, null, 2)}\n`))

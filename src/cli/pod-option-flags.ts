@@ -1,6 +1,7 @@
 import { Flag } from "effect/cli"
 import { MillisFromDurationString } from "../domain/durations.ts"
 import { defaultPodOptions, type BackupPodOptions } from "../domain/pod-spec.ts"
+import { etcdPrefixFlag } from "./etcd-prefix-flag.ts"
 import { durationAtLeast, nonEmpty } from "./flag-checks.ts"
 
 /** Flags that shape the rendered backup pod; shared by `operator` and `render`. */
@@ -21,6 +22,8 @@ export const podOptionFlags = {
     Flag.withDefault(defaultPodOptions.backupVolumeSizeLimit),
     Flag.withDescription("Size limit of the backup pod's /backup emptyDir (must hold twice the etcd database)"),
   ),
+  /** Carried into the pod's backup-init (`--etcd-prefix`). */
+  etcdPrefix: etcdPrefixFlag,
 }
 
 export interface PodOptionFlagValues {
@@ -28,6 +31,7 @@ export interface PodOptionFlagValues {
   readonly image: string
   readonly holdDuration: number
   readonly backupVolumeSize: string
+  readonly etcdPrefix: string
 }
 
 /** The pod options the flags give (validated later by `decodeBackupPodOptions`). */
@@ -40,5 +44,6 @@ export const podOptionsFromFlags = (f: PodOptionFlagValues): Partial<BackupPodOp
     // Room for the backup itself after the hold (the domain checks the same rule).
     activeDeadlineSeconds: Math.max(defaultPodOptions.activeDeadlineSeconds, holdSeconds + 3600),
     backupVolumeSizeLimit: f.backupVolumeSize,
+    etcdPrefix: f.etcdPrefix,
   }
 }

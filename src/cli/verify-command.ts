@@ -2,6 +2,7 @@ import { tmpdir } from "node:os"
 import { Effect, Option, Schema } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { BackupTimestamp } from "../domain/archive-names.ts"
+import { etcdPrefixFlag } from "./etcd-prefix-flag.ts"
 import { nonEmpty } from "./flag-checks.ts"
 import { withLogging } from "./logging.ts"
 
@@ -34,6 +35,7 @@ export const verifyCommand = Command.make(
       Flag.withDefault(false),
       Flag.withDescription("Also restore the snapshot into a throwaway etcd on a free loopback port and read the operator CRs back (removed afterwards)"),
     ),
+    etcdPrefix: etcdPrefixFlag,
     json: Flag.Boolean("json").pipe(Flag.withDefault(false), Flag.withDescription("Print the report as one JSON document")),
     etcdutl: etcdutlFlag,
     etcd: Flag.String("etcd").pipe(Flag.optional, Flag.withMetavar("PATH"), Flag.withDescription("The etcd binary for --test-restore (default: the project's .tools copy, else etcd on PATH)")),
@@ -58,6 +60,7 @@ export const verifyCommand = Command.make(
           testRestore: flags.testRestore,
           scratchDir: flags.scratchDir,
           etcdBinary: Option.getOrUndefined(flags.etcd),
+          etcdPrefix: flags.etcdPrefix,
         }).pipe(Effect.provide(Etcdutl.layer(Option.match(flags.etcdutl, { onNone: () => ({}), onSome: (binary) => ({ binary }) }))))
         yield* Effect.sync(() => process.stdout.write(flags.json ? encodeVerifyReport(report) : renderVerifyReport(report)))
         const failed = failedChecks(report.checks)

@@ -8,6 +8,7 @@
  */
 import { createHash } from "node:crypto"
 import { Result, Schema } from "effect"
+import { defaultEtcdPrefix, etcdPrefixProblem } from "./etcd-prefix.ts"
 import { dnsLabelProblem, dnsSubdomainProblem } from "./k8s-names.ts"
 import { defaultOperands, encodeResourceOverrides, operandList, operandNames, resourceOverridesOf, type OperandName, type OperandTable } from "./operands.ts"
 import { formatRevisionSet, parseRevisionsFlag, type RevisionSet } from "./revisions.ts"
@@ -94,6 +95,8 @@ export const BackupPodOptions = Schema.Struct({
   etcdEndpoints: Schema.String.check(
     Schema.isPattern(/^https:\/\/[^\s,]+(,https:\/\/[^\s,]+)*$/, { expected: "comma-separated https:// URLs" }),
   ),
+  /** The etcd key prefix the API server stores its objects under (backup-init reads the operator CRs there). */
+  etcdPrefix: Schema.String.check(Schema.makeFilter((s: string) => etcdPrefixProblem(s) ?? undefined, { expected: "an etcd key prefix such as /kubernetes.io" })),
   /** How long the last container keeps `/backup` available, in seconds. */
   holdSeconds: PositiveInt,
   /** Hard limit on the pod's whole life; must leave room after `holdSeconds` for the backup itself. */
@@ -111,6 +114,7 @@ export const defaultPodOptions: BackupPodOptions = {
   imagePullPolicy: "IfNotPresent",
   serviceAccountName: "cluster-backup",
   etcdEndpoints: "https://etcd.openshift-etcd.svc:2379",
+  etcdPrefix: defaultEtcdPrefix,
   holdSeconds: 3600,
   activeDeadlineSeconds: 7200,
   backupVolumeSizeLimit: "20Gi",
@@ -286,6 +290,8 @@ export const renderBackupPod = (
             "--etcd-cert", backupPodPaths.etcdCert,
             "--etcd-key", backupPodPaths.etcdKey,
             "--etcd-cacert", backupPodPaths.etcdCaBundle,
+            // Only when it differs, so pods rendered for OpenShift's prefix keep their bytes (and spec hash).
+            ...(o.etcdPrefix === defaultEtcdPrefix ? [] : ["--etcd-prefix", o.etcdPrefix]),
           ],
           [
             { name: volumes.etcdClient, mountPath: backupPodPaths.etcdClientDir, readOnly: true },

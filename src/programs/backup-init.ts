@@ -54,6 +54,8 @@ export class BackupFileExists extends Schema.TaggedError<BackupFileExists>()("Ba
 export interface BackupInitOptions {
   readonly backupDir: string
   readonly operands?: OperandTable
+  /** The etcd key prefix the API server stores its objects under (default `/kubernetes.io`). */
+  readonly etcdPrefix?: string
   /** Free space required, as a multiple of the member's reported database size (default 2). */
   readonly freeSpaceFactor?: number
   /** Give up when etcd sends nothing for this long (default 2 minutes). */
@@ -117,7 +119,7 @@ const takeSnapshot = Effect.fnUntraced(function* (options: BackupInitOptions) {
     }
   }
 
-  const atStart = yield* readOperatorRevisionsAt(before.revision, table)
+  const atStart = yield* readOperatorRevisionsAt(before.revision, table, options.etcdPrefix)
   const bytes = yield* Ref.make(0)
   return yield* Effect.scoped(
     Effect.gen(function* () {
@@ -154,7 +156,7 @@ const takeSnapshot = Effect.fnUntraced(function* (options: BackupInitOptions) {
           window = {
             revision: after.revision,
             memberId: after.memberId,
-            observed: after.revision === before.revision ? atStart : yield* readOperatorRevisionsAt(after.revision, table),
+            observed: after.revision === before.revision ? atStart : yield* readOperatorRevisionsAt(after.revision, table, options.etcdPrefix),
           }
         }).pipe(Effect.provideService(Etcd, etcd)),
       })

@@ -14,7 +14,8 @@ import { defaultOperands, operandList, type OperandName, type OperandTable } fro
 import { Etcdutl } from "../services/etcdutl.ts"
 import { describeFileSystemFailure } from "../services/file-system-error.ts"
 import { startLocalEtcd } from "../services/local-etcd.ts"
-import { observedRevisionOf, operatorCrKey, type ObservedRevision } from "./operator-revisions-at.ts"
+import { defaultEtcdPrefix } from "../domain/etcd-prefix.ts"
+import { observedRevisionOf, operatorCrKeyUnder, type ObservedRevision } from "./operator-revisions-at.ts"
 
 export class TestRestoreFailed extends Schema.TaggedError<TestRestoreFailed>()("TestRestoreFailed", {
   stage: Schema.Literals(["scratch", "restore", "start", "read"]),
@@ -28,6 +29,8 @@ export interface TestRestoreOptions {
   /** The `etcd` binary (default: `.tools/etcd/bin/etcd`, else PATH). */
   readonly etcdBinary?: string | undefined
   readonly operands?: OperandTable
+  /** The etcd key prefix the operator CRs are stored under (default `/kubernetes.io`). */
+  readonly etcdPrefix?: string | undefined
 }
 
 export interface TestRestoreResult {
@@ -111,10 +114,11 @@ export const testRestore = Effect.fn("testRestore")(function* (options: TestRest
       const keys = Number(all.count ?? "0")
       const operatorRevisions: Partial<Record<OperandName, ObservedRevision>> = {}
       for (const operand of operandList(table)) {
-        const key = operatorCrKey(operand)
+        const prefix = options.etcdPrefix ?? defaultEtcdPrefix
+        const key = operatorCrKeyUnder(prefix)(operand)
         const found = yield* range(member.clientUrl, { key: b64(key), revision: String(revision) })
         const value = found.kvs?.[0]?.value
-        operatorRevisions[operand.name] = observedRevisionOf(key, found.kvs?.[0] === undefined ? undefined : Buffer.from(value ?? "", "base64"))
+        operatorRevisions[operand.name] = observedRevisionOf(key, found.kvs?.[0] === undefined ? undefined : Buffer.from(value ?? "", "base64"), prefix)
       }
       return { revision, keys, operatorRevisions: operatorRevisions as Record<OperandName, ObservedRevision> } satisfies TestRestoreResult
     }),

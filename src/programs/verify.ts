@@ -47,6 +47,8 @@ export interface VerifyOptions {
   readonly scratchDir?: string | undefined
   readonly etcdBinary?: string | undefined
   readonly operands?: OperandTable
+  /** The etcd key prefix the test restore reads the operator CRs under (default `/kubernetes.io`). */
+  readonly etcdPrefix?: string | undefined
 }
 
 const titles = {
@@ -213,7 +215,7 @@ const pairingCheck = (manifest: BackupManifest | undefined, allowDirty: boolean,
 const testRestoreChecks = (snapshot: string, manifest: BackupManifest | undefined, status: SnapshotStatus | undefined, options: VerifyOptions, table: OperandTable) =>
   Effect.gen(function* () {
     const restored = yield* Effect.result(
-      Effect.andThen(checkRegularFile(snapshot), testRestore({ snapshot, scratchDir: options.scratchDir ?? tmpdir(), etcdBinary: options.etcdBinary, operands: table })),
+      Effect.andThen(checkRegularFile(snapshot), testRestore({ snapshot, scratchDir: options.scratchDir ?? tmpdir(), etcdBinary: options.etcdBinary, operands: table, etcdPrefix: options.etcdPrefix })),
     )
     if (Result.isFailure(restored)) {
       const why = "the test restore failed"

@@ -31,4 +31,17 @@ describe("cluster-backup render", () => {
     expect(run.stdout).not.toContain('kind: "Pod"')
     expect(run.stdout + run.stderr).toContain('"forever" is not a duration')
   })
+
+  it("carries --etcd-prefix into the pod's backup-init, and refuses one that is not a prefix (usage error)", () => {
+    const revisions = "etcd=3,kube-apiserver=7,kube-controller-manager=7,kube-scheduler=7"
+    const run = cli("render", "--revisions", revisions, "--etcd-prefix", "/registry")
+    expect(run.status).toBe(0)
+    expect(run.stdout).toBe(renderBackupPodYaml({ etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 7, "kube-scheduler": 7 }, { etcdPrefix: "/registry" }))
+    expect(run.stdout).toMatch(/- "--etcd-prefix"\n\s+- "\/registry"/)
+    expect(cli("render", "--revisions", revisions).stdout).not.toContain("--etcd-prefix")
+    const bad = cli("render", "--revisions", revisions, "--etcd-prefix", "/registry/")
+    expect(bad.status).toBe(2)
+    expect(bad.stdout).not.toContain('kind: "Pod"')
+    expect(bad.stdout + bad.stderr).toContain("Invalid value for flag --etcd-prefix")
+  })
 })

@@ -36,6 +36,7 @@ const optionsArb: fc.Arbitrary<BackupPodOptions> = fc
     imagePullPolicy: fc.constantFrom("Always", "IfNotPresent", "Never"),
     serviceAccountName: dnsSubdomainArb(60),
     etcdEndpoints: fc.array(fc.tuple(dnsSubdomainArb(40), fc.integer({ min: 1, max: 65535 })), { minLength: 1, maxLength: 3 }).map((eps) => eps.map(([h, p]) => `https://${h}:${p}`).join(",")),
+    etcdPrefix: fc.constantFrom("/kubernetes.io", "/registry", "/a/b"),
     holdSeconds: fc.integer({ min: 1, max: 86_400 }),
     extraDeadline: fc.integer({ min: 300, max: 86_400 }),
     backupVolumeSizeLimit: quantityArb,
@@ -83,6 +84,21 @@ describe("renderBackupPod", () => {
       "backup-create",
     ])
     expect(pod.spec.containers.map((c) => c.name)).toEqual(["backup-hold"])
+  })
+
+  test.prop([revisionSetArb, optionsArb], { numRuns: 100 })("passes --etcd-prefix to backup-init only, and only when it is not OpenShift's", (set, options) => {
+    const pod = renderBackupPod(set, options)
+    const [init, ...others] = allContainers(pod)
+    expect(flag(init!, "--etcd-prefix")).toBe(options.etcdPrefix === "/kubernetes.io" ? undefined : options.etcdPrefix)
+    for (const c of others) expect(c.command).not.toContain("--etcd-prefix")
+  })
+
+  it("refuses an etcd prefix that is not one", () => {
+    for (const etcdPrefix of ["registry", "/registry/", "/my registry"]) {
+      const decoded = decodeBackupPodOptions({ etcdPrefix })
+      expect(Result.isFailure(decoded)).toBe(true)
+      if (Result.isFailure(decoded)) expect(decoded.failure.key).toBe("etcdPrefix")
+    }
   })
 
   it("gives each container exactly the contract's command", () => {

@@ -42,7 +42,8 @@ describe("operator revisions read from etcd", () => {
       }),
       { numRuns: 200 },
     )
-    expect(observedRevisionOf(key, undefined)).toEqual({ revision: null, reason: `${key} does not exist at that revision` })
+    expect(observedRevisionOf(key, undefined).reason).toMatch(new RegExp(`^${key} does not exist at that revision \\(read under the etcd key prefix /kubernetes.io; .*--etcd-prefix\\)$`))
+    expect(observedRevisionOf("/registry/x", undefined, "/registry").reason).toContain("read under the etcd key prefix /registry")
     expect(observedRevisionOf(key, json({ spec: {} }))).toEqual({ revision: null, reason: `${key} has no status.latestAvailableRevision yet` })
     expect(observedRevisionOf(key, Uint8Array.of(0x6b, 0x38, 0x73, 0x00, 0xff)).reason).toBe(`${key} is not JSON (5 bytes)`)
     expect(observedRevisionOf(key, json([1, 2])).reason).toContain("is not an object with a status")

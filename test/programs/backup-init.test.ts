@@ -10,7 +10,7 @@ import { Effect, Exit, Fiber, Layer, Logger, Stdio, Sink } from "effect"
 import { TestClock } from "effect/testing"
 import { operandList } from "../../src/domain/operands.ts"
 import { backupInit, type BackupInitOptions } from "../../src/programs/backup-init.ts"
-import { operatorCrKey } from "../../src/programs/operator-revisions-at.ts"
+import { operatorCrKey, operatorCrKeyUnder } from "../../src/programs/operator-revisions-at.ts"
 import type { OpenFile } from "../../src/programs/snapshot-file.ts"
 import { readSnapshotRecord, writeSnapshotRecord, type SnapshotRecord } from "../../src/programs/snapshot-record.ts"
 import { acquireRunLock } from "../../src/services/run-lock.ts"
@@ -176,10 +176,41 @@ describe("backup-init (in-memory etcd)", () => {
       if (!Exit.isSuccess(exit)) return
       assert.deepStrictEqual(exit.value.operatorRevisions, { etcd: null, "kube-apiserver": null, "kube-controller-manager": null, "kube-scheduler": 4 })
       assert.deepStrictEqual(exit.value.operatorRevisionReasons, {
-        etcd: "/kubernetes.io/operator.openshift.io/etcds/cluster does not exist at that revision",
+        etcd: "/kubernetes.io/operator.openshift.io/etcds/cluster does not exist at that revision (read under the etcd key prefix /kubernetes.io; if the API server stores its objects under another one, such as upstream Kubernetes' /registry, give it with --etcd-prefix)",
         "kube-apiserver": "/kubernetes.io/operator.openshift.io/kubeapiservers/cluster has no status.latestAvailableRevision yet",
         "kube-controller-manager": "/kubernetes.io/operator.openshift.io/kubecontrollermanagers/cluster is not JSON (13 bytes)",
       })
+    }).pipe(Effect.provide(NodeServices.layer)),
+  )
+
+  /** A member whose API server stores its objects under upstream's /registry. */
+  const registryMember = () => {
+    const m = new SimulatedMember({ dbSize: 200_000, chunkSize: 16 * 1024 })
+    const revisions = { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 5, "kube-scheduler": 4 } as const
+    for (const operand of operandList()) m.put(operatorCrKeyUnder("/registry")(operand), operatorCrJson(operand, revisions[operand.name]))
+    return m
+  }
+
+  it.effect("with --etcd-prefix /registry, an etcd seeded under /registry pairs: every operator revision read, pairing verified", () =>
+    Effect.gen(function* () {
+      const { exit } = yield* runInit({ member: registryMember(), options: { etcdPrefix: "/registry" } })
+      assert.isTrue(Exit.isSuccess(exit))
+      if (!Exit.isSuccess(exit)) return
+      assert.deepStrictEqual(exit.value.operatorRevisions, { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 5, "kube-scheduler": 4 })
+      assert.strictEqual(exit.value.pairing, "verified")
+    }).pipe(Effect.provide(NodeServices.layer)),
+  )
+
+  it.effect("without --etcd-prefix, an etcd seeded under /registry has no operator revisions, and the reason names the prefix and the flag", () =>
+    Effect.gen(function* () {
+      const { exit } = yield* runInit({ member: registryMember() })
+      assert.isTrue(Exit.isSuccess(exit))
+      if (!Exit.isSuccess(exit)) return
+      assert.deepStrictEqual(exit.value.operatorRevisions, { etcd: null, "kube-apiserver": null, "kube-controller-manager": null, "kube-scheduler": null })
+      const reason = exit.value.operatorRevisionReasons?.["etcd"] ?? ""
+      assert.include(reason, "/kubernetes.io/operator.openshift.io/etcds/cluster does not exist")
+      assert.include(reason, "etcd key prefix /kubernetes.io")
+      assert.include(reason, "--etcd-prefix")
     }).pipe(Effect.provide(NodeServices.layer)),
   )
 

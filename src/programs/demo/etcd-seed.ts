@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs"
 import { Effect, Schema } from "effect"
 import { Etcd3 } from "etcd3"
+import { defaultEtcdPrefix } from "../../domain/etcd-prefix.ts"
 import { operandList, operatorCrName, operatorGroup } from "../../domain/operands.ts"
 import type { EtcdConnection } from "../../services/etcd/etcd.ts"
 import type { Obj } from "../../services/kube/simulated-cluster.ts"
@@ -26,14 +27,14 @@ const meta = (o: Obj) => o["metadata"] as { readonly name: string; readonly name
 /** The key an API server stores an object under. */
 export const storageKey = (resource: string, o: Obj): string => {
   const m = meta(o)
-  return m.namespace === undefined ? `/kubernetes.io/${resource}/${m.name}` : `/kubernetes.io/${resource}/${m.namespace}/${m.name}`
+  return m.namespace === undefined ? `${defaultEtcdPrefix}/${resource}/${m.name}` : `${defaultEtcdPrefix}/${resource}/${m.namespace}/${m.name}`
 }
 
 /** The key of an operand's operator CR (plural from the operand table). */
 export const operatorKey = (kind: string): string => {
   const operand = operandList().find((o) => o.kind === kind)
   if (operand === undefined) throw new Error(`no operand has kind ${kind}`)
-  return `/kubernetes.io/${operatorGroup}/${operand.plural}/${operatorCrName}`
+  return `${defaultEtcdPrefix}/${operatorGroup}/${operand.plural}/${operatorCrName}`
 }
 
 /** An etcd3 client for the connection (for writing seed data), closed with the scope. */
@@ -75,7 +76,7 @@ export const seedEtcd = (client: Etcd3, objects: SeedObjects, bulkKeys: number) 
       ...Array.from({ length: bulkKeys }, (_, i) => {
         const name = `demo-event-${String(i).padStart(6, "0")}`
         const event = { kind: "Event", metadata: { name, namespace: "openshift-etcd" }, message: `demo event ${i} `.padEnd(1000, "."), count: i }
-        return [`/kubernetes.io/events/openshift-etcd/${name}`, JSON.stringify(event)] as const
+        return [`${defaultEtcdPrefix}/events/openshift-etcd/${name}`, JSON.stringify(event)] as const
       }),
     ]
     let next = 0
