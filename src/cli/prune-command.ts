@@ -22,7 +22,7 @@ export const pruneSummary = (decision: PruneDecision, dryRun: boolean): string =
     `${decision.keep.length} kept, ${decision.remove.length} ${removed} (${sum(decision.remove.map((r) => r.unit.bytes))}); ` +
     `${gone.length} leftover${gone.length === 1 ? "" : "s"} ${removed} (${sum(gone.map((l) => l.bytes))})` +
     (kept > 0 ? `, ${kept} kept (a live run owns them)` : "") +
-    (decision.left.length > 0 ? `; ${decision.left.length} left in place (see the log)` : "")
+    (decision.left.length > 0 ? `; ${decision.left.length} ${dryRun ? "would be left" : "left"} in place (see the log)` : "")
   )
 }
 

@@ -220,10 +220,18 @@ const plan = (locations: ReadonlyArray<Location>, policy: RetentionPolicy, now: 
     keep: [...retention.keep, ...held].map((k) => ({ unit: k.unit, reason: k.reason + note(k.unit.id) })),
     remove: retention.remove.map((r) => ({ unit: r.unit, reason: r.reason + note(r.unit.id) })),
     leftovers,
-    left: [],
+    // What the run will find it must leave (the real run reports what it did leave).
+    left: work.flatMap(({ location, groups: going }) =>
+      location.subdirectory && going.length === location.contents.groups.length && location.contents.foreign.length > 0
+        ? [{ path: `${location.rel}/`, reason: keptForeign(location.contents.foreign) }]
+        : [],
+    ),
   }
   return { decision, work }
 }
+
+const keptForeign = (foreign: ReadonlyArray<string>) =>
+  `no backup is left in it, but it holds files prune does not own${foreign.length > 0 ? ` (${foreign.join(", ")})` : " (added meanwhile)"}: kept them and the directory`
 
 /** Removes `target` (a file, or a tree when `tree`); already gone is fine. */
 const removeEntry = Effect.fnUntraced(function* (target: string, tree: boolean) {
@@ -271,15 +279,9 @@ const applyToLocation = Effect.fnUntraced(function* (work: Work) {
   for (const f of c.internals) yield* removeEntry(at(f), false)
   if (locking) yield* removeEntry(lockPath, false)
   const left: Array<LeftInPlace> = []
-  if (c.hasRecordDir && !(yield* removeEmptyDir(at(names.recordDir)))) {
-    left.push({ path: `${location.rel}/${names.recordDir}/`, reason: "kept: it holds files prune does not own" })
-  }
+  if (c.hasRecordDir) yield* removeEmptyDir(at(names.recordDir))
   if (!(yield* removeEmptyDir(location.dir))) {
-    const foreign = c.foreign.filter((f) => !f.startsWith(`${names.recordDir}/`))
-    left.push({
-      path: `${location.rel}/`,
-      reason: `no backup is left in it, but it holds files prune does not own${foreign.length > 0 ? ` (${foreign.join(", ")})` : ""}: kept them and the directory`,
-    })
+    left.push({ path: `${location.rel}/`, reason: keptForeign(c.foreign) })
   }
   return { left, taken: false }
 })
@@ -298,7 +300,7 @@ const report = Effect.fnUntraced(function* (decision: PruneDecision, dryRun: boo
     if (l.removed) yield* Effect.logInfo(`${removing} leftover ${l.path} (${formatBytes(l.bytes)}): ${l.what}`)
     else yield* Effect.logWarning(`keep leftover ${l.path} (${formatBytes(l.bytes)}): ${l.what}; ${l.reason}`)
   }
-  for (const l of decision.left) yield* Effect.logWarning(`left ${l.path}: ${l.reason}`)
+  for (const l of decision.left) yield* Effect.logWarning(`${dryRun ? "would leave" : "left"} ${l.path}: ${l.reason}`)
 })
 
 /** The decision, corrected for subdirectories whose lock a live run took after the scan: nothing there was removed. */
