@@ -16,6 +16,9 @@
  *   start there meanwhile) and of each subdirectory while it removes files in it;
  * - a prune killed at any point leaves only states the next prune recognises and finishes: a
  *   backup's snapshot goes first, so a half-deleted backup is incomplete remains, never a backup.
+ * Only the lock tells a run in progress: a copy being written without it (`oc cp` into the
+ * directory) looks like remains. Hidden subdirectories are never looked at, so copy into one
+ * (`.incoming-<name>`) and rename it when complete.
  */
 import { rmdir } from "node:fs/promises"
 import { Clock, Effect, FileSystem, Path, Result, Schema } from "effect"
