@@ -42,17 +42,21 @@ describe("cluster-backup prune", { timeout: 180_000 }, () => {
     for (const ts of ["2026-01-04_000000", "2026-01-05_000000", "2026-01-06_000000"]) writeFakeBackup(join(dir, `backup-${ts}`), ts)
     writeFileSync(join(dir, "notes.txt"), "not a backup")
     mkdirSync(join(dir, "unrelated"))
+    // A copy in progress in a hidden directory: never looked at.
+    mkdirSync(join(dir, ".incoming-b7"))
+    writeFileSync(join(dir, ".incoming-b7", "snapshot_2026-01-07_000000.db"), "half a copy")
 
     const dry = cli("prune", dir, "--keep-last", "2", "--dry-run")
     expect(dry.status).toBe(0)
     expect(dry.stdout).toMatch(/^2 kept, 3 would be removed \(1\.\d KiB\); 1 leftover would be removed \(7 B\)$/m)
-    expect(ls(dir)).toHaveLength(10)
+    expect(ls(dir)).toHaveLength(11)
     expect(existsSync(join(dir, ".cluster-backup"))).toBe(false)
 
     const real = cli("prune", dir, "--keep-last", "2")
     expect(real.status).toBe(0)
     expect(real.stdout).toContain("2 kept, 3 removed")
-    expect(ls(dir)).toEqual([".cluster-backup", "backup-2026-01-05_000000", "backup-2026-01-06_000000", "notes.txt", "unrelated"])
+    expect(ls(dir)).toEqual([".cluster-backup", ".incoming-b7", "backup-2026-01-05_000000", "backup-2026-01-06_000000", "notes.txt", "unrelated"])
+    expect(ls(join(dir, ".incoming-b7"))).toEqual(["snapshot_2026-01-07_000000.db"])
     expect(real.stderr).toContain("unverified")
     expect(real.stderr).toContain("leftover snapshot_2026-01-03_000000.db.part")
     expect(ls(join(dir, ".cluster-backup"))).toEqual([])
