@@ -7,7 +7,7 @@
  * idempotent (a retried `generateName` create could make a second pod), so it is retried only
  * when the server certainly did not process it: 429 and a refused connection.
  */
-import { Effect, Random } from "effect"
+import { Duration, Effect, Random, Schedule } from "effect"
 import { StatusReason, type KubeError } from "./errors.ts"
 import type { Verb } from "./resources.ts"
 
@@ -30,8 +30,6 @@ export const noRetries: RetryPolicy = { maxRetries: 0, baseDelayMillis: 0, maxDe
  */
 export const immediateRetries: RetryPolicy = { maxRetries: 5, baseDelayMillis: 0, maxDelayMillis: 0, jitter: 0 }
 
-/** Sleeps `millis`, or not at all when it is 0 (so zero-delay policies work under a TestClock). */
-export const pauseMillis = (millis: number): Effect.Effect<void> => (millis > 0 ? Effect.sleep(millis) : Effect.void)
 
 const notProcessed = (error: KubeError): boolean =>
   error._tag === "Unavailable" &&
@@ -59,20 +57,19 @@ export const backoffMillis = (policy: RetryPolicy, attempt: number, unit: number
   return Math.round(backoff * (1 - policy.jitter * unit))
 }
 
+/**
+ * The policy as a Schedule over the failures: at most `maxRetries` retries, each after
+ * `retryDelayMillis` for that failure (its Retry-After, else the jittered exponential backoff).
+ */
+export const retrySchedule = (policy: RetryPolicy): Schedule.Schedule<number, KubeError> =>
+  Schedule.recurs(policy.maxRetries).pipe(
+    Schedule.modifyDelay(({ input, attempt }: { readonly input: KubeError; readonly attempt: number }) =>
+      Effect.map(Random.next, (unit) => Duration.millis(retryDelayMillis(policy, attempt, input, unit))),
+    ),
+  )
+
 /** Runs `effect`, repeating it on retryable failures within the policy's budget. */
 export const withRetry =
   (policy: RetryPolicy, verb: Verb) =>
-  <A, R>(effect: Effect.Effect<A, KubeError, R>): Effect.Effect<A, KubeError, R> => {
-    const loop = (attempt: number): Effect.Effect<A, KubeError, R> =>
-      Effect.catch(effect, (error) =>
-        attempt > policy.maxRetries || !isRetryable(error, verb)
-          ? Effect.fail(error)
-          : Effect.flatMap(Random.next, (unit) =>
-              Effect.andThen(
-                pauseMillis(retryDelayMillis(policy, attempt, error, unit)),
-                Effect.suspend(() => loop(attempt + 1)),
-              ),
-            ),
-      )
-    return loop(1)
-  }
+  <A, R>(effect: Effect.Effect<A, KubeError, R>): Effect.Effect<A, KubeError, R> =>
+    Effect.retry(effect, { schedule: retrySchedule(policy), while: (error) => isRetryable(error, verb) })

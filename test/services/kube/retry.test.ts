@@ -1,8 +1,11 @@
 import { fc, test } from "@fast-check/vitest"
+import { it as effectIt } from "@effect/vitest"
+import { Clock, Duration, Effect, Fiber } from "effect"
+import { TestClock } from "effect/testing"
 import { describe, expect, it } from "vitest"
 import { clientSideError, errorFromStatus, StatusReason, type KubeError } from "../../../src/services/kube/errors.ts"
 import { parseRetryAfter } from "../../../src/services/kube/live-transport.ts"
-import { backoffMillis, defaultRetryPolicy, isRetryable, retryDelayMillis } from "../../../src/services/kube/retry.ts"
+import { backoffMillis, defaultRetryPolicy, isRetryable, retryDelayMillis, withRetry } from "../../../src/services/kube/retry.ts"
 import { verbs } from "../../../src/services/kube/resources.ts"
 
 const ref = { kind: "ConfigMap", namespace: "ns", name: "a" }
@@ -90,4 +93,41 @@ describe("retry policy", () => {
     const now = Date.parse("2024-01-01T00:00:00Z")
     expect(parseRetryAfter("Mon, 01 Jan 2024 00:00:05 GMT", now)).toBe(5)
   })
+})
+
+describe("withRetry (a Schedule, under a TestClock)", () => {
+  /** Fails with `errors` in turn, then succeeds; records when each attempt ran. */
+  const flaky = (errors: ReadonlyArray<KubeError>) => {
+    const at: Array<number> = []
+    const effect = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      at.push(now)
+      const error = errors[at.length - 1]
+      return error === undefined ? Effect.succeed("ok") : Effect.fail(error)
+    })
+    return { at, effect }
+  }
+  const policy = { maxRetries: 3, baseDelayMillis: 100, maxDelayMillis: 1000, jitter: 0 }
+
+  effectIt.effect("retries a transient failure after base * 2^n, and honours Retry-After", () =>
+    Effect.gen(function* () {
+      const f = flaky([status(503), status(500), status(429, "TooManyRequests", 0.7)])
+      const fiber = yield* Effect.forkChild(withRetry(policy, "get")(f.effect))
+      for (let i = 0; i < 20; i++) yield* TestClock.adjust(Duration.millis(50))
+      expect(yield* Fiber.join(fiber)).toBe("ok")
+      expect(f.at.map((t) => t - f.at[0]!)).toEqual([0, 100, 300, 1000])
+    }))
+
+  effectIt.effect("gives up after maxRetries, and never retries a request that retrying cannot fix", () =>
+    Effect.gen(function* () {
+      const many = flaky([status(503), status(503), status(503), status(503), status(503)])
+      const fiber = yield* Effect.forkChild(Effect.flip(withRetry(policy, "get")(many.effect)))
+      for (let i = 0; i < 40; i++) yield* TestClock.adjust(Duration.millis(50))
+      expect((yield* Fiber.join(fiber))._tag).toBe("Unavailable")
+      expect(many.at).toHaveLength(4)
+      const forbidden = flaky([status(403)])
+      expect((yield* Effect.flip(withRetry(policy, "get")(forbidden.effect)))._tag).toBe("Forbidden")
+      const create = flaky([status(503)])
+      expect((yield* Effect.flip(withRetry(policy, "create")(create.effect)))._tag).toBe("Unavailable")
+      expect(forbidden.at.length + create.at.length).toBe(2)
+    }))
 })
