@@ -16,12 +16,8 @@ export const FileSystemFailureFields = {
   message: Schema.String,
 }
 
-export interface FileSystemFailure {
-  readonly code?: string | undefined
-  readonly path: string
-  readonly operation: string
-  readonly message: string
-}
+const FileSystemFailure = Schema.Struct(FileSystemFailureFields)
+export type FileSystemFailure = typeof FileSystemFailure.Type
 
 const errnoPattern = /^E[A-Z0-9]+$/
 
