@@ -69,6 +69,11 @@ const failures: ReadonlyArray<readonly [what: string, args: ReadonlyArray<string
   ["render --operand-resources naming a FIFO", ["render", ...revisions, "--operand-resources", aFifo], `--operand-resources: ${aFifo} is not a regular file (FIFO)`],
   ["render --kubeconfig naming a FIFO", ["render", "--kubeconfig", aFifo], `cannot use the Kubernetes configuration from ${aFifo}: ${aFifo} is not a regular file [KubeConfigInvalid]`],
   ["operator --kubeconfig naming a device", ["operator", "--kubeconfig", "/dev/zero"], "/dev/zero is not a regular file [KubeConfigInvalid]"],
+  [
+    "backup-init --etcd-cacert naming a FIFO",
+    ["backup-init", "--backup-dir", join(work, "backup"), "--etcd-endpoints", "https://127.0.0.1:1", "--etcd-cacert", aFifo],
+    `error: cannot read ${aFifo}: it is not a regular file: check the mounted etcd client certificate, key and CA bundle paths. [EtcdCredentialsUnreadable]`,
+  ],
 ]
 
 const noCrash = (output: string) => {

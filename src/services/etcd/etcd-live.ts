@@ -10,10 +10,11 @@
  * not fit the backup's memory budget (bench/RESULTS.md). The three calls used are small and
  * stable, so they are encoded by hand.
  */
-import { readFile } from "node:fs/promises"
+import { readFile, stat } from "node:fs/promises"
 import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
 import { Effect, Layer, Ref, Stream } from "effect"
+import { describeFileSystemFailure } from "../file-system-error.ts"
 import { Etcd, type EtcdConnection, type KeyValue, type MemberStatus, type ReadOptions } from "./etcd.ts"
 import { EtcdCredentialsUnreadable, EtcdRequestFailed, EtcdSnapshotFailed, type EtcdError } from "./etcd-errors.ts"
 import { classifyEtcdFailure, grpcReason } from "./etcd-grpc-errors.ts"
@@ -69,13 +70,16 @@ const minorGc: () => void = (() => {
   }
 })()
 
+const notRegular = Symbol("not a regular file")
+
 const readCredential = (path: string) =>
   Effect.tryPromise({
-    try: () => readFile(path),
+    // Links are followed (Kubernetes mounts Secrets through them); a FIFO would be read forever.
+    try: () => stat(path).then((info) => (info.isFile() ? readFile(path) : Promise.reject(notRegular))),
     catch: (e) =>
       new EtcdCredentialsUnreadable({
         path,
-        message: `cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? String(e)}): check the mounted etcd client certificate, key and CA bundle paths.`,
+        message: `${e === notRegular ? `cannot read ${path}: it is not a regular file` : describeFileSystemFailure("read", path, e).message}: check the mounted etcd client certificate, key and CA bundle paths.`,
       }),
   })
 
