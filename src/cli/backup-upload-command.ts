@@ -35,8 +35,17 @@ export const backupUploadCommand = Command.make(
     withLogging(
       Effect.gen(function* () {
         const partSize = Result.getOrThrow(parseByteSize(flags.partSize))
-        const { store, prefix } = yield* openStoreFromFlags(flags.store, flags, { partSize, partsInFlight: flags.partsInFlight, retries: flags.retries })
         const started = Date.now()
+        // The caller's services carry the logger --log-format chose.
+        const run = Effect.runForkWith(yield* Effect.context<never>())
+        let lastProgress = started
+        // At most one progress line every 10 s: enough to see an upload move, not to flood the log.
+        const onProgress = (key: string, stored: number, total: number) => {
+          if (Date.now() - lastProgress < 10_000) return
+          lastProgress = Date.now()
+          run(Effect.logInfo(`${key}: ${formatBytes(stored)} of ${formatBytes(total)} stored (${Math.floor((stored / total) * 100)}%)`))
+        }
+        const { store, prefix } = yield* openStoreFromFlags(flags.store, flags, { partSize, partsInFlight: flags.partsInFlight, retries: flags.retries, onProgress })
         const report = yield* uploadBackup(flags.backupDir, prefix, (name, size) => Effect.logInfo(`uploading ${name} (${formatBytes(size)}) to ${store.location}`)).pipe(
           Effect.provide(Layer.succeed(BackupStore, BackupStore.of(store))),
           Effect.timeoutOrElse({

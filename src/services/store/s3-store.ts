@@ -26,6 +26,8 @@ export interface S3TransferOptions extends RetryOptions {
   readonly partsInFlight: number
   /** Keys per listing page (S3's maximum and default: 1000). */
   readonly listPageSize?: number | undefined
+  /** Called after each part of a multipart upload is stored: bytes of `key` stored so far. */
+  readonly onProgress?: ((key: string, storedBytes: number, totalBytes: number) => void) | undefined
 }
 
 export const defaultTransferOptions: S3TransferOptions = { partSize: 16 * 1024 * 1024, partsInFlight: 4, retries: 5, retryBaseMs: 250 }
@@ -85,7 +87,7 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
   const fileSha256 = (fh: FileHandle, path: string, size: number) =>
     Effect.gen(function* () {
       const hash = createHash("sha256")
-      const buf = Buffer.allocUnsafe(Math.min(options.partSize, Math.max(size, 1)))
+      const buf = Buffer.allocUnsafe(Math.min(1024 * 1024, Math.max(size, 1)))
       for (let at = 0; at < size; at += buf.length) {
         hash.update(yield* readAt(fh, path, buf, Math.min(buf.length, size - at), at))
       }
@@ -112,6 +114,7 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
         let hashedUpTo = 0
         const waiters = new Map<number, () => void>()
         const etags: Array<string> = []
+        let stored = 0
         yield* Effect.forEach(
           Array.from({ length: count }, (_, i) => i),
           (i) =>
@@ -129,6 +132,8 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
               waiters.delete(i + 1)
               const res = yield* request({ operation: `UploadPart ${i + 1}/${count}`, method: "PUT", key, query: { partNumber: String(i + 1), uploadId }, body: part, headers: { "content-md5": md5Base64(part) } })
               etags[i] = String(res.headers.etag ?? "")
+              stored += length
+              options.onProgress?.(key, stored, size)
             }).pipe(Effect.scoped),
           { concurrency: inFlight, discard: true },
         )
