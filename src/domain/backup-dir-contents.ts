@@ -217,3 +217,48 @@ const unverifiedBecause = (
   }
   return ""
 }
+
+/**
+ * What is known of something prune would remove although no manifest vouches for it: the remains
+ * of a backup, a leftover, an unverified backup retention lets go, a subdirectory with no backup
+ * left. Only a lock proves a run in progress, and a copy written without one (`oc cp` into a new
+ * subdirectory, a directory store's `.part`) looks exactly like remains: its age is the only sign.
+ */
+export interface RemovalEvidence {
+  /** The newest mtime (epoch ms) of anything in it, directories included (lstat: links not followed). */
+  readonly newestAt: number
+  /** Whether it holds anything but directories (removing only empty directories loses nothing). */
+  readonly holdsFiles: boolean
+  /** A lock there names a run of this project whose process is certainly gone. */
+  readonly deadRun: boolean
+}
+
+export type RemovalVerdict =
+  | { readonly _tag: "Remove"; readonly because: "a dead run's" | "old enough" | "no file" }
+  | { readonly _tag: "Keep"; readonly ageMs: number; readonly reason: string }
+
+/** "40 s", "3 min", "5 h", "2 days": how long ago, for a person. */
+export const formatAge = (ms: number): string => {
+  const s = Math.floor(Math.max(0, ms) / 1000)
+  if (s < 120) return `${s} s`
+  if (s < 2 * 3600) return `${Math.floor(s / 60)} min`
+  if (s < 2 * 86_400) return `${Math.floor(s / 3600)} h`
+  return `${Math.floor(s / 86_400)} days`
+}
+
+/**
+ * Whether prune may remove it now: at once when a dead run of this project left it (its lock is
+ * stale) or when it holds no file; otherwise only once nothing in it was modified for `graceMs`
+ * (0: now). A modification time in the future counts as now. `grace` is how the flag reads.
+ */
+export const removalVerdict = (evidence: RemovalEvidence, now: number, graceMs: number, grace: string): RemovalVerdict => {
+  if (evidence.deadRun) return { _tag: "Remove", because: "a dead run's" }
+  if (!evidence.holdsFiles) return { _tag: "Remove", because: "no file" }
+  const ageMs = Math.max(0, now - evidence.newestAt)
+  if (ageMs >= graceMs) return { _tag: "Remove", because: "old enough" }
+  return {
+    _tag: "Keep",
+    ageMs,
+    reason: `kept: modified ${formatAge(ageMs)} ago, may be a copy in progress; prune removes it after ${grace} or with --leftover-grace 0`,
+  }
+}

@@ -1,7 +1,7 @@
 import { fc, test } from "@fast-check/vitest"
 import { describe, expect, it } from "vitest"
 import { backupFileNames } from "../../src/domain/archive-names.ts"
-import { classifyBackupDir, type BackupDirNames, type DirEntry, type DirListing, type ManifestClaim } from "../../src/domain/backup-dir-contents.ts"
+import { classifyBackupDir, formatAge, removalVerdict, type BackupDirNames, type DirEntry, type DirListing, type ManifestClaim, type RemovalEvidence } from "../../src/domain/backup-dir-contents.ts"
 import { operandNames } from "../../src/domain/operands.ts"
 
 const names: BackupDirNames = {
@@ -124,5 +124,47 @@ describe("classifyBackupDir", () => {
     )
     expect(c.groups).toEqual([{ timestamp: "2026-01-01_000000", status: "incomplete", detail: "its snapshot is missing", bytes: 5, files: ["static_kuberesources_2026-01-01_000000.tar.gz"] }])
     expect(c.leftovers.map((x) => x.what)).toEqual(["manifest of backup 2026-01-02_120000, whose files are gone"])
+  })
+})
+
+const now = Date.parse("2026-06-01T00:00:00Z")
+const day = 86_400_000
+const evidenceArb: fc.Arbitrary<RemovalEvidence> = fc.record({
+  newestAt: fc.integer({ min: now - 400 * day, max: now + 2 * day }),
+  holdsFiles: fc.boolean(),
+  deadRun: fc.boolean(),
+})
+const graceArb = fc.oneof(fc.constant(0), fc.constant(day), fc.integer({ min: 0, max: 30 * day }))
+
+describe("removalVerdict", () => {
+  test.prop([evidenceArb, graceArb], { numRuns: 1000 })(
+    "never removes anything holding a file modified within the grace period unless a stale lock proves a dead run left it",
+    (e, graceMs) => {
+      const v = removalVerdict(e, now, graceMs, "the grace")
+      // A modification time in the future counts as now.
+      if (e.holdsFiles && !e.deadRun && Math.max(0, now - e.newestAt) < graceMs) expect(v._tag).toBe("Keep")
+    },
+  )
+
+  test.prop([evidenceArb, graceArb], { numRuns: 1000 })("removes a dead run's leftovers at once whatever their age, and anything the grace has passed over", (e, graceMs) => {
+    const v = removalVerdict(e, now, graceMs, "the grace")
+    if (e.deadRun || !e.holdsFiles || Math.max(0, now - e.newestAt) >= graceMs) expect(v._tag).toBe("Remove")
+  })
+
+  test.prop([evidenceArb], { numRuns: 300 })("a grace of 0 removes everything, a modification time in the future included", (e) => {
+    expect(removalVerdict(e, now, 0, "0ms")._tag).toBe("Remove")
+  })
+
+  it("says how old it is, why it is kept and how to have it removed", () => {
+    const v = removalVerdict({ newestAt: now - 3 * 60_000 - 5000, holdsFiles: true, deadRun: false }, now, day, "24h")
+    expect(v).toEqual({
+      _tag: "Keep",
+      ageMs: 185_000,
+      reason: "kept: modified 3 min ago, may be a copy in progress; prune removes it after 24h or with --leftover-grace 0",
+    })
+    expect(removalVerdict({ newestAt: now - 2 * day, holdsFiles: true, deadRun: false }, now, day, "24h")).toEqual({ _tag: "Remove", because: "old enough" })
+    expect(removalVerdict({ newestAt: now, holdsFiles: true, deadRun: true }, now, day, "24h")).toEqual({ _tag: "Remove", because: "a dead run's" })
+    expect(removalVerdict({ newestAt: now, holdsFiles: false, deadRun: false }, now, day, "24h")).toEqual({ _tag: "Remove", because: "no file" })
+    expect([formatAge(-5), formatAge(40_000), formatAge(3 * 3_600_000), formatAge(50 * 3_600_000)]).toEqual(["0 s", "40 s", "3 h", "2 days"])
   })
 })
