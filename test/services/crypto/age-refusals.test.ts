@@ -164,4 +164,18 @@ describe("age decryption refuses damaged or foreign files, leaving no plaintext"
     const spliced = Buffer.concat([single.subarray(0, chunkStart(3)), otherLast])
     expect(await refuse("spliced", spliced)).toMatchObject({ _tag: "AgePayloadCorrupt", chunk: 3 })
   })
+
+  it("encrypting or decrypting refuses an input that is not a regular file (a FIFO, a symbolic link) by name", async () => {
+    const { execFileSync } = await import("node:child_process")
+    const { symlinkSync } = await import("node:fs")
+    execFileSync("mkfifo", [join(dir, "fifo.age")])
+    symlinkSync(join(dir, "single.age"), join(dir, "link.age"))
+    for (const input of [join(dir, "fifo.age"), join(dir, "link.age")]) {
+      const exit = await Effect.runPromiseExit(Effect.flatMap(Effect.promise(() => identitiesOf(keyA)), (ids) => decryptFile(input, join(dir, "never.out"), ids)))
+      if (!Exit.isFailure(exit)) throw new Error(`${input} was read`)
+      const error = exit.cause.reasons.find((r) => r._tag === "Fail")?.error as { _tag: string; path: string }
+      expect(error).toMatchObject({ _tag: "BackupFileRefused", path: input })
+      expect(readdirSync(dir).filter((f) => f.startsWith("never.out"))).toEqual([])
+    }
+  })
 })

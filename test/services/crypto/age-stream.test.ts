@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto"
 import { Redacted, Result } from "effect"
 import { describe, expect, it } from "vitest"
 import { payloadBytes, plaintextChunkBytes } from "../../../src/domain/age-payload-layout.ts"
-import { decryptAge } from "../../../src/services/crypto/age-decrypt.ts"
+import { decryptAge, maxHeaderBytes } from "../../../src/services/crypto/age-decrypt.ts"
 import { encryptAge } from "../../../src/services/crypto/age-encrypt.ts"
 import { generateIdentity, parseIdentity, parseRecipient } from "../../../src/services/crypto/age-keys.ts"
 
@@ -79,5 +79,18 @@ describe("age STREAM", () => {
       })(),
     ).rejects.toMatchObject({ _tag: "AgeHeaderMacMismatch" })
     expect(released).toEqual([])
+  })
+
+  it("a header that never ends is refused after maxHeaderBytes, not buffered without bound", async () => {
+    let pulled = 0
+    async function* endless() {
+      yield Buffer.from("age-encryption.org/v1\n-> x\n")
+      for (;;) {
+        pulled += 64 * 1024
+        yield Buffer.alloc(64 * 1024, 0x41)
+      }
+    }
+    await expect(collect(decryptAge(endless(), { source: "endless.age", identities: [identity], identityFiles: ["test"] }))).rejects.toMatchObject({ _tag: "AgeHeaderInvalid" })
+    expect(pulled).toBeLessThanOrEqual(maxHeaderBytes + 2 * 64 * 1024)
   })
 })
