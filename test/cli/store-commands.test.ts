@@ -52,7 +52,8 @@ beforeAll(async () => {
   env = { AWS_ENDPOINT_URL: server.endpoint, AWS_ACCESS_KEY_ID: server.accessKeyId, AWS_SECRET_ACCESS_KEY: server.secretAccessKey, AWS_REGION: server.region, AWS_CA_BUNDLE: "" }
 }, 200_000)
 
-describe("backup-upload, list and download", () => {
+// Each test runs several command processes and rclone: room for a loaded 2-core machine.
+describe("backup-upload, list and download", { timeout: 150_000 }, () => {
   it("against Swift: uploaded under cluster-backup/<cluster-id>, listed complete, downloaded byte for byte, read by rclone", async () => {
     const up = await runCli(["backup-upload", "--store", `s3://${bucket}`, "--cluster-id", clusterId, "--backup-dir", backup], env)
     expect(up.stderr).toMatch(/uploaded backup 2026-01-02_030405: 3 objects/)
