@@ -9,6 +9,10 @@
  * caller's expected sha256 that differs aborts the upload. After the upload a HEAD checks the size
  * and the recorded sha256. A failed or interrupted multipart upload is aborted, so no parts stay
  * behind.
+ *
+ * Downloads: up to one part's size in one GET stream; larger objects in ranged GETs,
+ * `partsInFlight` at a time, each written at its offset into `<path>.part` (each retried alone),
+ * then the file's sha256 read back in order; renamed to `path` only when whole.
  */
 import { createHash } from "node:crypto"
 import { createWriteStream } from "node:fs"
@@ -17,7 +21,7 @@ import { Effect, Exit, Layer } from "effect"
 import type { PendingUpload, StoredObject } from "../../domain/store-layout.ts"
 import { BackupStore, type BackupStoreShape, type ObjectPage, type PutResult } from "./backup-store.ts"
 import { describeEndpoint, s3Exchange, s3Request, xmlBlocks, xmlField, type S3Endpoint, type S3Request } from "./s3-http.ts"
-import { localIoFailed, StoreIntegrityFailed, StoreRequestFailed, type StoreError } from "./store-errors.ts"
+import { localIoFailed, StoreIntegrityFailed, StoreObjectMissing, StoreRequestFailed, type StoreError } from "./store-errors.ts"
 import { retryTransient, type RetryOptions } from "./store-retry.ts"
 
 export interface S3TransferOptions extends RetryOptions {
@@ -173,7 +177,69 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
 
   const getBytes = (key: string) => request({ operation: "GET", method: "GET", key }).pipe(Effect.map((r) => new Uint8Array(r.body)))
 
-  const getFile = (key: string, path: string): Effect.Effect<PutResult, StoreError> => {
+  /** Writes the bytes of one range response at their offsets in `fh`, pausing the socket while the disk catches up. */
+  const getRange = (key: string, fh: FileHandle, part: string, from: number, length: number) =>
+    s3Exchange(
+      endpoint,
+      { operation: `GET bytes ${from}-${from + length - 1}`, method: "GET", key, headers: { range: `bytes=${from}-${from + length - 1}` } },
+      (res) =>
+        new Promise<void>((resolve, reject) => {
+          let at = from
+          let writing: Promise<unknown> = Promise.resolve()
+          res.on("data", (d: Buffer) => {
+            res.pause()
+            const position = at
+            at += d.length
+            writing = fh.write(d, 0, d.length, position).then(
+              () => res.resume(),
+              (e: unknown) => {
+                res.destroy()
+                reject(localIoFailed(part, "writing", e))
+              },
+            )
+          })
+          res.on("error", reject)
+          res.on("end", () =>
+            void writing.then(() =>
+              at === from + length ? resolve() : reject(Object.assign(new Error(`range ${from}-${from + length - 1}: ${at - from} bytes`), { code: "ECONNRESET" })),
+            ),
+          )
+        }),
+    )
+
+  /** Large objects: `partsInFlight` ranged GETs at a time into the part file, then its sha256 read back in order. */
+  const getRanged = (key: string, part: string, size: number) =>
+    Effect.acquireUseRelease(
+      Effect.tryPromise({ try: () => open(part, "w+", 0o600), catch: ioFailed(part, "creating") }),
+      (fh) =>
+        Effect.gen(function* () {
+          const count = Math.ceil(size / options.partSize)
+          yield* Effect.forEach(
+            Array.from({ length: count }, (_, i) => i),
+            (i) => retrying(getRange(key, fh, part, i * options.partSize, Math.min(options.partSize, size - i * options.partSize))),
+            { concurrency: options.partsInFlight, discard: true },
+          )
+          yield* Effect.tryPromise({ try: () => fh.sync(), catch: ioFailed(part, "flushing") })
+          return { key, size, sha256: yield* fileSha256(fh, part, size) }
+        }),
+      (fh) => Effect.promise(() => fh.close()),
+    )
+
+  const getFile = (key: string, path: string): Effect.Effect<PutResult, StoreError> =>
+    head(key).pipe(
+      Effect.flatMap((h) =>
+        h === undefined
+          ? Effect.fail(new StoreObjectMissing({ store, key, message: `${key} is not in ${store}` }))
+          : h.size > options.partSize
+            ? getRanged(key, `${path}.part`, h.size).pipe(
+                Effect.flatMap((result) => Effect.tryPromise({ try: () => rename(`${path}.part`, path).then(() => result), catch: ioFailed(path, "renaming into") })),
+                Effect.onError(() => Effect.promise(() => rm(`${path}.part`, { force: true }))),
+              )
+            : getStreamed(key, path),
+      ),
+    )
+
+  const getStreamed = (key: string, path: string): Effect.Effect<PutResult, StoreError> => {
     const part = `${path}.part`
     const download = s3Exchange(
       endpoint,
