@@ -1,10 +1,11 @@
 import { Effect, Result } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { parseByteSize } from "../domain/byte-size.ts"
-import { MillisFromDurationString } from "../domain/durations.ts"
+import { formatDuration, MillisFromDurationString } from "../domain/durations.ts"
+import { defaultGraceMs } from "../domain/store-layout.ts"
 import type { PruneDecision } from "../programs/prune.ts"
 import { formatBytes } from "../programs/snapshot-progress.ts"
-import { checkedWith, intInRange } from "./flag-checks.ts"
+import { checkedWith, durationAtLeast, intInRange } from "./flag-checks.ts"
 import { withLogging } from "./logging.ts"
 
 /** A count of backups: a whole number from 0 (a negative one is a usage error, not "none"). */
@@ -21,7 +22,7 @@ export const pruneSummary = (decision: PruneDecision, dryRun: boolean): string =
   return (
     `${decision.keep.length} kept, ${decision.remove.length} ${removed} (${sum(decision.remove.map((r) => r.unit.bytes))}); ` +
     `${gone.length} leftover${gone.length === 1 ? "" : "s"} ${removed} (${sum(gone.map((l) => l.bytes))})` +
-    (kept > 0 ? `, ${kept} kept (a live run owns them)` : "") +
+    (kept > 0 ? `, ${kept} kept (a live run owns them or they may be a copy in progress: see the log)` : "") +
     (decision.left.length > 0 ? `; ${decision.left.length} ${dryRun ? "would be left" : "left"} in place (see the log)` : "")
   )
 }
@@ -41,6 +42,14 @@ export const pruneCommand = Command.make(
     maxTotalSize: Flag.String("max-total-size").pipe(
       checkedWith((text) => (Result.isFailure(parseByteSize(text)) ? "a size like 500Mi, 50Gi, 2G or a number of bytes" : undefined)),
       Flag.optional, Flag.withDescription("Remove the oldest backups while the total is over this (e.g. 50Gi)")),
+    leftoverGrace: Flag.String("leftover-grace").pipe(
+      Flag.withSchema(MillisFromDurationString),
+      durationAtLeast(0),
+      Flag.withDefault(defaultGraceMs),
+      Flag.withDescription(
+        "Remove leftovers, remains of backups and (in a subdirectory) unverified backups only once nothing in them was modified for this long, unless a stale lock shows a dead run left them (default 24h; 0: now)",
+      ),
+    ),
     dryRun: Flag.Boolean("dry-run").pipe(Flag.withDefault(false), Flag.withDescription("Only report what would be removed")),
   },
   (flags) =>
@@ -52,6 +61,7 @@ export const pruneCommand = Command.make(
         const decision = yield* prune({
           dir: flags.dir,
           dryRun: flags.dryRun,
+          leftoverGrace: { ms: flags.leftoverGrace, text: formatDuration(flags.leftoverGrace) },
           policy: {
             keepLast: some(flags.keepLast),
             keepDaily: some(flags.keepDaily),
@@ -66,6 +76,6 @@ export const pruneCommand = Command.make(
     ),
 ).pipe(
   Command.withDescription(
-    "Apply a retention policy to a directory of backups (timestamped file groups or one backup per subdirectory). Verified backups (a manifest names their files and sizes) come first: the newest is always kept, and none is removed in favour of an unverified one. Leftovers of interrupted runs are removed unless a live run owns them; files prune does not own are never removed.",
+    "Apply a retention policy to a directory of backups (timestamped file groups or one backup per subdirectory). Verified backups (a manifest names their files and sizes) come first: the newest is always kept, and none is removed in favour of an unverified one. Leftovers of interrupted runs and remains of backups are removed unless a live run owns them, at once when a stale lock shows the run that left them is gone, otherwise only once nothing in them was modified for --leftover-grace (24h): a copy written without the lock (oc cp into a new subdirectory) may still be in progress. A subdirectory is judged whole, and an unverified backup in one is kept as long as well. Files prune does not own are never removed.",
   ),
 )

@@ -12,23 +12,41 @@
  *   in favour of an unverified one;
  * - remains and leftovers are removed whatever the policy, unless a live run holds the lock of
  *   their directory; nothing is removed from a directory whose lock a live run holds;
+ * - only a lock tells a run in progress, and a copy written without one (`oc cp` into a new
+ *   subdirectory, a directory store's `.part`) looks exactly like remains. So what no manifest
+ *   vouches for (remains, leftovers, and in a subdirectory an unverified backup retention lets go)
+ *   is removed at once only when a stale lock proves a dead run of this project left it, or when
+ *   it holds no file; otherwise only once nothing in it (in the whole subdirectory, for one) was
+ *   modified for the grace period (`removalVerdict`). A prune's own deletions make what they leave
+ *   look young: the lock it held, stale once it is killed, is what lets the next prune finish;
  * - prune holds the lock of the directory it prunes (two prunes never race, a backup run cannot
  *   start there meanwhile) and of each subdirectory while it removes files in it;
  * - a prune killed at any point leaves only states the next prune recognises and finishes: a
  *   backup's snapshot goes first, so a half-deleted backup is incomplete remains, never a backup.
- * Only the lock tells a run in progress: a copy being written without it (`oc cp` into the
- * directory) looks like remains. Hidden subdirectories are never looked at, so copy into one
- * (`.incoming-<name>`) and rename it when complete.
+ * Hidden subdirectories are never looked at: copying into one (`.incoming-<name>`) and renaming
+ * it when complete needs no grace at all.
  */
 import { rmdir } from "node:fs/promises"
+import { hostname } from "node:os"
 import { Clock, Effect, FileSystem, Path, Result, Schema } from "effect"
 import { BackupTimestamp, manifestFileName, parseBackupTimestamp } from "../domain/archive-names.ts"
-import { classifyBackupDir, type BackupDirNames, type BackupGroup, type DirContents, type DirEntry, type ManifestClaim } from "../domain/backup-dir-contents.ts"
+import {
+  classifyBackupDir,
+  removalVerdict,
+  type BackupDirNames,
+  type BackupGroup,
+  type DirContents,
+  type DirEntry,
+  type Leftover,
+  type ManifestClaim,
+  type RemovalVerdict,
+} from "../domain/backup-dir-contents.ts"
+import { runLockTempPid } from "../domain/backup-leftovers.ts"
 import { operandNames } from "../domain/operands.ts"
 import { decideRetention, hasRule, type BackupUnit, type RetentionDecision, type RetentionPolicy } from "../domain/retention.ts"
 import { describeFileSystemFailure } from "../services/file-system-error.ts"
 import { readBackupFileBytes } from "../services/backup-file.ts"
-import { acquireRunLock, inspectRunLock, type RunLockState } from "../services/run-lock.ts"
+import { acquireRunLock, inspectRunLock, ownerLiveness, type RunLockState } from "../services/run-lock.ts"
 import { backupDirLockFileName, backupDirLockPath } from "./backup-dir-lock.ts"
 import { readBackupManifest } from "./backup-manifest-file.ts"
 import { recordDirName, snapshotRecordFileName } from "./snapshot-record.ts"
@@ -73,6 +91,33 @@ interface Location {
   readonly subdirectory: boolean
   readonly contents: DirContents
   readonly lock: RunLockState
+  /**
+   * A run of this project certainly died here: the lock names a process that is gone, or a
+   * temporary file of the lock names one (a run killed while it took or replaced the lock).
+   */
+  readonly deadRun: boolean
+  /** For a subdirectory, the newest mtime of anything in it (itself included): it is judged whole. */
+  readonly newestAt: number | undefined
+  /** The age of each thing prune could remove without a manifest's word, by `itemKey`. */
+  readonly ages: ReadonlyMap<string, Age>
+}
+
+/** The newest mtime (epoch ms) of a set of paths and everything under them, and whether any is not a directory. */
+interface Age {
+  readonly newestAt: number
+  readonly holdsFiles: boolean
+}
+
+const itemKey = {
+  group: (g: BackupGroup) => `group ${g.timestamp}`,
+  leftover: (path: string) => `leftover ${path}`,
+  rest: "the directory's own files",
+} as const
+
+/** The run lock and the temporary files it is taken with: this project's lock machinery, not data. */
+const isLockFile = (names: BackupDirNames, rel: string) => {
+  const name = rel.slice(rel.lastIndexOf("/") + 1)
+  return rel.startsWith(`${names.recordDir}/`) && (name === names.lockFile || runLockTempPid(name) !== undefined)
 }
 
 const maxRecordBytes = 1024 * 1024
@@ -102,6 +147,31 @@ const listEntries = Effect.fnUntraced(function* (dir: string, measureTrees: bool
   return entries
 })
 
+/**
+ * The age of `targets` (paths under `dir`): the newest mtime of each and of everything under a
+ * directory among them (lstat: links are not followed). What vanishes meanwhile is skipped; what
+ * has no mtime counts as modified now.
+ */
+const ageOf = Effect.fnUntraced(function* (dir: string, targets: ReadonlyArray<string>, names: BackupDirNames, now: number) {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  let newestAt = Number.NEGATIVE_INFINITY
+  let holdsFiles = false
+  const see = Effect.fnUntraced(function* (rel: string) {
+    const info = yield* fs.lstat(rel === "" ? dir : path.join(dir, rel)).pipe(Effect.option)
+    if (info._tag === "None") return false
+    newestAt = Math.max(newestAt, info.value.mtime._tag === "Some" ? info.value.mtime.value.getTime() : now)
+    if (info.value.type !== "Directory" && !isLockFile(names, rel)) holdsFiles = true
+    return info.value.type === "Directory"
+  })
+  for (const target of targets) {
+    if (!(yield* see(target))) continue
+    const under = yield* fs.readDirectory(target === "" ? dir : path.join(dir, target), { recursive: true }).pipe(Effect.orElseSucceed(() => []))
+    for (const name of under) yield* see(target === "" ? name : path.join(target, name))
+  }
+  return { newestAt, holdsFiles }
+})
+
 /** Bytes of the regular files under `dir` (links are not followed); unreadable parts count as 0. */
 const treeBytes = (dir: string): Effect.Effect<number, never, FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function* () {
@@ -118,8 +188,12 @@ const treeBytes = (dir: string): Effect.Effect<number, never, FileSystem.FileSys
 
 const decodeRecordTimestamp = Schema.decodeUnknownOption(Schema.fromJsonString(Schema.Struct({ timestamp: BackupTimestamp })))
 
-/** Lists and classifies one directory; its lock is inspected (unless it is prune's own), never changed. */
-const scanLocation = Effect.fnUntraced(function* (root: string, rel: string, ownLock: boolean) {
+/**
+ * Lists and classifies one directory and measures the age of what it could remove; its lock is
+ * inspected (unless it is prune's own: then `ownLock` is what the lock said before prune took it),
+ * never changed.
+ */
+const scanLocation = Effect.fnUntraced(function* (root: string, rel: string, ownLock: RunLockState | undefined, now: number) {
   const path = yield* Path.Path
   const names = ownNames(path)
   const dir = rel === "" ? root : path.join(root, rel)
@@ -149,18 +223,29 @@ const scanLocation = Effect.fnUntraced(function* (root: string, rel: string, own
     { entries, recordDirEntries, manifest, snapshotRecordTimestamp: recordTs?._tag === "Some" ? recordTs.value.timestamp : undefined },
     names,
   )
-  const lock: RunLockState = ownLock || recordDir === undefined ? { _tag: "Free" } : yield* inspectRunLock(backupDirLockPath(path, dir))
-  const location: Location = { dir, rel, subdirectory: rel !== "", contents, lock }
+  const lock: RunLockState = ownLock ?? (recordDir === undefined ? { _tag: "Free" } : yield* inspectRunLock(backupDirLockPath(path, dir)))
+  let deadRun = lock._tag === "Stale" && lock.owner !== undefined
+  for (const e of recordDirEntries ?? []) {
+    const pid = runLockTempPid(e.name)
+    if (deadRun || pid === undefined || e.type !== "File") continue
+    deadRun = (yield* Effect.promise(() => ownerLiveness({ pid, startTicks: null, host: hostname(), command: "", startedAt: "" }))) === "gone"
+  }
+  const ages = new Map<string, Age>()
+  for (const g of contents.groups) ages.set(itemKey.group(g), yield* ageOf(dir, g.files, names, now))
+  for (const l of contents.leftovers) ages.set(itemKey.leftover(l.path), yield* ageOf(dir, [l.path], names, now))
+  ages.set(itemKey.rest, yield* ageOf(dir, contents.internals, names, now))
+  const newestAt = rel === "" ? undefined : (yield* ageOf(dir, [""], names, now)).newestAt
+  const location: Location = { dir, rel, subdirectory: rel !== "", contents, lock, deadRun, newestAt, ages }
   return { location, entries }
 })
 
 /** The pruned directory and each subdirectory (not hidden, not a link) that holds anything of this project's. */
-const scanAll = Effect.fnUntraced(function* (root: string, ownLock: boolean) {
-  const top = yield* scanLocation(root, "", ownLock)
+const scanAll = Effect.fnUntraced(function* (root: string, ownLock: RunLockState | undefined, now: number) {
+  const top = yield* scanLocation(root, "", ownLock, now)
   const locations: Array<Location> = [top.location]
   for (const entry of top.entries) {
     if (entry.type !== "Directory" || entry.name.startsWith(".")) continue
-    const { location } = yield* scanLocation(root, entry.name, false)
+    const { location } = yield* scanLocation(root, entry.name, undefined, now)
     const c = location.contents
     if (c.groups.length > 0 || c.leftovers.length > 0 || c.internals.length > 0 || c.hasRecordDir) locations.push(location)
   }
@@ -177,57 +262,101 @@ const heldBy = (location: Location, lockPath: string) =>
 
 interface Work {
   readonly location: Location
-  /** The groups to remove: those retention lets go and the incomplete ones. */
+  /** The groups to remove: those retention lets go and the incomplete ones old enough (or a dead run's). */
   readonly groups: ReadonlyArray<BackupGroup>
+  readonly leftovers: ReadonlyArray<Leftover>
+  /** Whether, once they are gone, the subdirectory's own files, its record directory and the subdirectory itself go too (if nothing else is in them). */
+  readonly emptied: boolean
+}
+
+/** How long what no manifest vouches for must be left untouched before prune removes it without a dead run's lock. */
+export interface LeftoverGrace {
+  readonly ms: number
+  /** As the flag reads ("24h"). */
+  readonly text: string
 }
 
 /** The whole decision from what the scan saw: retention on the backups, the rest on the leftovers. */
-const plan = (locations: ReadonlyArray<Location>, policy: RetentionPolicy, now: number, path: Path.Path) => {
+const plan = (locations: ReadonlyArray<Location>, policy: RetentionPolicy, now: number, grace: LeftoverGrace, path: Path.Path) => {
   const units: Array<BackupUnit> = []
   const held: Array<{ unit: BackupUnit; reason: string }> = []
   const groups = new Map<string, BackupGroup>()
   const leftovers: Array<LeftoverOutcome> = []
+  /** Unverified backups in a subdirectory that may be a copy in progress: retention may not remove them (yet). */
+  const young = new Map<string, string>()
+  const pending: Array<{ location: Location; incomplete: Array<BackupGroup>; leftovers: Array<Leftover>; whole: RemovalVerdict }> = []
   for (const location of locations) {
     const live = heldBy(location, backupDirLockPath(path, location.dir))
-    const outcome = { removed: live === "", reason: live }
     const c = location.contents
-    if (location.subdirectory && c.groups.length === 0) {
-      leftovers.push({ path: `${location.rel}/`, bytes: 0, what: "a backup directory with no backup left in it (a run or a prune was interrupted there)", ...outcome })
+    const deadRun = location.deadRun
+    const verdict = (key: string): RemovalVerdict => {
+      const age = location.ages.get(key) ?? { newestAt: now, holdsFiles: true }
+      return removalVerdict({ newestAt: location.newestAt ?? age.newestAt, holdsFiles: age.holdsFiles, deadRun }, now, grace.ms, grace.text)
     }
+    const outcome = (v: RemovalVerdict) => (live !== "" ? { removed: false, reason: live } : v._tag === "Keep" ? { removed: false, reason: v.reason } : { removed: true, reason: "" })
+    const verdicts: Array<RemovalVerdict> = [verdict(itemKey.rest)]
+    const incomplete: Array<BackupGroup> = []
+    const incompleteOutcomes: Array<LeftoverOutcome> = []
     for (const group of c.groups) {
       const id = groupId(location, group)
       groups.set(id, group)
       if (group.status === "incomplete") {
-        leftovers.push({ path: id, bytes: group.bytes, what: `remains of backup ${group.timestamp} (${group.detail})`, ...outcome })
+        const v = verdict(itemKey.group(group))
+        verdicts.push(v)
+        const o = outcome(v)
+        incompleteOutcomes.push({ path: id, bytes: group.bytes, what: `remains of backup ${group.timestamp} (${group.detail})`, ...o })
+        if (o.removed) incomplete.push(group)
         continue
       }
       const unit: BackupUnit = { id, timestamp: group.timestamp, at: parseBackupTimestamp(group.timestamp).getTime(), bytes: group.bytes, verified: group.status === "verified" }
       if (live !== "") held.push({ unit, reason: live })
       else units.push(unit)
+      // OpenShift's own backups lie unverified side by side in the pruned directory: only a subdirectory is judged as a possible copy.
+      if (location.subdirectory && !unit.verified) {
+        const v = verdict(itemKey.group(group))
+        verdicts.push(v)
+        if (v._tag === "Keep") young.set(id, v.reason)
+      }
     }
-    for (const l of c.leftovers) leftovers.push({ path: location.subdirectory ? `${location.rel}/${l.path}` : l.path, bytes: l.bytes, what: l.what, ...outcome })
+    const going: Array<Leftover> = []
+    const leftoverOutcomes: Array<LeftoverOutcome> = []
+    for (const l of c.leftovers) {
+      const v = verdict(itemKey.leftover(l.path))
+      verdicts.push(v)
+      const o = outcome(v)
+      leftoverOutcomes.push({ path: location.subdirectory ? `${location.rel}/${l.path}` : l.path, bytes: l.bytes, what: l.what, ...o })
+      if (o.removed) going.push(l)
+    }
+    // A subdirectory goes whole or not at all: it is emptied only when nothing in it is kept as a possible copy.
+    const whole = verdicts.find((v) => v._tag === "Keep") ?? verdicts[0]!
+    if (location.subdirectory && c.groups.length === 0) {
+      leftovers.push({ path: `${location.rel}/`, bytes: 0, what: "a backup directory with no backup left in it (a run or a prune was interrupted there)", ...outcome(whole) })
+    }
+    leftovers.push(...incompleteOutcomes, ...leftoverOutcomes)
+    if (live === "") pending.push({ location, incomplete, leftovers: going, whole })
   }
   const retention = decideRetention(units, policy, now)
-  const removing = new Set(retention.remove.map((r) => r.unit.id))
+  const removing = new Set(retention.remove.filter((r) => !young.has(r.unit.id)).map((r) => r.unit.id))
   const note = (id: string) => {
     const g = groups.get(id)!
     return g.status === "unverified" ? ` [unverified: ${g.detail}]` : ""
   }
-  const work: Array<Work> = locations
-    .filter((location) => location.lock._tag !== "Held")
-    .map((location) => ({
-      location,
-      groups: location.contents.groups.filter((g) => g.status === "incomplete" || removing.has(groupId(location, g))),
-    }))
+  const work: Array<Work> = pending.map(({ location, incomplete, leftovers: going, whole }) => {
+    const removed = [...incomplete, ...location.contents.groups.filter((g) => removing.has(groupId(location, g)))]
+    const emptied = location.subdirectory && removed.length === location.contents.groups.length && whole._tag === "Remove"
+    return { location, groups: removed, leftovers: going, emptied }
+  })
+  const spared = retention.remove.filter((r) => young.has(r.unit.id))
   const decision: PruneDecision = {
-    keep: [...retention.keep, ...held].map((k) => ({ unit: k.unit, reason: k.reason + note(k.unit.id) })),
-    remove: retention.remove.map((r) => ({ unit: r.unit, reason: r.reason + note(r.unit.id) })),
+    keep: [
+      ...[...retention.keep, ...held].map((k) => ({ unit: k.unit, reason: k.reason + note(k.unit.id) })),
+      ...spared.map((r) => ({ unit: r.unit, reason: `${young.get(r.unit.id)!} (retention lets it go: ${r.reason}${note(r.unit.id)})` })),
+    ],
+    remove: retention.remove.filter((r) => removing.has(r.unit.id)).map((r) => ({ unit: r.unit, reason: r.reason + note(r.unit.id) })),
     leftovers,
     // What the run will find it must leave (the real run reports what it did leave).
-    left: work.flatMap(({ location, groups: going }) =>
-      location.subdirectory && going.length === location.contents.groups.length && location.contents.foreign.length > 0
-        ? [{ path: `${location.rel}/`, reason: keptForeign(location.contents.foreign) }]
-        : [],
+    left: work.flatMap(({ location, emptied }) =>
+      emptied && location.contents.foreign.length > 0 ? [{ path: `${location.rel}/`, reason: keptForeign(location.contents.foreign) }] : [],
     ),
   }
   return { decision, work }
@@ -261,11 +390,10 @@ const removeEmptyDir = (dir: string) =>
 const applyToLocation = Effect.fnUntraced(function* (work: Work) {
   const path = yield* Path.Path
   const names = ownNames(path)
-  const { location, groups } = work
+  const { location, groups, leftovers, emptied } = work
   const at = (rel: string) => path.join(location.dir, rel)
   const c = location.contents
-  const emptied = location.subdirectory && groups.length === c.groups.length
-  if (groups.length === 0 && c.leftovers.length === 0 && !emptied) return { left: [] as Array<LeftInPlace>, taken: false }
+  if (groups.length === 0 && leftovers.length === 0 && !emptied) return { left: [] as Array<LeftInPlace>, taken: false }
   const lockPath = backupDirLockPath(path, location.dir)
   const locking = location.subdirectory && c.hasRecordDir
   if (locking) {
@@ -276,9 +404,13 @@ const applyToLocation = Effect.fnUntraced(function* (work: Work) {
     }
   }
   for (const g of groups) for (const f of g.files) yield* removeEntry(at(f), false)
-  for (const l of c.leftovers) yield* removeEntry(at(l.path), l.tree)
+  for (const l of leftovers) yield* removeEntry(at(l.path), l.tree)
   if (!emptied) return { left: [], taken: false }
   // No backup is left in the subdirectory: its own records go (our lock last), then the directory if nothing else is in it.
+  // Once the record directory is gone nothing says the subdirectory was ours: the pruned directory's record says it until it is gone.
+  const marker = removingMarkerPath(path, path.dirname(location.dir))
+  const fs = yield* FileSystem.FileSystem
+  yield* fs.writeFileString(marker, JSON.stringify({ subdirectory: location.rel })).pipe(Effect.mapError(fsError(marker, "write")))
   for (const f of c.internals) yield* removeEntry(at(f), false)
   if (locking) yield* removeEntry(lockPath, false)
   const left: Array<LeftInPlace> = []
@@ -286,13 +418,38 @@ const applyToLocation = Effect.fnUntraced(function* (work: Work) {
   if (!(yield* removeEmptyDir(location.dir))) {
     left.push({ path: `${location.rel}/`, reason: keptForeign(c.foreign) })
   }
+  yield* removeEntry(marker, false)
   return { left, taken: false }
+})
+
+/** `<dir>/.cluster-backup/prune-removing.json`: the subdirectory prune is emptying, while it removes the subdirectory's own record directory and then the subdirectory. */
+const removingMarkerPath = (path: Path.Path, root: string) => path.join(root, recordDirName, "prune-removing.json")
+
+const decodeRemoving = Schema.decodeUnknownOption(Schema.fromJsonString(Schema.Struct({ subdirectory: Schema.String })))
+
+/** Finishes the emptying of a subdirectory a killed prune had begun: the directory goes if it is still empty (rmdir: never what appeared in it since). */
+const finishRemoving = Effect.fnUntraced(function* (root: string) {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const marker = removingMarkerPath(path, root)
+  const text = yield* fs.readFileString(marker).pipe(Effect.option)
+  if (text._tag === "None") return
+  const named = decodeRemoving(text.value)
+  if (named._tag === "Some" && /^[^/\0]+$/.test(named.value.subdirectory) && !named.value.subdirectory.startsWith(".")) {
+    const dir = path.join(root, named.value.subdirectory)
+    const info = yield* fs.lstat(dir).pipe(Effect.option)
+    if (info._tag === "Some" && info.value.type === "Directory" && (yield* removeEmptyDir(dir))) {
+      yield* Effect.logInfo(`removed ${named.value.subdirectory}/: the empty backup directory an interrupted prune was removing`)
+    }
+  }
+  yield* removeEntry(marker, false)
 })
 
 export interface PruneOptions {
   readonly dir: string
   readonly policy: RetentionPolicy
   readonly dryRun: boolean
+  readonly leftoverGrace: LeftoverGrace
 }
 
 const report = Effect.fnUntraced(function* (decision: PruneDecision, dryRun: boolean) {
@@ -332,14 +489,18 @@ export const prune = Effect.fn("prune")(function* (options: PruneOptions) {
 
   return yield* Effect.scoped(
     Effect.gen(function* () {
+      // Our own lock on the whole directory, taken before looking: what we see stays ours to change.
+      // What it replaced says whether a run of this project died here (then what it left goes at once).
+      let ownLock: RunLockState | undefined
       if (!options.dryRun) {
-        // Our own lock on the whole directory, taken before looking: what we see stays ours to change.
         const recordDir = path.join(options.dir, recordDirName)
         yield* fs.makeDirectory(recordDir, { recursive: true, mode: 0o700 }).pipe(Effect.mapError(fsError(recordDir, "create")))
-        yield* acquireRunLock(backupDirLockPath(path, options.dir), "prune")
+        ownLock = (yield* acquireRunLock(backupDirLockPath(path, options.dir), "prune")).replaced
+        yield* finishRemoving(options.dir)
       }
-      const locations = yield* scanAll(options.dir, !options.dryRun)
-      const { decision, work } = plan(locations, options.policy, yield* Clock.currentTimeMillis, path)
+      const now = yield* Clock.currentTimeMillis
+      const locations = yield* scanAll(options.dir, ownLock, now)
+      const { decision, work } = plan(locations, options.policy, now, options.leftoverGrace, path)
       if (options.dryRun) {
         yield* report(decision, true)
         return decision

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { hostname, tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { writeFakeBackup, writeStagingLeftovers } from "../support/fake-backups.ts"
+import { setTreeMtime, writeFakeBackup, writeStagingLeftovers } from "../support/fake-backups.ts"
 import { cliEntry, runCli } from "../support/tools.ts"
 
 let dir = ""
@@ -24,13 +24,15 @@ const tree = (where: string): Array<string> =>
     .filter((p) => p !== ".cluster-backup")
     .sort()
 /** A lock file naming a live owner (this test process) or a gone one. */
-const lockOf = (backupDir: string, pid: number) => {
+const lockOf = (backupDir: string, pid: number, command = "backup-init") => {
   mkdirSync(join(backupDir, ".cluster-backup"), { recursive: true })
   writeFileSync(
     join(backupDir, ".cluster-backup", "run.lock"),
-    JSON.stringify({ pid, startTicks: null, host: hostname(), command: "backup-init", startedAt: "2026-01-01T00:00:00.000Z" }),
+    JSON.stringify({ pid, startTicks: null, host: hostname(), command, startedAt: "2026-01-01T00:00:00.000Z" }),
   )
 }
+/** Everything under `where` last modified two days ago: what a killed run left long ago, not a copy in progress. */
+const twoDaysOld = (where: string) => setTreeMtime(where, Date.now() - 2 * 86_400_000)
 const deadPid = () => spawnSync(process.execPath, ["-e", "0"]).pid!
 
 // Each test runs the command one to three times: room for a loaded machine.
@@ -45,6 +47,7 @@ describe("cluster-backup prune", { timeout: 180_000 }, () => {
     // A copy in progress in a hidden directory: never looked at.
     mkdirSync(join(dir, ".incoming-b7"))
     writeFileSync(join(dir, ".incoming-b7", "snapshot_2026-01-07_000000.db"), "half a copy")
+    twoDaysOld(dir)
 
     const dry = cli("prune", dir, "--keep-last", "2", "--dry-run")
     expect(dry.status).toBe(0)
@@ -113,6 +116,7 @@ describe("cluster-backup prune", { timeout: 180_000 }, () => {
     const { snapshot } = writeFakeBackup(join(dir, "a"), "2026-01-02_000000")
     writeFileSync(snapshot, "truncated")
     writeFakeBackup(join(dir, "b"), "2026-01-01_000000")
+    twoDaysOld(dir)
     const run = cli("prune", dir, "--keep-last", "1")
     expect(run.status).toBe(0)
     expect(existsSync(join(dir, "a"))).toBe(false)
@@ -120,7 +124,7 @@ describe("cluster-backup prune", { timeout: 180_000 }, () => {
     expect(run.stderr).toMatch(/remove a\/: unverified.*gives snapshot_2026-01-02_000000\.db 100 bytes, the file has 9/)
   })
 
-  it("finishes what a killed prune left: a subdirectory holding only .cluster-backup, a flat group without its snapshot", () => {
+  it("finishes at once what a killed prune left under its stale locks, however young: a subdirectory holding only .cluster-backup, a flat group without its snapshot", () => {
     writeFakeBackup(join(dir, "half"), "2026-01-01_000000")
     rmSync(join(dir, "half", "snapshot_2026-01-01_000000.db"))
     rmSync(join(dir, "half", "static_kuberesources_2026-01-01_000000.tar.gz"))
@@ -129,6 +133,10 @@ describe("cluster-backup prune", { timeout: 180_000 }, () => {
     pair(dir, "2026-01-02_000000")
     rmSync(join(dir, "snapshot_2026-01-02_000000.db"))
     writeFakeBackup(join(dir, "kept"), "2026-01-03_000000")
+    // The killed prune's locks (the directory's, and the one of the subdirectory it was emptying), stale now.
+    const killed = deadPid()
+    lockOf(dir, killed, "prune")
+    lockOf(join(dir, "half"), killed, "prune")
     const run = cli("prune", dir, "--keep-last", "5")
     expect(run.status).toBe(0)
     expect(ls(dir)).toEqual([".cluster-backup", "kept"])
@@ -145,6 +153,7 @@ describe("cluster-backup prune", { timeout: 180_000 }, () => {
     writeFileSync(join(dir, ".cluster-backup", "snapshot.json.tmp-4242"), "{")
     mkdirSync(join(dir, ".cluster-backup", "building", "kube-apiserver-pod-7.abc"), { recursive: true })
     writeFileSync(join(dir, ".cluster-backup", "building", "kube-apiserver-pod-7.abc", "tls.key"), "secret")
+    twoDaysOld(dir)
 
     const dry = cli("prune", dir, "--keep-last", "100", "--dry-run")
     expect(dry.status).toBe(0)
@@ -159,6 +168,48 @@ describe("cluster-backup prune", { timeout: 180_000 }, () => {
         "backup-manifest.json", ".cluster-backup/snapshot.json", "snapshot_2026-01-04_000000.db", "static_kuberesources_2026-01-04_000000.tar.gz"].sort(),
     )
     expect(run.stdout).toMatch(/8 leftovers removed \(3\.\d KiB\)/)
+  })
+
+  it("keeps a copy in progress written without the lock (oc cp: a snapshot and half a tarball, modified now) and says so; removes it when 2 days old or with --leftover-grace 0", () => {
+    writeFakeBackup(join(dir, "b1"), "2026-01-01_000000")
+    writeFakeBackup(join(dir, "b2"), "2026-01-02_000000")
+    twoDaysOld(dir)
+    const copyIn = (sub: string) => {
+      mkdirSync(join(dir, sub))
+      writeFileSync(join(dir, sub, "snapshot_2026-01-03_000000.db"), "s".repeat(100))
+      writeFileSync(join(dir, sub, "static_kuberesources_2026-01-03_000000.tar.gz"), "half a tarball")
+    }
+    copyIn("copy")
+    // A directory store's upload in progress into the same directory: its tarball is still a .part.
+    mkdirSync(join(dir, "upload"))
+    writeFileSync(join(dir, "upload", "snapshot_2026-01-04_000000.db"), "s".repeat(100))
+    writeFileSync(join(dir, "upload", "static_kuberesources_2026-01-04_000000.tar.gz.part"), "half an upload")
+    const copied = ["snapshot_2026-01-03_000000.db", "static_kuberesources_2026-01-03_000000.tar.gz"]
+    const kept = /may be a copy in progress; prune removes it after 24h or with --leftover-grace 0/
+
+    const dry = cli("prune", dir, "--keep-last", "1", "--dry-run")
+    expect(dry.status).toBe(0)
+    expect(dry.stderr).toMatch(/keep copy\/: kept: modified \d+ s ago, may be a copy in progress; prune removes it after 24h or with --leftover-grace 0 \(retention lets it go: unverified/)
+    const young = cli("prune", dir, "--keep-last", "1")
+    expect(young.status).toBe(0)
+    expect(ls(join(dir, "copy"))).toEqual(copied)
+    expect(ls(join(dir, "upload"))).toEqual(["snapshot_2026-01-04_000000.db", "static_kuberesources_2026-01-04_000000.tar.gz.part"])
+    expect(ls(dir)).toEqual([".cluster-backup", "b2", "copy", "upload"])
+    expect(young.stderr).toMatch(new RegExp(`keep copy/: kept: modified \\d+ s ago, ${kept.source}`))
+    expect(young.stderr).toMatch(new RegExp(`keep leftover upload/ \\(.*\\): remains of backup 2026-01-04_000000 \\(its resource tarball is missing\\); kept: modified \\d+ s ago, ${kept.source}`))
+    expect(young.stdout).toContain("2 kept, 1 removed")
+    expect(young.stdout).toContain("2 kept (a live run owns them or they may be a copy in progress: see the log)")
+
+    setTreeMtime(join(dir, "copy"), Date.now() - 2 * 86_400_000)
+    const old = cli("prune", dir, "--keep-last", "1")
+    expect(old.status).toBe(0)
+    expect(ls(dir)).toEqual([".cluster-backup", "b2", "upload"])
+    expect(old.stderr).toMatch(/remove copy\/: unverified/)
+
+    const now = cli("prune", dir, "--keep-last", "1", "--leftover-grace", "0")
+    expect(now.status).toBe(0)
+    expect(ls(dir)).toEqual([".cluster-backup", "b2"])
+    expect(now.stdout).toContain("2 leftovers removed")
   })
 
   it("leaves a directory whose lock a live run holds untouched, and removes a gone run's leftovers", () => {
@@ -203,6 +254,8 @@ describe("cluster-backup prune", { timeout: 180_000 }, () => {
       [[dir, "--keep-weekly=-1"], 2, `${usage} flag --keep-weekly: "-1"`],
       [[dir, "--keep-monthly=-2"], 2, `${usage} flag --keep-monthly: "-2"`],
       [[dir, "--keep-last=1.5"], 2, `${usage} flag --keep-last: "1.5"`],
+      [[dir, "--keep-last=1", "--leftover-grace=-1h"], 2, '"-1h" is not a duration'],
+      [[dir, "--keep-last=1", "--leftover-grace=soon"], 2, '"soon" is not a duration'],
       [["", "--keep-last=1"], 2, `${usage} argument <dir>: "". Expected: a non-empty path`],
     ] as const
     const runs = await Promise.all(cases.map(([args]) => runCli(["prune", ...args])))

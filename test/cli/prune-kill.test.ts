@@ -6,13 +6,19 @@
  * its start (Node's start-up is slow and erratic on a loaded machine): six come a seeded random
  * 0-15 ms after prune's first change in the directory (seen by inotify), four a seeded random
  * fraction of an uninterrupted run's working time after it took its lock, the scan included.
+ *
+ * prune runs with its default leftover grace (24 h), on a fixture made long ago: a killed prune's
+ * own deletions make what it leaves look modified now, and the lock it held, stale once it is
+ * killed, is what lets the next prune finish it at once. `--leftover-grace 0` would hide a prune
+ * that loses that evidence (a cron job's killed prune would then leave its half-deleted backups
+ * and decoded Secrets for a day).
  */
 import { spawn } from "node:child_process"
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, watch, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
-import { writeFakeBackup, writeStagingLeftovers } from "../support/fake-backups.ts"
+import { setTreeMtime, writeFakeBackup, writeStagingLeftovers } from "../support/fake-backups.ts"
 import { cliEntry } from "../support/tools.ts"
 
 const work = mkdtempSync(join(tmpdir(), "prune-kill-"))
@@ -36,6 +42,12 @@ const makeFixture = (dir: string) => {
   writeFileSync(join(dir, "README.operator.txt"), "ours, not prune's")
   mkdirSync(join(dir, "scripts"))
   writeFileSync(join(dir, "scripts", "copy.sh"), "oc cp ...")
+}
+
+/** A copy of the fixture, every file and directory last modified a month ago (as backups and a killed run's leftovers are). */
+const copyOf = (pristine: string, to: string) => {
+  cpSync(pristine, to, { recursive: true })
+  setTreeMtime(to, Date.now() - 30 * 86_400_000)
 }
 
 /** Every path under `dir` with its size (directories as "dir"), sorted. */
@@ -102,7 +114,7 @@ describe("prune under SIGKILL", () => {
     makeFixture(pristine)
 
     const reference = join(work, "reference")
-    cpSync(pristine, reference, { recursive: true })
+    copyOf(pristine, reference)
     const { workedMs } = await runKilled(reference, undefined)
     const expected = snapshotTree(reference)
     // The reference itself: the 4 newest verified backups, the users' files, no leftover.
@@ -113,7 +125,7 @@ describe("prune under SIGKILL", () => {
     ])
 
     const killedDir = join(work, "killed")
-    cpSync(pristine, killedDir, { recursive: true })
+    copyOf(pristine, killedDir)
     const next = random(13)
     let midWork = 0
     let before = snapshotTree(killedDir)

@@ -5,7 +5,7 @@
  * `.cluster-backup/snapshot.json` record the backup pod leaves.
  */
 import { createHash } from "node:crypto"
-import { mkdirSync, writeFileSync } from "node:fs"
+import { lutimesSync, mkdirSync, readdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { backupFileNames } from "../../src/domain/archive-names.ts"
 import { encodeBackupManifest, type BackupManifest } from "../../src/domain/backup-manifest.ts"
@@ -67,4 +67,10 @@ export const writeStagingLeftovers = (dir: string, files = 3) => {
   mkdirSync(tree, { recursive: true, mode: 0o700 })
   for (let i = 0; i < files; i++) writeFileSync(join(tree, `key-${i}.pem`), "-----BEGIN PRIVATE KEY-----\n", { mode: 0o600 })
   writeFileSync(join(dir, ".cluster-backup", "resources-kube-apiserver.json"), "{}\n", { mode: 0o600 })
+}
+
+/** Sets the modification time of `root` and of everything under it (links themselves, never followed): backups made long ago. */
+export const setTreeMtime = (root: string, atMs: number) => {
+  for (const p of readdirSync(root, { recursive: true, encoding: "utf8" })) lutimesSync(join(root, p), atMs / 1000, atMs / 1000)
+  lutimesSync(root, atMs / 1000, atMs / 1000)
 }
