@@ -22,7 +22,9 @@
  * - prune holds the lock of the directory it prunes (two prunes never race, a backup run cannot
  *   start there meanwhile) and of each subdirectory while it removes files in it;
  * - a prune killed at any point leaves only states the next prune recognises and finishes: a
- *   backup's snapshot goes first, so a half-deleted backup is incomplete remains, never a backup.
+ *   backup's snapshot goes first, so a half-deleted backup is incomplete remains, never a backup;
+ *   a subdirectory being emptied is named in the pruned directory's record
+ *   (`prune-removing.json`) until it is gone, since an empty directory says nothing of its own.
  * Hidden subdirectories are never looked at: copying into one (`.incoming-<name>`) and renaming
  * it when complete needs no grace at all.
  */
