@@ -1,24 +1,30 @@
 import { randomUUID } from "node:crypto"
+import { isIP } from "node:net"
 import { Effect, Layer, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
+import { restoreIdPattern } from "../domain/restore-plan.ts"
+import { checkedWith, nonEmpty } from "./flag-checks.ts"
 import { withLogging } from "./logging.ts"
 import { etcdutlFlag, timestampFlag } from "./verify-command.ts"
 
 export const restoreCommand = Command.make(
   "restore",
   {
-    backupDir: Argument.String("dir").pipe(Argument.withDescription("The backup directory (inside --root)")),
+    backupDir: Argument.String("dir").pipe(nonEmpty("directory"), Argument.withDescription("The backup directory (inside --root)")),
     root: Flag.String("root").pipe(
+      nonEmpty("directory"),
       Flag.withDefault("/"),
       Flag.withMetavar("DIR"),
       Flag.withDescription("The host's / (every host path of the restore is under it; the backup directory must be too)"),
     ),
     dryRun: Flag.Boolean("dry-run").pipe(Flag.withDefault(false), Flag.withDescription("Print the plan, verify the backup and check every precondition a real run checks before a change (exit non-zero when it would refuse), list those only their step can check; change nothing")),
     memberName: Flag.String("member-name").pipe(
+      nonEmpty("member name"),
       Flag.optional,
       Flag.withDescription("This host's etcd member name, its node name (default: the host name; required with --root)"),
     ),
     nodeIp: Flag.String("node-ip").pipe(
+      checkedWith((text) => (isIP(text) === 0 ? "an IPv4 or IPv6 address" : undefined)),
       Flag.optional,
       Flag.withDescription("This host's IP, for the peer URL https://<ip>:2380 (default: from OpenShift's etcd.env under the root)"),
     ),
@@ -31,6 +37,7 @@ export const restoreCommand = Command.make(
     allowDirty: Flag.Boolean("allow-dirty").pipe(Flag.withDefault(false), Flag.withDescription("Restore a possibly dirty backup")),
     etcdutl: etcdutlFlag,
     restoreId: Flag.String("restore-id").pipe(
+      checkedWith((text) => (restoreIdPattern.test(text) ? undefined : "a UUID like 0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9")),
       Flag.optional,
       Flag.withMetavar("UUID"),
       Flag.withDescription("Names the cluster token and the restore's directories (default: a random UUID)"),

@@ -111,7 +111,7 @@ export const EtcdutlCapabilities = Schema.Struct({
 })
 export type EtcdutlCapabilities = typeof EtcdutlCapabilities.Type
 
-const restoreIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+export const restoreIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 const RestoreId = Schema.String.check(Schema.isPattern(restoreIdPattern))
 
 /**

@@ -112,8 +112,9 @@ describe("cluster-backup restore", () => {
     expect(noMember.status).toBe(1)
     expect(noMember.stderr).toContain("error: --member-name is required with --root (the etcd member name is this host's node name) [RestoreInputInvalid]")
     const badId = cli(...restoreArgs(h).map((a) => (a === restoreId ? "not-a-uuid" : a)))
-    expect(badId.status).toBe(1)
-    expect(badId.stderr).toContain("restoreId")
+    // A malformed id is a usage error, refused while the command line is parsed.
+    expect(badId.status).toBe(2)
+    expect(badId.stderr).toContain("--restore-id")
     expect(snapshotTree(h.root)).toEqual(before)
     // The stray file would keep the data directory from being empty: refused before etcd is stopped,
     // and the dry run says so too.

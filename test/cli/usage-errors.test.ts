@@ -50,6 +50,11 @@ const usageErrors: ReadonlyArray<readonly [flag: string, args: ReadonlyArray<str
   ["--work-dir", ["demo", "--work-dir", ""]],
   ["--scratch-dir", ["verify", work, "--scratch-dir", ""]],
   ["<dir>", ["verify", ""]],
+  ["<dir>", ["restore", "", "--dry-run"]],
+  ["--root", ["restore", work, "--root", "", "--dry-run"]],
+  ["--member-name", ["restore", work, "--member-name", "", "--dry-run"]],
+  ["--node-ip", ["restore", work, "--node-ip", "10.0.0.300", "--dry-run"]],
+  ["--restore-id", ["restore", work, "--restore-id", "../../etc", "--dry-run"]],
 ]
 
 const failures: ReadonlyArray<readonly [what: string, args: ReadonlyArray<string>, expected: string]> = [
