@@ -1,4 +1,4 @@
-import { Effect, Result } from "effect"
+import { Effect, Layer, Option, Result } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { parseByteSize } from "../domain/byte-size.ts"
 import { formatDuration, MillisFromDurationString } from "../domain/durations.ts"
@@ -7,11 +7,17 @@ import type { PruneDecision } from "../programs/prune.ts"
 import { formatBytes } from "../programs/snapshot-progress.ts"
 import { checkedWith, durationAtLeast, intInRange } from "./flag-checks.ts"
 import { withLogging } from "./logging.ts"
+import { openStoreFromFlags, storeFlags, type StoreFlagValues } from "./store-flags.ts"
+import { BackupStore } from "../services/store/backup-store.ts"
 
 /** A count of backups: a whole number from 0 (a negative one is a usage error, not "none"). */
 const count = (name: string, description: string) =>
   Flag.Int(name).pipe(intInRange({ min: 0, max: 1_000_000, meaning: "a number of backups" }), Flag.optional, Flag.withDescription(description))
 const some = <A>(o: { readonly _tag: "Some"; readonly value: A } | { readonly _tag: "None" }): A | undefined => (o._tag === "Some" ? o.value : undefined)
+
+/** A store (s3://, or a directory store named by --prefix or --cluster-id) rather than a directory of backups. */
+const isStorePrune = (dir: string, flags: StoreFlagValues): boolean =>
+  dir.startsWith("s3://") || Option.isSome(flags.prefix) || Option.isSome(flags.clusterId)
 
 /** The line on stdout: what was kept and removed, with the bytes freed. */
 export const pruneSummary = (decision: PruneDecision, dryRun: boolean): string => {
@@ -32,7 +38,7 @@ export const pruneCommand = Command.make(
   {
     dir: Argument.String("dir").pipe(
       Argument.filter((dir) => dir.trim() !== "", () => "a non-empty path of the directory holding the backups"),
-      Argument.withDescription("Directory holding the backups"),
+      Argument.withDescription("Directory holding the backups, or a store: s3://bucket[/prefix], or a directory store with --prefix or --cluster-id"),
     ),
     keepLast: count("keep-last", "Keep the N newest backups (verified ones first)"),
     keepDaily: count("keep-daily", "Keep the newest backup of each of the last N days that have one"),
@@ -51,31 +57,40 @@ export const pruneCommand = Command.make(
       ),
     ),
     dryRun: Flag.Boolean("dry-run").pipe(Flag.withDefault(false), Flag.withDescription("Only report what would be removed")),
+    ...storeFlags,
   },
   (flags) =>
     withLogging(
       Effect.gen(function* () {
         const size = some(flags.maxTotalSize)
         const maxTotalBytes = size === undefined ? undefined : yield* Effect.fromResult(parseByteSize(size))
+        const policy = {
+          keepLast: some(flags.keepLast),
+          keepDaily: some(flags.keepDaily),
+          keepWeekly: some(flags.keepWeekly),
+          keepMonthly: some(flags.keepMonthly),
+          maxAgeMs: some(flags.maxAge),
+          maxTotalBytes,
+        }
+        if (isStorePrune(flags.dir, flags)) {
+          const { store, prefix } = yield* openStoreFromFlags(flags.dir, flags)
+          const { pruneStore, storePruneSummary } = yield* Effect.promise(() => import("../programs/store/store-prune.ts"))
+          const report = yield* pruneStore({ prefix, policy, graceMs: flags.leftoverGrace, dryRun: flags.dryRun }).pipe(Effect.provide(Layer.succeed(BackupStore, BackupStore.of(store))))
+          yield* Effect.sync(() => process.stdout.write(`${storePruneSummary(report)}\n`))
+          return
+        }
         const { prune } = yield* Effect.promise(() => import("../programs/prune.ts"))
         const decision = yield* prune({
           dir: flags.dir,
           dryRun: flags.dryRun,
           leftoverGrace: { ms: flags.leftoverGrace, text: formatDuration(flags.leftoverGrace) },
-          policy: {
-            keepLast: some(flags.keepLast),
-            keepDaily: some(flags.keepDaily),
-            keepWeekly: some(flags.keepWeekly),
-            keepMonthly: some(flags.keepMonthly),
-            maxAgeMs: some(flags.maxAge),
-            maxTotalBytes,
-          },
+          policy,
         })
         yield* Effect.sync(() => process.stdout.write(`${pruneSummary(decision, flags.dryRun)}\n`))
       }),
     ),
 ).pipe(
   Command.withDescription(
-    "Apply a retention policy to a directory of backups (timestamped file groups or one backup per subdirectory). Verified backups (a manifest names their files and sizes) come first: the newest is always kept, and none is removed in favour of an unverified one. Leftovers of interrupted runs and remains of backups (a backup missing a file, a subdirectory with no backup left) are removed whatever the policy, unless a live run holds their directory's lock: at once when a stale lock shows the run that left them is gone, otherwise only once nothing in them was modified for --leftover-grace (default 24h), because a copy written without the lock (oc cp into a new subdirectory, a directory store's .part) looks the same. A subdirectory is judged as a whole, and an unverified backup in one waits the same grace. To copy a backup in without waiting, copy it into a hidden directory (.incoming-<name>) and rename it when complete. Files prune does not own are never removed.",
+    "Apply a retention policy to a directory of backups (timestamped file groups or one backup per subdirectory). Verified backups (a manifest names their files and sizes) come first: the newest is always kept, and none is removed in favour of an unverified one. Leftovers of interrupted runs and remains of backups (a backup missing a file, a subdirectory with no backup left) are removed whatever the policy, unless a live run holds their directory's lock: at once when a stale lock shows the run that left them is gone, otherwise only once nothing in them was modified for --leftover-grace (default 24h), because a copy written without the lock (oc cp into a new subdirectory, a directory store's .part) looks the same. A subdirectory is judged as a whole, and an unverified backup in one waits the same grace. To copy a backup in without waiting, copy it into a hidden directory (.incoming-<name>) and rename it when complete. Files prune does not own are never removed. On a store (s3://bucket[/prefix], or a directory store when --prefix or --cluster-id is given; a directory alone is pruned as above) the same rules apply to its complete backups (the manifest there and describing the objects beside it), the newest of which is never deleted; incomplete backups and abandoned multipart uploads are removed once older than --leftover-grace, never those of an upload in progress; a backup is deleted manifest first, so an interrupted prune leaves an incomplete backup, never a complete one missing a file.",
   ),
 )

@@ -183,11 +183,17 @@ export interface Garbage {
  * What prune may remove regardless of the retention policy: incomplete backups whose newest
  * object is older than `graceMs`, and multipart uploads started more than `graceMs` ago. Younger
  * ones may belong to an upload in progress and are kept. Complete backups are never garbage.
+ * Given the store's `prefix`, an incomplete backup with a younger upload under it is kept too:
+ * its small files may be old while its snapshot is still being uploaded.
  */
-export const garbage = (backups: ReadonlyArray<BackupCompleteness>, uploads: ReadonlyArray<PendingUpload>, now: number, graceMs: number): Garbage => ({
-  incomplete: backups.filter((b): b is BackupCompleteness & { _tag: "Incomplete" } => b._tag === "Incomplete" && now - b.newestAt > graceMs),
-  uploads: uploads.filter((u) => now - u.initiatedAt > graceMs),
-})
+export const garbage = (backups: ReadonlyArray<BackupCompleteness>, uploads: ReadonlyArray<PendingUpload>, now: number, graceMs: number, prefix?: string): Garbage => {
+  const young = uploads.filter((u) => now - u.initiatedAt <= graceMs)
+  const uploading = new Set(prefix === undefined ? [] : young.flatMap((u) => parseObjectKey(prefix, u.key)?.id ?? []))
+  return {
+    incomplete: backups.filter((b): b is BackupCompleteness & { _tag: "Incomplete" } => b._tag === "Incomplete" && now - b.newestAt > graceMs && !uploading.has(b.id)),
+    uploads: uploads.filter((u) => now - u.initiatedAt > graceMs),
+  }
+}
 
 /** The default grace period before incomplete backups and abandoned uploads are garbage: 24 h. */
 export const defaultGraceMs = 24 * 3_600_000

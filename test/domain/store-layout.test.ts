@@ -156,4 +156,15 @@ describe("garbage", () => {
       expect(g.uploads).toEqual(uploads.filter((u) => now - u.initiatedAt > grace))
     },
   )
+  test.prop([fc.array(backupArb, { maxLength: 20 }), fc.array(fc.record({ id: fc.integer({ min: 0, max: 100 }), initiatedAt: fc.integer({ min: 0, max: 100 }) }), { maxLength: 20 }), fc.integer({ min: 0, max: 100 })])(
+    "given the prefix, an incomplete backup with an upload in progress under it is never garbage",
+    (backups, started, grace) => {
+      const now = 120
+      const uploads = started.map((u) => ({ key: objectKey("p", `i${u.id}`, "snapshot.db"), uploadId: "u", initiatedAt: u.initiatedAt }))
+      const g = garbage(backups, uploads, now, grace, "p")
+      const inProgress = new Set(started.filter((u) => now - u.initiatedAt <= grace).map((u) => `i${u.id}`))
+      expect(g.incomplete.every((b) => !inProgress.has(b.id))).toBe(true)
+      expect(g.incomplete).toHaveLength(backups.filter((b) => b._tag === "Incomplete" && now - b.newestAt > grace && !inProgress.has(b.id)).length)
+    },
+  )
 })

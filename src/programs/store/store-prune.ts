@@ -1,0 +1,120 @@
+/**
+ * Applies a retention policy to the backups in a store, as `prune` does to a directory: the
+ * complete backups (the manifest there and describing the objects beside it) are the verified
+ * units of `decideRetention`, so the newest complete backup is never deleted. Whatever the
+ * policy, incomplete backups and abandoned multipart uploads older than the grace period are
+ * removed (`garbage`); younger ones may belong to an upload in progress and are kept.
+ *
+ * A backup is deleted manifest first, then its other objects: a prune interrupted half-way
+ * leaves an incomplete backup (never listed as one, removed by a later prune), never a
+ * "complete" backup missing a file.
+ */
+import { Clock, Effect, Schema } from "effect"
+import { manifestFileName, parseBackupTimestamp } from "../../domain/archive-names.ts"
+import { decideRetention, hasRule, type BackupUnit, type RetentionDecision, type RetentionPolicy } from "../../domain/retention.ts"
+import { garbage, listingPrefix, objectKey, type BackupCompleteness, type PendingUpload } from "../../domain/store-layout.ts"
+import { BackupStore } from "../../services/store/backup-store.ts"
+import { formatBytes } from "../snapshot-progress.ts"
+import { listBackups } from "./store-list.ts"
+
+export class StorePruneRefused extends Schema.TaggedError<StorePruneRefused>()("StorePruneRefused", {
+  store: Schema.String,
+  message: Schema.String,
+}) {}
+
+export interface StorePruneOptions {
+  readonly prefix: string
+  readonly policy: RetentionPolicy
+  readonly graceMs: number
+  readonly dryRun: boolean
+}
+
+export interface StorePruneReport {
+  readonly location: string
+  readonly retention: RetentionDecision
+  readonly incomplete: ReadonlyArray<BackupCompleteness & { readonly _tag: "Incomplete" }>
+  /** Incomplete backups kept: younger than the grace period, or an upload is in progress under them. */
+  readonly incompleteKept: ReadonlyArray<BackupCompleteness & { readonly _tag: "Incomplete" }>
+  readonly uploads: ReadonlyArray<PendingUpload>
+  readonly uploadsKept: ReadonlyArray<PendingUpload>
+  readonly dryRun: boolean
+}
+
+/** Deletes every object of a backup, the manifest first; objects written meanwhile are found by listing again. */
+const deleteBackup = (prefix: string, id: string) =>
+  Effect.gen(function* () {
+    const store = yield* BackupStore
+    yield* store.remove(objectKey(prefix, id, manifestFileName))
+    let next: string | undefined
+    do {
+      const page = yield* store.listPage(listingPrefix(prefix, id), next)
+      next = page.next
+      yield* Effect.forEach(page.objects, (o) => store.remove(o.key), { concurrency: 8, discard: true })
+    } while (next !== undefined)
+  })
+
+export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePruneOptions) {
+  const store = yield* BackupStore
+  if (!hasRule(options.policy)) {
+    return yield* new StorePruneRefused({
+      store: store.location,
+      message: "no retention rule given: use --keep-last, --keep-daily, --keep-weekly, --keep-monthly, --max-age or --max-total-size",
+    })
+  }
+  const listed = yield* listBackups(options.prefix)
+  const pending = yield* store.pendingUploads(listingPrefix(options.prefix))
+  const now = yield* Clock.currentTimeMillis
+  const units: Array<BackupUnit> = listed.flatMap(({ completeness, manifest }) =>
+    completeness._tag === "Complete" && manifest !== undefined
+      ? [{ id: completeness.id, timestamp: manifest.timestamp, at: parseBackupTimestamp(manifest.timestamp).getTime(), bytes: completeness.bytes, verified: true }]
+      : [],
+  )
+  const retention = decideRetention(units, options.policy, now)
+  const dead = garbage(
+    listed.map((b) => b.completeness),
+    pending,
+    now,
+    options.graceMs,
+    options.prefix,
+  )
+  const doomed = new Set(dead.incomplete.map((b) => b.id))
+  const abandoned = new Set(dead.uploads)
+  const report: StorePruneReport = {
+    location: store.location,
+    retention,
+    incomplete: dead.incomplete,
+    incompleteKept: listed.flatMap((b) => (b.completeness._tag === "Incomplete" && !doomed.has(b.completeness.id) ? [b.completeness] : [])),
+    uploads: dead.uploads,
+    uploadsKept: pending.filter((u) => !abandoned.has(u)),
+    dryRun: options.dryRun,
+  }
+  const verb = options.dryRun ? "would remove" : "removing"
+  for (const k of retention.keep) yield* Effect.logInfo(`keeping backup ${k.unit.id}: ${k.reason}`)
+  for (const b of report.incompleteKept) yield* Effect.logInfo(`keeping incomplete backup ${b.id}: younger than the grace period or an upload is in progress under it (${b.reasons.join("; ")})`)
+  for (const u of report.uploadsKept) yield* Effect.logInfo(`keeping the multipart upload of ${u.key}: started ${new Date(u.initiatedAt).toISOString()}, within the grace period`)
+  for (const r of retention.remove) {
+    yield* Effect.logInfo(`${verb} backup ${r.unit.id}: ${r.reason}`)
+    if (!options.dryRun) yield* deleteBackup(options.prefix, r.unit.id)
+  }
+  for (const b of dead.incomplete) {
+    yield* Effect.logInfo(`${verb} incomplete backup ${b.id}, untouched since ${new Date(b.newestAt).toISOString()}: ${b.reasons.join("; ")}`)
+    if (!options.dryRun) yield* deleteBackup(options.prefix, b.id)
+  }
+  for (const u of dead.uploads) {
+    yield* Effect.logInfo(`${verb} the abandoned multipart upload of ${u.key}, started ${new Date(u.initiatedAt).toISOString()}`)
+    if (!options.dryRun) yield* store.abortUpload(u)
+  }
+  return report
+})
+
+/** The line on stdout: what was kept and removed, with the bytes freed. */
+export const storePruneSummary = (r: StorePruneReport): string => {
+  const removed = r.dryRun ? "would be removed" : "removed"
+  const bytes = r.retention.remove.reduce((n, x) => n + x.unit.bytes, 0) + r.incomplete.reduce((n, b) => n + b.bytes, 0)
+  return (
+    `${r.location}: ${r.retention.keep.length} kept, ${r.retention.remove.length} ${removed}; ` +
+    `${r.incomplete.length} incomplete ${removed}, ${r.incompleteKept.length} kept (within the grace period); ` +
+    `${r.uploads.length} abandoned upload${r.uploads.length === 1 ? "" : "s"} ${r.dryRun ? "would be aborted" : "aborted"}, ${r.uploadsKept.length} kept; ` +
+    `${formatBytes(bytes)} ${r.dryRun ? "would be freed" : "freed"}`
+  )
+}

@@ -1,0 +1,141 @@
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { it } from "@effect/vitest"
+import { Effect, Exit, Layer } from "effect"
+import { TestClock } from "effect/testing"
+import { beforeAll, describe, expect } from "vitest"
+import { manifestFileName } from "../../../src/domain/archive-names.ts"
+import type { BackupManifest } from "../../../src/domain/backup-manifest.ts"
+import { objectKey } from "../../../src/domain/store-layout.ts"
+import { listBackups } from "../../../src/programs/store/store-list.ts"
+import { pruneStore } from "../../../src/programs/store/store-prune.ts"
+import { BackupStore } from "../../../src/services/store/backup-store.ts"
+import { makeMemoryStore, type MemoryStore } from "../../../src/services/store/memory-store.ts"
+import { StoreRequestFailed } from "../../../src/services/store/store-errors.ts"
+import { makeFakeBackup, readManifest } from "../../support/bad-backups.ts"
+import { storedBackup } from "../../support/stored-backups.ts"
+import { loadedCluster } from "../backup-resources-harness.ts"
+
+const prefix = "cluster-backup/c1"
+const hour = 3_600_000
+const day = 24 * hour
+const t0 = Date.parse("2026-03-01T00:00:00Z")
+let base: BackupManifest
+
+beforeAll(async () => {
+  const dir = mkdtempSync(join(tmpdir(), "store-prune-"))
+  await Effect.runPromise(makeFakeBackup(dir, loadedCluster()))
+  base = readManifest(dir)
+}, 60_000)
+
+
+/** A store whose objects are stamped with the TestClock's time. */
+const setup = Effect.gen(function* () {
+  let now = 0
+  const store = makeMemoryStore({ now: () => now })
+  const tick = Effect.flatMap(Effect.clockWith((c) => c.currentTimeMillis), (t) => Effect.sync(() => void (now = t)))
+  return { store, tick }
+})
+
+/** Writes a backup made at `at` (the TestClock set there first), manifest last unless `complete` is false. */
+const putBackup = (store: MemoryStore, tick: Effect.Effect<void>, at: number, complete = true) =>
+  Effect.gen(function* () {
+    yield* TestClock.setTime(at)
+    yield* tick
+    const { id, files } = storedBackup(base, at, complete)
+    for (const [file, bytes] of files) yield* store.putBytes(objectKey(prefix, id, file), bytes)
+    return id
+  })
+
+const ids = (store: MemoryStore) => [...new Set([...store.objects.keys()].map((k) => k.split("/")[2]))].sort()
+const provide = (store: MemoryStore) => Effect.provide(Layer.succeed(BackupStore, BackupStore.of(store)))
+
+describe("prune on a store", () => {
+  it.effect("keeps exactly what the policy says, and never the newest complete backup", () =>
+    Effect.gen(function* () {
+      const { store, tick } = yield* setup
+      const made = []
+      for (let i = 0; i < 5; i++) made.push(yield* putBackup(store, tick, t0 + i * day))
+      yield* TestClock.setTime(t0 + 10 * day)
+      const dry = yield* pruneStore({ prefix, policy: { keepLast: 2 }, graceMs: day, dryRun: true }).pipe(provide(store))
+      expect(dry.retention.remove.map((r) => r.unit.id).sort()).toEqual(made.slice(0, 3))
+      expect(ids(store)).toEqual(made)
+      const report = yield* pruneStore({ prefix, policy: { keepLast: 2 }, graceMs: day, dryRun: false }).pipe(provide(store))
+      expect(report.retention.keep.map((k) => k.unit.id).sort()).toEqual(made.slice(3))
+      expect(ids(store)).toEqual(made.slice(3))
+      // A maximum age every backup exceeds still keeps the newest complete one.
+      yield* pruneStore({ prefix, policy: { maxAgeMs: hour }, graceMs: day, dryRun: false }).pipe(provide(store))
+      expect(ids(store)).toEqual([made[4]])
+      const listed = yield* listBackups(prefix).pipe(provide(store))
+      expect(listed.map((b) => b.completeness._tag)).toEqual(["Complete"])
+    }),
+  )
+
+  it.effect("incomplete backups and abandoned uploads go only after the grace period; an incomplete backup is never a retention slot", () =>
+    Effect.gen(function* () {
+      const { store, tick } = yield* setup
+      const complete = yield* putBackup(store, tick, t0)
+      const incomplete = yield* putBackup(store, tick, t0 + day, false)
+      store.uploads.set("u1", { key: objectKey(prefix, "2026-03-02_120000", "snapshot.db"), uploadId: "u1", initiatedAt: t0 + day })
+      yield* TestClock.setTime(t0 + day + 23 * hour)
+      const early = yield* pruneStore({ prefix, policy: { keepLast: 1 }, graceMs: day, dryRun: false }).pipe(provide(store))
+      expect(early.incompleteKept.map((b) => b.id)).toEqual([incomplete])
+      expect(early.uploadsKept.map((u) => u.uploadId)).toEqual(["u1"])
+      expect(ids(store)).toEqual([complete, incomplete])
+      expect(store.uploads.size).toBe(1)
+      yield* TestClock.setTime(t0 + 2 * day + hour)
+      const dry = yield* pruneStore({ prefix, policy: { keepLast: 1 }, graceMs: day, dryRun: true }).pipe(provide(store))
+      expect(dry.incomplete.map((b) => b.id)).toEqual([incomplete])
+      expect(ids(store)).toEqual([complete, incomplete])
+      yield* pruneStore({ prefix, policy: { keepLast: 1 }, graceMs: day, dryRun: false }).pipe(provide(store))
+      expect(ids(store)).toEqual([complete])
+      expect(store.uploads.size).toBe(0)
+    }),
+  )
+
+  it.effect("an old incomplete backup with an upload in progress under it is kept", () =>
+    Effect.gen(function* () {
+      const { store, tick } = yield* setup
+      const incomplete = yield* putBackup(store, tick, t0, false)
+      yield* TestClock.setTime(t0 + 3 * day)
+      store.uploads.set("u2", { key: objectKey(prefix, incomplete, "snapshot.db"), uploadId: "u2", initiatedAt: t0 + 3 * day - hour })
+      const report = yield* pruneStore({ prefix, policy: { keepLast: 1 }, graceMs: day, dryRun: false }).pipe(provide(store))
+      expect(report.incompleteKept.map((b) => b.id)).toEqual([incomplete])
+      expect(ids(store)).toEqual([incomplete])
+    }),
+  )
+
+  it.effect("a backup is deleted manifest first: a delete failing after it leaves an incomplete backup, not a complete one", () =>
+    Effect.gen(function* () {
+      let failing = false
+      let now = 0
+      const store = makeMemoryStore({
+        now: () => now,
+        retry: { retries: 0, retryBaseMs: 0 },
+        faults: (operation, key) =>
+          failing && operation === "DELETE" && !key.endsWith(manifestFileName)
+            ? Effect.fail(new StoreRequestFailed({ store: "memory://", operation, key, status: 500, code: "InternalError", retryable: false, message: "injected" }))
+            : Effect.void,
+      })
+      const tick = Effect.flatMap(Effect.clockWith((c) => c.currentTimeMillis), (t) => Effect.sync(() => void (now = t)))
+      const old = yield* putBackup(store, tick, t0)
+      const newest = yield* putBackup(store, tick, t0 + day)
+      failing = true
+      const exit = yield* Effect.exit(pruneStore({ prefix, policy: { keepLast: 1 }, graceMs: day, dryRun: false }).pipe(provide(store)))
+      expect(Exit.isFailure(exit)).toBe(true)
+      const listed = yield* listBackups(prefix).pipe(provide(store))
+      expect(listed.map((b) => [b.completeness.id, b.completeness._tag])).toEqual([
+        [old, "Incomplete"],
+        [newest, "Complete"],
+      ])
+    }),
+  )
+
+  it.effect("refuses to run without a rule", () =>
+    Effect.gen(function* () {
+      const exit = yield* Effect.exit(pruneStore({ prefix, policy: {}, graceMs: day, dryRun: false }).pipe(provide(makeMemoryStore())))
+      expect(JSON.stringify(exit)).toMatch(/StorePruneRefused.*no retention rule/)
+    }),
+  )
+})

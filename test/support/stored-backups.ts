@@ -1,0 +1,32 @@
+/** Backups as a store holds them, made at any instant: for prune tests, without running the pod's commands. */
+import { createHash } from "node:crypto"
+import { backupFileNames, formatBackupTimestamp, manifestFileName } from "../../src/domain/archive-names.ts"
+import { encodeBackupManifest, type BackupManifest } from "../../src/domain/backup-manifest.ts"
+
+const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex")
+
+/**
+ * The objects of a backup made at `at`, by file name, `base`'s manifest re-stamped with that
+ * instant and describing two small files; without the manifest when `complete` is false.
+ */
+export const storedBackup = (base: BackupManifest, at: number, complete = true): { id: string; files: ReadonlyArray<readonly [string, Uint8Array]> } => {
+  const timestamp = formatBackupTimestamp(new Date(at))
+  const names = backupFileNames(timestamp, base.verdict === "dirty")
+  const snapshot = new TextEncoder().encode(`snapshot ${timestamp}`)
+  const resources = new TextEncoder().encode(`resources ${timestamp}`)
+  const manifest: BackupManifest = {
+    ...base,
+    timestamp,
+    createdAt: new Date(at).toISOString().replace(/\.\d{3}Z$/, "Z"),
+    files: {
+      snapshot: { name: names.snapshot, size: snapshot.byteLength, sha256: sha256(snapshot) },
+      resources: { name: names.resources, size: resources.byteLength, sha256: sha256(resources) },
+    },
+  }
+  const files: Array<readonly [string, Uint8Array]> = [
+    [names.snapshot, snapshot],
+    [names.resources, resources],
+  ]
+  if (complete) files.push([manifestFileName, new TextEncoder().encode(encodeBackupManifest(manifest))])
+  return { id: timestamp, files }
+}
