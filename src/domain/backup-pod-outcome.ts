@@ -1,11 +1,12 @@
 /**
- * How a backup pod's run ended, read from its status. The backup is done when `backup-create`
- * (the last init container) exits 0 — the pod then keeps running its hold container for
- * `oc cp`, so waiting for phase `Succeeded` would report a finished backup an hour late. It
- * failed when any init container exits non-zero or the pod fails before `backup-create` finished
- * (deadline exceeded, evicted, deleted node).
+ * How a backup pod's run ended, read from its status. The backup is done when its last init
+ * container exits 0: `backup-upload` when the pod has one (a backup that is not in its store is
+ * not done), else `backup-create` — the pod then keeps running its hold container for `oc cp`, so
+ * waiting for phase `Succeeded` would report a finished backup an hour late. It failed when any
+ * init container exits non-zero or the pod fails before that container finished (deadline
+ * exceeded, evicted, deleted node).
  */
-import { backupCreateContainerName } from "./pod-spec.ts"
+import { backupCreateContainerName, backupUploadContainerName } from "./pod-spec.ts"
 import { revisionSetsEqual, type RevisionSet } from "./revisions.ts"
 import { parseRfc3339Utc } from "./rfc3339.ts"
 
@@ -49,9 +50,11 @@ export const podOutcome = (pod: BackupPodView, now: number): BackupOutcome => {
       }
     }
   }
+  const last = pod.initContainers.some((c) => c.name === backupUploadContainerName) ? backupUploadContainerName : backupCreateContainerName
   const create = pod.initContainers.find((c) => c.name === backupCreateContainerName)?.terminated
-  if (create !== undefined && create.exitCode === 0) {
-    return { _tag: "Complete", pod: pod.name, at: parseRfc3339Utc(create.finishedAt ?? "") ?? now }
+  const finished = pod.initContainers.find((c) => c.name === last)?.terminated
+  if (create !== undefined && create.exitCode === 0 && finished !== undefined && finished.exitCode === 0) {
+    return { _tag: "Complete", pod: pod.name, at: parseRfc3339Utc(finished.finishedAt ?? "") ?? now }
   }
   if (pod.phase === "Failed") {
     const why = [pod.reason, firstLine(pod.message)].filter((s) => s !== undefined && s !== "").join(": ")
@@ -59,7 +62,7 @@ export const podOutcome = (pod: BackupPodView, now: number): BackupOutcome => {
       _tag: "Failed",
       pod: pod.name,
       at: now,
-      reason: `pod ${pod.name} failed before ${backupCreateContainerName} finished${why === "" ? "" : `: ${why}`}`,
+      reason: `pod ${pod.name} failed before ${last} finished${why === "" ? "" : `: ${why}`}`,
     }
   }
   return { _tag: "Running", pod: pod.name }

@@ -8,11 +8,13 @@
  */
 import { createHash } from "node:crypto"
 import { Result, Schema } from "effect"
+import { parseByteSize } from "./byte-size.ts"
 import { defaultEtcdPrefix, etcdPrefixProblem } from "./etcd-prefix.ts"
 import { dnsLabelProblem, dnsSubdomainProblem } from "./k8s-names.ts"
 import { defaultOperands, encodeResourceOverrides, operandList, operandNames, resourceOverridesOf, type OperandName, type OperandTable } from "./operands.ts"
 import { formatRevisionSet, parseRevisionsFlag, type RevisionSet } from "./revisions.ts"
 import { firstKeyedProblem } from "./schema-errors.ts"
+import { parseStoreLocation, storePrefix } from "./store-location.ts"
 import { canonicalYaml } from "./yaml-text.ts"
 
 /** The binary every container runs (the image's entrypoint). */
@@ -39,7 +41,24 @@ export const backupPodPaths = {
   etcdCaDir: "/var/run/configmaps/etcd-ca",
   etcdCaBundle: "/var/run/configmaps/etcd-ca/ca-bundle.crt",
   tmpDir: "/tmp",
+  /** A PersistentVolumeClaim store, mounted into backup-upload only. */
+  storeDir: "/var/lib/cluster-backup/store",
+  storeCredentialsDir: "/var/run/secrets/cluster-backup-store",
+  storeCredentialsFile: "/var/run/secrets/cluster-backup-store/credentials",
+  storeCaDir: "/var/run/configmaps/cluster-backup-store-ca",
+  storeCaBundle: "/var/run/configmaps/cluster-backup-store-ca/ca-bundle.crt",
 } as const
+
+/**
+ * The key of the store credentials Secret: an AWS shared credentials file (profile `default`:
+ * `aws_access_key_id`, `aws_secret_access_key`, optionally `aws_session_token`), mounted as a file
+ * (`AWS_SHARED_CREDENTIALS_FILE`) so no key reaches the pod spec, its environment or `oc describe`.
+ */
+export const storeCredentialsKey = "credentials"
+/** The key of the store CA ConfigMap (OpenShift's trusted-CA-bundle convention). */
+export const storeCaKey = "ca-bundle.crt"
+/** Owner read only; the kubelet adds group read for the pod's fsGroup (OpenShift's SCC sets one). */
+export const storeCredentialsMode = 0o400
 
 /** Where the etcd client credentials come from (in the pod's namespace). */
 export const etcdClientSecretName = "etcd-client"
@@ -60,6 +79,8 @@ export const specHashAnnotation = "backup.openshift.io/spec-hash"
 export const backupInitContainerName = "backup-init"
 export const resourcesContainerName = (short: string): string => `backup-${short}-resources`
 export const backupCreateContainerName = "backup-create"
+/** Runs after backup-create when a store is configured: the backup is done only when it exits 0. */
+export const backupUploadContainerName = "backup-upload"
 export const backupHoldContainerName = "backup-hold"
 
 // ---------------------------------------------------------------------------------------------
@@ -86,6 +107,81 @@ export const ContainerResources = Schema.Struct({
 })
 export type ContainerResources = typeof ContainerResources.Type
 
+const mebibyte = 2 ** 20
+const PartSize = Schema.String.check(
+  Schema.makeFilter(
+    (s: string) => {
+      const bytes = parseByteSize(s)
+      return Result.isSuccess(bytes) && bytes.success >= 5 * mebibyte && bytes.success <= 5 * 2 ** 30 ? undefined : "a size from 5Mi to 5Gi, like 16Mi"
+    },
+    { expected: "a size from 5Mi to 5Gi" },
+  ),
+)
+
+/**
+ * Where `backup-upload` keeps each backup: an S3 URL (with its endpoint, region, addressing, a
+ * credentials Secret and a CA ConfigMap) or a PersistentVolumeClaim used as a directory store.
+ * Exactly one of `s3Url` and `claimName`; `storeOptionsProblem` checks how they combine.
+ */
+export const BackupStoreOptions = Schema.Struct({
+  s3Url: Schema.optionalKey(Schema.String),
+  claimName: Schema.optionalKey(DnsSubdomain),
+  /** ClusterVersion spec.clusterID: the default prefix cluster-backup/<cluster-id>. */
+  clusterId: Schema.optionalKey(Schema.String),
+  s3Endpoint: Schema.optionalKey(Schema.String.check(Schema.isPattern(/^https?:\/\/[^\s/?#]+\/?$/, { expected: "an http(s)://host[:port] URL" }))),
+  s3Region: Schema.optionalKey(Schema.String.check(Schema.isPattern(/^[a-z0-9-]{1,64}$/, { expected: "a region such as us-east-1" }))),
+  s3Addressing: Schema.optionalKey(Schema.Literals(["path", "virtual"])),
+  /** A Secret in the pod's namespace whose key `credentials` is an AWS shared credentials file. */
+  credentialsSecret: Schema.optionalKey(DnsSubdomain),
+  /** A ConfigMap in the pod's namespace whose key `ca-bundle.crt` holds the CAs of an https endpoint. */
+  caConfigMap: Schema.optionalKey(DnsSubdomain),
+  partSize: PartSize,
+  partsInFlight: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 64 })),
+  deadlineSeconds: PositiveInt,
+})
+export type BackupStoreOptions = typeof BackupStoreOptions.Type
+
+/** The upload's transfer settings when only the store is given (backup-upload's own defaults). */
+export const defaultUploadTransfer = { partSize: "16Mi", partsInFlight: 4, deadlineSeconds: 3600 } as const
+
+/** What is wrong with how the store options combine (key and problem), or undefined. */
+export const storeOptionsProblem = (store: BackupStoreOptions): { readonly key: string; readonly problem: string } | undefined => {
+  const s3Only = (["s3Endpoint", "s3Region", "s3Addressing", "credentialsSecret", "caConfigMap"] as const).filter((k) => store[k] !== undefined)
+  if ((store.s3Url === undefined) === (store.claimName === undefined)) {
+    return { key: "s3Url", problem: "give exactly one of an s3:// URL and a PersistentVolumeClaim" }
+  }
+  if (store.claimName !== undefined) {
+    if (s3Only.length > 0) return { key: s3Only[0]!, problem: "applies to an s3:// store only, not to a PersistentVolumeClaim" }
+  } else {
+    const location = parseStoreLocation(store.s3Url!)
+    if (Result.isFailure(location)) return { key: "s3Url", problem: location.failure.message }
+    if (location.success._tag !== "S3") return { key: "s3Url", problem: `${JSON.stringify(store.s3Url)} is not an s3:// URL (a directory store in the pod is a PersistentVolumeClaim)` }
+    const prefix = storePrefix(location.success, undefined, store.clusterId)
+    if (Result.isFailure(prefix)) return { key: store.clusterId === undefined ? "s3Url" : "clusterId", problem: prefix.failure.message }
+    if (store.credentialsSecret === undefined) {
+      return { key: "credentialsSecret", problem: "an s3:// store needs a credentials Secret (key credentials: an AWS shared credentials file): the pod has no other source of credentials" }
+    }
+  }
+  if (store.claimName !== undefined && store.clusterId !== undefined) {
+    const prefix = storePrefix({ _tag: "Directory", path: backupPodPaths.storeDir }, undefined, store.clusterId)
+    if (Result.isFailure(prefix)) return { key: "clusterId", problem: prefix.failure.message }
+  }
+  return undefined
+}
+
+/** Bytes of part buffers the upload holds at once: part size x parts in flight. */
+const partBufferBytes = (store: BackupStoreOptions): number => Result.getOrThrow(parseByteSize(store.partSize)) * store.partsInFlight
+
+/**
+ * backup-upload's memory: Node and the program (~120 MiB measured, bench/STORE-CLIENT.md) plus
+ * its part buffers, requested; the limit leaves as much again for the HTTP layer's copies. The
+ * upload's memory is bounded by construction, so the limit can follow its flags.
+ */
+export const uploadMemoryMi = (store: BackupStoreOptions): { readonly request: number; readonly limit: number } => {
+  const parts = Math.ceil(partBufferBytes(store) / mebibyte)
+  return { request: 128 + parts, limit: 256 + parts }
+}
+
 export const BackupPodOptions = Schema.Struct({
   namespace: DnsLabel,
   image: Schema.String.check(Schema.isPattern(/^[^\s]+$/, { expected: "an image reference without blanks" })),
@@ -105,6 +201,8 @@ export const BackupPodOptions = Schema.Struct({
   tmpVolumeSizeLimit: Quantity,
   resources: ContainerResources,
   priorityClassName: Schema.optionalKey(DnsSubdomain),
+  /** When given, the pod uploads each backup there (backup-upload, after backup-create). */
+  store: Schema.optionalKey(BackupStoreOptions),
 })
 export type BackupPodOptions = typeof BackupPodOptions.Type
 
@@ -143,11 +241,17 @@ export const decodeBackupPodOptions = (input: unknown): Result.Result<BackupPodO
     return Result.fail(new BackupPodOptionsInvalid({ key, message: `backup pod option ${key} ${message}` }))
   }
   const o = decoded.success
-  if (o.activeDeadlineSeconds < o.holdSeconds + minBackupSeconds) {
+  const storeProblem = o.store === undefined ? undefined : storeOptionsProblem(o.store)
+  if (storeProblem !== undefined) {
+    return Result.fail(new BackupPodOptionsInvalid({ key: `store.${storeProblem.key}`, message: `backup pod option store.${storeProblem.key}: ${storeProblem.problem}` }))
+  }
+  const upload = o.store === undefined ? 0 : o.store.deadlineSeconds
+  if (o.activeDeadlineSeconds < o.holdSeconds + upload + minBackupSeconds) {
+    const uploadPart = o.store === undefined ? "" : ` + the upload's deadline (${upload})`
     return Result.fail(
       new BackupPodOptionsInvalid({
         key: "activeDeadlineSeconds",
-        message: `backup pod option activeDeadlineSeconds (${o.activeDeadlineSeconds}) must be at least holdSeconds (${o.holdSeconds}) + ${minBackupSeconds}, or the pod is killed while holding a finished backup`,
+        message: `backup pod option activeDeadlineSeconds (${o.activeDeadlineSeconds}) must be at least holdSeconds (${o.holdSeconds})${uploadPart} + ${minBackupSeconds}, or the pod is killed while holding a finished backup`,
       }),
     )
   }
@@ -181,10 +285,19 @@ export interface BackupContainer {
   readonly volumeMounts: ReadonlyArray<VolumeMount>
 }
 
+interface KeyToPath {
+  readonly key: string
+  readonly path: string
+}
+
 export type BackupVolume =
   | { readonly name: string; readonly emptyDir: { readonly sizeLimit: string } }
-  | { readonly name: string; readonly secret: { readonly secretName: string } }
-  | { readonly name: string; readonly configMap: { readonly name: string } }
+  | {
+      readonly name: string
+      readonly secret: { readonly secretName: string; readonly items?: ReadonlyArray<KeyToPath>; readonly defaultMode?: number }
+    }
+  | { readonly name: string; readonly configMap: { readonly name: string; readonly items?: ReadonlyArray<KeyToPath> } }
+  | { readonly name: string; readonly persistentVolumeClaim: { readonly claimName: string } }
 
 export interface BackupPod {
   readonly apiVersion: "v1"
@@ -207,7 +320,15 @@ export interface BackupPod {
   }
 }
 
-const volumes = { backup: "backup", etcdClient: "etcd-client", etcdCa: "etcd-ca", tmp: "tmp" } as const
+const volumes = {
+  backup: "backup",
+  etcdClient: "etcd-client",
+  etcdCa: "etcd-ca",
+  tmp: "tmp",
+  store: "store",
+  storeCredentials: "store-credentials",
+  storeCa: "store-ca",
+} as const
 
 const commonMounts: ReadonlyArray<VolumeMount> = [
   { name: volumes.backup, mountPath: backupPodPaths.backupDir },
@@ -220,13 +341,14 @@ const container = (
   args: ReadonlyArray<string>,
   extraMounts: ReadonlyArray<VolumeMount> = [],
   env: ReadonlyArray<{ readonly name: string; readonly value: string }> = [],
+  resources: ContainerResources = options.resources,
 ): BackupContainer => ({
   name,
   image: options.image,
   imagePullPolicy: options.imagePullPolicy,
   command: [backupBinary, ...args],
   ...(env.length === 0 ? {} : { env }),
-  resources: options.resources,
+  resources,
   securityContext: {
     allowPrivilegeEscalation: false,
     capabilities: { drop: ["ALL"] },
@@ -237,6 +359,56 @@ const container = (
   terminationMessagePolicy: "FallbackToLogsOnError",
   volumeMounts: [...commonMounts, ...extraMounts],
 })
+
+/**
+ * The upload container and the volumes only it mounts. Credentials arrive as a mounted shared
+ * credentials file (never an env value: `oc describe` and the pod spec show env), the CA bundle
+ * as a mounted ConfigMap key; the Secret's and ConfigMap's keys are named, so a missing one stops
+ * the pod from starting with a message naming it instead of uploading without it.
+ */
+const uploadContainer = (
+  o: BackupPodOptions,
+  store: BackupStoreOptions,
+): { readonly container: BackupContainer; readonly volumes: ReadonlyArray<BackupVolume> } => {
+  const s3 = store.s3Url !== undefined
+  const optional = (flag: string, value: string | undefined) => (value === undefined ? [] : [flag, value])
+  const args = [
+    "backup-upload", "--backup-dir", backupPodPaths.backupDir,
+    "--store", s3 ? store.s3Url! : backupPodPaths.storeDir,
+    ...optional("--cluster-id", store.clusterId),
+    ...optional("--s3-endpoint", store.s3Endpoint),
+    ...optional("--s3-region", store.s3Region),
+    ...optional("--s3-addressing", store.s3Addressing),
+    ...optional("--s3-ca-bundle", store.caConfigMap === undefined ? undefined : backupPodPaths.storeCaBundle),
+    "--part-size", store.partSize,
+    "--parts-in-flight", String(store.partsInFlight),
+    "--deadline", `${store.deadlineSeconds}s`,
+  ]
+  const mounts: Array<VolumeMount> = []
+  const storeVolumes: Array<BackupVolume> = []
+  if (store.claimName !== undefined) {
+    mounts.push({ name: volumes.store, mountPath: backupPodPaths.storeDir })
+    storeVolumes.push({ name: volumes.store, persistentVolumeClaim: { claimName: store.claimName } })
+  }
+  if (store.credentialsSecret !== undefined) {
+    mounts.push({ name: volumes.storeCredentials, mountPath: backupPodPaths.storeCredentialsDir, readOnly: true })
+    storeVolumes.push({
+      name: volumes.storeCredentials,
+      secret: { secretName: store.credentialsSecret, items: [{ key: storeCredentialsKey, path: storeCredentialsKey }], defaultMode: storeCredentialsMode },
+    })
+  }
+  if (store.caConfigMap !== undefined) {
+    mounts.push({ name: volumes.storeCa, mountPath: backupPodPaths.storeCaDir, readOnly: true })
+    storeVolumes.push({ name: volumes.storeCa, configMap: { name: store.caConfigMap, items: [{ key: storeCaKey, path: storeCaKey }] } })
+  }
+  const env = store.credentialsSecret === undefined ? [] : [{ name: "AWS_SHARED_CREDENTIALS_FILE", value: backupPodPaths.storeCredentialsFile }]
+  const memory = uploadMemoryMi(store)
+  const resources: ContainerResources = {
+    requests: { ...o.resources.requests, memory: `${memory.request}Mi` },
+    limits: { ...o.resources.limits, memory: `${memory.limit}Mi` },
+  }
+  return { container: container(o, backupUploadContainerName, args, mounts, env, resources), volumes: storeVolumes }
+}
 
 const sha256Hex = (text: string): string => createHash("sha256").update(text, "utf8").digest("hex")
 
@@ -266,6 +438,7 @@ export const renderBackupPod = (
   // A replaced resource list travels with the pod: its containers back up what it was rendered for.
   const overrides = resourceOverridesOf(table)
   const lists = overrides === undefined ? [] : [operandResourcesJsonFlag, encodeResourceOverrides(overrides)]
+  const upload = o.store === undefined ? undefined : uploadContainer(o, o.store)
   const pod: BackupPod = {
     apiVersion: "v1",
     kind: "Pod",
@@ -305,6 +478,7 @@ export const renderBackupPod = (
           ]),
         ),
         container(o, backupCreateContainerName, ["backup-create", ...dir, "--revisions", formatRevisionSet(revisions), ...lists]),
+        ...(upload === undefined ? [] : [upload.container]),
       ],
       containers: [container(o, backupHoldContainerName, ["hold", ...dir, "--duration", `${o.holdSeconds}s`])],
       ...(o.priorityClassName === undefined ? {} : { priorityClassName: o.priorityClassName }),
@@ -316,6 +490,7 @@ export const renderBackupPod = (
         { name: volumes.etcdClient, secret: { secretName: etcdClientSecretName } },
         { name: volumes.etcdCa, configMap: { name: etcdCaConfigMapName } },
         { name: volumes.tmp, emptyDir: { sizeLimit: o.tmpVolumeSizeLimit } },
+        ...(upload === undefined ? [] : upload.volumes),
       ],
     },
   }

@@ -52,6 +52,51 @@ describe("podOutcome", () => {
   )
 })
 
+describe("podOutcome of a pod with backup-upload", () => {
+  const uploadNames = [...initNames, "backup-upload"]
+  const at = (i: number) => `2026-01-01T00:00:${String(10 + i).padStart(2, "0")}Z`
+
+  it("is Failed when backup-upload fails, with a reason naming it, though backup-create succeeded", () => {
+    const p = pod({
+      initContainers: uploadNames.map((name) => ({ name, terminated: done(name === "backup-upload" ? 1 : 0, "StoreAccessDenied: s3://backups refused the upload") })),
+    })
+    const o = podOutcome(p, 0)
+    expect(o).toMatchObject({ _tag: "Failed", pod: p.name })
+    if (o._tag === "Failed") expect(o.reason).toBe(`init container backup-upload of pod ${p.name} exited with code 1: StoreAccessDenied: s3://backups refused the upload`)
+  })
+
+  it("is Running, not Complete, while backup-upload still uploads after backup-create finished", () => {
+    const p = pod({ initContainers: uploadNames.map((name) => (name === "backup-upload" ? { name } : { name, terminated: done(0) })) })
+    expect(podOutcome(p, 0)._tag).toBe("Running")
+  })
+
+  it("is Complete when backup-upload exited 0, at its finish time", () => {
+    const p = pod({ initContainers: uploadNames.map((name, i) => ({ name, terminated: { exitCode: 0, finishedAt: at(i) } })) })
+    expect(podOutcome(p, 0)).toEqual({ _tag: "Complete", pod: p.name, at: Date.parse(at(6)) })
+  })
+
+  it("is Failed when the pod's deadline ends it during the upload, naming backup-upload", () => {
+    const p = pod({
+      phase: "Failed",
+      reason: "DeadlineExceeded",
+      initContainers: uploadNames.map((name) => (name === "backup-upload" ? { name } : { name, terminated: done(0) })),
+    })
+    const o = podOutcome(p, 5)
+    expect(o).toMatchObject({ _tag: "Failed", at: 5 })
+    if (o._tag === "Failed") expect(o.reason).toBe(`pod ${p.name} failed before backup-upload finished: DeadlineExceeded`)
+  })
+
+  test.prop([fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 0, maxLength: 7 })])(
+    "is Complete exactly when every init container, the upload included, exited 0; Failed when any exited non-zero; else Running",
+    (codes) => {
+      // Init containers run in order: those that ran are a prefix of the list.
+      const p = pod({ initContainers: uploadNames.map((name, i) => (i < codes.length ? { name, terminated: done(codes[i]!) } : { name })) })
+      const expected = codes.some((c) => c !== 0) ? "Failed" : codes.length === uploadNames.length ? "Complete" : "Running"
+      expect(podOutcome(p, 0)._tag).toBe(expected)
+    },
+  )
+})
+
 describe("latestOutcome", () => {
   it("takes the newest pod of the rendered revisions created since the render", () => {
     const old = pod({ name: "a", createdAt: 1_000, phase: "Failed" })

@@ -7,6 +7,9 @@ import * as YAML from "yaml"
 import { operandList, operandNames } from "../../src/domain/operands.ts"
 import {
   backupPodPaths,
+  storeCredentialsMode,
+  uploadMemoryMi,
+  type BackupStoreOptions,
   backupPodSpecHash,
   backupPodYaml,
   decodeBackupPodOptions,
@@ -26,6 +29,7 @@ import { k8sValidationProblems, validateK8sObject } from "../support/k8s-validat
 import { dnsLabelArb, dnsSubdomainArb, revisionSetArb } from "./arbitraries.ts"
 
 const goldenPath = join(import.meta.dirname, "golden", "default-backup-pod.yaml")
+const s3GoldenPath = join(import.meta.dirname, "golden", "s3-store-backup-pod.yaml")
 const revisions: RevisionSet = { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 7, "kube-scheduler": 7 }
 
 const quantityArb = fc.tuple(fc.integer({ min: 1, max: 999 }), fc.constantFrom("", "m", "k", "M", "G", "Ki", "Mi", "Gi", "Ti")).map(([n, u]) => `${n}${u}`)
@@ -268,5 +272,182 @@ describe("decodeBackupPodOptions", () => {
       expect(r.failure.key).toBe(key)
       expect(r.failure.message).toContain(key)
     }
+  })
+})
+
+// ---------------------------------------------------------------------------------------------
+// A pod with a backup store
+
+const initOrder = ["backup-init", "backup-etcd-resources", "backup-kas-resources", "backup-kcm-resources", "backup-ks-resources", "backup-create"]
+const storeVolumeNames = ["store", "store-credentials", "store-ca"]
+const s3Store: BackupStoreOptions = {
+  s3Url: "s3://backups/cluster-a",
+  s3Endpoint: "https://s3.openshift-storage.svc:443",
+  s3Region: "us-east-1",
+  s3Addressing: "path",
+  credentialsSecret: "cluster-backup-store",
+  caConfigMap: "cluster-backup-store-ca",
+  partSize: "16Mi",
+  partsInFlight: 4,
+  deadlineSeconds: 3600,
+}
+
+const transferArb = fc.record({
+  partSize: fc.tuple(fc.integer({ min: 5, max: 512 }), fc.constant("Mi")).map(([n, u]) => `${n}${u}`),
+  partsInFlight: fc.integer({ min: 1, max: 64 }),
+  deadlineSeconds: fc.integer({ min: 1, max: 86_400 }),
+})
+const optional = <A>(arb: fc.Arbitrary<A>) => fc.option(arb, { nil: undefined })
+const withoutUndefined = (o: object): BackupStoreOptions => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as BackupStoreOptions
+const storeArb: fc.Arbitrary<BackupStoreOptions> = fc.oneof(
+  fc
+    .record({
+      bucket: fc.stringMatching(/^[a-z0-9][a-z0-9-]{1,20}[a-z0-9]$/),
+      prefix: optional(fc.stringMatching(/^[a-z0-9][a-z0-9._-]{0,20}$/)),
+      clusterId: fc.uuid(),
+      s3Endpoint: optional(fc.tuple(fc.constantFrom("http", "https"), dnsSubdomainArb(40), fc.integer({ min: 1, max: 65535 })).map(([p, h, n]) => `${p}://${h}:${n}`)),
+      s3Region: optional(fc.constantFrom("us-east-1", "eu-west-3", "local")),
+      s3Addressing: optional(fc.constantFrom("path" as const, "virtual" as const)),
+      credentialsSecret: dnsSubdomainArb(60),
+      caConfigMap: optional(dnsSubdomainArb(60)),
+      transfer: transferArb,
+    })
+    .map(({ bucket, prefix, transfer, ...rest }) => withoutUndefined({ s3Url: prefix === undefined ? `s3://${bucket}` : `s3://${bucket}/${prefix}`, ...rest, ...transfer })),
+  fc
+    .record({ claimName: dnsSubdomainArb(60), clusterId: optional(fc.uuid()), transfer: transferArb })
+    .map(({ transfer, ...rest }) => withoutUndefined({ ...rest, ...transfer })),
+)
+const storeOptionsArb = fc.tuple(optionsArb, storeArb).map(([o, store]) => ({
+  ...o,
+  store,
+  activeDeadlineSeconds: o.activeDeadlineSeconds + store.deadlineSeconds,
+}))
+
+describe("renderBackupPod with a store", () => {
+  it("matches the golden S3 pod byte for byte, and it is a valid Kubernetes Pod", () => {
+    const yaml = renderBackupPodYaml(revisions, { store: s3Store, activeDeadlineSeconds: 10_800 })
+    if (process.env["UPDATE_GOLDEN"] === "1") writeFileSync(s3GoldenPath, yaml)
+    expect(yaml).toBe(readFileSync(s3GoldenPath, "utf8"))
+    expect(k8sValidationProblems(YAML.parse(yaml))).toEqual([])
+  })
+
+  it("gives backup-upload exactly the upload's command, the credentials as a mounted file and the CA bundle's path", () => {
+    const pod = renderBackupPod(revisions, { store: s3Store, activeDeadlineSeconds: 10_800 })
+    const upload = pod.spec.initContainers.at(-1)!
+    expect(upload.command.join(" ")).toBe(
+      "cluster-backup backup-upload --backup-dir /backup --store s3://backups/cluster-a --s3-endpoint https://s3.openshift-storage.svc:443 --s3-region us-east-1 --s3-addressing path --s3-ca-bundle /var/run/configmaps/cluster-backup-store-ca/ca-bundle.crt --part-size 16Mi --parts-in-flight 4 --deadline 3600s",
+    )
+    expect(upload.env).toEqual([{ name: "AWS_SHARED_CREDENTIALS_FILE", value: "/var/run/secrets/cluster-backup-store/credentials" }])
+    expect(upload.volumeMounts).toEqual([
+      { name: "backup", mountPath: "/backup" },
+      { name: "tmp", mountPath: "/tmp" },
+      { name: "store-credentials", mountPath: backupPodPaths.storeCredentialsDir, readOnly: true },
+      { name: "store-ca", mountPath: backupPodPaths.storeCaDir, readOnly: true },
+    ])
+    expect(pod.spec.volumes.slice(4)).toEqual([
+      { name: "store-credentials", secret: { secretName: "cluster-backup-store", items: [{ key: "credentials", path: "credentials" }], defaultMode: 0o400 } },
+      { name: "store-ca", configMap: { name: "cluster-backup-store-ca", items: [{ key: "ca-bundle.crt", path: "ca-bundle.crt" }] } },
+    ])
+    expect(upload.resources).toEqual({ requests: { cpu: "100m", memory: "192Mi" }, limits: { memory: "320Mi" } })
+  })
+
+  it("mounts a PersistentVolumeClaim into backup-upload only and uploads to it as a directory", () => {
+    const pod = renderBackupPod(revisions, { store: { claimName: "backups", clusterId: "c0ffee", partSize: "8Mi", partsInFlight: 2, deadlineSeconds: 600 } })
+    const upload = pod.spec.initContainers.at(-1)!
+    expect(upload.command.join(" ")).toBe(
+      "cluster-backup backup-upload --backup-dir /backup --store /var/lib/cluster-backup/store --cluster-id c0ffee --part-size 8Mi --parts-in-flight 2 --deadline 600s",
+    )
+    expect(upload.env).toBeUndefined()
+    expect(upload.volumeMounts).toContainEqual({ name: "store", mountPath: backupPodPaths.storeDir })
+    expect(pod.spec.volumes.at(-1)).toEqual({ name: "store", persistentVolumeClaim: { claimName: "backups" } })
+    validateK8sObject(pod)
+  })
+
+  test.prop([revisionSetArb, storeOptionsArb], { numRuns: 80 })(
+    "backup-upload runs after backup-create and before the hold, unprivileged like the others, and alone sees the store's volumes",
+    (set, options) => {
+      const pod = renderBackupPod(set, options)
+      validateK8sObject(pod)
+      validateK8sObject(YAML.parse(backupPodYaml(pod)))
+      expect(pod.spec.initContainers.map((c) => c.name)).toEqual([...initOrder, "backup-upload"])
+      expect(pod.spec.containers.map((c) => c.name)).toEqual(["backup-hold"])
+      const upload = pod.spec.initContainers.at(-1)!
+      expect(upload.securityContext).toEqual(pod.spec.initContainers[0]!.securityContext)
+      expect(upload.image).toBe(options.image)
+      expect(flag(upload, "--store")).toBe(options.store.s3Url ?? backupPodPaths.storeDir)
+      expect(flag(upload, "--part-size")).toBe(options.store.partSize)
+      expect(flag(upload, "--parts-in-flight")).toBe(String(options.store.partsInFlight))
+      expect(flag(upload, "--deadline")).toBe(`${options.store.deadlineSeconds}s`)
+      // Only backup-upload mounts anything of the store (its credentials above all).
+      for (const c of allContainers(pod).filter((c) => c !== upload)) {
+        expect(c.volumeMounts.filter((m) => storeVolumeNames.includes(m.name))).toEqual([])
+        expect(c.command).not.toContain("backup-upload")
+        expect(c.env ?? []).not.toContainEqual(expect.objectContaining({ name: "AWS_SHARED_CREDENTIALS_FILE" }))
+      }
+      const declared = pod.spec.volumes.filter((v) => storeVolumeNames.includes(v.name)).map((v) => v.name)
+      expect(upload.volumeMounts.filter((m) => storeVolumeNames.includes(m.name)).map((m) => m.name)).toEqual(declared)
+      for (const m of upload.volumeMounts) if (m.name !== "store" && storeVolumeNames.includes(m.name)) expect(m.readOnly).toBe(true)
+      const credentials = pod.spec.volumes.find((v) => v.name === "store-credentials")
+      expect(credentials === undefined).toBe(options.store.credentialsSecret === undefined)
+      if (credentials !== undefined && "secret" in credentials) {
+        expect(credentials.secret).toEqual({ secretName: options.store.credentialsSecret, items: [{ key: "credentials", path: "credentials" }], defaultMode: storeCredentialsMode })
+      }
+      // Memory bounded by the part buffers: request and limit follow part size x parts in flight.
+      const memory = uploadMemoryMi(options.store)
+      const partsMi = Math.ceil((Number(options.store.partSize.replace("Mi", "")) * options.store.partsInFlight))
+      expect(memory).toEqual({ request: 128 + partsMi, limit: 256 + partsMi })
+      expect(upload.resources.requests?.memory).toBe(`${memory.request}Mi`)
+      expect(upload.resources.limits?.memory).toBe(`${memory.limit}Mi`)
+      // No container but backup-upload changes: the pod without the store plus one container and its volumes.
+      const { store: _store, ...withoutStore } = options
+      const plain = renderBackupPod(set, withoutStore)
+      expect(pod.spec.initContainers.slice(0, -1)).toEqual(plain.spec.initContainers)
+      expect(pod.spec.containers).toEqual(plain.spec.containers)
+      expect(pod.spec.volumes.slice(0, plain.spec.volumes.length)).toEqual(plain.spec.volumes)
+      expect(decodeBackupPodOptions(options)).toEqual(Result.succeed(options))
+    },
+  )
+
+  test.prop([revisionSetArb, storeOptionsArb, fc.stringMatching(/^[A-Za-z0-9/+]{40}$/)], { numRuns: 40 })(
+    "carries no credential: the Secret is named and mounted, its values never reach the YAML, and no env takes a secret",
+    (set, options, secretValue) => {
+      const yaml = renderBackupPodYaml(set, options)
+      expect(yaml).not.toContain(secretValue)
+      expect(yaml).not.toMatch(/secretKeyRef|envFrom|AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|aws_secret_access_key/)
+      const envs = allContainers(renderBackupPod(set, options)).flatMap((c) => c.env ?? [])
+      for (const e of envs) expect(Object.keys(e).sort()).toEqual(["name", "value"])
+    },
+  )
+
+  it.each<[string, Partial<BackupStoreOptions>, string]>([
+    ["both an s3:// URL and a claim", { s3Url: "s3://b-1/p", claimName: "c", credentialsSecret: "s" }, "store.s3Url"],
+    ["neither an s3:// URL nor a claim", {}, "store.s3Url"],
+    ["a directory as the s3 URL", { s3Url: "/backups", credentialsSecret: "s" }, "store.s3Url"],
+    ["another scheme", { s3Url: "gs://bucket/p", credentialsSecret: "s" }, "store.s3Url"],
+    ["an s3:// store without credentials", { s3Url: "s3://bucket/p" }, "store.credentialsSecret"],
+    ["an s3:// URL without a prefix or cluster ID", { s3Url: "s3://bucket", credentialsSecret: "s" }, "store.s3Url"],
+    ["a cluster ID that is no path segment", { s3Url: "s3://bucket", clusterId: "a/b", credentialsSecret: "s" }, "store.clusterId"],
+    ["a credentials Secret for a claim", { claimName: "c", credentialsSecret: "s" }, "store.credentialsSecret"],
+    ["a CA ConfigMap for a claim", { claimName: "c", caConfigMap: "ca" }, "store.caConfigMap"],
+    ["an endpoint for a claim", { claimName: "c", s3Endpoint: "https://s3:443" }, "store.s3Endpoint"],
+    ["an endpoint with a path", { s3Url: "s3://bucket/p", credentialsSecret: "s", s3Endpoint: "https://s3:443/x" }, "store.s3Endpoint"],
+    ["a Secret name that is not one", { s3Url: "s3://bucket/p", credentialsSecret: "Store_Keys" }, "store.credentialsSecret"],
+    ["a 4 MiB part", { claimName: "c", partSize: "4Mi" }, "store.partSize"],
+    ["65 parts in flight", { claimName: "c", partsInFlight: 65 }, "store.partsInFlight"],
+  ])("refuses %s, naming the key", (_what, store, key) => {
+    const r = decodeBackupPodOptions({ store: { partSize: "16Mi", partsInFlight: 4, deadlineSeconds: 60, ...store } })
+    expect(Result.isFailure(r)).toBe(true)
+    if (Result.isFailure(r)) {
+      expect(r.failure.key).toBe(key)
+      expect(r.failure.message).toContain(key)
+    }
+  })
+
+  it("refuses a pod deadline that leaves no room for the upload's deadline before the hold", () => {
+    const store = { claimName: "c", partSize: "16Mi", partsInFlight: 4, deadlineSeconds: 3600 }
+    const r = decodeBackupPodOptions({ store, holdSeconds: 3600, activeDeadlineSeconds: 7200 })
+    expect(Result.isFailure(r) && r.failure.key).toBe("activeDeadlineSeconds")
+    if (Result.isFailure(r)) expect(r.failure.message).toContain("the upload's deadline (3600)")
+    expect(Result.isSuccess(decodeBackupPodOptions({ store, holdSeconds: 3600, activeDeadlineSeconds: 7500 }))).toBe(true)
   })
 })
