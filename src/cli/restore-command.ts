@@ -1,16 +1,18 @@
 import { randomUUID } from "node:crypto"
 import { isIP } from "node:net"
+import { join } from "node:path"
 import { Effect, Layer, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { restoreIdPattern } from "../domain/restore-plan.ts"
 import { checkedWith, nonEmpty } from "./flag-checks.ts"
 import { withLogging } from "./logging.ts"
+import { backupSource, storeSourceFlags } from "./store-source.ts"
 import { etcdutlFlag, timestampFlag } from "./verify-command.ts"
 
 export const restoreCommand = Command.make(
   "restore",
   {
-    backupDir: Argument.String("dir").pipe(nonEmpty("directory"), Argument.withDescription("The backup directory (inside --root)")),
+    backupDir: Argument.String("dir").pipe(nonEmpty("directory"), Argument.withDescription("The backup directory (inside --root), or with --backup-id a store (s3://bucket[/prefix] or a directory store)")),
     root: Flag.String("root").pipe(
       nonEmpty("directory"),
       Flag.withDefault("/"),
@@ -42,6 +44,7 @@ export const restoreCommand = Command.make(
       Flag.withMetavar("UUID"),
       Flag.withDescription("Names the cluster token and the restore's directories (default: a random UUID)"),
     ),
+    ...storeSourceFlags("<root>/var/lib/etcd-backup/downloads/<id>; it must be inside --root"),
   },
   (flags) =>
     withLogging(
@@ -50,13 +53,14 @@ export const restoreCommand = Command.make(
           Promise.all([import("../programs/restore.ts"), import("../services/etcdutl.ts"), import("../services/tarball/tarball.ts"), import("../services/disk-space.ts")]),
         )
         const etcdutl = Etcdutl.layer(Option.match(flags.etcdutl, { onNone: () => ({}), onSome: (binary) => ({ binary }) }))
+        const source = yield* backupSource(flags.backupDir, flags, (id) => Effect.succeed(join(flags.root, "var", "lib", "etcd-backup", "downloads", id)))
         yield* restoreBackup({
-          backupDir: flags.backupDir,
+          backupDir: source.dir,
           root: flags.root,
           dryRun: flags.dryRun,
           memberName: Option.getOrUndefined(flags.memberName),
           nodeIp: Option.getOrUndefined(flags.nodeIp),
-          timestamp: Option.getOrUndefined(flags.timestamp),
+          timestamp: source.timestamp ?? Option.getOrUndefined(flags.timestamp),
           noBump: flags.noBump,
           allowDirty: flags.allowDirty,
           restoreId: Option.getOrElse(flags.restoreId, () => randomUUID()),
@@ -66,6 +70,6 @@ export const restoreCommand = Command.make(
     ),
 ).pipe(
   Command.withDescription(
-    "Restore a backup on this control-plane host (replaces OpenShift's cluster-restore.sh): stop etcd, keep its old data, extract the static pod resources, restore the snapshot with a revision bump, start etcd. --dry-run prints exactly the steps a real run performs and refuses as it would. Nothing is deleted; run it again after an interruption and it continues.",
+    "Restore a backup on this control-plane host (replaces OpenShift's cluster-restore.sh): stop etcd, keep its old data, extract the static pod resources, restore the snapshot with a revision bump, start etcd. --dry-run prints exactly the steps a real run performs and refuses as it would. Nothing is deleted; run it again after an interruption and it continues. With --backup-id, the argument is a store (s3://bucket[/prefix], or a directory store) and the backup is first downloaded, every file's sha256 checked, into <root>/var/lib/etcd-backup/downloads/<id> (or --work-dir, inside --root), where the restore's own verification must pass before any change; the download is kept (also with --dry-run) and a repeated run reuses it.",
   ),
 )

@@ -1,10 +1,13 @@
+import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { Effect, Option, Schema } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { BackupTimestamp } from "../domain/archive-names.ts"
 import { etcdPrefixFlag } from "./etcd-prefix-flag.ts"
 import { nonEmpty } from "./flag-checks.ts"
 import { withLogging } from "./logging.ts"
+import { backupSource, storeSourceFlags } from "./store-source.ts"
 
 /** The backup did not pass every check; the report (stdout) says which and why. */
 export class BackupVerificationFailed extends Schema.TaggedError<BackupVerificationFailed>()("BackupVerificationFailed", {
@@ -28,7 +31,7 @@ export const etcdutlFlag = Flag.String("etcdutl").pipe(
 export const verifyCommand = Command.make(
   "verify",
   {
-    backupDir: Argument.String("dir").pipe(nonEmpty("directory"), Argument.withDescription("The backup directory")),
+    backupDir: Argument.String("dir").pipe(nonEmpty("directory"), Argument.withDescription("The backup directory, or with --backup-id a store (s3://bucket[/prefix] or a directory store)")),
     timestamp: timestampFlag,
     allowDirty: Flag.Boolean("allow-dirty").pipe(Flag.withDefault(false), Flag.withDescription("Accept a possibly dirty backup (snapshot and resources not proven to pair)")),
     testRestore: Flag.Boolean("test-restore").pipe(
@@ -45,17 +48,24 @@ export const verifyCommand = Command.make(
       Flag.withMetavar("DIR"),
       Flag.withDescription("Where --test-restore makes its throwaway data directory (needs about the snapshot's size)"),
     ),
+    ...storeSourceFlags("a temporary directory, removed afterwards"),
   },
   (flags) =>
     withLogging(
       Effect.gen(function* () {
+        const source = yield* backupSource(flags.backupDir, flags, () =>
+          Effect.acquireRelease(
+            Effect.promise(() => mkdtemp(join(tmpdir(), "cluster-backup-verify-"))),
+            (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true })),
+          ),
+        )
         // Loaded on use: the programs stay out of other commands' processes.
         const [{ verifyBackup }, { encodeVerifyReport, renderVerifyReport, failedChecks }, { Etcdutl }] = yield* Effect.promise(() =>
           Promise.all([import("../programs/verify.ts"), import("../programs/verify-report.ts"), import("../services/etcdutl.ts")]),
         )
         const report = yield* verifyBackup({
-          backupDir: flags.backupDir,
-          timestamp: Option.getOrUndefined(flags.timestamp),
+          backupDir: source.dir,
+          timestamp: source.timestamp ?? Option.getOrUndefined(flags.timestamp),
           allowDirty: flags.allowDirty,
           testRestore: flags.testRestore,
           scratchDir: flags.scratchDir,
@@ -67,13 +77,13 @@ export const verifyCommand = Command.make(
         if (failed.length > 0) {
           return yield* new BackupVerificationFailed({
             failed: failed.map((c) => c.id),
-            message: `backup ${report.timestamp ?? "(none)"} in ${report.backupDir} did not pass ${failed.length} of ${report.checks.length} checks: ${failed.map((c) => c.id).join(", ")}`,
+            message: `backup ${report.timestamp ?? "(none)"} in ${report.backupDir}${Option.isSome(flags.backupId) ? ` (downloaded from ${flags.backupDir})` : ""} did not pass ${failed.length} of ${report.checks.length} checks: ${failed.map((c) => c.id).join(", ")}`,
           })
         }
-      }),
+      }).pipe(Effect.scoped),
     ),
 ).pipe(
   Command.withDescription(
-    "Check a backup: manifest, etcd's snapshot trailer, sizes and sha256 of both files, etcdutl snapshot status, the tarball read to the end and compared entry by entry, the revision pairing; with --test-restore, restore it into a throwaway etcd and read it back. Exit 0 only when every check passes.",
+    "Check a backup: manifest, etcd's snapshot trailer, sizes and sha256 of both files, etcdutl snapshot status, the tarball read to the end and compared entry by entry, the revision pairing; with --test-restore, restore it into a throwaway etcd and read it back. With --backup-id, the argument is a store (s3://bucket[/prefix], or a directory store) and the backup is first downloaded into --work-dir (free space checked first, every file's sha256 checked against the manifest). Exit 0 only when every check passes.",
   ),
 )

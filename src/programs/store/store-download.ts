@@ -35,7 +35,8 @@ const localSha256 = (path: string) =>
     catch: (e) => localIoFailed(path, "reading", e),
   })
 
-export const downloadBackup = Effect.fn("downloadBackup")(function* (prefix: string, id: string, dir: string) {
+/** The manifest of a complete backup in the store; fails naming the reasons when it is missing or incomplete. */
+export const completeBackupManifest = Effect.fn("completeBackupManifest")(function* (prefix: string, id: string) {
   const store = yield* BackupStore
   const page = yield* store.listPage(listingPrefix(prefix, id))
   const objects = page.objects.map((o) => ({ ...o, file: o.key.slice(listingPrefix(prefix, id).length) }))
@@ -59,6 +60,12 @@ export const downloadBackup = Effect.fn("downloadBackup")(function* (prefix: str
       message: `backup ${id} in ${store.location} is not complete (${reasons.join("; ")}): nothing downloaded; pick a complete backup (list)`,
     })
   }
+  return manifest
+})
+
+export const downloadBackup = Effect.fn("downloadBackup")(function* (prefix: string, id: string, dir: string) {
+  const store = yield* BackupStore
+  const manifest = yield* completeBackupManifest(prefix, id)
   yield* Effect.tryPromise({ try: () => mkdir(dir, { recursive: true, mode: 0o700 }), catch: (e) => localIoFailed(dir, "creating", e) })
   const fetched: Array<{ name: string; size: number; sha256: string; reused: boolean }> = []
   for (const f of [manifest.files.snapshot, manifest.files.resources]) {

@@ -1,0 +1,52 @@
+/**
+ * Brings a complete backup from a store into a work directory for `verify` or `restore`: the
+ * manifest read first, the free space of the work directory checked against the bytes still to
+ * download (files already there with the manifest's size count as present; `download` checks
+ * their sha256), then `downloadBackup` (every file hash-checked before it is kept). The copy is
+ * only downloaded here: `verify` checks it, and `restore` refuses it unless its own verification
+ * passes.
+ */
+import { mkdir, stat } from "node:fs/promises"
+import { join } from "node:path"
+import { Effect, Schema } from "effect"
+import { manifestFileName } from "../../domain/archive-names.ts"
+import { DiskSpace } from "../../services/disk-space.ts"
+import { BackupStore } from "../../services/store/backup-store.ts"
+import { localIoFailed } from "../../services/store/store-errors.ts"
+import { formatBytes } from "../snapshot-progress.ts"
+import { completeBackupManifest, downloadBackup } from "./store-download.ts"
+
+export class WorkDirTooSmall extends Schema.TaggedError<WorkDirTooSmall>()("WorkDirTooSmall", {
+  path: Schema.String,
+  neededBytes: Schema.Number,
+  availableBytes: Schema.Number,
+  message: Schema.String,
+}) {}
+
+/** Room left for the manifest beside the two files (it is small; a bound, not its size). */
+const manifestAllowance = 1024 * 1024
+
+export const fetchBackup = Effect.fn("fetchBackup")(function* (prefix: string, id: string, workDir: string) {
+  const store = yield* BackupStore
+  const manifest = yield* completeBackupManifest(prefix, id)
+  yield* Effect.tryPromise({ try: () => mkdir(workDir, { recursive: true, mode: 0o700 }), catch: (e) => localIoFailed(workDir, "creating", e) })
+  let needed = manifestAllowance
+  for (const f of [manifest.files.snapshot, manifest.files.resources]) {
+    const path = join(workDir, f.name)
+    const present = yield* Effect.tryPromise({ try: () => stat(path).then((s) => s.size, () => -1), catch: (e) => localIoFailed(path, "reading", e) })
+    if (present !== f.size) needed += f.size
+  }
+  const usage = yield* DiskSpace.use((d) => d.usage(workDir))
+  if (usage.availableBytes < needed) {
+    return yield* new WorkDirTooSmall({
+      path: workDir,
+      neededBytes: needed,
+      availableBytes: usage.availableBytes,
+      message: `backup ${id} in ${store.location} needs ${formatBytes(needed)} in ${workDir}, which has ${formatBytes(usage.availableBytes)} free: nothing downloaded; free space there or give --work-dir on a larger filesystem`,
+    })
+  }
+  yield* Effect.logInfo(`downloading backup ${id} from ${store.location} into ${workDir} (${formatBytes(needed - manifestAllowance)} to fetch)`)
+  const result = yield* downloadBackup(prefix, id, workDir)
+  yield* Effect.logInfo(`downloaded backup ${id}: ${result.files.map((f) => `${f.name} (${f.reused ? "already there" : "downloaded"}, sha256 checked)`).join(", ")}, ${manifestFileName}`)
+  return { dir: workDir, manifest }
+})
