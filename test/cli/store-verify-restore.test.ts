@@ -61,10 +61,16 @@ describe("verify and restore from a store", { timeout: 150_000 }, () => {
     expect(ok.stdout).toMatch(/PASS|pass/)
     expect(backupFiles(into)).toEqual(backupFiles(backup))
 
+    // Without --work-dir: a temporary directory, removed afterwards.
+    const temp = mkdtempSync(join(work, "tmp-"))
+    expect(cli(["verify", store, "--backup-id", id, "--etcdutl", etcdutl], { TMPDIR: temp }).status).toBe(0)
+    expect(readdirSync(temp)).toEqual([])
+
     damageSnapshot(store)
-    const bad = cli(["verify", store, "--backup-id", id, "--etcdutl", etcdutl])
+    const bad = cli(["verify", store, "--backup-id", id, "--etcdutl", etcdutl], { TMPDIR: temp })
     expect(bad.status).toBe(1)
     expect(bad.stderr).toMatch(/snapshot_2026-01-02_030405\.db .* the stored copy is damaged.*\[StoreIntegrityFailed\]/)
+    expect(readdirSync(temp)).toEqual([])
 
     const noId = cli(["verify", "s3://some-bucket/p", "--etcdutl", etcdutl])
     expect(noId.status).toBe(1)
