@@ -9,7 +9,7 @@ import { kubeconfigFlag, liveKubeLayer } from "./kube-flags.ts"
 import { withLogging } from "./logging.ts"
 import { operandResourcesFileFlag, tableFromFile } from "./operand-resources-flags.ts"
 import { stopsGracefullyOnSigterm } from "./shutdown.ts"
-import { podOptionFlags, podOptionsFromFlags } from "./pod-option-flags.ts"
+import { podOptionFlags, podOptionsFromFlagsChecked } from "./pod-option-flags.ts"
 
 const duration = (name: string, minMs: number, defaultMs: number, description: string) =>
   Flag.String(name).pipe(Flag.withSchema(MillisFromDurationString), durationAtLeast(minMs), Flag.withDefault(defaultMs), Flag.withDescription(description))
@@ -53,6 +53,8 @@ export const operatorCommand = Command.make(
       Effect.gen(function* () {
         const timings: ElectionTimings = { leaseDurationMs: flags.leaseDuration, renewDeadlineMs: flags.renewDeadline, retryPeriodMs: flags.retryPeriod }
         yield* timingsUsable(timings)
+        // Before the cluster is contacted: a usage error is one whatever the cluster says.
+        const podOptionsGiven = yield* podOptionsFromFlagsChecked(flags, "operator")
         // Loaded on use: the controller and its clients stay out of other commands' processes.
         const [{ startController }, { defaultReconcileConfig }, { ControllerMetrics }, { serveHealth }] = yield* Effect.promise(() =>
           Promise.all([
@@ -65,7 +67,7 @@ export const operatorCommand = Command.make(
         return yield* Effect.scoped(
         Effect.gen(function* () {
           yield* stopsGracefullyOnSigterm
-          const podOptions = yield* Effect.fromResult(decodeBackupPodOptions(podOptionsFromFlags(flags)))
+          const podOptions = yield* Effect.fromResult(decodeBackupPodOptions(podOptionsGiven))
           const table = yield* tableFromFile(flags.operandResources)
           const identity = Option.getOrElse(flags.identity, () => process.env["POD_NAME"] ?? hostname())
           const handle = yield* startController({

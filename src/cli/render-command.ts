@@ -6,7 +6,7 @@ import { parseRevisionsFlag } from "../domain/revisions.ts"
 import { kubeconfigFlag, liveKubeLayer } from "./kube-flags.ts"
 import { withLogging } from "./logging.ts"
 import { operandResourcesFileFlag, tableFromFile } from "./operand-resources-flags.ts"
-import { podOptionFlags, podOptionsFromFlags } from "./pod-option-flags.ts"
+import { podOptionFlags, podOptionsFromFlagsChecked } from "./pod-option-flags.ts"
 
 /** The observed revisions of the cluster's four operator CRs (the first problem, if any). */
 const clusterRevisions = (table: OperandTable) =>
@@ -29,7 +29,7 @@ export const renderCommand = Command.make(
   (flags) =>
     withLogging(
       Effect.gen(function* () {
-        const options = yield* Effect.fromResult(decodeBackupPodOptions(podOptionsFromFlags(flags)))
+        const options = yield* Effect.fromResult(decodeBackupPodOptions(yield* podOptionsFromFlagsChecked(flags, "render")))
         const table = yield* tableFromFile(flags.operandResources)
         const revisions =
           flags.revisions._tag === "Some"

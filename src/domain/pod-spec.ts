@@ -1,8 +1,9 @@
 /**
  * The `cluster-backup` pod, rendered from the revisions to back up: init containers take the etcd
  * snapshot, rebuild each operand's revision from its `<name>-<N>` ConfigMaps and Secrets, and
- * write the tarball and manifest; the last container keeps `/backup` available for `oc cp` for a
- * bounded time. The pod is unprivileged (no host access, read-only root, all capabilities
+ * write the tarball and manifest, and (when a store is configured) `backup-upload` copies the
+ * backup into the store; the last container keeps `/backup` available for `oc cp` for a bounded
+ * time. Store credentials reach only `backup-upload`, as a mounted file. The pod is unprivileged (no host access, read-only root, all capabilities
  * dropped). Rendering is deterministic: the same input gives the same bytes, and the
  * `spec-hash` annotation detects any change.
  */

@@ -4,6 +4,8 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Result } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
+import * as YAML from "yaml"
+import { backupPodYaml, renderBackupPodYaml, revisionsOfBackupPod, type BackupPod } from "../../src/domain/pod-spec.ts"
 import { leaseType } from "../../src/services/kube/resources.ts"
 import { openShiftFixture } from "../../src/services/kube/openshift-fixtures.ts"
 import { startSimulatedApiServer, writeKubeconfig } from "../../src/services/kube/simulated-api-server.ts"
@@ -86,6 +88,39 @@ describe("cluster-backup operator", () => {
     expect(output).toContain(`Invalid value for flag ${flag}`)
     expect(output).toContain(expected)
   }, 60_000)
+
+  it("store flags that do not fit together are a usage error, before contacting the cluster", async () => {
+    const { code, output } = await run(["operator", "--kubeconfig", join(dir, "absent"), "--store", "s3://backups/cluster-a"])
+    expect(code, output).toBe(2)
+    expect(output).toContain("Missing value for flag --store-credentials-secret")
+  }, 60_000)
+
+  it("renders backup-upload into cluster-backup-pod when a store is configured", async () => {
+    const cluster = makeSimulatedCluster()
+    Result.getOrThrow(openShiftFixture({ seed: 7 }).load(cluster))
+    const server = await startSimulatedApiServer(cluster)
+    try {
+      const kubeconfig = join(dir, "kubeconfig-store")
+      await Effect.runPromise(writeKubeconfig(kubeconfig, server))
+      const child = spawn(
+        process.execPath,
+        [cliEntry, "operator", "--kubeconfig", kubeconfig, "--settle", "0s", "--metrics-port", "0", "--store-pvc", "backups", "--cluster-id", "c0ffee", "--upload-deadline", "30m"],
+        { stdio: ["ignore", "ignore", "ignore"] },
+      )
+      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+      await waitFor("a render", () => configMapData(cluster, "cluster-backup-pod") !== undefined)
+      const pod = YAML.parse(configMapData(cluster, "cluster-backup-pod")!["backup-pod.yaml"]!) as BackupPod
+      const revisions = revisionsOfBackupPod(pod)!
+      expect(backupPodYaml(pod)).toBe(
+        renderBackupPodYaml(revisions, { activeDeadlineSeconds: 9000, store: { claimName: "backups", clusterId: "c0ffee", partSize: "16Mi", partsInFlight: 4, deadlineSeconds: 1800 } }),
+      )
+      expect(pod.spec.initContainers.at(-1)!.name).toBe("backup-upload")
+      child.kill("SIGTERM")
+      expect(await exited).toBe(0)
+    } finally {
+      await server.close()
+    }
+  }, 120_000)
 
   it("takes short lease timings for tests and small clusters: the Lease says the duration given", async () => {
     const cluster = makeSimulatedCluster()

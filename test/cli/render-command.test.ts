@@ -44,4 +44,63 @@ describe("cluster-backup render", () => {
     expect(bad.stdout).not.toContain('kind: "Pod"')
     expect(bad.stdout + bad.stderr).toContain("Invalid value for flag --etcd-prefix")
   })
+
+  const revisions = "etcd=3,kube-apiserver=7,kube-controller-manager=7,kube-scheduler=7"
+  const set = { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 7, "kube-scheduler": 7 }
+
+  it("renders backup-upload for an s3:// store with its settings, credentials Secret and CA ConfigMap; the pod's deadline grows by the upload's", () => {
+    const run = cli(
+      "render", "--revisions", revisions,
+      "--store", "s3://backups/cluster-a",
+      "--store-credentials-secret", "cluster-backup-store",
+      "--store-ca-configmap", "cluster-backup-store-ca",
+      "--s3-endpoint", "https://s3.openshift-storage.svc:443",
+      "--s3-region", "us-east-1",
+      "--s3-addressing", "path",
+    )
+    expect(run.status, run.stderr).toBe(0)
+    expect(run.stdout).toBe(
+      renderBackupPodYaml(set, {
+        activeDeadlineSeconds: 10_800,
+        store: {
+          s3Url: "s3://backups/cluster-a",
+          credentialsSecret: "cluster-backup-store",
+          caConfigMap: "cluster-backup-store-ca",
+          s3Endpoint: "https://s3.openshift-storage.svc:443",
+          s3Region: "us-east-1",
+          s3Addressing: "path",
+          partSize: "16Mi",
+          partsInFlight: 4,
+          deadlineSeconds: 3600,
+        },
+      }),
+    )
+  })
+
+  it("renders backup-upload to a PersistentVolumeClaim with the cluster's prefix and the upload's part size, parts in flight and deadline", () => {
+    const run = cli("render", "--revisions", revisions, "--store-pvc", "backups", "--cluster-id", "c0ffee", "--upload-part-size", "8Mi", "--upload-parts-in-flight", "2", "--upload-deadline", "10m")
+    expect(run.status, run.stderr).toBe(0)
+    expect(run.stdout).toBe(
+      renderBackupPodYaml(set, { activeDeadlineSeconds: 7800, store: { claimName: "backups", clusterId: "c0ffee", partSize: "8Mi", partsInFlight: 2, deadlineSeconds: 600 } }),
+    )
+  })
+
+  it.each<[string, Array<string>, string, string]>([
+    ["an s3:// store without credentials", ["--store", "s3://backups/a"], "--store-credentials-secret", "needs a credentials Secret"],
+    ["an s3:// store with neither a prefix nor a cluster ID", ["--store", "s3://backups", "--store-credentials-secret", "s"], "--store", "has no prefix"],
+    ["a directory as --store", ["--store", "/var/backups", "--store-credentials-secret", "s"], "--store", "--store-pvc"],
+    ["both --store and --store-pvc", ["--store", "s3://backups/a", "--store-pvc", "b", "--store-credentials-secret", "s"], "--store", "exactly one"],
+    ["a credentials Secret for a volume", ["--store-pvc", "b", "--store-credentials-secret", "s"], "--store-credentials-secret", "s3:// store only"],
+    ["store settings without a store", ["--s3-region", "eu-west-3"], "--s3-region", "give --store or --store-pvc"],
+    ["a Secret name that is not one", ["--store", "s3://backups/a", "--store-credentials-secret", "Store_Keys"], "--store-credentials-secret", "Secret"],
+    ["a 4 MiB part", ["--store-pvc", "b", "--upload-part-size", "4Mi"], "--upload-part-size", "5Mi to 5Gi"],
+    ["an endpoint that is not a URL", ["--store", "s3://backups/a", "--store-credentials-secret", "s", "--s3-endpoint", "s3.local"], "--s3-endpoint", "http(s)://"],
+  ])("refuses %s as a usage error (exit 2) naming the flag, printing no pod", (_what, args, flag, expected) => {
+    const run = cli("render", "--revisions", revisions, ...args)
+    expect(run.status, run.stdout + run.stderr).toBe(2)
+    expect(run.stdout).not.toContain('kind: "Pod"')
+    // A value that is wrong: "Invalid value for flag"; one that is needed and missing: "Missing value for flag".
+    expect(run.stdout + run.stderr).toMatch(new RegExp(`(Invalid|Missing) value for flag ${flag}[.:]`))
+    expect(run.stdout + run.stderr).toContain(expected)
+  })
 })

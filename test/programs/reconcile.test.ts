@@ -149,4 +149,33 @@ describe("reconcile", () => {
       expect((yield* sync()).writes).toBe(0)
       expect(cluster.list(podType, ns)).toHaveLength(2)
     }))
+
+  it.effect("with a store, renders backup-upload after backup-create; a failed upload turns the status Failed naming it, never Complete", () =>
+    Effect.gen(function* () {
+      const cluster = yield* setup()
+      const store = { s3Url: "s3://backups/cluster-a", credentialsSecret: "cluster-backup-store", partSize: "16Mi", partsInFlight: 4, deadlineSeconds: 3600 }
+      const sync = makeSync(cluster, { podOptions: { store, activeDeadlineSeconds: 10_800 } })
+      yield* sync()
+      const pod = renderedPod(cluster)!
+      const inits = pod["spec"]["initContainers"] as Array<Record<string, any>>
+      expect(inits.map((c) => c["name"]).slice(-2)).toEqual(["backup-create", "backup-upload"])
+      expect(inits.at(-1)!["command"]).toEqual(expect.arrayContaining(["backup-upload", "--store", "s3://backups/cluster-a"]))
+      expect(inits.filter((c) => (c["volumeMounts"] as Array<{ name: string }>).some((m) => m.name === "store-credentials")).map((c) => c["name"])).toEqual(["backup-upload"])
+      const kube = yield* Effect.provide(Kube, Kube.simulated(cluster))
+      const created = yield* kube.pods.create(ns, pod as never)
+      Result.getOrThrow(cluster.terminatePod(ns, created.metadata.name, { phase: "Failed", containers: { "backup-upload": { exitCode: 1, message: "UploadDeadlineExceeded: the upload to s3://backups did not finish within 3600000 ms" } } }))
+      yield* advance(1000)
+      const failed = yield* sync()
+      expect(failed.status?.status).toBe("Failed")
+      expect(configMapData(cluster, "backup-status")!["message"]).toContain("init container backup-upload")
+      expect(configMapData(cluster, "backup-status")!["message"]).toContain("UploadDeadlineExceeded")
+      expect(events(cluster).map((e) => e.reason)).toContain("BackupFailed")
+      expect(events(cluster).map((e) => e.reason)).not.toContain("BackupCompleted")
+
+      yield* advance(1000)
+      const retry = yield* kube.pods.create(ns, renderedPod(cluster) as never)
+      Result.getOrThrow(cluster.terminatePod(ns, retry.metadata.name, { phase: "Succeeded" }))
+      yield* advance(1000)
+      expect((yield* sync()).status?.status).toBe("Complete")
+    }))
 })
