@@ -1,0 +1,116 @@
+/**
+ * The rendered pod's backup-upload container, run as the pod runs it: its exact command and
+ * environment from the YAML, with only the pod's paths mapped to local ones (like the demo's
+ * local kubelet) and the mounted Secret materialised as the file the kubelet would write.
+ */
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Effect } from "effect"
+import { beforeAll, describe, expect, it } from "vitest"
+import * as YAML from "yaml"
+import { backupPodPaths, renderBackupPodYaml, storeCredentialsKey, type BackupPod, type BackupStoreOptions } from "../../src/domain/pod-spec.ts"
+import { s3Request } from "../../src/services/store/s3-http.ts"
+import { makeFakeBackup } from "../support/bad-backups.ts"
+import { s3Server, type S3TestServer } from "../support/s3-server.ts"
+import { runCli } from "../support/tools.ts"
+import { loadedCluster } from "../programs/backup-resources-harness.ts"
+
+const revisions = { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 7, "kube-scheduler": 7 }
+const bucket = `rendered-${process.pid}`
+const work = mkdtempSync(join(tmpdir(), "rendered-upload-"))
+let server: S3TestServer
+let backup: string
+
+/** The backup-upload container of the pod rendered for `store`, as YAML gives it. */
+const uploadContainer = (store: BackupStoreOptions) => {
+  const pod = YAML.parse(renderBackupPodYaml(revisions, { store, activeDeadlineSeconds: 10_800 })) as BackupPod
+  const upload = pod.spec.initContainers.at(-1)!
+  expect(upload.name).toBe("backup-upload")
+  return upload
+}
+
+/** Runs the container's command with the pod's paths replaced by `paths` and its env (mapped the same way). */
+const runAsPod = (upload: ReturnType<typeof uploadContainer>, paths: Readonly<Record<string, string>>, env: Readonly<Record<string, string>> = {}) => {
+  const map = (s: string) => paths[s] ?? s
+  expect(upload.command[0]).toBe("cluster-backup")
+  const podEnv = Object.fromEntries((upload.env ?? []).map((e) => [e.name, map(e.value)]))
+  return runCli(upload.command.slice(1).map(map), { ...env, ...podEnv })
+}
+
+// No credentials but the mounted file: the AWS variables of the test run must not help.
+const noAwsVariables = { AWS_ACCESS_KEY_ID: "", AWS_SECRET_ACCESS_KEY: "", AWS_SESSION_TOKEN: "", AWS_CA_BUNDLE: "", AWS_ENDPOINT_URL: "", AWS_REGION: "" }
+
+beforeAll(async () => {
+  server = await s3Server()
+  backup = join(work, "backup")
+  mkdirSync(backup)
+  await Effect.runPromise(makeFakeBackup(backup, loadedCluster()))
+  await Effect.runPromise(
+    s3Request(
+      { url: new URL(server.endpoint), region: server.region, bucket, pathStyle: true, credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey }, signPayload: true, requestTimeoutMs: 30_000 },
+      { operation: "CreateBucket", method: "PUT", key: "" },
+    ),
+  )
+}, 200_000)
+
+describe("the rendered backup-upload container", { timeout: 150_000 }, () => {
+  it("uploads to S3 with the credentials Secret's file alone (Swift), and the backup is listed complete", async () => {
+    const upload = uploadContainer({
+      s3Url: `s3://${bucket}/prod`,
+      s3Endpoint: server.endpoint,
+      s3Region: server.region,
+      s3Addressing: "path",
+      credentialsSecret: "store-keys",
+      partSize: "5Mi",
+      partsInFlight: 2,
+      deadlineSeconds: 120,
+    })
+    // What the kubelet writes for the Secret's key `credentials` (mode 0400).
+    const secretDir = join(work, "secret")
+    mkdirSync(secretDir)
+    const credentials = join(secretDir, storeCredentialsKey)
+    writeFileSync(credentials, `[default]\naws_access_key_id = ${server.accessKeyId}\naws_secret_access_key = ${server.secretAccessKey}\n`)
+    chmodSync(credentials, 0o400)
+    const run = await runAsPod(upload, { [backupPodPaths.backupDir]: backup, [backupPodPaths.storeCredentialsFile]: credentials }, noAwsVariables)
+    expect(run.status, run.stderr).toBe(0)
+    expect(run.stderr).not.toContain(server.secretAccessKey)
+    const list = await runCli(["list", `s3://${bucket}/prod`, "--json"], {
+      ...noAwsVariables,
+      AWS_ENDPOINT_URL: server.endpoint,
+      AWS_REGION: server.region,
+      AWS_ACCESS_KEY_ID: server.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: server.secretAccessKey,
+    })
+    expect(list.status, list.stderr).toBe(0)
+    expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ complete: true })])
+  })
+
+  it("without the Secret's file it fails (non-zero) naming the file, and stores nothing complete", async () => {
+    const upload = uploadContainer({ s3Url: `s3://${bucket}/missing`, s3Endpoint: server.endpoint, s3Region: server.region, credentialsSecret: "store-keys", partSize: "5Mi", partsInFlight: 2, deadlineSeconds: 60 })
+    const absent = join(work, "absent", storeCredentialsKey)
+    const run = await runAsPod(upload, { [backupPodPaths.backupDir]: backup, [backupPodPaths.storeCredentialsFile]: absent }, noAwsVariables)
+    expect(run.status).not.toBe(0)
+    expect(run.stderr).toContain(absent)
+    const list = await runCli(["list", `s3://${bucket}/missing`, "--json"], {
+      ...noAwsVariables,
+      AWS_ENDPOINT_URL: server.endpoint,
+      AWS_REGION: server.region,
+      AWS_ACCESS_KEY_ID: server.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: server.secretAccessKey,
+    })
+    expect(list.status, list.stderr).toBe(0)
+    expect(JSON.parse(list.stdout)).toEqual([])
+  })
+
+  it("uploads into the PersistentVolumeClaim's mount as a directory store under cluster-backup/<cluster-id>", async () => {
+    const volume = join(work, "volume")
+    mkdirSync(volume)
+    const upload = uploadContainer({ claimName: "backups", clusterId: "c0ffee", partSize: "5Mi", partsInFlight: 2, deadlineSeconds: 120 })
+    const run = await runAsPod(upload, { [backupPodPaths.backupDir]: backup, [backupPodPaths.storeDir]: volume })
+    expect(run.status, run.stderr).toBe(0)
+    const list = await runCli(["list", volume, "--cluster-id", "c0ffee", "--json"])
+    expect(list.status, list.stderr).toBe(0)
+    expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ complete: true })])
+  })
+})
