@@ -48,6 +48,8 @@ export const backupPodPaths = {
   storeCredentialsFile: "/var/run/secrets/cluster-backup-store/credentials",
   storeCaDir: "/var/run/configmaps/cluster-backup-store-ca",
   storeCaBundle: "/var/run/configmaps/cluster-backup-store-ca/ca-bundle.crt",
+  /** Where the kubelet would put the ServiceAccount token; backup-upload gets an empty directory there. */
+  serviceAccountTokenDir: "/var/run/secrets/kubernetes.io/serviceaccount",
 } as const
 
 /**
@@ -329,6 +331,7 @@ const volumes = {
   store: "store",
   storeCredentials: "store-credentials",
   storeCa: "store-ca",
+  noApiToken: "no-api-token",
 } as const
 
 const commonMounts: ReadonlyArray<VolumeMount> = [
@@ -402,6 +405,10 @@ const uploadContainer = (
     mounts.push({ name: volumes.storeCa, mountPath: backupPodPaths.storeCaDir, readOnly: true })
     storeVolumes.push({ name: volumes.storeCa, configMap: { name: store.caConfigMap, items: [{ key: storeCaKey, path: storeCaKey }] } })
   }
+  // The one container that holds third-party credentials and talks to the outside needs no API
+  // access: the ServiceAccount admission adds its token to every container without a mount there.
+  mounts.push({ name: volumes.noApiToken, mountPath: backupPodPaths.serviceAccountTokenDir, readOnly: true })
+  storeVolumes.push({ name: volumes.noApiToken, emptyDir: { sizeLimit: "1Mi" } })
   const env = store.credentialsSecret === undefined ? [] : [{ name: "AWS_SHARED_CREDENTIALS_FILE", value: backupPodPaths.storeCredentialsFile }]
   const memory = uploadMemoryMi(store)
   const resources: ContainerResources = {

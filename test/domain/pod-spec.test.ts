@@ -279,7 +279,7 @@ describe("decodeBackupPodOptions", () => {
 // A pod with a backup store
 
 const initOrder = ["backup-init", "backup-etcd-resources", "backup-kas-resources", "backup-kcm-resources", "backup-ks-resources", "backup-create"]
-const storeVolumeNames = ["store", "store-credentials", "store-ca"]
+const storeVolumeNames = ["store", "store-credentials", "store-ca", "no-api-token"]
 const s3Store: BackupStoreOptions = {
   s3Url: "s3://backups/cluster-a",
   s3Endpoint: "https://s3.openshift-storage.svc:443",
@@ -343,10 +343,12 @@ describe("renderBackupPod with a store", () => {
       { name: "tmp", mountPath: "/tmp" },
       { name: "store-credentials", mountPath: backupPodPaths.storeCredentialsDir, readOnly: true },
       { name: "store-ca", mountPath: backupPodPaths.storeCaDir, readOnly: true },
+      { name: "no-api-token", mountPath: "/var/run/secrets/kubernetes.io/serviceaccount", readOnly: true },
     ])
     expect(pod.spec.volumes.slice(4)).toEqual([
       { name: "store-credentials", secret: { secretName: "cluster-backup-store", items: [{ key: "credentials", path: "credentials" }], defaultMode: 0o400 } },
       { name: "store-ca", configMap: { name: "cluster-backup-store-ca", items: [{ key: "ca-bundle.crt", path: "ca-bundle.crt" }] } },
+      { name: "no-api-token", emptyDir: { sizeLimit: "1Mi" } },
     ])
     expect(upload.resources).toEqual({ requests: { cpu: "100m", memory: "192Mi" }, limits: { memory: "320Mi" } })
   })
@@ -359,7 +361,7 @@ describe("renderBackupPod with a store", () => {
     )
     expect(upload.env).toBeUndefined()
     expect(upload.volumeMounts).toContainEqual({ name: "store", mountPath: backupPodPaths.storeDir })
-    expect(pod.spec.volumes.at(-1)).toEqual({ name: "store", persistentVolumeClaim: { claimName: "backups" } })
+    expect(pod.spec.volumes).toContainEqual({ name: "store", persistentVolumeClaim: { claimName: "backups" } })
     validateK8sObject(pod)
   })
 
@@ -387,6 +389,8 @@ describe("renderBackupPod with a store", () => {
       const declared = pod.spec.volumes.filter((v) => storeVolumeNames.includes(v.name)).map((v) => v.name)
       expect(upload.volumeMounts.filter((m) => storeVolumeNames.includes(m.name)).map((m) => m.name)).toEqual(declared)
       for (const m of upload.volumeMounts) if (m.name !== "store" && storeVolumeNames.includes(m.name)) expect(m.readOnly).toBe(true)
+      // No API access: an empty directory where the ServiceAccount token would be mounted, in backup-upload only.
+      expect(upload.volumeMounts).toContainEqual({ name: "no-api-token", mountPath: "/var/run/secrets/kubernetes.io/serviceaccount", readOnly: true })
       const credentials = pod.spec.volumes.find((v) => v.name === "store-credentials")
       expect(credentials === undefined).toBe(options.store.credentialsSecret === undefined)
       if (credentials !== undefined && "secret" in credentials) {
