@@ -2,7 +2,7 @@
  * Benchmark: the operator's memory (and render latency) as the image runs it. Builds the bundle
  * (`npm run build` -> dist/), serves a simulated OpenShift cluster (the OpenShift fixtures) over
  * the stub API server in this process, runs `node dist/cluster-backup.js operator` against it with
- * the Deployment's `NODE_OPTIONS` (deploy/deployment.yaml) and samples the child's RSS from
+ * the Deployment's node flags, `NODE_OPTIONS` and env values (deploy/deployment.yaml) and samples the child's RSS from
  * /proc/<pid>/status (VmRSS, VmHWM) every `--sample-ms`. Phases:
  *
  *   1. warm-up, then idle: RSS with nothing happening (after the first render);
@@ -62,6 +62,8 @@ const deployment = (() => {
     limitMiB: mib(container.resources.limits.memory),
     requestMiB: mib(container.resources.requests.memory),
     nodeOptions: container.env?.find((e) => e.name === "NODE_OPTIONS")?.value ?? "",
+    /** The container's other literal env values (MALLOC_ARENA_MAX, ...), given to the operator too. */
+    env: Object.fromEntries((container.env ?? []).flatMap((e) => (e.value === undefined || e.name === "NODE_OPTIONS" ? [] : [[e.name, e.value]]))),
     // `node <flags> <entry> ...`: the flags before the entry point.
     nodeArgs: container.command[0] === "node" ? container.command.slice(1, container.command.findIndex((a, i) => i > 0 && !a.startsWith("--"))) : [],
   }
@@ -182,10 +184,10 @@ const args = [
   "--min-interval", "0s",
   "--metrics-port", "0",
 ]
-process.stderr.write(`operator: NODE_OPTIONS=${JSON.stringify(nodeOptions)} node ${args.join(" ")}\n`)
+process.stderr.write(`operator: ${Object.entries(deployment.env).map(([k, v]) => `${k}=${v} `).join("")}NODE_OPTIONS=${JSON.stringify(nodeOptions)} node ${args.join(" ")}\n`)
 const child = spawn(process.execPath, args, {
   cwd: heapSnapshotDir === "" ? work : resolve(heapSnapshotDir),
-  env: { ...process.env, NODE_OPTIONS: nodeOptions },
+  env: { ...deployment.env, ...process.env, NODE_OPTIONS: nodeOptions },
   stdio: ["ignore", "ignore", "pipe"],
 })
 let stderr = ""
@@ -276,7 +278,7 @@ try {
     `\n## Operator memory: ${new Date().toISOString().replace(/\.\d+Z$/, "Z")}\n`,
     `Machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${f1(totalmem() / 2 ** 30)} GiB RAM, Linux ${release()}; Node ${process.version};` +
       ` effect ${version.dependencies["effect"]}, @kubernetes/client-node ${version.dependencies["@kubernetes/client-node"]}, prom-client ${version.dependencies["prom-client"]}.`,
-    `Operator: the bundle (dist/), \`NODE_OPTIONS=${nodeOptions === "" ? "(none)" : nodeOptions}\`, node flags \`${nodeArgs.join(" ") || "(none)"}\`, \`--settle 0s --min-interval 0s\`, against the stub API server`,
+    `Operator: the bundle (dist/), ${Object.entries(deployment.env).map(([k, v]) => `\`${k}=${v}\`, `).join("")}\`NODE_OPTIONS=${nodeOptions === "" ? "(none)" : nodeOptions}\`, node flags \`${nodeArgs.join(" ") || "(none)"}\`, \`--settle 0s --min-interval 0s\`, against the stub API server`,
     `(OpenShift fixtures, seed 7) over HTTP. Deployment: requests ${deployment.requestMiB} Mi, limit ${limit} Mi (75 %: ${f1(limit * 0.75)} MiB). Samples every ${sampleMs} ms.\n`,
     `| phase | what | samples | RSS min | median | max | first 10 % | last 10 % |`,
     `|---|---|---|---|---|---|---|---|`,
