@@ -1,43 +1,26 @@
-import { execFile, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import { createHash, randomBytes } from "node:crypto"
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { promisify } from "node:util"
 import { Effect } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import { encodeBackupManifest } from "../../src/domain/backup-manifest.ts"
 import { s3Request } from "../../src/services/store/s3-http.ts"
 import { makeS3Store } from "../../src/services/store/s3-store.ts"
 import { backupFiles, copyBackup, makeFakeBackup, readManifest } from "../support/bad-backups.ts"
-import { s3Server, type S3TestServer } from "../support/s3-server.ts"
-import { cliEntry, repoRoot, runCli } from "../support/tools.ts"
+import { rclone as rcloneOn, s3Server, type S3TestServer } from "../support/s3-server.ts"
+import { cliEntry, runCli } from "../support/tools.ts"
 import { loadedCluster } from "../programs/backup-resources-harness.ts"
 
 const bucket = `cli-${process.pid}`
 const clusterId = "5f1c2d3e-0000-4000-8000-00000000abcd"
 const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex")
 let server: S3TestServer
+const rclone = (...args: Array<string>) => rcloneOn(server, ...args)
 let backup: string
 let env: Record<string, string>
 
-const rclone = (...args: Array<string>) => {
-  const childEnv: Record<string, string | undefined> = { ...process.env }
-  delete childEnv.AWS_CA_BUNDLE
-  return promisify(execFile)(
-    join(repoRoot, ".tools", "rclone", "bin", "rclone"),
-    [
-      "--s3-provider=Other",
-      `--s3-endpoint=${server.endpoint}`,
-      `--s3-access-key-id=${server.accessKeyId}`,
-      `--s3-secret-access-key=${server.secretAccessKey}`,
-      `--s3-region=${server.region}`,
-      "--s3-force-path-style=true",
-      ...args,
-    ],
-    { env: childEnv },
-  )
-}
 
 beforeAll(async () => {
   server = await s3Server()

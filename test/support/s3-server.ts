@@ -46,3 +46,26 @@ export const s3Server = async (): Promise<S3TestServer> => {
   )
   return parseLine(stdout)
 }
+
+/**
+ * Runs the project's rclone (the independent S3 client) against `server` with an on-the-fly `:s3:`
+ * remote. This machine's AWS_CA_BUNDLE is dropped: rclone refuses to start with a bundle it cannot
+ * use, and the test server speaks plain HTTP.
+ */
+export const rclone = (server: S3TestServer, ...args: Array<string>) => {
+  const env: Record<string, string | undefined> = { ...process.env }
+  delete env["AWS_CA_BUNDLE"]
+  return promisify(execFile)(
+    join(repoRoot, ".tools", "rclone", "bin", "rclone"),
+    [
+      "--s3-provider=Other",
+      `--s3-endpoint=${server.endpoint}`,
+      `--s3-access-key-id=${server.accessKeyId}`,
+      `--s3-secret-access-key=${server.secretAccessKey}`,
+      `--s3-region=${server.region}`,
+      "--s3-force-path-style=true",
+      ...args,
+    ],
+    { env },
+  )
+}

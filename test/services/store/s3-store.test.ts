@@ -1,22 +1,19 @@
-import { execFile } from "node:child_process"
 import { createHash, randomBytes } from "node:crypto"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { promisify } from "node:util"
 import { Effect, Exit, Fiber } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { makeS3Store, type S3TransferOptions } from "../../../src/services/store/s3-store.ts"
 import { s3Request, type S3Endpoint } from "../../../src/services/store/s3-http.ts"
-import { s3Server, type S3TestServer } from "../../support/s3-server.ts"
-import { repoRoot } from "../../support/tools.ts"
+import { rclone as rcloneOn, s3Server, type S3TestServer } from "../../support/s3-server.ts"
 
 const MiB = 1024 * 1024
 const small: S3TransferOptions = { partSize: 5 * MiB, partsInFlight: 3, retries: 2, retryBaseMs: 50, listPageSize: 2 }
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex")
-const rcloneBin = join(repoRoot, ".tools", "rclone", "bin", "rclone")
 
 let server: S3TestServer
+const rclone = (...args: Array<string>) => rcloneOn(server, ...args)
 let work: string
 const bucket = `s3store-${process.pid}`
 
@@ -31,23 +28,6 @@ const endpointOf = (s: S3TestServer, overrides: Partial<S3Endpoint> = {}): S3End
   ...overrides,
 })
 
-const rclone = (...args: Array<string>) => {
-  const env: Record<string, string | undefined> = { ...process.env, AWS_CA_BUNDLE: undefined }
-  delete env.AWS_CA_BUNDLE
-  return promisify(execFile)(
-    rcloneBin,
-    [
-      "--s3-provider=Other",
-      `--s3-endpoint=${server.endpoint}`,
-      `--s3-access-key-id=${server.accessKeyId}`,
-      `--s3-secret-access-key=${server.secretAccessKey}`,
-      `--s3-region=${server.region}`,
-      "--s3-force-path-style=true",
-      ...args,
-    ],
-    { env },
-  )
-}
 
 beforeAll(async () => {
   server = await s3Server()
