@@ -17,8 +17,8 @@ import { decodeBackupManifest } from "../../src/domain/backup-manifest.ts"
 import { operandNames } from "../../src/domain/operands.ts"
 import { formatRevisionSet } from "../../src/domain/revisions.ts"
 import { readResourcesRecord, writeResourcesRecord } from "../../src/programs/resources-record.ts"
-import { kubeconfigYaml, startSimulatedApiServer, type SimulatedApiServer } from "../../src/services/kube/simulated-api-server.ts"
-import { allInstallerFiles, loadedCluster, revisions, sha256, stageAll, timestamp, writeFakeSnapshot, type Loaded } from "../programs/backup-resources-harness.ts"
+import type { SimulatedApiServer } from "../../src/services/kube/simulated-api-server.ts"
+import { serveWithKubeconfig, allInstallerFiles, loadedCluster, revisions, sha256, stageAll, timestamp, writeFakeSnapshot, type Loaded } from "../programs/backup-resources-harness.ts"
 import { filesUnder, runAndKill, runCli, seededRandom } from "../support/kill-loop.ts"
 import { cliEntry } from "../support/tools.ts"
 
@@ -32,9 +32,7 @@ let kubeconfig: string
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "cb-kill-loop-"))
   loaded = loadedCluster()
-  server = await startSimulatedApiServer(loaded.cluster)
-  kubeconfig = join(dir, "kubeconfig")
-  writeFileSync(kubeconfig, kubeconfigYaml({ url: server.url, token: server.token }), { mode: 0o600 })
+  ;({ server, kubeconfig } = await serveWithKubeconfig(loaded.cluster, dir))
 })
 
 afterAll(async () => {

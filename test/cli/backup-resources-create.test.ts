@@ -3,7 +3,7 @@
  * --kubeconfig <file>` against the stub API server (the live Kube layer over HTTP) for the four
  * operands, then `backup-create`; and their failures' exit codes and messages.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
@@ -12,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { decodeBackupManifest } from "../../src/domain/backup-manifest.ts"
 import { formatRevisionSet } from "../../src/domain/revisions.ts"
 import { decodeResourcesRecord } from "../../src/programs/resources-record.ts"
-import { kubeconfigYaml, startSimulatedApiServer, type SimulatedApiServer } from "../../src/services/kube/simulated-api-server.ts"
-import { allInstallerFiles, gnuTarExtract, loadedCluster, revisions, timestamp, walk, writeFakeSnapshot, type Loaded } from "../programs/backup-resources-harness.ts"
+import type { SimulatedApiServer } from "../../src/services/kube/simulated-api-server.ts"
+import { serveWithKubeconfig, allInstallerFiles, gnuTarExtract, loadedCluster, revisions, timestamp, walk, writeFakeSnapshot, type Loaded } from "../programs/backup-resources-harness.ts"
 import { runCli } from "../support/tools.ts"
 
 const cli = (...args: Array<string>) => runCli(args)
@@ -26,9 +26,7 @@ let kubeconfig: string
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "cb-cli-backup-"))
   loaded = loadedCluster()
-  server = await startSimulatedApiServer(loaded.cluster)
-  kubeconfig = join(dir, "kubeconfig")
-  writeFileSync(kubeconfig, kubeconfigYaml({ url: server.url, token: server.token }), { mode: 0o600 })
+  ;({ server, kubeconfig } = await serveWithKubeconfig(loaded.cluster, dir))
 })
 
 afterAll(async () => {

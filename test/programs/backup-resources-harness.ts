@@ -17,6 +17,7 @@ import { writeSnapshotRecord, type SnapshotRecord } from "../../src/programs/sna
 import { withTrailer } from "../../src/services/etcd/snapshot-trailer.ts"
 import { Kube } from "../../src/services/kube/kube.ts"
 import { openShiftFixture, type OpenShiftFixture, type OpenShiftFixtureOptions } from "../../src/services/kube/openshift-fixtures.ts"
+import { kubeconfigYaml, startSimulatedApiServer, type SimulatedApiServer } from "../../src/services/kube/simulated-api-server.ts"
 import { makeSimulatedCluster, type Obj, type SimulatedCluster } from "../../src/services/kube/simulated-cluster.ts"
 
 export const revisions: RevisionSet = { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 5, "kube-scheduler": 6 }
@@ -193,3 +194,11 @@ export const writeFakeSnapshot = (
     yield* writeSnapshotRecord(backupDir, record).pipe(Effect.provide(NodeServices.layer))
     return { record, bytes: Buffer.from(file) }
   })
+
+/** A stub API server serving `cluster`, and a kubeconfig for it written (0600) into `dir`. */
+export const serveWithKubeconfig = async (cluster: SimulatedCluster, dir: string): Promise<{ readonly server: SimulatedApiServer; readonly kubeconfig: string }> => {
+  const server = await startSimulatedApiServer(cluster)
+  const kubeconfig = join(dir, "kubeconfig")
+  writeFileSync(kubeconfig, kubeconfigYaml({ url: server.url, token: server.token }), { mode: 0o600 })
+  return { server, kubeconfig }
+}
