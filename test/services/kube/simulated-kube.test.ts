@@ -186,7 +186,10 @@ describe("properties of the simulated cluster under the Kube service", () => {
       .sort()
 
   /** Runs the changes while a Kube watch runs; returns its events once it has caught up with the store. */
-  const watchWhile = (cluster: SimulatedCluster, ops: ReadonlyArray<Op>, from?: string) =>
+  const caughtUpWithStore = (cluster: SimulatedCluster) => (events: ReadonlyArray<WatchEvent<Pod>>) =>
+    JSON.stringify([...fold(events).values()].map(key).sort()) === JSON.stringify(storeState(cluster))
+
+  const watchWhile = (cluster: SimulatedCluster, ops: ReadonlyArray<Op>, from?: string, caughtUp = caughtUpWithStore(cluster)) =>
     run(cluster, (kube) =>
       Effect.gen(function* () {
         const events: Array<WatchEvent<Pod>> = []
@@ -202,8 +205,7 @@ describe("properties of the simulated cluster under the Kube service", () => {
         }
         // Real time: a failed watch request backs off (a few ms in the simulated cluster) before it retries.
         for (let i = 0; i < 5_000; i++) {
-          const seen = [...fold(events).values()].map(key).sort()
-          if (JSON.stringify(seen) === JSON.stringify(storeState(cluster))) break
+          if (caughtUp(events)) break
           yield* i < 1000 ? Effect.yieldNow : Effect.sleep(2)
         }
         yield* Fiber.interrupt(fiber)
@@ -223,14 +225,18 @@ describe("properties of the simulated cluster under the Kube service", () => {
           onEnd: () => {},
         })
         cluster.faults.setRandom({ seed, dropWatch: 0.25, unavailable: 0.1, match: { verb: ["watch", "list"] } })
-        const events = await watchWhile(cluster, ops, from)
+        const changes = (events: ReadonlyArray<WatchEvent<Pod>>) =>
+          events.flatMap((e) => (e.type === "SYNC" || !("object" in e) ? [] : [`${e.type} ${key(e.object)}`]))
+        const expected = () =>
+          lines.map((l) => {
+            const m = l.object["metadata"] as { name: string; resourceVersion: string }
+            return `${l.type} ${m.name}@${m.resourceVersion}`
+          })
+        // Caught up when it has seen as many changes as the reference: a selection whose end state is
+        // its start state (created, then relabelled away) would otherwise look done before any event.
+        const events = await watchWhile(cluster, ops, from, (seen) => changes(seen).length >= expected().length)
         expect(events.every((e) => e.type !== "SYNC")).toBe(true)
-        const seen = events.flatMap((e) => (e.type === "SYNC" || !("object" in e) ? [] : [`${e.type} ${key(e.object)}`]))
-        const expected = lines.map((l) => {
-          const m = l.object["metadata"] as { name: string; resourceVersion: string }
-          return `${l.type} ${m.name}@${m.resourceVersion}`
-        })
-        expect(seen).toEqual(expected)
+        expect(changes(events)).toEqual(expected())
       }),
       { numRuns: 40 },
     )
