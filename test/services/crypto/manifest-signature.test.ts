@@ -9,9 +9,9 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Result } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type BackupManifest, decodeBackupManifest, encodeBackupManifest } from "../../../src/domain/backup-manifest.ts"
+import { decodeBackupManifest, encodeBackupManifest } from "../../../src/domain/backup-manifest.ts"
 import { decodeManifestSignature, signatureFileName } from "../../../src/domain/manifest-signature-file.ts"
-import type { RevisionSet } from "../../../src/domain/revisions.ts"
+import { exampleManifest, sha } from "../../support/example-manifest.ts"
 import {
   describeSignatureVerdict,
   parseSigningKey,
@@ -22,24 +22,7 @@ import {
   verifyManifestSignature,
 } from "../../../src/services/crypto/manifest-signature.ts"
 
-const sha = (c: string) => c.repeat(64)
-const requested: RevisionSet = { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 7, "kube-scheduler": 7 }
-const manifest: BackupManifest = {
-  formatVersion: 2,
-  tool: { name: "cluster-backup", version: "0.1.0" },
-  timestamp: "2024-05-01_120000",
-  createdAt: "2024-05-01T12:00:07Z",
-  revisions: { requested, inSnapshot: { ...requested } },
-  etcd: { revision: 123456, memberDbSize: 104857600 },
-  files: {
-    snapshot: { name: "snapshot_2024-05-01_120000.db", size: 104857632, sha256: sha("a") },
-    resources: { name: "static_kuberesources_2024-05-01_120000.tar.gz", size: 40960, sha256: sha("b") },
-  },
-  entries: [{ path: "static-pod-resources/etcd-pod-3/etcd-pod.yaml", size: 10, mode: 0o600, sha256: sha("c") }],
-  skippedOptional: [{ operand: "kube-apiserver", kind: "secret", name: "encryption-config" }],
-  verdict: "consistent",
-  reasons: [],
-}
+const manifest = exampleManifest
 
 let dir: string
 const openssl = (args: ReadonlyArray<string>) => execFileSync("openssl", args, { encoding: "utf8" })
