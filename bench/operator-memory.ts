@@ -27,10 +27,10 @@ import { fileURLToPath } from "node:url"
 import { Effect, Result } from "effect"
 import { parse } from "yaml"
 import { operandNames, type OperandName } from "../src/domain/operands.ts"
-import { openShiftFixture } from "../src/services/kube/openshift-fixtures.ts"
+import { openShiftFixture } from "../src/simulation/openshift-fixtures.ts"
 import { configMapType, operatorTypes } from "../src/services/kube/resources.ts"
-import { startSimulatedApiServer, writeKubeconfig } from "../src/services/kube/simulated-api-server.ts"
-import { makeSimulatedCluster } from "../src/services/kube/simulated-cluster.ts"
+import { startSimulatedApiServer, writeKubeconfig } from "../src/simulation/simulated-api-server.ts"
+import { makeSimulatedCluster } from "../src/simulation/simulated-cluster.ts"
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 const arg = (name: string, fallback: string) => {

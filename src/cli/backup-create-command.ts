@@ -23,7 +23,7 @@ export const backupCreateCommand = Command.make(
         const operands = yield* tableFromJson(operandResources)
         // Loaded on use: the program stays out of other commands' processes.
         const [{ backupCreate }, { Tarball }, { encodeBackupManifest }] = yield* Effect.promise(() =>
-          Promise.all([import("../programs/backup-create.ts"), import("../services/tarball/tarball.ts"), import("../domain/backup-manifest.ts")]),
+          Promise.all([import("../programs/backup/backup-create.ts"), import("../services/tarball/tarball.ts"), import("../domain/backup-manifest.ts")]),
         )
         const manifest = yield* backupCreate({ backupDir, revisions: requested, toolVersion, operands }).pipe(Effect.provide(Tarball.layer))
         yield* Effect.sync(() => process.stdout.write(encodeBackupManifest(manifest)))

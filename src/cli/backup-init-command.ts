@@ -90,7 +90,7 @@ export const backupInitCommand = Command.make(
         // Loaded on use: the gRPC client and the program stay out of other commands' processes
         // (and this one's memory stays small; see bench/RESULTS.md).
         const [{ backupInit }, { layerLive }, { DiskSpace }] = yield* Effect.promise(() =>
-          Promise.all([import("../programs/backup-init.ts"), import("../services/etcd/etcd-live.ts"), import("../services/disk-space.ts")]),
+          Promise.all([import("../programs/backup/backup-init.ts"), import("../services/etcd/etcd-live.ts"), import("../services/disk-space.ts")]),
         )
         const record = yield* backupInit({ backupDir, stallTimeoutMs: stallTimeout, directIo, etcdPrefix }).pipe(
           Effect.provide(Layer.mergeAll(layerLive(connection), DiskSpace.layerLive)),

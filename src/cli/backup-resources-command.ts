@@ -26,7 +26,7 @@ export const backupResourcesCommand = Command.make(
     withLogging(
       Effect.gen(function* () {
         // Loaded on use: the program stays out of other commands' processes.
-        const { backupResources } = yield* Effect.promise(() => import("../programs/backup-resources.ts"))
+        const { backupResources } = yield* Effect.promise(() => import("../programs/backup/backup-resources.ts"))
         const operands = yield* tableFromJson(operandResources)
         const record = yield* backupResources({ backupDir, operand, revision, operands }).pipe(Effect.provide(liveKubeLayer(kubeconfig)))
         yield* Effect.sync(() => process.stdout.write(`${JSON.stringify(record, null, 2)}\n`))

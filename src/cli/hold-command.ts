@@ -1,6 +1,6 @@
 import { Command, Flag } from "effect/cli"
 import { MillisFromDurationString } from "../domain/durations.ts"
-import { hold } from "../programs/hold.ts"
+import { hold } from "../programs/backup/hold.ts"
 import { backupDirFlag } from "./common-flags.ts"
 import { durationAtLeast } from "./flag-checks.ts"
 import { withLogging } from "./logging.ts"

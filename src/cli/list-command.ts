@@ -1,7 +1,7 @@
 import { Effect, Layer } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { formatRevisionSet } from "../domain/revisions.ts"
-import { formatBytes } from "../programs/snapshot-progress.ts"
+import { formatBytes } from "../domain/byte-format.ts"
 import { listBackups, type ListedBackup } from "../programs/store/store-list.ts"
 import { BackupStore } from "../services/store/backup-store.ts"
 import { withLogging } from "./logging.ts"

@@ -58,8 +58,8 @@ export const operatorCommand = Command.make(
         // Loaded on use: the controller and its clients stay out of other commands' processes.
         const [{ startController }, { defaultReconcileConfig }, { ControllerMetrics }, { serveHealth }] = yield* Effect.promise(() =>
           Promise.all([
-            import("../programs/controller.ts"),
-            import("../programs/reconcile.ts"),
+            import("../programs/operator/controller.ts"),
+            import("../programs/operator/reconcile.ts"),
             import("../services/controller-metrics.ts"),
             import("../services/health-server.ts"),
           ]),

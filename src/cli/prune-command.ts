@@ -3,8 +3,8 @@ import { Argument, Command, Flag } from "effect/cli"
 import { parseByteSize } from "../domain/byte-size.ts"
 import { formatDuration, MillisFromDurationString } from "../domain/durations.ts"
 import { defaultGraceMs } from "../domain/store-layout.ts"
-import type { PruneDecision } from "../programs/prune.ts"
-import { formatBytes } from "../programs/snapshot-progress.ts"
+import type { PruneDecision } from "../programs/prune/prune.ts"
+import { formatBytes } from "../domain/byte-format.ts"
 import { checkedWith, durationAtLeast, intInRange } from "./flag-checks.ts"
 import { withLogging } from "./logging.ts"
 import { openStoreFromFlags, storeFlags, type StoreFlagValues } from "./store-flags.ts"
@@ -79,7 +79,7 @@ export const pruneCommand = Command.make(
           yield* Effect.sync(() => process.stdout.write(`${storePruneSummary(report)}\n`))
           return
         }
-        const { prune } = yield* Effect.promise(() => import("../programs/prune.ts"))
+        const { prune } = yield* Effect.promise(() => import("../programs/prune/prune.ts"))
         const decision = yield* prune({
           dir: flags.dir,
           dryRun: flags.dryRun,

@@ -50,7 +50,7 @@ export const restoreCommand = Command.make(
     withLogging(
       Effect.gen(function* () {
         const [{ restoreBackup }, { Etcdutl }, { Tarball }, { DiskSpace }] = yield* Effect.promise(() =>
-          Promise.all([import("../programs/restore.ts"), import("../services/etcdutl.ts"), import("../services/tarball/tarball.ts"), import("../services/disk-space.ts")]),
+          Promise.all([import("../programs/restore/restore.ts"), import("../services/etcdutl.ts"), import("../services/tarball/tarball.ts"), import("../services/disk-space.ts")]),
         )
         const etcdutl = Etcdutl.layer(Option.match(flags.etcdutl, { onNone: () => ({}), onSome: (binary) => ({ binary }) }))
         const source = yield* backupSource(flags.backupDir, flags, (id) => Effect.succeed(join(flags.root, "var", "lib", "etcd-backup", "downloads", id)))

@@ -61,7 +61,7 @@ export const verifyCommand = Command.make(
         )
         // Loaded on use: the programs stay out of other commands' processes.
         const [{ verifyBackup }, { encodeVerifyReport, renderVerifyReport, failedChecks }, { Etcdutl }] = yield* Effect.promise(() =>
-          Promise.all([import("../programs/verify.ts"), import("../programs/verify-report.ts"), import("../services/etcdutl.ts")]),
+          Promise.all([import("../programs/verify/verify.ts"), import("../programs/verify/verify-report.ts"), import("../services/etcdutl.ts")]),
         )
         const report = yield* verifyBackup({
           backupDir: source.dir,

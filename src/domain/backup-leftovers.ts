@@ -3,7 +3,7 @@
  * directory, recognised by name. Only names of this product's own making are recognised (a
  * backup file's `.part`, an atomic write's `.tmp-<id>`, the `building/` directory), never a
  * finished file, so a sweep of what this module names cannot remove a backup or a user's file.
- * Whether a sweep may run at all is the lock's decision (see `programs/backup-dir-lock.ts`).
+ * Whether a sweep may run at all is the lock's decision (see `programs/backup-dir/backup-dir-lock.ts`).
  */
 import { manifestFileName, parseBackupFileName } from "./archive-names.ts"
 import { operandNames } from "./operands.ts"

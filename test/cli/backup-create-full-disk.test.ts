@@ -9,7 +9,7 @@ import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { formatRevisionSet } from "../../src/domain/revisions.ts"
-import { loadedCluster, revisions, stageAll, tempDir, timestamp, writeFakeSnapshot } from "../programs/backup-resources-harness.ts"
+import { loadedCluster, revisions, stageAll, tempDir, timestamp, writeFakeSnapshot } from "../programs/backup/backup-resources-harness.ts"
 import { cliEntry } from "../support/tools.ts"
 
 const page = 4096

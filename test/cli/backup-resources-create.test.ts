@@ -11,9 +11,9 @@ import { Effect, Result } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { decodeBackupManifest } from "../../src/domain/backup-manifest.ts"
 import { formatRevisionSet } from "../../src/domain/revisions.ts"
-import { decodeResourcesRecord } from "../../src/programs/resources-record.ts"
-import type { SimulatedApiServer } from "../../src/services/kube/simulated-api-server.ts"
-import { serveWithKubeconfig, allInstallerFiles, gnuTarExtract, loadedCluster, revisions, timestamp, walk, writeFakeSnapshot, type Loaded } from "../programs/backup-resources-harness.ts"
+import { decodeResourcesRecord } from "../../src/programs/backup/resources-record.ts"
+import type { SimulatedApiServer } from "../../src/simulation/simulated-api-server.ts"
+import { serveWithKubeconfig, allInstallerFiles, gnuTarExtract, loadedCluster, revisions, timestamp, walk, writeFakeSnapshot, type Loaded } from "../programs/backup/backup-resources-harness.ts"
 import { runCli } from "../support/tools.ts"
 
 const cli = (...args: Array<string>) => runCli(args)

@@ -13,8 +13,8 @@ import * as YAML from "yaml"
 import { decodeBackupManifest } from "../../src/domain/backup-manifest.ts"
 import { defaultOperands, operandTableWithOverrides } from "../../src/domain/operands.ts"
 import { formatRevisionSet } from "../../src/domain/revisions.ts"
-import { kubeconfigYaml, startSimulatedApiServer } from "../../src/services/kube/simulated-api-server.ts"
-import { loadedCluster, revisions, writeFakeSnapshot } from "../programs/backup-resources-harness.ts"
+import { kubeconfigYaml, startSimulatedApiServer } from "../../src/simulation/simulated-api-server.ts"
+import { loadedCluster, revisions, writeFakeSnapshot } from "../programs/backup/backup-resources-harness.ts"
 import { runCli } from "../support/tools.ts"
 
 const dir = mkdtempSync(join(tmpdir(), "cb-operand-resources-"))

@@ -14,7 +14,7 @@ import { s3Request } from "../../src/services/store/s3-http.ts"
 import { makeFakeBackup } from "../support/bad-backups.ts"
 import { s3Server, type S3TestServer } from "../support/s3-server.ts"
 import { runCli } from "../support/tools.ts"
-import { loadedCluster } from "../programs/backup-resources-harness.ts"
+import { loadedCluster } from "../programs/backup/backup-resources-harness.ts"
 
 const revisions = { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 7, "kube-scheduler": 7 }
 const bucket = `rendered-${process.pid}`

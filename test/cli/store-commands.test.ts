@@ -11,7 +11,7 @@ import { makeS3Store } from "../../src/services/store/s3-store.ts"
 import { backupFiles, copyBackup, makeFakeBackup, readManifest } from "../support/bad-backups.ts"
 import { rclone as rcloneOn, s3Server, type S3TestServer } from "../support/s3-server.ts"
 import { cliEntry, runCli } from "../support/tools.ts"
-import { loadedCluster } from "../programs/backup-resources-harness.ts"
+import { loadedCluster } from "../programs/backup/backup-resources-harness.ts"
 
 const bucket = `cli-${process.pid}`
 const clusterId = "5f1c2d3e-0000-4000-8000-00000000abcd"

@@ -11,7 +11,7 @@ import { makeFakeBackup, readManifest } from "../support/bad-backups.ts"
 import { s3Server, type S3TestServer } from "../support/s3-server.ts"
 import { storedBackup } from "../support/stored-backups.ts"
 import { runCli } from "../support/tools.ts"
-import { loadedCluster } from "../programs/backup-resources-harness.ts"
+import { loadedCluster } from "../programs/backup/backup-resources-harness.ts"
 
 const bucket = `prune-${process.pid}`
 const prefix = "cluster-backup/prune"

@@ -1,6 +1,6 @@
 /** The demo's printed account: stage headings and the closing summary table (pure text). */
 import { formatRevisionSet, type RevisionSet } from "../../domain/revisions.ts"
-import { formatBytes } from "../snapshot-progress.ts"
+import { formatBytes } from "../../domain/byte-format.ts"
 
 export interface DemoSummary {
   readonly backupDir: string

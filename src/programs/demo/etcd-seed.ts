@@ -10,7 +10,7 @@ import { Etcd3 } from "etcd3"
 import { defaultEtcdPrefix } from "../../domain/etcd-prefix.ts"
 import { operandList, operatorCrName, operatorGroup } from "../../domain/operands.ts"
 import type { EtcdConnection } from "../../services/etcd/etcd.ts"
-import type { Obj } from "../../services/kube/simulated-cluster.ts"
+import type { Obj } from "../../simulation/simulated-cluster.ts"
 
 export class EtcdSeedFailed extends Schema.TaggedError<EtcdSeedFailed>()("EtcdSeedFailed", {
   message: Schema.String,

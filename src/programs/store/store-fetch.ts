@@ -13,7 +13,7 @@ import { manifestFileName } from "../../domain/archive-names.ts"
 import { DiskSpace } from "../../services/disk-space.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
 import { localIoFailed } from "../../services/store/store-errors.ts"
-import { formatBytes } from "../snapshot-progress.ts"
+import { formatBytes } from "../../domain/byte-format.ts"
 import { completeBackupManifest, downloadBackup } from "./store-download.ts"
 
 export class WorkDirTooSmall extends Schema.TaggedError<WorkDirTooSmall>()("WorkDirTooSmall", {

@@ -18,7 +18,7 @@ import {
 } from "../../domain/store-layout.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
 import type { StoreError } from "../../services/store/store-errors.ts"
-import { decodeBackupManifestBytes } from "../backup-manifest-file.ts"
+import { decodeBackupManifestBytes } from "../backup-dir/backup-manifest-file.ts"
 
 export interface ListedBackup {
   readonly completeness: BackupCompleteness

@@ -14,7 +14,7 @@ import { manifestFileName, parseBackupTimestamp } from "../../domain/archive-nam
 import { decideRetention, hasRule, type BackupUnit, type RetentionDecision, type RetentionPolicy } from "../../domain/retention.ts"
 import { garbage, listingPrefix, objectKey, type BackupCompleteness, type PendingUpload } from "../../domain/store-layout.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
-import { formatBytes } from "../snapshot-progress.ts"
+import { formatBytes } from "../../domain/byte-format.ts"
 import { listBackups } from "./store-list.ts"
 
 export class StorePruneRefused extends Schema.TaggedError<StorePruneRefused>()("StorePruneRefused", {

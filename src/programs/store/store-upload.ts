@@ -12,7 +12,7 @@ import { encodeBackupManifest, type BackupManifest } from "../../domain/backup-m
 import { objectKey } from "../../domain/store-layout.ts"
 import { BackupStore, type PutResult } from "../../services/store/backup-store.ts"
 import { localIoFailed } from "../../services/store/store-errors.ts"
-import { readBackupManifest } from "../backup-manifest-file.ts"
+import { readBackupManifest } from "../backup-dir/backup-manifest-file.ts"
 
 export class BackupToUploadInvalid extends Schema.TaggedError<BackupToUploadInvalid>()("BackupToUploadInvalid", {
   path: Schema.String,

@@ -28,8 +28,8 @@ import {
   Pod,
   Secret,
 } from "./schemas.ts"
-import type { SimulatedCluster } from "./simulated-cluster.ts"
-import { simulatedTransport } from "./simulated-transport.ts"
+import type { SimulatedCluster } from "../../simulation/simulated-cluster.ts"
+import { simulatedTransport } from "../../simulation/simulated-transport.ts"
 import { refOf, type KubeTransport, type RequestVerb } from "./transport.ts"
 import { defaultWatchBackoff, resilientWatch, type ConnectionEvent, type ObjectList, type WatchBackoff, type WatchEvent } from "./watch.ts"
 

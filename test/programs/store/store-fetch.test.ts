@@ -9,7 +9,7 @@ import { DiskSpace } from "../../../src/services/disk-space.ts"
 import { BackupStore } from "../../../src/services/store/backup-store.ts"
 import { makeMemoryStore, type MemoryStore } from "../../../src/services/store/memory-store.ts"
 import { backupFiles, makeFakeBackup, readManifest } from "../../support/bad-backups.ts"
-import { loadedCluster } from "../backup-resources-harness.ts"
+import { loadedCluster } from "../backup/backup-resources-harness.ts"
 
 let backup: string
 let store: MemoryStore

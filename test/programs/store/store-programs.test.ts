@@ -15,7 +15,7 @@ import { directoryStoreLayer } from "../../../src/services/store/directory-store
 import { makeMemoryStore, randomFaults, type FaultInjector, type MemoryStore } from "../../../src/services/store/memory-store.ts"
 import { StoreRequestFailed } from "../../../src/services/store/store-errors.ts"
 import { backupFiles, makeFakeBackup, readManifest } from "../../support/bad-backups.ts"
-import { loadedCluster } from "../backup-resources-harness.ts"
+import { loadedCluster } from "../backup/backup-resources-harness.ts"
 
 const prefix = "cluster-backup/0000-cluster"
 let backup: string

@@ -15,7 +15,7 @@ import { makeMemoryStore, type MemoryStore } from "../../../src/services/store/m
 import { StoreRequestFailed } from "../../../src/services/store/store-errors.ts"
 import { makeFakeBackup, readManifest } from "../../support/bad-backups.ts"
 import { storedBackup } from "../../support/stored-backups.ts"
-import { loadedCluster } from "../backup-resources-harness.ts"
+import { loadedCluster } from "../backup/backup-resources-harness.ts"
 
 const prefix = "cluster-backup/c1"
 const hour = 3_600_000

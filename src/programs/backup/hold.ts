@@ -1,0 +1,27 @@
+/**
+ * The backup pod's last container: keeps `/backup` (an emptyDir that dies with the pod) available
+ * for `oc cp` for a bounded time, then exits 0 so the pod ends `Succeeded` and its volume is freed.
+ */
+import { Effect, FileSystem, Path } from "effect"
+import { formatDuration } from "../../domain/durations.ts"
+
+export interface HoldOptions {
+  readonly backupDir: string
+  readonly durationMs: number
+}
+
+export const hold = Effect.fn("hold")(function* (options: HoldOptions) {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const names = (yield* fs.readDirectory(options.backupDir)).filter((n) => !n.startsWith(".")).sort()
+  for (const name of names) {
+    const info = yield* fs.stat(path.join(options.backupDir, name))
+    yield* Effect.logInfo("backup file").pipe(Effect.annotateLogs({ file: name, bytes: Number(info.size) }))
+  }
+  yield* Effect.logInfo(
+    `holding ${options.backupDir} for ${formatDuration(options.durationMs)}: copy it with ` +
+      `'oc cp -c backup-hold openshift-etcd/<pod>:${options.backupDir} ./backup'`,
+  )
+  yield* Effect.sleep(options.durationMs)
+  yield* Effect.logInfo("hold time over: exiting")
+})

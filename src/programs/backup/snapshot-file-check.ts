@@ -1,0 +1,50 @@
+/**
+ * Re-reading the snapshot file before it goes into a backup manifest: its size and its database
+ * hash must still be what `backup-init` recorded (and etcd's trailer must still match), and the
+ * manifest gets the sha256 of the whole file, which is what `sha256sum` shows.
+ */
+import { createHash } from "node:crypto"
+import { Effect, FileSystem, Schema, Stream } from "effect"
+import { TrailerCheck } from "../../services/etcd/snapshot-trailer.ts"
+import { fileError } from "../../services/atomic-files.ts"
+import type { SnapshotRecord } from "../backup-dir/snapshot-record.ts"
+
+/** The snapshot file on disk is not the one `backup-init` wrote. */
+export class SnapshotFileMismatch extends Schema.TaggedError<SnapshotFileMismatch>()("SnapshotFileMismatch", {
+  path: Schema.String,
+  message: Schema.String,
+}) {}
+
+export interface SnapshotFileDigest {
+  readonly size: number
+  /** sha256 of the whole file (database and trailer), hex. */
+  readonly sha256: string
+}
+
+/** Hashes `path` in one pass and checks it against `record`. */
+export const checkSnapshotFile = Effect.fnUntraced(function* (path: string, record: SnapshotRecord) {
+  const fs = yield* FileSystem.FileSystem
+  const whole = createHash("sha256")
+  const trailer = new TrailerCheck()
+  let size = 0
+  yield* fs.stream(path, { chunkSize: 1024 * 1024 }).pipe(
+    Stream.runForEach((chunk) =>
+      Effect.sync(() => {
+        size += chunk.length
+        whole.update(chunk)
+        trailer.push(chunk)
+      }),
+    ),
+    Effect.mapError(fileError("read", path)),
+  )
+  const mismatch = (what: string) =>
+    new SnapshotFileMismatch({
+      path,
+      message: `${path} is not the snapshot backup-init recorded: ${what}. The file was changed or damaged after backup-init; take the backup again.`,
+    })
+  if (size !== record.size) return yield* mismatch(`it has ${size} bytes, the record says ${record.size}`)
+  const verified = trailer.finish()
+  if (!("sha256" in verified)) return yield* mismatch(verified.message)
+  if (verified.sha256 !== record.sha256) return yield* mismatch(`its database sha256 is ${verified.sha256}, the record says ${record.sha256}`)
+  return { size, sha256: whole.digest("hex") } satisfies SnapshotFileDigest
+})

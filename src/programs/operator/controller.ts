@@ -1,0 +1,139 @@
+/**
+ * The BackupConfigController: watches on the four operator CRs, the backup pods and its
+ * ConfigMaps say *when* to reconcile; `reconcile` decides *what*. Triggers are coalesced (a
+ * burst of events runs one sync) and syncs run one at a time, only while this replica leads.
+ * A pending render is woken at its instant; failed syncs retry with capped exponential backoff;
+ * a periodic resync catches anything a watch missed. On interruption (SIGTERM) the sync in
+ * progress finishes and the Lease is released.
+ */
+import { Clock, Effect, FiberHandle, Queue, Ref, Stream } from "effect"
+import { backupStatusConfigMapName } from "../../domain/backup-status.ts"
+import { backupPodLabelValues, managedByLabel, nameLabel } from "../../domain/pod-spec.ts"
+import { operandNames as allOperands } from "../../domain/operands.ts"
+import { ControllerMetrics } from "../../services/controller-metrics.ts"
+import { Kube, type WatchEvent } from "../../services/kube/kube.ts"
+import { initialLeadership, isLeader, releaseLease, runElection, type LeaseElectionConfig, type LeadershipState } from "./leader-election.ts"
+import { backupPodConfigMapName, emptyMemory, reconcile, type ReconcileConfig, type ReconcileResult } from "./reconcile.ts"
+
+export interface ControllerConfig {
+  readonly reconcile: ReconcileConfig
+  readonly election: LeaseElectionConfig
+  /** Reconcile at least this often even without events. */
+  readonly resyncMs: number
+  /** First retry delay after a failed sync (doubles up to `maxBackoffMs`). */
+  readonly minBackoffMs: number
+  readonly maxBackoffMs: number
+}
+
+/** What the controller exposes to probes and tests while it runs. */
+export interface ControllerHandle {
+  readonly ready: () => boolean
+  readonly leading: () => boolean
+  readonly lastResult: () => ReconcileResult | undefined
+  readonly syncs: () => number
+}
+
+const backupPodSelector = `${nameLabel}=${backupPodLabelValues[nameLabel]},${managedByLabel}=${backupPodLabelValues[managedByLabel]}`
+
+/**
+ * Starts the controller in the current scope and returns its handle; it runs until the scope
+ * closes. Needs `Kube` and `ControllerMetrics`.
+ */
+export const startController = Effect.fn("startController")(function* (config: ControllerConfig) {
+  const kube = yield* Kube
+  const metrics = yield* ControllerMetrics
+  const trigger = yield* Queue.sliding<string>(1)
+  const wake = (why: string) => Queue.offer(trigger, why).pipe(Effect.asVoid)
+  const leadership = yield* Ref.make<LeadershipState>(initialLeadership)
+  const memory = yield* Ref.make(emptyMemory)
+  let ready = false
+  let leading = false
+  let last: ReconcileResult | undefined
+  let syncs = 0
+
+  // Leadership: released when the scope closes (after the worker below has stopped).
+  yield* Effect.addFinalizer(() => releaseLease(config.election, leadership).pipe(Effect.andThen(metrics.leader(false))))
+  yield* Effect.forkScoped(
+    runElection(config.election, leadership, (now) =>
+      Effect.gen(function* () {
+        leading = now
+        yield* metrics.leader(now)
+        yield* Effect.logInfo(now ? "leading: reconciling" : "not leading: standing by")
+        if (now) yield* wake("became leader")
+      }),
+    ),
+  )
+
+  // Watches: any change is a reason to look again. A failing watch retries by itself with backoff
+  // (watch.ts) and says so once when it starts failing and once when it works again.
+  const watchForever = <A>(name: string, stream: Stream.Stream<WatchEvent<A>>) =>
+    Effect.forkScoped(
+      Stream.runForEach(stream, (event) => {
+        switch (event.type) {
+          case "FAILING":
+            return Effect.logWarning(`watch of ${name} failing: ${event.error.message}; retrying with backoff`)
+          case "RESTORED":
+            return Effect.logInfo(`watch of ${name} restored`).pipe(Effect.andThen(wake(`${name} restored`)))
+          default:
+            return wake(name)
+        }
+      }),
+    )
+  for (const operand of allOperands) yield* watchForever(`operator ${operand}`, kube.operators.watch(operand))
+  yield* watchForever("backup pods", kube.pods.watch(config.reconcile.namespace, { labelSelector: backupPodSelector }))
+  // By name, so RBAC can limit the operator to its own two ConfigMaps.
+  for (const name of [backupPodConfigMapName, backupStatusConfigMapName]) {
+    yield* watchForever(`configmap ${name}`, kube.configMaps.watch(config.reconcile.namespace, { name }))
+  }
+
+  // Periodic resync.
+  yield* Effect.forkScoped(Effect.forever(Effect.sleep(config.resyncMs).pipe(Effect.andThen(wake("resync")))))
+
+  // Delayed wake-ups (a pending render's instant, a retry after failure): the newest replaces the older.
+  const timer = yield* FiberHandle.make<void, never>()
+  const wakeAt = (at: number, why: string) =>
+    Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      yield* FiberHandle.run(timer, Effect.sleep(Math.max(0, at - now)).pipe(Effect.andThen(wake(why))))
+    })
+
+  // The worker: one sync at a time; a sync in progress is not interrupted.
+  let failures = 0
+  const handle = (why: string) => Effect.gen(function* () {
+    if (!(yield* isLeader(config.election, leadership))) return
+    const result = yield* Effect.exit(reconcile(config.reconcile, memory))
+    syncs++
+    const now = yield* Clock.currentTimeMillis
+    if (result._tag === "Success") {
+      failures = 0
+      last = result.value
+      ready = true
+      yield* metrics.reconciled("success")
+      yield* metrics.observedRevisions(result.value.observed)
+      yield* metrics.backedUpRevisions(result.value.status?.revisions)
+      yield* metrics.renderPending(result.value.decision === "WaitUntil")
+      if (result.value.status?.lastRenderTime !== undefined) yield* metrics.lastRender(result.value.status.lastRenderTime)
+      if (result.value.status?.status === "Complete" && result.value.status.lastBackupTime !== undefined) {
+        yield* metrics.lastCompleteBackup(result.value.status.lastBackupTime)
+      }
+      if (result.value.requeueAt !== undefined) yield* wakeAt(result.value.requeueAt, "pending render due")
+      yield* Effect.logDebug(`synced (${why}): ${result.value.decision}, ${result.value.writes} writes`)
+    } else {
+      failures++
+      yield* metrics.reconciled("error")
+      const delay = Math.min(config.maxBackoffMs, config.minBackoffMs * 2 ** Math.min(failures - 1, 20))
+      yield* Effect.logWarning(`sync failed (${why}), retrying in ${delay} ms`).pipe(Effect.annotateLogs({ cause: String(result.cause) }))
+      yield* wakeAt(now + delay, "retry after failure")
+    }
+  })
+  yield* Effect.forkScoped(Effect.forever(Queue.take(trigger).pipe(Effect.flatMap((why) => Effect.uninterruptible(handle(why))))))
+  yield* wake("start")
+
+  return {
+    ready: () => ready || (!leading && Effect.runSync(Ref.get(leadership)).contacted),
+    leading: () => leading,
+    lastResult: () => last,
+    syncs: () => syncs,
+  } satisfies ControllerHandle
+})
+

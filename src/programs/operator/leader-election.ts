@@ -1,0 +1,133 @@
+/**
+ * Runs leader election on a `coordination.k8s.io/v1` Lease with the domain's rules
+ * (`src/domain/leader-election.ts`). Takeovers are conditional updates on the resourceVersion
+ * just read, so two candidates never both win; a leader that cannot renew stops acting after
+ * `renewDeadline`, before its lease can expire for the others. On scope close it releases the
+ * Lease so a successor takes over at once.
+ */
+import { Clock, Effect, Ref } from "effect"
+import {
+  electionStep,
+  formatMicroTime,
+  mayAct,
+  parseKubeTime,
+  releasedLease,
+  type ElectionConfig,
+  type LeaseRecord,
+} from "../../domain/leader-election.ts"
+import { Kube } from "../../services/kube/kube.ts"
+import type { Lease } from "../../services/kube/schemas.ts"
+
+export interface LeaseElectionConfig extends ElectionConfig {
+  readonly namespace: string
+  readonly leaseName: string
+}
+
+/** What the candidate knows: when it last renewed while holding the lease. */
+export interface LeadershipState {
+  readonly lastRenew: number | undefined
+  /** A successful read of the Lease happened (the candidate can talk to the API). */
+  readonly contacted: boolean
+}
+
+export const initialLeadership: LeadershipState = { lastRenew: undefined, contacted: false }
+
+const recordOf = (lease: Lease): LeaseRecord => {
+  const spec = lease.spec ?? {}
+  const renew = parseKubeTime(spec.renewTime ?? "") ?? 0
+  return {
+    holderIdentity: spec.holderIdentity ?? "",
+    leaseDurationSeconds: spec.leaseDurationSeconds ?? 0,
+    acquireTime: parseKubeTime(spec.acquireTime ?? "") ?? renew,
+    renewTime: renew,
+    leaseTransitions: spec.leaseTransitions ?? 0,
+  }
+}
+
+const specOf = (r: LeaseRecord) => ({
+  holderIdentity: r.holderIdentity,
+  leaseDurationSeconds: r.leaseDurationSeconds,
+  acquireTime: formatMicroTime(r.acquireTime),
+  renewTime: formatMicroTime(r.renewTime),
+  leaseTransitions: r.leaseTransitions,
+})
+
+/** Whether this candidate may act now. */
+export const isLeader = (config: ElectionConfig, state: Ref.Ref<LeadershipState>) =>
+  Effect.gen(function* () {
+    const now = yield* Clock.currentTimeMillis
+    return mayAct(config, (yield* Ref.get(state)).lastRenew, now)
+  })
+
+/** One round: read the Lease, take the domain's step. Returns whether it holds the lease now. */
+export const electionRound = Effect.fn("electionRound")(function* (config: LeaseElectionConfig, state: Ref.Ref<LeadershipState>) {
+  const kube = yield* Kube
+  const now = yield* Clock.currentTimeMillis
+  const current = yield* kube.leases.get(config.namespace, config.leaseName).pipe(
+    Effect.map((l): Lease | undefined => l),
+    Effect.catchIf((e) => e._tag === "NotFound", () => Effect.succeed(undefined)),
+  )
+  yield* Ref.update(state, (s) => ({ ...s, contacted: true }))
+  const step = electionStep(config, current === undefined ? undefined : recordOf(current), now)
+  switch (step._tag) {
+    case "Follow": {
+      yield* Ref.update(state, (s) => ({ ...s, lastRenew: undefined }))
+      return false
+    }
+    case "Create":
+      yield* kube.leases.create(config.namespace, {
+        metadata: { name: config.leaseName, namespace: config.namespace },
+        spec: specOf(step.lease),
+      })
+      break
+    case "Renew":
+    case "Acquire":
+      // `current` carries the resourceVersion read above: a racing candidate's write makes this a Conflict.
+      yield* kube.leases.update(config.namespace, { ...current!, spec: specOf(step.lease) })
+      if (step._tag === "Acquire") yield* Effect.logInfo(`acquired leadership (lease ${config.namespace}/${config.leaseName})`)
+      break
+  }
+  yield* Ref.update(state, (s) => ({ ...s, lastRenew: now }))
+  return true
+})
+
+/** Lets go of the Lease if this candidate holds it (on shutdown). Failures are logged, not raised. */
+export const releaseLease = Effect.fn("releaseLease")(function* (config: LeaseElectionConfig, state: Ref.Ref<LeadershipState>) {
+  if ((yield* Ref.get(state)).lastRenew === undefined) return
+  const kube = yield* Kube
+  const now = yield* Clock.currentTimeMillis
+  yield* kube.leases.get(config.namespace, config.leaseName).pipe(
+    Effect.flatMap((lease) => {
+      const record = recordOf(lease)
+      if (record.holderIdentity !== config.identity) return Effect.void
+      return kube.leases.update(config.namespace, { ...lease, spec: specOf(releasedLease(record, now)) })
+    }),
+    Effect.tap(() => Ref.set(state, { lastRenew: undefined, contacted: true })),
+    Effect.tap(() => Effect.logInfo(`released lease ${config.namespace}/${config.leaseName}`)),
+    Effect.catch((e) => Effect.logWarning(`could not release lease ${config.namespace}/${config.leaseName}: ${e.message}`)),
+  )
+})
+
+/**
+ * Rounds every `retryPeriod` until interrupted; `onChange` runs when leadership starts or ends.
+ * A failed round is logged; leadership then lapses by itself after `renewDeadline`.
+ */
+export const runElection = (
+  config: LeaseElectionConfig,
+  state: Ref.Ref<LeadershipState>,
+  onChange: (leading: boolean) => Effect.Effect<void>,
+) =>
+  Effect.gen(function* () {
+    let leading = false
+    while (true) {
+      yield* electionRound(config, state).pipe(
+        Effect.catch((e) => Effect.logWarning(`leader election round failed: ${e.message}`)),
+      )
+      const now = yield* isLeader(config, state)
+      if (now !== leading) {
+        leading = now
+        yield* onChange(now)
+      }
+      yield* Effect.sleep(config.retryPeriodMs)
+    }
+  })

@@ -1,0 +1,273 @@
+/**
+ * Runs a restore plan on the host, step by step, exactly as planned: each step's preconditions
+ * are checked right before it (the upfront ones were checked before the first step), then its
+ * actions run in order, each printed as the dry run prints it. The ids of the steps that ran
+ * are recorded, so a test can compare them with the plan.
+ *
+ * Every action is all or nothing on its own (rename, copy via `.part`, extraction via a staging
+ * directory), except `etcdutl snapshot restore`, which may leave a partial output directory.
+ * When a step fails (or is interrupted) after it changed something, its undo actions put the
+ * host back as it was before the step (only the undo moves whose source exists and whose
+ * destination is free run), and directories it created are removed if still empty. Then the
+ * failure names the step and how to continue.
+ */
+import { constants } from "node:fs"
+import { copyFile, lstat, mkdir, open, rename, rm, rmdir, chmod } from "node:fs/promises"
+import { dirname } from "node:path"
+import { Effect, Schema } from "effect"
+import { isDeepStrictEqual } from "node:util"
+import { renderAction, renderPrecondition } from "../../domain/restore-plan-render.ts"
+import { isUpfront, snapshotRestoreArgs, type RestoreAction, type RestorePlan, type RestoreStep, type StepId } from "../../domain/restore-plan.ts"
+import { Etcdutl } from "../../services/etcdutl.ts"
+import { Tarball, type TarLimits } from "../../services/tarball/tarball.ts"
+import { waitUntilEtcdStopped } from "./restore-etcd-activity.ts"
+import { checkPrecondition, planDataDir, type PreconditionContext } from "./restore-preconditions.ts"
+import { backupLayout } from "../verify/verify-tarball.ts"
+
+export class RestoreActionFailed extends Schema.TaggedError<RestoreActionFailed>()("RestoreActionFailed", {
+  action: Schema.String,
+  message: Schema.String,
+}) {}
+
+export class RestoreStepFailed extends Schema.TaggedError<RestoreStepFailed>()("RestoreStepFailed", {
+  step: Schema.String,
+  /** Steps that completed before this one, in order. */
+  completed: Schema.Array(Schema.String),
+  message: Schema.String,
+}) {}
+
+export interface ExecutorOptions {
+  readonly plan: RestorePlan
+  readonly print: (line: string) => Effect.Effect<void>
+  readonly backupVerified: PreconditionContext["backupVerified"]
+  /** Overrides the plan's wait for etcd to stop (tests). */
+  readonly stopTimeoutSeconds?: number | undefined
+  readonly stopPollMillis?: number | undefined
+  /** Limits of the extraction (default `defaultTarLimits`); a restore bounds them by its manifest. */
+  readonly extractLimits?: TarLimits | undefined
+}
+
+/** What one step changed so far: directories it created (to remove if it fails) and whether anything else changed. */
+export interface StepChanges {
+  readonly createdDirectories: Array<string>
+  changed: boolean
+}
+
+const errorText = (e: unknown) => (e instanceof Error ? e.message : typeof e === "object" && e !== null && "message" in e ? String(e.message) : String(e))
+
+const io = <A>(action: RestoreAction, run: () => Promise<A>) =>
+  Effect.tryPromise({ try: run, catch: (e) => new RestoreActionFailed({ action: renderAction(action), message: errorText(e) }) })
+
+const exists = async (path: string) =>
+  lstat(path).then(
+    () => true,
+    (e: unknown) => {
+      const code = typeof e === "object" && e !== null && "code" in e ? e.code : undefined
+      if (code === "ENOENT" || code === "ENOTDIR") return false
+      throw e
+    },
+  )
+
+const syncDirectory = async (dir: string) => {
+  const handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY)
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+const refuseIfPresent = async (path: string) => {
+  if (await exists(path)) throw new Error(`${path} already exists; refusing to replace it`)
+}
+
+/** mkdir -p; records every directory it created. */
+const createDirectory = async (path: string, mode: number, changes: StepChanges) => {
+  const missing: Array<string> = []
+  for (let p = path; !(await exists(p)); p = dirname(p)) missing.unshift(p)
+  for (const p of missing) {
+    await mkdir(p, { mode })
+    await chmod(p, mode)
+    changes.createdDirectories.push(p)
+  }
+  if (missing.length > 0) await syncDirectory(dirname(missing[0]!))
+}
+
+const move = async (from: string, to: string) => {
+  await refuseIfPresent(to)
+  await rename(from, to)
+  await syncDirectory(dirname(to))
+  if (dirname(from) !== dirname(to)) await syncDirectory(dirname(from))
+}
+
+/** Copy to `<to>.part` (a stale one is replaced), fsync, rename into the free final name, fsync the directory. */
+const copy = async (from: string, to: string, mode: number) => {
+  await refuseIfPresent(to)
+  const part = `${to}.part`
+  try {
+    await copyFile(from, part)
+    await chmod(part, mode)
+    const handle = await open(part, constants.O_RDONLY)
+    try {
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    await refuseIfPresent(to)
+    await rename(part, to)
+    await syncDirectory(dirname(to))
+  } catch (e) {
+    await rm(part, { force: true }).catch(() => undefined)
+    throw e
+  }
+}
+
+/** The one command the plan runs besides `snapshot status`: checked to be exactly the plan's arguments. */
+const runCommand = (action: Extract<RestoreAction, { _tag: "RunCommand" }>, plan: RestorePlan, print: ExecutorOptions["print"]) =>
+  Effect.gen(function* () {
+    const etcdutl = yield* Etcdutl
+    const [command, ...args] = action.argv
+    const refuse = (why: string) => new RestoreActionFailed({ action: renderAction(action), message: `the executor does not run this command: ${why}` })
+    if (command !== plan.etcdutl.command) return yield* refuse(`it is not the plan's etcdutl (${plan.etcdutl.command})`)
+    if (args[0] === "snapshot" && args[1] === "status" && args.length === 5 && args[3] === "-w" && args[4] === "json") {
+      const status = yield* etcdutl.snapshotStatus(args[2]!).pipe(Effect.mapError((e) => new RestoreActionFailed({ action: renderAction(action), message: e.message })))
+      yield* print(`             hash ${status.hash}, revision ${status.revision}, ${status.totalKey} keys, ${status.totalSize} bytes`)
+      return
+    }
+    if (args[0] === "snapshot" && args[1] === "restore") {
+      const dataDir = args[args.indexOf("--data-dir") + 1]
+      const request = { snapshot: args[2] ?? "", memberName: plan.memberName, peerUrl: plan.peerUrl, clusterToken: plan.clusterToken, dataDir: dataDir ?? "", bump: plan.bump }
+      if (!isDeepStrictEqual([...snapshotRestoreArgs(request)], args)) return yield* refuse("its arguments are not the plan's snapshot restore")
+      return yield* etcdutl.snapshotRestore(request).pipe(Effect.mapError((e) => new RestoreActionFailed({ action: renderAction(action), message: e.message })))
+    }
+    return yield* refuse("unknown command")
+  })
+
+/** Runs one action of `plan`; `changes` records what it created. */
+export const executeAction = (action: RestoreAction, options: ExecutorOptions, changes: StepChanges) =>
+  Effect.gen(function* () {
+    const { plan } = options
+    switch (action._tag) {
+      case "CreateDirectory":
+        return yield* io(action, () => createDirectory(action.path, action.mode, changes))
+      case "Move":
+        yield* io(action, () => move(action.from, action.to))
+        changes.changed = true
+        return
+      case "CopyFile":
+        yield* io(action, () => copy(action.from, action.to, action.mode))
+        changes.changed = true
+        return
+      case "RemoveEmptyDirectory":
+        yield* io(action, () => rmdir(action.path))
+        changes.changed = true
+        return
+      case "ExtractArchive": {
+        const tarball = yield* Tarball
+        const result = yield* tarball
+          .extract({
+            archive: action.archive,
+            target: action.target,
+            unitDepth: 2,
+            moveExistingTo: action.moveExistingTo,
+            layout: backupLayout(plan.revisions),
+            limits: options.extractLimits,
+          })
+          .pipe(Effect.mapError((e) => new RestoreActionFailed({ action: renderAction(action), message: e.message })))
+        changes.changed = true
+        for (const aside of result.movedAside) yield* options.print(`             kept ${aside.from} as ${aside.to}`)
+        return
+      }
+      case "WaitUntilStopped":
+        return yield* waitUntilEtcdStopped(
+          { dataDir: planDataDir(plan), hostWide: plan.root === "/", ports: action.ports },
+          { timeoutSeconds: options.stopTimeoutSeconds ?? action.timeoutSeconds, print: options.print, ...(options.stopPollMillis === undefined ? {} : { pollMillis: options.stopPollMillis }) },
+        ).pipe(Effect.mapError((e) => new RestoreActionFailed({ action: renderAction(action), message: e.message })))
+      case "RunCommand":
+        if (action.writes.length > 0) changes.changed = true // a failed run may leave partial output: undo applies
+        return yield* runCommand(action, plan, options.print)
+    }
+  })
+
+/** One undo action: a move only when its source exists and its destination is free (else that part never happened). */
+const applyUndo = (action: RestoreAction, changes: StepChanges) =>
+  Effect.gen(function* () {
+    switch (action._tag) {
+      case "Move": {
+        const applicable = yield* Effect.promise(async () => (await exists(action.from).catch(() => false)) && !(await exists(action.to).catch(() => true)))
+        if (!applicable) return false
+        yield* io(action, () => move(action.from, action.to))
+        return true
+      }
+      case "CreateDirectory":
+        yield* io(action, () => createDirectory(action.path, action.mode, changes))
+        return true
+      default:
+        return yield* new RestoreActionFailed({ action: renderAction(action), message: "not an undo action" })
+    }
+  })
+
+/** Undo of a step that failed half-way, then removal of the directories it created (if empty). */
+const rollBack = (step: RestoreStep, changes: StepChanges, print: ExecutorOptions["print"]) =>
+  Effect.gen(function* () {
+    const notes: Array<string> = []
+    if (changes.changed) {
+      for (const action of step.undo) {
+        const undone = yield* Effect.result(applyUndo(action, changes))
+        if (undone._tag === "Failure") notes.push(`${renderAction(action).trim()} failed: ${undone.failure.message}`)
+        else if (undone.success) yield* print(`    undone   ${renderAction(action).trimStart()}`)
+      }
+    }
+    for (const dir of [...changes.createdDirectories].reverse()) {
+      yield* Effect.promise(() => rmdir(dir).catch(() => undefined))
+    }
+    return notes
+  })
+
+/** Runs every step of the plan in order; returns the ids of the steps that ran. */
+export const executePlan = (options: ExecutorOptions) =>
+  Effect.gen(function* () {
+    const { plan, print } = options
+    const ran: Array<StepId> = []
+    const context: PreconditionContext = { plan, backupVerified: options.backupVerified }
+    for (const [index, step] of plan.steps.entries()) {
+      yield* print(`[${index + 1}/${plan.steps.length}] ${step.id}: ${step.title}`)
+      const changes: StepChanges = { createdDirectories: [], changed: false }
+      const body = Effect.gen(function* () {
+        for (const p of step.preconditions) {
+          if (isUpfront(p)) continue
+          yield* checkPrecondition(p, context)
+          yield* print(`    ok       ${renderPrecondition(p)}`)
+        }
+        for (const action of step.actions) {
+          yield* print(`    ${renderAction(action)}`)
+          yield* executeAction(action, options, changes)
+        }
+      })
+      const outcome = yield* Effect.result(
+        body.pipe(
+          Effect.onInterrupt(() =>
+            rollBack(step, changes, print).pipe(
+              Effect.andThen(print(`    interrupted during ${step.id}; ${changes.changed ? "what it had changed was put back" : "it had changed nothing"}. Run the restore again to continue.`)),
+            ),
+          ),
+        ),
+      )
+      if (outcome._tag === "Failure") {
+        const notes = yield* rollBack(step, changes, print)
+        const completed = [...ran]
+        return yield* new RestoreStepFailed({
+          step: step.id,
+          completed,
+          message:
+            `restore step ${index + 1}/${plan.steps.length} ${step.id} (${step.title}) failed: ${outcome.failure.message}. ` +
+            (changes.changed ? `What it had changed was put back${notes.length > 0 ? `, except: ${notes.join("; ")}` : ""}. ` : "It changed nothing. ") +
+            (completed.length === 0 ? "No earlier step ran. " : `Earlier steps stay done (${completed.join(", ")}). `) +
+            `${step.onFailure} Running the restore again plans only what is left to do.`,
+        })
+      }
+      ran.push(step.id)
+      yield* print(`    done`)
+    }
+    return ran
+  })

@@ -1,0 +1,149 @@
+/**
+ * Everything the restore plan is computed from, gathered from the host without changing it: the
+ * backup (newest, or `--timestamp`) and its manifest, the member name and node IP, the revision
+ * bump from `/var/lib/etcd/revision.json`, what the installed etcdutl supports, and which of the
+ * paths the plan depends on exist. Every host path is read under `root`.
+ */
+import { hostname } from "node:os"
+import { readdir, readFile, realpath, stat } from "node:fs/promises"
+import { isIP } from "node:net"
+import { posix, relative, resolve } from "node:path"
+import { Effect, Schema } from "effect"
+import { manifestFileName, type BackupTimestamp } from "../../domain/archive-names.ts"
+import type { BackupManifest } from "../../domain/backup-manifest.ts"
+import { defaultOperands, type OperandTable } from "../../domain/operands.ts"
+import { decodeRestorePlanInput, pathsToObserve, planRestore, revisionBump, type RestorePlan, type RestorePlanInput } from "../../domain/restore-plan.ts"
+import { checkRegularFile } from "../../services/backup-file.ts"
+import { Etcdutl } from "../../services/etcdutl.ts"
+import { describeFileSystemFailure } from "../../services/file-system-error.ts"
+import { readBackupManifest } from "../backup-dir/backup-manifest-file.ts"
+import { findPartialRestores, findSnapshotCopy } from "./restore-leftovers.ts"
+import { lstatOrUndefined } from "./restore-preconditions.ts"
+import { selectBackup, type SelectedBackup } from "../verify/verify-selection.ts"
+
+export class RestoreInputInvalid extends Schema.TaggedError<RestoreInputInvalid>()("RestoreInputInvalid", {
+  what: Schema.String,
+  message: Schema.String,
+}) {}
+
+export interface RestoreInputOptions {
+  /** The backup directory as this process sees it; it must be inside `root`. */
+  readonly backupDir: string
+  readonly root: string
+  readonly timestamp?: BackupTimestamp | undefined
+  readonly memberName?: string | undefined
+  readonly nodeIp?: string | undefined
+  readonly noBump: boolean
+  readonly restoreId: string
+  readonly operands?: OperandTable
+}
+
+export interface RestoreInputs {
+  readonly selected: SelectedBackup
+  readonly manifest: BackupManifest
+  readonly input: RestorePlanInput
+  readonly plan: RestorePlan
+  /** The backup directory as this process sees it (resolved). */
+  readonly backupDir: string
+}
+
+/** OpenShift's `etcd.env` (sourced by its restore scripts): `export NODE_<name>_IP="..."`, `<name>` the node name with `-` and `.` as `_`. */
+export const etcdEnvPath = "/etc/kubernetes/static-pod-resources/etcd-certs/configmaps/etcd-scripts/etcd.env"
+
+/** The node IP `etcd.env` records for `memberName`, if any. */
+export const nodeIpFromEtcdEnv = (text: string, memberName: string): string | undefined => {
+  const variable = `NODE_${memberName.replaceAll(/[-.]/g, "_")}_IP`
+  for (const line of text.split("\n")) {
+    const m = /^\s*(?:export\s+)?([A-Za-z0-9_]+)=(["']?)([^"'\s]*)\2\s*$/.exec(line)
+    if (m !== null && m[1] === variable && isIP(m[3]!) !== 0) return m[3]
+  }
+  return undefined
+}
+
+const invalid = (what: string, message: string) => new RestoreInputInvalid({ what, message })
+
+const attempt = <A>(operation: string, path: string, run: () => Promise<A>) =>
+  Effect.tryPromise({ try: run, catch: (e) => invalid(`${operation} ${path}`, describeFileSystemFailure(operation, path, e).message) })
+
+const readOptional = (path: string) =>
+  attempt("read", path, () => readFile(path, "utf8").catch((e: unknown) => ((e as NodeJS.ErrnoException).code === "ENOENT" ? undefined : Promise.reject(e))))
+
+export const gatherRestoreInputs = Effect.fn("gatherRestoreInputs")(function* (options: RestoreInputOptions) {
+  const etcdutl = yield* Etcdutl
+  const table = options.operands ?? defaultOperands
+
+  const root = yield* attempt("resolve --root", options.root, () => realpath(resolve(options.root)))
+  if (!(yield* attempt("inspect --root", root, () => stat(root))).isDirectory()) return yield* invalid("root", `--root ${options.root} is not a directory`)
+  const backupDir = yield* attempt("resolve the backup directory", options.backupDir, () => realpath(resolve(options.backupDir)))
+  const inRoot = relative(root, backupDir)
+  if (inRoot.startsWith("..") || posix.isAbsolute(inRoot)) {
+    return yield* invalid(
+      "backup-dir",
+      `the backup directory ${backupDir} is not inside --root ${root}: the plan names every host path under the root; put the backup under it (e.g. ${posix.join(root, "home/core/backup")})`,
+    )
+  }
+  const hostBackupDir = posix.join("/", inRoot)
+  const host = (path: string) => posix.join(root, path)
+
+  const names = yield* attempt("read the backup directory", backupDir, () => readdir(backupDir))
+  const selected = yield* Effect.fromResult(selectBackup(names, options.timestamp)).pipe(Effect.mapError((e) => invalid("backup", `${backupDir}: ${e.message}`)))
+  const manifestPath = posix.join(backupDir, manifestFileName)
+  const manifest = yield* readBackupManifest(manifestPath, table).pipe(
+    Effect.mapError((e) =>
+      e._tag === "BackupFileUnreadable" && e.code === "ENOENT"
+        ? invalid("manifest", `${manifestPath} is missing: without it the backup's revisions are unknown; run cluster-backup verify ${backupDir}`)
+        : invalid("manifest", e._tag === "BackupManifestInvalid" ? `${manifestPath}: ${e.message}` : e.message),
+    ),
+  )
+  // A FIFO or device in their place would hang whatever opens them (verify, etcdutl, the extraction), dry run or not.
+  for (const file of [selected.snapshot, selected.resources]) {
+    yield* checkRegularFile(posix.join(backupDir, file)).pipe(Effect.mapError((e) => invalid("backup", e.message)))
+  }
+  if (manifest.timestamp !== selected.timestamp || manifest.files.snapshot.name !== selected.snapshot || manifest.files.resources.name !== selected.resources) {
+    return yield* invalid("manifest", `${manifestPath} describes backup ${manifest.timestamp} (${manifest.files.snapshot.name}), not the selected ${selected.timestamp} (${selected.snapshot})`)
+  }
+
+  const memberName = options.memberName ?? (root === "/" ? hostname() : undefined)
+  if (memberName === undefined) return yield* invalid("member-name", "--member-name is required with --root (the etcd member name is this host's node name)")
+  let nodeIp = options.nodeIp
+  if (nodeIp === undefined) {
+    const env = yield* readOptional(host(etcdEnvPath))
+    nodeIp = env === undefined ? undefined : nodeIpFromEtcdEnv(env, memberName)
+    if (nodeIp === undefined) {
+      return yield* invalid("node-ip", `--node-ip is required: ${host(etcdEnvPath)} ${env === undefined ? "does not exist" : `has no NODE_${memberName.replaceAll(/[-.]/g, "_")}_IP`} to derive it from`)
+    }
+  }
+
+  const bump = revisionBump(yield* readOptional(host("/var/lib/etcd/revision.json")), { noBump: options.noBump })
+  const capabilities = yield* etcdutl.capabilities.pipe(Effect.mapError((e) => invalid("etcdutl", e.message)))
+  const partialRestores = yield* findPartialRestores(root).pipe(Effect.mapError((e) => invalid("host", e.message)))
+  const snapshotCopy = yield* findSnapshotCopy(root, manifest.files.snapshot).pipe(Effect.mapError((e) => invalid("host", e.message)))
+  const existing: Array<string> = []
+  for (const path of pathsToObserve(manifest.revisions.requested, table, partialRestores)) {
+    const found = yield* lstatOrUndefined(host(path)).pipe(Effect.mapError((e) => invalid("host", e.message)))
+    if (found !== undefined) existing.push(path)
+  }
+
+  const input = yield* Effect.fromResult(
+    decodeRestorePlanInput({
+      root,
+      backupDir: hostBackupDir,
+      snapshotFile: selected.snapshot,
+      resourcesFile: selected.resources,
+      memberName,
+      nodeIp,
+      restoreId: options.restoreId,
+      revisions: manifest.revisions.requested,
+      bump,
+      etcdutl: capabilities,
+      snapshotBytes: manifest.files.snapshot.size,
+      resourcesBytes: manifest.entries.reduce((sum, e) => sum + e.size, 0),
+      existing,
+      partialRestores,
+      ...(snapshotCopy === undefined ? {} : { snapshotCopy }),
+    }),
+  ).pipe(Effect.mapError((e) => invalid("input", `the restore's input is invalid: ${e.message}`)))
+  const plan = yield* Effect.fromResult(planRestore(input, table)).pipe(Effect.mapError((e) => invalid(e.reason, e.message)))
+  return { selected, manifest, input, plan, backupDir } satisfies RestoreInputs
+})
+

@@ -1,0 +1,108 @@
+/**
+ * What a killed restore leaves, and the lock that tells whether a restore is still running.
+ *
+ * - `/etc/kubernetes/.cluster-backup-extract-*`: the extraction's staging directory, holding the
+ *   decoded keys and certificates of the tarball. A copy of the backup's content: the next
+ *   restore removes it (`sweepExtractLeftovers`), under the lock, so never while a live restore
+ *   extracts into it.
+ * - `/var/lib/etcd/restore-<uuid>`: etcdutl's output of a restore killed before install-member.
+ *   Not removed: the plan moves it into the kept-data directory (`findPartialRestores` feeds the
+ *   plan's `set-aside-partial-restores` step).
+ * - `/var/lib/etcd-backup/snapshot.db*`: the snapshot's copy. Kept (a record of what was
+ *   restored); a rerun restores from it instead of copying again (`findSnapshotCopy`).
+ *
+ * The lock, `/etc/kubernetes/.cluster-backup-restore.lock` under the root, is held for the whole
+ * of a real run (`src/services/run-lock.ts`).
+ */
+import { lstat, readdir, rm } from "node:fs/promises"
+import { posix } from "node:path"
+import { Effect, Schema } from "effect"
+import { hostLayout, isSnapshotCopyName, partialRestoreId } from "../../domain/restore-plan.ts"
+import { describeFileSystemFailure } from "../../services/file-system-error.ts"
+import { digestFile } from "../verify/verify-file-digest.ts"
+
+const copyDigests = new Map<string, string>()
+
+/**
+ * A copy of the backup's snapshot that an interrupted restore left in the kept-data directory
+ * under `root` (a regular file named as `copy-snapshot` names it, with the manifest's size and
+ * sha256), as a host path without the root; undefined when there is none. The copy is written via
+ * `.part` and renamed, so one under its final name is whole; the sha256 proves it is this backup's.
+ * Hashing is done once per file and process (the real run plans twice).
+ */
+export const findSnapshotCopy = (root: string, expected: { readonly size: number; readonly sha256: string }) =>
+  Effect.gen(function* () {
+    const keptDir = posix.join(root, hostLayout.keptDataDir)
+    for (const name of (yield* list(keptDir)).filter(isSnapshotCopyName).sort()) {
+      const path = posix.join(keptDir, name)
+      const info = yield* Effect.tryPromise({ try: () => lstat(path), catch: failure("inspect", path) })
+      if (!info.isFile() || info.size !== expected.size) continue
+      const key = `${path}:${info.ino}:${info.size}:${info.mtimeMs}`
+      const sha256 = copyDigests.get(key) ?? (yield* digestFile(path, expected.size).pipe(Effect.map((d) => d.sha256), Effect.orElseSucceed(() => "")))
+      copyDigests.set(key, sha256)
+      if (sha256 === expected.sha256) return posix.join(hostLayout.keptDataDir, name)
+    }
+    return undefined
+  })
+
+/** The extraction's staging directories are `mkdtemp(<target>/.cluster-backup-extract-)`. */
+export const extractStagingPrefix = ".cluster-backup-extract-"
+
+/** The restore lock of a host root. */
+export const restoreLockPath = (root: string) => posix.join(root, hostLayout.configDir, ".cluster-backup-restore.lock")
+
+export class RestoreLeftoverError extends Schema.TaggedError<RestoreLeftoverError>()("RestoreLeftoverError", {
+  path: Schema.String,
+  message: Schema.String,
+}) {}
+
+const failure = (operation: string, path: string) => (e: unknown) =>
+  new RestoreLeftoverError({ path, message: describeFileSystemFailure(operation, path, e).message })
+
+const errno = (e: unknown) => (typeof e === "object" && e !== null && "code" in e ? String(e.code) : "")
+
+const list = (dir: string) =>
+  Effect.tryPromise({
+    try: () => readdir(dir).catch((e: unknown) => (errno(e) === "ENOENT" || errno(e) === "ENOTDIR" ? [] : Promise.reject(e))),
+    catch: failure("list", dir),
+  })
+
+const isDirectory = (path: string) =>
+  Effect.tryPromise({ try: () => lstat(path).then((s) => s.isDirectory(), () => false), catch: failure("inspect", path) })
+
+/** Ids of the `restore-<uuid>` directories in etcd's data directory under `root` (links and files of that name are not ours). */
+export const findPartialRestores = (root: string) =>
+  Effect.gen(function* () {
+    const dataDir = posix.join(root, hostLayout.dataDir)
+    const ids: Array<string> = []
+    for (const name of yield* list(dataDir)) {
+      const id = partialRestoreId(name)
+      if (id !== undefined && (yield* isDirectory(posix.join(dataDir, name)))) ids.push(id)
+    }
+    return ids.sort()
+  })
+
+/**
+ * Removes the extraction staging directories a killed restore left in `/etc/kubernetes` under
+ * `root` and returns their paths. Only call it while holding the restore lock.
+ */
+export const sweepExtractLeftovers = (root: string) =>
+  Effect.gen(function* () {
+    const found = yield* findExtractLeftovers(root)
+    for (const path of found) {
+      yield* Effect.tryPromise({ try: () => rm(path, { recursive: true, force: true }), catch: failure("remove the leftover staging directory", path) })
+    }
+    return found
+  })
+
+/** The extraction staging directories in `/etc/kubernetes` under `root` (changes nothing). */
+export const findExtractLeftovers = (root: string) =>
+  Effect.gen(function* () {
+    const configDir = posix.join(root, hostLayout.configDir)
+    const found: Array<string> = []
+    for (const name of (yield* list(configDir)).sort()) {
+      const path = posix.join(configDir, name)
+      if (name.startsWith(extractStagingPrefix) && (yield* isDirectory(path))) found.push(path)
+    }
+    return found
+  })

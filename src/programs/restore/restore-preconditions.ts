@@ -1,0 +1,155 @@
+/**
+ * Checking a restore plan's preconditions against the host, one at a time, each failure saying
+ * what was required and what was found. `BackupVerified` is delegated to the caller (it runs the
+ * verifier); the others read the file system, `/proc` and the free space.
+ */
+import { lstat, readdir, stat } from "node:fs/promises"
+import { dirname } from "node:path"
+import { Effect, Schema } from "effect"
+import { renderPrecondition } from "../../domain/restore-plan-render.ts"
+import type { Precondition, RestorePlan } from "../../domain/restore-plan.ts"
+import { DiskSpace } from "../../services/disk-space.ts"
+import { describeFileSystemFailure } from "../../services/file-system-error.ts"
+import { describeActivity, probeEtcdActivity } from "./restore-etcd-activity.ts"
+
+export class RestorePreconditionFailed extends Schema.TaggedError<RestorePreconditionFailed>()("RestorePreconditionFailed", {
+  precondition: Schema.String,
+  message: Schema.String,
+}) {}
+
+export interface PreconditionContext {
+  readonly plan: RestorePlan
+  /** Runs the backup's verification (memoised by the caller). */
+  readonly backupVerified: Effect.Effect<void, RestorePreconditionFailed>
+}
+
+const errno = (e: unknown) => (typeof e === "object" && e !== null && "code" in e ? String(e.code) : "")
+
+/** lstat, `undefined` when the path does not exist (symbolic links are not followed). */
+export const lstatOrUndefined = (path: string) =>
+  Effect.tryPromise({
+    try: () => lstat(path).catch((e: unknown) => (errno(e) === "ENOENT" || errno(e) === "ENOTDIR" ? undefined : Promise.reject(e))),
+    catch: (e) => new RestorePreconditionFailed({ precondition: path, message: describeFileSystemFailure("inspect", path, e).message }),
+  })
+
+/** stat (symbolic links followed), `undefined` when the path or its target does not exist. */
+const followed = (path: string) =>
+  Effect.tryPromise({
+    try: () => stat(path).catch((e: unknown) => (errno(e) === "ENOENT" || errno(e) === "ENOTDIR" || errno(e) === "ELOOP" ? undefined : Promise.reject(e))),
+    catch: (e) => new RestorePreconditionFailed({ precondition: path, message: describeFileSystemFailure("inspect", path, e).message }),
+  })
+
+const kindOf = (s: { isFile(): boolean; isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }) =>
+  s.isFile() ? "a regular file" : s.isFIFO() ? "a FIFO" : s.isSocket() ? "a socket" : s.isCharacterDevice() || s.isBlockDevice() ? "a device" : "not a directory"
+
+/** The nearest existing ancestor of `path` (the file system a missing directory will be created on). */
+const existingAncestor = (path: string) =>
+  Effect.gen(function* () {
+    let p = path
+    while ((yield* lstatOrUndefined(p)) === undefined && p !== dirname(p)) p = dirname(p)
+    return p
+  })
+
+/** `dataDir` of the plan's host (etcd's data directory under the root). */
+export const planDataDir = (plan: RestorePlan) => `${plan.root === "/" ? "" : plan.root}/var/lib/etcd`
+
+export const checkPrecondition = (p: Precondition, context: PreconditionContext) =>
+  Effect.gen(function* () {
+    const unmet = (found: string) =>
+      new RestorePreconditionFailed({ precondition: p._tag, message: `required: ${renderPrecondition(p)}; found: ${found}` })
+    switch (p._tag) {
+      case "BackupVerified":
+        return yield* context.backupVerified
+      case "EtcdutlSupports": {
+        const supported = [...(context.plan.etcdutl.bumpRevision ? ["--bump-revision"] : []), ...(context.plan.etcdutl.markCompacted ? ["--mark-compacted"] : [])]
+        const missing = p.flags.filter((f) => !supported.includes(f))
+        if (missing.length > 0) return yield* unmet(`${context.plan.etcdutl.command} ${context.plan.etcdutl.version} has no ${missing.join(" or ")} (etcd 3.4 or older): use etcdutl 3.5 or newer, or --no-bump`)
+        return
+      }
+      case "PathExists":
+        if ((yield* lstatOrUndefined(p.path)) === undefined) return yield* unmet("it does not exist")
+        return
+      case "PathAbsent":
+        if ((yield* lstatOrUndefined(p.path)) !== undefined) return yield* unmet("it exists")
+        return
+      case "DirectoryEmpty": {
+        const entries = yield* Effect.tryPromise({
+          try: () => readdir(p.path).catch((e: unknown) => (errno(e) === "ENOENT" ? [] : Promise.reject(e))),
+          catch: (e) => unmet(describeFileSystemFailure("list", p.path, e).message),
+        })
+        const others = entries.filter((n) => !p.ignoring.includes(n)).sort()
+        if (others.length > 0) return yield* unmet(`it holds ${others.join(", ")}`)
+        return
+      }
+      case "FreeSpace": {
+        const on = yield* existingAncestor(p.path)
+        const usage = yield* DiskSpace.use((d) => d.usage(on)).pipe(Effect.mapError((e) => unmet(e.message)))
+        if (usage.availableBytes < p.bytes) return yield* unmet(`only ${usage.availableBytes} bytes are available on the file system of ${on}; free ${p.bytes - usage.availableBytes} bytes there and run the restore again`)
+        return
+      }
+      case "IsDirectory": {
+        const found = yield* lstatOrUndefined(p.path)
+        if (found === undefined) return p.mayBeAbsent ? undefined : yield* unmet("it does not exist; create it (it is part of a control-plane host)")
+        if (found.isDirectory()) return
+        if (found.isSymbolicLink()) {
+          if (!p.linkAllowed) {
+            return yield* unmet(`it is a symbolic link: the restore writes into it and never follows links there; replace the link by the directory it points to (or restore with --root pointing at that tree)`)
+          }
+          const target = yield* followed(p.path)
+          if (target?.isDirectory() === true) return
+          return yield* unmet(`it is a symbolic link to ${target === undefined ? "nothing" : "something that is not a directory"}; make it a directory`)
+        }
+        return yield* unmet(`it is ${kindOf(found)}, not a directory; move it away (the restore keeps its data in directories there)`)
+      }
+      case "SameFileSystem": {
+        const devices: Array<{ readonly path: string; readonly dev: number }> = []
+        for (const path of p.paths) {
+          const on = yield* existingAncestor(path)
+          const found = yield* followed(on)
+          if (found !== undefined) devices.push({ path: on, dev: found.dev })
+        }
+        if (new Set(devices.map((d) => d.dev)).size > 1) {
+          return yield* unmet(
+            `${devices.map((d) => `${d.path} is on device ${d.dev}`).join(", ")}: moving etcd's data between them would be a copy, not an atomic rename; make ${p.paths.at(-1)} a directory on the file system of ${p.paths[0]}`,
+          )
+        }
+        return
+      }
+      case "EtcdStopped": {
+        if ((yield* lstatOrUndefined(p.manifest)) !== undefined) return yield* unmet(`${p.manifest} is still in place, so the kubelet runs etcd`)
+        const activity = yield* probeEtcdActivity({ dataDir: planDataDir(context.plan), hostWide: context.plan.root === "/", ports: p.ports })
+        if (activity.length > 0) return yield* unmet(activity.map(describeActivity).join("; "))
+        return
+      }
+    }
+  })
+
+/**
+ * Preconditions of later steps that already cannot hold, whatever the earlier steps do: a
+ * directory that must be empty holds something no earlier step moves away, or a path that must
+ * be absent exists and no earlier step moves it. Found before the first step, they refuse the
+ * restore while nothing is changed, instead of stopping it half-way with etcd down.
+ */
+export const foreseeableFailures = (plan: RestorePlan) =>
+  Effect.gen(function* () {
+    const failures: Array<{ readonly what: string; readonly message: string }> = []
+    const movedAway: Array<string> = []
+    for (const [index, step] of plan.steps.entries()) {
+      for (const p of step.preconditions) {
+        const what = `step ${index + 1} ${step.id}: ${renderPrecondition(p)}`
+        const before = `step ${index + 1} ${step.id} requires ${renderPrecondition(p)}`
+        if (p._tag === "DirectoryEmpty") {
+          const entries = yield* Effect.promise(() => readdir(p.path).catch(() => [] as Array<string>))
+          const left = entries.filter((n) => !p.ignoring.includes(n) && !movedAway.includes(`${p.path}/${n}`)).sort()
+          if (left.length > 0) {
+            failures.push({ what, message: `${before}, but it holds ${left.join(", ")}, which no earlier step moves away: this restore did not make ${left.length === 1 ? "it" : "them"}; move ${left.length === 1 ? "it" : "them"} out of ${p.path} and run the restore again` })
+          }
+        }
+        if (p._tag === "PathAbsent" && !movedAway.includes(p.path) && (yield* lstatOrUndefined(p.path)) !== undefined) {
+          failures.push({ what, message: `${before}, but it exists and no earlier step moves it away: move it elsewhere (or choose another --restore-id) and run the restore again` })
+        }
+      }
+      for (const action of step.actions) if (action._tag === "Move") movedAway.push(action.from)
+    }
+    return failures
+  })

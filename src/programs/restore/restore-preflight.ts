@@ -1,0 +1,73 @@
+/**
+ * Every check a restore can make before it changes anything, shared by the dry run and the real
+ * run so that the dry run refuses exactly when a real run would: the backup verifies (every
+ * `verify` check except the test restore), the other upfront preconditions (etcdutl, free space,
+ * path types), and the preconditions of later steps that already cannot hold
+ * (`foreseeableFailures`). The checks read; none writes.
+ */
+import { Effect, FileSystem, Path } from "effect"
+import type { ChildProcessSpawner as Spawner } from "effect/process"
+import { renderPrecondition, type PreflightCheck } from "../../domain/restore-plan-render.ts"
+import type { OperandTable } from "../../domain/operands.ts"
+import { upfrontPreconditions, type RestorePlan } from "../../domain/restore-plan.ts"
+import type { Etcdutl } from "../../services/etcdutl.ts"
+import type { RestoreInputs } from "./restore-inputs.ts"
+import { checkPrecondition, foreseeableFailures, RestorePreconditionFailed } from "./restore-preconditions.ts"
+import { verifyBackup } from "../verify/verify.ts"
+import { describeCheck, failedChecks } from "../verify/verify-report.ts"
+
+export interface VerificationOptions {
+  readonly allowDirty?: boolean | undefined
+  readonly operands?: OperandTable | undefined
+}
+
+/**
+ * The backup's verification as the precondition `BackupVerified` runs it: memoised, so the
+ * upfront check and the step that names it run `verify` once.
+ */
+export const cachedVerification = (inputs: RestoreInputs, options: VerificationOptions) =>
+  Effect.gen(function* () {
+    // The verification needs the same services as the restore: captured here, run at most once.
+    const services = yield* Effect.context<Etcdutl | FileSystem.FileSystem | Path.Path | Spawner.ChildProcessSpawner>()
+    return yield* Effect.cached(
+      Effect.gen(function* () {
+        const report = yield* verifyBackup({
+          backupDir: inputs.backupDir,
+          timestamp: inputs.selected.timestamp,
+          allowDirty: options.allowDirty,
+          ...(options.operands === undefined ? {} : { operands: options.operands }),
+        })
+        const failed = failedChecks(report.checks)
+        if (failed.length > 0) {
+          return yield* new RestorePreconditionFailed({
+            precondition: "BackupVerified",
+            message: `the backup does not verify: ${failed.map(describeCheck).join("; ")}; restore another backup (cluster-backup verify ${inputs.backupDir} shows every check)`,
+          })
+        }
+      }).pipe(Effect.provideContext(services)),
+    )
+  })
+
+/** Runs every check that can be made now; `onCheck` sees each as it completes (the real run prints them). */
+export const preflightChecks = (
+  plan: RestorePlan,
+  backupVerified: Effect.Effect<void, RestorePreconditionFailed>,
+  onCheck: (check: PreflightCheck) => Effect.Effect<void> = () => Effect.void,
+) =>
+  Effect.gen(function* () {
+    const checks: Array<PreflightCheck> = []
+    const record = (check: PreflightCheck) => Effect.andThen(Effect.sync(() => void checks.push(check)), onCheck(check))
+    for (const p of upfrontPreconditions(plan)) {
+      const checked = yield* Effect.result(checkPrecondition(p, { plan, backupVerified }))
+      yield* record({ what: renderPrecondition(p), unmet: checked._tag === "Failure" ? checked.failure.message : undefined })
+    }
+    const foreseen = yield* Effect.result(foreseeableFailures(plan))
+    if (foreseen._tag === "Failure") {
+      yield* record({ what: "no later step's precondition already fails", unmet: foreseen.failure.message })
+    } else if (foreseen.success.length === 0) {
+      yield* record({ what: "no later step's precondition already fails (directories it empties, paths it needs free)" })
+    } else {
+      for (const failure of foreseen.success) yield* record({ what: failure.what, unmet: failure.message })
+    }
+    return checks
+  })

@@ -1,0 +1,133 @@
+/**
+ * `cluster-backup restore <dir>`: the host-side restore that replaces OpenShift's
+ * `cluster-restore.sh`, built from the pure restore plan (`domain/restore-plan.ts`).
+ *
+ * Both a dry run and a real run first make every check that can be made before a change
+ * (`restore-preflight.ts`: the backup passes every `verify` check except the test restore,
+ * etcdutl supports the bump, enough free space, and no later step's precondition already fails)
+ * and refuse, non-zero, with all that failed. `--dry-run` then prints the plan, the checks and the
+ * preconditions only their step can check, and touches nothing; a real run executes exactly the
+ * plan's steps in order (`restore-executor.ts`), printing each as it runs. A failing step is
+ * undone where it half-happened and named, with how to continue.
+ *
+ * A real run holds the restore lock from its first change to its end (`restore-leftovers.ts`):
+ * a second restore is refused while one runs, and the next run after a killed one sweeps the
+ * extraction's staging directory it left and moves its partial etcdutl output aside (a step of
+ * the plan), then continues where it stopped.
+ */
+import { Effect, Schema } from "effect"
+import type { BackupManifest } from "../../domain/backup-manifest.ts"
+import { renderPreflight, renderPreflightCheck, renderRestorePlan, type PreflightCheck } from "../../domain/restore-plan-render.ts"
+import type { RestorePlan, StepId } from "../../domain/restore-plan.ts"
+import { defaultTarLimits, type TarLimits } from "../../services/tarball/tarball.ts"
+import { executePlan } from "./restore-executor.ts"
+import { gatherRestoreInputs, type RestoreInputOptions } from "./restore-inputs.ts"
+import { acquireRunLock, inspectRunLock } from "../../services/run-lock.ts"
+import { findExtractLeftovers, restoreLockPath, sweepExtractLeftovers } from "./restore-leftovers.ts"
+import { cachedVerification, preflightChecks } from "./restore-preflight.ts"
+
+export interface RestoreOptions extends RestoreInputOptions {
+  readonly dryRun: boolean
+  /** Accept a possibly dirty backup (its verification's pairing check passes). */
+  readonly allowDirty?: boolean | undefined
+  /** Overrides the plan's wait for etcd to stop (tests). */
+  readonly stopTimeoutSeconds?: number | undefined
+  readonly stopPollMillis?: number | undefined
+  /** Where the plan and the progress go (text; lines end with a newline). */
+  readonly output: (text: string) => Effect.Effect<void>
+}
+
+export interface RestoreOutcome {
+  readonly plan: RestorePlan
+  readonly dryRun: boolean
+  /** Ids of the steps that ran, in order (empty for a dry run). */
+  readonly ran: ReadonlyArray<StepId>
+}
+
+export class RestoreRefused extends Schema.TaggedError<RestoreRefused>()("RestoreRefused", {
+  failures: Schema.Array(Schema.String),
+  message: Schema.String,
+}) {}
+
+/**
+ * The verified manifest says exactly what the tarball holds: the extraction accepts no more
+ * bytes than its files add up to, and no more entries than they and their directories can be.
+ */
+export const extractLimits = (manifest: BackupManifest): TarLimits => ({
+  ...defaultTarLimits,
+  maxTotalFileBytes: manifest.entries.reduce((sum, e) => sum + e.size, 0),
+  maxEntries: 4 * manifest.entries.length + 16,
+  maxArchiveBytes: manifest.files.resources.size,
+})
+
+/** The refusal of a run (dry or real) whose checks before any change did not all pass. */
+const refusal = (checks: ReadonlyArray<PreflightCheck>, dryRun: boolean): RestoreRefused | undefined => {
+  const failures = checks.flatMap((c) => (c.unmet === undefined ? [] : [c.unmet]))
+  if (failures.length === 0) return undefined
+  return new RestoreRefused({
+    failures,
+    message: `${dryRun ? "dry run: a real restore would be refused before any change" : "restore refused before any change"}: ${failures.join("; ")}. Nothing was changed.`,
+  })
+}
+
+/** The dry run's view of the lock (a real run now would fail to take it while another restore runs) and of what a killed restore left. */
+const lockCheck = (root: string) =>
+  Effect.gen(function* () {
+    const path = restoreLockPath(root)
+    const state = yield* Effect.result(inspectRunLock(path))
+    const what = `no other restore is running (${path})`
+    if (state._tag === "Failure") return [{ what, unmet: state.failure.message }] satisfies ReadonlyArray<PreflightCheck>
+    if (state.success._tag === "Held") {
+      const owner = state.success.owner
+      return [{ what, unmet: `held by ${owner.command} (PID ${owner.pid} on ${owner.host}, started ${owner.startedAt}): wait for it to finish` }] satisfies ReadonlyArray<PreflightCheck>
+    }
+    const leftovers = yield* findExtractLeftovers(root).pipe(Effect.orElseSucceed((): ReadonlyArray<string> => []))
+    return [
+      { what: state.success._tag === "Stale" ? `${what}: the lock a killed restore left is replaced by a real run` : what },
+      ...leftovers.map((path) => ({ what: `${path}, a killed restore's extraction staging directory (decoded keys), is removed by a real run before its first step` })),
+    ] satisfies ReadonlyArray<PreflightCheck>
+  })
+
+/** The real run, under the restore lock: sweep what a killed restore left, re-plan, check, execute. */
+const realRun = (options: RestoreOptions, root: string) =>
+  Effect.gen(function* () {
+    const line = (text: string) => options.output(`${text}\n`)
+    const lock = yield* acquireRunLock(restoreLockPath(root), `cluster-backup restore (restore-${options.restoreId})`)
+    if (lock.replaced._tag === "Stale") yield* line(`A restore was killed (its lock ${restoreLockPath(root)} was left): sweeping what it left.`)
+    const sweep = sweepExtractLeftovers(root).pipe(
+      Effect.flatMap((removed) => Effect.forEach(removed, (path) => line(`removed  ${path}: the extraction staging directory of a killed restore (decoded keys)`), { discard: true })),
+    )
+    // However the run ends, no staging directory with decoded keys stays behind (the lock is released after).
+    yield* Effect.addFinalizer(() => Effect.ignore(sweep))
+    yield* sweep
+    // Planned under the lock: what the host holds cannot change under this run any more.
+    const inputs = yield* gatherRestoreInputs(options)
+    const { plan } = inputs
+    const backupVerified = yield* cachedVerification(inputs, options)
+    yield* line(`Restore restore-${plan.restoreId} of backup ${inputs.selected.timestamp} under ${plan.root}: ${plan.steps.length} steps (${plan.steps.map((s) => s.id).join(", ")})`)
+    const checks = yield* preflightChecks(plan, backupVerified, (c) => line(renderPreflightCheck(c)))
+    const refused = refusal(checks, false)
+    if (refused !== undefined) return yield* refused
+    const ran = yield* executePlan({
+      plan,
+      print: line,
+      backupVerified,
+      stopTimeoutSeconds: options.stopTimeoutSeconds,
+      stopPollMillis: options.stopPollMillis,
+      extractLimits: extractLimits(inputs.manifest),
+    })
+    yield* line(`Restore restore-${plan.restoreId} complete: ${ran.length} steps ran. etcd starts from the restored member; old data was kept, nothing was deleted.`)
+    return { plan, dryRun: false, ran } satisfies RestoreOutcome
+  }).pipe(Effect.scoped)
+
+export const restoreBackup = Effect.fn("restoreBackup")(function* (options: RestoreOptions) {
+  const inputs = yield* gatherRestoreInputs(options)
+  if (!options.dryRun) return yield* realRun(options, inputs.plan.root)
+  const { plan } = inputs
+  const backupVerified = yield* cachedVerification(inputs, options)
+  const checks = [...(yield* lockCheck(plan.root)), ...(yield* preflightChecks(plan, backupVerified))]
+  yield* options.output(renderRestorePlan(plan) + renderPreflight(plan, checks))
+  const refused = refusal(checks, true)
+  if (refused !== undefined) return yield* refused
+  return { plan, dryRun: true, ran: [] } satisfies RestoreOutcome
+})

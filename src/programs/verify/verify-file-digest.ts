@@ -1,0 +1,51 @@
+/**
+ * One streaming pass over a backup file: its size, the sha256 of the whole file (what the
+ * manifest and `sha256sum` show) and, for a snapshot, etcd's trailer check (the sha256 of the
+ * database part against the 32 bytes etcd appended), reusing backup-init's `TrailerCheck`.
+ * Memory stays at one read chunk whatever the file's size. Only a regular file is read, and no
+ * further than `maxBytes` (the size the manifest states) or its size when opened
+ * (`services/backup-file.ts`).
+ */
+import { createHash } from "node:crypto"
+import { Effect, Stream } from "effect"
+import { streamBackupFile } from "../../services/backup-file.ts"
+import { TrailerCheck, type SnapshotHashMismatch, type SnapshotTooShort, type TrailerVerified } from "../../services/etcd/snapshot-trailer.ts"
+
+export interface FileDigest {
+  readonly size: number
+  /** sha256 of the whole file, hex. */
+  readonly sha256: string
+}
+
+export interface SnapshotDigest extends FileDigest {
+  readonly trailer: TrailerVerified | SnapshotHashMismatch | SnapshotTooShort
+}
+
+const chunkSize = 1024 * 1024
+
+const digest = (path: string, maxBytes: number | undefined, onChunk: (chunk: Uint8Array) => void) =>
+  Effect.gen(function* () {
+    const whole = createHash("sha256")
+    let size = 0
+    yield* streamBackupFile(path, { chunkSize, maxBytes }).pipe(
+      Stream.runForEach((chunk) =>
+        Effect.sync(() => {
+          size += chunk.length
+          whole.update(chunk)
+          onChunk(chunk)
+        }),
+      ),
+    )
+    return { size, sha256: whole.digest("hex") } satisfies FileDigest
+  })
+
+/** Size and sha256 of a file, streamed. */
+export const digestFile = (path: string, maxBytes?: number) => digest(path, maxBytes, () => undefined)
+
+/** Size, sha256 and etcd's trailer check of a snapshot file, in one pass. */
+export const digestSnapshot = (path: string, maxBytes?: number) =>
+  Effect.gen(function* () {
+    const check = new TrailerCheck()
+    const file = yield* digest(path, maxBytes, (chunk) => void check.push(chunk))
+    return { ...file, trailer: check.finish() } satisfies SnapshotDigest
+  })

@@ -1,0 +1,126 @@
+/**
+ * `verify --test-restore`: proves a snapshot restores, by doing it. The snapshot is restored with
+ * `etcdutl snapshot restore` into a throwaway data directory, an etcd member is started on it on
+ * free loopback ports, and the member is asked how many keys it serves, at which revision, and
+ * what the four operator CRs say. Everything it made (the member, its data directory and log) is
+ * removed when it returns, also on failure or interruption.
+ *
+ * The member is read through etcd's JSON gateway (`/v3/kv/range`) with a count-only range and
+ * single-key reads: the answer stays a few hundred bytes whatever the size of the snapshot.
+ */
+import { request } from "node:http"
+import { Effect, FileSystem, Schema } from "effect"
+import { defaultOperands, operandList, type OperandName, type OperandTable } from "../../domain/operands.ts"
+import { Etcdutl } from "../../services/etcdutl.ts"
+import { describeFileSystemFailure } from "../../services/file-system-error.ts"
+import { startLocalEtcd } from "../../services/local-etcd.ts"
+import { defaultEtcdPrefix } from "../../domain/etcd-prefix.ts"
+import { observedRevisionOf, operatorCrKeyUnder, type ObservedRevision } from "../backup/etcd-operator-revisions.ts"
+
+export class TestRestoreFailed extends Schema.TaggedError<TestRestoreFailed>()("TestRestoreFailed", {
+  stage: Schema.Literals(["scratch", "restore", "start", "read"]),
+  message: Schema.String,
+}) {}
+
+export interface TestRestoreOptions {
+  readonly snapshot: string
+  /** Where the throwaway data directory is made (it needs about the snapshot's size). */
+  readonly scratchDir: string
+  /** The `etcd` binary (default: `.tools/etcd/bin/etcd`, else PATH). */
+  readonly etcdBinary?: string | undefined
+  readonly operands?: OperandTable
+  /** The etcd key prefix the operator CRs are stored under (default `/kubernetes.io`). */
+  readonly etcdPrefix?: string | undefined
+}
+
+export interface TestRestoreResult {
+  /** Store revision the restored member serves. */
+  readonly revision: number
+  /** Keys it serves (current keys, not history). */
+  readonly keys: number
+  readonly operatorRevisions: Readonly<Record<OperandName, ObservedRevision>>
+}
+
+const memberName = "cluster-backup-test-restore"
+/** Large enough that a restored production database does not start with a NOSPACE alarm. */
+const quotaBackendBytes = 8 * 1024 * 1024 * 1024
+
+const RangeResponse = Schema.Struct({
+  header: Schema.Struct({ revision: Schema.optionalKey(Schema.String) }),
+  count: Schema.optionalKey(Schema.String),
+  kvs: Schema.optionalKey(Schema.Array(Schema.Struct({ key: Schema.String, value: Schema.optionalKey(Schema.String) }))),
+})
+const decodeRange = Schema.decodeUnknownResult(Schema.fromJsonString(RangeResponse))
+
+const readFailed = (message: string) => new TestRestoreFailed({ stage: "read", message })
+
+/** One `/v3/kv/range` call of the gateway: `key`/`rangeEnd` as raw strings. */
+const range = (clientUrl: string, body: Readonly<Record<string, unknown>>) =>
+  Effect.callback<typeof RangeResponse.Type, TestRestoreFailed>((resume) => {
+    const req = request(`${clientUrl}/v3/kv/range`, { method: "POST", timeout: 30_000, headers: { "content-type": "application/json" } }, (res) => {
+      let text = ""
+      res.setEncoding("utf8")
+      res.on("data", (chunk: string) => {
+        text += chunk
+        if (text.length > 16 * 1024 * 1024) res.destroy(new Error("answer larger than 16 MiB"))
+      })
+      res.on("error", (e) => resume(Effect.fail(readFailed(`reading from the restored member failed: ${e.message}`))))
+      res.on("end", () => {
+        if (res.statusCode !== 200) return resume(Effect.fail(readFailed(`the restored member answered HTTP ${res.statusCode}: ${text.slice(0, 200)}`)))
+        const decoded = decodeRange(text)
+        resume(decoded._tag === "Success" ? Effect.succeed(decoded.success) : Effect.fail(readFailed(`the restored member's answer is not a range response: ${text.slice(0, 200)}`)))
+      })
+    })
+    req.on("error", (e) => resume(Effect.fail(readFailed(`cannot reach the restored member at ${clientUrl}: ${e.message}`))))
+    req.on("timeout", () => req.destroy(new Error("no answer within 30 s")))
+    req.end(JSON.stringify(body))
+    return Effect.sync(() => req.destroy())
+  })
+
+const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64")
+
+/** Restores `snapshot` into a scratch member and reads it back; removes everything it made before returning. */
+export const testRestore = Effect.fn("testRestore")(function* (options: TestRestoreOptions) {
+  const fs = yield* FileSystem.FileSystem
+  const etcdutl = yield* Etcdutl
+  const table = options.operands ?? defaultOperands
+  return yield* Effect.scoped(
+    Effect.gen(function* () {
+      // Acquired first, released last: after the member has stopped.
+      const scratch = yield* fs
+        .makeTempDirectoryScoped({ directory: options.scratchDir, prefix: "cluster-backup-test-restore-" })
+        .pipe(Effect.mapError((e) => new TestRestoreFailed({ stage: "scratch", message: describeFileSystemFailure("make a scratch directory in", options.scratchDir, e).message })))
+      const dataDir = `${scratch}/data`
+      yield* etcdutl
+        .snapshotRestore({
+          snapshot: options.snapshot,
+          memberName,
+          peerUrl: "http://127.0.0.1:2380",
+          clusterToken: memberName,
+          dataDir,
+          bump: { _tag: "Disabled" },
+        })
+        .pipe(Effect.mapError((e) => new TestRestoreFailed({ stage: "restore", message: e.message })))
+      const member = yield* startLocalEtcd({
+        dataDir,
+        name: memberName,
+        unsafeNoFsync: true,
+        quotaBackendBytes,
+        ...(options.etcdBinary === undefined ? {} : { etcdBinary: options.etcdBinary }),
+      }).pipe(Effect.mapError((e) => new TestRestoreFailed({ stage: "start", message: e.message })))
+
+      const all = yield* range(member.clientUrl, { key: b64("\u0000"), range_end: b64("\u0000"), count_only: true })
+      const revision = Number(all.header.revision ?? "0")
+      const keys = Number(all.count ?? "0")
+      const operatorRevisions: Partial<Record<OperandName, ObservedRevision>> = {}
+      for (const operand of operandList(table)) {
+        const prefix = options.etcdPrefix ?? defaultEtcdPrefix
+        const key = operatorCrKeyUnder(prefix)(operand)
+        const found = yield* range(member.clientUrl, { key: b64(key), revision: String(revision) })
+        const value = found.kvs?.[0]?.value
+        operatorRevisions[operand.name] = observedRevisionOf(key, found.kvs?.[0] === undefined ? undefined : Buffer.from(value ?? "", "base64"), prefix)
+      }
+      return { revision, keys, operatorRevisions: operatorRevisions as Record<OperandName, ObservedRevision> } satisfies TestRestoreResult
+    }),
+  )
+})

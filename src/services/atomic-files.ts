@@ -1,0 +1,111 @@
+/**
+ * Writing backup files so that a crash or a failure never leaves a half-written file under its
+ * final name: write `<name>.part`/a temp name, fsync it, rename, fsync the directory.
+ */
+import { Effect, FileSystem, Path, Schema } from "effect"
+import { describeFileSystemFailure, errnoCode, FileSystemFailureFields } from "./file-system-error.ts"
+
+/** A file operation failed: the errno code, the path, and a message saying what to do. */
+export class BackupFileError extends Schema.TaggedError<BackupFileError>()("BackupFileError", FileSystemFailureFields) {}
+
+/** Maps a failure (effect's `PlatformError`, Node's exception) of `operation` on `path` into a `BackupFileError`. */
+export const fileError =
+  (operation: string, path: string) =>
+  (e: unknown): BackupFileError =>
+    new BackupFileError(describeFileSystemFailure(operation, path, e))
+
+/** fsync of a directory, so a rename or unlink in it survives a crash. */
+export const syncDirectory = Effect.fnUntraced(function* (dir: string) {
+  const fs = yield* FileSystem.FileSystem
+  yield* Effect.scoped(Effect.flatMap(fs.open(dir, { flag: "r" }), (handle) => handle.sync)).pipe(
+    Effect.mapError(fileError("sync directory", dir)),
+  )
+})
+
+/**
+ * Creates `dir` and its missing parents (0700 by default; existing ones are left as they are),
+ * one level at a time: Node's recursive mkdir retries forever at 100% CPU where a parent refuses
+ * new directories with ENOENT, as /proc and /sys do.
+ */
+export const makeDirectories = Effect.fnUntraced(function* (dir: string, mode = 0o700) {
+  const fs = yield* FileSystem.FileSystem
+  const paths = yield* Path.Path
+  const missing: Array<string> = []
+  for (let current = paths.resolve(dir); ; current = paths.dirname(current)) {
+    const info = yield* fs.stat(current).pipe(
+      Effect.catchIf(
+        // ENOTDIR: a file above is in the way; the walk up finds and names it.
+        (e) => (errnoCode(e) === "ENOENT" || errnoCode(e) === "ENOTDIR") && paths.dirname(current) !== current,
+        () => Effect.succeed(undefined),
+      ),
+      Effect.mapError(fileError("inspect", current)),
+    )
+    if (info === undefined) {
+      missing.unshift(current)
+      continue
+    }
+    if (info.type !== "Directory") {
+      return yield* new BackupFileError({
+        code: "ENOTDIR",
+        path: current,
+        operation: "create directory",
+        message: `cannot create directory ${dir}: ${current} exists and is not a directory: check the path`,
+      })
+    }
+    break
+  }
+  for (const level of missing) {
+    yield* fs.makeDirectory(level, { mode }).pipe(
+      Effect.catchIf(
+        (e) => errnoCode(e) === "EEXIST",
+        // Made by someone else meanwhile: fine if it is a directory.
+        (e) => Effect.flatMap(fs.stat(level), (info) => (info.type === "Directory" ? Effect.void : Effect.fail(e))),
+      ),
+      Effect.mapError((e) =>
+        errnoCode(e) === "ENOENT"
+          ? new BackupFileError({
+              code: "ENOENT",
+              path: level,
+              operation: "create directory",
+              message: `cannot create directory ${level}: ENOENT: its parent exists but refuses new directories (a virtual file system such as /proc or /sys?): choose a directory on a disk`,
+            })
+          : fileError("create directory", level)(e),
+      ),
+    )
+  }
+})
+
+/** Creates `dir` (and parents) if missing and sets it to `mode` (0700 by default). */
+export const ensurePrivateDirectory = Effect.fnUntraced(function* (dir: string, mode = 0o700) {
+  const fs = yield* FileSystem.FileSystem
+  yield* makeDirectories(dir, mode)
+  yield* fs.chmod(dir, mode).pipe(Effect.mapError(fileError("set the mode of", dir)))
+})
+
+/** Removes a file if it exists; never fails (for cleanup paths). */
+export const removeQuietly = (path: string) =>
+  Effect.flatMap(FileSystem.FileSystem, (fs) => fs.remove(path, { force: true })).pipe(Effect.ignore)
+
+/**
+ * Writes `data` to `path` atomically with `mode` (0600 by default): a sibling temp file is
+ * written and fsynced, renamed over `path`, and the directory fsynced. On any failure or
+ * interruption the temp file is removed and `path` is untouched.
+ */
+export const writeFileAtomic = Effect.fnUntraced(function* (path: string, data: Uint8Array, mode = 0o600) {
+  const fs = yield* FileSystem.FileSystem
+  const paths = yield* Path.Path
+  const temp = `${path}.tmp-${process.pid}`
+  yield* Effect.scoped(
+    Effect.gen(function* () {
+      const file = yield* fs.open(temp, { flag: "w", mode })
+      yield* fs.chmod(temp, mode)
+      yield* file.writeAll(data)
+      yield* file.sync
+    }),
+  ).pipe(
+    Effect.mapError(fileError("write", temp)),
+    Effect.flatMap(() => fs.rename(temp, path).pipe(Effect.mapError(fileError("rename into place", path)))),
+    Effect.onError(() => removeQuietly(temp)),
+  )
+  yield* syncDirectory(paths.dirname(path))
+})

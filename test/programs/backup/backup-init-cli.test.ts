@@ -1,0 +1,122 @@
+/**
+ * `cluster-backup backup-init` as the backup pod runs it: flags, exit codes, what it prints,
+ * and a SIGTERM in the middle of the stream (etcd is held with SIGSTOP so the stream is known to
+ * be in progress), against a real etcd 3.5 over TLS.
+ */
+import { spawn, spawnSync } from "node:child_process"
+import { createHash } from "node:crypto"
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
+import { join } from "node:path"
+import { assert, describe, layer } from "@effect/vitest"
+import { expect, it as plain } from "vitest"
+import { Effect, Result, Schema } from "effect"
+import { connectionFromFlags } from "../../../src/cli/backup-init-command.ts"
+import { SnapshotRecord } from "../../../src/programs/backup-dir/snapshot-record.ts"
+import { freeLoopbackPort } from "../../../src/services/local-etcd.ts"
+import { etcd3Client, seedKeys, TestEtcd } from "../../support/etcd-fixture.ts"
+import { cliEntry } from "../../support/tools.ts"
+
+const tlsFlags = (t: { clientCert: string; clientKey: string; caCert: string }) => [
+  "--etcd-cert", t.clientCert, "--etcd-key", t.clientKey, "--etcd-cacert", t.caCert,
+]
+const backupFiles = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((n) => n !== ".cluster-backup") : [])
+
+describe("--etcd-* flags", () => {
+  const base = { cert: "/c", key: "/k", cacert: "/ca" }
+  plain("https endpoints use the client certificate; http ones none; mixing or garbage is refused", () => {
+    expect(connectionFromFlags({ ...base, endpoints: "https://a:2379, https://b:2379/" })).toEqual(
+      Result.succeed({ endpoints: ["https://a:2379", "https://b:2379"], tls: { cert: "/c", key: "/k", cacert: "/ca" } }),
+    )
+    expect(connectionFromFlags({ ...base, endpoints: "http://127.0.0.1:2379" })).toEqual(Result.succeed({ endpoints: ["http://127.0.0.1:2379"] }))
+    const mixed = connectionFromFlags({ ...base, endpoints: "https://a:2379,http://b:2379" })
+    expect(Result.isFailure(mixed) && mixed.failure.message).toBe("--etcd-endpoints: expected URLs of one scheme, https:// or http://, not both")
+    const bad = connectionFromFlags({ ...base, endpoints: "etcd:2379" })
+    expect(Result.isFailure(bad) && bad.failure.message).toBe('--etcd-endpoints: expected URLs like https://host:2379 (scheme, host and port): "etcd:2379" is not one')
+    const port = connectionFromFlags({ ...base, endpoints: "https://127.0.0.1:99999" })
+    expect(Result.isFailure(port) && port.failure.message).toBe('--etcd-endpoints: expected URLs with a port from 1 to 65535: "https://127.0.0.1:99999" has 99999')
+    expect(connectionFromFlags({ ...base, endpoints: "HTTPS://[::1]:2379" })).toEqual(
+      Result.succeed({ endpoints: ["HTTPS://[::1]:2379"], tls: { cert: "/c", key: "/k", cacert: "/ca" } }),
+    )
+    expect(Result.isFailure(connectionFromFlags({ ...base, endpoints: " , " }))).toBe(true)
+  })
+})
+
+layer(TestEtcd.layer(), { excludeTestServices: true })("cluster-backup backup-init", (it) => {
+  it.effect("exits 0, prints the record it wrote, and leaves the snapshot (direct I/O or, with --no-direct-io, buffered)", () =>
+    Effect.gen(function* () {
+      const { member, tls, workDir } = yield* TestEtcd
+      for (const io of [[], ["--no-direct-io"]]) {
+        const backupDir = join(workDir, `cli-ok${io.join("")}`)
+        const run = spawnSync(process.execPath, [cliEntry, "backup-init", "--backup-dir", backupDir, "--etcd-endpoints", member.clientUrl, ...tlsFlags(tls), ...io], {
+          encoding: "utf8",
+        })
+        assert.strictEqual(run.status, 0, run.stderr)
+        const record = Schema.decodeUnknownSync(SnapshotRecord)(JSON.parse(run.stdout))
+        assert.deepStrictEqual(backupFiles(backupDir), [record.snapshotFile])
+        assert.strictEqual(statSync(join(backupDir, record.snapshotFile)).size, record.size)
+        assert.strictEqual(createHash("sha256").update(readFileSync(join(backupDir, record.snapshotFile)).subarray(0, record.size - 32)).digest("hex"), record.sha256)
+        assert.include(run.stderr, `snapshot ${record.snapshotFile} complete`)
+      }
+    }),
+  )
+
+  it.effect("exits non-zero with the error's message and tag when etcd cannot be reached", () =>
+    Effect.gen(function* () {
+      const { tls, workDir } = yield* TestEtcd
+      const endpoint = `https://127.0.0.1:${yield* freeLoopbackPort}`
+      const backupDir = join(workDir, "cli-down")
+      const run = spawnSync(process.execPath, [cliEntry, "backup-init", "--backup-dir", backupDir, "--etcd-endpoints", endpoint, ...tlsFlags(tls)], { encoding: "utf8" })
+      assert.notStrictEqual(run.status, 0)
+      assert.include(run.stderr, `error: cannot reach etcd at ${endpoint}`)
+      assert.include(run.stderr, "[EtcdUnreachable]")
+      assert.strictEqual(run.stdout, "")
+      assert.deepStrictEqual(backupFiles(backupDir), [])
+    }),
+  )
+
+  it.effect("exits 2 on bad --etcd-endpoints before touching anything", () =>
+    Effect.gen(function* () {
+      const { workDir } = yield* TestEtcd
+      const backupDir = join(workDir, "cli-flags")
+      const run = spawnSync(process.execPath, [cliEntry, "backup-init", "--backup-dir", backupDir, "--etcd-endpoints", "https://a:1,http://b:2"], { encoding: "utf8" })
+      assert.strictEqual(run.status, 2)
+      assert.include(run.stderr, 'Invalid value for flag --etcd-endpoints: "https://a:1,http://b:2". Expected: URLs of one scheme, https:// or http://, not both')
+      assert.isFalse(existsSync(backupDir))
+    }),
+  )
+
+  it.effect("SIGTERM in the middle of the stream exits non-zero, removes the part file and releases the lock", () =>
+    Effect.gen(function* () {
+      const { member, tls, workDir } = yield* TestEtcd
+      const client = yield* etcd3Client(member.connection)
+      // 60 MB: far more than what is in flight when etcd is stopped.
+      yield* seedKeys(client, 600, 100 * 1024, 100_000)
+      const backupDir = join(workDir, "cli-term")
+      const child = spawn(process.execPath, [cliEntry, "backup-init", "--backup-dir", backupDir, "--etcd-endpoints", member.clientUrl, ...tlsFlags(tls)], {
+        stdio: ["ignore", "pipe", "pipe"],
+      })
+      let stderr = "" // kept for the failure message
+      child.stderr.on("data", (c: Buffer) => (stderr += c.toString()))
+      const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)))
+      const part = () => backupFiles(backupDir).find((n) => n.endsWith(".db.part"))
+      try {
+        yield* Effect.promise(async () => {
+          for (let i = 0; i < 2000 && (part() === undefined || statSync(join(backupDir, part()!)).size === 0); i++) await new Promise((r) => setTimeout(r, 5))
+        })
+        process.kill(member.pid, "SIGSTOP")
+        assert.isDefined(part(), "the part file should exist while streaming")
+        yield* Effect.sleep(200)
+        assert.isNull(child.exitCode, "backup-init should still be waiting for etcd")
+        child.kill("SIGTERM")
+        const code = yield* Effect.promise(() => exited)
+        assert.notStrictEqual(code, 0, stderr)
+        assert.deepStrictEqual(backupFiles(backupDir), [])
+        // No record, and the lock released.
+        assert.deepStrictEqual(readdirSync(join(backupDir, ".cluster-backup")), [])
+      } finally {
+        process.kill(member.pid, "SIGCONT")
+        child.kill("SIGKILL")
+      }
+    }),
+  )
+})

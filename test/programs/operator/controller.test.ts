@@ -1,0 +1,156 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Duration, Effect, Exit, Layer, Logger, Scope } from "effect"
+import { TestClock } from "effect/testing"
+import { defaultReconcileConfig } from "../../../src/programs/operator/reconcile.ts"
+import { startController, type ControllerConfig } from "../../../src/programs/operator/controller.ts"
+import { ControllerMetrics } from "../../../src/services/controller-metrics.ts"
+import { Kube, type KubeService } from "../../../src/services/kube/kube.ts"
+import { leaseType } from "../../../src/services/kube/resources.ts"
+import { makeSimulatedCluster, type SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
+import { Fault } from "../../../src/simulation/faults.ts"
+import { defaultWatchBackoff } from "../../../src/services/kube/watch.ts"
+import { configMapData, ns, renderedPod, revs, seedOperators, setRevision } from "./reconcile-harness.ts"
+import { until } from "../../support/eventually.ts"
+
+const config = (identity: string): ControllerConfig => ({
+  reconcile: defaultReconcileConfig({ settleMs: 0, minIntervalMs: 0, identity }),
+  election: { namespace: ns, leaseName: "cluster-backup-operator", identity, leaseDurationMs: 1000, renewDeadlineMs: 600, retryPeriodMs: 50 },
+  resyncMs: 60_000,
+  minBackoffMs: 20,
+  maxBackoffMs: 200,
+})
+
+interface Write {
+  readonly identity: string
+  readonly holder: string | undefined
+  readonly expired: boolean
+}
+
+/** The simulated Kube with every ConfigMap write recorded with the Lease's holder at that instant. */
+const recordingKube = (cluster: SimulatedCluster, identity: string, writes: Array<Write>) =>
+  Layer.effect(
+    Kube,
+    Effect.map(Kube, (k): KubeService => {
+      const record = Effect.sync(() => {
+        const lease = cluster.get(leaseType, ns, "cluster-backup-operator") as { spec?: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number } } | undefined
+        const renew = Date.parse(lease?.spec?.renewTime ?? "")
+        writes.push({ identity, holder: lease?.spec?.holderIdentity, expired: Date.now() > renew + (lease?.spec?.leaseDurationSeconds ?? 0) * 1000 })
+      })
+      return {
+        ...k,
+        configMaps: {
+          ...k.configMaps,
+          create: (n, cm) => record.pipe(Effect.andThen(k.configMaps.create(n, cm))),
+          update: (n, cm) => record.pipe(Effect.andThen(k.configMaps.update(n, cm))),
+        },
+      }
+    }),
+  ).pipe(Layer.provide(Kube.simulated(cluster)))
+
+const run = (cluster: SimulatedCluster, identity: string, writes: Array<Write>, scope: Scope.Scope) =>
+  startController(config(identity)).pipe(
+    Effect.provide(Layer.merge(recordingKube(cluster, identity, writes), Layer.sync(ControllerMetrics, () => ControllerMetrics.make(ns)))),
+    Scope.provide(scope),
+  )
+
+
+const podLabel = (cluster: SimulatedCluster, key: string) => renderedPod(cluster)?.["metadata"]?.["labels"]?.[key] as string | undefined
+
+describe("controller", () => {
+  it.live("leads, renders, follows a revision bump through its watch, and releases the Lease on shutdown", () =>
+    Effect.gen(function* () {
+      const cluster = makeSimulatedCluster()
+      seedOperators(cluster, revs(3, 7, 5, 6))
+      const writes: Array<Write> = []
+      const scope = yield* Scope.make()
+      const handle = yield* run(cluster, "a", writes, scope)
+      yield* until("first render", () => podLabel(cluster, "backup.openshift.io/etcd-revision") === "3")
+      expect(handle.leading()).toBe(true)
+      expect(handle.ready()).toBe(true)
+      const started = Date.now()
+      setRevision(cluster, "etcd", 4)
+      yield* until("render of etcd 4", () => podLabel(cluster, "backup.openshift.io/etcd-revision") === "4")
+      expect(Date.now() - started).toBeLessThan(2000)
+      expect(configMapData(cluster, "backup-status")!["revisions"]).toContain('etcd: "4"')
+      yield* Scope.close(scope, Exit.void)
+      const lease = cluster.get(leaseType, ns, "cluster-backup-operator") as { spec: { holderIdentity: string } }
+      expect(lease.spec.holderIdentity).toBe("")
+    }))
+
+  it.live("two replicas racing for the Lease never both write; the standby takes over when the leader stops", () =>
+    Effect.gen(function* () {
+      const cluster = makeSimulatedCluster()
+      seedOperators(cluster, revs(3, 7, 5, 6))
+      cluster.faults.setRandom({ seed: 7, conflict: 0.3, unavailable: 0.1, match: { resource: "leases" } })
+      const writes: Array<Write> = []
+      const scopeA = yield* Scope.make()
+      const scopeB = yield* Scope.make()
+      const a = yield* run(cluster, "a", writes, scopeA)
+      const b = yield* run(cluster, "b", writes, scopeB)
+      yield* until("a render", () => renderedPod(cluster) !== undefined)
+      yield* Effect.sleep(300)
+      expect([a.leading(), b.leading()].filter(Boolean)).toHaveLength(1)
+      const [leader, standby, leaderScope, standbyScope] = a.leading() ? [a, b, scopeA, scopeB] : [b, a, scopeB, scopeA]
+      void leader
+      for (const r of [4, 5, 6]) {
+        setRevision(cluster, "etcd", r)
+        yield* until(`render of etcd ${r}`, () => podLabel(cluster, "backup.openshift.io/etcd-revision") === String(r))
+      }
+      yield* Scope.close(leaderScope, Exit.void)
+      setRevision(cluster, "etcd", 7)
+      yield* until("the standby's render of etcd 7", () => podLabel(cluster, "backup.openshift.io/etcd-revision") === "7", 8000)
+      expect(standby.leading()).toBe(true)
+      yield* Scope.close(standbyScope, Exit.void)
+      expect(writes.length).toBeGreaterThan(4)
+      for (const w of writes) {
+        expect(w.holder).toBe(w.identity)
+        expect(w.expired).toBe(false)
+      }
+      expect(new Set(writes.map((w) => w.identity)).size).toBe(2)
+    }))
+
+  it.live("a failing sync is retried with backoff until the API answers again", () =>
+    Effect.gen(function* () {
+      const cluster = makeSimulatedCluster()
+      seedOperators(cluster, revs(3, 7, 5, 6))
+      cluster.faults.inject(Fault.unavailable(), { resource: "configmaps", verb: "create", times: 20 })
+      const scope = yield* Scope.make()
+      const handle = yield* run(cluster, "a", [], scope)
+      yield* until("render after the outage", () => renderedPod(cluster) !== undefined, 8000)
+      expect(handle.syncs()).toBeGreaterThan(1)
+      yield* Scope.close(scope, Exit.void)
+    }))
+
+  it.effect("a minute of API outage for a watch: a bounded number of requests, one WARN when it starts failing, one line when it is restored", () =>
+    Effect.gen(function* () {
+      const cluster = makeSimulatedCluster()
+      seedOperators(cluster, revs(3, 7, 5, 6))
+      const lines: Array<string> = []
+      const capture = Logger.layer([Logger.make(({ logLevel, message }) => void lines.push(`${logLevel} ${String(message)}`))])
+      const watchRequests = () => cluster.requests.filter((r) => r.resource === "configmaps" && (r.verb === "watch" || r.verb === "list")).length
+      cluster.faults.inject(Fault.unavailable(), { resource: "configmaps", verb: ["watch", "list"], times: Infinity })
+      const scope = yield* Scope.make()
+      yield* startController({ ...config("a"), election: { ...config("a").election, leaseDurationMs: 137_000, renewDeadlineMs: 107_000, retryPeriodMs: 26_000 } }).pipe(
+        Effect.provide(Layer.merge(Kube.simulated(cluster, { watchBackoff: defaultWatchBackoff }), Layer.sync(ControllerMetrics, () => ControllerMetrics.make(ns)))),
+        Effect.provide(capture),
+        Scope.provide(scope),
+      )
+      const step = (seconds: number) =>
+        Effect.gen(function* () {
+          for (let i = 0; i < seconds * 10; i++) yield* TestClock.adjust(Duration.millis(100))
+        })
+      yield* step(60)
+      // Two watches (cluster-backup-pod and backup-status), each list failing with backoff from 1 s to 30 s.
+      expect(watchRequests()).toBeGreaterThanOrEqual(2 * 5)
+      expect(watchRequests()).toBeLessThanOrEqual(2 * 10)
+      const failing = lines.filter((l) => l.includes("watch of configmap") && l.includes("failing"))
+      expect(failing).toHaveLength(2)
+      expect(failing[0]).toMatch(/^Warn watch of configmap (cluster-backup-pod|backup-status) failing: .*; retrying with backoff$/)
+      cluster.faults.clear()
+      yield* step(31)
+      const restored = lines.filter((l) => l.includes("watch of configmap") && l.includes("restored"))
+      expect(restored.sort()).toEqual(["Info watch of configmap backup-status restored", "Info watch of configmap cluster-backup-pod restored"])
+      expect(lines.filter((l) => l.includes("watch of") && l.includes("failing"))).toHaveLength(2)
+      yield* Scope.close(scope, Exit.void)
+    }))
+})

@@ -1,0 +1,80 @@
+import { Effect, Layer, Ref, Result } from "effect"
+import { TestClock } from "effect/testing"
+import { operandList, operandNames, operatorGroup, operatorVersion, type OperandName } from "../../../src/domain/operands.ts"
+import type { RevisionSet } from "../../../src/domain/revisions.ts"
+import { parseYamlText } from "../../../src/domain/yaml-text.ts"
+import { defaultReconcileConfig, emptyMemory, reconcile, type ReconcileConfig } from "../../../src/programs/operator/reconcile.ts"
+import { Kube } from "../../../src/services/kube/kube.ts"
+import { configMapType, eventType, operatorTypes } from "../../../src/services/kube/resources.ts"
+import { makeSimulatedCluster, type SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
+
+export const ns = "openshift-etcd"
+export const start = Date.parse("2026-11-24T10:00:00Z")
+export const revs = (etcd: number, kas: number, kcm: number, ks: number): RevisionSet => ({
+  etcd,
+  "kube-apiserver": kas,
+  "kube-controller-manager": kcm,
+  "kube-scheduler": ks,
+})
+
+/** The four operator CRs at `set` (cluster-scoped singletons). */
+export const seedOperators = (cluster: SimulatedCluster, set: Partial<RevisionSet>) => {
+  for (const op of operandList()) {
+    const revision = set[op.name]
+    if (revision === undefined) continue
+    Result.getOrThrow(
+      cluster.create(operatorTypes[op.name], {
+        apiVersion: `${operatorGroup}/${operatorVersion}`,
+        kind: op.kind,
+        metadata: { name: "cluster" },
+        spec: { managementState: "Managed" },
+      }),
+    )
+    // Like the API: status is a subresource, not written by create.
+    Result.getOrThrow(cluster.updateStatus(operatorTypes[op.name], undefined, "cluster", { latestAvailableRevision: revision }))
+  }
+}
+
+export const setRevision = (cluster: SimulatedCluster, operand: OperandName, revision: unknown) => {
+  const cr = cluster.get(operatorTypes[operand], undefined, "cluster")!
+  Result.getOrThrow(cluster.updateStatus(operatorTypes[operand], undefined, "cluster", { ...(cr["status"] as object), latestAvailableRevision: revision }))
+}
+
+export const configMapData = (cluster: SimulatedCluster, name: string) =>
+  cluster.get(configMapType, ns, name)?.["data"] as Record<string, string> | undefined
+
+export const renderedPod = (cluster: SimulatedCluster) => {
+  const yaml = configMapData(cluster, "cluster-backup-pod")?.["backup-pod.yaml"]
+  return yaml === undefined ? undefined : (Result.getOrThrow(parseYamlText(yaml)) as Record<string, any>)
+}
+
+export const events = (cluster: SimulatedCluster) =>
+  cluster.list(eventType, ns).map((e) => ({ reason: e["reason"] as string, type: e["type"] as string, message: e["message"] as string }))
+
+/** A controller's sync on `cluster` with its own memory. */
+export const makeSync = (cluster: SimulatedCluster, overrides: Partial<ReconcileConfig> = {}) => {
+  const config = defaultReconcileConfig({ settleMs: 0, ...overrides })
+  const memory = Effect.runSync(Ref.make(emptyMemory))
+  const layer = Kube.simulated(cluster)
+  return (extra: Partial<ReconcileConfig> = {}) => reconcile({ ...config, ...extra }, memory).pipe(Effect.provide(layer))
+}
+
+/** The simulated cluster's clock (creationTimestamp, pod times) follows the tests' TestClock via `advance`. */
+let clusterNow = start
+export const advance = (ms: number) =>
+  Effect.gen(function* () {
+    clusterNow += ms
+    yield* TestClock.adjust(ms)
+  })
+
+export const setup = (set: Partial<RevisionSet> = revs(3, 7, 5, 6)) =>
+  Effect.gen(function* () {
+    clusterNow = start
+    yield* TestClock.setTime(start)
+    const cluster = makeSimulatedCluster({ now: () => new Date(clusterNow) })
+    seedOperators(cluster, set)
+    return cluster
+  })
+
+export const allOperands = operandNames
+export const KubeLayer = (cluster: SimulatedCluster) => Layer.fresh(Kube.simulated(cluster))

@@ -1,0 +1,131 @@
+/**
+ * prune's leftover rule, with the Clock as "now" (TestClock): what no manifest vouches for is kept
+ * while anything in it is younger than the grace period, unless a stale lock proves a dead run of
+ * this project left it. Files are on a real disk with chosen modification times.
+ */
+import { spawnSync } from "node:child_process"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
+import { hostname, tmpdir } from "node:os"
+import { join } from "node:path"
+import { NodeServices } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { TestClock } from "effect/testing"
+import { prune, type PruneOptions } from "../../../src/programs/prune/prune.ts"
+import { setTreeMtime, writeFakeBackup } from "../../support/fake-backups.ts"
+
+const copiedAt = Date.parse("2026-03-01T00:00:00Z")
+const minute = 60_000
+const day = 86_400_000
+
+/**
+ * Two verified backups in subdirectories and, copied without the lock at `copiedAt`: `copy/` (an
+ * `oc cp` cut short: a snapshot and half a tarball, no manifest yet) and `upload/` (a directory
+ * store's upload: a snapshot and the tarball's `.part`).
+ */
+const fixture = () => {
+  const dir = mkdtempSync(join(tmpdir(), "prune-grace-"))
+  writeFakeBackup(join(dir, "b1"), "2026-02-01_000000")
+  writeFakeBackup(join(dir, "b2"), "2026-02-02_000000")
+  setTreeMtime(dir, copiedAt - 30 * day)
+  mkdirSync(join(dir, "copy"))
+  writeFileSync(join(dir, "copy", "snapshot_2026-01-15_000000.db"), "s".repeat(100))
+  writeFileSync(join(dir, "copy", "static_kuberesources_2026-01-15_000000.tar.gz"), "half a tarball")
+  setTreeMtime(join(dir, "copy"), copiedAt)
+  mkdirSync(join(dir, "upload"))
+  writeFileSync(join(dir, "upload", "snapshot_2026-01-16_000000.db"), "s".repeat(100))
+  writeFileSync(join(dir, "upload", "static_kuberesources_2026-01-16_000000.tar.gz.part"), "half an upload")
+  setTreeMtime(join(dir, "upload"), copiedAt)
+  return dir
+}
+
+const run = (dir: string, graceMs = day) => {
+  const options: PruneOptions = { dir, dryRun: false, policy: { keepLast: 1 }, leftoverGrace: { ms: graceMs, text: graceMs === day ? "24h" : `${graceMs}ms` } }
+  return prune(options).pipe(Effect.provide(NodeServices.layer))
+}
+const ls = (where: string) => readdirSync(where).sort()
+
+describe("prune: copies in progress and a dead run's leftovers", () => {
+  it.effect("keeps a copy modified 3 min ago and says why; removes it once the Clock is 2 days later", () =>
+    Effect.gen(function* () {
+      const dir = fixture()
+      try {
+        yield* TestClock.setTime(copiedAt + 3 * minute)
+        const young = yield* run(dir)
+        assert.deepStrictEqual(ls(dir), [".cluster-backup", "b2", "copy", "upload"])
+        assert.deepStrictEqual(ls(join(dir, "copy")), ["snapshot_2026-01-15_000000.db", "static_kuberesources_2026-01-15_000000.tar.gz"])
+        assert.deepStrictEqual(ls(join(dir, "upload")), ["snapshot_2026-01-16_000000.db", "static_kuberesources_2026-01-16_000000.tar.gz.part"])
+        const why = "kept: modified 3 min ago, may be a copy in progress; prune removes it after 24h or with --leftover-grace 0"
+        assert.isTrue(young.keep.some((k) => k.unit.id === "copy/" && k.reason.startsWith(why)), JSON.stringify(young.keep))
+        assert.deepStrictEqual(
+          young.leftovers.filter((l) => l.path.startsWith("upload/")).map((l) => [l.path, l.removed, l.reason]),
+          [["upload/", false, why], ["upload/static_kuberesources_2026-01-16_000000.tar.gz.part", false, why]],
+        )
+        assert.deepStrictEqual(young.remove.map((r) => r.unit.id), ["b1/"])
+
+        yield* TestClock.setTime(copiedAt + 2 * day)
+        const old = yield* run(dir)
+        assert.deepStrictEqual(ls(dir), [".cluster-backup", "b2"])
+        assert.deepStrictEqual(old.remove.map((r) => r.unit.id), ["copy/"])
+        assert.isTrue(old.leftovers.every((l) => l.removed))
+      } finally {
+        rmSync(dir, { recursive: true, force: true })
+      }
+    }),
+  )
+
+  it.effect("a grace of 0 removes a copy modified now", () =>
+    Effect.gen(function* () {
+      const dir = fixture()
+      try {
+        yield* TestClock.setTime(copiedAt)
+        yield* run(dir, 0)
+        assert.deepStrictEqual(ls(dir), [".cluster-backup", "b2"])
+      } finally {
+        rmSync(dir, { recursive: true, force: true })
+      }
+    }),
+  )
+
+  it.effect("removes at once, whatever their age, the remains and leftovers of a run whose stale lock names a gone process", () =>
+    Effect.gen(function* () {
+      const dir = fixture()
+      try {
+        const gone = spawnSync(process.execPath, ["-e", "0"]).pid!
+        for (const sub of ["copy", "upload"]) {
+          mkdirSync(join(dir, sub, ".cluster-backup"))
+          writeFileSync(
+            join(dir, sub, ".cluster-backup", "run.lock"),
+            JSON.stringify({ pid: gone, startTicks: null, host: hostname(), command: "backup-create", startedAt: "2026-03-01T00:00:00.000Z" }),
+          )
+          setTreeMtime(join(dir, sub), copiedAt)
+        }
+        yield* TestClock.setTime(copiedAt + 1000)
+        const result = yield* run(dir)
+        assert.deepStrictEqual(ls(dir), [".cluster-backup", "b2"])
+        assert.deepStrictEqual(result.remove.map((r) => r.unit.id).sort(), ["b1/", "copy/"])
+        assert.isFalse(existsSync(join(dir, "upload")))
+      } finally {
+        rmSync(dir, { recursive: true, force: true })
+      }
+    }),
+  )
+
+  it.effect("finishes the emptying of a subdirectory an interrupted prune had begun (its record named it), and leaves a user's empty directory", () =>
+    Effect.gen(function* () {
+      const dir = fixture()
+      try {
+        mkdirSync(join(dir, "emptied"))
+        mkdirSync(join(dir, "users-empty-dir"))
+        mkdirSync(join(dir, ".cluster-backup"))
+        writeFileSync(join(dir, ".cluster-backup", "prune-removing.json"), JSON.stringify({ subdirectory: "emptied" }))
+        yield* TestClock.setTime(copiedAt + 3 * minute)
+        yield* run(dir)
+        assert.deepStrictEqual(ls(dir), [".cluster-backup", "b2", "copy", "upload", "users-empty-dir"])
+        assert.deepStrictEqual(ls(join(dir, ".cluster-backup")), [])
+      } finally {
+        rmSync(dir, { recursive: true, force: true })
+      }
+    }),
+  )
+})

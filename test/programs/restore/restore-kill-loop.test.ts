@@ -1,0 +1,217 @@
+/**
+ * `cluster-backup restore` (the real command, the real etcdutl 3.5, a backup made from a real
+ * etcd) on a host simulated under `--root`, killed at seeded random points of its work, then run
+ * again: the rerun resumes and completes; the host holds a correct restore; no extraction staging
+ * directory (decoded keys) and no lock is left; nothing was deleted (the old member, the stopped
+ * manifest and the replaced revision directory are kept). A kill point is a random step's start
+ * and up to 300 ms into it. Kills take the whole process group, as
+ * a container or systemd stop with SIGKILL does (etcdutl with it); every fifth is a SIGTERM to
+ * the command alone, after which nothing may be left at once. Then the case of the issue: a kill
+ * during `etcdutl snapshot restore`, whose partial output the rerun moves aside. The seed is
+ * fixed (KILL_LOOP_SEED replays another); the kill points are in the failure messages.
+ */
+import { spawn } from "node:child_process"
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { dirname, join } from "node:path"
+import { Effect } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { hostFiles, makeBackup, makeHostTree, startSharedEtcd, type HostTree, type SharedEtcd } from "../../support/bad-backups.ts"
+import { seededRandom } from "../../support/kill-loop.ts"
+import { cliEntry, etcdTool } from "../../support/tools.ts"
+import { allInstallerFiles, loadedCluster, walk, type Loaded } from "../backup/backup-resources-harness.ts"
+
+const seed = Number(process.env["KILL_LOOP_SEED"] ?? 13)
+const kills = 10
+const lockName = "etc/kubernetes/.cluster-backup-restore.lock"
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+interface Run {
+  readonly status: number | null
+  readonly signal: NodeJS.Signals | null
+  /** The kill landed before the command ended. */
+  readonly killed: boolean
+  /** Milliseconds from the trigger to the kill (or to the end). */
+  readonly afterTriggerMs: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+const restoreArgs = (host: HostTree, etcdutl: string) => ["restore", host.backupDir, "--root", host.root, "--member-name", "master-0", "--etcdutl", etcdutl]
+
+/** The lock names this process: its work has begun (Node's start-up before that changes nothing). */
+const holdsLock = (host: HostTree, pid: number) => {
+  try {
+    return (JSON.parse(readFileSync(join(host.root, lockName), "utf8")) as { pid?: number }).pid === pid
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Runs the command in its own process group; once `trigger` holds, waits `delayMs`, then sends
+ * SIGKILL to the group, or SIGTERM to the command alone (unless it ended first).
+ */
+const runAndKill = async (
+  args: ReadonlyArray<string>,
+  trigger: (pid: number, stdout: string) => boolean,
+  delayMs: number,
+  signal: "SIGKILL" | "SIGTERM" | undefined,
+  env: Readonly<Record<string, string>> = {},
+): Promise<Run> => {
+  const child = spawn(process.execPath, [cliEntry, ...args], { detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } })
+  let stdout = ""
+  let stderr = ""
+  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
+  let ended = false
+  const exited = new Promise<{ status: number | null; signal: NodeJS.Signals | null }>((done) =>
+    child.on("close", (status, sig) => {
+      ended = true
+      done({ status, signal: sig })
+    }),
+  )
+  while (!ended && !trigger(child.pid!, stdout)) await sleep(2)
+  const triggered = Date.now()
+  if (signal !== undefined) await Promise.race([sleep(delayMs), exited])
+  const killed = !ended && signal !== undefined
+  if (killed) {
+    if (signal === "SIGKILL") process.kill(-child.pid!, "SIGKILL")
+    else child.kill("SIGTERM")
+  }
+  const { status, signal: got } = await exited
+  if (signal === "SIGTERM") {
+    // The command is gone; anything of its group still running (an etcdutl it was stopping) too.
+    try {
+      process.kill(-child.pid!, "SIGKILL")
+    } catch {
+      // no such group: all gone
+    }
+  }
+  return { status, signal: got, killed, afterTriggerMs: Date.now() - triggered, stdout, stderr }
+}
+
+const extractLeftovers = (host: HostTree) => readdirSync(join(host.root, "etc/kubernetes")).filter((n) => n.startsWith(".cluster-backup-extract-"))
+
+/** Every file under `dir` (relative path) whose content is `text`. */
+const filesHolding = (dir: string, text: string) => [...walk(dir)].filter(([, e]) => e.bytes?.toString() === text).map(([path]) => path)
+
+let etcd: SharedEtcd
+let loaded: Loaded
+let backup: string
+
+beforeAll(async () => {
+  etcd = await startSharedEtcd("restore-kill", 200)
+  loaded = loadedCluster()
+  backup = join(etcd.workDir, "backup")
+  await Effect.runPromise(makeBackup(backup, etcd.member.connection, loaded))
+}, 60_000)
+
+afterAll(async () => {
+  await etcd?.close()
+})
+
+/** The host holds a correct restore of the backup, with nothing of the old host deleted and nothing of the restore's own left. */
+const expectRestored = (host: HostTree, context: string) => {
+  const fixtureFiles = allInstallerFiles(loaded.fixture)
+  const read = (relative: string) => readFileSync(join(host.root, relative), "utf8")
+  expect(read(hostFiles.runningManifest), context).toBe(fixtureFiles.get("static-pod-resources/etcd-pod-3/etcd-pod.yaml")!.bytes.toString())
+  expect(readdirSync(join(host.root, "var/lib/etcd")), context).toEqual(["member"])
+  expect(existsSync(join(host.root, "var/lib/etcd/member/snap/db")), context).toBe(true)
+  expect(existsSync(join(host.root, "var/lib/etcd/member/wal")), context).toBe(true)
+  const restored = walk(join(host.root, "etc/kubernetes"))
+  for (const [path, file] of fixtureFiles) {
+    expect(restored.get(path)?.bytes?.equals(file.bytes), `${context}: ${path}`).toBe(true)
+    expect(restored.get(path)?.mode, `${context}: ${path}`).toBe(file.mode)
+  }
+  // Nothing deleted: the old member, the stopped manifest, the replaced revision, the unrelated files.
+  expect(filesHolding(join(host.root, "var/lib/etcd-backup"), "old etcd data\n").filter((p) => /^member[^/]*\/snap\/db$/.test(p)), context).toHaveLength(1)
+  expect(filesHolding(join(host.root, "etc/kubernetes/manifests-stopped"), "kind: Pod # the running etcd\n"), context).toHaveLength(1)
+  expect(filesHolding(join(host.root, "etc/kubernetes"), "kind: Pod # installed before the disaster\n").filter((p) => p.startsWith("static-pod-resources-replaced-by-restore-")), context).toHaveLength(1)
+  expect(read(hostFiles.otherManifest), context).toBe("kind: Pod # kube-apiserver\n")
+  expect(read(hostFiles.certs), context).toBe("certificate\n")
+  // One copy of the snapshot (a rerun restores from the copy an interrupted run made), no partial one.
+  expect(readdirSync(join(host.root, "var/lib/etcd-backup")).filter((n) => n.startsWith("snapshot")), context).toEqual(["snapshot.db"])
+  // Nothing of the restore's own left behind.
+  expect(extractLeftovers(host), context).toEqual([])
+  expect(existsSync(join(host.root, lockName)), context).toBe(false)
+}
+
+describe("restore under kills", () => {
+  it(`killed ${kills} times at seeded random points, then run again: it resumes and completes, the host restored, nothing left, nothing deleted (seed ${seed})`, async () => {
+    const etcdutl = etcdTool("etcdutl")
+    const random = seededRandom(seed)
+    const host = makeHostTree(etcd.workDir, backup)
+    const points: Array<string> = []
+    for (let i = 0; i < kills; i++) {
+      // A kill point: a random step's start (0: the lock is taken), then up to 300 ms into it
+      // (the extraction, etcdutl, a move, or the space between steps).
+      const fraction = random()
+      const delay = Math.round(random() * 300)
+      const signal = i % 5 === 4 ? "SIGTERM" : "SIGKILL"
+      let step = 0
+      const trigger = (pid: number, out: string) => {
+        if (!holdsLock(host, pid)) return false
+        const total = /: (\d+) steps \(/.exec(out)
+        if (total === null) return false
+        step = Math.floor(fraction * (Number(total[1]) + 1))
+        return step === 0 || out.includes(`[${step}/`)
+      }
+      const run = await runAndKill(restoreArgs(host, etcdutl), trigger, delay, signal)
+      const last = run.stdout.trim().split("\n").at(-1) ?? ""
+      points.push(`${signal} ${delay} ms after the start of step ${step}${run.killed ? "" : ` (finished, exit ${run.status})`}: last line ${JSON.stringify(last.slice(0, 120))}`)
+      const context = `kill ${i}: ${points.at(-1)}\n${run.stderr}`
+      if (!run.killed) expect(run.status, context).toBe(0)
+      if (run.killed && signal === "SIGTERM") {
+        // Interrupted, not done: non-zero; its finalizers removed the decoded keys and the lock.
+        expect(run.status, context).not.toBe(0)
+        expect(run.stderr, context).toContain("interrupted")
+        if (run.stdout.includes("interrupted during")) {
+          expect(run.stdout, context).toMatch(/interrupted during \S+; (what it had changed was put back|it had changed nothing)\. Run the restore again to continue\./)
+        }
+        expect(extractLeftovers(host), context).toEqual([])
+        expect(existsSync(join(host.root, lockName)), context).toBe(false)
+      }
+    }
+    const context = `kill points:\n  ${points.join("\n  ")}`
+    const final = await runAndKill(restoreArgs(host, etcdutl), (pid) => holdsLock(host, pid), 0, undefined)
+    expect(final.status, `${context}\n${final.stdout}\n${final.stderr}`).toBe(0)
+    expect(final.stdout, context).toMatch(/Restore restore-\S+ complete: \d+ steps ran\./)
+    expectRestored(host, context)
+    console.log(`restore kill loop (seed ${seed}): ${context}\nfinal run: ${final.stdout.split("\n").filter((l) => /^(\[|removed|A restore)/.test(l)).join("; ")}`)
+  }, 240_000)
+
+  it("killed during etcdutl snapshot restore: the rerun moves the partial output aside and completes", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const started = join(etcd.workDir, `etcdutl-started-${Date.now()}`)
+    // etcdutl as the real one, except that `snapshot restore` writes part of its output, says so, and hangs (until killed).
+    const wrapper = join(host.root, "usr/local/bin/etcdutl-hanging")
+    mkdirSync(dirname(wrapper), { recursive: true })
+    writeFileSync(
+      wrapper,
+      [
+        "#!/bin/bash",
+        'if [ "$1 $2" = "snapshot restore" ] && [ "$3" != "--help" ] && [ -n "$HANG_MARKER" ]; then',
+        '  while [ $# -gt 0 ]; do if [ "$1" = --data-dir ]; then mkdir -p "$2/member/snap" && head -c 4096 /dev/urandom > "$2/member/snap/db"; fi; shift; done',
+        '  touch "$HANG_MARKER"; sleep 60; exit 1',
+        "fi",
+        `exec ${JSON.stringify(etcdTool("etcdutl"))} "$@"`,
+        "",
+      ].join("\n"),
+      { mode: 0o755 },
+    )
+    const killed = await runAndKill(restoreArgs(host, wrapper), () => existsSync(started), 0, "SIGKILL", { HANG_MARKER: started })
+    expect(killed.killed, killed.stdout + killed.stderr).toBe(true)
+    const partial = readdirSync(join(host.root, "var/lib/etcd")).filter((n) => n.startsWith("restore-"))
+    expect(partial).toHaveLength(1)
+    expect(existsSync(join(host.root, lockName))).toBe(true)
+
+    const again = await runAndKill(restoreArgs(host, wrapper), (pid) => holdsLock(host, pid), 0, undefined)
+    expect(again.status, again.stdout + again.stderr).toBe(0)
+    expect(again.stdout).toContain("set-aside-partial-restores")
+    expect(again.stdout).toContain(`move     ${host.root}/var/lib/etcd/${partial[0]} -> ${host.root}/var/lib/etcd-backup/failed-${partial[0]}`)
+    expectRestored(host, again.stdout)
+    // The partial output is kept, not deleted.
+    expect(readFileSync(join(host.root, `var/lib/etcd-backup/failed-${partial[0]}/member/snap/db`)).length).toBe(4096)
+  }, 120_000)
+})

@@ -1,0 +1,426 @@
+/**
+ * restore on a control-plane host simulated under a temporary root, with a backup made by the
+ * backup pod's programs against etcd 3.5 and the real etcdutl: the dry run changes nothing and
+ * prints the plan; a real run performs exactly the dry run's steps and leaves the host restored;
+ * refusals change nothing; the wait for etcd to stop is observable and bounded; a step that
+ * half-happened is undone, and running again finishes the restore.
+ */
+import { spawn, type ChildProcess } from "node:child_process"
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs"
+import { hostname } from "node:os"
+import { join } from "node:path"
+import { NodeServices } from "@effect/platform-node"
+import { Cause, Effect, Exit, Fiber, Layer, Scope } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { renderAction, renderRestorePlan } from "../../../src/domain/restore-plan-render.ts"
+import type { RestoreOptions, RestoreOutcome } from "../../../src/programs/restore/restore.ts"
+import { DiskSpace } from "../../../src/services/disk-space.ts"
+import { etcdToolPath } from "../../../src/services/local-etcd.ts"
+import { acquireRunLock } from "../../../src/services/run-lock.ts"
+import { Etcdutl } from "../../../src/services/etcdutl.ts"
+import { Tarball } from "../../../src/services/tarball/tarball.ts"
+import { badBackups, hostFiles, makeBackup, makeHostTree, readManifest, restoreOnHost, startSharedEtcd, type HostTree, type SharedEtcd } from "../../support/bad-backups.ts"
+import { snapshotTree } from "../../support/hostile-tarballs.ts"
+import { allInstallerFiles, loadedCluster, walk, type Loaded } from "../backup/backup-resources-harness.ts"
+
+const restoreId = "0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71"
+const allSteps = [
+  "check-snapshot",
+  "stop-etcd",
+  "wait-etcd-stopped",
+  "keep-old-member",
+  "keep-revision-json",
+  "restore-resources",
+  "copy-snapshot",
+  "restore-snapshot",
+  "install-member",
+  "start-etcd",
+]
+
+interface Ran {
+  readonly exit: Exit.Exit<RestoreOutcome, unknown>
+  readonly output: string
+}
+
+const layers = (etcdutl: Layer.Layer<Etcdutl> = Etcdutl.live, disk: Layer.Layer<DiskSpace> = DiskSpace.layerLive) =>
+  Layer.mergeAll(etcdutl, disk, Tarball.layer, NodeServices.layer)
+
+const restoreEffect = (host: HostTree, options: Partial<RestoreOptions>, out: Array<string>, layer = layers()) =>
+  restoreOnHost(host, out, { restoreId, ...options }).pipe(Effect.provide(layer))
+
+const restore = async (host: HostTree, options: Partial<RestoreOptions> = {}, layer = layers()): Promise<Ran> => {
+  const out: Array<string> = []
+  const exit = await Effect.runPromise(Effect.exit(restoreEffect(host, options, out, layer)))
+  return { exit, output: out.join("") }
+}
+
+const failure = (ran: Ran): { readonly _tag: string; readonly message: string } & Record<string, unknown> => {
+  if (Exit.isSuccess(ran.exit)) throw new Error(`expected a failure, the restore succeeded:\n${ran.output}`)
+  const reason = ran.exit.cause.reasons.find((r) => r._tag === "Fail")
+  if (reason === undefined) throw new Error(`expected a typed failure: ${Cause.pretty(ran.exit.cause)}`)
+  return reason.error as { readonly _tag: string; readonly message: string }
+}
+
+const success = (ran: Ran): RestoreOutcome => {
+  if (Exit.isFailure(ran.exit)) throw new Error(`restore failed: ${Cause.pretty(ran.exit.cause)}\n${ran.output}`)
+  return ran.exit.value
+}
+
+const read = (host: HostTree, relative: string) => readFileSync(join(host.root, relative), "utf8")
+
+/** An etcdutl that runs the real one, except where told to behave like an old or a failing one. */
+const fakeEtcdutl = (dir: string, behaviour: "too-old" | "restore-fails"): string => {
+  const path = join(dir, `etcdutl-${behaviour}`)
+  const real = etcdToolPath("etcdutl")
+  const lines =
+    behaviour === "too-old"
+      ? [
+          'if [ "$1" = version ]; then echo "etcdutl version: 3.4.27"; echo "API version: 3.4"; exit 0; fi',
+          'if [ "$1 $2 $3" = "snapshot restore --help" ]; then echo "Usage: etcdutl snapshot restore <filename> [options]"; echo "      --data-dir string"; echo "      --name string"; exit 0; fi',
+        ]
+      : [
+          'if [ "$1 $2" = "snapshot restore" ] && [ "$3" != "--help" ]; then',
+          '  while [ $# -gt 0 ]; do if [ "$1" = --data-dir ]; then mkdir -p "$2/member/snap"; echo partial > "$2/member/snap/db"; fi; shift; done',
+          '  echo "Error: simulated failure after writing part of the data directory" >&2; exit 1',
+          "fi",
+        ]
+  writeFileSync(path, ["#!/bin/bash", ...lines, `exec ${JSON.stringify(real)} "$@"`, ""].join("\n"))
+  chmodSync(path, 0o755)
+  return path
+}
+
+/** The step ids of a dry run's text (`" 3. wait-etcd-stopped: ..."`). */
+const dryRunStepIds = (text: string) => [...text.matchAll(/^ ?\d+\. ([a-z-]+): /gm)].map((m) => m[1])
+
+let etcd: SharedEtcd
+let loaded: Loaded
+let backup: string
+
+beforeAll(async () => {
+  etcd = await startSharedEtcd("restore")
+  loaded = loadedCluster()
+  backup = join(etcd.workDir, "backup")
+  await Effect.runPromise(makeBackup(backup, etcd.member.connection, loaded))
+})
+
+afterAll(async () => {
+  await etcd?.close()
+})
+
+describe("restore", () => {
+  it("--dry-run prints exactly the plan and changes nothing", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const before = snapshotTree(host.root)
+    const ran = await restore(host, { dryRun: true })
+    const outcome = success(ran)
+    expect(ran.output.startsWith(renderRestorePlan(outcome.plan)), ran.output).toBe(true)
+    expect(ran.output).toMatch(/^  check    the backup verifies \(.*\): ok$/m)
+    expect(ran.output).toContain("Checked at run time, right before their step")
+    expect(ran.output).toMatch(/^   4\. keep-old-member: etcd is stopped \(/m)
+    expect(ran.output).toContain("Dry run: every check that can be made now passes; a real run would start. Nothing was changed.")
+    expect(outcome.ran).toEqual([])
+    expect(outcome.plan.steps.map((s) => s.id)).toEqual(allSteps)
+    expect(ran.output).toContain("member:     master-0 at https://10.0.0.5:2380")
+    expect(ran.output).toContain("bump:       6000 (1.2 x the highest raft index 5000 recorded in revision.json, rounded up)")
+    expect(snapshotTree(host.root)).toEqual(before)
+  })
+
+  it("a real run performs exactly the dry run's steps and actions, and leaves the host restored with nothing deleted", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const dry = await restore(host, { dryRun: true })
+    const planned = success(dry).plan
+    const real = await restore(host)
+    const outcome = success(real)
+    expect(outcome.ran).toEqual(dryRunStepIds(dry.output))
+    expect(outcome.ran).toEqual(allSteps)
+    // Every action line of the plan was printed as it ran, in the plan's order.
+    const printed = real.output.split("\n")
+    let at = 0
+    for (const action of planned.steps.flatMap((s) => s.actions)) {
+      const line = `    ${renderAction(action).split("\n")[0]}`
+      const found = printed.indexOf(line, at)
+      expect(found, `printed ${line}`).toBeGreaterThanOrEqual(at)
+      at = found + 1
+    }
+
+    const manifest = readManifest(host.backupDir)
+    const fixtureFiles = allInstallerFiles(loaded.fixture)
+    // etcd runs again from the backup's revision of its manifest; the stopped one is kept.
+    expect(read(host, hostFiles.runningManifest)).toBe(fixtureFiles.get("static-pod-resources/etcd-pod-3/etcd-pod.yaml")!.bytes.toString())
+    expect(read(host, "etc/kubernetes/manifests-stopped/etcd-pod.yaml")).toBe("kind: Pod # the running etcd\n")
+    expect(read(host, hostFiles.otherManifest)).toBe("kind: Pod # kube-apiserver\n")
+    // Old data kept, the restored member in place, the data directory otherwise empty.
+    expect(read(host, "var/lib/etcd-backup/member/snap/db")).toBe("old etcd data\n")
+    expect(read(host, "var/lib/etcd-backup/revision.json")).toContain('"maxRaftIndex":5000')
+    expect(readdirSync(join(host.root, "var/lib/etcd"))).toEqual(["member"])
+    expect(existsSync(join(host.root, "var/lib/etcd/member/snap/db"))).toBe(true)
+    const copy = join(host.root, "var/lib/etcd-backup/snapshot.db")
+    expect(readFileSync(copy).equals(readFileSync(join(host.backupDir, manifest.files.snapshot.name)))).toBe(true)
+    expect(statSync(copy).mode & 0o777).toBe(0o600)
+    // The revision directories are the backup's, byte for byte; the replaced one is kept.
+    const restored = walk(join(host.root, "etc/kubernetes"))
+    for (const [path, file] of fixtureFiles) {
+      expect(restored.get(path)?.bytes?.equals(file.bytes), path).toBe(true)
+      expect(restored.get(path)?.mode, path).toBe(file.mode)
+    }
+    expect(read(host, `etc/kubernetes/static-pod-resources-replaced-by-restore-${restoreId}/${hostFiles.oldRevision.slice("etc/kubernetes/".length)}`)).toBe(
+      "kind: Pod # installed before the disaster\n",
+    )
+    expect(read(host, hostFiles.certs)).toBe("certificate\n")
+    expect(real.output).toContain(`Restore restore-${restoreId} complete: 10 steps ran.`)
+    expect(real.output).toContain("etcd is stopped: nothing uses")
+  })
+
+  it("refuses a backup that does not verify, before any change", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    await Effect.runPromise(badBackups[0]!.spoil(host.backupDir).pipe(Effect.provide(NodeServices.layer)))
+    const before = snapshotTree(host.root)
+    const ran = await restore(host)
+    const error = failure(ran)
+    expect(error._tag).toBe("RestoreRefused")
+    expect(error.message).toMatch(/^restore refused before any change: the backup does not verify: snapshot-trailer FAIL \(expected trailer [0-9a-f]{64}; found sha256 [0-9a-f]{64} of the \d+ bytes before it/)
+    expect(error.message).toContain("Nothing was changed.")
+    expect(ran.output).toContain("NOT MET")
+    expect(snapshotTree(host.root)).toEqual(before)
+  })
+
+  for (const bad of badBackups) {
+    it(`--dry-run refuses ${bad.name} as the real run does, non-zero, and changes nothing`, async () => {
+      const host = makeHostTree(etcd.workDir, backup)
+      await Effect.runPromise(bad.spoil(host.backupDir).pipe(Effect.provide(NodeServices.layer)))
+      const before = snapshotTree(host.root)
+      const dry = await restore(host, { dryRun: true })
+      const error = failure(dry)
+      const real = failure(await restore(host))
+      expect(error._tag).toBe(real._tag)
+      expect(["RestoreRefused", "RestoreInputInvalid"]).toContain(error._tag)
+      if (error._tag === "RestoreRefused") {
+        expect(error.message).toMatch(/^dry run: a real restore would be refused before any change: the backup does not verify: /)
+        for (const check of bad.failing) expect(error.message).toContain(`${check.id} FAIL`)
+        expect(dry.output).toMatch(/^  check    the backup verifies \(.*\): NOT MET \(the backup does not verify: /m)
+        expect(dry.output).toContain("Dry run: a real run would refuse before any change")
+      }
+      expect(snapshotTree(host.root)).toEqual(before)
+    })
+  }
+
+  it("refuses a symlinked /etc/kubernetes/static-pod-resources before etcd is stopped, dry or real, and says what to do", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const resources = join(host.root, "etc/kubernetes/static-pod-resources")
+    const elsewhere = join(host.root, "srv/static-pod-resources")
+    mkdirSync(join(host.root, "srv"))
+    renameSync(resources, elsewhere)
+    symlinkSync(elsewhere, resources)
+    const before = snapshotTree(host.root)
+    for (const dryRun of [true, false]) {
+      const ran = await restore(host, { dryRun })
+      const error = failure(ran)
+      expect(error._tag).toBe("RestoreRefused")
+      expect(error.message).toContain(`required: ${resources} is a directory, not a symbolic link, or absent; found: it is a symbolic link`)
+      expect(error.message).toContain("replace the link by the directory it points to")
+      expect(error.message).toContain("Nothing was changed.")
+      expect(ran.output).not.toContain("[1/")
+    }
+    // etcd still runs from its manifest, its member in place.
+    expect(read(host, hostFiles.runningManifest)).toBe("kind: Pod # the running etcd\n")
+    expect(read(host, hostFiles.oldDb)).toBe("old etcd data\n")
+    expect(snapshotTree(host.root)).toEqual(before)
+  })
+
+  it("refuses before any change when etcd's kept-data directory is not a directory", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    writeFileSync(join(host.root, "var/lib/etcd-backup"), "someone's file\n")
+    const before = snapshotTree(host.root)
+    const error = failure(await restore(host))
+    expect(error._tag).toBe("RestoreRefused")
+    expect(error.message).toContain(`required: ${join(host.root, "var/lib/etcd-backup")} is a directory (or a symbolic link to one), or absent; found: it is a regular file, not a directory`)
+    expect(snapshotTree(host.root)).toEqual(before)
+  })
+
+  it("refuses before any change when the kept-data directory is on another file system than etcd's data (a move would not be a rename)", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    // /dev/shm is a tmpfs on Linux: another file system than the test's temporary directory.
+    const other = mkdtempSync("/dev/shm/cb-kept-")
+    try {
+      expect(statSync(other).dev).not.toBe(statSync(host.root).dev)
+      symlinkSync(other, join(host.root, "var/lib/etcd-backup"))
+      const before = snapshotTree(host.root)
+      const error = failure(await restore(host))
+      expect(error._tag).toBe("RestoreRefused")
+      expect(error.message).toContain("are on one file system (moves between them are renames); found: ")
+      expect(error.message).toContain(`make ${join(host.root, "var/lib/etcd-backup")} a directory on the file system of ${join(host.root, "var/lib/etcd")}`)
+      expect(snapshotTree(host.root)).toEqual(before)
+      expect(readdirSync(other)).toEqual([])
+    } finally {
+      rmSync(other, { recursive: true, force: true })
+    }
+  })
+
+  it("resumes after a restore killed during etcdutl: its partial restore-<id> is moved into the kept-data directory and the rerun completes", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const failing = Etcdutl.layer({ binary: fakeEtcdutl(etcd.workDir, "restore-fails") })
+    failure(await restore(host, {}, layers(failing)))
+    // What a kill -9 during etcdutl leaves: the partial output still in the data directory (no undo ran).
+    renameSync(join(host.root, `var/lib/etcd-backup/failed-restore-${restoreId}`), join(host.root, `var/lib/etcd/restore-${restoreId}`))
+    const secondId = "22222222-3333-4444-8555-666666666666"
+    const dry = await restore(host, { dryRun: true, restoreId: secondId })
+    expect(success(dry).plan.steps.map((s) => s.id)).toContain("set-aside-partial-restores")
+    expect(dry.output).toContain(`move     ${host.root}/var/lib/etcd/restore-${restoreId} -> ${host.root}/var/lib/etcd-backup/failed-restore-${restoreId}`)
+    const again = await restore(host, { restoreId: secondId })
+    expect(success(again).ran).toEqual(["check-snapshot", "wait-etcd-stopped", "set-aside-partial-restores", "restore-resources", "restore-snapshot", "install-member", "start-etcd"])
+    expect(readdirSync(join(host.root, "var/lib/etcd"))).toEqual(["member"])
+    expect(read(host, `var/lib/etcd-backup/failed-restore-${restoreId}/member/snap/db`)).toBe("partial\n")
+    expect(read(host, "var/lib/etcd-backup/member/snap/db")).toBe("old etcd data\n")
+  })
+
+  it("sweeps the extraction staging directory (decoded keys) a killed restore left, under the lock, and leaves no lock", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const staging = join(host.root, "etc/kubernetes/.cluster-backup-extract-Ab12Cd")
+    mkdirSync(join(staging, "static-pod-resources/etcd-pod-3/secrets/etcd-all-certs"), { recursive: true })
+    writeFileSync(join(staging, "static-pod-resources/etcd-pod-3/secrets/etcd-all-certs/tls.key"), "-----BEGIN PRIVATE KEY-----\n")
+    // The killed run's lock: a PID that no longer runs.
+    const lock = join(host.root, "etc/kubernetes/.cluster-backup-restore.lock")
+    writeFileSync(lock, JSON.stringify({ pid: 2 ** 22 + 17, startTicks: "1", host: hostname(), command: "cluster-backup restore", startedAt: "2026-01-01T00:00:00.000Z" }))
+    const dry = await restore(host, { dryRun: true })
+    success(dry)
+    expect(dry.output).toContain(`check    no other restore is running (${lock}): the lock a killed restore left is replaced by a real run: ok`)
+    expect(dry.output).toContain(`check    ${staging}, a killed restore's extraction staging directory (decoded keys), is removed by a real run before its first step: ok`)
+    expect(existsSync(staging)).toBe(true)
+    const ran = await restore(host)
+    success(ran)
+    expect(ran.output).toContain(`A restore was killed (its lock ${lock} was left): sweeping what it left.`)
+    expect(ran.output).toContain(`removed  ${staging}: the extraction staging directory of a killed restore (decoded keys)`)
+    expect(readdirSync(join(host.root, "etc/kubernetes")).filter((n) => n.startsWith(".cluster-backup"))).toEqual([])
+  })
+
+  it("refuses while another restore holds the lock, dry or real, and changes nothing", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const lock = join(host.root, "etc/kubernetes/.cluster-backup-restore.lock")
+    const scope = await Effect.runPromise(Scope.make())
+    try {
+      await Effect.runPromise(acquireRunLock(lock, "cluster-backup restore (another)").pipe(Scope.provide(scope)))
+      const before = snapshotTree(host.root)
+      const real = failure(await restore(host))
+      expect(real._tag).toBe("RunLockHeld")
+      expect(real.message).toContain("wait for it to finish")
+      const dry = failure(await restore(host, { dryRun: true }))
+      expect(dry.message).toMatch(/dry run: a real restore would be refused before any change: held by cluster-backup restore \(another\) \(PID \d+/)
+      expect(snapshotTree(host.root)).toEqual(before)
+    } finally {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    }
+  })
+
+  it("copies the snapshot again when the copy an earlier restore left is not this backup's", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const manifest = readManifest(host.backupDir)
+    mkdirSync(join(host.root, "var/lib/etcd-backup"))
+    // Same size, other bytes: another backup's copy (or a damaged one).
+    writeFileSync(join(host.root, "var/lib/etcd-backup/snapshot.db"), Buffer.alloc(manifest.files.snapshot.size, 7))
+    const ran = await restore(host)
+    expect(success(ran).ran).toContain("copy-snapshot")
+    expect(readFileSync(join(host.root, `var/lib/etcd-backup/snapshot.db.${restoreId}`)).equals(readFileSync(join(host.backupDir, manifest.files.snapshot.name)))).toBe(true)
+    expect(readFileSync(join(host.root, "var/lib/etcd-backup/snapshot.db")).equals(Buffer.alloc(manifest.files.snapshot.size, 7))).toBe(true)
+  })
+
+  it("refuses an etcdutl without --bump-revision/--mark-compacted unless --no-bump, and says why", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const before = snapshotTree(host.root)
+    const old = Etcdutl.layer({ binary: fakeEtcdutl(etcd.workDir, "too-old") })
+    const error = failure(await restore(host, {}, layers(old)))
+    expect(error._tag).toBe("RestoreInputInvalid")
+    expect(error["what"]).toBe("etcdutl-too-old")
+    expect(error.message).toContain("has no --bump-revision or --mark-compacted for `snapshot restore` (etcd 3.4 and older). Use etcdutl 3.5.x or newer.")
+    const noBump = success(await restore(host, { dryRun: true, noBump: true }, layers(old)))
+    const restoreStep = noBump.plan.steps.find((s) => s.id === "restore-snapshot")!
+    expect(renderAction(restoreStep.actions[0]!)).not.toContain("--bump-revision")
+    expect(snapshotTree(host.root)).toEqual(before)
+  })
+
+  it("refuses when the free space is short, before any change", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const before = snapshotTree(host.root)
+    const full = layers(Etcdutl.live, DiskSpace.layerFixed({ availableBytes: 1024, totalBytes: 1024 }))
+    const error = failure(await restore(host, {}, full))
+    expect(error._tag).toBe("RestoreRefused")
+    expect(error.message).toMatch(/free on the file system of .*; found: only 1024 bytes are available/)
+    const dry = await restore(host, { dryRun: true }, full)
+    expect(failure(dry).message).toMatch(/^dry run: a real restore would be refused before any change: .*free on the file system of .*; found: only 1024 bytes are available/)
+    expect(dry.output).toMatch(/^  check    .* free on the file system of .*: NOT MET \(required: /m)
+    expect(snapshotTree(host.root)).toEqual(before)
+  })
+
+  it("needs --node-ip when etcd.env does not name this member, and --member-name under a root", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    expect(failure(await restore(host, { dryRun: true, memberName: "master-2" })).message).toContain("--node-ip is required")
+    expect(success(await restore(host, { dryRun: true, memberName: "master-2", nodeIp: "fd00::2" })).plan.peerUrl).toBe("https://[fd00::2]:2380")
+    expect(failure(await restore(host, { dryRun: true, memberName: undefined })).message).toContain("--member-name is required with --root")
+    const outside = mkdtempSync(join(etcd.workDir, "outside-"))
+    expect(failure(await restore({ root: host.root, backupDir: outside }, { dryRun: true })).message).toContain("is not inside --root")
+  })
+
+  it("waits, observably and within its bound, until no process uses etcd's data directory", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const dataDir = join(host.root, "var/lib/etcd")
+    const holder: ChildProcess = spawn("sleep", ["60"], { cwd: dataDir, stdio: "ignore" })
+    try {
+      const out: Array<string> = []
+      const fiber = Effect.runFork(Effect.exit(restoreEffect(host, { stopPollMillis: 100 }, out)))
+      const deadline = Date.now() + 20_000
+      while (!out.join("").includes("waiting (") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+      expect(out.join("")).toContain(`pid ${holder.pid} (sleep) has its working directory in`)
+      holder.kill("SIGKILL")
+      const exit = await Effect.runPromise(Fiber.join(fiber))
+      expect(Exit.isSuccess(exit), out.join("")).toBe(true)
+      expect(out.join("")).toMatch(/etcd is stopped: nothing uses .*var\/lib\/etcd \(ports not checked: --root is not this host's \/\)/)
+    } finally {
+      holder.kill("SIGKILL")
+    }
+  })
+
+  it("gives up waiting after the bound, names what still runs, and keeps the steps already done", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const holder: ChildProcess = spawn("sleep", ["60"], { cwd: join(host.root, "var/lib/etcd"), stdio: "ignore" })
+    try {
+      const error = failure(await restore(host, { stopTimeoutSeconds: 1, stopPollMillis: 100 }))
+      expect(error._tag).toBe("RestoreStepFailed")
+      expect(error["step"]).toBe("wait-etcd-stopped")
+      expect(error["completed"]).toEqual(["check-snapshot", "stop-etcd"])
+      expect(error.message).toContain(`etcd did not stop within 1 s: pid ${holder.pid} (sleep) has its working directory in`)
+      expect(error.message).toContain("It changed nothing.")
+      expect(error.message).toContain("find what keeps it")
+      // stop-etcd stays done; nothing else moved.
+      expect(existsSync(join(host.root, hostFiles.runningManifest))).toBe(false)
+      expect(read(host, "etc/kubernetes/manifests-stopped/etcd-pod.yaml")).toBe("kind: Pod # the running etcd\n")
+      expect(read(host, hostFiles.oldDb)).toBe("old etcd data\n")
+    } finally {
+      holder.kill("SIGKILL")
+    }
+  })
+
+  it("undoes a step that half-happened, says how to continue, and a second run finishes the restore", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const failing = Etcdutl.layer({ binary: fakeEtcdutl(etcd.workDir, "restore-fails") })
+    const ran = await restore(host, {}, layers(failing))
+    const error = failure(ran)
+    expect(error._tag).toBe("RestoreStepFailed")
+    expect(error["step"]).toBe("restore-snapshot")
+    expect(error["completed"]).toEqual(allSteps.slice(0, 7))
+    expect(error.message).toContain("simulated failure after writing part of the data directory")
+    expect(error.message).toContain("What it had changed was put back.")
+    expect(error.message).toContain("Running the restore again plans only what is left to do.")
+    // The partial output was moved out of the data directory (kept), which is empty again.
+    expect(ran.output).toContain(`    undone   move     ${host.root}/var/lib/etcd/restore-${restoreId} -> ${host.root}/var/lib/etcd-backup/failed-restore-${restoreId}`)
+    expect(readdirSync(join(host.root, "var/lib/etcd"))).toEqual([])
+    expect(read(host, `var/lib/etcd-backup/failed-restore-${restoreId}/member/snap/db`)).toBe("partial\n")
+
+    const again = await restore(host, { restoreId: "11111111-2222-4333-8444-555555555555" })
+    const outcome = success(again)
+    // The snapshot copy the first run made is this backup's (size and sha256): restored from, not copied again.
+    expect(outcome.ran).toEqual(["check-snapshot", "wait-etcd-stopped", "restore-resources", "restore-snapshot", "install-member", "start-etcd"])
+    expect(again.output).toContain(`snapshot restore ${host.root}/var/lib/etcd-backup/snapshot.db --name master-0`)
+    expect(readdirSync(join(host.root, "var/lib/etcd-backup")).filter((n) => n.startsWith("snapshot"))).toEqual(["snapshot.db"])
+    expect(readdirSync(join(host.root, "var/lib/etcd"))).toEqual(["member"])
+    expect(read(host, "var/lib/etcd-backup/member/snap/db")).toBe("old etcd data\n")
+  })
+})
