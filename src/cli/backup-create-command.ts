@@ -25,7 +25,7 @@ export const backupCreateCommand = Command.make(
         const [{ backupCreate }, { Tarball }, { encodeBackupManifest }] = yield* Effect.promise(() =>
           Promise.all([import("../programs/backup/backup-create.ts"), import("../services/tarball/tarball.ts"), import("../domain/backup-manifest.ts")]),
         )
-        const manifest = yield* backupCreate({ backupDir, revisions: requested, toolVersion, operands }).pipe(Effect.provide(Tarball.layer))
+        const manifest = yield* backupCreate({ backupDir, revisions: requested, toolVersion, operands }).pipe(Effect.provide(Tarball.live))
         yield* Effect.sync(() => process.stdout.write(encodeBackupManifest(manifest)))
       }),
     ),

@@ -89,11 +89,11 @@ export const backupInitCommand = Command.make(
         const connection = yield* Effect.fromResult(connectionFromFlags(etcd))
         // Loaded on use: the gRPC client and the program stay out of other commands' processes
         // (and this one's memory stays small; see bench/RESULTS.md).
-        const [{ backupInit }, { layerLive }, { DiskSpace }] = yield* Effect.promise(() =>
+        const [{ backupInit }, EtcdLive, { DiskSpace }] = yield* Effect.promise(() =>
           Promise.all([import("../programs/backup/backup-init.ts"), import("../services/etcd/etcd-live.ts"), import("../services/disk-space.ts")]),
         )
         const record = yield* backupInit({ backupDir, stallTimeoutMs: stallTimeout, directIo, etcdPrefix }).pipe(
-          Effect.provide(Layer.mergeAll(layerLive(connection), DiskSpace.layerLive)),
+          Effect.provide(Layer.mergeAll(EtcdLive.live(connection), DiskSpace.live)),
         )
         yield* Effect.sync(() => process.stdout.write(`${JSON.stringify(record, null, 2)}\n`))
       }),

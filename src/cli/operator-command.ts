@@ -89,7 +89,7 @@ export const operatorCommand = Command.make(
           yield* Effect.logInfo(`operator ${identity} running in ${flags.namespace}; /healthz, /readyz, /metrics on port ${port}`)
           return yield* Effect.never
         }),
-      ).pipe(Effect.provide(Layer.merge(liveKubeLayer(flags.kubeconfig), ControllerMetrics.layer(flags.namespace))))
+      ).pipe(Effect.provide(Layer.merge(liveKubeLayer(flags.kubeconfig), ControllerMetrics.live(flags.namespace))))
       }),
     ),
 ).pipe(

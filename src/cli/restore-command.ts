@@ -52,7 +52,7 @@ export const restoreCommand = Command.make(
         const [{ restoreBackup }, { Etcdutl }, { Tarball }, { DiskSpace }] = yield* Effect.promise(() =>
           Promise.all([import("../programs/restore/restore.ts"), import("../services/etcdutl.ts"), import("../services/tarball/tarball.ts"), import("../services/disk-space.ts")]),
         )
-        const etcdutl = Etcdutl.layer(Option.match(flags.etcdutl, { onNone: () => ({}), onSome: (binary) => ({ binary }) }))
+        const etcdutl = Etcdutl.live(Option.match(flags.etcdutl, { onNone: () => ({}), onSome: (binary) => ({ binary }) }))
         const source = yield* backupSource(flags.backupDir, flags, (id) => Effect.succeed(join(flags.root, "var", "lib", "etcd-backup", "downloads", id)))
         yield* restoreBackup({
           backupDir: source.dir,
@@ -65,7 +65,7 @@ export const restoreCommand = Command.make(
           allowDirty: flags.allowDirty,
           restoreId: Option.getOrElse(flags.restoreId, () => randomUUID()),
           output: (text) => Effect.sync(() => void process.stdout.write(text)),
-        }).pipe(Effect.provide(Layer.mergeAll(etcdutl, Tarball.layer, DiskSpace.layerLive)))
+        }).pipe(Effect.provide(Layer.mergeAll(etcdutl, Tarball.live, DiskSpace.live)))
       }),
     ),
 ).pipe(

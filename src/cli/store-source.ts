@@ -54,6 +54,6 @@ export const backupSource = <E, R>(argument: string, flags: StoreSourceValues, w
     const { store, prefix } = yield* openStoreFromFlags(argument, flags)
     const workDir = Option.isSome(flags.workDir) ? flags.workDir.value : yield* workDirFor(id)
     const [{ fetchBackup }, { DiskSpace }] = yield* Effect.promise(() => Promise.all([import("../programs/store/store-fetch.ts"), import("../services/disk-space.ts")]))
-    const fetched = yield* fetchBackup(prefix, id, workDir).pipe(Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), DiskSpace.layerLive)))
+    const fetched = yield* fetchBackup(prefix, id, workDir).pipe(Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), DiskSpace.live)))
     return { dir: fetched.dir, timestamp: fetched.manifest.timestamp }
   })

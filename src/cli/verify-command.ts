@@ -71,7 +71,7 @@ export const verifyCommand = Command.make(
           scratchDir: flags.scratchDir,
           etcdBinary: Option.getOrUndefined(flags.etcd),
           etcdPrefix: flags.etcdPrefix,
-        }).pipe(Effect.provide(Etcdutl.layer(Option.match(flags.etcdutl, { onNone: () => ({}), onSome: (binary) => ({ binary }) }))))
+        }).pipe(Effect.provide(Etcdutl.live(Option.match(flags.etcdutl, { onNone: () => ({}), onSome: (binary) => ({ binary }) }))))
         yield* Effect.sync(() => process.stdout.write(flags.json ? encodeVerifyReport(report) : renderVerifyReport(report)))
         const failed = failedChecks(report.checks)
         if (failed.length > 0) {

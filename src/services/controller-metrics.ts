@@ -104,5 +104,5 @@ export class ControllerMetrics extends Context.Service<ControllerMetrics, Contro
     }
   }
 
-  static readonly layer = (namespace: string) => Layer.sync(ControllerMetrics, () => ControllerMetrics.make(namespace))
+  static readonly live = (namespace: string) => Layer.sync(ControllerMetrics, () => ControllerMetrics.make(namespace))
 }

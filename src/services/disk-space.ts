@@ -20,7 +20,7 @@ export class DiskSpace extends Context.Service<
   DiskSpace,
   { readonly usage: (path: string) => Effect.Effect<DiskUsage, DiskSpaceUnknown> }
 >()("cluster-backup/DiskSpace") {
-  static readonly layerLive = Layer.succeed(
+  static readonly live = Layer.succeed(
     DiskSpace,
     DiskSpace.of({
       usage: (path) =>
@@ -36,5 +36,5 @@ export class DiskSpace extends Context.Service<
   )
 
   /** Every path reports the same numbers. */
-  static readonly layerFixed = (usage: DiskUsage) => Layer.succeed(DiskSpace, DiskSpace.of({ usage: () => Effect.succeed(usage) }))
+  static readonly inMemory = (usage: DiskUsage) => Layer.succeed(DiskSpace, DiskSpace.of({ usage: () => Effect.succeed(usage) }))
 }

@@ -227,9 +227,7 @@ export class Etcdutl extends Context.Service<
   }
 >()("cluster-backup/Etcdutl") {
   /** The real binary: `binary` if given, else `.tools/etcd/bin/etcdutl`, else `etcdutl` on PATH. */
-  static readonly layer = (options: { readonly binary?: string } = {}) => Layer.succeed(Etcdutl, Etcdutl.of(liveEtcdutl(etcdToolPath("etcdutl", options.binary))))
-
-  static readonly live = Etcdutl.layer()
+  static readonly live = (options: { readonly binary?: string } = {}) => Layer.succeed(Etcdutl, Etcdutl.of(liveEtcdutl(etcdToolPath("etcdutl", options.binary))))
 
   /**
    * A scripted stand-in for tests of programs: statuses by file name, fixed capabilities, and

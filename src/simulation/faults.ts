@@ -1,6 +1,6 @@
 /**
  * Fault injection for the simulated cluster, shared by its two fronts (the in-process
- * `Kube.simulated` Layer and the HTTP stub API server): a schedule ("the next 3 updates of
+ * `SimulatedKube.inMemory` Layer and the HTTP stub API server): a schedule ("the next 3 updates of
  * configmaps answer Conflict") and a seeded random policy (probabilities of conflicts, 5xx, 429,
  * timeouts, dropped watches) so that property tests can prove programs converge anyway.
  */

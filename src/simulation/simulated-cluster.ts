@@ -6,7 +6,7 @@
  * event), status subresources, and watches that replay from a resourceVersion out of a bounded
  * history (410 Expired when it is gone).
  *
- * It stores the JSON wire form. Two fronts serve it — `Kube.simulated` in process and the stub
+ * It stores the JSON wire form. Two fronts serve it — `SimulatedKube.inMemory` in process and the stub
  * HTTP server — both through `serve`/`serveWatch`, which apply the fault injector; `execute` and
  * the helpers below are the fault-free back door for fixtures and the simulated kubelet.
  */

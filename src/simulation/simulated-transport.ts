@@ -1,5 +1,5 @@
 /**
- * The in-process front of the simulated cluster: the transport `Kube.simulated` runs on. Faults
+ * The in-process front of the simulated cluster: the transport `SimulatedKube.inMemory` runs on. Faults
  * surface as a live client would see them: a Status becomes its tagged error, a timeout a
  * client-side `Timeout`, an abrupt watch drop a connection failure.
  */

@@ -94,7 +94,7 @@ describe("a special file in place of a backup file (the programs)", () => {
       it(`${kind.name} as the ${file}: verify and restore --dry-run refuse it at once, naming it, and change nothing`, async () => {
         const host = spoiled(file, kind)
         const before = snapshotTree(host.root)
-        const layer = Layer.mergeAll(Etcdutl.layer({ binary: host.etcdutl }), DiskSpace.layerLive, Tarball.layer, NodeServices.layer)
+        const layer = Layer.mergeAll(Etcdutl.live({ binary: host.etcdutl }), DiskSpace.live, Tarball.live, NodeServices.layer)
         const started = Date.now()
 
         const report = await Effect.runPromise(verifyBackup({ backupDir: host.backupDir }).pipe(Effect.provide(layer)))

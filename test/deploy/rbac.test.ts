@@ -14,7 +14,7 @@ import { backupResources } from "../../src/programs/backup/backup-resources.ts"
 import { startController } from "../../src/programs/operator/controller.ts"
 import { defaultReconcileConfig } from "../../src/programs/operator/reconcile.ts"
 import { ControllerMetrics } from "../../src/services/controller-metrics.ts"
-import { Kube } from "../../src/services/kube/kube.ts"
+import * as SimulatedKube from "../../src/simulation/simulated-kube.ts"
 import { openShiftFixture } from "../../src/simulation/openshift-fixtures.ts"
 import { knownResourceTypes, kubeApiPermissions, podType } from "../../src/services/kube/resources.ts"
 import { makeSimulatedCluster, type RequestRecord, type SimulatedCluster } from "../../src/simulation/simulated-cluster.ts"
@@ -93,7 +93,7 @@ const operatorRequests = async (): Promise<ReadonlyArray<RequestRecord>> => {
         resyncMs: 50,
         minBackoffMs: 20,
         maxBackoffMs: 100,
-      }).pipe(Effect.provide(Layer.merge(Kube.simulated(cluster), Layer.sync(ControllerMetrics, () => ControllerMetrics.make("openshift-etcd")))), Scope.provide(scope))
+      }).pipe(Effect.provide(Layer.merge(SimulatedKube.inMemory(cluster), Layer.sync(ControllerMetrics, () => ControllerMetrics.make("openshift-etcd")))), Scope.provide(scope))
       yield* until("a render", () => renderedPod(cluster) !== undefined)
       Result.getOrThrow(fixture.bumpRevision(cluster, "etcd"))
       yield* Effect.sleep(200)
@@ -118,7 +118,7 @@ const backupPodRequests = async (): Promise<ReadonlyArray<RequestRecord>> => {
           yield* backupResources({ backupDir: dir, operand: operand.name, revision: fixture.revisions[operand.name] })
         }
       }),
-    ).pipe(Effect.provide(Layer.merge(Kube.simulated(cluster), NodeServices.layer))),
+    ).pipe(Effect.provide(Layer.merge(SimulatedKube.inMemory(cluster), NodeServices.layer))),
   )
   return cluster.requests.slice(before)
 }

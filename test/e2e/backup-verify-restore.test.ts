@@ -60,7 +60,7 @@ describe("backup, verify --test-restore, restore --root, serve", () => {
     expect(manifest.verdict).toBe("consistent")
     expect(manifest.revisions.inSnapshot).toEqual(crRevisions)
 
-    const report = await Effect.runPromise(verifyBackup({ backupDir: backup, testRestore: true }).pipe(Effect.provide(Layer.mergeAll(Etcdutl.live, NodeServices.layer))))
+    const report = await Effect.runPromise(verifyBackup({ backupDir: backup, testRestore: true }).pipe(Effect.provide(Layer.mergeAll(Etcdutl.live(), NodeServices.layer))))
     expect(report.checks.filter((c) => c.verdict !== "PASS"), renderVerifyReport(report)).toEqual([])
     expect(report.checks).toHaveLength(20)
     expect(report.checks.find((c) => c.id === "test-restore-operator-revisions")?.found).toBe("etcd=4,kube-apiserver=9,kube-controller-manager=6,kube-scheduler=5")
@@ -69,7 +69,7 @@ describe("backup, verify --test-restore, restore --root, serve", () => {
     const out: Array<string> = []
     const exit = await Effect.runPromise(
       Effect.exit(
-        restoreOnHost(host, out, { restoreId }).pipe(Effect.provide(Layer.mergeAll(Etcdutl.live, Tarball.layer, DiskSpace.layerLive, NodeServices.layer))),
+        restoreOnHost(host, out, { restoreId }).pipe(Effect.provide(Layer.mergeAll(Etcdutl.live(), Tarball.live, DiskSpace.live, NodeServices.layer))),
       ),
     )
     if (Exit.isFailure(exit)) throw new Error(`restore failed: ${Cause.pretty(exit.cause)}\n${out.join("")}`)

@@ -74,9 +74,9 @@ const etcdutlLayer = Layer.effect(
     const capabilities = yield* Effect.cached(live.capabilities)
     return Etcdutl.of({ ...live, capabilities })
   }),
-).pipe(Layer.provide(Etcdutl.live))
+).pipe(Layer.provide(Etcdutl.live()))
 
-const layer = Layer.mergeAll(etcdutlLayer, DiskSpace.layerLive, Tarball.layer, NodeServices.layer)
+const layer = Layer.mergeAll(etcdutlLayer, DiskSpace.live, Tarball.live, NodeServices.layer)
 
 beforeAll(async () => {
   etcd = await startSharedEtcd("corpus", 200)

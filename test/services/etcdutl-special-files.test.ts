@@ -19,7 +19,7 @@ beforeAll(() => {
 afterAll(() => rmSync(work, { recursive: true, force: true }))
 
 const failure = async <A, E>(effect: Effect.Effect<A, E, Etcdutl>) => {
-  const exit = await Effect.runPromiseExit(effect.pipe(Effect.provide(Etcdutl.live)))
+  const exit = await Effect.runPromiseExit(effect.pipe(Effect.provide(Etcdutl.live())))
   if (Exit.isSuccess(exit)) throw new Error("expected a failure")
   const reason = exit.cause.reasons.find((r) => r._tag === "Fail")
   return reason?._tag === "Fail" ? reason.error : undefined

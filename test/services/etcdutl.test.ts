@@ -39,8 +39,8 @@ beforeAll(async () => {
 })
 afterAll(() => rmSync(work, { recursive: true, force: true }))
 
-const live = <A, E>(effect: Effect.Effect<A, E, Etcdutl>, layer = Etcdutl.live) => Effect.runPromise(effect.pipe(Effect.provide(layer)))
-const flip = <A, E>(effect: Effect.Effect<A, E, Etcdutl>, layer = Etcdutl.live) => Effect.runPromise(Effect.flip(effect).pipe(Effect.provide(layer)))
+const live = <A, E>(effect: Effect.Effect<A, E, Etcdutl>, layer = Etcdutl.live()) => Effect.runPromise(effect.pipe(Effect.provide(layer)))
+const flip = <A, E>(effect: Effect.Effect<A, E, Etcdutl>, layer = Etcdutl.live()) => Effect.runPromise(Effect.flip(effect).pipe(Effect.provide(layer)))
 
 const request = (dataDir: string, overrides: Partial<SnapshotRestoreRequest> = {}): SnapshotRestoreRequest => ({
   snapshot,
@@ -111,7 +111,7 @@ describe("Etcdutl (real etcdutl 3.5)", () => {
   })
 
   it("a binary that does not exist is a typed failure", async () => {
-    const error = await flip(Etcdutl.use((e) => e.capabilities), Etcdutl.layer({ binary: join(work, "no-etcdutl") }))
+    const error = await flip(Etcdutl.use((e) => e.capabilities), Etcdutl.live({ binary: join(work, "no-etcdutl") }))
     expect(error).toMatchObject({ _tag: "EtcdutlFailed", reason: "binary-missing" })
   })
 })
@@ -138,7 +138,7 @@ describe("Etcdutl with an etcd 3.4-style tool", () => {
   })
 
   it("capabilities report the missing flags", async () => {
-    expect(await live(Etcdutl.use((e) => e.capabilities), Etcdutl.layer({ binary: fake }))).toEqual({
+    expect(await live(Etcdutl.use((e) => e.capabilities), Etcdutl.live({ binary: fake }))).toEqual({
       command: fake,
       version: "3.4.27",
       bumpRevision: false,
@@ -147,14 +147,14 @@ describe("Etcdutl with an etcd 3.4-style tool", () => {
   })
 
   it("snapshotRestore with a bump is refused before anything runs", async () => {
-    const error = await flip(Etcdutl.use((e) => e.snapshotRestore(request(join(work, "never")))), Etcdutl.layer({ binary: fake }))
+    const error = await flip(Etcdutl.use((e) => e.snapshotRestore(request(join(work, "never")))), Etcdutl.live({ binary: fake }))
     expect(error).toMatchObject({ _tag: "EtcdutlUnsupported", version: "3.4.27", missing: ["--bump-revision", "--mark-compacted"] })
     expect(error.message).toContain("etcd 3.5 or newer")
     expect(existsSync(join(work, "fake", "restore-args"))).toBe(false)
   })
 
   it("snapshotRestore with --no-bump runs without --bump-revision and --mark-compacted", async () => {
-    await live(Etcdutl.use((e) => e.snapshotRestore(request(join(work, "nobump"), { bump: { _tag: "Disabled" } }))), Etcdutl.layer({ binary: fake }))
+    await live(Etcdutl.use((e) => e.snapshotRestore(request(join(work, "nobump"), { bump: { _tag: "Disabled" } }))), Etcdutl.live({ binary: fake }))
     const args = readFileSync(join(work, "fake", "restore-args"), "utf8")
     expect(args).toContain("--data-dir")
     expect(args).toContain("--skip-hash-check=false")

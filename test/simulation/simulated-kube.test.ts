@@ -3,6 +3,7 @@ import { Effect, Fiber, Redacted, Result, Stream } from "effect"
 import { describe, expect, it } from "vitest"
 import { Fault } from "../../src/simulation/faults.ts"
 import { Kube, type KubeService, type WatchEvent } from "../../src/services/kube/kube.ts"
+import * as SimulatedKube from "../../src/simulation/simulated-kube.ts"
 import { configMapType, kubeApiPermissions, podType } from "../../src/services/kube/resources.ts"
 import { noRetries } from "../../src/services/kube/retry.ts"
 import { secretBytes, secretData, type Pod } from "../../src/services/kube/schemas.ts"
@@ -10,7 +11,7 @@ import { makeSimulatedCluster, type SimulatedCluster, type WatchLine } from "../
 
 const run = <A, E>(cluster: SimulatedCluster, program: (kube: KubeService) => Effect.Effect<A, E>, retry = true) =>
   Effect.runPromise(
-    Effect.flatMap(Kube, program).pipe(Effect.provide(Kube.simulated(cluster, retry ? {} : { retry: noRetries }))),
+    Effect.flatMap(Kube, program).pipe(Effect.provide(SimulatedKube.inMemory(cluster, retry ? {} : { retry: noRetries }))),
   )
 
 const podSpec = { containers: [{ name: "main", image: "registry.example/backup:1" }] }
@@ -281,7 +282,7 @@ describe("watching one object by name", () => {
 
   it("sees only that object (fieldSelector metadata.name), in the simulated cluster", async () => {
     const cluster = makeSimulatedCluster()
-    const events = await Effect.runPromise(Effect.flatMap(Effect.provide(Kube, Kube.simulated(cluster)), scenario))
+    const events = await Effect.runPromise(Effect.flatMap(Effect.provide(Kube, SimulatedKube.inMemory(cluster)), scenario))
     expect(events).toEqual(["SYNC:mine", "MODIFIED:mine"])
     expect(cluster.requests.some((r) => r.verb === "watch" && r.fieldSelector === "metadata.name=mine")).toBe(true)
   })

@@ -16,7 +16,7 @@ import { backupInit } from "../../src/programs/backup/backup-init.ts"
 import { restoreBackup, type RestoreOptions } from "../../src/programs/restore/restore.ts"
 import { DiskSpace } from "../../src/services/disk-space.ts"
 import type { EtcdConnection } from "../../src/services/etcd/etcd.ts"
-import { layerLive } from "../../src/services/etcd/etcd-live.ts"
+import * as EtcdLive from "../../src/services/etcd/etcd-live.ts"
 import { extractTarball, writeTarball } from "../../src/services/tarball/tarball.ts"
 import { Tarball } from "../../src/services/tarball/tarball.ts"
 import type { SnapshotStatus } from "../../src/services/etcdutl.ts"
@@ -39,9 +39,9 @@ export const seedCluster = (connection: EtcdConnection, keys = 500, crRevisions:
 /** backup-init, backup-resources for the four operands, backup-create: a complete backup in `backupDir`. */
 export const makeBackup = (backupDir: string, connection: EtcdConnection, loaded: Loaded, set = revisions) =>
   Effect.gen(function* () {
-    yield* backupInit({ backupDir }).pipe(Effect.provide(Layer.mergeAll(layerLive(connection).pipe(Layer.orDie), DiskSpace.layerLive)))
+    yield* backupInit({ backupDir }).pipe(Effect.provide(Layer.mergeAll(EtcdLive.live(connection).pipe(Layer.orDie), DiskSpace.live)))
     yield* stageAll(backupDir, loaded.cluster, set)
-    return yield* backupCreate({ backupDir, revisions: set, toolVersion: "0.0.0-test" }).pipe(Effect.provide(Tarball.layer))
+    return yield* backupCreate({ backupDir, revisions: set, toolVersion: "0.0.0-test" }).pipe(Effect.provide(Tarball.live))
   }).pipe(Effect.provide(NodeServices.layer))
 
 export const readManifest = (backupDir: string): BackupManifest => {
@@ -204,7 +204,7 @@ export const makeFakeBackup = (backupDir: string, loaded: Loaded, set = revision
   Effect.gen(function* () {
     yield* stageAll(backupDir, loaded.cluster, set)
     yield* writeFakeSnapshot(backupDir, set)
-    return yield* backupCreate({ backupDir, revisions: set, toolVersion: "0.0.0-test" }).pipe(Effect.provide(Tarball.layer))
+    return yield* backupCreate({ backupDir, revisions: set, toolVersion: "0.0.0-test" }).pipe(Effect.provide(Tarball.live))
   }).pipe(Effect.provide(NodeServices.layer))
 
 /** What `etcdutl snapshot status` says of the fake backup's snapshot, keyed by its path: for `Etcdutl.inMemory`. */

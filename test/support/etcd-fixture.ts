@@ -14,7 +14,7 @@ import { Context, Effect, Layer } from "effect"
 import { operandList, type Operand } from "../../src/domain/operands.ts"
 import { operatorCrKey } from "../../src/programs/backup/etcd-operator-revisions.ts"
 import type { EtcdConnection } from "../../src/services/etcd/etcd.ts"
-import { layerLive } from "../../src/services/etcd/etcd-live.ts"
+import * as EtcdLive from "../../src/services/etcd/etcd-live.ts"
 import { etcdToolPath, startLocalEtcd, type LocalEtcd, type LocalEtcdOptions } from "../../src/services/local-etcd.ts"
 import { generateTlsBundle, type TlsBundle } from "../../src/services/tls-certs.ts"
 import { etcdClient } from "../../src/programs/demo/etcd-seed.ts"
@@ -42,7 +42,7 @@ export class TestEtcd extends Context.Service<TestEtcd, TestEtcdShape>()("test/T
 
   /** The member, the live Etcd service connected to it with the bundle's client certificate, and Node's services. */
   static readonly layerWithEtcd = (options: Partial<LocalEtcdOptions> = {}) =>
-    Layer.unwrap(Effect.map(TestEtcd, (t) => layerLive(t.member.connection))).pipe(
+    Layer.unwrap(Effect.map(TestEtcd, (t) => EtcdLive.live(t.member.connection))).pipe(
       Layer.provideMerge(TestEtcd.layer(options)),
       Layer.provideMerge(NodeServices.layer),
     )

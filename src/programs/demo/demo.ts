@@ -19,7 +19,7 @@ import { diffRevisions, formatRevisionChange, formatRevisionSet, type RevisionSe
 import { parseYamlText } from "../../domain/yaml-text.ts"
 import { ControllerMetrics } from "../../services/controller-metrics.ts"
 import { describeFileSystemFailure } from "../../services/file-system-error.ts"
-import { Kube } from "../../services/kube/kube.ts"
+import * as SimulatedKube from "../../simulation/simulated-kube.ts"
 import { openShiftFixture } from "../../simulation/openshift-fixtures.ts"
 import { configMapType, operatorTypes, podType, secretType } from "../../services/kube/resources.ts"
 import { simulatedApiServer, writeKubeconfig } from "../../simulation/simulated-api-server.ts"
@@ -172,7 +172,7 @@ export const runDemo = Effect.fn("demo")(function* (options: DemoOptions) {
   )
 
   // 4. The operator renders the backup pod.
-  const kubeLayer = Kube.simulated(cluster)
+  const kubeLayer = SimulatedKube.inMemory(cluster)
   const first = yield* stage(
     "operator: render the backup pod",
     Effect.gen(function* () {
@@ -182,7 +182,7 @@ export const runDemo = Effect.fn("demo")(function* (options: DemoOptions) {
         resyncMs: 60_000,
         minBackoffMs: 200,
         maxBackoffMs: 5000,
-      }).pipe(Effect.provide(Layer.merge(kubeLayer, ControllerMetrics.layer(ns))))
+      }).pipe(Effect.provide(Layer.merge(kubeLayer, ControllerMetrics.live(ns))))
       yield* say("BackupConfigController started (leader election, watches; renders once revisions are stable for 2s)")
       const rendered = yield* awaitValue("operator", `ConfigMap ${backupPodConfigMapName}`, () => renderedRevisions(cluster))
       yield* say(`ConfigMap ${backupPodConfigMapName} rendered for ${formatRevisionSet(rendered.revisions)}`)

@@ -41,7 +41,7 @@ interface Revisioned {
   readonly version: number
 }
 
-/** A simulated member; mutate it from tests, read it through `layerInMemory(member)`. */
+/** A simulated member; mutate it from tests, read it through `inMemory(member)`. */
 export class SimulatedMember {
   readonly endpoint: string
   readonly version: string
@@ -213,7 +213,7 @@ const snapshotStream = (member: SimulatedMember): Stream.Stream<Uint8Array, Etcd
   )
 
 /** The Etcd service over a simulated member. */
-export const layerInMemory = (member: SimulatedMember): Layer.Layer<Etcd> =>
+export const inMemory = (member: SimulatedMember): Layer.Layer<Etcd> =>
   Layer.succeed(
     Etcd,
     Etcd.of({

@@ -109,7 +109,7 @@ const toKeyValue = (kv: WireKeyValue): KeyValue => ({
 })
 
 /** The live Layer for a connection (see `defaultEtcdConnection` for the backup pod's). */
-export const layerLive = (connection: EtcdConnection): Layer.Layer<Etcd, EtcdCredentialsUnreadable> =>
+export const live = (connection: EtcdConnection): Layer.Layer<Etcd, EtcdCredentialsUnreadable> =>
   Layer.effect(
     Etcd,
     Effect.gen(function* () {

@@ -12,7 +12,7 @@ import { describeRef, Invalid, KubeResponseInvalid, type KubeError, type Resourc
 import { liveTransport, loadKubeConfig, type KubeConfigInvalid, type KubeConfigSource, type LiveOptions } from "./live-transport.ts"
 import type { JsonObject } from "./merge-patch.ts"
 import { apiVersionOf, kubeEndpoints, type Endpoint } from "./resources.ts"
-import { defaultRetryPolicy, immediateRetries, noRetries, withRetry, type RetryPolicy } from "./retry.ts"
+import { defaultRetryPolicy, noRetries, withRetry, type RetryPolicy } from "./retry.ts"
 import {
   ConfigMap,
   Event,
@@ -28,8 +28,6 @@ import {
   Pod,
   Secret,
 } from "./schemas.ts"
-import type { SimulatedCluster } from "../../simulation/simulated-cluster.ts"
-import { simulatedTransport } from "../../simulation/simulated-transport.ts"
 import { refOf, type KubeTransport, type RequestVerb } from "./transport.ts"
 import { defaultWatchBackoff, resilientWatch, type ConnectionEvent, type ObjectList, type WatchBackoff, type WatchEvent } from "./watch.ts"
 
@@ -101,9 +99,6 @@ export interface KubeOptions {
   /** Backoff of a failing watch (default `defaultWatchBackoff`). */
   readonly watchBackoff?: WatchBackoff
 }
-
-/** The simulated cluster's watch backoff: the same shape, short, so tests with injected faults stay fast. */
-export const simulatedWatchBackoff: WatchBackoff = { baseMillis: 5, maxMillis: 100 }
 
 /** The selector parameters of a list or watch. */
 const selectors = (options: ListOptions): { readonly labelSelector?: string; readonly fieldSelector?: string } => ({
@@ -289,12 +284,7 @@ export class Kube extends Context.Service<Kube, KubeService>()("cluster-backup/K
       Effect.map(loadKubeConfig(source), (config) => Kube.of(makeKube(liveTransport(config, options), options))),
     )
 
-  /** The in-memory cluster, with its fault injection; retries are immediate by default. */
-  static readonly simulated = (cluster: SimulatedCluster, options: KubeOptions = {}): Layer.Layer<Kube> =>
-    Layer.succeed(
-      Kube,
-      Kube.of(makeKube(simulatedTransport(cluster), { retry: options.retry ?? immediateRetries, watchBackoff: options.watchBackoff ?? simulatedWatchBackoff })),
-    )
+  // The in-memory Layer over the simulated cluster is `inMemory` in src/simulation/simulated-kube.ts: the live bundle leaves it out.
 
   /** Any transport (tests that need a hand-made one). */
   static readonly fromTransport = (transport: KubeTransport, options: KubeOptions = {}): Layer.Layer<Kube> =>

@@ -110,5 +110,5 @@ export class Tarball extends Context.Service<
   }
 >()("cluster-backup/Tarball") {
   /** The real file system. */
-  static readonly layer = Layer.succeed(Tarball, Tarball.of({ write: writeTarball, list: listTarball, extract: extractTarball }))
+  static readonly live = Layer.succeed(Tarball, Tarball.of({ write: writeTarball, list: listTarball, extract: extractTarball }))
 }

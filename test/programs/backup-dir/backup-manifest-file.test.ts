@@ -64,7 +64,7 @@ describe("decodeBackupManifestBytes (a manifest read from a store)", () => {
 describe("verify and restore read the manifest alike", () => {
   it("both refuse a manifest with a byte order mark, saying so", async () => {
     const host = makeHostTree(work, backup)
-    const layer = Layer.mergeAll(Etcdutl.inMemory({ statuses: fakeSnapshotStatuses(host.backupDir) }), DiskSpace.layerLive, Tarball.layer, NodeServices.layer)
+    const layer = Layer.mergeAll(Etcdutl.inMemory({ statuses: fakeSnapshotStatuses(host.backupDir) }), DiskSpace.live, Tarball.live, NodeServices.layer)
     const path = join(host.backupDir, "backup-manifest.json")
     writeFileSync(path, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), readFileSync(path)]))
 

@@ -41,7 +41,7 @@ const manifestName = "backup-manifest.json"
 const create = (backupDir: string, set: RevisionSet = revisions, logs?: Array<string>) =>
   Effect.exit(
     backupCreate({ backupDir, revisions: set, toolVersion: "9.9.9-test" }).pipe(
-      Effect.provide(Layer.mergeAll(Tarball.layer, NodeServices.layer, logs === undefined ? Layer.empty : captureLogs(logs))),
+      Effect.provide(Layer.mergeAll(Tarball.live, NodeServices.layer, logs === undefined ? Layer.empty : captureLogs(logs))),
     ),
   )
 

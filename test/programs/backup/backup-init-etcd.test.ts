@@ -14,7 +14,7 @@ import { backupInit } from "../../../src/programs/backup/backup-init.ts"
 import { operatorCrKey, readOperatorRevisionsAt } from "../../../src/programs/backup/etcd-operator-revisions.ts"
 import { DiskSpace } from "../../../src/services/disk-space.ts"
 import { Etcd, type EtcdConnection } from "../../../src/services/etcd/etcd.ts"
-import { layerLive } from "../../../src/services/etcd/etcd-live.ts"
+import * as EtcdLive from "../../../src/services/etcd/etcd-live.ts"
 import { freeLoopbackPort, startLocalEtcd } from "../../../src/services/local-etcd.ts"
 import { clientTls, generateTlsBundle } from "../../../src/services/tls-certs.ts"
 import { gatedEtcd, makeGate } from "../../support/etcd-gate.ts"
@@ -52,7 +52,7 @@ class Seeded extends Context.Service<Seeded, { readonly crWrittenAt: number; rea
 }
 
 const services = (etcd: Layer.Layer<Etcd>, availableBytes?: number) =>
-  Layer.mergeAll(etcd, availableBytes === undefined ? DiskSpace.layerLive : DiskSpace.layerFixed({ availableBytes, totalBytes: availableBytes }))
+  Layer.mergeAll(etcd, availableBytes === undefined ? DiskSpace.live : DiskSpace.inMemory({ availableBytes, totalBytes: availableBytes }))
 
 const backupFiles = (backupDir: string) => (existsSync(backupDir) ? readdirSync(backupDir).filter((n) => n !== ".cluster-backup").sort() : [])
 const hasRecord = (backupDir: string) => existsSync(join(backupDir, ".cluster-backup", "snapshot.json"))
@@ -64,7 +64,7 @@ const typedFailure = <A, E>(exit: Exit.Exit<A, E>): E & { readonly _tag: string;
   return (reason as unknown as { error: E & { _tag: string; message: string } }).error
 }
 
-const liveEtcd = (connection: EtcdConnection) => layerLive(connection).pipe(Layer.orDie)
+const liveEtcd = (connection: EtcdConnection) => EtcdLive.live(connection).pipe(Layer.orDie)
 
 layer(Layer.provideMerge(Seeded.layer, TestEtcd.layerWithEtcd()), { excludeTestServices: true })(
   "backup-init against etcd 3.5 over TLS",

@@ -15,7 +15,8 @@ import type { OpenFile } from "../../../src/services/snapshot-file.ts"
 import { readSnapshotRecord, writeSnapshotRecord, type SnapshotRecord } from "../../../src/programs/backup-dir/snapshot-record.ts"
 import { acquireRunLock } from "../../../src/services/run-lock.ts"
 import { DiskSpace } from "../../../src/services/disk-space.ts"
-import { layerInMemory, SimulatedMember } from "../../../src/services/etcd/etcd-in-memory.ts"
+import * as EtcdInMemory from "../../../src/services/etcd/etcd-in-memory.ts"
+import { SimulatedMember } from "../../../src/services/etcd/etcd-in-memory.ts"
 import { withTrailer } from "../../../src/services/etcd/snapshot-trailer.ts"
 import { operatorCrJson, tempDir } from "../../support/etcd-fixture.ts"
 
@@ -47,8 +48,8 @@ const runInit = (run: Run) =>
     const backupDir = join(dir, "backup")
     if (run.live !== true) yield* TestClock.setTime(at)
     const layers = Layer.mergeAll(
-      layerInMemory(run.member),
-      DiskSpace.layerFixed({ availableBytes: run.availableBytes ?? 10 * 1024 ** 3, totalBytes: 20 * 1024 ** 3 }),
+      EtcdInMemory.inMemory(run.member),
+      DiskSpace.inMemory({ availableBytes: run.availableBytes ?? 10 * 1024 ** 3, totalBytes: 20 * 1024 ** 3 }),
       run.stdio ?? Stdio.layerTest({}),
     )
     const exit = yield* Effect.exit(backupInit({ backupDir, ...run.options }).pipe(Effect.provide(layers)))
@@ -60,7 +61,7 @@ const listing = (backupDir: string) =>
 const recordExists = (backupDir: string) => existsSync(join(backupDir, ".cluster-backup", "snapshot.json"))
 
 const fixedLayers = (m: SimulatedMember) =>
-  Layer.mergeAll(layerInMemory(m), DiskSpace.layerFixed({ availableBytes: 1e10, totalBytes: 1e10 }), Stdio.layerTest({}))
+  Layer.mergeAll(EtcdInMemory.inMemory(m), DiskSpace.inMemory({ availableBytes: 1e10, totalBytes: 1e10 }), Stdio.layerTest({}))
 
 /** A valid record of a backup taken at `timestamp`. */
 const earlierRecord = (timestamp: string): SnapshotRecord => ({
@@ -347,7 +348,7 @@ describe("backup-init (in-memory etcd)", () => {
       m.snapshotFault = { kind: "stall", atByte: 100_000 }
       const dir = yield* tempDir("interrupt")
       const backupDir = join(dir, "backup")
-      const layers = Layer.mergeAll(layerInMemory(m), DiskSpace.layerFixed({ availableBytes: 1e10, totalBytes: 1e10 }), Stdio.layerTest({}))
+      const layers = Layer.mergeAll(EtcdInMemory.inMemory(m), DiskSpace.inMemory({ availableBytes: 1e10, totalBytes: 1e10 }), Stdio.layerTest({}))
       const fiber = yield* Effect.forkChild(backupInit({ backupDir }).pipe(Effect.provide(layers)))
       const part = () => readdirSync(backupDir).find((n) => n.endsWith(".db.part"))
       for (let i = 0; i < 200 && (!existsSync(backupDir) || part() === undefined || statSync(join(backupDir, part()!)).size < 90_000); i++) {
@@ -369,7 +370,7 @@ describe("backup-init (in-memory etcd)", () => {
       mkdirSync(join(backupDir, ".cluster-backup"), { recursive: true })
       writeFileSync(join(backupDir, ".cluster-backup", "snapshot.json"), "{}")
       yield* TestClock.setTime(at)
-      const layers = Layer.mergeAll(layerInMemory(m), DiskSpace.layerFixed({ availableBytes: 1e10, totalBytes: 1e10 }), Stdio.layerTest({}))
+      const layers = Layer.mergeAll(EtcdInMemory.inMemory(m), DiskSpace.inMemory({ availableBytes: 1e10, totalBytes: 1e10 }), Stdio.layerTest({}))
       const exit = yield* Effect.exit(backupInit({ backupDir }).pipe(Effect.provide(layers)))
       assert.isTrue(Exit.isFailure(exit))
       assert.isFalse(recordExists(backupDir))

@@ -15,7 +15,7 @@ import type { RevisionSet } from "../../../src/domain/revisions.ts"
 import { backupResources } from "../../../src/programs/backup/backup-resources.ts"
 import { writeSnapshotRecord, type SnapshotRecord } from "../../../src/programs/backup-dir/snapshot-record.ts"
 import { withTrailer } from "../../../src/services/etcd/snapshot-trailer.ts"
-import { Kube } from "../../../src/services/kube/kube.ts"
+import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
 import { openShiftFixture, type OpenShiftFixture, type OpenShiftFixtureOptions } from "../../../src/simulation/openshift-fixtures.ts"
 import { kubeconfigYaml, startSimulatedApiServer, type SimulatedApiServer } from "../../../src/simulation/simulated-api-server.ts"
 import { makeSimulatedCluster, type Obj, type SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
@@ -157,7 +157,7 @@ export const captureLogs = (lines: Array<string>) =>
 /** Runs backup-resources for every operand against the cluster. */
 export const stageAll = (backupDir: string, cluster: SimulatedCluster, set: RevisionSet = revisions) =>
   Effect.forEach(operandList(), (o) => backupResources({ backupDir, operand: o.name, revision: set[o.name] }), { discard: true }).pipe(
-    Effect.provide(Layer.merge(Kube.simulated(cluster), NodeServices.layer)),
+    Effect.provide(Layer.merge(SimulatedKube.inMemory(cluster), NodeServices.layer)),
   )
 
 export const timestamp = "2026-01-02_030405"

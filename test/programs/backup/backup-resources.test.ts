@@ -8,6 +8,7 @@ import { operandList, type OperandName } from "../../../src/domain/operands.ts"
 import { backupResources } from "../../../src/programs/backup/backup-resources.ts"
 import { decodeResourcesRecord } from "../../../src/programs/backup/resources-record.ts"
 import { Kube } from "../../../src/services/kube/kube.ts"
+import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
 import { configMapType, secretType } from "../../../src/services/kube/resources.ts"
 import { simulatedTransport } from "../../../src/simulation/simulated-transport.ts"
 import type { SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
@@ -60,7 +61,7 @@ describe("backup-resources (simulated cluster, OpenShift fixtures)", () => {
     Effect.gen(function* () {
       const { cluster, fixture }: Loaded = loadedCluster()
       const backupDir = join(yield* tempDir("res"), "backup")
-      const kube = Kube.simulated(cluster)
+      const kube = SimulatedKube.inMemory(cluster)
       for (const o of operandList()) {
         const exit = yield* run(backupDir, kube, o.name)
         assert.isTrue(Exit.isSuccess(exit), `backup-resources ${o.name}: ${Exit.isFailure(exit) ? String(exit.cause) : ""}`)
@@ -110,7 +111,7 @@ describe("backup-resources (simulated cluster, OpenShift fixtures)", () => {
       const bundles = cluster.get(configMapType, ns, "etcd-all-bundles-3")!
       replaceObject(cluster, configMapType, { ...bundles, binaryData: { "raw.bin": binary.toString("base64") } })
       const backupDir = join(yield* tempDir("res"), "backup")
-      const exit = yield* run(backupDir, Kube.simulated(cluster), "etcd")
+      const exit = yield* run(backupDir, SimulatedKube.inMemory(cluster), "etcd")
       assert.isTrue(Exit.isSuccess(exit))
       const tree = walk(staged(backupDir))
       const scriptEntry = tree.get("static-pod-resources/etcd-pod-3/secrets/etcd-all-certs/rotate.sh")
@@ -125,7 +126,7 @@ describe("backup-resources (simulated cluster, OpenShift fixtures)", () => {
       const { cluster } = loadedCluster({ keepRevisions: 2 })
       const backupDir = join(yield* tempDir("res"), "backup")
       for (const revision of [99, 1]) {
-        const error = failureOf(yield* run(backupDir, Kube.simulated(cluster), "kube-apiserver", revision))
+        const error = failureOf(yield* run(backupDir, SimulatedKube.inMemory(cluster), "kube-apiserver", revision))
         assert.strictEqual(error._tag, "RevisionNotFound")
         assert.include(error.message, `ConfigMap openshift-kube-apiserver/revision-status-${revision} was not found`)
         assert.include(error.message, `revision ${revision} of kube-apiserver does not exist`)
@@ -142,7 +143,7 @@ describe("backup-resources (simulated cluster, OpenShift fixtures)", () => {
       removeObject(cluster, configMapType, ns, "etcd-serving-ca-7")
       removeObject(cluster, secretType, ns, "etcd-client-7")
       const backupDir = join(yield* tempDir("res"), "backup")
-      const error = failureOf(yield* run(backupDir, Kube.simulated(cluster), "kube-apiserver"))
+      const error = failureOf(yield* run(backupDir, SimulatedKube.inMemory(cluster), "kube-apiserver"))
       assert.strictEqual(error._tag, "RevisionResourcesMissing")
       assert.deepStrictEqual((error as unknown as { missing: ReadonlyArray<string> }).missing, [
         "configmap config-7",
@@ -159,7 +160,7 @@ describe("backup-resources (simulated cluster, OpenShift fixtures)", () => {
       const { cluster } = loadedCluster({ optionalResources: "all" })
       removeObject(cluster, secretType, "openshift-kube-apiserver", "encryption-config-7")
       const backupDir = join(yield* tempDir("res"), "backup")
-      const exit = yield* run(backupDir, Kube.simulated(cluster), "kube-apiserver")
+      const exit = yield* run(backupDir, SimulatedKube.inMemory(cluster), "kube-apiserver")
       assert.isTrue(Exit.isSuccess(exit))
       if (!Exit.isSuccess(exit)) return
       assert.deepStrictEqual(exit.value.skippedOptional, [{ operand: "kube-apiserver", kind: "secret", name: "encryption-config" }])
@@ -185,7 +186,7 @@ describe("backup-resources (simulated cluster, OpenShift fixtures)", () => {
       mkdirSync(join(building, "etcd-pod-3.q1w2e3", "secrets", "etcd-all-certs"), { recursive: true })
       writeFileSync(join(building, "etcd-pod-3.q1w2e3", "secrets", "etcd-all-certs", "tls.key"), "decoded")
 
-      const exit = yield* run(backupDir, Kube.simulated(cluster), "kube-scheduler")
+      const exit = yield* run(backupDir, SimulatedKube.inMemory(cluster), "kube-scheduler")
       assert.isTrue(Exit.isSuccess(exit))
       const tree = walk(spr)
       const scheduler = [...tree].filter(([p, e]) => p.startsWith("kube-scheduler-pod-") && e.kind === "file").map(([p]) => `static-pod-resources/${p}`)
@@ -212,7 +213,7 @@ describe("backup-resources (simulated cluster, OpenShift fixtures)", () => {
           const kube = yield* Kube
           return { ...kube, secrets: { ...kube.secrets, get: () => Effect.never } }
         }),
-      ).pipe(Layer.provide(Kube.simulated(cluster)))
+      ).pipe(Layer.provide(SimulatedKube.inMemory(cluster)))
       const fiber = yield* Effect.forkChild(run(backupDir, stalled, "kube-scheduler"))
       const lock = join(backupDir, ".cluster-backup", "run.lock")
       for (let i = 0; i < 500 && !existsSync(lock); i++) yield* Effect.sleep(10)
@@ -232,7 +233,7 @@ describe("backup-resources (simulated cluster, OpenShift fixtures)", () => {
       const cm = cluster.get(configMapType, "openshift-kube-scheduler", "config-6")!
       replaceObject(cluster, configMapType, { ...cm, data: { ...(cm["data"] as object), "..data": "x" } })
       const backupDir = join(yield* tempDir("res"), "backup")
-      const error = failureOf(yield* run(backupDir, Kube.simulated(cluster), "kube-scheduler"))
+      const error = failureOf(yield* run(backupDir, SimulatedKube.inMemory(cluster), "kube-scheduler"))
       assert.strictEqual(error._tag, "RevisionContentRefused")
       assert.include(error.message, 'configmap openshift-kube-scheduler/config-6 cannot be backed up: data key "..data"')
       assertNothingStaged(backupDir, "kube-scheduler")
@@ -269,7 +270,7 @@ describe("backup-resources (simulated cluster, OpenShift fixtures)", () => {
       const { "pod.yaml": _manifest, ...rest } = pod["data"] as Record<string, string>
       replaceObject(cluster, configMapType, { ...pod, data: rest })
       const backupDir = join(yield* tempDir("res"), "backup")
-      const error = failureOf(yield* run(backupDir, Kube.simulated(cluster), "etcd"))
+      const error = failureOf(yield* run(backupDir, SimulatedKube.inMemory(cluster), "etcd"))
       assert.strictEqual(error._tag, "PodManifestMissing")
       assert.include(error.message, 'ConfigMap openshift-etcd/etcd-pod-3 has no "pod.yaml" key')
       assertNothingStaged(backupDir, "etcd")
@@ -289,7 +290,7 @@ describe("backup-resources (simulated cluster, OpenShift fixtures)", () => {
       assert.isAbove(secretTexts.length, 10)
       const lines: Array<string> = []
       const backupDir = join(yield* tempDir("res"), "backup")
-      const logged = Layer.merge(Kube.simulated(cluster), captureLogs(lines))
+      const logged = Layer.merge(SimulatedKube.inMemory(cluster), captureLogs(lines))
       const ok = yield* run(backupDir, logged, "kube-apiserver")
       assert.isTrue(Exit.isSuccess(ok))
       // A failure about a Secret (bad key) must not quote its values either.

@@ -5,6 +5,7 @@ import { defaultReconcileConfig } from "../../../src/programs/operator/reconcile
 import { startController, type ControllerConfig } from "../../../src/programs/operator/controller.ts"
 import { ControllerMetrics } from "../../../src/services/controller-metrics.ts"
 import { Kube, type KubeService } from "../../../src/services/kube/kube.ts"
+import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
 import { leaseType } from "../../../src/services/kube/resources.ts"
 import { makeSimulatedCluster, type SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import { Fault } from "../../../src/simulation/faults.ts"
@@ -45,7 +46,7 @@ const recordingKube = (cluster: SimulatedCluster, identity: string, writes: Arra
         },
       }
     }),
-  ).pipe(Layer.provide(Kube.simulated(cluster)))
+  ).pipe(Layer.provide(SimulatedKube.inMemory(cluster)))
 
 const run = (cluster: SimulatedCluster, identity: string, writes: Array<Write>, scope: Scope.Scope) =>
   startController(config(identity)).pipe(
@@ -131,7 +132,7 @@ describe("controller", () => {
       cluster.faults.inject(Fault.unavailable(), { resource: "configmaps", verb: ["watch", "list"], times: Infinity })
       const scope = yield* Scope.make()
       yield* startController({ ...config("a"), election: { ...config("a").election, leaseDurationMs: 137_000, renewDeadlineMs: 107_000, retryPeriodMs: 26_000 } }).pipe(
-        Effect.provide(Layer.merge(Kube.simulated(cluster, { watchBackoff: defaultWatchBackoff }), Layer.sync(ControllerMetrics, () => ControllerMetrics.make(ns)))),
+        Effect.provide(Layer.merge(SimulatedKube.inMemory(cluster, { watchBackoff: defaultWatchBackoff }), Layer.sync(ControllerMetrics, () => ControllerMetrics.make(ns)))),
         Effect.provide(capture),
         Scope.provide(scope),
       )

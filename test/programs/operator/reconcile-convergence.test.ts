@@ -3,6 +3,7 @@ import { Effect, Layer, Ref, Result } from "effect"
 import { describe, expect, it } from "vitest"
 import { defaultReconcileConfig, emptyMemory, reconcile } from "../../../src/programs/operator/reconcile.ts"
 import { Kube, type KubeService } from "../../../src/services/kube/kube.ts"
+import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
 import { configMapType } from "../../../src/services/kube/resources.ts"
 import { makeSimulatedCluster, type SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import { renderBackupPodYaml } from "../../../src/domain/pod-spec.ts"
@@ -53,7 +54,7 @@ const racingKube = (cluster: SimulatedCluster, raceEvery: number, notes: Array<s
         },
       }
     }),
-  ).pipe(Layer.provide(Kube.simulated(cluster)))
+  ).pipe(Layer.provide(SimulatedKube.inMemory(cluster)))
 
 describe("reconcile converges", () => {
   it("from any initial state, under random API faults and concurrent writers, to the observed revisions; then writes nothing", async () => {

@@ -4,7 +4,7 @@ import { operandList, operandNames, operatorGroup, operatorVersion, type Operand
 import type { RevisionSet } from "../../../src/domain/revisions.ts"
 import { parseYamlText } from "../../../src/domain/yaml-text.ts"
 import { defaultReconcileConfig, emptyMemory, reconcile, type ReconcileConfig } from "../../../src/programs/operator/reconcile.ts"
-import { Kube } from "../../../src/services/kube/kube.ts"
+import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
 import { configMapType, eventType, operatorTypes } from "../../../src/services/kube/resources.ts"
 import { makeSimulatedCluster, type SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 
@@ -55,7 +55,7 @@ export const events = (cluster: SimulatedCluster) =>
 export const makeSync = (cluster: SimulatedCluster, overrides: Partial<ReconcileConfig> = {}) => {
   const config = defaultReconcileConfig({ settleMs: 0, ...overrides })
   const memory = Effect.runSync(Ref.make(emptyMemory))
-  const layer = Kube.simulated(cluster)
+  const layer = SimulatedKube.inMemory(cluster)
   return (extra: Partial<ReconcileConfig> = {}) => reconcile({ ...config, ...extra }, memory).pipe(Effect.provide(layer))
 }
 
@@ -77,4 +77,4 @@ export const setup = (set: Partial<RevisionSet> = revs(3, 7, 5, 6)) =>
   })
 
 export const allOperands = operandNames
-export const KubeLayer = (cluster: SimulatedCluster) => Layer.fresh(Kube.simulated(cluster))
+export const KubeLayer = (cluster: SimulatedCluster) => Layer.fresh(SimulatedKube.inMemory(cluster))

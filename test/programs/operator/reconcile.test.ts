@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Result } from "effect"
 import { TestClock } from "effect/testing"
 import { Kube } from "../../../src/services/kube/kube.ts"
+import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
 import { configMapType, operatorTypes, podType } from "../../../src/services/kube/resources.ts"
 import { advance, configMapData, events, makeSync, ns, renderedPod, revs, setRevision, setup, start } from "./reconcile-harness.ts"
 
@@ -129,7 +130,7 @@ describe("reconcile", () => {
       const cluster = yield* setup()
       const sync = makeSync(cluster)
       yield* sync()
-      const kube = yield* Effect.provide(Kube, Kube.simulated(cluster))
+      const kube = yield* Effect.provide(Kube, SimulatedKube.inMemory(cluster))
       const created = yield* kube.pods.create(ns, renderedPod(cluster) as never)
       Result.getOrThrow(cluster.terminatePod(ns, created.metadata.name, { phase: "Failed", containers: { "backup-init": { exitCode: 1, message: "EtcdUnreachable: no answer from https://etcd.openshift-etcd.svc:2379" } } }))
       yield* advance(1000)
@@ -161,7 +162,7 @@ describe("reconcile", () => {
       expect(inits.map((c) => c["name"]).slice(-2)).toEqual(["backup-create", "backup-upload"])
       expect(inits.at(-1)!["command"]).toEqual(expect.arrayContaining(["backup-upload", "--store", "s3://backups/cluster-a"]))
       expect(inits.filter((c) => (c["volumeMounts"] as Array<{ name: string }>).some((m) => m.name === "store-credentials")).map((c) => c["name"])).toEqual(["backup-upload"])
-      const kube = yield* Effect.provide(Kube, Kube.simulated(cluster))
+      const kube = yield* Effect.provide(Kube, SimulatedKube.inMemory(cluster))
       const created = yield* kube.pods.create(ns, pod as never)
       Result.getOrThrow(cluster.terminatePod(ns, created.metadata.name, { phase: "Failed", containers: { "backup-upload": { exitCode: 1, message: "UploadDeadlineExceeded: the upload to s3://backups did not finish within 3600000 ms" } } }))
       yield* advance(1000)

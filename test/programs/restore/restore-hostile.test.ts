@@ -58,7 +58,7 @@ describe("restore and restore --dry-run refuse hostile tarballs and change nothi
         const exit = await Effect.runPromise(
           Effect.exit(
             restoreOnHost(host, out, { restoreId, dryRun }).pipe(
-              Effect.provide(Layer.mergeAll(Etcdutl.inMemory({ statuses: fakeSnapshotStatuses(host.backupDir) }), DiskSpace.layerLive, Tarball.layer, NodeServices.layer)),
+              Effect.provide(Layer.mergeAll(Etcdutl.inMemory({ statuses: fakeSnapshotStatuses(host.backupDir) }), DiskSpace.live, Tarball.live, NodeServices.layer)),
             ),
           ),
         )
@@ -102,7 +102,7 @@ describe("the restore's extraction step refuses hostile tarballs and leaves no t
     Effect.runPromise(
       Effect.exit(
         executeAction(action, { plan, print: () => Effect.void, backupVerified: Effect.void }, { createdDirectories: [], changed: false }).pipe(
-          Effect.provide(Layer.mergeAll(Etcdutl.inMemory({ statuses: {} }), Tarball.layer)),
+          Effect.provide(Layer.mergeAll(Etcdutl.inMemory({ statuses: {} }), Tarball.live)),
         ),
       ),
     )

@@ -42,8 +42,8 @@ interface Ran {
   readonly output: string
 }
 
-const layers = (etcdutl: Layer.Layer<Etcdutl> = Etcdutl.live, disk: Layer.Layer<DiskSpace> = DiskSpace.layerLive) =>
-  Layer.mergeAll(etcdutl, disk, Tarball.layer, NodeServices.layer)
+const layers = (etcdutl: Layer.Layer<Etcdutl> = Etcdutl.live(), disk: Layer.Layer<DiskSpace> = DiskSpace.live) =>
+  Layer.mergeAll(etcdutl, disk, Tarball.live, NodeServices.layer)
 
 const restoreEffect = (host: HostTree, options: Partial<RestoreOptions>, out: Array<string>, layer = layers()) =>
   restoreOnHost(host, out, { restoreId, ...options }).pipe(Effect.provide(layer))
@@ -258,7 +258,7 @@ describe("restore", () => {
 
   it("resumes after a restore killed during etcdutl: its partial restore-<id> is moved into the kept-data directory and the rerun completes", async () => {
     const host = makeHostTree(etcd.workDir, backup)
-    const failing = Etcdutl.layer({ binary: fakeEtcdutl(etcd.workDir, "restore-fails") })
+    const failing = Etcdutl.live({ binary: fakeEtcdutl(etcd.workDir, "restore-fails") })
     failure(await restore(host, {}, layers(failing)))
     // What a kill -9 during etcdutl leaves: the partial output still in the data directory (no undo ran).
     renameSync(join(host.root, `var/lib/etcd-backup/failed-restore-${restoreId}`), join(host.root, `var/lib/etcd/restore-${restoreId}`))
@@ -326,7 +326,7 @@ describe("restore", () => {
   it("refuses an etcdutl without --bump-revision/--mark-compacted unless --no-bump, and says why", async () => {
     const host = makeHostTree(etcd.workDir, backup)
     const before = snapshotTree(host.root)
-    const old = Etcdutl.layer({ binary: fakeEtcdutl(etcd.workDir, "too-old") })
+    const old = Etcdutl.live({ binary: fakeEtcdutl(etcd.workDir, "too-old") })
     const error = failure(await restore(host, {}, layers(old)))
     expect(error._tag).toBe("RestoreInputInvalid")
     expect(error["what"]).toBe("etcdutl-too-old")
@@ -340,7 +340,7 @@ describe("restore", () => {
   it("refuses when the free space is short, before any change", async () => {
     const host = makeHostTree(etcd.workDir, backup)
     const before = snapshotTree(host.root)
-    const full = layers(Etcdutl.live, DiskSpace.layerFixed({ availableBytes: 1024, totalBytes: 1024 }))
+    const full = layers(Etcdutl.live(), DiskSpace.inMemory({ availableBytes: 1024, totalBytes: 1024 }))
     const error = failure(await restore(host, {}, full))
     expect(error._tag).toBe("RestoreRefused")
     expect(error.message).toMatch(/free on the file system of .*; found: only 1024 bytes are available/)
@@ -400,7 +400,7 @@ describe("restore", () => {
 
   it("undoes a step that half-happened, says how to continue, and a second run finishes the restore", async () => {
     const host = makeHostTree(etcd.workDir, backup)
-    const failing = Etcdutl.layer({ binary: fakeEtcdutl(etcd.workDir, "restore-fails") })
+    const failing = Etcdutl.live({ binary: fakeEtcdutl(etcd.workDir, "restore-fails") })
     const ran = await restore(host, {}, layers(failing))
     const error = failure(ran)
     expect(error._tag).toBe("RestoreStepFailed")

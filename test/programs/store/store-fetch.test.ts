@@ -25,7 +25,7 @@ beforeAll(async () => {
 const run = (workDir: string, availableBytes: number) =>
   Effect.runPromiseExit(
     fetchBackup(prefix, readManifest(backup).timestamp, workDir).pipe(
-      Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), DiskSpace.layerFixed({ availableBytes, totalBytes: 1e12 }))),
+      Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), DiskSpace.inMemory({ availableBytes, totalBytes: 1e12 }))),
     ),
   )
 

@@ -17,7 +17,7 @@ import { badBackups, copyBackup, makeBackup, readManifest, revisions, seedCluste
 import { loadedCluster } from "../backup/backup-resources-harness.ts"
 
 const verify = (options: VerifyOptions): Promise<VerifyReport> =>
-  Effect.runPromise(verifyBackup(options).pipe(Effect.provide(Layer.mergeAll(Etcdutl.live, NodeServices.layer))))
+  Effect.runPromise(verifyBackup(options).pipe(Effect.provide(Layer.mergeAll(Etcdutl.live(), NodeServices.layer))))
 
 const staticChecks = [
   "backup-files",
@@ -96,7 +96,7 @@ describe("verify", () => {
     const slowEtcd = join(etcd.workDir, "slow-etcd")
     writeFileSync(slowEtcd, `#!/bin/bash\necho $$ > ${JSON.stringify(marker)}\nexec sleep 60\n`, { mode: 0o755 })
     const fiber = Effect.runFork(
-      verifyBackup({ backupDir: good, testRestore: true, scratchDir: scratch, etcdBinary: slowEtcd }).pipe(Effect.provide(Layer.mergeAll(Etcdutl.live, NodeServices.layer))),
+      verifyBackup({ backupDir: good, testRestore: true, scratchDir: scratch, etcdBinary: slowEtcd }).pipe(Effect.provide(Layer.mergeAll(Etcdutl.live(), NodeServices.layer))),
     )
     const deadline = Date.now() + 20_000
     while (!existsSync(marker) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))

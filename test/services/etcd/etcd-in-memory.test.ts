@@ -2,7 +2,8 @@ import { createHash } from "node:crypto"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
 import { Etcd } from "../../../src/services/etcd/etcd.ts"
-import { layerInMemory, SimulatedMember, simulatedSnapshotSize } from "../../../src/services/etcd/etcd-in-memory.ts"
+import * as EtcdInMemory from "../../../src/services/etcd/etcd-in-memory.ts"
+import { SimulatedMember, simulatedSnapshotSize } from "../../../src/services/etcd/etcd-in-memory.ts"
 import { TrailerCheck } from "../../../src/services/etcd/snapshot-trailer.ts"
 
 const verify = (chunks: ReadonlyArray<Uint8Array>) => {
@@ -25,7 +26,7 @@ describe("in-memory etcd member", () => {
       assert.isUndefined(yield* etcd.get("/k", { revision: r3 }))
       assert.isUndefined(yield* etcd.get("/k"))
       assert.strictEqual((yield* etcd.status).revision, r3)
-    }).pipe(Effect.provide(layerInMemory(member)))
+    }).pipe(Effect.provide(EtcdInMemory.inMemory(member)))
   })
 
   it.effect("reads at revisions and refuses compacted and future ones", () => {
@@ -41,14 +42,14 @@ describe("in-memory etcd member", () => {
       assert.strictEqual(compacted._tag, "EtcdRevisionUnavailable")
       const future = yield* Effect.flip(etcd.get("/a/1", { revision: member.revision + 5 }))
       assert.include(future.message, "has not reached revision")
-    }).pipe(Effect.provide(layerInMemory(member)))
+    }).pipe(Effect.provide(EtcdInMemory.inMemory(member)))
   })
 
   it.effect("snapshots are the database followed by its sha256, in chunks", () =>
     Effect.gen(function* () {
       const member = new SimulatedMember({ dbSize: 100_000, chunkSize: 4096 })
       member.put("/k", "v")
-      const chunks = yield* Effect.flatMap(Etcd, (e) => Stream.runCollect(e.snapshot)).pipe(Effect.provide(layerInMemory(member)))
+      const chunks = yield* Effect.flatMap(Etcd, (e) => Stream.runCollect(e.snapshot)).pipe(Effect.provide(EtcdInMemory.inMemory(member)))
       const all = Buffer.concat(chunks)
       assert.strictEqual(all.length, simulatedSnapshotSize(member))
       assert.isTrue(chunks.every((c) => c.length <= 4096))
@@ -61,7 +62,7 @@ describe("in-memory etcd member", () => {
   it.effect("fault knobs corrupt, truncate, fail or refuse the snapshot", () =>
     Effect.gen(function* () {
       const run = (member: SimulatedMember) =>
-        Effect.flatMap(Etcd, (e) => Stream.runCollect(e.snapshot)).pipe(Effect.provide(layerInMemory(member)), Effect.result)
+        Effect.flatMap(Etcd, (e) => Stream.runCollect(e.snapshot)).pipe(Effect.provide(EtcdInMemory.inMemory(member)), Effect.result)
       const corrupt = new SimulatedMember({ dbSize: 50_000 })
       corrupt.snapshotFault = { kind: "corrupt", atByte: 1234 }
       const c = yield* run(corrupt)

@@ -3,7 +3,7 @@ import { join } from "node:path"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Stream } from "effect"
 import { Etcd, type EtcdConnection } from "../../../src/services/etcd/etcd.ts"
-import { layerLive } from "../../../src/services/etcd/etcd-live.ts"
+import * as EtcdLive from "../../../src/services/etcd/etcd-live.ts"
 import { TrailerCheck } from "../../../src/services/etcd/snapshot-trailer.ts"
 import { freeLoopbackPort } from "../../../src/services/local-etcd.ts"
 import { clientTls, generateTlsBundle } from "../../../src/services/tls-certs.ts"
@@ -11,7 +11,7 @@ import { etcd3Client, seedKeyName, seedKeys, snapshotStatus, TestEtcd, valueFor 
 
 /** Runs `f` with an Etcd service on another connection than the shared one. */
 const withConnection = <A, E>(connection: EtcdConnection, f: Effect.Effect<A, E, Etcd>) =>
-  Effect.scoped(Layer.build(layerLive(connection)).pipe(Effect.flatMap((context) => Effect.provideContext(f, context))))
+  Effect.scoped(Layer.build(EtcdLive.live(connection)).pipe(Effect.flatMap((context) => Effect.provideContext(f, context))))
 
 layer(TestEtcd.layerWithEtcd(), { excludeTestServices: true })("Etcd live layer against etcd 3.5 over TLS", (it) => {
   it.effect("reports member status and reads keys at past revisions", () =>
