@@ -47,6 +47,15 @@ cb_ensure_modules() {
   cp "$CB_ROOT/package-lock.json" "$stamp"
 }
 
+# The machine's own Debian mirror (deb822 sources first, then the one-line format).
+cb_debian_mirror() {
+  local uri
+  uri="$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)"
+  [ -n "$uri" ] || uri="$(awk '$1=="deb"{for(i=2;i<=NF;i++) if ($i ~ /^https?:/) {print $i; exit}}' /etc/apt/sources.list 2>/dev/null || true)"
+  [ -n "$uri" ] || cb_fail "no Debian mirror found in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list"
+  printf '%s\n' "$uri"
+}
+
 cb_ensure_etcd() {
   local dir="$CB_TOOLS/etcd"
   local have=""
@@ -59,9 +68,7 @@ cb_ensure_etcd() {
   cb_say "fetching etcd $CB_ETCD_VERSION (etcd-server, etcd-client) from Debian's trixie suite into .tools/etcd"
   # Use the machine's own Debian mirror, only naming another suite, with private apt state.
   local uri
-  uri="$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)"
-  [ -n "$uri" ] || uri="$(awk '$1=="deb"{for(i=2;i<=NF;i++) if ($i ~ /^https?:/) {print $i; exit}}' /etc/apt/sources.list 2>/dev/null || true)"
-  [ -n "$uri" ] || cb_fail "no Debian mirror found in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list"
+  uri="$(cb_debian_mirror)"
   local apt="$CB_TOOLS/apt"
   rm -rf "$apt" && mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/debs"
   echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri trixie main" > "$apt/sources.list"
@@ -89,9 +96,7 @@ cb_ensure_etcd() {
 # missing here.
 cb_apt_bookworm() {
   local apt=$1 uri
-  uri="$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)"
-  [ -n "$uri" ] || uri="$(awk '$1=="deb"{for(i=2;i<=NF;i++) if ($i ~ /^https?:/) {print $i; exit}}' /etc/apt/sources.list 2>/dev/null || true)"
-  [ -n "$uri" ] || cb_fail "no Debian mirror found in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list"
+  uri="$(cb_debian_mirror)"
   rm -rf "$apt" && mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/debs"
   echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri bookworm main" > "$apt/sources.list"
   CB_APT_OPTS=(-o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
@@ -131,51 +136,42 @@ cb_ensure_swift() {
   cb_say "installed Swift $CB_SWIFT_VERSION into .tools/swift"
 }
 
-# rclone (Debian bookworm), the independent S3 client of the interoperability tests and benchmarks.
-CB_RCLONE_VERSION="1.60.1"
-cb_ensure_rclone() {
-  local dir="$CB_TOOLS/rclone" have=""
-  [ -x "$dir/bin/rclone" ] && have="$("$dir/bin/rclone" version 2>/dev/null | head -n1 || true)"
-  if [[ "$have" == *"v$CB_RCLONE_VERSION"* ]]; then
+# cb_ensure_deb_binary NAME VERSION BIN...: Debian bookworm's package NAME at VERSION, its
+# usr/bin/BIN... in .tools/NAME/bin and on PATH; skipped when `BIN --version` (the first BIN)
+# already names VERSION.
+cb_ensure_deb_binary() {
+  local name=$1 version=$2; shift 2
+  local dir="$CB_TOOLS/$name" apt="$CB_TOOLS/apt-$name" have="" b
+  local named="(^|[[:space:]v])${version//./\\.}([^0-9.]|$)"
+  [ -x "$dir/bin/$1" ] && have="$("$dir/bin/$1" --version 2>/dev/null | head -n1 || true)"
+  if [[ $have =~ $named ]]; then
     export PATH="$dir/bin:$PATH"; return 0
   fi
-  command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null || cb_fail "apt-get and dpkg-deb are needed to fetch rclone from Debian bookworm"
-  cb_say "fetching rclone $CB_RCLONE_VERSION from Debian bookworm into .tools/rclone"
-  local apt="$CB_TOOLS/apt-rclone"
+  command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null || cb_fail "apt-get and dpkg-deb are needed to fetch $name from Debian bookworm"
+  cb_say "fetching $name $version from Debian bookworm into .tools/$name"
   cb_apt_bookworm "$apt"
-  (cd "$apt/debs" && apt-get "${CB_APT_OPTS[@]}" download "rclone=$CB_RCLONE_VERSION*" >/dev/null) || cb_fail "apt-get download of rclone $CB_RCLONE_VERSION from bookworm failed"
-  rm -rf "$apt/x" && mkdir -p "$apt/x" && dpkg-deb -x "$apt"/debs/rclone_*.deb "$apt/x"
-  [ -x "$apt/x/usr/bin/rclone" ] || cb_fail "the bookworm rclone package did not contain usr/bin/rclone"
-  rm -rf "$dir" && mkdir -p "$dir/bin" && mv "$apt/x/usr/bin/rclone" "$dir/bin/rclone" && rm -rf "$apt"
+  (cd "$apt/debs" && apt-get "${CB_APT_OPTS[@]}" download "$name=$version*" >/dev/null) || cb_fail "apt-get download of $name $version from bookworm failed"
+  rm -rf "$apt/x" && mkdir -p "$apt/x" && dpkg-deb -x "$apt/debs/${name}_"*.deb "$apt/x"
+  for b in "$@"; do
+    [ -x "$apt/x/usr/bin/$b" ] || cb_fail "the bookworm $name package did not contain usr/bin/$b"
+  done
+  rm -rf "$dir" && mkdir -p "$dir/bin"
+  for b in "$@"; do mv "$apt/x/usr/bin/$b" "$dir/bin/"; done
+  rm -rf "$apt"
   export PATH="$dir/bin:$PATH"
-  cb_say "installed $(rclone version | head -n1)"
+  cb_say "installed $name $version ($("$dir/bin/$1" --version | head -n1))"
 }
 
-# age (Debian bookworm), the reference implementation of the age v1 format that the interop tests
-# and benchmarks hold the project's encryption to.
+# rclone: the independent S3 client of the interoperability tests and benchmarks.
+CB_RCLONE_VERSION="1.60.1"
+# age: the reference implementation of the age v1 format that the interop tests and benchmarks
+# hold the project's encryption to.
 CB_AGE_VERSION="1.1.1"
-cb_ensure_age() {
-  local dir="$CB_TOOLS/age" have=""
-  [ -x "$dir/bin/age" ] && have="$("$dir/bin/age" --version 2>/dev/null || true)"
-  if [ "$have" = "v$CB_AGE_VERSION" ] || [ "$have" = "$CB_AGE_VERSION" ]; then
-    export PATH="$dir/bin:$PATH"; return 0
-  fi
-  command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null || cb_fail "apt-get and dpkg-deb are needed to fetch age from Debian bookworm"
-  cb_say "fetching age $CB_AGE_VERSION from Debian bookworm into .tools/age"
-  local apt="$CB_TOOLS/apt-age"
-  cb_apt_bookworm "$apt"
-  (cd "$apt/debs" && apt-get "${CB_APT_OPTS[@]}" download "age=$CB_AGE_VERSION*" >/dev/null) || cb_fail "apt-get download of age $CB_AGE_VERSION from bookworm failed"
-  rm -rf "$apt/x" && mkdir -p "$apt/x" && dpkg-deb -x "$apt"/debs/age_*.deb "$apt/x"
-  [ -x "$apt/x/usr/bin/age" ] && [ -x "$apt/x/usr/bin/age-keygen" ] || cb_fail "the bookworm age package did not contain usr/bin/age and usr/bin/age-keygen"
-  rm -rf "$dir" && mkdir -p "$dir/bin" && mv "$apt/x/usr/bin/age" "$apt/x/usr/bin/age-keygen" "$dir/bin/" && rm -rf "$apt"
-  export PATH="$dir/bin:$PATH"
-  cb_say "installed age $(age --version)"
-}
 
 cb_ensure_node
 cb_ensure_modules
 cb_ensure_etcd
 cb_ensure_swift
-cb_ensure_rclone
-cb_ensure_age
+cb_ensure_deb_binary rclone "$CB_RCLONE_VERSION" rclone
+cb_ensure_deb_binary age "$CB_AGE_VERSION" age age-keygen
 export CB_ROOT CB_TOOLS
