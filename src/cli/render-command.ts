@@ -11,9 +11,9 @@ import { podOptionFlags, podOptionsFromFlagsChecked } from "./pod-option-flags.t
 /** The observed revisions of the cluster's four operator CRs (the first problem, if any). */
 const clusterRevisions = (table: OperandTable) =>
   Effect.promise(() => import("../programs/operator/api-revisions.ts")).pipe(
-  Effect.flatMap(({ observedRevisions }) => observedRevisions(table)),
-  Effect.flatMap((decoded) => Effect.fromResult(Result.mapError(decoded, (errors) => errors[0]!))),
-)
+    Effect.flatMap(({ readApiRevisions }) => readApiRevisions(table)),
+    Effect.flatMap((decoded) => Effect.fromResult(Result.mapError(decoded, (errors) => errors[0]!))),
+  )
 
 export const renderCommand = Command.make(
   "render",

@@ -71,6 +71,8 @@ export const backupPodGenerateName = "cluster-backup-"
 export const nameLabel = "app.kubernetes.io/name"
 export const managedByLabel = "app.kubernetes.io/managed-by"
 export const backupPodLabelValues = { [nameLabel]: "cluster-backup", [managedByLabel]: "cluster-backup-operator" } as const
+/** The label selector of the backup pods (the operator lists and watches them with it). */
+export const backupPodSelector = `${nameLabel}=${backupPodLabelValues[nameLabel]},${managedByLabel}=${backupPodLabelValues[managedByLabel]}`
 /** `backup.openshift.io/<operand>-revision`: selects backup pods by revision. */
 export const revisionLabel = (operand: OperandName): string => `backup.openshift.io/${operand}-revision`
 /** `etcd=3,kube-apiserver=7,...` (see `formatRevisionSet`). */

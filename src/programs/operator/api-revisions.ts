@@ -1,4 +1,4 @@
-/** The revisions the four operator CRs report now (a missing CR reads as absent, not as an error). */
+/** The revisions the four operator CRs report now, read through the API (a missing CR reads as absent, not as an error). */
 import { Effect } from "effect"
 import { defaultOperands, operandNames, type OperandName, type OperandTable } from "../../domain/operands.ts"
 import { decodeObservedRevisions } from "../../domain/revisions.ts"
@@ -11,13 +11,14 @@ export const readOperatorCrs = Effect.fn("readOperatorCrs")(function* () {
   for (const name of operandNames) {
     crs[name] = yield* kube.operators.get(name).pipe(
       Effect.map((cr): unknown => cr),
-      Effect.catchIf((e) => e._tag === "NotFound", () => Effect.succeed(undefined)),
+      Effect.catchIf(
+        (e) => e._tag === "NotFound",
+        () => Effect.succeed(undefined),
+      ),
     )
   }
   return crs
 })
 
-/** The observed RevisionSet, or every operand's decoding error. */
-export const observedRevisions = (table: OperandTable = defaultOperands) =>
-  Effect.map(readOperatorCrs(), (crs) => decodeObservedRevisions(crs, table))
-
+/** The RevisionSet the API shows now, or every operand's decoding error. */
+export const readApiRevisions = (table: OperandTable = defaultOperands) => Effect.map(readOperatorCrs(), (crs) => decodeObservedRevisions(crs, table))

@@ -8,12 +8,13 @@
  */
 import { Clock, Effect, FiberHandle, Queue, Ref, Stream } from "effect"
 import { backupStatusConfigMapName } from "../../domain/backup-status.ts"
-import { backupPodLabelValues, managedByLabel, nameLabel } from "../../domain/pod-spec.ts"
+import { backupPodSelector } from "../../domain/pod-spec.ts"
 import { operandNames as allOperands } from "../../domain/operands.ts"
 import { ControllerMetrics } from "../../services/controller-metrics.ts"
 import { Kube, type WatchEvent } from "../../services/kube/kube.ts"
 import { initialLeadership, isLeader, releaseLease, runElection, type LeaseElectionConfig, type LeadershipState } from "./leader-election.ts"
-import { backupPodConfigMapName, emptyMemory, reconcile, type ReconcileConfig, type ReconcileResult } from "./reconcile.ts"
+import { backupPodConfigMapName, emptyMemory } from "../../domain/operator-desired-state.ts"
+import { reconcile, type ReconcileConfig, type ReconcileResult } from "./reconcile.ts"
 
 export interface ControllerConfig {
   readonly reconcile: ReconcileConfig
@@ -32,8 +33,6 @@ export interface ControllerHandle {
   readonly lastResult: () => ReconcileResult | undefined
   readonly syncs: () => number
 }
-
-const backupPodSelector = `${nameLabel}=${backupPodLabelValues[nameLabel]},${managedByLabel}=${backupPodLabelValues[managedByLabel]}`
 
 /**
  * Starts the controller in the current scope and returns its handle; it runs until the scope
@@ -99,33 +98,34 @@ export const startController = Effect.fn("startController")(function* (config: C
 
   // The worker: one sync at a time; a sync in progress is not interrupted.
   let failures = 0
-  const handle = (why: string) => Effect.gen(function* () {
-    if (!(yield* isLeader(config.election, leadership))) return
-    const result = yield* Effect.exit(reconcile(config.reconcile, memory))
-    syncs++
-    const now = yield* Clock.currentTimeMillis
-    if (result._tag === "Success") {
-      failures = 0
-      last = result.value
-      ready = true
-      yield* metrics.reconciled("success")
-      yield* metrics.observedRevisions(result.value.observed)
-      yield* metrics.backedUpRevisions(result.value.status?.revisions)
-      yield* metrics.renderPending(result.value.decision === "WaitUntil")
-      if (result.value.status?.lastRenderTime !== undefined) yield* metrics.lastRender(result.value.status.lastRenderTime)
-      if (result.value.status?.status === "Complete" && result.value.status.lastBackupTime !== undefined) {
-        yield* metrics.lastCompleteBackup(result.value.status.lastBackupTime)
+  const handle = (why: string) =>
+    Effect.gen(function* () {
+      if (!(yield* isLeader(config.election, leadership))) return
+      const result = yield* Effect.exit(reconcile(config.reconcile, memory))
+      syncs++
+      const now = yield* Clock.currentTimeMillis
+      if (result._tag === "Success") {
+        failures = 0
+        last = result.value
+        ready = true
+        yield* metrics.reconciled("success")
+        yield* metrics.observedRevisions(result.value.observed)
+        yield* metrics.backedUpRevisions(result.value.status?.revisions)
+        yield* metrics.renderPending(result.value.decision === "WaitUntil")
+        if (result.value.status?.lastRenderTime !== undefined) yield* metrics.lastRender(result.value.status.lastRenderTime)
+        if (result.value.status?.status === "Complete" && result.value.status.lastBackupTime !== undefined) {
+          yield* metrics.lastCompleteBackup(result.value.status.lastBackupTime)
+        }
+        if (result.value.requeueAt !== undefined) yield* wakeAt(result.value.requeueAt, "pending render due")
+        yield* Effect.logDebug(`synced (${why}): ${result.value.decision}, ${result.value.writes} writes`)
+      } else {
+        failures++
+        yield* metrics.reconciled("error")
+        const delay = Math.min(config.maxBackoffMs, config.minBackoffMs * 2 ** Math.min(failures - 1, 20))
+        yield* Effect.logWarning(`sync failed (${why}), retrying in ${delay} ms`).pipe(Effect.annotateLogs({ cause: String(result.cause) }))
+        yield* wakeAt(now + delay, "retry after failure")
       }
-      if (result.value.requeueAt !== undefined) yield* wakeAt(result.value.requeueAt, "pending render due")
-      yield* Effect.logDebug(`synced (${why}): ${result.value.decision}, ${result.value.writes} writes`)
-    } else {
-      failures++
-      yield* metrics.reconciled("error")
-      const delay = Math.min(config.maxBackoffMs, config.minBackoffMs * 2 ** Math.min(failures - 1, 20))
-      yield* Effect.logWarning(`sync failed (${why}), retrying in ${delay} ms`).pipe(Effect.annotateLogs({ cause: String(result.cause) }))
-      yield* wakeAt(now + delay, "retry after failure")
-    }
-  })
+    })
   yield* Effect.forkScoped(Effect.forever(Queue.take(trigger).pipe(Effect.flatMap((why) => Effect.uninterruptible(handle(why))))))
   yield* wake("start")
 
@@ -136,4 +136,3 @@ export const startController = Effect.fn("startController")(function* (config: C
     syncs: () => syncs,
   } satisfies ControllerHandle
 })
-

@@ -1,0 +1,227 @@
+import { fc, test } from "@fast-check/vitest"
+import { Result } from "effect"
+import { describe, expect, it } from "vitest"
+import type { BackupPodView } from "../../src/domain/backup-pod-outcome.ts"
+import { backupStatusKeys, decodeBackupStatus, encodeBackupStatus } from "../../src/domain/backup-status.ts"
+import { decide } from "../../src/domain/controller-decision.ts"
+import { defaultOperands } from "../../src/domain/operands.ts"
+import {
+  backupPodConfigMapName,
+  backupPodYamlKey,
+  desiredState,
+  diff,
+  emptyMemory,
+  renderedAtAnnotation,
+  type ObservedConfigMap,
+  type OperatorObserved,
+  type OperatorSettings,
+  type OperatorWrite,
+} from "../../src/domain/operator-desired-state.ts"
+import { backupCreateContainerName, renderBackupPodYaml, revisionsAnnotation } from "../../src/domain/pod-spec.ts"
+import { decodeObservedRevisions, formatRevisionSet, type RevisionSet } from "../../src/domain/revisions.ts"
+import { formatRfc3339Utc } from "../../src/domain/rfc3339.ts"
+import { revisionSetArb } from "./arbitraries.ts"
+
+const t0 = Date.UTC(2026, 10, 24, 10)
+const table = defaultOperands
+const set = (etcd: number): RevisionSet => ({ etcd, "kube-apiserver": 7, "kube-controller-manager": 5, "kube-scheduler": 6 })
+const settings = (overrides: Partial<OperatorSettings> = {}): OperatorSettings => ({
+  namespace: "openshift-etcd",
+  podOptions: {},
+  minIntervalMs: 0,
+  settleMs: 0,
+  table,
+  ...overrides,
+})
+const observedOf = (overrides: Partial<OperatorObserved> = {}): OperatorObserved => ({
+  now: t0,
+  revisions: Result.succeed(set(3)),
+  status: undefined,
+  podSpec: undefined,
+  pods: [],
+  memory: emptyMemory,
+  ...overrides,
+})
+
+/** The cluster and memory after the writes land (what the next sync reads). */
+const apply = (observed: OperatorObserved, writes: ReadonlyArray<OperatorWrite>, memory: OperatorObserved["memory"]): OperatorObserved => {
+  let next = { ...observed, memory }
+  for (const w of writes) {
+    if (w._tag === "RecordEvent") continue
+    const cm: ObservedConfigMap = { data: w.content.data, annotations: Object.keys(w.content.annotations).length === 0 ? undefined : w.content.annotations }
+    next = w.name === backupPodConfigMapName ? { ...next, podSpec: cm } : { ...next, status: cm }
+  }
+  return next
+}
+const configMapWrites = (writes: ReadonlyArray<OperatorWrite>) => writes.filter((w) => w._tag !== "RecordEvent")
+
+const time = fc.integer({ min: t0 - 10 * 3_600_000, max: t0 })
+const statusData = fc.oneof(
+  fc.constant({ status: "Complete", revisions: "- etcd: not-a-number" }),
+  fc.constant({ revisions: "{{{ not yaml" }),
+  fc
+    .record({
+      status: fc.constantFrom("Pending" as const, "Complete" as const, "Failed" as const),
+      revisions: revisionSetArb,
+      lastRenderTime: fc.option(time, { nil: undefined }),
+      lastBackupTime: fc.option(time, { nil: undefined }),
+    })
+    .map(({ lastRenderTime, lastBackupTime, ...s }) =>
+      encodeBackupStatus(
+        { ...s, ...(lastRenderTime === undefined ? {} : { lastRenderTime }), ...(lastBackupTime === undefined ? {} : { lastBackupTime }) },
+        table,
+      ),
+    ),
+)
+const foreignKeys = fc.dictionary(fc.constantFrom("owner", "note", "ticket"), fc.string({ maxLength: 8 }), { maxKeys: 2 })
+const statusCm = fc.option(fc.record({ data: fc.tuple(statusData, foreignKeys).map(([d, f]) => ({ ...f, ...d })), annotations: fc.constant(undefined) }), {
+  nil: undefined,
+})
+const podSpecCm = fc.option(
+  fc.record({
+    data: fc.oneof(
+      fc.constant({ [backupPodYamlKey]: "garbage: [" }),
+      revisionSetArb.map((r) => ({ [backupPodYamlKey]: renderBackupPodYaml(r) })),
+    ),
+    annotations: fc.option(
+      fc.record({
+        [revisionsAnnotation]: fc.oneof(revisionSetArb.map(formatRevisionSet), fc.constant("etcd=x")),
+        [renderedAtAnnotation]: time.map(formatRfc3339Utc),
+      }),
+      { nil: undefined },
+    ),
+  }),
+  { nil: undefined },
+)
+/** Backup pods created before the sync (a pod cannot be created in the instant of the render it runs). */
+const pod = fc
+  .record({
+    name: fc.constantFrom("cluster-backup-a", "cluster-backup-b"),
+    createdAt: time.map((t) => t - 1),
+    revisions: fc.option(revisionSetArb, { nil: undefined }),
+    exitCode: fc.option(fc.constantFrom(0, 1), { nil: undefined }),
+  })
+  .map(
+    ({ exitCode, ...p }): BackupPodView => ({
+      ...p,
+      phase: exitCode === undefined ? "Running" : exitCode === 0 ? "Running" : "Failed",
+      reason: undefined,
+      message: undefined,
+      initContainers: [
+        { name: backupCreateContainerName, terminated: exitCode === undefined ? undefined : { exitCode, finishedAt: formatRfc3339Utc(t0 - 500) } },
+      ],
+    }),
+  )
+const revisions = fc.oneof(
+  { weight: 5, arbitrary: revisionSetArb.map((r) => Result.succeed(r) as OperatorObserved["revisions"]) },
+  { weight: 1, arbitrary: fc.constant(decodeObservedRevisions({ etcd: undefined, "kube-apiserver": 7, "kube-controller-manager": 5, "kube-scheduler": 6 })) },
+)
+const memory = fc.oneof(fc.constant(emptyMemory), fc.record({ observed: revisionSetArb, stableSince: time, warned: fc.constant({}) }))
+const observedArb = fc.record({ now: fc.constant(t0), revisions, status: statusCm, podSpec: podSpecCm, pods: fc.array(pod, { maxLength: 3 }), memory })
+const settingsArb = fc.record({ settleMs: fc.constantFrom(0, 30_000), minIntervalMs: fc.constantFrom(0, 3_600_000) }).map((s) => settings(s))
+
+describe("desiredState and diff: properties", () => {
+  test.prop([observedArb, settingsArb], { numRuns: 150 })("a second sync after the writes land writes nothing and wants the same", (observed, s) => {
+    const desired = desiredState(observed, s)
+    const after = apply(observed, diff(observed, desired, table), desired.memory)
+    const again = desiredState(after, s)
+    expect(diff(after, again, table)).toEqual([])
+    expect(again.status).toEqual(desired.status)
+    expect(again.podSpec).toEqual(desired.podSpec)
+  })
+
+  test.prop([observedArb, settingsArb], { numRuns: 100 })(
+    "renders exactly when decide says so, the pod spec before the status that names it",
+    (observed, s) => {
+      const desired = desiredState(observed, s)
+      const writes = configMapWrites(diff(observed, desired, table))
+      if (desired.decision?._tag !== "Render") {
+        expect(desired.events.map((e) => e.reason)).not.toContain("BackupPodRendered")
+        return
+      }
+      expect(desired.podSpec!.annotations[revisionsAnnotation]).toBe(formatRevisionSet(desired.decision.revisions))
+      expect(desired.podSpec!.data[backupPodYamlKey]).toBe(renderBackupPodYaml(desired.decision.revisions, { namespace: s.namespace }))
+      expect(desired.status).toMatchObject({ status: "Pending", revisions: desired.decision.revisions, lastRenderTime: observed.now })
+      expect(writes.map((w) => w.name)).toEqual([backupPodConfigMapName, "backup-status"])
+    },
+  )
+
+  test.prop([observedArb, settingsArb], { numRuns: 100 })("keeps every backup-status key another tool wrote", (observed, s) => {
+    const writes = diff(observed, desiredState(observed, s), table)
+    const foreign = Object.entries(observed.status?.data ?? {}).filter(([k]) => !(backupStatusKeys as ReadonlyArray<string>).includes(k))
+    for (const w of writes) {
+      if (w._tag === "UpdateConfigMap" && w.name === "backup-status") for (const [k, v] of foreign) expect(w.content.data[k]).toBe(v)
+    }
+  })
+
+  test.prop([observedArb, settingsArb], { numRuns: 100 })(
+    "announces a Warning only when its message differs from the one announced for that reason",
+    (observed, s) => {
+      const desired = desiredState(observed, s)
+      const warned = diff(observed, desired, table).filter((w) => w._tag === "RecordEvent" && w.event.type === "Warning" && w.event.reason !== "BackupFailed")
+      expect(warned).toHaveLength(Object.keys(desired.warnings).length)
+      const repeated = { ...observed, memory: { ...observed.memory, warned: desired.warnings } }
+      const again = diff(repeated, desiredState(repeated, s), table).filter(
+        (w) => w._tag === "RecordEvent" && w.event.type === "Warning" && w.event.reason !== "BackupFailed",
+      )
+      expect(again).toEqual([])
+    },
+  )
+
+  test.prop([observedArb, settingsArb], { numRuns: 100 })("while the revisions cannot be told, nothing but the Warning is written", (observed, s) => {
+    const blocked = {
+      ...observed,
+      revisions: decodeObservedRevisions({ etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 5, "kube-scheduler": undefined }),
+    }
+    const desired = desiredState(blocked, s)
+    expect(desired.decision).toBeUndefined()
+    expect(configMapWrites(diff(blocked, desired, table))).toEqual([])
+    expect(Object.keys(desired.warnings)).toEqual(["RevisionsUnavailable"])
+    expect(desired.memory.stableSince).toBe(observed.memory.stableSince)
+  })
+
+  test.prop([observedArb, settingsArb], { numRuns: 100 })(
+    "the status it wants always decodes, and names revisions the pod spec is rendered for",
+    (observed, s) => {
+      const desired = desiredState(observed, s)
+      if (desired.status === undefined) return
+      expect(decodeBackupStatus(encodeBackupStatus(desired.status, table), table)).toEqual(Result.succeed(desired.status))
+      expect(desired.podSpec!.annotations[revisionsAnnotation]).toBe(formatRevisionSet(desired.status.revisions))
+    },
+  )
+})
+
+describe("desiredState: examples", () => {
+  it("waits out the settle window, and asks to be woken when it ends", () => {
+    const desired = desiredState(observedOf({ memory: { observed: set(3), stableSince: t0 - 10_000, warned: {} } }), settings({ settleMs: 30_000 }))
+    expect(desired.decision).toEqual(
+      decide({ observed: set(3), lastRendered: undefined, lastRenderAt: undefined, stableSince: t0 - 10_000, now: t0, settleMs: 30_000 }),
+    )
+    expect(desired.requeueAt).toBe(t0 + 20_000)
+    expect(desired.podSpec).toBeUndefined()
+  })
+
+  it("rebuilds a malformed status from the revisions annotation of the rendered spec, with one Warning", () => {
+    const podSpec = {
+      data: { [backupPodYamlKey]: "garbage: [" },
+      annotations: { [revisionsAnnotation]: formatRevisionSet(set(2)), [renderedAtAnnotation]: formatRfc3339Utc(t0 - 60_000) },
+    }
+    const observed = observedOf({ revisions: Result.succeed(set(2)), podSpec, status: { data: { status: "Exploded" }, annotations: undefined } })
+    const desired = desiredState(observed, settings())
+    expect(desired.decision?._tag).toBe("UpToDate")
+    expect(desired.status).toEqual({ status: "Pending", revisions: set(2), lastRenderTime: t0 - 60_000 })
+    expect(desired.warnings.BackupStatusRepaired).toContain(`the rendered pod spec in ${backupPodConfigMapName}`)
+    // The spec is re-rendered from the annotation's revisions: the garbage goes.
+    expect(diff(observed, desired, table).map((w) => w._tag)).toEqual(["RecordEvent", "UpdateConfigMap", "UpdateConfigMap"])
+  })
+
+  it("keys the warning memory by reason: a repaired status does not silence a later RevisionsUnavailable", () => {
+    const repaired = { BackupStatusRepaired: "ConfigMap backup-status: status is missing." }
+    const blocked = observedOf({
+      revisions: decodeObservedRevisions({ etcd: undefined, "kube-apiserver": 7, "kube-controller-manager": 5, "kube-scheduler": 6 }),
+      memory: { ...emptyMemory, warned: repaired },
+    })
+    const writes = diff(blocked, desiredState(blocked, settings()), table)
+    expect(writes.map((w) => (w._tag === "RecordEvent" ? w.event.reason : w._tag))).toEqual(["RevisionsUnavailable"])
+  })
+})
