@@ -1,6 +1,7 @@
 import { hostname } from "node:os"
 import { Effect, Layer, Option } from "effect"
 import { CliError, Command, Flag } from "effect/cli"
+import { defaultMinIntervalMs, defaultSettleMs } from "../domain/controller-decision.ts"
 import { defaultElectionTimings, electionTimingsProblem, type ElectionTimings } from "../domain/leader-election.ts"
 import { MillisFromDurationString } from "../domain/durations.ts"
 import { decodeBackupPodOptions } from "../domain/pod-spec.ts"
@@ -35,18 +36,38 @@ export const operatorCommand = Command.make(
     kubeconfig: kubeconfigFlag,
     operandResources: operandResourcesFileFlag,
     ...podOptionFlags,
-    minInterval: duration("min-interval", 0, 3_600_000, "Least time between two rendered backups (e.g. 1h)"),
-    settle: duration("settle", 0, 30_000, "Revisions must stay unchanged this long before they are rendered (coalesces rollouts)"),
+    minInterval: duration("min-interval", 0, defaultMinIntervalMs, "Least time between two rendered backups (e.g. 1h)"),
+    settle: duration("settle", 0, defaultSettleMs, "Revisions must stay unchanged this long before they are rendered (coalesces rollouts)"),
     resync: duration("resync", 1000, 600_000, "Reconcile at least this often without events"),
-    metricsPort: Flag.Int("metrics-port").pipe(port({ anyPort: true }), Flag.withDefault(8080), Flag.withDescription("Port of /healthz, /readyz and /metrics (0: any free port)")),
-    leaseName: Flag.String("lease-name").pipe(nonEmpty("Lease name"), Flag.withDefault("cluster-backup-operator"), Flag.withDescription("Name of the leader-election Lease (in --namespace)")),
-    identity: Flag.String("identity").pipe(
-      Flag.optional,
-      Flag.withDescription("This replica's name in the Lease (default: $POD_NAME, else the host name)"),
+    metricsPort: Flag.Int("metrics-port").pipe(
+      port({ anyPort: true }),
+      Flag.withDefault(8080),
+      Flag.withDescription("Port of /healthz, /readyz and /metrics (0: any free port)"),
     ),
-    leaseDuration: duration("lease-duration", 1000, defaultElectionTimings.leaseDurationMs, "How long the Lease stays valid after the leader's last renewal: a standby takes over a dead leader after this (OpenShift operators: 137s)"),
-    renewDeadline: duration("renew-deadline", 1000, defaultElectionTimings.renewDeadlineMs, "A leader that could not renew for this long stops acting; shorter than --lease-duration"),
-    retryPeriod: duration("retry-period", 1000, defaultElectionTimings.retryPeriodMs, "How often the leader renews the Lease and standbys try to take it; shorter than --renew-deadline"),
+    leaseName: Flag.String("lease-name").pipe(
+      nonEmpty("Lease name"),
+      Flag.withDefault("cluster-backup-operator"),
+      Flag.withDescription("Name of the leader-election Lease (in --namespace)"),
+    ),
+    identity: Flag.String("identity").pipe(Flag.optional, Flag.withDescription("This replica's name in the Lease (default: $POD_NAME, else the host name)")),
+    leaseDuration: duration(
+      "lease-duration",
+      1000,
+      defaultElectionTimings.leaseDurationMs,
+      "How long the Lease stays valid after the leader's last renewal: a standby takes over a dead leader after this (OpenShift operators: 137s)",
+    ),
+    renewDeadline: duration(
+      "renew-deadline",
+      1000,
+      defaultElectionTimings.renewDeadlineMs,
+      "A leader that could not renew for this long stops acting; shorter than --lease-duration",
+    ),
+    retryPeriod: duration(
+      "retry-period",
+      1000,
+      defaultElectionTimings.retryPeriodMs,
+      "How often the leader renews the Lease and standbys try to take it; shorter than --renew-deadline",
+    ),
   },
   (flags) =>
     withLogging(
@@ -65,31 +86,31 @@ export const operatorCommand = Command.make(
           ]),
         )
         return yield* Effect.scoped(
-        Effect.gen(function* () {
-          yield* stopsGracefullyOnSigterm
-          const podOptions = yield* Effect.fromResult(decodeBackupPodOptions(podOptionsGiven))
-          const table = yield* tableFromFile(flags.operandResources)
-          const identity = Option.getOrElse(flags.identity, () => process.env["POD_NAME"] ?? hostname())
-          const handle = yield* startController({
-            reconcile: defaultReconcileConfig({
-              namespace: flags.namespace,
-              podOptions,
-              minIntervalMs: flags.minInterval,
-              settleMs: flags.settle,
-              identity,
-              table,
-            }),
-            election: { namespace: flags.namespace, leaseName: flags.leaseName, identity, ...timings },
-            resyncMs: flags.resync,
-            minBackoffMs: 1000,
-            maxBackoffMs: 60_000,
-          })
-          const metrics = yield* ControllerMetrics
-          const port = yield* serveHealth({ ready: handle.ready, metrics: () => Effect.runPromise(metrics.expose) }, flags.metricsPort)
-          yield* Effect.logInfo(`operator ${identity} running in ${flags.namespace}; /healthz, /readyz, /metrics on port ${port}`)
-          return yield* Effect.never
-        }),
-      ).pipe(Effect.provide(Layer.merge(liveKubeLayer(flags.kubeconfig), ControllerMetrics.live(flags.namespace))))
+          Effect.gen(function* () {
+            yield* stopsGracefullyOnSigterm
+            const podOptions = yield* Effect.fromResult(decodeBackupPodOptions(podOptionsGiven))
+            const table = yield* tableFromFile(flags.operandResources)
+            const identity = Option.getOrElse(flags.identity, () => process.env.POD_NAME ?? hostname())
+            const handle = yield* startController({
+              reconcile: defaultReconcileConfig({
+                namespace: flags.namespace,
+                podOptions,
+                minIntervalMs: flags.minInterval,
+                settleMs: flags.settle,
+                identity,
+                table,
+              }),
+              election: { namespace: flags.namespace, leaseName: flags.leaseName, identity, ...timings },
+              resyncMs: flags.resync,
+              minBackoffMs: 1000,
+              maxBackoffMs: 60_000,
+            })
+            const metrics = yield* ControllerMetrics
+            const port = yield* serveHealth({ ready: handle.ready, metrics: () => Effect.runPromise(metrics.expose) }, flags.metricsPort)
+            yield* Effect.logInfo(`operator ${identity} running in ${flags.namespace}; /healthz, /readyz, /metrics on port ${port}`)
+            return yield* Effect.never
+          }),
+        ).pipe(Effect.provide(Layer.merge(liveKubeLayer(flags.kubeconfig), ControllerMetrics.live(flags.namespace))))
       }),
     ),
 ).pipe(
