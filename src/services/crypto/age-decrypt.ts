@@ -13,6 +13,7 @@ import { ciphertextChunkBytes, payloadNonceBytes, plaintextChunkBytes } from "..
 import { AgeHeaderInvalid, AgeHeaderMacMismatch, AgeNoIdentityMatched, AgePayloadCorrupt, AgePayloadTruncated } from "./age-errors.ts"
 import { type AgeIdentity, unwrapFileKey, x25519Share } from "./age-keys.ts"
 import { headerMacMatches, openChunk, payloadKey } from "./age-primitives.ts"
+import { FixedSizeChunker } from "./fixed-size-chunker.ts"
 
 /** Far beyond any real header (an X25519 stanza takes about 100 bytes), so memory stays bounded. */
 export const maxHeaderBytes = 1024 * 1024
@@ -59,26 +60,38 @@ const openHeader = async (input: AsyncIterator<Uint8Array>, options: DecryptOpti
         })
       }
       if (!headerMacMatches(fileKey, parsed.macInput, parsed.mac)) {
-        throw new AgeHeaderMacMismatch({ source, message: `${source}: the header's MAC does not match: the header was altered after it was written; use an intact copy` })
+        throw new AgeHeaderMacMismatch({
+          source,
+          message: `${source}: the header's MAC does not match: the header was altered after it was written; use an intact copy`,
+        })
       }
       let rest = buffered.subarray(parsed.length)
       while (rest.length < payloadNonceBytes) {
         const next = await input.next()
-        if (next.done) throw new AgeHeaderInvalid({ source, message: `${source} ends ${rest.length === 0 ? "right after its header" : "inside the payload nonce"}: it was cut short; use an intact copy` })
+        if (next.done)
+          throw new AgeHeaderInvalid({
+            source,
+            message: `${source} ends ${rest.length === 0 ? "right after its header" : "inside the payload nonce"}: it was cut short; use an intact copy`,
+          })
         rest = Buffer.concat([rest, next.value])
       }
       const key = payloadKey(fileKey, rest.subarray(0, payloadNonceBytes))
       fileKey.fill(0)
       return { key, rest: rest.subarray(payloadNonceBytes) }
     }
-    if (buffered.length > maxHeaderBytes) throw new AgeHeaderInvalid({ source, message: `${source} has no end of header in its first ${maxHeaderBytes} bytes: it is not an age file, or was damaged` })
+    if (buffered.length > maxHeaderBytes)
+      throw new AgeHeaderInvalid({
+        source,
+        message: `${source} has no end of header in its first ${maxHeaderBytes} bytes: it is not an age file, or was damaged`,
+      })
     const next = await input.next()
     if (next.done) {
       throw new AgeHeaderInvalid({
         source,
-        message: buffered.length === 0
-          ? `${source} is empty: an age file (even of an empty plaintext) has a header; use an intact copy`
-          : `${source} ends inside its header (${buffered.length} bytes): it was cut short, or is not an age file`,
+        message:
+          buffered.length === 0
+            ? `${source} is empty: an age file (even of an empty plaintext) has a header; use an intact copy`
+            : `${source} ends inside its header (${buffered.length} bytes): it was cut short, or is not an age file`,
       })
     }
     buffered = Buffer.concat([buffered, next.value])
@@ -94,11 +107,14 @@ export async function* decryptAge(ciphertext: AsyncIterable<Uint8Array>, options
   const input = ciphertext[Symbol.asyncIterator]()
   try {
     const { key, rest } = await openHeader(input, options)
-    const sealed = Buffer.allocUnsafe(ciphertextChunkBytes)
-    let filled = 0
+    const chunker = new FixedSizeChunker(ciphertextChunkBytes)
     let counter = 0
     const corrupt = (chunk: number, what: string) =>
-      new AgePayloadCorrupt({ source, chunk, message: `${source}: chunk ${chunk} of the payload (bytes from ${chunk * plaintextChunkBytes} of the plaintext) ${what}; use an intact copy` })
+      new AgePayloadCorrupt({
+        source,
+        chunk,
+        message: `${source}: chunk ${chunk} of the payload (bytes from ${chunk * plaintextChunkBytes} of the plaintext) ${what}; use an intact copy`,
+      })
     // A full chunk with bytes after it that opens only as the last one is released (it is
     // authentic), then the bytes after it refused: as age itself does.
     const open = function* (chunk: Uint8Array): Generator<Buffer> {
@@ -112,38 +128,23 @@ export async function* decryptAge(ciphertext: AsyncIterable<Uint8Array>, options
       yield last
       throw corrupt(counter + 1, "follows the last chunk: data was appended to the file")
     }
-    // A sealed chunk is opened once more bytes show it is not the last.
-    const absorb = function* (piece: Uint8Array): Generator<Buffer> {
-      let offset = 0
-      while (offset < piece.length) {
-        if (filled === ciphertextChunkBytes) {
-          yield* open(sealed)
-          filled = 0
-        }
-        // A whole chunk with more after it in the same piece is opened in place, not copied.
-        if (filled === 0 && piece.length - offset > ciphertextChunkBytes) {
-          yield* open(piece.subarray(offset, offset + ciphertextChunkBytes))
-          offset += ciphertextChunkBytes
-          continue
-        }
-        const n = Math.min(ciphertextChunkBytes - filled, piece.length - offset)
-        sealed.set(piece.subarray(offset, offset + n), filled)
-        filled += n
-        offset += n
-      }
-    }
-    yield* absorb(rest)
+    for (const chunk of chunker.push(rest)) yield* open(chunk)
     for (;;) {
       const next = await input.next()
       if (next.done) break
-      yield* absorb(next.value)
+      for (const chunk of chunker.push(next.value)) yield* open(chunk)
     }
     const truncated = () =>
-      new AgePayloadTruncated({ source, chunks: counter, message: `${source} ends after ${counter} chunk${counter === 1 ? "" : "s"} of its payload without the last one: it was cut short; use an intact copy` })
-    if (filled === 0) throw truncated()
-    const last = openChunk(key, counter, true, sealed.subarray(0, filled))
+      new AgePayloadTruncated({
+        source,
+        chunks: counter,
+        message: `${source} ends after ${counter} chunk${counter === 1 ? "" : "s"} of its payload without the last one: it was cut short; use an intact copy`,
+      })
+    const final = chunker.end()
+    if (final.length === 0) throw truncated()
+    const last = openChunk(key, counter, true, final)
     if (last === undefined) {
-      const notLast = filled === ciphertextChunkBytes ? openChunk(key, counter, false, sealed) : undefined
+      const notLast = final.length === ciphertextChunkBytes ? openChunk(key, counter, false, final) : undefined
       if (notLast !== undefined) {
         counter++
         yield notLast

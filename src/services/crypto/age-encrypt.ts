@@ -9,14 +9,20 @@ import { payloadNonceBytes, plaintextChunkBytes } from "../../domain/age-payload
 import { AgeRecipientInvalid } from "./age-errors.ts"
 import { type AgeRecipient, wrapFileKey } from "./age-keys.ts"
 import { headerMac, payloadKey, sealChunk } from "./age-primitives.ts"
+import { FixedSizeChunker } from "./fixed-size-chunker.ts"
 
 /**
  * Encrypts `plaintext` to every recipient (anyone holding one of their identities can decrypt).
  * Throws `AgeRecipientInvalid` before reading anything when `recipients` is empty; errors of
  * `plaintext` pass through.
  */
-export async function* encryptAge(plaintext: AsyncIterable<Uint8Array>, recipients: ReadonlyArray<AgeRecipient>, source = "the plaintext"): AsyncGenerator<Uint8Array> {
-  if (recipients.length === 0) throw new AgeRecipientInvalid({ source, message: `no recipient was given to encrypt ${source} to; name at least one age1... recipient` })
+export async function* encryptAge(
+  plaintext: AsyncIterable<Uint8Array>,
+  recipients: ReadonlyArray<AgeRecipient>,
+  source = "the plaintext",
+): AsyncGenerator<Uint8Array> {
+  if (recipients.length === 0)
+    throw new AgeRecipientInvalid({ source, message: `no recipient was given to encrypt ${source} to; name at least one age1... recipient` })
   const fileKey = randomBytes(16)
   const stanzas = recipients.map((r) => wrapFileKey(fileKey, r))
   const header = encodeAgeHeader(stanzas, headerMac(fileKey, ageHeaderMacInput(stanzas)))
@@ -24,29 +30,11 @@ export async function* encryptAge(plaintext: AsyncIterable<Uint8Array>, recipien
   const key = payloadKey(fileKey, nonce)
   fileKey.fill(0)
   yield Buffer.concat([header, nonce])
-  // A full chunk is sealed only once more plaintext shows it is not the last. Pieces are
-  // yielded as sealed (ciphertext, then tag) rather than joined: a copy costs more than the seal.
-  const pending = Buffer.allocUnsafe(plaintextChunkBytes)
-  let filled = 0
+  // Pieces are yielded as sealed (ciphertext, then tag) rather than joined: a copy costs more than the seal.
+  const chunker = new FixedSizeChunker(plaintextChunkBytes)
   let counter = 0
   for await (const piece of plaintext) {
-    let offset = 0
-    while (offset < piece.length) {
-      if (filled === plaintextChunkBytes) {
-        yield* sealChunk(key, counter++, false, pending)
-        filled = 0
-      }
-      // A whole chunk with more after it in the same piece is sealed in place, not copied.
-      if (filled === 0 && piece.length - offset > plaintextChunkBytes) {
-        yield* sealChunk(key, counter++, false, piece.subarray(offset, offset + plaintextChunkBytes))
-        offset += plaintextChunkBytes
-        continue
-      }
-      const n = Math.min(plaintextChunkBytes - filled, piece.length - offset)
-      pending.set(piece.subarray(offset, offset + n), filled)
-      filled += n
-      offset += n
-    }
+    for (const chunk of chunker.push(piece)) yield* sealChunk(key, counter++, false, chunk)
   }
-  yield* sealChunk(key, counter, true, pending.subarray(0, filled))
+  yield* sealChunk(key, counter, true, chunker.end())
 }
