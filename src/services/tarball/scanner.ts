@@ -9,13 +9,7 @@ import { createHash } from "node:crypto"
 import { Result } from "effect"
 import { ByteSource } from "./byte-source.ts"
 import { checkEntryPath, layoutFailureMessage, type EntryKind, type LayoutCheck } from "./entry-path.ts"
-import {
-  TarballEntryRefused,
-  TarballLimitExceeded,
-  TarballUnreadable,
-  type RefusalReason,
-  type UnreadableReason,
-} from "./errors.ts"
+import { TarballEntryRefused, TarballLimitExceeded, TarballUnreadable, type RefusalReason, type UnreadableReason } from "./errors.ts"
 import { blockSize, isZeroBlock, paddingAfter, parseHeader, parsePaxRecords, typeFlag } from "./ustar.ts"
 
 export interface TarLimits {
@@ -99,7 +93,13 @@ export const scanTar = async (source: AsyncIterable<Buffer>, options: ScanOption
   let pending: Pending | undefined
 
   const unreadable = (reason: UnreadableReason, offset: number, message: string, entry?: string) =>
-    new TarballUnreadable({ archive, reason, offset, message: `${archive}: ${message} (at byte ${offset} of the tar stream)`, ...(entry === undefined ? {} : { entry }) })
+    new TarballUnreadable({
+      archive,
+      reason,
+      offset,
+      message: `${archive}: ${message} (at byte ${offset} of the tar stream)`,
+      ...(entry === undefined ? {} : { entry }),
+    })
   const refused = (reason: RefusalReason, offset: number, entry: string, message: string) =>
     new TarballEntryRefused({ archive, reason, offset, entry, message: `${archive}: entry \`${entry}\` refused: ${message}` })
   const limited = (limit: TarballLimitExceeded["limit"], max: number, offset: number, message: string, entry?: string) =>
@@ -142,7 +142,12 @@ export const scanTar = async (source: AsyncIterable<Buffer>, options: ScanOption
         }
         trailing += chunk.length
         if (trailing > limits.maxTrailingBytes) {
-          throw limited("trailing-bytes", limits.maxTrailingBytes, offset, `more than ${limits.maxTrailingBytes} bytes of padding follow the end-of-archive marker`)
+          throw limited(
+            "trailing-bytes",
+            limits.maxTrailingBytes,
+            offset,
+            `more than ${limits.maxTrailingBytes} bytes of padding follow the end-of-archive marker`,
+          )
         }
       }
       return { entries, tarBytes: input.offset }
@@ -161,7 +166,12 @@ export const scanTar = async (source: AsyncIterable<Buffer>, options: ScanOption
         throw unreadable("pax", offset, "two PAX extended headers in a row")
       }
       if (header.size > limits.maxPaxHeaderBytes) {
-        throw limited("pax-header-bytes", limits.maxPaxHeaderBytes, offset, `a PAX extended header of ${header.size} bytes exceeds the limit of ${limits.maxPaxHeaderBytes} bytes`)
+        throw limited(
+          "pax-header-bytes",
+          limits.maxPaxHeaderBytes,
+          offset,
+          `a PAX extended header of ${header.size} bytes exceeds the limit of ${limits.maxPaxHeaderBytes} bytes`,
+        )
       }
       const data = await readExactly(header.size, offset, "a PAX extended header")
       await readExactly(paddingAfter(header.size), offset, "a PAX extended header")
@@ -172,7 +182,8 @@ export const scanTar = async (source: AsyncIterable<Buffer>, options: ScanOption
         if (key === "path") next.paxPath = value
         else if (key === "size") {
           const text = value.toString("latin1")
-          if (!/^[0-9]{1,16}$/.test(text) || !Number.isSafeInteger(Number(text))) throw unreadable("pax", offset, `PAX size \`${printable(value)}\` is not a number`)
+          if (!/^[0-9]{1,16}$/.test(text) || !Number.isSafeInteger(Number(text)))
+            throw unreadable("pax", offset, `PAX size \`${printable(value)}\` is not a number`)
           next.paxSize = Number(text)
         } else if (key.startsWith("GNU.sparse.")) {
           throw refused("unsupported-type", offset, printable(next.paxPath ?? header.name), "sparse files are not accepted")
@@ -201,9 +212,7 @@ export const scanTar = async (source: AsyncIterable<Buffer>, options: ScanOption
     // The entry proper.
     const fromHeader = pending?.paxPath === undefined && pending?.longName === undefined
     const nameBytes =
-      pending?.paxPath ??
-      pending?.longName ??
-      (header.prefix.length > 0 ? Buffer.concat([header.prefix, Buffer.from("/"), header.name]) : header.name)
+      pending?.paxPath ?? pending?.longName ?? (header.prefix.length > 0 ? Buffer.concat([header.prefix, Buffer.from("/"), header.name]) : header.name)
     const shownName = printable(nameBytes)
     const size = pending?.paxSize ?? header.size
     pending = undefined
@@ -233,7 +242,13 @@ export const scanTar = async (source: AsyncIterable<Buffer>, options: ScanOption
     if (Result.isFailure(checked)) {
       const { reason, message } = checked.failure
       if (reason === "path-bytes" || reason === "segment-bytes") {
-        throw limited(reason, reason === "path-bytes" ? limits.maxPathBytes : limits.maxSegmentBytes, firstOffset, `entry \`${shownName.slice(0, 200)}\`: ${message}`, shownName)
+        throw limited(
+          reason,
+          reason === "path-bytes" ? limits.maxPathBytes : limits.maxSegmentBytes,
+          firstOffset,
+          `entry \`${shownName.slice(0, 200)}\`: ${message}`,
+          shownName,
+        )
       }
       throw refused(reason, firstOffset, shownName, message)
     }
@@ -245,7 +260,12 @@ export const scanTar = async (source: AsyncIterable<Buffer>, options: ScanOption
     // GNU tar would silently replace or merge such entries; a reviewer could not tell which wins.
     const seenAs = seen.get(name)
     if (seenAs !== undefined && (seenAs === "file" || kind === "file")) {
-      throw refused(seenAs === kind ? "duplicate" : "path-conflict", firstOffset, name, seenAs === kind ? "the archive holds this path twice" : "the archive holds this path both as a file and as a directory")
+      throw refused(
+        seenAs === kind ? "duplicate" : "path-conflict",
+        firstOffset,
+        name,
+        seenAs === kind ? "the archive holds this path twice" : "the archive holds this path both as a file and as a directory",
+      )
     }
     const segments = name.split("/")
     for (let i = 1; i < segments.length; i++) {
@@ -264,7 +284,13 @@ export const scanTar = async (source: AsyncIterable<Buffer>, options: ScanOption
     }
 
     if (totalFileBytes + size > limits.maxTotalFileBytes) {
-      throw limited("total-file-bytes", limits.maxTotalFileBytes, firstOffset, `entry \`${name}\` (${size} bytes) would bring the archive's content beyond the limit of ${limits.maxTotalFileBytes} bytes`, name)
+      throw limited(
+        "total-file-bytes",
+        limits.maxTotalFileBytes,
+        firstOffset,
+        `entry \`${name}\` (${size} bytes) would bring the archive's content beyond the limit of ${limits.maxTotalFileBytes} bytes`,
+        name,
+      )
     }
     totalFileBytes += size
     await visitor.fileStart?.(entry)
@@ -285,31 +311,29 @@ export const scanTar = async (source: AsyncIterable<Buffer>, options: ScanOption
   }
 }
 
-const entryKind = (type: number): EntryKind | { readonly reason: RefusalReason; readonly message: string } => {
-  switch (type) {
-    case typeFlag.file:
-    case typeFlag.oldFile:
-      return "file"
-    case typeFlag.directory:
-      return "directory"
-    case typeFlag.hardlink:
-      return { reason: "link", message: "hard links are not accepted (they could point outside the target)" }
-    case typeFlag.symlink:
-      return { reason: "link", message: "symbolic links are not accepted (they could point outside the target)" }
-    case typeFlag.gnuLongLink:
-      return { reason: "link", message: "GNU long link names are not accepted (links are not accepted)" }
-    case typeFlag.charDevice:
-      return { reason: "device", message: "character devices are not accepted" }
-    case typeFlag.blockDevice:
-      return { reason: "device", message: "block devices are not accepted" }
-    case typeFlag.fifo:
-      return { reason: "fifo", message: "FIFOs are not accepted" }
-    case typeFlag.paxGlobal:
-      return { reason: "unsupported-type", message: "global PAX headers are not accepted" }
-    default:
-      return {
-        reason: "unsupported-type",
-        message: `entry type \`${String.fromCharCode(type)}\` (0x${type.toString(16)}) is not a regular file or directory`,
-      }
-  }
+interface TypeRefusal {
+  readonly reason: RefusalReason
+  readonly message: string
+}
+
+/** Entry types refused with their own reason; any other type but a file or a directory is "unsupported-type". */
+const refusedTypes = new Map<number, TypeRefusal>([
+  [typeFlag.hardlink, { reason: "link", message: "hard links are not accepted (they could point outside the target)" }],
+  [typeFlag.symlink, { reason: "link", message: "symbolic links are not accepted (they could point outside the target)" }],
+  [typeFlag.gnuLongLink, { reason: "link", message: "GNU long link names are not accepted (links are not accepted)" }],
+  [typeFlag.charDevice, { reason: "device", message: "character devices are not accepted" }],
+  [typeFlag.blockDevice, { reason: "device", message: "block devices are not accepted" }],
+  [typeFlag.fifo, { reason: "fifo", message: "FIFOs are not accepted" }],
+  [typeFlag.paxGlobal, { reason: "unsupported-type", message: "global PAX headers are not accepted" }],
+])
+
+const entryKind = (type: number): EntryKind | TypeRefusal => {
+  if (type === typeFlag.file || type === typeFlag.oldFile) return "file"
+  if (type === typeFlag.directory) return "directory"
+  return (
+    refusedTypes.get(type) ?? {
+      reason: "unsupported-type",
+      message: `entry type \`${String.fromCharCode(type)}\` (0x${type.toString(16)}) is not a regular file or directory`,
+    }
+  )
 }
