@@ -12,14 +12,22 @@ import { etcdutlFlag, timestampFlag } from "./verify-command.ts"
 export const restoreCommand = Command.make(
   "restore",
   {
-    backupDir: Argument.String("dir").pipe(nonEmpty("directory"), Argument.withDescription("The backup directory (inside --root), or with --backup-id a store (s3://bucket[/prefix] or a directory store)")),
+    backupDir: Argument.String("dir").pipe(
+      nonEmpty("directory"),
+      Argument.withDescription("The backup directory (inside --root), or with --backup-id a store (s3://bucket[/prefix] or a directory store)"),
+    ),
     root: Flag.String("root").pipe(
       nonEmpty("directory"),
       Flag.withDefault("/"),
       Flag.withMetavar("DIR"),
       Flag.withDescription("The host's / (every host path of the restore is under it; the backup directory must be too)"),
     ),
-    dryRun: Flag.Boolean("dry-run").pipe(Flag.withDefault(false), Flag.withDescription("Print the plan, verify the backup and check every precondition a real run checks before a change (exit non-zero when it would refuse), list those only their step can check; change nothing")),
+    dryRun: Flag.Boolean("dry-run").pipe(
+      Flag.withDefault(false),
+      Flag.withDescription(
+        "Print the plan, verify the backup and check every precondition a real run checks before a change (exit non-zero when it would refuse), list those only their step can check; change nothing",
+      ),
+    ),
     memberName: Flag.String("member-name").pipe(
       nonEmpty("member name"),
       Flag.optional,
@@ -49,8 +57,15 @@ export const restoreCommand = Command.make(
   (flags) =>
     withLogging(
       Effect.gen(function* () {
-        const [{ restoreBackup }, { Etcdutl }, { Tarball }, { DiskSpace }] = yield* Effect.promise(() =>
-          Promise.all([import("../programs/restore/restore.ts"), import("../services/etcdutl.ts"), import("../services/tarball/tarball.ts"), import("../services/disk-space.ts")]),
+        const [{ restoreBackup }, { Etcdutl }, { Tarball }, { DiskSpace }, { DurableFiles }, { HostProcesses }] = yield* Effect.promise(() =>
+          Promise.all([
+            import("../programs/restore/restore.ts"),
+            import("../services/etcdutl.ts"),
+            import("../services/tarball/tarball.ts"),
+            import("../services/disk-space.ts"),
+            import("../services/durable-files.ts"),
+            import("../services/host-processes.ts"),
+          ]),
         )
         const etcdutl = Etcdutl.live(Option.match(flags.etcdutl, { onNone: () => ({}), onSome: (binary) => ({ binary }) }))
         const source = yield* backupSource(flags.backupDir, flags, (id) => Effect.succeed(join(flags.root, "var", "lib", "etcd-backup", "downloads", id)))
@@ -65,7 +80,7 @@ export const restoreCommand = Command.make(
           allowDirty: flags.allowDirty,
           restoreId: Option.getOrElse(flags.restoreId, () => randomUUID()),
           output: (text) => Effect.sync(() => void process.stdout.write(text)),
-        }).pipe(Effect.provide(Layer.mergeAll(etcdutl, Tarball.live, DiskSpace.live)))
+        }).pipe(Effect.provide(Layer.mergeAll(etcdutl, Tarball.live, DiskSpace.live, DurableFiles.live, HostProcesses.live)))
       }),
     ),
 ).pipe(

@@ -3,6 +3,7 @@
  * final name: write `<name>.part`/a temp name, fsync it, rename, fsync the directory.
  */
 import { Effect, FileSystem, Path, Schema } from "effect"
+import { fsyncDirectory } from "./file-steps.ts"
 import { describeFileSystemFailure, errnoCode, FileSystemFailureFields } from "./file-system-error.ts"
 
 /** A file operation failed: the errno code, the path, and a message saying what to do. */
@@ -14,13 +15,9 @@ export const fileError =
   (e: unknown): BackupFileError =>
     new BackupFileError(describeFileSystemFailure(operation, path, e))
 
-/** fsync of a directory, so a rename or unlink in it survives a crash. */
-export const syncDirectory = Effect.fnUntraced(function* (dir: string) {
-  const fs = yield* FileSystem.FileSystem
-  yield* Effect.scoped(Effect.flatMap(fs.open(dir, { flag: "r" }), (handle) => handle.sync)).pipe(
-    Effect.mapError(fileError("sync directory", dir)),
-  )
-})
+/** fsync of a directory, so a rename or unlink in it survives a crash (a file system that cannot fsync a directory is let be). */
+export const syncDirectory = (dir: string): Effect.Effect<void, BackupFileError> =>
+  Effect.tryPromise({ try: () => fsyncDirectory(dir), catch: fileError("sync directory", dir) })
 
 /**
  * Creates `dir` and its missing parents (0700 by default; existing ones are left as they are),
@@ -83,8 +80,7 @@ export const ensurePrivateDirectory = Effect.fnUntraced(function* (dir: string, 
 })
 
 /** Removes a file if it exists; never fails (for cleanup paths). */
-export const removeQuietly = (path: string) =>
-  Effect.flatMap(FileSystem.FileSystem, (fs) => fs.remove(path, { force: true })).pipe(Effect.ignore)
+export const removeQuietly = (path: string) => Effect.flatMap(FileSystem.FileSystem, (fs) => fs.remove(path, { force: true })).pipe(Effect.ignore)
 
 /**
  * Writes `data` to `path` atomically with `mode` (0600 by default): a sibling temp file is

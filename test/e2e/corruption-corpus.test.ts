@@ -19,6 +19,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { restoreBackup } from "../../src/programs/restore/restore.ts"
 import { verifyBackup } from "../../src/programs/verify/verify.ts"
 import { DiskSpace } from "../../src/services/disk-space.ts"
+import { DurableFiles } from "../../src/services/durable-files.ts"
+import { HostProcesses } from "../../src/services/host-processes.ts"
 import { Etcdutl } from "../../src/services/etcdutl.ts"
 import { seededRandom } from "../../src/simulation/seeded-random.ts"
 import { Tarball } from "../../src/services/tarball/tarball.ts"
@@ -76,7 +78,7 @@ const etcdutlLayer = Layer.effect(
   }),
 ).pipe(Layer.provide(Etcdutl.live()))
 
-const layer = Layer.mergeAll(etcdutlLayer, DiskSpace.live, Tarball.live, NodeServices.layer)
+const layer = Layer.mergeAll(etcdutlLayer, DiskSpace.live, Tarball.live, DurableFiles.live, HostProcesses.live, NodeServices.layer)
 
 beforeAll(async () => {
   etcd = await startSharedEtcd("corpus", 200)

@@ -15,6 +15,8 @@ import { backupCreate } from "../../src/programs/backup/backup-create.ts"
 import { backupInit } from "../../src/programs/backup/backup-init.ts"
 import { restoreBackup, type RestoreOptions } from "../../src/programs/restore/restore.ts"
 import { DiskSpace } from "../../src/services/disk-space.ts"
+import { DurableFiles } from "../../src/services/durable-files.ts"
+import { HostProcesses } from "../../src/services/host-processes.ts"
 import type { EtcdConnection } from "../../src/services/etcd/etcd.ts"
 import * as EtcdLive from "../../src/services/etcd/etcd-live.ts"
 import { extractTarball, writeTarball } from "../../src/services/tarball/tarball.ts"
@@ -294,4 +296,4 @@ export const restoreOnHost = (
     noBump: false,
     output: (text) => Effect.sync(() => void out.push(text)),
     ...options,
-  })
+  }).pipe(Effect.provide(Layer.mergeAll(DurableFiles.live, HostProcesses.live)))

@@ -11,8 +11,8 @@
  * `--root` pointing elsewhere means a tree that is not this host's `/`: the host's own etcd and
  * its ports are none of its business, so only the data directory is watched.
  */
-import { readdir, readFile, readlink, realpath } from "node:fs/promises"
-import { Effect, Schema } from "effect"
+import { Clock, Effect, FileSystem, Schema } from "effect"
+import { HostProcesses } from "../../services/host-processes.ts"
 
 export interface EtcdActivity {
   readonly pid: number
@@ -37,61 +37,27 @@ export class EtcdStillRunning extends Schema.TaggedError<EtcdStillRunning>()("Et
 
 const inside = (dir: string, path: string) => path === dir || path.startsWith(dir.endsWith("/") ? dir : `${dir}/`)
 
-const quietly = async <A>(run: () => Promise<A>): Promise<A | undefined> => {
-  try {
-    return await run()
-  } catch {
-    return undefined
-  }
-}
-
-/** Ports in LISTEN state in `/proc/net/tcp` and `/proc/net/tcp6`. */
-const listeningPorts = async (): Promise<ReadonlySet<number>> => {
-  const ports = new Set<number>()
-  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    const text = await quietly(() => readFile(table, "utf8"))
-    for (const line of (text ?? "").split("\n").slice(1)) {
-      const fields = line.trim().split(/\s+/)
-      const local = fields[1]
-      if (local === undefined || fields[3] !== "0A") continue
-      ports.add(Number.parseInt(local.slice(local.lastIndexOf(":") + 1), 16))
-    }
-  }
-  return ports
-}
-
 const namesDataDir = (argv: ReadonlyArray<string>, dataDir: string) =>
   argv.some((arg, i) => arg === `--data-dir=${dataDir}` || (arg === "--data-dir" && argv[i + 1] === dataDir))
 
 /** The processes (and, host-wide, listeners) that show etcd is not stopped; empty when it is. */
-export const findEtcdActivity = async (probe: ActivityProbe): Promise<ReadonlyArray<EtcdActivity>> => {
-  const dataDir = (await quietly(() => realpath(probe.dataDir))) ?? probe.dataDir
+export const findEtcdActivity = Effect.fnUntraced(function* (probe: ActivityProbe) {
+  const host = yield* HostProcesses
+  const fs = yield* FileSystem.FileSystem
+  const dataDir = yield* fs.realPath(probe.dataDir).pipe(Effect.orElseSucceed(() => probe.dataDir))
   const found: Array<EtcdActivity> = []
-  const pids = ((await quietly(() => readdir("/proc"))) ?? []).filter((n) => /^[0-9]+$/.test(n)).map(Number)
-  for (const pid of pids) {
-    if (pid === process.pid) continue
-    const command = ((await quietly(() => readFile(`/proc/${pid}/comm`, "utf8"))) ?? "").trim()
-    if (command === "") continue
-    const argv = ((await quietly(() => readFile(`/proc/${pid}/cmdline`, "utf8"))) ?? "").split("\u0000").filter((a) => a !== "")
+  for (const { pid, command, argv } of yield* host.list) {
     const add = (why: string) => void found.push({ pid, command, why })
     if (namesDataDir(argv, dataDir) || (dataDir !== probe.dataDir && namesDataDir(argv, probe.dataDir))) {
       add(`runs with --data-dir ${probe.dataDir}`)
       continue
     }
-    const cwd = await quietly(() => readlink(`/proc/${pid}/cwd`))
+    const cwd = yield* host.workingDirectory(pid)
     if (cwd !== undefined && inside(dataDir, cwd)) {
       add(`has its working directory in ${cwd}`)
       continue
     }
-    const fds = (await quietly(() => readdir(`/proc/${pid}/fd`))) ?? []
-    let open: string | undefined
-    for (const fd of fds) {
-      const target = await quietly(() => readlink(`/proc/${pid}/fd/${fd}`))
-      if (target !== undefined && inside(dataDir, target)) {
-        open = target
-        break
-      }
-    }
+    const open = (yield* host.openFiles(pid)).find((target) => inside(dataDir, target))
     if (open !== undefined) {
       add(`has ${open} open`)
       continue
@@ -99,15 +65,13 @@ export const findEtcdActivity = async (probe: ActivityProbe): Promise<ReadonlyAr
     if (probe.hostWide && command === "etcd") add("is an etcd process")
   }
   if (probe.hostWide && probe.ports.length > 0) {
-    const listening = await listeningPorts()
+    const listening = yield* host.listeningPorts
     for (const port of probe.ports) if (listening.has(port)) found.push({ pid: 0, command: "(socket)", why: `something listens on port ${port}` })
   }
-  return found
-}
+  return found as ReadonlyArray<EtcdActivity>
+})
 
 export const describeActivity = (a: EtcdActivity): string => (a.pid === 0 ? a.why : `pid ${a.pid} (${a.command}) ${a.why}`)
-
-export const probeEtcdActivity = (probe: ActivityProbe) => Effect.promise(() => findEtcdActivity(probe))
 
 /**
  * Polls until nothing shows etcd running, at most `timeoutSeconds`; prints what it waits for
@@ -118,13 +82,14 @@ export const waitUntilEtcdStopped = (
   options: { readonly timeoutSeconds: number; readonly pollMillis?: number; readonly print: (line: string) => Effect.Effect<void> },
 ) =>
   Effect.gen(function* () {
-    const started = Date.now()
+    const started = yield* Clock.currentTimeMillis
     const deadline = started + options.timeoutSeconds * 1000
     let last = ""
     let lastPrinted = 0
     for (;;) {
-      const blockers = (yield* probeEtcdActivity(probe)).map(describeActivity)
-      const elapsed = Math.round((Date.now() - started) / 1000)
+      const blockers = (yield* findEtcdActivity(probe)).map(describeActivity)
+      const now = yield* Clock.currentTimeMillis
+      const elapsed = Math.round((now - started) / 1000)
       if (blockers.length === 0) {
         yield* options.print(
           `             etcd is stopped: nothing uses ${probe.dataDir}` +
@@ -134,12 +99,12 @@ export const waitUntilEtcdStopped = (
         return
       }
       const text = blockers.join("; ")
-      if (text !== last || Date.now() - lastPrinted >= 10_000) {
+      if (text !== last || now - lastPrinted >= 10_000) {
         yield* options.print(`             waiting (${elapsed} s of at most ${options.timeoutSeconds} s): ${text}`)
         last = text
-        lastPrinted = Date.now()
+        lastPrinted = now
       }
-      if (Date.now() >= deadline) {
+      if (now >= deadline) {
         return yield* new EtcdStillRunning({
           dataDir: probe.dataDir,
           blockers,

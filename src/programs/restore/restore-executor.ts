@@ -11,13 +11,12 @@
  * destination is free run), and directories it created are removed if still empty. Then the
  * failure names the step and how to continue.
  */
-import { constants } from "node:fs"
-import { copyFile, lstat, mkdir, open, rename, rm, rmdir, chmod } from "node:fs/promises"
 import { dirname } from "node:path"
 import { Effect, Schema } from "effect"
 import { isDeepStrictEqual } from "node:util"
 import { renderAction, renderPrecondition } from "../../domain/restore-plan-render.ts"
 import { isUpfront, snapshotRestoreArgs, type RestoreAction, type RestorePlan, type RestoreStep, type StepId } from "../../domain/restore-plan.ts"
+import { DurableFiles } from "../../services/durable-files.ts"
 import { Etcdutl } from "../../services/etcdutl.ts"
 import { Tarball, type TarLimits } from "../../services/tarball/tarball.ts"
 import { waitUntilEtcdStopped } from "./restore-etcd-activity.ts"
@@ -53,74 +52,25 @@ export interface StepChanges {
   changed: boolean
 }
 
-const errorText = (e: unknown) => (e instanceof Error ? e.message : typeof e === "object" && e !== null && "message" in e ? String(e.message) : String(e))
+/** Runs one durable file step of `action`; its failure names the action. */
+const io = <A>(action: RestoreAction, run: (files: DurableFiles["Service"]) => Effect.Effect<A, { readonly message: string }, DurableFiles>) =>
+  DurableFiles.use(run).pipe(Effect.mapError((e) => new RestoreActionFailed({ action: renderAction(action), message: e.message })))
 
-const io = <A>(action: RestoreAction, run: () => Promise<A>) =>
-  Effect.tryPromise({ try: run, catch: (e) => new RestoreActionFailed({ action: renderAction(action), message: errorText(e) }) })
-
-const exists = async (path: string) =>
-  lstat(path).then(
-    () => true,
-    (e: unknown) => {
-      const code = typeof e === "object" && e !== null && "code" in e ? e.code : undefined
-      if (code === "ENOENT" || code === "ENOTDIR") return false
-      throw e
-    },
-  )
-
-const syncDirectory = async (dir: string) => {
-  const handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY)
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-}
-
-const refuseIfPresent = async (path: string) => {
-  if (await exists(path)) throw new Error(`${path} already exists; refusing to replace it`)
-}
+const exists = (path: string) => DurableFiles.use((files) => files.lstat(path)).pipe(Effect.map((found) => found !== undefined))
 
 /** mkdir -p; records every directory it created. */
-const createDirectory = async (path: string, mode: number, changes: StepChanges) => {
-  const missing: Array<string> = []
-  for (let p = path; !(await exists(p)); p = dirname(p)) missing.unshift(p)
-  for (const p of missing) {
-    await mkdir(p, { mode })
-    await chmod(p, mode)
-    changes.createdDirectories.push(p)
-  }
-  if (missing.length > 0) await syncDirectory(dirname(missing[0]!))
-}
-
-const move = async (from: string, to: string) => {
-  await refuseIfPresent(to)
-  await rename(from, to)
-  await syncDirectory(dirname(to))
-  if (dirname(from) !== dirname(to)) await syncDirectory(dirname(from))
-}
-
-/** Copy to `<to>.part` (a stale one is replaced), fsync, rename into the free final name, fsync the directory. */
-const copy = async (from: string, to: string, mode: number) => {
-  await refuseIfPresent(to)
-  const part = `${to}.part`
-  try {
-    await copyFile(from, part)
-    await chmod(part, mode)
-    const handle = await open(part, constants.O_RDONLY)
-    try {
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-    await refuseIfPresent(to)
-    await rename(part, to)
-    await syncDirectory(dirname(to))
-  } catch (e) {
-    await rm(part, { force: true }).catch(() => undefined)
-    throw e
-  }
-}
+const createDirectory = (action: Extract<RestoreAction, { _tag: "CreateDirectory" }>, changes: StepChanges) =>
+  io(action, (files) =>
+    Effect.gen(function* () {
+      const missing: Array<string> = []
+      for (let p = action.path; !(yield* exists(p)); p = dirname(p)) missing.unshift(p)
+      for (const p of missing) {
+        yield* files.makeDirectory(p, action.mode)
+        changes.createdDirectories.push(p)
+      }
+      if (missing.length > 0) yield* files.syncDirectory(dirname(missing[0]!))
+    }),
+  )
 
 /** The one command the plan runs besides `snapshot status`: checked to be exactly the plan's arguments. */
 const runCommand = (action: Extract<RestoreAction, { _tag: "RunCommand" }>, plan: RestorePlan, print: ExecutorOptions["print"]) =>
@@ -130,13 +80,22 @@ const runCommand = (action: Extract<RestoreAction, { _tag: "RunCommand" }>, plan
     const refuse = (why: string) => new RestoreActionFailed({ action: renderAction(action), message: `the executor does not run this command: ${why}` })
     if (command !== plan.etcdutl.command) return yield* refuse(`it is not the plan's etcdutl (${plan.etcdutl.command})`)
     if (args[0] === "snapshot" && args[1] === "status" && args.length === 5 && args[3] === "-w" && args[4] === "json") {
-      const status = yield* etcdutl.snapshotStatus(args[2]!).pipe(Effect.mapError((e) => new RestoreActionFailed({ action: renderAction(action), message: e.message })))
+      const status = yield* etcdutl
+        .snapshotStatus(args[2]!)
+        .pipe(Effect.mapError((e) => new RestoreActionFailed({ action: renderAction(action), message: e.message })))
       yield* print(`             hash ${status.hash}, revision ${status.revision}, ${status.totalKey} keys, ${status.totalSize} bytes`)
       return
     }
     if (args[0] === "snapshot" && args[1] === "restore") {
       const dataDir = args[args.indexOf("--data-dir") + 1]
-      const request = { snapshot: args[2] ?? "", memberName: plan.memberName, peerUrl: plan.peerUrl, clusterToken: plan.clusterToken, dataDir: dataDir ?? "", bump: plan.bump }
+      const request = {
+        snapshot: args[2] ?? "",
+        memberName: plan.memberName,
+        peerUrl: plan.peerUrl,
+        clusterToken: plan.clusterToken,
+        dataDir: dataDir ?? "",
+        bump: plan.bump,
+      }
       if (!isDeepStrictEqual([...snapshotRestoreArgs(request)], args)) return yield* refuse("its arguments are not the plan's snapshot restore")
       return yield* etcdutl.snapshotRestore(request).pipe(Effect.mapError((e) => new RestoreActionFailed({ action: renderAction(action), message: e.message })))
     }
@@ -149,17 +108,17 @@ export const executeAction = (action: RestoreAction, options: ExecutorOptions, c
     const { plan } = options
     switch (action._tag) {
       case "CreateDirectory":
-        return yield* io(action, () => createDirectory(action.path, action.mode, changes))
+        return yield* createDirectory(action, changes)
       case "Move":
-        yield* io(action, () => move(action.from, action.to))
+        yield* io(action, (files) => files.move(action.from, action.to))
         changes.changed = true
         return
       case "CopyFile":
-        yield* io(action, () => copy(action.from, action.to, action.mode))
+        yield* io(action, (files) => files.copyThroughPart(action.from, action.to, action.mode))
         changes.changed = true
         return
       case "RemoveEmptyDirectory":
-        yield* io(action, () => rmdir(action.path))
+        yield* io(action, (files) => files.removeEmptyDirectory(action.path))
         changes.changed = true
         return
       case "ExtractArchive": {
@@ -181,7 +140,11 @@ export const executeAction = (action: RestoreAction, options: ExecutorOptions, c
       case "WaitUntilStopped":
         return yield* waitUntilEtcdStopped(
           { dataDir: planDataDir(plan), hostWide: plan.root === "/", ports: action.ports },
-          { timeoutSeconds: options.stopTimeoutSeconds ?? action.timeoutSeconds, print: options.print, ...(options.stopPollMillis === undefined ? {} : { pollMillis: options.stopPollMillis }) },
+          {
+            timeoutSeconds: options.stopTimeoutSeconds ?? action.timeoutSeconds,
+            print: options.print,
+            ...(options.stopPollMillis === undefined ? {} : { pollMillis: options.stopPollMillis }),
+          },
         ).pipe(Effect.mapError((e) => new RestoreActionFailed({ action: renderAction(action), message: e.message })))
       case "RunCommand":
         if (action.writes.length > 0) changes.changed = true // a failed run may leave partial output: undo applies
@@ -194,13 +157,14 @@ const applyUndo = (action: RestoreAction, changes: StepChanges) =>
   Effect.gen(function* () {
     switch (action._tag) {
       case "Move": {
-        const applicable = yield* Effect.promise(async () => (await exists(action.from).catch(() => false)) && !(await exists(action.to).catch(() => true)))
+        const applicable =
+          (yield* exists(action.from).pipe(Effect.orElseSucceed(() => false))) && !(yield* exists(action.to).pipe(Effect.orElseSucceed(() => true)))
         if (!applicable) return false
-        yield* io(action, () => move(action.from, action.to))
+        yield* io(action, (files) => files.move(action.from, action.to))
         return true
       }
       case "CreateDirectory":
-        yield* io(action, () => createDirectory(action.path, action.mode, changes))
+        yield* createDirectory(action, changes)
         return true
       default:
         return yield* new RestoreActionFailed({ action: renderAction(action), message: "not an undo action" })
@@ -219,7 +183,7 @@ const rollBack = (step: RestoreStep, changes: StepChanges, print: ExecutorOption
       }
     }
     for (const dir of [...changes.createdDirectories].reverse()) {
-      yield* Effect.promise(() => rmdir(dir).catch(() => undefined))
+      yield* DurableFiles.use((files) => files.removeEmptyDirectory(dir)).pipe(Effect.ignore)
     }
     return notes
   })
@@ -248,7 +212,11 @@ export const executePlan = (options: ExecutorOptions) =>
         body.pipe(
           Effect.onInterrupt(() =>
             rollBack(step, changes, print).pipe(
-              Effect.andThen(print(`    interrupted during ${step.id}; ${changes.changed ? "what it had changed was put back" : "it had changed nothing"}. Run the restore again to continue.`)),
+              Effect.andThen(
+                print(
+                  `    interrupted during ${step.id}; ${changes.changed ? "what it had changed was put back" : "it had changed nothing"}. Run the restore again to continue.`,
+                ),
+              ),
             ),
           ),
         ),

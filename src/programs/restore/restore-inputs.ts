@@ -5,17 +5,16 @@
  * paths the plan depends on exist. Every host path is read under `root`.
  */
 import { hostname } from "node:os"
-import { readdir, readFile, realpath, stat } from "node:fs/promises"
 import { isIP } from "node:net"
 import { posix, relative, resolve } from "node:path"
-import { Effect, Schema } from "effect"
+import { Effect, FileSystem, Schema } from "effect"
 import { manifestFileName, type BackupTimestamp } from "../../domain/archive-names.ts"
 import type { BackupManifest } from "../../domain/backup-manifest.ts"
 import { defaultOperands, type OperandTable } from "../../domain/operands.ts"
 import { decodeRestorePlanInput, pathsToObserve, planRestore, revisionBump, type RestorePlan, type RestorePlanInput } from "../../domain/restore-plan.ts"
 import { checkRegularFile } from "../../services/backup-file.ts"
 import { Etcdutl } from "../../services/etcdutl.ts"
-import { describeFileSystemFailure } from "../../services/file-system-error.ts"
+import { describeFileSystemFailure, errnoCode } from "../../services/file-system-error.ts"
 import { readBackupManifest } from "../backup-dir/backup-manifest-file.ts"
 import { findPartialRestores, findSnapshotCopy } from "./restore-leftovers.ts"
 import { lstatOrUndefined } from "./restore-preconditions.ts"
@@ -62,19 +61,27 @@ export const nodeIpFromEtcdEnv = (text: string, memberName: string): string | un
 
 const invalid = (what: string, message: string) => new RestoreInputInvalid({ what, message })
 
-const attempt = <A>(operation: string, path: string, run: () => Promise<A>) =>
-  Effect.tryPromise({ try: run, catch: (e) => invalid(`${operation} ${path}`, describeFileSystemFailure(operation, path, e).message) })
+const attempt = <A, E>(operation: string, path: string, run: (fs: FileSystem.FileSystem) => Effect.Effect<A, E>) =>
+  FileSystem.FileSystem.use(run).pipe(Effect.mapError((e) => invalid(`${operation} ${path}`, describeFileSystemFailure(operation, path, e).message)))
 
 const readOptional = (path: string) =>
-  attempt("read", path, () => readFile(path, "utf8").catch((e: unknown) => ((e as NodeJS.ErrnoException).code === "ENOENT" ? undefined : Promise.reject(e))))
+  attempt("read", path, (fs) =>
+    fs.readFileString(path).pipe(
+      Effect.catchIf(
+        (e) => errnoCode(e) === "ENOENT",
+        () => Effect.succeed(undefined),
+      ),
+    ),
+  )
 
 export const gatherRestoreInputs = Effect.fn("gatherRestoreInputs")(function* (options: RestoreInputOptions) {
   const etcdutl = yield* Etcdutl
   const table = options.operands ?? defaultOperands
 
-  const root = yield* attempt("resolve --root", options.root, () => realpath(resolve(options.root)))
-  if (!(yield* attempt("inspect --root", root, () => stat(root))).isDirectory()) return yield* invalid("root", `--root ${options.root} is not a directory`)
-  const backupDir = yield* attempt("resolve the backup directory", options.backupDir, () => realpath(resolve(options.backupDir)))
+  const root = yield* attempt("resolve --root", options.root, (fs) => fs.realPath(resolve(options.root)))
+  if ((yield* attempt("inspect --root", root, (fs) => fs.stat(root))).type !== "Directory")
+    return yield* invalid("root", `--root ${options.root} is not a directory`)
+  const backupDir = yield* attempt("resolve the backup directory", options.backupDir, (fs) => fs.realPath(resolve(options.backupDir)))
   const inRoot = relative(root, backupDir)
   if (inRoot.startsWith("..") || posix.isAbsolute(inRoot)) {
     return yield* invalid(
@@ -85,8 +92,10 @@ export const gatherRestoreInputs = Effect.fn("gatherRestoreInputs")(function* (o
   const hostBackupDir = posix.join("/", inRoot)
   const host = (path: string) => posix.join(root, path)
 
-  const names = yield* attempt("read the backup directory", backupDir, () => readdir(backupDir))
-  const selected = yield* Effect.fromResult(selectBackup(names, options.timestamp)).pipe(Effect.mapError((e) => invalid("backup", `${backupDir}: ${e.message}`)))
+  const names = yield* attempt("read the backup directory", backupDir, (fs) => fs.readDirectory(backupDir))
+  const selected = yield* Effect.fromResult(selectBackup(names, options.timestamp)).pipe(
+    Effect.mapError((e) => invalid("backup", `${backupDir}: ${e.message}`)),
+  )
   const manifestPath = posix.join(backupDir, manifestFileName)
   const manifest = yield* readBackupManifest(manifestPath, table).pipe(
     Effect.mapError((e) =>
@@ -100,7 +109,10 @@ export const gatherRestoreInputs = Effect.fn("gatherRestoreInputs")(function* (o
     yield* checkRegularFile(posix.join(backupDir, file)).pipe(Effect.mapError((e) => invalid("backup", e.message)))
   }
   if (manifest.timestamp !== selected.timestamp || manifest.files.snapshot.name !== selected.snapshot || manifest.files.resources.name !== selected.resources) {
-    return yield* invalid("manifest", `${manifestPath} describes backup ${manifest.timestamp} (${manifest.files.snapshot.name}), not the selected ${selected.timestamp} (${selected.snapshot})`)
+    return yield* invalid(
+      "manifest",
+      `${manifestPath} describes backup ${manifest.timestamp} (${manifest.files.snapshot.name}), not the selected ${selected.timestamp} (${selected.snapshot})`,
+    )
   }
 
   const memberName = options.memberName ?? (root === "/" ? hostname() : undefined)
@@ -110,7 +122,10 @@ export const gatherRestoreInputs = Effect.fn("gatherRestoreInputs")(function* (o
     const env = yield* readOptional(host(etcdEnvPath))
     nodeIp = env === undefined ? undefined : nodeIpFromEtcdEnv(env, memberName)
     if (nodeIp === undefined) {
-      return yield* invalid("node-ip", `--node-ip is required: ${host(etcdEnvPath)} ${env === undefined ? "does not exist" : `has no NODE_${memberName.replaceAll(/[-.]/g, "_")}_IP`} to derive it from`)
+      return yield* invalid(
+        "node-ip",
+        `--node-ip is required: ${host(etcdEnvPath)} ${env === undefined ? "does not exist" : `has no NODE_${memberName.replaceAll(/[-.]/g, "_")}_IP`} to derive it from`,
+      )
     }
   }
 
@@ -146,4 +161,3 @@ export const gatherRestoreInputs = Effect.fn("gatherRestoreInputs")(function* (o
   const plan = yield* Effect.fromResult(planRestore(input, table)).pipe(Effect.mapError((e) => invalid(e.reason, e.message)))
   return { selected, manifest, input, plan, backupDir } satisfies RestoreInputs
 })
-

@@ -14,11 +14,10 @@
  * The lock, `/etc/kubernetes/.cluster-backup-restore.lock` under the root, is held for the whole
  * of a real run (`src/services/run-lock.ts`).
  */
-import { lstat, readdir, rm } from "node:fs/promises"
 import { posix } from "node:path"
 import { Effect, Schema } from "effect"
 import { hostLayout, isSnapshotCopyName, partialRestoreId } from "../../domain/restore-plan.ts"
-import { describeFileSystemFailure } from "../../services/file-system-error.ts"
+import { DurableFiles } from "../../services/durable-files.ts"
 import { digestFile } from "../verify/verify-file-digest.ts"
 
 const copyDigests = new Map<string, string>()
@@ -35,10 +34,15 @@ export const findSnapshotCopy = (root: string, expected: { readonly size: number
     const keptDir = posix.join(root, hostLayout.keptDataDir)
     for (const name of (yield* list(keptDir)).filter(isSnapshotCopyName).sort()) {
       const path = posix.join(keptDir, name)
-      const info = yield* Effect.tryPromise({ try: () => lstat(path), catch: failure("inspect", path) })
-      if (!info.isFile() || info.size !== expected.size) continue
+      const info = yield* DurableFiles.use((files) => files.lstat(path)).pipe(Effect.mapError(failure))
+      if (info === undefined || !info.isFile() || info.size !== expected.size) continue
       const key = `${path}:${info.ino}:${info.size}:${info.mtimeMs}`
-      const sha256 = copyDigests.get(key) ?? (yield* digestFile(path, expected.size).pipe(Effect.map((d) => d.sha256), Effect.orElseSucceed(() => "")))
+      const sha256 =
+        copyDigests.get(key) ??
+        (yield* digestFile(path, expected.size).pipe(
+          Effect.map((d) => d.sha256),
+          Effect.orElseSucceed(() => ""),
+        ))
       copyDigests.set(key, sha256)
       if (sha256 === expected.sha256) return posix.join(hostLayout.keptDataDir, name)
     }
@@ -56,19 +60,23 @@ export class RestoreLeftoverError extends Schema.TaggedError<RestoreLeftoverErro
   message: Schema.String,
 }) {}
 
-const failure = (operation: string, path: string) => (e: unknown) =>
-  new RestoreLeftoverError({ path, message: describeFileSystemFailure(operation, path, e).message })
-
-const errno = (e: unknown) => (typeof e === "object" && e !== null && "code" in e ? String(e.code) : "")
+const failure = (e: { readonly path: string; readonly message: string }) => new RestoreLeftoverError({ path: e.path, message: e.message })
 
 const list = (dir: string) =>
-  Effect.tryPromise({
-    try: () => readdir(dir).catch((e: unknown) => (errno(e) === "ENOENT" || errno(e) === "ENOTDIR" ? [] : Promise.reject(e))),
-    catch: failure("list", dir),
-  })
+  DurableFiles.use((files) => files.readDirectory(dir)).pipe(
+    Effect.catchIf(
+      (e) => e.code === "ENOENT" || e.code === "ENOTDIR",
+      () => Effect.succeed<ReadonlyArray<string>>([]),
+    ),
+    Effect.map((names) => [...names]),
+    Effect.mapError(failure),
+  )
 
 const isDirectory = (path: string) =>
-  Effect.tryPromise({ try: () => lstat(path).then((s) => s.isDirectory(), () => false), catch: failure("inspect", path) })
+  DurableFiles.use((files) => files.lstat(path)).pipe(
+    Effect.map((s) => s?.isDirectory() === true),
+    Effect.orElseSucceed(() => false),
+  )
 
 /** Ids of the `restore-<uuid>` directories in etcd's data directory under `root` (links and files of that name are not ours). */
 export const findPartialRestores = (root: string) =>
@@ -90,7 +98,7 @@ export const sweepExtractLeftovers = (root: string) =>
   Effect.gen(function* () {
     const found = yield* findExtractLeftovers(root)
     for (const path of found) {
-      yield* Effect.tryPromise({ try: () => rm(path, { recursive: true, force: true }), catch: failure("remove the leftover staging directory", path) })
+      yield* DurableFiles.use((files) => files.removeTree(path)).pipe(Effect.mapError(failure))
     }
     return found
   })

@@ -3,14 +3,13 @@
  * what was required and what was found. `BackupVerified` is delegated to the caller (it runs the
  * verifier); the others read the file system, `/proc` and the free space.
  */
-import { lstat, readdir, stat } from "node:fs/promises"
 import { dirname } from "node:path"
 import { Effect, Schema } from "effect"
 import { renderPrecondition } from "../../domain/restore-plan-render.ts"
 import type { Precondition, RestorePlan } from "../../domain/restore-plan.ts"
 import { DiskSpace } from "../../services/disk-space.ts"
-import { describeFileSystemFailure } from "../../services/file-system-error.ts"
-import { describeActivity, probeEtcdActivity } from "./restore-etcd-activity.ts"
+import { DurableFiles } from "../../services/durable-files.ts"
+import { describeActivity, findEtcdActivity } from "./restore-etcd-activity.ts"
 
 export class RestorePreconditionFailed extends Schema.TaggedError<RestorePreconditionFailed>()("RestorePreconditionFailed", {
   precondition: Schema.String,
@@ -23,24 +22,24 @@ export interface PreconditionContext {
   readonly backupVerified: Effect.Effect<void, RestorePreconditionFailed>
 }
 
-const errno = (e: unknown) => (typeof e === "object" && e !== null && "code" in e ? String(e.code) : "")
+const inspectFailed = (path: string) => (e: { readonly message: string }) => new RestorePreconditionFailed({ precondition: path, message: e.message })
 
 /** lstat, `undefined` when the path does not exist (symbolic links are not followed). */
-export const lstatOrUndefined = (path: string) =>
-  Effect.tryPromise({
-    try: () => lstat(path).catch((e: unknown) => (errno(e) === "ENOENT" || errno(e) === "ENOTDIR" ? undefined : Promise.reject(e))),
-    catch: (e) => new RestorePreconditionFailed({ precondition: path, message: describeFileSystemFailure("inspect", path, e).message }),
-  })
+export const lstatOrUndefined = (path: string) => DurableFiles.use((files) => files.lstat(path)).pipe(Effect.mapError(inspectFailed(path)))
 
 /** stat (symbolic links followed), `undefined` when the path or its target does not exist. */
-const followed = (path: string) =>
-  Effect.tryPromise({
-    try: () => stat(path).catch((e: unknown) => (errno(e) === "ENOENT" || errno(e) === "ENOTDIR" || errno(e) === "ELOOP" ? undefined : Promise.reject(e))),
-    catch: (e) => new RestorePreconditionFailed({ precondition: path, message: describeFileSystemFailure("inspect", path, e).message }),
-  })
+const followed = (path: string) => DurableFiles.use((files) => files.stat(path)).pipe(Effect.mapError(inspectFailed(path)))
 
 const kindOf = (s: { isFile(): boolean; isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }) =>
-  s.isFile() ? "a regular file" : s.isFIFO() ? "a FIFO" : s.isSocket() ? "a socket" : s.isCharacterDevice() || s.isBlockDevice() ? "a device" : "not a directory"
+  s.isFile()
+    ? "a regular file"
+    : s.isFIFO()
+      ? "a FIFO"
+      : s.isSocket()
+        ? "a socket"
+        : s.isCharacterDevice() || s.isBlockDevice()
+          ? "a device"
+          : "not a directory"
 
 /** The nearest existing ancestor of `path` (the file system a missing directory will be created on). */
 const existingAncestor = (path: string) =>
@@ -55,15 +54,20 @@ export const planDataDir = (plan: RestorePlan) => `${plan.root === "/" ? "" : pl
 
 export const checkPrecondition = (p: Precondition, context: PreconditionContext) =>
   Effect.gen(function* () {
-    const unmet = (found: string) =>
-      new RestorePreconditionFailed({ precondition: p._tag, message: `required: ${renderPrecondition(p)}; found: ${found}` })
+    const unmet = (found: string) => new RestorePreconditionFailed({ precondition: p._tag, message: `required: ${renderPrecondition(p)}; found: ${found}` })
     switch (p._tag) {
       case "BackupVerified":
         return yield* context.backupVerified
       case "EtcdutlSupports": {
-        const supported = [...(context.plan.etcdutl.bumpRevision ? ["--bump-revision"] : []), ...(context.plan.etcdutl.markCompacted ? ["--mark-compacted"] : [])]
+        const supported = [
+          ...(context.plan.etcdutl.bumpRevision ? ["--bump-revision"] : []),
+          ...(context.plan.etcdutl.markCompacted ? ["--mark-compacted"] : []),
+        ]
         const missing = p.flags.filter((f) => !supported.includes(f))
-        if (missing.length > 0) return yield* unmet(`${context.plan.etcdutl.command} ${context.plan.etcdutl.version} has no ${missing.join(" or ")} (etcd 3.4 or older): use etcdutl 3.5 or newer, or --no-bump`)
+        if (missing.length > 0)
+          return yield* unmet(
+            `${context.plan.etcdutl.command} ${context.plan.etcdutl.version} has no ${missing.join(" or ")} (etcd 3.4 or older): use etcdutl 3.5 or newer, or --no-bump`,
+          )
         return
       }
       case "PathExists":
@@ -73,10 +77,13 @@ export const checkPrecondition = (p: Precondition, context: PreconditionContext)
         if ((yield* lstatOrUndefined(p.path)) !== undefined) return yield* unmet("it exists")
         return
       case "DirectoryEmpty": {
-        const entries = yield* Effect.tryPromise({
-          try: () => readdir(p.path).catch((e: unknown) => (errno(e) === "ENOENT" ? [] : Promise.reject(e))),
-          catch: (e) => unmet(describeFileSystemFailure("list", p.path, e).message),
-        })
+        const entries = yield* DurableFiles.use((files) => files.readDirectory(p.path)).pipe(
+          Effect.catchIf(
+            (e) => e.code === "ENOENT",
+            () => Effect.succeed([]),
+          ),
+          Effect.mapError((e) => unmet(e.message)),
+        )
         const others = entries.filter((n) => !p.ignoring.includes(n)).sort()
         if (others.length > 0) return yield* unmet(`it holds ${others.join(", ")}`)
         return
@@ -84,7 +91,10 @@ export const checkPrecondition = (p: Precondition, context: PreconditionContext)
       case "FreeSpace": {
         const on = yield* existingAncestor(p.path)
         const usage = yield* DiskSpace.use((d) => d.usage(on)).pipe(Effect.mapError((e) => unmet(e.message)))
-        if (usage.availableBytes < p.bytes) return yield* unmet(`only ${usage.availableBytes} bytes are available on the file system of ${on}; free ${p.bytes - usage.availableBytes} bytes there and run the restore again`)
+        if (usage.availableBytes < p.bytes)
+          return yield* unmet(
+            `only ${usage.availableBytes} bytes are available on the file system of ${on}; free ${p.bytes - usage.availableBytes} bytes there and run the restore again`,
+          )
         return
       }
       case "IsDirectory": {
@@ -93,7 +103,9 @@ export const checkPrecondition = (p: Precondition, context: PreconditionContext)
         if (found.isDirectory()) return
         if (found.isSymbolicLink()) {
           if (!p.linkAllowed) {
-            return yield* unmet(`it is a symbolic link: the restore writes into it and never follows links there; replace the link by the directory it points to (or restore with --root pointing at that tree)`)
+            return yield* unmet(
+              `it is a symbolic link: the restore writes into it and never follows links there; replace the link by the directory it points to (or restore with --root pointing at that tree)`,
+            )
           }
           const target = yield* followed(p.path)
           if (target?.isDirectory() === true) return
@@ -117,7 +129,7 @@ export const checkPrecondition = (p: Precondition, context: PreconditionContext)
       }
       case "EtcdStopped": {
         if ((yield* lstatOrUndefined(p.manifest)) !== undefined) return yield* unmet(`${p.manifest} is still in place, so the kubelet runs etcd`)
-        const activity = yield* probeEtcdActivity({ dataDir: planDataDir(context.plan), hostWide: context.plan.root === "/", ports: p.ports })
+        const activity = yield* findEtcdActivity({ dataDir: planDataDir(context.plan), hostWide: context.plan.root === "/", ports: p.ports })
         if (activity.length > 0) return yield* unmet(activity.map(describeActivity).join("; "))
         return
       }
@@ -139,14 +151,20 @@ export const foreseeableFailures = (plan: RestorePlan) =>
         const what = `step ${index + 1} ${step.id}: ${renderPrecondition(p)}`
         const before = `step ${index + 1} ${step.id} requires ${renderPrecondition(p)}`
         if (p._tag === "DirectoryEmpty") {
-          const entries = yield* Effect.promise(() => readdir(p.path).catch(() => [] as Array<string>))
+          const entries = yield* DurableFiles.use((files) => files.readDirectory(p.path)).pipe(Effect.orElseSucceed((): ReadonlyArray<string> => []))
           const left = entries.filter((n) => !p.ignoring.includes(n) && !movedAway.includes(`${p.path}/${n}`)).sort()
           if (left.length > 0) {
-            failures.push({ what, message: `${before}, but it holds ${left.join(", ")}, which no earlier step moves away: this restore did not make ${left.length === 1 ? "it" : "them"}; move ${left.length === 1 ? "it" : "them"} out of ${p.path} and run the restore again` })
+            failures.push({
+              what,
+              message: `${before}, but it holds ${left.join(", ")}, which no earlier step moves away: this restore did not make ${left.length === 1 ? "it" : "them"}; move ${left.length === 1 ? "it" : "them"} out of ${p.path} and run the restore again`,
+            })
           }
         }
         if (p._tag === "PathAbsent" && !movedAway.includes(p.path) && (yield* lstatOrUndefined(p.path)) !== undefined) {
-          failures.push({ what, message: `${before}, but it exists and no earlier step moves it away: move it elsewhere (or choose another --restore-id) and run the restore again` })
+          failures.push({
+            what,
+            message: `${before}, but it exists and no earlier step moves it away: move it elsewhere (or choose another --restore-id) and run the restore again`,
+          })
         }
       }
       for (const action of step.actions) if (action._tag === "Move") movedAway.push(action.from)

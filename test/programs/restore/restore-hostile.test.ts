@@ -16,6 +16,8 @@ import { encodeBackupManifest } from "../../../src/domain/backup-manifest.ts"
 import { decodeRestorePlanInput, planRestore, pathsToObserve, revisionBump, type RestoreAction } from "../../../src/domain/restore-plan.ts"
 import { executeAction } from "../../../src/programs/restore/restore-executor.ts"
 import { DiskSpace } from "../../../src/services/disk-space.ts"
+import { DurableFiles } from "../../../src/services/durable-files.ts"
+import { HostProcesses } from "../../../src/services/host-processes.ts"
 import { Etcdutl } from "../../../src/services/etcdutl.ts"
 import { Tarball } from "../../../src/services/tarball/tarball.ts"
 import { fakeSnapshotStatuses, makeFakeBackup, makeHostTree, readManifest, restoreOnHost } from "../../support/bad-backups.ts"
@@ -58,7 +60,9 @@ describe("restore and restore --dry-run refuse hostile tarballs and change nothi
         const exit = await Effect.runPromise(
           Effect.exit(
             restoreOnHost(host, out, { restoreId, dryRun }).pipe(
-              Effect.provide(Layer.mergeAll(Etcdutl.inMemory({ statuses: fakeSnapshotStatuses(host.backupDir) }), DiskSpace.live, Tarball.live, NodeServices.layer)),
+              Effect.provide(
+                Layer.mergeAll(Etcdutl.inMemory({ statuses: fakeSnapshotStatuses(host.backupDir) }), DiskSpace.live, Tarball.live, NodeServices.layer),
+              ),
             ),
           ),
         )
@@ -102,7 +106,7 @@ describe("the restore's extraction step refuses hostile tarballs and leaves no t
     Effect.runPromise(
       Effect.exit(
         executeAction(action, { plan, print: () => Effect.void, backupVerified: Effect.void }, { createdDirectories: [], changed: false }).pipe(
-          Effect.provide(Layer.mergeAll(Etcdutl.inMemory({ statuses: {} }), Tarball.live)),
+          Effect.provide(Layer.mergeAll(Etcdutl.inMemory({ statuses: {} }), Tarball.live, DurableFiles.live, HostProcesses.live, NodeServices.layer)),
         ),
       ),
     )

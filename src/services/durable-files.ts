@@ -1,0 +1,94 @@
+/**
+ * The host's files as the restore changes them: each step is all or nothing and durable once it
+ * returns (the directory it changed is fsynced), and every failure carries the errno code, the
+ * path and what to do (`BackupFileError`). Inspection (`lstat`, `stat`) says "nothing there"
+ * with `undefined` instead of failing.
+ */
+import type { Stats } from "node:fs"
+import { constants } from "node:fs"
+import { chmod, copyFile, mkdir, open, readdir, rename, rm, rmdir, stat } from "node:fs/promises"
+import { dirname } from "node:path"
+import { Context, Effect, Layer } from "effect"
+import { BackupFileError, fileError } from "./atomic-files.ts"
+import { fsyncDirectory, lstatOrUndefined } from "./file-steps.ts"
+
+/** The codes that mean "nothing is at this path" for an inspection. */
+const absent = ["ENOENT", "ENOTDIR"]
+
+const attempt = <A>(operation: string, path: string, run: () => Promise<A>): Effect.Effect<A, BackupFileError> =>
+  Effect.tryPromise({ try: run, catch: (e) => (e instanceof BackupFileError ? e : fileError(operation, path)(e)) })
+
+const refuseIfPresent = async (path: string, operation: string) => {
+  if ((await lstatOrUndefined(path, absent)) !== undefined) {
+    throw new BackupFileError({ code: "EEXIST", path, operation, message: `${path} already exists; refusing to replace it` })
+  }
+}
+
+const move = async (from: string, to: string) => {
+  await refuseIfPresent(to, "move into")
+  await rename(from, to)
+  await fsyncDirectory(dirname(to))
+  if (dirname(from) !== dirname(to)) await fsyncDirectory(dirname(from))
+}
+
+/** Copy to `<to>.part` (a stale one is replaced), fsync, rename into the free final name, fsync the directory. */
+const copyThroughPart = async (from: string, to: string, mode: number) => {
+  await refuseIfPresent(to, "copy into")
+  const part = `${to}.part`
+  try {
+    await copyFile(from, part)
+    await chmod(part, mode)
+    const handle = await open(part, constants.O_RDONLY)
+    try {
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    await refuseIfPresent(to, "copy into")
+    await rename(part, to)
+    await fsyncDirectory(dirname(to))
+  } catch (e) {
+    await rm(part, { force: true }).catch(() => undefined)
+    throw e
+  }
+}
+
+export class DurableFiles extends Context.Service<
+  DurableFiles,
+  {
+    /** `lstat` (links not followed); `undefined` when nothing is there (ENOENT, ENOTDIR). */
+    readonly lstat: (path: string) => Effect.Effect<Stats | undefined, BackupFileError>
+    /** `stat` (links followed); `undefined` when the path or its target does not exist (ENOENT, ENOTDIR, ELOOP). */
+    readonly stat: (path: string) => Effect.Effect<Stats | undefined, BackupFileError>
+    /** The names in a directory (the failure's `code` says whether it is missing). */
+    readonly readDirectory: (path: string) => Effect.Effect<ReadonlyArray<string>, BackupFileError>
+    /** Creates one directory (its parent must exist) with exactly `mode`. */
+    readonly makeDirectory: (path: string, mode: number) => Effect.Effect<void, BackupFileError>
+    /** Renames `from` to the free name `to` (refused if `to` exists), then fsyncs both directories. */
+    readonly move: (from: string, to: string) => Effect.Effect<void, BackupFileError>
+    /** Copies `from` to the free name `to` through `<to>.part` (fsynced, mode `mode`); never leaves a partial `to`. */
+    readonly copyThroughPart: (from: string, to: string, mode: number) => Effect.Effect<void, BackupFileError>
+    readonly removeEmptyDirectory: (path: string) => Effect.Effect<void, BackupFileError>
+    /** Removes a directory and everything in it; nothing there is fine. */
+    readonly removeTree: (path: string) => Effect.Effect<void, BackupFileError>
+    readonly syncDirectory: (path: string) => Effect.Effect<void, BackupFileError>
+  }
+>()("cluster-backup/DurableFiles") {
+  static readonly live = Layer.succeed(
+    DurableFiles,
+    DurableFiles.of({
+      lstat: (path) => attempt("inspect", path, () => lstatOrUndefined(path, absent)),
+      stat: (path) =>
+        attempt("inspect", path, () =>
+          stat(path).catch((e: unknown) => ([...absent, "ELOOP"].includes(String((e as NodeJS.ErrnoException).code)) ? undefined : Promise.reject(e))),
+        ),
+      readDirectory: (path) => attempt("list", path, () => readdir(path)),
+      makeDirectory: (path, mode) => attempt("create directory", path, () => mkdir(path, { mode }).then(() => chmod(path, mode))),
+      move: (from, to) => attempt("move", from, () => move(from, to)),
+      copyThroughPart: (from, to, mode) => attempt("copy", from, () => copyThroughPart(from, to, mode)),
+      removeEmptyDirectory: (path) => attempt("remove the directory", path, () => rmdir(path)),
+      removeTree: (path) => attempt("remove", path, () => rm(path, { recursive: true, force: true })),
+      syncDirectory: (path) => attempt("sync directory", path, () => fsyncDirectory(path)),
+    }),
+  )
+}
