@@ -22,6 +22,14 @@ const perByte = (chunk: Uint8Array): ReadonlyArray<number> => {
   return [...chunk].filter((b) => b !== 0)
 }
 
+/** A readable and the pull of the stream `boundedChunks` makes of it (needs a scope). */
+const pulling = (highWaterBytes = 1024) =>
+  Effect.gen(function* () {
+    const readable = new PassThrough()
+    const pull = yield* Stream.toPull(boundedChunks(readable, highWaterBytes, perByte, onError))
+    return { readable, pull }
+  })
+
 describe("boundedChunks", () => {
   it.live("delivers the decoded items of every chunk in order, skipping chunks that decode to nothing", () =>
     Effect.gen(function* () {
@@ -35,36 +43,36 @@ describe("boundedChunks", () => {
       readable.write(bytes(3))
       readable.end(bytes(4, 0, 5))
       expect(yield* Fiber.join(collected)).toEqual([1, 2, 3, 4, 5])
-    }))
+    }),
+  )
 
   it.live("a pull of a batch that decodes to nothing waits for more data instead of ending", () =>
     Effect.gen(function* () {
-      const readable = new PassThrough()
-      const pull = yield* Stream.toPull(boundedChunks(readable, 1024, perByte, onError))
+      const { readable, pull } = yield* pulling()
       readable.write(bytes(0, 0))
       const first = yield* Effect.forkChild(pull)
       yield* Effect.sleep(20)
       expect(first.pollUnsafe()).toBeUndefined()
       readable.write(bytes(7))
       expect(yield* Fiber.join(first)).toEqual([7])
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped),
+  )
 
   it.live("pauses the readable past the high-water mark and resumes it once pulled", () =>
     Effect.gen(function* () {
-      const readable = new PassThrough()
-      const pull = yield* Stream.toPull(boundedChunks(readable, 4, perByte, onError))
+      const { readable, pull } = yield* pulling(4)
       readable.write(bytes(1, 2, 3))
       readable.write(bytes(4, 5))
       yield* Effect.sleep(5)
       expect(readable.isPaused()).toBe(true)
       expect(yield* pull).toEqual([1, 2, 3, 4, 5])
       expect(readable.isPaused()).toBe(false)
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped),
+  )
 
   it.live("a decoder's throw fails the stream through onError, and later pulls fail the same way", () =>
     Effect.gen(function* () {
-      const readable = new PassThrough()
-      const pull = yield* Stream.toPull(boundedChunks(readable, 1024, perByte, onError))
+      const { readable, pull } = yield* pulling()
       readable.write(bytes(1, 255))
       yield* Effect.sleep(5)
       const first = yield* Effect.exit(pull)
@@ -75,12 +83,12 @@ describe("boundedChunks", () => {
         expect(error).toBeInstanceOf(Failed)
         expect(((error as Failed).cause as Error).message).toBe("bad byte")
       }
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped),
+  )
 
   it.live("data received before a readable's error is delivered first, then the error", () =>
     Effect.gen(function* () {
-      const readable = new PassThrough()
-      const pull = yield* Stream.toPull(boundedChunks(readable, 1024, perByte, onError))
+      const { readable, pull } = yield* pulling()
       readable.write(bytes(1, 2))
       yield* Effect.sleep(5)
       readable.destroy(new Error("connection reset"))
@@ -89,5 +97,6 @@ describe("boundedChunks", () => {
       const failed = yield* Effect.flip(Pull.catchDone(pull, () => Effect.die("ended instead of failing")))
       expect(failed).toBeInstanceOf(Failed)
       expect(((failed as Failed).cause as Error).message).toBe("connection reset")
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped),
+  )
 })
