@@ -7,6 +7,10 @@ import { Schema } from "effect"
 /** No connection: refused, name not resolved, timed out. */
 export class EtcdUnreachable extends Schema.TaggedError<EtcdUnreachable>()("EtcdUnreachable", {
   endpoint: Schema.String,
+  /** The gRPC status of the failed call (UNAVAILABLE, DEADLINE_EXCEEDED), when a call failed. */
+  grpcStatus: Schema.optional(Schema.Number),
+  /** Node's errno code of the connection's failure (`ECONNREFUSED`, `ENOTFOUND`, ...), when the system gave one. */
+  errno: Schema.optional(Schema.String),
   message: Schema.String,
 }) {}
 
@@ -17,14 +21,16 @@ export class EtcdUnreachable extends Schema.TaggedError<EtcdUnreachable>()("Etcd
 export class EtcdTlsRejected extends Schema.TaggedError<EtcdTlsRejected>()("EtcdTlsRejected", {
   endpoint: Schema.String,
   rejected: Schema.Literals(["client-certificate", "server-certificate"]),
+  /** The TLS failure code: OpenSSL's `ERR_SSL_*` alert etcd sent, or the verification code of etcd's certificate. */
+  tlsCode: Schema.optional(Schema.String),
   message: Schema.String,
 }) {}
 
 /** A certificate, key or CA file could not be read. */
-export class EtcdCredentialsUnreadable extends Schema.TaggedError<EtcdCredentialsUnreadable>()(
-  "EtcdCredentialsUnreadable",
-  { path: Schema.String, message: Schema.String },
-) {}
+export class EtcdCredentialsUnreadable extends Schema.TaggedError<EtcdCredentialsUnreadable>()("EtcdCredentialsUnreadable", {
+  path: Schema.String,
+  message: Schema.String,
+}) {}
 
 /** A read asked for a revision etcd no longer (compacted) or not yet (future) has. */
 export class EtcdRevisionUnavailable extends Schema.TaggedError<EtcdRevisionUnavailable>()("EtcdRevisionUnavailable", {
@@ -38,6 +44,8 @@ export class EtcdRevisionUnavailable extends Schema.TaggedError<EtcdRevisionUnav
 export class EtcdRequestFailed extends Schema.TaggedError<EtcdRequestFailed>()("EtcdRequestFailed", {
   endpoint: Schema.String,
   operation: Schema.String,
+  /** The gRPC status etcd (or this client, for a response it cannot use) ended the call with. */
+  grpcStatus: Schema.optional(Schema.Number),
   message: Schema.String,
 }) {}
 
@@ -45,13 +53,9 @@ export class EtcdRequestFailed extends Schema.TaggedError<EtcdRequestFailed>()("
 export class EtcdSnapshotFailed extends Schema.TaggedError<EtcdSnapshotFailed>()("EtcdSnapshotFailed", {
   endpoint: Schema.String,
   receivedBytes: Schema.Number,
+  /** The gRPC status the stream ended with, when it ended with one (not for a stall). */
+  grpcStatus: Schema.optional(Schema.Number),
   message: Schema.String,
 }) {}
 
-export type EtcdError =
-  | EtcdUnreachable
-  | EtcdTlsRejected
-  | EtcdCredentialsUnreadable
-  | EtcdRevisionUnavailable
-  | EtcdRequestFailed
-  | EtcdSnapshotFailed
+export type EtcdError = EtcdUnreachable | EtcdTlsRejected | EtcdCredentialsUnreadable | EtcdRevisionUnavailable | EtcdRequestFailed | EtcdSnapshotFailed

@@ -1,33 +1,22 @@
 /**
- * Turns what the gRPC client throws into the tagged errors of `etcd-errors.ts`. The client only
- * gives text (`14 UNAVAILABLE: No connection established. Last error: ...`), so this reads it;
- * OpenSSL's alert names tell which side refused the handshake.
+ * Turns a failed gRPC call (`GrpcCallFailed`) into the tagged errors of `etcd-errors.ts`, on its
+ * fields: the TLS failure code tells which side refused the handshake, the status whether etcd
+ * was reachable, etcd's error description which revision was refused.
  */
-import {
-  EtcdRequestFailed,
-  EtcdRevisionUnavailable,
-  EtcdTlsRejected,
-  EtcdUnreachable,
-  type EtcdError,
-} from "./etcd-errors.ts"
+import { failureReason, type GrpcCallFailed } from "./grpc-call-failed.ts"
+import { GrpcStatus } from "./grpc-status.ts"
+import { EtcdRequestFailed, EtcdRevisionUnavailable, EtcdTlsRejected, EtcdUnreachable, type EtcdError } from "./etcd-errors.ts"
+import { clientCertificateAlerts, serverCertificateFailures } from "./tls-failure.ts"
 
-const clientCertRejected = /alert (unknown ca|bad certificate|certificate required|certificate unknown|certificate expired|certificate revoked|access denied|handshake failure)|tlsv13 alert certificate required/i
-const serverCertUntrusted =
-  /unable to verify|self[- ]signed certificate|certificate has expired|certificate is not yet valid|unable to get (local )?issuer|Hostname\/IP does not match|ERR_TLS_CERT_ALTNAME_INVALID|wrong version number|unsupported certificate purpose/i
-const unreachable =
-  /ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|Failed to connect|No connection established|Deadline exceeded|DEADLINE_EXCEEDED|UNAVAILABLE|Connection dropped|Name resolution failed/i
-
-/** The useful part of a gRPC message: the "Last error" if present, without timestamps and the advice suffix. */
-export const grpcReason = (error: unknown): string => {
-  const raw = error instanceof Error ? error.message : String(error)
-  const last = /Last error: ([\s\S]*?)(?:\. Resolution note:|$)/.exec(raw)
-  const text = (last?.[1] ?? raw)
-    .replace(/\s*\(\d{4}-\d{2}-\d{2}T[\d:.]+Z\)/g, "")
-    .replace(/; if the root CA is installed locally, try running Node\.js with --use-system-ca/, "")
-    .replace(/\s+/g, " ")
-    .trim()
-  return text
-}
+/**
+ * etcd's descriptions of the errors of a read at a revision, sent as the `grpc-message` of an
+ * OUT_OF_RANGE status (etcd's `api/v3rpc/rpctypes/error.go`). They are its error identities on
+ * the wire: etcd's own Go client maps them back to typed errors by the same exact strings.
+ */
+const revisionErrors: ReadonlyMap<string, "compacted" | "future"> = new Map([
+  ["etcdserver: mvcc: required revision has been compacted", "compacted"],
+  ["etcdserver: mvcc: required revision is a future revision", "future"],
+])
 
 export interface FailureContext {
   readonly endpoint: string
@@ -37,51 +26,56 @@ export interface FailureContext {
 }
 
 /** The tagged error for a failed call; the message says what happened and what to check. */
-export const classifyEtcdFailure = (context: FailureContext, error: unknown): EtcdError => {
-  const { endpoint, operation } = context
-  const raw = error instanceof Error ? error.message : String(error)
-  const reason = grpcReason(error)
-  if (clientCertRejected.test(raw)) {
+export const classifyEtcdFailure = (context: FailureContext, failure: GrpcCallFailed): EtcdError => {
+  const { endpoint, operation, revision } = context
+  const reason = failureReason(failure)
+  const tlsCode = failure.tls
+  if (tlsCode !== undefined && clientCertificateAlerts.has(tlsCode)) {
     return new EtcdTlsRejected({
       endpoint,
       rejected: "client-certificate",
+      tlsCode,
       message:
         `etcd at ${endpoint} rejected the client certificate during the TLS handshake (${reason}): ` +
         `check that --etcd-cert/--etcd-key hold a client certificate signed by the CA etcd trusts for clients (the etcd-client secret).`,
     })
   }
-  if (serverCertUntrusted.test(raw)) {
+  if (tlsCode !== undefined && serverCertificateFailures.has(tlsCode)) {
     return new EtcdTlsRejected({
       endpoint,
       rejected: "server-certificate",
+      tlsCode,
       message:
         `the serving certificate of etcd at ${endpoint} is not trusted (${reason}): ` +
         `check that --etcd-cacert holds the CA bundle that signed etcd's serving certificate (the etcd-ca configmap) and that the endpoint's host name is in that certificate.`,
     })
   }
-  if (/compacted/i.test(raw) && context.revision !== undefined) {
+  const refusedRevision = failure.origin === "etcd" && failure.status === GrpcStatus.OUT_OF_RANGE ? revisionErrors.get(failure.detail) : undefined
+  if (refusedRevision === "compacted" && revision !== undefined) {
     return new EtcdRevisionUnavailable({
       endpoint,
-      revision: context.revision,
+      revision,
       reason: "compacted",
-      message: `etcd at ${endpoint} has compacted revision ${context.revision} away, so ${operation} cannot read at it: take the backup again.`,
+      message: `etcd at ${endpoint} has compacted revision ${revision} away, so ${operation} cannot read at it: take the backup again.`,
     })
   }
-  if (/future revision/i.test(raw) && context.revision !== undefined) {
+  if (refusedRevision === "future" && revision !== undefined) {
     return new EtcdRevisionUnavailable({
       endpoint,
-      revision: context.revision,
+      revision,
       reason: "future",
-      message: `etcd at ${endpoint} has not reached revision ${context.revision} yet (${operation}): the member is behind; retry.`,
+      message: `etcd at ${endpoint} has not reached revision ${revision} yet (${operation}): the member is behind; retry.`,
     })
   }
-  if (unreachable.test(raw)) {
+  if (failure.status === GrpcStatus.UNAVAILABLE || failure.status === GrpcStatus.DEADLINE_EXCEEDED) {
     return new EtcdUnreachable({
       endpoint,
+      grpcStatus: failure.status,
+      errno: failure.errno,
       message:
         `cannot reach etcd at ${endpoint} (${reason}): check the endpoint address and port, that etcd is running, ` +
         (context.tls ? `and that it serves TLS there.` : `and whether it expects TLS (https://).`),
     })
   }
-  return new EtcdRequestFailed({ endpoint, operation, message: `etcd at ${endpoint} failed ${operation}: ${reason}` })
+  return new EtcdRequestFailed({ endpoint, operation, grpcStatus: failure.status, message: `etcd at ${endpoint} failed ${operation}: ${reason}` })
 }

@@ -7,13 +7,7 @@
 import { createHash } from "node:crypto"
 import { Effect, Layer, Stream } from "effect"
 import { Etcd, type KeyValue, type MemberStatus, type ReadOptions } from "./etcd.ts"
-import {
-  EtcdRevisionUnavailable,
-  EtcdSnapshotFailed,
-  EtcdTlsRejected,
-  EtcdUnreachable,
-  type EtcdError,
-} from "./etcd-errors.ts"
+import { EtcdRevisionUnavailable, EtcdSnapshotFailed, EtcdTlsRejected, EtcdUnreachable, type EtcdError } from "./etcd-errors.ts"
 import { trailerLength, withTrailer } from "./snapshot-trailer.ts"
 
 /** How the snapshot stream misbehaves; offsets count bytes of the whole stream (trailer included). */
@@ -234,9 +228,7 @@ export const inMemory = (member: SimulatedMember): Layer.Layer<Etcd> =>
         ),
       ),
       get: (key, options) =>
-        Effect.flatMap(guard(member), () =>
-          Effect.map(checkRevision(member, `read of ${key}`, options), (revision) => member.read(key, revision)),
-        ),
+        Effect.flatMap(guard(member), () => Effect.map(checkRevision(member, `read of ${key}`, options), (revision) => member.read(key, revision))),
       getPrefix: (prefix, options) =>
         Effect.flatMap(guard(member), () =>
           Effect.map(checkRevision(member, `read of prefix ${prefix}`, options), (revision) =>

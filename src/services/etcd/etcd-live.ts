@@ -1,6 +1,6 @@
 /**
  * The live Etcd Layer: etcd's gRPC API over Node's HTTP/2 with TLS client certificates
- * (`grpc-http2.ts`, `grpc-wire.ts`). The first endpoint that answers a status call is pinned for
+ * (`grpc-http2.ts`; the messages in `status-response.ts`, `range-messages.ts`, `snapshot-response.ts`). The first endpoint that answers a status call is pinned for
  * the life of the Layer: status, reads and the snapshot must come from one member for the
  * revision pairing of `backup-init` to hold.
  *
@@ -11,15 +11,18 @@
  * stable, so they are encoded by hand.
  */
 import { readFile, stat } from "node:fs/promises"
-import { setFlagsFromString } from "node:v8"
-import { runInNewContext } from "node:vm"
 import { Effect, Layer, Ref, Stream } from "effect"
 import { describeFileSystemFailure } from "../file-system-error.ts"
 import { Etcd, type EtcdConnection, type KeyValue, type MemberStatus, type ReadOptions } from "./etcd.ts"
 import { EtcdCredentialsUnreadable, EtcdRequestFailed, EtcdSnapshotFailed, type EtcdError } from "./etcd-errors.ts"
-import { classifyEtcdFailure, grpcReason } from "./etcd-grpc-errors.ts"
+import { classifyEtcdFailure } from "./etcd-grpc-errors.ts"
+import { failureReason } from "./grpc-call-failed.ts"
 import { makeChannel, type GrpcChannel } from "./grpc-http2.ts"
-import { decodeRangeResponse, decodeStatusResponse, encodeRangeRequest, GrpcWireError, SnapshotBlobs, type WireKeyValue } from "./grpc-wire.ts"
+import { minorGc } from "./minor-gc.ts"
+import { GrpcWireError } from "./protobuf.ts"
+import { decodeRangeResponse, encodeRangeRequest, type RangeRequest, type WireKeyValue } from "./range-messages.ts"
+import { SnapshotBlobs } from "./snapshot-response.ts"
+import { decodeStatusResponse } from "./status-response.ts"
 
 /** Unary calls that take longer than this fail instead of hanging the backup. */
 const unaryDeadlineMs = 30_000
@@ -52,23 +55,6 @@ const paths = {
   snapshot: "/etcdserverpb.Maintenance/Snapshot",
   range: "/etcdserverpb.KV/Range",
 }
-
-/**
- * A young-generation collection, run while streaming a snapshot. Every message arrives in fresh
- * buffers outside the JS heap; V8 frees them only at its next collection, which their size alone
- * does not trigger before tens of MiB of them pile up. Collecting every few MiB keeps the
- * process's memory low (it still creeps up on very large snapshots: bench/README.md), for well
- * under a millisecond each time; if the runtime refuses, this is a no-op.
- */
-const minorGc: () => void = (() => {
-  try {
-    setFlagsFromString("--expose-gc")
-    const gc = runInNewContext("gc") as (options?: { type: "minor" | "major" }) => void
-    return () => gc({ type: "minor" })
-  } catch {
-    return () => undefined
-  }
-})()
 
 const notRegular = Symbol("not a regular file")
 
@@ -115,9 +101,7 @@ export const live = (connection: EtcdConnection): Layer.Layer<Etcd, EtcdCredenti
     Effect.gen(function* () {
       const tls = connection.tls
       const credentials =
-        tls === undefined
-          ? undefined
-          : { ca: yield* readCredential(tls.cacert), cert: yield* readCredential(tls.cert), key: yield* readCredential(tls.key) }
+        tls === undefined ? undefined : { ca: yield* readCredential(tls.cacert), cert: yield* readCredential(tls.cert), key: yield* readCredential(tls.key) }
       const channels = yield* Effect.acquireRelease(
         Effect.sync(() =>
           connection.endpoints.map(
@@ -130,15 +114,21 @@ export const live = (connection: EtcdConnection): Layer.Layer<Etcd, EtcdCredenti
         (all) => Effect.forEach(all, ({ channel }) => channel.close, { discard: true }),
       )
       const context = (endpoint: string, operation: string, revision?: number) => ({ endpoint, operation, revision, tls: tls !== undefined })
-      const decode = <A>(endpoint: string, operation: string, f: () => A) =>
-        Effect.try({
-          try: f,
-          catch: (e) =>
-            new EtcdRequestFailed({
-              endpoint,
-              operation,
-              message: `etcd at ${endpoint} sent a response to ${operation} that cannot be decoded (${e instanceof GrpcWireError ? e.message : String(e)}).`,
-            }),
+      // A malformed response is etcd's (or the network's) fault; any other throw is a defect of the decoder.
+      const decode = <A>(endpoint: string, operation: string, f: () => A): Effect.Effect<A, EtcdRequestFailed> =>
+        Effect.suspend(() => {
+          try {
+            return Effect.succeed(f())
+          } catch (e) {
+            if (!(e instanceof GrpcWireError)) throw e
+            return Effect.fail(
+              new EtcdRequestFailed({
+                endpoint,
+                operation,
+                message: `etcd at ${endpoint} sent a response to ${operation} that cannot be decoded (${e.message}).`,
+              }),
+            )
+          }
         })
 
       const statusOf = ({ endpoint, channel }: Pinned): Effect.Effect<MemberStatus, EtcdError> =>
@@ -177,7 +167,7 @@ export const live = (connection: EtcdConnection): Layer.Layer<Etcd, EtcdCredenti
         )
       })
 
-      const range = (pinned: Pinned, request: Parameters<typeof encodeRangeRequest>[0], operation: string) =>
+      const range = (pinned: Pinned, request: RangeRequest, operation: string) =>
         pinned.channel.unary(paths.range, encodeRangeRequest(request), unaryDeadlineMs).pipe(
           Effect.mapError((e) => classifyEtcdFailure(context(pinned.endpoint, operation, request.revision || undefined), e)),
           Effect.flatMap((bytes) => decode(pinned.endpoint, operation, () => decodeRangeResponse(bytes))),
@@ -216,27 +206,31 @@ export const live = (connection: EtcdConnection): Layer.Layer<Etcd, EtcdCredenti
         Effect.map(pin, (pinned) => {
           let received = 0
           let collectedAt = 0
-          return pinned.channel.serverStream(paths.snapshot, empty, () => new SnapshotBlobs()).pipe(
-            Stream.map((blob) => {
-              received += blob.length
-              if (received - collectedAt >= gcEveryBytes) {
-                collectedAt = received
-                minorGc()
-              }
-              return blob
-            }),
-            Stream.mapError((e): EtcdError =>
-              received === 0 && /No connection established/.test(e.message)
-                  ? classifyEtcdFailure(context(pinned.endpoint, "snapshot"), e)
-                  : new EtcdSnapshotFailed({
-                      endpoint: pinned.endpoint,
-                      receivedBytes: received,
-                      message:
-                        `the snapshot stream from etcd at ${pinned.endpoint} broke off after ${received} bytes (${grpcReason(e)}): ` +
-                        `check that the etcd member is running and reachable, then take the backup again.`,
-                    }),
-            ),
-          )
+          return pinned.channel
+            .serverStream(paths.snapshot, empty, () => new SnapshotBlobs())
+            .pipe(
+              Stream.map((blob) => {
+                received += blob.length
+                if (received - collectedAt >= gcEveryBytes) {
+                  collectedAt = received
+                  minorGc()
+                }
+                return blob
+              }),
+              Stream.mapError(
+                (e): EtcdError =>
+                  received === 0 && e.origin === "connecting"
+                    ? classifyEtcdFailure(context(pinned.endpoint, "snapshot"), e)
+                    : new EtcdSnapshotFailed({
+                        endpoint: pinned.endpoint,
+                        receivedBytes: received,
+                        grpcStatus: e.status,
+                        message:
+                          `the snapshot stream from etcd at ${pinned.endpoint} broke off after ${received} bytes (${failureReason(e)}): ` +
+                          `check that the etcd member is running and reachable, then take the backup again.`,
+                      }),
+              ),
+            )
         }),
       )
 

@@ -9,24 +9,10 @@ import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, ty
 import { isIP } from "node:net"
 import type { Readable } from "node:stream"
 import { Cause, Effect, Stream } from "effect"
-import { Deframer, frameMessage, GrpcWireError, type StreamDecoder } from "./grpc-wire.ts"
-
-/** Names of gRPC status codes, as grpc-js prints them (`14 UNAVAILABLE: ...`). */
-const codeNames = [
-  "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
-  "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
-  "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
-]
-
-/** A failed call: `code` is the gRPC status (14 UNAVAILABLE for connection failures). */
-export class GrpcCallFailed extends Error {
-  override readonly name = "GrpcCallFailed"
-  readonly code: number
-  constructor(code: number, detail: string) {
-    super(`${code} ${codeNames[code] ?? "UNKNOWN"}: ${detail}`)
-    this.code = code
-  }
-}
+import { connectionFailure, GrpcCallFailed } from "./grpc-call-failed.ts"
+import { Deframer, frameMessage, type StreamDecoder } from "./grpc-framing.ts"
+import { GrpcStatus } from "./grpc-status.ts"
+import { GrpcWireError } from "./protobuf.ts"
 
 export interface ChannelOptions {
   /** `https://host:port` or `http://host:port`. */
@@ -50,7 +36,8 @@ export interface GrpcChannel {
   readonly close: Effect.Effect<void>
 }
 
-const connectFailure = (e: unknown) => new GrpcCallFailed(14, `No connection established. Last error: ${e instanceof Error ? e.message : String(e)}`)
+/** This client's own verdict on a call (a deadline, a response it cannot use). */
+const clientFailure = (status: number, detail: string) => new GrpcCallFailed({ status, origin: "client", detail })
 
 const grpcStatusOf = (headers: IncomingHttpHeaders): { code: number; message: string } | undefined => {
   const raw = headers["grpc-status"]
@@ -161,7 +148,13 @@ export const makeChannel = (options: ChannelOptions): GrpcChannel => {
             }),
       })
       const timer = setTimeout(() => {
-        s.destroy(new Error(`connection not established within ${options.connectTimeoutMs} ms (Deadline exceeded)`))
+        s.destroy(
+          new GrpcCallFailed({
+            status: GrpcStatus.UNAVAILABLE,
+            origin: "connecting",
+            detail: `connection not established within ${options.connectTimeoutMs} ms (Deadline exceeded)`,
+          }),
+        )
       }, options.connectTimeoutMs)
       s.once("connect", () => {
         clearTimeout(timer)
@@ -176,7 +169,7 @@ export const makeChannel = (options: ChannelOptions): GrpcChannel => {
       s.once("close", () => {
         clearTimeout(timer)
         session = undefined
-        reject(lastSessionError ?? new Error("connection closed"))
+        reject(lastSessionError ?? new GrpcCallFailed({ status: GrpcStatus.UNAVAILABLE, origin: "connecting", detail: "connection closed" }))
       })
       s.once("goaway", () => {
         session = undefined
@@ -192,7 +185,7 @@ export const makeChannel = (options: ChannelOptions): GrpcChannel => {
       })
       return current
     },
-    catch: connectFailure,
+    catch: (e) => connectionFailure("connecting", e),
   })
 
   const request = (s: ClientHttp2Session, path: string, body: Uint8Array): ClientHttp2Stream => {
@@ -209,10 +202,15 @@ export const makeChannel = (options: ChannelOptions): GrpcChannel => {
   /** Why a stream ended without a gRPC status: the connection's own error if it had one. */
   const broken = (e: unknown): GrpcCallFailed => {
     if (e instanceof GrpcCallFailed) return e
-    if (e instanceof GrpcWireError) return new GrpcCallFailed(13, `malformed response: ${e.message}`)
-    const reason = lastSessionError ?? (e instanceof Error ? e : new Error(String(e)))
-    return new GrpcCallFailed(14, `Connection dropped. Last error: ${reason.message}`)
+    if (e instanceof GrpcWireError) return clientFailure(GrpcStatus.INTERNAL, `malformed response: ${e.message}`)
+    return connectionFailure("connection", lastSessionError ?? e)
   }
+  const withoutStatus = (detail: string): GrpcCallFailed =>
+    lastSessionError === undefined
+      ? new GrpcCallFailed({ status: GrpcStatus.UNAVAILABLE, origin: "connection", detail })
+      : connectionFailure("connection", lastSessionError)
+  /** The failure a status other than OK reports. */
+  const statusFailure = (status: { code: number; message: string }) => new GrpcCallFailed({ status: status.code, origin: "etcd", detail: status.message })
 
   const unary: GrpcChannel["unary"] = (path, body, timeoutMs) =>
     Effect.flatMap(sessionNow, (s) =>
@@ -230,7 +228,7 @@ export const makeChannel = (options: ChannelOptions): GrpcChannel => {
         }
         const timer = setTimeout(() => {
           stream.close(constants.NGHTTP2_CANCEL)
-          settle(Effect.fail(new GrpcCallFailed(4, `Deadline exceeded after ${timeoutMs} ms`)))
+          settle(Effect.fail(clientFailure(GrpcStatus.DEADLINE_EXCEEDED, `Deadline exceeded after ${timeoutMs} ms`)))
         }, timeoutMs)
         stream.on("response", (headers) => (status ??= grpcStatusOf(headers)))
         stream.on("trailers", (trailers) => (status ??= grpcStatusOf(trailers)))
@@ -244,10 +242,10 @@ export const makeChannel = (options: ChannelOptions): GrpcChannel => {
         })
         stream.on("error", (e) => settle(Effect.fail(broken(e))))
         stream.on("close", () => {
-          if (status === undefined) return settle(Effect.fail(broken(new Error("stream closed without a gRPC status"))))
-          if (status.code !== 0) return settle(Effect.fail(new GrpcCallFailed(status.code, status.message)))
+          if (status === undefined) return settle(Effect.fail(withoutStatus("stream closed without a gRPC status")))
+          if (status.code !== GrpcStatus.OK) return settle(Effect.fail(statusFailure(status)))
           const message = messages[0]
-          settle(message === undefined ? Effect.fail(new GrpcCallFailed(13, "no response message")) : Effect.succeed(message))
+          settle(message === undefined ? Effect.fail(clientFailure(GrpcStatus.INTERNAL, "no response message")) : Effect.succeed(message))
         })
         return Effect.sync(() => {
           clearTimeout(timer)
@@ -268,16 +266,14 @@ export const makeChannel = (options: ChannelOptions): GrpcChannel => {
         // A stream that ends is only complete with status OK and no partial message left.
         const ending = Stream.suspend(() =>
           status === undefined
-            ? Stream.fail(broken(new Error("stream ended without a gRPC status")))
-            : status.code !== 0
-              ? Stream.fail(new GrpcCallFailed(status.code, status.message))
+            ? Stream.fail(withoutStatus("stream ended without a gRPC status"))
+            : status.code !== GrpcStatus.OK
+              ? Stream.fail(statusFailure(status))
               : decoder.idle
                 ? Stream.empty
-                : Stream.fail(new GrpcCallFailed(13, "stream ended inside a message")),
+                : Stream.fail(clientFailure(GrpcStatus.INTERNAL, "stream ended inside a message")),
         )
-        return Stream.concat(messages, ending).pipe(
-          Stream.ensuring(Effect.sync(() => (stream.closed ? undefined : stream.close(constants.NGHTTP2_CANCEL)))),
-        )
+        return Stream.concat(messages, ending).pipe(Stream.ensuring(Effect.sync(() => (stream.closed ? undefined : stream.close(constants.NGHTTP2_CANCEL)))))
       }),
     )
 
@@ -292,7 +288,10 @@ export const makeChannel = (options: ChannelOptions): GrpcChannel => {
       if (s === undefined || s.closed || s.destroyed) return
       await new Promise<void>((done) => {
         s.close(() => done())
-        setTimeout(() => (s.destroy(), done()), 1000).unref()
+        setTimeout(() => {
+          s.destroy()
+          done()
+        }, 1000).unref()
       })
     }),
   }

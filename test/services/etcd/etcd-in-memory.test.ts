@@ -37,7 +37,10 @@ describe("in-memory etcd member", () => {
     member.compact(r1 + 1)
     return Effect.gen(function* () {
       const etcd = yield* Etcd
-      assert.deepStrictEqual((yield* etcd.getPrefix("/a/")).map((kv) => kv.key), ["/a/1", "/a/2"])
+      assert.deepStrictEqual(
+        (yield* etcd.getPrefix("/a/")).map((kv) => kv.key),
+        ["/a/1", "/a/2"],
+      )
       const compacted = yield* Effect.flip(etcd.get("/a/1", { revision: r1 }))
       assert.strictEqual(compacted._tag, "EtcdRevisionUnavailable")
       const future = yield* Effect.flip(etcd.get("/a/1", { revision: member.revision + 5 }))

@@ -44,7 +44,10 @@ layer(TestEtcd.layerWithEtcd(), { excludeTestServices: true })("Etcd live layer 
       yield* Effect.promise(() => client.put(seedKeyName(0)).value("changed later"))
       const kvs = yield* (yield* Etcd).getPrefix("/registry/test/", { revision })
       assert.strictEqual(kvs.length, 250)
-      assert.deepStrictEqual(kvs.map((kv) => kv.key), Array.from({ length: 250 }, (_, i) => seedKeyName(i)))
+      assert.deepStrictEqual(
+        kvs.map((kv) => kv.key),
+        Array.from({ length: 250 }, (_, i) => seedKeyName(i)),
+      )
       assert.isTrue(kvs.every((kv, i) => Buffer.from(kv.value).equals(valueFor(i, 64))))
     }).pipe(Effect.scoped),
   )
@@ -82,7 +85,12 @@ layer(TestEtcd.layerWithEtcd(), { excludeTestServices: true })("Etcd live layer 
       const port = yield* freeLoopbackPort
       const endpoint = `https://127.0.0.1:${port}`
       const started = Date.now()
-      const error = yield* Effect.flip(withConnection({ ...member.connection, endpoints: [endpoint] }, Effect.flatMap(Etcd, (e) => e.status)))
+      const error = yield* Effect.flip(
+        withConnection(
+          { ...member.connection, endpoints: [endpoint] },
+          Effect.flatMap(Etcd, (e) => e.status),
+        ),
+      )
       assert.strictEqual(error._tag, "EtcdUnreachable")
       assert.include(error.message, `cannot reach etcd at ${endpoint}`)
       assert.include(error.message, "ECONNREFUSED")
@@ -107,7 +115,12 @@ layer(TestEtcd.layerWithEtcd(), { excludeTestServices: true })("Etcd live layer 
       const { member, workDir } = yield* TestEtcd
       const other = yield* generateTlsBundle(join(workDir, "other-ca"), { caName: "another CA" })
       const tls = { ...clientTls(other), cacert: member.tls!.caCert }
-      const error = yield* Effect.flip(withConnection({ endpoints: [member.clientUrl], tls }, Effect.flatMap(Etcd, (e) => e.status)))
+      const error = yield* Effect.flip(
+        withConnection(
+          { endpoints: [member.clientUrl], tls },
+          Effect.flatMap(Etcd, (e) => e.status),
+        ),
+      )
       assert.strictEqual(error._tag, "EtcdTlsRejected")
       assert.strictEqual((error as { rejected?: string }).rejected, "client-certificate")
       assert.include(error.message, `etcd at ${member.clientUrl} rejected the client certificate`)
@@ -119,9 +132,37 @@ layer(TestEtcd.layerWithEtcd(), { excludeTestServices: true })("Etcd live layer 
       const { member, workDir } = yield* TestEtcd
       const other = yield* generateTlsBundle(join(workDir, "other-ca-2"), { caName: "yet another CA" })
       const tls = { ...clientTls(member.tls!), cacert: other.caCert }
-      const error = yield* Effect.flip(withConnection({ endpoints: [member.clientUrl], tls }, Effect.flatMap(Etcd, (e) => e.status)))
+      const error = yield* Effect.flip(
+        withConnection(
+          { endpoints: [member.clientUrl], tls },
+          Effect.flatMap(Etcd, (e) => e.status),
+        ),
+      )
       assert.strictEqual(error._tag, "EtcdTlsRejected")
       assert.strictEqual((error as { rejected?: string }).rejected, "server-certificate")
+    }),
+  )
+
+  it.effect("connection failures carry Node's errno and the TLS code as fields", () =>
+    Effect.gen(function* () {
+      const { member, workDir } = yield* TestEtcd
+      const dead = `https://127.0.0.1:${yield* freeLoopbackPort}`
+      const refused = yield* Effect.flip(
+        withConnection(
+          { ...member.connection, endpoints: [dead] },
+          Effect.flatMap(Etcd, (e) => e.status),
+        ),
+      )
+      assert.deepInclude(refused, { _tag: "EtcdUnreachable", errno: "ECONNREFUSED", grpcStatus: 14 })
+      const other = yield* generateTlsBundle(join(workDir, "other-ca-3"), { caName: "a third CA" })
+      const tls = { ...clientTls(other), cacert: member.tls!.caCert }
+      const rejected = yield* Effect.flip(
+        withConnection(
+          { endpoints: [member.clientUrl], tls },
+          Effect.flatMap(Etcd, (e) => e.status),
+        ),
+      )
+      assert.deepInclude(rejected, { _tag: "EtcdTlsRejected", tlsCode: "ERR_SSL_TLSV1_ALERT_UNKNOWN_CA" })
     }),
   )
 
@@ -129,7 +170,12 @@ layer(TestEtcd.layerWithEtcd(), { excludeTestServices: true })("Etcd live layer 
     Effect.gen(function* () {
       const { member } = yield* TestEtcd
       const tls = { ...clientTls(member.tls!), key: "/nonexistent/tls.key" }
-      const error = yield* Effect.flip(withConnection({ endpoints: [member.clientUrl], tls }, Effect.flatMap(Etcd, (e) => e.status)))
+      const error = yield* Effect.flip(
+        withConnection(
+          { endpoints: [member.clientUrl], tls },
+          Effect.flatMap(Etcd, (e) => e.status),
+        ),
+      )
       assert.strictEqual(error._tag, "EtcdCredentialsUnreadable")
       assert.include(error.message, "/nonexistent/tls.key")
       assert.include(error.message, "ENOENT")
