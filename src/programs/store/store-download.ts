@@ -32,8 +32,17 @@ const localSha256 = (path: string) =>
           .on("end", () => resolve(hash.digest("hex")))
           .on("error", () => resolve(undefined))
       }),
-    catch: (e) => localIoFailed(path, "reading", e),
+    catch: (e) => localIoFailed(path, "read", e),
   })
+
+/** The size of the file at `path`, -1 when there is none (a download not yet made). */
+export const presentSize = (path: string) =>
+  Effect.promise(() =>
+    stat(path).then(
+      (s) => s.size,
+      () => -1,
+    ),
+  )
 
 /** The manifest of a complete backup in the store; fails naming the reasons when it is missing or incomplete. */
 export const completeBackupManifest = Effect.fn("completeBackupManifest")(function* (prefix: string, id: string) {
@@ -66,11 +75,11 @@ export const completeBackupManifest = Effect.fn("completeBackupManifest")(functi
 export const downloadBackup = Effect.fn("downloadBackup")(function* (prefix: string, id: string, dir: string) {
   const store = yield* BackupStore
   const manifest = yield* completeBackupManifest(prefix, id)
-  yield* Effect.tryPromise({ try: () => mkdir(dir, { recursive: true, mode: 0o700 }), catch: (e) => localIoFailed(dir, "creating", e) })
+  yield* Effect.tryPromise({ try: () => mkdir(dir, { recursive: true, mode: 0o700 }), catch: (e) => localIoFailed(dir, "create", e) })
   const fetched: Array<{ name: string; size: number; sha256: string; reused: boolean }> = []
   for (const f of [manifest.files.snapshot, manifest.files.resources]) {
     const path = join(dir, f.name)
-    const present = yield* Effect.tryPromise({ try: () => stat(path).then((s) => s.size, () => -1), catch: (e) => localIoFailed(path, "reading", e) })
+    const present = yield* presentSize(path)
     if (present === f.size && (yield* localSha256(path)) === f.sha256) {
       fetched.push({ ...f, reused: true })
       continue
@@ -87,7 +96,7 @@ export const downloadBackup = Effect.fn("downloadBackup")(function* (prefix: str
         message: `${objectKey(prefix, id, f.name)} in ${store.location} has ${got.size} bytes with sha256 ${got.sha256}; the manifest says ${f.size} bytes with ${f.sha256}: the stored copy is damaged, nothing kept`,
       })
     }
-    yield* Effect.tryPromise({ try: () => rename(`${path}.download`, path), catch: (e) => localIoFailed(path, "renaming into", e) })
+    yield* Effect.tryPromise({ try: () => rename(`${path}.download`, path), catch: (e) => localIoFailed(path, "rename into place", e) })
     fetched.push({ ...f, reused: false })
   }
   const manifestPath = join(dir, manifestFileName)
@@ -97,7 +106,7 @@ export const downloadBackup = Effect.fn("downloadBackup")(function* (prefix: str
       await writeFile(`${manifestPath}.part`, bytes, { mode: 0o600 })
       await rename(`${manifestPath}.part`, manifestPath)
     },
-    catch: (e) => localIoFailed(manifestPath, "writing", e),
+    catch: (e) => localIoFailed(manifestPath, "write", e),
   })
   return { id, dir, files: fetched, manifest }
 })

@@ -6,7 +6,7 @@
  * only downloaded here: `verify` checks it, and `restore` refuses it unless its own verification
  * passes.
  */
-import { mkdir, stat } from "node:fs/promises"
+import { mkdir } from "node:fs/promises"
 import { join } from "node:path"
 import { Effect, Schema } from "effect"
 import { manifestFileName } from "../../domain/archive-names.ts"
@@ -14,7 +14,7 @@ import { DiskSpace } from "../../services/disk-space.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
 import { localIoFailed } from "../../services/store/store-errors.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
-import { completeBackupManifest, downloadBackup } from "./store-download.ts"
+import { completeBackupManifest, downloadBackup, presentSize } from "./store-download.ts"
 
 export class WorkDirTooSmall extends Schema.TaggedError<WorkDirTooSmall>()("WorkDirTooSmall", {
   path: Schema.String,
@@ -29,11 +29,11 @@ const manifestAllowance = 1024 * 1024
 export const fetchBackup = Effect.fn("fetchBackup")(function* (prefix: string, id: string, workDir: string) {
   const store = yield* BackupStore
   const manifest = yield* completeBackupManifest(prefix, id)
-  yield* Effect.tryPromise({ try: () => mkdir(workDir, { recursive: true, mode: 0o700 }), catch: (e) => localIoFailed(workDir, "creating", e) })
+  yield* Effect.tryPromise({ try: () => mkdir(workDir, { recursive: true, mode: 0o700 }), catch: (e) => localIoFailed(workDir, "create", e) })
   let needed = manifestAllowance
   for (const f of [manifest.files.snapshot, manifest.files.resources]) {
     const path = join(workDir, f.name)
-    const present = yield* Effect.tryPromise({ try: () => stat(path).then((s) => s.size, () => -1), catch: (e) => localIoFailed(path, "reading", e) })
+    const present = yield* presentSize(path)
     if (present !== f.size) needed += f.size
   }
   const usage = yield* DiskSpace.use((d) => d.usage(workDir))
@@ -47,6 +47,8 @@ export const fetchBackup = Effect.fn("fetchBackup")(function* (prefix: string, i
   }
   yield* Effect.logInfo(`downloading backup ${id} from ${store.location} into ${workDir} (${formatBytes(needed - manifestAllowance)} to fetch)`)
   const result = yield* downloadBackup(prefix, id, workDir)
-  yield* Effect.logInfo(`downloaded backup ${id}: ${result.files.map((f) => `${f.name} (${f.reused ? "already there" : "downloaded"}, sha256 checked)`).join(", ")}, ${manifestFileName}`)
+  yield* Effect.logInfo(
+    `downloaded backup ${id}: ${result.files.map((f) => `${f.name} (${f.reused ? "already there" : "downloaded"}, sha256 checked)`).join(", ")}, ${manifestFileName}`,
+  )
   return { dir: workDir, manifest }
 })

@@ -38,8 +38,11 @@ export const readLocalManifest = (dir: string) =>
     const manifest = yield* readBackupManifest(path).pipe(
       Effect.mapError((e) =>
         e._tag === "BackupFileUnreadable"
-          ? localIoFailed(path, "reading", e)
-          : new BackupToUploadInvalid({ path, message: `${path} is not a valid backup manifest (${e.message}): upload only a backup that backup-create finished` }),
+          ? localIoFailed(path, "read", e)
+          : new BackupToUploadInvalid({
+              path,
+              message: `${path} is not a valid backup manifest (${e.message}): upload only a backup that backup-create finished`,
+            }),
       ),
     )
     // The reader accepts only the bytes the writer writes: re-encoding gives the file's own text.
@@ -49,7 +52,11 @@ export const readLocalManifest = (dir: string) =>
 /** The backup's id in a store: its timestamp. */
 export const backupIdOf = (manifest: BackupManifest): string => manifest.timestamp
 
-export const uploadBackup = Effect.fn("uploadBackup")(function* (dir: string, prefix: string, onFile: (name: string, size: number) => Effect.Effect<void> = () => Effect.void) {
+export const uploadBackup = Effect.fn("uploadBackup")(function* (
+  dir: string,
+  prefix: string,
+  onFile: (name: string, size: number) => Effect.Effect<void> = () => Effect.void,
+) {
   const store = yield* BackupStore
   const { manifest, text } = yield* readLocalManifest(dir)
   const id = backupIdOf(manifest)
@@ -58,7 +65,10 @@ export const uploadBackup = Effect.fn("uploadBackup")(function* (dir: string, pr
     yield* onFile(f.name, f.size)
     const put = yield* store.putFile(objectKey(prefix, id, f.name), join(dir, f.name), { sha256: f.sha256 })
     if (put.size !== f.size) {
-      return yield* new BackupToUploadInvalid({ path: join(dir, f.name), message: `${join(dir, f.name)} has ${put.size} bytes, the manifest says ${f.size}: the backup directory changed after backup-create` })
+      return yield* new BackupToUploadInvalid({
+        path: join(dir, f.name),
+        message: `${join(dir, f.name)} has ${put.size} bytes, the manifest says ${f.size}: the backup directory changed after backup-create`,
+      })
     }
     files.push(put)
   }

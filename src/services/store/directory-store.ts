@@ -12,7 +12,7 @@ import { dirname, join } from "node:path"
 import { Effect, Layer } from "effect"
 import type { PendingUpload, StoredObject } from "../../domain/store-layout.ts"
 import { BackupStore, type BackupStoreShape, type ObjectPage, type PutResult } from "./backup-store.ts"
-import { errnoCode, localIoFailed, StoreBucketMissing, StoreIntegrityFailed, StoreObjectMissing, type StoreError } from "./store-errors.ts"
+import { errnoCode, localIoFailed, StoreBucketMissing, StoreLocalIoFailed, StoreIntegrityFailed, StoreObjectMissing, type StoreError } from "./store-errors.ts"
 
 const partSuffix = ".part"
 const pageSize = 1000
@@ -49,7 +49,10 @@ const copyAtomically = (from: string | Uint8Array, to: string, expectedSha256: s
       fsyncPath(part)
         .then(() => rename(part, to))
         .then(() => fsyncPath(dirname(to)))
-        .then(() => resolve({ size, sha256 }), (e) => fail(part, e))
+        .then(
+          () => resolve({ size, sha256 }),
+          (e) => fail(part, e),
+        )
     })
     if (typeof from !== "string") {
       hash.update(from)
@@ -70,11 +73,24 @@ const copyAtomically = (from: string | Uint8Array, to: string, expectedSha256: s
 export const makeDirectoryStore = (root: string): BackupStoreShape => {
   const store = root
   const pathOf = (key: string) => join(root, ...key.split("/"))
-  const badKey = (key: string) => localIoFailed(pathOf(key), "addressing", Object.assign(new Error(`${JSON.stringify(key)} is not a relative path of plain segments`), { code: "EINVAL" }))
+  const badKey = (key: string) =>
+    new StoreLocalIoFailed({
+      path: pathOf(key),
+      operation: "address",
+      code: "EINVAL",
+      message: `${JSON.stringify(key)} is not a relative path of plain segments: a store key is <prefix>/<backup-id>/<file>`,
+    })
 
   const rootExists = Effect.tryPromise({ try: () => stat(root), catch: (e) => e }).pipe(
     Effect.flatMap((s) => (s.isDirectory() ? Effect.void : Effect.fail(undefined))),
-    Effect.mapError(() => new StoreBucketMissing({ store, bucket: root, message: `the store directory ${root} does not exist or is not a directory: create it or mount the volume there` })),
+    Effect.mapError(
+      () =>
+        new StoreBucketMissing({
+          store,
+          bucket: root,
+          message: `the store directory ${root} does not exist or is not a directory: create it or mount the volume there`,
+        }),
+    ),
   )
 
   const put = (key: string, from: string | Uint8Array, expectedSha256: string | undefined): Effect.Effect<PutResult, StoreError> =>
@@ -82,7 +98,7 @@ export const makeDirectoryStore = (root: string): BackupStoreShape => {
       if (!validKey(key)) return yield* badKey(key)
       yield* rootExists
       const to = pathOf(key)
-      yield* Effect.tryPromise({ try: () => mkdir(dirname(to), { recursive: true, mode: 0o700 }), catch: (e) => localIoFailed(dirname(to), "creating", e) })
+      yield* Effect.tryPromise({ try: () => mkdir(dirname(to), { recursive: true, mode: 0o700 }), catch: (e) => localIoFailed(dirname(to), "create", e) })
       const written = yield* Effect.tryPromise({
         try: (signal) => {
           signal.addEventListener("abort", () => void rm(`${to}${partSuffix}`, { force: true }))
@@ -92,9 +108,16 @@ export const makeDirectoryStore = (root: string): BackupStoreShape => {
           const where = (e as { where?: string }).where ?? to
           if (errnoCode(e) === "ESHA256") {
             const found = (e as { found: string }).found
-            return new StoreIntegrityFailed({ store, key, check: "sha256", expected: expectedSha256!, found, message: `${String(from)} has sha256 ${found}, not ${expectedSha256} as expected: nothing stored under ${key}` })
+            return new StoreIntegrityFailed({
+              store,
+              key,
+              check: "sha256",
+              expected: expectedSha256!,
+              found,
+              message: `${String(from)} has sha256 ${found}, not ${expectedSha256} as expected: nothing stored under ${key}`,
+            })
           }
-          return localIoFailed(where, where === from ? "reading" : "writing", e)
+          return localIoFailed(where, where === from ? "read" : "write", e)
         },
       })
       return { key, ...written }
@@ -104,7 +127,9 @@ export const makeDirectoryStore = (root: string): BackupStoreShape => {
     validKey(key)
       ? Effect.tryPromise({ try: () => stat(pathOf(key)), catch: (e) => e }).pipe(
           Effect.map((s): StoredObject | undefined => (s.isFile() ? { key, size: s.size, modifiedAt: s.mtimeMs } : undefined)),
-          Effect.catch((e) => (errnoCode(e) === "ENOENT" || errnoCode(e) === "ENOTDIR" ? Effect.succeed(undefined) : Effect.fail(localIoFailed(pathOf(key), "reading", e)))),
+          Effect.catch((e) =>
+            errnoCode(e) === "ENOENT" || errnoCode(e) === "ENOTDIR" ? Effect.succeed(undefined) : Effect.fail(localIoFailed(pathOf(key), "read", e)),
+          ),
         )
       : Effect.fail(badKey(key))
 
@@ -112,7 +137,10 @@ export const makeDirectoryStore = (root: string): BackupStoreShape => {
 
   const getBytes = (key: string) =>
     validKey(key)
-      ? Effect.tryPromise({ try: () => readFile(pathOf(key)), catch: (e) => (errnoCode(e) === "ENOENT" ? missing(key) : localIoFailed(pathOf(key), "reading", e)) }).pipe(Effect.map((b) => new Uint8Array(b)))
+      ? Effect.tryPromise({
+          try: () => readFile(pathOf(key)),
+          catch: (e) => (errnoCode(e) === "ENOENT" ? missing(key) : localIoFailed(pathOf(key), "read", e)),
+        }).pipe(Effect.map((b) => new Uint8Array(b)))
       : Effect.fail(badKey(key))
 
   const getFile = (key: string, path: string): Effect.Effect<PutResult, StoreError> =>
@@ -120,7 +148,7 @@ export const makeDirectoryStore = (root: string): BackupStoreShape => {
       if ((yield* head(key)) === undefined) return yield* missing(key)
       const written = yield* Effect.tryPromise({
         try: () => copyAtomically(pathOf(key), path, undefined),
-        catch: (e) => localIoFailed((e as { where?: string }).where ?? path, "downloading into", e),
+        catch: (e) => localIoFailed((e as { where?: string }).where ?? path, "download into", e),
       })
       return { key, ...written }
     })
@@ -138,14 +166,17 @@ export const makeDirectoryStore = (root: string): BackupStoreShape => {
         for (const d of entries) {
           if (!d.isFile()) continue
           const full = join(d.parentPath, d.name)
-          const key = full.slice(root.length + 1).split("/").join("/")
+          const key = full
+            .slice(root.length + 1)
+            .split("/")
+            .join("/")
           if (!key.startsWith(prefix)) continue
           const s = await stat(full)
           files.push({ key, size: s.size, modifiedAt: s.mtimeMs })
         }
         return files.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
       },
-      catch: (e) => localIoFailed(root, "listing", e),
+      catch: (e) => localIoFailed(root, "list", e),
     })
   }
 
@@ -167,7 +198,7 @@ export const makeDirectoryStore = (root: string): BackupStoreShape => {
             // A backup's directory goes with its last file.
             await rmdir(dirname(pathOf(key))).catch(() => undefined)
           },
-          catch: (e) => localIoFailed(pathOf(key), "removing", e),
+          catch: (e) => localIoFailed(pathOf(key), "remove", e),
         })
       : Effect.fail(badKey(key))
 
@@ -175,13 +206,15 @@ export const makeDirectoryStore = (root: string): BackupStoreShape => {
     rootExists.pipe(
       Effect.andThen(walk(prefix)),
       Effect.map((files) =>
-        files.filter((f) => f.key.endsWith(partSuffix)).map((f): PendingUpload => ({ key: f.key.slice(0, -partSuffix.length), uploadId: f.key, initiatedAt: f.modifiedAt })),
+        files
+          .filter((f) => f.key.endsWith(partSuffix))
+          .map((f): PendingUpload => ({ key: f.key.slice(0, -partSuffix.length), uploadId: f.key, initiatedAt: f.modifiedAt })),
       ),
     )
 
   const abortUpload = (u: PendingUpload) =>
     validKey(u.uploadId) && u.uploadId.endsWith(partSuffix)
-      ? Effect.tryPromise({ try: () => rm(pathOf(u.uploadId), { force: true }), catch: (e) => localIoFailed(pathOf(u.uploadId), "removing", e) })
+      ? Effect.tryPromise({ try: () => rm(pathOf(u.uploadId), { force: true }), catch: (e) => localIoFailed(pathOf(u.uploadId), "remove", e) })
       : Effect.fail(badKey(u.uploadId))
 
   return {

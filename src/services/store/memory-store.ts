@@ -39,7 +39,15 @@ const store = "memory://"
 
 /** A retryable 503, as a store under load answers. */
 export const unavailable = (operation: string, key: string) =>
-  new StoreRequestFailed({ store, operation, key, status: 503, code: "ServiceUnavailable", retryable: true, message: `${operation} ${key}: ServiceUnavailable (HTTP 503, injected)` })
+  new StoreRequestFailed({
+    store,
+    operation,
+    key,
+    status: 503,
+    code: "ServiceUnavailable",
+    retryable: true,
+    message: `${operation} ${key}: ServiceUnavailable (HTTP 503, injected)`,
+  })
 
 /** Faults drawn from `random` (in [0, 1)): each request fails with `failureRate`, else waits up to `maxDelayMs`. */
 export const randomFaults =
@@ -64,9 +72,20 @@ export const makeMemoryStore = (options: MemoryStoreOptions = {}): MemoryStore =
     Effect.gen(function* () {
       const sha256 = sha256Hex(bytes)
       if (expected !== undefined && expected !== sha256) {
-        return yield* new StoreIntegrityFailed({ store, key, check: "sha256", expected, found: sha256, message: `${source} has sha256 ${sha256}, not ${expected} as expected: nothing stored under ${key}` })
+        return yield* new StoreIntegrityFailed({
+          store,
+          key,
+          check: "sha256",
+          expected,
+          found: sha256,
+          message: `${source} has sha256 ${sha256}, not ${expected} as expected: nothing stored under ${key}`,
+        })
       }
-      yield* request("PUT", key, Effect.sync(() => objects.set(key, { bytes: new Uint8Array(bytes), modifiedAt: now(), sha256 })))
+      yield* request(
+        "PUT",
+        key,
+        Effect.sync(() => objects.set(key, { bytes: new Uint8Array(bytes), modifiedAt: now(), sha256 })),
+      )
       return { key, size: bytes.byteLength, sha256 }
     })
 
@@ -99,7 +118,7 @@ export const makeMemoryStore = (options: MemoryStoreOptions = {}): MemoryStore =
     objects,
     uploads,
     putFile: (key, path, o) =>
-      Effect.tryPromise({ try: () => readFile(path), catch: (e) => localIoFailed(path, "reading", e) }).pipe(Effect.flatMap((b) => put(key, b, o?.sha256, path))),
+      Effect.tryPromise({ try: () => readFile(path), catch: (e) => localIoFailed(path, "read", e) }).pipe(Effect.flatMap((b) => put(key, b, o?.sha256, path))),
     putBytes: (key, bytes) => put(key, bytes, undefined, "the bytes"),
     getBytes: (key) => get(key).pipe(Effect.map((o) => new Uint8Array(o.bytes))),
     getFile: (key, path) =>
@@ -111,7 +130,7 @@ export const makeMemoryStore = (options: MemoryStoreOptions = {}): MemoryStore =
               await rename(`${path}.part`, path)
               return { key, size: o.bytes.byteLength, sha256: sha256Hex(o.bytes) }
             },
-            catch: (e) => localIoFailed(path, "downloading into", e),
+            catch: (e) => localIoFailed(path, "download into", e),
           }),
         ),
       ),
@@ -125,11 +144,27 @@ export const makeMemoryStore = (options: MemoryStoreOptions = {}): MemoryStore =
         }),
       ),
     listPage,
-    remove: (key) => request("DELETE", key, Effect.sync(() => void objects.delete(key))),
-    pendingUploads: (prefix) => request("ListMultipartUploads", prefix, Effect.sync(() => [...uploads.values()].filter((u) => u.key.startsWith(prefix)))),
-    abortUpload: (u) => request("AbortMultipartUpload", u.key, Effect.sync(() => void uploads.delete(u.uploadId))),
+    remove: (key) =>
+      request(
+        "DELETE",
+        key,
+        Effect.sync(() => void objects.delete(key)),
+      ),
+    pendingUploads: (prefix) =>
+      request(
+        "ListMultipartUploads",
+        prefix,
+        Effect.sync(() => [...uploads.values()].filter((u) => u.key.startsWith(prefix))),
+      ),
+    abortUpload: (u) =>
+      request(
+        "AbortMultipartUpload",
+        u.key,
+        Effect.sync(() => void uploads.delete(u.uploadId)),
+      ),
   }
 }
 
 /** The in-memory Layer. */
-export const memoryStoreLayer = (options: MemoryStoreOptions = {}): Layer.Layer<BackupStore> => Layer.succeed(BackupStore, BackupStore.of(makeMemoryStore(options)))
+export const memoryStoreLayer = (options: MemoryStoreOptions = {}): Layer.Layer<BackupStore> =>
+  Layer.succeed(BackupStore, BackupStore.of(makeMemoryStore(options)))

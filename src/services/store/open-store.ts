@@ -9,7 +9,7 @@ import { Effect } from "effect"
 import type { StoreLocation } from "../../domain/store-location.ts"
 import type { BackupStoreShape } from "./backup-store.ts"
 import { makeDirectoryStore } from "./directory-store.ts"
-import { resolveCredentials, type Env } from "./s3-credentials.ts"
+import { resolveCredentialSource, type Env } from "./s3-credentials.ts"
 import { defaultTransferOptions, makeS3Store, type S3TransferOptions } from "./s3-store.ts"
 import { localIoFailed, StoreRequestFailed, type StoreError } from "./store-errors.ts"
 
@@ -33,11 +33,22 @@ export const openStore = (location: StoreLocation, settings: S3Settings, env: En
     try {
       url = new URL(endpoint)
     } catch {
-      return yield* new StoreRequestFailed({ store: `s3://${location.bucket}`, operation: "configure", key: "", status: 0, code: "BadEndpoint", retryable: false, message: `S3 endpoint ${JSON.stringify(endpoint)} is not a URL: give http(s)://host[:port]` })
+      return yield* new StoreRequestFailed({
+        store: `s3://${location.bucket}`,
+        operation: "configure",
+        key: "",
+        status: 0,
+        code: "BadEndpoint",
+        retryable: false,
+        message: `S3 endpoint ${JSON.stringify(endpoint)} is not a URL: give http(s)://host[:port]`,
+      })
     }
     const caPath = settings.caBundle ?? (url.protocol === "https:" ? env.AWS_CA_BUNDLE : undefined)
-    const ca = caPath === undefined ? undefined : yield* Effect.tryPromise({ try: () => readFile(caPath, "utf8"), catch: (e) => localIoFailed(caPath, "reading the CA bundle", e) })
-    const credentials = yield* resolveCredentials(env, region)
+    const ca =
+      caPath === undefined
+        ? undefined
+        : yield* Effect.tryPromise({ try: () => readFile(caPath, "utf8"), catch: (e) => localIoFailed(caPath, "read the CA bundle", e) })
+    const credentials = yield* resolveCredentialSource(env, region)
     return makeS3Store(
       {
         url: new URL(url.origin),

@@ -11,10 +11,20 @@ import { readFile } from "node:fs/promises"
 import { homedir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
+import { describeFileSystemFailure } from "../file-system-error.ts"
 import type { SigningCredentials } from "./sigv4.ts"
 import { errnoCode, StoreCredentialsUnavailable } from "./store-errors.ts"
+import { renewingWebIdentity, webIdentityFromEnv, type Env } from "./web-identity.ts"
 
-export type Env = Readonly<Record<string, string | undefined>>
+export type { Env }
+
+/** Credentials that renew themselves (web identity): `current` gives ones valid for the next request. */
+export interface RenewingCredentials {
+  readonly current: Effect.Effect<SigningCredentials, StoreCredentialsUnavailable>
+}
+
+/** What requests are signed with: fixed credentials, or renewing ones. */
+export type CredentialSource = SigningCredentials | RenewingCredentials
 
 const unavailable = (source: string, message: string) => new StoreCredentialsUnavailable({ source, message })
 
@@ -49,7 +59,7 @@ const fromSharedFile = (env: Env): Effect.Effect<SigningCredentials | undefined,
       onFailure: (e) =>
         errnoCode(e) === "ENOENT" && explicit === undefined
           ? Effect.succeed(undefined)
-          : Effect.fail(unavailable(file, `cannot read the shared credentials file ${file} (${errnoCode(e)})`)),
+          : Effect.fail(unavailable(file, describeFileSystemFailure("read the shared credentials file", file, e).message)),
       onSuccess: (text) => {
         const section = parseIni(text).get(profile)
         if (section === undefined) {
@@ -68,43 +78,11 @@ const fromSharedFile = (env: Env): Effect.Effect<SigningCredentials | undefined,
   )
 }
 
-const xmlValue = (xml: string, tag: string): string | undefined => new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(xml)?.[1]
-
-const fromWebIdentity = (env: Env, stsEndpoint: string): Effect.Effect<SigningCredentials, StoreCredentialsUnavailable> => {
-  const tokenFile = env.AWS_WEB_IDENTITY_TOKEN_FILE!
-  const roleArn = env.AWS_ROLE_ARN
-  if (roleArn === undefined) return Effect.fail(unavailable("AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not: set the role to assume"))
-  return Effect.gen(function* () {
-    const token = yield* Effect.tryPromise({
-      try: () => readFile(tokenFile, "utf8"),
-      catch: (e) => unavailable(tokenFile, `cannot read the web identity token ${tokenFile} (${errnoCode(e)})`),
-    })
-    const body = new URLSearchParams({
-      Action: "AssumeRoleWithWebIdentity",
-      Version: "2011-06-15",
-      RoleArn: roleArn,
-      RoleSessionName: env.AWS_ROLE_SESSION_NAME ?? "cluster-backup",
-      WebIdentityToken: token.trim(),
-    })
-    const response = yield* Effect.tryPromise({
-      try: (signal) => fetch(stsEndpoint, { method: "POST", body, signal, headers: { "content-type": "application/x-www-form-urlencoded" } }).then(async (r) => ({ status: r.status, text: await r.text() })),
-      catch: (e) => unavailable(stsEndpoint, `STS AssumeRoleWithWebIdentity at ${stsEndpoint} failed: ${errnoCode((e as { cause?: unknown }).cause ?? e)}`),
-    })
-    const accessKeyId = xmlValue(response.text, "AccessKeyId")
-    const secretAccessKey = xmlValue(response.text, "SecretAccessKey")
-    if (response.status !== 200 || accessKeyId === undefined || secretAccessKey === undefined) {
-      const code = xmlValue(response.text, "Code") ?? `HTTP ${response.status}`
-      return yield* Effect.fail(unavailable(stsEndpoint, `STS refused AssumeRoleWithWebIdentity for role ${roleArn}: ${code}; check the role's trust policy and the service account token`))
-    }
-    return { accessKeyId, secretAccessKey, sessionToken: xmlValue(response.text, "SessionToken") }
-  })
-}
-
-/** The STS endpoint for web identity: `AWS_ENDPOINT_URL_STS`, else the region's. */
-export const stsEndpointFor = (env: Env, region: string): string => env.AWS_ENDPOINT_URL_STS ?? `https://sts.${region}.amazonaws.com/`
-
-/** Resolves credentials from the environment (see the module doc for the order). */
-export const resolveCredentials = (env: Env, region: string): Effect.Effect<SigningCredentials, StoreCredentialsUnavailable> =>
+/**
+ * The credentials the environment gives (see the module doc for the order); web identity's renew
+ * themselves, and their first exchange with STS happens here.
+ */
+export const resolveCredentialSource = (env: Env, region: string): Effect.Effect<CredentialSource, StoreCredentialsUnavailable> =>
   Effect.gen(function* () {
     const id = env.AWS_ACCESS_KEY_ID
     const secret = env.AWS_SECRET_ACCESS_KEY
@@ -112,11 +90,15 @@ export const resolveCredentials = (env: Env, region: string): Effect.Effect<Sign
       return { accessKeyId: id, secretAccessKey: secret, sessionToken: env.AWS_SESSION_TOKEN || undefined }
     }
     if ((id ?? "") !== "" || (secret ?? "") !== "") {
-      return yield* Effect.fail(unavailable("AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY", "only one of AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY is set: set both"))
+      return yield* Effect.fail(
+        unavailable("AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY", "only one of AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY is set: set both"),
+      )
     }
     const shared = yield* fromSharedFile(env)
     if (shared !== undefined) return shared
-    if (env.AWS_WEB_IDENTITY_TOKEN_FILE !== undefined) return yield* fromWebIdentity(env, stsEndpointFor(env, region))
+    const webIdentity = webIdentityFromEnv(env, region)
+    if (webIdentity instanceof StoreCredentialsUnavailable) return yield* webIdentity
+    if (webIdentity !== undefined) return { current: (yield* renewingWebIdentity(webIdentity)).current }
     return yield* Effect.fail(
       unavailable(
         "environment",
@@ -124,3 +106,11 @@ export const resolveCredentials = (env: Env, region: string): Effect.Effect<Sign
       ),
     )
   })
+
+/** The credentials to sign with now (renewing ones: their current value). */
+export const currentCredentials = (source: CredentialSource): Effect.Effect<SigningCredentials, StoreCredentialsUnavailable> =>
+  "current" in source ? source.current : Effect.succeed(source)
+
+/** Resolves credentials from the environment (see the module doc for the order): the ones to sign with now. */
+export const resolveCredentials = (env: Env, region: string): Effect.Effect<SigningCredentials, StoreCredentialsUnavailable> =>
+  resolveCredentialSource(env, region).pipe(Effect.flatMap(currentCredentials))

@@ -8,7 +8,8 @@ import { createHash } from "node:crypto"
 import http, { type IncomingHttpHeaders, type IncomingMessage } from "node:http"
 import https from "node:https"
 import { Effect } from "effect"
-import { canonicalQuery, emptyPayloadHash, signRequest, uriEncodePath, type SigningCredentials } from "./sigv4.ts"
+import { currentCredentials, type CredentialSource } from "./s3-credentials.ts"
+import { canonicalQuery, emptyPayloadHash, signRequest, uriEncodePath } from "./sigv4.ts"
 import { errnoCode, StoreAccessDenied, StoreBucketMissing, StoreObjectMissing, StoreRequestFailed, type StoreError } from "./store-errors.ts"
 
 export interface S3Endpoint {
@@ -20,7 +21,8 @@ export interface S3Endpoint {
   readonly pathStyle: boolean
   /** PEM of the CAs to trust instead of Node's, for private CAs (ODF, RGW). */
   readonly ca?: string | undefined
-  readonly credentials: SigningCredentials
+  /** Fixed, or renewing (web identity): each request is signed with the current ones. */
+  readonly credentials: CredentialSource
   /** Sign the payload's sha256 (default) or send `UNSIGNED-PAYLOAD` (Content-MD5 still checked). */
   readonly signPayload: boolean
   /** A request that gets no response byte for this long fails (retryably). */
@@ -50,14 +52,24 @@ const agents = new WeakMap<object, http.Agent>()
 const agentFor = (e: S3Endpoint): http.Agent => {
   const existing = agents.get(e)
   if (existing !== undefined) return existing
-  const agent = e.url.protocol === "https:" ? new https.Agent({ keepAlive: true, ...(e.ca === undefined ? {} : { ca: e.ca }) }) : new http.Agent({ keepAlive: true })
+  const agent =
+    e.url.protocol === "https:" ? new https.Agent({ keepAlive: true, ...(e.ca === undefined ? {} : { ca: e.ca }) }) : new http.Agent({ keepAlive: true })
   agents.set(e, agent)
   return agent
 }
 
 const xmlTag = (xml: string, tag: string): string | undefined => new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(xml)?.[1]
 
-const retryableCodes = new Set(["InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "RequestTimeTooSkewed", "BadDigest", "IncompleteBody", "OperationAborted"])
+const retryableCodes = new Set([
+  "InternalError",
+  "ServiceUnavailable",
+  "SlowDown",
+  "RequestTimeout",
+  "RequestTimeTooSkewed",
+  "BadDigest",
+  "IncompleteBody",
+  "OperationAborted",
+])
 
 /** The StoreError for an S3 error response. */
 export const responseError = (e: S3Endpoint, req: S3Request, status: number, body: string): StoreError => {
@@ -75,7 +87,11 @@ export const responseError = (e: S3Endpoint, req: S3Request, status: number, bod
     })
   }
   if (code === "NoSuchBucket") {
-    return new StoreBucketMissing({ store, bucket: e.bucket, message: `bucket ${e.bucket} does not exist at ${e.url.origin}: create it, or fix the bucket name in the store location` })
+    return new StoreBucketMissing({
+      store,
+      bucket: e.bucket,
+      message: `bucket ${e.bucket} does not exist at ${e.url.origin}: create it, or fix the bucket name in the store location`,
+    })
   }
   if (code === "NoSuchKey" || (status === 404 && req.method !== "DELETE" && !("uploadId" in (req.query ?? {})))) {
     return new StoreObjectMissing({ store, key: req.key, message: `${req.key} is not in ${store}` })
@@ -128,49 +144,73 @@ const target = (e: S3Endpoint, req: S3Request) => {
  * Sends the request; `onResponse` consumes a 2xx response (its body stream) and settles the
  * result. Non-2xx responses become StoreErrors here.
  */
-export const s3Exchange = <A>(e: S3Endpoint, req: S3Request, onResponse: (res: IncomingMessage) => Promise<A>, now: () => Date = () => new Date()): Effect.Effect<A, StoreError> =>
-  Effect.tryPromise({
-    try: (signal) =>
-      new Promise<A>((resolve, reject) => {
-        const { host, path } = target(e, req)
-        const query = req.query ?? {}
-        const body = req.body
-        const payloadHash = body === undefined ? emptyPayloadHash : e.signPayload ? createHash("sha256").update(body).digest("hex") : "UNSIGNED-PAYLOAD"
-        const headers = signRequest(
-          { method: req.method, host, path, query, headers: { ...(req.headers ?? {}), ...(body === undefined ? {} : { "content-length": String(body.byteLength) }) }, payloadHash },
-          e.credentials,
-          e.region,
-          now(),
-        )
-        const qs = canonicalQuery(query)
-        const client = e.url.protocol === "https:" ? https : http
-        const r = client.request(
-          { protocol: e.url.protocol, hostname: e.url.hostname, port: e.url.port, method: req.method, path: qs === "" ? path : `${path}?${qs}`, headers: { ...headers, host }, agent: agentFor(e), signal, timeout: e.requestTimeoutMs },
-          (res) => {
-            const status = res.statusCode ?? 0
-            if (status >= 200 && status < 300) {
-              onResponse(res).then(resolve, reject)
-              return
-            }
-            const chunks: Array<Buffer> = []
-            res.on("data", (d: Buffer) => chunks.push(d))
-            res.on("end", () => reject({ s3Status: status, body: Buffer.concat(chunks).toString("utf8") }))
-            res.on("error", reject)
-          },
-        )
-        r.on("timeout", () => r.destroy(Object.assign(new Error("timeout"), { code: "Timeout" })))
-        r.on("error", reject)
-        r.end(body)
-      }),
-    catch: (cause): StoreError => {
-      if (typeof cause === "object" && cause !== null && "s3Status" in cause) {
-        const c = cause as { s3Status: number; body: string }
-        return responseError(e, req, c.s3Status, c.body)
-      }
-      if (typeof cause === "object" && cause !== null && "_tag" in cause) return cause as StoreError
-      return errnoCode(cause) === "Timeout" ? timeoutError(e, req) : connectionError(e, req, cause)
-    },
-  })
+export const s3Exchange = <A>(
+  e: S3Endpoint,
+  req: S3Request,
+  onResponse: (res: IncomingMessage) => Promise<A>,
+  now: () => Date = () => new Date(),
+): Effect.Effect<A, StoreError> =>
+  Effect.flatMap(currentCredentials(e.credentials), (credentials) =>
+    Effect.tryPromise({
+      try: (signal) =>
+        new Promise<A>((resolve, reject) => {
+          const { host, path } = target(e, req)
+          const query = req.query ?? {}
+          const body = req.body
+          const payloadHash = body === undefined ? emptyPayloadHash : e.signPayload ? createHash("sha256").update(body).digest("hex") : "UNSIGNED-PAYLOAD"
+          const headers = signRequest(
+            {
+              method: req.method,
+              host,
+              path,
+              query,
+              headers: { ...(req.headers ?? {}), ...(body === undefined ? {} : { "content-length": String(body.byteLength) }) },
+              payloadHash,
+            },
+            credentials,
+            e.region,
+            now(),
+          )
+          const qs = canonicalQuery(query)
+          const client = e.url.protocol === "https:" ? https : http
+          const r = client.request(
+            {
+              protocol: e.url.protocol,
+              hostname: e.url.hostname,
+              port: e.url.port,
+              method: req.method,
+              path: qs === "" ? path : `${path}?${qs}`,
+              headers: { ...headers, host },
+              agent: agentFor(e),
+              signal,
+              timeout: e.requestTimeoutMs,
+            },
+            (res) => {
+              const status = res.statusCode ?? 0
+              if (status >= 200 && status < 300) {
+                onResponse(res).then(resolve, reject)
+                return
+              }
+              const chunks: Array<Buffer> = []
+              res.on("data", (d: Buffer) => chunks.push(d))
+              res.on("end", () => reject({ s3Status: status, body: Buffer.concat(chunks).toString("utf8") }))
+              res.on("error", reject)
+            },
+          )
+          r.on("timeout", () => r.destroy(Object.assign(new Error("timeout"), { code: "Timeout" })))
+          r.on("error", reject)
+          r.end(body)
+        }),
+      catch: (cause): StoreError => {
+        if (typeof cause === "object" && cause !== null && "s3Status" in cause) {
+          const c = cause as { s3Status: number; body: string }
+          return responseError(e, req, c.s3Status, c.body)
+        }
+        if (typeof cause === "object" && cause !== null && "_tag" in cause) return cause as StoreError
+        return errnoCode(cause) === "Timeout" ? timeoutError(e, req) : connectionError(e, req, cause)
+      },
+    }),
+  )
 
 /** A request whose 2xx response body is read whole (small bodies: XML, the manifest). */
 export const s3Request = (e: S3Endpoint, req: S3Request): Effect.Effect<S3Response, StoreError> =>
@@ -190,7 +230,11 @@ const entities: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"'
 /** XML text with its entities decoded. */
 export const xmlText = (s: string): string =>
   s.replace(/&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);/g, (_, ent: string) =>
-    ent.startsWith("#x") ? String.fromCodePoint(parseInt(ent.slice(2), 16)) : ent.startsWith("#") ? String.fromCodePoint(parseInt(ent.slice(1), 10)) : entities[ent]!,
+    ent.startsWith("#x")
+      ? String.fromCodePoint(parseInt(ent.slice(2), 16))
+      : ent.startsWith("#")
+        ? String.fromCodePoint(parseInt(ent.slice(1), 10))
+        : entities[ent]!,
   )
 
 /** Every `<tag>...</tag>` block's inner XML. */

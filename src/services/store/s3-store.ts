@@ -65,26 +65,46 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
       const h = yield* head(key)
       const found = h?.size ?? -1
       if (found !== size) {
-        return yield* new StoreIntegrityFailed({ store, key, check: "size", expected: String(size), found: String(found), message: `${key} in ${store} holds ${found} bytes after the upload of ${size}` })
+        return yield* new StoreIntegrityFailed({
+          store,
+          key,
+          check: "size",
+          expected: String(size),
+          found: String(found),
+          message: `${key} in ${store} holds ${found} bytes after the upload of ${size}`,
+        })
       }
       if (h?.sha256 !== undefined && h.sha256 !== sha256) {
-        return yield* new StoreIntegrityFailed({ store, key, check: "sha256", expected: sha256, found: h.sha256, message: `${key} in ${store} records sha256 ${h.sha256} after the upload of ${sha256}` })
+        return yield* new StoreIntegrityFailed({
+          store,
+          key,
+          check: "sha256",
+          expected: sha256,
+          found: h.sha256,
+          message: `${key} in ${store} records sha256 ${h.sha256} after the upload of ${sha256}`,
+        })
       }
       return { key, size, sha256 }
     })
 
   const putSingle = (key: string, bytes: Uint8Array, sha256: string) =>
-    request({ operation: "PUT", method: "PUT", key, body: bytes, headers: { "content-md5": md5Base64(bytes), [shaHeader]: sha256, "content-type": "application/octet-stream" } }).pipe(
-      Effect.andThen(checkStored(key, bytes.byteLength, sha256)),
-    )
+    request({
+      operation: "PUT",
+      method: "PUT",
+      key,
+      body: bytes,
+      headers: { "content-md5": md5Base64(bytes), [shaHeader]: sha256, "content-type": "application/octet-stream" },
+    }).pipe(Effect.andThen(checkStored(key, bytes.byteLength, sha256)))
 
   const putBytes = (key: string, bytes: Uint8Array) => putSingle(key, bytes, sha256Hex(bytes))
 
   const ioFailed = (path: string, operation: string) => (e: unknown) => localIoFailed(path, operation, e)
   const readAt = (fh: FileHandle, path: string, buf: Buffer, length: number, position: number) =>
-    Effect.tryPromise({ try: () => fh.read(buf, 0, length, position), catch: ioFailed(path, "reading") }).pipe(
+    Effect.tryPromise({ try: () => fh.read(buf, 0, length, position), catch: ioFailed(path, "read") }).pipe(
       Effect.flatMap(({ bytesRead }) =>
-        bytesRead === length ? Effect.succeed(buf.subarray(0, length)) : Effect.fail(localIoFailed(path, "reading", Object.assign(new Error(`${path} shrank while uploading`), { code: "ESHRUNK" }))),
+        bytesRead === length
+          ? Effect.succeed(buf.subarray(0, length))
+          : Effect.fail(localIoFailed(path, "read", Object.assign(new Error(`${path} shrank while uploading`), { code: "ESHRUNK" }))),
       ),
     )
 
@@ -99,16 +119,37 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
     })
 
   const shaMismatch = (key: string, path: string, expected: string, found: string) =>
-    new StoreIntegrityFailed({ store, key, check: "sha256", expected, found, message: `${path} has sha256 ${found}, not ${expected} as expected: nothing stored under ${key}` })
+    new StoreIntegrityFailed({
+      store,
+      key,
+      check: "sha256",
+      expected,
+      found,
+      message: `${path} has sha256 ${found}, not ${expected} as expected: nothing stored under ${key}`,
+    })
 
   const multipart = (key: string, path: string, fh: FileHandle, size: number, sha256: string) =>
     Effect.gen(function* () {
       const partSize = Math.max(options.partSize, minPartSize, Math.ceil(size / maxParts))
       const count = Math.ceil(size / partSize)
-      const init = yield* request({ operation: "CreateMultipartUpload", method: "POST", key, query: { uploads: "" }, headers: { [shaHeader]: sha256, "content-type": "application/octet-stream" } })
+      const init = yield* request({
+        operation: "CreateMultipartUpload",
+        method: "POST",
+        key,
+        query: { uploads: "" },
+        headers: { [shaHeader]: sha256, "content-type": "application/octet-stream" },
+      })
       const uploadId = xmlField(init.body.toString("utf8"), "UploadId")
       if (uploadId === undefined) {
-        return yield* new StoreRequestFailed({ store, operation: "CreateMultipartUpload", key, status: init.status, code: "NoUploadId", retryable: false, message: `${store} answered CreateMultipartUpload of ${key} without an UploadId` })
+        return yield* new StoreRequestFailed({
+          store,
+          operation: "CreateMultipartUpload",
+          key,
+          status: init.status,
+          code: "NoUploadId",
+          retryable: false,
+          message: `${store} answered CreateMultipartUpload of ${key} without an UploadId`,
+        })
       }
       const upload = Effect.gen(function* () {
         const inFlight = Math.min(options.partsInFlight, count)
@@ -134,7 +175,14 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
               hashedUpTo = i + 1
               waiters.get(i + 1)?.()
               waiters.delete(i + 1)
-              const res = yield* request({ operation: `UploadPart ${i + 1}/${count}`, method: "PUT", key, query: { partNumber: String(i + 1), uploadId }, body: part, headers: { "content-md5": md5Base64(part) } })
+              const res = yield* request({
+                operation: `UploadPart ${i + 1}/${count}`,
+                method: "PUT",
+                key,
+                query: { partNumber: String(i + 1), uploadId },
+                body: part,
+                headers: { "content-md5": md5Base64(part) },
+              })
               etags[i] = String(res.headers.etag ?? "")
               stored += length
               options.onProgress?.(key, stored, size)
@@ -148,7 +196,15 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
         // S3 may answer 200 and put the error in the body.
         const errorCode = xmlField(done.body.toString("utf8"), "Code")
         if (errorCode !== undefined) {
-          return yield* new StoreRequestFailed({ store, operation: "CompleteMultipartUpload", key, status: done.status, code: errorCode, retryable: false, message: `${store} failed to complete the upload of ${key}: ${errorCode}` })
+          return yield* new StoreRequestFailed({
+            store,
+            operation: "CompleteMultipartUpload",
+            key,
+            status: done.status,
+            code: errorCode,
+            retryable: false,
+            message: `${store} failed to complete the upload of ${key}: ${errorCode}`,
+          })
         }
       })
       const abort = request({ operation: "AbortMultipartUpload", method: "DELETE", key, query: { uploadId } }).pipe(Effect.ignore)
@@ -158,10 +214,10 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
 
   const putFile = (key: string, path: string, putOptions?: { readonly sha256?: string | undefined }) =>
     Effect.acquireUseRelease(
-      Effect.tryPromise({ try: () => open(path, "r"), catch: ioFailed(path, "opening") }),
+      Effect.tryPromise({ try: () => open(path, "r"), catch: ioFailed(path, "open") }),
       (fh) =>
         Effect.gen(function* () {
-          const size = (yield* Effect.tryPromise({ try: () => fh.stat(), catch: ioFailed(path, "reading the size of") })).size
+          const size = (yield* Effect.tryPromise({ try: () => fh.stat(), catch: ioFailed(path, "read the size of") })).size
           if (size <= options.partSize) {
             const bytes = yield* readAt(fh, path, Buffer.allocUnsafe(size), size, 0)
             const found = sha256Hex(bytes)
@@ -194,15 +250,19 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
               () => res.resume(),
               (e: unknown) => {
                 res.destroy()
-                reject(localIoFailed(part, "writing", e))
+                reject(localIoFailed(part, "write", e))
               },
             )
           })
           res.on("error", reject)
-          res.on("end", () =>
-            void writing.then(() =>
-              at === from + length ? resolve() : reject(Object.assign(new Error(`range ${from}-${from + length - 1}: ${at - from} bytes`), { code: "ECONNRESET" })),
-            ),
+          res.on(
+            "end",
+            () =>
+              void writing.then(() =>
+                at === from + length
+                  ? resolve()
+                  : reject(Object.assign(new Error(`range ${from}-${from + length - 1}: ${at - from} bytes`), { code: "ECONNRESET" })),
+              ),
           )
         }),
     )
@@ -210,7 +270,7 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
   /** Large objects: `partsInFlight` ranged GETs at a time into the part file, then its sha256 read back in order. */
   const getRanged = (key: string, part: string, size: number) =>
     Effect.acquireUseRelease(
-      Effect.tryPromise({ try: () => open(part, "w+", 0o600), catch: ioFailed(part, "creating") }),
+      Effect.tryPromise({ try: () => open(part, "w+", 0o600), catch: ioFailed(part, "create") }),
       (fh) =>
         Effect.gen(function* () {
           const count = Math.ceil(size / options.partSize)
@@ -219,7 +279,7 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
             (i) => retrying(getRange(key, fh, part, i * options.partSize, Math.min(options.partSize, size - i * options.partSize))),
             { concurrency: options.partsInFlight, discard: true },
           )
-          yield* Effect.tryPromise({ try: () => fh.sync(), catch: ioFailed(part, "flushing") })
+          yield* Effect.tryPromise({ try: () => fh.sync(), catch: ioFailed(part, "flush") })
           return { key, size, sha256: yield* fileSha256(fh, part, size) }
         }),
       (fh) => Effect.promise(() => fh.close()),
@@ -232,7 +292,9 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
           ? Effect.fail(new StoreObjectMissing({ store, key, message: `${key} is not in ${store}` }))
           : h.size > options.partSize
             ? getRanged(key, `${path}.part`, h.size).pipe(
-                Effect.flatMap((result) => Effect.tryPromise({ try: () => rename(`${path}.part`, path).then(() => result), catch: ioFailed(path, "renaming into") })),
+                Effect.flatMap((result) =>
+                  Effect.tryPromise({ try: () => rename(`${path}.part`, path).then(() => result), catch: ioFailed(path, "rename into place") }),
+                ),
                 Effect.onError(() => Effect.promise(() => rm(`${path}.part`, { force: true }))),
               )
             : getStreamed(key, path),
@@ -254,7 +316,7 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
             size += d.length
           })
           res.on("error", reject)
-          out.on("error", (e) => reject(localIoFailed(part, "writing", e)))
+          out.on("error", (e) => reject(localIoFailed(part, "write", e)))
           out.on("finish", () => resolve({ key, size, sha256: hash.digest("hex") }))
           res.pipe(out)
         }),
@@ -269,7 +331,7 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
             await rename(part, path)
             return result
           },
-          catch: ioFailed(part, "finishing the download into"),
+          catch: ioFailed(part, "finish the download into"),
         }),
       ),
       Effect.onError(() => Effect.promise(() => rm(part, { force: true }))),
@@ -277,18 +339,36 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
   }
 
   const listPage = (prefix: string, next?: string): Effect.Effect<ObjectPage, StoreError> =>
-    request({ operation: "ListObjectsV2", method: "GET", key: "", query: { "list-type": "2", prefix, ...(options.listPageSize === undefined ? {} : { "max-keys": String(options.listPageSize) }), ...(next === undefined ? {} : { "continuation-token": next }) } }).pipe(
+    request({
+      operation: "ListObjectsV2",
+      method: "GET",
+      key: "",
+      query: {
+        "list-type": "2",
+        prefix,
+        ...(options.listPageSize === undefined ? {} : { "max-keys": String(options.listPageSize) }),
+        ...(next === undefined ? {} : { "continuation-token": next }),
+      },
+    }).pipe(
       Effect.map((r) => {
         const xml = r.body.toString("utf8")
         const objects = xmlBlocks(xml, "Contents").map(
-          (c): StoredObject => ({ key: xmlField(c, "Key") ?? "", size: Number(xmlField(c, "Size") ?? 0), modifiedAt: Date.parse(xmlField(c, "LastModified") ?? "") || 0 }),
+          (c): StoredObject => ({
+            key: xmlField(c, "Key") ?? "",
+            size: Number(xmlField(c, "Size") ?? 0),
+            modifiedAt: Date.parse(xmlField(c, "LastModified") ?? "") || 0,
+          }),
         )
         const truncated = xmlField(xml, "IsTruncated") === "true"
         return { objects, next: truncated ? xmlField(xml, "NextContinuationToken") : undefined }
       }),
     )
 
-  const remove = (key: string) => request({ operation: "DELETE", method: "DELETE", key }).pipe(Effect.asVoid, Effect.catchTag("StoreObjectMissing", () => Effect.void))
+  const remove = (key: string) =>
+    request({ operation: "DELETE", method: "DELETE", key }).pipe(
+      Effect.asVoid,
+      Effect.catchTag("StoreObjectMissing", () => Effect.void),
+    )
 
   const pendingUploads = (prefix: string): Effect.Effect<ReadonlyArray<PendingUpload>, StoreError> =>
     Effect.gen(function* () {

@@ -4,6 +4,8 @@
  * session token, signature or Authorization header ever reaches a message.
  */
 import { Schema } from "effect"
+import type { BackupFileRefused } from "../backup-file.ts"
+import { describeFileSystemFailure, errnoCode as fileSystemErrnoCode, FileSystemFailureFields } from "../file-system-error.ts"
 
 /** The store refused our credentials or denied the operation (HTTP 403: signature, key, policy). */
 export class StoreAccessDenied extends Schema.TaggedError<StoreAccessDenied>()("StoreAccessDenied", {
@@ -55,17 +57,17 @@ export class StoreRequestFailed extends Schema.TaggedError<StoreRequestFailed>()
 
 /** No credentials were found, or a credentials source is unreadable or malformed. */
 export class StoreCredentialsUnavailable extends Schema.TaggedError<StoreCredentialsUnavailable>()("StoreCredentialsUnavailable", {
+  /** The variable, file or endpoint (STS) the credentials were to come from. */
   source: Schema.String,
+  /** STS's error code (`AccessDenied`, `InvalidIdentityToken`, `ExpiredToken`) or a connection error code. */
+  code: Schema.optionalKey(Schema.String),
+  /** Whether asking again may succeed (STS throttling or 5xx, no answer). */
+  retryable: Schema.optionalKey(Schema.Boolean),
   message: Schema.String,
 }) {}
 
 /** A local file (what is uploaded, where a download goes, the directory store) failed. */
-export class StoreLocalIoFailed extends Schema.TaggedError<StoreLocalIoFailed>()("StoreLocalIoFailed", {
-  path: Schema.String,
-  operation: Schema.String,
-  code: Schema.String,
-  message: Schema.String,
-}) {}
+export class StoreLocalIoFailed extends Schema.TaggedError<StoreLocalIoFailed>()("StoreLocalIoFailed", FileSystemFailureFields) {}
 
 export type StoreError =
   | StoreAccessDenied
@@ -75,25 +77,21 @@ export type StoreError =
   | StoreRequestFailed
   | StoreCredentialsUnavailable
   | StoreLocalIoFailed
+  /** A file to upload is not a regular file (a FIFO, a device, a link) or changed while read. */
+  | BackupFileRefused
 
 /** Whether repeating the request unchanged may succeed. */
 export const isRetryableStoreError = (e: StoreError): boolean => e._tag === "StoreRequestFailed" && e.retryable
 
-/** The errno code of a Node error (`ENOENT`, ...), or `EIO` when it has none. */
-export const errnoCode = (e: unknown): string =>
-  typeof e === "object" && e !== null && "code" in e && typeof (e as { code: unknown }).code === "string" ? (e as { code: string }).code : "EIO"
-
-const errnoHint: Record<string, string> = {
-  ENOSPC: "the device is full: free space or use a larger volume",
-  EDQUOT: "the disk quota is exhausted: free space or raise the quota",
-  EACCES: "permission denied: check the owner and mode of the path",
-  EPERM: "operation not permitted: check the owner and mode of the path",
-  ENOENT: "no such file or directory",
-  EROFS: "the file system is read-only: mount it writable",
+/**
+ * The code of a failure: its errno (`ENOENT`, found through effect's wrappers as the one mapper
+ * finds it), else a code of our own on it (`Timeout`), else `EIO`.
+ */
+export const errnoCode = (e: unknown): string => {
+  const own = typeof e === "object" && e !== null ? (e as { code?: unknown }).code : undefined
+  return fileSystemErrnoCode(e) ?? (typeof own === "string" ? own : "EIO")
 }
 
-/** A local I/O failure with a message a person can act on. */
-export const localIoFailed = (path: string, operation: string, e: unknown): StoreLocalIoFailed => {
-  const code = errnoCode(e)
-  return new StoreLocalIoFailed({ path, operation, code, message: `${operation} ${path} failed (${code}): ${errnoHint[code] ?? (e instanceof Error ? e.message : String(e))}` })
-}
+/** A local I/O failure (`operation`: a verb, "read", "rename into") with the one mapper's message. */
+export const localIoFailed = (path: string, operation: string, e: unknown): StoreLocalIoFailed =>
+  new StoreLocalIoFailed(describeFileSystemFailure(operation, path, e))

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
+import { describeFileSystemFailure } from "../../../src/services/file-system-error.ts"
 import { makeDirectoryStore } from "../../../src/services/store/directory-store.ts"
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex")
@@ -21,7 +22,11 @@ describe("the directory store", () => {
     const { base, root, store } = fresh()
     const data = randomBytes(3 * 1024 * 1024 + 17)
     writeFileSync(join(base, "snap.db"), data)
-    expect(await run(store.putFile("c/b1/snap.db", join(base, "snap.db"), { sha256: sha256(data) }))).toEqual({ key: "c/b1/snap.db", size: data.length, sha256: sha256(data) })
+    expect(await run(store.putFile("c/b1/snap.db", join(base, "snap.db"), { sha256: sha256(data) }))).toEqual({
+      key: "c/b1/snap.db",
+      size: data.length,
+      sha256: sha256(data),
+    })
     await run(store.putBytes("c/b1/backup-manifest.json", new TextEncoder().encode("{}\n")))
     expect(readdirSync(join(root, "c", "b1")).sort()).toEqual(["backup-manifest.json", "snap.db"])
     const got = await run(store.getFile("c/b1/snap.db", join(base, "back.db")))
@@ -55,13 +60,17 @@ describe("the directory store", () => {
     const message = await failure(store.putBytes("c/b1/snap.db", randomBytes(1 << 20)))
     expect(message).toMatch(/StoreLocalIoFailed/)
     expect(message).toMatch(/ENOSPC/)
-    expect(message).toMatch(/the device is full/)
+    // The one errno mapper's words (file-system-error.ts), not a table of the store's own.
+    const part = join(root, "c", "b1", "snap.db.part")
+    expect(message).toContain(JSON.stringify(describeFileSystemFailure("write", part, { code: "ENOSPC" }).message))
     expect(readdirSync(join(root, "c", "b1"))).toEqual([])
   })
 
   it("a missing store directory or a file of another sha256: a clear error and nothing stored", async () => {
     const { base, root, store } = fresh()
-    expect(await failure(makeDirectoryStore(join(base, "absent")).putBytes("c/x", new Uint8Array([1])))).toMatch(/StoreBucketMissing.*does not exist.*mount the volume/)
+    expect(await failure(makeDirectoryStore(join(base, "absent")).putBytes("c/x", new Uint8Array([1])))).toMatch(
+      /StoreBucketMissing.*does not exist.*mount the volume/,
+    )
     writeFileSync(join(base, "f"), "content")
     expect(await failure(store.putFile("c/b/f", join(base, "f"), { sha256: "0".repeat(64) }))).toMatch(/StoreIntegrityFailed.*nothing stored under c\/b\/f/)
     expect(readdirSync(join(root, "c", "b"))).toEqual([])

@@ -5,7 +5,14 @@ describe("signRequest", () => {
   it("reproduces AWS's published SigV4 example (GET Object with a Range header)", () => {
     // "Signature Calculations for the Authorization Header", example "GET Object", S3 API reference.
     const headers = signRequest(
-      { method: "GET", host: "examplebucket.s3.amazonaws.com", path: uriEncodePath("/test.txt"), query: {}, headers: { range: "bytes=0-9" }, payloadHash: emptyPayloadHash },
+      {
+        method: "GET",
+        host: "examplebucket.s3.amazonaws.com",
+        path: uriEncodePath("/test.txt"),
+        query: {},
+        headers: { range: "bytes=0-9" },
+        payloadHash: emptyPayloadHash,
+      },
       { accessKeyId: "AKIAIOSFODNN7EXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" },
       "us-east-1",
       new Date("2013-05-24T00:00:00Z"),
@@ -23,6 +30,17 @@ describe("signRequest", () => {
       new Date("2013-05-24T00:00:00Z"),
     )
     expect(headers.authorization).toContain("Signature=fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543")
+  })
+
+  it("a session token (temporary credentials) is sent as X-Amz-Security-Token and signed", () => {
+    const headers = signRequest(
+      { method: "GET", host: "b.s3.amazonaws.com", path: "/k", query: {}, headers: {}, payloadHash: emptyPayloadHash },
+      { accessKeyId: "ASIAEXAMPLE", secretAccessKey: "secret", sessionToken: "session-token" },
+      "us-east-1",
+      new Date("2026-01-01T00:00:00Z"),
+    )
+    expect(headers["x-amz-security-token"]).toBe("session-token")
+    expect(headers.authorization).toContain("SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token,")
   })
 
   it("encodes key segments, keeping the separators", () => {
