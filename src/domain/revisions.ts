@@ -4,14 +4,7 @@
  * CRs, comparing two sets, and the `--revisions` flag that names one.
  */
 import { Result, Schema } from "effect"
-import {
-  defaultOperands,
-  OperandName,
-  operandNames,
-  operatorCrName,
-  operatorGroup,
-  type OperandTable,
-} from "./operands.ts"
+import { defaultOperands, OperandName, operandNames, operatorCrName, operatorGroup, type OperandTable } from "./operands.ts"
 
 /** A revision number: positive int32. */
 export const Revision = Schema.Int.check(Schema.isGreaterThan(0), Schema.isLessThanOrEqualTo(2_147_483_647))
@@ -27,8 +20,7 @@ export const RevisionSet = Schema.Struct({
 export type RevisionSet = typeof RevisionSet.Type
 
 /** `etcd=3,kube-apiserver=7,...` in the fixed operand order (for logs, labels, messages). */
-export const formatRevisionSet = (set: RevisionSet): string =>
-  operandNames.map((name: OperandName) => `${name}=${set[name]}`).join(",")
+export const formatRevisionSet = (set: RevisionSet): string => operandNames.map((name: OperandName) => `${name}=${set[name]}`).join(",")
 
 /** Largest revision an int32 field can hold. */
 export const maxRevision = 2_147_483_647
@@ -85,6 +77,72 @@ const jsonType = (v: unknown): string => (v === null ? "null" : Array.isArray(v)
 
 const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> => v !== null && typeof v === "object" && !Array.isArray(v)
 
+/** What is wrong with an operator CR's `status.latestAvailableRevision`, before it is told to a person. */
+export type LatestRevisionProblem =
+  | { readonly problem: "missing" }
+  | { readonly problem: "absent" }
+  | { readonly problem: "not-number"; readonly found: unknown }
+  | { readonly problem: "not-integer" | "zero" | "negative"; readonly found: number }
+
+/**
+ * The one reading of `status.latestAvailableRevision` from an operator CR object (unknown, as
+ * read through the API or from etcd; `undefined` when the CR does not exist): a revision, or
+ * the problem with it.
+ */
+export const readLatestAvailableRevision = (cr: unknown): Result.Result<Revision, LatestRevisionProblem> => {
+  if (cr === undefined) return Result.fail({ problem: "missing" })
+  const status = isRecord(cr) ? cr.status : undefined
+  const value = isRecord(status) ? status.latestAvailableRevision : undefined
+  if (value === undefined) return Result.fail({ problem: "absent" })
+  if (typeof value !== "number") return Result.fail({ problem: "not-number", found: value })
+  if (!Number.isInteger(value) || value > maxRevision) return Result.fail({ problem: "not-integer", found: value })
+  if (value === 0) return Result.fail({ problem: "zero", found: value })
+  if (value < 0) return Result.fail({ problem: "negative", found: value })
+  return Result.succeed(value)
+}
+
+const latestRevisionError = (operand: OperandName, ref: string, p: LatestRevisionProblem): LatestRevisionError => {
+  const where = `${ref} (${operand})`
+  const named = { operand, cr: ref }
+  switch (p.problem) {
+    case "missing":
+      return new OperatorCrMissing({
+        ...named,
+        message: `${where} is missing: the operator CR does not exist (deleted, or not created yet). Check with oc get ${ref}; backups wait until it exists again.`,
+      })
+    case "absent":
+      return new LatestRevisionAbsent({
+        ...named,
+        message: `${where} has no status.latestAvailableRevision: its operator has not reported a revision yet. Check that the operator runs (oc get ${ref} -o yaml); backups wait until it does.`,
+      })
+    case "not-number": {
+      const foundType = jsonType(p.found)
+      return new LatestRevisionNotNumber({
+        ...named,
+        foundType,
+        message: `${where} status.latestAvailableRevision is a ${foundType}, expected a positive integer. The CR is not in the shape this tool knows; check the OpenShift version.`,
+      })
+    }
+    case "not-integer":
+      return new LatestRevisionNotInteger({
+        ...named,
+        found: p.found,
+        message: `${where} status.latestAvailableRevision is ${p.found}, expected an integer from 1 to ${maxRevision}. The CR is corrupt; do not back up until its operator repairs it.`,
+      })
+    case "zero":
+      return new LatestRevisionZero({
+        ...named,
+        message: `${where} status.latestAvailableRevision is 0: no revision is ready yet (the cluster is still installing). Backups wait for revision 1.`,
+      })
+    case "negative":
+      return new LatestRevisionNegative({
+        ...named,
+        found: p.found,
+        message: `${where} status.latestAvailableRevision is ${p.found}, expected a positive integer. The CR is corrupt; do not back up until its operator repairs it.`,
+      })
+  }
+}
+
 /**
  * `status.latestAvailableRevision` of an operator CR object (as read from the API: unknown;
  * `undefined` when the CR does not exist). Every way it can be unusable is a distinct error
@@ -94,71 +152,8 @@ export const decodeLatestAvailableRevision = (
   operand: OperandName,
   cr: unknown,
   table: OperandTable = defaultOperands,
-): Result.Result<Revision, LatestRevisionError> => {
-  const ref = operandCrReference(operand, table)
-  const where = `${ref} (${operand})`
-  if (cr === undefined) {
-    return Result.fail(
-      new OperatorCrMissing({
-        operand,
-        cr: ref,
-        message: `${where} is missing: the operator CR does not exist (deleted, or not created yet). Check with oc get ${ref}; backups wait until it exists again.`,
-      }),
-    )
-  }
-  const status = isRecord(cr) ? cr["status"] : undefined
-  const value = isRecord(status) ? status["latestAvailableRevision"] : undefined
-  if (value === undefined) {
-    return Result.fail(
-      new LatestRevisionAbsent({
-        operand,
-        cr: ref,
-        message: `${where} has no status.latestAvailableRevision: its operator has not reported a revision yet. Check that the operator runs (oc get ${ref} -o yaml); backups wait until it does.`,
-      }),
-    )
-  }
-  if (typeof value !== "number") {
-    const foundType = jsonType(value)
-    return Result.fail(
-      new LatestRevisionNotNumber({
-        operand,
-        cr: ref,
-        foundType,
-        message: `${where} status.latestAvailableRevision is a ${foundType}, expected a positive integer. The CR is not in the shape this tool knows; check the OpenShift version.`,
-      }),
-    )
-  }
-  if (!Number.isInteger(value) || value > maxRevision) {
-    return Result.fail(
-      new LatestRevisionNotInteger({
-        operand,
-        cr: ref,
-        found: value,
-        message: `${where} status.latestAvailableRevision is ${value}, expected an integer from 1 to ${maxRevision}. The CR is corrupt; do not back up until its operator repairs it.`,
-      }),
-    )
-  }
-  if (value === 0) {
-    return Result.fail(
-      new LatestRevisionZero({
-        operand,
-        cr: ref,
-        message: `${where} status.latestAvailableRevision is 0: no revision is ready yet (the cluster is still installing). Backups wait for revision 1.`,
-      }),
-    )
-  }
-  if (value < 0) {
-    return Result.fail(
-      new LatestRevisionNegative({
-        operand,
-        cr: ref,
-        found: value,
-        message: `${where} status.latestAvailableRevision is ${value}, expected a positive integer. The CR is corrupt; do not back up until its operator repairs it.`,
-      }),
-    )
-  }
-  return Result.succeed(value)
-}
+): Result.Result<Revision, LatestRevisionError> =>
+  Result.mapError(readLatestAvailableRevision(cr), (p) => latestRevisionError(operand, operandCrReference(operand, table), p))
 
 /**
  * The observed `RevisionSet` from the four CR objects (unknown; `undefined` when a CR is missing).

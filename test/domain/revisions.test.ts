@@ -11,6 +11,7 @@ import {
   maxRevision,
   operandCrReference,
   parseRevisionsFlag,
+  readLatestAvailableRevision,
   RevisionSet,
   revisionSetsEqual,
 } from "../../src/domain/revisions.ts"
@@ -25,7 +26,11 @@ const cr = (latestAvailableRevision: unknown) => ({ apiVersion: "operator.opensh
 describe("RevisionSet", () => {
   test.prop([revisionSetArb], { numRuns: 200 })("generated sets are RevisionSets and format in operand order", (set) => {
     expect(Schema.is(RevisionSet)(set)).toBe(true)
-    expect(formatRevisionSet(set).split(",").map((item) => item.split("=")[0])).toEqual([...operandNames])
+    expect(
+      formatRevisionSet(set)
+        .split(",")
+        .map((item) => item.split("=")[0]),
+    ).toEqual([...operandNames])
   })
 
   it.each([0, -1, 1.5, maxRevision + 1, Number.NaN])("refuses revision %d", (n) => {
@@ -93,6 +98,17 @@ describe("decodeLatestAvailableRevision", () => {
     expect(error.operand).toBe(operand)
     expect(error.cr).toBe(operandCrReference(operand))
   })
+
+  test.prop([operandArb, fc.oneof(fc.constant(undefined), fc.jsonValue(), fc.double())], { numRuns: 300 })(
+    "is readLatestAvailableRevision with the problem told for the operand (one reading of the field)",
+    (operand, value) => {
+      const object = value === undefined ? undefined : cr(value)
+      const read = readLatestAvailableRevision(object)
+      const decoded = decodeLatestAvailableRevision(operand, object)
+      expect(Result.isSuccess(decoded)).toBe(Result.isSuccess(read))
+      if (Result.isSuccess(read)) expect(decoded).toEqual(read)
+    },
+  )
 
   it("collects every operand's error from the four CRs", () => {
     const crs: Record<OperandName, unknown> = { etcd: cr(3), "kube-apiserver": cr(0), "kube-controller-manager": undefined, "kube-scheduler": cr(7) }
@@ -193,10 +209,13 @@ describe("parseRevisionsFlag", () => {
     const item = items[i]!
     const name = item.split("=")[0]!
     const broken =
-      how === "drop" ? items.filter((_, j) => j !== i)
-      : how === "dup" ? [...items, item]
-      : how === "rename" ? items.map((it, j) => (j === i ? `x${it}` : it))
-      : items.map((it, j) => (j === i ? `${name}=${set[name as OperandName]}.0` : it))
+      how === "drop"
+        ? items.filter((_, j) => j !== i)
+        : how === "dup"
+          ? [...items, item]
+          : how === "rename"
+            ? items.map((it, j) => (j === i ? `x${it}` : it))
+            : items.map((it, j) => (j === i ? `${name}=${set[name as OperandName]}.0` : it))
     const problem = { drop: "missing-operand", dup: "duplicate-operand", rename: "unknown-operand", number: "not-a-revision" }[how]
     return { text: broken.join(","), problem }
   })

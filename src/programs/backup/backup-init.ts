@@ -32,7 +32,7 @@ import { Etcd } from "../../services/etcd/etcd.ts"
 import { trailerLength } from "../../services/etcd/snapshot-trailer.ts"
 import { fileError, removeQuietly, syncDirectory } from "../../services/atomic-files.ts"
 import { withBackupDirLock } from "../backup-dir/backup-dir-lock.ts"
-import { readOperatorRevisionsAt, sameRevisions, type ObservedRevisions } from "./etcd-operator-revisions.ts"
+import { readEtcdOperatorRevisions, sameEtcdOperatorRevisions, type EtcdOperatorRevisions } from "./etcd-operator-revisions.ts"
 import { copySnapshot } from "./snapshot-copy.ts"
 import { createSnapshotFile, type OpenFile } from "../../services/snapshot-file.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
@@ -68,7 +68,7 @@ export interface BackupInitOptions {
   readonly openFile?: OpenFile
 }
 
-const observedLine = (observed: ObservedRevisions) => operandNames.map((n) => `${n}=${observed[n].revision ?? "none"}`).join(",")
+const observedLine = (observed: EtcdOperatorRevisions) => operandNames.map((n) => `${n}=${observed[n].revision ?? "none"}`).join(",")
 
 export const backupInit = Effect.fn("backupInit")(function* (options: BackupInitOptions) {
   return yield* withBackupDirLock(options.backupDir, "backup-init", takeSnapshot(options))
@@ -120,7 +120,7 @@ const takeSnapshot = Effect.fnUntraced(function* (options: BackupInitOptions) {
     }
   }
 
-  const atStart = yield* readOperatorRevisionsAt(before.revision, table, options.etcdPrefix)
+  const atStart = yield* readEtcdOperatorRevisions(before.revision, table, options.etcdPrefix)
   const bytes = yield* Ref.make(0)
   return yield* Effect.scoped(
     Effect.gen(function* () {
@@ -144,7 +144,7 @@ const takeSnapshot = Effect.fnUntraced(function* (options: BackupInitOptions) {
       })
       const reporter = yield* Effect.forkScoped(progress.run)
 
-      let window: { readonly revision: number; readonly memberId: string; readonly observed: ObservedRevisions } | undefined
+      let window: { readonly revision: number; readonly memberId: string; readonly observed: EtcdOperatorRevisions } | undefined
       const verified = yield* copySnapshot({
         source: etcd.snapshot,
         file,
@@ -157,7 +157,7 @@ const takeSnapshot = Effect.fnUntraced(function* (options: BackupInitOptions) {
           window = {
             revision: after.revision,
             memberId: after.memberId,
-            observed: after.revision === before.revision ? atStart : yield* readOperatorRevisionsAt(after.revision, table, options.etcdPrefix),
+            observed: after.revision === before.revision ? atStart : yield* readEtcdOperatorRevisions(after.revision, table, options.etcdPrefix),
           }
         }).pipe(Effect.provideService(Etcd, etcd)),
       })
@@ -167,7 +167,7 @@ const takeSnapshot = Effect.fnUntraced(function* (options: BackupInitOptions) {
       const size = verified.dbBytes + trailerLength
       const end = window!
       const sameMember = end.memberId === before.memberId
-      const pairingVerified = sameMember && sameRevisions(atStart, end.observed)
+      const pairingVerified = sameMember && sameEtcdOperatorRevisions(atStart, end.observed)
       const record: SnapshotRecord = {
         timestamp,
         snapshotFile,

@@ -4,10 +4,19 @@
  * prefix being `/kubernetes.io` on OpenShift: see `etcd-prefix.ts`).
  * Reading at a revision, not through the API, is what ties these numbers to a snapshot.
  */
-import { Effect, Result, Schema } from "effect"
-import { operandList, operandNames, operatorCrName, operatorGroup, defaultOperands, type Operand, type OperandName, type OperandTable } from "../../domain/operands.ts"
+import { Effect, Result } from "effect"
+import {
+  operandList,
+  operandNames,
+  operatorCrName,
+  operatorGroup,
+  defaultOperands,
+  type Operand,
+  type OperandName,
+  type OperandTable,
+} from "../../domain/operands.ts"
 import { defaultEtcdPrefix } from "../../domain/etcd-prefix.ts"
-import { Revision } from "../../domain/revisions.ts"
+import { readLatestAvailableRevision, type Revision } from "../../domain/revisions.ts"
 import { Etcd } from "../../services/etcd/etcd.ts"
 
 /** The etcd key of an operand's operator CR under `prefix`. */
@@ -19,23 +28,17 @@ export const operatorCrKeyUnder =
 /** The etcd key of an operand's operator CR under OpenShift's prefix. */
 export const operatorCrKey = operatorCrKeyUnder(defaultEtcdPrefix)
 
-/** What a CR said about its revision: a number, or why there is none. */
-export type ObservedRevision =
-  | { readonly revision: Revision; readonly reason?: undefined }
-  | { readonly revision: null; readonly reason: string }
+/** What a CR stored in etcd said about its revision: a number, or why there is none. */
+export type EtcdOperatorRevision = { readonly revision: Revision; readonly reason?: undefined } | { readonly revision: null; readonly reason: string }
 
-const CrStatus = Schema.Struct({
-  status: Schema.optionalKey(Schema.Struct({ latestAvailableRevision: Schema.optionalKey(Schema.Unknown) })),
-})
-const decodeCr = Schema.decodeUnknownResult(CrStatus)
-const decodeRevision = Schema.decodeUnknownResult(Revision)
+const isObject = (v: unknown): boolean => v !== null && typeof v === "object" && !Array.isArray(v)
 
 /**
  * Decodes a CR's stored bytes (`undefined`: no such key) into its latest available revision. A
  * missing key names the prefix it was read under: the usual cause is an API server storing its
  * objects under another one.
  */
-export const observedRevisionOf = (key: string, bytes: Uint8Array | undefined, prefix: string = defaultEtcdPrefix): ObservedRevision => {
+export const etcdOperatorRevisionOf = (key: string, bytes: Uint8Array | undefined, prefix: string = defaultEtcdPrefix): EtcdOperatorRevision => {
   if (bytes === undefined) {
     return {
       revision: null,
@@ -48,21 +51,25 @@ export const observedRevisionOf = (key: string, bytes: Uint8Array | undefined, p
   } catch {
     return { revision: null, reason: `${key} is not JSON (${bytes.length} bytes)` }
   }
-  const cr = decodeCr(json)
-  if (Result.isFailure(cr)) return { revision: null, reason: `${key} is not an object with a status: ${cr.failure.message}` }
-  const raw = cr.success.status?.latestAvailableRevision
-  if (raw === undefined) return { revision: null, reason: `${key} has no status.latestAvailableRevision yet` }
-  const revision = decodeRevision(raw)
-  if (Result.isFailure(revision)) {
-    return { revision: null, reason: `${key} has status.latestAvailableRevision=${JSON.stringify(raw)}, not a positive int32` }
+  const status = isObject(json) ? (json as Record<string, unknown>).status : undefined
+  if (!isObject(json) || (status !== undefined && !isObject(status))) {
+    return {
+      revision: null,
+      reason: `${key} is not an object with a status (a ${status === undefined ? "JSON value other than an object" : "status that is not an object"})`,
+    }
   }
-  return { revision: revision.success }
+  const read = readLatestAvailableRevision(json)
+  if (Result.isSuccess(read)) return { revision: read.success }
+  const p = read.failure
+  return p.problem === "missing" || p.problem === "absent"
+    ? { revision: null, reason: `${key} has no status.latestAvailableRevision yet` }
+    : { revision: null, reason: `${key} has status.latestAvailableRevision=${JSON.stringify(p.found)}, not a positive int32` }
 }
 
-export type ObservedRevisions = Readonly<Record<OperandName, ObservedRevision>>
+export type EtcdOperatorRevisions = Readonly<Record<OperandName, EtcdOperatorRevision>>
 
 /** Reads the four operator CRs at `revision` from etcd, under the etcd key `prefix`. */
-export const readOperatorRevisionsAt = Effect.fn("readOperatorRevisionsAt")(function* (
+export const readEtcdOperatorRevisions = Effect.fn("readEtcdOperatorRevisions")(function* (
   revision: number,
   table: OperandTable = defaultOperands,
   prefix: string = defaultEtcdPrefix,
@@ -70,11 +77,11 @@ export const readOperatorRevisionsAt = Effect.fn("readOperatorRevisionsAt")(func
   const etcd = yield* Etcd
   const keyOf = operatorCrKeyUnder(prefix)
   const entries = yield* Effect.forEach(operandList(table), (operand) =>
-    Effect.map(etcd.get(keyOf(operand), { revision }), (kv) => [operand.name, observedRevisionOf(keyOf(operand), kv?.value, prefix)] as const),
+    Effect.map(etcd.get(keyOf(operand), { revision }), (kv) => [operand.name, etcdOperatorRevisionOf(keyOf(operand), kv?.value, prefix)] as const),
   )
-  return Object.fromEntries(entries) as Record<OperandName, ObservedRevision>
+  return Object.fromEntries(entries) as Record<OperandName, EtcdOperatorRevision>
 })
 
 /** True when both observations agree for every operand (same number, or both absent). */
-export const sameRevisions = (a: ObservedRevisions, b: ObservedRevisions): boolean =>
+export const sameEtcdOperatorRevisions = (a: EtcdOperatorRevisions, b: EtcdOperatorRevisions): boolean =>
   operandNames.every((name) => a[name].revision === b[name].revision)

@@ -8,8 +8,9 @@ import { readFileSync } from "node:fs"
 import { Effect, Schema } from "effect"
 import { Etcd3 } from "etcd3"
 import { defaultEtcdPrefix } from "../../domain/etcd-prefix.ts"
-import { operandList, operatorCrName, operatorGroup } from "../../domain/operands.ts"
+import { operandList } from "../../domain/operands.ts"
 import type { EtcdConnection } from "../../services/etcd/etcd.ts"
+import { operatorCrKey } from "../backup/etcd-operator-revisions.ts"
 import type { Obj } from "../../simulation/simulated-cluster.ts"
 
 export class EtcdSeedFailed extends Schema.TaggedError<EtcdSeedFailed>()("EtcdSeedFailed", {
@@ -22,7 +23,7 @@ export interface SeedObjects {
   readonly secrets: ReadonlyArray<Obj>
 }
 
-const meta = (o: Obj) => o["metadata"] as { readonly name: string; readonly namespace?: string }
+const meta = (o: Obj) => o.metadata as { readonly name: string; readonly namespace?: string }
 
 /** The key an API server stores an object under. */
 export const storageKey = (resource: string, o: Obj): string => {
@@ -30,11 +31,11 @@ export const storageKey = (resource: string, o: Obj): string => {
   return m.namespace === undefined ? `${defaultEtcdPrefix}/${resource}/${m.name}` : `${defaultEtcdPrefix}/${resource}/${m.namespace}/${m.name}`
 }
 
-/** The key of an operand's operator CR (plural from the operand table). */
-export const operatorKey = (kind: string): string => {
+/** The key of the operator CR of this kind, where backup-init reads it back (`operatorCrKey`). */
+const operatorKey = (kind: string): string => {
   const operand = operandList().find((o) => o.kind === kind)
   if (operand === undefined) throw new Error(`no operand has kind ${kind}`)
-  return `${defaultEtcdPrefix}/${operatorGroup}/${operand.plural}/${operatorCrName}`
+  return operatorCrKey(operand)
 }
 
 /** An etcd3 client for the connection (for writing seed data), closed with the scope. */
@@ -64,13 +65,18 @@ const attempt = <A>(what: string, run: () => Promise<A>) =>
 
 /** Writes one operator CR (after a revision bump, so the next snapshot holds it). */
 export const putOperatorCr = (client: Etcd3, cr: Obj) =>
-  attempt(`store ${String(cr["kind"])}`, () => client.put(operatorKey(String(cr["kind"]))).value(JSON.stringify(cr)).exec())
+  attempt(`store ${String(cr.kind)}`, () =>
+    client
+      .put(operatorKey(String(cr.kind)))
+      .value(JSON.stringify(cr))
+      .exec(),
+  )
 
 /** Stores the objects and `bulkKeys` extra keys of about 1 KiB; returns how many keys it wrote. */
 export const seedEtcd = (client: Etcd3, objects: SeedObjects, bulkKeys: number) =>
   Effect.gen(function* () {
     const puts: Array<readonly [string, string]> = [
-      ...objects.operators.map((cr) => [operatorKey(String(cr["kind"])), JSON.stringify(cr)] as const),
+      ...objects.operators.map((cr) => [operatorKey(String(cr.kind)), JSON.stringify(cr)] as const),
       ...objects.configMaps.map((cm) => [storageKey("configmaps", cm), JSON.stringify(cm)] as const),
       ...objects.secrets.map((s) => [storageKey("secrets", s), JSON.stringify(s)] as const),
       ...Array.from({ length: bulkKeys }, (_, i) => {

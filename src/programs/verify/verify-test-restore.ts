@@ -15,7 +15,7 @@ import { Etcdutl } from "../../services/etcdutl.ts"
 import { describeFileSystemFailure } from "../../services/file-system-error.ts"
 import { startLocalEtcd } from "../../services/local-etcd.ts"
 import { defaultEtcdPrefix } from "../../domain/etcd-prefix.ts"
-import { observedRevisionOf, operatorCrKeyUnder, type ObservedRevision } from "../backup/etcd-operator-revisions.ts"
+import { etcdOperatorRevisionOf, operatorCrKeyUnder, type EtcdOperatorRevision } from "../backup/etcd-operator-revisions.ts"
 
 export class TestRestoreFailed extends Schema.TaggedError<TestRestoreFailed>()("TestRestoreFailed", {
   stage: Schema.Literals(["scratch", "restore", "start", "read"]),
@@ -38,7 +38,7 @@ export interface TestRestoreResult {
   readonly revision: number
   /** Keys it serves (current keys, not history). */
   readonly keys: number
-  readonly operatorRevisions: Readonly<Record<OperandName, ObservedRevision>>
+  readonly operatorRevisions: Readonly<Record<OperandName, EtcdOperatorRevision>>
 }
 
 const memberName = "cluster-backup-test-restore"
@@ -112,15 +112,15 @@ export const testRestore = Effect.fn("testRestore")(function* (options: TestRest
       const all = yield* range(member.clientUrl, { key: b64("\u0000"), range_end: b64("\u0000"), count_only: true })
       const revision = Number(all.header.revision ?? "0")
       const keys = Number(all.count ?? "0")
-      const operatorRevisions: Partial<Record<OperandName, ObservedRevision>> = {}
+      const operatorRevisions: Partial<Record<OperandName, EtcdOperatorRevision>> = {}
       for (const operand of operandList(table)) {
         const prefix = options.etcdPrefix ?? defaultEtcdPrefix
         const key = operatorCrKeyUnder(prefix)(operand)
         const found = yield* range(member.clientUrl, { key: b64(key), revision: String(revision) })
         const value = found.kvs?.[0]?.value
-        operatorRevisions[operand.name] = observedRevisionOf(key, found.kvs?.[0] === undefined ? undefined : Buffer.from(value ?? "", "base64"), prefix)
+        operatorRevisions[operand.name] = etcdOperatorRevisionOf(key, found.kvs?.[0] === undefined ? undefined : Buffer.from(value ?? "", "base64"), prefix)
       }
-      return { revision, keys, operatorRevisions: operatorRevisions as Record<OperandName, ObservedRevision> } satisfies TestRestoreResult
+      return { revision, keys, operatorRevisions: operatorRevisions as Record<OperandName, EtcdOperatorRevision> } satisfies TestRestoreResult
     }),
   )
 })

@@ -11,7 +11,7 @@ import { assert, layer } from "@effect/vitest"
 import { Context, Deferred, Effect, Exit, Fiber, Layer } from "effect"
 import { operandList } from "../../../src/domain/operands.ts"
 import { backupInit } from "../../../src/programs/backup/backup-init.ts"
-import { operatorCrKey, readOperatorRevisionsAt } from "../../../src/programs/backup/etcd-operator-revisions.ts"
+import { operatorCrKey, readEtcdOperatorRevisions } from "../../../src/programs/backup/etcd-operator-revisions.ts"
 import { DiskSpace } from "../../../src/services/disk-space.ts"
 import { Etcd, type EtcdConnection } from "../../../src/services/etcd/etcd.ts"
 import * as EtcdLive from "../../../src/services/etcd/etcd-live.ts"
@@ -107,7 +107,7 @@ layer(Layer.provideMerge(Seeded.layer, TestEtcd.layerWithEtcd()), { excludeTestS
             assert.strictEqual(kv.key, seedKeyName(i))
             assert.isTrue(Buffer.from(kv.value).equals(valueFor(i, valueSize)), `value of ${kv.key}`)
           })
-          const inside = yield* readOperatorRevisionsAt((yield* etcd.status).revision)
+          const inside = yield* readEtcdOperatorRevisions((yield* etcd.status).revision)
           for (const operand of operandList()) assert.strictEqual(inside[operand.name].revision, record.operatorRevisions[operand.name])
         })
         yield* check.pipe(Effect.provide(liveEtcd(restored.connection)))
@@ -138,7 +138,7 @@ layer(Layer.provideMerge(Seeded.layer, TestEtcd.layerWithEtcd()), { excludeTestS
         const restoredDir = join(workDir, "race-restored")
         yield* restoreSnapshot(file, restoredDir, "race", "http://127.0.0.1:2380")
         const restored = yield* startLocalEtcd({ dataDir: restoredDir, name: "race" })
-        const inside = yield* Effect.flatMap(Etcd, (etcd) => Effect.flatMap(etcd.status, (s) => readOperatorRevisionsAt(s.revision))).pipe(
+        const inside = yield* Effect.flatMap(Etcd, (etcd) => Effect.flatMap(etcd.status, (s) => readEtcdOperatorRevisions(s.revision))).pipe(
           Effect.provide(liveEtcd(restored.connection)),
         )
         if (record.pairing === "verified") {

@@ -1,7 +1,9 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
+import { Result } from "effect"
 import { operandList } from "../../../src/domain/operands.ts"
-import { observedRevisionOf, operatorCrKey, sameRevisions, type ObservedRevisions } from "../../../src/programs/backup/etcd-operator-revisions.ts"
+import { readLatestAvailableRevision } from "../../../src/domain/revisions.ts"
+import { etcdOperatorRevisionOf, operatorCrKey, sameEtcdOperatorRevisions, type EtcdOperatorRevisions } from "../../../src/programs/backup/etcd-operator-revisions.ts"
 
 const key = "/kubernetes.io/operator.openshift.io/etcds/cluster"
 const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v))
@@ -19,7 +21,7 @@ describe("operator revisions read from etcd", () => {
   it("any positive int32 latestAvailableRevision is read as is", () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 2_147_483_647 }), fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 3 }), (revision, extra) => {
-        expect(observedRevisionOf(key, json({ ...extra, status: { ...extra, latestAvailableRevision: revision } }))).toEqual({ revision })
+        expect(etcdOperatorRevisionOf(key, json({ ...extra, status: { ...extra, latestAvailableRevision: revision } }))).toEqual({ revision })
       }),
       { numRuns: 200 },
     )
@@ -36,29 +38,40 @@ describe("operator revisions read from etcd", () => {
     )
     fc.assert(
       fc.property(invalid, (value) => {
-        const observed = observedRevisionOf(key, json({ status: { latestAvailableRevision: value } }))
+        const observed = etcdOperatorRevisionOf(key, json({ status: { latestAvailableRevision: value } }))
         expect(observed.revision).toBeNull()
         expect(observed.reason).toContain(key)
       }),
       { numRuns: 200 },
     )
-    expect(observedRevisionOf(key, undefined).reason).toMatch(new RegExp(`^${key} does not exist at that revision \\(read under the etcd key prefix /kubernetes.io; .*--etcd-prefix\\)$`))
-    expect(observedRevisionOf("/registry/x", undefined, "/registry").reason).toContain("read under the etcd key prefix /registry")
-    expect(observedRevisionOf(key, json({ spec: {} }))).toEqual({ revision: null, reason: `${key} has no status.latestAvailableRevision yet` })
-    expect(observedRevisionOf(key, Uint8Array.of(0x6b, 0x38, 0x73, 0x00, 0xff)).reason).toBe(`${key} is not JSON (5 bytes)`)
-    expect(observedRevisionOf(key, json([1, 2])).reason).toContain("is not an object with a status")
+    expect(etcdOperatorRevisionOf(key, undefined).reason).toMatch(new RegExp(`^${key} does not exist at that revision \\(read under the etcd key prefix /kubernetes.io; .*--etcd-prefix\\)$`))
+    expect(etcdOperatorRevisionOf("/registry/x", undefined, "/registry").reason).toContain("read under the etcd key prefix /registry")
+    expect(etcdOperatorRevisionOf(key, json({ spec: {} }))).toEqual({ revision: null, reason: `${key} has no status.latestAvailableRevision yet` })
+    expect(etcdOperatorRevisionOf(key, Uint8Array.of(0x6b, 0x38, 0x73, 0x00, 0xff)).reason).toBe(`${key} is not JSON (5 bytes)`)
+    expect(etcdOperatorRevisionOf(key, json([1, 2])).reason).toContain("is not an object with a status")
+  })
+
+  it("reads a CR stored in etcd as the API path reads it (one decoder of latestAvailableRevision)", () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.jsonValue(), fc.integer({ min: -5, max: 2_147_483_650 })), (value) => {
+        const object = { status: { latestAvailableRevision: value } }
+        const api = readLatestAvailableRevision(object)
+        expect(etcdOperatorRevisionOf(key, json(object)).revision).toBe(Result.isSuccess(api) ? api.success : null)
+      }),
+      { numRuns: 200 },
+    )
   })
 
   it("two observations agree when every operand has the same revision or none", () => {
-    const at = (kas: number | null): ObservedRevisions => ({
+    const at = (kas: number | null): EtcdOperatorRevisions => ({
       etcd: { revision: 3 },
       "kube-apiserver": kas === null ? { revision: null, reason: "absent" } : { revision: kas },
       "kube-controller-manager": { revision: 5 },
       "kube-scheduler": { revision: 4 },
     })
-    expect(sameRevisions(at(7), at(7))).toBe(true)
-    expect(sameRevisions(at(null), at(null))).toBe(true)
-    expect(sameRevisions(at(7), at(8))).toBe(false)
-    expect(sameRevisions(at(null), at(1))).toBe(false)
+    expect(sameEtcdOperatorRevisions(at(7), at(7))).toBe(true)
+    expect(sameEtcdOperatorRevisions(at(null), at(null))).toBe(true)
+    expect(sameEtcdOperatorRevisions(at(7), at(8))).toBe(false)
+    expect(sameEtcdOperatorRevisions(at(null), at(1))).toBe(false)
   })
 })
