@@ -11,6 +11,7 @@ import { open, rename, unlink } from "node:fs/promises"
 import { dirname } from "node:path"
 import { Effect } from "effect"
 import { BackupFileRefused, type BackupFileFailure, BackupFileUnreadable, openBackupFile } from "../backup-file.ts"
+import { fsyncDirectory } from "../file-steps.ts"
 import { describeFileSystemFailure } from "../file-system-error.ts"
 import { decryptAge } from "./age-decrypt.ts"
 import { encryptAge } from "./age-encrypt.ts"
@@ -142,14 +143,9 @@ const writeThroughPart = async (path: string, chunks: AsyncIterable<Uint8Array>,
     await unlink(part).catch(() => undefined)
     throw e
   }
-  const dir = await open(dirname(path), constants.O_RDONLY)
-  try {
-    await dir.sync()
-  } catch (e) {
+  await fsyncDirectory(dirname(path)).catch((e) => {
     throw new WriteFailure("sync the directory of", path, e)
-  } finally {
-    await dir.close()
-  }
+  })
 }
 
 type CryptFileError = BackupFileFailure | AgeFileWriteFailed
