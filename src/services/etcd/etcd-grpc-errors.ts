@@ -47,7 +47,8 @@ export const classifyEtcdFailure = (context: FailureContext, failure: GrpcCallFa
       tlsCode,
       message:
         `the serving certificate of etcd at ${endpoint} is not trusted (${reason}): ` +
-        `check that --etcd-cacert holds the CA bundle that signed etcd's serving certificate (the etcd-ca configmap) and that the endpoint's host name is in that certificate.`,
+        `check that --etcd-cacert holds the CA bundle that signed etcd's serving certificate (the etcd-ca configmap) ` +
+        `and that the endpoint's host name is in that certificate.`,
     })
   }
   const refusedRevision = failure.origin === "etcd" && failure.status === GrpcStatus.OUT_OF_RANGE ? revisionErrors.get(failure.detail) : undefined

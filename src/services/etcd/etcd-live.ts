@@ -1,8 +1,9 @@
 /**
  * The live Etcd Layer: etcd's gRPC API over Node's HTTP/2 with TLS client certificates
- * (`grpc-http2.ts`; the messages in `status-response.ts`, `range-messages.ts`, `snapshot-response.ts`). The first endpoint that answers a status call is pinned for
- * the life of the Layer: status, reads and the snapshot must come from one member for the
- * revision pairing of `backup-init` to hold.
+ * (`grpc-http2.ts`; the messages in `status-response.ts`, `range-messages.ts` and
+ * `snapshot-response.ts`). The first endpoint that answers a status call is pinned for the life
+ * of the Layer: status, reads and the snapshot must come from one member for the revision
+ * pairing of `backup-init` to hold.
  *
  * Why not the `etcd3` package: it exposes the Snapshot stream (`client.maintenance.snapshot()`,
  * marked internal), but through grpc-js with a 64 KiB flow-control window and protobufjs

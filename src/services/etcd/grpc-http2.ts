@@ -205,6 +205,7 @@ export const makeChannel = (options: ChannelOptions): GrpcChannel => {
     if (e instanceof GrpcWireError) return clientFailure(GrpcStatus.INTERNAL, `malformed response: ${e.message}`)
     return connectionFailure("connection", lastSessionError ?? e)
   }
+  /** A stream that closed without a gRPC status: the connection's error if it had one, else `detail`. */
   const withoutStatus = (detail: string): GrpcCallFailed =>
     lastSessionError === undefined
       ? new GrpcCallFailed({ status: GrpcStatus.UNAVAILABLE, origin: "connection", detail })

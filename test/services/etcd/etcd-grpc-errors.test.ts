@@ -7,7 +7,8 @@ import { GrpcStatus } from "../../../src/services/etcd/grpc-status.ts"
 // What Node 24 reports on an HTTP/2 connection to etcd 3.5 (recorded), and etcd's own statuses.
 const unknownCaError = Object.assign(
   new Error(
-    "403D24EAE17F0000:error:0A000418:SSL routines:ssl3_read_bytes:tlsv1 alert unknown ca:../deps/openssl/openssl/ssl/record/rec_layer_s3.c:918:SSL alert number 48\n",
+    "403D24EAE17F0000:error:0A000418:SSL routines:ssl3_read_bytes:tlsv1 alert unknown ca:" +
+      "../deps/openssl/openssl/ssl/record/rec_layer_s3.c:918:SSL alert number 48\n",
   ),
   { library: "SSL routines", reason: "tlsv1 alert unknown ca", code: "ERR_SSL_TLSV1_ALERT_UNKNOWN_CA" },
 )
