@@ -24,12 +24,15 @@ const status = (code: number, reason: string, message: string, retryAfterSeconds
 export const Fault = {
   status,
   conflict: (): Fault =>
-    status(409, "Conflict", "Operation cannot be fulfilled: the object has been modified; please apply your changes to the latest version and try again (injected)"),
+    status(
+      409,
+      "Conflict",
+      "Operation cannot be fulfilled: the object has been modified; please apply your changes to the latest version and try again (injected)",
+    ),
   internalError: (): Fault => status(500, "InternalError", "Internal error occurred (injected)"),
   unavailable: (retryAfterSeconds?: number): Fault =>
     status(503, "ServiceUnavailable", "The server is currently unable to handle the request (injected)", retryAfterSeconds),
-  tooManyRequests: (retryAfterSeconds = 1): Fault =>
-    status(429, "TooManyRequests", "Too many requests, please try again later (injected)", retryAfterSeconds),
+  tooManyRequests: (retryAfterSeconds = 1): Fault => status(429, "TooManyRequests", "Too many requests, please try again later (injected)", retryAfterSeconds),
   serverTimeout: (): Fault => status(504, "Timeout", "Timeout: request did not complete within the allowed duration (injected)"),
   forbidden: (): Fault => status(403, "Forbidden", "access denied (injected)"),
   expired: (): Fault => status(410, "Expired", "too old resource version (injected)"),

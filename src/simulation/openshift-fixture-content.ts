@@ -35,8 +35,7 @@ const wrap = (text: string): string => text.replace(/(.{64})/g, "$1\n").replace(
 export const pem = (random: SeededRandom, label: string, size = 600): string =>
   `-----BEGIN ${label}-----\n${wrap(base64(random.bytes(size)))}\n-----END ${label}-----\n`
 
-const hex = (random: SeededRandom, n: number): string =>
-  Array.from(random.bytes(n), (b) => b.toString(16).padStart(2, "0")).join("")
+const hex = (random: SeededRandom, n: number): string => Array.from(random.bytes(n), (b) => b.toString(16).padStart(2, "0")).join("")
 
 const image = (ctx: ContentContext): string => {
   const digest = hex(ctx.operandRandom, 32)
@@ -94,17 +93,37 @@ const kubeconfig = (ctx: ContentContext): string =>
   stringify({
     apiVersion: "v1",
     kind: "Config",
-    clusters: [{ name: "loopback", cluster: { server: "https://localhost:6443", "certificate-authority": "/etc/kubernetes/static-pod-resources/configmaps/serviceaccount-ca/ca-bundle.crt" } }],
+    clusters: [
+      {
+        name: "loopback",
+        cluster: {
+          server: "https://localhost:6443",
+          "certificate-authority": "/etc/kubernetes/static-pod-resources/configmaps/serviceaccount-ca/ca-bundle.crt",
+        },
+      },
+    ],
     contexts: [{ name: ctx.name, context: { cluster: "loopback", user: ctx.name } }],
     "current-context": ctx.name,
-    users: [{ name: ctx.name, user: { "client-certificate": "/etc/kubernetes/static-pod-certs/secrets/client/tls.crt", "client-key": "/etc/kubernetes/static-pod-certs/secrets/client/tls.key" } }],
+    users: [
+      {
+        name: ctx.name,
+        user: {
+          "client-certificate": "/etc/kubernetes/static-pod-certs/secrets/client/tls.crt",
+          "client-key": "/etc/kubernetes/static-pod-certs/secrets/client/tls.key",
+        },
+      },
+    ],
   })
 
 const configYaml = (ctx: ContentContext): string =>
   stringify({
     apiVersion: "kubecontrolplane.config.openshift.io/v1",
     kind: `${ctx.operand.kind}Config`,
-    servingInfo: { bindAddress: "0.0.0.0:10257", certFile: "/etc/kubernetes/static-pod-certs/secrets/serving-cert/tls.crt", keyFile: "/etc/kubernetes/static-pod-certs/secrets/serving-cert/tls.key" },
+    servingInfo: {
+      bindAddress: "0.0.0.0:10257",
+      certFile: "/etc/kubernetes/static-pod-certs/secrets/serving-cert/tls.crt",
+      keyFile: "/etc/kubernetes/static-pod-certs/secrets/serving-cert/tls.key",
+    },
     extendedArguments: { "cluster-name": ["ocp-fixture"], v: ["2"] },
   })
 
@@ -192,7 +211,9 @@ const configMapRules: ReadonlyArray<Rule> = [
   },
   {
     matches: named("auth-config"),
-    content: () => ({ data: { "auth-config.json": JSON.stringify({ kind: "AuthenticationConfiguration", apiVersion: "apiserver.config.k8s.io/v1beta1", jwt: [] }) } }),
+    content: () => ({
+      data: { "auth-config.json": JSON.stringify({ kind: "AuthenticationConfiguration", apiVersion: "apiserver.config.k8s.io/v1beta1", jwt: [] }) },
+    }),
   },
   {
     matches: named("recycler-config"),

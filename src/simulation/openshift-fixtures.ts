@@ -132,28 +132,25 @@ export const openShiftFixture = (options: OpenShiftFixtureOptions = {}): OpenShi
 
   const ownerRef = (revision: number) => ({ apiVersion: "v1", kind: "ConfigMap", name: `revision-status-${revision}`, uid: "" })
 
-  const configMapObject = (operand: Operand, name: string, content: Content, revision: number | undefined): Obj => ({
+  /** A ConfigMap's or Secret's head: a revisioned copy is `<name>-<revision>`, owned by that revision's status ConfigMap. */
+  const revisionedHead = (kind: string, operand: Operand, name: string, revision: number | undefined): Obj => ({
     apiVersion: "v1",
-    kind: "ConfigMap",
+    kind,
     metadata: {
       name: revision === undefined ? name : `${name}-${revision}`,
       namespace: operand.namespace,
       ...(revision === undefined ? {} : { ownerReferences: [ownerRef(revision)] }),
     },
+  })
+
+  const configMapObject = (operand: Operand, name: string, content: Content, revision: number | undefined): Obj => ({
+    ...revisionedHead("ConfigMap", operand, name, revision),
     ...(content.data === undefined ? {} : { data: content.data }),
-    ...(content.binaryData === undefined
-      ? {}
-      : { binaryData: Object.fromEntries(Object.entries(content.binaryData).map(([k, v]) => [k, b64(v)])) }),
+    ...(content.binaryData === undefined ? {} : { binaryData: Object.fromEntries(Object.entries(content.binaryData).map(([k, v]) => [k, b64(v)])) }),
   })
 
   const secretObject = (operand: Operand, name: string, content: Content, revision: number | undefined): Obj => ({
-    apiVersion: "v1",
-    kind: "Secret",
-    metadata: {
-      name: revision === undefined ? name : `${name}-${revision}`,
-      namespace: operand.namespace,
-      ...(revision === undefined ? {} : { ownerReferences: [ownerRef(revision)] }),
-    },
+    ...revisionedHead("Secret", operand, name, revision),
     type: content.type ?? "Opaque",
     data: Object.fromEntries(Object.entries(content.data ?? {}).map(([k, v]) => [k, b64(v)])),
   })
@@ -257,7 +254,12 @@ export const openShiftFixture = (options: OpenShiftFixtureOptions = {}): OpenShi
         })),
         conditions: [
           pending
-            ? condition("NodeInstallerProgressing", "True", "NodeInstaller", `${nodes.length} nodes are at revision ${installed}; 0 nodes have achieved new revision ${latest}`)
+            ? condition(
+                "NodeInstallerProgressing",
+                "True",
+                "NodeInstaller",
+                `${nodes.length} nodes are at revision ${installed}; 0 nodes have achieved new revision ${latest}`,
+              )
             : condition("NodeInstallerProgressing", "False", "AllNodesAtLatestRevision", `${nodes.length} nodes are at revision ${latest}`),
           condition("NodeInstallerDegraded", "False", "AsExpected"),
           condition("StaticPodsAvailable", "True", "AsExpected", `${nodes.length} nodes are active; ${nodes.length} nodes are at revision ${installed}`),
@@ -293,17 +295,17 @@ export const openShiftFixture = (options: OpenShiftFixtureOptions = {}): OpenShi
   let state: OpenShiftState | undefined
   const getState = (): OpenShiftState => (state ??= buildState())
 
-  const metaOf = (obj: Obj): Obj => (isJsonObject(obj["metadata"]) ? (obj["metadata"] as Obj) : {})
+  const metaOf = (obj: Obj): Obj => (isJsonObject(obj.metadata) ? (obj.metadata as Obj) : {})
 
   /** Owner uids are the cluster's to assign: point each ownerReference at the created owner. */
   const withOwnerUids = (cluster: SimulatedCluster, obj: Obj): Obj => {
     const meta = metaOf(obj)
-    const refs = meta["ownerReferences"]
+    const refs = meta.ownerReferences
     if (!Array.isArray(refs)) return obj
-    const namespace = typeof meta["namespace"] === "string" ? meta["namespace"] : undefined
+    const namespace = typeof meta.namespace === "string" ? meta.namespace : undefined
     const resolved = refs.map((ref: Obj) => {
-      const owner = cluster.get(configMapType, namespace, String(ref["name"]))
-      return { ...ref, uid: owner === undefined ? "" : metaOf(owner)["uid"] }
+      const owner = cluster.get(configMapType, namespace, String(ref.name))
+      return { ...ref, uid: owner === undefined ? "" : metaOf(owner).uid }
     })
     return { ...obj, metadata: { ...meta, ownerReferences: resolved } }
   }
@@ -319,7 +321,7 @@ export const openShiftFixture = (options: OpenShiftFixtureOptions = {}): OpenShi
   const upsertAll = (cluster: SimulatedCluster, type: ResourceType, objects: ReadonlyArray<Obj>): Result.Result<void, KubeStatus> => {
     for (const obj of objects) {
       const meta = metaOf(obj)
-      const exists = cluster.get(type, meta["namespace"] as string | undefined, String(meta["name"])) !== undefined
+      const exists = cluster.get(type, meta.namespace as string | undefined, String(meta.name)) !== undefined
       const written = exists ? cluster.replace(type, obj) : cluster.create(type, obj)
       if (Result.isFailure(written)) return Result.fail(written.failure)
     }
@@ -336,13 +338,13 @@ export const openShiftFixture = (options: OpenShiftFixtureOptions = {}): OpenShi
       const bare = cluster.updateStatus(type, undefined, "cluster", { nodeStatuses: nodes.map((nodeName) => ({ nodeName })) })
       if (Result.isFailure(bare)) return Result.fail(bare.failure)
     }
-    return Result.map(cluster.updateStatus(type, undefined, "cluster", cr["status"]), () => undefined)
+    return Result.map(cluster.updateStatus(type, undefined, "cluster", cr.status), () => undefined)
   }
 
   const latestIn = (cluster: SimulatedCluster, name: OperandName): number | undefined => {
     const cr = cluster.get(operatorTypes[name], undefined, "cluster")
-    const status = cr === undefined ? undefined : cr["status"]
-    const latest = isJsonObject(status) ? status["latestAvailableRevision"] : undefined
+    const status = cr === undefined ? undefined : cr.status
+    const latest = isJsonObject(status) ? status.latestAvailableRevision : undefined
     return typeof latest === "number" ? latest : undefined
   }
 

@@ -79,10 +79,7 @@ const verbFor = (method: string, hasName: boolean, watch: boolean): ApiRequest["
 }
 
 /** Starts the server; `close()` ends every connection, open watches included. */
-export const startSimulatedApiServer = (
-  cluster: SimulatedCluster,
-  options: SimulatedApiServerOptions = {},
-): Promise<SimulatedApiServer> => {
+export const startSimulatedApiServer = (cluster: SimulatedCluster, options: SimulatedApiServerOptions = {}): Promise<SimulatedApiServer> => {
   const token = options.token ?? randomBytes(24).toString("hex")
   const httpRequests: Array<HttpRequestRecord> = []
   const sockets = new Set<Socket>()
@@ -101,11 +98,7 @@ export const startSimulatedApiServer = (
       response.end(JSON.stringify(body))
     }
     const fail = (status: KubeStatus) =>
-      json(
-        status.code,
-        statusBody(status),
-        status.retryAfterSeconds === undefined ? {} : { "Retry-After": String(status.retryAfterSeconds) },
-      )
+      json(status.code, statusBody(status), status.retryAfterSeconds === undefined ? {} : { "Retry-After": String(status.retryAfterSeconds) })
     const noAnswer = (): void => {
       record("none")
     }

@@ -13,15 +13,15 @@ export interface PodOutcome {
 
 const containerStatuses = (containers: unknown, outcome: PodOutcome, finishedAt: string) =>
   (Array.isArray(containers) ? containers : []).flatMap((container: unknown) => {
-    if (!isJsonObject(container) || typeof container["name"] !== "string") return []
-    const given = outcome.containers?.[container["name"]]
+    if (!isJsonObject(container) || typeof container.name !== "string") return []
+    const given = outcome.containers?.[container.name]
     const exitCode = given?.exitCode ?? 0
     return [
       {
-        name: container["name"],
+        name: container.name,
         ready: false,
         restartCount: 0,
-        image: typeof container["image"] === "string" ? container["image"] : "",
+        image: typeof container.image === "string" ? container.image : "",
         state: {
           terminated: {
             exitCode,
@@ -36,12 +36,12 @@ const containerStatuses = (containers: unknown, outcome: PodOutcome, finishedAt:
 
 /** The `.status` of `pod` (JSON) once it ended with `outcome` at `finishedAt` (RFC 3339). */
 export const terminatedPodStatus = (pod: Readonly<Record<string, unknown>>, outcome: PodOutcome, finishedAt: string) => {
-  const spec = isJsonObject(pod["spec"]) ? pod["spec"] : {}
-  const metadata = isJsonObject(pod["metadata"]) ? pod["metadata"] : {}
+  const spec = isJsonObject(pod.spec) ? pod.spec : {}
+  const metadata = isJsonObject(pod.metadata) ? pod.metadata : {}
   return {
     phase: outcome.phase,
-    startTime: metadata["creationTimestamp"],
-    initContainerStatuses: containerStatuses(spec["initContainers"], outcome, finishedAt),
-    containerStatuses: containerStatuses(spec["containers"], outcome, finishedAt),
+    startTime: metadata.creationTimestamp,
+    initContainerStatuses: containerStatuses(spec.initContainers, outcome, finishedAt),
+    containerStatuses: containerStatuses(spec.containers, outcome, finishedAt),
   }
 }

@@ -5,44 +5,36 @@
  */
 import { Cause, Effect, Queue, Result, Stream } from "effect"
 import { clientSideError, errorFromStatus, StatusReason, type KubeError } from "../services/kube/errors.ts"
+import { definedFields } from "./defined-fields.ts"
 import type { SimulatedCluster } from "./simulated-cluster.ts"
 import { assertVerbAllowed, refOf, type KubeTransport, type RawWatchEvent } from "../services/kube/transport.ts"
-
-const optional = <K extends string, V>(key: K, value: V | undefined) =>
-  (value === undefined ? {} : { [key]: value }) as { [P in K]?: V }
 
 export const simulatedTransport = (cluster: SimulatedCluster): KubeTransport => ({
   request: (request) =>
     Effect.suspend(() => {
       assertVerbAllowed(request.endpoint, request.verb)
       const ref = refOf(request)
+      const { namespace, name, body, labelSelector, fieldSelector } = request
       const served = cluster.serve({
         type: request.endpoint.type,
         verb: request.verb,
-        ...optional("namespace", request.namespace),
-        ...optional("name", request.name),
-        ...optional("body", request.body),
-        ...optional("labelSelector", request.labelSelector),
-        ...optional("fieldSelector", request.fieldSelector),
+        ...definedFields({ namespace, name, body, labelSelector, fieldSelector }),
       })
       if (served._tag === "NoAnswer") {
         return Effect.fail(clientSideError(StatusReason.ClientTimeout, "the simulated API server did not answer", ref))
       }
-      return Result.isSuccess(served.result)
-        ? Effect.succeed(served.result.success)
-        : Effect.fail(errorFromStatus(served.result.failure, ref))
+      return Result.isSuccess(served.result) ? Effect.succeed(served.result.success) : Effect.fail(errorFromStatus(served.result.failure, ref))
     }),
   watch: (request) =>
     Stream.callback<RawWatchEvent, KubeError>((queue) =>
       Effect.gen(function* () {
         assertVerbAllowed(request.endpoint, "watch")
         const ref = refOf(request)
+        const { namespace, labelSelector, fieldSelector } = request
         const served = cluster.serveWatch({
           type: request.endpoint.type,
           resourceVersion: request.resourceVersion,
-          ...optional("namespace", request.namespace),
-          ...optional("labelSelector", request.labelSelector),
-          ...optional("fieldSelector", request.fieldSelector),
+          ...definedFields({ namespace, labelSelector, fieldSelector }),
         })
         if (served._tag === "NoAnswer") {
           return yield* Effect.fail(clientSideError(StatusReason.ClientTimeout, "the simulated API server did not answer the watch", ref))
@@ -56,10 +48,7 @@ export const simulatedTransport = (cluster: SimulatedCluster): KubeTransport => 
           },
           onEnd: (abrupt) => {
             if (abrupt) {
-              Queue.failCauseUnsafe(
-                queue,
-                Cause.fail(clientSideError(StatusReason.ConnectionFailed, "the simulated watch connection was reset", ref)),
-              )
+              Queue.failCauseUnsafe(queue, Cause.fail(clientSideError(StatusReason.ConnectionFailed, "the simulated watch connection was reset", ref)))
             } else {
               Queue.endUnsafe(queue)
             }

@@ -53,7 +53,10 @@ const checkStringMap = (field: string, value: unknown, values: "string" | "base6
   if (!isJsonObject(value)) return { causes: [{ field, message: "Invalid value: must be a map of strings" }], bytes }
   for (const [key, v] of Object.entries(value)) {
     if (!configKey.test(key) || key.length > 253) {
-      causes.push({ field: `${field}[${key}]`, message: `Invalid value: "${key}": a valid config key must consist of alphanumeric characters, '-', '_' or '.'` })
+      causes.push({
+        field: `${field}[${key}]`,
+        message: `Invalid value: "${key}": a valid config key must consist of alphanumeric characters, '-', '_' or '.'`,
+      })
     }
     if (typeof v !== "string") {
       causes.push({ field: `${field}[${key}]`, message: "Invalid value: must be a string" })
@@ -68,12 +71,12 @@ const checkStringMap = (field: string, value: unknown, values: "string" | "base6
 
 const checkData = (type: ResourceType, obj: Obj): ReadonlyArray<Cause> => {
   const isSecret = type.resource === "secrets"
-  const data = checkStringMap("data", obj["data"], isSecret ? "base64" : "string")
-  const binary = isSecret ? { causes: [], bytes: 0 } : checkStringMap("binaryData", obj["binaryData"], "base64")
+  const data = checkStringMap("data", obj.data, isSecret ? "base64" : "string")
+  const binary = isSecret ? { causes: [], bytes: 0 } : checkStringMap("binaryData", obj.binaryData, "base64")
   const causes = [...data.causes, ...binary.causes]
-  if (isJsonObject(obj["data"]) && isJsonObject(obj["binaryData"])) {
-    for (const key of Object.keys(obj["binaryData"])) {
-      if (Object.hasOwn(obj["data"], key)) causes.push({ field: `binaryData[${key}]`, message: `Invalid value: "${key}": duplicate of key present in data` })
+  if (isJsonObject(obj.data) && isJsonObject(obj.binaryData)) {
+    for (const key of Object.keys(obj.binaryData)) {
+      if (Object.hasOwn(obj.data, key)) causes.push({ field: `binaryData[${key}]`, message: `Invalid value: "${key}": duplicate of key present in data` })
     }
   }
   if (data.bytes + binary.bytes > maxDataBytes) {
@@ -83,18 +86,16 @@ const checkData = (type: ResourceType, obj: Obj): ReadonlyArray<Cause> => {
 }
 
 const checkPod = (_type: ResourceType, obj: Obj): ReadonlyArray<Cause> => {
-  const spec = obj["spec"]
-  const containers = isJsonObject(spec) ? spec["containers"] : undefined
-  return Array.isArray(containers) && containers.length > 0
-    ? []
-    : [{ field: "spec.containers", message: "Required value" }]
+  const spec = obj.spec
+  const containers = isJsonObject(spec) ? spec.containers : undefined
+  return Array.isArray(containers) && containers.length > 0 ? [] : [{ field: "spec.containers", message: "Required value" }]
 }
 
 const checkEvent = (_type: ResourceType, obj: Obj, namespace: string | undefined): ReadonlyArray<Cause> => {
-  const involved = obj["involvedObject"]
+  const involved = obj.involvedObject
   if (!isJsonObject(involved)) return [{ field: "involvedObject", message: "Required value" }]
-  if (obj["eventTime"] !== undefined && obj["eventTime"] !== null) return []
-  const involvedNamespace = typeof involved["namespace"] === "string" ? involved["namespace"] : ""
+  if (obj.eventTime !== undefined && obj.eventTime !== null) return []
+  const involvedNamespace = typeof involved.namespace === "string" ? involved.namespace : ""
   // core/v1 rule: an event about a cluster-scoped object lives in "default"; otherwise in the object's namespace.
   const ok = involvedNamespace === "" ? namespace === "default" || namespace === "" : namespace === involvedNamespace
   return ok ? [] : [{ field: "involvedObject.namespace", message: `Invalid value: "${involvedNamespace}": does not match event.namespace` }]
@@ -113,15 +114,17 @@ const checks: Readonly<Record<string, Check>> = {
 /** metav1.MicroTime: RFC 3339 with exactly six fractional digits, or the API cannot decode the body. */
 const microTime = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(Z|[+-]\d{2}:\d{2})$/
 const microTimeFields: Readonly<Record<string, (obj: Obj) => ReadonlyArray<unknown>>> = {
-  leases: (obj) => (isJsonObject(obj["spec"]) ? [obj["spec"]["acquireTime"], obj["spec"]["renewTime"]] : []),
-  events: (obj) => [obj["eventTime"]],
+  leases: (obj) => (isJsonObject(obj.spec) ? [obj.spec.acquireTime, obj.spec.renewTime] : []),
+  events: (obj) => [obj.eventTime],
 }
 
 const undecodable = (type: ResourceType, obj: Obj): KubeStatus | undefined => {
   const bad = (microTimeFields[type.resource]?.(obj) ?? []).find((v) => v !== undefined && v !== null && !(typeof v === "string" && microTime.test(v)))
   return bad === undefined
     ? undefined
-    : badRequest(`${type.kind} in version "v1" cannot be handled as a ${type.kind}: parsing time ${JSON.stringify(bad)} as "2006-01-02T15:04:05.000000Z07:00": cannot parse`)
+    : badRequest(
+        `${type.kind} in version "v1" cannot be handled as a ${type.kind}: parsing time ${JSON.stringify(bad)} as "2006-01-02T15:04:05.000000Z07:00": cannot parse`,
+      )
 }
 
 /** The Status a real API server would answer for this object, or undefined when it is valid. */

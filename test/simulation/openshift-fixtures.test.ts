@@ -22,9 +22,10 @@ const crdFor = (operand: OperandName) => {
   return crd
 }
 
-const meta = (obj: Obj) => obj["metadata"] as { name: string; namespace?: string; ownerReferences?: Array<{ name: string; uid: string }>; annotations?: Record<string, string> }
+const meta = (obj: Obj) =>
+  obj.metadata as { name: string; namespace?: string; ownerReferences?: Array<{ name: string; uid: string }>; annotations?: Record<string, string> }
 const names = (objs: ReadonlyArray<Obj>) => objs.map((o) => meta(o).name)
-const decoded = (obj: Obj, key: string) => Buffer.from(String((obj["data"] as Record<string, string>)[key]), "base64").toString("utf8")
+const decoded = (obj: Obj, key: string) => Buffer.from(String((obj.data as Record<string, string>)[key]), "base64").toString("utf8")
 
 describe("OpenShift fixtures: operator CRs", () => {
   it("has a CRD for each of the four operator CRs", () => {
@@ -38,7 +39,11 @@ describe("OpenShift fixtures: operator CRs", () => {
       kind: "Etcd",
       metadata: { name: "cluster" },
       spec: { managementState: "Sometimes", logLevel: "Loud", backendQuotaGiB: 99, surprise: true },
-      status: { latestAvailableRevision: 2 ** 31, nodeStatuses: [{ currentRevision: 1 }, { nodeName: "a" }, { nodeName: "a" }], conditions: [{ type: "X", status: "Maybe", lastTransitionTime: "yesterday" }] },
+      status: {
+        latestAvailableRevision: 2 ** 31,
+        nodeStatuses: [{ currentRevision: 1 }, { nodeName: "a" }, { nodeName: "a" }],
+        conditions: [{ type: "X", status: "Maybe", lastTransitionTime: "yesterday" }],
+      },
     })
     const expected = [
       "$.spec.managementState",
@@ -46,12 +51,16 @@ describe("OpenShift fixtures: operator CRs", () => {
       "$.spec.backendQuotaGiB",
       "$.spec.surprise",
       "$.status.latestAvailableRevision",
-      "$.status.nodeStatuses[0]: missing required field \"nodeName\"",
+      '$.status.nodeStatuses[0]: missing required field "nodeName"',
       "$.status.nodeStatuses: duplicate map entry",
       "$.status.conditions[0].status",
       "$.status.conditions[0].lastTransitionTime",
     ]
-    for (const fragment of expected) expect(problems.some((p) => p.startsWith(fragment)), fragment).toBe(true)
+    for (const fragment of expected)
+      expect(
+        problems.some((p) => p.startsWith(fragment)),
+        fragment,
+      ).toBe(true)
     expect(openApiProblems(schema, { kind: "Etcd" })).toEqual(['$: missing required field "spec"'])
   })
 
@@ -68,7 +77,7 @@ describe("OpenShift fixtures: operator CRs", () => {
         const stored = cluster.get(operatorTypes[operand], undefined, "cluster")
         expect(openApiProblems(schema, stored)).toEqual([])
         // A CRD rule (CEL, not evaluated by the validator): at most one node targets a revision.
-        const nodes = (stored?.["status"] as { nodeStatuses: Array<{ targetRevision?: number }> }).nodeStatuses
+        const nodes = (stored!.status as { nodeStatuses: Array<{ targetRevision?: number }> }).nodeStatuses
         expect(nodes.filter((n) => (n.targetRevision ?? 0) !== 0).length).toBeLessThanOrEqual(1)
       }
     },
@@ -91,9 +100,9 @@ describe("OpenShift fixtures: operator CRs", () => {
         ],
       },
     })
-    const conditions = (cr["status"] as { conditions: Array<{ type: string; status: string }> }).conditions
+    const conditions = (cr.status as { conditions: Array<{ type: string; status: string }> }).conditions
     expect(conditions.find((c) => c.type === "NodeInstallerProgressing")?.status).toBe("True")
-    expect(fixture.operatorCr("kube-apiserver", 7, "complete")["status"]).toMatchObject({
+    expect(fixture.operatorCr("kube-apiserver", 7, "complete").status).toMatchObject({
       nodeStatuses: [{ currentRevision: 7 }, { currentRevision: 7 }, { currentRevision: 7 }],
     })
   })
@@ -114,9 +123,16 @@ describe("OpenShift fixtures: revisions", () => {
         for (let revision = 1; revision <= latest; revision++) {
           const { configMaps, secrets } = fixture.revisionObjects(operand.name, revision)
           const status = configMaps[0]!
-          expect(meta(status)).toMatchObject({ name: `revision-status-${revision}`, namespace: operand.namespace, annotations: { [revisionReadyAnnotation]: "true" } })
-          expect((status["data"] as Record<string, string>)["revision"]).toBe(String(revision))
-          for (const [kind, table, objects] of [["cm", operand.configMaps, configMaps.slice(1)], ["secret", operand.secrets, secrets]] as const) {
+          expect(meta(status)).toMatchObject({
+            name: `revision-status-${revision}`,
+            namespace: operand.namespace,
+            annotations: { [revisionReadyAnnotation]: "true" },
+          })
+          expect((status.data as Record<string, string>).revision).toBe(String(revision))
+          for (const [kind, table, objects] of [
+            ["cm", operand.configMaps, configMaps.slice(1)],
+            ["secret", operand.secrets, secrets],
+          ] as const) {
             const expected = table.filter((r) => fixture.present(operand.name, r.name, r.optional, revision)).map((r) => `${r.name}-${revision}`)
             expect(names(objects), `${operand.name} ${kind} ${revision}`).toEqual(expected)
             for (const r of table.filter((r) => !r.optional)) expect(expected).toContain(`${r.name}-${revision}`)
@@ -145,33 +161,42 @@ describe("OpenShift fixtures: revisions", () => {
   })
 
   it("holds realistic keys: pod manifests, configs, kubeconfigs, CA bundles, TLS pairs, the encryption config, a script, binary data", () => {
-    const fixture = openShiftFixture({ optionalResources: "all", revisions: { etcd: 2, "kube-apiserver": 3, "kube-controller-manager": 2, "kube-scheduler": 2 } })
+    const fixture = openShiftFixture({
+      optionalResources: "all",
+      revisions: { etcd: 2, "kube-apiserver": 3, "kube-controller-manager": 2, "kube-scheduler": 2 },
+    })
     const etcd = fixture.revisionObjects("etcd", 2)
     const kas = fixture.revisionObjects("kube-apiserver", 3)
     const byName = (objs: ReadonlyArray<Obj>, name: string) => objs.find((o) => meta(o).name === name)!
-    const etcdPod = byName(etcd.configMaps, "etcd-pod-2")["data"] as Record<string, string>
+    const etcdPod = byName(etcd.configMaps, "etcd-pod-2").data as Record<string, string>
     expect(Object.keys(etcdPod).sort()).toEqual(["etcd-prestart.sh", "forceRedeploymentReason", "pod.yaml", "version"])
     for (const operand of operandList()) {
       const revision = fixture.revisions[operand.name]
       const pod = byName(fixture.revisionObjects(operand.name, revision).configMaps, `${operand.podConfigMap}-${revision}`)
-      const manifest = parse((pod["data"] as Record<string, string>)["pod.yaml"]!) as Obj
+      const manifest = parse((pod.data as Record<string, string>)["pod.yaml"]!) as Obj
       expect(k8sValidationProblems(manifest), operand.name).toEqual([])
       expect(manifest).toMatchObject({ kind: "Pod", metadata: { namespace: operand.namespace, labels: { revision: String(revision) } } })
       expect(JSON.stringify(manifest)).toContain(`/etc/kubernetes/static-pod-resources/${operand.podConfigMap}-${revision}`)
     }
-    expect((byName(kas.configMaps, "config-3")["data"] as Record<string, string>)["config.yaml"]).toContain("KubeAPIServerConfig")
-    expect((byName(kas.configMaps, "kube-apiserver-cert-syncer-kubeconfig-3")["data"] as Record<string, string>)["kubeconfig"]).toContain("kind: Config")
-    expect((byName(kas.configMaps, "etcd-serving-ca-3")["data"] as Record<string, string>)["ca-bundle.crt"]).toMatch(/^-----BEGIN CERTIFICATE-----\n/)
-    const binary = (byName(kas.configMaps, "kubelet-serving-ca-3")["binaryData"] as Record<string, string>)["ca-bundle.der"]!
+    expect((byName(kas.configMaps, "config-3").data as Record<string, string>)["config.yaml"]).toContain("KubeAPIServerConfig")
+    expect((byName(kas.configMaps, "kube-apiserver-cert-syncer-kubeconfig-3").data as Record<string, string>).kubeconfig).toContain("kind: Config")
+    expect((byName(kas.configMaps, "etcd-serving-ca-3").data as Record<string, string>)["ca-bundle.crt"]).toMatch(/^-----BEGIN CERTIFICATE-----\n/)
+    const binary = (byName(kas.configMaps, "kubelet-serving-ca-3").binaryData as Record<string, string>)["ca-bundle.der"]!
     expect(Buffer.from(binary, "base64").length).toBe(900)
     const client = byName(kas.secrets, "etcd-client-3")
-    expect(client["type"]).toBe("kubernetes.io/tls")
+    expect(client.type).toBe("kubernetes.io/tls")
     expect(decoded(client, "tls.crt")).toContain("BEGIN CERTIFICATE")
     expect(decoded(client, "tls.key")).toContain("BEGIN RSA PRIVATE KEY")
     expect(decoded(byName(kas.secrets, "encryption-config-3"), "encryption-config")).toContain("kind: EncryptionConfiguration")
     expect(decoded(byName(kas.secrets, "localhost-recovery-client-token-3"), "token")).toMatch(/^eyJ/)
     for (const obj of [...etcd.configMaps, ...kas.configMaps, ...etcd.secrets, ...kas.secrets]) {
-      expect(k8sValidationProblems({ ...obj, metadata: { ...meta(obj), ownerReferences: meta(obj).ownerReferences?.map((r) => ({ ...r, uid: "00000000-0000-4000-8000-000000000000" })) } }), meta(obj).name).toEqual([])
+      expect(
+        k8sValidationProblems({
+          ...obj,
+          metadata: { ...meta(obj), ownerReferences: meta(obj).ownerReferences?.map((r) => ({ ...r, uid: "00000000-0000-4000-8000-000000000000" })) },
+        }),
+        meta(obj).name,
+      ).toEqual([])
     }
   })
 
@@ -182,10 +207,10 @@ describe("OpenShift fixtures: revisions", () => {
     const etcd = fixture.revisions.etcd
     const status = cluster.get(configMapType, "openshift-etcd", `revision-status-${etcd}`)!
     const pod = cluster.get(configMapType, "openshift-etcd", `etcd-pod-${etcd}`)!
-    expect(meta(pod).ownerReferences?.[0]?.uid).toBe((status["metadata"] as { uid: string }).uid)
-    expect(cluster.get(configMapType, "openshift-etcd", "etcd-pod")?.["data"]).toEqual(pod["data"])
-    expect(Object.keys(cluster.get(secretType, "openshift-etcd", "etcd-client")?.["data"] as object).sort()).toEqual(["tls.crt", "tls.key"])
-    expect(Object.keys(cluster.get(configMapType, "openshift-etcd", "etcd-ca-bundle")?.["data"] as object)).toEqual(["ca-bundle.crt"])
+    expect(meta(pod).ownerReferences?.[0]?.uid).toBe((status.metadata as { uid: string }).uid)
+    expect(cluster.get(configMapType, "openshift-etcd", "etcd-pod")?.data).toEqual(pod.data)
+    expect(Object.keys(cluster.get(secretType, "openshift-etcd", "etcd-client")?.data as object).sort()).toEqual(["tls.crt", "tls.key"])
+    expect(Object.keys(cluster.get(configMapType, "openshift-etcd", "etcd-ca-bundle")?.data as object)).toEqual(["ca-bundle.crt"])
     expect(cluster.list(configMapType, "openshift-etcd").length + cluster.list(secretType, "openshift-etcd").length).toBeGreaterThan(10)
   })
 
@@ -193,7 +218,10 @@ describe("OpenShift fixtures: revisions", () => {
     const fixture = openShiftFixture({ revisions: { etcd: 6 }, keepRevisions: 2 })
     const cluster = makeSimulatedCluster()
     Result.getOrThrow(fixture.load(cluster))
-    const statuses = cluster.list(configMapType, "openshift-etcd").map((o) => meta(o).name).filter((n) => n.startsWith("revision-status-"))
+    const statuses = cluster
+      .list(configMapType, "openshift-etcd")
+      .map((o) => meta(o).name)
+      .filter((n) => n.startsWith("revision-status-"))
     expect(statuses).toEqual(["revision-status-5", "revision-status-6"])
   })
 
@@ -204,12 +232,17 @@ describe("OpenShift fixtures: revisions", () => {
     expect(Result.getOrThrow(fixture.bumpRevision(cluster, "kube-scheduler", "pending"))).toBe(5)
     const ns = defaultOperands["kube-scheduler"].namespace
     expect(cluster.get(configMapType, ns, "revision-status-5")).toBeDefined()
-    expect(cluster.get(configMapType, ns, "kube-scheduler-pod-5")?.["data"]).toEqual(fixture.revisionObjects("kube-scheduler", 5).configMaps.find((o) => meta(o).name === "kube-scheduler-pod-5")?.["data"])
-    expect(cluster.get(configMapType, ns, "kube-scheduler-pod")?.["data"]).toEqual(cluster.get(configMapType, ns, "kube-scheduler-pod-5")?.["data"])
+    expect(cluster.get(configMapType, ns, "kube-scheduler-pod-5")?.data).toEqual(
+      fixture.revisionObjects("kube-scheduler", 5).configMaps.find((o) => meta(o).name === "kube-scheduler-pod-5")?.data,
+    )
+    expect(cluster.get(configMapType, ns, "kube-scheduler-pod")?.data).toEqual(cluster.get(configMapType, ns, "kube-scheduler-pod-5")?.data)
     const cr = cluster.get(operatorTypes["kube-scheduler"], undefined, "cluster")!
-    expect(cr["status"]).toMatchObject({ latestAvailableRevision: 5, nodeStatuses: [{ currentRevision: 4, targetRevision: 5 }, { currentRevision: 4 }, { currentRevision: 4 }] })
+    expect(cr.status).toMatchObject({
+      latestAvailableRevision: 5,
+      nodeStatuses: [{ currentRevision: 4, targetRevision: 5 }, { currentRevision: 4 }, { currentRevision: 4 }],
+    })
     Result.getOrThrow(fixture.completeRollout(cluster, "kube-scheduler"))
-    expect(cluster.get(operatorTypes["kube-scheduler"], undefined, "cluster")?.["status"]).toMatchObject({
+    expect(cluster.get(operatorTypes["kube-scheduler"], undefined, "cluster")?.status).toMatchObject({
       latestAvailableRevision: 5,
       nodeStatuses: [{ currentRevision: 5 }, { currentRevision: 5 }, { currentRevision: 5 }],
     })

@@ -37,8 +37,7 @@ const watchLines = (path: string, count: number): Promise<{ lines: Array<Record<
       res.setEncoding("utf8")
       res.on("data", (chunk: string) => {
         buffer += chunk
-        let newline: number
-        while ((newline = buffer.indexOf("\n")) >= 0) {
+        for (let newline = buffer.indexOf("\n"); newline >= 0; newline = buffer.indexOf("\n")) {
           lines.push(JSON.parse(buffer.slice(0, newline)) as Record<string, unknown>)
           buffer = buffer.slice(newline + 1)
         }
@@ -69,11 +68,11 @@ describe("stub API server", () => {
     await call("POST", "/api/v1/namespaces/ns/configmaps", { metadata: { name: "b", labels: { app: "y" } } })
     const list = await call("GET", "/api/v1/namespaces/ns/configmaps?labelSelector=app%3Dx")
     expect(list.json).toMatchObject({ kind: "ConfigMapList", metadata: { resourceVersion: cluster.resourceVersion() } })
-    expect((list.json["items"] as Array<{ metadata: { name: string } }>).map((i) => i.metadata.name)).toEqual(["a"])
+    expect((list.json.items as Array<{ metadata: { name: string } }>).map((i) => i.metadata.name)).toEqual(["a"])
     const put = await call("PUT", "/api/v1/namespaces/ns/configmaps/a", { ...created.json, data: { k: "2" } })
-    expect(put.json["data"]).toEqual({ k: "2" })
+    expect(put.json.data).toEqual({ k: "2" })
     const patch = await call("PATCH", "/api/v1/namespaces/ns/configmaps/a", { data: { k: null, j: "3" } }, { "Content-Type": "application/merge-patch+json" })
-    expect(patch.json["data"]).toEqual({ j: "3" })
+    expect(patch.json.data).toEqual({ j: "3" })
     expect((await call("DELETE", "/api/v1/namespaces/ns/configmaps/a")).json).toMatchObject({ kind: "Status", status: "Success" })
     expect((await call("GET", "/api/v1/namespaces/ns/configmaps/a")).status).toBe(404)
   })
@@ -101,7 +100,7 @@ describe("stub API server", () => {
       await call("POST", "/api/v1/namespaces/ns/pods", { metadata: { name, labels: { app: "w" } }, spec: { containers: [{ name: "c", image: "i" }] } })
     }
     const { lines } = await pending
-    expect(lines.map((l) => [l["type"], (l["object"] as { metadata: { name: string } }).metadata.name])).toEqual([
+    expect(lines.map((l) => [l.type, (l.object as { metadata: { name: string } }).metadata.name])).toEqual([
       ["ADDED", "w1"],
       ["ADDED", "w2"],
     ])

@@ -2,13 +2,7 @@ import { Result } from "effect"
 import { describe, expect, it } from "vitest"
 import { Fault } from "../../src/simulation/faults.ts"
 import { configMapType, eventType, leaseType, operatorTypes, podType, secretType } from "../../src/services/kube/resources.ts"
-import {
-  makeSimulatedCluster,
-  type ApiRequest,
-  type Obj,
-  type SimulatedCluster,
-  type WatchLine,
-} from "../../src/simulation/simulated-cluster.ts"
+import { makeSimulatedCluster, type ApiRequest, type Obj, type SimulatedCluster, type WatchLine } from "../../src/simulation/simulated-cluster.ts"
 
 const ok = <A>(result: Result.Result<A, unknown>): A => Result.getOrThrow(result)
 const failure = (result: Result.Result<unknown, { code: number; reason: string; message: string }>) => {
@@ -16,7 +10,7 @@ const failure = (result: Result.Result<unknown, { code: number; reason: string; 
   return result.failure
 }
 const meta = (obj: unknown) => (obj as { metadata: Record<string, unknown> }).metadata
-const rv = (obj: unknown) => Number(meta(obj)["resourceVersion"])
+const rv = (obj: unknown) => Number(meta(obj).resourceVersion)
 const cm = (name: string, data: Record<string, string> = {}, labels?: Record<string, string>): Obj => ({
   metadata: { name, ...(labels === undefined ? {} : { labels }) },
   data,
@@ -39,8 +33,8 @@ describe("simulated cluster: writes", () => {
     const a = ok(exec(cluster, { verb: "create", body: cm("a") }))
     const b = ok(exec(cluster, { verb: "create", body: cm("b") }))
     expect(meta(a)).toMatchObject({ name: "a", namespace: "ns", creationTimestamp: "2024-01-02T03:04:05Z" })
-    expect(meta(a)["uid"]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
-    expect(meta(a)["uid"]).not.toBe(meta(b)["uid"])
+    expect(meta(a).uid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+    expect(meta(a).uid).not.toBe(meta(b).uid)
     expect(rv(b)).toBeGreaterThan(rv(a))
     expect(cluster.resourceVersion()).toBe(String(rv(b)))
   })
@@ -57,7 +51,7 @@ describe("simulated cluster: writes", () => {
   it("generates distinct names from generateName", () => {
     const cluster = makeSimulatedCluster()
     const names = Array.from({ length: 20 }, () =>
-      String(meta(ok(exec(cluster, { verb: "create", body: { metadata: { generateName: "backup-" }, data: {} } })))["name"]),
+      String(meta(ok(exec(cluster, { verb: "create", body: { metadata: { generateName: "backup-" }, data: {} } }))).name),
     )
     expect(new Set(names).size).toBe(20)
     for (const name of names) expect(name).toMatch(/^backup-[bcdfghjklmnpqrstvwxz2456789]{5}$/)
@@ -74,8 +68,8 @@ describe("simulated cluster: writes", () => {
     const { resourceVersion: _dropped, ...unconditional } = meta(v1)
     const v3 = ok(exec(cluster, { verb: "update", name: "a", body: { ...v1, metadata: unconditional, data: { k: "4" } } }))
     expect(rv(v3)).toBeGreaterThan(rv(v2))
-    expect(cluster.get(configMapType, "ns", "a")?.["data"]).toEqual({ k: "4" })
-    expect(meta(v3)["uid"]).toBe(meta(v1)["uid"])
+    expect(cluster.get(configMapType, "ns", "a")?.data).toEqual({ k: "4" })
+    expect(meta(v3).uid).toBe(meta(v1).uid)
   })
 
   it("treats a write that changes nothing as a no-op: same resourceVersion, no watch event", () => {
@@ -93,10 +87,10 @@ describe("simulated cluster: writes", () => {
     const cluster = makeSimulatedCluster()
     const created = ok(exec(cluster, { verb: "create", body: cm("a", { keep: "1", drop: "2" }, { x: "1" }) }))
     const patched = ok(exec(cluster, { verb: "patch", name: "a", body: { data: { drop: null, add: "3" }, metadata: { labels: { y: "2" } } } }))
-    expect((patched as Obj)["data"]).toEqual({ keep: "1", add: "3" })
-    expect(meta(patched)["labels"]).toEqual({ x: "1", y: "2" })
+    expect((patched as Obj).data).toEqual({ keep: "1", add: "3" })
+    expect(meta(patched).labels).toEqual({ x: "1", y: "2" })
     expect(
-      failure(exec(cluster, { verb: "patch", name: "a", body: { metadata: { resourceVersion: meta(created)["resourceVersion"] }, data: { z: "1" } } })),
+      failure(exec(cluster, { verb: "patch", name: "a", body: { metadata: { resourceVersion: meta(created).resourceVersion }, data: { z: "1" } } })),
     ).toMatchObject({ code: 409, reason: "Conflict" })
     expect(failure(exec(cluster, { verb: "patch", name: "a", body: [1] }))).toMatchObject({ code: 400 })
     expect(failure(exec(cluster, { verb: "patch", name: "a", body: { metadata: { name: "b" } } }))).toMatchObject({ code: 400 })
@@ -106,7 +100,9 @@ describe("simulated cluster: writes", () => {
     const cluster = makeSimulatedCluster()
     expect(failure(exec(cluster, { verb: "create", body: cm("Bad_Name") }))).toMatchObject({ code: 422, reason: "Invalid" })
     expect(failure(exec(cluster, { verb: "create", body: cm("a", { "bad key": "x" }) }))).toMatchObject({ code: 422 })
-    const secret = failure(cluster.execute({ type: secretType, verb: "create", namespace: "ns", body: { metadata: { name: "s" }, data: { k: "not base64!" } } }))
+    const secret = failure(
+      cluster.execute({ type: secretType, verb: "create", namespace: "ns", body: { metadata: { name: "s" }, data: { k: "not base64!" } } }),
+    )
     expect(secret).toMatchObject({ code: 422 })
     expect(secret.message).not.toContain("not base64!")
     expect(failure(exec(cluster, { verb: "create", body: cm("big", { k: "x".repeat(1024 * 1024 + 1) }) }))).toMatchObject({ code: 422 })
@@ -120,7 +116,12 @@ describe("simulated cluster: writes", () => {
   it("cannot decode a Lease time without microseconds (MicroTime), as the API answers 400", () => {
     const cluster = makeSimulatedCluster()
     const lease = (renewTime: string) =>
-      cluster.execute({ type: leaseType, verb: "create", namespace: "ns", body: { metadata: { name: `l${renewTime.length}` }, spec: { holderIdentity: "a", renewTime } } })
+      cluster.execute({
+        type: leaseType,
+        verb: "create",
+        namespace: "ns",
+        body: { metadata: { name: `l${renewTime.length}` }, spec: { holderIdentity: "a", renewTime } },
+      })
     expect(failure(lease("2024-01-01T00:00:00Z"))).toMatchObject({ code: 400, reason: "BadRequest" })
     expect(Result.isSuccess(lease("2024-01-01T00:00:00.000000Z"))).toBe(true)
   })
@@ -128,8 +129,8 @@ describe("simulated cluster: writes", () => {
   it("folds Secret stringData into base64 data", () => {
     const cluster = makeSimulatedCluster()
     const created = ok(cluster.execute({ type: secretType, verb: "create", namespace: "ns", body: { metadata: { name: "s" }, stringData: { token: "abc" } } }))
-    expect((created as Obj)["data"]).toEqual({ token: Buffer.from("abc").toString("base64") })
-    expect((created as Obj)["stringData"]).toBeUndefined()
+    expect((created as Obj).data).toEqual({ token: Buffer.from("abc").toString("base64") })
+    expect((created as Obj).stringData).toBeUndefined()
   })
 
   it("requires events about cluster-scoped objects to live in default, others in the object's namespace", () => {
@@ -155,14 +156,30 @@ describe("simulated cluster: writes", () => {
 
   it("keeps status behind the status subresource for pods and operator CRs", () => {
     const cluster = makeSimulatedCluster()
-    const pod = ok(cluster.execute({ type: podType, verb: "create", namespace: "ns", body: { metadata: { name: "p" }, spec: { containers: [{ name: "c" }] }, status: { phase: "Succeeded" } } }))
-    expect((pod as Obj)["status"]).toEqual({ phase: "Pending" })
-    const cr = ok(cluster.create(operatorTypes.etcd, { metadata: { name: "cluster" }, spec: { managementState: "Managed" }, status: { latestAvailableRevision: 9 } }))
-    expect(cr["status"]).toBeUndefined()
+    const pod = ok(
+      cluster.execute({
+        type: podType,
+        verb: "create",
+        namespace: "ns",
+        body: { metadata: { name: "p" }, spec: { containers: [{ name: "c" }] }, status: { phase: "Succeeded" } },
+      }),
+    )
+    expect((pod as Obj).status).toEqual({ phase: "Pending" })
+    const cr = ok(
+      cluster.create(operatorTypes.etcd, { metadata: { name: "cluster" }, spec: { managementState: "Managed" }, status: { latestAvailableRevision: 9 } }),
+    )
+    expect(cr.status).toBeUndefined()
     ok(cluster.updateStatus(operatorTypes.etcd, undefined, "cluster", { latestAvailableRevision: 3 }))
-    const updated = ok(cluster.execute({ type: operatorTypes.etcd, verb: "patch", name: "cluster", body: { spec: { logLevel: "Debug" }, status: { latestAvailableRevision: 99 } } }))
-    expect((updated as Obj)["status"]).toEqual({ latestAvailableRevision: 3 })
-    expect(((updated as Obj)["spec"] as Obj)["logLevel"]).toBe("Debug")
+    const updated = ok(
+      cluster.execute({
+        type: operatorTypes.etcd,
+        verb: "patch",
+        name: "cluster",
+        body: { spec: { logLevel: "Debug" }, status: { latestAvailableRevision: 99 } },
+      }),
+    )
+    expect((updated as Obj).status).toEqual({ latestAvailableRevision: 3 })
+    expect(((updated as Obj).spec as Obj).logLevel).toBe("Debug")
   })
 
   it("lets the simulated kubelet finish a pod with per-container exit codes and messages", () => {
@@ -176,7 +193,7 @@ describe("simulated cluster: writes", () => {
       }),
     )
     const done = ok(cluster.terminatePod("ns", "p", { phase: "Failed", containers: { init: { exitCode: 2, message: "disk full" } } }))
-    expect(done["status"]).toMatchObject({
+    expect(done.status).toMatchObject({
       phase: "Failed",
       initContainerStatuses: [{ name: "init", state: { terminated: { exitCode: 2, reason: "Error", message: "disk full" } } }],
       containerStatuses: [{ name: "main", state: { terminated: { exitCode: 0, reason: "Completed" } } }],
@@ -192,10 +209,10 @@ describe("simulated cluster: reads and watches", () => {
     ok(exec(cluster, { verb: "create", body: cm("a", {}, { app: "x", done: "1" }) }))
     ok(exec(cluster, { verb: "create", namespace: "other", body: cm("c", {}, { app: "x" }) }))
     const list = ok(exec(cluster, { verb: "list", labelSelector: "app=x" })) as { items: Array<Obj>; metadata: Obj }
-    expect(list.items.map((o) => meta(o)["name"])).toEqual(["a", "b"])
-    expect(list.metadata["resourceVersion"]).toBe(cluster.resourceVersion())
+    expect(list.items.map((o) => meta(o).name)).toEqual(["a", "b"])
+    expect(list.metadata.resourceVersion).toBe(cluster.resourceVersion())
     const notDone = ok(exec(cluster, { verb: "list", labelSelector: "app=x,!done" })) as { items: Array<Obj> }
-    expect(notDone.items.map((o) => meta(o)["name"])).toEqual(["b"])
+    expect(notDone.items.map((o) => meta(o).name)).toEqual(["b"])
     expect(failure(exec(cluster, { verb: "list", labelSelector: "app in (" }))).toMatchObject({ code: 400 })
   })
 
@@ -207,7 +224,7 @@ describe("simulated cluster: reads and watches", () => {
     ok(exec(cluster, { verb: "create", body: cm("b") }))
     const { lines } = watchLines(cluster, { type: configMapType, namespace: "ns", resourceVersion: from })
     ok(exec(cluster, { verb: "delete", name: "a" }))
-    expect(lines.map((l) => [l.type, meta(l.object)["name"]])).toEqual([
+    expect(lines.map((l) => [l.type, meta(l.object).name])).toEqual([
       ["MODIFIED", "a"],
       ["ADDED", "b"],
       ["DELETED", "a"],
@@ -285,7 +302,7 @@ describe("simulated cluster: fault injection", () => {
     const ends: Array<boolean> = []
     served.result.success.start({ onEvent: (l) => lines.push(l), onEnd: (a) => ends.push(a) })
     for (const name of ["a", "b", "c"]) ok(exec(cluster, { verb: "create", body: cm(name) }))
-    expect(lines.map((l) => meta(l.object)["name"])).toEqual(["a", "b"])
+    expect(lines.map((l) => meta(l.object).name)).toEqual(["a", "b"])
     expect(ends).toEqual([false])
   })
 

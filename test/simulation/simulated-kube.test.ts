@@ -10,9 +10,7 @@ import { secretBytes, secretData, type Pod } from "../../src/services/kube/schem
 import { makeSimulatedCluster, type SimulatedCluster, type WatchLine } from "../../src/simulation/simulated-cluster.ts"
 
 const run = <A, E>(cluster: SimulatedCluster, program: (kube: KubeService) => Effect.Effect<A, E>, retry = true) =>
-  Effect.runPromise(
-    Effect.flatMap(Kube, program).pipe(Effect.provide(SimulatedKube.inMemory(cluster, retry ? {} : { retry: noRetries }))),
-  )
+  Effect.runPromise(Effect.flatMap(Kube, program).pipe(Effect.provide(SimulatedKube.inMemory(cluster, retry ? {} : { retry: noRetries }))))
 
 const podSpec = { containers: [{ name: "main", image: "registry.example/backup:1" }] }
 
@@ -42,7 +40,13 @@ describe("Kube on the simulated cluster", () => {
         yield* kube.pods.list("ns")
         yield* kube.pods.watch("ns").pipe(Stream.take(1), Stream.runDrain)
         yield* kube.pods.delete("ns", pod.metadata.name)
-        yield* kube.events.create("ns", { metadata: { generateName: "e-" }, involvedObject: { kind: "Pod", namespace: "ns", name: "p" }, reason: "R", message: "M", type: "Normal" })
+        yield* kube.events.create("ns", {
+          metadata: { generateName: "e-" },
+          involvedObject: { kind: "Pod", namespace: "ns", name: "p" },
+          reason: "R",
+          message: "M",
+          type: "Normal",
+        })
         const lease = yield* kube.leases.create("ns", { metadata: { name: "l" }, spec: { holderIdentity: "me", leaseDurationSeconds: 15 } })
         yield* kube.leases.get("ns", "l")
         yield* kube.leases.update("ns", { ...lease, spec: { ...lease.spec, holderIdentity: "you" } })
@@ -120,11 +124,9 @@ describe("properties of the simulated cluster under the Kube service", () => {
               const reads = yield* Effect.forEach(values, () => kube.configMaps.get("ns", "shared").pipe(Effect.retry({ times: 20 })), {
                 concurrency: "unbounded",
               })
-              return yield* Effect.forEach(
-                values,
-                (value, i) => Effect.result(kube.configMaps.update("ns", { ...reads[i]!, data: { v: value } })),
-                { concurrency: "unbounded" },
-              )
+              return yield* Effect.forEach(values, (value, i) => Effect.result(kube.configMaps.update("ns", { ...reads[i]!, data: { v: value } })), {
+                concurrency: "unbounded",
+              })
             }),
           )
           const winners = outcomes.flatMap((o, i) => (Result.isSuccess(o) ? [i] : []))
@@ -133,7 +135,7 @@ describe("properties of the simulated cluster under the Kube service", () => {
           const exhausted = losers.filter((tag) => tag === "Unavailable").length
           expect(losers.every((tag) => tag === "Conflict" || tag === "Unavailable")).toBe(true)
           expect(winners).toHaveLength(exhausted === values.length ? 0 : 1)
-          expect(cluster.get(configMapType, "ns", "shared")?.["data"]).toEqual({
+          expect(cluster.get(configMapType, "ns", "shared")?.data).toEqual({
             v: winners.length === 1 ? values[winners[0]!] : "initial",
           })
         },
@@ -161,7 +163,9 @@ describe("properties of the simulated cluster under the Kube service", () => {
       case "delete":
         return Effect.ignore(kube.pods.delete("ns", change.name))
       case "label":
-        return Effect.sync(() => cluster.execute({ type: podType, verb: "patch", namespace: "ns", name: change.name, body: { metadata: { labels: { app: change.app } } } }))
+        return Effect.sync(() =>
+          cluster.execute({ type: podType, verb: "patch", namespace: "ns", name: change.name, body: { metadata: { labels: { app: change.app } } } }),
+        )
       case "status":
         return Effect.sync(() => cluster.updateStatus(podType, "ns", change.name, { phase: change.phase }))
     }
@@ -183,7 +187,7 @@ describe("properties of the simulated cluster under the Kube service", () => {
   const storeState = (cluster: SimulatedCluster) =>
     cluster
       .list(podType, "ns", "app=backup")
-      .map((o) => `${(o["metadata"] as { name: string }).name}@${(o["metadata"] as { resourceVersion: string }).resourceVersion}`)
+      .map((o) => `${(o.metadata as { name: string }).name}@${(o.metadata as { resourceVersion: string }).resourceVersion}`)
       .sort()
 
   /** Runs the changes while a Kube watch runs; returns its events once it has caught up with the store. */
@@ -194,12 +198,10 @@ describe("properties of the simulated cluster under the Kube service", () => {
     run(cluster, (kube) =>
       Effect.gen(function* () {
         const events: Array<WatchEvent<Pod>> = []
-        const fiber = yield* kube.pods
-          .watch("ns", { labelSelector: "app=backup", ...(from === undefined ? {} : { resourceVersion: from }) })
-          .pipe(
-            Stream.runForEach((e) => Effect.sync(() => events.push(e))),
-            Effect.forkChild,
-          )
+        const fiber = yield* kube.pods.watch("ns", { labelSelector: "app=backup", ...(from === undefined ? {} : { resourceVersion: from }) }).pipe(
+          Stream.runForEach((e) => Effect.sync(() => events.push(e))),
+          Effect.forkChild,
+        )
         for (const change of ops) {
           yield* apply(cluster, kube, change)
           yield* Effect.yieldNow
@@ -230,7 +232,7 @@ describe("properties of the simulated cluster under the Kube service", () => {
           events.flatMap((e) => (e.type === "SYNC" || !("object" in e) ? [] : [`${e.type} ${key(e.object)}`]))
         const expected = () =>
           lines.map((l) => {
-            const m = l.object["metadata"] as { name: string; resourceVersion: string }
+            const m = l.object.metadata as { name: string; resourceVersion: string }
             return `${l.type} ${m.name}@${m.resourceVersion}`
           })
         // Caught up when it has seen as many changes as the reference: a selection whose end state is
@@ -277,7 +279,9 @@ describe("watching one object by name", () => {
       yield* kube.configMaps.patch("ns", "other", { data: { k: "2" } })
       yield* kube.configMaps.patch("ns", "mine", { data: { k: "2" } })
       const events = yield* Fiber.join(seen)
-      return events.map((e) => (e.type === "SYNC" ? `SYNC:${e.objects.map((o) => o.metadata.name).join()}` : "object" in e ? `${e.type}:${e.object.metadata.name}` : e.type))
+      return events.map((e) =>
+        e.type === "SYNC" ? `SYNC:${e.objects.map((o) => o.metadata.name).join()}` : "object" in e ? `${e.type}:${e.object.metadata.name}` : e.type,
+      )
     })
 
   it("sees only that object (fieldSelector metadata.name), in the simulated cluster", async () => {

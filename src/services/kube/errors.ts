@@ -55,17 +55,7 @@ export class KubeResponseInvalid extends Schema.TaggedError<KubeResponseInvalid>
   message: Schema.String,
 }) {}
 
-export type KubeError =
-  | NotFound
-  | AlreadyExists
-  | Conflict
-  | Forbidden
-  | Unauthorized
-  | Invalid
-  | Unavailable
-  | Timeout
-  | Expired
-  | KubeResponseInvalid
+export type KubeError = NotFound | AlreadyExists | Conflict | Forbidden | Unauthorized | Invalid | Unavailable | Timeout | Expired | KubeResponseInvalid
 
 /** A failure as the API reports it in a `kind: Status` object. */
 export interface KubeStatus {
@@ -141,9 +131,7 @@ export const describeRef = (ref: ResourceRef): string =>
 export const errorFromStatus = (status: Partial<KubeStatus> & { readonly code: number }, ref: ResourceRef): KubeError => {
   const reason = status.reason !== undefined && status.reason !== "" ? status.reason : (defaultReasons[status.code] ?? "Unknown")
   const message =
-    status.message !== undefined && status.message !== ""
-      ? status.message
-      : `${describeRef(ref)}: the API server answered HTTP ${status.code} (${reason})`
+    status.message !== undefined && status.message !== "" ? status.message : `${describeRef(ref)}: the API server answered HTTP ${status.code} (${reason})`
   const Class = classFor(status.code, reason)
   return new Class({
     kind: ref.kind,

@@ -13,21 +13,7 @@ import { liveTransport, loadKubeConfig, type KubeConfigInvalid, type KubeConfigS
 import type { JsonObject } from "./merge-patch.ts"
 import { apiVersionOf, kubeEndpoints, type Endpoint } from "./resources.ts"
 import { defaultRetryPolicy, noRetries, withRetry, type RetryPolicy } from "./retry.ts"
-import {
-  ConfigMap,
-  Event,
-  Lease,
-  ListBody,
-  MetaOnly,
-  NewConfigMap,
-  NewEvent,
-  NewLease,
-  NewPod,
-  NewSecret,
-  OperatorCr,
-  Pod,
-  Secret,
-} from "./schemas.ts"
+import { ConfigMap, Event, Lease, ListBody, MetaOnly, NewConfigMap, NewEvent, NewLease, NewPod, NewSecret, OperatorCr, Pod, Secret } from "./schemas.ts"
 import { refOf, type KubeTransport, type RequestVerb } from "./transport.ts"
 import { defaultWatchBackoff, resilientWatch, type ConnectionEvent, type ObjectList, type WatchBackoff, type WatchEvent } from "./watch.ts"
 
@@ -52,6 +38,19 @@ type Op<A> = Effect.Effect<A, KubeError>
 /** Never fails: it retries with backoff and reports `FAILING`/`RESTORED` (see `watch.ts`). */
 type Watch<A> = Stream.Stream<WatchEvent<A>>
 
+/** The verbs on namespaced objects of one kind: `A` as the API stores it, `New` as a program creates it. */
+export interface NamespacedObjects<A, New> {
+  readonly get: (namespace: string, name: string) => Op<A>
+  readonly list: (namespace: string, options?: ListOptions) => Op<ObjectList<A>>
+  readonly create: (namespace: string, object: New) => Op<A>
+  /** Replaces the object; with `metadata.resourceVersion` set it fails with `Conflict` when stale. */
+  readonly update: (namespace: string, object: A) => Op<A>
+  /** JSON merge patch (RFC 7386); a `metadata.resourceVersion` in the patch is a precondition. */
+  readonly patch: (namespace: string, name: string, patch: JsonObject) => Op<A>
+  readonly delete: (namespace: string, name: string) => Op<void>
+  readonly watch: (namespace: string, options?: WatchOptions) => Watch<A>
+}
+
 /** What programs may do with the cluster; each method maps to one row of `kubeApiPermissions`. */
 export interface KubeService {
   /** The four `operator.openshift.io/v1` CRs (cluster-scoped singletons named `cluster`). */
@@ -60,38 +59,11 @@ export interface KubeService {
     readonly list: (operand: OperandName) => Op<ObjectList<OperatorCr>>
     readonly watch: (operand: OperandName, options?: WatchOptions) => Watch<OperatorCr>
   }
-  readonly configMaps: {
-    readonly get: (namespace: string, name: string) => Op<ConfigMap>
-    readonly list: (namespace: string, options?: ListOptions) => Op<ObjectList<ConfigMap>>
-    readonly create: (namespace: string, configMap: NewConfigMap) => Op<ConfigMap>
-    /** Replaces the object; with `metadata.resourceVersion` set it fails with `Conflict` when stale. */
-    readonly update: (namespace: string, configMap: ConfigMap) => Op<ConfigMap>
-    /** JSON merge patch (RFC 7386); a `metadata.resourceVersion` in the patch is a precondition. */
-    readonly patch: (namespace: string, name: string, patch: JsonObject) => Op<ConfigMap>
-    readonly watch: (namespace: string, options?: WatchOptions) => Watch<ConfigMap>
-  }
-  readonly secrets: {
-    readonly get: (namespace: string, name: string) => Op<Secret>
-    readonly list: (namespace: string, options?: ListOptions) => Op<ObjectList<Secret>>
-    readonly create: (namespace: string, secret: NewSecret) => Op<Secret>
-    readonly update: (namespace: string, secret: Secret) => Op<Secret>
-    readonly patch: (namespace: string, name: string, patch: JsonObject) => Op<Secret>
-  }
-  readonly pods: {
-    readonly get: (namespace: string, name: string) => Op<Pod>
-    readonly list: (namespace: string, options?: ListOptions) => Op<ObjectList<Pod>>
-    readonly create: (namespace: string, pod: NewPod) => Op<Pod>
-    readonly delete: (namespace: string, name: string) => Op<void>
-    readonly watch: (namespace: string, options?: WatchOptions) => Watch<Pod>
-  }
-  readonly events: {
-    readonly create: (namespace: string, event: NewEvent) => Op<Event>
-  }
-  readonly leases: {
-    readonly get: (namespace: string, name: string) => Op<Lease>
-    readonly create: (namespace: string, lease: NewLease) => Op<Lease>
-    readonly update: (namespace: string, lease: Lease) => Op<Lease>
-  }
+  readonly configMaps: Pick<NamespacedObjects<ConfigMap, NewConfigMap>, "get" | "list" | "create" | "update" | "patch" | "watch">
+  readonly secrets: Pick<NamespacedObjects<Secret, NewSecret>, "get" | "list" | "create" | "update" | "patch">
+  readonly pods: Pick<NamespacedObjects<Pod, NewPod>, "get" | "list" | "create" | "delete" | "watch">
+  readonly events: Pick<NamespacedObjects<Event, NewEvent>, "create">
+  readonly leases: Pick<NamespacedObjects<Lease, NewLease>, "get" | "create" | "update">
 }
 
 export interface KubeOptions {
@@ -225,11 +197,8 @@ export const makeKube = (transport: KubeTransport, options: KubeOptions = {}): K
         )
       },
       patch: (namespace: string | undefined, name: string, patch: JsonObject): Op<S["Type"]> =>
-        send(endpoint, "patch", at(namespace, name), { body: patch }).pipe(
-          Effect.flatMap(decode(stored, refAt(namespace, name))),
-        ),
-      delete: (namespace: string | undefined, name: string): Op<void> =>
-        Effect.asVoid(send(endpoint, "delete", at(namespace, name))),
+        send(endpoint, "patch", at(namespace, name), { body: patch }).pipe(Effect.flatMap(decode(stored, refAt(namespace, name)))),
+      delete: (namespace: string | undefined, name: string): Op<void> => Effect.asVoid(send(endpoint, "delete", at(namespace, name))),
       watch: (namespace: string | undefined, options: WatchOptions = {}): Watch<S["Type"]> =>
         resilientWatch({
           // One request per attempt: the watch's own backoff paces the retries.

@@ -82,41 +82,38 @@ export const parseLabelSelector = (selector: string): Result.Result<LabelSelecto
   return Result.succeed(out)
 }
 
+const satisfies = (r: Requirement, value: string | undefined): boolean => {
+  switch (r.op) {
+    case "exists":
+      return value !== undefined
+    case "!exists":
+      return value === undefined
+    case "in":
+      return value !== undefined && r.values.includes(value)
+    case "notin":
+      return value === undefined || !r.values.includes(value)
+  }
+}
+
 /** Whether labels satisfy every requirement. */
-export const matchesLabelSelector = (
-  selector: LabelSelector,
-  labels: Readonly<Record<string, string>> | undefined,
-): boolean =>
-  selector.every((r) => {
-    const value = labels?.[r.key]
-    switch (r.op) {
-      case "exists":
-        return value !== undefined
-      case "!exists":
-        return value === undefined
-      case "in":
-        return value !== undefined && r.values.includes(value)
-      case "notin":
-        return value === undefined || !r.values.includes(value)
-    }
-  })
+export const matchesLabelSelector = (selector: LabelSelector, labels: Readonly<Record<string, string>> | undefined): boolean =>
+  selector.every((r) => satisfies(r, labels?.[r.key]))
+
+const formatRequirement = (r: Requirement): string => {
+  switch (r.op) {
+    case "exists":
+      return r.key
+    case "!exists":
+      return `!${r.key}`
+    case "in":
+      return r.values.length === 1 ? `${r.key}=${r.values[0]}` : `${r.key} in (${r.values.join(",")})`
+    case "notin":
+      return r.values.length === 1 ? `${r.key}!=${r.values[0]}` : `${r.key} notin (${r.values.join(",")})`
+  }
+}
 
 /** The canonical string of a selector (`a=b`, `a!=b`, `a in (x,y)`, `a`, `!a`). */
-export const formatLabelSelector = (selector: LabelSelector): string =>
-  selector
-    .map((r) => {
-      switch (r.op) {
-        case "exists":
-          return r.key
-        case "!exists":
-          return `!${r.key}`
-        case "in":
-          return r.values.length === 1 ? `${r.key}=${r.values[0]}` : `${r.key} in (${r.values.join(",")})`
-        case "notin":
-          return r.values.length === 1 ? `${r.key}!=${r.values[0]}` : `${r.key} notin (${r.values.join(",")})`
-      }
-    })
-    .join(",")
+export const formatLabelSelector = (selector: LabelSelector): string => selector.map(formatRequirement).join(",")
 
 /** An equality selector matching every given label (`a=1,b=2`, keys sorted). */
 export const selectorForLabels = (labels: Readonly<Record<string, string>>): string =>

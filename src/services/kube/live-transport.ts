@@ -18,16 +18,7 @@ import { KubeConfig } from "@kubernetes/client-node/dist/config.js"
 import { HttpMethod, RequestContext } from "@kubernetes/client-node/dist/gen/http/http.js"
 import { IsomorphicFetchHttpLibrary } from "@kubernetes/client-node/dist/gen/http/isomorphic-fetch.js"
 import { Effect, Result, Schema, Stream } from "effect"
-import {
-  clientSideError,
-  errorFromStatus,
-  KubeResponseInvalid,
-  StatusBody,
-  StatusReason,
-  Unauthorized,
-  type KubeError,
-  type ResourceRef,
-} from "./errors.ts"
+import { clientSideError, errorFromStatus, KubeResponseInvalid, StatusBody, StatusReason, Unauthorized, type KubeError, type ResourceRef } from "./errors.ts"
 import { resourcePath, type Endpoint } from "./resources.ts"
 import { assertVerbAllowed, refOf, type KubeTransport, type RawWatchEvent, type RequestVerb } from "./transport.ts"
 
@@ -58,7 +49,7 @@ export class KubeConfigInvalid extends Schema.TaggedError<KubeConfigInvalid>()("
 const serviceAccountToken = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 
 const inPod = (env: NodeJS.ProcessEnv): boolean =>
-  (env["KUBERNETES_SERVICE_HOST"] ?? "") !== "" && (env["KUBERNETES_SERVICE_PORT"] ?? "") !== "" && existsSync(serviceAccountToken)
+  (env.KUBERNETES_SERVICE_HOST ?? "") !== "" && (env.KUBERNETES_SERVICE_PORT ?? "") !== "" && existsSync(serviceAccountToken)
 
 type DispatcherFactory = (cluster: ReturnType<KubeConfig["getCurrentCluster"]>, agentOptions: object) => unknown
 const createDispatcherOf = (config: KubeConfig) => (config as unknown as { createDispatcher: DispatcherFactory }).createDispatcher
@@ -100,10 +91,7 @@ const shareDispatcher = (config: KubeConfig): KubeConfig => {
 }
 
 /** Loads the client configuration; the error says what was tried and what to do. */
-export const loadKubeConfig = (
-  source: KubeConfigSource,
-  env: NodeJS.ProcessEnv = process.env,
-): Effect.Effect<KubeConfig, KubeConfigInvalid> =>
+export const loadKubeConfig = (source: KubeConfigSource, env: NodeJS.ProcessEnv = process.env): Effect.Effect<KubeConfig, KubeConfigInvalid> =>
   Effect.suspend(() => {
     const config = new KubeConfig()
     // The client reads synchronously: a FIFO would block the main thread, and with it every signal.
@@ -139,7 +127,7 @@ export const loadKubeConfig = (
               }),
             )
       case "Default": {
-        const fromEnv = (env["KUBECONFIG"] ?? "").split(delimiter).filter((file) => file !== "")
+        const fromEnv = (env.KUBECONFIG ?? "").split(delimiter).filter((file) => file !== "")
         if (fromEnv.length > 0) {
           // As kubectl: the first file sets the current context, later ones add to it.
           return attempt(`KUBECONFIG=${fromEnv.join(delimiter)}`, () => {
@@ -357,13 +345,7 @@ export const liveTransport = (config: KubeConfig, options: LiveOptions = {}): Ku
                 json: request.body,
                 contentType: request.verb === "patch" ? "application/merge-patch+json" : "application/json",
               }
-        const { response, text } = yield* exchange(
-          methods[request.verb],
-          url(request.endpoint, request.namespace, request.name, query),
-          ref,
-          body,
-          true,
-        )
+        const { response, text } = yield* exchange(methods[request.verb], url(request.endpoint, request.namespace, request.name, query), ref, body, true)
         if (response.status < 200 || response.status > 299) return yield* Effect.fail(failure(response, text, ref))
         return yield* parseJson(text ?? "", ref)
       }),

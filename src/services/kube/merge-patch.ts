@@ -7,8 +7,7 @@ import { getOwn, setOwn } from "../../domain/own-property.ts"
 export type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [key: string]: Json }
 export type JsonObject = { readonly [key: string]: Json }
 
-export const isJsonObject = (value: unknown): value is JsonObject =>
-  typeof value === "object" && value !== null && !Array.isArray(value)
+export const isJsonObject = (value: unknown): value is JsonObject => typeof value === "object" && value !== null && !Array.isArray(value)
 
 /** `target` with `patch` applied (RFC 7386 MergePatch). Neither input is modified. */
 export const applyMergePatch = (target: unknown, patch: unknown): unknown => {

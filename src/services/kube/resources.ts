@@ -24,8 +24,7 @@ export interface ResourceType {
 }
 
 /** `v1` or `group/version`, as in an object's `apiVersion`. */
-export const apiVersionOf = (type: ResourceType): string =>
-  type.group === "" ? type.version : `${type.group}/${type.version}`
+export const apiVersionOf = (type: ResourceType): string => (type.group === "" ? type.version : `${type.group}/${type.version}`)
 
 const core = (resource: string, kind: string): ResourceType => ({ group: "", version: "v1", resource, kind, namespaced: true })
 
@@ -116,19 +115,16 @@ const allEndpoints: ReadonlyArray<Endpoint> = [
 /** Every (apiGroup, resource, verb, namespaced) the live Layer can issue; sorted, no duplicates. */
 export const kubeApiPermissions: ReadonlyArray<ApiPermission> = allEndpoints
   .flatMap((e) =>
-    e.verbs.map((verb): ApiPermission => ({
-      apiGroup: e.type.group,
-      resource: e.type.resource,
-      verb,
-      namespaced: e.type.namespaced,
-    })),
+    e.verbs.map(
+      (verb): ApiPermission => ({
+        apiGroup: e.type.group,
+        resource: e.type.resource,
+        verb,
+        namespaced: e.type.namespaced,
+      }),
+    ),
   )
-  .sort(
-    (a, b) =>
-      a.apiGroup.localeCompare(b.apiGroup) ||
-      a.resource.localeCompare(b.resource) ||
-      verbs.indexOf(a.verb) - verbs.indexOf(b.verb),
-  )
+  .sort((a, b) => a.apiGroup.localeCompare(b.apiGroup) || a.resource.localeCompare(b.resource) || verbs.indexOf(a.verb) - verbs.indexOf(b.verb))
 
 /** The REST path of a collection (no name) or of one object. */
 export const resourcePath = (type: ResourceType, namespace?: string, name?: string): string => {
@@ -146,11 +142,11 @@ export interface ResolvedPath {
 }
 
 /** The inverse of `resourcePath` for the given types; `undefined` for any other path. */
-export const parseResourcePath = (
-  path: string,
-  types: ReadonlyArray<ResourceType> = knownResourceTypes,
-): ResolvedPath | undefined => {
-  const segments = path.split("/").filter((s) => s !== "").map(decodeURIComponent)
+export const parseResourcePath = (path: string, types: ReadonlyArray<ResourceType> = knownResourceTypes): ResolvedPath | undefined => {
+  const segments = path
+    .split("/")
+    .filter((s) => s !== "")
+    .map(decodeURIComponent)
   let group: string
   let rest: Array<string>
   if (segments[0] === "api" && segments.length >= 2) {
@@ -171,9 +167,7 @@ export const parseResourcePath = (
   }
   if (scoped.length < 1 || scoped.length > 2) return undefined
   const [resource, name] = scoped
-  const type = types.find(
-    (t) => t.group === group && t.version === version && t.resource === resource && t.namespaced === (namespace !== undefined),
-  )
+  const type = types.find((t) => t.group === group && t.version === version && t.resource === resource && t.namespaced === (namespace !== undefined))
   if (type === undefined) return undefined
   return {
     type,

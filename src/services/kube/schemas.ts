@@ -238,9 +238,5 @@ export const secretEntries = (secret: Pick<Secret, "data">): ReadonlyArray<reado
     .map((key) => [key, secretBytes(secret, key) ?? new Uint8Array()] as const)
 
 /** Secret `data` from plain values (strings are UTF-8 encoded), for creating or updating one. */
-export const secretData = (
-  values: Readonly<Record<string, Uint8Array | string>>,
-): Record<string, Redacted.Redacted<Uint8Array>> =>
-  Object.fromEntries(
-    Object.entries(values).map(([key, value]) => [key, Redacted.make(typeof value === "string" ? utf8.encode(value) : value)]),
-  )
+export const secretData = (values: Readonly<Record<string, Uint8Array | string>>): Record<string, Redacted.Redacted<Uint8Array>> =>
+  Object.fromEntries(Object.entries(values).map(([key, value]) => [key, Redacted.make(typeof value === "string" ? utf8.encode(value) : value)]))

@@ -45,12 +45,7 @@ export interface KubeTransport {
 }
 
 /** The resource a request is about, for error messages (a create's name comes from its body). */
-export const refOf = (request: {
-  readonly endpoint: Endpoint
-  readonly namespace?: string
-  readonly name?: string
-  readonly body?: unknown
-}): ResourceRef => {
+export const refOf = (request: { readonly endpoint: Endpoint; readonly namespace?: string; readonly name?: string; readonly body?: unknown }): ResourceRef => {
   const metadata = typeof request.body === "object" && request.body !== null ? (request.body as { metadata?: unknown }).metadata : undefined
   const bodyName = typeof metadata === "object" && metadata !== null ? (metadata as { name?: unknown }).name : undefined
   const name = request.name ?? (typeof bodyName === "string" ? bodyName : undefined)

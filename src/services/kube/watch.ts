@@ -50,10 +50,7 @@ export const defaultWatchBackoff: WatchBackoff = { baseMillis: 1000, maxMillis: 
 
 /** `base * 2^n`, each delay jittered by ±20 %, never above `maxMillis`; recurs forever. */
 export const watchBackoffSchedule = (backoff: WatchBackoff): Schedule.Schedule<Duration.Duration> =>
-  Schedule.min([
-    Schedule.exponential(Duration.millis(backoff.baseMillis), 2).pipe(Schedule.jittered),
-    Schedule.spaced(Duration.millis(backoff.maxMillis)),
-  ])
+  Schedule.min([Schedule.exponential(Duration.millis(backoff.baseMillis), 2).pipe(Schedule.jittered), Schedule.spaced(Duration.millis(backoff.maxMillis))])
 
 export interface ResilientWatchOptions<T> {
   /** The current state and its resourceVersion (one request: the watch backs off by itself). */

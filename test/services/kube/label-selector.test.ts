@@ -13,7 +13,10 @@ const parse = (s: string) => Result.getOrThrow(parseLabelSelector(s))
 const matches = (selector: string, labels?: Record<string, string>) => matchesLabelSelector(parse(selector), labels)
 
 const segment = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,6}[a-z0-9])?$/)
-const key = fc.oneof(segment, fc.tuple(segment, segment).map(([p, n]) => `${p}.io/${n}`))
+const key = fc.oneof(
+  segment,
+  fc.tuple(segment, segment).map(([p, n]) => `${p}.io/${n}`),
+)
 const value = fc.oneof(fc.constant(""), fc.stringMatching(/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,6}[A-Za-z0-9])?$/))
 const requirement: fc.Arbitrary<Requirement> = fc.oneof(
   fc.record({ key, op: fc.constantFrom("in" as const, "notin" as const), values: fc.array(value, { minLength: 1, maxLength: 3 }) }),

@@ -110,12 +110,20 @@ describe("live Kube Layer: operations over HTTP", () => {
     const h = await harness()
     const out = await h.run((kube) =>
       Effect.gen(function* () {
-        const created = yield* kube.configMaps.create("ns", { metadata: { name: "status", labels: { app: "backup" } }, data: { a: "1" }, binaryData: { b: new Uint8Array([0, 200]) } })
+        const created = yield* kube.configMaps.create("ns", {
+          metadata: { name: "status", labels: { app: "backup" } },
+          data: { a: "1" },
+          binaryData: { b: new Uint8Array([0, 200]) },
+        })
         const updated = yield* kube.configMaps.update("ns", { ...created, data: { a: "2" } })
         const patched = yield* kube.configMaps.patch("ns", "status", { data: { c: "3" }, metadata: { annotations: { note: "x" } } })
         yield* kube.configMaps.create("ns", { metadata: { name: "other", labels: { app: "else" } } })
         const listed = yield* kube.configMaps.list("ns", { labelSelector: "app=backup" })
-        const secret = yield* kube.secrets.create("ns", { metadata: { name: "s", labels: { app: "backup" } }, type: "Opaque", data: secretData({ token: "t0p" }) })
+        const secret = yield* kube.secrets.create("ns", {
+          metadata: { name: "s", labels: { app: "backup" } },
+          type: "Opaque",
+          data: secretData({ token: "t0p" }),
+        })
         const secret2 = yield* kube.secrets.update("ns", { ...secret, data: secretData({ token: "n3w" }) })
         const secret3 = yield* kube.secrets.patch("ns", "s", { metadata: { labels: { rotated: "yes" } } })
         const secrets = yield* kube.secrets.list("ns", { labelSelector: "rotated" })
@@ -124,12 +132,12 @@ describe("live Kube Layer: operations over HTTP", () => {
     )
     expect(Number(out.updated.metadata.resourceVersion)).toBeGreaterThan(Number(out.created.metadata.resourceVersion))
     expect(out.patched.data).toEqual({ a: "2", c: "3" })
-    expect(Array.from(out.patched.binaryData?.["b"] ?? [])).toEqual([0, 200])
+    expect(Array.from(out.patched.binaryData?.b ?? [])).toEqual([0, 200])
     expect(out.patched.metadata.annotations).toEqual({ note: "x" })
     expect(out.listed.items.map((c) => c.metadata.name)).toEqual(["status"])
     expect(new TextDecoder().decode(secretBytes(out.secret3, "token"))).toBe("n3w")
     expect(out.secrets.items.map((s) => s.metadata.name)).toEqual(["s"])
-    expect(h.cluster.get(configMapType, "ns", "status")?.["binaryData"]).toEqual({ b: Buffer.from([0, 200]).toString("base64") })
+    expect(h.cluster.get(configMapType, "ns", "status")?.binaryData).toEqual({ b: Buffer.from([0, 200]).toString("base64") })
   })
 
   it("creates, gets, lists and deletes pods, records events, and holds leases", async () => {
@@ -149,7 +157,10 @@ describe("live Kube Layer: operations over HTTP", () => {
           type: "Normal",
           source: { component: "cluster-backup" },
         })
-        const lease = yield* kube.leases.create("ns", { metadata: { name: "cluster-backup-lock" }, spec: { holderIdentity: "a", leaseDurationSeconds: 15, renewTime: "2024-01-01T00:00:00.000000Z" } })
+        const lease = yield* kube.leases.create("ns", {
+          metadata: { name: "cluster-backup-lock" },
+          spec: { holderIdentity: "a", leaseDurationSeconds: 15, renewTime: "2024-01-01T00:00:00.000000Z" },
+        })
         const renewed = yield* kube.leases.update("ns", { ...lease, spec: { ...lease.spec, renewTime: "2024-01-01T00:00:10.000000Z" } })
         const read = yield* kube.leases.get("ns", "cluster-backup-lock")
         return { pod, got, listed, gone, event, renewed, read }
@@ -172,7 +183,9 @@ describe("live Kube Layer: operations over HTTP", () => {
         (p) => p.metadata.name,
       ),
     )
-    Result.getOrThrow(h.cluster.terminatePod("ns", name, { phase: "Failed", containers: { "backup-init": { exitCode: 3, message: "snapshot hash mismatch" } } }))
+    Result.getOrThrow(
+      h.cluster.terminatePod("ns", name, { phase: "Failed", containers: { "backup-init": { exitCode: 3, message: "snapshot hash mismatch" } } }),
+    )
     const pod = await h.run((kube) => kube.pods.get("ns", name))
     expect(pod.status?.phase).toBe("Failed")
     expect(pod.status?.initContainerStatuses?.[0]?.state?.terminated).toMatchObject({ exitCode: 3, message: "snapshot hash mismatch" })
@@ -330,15 +343,21 @@ describe("live Kube Layer: watches", () => {
     )
 
   const createPods = (kube: KubeService, names: ReadonlyArray<string>) =>
-    Effect.forEach(names, (name) => kube.pods.create("ns", { metadata: { name, labels: { app: "backup" } }, spec: podSpec }).pipe(Effect.andThen(Effect.sleep(10))), {
-      discard: true,
-    })
+    Effect.forEach(
+      names,
+      (name) => kube.pods.create("ns", { metadata: { name, labels: { app: "backup" } }, spec: podSpec }).pipe(Effect.andThen(Effect.sleep(10))),
+      {
+        discard: true,
+      },
+    )
 
   it("resumes from the last seen resourceVersion after the connection is reset: nothing lost, nothing repeated", async () => {
     const h = await harness()
     h.cluster.faults.inject(Fault.dropWatch(2, true), { verb: "watch" })
     const events = await watchDuring(h, 6, (kube) => createPods(kube, ["a", "b", "c", "d", "e"]))
-    const created = h.cluster.list(podType, "ns").map((o) => `ADDED ${(o["metadata"] as { name: string }).name}@${(o["metadata"] as { resourceVersion: string }).resourceVersion}`)
+    const created = h.cluster
+      .list(podType, "ns")
+      .map((o) => `ADDED ${(o.metadata as { name: string }).name}@${(o.metadata as { resourceVersion: string }).resourceVersion}`)
     expect(names(events)).toEqual(["SYNC ", ...created])
     const watches = h.server.httpRequests.filter((r) => r.query.get("watch") === "true")
     expect(watches.length).toBeGreaterThanOrEqual(2)
@@ -351,7 +370,7 @@ describe("live Kube Layer: watches", () => {
     h.cluster.faults.inject(Fault.dropWatch(1, false), { verb: "watch", times: 3 })
     const events = await watchDuring(h, 5, (kube) => createPods(kube, ["a", "b", "c", "d"]))
     expect(names(events).slice(1)).toEqual(
-      h.cluster.list(podType, "ns").map((o) => `ADDED ${(o["metadata"] as { name: string }).name}@${(o["metadata"] as { resourceVersion: string }).resourceVersion}`),
+      h.cluster.list(podType, "ns").map((o) => `ADDED ${(o.metadata as { name: string }).name}@${(o.metadata as { resourceVersion: string }).resourceVersion}`),
     )
   })
 
@@ -405,9 +424,12 @@ describe("live Kube Layer: watches", () => {
       Effect.gen(function* () {
         // Bump only after the initial SYNC: the watch then resumes from the list's resourceVersion.
         const synced = yield* Deferred.make<void>()
-        const fiber = yield* kube.operators
-          .watch("etcd")
-          .pipe(Stream.tap(() => Deferred.succeed(synced, undefined)), Stream.take(2), Stream.runCollect, Effect.forkChild)
+        const fiber = yield* kube.operators.watch("etcd").pipe(
+          Stream.tap(() => Deferred.succeed(synced, undefined)),
+          Stream.take(2),
+          Stream.runCollect,
+          Effect.forkChild,
+        )
         yield* Deferred.await(synced)
         Result.getOrThrow(fixture.bumpRevision(h.cluster, "etcd", "pending"))
         return yield* Fiber.join(fiber).pipe(Effect.timeout("5 seconds"))
@@ -425,9 +447,9 @@ describe("live Kube Layer: optimistic concurrency over HTTP", () => {
       const values = Array.from({ length: 6 }, (_, i) => `r${round}-w${i}`)
       const outcomes = await h.run((kube) =>
         Effect.gen(function* () {
-          const base = yield* kube.configMaps.get("ns", "shared").pipe(
-            Effect.catchTag("NotFound", () => kube.configMaps.create("ns", { metadata: { name: "shared" } })),
-          )
+          const base = yield* kube.configMaps
+            .get("ns", "shared")
+            .pipe(Effect.catchTag("NotFound", () => kube.configMaps.create("ns", { metadata: { name: "shared" } })))
           return yield* Effect.forEach(values, (v) => Effect.result(kube.configMaps.update("ns", { ...base, data: { v } })), {
             concurrency: "unbounded",
           })
@@ -436,7 +458,7 @@ describe("live Kube Layer: optimistic concurrency over HTTP", () => {
       const winners = outcomes.flatMap((o, i) => (Result.isSuccess(o) ? [values[i]] : []))
       expect(winners).toHaveLength(1)
       expect(outcomes.filter(Result.isFailure).map((o) => o.failure._tag)).toEqual(Array(values.length - 1).fill("Conflict"))
-      expect(h.cluster.get(configMapType, "ns", "shared")?.["data"]).toEqual({ v: winners[0] })
+      expect(h.cluster.get(configMapType, "ns", "shared")?.data).toEqual({ v: winners[0] })
     }
   })
 })

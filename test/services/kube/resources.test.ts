@@ -1,11 +1,6 @@
 import { fc, test } from "@fast-check/vitest"
 import { describe, expect, it } from "vitest"
-import {
-  knownResourceTypes,
-  kubeApiPermissions,
-  parseResourcePath,
-  resourcePath,
-} from "../../../src/services/kube/resources.ts"
+import { knownResourceTypes, kubeApiPermissions, parseResourcePath, resourcePath } from "../../../src/services/kube/resources.ts"
 
 const row = (apiGroup: string, resource: string, verb: string, namespaced: boolean) => ({ apiGroup, resource, verb, namespaced })
 

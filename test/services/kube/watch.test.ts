@@ -10,7 +10,7 @@ const ref = { kind: "Pod", namespace: "ns" }
 const added = (name: string, rv: number): ConnectionEvent<string> => ({ type: "ADDED", object: name, resourceVersion: String(rv) })
 const bookmark = (rv: number): ConnectionEvent<string> => ({ type: "BOOKMARK", resourceVersion: String(rv) })
 
-type Script = ReadonlyArray<{ readonly events: ReadonlyArray<ConnectionEvent<string>>; readonly then?: KubeError }>
+type Script = ReadonlyArray<{ readonly events: ReadonlyArray<ConnectionEvent<string>>; readonly failWith?: KubeError }>
 
 /** Connections follow the script; after it, connections stay open and silent. Records each resourceVersion asked for. */
 const scripted = (script: Script) => {
@@ -21,7 +21,7 @@ const scripted = (script: Script) => {
     asked.push(resourceVersion)
     if (step === undefined) return Stream.never
     const events = Stream.fromIterable(step.events)
-    return step.then === undefined ? events : Stream.concat(events, Stream.fail(step.then))
+    return step.failWith === undefined ? events : Stream.concat(events, Stream.fail(step.failWith))
   }
   const list = Effect.sync(() => {
     lists++
@@ -32,7 +32,13 @@ const scripted = (script: Script) => {
 
 const collect = (stream: Stream.Stream<WatchEvent<string>>, n: number) => Effect.runPromise(Stream.runCollect(Stream.take(stream, n)))
 const label = (e: WatchEvent<string>) =>
-  e.type === "SYNC" ? `SYNC ${e.objects.join(",")}@${e.resourceVersion}` : e.type === "FAILING" ? `FAILING ${e.error._tag}` : e.type === "RESTORED" ? "RESTORED" : `${e.type} ${e.object}`
+  e.type === "SYNC"
+    ? `SYNC ${e.objects.join(",")}@${e.resourceVersion}`
+    : e.type === "FAILING"
+      ? `FAILING ${e.error._tag}`
+      : e.type === "RESTORED"
+        ? "RESTORED"
+        : `${e.type} ${e.object}`
 
 const unavailable = errorFromStatus({ code: 503 }, ref)
 const forbidden = errorFromStatus({ code: 403, reason: "Forbidden" }, ref)
@@ -46,11 +52,7 @@ describe("resilient watch", () => {
   })
 
   it("reconnects from the last event or bookmark after clean ends and failures, without emitting bookmarks", async () => {
-    const s = scripted([
-      { events: [added("a", 5), added("b", 6)] },
-      { events: [bookmark(9)], then: unavailable },
-      { events: [added("c", 10)] },
-    ])
+    const s = scripted([{ events: [added("a", 5), added("b", 6)] }, { events: [bookmark(9)], failWith: unavailable }, { events: [added("c", 10)] }])
     const events = await collect(resilientWatch({ list: s.list, connect: s.connect, backoff: fast, resourceVersion: "4" }), 3)
     expect(events.map(label)).toEqual(["ADDED a", "ADDED b", "ADDED c"])
     expect(s.asked.slice(0, 3)).toEqual(["4", "6", "9"])
@@ -58,7 +60,7 @@ describe("resilient watch", () => {
   })
 
   it("relists and emits a new SYNC on 410 Expired", async () => {
-    const s = scripted([{ events: [added("a", 5)], then: errorFromStatus({ code: 410, reason: "Expired" }, ref) }, { events: [added("b", 101)] }])
+    const s = scripted([{ events: [added("a", 5)], failWith: errorFromStatus({ code: 410, reason: "Expired" }, ref) }, { events: [added("b", 101)] }])
     const events = await collect(resilientWatch({ list: s.list, connect: s.connect, backoff: fast, resourceVersion: "4" }), 3)
     expect(events.map(label)).toEqual(["ADDED a", "SYNC listed-1@100", "ADDED b"])
     expect(s.asked.slice(0, 2)).toEqual(["4", "100"])
@@ -66,9 +68,9 @@ describe("resilient watch", () => {
 
   it("never gives up: consecutive failures, even Forbidden, are reported once as FAILING and once as RESTORED", async () => {
     const s = scripted([
-      { events: [], then: unavailable },
-      { events: [], then: forbidden },
-      { events: [], then: unavailable },
+      { events: [], failWith: unavailable },
+      { events: [], failWith: forbidden },
+      { events: [], failWith: unavailable },
       { events: [added("late", 9)] },
     ])
     const events = await collect(resilientWatch({ list: s.list, connect: s.connect, backoff: fast, resourceVersion: "1" }), 3)
@@ -133,7 +135,8 @@ describe("resilient watch backoff (TestClock)", () => {
       expect(events.filter((e) => e.type === "RESTORED")).toHaveLength(1)
       expect(events.at(-1)?.type).toBe("ADDED")
       yield* Fiber.interrupt(fiber)
-    }))
+    }),
+  )
 
   it.effect("a success resets the backoff: the next outage starts again at ~1 s", () =>
     Effect.gen(function* () {
@@ -167,5 +170,6 @@ describe("resilient watch backoff (TestClock)", () => {
       expect(events.filter((e) => e.type === "FAILING")).toHaveLength(2)
       expect(events.filter((e) => e.type === "RESTORED")).toHaveLength(2)
       yield* Fiber.interrupt(fiber)
-    }))
+    }),
+  )
 })

@@ -1,0 +1,284 @@
+/**
+ * The simulated cluster's objects with the API semantics programs rely on: one monotonically
+ * increasing resourceVersion, optimistic concurrency (a stale resourceVersion is a `Conflict`; none
+ * means unconditional), `AlreadyExists`/`NotFound`, `generateName`, uid and creationTimestamp, label
+ * and name selection, JSON merge patch, no-op writes that change nothing (no new resourceVersion,
+ * no change recorded), and status subresources. Every change is handed to `onChange` (the watch log).
+ */
+import { Result } from "effect"
+import type { KubeStatus } from "../services/kube/errors.ts"
+import { applyMergePatch, isJsonObject, jsonEqual } from "../services/kube/merge-patch.ts"
+import { apiVersionOf, type ResourceType, type Verb } from "../services/kube/resources.ts"
+import { parseSelection, selects, type Selection } from "./object-selection.ts"
+import type { SeededRandom } from "./seeded-random.ts"
+import { badRequest, invalid, validateObject } from "./simulated-validation.ts"
+import { apiTime, clone, metaOf, objectKey, scopeOf, stringField, typeKey, type Obj } from "./wire-object.ts"
+
+export interface ApiRequest {
+  readonly type: ResourceType
+  readonly verb: Exclude<Verb, "watch">
+  readonly namespace?: string
+  readonly name?: string
+  readonly body?: unknown
+  readonly labelSelector?: string
+  readonly fieldSelector?: string
+}
+
+/** One committed change, under its own resourceVersion `rv`. */
+export interface Change {
+  readonly rv: number
+  readonly typeKey: string
+  readonly namespace: string | undefined
+  readonly type: "ADDED" | "MODIFIED" | "DELETED"
+  readonly object: Obj
+  readonly previous: Obj | undefined
+}
+
+export interface ObjectStore {
+  /** The newest resourceVersion. */
+  readonly revision: () => number
+  /** One request with the API's semantics. */
+  readonly execute: (request: ApiRequest) => Result.Result<unknown, KubeStatus>
+  /** The object, or a NotFound Status. */
+  readonly find: (type: ResourceType, namespace: string | undefined, name: string) => Result.Result<Obj, KubeStatus>
+  /** The selected objects (copies), in key order. */
+  readonly list: (type: ResourceType, namespace: string | undefined, selection: Selection) => Array<Obj>
+  /** Writes `.status` (the status subresource). */
+  readonly updateStatus: (type: ResourceType, namespace: string | undefined, name: string, status: unknown) => Result.Result<Obj, KubeStatus>
+}
+
+export interface ObjectStoreOptions {
+  /** uids and generated names. */
+  readonly random: SeededRandom
+  /** creationTimestamp. */
+  readonly now: () => Date
+  readonly onChange: (change: Change) => void
+  readonly startRevision: number
+}
+
+const qualified = (type: ResourceType): string => `${type.resource}${type.group === "" ? "" : `.${type.group}`}`
+const notFound = (type: ResourceType, name: string): KubeStatus => ({
+  code: 404,
+  reason: "NotFound",
+  message: `${qualified(type)} "${name}" not found`,
+  details: { name, kind: type.resource, ...(type.group === "" ? {} : { group: type.group }) },
+})
+const alreadyExists = (type: ResourceType, name: string): KubeStatus => ({
+  code: 409,
+  reason: "AlreadyExists",
+  message: `${qualified(type)} "${name}" already exists`,
+  details: { name, kind: type.resource },
+})
+const conflict = (type: ResourceType, name: string): KubeStatus => ({
+  code: 409,
+  reason: "Conflict",
+  message: `Operation cannot be fulfilled on ${type.resource} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+  details: { name, kind: type.resource },
+})
+
+const suffixAlphabet = "bcdfghjklmnpqrstvwxz2456789"
+
+const bodyObject = (body: unknown): Result.Result<Obj, KubeStatus> =>
+  isJsonObject(body) ? Result.succeed(clone(body) as Obj) : Result.fail(badRequest("the body of the request is not a JSON object"))
+
+/** Secrets: `stringData` is folded into `data` (base64), as the API does on write. */
+const normalize = (type: ResourceType, obj: Obj): Obj => {
+  const stringData = obj.stringData
+  if (type.resource !== "secrets" || !isJsonObject(stringData)) return obj
+  const data: Record<string, unknown> = isJsonObject(obj.data) ? { ...obj.data } : {}
+  for (const [key, value] of Object.entries(stringData)) {
+    if (typeof value === "string") data[key] = Buffer.from(value, "utf8").toString("base64")
+  }
+  const { stringData: _dropped, ...rest } = obj
+  return { ...rest, data }
+}
+
+const checkScope = (type: ResourceType, namespace: string | undefined, obj: Obj): KubeStatus | undefined => {
+  const declared = stringField(metaOf(obj), "namespace")
+  if (type.namespaced && declared !== undefined && declared !== namespace) {
+    return badRequest("the namespace of the provided object does not match the namespace sent on the request")
+  }
+  const kind = stringField(obj, "kind")
+  if (kind !== undefined && kind !== type.kind) return badRequest(`the kind of the provided object (${kind}) is not ${type.kind}`)
+  return undefined
+}
+
+/** A write to a type with a status subresource ignores the body's `.status`. */
+const withoutStatus = (obj: Obj, drop: boolean): Obj => {
+  const { status: _status, ...rest } = obj
+  return drop ? rest : obj
+}
+
+/** The object as the server stores it: `body`, then apiVersion and kind, then metadata with its name, namespace and the server's fields. */
+const asStored = (type: ResourceType, body: Obj, name: string, namespace: string | undefined, serverFields: Obj): Obj => ({
+  ...body,
+  apiVersion: apiVersionOf(type),
+  kind: type.kind,
+  metadata: {
+    ...metaOf(body),
+    name,
+    ...(namespace === undefined ? {} : { namespace }),
+    ...serverFields,
+  },
+})
+
+const preconditionFails = (existing: Obj, obj: Obj): boolean => {
+  const wanted = stringField(metaOf(obj), "resourceVersion")
+  return wanted !== undefined && wanted !== metaOf(existing).resourceVersion
+}
+
+export const makeObjectStore = (options: ObjectStoreOptions): ObjectStore => {
+  const { random, now, onChange } = options
+  const objects = new Map<string, Map<string, Obj>>()
+  let revision = options.startRevision
+
+  const bucket = (type: ResourceType): Map<string, Obj> => {
+    const key = typeKey(type)
+    let found = objects.get(key)
+    if (found === undefined) {
+      found = new Map()
+      objects.set(key, found)
+    }
+    return found
+  }
+
+  /** Records one change under a new resourceVersion and hands it on. */
+  const commit = (type: ResourceType, namespace: string | undefined, name: string, kind: Change["type"], next: Obj, previous: Obj | undefined): Obj => {
+    revision++
+    const stored: Obj = { ...next, metadata: { ...metaOf(next), resourceVersion: String(revision) } }
+    if (kind === "DELETED") bucket(type).delete(objectKey(namespace, name))
+    else bucket(type).set(objectKey(namespace, name), stored)
+    onChange({ rv: revision, typeKey: typeKey(type), namespace, type: kind, object: stored, previous })
+    return clone(stored)
+  }
+
+  const create = (type: ResourceType, namespace: string | undefined, body: unknown): Result.Result<Obj, KubeStatus> => {
+    const parsed = bodyObject(body)
+    if (Result.isFailure(parsed)) return parsed
+    const obj = normalize(type, parsed.success)
+    const scopeError = checkScope(type, namespace, obj)
+    if (scopeError !== undefined) return Result.fail(scopeError)
+    const meta = metaOf(obj)
+    if (stringField(meta, "resourceVersion") !== undefined) {
+      return Result.fail(badRequest("resourceVersion should not be set on objects to be created"))
+    }
+    const sameType = bucket(type)
+    let name = stringField(meta, "name")
+    const generateName = stringField(meta, "generateName")
+    if (name === undefined && generateName !== undefined) {
+      for (let i = 0; i < 8 && (name === undefined || sameType.has(objectKey(namespace, name))); i++) {
+        name = generateName + Array.from({ length: 5 }, () => random.pick([...suffixAlphabet])).join("")
+      }
+    }
+    if (name === undefined) {
+      return Result.fail(invalid(type, "", [{ field: "metadata.name", message: "Required value: name or generateName is required" }]))
+    }
+    if (sameType.has(objectKey(namespace, name))) return Result.fail(alreadyExists(type, name))
+    const fields: Obj = { ...withoutStatus(obj, type.statusSubresource === true), ...(type.resource === "pods" ? { status: { phase: "Pending" } } : {}) }
+    const next = asStored(type, fields, name, namespace, { uid: random.uuid(), creationTimestamp: apiTime(now()) })
+    const rejected = validateObject(type, next, name, namespace)
+    if (rejected !== undefined) return Result.fail(rejected)
+    return Result.succeed(commit(type, namespace, name, "ADDED", next, undefined))
+  }
+
+  /** The common end of update and patch: server-owned fields kept, validated, no-op detected. */
+  const write = (
+    type: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    existing: Obj,
+    candidate: Obj,
+    keepStatus: boolean,
+  ): Result.Result<Obj, KubeStatus> => {
+    const obj = normalize(type, candidate)
+    const declaredName = stringField(metaOf(obj), "name")
+    if (declaredName !== undefined && declaredName !== name) {
+      return Result.fail(badRequest(`the name of the object (${declaredName}) does not match the name on the URL (${name})`))
+    }
+    const scopeError = checkScope(type, namespace, obj)
+    if (scopeError !== undefined) return Result.fail(scopeError)
+    const old = metaOf(existing)
+    const body: Obj = { ...withoutStatus(obj, keepStatus), ...(keepStatus && existing.status !== undefined ? { status: existing.status } : {}) }
+    const next = asStored(type, body, name, namespace, { uid: old.uid, creationTimestamp: old.creationTimestamp, resourceVersion: old.resourceVersion })
+    if (existing.immutable === true && (!jsonEqual(next.data, existing.data) || !jsonEqual(next.binaryData, existing.binaryData) || next.immutable !== true)) {
+      return Result.fail(invalid(type, name, [{ field: "data", message: "Forbidden: field is immutable when `immutable` is set" }]))
+    }
+    const rejected = validateObject(type, next, name, namespace)
+    if (rejected !== undefined) return Result.fail(rejected)
+    if (jsonEqual(next, existing)) return Result.succeed(clone(existing))
+    return Result.succeed(commit(type, namespace, name, "MODIFIED", next, existing))
+  }
+
+  const existingOr404 = (type: ResourceType, namespace: string | undefined, name: string | undefined): Result.Result<Obj, KubeStatus> => {
+    if (name === undefined) return Result.fail(badRequest(`a name is required to address one ${type.kind}`))
+    const found = bucket(type).get(objectKey(namespace, name))
+    return found === undefined ? Result.fail(notFound(type, name)) : Result.succeed(found)
+  }
+
+  const list = (type: ResourceType, namespace: string | undefined, selection: Selection): Array<Obj> =>
+    [...bucket(type).entries()]
+      .filter(([, obj]) => (namespace === undefined || metaOf(obj).namespace === namespace) && selects(selection, obj))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([, obj]) => clone(obj))
+
+  const execute = (request: ApiRequest): Result.Result<unknown, KubeStatus> => {
+    const { type } = request
+    const namespace = scopeOf(type, request.namespace)
+    switch (request.verb) {
+      case "get":
+        return Result.map(existingOr404(type, namespace, request.name), clone)
+      case "list": {
+        const selector = parseSelection(request.labelSelector, request.fieldSelector)
+        if (Result.isFailure(selector)) return Result.fail(badRequest(selector.failure))
+        return Result.succeed({
+          apiVersion: apiVersionOf(type),
+          kind: `${type.kind}List`,
+          metadata: { resourceVersion: String(revision) },
+          items: list(type, namespace, selector.success),
+        })
+      }
+      case "create":
+        return create(type, namespace, request.body)
+      // An update replaces the object; a patch is a JSON merge patch onto it.
+      case "update":
+      case "patch": {
+        const name = request.name ?? ""
+        const existing = existingOr404(type, namespace, request.name)
+        if (Result.isFailure(existing)) return existing
+        const body = bodyObject(request.body)
+        if (Result.isFailure(body)) return body
+        if (preconditionFails(existing.success, body.success)) return Result.fail(conflict(type, name))
+        const next = request.verb === "patch" ? (applyMergePatch(existing.success, body.success) as Obj) : body.success
+        return write(type, namespace, name, existing.success, next, type.statusSubresource === true)
+      }
+      case "delete": {
+        const existing = existingOr404(type, namespace, request.name)
+        if (Result.isFailure(existing)) return existing
+        const name = request.name ?? ""
+        commit(type, namespace, name, "DELETED", existing.success, existing.success)
+        return Result.succeed({
+          kind: "Status",
+          apiVersion: "v1",
+          metadata: {},
+          status: "Success",
+          details: { name, kind: type.resource, uid: metaOf(existing.success).uid },
+        })
+      }
+    }
+  }
+
+  return {
+    revision: () => revision,
+    execute,
+    find: existingOr404,
+    list,
+    updateStatus: (type, namespace, name, status) => {
+      const ns = scopeOf(type, namespace)
+      const existing = existingOr404(type, ns, name)
+      if (Result.isFailure(existing)) return existing
+      const next = { ...existing.success, status: clone(status) }
+      if (jsonEqual(next, existing.success)) return Result.succeed(clone(existing.success))
+      return Result.succeed(commit(type, ns, name, "MODIFIED", next, existing.success))
+    },
+  }
+}
