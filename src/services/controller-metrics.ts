@@ -2,7 +2,7 @@
  * The operator's Prometheus metrics, on a registry of its own (no global state, so tests and two
  * controllers in one process do not share counters).
  */
-import { Context, Effect, Layer } from "effect"
+import { Clock, Context, Effect, Layer } from "effect"
 import * as Prom from "prom-client"
 import { operandNames, type OperandName } from "../domain/operands.ts"
 import type { RevisionSet } from "../domain/revisions.ts"
@@ -19,9 +19,7 @@ export interface ControllerMetricsShape {
   readonly expose: Effect.Effect<{ readonly body: string; readonly contentType: string }>
 }
 
-export class ControllerMetrics extends Context.Service<ControllerMetrics, ControllerMetricsShape>()(
-  "cluster-backup/ControllerMetrics",
-) {
+export class ControllerMetrics extends Context.Service<ControllerMetrics, ControllerMetricsShape>()("cluster-backup/ControllerMetrics") {
   /**
    * A fresh registry. Time series about backups carry the `namespace` the controller manages, so
    * they are absent (not 0) until known: `absent()` alerts work, and an age of 0 never hides
@@ -30,56 +28,32 @@ export class ControllerMetrics extends Context.Service<ControllerMetrics, Contro
   static readonly make = (namespace: string, now: () => number = Date.now): ControllerMetricsShape => {
     const ns = { namespace }
     const registry = new Prom.Registry()
+    const gauge = <L extends string = never>(name: string, help: string, labelNames: ReadonlyArray<L> = [], collect?: Prom.CollectFunction<Prom.Gauge<L>>) =>
+      new Prom.Gauge<L>({ name, help, labelNames, registers: [registry], ...(collect === undefined ? {} : { collect }) })
     const reconciles = new Prom.Counter({
       name: "cluster_backup_reconciles_total",
       help: "Reconciles run by the BackupConfigController, by result",
       labelNames: ["result"] as const,
       registers: [registry],
     })
-    const observed = new Prom.Gauge({
-      name: "cluster_backup_observed_revision",
-      help: "status.latestAvailableRevision of each operand's operator CR, as last observed",
-      labelNames: ["operand"] as const,
-      registers: [registry],
-    })
-    const backedUp = new Prom.Gauge({
-      name: "cluster_backup_backed_up_revision",
-      help: "Revision of each operand in the newest rendered backup (backup-status)",
-      labelNames: ["operand"] as const,
-      registers: [registry],
-    })
-    const pending = new Prom.Gauge({
-      name: "cluster_backup_render_pending",
-      help: "1 while revisions differ from the rendered backup pod and a render waits (settle window or minimum interval)",
-      registers: [registry],
-    })
-    const lastRender = new Prom.Gauge({
-      name: "cluster_backup_last_render_timestamp_seconds",
-      help: "When cluster-backup-pod was last rendered",
-      labelNames: ["namespace"] as const,
-      registers: [registry],
-    })
+    const observed = gauge("cluster_backup_observed_revision", "status.latestAvailableRevision of each operand's operator CR, as last observed", ["operand"])
+    const backedUp = gauge("cluster_backup_backed_up_revision", "Revision of each operand in the newest rendered backup (backup-status)", ["operand"])
+    const pending = gauge(
+      "cluster_backup_render_pending",
+      "1 while revisions differ from the rendered backup pod and a render waits (settle window or minimum interval)",
+    )
+    const lastRender = gauge("cluster_backup_last_render_timestamp_seconds", "When cluster-backup-pod was last rendered", ["namespace"])
     let lastCompleteMs: number | undefined
-    const lastComplete = new Prom.Gauge({
-      name: "cluster_backup_last_complete_backup_timestamp_seconds",
-      help: "When the newest complete backup finished",
-      labelNames: ["namespace"] as const,
-      registers: [registry],
-    })
-    new Prom.Gauge({
-      name: "cluster_backup_newest_complete_backup_age_seconds",
-      help: "Age of the newest complete backup (absent until one completed): alert when it grows",
-      labelNames: ["namespace"] as const,
-      registers: [registry],
-      collect() {
+    const lastComplete = gauge("cluster_backup_last_complete_backup_timestamp_seconds", "When the newest complete backup finished", ["namespace"])
+    gauge(
+      "cluster_backup_newest_complete_backup_age_seconds",
+      "Age of the newest complete backup (absent until one completed): alert when it grows",
+      ["namespace"],
+      function () {
         if (lastCompleteMs !== undefined) this.set(ns, Math.max(0, (now() - lastCompleteMs) / 1000))
       },
-    })
-    const leader = new Prom.Gauge({
-      name: "cluster_backup_leader",
-      help: "1 while this replica holds the leader Lease",
-      registers: [registry],
-    })
+    )
+    const leader = gauge("cluster_backup_leader", "1 while this replica holds the leader Lease")
     const setRevisions = (gauge: Prom.Gauge<"operand">, set: Partial<Record<OperandName, number>> | undefined) =>
       Effect.sync(() => {
         for (const name of operandNames) {
@@ -104,5 +78,10 @@ export class ControllerMetrics extends Context.Service<ControllerMetrics, Contro
     }
   }
 
-  static readonly live = (namespace: string) => Layer.sync(ControllerMetrics, () => ControllerMetrics.make(namespace))
+  /** A fresh registry whose backup age follows the Clock (a TestClock in tests). */
+  static readonly live = (namespace: string) =>
+    Layer.effect(
+      ControllerMetrics,
+      Clock.clockWith((clock) => Effect.sync(() => ControllerMetrics.make(namespace, () => clock.currentTimeMillisUnsafe()))),
+    )
 }

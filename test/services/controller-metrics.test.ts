@@ -1,4 +1,6 @@
+import { it as effectIt } from "@effect/vitest"
 import { Effect } from "effect"
+import { TestClock } from "effect/testing"
 import { describe, expect, it } from "vitest"
 import { ControllerMetrics } from "../../src/services/controller-metrics.ts"
 
@@ -6,7 +8,8 @@ const run = <A>(e: Effect.Effect<A>) => Effect.runPromise(e)
 
 describe("ControllerMetrics", () => {
   it("exposes reconcile counts, revisions per operand and the age of the newest complete backup", async () => {
-    let now = 1_000_000
+    // The backup completes "now"; its age is read from the clock when /metrics is scraped, later.
+    let now = 400_000
     const m = ControllerMetrics.make("openshift-etcd", () => now)
     await run(m.reconciled("success"))
     await run(m.reconciled("success"))
@@ -24,6 +27,16 @@ describe("ControllerMetrics", () => {
     expect(body).toContain('cluster_backup_backed_up_revision{operand="kube-scheduler"} 6')
     expect(body).toContain('cluster_backup_newest_complete_backup_age_seconds{namespace="openshift-etcd"} 600')
   })
+
+  effectIt.effect("the live layer's backup age follows the Clock", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(1_000_000)
+      const m = yield* Effect.provide(ControllerMetrics, ControllerMetrics.live("openshift-etcd"))
+      yield* m.lastCompleteBackup(1_000_000)
+      yield* TestClock.adjust(600_000)
+      expect((yield* m.expose).body).toContain('cluster_backup_newest_complete_backup_age_seconds{namespace="openshift-etcd"} 600')
+    }),
+  )
 
   it("two registries do not share counters", async () => {
     const a = ControllerMetrics.make("openshift-etcd")

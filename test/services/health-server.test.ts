@@ -30,15 +30,17 @@ describe("health server", () => {
   })
 
   it("fails with the port when it cannot listen", async () => {
-    const exit = await Effect.runPromiseExit(
+    const endpoints = { ready: () => true, metrics: async () => ({ body: "", contentType: "text/plain" }) }
+    const { taken, error } = await Effect.runPromise(
       Effect.scoped(
         Effect.gen(function* () {
-          const port = yield* serveHealth({ ready: () => true, metrics: async () => ({ body: "", contentType: "text/plain" }) }, 0, "127.0.0.1")
-          yield* serveHealth({ ready: () => true, metrics: async () => ({ body: "", contentType: "text/plain" }) }, port, "127.0.0.1")
+          const taken = yield* serveHealth(endpoints, 0, "127.0.0.1")
+          return { taken, error: yield* Effect.flip(serveHealth(endpoints, taken, "127.0.0.1")) }
         }),
       ),
     )
-    expect(exit._tag).toBe("Failure")
-    expect(JSON.stringify(exit)).toContain("HealthServerFailed")
+    expect(error._tag).toBe("HealthServerFailed")
+    expect(error.port).toBe(taken)
+    expect(error.message).toContain(`cannot listen on 127.0.0.1:${taken}`)
   })
 })
