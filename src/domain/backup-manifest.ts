@@ -20,6 +20,7 @@ import { defaultOperands, OperandName, operandNames, type OperandTable } from ".
 import { operandCrReference, Revision, RevisionSet } from "./revisions.ts"
 import { Rfc3339Utc } from "./rfc3339.ts"
 import { firstKeyedProblem, formatKeyPath } from "./schema-errors.ts"
+import { failureText } from "./failure-text.ts"
 
 /** The format this version writes; 1 (before `manifestSha256`) is still read. */
 export const manifestFormatVersion = 2
@@ -217,7 +218,7 @@ export const decodeBackupManifest = (
   try {
     json = JSON.parse(text)
   } catch (e) {
-    return invalid("", `is not JSON (${e instanceof Error ? e.message : String(e)})`)
+    return invalid("", `is not JSON (${failureText(e)})`)
   }
   const decoded = decodeShape(json)
   if (Result.isFailure(decoded)) {

@@ -22,6 +22,7 @@ import { Result, Schema } from "effect"
 import { podDirectory, podManifestPath, staticPodResourcesDir } from "./archive-layout.ts"
 import { defaultOperands, operandList, type OperandTable } from "./operands.ts"
 import { RevisionSet } from "./revisions.ts"
+import { failureText } from "./failure-text.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Revision bump
@@ -66,7 +67,7 @@ const parseJsonWithBigInts = (text: string): Result.Result<unknown, string> => {
   try {
     return Result.succeed(JSON.parse(text, reviver as (key: string, value: unknown) => unknown))
   } catch (e) {
-    return Result.fail(e instanceof Error ? e.message : String(e))
+    return Result.fail(failureText(e))
   }
 }
 

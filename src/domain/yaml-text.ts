@@ -7,6 +7,7 @@
 import { Result } from "effect"
 import * as YAML from "yaml"
 import { canonicalize } from "./canonical-json.ts"
+import { failureText } from "./failure-text.ts"
 
 export interface YamlProblem {
   readonly message: string
@@ -34,7 +35,7 @@ export const parseYamlText = (
   try {
     return Result.succeed(doc.toJS())
   } catch (e) {
-    return Result.fail({ message: `invalid YAML: ${e instanceof Error ? e.message : String(e)}` })
+    return Result.fail({ message: `invalid YAML: ${failureText(e)}` })
   }
 }
 

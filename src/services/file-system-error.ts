@@ -4,8 +4,8 @@
  * `SystemError` keeps Node's exception as its cause, while its own message shows a descriptor
  * number where a file handle failed: `Unknown: FileSystem.writeAll (21)`) both map here.
  */
-import { inspect } from "node:util"
 import { Schema } from "effect"
+import { failureText } from "../domain/failure-text.ts"
 
 /** The fields of a file-system failure, for the tagged errors that carry one. */
 export const FileSystemFailureFields = {
@@ -63,18 +63,7 @@ const advice: Readonly<Record<string, (path: string, operation: string) => strin
 /** The codes the mapper explains; any other keeps the system's own description. */
 export const explainedCodes: ReadonlyArray<string> = Object.keys(advice)
 
-const systemDescription = (failure: unknown): string => {
-  if (typeof failure === "object" && failure !== null) {
-    const message = (failure as { readonly message?: unknown }).message
-    if (typeof message === "string" && message !== "") return message
-  }
-  try {
-    return String(failure)
-  } catch {
-    // An object whose conversion throws (no prototype, a broken toString): still say something.
-    return inspect(failure, { depth: 2 })
-  }
-}
+const systemDescription = failureText
 
 /**
  * The structured account of `failure` (anything a file-system call failed with) during

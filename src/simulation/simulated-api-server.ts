@@ -18,6 +18,7 @@ import { stringify } from "yaml"
 import { statusBody, type KubeStatus } from "../services/kube/errors.ts"
 import { parseResourcePath } from "../services/kube/resources.ts"
 import type { ApiRequest, SimulatedCluster, WatchSession } from "./simulated-cluster.ts"
+import { failureText } from "../domain/failure-text.ts"
 
 export interface SimulatedApiServerOptions {
   /** Default 127.0.0.1. */
@@ -251,7 +252,7 @@ export const simulatedApiServer = (
       try: () => startSimulatedApiServer(cluster, options),
       catch: (cause) =>
         new SimulatedApiServerFailed({
-          message: `cannot listen on ${options.host ?? "127.0.0.1"}:${options.port ?? 0}: ${cause instanceof Error ? cause.message : String(cause)}`,
+          message: `cannot listen on ${options.host ?? "127.0.0.1"}:${options.port ?? 0}: ${failureText(cause)}`,
         }),
     }),
     (server) => Effect.promise(server.close),
@@ -298,6 +299,6 @@ export const writeKubeconfig = (path: string, target: KubeconfigTarget): Effect.
     },
     catch: (cause) =>
       new SimulatedApiServerFailed({
-        message: `cannot write the kubeconfig ${path}: ${cause instanceof Error ? cause.message : String(cause)}`,
+        message: `cannot write the kubeconfig ${path}: ${failureText(cause)}`,
       }),
   })

@@ -12,6 +12,7 @@ import { operandList } from "../../domain/operands.ts"
 import type { EtcdConnection } from "../../services/etcd/etcd.ts"
 import { operatorCrKey } from "../backup/etcd-operator-revisions.ts"
 import type { Obj } from "../../simulation/simulated-cluster.ts"
+import { failureText } from "../../domain/failure-text.ts"
 
 export class EtcdSeedFailed extends Schema.TaggedError<EtcdSeedFailed>()("EtcdSeedFailed", {
   message: Schema.String,
@@ -61,7 +62,7 @@ export const etcdClient = (connection: EtcdConnection) =>
   )
 
 const attempt = <A>(what: string, run: () => Promise<A>) =>
-  Effect.tryPromise({ try: run, catch: (e) => new EtcdSeedFailed({ message: `${what}: ${e instanceof Error ? e.message : String(e)}` }) })
+  Effect.tryPromise({ try: run, catch: (e) => new EtcdSeedFailed({ message: `${what}: ${failureText(e)}` }) })
 
 /** Writes one operator CR (after a revision bump, so the next snapshot holds it). */
 export const putOperatorCr = (client: Etcd3, cr: Obj) =>

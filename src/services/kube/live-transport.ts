@@ -21,6 +21,7 @@ import { Effect, Result, Schema, Stream } from "effect"
 import { clientSideError, errorFromStatus, KubeResponseInvalid, StatusBody, StatusReason, Unauthorized, type KubeError, type ResourceRef } from "./errors.ts"
 import { resourcePath, type Endpoint } from "./resources.ts"
 import { assertVerbAllowed, refOf, type KubeTransport, type RawWatchEvent, type RequestVerb } from "./transport.ts"
+import { failureText } from "../../domain/failure-text.ts"
 
 /** Where the API server and credentials come from. */
 export type KubeConfigSource =
@@ -111,7 +112,7 @@ export const loadKubeConfig = (source: KubeConfigSource, env: NodeJS.ProcessEnv 
         catch: (cause) =>
           new KubeConfigInvalid({
             source: described,
-            message: `cannot use the Kubernetes configuration from ${described}: ${cause instanceof Error ? cause.message : String(cause)}`,
+            message: `cannot use the Kubernetes configuration from ${described}: ${failureText(cause)}`,
           }),
       })
     switch (source._tag) {
@@ -221,7 +222,7 @@ export const liveTransport = (config: KubeConfig, options: LiveOptions = {}): Ku
     if (code === "ECONNREFUSED") {
       return clientSideError(StatusReason.ConnectionRefused, `the API server at ${server} refused the connection (ECONNREFUSED)`, ref)
     }
-    const detail = cause instanceof Error ? cause.message : String(cause)
+    const detail = failureText(cause)
     return clientSideError(StatusReason.ConnectionFailed, `the connection to the API server at ${server} failed (${code ?? detail})`, ref)
   }
 
@@ -395,6 +396,6 @@ export const liveTransport = (config: KubeConfig, options: LiveOptions = {}): Ku
 class CredentialsError {
   readonly detail: string
   constructor(cause: unknown) {
-    this.detail = cause instanceof Error ? cause.message : String(cause)
+    this.detail = failureText(cause)
   }
 }
