@@ -39,6 +39,15 @@ describe("SnapshotBlobs", () => {
     )
   })
 
+  it("passes the blob on as views of the received chunks, never as copies", () => {
+    const wire = frameMessage(T.encode(T.fromObject({ remaining_bytes: 1, blob: new Uint8Array(1000).fill(9) })).finish())
+    const chunk = Buffer.from(wire)
+    const blobs = new SnapshotBlobs()
+    const out = [...blobs.push(chunk.subarray(0, 500)), ...blobs.push(chunk.subarray(500))]
+    expect(Buffer.concat(out)).toEqual(Buffer.alloc(1000, 9))
+    for (const view of out) expect(view.buffer).toBe(chunk.buffer)
+  })
+
   it("knows when it stopped inside a message, and refuses a field that overruns its message", () => {
     const blobs = new SnapshotBlobs()
     blobs.push(frameMessage(Uint8Array.of(0x1a, 0x03, 1, 2, 3)).subarray(0, 7))
