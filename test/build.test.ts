@@ -9,7 +9,7 @@ import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join, relative } from "node:path"
+import { dirname, join, relative } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -57,6 +57,28 @@ describe("npm run build", () => {
     // (they were half the operator's Kubernetes chunk and ~10 MiB of its idle RSS).
     expect(chunks.some(({ code }) => code.includes("// node_modules/@kubernetes/client-node/dist/config.js"))).toBe(true)
     expect(chunks.filter(({ code }) => code.includes("// node_modules/@kubernetes/client-node/dist/gen/models/")).map(({ f }) => f)).toEqual([])
+  })
+
+  it("carries the simulation only in what the demo loads: no other subcommand's chunks hold it", () => {
+    const code = new Map(
+      filesUnder(outDir)
+        .filter((f) => f.endsWith(".js"))
+        .map((f) => [f, readFileSync(join(outDir, f), "utf8")]),
+    )
+    // Chunks load each other by relative path, statically and with import("...").
+    const loads = (chunk: string, seen = new Set<string>()): Set<string> => {
+      if (seen.has(chunk) || !code.has(chunk)) return seen
+      seen.add(chunk)
+      for (const m of code.get(chunk)!.matchAll(/(?:from|import)\s*\(?\s*"(\.\/[^"]+\.js)"/g)) loads(join(dirname(chunk), m[1]!), seen)
+      return seen
+    }
+    const simulationIn = (chunk: string) => [...loads(chunk)].filter((f) => code.get(f)!.includes("\n// src/simulation/"))
+    const commands = [...code.keys()].filter((f) => /^chunks\/[\w-]+-command-\w+\.js$/.test(f))
+    expect(commands.some((f) => f.startsWith("chunks/operator-command-"))).toBe(true)
+    for (const chunk of commands) {
+      if (chunk.startsWith("chunks/demo-command-")) expect(simulationIn(chunk), chunk).not.toEqual([])
+      else expect(simulationIn(chunk), chunk).toEqual([])
+    }
   })
 
   it("--version and the help of the command and of every subcommand are what the sources print", async () => {
