@@ -63,7 +63,7 @@ export const uploadBackup = Effect.fn("uploadBackup")(function* (
   const files: Array<PutResult> = []
   for (const f of [manifest.files.snapshot, manifest.files.resources]) {
     yield* onFile(f.name, f.size)
-    const put = yield* store.putFile(objectKey(prefix, id, f.name), join(dir, f.name), { sha256: f.sha256 })
+    const put = yield* store.putFile(objectKey(prefix, id, f.name), join(dir, f.name), { sha256: f.sha256, maxBytes: f.size })
     if (put.size !== f.size) {
       return yield* new BackupToUploadInvalid({
         path: join(dir, f.name),

@@ -22,6 +22,12 @@ export interface PutResult {
   readonly sha256: string
 }
 
+export interface PutFileOptions {
+  readonly sha256?: string | undefined
+  /** Refuse a larger file (the size its manifest states). */
+  readonly maxBytes?: number | undefined
+}
+
 export interface ObjectPage {
   /** In ascending key order. */
   readonly objects: ReadonlyArray<StoredObject>
@@ -32,8 +38,12 @@ export interface ObjectPage {
 export interface BackupStoreShape {
   /** Where the store is, for messages (`s3://bucket`, `/mnt/backups`): never a credential. */
   readonly location: string
-  /** Uploads a local file; with `sha256`, fails (and stores nothing) when the file's differs. */
-  readonly putFile: (key: string, path: string, options?: { readonly sha256?: string | undefined }) => Effect.Effect<PutResult, StoreError>
+  /**
+   * Uploads a local file, opened by `backup-file.ts`'s opener: only a regular file (a FIFO or a
+   * device is refused at once), never read past its size at open or `maxBytes`. With `sha256`,
+   * fails (and stores nothing) when the file's differs.
+   */
+  readonly putFile: (key: string, path: string, options?: PutFileOptions) => Effect.Effect<PutResult, StoreError>
   readonly putBytes: (key: string, bytes: Uint8Array) => Effect.Effect<PutResult, StoreError>
   /** Downloads to `path` (through `<path>.part`); the size and the sha256 of what was written. */
   readonly getFile: (key: string, path: string) => Effect.Effect<PutResult, StoreError>

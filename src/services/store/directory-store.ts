@@ -6,11 +6,13 @@
  * period. A directory has no object metadata: the manifest's sha256 is checked at download.
  */
 import { createHash } from "node:crypto"
-import { createReadStream, createWriteStream } from "node:fs"
+import { createWriteStream } from "node:fs"
 import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from "node:fs/promises"
 import { dirname, join } from "node:path"
+import { Readable } from "node:stream"
 import { Effect, Layer } from "effect"
 import type { PendingUpload, StoredObject } from "../../domain/store-layout.ts"
+import { BackupFileRefused, readBackupFile } from "../backup-file.ts"
 import { BackupStore, type BackupStoreShape, type ObjectPage, type PutResult } from "./backup-store.ts"
 import { errnoCode, localIoFailed, StoreBucketMissing, StoreLocalIoFailed, StoreIntegrityFailed, StoreObjectMissing, type StoreError } from "./store-errors.ts"
 
@@ -29,7 +31,7 @@ const fsyncPath = async (path: string) => {
 }
 
 /** Copies `from` into `to` through `<to>.part` (fsync, rename, fsync of the directory), hashing on the way. */
-const copyAtomically = (from: string | Uint8Array, to: string, expectedSha256: string | undefined) =>
+const copyAtomically = (from: string | Uint8Array, to: string, expectedSha256: string | undefined, maxBytes?: number) =>
   new Promise<{ size: number; sha256: string }>((resolve, reject) => {
     const part = `${to}${partSuffix}`
     const hash = createHash("sha256")
@@ -37,7 +39,9 @@ const copyAtomically = (from: string | Uint8Array, to: string, expectedSha256: s
     const out = createWriteStream(part, { mode: 0o600 })
     const fail = (where: string, e: unknown) => {
       out.destroy()
-      rm(part, { force: true }).finally(() => reject(Object.assign(e instanceof Error ? e : new Error(String(e)), { where })))
+      rm(part, { force: true }).finally(() =>
+        reject(e instanceof BackupFileRefused ? e : Object.assign(e instanceof Error ? e : new Error(String(e)), { where })),
+      )
     }
     out.on("error", (e) => fail(part, e))
     out.on("finish", () => {
@@ -60,7 +64,8 @@ const copyAtomically = (from: string | Uint8Array, to: string, expectedSha256: s
       out.end(from)
       return
     }
-    const input = createReadStream(from)
+    // Only a regular file, read no further than its size at open: a FIFO is refused, not waited on.
+    const input = Readable.from(readBackupFile(from, { maxBytes }))
     input.on("error", (e) => fail(from, e))
     input.on("data", (d) => {
       const chunk = d as Buffer
@@ -93,7 +98,7 @@ export const makeDirectoryStore = (root: string): BackupStoreShape => {
     ),
   )
 
-  const put = (key: string, from: string | Uint8Array, expectedSha256: string | undefined): Effect.Effect<PutResult, StoreError> =>
+  const put = (key: string, from: string | Uint8Array, expectedSha256: string | undefined, maxBytes?: number): Effect.Effect<PutResult, StoreError> =>
     Effect.gen(function* () {
       if (!validKey(key)) return yield* badKey(key)
       yield* rootExists
@@ -102,9 +107,10 @@ export const makeDirectoryStore = (root: string): BackupStoreShape => {
       const written = yield* Effect.tryPromise({
         try: (signal) => {
           signal.addEventListener("abort", () => void rm(`${to}${partSuffix}`, { force: true }))
-          return copyAtomically(from, to, expectedSha256)
+          return copyAtomically(from, to, expectedSha256, maxBytes)
         },
         catch: (e): StoreError => {
+          if (e instanceof BackupFileRefused) return e
           const where = (e as { where?: string }).where ?? to
           if (errnoCode(e) === "ESHA256") {
             const found = (e as { found: string }).found
@@ -219,7 +225,7 @@ export const makeDirectoryStore = (root: string): BackupStoreShape => {
 
   return {
     location: store,
-    putFile: (key, path, options) => put(key, path, options?.sha256),
+    putFile: (key, path, options) => put(key, path, options?.sha256, options?.maxBytes),
     putBytes: (key, bytes) => put(key, bytes, undefined),
     getFile,
     getBytes,

@@ -5,11 +5,12 @@
  * faults that survive retrying, as they would against a real store. Puts are all or nothing.
  */
 import { createHash } from "node:crypto"
-import { readFile, rename, writeFile } from "node:fs/promises"
+import { rename, writeFile } from "node:fs/promises"
 import { Effect, Layer } from "effect"
 import type { PendingUpload, StoredObject } from "../../domain/store-layout.ts"
+import { readBackupFileBytes } from "../backup-file.ts"
 import { BackupStore, type BackupStoreShape, type ObjectPage } from "./backup-store.ts"
-import { localIoFailed, StoreIntegrityFailed, StoreObjectMissing, StoreRequestFailed, type StoreError } from "./store-errors.ts"
+import { backupFileFailed, localIoFailed, StoreIntegrityFailed, StoreObjectMissing, StoreRequestFailed, type StoreError } from "./store-errors.ts"
 import { retryTransient, type RetryOptions } from "./store-retry.ts"
 
 export interface MemoryObject {
@@ -118,7 +119,10 @@ export const makeMemoryStore = (options: MemoryStoreOptions = {}): MemoryStore =
     objects,
     uploads,
     putFile: (key, path, o) =>
-      Effect.tryPromise({ try: () => readFile(path), catch: (e) => localIoFailed(path, "read", e) }).pipe(Effect.flatMap((b) => put(key, b, o?.sha256, path))),
+      readBackupFileBytes(path, o?.maxBytes ?? Number.MAX_SAFE_INTEGER).pipe(
+        Effect.mapError(backupFileFailed),
+        Effect.flatMap((b) => put(key, b, o?.sha256, path)),
+      ),
     putBytes: (key, bytes) => put(key, bytes, undefined, "the bytes"),
     getBytes: (key) => get(key).pipe(Effect.map((o) => new Uint8Array(o.bytes))),
     getFile: (key, path) =>

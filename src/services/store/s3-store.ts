@@ -19,9 +19,10 @@ import { createWriteStream } from "node:fs"
 import { open, rename, rm, stat, type FileHandle } from "node:fs/promises"
 import { Effect, Exit, Layer } from "effect"
 import type { PendingUpload, StoredObject } from "../../domain/store-layout.ts"
-import { BackupStore, type BackupStoreShape, type ObjectPage, type PutResult } from "./backup-store.ts"
+import { openBackupFile } from "../backup-file.ts"
+import { BackupStore, type BackupStoreShape, type ObjectPage, type PutFileOptions, type PutResult } from "./backup-store.ts"
 import { describeEndpoint, s3Exchange, s3Request, xmlBlocks, xmlField, type S3Endpoint, type S3Request } from "./s3-http.ts"
-import { localIoFailed, StoreIntegrityFailed, StoreObjectMissing, StoreRequestFailed, type StoreError } from "./store-errors.ts"
+import { localIoFailed, StoreIntegrityFailed, StoreObjectMissing, StoreRequestFailed, type StoreError, uploadFileFailed } from "./store-errors.ts"
 import { retryTransient, type RetryOptions } from "./store-retry.ts"
 
 export interface S3TransferOptions extends RetryOptions {
@@ -37,6 +38,8 @@ export interface S3TransferOptions extends RetryOptions {
 export const defaultTransferOptions: S3TransferOptions = { partSize: 16 * 1024 * 1024, partsInFlight: 4, retries: 5, retryBaseMs: 250 }
 
 export const minPartSize = 5 * 1024 * 1024
+/** How long a failed multipart upload's abort may take, retries included. */
+export const abortWithinMs = 10_000
 export const maxParts = 10_000
 
 const md5Base64 = (b: Uint8Array) => createHash("md5").update(b).digest("base64")
@@ -207,17 +210,22 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
           })
         }
       })
-      const abort = request({ operation: "AbortMultipartUpload", method: "DELETE", key, query: { uploadId } }).pipe(Effect.ignore)
+      // Bounded: a store that stopped answering must not hold the failure back (nor outlast a pod's
+      // 30 s termination grace period); an upload left behind is abandoned, and prune removes it.
+      const abort = request({ operation: "AbortMultipartUpload", method: "DELETE", key, query: { uploadId } }).pipe(
+        Effect.interruptible,
+        Effect.timeout(abortWithinMs),
+        Effect.catchCause(() => Effect.logWarning(`could not abort the multipart upload ${uploadId} of ${key} in ${store}: prune removes it once older than --leftover-grace`)),
+      )
       yield* upload.pipe(Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : abort)))
       return yield* checkStored(key, size, sha256)
     })
 
-  const putFile = (key: string, path: string, putOptions?: { readonly sha256?: string | undefined }) =>
+  const putFile = (key: string, path: string, putOptions?: PutFileOptions) =>
     Effect.acquireUseRelease(
-      Effect.tryPromise({ try: () => open(path, "r"), catch: ioFailed(path, "open") }),
-      (fh) =>
+      Effect.tryPromise({ try: () => openBackupFile(path, putOptions?.maxBytes), catch: (e) => uploadFileFailed(path, "open", e) }),
+      ({ handle: fh, size }) =>
         Effect.gen(function* () {
-          const size = (yield* Effect.tryPromise({ try: () => fh.stat(), catch: ioFailed(path, "read the size of") })).size
           if (size <= options.partSize) {
             const bytes = yield* readAt(fh, path, Buffer.allocUnsafe(size), size, 0)
             const found = sha256Hex(bytes)
@@ -228,7 +236,7 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
           const sha256 = putOptions?.sha256 ?? (yield* fileSha256(fh, path, size))
           return yield* multipart(key, path, fh, size, sha256)
         }),
-      (fh) => Effect.promise(() => fh.close()),
+      ({ handle }) => Effect.promise(() => handle.close()),
     )
 
   const getBytes = (key: string) => request({ operation: "GET", method: "GET", key }).pipe(Effect.map((r) => new Uint8Array(r.body)))

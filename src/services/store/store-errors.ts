@@ -4,7 +4,7 @@
  * session token, signature or Authorization header ever reaches a message.
  */
 import { Schema } from "effect"
-import type { BackupFileRefused } from "../backup-file.ts"
+import { type BackupFileFailure, BackupFileRefused } from "../backup-file.ts"
 import { describeFileSystemFailure, errnoCode as fileSystemErrnoCode, FileSystemFailureFields } from "../file-system-error.ts"
 
 /** The store refused our credentials or denied the operation (HTTP 403: signature, key, policy). */
@@ -95,3 +95,13 @@ export const errnoCode = (e: unknown): string => {
 /** A local I/O failure (`operation`: a verb, "read", "rename into") with the one mapper's message. */
 export const localIoFailed = (path: string, operation: string, e: unknown): StoreLocalIoFailed =>
   new StoreLocalIoFailed(describeFileSystemFailure(operation, path, e))
+
+/** A failure opening or reading a file to upload: `backup-file.ts`'s refusal as it is, anything else through the mapper. */
+export const uploadFileFailed = (path: string, operation: string, e: unknown): BackupFileRefused | StoreLocalIoFailed =>
+  e instanceof BackupFileRefused ? e : localIoFailed(path, operation, e)
+
+/** `backup-file.ts`'s failure as a StoreError: a refusal as it is, an unreadable file as the store's local I/O failure. */
+export const backupFileFailed = (e: BackupFileFailure): BackupFileRefused | StoreLocalIoFailed =>
+  e._tag === "BackupFileRefused"
+    ? e
+    : new StoreLocalIoFailed({ path: e.path, operation: e.operation, message: e.message, ...(e.code === undefined ? {} : { code: e.code }) })
