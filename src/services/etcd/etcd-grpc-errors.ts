@@ -25,31 +25,28 @@ export interface FailureContext {
   readonly tls: boolean
 }
 
+/** Which certificate a TLS failure code says was refused, if it says. */
+const rejectedSide = (tlsCode: string): EtcdTlsRejected["rejected"] | undefined =>
+  clientCertificateAlerts.has(tlsCode) ? "client-certificate" : serverCertificateFailures.has(tlsCode) ? "server-certificate" : undefined
+
+const tlsAdvice: Record<EtcdTlsRejected["rejected"], (endpoint: string, reason: string) => string> = {
+  "client-certificate": (endpoint, reason) =>
+    `etcd at ${endpoint} rejected the client certificate during the TLS handshake (${reason}): ` +
+    `check that --etcd-cert/--etcd-key hold a client certificate signed by the CA etcd trusts for clients (the etcd-client secret).`,
+  "server-certificate": (endpoint, reason) =>
+    `the serving certificate of etcd at ${endpoint} is not trusted (${reason}): ` +
+    `check that --etcd-cacert holds the CA bundle that signed etcd's serving certificate (the etcd-ca configmap) ` +
+    `and that the endpoint's host name is in that certificate.`,
+}
+
 /** The tagged error for a failed call; the message says what happened and what to check. */
 export const classifyEtcdFailure = (context: FailureContext, failure: GrpcCallFailed): EtcdError => {
   const { endpoint, operation, revision } = context
   const reason = failureReason(failure)
   const tlsCode = failure.tls
-  if (tlsCode !== undefined && clientCertificateAlerts.has(tlsCode)) {
-    return new EtcdTlsRejected({
-      endpoint,
-      rejected: "client-certificate",
-      tlsCode,
-      message:
-        `etcd at ${endpoint} rejected the client certificate during the TLS handshake (${reason}): ` +
-        `check that --etcd-cert/--etcd-key hold a client certificate signed by the CA etcd trusts for clients (the etcd-client secret).`,
-    })
-  }
-  if (tlsCode !== undefined && serverCertificateFailures.has(tlsCode)) {
-    return new EtcdTlsRejected({
-      endpoint,
-      rejected: "server-certificate",
-      tlsCode,
-      message:
-        `the serving certificate of etcd at ${endpoint} is not trusted (${reason}): ` +
-        `check that --etcd-cacert holds the CA bundle that signed etcd's serving certificate (the etcd-ca configmap) ` +
-        `and that the endpoint's host name is in that certificate.`,
-    })
+  const rejected = tlsCode === undefined ? undefined : rejectedSide(tlsCode)
+  if (tlsCode !== undefined && rejected !== undefined) {
+    return new EtcdTlsRejected({ endpoint, rejected, tlsCode, message: tlsAdvice[rejected](endpoint, reason) })
   }
   const refusedRevision = failure.origin === "etcd" && failure.status === GrpcStatus.OUT_OF_RANGE ? revisionErrors.get(failure.detail) : undefined
   if (refusedRevision === "compacted" && revision !== undefined) {

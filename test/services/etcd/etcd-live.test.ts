@@ -13,6 +13,15 @@ import { etcd3Client, seedKeyName, seedKeys, snapshotStatus, TestEtcd, valueFor 
 const withConnection = <A, E>(connection: EtcdConnection, f: Effect.Effect<A, E, Etcd>) =>
   Effect.scoped(Layer.build(EtcdLive.live(connection)).pipe(Effect.flatMap((context) => Effect.provideContext(f, context))))
 
+/** The error a status call on `connection` fails with. */
+const statusError = (connection: EtcdConnection) =>
+  Effect.flip(
+    withConnection(
+      connection,
+      Effect.flatMap(Etcd, (e) => e.status),
+    ),
+  )
+
 layer(TestEtcd.layerWithEtcd(), { excludeTestServices: true })("Etcd live layer against etcd 3.5 over TLS", (it) => {
   it.effect("reports member status and reads keys at past revisions", () =>
     Effect.gen(function* () {
@@ -85,12 +94,7 @@ layer(TestEtcd.layerWithEtcd(), { excludeTestServices: true })("Etcd live layer 
       const port = yield* freeLoopbackPort
       const endpoint = `https://127.0.0.1:${port}`
       const started = Date.now()
-      const error = yield* Effect.flip(
-        withConnection(
-          { ...member.connection, endpoints: [endpoint] },
-          Effect.flatMap(Etcd, (e) => e.status),
-        ),
-      )
+      const error = yield* statusError({ ...member.connection, endpoints: [endpoint] })
       assert.strictEqual(error._tag, "EtcdUnreachable")
       assert.include(error.message, `cannot reach etcd at ${endpoint}`)
       assert.include(error.message, "ECONNREFUSED")
@@ -115,12 +119,7 @@ layer(TestEtcd.layerWithEtcd(), { excludeTestServices: true })("Etcd live layer 
       const { member, workDir } = yield* TestEtcd
       const other = yield* generateTlsBundle(join(workDir, "other-ca"), { caName: "another CA" })
       const tls = { ...clientTls(other), cacert: member.tls!.caCert }
-      const error = yield* Effect.flip(
-        withConnection(
-          { endpoints: [member.clientUrl], tls },
-          Effect.flatMap(Etcd, (e) => e.status),
-        ),
-      )
+      const error = yield* statusError({ endpoints: [member.clientUrl], tls })
       assert.strictEqual(error._tag, "EtcdTlsRejected")
       assert.strictEqual((error as { rejected?: string }).rejected, "client-certificate")
       assert.include(error.message, `etcd at ${member.clientUrl} rejected the client certificate`)
@@ -132,12 +131,7 @@ layer(TestEtcd.layerWithEtcd(), { excludeTestServices: true })("Etcd live layer 
       const { member, workDir } = yield* TestEtcd
       const other = yield* generateTlsBundle(join(workDir, "other-ca-2"), { caName: "yet another CA" })
       const tls = { ...clientTls(member.tls!), cacert: other.caCert }
-      const error = yield* Effect.flip(
-        withConnection(
-          { endpoints: [member.clientUrl], tls },
-          Effect.flatMap(Etcd, (e) => e.status),
-        ),
-      )
+      const error = yield* statusError({ endpoints: [member.clientUrl], tls })
       assert.strictEqual(error._tag, "EtcdTlsRejected")
       assert.strictEqual((error as { rejected?: string }).rejected, "server-certificate")
     }),
@@ -147,21 +141,11 @@ layer(TestEtcd.layerWithEtcd(), { excludeTestServices: true })("Etcd live layer 
     Effect.gen(function* () {
       const { member, workDir } = yield* TestEtcd
       const dead = `https://127.0.0.1:${yield* freeLoopbackPort}`
-      const refused = yield* Effect.flip(
-        withConnection(
-          { ...member.connection, endpoints: [dead] },
-          Effect.flatMap(Etcd, (e) => e.status),
-        ),
-      )
+      const refused = yield* statusError({ ...member.connection, endpoints: [dead] })
       assert.deepInclude(refused, { _tag: "EtcdUnreachable", errno: "ECONNREFUSED", grpcStatus: 14 })
       const other = yield* generateTlsBundle(join(workDir, "other-ca-3"), { caName: "a third CA" })
       const tls = { ...clientTls(other), cacert: member.tls!.caCert }
-      const rejected = yield* Effect.flip(
-        withConnection(
-          { endpoints: [member.clientUrl], tls },
-          Effect.flatMap(Etcd, (e) => e.status),
-        ),
-      )
+      const rejected = yield* statusError({ endpoints: [member.clientUrl], tls })
       assert.deepInclude(rejected, { _tag: "EtcdTlsRejected", tlsCode: "ERR_SSL_TLSV1_ALERT_UNKNOWN_CA" })
     }),
   )
@@ -170,12 +154,7 @@ layer(TestEtcd.layerWithEtcd(), { excludeTestServices: true })("Etcd live layer 
     Effect.gen(function* () {
       const { member } = yield* TestEtcd
       const tls = { ...clientTls(member.tls!), key: "/nonexistent/tls.key" }
-      const error = yield* Effect.flip(
-        withConnection(
-          { endpoints: [member.clientUrl], tls },
-          Effect.flatMap(Etcd, (e) => e.status),
-        ),
-      )
+      const error = yield* statusError({ endpoints: [member.clientUrl], tls })
       assert.strictEqual(error._tag, "EtcdCredentialsUnreadable")
       assert.include(error.message, "/nonexistent/tls.key")
       assert.include(error.message, "ENOENT")

@@ -29,6 +29,14 @@ const pulling = (highWaterBytes = 1024) =>
     const pull = yield* Stream.toPull(boundedChunks(readable, highWaterBytes, perByte, onError))
     return { readable, pull }
   })
+/** `pulling`, after `chunks` were written and had a moment to arrive. */
+const pullingAfter = (chunks: ReadonlyArray<Buffer>, highWaterBytes = 1024) =>
+  Effect.gen(function* () {
+    const pulled = yield* pulling(highWaterBytes)
+    for (const chunk of chunks) pulled.readable.write(chunk)
+    yield* Effect.sleep(5)
+    return pulled
+  })
 
 describe("boundedChunks", () => {
   it.live("delivers the decoded items of every chunk in order, skipping chunks that decode to nothing", () =>
@@ -60,10 +68,7 @@ describe("boundedChunks", () => {
 
   it.live("pauses the readable past the high-water mark and resumes it once pulled", () =>
     Effect.gen(function* () {
-      const { readable, pull } = yield* pulling(4)
-      readable.write(bytes(1, 2, 3))
-      readable.write(bytes(4, 5))
-      yield* Effect.sleep(5)
+      const { readable, pull } = yield* pullingAfter([bytes(1, 2, 3), bytes(4, 5)], 4)
       expect(readable.isPaused()).toBe(true)
       expect(yield* pull).toEqual([1, 2, 3, 4, 5])
       expect(readable.isPaused()).toBe(false)
@@ -72,9 +77,7 @@ describe("boundedChunks", () => {
 
   it.live("a decoder's throw fails the stream through onError, and later pulls fail the same way", () =>
     Effect.gen(function* () {
-      const { readable, pull } = yield* pulling()
-      readable.write(bytes(1, 255))
-      yield* Effect.sleep(5)
+      const { pull } = yield* pullingAfter([bytes(1, 255)])
       const first = yield* Effect.exit(pull)
       const again = yield* Effect.exit(pull)
       for (const exit of [first, again]) {
@@ -88,9 +91,7 @@ describe("boundedChunks", () => {
 
   it.live("data received before a readable's error is delivered first, then the error", () =>
     Effect.gen(function* () {
-      const { readable, pull } = yield* pulling()
-      readable.write(bytes(1, 2))
-      yield* Effect.sleep(5)
+      const { readable, pull } = yield* pullingAfter([bytes(1, 2)])
       readable.destroy(new Error("connection reset"))
       yield* Effect.sleep(5)
       expect(yield* pull).toEqual([1, 2])
