@@ -2,16 +2,17 @@
  * The BackupConfigController: watches on the four operator CRs, the backup pods and its
  * ConfigMaps say *when* to reconcile; `reconcile` decides *what*. Triggers are coalesced (a
  * burst of events runs one sync) and syncs run one at a time, only while this replica leads.
- * A pending render is woken at its instant; failed syncs retry with capped exponential backoff;
+ * A pending render is woken at its instant; failed syncs retry on a Schedule (capped, jittered, exponential);
  * a periodic resync catches anything a watch missed. On interruption (SIGTERM) the sync in
  * progress finishes and the Lease is released.
  */
-import { Clock, Effect, FiberHandle, Queue, Ref, Stream } from "effect"
+import { Cause, Clock, Duration, Effect, FiberHandle, Option, Pull, Queue, Ref, Schedule, Stream } from "effect"
 import { backupStatusConfigMapName } from "../../domain/backup-status.ts"
 import { backupPodSelector } from "../../domain/pod-spec.ts"
 import { operandNames as allOperands } from "../../domain/operands.ts"
 import { ControllerMetrics } from "../../services/controller-metrics.ts"
 import { Kube, type WatchEvent } from "../../services/kube/kube.ts"
+import { retrySchedule } from "../../services/kube/retry.ts"
 import { initialLeadership, isLeader, releaseLease, runElection, type LeaseElectionConfig, type LeadershipState } from "./leader-election.ts"
 import { backupPodConfigMapName, emptyMemory } from "../../domain/operator-desired-state.ts"
 import { reconcile, type ReconcileConfig, type ReconcileResult } from "./reconcile.ts"
@@ -21,7 +22,7 @@ export interface ControllerConfig {
   readonly election: LeaseElectionConfig
   /** Reconcile at least this often even without events. */
   readonly resyncMs: number
-  /** First retry delay after a failed sync (doubles up to `maxBackoffMs`). */
+  /** First retry delay after a failed sync (doubles, jittered, up to `maxBackoffMs`). */
   readonly minBackoffMs: number
   readonly maxBackoffMs: number
 }
@@ -96,8 +97,18 @@ export const startController = Effect.fn("startController")(function* (config: C
       yield* FiberHandle.run(timer, Effect.sleep(Math.max(0, at - now)).pipe(Effect.andThen(wake(why))))
     })
 
-  // The worker: one sync at a time; a sync in progress is not interrupted.
-  let failures = 0
+  // The worker: one sync at a time; a sync in progress is not interrupted. Failed syncs are retried
+  // on the Kube requests' schedule (jittered exponential backoff, the server's Retry-After when a
+  // failure carries one), started afresh after each success.
+  const backoff = Schedule.toStep(
+    retrySchedule<unknown>({ maxRetries: Number.POSITIVE_INFINITY, baseDelayMillis: config.minBackoffMs, maxDelayMillis: config.maxBackoffMs, jitter: 0.5 }),
+  )
+  let retry = yield* backoff
+  const retryDelay = (now: number, error: unknown) =>
+    retry(now, error).pipe(
+      Effect.map(([, delay]) => Duration.toMillis(delay)),
+      Pull.catchDone(() => Effect.succeed(config.maxBackoffMs)),
+    )
   const handle = (why: string) =>
     Effect.gen(function* () {
       if (!(yield* isLeader(config.election, leadership))) return
@@ -105,7 +116,7 @@ export const startController = Effect.fn("startController")(function* (config: C
       syncs++
       const now = yield* Clock.currentTimeMillis
       if (result._tag === "Success") {
-        failures = 0
+        retry = yield* backoff
         last = result.value
         ready = true
         yield* metrics.reconciled("success")
@@ -119,9 +130,8 @@ export const startController = Effect.fn("startController")(function* (config: C
         if (result.value.requeueAt !== undefined) yield* wakeAt(result.value.requeueAt, "pending render due")
         yield* Effect.logDebug(`synced (${why}): ${result.value.decision}, ${result.value.writes} writes`)
       } else {
-        failures++
         yield* metrics.reconciled("error")
-        const delay = Math.min(config.maxBackoffMs, config.minBackoffMs * 2 ** Math.min(failures - 1, 20))
+        const delay = yield* retryDelay(now, Option.getOrUndefined(Cause.findErrorOption(result.cause)))
         yield* Effect.logWarning(`sync failed (${why}), retrying in ${delay} ms`).pipe(Effect.annotateLogs({ cause: String(result.cause) }))
         yield* wakeAt(now + delay, "retry after failure")
       }

@@ -30,10 +30,8 @@ export const noRetries: RetryPolicy = { maxRetries: 0, baseDelayMillis: 0, maxDe
  */
 export const immediateRetries: RetryPolicy = { maxRetries: 5, baseDelayMillis: 0, maxDelayMillis: 0, jitter: 0 }
 
-
 const notProcessed = (error: KubeError): boolean =>
-  error._tag === "Unavailable" &&
-  (error.reason === StatusReason.TooManyRequests || error.reason === StatusReason.ConnectionRefused)
+  error._tag === "Unavailable" && (error.reason === StatusReason.TooManyRequests || error.reason === StatusReason.ConnectionRefused)
 
 /** Whether `error` from a `verb` request is worth repeating unchanged. */
 export const isRetryable = (error: KubeError, verb: Verb): boolean => {
@@ -41,15 +39,17 @@ export const isRetryable = (error: KubeError, verb: Verb): boolean => {
   return verb === "create" ? notProcessed(error) : true
 }
 
+/** A failure that carries the server's Retry-After (a KubeError from a 429 or 503, or a failure wrapping one). */
+const hasRetryAfter = (error: unknown): error is { readonly retryAfterSeconds: number } =>
+  typeof error === "object" && error !== null && "retryAfterSeconds" in error && typeof error.retryAfterSeconds === "number"
+
 /**
  * The delay before retry number `attempt` (1-based): the server's Retry-After when it sent one,
  * else base * 2^(attempt-1) with `jitter` of it randomised by `unit` (a draw from [0, 1)); capped
  * by `maxDelayMillis`.
  */
-export const retryDelayMillis = (policy: RetryPolicy, attempt: number, error: KubeError, unit: number): number =>
-  "retryAfterSeconds" in error && error.retryAfterSeconds !== undefined
-    ? Math.min(policy.maxDelayMillis, Math.max(0, error.retryAfterSeconds * 1000))
-    : backoffMillis(policy, attempt, unit)
+export const retryDelayMillis = (policy: RetryPolicy, attempt: number, error: unknown, unit: number): number =>
+  hasRetryAfter(error) ? Math.min(policy.maxDelayMillis, Math.max(0, error.retryAfterSeconds * 1000)) : backoffMillis(policy, attempt, unit)
 
 /** Exponential backoff with jitter for retry number `attempt` (1-based), capped. */
 export const backoffMillis = (policy: RetryPolicy, attempt: number, unit: number): number => {
@@ -58,14 +58,14 @@ export const backoffMillis = (policy: RetryPolicy, attempt: number, unit: number
 }
 
 /**
- * The policy as a Schedule over the failures: at most `maxRetries` retries, each after
- * `retryDelayMillis` for that failure (its Retry-After, else the jittered exponential backoff).
+ * The policy as a Schedule over the failures: at most `maxRetries` retries (Infinity: no limit),
+ * each after `retryDelayMillis` for that failure (its Retry-After, else the jittered exponential
+ * backoff). Kube requests retry with it, and so does the controller's failed sync.
  */
-export const retrySchedule = (policy: RetryPolicy): Schedule.Schedule<number, KubeError> =>
+export const retrySchedule = <E = KubeError>(policy: RetryPolicy): Schedule.Schedule<number, E> =>
   Schedule.recurs(policy.maxRetries).pipe(
-    Schedule.modifyDelay(({ input, attempt }: { readonly input: KubeError; readonly attempt: number }) =>
-      Effect.map(Random.next, (unit) => Duration.millis(retryDelayMillis(policy, attempt, input, unit))),
-    ),
+    Schedule.setInputType<E>(),
+    Schedule.modifyDelay(({ input, attempt }) => Effect.map(Random.next, (unit) => Duration.millis(retryDelayMillis(policy, attempt, input, unit)))),
   )
 
 /** Runs `effect`, repeating it on retryable failures within the policy's budget. */

@@ -1,11 +1,11 @@
 import { fc, test } from "@fast-check/vitest"
 import { it as effectIt } from "@effect/vitest"
-import { Clock, Duration, Effect, Fiber } from "effect"
+import { Clock, Duration, Effect, Fiber, Schedule } from "effect"
 import { TestClock } from "effect/testing"
 import { describe, expect, it } from "vitest"
 import { clientSideError, errorFromStatus, StatusReason, type KubeError } from "../../../src/services/kube/errors.ts"
 import { parseRetryAfter } from "../../../src/services/kube/live-transport.ts"
-import { backoffMillis, defaultRetryPolicy, isRetryable, retryDelayMillis, withRetry } from "../../../src/services/kube/retry.ts"
+import { backoffMillis, defaultRetryPolicy, isRetryable, retryDelayMillis, retrySchedule, withRetry } from "../../../src/services/kube/retry.ts"
 import { verbs } from "../../../src/services/kube/resources.ts"
 
 const ref = { kind: "ConfigMap", namespace: "ns", name: "a" }
@@ -115,7 +115,8 @@ describe("withRetry (a Schedule, under a TestClock)", () => {
       for (let i = 0; i < 20; i++) yield* TestClock.adjust(Duration.millis(50))
       expect(yield* Fiber.join(fiber)).toBe("ok")
       expect(f.at.map((t) => t - f.at[0]!)).toEqual([0, 100, 300, 1000])
-    }))
+    }),
+  )
 
   effectIt.effect("gives up after maxRetries, and never retries a request that retrying cannot fix", () =>
     Effect.gen(function* () {
@@ -129,5 +130,21 @@ describe("withRetry (a Schedule, under a TestClock)", () => {
       const create = flaky([status(503)])
       expect((yield* Effect.flip(withRetry(policy, "create")(create.effect)))._tag).toBe("Unavailable")
       expect(forbidden.at.length + create.at.length).toBe(2)
-    }))
+    }),
+  )
+
+  effectIt.effect("as the controller retries a failed sync: any failure as input, its Retry-After when it carries one, no limit", () =>
+    Effect.gen(function* () {
+      const step = yield* Schedule.toStep(retrySchedule<unknown>({ ...policy, maxRetries: Number.POSITIVE_INFINITY }))
+      const failures: ReadonlyArray<unknown> = [
+        new Error("sync failed"),
+        status(429, "TooManyRequests", 0.7),
+        "anything",
+        ...Array.from({ length: 30 }, () => undefined),
+      ]
+      const delays: Array<number> = []
+      for (const failure of failures) delays.push(Duration.toMillis((yield* step(0, failure))[1]))
+      expect(delays).toEqual([100, 700, 400, 800, ...Array.from({ length: 29 }, () => 1000)])
+    }),
+  )
 })
