@@ -2,20 +2,17 @@ import { randomUUID } from "node:crypto"
 import { isIP } from "node:net"
 import { join } from "node:path"
 import { Effect, Layer, Option } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
+import { Command, Flag } from "effect/cli"
 import { restoreIdPattern } from "../domain/restore-plan.ts"
+import { backupArgument, chosenBackup, etcdutlFlag, timestampFlag } from "./backup-reading-flags.ts"
 import { checkedWith, nonEmpty } from "./flag-checks.ts"
 import { withLogging } from "./logging.ts"
-import { backupSource, storeSourceFlags } from "./store-source.ts"
-import { etcdutlFlag, timestampFlag } from "./verify-command.ts"
+import { storeSourceFlags } from "./store-source.ts"
 
 export const restoreCommand = Command.make(
   "restore",
   {
-    backupDir: Argument.String("dir").pipe(
-      nonEmpty("directory"),
-      Argument.withDescription("The backup directory (inside --root), or with --backup-id a store (s3://bucket[/prefix] or a directory store)"),
-    ),
+    backupDir: backupArgument(" (inside --root)"),
     root: Flag.String("root").pipe(
       nonEmpty("directory"),
       Flag.withDefault("/"),
@@ -67,21 +64,21 @@ export const restoreCommand = Command.make(
             import("../services/host-processes.ts"),
           ]),
         )
-        const etcdutl = Etcdutl.live(Option.match(flags.etcdutl, { onNone: () => ({}), onSome: (binary) => ({ binary }) }))
-        const source = yield* backupSource(flags.backupDir, flags, (id) => Effect.succeed(join(flags.root, "var", "lib", "etcd-backup", "downloads", id)))
+        const backup = yield* chosenBackup("restore", flags, { _tag: "Kept", under: join(flags.root, "var", "lib", "etcd-backup", "downloads") })
         yield* restoreBackup({
-          backupDir: source.dir,
+          backupDir: backup.dir,
           root: flags.root,
           dryRun: flags.dryRun,
           memberName: Option.getOrUndefined(flags.memberName),
           nodeIp: Option.getOrUndefined(flags.nodeIp),
-          timestamp: source.timestamp ?? Option.getOrUndefined(flags.timestamp),
+          timestamp: backup.timestamp,
           noBump: flags.noBump,
           allowDirty: flags.allowDirty,
           restoreId: Option.getOrElse(flags.restoreId, () => randomUUID()),
           output: (text) => Effect.sync(() => void process.stdout.write(text)),
-        }).pipe(Effect.provide(Layer.mergeAll(etcdutl, Tarball.live, DiskSpace.live, DurableFiles.live, HostProcesses.live)))
-      }),
+        }).pipe(Effect.provide(Layer.mergeAll(Etcdutl.live(flags.etcdutl), Tarball.live, DiskSpace.live, DurableFiles.live, HostProcesses.live)))
+        // The scope holds the download directory's run lock until the restore is done with it.
+      }).pipe(Effect.scoped),
     ),
 ).pipe(
   Command.withDescription(

@@ -1,13 +1,12 @@
-import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Option, Schema } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
-import { BackupTimestamp } from "../domain/archive-names.ts"
+import { Command, Flag } from "effect/cli"
+import { backupArgument, chosenBackup, etcdutlFlag, timestampFlag } from "./backup-reading-flags.ts"
 import { etcdPrefixFlag } from "./etcd-prefix-flag.ts"
 import { nonEmpty } from "./flag-checks.ts"
 import { withLogging } from "./logging.ts"
-import { backupSource, storeSourceFlags } from "./store-source.ts"
+import { storeSourceFlags } from "./store-source.ts"
 
 /** The backup did not pass every check; the report (stdout) says which and why. */
 export class BackupVerificationFailed extends Schema.TaggedError<BackupVerificationFailed>()("BackupVerificationFailed", {
@@ -15,25 +14,15 @@ export class BackupVerificationFailed extends Schema.TaggedError<BackupVerificat
   message: Schema.String,
 }) {}
 
-export const timestampFlag = Flag.String("timestamp").pipe(
-  Flag.withSchema(BackupTimestamp),
-  Flag.optional,
-  Flag.withMetavar("YYYY-MM-DD_HHMMSS"),
-  Flag.withDescription("The backup to use (default: the newest in the directory)"),
-)
-
-export const etcdutlFlag = Flag.String("etcdutl").pipe(
-  Flag.optional,
-  Flag.withMetavar("PATH"),
-  Flag.withDescription("The etcdutl binary (etcd 3.5 or newer; default: the project's .tools copy, else etcdutl on PATH)"),
-)
-
 export const verifyCommand = Command.make(
   "verify",
   {
-    backupDir: Argument.String("dir").pipe(nonEmpty("directory"), Argument.withDescription("The backup directory, or with --backup-id a store (s3://bucket[/prefix] or a directory store)")),
+    backupDir: backupArgument(""),
     timestamp: timestampFlag,
-    allowDirty: Flag.Boolean("allow-dirty").pipe(Flag.withDefault(false), Flag.withDescription("Accept a possibly dirty backup (snapshot and resources not proven to pair)")),
+    allowDirty: Flag.Boolean("allow-dirty").pipe(
+      Flag.withDefault(false),
+      Flag.withDescription("Accept a possibly dirty backup (snapshot and resources not proven to pair)"),
+    ),
     testRestore: Flag.Boolean("test-restore").pipe(
       Flag.withDefault(false),
       Flag.withDescription("Also restore the snapshot into a throwaway etcd on a free loopback port and read the operator CRs back (removed afterwards)"),
@@ -41,7 +30,11 @@ export const verifyCommand = Command.make(
     etcdPrefix: etcdPrefixFlag,
     json: Flag.Boolean("json").pipe(Flag.withDefault(false), Flag.withDescription("Print the report as one JSON document")),
     etcdutl: etcdutlFlag,
-    etcd: Flag.String("etcd").pipe(Flag.optional, Flag.withMetavar("PATH"), Flag.withDescription("The etcd binary for --test-restore (default: the project's .tools copy, else etcd on PATH)")),
+    etcd: Flag.String("etcd").pipe(
+      Flag.optional,
+      Flag.withMetavar("PATH"),
+      Flag.withDescription("The etcd binary for --test-restore (default: the project's .tools copy, else etcd on PATH)"),
+    ),
     scratchDir: Flag.String("scratch-dir").pipe(
       nonEmpty("directory"),
       Flag.withDefault(tmpdir()),
@@ -53,25 +46,20 @@ export const verifyCommand = Command.make(
   (flags) =>
     withLogging(
       Effect.gen(function* () {
-        const source = yield* backupSource(flags.backupDir, flags, () =>
-          Effect.acquireRelease(
-            Effect.promise(() => mkdtemp(join(tmpdir(), "cluster-backup-verify-"))),
-            (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true })),
-          ),
-        )
+        const backup = yield* chosenBackup("verify", flags, { _tag: "Temporary" })
         // Loaded on use: the programs stay out of other commands' processes.
         const [{ verifyBackup }, { encodeVerifyReport, renderVerifyReport, failedChecks }, { Etcdutl }] = yield* Effect.promise(() =>
           Promise.all([import("../programs/verify/verify.ts"), import("../programs/verify/verify-report.ts"), import("../services/etcdutl.ts")]),
         )
         const report = yield* verifyBackup({
-          backupDir: source.dir,
-          timestamp: source.timestamp ?? Option.getOrUndefined(flags.timestamp),
+          backupDir: backup.dir,
+          timestamp: backup.timestamp,
           allowDirty: flags.allowDirty,
           testRestore: flags.testRestore,
           scratchDir: flags.scratchDir,
           etcdBinary: Option.getOrUndefined(flags.etcd),
           etcdPrefix: flags.etcdPrefix,
-        }).pipe(Effect.provide(Etcdutl.live(Option.match(flags.etcdutl, { onNone: () => ({}), onSome: (binary) => ({ binary }) }))))
+        }).pipe(Effect.provide(Etcdutl.live(flags.etcdutl)))
         yield* Effect.sync(() => process.stdout.write(flags.json ? encodeVerifyReport(report) : renderVerifyReport(report)))
         const failed = failedChecks(report.checks)
         if (failed.length > 0) {

@@ -1,0 +1,45 @@
+/**
+ * What `verify` and `restore` share on their command line: the backup argument (a directory, or
+ * with --backup-id a store), --timestamp and --etcdutl, and the backup those choose.
+ */
+import { Effect, Option } from "effect"
+import { Argument, Flag } from "effect/cli"
+import { BackupTimestamp } from "../domain/archive-names.ts"
+import { nonEmpty } from "./flag-checks.ts"
+import { backupSource, type DefaultWorkDir, type StoreSourceValues } from "./store-source.ts"
+
+/** The backup directory (`where` says where it must be, if anywhere), or with --backup-id a store. */
+export const backupArgument = (where: string) =>
+  Argument.String("dir").pipe(
+    nonEmpty("directory"),
+    Argument.withDescription(`The backup directory${where}, or with --backup-id a store (s3://bucket[/prefix] or a directory store)`),
+  )
+
+export const timestampFlag = Flag.String("timestamp").pipe(
+  Flag.withSchema(BackupTimestamp),
+  Flag.optional,
+  Flag.withMetavar("YYYY-MM-DD_HHMMSS"),
+  Flag.withDescription("The backup to use (default: the newest in the directory)"),
+)
+
+/** The etcdutl binary, as the options of `Etcdutl.live`. */
+export const etcdutlFlag = Flag.String("etcdutl").pipe(
+  Flag.optional,
+  Flag.map(Option.match({ onNone: () => ({}), onSome: (binary: string) => ({ binary }) })),
+  Flag.withMetavar("PATH"),
+  Flag.withDescription("The etcdutl binary (etcd 3.5 or newer; default: the project's .tools copy, else etcdutl on PATH)"),
+)
+
+export interface BackupChoiceValues extends StoreSourceValues {
+  readonly backupDir: string
+  readonly timestamp: Option.Option<BackupTimestamp>
+}
+
+/**
+ * The backup directory the command runs on (see `backupSource`) and the backup in it: the one
+ * downloaded from a store, else --timestamp's (undefined: the newest).
+ */
+export const chosenBackup = (command: string, flags: BackupChoiceValues, defaultWorkDir: DefaultWorkDir) =>
+  backupSource(command, flags.backupDir, flags, defaultWorkDir).pipe(
+    Effect.map((source) => ({ dir: source.dir, timestamp: source.timestamp ?? Option.getOrUndefined(flags.timestamp) })),
+  )
