@@ -6,11 +6,8 @@
  * render again. Everything it starts lives in scopes, so it is stopped and removed at the end,
  * on failure and on Ctrl-C alike (only the backup directory stays, with `--keep`).
  */
-import { mkdir, readdir, rm, stat } from "node:fs/promises"
-import { mkdtempSync } from "node:fs"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Console, Effect, Layer, Result, Schema } from "effect"
+import { Clock, Console, Effect, FileSystem, Layer, Result, Schema } from "effect"
 import { manifestFileName } from "../../domain/archive-names.ts"
 import { backupStatusConfigMapName, decodeBackupStatus } from "../../domain/backup-status.ts"
 import { operandList } from "../../domain/operands.ts"
@@ -58,17 +55,17 @@ const b64 = (text: string) => Buffer.from(text).toString("base64")
 /** Polls `check` until it yields a value (the operator works asynchronously). */
 const awaitValue = <A>(stage: string, what: string, check: () => A | undefined, timeoutMs = 30_000) =>
   Effect.gen(function* () {
-    const deadline = Date.now() + timeoutMs
+    const deadline = (yield* Clock.currentTimeMillis) + timeoutMs
     while (true) {
       const value = check()
       if (value !== undefined) return value
-      if (Date.now() > deadline) return yield* new DemoFailed({ stage, message: `timed out after ${timeoutMs} ms waiting for ${what}` })
+      if ((yield* Clock.currentTimeMillis) > deadline) return yield* new DemoFailed({ stage, message: `timed out after ${timeoutMs} ms waiting for ${what}` })
       yield* Effect.sleep(50)
     }
   })
 
 const renderedRevisions = (cluster: SimulatedCluster): { yaml: string; revisions: RevisionSet } | undefined => {
-  const yaml = (cluster.get(configMapType, ns, backupPodConfigMapName)?.["data"] as Record<string, string> | undefined)?.[backupPodYamlKey]
+  const yaml = (cluster.get(configMapType, ns, backupPodConfigMapName)?.data as Record<string, string> | undefined)?.[backupPodYamlKey]
   if (yaml === undefined) return undefined
   const parsed = parseYamlText(yaml)
   const revisions = Result.isSuccess(parsed) ? revisionsOfBackupPod(parsed.success) : undefined
@@ -76,7 +73,7 @@ const renderedRevisions = (cluster: SimulatedCluster): { yaml: string; revisions
 }
 
 const backupStatusOf = (cluster: SimulatedCluster) => {
-  const data = cluster.get(configMapType, ns, backupStatusConfigMapName)?.["data"]
+  const data = cluster.get(configMapType, ns, backupStatusConfigMapName)?.data
   if (data === undefined) return undefined
   const status = decodeBackupStatus(data)
   return Result.isSuccess(status) ? status.success : undefined
@@ -99,48 +96,50 @@ const replaceData = (cluster: SimulatedCluster, type: typeof secretType, name: s
   Effect.suspend(() => {
     const current = cluster.get(type, ns, name)
     const result = current === undefined ? cluster.create(type, { metadata: { name, namespace: ns }, data }) : cluster.replace(type, { ...current, data })
-    return Result.isSuccess(result) ? Effect.void : Effect.fail(new DemoFailed({ stage: "cluster", message: `cannot write ${name}: ${result.failure.message}` }))
+    return Result.isSuccess(result)
+      ? Effect.void
+      : Effect.fail(new DemoFailed({ stage: "cluster", message: `cannot write ${name}: ${result.failure.message}` }))
   })
 
 export const runDemo = Effect.fn("demo")(function* (options: DemoOptions) {
+  const fs = yield* FileSystem.FileSystem
   const timings: Array<{ stage: string; ms: number }> = []
   let index = 0
   const stage = <A, E, R>(title: string, effect: Effect.Effect<A, E, R>) =>
     Effect.gen(function* () {
       index += 1
       yield* Console.log(stageHeading(index, stages, title))
-      const started = performance.now()
+      const started = yield* Clock.currentTimeMillis
       const result = yield* effect
-      timings.push({ stage: title, ms: performance.now() - started })
+      timings.push({ stage: title, ms: (yield* Clock.currentTimeMillis) - started })
       return result
     })
   const say = (text: string) => Console.log(`    ${text}`)
 
   // The working directory; removed at the end except, with --keep, the backup.
-  const work = options.workDir ?? mkdtempSync(join(tmpdir(), "cluster-backup-demo-"))
+  const workDirFailed = (operation: string, path: string) => (e: unknown) =>
+    new DemoFailed({ stage: "start", message: `--work-dir: ${describeFileSystemFailure(operation, path, e).message}` })
+  const work =
+    options.workDir ?? (yield* fs.makeTempDirectory({ prefix: "cluster-backup-demo-" }).pipe(Effect.mapError(workDirFailed("create", "a temporary directory"))))
   const backupDir = join(work, "backup")
-  const workDirFailed = (operation: string) => (e: unknown) =>
-    new DemoFailed({ stage: "start", message: `--work-dir: ${describeFileSystemFailure(operation, work, e).message}` })
   // Level by level: Node's recursive mkdir spins forever under /proc.
   yield* makeDirectories(work).pipe(Effect.mapError((e) => new DemoFailed({ stage: "start", message: `--work-dir: ${e.message}` })))
-  const existing = yield* Effect.tryPromise({ try: () => readdir(work), catch: workDirFailed("list") })
+  const existing = yield* fs.readDirectory(work).pipe(Effect.mapError(workDirFailed("list", work)))
   if (existing.length > 0) return yield* new DemoFailed({ stage: "start", message: `--work-dir ${work} is not empty: give a new or empty directory` })
+  const removeTree = (path: string) => fs.remove(path, { recursive: true, force: true }).pipe(Effect.ignore)
   yield* Effect.addFinalizer(() =>
-    Effect.promise(async () => {
-      for (const name of await readdir(work).catch(() => [] as Array<string>)) {
+    Effect.gen(function* () {
+      for (const name of yield* fs.readDirectory(work).pipe(Effect.orElseSucceed((): ReadonlyArray<string> => []))) {
         if (options.keep && name === "backup") continue
-        await rm(join(work, name), { recursive: true, force: true })
+        yield* removeTree(join(work, name))
       }
-      if (!options.keep) await rm(work, { recursive: true, force: true })
+      if (!options.keep) yield* removeTree(work)
     }),
   )
   yield* Console.log(`cluster-backup demo: the whole backup cycle on this machine (work directory ${work})`)
 
   // 1. Certificates for etcd's serving side and for the backup pod's etcd-client Secret.
-  const tls = yield* stage(
-    "certificates",
-    generateTlsBundle(join(work, "tls"), { serverHosts: ["127.0.0.1", "localhost", "etcd.openshift-etcd.svc"] }),
-  )
+  const tls = yield* stage("certificates", generateTlsBundle(join(work, "tls"), { serverHosts: ["127.0.0.1", "localhost", "etcd.openshift-etcd.svc"] }))
   yield* say(`a CA, etcd's serving certificate and a client certificate in ${tls.dir}`)
 
   // 2. etcd.
@@ -155,7 +154,7 @@ export const runDemo = Effect.fn("demo")(function* (options: DemoOptions) {
     Effect.gen(function* () {
       const loaded = fixture.load(cluster)
       if (Result.isFailure(loaded)) return yield* new DemoFailed({ stage: "cluster", message: loaded.failure.message })
-      const read = (file: string) => Effect.promise(() => import("node:fs/promises").then((fs) => fs.readFile(file, "utf8")))
+      const read = (file: string) => fs.readFileString(file).pipe(Effect.orDie)
       yield* replaceData(cluster, secretType, "etcd-client", { "tls.crt": b64(yield* read(tls.clientCert)), "tls.key": b64(yield* read(tls.clientKey)) })
       yield* replaceData(cluster, configMapType, "etcd-ca-bundle", { "ca-bundle.crt": yield* read(tls.caCert) })
       const server = yield* simulatedApiServer(cluster)
@@ -164,7 +163,9 @@ export const runDemo = Effect.fn("demo")(function* (options: DemoOptions) {
       // By name, not IP: the certificate names both, and TLS server names must not be IP addresses.
       const client = yield* etcdClient({ ...etcd.connection, endpoints: etcd.connection.endpoints.map((e) => e.replace("//127.0.0.1:", "//localhost:")) })
       const keys = yield* seedEtcd(client, fixture.state, options.bulkKeys)
-      yield* say(`API server ${server.url} (kubeconfig ${kubeconfig}) with ${fixture.state.configMaps.length} ConfigMaps and ${fixture.state.secrets.length} Secrets`)
+      yield* say(
+        `API server ${server.url} (kubeconfig ${kubeconfig}) with ${fixture.state.configMaps.length} ConfigMaps and ${fixture.state.secrets.length} Secrets`,
+      )
       yield* say(`etcd holds ${keys} keys, the four operator CRs among them`)
       for (const o of operandList()) yield* say(`${o.name.padEnd(24)} latestAvailableRevision ${fixture.revisions[o.name]}`)
       return { kubeconfig, client }
@@ -178,7 +179,14 @@ export const runDemo = Effect.fn("demo")(function* (options: DemoOptions) {
     Effect.gen(function* () {
       yield* startController({
         reconcile: defaultReconcileConfig({ namespace: ns, settleMs: 2000, minIntervalMs: 0, identity: "demo-operator" }),
-        election: { namespace: ns, leaseName: "cluster-backup-operator", identity: "demo-operator", leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 500 },
+        election: {
+          namespace: ns,
+          leaseName: "cluster-backup-operator",
+          identity: "demo-operator",
+          leaseDurationMs: 15_000,
+          renewDeadlineMs: 10_000,
+          retryPeriodMs: 500,
+        },
         resyncMs: 60_000,
         minBackoffMs: 200,
         maxBackoffMs: 5000,
@@ -200,20 +208,27 @@ export const runDemo = Effect.fn("demo")(function* (options: DemoOptions) {
       const created = Result.isSuccess(podObject) ? cluster.create(podType, podObject.success as Obj) : undefined
       if (created === undefined) return yield* new DemoFailed({ stage: "backup pod", message: "the rendered pod YAML does not parse" })
       if (Result.isFailure(created)) return yield* new DemoFailed({ stage: "backup pod", message: created.failure.message })
-      const podName = (created.success["metadata"] as { name: string }).name
+      const podName = (created.success.metadata as { name: string }).name
       yield* say(`pod ${podName} created from the YAML; volumes: ${pod.spec.volumes.map((v) => v.name).join(", ")}`)
       const dirs = yield* materializeVolumes(pod, join(work, "pod")).pipe(Effect.provide(kubeLayer))
       // The backup volume is the demo's backup directory.
-      yield* Effect.promise(() => rm(join(work, "pod", "backup"), { recursive: true, force: true }).then(() => mkdir(backupDir, { recursive: true, mode: 0o700 })))
+      yield* removeTree(join(work, "pod", "backup"))
+      yield* makeDirectories(backupDir).pipe(Effect.orDie)
       dirs.set("backup", backupDir)
       for (const container of pod.spec.initContainers) {
         const args = localArgs(container, dirs, { "--etcd-endpoints": etcd.clientUrl })
         yield* say(`${container.name}: cluster-backup ${args.join(" ").replaceAll(work, "<work>")}`)
         const lines: Array<string> = []
         const ran = yield* Effect.exit(
-          runLocalContainer(container.name, options.entry, ["--log-format", "json", ...args], { ...containerEnv(container), KUBECONFIG: kubeconfig }, (line) => {
-            lines.push(childLine(container.name, line))
-          }),
+          runLocalContainer(
+            container.name,
+            options.entry,
+            ["--log-format", "json", ...args],
+            { ...containerEnv(container), KUBECONFIG: kubeconfig },
+            (line) => {
+              lines.push(childLine(container.name, line))
+            },
+          ),
         )
         for (const line of lines) yield* Console.log(line)
         if (ran._tag === "Failure") {
@@ -268,10 +283,10 @@ export const runDemo = Effect.fn("demo")(function* (options: DemoOptions) {
 
   // Summary.
   const manifest = yield* readBackupManifest(join(backupDir, manifestFileName))
-  const files = yield* Effect.promise(async () => {
-    const names = (await readdir(backupDir)).filter((n) => !n.startsWith(".")).sort()
-    return Promise.all(names.map(async (name) => ({ name, bytes: (await stat(join(backupDir, name))).size })))
-  })
+  const names = (yield* fs.readDirectory(backupDir).pipe(Effect.orDie)).filter((n) => !n.startsWith(".")).sort()
+  const files = yield* Effect.forEach(names, (name) =>
+    Effect.map(fs.stat(join(backupDir, name)).pipe(Effect.orDie), (info) => ({ name, bytes: Number(info.size) })),
+  )
   const summary: DemoSummary = {
     backupDir,
     kept: options.keep,

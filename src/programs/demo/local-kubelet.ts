@@ -5,10 +5,9 @@
  * under a mount point mapped onto that volume's directory. Only the etcd Service's address is
  * replaced (there is no cluster DNS here); everything else runs as written.
  */
-import { spawn } from "node:child_process"
-import { chmod, mkdir, writeFile } from "node:fs/promises"
 import { join } from "node:path"
-import { Effect, Redacted, Result, Schema } from "effect"
+import { Effect, FileSystem, Redacted, Result, Schema, Stream } from "effect"
+import { ChildProcess } from "effect/process"
 import { parseYamlText } from "../../domain/yaml-text.ts"
 import { Kube } from "../../services/kube/kube.ts"
 import { configMapBytes } from "../../services/kube/schemas.ts"
@@ -22,8 +21,7 @@ const Container = Schema.Struct({
 })
 
 /** A container's environment as the kubelet gives it (literal values only; the backup pod uses no others). */
-export const containerEnv = (container: RunnableContainer): Record<string, string> =>
-  Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value]))
+export const containerEnv = (container: RunnableContainer): Record<string, string> => Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value]))
 export type RunnableContainer = typeof Container.Type
 const Volume = Schema.Struct({
   name: Schema.String,
@@ -59,11 +57,12 @@ export const decodeRunnablePod = (yaml: string): Result.Result<RunnablePod, Loca
 /** Creates each volume's directory under `dir` and fills Secret and ConfigMap volumes from the cluster. */
 export const materializeVolumes = Effect.fn("materializeVolumes")(function* (pod: RunnablePod, dir: string) {
   const kube = yield* Kube
+  const fs = yield* FileSystem.FileSystem
   const dirs = new Map<string, string>()
   const ns = pod.metadata.namespace
   for (const volume of pod.spec.volumes) {
     const target = join(dir, volume.name)
-    yield* Effect.promise(() => mkdir(target, { recursive: true, mode: 0o700 }))
+    yield* fs.makeDirectory(target, { recursive: true, mode: 0o700 }).pipe(Effect.orDie)
     const files: Array<readonly [string, Uint8Array]> = []
     if (volume.secret !== undefined) {
       const secret = yield* kube.secrets.get(ns, volume.secret.secretName)
@@ -73,10 +72,8 @@ export const materializeVolumes = Effect.fn("materializeVolumes")(function* (pod
       for (const key of [...Object.keys(cm.data ?? {}), ...Object.keys(cm.binaryData ?? {})]) files.push([key, configMapBytes(cm, key)!])
     }
     for (const [key, bytes] of files) {
-      yield* Effect.promise(async () => {
-        await writeFile(join(target, key), bytes, { mode: 0o600 })
-        await chmod(join(target, key), 0o600)
-      })
+      const file = join(target, key)
+      yield* Effect.andThen(fs.writeFile(file, bytes, { mode: 0o600 }), fs.chmod(file, 0o600)).pipe(Effect.orDie)
     }
     dirs.set(volume.name, target)
   }
@@ -121,42 +118,34 @@ export const runLocalContainer = (
   onLine: (line: string) => void,
   stdout: "ignore" | "lines" = "ignore",
 ) =>
-  Effect.callback<void, LocalPodFailed>((resume) => {
-    const child = spawn(process.execPath, [entry, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", stdout === "lines" ? "pipe" : "ignore", "pipe"] })
-    let pending = ""
-    let last = ""
-    const take = (chunk: string) => {
-      pending += chunk
-      const lines = pending.split("\n")
-      pending = lines.pop() ?? ""
-      for (const line of lines) {
-        if (line.trim() !== "") last = line
-        onLine(line)
-      }
-    }
-    child.stderr?.setEncoding("utf8")
-    child.stderr?.on("data", take)
-    child.stdout?.setEncoding("utf8")
-    child.stdout?.on("data", take)
-    child.on("error", (e) => resume(Effect.fail(new LocalPodFailed({ container, exitCode: -1, message: `cannot start ${container}: ${e.message}` }))))
-    child.on("close", (code, signal) => {
-      if (pending.trim() !== "") {
-        last = pending
-        onLine(pending)
-      }
-      if (code === 0) resume(Effect.void)
-      else {
-        resume(
-          Effect.fail(
-            new LocalPodFailed({ container, exitCode: code ?? 128, message: `${container} exited with ${code ?? signal}: ${last.trim()}` }),
+  Effect.scoped(
+    Effect.gen(function* () {
+      const failed = (exitCode: number, message: string) => new LocalPodFailed({ container, exitCode, message })
+      // Not detached: the child stays in this process group, so a Ctrl-C reaches it as before; on
+      // interruption the scope stops it with SIGTERM and waits until it has exited (it cleans up its own files).
+      const child = yield* ChildProcess.make(process.execPath, [entry, ...args], {
+        env,
+        extendEnv: true,
+        stdin: "ignore",
+        stdout: stdout === "lines" ? "pipe" : "ignore",
+        detached: false,
+        killSignal: "SIGTERM",
+      }).pipe(Effect.mapError((e) => failed(-1, `cannot start ${container}: ${e.message}`)))
+      let last = ""
+      const lines = (stream: Stream.Stream<Uint8Array, unknown>) =>
+        stream.pipe(
+          Stream.decodeText,
+          Stream.splitLines,
+          Stream.runForEach((line) =>
+            Effect.sync(() => {
+              if (line.trim() !== "") last = line
+              onLine(line)
+            }),
           ),
+          Effect.ignore,
         )
-      }
-    })
-    // On interruption: stop the process and wait until it has exited (it cleans up its own files).
-    return Effect.callback<void>((done) => {
-      if (child.exitCode !== null || child.signalCode !== null) return done(Effect.void)
-      child.once("close", () => done(Effect.void))
-      child.kill("SIGTERM")
-    })
-  })
+      yield* Effect.all([lines(child.stderr), ...(stdout === "lines" ? [lines(child.stdout)] : [])], { concurrency: "unbounded", discard: true })
+      const code = yield* child.exitCode.pipe(Effect.mapError(() => failed(128, `${container} was stopped by a signal: ${last.trim()}`)))
+      if (code !== 0) return yield* failed(code, `${container} exited with ${code}: ${last.trim()}`)
+    }),
+  )
