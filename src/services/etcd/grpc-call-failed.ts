@@ -3,6 +3,7 @@
  * Node's errno and the TLS failure code, so that callers classify on fields, never on text.
  */
 import { Schema } from "effect"
+import { failureText } from "../../domain/failure-text.ts"
 import { errnoCode } from "../file-system-error.ts"
 import { GrpcStatus, grpcStatusName } from "./grpc-status.ts"
 import { isTlsCode, tlsFailureDescription } from "./tls-failure.ts"
@@ -33,7 +34,7 @@ const stringField = (value: unknown, name: string): string | undefined => {
 /** The failure of a connection, from what Node reported it with (an error of the socket, TLS or HTTP/2 layer). */
 export const connectionFailure = (origin: "connecting" | "connection", error: unknown): GrpcCallFailed => {
   if (error instanceof GrpcCallFailed) return error
-  const message = stringField(error, "message") ?? String(error)
+  const message = failureText(error)
   const code = stringField(error, "code")
   const tls = code !== undefined && isTlsCode(code) ? code : undefined
   return new GrpcCallFailed({

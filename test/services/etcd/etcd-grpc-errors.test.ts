@@ -133,6 +133,11 @@ describe("connectionFailure", () => {
     expect(untrusted).toMatchObject({ tls: "UNABLE_TO_VERIFY_LEAF_SIGNATURE" })
   })
 
+  it("describes whatever else a connection failed with, even what is not an Error", () => {
+    expect(connectionFailure("connection", "socket hang up")).toMatchObject({ detail: "socket hang up", errno: undefined, tls: undefined })
+    expect(connectionFailure("connection", Object.create(null)).detail).not.toBe("")
+  })
+
   it("passes a failure this client made itself through unchanged", () => {
     const timeout = new GrpcCallFailed({ status: GrpcStatus.UNAVAILABLE, origin: "connecting", detail: "connection not established within 10 ms" })
     expect(connectionFailure("connection", timeout)).toBe(timeout)
