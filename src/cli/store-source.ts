@@ -5,8 +5,10 @@
  * The backup is downloaded into a work directory (free space checked first, every file
  * hash-checked) and the command then runs on that directory, so its checks decide.
  */
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { Effect, Layer, Option, Schema } from "effect"
-import { Flag } from "effect/cli"
+import { CliError, Flag } from "effect/cli"
 import { BackupStore } from "../services/store/backup-store.ts"
 import { openStoreFromFlags, storeFlags, type StoreFlagValues } from "./store-flags.ts"
 
@@ -19,7 +21,9 @@ export const storeSourceFlags = (workDirDefault: string) => ({
   backupId: Flag.String("backup-id").pipe(
     Flag.optional,
     Flag.withMetavar("ID"),
-    Flag.withDescription("Take the backup ID (see list) from the store the argument names (s3://bucket[/prefix] or a directory store) instead of a backup directory"),
+    Flag.withDescription(
+      "Take the backup ID (see list) from the store the argument names (s3://bucket[/prefix] or a directory store) instead of a backup directory",
+    ),
   ),
   workDir: Flag.String("work-dir").pipe(
     Flag.optional,
@@ -32,14 +36,22 @@ export const storeSourceFlags = (workDirDefault: string) => ({
 export interface StoreSourceValues extends StoreFlagValues {
   readonly backupId: Option.Option<string>
   readonly workDir: Option.Option<string>
+  /** The command's --timestamp, which does not go with --backup-id. */
+  readonly timestamp?: Option.Option<string>
 }
+
+/** Where a store's backup is downloaded without --work-dir: a temporary directory (removed afterwards), or one kept under `under`. */
+export type DefaultWorkDir = { readonly _tag: "Temporary" } | { readonly _tag: "Kept"; readonly under: string }
 
 /**
  * The backup directory the command runs on, and the backup's timestamp when it came from a
- * store: the argument itself, or the work directory (`workDirFor(id)` unless --work-dir) the
- * store's backup was downloaded into.
+ * store: the argument itself, or the work directory (--work-dir, else `defaultWorkDir`) the
+ * store's backup was downloaded into. The work directory is owned by this run for the enclosing
+ * scope (a run lock beside it), and what killed runs of the same command left there is swept
+ * first (programs/store/download-work-dir.ts). --timestamp with --backup-id is a usage error:
+ * the backup id names the backup already.
  */
-export const backupSource = <E, R>(argument: string, flags: StoreSourceValues, workDirFor: (id: string) => Effect.Effect<string, E, R>) =>
+export const backupSource = (command: string, argument: string, flags: StoreSourceValues, defaultWorkDir: DefaultWorkDir) =>
   Effect.gen(function* () {
     if (Option.isNone(flags.backupId)) {
       if (argument.startsWith("s3://")) {
@@ -51,9 +63,30 @@ export const backupSource = <E, R>(argument: string, flags: StoreSourceValues, w
       return { dir: argument, timestamp: undefined }
     }
     const id = flags.backupId.value
+    if (flags.timestamp !== undefined && Option.isSome(flags.timestamp)) {
+      return yield* new CliError.ShowHelp({
+        commandPath: ["cluster-backup", command],
+        errors: [
+          new CliError.InvalidValue({
+            option: "timestamp",
+            value: flags.timestamp.value,
+            expected: `no --timestamp with --backup-id (the backup id ${id} is the backup's timestamp)`,
+            kind: "flag",
+          }),
+        ],
+      })
+    }
     const { store, prefix } = yield* openStoreFromFlags(argument, flags)
-    const workDir = Option.isSome(flags.workDir) ? flags.workDir.value : yield* workDirFor(id)
-    const [{ fetchBackup }, { DiskSpace }] = yield* Effect.promise(() => Promise.all([import("../programs/store/store-fetch.ts"), import("../services/disk-space.ts")]))
-    const fetched = yield* fetchBackup(prefix, id, workDir).pipe(Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), DiskSpace.live)))
+    const [{ fetchBackup }, { DiskSpace }, { keptWorkDir, temporaryWorkDir }] = yield* Effect.promise(() =>
+      Promise.all([import("../programs/store/store-fetch.ts"), import("../services/disk-space.ts"), import("../programs/store/download-work-dir.ts")]),
+    )
+    const workDir = Option.isSome(flags.workDir)
+      ? yield* keptWorkDir(flags.workDir.value, command, false)
+      : defaultWorkDir._tag === "Temporary"
+        ? yield* temporaryWorkDir(tmpdir(), `cluster-backup-${command}-`, command)
+        : yield* keptWorkDir(join(defaultWorkDir.under, id), command, true)
+    const fetched = yield* fetchBackup(prefix, id, workDir).pipe(
+      Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), DiskSpace.live)),
+    )
     return { dir: fetched.dir, timestamp: fetched.manifest.timestamp }
   })

@@ -1,0 +1,92 @@
+/**
+ * The work directories `verify` and `restore` download a store's backup into, each owned by its
+ * run through a run lock beside it (`<dir>.lock`, services/run-lock.ts), so that the next run of
+ * the same command sweeps what a killed run left and never touches a live run's download:
+ * - `verify`: a fresh `<tmp>/cluster-backup-verify-<random>`, removed when the run ends; a killed
+ *   run's directory (its lock stale) is removed by the next `verify`;
+ * - `restore`: `<downloads>/<id>`, kept for a rerun to reuse; a killed run's partial files in it
+ *   are removed by the next run that takes it, and another id's download left by a killed run is
+ *   removed whole. A download whose run finished (no lock left) is kept, as documented.
+ * A sweep takes each stale lock itself before removing anything, so a run that replaced the lock
+ * in the meantime keeps its download.
+ */
+import { randomBytes } from "node:crypto"
+import { mkdir, readdir, rm } from "node:fs/promises"
+import { basename, dirname, join } from "node:path"
+import { Effect, type Scope } from "effect"
+import { acquireRunLock, type RunLockError, type RunLockHeld, type RunLockOwner } from "../../services/run-lock.ts"
+import { localIoFailed, type StoreLocalIoFailed } from "../../services/store/store-errors.ts"
+
+const lockSuffix = ".lock"
+/** Files a killed download leaves: `<file>.download` (before the hash check) and `.part` files. */
+const isPartial = (name: string) => name.endsWith(".part") || name.endsWith(".download")
+
+const describeOwner = (owner: RunLockOwner | undefined) =>
+  owner === undefined ? "a run that is gone" : `${owner.command} (PID ${owner.pid}, started ${owner.startedAt}), which is gone`
+
+/**
+ * Removes the download directories under `parent` whose names `matches` and whose run is gone;
+ * a live run's (its lock held) are kept. Returns the directories removed.
+ */
+export const sweepDeadDownloads = (parent: string, matches: (name: string) => boolean, command: string) =>
+  Effect.gen(function* () {
+    const names = yield* Effect.tryPromise({ try: () => readdir(parent), catch: (e) => localIoFailed(parent, "list", e) }).pipe(
+      Effect.catchIf(
+        (e) => e.code === "ENOENT",
+        () => Effect.succeed([] as Array<string>),
+      ),
+    )
+    const removed: Array<string> = []
+    for (const name of names) {
+      if (!name.endsWith(lockSuffix) || !matches(name.slice(0, -lockSuffix.length))) continue
+      const dir = join(parent, name.slice(0, -lockSuffix.length))
+      const swept = yield* Effect.scoped(
+        acquireRunLock(join(parent, name), `${command} (sweeping a dead run's download)`).pipe(
+          Effect.flatMap(({ replaced }) =>
+            replaced._tag !== "Stale"
+              ? Effect.succeed(false)
+              : Effect.tryPromise({ try: () => rm(dir, { recursive: true, force: true }), catch: (e) => localIoFailed(dir, "remove", e) }).pipe(
+                  Effect.tap(() => Effect.logWarning(`removed ${dir}: the download of ${describeOwner(replaced.owner)}`)),
+                  Effect.as(true),
+                ),
+          ),
+          Effect.catchTag("RunLockHeld", () => Effect.logInfo(`keeping ${dir}: a live run is downloading there`).pipe(Effect.as(false))),
+        ),
+      )
+      if (swept) removed.push(dir)
+    }
+    return removed
+  })
+
+/** Takes `dir`'s lock for the enclosing scope; a killed run's partial files in `dir` are removed first. */
+const ownDownloadDir = (dir: string, command: string): Effect.Effect<string, RunLockHeld | RunLockError | StoreLocalIoFailed, Scope.Scope> =>
+  Effect.gen(function* () {
+    yield* Effect.tryPromise({ try: () => mkdir(dirname(dir), { recursive: true, mode: 0o700 }), catch: (e) => localIoFailed(dirname(dir), "create", e) })
+    const { replaced } = yield* acquireRunLock(`${dir}${lockSuffix}`, command)
+    if (replaced._tag !== "Stale") return dir
+    const names = yield* Effect.tryPromise({ try: () => readdir(dir), catch: (e) => e }).pipe(Effect.orElseSucceed(() => [] as Array<string>))
+    for (const name of names.filter(isPartial)) {
+      yield* Effect.tryPromise({ try: () => rm(join(dir, name), { force: true }), catch: (e) => localIoFailed(join(dir, name), "remove", e) })
+      yield* Effect.logWarning(`removed ${join(dir, name)}: a partial download of ${describeOwner(replaced.owner)}`)
+    }
+    return dir
+  })
+
+/** verify's default: a fresh directory under `parent` for this run, removed when the scope closes; dead runs' ones swept first. */
+export const temporaryWorkDir = (parent: string, prefix: string, command: string) =>
+  Effect.gen(function* () {
+    yield* sweepDeadDownloads(parent, (name) => name.startsWith(prefix), command)
+    // The lock before the directory: a directory never exists without its owner named.
+    const dir = yield* ownDownloadDir(join(parent, `${prefix}${randomBytes(6).toString("hex")}`), command)
+    yield* Effect.acquireRelease(Effect.tryPromise({ try: () => mkdir(dir, { mode: 0o700 }), catch: (e) => localIoFailed(dir, "create", e) }), () =>
+      Effect.promise(() => rm(dir, { recursive: true, force: true })),
+    )
+    return dir
+  })
+
+/** restore's: `dir`, kept after the run; other dead runs' downloads beside it swept when `sweepSiblings`. */
+export const keptWorkDir = (dir: string, command: string, sweepSiblings: boolean) =>
+  Effect.gen(function* () {
+    if (sweepSiblings) yield* sweepDeadDownloads(dirname(dir), (name) => name !== basename(dir), command)
+    return yield* ownDownloadDir(dir, command)
+  })
