@@ -10,6 +10,8 @@
 #       server as soon as that process is gone, so an interrupted or killed test run leaves
 #       nothing running; with `remove` it then deletes DIR too (a test run's scratch).
 #   s3-server.sh stop DIR
+#   s3-server.sh restart DIR
+#       starts again the servers of DIR that are gone (a killed proxy), on the same ports
 #   s3-server.sh status DIR
 #
 # `start` waits until every backend's /healthcheck answers and a SigV4-signed ListBuckets
@@ -152,26 +154,14 @@ memcache_servers = 127.0.0.1:$((port+4))
 use = egg:swift#versioned_writes
 allow_object_versioning = true
 
-[filter:catch_errors]
-use = egg:swift#catch_errors
-[filter:gatekeeper]
-use = egg:swift#gatekeeper
-[filter:healthcheck]
-use = egg:swift#healthcheck
-[filter:proxy-logging]
-use = egg:swift#proxy_logging
-[filter:listing_formats]
-use = egg:swift#listing_formats
-[filter:copy]
-use = egg:swift#copy
 [filter:slo]
 use = egg:swift#slo
 max_manifest_segments = 10000
-[filter:dlo]
-use = egg:swift#dlo
-[filter:symlink]
-use = egg:swift#symlink
 EOF
+  # The filters used with their defaults: the egg's name is the filter's, '-' written '_'.
+  for s in catch_errors gatekeeper healthcheck proxy-logging listing_formats copy dlo symlink; do
+    printf '[filter:%s]\nuse = egg:swift#%s\n' "$s" "${s//-/_}"
+  done >>"$e/proxy-server.conf"
   # Swift 2.30 reads the hard-coded /etc/swift/swift.conf: point it at DIR/etc/swift.conf before
   # anything reads it, then run the same run_wsgi() as /usr/bin/swift-*-server (verbose: stderr).
   cat >"$e/launch.py" <<'EOF'
@@ -247,6 +237,20 @@ print_line() {
   echo "S3 endpoint=http://127.0.0.1:$port access_key=$AK secret_key=$SK region=$REGION pids=$pids dir=$dir"
 }
 
+# launch DIR PORT SERVER: starts one server in the background, its pid in DIR/run/SERVER.pid
+launch() {
+  local dir=$1 port=$2 s=$3
+  if [ "$s" = memcached ]; then
+    nohup "$ROOT/usr/bin/memcached" -l 127.0.0.1 -p $((port+4)) -U 0 -m 64 -u root \
+        </dev/null >>"$dir/log/memcached.log" 2>&1 &
+  else
+    env PYTHONPATH="$PYP" LD_LIBRARY_PATH="$LDP" nohup $PY "$dir/etc/launch.py" \
+        "$dir/etc/swift.conf" $s-server "$dir/etc/$s-server.conf" \
+        </dev/null >>"$dir/log/$s.log" 2>&1 &
+  fi
+  echo $! >"$dir/run/$s.pid"
+}
+
 # try_start DIR PORT: 0 ready; 2 a server exited during start-up (a port taken meanwhile?);
 # exits on any other failure.
 try_start() {
@@ -257,15 +261,14 @@ try_start() {
     build_rings "$dir" "$port"
   fi
   rm -f "$dir"/run/*.pid
-  nohup "$ROOT/usr/bin/memcached" -l 127.0.0.1 -p $((port+4)) -U 0 -m 64 -u root \
-      </dev/null >>"$dir/log/memcached.log" 2>&1 &
-  echo $! >"$dir/run/memcached.pid"
-  for s in $SERVERS; do
-    env PYTHONPATH="$PYP" LD_LIBRARY_PATH="$LDP" nohup $PY "$dir/etc/launch.py" \
-        "$dir/etc/swift.conf" $s-server "$dir/etc/$s-server.conf" \
-        </dev/null >>"$dir/log/$s.log" 2>&1 &
-    echo $! >"$dir/run/$s.pid"
-  done
+  for s in $ALL; do launch "$dir" "$port" $s; done
+  wait_ready "$dir" "$port" "$t0"
+}
+
+# wait_ready DIR PORT [T0]: 0 once every server answers; 2 (everything stopped) when one exited;
+# exits when not ready within TIMEOUT.
+wait_ready() {
+  local dir=$1 port=$2 t0=${3:-$(now)} s
   local deadline=$(( $(date +%s) + TIMEOUT )) err=
   while :; do
     if [ -n "$WATCH" ] && ! kill -0 "$WATCH" 2>/dev/null; then die "process $WATCH is gone: start abandoned"; fi
@@ -379,6 +382,19 @@ stop_servers() {
   log "stopped ($dir)"
 }
 
+# Starts again, on their ports, the servers of a started DIR that are gone (a killed proxy), and
+# waits until all answer; the watchdog (if any) keeps watching.
+cmd_restart() {
+  local dir=$1 port s
+  check_install
+  port=$(cat "$dir/etc/port" 2>/dev/null) || die "$dir was never started"
+  for s in $ALL; do
+    if ! up "$dir" $s; then log "starting $s again"; launch "$dir" "$port" $s; fi
+  done
+  wait_ready "$dir" "$port" || die "a server exited while restarting (logs in $dir/log)"
+  print_line "$dir" "$port"
+}
+
 cmd_status() {
   local dir=$1 s rc=0
   for s in $ALL; do
@@ -392,6 +408,7 @@ case "${1:-}" in
   start)  [ $# -ge 3 ] && [ $# -le 5 ] || die "usage: $0 start DIR PORT|auto [WATCH_PID [remove]]"; cmd_start "$2" "$3" "${4:-}" "${5:-}" ;;
   stop)   [ $# -eq 2 ] || die "usage: $0 stop DIR"; cmd_stop "$(abs "$2")" ;;
   status) [ $# -eq 2 ] || die "usage: $0 status DIR"; cmd_status "$(abs "$2")" ;;
+  restart) [ $# -eq 2 ] || die "usage: $0 restart DIR"; cmd_restart "$(abs "$2")" ;;
   watch)  [ $# -ge 3 ] && [ $# -le 4 ] || die "usage: $0 watch DIR PID [remove]"; cmd_watch "$2" "$3" "${4:-}" ;;
-  *) die "usage: $0 start DIR PORT|auto [WATCH_PID [remove]] | stop DIR | status DIR" ;;
+  *) die "usage: $0 start DIR PORT|auto [WATCH_PID [remove]] | stop DIR | restart DIR | status DIR" ;;
 esac
