@@ -72,7 +72,9 @@ const alreadyExists = (type: ResourceType, name: string): KubeStatus => ({
 const conflict = (type: ResourceType, name: string): KubeStatus => ({
   code: 409,
   reason: "Conflict",
-  message: `Operation cannot be fulfilled on ${type.resource} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+  message:
+    `Operation cannot be fulfilled on ${type.resource} "${name}": the object has been modified; ` +
+    "please apply your changes to the latest version and try again",
   details: { name, kind: type.resource },
 })
 

@@ -348,11 +348,14 @@ export const openShiftFixture = (options: OpenShiftFixtureOptions = {}): OpenShi
     return typeof latest === "number" ? latest : undefined
   }
 
-  const missingCr = (name: OperandName): KubeStatus => ({
-    code: 404,
-    reason: "NotFound",
-    message: `${operatorTypes[name].resource}.${operatorTypes[name].group} "cluster" not found or has no status.latestAvailableRevision: load the fixture first`,
-  })
+  const missingCr = (name: OperandName): KubeStatus => {
+    const { resource, group } = operatorTypes[name]
+    return {
+      code: 404,
+      reason: "NotFound",
+      message: `${resource}.${group} "cluster" not found or has no status.latestAvailableRevision: load the fixture first`,
+    }
+  }
 
   return {
     revisions,

@@ -42,7 +42,9 @@ const checkName = (name: string): ReadonlyArray<Cause> =>
     : [
         {
           field: "metadata.name",
-          message: `Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character`,
+          message:
+            `Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', ` +
+            "and must start and end with an alphanumeric character",
         },
       ]
 
@@ -123,7 +125,8 @@ const undecodable = (type: ResourceType, obj: Obj): KubeStatus | undefined => {
   return bad === undefined
     ? undefined
     : badRequest(
-        `${type.kind} in version "v1" cannot be handled as a ${type.kind}: parsing time ${JSON.stringify(bad)} as "2006-01-02T15:04:05.000000Z07:00": cannot parse`,
+        `${type.kind} in version "v1" cannot be handled as a ${type.kind}: ` +
+          `parsing time ${JSON.stringify(bad)} as "2006-01-02T15:04:05.000000Z07:00": cannot parse`,
       )
 }
 
