@@ -141,12 +141,7 @@ export type LayoutEntry =
   | { readonly kind: "root"; readonly directory: true }
   | { readonly kind: "pod-directory"; readonly directory: true; readonly operand: OperandName }
   | { readonly kind: "pod-manifest"; readonly directory: false; readonly operand: OperandName; readonly mode: number }
-  | {
-      readonly kind: "resource-kind-directory"
-      readonly directory: true
-      readonly operand: OperandName
-      readonly resourceKind: ResourceKind
-    }
+  | { readonly kind: "resource-kind-directory"; readonly directory: true; readonly operand: OperandName; readonly resourceKind: ResourceKind }
   | {
       readonly kind: "resource-directory"
       readonly directory: true

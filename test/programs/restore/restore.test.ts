@@ -13,29 +13,30 @@ import { NodeServices } from "@effect/platform-node"
 import { Cause, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { renderAction, renderRestorePlan } from "../../../src/domain/restore-plan-render.ts"
+import { stepIds } from "../../../src/domain/restore-plan.ts"
 import type { RestoreOptions, RestoreOutcome } from "../../../src/programs/restore/restore.ts"
 import { DiskSpace } from "../../../src/services/disk-space.ts"
 import { etcdToolPath } from "../../../src/services/local-etcd.ts"
 import { acquireRunLock } from "../../../src/services/run-lock.ts"
 import { Etcdutl } from "../../../src/services/etcdutl.ts"
 import { Tarball } from "../../../src/services/tarball/tarball.ts"
-import { badBackups, hostFiles, makeBackup, makeHostTree, readManifest, restoreOnHost, startSharedEtcd, type HostTree, type SharedEtcd } from "../../support/bad-backups.ts"
+import {
+  badBackups,
+  hostFiles,
+  makeBackup,
+  makeHostTree,
+  readManifest,
+  restoreOnHost,
+  startSharedEtcd,
+  type HostTree,
+  type SharedEtcd,
+} from "../../support/bad-backups.ts"
 import { snapshotTree } from "../../support/hostile-tarballs.ts"
 import { allInstallerFiles, loadedCluster, walk, type Loaded } from "../backup/backup-resources-harness.ts"
 
 const restoreId = "0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71"
-const allSteps = [
-  "check-snapshot",
-  "stop-etcd",
-  "wait-etcd-stopped",
-  "keep-old-member",
-  "keep-revision-json",
-  "restore-resources",
-  "copy-snapshot",
-  "restore-snapshot",
-  "install-member",
-  "start-etcd",
-]
+/** Every step but the one only a killed restore's leftovers need. */
+const allSteps = stepIds.filter((id) => id !== "set-aside-partial-restores")
 
 interface Ran {
   readonly exit: Exit.Exit<RestoreOutcome, unknown>
@@ -114,9 +115,9 @@ describe("restore", () => {
     const ran = await restore(host, { dryRun: true })
     const outcome = success(ran)
     expect(ran.output.startsWith(renderRestorePlan(outcome.plan)), ran.output).toBe(true)
-    expect(ran.output).toMatch(/^  check    the backup verifies \(.*\): ok$/m)
+    expect(ran.output).toMatch(/^ {2}check {4}the backup verifies \(.*\): ok$/m)
     expect(ran.output).toContain("Checked at run time, right before their step")
-    expect(ran.output).toMatch(/^   4\. keep-old-member: etcd is stopped \(/m)
+    expect(ran.output).toMatch(/^ {3}4\. keep-old-member: etcd is stopped \(/m)
     expect(ran.output).toContain("Dry run: every check that can be made now passes; a real run would start. Nothing was changed.")
     expect(outcome.ran).toEqual([])
     expect(outcome.plan.steps.map((s) => s.id)).toEqual(allSteps)
@@ -178,7 +179,9 @@ describe("restore", () => {
     const ran = await restore(host)
     const error = failure(ran)
     expect(error._tag).toBe("RestoreRefused")
-    expect(error.message).toMatch(/^restore refused before any change: the backup does not verify: snapshot-trailer FAIL \(expected trailer [0-9a-f]{64}; found sha256 [0-9a-f]{64} of the \d+ bytes before it/)
+    expect(error.message).toMatch(
+      /^restore refused before any change: the backup does not verify: snapshot-trailer FAIL \(expected trailer [0-9a-f]{64}; found sha256 [0-9a-f]{64} of the \d+ bytes before it/,
+    )
     expect(error.message).toContain("Nothing was changed.")
     expect(ran.output).toContain("NOT MET")
     expect(snapshotTree(host.root)).toEqual(before)
@@ -197,7 +200,7 @@ describe("restore", () => {
       if (error._tag === "RestoreRefused") {
         expect(error.message).toMatch(/^dry run: a real restore would be refused before any change: the backup does not verify: /)
         for (const check of bad.failing) expect(error.message).toContain(`${check.id} FAIL`)
-        expect(dry.output).toMatch(/^  check    the backup verifies \(.*\): NOT MET \(the backup does not verify: /m)
+        expect(dry.output).toMatch(/^ {2}check {4}the backup verifies \(.*\): NOT MET \(the backup does not verify: /m)
         expect(dry.output).toContain("Dry run: a real run would refuse before any change")
       }
       expect(snapshotTree(host.root)).toEqual(before)
@@ -233,7 +236,9 @@ describe("restore", () => {
     const before = snapshotTree(host.root)
     const error = failure(await restore(host))
     expect(error._tag).toBe("RestoreRefused")
-    expect(error.message).toContain(`required: ${join(host.root, "var/lib/etcd-backup")} is a directory (or a symbolic link to one), or absent; found: it is a regular file, not a directory`)
+    expect(error.message).toContain(
+      `required: ${join(host.root, "var/lib/etcd-backup")} is a directory (or a symbolic link to one), or absent; found: it is a regular file, not a directory`,
+    )
     expect(snapshotTree(host.root)).toEqual(before)
   })
 
@@ -267,7 +272,15 @@ describe("restore", () => {
     expect(success(dry).plan.steps.map((s) => s.id)).toContain("set-aside-partial-restores")
     expect(dry.output).toContain(`move     ${host.root}/var/lib/etcd/restore-${restoreId} -> ${host.root}/var/lib/etcd-backup/failed-restore-${restoreId}`)
     const again = await restore(host, { restoreId: secondId })
-    expect(success(again).ran).toEqual(["check-snapshot", "wait-etcd-stopped", "set-aside-partial-restores", "restore-resources", "restore-snapshot", "install-member", "start-etcd"])
+    expect(success(again).ran).toEqual([
+      "check-snapshot",
+      "wait-etcd-stopped",
+      "set-aside-partial-restores",
+      "restore-resources",
+      "restore-snapshot",
+      "install-member",
+      "start-etcd",
+    ])
     expect(readdirSync(join(host.root, "var/lib/etcd"))).toEqual(["member"])
     expect(read(host, `var/lib/etcd-backup/failed-restore-${restoreId}/member/snap/db`)).toBe("partial\n")
     expect(read(host, "var/lib/etcd-backup/member/snap/db")).toBe("old etcd data\n")
@@ -280,11 +293,16 @@ describe("restore", () => {
     writeFileSync(join(staging, "static-pod-resources/etcd-pod-3/secrets/etcd-all-certs/tls.key"), "-----BEGIN PRIVATE KEY-----\n")
     // The killed run's lock: a PID that no longer runs.
     const lock = join(host.root, "etc/kubernetes/.cluster-backup-restore.lock")
-    writeFileSync(lock, JSON.stringify({ pid: 2 ** 22 + 17, startTicks: "1", host: hostname(), command: "cluster-backup restore", startedAt: "2026-01-01T00:00:00.000Z" }))
+    writeFileSync(
+      lock,
+      JSON.stringify({ pid: 2 ** 22 + 17, startTicks: "1", host: hostname(), command: "cluster-backup restore", startedAt: "2026-01-01T00:00:00.000Z" }),
+    )
     const dry = await restore(host, { dryRun: true })
     success(dry)
     expect(dry.output).toContain(`check    no other restore is running (${lock}): the lock a killed restore left is replaced by a real run: ok`)
-    expect(dry.output).toContain(`check    ${staging}, a killed restore's extraction staging directory (decoded keys), is removed by a real run before its first step: ok`)
+    expect(dry.output).toContain(
+      `check    ${staging}, a killed restore's extraction staging directory (decoded keys), is removed by a real run before its first step: ok`,
+    )
     expect(existsSync(staging)).toBe(true)
     const ran = await restore(host)
     success(ran)
@@ -319,7 +337,9 @@ describe("restore", () => {
     writeFileSync(join(host.root, "var/lib/etcd-backup/snapshot.db"), Buffer.alloc(manifest.files.snapshot.size, 7))
     const ran = await restore(host)
     expect(success(ran).ran).toContain("copy-snapshot")
-    expect(readFileSync(join(host.root, `var/lib/etcd-backup/snapshot.db.${restoreId}`)).equals(readFileSync(join(host.backupDir, manifest.files.snapshot.name)))).toBe(true)
+    expect(
+      readFileSync(join(host.root, `var/lib/etcd-backup/snapshot.db.${restoreId}`)).equals(readFileSync(join(host.backupDir, manifest.files.snapshot.name))),
+    ).toBe(true)
     expect(readFileSync(join(host.root, "var/lib/etcd-backup/snapshot.db")).equals(Buffer.alloc(manifest.files.snapshot.size, 7))).toBe(true)
   })
 
@@ -329,7 +349,7 @@ describe("restore", () => {
     const old = Etcdutl.live({ binary: fakeEtcdutl(etcd.workDir, "too-old") })
     const error = failure(await restore(host, {}, layers(old)))
     expect(error._tag).toBe("RestoreInputInvalid")
-    expect(error["what"]).toBe("etcdutl-too-old")
+    expect(error.what).toBe("etcdutl-too-old")
     expect(error.message).toContain("has no --bump-revision or --mark-compacted for `snapshot restore` (etcd 3.4 and older). Use etcdutl 3.5.x or newer.")
     const noBump = success(await restore(host, { dryRun: true, noBump: true }, layers(old)))
     const restoreStep = noBump.plan.steps.find((s) => s.id === "restore-snapshot")!
@@ -345,8 +365,10 @@ describe("restore", () => {
     expect(error._tag).toBe("RestoreRefused")
     expect(error.message).toMatch(/free on the file system of .*; found: only 1024 bytes are available/)
     const dry = await restore(host, { dryRun: true }, full)
-    expect(failure(dry).message).toMatch(/^dry run: a real restore would be refused before any change: .*free on the file system of .*; found: only 1024 bytes are available/)
-    expect(dry.output).toMatch(/^  check    .* free on the file system of .*: NOT MET \(required: /m)
+    expect(failure(dry).message).toMatch(
+      /^dry run: a real restore would be refused before any change: .*free on the file system of .*; found: only 1024 bytes are available/,
+    )
+    expect(dry.output).toMatch(/^ {2}check {4}.* free on the file system of .*: NOT MET \(required: /m)
     expect(snapshotTree(host.root)).toEqual(before)
   })
 
@@ -384,8 +406,8 @@ describe("restore", () => {
     try {
       const error = failure(await restore(host, { stopTimeoutSeconds: 1, stopPollMillis: 100 }))
       expect(error._tag).toBe("RestoreStepFailed")
-      expect(error["step"]).toBe("wait-etcd-stopped")
-      expect(error["completed"]).toEqual(["check-snapshot", "stop-etcd"])
+      expect(error.step).toBe("wait-etcd-stopped")
+      expect(error.completed).toEqual(["check-snapshot", "stop-etcd"])
       expect(error.message).toContain(`etcd did not stop within 1 s: pid ${holder.pid} (sleep) has its working directory in`)
       expect(error.message).toContain("It changed nothing.")
       expect(error.message).toContain("find what keeps it")
@@ -404,13 +426,15 @@ describe("restore", () => {
     const ran = await restore(host, {}, layers(failing))
     const error = failure(ran)
     expect(error._tag).toBe("RestoreStepFailed")
-    expect(error["step"]).toBe("restore-snapshot")
-    expect(error["completed"]).toEqual(allSteps.slice(0, 7))
+    expect(error.step).toBe("restore-snapshot")
+    expect(error.completed).toEqual(allSteps.slice(0, 7))
     expect(error.message).toContain("simulated failure after writing part of the data directory")
     expect(error.message).toContain("What it had changed was put back.")
     expect(error.message).toContain("Running the restore again plans only what is left to do.")
     // The partial output was moved out of the data directory (kept), which is empty again.
-    expect(ran.output).toContain(`    undone   move     ${host.root}/var/lib/etcd/restore-${restoreId} -> ${host.root}/var/lib/etcd-backup/failed-restore-${restoreId}`)
+    expect(ran.output).toContain(
+      `    undone   move     ${host.root}/var/lib/etcd/restore-${restoreId} -> ${host.root}/var/lib/etcd-backup/failed-restore-${restoreId}`,
+    )
     expect(readdirSync(join(host.root, "var/lib/etcd"))).toEqual([])
     expect(read(host, `var/lib/etcd-backup/failed-restore-${restoreId}/member/snap/db`)).toBe("partial\n")
 
