@@ -139,7 +139,7 @@ const takeSnapshot = Effect.fnUntraced(function* (options: BackupInitOptions) {
         label: `snapshot ${snapshotFile}`,
         expectedBytes: before.dbSize,
         bytes,
-        startedAt: Date.now(),
+        startedAt: Date.now(), // wall time, as the reporter measures the rate (see progress-reporter.ts)
         ...(options.progressLogIntervalMs === undefined ? {} : { logIntervalMs: options.progressLogIntervalMs }),
       })
       const reporter = yield* Effect.forkScoped(progress.run)

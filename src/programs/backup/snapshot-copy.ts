@@ -81,6 +81,7 @@ export const copySnapshot = Effect.fnUntraced(function* (
       yield* flushIfDue
     })
 
+  // Wall time, not effect's Clock: a stall is real time without data, and the mark is set once per chunk on the hot path.
   let lastData = Date.now()
   const watchdog = Effect.gen(function* () {
     for (;;) {
