@@ -1,10 +1,10 @@
 import { Effect, Layer, Result, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
-import { MillisFromDurationString } from "../domain/durations.ts"
 import { defaultEtcdConnection, type EtcdConnection } from "../services/etcd/etcd.ts"
 import { backupDirFlag } from "./common-flags.ts"
 import { etcdPrefixFlag } from "./etcd-prefix-flag.ts"
-import { checkedWith, durationAtLeast, nonEmpty } from "./flag-checks.ts"
+import { durationFlag } from "./duration-flag.ts"
+import { checkedWith, nonEmpty } from "./flag-checks.ts"
 import { withLogging } from "./logging.ts"
 
 export class EtcdFlagsInvalid extends Schema.TaggedError<EtcdFlagsInvalid>()("EtcdFlagsInvalid", {
@@ -16,7 +16,11 @@ const defaults = defaultEtcdConnection.tls!
 
 const endpointPattern = /^(?<scheme>[A-Za-z][A-Za-z0-9+.-]*):\/\/(?<host>\[[0-9A-Fa-f:.]+\]|[^/:\s@?#[\]]+):(?<port>\d+)\/?$/
 
-const listedEndpoints = (text: string) => text.split(",").map((e) => e.trim()).filter((e) => e !== "")
+const listedEndpoints = (text: string) =>
+  text
+    .split(",")
+    .map((e) => e.trim())
+    .filter((e) => e !== "")
 
 /** What is wrong with an `--etcd-endpoints` value, as what the flag expects instead; undefined when it is usable. */
 export const endpointsProblem = (text: string): string | undefined => {
@@ -24,11 +28,11 @@ export const endpointsProblem = (text: string): string | undefined => {
   if (endpoints.length === 0) return "at least one URL like https://etcd.openshift-etcd.svc:2379"
   for (const e of endpoints) {
     const m = endpointPattern.exec(e)
-    if (m === null || !URL.canParse(`${m.groups!["scheme"]}://${m.groups!["host"]}`)) return `URLs like https://host:2379 (scheme, host and port): "${e}" is not one`
-    const scheme = m.groups!["scheme"]!.toLowerCase()
+    if (m === null || !URL.canParse(`${m.groups!.scheme}://${m.groups!.host}`)) return `URLs like https://host:2379 (scheme, host and port): "${e}" is not one`
+    const scheme = m.groups!.scheme!.toLowerCase()
     if (scheme !== "https" && scheme !== "http") return `https:// URLs (http:// only for a local etcd without TLS): "${e}" has ${scheme}://`
-    const port = Number(m.groups!["port"])
-    if (port < 1 || port > 65_535) return `URLs with a port from 1 to 65535: "${e}" has ${m.groups!["port"]}`
+    const port = Number(m.groups!.port)
+    if (port < 1 || port > 65_535) return `URLs with a port from 1 to 65535: "${e}" has ${m.groups!.port}`
   }
   const secure = endpoints.filter((e) => e.toLowerCase().startsWith("https://")).length
   if (secure !== 0 && secure !== endpoints.length) return "URLs of one scheme, https:// or http://, not both"
@@ -40,11 +44,17 @@ export const etcdConnectionFlags = {
   endpoints: Flag.String("etcd-endpoints").pipe(
     checkedWith(endpointsProblem),
     Flag.withDefault(defaultEtcdConnection.endpoints.join(",")),
-    Flag.withDescription("Comma-separated etcd client URLs (https://host:port; http:// only for a local etcd without TLS). The first that answers is used for the whole backup."),
+    Flag.withDescription(
+      "Comma-separated etcd client URLs (https://host:port; http:// only for a local etcd without TLS). The first that answers is used for the whole backup.",
+    ),
   ),
   cert: Flag.String("etcd-cert").pipe(nonEmpty("path"), Flag.withDefault(defaults.cert), Flag.withDescription("Client certificate file for etcd")),
   key: Flag.String("etcd-key").pipe(nonEmpty("path"), Flag.withDefault(defaults.key), Flag.withDescription("Client key file for etcd")),
-  cacert: Flag.String("etcd-cacert").pipe(nonEmpty("path"), Flag.withDefault(defaults.cacert), Flag.withDescription("CA bundle that signed etcd's serving certificate")),
+  cacert: Flag.String("etcd-cacert").pipe(
+    nonEmpty("path"),
+    Flag.withDefault(defaults.cacert),
+    Flag.withDescription("CA bundle that signed etcd's serving certificate"),
+  ),
 }
 
 /** The connection the flags describe: TLS for https endpoints, none for http (never mixed). */
@@ -58,9 +68,7 @@ export const connectionFromFlags = (flags: {
   if (problem !== undefined) return Result.fail(new EtcdFlagsInvalid({ flag: "--etcd-endpoints", message: `--etcd-endpoints: expected ${problem}` }))
   const endpoints = listedEndpoints(flags.endpoints).map((e) => e.replace(/\/$/, ""))
   return Result.succeed(
-    endpoints[0]!.toLowerCase().startsWith("https://")
-      ? { endpoints, tls: { cert: flags.cert, key: flags.key, cacert: flags.cacert } }
-      : { endpoints },
+    endpoints[0]!.toLowerCase().startsWith("https://") ? { endpoints, tls: { cert: flags.cert, key: flags.key, cacert: flags.cacert } } : { endpoints },
   )
 }
 
@@ -69,12 +77,7 @@ export const backupInitCommand = Command.make(
   {
     backupDir: backupDirFlag,
     etcd: etcdConnectionFlags,
-    stallTimeout: Flag.String("stall-timeout").pipe(
-      Flag.withSchema(MillisFromDurationString),
-      durationAtLeast(1000),
-      Flag.withDefault(120_000),
-      Flag.withDescription("Give up when etcd sends no snapshot data for this long (e.g. 2m)"),
-    ),
+    stallTimeout: durationFlag("stall-timeout", 1000, 120_000, "Give up when etcd sends no snapshot data for this long (e.g. 2m)"),
     etcdPrefix: etcdPrefixFlag,
     directIo: Flag.Boolean("direct-io").pipe(
       Flag.withDefault(true),

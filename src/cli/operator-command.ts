@@ -3,17 +3,14 @@ import { Effect, Layer, Option } from "effect"
 import { CliError, Command, Flag } from "effect/cli"
 import { defaultMinIntervalMs, defaultSettleMs } from "../domain/controller-decision.ts"
 import { defaultElectionTimings, electionTimingsProblem, type ElectionTimings } from "../domain/leader-election.ts"
-import { MillisFromDurationString } from "../domain/durations.ts"
 import { decodeBackupPodOptions } from "../domain/pod-spec.ts"
-import { durationAtLeast, nonEmpty, port } from "./flag-checks.ts"
+import { durationFlag } from "./duration-flag.ts"
+import { nonEmpty, port } from "./flag-checks.ts"
 import { kubeconfigFlag, liveKubeLayer } from "./kube-flags.ts"
 import { withLogging } from "./logging.ts"
 import { operandResourcesFileFlag, tableFromFile } from "./operand-resources-flags.ts"
 import { stopsGracefullyOnSigterm } from "./shutdown.ts"
 import { podOptionFlags, podOptionsFromFlagsChecked } from "./pod-option-flags.ts"
-
-const duration = (name: string, minMs: number, defaultMs: number, description: string) =>
-  Flag.String(name).pipe(Flag.withSchema(MillisFromDurationString), durationAtLeast(minMs), Flag.withDefault(defaultMs), Flag.withDescription(description))
 
 const timingFlags = { renewDeadline: "renew-deadline", retryPeriod: "retry-period" } as const
 
@@ -36,9 +33,9 @@ export const operatorCommand = Command.make(
     kubeconfig: kubeconfigFlag,
     operandResources: operandResourcesFileFlag,
     ...podOptionFlags,
-    minInterval: duration("min-interval", 0, defaultMinIntervalMs, "Least time between two rendered backups (e.g. 1h)"),
-    settle: duration("settle", 0, defaultSettleMs, "Revisions must stay unchanged this long before they are rendered (coalesces rollouts)"),
-    resync: duration("resync", 1000, 600_000, "Reconcile at least this often without events"),
+    minInterval: durationFlag("min-interval", 0, defaultMinIntervalMs, "Least time between two rendered backups (e.g. 1h)"),
+    settle: durationFlag("settle", 0, defaultSettleMs, "Revisions must stay unchanged this long before they are rendered (coalesces rollouts)"),
+    resync: durationFlag("resync", 1000, 600_000, "Reconcile at least this often without events"),
     metricsPort: Flag.Int("metrics-port").pipe(
       port({ anyPort: true }),
       Flag.withDefault(8080),
@@ -50,19 +47,19 @@ export const operatorCommand = Command.make(
       Flag.withDescription("Name of the leader-election Lease (in --namespace)"),
     ),
     identity: Flag.String("identity").pipe(Flag.optional, Flag.withDescription("This replica's name in the Lease (default: $POD_NAME, else the host name)")),
-    leaseDuration: duration(
+    leaseDuration: durationFlag(
       "lease-duration",
       1000,
       defaultElectionTimings.leaseDurationMs,
       "How long the Lease stays valid after the leader's last renewal: a standby takes over a dead leader after this (OpenShift operators: 137s)",
     ),
-    renewDeadline: duration(
+    renewDeadline: durationFlag(
       "renew-deadline",
       1000,
       defaultElectionTimings.renewDeadlineMs,
       "A leader that could not renew for this long stops acting; shorter than --lease-duration",
     ),
-    retryPeriod: duration(
+    retryPeriod: durationFlag(
       "retry-period",
       1000,
       defaultElectionTimings.retryPeriodMs,

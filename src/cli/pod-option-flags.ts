@@ -1,12 +1,12 @@
 import { Effect, Option, Result } from "effect"
 import { CliError, Flag } from "effect/cli"
 import { parseByteSize } from "../domain/byte-size.ts"
-import { MillisFromDurationString } from "../domain/durations.ts"
 import { dnsSubdomainProblem } from "../domain/k8s-names.ts"
 import { defaultPodOptions, defaultUploadTransfer, storeOptionsProblem, type BackupPodOptions, type BackupStoreOptions } from "../domain/pod-spec.ts"
 import { parseStoreLocation } from "../domain/store-location.ts"
 import { etcdPrefixFlag } from "./etcd-prefix-flag.ts"
-import { checkedWith, durationAtLeast, intInRange, nonEmpty } from "./flag-checks.ts"
+import { durationFlag } from "./duration-flag.ts"
+import { checkedWith, intInRange, nonEmpty } from "./flag-checks.ts"
 
 const s3UrlProblem = (raw: string): string | undefined => {
   const location = parseStoreLocation(raw)
@@ -17,50 +17,55 @@ const partSizeProblem = (raw: string): string | undefined => {
   const bytes = parseByteSize(raw)
   return Result.isSuccess(bytes) && bytes.success >= 5 * 2 ** 20 && bytes.success <= 5 * 2 ** 30 ? undefined : "a size from 5Mi to 5Gi, like 16Mi"
 }
-const objectName = (what: string) => (raw: string): string | undefined => {
-  const problem = dnsSubdomainProblem(raw)
-  return problem === undefined ? undefined : `the name of a ${what} (${problem})`
-}
+const objectName =
+  (what: string) =>
+  (raw: string): string | undefined => {
+    const problem = dnsSubdomainProblem(raw)
+    return problem === undefined ? undefined : `the name of a ${what} (${problem})`
+  }
+/** An optional text flag, its value checked while the command line is parsed. */
+const optionalText = (name: string, check: (flag: Flag.Flag<string>) => Flag.Flag<string>, description: string) =>
+  Flag.String(name).pipe(check, Flag.optional, Flag.withDescription(description))
 
 /**
  * Where the backup pod's `backup-upload` keeps each backup, and how (shared by `operator` and
  * `render`). Without `--store` or `--store-pvc` the pod has no upload container.
  */
 export const storeOptionFlags = {
-  store: Flag.String("store").pipe(
+  store: optionalText(
+    "store",
     checkedWith(s3UrlProblem),
-    Flag.optional,
-    Flag.withDescription("Upload each backup to s3://bucket[/prefix] (the pod's backup-upload container); without a prefix in the URL, --cluster-id gives cluster-backup/<cluster-id>"),
+    "Upload each backup to s3://bucket[/prefix] (the pod's backup-upload container); without a prefix in the URL, --cluster-id gives cluster-backup/<cluster-id>",
   ),
-  storePvc: Flag.String("store-pvc").pipe(
+  storePvc: optionalText(
+    "store-pvc",
     checkedWith(objectName("PersistentVolumeClaim")),
-    Flag.optional,
-    Flag.withDescription("Upload each backup to this PersistentVolumeClaim (in --namespace), mounted into backup-upload only and used as a directory store"),
+    "Upload each backup to this PersistentVolumeClaim (in --namespace), mounted into backup-upload only and used as a directory store",
   ),
-  clusterId: Flag.String("cluster-id").pipe(
+  clusterId: optionalText(
+    "cluster-id",
     nonEmpty("cluster ID"),
-    Flag.optional,
-    Flag.withDescription("The cluster's ID (oc get clusterversion version -o jsonpath='{.spec.clusterID}'): the store prefix is cluster-backup/<cluster-id> unless the s3:// URL has one"),
+    "The cluster's ID (oc get clusterversion version -o jsonpath='{.spec.clusterID}'): the store prefix is cluster-backup/<cluster-id> unless the s3:// URL has one",
   ),
-  storeCredentialsSecret: Flag.String("store-credentials-secret").pipe(
+  storeCredentialsSecret: optionalText(
+    "store-credentials-secret",
     checkedWith(objectName("Secret")),
-    Flag.optional,
-    Flag.withDescription("Secret (in --namespace) whose key 'credentials' is an AWS shared credentials file ([default] aws_access_key_id, aws_secret_access_key); mounted into backup-upload only. Required with --store"),
+    "Secret (in --namespace) whose key 'credentials' is an AWS shared credentials file ([default] aws_access_key_id, aws_secret_access_key); mounted into backup-upload only. Required with --store",
   ),
-  storeCaConfigmap: Flag.String("store-ca-configmap").pipe(
+  storeCaConfigmap: optionalText(
+    "store-ca-configmap",
     checkedWith(objectName("ConfigMap")),
-    Flag.optional,
-    Flag.withDescription("ConfigMap (in --namespace) whose key 'ca-bundle.crt' holds the CAs of the S3 endpoint (ODF, RGW, a private MinIO); mounted into backup-upload only"),
+    "ConfigMap (in --namespace) whose key 'ca-bundle.crt' holds the CAs of the S3 endpoint (ODF, RGW, a private MinIO); mounted into backup-upload only",
   ),
-  s3Endpoint: Flag.String("s3-endpoint").pipe(
+  s3Endpoint: optionalText(
+    "s3-endpoint",
     checkedWith((raw) => (/^https?:\/\/[^\s/?#]+\/?$/.test(raw) ? undefined : "an http(s)://host[:port] URL")),
-    Flag.optional,
-    Flag.withDescription("S3 endpoint for backup-upload (default: AWS S3 of the region)"),
+    "S3 endpoint for backup-upload (default: AWS S3 of the region)",
   ),
-  s3Region: Flag.String("s3-region").pipe(
+  s3Region: optionalText(
+    "s3-region",
     checkedWith((raw) => (/^[a-z0-9-]{1,64}$/.test(raw) ? undefined : "a region such as us-east-1")),
-    Flag.optional,
-    Flag.withDescription("S3 region for backup-upload (default: us-east-1)"),
+    "S3 region for backup-upload (default: us-east-1)",
   ),
   s3Addressing: Flag.Literals("s3-addressing", ["path", "virtual"]).pipe(
     Flag.optional,
@@ -76,11 +81,11 @@ export const storeOptionFlags = {
     Flag.withDefault(defaultUploadTransfer.partsInFlight),
     Flag.withDescription("backup-upload's parts uploaded at a time"),
   ),
-  uploadDeadline: Flag.String("upload-deadline").pipe(
-    Flag.withSchema(MillisFromDurationString),
-    durationAtLeast(1000),
-    Flag.withDefault(defaultUploadTransfer.deadlineSeconds * 1000),
-    Flag.withDescription("backup-upload gives up (aborting its uploads) after this long; the pod's deadline grows by it"),
+  uploadDeadline: durationFlag(
+    "upload-deadline",
+    1000,
+    defaultUploadTransfer.deadlineSeconds * 1000,
+    "backup-upload gives up (aborting its uploads) after this long; the pod's deadline grows by it",
   ),
 }
 
@@ -91,13 +96,12 @@ export const podOptionFlags = {
     Flag.withDefault(defaultPodOptions.namespace),
     Flag.withDescription("Namespace of the backup pod and of the cluster-backup-pod / backup-status ConfigMaps"),
   ),
-  image: Flag.String("image").pipe(nonEmpty("image reference"), Flag.withDefault(defaultPodOptions.image), Flag.withDescription("Image of the backup pod's containers")),
-  holdDuration: Flag.String("hold-duration").pipe(
-    Flag.withSchema(MillisFromDurationString),
-    durationAtLeast(1000),
-    Flag.withDefault(defaultPodOptions.holdSeconds * 1000),
-    Flag.withDescription("How long a finished backup pod keeps /backup available for 'oc cp'"),
+  image: Flag.String("image").pipe(
+    nonEmpty("image reference"),
+    Flag.withDefault(defaultPodOptions.image),
+    Flag.withDescription("Image of the backup pod's containers"),
   ),
+  holdDuration: durationFlag("hold-duration", 1000, defaultPodOptions.holdSeconds * 1000, "How long a finished backup pod keeps /backup available for 'oc cp'"),
   backupVolumeSize: Flag.String("backup-volume-size").pipe(
     Flag.withDefault(defaultPodOptions.backupVolumeSizeLimit),
     Flag.withDescription("Size limit of the backup pod's /backup emptyDir (must hold twice the etcd database)"),
@@ -141,20 +145,22 @@ const storeFlagNames: Readonly<Record<keyof BackupStoreOptions, string>> = {
   deadlineSeconds: "upload-deadline",
 }
 
+/** The store's location and settings the flags give (undefined: flag absent). */
+const givenStoreOptions = (f: PodOptionFlagValues) => ({
+  s3Url: Option.getOrUndefined(f.store),
+  claimName: Option.getOrUndefined(f.storePvc),
+  clusterId: Option.getOrUndefined(f.clusterId),
+  s3Endpoint: Option.getOrUndefined(f.s3Endpoint),
+  s3Region: Option.getOrUndefined(f.s3Region),
+  s3Addressing: Option.getOrUndefined(f.s3Addressing),
+  credentialsSecret: Option.getOrUndefined(f.storeCredentialsSecret),
+  caConfigMap: Option.getOrUndefined(f.storeCaConfigmap),
+})
+
 const storeOptionsFromFlags = (f: PodOptionFlagValues): BackupStoreOptions | undefined => {
   if (Option.isNone(f.store) && Option.isNone(f.storePvc)) return undefined
-  const given = {
-    s3Url: Option.getOrUndefined(f.store),
-    claimName: Option.getOrUndefined(f.storePvc),
-    clusterId: Option.getOrUndefined(f.clusterId),
-    s3Endpoint: Option.getOrUndefined(f.s3Endpoint),
-    s3Region: Option.getOrUndefined(f.s3Region),
-    s3Addressing: Option.getOrUndefined(f.s3Addressing),
-    credentialsSecret: Option.getOrUndefined(f.storeCredentialsSecret),
-    caConfigMap: Option.getOrUndefined(f.storeCaConfigmap),
-  }
   return {
-    ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)),
+    ...Object.fromEntries(Object.entries(givenStoreOptions(f)).filter(([, v]) => v !== undefined)),
     partSize: f.uploadPartSize,
     partsInFlight: f.uploadPartsInFlight,
     deadlineSeconds: Math.max(1, Math.ceil(f.uploadDeadline / 1000)),
@@ -192,10 +198,10 @@ export const podOptionsFromFlagsChecked = (f: PodOptionFlagValues, command: stri
       }),
     )
   if (options.store === undefined) {
-    const stray = (["clusterId", "storeCredentialsSecret", "storeCaConfigmap", "s3Endpoint", "s3Region", "s3Addressing"] as const).find((k) => Option.isSome(f[k]))
+    const given = givenStoreOptions(f)
+    const stray = (["clusterId", "credentialsSecret", "caConfigMap", "s3Endpoint", "s3Region", "s3Addressing"] as const).find((k) => given[k] !== undefined)
     if (stray === undefined) return Effect.succeed(options)
-    const flag = { clusterId: "cluster-id", storeCredentialsSecret: "store-credentials-secret", storeCaConfigmap: "store-ca-configmap", s3Endpoint: "s3-endpoint", s3Region: "s3-region", s3Addressing: "s3-addressing" }[stray]
-    return usage(flag, String(Option.getOrUndefined(f[stray])), "a setting of the backup store: give --store or --store-pvc too")
+    return usage(storeFlagNames[stray], String(given[stray]), "a setting of the backup store: give --store or --store-pvc too")
   }
   const problem = storeOptionsProblem(options.store)
   if (problem === undefined) return Effect.succeed(options)
