@@ -13,7 +13,7 @@ import { createServer } from "node:net"
 import { readFileSync } from "node:fs"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
-import { Effect, Fiber, FileSystem, Schema, Stream } from "effect"
+import { Clock, Effect, Fiber, FileSystem, Schema, Stream } from "effect"
 import { ChildProcess } from "effect/process"
 import type { EtcdConnection } from "./etcd/etcd.ts"
 import { clientTls, type TlsBundle } from "./tls-certs.ts"
@@ -170,7 +170,7 @@ const attempt = Effect.fnUntraced(function* (options: LocalEtcdOptions, clientPo
   yield* Effect.addFinalizer(() => Effect.sync(() => running.delete(pid)))
   const logging = yield* Effect.forkScoped(Stream.run(handle.stderr, fs.sink(logFile)).pipe(Effect.ignore))
 
-  const deadline = Date.now() + (options.startTimeoutMs ?? 20_000)
+  const deadline = (yield* Clock.currentTimeMillis) + (options.startTimeoutMs ?? 20_000)
   const waitHealthy = Effect.gen(function* () {
     for (;;) {
       if (!(yield* handle.isRunning.pipe(Effect.orElseSucceed(() => false)))) {
@@ -179,7 +179,7 @@ const attempt = Effect.fnUntraced(function* (options: LocalEtcdOptions, clientPo
         return yield* Effect.fail(failed(`etcd exited before serving on ${clientUrl}; its log ends with:\n${tail}`))
       }
       if (yield* Effect.promise(() => health(clientUrl, tls))) break
-      if (Date.now() > deadline) {
+      if ((yield* Clock.currentTimeMillis) > deadline) {
         const tail = yield* logTail(fs, logFile)
         return yield* Effect.fail(failed(`etcd did not become healthy on ${clientUrl} in time; its log ends with:\n${tail}`))
       }
