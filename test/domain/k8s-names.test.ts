@@ -28,6 +28,18 @@ describe("Kubernetes name rules", () => {
     expect(dataKeyProblem(key)).toBeUndefined()
   })
 
+  test.prop([fc.string({ maxLength: 300 })], { numRuns: 500 })("every rule refuses an empty or too long name saying so, before its pattern", (s) => {
+    for (const [problem, max] of [
+      [dnsSubdomainProblem, 253],
+      [dnsLabelProblem, 63],
+      [dataKeyProblem, 253],
+    ] as const) {
+      if (s.length === 0) expect(problem(s)).toBe("must not be empty")
+      else if (s.length > max) expect(problem(s)).toBe(`must be at most ${max} characters (has ${s.length})`)
+      else expect(problem(s) ?? "").not.toMatch(/must not be empty|must be at most/)
+    }
+  })
+
   test.prop([fc.string({ maxLength: 40 })], { numRuns: 500 })("an accepted subdomain or key never names a parent or an absolute path", (s) => {
     for (const ok of [dnsSubdomainProblem(s) === undefined, dataKeyProblem(s) === undefined]) {
       if (ok) {
