@@ -1,23 +1,24 @@
 /**
- * Benchmark: the project's S3 client (bench/store-transfer.ts, the code backup-upload and download
- * run) against `rclone copyto` with the same part size and parts in flight, uploading and
- * downloading one file of --size-mib random bytes to the project's own Swift s3api server
- * (scripts/s3-server.sh, started and stopped here). Each transfer is its own process, alternating
- * tools, several rounds; wall time gives throughput, `/usr/bin/time` the peak RSS and CPU.
- * Every download's sha256 is compared with the file's. Our client runs from the TypeScript
- * sources (importing effect whole: ~115 MiB before any transfer; the image's bundle is smaller).
- * Writes bench/STORE-RESULTS.md.
+ * Benchmark: `cluster-backup backup-upload` and `download` from the built bundle (what the image
+ * runs: `scripts/build.ts`, built here into a scratch directory unless --dist names one) against
+ * `rclone copyto` with the same part size and parts in flight, on a backup whose snapshot is
+ * --size-mib random bytes, to the project's own Swift s3api server (scripts/s3-server.sh, started
+ * and stopped here). Each transfer is its own process, the tools' order alternating from round to
+ * round; wall time gives throughput, `/usr/bin/time` the peak RSS and CPU. Every download's
+ * sha256 is compared with the snapshot's. Writes bench/STORE-RESULTS.md.
  *
- *   node bench/store-vs-rclone.ts [--size-mib 1024] [--rounds 2] [--part-mib 16] [--in-flight 4] [--out bench/STORE-RESULTS.md]
+ *   node bench/store-vs-rclone.ts [--size-mib 1024] [--rounds 3] [--part-mib 16] [--in-flight 4] [--dist DIR] [--out FILE]
  *
- * Needs `. scripts/setup.sh` first (Swift and rclone in .tools). Not part of the test suite.
+ * Needs Swift and rclone in .tools (scripts/setup.sh). Not part of the test suite.
  */
 import { execFileSync, spawnSync } from "node:child_process"
-import { createHash, randomBytes } from "node:crypto"
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs"
-import { cpus, loadavg, tmpdir } from "node:os"
+import { createHash } from "node:crypto"
+import { createReadStream, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { cpus, totalmem, tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
+import { writeLargeBackup } from "../test/support/large-backup.ts"
+import { rcloneS3Flags } from "../test/support/s3-server.ts"
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 const arg = (name: string, fallback: string) => {
@@ -25,95 +26,151 @@ const arg = (name: string, fallback: string) => {
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback
 }
 const sizeMib = Number(arg("size-mib", "1024"))
-const rounds = Number(arg("rounds", "2"))
+const rounds = Number(arg("rounds", "3"))
 const partMib = Number(arg("part-mib", "16"))
 const inFlight = Number(arg("in-flight", "4"))
 const outFile = resolve(arg("out", join(root, "bench", "STORE-RESULTS.md")))
 const work = mkdtempSync(join(tmpdir(), "store-bench-"))
+const dist = arg("dist", join(work, "dist"))
 const serverDir = join(work, "s3")
 const bucket = "bench"
+const uptime = () => execFileSync("uptime", { encoding: "utf8" }).trim()
 
+interface Sample {
+  readonly tool: "cluster-backup" | "rclone"
+  readonly op: "upload" | "download"
+  readonly round: number
+  readonly seconds: number
+  readonly peakRssMiB: number
+  readonly cpuSeconds: number
+}
+
+const sha256 = (path: string) =>
+  new Promise<string>((done, fail) => {
+    const hash = createHash("sha256")
+    createReadStream(path)
+      .on("data", (d) => hash.update(d))
+      .on("end", () => done(hash.digest("hex")))
+      .on("error", fail)
+  })
+const median = (xs: ReadonlyArray<number>) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
+}
+
+const loadBefore = uptime()
+if (arg("dist", "") === "") execFileSync(process.execPath, [join(root, "scripts", "build.ts"), "--outdir", dist], { stdio: "inherit" })
 const line = execFileSync("bash", [join(root, "scripts", "s3-server.sh"), "start", serverDir, "auto", String(process.pid), "remove"], { encoding: "utf8" })
 const field = (name: string) => new RegExp(`${name}=(\\S+)`).exec(line)![1]!
-const env: Record<string, string | undefined> = { ...process.env, S3_ENDPOINT: field("endpoint"), AWS_ACCESS_KEY_ID: field("access_key"), AWS_SECRET_ACCESS_KEY: field("secret_key"), AWS_REGION: field("region") }
+const env: Record<string, string | undefined> = {
+  ...process.env,
+  AWS_ENDPOINT_URL: field("endpoint"),
+  AWS_ACCESS_KEY_ID: field("access_key"),
+  AWS_SECRET_ACCESS_KEY: field("secret_key"),
+  AWS_REGION: field("region"),
+}
 delete env.AWS_CA_BUNDLE
+delete env.NODE_OPTIONS
+const rclone = join(root, ".tools", "rclone", "bin", "rclone")
 const rcloneArgs = [
-  "--s3-provider=Other",
-  `--s3-endpoint=${env.S3_ENDPOINT}`,
-  `--s3-access-key-id=${env.AWS_ACCESS_KEY_ID}`,
-  `--s3-secret-access-key=${env.AWS_SECRET_ACCESS_KEY}`,
-  `--s3-region=${env.AWS_REGION}`,
-  "--s3-force-path-style=true",
+  ...rcloneS3Flags({
+    endpoint: env.AWS_ENDPOINT_URL!,
+    accessKeyId: env.AWS_ACCESS_KEY_ID!,
+    secretAccessKey: env.AWS_SECRET_ACCESS_KEY!,
+    region: env.AWS_REGION!,
+  }),
   `--s3-chunk-size=${partMib}M`,
   `--s3-upload-cutoff=${partMib}M`,
   `--s3-upload-concurrency=${inFlight}`,
   `--multi-thread-streams=${inFlight}`,
   "--ignore-times",
 ]
-const rclone = join(root, ".tools", "rclone", "bin", "rclone")
 
-interface Sample {
-  readonly tool: string
-  readonly op: "upload" | "download"
-  readonly seconds: number
-  readonly peakRssMiB: number
-  readonly cpuSeconds: number
-}
-
-const measure = (tool: string, op: "upload" | "download", command: string, args: ReadonlyArray<string>): Sample => {
+const measure = (tool: Sample["tool"], op: Sample["op"], round: number, command: string, args: ReadonlyArray<string>): Sample => {
   const stats = join(work, "time.txt")
   const started = performance.now()
   const r = spawnSync("/usr/bin/time", ["-f", "%M %U %S", "-o", stats, command, ...args], { env, encoding: "utf8" })
   const seconds = (performance.now() - started) / 1000
   if (r.status !== 0) throw new Error(`${tool} ${op} failed (${r.status}): ${r.stderr}`)
   const [rssKiB, user, sys] = readFileSync(stats, "utf8").trim().split(/\s+/).slice(-3).map(Number)
-  return { tool, op, seconds, peakRssMiB: rssKiB! / 1024, cpuSeconds: user! + sys! }
+  return { tool, op, round, seconds, peakRssMiB: rssKiB! / 1024, cpuSeconds: user! + sys! }
 }
-
-const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex")
 
 try {
   execFileSync(rclone, [...rcloneArgs, "mkdir", `:s3:${bucket}`], { env })
-  const src = join(work, "data.bin")
-  const fd = openSync(src, "w")
-  for (let i = 0; i < sizeMib; i++) writeSync(fd, randomBytes(1024 * 1024))
-  closeSync(fd)
-  const expected = sha256(src)
+  const backup = join(work, "backup")
+  const manifest = writeLargeBackup(backup, sizeMib * 1024 * 1024)
+  const snapshot = manifest.files.snapshot
+  const cli = join(dist, "cluster-backup.js")
   const samples: Array<Sample> = []
-  const ours = (op: "upload" | "download", key: string, file: string) =>
-    measure("cluster-backup (lean SigV4)", op, process.execPath, [join(root, "bench", "store-transfer.ts"), op, file, bucket, key, String(partMib), String(inFlight), expected])
-  const theirs = (op: "upload" | "download", key: string, file: string) =>
-    measure("rclone copyto", op, rclone, op === "upload" ? [...rcloneArgs, "copyto", file, `:s3:${bucket}/${key}`] : [...rcloneArgs, "copyto", `:s3:${bucket}/${key}`, file])
-  for (let round = 0; round < rounds; round++) {
-    const order = round % 2 === 0 ? [ours, theirs] : [theirs, ours]
-    for (const [i, run] of order.entries()) {
-      const key = `r${round}-${i}.bin`
-      samples.push(run("upload", key, src))
-      const back = join(work, `back-${round}-${i}.bin`)
-      samples.push(run("download", key, back))
-      if (sha256(back) !== expected) throw new Error(`${back}: sha256 differs from the uploaded file`)
-      rmSync(back)
+  const ours = (round: number, prefix: string, into: string) => {
+    const store = `s3://${bucket}/${prefix}`
+    samples.push(
+      measure("cluster-backup", "upload", round, process.execPath, [
+        cli,
+        "backup-upload",
+        "--store",
+        store,
+        "--backup-dir",
+        backup,
+        "--part-size",
+        `${partMib}Mi`,
+        "--parts-in-flight",
+        String(inFlight),
+      ]),
+    )
+    samples.push(measure("cluster-backup", "download", round, process.execPath, [cli, "download", store, manifest.timestamp, into]))
+    return join(into, snapshot.name)
+  }
+  const theirs = (round: number, prefix: string, into: string) => {
+    const key = `:s3:${bucket}/${prefix}/${snapshot.name}`
+    samples.push(measure("rclone", "upload", round, rclone, [...rcloneArgs, "copyto", join(backup, snapshot.name), key]))
+    samples.push(measure("rclone", "download", round, rclone, [...rcloneArgs, "copyto", key, join(into, snapshot.name)]))
+    return join(into, snapshot.name)
+  }
+  for (let round = 1; round <= rounds; round++) {
+    for (const [i, run] of (round % 2 === 1 ? [ours, theirs] : [theirs, ours]).entries()) {
+      const into = join(work, `back-${round}-${i}`)
+      const back = run(round, `r${round}-${i}`, into)
+      if ((await sha256(back)) !== snapshot.sha256) throw new Error(`${back}: sha256 differs from the snapshot's`)
+      rmSync(into, { recursive: true, force: true })
     }
   }
-  const rows = samples.map((s) => `| ${s.tool} | ${s.op} | ${s.seconds.toFixed(2)} | ${(sizeMib / s.seconds).toFixed(1)} | ${s.peakRssMiB.toFixed(0)} | ${s.cpuSeconds.toFixed(1)} |`)
-  const mean = (tool: string, op: string) => {
-    const xs = samples.filter((s) => s.tool.startsWith(tool) && s.op === op)
-    return { rate: xs.reduce((n, s) => n + sizeMib / s.seconds, 0) / xs.length, peak: Math.max(...xs.map((s) => s.peakRssMiB)) }
-  }
+  const loadAfter = uptime()
+  const rate = (s: Sample) => sizeMib / s.seconds
+  const of = (tool: Sample["tool"], op: Sample["op"]) => samples.filter((s) => s.tool === tool && s.op === op)
   const summary = (["upload", "download"] as const).map((op) => {
-    const a = mean("cluster-backup", op)
-    const b = mean("rclone", op)
-    return `- ${op}: ${a.rate.toFixed(1)} MiB/s against rclone's ${b.rate.toFixed(1)} MiB/s (**${(a.rate / b.rate).toFixed(2)} x**), peak RSS **${a.peak.toFixed(0)} MiB** (rclone ${b.peak.toFixed(0)} MiB)`
+    const a = of("cluster-backup", op)
+    const b = of("rclone", op)
+    const ratio = median(a.map(rate)) / median(b.map(rate))
+    const peak = Math.max(...a.map((s) => s.peakRssMiB))
+    return [
+      `- **${op}**: median ${median(a.map(rate)).toFixed(1)} MiB/s against rclone's ${median(b.map(rate)).toFixed(1)} MiB/s: **${ratio.toFixed(2)} x** (target >= 1.0: ${ratio >= 1 ? "met" : "**missed**"});`,
+      `  peak RSS ${a.map((s) => s.peakRssMiB.toFixed(0)).join(", ")} MiB, highest **${peak.toFixed(0)} MiB** (target < 150: ${peak < 150 ? "met" : "**missed**"}; rclone ${Math.max(...b.map((s) => s.peakRssMiB)).toFixed(0)} MiB);`,
+      `  CPU median ${median(a.map((s) => s.cpuSeconds)).toFixed(1)} s against rclone's ${median(b.map((s) => s.cpuSeconds)).toFixed(1)} s`,
+    ].join("\n")
   })
-  const text = `# S3 transfers: the project's client against rclone
+  const rows = samples.map(
+    (s) => `| ${s.round} | ${s.tool} | ${s.op} | ${s.seconds.toFixed(2)} | ${rate(s).toFixed(1)} | ${s.peakRssMiB.toFixed(0)} | ${s.cpuSeconds.toFixed(1)} |`,
+  )
+  const swift = readdirSync(join(root, ".tools", "swift", "root", "usr", "lib", "python3", "dist-packages")).find((f) => /^swift-.*\.egg-info$/.test(f))
+  const text = `# S3 transfers: the project's commands against rclone
 
-\`node bench/store-vs-rclone.ts --size-mib ${sizeMib} --rounds ${rounds} --part-mib ${partMib} --in-flight ${inFlight}\`, ${new Date().toISOString()}, ${cpus().length} cores, load average before the run ${loadavg().map((l) => l.toFixed(1)).join(" ")}.
-Swift 2.30 s3api (scripts/s3-server.sh) on loopback; ${sizeMib} MiB of random bytes; ${partMib} MiB parts, ${inFlight} in flight for both; every download's sha256 checked.
+\`node bench/store-vs-rclone.ts --size-mib ${sizeMib} --rounds ${rounds} --part-mib ${partMib} --in-flight ${inFlight}\`, ${new Date().toISOString()}.
+
+- Machine: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), ${(totalmem() / 1024 ** 3).toFixed(0)} GiB, shared with other engineers' test runs.
+- Load (\`uptime\`) before: \`${loadBefore}\`; after: \`${loadAfter}\`.
+- Node ${process.version}; cluster-backup from the bundle (\`scripts/build.ts\`, as the image runs it), no NODE_OPTIONS;
+  ${execFileSync(rclone, ["version"], { encoding: "utf8" }).split("\n")[0]}; Swift ${swift?.replace(/^swift-|\.egg-info$/g, "") ?? "?"} with s3api (scripts/s3-server.sh) on loopback.
+- A backup whose snapshot is ${sizeMib} MiB of random bytes; ${partMib} MiB parts, ${inFlight} in flight for both tools (rclone: \`--s3-chunk-size\`,
+  \`--s3-upload-concurrency\`, \`--multi-thread-streams\`). \`backup-upload\` also sends the tarball (48 KiB) and the manifest and checks every
+  file's sha256 against the manifest; \`download\` fetches all three and checks every sha256 before renaming into place. Every snapshot
+  downloaded was compared with the original's sha256 afterwards.
 
 ${summary.join("\n")}
 
-| tool | op | seconds | MiB/s | peak RSS MiB | CPU s |
-|---|---|---|---|---|---|
+| round | tool | op | seconds | MiB/s | peak RSS MiB | CPU s |
+|---|---|---|---|---|---|---|
 ${rows.join("\n")}
 `
   writeFileSync(outFile, text)

@@ -7,27 +7,34 @@
  */
 import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { readdirSync, readFileSync, statSync } from "node:fs"
 import { dirname, join, relative } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { beforeAll, describe, expect, it } from "vitest"
 import { Effect, Result, Schema } from "effect"
 import { subcommandNames } from "../src/cli/root-command.ts"
 import { decodeBackupManifest } from "../src/domain/backup-manifest.ts"
 import { formatRevisionSet } from "../src/domain/revisions.ts"
 import { SnapshotRecord } from "../src/programs/backup-dir/snapshot-record.ts"
-import { kubeconfigYaml, startSimulatedApiServer } from "../src/simulation/simulated-api-server.ts"
-import { allInstallerFiles, loadedCluster, revisions, writeFakeSnapshot } from "./programs/backup/backup-resources-harness.ts"
-import { TestEtcd } from "./support/etcd-fixture.ts"
-import { repoRoot, runCli } from "./support/tools.ts"
+import {
+  allInstallerFiles,
+  backupResourcesArgs,
+  loadedCluster,
+  revisions,
+  serveWithKubeconfig,
+  writeFakeSnapshot,
+} from "./programs/backup/backup-resources-harness.ts"
+import { backupInitArgs, TestEtcd } from "./support/etcd-fixture.ts"
+import { runCli } from "./support/run-cli.ts"
+import { tempDir } from "./support/temp-dir.ts"
+import { repoRoot } from "./support/tools.ts"
 
 // Outside the repository: the bundle must run without node_modules, as in the image.
-const outDir = mkdtempSync(join(tmpdir(), "cb-build-test-"))
+const outDir = tempDir("build-test")
 const builtEntry = join(outDir, "cluster-backup.js")
 const withoutTypeStripping = { NODE_OPTIONS: "--no-experimental-strip-types" }
-const runBuilt = (args: ReadonlyArray<string>) => runCli(args, withoutTypeStripping, builtEntry)
+const runBuilt = (args: ReadonlyArray<string>) => runCli(args, { env: withoutTypeStripping, entry: builtEntry })
 
 const filesUnder = (dir: string): Array<string> =>
   readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(join(dir, e.name)) : [relative(outDir, join(dir, e.name))]))
@@ -35,7 +42,6 @@ const filesUnder = (dir: string): Array<string> =>
 beforeAll(() => {
   execFileSync(process.execPath, [join(repoRoot, "scripts", "build.ts"), "--outdir", outDir], { cwd: repoRoot })
 }, 120_000)
-afterAll(() => rmSync(outDir, { recursive: true, force: true }))
 
 describe("npm run build", () => {
   it("bundles the command into one entry, chunks loaded on demand, and package.json", () => {
@@ -100,11 +106,9 @@ describe("npm run build", () => {
 layer(TestEtcd.layer(), { excludeTestServices: true })("the built backup-init", (it) => {
   it.effect("takes a snapshot from etcd over TLS as the sources do", () =>
     Effect.gen(function* () {
-      const { member, tls, workDir } = yield* TestEtcd
-      const backupDir = join(workDir, "built")
-      const run = yield* Effect.promise(() =>
-        runBuilt(["backup-init", "--backup-dir", backupDir, "--etcd-endpoints", member.clientUrl, "--etcd-cert", tls.clientCert, "--etcd-key", tls.clientKey, "--etcd-cacert", tls.caCert]),
-      )
+      const etcd = yield* TestEtcd
+      const backupDir = join(etcd.workDir, "built")
+      const run = yield* Effect.promise(() => runBuilt(backupInitArgs(backupDir, etcd.member.clientUrl, etcd.tls)))
       assert.strictEqual(run.status, 0, run.stderr)
       const record = Schema.decodeUnknownSync(SnapshotRecord)(JSON.parse(run.stdout))
       assert.strictEqual(statSync(join(backupDir, record.snapshotFile)).size, record.size)
@@ -116,14 +120,12 @@ layer(TestEtcd.layer(), { excludeTestServices: true })("the built backup-init", 
 describe("the built backup-resources and backup-create", () => {
   it("make a consistent backup through the stub API server", async () => {
     const loaded = loadedCluster()
-    const server = await startSimulatedApiServer(loaded.cluster)
-    const work = mkdtempSync(join(tmpdir(), "cb-build-test-backup-"))
+    const work = tempDir("build-test-backup")
+    const { server, kubeconfig } = await serveWithKubeconfig(loaded.cluster, work)
     try {
-      const kubeconfig = join(work, "kubeconfig")
-      writeFileSync(kubeconfig, kubeconfigYaml({ url: server.url, token: server.token }), { mode: 0o600 })
       const backupDir = join(work, "backup")
       for (const operand of Object.keys(revisions) as Array<keyof typeof revisions>) {
-        const run = await runBuilt(["backup-resources", "--backup-dir", backupDir, "--kubeconfig", kubeconfig, "--operand", operand, "--revision", String(revisions[operand])])
+        const run = await runBuilt(backupResourcesArgs(backupDir, kubeconfig, operand))
         expect(run.status, run.stderr).toBe(0)
       }
       await Effect.runPromise(writeFakeSnapshot(backupDir, revisions).pipe(Effect.provide(NodeServices.layer)))
@@ -139,7 +141,6 @@ describe("the built backup-resources and backup-create", () => {
       for (const e of entries) expect(e.sha256, e.path).toBe(createHash("sha256").update(expected.get(e.path)!.bytes).digest("hex"))
     } finally {
       await server.close()
-      rmSync(work, { recursive: true, force: true })
     }
   }, 60_000)
 })

@@ -2,10 +2,10 @@ import { execFileSync, spawnSync } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { cliEntry, etcdTool, repoRoot } from "./support/tools.ts"
+import { runCli } from "./support/run-cli.ts"
+import { etcdTool, repoRoot } from "./support/tools.ts"
 
-const versionOf = (tool: "etcd" | "etcdctl" | "etcdutl") =>
-  execFileSync(etcdTool(tool), tool === "etcd" ? ["--version"] : ["version"], { encoding: "utf8" })
+const versionOf = (tool: "etcd" | "etcdctl" | "etcdutl") => execFileSync(etcdTool(tool), tool === "etcd" ? ["--version"] : ["version"], { encoding: "utf8" })
 
 describe("toolchain", () => {
   it("runs on Node >= 22.19", () => {
@@ -65,23 +65,23 @@ describe("npm scripts on a machine whose own Node is too old", () => {
 })
 
 describe("cluster-backup command", () => {
-  const cli = (...args: Array<string>) => spawnSync(process.execPath, [cliEntry, ...args], { encoding: "utf8" })
+  const cli = (...args: Array<string>) => runCli(args)
 
-  it("--version prints the package version", () => {
-    const run = cli("--version")
+  it("--version prints the package version", async () => {
+    const run = await cli("--version")
     expect(run.status).toBe(0)
     expect(run.stdout.trim()).toBe("cluster-backup v0.1.0")
   })
 
-  it("--help documents the logging flags", () => {
-    const run = cli("--help")
+  it("--help documents the logging flags", async () => {
+    const run = await cli("--help")
     expect(run.status).toBe(0)
     expect(run.stdout).toContain("--log-format")
     expect(run.stdout).toContain("--log-level")
   })
 
-  it("an unknown argument exits non-zero with the reason", () => {
-    const run = cli("no-such-command")
+  it("an unknown argument exits non-zero with the reason", async () => {
+    const run = await cli("no-such-command")
     expect(run.status).not.toBe(0)
     expect(run.stderr + run.stdout).toContain("no-such-command")
   })

@@ -9,8 +9,10 @@ import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { formatRevisionSet } from "../../src/domain/revisions.ts"
-import { loadedCluster, revisions, stageAll, tempDir, timestamp, writeFakeSnapshot } from "../programs/backup/backup-resources-harness.ts"
+import { loadedCluster, revisions, stageAll, timestamp, writeFakeSnapshot } from "../programs/backup/backup-resources-harness.ts"
+import { runCli } from "../support/run-cli.ts"
 import { cliEntry } from "../support/tools.ts"
+import { scopedTempDir } from "../support/temp-dir.ts"
 
 const page = 4096
 const pages = (bytes: number) => Math.ceil(bytes / page) * page
@@ -27,10 +29,14 @@ const createOnTmpfs = (prepared: string, room: number) => {
     'set +e; "$3" "$4" backup-create --backup-dir "$d" --revisions "$5"; status=$?',
     'echo; ls -A "$d" | tr "\\n" " "; exit $status',
   ].join("\n")
-  return spawnSync("unshare", ["--map-root-user", "--mount", "sh", "-c", script, "sh", prepared, String(room), process.execPath, cliEntry, formatRevisionSet(revisions)], {
-    encoding: "utf8",
-    timeout: 120_000,
-  })
+  return spawnSync(
+    "unshare",
+    ["--map-root-user", "--mount", "sh", "-c", script, "sh", prepared, String(room), process.execPath, cliEntry, formatRevisionSet(revisions)],
+    {
+      encoding: "utf8",
+      timeout: 120_000,
+    },
+  )
 }
 
 describe("backup-create on a volume that fills up", () => {
@@ -38,7 +44,7 @@ describe("backup-create on a volume that fills up", () => {
     "the manifest write fails with ENOSPC, the path and what to do; no manifest, no temporary file",
     () =>
       Effect.gen(function* () {
-        const dir = yield* tempDir("full-disk")
+        const dir = yield* scopedTempDir("full-disk")
         const backupDir = join(dir, "backup")
         yield* stageAll(backupDir, loadedCluster().cluster)
         yield* writeFakeSnapshot(backupDir, revisions)
@@ -46,7 +52,7 @@ describe("backup-create on a volume that fills up", () => {
         // A run with room, on a copy, gives the sizes of what backup-create writes.
         const trial = join(dir, "trial")
         cpSync(backupDir, trial, { recursive: true })
-        const ok = spawnSync(process.execPath, [cliEntry, "backup-create", "--backup-dir", trial, "--revisions", formatRevisionSet(revisions)], { encoding: "utf8" })
+        const ok = yield* Effect.promise(() => runCli(["backup-create", "--backup-dir", trial, "--revisions", formatRevisionSet(revisions)]))
         assert.strictEqual(ok.status, 0, ok.stderr)
         const tarball = statSync(join(trial, `static_kuberesources_${timestamp}.tar.gz`)).size
         const manifest = readFileSync(join(trial, "backup-manifest.json")).length
@@ -58,11 +64,17 @@ describe("backup-create on a volume that fills up", () => {
         assert.strictEqual(run.status, 1, `${run.stdout}\n${run.stderr}`)
         const path = /cannot write (\S+backup-manifest\.json\.tmp-\d+): /.exec(run.stderr)?.[1]
         assert.isDefined(path, run.stderr)
-        assert.include(run.stderr, `error: cannot write ${path}: ENOSPC: the volume holding ${path} is full: free space or give it more room, then run again [BackupFileError]`)
+        assert.include(
+          run.stderr,
+          `error: cannot write ${path}: ENOSPC: the volume holding ${path} is full: free space or give it more room, then run again [BackupFileError]`,
+        )
         assert.notInclude(run.stderr, "Unknown")
         const left = run.stdout.trim().split("\n").at(-1)!.trim().split(" ")
         assert.notInclude(left, "backup-manifest.json")
-        assert.isFalse(left.some((name) => name.includes(".tmp-")), left.join(" "))
+        assert.isFalse(
+          left.some((name) => name.includes(".tmp-")),
+          left.join(" "),
+        )
       }),
     180_000,
   )

@@ -5,49 +5,40 @@
  * staging area, no lock); SIGTERM in the middle of `backup-create` removes the staged Secrets.
  * KILL_LOOP_SEED replays another seed; the kill points are in the failure messages.
  */
-import { spawn } from "node:child_process"
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, readdirSync, writeFileSync } from "node:fs"
 import { randomBytes } from "node:crypto"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Effect, Result } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { decodeBackupManifest } from "../../src/domain/backup-manifest.ts"
-import { operandNames } from "../../src/domain/operands.ts"
+import { type OperandName, operandNames } from "../../src/domain/operands.ts"
 import { formatRevisionSet } from "../../src/domain/revisions.ts"
 import { readResourcesRecord, writeResourcesRecord } from "../../src/programs/backup/resources-record.ts"
-import type { SimulatedApiServer } from "../../src/simulation/simulated-api-server.ts"
-import { serveWithKubeconfig, allInstallerFiles, loadedCluster, revisions, sha256, stageAll, timestamp, writeFakeSnapshot, type Loaded } from "../programs/backup/backup-resources-harness.ts"
-import { filesUnder, runAndKill, runCli, seededRandom } from "../support/kill-loop.ts"
-import { cliEntry } from "../support/tools.ts"
+import {
+  backupResourcesArgs,
+  allInstallerFiles,
+  revisions,
+  sha256,
+  stageAll,
+  timestamp,
+  writeFakeSnapshot,
+  servedClusterForSuite,
+} from "../programs/backup/backup-resources-harness.ts"
+import { filesUnder, runAndKill, seededRandom } from "../support/kill-loop.ts"
+import { runCli } from "../support/run-cli.ts"
 
-const seed = Number(process.env["KILL_LOOP_SEED"] ?? 13)
+const seed = Number(process.env.KILL_LOOP_SEED ?? 13)
 
-let dir: string
-let loaded: Loaded
-let server: SimulatedApiServer
-let kubeconfig: string
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "cb-kill-loop-"))
-  loaded = loadedCluster()
-  ;({ server, kubeconfig } = await serveWithKubeconfig(loaded.cluster, dir))
-})
-
-afterAll(async () => {
-  await server?.close()
-  rmSync(dir, { recursive: true, force: true })
-})
+const served = servedClusterForSuite("kill-loop")
 
 const lockOf = (backupDir: string) => join(backupDir, ".cluster-backup", "run.lock")
-const resourcesArgs = (backupDir: string, operand: (typeof operandNames)[number]) =>
-  ["backup-resources", "--backup-dir", backupDir, "--kubeconfig", kubeconfig, "--operand", operand, "--revision", String(revisions[operand])]
+const resourcesArgs = (backupDir: string, operand: OperandName) => backupResourcesArgs(backupDir, served.kubeconfig, operand)
 const createArgs = (backupDir: string) => ["backup-create", "--backup-dir", backupDir, "--revisions", formatRevisionSet(revisions)]
 
 /** Every decoded Secret value of the backup (long enough not to occur by chance) found in a file under `root`. */
 const secretsUnder = (root: string) => {
-  const secrets = [...allInstallerFiles(loaded.fixture)].filter(([p, f]) => p.includes("/secrets/") && f.bytes.length >= 20)
+  const secrets = [...allInstallerFiles(served.loaded.fixture)].filter(([p, f]) => p.includes("/secrets/") && f.bytes.length >= 20)
   expect(secrets.length).toBeGreaterThan(10)
   return [...filesUnder(root)].flatMap(([file, bytes]) => secrets.filter(([, s]) => bytes.includes(s.bytes)).map(([p]) => `${p} in ${file}`))
 }
@@ -59,15 +50,15 @@ describe("the backup pod's commands under SIGKILL (stub API server)", () => {
     const context = () => `kill points after the lock: ${points.join(", ")}`
 
     // Whole runs first, to spread the kill points over the time a run's work takes here.
-    const warmDir = join(dir, "warm")
+    const warmDir = join(served.dir, "warm")
     const warmResources = await runAndKill(resourcesArgs(warmDir, "kube-apiserver"), lockOf(warmDir), 120_000)
     expect(warmResources.finished && warmResources.code, warmResources.stderr).toBe(0)
-    await Effect.runPromise(stageAll(warmDir, loaded.cluster))
+    await Effect.runPromise(stageAll(warmDir, served.loaded.cluster))
     await Effect.runPromise(writeFakeSnapshot(warmDir, revisions).pipe(Effect.provide(NodeServices.layer)))
     const warmCreate = await runAndKill(createArgs(warmDir), lockOf(warmDir), 120_000)
     expect(warmCreate.finished && warmCreate.code, warmCreate.stderr).toBe(0)
 
-    const backupDir = join(dir, "backup")
+    const backupDir = join(served.dir, "backup")
     for (let i = 0; i < 6; i++) {
       const operand = operandNames[i % operandNames.length]!
       const delay = Math.round(random() * Math.max(50, warmResources.afterLockMs) * 1.1)
@@ -79,7 +70,7 @@ describe("the backup pod's commands under SIGKILL (stub API server)", () => {
     const last = await runCli(resourcesArgs(backupDir, "kube-apiserver"))
     expect(last.status, `${context()}\n${last.stderr}`).toBe(0)
     expect(existsSync(join(backupDir, ".cluster-backup", "building")), context()).toBe(false)
-    await Effect.runPromise(stageAll(backupDir, loaded.cluster))
+    await Effect.runPromise(stageAll(backupDir, served.loaded.cluster))
     await Effect.runPromise(writeFakeSnapshot(backupDir, revisions).pipe(Effect.provide(NodeServices.layer)))
 
     for (let i = 0; i < 10; i++) {
@@ -102,14 +93,14 @@ describe("the backup pod's commands under SIGKILL (stub API server)", () => {
     const manifest = decodeBackupManifest(created.stdout)
     expect(Result.isSuccess(manifest), created.stdout).toBe(true)
     const entries = Result.isSuccess(manifest) ? manifest.success.entries : []
-    const expected = allInstallerFiles(loaded.fixture)
+    const expected = allInstallerFiles(served.loaded.fixture)
     expect(entries.map((e) => e.path).sort()).toEqual([...expected.keys()].sort())
     for (const e of entries) expect(e.sha256, e.path).toBe(sha256(expected.get(e.path)!.bytes))
   }, 300_000)
 
   it("SIGTERM in the middle of backup-create's tarball exits non-zero and leaves no staged Secret, tarball, manifest or lock", async () => {
-    const backupDir = join(dir, "term")
-    await Effect.runPromise(stageAll(backupDir, loaded.cluster))
+    const backupDir = join(served.dir, "term")
+    await Effect.runPromise(stageAll(backupDir, served.loaded.cluster))
     await Effect.runPromise(writeFakeSnapshot(backupDir, revisions).pipe(Effect.provide(NodeServices.layer)))
     // 24 MiB of incompressible bytes staged (and recorded) beside etcd's: the tarball takes long
     // enough to be caught in the middle. An API object holds at most 1 MiB, hence by hand.
@@ -124,22 +115,17 @@ describe("the backup pod's commands under SIGKILL (stub API server)", () => {
       }).pipe(Effect.provide(NodeServices.layer)),
     )
 
-    const child = spawn(process.execPath, [cliEntry, ...createArgs(backupDir)], { stdio: ["ignore", "pipe", "pipe"] })
-    let stderr = ""
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
-    const exited = new Promise<number | null>((done) => child.on("close", (code) => done(code)))
     const part = join(backupDir, `static_kuberesources_${timestamp}.tar.gz.part`)
-    try {
-      for (let i = 0; i < 30_000 && !existsSync(part) && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 2))
-      expect(existsSync(part), `the tarball should be in progress\n${stderr}`).toBe(true)
-      child.kill("SIGTERM")
-      const code = await exited
-      expect(code, stderr).not.toBe(0)
-      expect(stderr).toContain("interrupted")
-      expect(readdirSync(backupDir).sort()).toEqual([".cluster-backup", `snapshot_${timestamp}.db`])
-      expect(readdirSync(join(backupDir, ".cluster-backup"))).toEqual(["snapshot.json"])
-    } finally {
-      child.kill("SIGKILL")
-    }
+    const run = await runCli(createArgs(backupDir), {
+      during: async (child) => {
+        for (let i = 0; i < 30_000 && !existsSync(part) && !child.ended(); i++) await new Promise((r) => setTimeout(r, 2))
+        expect(existsSync(part), `the tarball should be in progress\n${child.stderr()}`).toBe(true)
+        child.kill("SIGTERM")
+      },
+    })
+    expect(run.status, run.stderr).not.toBe(0)
+    expect(run.stderr).toContain("interrupted")
+    expect(readdirSync(backupDir).sort()).toEqual([".cluster-backup", `snapshot_${timestamp}.db`])
+    expect(readdirSync(join(backupDir, ".cluster-backup"))).toEqual(["snapshot.json"])
   }, 120_000)
 })

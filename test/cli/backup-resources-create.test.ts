@@ -3,51 +3,46 @@
  * --kubeconfig <file>` against the stub API server (the live Kube layer over HTTP) for the four
  * operands, then `backup-create`; and their failures' exit codes and messages.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Effect, Result } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { decodeBackupManifest } from "../../src/domain/backup-manifest.ts"
 import { formatRevisionSet } from "../../src/domain/revisions.ts"
 import { decodeResourcesRecord } from "../../src/programs/backup/resources-record.ts"
-import type { SimulatedApiServer } from "../../src/simulation/simulated-api-server.ts"
-import { serveWithKubeconfig, allInstallerFiles, gnuTarExtract, loadedCluster, revisions, timestamp, walk, writeFakeSnapshot, type Loaded } from "../programs/backup/backup-resources-harness.ts"
-import { runCli } from "../support/tools.ts"
+import {
+  backupResourcesArgs,
+  allInstallerFiles,
+  gnuTarExtract,
+  revisions,
+  timestamp,
+  walk,
+  writeFakeSnapshot,
+  servedClusterForSuite,
+} from "../programs/backup/backup-resources-harness.ts"
+import { runCli } from "../support/run-cli.ts"
 
 const cli = (...args: Array<string>) => runCli(args)
 
-let dir: string
-let loaded: Loaded
-let server: SimulatedApiServer
-let kubeconfig: string
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "cb-cli-backup-"))
-  loaded = loadedCluster()
-  ;({ server, kubeconfig } = await serveWithKubeconfig(loaded.cluster, dir))
-})
-
-afterAll(async () => {
-  await server?.close()
-  rmSync(dir, { recursive: true, force: true })
-})
+const served = servedClusterForSuite("cli-backup")
 
 describe("cluster-backup backup-resources and backup-create (stub API server)", () => {
   it("stage the four revisions over the API, one after another as the pod runs them, and finish a backup GNU tar extracts byte for byte", async () => {
-    const backupDir = join(dir, "backup")
+    const backupDir = join(served.dir, "backup")
     // One at a time: each run holds the backup directory's lock (a second one at once is refused).
     const runs = []
     for (const operand of Object.keys(revisions) as Array<keyof typeof revisions>) {
-      runs.push(await cli("backup-resources", "--backup-dir", backupDir, "--kubeconfig", kubeconfig, "--operand", operand, "--revision", String(revisions[operand])))
+      runs.push(await runCli(backupResourcesArgs(backupDir, served.kubeconfig, operand)))
     }
     for (const run of runs) expect(run.status, run.stderr).toBe(0)
     // stdout is the record, as written to the staging area.
     const etcdRecord = decodeResourcesRecord(runs[0]!.stdout, "stdout")
     expect(Result.isSuccess(etcdRecord) && etcdRecord.success.operand === "etcd").toBe(true)
     // Each operand's reads went through the HTTP server.
-    expect(server.httpRequests.some((r) => r.path === "/api/v1/namespaces/openshift-kube-scheduler/secrets/localhost-recovery-client-token-6")).toBe(true)
+    expect(served.server.httpRequests.some((r) => r.path === "/api/v1/namespaces/openshift-kube-scheduler/secrets/localhost-recovery-client-token-6")).toBe(
+      true,
+    )
 
     await Effect.runPromise(writeFakeSnapshot(backupDir, revisions).pipe(Effect.provide(NodeServices.layer)))
     const created = await cli("--log-format", "json", "backup-create", "--backup-dir", backupDir, "--revisions", formatRevisionSet(revisions))
@@ -62,15 +57,25 @@ describe("cluster-backup backup-resources and backup-create (stub API server)", 
     const manifest = decodeBackupManifest(created.stdout)
     expect(Result.isSuccess(manifest) && manifest.success.verdict).toBe("consistent")
 
-    const expected = allInstallerFiles(loaded.fixture)
-    const extracted = [...walk(gnuTarExtract(join(backupDir, `static_kuberesources_${timestamp}.tar.gz`), dir))].filter(([, e]) => e.kind === "file")
+    const expected = allInstallerFiles(served.loaded.fixture)
+    const extracted = [...walk(gnuTarExtract(join(backupDir, `static_kuberesources_${timestamp}.tar.gz`), served.dir))].filter(([, e]) => e.kind === "file")
     expect(extracted.map(([p]) => p).sort()).toEqual([...expected.keys()].sort())
     for (const [p, e] of extracted) expect(e.bytes!.equals(expected.get(p)!.bytes), p).toBe(true)
   }, 180_000)
 
   it("exit non-zero with the reason: a revision that does not exist, a backup without its inputs", async () => {
-    const backupDir = join(dir, "failing")
-    const missing = await cli("backup-resources", "--backup-dir", backupDir, "--kubeconfig", kubeconfig, "--operand", "kube-apiserver", "--revision", "99")
+    const backupDir = join(served.dir, "failing")
+    const missing = await cli(
+      "backup-resources",
+      "--backup-dir",
+      backupDir,
+      "--kubeconfig",
+      served.kubeconfig,
+      "--operand",
+      "kube-apiserver",
+      "--revision",
+      "99",
+    )
     expect(missing.status).not.toBe(0)
     expect(missing.stderr).toContain("ConfigMap openshift-kube-apiserver/revision-status-99 was not found")
     expect(missing.stderr).toContain("[RevisionNotFound]")

@@ -1,35 +1,36 @@
-import { spawnSync } from "node:child_process"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { afterAll, describe, expect, it } from "vitest"
-import { cliEntry } from "../support/tools.ts"
+import { describe, expect, it } from "vitest"
+import { runCli } from "../support/run-cli.ts"
+import { tempDir } from "../support/temp-dir.ts"
 
-const dir = mkdtempSync(join(tmpdir(), "hold-"))
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
+const dir = tempDir("hold")
 
-const cli = (...args: Array<string>) => spawnSync(process.execPath, [cliEntry, ...args], { encoding: "utf8" })
+const cli = (...args: Array<string>) => runCli(args)
 
 describe("cluster-backup hold", () => {
-  it("lists the backup files, waits the given time and exits 0", () => {
+  it("lists the backup files, waits the given time and exits 0", async () => {
     writeFileSync(join(dir, "snapshot_2026-01-02_030405.db"), "x".repeat(10))
     const started = Date.now()
-    const run = cli("--log-format", "json", "hold", "--backup-dir", dir, "--duration", "1s")
+    const run = await cli("--log-format", "json", "hold", "--backup-dir", dir, "--duration", "1s")
     expect(run.status).toBe(0)
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000)
-    const lines = run.stderr.trim().split("\n").map((l) => JSON.parse(l) as { message: unknown; annotations: Record<string, unknown> })
-    const file = lines.find((l) => l.annotations["file"] === "snapshot_2026-01-02_030405.db")
-    expect(file?.annotations["bytes"]).toBe(10)
+    const lines = run.stderr
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { message: unknown; annotations: Record<string, unknown> })
+    const file = lines.find((l) => l.annotations.file === "snapshot_2026-01-02_030405.db")
+    expect(file?.annotations.bytes).toBe(10)
   })
 
-  it("refuses a malformed duration without waiting", () => {
-    const run = cli("hold", "--backup-dir", dir, "--duration", "1 hour")
+  it("refuses a malformed duration without waiting", async () => {
+    const run = await cli("hold", "--backup-dir", dir, "--duration", "1 hour")
     expect(run.status).not.toBe(0)
     expect(run.stderr + run.stdout).toContain("not a duration")
   })
 
-  it("fails when the backup directory does not exist", () => {
-    const run = cli("hold", "--backup-dir", join(dir, "missing"), "--duration", "1s")
+  it("fails when the backup directory does not exist", async () => {
+    const run = await cli("hold", "--backup-dir", join(dir, "missing"), "--duration", "1s")
     expect(run.status).not.toBe(0)
   })
 })

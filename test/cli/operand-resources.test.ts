@@ -15,7 +15,7 @@ import { defaultOperands, operandTableWithOverrides } from "../../src/domain/ope
 import { formatRevisionSet } from "../../src/domain/revisions.ts"
 import { kubeconfigYaml, startSimulatedApiServer } from "../../src/simulation/simulated-api-server.ts"
 import { loadedCluster, revisions, writeFakeSnapshot } from "../programs/backup/backup-resources-harness.ts"
-import { runCli } from "../support/tools.ts"
+import { runCli } from "../support/run-cli.ts"
 
 const dir = mkdtempSync(join(tmpdir(), "cb-operand-resources-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -49,7 +49,10 @@ describe("replaced resource lists", () => {
       writeFileSync(kubeconfig, kubeconfigYaml({ url: server.url, token: server.token }), { mode: 0o600 })
       const backupDir = join(dir, "backup")
       // Each container's own arguments, with the pod's paths pointed at this test's directory.
-      const local = (name: string) => commandOf(name).slice(1).map((a) => (a === "/backup" ? backupDir : a))
+      const local = (name: string) =>
+        commandOf(name)
+          .slice(1)
+          .map((a) => (a === "/backup" ? backupDir : a))
       for (const name of ["backup-etcd-resources", "backup-kas-resources", "backup-kcm-resources", "backup-ks-resources"]) {
         const run = await cli(...local(name), "--kubeconfig", kubeconfig)
         expect(run.status, run.stderr).toBe(0)

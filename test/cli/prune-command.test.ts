@@ -1,18 +1,18 @@
 import { spawnSync } from "node:child_process"
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
-import { hostname, tmpdir } from "node:os"
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs"
+import { hostname } from "node:os"
 import { join } from "node:path"
-import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { beforeEach, describe, expect, it } from "vitest"
 import { setTreeMtime, writeFakeBackup, writeStagingLeftovers } from "../support/fake-backups.ts"
-import { cliEntry, runCli } from "../support/tools.ts"
+import { runCli } from "../support/run-cli.ts"
+import { tempDir } from "../support/temp-dir.ts"
 
 let dir = ""
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "prune-"))
+  dir = tempDir("prune")
 })
-afterEach(() => rmSync(dir, { recursive: true, force: true }))
 
-const cli = (...args: Array<string>) => spawnSync(process.execPath, [cliEntry, ...args], { encoding: "utf8" })
+const cli = (...args: Array<string>) => runCli(args)
 const pair = (where: string, ts: string, suffix = "") => {
   writeFileSync(join(where, `snapshot_${ts}${suffix}.db`), "s".repeat(100))
   writeFileSync(join(where, `static_kuberesources_${ts}${suffix}.tar.gz`), "r".repeat(10))
@@ -37,7 +37,7 @@ const deadPid = () => spawnSync(process.execPath, ["-e", "0"]).pid!
 
 // Each test runs the command one to three times: room for a loaded machine.
 describe("cluster-backup prune", { timeout: 180_000 }, () => {
-  it("keeps the newest N verified backups, removes older ones, unverified pairs and leftovers, across both layouts", () => {
+  it("keeps the newest N verified backups, removes older ones, unverified pairs and leftovers, across both layouts", async () => {
     pair(dir, "2026-01-01_000000")
     pair(dir, "2026-01-02_000000", "__POSSIBLY_DIRTY__")
     writeFileSync(join(dir, "snapshot_2026-01-03_000000.db.part"), "partial")
@@ -49,13 +49,13 @@ describe("cluster-backup prune", { timeout: 180_000 }, () => {
     writeFileSync(join(dir, ".incoming-b7", "snapshot_2026-01-07_000000.db"), "half a copy")
     twoDaysOld(dir)
 
-    const dry = cli("prune", dir, "--keep-last", "2", "--dry-run")
+    const dry = await cli("prune", dir, "--keep-last", "2", "--dry-run")
     expect(dry.status).toBe(0)
     expect(dry.stdout).toMatch(/^2 kept, 3 would be removed \(1\.\d KiB\); 1 leftover would be removed \(7 B\)$/m)
     expect(ls(dir)).toHaveLength(11)
     expect(existsSync(join(dir, ".cluster-backup"))).toBe(false)
 
-    const real = cli("prune", dir, "--keep-last", "2")
+    const real = await cli("prune", dir, "--keep-last", "2")
     expect(real.status).toBe(0)
     expect(real.stdout).toContain("2 kept, 3 removed")
     expect(ls(dir)).toEqual([".cluster-backup", ".incoming-b7", "backup-2026-01-05_000000", "backup-2026-01-06_000000", "notes.txt", "unrelated"])
@@ -65,66 +65,73 @@ describe("cluster-backup prune", { timeout: 180_000 }, () => {
     expect(ls(join(dir, ".cluster-backup"))).toEqual([])
   })
 
-  it("removes only a backup's own files from its subdirectory and keeps a user's file there, saying so (exit 0)", () => {
+  it("removes only a backup's own files from its subdirectory and keeps a user's file there, saying so (exit 0)", async () => {
     writeFakeBackup(join(dir, "old"), "2026-01-01_000000")
     writeFileSync(join(dir, "old", "NOTES.txt"), "why this backup was taken")
     writeFakeBackup(join(dir, "new"), "2026-01-02_000000")
-    const dry = cli("prune", dir, "--keep-last", "1", "--dry-run")
+    const dry = await cli("prune", dir, "--keep-last", "1", "--dry-run")
     expect(dry.stderr).toMatch(/would leave old\/: no backup is left in it, but it holds files prune does not own \(NOTES\.txt\)/)
     expect(dry.stdout).toContain("1 would be left in place")
-    const run = cli("prune", dir, "--keep-last", "1")
+    const run = await cli("prune", dir, "--keep-last", "1")
     expect(run.status).toBe(0)
     expect(ls(join(dir, "old"))).toEqual(["NOTES.txt"])
     expect(run.stderr).toMatch(/left old\/: no backup is left in it, but it holds files prune does not own \(NOTES\.txt\)/)
     expect(run.stdout).toContain("1 left in place")
-    expect(ls(join(dir, "new"))).toEqual([".cluster-backup", "backup-manifest.json", "snapshot_2026-01-02_000000.db", "static_kuberesources_2026-01-02_000000.tar.gz"])
+    expect(ls(join(dir, "new"))).toEqual([
+      ".cluster-backup",
+      "backup-manifest.json",
+      "snapshot_2026-01-02_000000.db",
+      "static_kuberesources_2026-01-02_000000.tar.gz",
+    ])
   })
 
-  it("keeps a user's file inside .cluster-backup too, never follows a symbolic link, never opens a FIFO", () => {
-    const outside = mkdtempSync(join(tmpdir(), "prune-outside-"))
-    try {
-      writeFakeBackup(join(outside, "victim"), "2026-01-01_000000")
-      writeFakeBackup(join(dir, "old"), "2026-01-01_000000")
-      writeFileSync(join(dir, "old", ".cluster-backup", "mine.txt"), "x")
-      writeFakeBackup(join(dir, "new"), "2026-01-03_000000")
-      spawnSync("ln", ["-s", join(outside, "victim"), join(dir, "linked")])
-      mkdirSync(join(dir, "fifos"))
-      for (const name of ["backup-manifest.json", "snapshot_2026-01-02_000000.db", "static_kuberesources_2026-01-02_000000.tar.gz"]) spawnSync("mkfifo", [join(dir, "fifos", name)])
-      mkdirSync(join(dir, "fifos", ".cluster-backup"))
-      spawnSync("mkfifo", [join(dir, "fifos", ".cluster-backup", "snapshot.json")])
-      const run = spawnSync(process.execPath, [cliEntry, "prune", dir, "--keep-last", "1"], { encoding: "utf8", timeout: 150_000 })
-      expect(run.status).toBe(0)
-      expect(tree(join(dir, "old"))).toEqual([".cluster-backup/mine.txt"])
-      expect(ls(join(dir, "fifos"))).toHaveLength(4)
-      expect(ls(join(outside, "victim"))).toHaveLength(4)
-    } finally {
-      rmSync(outside, { recursive: true, force: true })
-    }
+  it("keeps a user's file inside .cluster-backup too, never follows a symbolic link, never opens a FIFO", async () => {
+    const outside = tempDir("prune-outside")
+    writeFakeBackup(join(outside, "victim"), "2026-01-01_000000")
+    writeFakeBackup(join(dir, "old"), "2026-01-01_000000")
+    writeFileSync(join(dir, "old", ".cluster-backup", "mine.txt"), "x")
+    writeFakeBackup(join(dir, "new"), "2026-01-03_000000")
+    spawnSync("ln", ["-s", join(outside, "victim"), join(dir, "linked")])
+    mkdirSync(join(dir, "fifos"))
+    for (const name of ["backup-manifest.json", "snapshot_2026-01-02_000000.db", "static_kuberesources_2026-01-02_000000.tar.gz"])
+      spawnSync("mkfifo", [join(dir, "fifos", name)])
+    mkdirSync(join(dir, "fifos", ".cluster-backup"))
+    spawnSync("mkfifo", [join(dir, "fifos", ".cluster-backup", "snapshot.json")])
+    const run = await runCli(["prune", dir, "--keep-last", "1"], { timeoutMs: 150_000 })
+    expect(run.status).toBe(0)
+    expect(tree(join(dir, "old"))).toEqual([".cluster-backup/mine.txt"])
+    expect(ls(join(dir, "fifos"))).toHaveLength(4)
+    expect(ls(join(outside, "victim"))).toHaveLength(4)
   })
 
-  it("never removes the verified backup in favour of a newer loose pair without a manifest (flat layout, --keep-last 1)", () => {
+  it("never removes the verified backup in favour of a newer loose pair without a manifest (flat layout, --keep-last 1)", async () => {
     writeFakeBackup(dir, "2026-01-01_000000")
     pair(dir, "2026-01-02_000000")
-    const run = cli("prune", dir, "--keep-last", "1")
+    const run = await cli("prune", dir, "--keep-last", "1")
     expect(run.status).toBe(0)
-    expect(tree(dir)).toEqual([".cluster-backup/snapshot.json", "backup-manifest.json", "snapshot_2026-01-01_000000.db", "static_kuberesources_2026-01-01_000000.tar.gz"])
+    expect(tree(dir)).toEqual([
+      ".cluster-backup/snapshot.json",
+      "backup-manifest.json",
+      "snapshot_2026-01-01_000000.db",
+      "static_kuberesources_2026-01-01_000000.tar.gz",
+    ])
     expect(run.stderr).toContain("keep 2026-01-01_000000: the newest verified backup")
     expect(run.stderr).toMatch(/remove 2026-01-02_000000: unverified.*backup-manifest\.json describes backup 2026-01-01_000000, not this one/)
   })
 
-  it("counts a backup whose files differ in size from its manifest as unverified", () => {
+  it("counts a backup whose files differ in size from its manifest as unverified", async () => {
     const { snapshot } = writeFakeBackup(join(dir, "a"), "2026-01-02_000000")
     writeFileSync(snapshot, "truncated")
     writeFakeBackup(join(dir, "b"), "2026-01-01_000000")
     twoDaysOld(dir)
-    const run = cli("prune", dir, "--keep-last", "1")
+    const run = await cli("prune", dir, "--keep-last", "1")
     expect(run.status).toBe(0)
     expect(existsSync(join(dir, "a"))).toBe(false)
     expect(ls(join(dir, "b"))).toHaveLength(4)
     expect(run.stderr).toMatch(/remove a\/: unverified.*gives snapshot_2026-01-02_000000\.db 100 bytes, the file has 9/)
   })
 
-  it("finishes at once what a killed prune left under its stale locks, however young: a subdirectory holding only .cluster-backup, a flat group without its snapshot", () => {
+  it("finishes at once what a killed prune left under its stale locks, however young: a subdirectory holding only .cluster-backup, a flat group without its snapshot", async () => {
     writeFakeBackup(join(dir, "half"), "2026-01-01_000000")
     rmSync(join(dir, "half", "snapshot_2026-01-01_000000.db"))
     rmSync(join(dir, "half", "static_kuberesources_2026-01-01_000000.tar.gz"))
@@ -137,14 +144,14 @@ describe("cluster-backup prune", { timeout: 180_000 }, () => {
     const killed = deadPid()
     lockOf(dir, killed, "prune")
     lockOf(join(dir, "half"), killed, "prune")
-    const run = cli("prune", dir, "--keep-last", "5")
+    const run = await cli("prune", dir, "--keep-last", "5")
     expect(run.status).toBe(0)
     expect(ls(dir)).toEqual([".cluster-backup", "kept"])
     expect(run.stderr).toContain("remains of backup 2026-01-02_000000 (its snapshot is missing)")
     expect(run.stderr).toContain("leftover half/")
   })
 
-  it("removes leftovers of killed runs whatever the policy, after reporting them in a dry run", () => {
+  it("removes leftovers of killed runs whatever the policy, after reporting them in a dry run", async () => {
     writeFakeBackup(join(dir, "b"), "2026-01-05_000000")
     writeStagingLeftovers(join(dir, "b"))
     writeFakeBackup(dir, "2026-01-04_000000")
@@ -155,22 +162,32 @@ describe("cluster-backup prune", { timeout: 180_000 }, () => {
     writeFileSync(join(dir, ".cluster-backup", "building", "kube-apiserver-pod-7.abc", "tls.key"), "secret")
     twoDaysOld(dir)
 
-    const dry = cli("prune", dir, "--keep-last", "100", "--dry-run")
+    const dry = await cli("prune", dir, "--keep-last", "100", "--dry-run")
     expect(dry.status).toBe(0)
     expect(dry.stdout).toContain("2 kept, 0 would be removed (0 B); 8 leftovers would be removed")
     expect(dry.stderr).toContain("would remove leftover b/.cluster-backup/staging")
     expect(ls(dir)).toContain("snapshot_2026-01-06_000000.db.part")
 
-    const run = cli("prune", dir, "--keep-last", "100")
+    const run = await cli("prune", dir, "--keep-last", "100")
     expect(run.status).toBe(0)
     expect(tree(dir)).toEqual(
-      ["b", "b/.cluster-backup", "b/.cluster-backup/snapshot.json", "b/backup-manifest.json", "b/snapshot_2026-01-05_000000.db", "b/static_kuberesources_2026-01-05_000000.tar.gz",
-        "backup-manifest.json", ".cluster-backup/snapshot.json", "snapshot_2026-01-04_000000.db", "static_kuberesources_2026-01-04_000000.tar.gz"].sort(),
+      [
+        "b",
+        "b/.cluster-backup",
+        "b/.cluster-backup/snapshot.json",
+        "b/backup-manifest.json",
+        "b/snapshot_2026-01-05_000000.db",
+        "b/static_kuberesources_2026-01-05_000000.tar.gz",
+        "backup-manifest.json",
+        ".cluster-backup/snapshot.json",
+        "snapshot_2026-01-04_000000.db",
+        "static_kuberesources_2026-01-04_000000.tar.gz",
+      ].sort(),
     )
     expect(run.stdout).toMatch(/8 leftovers removed \(3\.\d KiB\)/)
   })
 
-  it("keeps a copy in progress written without the lock (oc cp: a snapshot and half a tarball, modified now) and says so; removes it when 2 days old or with --leftover-grace 0", () => {
+  it("keeps a copy in progress written without the lock (oc cp: a snapshot and half a tarball, modified now) and says so; removes it when 2 days old or with --leftover-grace 0", async () => {
     writeFakeBackup(join(dir, "b1"), "2026-01-01_000000")
     writeFakeBackup(join(dir, "b2"), "2026-01-02_000000")
     twoDaysOld(dir)
@@ -187,32 +204,38 @@ describe("cluster-backup prune", { timeout: 180_000 }, () => {
     const copied = ["snapshot_2026-01-03_000000.db", "static_kuberesources_2026-01-03_000000.tar.gz"]
     const kept = /may be a copy in progress; prune removes it after 24h or with --leftover-grace 0/
 
-    const dry = cli("prune", dir, "--keep-last", "1", "--dry-run")
+    const dry = await cli("prune", dir, "--keep-last", "1", "--dry-run")
     expect(dry.status).toBe(0)
-    expect(dry.stderr).toMatch(/keep copy\/: kept: modified \d+ s ago, may be a copy in progress; prune removes it after 24h or with --leftover-grace 0 \(retention lets it go: unverified/)
-    const young = cli("prune", dir, "--keep-last", "1")
+    expect(dry.stderr).toMatch(
+      /keep copy\/: kept: modified \d+ s ago, may be a copy in progress; prune removes it after 24h or with --leftover-grace 0 \(retention lets it go: unverified/,
+    )
+    const young = await cli("prune", dir, "--keep-last", "1")
     expect(young.status).toBe(0)
     expect(ls(join(dir, "copy"))).toEqual(copied)
     expect(ls(join(dir, "upload"))).toEqual(["snapshot_2026-01-04_000000.db", "static_kuberesources_2026-01-04_000000.tar.gz.part"])
     expect(ls(dir)).toEqual([".cluster-backup", "b2", "copy", "upload"])
     expect(young.stderr).toMatch(new RegExp(`keep copy/: kept: modified \\d+ s ago, ${kept.source}`))
-    expect(young.stderr).toMatch(new RegExp(`keep leftover upload/ \\(.*\\): remains of backup 2026-01-04_000000 \\(its resource tarball is missing\\); kept: modified \\d+ s ago, ${kept.source}`))
+    expect(young.stderr).toMatch(
+      new RegExp(
+        `keep leftover upload/ \\(.*\\): remains of backup 2026-01-04_000000 \\(its resource tarball is missing\\); kept: modified \\d+ s ago, ${kept.source}`,
+      ),
+    )
     expect(young.stdout).toContain("2 kept, 1 removed")
     expect(young.stdout).toContain("2 kept (a live run owns them or they may be a copy in progress: see the log)")
 
     setTreeMtime(join(dir, "copy"), Date.now() - 2 * 86_400_000)
-    const old = cli("prune", dir, "--keep-last", "1")
+    const old = await cli("prune", dir, "--keep-last", "1")
     expect(old.status).toBe(0)
     expect(ls(dir)).toEqual([".cluster-backup", "b2", "upload"])
     expect(old.stderr).toMatch(/remove copy\/: unverified/)
 
-    const now = cli("prune", dir, "--keep-last", "1", "--leftover-grace", "0")
+    const now = await cli("prune", dir, "--keep-last", "1", "--leftover-grace", "0")
     expect(now.status).toBe(0)
     expect(ls(dir)).toEqual([".cluster-backup", "b2"])
     expect(now.stdout).toContain("2 leftovers removed")
   })
 
-  it("leaves a directory whose lock a live run holds untouched, and removes a gone run's leftovers", () => {
+  it("leaves a directory whose lock a live run holds untouched, and removes a gone run's leftovers", async () => {
     writeFakeBackup(join(dir, "live"), "2026-01-01_000000")
     writeFileSync(join(dir, "live", "snapshot_2026-01-02_000000.db.part"), "streaming")
     lockOf(join(dir, "live"), process.pid)
@@ -221,7 +244,7 @@ describe("cluster-backup prune", { timeout: 180_000 }, () => {
     lockOf(join(dir, "gone"), deadPid())
     writeFakeBackup(join(dir, "newest"), "2026-01-05_000000")
 
-    const run = cli("prune", dir, "--keep-last", "1")
+    const run = await cli("prune", dir, "--keep-last", "1")
     expect(run.status).toBe(0)
     expect(ls(join(dir, "live"))).toContain("snapshot_2026-01-02_000000.db.part")
     expect(ls(join(dir, "live"))).toContain("snapshot_2026-01-01_000000.db")
@@ -229,11 +252,11 @@ describe("cluster-backup prune", { timeout: 180_000 }, () => {
     expect(existsSync(join(dir, "gone"))).toBe(false)
   })
 
-  it("refuses to prune a directory whose own lock a live run holds, removing nothing (exit 1)", () => {
+  it("refuses to prune a directory whose own lock a live run holds, removing nothing (exit 1)", async () => {
     writeFakeBackup(dir, "2026-01-01_000000")
     writeFileSync(join(dir, "snapshot_2026-01-02_000000.db.part"), "streaming")
     lockOf(dir, process.pid)
-    const run = cli("prune", dir, "--keep-last", "1")
+    const run = await cli("prune", dir, "--keep-last", "1")
     expect(run.status).toBe(1)
     expect(run.stderr).toMatch(/is held by backup-init \(PID \d+.*wait for it to finish.*\[RunLockHeld\]/)
     expect(ls(dir)).toContain("snapshot_2026-01-02_000000.db.part")
@@ -267,10 +290,10 @@ describe("cluster-backup prune", { timeout: 180_000 }, () => {
     expect(ls(dir)).toHaveLength(4)
   })
 
-  it("always keeps the newest verified backup, even when it alone is over the size limit", () => {
+  it("always keeps the newest verified backup, even when it alone is over the size limit", async () => {
     writeFakeBackup(join(dir, "a"), "2026-01-01_000000")
     writeFakeBackup(join(dir, "b"), "2026-01-02_000000")
-    const run = cli("prune", dir, "--max-total-size", "10")
+    const run = await cli("prune", dir, "--max-total-size", "10")
     expect(run.status).toBe(0)
     expect(ls(dir)).toEqual([".cluster-backup", "b"])
   })

@@ -13,16 +13,15 @@
  * that loses that evidence (a cron job's killed prune would then leave its half-deleted backups
  * and decoded Secrets for a day).
  */
-import { spawn } from "node:child_process"
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, watch, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { cpSync, mkdirSync, readdirSync, readFileSync, statSync, watch, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { afterAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { setTreeMtime, writeFakeBackup, writeStagingLeftovers } from "../support/fake-backups.ts"
-import { cliEntry } from "../support/tools.ts"
+import { seededRandom } from "../support/kill-loop.ts"
+import { runCli } from "../support/run-cli.ts"
+import { tempDir } from "../support/temp-dir.ts"
 
-const work = mkdtempSync(join(tmpdir(), "prune-kill-"))
-afterAll(() => rmSync(work, { recursive: true, force: true }))
+const work = tempDir("prune-kill")
 
 const args = (dir: string) => ["prune", dir, "--keep-last", "4"]
 const stamp = (day: number, hour: number) => `2026-01-${String(day).padStart(2, "0")}_${String(hour).padStart(2, "0")}0000`
@@ -60,53 +59,50 @@ const snapshotTree = (dir: string) =>
       return `${p} ${info.isDirectory() ? "dir" : info.size}`
     })
 
-/** mulberry32: the kill delays are the same on every run. */
-const random = (seed: number) => () => {
-  seed = (seed + 0x6d2b79f5) | 0
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
-
 /** When to SIGKILL: `fraction` of `windowMs` after prune took its lock, or `delayMs` after it changed the directory. */
 type Kill = { readonly fraction: number; readonly windowMs: number } | { readonly delayMs: number }
 
 /** Runs prune and kills it as `kill` says (never, when undefined); returns how long it worked from taking its lock. */
-const runKilled = (dir: string, kill: Kill | undefined) =>
-  new Promise<{ killed: boolean; workedMs: number }>((resolve, reject) => {
-    const child = spawn(process.execPath, [cliEntry, ...args(dir)], { stdio: "ignore" })
-    let lockedAt: number | undefined
-    let timer: NodeJS.Timeout | undefined
-    const killIn = (ms: number) => {
-      timer ??= setTimeout(() => child.kill("SIGKILL"), Math.round(ms))
-    }
-    const poll = setInterval(() => {
-      try {
-        if ((JSON.parse(readFileSync(join(dir, ".cluster-backup", "run.lock"), "utf8")) as { pid: number }).pid !== child.pid) return
-      } catch {
-        return
+const runKilled = async (dir: string, kill: Kill | undefined): Promise<{ killed: boolean; workedMs: number }> => {
+  let lockedAt: number | undefined
+  const run = await runCli(args(dir), {
+    during: async (child) => {
+      let timer: NodeJS.Timeout | undefined
+      const killIn = (ms: number) => {
+        timer ??= setTimeout(() => child.kill("SIGKILL"), Math.round(ms))
       }
-      lockedAt = Date.now()
-      clearInterval(poll)
-      if (kill !== undefined && "fraction" in kill) killIn(kill.fraction * kill.windowMs)
-    }, 1)
-    // A change in the pruned directory or a subdirectory (inotify, one watcher each: prune's own
-    // lock is in neither) means it is removing things.
-    const watched = [dir, ...readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory() && !e.name.startsWith(".")).map((e) => join(dir, e.name))]
-    const watchers = watched.map((d) =>
-      watch(d, () => {
-        if (kill !== undefined && "delayMs" in kill) killIn(kill.delayMs)
-      }).on("error", () => undefined),
-    )
-    child.on("error", reject)
-    child.on("exit", (code, signal) => {
+      const poll = setInterval(() => {
+        try {
+          if ((JSON.parse(readFileSync(join(dir, ".cluster-backup", "run.lock"), "utf8")) as { pid: number }).pid !== child.pid) return
+        } catch {
+          return
+        }
+        lockedAt = Date.now()
+        clearInterval(poll)
+        if (kill !== undefined && "fraction" in kill) killIn(kill.fraction * kill.windowMs)
+      }, 1)
+      // A change in the pruned directory or a subdirectory (inotify, one watcher each: prune's own
+      // lock is in neither) means it is removing things.
+      const watched = [
+        dir,
+        ...readdirSync(dir, { withFileTypes: true })
+          .filter((e) => e.isDirectory() && !e.name.startsWith("."))
+          .map((e) => join(dir, e.name)),
+      ]
+      const watchers = watched.map((d) =>
+        watch(d, () => {
+          if (kill !== undefined && "delayMs" in kill) killIn(kill.delayMs)
+        }).on("error", () => undefined),
+      )
+      await child.end
       clearInterval(poll)
       clearTimeout(timer)
       for (const w of watchers) w.close()
-      if (kill === undefined && code !== 0) reject(new Error(`prune exited with ${code}`))
-      resolve({ killed: signal === "SIGKILL", workedMs: lockedAt === undefined ? 0 : Date.now() - lockedAt })
-    })
+    },
   })
+  if (kill === undefined && run.status !== 0) throw new Error(`prune exited with ${run.status}`)
+  return { killed: run.signal === "SIGKILL", workedMs: lockedAt === undefined ? 0 : Date.now() - lockedAt }
+}
 
 describe("prune under SIGKILL", () => {
   it("ends, once run again, exactly where an uninterrupted prune ends", { timeout: 300_000 }, async () => {
@@ -121,12 +117,19 @@ describe("prune under SIGKILL", () => {
     expect(expected.filter((p) => /\.part|staging|resources-|tmp-|run\.lock/.test(p))).toEqual([])
     expect(expected.filter((p) => /NOTES\.txt \d+$/.test(p))).toHaveLength(4)
     expect(expected.filter((p) => /^backup-\d+ dir$|^snapshot_.*\.db /.test(p))).toEqual([
-      "backup-10 dir", "backup-15 dir", "backup-20 dir", "backup-22 dir", "backup-23 dir", "backup-24 dir", "backup-5 dir", `snapshot_${stamp(25, 2)}.db 2048`,
+      "backup-10 dir",
+      "backup-15 dir",
+      "backup-20 dir",
+      "backup-22 dir",
+      "backup-23 dir",
+      "backup-24 dir",
+      "backup-5 dir",
+      `snapshot_${stamp(25, 2)}.db 2048`,
     ])
 
     const killedDir = join(work, "killed")
     copyOf(pristine, killedDir)
-    const next = random(13)
+    const next = seededRandom(13)
     let midWork = 0
     let before = snapshotTree(killedDir)
     for (let i = 0; i < 10; i++) {

@@ -3,24 +3,19 @@
  * environment from the YAML, with only the pod's paths mapped to local ones (like the demo's
  * local kubelet) and the mounted Secret materialised as the file the kubelet would write.
  */
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { Effect } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import * as YAML from "yaml"
 import { backupPodPaths, renderBackupPodYaml, storeCredentialsKey, type BackupPod, type BackupStoreOptions } from "../../src/domain/pod-spec.ts"
-import { s3Request } from "../../src/services/store/s3-http.ts"
-import { makeFakeBackup } from "../support/bad-backups.ts"
-import { s3Server, type S3TestServer } from "../support/s3-server.ts"
-import { runCli } from "../support/tools.ts"
-import { loadedCluster } from "../programs/backup/backup-resources-harness.ts"
+import { fakeBackupForSuite } from "../support/bad-backups.ts"
+import { runCli } from "../support/run-cli.ts"
+import { createBucket, s3Env, s3Server, type S3TestServer } from "../support/s3-server.ts"
 
 const revisions = { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 7, "kube-scheduler": 7 }
 const bucket = `rendered-${process.pid}`
-const work = mkdtempSync(join(tmpdir(), "rendered-upload-"))
+const { work, backup } = fakeBackupForSuite("rendered-upload")
 let server: S3TestServer
-let backup: string
 
 /** The backup-upload container of the pod rendered for `store`, as YAML gives it. */
 const uploadContainer = (store: BackupStoreOptions) => {
@@ -35,37 +30,33 @@ const runAsPod = (upload: ReturnType<typeof uploadContainer>, paths: Readonly<Re
   const map = (s: string) => paths[s] ?? s
   expect(upload.command[0]).toBe("cluster-backup")
   const podEnv = Object.fromEntries((upload.env ?? []).map((e) => [e.name, map(e.value)]))
-  return runCli(upload.command.slice(1).map(map), { ...env, ...podEnv })
+  return runCli(upload.command.slice(1).map(map), { env: { ...env, ...podEnv } })
 }
 
 // No credentials but the mounted file: the AWS variables of the test run must not help.
 const noAwsVariables = { AWS_ACCESS_KEY_ID: "", AWS_SECRET_ACCESS_KEY: "", AWS_SESSION_TOKEN: "", AWS_CA_BUNDLE: "", AWS_ENDPOINT_URL: "", AWS_REGION: "" }
+/** The command's environment for listing what the test server holds. */
+const listEnv = () => ({ ...noAwsVariables, ...s3Env(server) })
+
+/** The test server's bucket under `prefix` as the pod's store, its credentials from the Secret `store-keys`. */
+const s3Store = (prefix: string, deadlineSeconds: number): BackupStoreOptions => ({
+  s3Url: `s3://${bucket}/${prefix}`,
+  s3Endpoint: server.endpoint,
+  s3Region: server.region,
+  credentialsSecret: "store-keys",
+  partSize: "5Mi",
+  partsInFlight: 2,
+  deadlineSeconds,
+})
 
 beforeAll(async () => {
   server = await s3Server()
-  backup = join(work, "backup")
-  mkdirSync(backup)
-  await Effect.runPromise(makeFakeBackup(backup, loadedCluster()))
-  await Effect.runPromise(
-    s3Request(
-      { url: new URL(server.endpoint), region: server.region, bucket, pathStyle: true, credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey }, signPayload: true, requestTimeoutMs: 30_000 },
-      { operation: "CreateBucket", method: "PUT", key: "" },
-    ),
-  )
+  await createBucket(server, bucket)
 }, 200_000)
 
 describe("the rendered backup-upload container", { timeout: 150_000 }, () => {
   it("uploads to S3 with the credentials Secret's file alone (Swift), and the backup is listed complete", async () => {
-    const upload = uploadContainer({
-      s3Url: `s3://${bucket}/prod`,
-      s3Endpoint: server.endpoint,
-      s3Region: server.region,
-      s3Addressing: "path",
-      credentialsSecret: "store-keys",
-      partSize: "5Mi",
-      partsInFlight: 2,
-      deadlineSeconds: 120,
-    })
+    const upload = uploadContainer({ ...s3Store("prod", 120), s3Addressing: "path" })
     // What the kubelet writes for the Secret's key `credentials` (mode 0400).
     const secretDir = join(work, "secret")
     mkdirSync(secretDir)
@@ -75,30 +66,18 @@ describe("the rendered backup-upload container", { timeout: 150_000 }, () => {
     const run = await runAsPod(upload, { [backupPodPaths.backupDir]: backup, [backupPodPaths.storeCredentialsFile]: credentials }, noAwsVariables)
     expect(run.status, run.stderr).toBe(0)
     expect(run.stderr).not.toContain(server.secretAccessKey)
-    const list = await runCli(["list", `s3://${bucket}/prod`, "--json"], {
-      ...noAwsVariables,
-      AWS_ENDPOINT_URL: server.endpoint,
-      AWS_REGION: server.region,
-      AWS_ACCESS_KEY_ID: server.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: server.secretAccessKey,
-    })
+    const list = await runCli(["list", `s3://${bucket}/prod`, "--json"], { env: listEnv() })
     expect(list.status, list.stderr).toBe(0)
     expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ complete: true })])
   })
 
   it("without the Secret's file it fails (non-zero) naming the file, and stores nothing complete", async () => {
-    const upload = uploadContainer({ s3Url: `s3://${bucket}/missing`, s3Endpoint: server.endpoint, s3Region: server.region, credentialsSecret: "store-keys", partSize: "5Mi", partsInFlight: 2, deadlineSeconds: 60 })
+    const upload = uploadContainer(s3Store("missing", 60))
     const absent = join(work, "absent", storeCredentialsKey)
     const run = await runAsPod(upload, { [backupPodPaths.backupDir]: backup, [backupPodPaths.storeCredentialsFile]: absent }, noAwsVariables)
     expect(run.status).not.toBe(0)
     expect(run.stderr).toContain(absent)
-    const list = await runCli(["list", `s3://${bucket}/missing`, "--json"], {
-      ...noAwsVariables,
-      AWS_ENDPOINT_URL: server.endpoint,
-      AWS_REGION: server.region,
-      AWS_ACCESS_KEY_ID: server.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: server.secretAccessKey,
-    })
+    const list = await runCli(["list", `s3://${bucket}/missing`, "--json"], { env: listEnv() })
     expect(list.status, list.stderr).toBe(0)
     expect(JSON.parse(list.stdout)).toEqual([])
   })

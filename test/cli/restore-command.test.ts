@@ -6,35 +6,19 @@
  * non-zero with their reason. (The same comparison with the real etcdutl and a real snapshot is
  * in test/programs/restore.test.ts and the end-to-end test.)
  */
-import { spawnSync } from "node:child_process"
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { Effect } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { loadedCluster } from "../programs/backup/backup-resources-harness.ts"
-import { hostFiles, makeFakeBackup, makeHostTree, readManifest, writeScriptedEtcdutl, type HostTree } from "../support/bad-backups.ts"
+import { describe, expect, it } from "vitest"
+import { fakeBackupForSuite, hostFiles, makeHostTree, readManifest, writeScriptedEtcdutl, type HostTree } from "../support/bad-backups.ts"
 import { snapshotTree } from "../support/hostile-tarballs.ts"
-import { cliEntry } from "../support/tools.ts"
+import { runCli } from "../support/run-cli.ts"
 
 const restoreId = "0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71"
 const goldenFile = new URL("./restore-command.golden.txt", import.meta.url)
 
-const cli = (...args: Array<string>) => {
-  const r = spawnSync(process.execPath, [cliEntry, ...args], { encoding: "utf8", timeout: 60_000 })
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr }
-}
+const cli = (...args: Array<string>) => runCli(args, { timeoutMs: 60_000 })
 
-let work: string
-let backup: string
-
-beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), "cb-cli-restore-"))
-  backup = join(work, "backup")
-  await Effect.runPromise(makeFakeBackup(backup, loadedCluster()))
-})
-
-afterAll(() => rmSync(work, { recursive: true, force: true }))
+const { work, backup } = fakeBackupForSuite("cli-restore")
 
 const host = (): HostTree & { readonly etcdutl: string } => {
   const tree = makeHostTree(work, backup)
@@ -56,17 +40,17 @@ const restoreArgs = (h: ReturnType<typeof host>, ...more: Array<string>) => [
 ]
 
 describe("cluster-backup restore", () => {
-  it("--dry-run prints the golden plan and changes nothing; the real run performs exactly the steps and actions it printed", () => {
+  it("--dry-run prints the golden plan and changes nothing; the real run performs exactly the steps and actions it printed", async () => {
     const h = host()
     const before = snapshotTree(h.root)
-    const dry = cli(...restoreArgs(h, "--dry-run"))
+    const dry = await cli(...restoreArgs(h, "--dry-run"))
     expect(dry.status, dry.stderr).toBe(0)
     const text = dry.stdout.replaceAll(h.root, "/host")
-    if (process.env["UPDATE_GOLDEN"] === "1") writeFileSync(goldenFile, text)
+    if (process.env.UPDATE_GOLDEN === "1") writeFileSync(goldenFile, text)
     expect(text).toBe(readFileSync(goldenFile, "utf8"))
     expect(snapshotTree(h.root)).toEqual(before)
 
-    const real = cli(...restoreArgs(h))
+    const real = await cli(...restoreArgs(h))
     expect(real.status, real.stderr + real.stdout).toBe(0)
     const plannedSteps = [...dry.stdout.matchAll(/^ ?\d+\. ([a-z-]+): /gm)].map((m) => m[1])
     const ranSteps = [...real.stdout.matchAll(/^\[\d+\/\d+\] ([a-z-]+): /gm)].map((m) => m[1])
@@ -87,7 +71,7 @@ describe("cluster-backup restore", () => {
     expect(existsSync(join(h.root, "etc/kubernetes/manifests-stopped/etcd-pod.yaml"))).toBe(true)
   })
 
-  it("--dry-run exits non-zero for a backup that does not verify, saying which checks failed, and changes nothing", () => {
+  it("--dry-run exits non-zero for a backup that does not verify, saying which checks failed, and changes nothing", async () => {
     const h = host()
     const manifest = readManifest(h.backupDir)
     const snapshot = join(h.backupDir, manifest.files.snapshot.name)
@@ -95,7 +79,7 @@ describe("cluster-backup restore", () => {
     bytes[100] = bytes[100]! ^ 0x01
     writeFileSync(snapshot, bytes)
     const before = snapshotTree(h.root)
-    const dry = cli(...restoreArgs(h, "--dry-run"))
+    const dry = await cli(...restoreArgs(h, "--dry-run"))
     expect(dry.status).toBe(1)
     expect(dry.stdout).toMatch(/check {4}the backup verifies \(.*\): NOT MET \(the backup does not verify: snapshot-trailer FAIL/)
     expect(dry.stdout).toContain("Dry run: a real run would refuse before any change")
@@ -103,27 +87,27 @@ describe("cluster-backup restore", () => {
     expect(snapshotTree(h.root)).toEqual(before)
   })
 
-  it("exits non-zero with the reason when refused, and changes nothing", () => {
+  it("exits non-zero with the reason when refused, and changes nothing", async () => {
     const h = host()
     writeFileSync(join(h.root, "var/lib/etcd/stray-file"), "left by someone\n")
     rmSync(join(h.root, "var/lib/etcd/revision.json"))
     const before = snapshotTree(h.root)
-    const noMember = cli("restore", h.backupDir, "--root", h.root, "--etcdutl", h.etcdutl)
+    const noMember = await cli("restore", h.backupDir, "--root", h.root, "--etcdutl", h.etcdutl)
     expect(noMember.status).toBe(1)
     expect(noMember.stderr).toContain("error: --member-name is required with --root (the etcd member name is this host's node name) [RestoreInputInvalid]")
-    const badId = cli(...restoreArgs(h).map((a) => (a === restoreId ? "not-a-uuid" : a)))
+    const badId = await cli(...restoreArgs(h).map((a) => (a === restoreId ? "not-a-uuid" : a)))
     // A malformed id is a usage error, refused while the command line is parsed.
     expect(badId.status).toBe(2)
     expect(badId.stderr).toContain("--restore-id")
     expect(snapshotTree(h.root)).toEqual(before)
     // The stray file would keep the data directory from being empty: refused before etcd is stopped,
     // and the dry run says so too.
-    const dry = cli(...restoreArgs(h, "--dry-run"))
+    const dry = await cli(...restoreArgs(h, "--dry-run"))
     expect(dry.status).toBe(1)
     expect(dry.stdout).toContain("Restore plan restore-")
     expect(dry.stdout).toMatch(/check {4}step 7 restore-snapshot: .*\/var\/lib\/etcd is empty \(lost\+found aside\): NOT MET \(/)
     expect(dry.stderr).toMatch(/error: dry run: a real restore would be refused before any change: step 7 restore-snapshot requires .* but it holds stray-file/)
-    const stray = cli(...restoreArgs(h))
+    const stray = await cli(...restoreArgs(h))
     expect(stray.status).toBe(1)
     expect(stray.stderr).toMatch(
       /error: restore refused before any change: step 7 restore-snapshot requires .*\/var\/lib\/etcd is empty \(lost\+found aside\), but it holds stray-file, which no earlier step moves away: this restore did not make it; move it out of .*\/var\/lib\/etcd and run the restore again\. Nothing was changed\./,

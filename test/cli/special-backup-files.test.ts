@@ -6,47 +6,26 @@
  * cases (the ones that hung through signals) also run through the real command in a child process,
  * with a deadline.
  */
-import { execFileSync, spawn } from "node:child_process"
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { execFileSync } from "node:child_process"
+import { mkdirSync, rmSync, symlinkSync } from "node:fs"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Cause, Effect, Exit, Layer } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { verifyBackup } from "../../src/programs/verify/verify.ts"
 import { renderVerifyReport } from "../../src/programs/verify/verify-report.ts"
 import { DiskSpace } from "../../src/services/disk-space.ts"
 import { Etcdutl } from "../../src/services/etcdutl.ts"
 import { Tarball } from "../../src/services/tarball/tarball.ts"
-import { loadedCluster } from "../programs/backup/backup-resources-harness.ts"
-import { makeFakeBackup, makeHostTree, readManifest, restoreOnHost, writeScriptedEtcdutl, type HostTree } from "../support/bad-backups.ts"
+import { fakeBackupForSuite, makeHostTree, readManifest, restoreOnHost, writeScriptedEtcdutl, type HostTree } from "../support/bad-backups.ts"
 import { snapshotTree } from "../support/hostile-tarballs.ts"
-import { cliEntry } from "../support/tools.ts"
+import { runCli } from "../support/run-cli.ts"
 
 /** Far more than a refusal takes (about a second; many on a loaded machine), far less than a hang (forever). */
 const deadlineMs = 90_000
 
-interface Run {
-  readonly status: number | null
-  readonly output: string
-  readonly ms: number
-}
-
 /** Runs the command; a run past the deadline is killed (SIGKILL: a blocked open ignores SIGTERM) and reported as status null. */
-const cli = (args: ReadonlyArray<string>): Promise<Run> =>
-  new Promise((resolve, reject) => {
-    const started = Date.now()
-    const child = spawn(process.execPath, [cliEntry, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, KUBECONFIG: "" } })
-    let output = ""
-    child.stdout.on("data", (d: Buffer) => (output += d.toString()))
-    child.stderr.on("data", (d: Buffer) => (output += d.toString()))
-    const timer = setTimeout(() => child.kill("SIGKILL"), deadlineMs)
-    child.on("error", reject)
-    child.on("close", (status) => {
-      clearTimeout(timer)
-      resolve({ status, output, ms: Date.now() - started })
-    })
-  })
+const cli = (args: ReadonlyArray<string>) => runCli(args, { timeoutMs: deadlineMs, killSignal: "SIGKILL" })
 
 interface Kind {
   readonly name: string
@@ -57,23 +36,22 @@ interface Kind {
 const fifo: Kind = { name: "a FIFO", make: (p) => execFileSync("mkfifo", [p]), found: /is a FIFO \(named pipe\), not a regular file/ }
 const kinds: ReadonlyArray<Kind> = [
   fifo,
-  { name: "a symbolic link to /dev/zero", make: (p) => symlinkSync("/dev/zero", p), found: /is a symbolic link to \/dev\/zero \(a character device\), not a regular file/ },
-  { name: "a symbolic link to /dev/urandom", make: (p) => symlinkSync("/dev/urandom", p), found: /is a symbolic link to \/dev\/urandom \(a character device\), not a regular file/ },
+  {
+    name: "a symbolic link to /dev/zero",
+    make: (p) => symlinkSync("/dev/zero", p),
+    found: /is a symbolic link to \/dev\/zero \(a character device\), not a regular file/,
+  },
+  {
+    name: "a symbolic link to /dev/urandom",
+    make: (p) => symlinkSync("/dev/urandom", p),
+    found: /is a symbolic link to \/dev\/urandom \(a character device\), not a regular file/,
+  },
   { name: "a directory", make: (p) => mkdirSync(p), found: /is a directory, not a regular file/ },
 ]
 const files = ["snapshot", "resources", "manifest"] as const
 type BackupFile = (typeof files)[number]
 
-let work: string
-let backup: string
-
-beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), "cb-cli-special-"))
-  backup = join(work, "backup")
-  await Effect.runPromise(makeFakeBackup(backup, loadedCluster()))
-})
-
-afterAll(() => rmSync(work, { recursive: true, force: true }))
+const { work, backup } = fakeBackupForSuite("cli-special")
 
 /** A host tree whose backup has `kind` in place of `file`; returns that path. */
 const spoiled = (file: BackupFile, kind: Kind): HostTree & { readonly path: string; readonly etcdutl: string } => {
@@ -101,7 +79,10 @@ describe("a special file in place of a backup file (the programs)", () => {
         const text = renderVerifyReport(report)
         expect(report.passed, text).toBe(false)
         const failed = report.checks.filter((c) => c.verdict === "FAIL")
-        expect(failed.some((c) => c.found.includes(host.path) && kind.found.test(c.found)), text).toBe(true)
+        expect(
+          failed.some((c) => c.found.includes(host.path) && kind.found.test(c.found)),
+          text,
+        ).toBe(true)
 
         const out: Array<string> = []
         const exit = await Effect.runPromiseExit(restoreOnHost(host, out, { restoreId, dryRun: true }).pipe(Effect.provide(layer)))

@@ -1,16 +1,14 @@
-import { mkdtempSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { Effect } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import type { BackupManifest } from "../../src/domain/backup-manifest.ts"
 import { objectKey } from "../../src/domain/store-layout.ts"
-import { s3Request } from "../../src/services/store/s3-http.ts"
+import { s3Request, type S3Endpoint } from "../../src/services/store/s3-http.ts"
 import { makeS3Store } from "../../src/services/store/s3-store.ts"
 import { makeFakeBackup, readManifest } from "../support/bad-backups.ts"
-import { s3Server, type S3TestServer } from "../support/s3-server.ts"
+import { runCli } from "../support/run-cli.ts"
+import { createBucket, s3Endpoint, s3Env, s3Server, type S3TestServer } from "../support/s3-server.ts"
 import { storedBackup } from "../support/stored-backups.ts"
-import { runCli } from "../support/tools.ts"
+import { tempDir } from "../support/temp-dir.ts"
 import { loadedCluster } from "../programs/backup/backup-resources-harness.ts"
 
 const bucket = `prune-${process.pid}`
@@ -19,16 +17,16 @@ const day = 86_400_000
 let server: S3TestServer
 let base: BackupManifest
 let env: Record<string, string>
-let endpoint: Parameters<typeof makeS3Store>[0]
+let endpoint: S3Endpoint
+const dir = tempDir("store-prune-cli")
 
 beforeAll(async () => {
   server = await s3Server()
-  const dir = mkdtempSync(join(tmpdir(), "store-prune-cli-"))
   await Effect.runPromise(makeFakeBackup(dir, loadedCluster()))
   base = readManifest(dir)
-  endpoint = { url: new URL(server.endpoint), region: server.region, bucket, pathStyle: true, credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey }, signPayload: true, requestTimeoutMs: 30_000 }
-  await Effect.runPromise(s3Request(endpoint, { operation: "CreateBucket", method: "PUT", key: "" }))
-  env = { AWS_ENDPOINT_URL: server.endpoint, AWS_ACCESS_KEY_ID: server.accessKeyId, AWS_SECRET_ACCESS_KEY: server.secretAccessKey, AWS_REGION: server.region, AWS_CA_BUNDLE: "" }
+  endpoint = s3Endpoint(server, bucket)
+  await createBucket(server, bucket)
+  env = s3Env(server)
 }, 200_000)
 
 describe("prune on a Swift store", { timeout: 150_000 }, () => {
@@ -41,12 +39,19 @@ describe("prune on a Swift store", { timeout: 150_000 }, () => {
       for (const [file, bytes] of files) await Effect.runPromise(store.putBytes(objectKey(prefix, id, file), bytes))
       ids.push(id)
     }
-    await Effect.runPromise(s3Request(endpoint, { operation: "CreateMultipartUpload", method: "POST", key: objectKey(prefix, "2026-03-09_000000", "snapshot.db"), query: { uploads: "" } }))
+    await Effect.runPromise(
+      s3Request(endpoint, {
+        operation: "CreateMultipartUpload",
+        method: "POST",
+        key: objectKey(prefix, "2026-03-09_000000", "snapshot.db"),
+        query: { uploads: "" },
+      }),
+    )
     const keys = async () => (await Effect.runPromise(store.listPage(`${prefix}/`))).objects.map((o) => o.key.split("/")[2])
     const uploads = async () => (await Effect.runPromise(store.pendingUploads(`${prefix}/`))).length
 
     // The default grace (24 h): only the retention rule acts.
-    const first = await runCli(["prune", `s3://${bucket}/${prefix}`, "--keep-last", "2"], env)
+    const first = await runCli(["prune", `s3://${bucket}/${prefix}`, "--keep-last", "2"], { env })
     expect(first.status).toBe(0)
     expect(first.stdout).toMatch(/2 kept, 1 removed; 0 incomplete removed, 1 kept .*0 abandoned uploads aborted, 1 kept/)
     expect([...new Set(await keys())]).toEqual(ids.slice(1))
@@ -54,14 +59,14 @@ describe("prune on a Swift store", { timeout: 150_000 }, () => {
 
     // Past the grace: a dry run changes nothing, then the incomplete backup and the upload go.
     await new Promise((r) => setTimeout(r, 1_100))
-    const dry = await runCli(["prune", `s3://${bucket}/${prefix}`, "--keep-last", "2", "--leftover-grace", "0s", "--dry-run"], env)
+    const dry = await runCli(["prune", `s3://${bucket}/${prefix}`, "--keep-last", "2", "--leftover-grace", "0s", "--dry-run"], { env })
     expect(dry.stdout).toMatch(/1 incomplete would be removed/)
     expect([...new Set(await keys())]).toEqual(ids.slice(1))
-    const second = await runCli(["prune", `s3://${bucket}/${prefix}`, "--keep-last", "2", "--leftover-grace", "0s"], env)
+    const second = await runCli(["prune", `s3://${bucket}/${prefix}`, "--keep-last", "2", "--leftover-grace", "0s"], { env })
     expect(second.status).toBe(0)
     expect([...new Set(await keys())]).toEqual(ids.slice(1, 3))
     expect(await uploads()).toBe(0)
-    const list = await runCli(["list", `s3://${bucket}/${prefix}`, "--json"], env)
+    const list = await runCli(["list", `s3://${bucket}/${prefix}`, "--json"], { env })
     expect(JSON.parse(list.stdout).map((b: { id: string; complete: boolean }) => [b.id, b.complete])).toEqual([
       [ids[1], true],
       [ids[2], true],

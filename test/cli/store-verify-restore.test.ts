@@ -3,36 +3,29 @@
  * checked) into a work directory and checked there; a restore only of a download that verifies.
  * A directory store for the cheap cases, Swift for verify.
  */
-import { spawnSync } from "node:child_process"
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
-import { s3Request } from "../../src/services/store/s3-http.ts"
 import { uploadBackup } from "../../src/programs/store/store-upload.ts"
 import { directoryStoreLayer } from "../../src/services/store/directory-store.ts"
 import { s3StoreLayer } from "../../src/services/store/s3-store.ts"
-import { loadedCluster } from "../programs/backup/backup-resources-harness.ts"
-import { backupFiles, makeFakeBackup, makeHostTree, readManifest, writeScriptedEtcdutl } from "../support/bad-backups.ts"
+import { backupFiles, fakeBackupForSuite, makeHostTree, readManifest, writeScriptedEtcdutl } from "../support/bad-backups.ts"
 import { snapshotTree } from "../support/hostile-tarballs.ts"
-import { s3Server } from "../support/s3-server.ts"
-import { cliEntry } from "../support/tools.ts"
+import { runCli } from "../support/run-cli.ts"
+import { createBucket, s3Endpoint, s3Env, s3Server } from "../support/s3-server.ts"
+import { tempDir } from "../support/temp-dir.ts"
 
 const id = "2026-01-02_030405"
 const restoreId = "0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71"
-let work: string
-let backup: string
+const { work, backup } = fakeBackupForSuite("store-verify-restore")
 let etcdutl: string
 
-const cli = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => {
-  const r = spawnSync(process.execPath, [cliEntry, ...args], { encoding: "utf8", timeout: 90_000, env: { ...process.env, ...env } })
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr }
-}
+const cli = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => runCli(args, { env, timeoutMs: 90_000 })
 
 /** A directory store holding the fake backup at its root. */
 const directoryStore = async () => {
-  const root = mkdtempSync(join(work, "store-"))
+  const root = tempDir("store", work)
   await Effect.runPromise(uploadBackup(backup, "").pipe(Effect.provide(directoryStoreLayer(root))))
   return root
 }
@@ -45,34 +38,31 @@ const damageSnapshot = (store: string) => {
   writeFileSync(path, bytes)
 }
 
-beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), "store-verify-restore-"))
-  backup = join(work, "backup")
-  await Effect.runPromise(makeFakeBackup(backup, loadedCluster()))
+beforeAll(() => {
   etcdutl = writeScriptedEtcdutl(join(work, "bin", "etcdutl"))
-}, 60_000)
+})
 
 describe("verify and restore from a store", { timeout: 150_000 }, () => {
   it("verify: downloads into --work-dir and passes; a damaged stored copy fails with the file named; an s3:// URL needs --backup-id", async () => {
     const store = await directoryStore()
     const into = join(work, "verify-work")
-    const ok = cli(["verify", store, "--backup-id", id, "--work-dir", into, "--etcdutl", etcdutl])
+    const ok = await cli(["verify", store, "--backup-id", id, "--work-dir", into, "--etcdutl", etcdutl])
     expect(ok.status, ok.stderr).toBe(0)
     expect(ok.stdout).toMatch(/PASS|pass/)
     expect(backupFiles(into)).toEqual(backupFiles(backup))
 
     // Without --work-dir: a temporary directory, removed afterwards.
-    const temp = mkdtempSync(join(work, "tmp-"))
-    expect(cli(["verify", store, "--backup-id", id, "--etcdutl", etcdutl], { TMPDIR: temp }).status).toBe(0)
+    const temp = tempDir("tmp", work)
+    expect((await cli(["verify", store, "--backup-id", id, "--etcdutl", etcdutl], { TMPDIR: temp })).status).toBe(0)
     expect(readdirSync(temp)).toEqual([])
 
     damageSnapshot(store)
-    const bad = cli(["verify", store, "--backup-id", id, "--etcdutl", etcdutl], { TMPDIR: temp })
+    const bad = await cli(["verify", store, "--backup-id", id, "--etcdutl", etcdutl], { TMPDIR: temp })
     expect(bad.status).toBe(1)
     expect(bad.stderr).toMatch(/snapshot_2026-01-02_030405\.db .* the stored copy is damaged.*\[StoreIntegrityFailed\]/)
     expect(readdirSync(temp)).toEqual([])
 
-    const noId = cli(["verify", "s3://some-bucket/p", "--etcdutl", etcdutl])
+    const noId = await cli(["verify", "s3://some-bucket/p", "--etcdutl", etcdutl])
     expect(noId.status).toBe(1)
     expect(noId.stderr).toContain("s3://some-bucket/p is a store, not a backup directory: give the backup with --backup-id ID")
   })
@@ -81,7 +71,7 @@ describe("verify and restore from a store", { timeout: 150_000 }, () => {
     const store = await directoryStore()
     const host = makeHostTree(work, backup)
     const args = ["restore", store, "--backup-id", id, "--root", host.root, "--member-name", "master-0", "--restore-id", restoreId, "--etcdutl", etcdutl]
-    const real = cli(args)
+    const real = await cli(args)
     expect(real.status, real.stderr + real.stdout).toBe(0)
     expect(real.stdout).toContain(`Restore restore-${restoreId} complete: 10 steps ran.`)
     expect(backupFiles(join(host.root, "var/lib/etcd-backup/downloads", id))).toEqual(backupFiles(backup))
@@ -91,7 +81,20 @@ describe("verify and restore from a store", { timeout: 150_000 }, () => {
     damageSnapshot(damaged)
     const other = makeHostTree(work, backup)
     const before = snapshotTree(other.root)
-    const refused = cli(["restore", damaged, "--backup-id", id, "--root", other.root, "--member-name", "master-0", "--restore-id", restoreId, "--etcdutl", etcdutl])
+    const refused = await cli([
+      "restore",
+      damaged,
+      "--backup-id",
+      id,
+      "--root",
+      other.root,
+      "--member-name",
+      "master-0",
+      "--restore-id",
+      restoreId,
+      "--etcdutl",
+      etcdutl,
+    ])
     expect(refused.status).toBe(1)
     expect(refused.stderr).toMatch(/the stored copy is damaged.*\[StoreIntegrityFailed\]/)
     // Only the download directory (no file of the damaged copy kept in it) may have appeared; nothing of the host changed.
@@ -102,14 +105,13 @@ describe("verify and restore from a store", { timeout: 150_000 }, () => {
   it("verify against Swift: s3://bucket/prefix --backup-id", async () => {
     const server = await s3Server()
     const bucket = `verify-${process.pid}`
-    const endpoint = { url: new URL(server.endpoint), region: server.region, bucket, pathStyle: true, credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey }, signPayload: true, requestTimeoutMs: 30_000 }
-    await Effect.runPromise(s3Request(endpoint, { operation: "CreateBucket", method: "PUT", key: "" }))
-    await Effect.runPromise(uploadBackup(backup, "cluster-backup/c1").pipe(Effect.provide(s3StoreLayer(endpoint))))
-    const env = { AWS_ENDPOINT_URL: server.endpoint, AWS_ACCESS_KEY_ID: server.accessKeyId, AWS_SECRET_ACCESS_KEY: server.secretAccessKey, AWS_REGION: server.region, AWS_CA_BUNDLE: "" }
-    const ok = cli(["verify", `s3://${bucket}/cluster-backup/c1`, "--backup-id", id, "--etcdutl", etcdutl], env)
+    await createBucket(server, bucket)
+    await Effect.runPromise(uploadBackup(backup, "cluster-backup/c1").pipe(Effect.provide(s3StoreLayer(s3Endpoint(server, bucket)))))
+    const env = s3Env(server)
+    const ok = await cli(["verify", `s3://${bucket}/cluster-backup/c1`, "--backup-id", id, "--etcdutl", etcdutl], env)
     expect(ok.status, ok.stderr).toBe(0)
     expect(ok.stderr).toMatch(/downloaded backup 2026-01-02_030405/)
-    const missing = cli(["verify", `s3://${bucket}/cluster-backup/c1`, "--backup-id", "2026-01-01_000000", "--etcdutl", etcdutl], env)
+    const missing = await cli(["verify", `s3://${bucket}/cluster-backup/c1`, "--backup-id", "2026-01-01_000000", "--etcdutl", etcdutl], env)
     expect(missing.status).toBe(1)
     expect(missing.stderr).toMatch(/there is no backup 2026-01-01_000000 in s3:\/\/.*\[StoredBackupIncomplete\]/)
   })

@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { runCli } from "../support/tools.ts"
+import { runCli } from "../support/run-cli.ts"
 
 const work = mkdtempSync(join(tmpdir(), "cb-usage-"))
 const aFile = join(work, "a-file")
@@ -58,7 +58,11 @@ const usageErrors: ReadonlyArray<readonly [flag: string, args: ReadonlyArray<str
 ]
 
 const failures: ReadonlyArray<readonly [what: string, args: ReadonlyArray<string>, expected: string]> = [
-  ["demo --work-dir naming a file", ["demo", "--work-dir", aFile], `error: --work-dir: cannot create directory ${aFile}: ${aFile} exists and is not a directory`],
+  [
+    "demo --work-dir naming a file",
+    ["demo", "--work-dir", aFile],
+    `error: --work-dir: cannot create directory ${aFile}: ${aFile} exists and is not a directory`,
+  ],
   [
     "backup-init --backup-dir under /proc",
     ["backup-init", "--backup-dir", "/proc/cluster-backup-nope", ...unreachableEtcd],
@@ -71,8 +75,16 @@ const failures: ReadonlyArray<readonly [what: string, args: ReadonlyArray<string
   ],
   ["render --operand-resources naming a missing file", ["render", ...revisions, "--operand-resources", join(work, "missing.yaml")], "ENOENT"],
   // Both were read forever; the kubeconfig synchronously, so that not even a signal ended it.
-  ["render --operand-resources naming a FIFO", ["render", ...revisions, "--operand-resources", aFifo], `--operand-resources: ${aFifo} is not a regular file (FIFO)`],
-  ["render --kubeconfig naming a FIFO", ["render", "--kubeconfig", aFifo], `cannot use the Kubernetes configuration from ${aFifo}: ${aFifo} is not a regular file [KubeConfigInvalid]`],
+  [
+    "render --operand-resources naming a FIFO",
+    ["render", ...revisions, "--operand-resources", aFifo],
+    `--operand-resources: ${aFifo} is not a regular file (FIFO)`,
+  ],
+  [
+    "render --kubeconfig naming a FIFO",
+    ["render", "--kubeconfig", aFifo],
+    `cannot use the Kubernetes configuration from ${aFifo}: ${aFifo} is not a regular file [KubeConfigInvalid]`,
+  ],
   ["operator --kubeconfig naming a device", ["operator", "--kubeconfig", "/dev/zero"], "/dev/zero is not a regular file [KubeConfigInvalid]"],
   [
     "backup-init --etcd-cacert naming a FIFO",
@@ -87,14 +99,18 @@ const noCrash = (output: string) => {
 }
 
 describe("usage errors", () => {
-  it.concurrent.each(usageErrors)("%s: %j exits 2 naming the flag or argument", async (flag, args) => {
-    const run = await runCli(args)
-    const output = run.stdout + run.stderr
-    expect(run.status, output).toBe(2)
-    const named = flag.startsWith("--") ? `flag ${flag}\\b` : `argument ${flag}`
-    expect(run.stderr).toMatch(new RegExp(`(?:Invalid|Missing) value for ${named}`))
-    noCrash(output)
-  }, 120_000)
+  it.concurrent.each(usageErrors)(
+    "%s: %j exits 2 naming the flag or argument",
+    async (flag, args) => {
+      const run = await runCli(args)
+      const output = run.stdout + run.stderr
+      expect(run.status, output).toBe(2)
+      const named = flag.startsWith("--") ? `flag ${flag}\\b` : `argument ${flag}`
+      expect(run.stderr).toMatch(new RegExp(`(?:Invalid|Missing) value for ${named}`))
+      noCrash(output)
+    },
+    120_000,
+  )
 
   it.concurrent("an accepted value is no usage error: --metrics-port 0 means any free port (the operator then fails for want of a cluster)", async () => {
     const run = await runCli(["operator", "--metrics-port", "0"])
@@ -105,13 +121,17 @@ describe("usage errors", () => {
 })
 
 describe("values unusable when the command acts", () => {
-  it.concurrent.each(failures)("%s exits 1 with the reason, promptly", async (_what, args, expected) => {
-    const started = Date.now()
-    const run = await runCli(args)
-    expect(run.status, run.stderr).toBe(1)
-    expect(run.stderr).toContain(expected)
-    noCrash(run.stdout + run.stderr)
-    // Node's recursive mkdir spun at 100% CPU forever under /proc; generous for a loaded machine.
-    expect(Date.now() - started).toBeLessThan(100_000)
-  }, 150_000)
+  it.concurrent.each(failures)(
+    "%s exits 1 with the reason, promptly",
+    async (_what, args, expected) => {
+      const started = Date.now()
+      const run = await runCli(args)
+      expect(run.status, run.stderr).toBe(1)
+      expect(run.stderr).toContain(expected)
+      noCrash(run.stdout + run.stderr)
+      // Node's recursive mkdir spun at 100% CPU forever under /proc; generous for a loaded machine.
+      expect(Date.now() - started).toBeLessThan(100_000)
+    },
+    150_000,
+  )
 })

@@ -4,48 +4,39 @@
  * bad one, and flag errors. The backup is the deterministic fake one with a scripted etcdutl
  * (verify's checks against real etcd are in test/programs/verify.test.ts).
  */
-import { spawnSync } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { Effect, Result } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Result } from "effect"
+import { beforeAll, describe, expect, it } from "vitest"
 import { decodeVerifyReport } from "../../src/programs/verify/verify-report.ts"
-import { loadedCluster } from "../programs/backup/backup-resources-harness.ts"
-import { copyBackup, makeFakeBackup, readManifest, writeScriptedEtcdutl } from "../support/bad-backups.ts"
-import { cliEntry } from "../support/tools.ts"
+import { copyBackup, fakeBackupForSuite, readManifest, writeScriptedEtcdutl } from "../support/bad-backups.ts"
+import { runCli } from "../support/run-cli.ts"
+import { tempDir } from "../support/temp-dir.ts"
 
-const cli = (...args: Array<string>) => {
-  const r = spawnSync(process.execPath, [cliEntry, ...args], { encoding: "utf8", timeout: 60_000 })
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr }
-}
+const cli = (...args: Array<string>) => runCli(args, { timeoutMs: 60_000 })
 
-let work: string
-let backup: string
+const { work, backup } = fakeBackupForSuite("cli-verify")
 let etcdutl: string
 
-beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), "cb-cli-verify-"))
-  backup = join(work, "backup")
-  await Effect.runPromise(makeFakeBackup(backup, loadedCluster()))
+beforeAll(() => {
   etcdutl = writeScriptedEtcdutl(join(work, "bin", "etcdutl"))
 })
 
-afterAll(() => rmSync(work, { recursive: true, force: true }))
-
 describe("cluster-backup verify", () => {
-  it("prints one line per check and exits 0 when every check passes", () => {
-    const run = cli("verify", backup, "--etcdutl", etcdutl)
+  it("prints one line per check and exits 0 when every check passes", async () => {
+    const run = await cli("verify", backup, "--etcdutl", etcdutl)
     expect(run.status, run.stderr).toBe(0)
     const lines = run.stdout.trimEnd().split("\n")
     expect(lines[0]).toBe(`backup 2026-01-02_030405 in ${backup}: snapshot_2026-01-02_030405.db, static_kuberesources_2026-01-02_030405.tar.gz`)
     expect(lines.slice(1, -1).every((l) => l.startsWith("PASS "))).toBe(true)
     expect(lines.at(-1)).toBe("verify: PASS (16 checks)")
-    expect(run.stdout).toContain(`PASS snapshot-sha256           the snapshot's sha256 is the manifest's: expected ${readManifest(backup).files.snapshot.sha256}`)
+    expect(run.stdout).toContain(
+      `PASS snapshot-sha256           the snapshot's sha256 is the manifest's: expected ${readManifest(backup).files.snapshot.sha256}`,
+    )
   })
 
-  it("--json prints one document with every check", () => {
-    const run = cli("verify", "--json", backup, "--etcdutl", etcdutl, "--timestamp", "2026-01-02_030405")
+  it("--json prints one document with every check", async () => {
+    const run = await cli("verify", "--json", backup, "--etcdutl", etcdutl, "--timestamp", "2026-01-02_030405")
     expect(run.status, run.stderr).toBe(0)
     const report = Result.getOrThrow(decodeVerifyReport(run.stdout))
     expect(report.passed).toBe(true)
@@ -59,29 +50,29 @@ describe("cluster-backup verify", () => {
     })
   })
 
-  it("exits 1 and names the failed checks when the backup is damaged", () => {
-    const dir = copyBackup(backup, join(mkdtempSync(join(work, "bad-")), "backup"))
+  it("exits 1 and names the failed checks when the backup is damaged", async () => {
+    const dir = copyBackup(backup, join(tempDir("bad", work), "backup"))
     const tarball = join(dir, readManifest(dir).files.resources.name)
     const bytes = readFileSync(tarball)
     bytes[Math.floor(bytes.length / 2)]! ^= 0xff
     writeFileSync(tarball, bytes)
-    const run = cli("verify", dir, "--etcdutl", etcdutl)
+    const run = await cli("verify", dir, "--etcdutl", etcdutl)
     expect(run.status).toBe(1)
     expect(run.stdout).toMatch(/^FAIL tarball-sha256 /m)
     expect(run.stdout).toMatch(/^FAIL tarball-readable /m)
     expect(run.stderr).toContain(
       `error: backup 2026-01-02_030405 in ${dir} did not pass 5 of 16 checks: tarball-sha256, tarball-readable, tarball-operands, tarball-layout, tarball-entries [BackupVerificationFailed]`,
     )
-    const json = cli("verify", dir, "--json", "--etcdutl", etcdutl)
+    const json = await cli("verify", dir, "--json", "--etcdutl", etcdutl)
     expect(json.status).toBe(1)
     expect(Result.getOrThrow(decodeVerifyReport(json.stdout)).passed).toBe(false)
   })
 
-  it("refuses a malformed --timestamp and reports a missing directory as a failed check", () => {
-    const bad = cli("verify", backup, "--timestamp", "2026-02-30_000000")
+  it("refuses a malformed --timestamp and reports a missing directory as a failed check", async () => {
+    const bad = await cli("verify", backup, "--timestamp", "2026-02-30_000000")
     expect(bad.status).not.toBe(0)
     expect(bad.stderr + bad.stdout).toMatch(/timestamp/)
-    const missing = cli("verify", join(work, "nowhere"), "--etcdutl", etcdutl)
+    const missing = await cli("verify", join(work, "nowhere"), "--etcdutl", etcdutl)
     expect(missing.status).toBe(1)
     expect(missing.stdout).toMatch(/^FAIL backup-files .*cannot read the directory/m)
   })

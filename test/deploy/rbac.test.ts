@@ -18,10 +18,11 @@ import * as SimulatedKube from "../../src/simulation/simulated-kube.ts"
 import { openShiftFixture } from "../../src/simulation/openshift-fixtures.ts"
 import { knownResourceTypes, kubeApiPermissions, podType } from "../../src/services/kube/resources.ts"
 import { makeSimulatedCluster, type RequestRecord, type SimulatedCluster } from "../../src/simulation/simulated-cluster.ts"
-import { loadedCluster, tempDir } from "../programs/backup/backup-resources-harness.ts"
+import { loadedCluster } from "../programs/backup/backup-resources-harness.ts"
 import { renderedPod } from "../programs/operator/reconcile-harness.ts"
 import { repoRoot } from "../support/tools.ts"
 import { until } from "../support/eventually.ts"
+import { scopedTempDir } from "../support/temp-dir.ts"
 
 interface Rule {
   readonly apiGroups: ReadonlyArray<string>
@@ -34,19 +35,32 @@ interface Grant extends Rule {
   readonly namespace: string | undefined
 }
 
+/** The fields of the RBAC manifests' objects this test reads. */
+interface RbacDoc {
+  readonly kind: string
+  readonly metadata: { readonly name: string; readonly namespace?: string }
+  readonly subjects: ReadonlyArray<{ readonly kind: string; readonly name: string }>
+  readonly roleRef: { readonly kind: string; readonly name: string }
+  readonly rules: ReadonlyArray<Rule>
+}
+
 const docs = ["operator-rbac.yaml", "backup-pod-rbac.yaml"].flatMap((f) =>
-  YAML.parseAllDocuments(readFileSync(join(repoRoot, "deploy", f), "utf8")).map((d) => d.toJS() as Record<string, any>),
+  YAML.parseAllDocuments(readFileSync(join(repoRoot, "deploy", f), "utf8")).map((d) => d.toJS() as RbacDoc),
 )
 
 /** Every rule bound to a ServiceAccount, with the namespace it applies in. */
 const grantsOf = (serviceAccount: string): ReadonlyArray<Grant> =>
   docs
-    .filter((b) => (b["kind"] === "RoleBinding" || b["kind"] === "ClusterRoleBinding") && b["subjects"].some((s: any) => s.kind === "ServiceAccount" && s.name === serviceAccount))
+    .filter(
+      (b) => (b.kind === "RoleBinding" || b.kind === "ClusterRoleBinding") && b.subjects.some((s) => s.kind === "ServiceAccount" && s.name === serviceAccount),
+    )
     .flatMap((b) => {
-      const role = docs.find((r) => r["kind"] === b["roleRef"]["kind"] && r["metadata"]["name"] === b["roleRef"]["name"] && (r["kind"] === "ClusterRole" || r["metadata"]["namespace"] === b["metadata"]["namespace"]))
-      expect(role, `role of binding ${b["metadata"]["name"]}`).toBeDefined()
-      const namespace = b["kind"] === "RoleBinding" ? (b["metadata"]["namespace"] as string) : undefined
-      return (role!["rules"] as Array<Rule>).map((r) => ({ ...r, namespace }))
+      const role = docs.find(
+        (r) => r.kind === b.roleRef.kind && r.metadata.name === b.roleRef.name && (r.kind === "ClusterRole" || r.metadata.namespace === b.metadata.namespace),
+      )
+      expect(role, `role of binding ${b.metadata.name}`).toBeDefined()
+      const namespace = b.kind === "RoleBinding" ? b.metadata.namespace : undefined
+      return role!.rules.map((r) => ({ ...r, namespace }))
     })
 
 const groupOf = (resource: string) => knownResourceTypes.find((t) => t.resource === resource)!.group
@@ -64,7 +78,10 @@ const checkExact = (serviceAccount: string, requests: ReadonlyArray<RequestRecor
   const grants = grantsOf(serviceAccount)
   expect(grants.length).toBeGreaterThan(0)
   for (const r of requests) {
-    expect(grants.some((g) => allows(g, r)), `${serviceAccount} may ${r.verb} ${r.resource} ${r.namespace ?? ""}/${nameOf(r) ?? ""}`).toBe(true)
+    expect(
+      grants.some((g) => allows(g, r)),
+      `${serviceAccount} may ${r.verb} ${r.resource} ${r.namespace ?? ""}/${nameOf(r) ?? ""}`,
+    ).toBe(true)
   }
   for (const g of grants) {
     for (const resource of g.resources) {
@@ -77,7 +94,6 @@ const checkExact = (serviceAccount: string, requests: ReadonlyArray<RequestRecor
   }
 }
 
-
 /** The operator's life on a cluster: lead, render, follow a bump, see a backup pod end, shut down. */
 const operatorRequests = async (): Promise<ReadonlyArray<RequestRecord>> => {
   const cluster: SimulatedCluster = makeSimulatedCluster()
@@ -89,16 +105,31 @@ const operatorRequests = async (): Promise<ReadonlyArray<RequestRecord>> => {
       const scope = yield* Scope.make()
       yield* startController({
         reconcile: defaultReconcileConfig({ settleMs: 0, minIntervalMs: 0, identity: "a" }),
-        election: { namespace: "openshift-etcd", leaseName: "cluster-backup-operator", identity: "a", leaseDurationMs: 1000, renewDeadlineMs: 600, retryPeriodMs: 30 },
+        election: {
+          namespace: "openshift-etcd",
+          leaseName: "cluster-backup-operator",
+          identity: "a",
+          leaseDurationMs: 1000,
+          renewDeadlineMs: 600,
+          retryPeriodMs: 30,
+        },
         resyncMs: 50,
         minBackoffMs: 20,
         maxBackoffMs: 100,
-      }).pipe(Effect.provide(Layer.merge(SimulatedKube.inMemory(cluster), Layer.sync(ControllerMetrics, () => ControllerMetrics.make("openshift-etcd")))), Scope.provide(scope))
+      }).pipe(
+        Effect.provide(
+          Layer.merge(
+            SimulatedKube.inMemory(cluster),
+            Layer.sync(ControllerMetrics, () => ControllerMetrics.make("openshift-etcd")),
+          ),
+        ),
+        Scope.provide(scope),
+      )
       yield* until("a render", () => renderedPod(cluster) !== undefined)
       Result.getOrThrow(fixture.bumpRevision(cluster, "etcd"))
       yield* Effect.sleep(200)
       const pod = Result.getOrThrow(cluster.create(podType, renderedPod(cluster)!))
-      Result.getOrThrow(cluster.terminatePod("openshift-etcd", (pod["metadata"] as { name: string }).name, { phase: "Succeeded" }))
+      Result.getOrThrow(cluster.terminatePod("openshift-etcd", (pod.metadata as { name: string }).name, { phase: "Succeeded" }))
       yield* Effect.sleep(200)
       yield* Scope.close(scope, Exit.void)
     }),
@@ -113,7 +144,7 @@ const backupPodRequests = async (): Promise<ReadonlyArray<RequestRecord>> => {
   await Effect.runPromise(
     Effect.scoped(
       Effect.gen(function* () {
-        const dir = yield* tempDir("rbac")
+        const dir = yield* scopedTempDir("rbac")
         for (const operand of operandList()) {
           yield* backupResources({ backupDir: dir, operand: operand.name, revision: fixture.revisions[operand.name] })
         }

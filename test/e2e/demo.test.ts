@@ -1,12 +1,10 @@
-import { spawn } from "node:child_process"
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
-import { afterAll, describe, expect, it } from "vitest"
-import { cliEntry } from "../support/tools.ts"
+import { describe, expect, it } from "vitest"
+import { type CliOptions, runCli } from "../support/run-cli.ts"
+import { tempDir } from "../support/temp-dir.ts"
 
-const root = mkdtempSync(join(tmpdir(), "demo-e2e-"))
-afterAll(() => rmSync(root, { recursive: true, force: true }))
+const root = tempDir("demo-e2e")
 
 /** Processes whose command line mentions `text` (etcd, the pod's containers, verify's etcd). */
 const processesMentioning = (text: string): Array<string> =>
@@ -21,24 +19,14 @@ const processesMentioning = (text: string): Array<string> =>
       }
     })
 
-const runDemo = (args: ReadonlyArray<string>, onOutput?: (text: string, kill: () => void) => void) =>
-  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [cliEntry, "demo", "--keys", "2000", ...args], { stdio: ["ignore", "pipe", "pipe"] })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString()
-      onOutput?.(stdout, () => child.kill("SIGINT"))
-    })
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
-    child.on("exit", (code) => resolve({ code, stdout, stderr }))
-  })
+const runDemo = (args: ReadonlyArray<string>, options?: CliOptions) => runCli(["demo", "--keys", "2000", ...args], options)
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 describe("cluster-backup demo", () => {
   it("runs the whole cycle: backup files, verify passed, a re-render naming the bumped revision, nothing left running", async () => {
     const work = join(root, "full")
     const run = await runDemo(["--work-dir", work, "--keep"])
-    expect(run.code, run.stdout + run.stderr).toBe(0)
+    expect(run.status, run.stdout + run.stderr).toBe(0)
     const backup = join(work, "backup")
     const files = readdirSync(backup).filter((f) => !f.startsWith("."))
     expect(files.some((f) => /^snapshot_\d{4}-\d\d-\d\d_\d{6}\.db$/.test(f))).toBe(true)
@@ -58,14 +46,17 @@ describe("cluster-backup demo", () => {
   it("on Ctrl-C in the middle, stops everything it started and removes what it made", async () => {
     const work = join(root, "interrupted")
     let sent = false
-    const run = await runDemo(["--work-dir", work], (out, kill) => {
-      if (!sent && out.includes("==> 5/7")) {
+    const run = await runDemo(["--work-dir", work], {
+      during: async (child) => {
+        while (!child.ended() && !child.stdout().includes("==> 5/7")) await sleep(20)
+        if (child.ended()) return
         sent = true
-        setTimeout(kill, 300)
-      }
+        await sleep(300)
+        child.kill("SIGINT")
+      },
     })
     expect(sent).toBe(true)
-    expect(run.code).not.toBe(0)
+    expect(run.status).not.toBe(0)
     expect(existsSync(work)).toBe(false)
     expect(processesMentioning(work)).toEqual([])
   })

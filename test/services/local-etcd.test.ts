@@ -3,7 +3,8 @@ import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
 import { startLocalEtcd } from "../../src/services/local-etcd.ts"
-import { etcd3Client, etcdctlSnapshotSave, restoreSnapshot, startTlsEtcd, tempDir } from "../support/etcd-fixture.ts"
+import { etcd3Client, etcdctlSnapshotSave, restoreSnapshot, startTlsEtcd } from "../support/etcd-fixture.ts"
+import { scopedTempDir } from "../support/temp-dir.ts"
 
 const alive = (pid: number) => {
   try {
@@ -62,7 +63,7 @@ describe("startLocalEtcd", () => {
   it.live("serves a data directory restored by etcdutl, with its keys", () =>
     Effect.scoped(
       Effect.gen(function* () {
-        const dir = yield* tempDir("restore")
+        const dir = yield* scopedTempDir("restore")
         const source = yield* startLocalEtcd({ dataDir: join(dir, "source"), unsafeNoFsync: true })
         const client = yield* etcd3Client(source.connection)
         yield* Effect.promise(() => client.put("/restored/key").value("kept"))
@@ -81,7 +82,7 @@ describe("startLocalEtcd", () => {
   it.live("a member that cannot start fails with etcd's own reason", () =>
     Effect.scoped(
       Effect.gen(function* () {
-        const dir = yield* tempDir("bad")
+        const dir = yield* scopedTempDir("bad")
         const error = yield* Effect.flip(startLocalEtcd({ dataDir: join(dir, "data"), extraArgs: ["--no-such-flag"] }))
         assert.strictEqual(error._tag, "LocalEtcdFailed")
         assert.match(error.message, /exited before serving/)

@@ -22,9 +22,11 @@ import * as EtcdLive from "../../src/services/etcd/etcd-live.ts"
 import { extractTarball, writeTarball } from "../../src/services/tarball/tarball.ts"
 import { Tarball } from "../../src/services/tarball/tarball.ts"
 import type { SnapshotStatus } from "../../src/services/etcdutl.ts"
-import { revisions, stageAll, writeFakeSnapshot, type Loaded } from "../programs/backup/backup-resources-harness.ts"
+import { beforeAll } from "vitest"
+import { loadedCluster, revisions, stageAll, writeFakeSnapshot, type Loaded } from "../programs/backup/backup-resources-harness.ts"
 import type { LocalEtcd } from "../../src/services/local-etcd.ts"
 import { etcd3Client, putOperatorCrs, seedKeys, startTlsEtcd } from "./etcd-fixture.ts"
+import { tempDir } from "./temp-dir.ts"
 
 export { revisions }
 
@@ -81,7 +83,10 @@ const rebuildTarball = (backupDir: string, change: (tree: string) => void) =>
       change(work)
       rmSync(archive)
       const written = yield* writeTarball({ source: work, destination: archive, mtime: parseBackupTimestamp(manifest.timestamp) })
-      writeManifest(backupDir, { ...manifest, files: { ...manifest.files, resources: { ...manifest.files.resources, size: written.bytes, sha256: written.sha256 } } })
+      writeManifest(backupDir, {
+        ...manifest,
+        files: { ...manifest.files, resources: { ...manifest.files.resources, size: written.bytes, sha256: written.sha256 } },
+      })
     } finally {
       rmSync(work, { recursive: true, force: true })
     }
@@ -159,11 +164,14 @@ export const badBackups: ReadonlyArray<BadBackup> = [
         const extra = join(tree, "static-pod-resources", "etcd-pod-2")
         cpSync(join(tree, "static-pod-resources", `etcd-pod-${revisions.etcd}`), extra, { recursive: true })
       }),
-    failing: [{ id: "tarball-operands", found: `extra directory static-pod-resources/etcd-pod-2 (not an operand directory of ${formatRevisionSet(revisions)})` }],
+    failing: [
+      { id: "tarball-operands", found: `extra directory static-pod-resources/etcd-pod-2 (not an operand directory of ${formatRevisionSet(revisions)})` },
+    ],
   },
   {
     name: "a missing operand directory in the tarball",
-    spoil: (dir) => rebuildTarball(dir, (tree) => rmSync(join(tree, "static-pod-resources", `kube-scheduler-pod-${revisions["kube-scheduler"]}`), { recursive: true })),
+    spoil: (dir) =>
+      rebuildTarball(dir, (tree) => rmSync(join(tree, "static-pod-resources", `kube-scheduler-pod-${revisions["kube-scheduler"]}`), { recursive: true })),
     failing: [
       { id: "tarball-operands", found: `missing directory static-pod-resources/kube-scheduler-pod-${revisions["kube-scheduler"]}` },
       { id: "tarball-entries", found: "is missing" },
@@ -177,7 +185,10 @@ export const badBackups: ReadonlyArray<BadBackup> = [
 ]
 
 /** Names of the files of a backup directory (without the dotdir). */
-export const backupFiles = (dir: string) => readdirSync(dir).filter((n) => !n.startsWith(".")).sort()
+export const backupFiles = (dir: string) =>
+  readdirSync(dir)
+    .filter((n) => !n.startsWith("."))
+    .sort()
 
 export interface SharedEtcd {
   readonly member: LocalEtcd
@@ -208,6 +219,18 @@ export const makeFakeBackup = (backupDir: string, loaded: Loaded, set = revision
     yield* writeFakeSnapshot(backupDir, set)
     return yield* backupCreate({ backupDir, revisions: set, toolVersion: "0.0.0-test" }).pipe(Effect.provide(Tarball.live))
   }).pipe(Effect.provide(NodeServices.layer))
+
+/**
+ * For a test file, declared at its top level or in a `describe` body: a temporary directory
+ * (`work`, removed after the suite's tests) whose `backup/` holds the fake backup, made before the
+ * suite's tests run.
+ */
+export const fakeBackupForSuite = (prefix: string): { readonly work: string; readonly backup: string } => {
+  const work = tempDir(prefix)
+  const backup = join(work, "backup")
+  beforeAll(() => Effect.runPromise(makeFakeBackup(backup, loadedCluster())), 60_000)
+  return { work, backup }
+}
 
 /** What `etcdutl snapshot status` says of the fake backup's snapshot, keyed by its path: for `Etcdutl.inMemory`. */
 export const fakeSnapshotStatuses = (backupDir: string): Record<string, SnapshotStatus> => {
@@ -250,7 +273,10 @@ export const makeHostTree = (parent: string, backup: string): HostTree => {
   write(hostFiles.certs, "certificate\n")
   write(hostFiles.etcdEnv, 'export NODE_master_0_ETCD_NAME="master-0"\nexport NODE_master_0_IP="10.0.0.5"\nexport NODE_master_1_IP="10.0.0.6"\n')
   write(hostFiles.oldDb, "old etcd data\n")
-  write(hostFiles.revisionJson, '{"clusterId":"123","raftIndex":{"https://10.0.0.5:2380":4000,"https://10.0.0.6:2380":5000},"maxRaftIndex":5000,"created":"2024-05-01T10:00:00Z"}\n')
+  write(
+    hostFiles.revisionJson,
+    '{"clusterId":"123","raftIndex":{"https://10.0.0.5:2380":4000,"https://10.0.0.6:2380":5000},"maxRaftIndex":5000,"created":"2024-05-01T10:00:00Z"}\n',
+  )
   const backupDir = join(root, "home", "core", "backup")
   mkdirSync(dirname(backupDir), { recursive: true })
   copyBackup(backup, backupDir)
@@ -283,11 +309,7 @@ export const writeScriptedEtcdutl = (path: string) => {
 }
 
 /** The restore on a host tree as the tests run it: member master-0, a fixed restore id, output collected. */
-export const restoreOnHost = (
-  host: HostTree,
-  out: Array<string>,
-  options: Partial<RestoreOptions> & { readonly restoreId: string },
-) =>
+export const restoreOnHost = (host: HostTree, out: Array<string>, options: Partial<RestoreOptions> & { readonly restoreId: string }) =>
   restoreBackup({
     backupDir: host.backupDir,
     root: host.root,

@@ -4,12 +4,10 @@
  * four operator CRs, and to run `etcdutl`.
  */
 import { execFile } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
 import { NodeServices } from "@effect/platform-node"
-import { Etcd3 } from "etcd3"
+import type { Etcd3 } from "etcd3"
 import { Context, Effect, Layer } from "effect"
 import { operandList, type Operand } from "../../src/domain/operands.ts"
 import { operatorCrKey } from "../../src/programs/backup/etcd-operator-revisions.ts"
@@ -18,15 +16,9 @@ import * as EtcdLive from "../../src/services/etcd/etcd-live.ts"
 import { etcdToolPath, startLocalEtcd, type LocalEtcd, type LocalEtcdOptions } from "../../src/services/local-etcd.ts"
 import { generateTlsBundle, type TlsBundle } from "../../src/services/tls-certs.ts"
 import { etcdClient } from "../../src/programs/demo/etcd-seed.ts"
+import { scopedTempDir } from "./temp-dir.ts"
 
 const run = promisify(execFile)
-
-/** A temp directory removed when the scope closes. */
-export const tempDir = (prefix: string) =>
-  Effect.acquireRelease(
-    Effect.sync(() => mkdtempSync(join(tmpdir(), `cb-${prefix}-`))),
-    (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true })),
-  )
 
 export interface TestEtcdShape {
   readonly member: LocalEtcd
@@ -48,10 +40,25 @@ export class TestEtcd extends Context.Service<TestEtcd, TestEtcdShape>()("test/T
     )
 }
 
+/** The backup pod's `backup-init` command line against `endpoint` with the bundle's client certificate. */
+export const backupInitArgs = (backupDir: string, endpoint: string, tls: TlsBundle): Array<string> => [
+  "backup-init",
+  "--backup-dir",
+  backupDir,
+  "--etcd-endpoints",
+  endpoint,
+  "--etcd-cert",
+  tls.clientCert,
+  "--etcd-key",
+  tls.clientKey,
+  "--etcd-cacert",
+  tls.caCert,
+]
+
 /** Starts a TLS etcd in a fresh temp dir (scoped: stopped and removed with the scope). */
 export const startTlsEtcd = (prefix: string, options: Partial<LocalEtcdOptions> = {}) =>
   Effect.gen(function* () {
-    const workDir = yield* tempDir(prefix)
+    const workDir = yield* scopedTempDir(prefix)
     const tls = yield* generateTlsBundle(join(workDir, "tls"))
     const member = yield* startLocalEtcd({ dataDir: join(workDir, "etcd-data"), tls, unsafeNoFsync: true, ...options })
     return { member, tls, workDir }
@@ -116,17 +123,22 @@ export interface SnapshotStatus {
   readonly totalSize: number
 }
 
-export const snapshotStatus = (file: string) =>
-  Effect.map(etcdutl("snapshot", "status", file, "-w", "json"), (out) => JSON.parse(out) as SnapshotStatus)
+export const snapshotStatus = (file: string) => Effect.map(etcdutl("snapshot", "status", file, "-w", "json"), (out) => JSON.parse(out) as SnapshotStatus)
 
 /** `etcdutl snapshot restore` into `dataDir` for a single member `name` whose peer URL is `peerUrl`. */
 export const restoreSnapshot = (file: string, dataDir: string, name: string, peerUrl: string) =>
   etcdutl(
-    "snapshot", "restore", file,
-    "--data-dir", dataDir,
-    "--name", name,
-    "--initial-cluster", `${name}=${peerUrl}`,
-    "--initial-advertise-peer-urls", peerUrl,
+    "snapshot",
+    "restore",
+    file,
+    "--data-dir",
+    dataDir,
+    "--name",
+    name,
+    "--initial-cluster",
+    `${name}=${peerUrl}`,
+    "--initial-advertise-peer-urls",
+    peerUrl,
   )
 
 /** `etcdctl snapshot save` of a member (the reference tool), with its TLS flags. */
@@ -135,11 +147,12 @@ export const etcdctlSnapshotSave = (connection: EtcdConnection, file: string) =>
     run(
       etcdToolPath("etcdctl"),
       [
-        "--endpoints", connection.endpoints.join(","),
-        ...(connection.tls === undefined
-          ? []
-          : ["--cert", connection.tls.cert, "--key", connection.tls.key, "--cacert", connection.tls.cacert]),
-        "snapshot", "save", file,
+        "--endpoints",
+        connection.endpoints.join(","),
+        ...(connection.tls === undefined ? [] : ["--cert", connection.tls.cert, "--key", connection.tls.key, "--cacert", connection.tls.cacert]),
+        "snapshot",
+        "save",
+        file,
       ],
       { env: { ...process.env, ETCDCTL_API: "3" } },
     ).then((r) => r.stdout),

@@ -4,10 +4,9 @@
  * command holds the backup directory's lock (the lock file appears): Node's start-up before that
  * changes nothing on disk.
  */
-import { spawn } from "node:child_process"
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
 import { join } from "node:path"
-import { cliEntry } from "./tools.ts"
+import { runCli } from "./run-cli.ts"
 
 /** mulberry32: a small seeded generator of numbers in [0, 1). */
 export const seededRandom = (seed: number) => {
@@ -37,24 +36,26 @@ export interface KilledRun {
  * Starts `cluster-backup <args>`, waits until `lockFile` exists, then SIGKILLs it `delayMs` later
  * (unless it ended first) and waits for it to be gone.
  */
-export const runAndKill = async (args: ReadonlyArray<string>, lockFile: string, delayMs: number, env: Readonly<Record<string, string>> = {}): Promise<KilledRun> => {
-  const child = spawn(process.execPath, [cliEntry, ...args], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, KUBECONFIG: "", ...env } })
-  let stderr = ""
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
-  let ended = false
-  let code: number | null = null
-  const exited = new Promise<void>((done) => child.on("close", (status) => ((ended = true), (code = status), done())))
-  while (!ended && !existsSync(lockFile)) await sleep(2)
-  const locked = Date.now()
-  await Promise.race([sleep(delayMs), exited])
-  const finished = ended
-  if (!finished) child.kill("SIGKILL")
-  await exited
-  return { finished, code: finished ? code : null, afterLockMs: Date.now() - locked, stderr }
+export const runAndKill = async (
+  args: ReadonlyArray<string>,
+  lockFile: string,
+  delayMs: number,
+  env: Readonly<Record<string, string>> = {},
+): Promise<KilledRun> => {
+  let finished = false
+  let locked = 0
+  const run = await runCli(args, {
+    env,
+    during: async (child) => {
+      while (!child.ended() && !existsSync(lockFile)) await sleep(2)
+      locked = Date.now()
+      await Promise.race([sleep(delayMs), child.end])
+      finished = child.ended()
+      if (!finished) child.kill("SIGKILL")
+    },
+  })
+  return { finished, code: finished ? run.status : null, afterLockMs: Date.now() - locked, stderr: run.stderr }
 }
-
-/** Runs `cluster-backup <args>` to its end: exit code and output. */
-export { runCli } from "./tools.ts"
 
 /** Every regular file under `root`, relative path to content. */
 export const filesUnder = (root: string): Map<string, Buffer> => {

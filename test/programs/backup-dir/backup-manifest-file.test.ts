@@ -4,29 +4,20 @@
  * Before, verify read it through effect's `readFileString`, which strips a BOM, and accepted it
  * while restore refused it as "not JSON".
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Cause, Effect, Exit, Layer } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { decodeBackupManifestBytes, readBackupManifest } from "../../../src/programs/backup-dir/backup-manifest-file.ts"
 import { verifyBackup } from "../../../src/programs/verify/verify.ts"
 import { DiskSpace } from "../../../src/services/disk-space.ts"
 import { Etcdutl } from "../../../src/services/etcdutl.ts"
 import { Tarball } from "../../../src/services/tarball/tarball.ts"
-import { fakeSnapshotStatuses, makeFakeBackup, makeHostTree, restoreOnHost } from "../../support/bad-backups.ts"
-import { loadedCluster } from "../backup/backup-resources-harness.ts"
+import { fakeBackupForSuite, fakeSnapshotStatuses, makeHostTree, restoreOnHost } from "../../support/bad-backups.ts"
+import { tempDir } from "../../support/temp-dir.ts"
 
-let work: string
-let backup: string
-
-beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), "cb-manifest-file-"))
-  backup = join(work, "backup")
-  await Effect.runPromise(makeFakeBackup(backup, loadedCluster()))
-})
-afterAll(() => rmSync(work, { recursive: true, force: true }))
+const { work, backup } = fakeBackupForSuite("manifest-file")
 
 const failureMessage = async <A, E>(effect: Effect.Effect<A, E>) => {
   const exit = await Effect.runPromiseExit(effect)
@@ -45,7 +36,7 @@ describe("readBackupManifest", () => {
     ["bytes that are not UTF-8", (b) => Buffer.concat([b.subarray(0, 40), Buffer.from([0xc3, 0x28]), b.subarray(42)]), "is not valid UTF-8"],
     ["Windows line ends", (b) => Buffer.from(b.toString("utf8").replaceAll("\n", "\r\n")), "is not byte for byte the canonical JSON"],
   ])("refuses a manifest with %s", async (_what, spoil, words) => {
-    const dir = mkdtempSync(join(work, "m-"))
+    const dir = tempDir("m", work)
     const path = join(dir, "backup-manifest.json")
     writeFileSync(path, spoil(readFileSync(join(backup, "backup-manifest.json"))))
     expect(await failureMessage(readBackupManifest(path))).toContain(words)

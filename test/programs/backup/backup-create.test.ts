@@ -26,11 +26,11 @@ import {
   revisions,
   sha256,
   stageAll,
-  tempDir,
   timestamp,
   walk,
   writeFakeSnapshot,
 } from "./backup-resources-harness.ts"
+import { scopedTempDir } from "../../support/temp-dir.ts"
 
 const snapshotName = `snapshot_${timestamp}.db`
 const tarballName = `static_kuberesources_${timestamp}.tar.gz`
@@ -58,7 +58,7 @@ const listing = (backupDir: string) => readdirSync(backupDir).sort()
 const prepared = (options: Parameters<typeof loadedCluster>[0] = {}) =>
   Effect.gen(function* () {
     const loaded = loadedCluster(options)
-    const dir = yield* tempDir("create")
+    const dir = yield* scopedTempDir("create")
     const backupDir = join(dir, "backup")
     yield* stageAll(backupDir, loaded.cluster)
     const snapshot = yield* writeFakeSnapshot(backupDir, revisions)
@@ -87,7 +87,10 @@ describe("backup-create (after backup-resources on the OpenShift fixtures)", () 
       const listed = gnuTarListing(archive).map((e) => ({ ...e, path: e.path.replace(/\/$/, "") }))
       const names = listed.map((e) => e.path)
       assert.deepStrictEqual([...names].sort(), [...expectedDirs, ...expected.keys()].sort())
-      assert.deepStrictEqual(names, [...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))))
+      assert.deepStrictEqual(
+        names,
+        [...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))),
+      )
       for (const e of listed) {
         const file = expected.get(e.path)
         assert.strictEqual(e.perms, file === undefined ? permString("directory", 0o700) : permString("file", file.mode), `type and mode of ${e.path}`)
@@ -95,7 +98,10 @@ describe("backup-create (after backup-resources on the OpenShift fixtures)", () 
         assert.strictEqual(e.time, "2026-01-02 03:04")
         if (file !== undefined) assert.strictEqual(e.size, file.bytes.length)
       }
-      assert.isTrue(listed.some((e) => e.perms === "-rwxr-xr-x"), "the etcd pod's script is executable")
+      assert.isTrue(
+        listed.some((e) => e.perms === "-rwxr-xr-x"),
+        "the etcd pod's script is executable",
+      )
 
       const extracted = walk(gnuTarExtract(archive, dir))
       for (const [p, e] of extracted) if (e.kind === "directory" && p.includes("/")) assert.strictEqual(e.mode, 0o700, `extracted mode of ${p}/`)
@@ -137,7 +143,7 @@ describe("backup-create (after backup-resources on the OpenShift fixtures)", () 
   it.effect("a snapshot holding other revisions makes the backup possibly dirty: both names marked, reasons in the manifest and the log", () =>
     Effect.gen(function* () {
       const { cluster } = loadedCluster()
-      const backupDir = join(yield* tempDir("create"), "backup")
+      const backupDir = join(yield* scopedTempDir("create"), "backup")
       yield* stageAll(backupDir, cluster)
       const snapshot = yield* writeFakeSnapshot(backupDir, { ...revisions, etcd: null, "kube-apiserver": 8 })
       const logs: Array<string> = []
@@ -164,7 +170,7 @@ describe("backup-create (after backup-resources on the OpenShift fixtures)", () 
   it.effect("an unverified revision pairing from backup-init also makes the backup possibly dirty", () =>
     Effect.gen(function* () {
       const { cluster } = loadedCluster()
-      const backupDir = join(yield* tempDir("create"), "backup")
+      const backupDir = join(yield* scopedTempDir("create"), "backup")
       yield* stageAll(backupDir, cluster)
       yield* writeFakeSnapshot(backupDir, revisions, { pairing: "unverified", pairingDetail: "operator revisions changed while the snapshot was taken" })
       const exit = yield* create(backupDir)
@@ -182,7 +188,7 @@ describe("backup-create (after backup-resources on the OpenShift fixtures)", () 
     Effect.gen(function* () {
       const loaded = loadedCluster({ optionalResources: "all" })
       Result.getOrThrow(loaded.cluster.remove(secretType, "openshift-kube-apiserver", "encryption-config-7"))
-      const backupDir = join(yield* tempDir("create"), "backup")
+      const backupDir = join(yield* scopedTempDir("create"), "backup")
       yield* stageAll(backupDir, loaded.cluster)
       yield* writeFakeSnapshot(backupDir, revisions)
       const exit = yield* create(backupDir)
@@ -198,7 +204,7 @@ describe("backup-create (after backup-resources on the OpenShift fixtures)", () 
     Effect.gen(function* () {
       const { cluster } = loadedCluster()
       Result.getOrThrow(cluster.remove(configMapType, "openshift-kube-scheduler", "scheduler-kubeconfig-6"))
-      const backupDir = join(yield* tempDir("create"), "backup")
+      const backupDir = join(yield* scopedTempDir("create"), "backup")
       yield* writeFakeSnapshot(backupDir, revisions)
       const staged = yield* Effect.exit(stageAll(backupDir, cluster))
       const stageError = failureOf(staged)
@@ -216,7 +222,7 @@ describe("backup-create (after backup-resources on the OpenShift fixtures)", () 
   it.effect("resources staged for other revisions than requested, or no snapshot record, are refused: nothing written, the staged Secrets removed", () =>
     Effect.gen(function* () {
       const { cluster } = loadedCluster()
-      const backupDir = join(yield* tempDir("create"), "backup")
+      const backupDir = join(yield* scopedTempDir("create"), "backup")
       yield* stageAll(backupDir, cluster)
       const noRecord = failureOf(yield* create(backupDir))
       assert.strictEqual(noRecord._tag, "BackupInputsMissing")
@@ -302,7 +308,10 @@ describe("backup-create (after backup-resources on the OpenShift fixtures)", () 
       assert.isTrue(Exit.isSuccess(again), Exit.isFailure(again) ? String(again.cause) : "")
       assert.deepStrictEqual(readdirSync(join(backupDir, ".cluster-backup")), ["snapshot.json"])
       assert.deepStrictEqual(listing(backupDir), [".cluster-backup", manifestName, snapshotName, tarballName])
-      assert.isTrue(logs.some((l) => l.includes(`backup ${timestamp} was already complete`) && l.includes("removed the staging area")), logs.join("\n"))
+      assert.isTrue(
+        logs.some((l) => l.includes(`backup ${timestamp} was already complete`) && l.includes("removed the staging area")),
+        logs.join("\n"),
+      )
     }),
   )
 
@@ -343,9 +352,9 @@ describe("backup-create (after backup-resources on the OpenShift fixtures)", () 
           const { cluster } = loadedCluster()
           if (mutate) {
             const cm = cluster.get(configMapType, "openshift-etcd", "etcd-endpoints-3")!
-            Result.getOrThrow(cluster.replace(configMapType, { ...cm, data: { ...(cm["data"] as object), extra: "1" } }))
+            Result.getOrThrow(cluster.replace(configMapType, { ...cm, data: { ...(cm.data as object), extra: "1" } }))
           }
-          const backupDir = join(yield* tempDir("create"), "backup")
+          const backupDir = join(yield* scopedTempDir("create"), "backup")
           yield* stageAll(backupDir, cluster)
           yield* writeFakeSnapshot(backupDir, revisions)
           const exit = yield* create(backupDir)

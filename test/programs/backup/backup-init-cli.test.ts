@@ -3,7 +3,6 @@
  * and a SIGTERM in the middle of the stream (etcd is held with SIGSTOP so the stream is known to
  * be in progress), against a real etcd 3.5 over TLS.
  */
-import { spawn, spawnSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
 import { join } from "node:path"
@@ -13,12 +12,10 @@ import { Effect, Result, Schema } from "effect"
 import { connectionFromFlags } from "../../../src/cli/backup-init-command.ts"
 import { SnapshotRecord } from "../../../src/programs/backup-dir/snapshot-record.ts"
 import { freeLoopbackPort } from "../../../src/services/local-etcd.ts"
-import { etcd3Client, seedKeys, TestEtcd } from "../../support/etcd-fixture.ts"
-import { cliEntry } from "../../support/tools.ts"
+import { backupInitArgs, etcd3Client, seedKeys, TestEtcd } from "../../support/etcd-fixture.ts"
+import { type CliOptions, runCli } from "../../support/run-cli.ts"
 
-const tlsFlags = (t: { clientCert: string; clientKey: string; caCert: string }) => [
-  "--etcd-cert", t.clientCert, "--etcd-key", t.clientKey, "--etcd-cacert", t.caCert,
-]
+const cli = (args: ReadonlyArray<string>, options?: CliOptions) => Effect.promise(() => runCli(args, options))
 const backupFiles = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((n) => n !== ".cluster-backup") : [])
 
 describe("--etcd-* flags", () => {
@@ -31,9 +28,13 @@ describe("--etcd-* flags", () => {
     const mixed = connectionFromFlags({ ...base, endpoints: "https://a:2379,http://b:2379" })
     expect(Result.isFailure(mixed) && mixed.failure.message).toBe("--etcd-endpoints: expected URLs of one scheme, https:// or http://, not both")
     const bad = connectionFromFlags({ ...base, endpoints: "etcd:2379" })
-    expect(Result.isFailure(bad) && bad.failure.message).toBe('--etcd-endpoints: expected URLs like https://host:2379 (scheme, host and port): "etcd:2379" is not one')
+    expect(Result.isFailure(bad) && bad.failure.message).toBe(
+      '--etcd-endpoints: expected URLs like https://host:2379 (scheme, host and port): "etcd:2379" is not one',
+    )
     const port = connectionFromFlags({ ...base, endpoints: "https://127.0.0.1:99999" })
-    expect(Result.isFailure(port) && port.failure.message).toBe('--etcd-endpoints: expected URLs with a port from 1 to 65535: "https://127.0.0.1:99999" has 99999')
+    expect(Result.isFailure(port) && port.failure.message).toBe(
+      '--etcd-endpoints: expected URLs with a port from 1 to 65535: "https://127.0.0.1:99999" has 99999',
+    )
     expect(connectionFromFlags({ ...base, endpoints: "HTTPS://[::1]:2379" })).toEqual(
       Result.succeed({ endpoints: ["HTTPS://[::1]:2379"], tls: { cert: "/c", key: "/k", cacert: "/ca" } }),
     )
@@ -44,17 +45,20 @@ describe("--etcd-* flags", () => {
 layer(TestEtcd.layer(), { excludeTestServices: true })("cluster-backup backup-init", (it) => {
   it.effect("exits 0, prints the record it wrote, and leaves the snapshot (direct I/O or, with --no-direct-io, buffered)", () =>
     Effect.gen(function* () {
-      const { member, tls, workDir } = yield* TestEtcd
+      const etcd = yield* TestEtcd
       for (const io of [[], ["--no-direct-io"]]) {
-        const backupDir = join(workDir, `cli-ok${io.join("")}`)
-        const run = spawnSync(process.execPath, [cliEntry, "backup-init", "--backup-dir", backupDir, "--etcd-endpoints", member.clientUrl, ...tlsFlags(tls), ...io], {
-          encoding: "utf8",
-        })
+        const backupDir = join(etcd.workDir, `cli-ok${io.join("")}`)
+        const run = yield* cli([...backupInitArgs(backupDir, etcd.member.clientUrl, etcd.tls), ...io])
         assert.strictEqual(run.status, 0, run.stderr)
         const record = Schema.decodeUnknownSync(SnapshotRecord)(JSON.parse(run.stdout))
         assert.deepStrictEqual(backupFiles(backupDir), [record.snapshotFile])
         assert.strictEqual(statSync(join(backupDir, record.snapshotFile)).size, record.size)
-        assert.strictEqual(createHash("sha256").update(readFileSync(join(backupDir, record.snapshotFile)).subarray(0, record.size - 32)).digest("hex"), record.sha256)
+        assert.strictEqual(
+          createHash("sha256")
+            .update(readFileSync(join(backupDir, record.snapshotFile)).subarray(0, record.size - 32))
+            .digest("hex"),
+          record.sha256,
+        )
         assert.include(run.stderr, `snapshot ${record.snapshotFile} complete`)
       }
     }),
@@ -62,10 +66,10 @@ layer(TestEtcd.layer(), { excludeTestServices: true })("cluster-backup backup-in
 
   it.effect("exits non-zero with the error's message and tag when etcd cannot be reached", () =>
     Effect.gen(function* () {
-      const { tls, workDir } = yield* TestEtcd
+      const etcd = yield* TestEtcd
       const endpoint = `https://127.0.0.1:${yield* freeLoopbackPort}`
-      const backupDir = join(workDir, "cli-down")
-      const run = spawnSync(process.execPath, [cliEntry, "backup-init", "--backup-dir", backupDir, "--etcd-endpoints", endpoint, ...tlsFlags(tls)], { encoding: "utf8" })
+      const backupDir = join(etcd.workDir, "cli-down")
+      const run = yield* cli(backupInitArgs(backupDir, endpoint, etcd.tls))
       assert.notStrictEqual(run.status, 0)
       assert.include(run.stderr, `error: cannot reach etcd at ${endpoint}`)
       assert.include(run.stderr, "[EtcdUnreachable]")
@@ -78,44 +82,41 @@ layer(TestEtcd.layer(), { excludeTestServices: true })("cluster-backup backup-in
     Effect.gen(function* () {
       const { workDir } = yield* TestEtcd
       const backupDir = join(workDir, "cli-flags")
-      const run = spawnSync(process.execPath, [cliEntry, "backup-init", "--backup-dir", backupDir, "--etcd-endpoints", "https://a:1,http://b:2"], { encoding: "utf8" })
+      const run = yield* cli(["backup-init", "--backup-dir", backupDir, "--etcd-endpoints", "https://a:1,http://b:2"])
       assert.strictEqual(run.status, 2)
-      assert.include(run.stderr, 'Invalid value for flag --etcd-endpoints: "https://a:1,http://b:2". Expected: URLs of one scheme, https:// or http://, not both')
+      assert.include(
+        run.stderr,
+        'Invalid value for flag --etcd-endpoints: "https://a:1,http://b:2". Expected: URLs of one scheme, https:// or http://, not both',
+      )
       assert.isFalse(existsSync(backupDir))
     }),
   )
 
   it.effect("SIGTERM in the middle of the stream exits non-zero, removes the part file and releases the lock", () =>
     Effect.gen(function* () {
-      const { member, tls, workDir } = yield* TestEtcd
-      const client = yield* etcd3Client(member.connection)
+      const etcd = yield* TestEtcd
+      const client = yield* etcd3Client(etcd.member.connection)
       // 60 MB: far more than what is in flight when etcd is stopped.
       yield* seedKeys(client, 600, 100 * 1024, 100_000)
-      const backupDir = join(workDir, "cli-term")
-      const child = spawn(process.execPath, [cliEntry, "backup-init", "--backup-dir", backupDir, "--etcd-endpoints", member.clientUrl, ...tlsFlags(tls)], {
-        stdio: ["ignore", "pipe", "pipe"],
-      })
-      let stderr = "" // kept for the failure message
-      child.stderr.on("data", (c: Buffer) => (stderr += c.toString()))
-      const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)))
+      const backupDir = join(etcd.workDir, "cli-term")
       const part = () => backupFiles(backupDir).find((n) => n.endsWith(".db.part"))
       try {
-        yield* Effect.promise(async () => {
-          for (let i = 0; i < 2000 && (part() === undefined || statSync(join(backupDir, part()!)).size === 0); i++) await new Promise((r) => setTimeout(r, 5))
+        const run = yield* cli(backupInitArgs(backupDir, etcd.member.clientUrl, etcd.tls), {
+          during: async (child) => {
+            for (let i = 0; i < 2000 && (part() === undefined || statSync(join(backupDir, part()!)).size === 0); i++) await new Promise((r) => setTimeout(r, 5))
+            process.kill(etcd.member.pid, "SIGSTOP")
+            assert.isDefined(part(), "the part file should exist while streaming")
+            await new Promise((r) => setTimeout(r, 200))
+            assert.isFalse(child.ended(), "backup-init should still be waiting for etcd")
+            child.kill("SIGTERM")
+          },
         })
-        process.kill(member.pid, "SIGSTOP")
-        assert.isDefined(part(), "the part file should exist while streaming")
-        yield* Effect.sleep(200)
-        assert.isNull(child.exitCode, "backup-init should still be waiting for etcd")
-        child.kill("SIGTERM")
-        const code = yield* Effect.promise(() => exited)
-        assert.notStrictEqual(code, 0, stderr)
+        assert.notStrictEqual(run.status, 0, run.stderr)
         assert.deepStrictEqual(backupFiles(backupDir), [])
         // No record, and the lock released.
         assert.deepStrictEqual(readdirSync(join(backupDir, ".cluster-backup")), [])
       } finally {
-        process.kill(member.pid, "SIGCONT")
-        child.kill("SIGKILL")
+        process.kill(etcd.member.pid, "SIGCONT")
       }
     }),
   )

@@ -4,7 +4,7 @@ import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Result, Schema } from "effect"
 import { readSnapshotRecord, SnapshotRecord, writeSnapshotRecord, type SnapshotRecord as Record_ } from "../../../src/programs/backup-dir/snapshot-record.ts"
-import { tempDir } from "../../support/etcd-fixture.ts"
+import { scopedTempDir } from "../../support/temp-dir.ts"
 
 const record: Record_ = {
   timestamp: "2026-01-02_030405",
@@ -45,7 +45,7 @@ describe("snapshot record", () => {
 
   it.effect("is written atomically (0600 in a 0700 directory, no temp file left) and read back equal", () =>
     Effect.gen(function* () {
-      const dir = yield* tempDir("record")
+      const dir = yield* scopedTempDir("record")
       const path = yield* writeSnapshotRecord(dir, record)
       assert.strictEqual(path, join(dir, ".cluster-backup", "snapshot.json"))
       assert.strictEqual(statSync(path).mode & 0o777, 0o600)
@@ -58,7 +58,7 @@ describe("snapshot record", () => {
 
   it.effect("a damaged record is SnapshotRecordInvalid naming the file; a missing one a BackupFileError", () =>
     Effect.gen(function* () {
-      const dir = yield* tempDir("record-bad")
+      const dir = yield* scopedTempDir("record-bad")
       const missing = yield* Effect.flip(readSnapshotRecord(dir))
       assert.strictEqual(missing._tag, "BackupFileError")
       yield* writeSnapshotRecord(dir, record)

@@ -18,7 +18,8 @@ import { DiskSpace } from "../../../src/services/disk-space.ts"
 import * as EtcdInMemory from "../../../src/services/etcd/etcd-in-memory.ts"
 import { SimulatedMember } from "../../../src/services/etcd/etcd-in-memory.ts"
 import { withTrailer } from "../../../src/services/etcd/snapshot-trailer.ts"
-import { operatorCrJson, tempDir } from "../../support/etcd-fixture.ts"
+import { operatorCrJson } from "../../support/etcd-fixture.ts"
+import { scopedTempDir } from "../../support/temp-dir.ts"
 
 const at = Date.UTC(2026, 0, 2, 3, 4, 5)
 const ts = "2026-01-02_030405"
@@ -44,7 +45,7 @@ interface Run {
 /** Runs backup-init in a fresh temp backup dir; returns its exit and the directory. */
 const runInit = (run: Run) =>
   Effect.gen(function* () {
-    const dir = yield* tempDir("init")
+    const dir = yield* scopedTempDir("init")
     const backupDir = join(dir, "backup")
     if (run.live !== true) yield* TestClock.setTime(at)
     const layers = Layer.mergeAll(
@@ -57,7 +58,11 @@ const runInit = (run: Run) =>
   })
 
 const listing = (backupDir: string) =>
-  existsSync(backupDir) ? readdirSync(backupDir).filter((n) => n !== ".cluster-backup").sort() : []
+  existsSync(backupDir)
+    ? readdirSync(backupDir)
+        .filter((n) => n !== ".cluster-backup")
+        .sort()
+    : []
 const recordExists = (backupDir: string) => existsSync(join(backupDir, ".cluster-backup", "snapshot.json"))
 
 const fixedLayers = (m: SimulatedMember) =>
@@ -122,7 +127,12 @@ describe("backup-init (in-memory etcd)", () => {
 
   it.effect("writes the same bytes through the page cache when direct I/O is off, for sizes around the alignment", () =>
     Effect.gen(function* () {
-      for (const [dbSize, directIo] of [[4096 * 50, false], [4096 * 50 - 32, true], [4096 * 50 + 1, true], [1, true]] as const) {
+      for (const [dbSize, directIo] of [
+        [4096 * 50, false],
+        [4096 * 50 - 32, true],
+        [4096 * 50 + 1, true],
+        [1, true],
+      ] as const) {
         const m = member(dbSize)
         const { exit, backupDir } = yield* runInit({ member: m, options: { directIo } })
         assert.isTrue(Exit.isSuccess(exit), `${dbSize} bytes, direct ${directIo}`)
@@ -134,23 +144,25 @@ describe("backup-init (in-memory etcd)", () => {
   it.effect("a disk that fills during the stream fails with the file, ENOSPC and what to do, and leaves no snapshot file", () =>
     Effect.gen(function* () {
       // A real file whose writes fail as on a full volume once `room` bytes were written.
-      const fullAfter = (room: number): OpenFile => async (path, flags, mode) => {
-        const handle = await open(path, flags, mode)
-        let written = 0
-        return new Proxy(handle, {
-          get: (target, property) => {
-            if (property === "write") {
-              return async (buffer: Uint8Array, offset: number, length: number, position: number) => {
-                if (written + length > room) throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" })
-                written += length
-                return target.write(buffer, offset, length, position)
+      const fullAfter =
+        (room: number): OpenFile =>
+        async (path, flags, mode) => {
+          const handle = await open(path, flags, mode)
+          let written = 0
+          return new Proxy(handle, {
+            get: (target, property) => {
+              if (property === "write") {
+                return async (buffer: Uint8Array, offset: number, length: number, position: number) => {
+                  if (written + length > room) throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" })
+                  written += length
+                  return target.write(buffer, offset, length, position)
+                }
               }
-            }
-            const value: unknown = Reflect.get(target, property)
-            return typeof value === "function" ? value.bind(target) : value
-          },
-        })
-      }
+              const value: unknown = Reflect.get(target, property)
+              return typeof value === "function" ? value.bind(target) : value
+            },
+          })
+        }
       for (const directIo of [true, false]) {
         const { exit, backupDir } = yield* runInit({ member: member(3 * 1024 * 1024), options: { directIo, openFile: fullAfter(1024 * 1024) } })
         const error = failureOf(exit)
@@ -208,7 +220,7 @@ describe("backup-init (in-memory etcd)", () => {
       assert.isTrue(Exit.isSuccess(exit))
       if (!Exit.isSuccess(exit)) return
       assert.deepStrictEqual(exit.value.operatorRevisions, { etcd: null, "kube-apiserver": null, "kube-controller-manager": null, "kube-scheduler": null })
-      const reason = exit.value.operatorRevisionReasons?.["etcd"] ?? ""
+      const reason = exit.value.operatorRevisionReasons?.etcd ?? ""
       assert.include(reason, "/kubernetes.io/operator.openshift.io/etcds/cluster does not exist")
       assert.include(reason, "etcd key prefix /kubernetes.io")
       assert.include(reason, "--etcd-prefix")
@@ -346,7 +358,7 @@ describe("backup-init (in-memory etcd)", () => {
     Effect.gen(function* () {
       const m = member()
       m.snapshotFault = { kind: "stall", atByte: 100_000 }
-      const dir = yield* tempDir("interrupt")
+      const dir = yield* scopedTempDir("interrupt")
       const backupDir = join(dir, "backup")
       const layers = Layer.mergeAll(EtcdInMemory.inMemory(m), DiskSpace.inMemory({ availableBytes: 1e10, totalBytes: 1e10 }), Stdio.layerTest({}))
       const fiber = yield* Effect.forkChild(backupInit({ backupDir }).pipe(Effect.provide(layers)))
@@ -365,7 +377,7 @@ describe("backup-init (in-memory etcd)", () => {
     Effect.gen(function* () {
       const m = member()
       m.snapshotFault = { kind: "fail", atByte: 1000 }
-      const dir = yield* tempDir("stale")
+      const dir = yield* scopedTempDir("stale")
       const backupDir = join(dir, "backup")
       mkdirSync(join(backupDir, ".cluster-backup"), { recursive: true })
       writeFileSync(join(backupDir, ".cluster-backup", "snapshot.json"), "{}")
@@ -379,7 +391,7 @@ describe("backup-init (in-memory etcd)", () => {
 
   it.effect("never overwrites a snapshot taken in the same second", () =>
     Effect.gen(function* () {
-      const dir = yield* tempDir("exists")
+      const dir = yield* scopedTempDir("exists")
       const backupDir = join(dir, "backup")
       mkdirSync(backupDir, { recursive: true })
       yield* TestClock.setTime(at)
@@ -392,7 +404,7 @@ describe("backup-init (in-memory etcd)", () => {
 
   it.effect("while a live run holds the backup directory's lock, refuses with RunLockHeld and touches nothing, not even its part file", () =>
     Effect.gen(function* () {
-      const dir = yield* tempDir("held")
+      const dir = yield* scopedTempDir("held")
       const backupDir = join(dir, "backup")
       mkdirSync(join(backupDir, ".cluster-backup"), { recursive: true })
       yield* TestClock.setTime(at)
@@ -411,7 +423,7 @@ describe("backup-init (in-memory etcd)", () => {
 
   it.effect("removes the part files and unfinished writes that killed runs left, logging each with its size, and nothing else", () =>
     Effect.gen(function* () {
-      const dir = yield* tempDir("sweep")
+      const dir = yield* scopedTempDir("sweep")
       const backupDir = join(dir, "backup")
       const records = join(backupDir, ".cluster-backup")
       mkdirSync(join(records, "building", "etcd-pod-3.abc123", "secrets", "etcd-all-certs"), { recursive: true })
@@ -425,7 +437,10 @@ describe("backup-init (in-memory etcd)", () => {
       writeFileSync(join(backupDir, "notes.db.part"), "not ours")
       // The lock of a run that is gone: a PID that no longer runs.
       const gone = spawnSync(process.execPath, ["-e", ""]).pid!
-      writeFileSync(join(records, "run.lock"), JSON.stringify({ pid: gone, startTicks: null, host: hostname(), command: "backup-init", startedAt: "2026-01-01T00:00:00Z" }))
+      writeFileSync(
+        join(records, "run.lock"),
+        JSON.stringify({ pid: gone, startTicks: null, host: hostname(), command: "backup-init", startedAt: "2026-01-01T00:00:00Z" }),
+      )
       // Temporary files of taking the lock: one of the gone run's, one of a live process's.
       writeFileSync(join(records, `run.lock.new-${gone}-0a1b2c3d`), "{}")
       writeFileSync(join(records, `run.lock.new-${process.pid}-0a1b2c3d`), "{}")
@@ -447,13 +462,16 @@ describe("backup-init (in-memory etcd)", () => {
       ]) {
         assert.include(lines, `removed ${path}: ${what}`)
       }
-      assert.isTrue(lines.some((l) => l.includes(`the lock of backup-init (PID ${gone}`) && l.includes("by a run that is gone")), lines.join("\n"))
+      assert.isTrue(
+        lines.some((l) => l.includes(`the lock of backup-init (PID ${gone}`) && l.includes("by a run that is gone")),
+        lines.join("\n"),
+      )
     }).pipe(Effect.provide(NodeServices.layer)),
   )
 
   it.effect("an earlier backup that was never completed gives way: its snapshot, tarball, staged Secrets and record go", () =>
     Effect.gen(function* () {
-      const dir = yield* tempDir("unfinished")
+      const dir = yield* scopedTempDir("unfinished")
       const backupDir = join(dir, "backup")
       const earlier = "2026-01-01_000000"
       yield* writeSnapshotRecord(backupDir, earlierRecord(earlier))
@@ -474,7 +492,7 @@ describe("backup-init (in-memory etcd)", () => {
 
   it.effect("an earlier backup whose manifest is there (or cannot be read) is kept", () =>
     Effect.gen(function* () {
-      const dir = yield* tempDir("kept")
+      const dir = yield* scopedTempDir("kept")
       const backupDir = join(dir, "backup")
       const earlier = "2026-01-01_000000"
       yield* writeSnapshotRecord(backupDir, earlierRecord(earlier))
@@ -492,11 +510,13 @@ describe("backup-init (in-memory etcd)", () => {
       const written: Array<string> = []
       const stdio = Stdio.layerTest({
         stderrIsTerminal: Effect.succeed(true),
+        // biome-ignore lint/suspicious/useIterableCallbackReturn: effect's Sink.forEach, not Array's: its callback returns an Effect
         stderr: () => Sink.forEach((chunk: string | Uint8Array) => Effect.sync(() => void written.push(String(chunk)))),
       })
       const { exit } = yield* runInit({ member: member(), stdio })
       assert.isTrue(Exit.isSuccess(exit))
       const last = written.at(-1) ?? ""
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal's erase-line sequence starts with ESC
       assert.match(last, /^\r\x1b\[2Ksnapshot snapshot_2026-01-02_030405\.db: 195\.3 KiB, .*\/s\n$/)
     }).pipe(Effect.provide(NodeServices.layer)),
   )
@@ -513,7 +533,13 @@ describe("backup-init (in-memory etcd)", () => {
       yield* Effect.promise(() => new Promise((r) => setTimeout(r, 100)))
       yield* TestClock.adjust(10_000)
       yield* Fiber.interrupt(fiber)
-      assert.include(lines, `snapshot ${snapshotName}: 64.0 KiB of ~195.3 KiB (32%), ` + lines.find((l) => l.startsWith(`snapshot ${snapshotName}: 64.0 KiB`))?.split(", ").at(-1))
+      assert.include(
+        lines,
+        `snapshot ${snapshotName}: 64.0 KiB of ~195.3 KiB (32%), ${lines
+          .find((l) => l.startsWith(`snapshot ${snapshotName}: 64.0 KiB`))
+          ?.split(", ")
+          .at(-1)}`,
+      )
     }).pipe(Effect.provide(NodeServices.layer)),
   )
 })

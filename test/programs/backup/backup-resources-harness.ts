@@ -5,11 +5,11 @@
  */
 import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Effect, Layer, Logger, Result } from "effect"
+import { afterAll, beforeAll } from "vitest"
 import { defaultOperands, operandList, type OperandName } from "../../../src/domain/operands.ts"
 import type { RevisionSet } from "../../../src/domain/revisions.ts"
 import { backupResources } from "../../../src/programs/backup/backup-resources.ts"
@@ -19,6 +19,7 @@ import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
 import { openShiftFixture, type OpenShiftFixture, type OpenShiftFixtureOptions } from "../../../src/simulation/openshift-fixtures.ts"
 import { kubeconfigYaml, startSimulatedApiServer, type SimulatedApiServer } from "../../../src/simulation/simulated-api-server.ts"
 import { makeSimulatedCluster, type Obj, type SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
+import { tempDir } from "../../support/temp-dir.ts"
 
 export const revisions: RevisionSet = { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 5, "kube-scheduler": 6 }
 
@@ -36,19 +37,12 @@ export const loadedCluster = (options: OpenShiftFixtureOptions = {}): Loaded => 
   return { cluster, fixture }
 }
 
-/** A temp directory removed when the scope closes. */
-export const tempDir = (prefix: string) =>
-  Effect.acquireRelease(
-    Effect.sync(() => mkdtempSync(join(tmpdir(), `cb-${prefix}-`))),
-    (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true })),
-  )
-
 export interface ExpectedFile {
   readonly bytes: Buffer
   readonly mode: number
 }
 
-const meta = (obj: Obj) => obj["metadata"] as { readonly name: string }
+const meta = (obj: Obj) => obj.metadata as { readonly name: string }
 const strings = (value: unknown) => (value ?? {}) as Readonly<Record<string, string>>
 
 /**
@@ -65,18 +59,18 @@ export const installerFiles = (fixture: OpenShiftFixture, operand: OperandName, 
   for (const cm of objects.configMaps) {
     const name = meta(cm).name
     if (name.startsWith("revision-status-")) continue
-    for (const [key, text] of Object.entries(strings(cm["data"]))) {
+    for (const [key, text] of Object.entries(strings(cm.data))) {
       files.set(`${dir}/configmaps/${strip(name)}/${key}`, { bytes: Buffer.from(text, "utf8"), mode: key.endsWith(".sh") ? 0o755 : 0o600 })
     }
-    for (const [key, b64] of Object.entries(strings(cm["binaryData"]))) {
+    for (const [key, b64] of Object.entries(strings(cm.binaryData))) {
       files.set(`${dir}/configmaps/${strip(name)}/${key}`, { bytes: Buffer.from(b64, "base64"), mode: key.endsWith(".sh") ? 0o755 : 0o600 })
     }
     if (strip(name) === o.podConfigMap) {
-      files.set(`${dir}/${o.podConfigMap}.yaml`, { bytes: Buffer.from(strings(cm["data"])["pod.yaml"]!, "utf8"), mode: 0o600 })
+      files.set(`${dir}/${o.podConfigMap}.yaml`, { bytes: Buffer.from(strings(cm.data)["pod.yaml"]!, "utf8"), mode: 0o600 })
     }
   }
   for (const secret of objects.secrets) {
-    for (const [key, b64] of Object.entries(strings(secret["data"]))) {
+    for (const [key, b64] of Object.entries(strings(secret.data))) {
       files.set(`${dir}/secrets/${strip(meta(secret).name)}/${key}`, { bytes: Buffer.from(b64, "base64"), mode: key.endsWith(".sh") ? 0o700 : 0o600 })
     }
   }
@@ -138,10 +132,12 @@ export const gnuTarListing = (
 /** `-rw-------` for 0o600 and a regular file; `drwx------` for 0o700 and a directory. */
 export const permString = (kind: "file" | "directory", mode: number): string =>
   (kind === "directory" ? "d" : "-") +
-  [6, 3, 0].map((shift) => {
-    const bits = (mode >> shift) & 7
-    return `${bits & 4 ? "r" : "-"}${bits & 2 ? "w" : "-"}${bits & 1 ? "x" : "-"}`
-  }).join("")
+  [6, 3, 0]
+    .map((shift) => {
+      const bits = (mode >> shift) & 7
+      return `${bits & 4 ? "r" : "-"}${bits & 2 ? "w" : "-"}${bits & 1 ? "x" : "-"}`
+    })
+    .join("")
 
 /** Extracts with GNU tar into a fresh directory under `into`; returns it. */
 export const gnuTarExtract = (archive: string, into: string): string => {
@@ -151,8 +147,7 @@ export const gnuTarExtract = (archive: string, into: string): string => {
 }
 
 /** A logger Layer that appends every line (level, message, cause) to `lines`. */
-export const captureLogs = (lines: Array<string>) =>
-  Logger.layer([Logger.make((options) => void lines.push(String(Logger.formatLogFmt.log(options))))])
+export const captureLogs = (lines: Array<string>) => Logger.layer([Logger.make((options) => void lines.push(String(Logger.formatLogFmt.log(options))))])
 
 /** Runs backup-resources for every operand against the cluster. */
 export const stageAll = (backupDir: string, cluster: SimulatedCluster, set: RevisionSet = revisions) =>
@@ -195,8 +190,61 @@ export const writeFakeSnapshot = (
     return { record, bytes: Buffer.from(file) }
   })
 
+export interface ServedCluster {
+  /** The suite's temporary directory (the kubeconfig is in it). */
+  readonly dir: string
+  readonly loaded: Loaded
+  readonly server: SimulatedApiServer
+  readonly kubeconfig: string
+}
+
+/**
+ * For a test file, declared at its top level: a temporary directory, the fixture's simulated
+ * cluster, and a stub API server over it with a kubeconfig in that directory, started before the
+ * file's tests and closed (the directory removed) after them.
+ */
+export const servedClusterForSuite = (prefix: string): ServedCluster => {
+  const dir = tempDir(prefix)
+  const loaded = loadedCluster()
+  let served: { readonly server: SimulatedApiServer; readonly kubeconfig: string } | undefined
+  beforeAll(async () => {
+    served = await serveWithKubeconfig(loaded.cluster, dir)
+  })
+  afterAll(() => served?.server.close())
+  const started = () => {
+    if (served === undefined) throw new Error("the stub API server starts before the suite's tests: use it in a test")
+    return served
+  }
+  return {
+    dir,
+    loaded,
+    get server() {
+      return started().server
+    },
+    get kubeconfig() {
+      return started().kubeconfig
+    },
+  }
+}
+
+/** The backup pod's `backup-resources` command line for `operand` at its revision in `revisions`. */
+export const backupResourcesArgs = (backupDir: string, kubeconfig: string, operand: OperandName): Array<string> => [
+  "backup-resources",
+  "--backup-dir",
+  backupDir,
+  "--kubeconfig",
+  kubeconfig,
+  "--operand",
+  operand,
+  "--revision",
+  String(revisions[operand]),
+]
+
 /** A stub API server serving `cluster`, and a kubeconfig for it written (0600) into `dir`. */
-export const serveWithKubeconfig = async (cluster: SimulatedCluster, dir: string): Promise<{ readonly server: SimulatedApiServer; readonly kubeconfig: string }> => {
+export const serveWithKubeconfig = async (
+  cluster: SimulatedCluster,
+  dir: string,
+): Promise<{ readonly server: SimulatedApiServer; readonly kubeconfig: string }> => {
   const server = await startSimulatedApiServer(cluster)
   const kubeconfig = join(dir, "kubeconfig")
   writeFileSync(kubeconfig, kubeconfigYaml({ url: server.url, token: server.token }), { mode: 0o600 })

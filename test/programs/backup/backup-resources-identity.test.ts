@@ -13,7 +13,8 @@ import type { OperandName } from "../../../src/domain/operands.ts"
 import { backupResources } from "../../../src/programs/backup/backup-resources.ts"
 import { Kube } from "../../../src/services/kube/kube.ts"
 import { simulatedTransport } from "../../../src/simulation/simulated-transport.ts"
-import { loadedCluster, revisions, tempDir, walk } from "./backup-resources-harness.ts"
+import { loadedCluster, revisions, walk } from "./backup-resources-harness.ts"
+import { scopedTempDir } from "../../support/temp-dir.ts"
 
 /** The simulated cluster behind a transport that answers the request for `name` with `doctor` applied to its metadata. */
 const doctored = (name: string, doctor: (metadata: Record<string, unknown>) => Record<string, unknown>) => {
@@ -31,8 +32,10 @@ const doctored = (name: string, doctor: (metadata: Record<string, unknown>) => R
 
 const run = (kube: Layer.Layer<Kube>, operand: OperandName) =>
   Effect.gen(function* () {
-    const backupDir = join(yield* tempDir("res-identity"), "backup")
-    const exit = yield* Effect.exit(backupResources({ backupDir, operand, revision: revisions[operand] }).pipe(Effect.provide(Layer.merge(kube, NodeServices.layer))))
+    const backupDir = join(yield* scopedTempDir("res-identity"), "backup")
+    const exit = yield* Effect.exit(
+      backupResources({ backupDir, operand, revision: revisions[operand] }).pipe(Effect.provide(Layer.merge(kube, NodeServices.layer))),
+    )
     assert.isTrue(Exit.isFailure(exit), "expected backup-resources to fail")
     const reason = Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
     const staging = join(backupDir, ".cluster-backup", "staging")
@@ -44,7 +47,10 @@ const run = (kube: Layer.Layer<Kube>, operand: OperandName) =>
 describe("backup-resources: the object the API returns is the one requested", () => {
   it.effect("refuses a ConfigMap of another name (another revision's)", () =>
     Effect.gen(function* () {
-      const error = yield* run(doctored("config-6", (m) => ({ ...m, name: "config-5" })), "kube-scheduler")
+      const error = yield* run(
+        doctored("config-6", (m) => ({ ...m, name: "config-5" })),
+        "kube-scheduler",
+      )
       assert.strictEqual(error._tag, "ApiObjectMismatch")
       assert.strictEqual(error.requested, "configmap openshift-kube-scheduler/config-6")
       assert.strictEqual(error.returned, "configmap openshift-kube-scheduler/config-5")
@@ -54,7 +60,10 @@ describe("backup-resources: the object the API returns is the one requested", ()
 
   it.effect("refuses a Secret of another namespace", () =>
     Effect.gen(function* () {
-      const error = yield* run(doctored("localhost-recovery-client-token-6", (m) => ({ ...m, namespace: "openshift-etcd" })), "kube-scheduler")
+      const error = yield* run(
+        doctored("localhost-recovery-client-token-6", (m) => ({ ...m, namespace: "openshift-etcd" })),
+        "kube-scheduler",
+      )
       assert.strictEqual(error._tag, "ApiObjectMismatch")
       assert.strictEqual(error.requested, "secret openshift-kube-scheduler/localhost-recovery-client-token-6")
       assert.strictEqual(error.returned, "secret openshift-etcd/localhost-recovery-client-token-6")
@@ -63,7 +72,10 @@ describe("backup-resources: the object the API returns is the one requested", ()
 
   it.effect("refuses a Secret without a namespace", () =>
     Effect.gen(function* () {
-      const error = yield* run(doctored("etcd-all-certs-3", ({ namespace: _namespace, ...m }) => m), "etcd")
+      const error = yield* run(
+        doctored("etcd-all-certs-3", ({ namespace: _namespace, ...m }) => m),
+        "etcd",
+      )
       assert.strictEqual(error._tag, "ApiObjectMismatch")
       assert.strictEqual(error.returned, "secret (no namespace)/etcd-all-certs-3")
     }),
@@ -71,7 +83,10 @@ describe("backup-resources: the object the API returns is the one requested", ()
 
   it.effect("refuses a revision-status ConfigMap of another revision", () =>
     Effect.gen(function* () {
-      const error = yield* run(doctored("revision-status-3", (m) => ({ ...m, name: "revision-status-2" })), "etcd")
+      const error = yield* run(
+        doctored("revision-status-3", (m) => ({ ...m, name: "revision-status-2" })),
+        "etcd",
+      )
       assert.strictEqual(error._tag, "ApiObjectMismatch")
       assert.strictEqual(error.requested, "configmap openshift-etcd/revision-status-3")
     }),

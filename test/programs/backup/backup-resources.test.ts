@@ -12,17 +12,8 @@ import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
 import { configMapType, secretType } from "../../../src/services/kube/resources.ts"
 import { simulatedTransport } from "../../../src/simulation/simulated-transport.ts"
 import type { SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
-import {
-  absentOptionals,
-  captureLogs,
-  installerFiles,
-  loadedCluster,
-  revisions,
-  sha256,
-  tempDir,
-  walk,
-  type Loaded,
-} from "./backup-resources-harness.ts"
+import { absentOptionals, captureLogs, installerFiles, loadedCluster, revisions, sha256, walk, type Loaded } from "./backup-resources-harness.ts"
+import { scopedTempDir } from "../../support/temp-dir.ts"
 
 const staged = (backupDir: string) => join(backupDir, ".cluster-backup", "staging")
 const recordFile = (backupDir: string, operand: OperandName) => join(backupDir, ".cluster-backup", `resources-${operand}.json`)
@@ -60,7 +51,7 @@ describe("backup-resources (simulated cluster, OpenShift fixtures)", () => {
   it.effect("stages each operand's revision byte for byte with the installer's paths and modes, and records every file", () =>
     Effect.gen(function* () {
       const { cluster, fixture }: Loaded = loadedCluster()
-      const backupDir = join(yield* tempDir("res"), "backup")
+      const backupDir = join(yield* scopedTempDir("res"), "backup")
       const kube = SimulatedKube.inMemory(cluster)
       for (const o of operandList()) {
         const exit = yield* run(backupDir, kube, o.name)
@@ -92,7 +83,9 @@ describe("backup-resources (simulated cluster, OpenShift fixtures)", () => {
       // Only the four revision directories, every directory 0700; a script is executable.
       assert.deepStrictEqual(
         [...tree.keys()].filter((p) => p.split("/").length === 2).sort(),
-        operandList().map((o) => `static-pod-resources/${o.podConfigMap}-${revisions[o.name]}`).sort(),
+        operandList()
+          .map((o) => `static-pod-resources/${o.podConfigMap}-${revisions[o.name]}`)
+          .sort(),
       )
       for (const [p, e] of tree) if (e.kind === "directory") assert.strictEqual(e.mode, 0o700, `mode of ${p}/`)
       assert.strictEqual(tree.get("static-pod-resources/etcd-pod-3/configmaps/etcd-pod/etcd-prestart.sh")?.mode, 0o755)
@@ -106,11 +99,11 @@ describe("backup-resources (simulated cluster, OpenShift fixtures)", () => {
       const ns = "openshift-etcd"
       const secret = cluster.get(secretType, ns, "etcd-all-certs-3")!
       const script = "#!/bin/sh\necho rotate\n"
-      replaceObject(cluster, secretType, { ...secret, data: { ...(secret["data"] as object), "rotate.sh": Buffer.from(script).toString("base64") } })
+      replaceObject(cluster, secretType, { ...secret, data: { ...(secret.data as object), "rotate.sh": Buffer.from(script).toString("base64") } })
       const binary = Buffer.from([0, 255, 1, 254, 10, 13, 0])
       const bundles = cluster.get(configMapType, ns, "etcd-all-bundles-3")!
       replaceObject(cluster, configMapType, { ...bundles, binaryData: { "raw.bin": binary.toString("base64") } })
-      const backupDir = join(yield* tempDir("res"), "backup")
+      const backupDir = join(yield* scopedTempDir("res"), "backup")
       const exit = yield* run(backupDir, SimulatedKube.inMemory(cluster), "etcd")
       assert.isTrue(Exit.isSuccess(exit))
       const tree = walk(staged(backupDir))
@@ -124,7 +117,7 @@ describe("backup-resources (simulated cluster, OpenShift fixtures)", () => {
   it.effect("fails naming revision-status-N when the revision does not exist or was pruned, and stages nothing", () =>
     Effect.gen(function* () {
       const { cluster } = loadedCluster({ keepRevisions: 2 })
-      const backupDir = join(yield* tempDir("res"), "backup")
+      const backupDir = join(yield* scopedTempDir("res"), "backup")
       for (const revision of [99, 1]) {
         const error = failureOf(yield* run(backupDir, SimulatedKube.inMemory(cluster), "kube-apiserver", revision))
         assert.strictEqual(error._tag, "RevisionNotFound")
@@ -142,7 +135,7 @@ describe("backup-resources (simulated cluster, OpenShift fixtures)", () => {
       removeObject(cluster, configMapType, ns, "config-7")
       removeObject(cluster, configMapType, ns, "etcd-serving-ca-7")
       removeObject(cluster, secretType, ns, "etcd-client-7")
-      const backupDir = join(yield* tempDir("res"), "backup")
+      const backupDir = join(yield* scopedTempDir("res"), "backup")
       const error = failureOf(yield* run(backupDir, SimulatedKube.inMemory(cluster), "kube-apiserver"))
       assert.strictEqual(error._tag, "RevisionResourcesMissing")
       assert.deepStrictEqual((error as unknown as { missing: ReadonlyArray<string> }).missing, [
@@ -150,7 +143,10 @@ describe("backup-resources (simulated cluster, OpenShift fixtures)", () => {
         "configmap etcd-serving-ca-7",
         "secret etcd-client-7",
       ])
-      assert.include(error.message, "required configmap config-7, configmap etcd-serving-ca-7 and secret etcd-client-7 are missing from namespace openshift-kube-apiserver")
+      assert.include(
+        error.message,
+        "required configmap config-7, configmap etcd-serving-ca-7 and secret etcd-client-7 are missing from namespace openshift-kube-apiserver",
+      )
       assertNothingStaged(backupDir, "kube-apiserver")
     }),
   )
@@ -159,7 +155,7 @@ describe("backup-resources (simulated cluster, OpenShift fixtures)", () => {
     Effect.gen(function* () {
       const { cluster } = loadedCluster({ optionalResources: "all" })
       removeObject(cluster, secretType, "openshift-kube-apiserver", "encryption-config-7")
-      const backupDir = join(yield* tempDir("res"), "backup")
+      const backupDir = join(yield* scopedTempDir("res"), "backup")
       const exit = yield* run(backupDir, SimulatedKube.inMemory(cluster), "kube-apiserver")
       assert.isTrue(Exit.isSuccess(exit))
       if (!Exit.isSuccess(exit)) return
@@ -169,61 +165,65 @@ describe("backup-resources (simulated cluster, OpenShift fixtures)", () => {
     }),
   )
 
-  it.effect("a rerun replaces an earlier attempt of the operand (any revision), leaves other operands' staged trees alone and sweeps every killed run's building/ tree", () =>
-    Effect.gen(function* () {
-      const { cluster, fixture } = loadedCluster()
-      const backupDir = join(yield* tempDir("res"), "backup")
-      const spr = join(staged(backupDir), "static-pod-resources")
-      mkdirSync(join(spr, "kube-scheduler-pod-6", "configmaps", "config"), { recursive: true })
-      writeFileSync(join(spr, "kube-scheduler-pod-6", "configmaps", "config", "stale.yaml"), "stale")
-      mkdirSync(join(spr, "kube-scheduler-pod-5"), { recursive: true })
-      mkdirSync(join(spr, "etcd-pod-3"), { recursive: true })
-      writeFileSync(join(spr, "etcd-pod-3", "keep"), "other operand")
-      const building = join(backupDir, ".cluster-backup", "building")
-      mkdirSync(join(building, "kube-scheduler-pod-6.x1y2z3"), { recursive: true })
-      writeFileSync(join(building, "kube-scheduler-pod-6.x1y2z3", "half"), "interrupted")
-      // A killed run of another operand left its decoded Secrets: no run of that operand may follow.
-      mkdirSync(join(building, "etcd-pod-3.q1w2e3", "secrets", "etcd-all-certs"), { recursive: true })
-      writeFileSync(join(building, "etcd-pod-3.q1w2e3", "secrets", "etcd-all-certs", "tls.key"), "decoded")
+  it.effect(
+    "a rerun replaces an earlier attempt of the operand (any revision), leaves other operands' staged trees alone and sweeps every killed run's building/ tree",
+    () =>
+      Effect.gen(function* () {
+        const { cluster, fixture } = loadedCluster()
+        const backupDir = join(yield* scopedTempDir("res"), "backup")
+        const spr = join(staged(backupDir), "static-pod-resources")
+        mkdirSync(join(spr, "kube-scheduler-pod-6", "configmaps", "config"), { recursive: true })
+        writeFileSync(join(spr, "kube-scheduler-pod-6", "configmaps", "config", "stale.yaml"), "stale")
+        mkdirSync(join(spr, "kube-scheduler-pod-5"), { recursive: true })
+        mkdirSync(join(spr, "etcd-pod-3"), { recursive: true })
+        writeFileSync(join(spr, "etcd-pod-3", "keep"), "other operand")
+        const building = join(backupDir, ".cluster-backup", "building")
+        mkdirSync(join(building, "kube-scheduler-pod-6.x1y2z3"), { recursive: true })
+        writeFileSync(join(building, "kube-scheduler-pod-6.x1y2z3", "half"), "interrupted")
+        // A killed run of another operand left its decoded Secrets: no run of that operand may follow.
+        mkdirSync(join(building, "etcd-pod-3.q1w2e3", "secrets", "etcd-all-certs"), { recursive: true })
+        writeFileSync(join(building, "etcd-pod-3.q1w2e3", "secrets", "etcd-all-certs", "tls.key"), "decoded")
 
-      const exit = yield* run(backupDir, SimulatedKube.inMemory(cluster), "kube-scheduler")
-      assert.isTrue(Exit.isSuccess(exit))
-      const tree = walk(spr)
-      const scheduler = [...tree].filter(([p, e]) => p.startsWith("kube-scheduler-pod-") && e.kind === "file").map(([p]) => `static-pod-resources/${p}`)
-      assert.deepStrictEqual(scheduler.sort(), [...installerFiles(fixture, "kube-scheduler", 6).keys()].sort())
-      assert.isFalse(tree.has("kube-scheduler-pod-5"))
-      assert.strictEqual(tree.get("etcd-pod-3/keep")?.bytes?.toString(), "other operand")
-      assert.isFalse(existsSync(building))
-    }),
+        const exit = yield* run(backupDir, SimulatedKube.inMemory(cluster), "kube-scheduler")
+        assert.isTrue(Exit.isSuccess(exit))
+        const tree = walk(spr)
+        const scheduler = [...tree].filter(([p, e]) => p.startsWith("kube-scheduler-pod-") && e.kind === "file").map(([p]) => `static-pod-resources/${p}`)
+        assert.deepStrictEqual(scheduler.sort(), [...installerFiles(fixture, "kube-scheduler", 6).keys()].sort())
+        assert.isFalse(tree.has("kube-scheduler-pod-5"))
+        assert.strictEqual(tree.get("etcd-pod-3/keep")?.bytes?.toString(), "other operand")
+        assert.isFalse(existsSync(building))
+      }),
   )
 
-  it.live("interrupted while reading the API, it leaves nothing of its operand (an earlier attempt's tree no record describes goes), other operands' trees stay, the lock is released", () =>
-    Effect.gen(function* () {
-      const { cluster } = loadedCluster()
-      const backupDir = join(yield* tempDir("res"), "backup")
-      const spr = join(staged(backupDir), "static-pod-resources")
-      mkdirSync(join(spr, "kube-scheduler-pod-5", "secrets", "kube-scheduler-client-cert-key"), { recursive: true })
-      writeFileSync(join(spr, "kube-scheduler-pod-5", "secrets", "kube-scheduler-client-cert-key", "tls.key"), "decoded")
-      mkdirSync(join(spr, "etcd-pod-3"), { recursive: true })
-      writeFileSync(join(spr, "etcd-pod-3", "keep"), "other operand")
-      // Secrets never arrive: the run waits in the middle until it is interrupted.
-      const stalled = Layer.effect(
-        Kube,
-        Effect.gen(function* () {
-          const kube = yield* Kube
-          return { ...kube, secrets: { ...kube.secrets, get: () => Effect.never } }
-        }),
-      ).pipe(Layer.provide(SimulatedKube.inMemory(cluster)))
-      const fiber = yield* Effect.forkChild(run(backupDir, stalled, "kube-scheduler"))
-      const lock = join(backupDir, ".cluster-backup", "run.lock")
-      for (let i = 0; i < 500 && !existsSync(lock); i++) yield* Effect.sleep(10)
-      assert.isTrue(existsSync(lock), "the run should hold the lock")
-      yield* Effect.sleep(50)
-      yield* Fiber.interrupt(fiber)
-      assertNothingStaged(backupDir, "kube-scheduler")
-      assert.isFalse(existsSync(lock))
-      assert.strictEqual(readFileSync(join(spr, "etcd-pod-3", "keep"), "utf8"), "other operand")
-    }),
+  it.live(
+    "interrupted while reading the API, it leaves nothing of its operand (an earlier attempt's tree no record describes goes), other operands' trees stay, the lock is released",
+    () =>
+      Effect.gen(function* () {
+        const { cluster } = loadedCluster()
+        const backupDir = join(yield* scopedTempDir("res"), "backup")
+        const spr = join(staged(backupDir), "static-pod-resources")
+        mkdirSync(join(spr, "kube-scheduler-pod-5", "secrets", "kube-scheduler-client-cert-key"), { recursive: true })
+        writeFileSync(join(spr, "kube-scheduler-pod-5", "secrets", "kube-scheduler-client-cert-key", "tls.key"), "decoded")
+        mkdirSync(join(spr, "etcd-pod-3"), { recursive: true })
+        writeFileSync(join(spr, "etcd-pod-3", "keep"), "other operand")
+        // Secrets never arrive: the run waits in the middle until it is interrupted.
+        const stalled = Layer.effect(
+          Kube,
+          Effect.gen(function* () {
+            const kube = yield* Kube
+            return { ...kube, secrets: { ...kube.secrets, get: () => Effect.never } }
+          }),
+        ).pipe(Layer.provide(SimulatedKube.inMemory(cluster)))
+        const fiber = yield* Effect.forkChild(run(backupDir, stalled, "kube-scheduler"))
+        const lock = join(backupDir, ".cluster-backup", "run.lock")
+        for (let i = 0; i < 500 && !existsSync(lock); i++) yield* Effect.sleep(10)
+        assert.isTrue(existsSync(lock), "the run should hold the lock")
+        yield* Effect.sleep(50)
+        yield* Fiber.interrupt(fiber)
+        assertNothingStaged(backupDir, "kube-scheduler")
+        assert.isFalse(existsSync(lock))
+        assert.strictEqual(readFileSync(join(spr, "etcd-pod-3", "keep"), "utf8"), "other operand")
+      }),
   )
 
   it.effect("refuses a data key Kubernetes would refuse, and stages nothing", () =>
@@ -231,8 +231,8 @@ describe("backup-resources (simulated cluster, OpenShift fixtures)", () => {
       const { cluster } = loadedCluster()
       // The simulated API accepts "..data" (a valid config-key pattern); Kubernetes does not.
       const cm = cluster.get(configMapType, "openshift-kube-scheduler", "config-6")!
-      replaceObject(cluster, configMapType, { ...cm, data: { ...(cm["data"] as object), "..data": "x" } })
-      const backupDir = join(yield* tempDir("res"), "backup")
+      replaceObject(cluster, configMapType, { ...cm, data: { ...(cm.data as object), "..data": "x" } })
+      const backupDir = join(yield* scopedTempDir("res"), "backup")
       const error = failureOf(yield* run(backupDir, SimulatedKube.inMemory(cluster), "kube-scheduler"))
       assert.strictEqual(error._tag, "RevisionContentRefused")
       assert.include(error.message, 'configmap openshift-kube-scheduler/config-6 cannot be backed up: data key "..data"')
@@ -253,7 +253,7 @@ describe("backup-resources (simulated cluster, OpenShift fixtures)", () => {
               : body,
           ),
       })
-      const dir = yield* tempDir("res")
+      const dir = yield* scopedTempDir("res")
       const backupDir = join(dir, "backup")
       const error = failureOf(yield* run(backupDir, hostile, "kube-scheduler"))
       assert.strictEqual(error._tag, "RevisionContentRefused")
@@ -267,9 +267,9 @@ describe("backup-resources (simulated cluster, OpenShift fixtures)", () => {
     Effect.gen(function* () {
       const { cluster } = loadedCluster()
       const pod = cluster.get(configMapType, "openshift-etcd", "etcd-pod-3")!
-      const { "pod.yaml": _manifest, ...rest } = pod["data"] as Record<string, string>
+      const { "pod.yaml": _manifest, ...rest } = pod.data as Record<string, string>
       replaceObject(cluster, configMapType, { ...pod, data: rest })
-      const backupDir = join(yield* tempDir("res"), "backup")
+      const backupDir = join(yield* scopedTempDir("res"), "backup")
       const error = failureOf(yield* run(backupDir, SimulatedKube.inMemory(cluster), "etcd"))
       assert.strictEqual(error._tag, "PodManifestMissing")
       assert.include(error.message, 'ConfigMap openshift-etcd/etcd-pod-3 has no "pod.yaml" key')
@@ -282,20 +282,20 @@ describe("backup-resources (simulated cluster, OpenShift fixtures)", () => {
       const { cluster, fixture } = loadedCluster({ optionalResources: "all" })
       // Distinctive pieces of every long Secret value (short ones such as a namespace name are not secrets).
       const secretTexts = fixture.state.secrets.flatMap((s) =>
-        Object.values((s["data"] ?? {}) as Record<string, string>)
+        Object.values((s.data ?? {}) as Record<string, string>)
           .flatMap((b64) => [b64, Buffer.from(b64, "base64").toString("utf8")])
           .filter((v) => v.length >= 40)
           .map((v) => v.slice(Math.floor(v.length / 2), Math.floor(v.length / 2) + 24)),
       )
       assert.isAbove(secretTexts.length, 10)
       const lines: Array<string> = []
-      const backupDir = join(yield* tempDir("res"), "backup")
+      const backupDir = join(yield* scopedTempDir("res"), "backup")
       const logged = Layer.merge(SimulatedKube.inMemory(cluster), captureLogs(lines))
       const ok = yield* run(backupDir, logged, "kube-apiserver")
       assert.isTrue(Exit.isSuccess(ok))
       // A failure about a Secret (bad key) must not quote its values either.
       const secret = cluster.get(secretType, "openshift-kube-apiserver", "etcd-client-7")!
-      replaceObject(cluster, secretType, { ...secret, data: { ...(secret["data"] as object), "..bad": Buffer.from("hunter2-secret").toString("base64") } })
+      replaceObject(cluster, secretType, { ...secret, data: { ...(secret.data as object), "..bad": Buffer.from("hunter2-secret").toString("base64") } })
       const failed = yield* run(backupDir, logged, "kube-apiserver")
       const text = [...lines, String(Exit.isFailure(failed) ? failed.cause : ""), JSON.stringify(Exit.isFailure(failed) ? failureOf(failed) : {})].join("\n")
       assert.include(text, "etcd-client-7")
