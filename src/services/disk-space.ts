@@ -4,6 +4,7 @@
  */
 import { statfs } from "node:fs/promises"
 import { Context, Effect, Layer, Schema } from "effect"
+import { describeFileSystemFailure } from "./file-system-error.ts"
 
 export class DiskSpaceUnknown extends Schema.TaggedError<DiskSpaceUnknown>()("DiskSpaceUnknown", {
   path: Schema.String,
@@ -29,7 +30,7 @@ export class DiskSpace extends Context.Service<
           catch: (e) =>
             new DiskSpaceUnknown({
               path,
-              message: `cannot read the free space of ${path} (${(e as NodeJS.ErrnoException).code ?? String(e)}): check that the directory exists.`,
+              message: describeFileSystemFailure("read the free space of", path, e).message,
             }),
         }).pipe(Effect.map((s) => ({ availableBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize }))),
     }),
