@@ -31,8 +31,7 @@ export const podManifestKey = "pod.yaml"
 export const directoryMode = 0o700
 
 /** Mode of a data file: 0600, except keys ending in `.sh` (scripts the pod runs): 0755 for ConfigMaps, 0700 for Secrets. */
-export const fileMode = (kind: ResourceKind, key: string): number =>
-  key.endsWith(".sh") ? (kind === "configmap" ? 0o755 : 0o700) : 0o600
+export const fileMode = (kind: ResourceKind, key: string): number => (key.endsWith(".sh") ? (kind === "configmap" ? 0o755 : 0o700) : 0o600)
 
 /** Mode of `<pod>.yaml`. */
 export const podManifestMode = 0o600
@@ -47,7 +46,8 @@ export class LayoutNameInvalid extends Schema.TaggedError<LayoutNameInvalid>()("
 /** Accepts `name` (without revision suffix) when `<name>-<N>` is a valid ConfigMap/Secret name. */
 export const validateResourceName = (name: string, revision: Revision): Result.Result<string, LayoutNameInvalid> => {
   const full = `${name}-${revision}`
-  const problem = dnsSubdomainProblem(name) ?? (full.length > dnsSubdomainMaxLength ? `makes "${full}" longer than ${dnsSubdomainMaxLength} characters` : undefined)
+  const problem =
+    dnsSubdomainProblem(name) ?? (full.length > dnsSubdomainMaxLength ? `makes "${full}" longer than ${dnsSubdomainMaxLength} characters` : undefined)
   return problem === undefined
     ? Result.succeed(name)
     : Result.fail(new LayoutNameInvalid({ what: "name", value: name, message: `resource name ${JSON.stringify(name)} ${problem}` }))
@@ -79,6 +79,9 @@ export const podDirectory = (operand: OperandName, revision: Revision, table: Op
 export const podManifestPath = (operand: OperandName, revision: Revision, table: OperandTable = defaultOperands): string =>
   `${podDirectory(operand, revision, table)}/${table[operand].podConfigMap}.yaml`
 
+const resourcePath = (operand: OperandName, revision: Revision, kind: ResourceKind, name: string, table: OperandTable): string =>
+  `${podDirectory(operand, revision, table)}/${resourceKindDirectory[kind]}/${name}`
+
 /** `static-pod-resources/<pod>-<N>/<configmaps|secrets>/<name>`. */
 export const resourceDirectory = (
   operand: OperandName,
@@ -86,8 +89,7 @@ export const resourceDirectory = (
   kind: ResourceKind,
   name: string,
   table: OperandTable = defaultOperands,
-): Result.Result<string, LayoutNameInvalid> =>
-  Result.map(validateResourceName(name, revision), (n) => `${podDirectory(operand, revision, table)}/${resourceKindDirectory[kind]}/${n}`)
+): Result.Result<string, LayoutNameInvalid> => Result.map(validateResourceName(name, revision), (n) => resourcePath(operand, revision, kind, n, table))
 
 export interface LayoutFile {
   readonly path: string
@@ -128,7 +130,7 @@ export const expectedResources = (revisions: RevisionSet, table: OperandTable = 
         kind,
         name: r.name,
         optional: r.optional,
-        path: `${podDirectory(operand.name, revisions[operand.name], table)}/${resourceKindDirectory[kind]}/${r.name}`,
+        path: resourcePath(operand.name, revisions[operand.name], kind, r.name, table),
       })),
     ),
   )
@@ -178,11 +180,7 @@ export class EntryOutsideLayout extends Schema.TaggedError<EntryOutsideLayout>()
  * A directory may appear with or without the trailing `/`: callers check that the entry's type
  * (directory or regular file) matches `directory`, and refuse links and devices themselves.
  */
-export const classifyEntry = (
-  path: string,
-  revisions: RevisionSet,
-  table: OperandTable = defaultOperands,
-): Result.Result<LayoutEntry, EntryOutsideLayout> => {
+export const classifyEntry = (path: string, revisions: RevisionSet, table: OperandTable = defaultOperands): Result.Result<LayoutEntry, EntryOutsideLayout> => {
   const refuse = (reason: string) =>
     Result.fail(
       new EntryOutsideLayout({
