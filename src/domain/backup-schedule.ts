@@ -1,0 +1,115 @@
+/**
+ * When a backup policy's next backup is due: effect's `Cron` (IANA time zones, DST overlaps resolved
+ * by `onDstOverlap`) decides the wall-clock schedule; this module adds what a controller needs on top
+ * of it, as one pure decision over plain data (instants are epoch milliseconds, no Clock inside).
+ *
+ * - Schedule: the newest due time in (lastScheduleTime, now]. When the operator was down over several
+ *   due times, one run stands for all of them (a catch-up), then the schedule resumes.
+ * - Revision change: a settled change of the operands' revisions starts a run, never sooner than
+ *   `minInterval` after the previous run started.
+ * - Retry: after a failure, exponential backoff (capped), but a retry is never planned later than the
+ *   next scheduled time, and backoff never delays or skips a scheduled run.
+ */
+import { Cron, Result, Schema } from "effect"
+
+export class BackupScheduleInvalid extends Schema.TaggedError<BackupScheduleInvalid>()("BackupScheduleInvalid", {
+  schedule: Schema.String,
+  timeZone: Schema.String,
+  message: Schema.String,
+}) {}
+
+/** The policy's cron expression in its time zone (UTC when none); a repeated local hour runs once, at its first occurrence. */
+export const parseSchedule = (schedule: string, timeZone: string | undefined): Result.Result<Cron.Cron, BackupScheduleInvalid> =>
+  Result.mapError(
+    Cron.parse(schedule, timeZone ?? "UTC", { onDstOverlap: "earlier" }),
+    (e) =>
+      new BackupScheduleInvalid({
+        schedule,
+        timeZone: timeZone ?? "UTC",
+        message: `spec.schedule "${schedule}" in time zone "${timeZone ?? "UTC"}" is not usable: ${e.message}; use a 5-field cron expression and an IANA zone`,
+      }),
+  )
+
+/** The first due time strictly after `after`. */
+export const nextDue = (cron: Cron.Cron, after: number): number => Cron.next(cron, after).getTime()
+
+/** The newest due time at or before `now`. */
+export const latestDue = (cron: Cron.Cron, now: number): number => {
+  // Cron.prev is not guaranteed to give the nearest instant next to a DST gap: step forward to it.
+  let latest = Cron.prev(cron, now + 1).getTime()
+  for (let next = nextDue(cron, latest); next <= now; next = nextDue(cron, latest)) latest = next
+  return latest
+}
+
+export interface Backoff {
+  readonly baseMillis: number
+  readonly capMillis: number
+}
+
+export const defaultBackoff: Backoff = { baseMillis: 60_000, capMillis: 3_600_000 }
+
+/** The delay before retry number `failures` (1 = first retry): base * 2^(failures-1), at most the cap. */
+export const backoffDelay = (backoff: Backoff, failures: number): number =>
+  Math.min(backoff.capMillis, backoff.baseMillis * 2 ** Math.min(Math.max(failures - 1, 0), 52))
+
+export interface ScheduleState {
+  readonly now: number
+  readonly suspend: boolean
+  /** A backup of this policy is running now: one at a time. */
+  readonly active: boolean
+  /** The due time the last scheduled run stood for; the policy's creation time before any run. */
+  readonly lastScheduleTime: number
+  /** When the last run of any trigger started, if one ever did. */
+  readonly lastRunStart: number | undefined
+  /** Whether the operands' revisions settled on values no backup holds yet (only when onRevisionChange). */
+  readonly revisionChangePending: boolean
+  readonly minIntervalMillis: number
+  /** Failures since the last success, and when the newest ended. */
+  readonly consecutiveFailures: number
+  readonly lastFailureTime: number | undefined
+  readonly backoff: Backoff
+}
+
+export type Trigger = "Schedule" | "CatchUp" | "RevisionChange" | "Retry"
+
+export type ScheduleDecision =
+  /** Start a run now. `scheduledTime` (Schedule, CatchUp) becomes the new lastScheduleTime. */
+  | {
+      readonly _tag: "Start"
+      readonly trigger: Trigger
+      readonly scheduledTime: number | undefined
+      readonly nextScheduleTime: number
+    }
+  /** Nothing to start; reconcile again at `wakeAt` (the earliest of every pending trigger). */
+  | { readonly _tag: "Wait"; readonly wakeAt: number; readonly nextScheduleTime: number }
+  | { readonly _tag: "Suspended" }
+
+/** When a retry of the last failure is due, never later than the next scheduled time; undefined when none is owed. */
+const retryAt = (s: ScheduleState, nextScheduled: number): number | undefined =>
+  s.consecutiveFailures > 0 && s.lastFailureTime !== undefined
+    ? Math.min(s.lastFailureTime + backoffDelay(s.backoff, s.consecutiveFailures), nextScheduled)
+    : undefined
+
+const revisionAt = (s: ScheduleState): number | undefined =>
+  s.revisionChangePending ? (s.lastRunStart === undefined ? s.now : s.lastRunStart + s.minIntervalMillis) : undefined
+
+/** What the policy wants at `s.now`: start a run (and why), or wait until a given instant. */
+export const decideSchedule = (cron: Cron.Cron, s: ScheduleState): ScheduleDecision => {
+  if (s.suspend) return { _tag: "Suspended" }
+  const firstDue = nextDue(cron, s.lastScheduleTime)
+  const nextScheduled = firstDue > s.now ? firstDue : nextDue(cron, s.now)
+  const retry = retryAt(s, firstDue)
+  const revision = revisionAt(s)
+  const candidates = [firstDue, retry, revision].filter((t): t is number => t !== undefined)
+  const wait: ScheduleDecision = { _tag: "Wait", wakeAt: Math.max(s.now, Math.min(...candidates)), nextScheduleTime: nextScheduled }
+  if (s.active) return { ...wait, wakeAt: Math.max(s.now + 1, wait.wakeAt) }
+  if (firstDue <= s.now) {
+    const due = latestDue(cron, s.now)
+    return { _tag: "Start", trigger: due > firstDue ? "CatchUp" : "Schedule", scheduledTime: due, nextScheduleTime: nextScheduled }
+  }
+  if (retry !== undefined && retry <= s.now) return { _tag: "Start", trigger: "Retry", scheduledTime: undefined, nextScheduleTime: nextScheduled }
+  if (revision !== undefined && revision <= s.now) {
+    return { _tag: "Start", trigger: "RevisionChange", scheduledTime: undefined, nextScheduleTime: nextScheduled }
+  }
+  return wait
+}
