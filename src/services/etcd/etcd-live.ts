@@ -7,8 +7,8 @@
  *
  * Why not the `etcd3` package: it exposes the Snapshot stream (`client.maintenance.snapshot()`,
  * marked internal), but through grpc-js with a 64 KiB flow-control window and protobufjs
- * decoding, which streamed at a third of etcdctl's rate here and, with its start-up cost, did
- * not fit the backup's memory budget (bench/RESULTS.md). The three calls used are small and
+ * decoding, which streamed at about half of etcdctl's rate here (0.51 x) and, with its start-up
+ * cost, did not fit the backup's memory budget (bench/RESULTS.md). The three calls used are small and
  * stable, so they are encoded by hand.
  */
 import { readFile, stat } from "node:fs/promises"
@@ -38,9 +38,9 @@ const rangePageSize = 100
 const flowControlWindow = 4 * 1024 * 1024
 /**
  * Snapshot bytes received and waiting for the writer before the stream pauses. Measured on a
- * 7.4 GiB snapshot: 4 MiB (the window) peaks at 143-146 MiB, 1 MiB at 135-137 MiB at the same
- * speed (fewer network buffers live long enough to reach V8's old space), 256 KiB lower still but
- * ~7 % slower.
+ * 7.4 GiB snapshot over nine runs: 4 MiB (the window) peaked at 138-148 MiB, 1 MiB at 133-141 MiB
+ * at the same speed (fewer network buffers live long enough to reach V8's old space), 256 KiB at
+ * 125-132 MiB but ~7 % slower (bench/README.md).
  */
 const consumerBufferBytes = 1024 * 1024
 /**
