@@ -24,22 +24,28 @@ const waitFor = async (what: string, check: () => boolean | Promise<boolean>, ms
   }
 }
 
+/** `cluster-backup <args>` against a simulated OpenShift (fixture `seed`) behind a stub API server; close the server when done. */
+const startOperator = async (seed: number, args: (kubeconfig: string) => ReadonlyArray<string>, stdio: "pipe" | "ignore" = "ignore") => {
+  const cluster = makeSimulatedCluster()
+  Result.getOrThrow(openShiftFixture({ seed }).load(cluster))
+  const server = await startSimulatedApiServer(cluster)
+  const kubeconfig = join(dir, `kubeconfig-${seed}`)
+  await Effect.runPromise(writeKubeconfig(kubeconfig, server))
+  const child = spawn(process.execPath, [cliEntry, ...args(kubeconfig)], { stdio: ["ignore", stdio, stdio] })
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+  return { cluster, server, child, exited }
+}
+
 describe("cluster-backup operator", () => {
   it("serves probes and metrics, renders, and on SIGTERM releases the Lease and exits", async () => {
-    const cluster = makeSimulatedCluster()
-    Result.getOrThrow(openShiftFixture({ seed: 5 }).load(cluster))
-    const server = await startSimulatedApiServer(cluster)
+    const { cluster, server, child, exited } = await startOperator(
+      5,
+      (kubeconfig) => ["--log-format", "json", "operator", "--kubeconfig", kubeconfig, "--settle", "0s", "--metrics-port", "0", "--identity", "replica-1"],
+      "pipe",
+    )
     try {
-      const kubeconfig = join(dir, "kubeconfig")
-      await Effect.runPromise(writeKubeconfig(kubeconfig, server))
-      const child = spawn(
-        process.execPath,
-        [cliEntry, "--log-format", "json", "operator", "--kubeconfig", kubeconfig, "--settle", "0s", "--metrics-port", "0", "--identity", "replica-1"],
-        { stdio: ["ignore", "pipe", "pipe"] },
-      )
       let stderr = ""
-      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
-      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+      child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()))
       await waitFor("the port in the log", () => /port (\d+)/.test(stderr))
       const port = Number(/port (\d+)/.exec(stderr)![1])
       await waitFor("a render", () => configMapData(cluster, "cluster-backup-pod") !== undefined)
@@ -49,10 +55,10 @@ describe("cluster-backup operator", () => {
       expect(metrics).toMatch(/cluster_backup_reconciles_total\{result="success"\} [1-9]/)
       expect(metrics).toContain('cluster_backup_observed_revision{operand="etcd"}')
       expect(metrics).toContain("cluster_backup_leader 1")
-      const holder = () => (cluster.get(leaseType, ns, "cluster-backup-operator")?.["spec"] as { holderIdentity?: string } | undefined)?.holderIdentity
+      const holder = () => (cluster.get(leaseType, ns, "cluster-backup-operator")?.spec as { holderIdentity?: string } | undefined)?.holderIdentity
       expect(holder()).toBe("replica-1")
       // OpenShift's operator timings by default: a 137 s Lease, renewed every 26 s (not every 2 s).
-      const spec = cluster.get(leaseType, ns, "cluster-backup-operator")?.["spec"] as { leaseDurationSeconds?: number }
+      const spec = cluster.get(leaseType, ns, "cluster-backup-operator")?.spec as { leaseDurationSeconds?: number }
       expect(spec.leaseDurationSeconds).toBe(137)
       const leaseWrites = cluster.requests.filter((r) => r.resource === "leases" && (r.verb === "update" || r.verb === "create")).length
       await new Promise((r) => setTimeout(r, 3000))
@@ -82,12 +88,16 @@ describe("cluster-backup operator", () => {
     ["--renew-deadline", ["--lease-duration", "30s", "--renew-deadline", "40s", "--retry-period", "5s"], "must be shorter than the lease duration"],
     ["--retry-period", ["--retry-period", "107s"], "must be shorter than the renew deadline"],
     ["--lease-duration", ["--lease-duration", "0s"], "at least 1s"],
-  ])("contradicting lease timings are a usage error naming %s", async (flag, args, expected) => {
-    const { code, output } = await run(["operator", "--kubeconfig", join(dir, "absent"), ...args])
-    expect(code, output).toBe(2)
-    expect(output).toContain(`Invalid value for flag ${flag}`)
-    expect(output).toContain(expected)
-  }, 60_000)
+  ])(
+    "contradicting lease timings are a usage error naming %s",
+    async (flag, args, expected) => {
+      const { code, output } = await run(["operator", "--kubeconfig", join(dir, "absent"), ...args])
+      expect(code, output).toBe(2)
+      expect(output).toContain(`Invalid value for flag ${flag}`)
+      expect(output).toContain(expected)
+    },
+    60_000,
+  )
 
   it("store flags that do not fit together are a usage error, before contacting the cluster", async () => {
     const { code, output } = await run(["operator", "--kubeconfig", join(dir, "absent"), "--store", "s3://backups/cluster-a"])
@@ -96,23 +106,30 @@ describe("cluster-backup operator", () => {
   }, 60_000)
 
   it("renders backup-upload into cluster-backup-pod when a store is configured", async () => {
-    const cluster = makeSimulatedCluster()
-    Result.getOrThrow(openShiftFixture({ seed: 7 }).load(cluster))
-    const server = await startSimulatedApiServer(cluster)
+    const { cluster, server, child, exited } = await startOperator(7, (kubeconfig) => [
+      "operator",
+      "--kubeconfig",
+      kubeconfig,
+      "--settle",
+      "0s",
+      "--metrics-port",
+      "0",
+      "--store-pvc",
+      "backups",
+      "--cluster-id",
+      "c0ffee",
+      "--upload-deadline",
+      "30m",
+    ])
     try {
-      const kubeconfig = join(dir, "kubeconfig-store")
-      await Effect.runPromise(writeKubeconfig(kubeconfig, server))
-      const child = spawn(
-        process.execPath,
-        [cliEntry, "operator", "--kubeconfig", kubeconfig, "--settle", "0s", "--metrics-port", "0", "--store-pvc", "backups", "--cluster-id", "c0ffee", "--upload-deadline", "30m"],
-        { stdio: ["ignore", "ignore", "ignore"] },
-      )
-      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
       await waitFor("a render", () => configMapData(cluster, "cluster-backup-pod") !== undefined)
       const pod = YAML.parse(configMapData(cluster, "cluster-backup-pod")!["backup-pod.yaml"]!) as BackupPod
       const revisions = revisionsOfBackupPod(pod)!
       expect(backupPodYaml(pod)).toBe(
-        renderBackupPodYaml(revisions, { activeDeadlineSeconds: 9000, store: { claimName: "backups", clusterId: "c0ffee", partSize: "16Mi", partsInFlight: 4, deadlineSeconds: 1800 } }),
+        renderBackupPodYaml(revisions, {
+          activeDeadlineSeconds: 9000,
+          store: { claimName: "backups", clusterId: "c0ffee", partSize: "16Mi", partsInFlight: 4, deadlineSeconds: 1800 },
+        }),
       )
       expect(pod.spec.initContainers.at(-1)!.name).toBe("backup-upload")
       child.kill("SIGTERM")
@@ -123,21 +140,23 @@ describe("cluster-backup operator", () => {
   }, 120_000)
 
   it("takes short lease timings for tests and small clusters: the Lease says the duration given", async () => {
-    const cluster = makeSimulatedCluster()
-    Result.getOrThrow(openShiftFixture({ seed: 6 }).load(cluster))
-    const server = await startSimulatedApiServer(cluster)
+    const { cluster, server, child, exited } = await startOperator(6, (kubeconfig) => [
+      "operator",
+      "--kubeconfig",
+      kubeconfig,
+      "--metrics-port",
+      "0",
+      "--lease-duration",
+      "4s",
+      "--renew-deadline",
+      "3s",
+      "--retry-period",
+      "1s",
+    ])
     try {
-      const kubeconfig = join(dir, "kubeconfig-short")
-      await Effect.runPromise(writeKubeconfig(kubeconfig, server))
-      const child = spawn(
-        process.execPath,
-        [cliEntry, "operator", "--kubeconfig", kubeconfig, "--metrics-port", "0", "--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "1s"],
-        { stdio: ["ignore", "ignore", "ignore"] },
-      )
-      const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()))
       const writes = () => cluster.requests.filter((r) => r.resource === "leases" && (r.verb === "update" || r.verb === "create")).length
       await waitFor("the Lease", () => cluster.get(leaseType, ns, "cluster-backup-operator") !== undefined)
-      expect((cluster.get(leaseType, ns, "cluster-backup-operator")?.["spec"] as { leaseDurationSeconds?: number }).leaseDurationSeconds).toBe(4)
+      expect((cluster.get(leaseType, ns, "cluster-backup-operator")!.spec as { leaseDurationSeconds?: number }).leaseDurationSeconds).toBe(4)
       await waitFor("renewals every second", () => writes() >= 3)
       child.kill("SIGTERM")
       await exited

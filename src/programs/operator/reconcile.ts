@@ -29,7 +29,8 @@ import { Kube } from "../../services/kube/kube.ts"
 import type { ConfigMap, Pod } from "../../services/kube/schemas.ts"
 import { readApiRevisions } from "./api-revisions.ts"
 
-export { backupPodConfigMapName, backupPodYamlKey, emptyMemory, renderedAtAnnotation } from "../../domain/operator-desired-state.ts"
+// The demo reads the rendered spec by these names.
+export { backupPodConfigMapName, backupPodYamlKey } from "../../domain/operator-desired-state.ts"
 
 export interface ReconcileConfig extends OperatorSettings {
   /** Who writes Events (`reportingInstance`). */

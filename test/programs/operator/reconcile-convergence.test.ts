@@ -1,7 +1,8 @@
 import { fc } from "@fast-check/vitest"
 import { Effect, Layer, Ref, Result } from "effect"
 import { describe, expect, it } from "vitest"
-import { defaultReconcileConfig, emptyMemory, reconcile } from "../../../src/programs/operator/reconcile.ts"
+import { emptyMemory } from "../../../src/domain/operator-desired-state.ts"
+import { defaultReconcileConfig, reconcile } from "../../../src/programs/operator/reconcile.ts"
 import { Kube, type KubeService } from "../../../src/services/kube/kube.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
 import { configMapType } from "../../../src/services/kube/resources.ts"
@@ -23,7 +24,11 @@ const initialStatus = fc.oneof(
     revisions: `- etcd: "${r.etcd}"\n- kubeApiserver: "${r["kube-apiserver"]}"\n- kubeControllerManager: "${r["kube-controller-manager"]}"\n- kubeScheduler: "${r["kube-scheduler"]}"\n`,
   })),
 )
-const initialPodCm = fc.oneof(fc.constant(undefined), fc.constant("garbage: ["), revisionSet.map((r) => renderBackupPodYaml(r)))
+const initialPodCm = fc.oneof(
+  fc.constant(undefined),
+  fc.constant("garbage: ["),
+  revisionSet.map((r) => renderBackupPodYaml(r)),
+)
 
 /**
  * While `race.on`, another writer adds its own key to backup-status right before every
@@ -46,7 +51,7 @@ const racingKube = (cluster: SimulatedCluster, raceEvery: number, notes: Array<s
               if (race.on && current !== undefined && cm.metadata.name === "backup-status" && n % raceEvery === 0) {
                 const note = `note-${notes.length + 1}`
                 notes.push(note)
-                const data = { ...(current["data"] as object), [note]: "kept" }
+                const data = { ...(current.data as object), [note]: "kept" }
                 Result.getOrThrow(cluster.replace(configMapType, { ...current, data }))
               }
               return k.configMaps.update(namespace, cm)
@@ -85,10 +90,10 @@ describe("reconcile converges", () => {
           cluster.faults.setRandom(undefined)
           race.on = false
           const settled = await Effect.runPromise(sync)
-          expect(renderedPod(cluster)?.["metadata"]["annotations"]["backup.openshift.io/revisions"]).toBe(
+          expect(renderedPod(cluster)?.metadata.annotations["backup.openshift.io/revisions"]).toBe(
             `etcd=${observed.etcd},kube-apiserver=${observed["kube-apiserver"]},kube-controller-manager=${observed["kube-controller-manager"]},kube-scheduler=${observed["kube-scheduler"]}`,
           )
-          expect(configMapData(cluster, "backup-status")!["revisions"]).toContain(`etcd: "${observed.etcd}"`)
+          expect(configMapData(cluster, "backup-status")!.revisions).toContain(`etcd: "${observed.etcd}"`)
           // The faulty phase may have ended before the render landed: the first clean sync then renders.
           expect(["Render", "UpToDate"]).toContain(settled.decision)
           const again = await Effect.runPromise(sync)

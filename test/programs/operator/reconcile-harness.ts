@@ -2,11 +2,14 @@ import { Effect, Layer, Ref, Result } from "effect"
 import { TestClock } from "effect/testing"
 import { operandList, operandNames, operatorGroup, operatorVersion, type OperandName } from "../../../src/domain/operands.ts"
 import type { RevisionSet } from "../../../src/domain/revisions.ts"
+import type { BackupPod } from "../../../src/domain/pod-spec.ts"
 import { parseYamlText } from "../../../src/domain/yaml-text.ts"
-import { defaultReconcileConfig, emptyMemory, reconcile, type ReconcileConfig } from "../../../src/programs/operator/reconcile.ts"
+import { emptyMemory } from "../../../src/domain/operator-desired-state.ts"
+import { defaultReconcileConfig, reconcile, type ReconcileConfig } from "../../../src/programs/operator/reconcile.ts"
+import { Kube } from "../../../src/services/kube/kube.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
 import { configMapType, eventType, operatorTypes } from "../../../src/services/kube/resources.ts"
-import { makeSimulatedCluster, type SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
+import { makeSimulatedCluster, type Obj, type PodOutcome, type SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 
 export const ns = "openshift-etcd"
 export const start = Date.parse("2026-11-24T10:00:00Z")
@@ -37,19 +40,18 @@ export const seedOperators = (cluster: SimulatedCluster, set: Partial<RevisionSe
 
 export const setRevision = (cluster: SimulatedCluster, operand: OperandName, revision: unknown) => {
   const cr = cluster.get(operatorTypes[operand], undefined, "cluster")!
-  Result.getOrThrow(cluster.updateStatus(operatorTypes[operand], undefined, "cluster", { ...(cr["status"] as object), latestAvailableRevision: revision }))
+  Result.getOrThrow(cluster.updateStatus(operatorTypes[operand], undefined, "cluster", { ...(cr.status as object), latestAvailableRevision: revision }))
 }
 
-export const configMapData = (cluster: SimulatedCluster, name: string) =>
-  cluster.get(configMapType, ns, name)?.["data"] as Record<string, string> | undefined
+export const configMapData = (cluster: SimulatedCluster, name: string) => cluster.get(configMapType, ns, name)?.data as Record<string, string> | undefined
 
 export const renderedPod = (cluster: SimulatedCluster) => {
   const yaml = configMapData(cluster, "cluster-backup-pod")?.["backup-pod.yaml"]
-  return yaml === undefined ? undefined : (Result.getOrThrow(parseYamlText(yaml)) as Record<string, any>)
+  return yaml === undefined ? undefined : (Result.getOrThrow(parseYamlText(yaml)) as BackupPod & Obj)
 }
 
 export const events = (cluster: SimulatedCluster) =>
-  cluster.list(eventType, ns).map((e) => ({ reason: e["reason"] as string, type: e["type"] as string, message: e["message"] as string }))
+  cluster.list(eventType, ns).map((e) => ({ reason: e.reason as string, type: e.type as string, message: e.message as string }))
 
 /** A controller's sync on `cluster` with its own memory. */
 export const makeSync = (cluster: SimulatedCluster, overrides: Partial<ReconcileConfig> = {}) => {
@@ -65,6 +67,15 @@ export const advance = (ms: number) =>
   Effect.gen(function* () {
     clusterNow += ms
     yield* TestClock.adjust(ms)
+  })
+
+/** A backup pod created from the rendered spec (as `oc create` would) that ends with `outcome`; then a second passes. */
+export const runBackupPod = (cluster: SimulatedCluster, outcome: PodOutcome) =>
+  Effect.gen(function* () {
+    const kube = yield* Effect.provide(Kube, SimulatedKube.inMemory(cluster))
+    const created = yield* kube.pods.create(ns, renderedPod(cluster) as never)
+    Result.getOrThrow(cluster.terminatePod(ns, created.metadata.name, outcome))
+    yield* advance(1000)
   })
 
 export const setup = (set: Partial<RevisionSet> = revs(3, 7, 5, 6)) =>

@@ -1,10 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Result } from "effect"
 import { TestClock } from "effect/testing"
-import { Kube } from "../../../src/services/kube/kube.ts"
-import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
 import { configMapType, operatorTypes, podType } from "../../../src/services/kube/resources.ts"
-import { advance, configMapData, events, makeSync, ns, renderedPod, revs, setRevision, setup, start } from "./reconcile-harness.ts"
+import { advance, configMapData, events, makeSync, ns, renderedPod, revs, runBackupPod, setRevision, setup, start } from "./reconcile-harness.ts"
 
 describe("reconcile", () => {
   it.effect("renders the pod spec for the observed revisions, then a second sync writes nothing", () =>
@@ -14,19 +12,18 @@ describe("reconcile", () => {
       const first = yield* sync()
       expect(first.decision).toBe("Render")
       const pod = renderedPod(cluster)!
-      expect(pod["metadata"]["annotations"]["backup.openshift.io/revisions"]).toBe(
-        "etcd=3,kube-apiserver=7,kube-controller-manager=5,kube-scheduler=6",
-      )
+      expect(pod.metadata.annotations["backup.openshift.io/revisions"]).toBe("etcd=3,kube-apiserver=7,kube-controller-manager=5,kube-scheduler=6")
       const status = configMapData(cluster, "backup-status")!
-      expect(status["status"]).toBe("Pending")
-      expect(status["revisions"]).toContain('kubeApiserver: "7"')
+      expect(status.status).toBe("Pending")
+      expect(status.revisions).toContain('kubeApiserver: "7"')
       expect(events(cluster).map((e) => e.reason)).toEqual(["BackupPodRendered"])
       const before = cluster.requests.filter((r) => r.verb !== "get" && r.verb !== "list").length
       const second = yield* sync()
       expect(second.decision).toBe("UpToDate")
       expect(second.writes).toBe(0)
       expect(cluster.requests.filter((r) => r.verb !== "get" && r.verb !== "list").length).toBe(before)
-    }))
+    }),
+  )
 
   it.effect("waits out the minimum interval after a render, then renders the new revisions", () =>
     Effect.gen(function* () {
@@ -38,13 +35,14 @@ describe("reconcile", () => {
       const waiting = yield* sync()
       expect(waiting.decision).toBe("WaitUntil")
       expect(waiting.requeueAt).toBe(start + 3_600_000)
-      expect(configMapData(cluster, "backup-status")!["message"]).toMatch(/^render pending: /)
-      expect(renderedPod(cluster)!["metadata"]["labels"]["backup.openshift.io/kube-apiserver-revision"]).toBe("7")
+      expect(configMapData(cluster, "backup-status")!.message).toMatch(/^render pending: /)
+      expect(renderedPod(cluster)!.metadata.labels["backup.openshift.io/kube-apiserver-revision"]).toBe("7")
       expect((yield* sync()).writes).toBe(0)
       yield* TestClock.setTime(start + 3_600_000)
       expect((yield* sync()).decision).toBe("Render")
-      expect(renderedPod(cluster)!["metadata"]["labels"]["backup.openshift.io/kube-apiserver-revision"]).toBe("8")
-    }))
+      expect(renderedPod(cluster)!.metadata.labels["backup.openshift.io/kube-apiserver-revision"]).toBe("8")
+    }),
+  )
 
   it.effect("coalesces a rollout: renders once the revisions stopped moving for the settle window", () =>
     Effect.gen(function* () {
@@ -61,8 +59,9 @@ describe("reconcile", () => {
       yield* TestClock.adjust(30_000)
       expect((yield* sync()).decision).toBe("Render")
       expect(events(cluster).filter((e) => e.reason === "BackupPodRendered")).toHaveLength(2)
-      expect(renderedPod(cluster)!["metadata"]["labels"]["backup.openshift.io/kube-apiserver-revision"]).toBe("10")
-    }))
+      expect(renderedPod(cluster)!.metadata.labels["backup.openshift.io/kube-apiserver-revision"]).toBe("10")
+    }),
+  )
 
   it.effect("a missing CR or a CR without latestAvailableRevision blocks rendering with one Warning, and nothing is written", () =>
     Effect.gen(function* () {
@@ -75,7 +74,8 @@ describe("reconcile", () => {
       expect(events(cluster).map((e) => e.reason)).toEqual(["RevisionsUnavailable"])
       expect(configMapData(cluster, "cluster-backup-pod")).toBeUndefined()
       expect(configMapData(cluster, "backup-status")).toBeUndefined()
-    }))
+    }),
+  )
 
   it.effect("a deleted operator CR is reported as missing in the Warning, not as one whose operator has not reported yet", () =>
     Effect.gen(function* () {
@@ -88,7 +88,8 @@ describe("reconcile", () => {
       expect(err.message).not.toContain("has not reported")
       const warning = events(cluster).find((e) => e.reason === "RevisionsUnavailable")
       expect(warning?.message).toContain("is missing")
-    }))
+    }),
+  )
 
   it.effect("a malformed backup-status is rebuilt from the rendered pod spec, keeping keys other tools wrote", () =>
     Effect.gen(function* () {
@@ -100,11 +101,12 @@ describe("reconcile", () => {
       const repaired = yield* sync()
       expect(repaired.decision).toBe("UpToDate")
       const data = configMapData(cluster, "backup-status")!
-      expect(data["owner"]).toBe("me")
-      expect(data["revisions"]).toContain('etcd: "3"')
+      expect(data.owner).toBe("me")
+      expect(data.revisions).toContain('etcd: "3"')
       expect(events(cluster).map((e) => e.reason)).toContain("BackupStatusRepaired")
       expect((yield* sync()).writes).toBe(0)
-    }))
+    }),
+  )
 
   it.effect("honours a seed backup-status written by OpenShift (Complete at the current revisions)", () =>
     Effect.gen(function* () {
@@ -122,34 +124,34 @@ describe("reconcile", () => {
       expect(r.decision).toBe("UpToDate")
       // The pod spec is still published, so a backup can be taken on demand.
       expect(renderedPod(cluster)).toBeDefined()
-      expect(configMapData(cluster, "backup-status")!["status"]).toBe("Complete")
-    }))
+      expect(configMapData(cluster, "backup-status")!.status).toBe("Complete")
+    }),
+  )
 
   it.effect("a backup pod whose backup-create exited 0 turns the status Complete; a failed one Failed with the reason", () =>
     Effect.gen(function* () {
       const cluster = yield* setup()
       const sync = makeSync(cluster)
       yield* sync()
-      const kube = yield* Effect.provide(Kube, SimulatedKube.inMemory(cluster))
-      const created = yield* kube.pods.create(ns, renderedPod(cluster) as never)
-      Result.getOrThrow(cluster.terminatePod(ns, created.metadata.name, { phase: "Failed", containers: { "backup-init": { exitCode: 1, message: "EtcdUnreachable: no answer from https://etcd.openshift-etcd.svc:2379" } } }))
-      yield* advance(1000)
+      yield* runBackupPod(cluster, {
+        phase: "Failed",
+        containers: { "backup-init": { exitCode: 1, message: "EtcdUnreachable: no answer from https://etcd.openshift-etcd.svc:2379" } },
+      })
       const failed = yield* sync()
       expect(failed.status?.status).toBe("Failed")
-      expect(configMapData(cluster, "backup-status")!["message"]).toContain("backup-init")
-      expect(configMapData(cluster, "backup-status")!["message"]).toContain("EtcdUnreachable")
+      expect(configMapData(cluster, "backup-status")!.message).toContain("backup-init")
+      expect(configMapData(cluster, "backup-status")!.message).toContain("EtcdUnreachable")
       expect(events(cluster).map((e) => e.reason)).toContain("BackupFailed")
 
       yield* advance(1000)
-      const retry = yield* kube.pods.create(ns, renderedPod(cluster) as never)
-      Result.getOrThrow(cluster.terminatePod(ns, retry.metadata.name, { phase: "Succeeded" }))
-      yield* advance(1000)
+      yield* runBackupPod(cluster, { phase: "Succeeded" })
       expect((yield* sync()).status?.status).toBe("Complete")
-      expect(configMapData(cluster, "backup-status")!["lastBackupTime"]).toBeDefined()
+      expect(configMapData(cluster, "backup-status")!.lastBackupTime).toBeDefined()
       expect(events(cluster).map((e) => e.reason)).toContain("BackupCompleted")
       expect((yield* sync()).writes).toBe(0)
       expect(cluster.list(podType, ns)).toHaveLength(2)
-    }))
+    }),
+  )
 
   it.effect("with a store, renders backup-upload after backup-create; a failed upload turns the status Failed naming it, never Complete", () =>
     Effect.gen(function* () {
@@ -158,25 +160,24 @@ describe("reconcile", () => {
       const sync = makeSync(cluster, { podOptions: { store, activeDeadlineSeconds: 10_800 } })
       yield* sync()
       const pod = renderedPod(cluster)!
-      const inits = pod["spec"]["initContainers"] as Array<Record<string, any>>
-      expect(inits.map((c) => c["name"]).slice(-2)).toEqual(["backup-create", "backup-upload"])
-      expect(inits.at(-1)!["command"]).toEqual(expect.arrayContaining(["backup-upload", "--store", "s3://backups/cluster-a"]))
-      expect(inits.filter((c) => (c["volumeMounts"] as Array<{ name: string }>).some((m) => m.name === "store-credentials")).map((c) => c["name"])).toEqual(["backup-upload"])
-      const kube = yield* Effect.provide(Kube, SimulatedKube.inMemory(cluster))
-      const created = yield* kube.pods.create(ns, pod as never)
-      Result.getOrThrow(cluster.terminatePod(ns, created.metadata.name, { phase: "Failed", containers: { "backup-upload": { exitCode: 1, message: "UploadDeadlineExceeded: the upload to s3://backups did not finish within 3600000 ms" } } }))
-      yield* advance(1000)
+      const inits = pod.spec.initContainers
+      expect(inits.map((c) => c.name).slice(-2)).toEqual(["backup-create", "backup-upload"])
+      expect(inits.at(-1)!.command).toEqual(expect.arrayContaining(["backup-upload", "--store", "s3://backups/cluster-a"]))
+      expect(inits.filter((c) => c.volumeMounts.some((m) => m.name === "store-credentials")).map((c) => c.name)).toEqual(["backup-upload"])
+      yield* runBackupPod(cluster, {
+        phase: "Failed",
+        containers: { "backup-upload": { exitCode: 1, message: "UploadDeadlineExceeded: the upload to s3://backups did not finish within 3600000 ms" } },
+      })
       const failed = yield* sync()
       expect(failed.status?.status).toBe("Failed")
-      expect(configMapData(cluster, "backup-status")!["message"]).toContain("init container backup-upload")
-      expect(configMapData(cluster, "backup-status")!["message"]).toContain("UploadDeadlineExceeded")
+      expect(configMapData(cluster, "backup-status")!.message).toContain("init container backup-upload")
+      expect(configMapData(cluster, "backup-status")!.message).toContain("UploadDeadlineExceeded")
       expect(events(cluster).map((e) => e.reason)).toContain("BackupFailed")
       expect(events(cluster).map((e) => e.reason)).not.toContain("BackupCompleted")
 
       yield* advance(1000)
-      const retry = yield* kube.pods.create(ns, renderedPod(cluster) as never)
-      Result.getOrThrow(cluster.terminatePod(ns, retry.metadata.name, { phase: "Succeeded" }))
-      yield* advance(1000)
+      yield* runBackupPod(cluster, { phase: "Succeeded" })
       expect((yield* sync()).status?.status).toBe("Complete")
-    }))
+    }),
+  )
 })
