@@ -80,7 +80,8 @@ export const parseAgeHeader = (bytes: Uint8Array): HeaderParse => {
     const prefix = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, ageVersionLine.length)).toString("latin1")
     return ageVersionLine.startsWith(prefix) ? { _tag: "Incomplete" } : invalid(`does not start with "${ageVersionLine}": it is not an age v1 file`)
   }
-  if (version !== ageVersionLine) return invalid(`does not start with the line "${ageVersionLine}": it is not an age v1 file (or a version this program does not read)`)
+  if (version !== ageVersionLine)
+    return invalid(`does not start with the line "${ageVersionLine}": it is not an age v1 file (or a version this program does not read)`)
   const stanzas: Array<AgeStanza> = []
   for (;;) {
     const macInputEnd = offset + 3
@@ -100,7 +101,9 @@ export const parseAgeHeader = (bytes: Uint8Array): HeaderParse => {
       const bodyLine = nextLine()
       if (bodyLine === undefined) return { _tag: "Incomplete" }
       if (bodyLine.length > bodyLineColumns || !base64Alphabet.test(bodyLine)) {
-        return invalid(`line ${lineNumber}: a stanza body line must be at most ${bodyLineColumns} columns of base64, and every stanza must end with a shorter (possibly empty) line`)
+        return invalid(
+          `line ${lineNumber}: a stanza body line must be at most ${bodyLineColumns} columns of base64, and every stanza must end with a shorter (possibly empty) line`,
+        )
       }
       bodyLines.push(bodyLine)
       if (bodyLine.length < bodyLineColumns) break

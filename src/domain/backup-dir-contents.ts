@@ -193,7 +193,12 @@ export const classifyBackupDir = (listing: DirListing, names: BackupDirNames): D
   }
   if (recordEntry !== undefined && !grouped(listing.snapshotRecordTimestamp)) {
     if (listing.snapshotRecordTimestamp !== undefined) {
-      leftovers.push({ path: recordPath, bytes: recordEntry.bytes, what: `snapshot record of backup ${listing.snapshotRecordTimestamp}, whose files are gone`, tree: false })
+      leftovers.push({
+        path: recordPath,
+        bytes: recordEntry.bytes,
+        what: `snapshot record of backup ${listing.snapshotRecordTimestamp}, whose files are gone`,
+        tree: false,
+      })
     } else internals.push(recordPath)
   }
 
@@ -211,7 +216,10 @@ const unverifiedBecause = (
   if (!present || claim._tag === "Absent") return `no ${manifestName} describes it`
   if (claim._tag === "Invalid") return `${manifestName} is not valid: ${claim.problem}`
   if (claim.timestamp !== timestamp) return `${manifestName} describes backup ${claim.timestamp}, not this one`
-  for (const [file, want] of [[snapshot, claim.snapshot], [tarball, claim.resources]] as const) {
+  for (const [file, want] of [
+    [snapshot, claim.snapshot],
+    [tarball, claim.resources],
+  ] as const) {
     if (file.name !== want.name) return `${manifestName} names ${want.name}, the directory holds ${file.name}`
     if (file.bytes !== want.size) return `${manifestName} gives ${want.name} ${want.size} bytes, the file has ${file.bytes}`
   }
