@@ -3,12 +3,15 @@ import { Command, Flag } from "effect/cli"
 import { parseByteSize } from "../domain/byte-size.ts"
 import { MillisFromDurationString } from "../domain/durations.ts"
 import { formatBytes } from "../domain/byte-format.ts"
-import { UploadDeadlineExceeded, uploadBackup } from "../programs/store/store-upload.ts"
+import { defaultGraceMs } from "../domain/store-layout.ts"
+import { uploadThenPrune } from "../programs/store/upload-then-prune.ts"
 import { BackupStore } from "../services/store/backup-store.ts"
 import { maxParts, minPartSize } from "../services/store/s3-store.ts"
 import { backupDirFlag } from "./common-flags.ts"
 import { durationAtLeast, intInRange } from "./flag-checks.ts"
 import { withLogging } from "./logging.ts"
+import { durationFlag } from "./duration-flag.ts"
+import { retentionFlags, retentionPolicyOf } from "./retention-flags.ts"
 import { openStoreFromFlags, storeFlags } from "./store-flags.ts"
 
 const partSizeFlag = Flag.String("part-size").pipe(
@@ -27,9 +30,25 @@ export const backupUploadCommand = Command.make(
     backupDir: backupDirFlag,
     partSize: partSizeFlag,
     partsInFlight: Flag.Int("parts-in-flight").pipe(intInRange({ min: 1, max: 64 }), Flag.withDefault(4), Flag.withDescription("Parts uploaded at a time")),
-    retries: Flag.Int("retries").pipe(intInRange({ min: 0, max: 20 }), Flag.withDefault(5), Flag.withDescription("Retries of each request (each part) after a transient failure, with exponential backoff")),
-    deadline: Flag.String("deadline").pipe(Flag.withSchema(MillisFromDurationString), durationAtLeast(1000), Flag.withDefault(3_600_000), Flag.withDescription("Give up (and abort the uploads) after this long (e.g. 1h)")),
+    retries: Flag.Int("retries").pipe(
+      intInRange({ min: 0, max: 20 }),
+      Flag.withDefault(5),
+      Flag.withDescription("Retries of each request (each part) after a transient failure, with exponential backoff"),
+    ),
+    deadline: Flag.String("deadline").pipe(
+      Flag.withSchema(MillisFromDurationString),
+      durationAtLeast(1000),
+      Flag.withDefault(3_600_000),
+      Flag.withDescription("Give up (and abort the uploads) after this long (e.g. 1h)"),
+    ),
     ...storeFlags,
+    ...retentionFlags("", "After a successful upload, prune the store: "),
+    leftoverGrace: durationFlag(
+      "leftover-grace",
+      0,
+      defaultGraceMs,
+      "With a retention rule: incomplete backups and abandoned multipart uploads in the store are removed once older than this (default 24h)",
+    ),
   },
   (flags) =>
     withLogging(
@@ -45,22 +64,30 @@ export const backupUploadCommand = Command.make(
           lastProgress = Date.now()
           run(Effect.logInfo(`${key}: ${formatBytes(stored)} of ${formatBytes(total)} stored (${Math.floor((stored / total) * 100)}%)`))
         }
-        const { store, prefix } = yield* openStoreFromFlags(flags.store, flags, { partSize, partsInFlight: flags.partsInFlight, retries: flags.retries, onProgress })
-        const report = yield* uploadBackup(flags.backupDir, prefix, (name, size) => Effect.logInfo(`uploading ${name} (${formatBytes(size)}) to ${store.location}`)).pipe(
-          Effect.provide(Layer.succeed(BackupStore, BackupStore.of(store))),
-          Effect.timeoutOrElse({
-            duration: flags.deadline,
-            orElse: () => Effect.fail(new UploadDeadlineExceeded({ store: store.location, deadlineMs: flags.deadline, message: `the upload to ${store.location} did not finish within ${flags.deadline} ms: aborted, nothing complete stored; check the store's health or raise --deadline` })),
-          }),
-        )
+        const { store, prefix } = yield* openStoreFromFlags(flags.store, flags, {
+          partSize,
+          partsInFlight: flags.partsInFlight,
+          retries: flags.retries,
+          onProgress,
+        })
+        const { upload: report } = yield* uploadThenPrune({
+          backupDir: flags.backupDir,
+          prefix,
+          policy: retentionPolicyOf(flags),
+          graceMs: flags.leftoverGrace,
+          deadlineMs: flags.deadline,
+          onFile: (name, size) => Effect.logInfo(`uploading ${name} (${formatBytes(size)}) to ${store.location}`),
+        }).pipe(Effect.provide(Layer.succeed(BackupStore, BackupStore.of(store))))
         const bytes = report.files.reduce((n, f) => n + f.size, 0)
         const seconds = Math.max((Date.now() - started) / 1000, 0.001)
-        yield* Effect.logInfo(`uploaded backup ${report.id}: ${report.files.length} objects, ${formatBytes(bytes)} in ${seconds.toFixed(1)} s (${formatBytes(bytes / seconds)}/s)`)
+        yield* Effect.logInfo(
+          `uploaded backup ${report.id}: ${report.files.length} objects, ${formatBytes(bytes)} in ${seconds.toFixed(1)} s (${formatBytes(bytes / seconds)}/s)`,
+        )
         yield* Effect.sync(() => process.stdout.write(`${report.location}\n`))
       }),
     ),
 ).pipe(
   Command.withDescription(
-    `Copy the finished backup in --backup-dir into a store under <prefix>/<backup-id>/: the snapshot and the tarball first (multipart, Content-MD5 on every part, sizes and sha256 checked against the manifest), backup-manifest.json last. Exits non-zero on any failure; a failed or interrupted upload is aborted and never leaves a complete backup. At most ${maxParts} parts per file.`,
+    `Copy the finished backup in --backup-dir into a store under <prefix>/<backup-id>/: the snapshot and the tarball first (multipart, Content-MD5 on every part, sizes and sha256 checked against the manifest), backup-manifest.json last. Exits non-zero on any failure; a failed or interrupted upload is aborted and never leaves a complete backup. At most ${maxParts} parts per file. With a retention rule (--keep-last, --keep-daily/weekly/monthly, --max-age, --max-total-size, as prune), the store is pruned after a successful upload only, never deleting the newest complete backup; a prune that fails is logged as a warning and the command still exits 0: the backup is stored.`,
   ),
 )

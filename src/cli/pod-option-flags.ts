@@ -2,11 +2,22 @@ import { Effect, Option, Result } from "effect"
 import { CliError, Flag } from "effect/cli"
 import { parseByteSize } from "../domain/byte-size.ts"
 import { dnsSubdomainProblem } from "../domain/k8s-names.ts"
-import { defaultPodOptions, defaultUploadTransfer, storeOptionsProblem, type BackupPodOptions, type BackupStoreOptions } from "../domain/pod-spec.ts"
+import {
+  defaultPodOptions,
+  defaultUploadTransfer,
+  storeOptionsProblem,
+  type BackupPodOptions,
+  type BackupStoreOptions,
+  roleArnPattern,
+  type StoreRetention,
+} from "../domain/pod-spec.ts"
+import { hasRule } from "../domain/retention.ts"
+import { defaultGraceMs } from "../domain/store-layout.ts"
 import { parseStoreLocation } from "../domain/store-location.ts"
 import { etcdPrefixFlag } from "./etcd-prefix-flag.ts"
 import { durationFlag } from "./duration-flag.ts"
 import { checkedWith, intInRange, nonEmpty } from "./flag-checks.ts"
+import { type RetentionFlagValues, retentionFlags, retentionPolicyOf } from "./retention-flags.ts"
 
 const s3UrlProblem = (raw: string): string | undefined => {
   const location = parseStoreLocation(raw)
@@ -87,6 +98,18 @@ export const storeOptionFlags = {
     defaultUploadTransfer.deadlineSeconds * 1000,
     "backup-upload gives up (aborting its uploads) after this long; the pod's deadline grows by it",
   ),
+  storeWebIdentityRoleArn: optionalText(
+    "store-web-identity-role-arn",
+    checkedWith((raw) => (roleArnPattern.test(raw) ? undefined : "an IAM role ARN such as arn:aws:iam::123456789012:role/name")),
+    "Web identity (OpenShift on AWS with STS): backup-upload assumes this role with the pod's ServiceAccount token, projected for the audience sts.amazonaws.com into backup-upload only (instead of --store-credentials-secret)",
+  ),
+  ...retentionFlags("store-", "Prune the store after each successful upload (backup-upload), as prune does: "),
+  storeLeftoverGrace: durationFlag(
+    "store-leftover-grace",
+    0,
+    defaultGraceMs,
+    "With a --store-keep-*/--store-max-* rule: incomplete backups and abandoned uploads in the store are removed once older than this (default 24h)",
+  ),
 }
 
 /** Flags that shape the rendered backup pod; shared by `operator` and `render`. */
@@ -111,7 +134,7 @@ export const podOptionFlags = {
   ...storeOptionFlags,
 }
 
-export interface PodOptionFlagValues {
+export interface PodOptionFlagValues extends RetentionFlagValues {
   readonly namespace: string
   readonly image: string
   readonly holdDuration: number
@@ -128,6 +151,8 @@ export interface PodOptionFlagValues {
   readonly uploadPartSize: string
   readonly uploadPartsInFlight: number
   readonly uploadDeadline: number
+  readonly storeWebIdentityRoleArn: Option.Option<string>
+  readonly storeLeftoverGrace: number
 }
 
 /** Each store option's flag, to name it in a usage error. */
@@ -143,6 +168,8 @@ const storeFlagNames: Readonly<Record<keyof BackupStoreOptions, string>> = {
   partSize: "upload-part-size",
   partsInFlight: "upload-parts-in-flight",
   deadlineSeconds: "upload-deadline",
+  webIdentityRoleArn: "store-web-identity-role-arn",
+  retention: "store-keep-last",
 }
 
 /** The store's location and settings the flags give (undefined: flag absent). */
@@ -155,7 +182,26 @@ const givenStoreOptions = (f: PodOptionFlagValues) => ({
   s3Addressing: Option.getOrUndefined(f.s3Addressing),
   credentialsSecret: Option.getOrUndefined(f.storeCredentialsSecret),
   caConfigMap: Option.getOrUndefined(f.storeCaConfigmap),
+  webIdentityRoleArn: Option.getOrUndefined(f.storeWebIdentityRoleArn),
+  retention: storeRetentionFromFlags(f),
 })
+
+/** The store's retention, as backup-upload's flags take it; undefined without a rule. */
+const storeRetentionFromFlags = (f: PodOptionFlagValues): StoreRetention | undefined => {
+  const policy = retentionPolicyOf(f)
+  if (!hasRule(policy)) return undefined
+  const seconds = (ms: number | undefined) => (ms === undefined ? undefined : Math.max(1, Math.ceil(ms / 1000)))
+  const given = {
+    keepLast: policy.keepLast,
+    keepDaily: policy.keepDaily,
+    keepWeekly: policy.keepWeekly,
+    keepMonthly: policy.keepMonthly,
+    maxAgeSeconds: seconds(policy.maxAgeMs),
+    maxTotalBytes: policy.maxTotalBytes,
+    leftoverGraceSeconds: Math.ceil(f.storeLeftoverGrace / 1000),
+  }
+  return Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) as StoreRetention
+}
 
 const storeOptionsFromFlags = (f: PodOptionFlagValues): BackupStoreOptions | undefined => {
   if (Option.isNone(f.store) && Option.isNone(f.storePvc)) return undefined
@@ -199,9 +245,16 @@ export const podOptionsFromFlagsChecked = (f: PodOptionFlagValues, command: stri
     )
   if (options.store === undefined) {
     const given = givenStoreOptions(f)
-    const stray = (["clusterId", "credentialsSecret", "caConfigMap", "s3Endpoint", "s3Region", "s3Addressing"] as const).find((k) => given[k] !== undefined)
+    const stray = (
+      ["clusterId", "credentialsSecret", "caConfigMap", "s3Endpoint", "s3Region", "s3Addressing", "webIdentityRoleArn", "retention"] as const
+    ).find((k) => given[k] !== undefined)
     if (stray === undefined) return Effect.succeed(options)
-    return usage(storeFlagNames[stray], String(given[stray]), "a setting of the backup store: give --store or --store-pvc too")
+    const value = given[stray]
+    return usage(
+      storeFlagNames[stray],
+      typeof value === "object" ? JSON.stringify(value) : String(value),
+      "a setting of the backup store: give --store or --store-pvc too",
+    )
   }
   const problem = storeOptionsProblem(options.store)
   if (problem === undefined) return Effect.succeed(options)

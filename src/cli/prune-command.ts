@@ -1,23 +1,17 @@
-import { Effect, Layer, Option, Result } from "effect"
+import { Effect, Layer, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { parseByteSize } from "../domain/byte-size.ts"
-import { formatDuration, MillisFromDurationString } from "../domain/durations.ts"
+import { formatDuration } from "../domain/durations.ts"
 import { defaultGraceMs } from "../domain/store-layout.ts"
 import type { PruneDecision } from "../programs/prune/prune.ts"
 import { formatBytes } from "../domain/byte-format.ts"
-import { checkedWith, durationAtLeast, intInRange } from "./flag-checks.ts"
 import { withLogging } from "./logging.ts"
+import { durationFlag } from "./duration-flag.ts"
+import { retentionFlags, retentionPolicyOf } from "./retention-flags.ts"
 import { openStoreFromFlags, storeFlags, type StoreFlagValues } from "./store-flags.ts"
 import { BackupStore } from "../services/store/backup-store.ts"
 
-/** A count of backups: a whole number from 0 (a negative one is a usage error, not "none"). */
-const count = (name: string, description: string) =>
-  Flag.Int(name).pipe(intInRange({ min: 0, max: 1_000_000, meaning: "a number of backups" }), Flag.optional, Flag.withDescription(description))
-const some = <A>(o: { readonly _tag: "Some"; readonly value: A } | { readonly _tag: "None" }): A | undefined => (o._tag === "Some" ? o.value : undefined)
-
 /** A store (s3://, or a directory store named by --prefix or --cluster-id) rather than a directory of backups. */
-const isStorePrune = (dir: string, flags: StoreFlagValues): boolean =>
-  dir.startsWith("s3://") || Option.isSome(flags.prefix) || Option.isSome(flags.clusterId)
+const isStorePrune = (dir: string, flags: StoreFlagValues): boolean => dir.startsWith("s3://") || Option.isSome(flags.prefix) || Option.isSome(flags.clusterId)
 
 /** The line on stdout: what was kept and removed, with the bytes freed. */
 export const pruneSummary = (decision: PruneDecision, dryRun: boolean): string => {
@@ -37,24 +31,18 @@ export const pruneCommand = Command.make(
   "prune",
   {
     dir: Argument.String("dir").pipe(
-      Argument.filter((dir) => dir.trim() !== "", () => "a non-empty path of the directory holding the backups"),
+      Argument.filter(
+        (dir) => dir.trim() !== "",
+        () => "a non-empty path of the directory holding the backups",
+      ),
       Argument.withDescription("Directory holding the backups, or a store: s3://bucket[/prefix], or a directory store with --prefix or --cluster-id"),
     ),
-    keepLast: count("keep-last", "Keep the N newest backups (verified ones first)"),
-    keepDaily: count("keep-daily", "Keep the newest backup of each of the last N days that have one"),
-    keepWeekly: count("keep-weekly", "Keep the newest backup of each of the last N ISO weeks"),
-    keepMonthly: count("keep-monthly", "Keep the newest backup of each of the last N months"),
-    maxAge: Flag.String("max-age").pipe(Flag.withSchema(MillisFromDurationString), Flag.optional, Flag.withDescription("Remove backups older than this (e.g. 30d)")),
-    maxTotalSize: Flag.String("max-total-size").pipe(
-      checkedWith((text) => (Result.isFailure(parseByteSize(text)) ? "a size like 500Mi, 50Gi, 2G or a number of bytes" : undefined)),
-      Flag.optional, Flag.withDescription("Remove the oldest backups while the total is over this (e.g. 50Gi)")),
-    leftoverGrace: Flag.String("leftover-grace").pipe(
-      Flag.withSchema(MillisFromDurationString),
-      durationAtLeast(0),
-      Flag.withDefault(defaultGraceMs),
-      Flag.withDescription(
-        "Remove leftovers, remains of backups and (in a subdirectory) unverified backups only once nothing in them was modified for this long, unless a stale lock shows a dead run left them (default 24h; 0: now)",
-      ),
+    ...retentionFlags(""),
+    leftoverGrace: durationFlag(
+      "leftover-grace",
+      0,
+      defaultGraceMs,
+      "Remove leftovers, remains of backups and (in a subdirectory) unverified backups only once nothing in them was modified for this long, unless a stale lock shows a dead run left them (default 24h; 0: now)",
     ),
     dryRun: Flag.Boolean("dry-run").pipe(Flag.withDefault(false), Flag.withDescription("Only report what would be removed")),
     ...storeFlags,
@@ -62,20 +50,13 @@ export const pruneCommand = Command.make(
   (flags) =>
     withLogging(
       Effect.gen(function* () {
-        const size = some(flags.maxTotalSize)
-        const maxTotalBytes = size === undefined ? undefined : yield* Effect.fromResult(parseByteSize(size))
-        const policy = {
-          keepLast: some(flags.keepLast),
-          keepDaily: some(flags.keepDaily),
-          keepWeekly: some(flags.keepWeekly),
-          keepMonthly: some(flags.keepMonthly),
-          maxAgeMs: some(flags.maxAge),
-          maxTotalBytes,
-        }
+        const policy = retentionPolicyOf(flags)
         if (isStorePrune(flags.dir, flags)) {
           const { store, prefix } = yield* openStoreFromFlags(flags.dir, flags)
           const { pruneStore, storePruneSummary } = yield* Effect.promise(() => import("../programs/store/store-prune.ts"))
-          const report = yield* pruneStore({ prefix, policy, graceMs: flags.leftoverGrace, dryRun: flags.dryRun }).pipe(Effect.provide(Layer.succeed(BackupStore, BackupStore.of(store))))
+          const report = yield* pruneStore({ prefix, policy, graceMs: flags.leftoverGrace, dryRun: flags.dryRun }).pipe(
+            Effect.provide(Layer.succeed(BackupStore, BackupStore.of(store))),
+          )
           yield* Effect.sync(() => process.stdout.write(`${storePruneSummary(report)}\n`))
           return
         }

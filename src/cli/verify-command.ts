@@ -1,5 +1,4 @@
 import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { Effect, Option, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import { backupArgument, chosenBackup, etcdutlFlag, timestampFlag } from "./backup-reading-flags.ts"

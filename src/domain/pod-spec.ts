@@ -26,9 +26,7 @@ export const backupBinary = "cluster-backup"
  * process's peak memory near its floor whatever the database size (bench/README.md); V8 fixes
  * it at start-up, so it can only be set from outside the process.
  */
-export const backupInitEnv: ReadonlyArray<{ readonly name: string; readonly value: string }> = [
-  { name: "NODE_OPTIONS", value: "--max-semi-space-size=4" },
-]
+export const backupInitEnv: ReadonlyArray<{ readonly name: string; readonly value: string }> = [{ name: "NODE_OPTIONS", value: "--max-semi-space-size=4" }]
 
 /** The flag carrying replaced resource lists (`encodeResourceOverrides`) to the pod's commands. */
 export const operandResourcesJsonFlag = "--operand-resources-json"
@@ -48,6 +46,9 @@ export const backupPodPaths = {
   storeCredentialsFile: "/var/run/secrets/cluster-backup-store/credentials",
   storeCaDir: "/var/run/configmaps/cluster-backup-store-ca",
   storeCaBundle: "/var/run/configmaps/cluster-backup-store-ca/ca-bundle.crt",
+  /** Web identity (STS): the ServiceAccount token projected for the audience sts.amazonaws.com, into backup-upload only. */
+  webIdentityTokenDir: "/var/run/secrets/openshift/serviceaccount",
+  webIdentityTokenFile: "/var/run/secrets/openshift/serviceaccount/token",
   /** Where the kubelet would put the ServiceAccount token; backup-upload gets an empty directory there. */
   serviceAccountTokenDir: "/var/run/secrets/kubernetes.io/serviceaccount",
 } as const
@@ -96,9 +97,7 @@ const quantityPattern = /^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/
 export const Quantity = Schema.String.check(Schema.isPattern(quantityPattern, { expected: "a Kubernetes quantity such as 20Gi or 100m" }))
 
 const DnsLabel = Schema.String.check(Schema.makeFilter((s: string) => dnsLabelProblem(s) ?? undefined, { expected: "a DNS-1123 label" }))
-const DnsSubdomain = Schema.String.check(
-  Schema.makeFilter((s: string) => dnsSubdomainProblem(s) ?? undefined, { expected: "a DNS-1123 subdomain" }),
-)
+const DnsSubdomain = Schema.String.check(Schema.makeFilter((s: string) => dnsSubdomainProblem(s) ?? undefined, { expected: "a DNS-1123 subdomain" }))
 const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
 const ResourceList = Schema.Struct({
   cpu: Schema.optionalKey(Quantity),
@@ -123,6 +122,25 @@ const PartSize = Schema.String.check(
   ),
 )
 
+/** An IAM role ARN (`arn:aws:iam::<account>:role/<name>`, other partitions too). */
+export const roleArnPattern = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/
+const Count = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 1_000_000 }))
+
+/** prune's rules for the store, as backup-upload's flags take them (durations in seconds, sizes in bytes). */
+export const StoreRetention = Schema.Struct({
+  keepLast: Schema.optionalKey(Count),
+  keepDaily: Schema.optionalKey(Count),
+  keepWeekly: Schema.optionalKey(Count),
+  keepMonthly: Schema.optionalKey(Count),
+  maxAgeSeconds: Schema.optionalKey(PositiveInt),
+  maxTotalBytes: Schema.optionalKey(PositiveInt),
+  leftoverGraceSeconds: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
+})
+export type StoreRetention = typeof StoreRetention.Type
+
+/** The audience and lifetime of the projected token STS takes (OpenShift's STS convention). */
+export const webIdentityToken = { audience: "sts.amazonaws.com", expirationSeconds: 3600 } as const
+
 /**
  * Where `backup-upload` keeps each backup: an S3 URL (with its endpoint, region, addressing, a
  * credentials Secret and a CA ConfigMap) or a PersistentVolumeClaim used as a directory store.
@@ -140,9 +158,15 @@ export const BackupStoreOptions = Schema.Struct({
   credentialsSecret: Schema.optionalKey(DnsSubdomain),
   /** A ConfigMap in the pod's namespace whose key `ca-bundle.crt` holds the CAs of an https endpoint. */
   caConfigMap: Schema.optionalKey(DnsSubdomain),
+  /** Web identity (OpenShift on AWS with STS): the role backup-upload assumes with the pod's projected ServiceAccount token. */
+  webIdentityRoleArn: Schema.optionalKey(
+    Schema.String.check(Schema.isPattern(roleArnPattern, { expected: "an IAM role ARN such as arn:aws:iam::123456789012:role/name" })),
+  ),
   partSize: PartSize,
   partsInFlight: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 64 })),
   deadlineSeconds: PositiveInt,
+  /** Retention of the store, applied by backup-upload after a successful upload (prune's rules). */
+  retention: Schema.optionalKey(StoreRetention),
 })
 export type BackupStoreOptions = typeof BackupStoreOptions.Type
 
@@ -151,7 +175,9 @@ export const defaultUploadTransfer = { partSize: "16Mi", partsInFlight: 4, deadl
 
 /** What is wrong with how the store options combine (key and problem), or undefined. */
 export const storeOptionsProblem = (store: BackupStoreOptions): { readonly key: string; readonly problem: string } | undefined => {
-  const s3Only = (["s3Endpoint", "s3Region", "s3Addressing", "credentialsSecret", "caConfigMap"] as const).filter((k) => store[k] !== undefined)
+  const s3Only = (["s3Endpoint", "s3Region", "s3Addressing", "credentialsSecret", "caConfigMap", "webIdentityRoleArn"] as const).filter(
+    (k) => store[k] !== undefined,
+  )
   if ((store.s3Url === undefined) === (store.claimName === undefined)) {
     return { key: "s3Url", problem: "give exactly one of an s3:// URL and a PersistentVolumeClaim" }
   }
@@ -160,11 +186,22 @@ export const storeOptionsProblem = (store: BackupStoreOptions): { readonly key: 
   } else {
     const location = parseStoreLocation(store.s3Url!)
     if (Result.isFailure(location)) return { key: "s3Url", problem: location.failure.message }
-    if (location.success._tag !== "S3") return { key: "s3Url", problem: `${JSON.stringify(store.s3Url)} is not an s3:// URL (a directory store in the pod is a PersistentVolumeClaim)` }
+    if (location.success._tag !== "S3")
+      return { key: "s3Url", problem: `${JSON.stringify(store.s3Url)} is not an s3:// URL (a directory store in the pod is a PersistentVolumeClaim)` }
     const prefix = storePrefix(location.success, undefined, store.clusterId)
     if (Result.isFailure(prefix)) return { key: store.clusterId === undefined ? "s3Url" : "clusterId", problem: prefix.failure.message }
-    if (store.credentialsSecret === undefined) {
-      return { key: "credentialsSecret", problem: "an s3:// store needs a credentials Secret (key credentials: an AWS shared credentials file): the pod has no other source of credentials" }
+    if (store.credentialsSecret !== undefined && store.webIdentityRoleArn !== undefined) {
+      return {
+        key: "webIdentityRoleArn",
+        problem: "give a credentials Secret or a web identity role, not both (the Secret's keys would be used and the role never assumed)",
+      }
+    }
+    if (store.credentialsSecret === undefined && store.webIdentityRoleArn === undefined) {
+      return {
+        key: "credentialsSecret",
+        problem:
+          "an s3:// store needs a credentials Secret (key credentials: an AWS shared credentials file) or a web identity role: the pod has no other source of credentials",
+      }
     }
   }
   if (store.claimName !== undefined && store.clusterId !== undefined) {
@@ -193,11 +230,11 @@ export const BackupPodOptions = Schema.Struct({
   imagePullPolicy: Schema.Literals(["Always", "IfNotPresent", "Never"]),
   serviceAccountName: DnsSubdomain,
   /** Comma-separated https URLs of the etcd members or Service. */
-  etcdEndpoints: Schema.String.check(
-    Schema.isPattern(/^https:\/\/[^\s,]+(,https:\/\/[^\s,]+)*$/, { expected: "comma-separated https:// URLs" }),
-  ),
+  etcdEndpoints: Schema.String.check(Schema.isPattern(/^https:\/\/[^\s,]+(,https:\/\/[^\s,]+)*$/, { expected: "comma-separated https:// URLs" })),
   /** The etcd key prefix the API server stores its objects under (backup-init reads the operator CRs there). */
-  etcdPrefix: Schema.String.check(Schema.makeFilter((s: string) => etcdPrefixProblem(s) ?? undefined, { expected: "an etcd key prefix such as /kubernetes.io" })),
+  etcdPrefix: Schema.String.check(
+    Schema.makeFilter((s: string) => etcdPrefixProblem(s) ?? undefined, { expected: "an etcd key prefix such as /kubernetes.io" }),
+  ),
   /** How long the last container keeps `/backup` available, in seconds. */
   holdSeconds: PositiveInt,
   /** Hard limit on the pod's whole life; must leave room after `holdSeconds` for the backup itself. */
@@ -248,7 +285,9 @@ export const decodeBackupPodOptions = (input: unknown): Result.Result<BackupPodO
   const o = decoded.success
   const storeProblem = o.store === undefined ? undefined : storeOptionsProblem(o.store)
   if (storeProblem !== undefined) {
-    return Result.fail(new BackupPodOptionsInvalid({ key: `store.${storeProblem.key}`, message: `backup pod option store.${storeProblem.key}: ${storeProblem.problem}` }))
+    return Result.fail(
+      new BackupPodOptionsInvalid({ key: `store.${storeProblem.key}`, message: `backup pod option store.${storeProblem.key}: ${storeProblem.problem}` }),
+    )
   }
   const upload = o.store === undefined ? 0 : o.store.deadlineSeconds
   if (o.activeDeadlineSeconds < o.holdSeconds + upload + minBackupSeconds) {
@@ -303,6 +342,14 @@ export type BackupVolume =
     }
   | { readonly name: string; readonly configMap: { readonly name: string; readonly items?: ReadonlyArray<KeyToPath> } }
   | { readonly name: string; readonly persistentVolumeClaim: { readonly claimName: string } }
+  | {
+      readonly name: string
+      readonly projected: {
+        readonly sources: ReadonlyArray<{
+          readonly serviceAccountToken: { readonly audience: string; readonly expirationSeconds: number; readonly path: string }
+        }>
+      }
+    }
 
 export interface BackupPod {
   readonly apiVersion: "v1"
@@ -334,6 +381,7 @@ const volumes = {
   storeCredentials: "store-credentials",
   storeCa: "store-ca",
   noApiToken: "no-api-token",
+  webIdentityToken: "store-web-identity-token",
 } as const
 
 const commonMounts: ReadonlyArray<VolumeMount> = [
@@ -366,6 +414,21 @@ const container = (
   volumeMounts: [...commonMounts, ...extraMounts],
 })
 
+/** backup-upload's retention flags (prune's), in a fixed order. */
+const retentionArgs = (r: StoreRetention | undefined): ReadonlyArray<string> => {
+  if (r === undefined) return []
+  const arg = (flag: string, value: number | undefined, unit = "") => (value === undefined ? [] : [flag, `${value}${unit}`])
+  return [
+    ...arg("--keep-last", r.keepLast),
+    ...arg("--keep-daily", r.keepDaily),
+    ...arg("--keep-weekly", r.keepWeekly),
+    ...arg("--keep-monthly", r.keepMonthly),
+    ...arg("--max-age", r.maxAgeSeconds, "s"),
+    ...arg("--max-total-size", r.maxTotalBytes),
+    ...arg("--leftover-grace", r.leftoverGraceSeconds, "s"),
+  ]
+}
+
 /**
  * The upload container and the volumes only it mounts. Credentials arrive as a mounted shared
  * credentials file (never an env value: `oc describe` and the pod spec show env), the CA bundle
@@ -379,16 +442,23 @@ const uploadContainer = (
   const s3 = store.s3Url !== undefined
   const optional = (flag: string, value: string | undefined) => (value === undefined ? [] : [flag, value])
   const args = [
-    "backup-upload", "--backup-dir", backupPodPaths.backupDir,
-    "--store", s3 ? store.s3Url! : backupPodPaths.storeDir,
+    "backup-upload",
+    "--backup-dir",
+    backupPodPaths.backupDir,
+    "--store",
+    s3 ? store.s3Url! : backupPodPaths.storeDir,
     ...optional("--cluster-id", store.clusterId),
     ...optional("--s3-endpoint", store.s3Endpoint),
     ...optional("--s3-region", store.s3Region),
     ...optional("--s3-addressing", store.s3Addressing),
     ...optional("--s3-ca-bundle", store.caConfigMap === undefined ? undefined : backupPodPaths.storeCaBundle),
-    "--part-size", store.partSize,
-    "--parts-in-flight", String(store.partsInFlight),
-    "--deadline", `${store.deadlineSeconds}s`,
+    "--part-size",
+    store.partSize,
+    "--parts-in-flight",
+    String(store.partsInFlight),
+    "--deadline",
+    `${store.deadlineSeconds}s`,
+    ...retentionArgs(store.retention),
   ]
   const mounts: Array<VolumeMount> = []
   const storeVolumes: Array<BackupVolume> = []
@@ -407,11 +477,29 @@ const uploadContainer = (
     mounts.push({ name: volumes.storeCa, mountPath: backupPodPaths.storeCaDir, readOnly: true })
     storeVolumes.push({ name: volumes.storeCa, configMap: { name: store.caConfigMap, items: [{ key: storeCaKey, path: storeCaKey }] } })
   }
+  if (store.webIdentityRoleArn !== undefined) {
+    // Only this container gets a token STS takes; its audience makes it useless to the API server.
+    mounts.push({ name: volumes.webIdentityToken, mountPath: backupPodPaths.webIdentityTokenDir, readOnly: true })
+    storeVolumes.push({
+      name: volumes.webIdentityToken,
+      projected: {
+        sources: [{ serviceAccountToken: { audience: webIdentityToken.audience, expirationSeconds: webIdentityToken.expirationSeconds, path: "token" } }],
+      },
+    })
+  }
   // The one container that holds third-party credentials and talks to the outside needs no API
   // access: the ServiceAccount admission adds its token to every container without a mount there.
   mounts.push({ name: volumes.noApiToken, mountPath: backupPodPaths.serviceAccountTokenDir, readOnly: true })
   storeVolumes.push({ name: volumes.noApiToken, emptyDir: { sizeLimit: "1Mi" } })
-  const env = store.credentialsSecret === undefined ? [] : [{ name: "AWS_SHARED_CREDENTIALS_FILE", value: backupPodPaths.storeCredentialsFile }]
+  const env = [
+    ...(store.credentialsSecret === undefined ? [] : [{ name: "AWS_SHARED_CREDENTIALS_FILE", value: backupPodPaths.storeCredentialsFile }]),
+    ...(store.webIdentityRoleArn === undefined
+      ? []
+      : [
+          { name: "AWS_ROLE_ARN", value: store.webIdentityRoleArn },
+          { name: "AWS_WEB_IDENTITY_TOKEN_FILE", value: backupPodPaths.webIdentityTokenFile },
+        ]),
+  ]
   const memory = uploadMemoryMi(store)
   const resources: ContainerResources = {
     requests: { ...o.resources.requests, memory: `${memory.request}Mi` },
@@ -438,11 +526,7 @@ export const backupPodSpecHash = (pod: BackupPod): string => sha256Hex(backupPod
  * (decode untrusted ones with `decodeBackupPodOptions`). The pod has `generateName`, so
  * `oc create -f -` can create it again and again.
  */
-export const renderBackupPod = (
-  revisions: RevisionSet,
-  options: Partial<BackupPodOptions> = {},
-  table: OperandTable = defaultOperands,
-): BackupPod => {
+export const renderBackupPod = (revisions: RevisionSet, options: Partial<BackupPodOptions> = {}, table: OperandTable = defaultOperands): BackupPod => {
   const o: BackupPodOptions = { ...defaultPodOptions, ...options }
   const dir = ["--backup-dir", backupPodPaths.backupDir]
   // A replaced resource list travels with the pod: its containers back up what it was rendered for.
@@ -468,11 +552,16 @@ export const renderBackupPod = (
           o,
           backupInitContainerName,
           [
-            "backup-init", ...dir,
-            "--etcd-endpoints", o.etcdEndpoints,
-            "--etcd-cert", backupPodPaths.etcdCert,
-            "--etcd-key", backupPodPaths.etcdKey,
-            "--etcd-cacert", backupPodPaths.etcdCaBundle,
+            "backup-init",
+            ...dir,
+            "--etcd-endpoints",
+            o.etcdEndpoints,
+            "--etcd-cert",
+            backupPodPaths.etcdCert,
+            "--etcd-key",
+            backupPodPaths.etcdKey,
+            "--etcd-cacert",
+            backupPodPaths.etcdCaBundle,
             // Only when it differs, so pods rendered for OpenShift's prefix keep their bytes (and spec hash).
             ...(o.etcdPrefix === defaultEtcdPrefix ? [] : ["--etcd-prefix", o.etcdPrefix]),
           ],
@@ -484,7 +573,13 @@ export const renderBackupPod = (
         ),
         ...operandList(table).map((operand) =>
           container(o, resourcesContainerName(operand.short), [
-            "backup-resources", ...dir, "--operand", operand.name, "--revision", String(revisions[operand.name]), ...lists,
+            "backup-resources",
+            ...dir,
+            "--operand",
+            operand.name,
+            "--revision",
+            String(revisions[operand.name]),
+            ...lists,
           ]),
         ),
         container(o, backupCreateContainerName, ["backup-create", ...dir, "--revisions", formatRevisionSet(revisions), ...lists]),
@@ -511,11 +606,8 @@ export const renderBackupPod = (
 }
 
 /** `renderBackupPod` then `backupPodYaml`. */
-export const renderBackupPodYaml = (
-  revisions: RevisionSet,
-  options: Partial<BackupPodOptions> = {},
-  table: OperandTable = defaultOperands,
-): string => backupPodYaml(renderBackupPod(revisions, options, table))
+export const renderBackupPodYaml = (revisions: RevisionSet, options: Partial<BackupPodOptions> = {}, table: OperandTable = defaultOperands): string =>
+  backupPodYaml(renderBackupPod(revisions, options, table))
 
 /** The revisions a pod (as read from the API: unknown) was rendered for, from its annotation; `undefined` when it names none. */
 export const revisionsOfBackupPod = (pod: unknown): RevisionSet | undefined => {

@@ -11,6 +11,7 @@ import { backupPodPaths, renderBackupPodYaml, storeCredentialsKey, type BackupPo
 import { fakeBackupForSuite } from "../support/bad-backups.ts"
 import { runCli } from "../support/run-cli.ts"
 import { createBucket, s3Env, s3Server, type S3TestServer } from "../support/s3-server.ts"
+import { startStsStub } from "../support/sts-stub.ts"
 
 const revisions = { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 7, "kube-scheduler": 7 }
 const bucket = `rendered-${process.pid}`
@@ -80,6 +81,39 @@ describe("the rendered backup-upload container", { timeout: 150_000 }, () => {
     const list = await runCli(["list", `s3://${bucket}/missing`, "--json"], { env: listEnv() })
     expect(list.status, list.stderr).toBe(0)
     expect(JSON.parse(list.stdout)).toEqual([])
+  })
+
+  it("web identity: exchanges the projected token with STS (stub) for Swift's keys, uploads, prunes by its rules; no token, key or session token in its output", async () => {
+    const token = "eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJzdHMuYW1hem9uYXdzLmNvbSJ9.cHJvamVjdGVkLXRva2Vu"
+    const sessionToken = "FwoGZXIvYXdzRENDERED0SESSION0TOKEN"
+    const sts = await startStsStub(() => ({
+      grant: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey, sessionToken, expiresAt: Date.now() + 3_600_000 },
+    }))
+    try {
+      const roleArn = "arn:aws:iam::123456789012:role/cluster-backup"
+      const { credentialsSecret: _none, ...store } = s3Store("sts", 120)
+      const upload = uploadContainer({ ...store, s3Addressing: "path", webIdentityRoleArn: roleArn, retention: { keepLast: 1 } })
+      // What the kubelet projects for the pod's ServiceAccount, audience sts.amazonaws.com.
+      const tokenFile = join(work, "projected-token")
+      writeFileSync(tokenFile, token)
+      const run = await runAsPod(
+        upload,
+        { [backupPodPaths.backupDir]: backup, [backupPodPaths.webIdentityTokenFile]: tokenFile },
+        {
+          ...noAwsVariables,
+          AWS_ENDPOINT_URL_STS: sts.url,
+        },
+      )
+      expect(run.status, run.stderr).toBe(0)
+      expect(sts.requests.map((r) => [r.form.get("RoleArn"), r.form.get("WebIdentityToken")])).toEqual([[roleArn, token]])
+      expect(run.stderr).toContain(`assumed role ${roleArn} through STS (web identity)`)
+      expect(run.stderr).toContain("pruned the store after the upload")
+      for (const secret of [token, token.split(".")[2]!, sessionToken, server.secretAccessKey]) expect(run.output).not.toContain(secret)
+      const list = await runCli(["list", `s3://${bucket}/sts`, "--json"], { env: listEnv() })
+      expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ complete: true })])
+    } finally {
+      await sts.close()
+    }
   })
 
   it("uploads into the PersistentVolumeClaim's mount as a directory store under cluster-backup/<cluster-id>", async () => {

@@ -1,0 +1,98 @@
+/**
+ * backup-upload's prune of the store: only after the upload succeeded, never the newest complete
+ * backup, and a prune that fails leaves the upload a success (a warning).
+ */
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Effect, Exit, Layer, Logger } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { parseBackupTimestamp } from "../../../src/domain/archive-names.ts"
+import type { BackupManifest } from "../../../src/domain/backup-manifest.ts"
+import { objectKey } from "../../../src/domain/store-layout.ts"
+import { uploadThenPrune } from "../../../src/programs/store/upload-then-prune.ts"
+import { BackupStore } from "../../../src/services/store/backup-store.ts"
+import { type FaultInjector, makeMemoryStore, type MemoryStore, unavailable } from "../../../src/services/store/memory-store.ts"
+import { makeFakeBackup, readManifest } from "../../support/bad-backups.ts"
+import { storedBackup } from "../../support/stored-backups.ts"
+import { loadedCluster } from "../backup/backup-resources-harness.ts"
+
+const prefix = "cluster-backup/c1"
+const day = 24 * 3_600_000
+const work = mkdtempSync(join(tmpdir(), "upload-then-prune-"))
+afterAll(() => rmSync(work, { recursive: true, force: true }))
+let base: BackupManifest
+
+beforeAll(async () => {
+  await Effect.runPromise(makeFakeBackup(work, loadedCluster()))
+  base = readManifest(work)
+}, 60_000)
+
+/** A store holding two complete backups older than the one to upload; `faults` decides each request (recorded). */
+const storeWithOlderBackups = (faults: FaultInjector = () => Effect.void) => {
+  const operations: Array<string> = []
+  let armed = false
+  const store = makeMemoryStore({
+    faults: (operation, key) => (armed ? Effect.sync(() => operations.push(operation)).pipe(Effect.andThen(faults(operation, key))) : Effect.void),
+    retry: { retries: 0, retryBaseMs: 0 },
+  })
+  const at = parseBackupTimestamp(base.timestamp).getTime()
+  const older = [at - 2 * day, at - day].map((t) => {
+    const { id, files } = storedBackup(base, t)
+    for (const [file, bytes] of files) Effect.runSync(store.putBytes(objectKey(prefix, id, file), bytes))
+    return id
+  })
+  armed = true
+  return { store, operations, older }
+}
+
+const ids = (store: MemoryStore) => [...new Set([...store.objects.keys()].map((k) => k.split("/")[2]))].sort()
+
+const run = async (store: MemoryStore, keepLast: number | undefined) => {
+  const lines: Array<string> = []
+  const logger = Logger.make(({ message, logLevel }) => void lines.push(`${logLevel} ${String(message)}`))
+  const exit = await Effect.runPromiseExit(
+    uploadThenPrune({ backupDir: work, prefix, policy: { keepLast }, graceMs: day, deadlineMs: 60_000 }).pipe(
+      Effect.provide(Layer.succeed(BackupStore, BackupStore.of(store))),
+      Effect.provide(Logger.layer([logger])),
+    ),
+  )
+  return { exit, lines }
+}
+
+describe("upload, then prune the store", () => {
+  it("after a successful upload: keeps the newest (the one just uploaded) by the rule, removes the older ones, logs the outcome", async () => {
+    const { store, older } = storeWithOlderBackups()
+    const { exit, lines } = await run(store, 1)
+    expect(Exit.isSuccess(exit)).toBe(true)
+    if (Exit.isSuccess(exit)) expect(exit.value.prune._tag).toBe("Pruned")
+    expect(ids(store)).toEqual([base.timestamp])
+    expect(older.every((id) => id < base.timestamp)).toBe(true)
+    expect(lines.join("\n")).toContain("pruned the store after the upload")
+  })
+
+  it("without a retention rule nothing is pruned", async () => {
+    const { store, older, operations } = storeWithOlderBackups()
+    const { exit } = await run(store, undefined)
+    expect(Exit.isSuccess(exit) && exit.value.prune._tag).toBe("NotAsked")
+    expect(ids(store)).toEqual([...older, base.timestamp].sort())
+    expect(operations).not.toContain("DELETE")
+  })
+
+  it("a failed upload prunes nothing: no listing, no deletion after the failure", async () => {
+    const { store, older, operations } = storeWithOlderBackups((operation) => (operation === "PUT" ? Effect.fail(unavailable(operation, "x")) : Effect.void))
+    const { exit } = await run(store, 1)
+    expect(Exit.isFailure(exit)).toBe(true)
+    expect(operations.filter((o) => o !== "PUT")).toEqual([])
+    for (const id of older) expect(ids(store)).toContain(id)
+  })
+
+  it("a failed prune leaves a good upload good: success, the backup stored, a warning", async () => {
+    const { store } = storeWithOlderBackups((operation) => (operation === "DELETE" ? Effect.fail(unavailable(operation, "x")) : Effect.void))
+    const { exit, lines } = await run(store, 1)
+    expect(Exit.isSuccess(exit)).toBe(true)
+    if (Exit.isSuccess(exit)) expect(exit.value.prune._tag).toBe("Failed")
+    expect(ids(store)).toContain(base.timestamp)
+    expect(lines.join("\n")).toMatch(/Warn backup .* is stored, but pruning the store afterwards failed/)
+  })
+})
