@@ -19,14 +19,11 @@ import {
 import { defaultOperands, operandList, operandNames } from "../../src/domain/operands.ts"
 import type { RevisionSet } from "../../src/domain/revisions.ts"
 import { dataKeyArb, dnsSubdomainArb, operandArb, revisionArb, revisionSetArb } from "./arbitraries.ts"
+import { failure } from "../support/result-failure.ts"
 
 const revisions: RevisionSet = { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 5, "kube-scheduler": 6 }
 const kindArb: fc.Arbitrary<ResourceKind> = fc.constantFrom("configmap", "secret")
 const ok = <A, E>(r: Result.Result<A, E>): A => Result.getOrThrow(r)
-const failure = <A, E>(r: Result.Result<A, E>): E => {
-  if (Result.isSuccess(r)) throw new Error(`expected a failure, got ${JSON.stringify(r.success)}`)
-  return r.failure
-}
 /** What a safe relative path looks like: no absolute start, no empty, `.` or `..` segment. */
 const isConfined = (path: string) => !path.startsWith("/") && path.split("/").every((s) => s !== "" && s !== "." && s !== "..")
 
@@ -177,7 +174,9 @@ describe("classifyEntry", () => {
   /** Paths assembled from segments a hostile archive might use. */
   const segmentArb = fc.oneof(
     fc.constantFrom("static-pod-resources", "configmaps", "secrets", "..", ".", "", "etc", "etcd-pod.yaml", "pod.yaml", "a.sh"),
-    operandArb.chain((o) => fc.constantFrom(`${defaultOperands[o].podConfigMap}-3`, `${defaultOperands[o].podConfigMap}-7`, `${defaultOperands[o].podConfigMap}.yaml`)),
+    operandArb.chain((o) =>
+      fc.constantFrom(`${defaultOperands[o].podConfigMap}-3`, `${defaultOperands[o].podConfigMap}-7`, `${defaultOperands[o].podConfigMap}.yaml`),
+    ),
     dnsSubdomainArb(30),
     fc.string({ maxLength: 6 }),
   )
@@ -185,31 +184,41 @@ describe("classifyEntry", () => {
     .tuple(fc.constantFrom("", "/", "./"), fc.array(segmentArb, { minLength: 1, maxLength: 6 }), fc.boolean())
     .map(([prefix, segments, slash]) => `${prefix}${segments.join("/")}${slash ? "/" : ""}`)
 
-  test.prop([pathArb, revisionSetArb], { numRuns: 2000 })("an accepted path is confined, under its operand's directory for the backup's revision", (path, set) => {
-    const r = classifyEntry(path, set)
-    if (Result.isFailure(r)) {
-      expect(r.failure._tag).toBe("EntryOutsideLayout")
-      return
-    }
-    const relative = (path.startsWith("./") ? path.slice(2) : path).replace(/\/$/, "")
-    expect(isConfined(relative)).toBe(true)
-    expect(relative.split("/")[0]).toBe("static-pod-resources")
-    const entry = r.success
-    if (entry.kind !== "root") expect(relative.startsWith(podDirectory(entry.operand, set[entry.operand]))).toBe(true)
-    if (entry.kind === "resource-file") expect(ok(resourceFilePath(entry.operand, set[entry.operand], entry.resourceKind, entry.name, entry.key)).path).toBe(relative)
-    if (path.endsWith("/")) expect(entry.directory).toBe(true)
-  })
+  test.prop([pathArb, revisionSetArb], { numRuns: 2000 })(
+    "an accepted path is confined, under its operand's directory for the backup's revision",
+    (path, set) => {
+      const r = classifyEntry(path, set)
+      if (Result.isFailure(r)) {
+        expect(r.failure._tag).toBe("EntryOutsideLayout")
+        return
+      }
+      const relative = (path.startsWith("./") ? path.slice(2) : path).replace(/\/$/, "")
+      expect(isConfined(relative)).toBe(true)
+      expect(relative.split("/")[0]).toBe("static-pod-resources")
+      const entry = r.success
+      if (entry.kind !== "root") expect(relative.startsWith(podDirectory(entry.operand, set[entry.operand]))).toBe(true)
+      if (entry.kind === "resource-file")
+        expect(ok(resourceFilePath(entry.operand, set[entry.operand], entry.resourceKind, entry.name, entry.key)).path).toBe(relative)
+      if (path.endsWith("/")) expect(entry.directory).toBe(true)
+    },
+  )
 
-  test.prop([operandArb, revisionSetArb], { numRuns: 200 })("every operand's pod manifest and directories are allowed for its own revision only", (operand, set) => {
-    expect(isAllowedEntry(podManifestPath(operand, set[operand]), set)).toBe(true)
-    expect(isAllowedEntry(`${podDirectory(operand, set[operand])}/`, set)).toBe(true)
-    expect(isAllowedEntry(podManifestPath(operand, set[operand] + 1), set)).toBe(false)
-  })
+  test.prop([operandArb, revisionSetArb], { numRuns: 200 })(
+    "every operand's pod manifest and directories are allowed for its own revision only",
+    (operand, set) => {
+      expect(isAllowedEntry(podManifestPath(operand, set[operand]), set)).toBe(true)
+      expect(isAllowedEntry(`${podDirectory(operand, set[operand])}/`, set)).toBe(true)
+      expect(isAllowedEntry(podManifestPath(operand, set[operand] + 1), set)).toBe(false)
+    },
+  )
 
   it("marks as listed what the operand table it is given lists", () => {
     const path = "static-pod-resources/etcd-pod-3/configmaps/etcd-scripts/"
     expect(ok(classifyEntry(path, revisions))).toMatchObject({ listed: false })
-    const table = { ...defaultOperands, etcd: { ...defaultOperands.etcd, configMaps: [...defaultOperands.etcd.configMaps, { name: "etcd-scripts", optional: true }] } }
+    const table = {
+      ...defaultOperands,
+      etcd: { ...defaultOperands.etcd, configMaps: [...defaultOperands.etcd.configMaps, { name: "etcd-scripts", optional: true }] },
+    }
     expect(ok(classifyEntry(path, revisions, table))).toMatchObject({ listed: true })
     expect(expectedResources(revisions, table).filter((r) => r.operand === "etcd")).toHaveLength(5)
     expect(operandNames.every((o) => isAllowedEntry(podManifestPath(o, revisions[o], table), revisions, table))).toBe(true)

@@ -16,11 +16,8 @@ import { operandNames } from "../../src/domain/operands.ts"
 import type { RevisionSet } from "../../src/domain/revisions.ts"
 import { formatRfc3339Utc } from "../../src/domain/rfc3339.ts"
 import { dataKeyArb, dnsSubdomainArb, instantArb, operandArb, revisionArb, revisionSetArb } from "./arbitraries.ts"
+import { failure } from "../support/result-failure.ts"
 
-const failure = <A, E>(r: Result.Result<A, E>): E => {
-  if (Result.isSuccess(r)) throw new Error(`expected a failure, got ${JSON.stringify(r.success).slice(0, 300)}`)
-  return r.failure
-}
 const example = exampleManifest
 
 describe("pairingVerdict", () => {
@@ -39,7 +36,12 @@ describe("pairingVerdict", () => {
   })
 
   const inSnapshotArb = (req: RevisionSet) =>
-    fc.record(Object.fromEntries(operandNames.map((o) => [o, fc.oneof(fc.constant(req[o]), fc.constant(null), revisionArb)])) as Record<keyof RevisionSet, fc.Arbitrary<number | null>>)
+    fc.record(
+      Object.fromEntries(operandNames.map((o) => [o, fc.oneof(fc.constant(req[o]), fc.constant(null), revisionArb)])) as Record<
+        keyof RevisionSet,
+        fc.Arbitrary<number | null>
+      >,
+    )
 
   test.prop([revisionSetArb.chain((req) => fc.tuple(fc.constant(req), inSnapshotArb(req)))], { numRuns: 500 })(
     "consistent iff every operand matches; one reason per operand that does not, naming it",
@@ -48,7 +50,7 @@ describe("pairingVerdict", () => {
       const off = operandNames.filter((o) => inSnapshot[o] !== req[o])
       expect(verdict).toBe(off.length === 0 ? "consistent" : "dirty")
       expect(reasons).toHaveLength(off.length)
-      off.forEach((o, i) => expect(reasons[i]!.startsWith(`${o}: `)).toBe(true))
+      for (const [i, o] of off.entries()) expect(reasons[i]!.startsWith(`${o}: `)).toBe(true)
     },
   )
 })
@@ -70,7 +72,14 @@ const manifestArb: fc.Arbitrary<BackupManifest> = fc
     sizes: fc.tuple(fc.nat({ max: Number.MAX_SAFE_INTEGER }), fc.nat({ max: Number.MAX_SAFE_INTEGER })),
     digests: fc.tuple(fc.stringMatching(/^[0-9a-f]{64}$/), fc.stringMatching(/^[0-9a-f]{64}$/)),
     files: fc.array(
-      fc.record({ operand: operandArb, kind: fc.constantFrom("configmap", "secret") as fc.Arbitrary<"configmap" | "secret">, name: dnsSubdomainArb(60), key: dataKeyArb, size: fc.nat(), sha256: fc.stringMatching(/^[0-9a-f]{64}$/) }),
+      fc.record({
+        operand: operandArb,
+        kind: fc.constantFrom("configmap", "secret") as fc.Arbitrary<"configmap" | "secret">,
+        name: dnsSubdomainArb(60),
+        key: dataKeyArb,
+        size: fc.nat(),
+        sha256: fc.stringMatching(/^[0-9a-f]{64}$/),
+      }),
       { maxLength: 12 },
     ),
     manifests: fc.subarray([...operandNames]),
@@ -78,7 +87,11 @@ const manifestArb: fc.Arbitrary<BackupManifest> = fc
     skipped: fc.array(
       fc.oneof(
         fc.constantFrom(...optionalResources),
-        fc.record({ operand: operandArb, kind: fc.constantFrom("configmap", "secret") as fc.Arbitrary<"configmap" | "secret">, name: dnsSubdomainArb(40).map((n) => `x-${n}`) }),
+        fc.record({
+          operand: operandArb,
+          kind: fc.constantFrom("configmap", "secret") as fc.Arbitrary<"configmap" | "secret">,
+          name: dnsSubdomainArb(40).map((n) => `x-${n}`),
+        }),
       ),
       { maxLength: 3 },
     ),
@@ -138,9 +151,24 @@ describe("encodeBackupManifest / decodeBackupManifest", () => {
   it("writes canonical pretty JSON: summary first, entries last, trailing newline", () => {
     const text = encodeBackupManifest(example)
     expect(text.endsWith("}\n")).toBe(true)
-    expect(text.startsWith('{\n  "formatVersion": 2,\n  "tool": {\n    "name": "cluster-backup",\n    "version": "0.1.0"\n  },\n  "timestamp": "2024-05-01_120000",')).toBe(true)
+    expect(
+      text.startsWith(
+        '{\n  "formatVersion": 2,\n  "tool": {\n    "name": "cluster-backup",\n    "version": "0.1.0"\n  },\n  "timestamp": "2024-05-01_120000",',
+      ),
+    ).toBe(true)
     expect(Object.keys(JSON.parse(text) as object)).toEqual([
-      "formatVersion", "tool", "timestamp", "createdAt", "verdict", "reasons", "revisions", "etcd", "files", "skippedOptional", "entries", "manifestSha256",
+      "formatVersion",
+      "tool",
+      "timestamp",
+      "createdAt",
+      "verdict",
+      "reasons",
+      "revisions",
+      "etcd",
+      "files",
+      "skippedOptional",
+      "entries",
+      "manifestSha256",
     ])
     expect(text.endsWith(`  ],\n  "manifestSha256": "${manifestDigest(example)}"\n}\n`)).toBe(true)
     expect(text).toContain('"requested": {\n      "etcd": 3,\n      "kube-apiserver": 7,')
@@ -163,8 +191,12 @@ describe("encodeBackupManifest / decodeBackupManifest", () => {
   function collectKeys(v: unknown): Array<string> {
     const keys = new Set<string>()
     const walk = (x: unknown) => {
-      if (Array.isArray(x)) x.forEach(walk)
-      else if (x !== null && typeof x === "object") for (const [k, c] of Object.entries(x)) (keys.add(k), walk(c))
+      if (Array.isArray(x)) for (const c of x) walk(c)
+      else if (x !== null && typeof x === "object")
+        for (const [k, c] of Object.entries(x)) {
+          keys.add(k)
+          walk(c)
+        }
     }
     walk(v)
     return [...keys].sort().reverse()
@@ -203,15 +235,40 @@ describe("encodeBackupManifest / decodeBackupManifest", () => {
     ["a consistent verdict over mismatched revisions", set(["revisions", "inSnapshot", "etcd"], 4), "verdict"],
     ["a dirty verdict without reasons", set(["verdict"], "dirty"), "reasons"],
     ["a snapshot name for another timestamp", set(["files", "snapshot", "name"], "snapshot_2024-05-01_120001.db"), "files.snapshot.name"],
-    ["a clean resources name on a dirty backup", written({ ...example, verdict: "dirty", reasons: ["forced"], files: { ...example.files, snapshot: { ...example.files.snapshot, name: "snapshot_2024-05-01_120000__POSSIBLY_DIRTY__.db" } } }), "files.resources.name"],
+    [
+      "a clean resources name on a dirty backup",
+      written({
+        ...example,
+        verdict: "dirty",
+        reasons: ["forced"],
+        files: { ...example.files, snapshot: { ...example.files.snapshot, name: "snapshot_2024-05-01_120000__POSSIBLY_DIRTY__.db" } },
+      }),
+      "files.resources.name",
+    ],
     ["a consistent verdict with reasons", written({ ...example, reasons: ["the operator revisions inside the snapshot are uncertain"] }), "reasons"],
     ["a dirty verdict without the reason its revisions give", written({ ...dirtyExample, reasons: ["forced"] }), "reasons[0]"],
-    ["a dirty verdict with an altered revision reason", written({ ...dirtyExample, reasons: [dirtyExample.reasons[0]!.replace("revision 4", "revision 5")] }), "reasons[0]"],
+    [
+      "a dirty verdict with an altered revision reason",
+      written({ ...dirtyExample, reasons: [dirtyExample.reasons[0]!.replace("revision 4", "revision 5")] }),
+      "reasons[0]",
+    ],
     ["an empty reason", written({ ...dirtyExample, reasons: [...dirtyExample.reasons, " "] }), "reasons[2]"],
     ["a repeated reason", written({ ...dirtyExample, reasons: [...dirtyExample.reasons, "forced", "forced"] }), "reasons[2]"],
-    ["a required resource among the skipped ones", written({ ...example, skippedOptional: [...example.skippedOptional, { operand: "etcd", kind: "configmap", name: "etcd-endpoints" }] }), "skippedOptional[1]"],
-    ["a skipped resource named twice", written({ ...example, skippedOptional: [...example.skippedOptional, ...example.skippedOptional] }), "skippedOptional[1]"],
-    ["a file of a skipped resource", written({ ...example, skippedOptional: [{ operand: "etcd", kind: "configmap", name: "etcd-scripts" }] }), "entries[1].path"],
+    [
+      "a required resource among the skipped ones",
+      written({ ...example, skippedOptional: [...example.skippedOptional, { operand: "etcd", kind: "configmap", name: "etcd-endpoints" }] }),
+      "skippedOptional[1]",
+    ],
+    [
+      "a skipped resource named twice",
+      written({ ...example, skippedOptional: [...example.skippedOptional, ...example.skippedOptional] }),
+      "skippedOptional[1]",
+    ],
+    [
+      "a file of a skipped resource",
+      written({ ...example, skippedOptional: [{ operand: "etcd", kind: "configmap", name: "etcd-scripts" }] }),
+      "entries[1].path",
+    ],
     ["a format 2 manifest without its digest", set(["manifestSha256"], undefined), "manifestSha256"],
     ["a format 1 manifest with a digest", set(["formatVersion"], 1), "manifestSha256"],
     ["a digest that is not the content's", written(example).replace(/"manifestSha256": "[0-9a-f]+"/, `"manifestSha256": "${sha("f")}"`), "manifestSha256"],
@@ -240,7 +297,7 @@ describe("encodeBackupManifest / decodeBackupManifest", () => {
       const paths: Array<Array<string | number>> = []
       const walk = (v: unknown, path: Array<string | number>) => {
         if (path.length > 0) paths.push(path)
-        if (Array.isArray(v)) v.forEach((c, i) => walk(c, [...path, i]))
+        if (Array.isArray(v)) for (const [i, c] of v.entries()) walk(c, [...path, i])
         else if (v !== null && typeof v === "object") for (const [k, c] of Object.entries(v)) walk(c, [...path, k])
       }
       walk(m, [])

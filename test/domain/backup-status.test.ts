@@ -1,20 +1,11 @@
 import { fc, test } from "@fast-check/vitest"
 import { Result, Schema } from "effect"
 import { describe, expect, it } from "vitest"
-import {
-  BackupStatus,
-  decodeBackupStatus,
-  encodeBackupStatus,
-  type BackupStatusData,
-} from "../../src/domain/backup-status.ts"
+import { BackupStatus, decodeBackupStatus, encodeBackupStatus, type BackupStatusData } from "../../src/domain/backup-status.ts"
 import { operandList } from "../../src/domain/operands.ts"
 import { formatRfc3339Utc } from "../../src/domain/rfc3339.ts"
 import { instantArb, maxInt32, revisionSetArb } from "./arbitraries.ts"
-
-const failure = <A, E>(r: Result.Result<A, E>): E => {
-  if (Result.isSuccess(r)) throw new Error(`expected a failure, got ${JSON.stringify(r.success)}`)
-  return r.failure
-}
+import { failure } from "../support/result-failure.ts"
 
 const seed = {
   status: "Complete",
@@ -106,7 +97,11 @@ describe("malformed backup-status data", () => {
     ["a two-key item", { ...seed, revisions: `- etcd: "3"\n  kubeApiserver: "7"\n${revisionLines().split("\n").slice(2).join("\n")}` }, "revisions[0]"],
     ["a scalar item", { ...seed, revisions: `- etcd\n${revisionLines()}` }, "revisions[0]"],
     ["an unknown operand key", { ...seed, revisions: `${revisionLines()}\n- openshiftApiserver: "4"` }, "revisions[4].openshiftApiserver"],
-    ["an operand name instead of its status key", { ...seed, revisions: revisionLines().replace("kubeApiserver", "kube-apiserver") }, "revisions[1].kube-apiserver"],
+    [
+      "an operand name instead of its status key",
+      { ...seed, revisions: revisionLines().replace("kubeApiserver", "kube-apiserver") },
+      "revisions[1].kube-apiserver",
+    ],
     ["a repeated operand", { ...seed, revisions: `${revisionLines()}\n- etcd: "4"` }, "revisions[4].etcd"],
     ["a non-numeric revision", { ...seed, revisions: revisionLines().replace('"3"', '"three"') }, "revisions[0].etcd"],
     ["revision zero", { ...seed, revisions: revisionLines().replace('"3"', '"0"') }, "revisions[0].etcd"],
@@ -129,38 +124,39 @@ describe("malformed backup-status data", () => {
   })
 
   /** A valid encoding with one generated defect, and the key the error must name. */
-  const defectArb: fc.Arbitrary<{ data: Record<string, unknown>; key: string }> = fc
-    .tuple(statusArb, fc.integer({ min: 0, max: 3 }))
-    .chain(([status, i]) => {
-      const data: Record<string, unknown> = { ...encodeBackupStatus(status) }
-      const lines = (data["revisions"] as string).trimEnd().split("\n")
-      const statusKey = operandList()[i]!.statusKey
-      const withLine = (line: string) => lines.map((l, j) => (j === i ? line : l)).join("\n")
-      const nonRevision = fc.oneof(
-        fc.string({ maxLength: 8 }).filter((s) => !/^[0-9]+$/.test(s) || Number(s) < 1 || Number(s) > maxInt32),
-        fc.integer({ min: -1000, max: 0 }).map(String),
-        fc.double({ noInteger: true, noNaN: true, noDefaultInfinity: true }).map(String),
-      )
-      return fc.oneof(
-        fc.string({ maxLength: 10 }).filter((s) => !["Pending", "Complete", "Failed"].includes(s)).map((s) => ({ data: { ...data, status: s }, key: "status" })),
-        fc.constant({ data: { ...data, status: undefined }, key: "status" }),
-        fc.constant({ data: { ...data, revisions: undefined }, key: "revisions" }),
-        nonRevision.map((v) => ({ data: { ...data, revisions: withLine(`- ${statusKey}: ${JSON.stringify(v)}`) }, key: `revisions[${i}].${statusKey}` })),
-        fc
-          .stringMatching(/^[a-zA-Z][a-zA-Z0-9]{0,15}$/)
-          .filter((k) => !operandList().some((o) => o.statusKey === k))
-          .map((k) => ({ data: { ...data, revisions: withLine(`- ${k}: "1"`) }, key: `revisions[${i}].${k}` })),
-        fc.constant({ data: { ...data, revisions: lines.filter((_, j) => j !== i).join("\n") }, key: "revisions" }),
-        fc.constant({ data: { ...data, revisions: [...lines, lines[i]].join("\n") }, key: `revisions[4].${statusKey}` }),
-        fc
-          .tuple(fc.constantFrom("lastRenderTime", "lastBackupTime"), fc.string({ maxLength: 25 }))
-          .filter(([, v]) => !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(v))
-          .map(([k, v]) => ({ data: { ...data, [k]: v }, key: k })),
-        fc
-          .tuple(fc.constantFrom("status", "revisions", "lastRenderTime", "lastBackupTime", "message"), fc.oneof(fc.integer(), fc.constant(null), fc.boolean()))
-          .map(([k, v]) => ({ data: { ...data, [k]: v }, key: k })),
-      )
-    })
+  const defectArb: fc.Arbitrary<{ data: Record<string, unknown>; key: string }> = fc.tuple(statusArb, fc.integer({ min: 0, max: 3 })).chain(([status, i]) => {
+    const data: Record<string, unknown> = { ...encodeBackupStatus(status) }
+    const lines = (data.revisions as string).trimEnd().split("\n")
+    const statusKey = operandList()[i]!.statusKey
+    const withLine = (line: string) => lines.map((l, j) => (j === i ? line : l)).join("\n")
+    const nonRevision = fc.oneof(
+      fc.string({ maxLength: 8 }).filter((s) => !/^[0-9]+$/.test(s) || Number(s) < 1 || Number(s) > maxInt32),
+      fc.integer({ min: -1000, max: 0 }).map(String),
+      fc.double({ noInteger: true, noNaN: true, noDefaultInfinity: true }).map(String),
+    )
+    return fc.oneof(
+      fc
+        .string({ maxLength: 10 })
+        .filter((s) => !["Pending", "Complete", "Failed"].includes(s))
+        .map((s) => ({ data: { ...data, status: s }, key: "status" })),
+      fc.constant({ data: { ...data, status: undefined }, key: "status" }),
+      fc.constant({ data: { ...data, revisions: undefined }, key: "revisions" }),
+      nonRevision.map((v) => ({ data: { ...data, revisions: withLine(`- ${statusKey}: ${JSON.stringify(v)}`) }, key: `revisions[${i}].${statusKey}` })),
+      fc
+        .stringMatching(/^[a-zA-Z][a-zA-Z0-9]{0,15}$/)
+        .filter((k) => !operandList().some((o) => o.statusKey === k))
+        .map((k) => ({ data: { ...data, revisions: withLine(`- ${k}: "1"`) }, key: `revisions[${i}].${k}` })),
+      fc.constant({ data: { ...data, revisions: lines.filter((_, j) => j !== i).join("\n") }, key: "revisions" }),
+      fc.constant({ data: { ...data, revisions: [...lines, lines[i]].join("\n") }, key: `revisions[4].${statusKey}` }),
+      fc
+        .tuple(fc.constantFrom("lastRenderTime", "lastBackupTime"), fc.string({ maxLength: 25 }))
+        .filter(([, v]) => !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(v))
+        .map(([k, v]) => ({ data: { ...data, [k]: v }, key: k })),
+      fc
+        .tuple(fc.constantFrom("status", "revisions", "lastRenderTime", "lastBackupTime", "message"), fc.oneof(fc.integer(), fc.constant(null), fc.boolean()))
+        .map(([k, v]) => ({ data: { ...data, [k]: v }, key: k })),
+    )
+  })
 
   test.prop([defectArb], { numRuns: 600 })("every generated defect yields BackupStatusInvalid naming its key", ({ data, key }) => {
     const error = failure(decodeBackupStatus(data))
@@ -168,14 +164,13 @@ describe("malformed backup-status data", () => {
     expect(error.key).toBe(key)
   })
 
-  test.prop([fc.dictionary(fc.constantFrom("status", "revisions", "lastRenderTime", "lastBackupTime", "message", "x"), fc.string({ maxLength: 60 }))], { numRuns: 500 })(
-    "any string data decodes or fails with a typed error, never throws",
-    (data: BackupStatusData) => {
-      const r = decodeBackupStatus(data)
-      if (Result.isFailure(r)) expect(r.failure._tag).toBe("BackupStatusInvalid")
-      else expect(decodeBackupStatus(encodeBackupStatus(r.success))).toEqual(r)
-    },
-  )
+  test.prop([fc.dictionary(fc.constantFrom("status", "revisions", "lastRenderTime", "lastBackupTime", "message", "x"), fc.string({ maxLength: 60 }))], {
+    numRuns: 500,
+  })("any string data decodes or fails with a typed error, never throws", (data: BackupStatusData) => {
+    const r = decodeBackupStatus(data)
+    if (Result.isFailure(r)) expect(r.failure._tag).toBe("BackupStatusInvalid")
+    else expect(decodeBackupStatus(encodeBackupStatus(r.success))).toEqual(r)
+  })
 
   it("writes times it reads back exactly", () => {
     const t = Date.UTC(2024, 1, 29, 23, 59, 59, 1)

@@ -16,30 +16,19 @@ const key32b = new Uint8Array(32).fill(0xb2)
 const key16 = new Uint8Array(16).fill(0xc3)
 
 // The shape OpenShift's encryption controllers write: one entry per resource, numbered keys, identity last.
+/** One `resources` entry: `provider` with the named keys, identity last. */
+const entry = (resource: string, provider: string, keys: ReadonlyArray<readonly [name: string, key: Uint8Array]>) =>
+  `- resources:\n  - ${resource}\n  providers:\n  - ${provider}:\n      keys:\n${keys.map(([name, key]) => `      - name: "${name}"\n        secret: ${b64(key)}\n`).join("")}  - identity: {}\n`
 const openshiftYaml = `apiVersion: apiserver.config.k8s.io/v1
 kind: EncryptionConfiguration
 resources:
-- resources:
-  - configmaps
-  providers:
-  - aesgcm:
-      keys:
-      - name: "4"
-        secret: ${b64(key32a)}
-      - name: "3"
-        secret: ${b64(key16)}
-  - identity: {}
-- resources:
-  - secrets
-  providers:
-  - aescbc:
-      keys:
-      - name: "2"
-        secret: ${b64(key32b)}
-      - name: "1"
-        secret: ${b64(key32a)}
-  - identity: {}
-`
+${entry("configmaps", "aesgcm", [
+  ["4", key32a],
+  ["3", key16],
+])}${entry("secrets", "aescbc", [
+  ["2", key32b],
+  ["1", key32a],
+])}`
 
 const decoded = (text: string): EncryptionConfiguration => Result.getOrThrow(decodeEncryptionConfiguration(text))
 const failure = (text: string) => {
@@ -63,7 +52,12 @@ describe("decodeEncryptionConfiguration", () => {
     const json = JSON.stringify({
       kind: "EncryptionConfig",
       apiVersion: "v1",
-      resources: [{ resources: ["secrets"], providers: [{ secretbox: { keys: [{ name: "k", secret: b64(key32a) }] } }, { kms: { name: "vault", endpoint: "unix:///kms.sock" } }] }],
+      resources: [
+        {
+          resources: ["secrets"],
+          providers: [{ secretbox: { keys: [{ name: "k", secret: b64(key32a) }] } }, { kms: { name: "vault", endpoint: "unix:///kms.sock" } }],
+        },
+      ],
     })
     const providers = decoded(json).resources[0]!.providers
     expect(providers.map((p) => p._tag)).toEqual(["secretbox", "kms"])
@@ -106,7 +100,7 @@ resources:
       "resources[1].resources",
       "resources[1].providers",
     ])
-    expect(error.message).toContain("resources[0].providers[0].aescbc.keys[0].secret of key \"short\" decodes to 20 bytes; aescbc takes 16, 24 or 32")
+    expect(error.message).toContain('resources[0].providers[0].aescbc.keys[0].secret of key "short" decodes to 20 bytes; aescbc takes 16, 24 or 32')
     expect(error.message).toContain("resources[0].providers[1] names 2 providers (aesgcm, identity)")
     expect(error.message).toMatch(/^kube-apiserver-pod-7\/secrets\/encryption-config\/encryption-config: /)
   })
@@ -115,7 +109,9 @@ resources:
     ["secretbox with a 16-byte key", `secretbox: {keys: [{name: a, secret: ${b64(key16)}}]}`, "secretbox takes 32"],
     ["aesgcm with a 31-byte key", `aesgcm: {keys: [{name: a, secret: ${b64(new Uint8Array(31))}}]}`, "aesgcm takes 16, 24 or 32"],
   ])("checks key sizes: %s", (_what, provider, expected) => {
-    const error = failure(`apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources: [secrets]\n  providers:\n  - ${provider}\n`)
+    const error = failure(
+      `apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources: [secrets]\n  providers:\n  - ${provider}\n`,
+    )
     expect(error.message).toContain(expected)
   })
 

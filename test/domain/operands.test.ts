@@ -17,11 +17,7 @@ import {
   encodeResourceOverrides,
 } from "../../src/domain/operands.ts"
 import { dnsSubdomainArb, operandArb } from "./arbitraries.ts"
-
-const failure = <A, E>(r: Result.Result<A, E>): E => {
-  if (Result.isSuccess(r)) throw new Error(`expected a failure, got ${JSON.stringify(r.success)}`)
-  return r.failure
-}
+import { failure } from "../support/result-failure.ts"
 
 describe("the default operand table", () => {
   it("lists the four operands in init-container order", () => {
@@ -135,10 +131,26 @@ describe("decodeResourceOverrides", () => {
     ["an unknown resource key", '{"operands": {"etcd": {"secrets": [{"name": "a", "optional": true, "kind": "x"}]}}}', "operands.etcd.secrets[0].kind"],
     ["an upper-case name", '{"operands": {"etcd": {"secrets": [{"name": "Etcd", "optional": true}]}}}', "operands.etcd.secrets[0].name"],
     ["a path as a name", '{"operands": {"etcd": {"secrets": [{"name": "../../etc", "optional": true}]}}}', "operands.etcd.secrets[0].name"],
-    ["a repeated name", '{"operands": {"etcd": {"secrets": [{"name": "a", "optional": true}, {"name": "a", "optional": false}]}}}', "operands.etcd.secrets[1].name"],
-    ["a name too long for its revision suffix", JSON.stringify({ operands: { etcd: { secrets: [{ name: "a".repeat(maxResourceNameLength + 1), optional: true }] } } }), "operands.etcd.secrets[0].name"],
-    ["a ConfigMap list without the pod ConfigMap", '{"operands": {"kube-scheduler": {"configMaps": [{"name": "config", "optional": false}]}}}', "operands.kube-scheduler.configMaps"],
-    ["the pod ConfigMap marked optional", JSON.stringify({ operands: { etcd: { configMaps: [{ ...podCm("etcd"), optional: true }] } } }), "operands.etcd.configMaps"],
+    [
+      "a repeated name",
+      '{"operands": {"etcd": {"secrets": [{"name": "a", "optional": true}, {"name": "a", "optional": false}]}}}',
+      "operands.etcd.secrets[1].name",
+    ],
+    [
+      "a name too long for its revision suffix",
+      JSON.stringify({ operands: { etcd: { secrets: [{ name: "a".repeat(maxResourceNameLength + 1), optional: true }] } } }),
+      "operands.etcd.secrets[0].name",
+    ],
+    [
+      "a ConfigMap list without the pod ConfigMap",
+      '{"operands": {"kube-scheduler": {"configMaps": [{"name": "config", "optional": false}]}}}',
+      "operands.kube-scheduler.configMaps",
+    ],
+    [
+      "the pod ConfigMap marked optional",
+      JSON.stringify({ operands: { etcd: { configMaps: [{ ...podCm("etcd"), optional: true }] } } }),
+      "operands.etcd.configMaps",
+    ],
   ])("refuses %s, naming the key", (_what, text, key) => {
     const error = failure(decodeResourceOverrides(text))
     expect(error._tag).toBe("ResourceOverridesInvalid")
@@ -148,27 +160,29 @@ describe("decodeResourceOverrides", () => {
   })
 
   /** A valid document with one defect planted at a known key. */
-  const defectArb = fc.tuple(overridesArb, operandArb, fc.constantFrom("configMaps", "secrets"), fc.integer({ min: 0, max: 4 })).chain(([overrides, operand, list, at]) =>
-    fc
-      .constantFrom<[string, unknown, string]>(
-        ["name", "UPPER", "name"],
-        ["name", "", "name"],
-        ["name", 7, "name"],
-        ["name", "a/b", "name"],
-        ["name", "-a", "name"],
-        ["optional", "true", "optional"],
-        ["optional", null, "optional"],
-        ["extra", 1, "extra"],
-      )
-      .map(([field, value, keyField]) => {
-        const base = list === "configMaps" ? [podCm(operand)] : []
-        const filler = Array.from({ length: at }, (_, i) => ({ name: `filler-${i}`, optional: true }))
-        const items: Array<Record<string, unknown>> = [...base, ...filler, { name: "target", optional: true, [field]: value }]
-        const index = items.length - 1
-        const document = { operands: { ...overrides.operands, [operand]: { [list]: items } } }
-        return { document, key: `operands.${operand}.${list}[${index}].${keyField}` }
-      }),
-  )
+  const defectArb = fc
+    .tuple(overridesArb, operandArb, fc.constantFrom("configMaps", "secrets"), fc.integer({ min: 0, max: 4 }))
+    .chain(([overrides, operand, list, at]) =>
+      fc
+        .constantFrom<[string, unknown, string]>(
+          ["name", "UPPER", "name"],
+          ["name", "", "name"],
+          ["name", 7, "name"],
+          ["name", "a/b", "name"],
+          ["name", "-a", "name"],
+          ["optional", "true", "optional"],
+          ["optional", null, "optional"],
+          ["extra", 1, "extra"],
+        )
+        .map(([field, value, keyField]) => {
+          const base = list === "configMaps" ? [podCm(operand)] : []
+          const filler = Array.from({ length: at }, (_, i) => ({ name: `filler-${i}`, optional: true }))
+          const items: Array<Record<string, unknown>> = [...base, ...filler, { name: "target", optional: true, [field]: value }]
+          const index = items.length - 1
+          const document = { operands: { ...overrides.operands, [operand]: { [list]: items } } }
+          return { document, key: `operands.${operand}.${list}[${index}].${keyField}` }
+        }),
+    )
 
   test.prop([defectArb], { numRuns: 200 })("every planted defect is refused with its key, never thrown", ({ document, key }) => {
     for (const text of [JSON.stringify(document), YAML.stringify(document)]) {

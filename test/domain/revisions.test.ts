@@ -16,11 +16,8 @@ import {
   revisionSetsEqual,
 } from "../../src/domain/revisions.ts"
 import { operandArb, revisionArb, revisionSetArb } from "./arbitraries.ts"
+import { failure } from "../support/result-failure.ts"
 
-const failure = <A, E>(r: Result.Result<A, E>): E => {
-  if (Result.isSuccess(r)) throw new Error(`expected a failure, got ${JSON.stringify(r.success)}`)
-  return r.failure
-}
 const cr = (latestAvailableRevision: unknown) => ({ apiVersion: "operator.openshift.io/v1", kind: "Etcd", status: { latestAvailableRevision } })
 
 describe("RevisionSet", () => {

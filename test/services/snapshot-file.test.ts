@@ -1,18 +1,24 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
-import { constants, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { constants, existsSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { open } from "node:fs/promises"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { randomBytes } from "node:crypto"
-import { afterEach, beforeEach } from "vitest"
+import { beforeEach } from "vitest"
 import { alignedBuffer, createSnapshotFile, directAlignment } from "../../src/services/snapshot-file.ts"
+import { tempDir } from "../support/temp-dir.ts"
 
 let dir: string
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "cb-snapshot-file-"))
+  dir = tempDir("snapshot-file")
 })
-afterEach(() => rmSync(dir, { recursive: true, force: true }))
+
+/** A snapshot file created (direct I/O or not) at `snap.db.part` in the test's directory. */
+const created = (direct: boolean) =>
+  Effect.gen(function* () {
+    const path = join(dir, "snap.db.part")
+    return { path, file: yield* createSnapshotFile(path, { direct }) }
+  })
 
 const failureOf = <A, E>(exit: Exit.Exit<A, E>) => {
   assert.isTrue(Exit.isFailure(exit))
@@ -25,8 +31,7 @@ describe("createSnapshotFile", () => {
   it.effect("opens with direct I/O where the filesystem takes it: aligned writes, then truncate, give the exact bytes", () =>
     Effect.scoped(
       Effect.gen(function* () {
-        const path = join(dir, "snap.db.part")
-        const file = yield* createSnapshotFile(path, { direct: true })
+        const { path, file } = yield* created(true)
         assert.isTrue(file.direct)
         assert.strictEqual(statSync(path).mode & 0o777, 0o600)
         const data = randomBytes(3 * directAlignment - 100)
@@ -46,8 +51,7 @@ describe("createSnapshotFile", () => {
   it.effect("a direct file really bypasses the cache: the kernel refuses an unaligned write, and the error names the file", () =>
     Effect.scoped(
       Effect.gen(function* () {
-        const path = join(dir, "snap.db.part")
-        const file = yield* createSnapshotFile(path, { direct: true })
+        const { path, file } = yield* created(true)
         const error = failureOf(yield* Effect.exit(file.writeAt(alignedBuffer(directAlignment).subarray(0, 100), 0)))
         assert.strictEqual(error._tag, "BackupFileError")
         assert.match(error.message, new RegExp(`^cannot write ${path}: EINVAL: .*\\(the filesystem refused a direct write: run with --no-direct-io\\)$`))
@@ -118,8 +122,7 @@ describe("createSnapshotFile", () => {
   it.effect("without direct I/O the file is buffered and takes writes of any size", () =>
     Effect.scoped(
       Effect.gen(function* () {
-        const path = join(dir, "snap.db.part")
-        const file = yield* createSnapshotFile(path, { direct: false })
+        const { path, file } = yield* created(false)
         assert.isFalse(file.direct)
         yield* file.writeAt(Buffer.from("abc"), 0)
         yield* file.writeAt(Buffer.from("de"), 3)

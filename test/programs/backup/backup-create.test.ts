@@ -238,38 +238,39 @@ describe("backup-create (after backup-resources on the OpenShift fixtures)", () 
     }),
   )
 
-  it.effect("a snapshot changed after backup-init is refused and nothing is written", () =>
+  it.effect.each<{ readonly name: string; readonly spoil: (backupDir: string, snapshot: Buffer) => void; readonly tag: string; readonly says: string }>([
+    {
+      name: "a snapshot changed after backup-init is refused and nothing is written",
+      spoil: (backupDir, snapshot) => {
+        const damaged = Buffer.from(snapshot)
+        damaged[100] = damaged[100]! ^ 0xff
+        writeFileSync(join(backupDir, snapshotName), damaged)
+      },
+      tag: "SnapshotFileMismatch",
+      says: "is not the snapshot backup-init recorded",
+    },
+    {
+      name: "a staged file changed after backup-resources is refused, and no tarball or manifest is left",
+      spoil: (backupDir) => {
+        const victim = join(backupDir, ".cluster-backup/staging/static-pod-resources/kube-scheduler-pod-6/configmaps/config/config.yaml")
+        writeFileSync(victim, `${readFileSync(victim, "utf8")}# edited\n`)
+      },
+      tag: "StagingAreaChanged",
+      says: "static-pod-resources/kube-scheduler-pod-6/configmaps/config/config.yaml changed after backup-resources wrote it",
+    },
+    {
+      name: "anything outside the requested revisions' layout in the staging area is refused",
+      spoil: (backupDir) => writeFileSync(join(backupDir, ".cluster-backup/staging/static-pod-resources/kube-scheduler-pod-6/notes.txt"), "stray"),
+      tag: "TarballSourceRefused",
+      says: "notes.txt",
+    },
+  ])("$name", ({ spoil, tag, says }) =>
     Effect.gen(function* () {
       const { backupDir, snapshot } = yield* prepared()
-      const damaged = Buffer.from(snapshot.bytes)
-      damaged[100] = damaged[100]! ^ 0xff
-      writeFileSync(join(backupDir, snapshotName), damaged)
+      spoil(backupDir, snapshot.bytes)
       const error = failureOf(yield* create(backupDir))
-      assert.strictEqual(error._tag, "SnapshotFileMismatch")
-      assert.include(error.message, "is not the snapshot backup-init recorded")
-      assert.deepStrictEqual(listing(backupDir), [".cluster-backup", snapshotName])
-    }),
-  )
-
-  it.effect("a staged file changed after backup-resources is refused, and no tarball or manifest is left", () =>
-    Effect.gen(function* () {
-      const { backupDir } = yield* prepared()
-      const victim = join(backupDir, ".cluster-backup/staging/static-pod-resources/kube-scheduler-pod-6/configmaps/config/config.yaml")
-      writeFileSync(victim, `${readFileSync(victim, "utf8")}# edited\n`)
-      const error = failureOf(yield* create(backupDir))
-      assert.strictEqual(error._tag, "StagingAreaChanged")
-      assert.include(error.message, "static-pod-resources/kube-scheduler-pod-6/configmaps/config/config.yaml changed after backup-resources wrote it")
-      assert.deepStrictEqual(listing(backupDir), [".cluster-backup", snapshotName])
-    }),
-  )
-
-  it.effect("anything outside the requested revisions' layout in the staging area is refused", () =>
-    Effect.gen(function* () {
-      const { backupDir } = yield* prepared()
-      writeFileSync(join(backupDir, ".cluster-backup/staging/static-pod-resources/kube-scheduler-pod-6/notes.txt"), "stray")
-      const error = failureOf(yield* create(backupDir))
-      assert.strictEqual(error._tag, "TarballSourceRefused")
-      assert.include(error.message, "notes.txt")
+      assert.strictEqual(error._tag, tag)
+      assert.include(error.message, says)
       assert.deepStrictEqual(listing(backupDir), [".cluster-backup", snapshotName])
     }),
   )

@@ -258,47 +258,52 @@ describe("backup-init (in-memory etcd)", () => {
     }).pipe(Effect.provide(NodeServices.layer)),
   )
 
-  it.effect("a corrupted stream fails with SnapshotHashMismatch and leaves no snapshot file", () =>
+  it.effect.each<{
+    readonly stream: string
+    readonly fault: NonNullable<ReturnType<typeof member>["snapshotFault"]>
+    readonly tag: string
+    readonly says: (message: string) => void
+    readonly noRecord: boolean
+  }>([
+    {
+      stream: "a corrupted stream",
+      fault: { kind: "corrupt", atByte: 150_000 },
+      tag: "SnapshotHashMismatch",
+      says: (message) =>
+        assert.match(
+          message,
+          /^the snapshot's sha256 trailer \([0-9a-f]{64}\) does not match the sha256 of its 200000 database bytes \([0-9a-f]{64}\): the stream was truncated or corrupted; take the backup again\.$/,
+        ),
+      noRecord: true,
+    },
+    {
+      stream: "a truncated stream",
+      fault: { kind: "truncate", atByte: 123_456 },
+      tag: "SnapshotHashMismatch",
+      says: (message) => assert.include(message, "does not match the sha256 of its 123424 database bytes"),
+      noRecord: false,
+    },
+    {
+      stream: "a stream that breaks off",
+      fault: { kind: "fail", atByte: 65_536 },
+      tag: "EtcdSnapshotFailed",
+      says: (message) =>
+        assert.strictEqual(
+          message,
+          "the snapshot stream from etcd at https://etcd.simulated:2379 broke off after 65536 bytes (Connection dropped): check that the etcd member is running and reachable, then take the backup again.",
+        ),
+      noRecord: true,
+    },
+  ])("$stream fails with $tag and leaves no snapshot file", ({ fault, tag, says, noRecord }) =>
     Effect.gen(function* () {
       const m = member()
-      m.snapshotFault = { kind: "corrupt", atByte: 150_000 }
+      m.snapshotFault = fault
       const { exit, backupDir } = yield* runInit({ member: m })
       const error = failureOf(exit)
-      assert.strictEqual(error._tag, "SnapshotHashMismatch")
-      assert.match(
-        error.message,
-        /^the snapshot's sha256 trailer \([0-9a-f]{64}\) does not match the sha256 of its 200000 database bytes \([0-9a-f]{64}\): the stream was truncated or corrupted; take the backup again\.$/,
-      )
+      assert.strictEqual(error._tag, tag)
+      says(error.message)
       assert.deepStrictEqual(listing(backupDir), [])
-      assert.isFalse(recordExists(backupDir))
-    }).pipe(Effect.provide(NodeServices.layer)),
-  )
-
-  it.effect("a truncated stream fails with SnapshotHashMismatch and leaves no snapshot file", () =>
-    Effect.gen(function* () {
-      const m = member()
-      m.snapshotFault = { kind: "truncate", atByte: 123_456 }
-      const { exit, backupDir } = yield* runInit({ member: m })
-      const error = failureOf(exit)
-      assert.strictEqual(error._tag, "SnapshotHashMismatch")
-      assert.include(error.message, "does not match the sha256 of its 123424 database bytes")
-      assert.deepStrictEqual(listing(backupDir), [])
-    }).pipe(Effect.provide(NodeServices.layer)),
-  )
-
-  it.effect("a stream that breaks off fails with EtcdSnapshotFailed and leaves no snapshot file", () =>
-    Effect.gen(function* () {
-      const m = member()
-      m.snapshotFault = { kind: "fail", atByte: 65_536 }
-      const { exit, backupDir } = yield* runInit({ member: m })
-      const error = failureOf(exit)
-      assert.strictEqual(error._tag, "EtcdSnapshotFailed")
-      assert.strictEqual(
-        error.message,
-        "the snapshot stream from etcd at https://etcd.simulated:2379 broke off after 65536 bytes (Connection dropped): check that the etcd member is running and reachable, then take the backup again.",
-      )
-      assert.deepStrictEqual(listing(backupDir), [])
-      assert.isFalse(recordExists(backupDir))
+      if (noRecord) assert.isFalse(recordExists(backupDir))
     }).pipe(Effect.provide(NodeServices.layer)),
   )
 

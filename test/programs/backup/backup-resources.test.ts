@@ -29,6 +29,15 @@ const failureOf = <A, E>(exit: Exit.Exit<A, E>) => {
 }
 
 /** Nothing under a final name: no staged directory of the operand, no record, nothing left in building/. */
+/** backup-resources for `operand` on the simulated `cluster`, in a fresh backup directory: its typed failure, once nothing of the operand is staged. */
+const refusal = (cluster: SimulatedCluster, operand: OperandName) =>
+  Effect.gen(function* () {
+    const backupDir = join(yield* scopedTempDir("res"), "backup")
+    const error = failureOf(yield* run(backupDir, SimulatedKube.inMemory(cluster), operand))
+    assertNothingStaged(backupDir, operand)
+    return error
+  })
+
 const assertNothingStaged = (backupDir: string, operand: OperandName) => {
   const spr = join(staged(backupDir), "static-pod-resources")
   const own = existsSync(spr) ? [...walk(spr).keys()].filter((p) => p.startsWith(`${operandList().find((o) => o.name === operand)!.podConfigMap}-`)) : []
@@ -232,11 +241,9 @@ describe("backup-resources (simulated cluster, OpenShift fixtures)", () => {
       // The simulated API accepts "..data" (a valid config-key pattern); Kubernetes does not.
       const cm = cluster.get(configMapType, "openshift-kube-scheduler", "config-6")!
       replaceObject(cluster, configMapType, { ...cm, data: { ...(cm.data as object), "..data": "x" } })
-      const backupDir = join(yield* scopedTempDir("res"), "backup")
-      const error = failureOf(yield* run(backupDir, SimulatedKube.inMemory(cluster), "kube-scheduler"))
+      const error = yield* refusal(cluster, "kube-scheduler")
       assert.strictEqual(error._tag, "RevisionContentRefused")
       assert.include(error.message, 'configmap openshift-kube-scheduler/config-6 cannot be backed up: data key "..data"')
-      assertNothingStaged(backupDir, "kube-scheduler")
     }),
   )
 
@@ -269,11 +276,9 @@ describe("backup-resources (simulated cluster, OpenShift fixtures)", () => {
       const pod = cluster.get(configMapType, "openshift-etcd", "etcd-pod-3")!
       const { "pod.yaml": _manifest, ...rest } = pod.data as Record<string, string>
       replaceObject(cluster, configMapType, { ...pod, data: rest })
-      const backupDir = join(yield* scopedTempDir("res"), "backup")
-      const error = failureOf(yield* run(backupDir, SimulatedKube.inMemory(cluster), "etcd"))
+      const error = yield* refusal(cluster, "etcd")
       assert.strictEqual(error._tag, "PodManifestMissing")
       assert.include(error.message, 'ConfigMap openshift-etcd/etcd-pod-3 has no "pod.yaml" key')
-      assertNothingStaged(backupDir, "etcd")
     }),
   )
 

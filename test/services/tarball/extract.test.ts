@@ -1,24 +1,11 @@
 import { execFileSync } from "node:child_process"
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { Effect, Exit, Fiber, Result } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { extractTarball, listTarball, writeTarball, type LayoutCheck } from "../../../src/services/tarball/tarball.ts"
 import { snapshotTree } from "../../support/hostile-tarballs.ts"
-
-let work: string
-let counter = 0
-beforeAll(() => {
-  work = mkdtempSync(join(tmpdir(), "tarball-extract-"))
-})
-afterAll(() => rmSync(work, { recursive: true, force: true }))
-
-const fresh = (name: string) => {
-  const dir = join(work, `${name}-${counter++}`)
-  mkdirSync(dir, { recursive: true })
-  return dir
-}
+import { tempDir } from "../../support/temp-dir.ts"
 
 const layout: LayoutCheck = (path) =>
   path === "static-pod-resources" || path.startsWith("static-pod-resources/") ? Result.succeed(path) : Result.fail({ message: "outside static-pod-resources" })
@@ -57,7 +44,7 @@ const expectInstalled = (target: string, tree: Tree = files) => {
 
 describe("extractTarball", () => {
   it("installs each revision directory in place, with the archived modes, and leaves no staging behind", async () => {
-    const dir = fresh("ok")
+    const dir = tempDir("ok")
     const archive = await archiveOf(dir)
     const target = join(dir, "etc-kubernetes")
     mkdirSync(join(target, "manifests"), { recursive: true })
@@ -72,7 +59,7 @@ describe("extractTarball", () => {
   })
 
   it("refuses to replace an existing revision directory and changes nothing", async () => {
-    const dir = fresh("exists")
+    const dir = tempDir("exists")
     const archive = await archiveOf(dir)
     const target = join(dir, "target")
     mkdirSync(join(target, "static-pod-resources/kube-scheduler-pod-5"), { recursive: true })
@@ -85,7 +72,7 @@ describe("extractTarball", () => {
   })
 
   it("moves an existing revision directory aside (kept intact) when asked", async () => {
-    const dir = fresh("aside")
+    const dir = tempDir("aside")
     const archive = await archiveOf(dir)
     const target = join(dir, "target")
     mkdirSync(join(target, "static-pod-resources/etcd-pod-3"), { recursive: true })
@@ -98,7 +85,7 @@ describe("extractTarball", () => {
   })
 
   it("refuses when the move-aside place is already taken, changing nothing", async () => {
-    const dir = fresh("aside-taken")
+    const dir = tempDir("aside-taken")
     const archive = await archiveOf(dir)
     const target = join(dir, "target")
     const aside = join(dir, "aside")
@@ -111,33 +98,29 @@ describe("extractTarball", () => {
   })
 
   it("undoes the renames already done when a later one fails", async () => {
-    const dir = fresh("rollback")
+    const dir = tempDir("rollback")
     const archive = await archiveOf(dir)
     const target = join(dir, "target")
     // kube-scheduler-pod-5 exists and must go aside onto another file system: rename fails (EXDEV)
     // after etcd-pod-3 was already installed.
     mkdirSync(join(target, "static-pod-resources/kube-scheduler-pod-5"), { recursive: true })
-    const aside = mkdtempSync("/dev/shm/aside-")
-    try {
-      expect(statSync(aside).dev).not.toBe(statSync(target).dev)
-      const before = snapshotTree(dir)
-      const error = await Effect.runPromise(Effect.flip(extractTarball({ archive, target, layout, moveExistingTo: aside })))
-      expect(error).toMatchObject({ _tag: "TarballIoFailed", operation: "rename", code: "EXDEV" })
-      expect(snapshotTree(dir)).toEqual(before)
-      expect(readdirSync(aside)).toEqual([])
-    } finally {
-      rmSync(aside, { recursive: true, force: true })
-    }
+    const aside = tempDir("aside", "/dev/shm")
+    expect(statSync(aside).dev).not.toBe(statSync(target).dev)
+    const before = snapshotTree(dir)
+    const error = await Effect.runPromise(Effect.flip(extractTarball({ archive, target, layout, moveExistingTo: aside })))
+    expect(error).toMatchObject({ _tag: "TarballIoFailed", operation: "rename", code: "EXDEV" })
+    expect(snapshotTree(dir)).toEqual(before)
+    expect(readdirSync(aside)).toEqual([])
   })
 
   it("a missing archive is an I/O failure naming it", async () => {
-    const dir = fresh("missing")
+    const dir = tempDir("missing")
     const error = await Effect.runPromise(Effect.flip(listTarball(join(dir, "nope.tar.gz"))))
     expect(error).toMatchObject({ _tag: "TarballIoFailed", code: "ENOENT", path: join(dir, "nope.tar.gz") })
   })
 
   it("refuses a target that is not a directory", async () => {
-    const dir = fresh("no-target")
+    const dir = tempDir("no-target")
     const archive = await archiveOf(dir)
     const error = await Effect.runPromise(Effect.flip(extractTarball({ archive, target: join(dir, "missing"), layout })))
     expect(error).toMatchObject({ _tag: "TarballDestinationExists" })
@@ -145,7 +128,7 @@ describe("extractTarball", () => {
   })
 
   it.each([["gnu"], ["posix"], ["ustar"]])("reads archives made by GNU tar (--format=%s), long names included", async (format) => {
-    const dir = fresh(`gnu-${format}`)
+    const dir = tempDir(`gnu-${format}`)
     const source = join(dir, "src")
     const long = `static-pod-resources/kube-apiserver-pod-9/configmaps/${"c".repeat(60)}/${"k".repeat(60)}`
     // Plain ustar cannot hold a 120-byte file name: it gets the splittable long path only.
@@ -168,7 +151,7 @@ describe("extractTarball", () => {
   })
 
   it("removes the staging directory when interrupted mid-extraction", async () => {
-    const dir = fresh("interrupt")
+    const dir = tempDir("interrupt")
     const archive = await archiveOf(dir, { "static-pod-resources/etcd-pod-1/big": { content: Buffer.alloc(64 * 1024 * 1024), mode: 0o600 } })
     const target = join(dir, "target")
     mkdirSync(target)

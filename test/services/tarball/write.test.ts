@@ -1,26 +1,13 @@
 import { execFileSync, spawnSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { Effect, Exit, Fiber, Result } from "effect"
 import fc from "fast-check"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { listTarball, writeTarball, type ArchiveEntry } from "../../../src/services/tarball/tarball.ts"
 import { snapshotTree } from "../../support/hostile-tarballs.ts"
-
-let work: string
-let counter = 0
-beforeAll(() => {
-  work = mkdtempSync(join(tmpdir(), "tarball-write-"))
-})
-afterAll(() => rmSync(work, { recursive: true, force: true }))
-
-const fresh = (name: string) => {
-  const dir = join(work, `${name}-${counter++}`)
-  mkdirSync(dir)
-  return dir
-}
+import { tempDir } from "../../support/temp-dir.ts"
 
 interface TreeFile {
   readonly path: string
@@ -62,13 +49,19 @@ const gnuList = (archive: string) =>
     })
 
 const permissionsOf = (entry: ArchiveEntry) =>
-  entry.kind === "directory" ? "drwx------" : ({ 0o600: "-rw-------", 0o700: "-rwx------", 0o755: "-rwxr-xr-x" } as Record<number, string>)[entry.mode]
+  entry.kind === "directory"
+    ? "drwx------"
+    : new Map([
+        [0o600, "-rw-------"],
+        [0o700, "-rwx------"],
+        [0o755, "-rwxr-xr-x"],
+      ]).get(entry.mode)
 
 describe("writeTarball", () => {
   it("lists in GNU tar exactly as intended: relative paths in byte order, fixed modes, root owner", async () => {
-    const source = fresh("src")
+    const source = tempDir("src")
     writeTree(source, sampleTree)
-    const archive = join(fresh("out"), "static_kuberesources_2021-06-25_190035.tar.gz")
+    const archive = join(tempDir("out"), "static_kuberesources_2021-06-25_190035.tar.gz")
     const written = await write(source, archive)
 
     const listed = gnuList(archive)
@@ -96,24 +89,29 @@ describe("writeTarball", () => {
     expect(modes[`${pod}/`]).toBe("drwx------")
     expect(new Set(listed.map((l) => l.owner))).toEqual(new Set(["root/root"]))
     const numeric = execFileSync("tar", ["--numeric-owner", "-tzvf", archive], { encoding: "utf8" })
-    expect(numeric.split("\n").filter((l) => l !== "").every((l) => l.split(/\s+/)[1] === "0/0")).toBe(true)
+    expect(
+      numeric
+        .split("\n")
+        .filter((l) => l !== "")
+        .every((l) => l.split(/\s+/)[1] === "0/0"),
+    ).toBe(true)
     expect(execFileSync("tar", ["--full-time", "-tzvf", archive], { encoding: "utf8" })).toContain("2021-06-25 19:00:35")
   })
 
   it("GNU tar extracts byte-identical files", async () => {
-    const source = fresh("src")
+    const source = tempDir("src")
     writeTree(source, sampleTree)
-    const archive = join(fresh("out"), "a.tar.gz")
+    const archive = join(tempDir("out"), "a.tar.gz")
     await write(source, archive)
-    const extracted = fresh("gnu")
+    const extracted = tempDir("gnu")
     execFileSync("tar", ["-xzf", archive, "-C", extracted])
     for (const file of sampleTree) expect(readFileSync(join(extracted, file.path))).toEqual(file.content)
   })
 
   it("reports the archive's size and sha256 and each file's sha256, as the reader finds them", async () => {
-    const source = fresh("src")
+    const source = tempDir("src")
     writeTree(source, sampleTree)
-    const archive = join(fresh("out"), "a.tar.gz")
+    const archive = join(tempDir("out"), "a.tar.gz")
     const written = await write(source, archive)
     const listed = await Effect.runPromise(listTarball(archive))
     expect(written.bytes).toBe(readFileSync(archive).length)
@@ -123,12 +121,12 @@ describe("writeTarball", () => {
   })
 
   it("same content gives the same bytes, whatever the on-disk mtimes and creation order", async () => {
-    const a = fresh("src")
-    const b = fresh("src")
+    const a = tempDir("src")
+    const b = tempDir("src")
     writeTree(a, sampleTree)
     writeTree(b, [...sampleTree].reverse())
     for (const file of sampleTree) utimesSync(join(b, file.path), new Date(0), new Date(0))
-    const out = fresh("out")
+    const out = tempDir("out")
     const first = await write(a, join(out, "1.tar.gz"))
     const second = await write(b, join(out, "2.tar.gz"))
     expect(readFileSync(join(out, "1.tar.gz"))).toEqual(readFileSync(join(out, "2.tar.gz")))
@@ -138,20 +136,21 @@ describe("writeTarball", () => {
   })
 
   it("refuses a symbolic link in the staging directory and leaves no file behind", async () => {
-    const source = fresh("src")
+    const source = tempDir("src")
     writeTree(source, sampleTree)
     symlinkSync("/etc/passwd", join(source, pod, "configmaps", "config", "passwd"))
-    const out = fresh("out")
+    const out = tempDir("out")
     const error = await Effect.runPromise(Effect.flip(writeTarball({ source, destination: join(out, "a.tar.gz"), mtime })))
     expect(error).toMatchObject({ _tag: "TarballSourceRefused", reason: "not-regular-or-directory" })
     expect(readdirSync(out)).toEqual([])
   })
 
   it("refuses what the layout check refuses", async () => {
-    const source = fresh("src")
+    const source = tempDir("src")
     writeTree(source, [...sampleTree, { path: "etc/passwd", content: Buffer.from("x"), mode: 0o600 }])
-    const out = fresh("out")
-    const layout = (path: string) => (path.startsWith("static-pod-resources") ? Result.succeed(path) : Result.fail({ message: `${path} is outside static-pod-resources` }))
+    const out = tempDir("out")
+    const layout = (path: string) =>
+      path.startsWith("static-pod-resources") ? Result.succeed(path) : Result.fail({ message: `${path} is outside static-pod-resources` })
     const error = await Effect.runPromise(Effect.flip(writeTarball({ source, destination: join(out, "a.tar.gz"), mtime, layout })))
     expect(error).toMatchObject({ _tag: "TarballSourceRefused", reason: "layout" })
     expect(error.message).toContain("etc is outside static-pod-resources")
@@ -159,9 +158,9 @@ describe("writeTarball", () => {
   })
 
   it("never overwrites an existing archive", async () => {
-    const source = fresh("src")
+    const source = tempDir("src")
     writeTree(source, sampleTree)
-    const out = fresh("out")
+    const out = tempDir("out")
     writeFileSync(join(out, "a.tar.gz"), "precious")
     const flipped = await Effect.runPromise(Effect.flip(writeTarball({ source, destination: join(out, "a.tar.gz"), mtime })))
     expect(flipped).toMatchObject({ _tag: "TarballIoFailed", code: "EEXIST" })
@@ -170,9 +169,9 @@ describe("writeTarball", () => {
   })
 
   it("removes the .part file when interrupted mid-write", async () => {
-    const source = fresh("src")
+    const source = tempDir("src")
     writeTree(source, [{ path: `${pod}/big`, content: randomBytes(48 * 1024 * 1024), mode: 0o600 }])
-    const out = fresh("out")
+    const out = tempDir("out")
     const destination = join(out, "a.tar.gz")
     const exit = await Effect.runPromise(
       Effect.gen(function* () {
@@ -208,9 +207,9 @@ describe("writeTarball", () => {
       })
     await fc.assert(
       fc.asyncProperty(tree, async (files) => {
-        const source = fresh("prop")
+        const source = tempDir("prop")
         writeTree(source, files)
-        const out = fresh("prop-out")
+        const out = tempDir("prop-out")
         const written = await write(source, join(out, "1.tar.gz"))
         await write(source, join(out, "2.tar.gz"))
         expect(readFileSync(join(out, "1.tar.gz"))).toEqual(readFileSync(join(out, "2.tar.gz")))
@@ -221,7 +220,7 @@ describe("writeTarball", () => {
         const sorted = [...written.entries.map((e) => e.path)].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
         expect(written.entries.map((e) => e.path)).toEqual(sorted)
 
-        const extracted = fresh("prop-gnu")
+        const extracted = tempDir("prop-gnu")
         const run = spawnSync("tar", ["-xzf", join(out, "1.tar.gz"), "-C", extracted])
         expect(run.status).toBe(0)
         for (const file of files) expect(readFileSync(join(extracted, file.path))).toEqual(file.content)
