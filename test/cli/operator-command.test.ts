@@ -24,25 +24,29 @@ const waitFor = async (what: string, check: () => boolean | Promise<boolean>, ms
   }
 }
 
-/** `cluster-backup <args>` against a simulated OpenShift (fixture `seed`) behind a stub API server; close the server when done. */
-const startOperator = async (seed: number, args: (kubeconfig: string) => ReadonlyArray<string>, stdio: "pipe" | "ignore" = "ignore") => {
+/**
+ * `cluster-backup [global] operator --kubeconfig K --metrics-port 0 <args>` against a simulated OpenShift (fixture `seed`)
+ * behind a stub API server; close the server when done.
+ */
+const startOperator = async (seed: number, args: ReadonlyArray<string>, options: { global?: ReadonlyArray<string>; stdio?: "pipe" | "ignore" } = {}) => {
+  const stdio = options.stdio ?? "ignore"
   const cluster = makeSimulatedCluster()
   Result.getOrThrow(openShiftFixture({ seed }).load(cluster))
   const server = await startSimulatedApiServer(cluster)
   const kubeconfig = join(dir, `kubeconfig-${seed}`)
   await Effect.runPromise(writeKubeconfig(kubeconfig, server))
-  const child = spawn(process.execPath, [cliEntry, ...args(kubeconfig)], { stdio: ["ignore", stdio, stdio] })
+  const argv = [cliEntry, ...(options.global ?? []), "operator", "--kubeconfig", kubeconfig, "--metrics-port", "0", ...args]
+  const child = spawn(process.execPath, argv, { stdio: ["ignore", stdio, stdio] })
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
   return { cluster, server, child, exited }
 }
 
 describe("cluster-backup operator", () => {
   it("serves probes and metrics, renders, and on SIGTERM releases the Lease and exits", async () => {
-    const { cluster, server, child, exited } = await startOperator(
-      5,
-      (kubeconfig) => ["--log-format", "json", "operator", "--kubeconfig", kubeconfig, "--settle", "0s", "--metrics-port", "0", "--identity", "replica-1"],
-      "pipe",
-    )
+    const { cluster, server, child, exited } = await startOperator(5, ["--settle", "0s", "--identity", "replica-1"], {
+      global: ["--log-format", "json"],
+      stdio: "pipe",
+    })
     try {
       let stderr = ""
       child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()))
@@ -106,14 +110,9 @@ describe("cluster-backup operator", () => {
   }, 60_000)
 
   it("renders backup-upload into cluster-backup-pod when a store is configured", async () => {
-    const { cluster, server, child, exited } = await startOperator(7, (kubeconfig) => [
-      "operator",
-      "--kubeconfig",
-      kubeconfig,
+    const { cluster, server, child, exited } = await startOperator(7, [
       "--settle",
       "0s",
-      "--metrics-port",
-      "0",
       "--store-pvc",
       "backups",
       "--cluster-id",
@@ -140,19 +139,7 @@ describe("cluster-backup operator", () => {
   }, 120_000)
 
   it("takes short lease timings for tests and small clusters: the Lease says the duration given", async () => {
-    const { cluster, server, child, exited } = await startOperator(6, (kubeconfig) => [
-      "operator",
-      "--kubeconfig",
-      kubeconfig,
-      "--metrics-port",
-      "0",
-      "--lease-duration",
-      "4s",
-      "--renew-deadline",
-      "3s",
-      "--retry-period",
-      "1s",
-    ])
+    const { cluster, server, child, exited } = await startOperator(6, ["--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "1s"])
     try {
       const writes = () => cluster.requests.filter((r) => r.resource === "leases" && (r.verb === "update" || r.verb === "create")).length
       await waitFor("the Lease", () => cluster.get(leaseType, ns, "cluster-backup-operator") !== undefined)

@@ -2,7 +2,28 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Result } from "effect"
 import { TestClock } from "effect/testing"
 import { configMapType, operatorTypes, podType } from "../../../src/services/kube/resources.ts"
+import type { SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import { advance, configMapData, events, makeSync, ns, renderedPod, revs, runBackupPod, setRevision, setup, start } from "./reconcile-harness.ts"
+
+type Sync = ReturnType<typeof makeSync>
+
+/** A backup pod whose `container` exits 1 with `message`: the next sync turns backup-status Failed, its message saying `says`, with a BackupFailed Event. */
+const backupFails = (cluster: SimulatedCluster, sync: Sync, container: string, message: string, says: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    yield* runBackupPod(cluster, { phase: "Failed", containers: { [container]: { exitCode: 1, message } } })
+    const failed = yield* sync()
+    expect(failed.status?.status).toBe("Failed")
+    for (const text of says) expect(configMapData(cluster, "backup-status")!.message).toContain(text)
+    expect(events(cluster).map((e) => e.reason)).toContain("BackupFailed")
+  })
+
+/** A second backup pod a second later succeeds: the next sync turns backup-status Complete. */
+const retriedBackupCompletes = (cluster: SimulatedCluster, sync: Sync) =>
+  Effect.gen(function* () {
+    yield* advance(1000)
+    yield* runBackupPod(cluster, { phase: "Succeeded" })
+    expect((yield* sync()).status?.status).toBe("Complete")
+  })
 
 describe("reconcile", () => {
   it.effect("renders the pod spec for the observed revisions, then a second sync writes nothing", () =>
@@ -133,19 +154,11 @@ describe("reconcile", () => {
       const cluster = yield* setup()
       const sync = makeSync(cluster)
       yield* sync()
-      yield* runBackupPod(cluster, {
-        phase: "Failed",
-        containers: { "backup-init": { exitCode: 1, message: "EtcdUnreachable: no answer from https://etcd.openshift-etcd.svc:2379" } },
-      })
-      const failed = yield* sync()
-      expect(failed.status?.status).toBe("Failed")
-      expect(configMapData(cluster, "backup-status")!.message).toContain("backup-init")
-      expect(configMapData(cluster, "backup-status")!.message).toContain("EtcdUnreachable")
-      expect(events(cluster).map((e) => e.reason)).toContain("BackupFailed")
-
-      yield* advance(1000)
-      yield* runBackupPod(cluster, { phase: "Succeeded" })
-      expect((yield* sync()).status?.status).toBe("Complete")
+      yield* backupFails(cluster, sync, "backup-init", "EtcdUnreachable: no answer from https://etcd.openshift-etcd.svc:2379", [
+        "backup-init",
+        "EtcdUnreachable",
+      ])
+      yield* retriedBackupCompletes(cluster, sync)
       expect(configMapData(cluster, "backup-status")!.lastBackupTime).toBeDefined()
       expect(events(cluster).map((e) => e.reason)).toContain("BackupCompleted")
       expect((yield* sync()).writes).toBe(0)
@@ -164,20 +177,12 @@ describe("reconcile", () => {
       expect(inits.map((c) => c.name).slice(-2)).toEqual(["backup-create", "backup-upload"])
       expect(inits.at(-1)!.command).toEqual(expect.arrayContaining(["backup-upload", "--store", "s3://backups/cluster-a"]))
       expect(inits.filter((c) => c.volumeMounts.some((m) => m.name === "store-credentials")).map((c) => c.name)).toEqual(["backup-upload"])
-      yield* runBackupPod(cluster, {
-        phase: "Failed",
-        containers: { "backup-upload": { exitCode: 1, message: "UploadDeadlineExceeded: the upload to s3://backups did not finish within 3600000 ms" } },
-      })
-      const failed = yield* sync()
-      expect(failed.status?.status).toBe("Failed")
-      expect(configMapData(cluster, "backup-status")!.message).toContain("init container backup-upload")
-      expect(configMapData(cluster, "backup-status")!.message).toContain("UploadDeadlineExceeded")
-      expect(events(cluster).map((e) => e.reason)).toContain("BackupFailed")
+      yield* backupFails(cluster, sync, "backup-upload", "UploadDeadlineExceeded: the upload to s3://backups did not finish within 3600000 ms", [
+        "init container backup-upload",
+        "UploadDeadlineExceeded",
+      ])
       expect(events(cluster).map((e) => e.reason)).not.toContain("BackupCompleted")
-
-      yield* advance(1000)
-      yield* runBackupPod(cluster, { phase: "Succeeded" })
-      expect((yield* sync()).status?.status).toBe("Complete")
+      yield* retriedBackupCompletes(cluster, sync)
     }),
   )
 })
