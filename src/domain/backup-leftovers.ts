@@ -29,7 +29,7 @@ export const buildingDirectoryName = "building"
 
 const tempSuffix = /\.tmp-[A-Za-z0-9_-]+$/
 
-const recordFileNames = new Set(["snapshot.json", ...operandNames.map((n) => `resources-${n}.json`)])
+const recordFileNames = new Set(["snapshot.json", "encrypted-sample.json", ...operandNames.map((n) => `resources-${n}.json`)])
 
 /** What an entry of the backup directory itself is, if a killed run left it. */
 export const backupDirectoryLeftover = (name: string): LeftoverKind | undefined => {

@@ -21,6 +21,8 @@ import { operandCrReference, Revision, RevisionSet } from "./revisions.ts"
 import { Rfc3339Utc } from "./rfc3339.ts"
 import { firstKeyedProblem, formatKeyPath } from "./schema-errors.ts"
 import { failureText } from "./failure-text.ts"
+import { DecryptionRecord } from "./bundle-decryption.ts"
+import { KeyCounts } from "./key-counts.ts"
 
 /** The format this version writes; 1 (before `manifestSha256`) is still read. */
 export const manifestFormatVersion = 2
@@ -57,6 +59,17 @@ export type SkippedResource = typeof SkippedResource.Type
 export const Verdict = Schema.Literals(["consistent", "dirty"])
 export type Verdict = typeof Verdict.Type
 
+/** What the snapshot says about the cluster it came from (ClusterVersion `version`, the member's status). */
+export const ClusterFacts = Schema.Struct({
+  /** The OpenShift version: the latest completed update, else the desired one. */
+  openshiftVersion: Schema.optionalKey(Schema.NonEmptyString),
+  clusterId: Schema.optionalKey(Schema.NonEmptyString),
+  etcdVersion: Schema.optionalKey(Schema.NonEmptyString),
+  /** Why a fact is missing (no ClusterVersion at that revision, an unexpected shape). */
+  problem: Schema.optionalKey(Schema.String),
+})
+export type ClusterFacts = typeof ClusterFacts.Type
+
 export const BackupManifest = Schema.Struct({
   formatVersion: Schema.Literals([1, manifestFormatVersion]),
   tool: Schema.Struct({ name: Schema.Literal("cluster-backup"), version: Schema.NonEmptyString }),
@@ -69,6 +82,11 @@ export const BackupManifest = Schema.Struct({
   skippedOptional: Schema.Array(SkippedResource),
   verdict: Verdict,
   reasons: Schema.Array(Schema.String),
+  /** Since cluster-backup records the bundle's proof (format 2, optional): versions, key counts, decryption. */
+  cluster: Schema.optionalKey(ClusterFacts),
+  /** Keys per resource prefix at the snapshot's etcd revision. */
+  keyCounts: Schema.optionalKey(KeyCounts),
+  decryption: Schema.optionalKey(DecryptionRecord),
 })
 export type BackupManifest = typeof BackupManifest.Type
 
@@ -82,11 +100,7 @@ export interface PairingVerdict {
  * CR inside the snapshot reports exactly the requested revision. Each mismatch or missing CR is
  * one reason.
  */
-export const pairingVerdict = (
-  requested: RevisionSet,
-  inSnapshot: SnapshotRevisions,
-  table: OperandTable = defaultOperands,
-): PairingVerdict => {
+export const pairingVerdict = (requested: RevisionSet, inSnapshot: SnapshotRevisions, table: OperandTable = defaultOperands): PairingVerdict => {
   const reasons = operandNames.flatMap((operand) => {
     const found = inSnapshot[operand]
     const ref = operandCrReference(operand, table)
@@ -109,9 +123,44 @@ export class BackupManifestInvalid extends Schema.TaggedError<BackupManifestInva
 
 /** The order keys are written in: summary first, the long entry list last, the document's own digest at the end. */
 const keyOrder = [
-  "formatVersion", "tool", "timestamp", "createdAt", "verdict", "reasons", "revisions", "requested", "inSnapshot",
-  ...operandNames, "revision", "memberDbSize", "files", "snapshot", "resources", "skippedOptional", "entries",
-  "operand", "kind", "name", "version", "path", "size", "mode", "sha256", "manifestSha256",
+  "formatVersion",
+  "tool",
+  "timestamp",
+  "createdAt",
+  "verdict",
+  "reasons",
+  "revisions",
+  "requested",
+  "inSnapshot",
+  ...operandNames,
+  "revision",
+  "memberDbSize",
+  "files",
+  "snapshot",
+  "resources",
+  "cluster",
+  "openshiftVersion",
+  "clusterId",
+  "etcdVersion",
+  "problem",
+  "decryption",
+  "message",
+  "decrypted",
+  "keys",
+  "failures",
+  "skipped",
+  "keyCounts",
+  "skippedOptional",
+  "entries",
+  "operand",
+  "kind",
+  "name",
+  "version",
+  "path",
+  "size",
+  "mode",
+  "sha256",
+  "manifestSha256",
 ]
 
 const sha256Hex = (text: string) => createHash("sha256").update(text, "utf8").digest("hex")
@@ -134,12 +183,18 @@ const contradiction = (m: BackupManifest, table: OperandTable): { key: string; p
   }
   if (m.verdict === "dirty" && m.reasons.length === 0) return { key: "reasons", problem: `is empty but the verdict is "dirty"; say why` }
   if (m.verdict === "consistent" && m.reasons.length > 0) {
-    return { key: "reasons", problem: `gives ${m.reasons.length} reason${m.reasons.length === 1 ? "" : "s"} to doubt the pairing but the verdict is "consistent" (${JSON.stringify(m.reasons[0])})` }
+    return {
+      key: "reasons",
+      problem: `gives ${m.reasons.length} reason${m.reasons.length === 1 ? "" : "s"} to doubt the pairing but the verdict is "consistent" (${JSON.stringify(m.reasons[0])})`,
+    }
   }
   // The writer puts the reasons the revisions give first, in operand order.
   for (const [i, reason] of pairing.reasons.entries()) {
     if (m.reasons[i] !== reason) {
-      return { key: formatKeyPath(["reasons", i]), problem: `is ${JSON.stringify(m.reasons[i] ?? null)} but the revisions give the reason ${JSON.stringify(reason)}` }
+      return {
+        key: formatKeyPath(["reasons", i]),
+        problem: `is ${JSON.stringify(m.reasons[i] ?? null)} but the revisions give the reason ${JSON.stringify(reason)}`,
+      }
     }
   }
   for (const [i, reason] of m.reasons.entries()) {
@@ -178,7 +233,10 @@ const contradiction = (m: BackupManifest, table: OperandTable): { key: string; p
       return { key, problem: `"${entry.path}" is a file of ${c.resourceKind} ${c.name} of ${c.operand}, which skippedOptional says is absent` }
     }
     if (entry.mode !== c.mode) {
-      return { key: formatKeyPath(["entries", i, "mode"]), problem: `is 0${entry.mode.toString(8)} but the layout gives "${entry.path}" mode 0${c.mode.toString(8)}` }
+      return {
+        key: formatKeyPath(["entries", i, "mode"]),
+        problem: `is 0${entry.mode.toString(8)} but the layout gives "${entry.path}" mode 0${c.mode.toString(8)}`,
+      }
     }
     if (previous !== undefined && entry.path <= previous) return { key, problem: `"${entry.path}" is out of order or repeated (entries are sorted by path)` }
     previous = entry.path
@@ -205,14 +263,14 @@ const byteOrderMark = "\uFEFF"
  * canonical form), the `BackupManifest` shape, its own digest (format 2), and no
  * self-contradiction. The first problem found is the error, its key naming where it is.
  */
-export const decodeBackupManifest = (
-  text: string,
-  table: OperandTable = defaultOperands,
-): Result.Result<BackupManifest, BackupManifestInvalid> => {
+export const decodeBackupManifest = (text: string, table: OperandTable = defaultOperands): Result.Result<BackupManifest, BackupManifestInvalid> => {
   const invalid = (key: string, problem: string) =>
     Result.fail(new BackupManifestInvalid({ key, message: `backup manifest: ${key === "" ? "the document" : key} ${problem}` }))
   if (text.startsWith(byteOrderMark)) {
-    return invalid("", "begins with a UTF-8 byte order mark: a JSON text must not (RFC 8259) and cluster-backup never writes one, so the file was converted or edited after the backup; use an unmodified copy of the backup")
+    return invalid(
+      "",
+      "begins with a UTF-8 byte order mark: a JSON text must not (RFC 8259) and cluster-backup never writes one, so the file was converted or edited after the backup; use an unmodified copy of the backup",
+    )
   }
   let json: unknown
   try {
@@ -227,7 +285,8 @@ export const decodeBackupManifest = (
   }
   const { manifestSha256, ...manifest } = decoded.success
   if (manifest.formatVersion === 1 && manifestSha256 !== undefined) return invalid("manifestSha256", "is not a key of format 1")
-  if (manifest.formatVersion !== 1 && manifestSha256 === undefined) return invalid("manifestSha256", `is missing: a format ${manifest.formatVersion} manifest carries its own sha256`)
+  if (manifest.formatVersion !== 1 && manifestSha256 === undefined)
+    return invalid("manifestSha256", `is missing: a format ${manifest.formatVersion} manifest carries its own sha256`)
   const wrong = contradiction(manifest, table)
   if (wrong !== undefined) return invalid(wrong.key, wrong.problem)
   if (manifestSha256 !== undefined && manifestSha256 !== manifestDigest(manifest)) {

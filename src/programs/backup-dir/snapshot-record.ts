@@ -7,7 +7,8 @@
 import { Effect, FileSystem, Path, Schema } from "effect"
 import { BackupTimestamp } from "../../domain/archive-names.ts"
 import { recordDirectoryName } from "../../domain/backup-leftovers.ts"
-import { Sha256Hex, SnapshotRevisions } from "../../domain/backup-manifest.ts"
+import { ClusterFacts, Sha256Hex, SnapshotRevisions } from "../../domain/backup-manifest.ts"
+import { KeyCounts } from "../../domain/key-counts.ts"
 import { ensurePrivateDirectory, fileError, writeFileAtomic, type BackupFileError } from "../../services/atomic-files.ts"
 
 export const recordDirName = recordDirectoryName
@@ -54,6 +55,10 @@ export const SnapshotRecord = Schema.Struct({
    */
   pairing: Schema.Literals(["verified", "unverified"]),
   pairingDetail: Schema.String,
+  /** ClusterVersion `version` at `etcdRevision` and the member's etcd version (absent in records of older runs). */
+  cluster: Schema.optionalKey(ClusterFacts),
+  /** Keys per resource prefix at `etcdRevision` (absent in records of older runs). */
+  keyCounts: Schema.optionalKey(KeyCounts),
 }).check(
   Schema.makeFilter((r) =>
     r.snapshotFile === `snapshot_${r.timestamp}.db`
@@ -75,8 +80,7 @@ const encodeRecord = Schema.encodeEffect(SnapshotRecordJson)
 const decodeRecord = Schema.decodeUnknownEffect(SnapshotRecordJson, { errors: "all" })
 
 /** `<backupDir>/.cluster-backup/snapshot.json` */
-export const snapshotRecordPath = (path: Path.Path, backupDir: string): string =>
-  path.join(backupDir, recordDirName, snapshotRecordFileName)
+export const snapshotRecordPath = (path: Path.Path, backupDir: string): string => path.join(backupDir, recordDirName, snapshotRecordFileName)
 
 /** Writes the record atomically (temp, fsync, rename), mode 0600, in a 0700 directory. */
 export const writeSnapshotRecord = Effect.fnUntraced(function* (backupDir: string, record: SnapshotRecord) {

@@ -16,6 +16,7 @@ import { Effect, FileSystem, Path } from "effect"
 import { buildingDirectoryName } from "../../domain/backup-leftovers.ts"
 import { operandNames, type OperandName } from "../../domain/operands.ts"
 import { fileError } from "../../services/atomic-files.ts"
+import { encryptedSamplePath } from "./encrypted-sample-file.ts"
 import { recordDirName } from "./snapshot-record.ts"
 
 /** `<backupDir>/.cluster-backup/staging`: the root the resource tarball is written from. */
@@ -28,7 +29,7 @@ export const buildingDir = (path: Path.Path, backupDir: string): string => path.
 export const resourcesRecordPath = (path: Path.Path, backupDir: string, operand: OperandName): string =>
   path.join(backupDir, recordDirName, `resources-${operand}.json`)
 
-/** Removes the staging tree, the building directory and the four resources records (nothing else). */
+/** Removes the staging tree, the building directory, the four resources records and the encrypted-value sample (nothing else). */
 export const removeStagingArea = Effect.fnUntraced(function* (backupDir: string) {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
@@ -36,6 +37,7 @@ export const removeStagingArea = Effect.fnUntraced(function* (backupDir: string)
     ...operandNames.map((operand) => resourcesRecordPath(path, backupDir, operand)),
     stagingDir(path, backupDir),
     buildingDir(path, backupDir),
+    encryptedSamplePath(path, backupDir),
   ]
   for (const target of targets) {
     yield* fs.remove(target, { recursive: true, force: true }).pipe(Effect.mapError(fileError("remove", target)))

@@ -43,6 +43,7 @@ import { readResourcesRecord, type ResourcesRecord } from "./resources-record.ts
 import { checkSnapshotFile, SnapshotFileMismatch } from "./snapshot-file-check.ts"
 import { readSnapshotRecord, snapshotRecordPath } from "../backup-dir/snapshot-record.ts"
 import { removeStagingArea, resourcesRecordPath, stagingDir } from "../backup-dir/staging-area.ts"
+import { bundleCannotDecrypt, checkBundleDecryption } from "./bundle-decryption-check.ts"
 
 export interface BackupCreateOptions {
   readonly backupDir: string
@@ -81,7 +82,10 @@ export const stagedContentDifference = (
     const got = byPath.get(want.path)
     if (got === undefined) return { path: want.path, problem: "was recorded by backup-resources but is not in the staging area" }
     if (got.size !== want.size || got.sha256 !== want.sha256) {
-      return { path: want.path, problem: `changed after backup-resources wrote it (${want.size} bytes recorded, ${got.size} archived; sha256 ${got.sha256 === want.sha256 ? "equal" : "differs"})` }
+      return {
+        path: want.path,
+        problem: `changed after backup-resources wrote it (${want.size} bytes recorded, ${got.size} archived; sha256 ${got.sha256 === want.sha256 ? "equal" : "differs"})`,
+      }
     }
     if (got.mode !== want.mode) return { path: want.path, problem: `has mode 0${got.mode.toString(8)}, backup-resources wrote 0${want.mode.toString(8)}` }
     byPath.delete(want.path)
@@ -117,7 +121,14 @@ const confirmComplete = Effect.fnUntraced(function* (backupDir: string, manifest
   for (const file of [manifest.files.snapshot, manifest.files.resources]) {
     const target = path.join(backupDir, file.name)
     const info = yield* fs.stat(target).pipe(Effect.option)
-    const found = info._tag === "None" ? "is missing" : info.value.type !== "File" ? "is not a regular file" : Number(info.value.size) !== file.size ? `has ${info.value.size} bytes` : undefined
+    const found =
+      info._tag === "None"
+        ? "is missing"
+        : info.value.type !== "File"
+          ? "is not a regular file"
+          : Number(info.value.size) !== file.size
+            ? `has ${info.value.size} bytes`
+            : undefined
     if (found !== undefined) {
       return yield* new CompleteBackupDamaged({
         path: target,
@@ -125,6 +136,7 @@ const confirmComplete = Effect.fnUntraced(function* (backupDir: string, manifest
       })
     }
   }
+  if (manifest.decryption?.verdict === "FAIL") return yield* bundleCannotDecrypt(path.join(backupDir, manifestFileName), manifest.decryption)
   yield* Effect.logInfo(
     `backup ${manifest.timestamp} was already complete (${manifestFileName}, ${manifest.files.snapshot.name}, ${manifest.files.resources.name})` +
       (staged ? "; removed the staging area an interrupted run left" : ""),
@@ -148,7 +160,9 @@ export const backupCreate = Effect.fn("backupCreate")(function* (options: Backup
       : Effect.gen(function* () {
           if (!(yield* fs.exists(stagingDir(path, backupDir)).pipe(Effect.orElseSucceed(() => false)))) return
           yield* removeStagingArea(backupDir).pipe(Effect.ignore)
-          yield* Effect.logWarning(`backup-create did not finish: removed the staging area ${stagingDir(path, backupDir)} (decoded Secrets); run the backup pod again`)
+          yield* Effect.logWarning(
+            `backup-create did not finish: removed the staging area ${stagingDir(path, backupDir)} (decoded Secrets); run the backup pod again`,
+          )
         }),
   )
 
@@ -169,7 +183,9 @@ export const backupCreate = Effect.fn("backupCreate")(function* (options: Backup
     const want = requested[operand.name]
     const record = yield* readResourcesRecord(backupDir, operand.name, table)
     if (record === undefined) {
-      missing.push(`backup-resources for ${operand.name} revision ${want} did not run or failed (${resourcesRecordPath(path, backupDir, operand.name)} is missing)`)
+      missing.push(
+        `backup-resources for ${operand.name} revision ${want} did not run or failed (${resourcesRecordPath(path, backupDir, operand.name)} is missing)`,
+      )
     } else if (record.revision !== want) {
       missing.push(`backup-resources for ${operand.name} staged revision ${record.revision}, not the requested revision ${want}`)
     } else {
@@ -209,6 +225,7 @@ export const backupCreate = Effect.fn("backupCreate")(function* (options: Backup
   ]
   const verdict = reasons.length === 0 ? "consistent" : "dirty"
   const names = backupFileNames(ts, verdict === "dirty")
+  const decryption = yield* checkBundleDecryption(backupDir, snapshotRecord.keyCounts !== undefined, requested["kube-apiserver"], table)
 
   // 3. Files of this timestamp that an earlier, failed attempt left.
   for (const name of [clean.resources, dirty.resources]) {
@@ -236,7 +253,10 @@ export const backupCreate = Effect.fn("backupCreate")(function* (options: Backup
     const entries: Array<ManifestEntry> = written.entries.flatMap((e) =>
       e.kind === "file" ? [{ path: e.path, size: e.size, mode: e.mode, sha256: e.sha256 }] : [],
     )
-    const difference = stagedContentDifference(records.flatMap((r) => r.files), entries)
+    const difference = stagedContentDifference(
+      records.flatMap((r) => r.files),
+      entries,
+    )
     if (difference !== undefined) {
       return yield* new StagingAreaChanged({
         path: difference.path,
@@ -258,6 +278,9 @@ export const backupCreate = Effect.fn("backupCreate")(function* (options: Backup
       skippedOptional: records.flatMap((r) => r.skippedOptional),
       verdict,
       reasons,
+      ...(snapshotRecord.cluster === undefined ? {} : { cluster: snapshotRecord.cluster }),
+      ...(snapshotRecord.keyCounts === undefined ? {} : { keyCounts: snapshotRecord.keyCounts }),
+      ...(decryption === undefined ? {} : { decryption }),
     }
     const text = encodeBackupManifest(manifest)
     // What verify will read must decode: refuse to publish a manifest that contradicts itself.
@@ -267,6 +290,8 @@ export const backupCreate = Effect.fn("backupCreate")(function* (options: Backup
   }).pipe(Effect.onError(() => removeQuietly(tarballPath)))
 
   yield* removeStagingArea(backupDir)
+  if (manifest.decryption?.verdict === "FAIL") return yield* bundleCannotDecrypt(manifestPath, manifest.decryption)
+  if (manifest.decryption !== undefined) yield* Effect.logInfo(`decryption check: ${manifest.decryption.message}`)
   yield* Effect.logInfo(
     `backup ${ts} complete (${verdict}): ${names.snapshot} (${snapshot.size} bytes, etcd revision ${snapshotRecord.etcdRevision}), ` +
       `${names.resources} (${manifest.files.resources.size} bytes, ${manifest.entries.length} files of ${formatRevisionSet(requested)}), ${manifestFileName}`,

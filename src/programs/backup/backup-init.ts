@@ -39,6 +39,8 @@ import { formatBytes } from "../../domain/byte-format.ts"
 import { makeProgressReporter } from "../../services/progress-reporter.ts"
 import { snapshotRecordPath, writeSnapshotRecord, type OperatorRevisions, type SnapshotRecord } from "../backup-dir/snapshot-record.ts"
 import { discardUnfinishedBackup } from "./unfinished-backup.ts"
+import { readBundleFacts } from "./bundle-facts.ts"
+import { encryptedSamplePath, writeEncryptedSample } from "../backup-dir/encrypted-sample-file.ts"
 
 export class InsufficientDiskSpace extends Schema.TaggedError<InsufficientDiskSpace>()("InsufficientDiskSpace", {
   path: Schema.String,
@@ -121,6 +123,8 @@ const takeSnapshot = Effect.fnUntraced(function* (options: BackupInitOptions) {
   }
 
   const atStart = yield* readEtcdOperatorRevisions(before.revision, table, options.etcdPrefix)
+  const facts = yield* readBundleFacts(before.revision, before.version, options.etcdPrefix)
+  const samplePath = encryptedSamplePath(path, backupDir)
   const bytes = yield* Ref.make(0)
   return yield* Effect.scoped(
     Effect.gen(function* () {
@@ -131,7 +135,12 @@ const takeSnapshot = Effect.fnUntraced(function* (options: BackupInitOptions) {
       // Registered only once the open succeeded: files of another run are never removed. A failure
       // or interruption removes the part file, the final file and the record.
       yield* Effect.addFinalizer((exit) =>
-        exit._tag === "Success" ? Effect.void : Effect.andThen(removeQuietly(partPath), Effect.andThen(removeQuietly(finalPath), removeQuietly(recordPath))),
+        exit._tag === "Success"
+          ? Effect.void
+          : Effect.andThen(
+              removeQuietly(partPath),
+              Effect.andThen(removeQuietly(finalPath), Effect.andThen(removeQuietly(recordPath), removeQuietly(samplePath))),
+            ),
       )
       yield* fs.chmod(partPath, 0o600).pipe(Effect.mapError(fileError("set the mode of", partPath)))
 
@@ -181,28 +190,32 @@ const takeSnapshot = Effect.fnUntraced(function* (options: BackupInitOptions) {
         etcdVersion: before.version,
         endpoint: before.endpoint,
         operatorRevisions: Object.fromEntries(operandNames.map((n) => [n, atStart[n].revision])) as OperatorRevisions,
-        operatorRevisionReasons: Object.fromEntries(
-          operandNames.flatMap((n) => (atStart[n].reason === undefined ? [] : [[n, atStart[n].reason]])),
-        ),
+        operatorRevisionReasons: Object.fromEntries(operandNames.flatMap((n) => (atStart[n].reason === undefined ? [] : [[n, atStart[n].reason]]))),
         pairing: pairingVerified ? "verified" : "unverified",
         pairingDetail: !sameMember
           ? `the member changed during the snapshot (${before.memberId} then ${end.memberId}): the revisions cannot be tied to the snapshot`
           : pairingVerified
             ? `operator revisions ${observedLine(atStart)} are the same at etcd revisions ${before.revision} and ${end.revision}, between which the snapshot was taken`
             : `operator revisions changed while the snapshot was taken: ${observedLine(atStart)} at etcd revision ${before.revision}, ${observedLine(end.observed)} at ${end.revision}`,
+        cluster: facts.cluster,
+        keyCounts: facts.keyCounts,
       }
       for (const name of operandNames) {
         const reason = atStart[name].reason
         if (reason !== undefined) yield* Effect.logWarning(`no revision for ${name}: ${reason}`)
       }
       if (!pairingVerified) yield* Effect.logWarning(`revision pairing unverified: ${record.pairingDetail}`)
+      if (facts.cluster.problem !== undefined) yield* Effect.logWarning(facts.cluster.problem)
+      // No encrypted values, no file: backup-create tells that from an older run by the record's key counts.
+      if (facts.sample.length > 0) yield* writeEncryptedSample(backupDir, facts.sample)
       // The record first: a snapshot under its final name is always one a record names.
       yield* writeSnapshotRecord(backupDir, record)
       yield* fs.rename(partPath, finalPath).pipe(Effect.mapError(fileError("rename into place", finalPath)))
       yield* syncDirectory(backupDir)
       yield* Effect.logInfo(
         `snapshot ${snapshotFile} complete: ${size} bytes, sha256 ${verified.sha256}, etcd revision ${before.revision}, ` +
-          `operator revisions ${observedLine(atStart)} (pairing ${record.pairing})`,
+          `operator revisions ${observedLine(atStart)} (pairing ${record.pairing}), OpenShift ${facts.cluster.openshiftVersion ?? "unknown"}, ` +
+          `${Object.values(facts.keyCounts).reduce((a, b) => a + b, 0)} keys, ${facts.sample.length} encrypted values sampled`,
       )
       return record
     }),

@@ -237,8 +237,9 @@ export const inMemory = (member: SimulatedMember): Layer.Layer<Etcd> =>
               .filter((k) => k.startsWith(prefix))
               .flatMap((k) => {
                 const kv = member.read(k, revision)
-                return kv === undefined ? [] : [kv]
-              }),
+                return kv === undefined ? [] : [options?.keysOnly === true ? { ...kv, value: new Uint8Array(0) } : kv]
+              })
+              .slice(0, options?.limit),
           ),
         ),
       snapshot: snapshotStream(member),

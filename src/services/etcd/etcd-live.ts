@@ -30,6 +30,8 @@ const unaryDeadlineMs = 30_000
 const connectTimeoutMs = 10_000
 /** Keys per range page: Kubernetes objects are up to ~1.5 MiB each, so pages stay well bounded. */
 const rangePageSize = 100
+/** Keys without values are small: counting a large keyspace takes few round trips. */
+const keysOnlyPageSize = 10_000
 /**
  * HTTP/2 flow-control window. The 64 KiB default caps a snapshot at a fraction of what etcd can
  * send (one window per round trip); a few MiB match etcdctl's throughput while bounding what
@@ -192,12 +194,13 @@ export const live = (connection: EtcdConnection): Layer.Layer<Etcd, EtcdCredenti
           let from = start
           const out: Array<KeyValue> = []
           for (;;) {
-            const page = yield* range(pinned, { key: from, rangeEnd: end, limit: rangePageSize, revision }, `read of prefix ${prefix}`)
+            const limit = Math.min(options?.keysOnly === true ? keysOnlyPageSize : rangePageSize, (options?.limit ?? Number.POSITIVE_INFINITY) - out.length)
+            const page = yield* range(pinned, { key: from, rangeEnd: end, limit, revision, keysOnly: options?.keysOnly }, `read of prefix ${prefix}`)
             // Later pages are read at the first page's revision, so the result is one consistent view.
             if (revision === 0) revision = page.header.revision
             for (const kv of page.kvs) out.push(toKeyValue(kv))
             const last = page.kvs.at(-1)
-            if (!page.more || last === undefined) return out
+            if (!page.more || last === undefined || out.length >= (options?.limit ?? Number.POSITIVE_INFINITY)) return out
             from = new Uint8Array(last.key.length + 1)
             from.set(last.key, 0)
           }

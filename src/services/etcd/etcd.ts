@@ -54,6 +54,10 @@ export interface KeyValue {
 /** Which revision to read at; omitted: the latest. */
 export interface ReadOptions {
   readonly revision?: number | undefined
+  /** Prefix reads: the keys only, each value empty (counting keys without moving their values). */
+  readonly keysOnly?: boolean | undefined
+  /** Prefix reads: at most this many keys, the first in key order. */
+  readonly limit?: number | undefined
 }
 
 export class Etcd extends Context.Service<

@@ -6,7 +6,7 @@ import { boolField, bytesField, type Draft, intField, lenField, messageField, re
 import { decodeResponseHeader, emptyHeader, type ResponseHeader } from "./response-header.ts"
 
 /** Field numbers of `RangeRequest` (those the backup sets). */
-export const RangeRequestField = { key: 1, rangeEnd: 2, limit: 3, revision: 4 } as const
+export const RangeRequestField = { key: 1, rangeEnd: 2, limit: 3, revision: 4, keysOnly: 8 } as const
 /** Field numbers of `mvccpb.KeyValue`. */
 export const KeyValueField = { key: 1, createRevision: 2, modRevision: 3, version: 4, value: 5, lease: 6 } as const
 /** Field numbers of `RangeResponse`. */
@@ -18,6 +18,8 @@ export interface RangeRequest {
   readonly limit?: number | undefined
   /** 0: the latest revision. */
   readonly revision?: number | undefined
+  /** Keys without their values (the values come back empty). */
+  readonly keysOnly?: boolean | undefined
 }
 
 export const encodeRangeRequest = (req: RangeRequest): Uint8Array =>
@@ -26,6 +28,7 @@ export const encodeRangeRequest = (req: RangeRequest): Uint8Array =>
     .bytes(RangeRequestField.rangeEnd, req.rangeEnd ?? new Uint8Array(0))
     .int(RangeRequestField.limit, req.limit ?? 0)
     .int(RangeRequestField.revision, req.revision ?? 0)
+    .int(RangeRequestField.keysOnly, req.keysOnly === true ? 1 : 0)
     .finish()
 
 export interface WireKeyValue {
