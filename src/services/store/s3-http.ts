@@ -36,8 +36,40 @@ export interface S3Request {
   readonly key: string
   readonly query?: Readonly<Record<string, string>>
   readonly headers?: Readonly<Record<string, string>>
-  readonly body?: Uint8Array
+  readonly body?: Uint8Array | StreamedBody
 }
+
+/**
+ * A body read from its source as it is sent (an upload part straight from the file), through one
+ * reused buffer: memory grows neither with its size nor with garbage awaiting collection. Its
+ * digests are computed beforehand, in a first pass.
+ */
+export interface StreamedBody {
+  readonly length: number
+  /** Hex sha256 of the bytes, for the signature. */
+  readonly sha256: string
+  /** Reads exactly `length` bytes of the body from byte `offset` of it into `buf`. */
+  readonly read: (buf: Buffer, length: number, offset: number) => Promise<void>
+  /** The StoreError for a failure to read the source. */
+  readonly readFailed: (cause: unknown) => StoreError
+}
+
+/** Bytes of a streamed body read and written at a time. */
+const sendChunkBytes = 256 * 1024
+
+/** Writes the body into the request chunk by chunk, each read into the buffer once the socket has taken the one before. */
+const sendStreamed = async (r: http.ClientRequest, body: StreamedBody): Promise<void> => {
+  const buf = Buffer.allocUnsafe(Math.min(sendChunkBytes, body.length))
+  for (let sent = 0; sent < body.length && !r.destroyed; ) {
+    const n = Math.min(buf.length, body.length - sent)
+    await body.read(buf, n, sent)
+    await new Promise<void>((flushed) => r.write(buf.subarray(0, n), () => flushed()))
+    sent += n
+  }
+  r.end()
+}
+
+const isStreamed = (body: Uint8Array | StreamedBody): body is StreamedBody => "read" in body
 
 export interface S3Response {
   readonly status: number
@@ -157,14 +189,24 @@ export const s3Exchange = <A>(
           const { host, path } = target(e, req)
           const query = req.query ?? {}
           const body = req.body
-          const payloadHash = body === undefined ? emptyPayloadHash : e.signPayload ? createHash("sha256").update(body).digest("hex") : "UNSIGNED-PAYLOAD"
+          const payloadHash =
+            body === undefined
+              ? emptyPayloadHash
+              : !e.signPayload
+                ? "UNSIGNED-PAYLOAD"
+                : isStreamed(body)
+                  ? body.sha256
+                  : createHash("sha256").update(body).digest("hex")
           const headers = signRequest(
             {
               method: req.method,
               host,
               path,
               query,
-              headers: { ...(req.headers ?? {}), ...(body === undefined ? {} : { "content-length": String(body.byteLength) }) },
+              headers: {
+                ...(req.headers ?? {}),
+                ...(body === undefined ? {} : { "content-length": String(isStreamed(body) ? body.length : body.byteLength) }),
+              },
               payloadHash,
             },
             credentials,
@@ -199,7 +241,14 @@ export const s3Exchange = <A>(
           )
           r.on("timeout", () => r.destroy(Object.assign(new Error("timeout"), { code: "Timeout" })))
           r.on("error", reject)
-          r.end(body)
+          if (body === undefined || !isStreamed(body)) {
+            r.end(body)
+            return
+          }
+          sendStreamed(r, body).catch((cause: unknown) => {
+            r.destroy()
+            reject(body.readFailed(cause))
+          })
         }),
       catch: (cause): StoreError => {
         if (typeof cause === "object" && cause !== null && "s3Status" in cause) {

@@ -2,8 +2,9 @@
  * The S3 Layer of BackupStore: AWS S3, ODF (Ceph RGW, NooBaa), MinIO, Swift's s3api.
  *
  * Uploads: up to one part's size in one PUT, larger files as a multipart upload with
- * `partsInFlight` parts at a time, each read into one of `partsInFlight` reused buffers (memory
- * is bounded by partSize x partsInFlight), each sent with Content-MD5 (the server checks it) and
+ * `partsInFlight` parts at a time, each read once for its MD5 (and payload sha256) through a
+ * 1 MiB buffer and then streamed from the file as it is sent (memory does not grow with the part
+ * size), each sent with Content-MD5 (the server checks it) and
  * retried with exponential backoff when the failure is transient. The sha256 of the whole file is
  * computed while reading, in order, and recorded as object metadata (`x-amz-meta-sha256`); a
  * caller's expected sha256 that differs aborts the upload. After the upload a HEAD checks the size
@@ -12,14 +13,16 @@
  *
  * Downloads: up to one part's size in one GET stream; larger objects in ranged GETs,
  * `partsInFlight` at a time, each written at its offset into `<path>.part` (each retried alone),
- * then the file's sha256 read back in order; renamed to `path` only when whole.
+ * its sha256 computed in order as the ranges complete (read back from the page cache while later
+ * ranges still download); renamed to `path` only when whole.
  */
-import { createHash } from "node:crypto"
+import { createHash, type Hash } from "node:crypto"
 import { createWriteStream } from "node:fs"
 import { open, rename, rm, stat, type FileHandle } from "node:fs/promises"
 import { Effect, Exit, Layer } from "effect"
 import type { PendingUpload, StoredObject } from "../../domain/store-layout.ts"
 import { openBackupFile } from "../backup-file.ts"
+import { minorGc } from "../etcd/minor-gc.ts"
 import { BackupStore, type BackupStoreShape, type ObjectPage, type PutFileOptions, type PutResult } from "./backup-store.ts"
 import { describeEndpoint, s3Exchange, s3Request, xmlBlocks, xmlField, type S3Endpoint, type S3Request } from "./s3-http.ts"
 import { localIoFailed, StoreIntegrityFailed, StoreObjectMissing, StoreRequestFailed, type StoreError, uploadFileFailed } from "./store-errors.ts"
@@ -42,6 +45,10 @@ export const minPartSize = 5 * 1024 * 1024
 export const abortWithinMs = 10_000
 export const maxParts = 10_000
 
+/** Bytes read at a time for a part's digests (and a download's sha256). */
+const readChunkBytes = 1024 * 1024
+/** Downloaded bytes between two young-generation collections (8 MiB: as the snapshot stream, measured there). */
+const gcEveryBytes = 8 * 1024 * 1024
 const md5Base64 = (b: Uint8Array) => createHash("md5").update(b).digest("base64")
 const sha256Hex = (b: Uint8Array) => createHash("sha256").update(b).digest("hex")
 const shaHeader = "x-amz-meta-sha256"
@@ -101,23 +108,25 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
 
   const putBytes = (key: string, bytes: Uint8Array) => putSingle(key, bytes, sha256Hex(bytes))
 
+  const shrank = (path: string) => Object.assign(new Error(`${path} shrank while uploading`), { code: "ESHRUNK" })
   const ioFailed = (path: string, operation: string) => (e: unknown) => localIoFailed(path, operation, e)
   const readAt = (fh: FileHandle, path: string, buf: Buffer, length: number, position: number) =>
     Effect.tryPromise({ try: () => fh.read(buf, 0, length, position), catch: ioFailed(path, "read") }).pipe(
       Effect.flatMap(({ bytesRead }) =>
-        bytesRead === length
-          ? Effect.succeed(buf.subarray(0, length))
-          : Effect.fail(localIoFailed(path, "read", Object.assign(new Error(`${path} shrank while uploading`), { code: "ESHRUNK" }))),
+        bytesRead === length ? Effect.succeed(buf.subarray(0, length)) : Effect.fail(localIoFailed(path, "read", shrank(path))),
       ),
     )
+
+  /** Feeds bytes `from` to `to` of the file to `hash`, read through `buf`. */
+  const hashRange = (fh: FileHandle, path: string, hash: Hash, buf: Buffer, from: number, to: number) =>
+    Effect.gen(function* () {
+      for (let at = from; at < to; at += buf.length) hash.update(yield* readAt(fh, path, buf, Math.min(buf.length, to - at), at))
+    })
 
   const fileSha256 = (fh: FileHandle, path: string, size: number) =>
     Effect.gen(function* () {
       const hash = createHash("sha256")
-      const buf = Buffer.allocUnsafe(Math.min(1024 * 1024, Math.max(size, 1)))
-      for (let at = 0; at < size; at += buf.length) {
-        hash.update(yield* readAt(fh, path, buf, Math.min(buf.length, size - at), at))
-      }
+      yield* hashRange(fh, path, hash, Buffer.allocUnsafe(Math.min(readChunkBytes, Math.max(size, 1))), 0, size)
       return hash.digest("hex")
     })
 
@@ -156,8 +165,9 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
       }
       const upload = Effect.gen(function* () {
         const inFlight = Math.min(options.partsInFlight, count)
-        // One buffer per part in flight, handed from a part that finished to the next one.
-        const free = Array.from({ length: inFlight }, () => Buffer.allocUnsafe(partSize))
+        // Each part is read twice (the second time from the page cache): for its digests, then as
+        // it is sent. Memory is one read buffer per part in flight, whatever the part size.
+        const free = Array.from({ length: inFlight }, () => Buffer.allocUnsafe(Math.min(partSize, readChunkBytes)))
         const hash = createHash("sha256")
         let hashedUpTo = 0
         const waiters = new Map<number, () => void>()
@@ -168,13 +178,20 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
           (i) =>
             Effect.gen(function* () {
               const length = Math.min(partSize, size - i * partSize)
+              const start = i * partSize
               const buffer = free.pop()!
               yield* Effect.addFinalizer(() => Effect.sync(() => free.push(buffer)))
-              const part = yield* readAt(fh, path, buffer, length, i * partSize)
-              // The whole file's sha256 needs the parts in order; parts are read in order, so a
-              // part waits only for the few before it.
+              // The whole file's sha256 needs the parts in order; parts start in order, so a part
+              // waits only for the few before it.
               if (hashedUpTo !== i) yield* Effect.callback<void>((resume) => void waiters.set(i, () => resume(Effect.void)))
-              hash.update(part)
+              const md5 = createHash("md5")
+              const payload = endpoint.signPayload ? createHash("sha256") : undefined
+              for (let done = 0; done < length; done += buffer.length) {
+                const chunk = yield* readAt(fh, path, buffer, Math.min(buffer.length, length - done), start + done)
+                hash.update(chunk)
+                md5.update(chunk)
+                payload?.update(chunk)
+              }
               hashedUpTo = i + 1
               waiters.get(i + 1)?.()
               waiters.delete(i + 1)
@@ -183,8 +200,15 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
                 method: "PUT",
                 key,
                 query: { partNumber: String(i + 1), uploadId },
-                body: part,
-                headers: { "content-md5": md5Base64(part) },
+                body: {
+                  length,
+                  sha256: payload?.digest("hex") ?? "",
+                  read: async (into, n, offset) => {
+                    if ((await fh.read(into, 0, n, start + offset)).bytesRead !== n) throw shrank(path)
+                  },
+                  readFailed: ioFailed(path, "read"),
+                },
+                headers: { "content-md5": md5.digest("base64") },
               })
               etags[i] = String(res.headers.etag ?? "")
               stored += length
@@ -215,7 +239,9 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
       const abort = request({ operation: "AbortMultipartUpload", method: "DELETE", key, query: { uploadId } }).pipe(
         Effect.interruptible,
         Effect.timeout(abortWithinMs),
-        Effect.catchCause(() => Effect.logWarning(`could not abort the multipart upload ${uploadId} of ${key} in ${store}: prune removes it once older than --leftover-grace`)),
+        Effect.catchCause(() =>
+          Effect.logWarning(`could not abort the multipart upload ${uploadId} of ${key} in ${store}: prune removes it once older than --leftover-grace`),
+        ),
       )
       yield* upload.pipe(Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : abort)))
       return yield* checkStored(key, size, sha256)
@@ -241,6 +267,17 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
 
   const getBytes = (key: string) => request({ operation: "GET", method: "GET", key }).pipe(Effect.map((r) => new Uint8Array(r.body)))
 
+  // Every response chunk is a fresh buffer outside the JS heap, freed only by V8's next collection,
+  // which their size alone does not trigger before tens of MiB pile up: collect every few MiB, as
+  // the snapshot stream does (services/etcd/minor-gc.ts).
+  let receivedSinceGc = 0
+  const collectAfter = (bytes: number) => {
+    receivedSinceGc += bytes
+    if (receivedSinceGc < gcEveryBytes) return
+    receivedSinceGc = 0
+    minorGc()
+  }
+
   /** Writes the bytes of one range response at their offsets in `fh`, pausing the socket while the disk catches up. */
   const getRange = (key: string, fh: FileHandle, part: string, from: number, length: number) =>
     s3Exchange(
@@ -254,6 +291,7 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
             res.pause()
             const position = at
             at += d.length
+            collectAfter(d.length)
             writing = fh.write(d, 0, d.length, position).then(
               () => res.resume(),
               (e: unknown) => {
@@ -282,13 +320,34 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
       (fh) =>
         Effect.gen(function* () {
           const count = Math.ceil(size / options.partSize)
+          const hash = createHash("sha256")
+          const buf = Buffer.allocUnsafe(Math.min(readChunkBytes, size))
+          // Ranges are hashed in order as soon as each is written (read back from the page cache)
+          // while later ones still download, by whichever range finishes the run: one at a time.
+          const written = new Set<number>()
+          let hashedUpTo = 0
+          let hashing = false
+          const hashWritten = Effect.gen(function* () {
+            if (hashing) return
+            hashing = true
+            while (written.has(hashedUpTo)) {
+              yield* hashRange(fh, part, hash, buf, hashedUpTo * options.partSize, Math.min(size, (hashedUpTo + 1) * options.partSize))
+              written.delete(hashedUpTo)
+              hashedUpTo++
+            }
+            hashing = false
+          })
           yield* Effect.forEach(
             Array.from({ length: count }, (_, i) => i),
-            (i) => retrying(getRange(key, fh, part, i * options.partSize, Math.min(options.partSize, size - i * options.partSize))),
+            (i) =>
+              retrying(getRange(key, fh, part, i * options.partSize, Math.min(options.partSize, size - i * options.partSize))).pipe(
+                Effect.andThen(Effect.sync(() => written.add(i))),
+                Effect.andThen(hashWritten),
+              ),
             { concurrency: options.partsInFlight, discard: true },
           )
           yield* Effect.tryPromise({ try: () => fh.sync(), catch: ioFailed(part, "flush") })
-          return { key, size, sha256: yield* fileSha256(fh, part, size) }
+          return { key, size, sha256: hash.digest("hex") }
         }),
       (fh) => Effect.promise(() => fh.close()),
     )
