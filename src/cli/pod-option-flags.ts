@@ -131,6 +131,11 @@ export const podOptionFlags = {
   ),
   /** Carried into the pod's backup-init (`--etcd-prefix`). */
   etcdPrefix: etcdPrefixFlag,
+  signingKeySecret: optionalText(
+    "signing-key-secret",
+    checkedWith(objectName("Secret")),
+    "Secret (in --namespace) whose key 'signing-key' is an ed25519 private key (openssl genpkey -algorithm ed25519): backup-create signs backup-manifest.json with it (mounted into backup-create only, read-only, mode 0400)",
+  ),
   ...storeOptionFlags,
 }
 
@@ -140,6 +145,7 @@ export interface PodOptionFlagValues extends RetentionFlagValues {
   readonly holdDuration: number
   readonly backupVolumeSize: string
   readonly etcdPrefix: string
+  readonly signingKeySecret: Option.Option<string>
   readonly store: Option.Option<string>
   readonly storePvc: Option.Option<string>
   readonly clusterId: Option.Option<string>
@@ -226,6 +232,7 @@ export const podOptionsFromFlags = (f: PodOptionFlagValues): Partial<BackupPodOp
     backupVolumeSizeLimit: f.backupVolumeSize,
     etcdPrefix: f.etcdPrefix,
     ...(store === undefined ? {} : { store }),
+    ...(Option.isSome(f.signingKeySecret) ? { signingKeySecret: f.signingKeySecret.value } : {}),
   }
 }
 

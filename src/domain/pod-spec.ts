@@ -51,7 +51,13 @@ export const backupPodPaths = {
   webIdentityTokenFile: "/var/run/secrets/openshift/serviceaccount/token",
   /** Where the kubelet would put the ServiceAccount token; backup-upload gets an empty directory there. */
   serviceAccountTokenDir: "/var/run/secrets/kubernetes.io/serviceaccount",
+  /** The manifest's ed25519 signing key, into backup-create only. */
+  signingKeyDir: "/var/run/secrets/cluster-backup-signing",
+  signingKeyFile: "/var/run/secrets/cluster-backup-signing/signing-key",
 } as const
+
+/** The key of the signing key Secret: a PKCS#8 PEM ed25519 private key (`openssl genpkey -algorithm ed25519`). */
+export const signingKeySecretKey = "signing-key"
 
 /**
  * The key of the store credentials Secret: an AWS shared credentials file (profile `default`:
@@ -245,6 +251,8 @@ export const BackupPodOptions = Schema.Struct({
   priorityClassName: Schema.optionalKey(DnsSubdomain),
   /** When given, the pod uploads each backup there (backup-upload, after backup-create). */
   store: Schema.optionalKey(BackupStoreOptions),
+  /** A Secret whose key `signing-key` is an ed25519 private key: backup-create signs the manifest with it. */
+  signingKeySecret: Schema.optionalKey(DnsSubdomain),
 })
 export type BackupPodOptions = typeof BackupPodOptions.Type
 
@@ -382,6 +390,7 @@ const volumes = {
   storeCa: "store-ca",
   noApiToken: "no-api-token",
   webIdentityToken: "store-web-identity-token",
+  signingKey: "signing-key",
 } as const
 
 const commonMounts: ReadonlyArray<VolumeMount> = [
@@ -582,7 +591,19 @@ export const renderBackupPod = (revisions: RevisionSet, options: Partial<BackupP
             ...lists,
           ]),
         ),
-        container(o, backupCreateContainerName, ["backup-create", ...dir, "--revisions", formatRevisionSet(revisions), ...lists]),
+        container(
+          o,
+          backupCreateContainerName,
+          [
+            "backup-create",
+            ...dir,
+            "--revisions",
+            formatRevisionSet(revisions),
+            ...lists,
+            ...(o.signingKeySecret === undefined ? [] : ["--signing-key", backupPodPaths.signingKeyFile]),
+          ],
+          o.signingKeySecret === undefined ? [] : [{ name: volumes.signingKey, mountPath: backupPodPaths.signingKeyDir, readOnly: true }],
+        ),
         ...(upload === undefined ? [] : [upload.container]),
       ],
       containers: [container(o, backupHoldContainerName, ["hold", ...dir, "--duration", `${o.holdSeconds}s`])],
@@ -596,6 +617,14 @@ export const renderBackupPod = (revisions: RevisionSet, options: Partial<BackupP
         { name: volumes.etcdCa, configMap: { name: etcdCaConfigMapName } },
         { name: volumes.tmp, emptyDir: { sizeLimit: o.tmpVolumeSizeLimit } },
         ...(upload === undefined ? [] : upload.volumes),
+        ...(o.signingKeySecret === undefined
+          ? []
+          : [
+              {
+                name: volumes.signingKey,
+                secret: { secretName: o.signingKeySecret, items: [{ key: signingKeySecretKey, path: signingKeySecretKey }], defaultMode: storeCredentialsMode },
+              },
+            ]),
       ],
     },
   }

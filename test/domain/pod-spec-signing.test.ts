@@ -1,0 +1,60 @@
+/**
+ * The backup pod with a signing key: only backup-create mounts the Secret (read-only, mode 0400)
+ * and signs the manifest; no other container sees it, and without the option nothing changes.
+ */
+import { readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { describe, expect, it } from "vitest"
+import * as YAML from "yaml"
+import { type BackupStoreOptions, backupPodPaths, decodeBackupPodOptions, renderBackupPod, renderBackupPodYaml } from "../../src/domain/pod-spec.ts"
+import type { RevisionSet } from "../../src/domain/revisions.ts"
+import { k8sValidationProblems } from "../support/k8s-validate.ts"
+
+const goldenPath = join(import.meta.dirname, "golden", "signed-s3-backup-pod.yaml")
+const revisions: RevisionSet = { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 7, "kube-scheduler": 7 }
+const store: BackupStoreOptions = {
+  s3Url: "s3://backups/cluster-a",
+  credentialsSecret: "backup-store-credentials",
+  partSize: "16Mi",
+  partsInFlight: 4,
+  deadlineSeconds: 3600,
+}
+const options = { store, activeDeadlineSeconds: 10_800, signingKeySecret: "backup-signing-key" }
+
+describe("renderBackupPod with a signing key Secret", () => {
+  it("matches the golden pod byte for byte, and it is a valid Kubernetes Pod", () => {
+    const yaml = renderBackupPodYaml(revisions, options)
+    if (process.env.UPDATE_GOLDEN === "1") writeFileSync(goldenPath, yaml)
+    expect(yaml).toBe(readFileSync(goldenPath, "utf8"))
+    expect(k8sValidationProblems(YAML.parse(yaml))).toEqual([])
+  })
+
+  it("backup-create alone mounts the Secret read-only and signs with the mounted key file", () => {
+    const pod = renderBackupPod(revisions, options)
+    const containers = [...pod.spec.initContainers, ...pod.spec.containers]
+    const withKey = containers.filter((c) => c.volumeMounts.some((m) => m.name === "signing-key"))
+    expect(withKey.map((c) => c.name)).toEqual(["backup-create"])
+    expect(withKey[0]!.volumeMounts.find((m) => m.name === "signing-key")).toEqual({
+      name: "signing-key",
+      mountPath: backupPodPaths.signingKeyDir,
+      readOnly: true,
+    })
+    expect(withKey[0]!.command.slice(-2)).toEqual(["--signing-key", "/var/run/secrets/cluster-backup-signing/signing-key"])
+    expect(containers.filter((c) => c.command.includes("--signing-key")).map((c) => c.name)).toEqual(["backup-create"])
+    expect(pod.spec.volumes.find((v) => v.name === "signing-key")).toEqual({
+      name: "signing-key",
+      secret: { secretName: "backup-signing-key", items: [{ key: "signing-key", path: "signing-key" }], defaultMode: 0o400 },
+    })
+  })
+
+  it("without the option the pod has no signing key volume and backup-create no --signing-key", () => {
+    const pod = renderBackupPod(revisions, { store, activeDeadlineSeconds: 10_800 })
+    expect(pod.spec.volumes.map((v) => v.name)).not.toContain("signing-key")
+    expect(pod.spec.initContainers.find((c) => c.name === "backup-create")!.command).not.toContain("--signing-key")
+  })
+
+  it("refuses a Secret name that is not a Kubernetes object name", () => {
+    const decoded = decodeBackupPodOptions({ signingKeySecret: "Not_A_Name" })
+    expect(decoded._tag).toBe("Failure")
+  })
+})
