@@ -149,6 +149,13 @@ describe("DST edges", () => {
     expect(runsOn(schedule, tz, from, to)).toEqual(expected)
   })
 
+  it("the one known disagreement with croner: a time inside a gap runs at the gap's end there, shifted by the gap here", () => {
+    // Both run once that day; Temporal's "compatible" disambiguation (and RFC 5545) shift like effect, Vixie cron runs at the gap's end like croner.
+    const after = new Date(at("2026-03-28T12:00:00Z"))
+    expect(new Croner("30 2 * * *", { timezone: "Europe/Berlin" }).nextRun(after)?.toISOString()).toBe("2026-03-29T01:00:00.000Z")
+    expect(iso(nextDue(cronOf("30 2 * * *", "Europe/Berlin"), after.getTime()))).toBe("2026-03-29T01:30:00.000Z")
+  })
+
   it("an hourly schedule runs 23 times on Berlin's spring-forward day and 24 on its fall-back day (the repeated hour once)", () => {
     expect(runsOn("0 * * * *", "Europe/Berlin", "2026-03-28T22:59:00Z", "2026-03-29T21:59:00Z")).toHaveLength(23)
     expect(runsOn("0 * * * *", "Europe/Berlin", "2026-10-24T21:59:00Z", "2026-10-25T22:59:00Z")).toHaveLength(24)
