@@ -78,32 +78,36 @@ export type ScheduleDecision =
       readonly _tag: "Start"
       readonly trigger: Trigger
       readonly scheduledTime: number | undefined
-      readonly nextScheduleTime: number
+      readonly nextScheduleTime: number | undefined
     }
-  /** Nothing to start; reconcile again at `wakeAt` (the earliest of every pending trigger). */
-  | { readonly _tag: "Wait"; readonly wakeAt: number; readonly nextScheduleTime: number }
+  /** Nothing to start; reconcile again at `wakeAt` (the earliest pending trigger; undefined: none, wait for events). */
+  | { readonly _tag: "Wait"; readonly wakeAt: number | undefined; readonly nextScheduleTime: number | undefined }
   | { readonly _tag: "Suspended" }
 
 /** When a retry of the last failure is due, never later than the next scheduled time; undefined when none is owed. */
-const retryAt = (s: ScheduleState, nextScheduled: number): number | undefined =>
+const retryAt = (s: ScheduleState, nextScheduled: number | undefined): number | undefined =>
   s.consecutiveFailures > 0 && s.lastFailureTime !== undefined
-    ? Math.min(s.lastFailureTime + backoffDelay(s.backoff, s.consecutiveFailures), nextScheduled)
+    ? Math.min(s.lastFailureTime + backoffDelay(s.backoff, s.consecutiveFailures), nextScheduled ?? Number.POSITIVE_INFINITY)
     : undefined
 
 const revisionAt = (s: ScheduleState): number | undefined =>
   s.revisionChangePending ? (s.lastRunStart === undefined ? s.now : s.lastRunStart + s.minIntervalMillis) : undefined
 
-/** What the policy wants at `s.now`: start a run (and why), or wait until a given instant. */
-export const decideSchedule = (cron: Cron.Cron, s: ScheduleState): ScheduleDecision => {
+/**
+ * What the policy wants at `s.now`: start a run (and why), or wait until a given instant. `cron` is undefined for
+ * a policy without a schedule (revision changes and retries only).
+ */
+export const decideSchedule = (cron: Cron.Cron | undefined, s: ScheduleState): ScheduleDecision => {
   if (s.suspend) return { _tag: "Suspended" }
-  const firstDue = nextDue(cron, s.lastScheduleTime)
-  const nextScheduled = firstDue > s.now ? firstDue : nextDue(cron, s.now)
+  const firstDue = cron === undefined ? undefined : nextDue(cron, s.lastScheduleTime)
+  const nextScheduled = cron === undefined || firstDue === undefined ? undefined : firstDue > s.now ? firstDue : nextDue(cron, s.now)
   const retry = retryAt(s, firstDue)
   const revision = revisionAt(s)
   const candidates = [firstDue, retry, revision].filter((t): t is number => t !== undefined)
-  const wait: ScheduleDecision = { _tag: "Wait", wakeAt: Math.max(s.now, Math.min(...candidates)), nextScheduleTime: nextScheduled }
-  if (s.active) return { ...wait, wakeAt: Math.max(s.now + 1, wait.wakeAt) }
-  if (firstDue <= s.now) {
+  const earliest = candidates.length === 0 ? undefined : Math.max(s.active ? s.now + 1 : s.now, Math.min(...candidates))
+  const wait: ScheduleDecision = { _tag: "Wait", wakeAt: earliest, nextScheduleTime: nextScheduled }
+  if (s.active) return wait
+  if (cron !== undefined && firstDue !== undefined && firstDue <= s.now) {
     const due = latestDue(cron, s.now)
     return { _tag: "Start", trigger: due > firstDue ? "CatchUp" : "Schedule", scheduledTime: due, nextScheduleTime: nextScheduled }
   }

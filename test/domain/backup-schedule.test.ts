@@ -59,7 +59,8 @@ const drive = (cron: Cron.Cron, from: number, until: number): Array<number> => {
     if (d._tag === "Start") {
       starts.push(state.now)
       state = { ...state, lastScheduleTime: d.scheduledTime ?? state.lastScheduleTime, lastRunStart: state.now }
-    } else state = { ...state, now: d.wakeAt }
+    } else if (d.wakeAt === undefined) break
+    else state = { ...state, now: d.wakeAt }
   }
   return starts
 }
@@ -194,7 +195,7 @@ describe("decideSchedule", () => {
       const d = decideSchedule(cron, state)
       if (d._tag === "Start" && d.trigger === "RevisionChange") expect(elapsed).toBeGreaterThanOrEqual(minInterval)
       if (elapsed >= minInterval && d._tag !== "Start") expect.unreachable("a pending revision change past minInterval must start")
-      if (d._tag === "Wait") expect(d.wakeAt).toBeLessThanOrEqual(lastRun + minInterval)
+      if (d._tag === "Wait") expect(d.wakeAt ?? Number.POSITIVE_INFINITY).toBeLessThanOrEqual(lastRun + minInterval)
     },
   )
 
@@ -212,7 +213,8 @@ describe("decideSchedule", () => {
       const state = { ...idle(now, failedAt), lastRunStart: failedAt, consecutiveFailures: failures, lastFailureTime: failedAt }
       const d = decideSchedule(cron, state)
       if (now >= scheduled) expect(d).toMatchObject({ _tag: "Start", scheduledTime: latestDue(cron, now) })
-      else if (d._tag === "Wait") expect(d.wakeAt).toBeLessThanOrEqual(Math.min(scheduled, failedAt + backoffDelay(defaultBackoff, failures)))
+      else if (d._tag === "Wait")
+        expect(d.wakeAt ?? Number.POSITIVE_INFINITY).toBeLessThanOrEqual(Math.min(scheduled, failedAt + backoffDelay(defaultBackoff, failures)))
       else expect(d).toMatchObject({ _tag: "Start", trigger: "Retry" })
     },
   )
@@ -221,6 +223,15 @@ describe("decideSchedule", () => {
     const delay = backoffDelay(defaultBackoff, failures)
     expect(delay).toBeLessThanOrEqual(defaultBackoff.capMillis)
     expect(backoffDelay(defaultBackoff, failures + 1)).toBe(Math.min(defaultBackoff.capMillis, 2 * delay))
+  })
+
+  it("without a schedule: nothing to wake for until a revision change, which starts at once; a failure is retried after backoff", () => {
+    const now = at("2026-05-01T00:00:00Z")
+    expect(decideSchedule(undefined, idle(now, now))).toEqual({ _tag: "Wait", wakeAt: undefined, nextScheduleTime: undefined })
+    expect(decideSchedule(undefined, { ...idle(now, now), revisionChangePending: true })).toMatchObject({ _tag: "Start", trigger: "RevisionChange" })
+    const failed = { ...idle(now + minute, now), lastRunStart: now, consecutiveFailures: 3, lastFailureTime: now }
+    expect(decideSchedule(undefined, failed)).toEqual({ _tag: "Wait", wakeAt: now + backoffDelay(defaultBackoff, 3), nextScheduleTime: undefined })
+    expect(decideSchedule(undefined, { ...failed, now: now + backoffDelay(defaultBackoff, 3) })).toMatchObject({ _tag: "Start", trigger: "Retry" })
   })
 
   it("suspended: no run, whatever is due", () => {
