@@ -3,12 +3,11 @@
  * commands, and `backup-resources` / `backup-create` run with the pod's own arguments back up
  * exactly the listed resources.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Effect, Result } from "effect"
-import { afterAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import * as YAML from "yaml"
 import { decodeBackupManifest } from "../../src/domain/backup-manifest.ts"
 import { defaultOperands, operandTableWithOverrides } from "../../src/domain/operands.ts"
@@ -16,9 +15,9 @@ import { formatRevisionSet } from "../../src/domain/revisions.ts"
 import { kubeconfigYaml, startSimulatedApiServer } from "../../src/simulation/simulated-api-server.ts"
 import { loadedCluster, revisions, writeFakeSnapshot } from "../programs/backup/backup-resources-harness.ts"
 import { runCli } from "../support/run-cli.ts"
+import { tempDir } from "../support/temp-dir.ts"
 
-const dir = mkdtempSync(join(tmpdir(), "cb-operand-resources-"))
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
+const dir = tempDir("operand-resources")
 
 const cli = (...args: Array<string>) => runCli(args)
 

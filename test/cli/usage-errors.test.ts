@@ -5,13 +5,13 @@
  * Every row was a crash, a hang or a silent acceptance before.
  */
 import { execFileSync } from "node:child_process"
-import { mkdtempSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { runCli } from "../support/run-cli.ts"
+import { tempDir } from "../support/temp-dir.ts"
 
-const work = mkdtempSync(join(tmpdir(), "cb-usage-"))
+const work = tempDir("usage")
 const aFile = join(work, "a-file")
 writeFileSync(aFile, "not a directory\n")
 const aFifo = join(work, "a-fifo")
@@ -20,41 +20,39 @@ execFileSync("mkfifo", [aFifo])
 const revisions = ["--revisions", "etcd=3,kube-apiserver=7,kube-controller-manager=7,kube-scheduler=7"]
 const unreachableEtcd = ["--etcd-endpoints", "http://127.0.0.1:1"]
 
+/** `command flag value rest` for each flag and each of its bad values. */
+const flagCases = (
+  command: ReadonlyArray<string>,
+  badValues: Readonly<Record<string, ReadonlyArray<string>>>,
+  rest: ReadonlyArray<string> = [],
+): Array<readonly [flag: string, args: ReadonlyArray<string>]> =>
+  Object.entries(badValues).flatMap(([flag, values]) => values.map((value) => [flag, [...command, flag, value, ...rest]] as const))
+
 const usageErrors: ReadonlyArray<readonly [flag: string, args: ReadonlyArray<string>]> = [
-  ["--etcd-endpoints", ["backup-init", "--etcd-endpoints", "https://127.0.0.1:99999"]],
-  ["--etcd-endpoints", ["backup-init", "--etcd-endpoints", "https://127.0.0.1:0"]],
-  ["--etcd-endpoints", ["backup-init", "--etcd-endpoints", "ftp://etcd:2379"]],
-  ["--etcd-endpoints", ["backup-init", "--etcd-endpoints", "https://a:2379,http://b:2379"]],
-  ["--etcd-endpoints", ["backup-init", "--etcd-endpoints", " , "]],
-  ["--etcd-endpoints", ["backup-init", "--etcd-endpoints", "https://[nope:2379"]],
-  ["--etcd-cacert", ["backup-init", "--etcd-cacert", ""]],
-  ["--stall-timeout", ["backup-init", "--stall-timeout", "0s"]],
-  ["--backup-dir", ["backup-init", "--backup-dir", ""]],
-  ["--backup-dir", ["backup-resources", "--backup-dir", "", "--operand", "etcd", "--revision", "1"]],
-  ["--revision", ["backup-resources", "--operand", "etcd", "--revision", "-1"]],
-  ["--backup-dir", ["backup-create", "--backup-dir", "", ...revisions]],
-  ["--backup-dir", ["hold", "--backup-dir", ""]],
-  ["--duration", ["hold", "--duration", "0s"]],
-  ["--metrics-port", ["operator", "--metrics-port", "70000"]],
-  ["--metrics-port", ["operator", "--metrics-port", "-1"]],
-  ["--resync", ["operator", "--resync", "0s"]],
-  ["--hold-duration", ["operator", "--hold-duration", "0s"]],
-  ["--namespace", ["operator", "--namespace", ""]],
-  ["--lease-name", ["operator", "--lease-name", " "]],
-  ["--kubeconfig", ["operator", "--kubeconfig", ""]],
-  ["--hold-duration", ["render", ...revisions, "--hold-duration", "0s"]],
-  ["--image", ["render", ...revisions, "--image", ""]],
-  ["--operand-resources", ["render", ...revisions, "--operand-resources", ""]],
-  ["--keys", ["demo", "--keys", "-1"]],
-  ["--keys", ["demo", "--keys", "1000001"]],
-  ["--work-dir", ["demo", "--work-dir", ""]],
-  ["--scratch-dir", ["verify", work, "--scratch-dir", ""]],
+  ...flagCases(["backup-init"], {
+    "--etcd-endpoints": ["https://127.0.0.1:99999", "https://127.0.0.1:0", "ftp://etcd:2379", "https://a:2379,http://b:2379", " , ", "https://[nope:2379"],
+    "--etcd-cacert": [""],
+    "--stall-timeout": ["0s"],
+    "--backup-dir": [""],
+  }),
+  ...flagCases(["backup-resources"], { "--backup-dir": [""] }, ["--operand", "etcd", "--revision", "1"]),
+  ...flagCases(["backup-resources", "--operand", "etcd"], { "--revision": ["-1"] }),
+  ...flagCases(["backup-create"], { "--backup-dir": [""] }, revisions),
+  ...flagCases(["hold"], { "--backup-dir": [""], "--duration": ["0s"] }),
+  ...flagCases(["operator"], {
+    "--metrics-port": ["70000", "-1"],
+    "--resync": ["0s"],
+    "--hold-duration": ["0s"],
+    "--namespace": [""],
+    "--lease-name": [" "],
+    "--kubeconfig": [""],
+  }),
+  ...flagCases(["render", ...revisions], { "--hold-duration": ["0s"], "--image": [""], "--operand-resources": [""] }),
+  ...flagCases(["demo"], { "--keys": ["-1", "1000001"], "--work-dir": [""] }),
+  ...flagCases(["verify", work], { "--scratch-dir": [""] }),
   ["<dir>", ["verify", ""]],
   ["<dir>", ["restore", "", "--dry-run"]],
-  ["--root", ["restore", work, "--root", "", "--dry-run"]],
-  ["--member-name", ["restore", work, "--member-name", "", "--dry-run"]],
-  ["--node-ip", ["restore", work, "--node-ip", "10.0.0.300", "--dry-run"]],
-  ["--restore-id", ["restore", work, "--restore-id", "../../etc", "--dry-run"]],
+  ...flagCases(["restore", work], { "--root": [""], "--member-name": [""], "--node-ip": ["10.0.0.300"], "--restore-id": ["../../etc"] }, ["--dry-run"]),
 ]
 
 const failures: ReadonlyArray<readonly [what: string, args: ReadonlyArray<string>, expected: string]> = [

@@ -1,10 +1,8 @@
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { fc, test } from "@fast-check/vitest"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { beforeAll, describe, expect, it } from "vitest"
 import { checkCertificates, type CertificateFile } from "../../src/domain/certificate-checks.ts"
 import { certificateFactory, kubeconfigWith, type IssuedCertificate } from "../support/encrypted-fixtures.ts"
+import { tempDir } from "../support/temp-dir.ts"
 
 const day = 86_400_000
 // Whole seconds: certificates carry no milliseconds.
@@ -13,11 +11,10 @@ const at = (days: number) => new Date(now.getTime() + days * day)
 const file = (path: string, text: string): CertificateFile => ({ path, bytes: Buffer.from(text) })
 const dir = "static-pod-resources/kube-apiserver-pod-7"
 
-let work: string
+const work = tempDir("certificate-checks")
 let certs: Record<"oldCa" | "ca" | "expired" | "expiring" | "valid" | "nextCa", IssuedCertificate>
 
 beforeAll(() => {
-  work = mkdtempSync(join(tmpdir(), "certificate-checks-"))
   const make = certificateFactory(work)
   const oldCa = make.ca("old-signer", at(-800), at(-5))
   const ca = make.ca("kube-apiserver-signer", at(-10), at(3650))
@@ -30,8 +27,6 @@ beforeAll(() => {
     nextCa: make.ca("next-signer", at(20), at(4000)),
   }
 })
-
-afterAll(() => rmSync(work, { recursive: true, force: true }))
 
 const verdictOf = (files: ReadonlyArray<CertificateFile>) => checkCertificates(files, now).verdict
 
@@ -78,7 +73,10 @@ describe("checkCertificates on certificates made by openssl", () => {
   })
 
   it("reads kubeconfigs' base64 certificate-authority-data and client-certificate-data, never the key", () => {
-    const report = checkCertificates([file(`${dir}/configmaps/kube-apiserver-cert-syncer-kubeconfig/kubeconfig`, kubeconfigWith(certs.ca.certPem, certs.expiring.certPem))], now)
+    const report = checkCertificates(
+      [file(`${dir}/configmaps/kube-apiserver-cert-syncer-kubeconfig/kubeconfig`, kubeconfigWith(certs.ca.certPem, certs.expiring.certPem))],
+      now,
+    )
     expect(report.sources.map((s) => [s.source.replace(`${dir}/configmaps/kube-apiserver-cert-syncer-kubeconfig/`, ""), s.kind, s.verdict])).toEqual([
       ["kubeconfig (clusters[0].cluster.certificate-authority-data)", "ca-bundle", "PASS"],
       ["kubeconfig (users[0].user.client-certificate-data)", "leaf", "WARN"],
@@ -100,7 +98,15 @@ describe("checkCertificates on certificates made by openssl", () => {
   })
 
   it("ignores files without certificates", () => {
-    expect(checkCertificates([file(`${dir}/secrets/s/tls.key`, "-----BEGIN EC PRIVATE KEY-----\nx\n-----END EC PRIVATE KEY-----\n"), file(`${dir}/kube-apiserver-pod.yaml`, "kind: Pod\n")], now)).toMatchObject({
+    expect(
+      checkCertificates(
+        [
+          file(`${dir}/secrets/s/tls.key`, "-----BEGIN EC PRIVATE KEY-----\nx\n-----END EC PRIVATE KEY-----\n"),
+          file(`${dir}/kube-apiserver-pod.yaml`, "kind: Pod\n"),
+        ],
+        now,
+      ),
+    ).toMatchObject({
       verdict: "PASS",
       count: 0,
       message: "no certificates found",
@@ -110,8 +116,22 @@ describe("checkCertificates on certificates made by openssl", () => {
   test.prop([fc.uint8Array({ maxLength: 400 }), fc.constantFrom("tls.crt", "ca-bundle.crt", "kubeconfig")], { numRuns: 300 })(
     "never throws on arbitrary bytes",
     (bytes, name) => {
-      const withMarkers = Buffer.concat([Buffer.from("client-certificate-data: "), bytes, Buffer.from("\n-----BEGIN CERTIFICATE-----\n"), bytes, Buffer.from("\n-----END CERTIFICATE-----\n")])
-      expect(() => checkCertificates([{ path: name, bytes }, { path: name, bytes: withMarkers }], now)).not.toThrow()
+      const withMarkers = Buffer.concat([
+        Buffer.from("client-certificate-data: "),
+        bytes,
+        Buffer.from("\n-----BEGIN CERTIFICATE-----\n"),
+        bytes,
+        Buffer.from("\n-----END CERTIFICATE-----\n"),
+      ])
+      expect(() =>
+        checkCertificates(
+          [
+            { path: name, bytes },
+            { path: name, bytes: withMarkers },
+          ],
+          now,
+        ),
+      ).not.toThrow()
     },
   )
 })

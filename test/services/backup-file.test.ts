@@ -4,19 +4,14 @@
  * reads stop at the stated bound and at the file's size when opened.
  */
 import { execFileSync } from "node:child_process"
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { appendFileSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect, Exit } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { BackupFileRefused, readBackupFile, readBackupFileBytes } from "../../src/services/backup-file.ts"
+import { tempDir } from "../support/temp-dir.ts"
 
-let dir: string
-
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), "cb-backup-file-"))
-})
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
+const dir = tempDir("backup-file")
 
 const refusal = async (path: string, maxBytes = 1024): Promise<BackupFileRefused> => {
   const exit = await Effect.runPromiseExit(readBackupFileBytes(path, maxBytes))
@@ -37,9 +32,20 @@ describe("readBackupFile", () => {
   it.each<[string, (path: string) => void, RegExp]>([
     ["a FIFO", (p) => execFileSync("mkfifo", [p]), /is a FIFO \(named pipe\), not a regular file/],
     ["a directory", (p) => mkdirSync(p), /is a directory, not a regular file/],
-    ["a symbolic link to /dev/zero", (p) => symlinkSync("/dev/zero", p), /is a symbolic link to \/dev\/zero \(a character device\), not a regular file.*never read through a symbolic link/],
+    [
+      "a symbolic link to /dev/zero",
+      (p) => symlinkSync("/dev/zero", p),
+      /is a symbolic link to \/dev\/zero \(a character device\), not a regular file.*never read through a symbolic link/,
+    ],
     ["a symbolic link to /dev/urandom", (p) => symlinkSync("/dev/urandom", p), /is a symbolic link to \/dev\/urandom \(a character device\)/],
-    ["a symbolic link to a regular file", (p) => (writeFileSync(`${p}.target`, "x"), symlinkSync(`${p}.target`, p)), /is a symbolic link to .*\.target \(a regular file\).*copy the file itself/],
+    [
+      "a symbolic link to a regular file",
+      (p) => {
+        writeFileSync(`${p}.target`, "x")
+        symlinkSync(`${p}.target`, p)
+      },
+      /is a symbolic link to .*\.target \(a regular file\).*copy the file itself/,
+    ],
   ])("refuses %s at once, naming the path and what it is", async (what, make, message) => {
     const path = join(dir, what.replaceAll(/[^a-z]/g, "-"))
     make(path)

@@ -5,18 +5,14 @@
  * etcdutl's to report.
  */
 import { execFileSync } from "node:child_process"
-import { mkdtempSync, rmSync, symlinkSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { symlinkSync } from "node:fs"
 import { join } from "node:path"
 import { Effect, Exit } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { Etcdutl } from "../../src/services/etcdutl.ts"
+import { tempDir } from "../support/temp-dir.ts"
 
-let work: string
-beforeAll(() => {
-  work = mkdtempSync(join(tmpdir(), "etcdutl-special-"))
-})
-afterAll(() => rmSync(work, { recursive: true, force: true }))
+const work = tempDir("etcdutl-special")
 
 const failure = async <A, E>(effect: Effect.Effect<A, E, Etcdutl>) => {
   const exit = await Effect.runPromiseExit(effect.pipe(Effect.provide(Etcdutl.live())))
@@ -41,7 +37,14 @@ describe("Etcdutl.live and special files", () => {
     symlinkSync("/dev/zero", link)
     const error = await failure(
       Etcdutl.use((e) =>
-        e.snapshotRestore({ snapshot: link, memberName: "m", peerUrl: "https://127.0.0.1:2380", clusterToken: "t", dataDir: join(work, "data"), bump: { _tag: "Disabled" } }),
+        e.snapshotRestore({
+          snapshot: link,
+          memberName: "m",
+          peerUrl: "https://127.0.0.1:2380",
+          clusterToken: "t",
+          dataDir: join(work, "data"),
+          bump: { _tag: "Disabled" },
+        }),
       ),
     )
     expect(error).toMatchObject({ _tag: "EtcdutlFailed", operation: "snapshot restore", reason: "not-regular-file" })

@@ -1,16 +1,16 @@
 import { execFileSync, spawnSync } from "node:child_process"
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, copyFileSync, writeFileSync, existsSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { chmodSync, mkdirSync, readFileSync, truncateSync, copyFileSync, writeFileSync, existsSync } from "node:fs"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Effect, Exit, Scope } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { beforeAll, describe, expect, it } from "vitest"
 import { revisionBump } from "../../src/domain/restore-plan.ts"
 import { Etcdutl, type SnapshotRestoreRequest } from "../../src/services/etcdutl.ts"
 import { startLocalEtcd } from "../../src/services/local-etcd.ts"
 import { etcdTool } from "../support/tools.ts"
+import { tempDir } from "../support/temp-dir.ts"
 
-let work: string
+const work = tempDir("etcdutl")
 let snapshot: string
 let snapshotRevision: number
 
@@ -21,7 +21,9 @@ const etcdctl = (endpoint: string, ...args: Array<string>) =>
 const withMember = async <A>(dataDir: string, name: string, use: (clientUrl: string) => A): Promise<A> => {
   const scope = Effect.runSync(Scope.make())
   try {
-    const member = await Effect.runPromise(startLocalEtcd({ dataDir, name, unsafeNoFsync: true }).pipe(Scope.provide(scope), Effect.provide(NodeServices.layer)))
+    const member = await Effect.runPromise(
+      startLocalEtcd({ dataDir, name, unsafeNoFsync: true }).pipe(Scope.provide(scope), Effect.provide(NodeServices.layer)),
+    )
     return use(member.clientUrl)
   } finally {
     await Effect.runPromise(Scope.close(scope, Exit.void))
@@ -29,7 +31,6 @@ const withMember = async <A>(dataDir: string, name: string, use: (clientUrl: str
 }
 
 beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), "etcdutl-"))
   snapshot = join(work, "snapshot.db")
   snapshotRevision = await withMember(join(work, "source"), "source", (url) => {
     for (let i = 0; i < 20; i++) etcdctl(url, "put", `/registry/test/${i}`, `value-${i}`)
@@ -37,7 +38,6 @@ beforeAll(async () => {
     return JSON.parse(etcdctl(url, "get", "/registry/test/0", "-w", "json")).header.revision as number
   })
 })
-afterAll(() => rmSync(work, { recursive: true, force: true }))
 
 const live = <A, E>(effect: Effect.Effect<A, E, Etcdutl>, layer = Etcdutl.live()) => Effect.runPromise(effect.pipe(Effect.provide(layer)))
 const flip = <A, E>(effect: Effect.Effect<A, E, Etcdutl>, layer = Etcdutl.live()) => Effect.runPromise(Effect.flip(effect).pipe(Effect.provide(layer)))
@@ -111,7 +111,10 @@ describe("Etcdutl (real etcdutl 3.5)", () => {
   })
 
   it("a binary that does not exist is a typed failure", async () => {
-    const error = await flip(Etcdutl.use((e) => e.capabilities), Etcdutl.live({ binary: join(work, "no-etcdutl") }))
+    const error = await flip(
+      Etcdutl.use((e) => e.capabilities),
+      Etcdutl.live({ binary: join(work, "no-etcdutl") }),
+    )
     expect(error).toMatchObject({ _tag: "EtcdutlFailed", reason: "binary-missing" })
   })
 })
@@ -138,7 +141,12 @@ describe("Etcdutl with an etcd 3.4-style tool", () => {
   })
 
   it("capabilities report the missing flags", async () => {
-    expect(await live(Etcdutl.use((e) => e.capabilities), Etcdutl.live({ binary: fake }))).toEqual({
+    expect(
+      await live(
+        Etcdutl.use((e) => e.capabilities),
+        Etcdutl.live({ binary: fake }),
+      ),
+    ).toEqual({
       command: fake,
       version: "3.4.27",
       bumpRevision: false,
@@ -147,14 +155,20 @@ describe("Etcdutl with an etcd 3.4-style tool", () => {
   })
 
   it("snapshotRestore with a bump is refused before anything runs", async () => {
-    const error = await flip(Etcdutl.use((e) => e.snapshotRestore(request(join(work, "never")))), Etcdutl.live({ binary: fake }))
+    const error = await flip(
+      Etcdutl.use((e) => e.snapshotRestore(request(join(work, "never")))),
+      Etcdutl.live({ binary: fake }),
+    )
     expect(error).toMatchObject({ _tag: "EtcdutlUnsupported", version: "3.4.27", missing: ["--bump-revision", "--mark-compacted"] })
     expect(error.message).toContain("etcd 3.5 or newer")
     expect(existsSync(join(work, "fake", "restore-args"))).toBe(false)
   })
 
   it("snapshotRestore with --no-bump runs without --bump-revision and --mark-compacted", async () => {
-    await live(Etcdutl.use((e) => e.snapshotRestore(request(join(work, "nobump"), { bump: { _tag: "Disabled" } }))), Etcdutl.live({ binary: fake }))
+    await live(
+      Etcdutl.use((e) => e.snapshotRestore(request(join(work, "nobump"), { bump: { _tag: "Disabled" } }))),
+      Etcdutl.live({ binary: fake }),
+    )
     const args = readFileSync(join(work, "fake", "restore-args"), "utf8")
     expect(args).toContain("--data-dir")
     expect(args).toContain("--skip-hash-check=false")
@@ -167,9 +181,22 @@ describe("Etcdutl.inMemory", () => {
   it("answers from its table and records restores", async () => {
     const restores: Array<SnapshotRestoreRequest> = []
     const layer = Etcdutl.inMemory({ statuses: { "/b/s.db": { hash: 1, revision: 2, totalKey: 3, totalSize: 4 } }, restores })
-    expect(await live(Etcdutl.use((e) => e.snapshotStatus("/b/s.db")), layer)).toEqual({ hash: 1, revision: 2, totalKey: 3, totalSize: 4 })
-    expect(await flip(Etcdutl.use((e) => e.snapshotStatus("/b/other.db")), layer)).toMatchObject({ reason: "missing-file" })
-    await live(Etcdutl.use((e) => e.snapshotRestore(request("/d", { snapshot: "/b/s.db" }))), layer)
+    expect(
+      await live(
+        Etcdutl.use((e) => e.snapshotStatus("/b/s.db")),
+        layer,
+      ),
+    ).toEqual({ hash: 1, revision: 2, totalKey: 3, totalSize: 4 })
+    expect(
+      await flip(
+        Etcdutl.use((e) => e.snapshotStatus("/b/other.db")),
+        layer,
+      ),
+    ).toMatchObject({ reason: "missing-file" })
+    await live(
+      Etcdutl.use((e) => e.snapshotRestore(request("/d", { snapshot: "/b/s.db" }))),
+      layer,
+    )
     expect(restores.map((r) => r.dataDir)).toEqual(["/d"])
   })
 })

@@ -1,19 +1,19 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
 import { spawn } from "node:child_process"
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { hostname, tmpdir } from "node:os"
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { hostname } from "node:os"
 import { join } from "node:path"
-import { afterEach, beforeEach } from "vitest"
+import { beforeEach } from "vitest"
 import { acquireRunLock, inspectRunLock, type RunLockOwner } from "../../src/services/run-lock.ts"
+import { tempDir } from "../support/temp-dir.ts"
 
 let dir: string
 let lock: string
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "cb-run-lock-"))
+  dir = tempDir("run-lock")
   lock = join(dir, "run.lock")
 })
-afterEach(() => rmSync(dir, { recursive: true, force: true }))
 
 const owner = (fields: Partial<RunLockOwner>): RunLockOwner => ({
   pid: process.pid,

@@ -1,22 +1,28 @@
-import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { chmodSync, symlinkSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect, Exit, Redacted } from "effect"
-import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { beforeEach, describe, expect, it } from "vitest"
 import { identityFileExposed, readIdentityFiles } from "../../../src/services/crypto/age-identity-files.ts"
 import { generateIdentity } from "../../../src/services/crypto/age-keys.ts"
 import { keygen } from "./age-cli.ts"
+import { tempDir } from "../../support/temp-dir.ts"
 
 let dir: string
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "cb-age-identities-"))
+  dir = tempDir("age-identities")
 })
-afterEach(() => rmSync(dir, { recursive: true, force: true }))
 
 const read = (paths: ReadonlyArray<string>, allowExposed = false) => Effect.runPromiseExit(readIdentityFiles(paths, { allowExposed }))
 const failureOf = <A>(exit: Exit.Exit<A, unknown>) => {
   if (!Exit.isFailure(exit)) throw new Error("expected a failure")
-  return exit.cause.reasons.find((r) => r._tag === "Fail")?.error as { _tag: string; message: string; path: string; line?: number; mode?: string; code?: string }
+  return exit.cause.reasons.find((r) => r._tag === "Fail")?.error as {
+    _tag: string
+    message: string
+    path: string
+    line?: number
+    mode?: string
+    code?: string
+  }
 }
 
 describe("age identity files", () => {
@@ -29,7 +35,11 @@ describe("age identity files", () => {
     if (!Exit.isSuccess(exit)) throw new Error("expected success")
     expect(exit.value.files).toEqual([join(dir, "a.txt"), join(dir, "bc.txt")])
     expect(exit.value.identities.map((i) => i.recipient)).toEqual([a.recipient, b.recipient, c.recipient])
-    expect(exit.value.identities.map((i) => i.source)).toEqual([`${join(dir, "a.txt")} line 3`, `${join(dir, "bc.txt")} line 3`, `${join(dir, "bc.txt")} line 6`])
+    expect(exit.value.identities.map((i) => i.source)).toEqual([
+      `${join(dir, "a.txt")} line 3`,
+      `${join(dir, "bc.txt")} line 3`,
+      `${join(dir, "bc.txt")} line 6`,
+    ])
   })
 
   it.each([0o644, 0o640, 0o604, 0o660, 0o601])("refuses a file with mode %o (readable or usable by group or others), naming it and its mode", async (mode) => {

@@ -3,21 +3,20 @@
  * same bytes, and what `age -r`/`age -R` encrypts the project opens; small files at the STREAM
  * chunk boundaries, several recipients, and a file of 200 MiB.
  */
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { readdirSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect, Redacted, Result } from "effect"
-import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { beforeEach, describe, expect, it } from "vitest"
 import { payloadBytes } from "../../../src/domain/age-payload-layout.ts"
 import { decryptFile, encryptFile } from "../../../src/services/crypto/age-files.ts"
 import { generateIdentity, parseRecipient } from "../../../src/services/crypto/age-keys.ts"
 import { age, identitiesOf, keygen, readBytes, sha256, sha256File, writePseudoRandom } from "./age-cli.ts"
+import { tempDir } from "../../support/temp-dir.ts"
 
 let dir: string
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "cb-age-interop-"))
+  dir = tempDir("age-interop")
 })
-afterEach(() => rmSync(dir, { recursive: true, force: true }))
 
 const recipient = (text: string) => Result.getOrThrow(parseRecipient(text))
 const boundarySizes = [0, 1, 65535, 65536, 65537, 131072, 131073, 200000]
@@ -67,7 +66,10 @@ describe("age interop with the age CLI", () => {
     await writePseudoRandom(plain, 150000, 3)
     age(["-R", join(dir, "recipients.txt"), "-o", join(dir, "R.age"), plain])
     age(["-r", a.recipient, "-r", ours.recipient, "-o", join(dir, "r.age"), plain])
-    for (const [file, keys] of [["R.age", ["a.txt", "b.txt", "c.txt"]], ["r.age", ["a.txt", "c.txt"]]] as const) {
+    for (const [file, keys] of [
+      ["R.age", ["a.txt", "b.txt", "c.txt"]],
+      ["r.age", ["a.txt", "c.txt"]],
+    ] as const) {
       for (const k of keys) {
         const out = join(dir, `out-${file}-${k}`)
         await Effect.runPromise(decryptFile(join(dir, file), out, await identitiesOf(join(dir, k))))
@@ -83,7 +85,13 @@ describe("age interop with the age CLI", () => {
     const keys = [keygen(join(dir, "a.txt")), keygen(join(dir, "b.txt")), keygen(join(dir, "c.txt"))]
     const plain = join(dir, "plain")
     await writePseudoRandom(plain, 70000, 9)
-    await Effect.runPromise(encryptFile(plain, join(dir, "multi.age"), keys.map((k) => recipient(k.recipient))))
+    await Effect.runPromise(
+      encryptFile(
+        plain,
+        join(dir, "multi.age"),
+        keys.map((k) => recipient(k.recipient)),
+      ),
+    )
     for (const k of keys) expect(sha256(age(["-d", "-i", k.path, join(dir, "multi.age")]))).toBe(await sha256File(plain))
   })
 

@@ -3,16 +3,16 @@
  * transfer could, is refused by `decryptFile` with a tagged error naming the file, and no
  * plaintext file (nor `.part`) is left, even when chunks before the damage had authenticated.
  */
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { readdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect, Exit } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { beforeAll, describe, expect, it } from "vitest"
 import { ciphertextChunkBytes, payloadNonceBytes } from "../../../src/domain/age-payload-layout.ts"
 import { decryptFile } from "../../../src/services/crypto/age-files.ts"
 import { age, identitiesOf, keygen, readBytes, writePseudoRandom } from "./age-cli.ts"
+import { tempDir } from "../../support/temp-dir.ts"
 
-let dir: string
+const dir = tempDir("age-refusals")
 let single: Buffer
 let double: Buffer
 let headerLength: number
@@ -23,7 +23,6 @@ let keyC: string
 const endOfHeader = (file: Buffer) => file.indexOf("\n", file.indexOf("\n--- ") + 1) + 1
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "cb-age-refusals-"))
   const a = keygen(join(dir, "a.txt"))
   const b = keygen(join(dir, "b.txt"))
   keygen(join(dir, "c.txt"))
@@ -38,7 +37,6 @@ beforeAll(async () => {
   headerLength = endOfHeader(single)
   doubleHeaderLength = endOfHeader(double)
 })
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 const chunkStart = (i: number) => headerLength + payloadNonceBytes + i * ciphertextChunkBytes
 const chunk = (i: number) => single.subarray(chunkStart(i), Math.min(single.length, chunkStart(i + 1)))
@@ -58,7 +56,12 @@ const refuse = async (name: string, bytes: Buffer, identityFiles: ReadonlyArray<
   const input = join(dir, `${name}.age`)
   const output = join(dir, `${name}.out`)
   writeFileSync(input, bytes)
-  const exit = await Effect.runPromiseExit(Effect.flatMap(Effect.promise(() => identitiesOf(...identityFiles)), (ids) => decryptFile(input, output, ids)))
+  const exit = await Effect.runPromiseExit(
+    Effect.flatMap(
+      Effect.promise(() => identitiesOf(...identityFiles)),
+      (ids) => decryptFile(input, output, ids),
+    ),
+  )
   const left = readdirSync(dir).filter((f) => f.startsWith(`${name}.out`))
   expect(left).toEqual([])
   if (!Exit.isFailure(exit)) throw new Error(`${name}: decryption succeeded`)
@@ -171,7 +174,12 @@ describe("age decryption refuses damaged or foreign files, leaving no plaintext"
     execFileSync("mkfifo", [join(dir, "fifo.age")])
     symlinkSync(join(dir, "single.age"), join(dir, "link.age"))
     for (const input of [join(dir, "fifo.age"), join(dir, "link.age")]) {
-      const exit = await Effect.runPromiseExit(Effect.flatMap(Effect.promise(() => identitiesOf(keyA)), (ids) => decryptFile(input, join(dir, "never.out"), ids)))
+      const exit = await Effect.runPromiseExit(
+        Effect.flatMap(
+          Effect.promise(() => identitiesOf(keyA)),
+          (ids) => decryptFile(input, join(dir, "never.out"), ids),
+        ),
+      )
       if (!Exit.isFailure(exit)) throw new Error(`${input} was read`)
       const error = exit.cause.reasons.find((r) => r._tag === "Fail")?.error as { _tag: string; path: string }
       expect(error).toMatchObject({ _tag: "BackupFileRefused", path: input })

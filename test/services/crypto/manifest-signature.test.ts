@@ -4,11 +4,10 @@
  */
 import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Result } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { beforeAll, describe, expect, it } from "vitest"
 import { decodeBackupManifest, encodeBackupManifest } from "../../../src/domain/backup-manifest.ts"
 import { decodeManifestSignature, signatureFileName } from "../../../src/domain/manifest-signature-file.ts"
 import { exampleManifest, sha } from "../../support/example-manifest.ts"
@@ -21,10 +20,11 @@ import {
   type TrustedKey,
   verifyManifestSignature,
 } from "../../../src/services/crypto/manifest-signature.ts"
+import { tempDir } from "../../support/temp-dir.ts"
 
 const manifest = exampleManifest
 
-let dir: string
+const dir = tempDir("manifest-sig")
 const openssl = (args: ReadonlyArray<string>) => execFileSync("openssl", args, { encoding: "utf8" })
 const makeKey = (name: string) => {
   openssl(["genpkey", "-algorithm", "ed25519", "-out", join(dir, `${name}.pem`)])
@@ -39,13 +39,11 @@ let bytes: Buffer
 let signature: string
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), "cb-manifest-sig-"))
   ours = makeKey("ours")
   stranger = makeKey("stranger")
   bytes = Buffer.from(encodeBackupManifest(manifest))
   signature = signManifest(bytes, ours.signing)
 })
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 describe("manifest signatures", () => {
   it("sits beside the manifest as backup-manifest.json.sig", () => {
@@ -64,7 +62,18 @@ describe("manifest signatures", () => {
     const sig = Result.getOrThrow(decodeManifestSignature(signature))
     writeFileSync(join(dir, "manifest.json"), bytes)
     writeFileSync(join(dir, "sig.bin"), Buffer.from(sig.signature, "base64"))
-    const out = openssl(["pkeyutl", "-verify", "-pubin", "-inkey", join(dir, "ours.pub.pem"), "-rawin", "-in", join(dir, "manifest.json"), "-sigfile", join(dir, "sig.bin")])
+    const out = openssl([
+      "pkeyutl",
+      "-verify",
+      "-pubin",
+      "-inkey",
+      join(dir, "ours.pub.pem"),
+      "-rawin",
+      "-in",
+      join(dir, "manifest.json"),
+      "-sigfile",
+      join(dir, "sig.bin"),
+    ])
     expect(out).toContain("Signature Verified Successfully")
   })
 

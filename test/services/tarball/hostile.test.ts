@@ -1,21 +1,17 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect, Result } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { extractTarball, listTarball, type LayoutCheck } from "../../../src/services/tarball/tarball.ts"
 import { hostileLimits, hostileTarballs, snapshotTree, validTarball, type Refusal } from "../../support/hostile-tarballs.ts"
+import { tempDir } from "../../support/temp-dir.ts"
 
 const staticPodResources: LayoutCheck = (path) =>
   path === "static-pod-resources" || path.startsWith("static-pod-resources/")
     ? Result.succeed(path)
     : Result.fail({ message: "only static-pod-resources/ belongs in a resource tarball" })
 
-let work: string
-beforeAll(() => {
-  work = mkdtempSync(join(tmpdir(), "hostile-"))
-})
-afterAll(() => rmSync(work, { recursive: true, force: true }))
+const work = tempDir("hostile")
 
 /** A parent directory holding the target (with a resident file) and an `outside` directory. */
 const scene = (name: string) => {
