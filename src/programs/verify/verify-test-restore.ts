@@ -15,6 +15,7 @@ import { Etcdutl } from "../../services/etcdutl.ts"
 import { describeFileSystemFailure } from "../../services/file-system-error.ts"
 import { startLocalEtcd } from "../../services/local-etcd.ts"
 import { defaultEtcdPrefix } from "../../domain/etcd-prefix.ts"
+import { countKeysByPrefix, type KeyCounts } from "../../domain/key-counts.ts"
 import { etcdOperatorRevisionOf, operatorCrKeyUnder, type EtcdOperatorRevision } from "../backup/etcd-operator-revisions.ts"
 
 export class TestRestoreFailed extends Schema.TaggedError<TestRestoreFailed>()("TestRestoreFailed", {
@@ -31,6 +32,8 @@ export interface TestRestoreOptions {
   readonly operands?: OperandTable
   /** The etcd key prefix the operator CRs are stored under (default `/kubernetes.io`). */
   readonly etcdPrefix?: string | undefined
+  /** Count the keys per resource prefix under `etcdPrefix` at this revision (the one the manifest's counts were read at). */
+  readonly keyCountsAt?: number | undefined
 }
 
 export interface TestRestoreResult {
@@ -39,6 +42,8 @@ export interface TestRestoreResult {
   /** Keys it serves (current keys, not history). */
   readonly keys: number
   readonly operatorRevisions: Readonly<Record<OperandName, EtcdOperatorRevision>>
+  /** Keys per resource prefix at `keyCountsAt`, when asked. */
+  readonly keyCounts?: KeyCounts | undefined
 }
 
 const memberName = "cluster-backup-test-restore"
@@ -48,6 +53,7 @@ const quotaBackendBytes = 8 * 1024 * 1024 * 1024
 const RangeResponse = Schema.Struct({
   header: Schema.Struct({ revision: Schema.optionalKey(Schema.String) }),
   count: Schema.optionalKey(Schema.String),
+  more: Schema.optionalKey(Schema.Boolean),
   kvs: Schema.optionalKey(Schema.Array(Schema.Struct({ key: Schema.String, value: Schema.optionalKey(Schema.String) }))),
 })
 const decodeRange = Schema.decodeUnknownResult(Schema.fromJsonString(RangeResponse))
@@ -68,7 +74,11 @@ const range = (clientUrl: string, body: Readonly<Record<string, unknown>>) =>
       res.on("end", () => {
         if (res.statusCode !== 200) return resume(Effect.fail(readFailed(`the restored member answered HTTP ${res.statusCode}: ${text.slice(0, 200)}`)))
         const decoded = decodeRange(text)
-        resume(decoded._tag === "Success" ? Effect.succeed(decoded.success) : Effect.fail(readFailed(`the restored member's answer is not a range response: ${text.slice(0, 200)}`)))
+        resume(
+          decoded._tag === "Success"
+            ? Effect.succeed(decoded.success)
+            : Effect.fail(readFailed(`the restored member's answer is not a range response: ${text.slice(0, 200)}`)),
+        )
       })
     })
     req.on("error", (e) => resume(Effect.fail(readFailed(`cannot reach the restored member at ${clientUrl}: ${e.message}`))))
@@ -78,6 +88,24 @@ const range = (clientUrl: string, body: Readonly<Record<string, unknown>>) =>
   })
 
 const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64")
+
+/** Keys-only pages: a few hundred KiB of JSON each, under the 16 MiB answer bound. */
+const keysPage = 5000
+
+/** Counts the keys under `prefix` at `revision`, reading keys only, page by page. */
+const countKeysUnder = (clientUrl: string, prefix: string, revision: number) =>
+  Effect.gen(function* () {
+    const keys: Array<string> = []
+    const end = b64(`${prefix.slice(0, -1)}${String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)}`)
+    let from = b64(prefix)
+    for (;;) {
+      const page = yield* range(clientUrl, { key: from, range_end: end, keys_only: true, revision: String(revision), limit: String(keysPage) })
+      const got = (page.kvs ?? []).map((kv) => Buffer.from(kv.key, "base64").toString("utf8"))
+      keys.push(...got)
+      if (page.more !== true || got.length === 0) return countKeysByPrefix(keys)
+      from = b64(`${got.at(-1)!}\u0000`)
+    }
+  })
 
 /** Restores `snapshot` into a scratch member and reads it back; removes everything it made before returning. */
 export const testRestore = Effect.fn("testRestore")(function* (options: TestRestoreOptions) {
@@ -89,7 +117,12 @@ export const testRestore = Effect.fn("testRestore")(function* (options: TestRest
       // Acquired first, released last: after the member has stopped.
       const scratch = yield* fs
         .makeTempDirectoryScoped({ directory: options.scratchDir, prefix: "cluster-backup-test-restore-" })
-        .pipe(Effect.mapError((e) => new TestRestoreFailed({ stage: "scratch", message: describeFileSystemFailure("make a scratch directory in", options.scratchDir, e).message })))
+        .pipe(
+          Effect.mapError(
+            (e) =>
+              new TestRestoreFailed({ stage: "scratch", message: describeFileSystemFailure("make a scratch directory in", options.scratchDir, e).message }),
+          ),
+        )
       const dataDir = `${scratch}/data`
       yield* etcdutl
         .snapshotRestore({
@@ -120,7 +153,11 @@ export const testRestore = Effect.fn("testRestore")(function* (options: TestRest
         const value = found.kvs?.[0]?.value
         operatorRevisions[operand.name] = etcdOperatorRevisionOf(key, found.kvs?.[0] === undefined ? undefined : Buffer.from(value ?? "", "base64"), prefix)
       }
-      return { revision, keys, operatorRevisions: operatorRevisions as Record<OperandName, EtcdOperatorRevision> } satisfies TestRestoreResult
+      const keyCounts =
+        options.keyCountsAt === undefined
+          ? undefined
+          : yield* countKeysUnder(member.clientUrl, `${options.etcdPrefix ?? defaultEtcdPrefix}/`, options.keyCountsAt)
+      return { revision, keys, operatorRevisions: operatorRevisions as Record<OperandName, EtcdOperatorRevision>, keyCounts } satisfies TestRestoreResult
     }),
   )
 })

@@ -5,100 +5,18 @@
  * made by openssl and Python's cryptography, never by the project's code.
  */
 import { randomBytes } from "node:crypto"
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
+import { readdirSync, readFileSync, statSync } from "node:fs"
 import { join } from "node:path"
 import { assert, layer } from "@effect/vitest"
-import { Effect, Exit, Result } from "effect"
-import { decodeBackupManifest } from "../../../src/domain/backup-manifest.ts"
-import { operandList } from "../../../src/domain/operands.ts"
+import { Effect, Exit } from "effect"
 import { backupCreate } from "../../../src/programs/backup/backup-create.ts"
 import { backupInit } from "../../../src/programs/backup/backup-init.ts"
-import { clusterVersionKey } from "../../../src/programs/backup/bundle-facts.ts"
-import { operatorCrKeyUnder } from "../../../src/programs/backup/etcd-operator-revisions.ts"
 import { DiskSpace } from "../../../src/services/disk-space.ts"
-import { secretType } from "../../../src/services/kube/resources.ts"
 import { Tarball } from "../../../src/services/tarball/tarball.ts"
-import { opensslAesCbcValue, protobufObject, pythonAesGcmValue, requirePythonCryptography } from "../../support/encrypted-fixtures.ts"
-import { etcd3Client, operatorCrJson, TestEtcd } from "../../support/etcd-fixture.ts"
-import { loadedCluster, revisions, stageAll } from "./backup-resources-harness.ts"
-
-const oldKey = new Uint8Array(randomBytes(32))
-const newKey = new Uint8Array(randomBytes(32))
-const gcmKey = new Uint8Array(randomBytes(32))
-
-/** kube-apiserver's EncryptionConfiguration holding `keys` (aescbc, newest first) and the aesgcm key for configmaps. */
-const encryptionConfig = (keys: ReadonlyArray<{ name: string; secret: Uint8Array }>) =>
-  JSON.stringify({
-    apiVersion: "apiserver.config.k8s.io/v1",
-    kind: "EncryptionConfiguration",
-    resources: [
-      {
-        resources: ["secrets"],
-        providers: [{ aescbc: { keys: keys.map((k) => ({ name: k.name, secret: Buffer.from(k.secret).toString("base64") })) } }, { identity: {} }],
-      },
-      { resources: ["configmaps"], providers: [{ aesgcm: { keys: [{ name: "g1", secret: Buffer.from(gcmKey).toString("base64") }] } }, { identity: {} }] },
-    ],
-  })
-
-const rightKeys = [
-  { name: "2", secret: newKey },
-  { name: "1", secret: oldKey },
-]
-
-const clusterVersionJson = JSON.stringify({
-  apiVersion: "config.openshift.io/v1",
-  kind: "ClusterVersion",
-  metadata: { name: "version" },
-  spec: { clusterID: "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0" },
-  status: {
-    desired: { version: "4.16.4" },
-    history: [
-      { state: "Partial", version: "4.16.4" },
-      { state: "Completed", version: "4.16.3" },
-    ],
-  },
-})
-
-/** Writes, under `prefix`, the operator CRs of the fixture's revisions, a ClusterVersion and encrypted secrets and configmaps. */
-const seed = (prefix: string, options: { readonly cutShort?: boolean } = {}) =>
-  Effect.gen(function* () {
-    const { member } = yield* TestEtcd
-    const client = yield* etcd3Client(member.connection)
-    const secret = (name: string) => protobufObject("v1", "Secret", Buffer.from(name))
-    const values: Array<[string, Uint8Array | string]> = [
-      ...operandList().map((o): [string, string] => [operatorCrKeyUnder(prefix)(o), operatorCrJson(o, revisions[o.name])]),
-      [clusterVersionKey(prefix), clusterVersionJson],
-      [`${prefix}/secrets/ns/a`, opensslAesCbcValue({ keyName: "1", key: oldKey, plaintext: secret("a") })],
-      [`${prefix}/secrets/ns/b`, opensslAesCbcValue({ keyName: "2", key: newKey, plaintext: secret("b") })],
-      [`${prefix}/secrets/ns/c`, opensslAesCbcValue({ keyName: "2", key: newKey, plaintext: secret("c") })],
-      [`${prefix}/namespaces/ns`, JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: "ns" } })],
-    ]
-    const cmKey = `${prefix}/configmaps/ns/d`
-    values.push([cmKey, pythonAesGcmValue({ keyName: "g1", key: gcmKey, etcdKey: cmKey, plaintext: protobufObject("v1", "ConfigMap") })])
-    if (options.cutShort === true) {
-      const whole = opensslAesCbcValue({ keyName: "1", key: oldKey, plaintext: secret("short") })
-      values.push([`${prefix}/secrets/ns/short`, whole.subarray(0, whole.length - 5)])
-    }
-    for (const [key, value] of values) yield* Effect.promise(() => client.put(key).value(Buffer.from(value)))
-  })
-
-/** backup-init at `prefix`, the fixture's revisions staged with `config` as kube-apiserver's encryption-config, then backup-create. */
-const backUp = (name: string, prefix: string, config: string) =>
-  Effect.gen(function* () {
-    const { workDir } = yield* TestEtcd
-    const backupDir = join(workDir, name)
-    yield* backupInit({ backupDir, etcdPrefix: prefix }).pipe(Effect.provide(DiskSpace.live))
-    const { cluster } = loadedCluster({ optionalResources: "all" })
-    const stored = cluster.get(secretType, "openshift-kube-apiserver", `encryption-config-${revisions["kube-apiserver"]}`)
-    assert.isDefined(stored)
-    const replaced = cluster.replace(secretType, { ...stored!, data: { "encryption-config": Buffer.from(config).toString("base64") } })
-    assert.isTrue(Result.isSuccess(replaced))
-    yield* stageAll(backupDir, cluster)
-    const exit = yield* Effect.exit(backupCreate({ backupDir, revisions, toolVersion: "9.9.9-test" }).pipe(Effect.provide(Tarball.live)))
-    const manifestPath = join(backupDir, "backup-manifest.json")
-    const manifest = existsSync(manifestPath) ? decodeBackupManifest(readFileSync(manifestPath, "utf8")) : undefined
-    return { backupDir, exit, manifest: manifest !== undefined && Result.isSuccess(manifest) ? manifest.success : undefined }
-  })
+import { backUp, encryptionConfig, oldKey, rightKeys, seed } from "../../support/bundle-backup.ts"
+import { requirePythonCryptography } from "../../support/encrypted-fixtures.ts"
+import { TestEtcd } from "../../support/etcd-fixture.ts"
+import { revisions } from "./backup-resources-harness.ts"
 
 const failureOf = <A, E>(exit: Exit.Exit<A, E>) => {
   assert.isTrue(Exit.isFailure(exit), "expected backup-create to fail")

@@ -1,0 +1,61 @@
+/**
+ * verify's checks of issue 18's proof of the bundle, from what the manifest recorded at backup
+ * time and what the test restore reads back. Manifests written before these records existed get
+ * no such lines (nothing to compare against), so their reports are unchanged.
+ *
+ *   versions                  the OpenShift version, cluster ID and etcd version recorded
+ *   bundle-decryption         the sampled values decrypted with the bundled configuration at backup time
+ *   test-restore-key-counts   (--test-restore) the restored member's keys per prefix, at the recorded revision
+ */
+import type { BackupManifest } from "../../domain/backup-manifest.ts"
+import { compareKeyCounts, type KeyCounts } from "../../domain/key-counts.ts"
+import { fail, pass, skip, verdictOf, type VerifyCheck } from "./verify-report.ts"
+
+const titles = {
+  versions: "the OpenShift version, cluster ID and etcd version recorded at the snapshot's revision",
+  decryption: "the snapshot's encrypted values decrypted with the bundled encryption configuration at backup time",
+  keyCounts: "the restored member holds as many keys per resource prefix as the backup recorded",
+} as const
+
+/** What a manifest says about the cluster, in words (`OpenShift 4.16.3, cluster ID ..., etcd 3.5.16`). */
+export const describeClusterFacts = (manifest: BackupManifest): string | undefined => {
+  const c = manifest.cluster
+  if (c === undefined) return undefined
+  return [
+    `OpenShift ${c.openshiftVersion ?? "unknown"}`,
+    ...(c.clusterId === undefined ? [] : [`cluster ID ${c.clusterId}`]),
+    `etcd ${c.etcdVersion ?? "unknown"}`,
+    ...(c.problem === undefined ? [] : [`(${c.problem})`]),
+  ].join(", ")
+}
+
+/** The checks read from the manifest alone. */
+export const manifestBundleChecks = (manifest: BackupManifest | undefined): ReadonlyArray<VerifyCheck> => {
+  if (manifest === undefined) return []
+  const checks: Array<VerifyCheck> = []
+  const facts = describeClusterFacts(manifest)
+  if (facts !== undefined) {
+    // Information, not a verdict on the backup: an unknown version only means restore cannot compare it.
+    checks.push(pass("versions", titles.versions, "the versions recorded at backup time", facts))
+  }
+  const d = manifest.decryption
+  if (d !== undefined) {
+    const expected = "every sampled encrypted value decrypts to a stored object with a key the bundle holds"
+    checks.push(
+      d.verdict === "PASS"
+        ? pass("bundle-decryption", titles.decryption, expected, d.message)
+        : fail("bundle-decryption", titles.decryption, expected, d.message),
+    )
+  }
+  return checks
+}
+
+/** The key-count comparison of a test restore; none when the manifest records no counts. */
+export const keyCountCheck = (manifest: BackupManifest | undefined, restored: KeyCounts | undefined): ReadonlyArray<VerifyCheck> => {
+  const recorded = manifest?.keyCounts
+  if (recorded === undefined) return []
+  if (restored === undefined) return [skip("test-restore-key-counts", titles.keyCounts, "the test restore failed")]
+  const c = compareKeyCounts(recorded, restored)
+  const expected = `${c.expectedTotal} keys at etcd revision ${manifest!.etcd.revision}, per prefix as recorded`
+  return [verdictOf(c.verdict === "PASS", "test-restore-key-counts", titles.keyCounts, expected, c.message)]
+}
