@@ -9,7 +9,8 @@
  *   tarball-readable, tarball-operands, tarball-layout,   the tarball read to the end, validated,
  *   tarball-entries                                       and compared entry by entry
  *   revision-pairing                                      snapshot and resources belong together
- *   test-restore, test-restore-*                          (--test-restore) restored and read back
+ *   versions, bundle-decryption                           what the manifest recorded at backup time (verify-bundle.ts)
+ *   test-restore, test-restore-*                          (--test-restore) restored and read back, key counts too
  *
  * A check that cannot run because an earlier one failed is reported as SKIP. Nothing is
  * written (the test restore works in a scratch directory it removes). The report passes only
@@ -34,6 +35,7 @@ import { fail, pass, skip, verdictOf, type VerifyCheck, type VerifyReport } from
 import { selectBackup, type SelectedBackup } from "./verify-selection.ts"
 import { checkEntries, checkLayout, checkOperandDirectories, resourcesConfinement } from "./verify-tarball.ts"
 import { testRestore } from "./verify-test-restore.ts"
+import { keyCountCheck, manifestBundleChecks } from "./verify-bundle.ts"
 
 export interface VerifyOptions {
   readonly backupDir: string
@@ -215,7 +217,17 @@ const pairingCheck = (manifest: BackupManifest | undefined, allowDirty: boolean,
 const testRestoreChecks = (snapshot: string, manifest: BackupManifest | undefined, status: SnapshotStatus | undefined, options: VerifyOptions, table: OperandTable) =>
   Effect.gen(function* () {
     const restored = yield* Effect.result(
-      Effect.andThen(checkRegularFile(snapshot), testRestore({ snapshot, scratchDir: options.scratchDir ?? tmpdir(), etcdBinary: options.etcdBinary, operands: table, etcdPrefix: options.etcdPrefix })),
+      Effect.andThen(
+        checkRegularFile(snapshot),
+        testRestore({
+          snapshot,
+          scratchDir: options.scratchDir ?? tmpdir(),
+          etcdBinary: options.etcdBinary,
+          operands: table,
+          etcdPrefix: options.etcdPrefix,
+          keyCountsAt: manifest?.keyCounts === undefined ? undefined : manifest.etcd.revision,
+        }),
+      ),
     )
     if (Result.isFailure(restored)) {
       const why = "the test restore failed"
@@ -224,6 +236,7 @@ const testRestoreChecks = (snapshot: string, manifest: BackupManifest | undefine
         skip("test-restore-revision", titles.testRevision, why),
         skip("test-restore-keys", titles.testKeys, why),
         skip("test-restore-operator-revisions", titles.testOperators, why),
+        ...keyCountCheck(manifest, undefined),
       ]
     }
     const r = restored.success
@@ -242,6 +255,7 @@ const testRestoreChecks = (snapshot: string, manifest: BackupManifest | undefine
       const found = operandNames.map((n) => `${n}=${r.operatorRevisions[n].revision ?? `none (${r.operatorRevisions[n].reason})`}`).join(",")
       checks.push(verdictOf(operandNames.every((n) => r.operatorRevisions[n].revision === inSnapshot[n]), "test-restore-operator-revisions", titles.testOperators, expected, found))
     }
+    checks.push(...keyCountCheck(manifest, r.keyCounts))
     return checks
   })
 
@@ -299,6 +313,7 @@ export const verifyBackup = Effect.fn("verifyBackup")(function* (options: Verify
   checks.push(...status.checks)
   checks.push(...(yield* tarballChecks(path.join(backupDir, selected.resources), manifest, table)))
   checks.push(pairingCheck(manifest, options.allowDirty === true, table))
+  checks.push(...manifestBundleChecks(manifest))
   if (options.testRestore === true) {
     checks.push(...(yield* testRestoreChecks(snapshotPath, manifest, status.status, options, table)))
   }

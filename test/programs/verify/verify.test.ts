@@ -36,8 +36,10 @@ const staticChecks = [
   "tarball-layout",
   "tarball-entries",
   "revision-pairing",
+  "versions",
+  "bundle-decryption",
 ]
-const restoreChecks = ["test-restore", "test-restore-revision", "test-restore-keys", "test-restore-operator-revisions"]
+const restoreChecks = ["test-restore", "test-restore-revision", "test-restore-keys", "test-restore-operator-revisions", "test-restore-key-counts"]
 
 const check = (report: VerifyReport, id: string) => {
   const found = report.checks.find((c) => c.id === id)
