@@ -1,9 +1,10 @@
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { parseRevisionsFlag } from "../domain/revisions.ts"
 import { backupDirFlag } from "./common-flags.ts"
 import { withLogging } from "./logging.ts"
 import { operandResourcesJsonFlagDef, tableFromJson } from "./operand-resources-flags.ts"
+import { signingKeyFlag } from "./signature-flags.ts"
 import { toolVersion } from "./version.ts"
 
 export const backupCreateCommand = Command.make(
@@ -15,8 +16,9 @@ export const backupCreateCommand = Command.make(
       Flag.withMetavar("etcd=N,kube-apiserver=N,kube-controller-manager=N,kube-scheduler=N"),
     ),
     operandResources: operandResourcesJsonFlagDef,
+    signingKey: signingKeyFlag,
   },
-  ({ backupDir, revisions, operandResources }) =>
+  ({ backupDir, revisions, operandResources, signingKey }) =>
     withLogging(
       Effect.gen(function* () {
         const requested = yield* Effect.fromResult(parseRevisionsFlag(revisions))
@@ -25,12 +27,17 @@ export const backupCreateCommand = Command.make(
         const [{ backupCreate }, { Tarball }, { encodeBackupManifest }] = yield* Effect.promise(() =>
           Promise.all([import("../programs/backup/backup-create.ts"), import("../services/tarball/tarball.ts"), import("../domain/backup-manifest.ts")]),
         )
+        const { readSigningKey, signBackupManifest } = yield* Effect.promise(() => import("../programs/backup-dir/manifest-authenticity.ts"))
+        // Read first: a key that cannot be used fails the run before any backup work.
+        const key = Option.isSome(signingKey) ? yield* readSigningKey(signingKey.value) : undefined
         const manifest = yield* backupCreate({ backupDir, revisions: requested, toolVersion, operands }).pipe(Effect.provide(Tarball.live))
+        // After the manifest: a run killed in between leaves it unsigned, and the rerun (which confirms the backup complete) signs it.
+        if (key !== undefined) yield* Effect.logInfo(`signed ${backupDir}/backup-manifest.json with key ${yield* signBackupManifest(backupDir, key)}`)
         yield* Effect.sync(() => process.stdout.write(encodeBackupManifest(manifest)))
       }),
     ),
 ).pipe(
   Command.withDescription(
-    "Finish the backup: check the snapshot and the four staged revisions, decide whether they pair (else name both files __POSSIBLY_DIRTY__ and say why), write static_kuberesources_<ts>.tar.gz deterministically and then backup-manifest.json (sizes and sha256 of every file), and remove the staging area (also when it fails or is interrupted). Run again after the manifest was written, it removes what is left and exits 0. Holds the backup directory's lock (.cluster-backup/run.lock) and first removes what killed runs left.",
+    "Finish the backup: check the snapshot and the four staged revisions, decide whether they pair (else name both files __POSSIBLY_DIRTY__ and say why), write static_kuberesources_<ts>.tar.gz deterministically and then backup-manifest.json (sizes and sha256 of every file; with --signing-key, then its ed25519 signature backup-manifest.json.sig), and remove the staging area (also when it fails or is interrupted). Run again after the manifest was written, it removes what is left and exits 0. Holds the backup directory's lock (.cluster-backup/run.lock) and first removes what killed runs left.",
   ),
 )

@@ -7,6 +7,7 @@ import { restoreIdPattern } from "../domain/restore-plan.ts"
 import { backupArgument, chosenBackup, etcdutlFlag, timestampFlag } from "./backup-reading-flags.ts"
 import { checkedWith, nonEmpty } from "./flag-checks.ts"
 import { withLogging } from "./logging.ts"
+import { trustedKeysFlag } from "./signature-flags.ts"
 import { storeSourceFlags } from "./store-source.ts"
 
 export const restoreCommand = Command.make(
@@ -49,6 +50,7 @@ export const restoreCommand = Command.make(
       Flag.withMetavar("UUID"),
       Flag.withDescription("Names the cluster token and the restore's directories (default: a random UUID)"),
     ),
+    trustedKeys: trustedKeysFlag,
     ...storeSourceFlags("<root>/var/lib/etcd-backup/downloads/<id>; it must be inside --root"),
   },
   (flags) =>
@@ -64,6 +66,8 @@ export const restoreCommand = Command.make(
             import("../services/host-processes.ts"),
           ]),
         )
+        const { readTrustedKeys } = yield* Effect.promise(() => import("../programs/backup-dir/manifest-authenticity.ts"))
+        const trustedKeys = yield* readTrustedKeys(flags.trustedKeys)
         const backup = yield* chosenBackup("restore", flags, { _tag: "Kept", under: join(flags.root, "var", "lib", "etcd-backup", "downloads") })
         yield* restoreBackup({
           backupDir: backup.dir,
@@ -74,6 +78,7 @@ export const restoreCommand = Command.make(
           timestamp: backup.timestamp,
           noBump: flags.noBump,
           allowDirty: flags.allowDirty,
+          trustedKeys,
           restoreId: Option.getOrElse(flags.restoreId, () => randomUUID()),
           output: (text) => Effect.sync(() => void process.stdout.write(text)),
         }).pipe(Effect.provide(Layer.mergeAll(Etcdutl.live(flags.etcdutl), Tarball.live, DiskSpace.live, DurableFiles.live, HostProcesses.live)))

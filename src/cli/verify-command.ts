@@ -4,6 +4,7 @@ import { Command, Flag } from "effect/cli"
 import { backupArgument, chosenBackup, etcdutlFlag, timestampFlag } from "./backup-reading-flags.ts"
 import { etcdPrefixFlag } from "./etcd-prefix-flag.ts"
 import { nonEmpty } from "./flag-checks.ts"
+import { trustedKeysFlag } from "./signature-flags.ts"
 import { withLogging } from "./logging.ts"
 import { storeSourceFlags } from "./store-source.ts"
 
@@ -40,16 +41,24 @@ export const verifyCommand = Command.make(
       Flag.withMetavar("DIR"),
       Flag.withDescription("Where --test-restore makes its throwaway data directory (needs about the snapshot's size)"),
     ),
+    trustedKeys: trustedKeysFlag,
     ...storeSourceFlags("a temporary directory, removed afterwards"),
   },
   (flags) =>
     withLogging(
       Effect.gen(function* () {
-        const backup = yield* chosenBackup("verify", flags, { _tag: "Temporary" })
         // Loaded on use: the programs stay out of other commands' processes.
-        const [{ verifyBackup }, { encodeVerifyReport, renderVerifyReport, failedChecks }, { Etcdutl }] = yield* Effect.promise(() =>
-          Promise.all([import("../programs/verify/verify.ts"), import("../programs/verify/verify-report.ts"), import("../services/etcdutl.ts")]),
+        const [{ verifyBackup }, { encodeVerifyReport, renderVerifyReport, failedChecks }, { Etcdutl }, { readTrustedKeys }] = yield* Effect.promise(() =>
+          Promise.all([
+            import("../programs/verify/verify.ts"),
+            import("../programs/verify/verify-report.ts"),
+            import("../services/etcdutl.ts"),
+            import("../programs/backup-dir/manifest-authenticity.ts"),
+          ]),
         )
+        // A key file that cannot be read is the caller's mistake: said before anything is downloaded.
+        const trustedKeys = yield* readTrustedKeys(flags.trustedKeys)
+        const backup = yield* chosenBackup("verify", flags, { _tag: "Temporary" })
         const report = yield* verifyBackup({
           backupDir: backup.dir,
           timestamp: backup.timestamp,
@@ -58,6 +67,7 @@ export const verifyCommand = Command.make(
           scratchDir: flags.scratchDir,
           etcdBinary: Option.getOrUndefined(flags.etcd),
           etcdPrefix: flags.etcdPrefix,
+          trustedKeys,
         }).pipe(Effect.provide(Etcdutl.live(flags.etcdutl)))
         yield* Effect.sync(() => process.stdout.write(flags.json ? encodeVerifyReport(report) : renderVerifyReport(report)))
         const failed = failedChecks(report.checks)

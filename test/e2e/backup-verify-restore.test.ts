@@ -60,10 +60,17 @@ describe("backup, verify --test-restore, restore --root, serve", () => {
     expect(manifest.verdict).toBe("consistent")
     expect(manifest.revisions.inSnapshot).toEqual(crRevisions)
 
-    const report = await Effect.runPromise(verifyBackup({ backupDir: backup, testRestore: true }).pipe(Effect.provide(Layer.mergeAll(Etcdutl.live(), NodeServices.layer))))
-    expect(report.checks.filter((c) => c.verdict !== "PASS"), renderVerifyReport(report)).toEqual([])
-    expect(report.checks).toHaveLength(20)
-    expect(report.checks.find((c) => c.id === "test-restore-operator-revisions")?.found).toBe("etcd=4,kube-apiserver=9,kube-controller-manager=6,kube-scheduler=5")
+    const report = await Effect.runPromise(
+      verifyBackup({ backupDir: backup, testRestore: true }).pipe(Effect.provide(Layer.mergeAll(Etcdutl.live(), NodeServices.layer))),
+    )
+    expect(
+      report.checks.filter((c) => c.verdict !== "PASS"),
+      renderVerifyReport(report),
+    ).toEqual([])
+    expect(report.checks).toHaveLength(21)
+    expect(report.checks.find((c) => c.id === "test-restore-operator-revisions")?.found).toBe(
+      "etcd=4,kube-apiserver=9,kube-controller-manager=6,kube-scheduler=5",
+    )
 
     const host = makeHostTree(etcd.workDir, backup)
     const out: Array<string> = []

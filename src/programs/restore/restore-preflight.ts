@@ -5,12 +5,13 @@
  * path types), and the preconditions of later steps that already cannot hold
  * (`foreseeableFailures`). The checks read; none writes.
  */
-import { Effect, FileSystem, Path } from "effect"
+import { Effect, type FileSystem, type Path } from "effect"
 import type { ChildProcessSpawner as Spawner } from "effect/process"
 import { renderPrecondition, type PreflightCheck } from "../../domain/restore-plan-render.ts"
 import type { OperandTable } from "../../domain/operands.ts"
 import { upfrontPreconditions, type RestorePlan } from "../../domain/restore-plan.ts"
 import type { Etcdutl } from "../../services/etcdutl.ts"
+import type { TrustedKey } from "../../services/crypto/manifest-signature.ts"
 import type { RestoreInputs } from "./restore-inputs.ts"
 import { checkPrecondition, foreseeableFailures, RestorePreconditionFailed } from "./restore-preconditions.ts"
 import { verifyBackup } from "../verify/verify.ts"
@@ -19,6 +20,8 @@ import { describeCheck, failedChecks } from "../verify/verify-report.ts"
 export interface VerificationOptions {
   readonly allowDirty?: boolean | undefined
   readonly operands?: OperandTable | undefined
+  /** `--trusted-key`: with any, an unsigned, unknown-key or badly signed backup does not verify. */
+  readonly trustedKeys?: ReadonlyArray<TrustedKey> | undefined
 }
 
 /**
@@ -35,6 +38,7 @@ export const cachedVerification = (inputs: RestoreInputs, options: VerificationO
           backupDir: inputs.backupDir,
           timestamp: inputs.selected.timestamp,
           allowDirty: options.allowDirty,
+          trustedKeys: options.trustedKeys,
           ...(options.operands === undefined ? {} : { operands: options.operands }),
         })
         const failed = failedChecks(report.checks)
@@ -56,7 +60,11 @@ export const preflightChecks = (
 ) =>
   Effect.gen(function* () {
     const checks: Array<PreflightCheck> = []
-    const record = (check: PreflightCheck) => Effect.andThen(Effect.sync(() => void checks.push(check)), onCheck(check))
+    const record = (check: PreflightCheck) =>
+      Effect.andThen(
+        Effect.sync(() => void checks.push(check)),
+        onCheck(check),
+      )
     for (const p of upfrontPreconditions(plan)) {
       const checked = yield* Effect.result(checkPrecondition(p, { plan, backupVerified }))
       yield* record({ what: renderPrecondition(p), unmet: checked._tag === "Failure" ? checked.failure.message : undefined })

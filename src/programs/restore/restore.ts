@@ -19,6 +19,7 @@ import { Effect, Schema } from "effect"
 import type { BackupManifest } from "../../domain/backup-manifest.ts"
 import { renderPreflight, renderPreflightCheck, renderRestorePlan, type PreflightCheck } from "../../domain/restore-plan-render.ts"
 import type { RestorePlan, StepId } from "../../domain/restore-plan.ts"
+import type { TrustedKey } from "../../services/crypto/manifest-signature.ts"
 import { defaultTarLimits, type TarLimits } from "../../services/tarball/tarball.ts"
 import { executePlan } from "./restore-executor.ts"
 import { gatherRestoreInputs, type RestoreInputOptions } from "./restore-inputs.ts"
@@ -30,6 +31,8 @@ export interface RestoreOptions extends RestoreInputOptions {
   readonly dryRun: boolean
   /** Accept a possibly dirty backup (its verification's pairing check passes). */
   readonly allowDirty?: boolean | undefined
+  /** `--trusted-key`: the backup's manifest must be signed by one of them, checked before any change. */
+  readonly trustedKeys?: ReadonlyArray<TrustedKey> | undefined
   /** Overrides the plan's wait for etcd to stop (tests). */
   readonly stopTimeoutSeconds?: number | undefined
   readonly stopPollMillis?: number | undefined
@@ -79,12 +82,16 @@ const lockCheck = (root: string) =>
     if (state._tag === "Failure") return [{ what, unmet: state.failure.message }] satisfies ReadonlyArray<PreflightCheck>
     if (state.success._tag === "Held") {
       const owner = state.success.owner
-      return [{ what, unmet: `held by ${owner.command} (PID ${owner.pid} on ${owner.host}, started ${owner.startedAt}): wait for it to finish` }] satisfies ReadonlyArray<PreflightCheck>
+      return [
+        { what, unmet: `held by ${owner.command} (PID ${owner.pid} on ${owner.host}, started ${owner.startedAt}): wait for it to finish` },
+      ] satisfies ReadonlyArray<PreflightCheck>
     }
     const leftovers = yield* findExtractLeftovers(root).pipe(Effect.orElseSucceed((): ReadonlyArray<string> => []))
     return [
       { what: state.success._tag === "Stale" ? `${what}: the lock a killed restore left is replaced by a real run` : what },
-      ...leftovers.map((path) => ({ what: `${path}, a killed restore's extraction staging directory (decoded keys), is removed by a real run before its first step` })),
+      ...leftovers.map((path) => ({
+        what: `${path}, a killed restore's extraction staging directory (decoded keys), is removed by a real run before its first step`,
+      })),
     ] satisfies ReadonlyArray<PreflightCheck>
   })
 
@@ -95,7 +102,9 @@ const realRun = (options: RestoreOptions, root: string) =>
     const lock = yield* acquireRunLock(restoreLockPath(root), `cluster-backup restore (restore-${options.restoreId})`)
     if (lock.replaced._tag === "Stale") yield* line(`A restore was killed (its lock ${restoreLockPath(root)} was left): sweeping what it left.`)
     const sweep = sweepExtractLeftovers(root).pipe(
-      Effect.flatMap((removed) => Effect.forEach(removed, (path) => line(`removed  ${path}: the extraction staging directory of a killed restore (decoded keys)`), { discard: true })),
+      Effect.flatMap((removed) =>
+        Effect.forEach(removed, (path) => line(`removed  ${path}: the extraction staging directory of a killed restore (decoded keys)`), { discard: true }),
+      ),
     )
     // However the run ends, no staging directory with decoded keys stays behind (the lock is released after).
     yield* Effect.addFinalizer(() => Effect.ignore(sweep))
@@ -104,7 +113,9 @@ const realRun = (options: RestoreOptions, root: string) =>
     const inputs = yield* gatherRestoreInputs(options)
     const { plan } = inputs
     const backupVerified = yield* cachedVerification(inputs, options)
-    yield* line(`Restore restore-${plan.restoreId} of backup ${inputs.selected.timestamp} under ${plan.root}: ${plan.steps.length} steps (${plan.steps.map((s) => s.id).join(", ")})`)
+    yield* line(
+      `Restore restore-${plan.restoreId} of backup ${inputs.selected.timestamp} under ${plan.root}: ${plan.steps.length} steps (${plan.steps.map((s) => s.id).join(", ")})`,
+    )
     const checks = yield* preflightChecks(plan, backupVerified, (c) => line(renderPreflightCheck(c)))
     const refused = refusal(checks, false)
     if (refused !== undefined) return yield* refused
@@ -116,7 +127,9 @@ const realRun = (options: RestoreOptions, root: string) =>
       stopPollMillis: options.stopPollMillis,
       extractLimits: extractLimits(inputs.manifest),
     })
-    yield* line(`Restore restore-${plan.restoreId} complete: ${ran.length} steps ran. etcd starts from the restored member; old data was kept, nothing was deleted.`)
+    yield* line(
+      `Restore restore-${plan.restoreId} complete: ${ran.length} steps ran. etcd starts from the restored member; old data was kept, nothing was deleted.`,
+    )
     return { plan, dryRun: false, ran } satisfies RestoreOutcome
   }).pipe(Effect.scoped)
 

@@ -3,6 +3,7 @@
  * reported with what was expected and what was found (see `verify-report.ts`):
  *
  *   backup-files, manifest, manifest-describes-files      which backup, and its manifest
+ *   manifest-signature                                    signed by a --trusted-key (else: unauthenticated)
  *   snapshot-trailer, snapshot-size, snapshot-sha256      one streaming pass over the snapshot
  *   snapshot-status, snapshot-revision, snapshot-db-size  `etcdutl snapshot status` vs the manifest
  *   tarball-size, tarball-sha256                          the tarball file vs the manifest
@@ -36,6 +37,8 @@ import { selectBackup, type SelectedBackup } from "./verify-selection.ts"
 import { checkEntries, checkLayout, checkOperandDirectories, resourcesConfinement } from "./verify-tarball.ts"
 import { testRestore } from "./verify-test-restore.ts"
 import { keyCountCheck, manifestBundleChecks } from "./verify-bundle.ts"
+import type { TrustedKey } from "../../services/crypto/manifest-signature.ts"
+import { signatureCheck } from "../backup-dir/manifest-authenticity.ts"
 
 export interface VerifyOptions {
   readonly backupDir: string
@@ -51,6 +54,8 @@ export interface VerifyOptions {
   readonly operands?: OperandTable
   /** The etcd key prefix the test restore reads the operator CRs under (default `/kubernetes.io`). */
   readonly etcdPrefix?: string | undefined
+  /** `--trusted-key`: when any, the manifest must carry a valid signature by one of them; none: reported unauthenticated. */
+  readonly trustedKeys?: ReadonlyArray<TrustedKey> | undefined
 }
 
 const titles = {
@@ -82,7 +87,9 @@ const errorMessage = (e: unknown) => (typeof e === "object" && e !== null && "me
 
 /** The bound of a read exceeded: the file's size against the manifest's is the finding. */
 const oversize = (e: unknown): { readonly size: number; readonly maxBytes: number } | undefined =>
-  e instanceof BackupFileRefused && e.reason === "too-large" && e.size !== undefined && e.maxBytes !== undefined ? { size: e.size, maxBytes: e.maxBytes } : undefined
+  e instanceof BackupFileRefused && e.reason === "too-large" && e.size !== undefined && e.maxBytes !== undefined
+    ? { size: e.size, maxBytes: e.maxBytes }
+    : undefined
 
 const snapshotChecks = (path: string, manifest: BackupManifest | undefined) =>
   Effect.gen(function* () {
@@ -92,7 +99,9 @@ const snapshotChecks = (path: string, manifest: BackupManifest | undefined) =>
       const over = oversize(digest.failure)
       const checks = [
         fail("snapshot-trailer", titles.trailer, "a readable file", why),
-        over === undefined ? skip("snapshot-size", titles.snapshotSize, why) : fail("snapshot-size", titles.snapshotSize, `${over.maxBytes} bytes`, `${over.size} bytes`),
+        over === undefined
+          ? skip("snapshot-size", titles.snapshotSize, why)
+          : fail("snapshot-size", titles.snapshotSize, `${over.maxBytes} bytes`, `${over.size} bytes`),
         skip("snapshot-sha256", titles.snapshotSha, why),
       ]
       return { checks, size: over?.size }
@@ -103,10 +112,18 @@ const snapshotChecks = (path: string, manifest: BackupManifest | undefined) =>
       "sha256" in t
         ? pass("snapshot-trailer", titles.trailer, `trailer ${t.sha256}`, `sha256 ${t.sha256} of ${t.dbBytes} database bytes`)
         : t._tag === "SnapshotHashMismatch"
-          ? fail("snapshot-trailer", titles.trailer, `trailer ${t.expected}`, `sha256 ${t.actual} of the ${t.dbBytes} bytes before it: the snapshot was cut, altered, or has no trailer`)
+          ? fail(
+              "snapshot-trailer",
+              titles.trailer,
+              `trailer ${t.expected}`,
+              `sha256 ${t.actual} of the ${t.dbBytes} bytes before it: the snapshot was cut, altered, or has no trailer`,
+            )
           : fail("snapshot-trailer", titles.trailer, `a database followed by a ${trailerLength}-byte sha256`, `only ${t.bytes} bytes`)
     if (manifest === undefined) {
-      return { checks: [trailer, skip("snapshot-size", titles.snapshotSize, noManifest), skip("snapshot-sha256", titles.snapshotSha, noManifest)], size: d.size }
+      return {
+        checks: [trailer, skip("snapshot-size", titles.snapshotSize, noManifest), skip("snapshot-sha256", titles.snapshotSha, noManifest)],
+        size: d.size,
+      }
     }
     const want = manifest.files.snapshot
     const checks = [
@@ -128,12 +145,21 @@ const statusChecks = (path: string, manifest: BackupManifest | undefined, fileSi
       const why = panic === undefined ? result.failure.message : `${result.failure.message} (${panic.trim()})`
       return {
         status: undefined,
-        checks: [fail("snapshot-status", titles.status, "an etcd database", why), skip("snapshot-revision", titles.revision, "etcdutl cannot read the snapshot"), skip("snapshot-db-size", titles.dbSize, "etcdutl cannot read the snapshot")],
+        checks: [
+          fail("snapshot-status", titles.status, "an etcd database", why),
+          skip("snapshot-revision", titles.revision, "etcdutl cannot read the snapshot"),
+          skip("snapshot-db-size", titles.dbSize, "etcdutl cannot read the snapshot"),
+        ],
       }
     }
     const s: SnapshotStatus = result.success
     const checks: Array<VerifyCheck> = [
-      pass("snapshot-status", titles.status, "an etcd database", `hash ${s.hash}, revision ${s.revision}, ${s.totalKey} keys (all revisions), ${s.totalSize} bytes`),
+      pass(
+        "snapshot-status",
+        titles.status,
+        "an etcd database",
+        `hash ${s.hash}, revision ${s.revision}, ${s.totalKey} keys (all revisions), ${s.totalSize} bytes`,
+      ),
     ]
     checks.push(
       manifest === undefined
@@ -187,9 +213,20 @@ const tarballChecks = (path: string, manifest: BackupManifest | undefined, table
     }
     const l: TarballListing = listing.success
     const files = l.entries.filter((e) => e.kind === "file")
-    checks.push(pass("tarball-readable", titles.readable, "a valid gzip-compressed tar of static-pod-resources/", `${l.entries.length} entries (${files.length} files) read to the end`))
+    checks.push(
+      pass(
+        "tarball-readable",
+        titles.readable,
+        "a valid gzip-compressed tar of static-pod-resources/",
+        `${l.entries.length} entries (${files.length} files) read to the end`,
+      ),
+    )
     if (manifest === undefined) {
-      checks.push(skip("tarball-operands", titles.operands, noManifest), skip("tarball-layout", titles.layout, noManifest), skip("tarball-entries", titles.entries, noManifest))
+      checks.push(
+        skip("tarball-operands", titles.operands, noManifest),
+        skip("tarball-layout", titles.layout, noManifest),
+        skip("tarball-entries", titles.entries, noManifest),
+      )
       return checks
     }
     checks.push(
@@ -211,10 +248,18 @@ const pairingCheck = (manifest: BackupManifest | undefined, allowDirty: boolean,
     return pass("revision-pairing", titles.pairing, expected, `consistent (${inSnapshotText} in the snapshot)`)
   }
   const found = `dirty: ${reasons.join("; ")}`
-  return allowDirty ? pass("revision-pairing", titles.pairing, `${expected} (or dirty, allowed by --allow-dirty)`, found) : fail("revision-pairing", titles.pairing, `${expected} (pass --allow-dirty to accept a possibly dirty backup)`, found)
+  return allowDirty
+    ? pass("revision-pairing", titles.pairing, `${expected} (or dirty, allowed by --allow-dirty)`, found)
+    : fail("revision-pairing", titles.pairing, `${expected} (pass --allow-dirty to accept a possibly dirty backup)`, found)
 }
 
-const testRestoreChecks = (snapshot: string, manifest: BackupManifest | undefined, status: SnapshotStatus | undefined, options: VerifyOptions, table: OperandTable) =>
+const testRestoreChecks = (
+  snapshot: string,
+  manifest: BackupManifest | undefined,
+  status: SnapshotStatus | undefined,
+  options: VerifyOptions,
+  table: OperandTable,
+) =>
   Effect.gen(function* () {
     const restored = yield* Effect.result(
       Effect.andThen(
@@ -240,7 +285,14 @@ const testRestoreChecks = (snapshot: string, manifest: BackupManifest | undefine
       ]
     }
     const r = restored.success
-    const checks: Array<VerifyCheck> = [pass("test-restore", titles.testRestore, "a restored member serving the snapshot", `served revision ${r.revision} with ${r.keys} keys; scratch data removed`)]
+    const checks: Array<VerifyCheck> = [
+      pass(
+        "test-restore",
+        titles.testRestore,
+        "a restored member serving the snapshot",
+        `served revision ${r.revision} with ${r.keys} keys; scratch data removed`,
+      ),
+    ]
     checks.push(
       status === undefined
         ? skip("test-restore-revision", titles.testRevision, "etcdutl could not read the snapshot's revision")
@@ -253,7 +305,15 @@ const testRestoreChecks = (snapshot: string, manifest: BackupManifest | undefine
       const inSnapshot = manifest.revisions.inSnapshot
       const expected = operandNames.map((n) => `${n}=${inSnapshot[n] ?? "none"}`).join(",")
       const found = operandNames.map((n) => `${n}=${r.operatorRevisions[n].revision ?? `none (${r.operatorRevisions[n].reason})`}`).join(",")
-      checks.push(verdictOf(operandNames.every((n) => r.operatorRevisions[n].revision === inSnapshot[n]), "test-restore-operator-revisions", titles.testOperators, expected, found))
+      checks.push(
+        verdictOf(
+          operandNames.every((n) => r.operatorRevisions[n].revision === inSnapshot[n]),
+          "test-restore-operator-revisions",
+          titles.testOperators,
+          expected,
+          found,
+        ),
+      )
     }
     checks.push(...keyCountCheck(manifest, r.keyCounts))
     return checks
@@ -292,7 +352,14 @@ export const verifyBackup = Effect.fn("verifyBackup")(function* (options: Verify
     checks.push(fail("manifest", titles.manifest, "a valid backup manifest", read.failure.message))
   } else {
     manifest = read.success
-    checks.push(pass("manifest", titles.manifest, "a valid backup manifest", `format ${manifest.formatVersion}, written by ${manifest.tool.name} ${manifest.tool.version} at ${manifest.createdAt}`))
+    checks.push(
+      pass(
+        "manifest",
+        titles.manifest,
+        "a valid backup manifest",
+        `format ${manifest.formatVersion}, written by ${manifest.tool.name} ${manifest.tool.version} at ${manifest.createdAt}`,
+      ),
+    )
   }
   if (manifest === undefined) {
     checks.push(skip("manifest-describes-files", titles.describes, noManifest))
@@ -300,11 +367,18 @@ export const verifyBackup = Effect.fn("verifyBackup")(function* (options: Verify
     const m = manifest
     const same = m.timestamp === selected.timestamp && m.files.snapshot.name === selected.snapshot && m.files.resources.name === selected.resources
     checks.push(
-      verdictOf(same, "manifest-describes-files", titles.describes, `backup ${selected.timestamp}: ${selected.snapshot}, ${selected.resources}`, `backup ${m.timestamp}: ${m.files.snapshot.name}, ${m.files.resources.name}`),
+      verdictOf(
+        same,
+        "manifest-describes-files",
+        titles.describes,
+        `backup ${selected.timestamp}: ${selected.snapshot}, ${selected.resources}`,
+        `backup ${m.timestamp}: ${m.files.snapshot.name}, ${m.files.resources.name}`,
+      ),
     )
     // A manifest of another backup says nothing about these files.
     if (!same) manifest = undefined
   }
+  checks.push(yield* signatureCheck(backupDir, options.trustedKeys ?? []))
 
   const snapshotPath = path.join(backupDir, selected.snapshot)
   const snapshot = yield* snapshotChecks(snapshotPath, manifest)

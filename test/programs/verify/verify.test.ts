@@ -23,6 +23,7 @@ const staticChecks = [
   "backup-files",
   "manifest",
   "manifest-describes-files",
+  "manifest-signature",
   "snapshot-trailer",
   "snapshot-size",
   "snapshot-sha256",
@@ -65,7 +66,10 @@ describe("verify", () => {
   it("passes every check of a backup made by backup-init, backup-resources and backup-create", async () => {
     const report = await verify({ backupDir: good })
     expect(report.checks.map((c) => c.id)).toEqual(staticChecks)
-    expect(report.checks.filter((c) => c.verdict !== "PASS"), renderVerifyReport(report)).toEqual([])
+    expect(
+      report.checks.filter((c) => c.verdict !== "PASS"),
+      renderVerifyReport(report),
+    ).toEqual([])
     expect(report.passed).toBe(true)
     expect(report.timestamp).toBe(manifest.timestamp)
     expect(check(report, "snapshot-sha256").found).toBe(manifest.files.snapshot.sha256)
@@ -76,7 +80,9 @@ describe("verify", () => {
     )
     expect(check(report, "snapshot-status").found).toMatch(/^hash \d+, revision \d+, \d+ keys \(all revisions\), \d+ bytes$/)
     const text = renderVerifyReport(report)
-    expect(text).toMatch(/^PASS snapshot-trailer +the snapshot's database hashes to etcd's 32-byte sha256 trailer: expected trailer [0-9a-f]{64}; found sha256 [0-9a-f]{64} of \d+ database bytes$/m)
+    expect(text).toMatch(
+      /^PASS snapshot-trailer +the snapshot's database hashes to etcd's 32-byte sha256 trailer: expected trailer [0-9a-f]{64}; found sha256 [0-9a-f]{64} of \d+ database bytes$/m,
+    )
     expect(text.trimEnd().split("\n").at(-1)).toBe(`verify: PASS (${staticChecks.length} checks)`)
   })
 
@@ -84,7 +90,10 @@ describe("verify", () => {
     const scratch = mkdtempSync(join(etcd.workDir, "scratch-"))
     const report = await verify({ backupDir: good, testRestore: true, scratchDir: scratch })
     expect(report.checks.map((c) => c.id)).toEqual([...staticChecks, ...restoreChecks])
-    expect(report.checks.filter((c) => c.verdict !== "PASS"), renderVerifyReport(report)).toEqual([])
+    expect(
+      report.checks.filter((c) => c.verdict !== "PASS"),
+      renderVerifyReport(report),
+    ).toEqual([])
     expect(check(report, "test-restore-operator-revisions").found).toBe("etcd=3,kube-apiserver=7,kube-controller-manager=5,kube-scheduler=6")
     expect(Number(/^(\d+) keys$/.exec(check(report, "test-restore-keys").found)?.[1])).toBeGreaterThanOrEqual(504)
     expect(check(report, "test-restore-revision").found).toBe(`revision ${manifest.etcd.revision}`)
@@ -98,7 +107,9 @@ describe("verify", () => {
     const slowEtcd = join(etcd.workDir, "slow-etcd")
     writeFileSync(slowEtcd, `#!/bin/bash\necho $$ > ${JSON.stringify(marker)}\nexec sleep 60\n`, { mode: 0o755 })
     const fiber = Effect.runFork(
-      verifyBackup({ backupDir: good, testRestore: true, scratchDir: scratch, etcdBinary: slowEtcd }).pipe(Effect.provide(Layer.mergeAll(Etcdutl.live(), NodeServices.layer))),
+      verifyBackup({ backupDir: good, testRestore: true, scratchDir: scratch, etcdBinary: slowEtcd }).pipe(
+        Effect.provide(Layer.mergeAll(Etcdutl.live(), NodeServices.layer)),
+      ),
     )
     const deadline = Date.now() + 20_000
     while (!existsSync(marker) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))

@@ -1,0 +1,143 @@
+/**
+ * Signed manifests through the commands (issue 17): `verify` and `restore` with `--trusted-key`
+ * accept a backup signed by a trusted key and refuse, before any change, the three forgeries
+ * the issue names: a snapshot from another backup with the manifest's hashes rewritten, a
+ * manifest re-signed with an unknown key, and a removed signature. Without a trusted key the
+ * report names the backup unauthenticated.
+ */
+import { createHash, generateKeyPairSync } from "node:crypto"
+import { readFileSync, rmSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { Result } from "effect"
+import { beforeAll, describe, expect, it } from "vitest"
+import { encodeBackupManifest } from "../../src/domain/backup-manifest.ts"
+import { signatureFileName } from "../../src/domain/manifest-signature-file.ts"
+import { decodeVerifyReport } from "../../src/programs/verify/verify-report.ts"
+import { keyIdOf, parseSigningKey, signManifest } from "../../src/services/crypto/manifest-signature.ts"
+import { copyBackup, fakeBackupForSuite, makeHostTree, readManifest, writeScriptedEtcdutl } from "../support/bad-backups.ts"
+import { snapshotTree } from "../support/hostile-tarballs.ts"
+import { runCli } from "../support/run-cli.ts"
+
+const cli = (...args: Array<string>) => runCli(args, { timeoutMs: 60_000 })
+const { work, backup } = fakeBackupForSuite("cli-signed")
+
+const keyPair = (name: string) => {
+  const { privateKey, publicKey } = generateKeyPairSync("ed25519")
+  const privatePath = join(work, `${name}.key`)
+  const publicPath = join(work, `${name}.pub`)
+  writeFileSync(privatePath, privateKey.export({ format: "pem", type: "pkcs8" }), { mode: 0o600 })
+  writeFileSync(publicPath, publicKey.export({ format: "pem", type: "spki" }))
+  return { privatePath, publicPath, keyId: keyIdOf(publicKey) }
+}
+
+/** Signs the manifest in `dir` as it is now with the key at `privatePath`. */
+const sign = (dir: string, privatePath: string) => {
+  const key = Result.getOrThrow(parseSigningKey(readFileSync(privatePath)))
+  writeFileSync(join(dir, signatureFileName), signManifest(readFileSync(join(dir, "backup-manifest.json")), key))
+}
+
+let trusted: ReturnType<typeof keyPair>
+let stranger: ReturnType<typeof keyPair>
+let etcdutl: string
+let signed: string
+
+beforeAll(() => {
+  trusted = keyPair("trusted")
+  stranger = keyPair("stranger")
+  etcdutl = writeScriptedEtcdutl(join(work, "bin", "etcdutl"))
+  signed = copyBackup(backup, join(work, "signed"))
+  sign(signed, trusted.privatePath)
+})
+
+/** Another snapshot (one database byte changed, etcd's trailer recomputed) with the manifest's hashes rewritten to match it. */
+const swapSnapshot = (dir: string) => {
+  const manifest = readManifest(dir)
+  const path = join(dir, manifest.files.snapshot.name)
+  const bytes = readFileSync(path)
+  const db = bytes.subarray(0, bytes.length - 32)
+  db[100] = db[100]! ^ 0x01
+  const other = Buffer.concat([db, createHash("sha256").update(db).digest()])
+  writeFileSync(path, other)
+  const sha256 = createHash("sha256").update(other).digest("hex")
+  writeFileSync(
+    join(dir, "backup-manifest.json"),
+    encodeBackupManifest({ ...manifest, files: { ...manifest.files, snapshot: { ...manifest.files.snapshot, sha256 } } }),
+  )
+}
+
+const forgeries: ReadonlyArray<{ readonly name: string; readonly forge: (dir: string) => void; readonly found: string }> = [
+  { name: "a snapshot from another backup with the manifest's hashes rewritten", forge: swapSnapshot, found: "does not match its bytes" },
+  { name: "the manifest re-signed with an unknown key", forge: (dir) => sign(dir, stranger.privatePath), found: "which is not among the trusted keys" },
+  { name: "the signature removed", forge: (dir) => rmSync(join(dir, signatureFileName)), found: "the manifest is not signed, but trusted keys were given" },
+]
+
+describe("verify with signed manifests", () => {
+  it("without --trusted-key passes and names the backup unauthenticated, in the text and the --json report", async () => {
+    const text = await cli("verify", backup, "--etcdutl", etcdutl)
+    expect(text.status, text.stderr).toBe(0)
+    expect(text.stdout).toMatch(/^PASS manifest-signature .*unauthenticated/m)
+    const json = await cli("verify", "--json", signed, "--etcdutl", etcdutl)
+    expect(json.status, json.stderr).toBe(0)
+    const check = Result.getOrThrow(decodeVerifyReport(json.stdout)).checks.find((c) => c.id === "manifest-signature")
+    expect(check?.found).toBe(`unauthenticated: the manifest is signed by key ${trusted.keyId}, but no --trusted-key was given to check it`)
+  })
+
+  it("with --trusted-key passes a backup signed by that key, naming the key", async () => {
+    const run = await cli("verify", signed, "--etcdutl", etcdutl, "--trusted-key", stranger.publicPath, "--trusted-key", trusted.publicPath)
+    expect(run.status, run.stderr).toBe(0)
+    expect(run.stdout).toContain(`the manifest is signed by trusted key ${trusted.keyId}`)
+  })
+
+  it("without --trusted-key the snapshot swap goes unnoticed: only the signature reveals it", async () => {
+    const dir = copyBackup(signed, join(work, "swap-unchecked"))
+    swapSnapshot(dir)
+    const run = await cli("verify", dir, "--etcdutl", etcdutl)
+    expect(run.status, run.stderr).toBe(0)
+  })
+
+  for (const { name, forge, found } of forgeries) {
+    it(`with --trusted-key refuses ${name}`, async () => {
+      const dir = copyBackup(signed, join(work, `verify-${name.replaceAll(/\W+/g, "-")}`))
+      forge(dir)
+      const run = await cli("verify", dir, "--etcdutl", etcdutl, "--trusted-key", trusted.publicPath)
+      expect(run.status).toBe(1)
+      expect(run.stdout).toMatch(new RegExp(`^FAIL manifest-signature .*${found}`, "m"))
+      expect(run.stderr).toContain("manifest-signature")
+    })
+  }
+
+  it("refuses a --trusted-key file that holds a private key, naming the file, before reading the backup", async () => {
+    const run = await cli("verify", signed, "--etcdutl", etcdutl, "--trusted-key", trusted.privatePath)
+    expect(run.status).toBe(1)
+    expect(run.stderr).toContain(`--trusted-key ${trusted.privatePath} holds a private key; give the public key (openssl pkey -pubout) [ManifestKeyUnusable]`)
+    expect(run.stdout).toBe("")
+  })
+})
+
+describe("restore with signed manifests", () => {
+  const host = () => {
+    const tree = makeHostTree(work, signed)
+    return { ...tree, etcdutl: writeScriptedEtcdutl(join(tree.root, "usr/local/bin/etcdutl")) }
+  }
+  const restore = (h: ReturnType<typeof host>, ...more: Array<string>) =>
+    cli("restore", h.backupDir, "--root", h.root, "--member-name", "master-0", "--etcdutl", h.etcdutl, ...more)
+
+  for (const { name, forge, found } of forgeries) {
+    it(`with --trusted-key refuses ${name} before any change`, async () => {
+      const h = host()
+      forge(h.backupDir)
+      const before = snapshotTree(h.root)
+      const run = await restore(h, "--trusted-key", trusted.publicPath)
+      expect(run.status).toBe(1)
+      expect(run.stderr).toContain("restore refused before any change: the backup does not verify: manifest-signature FAIL")
+      expect(run.stderr).toContain(found)
+      expect(snapshotTree(h.root)).toEqual(before)
+    })
+  }
+
+  it("with --trusted-key the dry run accepts the backup signed by that key", async () => {
+    const h = host()
+    const run = await restore(h, "--dry-run", "--trusted-key", trusted.publicPath)
+    expect(run.status, run.stderr).toBe(0)
+  })
+})
