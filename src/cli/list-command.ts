@@ -17,18 +17,21 @@ export const listedJson = (b: ListedBackup) => ({
   bytes: b.completeness.bytes,
   files: b.manifest === undefined ? null : { snapshot: b.manifest.files.snapshot.size, resources: b.manifest.files.resources.size },
   verdict: b.manifest?.verdict ?? null,
+  openshiftVersion: b.manifest?.cluster?.openshiftVersion ?? null,
+  clusterId: b.manifest?.cluster?.clusterId ?? null,
   reasons: b.completeness._tag === "Incomplete" ? b.completeness.reasons : [],
 })
 
 /** The table `list` prints: one line per backup, oldest first. */
 export const listTable = (backups: ReadonlyArray<ListedBackup>): string => {
   const rows = [
-    ["ID", "STATE", "CREATED", "VERDICT", "ETCD-REV", "REVISIONS", "SIZE"],
+    ["ID", "STATE", "CREATED", "VERDICT", "OPENSHIFT", "ETCD-REV", "REVISIONS", "SIZE"],
     ...backups.map((b) => [
       b.completeness.id,
       b.completeness._tag === "Complete" ? "complete" : `incomplete: ${b.completeness.reasons.join("; ")}`,
       b.manifest?.createdAt ?? "-",
       b.manifest?.verdict ?? "-",
+      b.manifest?.cluster?.openshiftVersion ?? "-",
       b.manifest === undefined ? "-" : String(b.manifest.etcd.revision),
       b.manifest === undefined ? "-" : formatRevisionSet(b.manifest.revisions.requested),
       formatBytes(b.completeness.bytes),
