@@ -2,7 +2,10 @@
  * `backup-init`, the backup pod's first init container: picks the backup's timestamp, streams
  * the etcd snapshot to `<backup-dir>/snapshot_<ts>.db` and records, in
  * `<backup-dir>/.cluster-backup/snapshot.json`, the snapshot's hash, size and revision and the
- * four operator revisions that the snapshot contains.
+ * four operator revisions that the snapshot contains; with them, read at the same revision, the
+ * keys per resource prefix, ClusterVersion `version` and a sample of encrypted values (written to
+ * `.cluster-backup/encrypted-sample.json`, 0600, for `backup-create`'s decryption check; see
+ * `bundle-facts.ts`).
  *
  * Safety: the run holds the backup directory's lock (`backup-dir-lock.ts`) and first removes what
  * killed runs left (`.part` files, unfinished writes) and the backup an earlier run left
