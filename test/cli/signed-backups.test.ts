@@ -6,11 +6,14 @@
  * report names the backup unauthenticated.
  */
 import { createHash, generateKeyPairSync } from "node:crypto"
-import { readFileSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Result } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
+import * as YAML from "yaml"
 import { encodeBackupManifest } from "../../src/domain/backup-manifest.ts"
+import type { BackupPod } from "../../src/domain/pod-spec.ts"
+import { formatRevisionSet } from "../../src/domain/revisions.ts"
 import { signatureFileName } from "../../src/domain/manifest-signature-file.ts"
 import { decodeVerifyReport } from "../../src/programs/verify/verify-report.ts"
 import { keyIdOf, parseSigningKey, signManifest } from "../../src/services/crypto/manifest-signature.ts"
@@ -70,6 +73,48 @@ const forgeries: ReadonlyArray<{ readonly name: string; readonly forge: (dir: st
   { name: "the manifest re-signed with an unknown key", forge: (dir) => sign(dir, stranger.privatePath), found: "which is not among the trusted keys" },
   { name: "the signature removed", forge: (dir) => rmSync(join(dir, signatureFileName)), found: "the manifest is not signed, but trusted keys were given" },
 ]
+
+describe("render --signing-key-secret", () => {
+  it("gives backup-create alone the Secret's key and --signing-key; refuses a name that is not a Secret's", async () => {
+    const revisions = "etcd=3,kube-apiserver=7,kube-controller-manager=7,kube-scheduler=7"
+    const run = await runCli(["render", "--revisions", revisions, "--signing-key-secret", "backup-signing-key"], { timeoutMs: 150_000 })
+    expect(run.status, run.stderr).toBe(0)
+    const pod = YAML.parse(run.stdout) as BackupPod
+    const signing = pod.spec.initContainers.filter((c) => c.command.includes("--signing-key"))
+    expect(signing.map((c) => c.name)).toEqual(["backup-create"])
+    expect(pod.spec.volumes).toContainEqual({
+      name: "signing-key",
+      secret: { secretName: "backup-signing-key", items: [{ key: "signing-key", path: "signing-key" }], defaultMode: 0o400 },
+    })
+    const bad = await runCli(["render", "--revisions", revisions, "--signing-key-secret", "Not_A_Name"], { timeoutMs: 150_000 })
+    expect(bad.status).toBe(2)
+    expect(bad.stderr).toContain("--signing-key-secret")
+  })
+})
+
+describe("backup-create --signing-key", () => {
+  const create = (dir: string, key: string) =>
+    cli("backup-create", "--backup-dir", dir, "--revisions", formatRevisionSet(readManifest(dir).revisions.requested), "--signing-key", key)
+
+  it("signs the manifest it wrote (a rerun on a complete backup signs it too), and verify trusts it; the key never reaches the output", async () => {
+    const dir = copyBackup(backup, join(work, "created"))
+    const run = await create(dir, trusted.privatePath)
+    expect(run.status, run.stderr).toBe(0)
+    expect(run.stderr).toContain(`with key ${trusted.keyId}`)
+    const keyBody = readFileSync(trusted.privatePath, "utf8").split("\n")[1]!
+    expect(run.stdout + run.stderr).not.toContain(keyBody)
+    const verified = await cli("verify", dir, "--etcdutl", etcdutl, "--trusted-key", trusted.publicPath)
+    expect(verified.status, verified.stdout).toBe(0)
+  })
+
+  it("refuses a signing key that is not an ed25519 private key, naming the file, and writes no signature", async () => {
+    const dir = copyBackup(backup, join(work, "bad-key"))
+    const run = await create(dir, trusted.publicPath)
+    expect(run.status).toBe(1)
+    expect(run.stderr).toContain(`--signing-key ${trusted.publicPath} is not a PEM private key`)
+    expect(existsSync(join(dir, signatureFileName))).toBe(false)
+  })
+})
 
 describe("verify with signed manifests", () => {
   it("without --trusted-key passes and names the backup unauthenticated, in the text and the --json report", async () => {
