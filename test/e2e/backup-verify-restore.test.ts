@@ -67,7 +67,9 @@ describe("backup, verify --test-restore, restore --root, serve", () => {
       report.checks.filter((c) => c.verdict !== "PASS"),
       renderVerifyReport(report),
     ).toEqual([])
-    expect(report.checks).toHaveLength(21)
+    // 21, and the bundle's proof: versions, bundle-decryption, test-restore-key-counts.
+    expect(report.checks).toHaveLength(24)
+    expect(report.checks.filter((c) => ["versions", "bundle-decryption", "test-restore-key-counts"].includes(c.id))).toHaveLength(3)
     expect(report.checks.find((c) => c.id === "test-restore-operator-revisions")?.found).toBe(
       "etcd=4,kube-apiserver=9,kube-controller-manager=6,kube-scheduler=5",
     )
