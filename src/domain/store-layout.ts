@@ -16,6 +16,7 @@
  */
 import { Schema } from "effect"
 import { manifestFileName } from "./archive-names.ts"
+import { signatureFileName } from "./manifest-signature-file.ts"
 
 /** A path segment the layout accepts: no separator, not `.`/`..`, printable ASCII, ≤ 200 bytes. */
 const segmentPattern = /^(?!\.{1,2}$)[A-Za-z0-9._~+=@-]{1,200}$/
@@ -39,7 +40,11 @@ export const StorePrefix = Schema.String.check(
 export type StorePrefix = typeof StorePrefix.Type
 
 /** `a//b/` and `/a/b` both mean `a/b`: what users type after `s3://bucket/`. */
-export const normalizePrefix = (raw: string): string => raw.split("/").filter((s) => s !== "").join("/")
+export const normalizePrefix = (raw: string): string =>
+  raw
+    .split("/")
+    .filter((s) => s !== "")
+    .join("/")
 
 /** The prefix used when none is given: `cluster-backup/<clusterID>`. */
 export const defaultPrefix = (clusterId: string): string => `cluster-backup/${clusterId}`
@@ -48,8 +53,7 @@ export const defaultPrefix = (clusterId: string): string => `cluster-backup/${cl
 export const objectKey = (prefix: string, id: string, file: string): string => `${prefix === "" ? "" : `${prefix}/`}${id}/${file}`
 
 /** The listing prefix of a whole store (`<prefix>/`) or of one backup (`<prefix>/<id>/`). */
-export const listingPrefix = (prefix: string, id?: string): string =>
-  `${prefix === "" ? "" : `${prefix}/`}${id === undefined ? "" : `${id}/`}`
+export const listingPrefix = (prefix: string, id?: string): string => `${prefix === "" ? "" : `${prefix}/`}${id === undefined ? "" : `${id}/`}`
 
 export interface ParsedKey {
   readonly id: string
@@ -118,7 +122,8 @@ export const backupCompleteness = (backup: BackupObjects, manifest: ManifestStat
     else if (o.sha256 !== undefined && o.sha256 !== f.sha256) reasons.push(`${f.name}: sha256 ${o.sha256} recorded by the store, the manifest says ${f.sha256}`)
   }
   if (reasons.length > 0) return { _tag: "Incomplete", id: backup.id, bytes, newestAt, reasons }
-  const named = new Set([manifestFileName, ...described.map((f) => f.name)])
+  // The signature is the manifest's, not a file it describes: never garbage.
+  const named = new Set([manifestFileName, signatureFileName, ...described.map((f) => f.name)])
   const extra = backup.objects.map((o) => o.file).filter((f) => !named.has(f))
   return { _tag: "Complete", id: backup.id, bytes, newestAt, extra }
 }
@@ -186,11 +191,19 @@ export interface Garbage {
  * Given the store's `prefix`, an incomplete backup with a younger upload under it is kept too:
  * its small files may be old while its snapshot is still being uploaded.
  */
-export const garbage = (backups: ReadonlyArray<BackupCompleteness>, uploads: ReadonlyArray<PendingUpload>, now: number, graceMs: number, prefix?: string): Garbage => {
+export const garbage = (
+  backups: ReadonlyArray<BackupCompleteness>,
+  uploads: ReadonlyArray<PendingUpload>,
+  now: number,
+  graceMs: number,
+  prefix?: string,
+): Garbage => {
   const young = uploads.filter((u) => now - u.initiatedAt <= graceMs)
   const uploading = new Set(prefix === undefined ? [] : young.flatMap((u) => parseObjectKey(prefix, u.key)?.id ?? []))
   return {
-    incomplete: backups.filter((b): b is BackupCompleteness & { _tag: "Incomplete" } => b._tag === "Incomplete" && now - b.newestAt > graceMs && !uploading.has(b.id)),
+    incomplete: backups.filter(
+      (b): b is BackupCompleteness & { _tag: "Incomplete" } => b._tag === "Incomplete" && now - b.newestAt > graceMs && !uploading.has(b.id),
+    ),
     uploads: uploads.filter((u) => now - u.initiatedAt > graceMs),
   }
 }

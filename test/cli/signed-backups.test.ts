@@ -6,13 +6,14 @@
  * report names the backup unauthenticated.
  */
 import { createHash, generateKeyPairSync } from "node:crypto"
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Result } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import * as YAML from "yaml"
 import { encodeBackupManifest } from "../../src/domain/backup-manifest.ts"
 import type { BackupPod } from "../../src/domain/pod-spec.ts"
+import { backupCompleteness } from "../../src/domain/store-layout.ts"
 import { formatRevisionSet } from "../../src/domain/revisions.ts"
 import { signatureFileName } from "../../src/domain/manifest-signature-file.ts"
 import { decodeVerifyReport } from "../../src/programs/verify/verify-report.ts"
@@ -156,6 +157,33 @@ describe("verify with signed manifests", () => {
     expect(run.status).toBe(1)
     expect(run.stderr).toContain(`--trusted-key ${trusted.privatePath} holds a private key; give the public key (openssl pkey -pubout) [ManifestKeyUnusable]`)
     expect(run.stdout).toBe("")
+  })
+})
+
+describe("signed backups in a store", () => {
+  it("backup-upload carries the signature, list counts it part of the backup, verify --backup-id trusts it, and refuses the copy whose signature was removed", async () => {
+    const store = join(work, "store")
+    mkdirSync(store)
+    const up = await cli("backup-upload", "--store", store, "--backup-dir", signed)
+    expect(up.status, up.stderr.slice(-800)).toBe(0)
+    const id = readManifest(signed).timestamp
+    const list = await cli("list", store, "--json")
+    expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ id, complete: true })])
+    const verified = await cli("verify", store, "--backup-id", id, "--etcdutl", etcdutl, "--trusted-key", trusted.publicPath)
+    expect(verified.status, verified.stdout + verified.stderr).toBe(0)
+    expect(verified.stdout).toContain(`the manifest is signed by trusted key ${trusted.keyId}`)
+    rmSync(join(store, id, signatureFileName))
+    const refused = await cli("verify", store, "--backup-id", id, "--etcdutl", etcdutl, "--trusted-key", trusted.publicPath)
+    expect(refused.status).toBe(1)
+    expect(refused.stdout).toMatch(/^FAIL manifest-signature .*the manifest is not signed, but trusted keys were given/m)
+  })
+})
+
+describe("the store's layout", () => {
+  it("counts the signature part of a complete backup, never an extra object prune would remove", () => {
+    const object = (file: string) => ({ key: `p/b/${file}`, file, size: 1, modifiedAt: 0 })
+    const verdict = backupCompleteness({ id: "b", objects: [object("backup-manifest.json"), object(signatureFileName)] }, { _tag: "Read", files: [] })
+    expect(verdict).toEqual(expect.objectContaining({ _tag: "Complete", extra: [] }))
   })
 })
 

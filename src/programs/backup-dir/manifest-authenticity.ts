@@ -8,7 +8,7 @@ import { Effect, FileSystem, Path, Result, Schema } from "effect"
 import { manifestFileName } from "../../domain/archive-names.ts"
 import { signatureFileName } from "../../domain/manifest-signature-file.ts"
 import { writeFileAtomic } from "../../services/atomic-files.ts"
-import { readBackupFileBytes } from "../../services/backup-file.ts"
+import { type BackupFileFailure, readBackupFileBytes } from "../../services/backup-file.ts"
 import {
   describeSignatureVerdict,
   parseSigningKey,
@@ -47,6 +47,16 @@ export const readSigningKey = (path: string): Effect.Effect<SigningKey, Manifest
 /** The ed25519 public keys of every `--trusted-key FILE` (SPKI PEM). */
 export const readTrustedKeys = (paths: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<TrustedKey>, ManifestKeyUnusable> =>
   Effect.forEach(paths, (path) => readKeyFile(path, "--trusted-key", (bytes) => parseTrustedKey(bytes, path)))
+
+/** The bytes of `backup-manifest.json.sig` in `dir`, or undefined when it has none. */
+export const readLocalSignature = (dir: string): Effect.Effect<Uint8Array | undefined, BackupFileFailure> =>
+  readBackupFileBytes(`${dir}/${signatureFileName}`, maxKeyOrSignatureBytes).pipe(
+    Effect.map((b): Uint8Array | undefined => b),
+    Effect.catchIf(
+      (e) => e._tag === "BackupFileUnreadable" && e.code === "ENOENT",
+      () => Effect.succeed(undefined),
+    ),
+  )
 
 /** Writes `backup-manifest.json.sig` (atomically) over the bytes of the manifest in `backupDir`; returns the key id. */
 export const signBackupManifest = Effect.fnUntraced(function* (backupDir: string, key: SigningKey) {

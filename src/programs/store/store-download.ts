@@ -10,6 +10,7 @@ import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { Effect, Schema } from "effect"
 import { manifestFileName } from "../../domain/archive-names.ts"
+import { signatureFileName } from "../../domain/manifest-signature-file.ts"
 import { backupCompleteness, listingPrefix, objectKey } from "../../domain/store-layout.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
 import { localIoFailed, StoreIntegrityFailed } from "../../services/store/store-errors.ts"
@@ -99,6 +100,20 @@ export const downloadBackup = Effect.fn("downloadBackup")(function* (prefix: str
     yield* Effect.tryPromise({ try: () => rename(`${path}.download`, path), catch: (e) => localIoFailed(path, "rename into place", e) })
     fetched.push({ ...f, reused: false })
   }
+  // The stored signature or none: a reused directory keeps no signature the store no longer has.
+  const signaturePath = join(dir, signatureFileName)
+  const signature = yield* store.getBytes(objectKey(prefix, id, signatureFileName)).pipe(
+    Effect.map((b): Uint8Array | undefined => b),
+    Effect.catchTag("StoreObjectMissing", () => Effect.succeed(undefined)),
+  )
+  yield* Effect.tryPromise({
+    try: async () => {
+      if (signature === undefined) return await rm(signaturePath, { force: true })
+      await writeFile(`${signaturePath}.part`, signature, { mode: 0o600 })
+      await rename(`${signaturePath}.part`, signaturePath)
+    },
+    catch: (e) => localIoFailed(signaturePath, "write", e),
+  })
   const manifestPath = join(dir, manifestFileName)
   const bytes = yield* store.getBytes(objectKey(prefix, id, manifestFileName))
   yield* Effect.tryPromise({

@@ -8,6 +8,8 @@
 import { join } from "node:path"
 import { Effect, Schema } from "effect"
 import { manifestFileName } from "../../domain/archive-names.ts"
+import { signatureFileName } from "../../domain/manifest-signature-file.ts"
+import { readLocalSignature } from "../backup-dir/manifest-authenticity.ts"
 import { encodeBackupManifest, type BackupManifest } from "../../domain/backup-manifest.ts"
 import { objectKey } from "../../domain/store-layout.ts"
 import { BackupStore, type PutResult } from "../../services/store/backup-store.ts"
@@ -71,6 +73,12 @@ export const uploadBackup = Effect.fn("uploadBackup")(function* (
       })
     }
     files.push(put)
+  }
+  // Before the manifest (the completeness marker): a complete backup in the store has its signature.
+  const signature = yield* readLocalSignature(dir).pipe(Effect.mapError((e) => localIoFailed(join(dir, signatureFileName), "read", e)))
+  if (signature !== undefined) {
+    yield* onFile(signatureFileName, signature.length)
+    files.push(yield* store.putBytes(objectKey(prefix, id, signatureFileName), signature))
   }
   yield* onFile(manifestFileName, Buffer.byteLength(text))
   files.push(yield* store.putBytes(objectKey(prefix, id, manifestFileName), new TextEncoder().encode(text)))
