@@ -208,6 +208,12 @@ describe("restore with signed manifests", () => {
     })
   }
 
+  it("without --trusted-key says the backup is unauthenticated", async () => {
+    const run = await restore(host(), "--dry-run")
+    expect(run.status, run.stderr).toBe(0)
+    expect(run.stderr).toContain("no --trusted-key given: the backup's signature is not checked, it is unauthenticated")
+  })
+
   it("with --trusted-key the dry run accepts the backup signed by that key", async () => {
     const h = host()
     const run = await restore(h, "--dry-run", "--trusted-key", trusted.publicPath)

@@ -4,7 +4,8 @@
  * check it against `--trusted-key`. With trusted keys only `Verified` passes; without any, the
  * check passes but says the backup is unauthenticated, so both reports name it.
  */
-import { Effect, FileSystem, Path, Result, Schema } from "effect"
+import { join } from "node:path"
+import { Effect, Path, Result, Schema } from "effect"
 import { manifestFileName } from "../../domain/archive-names.ts"
 import { signatureFileName } from "../../domain/manifest-signature-file.ts"
 import { writeFileAtomic } from "../../services/atomic-files.ts"
@@ -50,7 +51,7 @@ export const readTrustedKeys = (paths: ReadonlyArray<string>): Effect.Effect<Rea
 
 /** The bytes of `backup-manifest.json.sig` in `dir`, or undefined when it has none. */
 export const readLocalSignature = (dir: string): Effect.Effect<Uint8Array | undefined, BackupFileFailure> =>
-  readBackupFileBytes(`${dir}/${signatureFileName}`, maxKeyOrSignatureBytes).pipe(
+  readBackupFileBytes(join(dir, signatureFileName), maxKeyOrSignatureBytes).pipe(
     Effect.map((b): Uint8Array | undefined => b),
     Effect.catchIf(
       (e) => e._tag === "BackupFileUnreadable" && e.code === "ENOENT",
@@ -69,23 +70,16 @@ export const signBackupManifest = Effect.fnUntraced(function* (backupDir: string
 const title = `${signatureFileName} is an ed25519 signature by a trusted key (--trusted-key) over the manifest's exact bytes`
 
 /** The `manifest-signature` check of `verify` (and so of `restore`'s verification). Never fails. */
-export const signatureCheck = (
-  backupDir: string,
-  trustedKeys: ReadonlyArray<TrustedKey>,
-): Effect.Effect<VerifyCheck, never, FileSystem.FileSystem | Path.Path> =>
+export const signatureCheck = (backupDir: string, trustedKeys: ReadonlyArray<TrustedKey>): Effect.Effect<VerifyCheck, never, Path.Path> =>
   Effect.gen(function* () {
-    const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const expected =
       trustedKeys.length === 0 ? "no --trusted-key given: authenticity is not checked" : `signed by one of ${trustedKeys.map((k) => k.keyId).join(", ")}`
-    const signaturePath = path.join(backupDir, signatureFileName)
-    const present = yield* fs.exists(signaturePath).pipe(Effect.orElseSucceed(() => true))
-    const read = (file: string, maxBytes: number) => readBackupFileBytes(path.join(backupDir, file), maxBytes).pipe(Effect.mapError((e) => e.message))
     const bytes = yield* Effect.result(
       Effect.all({
-        manifest: read(manifestFileName, maxManifestBytes),
-        signature: present ? Effect.map(read(signatureFileName, maxKeyOrSignatureBytes), (b) => b.toString("utf8")) : Effect.succeed(undefined),
-      }),
+        manifest: readBackupFileBytes(path.join(backupDir, manifestFileName), maxManifestBytes),
+        signature: Effect.map(readLocalSignature(backupDir), (b) => (b === undefined ? undefined : Buffer.from(b).toString("utf8"))),
+      }).pipe(Effect.mapError((e) => e.message)),
     )
     if (Result.isFailure(bytes))
       return trustedKeys.length === 0
