@@ -28,7 +28,11 @@ if (mode === "ours-encrypt") {
     out = await e.encrypt(source)
   } else {
     const d = new age.Decrypter()
-    d.addIdentity(readFileSync(key, "utf8").split("\n").find((l) => l.startsWith("AGE-SECRET-KEY-1"))!)
+    d.addIdentity(
+      readFileSync(key, "utf8")
+        .split("\n")
+        .find((l) => l.startsWith("AGE-SECRET-KEY-1"))!,
+    )
     out = await d.decrypt(source)
   }
   await pipeline(Readable.fromWeb(out as never), createWriteStream(output))

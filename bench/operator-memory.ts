@@ -54,7 +54,18 @@ const MiB = 1024
 /** The Deployment's memory limit (MiB) and the operator container's NODE_OPTIONS. */
 const deployment = (() => {
   const doc = parse(readFileSync(join(root, "deploy", "deployment.yaml"), "utf8")) as {
-    spec: { template: { spec: { containers: Array<{ name: string; command: Array<string>; env?: Array<{ name: string; value?: string }>; resources: { limits: { memory: string }; requests: { memory: string } } }> } } }
+    spec: {
+      template: {
+        spec: {
+          containers: Array<{
+            name: string
+            command: Array<string>
+            env?: Array<{ name: string; value?: string }>
+            resources: { limits: { memory: string }; requests: { memory: string } }
+          }>
+        }
+      }
+    }
   }
   const container = doc.spec.template.spec.containers.find((c) => c.name === "operator")!
   const mib = (q: string) => Number(/^(\d+)Mi$/.exec(q)?.[1] ?? NaN)
@@ -65,12 +76,20 @@ const deployment = (() => {
     /** The container's other literal env values (MALLOC_ARENA_MAX, ...), given to the operator too. */
     env: Object.fromEntries((container.env ?? []).flatMap((e) => (e.value === undefined || e.name === "NODE_OPTIONS" ? [] : [[e.name, e.value]]))),
     // `node <flags> <entry> ...`: the flags before the entry point.
-    nodeArgs: container.command[0] === "node" ? container.command.slice(1, container.command.findIndex((a, i) => i > 0 && !a.startsWith("--"))) : [],
+    nodeArgs:
+      container.command[0] === "node"
+        ? container.command.slice(
+            1,
+            container.command.findIndex((a, i) => i > 0 && !a.startsWith("--")),
+          )
+        : [],
   }
 })()
 const nodeOptions = arg("node-options", deployment.nodeOptions)
 /** V8 flags that NODE_OPTIONS refuses (the Deployment passes them to node on its command line). */
-const nodeArgs = arg("node-args", deployment.nodeArgs.join(" ")).split(" ").filter((a) => a !== "")
+const nodeArgs = arg("node-args", deployment.nodeArgs.join(" "))
+  .split(" ")
+  .filter((a) => a !== "")
 
 // ---------------------------------------------------------------------------------------------
 
@@ -145,7 +164,7 @@ const revision: Record<OperandName, number> = { ...fixture.revisions }
 /** The revision ConfigMap cluster-backup-pod was rendered for (its revisions annotation). */
 const renderedLabel = (operand: OperandName): string | undefined => {
   const cm = cluster.get(configMapType, namespace, "cluster-backup-pod")
-  const annotations = (cm?.["metadata"] as { annotations?: Record<string, string> } | undefined)?.annotations
+  const annotations = (cm?.metadata as { annotations?: Record<string, string> } | undefined)?.annotations
   return new RegExp(`(?:^|,)${operand}=(\\d+)`).exec(annotations?.["backup.openshift.io/revisions"] ?? "")?.[1]
 }
 const waitFor = async (what: string, done: () => boolean, timeoutMs = 60_000): Promise<number> => {
@@ -163,7 +182,7 @@ let bumpIndex = 0
 const bump = async (): Promise<number> => {
   const operand = operandNames[bumpIndex++ % operandNames.length]!
   const next = ++revision[operand]
-  const status = fixture.operatorCr(operand, next, "complete")["status"]
+  const status = fixture.operatorCr(operand, next, "complete").status
   const t0 = performance.now()
   Result.getOrThrow(cluster.updateStatus(operatorTypes[operand], undefined, "cluster", status))
   await waitFor(`the render of ${operand} ${next}`, () => renderedLabel(operand) === String(next))
@@ -174,17 +193,29 @@ const args = [
   ...nodeArgs,
   ...(heapSnapshotDir === "" ? [] : ["--heapsnapshot-signal=SIGUSR2"]),
   entry,
-  "--log-format", "json",
-  "--log-level", "info",
+  "--log-format",
+  "json",
+  "--log-level",
+  "info",
   "operator",
-  "--kubeconfig", kubeconfig,
-  "--namespace", namespace,
-  "--identity", "bench",
-  "--settle", "0s",
-  "--min-interval", "0s",
-  "--metrics-port", "0",
+  "--kubeconfig",
+  kubeconfig,
+  "--namespace",
+  namespace,
+  "--identity",
+  "bench",
+  "--settle",
+  "0s",
+  "--min-interval",
+  "0s",
+  "--metrics-port",
+  "0",
 ]
-process.stderr.write(`operator: ${Object.entries(deployment.env).map(([k, v]) => `${k}=${v} `).join("")}NODE_OPTIONS=${JSON.stringify(nodeOptions)} node ${args.join(" ")}\n`)
+process.stderr.write(
+  `operator: ${Object.entries(deployment.env)
+    .map(([k, v]) => `${k}=${v} `)
+    .join("")}NODE_OPTIONS=${JSON.stringify(nodeOptions)} node ${args.join(" ")}\n`,
+)
 const child = spawn(process.execPath, args, {
   cwd: heapSnapshotDir === "" ? work : resolve(heapSnapshotDir),
   env: { ...deployment.env, ...process.env, NODE_OPTIONS: nodeOptions },
@@ -261,7 +292,8 @@ try {
     soakLatencies.push(await bump())
     soakBumps++
     await sleep(soakBumpMs)
-    if (soakBumps % 60 === 0) process.stderr.write(`  soak ${f1((performance.now() - soakStarted) / 60_000)} min, RSS ${f1((samples.at(-1)?.rssKiB ?? 0) / MiB)} MiB\n`)
+    if (soakBumps % 60 === 0)
+      process.stderr.write(`  soak ${f1((performance.now() - soakStarted) / 60_000)} min, RSS ${f1((samples.at(-1)?.rssKiB ?? 0) / MiB)} MiB\n`)
   }
   const soakAll = phaseSamples("soak")
   const soak = summary(soakAll)
@@ -277,8 +309,12 @@ try {
   results.push(
     `\n## Operator memory: ${new Date().toISOString().replace(/\.\d+Z$/, "Z")}\n`,
     `Machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${f1(totalmem() / 2 ** 30)} GiB RAM, Linux ${release()}; Node ${process.version};` +
-      ` effect ${version.dependencies["effect"]}, @kubernetes/client-node ${version.dependencies["@kubernetes/client-node"]}, prom-client ${version.dependencies["prom-client"]}.`,
-    `Operator: the bundle (dist/), ${Object.entries(deployment.env).map(([k, v]) => `\`${k}=${v}\`, `).join("")}\`NODE_OPTIONS=${nodeOptions === "" ? "(none)" : nodeOptions}\`, node flags \`${nodeArgs.join(" ") || "(none)"}\`, \`--settle 0s --min-interval 0s\`, against the stub API server`,
+      ` effect ${version.dependencies.effect}, @kubernetes/client-node ${version.dependencies["@kubernetes/client-node"]}, prom-client ${version.dependencies["prom-client"]}.`,
+    `Operator: the bundle (dist/), ${Object.entries(deployment.env)
+      .map(([k, v]) => `\`${k}=${v}\`, `)
+      .join(
+        "",
+      )}\`NODE_OPTIONS=${nodeOptions === "" ? "(none)" : nodeOptions}\`, node flags \`${nodeArgs.join(" ") || "(none)"}\`, \`--settle 0s --min-interval 0s\`, against the stub API server`,
     `(OpenShift fixtures, seed 7) over HTTP. Deployment: requests ${deployment.requestMiB} Mi, limit ${limit} Mi (75 %: ${f1(limit * 0.75)} MiB). Samples every ${sampleMs} ms.\n`,
     `| phase | what | samples | RSS min | median | max | first 10 % | last 10 % |`,
     `|---|---|---|---|---|---|---|---|`,

@@ -85,7 +85,10 @@ const measure = (
 /** Fills the member with distinct keys of 1 KiB..100 KiB until its database reaches the target size. */
 const build = async (client: Etcd3) => {
   let seed = 12345
-  const random = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), seed / 0x7fffffff)
+  const random = () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff
+    return seed / 0x7fffffff
+  }
   const pool = Buffer.alloc(100 * 1024)
   for (let i = 0; i < pool.length; i++) pool[i] = Math.floor(random() * 256)
   let written = 0
@@ -127,7 +130,10 @@ const median = (xs: ReadonlyArray<number>) => {
   return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
 }
 
-const loadAverage = () => loadavg().map((l) => l.toFixed(2)).join(", ")
+const loadAverage = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(", ")
 
 const machineFacts = (loadBefore: string) => {
   const cpu = cpus()[0]?.model ?? "unknown"
@@ -179,8 +185,19 @@ const program = Effect.gen(function* () {
   const loadBefore = loadAverage()
   const floor = yield* Effect.promise(() => measure(process.execPath, [builtCli, "--version"], env))
   if (floor.exitCode !== 0) return yield* Effect.die(new Error(`cluster-backup --version failed (exit ${floor.exitCode}):\n${floor.stderr}`))
-  const backupInitArgs = (out: string) => ["backup-init", "--backup-dir", out, "--etcd-endpoints", member.clientUrl,
-    "--etcd-cert", creds.cert, "--etcd-key", creds.key, "--etcd-cacert", creds.cacert]
+  const backupInitArgs = (out: string) => [
+    "backup-init",
+    "--backup-dir",
+    out,
+    "--etcd-endpoints",
+    member.clientUrl,
+    "--etcd-cert",
+    creds.cert,
+    "--etcd-key",
+    creds.key,
+    "--etcd-cacert",
+    creds.cacert,
+  ]
   const commandFor = (tool: Tool, out: string): readonly [string, ReadonlyArray<string>] => {
     switch (tool) {
       case "cluster-backup backup-init":
@@ -190,8 +207,10 @@ const program = Effect.gen(function* () {
       case "etcd3 snapshot":
         return [process.execPath, [join(root, "bench", "etcd3-snapshot.ts"), out, member.clientUrl, creds.cert, creds.key, creds.cacert]]
       case "etcdctl snapshot save":
-        return [etcdToolPath("etcdctl"), ["--endpoints", member.clientUrl, "--cert", creds.cert, "--key", creds.key, "--cacert", creds.cacert,
-          "snapshot", "save", join(out, "snapshot.db")]]
+        return [
+          etcdToolPath("etcdctl"),
+          ["--endpoints", member.clientUrl, "--cert", creds.cert, "--key", creds.key, "--cacert", creds.cacert, "snapshot", "save", join(out, "snapshot.db")],
+        ]
     }
   }
   // One untimed snapshot first, so that no tool pays alone for reading the new database from disk.
@@ -215,7 +234,9 @@ const program = Effect.gen(function* () {
       const produced = readdirSync(out).find((n) => n.endsWith(".db"))
       const bytes = statSync(join(out, produced!)).size
       samples.push({ tool, seconds: run.seconds, bytes, peakRssKiB: run.peakRssKiB, cpuSeconds: run.cpuSeconds, exitCode: run.exitCode })
-      yield* Effect.logInfo(`${tool} round ${round + 1}: ${(bytes / MiB).toFixed(0)} MiB in ${run.seconds.toFixed(2)} s, peak RSS ${(run.peakRssKiB / 1024).toFixed(1)} MiB`)
+      yield* Effect.logInfo(
+        `${tool} round ${round + 1}: ${(bytes / MiB).toFixed(0)} MiB in ${run.seconds.toFixed(2)} s, peak RSS ${(run.peakRssKiB / 1024).toFixed(1)} MiB`,
+      )
       rmSync(out, { recursive: true, force: true })
     }
   }
@@ -237,7 +258,11 @@ const program = Effect.gen(function* () {
     .map(
       (t) =>
         `| ${t} | ${medianRate(t).toFixed(1)} | ${(medianRate(t) / ref).toFixed(2)}x | ${medianCpuPerGiB(t).toFixed(2)} | ${peak(t).toFixed(1)} |` +
-        (t === "etcdctl snapshot save" ? " reference |" : t === "etcd3 snapshot" ? " for comparison |" : ` throughput ${verdict(medianRate(t) / ref >= 0.9)}, memory ${verdict(peak(t) < 150)} |`),
+        (t === "etcdctl snapshot save"
+          ? " reference |"
+          : t === "etcd3 snapshot"
+            ? " for comparison |"
+            : ` throughput ${verdict(medianRate(t) / ref >= 0.9)}, memory ${verdict(peak(t) < 150)} |`),
     )
     .join("\n")
   const report = `# Snapshot streaming: backup-init vs etcdctl snapshot save

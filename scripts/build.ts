@@ -67,4 +67,7 @@ await build({
   logLevel: "warning",
 })
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { name: string; version: string; license: string }
-writeFileSync(join(outdir, "package.json"), `${JSON.stringify({ name: pkg.name, version: pkg.version, license: pkg.license, type: "module", private: true }, null, 2)}\n`)
+writeFileSync(
+  join(outdir, "package.json"),
+  `${JSON.stringify({ name: pkg.name, version: pkg.version, license: pkg.license, type: "module", private: true }, null, 2)}\n`,
+)

@@ -36,11 +36,21 @@ export const port = (options: { readonly anyPort: boolean }) =>
 
 /** A duration (milliseconds, from `MillisFromDurationString`) of at least `minMs`. */
 export const durationAtLeast = (minMs: number) =>
-  check<number>((ms) => ms >= minMs, () => `a duration of at least ${formatDuration(minMs)}, like 30s, 5m or 1h`)
+  check<number>(
+    (ms) => ms >= minMs,
+    () => `a duration of at least ${formatDuration(minMs)}, like 30s, 5m or 1h`,
+  )
 
 /** A text that is not empty (or only blanks): a path, a name. */
-export const nonEmpty = (what: string) => check<string>((text) => text.trim() !== "", () => `a non-empty ${what}`)
+export const nonEmpty = (what: string) =>
+  check<string>(
+    (text) => text.trim() !== "",
+    () => `a non-empty ${what}`,
+  )
 
 /** A text `problem` accepts (undefined) or explains (what the flag accepts instead). */
 export const checkedWith = (problem: (text: string) => string | undefined) =>
-  check<string>((text) => problem(text) === undefined, (text) => problem(text) ?? "")
+  check<string>(
+    (text) => problem(text) === undefined,
+    (text) => problem(text) ?? "",
+  )

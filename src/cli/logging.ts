@@ -14,11 +14,7 @@ export type LogFormatValue = "text" | "json"
 
 /** The logger Layer for a format; logs go to stderr so stdout stays clean for data (YAML, JSON). */
 export const loggerLayer = (format: LogFormatValue) =>
-  Layer.merge(
-    Logger.layer([Logger.withConsoleError(format === "json" ? Logger.formatJson : Logger.formatLogFmt)]),
-    Layer.succeed(Logger.LogToStderr, true),
-  )
+  Layer.merge(Logger.layer([Logger.withConsoleError(format === "json" ? Logger.formatJson : Logger.formatLogFmt)]), Layer.succeed(Logger.LogToStderr, true))
 
 /** Runs a command handler with the logger chosen by `--log-format`. */
-export const withLogging = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.flatMap(LogFormat, (format) => Effect.provide(effect, loggerLayer(format)))
+export const withLogging = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.flatMap(LogFormat, (format) => Effect.provide(effect, loggerLayer(format)))

@@ -35,7 +35,10 @@ export const tableFromFile = (file: Option.Option<string>) =>
     // A FIFO or a device would be read forever.
     const info = yield* fs.stat(file.value).pipe(Effect.mapError(unreadable))
     if (info.type !== "File") {
-      return yield* new OperandResourcesUnreadable({ path: file.value, message: `--operand-resources: ${file.value} is not a regular file (${info.type}): give a JSON or YAML file` })
+      return yield* new OperandResourcesUnreadable({
+        path: file.value,
+        message: `--operand-resources: ${file.value} is not a regular file (${info.type}): give a JSON or YAML file`,
+      })
     }
     const text = yield* fs.readFileString(file.value).pipe(Effect.mapError(unreadable))
     return yield* Effect.fromResult(operandTableWithOverrides(text))

@@ -46,7 +46,9 @@ const onSignal = (signal: NodeJS.Signals) => {
   received = signal
   // Unreferenced: a command that ends in time ends the process without waiting for it.
   setTimeout(() => {
-    say(`error: the command did not stop within ${shutdownGraceMs / 1000} s of ${signal} (something could not be interrupted): exiting without finishing the clean-up\n`)
+    say(
+      `error: the command did not stop within ${shutdownGraceMs / 1000} s of ${signal} (something could not be interrupted): exiting without finishing the clean-up\n`,
+    )
     endBy(signal)
   }, shutdownGraceMs).unref()
 }

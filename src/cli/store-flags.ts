@@ -10,12 +10,27 @@ import { openStore } from "../services/store/open-store.ts"
 import type { S3TransferOptions } from "../services/store/s3-store.ts"
 
 export const storeFlags = {
-  prefix: Flag.String("prefix").pipe(Flag.optional, Flag.withDescription("Path inside the store under which the backups lie (default: the s3:// URL's path, else cluster-backup/<cluster-id>)")),
-  clusterId: Flag.String("cluster-id").pipe(Flag.optional, Flag.withDescription("The cluster's ID (ClusterVersion spec.clusterID): the default prefix is cluster-backup/<cluster-id>")),
-  s3Endpoint: Flag.String("s3-endpoint").pipe(Flag.optional, Flag.withDescription("S3 endpoint URL (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS S3 of the region)")),
+  prefix: Flag.String("prefix").pipe(
+    Flag.optional,
+    Flag.withDescription("Path inside the store under which the backups lie (default: the s3:// URL's path, else cluster-backup/<cluster-id>)"),
+  ),
+  clusterId: Flag.String("cluster-id").pipe(
+    Flag.optional,
+    Flag.withDescription("The cluster's ID (ClusterVersion spec.clusterID): the default prefix is cluster-backup/<cluster-id>"),
+  ),
+  s3Endpoint: Flag.String("s3-endpoint").pipe(
+    Flag.optional,
+    Flag.withDescription("S3 endpoint URL (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS S3 of the region)"),
+  ),
   s3Region: Flag.String("s3-region").pipe(Flag.optional, Flag.withDescription("S3 region (default: AWS_REGION, AWS_DEFAULT_REGION, else us-east-1)")),
-  s3Addressing: Flag.Literals("s3-addressing", ["path", "virtual"]).pipe(Flag.optional, Flag.withDescription("path (host/bucket/key) or virtual (bucket.host/key); default: path with a custom endpoint")),
-  s3CaBundle: Flag.String("s3-ca-bundle").pipe(Flag.optional, Flag.withDescription("PEM file of the CAs to trust for an https endpoint (default: AWS_CA_BUNDLE)")),
+  s3Addressing: Flag.Literals("s3-addressing", ["path", "virtual"]).pipe(
+    Flag.optional,
+    Flag.withDescription("path (host/bucket/key) or virtual (bucket.host/key); default: path with a custom endpoint"),
+  ),
+  s3CaBundle: Flag.String("s3-ca-bundle").pipe(
+    Flag.optional,
+    Flag.withDescription("PEM file of the CAs to trust for an https endpoint (default: AWS_CA_BUNDLE)"),
+  ),
 }
 
 export interface StoreFlagValues {

@@ -26,8 +26,7 @@ export const streamNonce = (counter: number, last: boolean): Uint8Array => {
 export const chunkCount = (plaintextBytes: number): number => Math.max(1, Math.ceil(plaintextBytes / plaintextChunkBytes))
 
 /** The payload's size (nonce included) for `plaintextBytes` of plaintext. */
-export const payloadBytes = (plaintextBytes: number): number =>
-  payloadNonceBytes + plaintextBytes + chunkCount(plaintextBytes) * chunkTagBytes
+export const payloadBytes = (plaintextBytes: number): number => payloadNonceBytes + plaintextBytes + chunkCount(plaintextBytes) * chunkTagBytes
 
 /** The plaintext's size for a payload of `bytes` (nonce included); `undefined` when no plaintext gives that size. */
 export const plaintextBytes = (bytes: number): number | undefined => {

@@ -61,7 +61,10 @@ const resourcesPattern = /^static_kuberesources_(\d{4}-\d{2}-\d{2}_\d{6})(__POSS
 export const parseBackupFileName = (
   name: string,
 ): { readonly kind: "snapshot" | "resources"; readonly timestamp: BackupTimestamp; readonly dirty: boolean } | undefined => {
-  for (const [kind, pattern] of [["snapshot", snapshotPattern], ["resources", resourcesPattern]] as const) {
+  for (const [kind, pattern] of [
+    ["snapshot", snapshotPattern],
+    ["resources", resourcesPattern],
+  ] as const) {
     const m = pattern.exec(name)
     if (m !== null && Schema.is(BackupTimestamp)(m[1])) return { kind, timestamp: m[1], dirty: m[2] !== undefined }
   }

@@ -20,12 +20,14 @@ export interface BackupPodView {
   readonly message: string | undefined
   readonly initContainers: ReadonlyArray<{
     readonly name: string
-    readonly terminated?: {
-      readonly exitCode: number
-      readonly reason?: string | undefined
-      readonly message?: string | undefined
-      readonly finishedAt?: string | null | undefined
-    } | undefined
+    readonly terminated?:
+      | {
+          readonly exitCode: number
+          readonly reason?: string | undefined
+          readonly message?: string | undefined
+          readonly finishedAt?: string | null | undefined
+        }
+      | undefined
   }>
 }
 
@@ -34,7 +36,12 @@ export type BackupOutcome =
   | { readonly _tag: "Failed"; readonly pod: string; readonly at: number; readonly reason: string }
   | { readonly _tag: "Running"; readonly pod: string }
 
-const firstLine = (text: string | undefined): string | undefined => text?.trim().split("\n").find((l) => l.trim() !== "")?.trim()
+const firstLine = (text: string | undefined): string | undefined =>
+  text
+    ?.trim()
+    .split("\n")
+    .find((l) => l.trim() !== "")
+    ?.trim()
 
 /** The outcome of one pod's backup; `now` stands in for missing finish times. */
 export const podOutcome = (pod: BackupPodView, now: number): BackupOutcome => {

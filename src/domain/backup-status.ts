@@ -17,9 +17,7 @@ export const BackupPhase = Schema.Literals(["Pending", "Complete", "Failed"])
 export type BackupPhase = typeof BackupPhase.Type
 
 /** An instant as epoch milliseconds that RFC 3339 can write (years 0000-9999). */
-export const EpochMillis = Schema.Int.check(
-  Schema.makeFilter((ms: number) => isRfc3339Millis(ms), { expected: "epoch milliseconds within years 0000-9999" }),
-)
+export const EpochMillis = Schema.Int.check(Schema.makeFilter((ms: number) => isRfc3339Millis(ms), { expected: "epoch milliseconds within years 0000-9999" }))
 
 export const BackupStatus = Schema.Struct({
   status: BackupPhase,
@@ -62,7 +60,9 @@ const decodeRevisions = (text: string, table: OperandTable): Result.Result<Revis
   const parsed = parseYamlText(text, { schema: "failsafe" })
   if (Result.isFailure(parsed)) return invalid("revisions", `is not readable: ${parsed.failure.message}`)
   const list = parsed.success
-  const expectedShape = `a YAML list of single-key maps, one per operand (${operandList(table).map((o) => `- ${o.statusKey}: "N"`).join(" ")})`
+  const expectedShape = `a YAML list of single-key maps, one per operand (${operandList(table)
+    .map((o) => `- ${o.statusKey}: "N"`)
+    .join(" ")})`
   if (!Array.isArray(list)) return invalid("revisions", `is not ${expectedShape}`)
   const byKey = new Map(operandList(table).map((o) => [o.statusKey, o.name] as const))
   const set: Partial<Record<OperandName, Revision>> = {}
@@ -96,10 +96,7 @@ const decodeTime = (key: string, value: string): Result.Result<number, BackupSta
  * Reads the ConfigMap's `data` (unknown, as fetched). Keys other than `backupStatusKeys` are
  * ignored, so a newer controller's additions do not stop an older one.
  */
-export const decodeBackupStatus = (
-  data: unknown,
-  table: OperandTable = defaultOperands,
-): Result.Result<BackupStatus, BackupStatusInvalid> => {
+export const decodeBackupStatus = (data: unknown, table: OperandTable = defaultOperands): Result.Result<BackupStatus, BackupStatusInvalid> => {
   if (!isRecord(data)) return invalid("data", "is missing or not a map of strings")
   for (const key of backupStatusKeys) {
     if (data[key] !== undefined && typeof data[key] !== "string") return invalid(key, "is not a string")

@@ -35,5 +35,4 @@ export const canonicalize = (value: unknown, keyOrder: ReadonlyArray<string> = [
 }
 
 /** Pretty JSON (2-space indent, trailing newline) of `canonicalize(value, keyOrder)`. */
-export const canonicalJson = (value: unknown, keyOrder: ReadonlyArray<string> = []): string =>
-  `${JSON.stringify(canonicalize(value, keyOrder), null, 2)}\n`
+export const canonicalJson = (value: unknown, keyOrder: ReadonlyArray<string> = []): string => `${JSON.stringify(canonicalize(value, keyOrder), null, 2)}\n`

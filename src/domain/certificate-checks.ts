@@ -87,7 +87,10 @@ const pemCertificates = (text: string): ReadonlyArray<Parsed> => (text.match(pem
 const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> => v !== null && typeof v === "object" && !Array.isArray(v)
 
 /** Every `certificate-authority-data` / `client-certificate-data` string in a YAML or JSON document, with its path. */
-const dataFields = (value: unknown, path: ReadonlyArray<PropertyKey> = []): ReadonlyArray<{ readonly path: ReadonlyArray<PropertyKey>; readonly field: string; readonly data: string }> => {
+const dataFields = (
+  value: unknown,
+  path: ReadonlyArray<PropertyKey> = [],
+): ReadonlyArray<{ readonly path: ReadonlyArray<PropertyKey>; readonly field: string; readonly data: string }> => {
   if (Array.isArray(value)) return value.flatMap((item, i) => dataFields(item, [...path, i]))
   if (!isRecord(value)) return []
   return Object.entries(value).flatMap(([key, v]) =>
@@ -124,7 +127,7 @@ const classify = (raw: RawSource): SourceKind => {
   if (raw.kind !== undefined) return raw.kind
   if (caName.test(raw.name)) return "ca-bundle"
   const first = raw.certificates[0]
-  return first !== undefined && first.ok && first.cert.ca ? "ca-bundle" : "leaf"
+  return first?.ok && first.cert.ca ? "ca-bundle" : "leaf"
 }
 
 const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z")
@@ -152,12 +155,20 @@ const judgeSource = (raw: RawSource, now: Date, warnDays: number): CertificateSo
     const soon = !expired && notAfter.getTime() <= warnBefore
     if (role === "ca") {
       if (expired) {
-        return { ...base, verdict: validNow.length > 0 ? "INFO" : "FAIL", message: `CA expired at ${iso(notAfter)}${validNow.length > 0 ? "; the bundle holds a valid CA (rotation keeps old ones)" : ""}` }
+        return {
+          ...base,
+          verdict: validNow.length > 0 ? "INFO" : "FAIL",
+          message: `CA expired at ${iso(notAfter)}${validNow.length > 0 ? "; the bundle holds a valid CA (rotation keeps old ones)" : ""}`,
+        }
       }
       if (early) return { ...base, verdict: "INFO", message: `CA not valid before ${iso(notBefore)} (published ahead of a rotation)` }
       if (soon) {
         const last = longest !== undefined && longest.index === index
-        return { ...base, verdict: last ? "WARN" : "INFO", message: `CA expires ${inDays(notAfter, now)}${last ? " and no certificate of the bundle lasts longer" : "; a longer-lived CA is in the bundle"}` }
+        return {
+          ...base,
+          verdict: last ? "WARN" : "INFO",
+          message: `CA expires ${inDays(notAfter, now)}${last ? " and no certificate of the bundle lasts longer" : "; a longer-lived CA is in the bundle"}`,
+        }
       }
       return { ...base, verdict: "PASS", message: `CA valid until ${iso(notAfter)}` }
     }
@@ -171,12 +182,11 @@ const judgeSource = (raw: RawSource, now: Date, warnDays: number): CertificateSo
   const verdicts = [...findings.map((f) => f.verdict), ...(unreadable.length > 0 ? (["FAIL"] as const) : [])]
   const noneValid = kind === "ca-bundle" && validNow.length === 0
   const verdict = noneValid ? "FAIL" : worst(verdicts)
-  const headline =
-    noneValid
-      ? `CA bundle of ${certs.length} certificate${certs.length === 1 ? "" : "s"} with none valid at ${iso(now)}`
-      : kind === "ca-bundle"
-        ? `CA bundle: ${validNow.length} of ${certs.length} valid now, the longest until ${iso(longest!.notAfter)}`
-        : (findings.find((f) => f.role === "leaf")?.message ?? "no readable certificate")
+  const headline = noneValid
+    ? `CA bundle of ${certs.length} certificate${certs.length === 1 ? "" : "s"} with none valid at ${iso(now)}`
+    : kind === "ca-bundle"
+      ? `CA bundle: ${validNow.length} of ${certs.length} valid now, the longest until ${iso(longest!.notAfter)}`
+      : (findings.find((f) => f.role === "leaf")?.message ?? "no readable certificate")
   const notable = findings.filter((f) => f.verdict !== "PASS" && f.message !== headline).map((f) => `${f.subject}: ${f.message}`)
   return { source: raw.source, kind, verdict, message: [headline, ...problems, ...notable].join("; "), certificates: findings }
 }
@@ -186,7 +196,11 @@ export const checkCertificates = (files: ReadonlyArray<CertificateFile>, now: Da
   const sources = files.flatMap(sourcesOf).map((raw) => judgeSource(raw, now, warnDays))
   const count = sources.reduce((n, s) => n + s.certificates.length, 0)
   const soonest = sources
-    .flatMap((s) => s.certificates.filter((c) => c.notAfter.getTime() >= now.getTime() && c.notBefore.getTime() <= now.getTime()).map((c) => ({ source: s.source, subject: c.subject, notAfter: c.notAfter })))
+    .flatMap((s) =>
+      s.certificates
+        .filter((c) => c.notAfter.getTime() >= now.getTime() && c.notBefore.getTime() <= now.getTime())
+        .map((c) => ({ source: s.source, subject: c.subject, notAfter: c.notAfter })),
+    )
     .reduce<CertificateReport["soonestExpiry"]>((a, c) => (a === undefined || c.notAfter < a.notAfter ? c : a), undefined)
   const verdict = worst(sources.map((s) => s.verdict))
   const failing = sources.filter((s) => s.verdict !== "PASS").length

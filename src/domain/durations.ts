@@ -18,15 +18,11 @@ export const parseDuration = (input: string): Result.Result<number, DurationInva
   const text = input.trim()
   if (/^\d+$/.test(text)) return Result.succeed(Number(text) * 1000)
   if (!whole.test(text)) {
-    return Result.fail(
-      new DurationInvalid({ input, message: `"${input}" is not a duration: use e.g. 30s, 90m, 1h, 1h30m or a number of seconds` }),
-    )
+    return Result.fail(new DurationInvalid({ input, message: `"${input}" is not a duration: use e.g. 30s, 90m, 1h, 1h30m or a number of seconds` }))
   }
   let total = 0
   for (const m of text.matchAll(part)) total += Number(m[1]) * unitMs[m[2] as keyof typeof unitMs]
-  return Number.isSafeInteger(total)
-    ? Result.succeed(total)
-    : Result.fail(new DurationInvalid({ input, message: `"${input}" is too long a duration` }))
+  return Number.isSafeInteger(total) ? Result.succeed(total) : Result.fail(new DurationInvalid({ input, message: `"${input}" is too long a duration` }))
 }
 
 /** `1h30m`-style text of a duration in milliseconds (whole seconds; ms below a second). */
@@ -34,7 +30,11 @@ export const formatDuration = (ms: number): string => {
   if (ms < 1000) return `${ms}ms`
   let rest = Math.floor(ms / 1000)
   const out: Array<string> = []
-  for (const [unit, size] of [["h", 3600], ["m", 60], ["s", 1]] as const) {
+  for (const [unit, size] of [
+    ["h", 3600],
+    ["m", 60],
+    ["s", 1],
+  ] as const) {
     const n = Math.floor(rest / size)
     rest -= n * size
     if (n > 0) out.push(`${n}${unit}`)

@@ -43,8 +43,7 @@ export type StoredEnvelope =
   | { readonly _tag: "Truncated"; readonly provider: KeyedProviderName }
 
 const utf8 = new TextDecoder("utf-8")
-const asciiPrefix = (bytes: Uint8Array, text: string) =>
-  bytes.length >= text.length && [...text].every((c, i) => bytes[i] === c.charCodeAt(0))
+const asciiPrefix = (bytes: Uint8Array, text: string) => bytes.length >= text.length && [...text].every((c, i) => bytes[i] === c.charCodeAt(0))
 
 const indexOfColon = (bytes: Uint8Array, from: number) => bytes.indexOf(0x3a, from)
 
@@ -165,7 +164,9 @@ export const checkStoredValue = (stored: StoredValue, providers: ReadonlyArray<E
     case "Plain":
       return { _tag: "NotEncrypted", resource, key, message: `${at}: stored unencrypted (identity)` }
     case "Kms":
-      return skipped(`encrypted through KMS ${envelope.version} plugin ${JSON.stringify(envelope.plugin)}, whose key stays in the KMS outside the cluster and the bundle`)
+      return skipped(
+        `encrypted through KMS ${envelope.version} plugin ${JSON.stringify(envelope.plugin)}, whose key stays in the KMS outside the cluster and the bundle`,
+      )
     case "Unknown":
       return skipped(`unknown encryption envelope ${JSON.stringify(envelope.prefix)} (a newer API server's format?)`)
     case "Truncated":

@@ -101,8 +101,7 @@ const decodeSecret = (text: string): Uint8Array | undefined => {
   return base64Text.test(compact) ? new Uint8Array(Buffer.from(compact, "base64")) : undefined
 }
 
-const sizeList = (sizes: ReadonlyArray<number>) =>
-  sizes.length === 1 ? `${sizes[0]}` : `${sizes.slice(0, -1).join(", ")} or ${sizes.at(-1)}`
+const sizeList = (sizes: ReadonlyArray<number>) => (sizes.length === 1 ? `${sizes[0]}` : `${sizes.slice(0, -1).join(", ")} or ${sizes.at(-1)}`)
 
 /** Why a YAML text did not parse, by position and code only: a parser's message may quote the text, and the text holds keys. */
 const yamlProblem = (text: string): string => {
@@ -175,10 +174,7 @@ const decodeProvider = (doc: ProviderDocument, path: ReadonlyArray<PropertyKey>,
  * Reads an encryption configuration (YAML or JSON). `source` names the file in messages
  * (`static-pod-resources/kube-apiserver-pod-7/secrets/encryption-config/encryption-config`).
  */
-export const decodeEncryptionConfiguration = (
-  text: string,
-  source = "encryption-config",
-): Result.Result<EncryptionConfiguration, EncryptionConfigInvalid> => {
+export const decodeEncryptionConfiguration = (text: string, source = "encryption-config"): Result.Result<EncryptionConfiguration, EncryptionConfigInvalid> => {
   const fail = (problems: ReadonlyArray<KeyedProblem>) =>
     Result.fail(
       new EncryptionConfigInvalid({
@@ -243,8 +239,7 @@ export const providersForResource = (config: EncryptionConfiguration, resource: 
 }
 
 /** Every provider of every entry, in file order: for values whose resource is not known. */
-export const allProviders = (config: EncryptionConfiguration): ReadonlyArray<EncryptionProvider> =>
-  config.resources.flatMap((entry) => entry.providers)
+export const allProviders = (config: EncryptionConfiguration): ReadonlyArray<EncryptionProvider> => config.resources.flatMap((entry) => entry.providers)
 
 /** The resources whose first provider encrypts (not identity), as written in the file. */
 export const encryptedResources = (config: EncryptionConfiguration): ReadonlyArray<string> =>

@@ -48,10 +48,16 @@ export type ElectionTimings = Pick<ElectionConfig, "leaseDurationMs" | "renewDea
  */
 export const electionTimingsProblem = (t: ElectionTimings): { readonly setting: "renewDeadline" | "retryPeriod"; readonly message: string } | undefined => {
   if (!(t.renewDeadlineMs < t.leaseDurationMs)) {
-    return { setting: "renewDeadline", message: `the renew deadline (${formatDuration(t.renewDeadlineMs)}) must be shorter than the lease duration (${formatDuration(t.leaseDurationMs)}), or two leaders could act at once` }
+    return {
+      setting: "renewDeadline",
+      message: `the renew deadline (${formatDuration(t.renewDeadlineMs)}) must be shorter than the lease duration (${formatDuration(t.leaseDurationMs)}), or two leaders could act at once`,
+    }
   }
   if (!(t.retryPeriodMs < t.renewDeadlineMs)) {
-    return { setting: "retryPeriod", message: `the retry period (${formatDuration(t.retryPeriodMs)}) must be shorter than the renew deadline (${formatDuration(t.renewDeadlineMs)}), or the leader loses leadership before it tries to renew` }
+    return {
+      setting: "retryPeriod",
+      message: `the retry period (${formatDuration(t.retryPeriodMs)}) must be shorter than the renew deadline (${formatDuration(t.renewDeadlineMs)}), or the leader loses leadership before it tries to renew`,
+    }
   }
   return undefined
 }

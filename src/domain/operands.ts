@@ -136,8 +136,7 @@ export const defaultOperands: OperandTable = {
 }
 
 /** The operands in their fixed order (the order of the backup pod's init containers). */
-export const operandList = (table: OperandTable = defaultOperands): ReadonlyArray<Operand> =>
-  operandNames.map((name) => table[name])
+export const operandList = (table: OperandTable = defaultOperands): ReadonlyArray<Operand> => operandNames.map((name) => table[name])
 
 const OperandOverride = Schema.Struct({
   configMaps: Schema.optionalKey(Schema.Array(RevisionedResource)),
@@ -194,11 +193,7 @@ const invalid = (key: string, problem: string) =>
   new ResourceOverridesInvalid({ key, message: `resource overrides: ${key === "" ? "the document" : key} ${problem}` })
 
 /** Problems Kubernetes or the backup pod would hit with a resource list, keyed by position. */
-const listProblems = (
-  list: ReadonlyArray<RevisionedResource>,
-  key: string,
-  podConfigMap: string | undefined,
-): ResourceOverridesInvalid | undefined => {
+const listProblems = (list: ReadonlyArray<RevisionedResource>, key: string, podConfigMap: string | undefined): ResourceOverridesInvalid | undefined => {
   const seen = new Set<string>()
   for (const [i, resource] of list.entries()) {
     const problem = dnsSubdomainProblem(resource.name)
@@ -223,10 +218,7 @@ const listProblems = (
  * the operand's pod ConfigMap kept as a required entry. Unknown keys are refused (a typo would
  * otherwise silently keep the default list).
  */
-export const decodeResourceOverrides = (
-  text: string,
-  table: OperandTable = defaultOperands,
-): Result.Result<ResourceOverrides, ResourceOverridesInvalid> => {
+export const decodeResourceOverrides = (text: string, table: OperandTable = defaultOperands): Result.Result<ResourceOverrides, ResourceOverridesInvalid> => {
   const parsed = parseYamlText(text)
   if (Result.isFailure(parsed)) return Result.fail(invalid("", `is not readable: ${parsed.failure.message}`))
   const decoded = Schema.decodeUnknownResult(ResourceOverrides, { onExcessProperty: "error" })(parsed.success)
@@ -247,10 +239,7 @@ export const decodeResourceOverrides = (
 }
 
 /** The operand table with a resources file (JSON or YAML text) applied; see `decodeResourceOverrides`. */
-export const operandTableWithOverrides = (
-  text: string,
-  table: OperandTable = defaultOperands,
-): Result.Result<OperandTable, ResourceOverridesInvalid> =>
+export const operandTableWithOverrides = (text: string, table: OperandTable = defaultOperands): Result.Result<OperandTable, ResourceOverridesInvalid> =>
   Result.map(decodeResourceOverrides(text, table), (overrides) => applyResourceOverrides(table, overrides))
 
 const sameList = (a: ReadonlyArray<RevisionedResource>, b: ReadonlyArray<RevisionedResource>) =>

@@ -10,5 +10,4 @@ export const setOwn = (target: Record<string, unknown>, key: string, value: unkn
 }
 
 /** An own property's value; `undefined` when the record has no own property of that name. */
-export const getOwn = (record: Readonly<Record<string, unknown>>, key: string): unknown =>
-  Object.hasOwn(record, key) ? record[key] : undefined
+export const getOwn = (record: Readonly<Record<string, unknown>>, key: string): unknown => (Object.hasOwn(record, key) ? record[key] : undefined)

@@ -96,10 +96,16 @@ export const revisionBump = (revisionJson: string | undefined, options: { readon
 // Input
 
 const absolutePath = Schema.String.check(
-  Schema.makeFilter((p: string) => (p.startsWith("/") && posix.normalize(p) === p && (p === "/" || !p.endsWith("/")) ? undefined : `expected a normalized absolute path, got ${JSON.stringify(p)}`)),
+  Schema.makeFilter((p: string) =>
+    p.startsWith("/") && posix.normalize(p) === p && (p === "/" || !p.endsWith("/"))
+      ? undefined
+      : `expected a normalized absolute path, got ${JSON.stringify(p)}`,
+  ),
 )
 const fileName = Schema.String.check(
-  Schema.makeFilter((n: string) => (n !== "" && n !== "." && n !== ".." && !n.includes("/") && !n.includes("\u0000") ? undefined : `expected a plain file name, got ${JSON.stringify(n)}`)),
+  Schema.makeFilter((n: string) =>
+    n !== "" && n !== "." && n !== ".." && !n.includes("/") && !n.includes("\u0000") ? undefined : `expected a plain file name, got ${JSON.stringify(n)}`,
+  ),
 )
 
 /** What `etcdutl --help`/`version` revealed about the binary the restore will run. */
@@ -180,17 +186,21 @@ export const walAllowanceBytes = 64 * 1024 * 1024
 const etcdManifestName = (table: OperandTable) => `${table.etcd.podConfigMap}.yaml`
 
 /** A name next to `preferred` that no earlier restore took: the preferred one if free, else suffixed with the restore id. */
-const unique = (preferred: string, restoreId: string, existing: ReadonlySet<string>) =>
-  existing.has(preferred) ? `${preferred}.${restoreId}` : preferred
+const unique = (preferred: string, restoreId: string, existing: ReadonlySet<string>) => (existing.has(preferred) ? `${preferred}.${restoreId}` : preferred)
 
 /** The names `copy-snapshot` gives the snapshot's copy in the kept-data directory: `snapshot.db`, or `snapshot.db.<restore id>` when that was taken. */
-export const isSnapshotCopyName = (name: string): boolean => name === "snapshot.db" || (name.startsWith("snapshot.db.") && restoreIdPattern.test(name.slice("snapshot.db.".length)))
+export const isSnapshotCopyName = (name: string): boolean =>
+  name === "snapshot.db" || (name.startsWith("snapshot.db.") && restoreIdPattern.test(name.slice("snapshot.db.".length)))
 
 /** Where the output directory of a failed or interrupted restore is kept, in the kept-data directory. */
 const failedRestoreName = (id: string) => `failed-restore-${id}`
 
 /** Host paths whose existence the plan depends on: observe them, pass the existing ones as `existing`. */
-export const pathsToObserve = (revisions: RevisionSet, table: OperandTable = defaultOperands, partialRestores: ReadonlyArray<string> = []): ReadonlyArray<string> => {
+export const pathsToObserve = (
+  revisions: RevisionSet,
+  table: OperandTable = defaultOperands,
+  partialRestores: ReadonlyArray<string> = [],
+): ReadonlyArray<string> => {
   const manifest = etcdManifestName(table)
   return [
     ...partialRestores.map((id) => posix.join(hostLayout.keptDataDir, failedRestoreName(id))),
@@ -248,12 +258,14 @@ export const isUpfront = (p: Precondition): boolean =>
 /** The upfront preconditions of a plan, each once, in the order the steps name them. */
 export const upfrontPreconditions = (plan: RestorePlan): ReadonlyArray<Precondition> => {
   const seen = new Set<string>()
-  return plan.steps.flatMap((s) => s.preconditions).filter((p) => {
-    const key = JSON.stringify(p)
-    if (!isUpfront(p) || seen.has(key)) return false
-    seen.add(key)
-    return true
-  })
+  return plan.steps
+    .flatMap((s) => s.preconditions)
+    .filter((p) => {
+      const key = JSON.stringify(p)
+      if (!isUpfront(p) || seen.has(key)) return false
+      seen.add(key)
+      return true
+    })
 }
 
 /** A precondition checked right before its step runs (earlier steps change what it depends on). */
@@ -383,7 +395,12 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
     )
   }
   if (bumpAmount(bump) > maxRevisionBump) {
-    return Result.fail(new RestorePlanRefused({ reason: "bump-too-large", message: `the revision bump ${bumpAmount(bump)} exceeds etcdutl's limit of 2^64-1; pass a revision.json with sane raft indexes or --no-bump` }))
+    return Result.fail(
+      new RestorePlanRefused({
+        reason: "bump-too-large",
+        message: `the revision bump ${bumpAmount(bump)} exceeds etcdutl's limit of 2^64-1; pass a revision.json with sane raft indexes or --no-bump`,
+      }),
+    )
   }
 
   const host = (path: string) => posix.join(input.root, path)
@@ -432,8 +449,7 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
       onFailure: k.onFailure,
       undo: [{ _tag: "Move", from: k.to, to: k.from }],
     })
-  const bumpFlags: ReadonlyArray<Precondition> =
-    bump._tag === "Disabled" ? [] : [{ _tag: "EtcdutlSupports", flags: ["--bump-revision", "--mark-compacted"] }]
+  const bumpFlags: ReadonlyArray<Precondition> = bump._tag === "Disabled" ? [] : [{ _tag: "EtcdutlSupports", flags: ["--bump-revision", "--mark-compacted"] }]
   const manifestRunning = exists(manifestHostPath)
   const partials = [...new Set(input.partialRestores ?? [])].sort().map((id) => ({
     from: host(posix.join(hostLayout.dataDir, `restore-${id}`)),
@@ -472,11 +488,13 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
     step({
       id: "wait-etcd-stopped",
       title: "Wait for etcd to stop",
-      description: `Wait (at most ${etcdStopTimeoutSeconds} s) until no container of the etcd pod runs and nothing listens on ports ${etcdPorts.join(" and ")}.` +
+      description:
+        `Wait (at most ${etcdStopTimeoutSeconds} s) until no container of the etcd pod runs and nothing listens on ports ${etcdPorts.join(" and ")}.` +
         (manifestRunning ? "" : " The manifest is already out of the kubelet's directory."),
       preconditions: [{ _tag: "PathAbsent", path: manifest }],
       actions: [{ _tag: "WaitUntilStopped", containers: etcdContainers, ports: etcdPorts, timeoutSeconds: etcdStopTimeoutSeconds }],
-      onFailure: "etcd is still running: find what keeps it (`crictl ps`, `ss -ltnp`), stop it, and run the restore again. Nothing on disk was changed by this step.",
+      onFailure:
+        "etcd is still running: find what keeps it (`crictl ps`, `ss -ltnp`), stop it, and run the restore again. Nothing on disk was changed by this step.",
       undo: manifestRunning ? [{ _tag: "Move", from: stoppedManifest, to: manifest }] : [],
     }),
     partials.length > 0
@@ -486,8 +504,21 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
           description:
             `Move the output of an earlier restore's etcdutl that did not finish (${partials.map((p) => posix.basename(p.from)).join(", ")}) out of etcd's data directory into the kept-data directory. ` +
             "Only this tool names a directory there restore-<uuid>, and a finished restore removes it. It is kept, never deleted.",
-          preconditions: [keptDirectory, sameFileSystem, etcdStopped, ...partials.flatMap((p): ReadonlyArray<Precondition> => [{ _tag: "PathExists", path: p.from }, { _tag: "PathAbsent", path: p.to }])],
-          actions: [{ _tag: "CreateDirectory", path: keptDataDir, mode: 0o700 }, ...partials.map((p): RestoreAction => ({ _tag: "Move", from: p.from, to: p.to }))],
+          preconditions: [
+            keptDirectory,
+            sameFileSystem,
+            etcdStopped,
+            ...partials.flatMap(
+              (p): ReadonlyArray<Precondition> => [
+                { _tag: "PathExists", path: p.from },
+                { _tag: "PathAbsent", path: p.to },
+              ],
+            ),
+          ],
+          actions: [
+            { _tag: "CreateDirectory", path: keptDataDir, mode: 0o700 },
+            ...partials.map((p): RestoreAction => ({ _tag: "Move", from: p.from, to: p.to })),
+          ],
           onFailure: "Each move is atomic: what was moved is in the kept-data directory, the rest is in place. Run the restore again to continue.",
           undo: partials.map((p): RestoreAction => ({ _tag: "Move", from: p.to, to: p.from })),
         })
@@ -517,9 +548,7 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
       title: "Restore the static pod resources",
       description:
         "Validate the resource tarball and extract it through a staging directory inside /etc/kubernetes; then move each revision directory into place. " +
-        (replacedUnits.length === 0
-          ? "None of them exists yet."
-          : `Existing ones (${replacedUnits.join(", ")}) are first moved aside, kept.`),
+        (replacedUnits.length === 0 ? "None of them exists yet." : `Existing ones (${replacedUnits.join(", ")}) are first moved aside, kept.`),
       preconditions: [
         { _tag: "IsDirectory", path: configDir, linkAllowed: false, mayBeAbsent: false },
         { _tag: "IsDirectory", path: posix.join(configDir, staticPodResourcesDir), linkAllowed: false, mayBeAbsent: true },
@@ -540,8 +569,14 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
       : step({
           id: "copy-snapshot",
           title: "Copy the snapshot next to etcd's data",
-          description: "Copy the snapshot to the kept-data directory (fsynced, mode 0600): the restore reads it from the local disk, and it stays as a record of what was restored.",
-          preconditions: [keptDirectory, { _tag: "PathExists", path: snapshot }, { _tag: "PathAbsent", path: snapshotCopy }, { _tag: "FreeSpace", path: keptDataDir, bytes: input.snapshotBytes }],
+          description:
+            "Copy the snapshot to the kept-data directory (fsynced, mode 0600): the restore reads it from the local disk, and it stays as a record of what was restored.",
+          preconditions: [
+            keptDirectory,
+            { _tag: "PathExists", path: snapshot },
+            { _tag: "PathAbsent", path: snapshotCopy },
+            { _tag: "FreeSpace", path: keptDataDir, bytes: input.snapshotBytes },
+          ],
           actions: [
             { _tag: "CreateDirectory", path: keptDataDir, mode: 0o700 },
             { _tag: "CopyFile", from: snapshot, to: snapshotCopy, mode: 0o600 },
@@ -570,7 +605,10 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
       actions: [
         {
           _tag: "RunCommand",
-          argv: [input.etcdutl.command, ...snapshotRestoreArgs({ snapshot: snapshotCopy, memberName: input.memberName, peerUrl, clusterToken, dataDir: restoreDir, bump })],
+          argv: [
+            input.etcdutl.command,
+            ...snapshotRestoreArgs({ snapshot: snapshotCopy, memberName: input.memberName, peerUrl, clusterToken, dataDir: restoreDir, bump }),
+          ],
           reads: [snapshotCopy],
           writes: [restoreDir],
         },

@@ -89,7 +89,13 @@ const verifiedFirst = (
 ): ReadonlyArray<BackupUnit> => {
   const first = pick(verified, count)
   const taken = new Set(first.map(bucketOf))
-  return [...first, ...pick(unverified.filter((u) => !taken.has(bucketOf(u))), count - first.length)]
+  return [
+    ...first,
+    ...pick(
+      unverified.filter((u) => !taken.has(bucketOf(u))),
+      count - first.length,
+    ),
+  ]
 }
 
 export const decideRetention = (units: ReadonlyArray<BackupUnit>, policy: RetentionPolicy, now: number): RetentionDecision => {
@@ -103,7 +109,9 @@ export const decideRetention = (units: ReadonlyArray<BackupUnit>, policy: Retent
     keep.set(guarded.id, guarded.verified ? "the newest verified backup (always kept)" : "the newest backup, and none is verified (always kept)")
   }
 
-  const rules: Array<readonly [number | undefined, (us: ReadonlyArray<BackupUnit>, n: number) => ReadonlyArray<BackupUnit>, (u: BackupUnit) => string, string]> = [
+  const rules: Array<
+    readonly [number | undefined, (us: ReadonlyArray<BackupUnit>, n: number) => ReadonlyArray<BackupUnit>, (u: BackupUnit) => string, string]
+  > = [
     [policy.keepLast, (us, n) => us.slice(0, n), (u) => u.id, "one of the newest"],
     [policy.keepDaily, (us, n) => perBucket(us, day, n), (u) => day(u.at), "the newest of its day"],
     [policy.keepWeekly, (us, n) => perBucket(us, week, n), (u) => week(u.at), "the newest of its week"],
@@ -121,7 +129,13 @@ export const decideRetention = (units: ReadonlyArray<BackupUnit>, policy: Retent
     }
     const why = chosen.filter((c) => c.units.includes(u)).map((c) => c.reason)
     if (why.length > 0) keep.set(u.id, why.join(", ") + (u.verified ? "" : unverifiedNote))
-    else remove.set(u.id, u.verified ? "not among the backups the count rules keep" : "unverified, and not among the backups the count rules keep (verified backups take the slots first)")
+    else
+      remove.set(
+        u.id,
+        u.verified
+          ? "not among the backups the count rules keep"
+          : "unverified, and not among the backups the count rules keep (verified backups take the slots first)",
+      )
   }
 
   if (policy.maxAgeMs !== undefined) {
@@ -141,7 +155,12 @@ export const decideRetention = (units: ReadonlyArray<BackupUnit>, policy: Retent
       if (total <= policy.maxTotalBytes) break
       if (u === guarded || !keep.has(u.id)) continue
       keep.delete(u.id)
-      remove.set(u.id, u.verified ? "the oldest while the total size is over the limit" : "unverified, removed before any verified backup while the total size is over the limit")
+      remove.set(
+        u.id,
+        u.verified
+          ? "the oldest while the total size is over the limit"
+          : "unverified, removed before any verified backup while the total size is over the limit",
+      )
       total -= u.bytes
     }
   }

@@ -23,14 +23,17 @@ export const parseRfc3339Utc = (text: string): number | undefined => {
   at.setUTCFullYear(year, month - 1, day)
   at.setUTCHours(hour, minute, second, millis)
   const exact =
-    at.getUTCFullYear() === year && at.getUTCMonth() === month - 1 && at.getUTCDate() === day &&
-    at.getUTCHours() === hour && at.getUTCMinutes() === minute && at.getUTCSeconds() === second
+    at.getUTCFullYear() === year &&
+    at.getUTCMonth() === month - 1 &&
+    at.getUTCDate() === day &&
+    at.getUTCHours() === hour &&
+    at.getUTCMinutes() === minute &&
+    at.getUTCSeconds() === second
   return exact ? at.getTime() : undefined
 }
 
 /** Whether `ms` is an instant `formatRfc3339Utc` can write. */
-export const isRfc3339Millis = (ms: number): boolean =>
-  Number.isSafeInteger(ms) && ms >= minRfc3339Millis && ms <= maxRfc3339Millis
+export const isRfc3339Millis = (ms: number): boolean => Number.isSafeInteger(ms) && ms >= minRfc3339Millis && ms <= maxRfc3339Millis
 
 /**
  * The canonical text of an instant: whole seconds as `YYYY-MM-DDTHH:MM:SSZ`, otherwise with

@@ -39,7 +39,6 @@ export const keyedProblems = (error: Schema.SchemaError): ReadonlyArray<KeyedPro
  */
 export const firstKeyedProblem = (error: Schema.SchemaError): KeyedProblem => {
   const { key, message } = keyedProblems(error)[0]!
-  const problem =
-    message === "Expected no excess property" ? "is not a known key" : message === "Missing key" ? "is missing" : `is invalid: ${message}`
+  const problem = message === "Expected no excess property" ? "is not a known key" : message === "Missing key" ? "is missing" : `is invalid: ${message}`
   return { key, message: problem }
 }

@@ -27,19 +27,27 @@ export const parseStoreLocation = (raw: string): Result.Result<StoreLocation, St
   const rest = raw.slice("s3://".length)
   const slash = rest.indexOf("/")
   const bucket = slash < 0 ? rest : rest.slice(0, slash)
-  if (!bucketPattern.test(bucket) || bucket.includes("..")) return invalid(`${JSON.stringify(bucket)} is not a bucket name (3-63 lower-case letters, digits, . and -)`)
+  if (!bucketPattern.test(bucket) || bucket.includes(".."))
+    return invalid(`${JSON.stringify(bucket)} is not a bucket name (3-63 lower-case letters, digits, . and -)`)
   const prefix = slash < 0 ? "" : normalizePrefix(rest.slice(slash + 1))
-  if (prefix !== "" && !prefix.split("/").every(isLayoutSegment)) return invalid(`the prefix ${JSON.stringify(prefix)} may hold only letters, digits and . _ ~ + = @ - between slashes`)
+  if (prefix !== "" && !prefix.split("/").every(isLayoutSegment))
+    return invalid(`the prefix ${JSON.stringify(prefix)} may hold only letters, digits and . _ ~ + = @ - between slashes`)
   return Result.succeed({ _tag: "S3", bucket, prefix: prefix === "" ? undefined : prefix })
 }
 
 /** The prefix inside the store (see the module doc); an error when an S3 store has none. */
-export const storePrefix = (location: StoreLocation, explicit: string | undefined, clusterId: string | undefined): Result.Result<string, StoreLocationInvalid> => {
+export const storePrefix = (
+  location: StoreLocation,
+  explicit: string | undefined,
+  clusterId: string | undefined,
+): Result.Result<string, StoreLocationInvalid> => {
   const given = explicit !== undefined ? normalizePrefix(explicit) : location._tag === "S3" ? location.prefix : undefined
   if (given !== undefined) {
     return given === "" || given.split("/").every(isLayoutSegment)
       ? Result.succeed(given)
-      : Result.fail(new StoreLocationInvalid({ location: given, message: `prefix ${JSON.stringify(given)}: only letters, digits and . _ ~ + = @ - between slashes` }))
+      : Result.fail(
+          new StoreLocationInvalid({ location: given, message: `prefix ${JSON.stringify(given)}: only letters, digits and . _ ~ + = @ - between slashes` }),
+        )
   }
   if (clusterId !== undefined) {
     return isLayoutSegment(clusterId)

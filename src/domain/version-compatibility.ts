@@ -50,7 +50,11 @@ const compareIdentifiers = (a: string, b: string): -1 | 0 | 1 => {
 
 /** Semantic-version precedence: numbers, then a pre-release before its release, identifiers compared one by one. */
 export const compareVersions: Order.Order<OpenShiftVersion> = (a, b) => {
-  for (const [x, y] of [[a.major, b.major], [a.minor, b.minor], [a.patch, b.patch]] as const) {
+  for (const [x, y] of [
+    [a.major, b.major],
+    [a.minor, b.minor],
+    [a.patch, b.patch],
+  ] as const) {
     if (x !== y) return x < y ? -1 : 1
   }
   if (a.prerelease.length === 0 || b.prerelease.length === 0) {
@@ -81,7 +85,10 @@ export type VersionCheck =
  */
 export const restoreVersionCheck = (backup: string | undefined, host: string | undefined, allowMismatch: boolean): VersionCheck => {
   if (backup === undefined || host === undefined) {
-    const missing = [backup === undefined ? "the backup's OpenShift version (not recorded in its manifest)" : undefined, host === undefined ? "the host's release (not readable from its static-pod manifests)" : undefined]
+    const missing = [
+      backup === undefined ? "the backup's OpenShift version (not recorded in its manifest)" : undefined,
+      host === undefined ? "the host's release (not readable from its static-pod manifests)" : undefined,
+    ]
       .filter((s) => s !== undefined)
       .join(" and ")
     return { _tag: "Unknown", message: `could not compare versions: ${missing} unknown; make sure the host runs the release the backup was taken on` }
@@ -97,7 +104,11 @@ export const restoreVersionCheck = (backup: string | undefined, host: string | u
   const what = `the backup is OpenShift ${b.success.text} and the host runs ${h.success.text} (${relation}); OpenShift restores only a backup of the same z-stream release`
   return allowMismatch
     ? { _tag: "Mismatch", allowed: true, message: `${what}; going ahead because of --allow-version-mismatch` }
-    : { _tag: "Mismatch", allowed: false, message: `${what}. Restore a backup taken on ${h.success.text}, or install ${b.success.text} on the host; --allow-version-mismatch overrides this at your own risk` }
+    : {
+        _tag: "Mismatch",
+        allowed: false,
+        message: `${what}. Restore a backup taken on ${h.success.text}, or install ${b.success.text} on the host; --allow-version-mismatch overrides this at your own risk`,
+      }
 }
 
 const ClusterVersionDocument = Schema.Struct({

@@ -17,10 +17,7 @@ export interface YamlProblem {
  * Parses one YAML (or JSON) document. `failsafe` reads every scalar as a string, for callers that
  * validate scalars themselves (`3`, `"3"` and `0x3` then stay distinguishable as text).
  */
-export const parseYamlText = (
-  text: string,
-  options: { readonly schema?: "core" | "failsafe" } = {},
-): Result.Result<unknown, YamlProblem> => {
+export const parseYamlText = (text: string, options: { readonly schema?: "core" | "failsafe" } = {}): Result.Result<unknown, YamlProblem> => {
   const doc = YAML.parseDocument(text, { schema: options.schema ?? "core", uniqueKeys: true, prettyErrors: false })
   const problem = doc.errors[0] ?? doc.warnings[0]
   if (problem !== undefined) return Result.fail({ message: `invalid YAML: ${problem.message.split("\n")[0]}` })

@@ -86,7 +86,12 @@ const tooLarge = (path: string, size: number, maxBytes: number) =>
   })
 
 const changed = (path: string, found: string) =>
-  new BackupFileRefused({ path, reason: "changed", found, message: `${path} ${found} while it was being opened or read; make sure nothing writes to the backup, then run again` })
+  new BackupFileRefused({
+    path,
+    reason: "changed",
+    found,
+    message: `${path} ${found} while it was being opened or read; make sure nothing writes to the backup, then run again`,
+  })
 
 export interface BackupFileReadOptions {
   /** Refuse a file larger than this (the size the manifest states). */
@@ -148,15 +153,14 @@ export async function* readBackupFile(path: string, options: BackupFileReadOptio
   }
 }
 
-const failure = (operation: string, path: string) => (e: unknown): BackupFileFailure =>
-  e instanceof BackupFileRefused ? e : new BackupFileUnreadable(describeFileSystemFailure(operation, path, e))
+const failure =
+  (operation: string, path: string) =>
+  (e: unknown): BackupFileFailure =>
+    e instanceof BackupFileRefused ? e : new BackupFileUnreadable(describeFileSystemFailure(operation, path, e))
 
 /** A backup file's bytes as a stream (see `readBackupFile`). */
 export const streamBackupFile = (path: string, options: Omit<BackupFileReadOptions, "signal"> = {}): Stream.Stream<Uint8Array, BackupFileFailure> =>
-  Stream.fromAsyncIterable(
-    { [Symbol.asyncIterator]: () => readBackupFile(path, options) },
-    failure("read", path),
-  )
+  Stream.fromAsyncIterable({ [Symbol.asyncIterator]: () => readBackupFile(path, options) }, failure("read", path))
 
 /** A whole backup file, at most `maxBytes`. */
 export const readBackupFileBytes = (path: string, maxBytes: number): Effect.Effect<Buffer, BackupFileFailure> =>

@@ -17,10 +17,9 @@ export interface DiskUsage {
   readonly totalBytes: number
 }
 
-export class DiskSpace extends Context.Service<
-  DiskSpace,
-  { readonly usage: (path: string) => Effect.Effect<DiskUsage, DiskSpaceUnknown> }
->()("cluster-backup/DiskSpace") {
+export class DiskSpace extends Context.Service<DiskSpace, { readonly usage: (path: string) => Effect.Effect<DiskUsage, DiskSpaceUnknown> }>()(
+  "cluster-backup/DiskSpace",
+) {
   static readonly live = Layer.succeed(
     DiskSpace,
     DiskSpace.of({

@@ -93,13 +93,33 @@ const run = (binary: string, args: ReadonlyArray<string>, operation: EtcdutlOper
     })
     const exited = new Promise<void>((resolve) => {
       child.once("error", (e) => {
-        resume(Effect.fail(new EtcdutlFailed({ operation, reason: "binary-missing", exitCode: null, stderr: "", message: `cannot run ${binary}: ${e.message}; install etcdutl (etcd 3.5 or newer) or name it explicitly`, ...(file === undefined ? {} : { file }) })))
+        resume(
+          Effect.fail(
+            new EtcdutlFailed({
+              operation,
+              reason: "binary-missing",
+              exitCode: null,
+              stderr: "",
+              message: `cannot run ${binary}: ${e.message}; install etcdutl (etcd 3.5 or newer) or name it explicitly`,
+              ...(file === undefined ? {} : { file }),
+            }),
+          ),
+        )
         resolve()
       })
       child.once("close", (code, signal) => {
         resume(
           signal !== null && code === null
-            ? Effect.fail(new EtcdutlFailed({ operation, reason: "interrupted", exitCode: null, stderr: keepTail(stderr, stderrShown), message: `${binary} ${operation} was killed by ${signal}`, ...(file === undefined ? {} : { file }) }))
+            ? Effect.fail(
+                new EtcdutlFailed({
+                  operation,
+                  reason: "interrupted",
+                  exitCode: null,
+                  stderr: keepTail(stderr, stderrShown),
+                  message: `${binary} ${operation} was killed by ${signal}`,
+                  ...(file === undefined ? {} : { file }),
+                }),
+              )
             : Effect.succeed({ exitCode: code, stdout, stderr }),
         )
         resolve()
@@ -116,7 +136,10 @@ const run = (binary: string, args: ReadonlyArray<string>, operation: EtcdutlOper
 
 /** The `Error: ...` line etcdutl ends with, else the last line of stderr. */
 const lastWords = (stderr: string): string => {
-  const lines = stderr.split("\n").map((l) => l.trim()).filter((l) => l !== "")
+  const lines = stderr
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "")
   return lines.findLast((l) => l.startsWith("Error:")) ?? lines.at(-1) ?? "(no output)"
 }
 
@@ -167,11 +190,18 @@ const decodeStatus = Schema.decodeUnknownResult(Schema.fromJsonString(SnapshotSt
 /** Refuses a snapshot that is not a regular file before etcdutl opens it; a missing one is left to etcdutl to report. */
 const requireRegularSnapshot = (operation: EtcdutlOperation, file: string): Effect.Effect<void, EtcdutlFailed> =>
   Effect.flatMap(
-    Effect.promise(() => requireRegularFile(file).then(() => undefined, (e: unknown) => (e instanceof BackupFileRefused ? e : undefined))),
+    Effect.promise(() =>
+      requireRegularFile(file).then(
+        () => undefined,
+        (e: unknown) => (e instanceof BackupFileRefused ? e : undefined),
+      ),
+    ),
     (refused) =>
       refused === undefined
         ? Effect.void
-        : Effect.fail(new EtcdutlFailed({ operation, reason: "not-regular-file", file, exitCode: null, stderr: "", message: `${operation} not run: ${refused.message}` })),
+        : Effect.fail(
+            new EtcdutlFailed({ operation, reason: "not-regular-file", file, exitCode: null, stderr: "", message: `${operation} not run: ${refused.message}` }),
+          ),
   )
 
 const liveEtcdutl = (binary: string): Etcdutl["Service"] => {
@@ -227,7 +257,8 @@ export class Etcdutl extends Context.Service<
   }
 >()("cluster-backup/Etcdutl") {
   /** The real binary: `binary` if given, else `.tools/etcd/bin/etcdutl`, else `etcdutl` on PATH. */
-  static readonly live = (options: { readonly binary?: string } = {}) => Layer.succeed(Etcdutl, Etcdutl.of(liveEtcdutl(etcdToolPath("etcdutl", options.binary))))
+  static readonly live = (options: { readonly binary?: string } = {}) =>
+    Layer.succeed(Etcdutl, Etcdutl.of(liveEtcdutl(etcdToolPath("etcdutl", options.binary))))
 
   /**
    * A scripted stand-in for tests of programs: statuses by file name, fixed capabilities, and
@@ -246,14 +277,32 @@ export class Etcdutl extends Context.Service<
         snapshotStatus: (file) => {
           const status = options.statuses[file]
           return status === undefined
-            ? Effect.fail(new EtcdutlFailed({ operation: "snapshot status", reason: "missing-file", file, exitCode: 1, stderr: `Error: stat ${file}: no such file or directory`, message: `etcdutl snapshot status ${file}: no such file` }))
+            ? Effect.fail(
+                new EtcdutlFailed({
+                  operation: "snapshot status",
+                  reason: "missing-file",
+                  file,
+                  exitCode: 1,
+                  stderr: `Error: stat ${file}: no such file or directory`,
+                  message: `etcdutl snapshot status ${file}: no such file`,
+                }),
+              )
             : Effect.succeed(status)
         },
         snapshotRestore: (request) =>
           Effect.gen(function* () {
             yield* requireFlags(capabilities, request.bump)
             if (options.statuses[request.snapshot] === undefined) {
-              return yield* Effect.fail(new EtcdutlFailed({ operation: "snapshot restore", reason: "missing-file", file: request.snapshot, exitCode: 1, stderr: "", message: `etcdutl snapshot restore ${request.snapshot}: no such file` }))
+              return yield* Effect.fail(
+                new EtcdutlFailed({
+                  operation: "snapshot restore",
+                  reason: "missing-file",
+                  file: request.snapshot,
+                  exitCode: 1,
+                  stderr: "",
+                  message: `etcdutl snapshot restore ${request.snapshot}: no such file`,
+                }),
+              )
             }
             options.restores?.push(request)
           }),

@@ -28,8 +28,7 @@ export const makeProgressReporter = Effect.fnUntraced(function* (options: Progre
     Effect.map(Ref.get(options.bytes), (bytes) =>
       formatProgress(options.label, { bytes, expectedBytes: options.expectedBytes, elapsedMs: Date.now() - options.startedAt, done }),
     )
-  const report = (done: boolean) =>
-    Effect.flatMap(sample(done), (line) => (terminal ? write(`\r\x1b[2K${line}${done ? "\n" : ""}`) : Effect.logInfo(line)))
+  const report = (done: boolean) => Effect.flatMap(sample(done), (line) => (terminal ? write(`\r\x1b[2K${line}${done ? "\n" : ""}`) : Effect.logInfo(line)))
   const interval = terminal ? (options.terminalIntervalMs ?? 250) : (options.logIntervalMs ?? 10_000)
   return {
     run: Effect.forever(Effect.andThen(Effect.sleep(interval), report(false))),

@@ -13,7 +13,7 @@
 import { link, readFile, rename, unlink, writeFile } from "node:fs/promises"
 import { randomBytes } from "node:crypto"
 import { hostname } from "node:os"
-import { Effect, Schema, Scope } from "effect"
+import { Effect, Schema, type Scope } from "effect"
 import { describeFileSystemFailure } from "./file-system-error.ts"
 
 export const RunLockOwner = Schema.Struct({

@@ -83,8 +83,7 @@ export const createSnapshotFile = (
   Effect.map(
     Effect.acquireRelease(open(path, options.direct, options.open ?? openFile), ({ handle }) => Effect.promise(() => handle.close().catch(() => undefined))),
     ({ handle, direct }): SnapshotFile => {
-      const attempt = <A>(operation: string, run: () => Promise<A>) =>
-        Effect.tryPromise({ try: run, catch: (e) => fileError(operation, path)(asError(e)) })
+      const attempt = <A>(operation: string, run: () => Promise<A>) => Effect.tryPromise({ try: run, catch: (e) => fileError(operation, path)(asError(e)) })
       return {
         direct,
         writeAt: (data, position) =>

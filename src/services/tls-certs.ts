@@ -69,9 +69,21 @@ export const generateTlsBundle = Effect.fn("generateTlsBundle")(function* (dir: 
   const days = String(options.days ?? 7)
   const p256 = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
   yield* openssl("make the CA", [
-    "req", "-x509", ...p256, "-keyout", bundle.caKey, "-out", bundle.caCert, "-days", days,
-    "-subj", `/CN=${options.caName ?? "cluster-backup test CA"}`,
-    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+    "req",
+    "-x509",
+    ...p256,
+    "-keyout",
+    bundle.caKey,
+    "-out",
+    bundle.caCert,
+    "-days",
+    days,
+    "-subj",
+    `/CN=${options.caName ?? "cluster-backup test CA"}`,
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
   ])
   const sign = (role: "server" | "client", subject: string, extensions: string) =>
     Effect.gen(function* () {
@@ -80,8 +92,21 @@ export const generateTlsBundle = Effect.fn("generateTlsBundle")(function* (dir: 
       yield* fs.writeFileString(ext, extensions).pipe(Effect.mapError(fsFailed(`write ${ext}`)))
       yield* openssl(`make the ${role} key`, ["req", ...p256, "-keyout", file(`${role}.key`), "-out", csr, "-subj", subject])
       yield* openssl(`sign the ${role} certificate`, [
-        "x509", "-req", "-in", csr, "-CA", bundle.caCert, "-CAkey", bundle.caKey, "-CAcreateserial",
-        "-out", file(`${role}.crt`), "-days", days, "-extfile", ext,
+        "x509",
+        "-req",
+        "-in",
+        csr,
+        "-CA",
+        bundle.caCert,
+        "-CAkey",
+        bundle.caKey,
+        "-CAcreateserial",
+        "-out",
+        file(`${role}.crt`),
+        "-days",
+        days,
+        "-extfile",
+        ext,
       ])
       yield* Effect.all([fs.remove(csr), fs.remove(ext)]).pipe(Effect.mapError(fsFailed(`clean up ${role} request`)))
     })

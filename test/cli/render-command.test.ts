@@ -7,13 +7,16 @@ const cli = (...args: Array<string>) => spawnSync(process.execPath, [cliEntry, .
 
 describe("cluster-backup render", () => {
   it("prints exactly the domain's pod YAML for --revisions, without a cluster", () => {
-    const run = cli("render", "--revisions", "etcd=3,kube-apiserver=7,kube-controller-manager=7,kube-scheduler=7", "--image", "registry.example/cluster-backup:1")
+    const run = cli(
+      "render",
+      "--revisions",
+      "etcd=3,kube-apiserver=7,kube-controller-manager=7,kube-scheduler=7",
+      "--image",
+      "registry.example/cluster-backup:1",
+    )
     expect(run.status).toBe(0)
     expect(run.stdout).toBe(
-      renderBackupPodYaml(
-        { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 7, "kube-scheduler": 7 },
-        { image: "registry.example/cluster-backup:1" },
-      ),
+      renderBackupPodYaml({ etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 7, "kube-scheduler": 7 }, { image: "registry.example/cluster-backup:1" }),
     )
   })
 
@@ -36,7 +39,9 @@ describe("cluster-backup render", () => {
     const revisions = "etcd=3,kube-apiserver=7,kube-controller-manager=7,kube-scheduler=7"
     const run = cli("render", "--revisions", revisions, "--etcd-prefix", "/registry")
     expect(run.status).toBe(0)
-    expect(run.stdout).toBe(renderBackupPodYaml({ etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 7, "kube-scheduler": 7 }, { etcdPrefix: "/registry" }))
+    expect(run.stdout).toBe(
+      renderBackupPodYaml({ etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 7, "kube-scheduler": 7 }, { etcdPrefix: "/registry" }),
+    )
     expect(run.stdout).toMatch(/- "--etcd-prefix"\n\s+- "\/registry"/)
     expect(cli("render", "--revisions", revisions).stdout).not.toContain("--etcd-prefix")
     const bad = cli("render", "--revisions", revisions, "--etcd-prefix", "/registry/")
@@ -50,13 +55,21 @@ describe("cluster-backup render", () => {
 
   it("renders backup-upload for an s3:// store with its settings, credentials Secret and CA ConfigMap; the pod's deadline grows by the upload's", () => {
     const run = cli(
-      "render", "--revisions", revisions,
-      "--store", "s3://backups/cluster-a",
-      "--store-credentials-secret", "cluster-backup-store",
-      "--store-ca-configmap", "cluster-backup-store-ca",
-      "--s3-endpoint", "https://s3.openshift-storage.svc:443",
-      "--s3-region", "us-east-1",
-      "--s3-addressing", "path",
+      "render",
+      "--revisions",
+      revisions,
+      "--store",
+      "s3://backups/cluster-a",
+      "--store-credentials-secret",
+      "cluster-backup-store",
+      "--store-ca-configmap",
+      "cluster-backup-store-ca",
+      "--s3-endpoint",
+      "https://s3.openshift-storage.svc:443",
+      "--s3-region",
+      "us-east-1",
+      "--s3-addressing",
+      "path",
     )
     expect(run.status, run.stderr).toBe(0)
     expect(run.stdout).toBe(
@@ -78,10 +91,27 @@ describe("cluster-backup render", () => {
   })
 
   it("renders backup-upload to a PersistentVolumeClaim with the cluster's prefix and the upload's part size, parts in flight and deadline", () => {
-    const run = cli("render", "--revisions", revisions, "--store-pvc", "backups", "--cluster-id", "c0ffee", "--upload-part-size", "8Mi", "--upload-parts-in-flight", "2", "--upload-deadline", "10m")
+    const run = cli(
+      "render",
+      "--revisions",
+      revisions,
+      "--store-pvc",
+      "backups",
+      "--cluster-id",
+      "c0ffee",
+      "--upload-part-size",
+      "8Mi",
+      "--upload-parts-in-flight",
+      "2",
+      "--upload-deadline",
+      "10m",
+    )
     expect(run.status, run.stderr).toBe(0)
     expect(run.stdout).toBe(
-      renderBackupPodYaml(set, { activeDeadlineSeconds: 7800, store: { claimName: "backups", clusterId: "c0ffee", partSize: "8Mi", partsInFlight: 2, deadlineSeconds: 600 } }),
+      renderBackupPodYaml(set, {
+        activeDeadlineSeconds: 7800,
+        store: { claimName: "backups", clusterId: "c0ffee", partSize: "8Mi", partsInFlight: 2, deadlineSeconds: 600 },
+      }),
     )
   })
 
@@ -94,7 +124,12 @@ describe("cluster-backup render", () => {
     ["store settings without a store", ["--s3-region", "eu-west-3"], "--s3-region", "give --store or --store-pvc"],
     ["a Secret name that is not one", ["--store", "s3://backups/a", "--store-credentials-secret", "Store_Keys"], "--store-credentials-secret", "Secret"],
     ["a 4 MiB part", ["--store-pvc", "b", "--upload-part-size", "4Mi"], "--upload-part-size", "5Mi to 5Gi"],
-    ["an endpoint that is not a URL", ["--store", "s3://backups/a", "--store-credentials-secret", "s", "--s3-endpoint", "s3.local"], "--s3-endpoint", "http(s)://"],
+    [
+      "an endpoint that is not a URL",
+      ["--store", "s3://backups/a", "--store-credentials-secret", "s", "--s3-endpoint", "s3.local"],
+      "--s3-endpoint",
+      "http(s)://",
+    ],
   ])("refuses %s as a usage error (exit 2) naming the flag, printing no pod", (_what, args, flag, expected) => {
     const run = cli("render", "--revisions", revisions, ...args)
     expect(run.status, run.stdout + run.stderr).toBe(2)

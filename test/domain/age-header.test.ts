@@ -11,7 +11,10 @@ const stanza: fc.Arbitrary<AgeStanza> = fc.record({
   type: argument,
   args: fc.array(argument, { maxLength: 3 }),
   // Bodies around the 48-byte (64-column) line boundary matter most.
-  body: fc.oneof(fc.uint8Array({ maxLength: 200 }), fc.constantFrom(0, 47, 48, 49, 96).map((n) => new Uint8Array(n).fill(n))),
+  body: fc.oneof(
+    fc.uint8Array({ maxLength: 200 }),
+    fc.constantFrom(0, 47, 48, 49, 96).map((n) => new Uint8Array(n).fill(n)),
+  ),
 })
 
 const parsedOf = (text: string) => parseAgeHeader(bytes(text))

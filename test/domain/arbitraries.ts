@@ -26,11 +26,7 @@ const alnum = "abcdefghijklmnopqrstuvwxyz0123456789".split("")
 /** A DNS-1123 label (1..63 chars). */
 export const dnsLabelArb = (maxLength = 63): fc.Arbitrary<string> =>
   fc
-    .tuple(
-      fc.constantFrom(...alnum),
-      fc.array(fc.constantFrom(...alnum, "-"), { maxLength: Math.max(0, maxLength - 2) }),
-      fc.constantFrom(...alnum),
-    )
+    .tuple(fc.constantFrom(...alnum), fc.array(fc.constantFrom(...alnum, "-"), { maxLength: Math.max(0, maxLength - 2) }), fc.constantFrom(...alnum))
     .map(([a, mid, z]) => (maxLength === 1 ? a : `${a}${mid.join("")}${z}`))
 
 /** A DNS-1123 subdomain of at most `maxLength` characters. */
@@ -41,9 +37,7 @@ export const dnsSubdomainArb = (maxLength = 253): fc.Arbitrary<string> =>
     .filter((s) => s.length <= maxLength)
 
 /** A valid ConfigMap/Secret data key. */
-export const dataKeyArb: fc.Arbitrary<string> = fc
-  .stringMatching(/^[-._a-zA-Z0-9]{1,40}$/)
-  .filter((k) => k !== "." && !k.startsWith(".."))
+export const dataKeyArb: fc.Arbitrary<string> = fc.stringMatching(/^[-._a-zA-Z0-9]{1,40}$/).filter((k) => k !== "." && !k.startsWith(".."))
 
 /** Instants with a four-digit year, as epoch milliseconds. */
 export const instantArb: fc.Arbitrary<number> = fc.integer({ min: -62_167_219_200_000, max: 253_402_300_799_999 })

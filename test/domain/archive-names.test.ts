@@ -34,12 +34,23 @@ describe("backup timestamps", () => {
     expect(ta < tb).toBe(a < b)
   })
 
-  it.each(["2021-6-25_190035", "2021-13-01_000000", "2021-00-01_000000", "2021-01-32_000000", "2021-01-01_240000", "2021-01-01_006000", "2021-01-01T000000", "2021-01-01_000000Z", "2021-02-29_000000", "2020-02-30_000000", "2021-04-31_120000", "0999-12-31_235959", ""])(
-    "%j is not a timestamp",
-    (text) => {
-      expect(isTimestamp(text)).toBe(false)
-    },
-  )
+  it.each([
+    "2021-6-25_190035",
+    "2021-13-01_000000",
+    "2021-00-01_000000",
+    "2021-01-32_000000",
+    "2021-01-01_240000",
+    "2021-01-01_006000",
+    "2021-01-01T000000",
+    "2021-01-01_000000Z",
+    "2021-02-29_000000",
+    "2020-02-30_000000",
+    "2021-04-31_120000",
+    "0999-12-31_235959",
+    "",
+  ])("%j is not a timestamp", (text) => {
+    expect(isTimestamp(text)).toBe(false)
+  })
 })
 
 describe("backup file names", () => {
@@ -82,7 +93,14 @@ describe("backup file names", () => {
 
   /** A real name with one character replaced, inserted or deleted. */
   const nearNameArb = fc
-    .tuple(secondArb, fc.boolean(), fc.constantFrom("snapshot", "resources") as fc.Arbitrary<"snapshot" | "resources">, fc.nat(), fc.constantFrom("0", "9", "_", "-", ".", "/", "a", "Z", ""), fc.boolean())
+    .tuple(
+      secondArb,
+      fc.boolean(),
+      fc.constantFrom("snapshot", "resources") as fc.Arbitrary<"snapshot" | "resources">,
+      fc.nat(),
+      fc.constantFrom("0", "9", "_", "-", ".", "/", "a", "Z", ""),
+      fc.boolean(),
+    )
     .map(([at, dirty, kind, pos, ch, insert]) => {
       const name = backupFileNames(formatBackupTimestamp(at), dirty)[kind]
       const i = pos % name.length
@@ -109,7 +127,9 @@ describe("names under GNU version sort (how OpenShift's restore picks the last b
     const newest = formatBackupTimestamp(backups.map(([at]) => at).reduce((a, b) => (a > b ? a : b)))
     for (const kind of ["snapshot", "resources"] as const) {
       const names = backups.map(([at, dirty]) => backupFileNames(formatBackupTimestamp(at), dirty)[kind])
-      const sorted = execFileSync("sort", ["-V"], { input: `${names.join("\n")}\n`, encoding: "utf8" }).trim().split("\n")
+      const sorted = execFileSync("sort", ["-V"], { input: `${names.join("\n")}\n`, encoding: "utf8" })
+        .trim()
+        .split("\n")
       expect(parseBackupFileName(sorted.at(-1)!)?.timestamp).toBe(newest)
     }
   })

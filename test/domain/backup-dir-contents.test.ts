@@ -1,7 +1,16 @@
 import { fc, test } from "@fast-check/vitest"
 import { describe, expect, it } from "vitest"
 import { backupFileNames } from "../../src/domain/archive-names.ts"
-import { classifyBackupDir, formatAge, removalVerdict, type BackupDirNames, type DirEntry, type DirListing, type ManifestClaim, type RemovalEvidence } from "../../src/domain/backup-dir-contents.ts"
+import {
+  classifyBackupDir,
+  formatAge,
+  removalVerdict,
+  type BackupDirNames,
+  type DirEntry,
+  type DirListing,
+  type ManifestClaim,
+  type RemovalEvidence,
+} from "../../src/domain/backup-dir-contents.ts"
 import { operandNames } from "../../src/domain/operands.ts"
 
 const names: BackupDirNames = {
@@ -27,22 +36,43 @@ const rootNames = [
   "snapshot_2026-01-01_000000.db.bak",
   "sub",
 ]
-const recordNames = ["snapshot.json", "snapshot.json.tmp-9", "resources-etcd.json", "resources-kube-apiserver.json.tmp-77", "staging", "building", "run.lock", "run.lock.new-12-ab12cd34", "mine.txt"]
+const recordNames = [
+  "snapshot.json",
+  "snapshot.json.tmp-9",
+  "resources-etcd.json",
+  "resources-kube-apiserver.json.tmp-77",
+  "staging",
+  "building",
+  "run.lock",
+  "run.lock.new-12-ab12cd34",
+  "mine.txt",
+]
 const entryArb = (pool: ReadonlyArray<string>) =>
   fc.uniqueArray(
-    fc.record({ name: fc.constantFrom(...pool), type: fc.constantFrom("File", "File", "File", "Directory", "Other") as fc.Arbitrary<DirEntry["type"]>, bytes: fc.integer({ min: 0, max: 50 }) }),
+    fc.record({
+      name: fc.constantFrom(...pool),
+      type: fc.constantFrom("File", "File", "File", "Directory", "Other") as fc.Arbitrary<DirEntry["type"]>,
+      bytes: fc.integer({ min: 0, max: 50 }),
+    }),
     { selector: (e) => e.name, maxLength: pool.length },
   )
 const claimArb: fc.Arbitrary<ManifestClaim> = fc.oneof(
   fc.constant({ _tag: "Absent" as const }),
   fc.constant({ _tag: "Invalid" as const, problem: "not JSON" }),
-  fc.record({ ts: fc.constantFrom(...stamps), dirty: fc.boolean(), s: fc.integer({ min: 0, max: 50 }), r: fc.integer({ min: 0, max: 50 }) }).map(({ ts, dirty, s, r }) => {
-    const n = backupFileNames(ts, dirty)
-    return { _tag: "Describes" as const, timestamp: ts, snapshot: { name: n.snapshot, size: s }, resources: { name: n.resources, size: r } }
-  }),
+  fc
+    .record({ ts: fc.constantFrom(...stamps), dirty: fc.boolean(), s: fc.integer({ min: 0, max: 50 }), r: fc.integer({ min: 0, max: 50 }) })
+    .map(({ ts, dirty, s, r }) => {
+      const n = backupFileNames(ts, dirty)
+      return { _tag: "Describes" as const, timestamp: ts, snapshot: { name: n.snapshot, size: s }, resources: { name: n.resources, size: r } }
+    }),
 )
 const listingArb: fc.Arbitrary<DirListing> = fc
-  .record({ entries: entryArb(rootNames), record: entryArb(recordNames), manifest: claimArb, recordTs: fc.option(fc.constantFrom(...stamps), { nil: undefined }) })
+  .record({
+    entries: entryArb(rootNames),
+    record: entryArb(recordNames),
+    manifest: claimArb,
+    recordTs: fc.option(fc.constantFrom(...stamps), { nil: undefined }),
+  })
   .map(({ entries, record, manifest, recordTs }) => {
     const hasRecordDir = entries.some((e) => e.name === ".cluster-backup" && e.type === "Directory")
     return { entries, recordDirEntries: hasRecordDir ? record : undefined, manifest, snapshotRecordTimestamp: recordTs }
@@ -60,14 +90,20 @@ describe("classifyBackupDir", () => {
     expect(seen).toEqual(everyPath(l).sort())
   })
 
-  test.prop([listingArb], { numRuns: 500 })("never claims a name that is not this project's, nor anything that is not a regular file (but its staging trees)", (l) => {
-    const c = classifyBackupDir(l, names)
-    const claimed = [...c.groups.flatMap((g) => g.files), ...c.leftovers.map((x) => x.path), ...c.internals]
-    for (const p of claimed) expect(p).not.toMatch(/NOTES|mine\.txt|\.bak$|2026-13|^sub$/)
-    const typeOf = new Map([...l.entries.map((e) => [e.name, e.type] as const), ...(l.recordDirEntries ?? []).map((e) => [`.cluster-backup/${e.name}`, e.type] as const)])
-    for (const p of [...c.groups.flatMap((g) => g.files), ...c.internals]) expect(typeOf.get(p)).toBe("File")
-    for (const x of c.leftovers) expect(typeOf.get(x.path)).toBe(x.tree ? "Directory" : "File")
-  })
+  test.prop([listingArb], { numRuns: 500 })(
+    "never claims a name that is not this project's, nor anything that is not a regular file (but its staging trees)",
+    (l) => {
+      const c = classifyBackupDir(l, names)
+      const claimed = [...c.groups.flatMap((g) => g.files), ...c.leftovers.map((x) => x.path), ...c.internals]
+      for (const p of claimed) expect(p).not.toMatch(/NOTES|mine\.txt|\.bak$|2026-13|^sub$/)
+      const typeOf = new Map([
+        ...l.entries.map((e) => [e.name, e.type] as const),
+        ...(l.recordDirEntries ?? []).map((e) => [`.cluster-backup/${e.name}`, e.type] as const),
+      ])
+      for (const p of [...c.groups.flatMap((g) => g.files), ...c.internals]) expect(typeOf.get(p)).toBe("File")
+      for (const x of c.leftovers) expect(typeOf.get(x.path)).toBe(x.tree ? "Directory" : "File")
+    },
+  )
 
   test.prop([listingArb], { numRuns: 500 })(
     "a backup is verified exactly when the manifest names its one snapshot and one tarball with their sizes; at most one is",
@@ -84,7 +120,9 @@ describe("classifyBackupDir", () => {
           file.get(m.resources.name) === m.resources.size &&
           g.files.filter((f) => /^(snapshot|static)/.test(f)).length === 2
         expect(g.status === "verified", JSON.stringify({ g, m })).toBe(matches)
-        expect(g.status === "incomplete").toBe(g.files.filter((f) => f.startsWith("snapshot_")).length !== 1 || g.files.filter((f) => f.startsWith("static_")).length !== 1)
+        expect(g.status === "incomplete").toBe(
+          g.files.filter((f) => f.startsWith("snapshot_")).length !== 1 || g.files.filter((f) => f.startsWith("static_")).length !== 1,
+        )
       }
       expect(c.groups.filter((g) => g.status === "verified").length).toBeLessThanOrEqual(1)
     },
@@ -117,12 +155,25 @@ describe("classifyBackupDir", () => {
           { name: "backup-manifest.json", type: "File", bytes: 3 },
         ],
         recordDirEntries: undefined,
-        manifest: { _tag: "Describes", timestamp: "2026-01-02_120000", snapshot: { name: "snapshot_2026-01-02_120000.db", size: 1 }, resources: { name: "static_kuberesources_2026-01-02_120000.tar.gz", size: 1 } },
+        manifest: {
+          _tag: "Describes",
+          timestamp: "2026-01-02_120000",
+          snapshot: { name: "snapshot_2026-01-02_120000.db", size: 1 },
+          resources: { name: "static_kuberesources_2026-01-02_120000.tar.gz", size: 1 },
+        },
         snapshotRecordTimestamp: undefined,
       },
       names,
     )
-    expect(c.groups).toEqual([{ timestamp: "2026-01-01_000000", status: "incomplete", detail: "its snapshot is missing", bytes: 5, files: ["static_kuberesources_2026-01-01_000000.tar.gz"] }])
+    expect(c.groups).toEqual([
+      {
+        timestamp: "2026-01-01_000000",
+        status: "incomplete",
+        detail: "its snapshot is missing",
+        bytes: 5,
+        files: ["static_kuberesources_2026-01-01_000000.tar.gz"],
+      },
+    ])
     expect(c.leftovers.map((x) => x.what)).toEqual(["manifest of backup 2026-01-02_120000, whose files are gone"])
   })
 })
@@ -146,10 +197,13 @@ describe("removalVerdict", () => {
     },
   )
 
-  test.prop([evidenceArb, graceArb], { numRuns: 1000 })("removes a dead run's leftovers at once whatever their age, and anything the grace has passed over", (e, graceMs) => {
-    const v = removalVerdict(e, now, graceMs, "the grace")
-    if (e.deadRun || !e.holdsFiles || Math.max(0, now - e.newestAt) >= graceMs) expect(v._tag).toBe("Remove")
-  })
+  test.prop([evidenceArb, graceArb], { numRuns: 1000 })(
+    "removes a dead run's leftovers at once whatever their age, and anything the grace has passed over",
+    (e, graceMs) => {
+      const v = removalVerdict(e, now, graceMs, "the grace")
+      if (e.deadRun || !e.holdsFiles || Math.max(0, now - e.newestAt) >= graceMs) expect(v._tag).toBe("Remove")
+    },
+  )
 
   test.prop([evidenceArb], { numRuns: 300 })("a grace of 0 removes everything, a modification time in the future included", (e) => {
     expect(removalVerdict(e, now, 0, "0ms")._tag).toBe("Remove")

@@ -30,7 +30,8 @@ describe("podOutcome", () => {
     })
     const o = podOutcome(p, 0)
     expect(o._tag).toBe("Failed")
-    if (o._tag === "Failed") expect(o.reason).toBe(`init container backup-init of pod ${p.name} exited with code 1: EtcdUnreachable: no etcd at https://etcd:2379`)
+    if (o._tag === "Failed")
+      expect(o.reason).toBe(`init container backup-init of pod ${p.name} exited with code 1: EtcdUnreachable: no etcd at https://etcd:2379`)
   })
 
   it("is Failed when the pod failed before backup-create finished (deadline)", () => {
@@ -58,11 +59,15 @@ describe("podOutcome of a pod with backup-upload", () => {
 
   it("is Failed when backup-upload fails, with a reason naming it, though backup-create succeeded", () => {
     const p = pod({
-      initContainers: uploadNames.map((name) => ({ name, terminated: done(name === "backup-upload" ? 1 : 0, "StoreAccessDenied: s3://backups refused the upload") })),
+      initContainers: uploadNames.map((name) => ({
+        name,
+        terminated: done(name === "backup-upload" ? 1 : 0, "StoreAccessDenied: s3://backups refused the upload"),
+      })),
     })
     const o = podOutcome(p, 0)
     expect(o).toMatchObject({ _tag: "Failed", pod: p.name })
-    if (o._tag === "Failed") expect(o.reason).toBe(`init container backup-upload of pod ${p.name} exited with code 1: StoreAccessDenied: s3://backups refused the upload`)
+    if (o._tag === "Failed")
+      expect(o.reason).toBe(`init container backup-upload of pod ${p.name} exited with code 1: StoreAccessDenied: s3://backups refused the upload`)
   })
 
   it("is Running, not Complete, while backup-upload still uploads after backup-create finished", () => {

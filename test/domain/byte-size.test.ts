@@ -4,7 +4,13 @@ import { describe, expect, it } from "vitest"
 import { parseByteSize } from "../../src/domain/byte-size.ts"
 
 describe("parseByteSize", () => {
-  it.each([["1024", 1024], ["500Mi", 500 * 2 ** 20], ["50Gi", 50 * 2 ** 30], ["2G", 2e9], ["3K", 3000]])("%s is %d bytes", (text, bytes) => {
+  it.each([
+    ["1024", 1024],
+    ["500Mi", 500 * 2 ** 20],
+    ["50Gi", 50 * 2 ** 30],
+    ["2G", 2e9],
+    ["3K", 3000],
+  ])("%s is %d bytes", (text, bytes) => {
     expect(Result.getOrThrow(parseByteSize(text))).toBe(bytes)
   })
   it.each(["", "1.5Gi", "-1", "10 Gi", "Gi", "12Xi"])("%j is refused, naming it", (text) => {

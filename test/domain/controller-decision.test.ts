@@ -101,10 +101,10 @@ describe("decide: properties", () => {
   /** A controller's life: revisions bump at random moments, reconciles run at random moments. */
   const lifeArb = fc.record({
     start: revisionSetArb,
-    steps: fc.array(
-      fc.record({ dt: fc.integer({ min: 0, max: 20 * minute }), bump: fc.option(operandArb, { nil: undefined, freq: 3 }) }),
-      { minLength: 1, maxLength: 120 },
-    ),
+    steps: fc.array(fc.record({ dt: fc.integer({ min: 0, max: 20 * minute }), bump: fc.option(operandArb, { nil: undefined, freq: 3 }) }), {
+      minLength: 1,
+      maxLength: 120,
+    }),
     minIntervalMs: fc.integer({ min: 0, max: 3_600_000 }),
     settleMs: fc.integer({ min: 0, max: 5 * minute }),
   })

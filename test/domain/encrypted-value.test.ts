@@ -39,10 +39,18 @@ resources:
 `
 }
 const configOf = (bundle: Bundle): EncryptionConfiguration => Result.getOrThrow(decodeEncryptionConfiguration(configText(bundle)))
-const fullBundle: Bundle = { cbc: [["2", keys.cbc2], ["1", keys.cbc1]], gcm: [["4", keys.gcm4], ["3", keys.gcm3]] }
+const fullBundle: Bundle = {
+  cbc: [
+    ["2", keys.cbc2],
+    ["1", keys.cbc1],
+  ],
+  gcm: [
+    ["4", keys.gcm4],
+    ["3", keys.gcm3],
+  ],
+}
 
-const check = (config: EncryptionConfiguration, stored: StoredValue): ValueCheck =>
-  checkStoredValue(stored, providersForResource(config, stored.resource))
+const check = (config: EncryptionConfiguration, stored: StoredValue): ValueCheck => checkStoredValue(stored, providersForResource(config, stored.resource))
 
 let values: Record<"secretOld" | "secretNew" | "configmapOld" | "configmapNew" | "crdJson", StoredValue>
 
@@ -56,8 +64,16 @@ beforeAll(() => {
     value: pythonAesGcmValue({ keyName, key, etcdKey, plaintext }),
   })
   values = {
-    secretOld: { resource: "secrets", key: secret("openshift-etcd", "etcd-client"), value: opensslAesCbcValue({ keyName: "1", key: keys.cbc1, plaintext: protobufObject("v1", "Secret") }) },
-    secretNew: { resource: "secrets", key: secret("openshift-config", "pull-secret"), value: opensslAesCbcValue({ keyName: "2", key: keys.cbc2, plaintext: protobufObject("v1", "Secret") }) },
+    secretOld: {
+      resource: "secrets",
+      key: secret("openshift-etcd", "etcd-client"),
+      value: opensslAesCbcValue({ keyName: "1", key: keys.cbc1, plaintext: protobufObject("v1", "Secret") }),
+    },
+    secretNew: {
+      resource: "secrets",
+      key: secret("openshift-config", "pull-secret"),
+      value: opensslAesCbcValue({ keyName: "2", key: keys.cbc2, plaintext: protobufObject("v1", "Secret") }),
+    },
     configmapOld: gcm("3", keys.gcm3, configmap("openshift-etcd", "etcd-ca-bundle"), protobufObject("v1", "ConfigMap")),
     configmapNew: gcm("4", keys.gcm4, configmap("openshift-config", "admin-kubeconfig-client-ca"), protobufObject("v1", "ConfigMap")),
     // A JSON-stored object under the same envelope (how custom resources are stored).
@@ -101,12 +117,25 @@ describe("checkStoredValue with values encrypted by openssl (aescbc) and Python'
     expect(check(stale, values.secretNew).message).toContain('its aescbc keys for secrets: "1"')
     expect(check(stale, values.secretOld)._tag).toBe("Decrypted")
     const summary = summarizeValueChecks(Object.values(values).map((v) => check(stale, v)))
-    expect(summary.failures.map((f) => [f.resource, f.keyName])).toEqual([["secrets", "2"], ["configmaps", "4"], ["configmaps", "4"]])
+    expect(summary.failures.map((f) => [f.resource, f.keyName])).toEqual([
+      ["secrets", "2"],
+      ["configmaps", "4"],
+      ["configmaps", "4"],
+    ])
     expect(summary.sentence).toBe("2 values under 2 keys decrypted with the bundled configuration")
   })
 
   it("fails naming resource and key when the bundle holds a wrong key under the right name", () => {
-    const wrong = configOf({ cbc: [["2", randomBytes(32)], ["1", keys.cbc1]], gcm: [["4", randomBytes(32)], ["3", keys.gcm3]] })
+    const wrong = configOf({
+      cbc: [
+        ["2", randomBytes(32)],
+        ["1", keys.cbc1],
+      ],
+      gcm: [
+        ["4", randomBytes(32)],
+        ["3", keys.gcm3],
+      ],
+    })
     const cbc = check(wrong, values.secretNew)
     expect(["DecryptionFailed", "NotAnObject"]).toContain(cbc._tag)
     expectFailureNaming(cbc, values.secretNew, "2")
@@ -119,7 +148,12 @@ describe("checkStoredValue with values encrypted by openssl (aescbc) and Python'
   it("fails naming resource and key for a value cut short", () => {
     const config = configOf(fullBundle)
     const cut = (v: StoredValue, drop: number): StoredValue => ({ ...v, value: v.value.subarray(0, v.value.length - drop) })
-    for (const [stored, drop] of [[values.secretNew, 5], [values.secretNew, 16], [values.configmapNew, 1], [values.configmapNew, 40]] as const) {
+    for (const [stored, drop] of [
+      [values.secretNew, 5],
+      [values.secretNew, 16],
+      [values.configmapNew, 1],
+      [values.configmapNew, 40],
+    ] as const) {
       const result = check(config, cut(stored, drop))
       expect(result._tag).not.toBe("Decrypted")
       expectFailureNaming(result, stored, stored === values.secretNew ? "2" : "4")
@@ -136,14 +170,20 @@ describe("checkStoredValue with values encrypted by openssl (aescbc) and Python'
 
   it("tries every key of the same name, as the API server does across providers", () => {
     const text = configText(fullBundle).replace("  - identity: {}\n", `  - aescbc: {keys: [{name: "2", secret: ${b64(keys.cbc2)}}]}\n  - identity: {}\n`)
-    const twice = Result.getOrThrow(decodeEncryptionConfiguration(text.replace(`{name: "2", secret: ${b64(keys.cbc2)}}, `, `{name: "2", secret: ${b64(randomBytes(32))}}, `)))
+    const twice = Result.getOrThrow(
+      decodeEncryptionConfiguration(text.replace(`{name: "2", secret: ${b64(keys.cbc2)}}, `, `{name: "2", secret: ${b64(randomBytes(32))}}, `)),
+    )
     expect(check(twice, values.secretNew)).toMatchObject({ _tag: "Decrypted", keyName: "2" })
   })
 
   it("skips KMS values, saying why", () => {
     const config = configOf(fullBundle)
     for (const version of ["v1", "v2"]) {
-      const stored = { resource: "secrets", key: "/kubernetes.io/secrets/ns/kms", value: Buffer.concat([Buffer.from(`k8s:enc:kms:${version}:vault-plugin:`), randomBytes(64)]) }
+      const stored = {
+        resource: "secrets",
+        key: "/kubernetes.io/secrets/ns/kms",
+        value: Buffer.concat([Buffer.from(`k8s:enc:kms:${version}:vault-plugin:`), randomBytes(64)]),
+      }
       const result = check(config, stored)
       expect(result).toMatchObject({ _tag: "Skipped", resource: "secrets", key: stored.key })
       if (result._tag === "Skipped") expect(result.reason).toContain(`KMS ${version} plugin "vault-plugin"`)
@@ -152,9 +192,15 @@ describe("checkStoredValue with values encrypted by openssl (aescbc) and Python'
 
   it("checks a secretbox value's key name but reports its decryption as skipped", () => {
     const config = Result.getOrThrow(
-      decodeEncryptionConfiguration(`apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources: [secrets]\n  providers:\n  - secretbox: {keys: [{name: k1, secret: ${b64(keys.cbc1)}}]}\n`),
+      decodeEncryptionConfiguration(
+        `apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources: [secrets]\n  providers:\n  - secretbox: {keys: [{name: k1, secret: ${b64(keys.cbc1)}}]}\n`,
+      ),
     )
-    const value = (name: string) => ({ resource: "secrets", key: "/kubernetes.io/secrets/ns/s", value: Buffer.concat([Buffer.from(`k8s:enc:secretbox:v1:${name}:`), randomBytes(80)]) })
+    const value = (name: string) => ({
+      resource: "secrets",
+      key: "/kubernetes.io/secrets/ns/s",
+      value: Buffer.concat([Buffer.from(`k8s:enc:secretbox:v1:${name}:`), randomBytes(80)]),
+    })
     expect(check(config, value("k1"))).toMatchObject({ _tag: "Skipped", reason: expect.stringContaining("secretbox") })
     expect(check(config, value("k2"))).toMatchObject({ _tag: "KeyMissing", keyName: "k2" })
   })
@@ -196,18 +242,17 @@ describe("parseEnvelope", () => {
     }
   })
 
-  test.prop([fc.uint8Array({ maxLength: 120 }), fc.constantFrom("k8s:enc:aescbc:v1:2:", "k8s:enc:aesgcm:v1:4:", "k8s:enc:aescbc:v1:9:", "k8s:enc:xyz:v1:")], { numRuns: 300 })(
-    "never shows key material in a message",
-    (bytes, prefix) => {
-      const stored = { resource: "secrets", key: "/kubernetes.io/secrets/a/b", value: Buffer.concat([Buffer.from(prefix), bytes]) }
-      const { message } = checkStoredValue(stored, everyProvider)
-      for (const key of Object.values(keys)) {
-        expect(message).not.toContain(b64(key))
-        expect(message).not.toContain(key.toString("hex"))
-        expect(message).not.toContain(key.toString("latin1"))
-      }
-    },
-  )
+  test.prop([fc.uint8Array({ maxLength: 120 }), fc.constantFrom("k8s:enc:aescbc:v1:2:", "k8s:enc:aesgcm:v1:4:", "k8s:enc:aescbc:v1:9:", "k8s:enc:xyz:v1:")], {
+    numRuns: 300,
+  })("never shows key material in a message", (bytes, prefix) => {
+    const stored = { resource: "secrets", key: "/kubernetes.io/secrets/a/b", value: Buffer.concat([Buffer.from(prefix), bytes]) }
+    const { message } = checkStoredValue(stored, everyProvider)
+    for (const key of Object.values(keys)) {
+      expect(message).not.toContain(b64(key))
+      expect(message).not.toContain(key.toString("hex"))
+      expect(message).not.toContain(key.toString("latin1"))
+    }
+  })
 
   it("names an unknown envelope without treating it as plain", () => {
     expect(parseEnvelope(Buffer.from("k8s:enc:future:v9:key:xxxxxxxx"))).toEqual({ _tag: "Unknown", prefix: "k8s:enc:future:v9:" })

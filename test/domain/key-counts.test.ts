@@ -18,7 +18,9 @@ describe("keyPrefix", () => {
 })
 
 const keyArb = fc.oneof(
-  fc.tuple(fc.constantFrom("secrets", "configmaps", "operator.openshift.io/etcds"), fc.stringMatching(/^[a-z0-9-]{1,8}$/)).map(([r, n]) => `/kubernetes.io/${r}/${n}`),
+  fc
+    .tuple(fc.constantFrom("secrets", "configmaps", "operator.openshift.io/etcds"), fc.stringMatching(/^[a-z0-9-]{1,8}$/))
+    .map(([r, n]) => `/kubernetes.io/${r}/${n}`),
   fc.string({ maxLength: 30 }),
 )
 

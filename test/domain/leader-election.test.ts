@@ -34,31 +34,25 @@ describe("electionStep", () => {
     if (step._tag === "Renew") expect(step.lease.renewTime).toBe(now)
   })
 
-  test.prop([ids, lease, fc.integer({ min: 0, max: 2e12 })])(
-    "another candidate takes over only an expired or released lease",
-    (id, l, now) => {
-      fc.pre(l.holderIdentity !== id)
-      const step = electionStep(config(id), l, now)
-      const free = l.holderIdentity === "" || now >= leaseExpiry(l)
-      expect(step._tag).toBe(free ? "Acquire" : "Follow")
-      if (step._tag === "Acquire") {
-        expect(step.lease.holderIdentity).toBe(id)
-        expect(step.lease.leaseTransitions).toBe(l.leaseTransitions + 1)
-      }
-    },
-  )
+  test.prop([ids, lease, fc.integer({ min: 0, max: 2e12 })])("another candidate takes over only an expired or released lease", (id, l, now) => {
+    fc.pre(l.holderIdentity !== id)
+    const step = electionStep(config(id), l, now)
+    const free = l.holderIdentity === "" || now >= leaseExpiry(l)
+    expect(step._tag).toBe(free ? "Acquire" : "Follow")
+    if (step._tag === "Acquire") {
+      expect(step.lease.holderIdentity).toBe(id)
+      expect(step.lease.leaseTransitions).toBe(l.leaseTransitions + 1)
+    }
+  })
 
-  test.prop([lease, fc.integer({ min: 0, max: 2e12 })])(
-    "a leader still allowed to act holds a lease nobody else may take",
-    (l, now) => {
-      const c = config("a")
-      // The leader renewed at l.renewTime; if it may act now, no other candidate may acquire now.
-      const held = { ...l, holderIdentity: "a", leaseDurationSeconds: Math.ceil(c.leaseDurationMs / 1000) }
-      if (mayAct(c, held.renewTime, now) && now >= held.renewTime) {
-        expect(electionStep(config("b"), held, now)._tag).toBe("Follow")
-      }
-    },
-  )
+  test.prop([lease, fc.integer({ min: 0, max: 2e12 })])("a leader still allowed to act holds a lease nobody else may take", (l, now) => {
+    const c = config("a")
+    // The leader renewed at l.renewTime; if it may act now, no other candidate may acquire now.
+    const held = { ...l, holderIdentity: "a", leaseDurationSeconds: Math.ceil(c.leaseDurationMs / 1000) }
+    if (mayAct(c, held.renewTime, now) && now >= held.renewTime) {
+      expect(electionStep(config("b"), held, now)._tag).toBe("Follow")
+    }
+  })
 
   it("a released lease is free at once", () => {
     const held: LeaseRecord = { holderIdentity: "a", leaseDurationSeconds: 15, acquireTime: 0, renewTime: 1000, leaseTransitions: 2 }

@@ -36,10 +36,14 @@ const quantityArb = fc.tuple(fc.integer({ min: 1, max: 999 }), fc.constantFrom("
 const optionsArb: fc.Arbitrary<BackupPodOptions> = fc
   .record({
     namespace: dnsLabelArb(30),
-    image: fc.tuple(dnsSubdomainArb(30), dnsLabelArb(10), fc.stringMatching(/^[0-9]+\.[0-9]+\.[0-9]+$/)).map(([registry, repo, tag]) => `${registry}/${repo}:${tag}`),
+    image: fc
+      .tuple(dnsSubdomainArb(30), dnsLabelArb(10), fc.stringMatching(/^[0-9]+\.[0-9]+\.[0-9]+$/))
+      .map(([registry, repo, tag]) => `${registry}/${repo}:${tag}`),
     imagePullPolicy: fc.constantFrom("Always", "IfNotPresent", "Never"),
     serviceAccountName: dnsSubdomainArb(60),
-    etcdEndpoints: fc.array(fc.tuple(dnsSubdomainArb(40), fc.integer({ min: 1, max: 65535 })), { minLength: 1, maxLength: 3 }).map((eps) => eps.map(([h, p]) => `https://${h}:${p}`).join(",")),
+    etcdEndpoints: fc
+      .array(fc.tuple(dnsSubdomainArb(40), fc.integer({ min: 1, max: 65535 })), { minLength: 1, maxLength: 3 })
+      .map((eps) => eps.map(([h, p]) => `https://${h}:${p}`).join(",")),
     etcdPrefix: fc.constantFrom("/kubernetes.io", "/registry", "/a/b"),
     holdSeconds: fc.integer({ min: 1, max: 86_400 }),
     extraDeadline: fc.integer({ min: 300, max: 86_400 }),
@@ -69,7 +73,7 @@ const flag = (c: BackupContainer, name: string): string | undefined => {
 describe("renderBackupPod", () => {
   it("matches the golden default pod byte for byte", () => {
     const yaml = renderBackupPodYaml(revisions)
-    if (process.env["UPDATE_GOLDEN"] === "1") writeFileSync(goldenPath, yaml)
+    if (process.env.UPDATE_GOLDEN === "1") writeFileSync(goldenPath, yaml)
     expect(yaml).toBe(readFileSync(goldenPath, "utf8"))
   })
 
@@ -225,17 +229,19 @@ describe("renderBackupPod", () => {
 })
 
 describe("the validation helper can fail", () => {
+  // biome-ignore lint/suspicious/noExplicitAny: the cases mutate the rendered JSON by path, which no static type describes
   const pod = () => JSON.parse(JSON.stringify(renderBackupPod(revisions))) as Record<string, any>
 
+  // biome-ignore lint/suspicious/noExplicitAny: as above
   it.each<[string, (p: Record<string, any>) => void, RegExp]>([
-    ["an unknown field", (p) => (p["spec"]["initContainers"][0]["comand"] = ["x"]), /unknown field \/spec\/initContainers\/0\/comand/],
-    ["a bad enum", (p) => (p["spec"]["restartPolicy"] = "Sometimes"), /restartPolicy/],
-    ["a bad quantity", (p) => (p["spec"]["volumes"][0]["emptyDir"]["sizeLimit"] = "20 GB"), /sizeLimit/],
-    ["a wrong type", (p) => (p["spec"]["activeDeadlineSeconds"] = "7200"), /activeDeadlineSeconds/],
-    ["a repeated container name", (p) => (p["spec"]["containers"][0]["name"] = "backup-init"), /repeated/],
-    ["a mount of an undeclared volume", (p) => (p["spec"]["volumes"] = p["spec"]["volumes"].slice(1)), /does not declare/],
-    ["an invalid label value", (p) => (p["metadata"]["labels"]["x"] = "not valid!"), /label value/],
-    ["an upper-case generateName", (p) => (p["metadata"]["generateName"] = "Backup-"), /generateName/],
+    ["an unknown field", (p) => (p.spec.initContainers[0].comand = ["x"]), /unknown field \/spec\/initContainers\/0\/comand/],
+    ["a bad enum", (p) => (p.spec.restartPolicy = "Sometimes"), /restartPolicy/],
+    ["a bad quantity", (p) => (p.spec.volumes[0].emptyDir.sizeLimit = "20 GB"), /sizeLimit/],
+    ["a wrong type", (p) => (p.spec.activeDeadlineSeconds = "7200"), /activeDeadlineSeconds/],
+    ["a repeated container name", (p) => (p.spec.containers[0].name = "backup-init"), /repeated/],
+    ["a mount of an undeclared volume", (p) => (p.spec.volumes = p.spec.volumes.slice(1)), /does not declare/],
+    ["an invalid label value", (p) => (p.metadata.labels.x = "not valid!"), /label value/],
+    ["an upper-case generateName", (p) => (p.metadata.generateName = "Backup-"), /generateName/],
   ])("reports %s", (_what, breakIt, pattern) => {
     const p = pod()
     breakIt(p)
@@ -305,14 +311,18 @@ const storeArb: fc.Arbitrary<BackupStoreOptions> = fc.oneof(
       bucket: fc.stringMatching(/^[a-z0-9][a-z0-9-]{1,20}[a-z0-9]$/),
       prefix: optional(fc.stringMatching(/^[a-z0-9][a-z0-9._-]{0,20}$/)),
       clusterId: fc.uuid(),
-      s3Endpoint: optional(fc.tuple(fc.constantFrom("http", "https"), dnsSubdomainArb(40), fc.integer({ min: 1, max: 65535 })).map(([p, h, n]) => `${p}://${h}:${n}`)),
+      s3Endpoint: optional(
+        fc.tuple(fc.constantFrom("http", "https"), dnsSubdomainArb(40), fc.integer({ min: 1, max: 65535 })).map(([p, h, n]) => `${p}://${h}:${n}`),
+      ),
       s3Region: optional(fc.constantFrom("us-east-1", "eu-west-3", "local")),
       s3Addressing: optional(fc.constantFrom("path" as const, "virtual" as const)),
       credentialsSecret: dnsSubdomainArb(60),
       caConfigMap: optional(dnsSubdomainArb(60)),
       transfer: transferArb,
     })
-    .map(({ bucket, prefix, transfer, ...rest }) => withoutUndefined({ s3Url: prefix === undefined ? `s3://${bucket}` : `s3://${bucket}/${prefix}`, ...rest, ...transfer })),
+    .map(({ bucket, prefix, transfer, ...rest }) =>
+      withoutUndefined({ s3Url: prefix === undefined ? `s3://${bucket}` : `s3://${bucket}/${prefix}`, ...rest, ...transfer }),
+    ),
   fc
     .record({ claimName: dnsSubdomainArb(60), clusterId: optional(fc.uuid()), transfer: transferArb })
     .map(({ transfer, ...rest }) => withoutUndefined({ ...rest, ...transfer })),
@@ -326,7 +336,7 @@ const storeOptionsArb = fc.tuple(optionsArb, storeArb).map(([o, store]) => ({
 describe("renderBackupPod with a store", () => {
   it("matches the golden S3 pod byte for byte, and it is a valid Kubernetes Pod", () => {
     const yaml = renderBackupPodYaml(revisions, { store: s3Store, activeDeadlineSeconds: 10_800 })
-    if (process.env["UPDATE_GOLDEN"] === "1") writeFileSync(s3GoldenPath, yaml)
+    if (process.env.UPDATE_GOLDEN === "1") writeFileSync(s3GoldenPath, yaml)
     expect(yaml).toBe(readFileSync(s3GoldenPath, "utf8"))
     expect(k8sValidationProblems(YAML.parse(yaml))).toEqual([])
   })
@@ -394,11 +404,15 @@ describe("renderBackupPod with a store", () => {
       const credentials = pod.spec.volumes.find((v) => v.name === "store-credentials")
       expect(credentials === undefined).toBe(options.store.credentialsSecret === undefined)
       if (credentials !== undefined && "secret" in credentials) {
-        expect(credentials.secret).toEqual({ secretName: options.store.credentialsSecret, items: [{ key: "credentials", path: "credentials" }], defaultMode: storeCredentialsMode })
+        expect(credentials.secret).toEqual({
+          secretName: options.store.credentialsSecret,
+          items: [{ key: "credentials", path: "credentials" }],
+          defaultMode: storeCredentialsMode,
+        })
       }
       // Memory bounded by the part buffers: request and limit follow part size x parts in flight.
       const memory = uploadMemoryMi(options.store)
-      const partsMi = Math.ceil((Number(options.store.partSize.replace("Mi", "")) * options.store.partsInFlight))
+      const partsMi = Math.ceil(Number(options.store.partSize.replace("Mi", "")) * options.store.partsInFlight)
       expect(memory).toEqual({ request: 128 + partsMi, limit: 256 + partsMi })
       expect(upload.resources.requests?.memory).toBe(`${memory.request}Mi`)
       expect(upload.resources.limits?.memory).toBe(`${memory.limit}Mi`)

@@ -67,34 +67,38 @@ const bumpArb = fc.oneof(
   fc.constant(revisionBump(undefined, { noBump: true })),
   fc.bigInt({ min: 1n, max: 2n ** 60n }).map((max) => revisionBump(`{"maxRaftIndex":${max}}`, { noBump: false })),
 )
-const inputArb: fc.Arbitrary<RestorePlanInput> = fc.record({
-  root: rootArb,
-  backupDir: fc.constantFrom("/home/core/backup", "/var/backups/etcd", "/backup"),
-  snapshotFile: fc.constant("snapshot_2024-05-01_101500.db"),
-  resourcesFile: fc.constant("static_kuberesources_2024-05-01_101500.tar.gz"),
-  memberName: fc.constantFrom("master-0", "ip-10-0-1-2.ec2.internal", "cp1"),
-  nodeIp: ipArb,
-  restoreId: uuidArb,
-  revisions: revisionSetArb,
-  bump: bumpArb,
-  etcdutl: fc.constant({ command: "etcdutl", version: "3.5.16", bumpRevision: true, markCompacted: true }),
-  snapshotBytes: fc.integer({ min: 0, max: 2 ** 40 }),
-  resourcesBytes: fc.integer({ min: 0, max: 2 ** 30 }),
-  existing: fc.constant([]),
-  partialRestores: fc.uniqueArray(uuidArb, { maxLength: 2 }),
-}).chain((input) =>
-  fc
-    .record({
-      existing: fc.subarray([...pathsToObserve(input.revisions, undefined, input.partialRestores)]),
-      snapshotCopy: fc.option(fc.constantFrom("/var/lib/etcd-backup/snapshot.db", `/var/lib/etcd-backup/snapshot.db.${input.restoreId}`), { nil: undefined }),
-    })
-    .map(({ existing, snapshotCopy }) => ({ ...input, existing, ...(snapshotCopy === undefined ? {} : { snapshotCopy }) })),
-)
+const inputArb: fc.Arbitrary<RestorePlanInput> = fc
+  .record({
+    root: rootArb,
+    backupDir: fc.constantFrom("/home/core/backup", "/var/backups/etcd", "/backup"),
+    snapshotFile: fc.constant("snapshot_2024-05-01_101500.db"),
+    resourcesFile: fc.constant("static_kuberesources_2024-05-01_101500.tar.gz"),
+    memberName: fc.constantFrom("master-0", "ip-10-0-1-2.ec2.internal", "cp1"),
+    nodeIp: ipArb,
+    restoreId: uuidArb,
+    revisions: revisionSetArb,
+    bump: bumpArb,
+    etcdutl: fc.constant({ command: "etcdutl", version: "3.5.16", bumpRevision: true, markCompacted: true }),
+    snapshotBytes: fc.integer({ min: 0, max: 2 ** 40 }),
+    resourcesBytes: fc.integer({ min: 0, max: 2 ** 30 }),
+    existing: fc.constant([]),
+    partialRestores: fc.uniqueArray(uuidArb, { maxLength: 2 }),
+  })
+  .chain((input) =>
+    fc
+      .record({
+        existing: fc.subarray([...pathsToObserve(input.revisions, undefined, input.partialRestores)]),
+        snapshotCopy: fc.option(fc.constantFrom("/var/lib/etcd-backup/snapshot.db", `/var/lib/etcd-backup/snapshot.db.${input.restoreId}`), { nil: undefined }),
+      })
+      .map(({ existing, snapshotCopy }) => ({ ...input, existing, ...(snapshotCopy === undefined ? {} : { snapshotCopy }) })),
+  )
 
 const allPaths = (p: RestorePlan) =>
   p.steps.flatMap((s) => [
     ...s.touches,
-    ...s.preconditions.flatMap((c) => ("path" in c ? [c.path] : "paths" in c ? c.paths : "manifest" in c ? [c.manifest] : "snapshot" in c ? [c.snapshot, c.resources] : [])),
+    ...s.preconditions.flatMap((c) =>
+      "path" in c ? [c.path] : "paths" in c ? c.paths : "manifest" in c ? [c.manifest] : "snapshot" in c ? [c.snapshot, c.resources] : [],
+    ),
   ])
 
 describe("revisionBump", () => {
@@ -103,12 +107,18 @@ describe("revisionBump", () => {
   })
 
   it("takes the highest of maxRaftIndex and the per-endpoint indexes", () => {
-    expect(revisionBump('{"raftIndex":{"https://a:2379":10,"https://b:2379":1000},"maxRaftIndex":500}', { noBump: false })).toMatchObject({ amount: 1200n, maxRaftIndex: 1000n })
+    expect(revisionBump('{"raftIndex":{"https://a:2379":10,"https://b:2379":1000},"maxRaftIndex":500}', { noBump: false })).toMatchObject({
+      amount: 1200n,
+      maxRaftIndex: 1000n,
+    })
     expect(revisionBump('{"raftIndex":{"https://a:2379":7}}', { noBump: false })).toMatchObject({ amount: 9n })
   })
 
   it("keeps uint64 raft indexes exact (beyond 2^53)", () => {
-    expect(revisionBump('{"maxRaftIndex":18014398509481985}', { noBump: false })).toMatchObject({ maxRaftIndex: 18_014_398_509_481_985n, amount: 21_617_278_211_378_382n })
+    expect(revisionBump('{"maxRaftIndex":18014398509481985}', { noBump: false })).toMatchObject({
+      maxRaftIndex: 18_014_398_509_481_985n,
+      amount: 21_617_278_211_378_382n,
+    })
   })
 
   it.each([
@@ -134,16 +144,20 @@ describe("revisionBump", () => {
 
   it("property: the bump is at least 1.2 x the highest raft index, and less than that + 1", () => {
     fc.assert(
-      fc.property(fc.array(fc.bigInt({ min: 0n, max: 2n ** 63n }), { minLength: 1, maxLength: 5 }), fc.option(fc.bigInt({ min: 0n, max: 2n ** 63n })), (indexes, max) => {
-        const text = `{"raftIndex":{${indexes.map((i, n) => `"https://10.0.0.${n}:2379":${i}`).join(",")}}${max === null ? "" : `,"maxRaftIndex":${max}`}}`
-        const highest = [...indexes, ...(max === null ? [] : [max])].reduce((a, b) => (b > a ? b : a))
-        const bump = bumpAmount(revisionBump(text, { noBump: false }))
-        if (highest === 0n) expect(bump).toBe(defaultRevisionBump)
-        else {
-          expect(bump * 5n >= highest * 6n).toBe(true)
-          expect((bump - 1n) * 5n < highest * 6n).toBe(true)
-        }
-      }),
+      fc.property(
+        fc.array(fc.bigInt({ min: 0n, max: 2n ** 63n }), { minLength: 1, maxLength: 5 }),
+        fc.option(fc.bigInt({ min: 0n, max: 2n ** 63n })),
+        (indexes, max) => {
+          const text = `{"raftIndex":{${indexes.map((i, n) => `"https://10.0.0.${n}:2379":${i}`).join(",")}}${max === null ? "" : `,"maxRaftIndex":${max}`}}`
+          const highest = [...indexes, ...(max === null ? [] : [max])].reduce((a, b) => (b > a ? b : a))
+          const bump = bumpAmount(revisionBump(text, { noBump: false }))
+          if (highest === 0n) expect(bump).toBe(defaultRevisionBump)
+          else {
+            expect(bump * 5n >= highest * 6n).toBe(true)
+            expect((bump - 1n) * 5n < highest * 6n).toBe(true)
+          }
+        },
+      ),
     )
   })
 })
@@ -184,7 +198,11 @@ describe("planRestore", () => {
     const keep = plan(baseInput).steps.find((s) => s.id === "keep-old-member")
     expect(keep?.actions).toContainEqual({ _tag: "Move", from: "/var/lib/etcd/member", to: "/var/lib/etcd-backup/member.0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71" })
     const fresh = plan({ ...baseInput, existing: ["/etc/kubernetes/manifests/etcd-pod.yaml", "/var/lib/etcd/member"] })
-    expect(fresh.steps.find((s) => s.id === "keep-old-member")?.actions).toContainEqual({ _tag: "Move", from: "/var/lib/etcd/member", to: "/var/lib/etcd-backup/member" })
+    expect(fresh.steps.find((s) => s.id === "keep-old-member")?.actions).toContainEqual({
+      _tag: "Move",
+      from: "/var/lib/etcd/member",
+      to: "/var/lib/etcd-backup/member",
+    })
   })
 
   it("moves existing revision directories aside and installs the backup's etcd manifest", () => {
@@ -209,7 +227,15 @@ describe("planRestore", () => {
 
   it("continues a partial run: steps already done are left out", () => {
     const p = plan({ ...baseInput, existing: ["/etc/kubernetes/manifests-stopped/etcd-pod.yaml", "/var/lib/etcd-backup/member"] })
-    expect(p.steps.map((s) => s.id)).toEqual(["check-snapshot", "wait-etcd-stopped", "restore-resources", "copy-snapshot", "restore-snapshot", "install-member", "start-etcd"])
+    expect(p.steps.map((s) => s.id)).toEqual([
+      "check-snapshot",
+      "wait-etcd-stopped",
+      "restore-resources",
+      "copy-snapshot",
+      "restore-snapshot",
+      "install-member",
+      "start-etcd",
+    ])
   })
 
   it("refuses an etcdutl without --bump-revision/--mark-compacted, unless --no-bump", () => {
@@ -370,7 +396,13 @@ describe("renderRestorePlan", () => {
         const checked = upfrontPreconditions(p).flatMap((c) => (c._tag === "IsDirectory" ? [c] : []))
         const host = (path: string) => posix.join(input.root, path)
         const written = p.steps.flatMap((s) =>
-          s.actions.flatMap((a) => (a._tag === "Move" || a._tag === "CopyFile" ? [posix.dirname(a.to)] : a._tag === "ExtractArchive" ? a.units.map((u) => posix.dirname(posix.join(a.target, u))) : [])),
+          s.actions.flatMap((a) =>
+            a._tag === "Move" || a._tag === "CopyFile"
+              ? [posix.dirname(a.to)]
+              : a._tag === "ExtractArchive"
+                ? a.units.map((u) => posix.dirname(posix.join(a.target, u)))
+                : [],
+          ),
         )
         for (const dir of written) {
           const covered = checked.some((c) => c.path === dir || dir.startsWith(`${c.path}/`))
@@ -397,7 +429,14 @@ describe("renderRestorePlan", () => {
 
   it("recognises only restore-<uuid> as an interrupted restore's output directory", () => {
     expect(partialRestoreId("restore-0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71")).toBe("0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71")
-    for (const name of ["restore-", "restore-x", "member", "restore-0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71.bak", "xrestore-0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71", "restore-0B2F6C1E-7D4A-4C1B-9A53-2F0E8D6C4B71"]) {
+    for (const name of [
+      "restore-",
+      "restore-x",
+      "member",
+      "restore-0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71.bak",
+      "xrestore-0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71",
+      "restore-0B2F6C1E-7D4A-4C1B-9A53-2F0E8D6C4B71",
+    ]) {
       expect(partialRestoreId(name), name).toBeUndefined()
     }
   })
@@ -422,12 +461,13 @@ describe("renderRestorePlan", () => {
     expect(restoreStep.actions[0]).toMatchObject({ reads: ["/var/lib/etcd-backup/snapshot.db.11111111-2222-4333-8444-555555555555"] })
     expect(isSnapshotCopyName("snapshot.db")).toBe(true)
     expect(isSnapshotCopyName("snapshot.db.11111111-2222-4333-8444-555555555555")).toBe(true)
-    for (const name of ["snapshot.db.part", "snapshot.db.x", "snapshot.db.11111111-2222-4333-8444-555555555555.part", "snap.db"]) expect(isSnapshotCopyName(name), name).toBe(false)
+    for (const name of ["snapshot.db.part", "snapshot.db.x", "snapshot.db.11111111-2222-4333-8444-555555555555.part", "snap.db"])
+      expect(isSnapshotCopyName(name), name).toBe(false)
   })
 
   it("matches the golden dry-run text", () => {
     const goldenFile = new URL("./golden/restore-plan-dry-run.txt", import.meta.url)
-    if (process.env["UPDATE_GOLDEN"] === "1") writeFileSync(goldenFile, renderRestorePlan(plan(baseInput)))
+    if (process.env.UPDATE_GOLDEN === "1") writeFileSync(goldenFile, renderRestorePlan(plan(baseInput)))
     expect(renderRestorePlan(plan(baseInput))).toBe(readFileSync(goldenFile, "utf8"))
   })
 

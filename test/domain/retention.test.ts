@@ -47,7 +47,13 @@ describe("decideRetention", () => {
       const d = decideRetention(us, p, now)
       const removedVerified = d.remove.filter((r) => r.unit.verified)
       for (const kept of d.keep.filter((k) => !k.unit.verified)) {
-        const without = ids(decideRetention(us.filter((u) => u.id !== kept.unit.id), p, now).remove)
+        const without = ids(
+          decideRetention(
+            us.filter((u) => u.id !== kept.unit.id),
+            p,
+            now,
+          ).remove,
+        )
         for (const r of removedVerified) expect(without).toContain(r.unit.id)
       }
     },

@@ -25,11 +25,8 @@ describe("schema errors as keyed problems", () => {
     expect(keyedProblems(fail({ a: { list: [{ "b-c": "x" }, {}] } })).map((p) => p.key)).toEqual(["a.list[0].b-c", "a.list[1].b-c"])
   })
 
-  test.prop([fc.array(fc.oneof(fc.nat(20), fc.string({ maxLength: 8 })), { maxLength: 6 })], { numRuns: 300 })(
-    "distinct paths format differently",
-    (path) => {
-      const other = [...path, "x"]
-      expect(formatKeyPath(other)).not.toBe(formatKeyPath(path))
-    },
-  )
+  test.prop([fc.array(fc.oneof(fc.nat(20), fc.string({ maxLength: 8 })), { maxLength: 6 })], { numRuns: 300 })("distinct paths format differently", (path) => {
+    const other = [...path, "x"]
+    expect(formatKeyPath(other)).not.toBe(formatKeyPath(path))
+  })
 })

@@ -36,10 +36,13 @@ describe("keys", () => {
     expect(parseObjectKey(prefix, objectKey(prefix, id, file))).toEqual({ id, file })
   })
 
-  test.prop([prefixArb, segmentArb, segmentArb, segmentArb])("another cluster's prefix never claims the key, even when it is a string prefix of it", (prefix, tail, id, file) => {
-    const other = prefix === "" ? tail : `${prefix}${tail}`
-    expect(parseObjectKey(prefix, objectKey(other, id, file))).toBeUndefined()
-  })
+  test.prop([prefixArb, segmentArb, segmentArb, segmentArb])(
+    "another cluster's prefix never claims the key, even when it is a string prefix of it",
+    (prefix, tail, id, file) => {
+      const other = prefix === "" ? tail : `${prefix}${tail}`
+      expect(parseObjectKey(prefix, objectKey(other, id, file))).toBeUndefined()
+    },
+  )
 
   it("deeper or shallower keys are not this layout's", () => {
     expect(parseObjectKey("p", "p/id/sub/file")).toBeUndefined()
@@ -58,7 +61,10 @@ describe("keys", () => {
 })
 
 const filesArb: fc.Arbitrary<ReadonlyArray<DescribedFile>> = fc
-  .uniqueArray(segmentArb.filter((s) => s !== manifestFileName), { minLength: 1, maxLength: 3 })
+  .uniqueArray(
+    segmentArb.filter((s) => s !== manifestFileName),
+    { minLength: 1, maxLength: 3 },
+  )
   .chain((names) => fc.tuple(...names.map((name) => fc.record({ name: fc.constant(name), size: fc.nat({ max: 1 << 30 }), sha256: fc.nat().map(sha) }))))
 
 const storedAs = (id: string, files: ReadonlyArray<DescribedFile>, withSha: boolean): BackupObjects => ({
@@ -91,26 +97,39 @@ describe("backupCompleteness", () => {
               : fault === "no manifest"
                 ? stored.objects.filter((o) => o.file !== manifestFileName)
                 : stored.objects
-      const manifest = fault === "no manifest" ? ({ _tag: "Absent" } as const) : fault === "unreadable" ? ({ _tag: "Unreadable", reason: "bad JSON" } as const) : ({ _tag: "Read", files } as const)
+      const manifest =
+        fault === "no manifest"
+          ? ({ _tag: "Absent" } as const)
+          : fault === "unreadable"
+            ? ({ _tag: "Unreadable", reason: "bad JSON" } as const)
+            : ({ _tag: "Read", files } as const)
       const c = backupCompleteness({ id: "b", objects }, manifest)
       expect(c._tag).toBe("Incomplete")
-      if (c._tag === "Incomplete") expect(c.reasons.join("\n")).toMatch(fault === "no manifest" ? /no backup-manifest\.json/ : fault === "unreadable" ? /unreadable: bad JSON/ : new RegExp(target.name.replace(/[.+=~@-]/g, "\\$&")))
+      if (c._tag === "Incomplete")
+        expect(c.reasons.join("\n")).toMatch(
+          fault === "no manifest"
+            ? /no backup-manifest\.json/
+            : fault === "unreadable"
+              ? /unreadable: bad JSON/
+              : new RegExp(target.name.replace(/[.+=~@-]/g, "\\$&")),
+        )
     },
   )
 
   it("objects the manifest does not name are reported, not counted against the backup", () => {
     const files = [{ name: "snapshot.db", size: 3, sha256: sha(1) }]
     const stored = storedAs("b", files, false)
-    const c = backupCompleteness({ id: "b", objects: [...stored.objects, { key: "p/b/stray", file: "stray", size: 1, modifiedAt: 1 }] }, { _tag: "Read", files })
+    const c = backupCompleteness(
+      { id: "b", objects: [...stored.objects, { key: "p/b/stray", file: "stray", size: 1, modifiedAt: 1 }] },
+      { _tag: "Read", files },
+    )
     expect(c).toMatchObject({ _tag: "Complete", extra: ["stray"] })
   })
 })
 
 const listingArb = fc
   .uniqueArray(fc.tuple(segmentArb, segmentArb), { maxLength: 40, selector: ([id, f]) => `${id}/${f}` })
-  .map((pairs) =>
-    [...pairs.map(([id, f]) => `p/${id}/${f}`), "p/loose", "p/a/b/c"].sort().map((key): StoredObject => ({ key, size: 1, modifiedAt: 0 })),
-  )
+  .map((pairs) => [...pairs.map(([id, f]) => `p/${id}/${f}`), "p/loose", "p/a/b/c"].sort().map((key): StoredObject => ({ key, size: 1, modifiedAt: 0 })))
 
 const foldAll = (pages: ReadonlyArray<ReadonlyArray<StoredObject>>) => {
   let state: ListingState = emptyListing
@@ -126,25 +145,32 @@ const foldAll = (pages: ReadonlyArray<ReadonlyArray<StoredObject>>) => {
 }
 
 describe("foldListingPage", () => {
-  test.prop([listingArb, fc.array(fc.nat(), { maxLength: 8 })])("any split of a sorted listing into pages gives the same backups, each once, with all its objects", (objects, cuts) => {
-    const points = [...new Set(cuts.map((c) => c % (objects.length + 1)))].sort((a, b) => a - b)
-    const pages = [0, ...points, objects.length].slice(0, -1).map((from, i, all) => objects.slice(from, all[i + 1] ?? objects.length))
-    const whole = foldAll([objects])
-    const paged = foldAll(pages.length === 0 ? [[]] : pages)
-    expect(paged.backups).toEqual(whole.backups)
-    expect(paged.foreign).toEqual(["p/a/b/c", "p/loose"])
-    expect(paged.state.open).toBeUndefined()
-    const ids = paged.backups.map((b) => b.id)
-    expect(new Set(ids).size).toBe(ids.length)
-    expect(paged.backups.flatMap((b) => b.objects.map((o) => o.key))).toEqual(objects.map((o) => o.key).filter((k) => parseObjectKey("p", k) !== undefined))
-  })
+  test.prop([listingArb, fc.array(fc.nat(), { maxLength: 8 })])(
+    "any split of a sorted listing into pages gives the same backups, each once, with all its objects",
+    (objects, cuts) => {
+      const points = [...new Set(cuts.map((c) => c % (objects.length + 1)))].sort((a, b) => a - b)
+      const pages = [0, ...points, objects.length].slice(0, -1).map((from, i, all) => objects.slice(from, all[i + 1] ?? objects.length))
+      const whole = foldAll([objects])
+      const paged = foldAll(pages.length === 0 ? [[]] : pages)
+      expect(paged.backups).toEqual(whole.backups)
+      expect(paged.foreign).toEqual(["p/a/b/c", "p/loose"])
+      expect(paged.state.open).toBeUndefined()
+      const ids = paged.backups.map((b) => b.id)
+      expect(new Set(ids).size).toBe(ids.length)
+      expect(paged.backups.flatMap((b) => b.objects.map((o) => o.key))).toEqual(objects.map((o) => o.key).filter((k) => parseObjectKey("p", k) !== undefined))
+    },
+  )
 })
 
 describe("garbage", () => {
-  const backupArb = fc.record({ complete: fc.boolean(), newestAt: fc.integer({ min: 0, max: 100 }) }).map(
-    ({ complete, newestAt }): BackupCompleteness =>
-      complete ? { _tag: "Complete", id: `c${newestAt}`, bytes: 1, newestAt, extra: [] } : { _tag: "Incomplete", id: `i${newestAt}`, bytes: 1, newestAt, reasons: ["x"] },
-  )
+  const backupArb = fc
+    .record({ complete: fc.boolean(), newestAt: fc.integer({ min: 0, max: 100 }) })
+    .map(
+      ({ complete, newestAt }): BackupCompleteness =>
+        complete
+          ? { _tag: "Complete", id: `c${newestAt}`, bytes: 1, newestAt, extra: [] }
+          : { _tag: "Incomplete", id: `i${newestAt}`, bytes: 1, newestAt, reasons: ["x"] },
+    )
   const uploadArb = fc.record({ key: segmentArb, uploadId: segmentArb, initiatedAt: fc.integer({ min: 0, max: 100 }) })
   test.prop([fc.array(backupArb, { maxLength: 20 }), fc.array(uploadArb, { maxLength: 20 }), fc.integer({ min: 0, max: 100 })])(
     "only incomplete backups and uploads older than the grace period; never a complete backup",
@@ -156,15 +182,16 @@ describe("garbage", () => {
       expect(g.uploads).toEqual(uploads.filter((u) => now - u.initiatedAt > grace))
     },
   )
-  test.prop([fc.array(backupArb, { maxLength: 20 }), fc.array(fc.record({ id: fc.integer({ min: 0, max: 100 }), initiatedAt: fc.integer({ min: 0, max: 100 }) }), { maxLength: 20 }), fc.integer({ min: 0, max: 100 })])(
-    "given the prefix, an incomplete backup with an upload in progress under it is never garbage",
-    (backups, started, grace) => {
-      const now = 120
-      const uploads = started.map((u) => ({ key: objectKey("p", `i${u.id}`, "snapshot.db"), uploadId: "u", initiatedAt: u.initiatedAt }))
-      const g = garbage(backups, uploads, now, grace, "p")
-      const inProgress = new Set(started.filter((u) => now - u.initiatedAt <= grace).map((u) => `i${u.id}`))
-      expect(g.incomplete.every((b) => !inProgress.has(b.id))).toBe(true)
-      expect(g.incomplete).toHaveLength(backups.filter((b) => b._tag === "Incomplete" && now - b.newestAt > grace && !inProgress.has(b.id)).length)
-    },
-  )
+  test.prop([
+    fc.array(backupArb, { maxLength: 20 }),
+    fc.array(fc.record({ id: fc.integer({ min: 0, max: 100 }), initiatedAt: fc.integer({ min: 0, max: 100 }) }), { maxLength: 20 }),
+    fc.integer({ min: 0, max: 100 }),
+  ])("given the prefix, an incomplete backup with an upload in progress under it is never garbage", (backups, started, grace) => {
+    const now = 120
+    const uploads = started.map((u) => ({ key: objectKey("p", `i${u.id}`, "snapshot.db"), uploadId: "u", initiatedAt: u.initiatedAt }))
+    const g = garbage(backups, uploads, now, grace, "p")
+    const inProgress = new Set(started.filter((u) => now - u.initiatedAt <= grace).map((u) => `i${u.id}`))
+    expect(g.incomplete.every((b) => !inProgress.has(b.id))).toBe(true)
+    expect(g.incomplete).toHaveLength(backups.filter((b) => b._tag === "Incomplete" && now - b.newestAt > grace && !inProgress.has(b.id)).length)
+  })
 })

@@ -43,7 +43,10 @@ const versionArb = fc
 
 describe("compareVersions", () => {
   it("orders pre-releases before their release and numbers numerically", () => {
-    const sorted = ["4.17.0", "4.16.10", "4.17.0-rc.1", "4.16.3", "4.17.0-rc.10", "4.17.0-ec.2", "4.17.0-rc.2", "4.9.59"].map(v).sort(compareVersions).map((x) => x.text)
+    const sorted = ["4.17.0", "4.16.10", "4.17.0-rc.1", "4.16.3", "4.17.0-rc.10", "4.17.0-ec.2", "4.17.0-rc.2", "4.9.59"]
+      .map(v)
+      .sort(compareVersions)
+      .map((x) => x.text)
     expect(sorted).toEqual(["4.9.59", "4.16.3", "4.16.10", "4.17.0-ec.2", "4.17.0-rc.1", "4.17.0-rc.2", "4.17.0-rc.10", "4.17.0"])
   })
 
@@ -80,15 +83,27 @@ describe("restoreVersionCheck", () => {
   })
 
   it("says it could not compare when a side is unknown or unreadable", () => {
-    expect(restoreVersionCheck(undefined, "4.16.3", false)).toMatchObject({ _tag: "Unknown", message: expect.stringContaining("the backup's OpenShift version") })
+    expect(restoreVersionCheck(undefined, "4.16.3", false)).toMatchObject({
+      _tag: "Unknown",
+      message: expect.stringContaining("the backup's OpenShift version"),
+    })
     expect(restoreVersionCheck("4.16.3", undefined, false)).toMatchObject({ _tag: "Unknown", message: expect.stringContaining("the host's release") })
-    expect(restoreVersionCheck("4.16.3", "quay.io/x:latest", false)).toMatchObject({ _tag: "Unknown", message: expect.stringContaining("is not an OpenShift version") })
+    expect(restoreVersionCheck("4.16.3", "quay.io/x:latest", false)).toMatchObject({
+      _tag: "Unknown",
+      message: expect.stringContaining("is not an OpenShift version"),
+    })
   })
 })
 
 describe("clusterVersionFacts", () => {
   const stored = (status: unknown) =>
-    JSON.stringify({ apiVersion: "config.openshift.io/v1", kind: "ClusterVersion", metadata: { name: "version" }, spec: { clusterID: "0b5a1c2e-1111-4f4f-9c9c-123456789abc", channel: "stable-4.16" }, status })
+    JSON.stringify({
+      apiVersion: "config.openshift.io/v1",
+      kind: "ClusterVersion",
+      metadata: { name: "version" },
+      spec: { clusterID: "0b5a1c2e-1111-4f4f-9c9c-123456789abc", channel: "stable-4.16" },
+      status,
+    })
 
   it("takes the newest completed update from history (newest first)", () => {
     const text = stored({
@@ -108,7 +123,11 @@ describe("clusterVersionFacts", () => {
   })
 
   it("says when there is no version, and refuses what is not a ClusterVersion's JSON", () => {
-    expect(Result.getOrThrow(clusterVersionFacts(stored({})))).toEqual({ version: undefined, source: undefined, clusterId: "0b5a1c2e-1111-4f4f-9c9c-123456789abc" })
+    expect(Result.getOrThrow(clusterVersionFacts(stored({})))).toEqual({
+      version: undefined,
+      source: undefined,
+      clusterId: "0b5a1c2e-1111-4f4f-9c9c-123456789abc",
+    })
     expect(Result.isFailure(clusterVersionFacts("k8s\u0000proto"))).toBe(true)
     expect(Result.isFailure(clusterVersionFacts(JSON.stringify({ status: { history: "x" } })))).toBe(true)
   })

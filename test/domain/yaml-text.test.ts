@@ -14,7 +14,7 @@ describe("parseYamlText", () => {
   })
 
   it("failsafe reads every scalar as text", () => {
-    expect(Result.getOrThrow(parseYamlText("- etcd: 3\n- x: \"3\"\n- y: 0x3\n- z: true", { schema: "failsafe" }))).toEqual([
+    expect(Result.getOrThrow(parseYamlText('- etcd: 3\n- x: "3"\n- y: 0x3\n- z: true', { schema: "failsafe" }))).toEqual([
       { etcd: "3" },
       { x: "3" },
       { y: "0x3" },
@@ -44,7 +44,31 @@ describe("parseYamlText", () => {
 })
 
 describe("canonicalYaml", () => {
-  const tricky = fc.constantFrom("no", "yes", "on", "off", "y", "n", "~", "null", "0600", "1e3", "0x1f", "2024-01-01", "12:30", "", " a", "a: b", "- x", "#", "'", '"', "\\", "\n", "é")
+  const tricky = fc.constantFrom(
+    "no",
+    "yes",
+    "on",
+    "off",
+    "y",
+    "n",
+    "~",
+    "null",
+    "0600",
+    "1e3",
+    "0x1f",
+    "2024-01-01",
+    "12:30",
+    "",
+    " a",
+    "a: b",
+    "- x",
+    "#",
+    "'",
+    '"',
+    "\\",
+    "\n",
+    "é",
+  )
   const jsonish = fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.parse(JSON.stringify(v)) as unknown)
   const value = fc.oneof(jsonish, fc.dictionary(fc.oneof(tricky, fc.string({ maxLength: 5 })), fc.oneof(tricky, jsonish), { maxKeys: 6 }))
 

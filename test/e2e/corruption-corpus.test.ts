@@ -114,7 +114,9 @@ const verify = (host: HostTree) => Effect.runPromise(verifyBackup({ backupDir: h
 
 const restore = (host: HostTree, dryRun: boolean) =>
   Effect.runPromiseExit(
-    restoreBackup({ backupDir: host.backupDir, root: host.root, dryRun, memberName: "master-0", noBump: false, restoreId, output: () => Effect.void }).pipe(Effect.provide(layer)),
+    restoreBackup({ backupDir: host.backupDir, root: host.root, dryRun, memberName: "master-0", noBump: false, restoreId, output: () => Effect.void }).pipe(
+      Effect.provide(layer),
+    ),
   )
 
 /** The commands that did not refuse the damaged backup of `host`. */
@@ -131,30 +133,26 @@ describe("corruption corpus", () => {
     expect(Exit.isSuccess(await restore(host, true))).toBe(true)
   })
 
-  it(
-    `verify, restore and restore --dry-run refuse each of ${3 * flipsPerFile} bit flips and ${3 * 4} truncations; the host tree is unchanged`,
-    async () => {
-      expect(corpus.length).toBeGreaterThanOrEqual(100)
-      const before = hosts.map(({ host }) => snapshotTree(host.root))
-      const accepted: Array<string> = []
-      const changed: Array<string> = []
-      await Promise.all(
-        hosts.map(async ({ host, paths }, w) => {
-          for (const damage of corpus.filter((_, i) => i % workers === w)) {
-            writeFileSync(paths[damage.file], damage.apply(originals[damage.file]))
-            try {
-              const by = await accepting(host)
-              if (by.length > 0) accepted.push(`${damage.name}: accepted by ${by.join(", ")}`)
-            } finally {
-              writeFileSync(paths[damage.file], originals[damage.file])
-            }
-            if (JSON.stringify(snapshotTree(host.root)) !== JSON.stringify(before[w])) changed.push(`the host tree changed after ${damage.name}`)
+  it(`verify, restore and restore --dry-run refuse each of ${3 * flipsPerFile} bit flips and ${3 * 4} truncations; the host tree is unchanged`, async () => {
+    expect(corpus.length).toBeGreaterThanOrEqual(100)
+    const before = hosts.map(({ host }) => snapshotTree(host.root))
+    const accepted: Array<string> = []
+    const changed: Array<string> = []
+    await Promise.all(
+      hosts.map(async ({ host, paths }, w) => {
+        for (const damage of corpus.filter((_, i) => i % workers === w)) {
+          writeFileSync(paths[damage.file], damage.apply(originals[damage.file]))
+          try {
+            const by = await accepting(host)
+            if (by.length > 0) accepted.push(`${damage.name}: accepted by ${by.join(", ")}`)
+          } finally {
+            writeFileSync(paths[damage.file], originals[damage.file])
           }
-        }),
-      )
-      expect(accepted).toEqual([])
-      expect(changed).toEqual([])
-    },
-    600_000,
-  )
+          if (JSON.stringify(snapshotTree(host.root)) !== JSON.stringify(before[w])) changed.push(`the host tree changed after ${damage.name}`)
+        }
+      }),
+    )
+    expect(accepted).toEqual([])
+    expect(changed).toEqual([])
+  }, 600_000)
 })

@@ -29,8 +29,11 @@ const writeOnFullTmpfs = (fill: number, size: number) => {
     const error = exit._tag === "Failure" ? exit.cause.reasons[0].error : undefined
     console.log(JSON.stringify({ error: error && { ...error, message: error.message }, files: readdirSync(dir).sort() }))
   `
-  const mount = "d=$(mktemp -d) && mount -t tmpfs -o size=64k tmpfs \"$d\" && cd \"$1\" && exec \"$2\" --input-type=module -e \"$3\" \"$d\""
-  const run = spawnSync("unshare", ["--map-root-user", "--mount", "sh", "-c", mount, "sh", repoRoot, process.execPath, script], { encoding: "utf8", timeout: 60_000 })
+  const mount = 'd=$(mktemp -d) && mount -t tmpfs -o size=64k tmpfs "$d" && cd "$1" && exec "$2" --input-type=module -e "$3" "$d"'
+  const run = spawnSync("unshare", ["--map-root-user", "--mount", "sh", "-c", mount, "sh", repoRoot, process.execPath, script], {
+    encoding: "utf8",
+    timeout: 60_000,
+  })
   assert.strictEqual(run.status, 0, run.stderr)
   return JSON.parse(run.stdout) as { error?: { _tag: string; code?: string; path: string; operation: string; message: string }; files: Array<string> }
 }
@@ -42,7 +45,10 @@ describe("atomic file writes", () => {
     assert.strictEqual(error._tag, "BackupFileError")
     assert.strictEqual(error.code, "ENOSPC")
     assert.match(error.path, /\/backup-manifest\.json\.tmp-\d+$/)
-    assert.strictEqual(error.message, `cannot write ${error.path}: ENOSPC: the volume holding ${error.path} is full: free space or give it more room, then run again`)
+    assert.strictEqual(
+      error.message,
+      `cannot write ${error.path}: ENOSPC: the volume holding ${error.path} is full: free space or give it more room, then run again`,
+    )
     assert.deepStrictEqual(files, ["backup-manifest.json", "filler"])
   })
 
@@ -88,7 +94,10 @@ describe("making directories", () => {
       writeFileSync(join(base, "file"), "")
       const error = yield* Effect.flip(makeDirectories(join(base, "file", "sub")))
       assert.strictEqual(error.code, "ENOTDIR")
-      assert.strictEqual(error.message, `cannot create directory ${join(base, "file", "sub")}: ${join(base, "file")} exists and is not a directory: check the path`)
+      assert.strictEqual(
+        error.message,
+        `cannot create directory ${join(base, "file", "sub")}: ${join(base, "file")} exists and is not a directory: check the path`,
+      )
     }).pipe(Effect.provide(NodeServices.layer)),
   )
 

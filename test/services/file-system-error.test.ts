@@ -63,7 +63,13 @@ describe("file-system failure messages", () => {
   })
 
   it("a failure without a code keeps its own message", () => {
-    const zero = PlatformError.systemError({ _tag: "WriteZero", module: "FileSystem", method: "writeAll", pathOrDescriptor: 3, description: "write returned 0 bytes written" })
+    const zero = PlatformError.systemError({
+      _tag: "WriteZero",
+      module: "FileSystem",
+      method: "writeAll",
+      pathOrDescriptor: 3,
+      description: "write returned 0 bytes written",
+    })
     expect(describeFileSystemFailure("write", path, zero)).toEqual({
       code: undefined,
       path,

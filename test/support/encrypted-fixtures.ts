@@ -29,7 +29,12 @@ const concat = (...parts: ReadonlyArray<Uint8Array | string>) =>
   new Uint8Array(Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p, "utf8") : Buffer.from(p)))))
 
 /** `k8s:enc:aescbc:v1:<keyName>:` + IV + `openssl enc` ciphertext of `plaintext`. */
-export const opensslAesCbcValue = (opts: { readonly keyName: string; readonly key: Uint8Array; readonly plaintext: Uint8Array; readonly iv?: Uint8Array }): Uint8Array => {
+export const opensslAesCbcValue = (opts: {
+  readonly keyName: string
+  readonly key: Uint8Array
+  readonly plaintext: Uint8Array
+  readonly iv?: Uint8Array
+}): Uint8Array => {
   const iv = opts.iv ?? randomBytes(16)
   const cipher = `-aes-${opts.key.length * 8}-cbc`
   const ciphertext = execFileSync("openssl", ["enc", cipher, "-K", Buffer.from(opts.key).toString("hex"), "-iv", Buffer.from(iv).toString("hex")], {
@@ -83,12 +88,14 @@ const field = (tag: number, payload: Buffer) => Buffer.concat([Buffer.from([(tag
  */
 export const protobufObject = (apiVersion: string, kind: string, raw: Uint8Array = randomBytes(48)): Uint8Array => {
   const typeMeta = Buffer.concat([field(1, Buffer.from(apiVersion)), field(2, Buffer.from(kind))])
-  return concat(Buffer.from("k8s\0", "latin1"), Buffer.concat([field(1, typeMeta), field(2, Buffer.from(raw)), field(3, Buffer.alloc(0)), field(4, Buffer.alloc(0))]))
+  return concat(
+    Buffer.from("k8s\0", "latin1"),
+    Buffer.concat([field(1, typeMeta), field(2, Buffer.from(raw)), field(3, Buffer.alloc(0)), field(4, Buffer.alloc(0))]),
+  )
 }
 
 /** A custom resource as stored: JSON. */
-export const jsonObject = (apiVersion: string, kind: string, name: string): Uint8Array =>
-  concat(JSON.stringify({ apiVersion, kind, metadata: { name } }))
+export const jsonObject = (apiVersion: string, kind: string, name: string): Uint8Array => concat(JSON.stringify({ apiVersion, kind, metadata: { name } }))
 
 // ---- certificates -------------------------------------------------------------------------
 
@@ -116,7 +123,11 @@ extendedKeyUsage = serverAuth,clientAuth
 `
 
 /** GeneralizedTime as `openssl ca -startdate/-enddate` takes it. */
-const asn1Time = (d: Date) => d.toISOString().replace(/[-:T]/g, "").replace(/\.\d{3}Z$/, "Z")
+const asn1Time = (d: Date) =>
+  d
+    .toISOString()
+    .replace(/[-:T]/g, "")
+    .replace(/\.\d{3}Z$/, "Z")
 
 const openssl = (args: ReadonlyArray<string>) => execFileSync("openssl", args, { stdio: ["ignore", "pipe", "pipe"] })
 

@@ -78,7 +78,13 @@ export const paxEntry = (records: ReadonlyArray<readonly [string, string | Buffe
 
 /** A GNU long-name (`L`) entry naming the next entry. */
 export const gnuLongName = (name: string | Buffer, declaredSize?: number): Buffer =>
-  rawEntry({ name: "././@LongLink", type: "L", magic: "gnu", content: Buffer.concat([Buffer.from(name), Buffer.from([0])]), ...(declaredSize === undefined ? {} : { declaredSize }) })
+  rawEntry({
+    name: "././@LongLink",
+    type: "L",
+    magic: "gnu",
+    content: Buffer.concat([Buffer.from(name), Buffer.from([0])]),
+    ...(declaredSize === undefined ? {} : { declaredSize }),
+  })
 
 export const endOfArchive = Buffer.alloc(1024)
 
@@ -143,13 +149,21 @@ export const hostileTarballs: ReadonlyArray<HostileTarball> = [
     build: (outside) => gzip(tarOf(rawEntry({ name: `${pod}/hard`, type: "1", linkname: join(outside, "target.txt") }))),
     refusal: refused("link"),
   },
-  { name: "GNU long link", build: () => gzip(tarOf(rawEntry({ name: "././@LongLink", type: "K", magic: "gnu", content: "/etc/passwd\u0000" }))), refusal: refused("link") },
+  {
+    name: "GNU long link",
+    build: () => gzip(tarOf(rawEntry({ name: "././@LongLink", type: "K", magic: "gnu", content: "/etc/passwd\u0000" }))),
+    refusal: refused("link"),
+  },
   { name: "character device", build: () => gzip(tarOf(rawEntry({ name: `${pod}/null`, type: "3" }))), refusal: refused("device") },
   { name: "block device", build: () => gzip(tarOf(rawEntry({ name: `${pod}/sda`, type: "4" }))), refusal: refused("device") },
   { name: "FIFO", build: () => gzip(tarOf(rawEntry({ name: `${pod}/pipe`, type: "6" }))), refusal: refused("fifo") },
   { name: "GNU sparse file", build: () => gzip(tarOf(rawEntry({ name: `${pod}/sparse`, type: "S", magic: "gnu" }))), refusal: refused("unsupported-type") },
   { name: "PAX sparse file", build: () => gzip(tarOf(paxEntry([["GNU.sparse.size", "1000000"]]), file(`${pod}/s`))), refusal: refused("unsupported-type") },
-  { name: "global PAX header", build: () => gzip(tarOf(rawEntry({ name: "pax_global_header", type: "g", content: "20 comment=hello!!!\n" }))), refusal: refused("unsupported-type") },
+  {
+    name: "global PAX header",
+    build: () => gzip(tarOf(rawEntry({ name: "pax_global_header", type: "g", content: "20 comment=hello!!!\n" }))),
+    refusal: refused("unsupported-type"),
+  },
   { name: "outside the layout", build: () => gzip(tarOf(file("etc/passwd"))), refusal: refused("layout") },
   { name: "duplicate file", build: () => gzip(tarOf(file(`${pod}/a`), file(`${pod}/a`, "second\n"))), refusal: refused("duplicate") },
   { name: "file then a path through it", build: () => gzip(tarOf(file(`${pod}/a`), file(`${pod}/a/b`))), refusal: refused("path-conflict") },
@@ -160,9 +174,17 @@ export const hostileTarballs: ReadonlyArray<HostileTarball> = [
     refusal: limit("pax-header-bytes"),
   },
   { name: "huge PAX path", build: () => gzip(tarOf(paxEntry([["path", `${pod}/${"a/".repeat(2500)}x`]]), file("placeholder"))), refusal: limit("path-bytes") },
-  { name: "huge path segment", build: () => gzip(tarOf(paxEntry([["path", `${pod}/${"a".repeat(300)}`]]), file("placeholder"))), refusal: limit("segment-bytes") },
+  {
+    name: "huge path segment",
+    build: () => gzip(tarOf(paxEntry([["path", `${pod}/${"a".repeat(300)}`]]), file("placeholder"))),
+    refusal: limit("segment-bytes"),
+  },
   { name: "GNU long name escape", build: () => gzip(tarOf(gnuLongName("../../../etc/cron.d/evil"), file("placeholder"))), refusal: refused("parent-segment") },
-  { name: "GNU long name absolute", build: (outside) => gzip(tarOf(gnuLongName(join(outside, "gnu-absolute.txt")), file("placeholder"))), refusal: refused("absolute-path") },
+  {
+    name: "GNU long name absolute",
+    build: (outside) => gzip(tarOf(gnuLongName(join(outside, "gnu-absolute.txt")), file("placeholder"))),
+    refusal: refused("absolute-path"),
+  },
   {
     name: "GNU long name hiding a NUL",
     build: () => gzip(tarOf(gnuLongName(Buffer.from(`${pod}/ok\u0000../../../x`)), file("placeholder"))),
@@ -170,9 +192,21 @@ export const hostileTarballs: ReadonlyArray<HostileTarball> = [
   },
   { name: "huge GNU long name", build: () => gzip(tarOf(gnuLongName(`${pod}/${"a".repeat(8000)}`), file("placeholder"))), refusal: limit("path-bytes") },
   { name: "dangling GNU long name", build: () => gzip(tarOf(gnuLongName(`${pod}/a`))), refusal: unreadable("header") },
-  { name: "two GNU long names in a row", build: () => gzip(tarOf(gnuLongName(`${pod}/a`), gnuLongName("../x"), file("placeholder"))), refusal: unreadable("gnu-longname") },
-  { name: "two PAX headers in a row", build: () => gzip(tarOf(paxEntry([["path", `${pod}/a`]]), paxEntry([["path", "../x"]]), file("placeholder"))), refusal: unreadable("pax") },
-  { name: "malformed PAX record", build: () => gzip(tarOf(rawEntry({ name: "PaxHeader/x", type: "x", content: "99 path=x\n" }), file("placeholder"))), refusal: unreadable("pax") },
+  {
+    name: "two GNU long names in a row",
+    build: () => gzip(tarOf(gnuLongName(`${pod}/a`), gnuLongName("../x"), file("placeholder"))),
+    refusal: unreadable("gnu-longname"),
+  },
+  {
+    name: "two PAX headers in a row",
+    build: () => gzip(tarOf(paxEntry([["path", `${pod}/a`]]), paxEntry([["path", "../x"]]), file("placeholder"))),
+    refusal: unreadable("pax"),
+  },
+  {
+    name: "malformed PAX record",
+    build: () => gzip(tarOf(rawEntry({ name: "PaxHeader/x", type: "x", content: "99 path=x\n" }), file("placeholder"))),
+    refusal: unreadable("pax"),
+  },
   {
     name: "gzip bomb (one file far beyond the size limit)",
     build: () => gzip(tarOf(rawHeader({ name: `${pod}/bomb`, declaredSize: 32 * 1024 * 1024 }), Buffer.alloc(32 * 1024 * 1024))),
@@ -184,7 +218,11 @@ export const hostileTarballs: ReadonlyArray<HostileTarball> = [
     refusal: limit("total-file-bytes"),
   },
   { name: "too many entries", build: () => gzip(tarOf(...Array.from({ length: 60 }, (_, i) => dir(`${pod}/d${i}`)))), refusal: limit("entries") },
-  { name: "zero-padding bomb after the end marker", build: () => gzip(Buffer.concat([valid(), Buffer.alloc(8 * 1024 * 1024)])), refusal: limit("trailing-bytes") },
+  {
+    name: "zero-padding bomb after the end marker",
+    build: () => gzip(Buffer.concat([valid(), Buffer.alloc(8 * 1024 * 1024)])),
+    refusal: limit("trailing-bytes"),
+  },
   { name: "wrong header checksum", build: () => gzip(tarOf(rawEntry({ name: `${pod}/a`, content: "x", checksumSkew: 1 }))), refusal: unreadable("checksum") },
   { name: "pre-POSIX header (no magic)", build: () => gzip(tarOf(rawEntry({ name: `${pod}/a`, content: "x", magic: "none" }))), refusal: unreadable("header") },
   {
@@ -196,7 +234,11 @@ export const hostileTarballs: ReadonlyArray<HostileTarball> = [
   { name: "truncated tar (cut inside a file)", build: () => gzip(valid().subarray(0, 512 * 2 + 100)), refusal: unreadable("truncated") },
   { name: "tar without end-of-archive marker", build: () => gzip(valid().subarray(0, valid().length - 1024)), refusal: unreadable("truncated") },
   { name: "truncated gzip stream", build: () => gzip(valid()).subarray(0, 60), refusal: unreadable("gzip") },
-  { name: "garbage after the end marker (inside gzip)", build: () => gzip(Buffer.concat([valid(), Buffer.from("#!/bin/sh\nrm -rf /\n")])), refusal: unreadable("trailing-data") },
+  {
+    name: "garbage after the end marker (inside gzip)",
+    build: () => gzip(Buffer.concat([valid(), Buffer.from("#!/bin/sh\nrm -rf /\n")])),
+    refusal: unreadable("trailing-data"),
+  },
   { name: "garbage after the gzip stream", build: () => Buffer.concat([gzip(valid()), Buffer.from("trailing garbage")]), refusal: unreadable("gzip") },
   { name: "not gzip at all", build: () => valid(), refusal: unreadable("gzip") },
 ]
@@ -216,7 +258,11 @@ export const snapshotTree = (root: string): ReadonlyArray<string> => {
         out.push(`d ${mode} ${path}`)
         visit(path)
       } else if (stat.isFile()) {
-        out.push(`f ${mode} ${path} ${createHash("sha256").update(readFileSync(join(root, path))).digest("hex")}`)
+        out.push(
+          `f ${mode} ${path} ${createHash("sha256")
+            .update(readFileSync(join(root, path)))
+            .digest("hex")}`,
+        )
       } else {
         out.push(`? ${mode} ${path}`)
       }

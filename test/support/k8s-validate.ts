@@ -69,7 +69,7 @@ const clientModels = k8s as unknown as Record<string, { getAttributeTypeMap?: ()
 const unknownFieldProblems = (value: unknown, type: string, path: string, out: Array<string>): void => {
   const array = /^Array<(.+)>$/.exec(type)
   if (array !== null) {
-    if (Array.isArray(value)) value.forEach((v, i) => unknownFieldProblems(v, array[1]!, `${path}/${i}`, out))
+    if (Array.isArray(value)) for (const [i, v] of value.entries()) unknownFieldProblems(v, array[1]!, `${path}/${i}`, out)
     return
   }
   const map = /^\{ \[key: string\]: (.+); \}$/.exec(type)
@@ -121,9 +121,9 @@ const nameProblem = (apiVersion: string, kind: string, name: string): string | u
 
 const metadataProblems = (obj: Obj, apiVersion: string, kind: string): Array<string> => {
   const out: Array<string> = []
-  const metadata = isObj(obj["metadata"]) ? obj["metadata"] : {}
-  const name = metadata["name"]
-  const generateName = metadata["generateName"]
+  const metadata = isObj(obj.metadata) ? obj.metadata : {}
+  const name = metadata.name
+  const generateName = metadata.generateName
   if (typeof name !== "string" && typeof generateName !== "string") out.push("metadata: needs name or generateName")
   if (typeof name === "string") {
     const p = nameProblem(apiVersion, kind, name)
@@ -133,9 +133,9 @@ const metadataProblems = (obj: Obj, apiVersion: string, kind: string): Array<str
     const p = nameProblem(apiVersion, kind, `${generateName}abcde`)
     if (p !== undefined) out.push(`metadata.generateName ${JSON.stringify(generateName)} makes names that ${p.replace(/^is/, "are")}`)
   }
-  const namespace = metadata["namespace"]
+  const namespace = metadata.namespace
   if (typeof namespace === "string" && !isDnsLabel(namespace)) out.push(`metadata.namespace ${JSON.stringify(namespace)} is not a DNS-1123 label`)
-  const labels = isObj(metadata["labels"]) ? metadata["labels"] : {}
+  const labels = isObj(metadata.labels) ? metadata.labels : {}
   for (const [k, v] of Object.entries(labels)) {
     const p = keyProblem(k)
     if (p !== undefined) out.push(`metadata.labels key ${JSON.stringify(k)}: ${p}`)
@@ -143,7 +143,7 @@ const metadataProblems = (obj: Obj, apiVersion: string, kind: string): Array<str
       out.push(`metadata.labels[${JSON.stringify(k)}] value ${JSON.stringify(v)} is not a valid label value`)
     }
   }
-  const annotations = isObj(metadata["annotations"]) ? metadata["annotations"] : {}
+  const annotations = isObj(metadata.annotations) ? metadata.annotations : {}
   let size = 0
   for (const [k, v] of Object.entries(annotations)) {
     const p = keyProblem(k)
@@ -174,7 +174,7 @@ const podSpecProblems = (spec: Obj, path: string): Array<string> => {
   const list = (k: string): Array<Obj> => (Array.isArray(spec[k]) ? (spec[k] as Array<unknown>).filter(isObj) : [])
   const volumeNames = new Set<string>()
   for (const volume of list("volumes")) {
-    const name = String(volume["name"])
+    const name = String(volume.name)
     if (!isDnsLabel(name)) out.push(`${path}.volumes: name ${JSON.stringify(name)} is not a DNS-1123 label`)
     if (volumeNames.has(name)) out.push(`${path}.volumes: name ${JSON.stringify(name)} is repeated`)
     volumeNames.add(name)
@@ -182,15 +182,15 @@ const podSpecProblems = (spec: Obj, path: string): Array<string> => {
   const containerNames = new Set<string>()
   for (const field of ["initContainers", "containers"]) {
     for (const container of list(field)) {
-      const name = String(container["name"])
+      const name = String(container.name)
       if (!isDnsLabel(name)) out.push(`${path}.${field}: name ${JSON.stringify(name)} is not a DNS-1123 label`)
       if (containerNames.has(name)) out.push(`${path}.${field}: container name ${JSON.stringify(name)} is repeated`)
       containerNames.add(name)
       const mountPaths = new Set<string>()
-      const mounts = Array.isArray(container["volumeMounts"]) ? (container["volumeMounts"] as Array<unknown>).filter(isObj) : []
+      const mounts = Array.isArray(container.volumeMounts) ? (container.volumeMounts as Array<unknown>).filter(isObj) : []
       for (const mount of mounts) {
-        const volume = String(mount["name"])
-        const mountPath = String(mount["mountPath"])
+        const volume = String(mount.name)
+        const mountPath = String(mount.mountPath)
         if (!volumeNames.has(volume)) out.push(`${path}.${field}[${name}]: mounts volume ${JSON.stringify(volume)}, which the pod does not declare`)
         if (!mountPath.startsWith("/")) out.push(`${path}.${field}[${name}]: mountPath ${JSON.stringify(mountPath)} is not absolute`)
         if (mountPaths.has(mountPath)) out.push(`${path}.${field}[${name}]: mountPath ${JSON.stringify(mountPath)} is repeated`)
@@ -214,7 +214,12 @@ export const k8sValidationProblems = (obj: unknown): ReadonlyArray<string> => {
   const unknown: Array<string> = []
   unknownFieldProblems(obj, clientModelName(apiVersion, kind), "", unknown)
   const pod = podSpecOf(obj, kind)
-  return [...schemaProblems(obj, cls), ...unknown, ...metadataProblems(obj, apiVersion, kind), ...(pod === undefined ? [] : podSpecProblems(pod.spec, pod.path))]
+  return [
+    ...schemaProblems(obj, cls),
+    ...unknown,
+    ...metadataProblems(obj, apiVersion, kind),
+    ...(pod === undefined ? [] : podSpecProblems(pod.spec, pod.path)),
+  ]
 }
 
 /** Throws `K8sValidationError` listing every problem unless `obj` is a valid Kubernetes object. */
@@ -222,8 +227,8 @@ export const validateK8sObject = (obj: unknown): void => {
   const problems = k8sValidationProblems(obj)
   if (problems.length > 0) {
     const o = isObj(obj) ? obj : {}
-    const m = isObj(o["metadata"]) ? o["metadata"] : {}
-    throw new K8sValidationError(`${String(o["kind"])} ${String(m["name"] ?? m["generateName"] ?? "")}`, problems)
+    const m = isObj(o.metadata) ? o.metadata : {}
+    throw new K8sValidationError(`${String(o.kind)} ${String(m.name ?? m.generateName ?? "")}`, problems)
   }
 }
 
@@ -232,7 +237,11 @@ export const validateK8sYamlDocuments = (text: string): ReadonlyArray<unknown> =
   const docs = YAML.parseAllDocuments(text)
   const objects: Array<unknown> = []
   for (const doc of docs) {
-    if ("errors" in doc && doc.errors.length > 0) throw new K8sValidationError("YAML document", doc.errors.map((e) => e.message))
+    if ("errors" in doc && doc.errors.length > 0)
+      throw new K8sValidationError(
+        "YAML document",
+        doc.errors.map((e) => e.message),
+      )
     const obj = doc.toJS()
     if (obj === null) continue
     validateK8sObject(obj)

@@ -37,8 +37,7 @@ const rfc3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:
 const uuid = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/
 const base64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 
-const typeOf = (value: unknown): string =>
-  value === null ? "null" : Array.isArray(value) ? "array" : Number.isInteger(value) ? "integer" : typeof value
+const typeOf = (value: unknown): string => (value === null ? "null" : Array.isArray(value) ? "array" : Number.isInteger(value) ? "integer" : typeof value)
 
 const checkFormat = (format: string, value: unknown): string | undefined => {
   if (format === "int32" && typeof value === "number" && (value < -(2 ** 31) || value > 2 ** 31 - 1)) return "out of int32 range"
@@ -64,9 +63,7 @@ export const openApiProblems = (schema: OpenApiSchema, value: unknown, path = "$
   const actual = typeOf(value)
   if (schema.type !== undefined) {
     const ok =
-      schema.type === actual ||
-      (schema.type === "number" && (actual === "integer" || actual === "number")) ||
-      (schema.type === "object" && isObject(value))
+      schema.type === actual || (schema.type === "number" && (actual === "integer" || actual === "number")) || (schema.type === "object" && isObject(value))
     if (!ok) {
       report(`expected ${schema.type}, found ${actual}`)
       return problems
@@ -89,12 +86,11 @@ export const openApiProblems = (schema: OpenApiSchema, value: unknown, path = "$
   if (Array.isArray(value)) {
     if (schema.minItems !== undefined && value.length < schema.minItems) report(`fewer than ${schema.minItems} items`)
     if (schema.maxItems !== undefined && value.length > schema.maxItems) report(`more than ${schema.maxItems} items`)
-    if (schema.items !== undefined) value.forEach((item, i) => problems.push(...openApiProblems(schema.items!, item, `${path}[${i}]`)))
+    if (schema.items !== undefined) for (const [i, item] of value.entries()) problems.push(...openApiProblems(schema.items, item, `${path}[${i}]`))
     const listType = schema["x-kubernetes-list-type"]
     if (listType === "set" || listType === "map") {
       const keys = schema["x-kubernetes-list-map-keys"] ?? []
-      const identity = (item: unknown) =>
-        JSON.stringify(listType === "map" && isObject(item) ? keys.map((k) => item[k]) : item)
+      const identity = (item: unknown) => JSON.stringify(listType === "map" && isObject(item) ? keys.map((k) => item[k]) : item)
       const seen = new Set<string>()
       for (const item of value) {
         const id = identity(item)

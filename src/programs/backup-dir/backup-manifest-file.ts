@@ -18,12 +18,21 @@ const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 export type ManifestReadFailure = BackupFileFailure | BackupManifestInvalid
 
 /** Decodes a manifest's bytes (from a file or a store object, named by `source`): UTF-8 byte for byte, then `decodeBackupManifest`. */
-export const decodeBackupManifestBytes = (bytes: Uint8Array, source: string, table: OperandTable = defaultOperands): Result.Result<BackupManifest, BackupManifestInvalid> => {
+export const decodeBackupManifestBytes = (
+  bytes: Uint8Array,
+  source: string,
+  table: OperandTable = defaultOperands,
+): Result.Result<BackupManifest, BackupManifestInvalid> => {
   let text: string
   try {
     text = utf8.decode(bytes)
   } catch {
-    return Result.fail(new BackupManifestInvalid({ key: "", message: `backup manifest: the document is not valid UTF-8: ${source} was damaged after it was written; use an intact copy of the backup` }))
+    return Result.fail(
+      new BackupManifestInvalid({
+        key: "",
+        message: `backup manifest: the document is not valid UTF-8: ${source} was damaged after it was written; use an intact copy of the backup`,
+      }),
+    )
   }
   return decodeBackupManifest(text, table)
 }

@@ -43,9 +43,9 @@ export const sweepLeftovers = Effect.fnUntraced(function* (backupDir: string) {
   const path = yield* Path.Path
   const recordDir = path.join(backupDir, recordDirName)
   const list = (dir: string) =>
-    fs.readDirectory(dir).pipe(
-      Effect.catchTag("PlatformError", (e) => (e.reason._tag === "NotFound" ? Effect.succeed([]) : Effect.fail(fileError("list", dir)(e)))),
-    )
+    fs
+      .readDirectory(dir)
+      .pipe(Effect.catchTag("PlatformError", (e) => (e.reason._tag === "NotFound" ? Effect.succeed([]) : Effect.fail(fileError("list", dir)(e)))))
   const found: Array<{ readonly path: string; readonly kind: LeftoverKind }> = []
   for (const name of yield* list(backupDir)) {
     const kind = backupDirectoryLeftover(name)

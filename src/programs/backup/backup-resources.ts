@@ -180,7 +180,10 @@ export const backupResources = Effect.fn("backupResources")(function* (options: 
               binaryData: redactAll(cm.binaryData),
             }),
           )
-        : Effect.map(Effect.flatMap(kube.secrets.get(namespace, name), requireIdentity("secret", namespace, name)), (secret): FetchedResource => ({ kind: r.kind, name: r.name, data: { ...secret.data } }))
+        : Effect.map(
+            Effect.flatMap(kube.secrets.get(namespace, name), requireIdentity("secret", namespace, name)),
+            (secret): FetchedResource => ({ kind: r.kind, name: r.name, data: { ...secret.data } }),
+          )
     return read.pipe(Effect.catchTag("NotFound", () => Effect.succeed(undefined)))
   }
   const fetched = yield* Effect.forEach(listed, (r) => Effect.map(fetchOne(r), (found) => ({ listed: r, found })), {
@@ -202,7 +205,8 @@ export const backupResources = Effect.fn("backupResources")(function* (options: 
   const skippedOptional: ReadonlyArray<SkippedResource> = fetched
     .filter((f) => f.found === undefined)
     .map((f) => ({ operand: operand.name, kind: f.listed.kind, name: f.listed.name }))
-  for (const s of skippedOptional) yield* Effect.logInfo(`optional ${s.kind} ${s.name}-${revision} is not part of revision ${revision} of ${operand.name}: skipped`)
+  for (const s of skippedOptional)
+    yield* Effect.logInfo(`optional ${s.kind} ${s.name}-${revision} is not part of revision ${revision} of ${operand.name}: skipped`)
 
   const tree = yield* Effect.fromResult(
     planRevisionTree(
@@ -215,7 +219,9 @@ export const backupResources = Effect.fn("backupResources")(function* (options: 
 
   // Write the tree under building/, then publish it into staging/ in one rename.
   yield* ensurePrivateDirectory(building)
-  const temp = yield* fs.makeTempDirectory({ directory: building, prefix: `${podDirName}.` }).pipe(Effect.mapError(fileError("create a directory in", building)))
+  const temp = yield* fs
+    .makeTempDirectory({ directory: building, prefix: `${podDirName}.` })
+    .pipe(Effect.mapError(fileError("create a directory in", building)))
   const files = yield* Effect.gen(function* () {
     const local = (relative: string) => (relative === podDir ? temp : path.join(temp, relative.slice(podDir.length + 1)))
     yield* fs.chmod(temp, directoryMode).pipe(Effect.mapError(fileError("set the mode of", temp)))

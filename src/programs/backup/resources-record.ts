@@ -82,7 +82,11 @@ export const writeResourcesRecord = Effect.fnUntraced(function* (backupDir: stri
 })
 
 /** Decodes a record's text: JSON, the shape, and `resourcesRecordProblem`. */
-export const decodeResourcesRecord = (text: string, file: string, table: OperandTable = defaultOperands): Result.Result<ResourcesRecord, ResourcesRecordInvalid> => {
+export const decodeResourcesRecord = (
+  text: string,
+  file: string,
+  table: OperandTable = defaultOperands,
+): Result.Result<ResourcesRecord, ResourcesRecordInvalid> => {
   const invalid = (problem: string) =>
     Result.fail(new ResourcesRecordInvalid({ path: file, message: `${file} is not a valid resources record (run backup-resources again): ${problem}` }))
   const decoded = decodeRecord(text)

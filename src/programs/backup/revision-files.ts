@@ -5,7 +5,7 @@
  * becomes `<pod>.yaml`. Names and keys Kubernetes would refuse are refused here, before they can
  * name a path. Contents stay `Redacted` so that no log or error can show them.
  */
-import { Redacted, Result, Schema } from "effect"
+import { type Redacted, Result, Schema } from "effect"
 import {
   podDirectory,
   podManifestKey,
@@ -14,7 +14,7 @@ import {
   resourceDirectory,
   resourceFilePath,
   resourceKindDirectory,
-  ResourceKind,
+  type ResourceKind,
 } from "../../domain/archive-layout.ts"
 import { defaultOperands, type OperandName, type OperandTable } from "../../domain/operands.ts"
 import type { Revision } from "../../domain/revisions.ts"
@@ -89,10 +89,7 @@ export const planRevisionTree = (
     if (Result.isFailure(dir)) return refuse(dir.failure.message)
     directories.add(`${podDir}/${resourceKindDirectory[resource.kind]}`)
     directories.add(dir.success)
-    const entries: Array<readonly [string, Redacted.Redacted<Uint8Array>]> = [
-      ...Object.entries(resource.data),
-      ...Object.entries(resource.binaryData ?? {}),
-    ]
+    const entries: Array<readonly [string, Redacted.Redacted<Uint8Array>]> = [...Object.entries(resource.data), ...Object.entries(resource.binaryData ?? {})]
     const seen = new Set<string>()
     for (const [key, content] of entries) {
       if (seen.has(key)) return refuse(`key ${JSON.stringify(key)} is in both data and binaryData`)

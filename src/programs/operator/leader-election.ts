@@ -6,15 +6,7 @@
  * Lease so a successor takes over at once.
  */
 import { Clock, Effect, Ref } from "effect"
-import {
-  electionStep,
-  formatMicroTime,
-  mayAct,
-  parseKubeTime,
-  releasedLease,
-  type ElectionConfig,
-  type LeaseRecord,
-} from "../../domain/leader-election.ts"
+import { electionStep, formatMicroTime, mayAct, parseKubeTime, releasedLease, type ElectionConfig, type LeaseRecord } from "../../domain/leader-election.ts"
 import { Kube } from "../../services/kube/kube.ts"
 import type { Lease } from "../../services/kube/schemas.ts"
 
@@ -65,7 +57,10 @@ export const electionRound = Effect.fn("electionRound")(function* (config: Lease
   const now = yield* Clock.currentTimeMillis
   const current = yield* kube.leases.get(config.namespace, config.leaseName).pipe(
     Effect.map((l): Lease | undefined => l),
-    Effect.catchIf((e) => e._tag === "NotFound", () => Effect.succeed(undefined)),
+    Effect.catchIf(
+      (e) => e._tag === "NotFound",
+      () => Effect.succeed(undefined),
+    ),
   )
   yield* Ref.update(state, (s) => ({ ...s, contacted: true }))
   const step = electionStep(config, current === undefined ? undefined : recordOf(current), now)
@@ -112,17 +107,11 @@ export const releaseLease = Effect.fn("releaseLease")(function* (config: LeaseEl
  * Rounds every `retryPeriod` until interrupted; `onChange` runs when leadership starts or ends.
  * A failed round is logged; leadership then lapses by itself after `renewDeadline`.
  */
-export const runElection = (
-  config: LeaseElectionConfig,
-  state: Ref.Ref<LeadershipState>,
-  onChange: (leading: boolean) => Effect.Effect<void>,
-) =>
+export const runElection = (config: LeaseElectionConfig, state: Ref.Ref<LeadershipState>, onChange: (leading: boolean) => Effect.Effect<void>) =>
   Effect.gen(function* () {
     let leading = false
     while (true) {
-      yield* electionRound(config, state).pipe(
-        Effect.catch((e) => Effect.logWarning(`leader election round failed: ${e.message}`)),
-      )
+      yield* electionRound(config, state).pipe(Effect.catch((e) => Effect.logWarning(`leader election round failed: ${e.message}`)))
       const now = yield* isLeader(config, state)
       if (now !== leading) {
         leading = now

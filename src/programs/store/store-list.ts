@@ -26,7 +26,10 @@ export interface ListedBackup {
 }
 
 /** Reads a backup's manifest from the store, as the completeness check needs it. */
-export const readStoredManifest = (prefix: string, backup: BackupObjects): Effect.Effect<{ state: ManifestState; manifest: BackupManifest | undefined }, StoreError, BackupStore> =>
+export const readStoredManifest = (
+  prefix: string,
+  backup: BackupObjects,
+): Effect.Effect<{ state: ManifestState; manifest: BackupManifest | undefined }, StoreError, BackupStore> =>
   Effect.gen(function* () {
     if (!backup.objects.some((o) => o.file === manifestFileName)) return { state: { _tag: "Absent" }, manifest: undefined }
     const store = yield* BackupStore

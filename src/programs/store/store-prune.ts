@@ -66,7 +66,15 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
   const now = yield* Clock.currentTimeMillis
   const units: Array<BackupUnit> = listed.flatMap(({ completeness, manifest }) =>
     completeness._tag === "Complete" && manifest !== undefined
-      ? [{ id: completeness.id, timestamp: manifest.timestamp, at: parseBackupTimestamp(manifest.timestamp).getTime(), bytes: completeness.bytes, verified: true }]
+      ? [
+          {
+            id: completeness.id,
+            timestamp: manifest.timestamp,
+            at: parseBackupTimestamp(manifest.timestamp).getTime(),
+            bytes: completeness.bytes,
+            verified: true,
+          },
+        ]
       : [],
   )
   const retention = decideRetention(units, options.policy, now)
@@ -90,8 +98,10 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
   }
   const verb = options.dryRun ? "would remove" : "removing"
   for (const k of retention.keep) yield* Effect.logInfo(`keeping backup ${k.unit.id}: ${k.reason}`)
-  for (const b of report.incompleteKept) yield* Effect.logInfo(`keeping incomplete backup ${b.id}: younger than the grace period or an upload is in progress under it (${b.reasons.join("; ")})`)
-  for (const u of report.uploadsKept) yield* Effect.logInfo(`keeping the multipart upload of ${u.key}: started ${new Date(u.initiatedAt).toISOString()}, within the grace period`)
+  for (const b of report.incompleteKept)
+    yield* Effect.logInfo(`keeping incomplete backup ${b.id}: younger than the grace period or an upload is in progress under it (${b.reasons.join("; ")})`)
+  for (const u of report.uploadsKept)
+    yield* Effect.logInfo(`keeping the multipart upload of ${u.key}: started ${new Date(u.initiatedAt).toISOString()}, within the grace period`)
   for (const r of retention.remove) {
     yield* Effect.logInfo(`${verb} backup ${r.unit.id}: ${r.reason}`)
     if (!options.dryRun) yield* deleteBackup(options.prefix, r.unit.id)

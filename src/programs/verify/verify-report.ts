@@ -51,7 +51,9 @@ export const renderVerifyReport = (report: VerifyReport): string => {
   const lines = [
     `backup ${report.timestamp ?? "(none)"} in ${report.backupDir}` +
       (report.snapshot === null ? "" : `: ${report.snapshot}, ${report.resources ?? "(no tarball)"}`),
-    ...report.checks.map((c) => `${c.verdict} ${c.id.padEnd(width)}  ${c.title}: ${c.verdict === "SKIP" ? c.found : `expected ${c.expected}; found ${c.found}`}`),
+    ...report.checks.map(
+      (c) => `${c.verdict} ${c.id.padEnd(width)}  ${c.title}: ${c.verdict === "SKIP" ? c.found : `expected ${c.expected}; found ${c.found}`}`,
+    ),
   ]
   const failed = failedChecks(report.checks)
   lines.push(

@@ -60,7 +60,10 @@ export const selectBackup = (names: ReadonlyArray<string>, timestamp?: BackupTim
   const snapshot = group.snapshots[0]!
   const resources = group.resources[0]!
   if (snapshot.dirty !== resources.dirty) {
-    return refuse(chosen, `backup ${chosen} mixes a ${snapshot.dirty ? "dirty" : "clean"} snapshot name (${snapshot.name}) with a ${resources.dirty ? "dirty" : "clean"} tarball name (${resources.name})`)
+    return refuse(
+      chosen,
+      `backup ${chosen} mixes a ${snapshot.dirty ? "dirty" : "clean"} snapshot name (${snapshot.name}) with a ${resources.dirty ? "dirty" : "clean"} tarball name (${resources.name})`,
+    )
   }
   return Result.succeed({ timestamp: chosen, dirty: snapshot.dirty, snapshot: snapshot.name, resources: resources.name, timestamps })
 }

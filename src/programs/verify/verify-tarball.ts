@@ -43,17 +43,15 @@ export const expectedUnits = (revisions: RevisionSet, table: OperandTable = defa
   operandList(table).map((o) => podDirectory(o.name, revisions[o.name], table))
 
 /** Exactly the four operand directories of the manifest's revisions: none extra, none missing. */
-export const checkOperandDirectories = (
-  entries: ReadonlyArray<ArchiveEntry>,
-  revisions: RevisionSet,
-  table: OperandTable = defaultOperands,
-): VerifyCheck => {
+export const checkOperandDirectories = (entries: ReadonlyArray<ArchiveEntry>, revisions: RevisionSet, table: OperandTable = defaultOperands): VerifyCheck => {
   const expected = expectedUnits(revisions, table)
   const found = [...new Set(entries.flatMap((e) => unitOf(e.path) ?? []))].sort()
   const extra = found.filter((u) => !expected.includes(u))
   const missing = expected.filter((u) => !found.includes(u))
   const problems = [
-    ...(extra.length === 0 ? [] : [`extra ${extra.length === 1 ? "directory" : "directories"} ${extra.join(", ")} (not an operand directory of ${formatRevisionSet(revisions)})`]),
+    ...(extra.length === 0
+      ? []
+      : [`extra ${extra.length === 1 ? "directory" : "directories"} ${extra.join(", ")} (not an operand directory of ${formatRevisionSet(revisions)})`]),
     ...(missing.length === 0 ? [] : [`missing ${missing.length === 1 ? "directory" : "directories"} ${missing.join(", ")}`]),
   ]
   return verdictOf(
@@ -77,7 +75,12 @@ export const checkLayout = (entries: ReadonlyArray<ArchiveEntry>, revisions: Rev
     const r = layout(e.path, e.kind)
     if (Result.isSuccess(r)) return []
     const failure = r.failure
-    const why = typeof failure === "string" ? failure : typeof failure === "object" && failure !== null && "message" in failure ? String(failure.message) : String(failure)
+    const why =
+      typeof failure === "string"
+        ? failure
+        : typeof failure === "object" && failure !== null && "message" in failure
+          ? String(failure.message)
+          : String(failure)
     return [why]
   })
   return verdictOf(

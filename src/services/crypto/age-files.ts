@@ -88,7 +88,13 @@ async function* readReusing(path: string, signal: AbortSignal): AsyncGenerator<U
       const { bytesRead, buffer } = await pending
       if (bytesRead === 0) return
       total += bytesRead
-      if (total > size) throw new BackupFileRefused({ path, reason: "changed", found: `grew beyond the ${size} bytes it had when opened`, message: `${path} grew beyond the ${size} bytes it had when opened, while it was being read; make sure nothing writes to it, then run again` })
+      if (total > size)
+        throw new BackupFileRefused({
+          path,
+          reason: "changed",
+          found: `grew beyond the ${size} bytes it had when opened`,
+          message: `${path} grew beyond the ${size} bytes it had when opened, while it was being read; make sure nothing writes to it, then run again`,
+        })
       turn = (turn + 1) % buffers.length
       pending = readInto(buffers[turn]!)
       // Should the consumer stop first, this read's failure has no one to report to.
@@ -150,14 +156,20 @@ const writeThroughPart = async (path: string, chunks: AsyncIterable<Uint8Array>,
 
 type CryptFileError = BackupFileFailure | AgeFileWriteFailed
 
-const mapFailure = (input: string) => (e: unknown): CryptFileError | AgeDecryptError | AgeRecipientInvalid => {
-  if (isAgeStreamError(e) || e instanceof BackupFileRefused) return e
-  if (e instanceof WriteFailure) return new AgeFileWriteFailed(describeFileSystemFailure(e.operation, e.path, e.cause))
-  return new BackupFileUnreadable(describeFileSystemFailure("read", input, e))
-}
+const mapFailure =
+  (input: string) =>
+  (e: unknown): CryptFileError | AgeDecryptError | AgeRecipientInvalid => {
+    if (isAgeStreamError(e) || e instanceof BackupFileRefused) return e
+    if (e instanceof WriteFailure) return new AgeFileWriteFailed(describeFileSystemFailure(e.operation, e.path, e.cause))
+    return new BackupFileUnreadable(describeFileSystemFailure("read", input, e))
+  }
 
 /** Encrypts the file `input` to `output` (through `<output>.part`) for `recipients`. */
-export const encryptFile = (input: string, output: string, recipients: ReadonlyArray<AgeRecipient>): Effect.Effect<CryptFileResult, CryptFileError | AgeRecipientInvalid> =>
+export const encryptFile = (
+  input: string,
+  output: string,
+  recipients: ReadonlyArray<AgeRecipient>,
+): Effect.Effect<CryptFileResult, CryptFileError | AgeRecipientInvalid> =>
   Effect.tryPromise({
     try: async (signal) => {
       const plain = hashing()

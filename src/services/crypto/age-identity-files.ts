@@ -31,7 +31,13 @@ export const parseIdentityFile = (path: string, text: string): Result.Result<Rea
     if (line.trim() === "" || line.startsWith("#")) continue
     const parsed = parseIdentity(line, `${path} line ${i + 1}`)
     if (Result.isFailure(parsed)) {
-      return Result.fail(new AgeIdentityFileInvalid({ path, line: i + 1, message: `${path} line ${i + 1} ${parsed.failure}; an identity file holds AGE-SECRET-KEY-1... lines (as age-keygen writes them) and # comments` }))
+      return Result.fail(
+        new AgeIdentityFileInvalid({
+          path,
+          line: i + 1,
+          message: `${path} line ${i + 1} ${parsed.failure}; an identity file holds AGE-SECRET-KEY-1... lines (as age-keygen writes them) and # comments`,
+        }),
+      )
     }
     identities.push(parsed.success)
   }
@@ -48,7 +54,8 @@ const readIdentityFile = (path: string, allowExposed: boolean): Effect.Effect<Re
       const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY)
       try {
         const info = await handle.stat()
-        if (!info.isFile()) throw new AgeIdentityFileInvalid({ path, line: 0, message: `${path} is not a regular file; give the identity file age-keygen wrote` })
+        if (!info.isFile())
+          throw new AgeIdentityFileInvalid({ path, line: 0, message: `${path} is not a regular file; give the identity file age-keygen wrote` })
         const mode = info.mode & 0o777
         if (!allowExposed && identityFileExposed(mode)) {
           throw new AgeIdentityFileExposed({
@@ -57,7 +64,8 @@ const readIdentityFile = (path: string, allowExposed: boolean): Effect.Effect<Re
             message: `${path} can be read by users other than its owner (mode ${mode.toString(8).padStart(3, "0")}); make it private (chmod 600 ${path}; in a Secret volume, defaultMode: 0400), or pass the override flag if this is intended`,
           })
         }
-        if (info.size > maxIdentityFileBytes) throw new AgeIdentityFileInvalid({ path, line: 0, message: `${path} is ${info.size} bytes, too large to be an identity file` })
+        if (info.size > maxIdentityFileBytes)
+          throw new AgeIdentityFileInvalid({ path, line: 0, message: `${path} is ${info.size} bytes, too large to be an identity file` })
         const buffer = Buffer.alloc(maxIdentityFileBytes + 1)
         const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0)
         const text = buffer.subarray(0, bytesRead).toString("utf8")
@@ -67,12 +75,21 @@ const readIdentityFile = (path: string, allowExposed: boolean): Effect.Effect<Re
         await handle.close()
       }
     },
-    catch: (e) => (e instanceof AgeIdentityFileInvalid || e instanceof AgeIdentityFileExposed ? e : new AgeIdentityFileUnreadable(describeFileSystemFailure("read the identity file", path, e))),
+    catch: (e) =>
+      e instanceof AgeIdentityFileInvalid || e instanceof AgeIdentityFileExposed
+        ? e
+        : new AgeIdentityFileUnreadable(describeFileSystemFailure("read the identity file", path, e)),
   }).pipe(Effect.flatMap((text) => Effect.fromResult(parseIdentityFile(path, text))))
 
 /**
  * Reads every identity file (`--identity`, several allowed), refusing one readable by group or
  * others unless `allowExposed`. Fails at the first file that cannot be used, naming it.
  */
-export const readIdentityFiles = (paths: ReadonlyArray<string>, options: { readonly allowExposed: boolean }): Effect.Effect<IdentitySet, AgeIdentityFileError> =>
-  Effect.map(Effect.forEach(paths, (path) => readIdentityFile(path, options.allowExposed)), (lists) => ({ files: [...paths], identities: lists.flat() }))
+export const readIdentityFiles = (
+  paths: ReadonlyArray<string>,
+  options: { readonly allowExposed: boolean },
+): Effect.Effect<IdentitySet, AgeIdentityFileError> =>
+  Effect.map(
+    Effect.forEach(paths, (path) => readIdentityFile(path, options.allowExposed)),
+    (lists) => ({ files: [...paths], identities: lists.flat() }),
+  )

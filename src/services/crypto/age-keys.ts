@@ -38,7 +38,8 @@ export const parseRecipient = (text: string): Result.Result<AgeRecipient, string
   const decoded = decodeBech32(text)
   if (Result.isFailure(decoded)) return Result.fail(`"${text}" is not an age X25519 recipient (age1...): it ${decoded.failure}`)
   const { hrp, data } = decoded.success
-  if (hrp !== recipientHrp || text !== text.toLowerCase()) return Result.fail(`"${text}" is not an age X25519 recipient: it must start with "age1" in lower case`)
+  if (hrp !== recipientHrp || text !== text.toLowerCase())
+    return Result.fail(`"${text}" is not an age X25519 recipient: it must start with "age1" in lower case`)
   if (data.length !== 32) return Result.fail(`"${text}" is not an age X25519 recipient: it holds ${data.length} bytes, not 32`)
   return Result.succeed({ text, publicKey: data })
 }
@@ -48,7 +49,8 @@ export const parseIdentity = (text: string, source: string): Result.Result<AgeId
   const decoded = decodeBech32(text)
   if (Result.isFailure(decoded)) return Result.fail(`is not an age X25519 identity (AGE-SECRET-KEY-1...): it ${decoded.failure}`)
   const { hrp, data } = decoded.success
-  if (hrp !== identityHrp || text !== text.toUpperCase()) return Result.fail(`is not an age X25519 identity: it must start with "AGE-SECRET-KEY-1" in upper case (plugin and SSH identities are not supported)`)
+  if (hrp !== identityHrp || text !== text.toUpperCase())
+    return Result.fail(`is not an age X25519 identity: it must start with "AGE-SECRET-KEY-1" in upper case (plugin and SSH identities are not supported)`)
   if (data.length !== 32) return Result.fail(`is not an age X25519 identity: it holds ${data.length} bytes, not 32`)
   const privateKey = createPrivateKey({ key: Buffer.concat([pkcs8Prefix, data]), format: "der", type: "pkcs8" })
   const recipient = encodeBech32(recipientHrp, rawPublicKey(createPublicKey(privateKey)))

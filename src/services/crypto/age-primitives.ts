@@ -9,7 +9,9 @@ const noSalt = Buffer.alloc(0)
 
 /** HMAC-SHA256 of the header bytes under HKDF(file key, "header"). */
 export const headerMac = (fileKey: Uint8Array, macInput: Uint8Array): Buffer =>
-  createHmac("sha256", Buffer.from(hkdfSync("sha256", fileKey, noSalt, "header", 32))).update(macInput).digest()
+  createHmac("sha256", Buffer.from(hkdfSync("sha256", fileKey, noSalt, "header", 32)))
+    .update(macInput)
+    .digest()
 
 export const headerMacMatches = (fileKey: Uint8Array, macInput: Uint8Array, mac: Uint8Array): boolean =>
   mac.length === 32 && timingSafeEqual(headerMac(fileKey, macInput), mac)

@@ -37,7 +37,9 @@ export type SignatureVerdict =
 
 /** sha256 of the public key's SPKI DER: `sha256:<hex>`. */
 export const keyIdOf = (publicKey: KeyObject): string =>
-  `sha256:${createHash("sha256").update(publicKey.export({ format: "der", type: "spki" })).digest("hex")}`
+  `sha256:${createHash("sha256")
+    .update(publicKey.export({ format: "der", type: "spki" }))
+    .digest("hex")}`
 
 /** Parses a PKCS#8 PEM ed25519 private key; the problem otherwise (never quoting the text). */
 export const parseSigningKey = (pem: string | Uint8Array): Result.Result<SigningKey, string> => {

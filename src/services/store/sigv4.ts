@@ -42,7 +42,10 @@ const hmac = (key: string | Buffer, data: string): Buffer => createHmac("sha256"
 
 /** The request's headers with `authorization` and the `x-amz-*` headers SigV4 needs. */
 export const signRequest = (req: SignableRequest, creds: SigningCredentials, region: string, now: Date): Record<string, string> => {
-  const amzDate = now.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "")
+  const amzDate = now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}/, "")
   const day = amzDate.slice(0, 8)
   const headers: Record<string, string> = {
     ...req.headers,

@@ -12,4 +12,6 @@ export interface RetryOptions {
 export const retryTransient =
   (options: RetryOptions) =>
   <A, R>(effect: Effect.Effect<A, StoreError, R>): Effect.Effect<A, StoreError, R> =>
-    effect.pipe(Effect.retry({ schedule: Schedule.exponential(options.retryBaseMs, 2).pipe(Schedule.jittered), times: options.retries, while: isRetryableStoreError }))
+    effect.pipe(
+      Effect.retry({ schedule: Schedule.exponential(options.retryBaseMs, 2).pipe(Schedule.jittered), times: options.retries, while: isRetryableStoreError }),
+    )

@@ -31,10 +31,10 @@ export interface PathProblem {
   readonly message: string
 }
 
-const problem = (reason: PathProblem["reason"], message: string): Result.Result<string, PathProblem> =>
-  Result.fail({ reason, message })
+const problem = (reason: PathProblem["reason"], message: string): Result.Result<string, PathProblem> => Result.fail({ reason, message })
 
 // Control characters would make listings and error messages lie about the name.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is what this pattern is for
 const controlCharacter = /[\u0000-\u001f\u007f]/
 
 /** The path itself when it is a safe relative path, else why not. */

@@ -8,15 +8,7 @@ import { BackupFileRefused } from "../backup-file.ts"
 import { describeFileSystemFailure } from "../file-system-error.ts"
 
 /** The bytes are not a well-formed gzip-compressed ustar/PAX/GNU tar stream. */
-export const UnreadableReason = Schema.Literals([
-  "gzip",
-  "truncated",
-  "checksum",
-  "header",
-  "pax",
-  "gnu-longname",
-  "trailing-data",
-])
+export const UnreadableReason = Schema.Literals(["gzip", "truncated", "checksum", "header", "pax", "gnu-longname", "trailing-data"])
 export type UnreadableReason = typeof UnreadableReason.Type
 
 export class TarballUnreadable extends Schema.TaggedError<TarballUnreadable>()("TarballUnreadable", {
@@ -58,15 +50,7 @@ export class TarballEntryRefused extends Schema.TaggedError<TarballEntryRefused>
 }) {}
 
 /** A size limit that protects the disk and memory (decompression bombs, huge headers). */
-export const LimitName = Schema.Literals([
-  "path-bytes",
-  "segment-bytes",
-  "pax-header-bytes",
-  "longname-bytes",
-  "total-file-bytes",
-  "entries",
-  "trailing-bytes",
-])
+export const LimitName = Schema.Literals(["path-bytes", "segment-bytes", "pax-header-bytes", "longname-bytes", "total-file-bytes", "entries", "trailing-bytes"])
 export type LimitName = typeof LimitName.Type
 
 export class TarballLimitExceeded extends Schema.TaggedError<TarballLimitExceeded>()("TarballLimitExceeded", {

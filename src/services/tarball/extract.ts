@@ -56,8 +56,7 @@ export const installUnits = (entries: ReadonlyArray<ScannedEntry>, depth: number
   return [...units].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
 }
 
-const errorCode = (e: unknown): string | undefined =>
-  e instanceof Error && "code" in e && typeof e.code === "string" ? e.code : undefined
+const errorCode = (e: unknown): string | undefined => (e instanceof Error && "code" in e && typeof e.code === "string" ? e.code : undefined)
 
 export const extractArchive = async (options: ExtractOptions): Promise<ExtractResult> => {
   const { archive } = options
@@ -152,7 +151,11 @@ const install = async (
   moveExistingTo: string | undefined,
 ): Promise<{ readonly installed: ReadonlyArray<string>; readonly movedAside: ReadonlyArray<MovedAside> }> => {
   if (moveExistingTo !== undefined && !isAbsolute(moveExistingTo)) {
-    throw new TarballDestinationExists({ archive, destinations: [moveExistingTo], message: `the move-aside directory must be an absolute path, got \`${moveExistingTo}\`` })
+    throw new TarballDestinationExists({
+      archive,
+      destinations: [moveExistingTo],
+      message: `the move-aside directory must be an absolute path, got \`${moveExistingTo}\``,
+    })
   }
   const aside = moveExistingTo === undefined ? undefined : resolve(moveExistingTo)
 

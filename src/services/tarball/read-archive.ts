@@ -19,8 +19,7 @@ export interface ArchiveReadResult extends ScanSummary {
   readonly archiveSha256: string
 }
 
-const isZlibError = (e: unknown): e is Error & { code: string } =>
-  e instanceof Error && "code" in e && typeof e.code === "string" && e.code.startsWith("Z_")
+const isZlibError = (e: unknown): e is Error & { code: string } => e instanceof Error && "code" in e && typeof e.code === "string" && e.code.startsWith("Z_")
 
 /** Scans the archive at `file`, calling the visitor for each accepted entry. */
 export const readArchive = async (file: string, options: Omit<ScanOptions, "archive">, visitor: ScanVisitor = {}): Promise<ArchiveReadResult> => {

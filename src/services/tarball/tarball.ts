@@ -81,9 +81,7 @@ export const writeTarball = Effect.fn("writeTarball")(function* (options: WriteT
 
 /** Validates the whole archive and hashes each file, writing nothing. */
 export const listTarball = Effect.fn("listTarball")(function* (archive: string, options: ReadTarballOptions = {}) {
-  const read = yield* abortable(archive, (signal) =>
-    readArchive(archive, { limits: options.limits ?? defaultTarLimits, layout: options.layout, signal }),
-  )
+  const read = yield* abortable(archive, (signal) => readArchive(archive, { limits: options.limits ?? defaultTarLimits, layout: options.layout, signal }))
   return { archive, bytes: read.archiveBytes, sha256: read.archiveSha256, entries: read.entries.map(publicEntry) } satisfies TarballListing
 })
 

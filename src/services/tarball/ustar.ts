@@ -124,7 +124,13 @@ export const parseHeader = (block: Buffer): Result.Result<RawHeader, HeaderProbl
   else if (field(block, 257, 8).equals(gnuMagic)) format = "gnu"
   else return Result.fail({ reason: "header", message: "not a ustar header (no `ustar` magic); pre-POSIX tar archives are not accepted" })
 
-  const numbers = { mode: field(block, 100, 8), uid: field(block, 108, 8), gid: field(block, 116, 8), size: field(block, 124, 12), mtime: field(block, 136, 12) }
+  const numbers = {
+    mode: field(block, 100, 8),
+    uid: field(block, 108, 8),
+    gid: field(block, 116, 8),
+    size: field(block, 124, 12),
+    mtime: field(block, 136, 12),
+  }
   const parsed: Record<string, number> = {}
   for (const [key, bytes] of Object.entries(numbers)) {
     const value = parseNumeric(bytes)
@@ -136,11 +142,11 @@ export const parseHeader = (block: Buffer): Result.Result<RawHeader, HeaderProbl
   return Result.succeed({
     name: name.value,
     nameTail: name.tail,
-    mode: (parsed["mode"] as number) & 0o7777,
-    uid: parsed["uid"] as number,
-    gid: parsed["gid"] as number,
-    size: parsed["size"] as number,
-    mtime: parsed["mtime"] as number,
+    mode: (parsed.mode as number) & 0o7777,
+    uid: parsed.uid as number,
+    gid: parsed.gid as number,
+    size: parsed.size as number,
+    mtime: parsed.mtime as number,
     type: block[156] as number,
     format,
     prefix: prefix.value,

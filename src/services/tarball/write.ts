@@ -105,7 +105,11 @@ const paxName = (path: string): Buffer => {
 }
 
 const changed = (path: string, message: string) =>
-  new TarballSourceRefused({ path, reason: "changed-while-reading", message: `cannot archive ${path}: ${message}; was the staging directory modified during the write?` })
+  new TarballSourceRefused({
+    path,
+    reason: "changed-while-reading",
+    message: `cannot archive ${path}: ${message}; was the staging directory modified during the write?`,
+  })
 
 /** The tar stream of the collected entries; fills `written` as content goes by. */
 async function* tarStream(root: string, entries: ReadonlyArray<SourceEntry>, mtime: number, written: Array<ArchiveEntry>): AsyncGenerator<Buffer> {
@@ -158,7 +162,12 @@ export const writeArchive = async (options: WriteOptions): Promise<WriteResult> 
   const { destination } = options
   const existing = await io("inspect", destination, () => lstatOrUndefined(destination))
   if (existing !== undefined) {
-    throw new TarballIoFailed({ path: destination, operation: "create", code: "EEXIST", message: `${destination} already exists; an archive is never overwritten` })
+    throw new TarballIoFailed({
+      path: destination,
+      operation: "create",
+      code: "EEXIST",
+      message: `${destination} already exists; an archive is never overwritten`,
+    })
   }
   const entries = await collect(options.source, options)
   const part = `${destination}.part`
@@ -208,11 +217,21 @@ const publish = async (part: string, destination: string): Promise<void> => {
   } catch (e) {
     const code = e instanceof Error && "code" in e ? e.code : undefined
     if (code === "EEXIST") {
-      throw new TarballIoFailed({ path: destination, operation: "publish", code, message: `${destination} appeared while the archive was written; it was left alone` })
+      throw new TarballIoFailed({
+        path: destination,
+        operation: "publish",
+        code,
+        message: `${destination} appeared while the archive was written; it was left alone`,
+      })
     }
     // File systems without hard links: check, then rename (a narrow race, never a partial file).
     if ((await lstatOrUndefined(destination)) !== undefined) {
-      throw new TarballIoFailed({ path: destination, operation: "publish", code: "EEXIST", message: `${destination} appeared while the archive was written; it was left alone` })
+      throw new TarballIoFailed({
+        path: destination,
+        operation: "publish",
+        code: "EEXIST",
+        message: `${destination} appeared while the archive was written; it was left alone`,
+      })
     }
     await io("rename", part, () => rename(part, destination))
     return

@@ -3,7 +3,12 @@ import { describe, expect, it } from "vitest"
 import { Result } from "effect"
 import { operandList } from "../../../src/domain/operands.ts"
 import { readLatestAvailableRevision } from "../../../src/domain/revisions.ts"
-import { etcdOperatorRevisionOf, operatorCrKey, sameEtcdOperatorRevisions, type EtcdOperatorRevisions } from "../../../src/programs/backup/etcd-operator-revisions.ts"
+import {
+  etcdOperatorRevisionOf,
+  operatorCrKey,
+  sameEtcdOperatorRevisions,
+  type EtcdOperatorRevisions,
+} from "../../../src/programs/backup/etcd-operator-revisions.ts"
 
 const key = "/kubernetes.io/operator.openshift.io/etcds/cluster"
 const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v))
@@ -44,7 +49,9 @@ describe("operator revisions read from etcd", () => {
       }),
       { numRuns: 200 },
     )
-    expect(etcdOperatorRevisionOf(key, undefined).reason).toMatch(new RegExp(`^${key} does not exist at that revision \\(read under the etcd key prefix /kubernetes.io; .*--etcd-prefix\\)$`))
+    expect(etcdOperatorRevisionOf(key, undefined).reason).toMatch(
+      new RegExp(`^${key} does not exist at that revision \\(read under the etcd key prefix /kubernetes.io; .*--etcd-prefix\\)$`),
+    )
     expect(etcdOperatorRevisionOf("/registry/x", undefined, "/registry").reason).toContain("read under the etcd key prefix /registry")
     expect(etcdOperatorRevisionOf(key, json({ spec: {} }))).toEqual({ revision: null, reason: `${key} has no status.latestAvailableRevision yet` })
     expect(etcdOperatorRevisionOf(key, Uint8Array.of(0x6b, 0x38, 0x73, 0x00, 0xff)).reason).toBe(`${key} is not JSON (5 bytes)`)

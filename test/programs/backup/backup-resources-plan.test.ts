@@ -18,23 +18,23 @@ const dataArb = fc.dictionary(dataKeyArb, bytesArb, { maxKeys: 4 })
 const resourceArb = fc.record({ kind: fc.constantFrom("configmap" as const, "secret" as const), name: dnsSubdomainArb(200), data: dataArb, binary: dataArb })
 
 /** Resources of one revision: unique (kind, name), the pod ConfigMap with its pod.yaml among them. */
-const revisionArbFor = fc
-  .tuple(operandArb, revisionArb, fc.array(resourceArb, { maxLength: 6 }), bytesArb)
-  .map(([operand, revision, raw, manifest]) => {
-    const pod = defaultOperands[operand].podConfigMap
-    const seen = new Set<string>([`configmap/${pod}`])
-    const resources: Array<FetchedResource> = [
-      { kind: "configmap", name: pod, data: { "pod.yaml": Redacted.make(manifest) } },
-    ]
-    for (const r of raw) {
-      if (seen.has(`${r.kind}/${r.name}`)) continue
-      seen.add(`${r.kind}/${r.name}`)
-      const redact = (d: Record<string, Uint8Array>) => Object.fromEntries(Object.entries(d).map(([k, v]) => [k, Redacted.make(v)]))
-      const binary = Object.fromEntries(Object.entries(r.binary).filter(([k]) => !(k in r.data)))
-      resources.push(r.kind === "configmap" ? { kind: r.kind, name: r.name, data: redact(r.data), binaryData: redact(binary) } : { kind: r.kind, name: r.name, data: redact(r.data) })
-    }
-    return { operand, revision, resources }
-  })
+const revisionArbFor = fc.tuple(operandArb, revisionArb, fc.array(resourceArb, { maxLength: 6 }), bytesArb).map(([operand, revision, raw, manifest]) => {
+  const pod = defaultOperands[operand].podConfigMap
+  const seen = new Set<string>([`configmap/${pod}`])
+  const resources: Array<FetchedResource> = [{ kind: "configmap", name: pod, data: { "pod.yaml": Redacted.make(manifest) } }]
+  for (const r of raw) {
+    if (seen.has(`${r.kind}/${r.name}`)) continue
+    seen.add(`${r.kind}/${r.name}`)
+    const redact = (d: Record<string, Uint8Array>) => Object.fromEntries(Object.entries(d).map(([k, v]) => [k, Redacted.make(v)]))
+    const binary = Object.fromEntries(Object.entries(r.binary).filter(([k]) => !(k in r.data)))
+    resources.push(
+      r.kind === "configmap"
+        ? { kind: r.kind, name: r.name, data: redact(r.data), binaryData: redact(binary) }
+        : { kind: r.kind, name: r.name, data: redact(r.data) },
+    )
+  }
+  return { operand, revision, resources }
+})
 
 const sameRevision = (revision: number) => Object.fromEntries(operandNames.map((n) => [n, revision])) as RevisionSet
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
@@ -114,26 +114,33 @@ const recordOf = (operand: OperandName, revision: number, resources: ReadonlyArr
 }
 
 describe("resources records", () => {
-  test.prop([revisionArbFor], { numRuns: 100 })("a record of a plan is consistent; out of order, another mode or another operand's revision is not", ({ operand, revision, resources }) => {
-    const record = recordOf(operand, revision, resources)
-    expect(resourcesRecordProblem(record)).toBeUndefined()
-    const [first, ...rest] = record.files
-    if (rest.length > 0) expect(resourcesRecordProblem({ ...record, files: [...rest, first!] })).toContain("out of order")
-    expect(resourcesRecordProblem({ ...record, files: [{ ...first!, mode: 0o644 }, ...rest] })).toContain("the layout gives")
-    expect(resourcesRecordProblem({ ...record, revision: revision === 1 ? 2 : revision - 1 })).toBeDefined()
-  })
+  test.prop([revisionArbFor], { numRuns: 100 })(
+    "a record of a plan is consistent; out of order, another mode or another operand's revision is not",
+    ({ operand, revision, resources }) => {
+      const record = recordOf(operand, revision, resources)
+      expect(resourcesRecordProblem(record)).toBeUndefined()
+      const [first, ...rest] = record.files
+      if (rest.length > 0) expect(resourcesRecordProblem({ ...record, files: [...rest, first!] })).toContain("out of order")
+      expect(resourcesRecordProblem({ ...record, files: [{ ...first!, mode: 0o644 }, ...rest] })).toContain("the layout gives")
+      expect(resourcesRecordProblem({ ...record, revision: revision === 1 ? 2 : revision - 1 })).toBeDefined()
+    },
+  )
 
   test.prop([operandArb, revisionArb], { numRuns: 20 })("a skipped resource must be an optional one of the operand", (operand, revision) => {
-    const base = recordOf(operand, revision, [{ kind: "configmap", name: defaultOperands[operand].podConfigMap, data: { "pod.yaml": Redacted.make(new Uint8Array([1])) } }])
-    expect(resourcesRecordProblem({ ...base, skippedOptional: [{ operand, kind: "configmap", name: defaultOperands[operand].podConfigMap }] })).toContain("not an optional resource")
+    const base = recordOf(operand, revision, [
+      { kind: "configmap", name: defaultOperands[operand].podConfigMap, data: { "pod.yaml": Redacted.make(new Uint8Array([1])) } },
+    ])
+    expect(resourcesRecordProblem({ ...base, skippedOptional: [{ operand, kind: "configmap", name: defaultOperands[operand].podConfigMap }] })).toContain(
+      "not an optional resource",
+    )
   })
 })
 
 describe("stagedContentDifference", () => {
   const entryArb = fc.record({ size: fc.nat(1000), mode: fc.constantFrom(0o600, 0o700, 0o755), sha256: fc.stringMatching(/^[0-9a-f]{64}$/) })
-  const entriesArb = fc.uniqueArray(fc.tuple(dnsSubdomainArb(30), entryArb), { selector: ([p]) => p, minLength: 1, maxLength: 8 }).map((pairs) =>
-    pairs.map(([path, e]): ManifestEntry => ({ path: `static-pod-resources/etcd-pod-1/configmaps/${path}/k`, ...e })),
-  )
+  const entriesArb = fc
+    .uniqueArray(fc.tuple(dnsSubdomainArb(30), entryArb), { selector: ([p]) => p, minLength: 1, maxLength: 8 })
+    .map((pairs) => pairs.map(([path, e]): ManifestEntry => ({ path: `static-pod-resources/etcd-pod-1/configmaps/${path}/k`, ...e })))
   test.prop([entriesArb, fc.nat(), fc.constantFrom("missing", "extra", "content", "mode")], { numRuns: 200 })(
     "equal lists have no difference; one missing, extra or changed file is named",
     (entries, pick, change) => {

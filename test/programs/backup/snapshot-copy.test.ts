@@ -22,7 +22,9 @@ const recordingFile = (options: { readonly direct: boolean; readonly syncMs: num
     writeAt: (data, position) =>
       Effect.suspend(() => {
         if (options.direct && (position % directAlignment !== 0 || data.length % directAlignment !== 0)) {
-          return Effect.fail(new BackupFileError({ path: "/backup/snapshot.db.part", operation: "write", message: `unaligned direct write of ${data.length} at ${position}` }))
+          return Effect.fail(
+            new BackupFileError({ path: "/backup/snapshot.db.part", operation: "write", message: `unaligned direct write of ${data.length} at ${position}` }),
+          )
         }
         const end = position + data.length
         if (end > content.length) content = Buffer.concat([content, Buffer.alloc(end - content.length)])
@@ -44,10 +46,21 @@ const recordingFile = (options: { readonly direct: boolean; readonly syncMs: num
       return Effect.sleep(options.syncMs).pipe(
         Effect.andThen(
           number === options.failSyncNumber
-            ? Effect.fail(new BackupFileError({ path: "/backup/snapshot.db.part", operation: "fsync", message: "cannot fsync /backup/snapshot.db.part: EIO: i/o error, fsync" }))
+            ? Effect.fail(
+                new BackupFileError({
+                  path: "/backup/snapshot.db.part",
+                  operation: "fsync",
+                  message: "cannot fsync /backup/snapshot.db.part: EIO: i/o error, fsync",
+                }),
+              )
             : Effect.void,
         ),
-        Effect.ensuring(Effect.sync(() => (syncsRunning--, log.push("sync-end")))),
+        Effect.ensuring(
+          Effect.sync(() => {
+            syncsRunning--
+            log.push("sync-end")
+          }),
+        ),
       )
     }),
   }
@@ -160,8 +173,7 @@ describe("copySnapshot to a direct-I/O file", () => {
         assert.strictEqual(rec.log.includes("truncate"), all.length % directAlignment !== 0)
       }),
       { numRuns: 40 },
-    ),
-  )
+    ))
 
   it.live("a hash mismatch writes no trailer and fails", () =>
     Effect.gen(function* () {

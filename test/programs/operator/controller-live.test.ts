@@ -15,7 +15,6 @@ import { makeSimulatedCluster } from "../../../src/simulation/simulated-cluster.
 import { configMapData, ns, renderedPod } from "./reconcile-harness.ts"
 import { until } from "../../support/eventually.ts"
 
-
 describe("controller over the live Layer against the stub API server", () => {
   it.live("follows a revision bump over real HTTP watches and reports a failed backup pod", () =>
     Effect.gen(function* () {
@@ -29,7 +28,10 @@ describe("controller over the live Layer against the stub API server", () => {
       yield* writeKubeconfig(kubeconfig, server)
 
       const scope = yield* Scope.make()
-      const layer = Layer.merge(Kube.live(KubeConfigSource.file(kubeconfig)), Layer.sync(ControllerMetrics, () => ControllerMetrics.make(ns)))
+      const layer = Layer.merge(
+        Kube.live(KubeConfigSource.file(kubeconfig)),
+        Layer.sync(ControllerMetrics, () => ControllerMetrics.make(ns)),
+      )
       yield* startController({
         reconcile: defaultReconcileConfig({ settleMs: 0, minIntervalMs: 0, identity: "live" }),
         election: { namespace: ns, leaseName: "cluster-backup-operator", identity: "live", leaseDurationMs: 2000, renewDeadlineMs: 1500, retryPeriodMs: 100 },
@@ -38,7 +40,7 @@ describe("controller over the live Layer against the stub API server", () => {
         maxBackoffMs: 500,
       }).pipe(Effect.provide(layer), Scope.provide(scope))
 
-      const label = (operand: string) => renderedPod(cluster)?.["metadata"]["labels"][`backup.openshift.io/${operand}-revision`] as string | undefined
+      const label = (operand: string) => renderedPod(cluster)?.metadata.labels[`backup.openshift.io/${operand}-revision`] as string | undefined
       yield* until("the first render", () => label("kube-apiserver") === String(fixture.revisions["kube-apiserver"]))
 
       const bumped = Result.getOrThrow(fixture.bumpRevision(cluster, "kube-apiserver"))
@@ -50,10 +52,16 @@ describe("controller over the live Layer against the stub API server", () => {
 
       // A backup pod from the rendered spec fails in backup-init.
       const pod = Result.getOrThrow(cluster.create(podType, renderedPod(cluster)!))
-      const name = (pod["metadata"] as { name: string }).name
-      Result.getOrThrow(cluster.terminatePod(ns, name, { phase: "Failed", containers: { "backup-init": { exitCode: 1, message: "EtcdTlsRejected: etcd refused the client certificate" } } }))
-      yield* until("backup-status Failed", () => configMapData(cluster, "backup-status")?.["status"] === "Failed")
-      expect(configMapData(cluster, "backup-status")!["message"]).toContain("EtcdTlsRejected")
+      const name = (pod.metadata as { name: string }).name
+      Result.getOrThrow(
+        cluster.terminatePod(ns, name, {
+          phase: "Failed",
+          containers: { "backup-init": { exitCode: 1, message: "EtcdTlsRejected: etcd refused the client certificate" } },
+        }),
+      )
+      yield* until("backup-status Failed", () => configMapData(cluster, "backup-status")?.status === "Failed")
+      expect(configMapData(cluster, "backup-status")!.message).toContain("EtcdTlsRejected")
       yield* Scope.close(scope, Exit.void)
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped),
+  )
 })

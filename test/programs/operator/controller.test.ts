@@ -33,7 +33,9 @@ const recordingKube = (cluster: SimulatedCluster, identity: string, writes: Arra
     Kube,
     Effect.map(Kube, (k): KubeService => {
       const record = Effect.sync(() => {
-        const lease = cluster.get(leaseType, ns, "cluster-backup-operator") as { spec?: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number } } | undefined
+        const lease = cluster.get(leaseType, ns, "cluster-backup-operator") as
+          | { spec?: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number } }
+          | undefined
         const renew = Date.parse(lease?.spec?.renewTime ?? "")
         writes.push({ identity, holder: lease?.spec?.holderIdentity, expired: Date.now() > renew + (lease?.spec?.leaseDurationSeconds ?? 0) * 1000 })
       })
@@ -50,12 +52,16 @@ const recordingKube = (cluster: SimulatedCluster, identity: string, writes: Arra
 
 const run = (cluster: SimulatedCluster, identity: string, writes: Array<Write>, scope: Scope.Scope) =>
   startController(config(identity)).pipe(
-    Effect.provide(Layer.merge(recordingKube(cluster, identity, writes), Layer.sync(ControllerMetrics, () => ControllerMetrics.make(ns)))),
+    Effect.provide(
+      Layer.merge(
+        recordingKube(cluster, identity, writes),
+        Layer.sync(ControllerMetrics, () => ControllerMetrics.make(ns)),
+      ),
+    ),
     Scope.provide(scope),
   )
 
-
-const podLabel = (cluster: SimulatedCluster, key: string) => renderedPod(cluster)?.["metadata"]?.["labels"]?.[key] as string | undefined
+const podLabel = (cluster: SimulatedCluster, key: string) => renderedPod(cluster)?.metadata?.labels?.[key] as string | undefined
 
 describe("controller", () => {
   it.live("leads, renders, follows a revision bump through its watch, and releases the Lease on shutdown", () =>
@@ -72,11 +78,12 @@ describe("controller", () => {
       setRevision(cluster, "etcd", 4)
       yield* until("render of etcd 4", () => podLabel(cluster, "backup.openshift.io/etcd-revision") === "4")
       expect(Date.now() - started).toBeLessThan(2000)
-      expect(configMapData(cluster, "backup-status")!["revisions"]).toContain('etcd: "4"')
+      expect(configMapData(cluster, "backup-status")!.revisions).toContain('etcd: "4"')
       yield* Scope.close(scope, Exit.void)
       const lease = cluster.get(leaseType, ns, "cluster-backup-operator") as { spec: { holderIdentity: string } }
       expect(lease.spec.holderIdentity).toBe("")
-    }))
+    }),
+  )
 
   it.live("two replicas racing for the Lease never both write; the standby takes over when the leader stops", () =>
     Effect.gen(function* () {
@@ -108,7 +115,8 @@ describe("controller", () => {
         expect(w.expired).toBe(false)
       }
       expect(new Set(writes.map((w) => w.identity)).size).toBe(2)
-    }))
+    }),
+  )
 
   it.live("a failing sync is retried with backoff until the API answers again", () =>
     Effect.gen(function* () {
@@ -120,7 +128,8 @@ describe("controller", () => {
       yield* until("render after the outage", () => renderedPod(cluster) !== undefined, 8000)
       expect(handle.syncs()).toBeGreaterThan(1)
       yield* Scope.close(scope, Exit.void)
-    }))
+    }),
+  )
 
   it.effect("a minute of API outage for a watch: a bounded number of requests, one WARN when it starts failing, one line when it is restored", () =>
     Effect.gen(function* () {
@@ -131,8 +140,16 @@ describe("controller", () => {
       const watchRequests = () => cluster.requests.filter((r) => r.resource === "configmaps" && (r.verb === "watch" || r.verb === "list")).length
       cluster.faults.inject(Fault.unavailable(), { resource: "configmaps", verb: ["watch", "list"], times: Infinity })
       const scope = yield* Scope.make()
-      yield* startController({ ...config("a"), election: { ...config("a").election, leaseDurationMs: 137_000, renewDeadlineMs: 107_000, retryPeriodMs: 26_000 } }).pipe(
-        Effect.provide(Layer.merge(SimulatedKube.inMemory(cluster, { watchBackoff: defaultWatchBackoff }), Layer.sync(ControllerMetrics, () => ControllerMetrics.make(ns)))),
+      yield* startController({
+        ...config("a"),
+        election: { ...config("a").election, leaseDurationMs: 137_000, renewDeadlineMs: 107_000, retryPeriodMs: 26_000 },
+      }).pipe(
+        Effect.provide(
+          Layer.merge(
+            SimulatedKube.inMemory(cluster, { watchBackoff: defaultWatchBackoff }),
+            Layer.sync(ControllerMetrics, () => ControllerMetrics.make(ns)),
+          ),
+        ),
         Effect.provide(capture),
         Scope.provide(scope),
       )
@@ -153,5 +170,6 @@ describe("controller", () => {
       expect(restored.sort()).toEqual(["Info watch of configmap backup-status restored", "Info watch of configmap cluster-backup-pod restored"])
       expect(lines.filter((l) => l.includes("watch of") && l.includes("failing"))).toHaveLength(2)
       yield* Scope.close(scope, Exit.void)
-    }))
+    }),
+  )
 })

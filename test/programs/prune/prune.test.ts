@@ -56,17 +56,29 @@ describe("prune: copies in progress and a dead run's leftovers", () => {
         assert.deepStrictEqual(ls(join(dir, "copy")), ["snapshot_2026-01-15_000000.db", "static_kuberesources_2026-01-15_000000.tar.gz"])
         assert.deepStrictEqual(ls(join(dir, "upload")), ["snapshot_2026-01-16_000000.db", "static_kuberesources_2026-01-16_000000.tar.gz.part"])
         const why = "kept: modified 3 min ago, may be a copy in progress; prune removes it after 24h or with --leftover-grace 0"
-        assert.isTrue(young.keep.some((k) => k.unit.id === "copy/" && k.reason.startsWith(why)), JSON.stringify(young.keep))
+        assert.isTrue(
+          young.keep.some((k) => k.unit.id === "copy/" && k.reason.startsWith(why)),
+          JSON.stringify(young.keep),
+        )
         assert.deepStrictEqual(
           young.leftovers.filter((l) => l.path.startsWith("upload/")).map((l) => [l.path, l.removed, l.reason]),
-          [["upload/", false, why], ["upload/static_kuberesources_2026-01-16_000000.tar.gz.part", false, why]],
+          [
+            ["upload/", false, why],
+            ["upload/static_kuberesources_2026-01-16_000000.tar.gz.part", false, why],
+          ],
         )
-        assert.deepStrictEqual(young.remove.map((r) => r.unit.id), ["b1/"])
+        assert.deepStrictEqual(
+          young.remove.map((r) => r.unit.id),
+          ["b1/"],
+        )
 
         yield* TestClock.setTime(copiedAt + 2 * day)
         const old = yield* run(dir)
         assert.deepStrictEqual(ls(dir), [".cluster-backup", "b2"])
-        assert.deepStrictEqual(old.remove.map((r) => r.unit.id), ["copy/"])
+        assert.deepStrictEqual(
+          old.remove.map((r) => r.unit.id),
+          ["copy/"],
+        )
         assert.isTrue(old.leftovers.every((l) => l.removed))
       } finally {
         rmSync(dir, { recursive: true, force: true })

@@ -14,11 +14,14 @@ describe("nodeIpFromEtcdEnv", () => {
   it("property: finds the IP recorded for the member among the others, quoted or not, exported or not", () => {
     fc.assert(
       fc.property(
-        fc.uniqueArray(fc.record({ node: dnsSubdomainArb(40), ip: fc.oneof(fc.ipV4(), fc.ipV6()), quote: fc.constantFrom('"', "'", ""), exported: fc.boolean() }), {
-          minLength: 1,
-          maxLength: 5,
-          selector: (n) => envName(n.node),
-        }),
+        fc.uniqueArray(
+          fc.record({ node: dnsSubdomainArb(40), ip: fc.oneof(fc.ipV4(), fc.ipV6()), quote: fc.constantFrom('"', "'", ""), exported: fc.boolean() }),
+          {
+            minLength: 1,
+            maxLength: 5,
+            selector: (n) => envName(n.node),
+          },
+        ),
         fc.nat(),
         (nodes, pick) => {
           const text = [

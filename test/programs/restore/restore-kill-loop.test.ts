@@ -20,7 +20,7 @@ import { seededRandom } from "../../support/kill-loop.ts"
 import { cliEntry, etcdTool } from "../../support/tools.ts"
 import { allInstallerFiles, loadedCluster, walk, type Loaded } from "../backup/backup-resources-harness.ts"
 
-const seed = Number(process.env["KILL_LOOP_SEED"] ?? 13)
+const seed = Number(process.env.KILL_LOOP_SEED ?? 13)
 const kills = 10
 const lockName = "etc/kubernetes/.cluster-backup-restore.lock"
 
@@ -125,13 +125,24 @@ const expectRestored = (host: HostTree, context: string) => {
     expect(restored.get(path)?.mode, `${context}: ${path}`).toBe(file.mode)
   }
   // Nothing deleted: the old member, the stopped manifest, the replaced revision, the unrelated files.
-  expect(filesHolding(join(host.root, "var/lib/etcd-backup"), "old etcd data\n").filter((p) => /^member[^/]*\/snap\/db$/.test(p)), context).toHaveLength(1)
+  expect(
+    filesHolding(join(host.root, "var/lib/etcd-backup"), "old etcd data\n").filter((p) => /^member[^/]*\/snap\/db$/.test(p)),
+    context,
+  ).toHaveLength(1)
   expect(filesHolding(join(host.root, "etc/kubernetes/manifests-stopped"), "kind: Pod # the running etcd\n"), context).toHaveLength(1)
-  expect(filesHolding(join(host.root, "etc/kubernetes"), "kind: Pod # installed before the disaster\n").filter((p) => p.startsWith("static-pod-resources-replaced-by-restore-")), context).toHaveLength(1)
+  expect(
+    filesHolding(join(host.root, "etc/kubernetes"), "kind: Pod # installed before the disaster\n").filter((p) =>
+      p.startsWith("static-pod-resources-replaced-by-restore-"),
+    ),
+    context,
+  ).toHaveLength(1)
   expect(read(hostFiles.otherManifest), context).toBe("kind: Pod # kube-apiserver\n")
   expect(read(hostFiles.certs), context).toBe("certificate\n")
   // One copy of the snapshot (a rerun restores from the copy an interrupted run made), no partial one.
-  expect(readdirSync(join(host.root, "var/lib/etcd-backup")).filter((n) => n.startsWith("snapshot")), context).toEqual(["snapshot.db"])
+  expect(
+    readdirSync(join(host.root, "var/lib/etcd-backup")).filter((n) => n.startsWith("snapshot")),
+    context,
+  ).toEqual(["snapshot.db"])
   // Nothing of the restore's own left behind.
   expect(extractLeftovers(host), context).toEqual([])
   expect(existsSync(join(host.root, lockName)), context).toBe(false)
@@ -159,7 +170,9 @@ describe("restore under kills", () => {
       }
       const run = await runAndKill(restoreArgs(host, etcdutl), trigger, delay, signal)
       const last = run.stdout.trim().split("\n").at(-1) ?? ""
-      points.push(`${signal} ${delay} ms after the start of step ${step}${run.killed ? "" : ` (finished, exit ${run.status})`}: last line ${JSON.stringify(last.slice(0, 120))}`)
+      points.push(
+        `${signal} ${delay} ms after the start of step ${step}${run.killed ? "" : ` (finished, exit ${run.status})`}: last line ${JSON.stringify(last.slice(0, 120))}`,
+      )
       const context = `kill ${i}: ${points.at(-1)}\n${run.stderr}`
       if (!run.killed) expect(run.status, context).toBe(0)
       if (run.killed && signal === "SIGTERM") {
@@ -167,7 +180,9 @@ describe("restore under kills", () => {
         expect(run.status, context).not.toBe(0)
         expect(run.stderr, context).toContain("interrupted")
         if (run.stdout.includes("interrupted during")) {
-          expect(run.stdout, context).toMatch(/interrupted during \S+; (what it had changed was put back|it had changed nothing)\. Run the restore again to continue\./)
+          expect(run.stdout, context).toMatch(
+            /interrupted during \S+; (what it had changed was put back|it had changed nothing)\. Run the restore again to continue\./,
+          )
         }
         expect(extractLeftovers(host), context).toEqual([])
         expect(existsSync(join(host.root, lockName)), context).toBe(false)
@@ -178,7 +193,12 @@ describe("restore under kills", () => {
     expect(final.status, `${context}\n${final.stdout}\n${final.stderr}`).toBe(0)
     expect(final.stdout, context).toMatch(/Restore restore-\S+ complete: \d+ steps ran\./)
     expectRestored(host, context)
-    console.log(`restore kill loop (seed ${seed}): ${context}\nfinal run: ${final.stdout.split("\n").filter((l) => /^(\[|removed|A restore)/.test(l)).join("; ")}`)
+    console.log(
+      `restore kill loop (seed ${seed}): ${context}\nfinal run: ${final.stdout
+        .split("\n")
+        .filter((l) => /^(\[|removed|A restore)/.test(l))
+        .join("; ")}`,
+    )
   }, 240_000)
 
   it("killed during etcdutl snapshot restore: the rerun moves the partial output aside and completes", async () => {

@@ -89,25 +89,33 @@ describe("upload, list and download", () => {
 
   it("random 5xx and slow answers: the upload converges or fails cleanly, never a complete backup that is not whole", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.double({ min: 0, max: 0.7, noNaN: true }), fc.integer({ min: 0, max: 4 }), async (seed, failureRate, retries) => {
-        let s = seed
-        const random = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
-        const store = makeMemoryStore({ faults: randomFaults(random, failureRate, 3), retry: { retries, retryBaseMs: 1 } })
-        const exit = await Effect.runPromiseExit(uploadBackup(backup, prefix).pipe(withStore(store)))
-        const clean = makeMemoryStore()
-        for (const [k, v] of store.objects) clean.objects.set(k, v)
-        const listed = await Effect.runPromise(listBackups(prefix).pipe(withStore(clean)))
-        const complete = listed.filter((b) => b.completeness._tag === "Complete")
-        if (Exit.isSuccess(exit)) {
-          expect(complete).toHaveLength(1)
-          const into = mkdtempSync(join(tmpdir(), "dl-"))
-          await Effect.runPromise(downloadBackup(prefix, exit.value.id, into).pipe(withStore(clean)))
-          for (const f of backupFiles(backup)) expect(sha256(join(into, f))).toBe(sha256(join(backup, f)))
-        } else {
-          expect(JSON.stringify(exit)).toContain("ServiceUnavailable")
-          expect(complete).toHaveLength(0)
-        }
-      }),
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        fc.double({ min: 0, max: 0.7, noNaN: true }),
+        fc.integer({ min: 0, max: 4 }),
+        async (seed, failureRate, retries) => {
+          let s = seed
+          const random = () => {
+            s = (s * 1103515245 + 12345) % 2 ** 31
+            return s / 2 ** 31
+          }
+          const store = makeMemoryStore({ faults: randomFaults(random, failureRate, 3), retry: { retries, retryBaseMs: 1 } })
+          const exit = await Effect.runPromiseExit(uploadBackup(backup, prefix).pipe(withStore(store)))
+          const clean = makeMemoryStore()
+          for (const [k, v] of store.objects) clean.objects.set(k, v)
+          const listed = await Effect.runPromise(listBackups(prefix).pipe(withStore(clean)))
+          const complete = listed.filter((b) => b.completeness._tag === "Complete")
+          if (Exit.isSuccess(exit)) {
+            expect(complete).toHaveLength(1)
+            const into = mkdtempSync(join(tmpdir(), "dl-"))
+            await Effect.runPromise(downloadBackup(prefix, exit.value.id, into).pipe(withStore(clean)))
+            for (const f of backupFiles(backup)) expect(sha256(join(into, f))).toBe(sha256(join(backup, f)))
+          } else {
+            expect(JSON.stringify(exit)).toContain("ServiceUnavailable")
+            expect(complete).toHaveLength(0)
+          }
+        },
+      ),
       { numRuns: 25 },
     )
   })

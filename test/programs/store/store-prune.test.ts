@@ -29,12 +29,17 @@ beforeAll(async () => {
   base = readManifest(dir)
 }, 60_000)
 
-
 /** A store whose objects are stamped with the TestClock's time. */
 const setup = Effect.gen(function* () {
   let now = 0
   const store = makeMemoryStore({ now: () => now })
-  const tick = Effect.flatMap(Effect.clockWith((c) => c.currentTimeMillis), (t) => Effect.sync(() => void (now = t)))
+  const tick = Effect.flatMap(
+    Effect.clockWith((c) => c.currentTimeMillis),
+    (t) =>
+      Effect.sync(() => {
+        now = t
+      }),
+  )
   return { store, tick }
 })
 
@@ -115,10 +120,18 @@ describe("prune on a store", () => {
         retry: { retries: 0, retryBaseMs: 0 },
         faults: (operation, key) =>
           failing && operation === "DELETE" && !key.endsWith(manifestFileName)
-            ? Effect.fail(new StoreRequestFailed({ store: "memory://", operation, key, status: 500, code: "InternalError", retryable: false, message: "injected" }))
+            ? Effect.fail(
+                new StoreRequestFailed({ store: "memory://", operation, key, status: 500, code: "InternalError", retryable: false, message: "injected" }),
+              )
             : Effect.void,
       })
-      const tick = Effect.flatMap(Effect.clockWith((c) => c.currentTimeMillis), (t) => Effect.sync(() => void (now = t)))
+      const tick = Effect.flatMap(
+        Effect.clockWith((c) => c.currentTimeMillis),
+        (t) =>
+          Effect.sync(() => {
+            now = t
+          }),
+      )
       const old = yield* putBackup(store, tick, t0)
       const newest = yield* putBackup(store, tick, t0 + day)
       failing = true

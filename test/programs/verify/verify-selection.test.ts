@@ -73,10 +73,17 @@ describe("selectBackup", () => {
 
   it("says what the directory holds when nothing or not the asked backup is there", () => {
     const none = selectBackup(["notes.txt", "snapshot_2024-01-01_000000.db.part"])
-    expect(Result.isFailure(none) && none.failure.message).toBe("no backup files (snapshot_<timestamp>.db and static_kuberesources_<timestamp>.tar.gz) in the directory")
-    const names = namesOf([{ ts: "2024-01-01_000000", dirty: false }, { ts: "2024-02-01_000000", dirty: true }])
+    expect(Result.isFailure(none) && none.failure.message).toBe(
+      "no backup files (snapshot_<timestamp>.db and static_kuberesources_<timestamp>.tar.gz) in the directory",
+    )
+    const names = namesOf([
+      { ts: "2024-01-01_000000", dirty: false },
+      { ts: "2024-02-01_000000", dirty: true },
+    ])
     const absent = selectBackup(names, "2023-01-01_000000")
-    expect(Result.isFailure(absent) && absent.failure.message).toBe("no backup with timestamp 2023-01-01_000000; the directory holds 2024-02-01_000000, 2024-01-01_000000")
+    expect(Result.isFailure(absent) && absent.failure.message).toBe(
+      "no backup with timestamp 2023-01-01_000000; the directory holds 2024-02-01_000000, 2024-01-01_000000",
+    )
   })
 })
 

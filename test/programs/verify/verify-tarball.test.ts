@@ -32,12 +32,14 @@ const manifestArb = revisionSetArb.chain((revisions) =>
     .map((files) => ({
       revisions,
       entries: files
-        .map((f): ManifestEntry => ({
-          path: `${podDirectory(f.operand.name, revisions[f.operand.name])}/${f.kind}/${f.name}/${f.key}`,
-          size: f.size,
-          mode: 0o600,
-          sha256: f.sha256,
-        }))
+        .map(
+          (f): ManifestEntry => ({
+            path: `${podDirectory(f.operand.name, revisions[f.operand.name])}/${f.kind}/${f.name}/${f.key}`,
+            size: f.size,
+            mode: 0o600,
+            sha256: f.sha256,
+          }),
+        )
         .sort((a, b) => (a.path < b.path ? -1 : 1)),
     })),
 )

@@ -19,7 +19,15 @@ const identityText = (raw: Uint8Array) => encodeBech32("age-secret-key-", raw).t
 const secretForms = (raw: Uint8Array): ReadonlyArray<string> => {
   const text = identityText(raw)
   const data = text.slice("AGE-SECRET-KEY-1".length, -6)
-  return [text, text.toLowerCase(), data.slice(0, 24), data.slice(-24), data.slice(-24).toLowerCase(), Buffer.from(raw).toString("hex").slice(0, 24), Buffer.from(raw).toString("base64").slice(0, 24)]
+  return [
+    text,
+    text.toLowerCase(),
+    data.slice(0, 24),
+    data.slice(-24),
+    data.slice(-24).toLowerCase(),
+    Buffer.from(raw).toString("hex").slice(0, 24),
+    Buffer.from(raw).toString("base64").slice(0, 24),
+  ]
 }
 
 const printed = (value: unknown): ReadonlyArray<string> => [

@@ -90,7 +90,9 @@ describe("age STREAM", () => {
         yield Buffer.alloc(64 * 1024, 0x41)
       }
     }
-    await expect(collect(decryptAge(endless(), { source: "endless.age", identities: [identity], identityFiles: ["test"] }))).rejects.toMatchObject({ _tag: "AgeHeaderInvalid" })
+    await expect(collect(decryptAge(endless(), { source: "endless.age", identities: [identity], identityFiles: ["test"] }))).rejects.toMatchObject({
+      _tag: "AgeHeaderInvalid",
+    })
     expect(pulled).toBeLessThanOrEqual(maxHeaderBytes + 2 * 64 * 1024)
   })
 })

@@ -34,9 +34,7 @@ const parseVector = (name: string, raw: Uint8Array): Vector => {
 const all = Object.entries(vectors as Record<string, Uint8Array>).map(([name, raw]) => parseVector(name, raw))
 const covered = all.filter(
   (v) =>
-    v.fields.get("armored")?.[0] !== "yes" &&
-    !v.fields.has("passphrase") &&
-    (v.fields.get("identity") ?? []).every((i) => i.startsWith("AGE-SECRET-KEY-1")),
+    v.fields.get("armored")?.[0] !== "yes" && !v.fields.has("passphrase") && (v.fields.get("identity") ?? []).every((i) => i.startsWith("AGE-SECRET-KEY-1")),
 )
 
 const expectedTag: Record<string, ReadonlyArray<string>> = {
@@ -54,7 +52,10 @@ describe("C2SP age test vectors", () => {
   it("covers the X25519, header, HMAC and STREAM vectors", () => {
     expect(covered.length).toBeGreaterThanOrEqual(67)
     for (const prefix of ["x25519", "stream_", "hmac_", "stanza_", "header_crlf", "version_unsupported", "empty"]) {
-      expect(covered.map((v) => v.name).filter((n) => n.startsWith(prefix)), prefix).not.toEqual([])
+      expect(
+        covered.map((v) => v.name).filter((n) => n.startsWith(prefix)),
+        prefix,
+      ).not.toEqual([])
     }
   })
 
@@ -65,7 +66,8 @@ describe("C2SP age test vectors", () => {
       const released = createHash("sha256")
       let failure: unknown
       try {
-        for await (const chunk of decryptAge(pieces(vector.file, pieceSize), { source: vector.name, identities, identityFiles: ["vector"] })) released.update(chunk)
+        for await (const chunk of decryptAge(pieces(vector.file, pieceSize), { source: vector.name, identities, identityFiles: ["vector"] }))
+          released.update(chunk)
       } catch (e) {
         failure = e
       }

@@ -9,11 +9,19 @@ import { resolveCredentials } from "../../../src/services/store/s3-credentials.t
 
 const dir = mkdtempSync(join(tmpdir(), "s3-credentials-"))
 const file = join(dir, "credentials")
-writeFileSync(file, "[default]\naws_access_key_id = AKDEFAULT\naws_secret_access_key = default-secret-value\n\n[backup]\n# comment\naws_access_key_id=AKBACKUP\naws_secret_access_key=backup-secret-value\naws_session_token=tok\n")
+writeFileSync(
+  file,
+  "[default]\naws_access_key_id = AKDEFAULT\naws_secret_access_key = default-secret-value\n\n[backup]\n# comment\naws_access_key_id=AKBACKUP\naws_secret_access_key=backup-secret-value\naws_session_token=tok\n",
+)
 
 describe("resolveCredentials", () => {
   it("takes the environment variables first", async () => {
-    const c = await Effect.runPromise(resolveCredentials({ AWS_ACCESS_KEY_ID: "AKENV", AWS_SECRET_ACCESS_KEY: "env-secret", AWS_SESSION_TOKEN: "t", AWS_SHARED_CREDENTIALS_FILE: file }, "us-east-1"))
+    const c = await Effect.runPromise(
+      resolveCredentials(
+        { AWS_ACCESS_KEY_ID: "AKENV", AWS_SECRET_ACCESS_KEY: "env-secret", AWS_SESSION_TOKEN: "t", AWS_SHARED_CREDENTIALS_FILE: file },
+        "us-east-1",
+      ),
+    )
     expect(c).toEqual({ accessKeyId: "AKENV", secretAccessKey: "env-secret", sessionToken: "t" })
   })
 
@@ -40,7 +48,9 @@ describe("resolveCredentials", () => {
   it("web identity without a role, or with an unreadable token: a clear error", async () => {
     const noRole = await Effect.runPromiseExit(resolveCredentials({ HOME: dir, AWS_WEB_IDENTITY_TOKEN_FILE: join(dir, "token") }, "us-east-1"))
     expect(JSON.stringify(noRole)).toContain("AWS_ROLE_ARN is not")
-    const noToken = await Effect.runPromiseExit(resolveCredentials({ HOME: dir, AWS_WEB_IDENTITY_TOKEN_FILE: join(dir, "token"), AWS_ROLE_ARN: "arn:aws:iam::1:role/r" }, "us-east-1"))
+    const noToken = await Effect.runPromiseExit(
+      resolveCredentials({ HOME: dir, AWS_WEB_IDENTITY_TOKEN_FILE: join(dir, "token"), AWS_ROLE_ARN: "arn:aws:iam::1:role/r" }, "us-east-1"),
+    )
     expect(JSON.stringify(noToken)).toContain("cannot read the web identity token")
   })
 

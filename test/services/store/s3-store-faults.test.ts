@@ -25,7 +25,8 @@ const endpoint = (url: string, requestTimeoutMs = 30_000): S3Endpoint => ({
   requestTimeoutMs,
 })
 
-const listen = (srv: net.Server, port = 0) => new Promise<number>((resolve) => srv.listen(port, "127.0.0.1", () => resolve((srv.address() as net.AddressInfo).port)))
+const listen = (srv: net.Server, port = 0) =>
+  new Promise<number>((resolve) => srv.listen(port, "127.0.0.1", () => resolve((srv.address() as net.AddressInfo).port)))
 
 /** A TCP proxy to Swift that can be cut (every connection reset, nothing listening) and restored. */
 const cuttableProxy = async (target: number) => {

@@ -28,7 +28,6 @@ const endpointOf = (s: S3TestServer, overrides: Partial<S3Endpoint> = {}): S3End
   ...overrides,
 })
 
-
 beforeAll(async () => {
   server = await s3Server()
   work = mkdtempSync(join(tmpdir(), "s3-store-test-"))

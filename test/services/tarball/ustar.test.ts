@@ -31,11 +31,14 @@ describe("ustar codec", () => {
 
   it("a flipped byte breaks the checksum", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 511 }).filter((i) => i < 148 || i >= 156), (i) => {
-        const block = encodeHeader({ name: Buffer.from("a"), mode: 0o600, size: 1, mtime: 0, type: typeFlag.file, owner: "root" })
-        block[i] = ((block[i] as number) + 1) % 256
-        expect(parseHeader(block)).toMatchObject({ failure: { reason: "checksum" } })
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 511 }).filter((i) => i < 148 || i >= 156),
+        (i) => {
+          const block = encodeHeader({ name: Buffer.from("a"), mode: 0o600, size: 1, mtime: 0, type: typeFlag.file, owner: "root" })
+          block[i] = ((block[i] as number) + 1) % 256
+          expect(parseHeader(block)).toMatchObject({ failure: { reason: "checksum" } })
+        },
+      ),
     )
   })
 
