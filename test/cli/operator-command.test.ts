@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -11,7 +10,7 @@ import { openShiftFixture } from "../../src/simulation/openshift-fixtures.ts"
 import { startSimulatedApiServer, writeKubeconfig } from "../../src/simulation/simulated-api-server.ts"
 import { makeSimulatedCluster } from "../../src/simulation/simulated-cluster.ts"
 import { configMapData, ns } from "../programs/operator/reconcile-harness.ts"
-import { cliEntry } from "../support/tools.ts"
+import { runCli, type CliRun, type RunningCli } from "../support/run-cli.ts"
 
 const dir = mkdtempSync(join(tmpdir(), "operator-cli-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -25,33 +24,32 @@ const waitFor = async (what: string, check: () => boolean | Promise<boolean>, ms
 }
 
 /**
- * `cluster-backup [global] operator --kubeconfig K --metrics-port 0 <args>` against a simulated OpenShift (fixture `seed`)
- * behind a stub API server; close the server when done.
+ * Runs `cluster-backup [global] operator --kubeconfig K --metrics-port 0 <args>` against a simulated OpenShift (fixture `seed`)
+ * behind a stub API server while `during` talks to it (and ends it); the server is closed when both have ended.
  */
-const startOperator = async (seed: number, args: ReadonlyArray<string>, options: { global?: ReadonlyArray<string>; stdio?: "pipe" | "ignore" } = {}) => {
-  const stdio = options.stdio ?? "ignore"
+const runOperator = async (
+  seed: number,
+  args: ReadonlyArray<string>,
+  during: (child: RunningCli, cluster: ReturnType<typeof makeSimulatedCluster>) => Promise<void>,
+  global: ReadonlyArray<string> = [],
+): Promise<CliRun> => {
   const cluster = makeSimulatedCluster()
   Result.getOrThrow(openShiftFixture({ seed }).load(cluster))
   const server = await startSimulatedApiServer(cluster)
   const kubeconfig = join(dir, `kubeconfig-${seed}`)
   await Effect.runPromise(writeKubeconfig(kubeconfig, server))
-  const argv = [cliEntry, ...(options.global ?? []), "operator", "--kubeconfig", kubeconfig, "--metrics-port", "0", ...args]
-  const child = spawn(process.execPath, argv, { stdio: ["ignore", stdio, stdio] })
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
-  return { cluster, server, child, exited }
+  try {
+    return await runCli([...global, "operator", "--kubeconfig", kubeconfig, "--metrics-port", "0", ...args], { during: (child) => during(child, cluster) })
+  } finally {
+    await server.close()
+  }
 }
 
 describe("cluster-backup operator", () => {
   it("serves probes and metrics, renders, and on SIGTERM releases the Lease and exits", async () => {
-    const { cluster, server, child, exited } = await startOperator(5, ["--settle", "0s", "--identity", "replica-1"], {
-      global: ["--log-format", "json"],
-      stdio: "pipe",
-    })
-    try {
-      let stderr = ""
-      child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()))
-      await waitFor("the port in the log", () => /port (\d+)/.test(stderr))
-      const port = Number(/port (\d+)/.exec(stderr)![1])
+    const during = async (child: RunningCli, cluster: ReturnType<typeof makeSimulatedCluster>) => {
+      await waitFor("the port in the log", () => /port (\d+)/.test(child.stderr()))
+      const port = Number(/port (\d+)/.exec(child.stderr())![1])
       await waitFor("a render", () => configMapData(cluster, "cluster-backup-pod") !== undefined)
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200)
       await waitFor("ready", async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200)
@@ -69,23 +67,18 @@ describe("cluster-backup operator", () => {
       expect(cluster.requests.filter((r) => r.resource === "leases" && (r.verb === "update" || r.verb === "create")).length).toBe(leaseWrites)
 
       child.kill("SIGTERM")
-      const code = await exited
+      await child.end
       expect(holder()).toBe("")
-      expect(stderr).toContain("released lease")
-      expect(code).toBe(0)
-    } finally {
-      await server.close()
+      expect(child.stderr()).toContain("released lease")
     }
+    const operator = await runOperator(5, ["--settle", "0s", "--identity", "replica-1"], during, ["--log-format", "json"])
+    expect(operator.status).toBe(0)
   }, 120_000)
 
-  const run = (args: ReadonlyArray<string>) =>
-    new Promise<{ code: number | null; output: string }>((resolve) => {
-      const child = spawn(process.execPath, [cliEntry, ...args], { stdio: ["ignore", "pipe", "pipe"] })
-      let output = ""
-      child.stdout.on("data", (d: Buffer) => (output += d.toString()))
-      child.stderr.on("data", (d: Buffer) => (output += d.toString()))
-      child.on("exit", (code) => resolve({ code, output }))
-    })
+  const run = async (args: ReadonlyArray<string>) => {
+    const { status, output } = await runCli(args)
+    return { code: status, output }
+  }
 
   it.each([
     ["--renew-deadline", ["--renew-deadline", "137s"], "must be shorter than the lease duration"],
@@ -110,17 +103,7 @@ describe("cluster-backup operator", () => {
   }, 60_000)
 
   it("renders backup-upload into cluster-backup-pod when a store is configured", async () => {
-    const { cluster, server, child, exited } = await startOperator(7, [
-      "--settle",
-      "0s",
-      "--store-pvc",
-      "backups",
-      "--cluster-id",
-      "c0ffee",
-      "--upload-deadline",
-      "30m",
-    ])
-    try {
+    const during = async (child: RunningCli, cluster: ReturnType<typeof makeSimulatedCluster>) => {
       await waitFor("a render", () => configMapData(cluster, "cluster-backup-pod") !== undefined)
       const pod = YAML.parse(configMapData(cluster, "cluster-backup-pod")!["backup-pod.yaml"]!) as BackupPod
       const revisions = revisionsOfBackupPod(pod)!
@@ -132,23 +115,18 @@ describe("cluster-backup operator", () => {
       )
       expect(pod.spec.initContainers.at(-1)!.name).toBe("backup-upload")
       child.kill("SIGTERM")
-      expect(await exited).toBe(0)
-    } finally {
-      await server.close()
     }
+    const operator = await runOperator(7, ["--settle", "0s", "--store-pvc", "backups", "--cluster-id", "c0ffee", "--upload-deadline", "30m"], during)
+    expect(operator.status).toBe(0)
   }, 120_000)
 
   it("takes short lease timings for tests and small clusters: the Lease says the duration given", async () => {
-    const { cluster, server, child, exited } = await startOperator(6, ["--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "1s"])
-    try {
+    await runOperator(6, ["--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "1s"], async (child, cluster) => {
       const writes = () => cluster.requests.filter((r) => r.resource === "leases" && (r.verb === "update" || r.verb === "create")).length
       await waitFor("the Lease", () => cluster.get(leaseType, ns, "cluster-backup-operator") !== undefined)
       expect((cluster.get(leaseType, ns, "cluster-backup-operator")!.spec as { leaseDurationSeconds?: number }).leaseDurationSeconds).toBe(4)
       await waitFor("renewals every second", () => writes() >= 3)
       child.kill("SIGTERM")
-      await exited
-    } finally {
-      await server.close()
-    }
+    })
   }, 120_000)
 })

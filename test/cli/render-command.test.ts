@@ -1,13 +1,12 @@
-import { spawnSync } from "node:child_process"
 import { describe, expect, it } from "vitest"
 import { renderBackupPodYaml } from "../../src/domain/pod-spec.ts"
-import { cliEntry } from "../support/tools.ts"
+import { runCli } from "../support/run-cli.ts"
 
-const cli = (...args: Array<string>) => spawnSync(process.execPath, [cliEntry, ...args], { encoding: "utf8" })
+const cli = (...args: Array<string>) => runCli(args)
 
 describe("cluster-backup render", () => {
-  it("prints exactly the domain's pod YAML for --revisions, without a cluster", () => {
-    const run = cli(
+  it("prints exactly the domain's pod YAML for --revisions, without a cluster", async () => {
+    const run = await cli(
       "render",
       "--revisions",
       "etcd=3,kube-apiserver=7,kube-controller-manager=7,kube-scheduler=7",
@@ -20,31 +19,31 @@ describe("cluster-backup render", () => {
     )
   })
 
-  it("refuses incomplete --revisions, naming what is missing", () => {
-    const run = cli("render", "--revisions", "etcd=3")
+  it("refuses incomplete --revisions, naming what is missing", async () => {
+    const run = await cli("render", "--revisions", "etcd=3")
     expect(run.status).not.toBe(0)
     expect(run.stdout).toBe("")
     expect(run.stderr).toContain("no revision for kube-apiserver")
   })
 
-  it("refuses a bad hold duration before rendering", () => {
-    const run = cli("render", "--revisions", "etcd=3,kube-apiserver=7,kube-controller-manager=7,kube-scheduler=7", "--hold-duration", "forever")
+  it("refuses a bad hold duration before rendering", async () => {
+    const run = await cli("render", "--revisions", "etcd=3,kube-apiserver=7,kube-controller-manager=7,kube-scheduler=7", "--hold-duration", "forever")
     expect(run.status).not.toBe(0)
     // The CLI shows its help with the error; no pod YAML is printed.
     expect(run.stdout).not.toContain('kind: "Pod"')
     expect(run.stdout + run.stderr).toContain('"forever" is not a duration')
   })
 
-  it("carries --etcd-prefix into the pod's backup-init, and refuses one that is not a prefix (usage error)", () => {
+  it("carries --etcd-prefix into the pod's backup-init, and refuses one that is not a prefix (usage error)", async () => {
     const revisions = "etcd=3,kube-apiserver=7,kube-controller-manager=7,kube-scheduler=7"
-    const run = cli("render", "--revisions", revisions, "--etcd-prefix", "/registry")
+    const run = await cli("render", "--revisions", revisions, "--etcd-prefix", "/registry")
     expect(run.status).toBe(0)
     expect(run.stdout).toBe(
       renderBackupPodYaml({ etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 7, "kube-scheduler": 7 }, { etcdPrefix: "/registry" }),
     )
     expect(run.stdout).toMatch(/- "--etcd-prefix"\n\s+- "\/registry"/)
-    expect(cli("render", "--revisions", revisions).stdout).not.toContain("--etcd-prefix")
-    const bad = cli("render", "--revisions", revisions, "--etcd-prefix", "/registry/")
+    expect((await cli("render", "--revisions", revisions)).stdout).not.toContain("--etcd-prefix")
+    const bad = await cli("render", "--revisions", revisions, "--etcd-prefix", "/registry/")
     expect(bad.status).toBe(2)
     expect(bad.stdout).not.toContain('kind: "Pod"')
     expect(bad.stdout + bad.stderr).toContain("Invalid value for flag --etcd-prefix")
@@ -53,8 +52,8 @@ describe("cluster-backup render", () => {
   const revisions = "etcd=3,kube-apiserver=7,kube-controller-manager=7,kube-scheduler=7"
   const set = { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 7, "kube-scheduler": 7 }
 
-  it("renders backup-upload for an s3:// store with its settings, credentials Secret and CA ConfigMap; the pod's deadline grows by the upload's", () => {
-    const run = cli(
+  it("renders backup-upload for an s3:// store with its settings, credentials Secret and CA ConfigMap; the pod's deadline grows by the upload's", async () => {
+    const run = await cli(
       "render",
       "--revisions",
       revisions,
@@ -90,8 +89,8 @@ describe("cluster-backup render", () => {
     )
   })
 
-  it("renders backup-upload to a PersistentVolumeClaim with the cluster's prefix and the upload's part size, parts in flight and deadline", () => {
-    const run = cli(
+  it("renders backup-upload to a PersistentVolumeClaim with the cluster's prefix and the upload's part size, parts in flight and deadline", async () => {
+    const run = await cli(
       "render",
       "--revisions",
       revisions,
@@ -130,8 +129,8 @@ describe("cluster-backup render", () => {
       "--s3-endpoint",
       "http(s)://",
     ],
-  ])("refuses %s as a usage error (exit 2) naming the flag, printing no pod", (_what, args, flag, expected) => {
-    const run = cli("render", "--revisions", revisions, ...args)
+  ])("refuses %s as a usage error (exit 2) naming the flag, printing no pod", async (_what, args, flag, expected) => {
+    const run = await cli("render", "--revisions", revisions, ...args)
     expect(run.status, run.stdout + run.stderr).toBe(2)
     expect(run.stdout).not.toContain('kind: "Pod"')
     // A value that is wrong: "Invalid value for flag"; one that is needed and missing: "Missing value for flag".
