@@ -27,35 +27,64 @@ export interface KilledRun {
   readonly finished: boolean
   /** Its exit code when it finished, else null. */
   readonly code: number | null
-  /** Milliseconds from the lock's appearance to the kill (or to the end). */
+  /** Its exit code, whether or not the kill landed (a SIGTERMed command may exit with one); null when a signal ended it. */
+  readonly status: number | null
+  /** Milliseconds from the start of its work (the lock's appearance, or `begun`) to the kill (or to the end). */
   readonly afterLockMs: number
+  readonly stdout: string
   readonly stderr: string
 }
 
-/**
- * Starts `cluster-backup <args>`, waits until `lockFile` exists, then SIGKILLs it `delayMs` later
- * (unless it ended first) and waits for it to be gone.
- */
-export const runAndKill = async (
-  args: ReadonlyArray<string>,
-  lockFile: string,
-  delayMs: number,
-  env: Readonly<Record<string, string>> = {},
-): Promise<KilledRun> => {
+export interface KillPlan {
+  /** Whether the command's work has begun, asked every 2 ms with its process id and its stdout so far. */
+  readonly begun: (pid: number, stdout: string) => boolean
+  /** How long after the work has begun the signal is sent (unless the command ended first). */
+  readonly delayMs: number
+  /** SIGKILL by default. */
+  readonly signal?: "SIGKILL" | "SIGTERM"
+  /**
+   * Runs the command in its own process group: a SIGKILL takes the whole group (what it started with it); a SIGTERM goes to
+   * the command alone, and once it has exited whatever is left of its group is SIGKILLed.
+   */
+  readonly group?: boolean
+  readonly env?: Readonly<Record<string, string>>
+}
+
+/** Starts `cluster-backup <args>`, waits until its work has begun, signals it `delayMs` later (unless it ended first) and waits for it to be gone. */
+export const runAndKillWhen = async (args: ReadonlyArray<string>, plan: KillPlan): Promise<KilledRun> => {
+  const signal = plan.signal ?? "SIGKILL"
+  const group = plan.group ?? false
   let finished = false
-  let locked = 0
+  let begun = 0
   const run = await runCli(args, {
-    env,
+    ...(plan.env === undefined ? {} : { env: plan.env }),
+    detached: group,
     during: async (child) => {
-      while (!child.ended() && !existsSync(lockFile)) await sleep(2)
-      locked = Date.now()
-      await Promise.race([sleep(delayMs), child.end])
+      while (!child.ended() && !plan.begun(child.pid, child.stdout())) await sleep(2)
+      begun = Date.now()
+      await Promise.race([sleep(plan.delayMs), child.end])
       finished = child.ended()
-      if (!finished) child.kill("SIGKILL")
+      if (!finished && group && signal === "SIGKILL") child.killGroup(signal)
+      else if (!finished) child.kill(signal)
+      if (group) {
+        await child.end
+        child.killGroup("SIGKILL")
+      }
     },
   })
-  return { finished, code: finished ? run.status : null, afterLockMs: Date.now() - locked, stderr: run.stderr }
+  return {
+    finished,
+    code: finished ? run.status : null,
+    status: run.status,
+    afterLockMs: Date.now() - begun,
+    stdout: run.stdout,
+    stderr: run.stderr,
+  }
 }
+
+/** Starts `cluster-backup <args>`, waits until `lockFile` exists, then SIGKILLs it `delayMs` later (unless it ended first). */
+export const runAndKill = (args: ReadonlyArray<string>, lockFile: string, delayMs: number, env: Readonly<Record<string, string>> = {}) =>
+  runAndKillWhen(args, { begun: () => existsSync(lockFile), delayMs, env })
 
 /** Every regular file under `root`, relative path to content. */
 export const filesUnder = (root: string): Map<string, Buffer> => {

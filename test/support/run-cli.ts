@@ -29,6 +29,8 @@ export interface RunningCli {
   /** Resolves when it has exited and its output is closed. */
   readonly end: Promise<void>
   readonly kill: (signal: NodeJS.Signals) => void
+  /** Signals the process's whole group (with `detached`); nothing when the group is gone. */
+  readonly killGroup: (signal: NodeJS.Signals) => void
 }
 
 export interface CliOptions {
@@ -39,6 +41,8 @@ export interface CliOptions {
   /** Written to the process's stdin, which is then closed; no stdin by default. */
   readonly stdin?: string | Uint8Array
   readonly cwd?: string
+  /** Runs it in its own process group, so that `killGroup` reaches what it started (as a container or systemd stop does). */
+  readonly detached?: boolean
   /** Past it the process is sent `killSignal` (the run then reports `timedOut`). */
   readonly timeoutMs?: number
   /** SIGKILL by default: what the timeout guards against is often a process blocked where SIGTERM cannot end it. */
@@ -60,6 +64,7 @@ export const runCli = (args: ReadonlyArray<string>, options: CliOptions = {}): P
   const child = spawn(process.execPath, [options.entry ?? cliEntry, ...args], {
     stdio: [options.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
     env: { ...process.env, KUBECONFIG: "", ...options.env },
+    detached: options.detached ?? false,
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   })
   let stdout = ""
@@ -101,6 +106,13 @@ export const runCli = (args: ReadonlyArray<string>, options: CliOptions = {}): P
       () => undefined,
     ),
     kill: (signal) => void child.kill(signal),
+    killGroup: (signal) => {
+      try {
+        process.kill(-child.pid!, signal)
+      } catch {
+        // no such group: all of it is gone
+      }
+    },
   }
   const during = Promise.resolve().then(() => options.during?.(running))
   return during.then(

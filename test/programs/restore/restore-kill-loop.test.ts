@@ -10,32 +10,19 @@
  * during `etcdutl snapshot restore`, whose partial output the rerun moves aside. The seed is
  * fixed (KILL_LOOP_SEED replays another); the kill points are in the failure messages.
  */
-import { spawn } from "node:child_process"
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { hostFiles, makeBackup, makeHostTree, startSharedEtcd, type HostTree, type SharedEtcd } from "../../support/bad-backups.ts"
-import { seededRandom } from "../../support/kill-loop.ts"
-import { cliEntry, etcdTool } from "../../support/tools.ts"
+import { runAndKillWhen, seededRandom } from "../../support/kill-loop.ts"
+import { runCli } from "../../support/run-cli.ts"
+import { etcdTool } from "../../support/tools.ts"
 import { allInstallerFiles, loadedCluster, walk, type Loaded } from "../backup/backup-resources-harness.ts"
 
 const seed = Number(process.env.KILL_LOOP_SEED ?? 13)
 const kills = 10
 const lockName = "etc/kubernetes/.cluster-backup-restore.lock"
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-interface Run {
-  readonly status: number | null
-  readonly signal: NodeJS.Signals | null
-  /** The kill landed before the command ended. */
-  readonly killed: boolean
-  /** Milliseconds from the trigger to the kill (or to the end). */
-  readonly afterTriggerMs: number
-  readonly stdout: string
-  readonly stderr: string
-}
 
 const restoreArgs = (host: HostTree, etcdutl: string) => ["restore", host.backupDir, "--root", host.root, "--member-name", "master-0", "--etcdutl", etcdutl]
 
@@ -46,49 +33,6 @@ const holdsLock = (host: HostTree, pid: number) => {
   } catch {
     return false
   }
-}
-
-/**
- * Runs the command in its own process group; once `trigger` holds, waits `delayMs`, then sends
- * SIGKILL to the group, or SIGTERM to the command alone (unless it ended first).
- */
-const runAndKill = async (
-  args: ReadonlyArray<string>,
-  trigger: (pid: number, stdout: string) => boolean,
-  delayMs: number,
-  signal: "SIGKILL" | "SIGTERM" | undefined,
-  env: Readonly<Record<string, string>> = {},
-): Promise<Run> => {
-  const child = spawn(process.execPath, [cliEntry, ...args], { detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } })
-  let stdout = ""
-  let stderr = ""
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
-  let ended = false
-  const exited = new Promise<{ status: number | null; signal: NodeJS.Signals | null }>((done) =>
-    child.on("close", (status, sig) => {
-      ended = true
-      done({ status, signal: sig })
-    }),
-  )
-  while (!ended && !trigger(child.pid!, stdout)) await sleep(2)
-  const triggered = Date.now()
-  if (signal !== undefined) await Promise.race([sleep(delayMs), exited])
-  const killed = !ended && signal !== undefined
-  if (killed) {
-    if (signal === "SIGKILL") process.kill(-child.pid!, "SIGKILL")
-    else child.kill("SIGTERM")
-  }
-  const { status, signal: got } = await exited
-  if (signal === "SIGTERM") {
-    // The command is gone; anything of its group still running (an etcdutl it was stopping) too.
-    try {
-      process.kill(-child.pid!, "SIGKILL")
-    } catch {
-      // no such group: all gone
-    }
-  }
-  return { status, signal: got, killed, afterTriggerMs: Date.now() - triggered, stdout, stderr }
 }
 
 const extractLeftovers = (host: HostTree) => readdirSync(join(host.root, "etc/kubernetes")).filter((n) => n.startsWith(".cluster-backup-extract-"))
@@ -168,14 +112,14 @@ describe("restore under kills", () => {
         step = Math.floor(fraction * (Number(total[1]) + 1))
         return step === 0 || out.includes(`[${step}/`)
       }
-      const run = await runAndKill(restoreArgs(host, etcdutl), trigger, delay, signal)
+      const run = await runAndKillWhen(restoreArgs(host, etcdutl), { begun: trigger, delayMs: delay, signal, group: true })
       const last = run.stdout.trim().split("\n").at(-1) ?? ""
       points.push(
-        `${signal} ${delay} ms after the start of step ${step}${run.killed ? "" : ` (finished, exit ${run.status})`}: last line ${JSON.stringify(last.slice(0, 120))}`,
+        `${signal} ${delay} ms after the start of step ${step}${run.finished ? ` (finished, exit ${run.status})` : ""}: last line ${JSON.stringify(last.slice(0, 120))}`,
       )
       const context = `kill ${i}: ${points.at(-1)}\n${run.stderr}`
-      if (!run.killed) expect(run.status, context).toBe(0)
-      if (run.killed && signal === "SIGTERM") {
+      if (run.finished) expect(run.status, context).toBe(0)
+      if (!run.finished && signal === "SIGTERM") {
         // Interrupted, not done: non-zero; its finalizers removed the decoded keys and the lock.
         expect(run.status, context).not.toBe(0)
         expect(run.stderr, context).toContain("interrupted")
@@ -189,7 +133,7 @@ describe("restore under kills", () => {
       }
     }
     const context = `kill points:\n  ${points.join("\n  ")}`
-    const final = await runAndKill(restoreArgs(host, etcdutl), (pid) => holdsLock(host, pid), 0, undefined)
+    const final = await runCli(restoreArgs(host, etcdutl))
     expect(final.status, `${context}\n${final.stdout}\n${final.stderr}`).toBe(0)
     expect(final.stdout, context).toMatch(/Restore restore-\S+ complete: \d+ steps ran\./)
     expectRestored(host, context)
@@ -220,13 +164,18 @@ describe("restore under kills", () => {
       ].join("\n"),
       { mode: 0o755 },
     )
-    const killed = await runAndKill(restoreArgs(host, wrapper), () => existsSync(started), 0, "SIGKILL", { HANG_MARKER: started })
-    expect(killed.killed, killed.stdout + killed.stderr).toBe(true)
+    const killed = await runAndKillWhen(restoreArgs(host, wrapper), {
+      begun: () => existsSync(started),
+      delayMs: 0,
+      group: true,
+      env: { HANG_MARKER: started },
+    })
+    expect(killed.finished, killed.stdout + killed.stderr).toBe(false)
     const partial = readdirSync(join(host.root, "var/lib/etcd")).filter((n) => n.startsWith("restore-"))
     expect(partial).toHaveLength(1)
     expect(existsSync(join(host.root, lockName))).toBe(true)
 
-    const again = await runAndKill(restoreArgs(host, wrapper), (pid) => holdsLock(host, pid), 0, undefined)
+    const again = await runCli(restoreArgs(host, wrapper))
     expect(again.status, again.stdout + again.stderr).toBe(0)
     expect(again.stdout).toContain("set-aside-partial-restores")
     expect(again.stdout).toContain(`move     ${host.root}/var/lib/etcd/${partial[0]} -> ${host.root}/var/lib/etcd-backup/failed-${partial[0]}`)
