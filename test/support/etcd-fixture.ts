@@ -64,8 +64,8 @@ export const startTlsEtcd = (prefix: string, options: Partial<LocalEtcdOptions> 
     return { member, tls, workDir }
   })
 
-/** A raw etcd3 client for seeding (closed with the scope). */
-export const etcd3Client = etcdClient
+/** A raw etcd3 client for seeding (closed with the scope); its TLS files read through the Node file system. */
+export const etcd3Client = (connection: EtcdConnection) => etcdClient(connection).pipe(Effect.provide(NodeServices.layer))
 
 /** The JSON an API server stores for an operator CR with `latestAvailableRevision`. */
 export const operatorCrJson = (operand: Operand, latestAvailableRevision: number | undefined): string =>

@@ -4,8 +4,7 @@
  * `/kubernetes.io/<group>/<plural>/<name>`, where backup-init reads the operator CRs back),
  * plus bulk keys so the snapshot has some size.
  */
-import { readFileSync } from "node:fs"
-import { Effect, Schema } from "effect"
+import { Effect, FileSystem, Schema } from "effect"
 import { Etcd3 } from "etcd3"
 import { defaultEtcdPrefix } from "../../domain/etcd-prefix.ts"
 import { operandList } from "../../domain/operands.ts"
@@ -13,6 +12,7 @@ import type { EtcdConnection } from "../../services/etcd/etcd.ts"
 import { operatorCrKey } from "../backup/etcd-operator-revisions.ts"
 import type { Obj } from "../../simulation/simulated-cluster.ts"
 import { failureText } from "../../domain/failure-text.ts"
+import { describeFileSystemFailure } from "../../services/file-system-error.ts"
 
 export class EtcdSeedFailed extends Schema.TaggedError<EtcdSeedFailed>()("EtcdSeedFailed", {
   message: Schema.String,
@@ -39,27 +39,34 @@ const operatorKey = (kind: string): string => {
   return operatorCrKey(operand)
 }
 
+/** The TLS file at `path`, read for the etcd3 client; a failure says which file and what to do. */
+const readTlsFile = (path: string) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const bytes = yield* fs.readFile(path).pipe(Effect.mapError((e) => new EtcdSeedFailed({ message: describeFileSystemFailure("read", path, e).message })))
+    return Buffer.from(bytes)
+  })
+
 /** An etcd3 client for the connection (for writing seed data), closed with the scope. */
 export const etcdClient = (connection: EtcdConnection) =>
-  Effect.acquireRelease(
-    Effect.sync(
-      () =>
-        new Etcd3({
-          hosts: [...connection.endpoints],
-          grpcOptions: { "grpc.max_receive_message_length": -1 },
-          ...(connection.tls === undefined
-            ? {}
-            : {
-                credentials: {
-                  rootCertificate: readFileSync(connection.tls.cacert),
-                  certChain: readFileSync(connection.tls.cert),
-                  privateKey: readFileSync(connection.tls.key),
-                },
-              }),
-        }),
-    ),
-    (client) => Effect.sync(() => client.close()),
-  )
+  Effect.gen(function* () {
+    const tls = connection.tls
+    const credentials =
+      tls === undefined
+        ? undefined
+        : { rootCertificate: yield* readTlsFile(tls.cacert), certChain: yield* readTlsFile(tls.cert), privateKey: yield* readTlsFile(tls.key) }
+    return yield* Effect.acquireRelease(
+      Effect.sync(
+        () =>
+          new Etcd3({
+            hosts: [...connection.endpoints],
+            grpcOptions: { "grpc.max_receive_message_length": -1 },
+            ...(credentials === undefined ? {} : { credentials }),
+          }),
+      ),
+      (client) => Effect.sync(() => client.close()),
+    )
+  })
 
 const attempt = <A>(what: string, run: () => Promise<A>) =>
   Effect.tryPromise({ try: run, catch: (e) => new EtcdSeedFailed({ message: `${what}: ${failureText(e)}` }) })
