@@ -9,6 +9,7 @@ import { durationFlag } from "./duration-flag.ts"
 import { retentionFlags, retentionPolicyOf } from "./retention-flags.ts"
 import { openStoreFromFlags, storeFlags, type StoreFlagValues } from "./store-flags.ts"
 import { BackupStore } from "../services/store/backup-store.ts"
+import { DurableFiles } from "../services/durable-files.ts"
 
 /** A store (s3://, or a directory store named by --prefix or --cluster-id) rather than a directory of backups. */
 const isStorePrune = (dir: string, flags: StoreFlagValues): boolean => dir.startsWith("s3://") || Option.isSome(flags.prefix) || Option.isSome(flags.clusterId)
@@ -66,7 +67,7 @@ export const pruneCommand = Command.make(
           dryRun: flags.dryRun,
           leftoverGrace: { ms: flags.leftoverGrace, text: formatDuration(flags.leftoverGrace) },
           policy,
-        })
+        }).pipe(Effect.provide(DurableFiles.live))
         yield* Effect.sync(() => process.stdout.write(`${pruneSummary(decision, flags.dryRun)}\n`))
       }),
     ),

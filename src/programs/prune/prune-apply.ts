@@ -2,8 +2,8 @@
  * Carrying out prune's plan, location by location under its lock, so that a prune killed at any
  * point leaves only states the next prune recognises and finishes.
  */
-import { rmdir } from "node:fs/promises"
 import { Effect, FileSystem, Path, Result, Schema } from "effect"
+import { DurableFiles } from "../../services/durable-files.ts"
 import { acquireRunLock } from "../../services/run-lock.ts"
 import { backupDirLockPath } from "../backup-dir/backup-dir-lock.ts"
 import { recordDirName } from "../backup-dir/snapshot-record.ts"
@@ -19,10 +19,8 @@ const removeEntry = Effect.fnUntraced(function* (target: string, tree: boolean) 
 
 /** Removes `dir` if it is empty (rmdir: atomic, so what appears in it meanwhile is never removed); false when something is in it. */
 const removeEmptyDir = (dir: string) =>
-  Effect.tryPromise({
-    try: () => rmdir(dir).then(() => true),
-    catch: (e) => e as NodeJS.ErrnoException,
-  }).pipe(
+  DurableFiles.use((files) => files.removeEmptyDirectory(dir)).pipe(
+    Effect.as(true),
     Effect.catch((e) =>
       e.code === "ENOTEMPTY" || e.code === "EEXIST"
         ? Effect.succeed(false)

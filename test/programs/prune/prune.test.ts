@@ -9,9 +9,10 @@ import { hostname, tmpdir } from "node:os"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import { prune, type PruneOptions } from "../../../src/programs/prune/prune.ts"
+import { DurableFiles } from "../../../src/services/durable-files.ts"
 import { setTreeMtime, writeFakeBackup } from "../../support/fake-backups.ts"
 
 const copiedAt = Date.parse("2026-03-01T00:00:00Z")
@@ -41,7 +42,7 @@ const fixture = () => {
 
 const run = (dir: string, graceMs = day) => {
   const options: PruneOptions = { dir, dryRun: false, policy: { keepLast: 1 }, leftoverGrace: { ms: graceMs, text: graceMs === day ? "24h" : `${graceMs}ms` } }
-  return prune(options).pipe(Effect.provide(NodeServices.layer))
+  return prune(options).pipe(Effect.provide(Layer.mergeAll(NodeServices.layer, DurableFiles.live)))
 }
 const ls = (where: string) => readdirSync(where).sort()
 
