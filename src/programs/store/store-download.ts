@@ -4,14 +4,12 @@
  * it is renamed into place, and the manifest written last. Restartable: a file already in the
  * directory with the manifest's size and sha256 is not fetched again.
  */
-import { createHash } from "node:crypto"
-import { createReadStream } from "node:fs"
-import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises"
 import { join } from "node:path"
-import { Effect, Schema } from "effect"
+import { Effect, FileSystem, Schema } from "effect"
 import { manifestFileName } from "../../domain/archive-names.ts"
 import { signatureFileName } from "../../domain/manifest-signature-file.ts"
 import { backupCompleteness, listingPrefix, objectKey } from "../../domain/store-layout.ts"
+import { fileSha256OrUndefined } from "../../services/file-sha256.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
 import { localIoFailed, StoreIntegrityFailed } from "../../services/store/store-errors.ts"
 import { readStoredManifest } from "./store-list.ts"
@@ -23,27 +21,20 @@ export class StoredBackupIncomplete extends Schema.TaggedError<StoredBackupIncom
   message: Schema.String,
 }) {}
 
-const localSha256 = (path: string) =>
-  Effect.tryPromise({
-    try: () =>
-      new Promise<string | undefined>((resolve) => {
-        const hash = createHash("sha256")
-        createReadStream(path)
-          .on("data", (d) => hash.update(d as Buffer))
-          .on("end", () => resolve(hash.digest("hex")))
-          .on("error", () => resolve(undefined))
-      }),
-    catch: (e) => localIoFailed(path, "read", e),
-  })
-
 /** The size of the file at `path`, -1 when there is none (a download not yet made). */
 export const presentSize = (path: string) =>
-  Effect.promise(() =>
-    stat(path).then(
-      (s) => s.size,
-      () => -1,
-    ),
+  FileSystem.FileSystem.use((fs) => fs.stat(path)).pipe(
+    Effect.map((s) => Number(s.size)),
+    Effect.orElseSucceed(() => -1),
   )
+
+/** Writes `bytes` to `<path>.part` (mode 0600) and renames it onto `path`. */
+const writeThroughPart = (path: string, bytes: Uint8Array) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    yield* fs.writeFile(`${path}.part`, bytes, { mode: 0o600 })
+    yield* fs.rename(`${path}.part`, path)
+  }).pipe(Effect.mapError((e) => localIoFailed(path, "write", e)))
 
 /** The manifest of a complete backup in the store; fails naming the reasons when it is missing or incomplete. */
 export const completeBackupManifest = Effect.fn("completeBackupManifest")(function* (prefix: string, id: string) {
@@ -75,19 +66,20 @@ export const completeBackupManifest = Effect.fn("completeBackupManifest")(functi
 
 export const downloadBackup = Effect.fn("downloadBackup")(function* (prefix: string, id: string, dir: string) {
   const store = yield* BackupStore
+  const fs = yield* FileSystem.FileSystem
   const manifest = yield* completeBackupManifest(prefix, id)
-  yield* Effect.tryPromise({ try: () => mkdir(dir, { recursive: true, mode: 0o700 }), catch: (e) => localIoFailed(dir, "create", e) })
+  yield* fs.makeDirectory(dir, { recursive: true, mode: 0o700 }).pipe(Effect.mapError((e) => localIoFailed(dir, "create", e)))
   const fetched: Array<{ name: string; size: number; sha256: string; reused: boolean }> = []
   for (const f of [manifest.files.snapshot, manifest.files.resources]) {
     const path = join(dir, f.name)
     const present = yield* presentSize(path)
-    if (present === f.size && (yield* localSha256(path)) === f.sha256) {
+    if (present === f.size && (yield* fileSha256OrUndefined(path)) === f.sha256) {
       fetched.push({ ...f, reused: true })
       continue
     }
     const got = yield* store.getFile(objectKey(prefix, id, f.name), `${path}.download`)
     if (got.sha256 !== f.sha256 || got.size !== f.size) {
-      yield* Effect.promise(() => rm(`${path}.download`, { force: true }))
+      yield* fs.remove(`${path}.download`, { force: true }).pipe(Effect.orDie)
       return yield* new StoreIntegrityFailed({
         store: store.location,
         key: objectKey(prefix, id, f.name),
@@ -97,7 +89,7 @@ export const downloadBackup = Effect.fn("downloadBackup")(function* (prefix: str
         message: `${objectKey(prefix, id, f.name)} in ${store.location} has ${got.size} bytes with sha256 ${got.sha256}; the manifest says ${f.size} bytes with ${f.sha256}: the stored copy is damaged, nothing kept`,
       })
     }
-    yield* Effect.tryPromise({ try: () => rename(`${path}.download`, path), catch: (e) => localIoFailed(path, "rename into place", e) })
+    yield* fs.rename(`${path}.download`, path).pipe(Effect.mapError((e) => localIoFailed(path, "rename into place", e)))
     fetched.push({ ...f, reused: false })
   }
   // The stored signature or none: a reused directory keeps no signature the store no longer has.
@@ -106,22 +98,11 @@ export const downloadBackup = Effect.fn("downloadBackup")(function* (prefix: str
     Effect.map((b): Uint8Array | undefined => b),
     Effect.catchTag("StoreObjectMissing", () => Effect.succeed(undefined)),
   )
-  yield* Effect.tryPromise({
-    try: async () => {
-      if (signature === undefined) return await rm(signaturePath, { force: true })
-      await writeFile(`${signaturePath}.part`, signature, { mode: 0o600 })
-      await rename(`${signaturePath}.part`, signaturePath)
-    },
-    catch: (e) => localIoFailed(signaturePath, "write", e),
-  })
+  yield* signature === undefined
+    ? fs.remove(signaturePath, { force: true }).pipe(Effect.mapError((e) => localIoFailed(signaturePath, "write", e)))
+    : writeThroughPart(signaturePath, signature)
   const manifestPath = join(dir, manifestFileName)
   const bytes = yield* store.getBytes(objectKey(prefix, id, manifestFileName))
-  yield* Effect.tryPromise({
-    try: async () => {
-      await writeFile(`${manifestPath}.part`, bytes, { mode: 0o600 })
-      await rename(`${manifestPath}.part`, manifestPath)
-    },
-    catch: (e) => localIoFailed(manifestPath, "write", e),
-  })
+  yield* writeThroughPart(manifestPath, bytes)
   return { id, dir, files: fetched, manifest }
 })

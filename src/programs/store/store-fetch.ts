@@ -6,9 +6,8 @@
  * only downloaded here: `verify` checks it, and `restore` refuses it unless its own verification
  * passes.
  */
-import { mkdir } from "node:fs/promises"
 import { join } from "node:path"
-import { Effect, Schema } from "effect"
+import { Effect, FileSystem, Schema } from "effect"
 import { manifestFileName } from "../../domain/archive-names.ts"
 import { DiskSpace } from "../../services/disk-space.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
@@ -29,7 +28,8 @@ const manifestAllowance = 1024 * 1024
 export const fetchBackup = Effect.fn("fetchBackup")(function* (prefix: string, id: string, workDir: string) {
   const store = yield* BackupStore
   const manifest = yield* completeBackupManifest(prefix, id)
-  yield* Effect.tryPromise({ try: () => mkdir(workDir, { recursive: true, mode: 0o700 }), catch: (e) => localIoFailed(workDir, "create", e) })
+  const fs = yield* FileSystem.FileSystem
+  yield* fs.makeDirectory(workDir, { recursive: true, mode: 0o700 }).pipe(Effect.mapError((e) => localIoFailed(workDir, "create", e)))
   let needed = manifestAllowance
   for (const f of [manifest.files.snapshot, manifest.files.resources]) {
     const path = join(workDir, f.name)

@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, readdirSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { NodeServices } from "@effect/platform-node"
 import { Effect, Exit, Layer } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import { fetchBackup } from "../../../src/programs/store/store-fetch.ts"
@@ -25,7 +26,9 @@ beforeAll(async () => {
 const run = (workDir: string, availableBytes: number) =>
   Effect.runPromiseExit(
     fetchBackup(prefix, readManifest(backup).timestamp, workDir).pipe(
-      Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), DiskSpace.inMemory({ availableBytes, totalBytes: 1e12 }))),
+      Effect.provide(
+        Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), DiskSpace.inMemory({ availableBytes, totalBytes: 1e12 }), NodeServices.layer),
+      ),
     ),
   )
 

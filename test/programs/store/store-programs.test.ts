@@ -2,6 +2,7 @@ import { createHash } from "node:crypto"
 import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { NodeServices } from "@effect/platform-node"
 import { fc } from "@fast-check/vitest"
 import { Effect, Exit, Layer } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
@@ -20,7 +21,7 @@ import { loadedCluster } from "../backup/backup-resources-harness.ts"
 const prefix = "cluster-backup/0000-cluster"
 let backup: string
 const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex")
-const withStore = (store: MemoryStore) => Effect.provide(Layer.succeed(BackupStore, BackupStore.of(store)))
+const withStore = (store: MemoryStore) => Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), NodeServices.layer))
 
 beforeAll(async () => {
   backup = mkdtempSync(join(tmpdir(), "store-programs-"))
@@ -55,7 +56,7 @@ describe("upload, list and download", () => {
     const listed = await Effect.runPromise(listBackups(prefix).pipe(Effect.provide(layer)))
     expect(listed.map((b) => [b.completeness.id, b.completeness._tag])).toEqual([[report.id, "Complete"]])
     const into = mkdtempSync(join(tmpdir(), "store-download-"))
-    await Effect.runPromise(downloadBackup(prefix, report.id, into).pipe(Effect.provide(layer)))
+    await Effect.runPromise(downloadBackup(prefix, report.id, into).pipe(Effect.provide(Layer.mergeAll(layer, NodeServices.layer))))
     for (const f of backupFiles(backup)) expect(sha256(join(into, f))).toBe(sha256(join(backup, f)))
   })
 
