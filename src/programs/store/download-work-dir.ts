@@ -11,9 +11,8 @@
  * in the meantime keeps its download.
  */
 import { randomBytes } from "node:crypto"
-import { mkdir, readdir, rm } from "node:fs/promises"
 import { basename, dirname, join } from "node:path"
-import { Effect, type Scope } from "effect"
+import { Effect, FileSystem, type Scope } from "effect"
 import { acquireRunLock, type RunLockError, type RunLockHeld, type RunLockOwner } from "../../services/run-lock.ts"
 import { localIoFailed, type StoreLocalIoFailed } from "../../services/store/store-errors.ts"
 
@@ -30,7 +29,9 @@ const describeOwner = (owner: RunLockOwner | undefined) =>
  */
 export const sweepDeadDownloads = (parent: string, matches: (name: string) => boolean, command: string) =>
   Effect.gen(function* () {
-    const names = yield* Effect.tryPromise({ try: () => readdir(parent), catch: (e) => localIoFailed(parent, "list", e) }).pipe(
+    const fs = yield* FileSystem.FileSystem
+    const names = yield* fs.readDirectory(parent).pipe(
+      Effect.mapError((e) => localIoFailed(parent, "list", e)),
       Effect.catchIf(
         (e) => e.code === "ENOENT",
         () => Effect.succeed([] as Array<string>),
@@ -45,7 +46,8 @@ export const sweepDeadDownloads = (parent: string, matches: (name: string) => bo
           Effect.flatMap(({ replaced }) =>
             replaced._tag !== "Stale"
               ? Effect.succeed(false)
-              : Effect.tryPromise({ try: () => rm(dir, { recursive: true, force: true }), catch: (e) => localIoFailed(dir, "remove", e) }).pipe(
+              : fs.remove(dir, { recursive: true, force: true }).pipe(
+                  Effect.mapError((e) => localIoFailed(dir, "remove", e)),
                   Effect.tap(() => Effect.logWarning(`removed ${dir}: the download of ${describeOwner(replaced.owner)}`)),
                   Effect.as(true),
                 ),
@@ -59,14 +61,18 @@ export const sweepDeadDownloads = (parent: string, matches: (name: string) => bo
   })
 
 /** Takes `dir`'s lock for the enclosing scope; a killed run's partial files in `dir` are removed first. */
-const ownDownloadDir = (dir: string, command: string): Effect.Effect<string, RunLockHeld | RunLockError | StoreLocalIoFailed, Scope.Scope> =>
+const ownDownloadDir = (
+  dir: string,
+  command: string,
+): Effect.Effect<string, RunLockHeld | RunLockError | StoreLocalIoFailed, Scope.Scope | FileSystem.FileSystem> =>
   Effect.gen(function* () {
-    yield* Effect.tryPromise({ try: () => mkdir(dirname(dir), { recursive: true, mode: 0o700 }), catch: (e) => localIoFailed(dirname(dir), "create", e) })
+    const fs = yield* FileSystem.FileSystem
+    yield* fs.makeDirectory(dirname(dir), { recursive: true, mode: 0o700 }).pipe(Effect.mapError((e) => localIoFailed(dirname(dir), "create", e)))
     const { replaced } = yield* acquireRunLock(`${dir}${lockSuffix}`, command)
     if (replaced._tag !== "Stale") return dir
-    const names = yield* Effect.tryPromise({ try: () => readdir(dir), catch: (e) => e }).pipe(Effect.orElseSucceed(() => [] as Array<string>))
+    const names = yield* fs.readDirectory(dir).pipe(Effect.orElseSucceed(() => [] as Array<string>))
     for (const name of names.filter(isPartial)) {
-      yield* Effect.tryPromise({ try: () => rm(join(dir, name), { force: true }), catch: (e) => localIoFailed(join(dir, name), "remove", e) })
+      yield* fs.remove(join(dir, name), { force: true }).pipe(Effect.mapError((e) => localIoFailed(join(dir, name), "remove", e)))
       yield* Effect.logWarning(`removed ${join(dir, name)}: a partial download of ${describeOwner(replaced.owner)}`)
     }
     return dir
@@ -78,8 +84,9 @@ export const temporaryWorkDir = (parent: string, prefix: string, command: string
     yield* sweepDeadDownloads(parent, (name) => name.startsWith(prefix), command)
     // The lock before the directory: a directory never exists without its owner named.
     const dir = yield* ownDownloadDir(join(parent, `${prefix}${randomBytes(6).toString("hex")}`), command)
-    yield* Effect.acquireRelease(Effect.tryPromise({ try: () => mkdir(dir, { mode: 0o700 }), catch: (e) => localIoFailed(dir, "create", e) }), () =>
-      Effect.promise(() => rm(dir, { recursive: true, force: true })),
+    const fs = yield* FileSystem.FileSystem
+    yield* Effect.acquireRelease(fs.makeDirectory(dir, { mode: 0o700 }).pipe(Effect.mapError((e) => localIoFailed(dir, "create", e))), () =>
+      fs.remove(dir, { recursive: true, force: true }).pipe(Effect.orDie),
     )
     return dir
   })
