@@ -9,10 +9,10 @@ import { Effect, FileSystem, Schema } from "effect"
 import { manifestFileName } from "../../domain/archive-names.ts"
 import { signatureFileName } from "../../domain/manifest-signature-file.ts"
 import { backupCompleteness, listingPrefix, objectKey } from "../../domain/store-layout.ts"
-import { fileSha256OrUndefined } from "../../services/file-sha256.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
 import { localIoFailed, StoreIntegrityFailed } from "../../services/store/store-errors.ts"
 import { readStoredManifest } from "./store-list.ts"
+import { digestFile } from "../verify/verify-file-digest.ts"
 
 export class StoredBackupIncomplete extends Schema.TaggedError<StoredBackupIncomplete>()("StoredBackupIncomplete", {
   store: Schema.String,
@@ -20,6 +20,13 @@ export class StoredBackupIncomplete extends Schema.TaggedError<StoredBackupIncom
   reasons: Schema.Array(Schema.String),
   message: Schema.String,
 }) {}
+
+/** The sha256 of a file kept from an earlier download (regular files only, bounded); undefined when unreadable: it is fetched again. */
+const keptFileSha256 = (path: string, size: number) =>
+  digestFile(path, size).pipe(
+    Effect.map((d): string | undefined => d.sha256),
+    Effect.orElseSucceed(() => undefined),
+  )
 
 /** The size of the file at `path`, -1 when there is none (a download not yet made). */
 export const presentSize = (path: string) =>
@@ -73,7 +80,7 @@ export const downloadBackup = Effect.fn("downloadBackup")(function* (prefix: str
   for (const f of [manifest.files.snapshot, manifest.files.resources]) {
     const path = join(dir, f.name)
     const present = yield* presentSize(path)
-    if (present === f.size && (yield* fileSha256OrUndefined(path)) === f.sha256) {
+    if (present === f.size && (yield* keptFileSha256(path, f.size)) === f.sha256) {
       fetched.push({ ...f, reused: true })
       continue
     }
