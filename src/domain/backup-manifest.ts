@@ -30,9 +30,34 @@ export const manifestFormatVersion = 2
 const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 export const Sha256Hex = Schema.String.check(Schema.isPattern(/^[0-9a-f]{64}$/))
 
-/** One of the backup's two files. */
-export const FileDigest = Schema.Struct({ name: Schema.NonEmptyString, size: NonNegativeInt, sha256: Sha256Hex })
+/** The suffix of an age-encrypted object in a store. */
+export const encryptedSuffix = ".age"
+
+/**
+ * The age-encrypted form of a file, as backup-upload stored it: the object's name (`<name>.age`),
+ * the ciphertext's size and sha256, and the fingerprint of the recipients it was encrypted to
+ * (`recipientsFingerprint`: public keys only, never an identity).
+ */
+export const EncryptedFile = Schema.Struct({
+  name: Schema.NonEmptyString,
+  size: NonNegativeInt,
+  sha256: Sha256Hex,
+  recipientsSha256: Sha256Hex,
+})
+export type EncryptedFile = typeof EncryptedFile.Type
+
+/** One of the backup's two files: its plaintext's size and sha256, and where the store holds it encrypted, that form. */
+export const FileDigest = Schema.Struct({
+  name: Schema.NonEmptyString,
+  size: NonNegativeInt,
+  sha256: Sha256Hex,
+  encrypted: Schema.optionalKey(EncryptedFile),
+})
 export type FileDigest = typeof FileDigest.Type
+
+/** The object a store holds for a file: the ciphertext when it was encrypted, else the file itself. */
+export const storedForm = (file: FileDigest): { readonly name: string; readonly size: number; readonly sha256: string } =>
+  file.encrypted ?? { name: file.name, size: file.size, sha256: file.sha256 }
 
 /** A file inside the resources tarball. */
 export const ManifestEntry = Schema.Struct({
@@ -160,6 +185,8 @@ const keyOrder = [
   "size",
   "mode",
   "sha256",
+  "encrypted",
+  "recipientsSha256",
   "manifestSha256",
 ]
 
@@ -205,6 +232,15 @@ const contradiction = (m: BackupManifest, table: OperandTable): { key: string; p
   for (const file of ["snapshot", "resources"] as const) {
     if (m.files[file].name !== names[file]) {
       return { key: `files.${file}.name`, problem: `is "${m.files[file].name}" but timestamp ${m.timestamp} and verdict ${m.verdict} name it "${names[file]}"` }
+    }
+  }
+  for (const file of ["snapshot", "resources"] as const) {
+    const encrypted = m.files[file].encrypted
+    if (encrypted !== undefined && encrypted.name !== `${m.files[file].name}${encryptedSuffix}`) {
+      return {
+        key: `files.${file}.encrypted.name`,
+        problem: `is "${encrypted.name}" but the encrypted form of ${m.files[file].name} is named "${m.files[file].name}${encryptedSuffix}"`,
+      }
     }
   }
   const listed = expectedResources(m.revisions.requested, table)
