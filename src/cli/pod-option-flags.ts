@@ -176,6 +176,9 @@ const storeFlagNames: Readonly<Record<keyof BackupStoreOptions, string>> = {
   deadlineSeconds: "upload-deadline",
   webIdentityRoleArn: "store-web-identity-role-arn",
   retention: "store-keep-last",
+  // Set only for a policy's pod (policy-pod.ts), never from a flag.
+  prefix: "store",
+  reportFile: "store",
 }
 
 /** The store's location and settings the flags give (undefined: flag absent). */

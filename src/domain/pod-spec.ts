@@ -16,6 +16,7 @@ import { defaultOperands, encodeResourceOverrides, operandList, operandNames, re
 import { formatRevisionSet, parseRevisionsFlag, type RevisionSet } from "./revisions.ts"
 import { firstKeyedProblem } from "./schema-errors.ts"
 import { parseStoreLocation, storePrefix } from "./store-location.ts"
+import { verificationFileName } from "./verification-file.ts"
 import { canonicalYaml } from "./yaml-text.ts"
 
 /** The binary every container runs (the image's entrypoint). */
@@ -54,6 +55,13 @@ export const backupPodPaths = {
   /** The manifest's ed25519 signing key, into backup-create only. */
   signingKeyDir: "/var/run/secrets/cluster-backup-signing",
   signingKeyFile: "/var/run/secrets/cluster-backup-signing/signing-key",
+  /** backup-verify's throwaway etcd data directory (--test-restore), a volume of its own. */
+  verifyScratchDir: "/var/lib/cluster-backup/verify-scratch",
+  /** etcd 3.5's binaries in the image (deploy/Containerfile copies them there). */
+  etcdBinary: "/usr/local/bin/etcd",
+  etcdutlBinary: "/usr/local/bin/etcdutl",
+  /** Where the kubelet reads a container's termination message from. */
+  terminationLog: "/dev/termination-log",
 } as const
 
 /** The key of the signing key Secret: a PKCS#8 PEM ed25519 private key (`openssl genpkey -algorithm ed25519`). */
@@ -93,6 +101,8 @@ export const resourcesContainerName = (short: string): string => `backup-${short
 export const backupCreateContainerName = "backup-create"
 /** Runs after backup-create when a store is configured: the backup is done only when it exits 0. */
 export const backupUploadContainerName = "backup-upload"
+/** Runs after backup-create and before backup-upload when the pod verifies its backup: a failed check fails the pod. */
+export const backupVerifyContainerName = "backup-verify"
 export const backupHoldContainerName = "backup-hold"
 
 // ---------------------------------------------------------------------------------------------
@@ -173,6 +183,10 @@ export const BackupStoreOptions = Schema.Struct({
   deadlineSeconds: PositiveInt,
   /** Retention of the store, applied by backup-upload after a successful upload (prune's rules). */
   retention: Schema.optionalKey(StoreRetention),
+  /** The path inside the store (backup-upload's --prefix); default: the s3:// URL's path, else cluster-backup/<cluster-id>. */
+  prefix: Schema.optionalKey(Schema.String.check(Schema.isPattern(/^[A-Za-z0-9._~+=@/-]{1,512}$/, { expected: "a store prefix" }))),
+  /** Where backup-upload writes its report (backup-pod-report.ts) after the upload and prune: the termination log. */
+  reportFile: Schema.optionalKey(Schema.Literal("/dev/termination-log")),
 })
 export type BackupStoreOptions = typeof BackupStoreOptions.Type
 
@@ -253,6 +267,8 @@ export const BackupPodOptions = Schema.Struct({
   store: Schema.optionalKey(BackupStoreOptions),
   /** A Secret whose key `signing-key` is an ed25519 private key: backup-create signs the manifest with it. */
   signingKeySecret: Schema.optionalKey(DnsSubdomain),
+  /** backup-verify checks the backup before it is uploaded: `Full` (every check), `TestRestore` (and a restore into a throwaway etcd). */
+  verify: Schema.optionalKey(Schema.Literals(["Full", "TestRestore"])),
 })
 export type BackupPodOptions = typeof BackupPodOptions.Type
 
@@ -363,10 +379,20 @@ export interface BackupPod {
   readonly apiVersion: "v1"
   readonly kind: "Pod"
   readonly metadata: {
-    readonly generateName: string
+    /** A policy's pod has a fixed `name` instead (policy-pod.ts). */
+    readonly generateName?: string
+    readonly name?: string
     readonly namespace: string
     readonly labels: Readonly<Record<string, string>>
     readonly annotations: Readonly<Record<string, string>>
+    readonly ownerReferences?: ReadonlyArray<{
+      readonly apiVersion: string
+      readonly kind: string
+      readonly name: string
+      readonly uid: string
+      readonly controller: true
+      readonly blockOwnerDeletion: true
+    }>
   }
   readonly spec: {
     readonly activeDeadlineSeconds: number
@@ -391,6 +417,7 @@ const volumes = {
   noApiToken: "no-api-token",
   webIdentityToken: "store-web-identity-token",
   signingKey: "signing-key",
+  verifyScratch: "verify-scratch",
 } as const
 
 const commonMounts: ReadonlyArray<VolumeMount> = [
@@ -461,6 +488,7 @@ const uploadContainer = (
     ...optional("--s3-region", store.s3Region),
     ...optional("--s3-addressing", store.s3Addressing),
     ...optional("--s3-ca-bundle", store.caConfigMap === undefined ? undefined : backupPodPaths.storeCaBundle),
+    ...optional("--prefix", store.prefix),
     "--part-size",
     store.partSize,
     "--parts-in-flight",
@@ -468,6 +496,7 @@ const uploadContainer = (
     "--deadline",
     `${store.deadlineSeconds}s`,
     ...retentionArgs(store.retention),
+    ...optional("--report-file", store.reportFile),
   ]
   const mounts: Array<VolumeMount> = []
   const storeVolumes: Array<BackupVolume> = []
@@ -517,6 +546,37 @@ const uploadContainer = (
   return { container: container(o, backupUploadContainerName, args, mounts, env, resources), volumes: storeVolumes }
 }
 
+/**
+ * etcd's own footprint on a small database plus verify's: a test restore starts a throwaway member,
+ * which the default limit would kill (OOM) before it served the snapshot.
+ */
+export const testRestoreResources: ContainerResources = { requests: { cpu: "200m", memory: "512Mi" }, limits: { memory: "2Gi" } }
+
+/**
+ * backup-verify and the scratch volume only it mounts: it checks the finished backup and leaves its
+ * report in `/backup/verification.json` (uploaded beside the manifest); a failed check exits non-zero,
+ * so backup-upload never runs for a backup that did not pass.
+ */
+const verifyContainer = (
+  o: BackupPodOptions,
+  mode: "Full" | "TestRestore",
+): { readonly container: BackupContainer; readonly volumes: ReadonlyArray<BackupVolume> } => {
+  const testRestore = mode === "TestRestore"
+  const args = [
+    "verify",
+    "--report-out",
+    `${backupPodPaths.backupDir}/${verificationFileName}`,
+    "--etcdutl",
+    backupPodPaths.etcdutlBinary,
+    ...(testRestore ? ["--test-restore", "--etcd", backupPodPaths.etcdBinary, "--scratch-dir", backupPodPaths.verifyScratchDir] : []),
+    backupPodPaths.backupDir,
+  ]
+  const mounts = testRestore ? [{ name: volumes.verifyScratch, mountPath: backupPodPaths.verifyScratchDir }] : []
+  const scratch: ReadonlyArray<BackupVolume> = testRestore ? [{ name: volumes.verifyScratch, emptyDir: { sizeLimit: o.backupVolumeSizeLimit } }] : []
+  const resources = testRestore ? testRestoreResources : o.resources
+  return { container: container(o, backupVerifyContainerName, args, mounts, [], resources), volumes: scratch }
+}
+
 const sha256Hex = (text: string): string => createHash("sha256").update(text, "utf8").digest("hex")
 
 const withoutSpecHash = (pod: BackupPod): BackupPod => {
@@ -542,6 +602,7 @@ export const renderBackupPod = (revisions: RevisionSet, options: Partial<BackupP
   const overrides = resourceOverridesOf(table)
   const lists = overrides === undefined ? [] : [operandResourcesJsonFlag, encodeResourceOverrides(overrides)]
   const upload = o.store === undefined ? undefined : uploadContainer(o, o.store)
+  const verify = o.verify === undefined ? undefined : verifyContainer(o, o.verify)
   const pod: BackupPod = {
     apiVersion: "v1",
     kind: "Pod",
@@ -604,6 +665,7 @@ export const renderBackupPod = (revisions: RevisionSet, options: Partial<BackupP
           ],
           o.signingKeySecret === undefined ? [] : [{ name: volumes.signingKey, mountPath: backupPodPaths.signingKeyDir, readOnly: true }],
         ),
+        ...(verify === undefined ? [] : [verify.container]),
         ...(upload === undefined ? [] : [upload.container]),
       ],
       containers: [container(o, backupHoldContainerName, ["hold", ...dir, "--duration", `${o.holdSeconds}s`])],
@@ -617,6 +679,7 @@ export const renderBackupPod = (revisions: RevisionSet, options: Partial<BackupP
         { name: volumes.etcdCa, configMap: { name: etcdCaConfigMapName } },
         { name: volumes.tmp, emptyDir: { sizeLimit: o.tmpVolumeSizeLimit } },
         ...(upload === undefined ? [] : upload.volumes),
+        ...(verify === undefined ? [] : verify.volumes),
         ...(o.signingKeySecret === undefined
           ? []
           : [

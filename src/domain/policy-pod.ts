@@ -1,0 +1,212 @@
+/**
+ * The backup pod a BackupPolicy's run creates: the same rendered spec as `cluster-backup-pod`
+ * (renderBackupPod, with its labels, so the manual flow's status counts it too) with the policy's
+ * store, retention and verify step, a fixed name (a restarted operator re-creating it gets
+ * AlreadyExists instead of a second backup), an owner reference to the policy (deleting the policy
+ * deletes its pods), and the policy's deadline. backup-upload writes its report (backup-pod-report.ts)
+ * as the termination message.
+ */
+import { createHash } from "node:crypto"
+import { Result, Schema } from "effect"
+import type { BackupPolicy } from "./backup-policy.ts"
+import type { Trigger } from "./backup-schedule.ts"
+import { parseByteSize } from "./byte-size.ts"
+import { parseDuration } from "./durations.ts"
+import { dnsLabelMaxLength, dnsSubdomainProblem } from "./k8s-names.ts"
+import type { OperandTable } from "./operands.ts"
+import {
+  BackupPodOptions,
+  backupPodPaths,
+  backupPodSpecHash,
+  defaultPodOptions,
+  defaultUploadTransfer,
+  renderBackupPod,
+  specHashAnnotation,
+  storeOptionsProblem,
+  type BackupPod,
+  type BackupStoreOptions,
+  type StoreRetention,
+} from "./pod-spec.ts"
+import type { RevisionSet } from "./revisions.ts"
+import { formatRfc3339Utc, isRfc3339Millis } from "./rfc3339.ts"
+import { firstKeyedProblem } from "./schema-errors.ts"
+
+/** On every pod a policy created: the policy's name (`policyLabelValue`). */
+export const policyNameLabel = "backup.openshift.io/policy"
+/** Why the run started: Schedule | CatchUp | RevisionChange | Retry. */
+export const backupTriggerAnnotation = "backup.openshift.io/trigger"
+/** The due time a Schedule or CatchUp run stands for (RFC 3339). */
+export const scheduledTimeAnnotation = "backup.openshift.io/scheduled-time"
+
+export const policyApiVersion = "backup.openshift.io/v1alpha1"
+export const policyKind = "BackupPolicy"
+
+/**
+ * How long a policy's pod keeps `/backup` after the upload: a policy's backup is done once it is in
+ * the store, so the pod ends (Succeeded) right away instead of holding it for `oc cp`.
+ */
+export const policyPodHoldSeconds = 1
+/** The policy's deadline when it gives none (the CRD's default). */
+export const defaultPolicyDeadlineSeconds = 3600
+
+export interface PolicyPodInput {
+  readonly policy: BackupPolicy
+  readonly revisions: RevisionSet
+  /** The operator's own flags (image, resources, namespace, transfer settings and cluster ID of `store`, ...). */
+  readonly podOptions: Partial<BackupPodOptions>
+  readonly table: OperandTable
+  readonly trigger: Trigger
+  /** Epoch ms, from Clock. */
+  readonly startedAt: number
+  readonly scheduledTime: number | undefined
+}
+
+export class PolicyPodInvalid extends Schema.TaggedError<PolicyPodInvalid>()("PolicyPodInvalid", {
+  policy: Schema.String,
+  key: Schema.String,
+  message: Schema.String,
+}) {}
+
+const shortHash = (text: string): string => createHash("sha256").update(text, "utf8").digest("hex").slice(0, 8)
+
+/** `text` cut to `max` characters, ending on a letter or digit; a hash of the whole keeps cut names apart. */
+const fitted = (text: string, max: number, exact: boolean): string => {
+  if (exact && text.length <= max) return text
+  const head = text.slice(0, max - 9).replace(/[^A-Za-z0-9]+$/, "")
+  return `${head === "" ? "p" : head}-${shortHash(text)}`
+}
+
+/** The policy's name as a label value (at most 63 characters; a longer name is cut and hashed). */
+export const policyLabelValue = (policyName: string): string =>
+  fitted(policyName.replace(/[^A-Za-z0-9_.-]+/g, "-").replace(/^[^A-Za-z0-9]+/, ""), dnsLabelMaxLength, dnsSubdomainProblem(policyName) === undefined)
+
+/** `20261202-151400`, the second `ms` falls in (UTC); an instant outside years 0000-9999 by its number. */
+const compactTime = (ms: number): string =>
+  isRfc3339Millis(ms)
+    ? new Date(ms).toISOString().slice(0, 19).replace(/[-:]/g, "").replace("T", "-")
+    : `t${Math.abs(Math.trunc(Number.isFinite(ms) ? ms / 1000 : 0)).toString(36)}`
+
+/**
+ * `backup-<policy>-<YYYYMMDD-HHMMSS>` for a run started at `startedAt`: a DNS-1123 label of at most
+ * 63 characters, the same for the same policy and second, different for different ones (a name that
+ * had to be cut or changed, dots included, carries a hash of the whole).
+ */
+export const policyPodName = (policyName: string, startedAt: number): string => {
+  const stamp = compactTime(startedAt)
+  const lowered = policyName
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/^-+/, "")
+  const exact = lowered === policyName && dnsSubdomainProblem(policyName) === undefined
+  return `backup-${fitted(lowered, dnsLabelMaxLength - "backup-".length - stamp.length - 1, exact)}-${stamp}`
+}
+
+type Invalid = (key: string, message: string) => PolicyPodInvalid
+
+/** The policy's retention as backup-upload's prune flags take it (seconds, bytes). */
+const storeRetention = (policy: BackupPolicy, invalid: Invalid): Result.Result<StoreRetention | undefined, PolicyPodInvalid> => {
+  const r = policy.spec.retention
+  if (r === undefined) return Result.succeed(undefined)
+  const maxAge = r.maxAge === undefined ? undefined : parseDuration(r.maxAge)
+  if (maxAge !== undefined && Result.isFailure(maxAge)) return Result.fail(invalid("spec.retention.maxAge", maxAge.failure.message))
+  const maxTotal = r.maxTotalSize === undefined ? undefined : parseByteSize(r.maxTotalSize)
+  if (maxTotal !== undefined && Result.isFailure(maxTotal)) return Result.fail(invalid("spec.retention.maxTotalSize", maxTotal.failure.message))
+  const given: StoreRetention = {
+    ...(r.keepLast === undefined ? {} : { keepLast: r.keepLast }),
+    ...(r.keepDaily === undefined ? {} : { keepDaily: r.keepDaily }),
+    ...(r.keepWeekly === undefined ? {} : { keepWeekly: r.keepWeekly }),
+    ...(r.keepMonthly === undefined ? {} : { keepMonthly: r.keepMonthly }),
+    ...(maxAge === undefined ? {} : { maxAgeSeconds: Math.max(1, Math.ceil(maxAge.success / 1000)) }),
+    ...(maxTotal === undefined ? {} : { maxTotalBytes: maxTotal.success }),
+  }
+  return Result.succeed(Object.keys(given).length === 0 ? undefined : given)
+}
+
+/** The policy's store as backup-upload's options; the transfer settings and cluster ID are the operator's. */
+const storeOptions = (input: PolicyPodInput, deadlineSeconds: number, invalid: Invalid): Result.Result<BackupStoreOptions, PolicyPodInvalid> => {
+  const { s3, pvc } = input.policy.spec.store
+  if ((s3 === undefined) === (pvc === undefined)) return Result.fail(invalid("spec.store", "give exactly one of s3 and pvc"))
+  const operator = input.podOptions.store
+  const retention = storeRetention(input.policy, invalid)
+  if (Result.isFailure(retention)) return Result.fail(retention.failure)
+  const keep = retention.success === undefined ? undefined : { ...retention.success, ...pickGrace(operator?.retention) }
+  const common = {
+    ...(operator?.clusterId === undefined ? {} : { clusterId: operator.clusterId }),
+    partSize: operator?.partSize ?? defaultUploadTransfer.partSize,
+    partsInFlight: operator?.partsInFlight ?? defaultUploadTransfer.partsInFlight,
+    // The upload cannot outlive the pod.
+    deadlineSeconds: Math.min(operator?.deadlineSeconds ?? defaultUploadTransfer.deadlineSeconds, deadlineSeconds),
+    ...(keep === undefined ? {} : { retention: keep }),
+    reportFile: backupPodPaths.terminationLog,
+  } as const
+  if (pvc !== undefined) {
+    return Result.succeed({ claimName: pvc.claimName, ...(pvc.subPath === undefined || pvc.subPath === "" ? {} : { prefix: pvc.subPath }), ...common })
+  }
+  const s = s3!
+  const prefix = s.prefix === undefined ? "" : `/${s.prefix.replace(/^\/+/, "")}`
+  return Result.succeed({
+    s3Url: `s3://${s.bucket}${prefix}`,
+    ...(s.endpoint === undefined ? {} : { s3Endpoint: s.endpoint }),
+    ...(s.region === undefined ? {} : { s3Region: s.region }),
+    ...(s.forcePathStyle === undefined ? {} : { s3Addressing: s.forcePathStyle ? "path" : "virtual" }),
+    ...(s.credentialsSecret === undefined ? {} : { credentialsSecret: s.credentialsSecret.name }),
+    ...(s.caBundleConfigMap === undefined ? {} : { caConfigMap: s.caBundleConfigMap.name }),
+    ...(s.webIdentityRoleARN === undefined ? {} : { webIdentityRoleArn: s.webIdentityRoleARN }),
+    ...common,
+  })
+}
+
+const pickGrace = (r: StoreRetention | undefined) => (r?.leftoverGraceSeconds === undefined ? {} : { leftoverGraceSeconds: r.leftoverGraceSeconds })
+
+const decodeOptions = Schema.decodeUnknownResult(BackupPodOptions, { onExcessProperty: "error" })
+
+/**
+ * The pod of one run of `input.policy`. Refuses (naming the policy's field) a policy without a uid
+ * (it could not own the pod), a store that is not exactly one of s3 and pvc or whose settings do not
+ * combine, and retention values backup-upload cannot take.
+ */
+export const renderPolicyBackupPod = (input: PolicyPodInput): Result.Result<BackupPod, PolicyPodInvalid> => {
+  const { policy } = input
+  const name = policy.metadata.name
+  const invalid: Invalid = (key, message) => new PolicyPodInvalid({ policy: name, key, message: `BackupPolicy ${name}: ${key} ${message}` })
+  const uid = policy.metadata.uid
+  if (uid === undefined || uid === "") return Result.fail(invalid("metadata.uid", "is missing: a pod can only be owned by a policy read from the API server"))
+  const deadline = policy.spec.activeDeadlineSeconds ?? defaultPolicyDeadlineSeconds
+  const store = storeOptions(input, deadline, invalid)
+  if (Result.isFailure(store)) return Result.fail(store.failure)
+  const verify = policy.spec.verify === undefined || policy.spec.verify === "None" ? undefined : policy.spec.verify
+  const decoded = decodeOptions({
+    ...defaultPodOptions,
+    ...input.podOptions,
+    holdSeconds: policyPodHoldSeconds,
+    activeDeadlineSeconds: deadline,
+    store: store.success,
+    ...(verify === undefined ? {} : { verify }),
+  })
+  if (Result.isFailure(decoded)) {
+    const { key, message } = firstKeyedProblem(decoded.failure)
+    return Result.fail(invalid(key.startsWith("store") ? `spec.${key}` : `operator option ${key}`, message))
+  }
+  const problem = storeOptionsProblem(store.success)
+  if (problem !== undefined) return Result.fail(invalid(`spec.store (${problem.key})`, problem.problem))
+  const rendered = renderBackupPod(input.revisions, decoded.success, input.table)
+  const { generateName: _generated, ...metadata } = rendered.metadata
+  const { [specHashAnnotation]: _hash, ...annotations } = metadata.annotations
+  const pod: BackupPod = {
+    ...rendered,
+    metadata: {
+      ...metadata,
+      name: policyPodName(name, input.startedAt),
+      labels: { ...metadata.labels, [policyNameLabel]: policyLabelValue(name) },
+      annotations: {
+        ...annotations,
+        [backupTriggerAnnotation]: input.trigger,
+        ...(input.scheduledTime === undefined || !isRfc3339Millis(input.scheduledTime)
+          ? {}
+          : { [scheduledTimeAnnotation]: formatRfc3339Utc(input.scheduledTime) }),
+      },
+      ownerReferences: [{ apiVersion: policyApiVersion, kind: policyKind, name, uid, controller: true, blockOwnerDeletion: true }],
+    },
+  }
+  return Result.succeed({ ...pod, metadata: { ...pod.metadata, annotations: { ...pod.metadata.annotations, [specHashAnnotation]: backupPodSpecHash(pod) } } })
+}

@@ -1,0 +1,38 @@
+/**
+ * `verification.json`: the JSON report `verify --report-out` leaves in a backup directory, uploaded
+ * beside the manifest. It is the only record that a backup passed verification: `list` shows it and
+ * retention keeps the newest backup it vouches for. Only what that decision needs is read here (the
+ * full report's Schema is verify's own); anything else, a report of another backup included, means
+ * "not verified".
+ */
+import { Result, Schema } from "effect"
+
+export const verificationFileName = "verification.json"
+
+/** How a backup was verified: every check (`Full`), or also restored into a throwaway etcd (`TestRestore`). */
+export type VerifiedMode = "Full" | "TestRestore"
+
+/** The check id verify reports for the restore into a throwaway etcd. */
+export const testRestoreCheckId = "test-restore"
+
+const RecordedReport = Schema.fromJsonString(
+  Schema.Struct({
+    timestamp: Schema.NullOr(Schema.String),
+    passed: Schema.Boolean,
+    checks: Schema.Array(Schema.Struct({ id: Schema.String, verdict: Schema.String })),
+  }),
+)
+const decodeRecorded = Schema.decodeUnknownResult(RecordedReport)
+
+/**
+ * The mode a verification report vouches for `timestamp`'s backup with; undefined when it is not a
+ * report, names another backup, or any check did not pass (a skipped check is not a pass).
+ */
+export const verifiedMode = (text: string, timestamp: string | undefined): VerifiedMode | undefined => {
+  const decoded = decodeRecorded(text)
+  if (Result.isFailure(decoded)) return undefined
+  const r = decoded.success
+  if (!r.passed || r.checks.length === 0 || r.checks.some((c) => c.verdict !== "PASS")) return undefined
+  if (timestamp !== undefined && r.timestamp !== timestamp) return undefined
+  return r.checks.some((c) => c.id === testRestoreCheckId) ? "TestRestore" : "Full"
+}

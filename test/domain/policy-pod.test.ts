@@ -1,0 +1,262 @@
+import { fc, test } from "@fast-check/vitest"
+import { Result } from "effect"
+import { describe, expect, it } from "vitest"
+import { decodeBackupPolicy, type BackupPolicy } from "../../src/domain/backup-policy.ts"
+import { dnsLabelProblem } from "../../src/domain/k8s-names.ts"
+import { defaultOperands } from "../../src/domain/operands.ts"
+import {
+  backupPodPaths,
+  backupPodSelector,
+  backupUploadContainerName,
+  backupVerifyContainerName,
+  backupCreateContainerName,
+  backupPodSpecHash,
+  specHashAnnotation,
+  testRestoreResources,
+  type BackupPod,
+} from "../../src/domain/pod-spec.ts"
+import {
+  backupTriggerAnnotation,
+  policyLabelValue,
+  policyNameLabel,
+  policyPodName,
+  renderPolicyBackupPod,
+  scheduledTimeAnnotation,
+  type PolicyPodInput,
+} from "../../src/domain/policy-pod.ts"
+import type { RevisionSet } from "../../src/domain/revisions.ts"
+import { policy as policyObject, s3 as s3Example, pvc as pvcExample } from "../support/backup-policy-examples.ts"
+import { validateK8sObject } from "../support/k8s-validate.ts"
+import { dnsLabelArb, dnsSubdomainArb, instantArb, revisionSetArb } from "./arbitraries.ts"
+
+const revisions: RevisionSet = { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 7, "kube-scheduler": 7 }
+const uid = "6f1c2c1e-3b1a-4c55-9d1f-2b7a9e0c1d2e"
+
+const decoded = (spec: Record<string, unknown>, name = "nightly"): BackupPolicy => {
+  const obj = policyObject(spec)
+  const r = decodeBackupPolicy({ ...obj, metadata: { name, uid } })
+  if (Result.isFailure(r)) throw new Error(String(r.failure))
+  return r.success
+}
+
+const input = (policy: BackupPolicy, over: Partial<PolicyPodInput> = {}): PolicyPodInput => ({
+  policy,
+  revisions,
+  podOptions: { store: { clusterId: "c0ffee", partSize: "16Mi", partsInFlight: 4, deadlineSeconds: 3600 } },
+  table: defaultOperands,
+  trigger: "Schedule",
+  startedAt: Date.UTC(2026, 11, 2, 15, 14, 0, 250),
+  scheduledTime: Date.UTC(2026, 11, 2, 15, 14),
+  ...over,
+})
+
+const rendered = (i: PolicyPodInput): BackupPod => {
+  const r = renderPolicyBackupPod(i)
+  if (Result.isFailure(r)) throw new Error(r.failure.message)
+  return r.success
+}
+
+const byName = (pod: BackupPod, name: string) => [...pod.spec.initContainers, ...pod.spec.containers].find((c) => c.name === name)
+
+const secretVolumes = (pod: BackupPod) => new Set(pod.spec.volumes.filter((v) => "secret" in v || "projected" in v).map((v) => v.name))
+
+const s3StoreArb = fc.record(
+  {
+    bucket: fc.stringMatching(/^[a-z0-9][a-z0-9-]{1,20}[a-z0-9]$/),
+    prefix: fc.stringMatching(/^[a-z0-9]{1,8}(\/[a-z0-9]{1,8}){0,2}$/),
+    endpoint: fc.constantFrom("https://s3.example:8443", "http://127.0.0.1:9000"),
+    region: fc.constantFrom("us-east-1", "eu-central-1"),
+    forcePathStyle: fc.boolean(),
+    caBundleConfigMap: dnsSubdomainArb(40).map((name) => ({ name })),
+  },
+  { requiredKeys: ["bucket"] },
+)
+const s3Arb = fc
+  .tuple(
+    s3StoreArb,
+    fc.oneof(
+      dnsSubdomainArb(40).map((name) => ({ credentialsSecret: { name } })),
+      fc.constant({ webIdentityRoleARN: "arn:aws:iam::123456789012:role/etcd-backup" }),
+    ),
+  )
+  .map(([s, creds]) => ({ s3: { ...s, ...creds } }))
+const pvcArb = fc
+  .record({ claimName: dnsSubdomainArb(40), subPath: fc.stringMatching(/^[a-z0-9]{1,8}(\/[a-z0-9]{1,8}){0,2}$/) }, { requiredKeys: ["claimName"] })
+  .map((p) => ({ pvc: p }))
+const retentionArb = fc.record(
+  {
+    keepLast: fc.integer({ min: 1, max: 100 }),
+    keepDaily: fc.integer({ min: 1, max: 100 }),
+    keepWeekly: fc.integer({ min: 1, max: 100 }),
+    keepMonthly: fc.integer({ min: 1, max: 100 }),
+    maxAge: fc.constantFrom("30d", "1h30m", "400d", "90s"),
+    maxTotalSize: fc.constantFrom("50Gi", "500Mi", "2G", "1048576"),
+  },
+  { requiredKeys: [] },
+)
+const specArb = fc.record(
+  {
+    schedule: fc.constant("0 * * * *"),
+    store: fc.oneof(s3Arb, pvcArb),
+    retention: retentionArb.filter((r) => Object.keys(r).length > 0),
+    verify: fc.constantFrom("None", "Full", "TestRestore"),
+    activeDeadlineSeconds: fc.integer({ min: 60, max: 86_400 }),
+  },
+  { requiredKeys: ["schedule", "store"] },
+)
+const policyArb = fc
+  .tuple(specArb, dnsSubdomainArb(253), fc.uuid())
+  .map(([spec, name, id]) => ({ ...decoded(spec as Record<string, unknown>, name), metadata: { name, uid: id } }))
+const triggerArb = fc.constantFrom("Schedule", "CatchUp", "RevisionChange", "Retry") as fc.Arbitrary<PolicyPodInput["trigger"]>
+
+describe("policyPodName", () => {
+  test.prop([dnsSubdomainArb(253), instantArb])("is a DNS-1123 label of at most 63 characters, the same for the same policy and second", (name, at) => {
+    const pod = policyPodName(name, at)
+    expect(dnsLabelProblem(pod)).toBeUndefined()
+    expect(pod.length).toBeLessThanOrEqual(63)
+    expect(policyPodName(name, at - (((at % 1000) + 1000) % 1000))).toBe(pod)
+  })
+
+  test.prop([dnsSubdomainArb(253), dnsSubdomainArb(253), instantArb, instantArb])("differs for different policies or seconds", (a, b, t, u) => {
+    fc.pre(a !== b || Math.floor(t / 1000) !== Math.floor(u / 1000))
+    expect(policyPodName(a, t)).not.toBe(policyPodName(b, u))
+  })
+
+  it("reads as the policy and the UTC second it started", () => {
+    expect(policyPodName("nightly", Date.UTC(2026, 11, 2, 15, 14, 0, 250))).toBe("backup-nightly-20261202-151400")
+  })
+
+  it("keeps two policies apart that differ only by a dot", () => {
+    expect(policyPodName("a.b", 0)).not.toBe(policyPodName("a-b", 0))
+  })
+
+  test.prop([dnsSubdomainArb(253)])("the policy label value is a valid label value of at most 63 characters", (name) => {
+    const v = policyLabelValue(name)
+    expect(v.length).toBeLessThanOrEqual(63)
+    expect(v).toMatch(/^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/)
+    if (name.length <= 63) expect(v).toBe(name)
+  })
+})
+
+describe("renderPolicyBackupPod", () => {
+  test.prop([policyArb, revisionSetArb, triggerArb, instantArb], { numRuns: 150 })(
+    "any valid policy renders a valid, deterministic pod owned by the policy",
+    (policy, set, trigger, startedAt) => {
+      const i = input(policy, { revisions: set, trigger, startedAt })
+      const pod = rendered(i)
+      validateK8sObject(pod)
+      expect(rendered(i)).toEqual(pod)
+      expect(pod.metadata.name).toBe(policyPodName(policy.metadata.name, startedAt))
+      expect(pod.metadata.generateName).toBeUndefined()
+      expect(pod.metadata.ownerReferences).toEqual([
+        {
+          apiVersion: "backup.openshift.io/v1alpha1",
+          kind: "BackupPolicy",
+          name: policy.metadata.name,
+          uid: policy.metadata.uid,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ])
+      expect(pod.metadata.labels[policyNameLabel]).toBe(policyLabelValue(policy.metadata.name))
+      for (const term of backupPodSelector.split(",")) {
+        const [k, v] = term.split("=")
+        expect(pod.metadata.labels[k!]).toBe(v)
+      }
+      expect(pod.metadata.annotations[backupTriggerAnnotation]).toBe(trigger)
+      expect(pod.metadata.annotations[specHashAnnotation]).toBe(backupPodSpecHash(pod))
+      expect(pod.spec.activeDeadlineSeconds).toBe(policy.spec.activeDeadlineSeconds ?? 3600)
+    },
+  )
+
+  test.prop([policyArb], { numRuns: 100 })("store credentials reach only backup-upload", (policy) => {
+    const pod = rendered(input(policy))
+    const secrets = secretVolumes(pod)
+    for (const c of [...pod.spec.initContainers, ...pod.spec.containers]) {
+      const mounted = c.volumeMounts.filter((m) => secrets.has(m.name) && m.name !== "etcd-client" && m.name !== "signing-key")
+      if (c.name !== backupUploadContainerName) expect(mounted).toEqual([])
+      if (c.name !== backupUploadContainerName) expect((c.env ?? []).filter((e) => e.name.startsWith("AWS_"))).toEqual([])
+    }
+  })
+
+  test.prop([policyArb], { numRuns: 100 })("backup-upload writes its report to the termination log and prunes by the policy's rules", (policy) => {
+    const pod = rendered(input(policy))
+    const upload = byName(pod, backupUploadContainerName)!
+    const flag = (name: string) => {
+      const at = upload.command.indexOf(name)
+      return at < 0 ? undefined : upload.command[at + 1]
+    }
+    expect(flag("--report-file")).toBe("/dev/termination-log")
+    const r = policy.spec.retention
+    expect(flag("--keep-last")).toBe(r?.keepLast === undefined ? undefined : String(r.keepLast))
+    expect(flag("--keep-daily")).toBe(r?.keepDaily === undefined ? undefined : String(r.keepDaily))
+    expect(flag("--max-age") !== undefined).toBe(r?.maxAge !== undefined)
+    expect(flag("--max-total-size") !== undefined).toBe(r?.maxTotalSize !== undefined)
+    if (policy.spec.store.pvc !== undefined) {
+      expect(flag("--store")).toBe(backupPodPaths.storeDir)
+      expect(flag("--prefix")).toBe(policy.spec.store.pvc.subPath)
+    } else {
+      expect(flag("--store")).toBe(
+        `s3://${policy.spec.store.s3!.bucket}${policy.spec.store.s3!.prefix === undefined ? "" : `/${policy.spec.store.s3!.prefix}`}`,
+      )
+    }
+    // The upload cannot outlive the pod.
+    expect(Number(flag("--deadline")!.replace("s", ""))).toBeLessThanOrEqual(pod.spec.activeDeadlineSeconds)
+  })
+
+  test.prop([policyArb], { numRuns: 100 })("a verify policy verifies after backup-create and before backup-upload", (policy) => {
+    const pod = rendered(input(policy))
+    const names = pod.spec.initContainers.map((c) => c.name)
+    const verify = byName(pod, backupVerifyContainerName)
+    const mode = policy.spec.verify ?? "None"
+    if (mode === "None") {
+      expect(verify).toBeUndefined()
+      return
+    }
+    expect(names.indexOf(backupVerifyContainerName)).toBe(names.indexOf(backupCreateContainerName) + 1)
+    expect(names.indexOf(backupUploadContainerName)).toBe(names.indexOf(backupVerifyContainerName) + 1)
+    expect(verify!.command).toContain("--report-out")
+    expect(verify!.command.at(-1)).toBe(backupPodPaths.backupDir)
+    expect(verify!.command.includes("--test-restore")).toBe(mode === "TestRestore")
+    if (mode === "TestRestore") {
+      expect(verify!.command).toEqual(expect.arrayContaining(["--etcd", backupPodPaths.etcdBinary, "--etcdutl", backupPodPaths.etcdutlBinary]))
+      expect(verify!.resources).toEqual(testRestoreResources)
+      expect(verify!.volumeMounts.map((m) => m.mountPath)).toContain(backupPodPaths.verifyScratchDir)
+    }
+  })
+
+  it("records the trigger and the scheduled time; a revision-change run has no scheduled time", () => {
+    const p = decoded({ schedule: "0 * * * *", store: pvcExample })
+    expect(rendered(input(p)).metadata.annotations[scheduledTimeAnnotation]).toBe("2026-12-02T15:14:00Z")
+    const revisionRun = rendered(input(p, { trigger: "RevisionChange", scheduledTime: undefined }))
+    expect(revisionRun.metadata.annotations[scheduledTimeAnnotation]).toBeUndefined()
+    expect(revisionRun.metadata.annotations[backupTriggerAnnotation]).toBe("RevisionChange")
+  })
+
+  it("refuses a policy without a uid, naming metadata.uid", () => {
+    const p = decoded({ schedule: "0 * * * *", store: pvcExample })
+    const r = renderPolicyBackupPod(input({ ...p, metadata: { name: "nightly" } }))
+    expect(Result.isFailure(r) && r.failure.key).toBe("metadata.uid")
+  })
+
+  it("refuses an s3 store without a prefix when the operator knows no cluster ID, saying what to give", () => {
+    const p = decoded({ schedule: "0 * * * *", store: { s3: { bucket: "etcd-backups", credentialsSecret: { name: "s" } } } })
+    const r = renderPolicyBackupPod(input(p, { podOptions: {} }))
+    expect(Result.isFailure(r)).toBe(true)
+    if (Result.isFailure(r)) expect(r.failure.message).toMatch(/BackupPolicy nightly: spec\.store.*prefix/)
+  })
+
+  it("renders the example S3 policy with the operator's transfer settings", () => {
+    const p = decoded({ schedule: "0 * * * *", store: s3Example, verify: "Full" })
+    const pod = rendered(input(p, { podOptions: { store: { partSize: "32Mi", partsInFlight: 2, deadlineSeconds: 600 } } }))
+    const upload = byName(pod, backupUploadContainerName)!
+    expect(upload.command).toEqual(expect.arrayContaining(["--store", "s3://etcd-backups/prod", "--part-size", "32Mi", "--parts-in-flight", "2"]))
+    expect(upload.command).toEqual(expect.arrayContaining(["--deadline", "600s", "--s3-region", "eu-central-1"]))
+    expect(byName(pod, backupVerifyContainerName)!.command).not.toContain("--test-restore")
+  })
+
+  test.prop([dnsLabelArb(20)])("the pod runs in the operator's namespace", (namespace) => {
+    const pod = rendered(input(decoded({ schedule: "0 * * * *", store: pvcExample }), { podOptions: { namespace } }))
+    expect(pod.metadata.namespace).toBe(namespace)
+  })
+})

@@ -1,0 +1,37 @@
+import { fc, test } from "@fast-check/vitest"
+import { describe, expect, it } from "vitest"
+import { testRestoreCheckId, verifiedMode } from "../../src/domain/verification-file.ts"
+
+const check = (id: string, verdict: "PASS" | "FAIL" | "SKIP") => ({ id, title: id, verdict, expected: "", found: "" })
+const report = (checks: ReadonlyArray<ReturnType<typeof check>>, timestamp: string | null = "2026-12-02_151400") =>
+  JSON.stringify({ backupDir: "/backup", timestamp, snapshot: null, resources: null, passed: checks.every((c) => c.verdict === "PASS"), checks })
+
+const verdictArb = fc.constantFrom("PASS", "FAIL", "SKIP") as fc.Arbitrary<"PASS" | "FAIL" | "SKIP">
+const checksArb = fc.array(fc.tuple(fc.constantFrom("manifest", "snapshot-trailer", testRestoreCheckId, "test-restore-keys"), verdictArb), {
+  minLength: 1,
+  maxLength: 6,
+})
+
+describe("verifiedMode", () => {
+  test.prop([checksArb])("vouches for a backup only when every check passed, TestRestore only when a test restore passed", (cs) => {
+    const checks = cs.map(([id, v]) => check(id, v))
+    const mode = verifiedMode(report(checks), "2026-12-02_151400")
+    if (checks.some((c) => c.verdict !== "PASS")) expect(mode).toBeUndefined()
+    else expect(mode).toBe(checks.some((c) => c.id === testRestoreCheckId) ? "TestRestore" : "Full")
+  })
+
+  test.prop([checksArb])("a report that says passed while a check did not is not believed", (cs) => {
+    const checks = cs.map(([id, v]) => check(id, v))
+    fc.pre(checks.some((c) => c.verdict !== "PASS"))
+    const lying = JSON.stringify({ ...JSON.parse(report(checks)), passed: true })
+    expect(verifiedMode(lying, undefined)).toBeUndefined()
+  })
+
+  it("does not vouch for another backup, an empty report or text that is not a report", () => {
+    const passed = report([check("manifest", "PASS")])
+    expect(verifiedMode(passed, "2026-12-02_151400")).toBe("Full")
+    expect(verifiedMode(passed, "2026-12-01_000000")).toBeUndefined()
+    expect(verifiedMode(report([]), undefined)).toBeUndefined()
+    expect(verifiedMode("verify: PASS (12 checks)", undefined)).toBeUndefined()
+  })
+})
