@@ -1,0 +1,403 @@
+/**
+ * What the operator wants for each BackupPolicy, from what one sync read, and the writes that get it there.
+ * `policyDesiredState` decides per policy: whether to start a backup pod (one at a time, when `decideSchedule`
+ * says so), which finished pods the history limits let go, the status, the Events and when to look again;
+ * `policyDiff` yields only what differs from what was read, so a second sync with nothing changed writes nothing.
+ *
+ * What must outlive an operator restart is read back from the cluster, not kept in memory: the last scheduled
+ * time from the status and the pods' scheduled-time annotations, the failures in a row from the newest failed
+ * pod's attempt annotation (or, with no pod kept, from lastFailure against lastSuccessfulBackup), each finished
+ * pod's announcement from the status naming it. Memory holds only the revisions' settle clock and the Warnings
+ * already announced for a policy whose status could not say so.
+ */
+import { Result, Schema, type Cron } from "effect"
+import { BackupPolicyStatus, decodeBackupPolicy, type BackupPolicy } from "./backup-policy.ts"
+import { decideSchedule, nextDue, parseSchedule, type Backoff, type ScheduleDecision } from "./backup-schedule.ts"
+import { canonicalJson } from "./canonical-json.ts"
+import { parseDuration } from "./durations.ts"
+import { operandNames, type OperandTable } from "./operands.ts"
+import { backupPodSpecHash, specHashAnnotation, type BackupPod, type BackupPodOptions } from "./pod-spec.ts"
+import { conditionSays, policyConditions, type Blocked, type ConditionState, type PolicyFacts } from "./policy-conditions.ts"
+import { policyMetricValues, type PolicyMetricValues } from "./policy-metric-values.ts"
+import { policyLabelValue, renderPolicyBackupPod } from "./policy-pod.ts"
+import { attemptAnnotation, failureStreak, historyDefaults, historyDeletions, policyRuns, type PolicyPodView, type PolicyRun } from "./policy-runs.ts"
+import { formatRevisionSet, revisionSetsEqual, type LatestRevisionError, type RevisionSet } from "./revisions.ts"
+import { formatRfc3339Utc, parseRfc3339Utc } from "./rfc3339.ts"
+import { firstKeyedProblem } from "./schema-errors.ts"
+
+/** A BackupPolicy as read: the loose API object (spec and status undecoded, so one bad policy spoils only itself). */
+export interface PolicyObjectView {
+  readonly metadata: {
+    readonly name: string
+    readonly uid?: string | undefined
+    readonly generation?: number | undefined
+    readonly creationTimestamp?: string | null | undefined
+    readonly resourceVersion?: string | undefined
+  }
+  readonly spec: unknown
+  readonly status?: unknown
+}
+
+export interface PolicySettings {
+  readonly namespace: string
+  readonly podOptions: Partial<BackupPodOptions>
+  /** How long the operands' revisions must stay put before a revision change starts a backup. */
+  readonly settleMs: number
+  readonly table: OperandTable
+  readonly backoff: Backoff
+}
+
+export interface PolicyMemory {
+  /** The revisions last observed, and since when they have not changed. */
+  readonly observed: RevisionSet | undefined
+  readonly stableSince: number | undefined
+  /** The Warning announced per policy (by name) while it holds. */
+  readonly warned: Readonly<Record<string, string>>
+}
+export const emptyPolicyMemory: PolicyMemory = { observed: undefined, stableSince: undefined, warned: {} }
+
+export interface PolicyObserved {
+  readonly now: number
+  readonly revisions: Result.Result<RevisionSet, ReadonlyArray<LatestRevisionError>>
+  readonly policies: ReadonlyArray<PolicyObjectView>
+  /** The pods the policies created, each with its `policyNameLabel` value (`policyLabelValue` of the policy's name). */
+  readonly pods: ReadonlyArray<PolicyPodView & { readonly policy: string }>
+  readonly memory: PolicyMemory
+}
+
+export interface PolicyEvent {
+  readonly type: "Normal" | "Warning"
+  readonly reason: "BackupStarted" | "BackupCompleted" | "BackupFailed" | Blocked["reason"]
+  readonly message: string
+}
+
+export interface PolicyDesired {
+  readonly name: string
+  readonly uid: string | undefined
+  /** The backup pod to create now, with the Event that announces it. */
+  readonly create: { readonly pod: BackupPod; readonly event: PolicyEvent } | undefined
+  /** Finished pods beyond the history limits, oldest first. */
+  readonly deletions: ReadonlyArray<string>
+  readonly status: BackupPolicyStatus
+  /** Completions and failures not yet announced (the status read does not name their pod yet). */
+  readonly events: ReadonlyArray<PolicyEvent>
+  /** The Warning that holds now (announced once). */
+  readonly warning: PolicyEvent | undefined
+  readonly wakeAt: number | undefined
+  readonly metrics: PolicyMetricValues
+}
+
+export interface PolicyDesiredState {
+  readonly policies: ReadonlyArray<PolicyDesired>
+  /** The earliest instant a policy wants a look again although nothing changes. */
+  readonly wakeAt: number | undefined
+  readonly memory: PolicyMemory
+}
+
+const decodeStatus = Schema.decodeUnknownResult(BackupPolicyStatus)
+const at = (text: string | undefined) => (text === undefined ? undefined : parseRfc3339Utc(text))
+const maxOf = (values: ReadonlyArray<number | undefined>): number | undefined => {
+  const defined = values.filter((v): v is number => v !== undefined)
+  return defined.length === 0 ? undefined : Math.max(...defined)
+}
+const minOf = (values: ReadonlyArray<number | undefined>): number | undefined => {
+  const defined = values.filter((v): v is number => v !== undefined)
+  return defined.length === 0 ? undefined : Math.min(...defined)
+}
+
+interface ReadyPolicy {
+  readonly policy: BackupPolicy
+  readonly cron: Cron.Cron | undefined
+  readonly minIntervalMs: number
+}
+
+/** The policy decoded, its schedule and minInterval parsed; a message naming the first bad field otherwise. */
+const readPolicy = (object: PolicyObjectView): Result.Result<ReadyPolicy, string> => {
+  const { status: _status, ...rest } = object
+  const decoded = decodeBackupPolicy({ ...rest, apiVersion: "backup.openshift.io/v1alpha1", kind: "BackupPolicy" })
+  if (Result.isFailure(decoded)) {
+    const { key, message } = firstKeyedProblem(decoded.failure)
+    return Result.fail(`${key === "" ? "the policy" : key} ${message}; fix the BackupPolicy`)
+  }
+  const spec = decoded.success.spec
+  const cron = spec.schedule === undefined ? undefined : parseSchedule(spec.schedule, spec.timeZone)
+  if (cron !== undefined && Result.isFailure(cron)) return Result.fail(cron.failure.message)
+  const minInterval = parseDuration(spec.minInterval ?? "1h")
+  if (Result.isFailure(minInterval)) return Result.fail(`spec.minInterval: ${minInterval.failure.message}`)
+  return Result.succeed({ policy: decoded.success, cron: cron?.success, minIntervalMs: minInterval.success })
+}
+
+const sameRevisions = (set: RevisionSet, recorded: Readonly<Record<string, number>> | RevisionSet): boolean =>
+  operandNames.every((name) => (recorded as Readonly<Record<string, number>>)[name] === set[name])
+
+/** The revisions the newest backup attempt was for (a pod's annotation, else the last success the status records). */
+const backedUpRevisions = (runs: ReadonlyArray<PolicyRun>, status: BackupPolicyStatus) =>
+  runs.find((r) => r.revisions !== undefined)?.revisions ?? status.lastSuccessfulBackup?.revisions
+
+type Success = NonNullable<BackupPolicyStatus["lastSuccessfulBackup"]>
+type Failure = NonNullable<BackupPolicyStatus["lastFailure"]>
+
+const successOf = (run: PolicyRun): Success => {
+  if (run.report?._tag === "Report") {
+    const r = run.report.report
+    const { id, location, time, revisions, etcdRevision, snapshotBytes, resourcesBytes, totalBytes, verdict, verified } = r
+    return { id, location, time, pod: run.pod, revisions, etcdRevision, snapshotBytes, resourcesBytes, totalBytes, verdict, verified }
+  }
+  // backup-upload exited 0, so the backup is in the store; only what it was is unknown.
+  return { id: "unknown", time: formatRfc3339Utc(run.endedAt), pod: run.pod }
+}
+
+const pascal = (name: string) => name.replace(/(^|-)([a-z])/g, (_m, _d, c: string) => c.toUpperCase())
+
+const failureOf = (run: PolicyRun): Failure => ({
+  time: formatRfc3339Utc(run.endedAt),
+  pod: run.pod,
+  reason: run.failedContainer === undefined ? (run.podReason ?? "PodFailed") : `${pascal(run.failedContainer)}Failed`,
+  message: (run.outcome as { reason: string }).reason,
+})
+
+/** The newest of the recorded entry and the newest kept pod's (pods deleted by hand must not roll the status back). */
+const newer = <A extends { readonly time: string; readonly pod?: string }>(recorded: A | undefined, fromPod: A | undefined): A | undefined => {
+  if (fromPod === undefined) return recorded
+  if (recorded === undefined || recorded.pod === fromPod.pod) return fromPod
+  return (at(recorded.time) ?? 0) > (at(fromPod.time) ?? 0) ? recorded : fromPod
+}
+
+const podNameOf = (pod: BackupPod): string => (pod.metadata as { readonly name?: string }).name ?? ""
+
+/** `pod` with one more annotation, its spec-hash recomputed so that it still describes the pod. */
+const withAnnotation = (pod: BackupPod, key: string, value: string): BackupPod => {
+  const annotated = { ...pod, metadata: { ...pod.metadata, annotations: { ...pod.metadata.annotations, [key]: value } } }
+  return {
+    ...annotated,
+    metadata: { ...annotated.metadata, annotations: { ...annotated.metadata.annotations, [specHashAnnotation]: backupPodSpecHash(annotated) } },
+  }
+}
+
+const startedEvent = (pod: string, decision: Extract<ScheduleDecision, { _tag: "Start" }>, revisions: RevisionSet): PolicyEvent => {
+  const due = decision.scheduledTime === undefined ? "" : ` due at ${formatRfc3339Utc(decision.scheduledTime)}`
+  return { type: "Normal", reason: "BackupStarted", message: `pod ${pod} started a ${decision.trigger} backup${due} of ${formatRevisionSet(revisions)}` }
+}
+
+const completedEvent = (s: Success): PolicyEvent => ({
+  type: "Normal",
+  reason: "BackupCompleted",
+  message:
+    s.id === "unknown"
+      ? `pod ${s.pod} completed its backup, but backup-upload left no readable report: see the pod's backup-upload log for its id`
+      : `pod ${s.pod} stored backup ${s.id} at ${s.location ?? "the policy's store"}${s.verified === true ? " (verified)" : ""}`,
+})
+
+const failedEvent = (f: Failure): PolicyEvent => ({ type: "Warning", reason: "BackupFailed", message: f.message ?? `pod ${f.pod} failed: ${f.reason}` })
+
+interface PolicyRead {
+  readonly object: PolicyObjectView
+  readonly status: BackupPolicyStatus
+  readonly runs: ReadonlyArray<PolicyRun>
+}
+
+const invalidPolicy = (read: PolicyRead, message: string, now: number): PolicyDesired => {
+  const { object, status, runs } = read
+  const invalid: Blocked = { reason: "InvalidSpec", message }
+  const facts: PolicyFacts = {
+    invalid,
+    blocked: undefined,
+    suspended: false,
+    running: runs.find((r) => r.outcome._tag === "Running")?.pod,
+    lastSuccess: status.lastSuccessfulBackup,
+    failures: 0,
+    lastFailureMessage: undefined,
+    nextScheduleTime: undefined,
+  }
+  const { nextScheduleTime: _next, ...kept } = status
+  const desired: BackupPolicyStatus = {
+    ...kept,
+    ...generationOf(object),
+    conditions: policyConditions(facts, status.conditions, object.metadata.generation, now),
+  }
+  return {
+    name: object.metadata.name,
+    uid: object.metadata.uid,
+    create: undefined,
+    deletions: [],
+    status: desired,
+    events: [],
+    warning: warningFor(read, invalid),
+    wakeAt: undefined,
+    metrics: policyMetricValues({
+      name: object.metadata.name,
+      policy: undefined,
+      created: at(object.metadata.creationTimestamp ?? ""),
+      status: desired,
+      runs,
+      scheduleIntervalMs: undefined,
+    }),
+  }
+}
+
+const generationOf = (object: PolicyObjectView) => (object.metadata.generation === undefined ? {} : { observedGeneration: object.metadata.generation })
+
+/** The Warning for `blocked`, unless the status read already says it (then it was announced before). */
+const warningFor = (read: PolicyRead, blocked: Blocked | undefined): PolicyEvent | undefined => {
+  if (blocked === undefined) return undefined
+  const state: ConditionState = { status: "True", reason: blocked.reason, message: blocked.message }
+  return conditionSays(read.status.conditions, "Degraded", state) ? undefined : { type: "Warning", reason: blocked.reason, message: blocked.message }
+}
+
+const decidePolicy = (read: PolicyRead, observed: PolicyObserved, settings: PolicySettings, stableSince: number): PolicyDesired => {
+  const { object, status, runs } = read
+  const { now } = observed
+  const parsed = readPolicy(object)
+  if (Result.isFailure(parsed)) return invalidPolicy(read, parsed.failure, now)
+  const { policy, cron, minIntervalMs } = parsed.success
+  const spec = policy.spec
+  const name = object.metadata.name
+  const created = at(object.metadata.creationTimestamp ?? "")
+  const running = runs.find((r) => r.outcome._tag === "Running")
+  const streak = failureStreak(runs, status)
+  const recordedSchedule = maxOf([at(status.lastScheduleTime), ...runs.map((r) => r.scheduledTime)])
+  const revisions = Result.isSuccess(observed.revisions) ? observed.revisions.success : undefined
+  const backedUp = backedUpRevisions(runs, status)
+  const changed = spec.onRevisionChange === true && revisions !== undefined && (backedUp === undefined || !sameRevisions(revisions, backedUp))
+  const settledAt = stableSince + settings.settleMs
+  const decision = decideSchedule(cron, {
+    now,
+    suspend: spec.suspend ?? false,
+    active: running !== undefined,
+    lastScheduleTime: recordedSchedule ?? created ?? now,
+    lastRunStart: runs[0]?.startedAt ?? maxOf([at(status.lastSuccessfulBackup?.time), at(status.lastFailure?.time)]),
+    revisionChangePending: changed && now >= settledAt,
+    minIntervalMillis: minIntervalMs,
+    consecutiveFailures: streak.count,
+    lastFailureTime: streak.lastFailureTime,
+    backoff: settings.backoff,
+  })
+
+  let create: PolicyDesired["create"]
+  let blocked: Blocked | undefined
+  if (decision._tag === "Start") {
+    if (revisions === undefined) {
+      const why = Result.isFailure(observed.revisions) ? observed.revisions.failure.map((e) => e.message).join("; ") : ""
+      blocked = { reason: "RevisionsUnavailable", message: `a ${decision.trigger} backup is due but the operands' revisions cannot be read: ${why}` }
+    } else {
+      const rendered = renderPolicyBackupPod({
+        policy,
+        revisions,
+        podOptions: { namespace: settings.namespace, ...settings.podOptions },
+        table: settings.table,
+        trigger: decision.trigger,
+        startedAt: now,
+        scheduledTime: decision.scheduledTime,
+      })
+      if (Result.isFailure(rendered)) blocked = { reason: "InvalidSpec", message: `the backup pod cannot be rendered: ${rendered.failure.message}` }
+      else {
+        const pod = withAnnotation(rendered.success, attemptAnnotation, String(streak.count + 1))
+        create = { pod, event: startedEvent(podNameOf(pod), decision, revisions) }
+      }
+    }
+  }
+  const createdName = create === undefined ? undefined : podNameOf(create.pod)
+
+  const newestComplete = runs.find((r) => r.outcome._tag === "Complete")
+  const newestFailed = runs.find((r) => r.outcome._tag === "Failed")
+  const lastSuccessfulBackup = newer(status.lastSuccessfulBackup, newestComplete && successOf(newestComplete))
+  const lastFailure = newer(status.lastFailure, newestFailed && failureOf(newestFailed))
+  const scheduled = create !== undefined && decision._tag === "Start" && decision.scheduledTime !== undefined ? decision.scheduledTime : recordedSchedule
+  const nextScheduleTime = decision._tag === "Suspended" ? undefined : decision.nextScheduleTime
+  const facts: PolicyFacts = {
+    invalid: blocked?.reason === "InvalidSpec" ? blocked : undefined,
+    blocked,
+    suspended: spec.suspend ?? false,
+    running: createdName ?? running?.pod,
+    lastSuccess: lastSuccessfulBackup,
+    failures: streak.count,
+    lastFailureMessage: lastFailure?.message ?? lastFailure?.reason,
+    nextScheduleTime: nextScheduleTime === undefined ? undefined : formatRfc3339Utc(nextScheduleTime),
+  }
+  const desired: BackupPolicyStatus = {
+    ...generationOf(object),
+    conditions: policyConditions(facts, status.conditions, object.metadata.generation, now),
+    ...(scheduled === undefined ? {} : { lastScheduleTime: formatRfc3339Utc(scheduled) }),
+    ...(nextScheduleTime === undefined ? {} : { nextScheduleTime: formatRfc3339Utc(nextScheduleTime) }),
+    ...(lastSuccessfulBackup === undefined ? {} : { lastSuccessfulBackup }),
+    ...(lastFailure === undefined ? {} : { lastFailure }),
+  }
+  const events = [
+    ...(lastSuccessfulBackup !== undefined && lastSuccessfulBackup.pod !== status.lastSuccessfulBackup?.pod ? [completedEvent(lastSuccessfulBackup)] : []),
+    ...(lastFailure !== undefined && lastFailure.pod !== status.lastFailure?.pod ? [failedEvent(lastFailure)] : []),
+  ]
+  const wait = decision._tag === "Wait" ? decision.wakeAt : undefined
+  const settle = changed && now < settledAt ? settledAt : undefined
+  const next = nextScheduleTime
+  return {
+    name,
+    uid: object.metadata.uid,
+    create,
+    deletions: historyDeletions(runs, spec.successfulPodsHistoryLimit ?? historyDefaults.successful, spec.failedPodsHistoryLimit ?? historyDefaults.failed),
+    status: desired,
+    events,
+    warning: warningFor(read, blocked),
+    wakeAt: minOf([wait, settle]),
+    metrics: policyMetricValues({
+      name,
+      policy,
+      created,
+      status: desired,
+      runs,
+      scheduleIntervalMs: cron === undefined || next === undefined ? undefined : nextDue(cron, next) - next,
+    }),
+  }
+}
+
+const readOf = (object: PolicyObjectView, observed: PolicyObserved): PolicyRead => {
+  const decoded = object.status === undefined ? undefined : decodeStatus(object.status)
+  const label = policyLabelValue(object.metadata.name)
+  const pods = observed.pods.filter((p) => p.policy === label)
+  return {
+    object,
+    status: decoded !== undefined && Result.isSuccess(decoded) ? decoded.success : {},
+    runs: policyRuns(pods, observed.now),
+  }
+}
+
+/** What each policy wants, from what one sync read. */
+export const policyDesiredState = (observed: PolicyObserved, settings: PolicySettings): PolicyDesiredState => {
+  const { memory, now } = observed
+  const revisions = Result.isSuccess(observed.revisions) ? observed.revisions.success : undefined
+  const same = revisions !== undefined && memory.observed !== undefined && memory.stableSince !== undefined && revisionSetsEqual(memory.observed, revisions)
+  const stableSince = same ? (memory.stableSince ?? now) : now
+  const policies = observed.policies.map((object) => decidePolicy(readOf(object, observed), observed, settings, stableSince))
+  const warned: Record<string, string> = {}
+  for (const p of policies) if (p.warning !== undefined) warned[p.name] = p.warning.message
+  return {
+    policies,
+    wakeAt: minOf(policies.map((p) => p.wakeAt)),
+    memory: { observed: revisions ?? memory.observed, stableSince: revisions === undefined ? memory.stableSince : stableSince, warned },
+  }
+}
+
+export type PolicyWrite =
+  | { readonly _tag: "CreatePod"; readonly policy: string; readonly pod: BackupPod; readonly event: PolicyEvent }
+  /** Replace the status read (`resourceVersion` as read: a stale one is a Conflict, and the sync looks again). */
+  | { readonly _tag: "UpdateStatus"; readonly policy: string; readonly status: BackupPolicyStatus }
+  | { readonly _tag: "DeletePod"; readonly policy: string; readonly pod: string }
+  | { readonly _tag: "RecordEvent"; readonly policy: string; readonly event: PolicyEvent }
+
+/**
+ * The writes that take the cluster from `observed` to `desired`, per policy in the order to apply them: the pod
+ * first (a status never names a run that did not start), then the status, then the deletions and Events (only
+ * after the status that records the pods' outcomes landed: the program skips a policy's rest when a write fails).
+ * A Warning already announced (memory) is not announced again.
+ */
+export const policyDiff = (observed: PolicyObserved, desired: PolicyDesiredState): ReadonlyArray<PolicyWrite> =>
+  desired.policies.flatMap((p): ReadonlyArray<PolicyWrite> => {
+    const object = observed.policies.find((o) => o.metadata.name === p.name)
+    const statusChanged = canonicalJson(object?.status ?? {}) !== canonicalJson(p.status)
+    const warning = p.warning !== undefined && observed.memory.warned[p.name] !== p.warning.message ? [p.warning] : []
+    return [
+      ...(p.create === undefined ? [] : [{ _tag: "CreatePod", policy: p.name, pod: p.create.pod, event: p.create.event } as const]),
+      ...(statusChanged ? [{ _tag: "UpdateStatus", policy: p.name, status: p.status } as const] : []),
+      ...p.deletions.map((pod) => ({ _tag: "DeletePod", policy: p.name, pod }) as const),
+      ...[...warning, ...p.events].map((event) => ({ _tag: "RecordEvent", policy: p.name, event }) as const),
+    ]
+  })

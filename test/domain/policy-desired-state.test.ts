@@ -1,0 +1,384 @@
+import { fc } from "@fast-check/vitest"
+import { Result } from "effect"
+import { describe, expect, it } from "vitest"
+import { encodeBackupPodReport, type BackupPodReport } from "../../src/domain/backup-pod-report.ts"
+import type { BackupPolicyStatus } from "../../src/domain/backup-policy.ts"
+import { defaultBackoff } from "../../src/domain/backup-schedule.ts"
+import { defaultOperands } from "../../src/domain/operands.ts"
+import { backupCreateContainerName, backupUploadContainerName, revisionsOfBackupPod } from "../../src/domain/pod-spec.ts"
+import {
+  emptyPolicyMemory,
+  policyDesiredState,
+  policyDiff,
+  type PolicyDesiredState,
+  type PolicyObjectView,
+  type PolicyObserved,
+  type PolicySettings,
+  type PolicyWrite,
+} from "../../src/domain/policy-desired-state.ts"
+import { policyLabelValue, scheduledTimeAnnotation } from "../../src/domain/policy-pod.ts"
+import { attemptAnnotation, type PolicyPodView } from "../../src/domain/policy-runs.ts"
+import type { RevisionSet } from "../../src/domain/revisions.ts"
+import { formatRfc3339Utc } from "../../src/domain/rfc3339.ts"
+
+const hour = 3_600_000
+const t0 = Date.UTC(2026, 11, 2, 10, 30)
+const revisions: RevisionSet = { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 5, "kube-scheduler": 6 }
+const settings: PolicySettings = {
+  namespace: "openshift-etcd",
+  podOptions: { image: "quay.io/example/cluster-backup:1" },
+  settleMs: 0,
+  table: defaultOperands,
+  backoff: defaultBackoff,
+}
+
+type Pod = PolicyPodView & { readonly policy: string }
+
+const policyObject = (name: string, spec: Record<string, unknown>, status?: unknown, generation = 1): PolicyObjectView => ({
+  metadata: { name, uid: `uid-${name}`, generation, creationTimestamp: formatRfc3339Utc(t0 - 48 * hour), resourceVersion: "1" },
+  spec: { store: { pvc: { claimName: "backups" } }, ...spec },
+  ...(status === undefined ? {} : { status }),
+})
+
+const report = (id: string, bytes: number, time: number): BackupPodReport => ({
+  id,
+  location: `pvc://backups/${id}`,
+  time: formatRfc3339Utc(time),
+  revisions: { ...revisions },
+  etcdRevision: 1000,
+  snapshotBytes: bytes,
+  resourcesBytes: 100,
+  totalBytes: bytes + 100,
+  bytesUploaded: bytes + 100,
+  verdict: "consistent",
+  verified: true,
+  verifyMode: "Full",
+})
+
+type RunKind = "running" | "complete" | "complete-no-report" | "upload-failed" | "deadline"
+
+const terminated = (exitCode: number, finishedAt: number, message?: string) => ({
+  exitCode,
+  finishedAt: formatRfc3339Utc(finishedAt),
+  ...(message === undefined ? {} : { message }),
+})
+
+/** A pod of `policy` created at `createdAt` whose run went as `kind`. */
+const podOf = (policy: string, index: number, createdAt: number, kind: RunKind, attempt?: number): Pod => {
+  const name = `backup-${policy}-${index}`
+  const done = createdAt + 60_000
+  const initContainers =
+    kind === "running" || kind === "deadline"
+      ? [{ name: backupCreateContainerName, terminated: terminated(0, done) }, { name: backupUploadContainerName }]
+      : [
+          { name: backupCreateContainerName, terminated: terminated(0, done) },
+          {
+            name: backupUploadContainerName,
+            terminated:
+              kind === "upload-failed"
+                ? terminated(1, done, "store unreachable")
+                : terminated(0, done, kind === "complete" ? encodeBackupPodReport(report(`id-${index}`, 1000 + index, createdAt + 30_000)) : undefined),
+          },
+        ]
+  return {
+    name,
+    createdAt,
+    revisions,
+    phase: kind === "running" ? "Running" : kind === "deadline" ? "Failed" : kind.startsWith("complete") ? "Succeeded" : "Failed",
+    reason: kind === "deadline" ? "DeadlineExceeded" : undefined,
+    message: undefined,
+    initContainers,
+    annotations: {
+      "backup.openshift.io/revisions": "etcd=3,kube-apiserver=7,kube-controller-manager=5,kube-scheduler=6",
+      ...(attempt === undefined ? {} : { [attemptAnnotation]: String(attempt) }),
+    },
+    deleting: false,
+    policy: policyLabelValue(policy),
+  }
+}
+
+const observedOf = (policies: ReadonlyArray<PolicyObjectView>, pods: ReadonlyArray<Pod>, now = t0, memory = emptyPolicyMemory): PolicyObserved => ({
+  now,
+  revisions: Result.succeed(revisions),
+  policies,
+  pods,
+  memory,
+})
+
+/** The cluster after the writes land, as the next sync reads it. */
+const apply = (observed: PolicyObserved, writes: ReadonlyArray<PolicyWrite>, desired: PolicyDesiredState, now = observed.now): PolicyObserved => {
+  let { policies, pods } = observed
+  for (const w of writes) {
+    if (w._tag === "CreatePod") {
+      const metadata = w.pod.metadata as { name: string; annotations: Record<string, string>; labels: Record<string, string> }
+      pods = [
+        ...pods,
+        {
+          name: metadata.name,
+          createdAt: now,
+          revisions: revisionsOfBackupPod(w.pod),
+          phase: "Pending",
+          reason: undefined,
+          message: undefined,
+          initContainers: [],
+          annotations: metadata.annotations,
+          deleting: false,
+          policy: metadata.labels["backup.openshift.io/policy"] ?? "",
+        },
+      ]
+    }
+    if (w._tag === "DeletePod") pods = pods.filter((p) => p.name !== w.pod)
+    if (w._tag === "UpdateStatus") {
+      policies = policies.map((p) => (p.metadata.name === w.policy ? { ...p, status: JSON.parse(JSON.stringify(w.status)) } : p))
+    }
+  }
+  return { ...observed, now, policies, pods, memory: desired.memory }
+}
+
+const sync = (observed: PolicyObserved) => {
+  const desired = policyDesiredState(observed, settings)
+  const writes = policyDiff(observed, desired)
+  return { desired, writes, next: apply(observed, writes, desired) }
+}
+
+const kindArb = fc.constantFrom<RunKind>("running", "complete", "complete-no-report", "upload-failed", "deadline")
+/** A policy's pods: at most one still running (the operator's own rule), the rest finished, at distinct times. */
+const podsArb = (policy: string) =>
+  fc.array(fc.tuple(kindArb, fc.option(fc.integer({ min: 1, max: 20 }), { nil: undefined })), { maxLength: 8 }).map((runs) => {
+    let runningSeen = false
+    return runs.map(([kind, attempt], i) => {
+      const k = kind === "running" && (runningSeen || i !== runs.length - 1) ? "complete" : kind
+      runningSeen ||= k === "running"
+      return podOf(policy, i, t0 - (runs.length - i) * 2 * hour, k, attempt)
+    })
+  })
+const specArb = fc.record({
+  schedule: fc.constantFrom("0 * * * *", "*/15 * * * *", "30 2 * * *"),
+  suspend: fc.boolean(),
+  onRevisionChange: fc.boolean(),
+  successfulPodsHistoryLimit: fc.integer({ min: 0, max: 4 }),
+  failedPodsHistoryLimit: fc.integer({ min: 0, max: 3 }),
+})
+const worldArb = fc
+  .tuple(specArb, podsArb("nightly"), fc.integer({ min: 0, max: 6 * hour }))
+  .map(([spec, pods, later]) => ({ policy: policyObject("nightly", spec), pods, now: t0 + later }))
+
+const creates = (writes: ReadonlyArray<PolicyWrite>) => writes.filter((w) => w._tag === "CreatePod")
+const deletes = (writes: ReadonlyArray<PolicyWrite>) => writes.filter((w) => w._tag === "DeletePod").map((w) => (w as { pod: string }).pod)
+const statusOf = (observed: PolicyObserved, name = "nightly") => observed.policies.find((p) => p.metadata.name === name)?.status as BackupPolicyStatus
+const condition = (observed: PolicyObserved, type: string, name = observed.policies[0]!.metadata.name) =>
+  statusOf(observed, name).conditions!.find((c) => c.type === type)!
+
+describe("policyDesiredState", () => {
+  it("starts at most one backup per policy, and none while one of its pods still runs", () => {
+    fc.assert(
+      fc.property(worldArb, ({ policy, pods, now }) => {
+        const { writes } = sync(observedOf([policy], pods, now))
+        const running = pods.some((p) => p.phase === "Running")
+        expect(creates(writes).length).toBeLessThanOrEqual(running ? 0 : 1)
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it("never deletes a running pod, and keeps exactly the newest finished pods the history limits allow", () => {
+    fc.assert(
+      fc.property(worldArb, ({ policy, pods, now }) => {
+        const { writes, next } = sync(observedOf([policy], pods, now))
+        const deleted = deletes(writes)
+        for (const name of deleted) expect(pods.find((p) => p.name === name)?.phase).not.toBe("Running")
+        const spec = policy.spec as { successfulPodsHistoryLimit: number; failedPodsHistoryLimit: number }
+        const kept = next.pods.filter((p) => pods.some((q) => q.name === p.name))
+        const complete = kept.filter((p) => p.phase === "Succeeded")
+        const failed = kept.filter((p) => p.phase === "Failed")
+        expect(complete.length).toBe(Math.min(spec.successfulPodsHistoryLimit, pods.filter((p) => p.phase === "Succeeded").length))
+        expect(failed.length).toBe(Math.min(spec.failedPodsHistoryLimit, pods.filter((p) => p.phase === "Failed").length))
+        // Oldest first, and the ones kept are newer than any deleted of their kind.
+        const deletedAt = deleted.map((n) => pods.find((p) => p.name === n)!.createdAt!)
+        expect(deletedAt).toEqual([...deletedAt].sort((a, b) => a - b))
+        for (const k of [...complete, ...failed]) {
+          for (const d of deleted.map((n) => pods.find((p) => p.name === n)!)) if (d.phase === k.phase) expect(k.createdAt!).toBeGreaterThan(d.createdAt!)
+        }
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it("is idempotent: once its writes landed, a second sync at the same instant writes nothing", () => {
+    fc.assert(
+      fc.property(worldArb, ({ policy, pods, now }) => {
+        const first = sync(observedOf([policy], pods, now))
+        const second = sync(first.next)
+        expect(second.writes).toEqual([])
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it("is idempotent after a restart too: a fresh memory over the cluster the first sync left writes nothing", () => {
+    fc.assert(
+      fc.property(worldArb, ({ policy, pods, now }) => {
+        const first = sync(observedOf([policy], pods, now))
+        const restarted = sync({ ...first.next, memory: emptyPolicyMemory })
+        expect(restarted.writes).toEqual([])
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it("writes a status that agrees with the pods: running, newest success, failures in a row", () => {
+    fc.assert(
+      fc.property(worldArb, ({ policy, pods, now }) => {
+        const { next, writes } = sync(observedOf([policy], pods, now))
+        const status = statusOf(next)
+        const running = pods.find((p) => p.phase === "Running")?.name ?? creates(writes).map((w) => (w.pod.metadata as { name: string }).name)[0]
+        expect(condition(next, "Progressing").status).toBe(running === undefined ? "False" : "True")
+        if (running !== undefined) expect(condition(next, "Progressing").message).toContain(running)
+        const finished = pods.filter((p) => p.phase !== "Running")
+        const newestFinished = finished.at(-1)
+        const newestComplete = [...pods].reverse().find((p) => p.phase === "Succeeded")
+        expect(status.lastSuccessfulBackup?.pod).toBe(newestComplete?.name)
+        if (newestComplete?.initContainers[1]?.terminated?.message !== undefined) {
+          expect(status.lastSuccessfulBackup?.id).toBe(`id-${newestComplete.name.split("-").at(-1)}`)
+        }
+        const failing = newestFinished !== undefined && newestFinished.phase === "Failed"
+        expect(condition(next, "Degraded").status).toBe(failing ? "True" : "False")
+        expect(condition(next, "Ready").status).toBe(!failing && newestComplete !== undefined ? "True" : "False")
+        expect(status.observedGeneration).toBe(1)
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it("announces each pod's start, completion and failure once, however often it syncs", () => {
+    fc.assert(
+      fc.property(worldArb, fc.boolean(), ({ policy, pods, now }, restart) => {
+        const first = sync(observedOf([policy], pods, now))
+        const second = sync(restart ? { ...first.next, memory: emptyPolicyMemory } : first.next)
+        const events = (w: ReadonlyArray<PolicyWrite>) => w.filter((x) => x._tag === "RecordEvent" || x._tag === "CreatePod")
+        expect(events(second.writes)).toEqual([])
+        const reasons = first.writes.flatMap((w) => (w._tag === "RecordEvent" || w._tag === "CreatePod" ? [w.event.reason] : []))
+        for (const r of ["BackupStarted", "BackupCompleted", "BackupFailed"]) expect(reasons.filter((x) => x === r).length).toBeLessThanOrEqual(1)
+      }),
+      { numRuns: 200 },
+    )
+  })
+})
+
+describe("policyDesiredState on a schedule", () => {
+  const hourly = policyObject("hourly", { schedule: "0 * * * *" })
+
+  it("starts the due run with its scheduled time and attempt, and records it as lastScheduleTime", () => {
+    const now = Date.UTC(2026, 11, 2, 11, 0, 5)
+    const { writes, next } = sync(observedOf([hourly], [], now))
+    const [create] = creates(writes)
+    const annotations = (create!.pod.metadata as { annotations: Record<string, string> }).annotations
+    expect(annotations[scheduledTimeAnnotation]).toBe("2026-12-02T11:00:00Z")
+    expect(annotations[attemptAnnotation]).toBe("1")
+    expect(create!.event.reason).toBe("BackupStarted")
+    expect(statusOf(next, "hourly").lastScheduleTime).toBe("2026-12-02T11:00:00Z")
+    expect(statusOf(next, "hourly").nextScheduleTime).toBe("2026-12-02T12:00:00Z")
+  })
+
+  it("backs off after failures by the attempt the newest failed pod carries, yet never past the next scheduled run", () => {
+    // Three failures in a row (the pod says attempt 3, though only one failed pod is kept): the retry waits 4 minutes.
+    const failedAt = Date.UTC(2026, 11, 2, 11, 10)
+    const failed = { ...podOf("hourly", 1, failedAt - 60_000, "upload-failed", 3) }
+    const waiting = policyDesiredState(
+      observedOf([policyObject("hourly", { schedule: "0 * * * *" }, { lastScheduleTime: "2026-12-02T11:00:00Z" })], [failed], failedAt + 60_000),
+      settings,
+    )
+    expect(waiting.wakeAt).toBe(failedAt + 4 * 60_000)
+    // Twenty failures: backoff is capped at an hour, but the run due at 12:00 starts at 12:00.
+    const many = podOf("hourly", 1, failedAt - 60_000, "upload-failed", 20)
+    const capped = policyDesiredState(
+      observedOf([policyObject("hourly", { schedule: "0 * * * *" }, { lastScheduleTime: "2026-12-02T11:00:00Z" })], [many], failedAt + 60_000),
+      settings,
+    )
+    expect(capped.wakeAt).toBe(Date.UTC(2026, 11, 2, 12))
+    const due = sync(
+      observedOf([policyObject("hourly", { schedule: "0 * * * *" }, { lastScheduleTime: "2026-12-02T11:00:00Z" })], [many], Date.UTC(2026, 11, 2, 12)),
+    )
+    const [create] = creates(due.writes)
+    expect((create!.pod.metadata as { annotations: Record<string, string> }).annotations[attemptAnnotation]).toBe("21")
+    expect(create!.event.message).toContain("Schedule")
+  })
+
+  it("counts a failure from the status when no failed pod is kept (failedPodsHistoryLimit 0)", () => {
+    const status = { lastScheduleTime: "2026-12-02T11:00:00Z", lastFailure: { time: "2026-12-02T11:05:00Z", pod: "gone", reason: "BackupUploadFailed" } }
+    const desired = policyDesiredState(
+      observedOf([policyObject("hourly", { schedule: "0 * * * *", failedPodsHistoryLimit: 0 }, status)], [], Date.UTC(2026, 11, 2, 11, 5, 30)),
+      settings,
+    )
+    expect(desired.wakeAt).toBe(Date.UTC(2026, 11, 2, 11, 6))
+    expect(desired.policies[0]!.status.conditions?.find((c) => c.type === "Degraded")?.status).toBe("True")
+  })
+
+  it("a pod's scheduled-time annotation stands for a status write that never landed: the same slot does not run twice", () => {
+    const now = Date.UTC(2026, 11, 2, 11, 20)
+    const done = { ...podOf("hourly", 1, Date.UTC(2026, 11, 2, 11), "complete"), annotations: { [scheduledTimeAnnotation]: "2026-12-02T11:00:00Z" } }
+    const { writes } = sync(observedOf([policyObject("hourly", { schedule: "0 * * * *" }, { lastScheduleTime: "2026-12-02T10:00:00Z" })], [done], now))
+    expect(creates(writes)).toEqual([])
+  })
+
+  it("a suspended policy creates nothing and says so", () => {
+    const { writes, next } = sync(observedOf([policyObject("hourly", { schedule: "0 * * * *", suspend: true })], [], Date.UTC(2026, 11, 2, 15)))
+    expect(creates(writes)).toEqual([])
+    expect(condition(next, "Progressing").reason).toBe("Suspended")
+    expect(statusOf(next, "hourly").nextScheduleTime).toBeUndefined()
+  })
+
+  it("a revision change starts a backup once the revisions settled and minInterval passed", () => {
+    const onChange = policyObject("onchange", { onRevisionChange: true, minInterval: "30m" })
+    const old = podOf("onchange", 1, t0 - 10 * 60_000, "complete")
+    const moved = {
+      ...old,
+      revisions: { ...revisions, etcd: 2 },
+      annotations: { "backup.openshift.io/revisions": "etcd=2,kube-apiserver=7,kube-controller-manager=5,kube-scheduler=6" },
+    }
+    const settling = policyDesiredState(observedOf([onChange], [moved], t0), { ...settings, settleMs: 60_000 })
+    expect(settling.policies[0]!.create).toBeUndefined()
+    expect(settling.wakeAt).toBe(t0 + 60_000)
+    // Settled, but the last run started 10 minutes ago: wait for minInterval.
+    const settled = policyDesiredState({ ...observedOf([onChange], [moved], t0 + 60_000), memory: settling.memory }, { ...settings, settleMs: 60_000 })
+    expect(settled.policies[0]!.create).toBeUndefined()
+    expect(settled.wakeAt).toBe(t0 + 20 * 60_000)
+    const due = policyDesiredState({ ...observedOf([onChange], [moved], t0 + 20 * 60_000), memory: settling.memory }, { ...settings, settleMs: 60_000 })
+    expect(due.policies[0]!.create?.event.message).toContain("RevisionChange")
+  })
+})
+
+describe("policyDesiredState on a policy it cannot run", () => {
+  const broken = policyObject("broken", { schedule: "every tuesday" })
+
+  it("is Degraded with reason InvalidSpec, with one Warning, and creates nothing", () => {
+    const first = sync(observedOf([broken], [], t0))
+    expect(creates(first.writes)).toEqual([])
+    expect(condition(first.next, "Degraded")).toMatchObject({ status: "True", reason: "InvalidSpec" })
+    expect(condition(first.next, "Degraded").message).toContain("every tuesday")
+    const warnings = first.writes.filter((w) => w._tag === "RecordEvent" && w.event.type === "Warning")
+    expect(warnings.map((w) => (w as { event: { reason: string } }).event.reason)).toEqual(["InvalidSpec"])
+    expect(sync(first.next).writes).toEqual([])
+    expect(sync({ ...first.next, memory: emptyPolicyMemory }).writes).toEqual([])
+  })
+
+  it("announces once even when its status cannot be written (memory holds the Warning)", () => {
+    const first = sync(observedOf([broken], [], t0))
+    // The status update was refused: the cluster is as before, only the memory moved on.
+    const again = sync({ ...observedOf([broken], [], t0), memory: first.desired.memory })
+    expect(again.writes.filter((w) => w._tag === "RecordEvent")).toEqual([])
+  })
+
+  it("a malformed policy does not stop the others", () => {
+    const bad = policyObject("bad", { store: { s3: { bucket: "NOT A BUCKET" } }, schedule: "0 * * * *" })
+    const { writes } = sync(observedOf([bad, policyObject("hourly", { schedule: "0 * * * *" })], [], Date.UTC(2026, 11, 2, 11)))
+    expect(creates(writes).map((w) => w.policy)).toEqual(["hourly"])
+  })
+
+  it("reports unreadable revisions as Degraded when a run is due, and starts nothing", () => {
+    const observed = { ...observedOf([policyObject("hourly", { schedule: "0 * * * *" })], [], Date.UTC(2026, 11, 2, 11)), revisions: Result.fail([]) }
+    const { writes, next } = sync(observed)
+    expect(creates(writes)).toEqual([])
+    expect(condition(next, "Degraded").reason).toBe("RevisionsUnavailable")
+  })
+})
