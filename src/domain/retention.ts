@@ -12,6 +12,9 @@
  * - over the size limit, every unverified backup goes (oldest first) before a verified one does.
  * So a verified backup is never deleted in favour of an unverified one. Incomplete remains of a
  * backup are not backups: prune removes them with the other leftovers, outside this decision.
+ *
+ * A backup that `verify` passed (`checked`, its verification.json in a store) is a restore known to
+ * work: the newest such backup is kept too, whatever the policy, even when newer ones are not checked.
  */
 import type { BackupTimestamp } from "./archive-names.ts"
 
@@ -24,6 +27,8 @@ export interface BackupUnit {
   readonly bytes: number
   /** A valid manifest names exactly its files with their sizes. */
   readonly verified: boolean
+  /** `verify` passed it (a verification.json vouches for it); absent: not known to. */
+  readonly checked?: boolean | undefined
 }
 
 export interface RetentionPolicy {
@@ -102,11 +107,14 @@ export const decideRetention = (units: ReadonlyArray<BackupUnit>, policy: Retent
   const sorted = [...units].sort(newestFirst)
   const verified = sorted.filter((u) => u.verified)
   const unverified = sorted.filter((u) => !u.verified)
-  const guarded = verified[0] ?? unverified[0]
+  const newest = verified[0] ?? unverified[0]
+  const newestChecked = sorted.find((u) => u.checked === true && u.verified)
+  const guarded = new Set([newest, newestChecked].filter((u) => u !== undefined))
   const keep = new Map<string, string>()
   const remove = new Map<string, string>()
-  if (guarded !== undefined) {
-    keep.set(guarded.id, guarded.verified ? "the newest verified backup (always kept)" : "the newest backup, and none is verified (always kept)")
+  if (newestChecked !== undefined) keep.set(newestChecked.id, "the newest backup verify passed (always kept)")
+  if (newest !== undefined && newest !== newestChecked) {
+    keep.set(newest.id, newest.verified ? "the newest verified backup (always kept)" : "the newest backup, and none is verified (always kept)")
   }
 
   const rules: Array<
@@ -140,7 +148,7 @@ export const decideRetention = (units: ReadonlyArray<BackupUnit>, policy: Retent
 
   if (policy.maxAgeMs !== undefined) {
     for (const u of sorted) {
-      if (u === guarded || !keep.has(u.id)) continue
+      if (guarded.has(u) || !keep.has(u.id)) continue
       if (now - u.at > policy.maxAgeMs) {
         keep.delete(u.id)
         remove.set(u.id, "older than the maximum age")
@@ -153,7 +161,7 @@ export const decideRetention = (units: ReadonlyArray<BackupUnit>, policy: Retent
     // Every unverified backup goes before any verified one; oldest first within each.
     for (const u of [...[...unverified].reverse(), ...[...verified].reverse()]) {
       if (total <= policy.maxTotalBytes) break
-      if (u === guarded || !keep.has(u.id)) continue
+      if (guarded.has(u) || !keep.has(u.id)) continue
       keep.delete(u.id)
       remove.set(
         u.id,

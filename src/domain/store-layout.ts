@@ -17,6 +17,7 @@
 import { Schema } from "effect"
 import { manifestFileName } from "./archive-names.ts"
 import { signatureFileName } from "./manifest-signature-file.ts"
+import { verificationFileName } from "./verification-file.ts"
 
 /** A path segment the layout accepts: no separator, not `.`/`..`, printable ASCII, ≤ 200 bytes. */
 const segmentPattern = /^(?!\.{1,2}$)[A-Za-z0-9._~+=@-]{1,200}$/
@@ -122,8 +123,8 @@ export const backupCompleteness = (backup: BackupObjects, manifest: ManifestStat
     else if (o.sha256 !== undefined && o.sha256 !== f.sha256) reasons.push(`${f.name}: sha256 ${o.sha256} recorded by the store, the manifest says ${f.sha256}`)
   }
   if (reasons.length > 0) return { _tag: "Incomplete", id: backup.id, bytes, newestAt, reasons }
-  // The signature is the manifest's, not a file it describes: never garbage.
-  const named = new Set([manifestFileName, signatureFileName, ...described.map((f) => f.name)])
+  // The signature and verify's record are about the manifest's backup, not files it describes: never garbage.
+  const named = new Set([manifestFileName, signatureFileName, verificationFileName, ...described.map((f) => f.name)])
   const extra = backup.objects.map((o) => o.file).filter((f) => !named.has(f))
   return { _tag: "Complete", id: backup.id, bytes, newestAt, extra }
 }

@@ -124,3 +124,33 @@ describe("decideRetention", () => {
     expect(hasRule({ keepLast: 3 })).toBe(true)
   })
 })
+
+describe("decideRetention with backups verify passed (checked)", () => {
+  const checkedUnits = fc
+    .array(fc.record({ offset: fc.integer({ min: 0, max: 400 * 86_400 }), bytes: fc.integer({ min: 1, max: 1000 }), checked: fc.boolean() }), { maxLength: 40 })
+    .map((xs) => xs.map((x, i) => ({ ...unit(i, start + x.offset * 1000, x.bytes, true), checked: x.checked })))
+
+  test.prop([checkedUnits, policy], { numRuns: 300 })(
+    "never removes the newest backup verify passed, nor the newest complete one, whatever the rules",
+    (us, p) => {
+      const sorted = [...us].sort(newestFirst)
+      const kept = ids(decideRetention(us, p, now).keep)
+      const newestChecked = sorted.find((u) => u.checked)
+      if (newestChecked !== undefined) expect(kept).toContain(newestChecked.id)
+      if (sorted[0] !== undefined) expect(kept).toContain(sorted[0].id)
+    },
+  )
+
+  test.prop([checkedUnits, policy])("keeps or removes every backup exactly once", (us, p) => {
+    const d = decideRetention(us, p, now)
+    expect([...ids(d.keep), ...ids(d.remove)].sort()).toEqual(us.map((u) => u.id).sort())
+  })
+
+  it("keeps an old checked backup under keep-last 1 and a max age it is past, beside the newest", () => {
+    const old = { ...unit(1, start, 10, true), checked: true }
+    const newer = { ...unit(2, start + 86_400_000, 10, true), checked: false }
+    const d = decideRetention([old, newer], { keepLast: 1, maxAgeMs: 3_600_000, maxTotalBytes: 10 }, now)
+    expect(ids(d.keep)).toEqual(["b1", "b2"])
+    expect(d.keep.find((k) => k.unit.id === "b1")?.reason).toBe("the newest backup verify passed (always kept)")
+  })
+})

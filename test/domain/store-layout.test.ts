@@ -125,6 +125,16 @@ describe("backupCompleteness", () => {
     )
     expect(c).toMatchObject({ _tag: "Complete", extra: ["stray"] })
   })
+
+  it("verify's record beside the manifest is part of the backup, never an extra prune removes", () => {
+    const files = [{ name: "snapshot.db", size: 3, sha256: sha(1) }]
+    const stored = storedAs("b", files, false)
+    const c = backupCompleteness(
+      { id: "b", objects: [...stored.objects, { key: "p/b/verification.json", file: "verification.json", size: 1, modifiedAt: 1 }] },
+      { _tag: "Read", files },
+    )
+    expect(c).toMatchObject({ _tag: "Complete", extra: [] })
+  })
 })
 
 const listingArb = fc
