@@ -17,8 +17,8 @@ import { acquireRunLock, type RunLockError, type RunLockHeld, type RunLockOwner 
 import { localIoFailed, type StoreLocalIoFailed } from "../../services/store/store-errors.ts"
 
 const lockSuffix = ".lock"
-/** Files a killed download leaves: `<file>.download` (before the hash check) and `.part` files. */
-const isPartial = (name: string) => name.endsWith(".part") || name.endsWith(".download")
+/** Files a killed download leaves: `<file>.download` (before the hash check), `.part` files and a ciphertext being decrypted (`.age`). */
+const isPartial = (name: string) => name.endsWith(".part") || name.endsWith(".download") || name.endsWith(".age")
 
 const describeOwner = (owner: RunLockOwner | undefined) =>
   owner === undefined ? "a run that is gone" : `${owner.command} (PID ${owner.pid}, started ${owner.startedAt}), which is gone`

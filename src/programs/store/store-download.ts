@@ -2,7 +2,9 @@
  * Downloads a complete backup from a store into a directory: the manifest first (read, not yet
  * written), then each file through `<file>.part`, its sha256 compared with the manifest's before
  * it is renamed into place, and the manifest written last. Restartable: a file already in the
- * directory with the manifest's size and sha256 is not fetched again.
+ * directory with the manifest's size and sha256 is not fetched again. An age-encrypted file is
+ * fetched and checked as ciphertext, then decrypted to its plaintext name with the identities
+ * given (encrypted-download.ts); with none given, nothing is downloaded.
  */
 import { join } from "node:path"
 import { Effect, FileSystem, Schema } from "effect"
@@ -10,9 +12,12 @@ import { manifestFileName } from "../../domain/archive-names.ts"
 import { signatureFileName } from "../../domain/manifest-signature-file.ts"
 import { backupCompleteness, listingPrefix, objectKey } from "../../domain/store-layout.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
-import { localIoFailed, StoreIntegrityFailed } from "../../services/store/store-errors.ts"
+import { localIoFailed } from "../../services/store/store-errors.ts"
 import { readStoredManifest } from "./store-list.ts"
 import { digestFile } from "../verify/verify-file-digest.ts"
+import type { IdentitySet } from "../../services/crypto/age-identity-files.ts"
+import { fetchDecrypted } from "./encrypted-download.ts"
+import { fetchChecked } from "./checked-fetch.ts"
 
 export class StoredBackupIncomplete extends Schema.TaggedError<StoredBackupIncomplete>()("StoredBackupIncomplete", {
   store: Schema.String,
@@ -71,33 +76,41 @@ export const completeBackupManifest = Effect.fn("completeBackupManifest")(functi
   return manifest
 })
 
-export const downloadBackup = Effect.fn("downloadBackup")(function* (prefix: string, id: string, dir: string) {
+/** The backup's encrypted files need identities; none were given: said before anything is downloaded. */
+export class BackupIdentityMissing extends Schema.TaggedError<BackupIdentityMissing>()("BackupIdentityMissing", {
+  store: Schema.String,
+  id: Schema.String,
+  files: Schema.Array(Schema.String),
+  message: Schema.String,
+}) {}
+
+export const downloadBackup = Effect.fn("downloadBackup")(function* (prefix: string, id: string, dir: string, identities?: IdentitySet) {
   const store = yield* BackupStore
   const fs = yield* FileSystem.FileSystem
   const manifest = yield* completeBackupManifest(prefix, id)
+  const files = [manifest.files.snapshot, manifest.files.resources]
+  const sealed = files.flatMap((f) => (f.encrypted === undefined ? [] : [f.encrypted.name]))
+  if (sealed.length > 0 && (identities === undefined || identities.identities.length === 0)) {
+    return yield* new BackupIdentityMissing({
+      store: store.location,
+      id,
+      files: sealed,
+      message: `backup ${id} in ${store.location} is age-encrypted (${sealed.join(", ")}): give the identity file of one of its recipients with --identity FILE (the tarball may have its own); nothing downloaded`,
+    })
+  }
   yield* fs.makeDirectory(dir, { recursive: true, mode: 0o700 }).pipe(Effect.mapError((e) => localIoFailed(dir, "create", e)))
   const fetched: Array<{ name: string; size: number; sha256: string; reused: boolean }> = []
-  for (const f of [manifest.files.snapshot, manifest.files.resources]) {
+  for (const f of files) {
     const path = join(dir, f.name)
     const present = yield* presentSize(path)
+    const digest = { name: f.name, size: f.size, sha256: f.sha256 }
     if (present === f.size && (yield* keptFileSha256(path, f.size)) === f.sha256) {
-      fetched.push({ ...f, reused: true })
+      fetched.push({ ...digest, reused: true })
       continue
     }
-    const got = yield* store.getFile(objectKey(prefix, id, f.name), `${path}.download`)
-    if (got.sha256 !== f.sha256 || got.size !== f.size) {
-      yield* fs.remove(`${path}.download`, { force: true }).pipe(Effect.orDie)
-      return yield* new StoreIntegrityFailed({
-        store: store.location,
-        key: objectKey(prefix, id, f.name),
-        check: got.size !== f.size ? "size" : "sha256",
-        expected: got.size !== f.size ? String(f.size) : f.sha256,
-        found: got.size !== f.size ? String(got.size) : got.sha256,
-        message: `${objectKey(prefix, id, f.name)} in ${store.location} has ${got.size} bytes with sha256 ${got.sha256}; the manifest says ${f.size} bytes with ${f.sha256}: the stored copy is damaged, nothing kept`,
-      })
-    }
-    yield* fs.rename(`${path}.download`, path).pipe(Effect.mapError((e) => localIoFailed(path, "rename into place", e)))
-    fetched.push({ ...f, reused: false })
+    if (f.encrypted === undefined || identities === undefined) yield* fetchChecked(objectKey(prefix, id, f.name), path, f)
+    else yield* fetchDecrypted(objectKey(prefix, id, f.encrypted.name), path, f, f.encrypted, identities)
+    fetched.push({ ...digest, reused: false })
   }
   // The stored signature or none: a reused directory keeps no signature the store no longer has.
   const signaturePath = join(dir, signatureFileName)

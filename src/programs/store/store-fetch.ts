@@ -14,6 +14,7 @@ import { BackupStore } from "../../services/store/backup-store.ts"
 import { localIoFailed } from "../../services/store/store-errors.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
 import { completeBackupManifest, downloadBackup, presentSize } from "./store-download.ts"
+import type { IdentitySet } from "../../services/crypto/age-identity-files.ts"
 
 export class WorkDirTooSmall extends Schema.TaggedError<WorkDirTooSmall>()("WorkDirTooSmall", {
   path: Schema.String,
@@ -25,17 +26,22 @@ export class WorkDirTooSmall extends Schema.TaggedError<WorkDirTooSmall>()("Work
 /** Room left for the manifest beside the two files (it is small; a bound, not its size). */
 const manifestAllowance = 1024 * 1024
 
-export const fetchBackup = Effect.fn("fetchBackup")(function* (prefix: string, id: string, workDir: string) {
+export const fetchBackup = Effect.fn("fetchBackup")(function* (prefix: string, id: string, workDir: string, identities?: IdentitySet) {
   const store = yield* BackupStore
   const manifest = yield* completeBackupManifest(prefix, id)
   const fs = yield* FileSystem.FileSystem
   yield* fs.makeDirectory(workDir, { recursive: true, mode: 0o700 }).pipe(Effect.mapError((e) => localIoFailed(workDir, "create", e)))
   let needed = manifestAllowance
+  // An encrypted file's ciphertext sits beside its plaintext while it is decrypted, one file at a time.
+  let ciphertext = 0
   for (const f of [manifest.files.snapshot, manifest.files.resources]) {
     const path = join(workDir, f.name)
     const present = yield* presentSize(path)
-    if (present !== f.size) needed += f.size
+    if (present === f.size) continue
+    needed += f.size
+    ciphertext = Math.max(ciphertext, f.encrypted?.size ?? 0)
   }
+  needed += ciphertext
   const usage = yield* DiskSpace.use((d) => d.usage(workDir))
   if (usage.availableBytes < needed) {
     return yield* new WorkDirTooSmall({
@@ -46,7 +52,7 @@ export const fetchBackup = Effect.fn("fetchBackup")(function* (prefix: string, i
     })
   }
   yield* Effect.logInfo(`downloading backup ${id} from ${store.location} into ${workDir} (${formatBytes(needed - manifestAllowance)} to fetch)`)
-  const result = yield* downloadBackup(prefix, id, workDir)
+  const result = yield* downloadBackup(prefix, id, workDir, identities)
   yield* Effect.logInfo(
     `downloaded backup ${id}: ${result.files.map((f) => `${f.name} (${f.reused ? "already there" : "downloaded"}, sha256 checked)`).join(", ")}, ${manifestFileName}`,
   )

@@ -4,7 +4,7 @@
  */
 import { Effect, Result } from "effect"
 import { manifestFileName } from "../../domain/archive-names.ts"
-import type { BackupManifest } from "../../domain/backup-manifest.ts"
+import { storedForm, type BackupManifest } from "../../domain/backup-manifest.ts"
 import {
   backupCompleteness,
   emptyListing,
@@ -19,10 +19,14 @@ import {
 import { BackupStore } from "../../services/store/backup-store.ts"
 import type { StoreError } from "../../services/store/store-errors.ts"
 import { decodeBackupManifestBytes } from "../backup-dir/backup-manifest-file.ts"
+import type { VerifiedMode } from "../../domain/verification-file.ts"
+import { readStoredVerification } from "./stored-verification.ts"
 
 export interface ListedBackup {
   readonly completeness: BackupCompleteness
   readonly manifest: BackupManifest | undefined
+  /** How verify passed it (its verification.json), when it did and the backup is complete. */
+  readonly verified: VerifiedMode | undefined
 }
 
 /** Reads a backup's manifest from the store, as the completeness check needs it. */
@@ -38,7 +42,7 @@ export const readStoredManifest = (
     const decoded = decodeBackupManifestBytes(bytes, key)
     if (Result.isFailure(decoded)) return { state: { _tag: "Unreadable", reason: decoded.failure.message }, manifest: undefined }
     const m = decoded.success
-    return { state: { _tag: "Read", files: [m.files.snapshot, m.files.resources] }, manifest: m }
+    return { state: { _tag: "Read", files: [storedForm(m.files.snapshot), storedForm(m.files.resources)] }, manifest: m }
   })
 
 /** Every backup under `prefix`, oldest id first; `onPage` sees them a listing page at a time. */
@@ -54,7 +58,14 @@ export const listBackups = Effect.fn("listBackups")(function* (prefix: string) {
     state = folded.state
     const described = yield* Effect.forEach(
       folded.backups,
-      (b) => readStoredManifest(prefix, b).pipe(Effect.map(({ state: ms, manifest }) => ({ completeness: backupCompleteness(b, ms), manifest }))),
+      (b) =>
+        Effect.gen(function* () {
+          const { state: ms, manifest } = yield* readStoredManifest(prefix, b)
+          const completeness = backupCompleteness(b, ms)
+          const complete = completeness._tag === "Complete" && manifest !== undefined
+          const verified = complete ? yield* readStoredVerification(prefix, b, manifest.timestamp) : undefined
+          return { completeness, manifest, verified }
+        }),
       { concurrency: 8 },
     )
     listed.push(...described)

@@ -4,33 +4,32 @@
  * sha256 on the way, and `backup-manifest.json` last. Until the manifest is there the backup is
  * incomplete and never listed; a failed upload leaves at most an incomplete backup, which prune
  * removes after the grace period, and a repeated run overwrites it and completes.
+ *
+ * With recipients, each file is stored age-encrypted as `<file>.age` (encrypted-upload.ts) and
+ * the stored manifest is a new one recording each file's encrypted form; the signature stored
+ * beside it is then made here, over those bytes (backup-create's covers only the local manifest).
  */
 import { join } from "node:path"
-import { Effect, Schema } from "effect"
+import { Effect } from "effect"
 import { manifestFileName } from "../../domain/archive-names.ts"
 import { signatureFileName } from "../../domain/manifest-signature-file.ts"
 import { readLocalSignature } from "../backup-dir/manifest-authenticity.ts"
-import { encodeBackupManifest, type BackupManifest } from "../../domain/backup-manifest.ts"
+import { encodeBackupManifest, encryptedSuffix, type BackupManifest, type FileDigest } from "../../domain/backup-manifest.ts"
 import { objectKey } from "../../domain/store-layout.ts"
 import { BackupStore, type PutResult } from "../../services/store/backup-store.ts"
 import { localIoFailed } from "../../services/store/store-errors.ts"
 import { readBackupManifest } from "../backup-dir/backup-manifest-file.ts"
-
-export class BackupToUploadInvalid extends Schema.TaggedError<BackupToUploadInvalid>()("BackupToUploadInvalid", {
-  path: Schema.String,
-  message: Schema.String,
-}) {}
-
-export class UploadDeadlineExceeded extends Schema.TaggedError<UploadDeadlineExceeded>()("UploadDeadlineExceeded", {
-  store: Schema.String,
-  deadlineMs: Schema.Number,
-  message: Schema.String,
-}) {}
+import { BackupToUploadInvalid } from "./upload-errors.ts"
+import { uploadEncrypted } from "./encrypted-upload.ts"
+import { signManifest, type SigningKey } from "../../services/crypto/manifest-signature.ts"
+import type { RecipientSet } from "../../services/crypto/recipients-file.ts"
 
 export interface UploadReport {
   readonly id: string
   readonly location: string
   readonly files: ReadonlyArray<PutResult>
+  /** The manifest as stored (with the encrypted forms it records). */
+  readonly manifest: BackupManifest
 }
 
 /** The manifest of a backup directory, decoded (the upload trusts nothing it cannot check). */
@@ -54,16 +53,42 @@ export const readLocalManifest = (dir: string) =>
 /** The backup's id in a store: its timestamp. */
 export const backupIdOf = (manifest: BackupManifest): string => manifest.timestamp
 
+/** How backup-upload protects what it stores: age recipients per file (the tarball's may differ) and a signing key. */
+export interface UploadProtection {
+  readonly recipients?: { readonly snapshot: RecipientSet; readonly resources: RecipientSet } | undefined
+  /** Signs the manifest as uploaded (with encryption, a new manifest that backup-create's signature does not cover). */
+  readonly signingKey?: SigningKey | undefined
+}
+
 export const uploadBackup = Effect.fn("uploadBackup")(function* (
   dir: string,
   prefix: string,
   onFile: (name: string, size: number) => Effect.Effect<void> = () => Effect.void,
+  protection: UploadProtection = {},
 ) {
   const store = yield* BackupStore
-  const { manifest, text } = yield* readLocalManifest(dir)
-  const id = backupIdOf(manifest)
+  const local = yield* readLocalManifest(dir)
+  const id = backupIdOf(local.manifest)
+  const signaturePath = join(dir, signatureFileName)
+  const localSignature = yield* readLocalSignature(dir).pipe(Effect.mapError((e) => localIoFailed(signaturePath, "read", e)))
+  if (protection.recipients !== undefined && localSignature !== undefined && protection.signingKey === undefined) {
+    return yield* new BackupToUploadInvalid({
+      path: signaturePath,
+      message: `backup ${id} is signed (${signaturePath}), but encrypting it makes a new manifest (recording the encrypted files) that this signature does not cover: give backup-upload --signing-key (the key backup-create signed with) so the stored manifest is signed; nothing was uploaded`,
+    })
+  }
   const files: Array<PutResult> = []
-  for (const f of [manifest.files.snapshot, manifest.files.resources]) {
+  const stored: Record<"snapshot" | "resources", FileDigest> = { ...local.manifest.files }
+  for (const which of ["snapshot", "resources"] as const) {
+    const f = local.manifest.files[which]
+    const recipients = protection.recipients?.[which]
+    if (recipients !== undefined) {
+      yield* onFile(`${f.name}${encryptedSuffix}`, f.size)
+      const { put, encrypted } = yield* uploadEncrypted(dir, prefix, id, f, recipients)
+      files.push(put)
+      stored[which] = { ...f, encrypted }
+      continue
+    }
     yield* onFile(f.name, f.size)
     const put = yield* store.putFile(objectKey(prefix, id, f.name), join(dir, f.name), { sha256: f.sha256, maxBytes: f.size })
     if (put.size !== f.size) {
@@ -74,13 +99,20 @@ export const uploadBackup = Effect.fn("uploadBackup")(function* (
     }
     files.push(put)
   }
+  const manifest: BackupManifest = { ...local.manifest, files: stored }
+  const bytes = new TextEncoder().encode(protection.recipients === undefined ? local.text : encodeBackupManifest(manifest))
   // Before the manifest (the completeness marker): a complete backup in the store has its signature.
-  const signature = yield* readLocalSignature(dir).pipe(Effect.mapError((e) => localIoFailed(join(dir, signatureFileName), "read", e)))
+  const signature =
+    protection.signingKey !== undefined
+      ? new TextEncoder().encode(signManifest(bytes, protection.signingKey))
+      : protection.recipients === undefined
+        ? localSignature
+        : undefined
   if (signature !== undefined) {
     yield* onFile(signatureFileName, signature.length)
     files.push(yield* store.putBytes(objectKey(prefix, id, signatureFileName), signature))
   }
-  yield* onFile(manifestFileName, Buffer.byteLength(text))
-  files.push(yield* store.putBytes(objectKey(prefix, id, manifestFileName), new TextEncoder().encode(text)))
-  return { id, location: `${store.location}/${objectKey(prefix, id, "")}`, files } satisfies UploadReport
+  yield* onFile(manifestFileName, bytes.length)
+  files.push(yield* store.putBytes(objectKey(prefix, id, manifestFileName), bytes))
+  return { id, location: `${store.location}/${objectKey(prefix, id, "")}`, files, manifest } satisfies UploadReport
 })

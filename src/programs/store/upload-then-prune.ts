@@ -8,7 +8,8 @@ import { Effect } from "effect"
 import { hasRule, type RetentionPolicy } from "../../domain/retention.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
 import { pruneStore, StorePruneRefused, storePruneSummary, type StorePruneReport } from "./store-prune.ts"
-import { UploadDeadlineExceeded, uploadBackup } from "./store-upload.ts"
+import { type UploadProtection, uploadBackup } from "./store-upload.ts"
+import { UploadDeadlineExceeded } from "./upload-errors.ts"
 
 export interface UploadThenPruneOptions {
   readonly backupDir: string
@@ -18,6 +19,7 @@ export interface UploadThenPruneOptions {
   /** The upload gives up after this long (aborting its uploads); the prune after it gets as long again. */
   readonly deadlineMs: number
   readonly onFile?: (name: string, size: number) => Effect.Effect<void>
+  readonly protection?: UploadProtection
 }
 
 export type PruneOutcome =
@@ -27,7 +29,7 @@ export type PruneOutcome =
 
 export const uploadThenPrune = Effect.fn("uploadThenPrune")(function* (options: UploadThenPruneOptions) {
   const store = yield* BackupStore
-  const upload = yield* uploadBackup(options.backupDir, options.prefix, options.onFile).pipe(
+  const upload = yield* uploadBackup(options.backupDir, options.prefix, options.onFile, options.protection).pipe(
     Effect.timeoutOrElse({
       duration: options.deadlineMs,
       orElse: () =>

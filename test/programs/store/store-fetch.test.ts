@@ -20,7 +20,9 @@ beforeAll(async () => {
   backup = mkdtempSync(join(tmpdir(), "store-fetch-"))
   await Effect.runPromise(makeFakeBackup(backup, loadedCluster()))
   store = makeMemoryStore()
-  await Effect.runPromise(uploadBackup(backup, prefix).pipe(Effect.provide(Layer.succeed(BackupStore, BackupStore.of(store)))))
+  await Effect.runPromise(
+    uploadBackup(backup, prefix).pipe(Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), NodeServices.layer))),
+  )
 }, 60_000)
 
 const run = (workDir: string, availableBytes: number) =>

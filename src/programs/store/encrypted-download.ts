@@ -1,0 +1,44 @@
+/**
+ * One age-encrypted backup file brought from a store to its plaintext name: the ciphertext
+ * fetched to `<file>.age` and checked against the manifest's ciphertext size and sha256, then
+ * decrypted with the identities to `<file>.part` (itself written through `.part`, renamed only
+ * once every chunk authenticated), its plaintext size and sha256 checked against the manifest's,
+ * and only then renamed to `<file>`. The ciphertext is removed whatever happens; a failure
+ * leaves no plaintext file. The ciphertext is downloaded whole before decrypting because the
+ * store fetches large objects as parallel ranges written at their offsets, not in order.
+ */
+import { Effect, FileSystem } from "effect"
+import type { EncryptedFile, FileDigest } from "../../domain/backup-manifest.ts"
+import { decryptFile } from "../../services/crypto/age-files.ts"
+import type { IdentitySet } from "../../services/crypto/age-identity-files.ts"
+import { BackupStore } from "../../services/store/backup-store.ts"
+import { localIoFailed, StoreIntegrityFailed } from "../../services/store/store-errors.ts"
+import { fetchChecked } from "./checked-fetch.ts"
+
+export const fetchDecrypted = (key: string, path: string, file: FileDigest, encrypted: EncryptedFile, identities: IdentitySet) =>
+  Effect.gen(function* () {
+    const store = yield* BackupStore
+    const fs = yield* FileSystem.FileSystem
+    const sealed = `${path}.age`
+    const opened = `${path}.part`
+    const cleanUp = Effect.forEach([sealed, opened], (p) => fs.remove(p, { force: true }).pipe(Effect.mapError((e) => localIoFailed(p, "remove", e))), {
+      discard: true,
+    })
+    yield* Effect.gen(function* () {
+      yield* fetchChecked(key, sealed, encrypted)
+      const digests = yield* decryptFile(sealed, opened, identities)
+      if (digests.plaintext.size !== file.size || digests.plaintext.sha256 !== file.sha256) {
+        const size = digests.plaintext.size !== file.size
+        return yield* new StoreIntegrityFailed({
+          store: store.location,
+          key,
+          check: size ? "size" : "sha256",
+          expected: size ? String(file.size) : file.sha256,
+          found: size ? String(digests.plaintext.size) : digests.plaintext.sha256,
+          message: `${key} in ${store.location} decrypts to ${digests.plaintext.size} bytes with sha256 ${digests.plaintext.sha256}; the manifest says ${file.name} has ${file.size} bytes with ${file.sha256}: it is not this backup's file, nothing kept`,
+        })
+      }
+      yield* fs.rename(opened, path).pipe(Effect.mapError((e) => localIoFailed(path, "rename into place", e)))
+    }).pipe(Effect.onError(() => cleanUp.pipe(Effect.ignore)))
+    yield* cleanUp
+  })

@@ -1,0 +1,157 @@
+import { createHash } from "node:crypto"
+import { readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { NodeServices } from "@effect/platform-node"
+import { Effect, Exit, Layer } from "effect"
+import { beforeAll, describe, expect, it } from "vitest"
+import { manifestFileName } from "../../../src/domain/archive-names.ts"
+import { decodeBackupManifest } from "../../../src/domain/backup-manifest.ts"
+import { signatureFileName } from "../../../src/domain/manifest-signature-file.ts"
+import { objectKey } from "../../../src/domain/store-layout.ts"
+import { downloadBackup } from "../../../src/programs/store/store-download.ts"
+import { listBackups } from "../../../src/programs/store/store-list.ts"
+import { uploadBackup } from "../../../src/programs/store/store-upload.ts"
+import { readIdentityFiles } from "../../../src/services/crypto/age-identity-files.ts"
+import { parseSigningKey, parseTrustedKey, verifyManifestSignature } from "../../../src/services/crypto/manifest-signature.ts"
+import { readRecipientsFile } from "../../../src/services/crypto/recipients-file.ts"
+import { BackupStore } from "../../../src/services/store/backup-store.ts"
+import { makeMemoryStore, type MemoryStore } from "../../../src/services/store/memory-store.ts"
+import { backupFiles, makeFakeBackup, readManifest } from "../../support/bad-backups.ts"
+import { tempDir } from "../../support/temp-dir.ts"
+import { loadedCluster } from "../backup/backup-resources-harness.ts"
+import { age, keygen } from "../../services/crypto/age-cli.ts"
+import { generateKeyPairSync } from "node:crypto"
+
+const prefix = "cluster-backup/0000-cluster"
+let backup: string
+let keys: string
+const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
+const withStore = (store: MemoryStore) => Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), NodeServices.layer))
+const recipientsOf = (path: string) => Effect.runPromise(readRecipientsFile(path))
+const identitiesOf = (...paths: Array<string>) => Effect.runPromise(readIdentityFiles(paths, { allowExposed: false }))
+const failureOf = (exit: Exit.Exit<unknown, unknown>) => {
+  if (!Exit.isFailure(exit)) throw new Error("expected a failure")
+  return exit.cause.reasons.find((r) => r._tag === "Fail")?.error as { _tag: string; message: string }
+}
+
+let snapshotKey: { path: string; recipient: string }
+let resourcesKey: { path: string; recipient: string }
+
+beforeAll(async () => {
+  backup = tempDir("encrypted-store-backup")
+  await Effect.runPromise(makeFakeBackup(backup, loadedCluster()))
+  keys = tempDir("encrypted-store-keys")
+  snapshotKey = keygen(join(keys, "snapshot.key"))
+  resourcesKey = keygen(join(keys, "resources.key"))
+  writeFileSync(join(keys, "snapshot.recipients"), `# snapshot\n${snapshotKey.recipient}\n`)
+  writeFileSync(join(keys, "resources.recipients"), `${resourcesKey.recipient}\n`)
+}, 60_000)
+
+const upload = async (store: MemoryStore, extra: { signingKey?: ReturnType<typeof parseSigningKey> } = {}) =>
+  Effect.runPromise(
+    uploadBackup(backup, prefix, undefined, {
+      recipients: { snapshot: await recipientsOf(join(keys, "snapshot.recipients")), resources: await recipientsOf(join(keys, "resources.recipients")) },
+      ...(extra.signingKey === undefined ? {} : { signingKey: extra.signingKey._tag === "Success" ? extra.signingKey.success : undefined }),
+    }).pipe(withStore(store)),
+  )
+
+describe("an age-encrypted upload", () => {
+  it("stores only .age objects that age -d opens to the backup's bytes, and a manifest recording both sides and the recipients' sets", async () => {
+    const store = makeMemoryStore()
+    const report = await upload(store)
+    const local = readManifest(backup)
+    const names = [...store.objects.keys()].map((k) => k.split("/").at(-1))
+    expect(names).toEqual([`${local.files.snapshot.name}.age`, `${local.files.resources.name}.age`, manifestFileName])
+    const stored = decodeBackupManifest(Buffer.from(store.objects.get(objectKey(prefix, report.id, manifestFileName))!.bytes).toString("utf8"))
+    if (stored._tag !== "Success") throw new Error(stored.failure.message)
+    const m = stored.success
+    for (const [which, key] of [
+      ["snapshot", snapshotKey],
+      ["resources", resourcesKey],
+    ] as const) {
+      const object = store.objects.get(objectKey(prefix, report.id, `${local.files[which].name}.age`))!.bytes
+      expect(m.files[which]).toMatchObject({ name: local.files[which].name, size: local.files[which].size, sha256: local.files[which].sha256 })
+      expect(m.files[which].encrypted).toMatchObject({ name: `${local.files[which].name}.age`, size: object.length, sha256: sha256(object) })
+      writeFileSync(join(keys, "object.age"), object)
+      expect(sha256(age(["-d", "-i", key.path, join(keys, "object.age")]))).toBe(local.files[which].sha256)
+    }
+    expect(m.files.snapshot.encrypted!.recipientsSha256).toBe((await recipientsOf(join(keys, "snapshot.recipients"))).fingerprint)
+    expect(m.files.resources.encrypted!.recipientsSha256).not.toBe(m.files.snapshot.encrypted!.recipientsSha256)
+    // No ciphertext is left beside the backup.
+    expect(readdirSync(backup).filter((f) => f.endsWith(".age") || f.endsWith(".part"))).toEqual([])
+    const listed = await Effect.runPromise(listBackups(prefix).pipe(withStore(store)))
+    expect(listed.map((b) => b.completeness._tag)).toEqual(["Complete"])
+  })
+
+  it("downloads with both identities to the plaintext names, byte for byte, and the manifest as stored", async () => {
+    const store = makeMemoryStore()
+    const report = await upload(store)
+    const into = tempDir("encrypted-store-download")
+    const ids = await identitiesOf(snapshotKey.path, resourcesKey.path)
+    await Effect.runPromise(downloadBackup(prefix, report.id, into, ids).pipe(withStore(store)))
+    expect(backupFiles(into)).toEqual(backupFiles(backup))
+    for (const f of backupFiles(backup).filter((f) => f !== manifestFileName))
+      expect(sha256(readFileSync(join(into, f)))).toBe(sha256(readFileSync(join(backup, f))))
+    expect(readFileSync(join(into, manifestFileName))).toEqual(Buffer.from(store.objects.get(objectKey(prefix, report.id, manifestFileName))!.bytes))
+    expect(readdirSync(into).filter((f) => f.endsWith(".age") || f.endsWith(".part") || f.endsWith(".download"))).toEqual([])
+  })
+
+  it("without an identity downloads nothing and names the encrypted files", async () => {
+    const store = makeMemoryStore()
+    const report = await upload(store)
+    const into = tempDir("encrypted-store-download")
+    const error = failureOf(await Effect.runPromiseExit(downloadBackup(prefix, report.id, into).pipe(withStore(store))))
+    expect(error._tag).toBe("BackupIdentityMissing")
+    expect(error.message).toContain(`${readManifest(backup).files.snapshot.name}.age`)
+    expect(error.message).toContain("--identity")
+    expect(readdirSync(into)).toEqual([])
+  })
+
+  it("the tarball with its own recipients cannot be opened with the snapshot's identity: the error names it, no plaintext tarball is left", async () => {
+    const store = makeMemoryStore()
+    const report = await upload(store)
+    const into = tempDir("encrypted-store-download")
+    const exit = await Effect.runPromiseExit(downloadBackup(prefix, report.id, into, await identitiesOf(snapshotKey.path)).pipe(withStore(store)))
+    const error = failureOf(exit)
+    const tarball = readManifest(backup).files.resources.name
+    expect(error._tag).toBe("AgeNoIdentityMatched")
+    expect(error.message).toContain(`${tarball}.age`)
+    expect(error.message).toContain(snapshotKey.path)
+    expect(readdirSync(into).filter((f) => f.startsWith("static_kuberesources"))).toEqual([])
+  })
+
+  it("a ciphertext replaced in the store (a valid age file for the same recipients) is refused on its sha256 before decryption", async () => {
+    const store = makeMemoryStore()
+    const report = await upload(store)
+    const snapshot = readManifest(backup).files.snapshot.name
+    writeFileSync(join(keys, "forged"), "forged")
+    const forged = age(["-r", snapshotKey.recipient, join(keys, "forged")])
+    Effect.runSync(store.putBytes(objectKey(prefix, report.id, `${snapshot}.age`), forged))
+    const into = tempDir("encrypted-store-download")
+    const ids = await identitiesOf(snapshotKey.path, resourcesKey.path)
+    const error = failureOf(await Effect.runPromiseExit(downloadBackup(prefix, report.id, into, ids).pipe(withStore(store))))
+    expect(error._tag).toMatch(/StoreIntegrityFailed|StoredBackupIncomplete/)
+    expect(readdirSync(into).filter((f) => f.startsWith("snapshot"))).toEqual([])
+  })
+
+  it("a signed backup: without --signing-key the upload is refused before anything is stored; with it the stored manifest's signature verifies", async () => {
+    const signed = tempDir("encrypted-store-signed")
+    for (const f of backupFiles(backup)) writeFileSync(join(signed, f), readFileSync(join(backup, f)))
+    const { privateKey, publicKey } = generateKeyPairSync("ed25519")
+    const signingKey = parseSigningKey(privateKey.export({ format: "pem", type: "pkcs8" }))
+    if (signingKey._tag !== "Success") throw new Error("key")
+    writeFileSync(join(signed, signatureFileName), "stale")
+    const recipients = { snapshot: await recipientsOf(join(keys, "snapshot.recipients")), resources: await recipientsOf(join(keys, "resources.recipients")) }
+    const store = makeMemoryStore()
+    const refused = failureOf(await Effect.runPromiseExit(uploadBackup(signed, prefix, undefined, { recipients }).pipe(withStore(store))))
+    expect(refused._tag).toBe("BackupToUploadInvalid")
+    expect(refused.message).toContain("--signing-key")
+    expect(store.objects.size).toBe(0)
+    const report = await Effect.runPromise(uploadBackup(signed, prefix, undefined, { recipients, signingKey: signingKey.success }).pipe(withStore(store)))
+    const manifest = store.objects.get(objectKey(prefix, report.id, manifestFileName))!.bytes
+    const signature = Buffer.from(store.objects.get(objectKey(prefix, report.id, signatureFileName))!.bytes).toString("utf8")
+    const trusted = parseTrustedKey(publicKey.export({ format: "pem", type: "spki" }), "k.pem")
+    if (trusted._tag !== "Success") throw new Error("key")
+    expect(verifyManifestSignature(manifest, signature, [trusted.success])._tag).toBe("Verified")
+  })
+})
