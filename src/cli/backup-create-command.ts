@@ -1,6 +1,7 @@
 import { Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { parseRevisionsFlag } from "../domain/revisions.ts"
+import { certWarnDaysFlag } from "./cert-warn-days-flag.ts"
 import { backupDirFlag } from "./common-flags.ts"
 import { withLogging } from "./logging.ts"
 import { operandResourcesJsonFlagDef, tableFromJson } from "./operand-resources-flags.ts"
@@ -17,8 +18,9 @@ export const backupCreateCommand = Command.make(
     ),
     operandResources: operandResourcesJsonFlagDef,
     signingKey: signingKeyFlag,
+    certWarnDays: certWarnDaysFlag,
   },
-  ({ backupDir, revisions, operandResources, signingKey }) =>
+  ({ backupDir, revisions, operandResources, signingKey, certWarnDays }) =>
     withLogging(
       Effect.gen(function* () {
         const requested = yield* Effect.fromResult(parseRevisionsFlag(revisions))
@@ -30,7 +32,7 @@ export const backupCreateCommand = Command.make(
         const { readSigningKey, signBackupManifest } = yield* Effect.promise(() => import("../programs/backup-dir/manifest-authenticity.ts"))
         // Read first: a key that cannot be used fails the run before any backup work.
         const key = Option.isSome(signingKey) ? yield* readSigningKey(signingKey.value) : undefined
-        const manifest = yield* backupCreate({ backupDir, revisions: requested, toolVersion, operands }).pipe(Effect.provide(Tarball.live))
+        const manifest = yield* backupCreate({ backupDir, revisions: requested, toolVersion, operands, certWarnDays }).pipe(Effect.provide(Tarball.live))
         // After the manifest: a run killed in between leaves it unsigned, and the rerun (which confirms the backup complete) signs it.
         if (key !== undefined) yield* Effect.logInfo(`signed ${backupDir}/backup-manifest.json with key ${yield* signBackupManifest(backupDir, key)}`)
         yield* Effect.sync(() => process.stdout.write(encodeBackupManifest(manifest)))

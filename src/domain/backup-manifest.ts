@@ -22,6 +22,7 @@ import { Rfc3339Utc } from "./rfc3339.ts"
 import { firstKeyedProblem, formatKeyPath } from "./schema-errors.ts"
 import { failureText } from "./failure-text.ts"
 import { DecryptionRecord } from "./bundle-decryption.ts"
+import { CertificateRecord } from "./certificate-checks.ts"
 import { KeyCounts } from "./key-counts.ts"
 
 /** The format this version writes; 1 (before `manifestSha256`) is still read. */
@@ -112,6 +113,8 @@ export const BackupManifest = Schema.Struct({
   /** Keys per resource prefix at the snapshot's etcd revision. */
   keyCounts: Schema.optionalKey(KeyCounts),
   decryption: Schema.optionalKey(DecryptionRecord),
+  /** Every certificate of the tarball judged at backup time (soonest expiry, each WARN/FAIL source). */
+  certificates: Schema.optionalKey(CertificateRecord),
 })
 export type BackupManifest = typeof BackupManifest.Type
 
@@ -174,6 +177,14 @@ const keyOrder = [
   "keys",
   "failures",
   "skipped",
+  "certificates",
+  "warnDays",
+  "count",
+  "soonestExpiry",
+  "source",
+  "subject",
+  "notAfter",
+  "problems",
   "keyCounts",
   "skippedOptional",
   "entries",

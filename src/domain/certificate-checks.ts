@@ -16,7 +16,8 @@
  * Pure: the files and the instant are handed in.
  */
 import { X509Certificate } from "node:crypto"
-import { Result } from "effect"
+import { Result, Schema } from "effect"
+import { Rfc3339Utc } from "./rfc3339.ts"
 import { formatKeyPath } from "./schema-errors.ts"
 import { parseYamlText } from "./yaml-text.ts"
 
@@ -211,4 +212,76 @@ export const checkCertificates = (files: ReadonlyArray<CertificateFile>, now: Da
         (failing > 0 ? `, ${failing} with problems` : ", all valid") +
         (soonest === undefined ? "" : `; the soonest expiry is ${soonest.subject} in ${soonest.source}, ${inDays(soonest.notAfter, now)}`)
   return { verdict, sources, count, soonestExpiry: soonest, message }
+}
+
+/** One source that did not pass, as the manifest and the reports name it. */
+export const CertificateProblem = Schema.Struct({
+  source: Schema.String,
+  verdict: Schema.Literals(["WARN", "FAIL"]),
+  /** The subject of its worst certificate; empty when the source fails as a whole (no readable or valid certificate). */
+  subject: Schema.String,
+  message: Schema.String,
+})
+export type CertificateProblem = typeof CertificateProblem.Type
+
+/** The certificate check as the manifest records it (judged at backup time). */
+export const CertificateRecord = Schema.Struct({
+  verdict: Schema.Literals(["PASS", "WARN", "FAIL"]),
+  message: Schema.String,
+  warnDays: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  count: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  soonestExpiry: Schema.optionalKey(Schema.Struct({ source: Schema.String, subject: Schema.String, notAfter: Rfc3339Utc })),
+  problems: Schema.Array(CertificateProblem),
+})
+export type CertificateRecord = typeof CertificateRecord.Type
+
+const rank = { PASS: 0, INFO: 0, WARN: 1, FAIL: 2 } as const
+
+/** Every source that did not pass, with its worst certificate's subject. */
+export const certificateProblems = (report: CertificateReport): ReadonlyArray<CertificateProblem> =>
+  report.sources.flatMap((s) => {
+    if (s.verdict === "PASS") return []
+    const worstFinding = s.certificates.reduce<CertificateFinding | undefined>(
+      (a, c) => (a === undefined || rank[c.verdict] > rank[a.verdict] ? c : a),
+      undefined,
+    )
+    const subject = worstFinding !== undefined && worstFinding.verdict === s.verdict ? worstFinding.subject : ""
+    return [{ source: s.source, verdict: s.verdict, subject, message: s.message }]
+  })
+
+/** The manifest's record of `report`, judged with a horizon of `warnDays`. */
+export const certificateRecord = (report: CertificateReport, warnDays: number): CertificateRecord => ({
+  verdict: report.verdict,
+  message: report.message,
+  warnDays,
+  count: report.count,
+  ...(report.soonestExpiry === undefined
+    ? {}
+    : { soonestExpiry: { source: report.soonestExpiry.source, subject: report.soonestExpiry.subject, notAfter: iso(report.soonestExpiry.notAfter) } }),
+  problems: certificateProblems(report),
+})
+
+export interface BundleCertificateVerdict {
+  /** FAIL only for what was already wrong at backup time; what expired since, or expires soon, warns. */
+  readonly verdict: CertificateVerdict
+  readonly atBackup: CertificateReport
+  readonly atNow: CertificateReport
+  /** FAIL sources at backup time, then WARN or FAIL sources now (expired since the backup, expiring within the horizon). */
+  readonly problems: ReadonlyArray<CertificateProblem>
+}
+
+/**
+ * A backup's certificates judged twice: at `backupTime`, where a failure is a defect of the
+ * backup itself, and at `now`, where expiry since then or within `warnDays` is a warning (a
+ * restored cluster renews or recovers expired certificates; the backup did not change).
+ */
+export const judgeBundleCertificates = (files: ReadonlyArray<CertificateFile>, backupTime: Date, now: Date, warnDays = 30): BundleCertificateVerdict => {
+  const atBackup = checkCertificates(files, backupTime, warnDays)
+  const atNow = checkCertificates(files, now, warnDays)
+  const failed = atBackup.verdict === "FAIL" ? certificateProblems(atBackup).filter((p) => p.verdict === "FAIL") : []
+  const failedSources = new Set(failed.map((p) => p.source))
+  const warned = certificateProblems(atNow)
+    .filter((p) => !failedSources.has(p.source))
+    .map((p) => ({ ...p, verdict: "WARN" as const }))
+  return { verdict: failed.length > 0 ? "FAIL" : warned.length > 0 ? "WARN" : "PASS", atBackup, atNow, problems: [...failed, ...warned] }
 }

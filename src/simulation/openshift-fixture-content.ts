@@ -6,6 +6,7 @@
  */
 import { stringify } from "yaml"
 import type { Operand } from "../domain/operands.ts"
+import { fixtureCertificates } from "./fixture-certificates.ts"
 import type { SeededRandom } from "./seeded-random.ts"
 
 export interface ContentContext {
@@ -31,9 +32,16 @@ export interface Content {
 const base64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString("base64")
 const wrap = (text: string): string => text.replace(/(.{64})/g, "$1\n").replace(/\n$/, "")
 
-/** A PEM block of random DER-sized bytes (not a parseable certificate: nothing here verifies X.509). */
-export const pem = (random: SeededRandom, label: string, size = 600): string =>
-  `-----BEGIN ${label}-----\n${wrap(base64(random.bytes(size)))}\n-----END ${label}-----\n`
+/**
+ * A PEM block: for `CERTIFICATE` one of the real fixture certificates (the bundle's certificate
+ * check parses them), otherwise random DER-sized bytes. The same random bytes are drawn either way,
+ * so the content that follows does not depend on the label.
+ */
+export const pem = (random: SeededRandom, label: string, size = 600): string => {
+  const bytes = random.bytes(size)
+  if (label === "CERTIFICATE") return `${fixtureCertificates[bytes[0]! % fixtureCertificates.length]}\n`
+  return `-----BEGIN ${label}-----\n${wrap(base64(bytes))}\n-----END ${label}-----\n`
+}
 
 const hex = (random: SeededRandom, n: number): string => Array.from(random.bytes(n), (b) => b.toString(16).padStart(2, "0")).join("")
 

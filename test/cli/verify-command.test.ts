@@ -29,7 +29,7 @@ describe("cluster-backup verify", () => {
     const lines = run.stdout.trimEnd().split("\n")
     expect(lines[0]).toBe(`backup 2026-01-02_030405 in ${backup}: snapshot_2026-01-02_030405.db, static_kuberesources_2026-01-02_030405.tar.gz`)
     expect(lines.slice(1, -1).every((l) => l.startsWith("PASS "))).toBe(true)
-    expect(lines.at(-1)).toBe("verify: PASS (17 checks)")
+    expect(lines.at(-1)).toBe("verify: PASS (18 checks)")
     expect(run.stdout).toContain(
       `PASS snapshot-sha256           the snapshot's sha256 is the manifest's: expected ${readManifest(backup).files.snapshot.sha256}`,
     )
@@ -40,7 +40,7 @@ describe("cluster-backup verify", () => {
     expect(run.status, run.stderr).toBe(0)
     const report = Result.getOrThrow(decodeVerifyReport(run.stdout))
     expect(report.passed).toBe(true)
-    expect(report.checks).toHaveLength(17)
+    expect(report.checks).toHaveLength(18)
     expect(report.checks.find((c) => c.id === "snapshot-revision")).toEqual({
       id: "snapshot-revision",
       title: "the snapshot's etcd revision is at least the member's revision recorded just before the snapshot",
@@ -61,7 +61,7 @@ describe("cluster-backup verify", () => {
     expect(run.stdout).toMatch(/^FAIL tarball-sha256 /m)
     expect(run.stdout).toMatch(/^FAIL tarball-readable /m)
     expect(run.stderr).toContain(
-      `error: backup 2026-01-02_030405 in ${dir} did not pass 5 of 17 checks: tarball-sha256, tarball-readable, tarball-operands, tarball-layout, tarball-entries [BackupVerificationFailed]`,
+      `error: backup 2026-01-02_030405 in ${dir} did not pass 6 of 18 checks: tarball-sha256, tarball-readable, tarball-operands, tarball-layout, tarball-entries, certificates [BackupVerificationFailed]`,
     )
     const json = await cli("verify", dir, "--json", "--etcdutl", etcdutl)
     expect(json.status).toBe(1)

@@ -1,6 +1,7 @@
 import { fc, test } from "@fast-check/vitest"
 import { beforeAll, describe, expect, it } from "vitest"
-import { checkCertificates, type CertificateFile } from "../../src/domain/certificate-checks.ts"
+import { Schema } from "effect"
+import { CertificateRecord, certificateRecord, checkCertificates, judgeBundleCertificates, type CertificateFile } from "../../src/domain/certificate-checks.ts"
 import { certificateFactory, kubeconfigWith, type IssuedCertificate } from "../support/encrypted-fixtures.ts"
 import { tempDir } from "../support/temp-dir.ts"
 
@@ -134,4 +135,71 @@ describe("checkCertificates on certificates made by openssl", () => {
       ).not.toThrow()
     },
   )
+})
+
+describe("the bundle's certificate record and verdict", () => {
+  const files = () => ({
+    expired: file(`${dir}/secrets/a/tls.crt`, certs.expired.certPem),
+    expiring: file(`${dir}/secrets/b/tls.crt`, certs.expiring.certPem),
+    valid: file(`${dir}/secrets/c/tls.crt`, certs.valid.certPem),
+    bundle: file(`${dir}/configmaps/client-ca/ca-bundle.crt`, certs.oldCa.certPem + certs.ca.certPem),
+    noneValid: file(`${dir}/configmaps/etcd-serving-ca/ca-bundle.crt`, certs.oldCa.certPem + certs.nextCa.certPem),
+  })
+
+  it("records the soonest expiry and every WARN/FAIL source with its worst certificate's subject", () => {
+    const f = files()
+    const record = certificateRecord(checkCertificates([f.expired, f.expiring, f.bundle, f.noneValid], now), 30)
+    expect(record).toMatchObject({ verdict: "FAIL", warnDays: 30, count: 6 })
+    expect(record.soonestExpiry).toEqual({ source: f.expiring.path, subject: "CN=expiring-serving", notAfter: at(10).toISOString().replace(".000Z", "Z") })
+    expect(record.problems.map((p) => [p.source, p.verdict, p.subject])).toEqual([
+      [f.expired.path, "FAIL", "CN=expired-serving"],
+      [f.expiring.path, "WARN", "CN=expiring-serving"],
+      [f.noneValid.path, "FAIL", "CN=old-signer"],
+    ])
+  })
+
+  it("fails only what was wrong at backup time; what expired since, or expires soon, warns", () => {
+    const f = files()
+    const later = at(400)
+    const sinceThen = judgeBundleCertificates([f.valid, f.bundle], now, later)
+    expect(sinceThen.verdict).toBe("WARN")
+    expect(sinceThen.problems.map((p) => [p.source, p.verdict])).toEqual([[f.valid.path, "WARN"]])
+    expect(sinceThen.problems[0]!.message).toContain("certificate expired at")
+    const broken = judgeBundleCertificates([f.expired, f.expiring], now, now)
+    expect(broken.verdict).toBe("FAIL")
+    expect(broken.problems.map((p) => [p.source, p.verdict])).toEqual([
+      [f.expired.path, "FAIL"],
+      [f.expiring.path, "WARN"],
+    ])
+    expect(judgeBundleCertificates([f.valid, f.bundle], now, now).verdict).toBe("PASS")
+  })
+
+  test.prop(
+    [fc.subarray(["expired", "expiring", "valid", "bundle", "noneValid"] as const), fc.integer({ min: -900, max: 4000 }), fc.integer({ min: 0, max: 400 })],
+    { numRuns: 60 },
+  )("the record decodes, lists exactly the sources that did not pass, and fails iff one of them fails", (names, offsetDays, warnDays) => {
+    const f = files()
+    const report = checkCertificates(
+      names.map((n) => f[n]),
+      at(offsetDays),
+      warnDays,
+    )
+    const record = certificateRecord(report, warnDays)
+    expect(Schema.decodeUnknownSync(CertificateRecord)(JSON.parse(JSON.stringify(record)))).toEqual(record)
+    expect(record.problems.map((p) => p.source)).toEqual(report.sources.filter((s) => s.verdict !== "PASS").map((s) => s.source))
+    expect(record.verdict === "FAIL").toBe(record.problems.some((p) => p.verdict === "FAIL"))
+    const judged = judgeBundleCertificates(
+      names.map((n) => f[n]),
+      now,
+      at(offsetDays),
+      warnDays,
+    )
+    expect(judged.verdict === "FAIL").toBe(
+      checkCertificates(
+        names.map((n) => f[n]),
+        now,
+        warnDays,
+      ).verdict === "FAIL",
+    )
+  })
 })

@@ -15,7 +15,7 @@ import { backupInit } from "../../src/programs/backup/backup-init.ts"
 import { clusterVersionKey } from "../../src/programs/backup/bundle-facts.ts"
 import { operatorCrKeyUnder } from "../../src/programs/backup/etcd-operator-revisions.ts"
 import { DiskSpace } from "../../src/services/disk-space.ts"
-import { secretType } from "../../src/services/kube/resources.ts"
+import { configMapType, secretType } from "../../src/services/kube/resources.ts"
 import { Tarball } from "../../src/services/tarball/tarball.ts"
 import { loadedCluster, revisions, stageAll } from "../programs/backup/backup-resources-harness.ts"
 import { opensslAesCbcValue, protobufObject, pythonAesGcmValue } from "./encrypted-fixtures.ts"
@@ -81,19 +81,43 @@ export const seed = (prefix: string, options: { readonly cutShort?: boolean } = 
     for (const [key, value] of values) yield* Effect.promise(() => client.put(key).value(Buffer.from(value)))
   })
 
-/** backup-init at `prefix`, the fixture's revisions staged with `config` as kube-apiserver's encryption-config, then backup-create. */
-export const backUp = (name: string, prefix: string, config: string) =>
+export interface BackUpOptions {
+  /** Replaces the data of kube-apiserver's revisioned Secrets (by name without the revision; values as text). */
+  readonly secrets?: Readonly<Record<string, Readonly<Record<string, string>>>>
+  /** Replaces the data of kube-apiserver's revisioned ConfigMaps. */
+  readonly configMaps?: Readonly<Record<string, Readonly<Record<string, string>>>>
+  readonly certWarnDays?: number
+}
+
+const encode = (data: Readonly<Record<string, string>>) => Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString("base64")]))
+
+/**
+ * backup-init at `prefix`, the fixture's revisions staged with `config` as kube-apiserver's
+ * encryption-config (and the replaced resources of `options`), then backup-create.
+ */
+export const backUp = (name: string, prefix: string, config: string, options: BackUpOptions = {}) =>
   Effect.gen(function* () {
     const { workDir } = yield* TestEtcd
     const backupDir = join(workDir, name)
     yield* backupInit({ backupDir, etcdPrefix: prefix }).pipe(Effect.provide(DiskSpace.live))
     const { cluster } = loadedCluster({ optionalResources: "all" })
-    const stored = cluster.get(secretType, "openshift-kube-apiserver", `encryption-config-${revisions["kube-apiserver"]}`)
-    assert.isDefined(stored)
-    const replaced = cluster.replace(secretType, { ...stored!, data: { "encryption-config": Buffer.from(config).toString("base64") } })
-    assert.isTrue(Result.isSuccess(replaced))
+    const revisioned = (base: string) => `${base}-${revisions["kube-apiserver"]}`
+    const namespace = "openshift-kube-apiserver"
+    const secrets = { ...options.secrets, "encryption-config": { "encryption-config": config } }
+    for (const [base, data] of Object.entries(secrets)) {
+      const stored = cluster.get(secretType, namespace, revisioned(base))
+      assert.isDefined(stored, revisioned(base))
+      assert.isTrue(Result.isSuccess(cluster.replace(secretType, { ...stored!, data: encode(data) })))
+    }
+    for (const [base, data] of Object.entries(options.configMaps ?? {})) {
+      const stored = cluster.get(configMapType, namespace, revisioned(base))
+      assert.isDefined(stored, revisioned(base))
+      assert.isTrue(Result.isSuccess(cluster.replace(configMapType, { ...stored!, data })))
+    }
     yield* stageAll(backupDir, cluster)
-    const exit = yield* Effect.exit(backupCreate({ backupDir, revisions, toolVersion: "9.9.9-test" }).pipe(Effect.provide(Tarball.live)))
+    const exit = yield* Effect.exit(
+      backupCreate({ backupDir, revisions, toolVersion: "9.9.9-test", certWarnDays: options.certWarnDays }).pipe(Effect.provide(Tarball.live)),
+    )
     const manifestPath = join(backupDir, "backup-manifest.json")
     const manifest = existsSync(manifestPath) ? decodeBackupManifest(readFileSync(manifestPath, "utf8")) : undefined
     return { backupDir, exit, manifest: manifest !== undefined && Result.isSuccess(manifest) ? manifest.success : undefined }

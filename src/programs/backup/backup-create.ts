@@ -44,6 +44,7 @@ import { checkSnapshotFile, SnapshotFileMismatch } from "./snapshot-file-check.t
 import { readSnapshotRecord, snapshotRecordPath } from "../backup-dir/snapshot-record.ts"
 import { removeStagingArea, resourcesRecordPath, stagingDir } from "../backup-dir/staging-area.ts"
 import { bundleCannotDecrypt, checkBundleDecryption } from "./bundle-decryption-check.ts"
+import { bundleCertificatesInvalid, checkBundleCertificates, defaultCertWarnDays } from "./bundle-certificate-check.ts"
 
 export interface BackupCreateOptions {
   readonly backupDir: string
@@ -52,6 +53,8 @@ export interface BackupCreateOptions {
   /** The tool's version, written into the manifest. */
   readonly toolVersion: string
   readonly operands?: OperandTable
+  /** `--cert-warn-days`: certificates expiring within this many days are warned about (default 30). */
+  readonly certWarnDays?: number | undefined
 }
 
 /** An earlier step of the backup did not run, failed, or staged other revisions; `missing` says which. */
@@ -137,6 +140,7 @@ const confirmComplete = Effect.fnUntraced(function* (backupDir: string, manifest
     }
   }
   if (manifest.decryption?.verdict === "FAIL") return yield* bundleCannotDecrypt(path.join(backupDir, manifestFileName), manifest.decryption)
+  if (manifest.certificates?.verdict === "FAIL") return yield* bundleCertificatesInvalid(path.join(backupDir, manifestFileName), manifest.certificates)
   yield* Effect.logInfo(
     `backup ${manifest.timestamp} was already complete (${manifestFileName}, ${manifest.files.snapshot.name}, ${manifest.files.resources.name})` +
       (staged ? "; removed the staging area an interrupted run left" : ""),
@@ -263,11 +267,13 @@ export const backupCreate = Effect.fn("backupCreate")(function* (options: Backup
         message: `the staging area does not hold what backup-resources wrote: ${difference.path} ${difference.problem}. Run the backup pod again.`,
       })
     }
+    const now = yield* Clock.currentTimeMillis
+    const certificates = yield* checkBundleCertificates(tarballPath, now, options.certWarnDays ?? defaultCertWarnDays)
     const manifest: BackupManifest = {
       formatVersion: manifestFormatVersion,
       tool: { name: "cluster-backup", version: options.toolVersion },
       timestamp: ts,
-      createdAt: formatRfc3339Utc(yield* Clock.currentTimeMillis),
+      createdAt: formatRfc3339Utc(now),
       revisions: { requested, inSnapshot: snapshotRecord.operatorRevisions },
       etcd: { revision: snapshotRecord.etcdRevision, memberDbSize: snapshotRecord.memberDbSize },
       files: {
@@ -281,6 +287,7 @@ export const backupCreate = Effect.fn("backupCreate")(function* (options: Backup
       ...(snapshotRecord.cluster === undefined ? {} : { cluster: snapshotRecord.cluster }),
       ...(snapshotRecord.keyCounts === undefined ? {} : { keyCounts: snapshotRecord.keyCounts }),
       ...(decryption === undefined ? {} : { decryption }),
+      certificates,
     }
     const text = encodeBackupManifest(manifest)
     // What verify will read must decode: refuse to publish a manifest that contradicts itself.
@@ -292,6 +299,13 @@ export const backupCreate = Effect.fn("backupCreate")(function* (options: Backup
   yield* removeStagingArea(backupDir)
   if (manifest.decryption?.verdict === "FAIL") return yield* bundleCannotDecrypt(manifestPath, manifest.decryption)
   if (manifest.decryption !== undefined) yield* Effect.logInfo(`decryption check: ${manifest.decryption.message}`)
+  const certificates = manifest.certificates
+  if (certificates?.verdict === "FAIL") return yield* bundleCertificatesInvalid(manifestPath, certificates)
+  if (certificates?.verdict === "WARN") {
+    yield* Effect.logWarning(`certificate check: ${certificates.message}: ${certificates.problems.map((p) => `${p.source}: ${p.message}`).join("; ")}`)
+  } else if (certificates !== undefined) {
+    yield* Effect.logInfo(`certificate check: ${certificates.message}`)
+  }
   yield* Effect.logInfo(
     `backup ${ts} complete (${verdict}): ${names.snapshot} (${snapshot.size} bytes, etcd revision ${snapshotRecord.etcdRevision}), ` +
       `${names.resources} (${manifest.files.resources.size} bytes, ${manifest.entries.length} files of ${formatRevisionSet(requested)}), ${manifestFileName}`,

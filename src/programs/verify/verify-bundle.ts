@@ -5,9 +5,14 @@
  *
  *   versions                  the OpenShift version, cluster ID and etcd version recorded
  *   bundle-decryption         the sampled values decrypted with the bundled configuration at backup time
+ *   certificates              every certificate of the tarball: valid at backup time, warnings for what expires soon
  *   test-restore-key-counts   (--test-restore) the restored member's keys per prefix, at the recorded revision
  */
+import { Clock, Effect, Result } from "effect"
 import type { BackupManifest } from "../../domain/backup-manifest.ts"
+import { judgeBundleCertificates, type CertificateProblem } from "../../domain/certificate-checks.ts"
+import { formatRfc3339Utc, parseRfc3339Utc } from "../../domain/rfc3339.ts"
+import { readCertificateFiles } from "../backup/bundle-certificate-check.ts"
 import { compareKeyCounts, type KeyCounts } from "../../domain/key-counts.ts"
 import { fail, pass, skip, verdictOf, type VerifyCheck } from "./verify-report.ts"
 
@@ -15,6 +20,7 @@ const titles = {
   versions: "the OpenShift version, cluster ID and etcd version recorded at the snapshot's revision",
   decryption: "the snapshot's encrypted values decrypted with the bundled encryption configuration at backup time",
   keyCounts: "the restored member holds as many keys per resource prefix as the backup recorded",
+  certificates: "every certificate in the tarball (PEM files, kubeconfigs' *-data fields) was valid when the backup was taken",
 } as const
 
 /** What a manifest says about the cluster, in words (`OpenShift 4.16.3, cluster ID ..., etcd 3.5.16`). */
@@ -59,3 +65,29 @@ export const keyCountCheck = (manifest: BackupManifest | undefined, restored: Ke
   const expected = `${c.expectedTotal} keys at etcd revision ${manifest!.etcd.revision}, per prefix as recorded`
   return [verdictOf(c.verdict === "PASS", "test-restore-key-counts", titles.keyCounts, expected, c.message)]
 }
+
+const problemText = (p: CertificateProblem) => `${p.verdict} ${p.source}${p.subject === "" ? "" : ` (${p.subject})`}: ${p.message}`
+
+/**
+ * The `certificates` check: the tarball's certificates judged at the manifest's `createdAt` (an
+ * expired leaf, an unreadable certificate or a CA bundle without a valid CA then fails) and at
+ * now (what expired since, or expires within `warnDays`, is listed as WARN: the check passes).
+ */
+export const certificateCheck = (tarball: string, manifest: BackupManifest | undefined, warnDays: number) =>
+  Effect.gen(function* () {
+    const files = yield* Effect.result(readCertificateFiles(tarball, manifest?.files.resources.size))
+    if (Result.isFailure(files)) return skip("certificates", titles.certificates, "the tarball cannot be read")
+    const now = yield* Clock.currentTimeMillis
+    const backupTime = (manifest === undefined ? undefined : parseRfc3339Utc(manifest.createdAt)) ?? now
+    const v = judgeBundleCertificates(files.success, new Date(backupTime), new Date(now), warnDays)
+    const soonest = v.atNow.soonestExpiry
+    const found = [
+      `${v.atNow.count} certificate${v.atNow.count === 1 ? "" : "s"} in ${v.atNow.sources.length} source${v.atNow.sources.length === 1 ? "" : "s"}`,
+      ...(soonest === undefined ? [] : [`soonest expiry ${formatRfc3339Utc(soonest.notAfter.getTime())} (${soonest.subject} in ${soonest.source})`]),
+      ...v.problems.map(problemText),
+    ].join("; ")
+    const expected =
+      `no certificate expired or unreadable and a valid CA in every CA bundle at backup time (${formatRfc3339Utc(backupTime)}); ` +
+      `WARN for each expiring within ${warnDays} days of now (${formatRfc3339Utc(now)})`
+    return verdictOf(v.verdict !== "FAIL", "certificates", titles.certificates, expected, found)
+  })

@@ -11,6 +11,7 @@
  *   tarball-entries                                       and compared entry by entry
  *   revision-pairing                                      snapshot and resources belong together
  *   versions, bundle-decryption                           what the manifest recorded at backup time (verify-bundle.ts)
+ *   certificates                                          the tarball's certificates at backup time, warnings for now
  *   test-restore, test-restore-*                          (--test-restore) restored and read back, key counts too
  *
  * A check that cannot run because an earlier one failed is reported as SKIP. Nothing is
@@ -36,7 +37,8 @@ import { fail, pass, skip, verdictOf, type VerifyCheck, type VerifyReport } from
 import { selectBackup, type SelectedBackup } from "./verify-selection.ts"
 import { checkEntries, checkLayout, checkOperandDirectories, resourcesConfinement } from "./verify-tarball.ts"
 import { testRestore } from "./verify-test-restore.ts"
-import { keyCountCheck, manifestBundleChecks } from "./verify-bundle.ts"
+import { certificateCheck, keyCountCheck, manifestBundleChecks } from "./verify-bundle.ts"
+import { defaultCertWarnDays } from "../backup/bundle-certificate-check.ts"
 import type { TrustedKey } from "../../services/crypto/manifest-signature.ts"
 import { signatureCheck } from "../backup-dir/manifest-authenticity.ts"
 
@@ -56,6 +58,8 @@ export interface VerifyOptions {
   readonly etcdPrefix?: string | undefined
   /** `--trusted-key`: when any, the manifest must carry a valid signature by one of them; none: reported unauthenticated. */
   readonly trustedKeys?: ReadonlyArray<TrustedKey> | undefined
+  /** `--cert-warn-days`: the certificates check warns about what expires within this many days of now (default 30). */
+  readonly certWarnDays?: number | undefined
 }
 
 const titles = {
@@ -388,6 +392,7 @@ export const verifyBackup = Effect.fn("verifyBackup")(function* (options: Verify
   checks.push(...(yield* tarballChecks(path.join(backupDir, selected.resources), manifest, table)))
   checks.push(pairingCheck(manifest, options.allowDirty === true, table))
   checks.push(...manifestBundleChecks(manifest))
+  checks.push(yield* certificateCheck(path.join(backupDir, selected.resources), manifest, options.certWarnDays ?? defaultCertWarnDays))
   if (options.testRestore === true) {
     checks.push(...(yield* testRestoreChecks(snapshotPath, manifest, status.status, options, table)))
   }

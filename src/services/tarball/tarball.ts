@@ -85,6 +85,40 @@ export const listTarball = Effect.fn("listTarball")(function* (archive: string, 
   return { archive, bytes: read.archiveBytes, sha256: read.archiveSha256, entries: read.entries.map(publicEntry) } satisfies TarballListing
 })
 
+/** A file of an archive with its content. */
+export interface TarballFile {
+  readonly path: string
+  readonly bytes: Uint8Array
+}
+
+/**
+ * Validates the whole archive like `listTarball` and returns the content of its files of at most
+ * `maxFileBytes` each (larger ones are left out: what reads them looks for small text files).
+ */
+export const readTarballFiles = Effect.fn("readTarballFiles")(function* (archive: string, options: ReadTarballOptions & { readonly maxFileBytes: number }) {
+  const files: Array<TarballFile> = []
+  let chunks: Array<Buffer> | undefined
+  yield* abortable(archive, (signal) =>
+    readArchive(
+      archive,
+      { limits: options.limits ?? defaultTarLimits, layout: options.layout, signal },
+      {
+        fileStart: async (entry) => {
+          chunks = entry.size <= options.maxFileBytes ? [] : undefined
+        },
+        fileData: async (chunk) => {
+          chunks?.push(Buffer.from(chunk))
+        },
+        fileEnd: async (entry) => {
+          if (chunks !== undefined) files.push({ path: entry.path, bytes: new Uint8Array(Buffer.concat(chunks)) })
+          chunks = undefined
+        },
+      },
+    ),
+  )
+  return files as ReadonlyArray<TarballFile>
+})
+
 /** Extracts into `target` via a staging directory; all or nothing. */
 export const extractTarball = Effect.fn("extractTarball")(function* (options: ExtractTarballOptions) {
   const result = yield* abortable(options.archive, (signal) => extractArchive({ ...options, signal }))

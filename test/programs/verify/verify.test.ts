@@ -39,6 +39,7 @@ const staticChecks = [
   "revision-pairing",
   "versions",
   "bundle-decryption",
+  "certificates",
 ]
 const restoreChecks = ["test-restore", "test-restore-revision", "test-restore-keys", "test-restore-operator-revisions", "test-restore-key-counts"]
 
