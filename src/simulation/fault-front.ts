@@ -6,7 +6,7 @@
  */
 import { Result } from "effect"
 import type { KubeStatus } from "../services/kube/errors.ts"
-import type { ResourceType, Verb } from "../services/kube/resources.ts"
+import { rbacResource, type ResourceType, type Verb } from "../services/kube/resources.ts"
 import type { FaultInjector, RequestInfo } from "./faults.ts"
 import { definedFields } from "./defined-fields.ts"
 import type { ApiRequest } from "./object-store.ts"
@@ -17,6 +17,7 @@ export type Served<A> = { readonly _tag: "Answered"; readonly result: Result.Res
 
 export interface RequestRecord {
   readonly verb: Verb
+  /** As RBAC names it: the plural, or `<plural>/status` for the status subresource. */
   readonly resource: string
   readonly namespace?: string
   readonly name?: string
@@ -53,7 +54,7 @@ export const makeFaultFront = (api: FaultFreeApi, faults: FaultInjector, request
 
   const serve = (request: ApiRequest): Served<unknown> => {
     const { namespace, name, labelSelector, fieldSelector } = request
-    log({ verb: request.verb, resource: request.type.resource, ...definedFields({ namespace, name, labelSelector, fieldSelector }) })
+    log({ verb: request.verb, resource: rbacResource(request.type, request.subresource), ...definedFields({ namespace, name, labelSelector, fieldSelector }) })
     const fault = faults.decide(infoOf(request, request.verb))
     if (fault?._tag === "Status") return { _tag: "Answered", result: Result.fail(fault.status) }
     if (fault?._tag === "Timeout") {

@@ -3,12 +3,16 @@
  * increasing resourceVersion, optimistic concurrency (a stale resourceVersion is a `Conflict`; none
  * means unconditional), `AlreadyExists`/`NotFound`, `generateName`, uid and creationTimestamp, label
  * and name selection, JSON merge patch, no-op writes that change nothing (no new resourceVersion,
- * no change recorded), and status subresources. Every change is handed to `onChange` (the watch log).
+ * no change recorded), status subresources (a write to the object keeps the stored status; a write to
+ * `<object>/status` changes only the status), `metadata.generation` for types that track it, and the
+ * garbage collector's background deletion of dependents (see `garbage-collection.ts`). Every change is
+ * handed to `onChange` (the watch log).
  */
 import { Result } from "effect"
 import type { KubeStatus } from "../services/kube/errors.ts"
 import { applyMergePatch, isJsonObject, jsonEqual } from "../services/kube/merge-patch.ts"
-import { apiVersionOf, type ResourceType, type Verb } from "../services/kube/resources.ts"
+import { apiVersionOf, type ResourceType, type Subresource, type Verb } from "../services/kube/resources.ts"
+import { collectGarbage, objectUid, type StoredObject } from "./garbage-collection.ts"
 import { parseSelection, selects, type Selection } from "./object-selection.ts"
 import type { SeededRandom } from "./seeded-random.ts"
 import { badRequest, invalid, validateObject } from "./simulated-validation.ts"
@@ -22,6 +26,8 @@ export interface ApiRequest {
   readonly body?: unknown
   readonly labelSelector?: string
   readonly fieldSelector?: string
+  /** `status`: get, update or patch `<object>/status`. */
+  readonly subresource?: Subresource
 }
 
 /** One committed change, under its own resourceVersion `rv`. */
@@ -111,18 +117,39 @@ const withoutStatus = (obj: Obj, drop: boolean): Obj => {
   return drop ? rest : obj
 }
 
-/** The object as the server stores it: `body`, then apiVersion and kind, then metadata with its name, namespace and the server's fields. */
-const asStored = (type: ResourceType, body: Obj, name: string, namespace: string | undefined, serverFields: Obj): Obj => ({
-  ...body,
-  apiVersion: apiVersionOf(type),
-  kind: type.kind,
-  metadata: {
-    ...metaOf(body),
-    name,
-    ...(namespace === undefined ? {} : { namespace }),
-    ...serverFields,
-  },
-})
+/**
+ * The object as the server stores it: `body`, then apiVersion and kind, then metadata with its name, namespace and the server's fields.
+ * A cluster-scoped object has no namespace, whatever its body says (the API server clears it).
+ */
+const asStored = (type: ResourceType, body: Obj, name: string, namespace: string | undefined, serverFields: Obj): Obj => {
+  const { namespace: _declared, ...meta } = metaOf(body)
+  return {
+    ...body,
+    apiVersion: apiVersionOf(type),
+    kind: type.kind,
+    metadata: {
+      ...(type.namespaced ? metaOf(body) : meta),
+      name,
+      ...(namespace === undefined ? {} : { namespace }),
+      ...serverFields,
+    },
+  }
+}
+
+/** What `metadata.generation` counts: every field but metadata (and status, when the status has its own subresource). */
+const generationContent = (type: ResourceType, obj: Obj): Obj => {
+  const { metadata: _metadata, ...rest } = obj
+  return withoutStatus(rest, type.statusSubresource === true)
+}
+
+/** The server's `metadata.generation` of a write: 1 on create, +1 when what it counts changed; none for types that do not track it. */
+const generationOf = (type: ResourceType, next: Obj, existing: Obj | undefined): Obj => {
+  if (type.tracksGeneration !== true) return {}
+  if (existing === undefined) return { generation: 1 }
+  const previous = metaOf(existing).generation
+  const current = typeof previous === "number" ? previous : 0
+  return { generation: jsonEqual(generationContent(type, next), generationContent(type, existing)) ? current : current + 1 }
+}
 
 const preconditionFails = (existing: Obj, obj: Obj): boolean => {
   const wanted = stringField(metaOf(obj), "resourceVersion")
@@ -132,6 +159,7 @@ const preconditionFails = (existing: Obj, obj: Obj): boolean => {
 export const makeObjectStore = (options: ObjectStoreOptions): ObjectStore => {
   const { random, now, onChange } = options
   const objects = new Map<string, Map<string, Obj>>()
+  const typesByKey = new Map<string, ResourceType>()
   let revision = options.startRevision
 
   const bucket = (type: ResourceType): Map<string, Obj> => {
@@ -140,9 +168,13 @@ export const makeObjectStore = (options: ObjectStoreOptions): ObjectStore => {
     if (found === undefined) {
       found = new Map()
       objects.set(key, found)
+      typesByKey.set(key, type)
     }
     return found
   }
+
+  const everything = (): Array<StoredObject> =>
+    [...objects.entries()].flatMap(([key, found]) => [...found.values()].map((obj) => ({ type: typesByKey.get(key)!, obj })))
 
   /** Records one change under a new resourceVersion and hands it on. */
   const commit = (type: ResourceType, namespace: string | undefined, name: string, kind: Change["type"], next: Obj, previous: Obj | undefined): Obj => {
@@ -178,6 +210,7 @@ export const makeObjectStore = (options: ObjectStoreOptions): ObjectStore => {
     if (sameType.has(objectKey(namespace, name))) return Result.fail(alreadyExists(type, name))
     const fields: Obj = { ...withoutStatus(obj, type.statusSubresource === true), ...(type.resource === "pods" ? { status: { phase: "Pending" } } : {}) }
     const next = asStored(type, fields, name, namespace, { uid: random.uuid(), creationTimestamp: apiTime(now()) })
+    Object.assign(metaOf(next), generationOf(type, next, undefined))
     const rejected = validateObject(type, next, name, namespace)
     if (rejected !== undefined) return Result.fail(rejected)
     return Result.succeed(commit(type, namespace, name, "ADDED", next, undefined))
@@ -202,6 +235,7 @@ export const makeObjectStore = (options: ObjectStoreOptions): ObjectStore => {
     const old = metaOf(existing)
     const body: Obj = { ...withoutStatus(obj, keepStatus), ...(keepStatus && existing.status !== undefined ? { status: existing.status } : {}) }
     const next = asStored(type, body, name, namespace, { uid: old.uid, creationTimestamp: old.creationTimestamp, resourceVersion: old.resourceVersion })
+    Object.assign(metaOf(next), generationOf(type, next, existing))
     if (existing.immutable === true && (!jsonEqual(next.data, existing.data) || !jsonEqual(next.binaryData, existing.binaryData) || next.immutable !== true)) {
       return Result.fail(invalid(type, name, [{ field: "data", message: "Forbidden: field is immutable when `immutable` is set" }]))
     }
@@ -209,6 +243,33 @@ export const makeObjectStore = (options: ObjectStoreOptions): ObjectStore => {
     if (rejected !== undefined) return Result.fail(rejected)
     if (jsonEqual(next, existing)) return Result.succeed(clone(existing))
     return Result.succeed(commit(type, namespace, name, "MODIFIED", next, existing))
+  }
+
+  /** The status strategy: the stored object with the candidate's status (none when it has none); nothing else changes. */
+  const writeStatus = (type: ResourceType, namespace: string | undefined, name: string, existing: Obj, candidate: Obj): Result.Result<Obj, KubeStatus> => {
+    const { status: _stored, ...rest } = existing
+    const next: Obj = candidate.status === undefined ? rest : { ...rest, status: clone(candidate.status) }
+    if (jsonEqual(next, existing)) return Result.succeed(clone(existing))
+    return Result.succeed(commit(type, namespace, name, "MODIFIED", next, existing))
+  }
+
+  /** Background deletion of what the deleted object owned, and of what that owned, and so on. */
+  const collectDependents = (deleted: Obj): void => {
+    const gone = [objectUid(deleted)]
+    for (let uid = gone.pop(); uid !== undefined; uid = gone.pop()) {
+      for (const action of collectGarbage(everything(), uid)) {
+        const { type, obj } = action.target
+        const meta = metaOf(obj)
+        const namespace = stringField(meta, "namespace")
+        const name = stringField(meta, "name") ?? ""
+        if (action._tag === "Delete") {
+          commit(type, namespace, name, "DELETED", obj, obj)
+          gone.push(objectUid(obj))
+        } else {
+          commit(type, namespace, name, "MODIFIED", { ...obj, metadata: { ...meta, ownerReferences: action.ownerReferences } }, obj)
+        }
+      }
+    }
   }
 
   const existingOr404 = (type: ResourceType, namespace: string | undefined, name: string | undefined): Result.Result<Obj, KubeStatus> => {
@@ -223,9 +284,42 @@ export const makeObjectStore = (options: ObjectStoreOptions): ObjectStore => {
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([, obj]) => clone(obj))
 
+  /** A write's body, checked against the stored object: its resourceVersion precondition, then its name and scope. */
+  const writeTarget = (request: ApiRequest, namespace: string | undefined): Result.Result<{ existing: Obj; body: Obj }, KubeStatus> => {
+    const existing = existingOr404(request.type, namespace, request.name)
+    if (Result.isFailure(existing)) return Result.fail(existing.failure)
+    const body = bodyObject(request.body)
+    if (Result.isFailure(body)) return Result.fail(body.failure)
+    if (preconditionFails(existing.success, body.success)) return Result.fail(conflict(request.type, request.name ?? ""))
+    return Result.succeed({ existing: existing.success, body: body.success })
+  }
+
+  /** `<object>/status`: get reads the object, update and patch go through the status strategy. */
+  const executeStatus = (request: ApiRequest, namespace: string | undefined): Result.Result<unknown, KubeStatus> => {
+    const { type } = request
+    const name = request.name ?? ""
+    if (type.statusSubresource !== true) return Result.fail(notFound(type, name))
+    if (request.verb === "get") return Result.map(existingOr404(type, namespace, request.name), clone)
+    if (request.verb !== "update" && request.verb !== "patch") {
+      return Result.fail({ code: 405, reason: "MethodNotAllowed", message: `${request.verb} is not supported on ${type.resource}/status` })
+    }
+    const target = writeTarget(request, namespace)
+    if (Result.isFailure(target)) return target
+    const { existing, body } = target.success
+    const candidate = request.verb === "patch" ? (applyMergePatch(existing, body) as Obj) : body
+    const declaredName = stringField(metaOf(candidate), "name")
+    if (declaredName !== undefined && declaredName !== name) {
+      return Result.fail(badRequest(`the name of the object (${declaredName}) does not match the name on the URL (${name})`))
+    }
+    const scopeError = checkScope(type, namespace, candidate)
+    if (scopeError !== undefined) return Result.fail(scopeError)
+    return writeStatus(type, namespace, name, existing, candidate)
+  }
+
   const execute = (request: ApiRequest): Result.Result<unknown, KubeStatus> => {
     const { type } = request
     const namespace = scopeOf(type, request.namespace)
+    if (request.subresource !== undefined) return executeStatus(request, namespace)
     switch (request.verb) {
       case "get":
         return Result.map(existingOr404(type, namespace, request.name), clone)
@@ -244,20 +338,18 @@ export const makeObjectStore = (options: ObjectStoreOptions): ObjectStore => {
       // An update replaces the object; a patch is a JSON merge patch onto it.
       case "update":
       case "patch": {
-        const name = request.name ?? ""
-        const existing = existingOr404(type, namespace, request.name)
-        if (Result.isFailure(existing)) return existing
-        const body = bodyObject(request.body)
-        if (Result.isFailure(body)) return body
-        if (preconditionFails(existing.success, body.success)) return Result.fail(conflict(type, name))
-        const next = request.verb === "patch" ? (applyMergePatch(existing.success, body.success) as Obj) : body.success
-        return write(type, namespace, name, existing.success, next, type.statusSubresource === true)
+        const target = writeTarget(request, namespace)
+        if (Result.isFailure(target)) return target
+        const { existing, body } = target.success
+        const next = request.verb === "patch" ? (applyMergePatch(existing, body) as Obj) : body
+        return write(type, namespace, request.name ?? "", existing, next, type.statusSubresource === true)
       }
       case "delete": {
         const existing = existingOr404(type, namespace, request.name)
         if (Result.isFailure(existing)) return existing
         const name = request.name ?? ""
         commit(type, namespace, name, "DELETED", existing.success, existing.success)
+        collectDependents(existing.success)
         return Result.succeed({
           kind: "Status",
           apiVersion: "v1",
@@ -278,9 +370,7 @@ export const makeObjectStore = (options: ObjectStoreOptions): ObjectStore => {
       const ns = scopeOf(type, namespace)
       const existing = existingOr404(type, ns, name)
       if (Result.isFailure(existing)) return existing
-      const next = { ...existing.success, status: clone(status) }
-      if (jsonEqual(next, existing.success)) return Result.succeed(clone(existing.success))
-      return Result.succeed(commit(type, ns, name, "MODIFIED", next, existing.success))
+      return writeStatus(type, ns, name, existing.success, { status })
     },
   }
 }

@@ -1,7 +1,7 @@
 /**
  * A local HTTP server speaking enough of the Kubernetes REST protocol for the live Layer (and
  * any kubectl-like client) to run against the simulated cluster: the resource paths of
- * `resources.ts`, GET/POST/PUT/PATCH (merge patch)/DELETE, `labelSelector`, chunked
+ * `resources.ts` (and `<object>/status` of types with a status subresource), GET/POST/PUT/PATCH (merge patch)/DELETE, `labelSelector`, chunked
  * newline-delimited watches with `resourceVersion` and `timeoutSeconds`, `kind: Status` errors
  * with `Retry-After`, and bearer-token authentication. Faults come from the cluster's injector:
  * Status faults answer that Status, timeouts leave the request unanswered, dropped watches end
@@ -70,7 +70,9 @@ const readBody = (request: IncomingMessage): Promise<Buffer | undefined> =>
     request.on("error", reject)
   })
 
-const verbFor = (method: string, hasName: boolean, watch: boolean): ApiRequest["verb"] | "watch" | undefined => {
+const verbFor = (method: string, hasName: boolean, watch: boolean, subresource: boolean): ApiRequest["verb"] | "watch" | undefined => {
+  // A subresource is read and written whole: get, put, patch.
+  if (subresource && (method === "POST" || method === "DELETE" || watch)) return undefined
   if (method === "GET") return hasName ? "get" : watch ? "watch" : "list"
   if (method === "POST" && !hasName) return "create"
   if (method === "PUT" && hasName) return "update"
@@ -144,7 +146,7 @@ export const startSimulatedApiServer = (cluster: SimulatedCluster, options: Simu
       return fail({ code: 404, reason: "NotFound", message: "the server could not find the requested resource" })
     }
     const watchParam = url.searchParams.get("watch")
-    const verb = verbFor(method, target.name !== undefined, watchParam === "true" || watchParam === "1")
+    const verb = verbFor(method, target.name !== undefined, watchParam === "true" || watchParam === "1", target.subresource !== undefined)
     if (verb === undefined) {
       await readBody(request)
       return fail({ code: 405, reason: "MethodNotAllowed", message: `${method} is not supported on ${url.pathname}` })
@@ -196,6 +198,7 @@ export const startSimulatedApiServer = (cluster: SimulatedCluster, options: Simu
       verb,
       ...where,
       ...(target.name === undefined ? {} : { name: target.name }),
+      ...(target.subresource === undefined ? {} : { subresource: target.subresource }),
       ...(body === undefined ? {} : { body }),
     })
     if (served._tag === "NoAnswer") return noAnswer()

@@ -18,7 +18,7 @@ export const simulatedTransport = (cluster: SimulatedCluster): KubeTransport => 
       const served = cluster.serve({
         type: request.endpoint.type,
         verb: request.verb,
-        ...definedFields({ namespace, name, body, labelSelector, fieldSelector }),
+        ...definedFields({ namespace, name, body, labelSelector, fieldSelector, subresource: request.endpoint.subresource }),
       })
       if (served._tag === "NoAnswer") {
         return Effect.fail(clientSideError(StatusReason.ClientTimeout, "the simulated API server did not answer", ref))

@@ -93,14 +93,27 @@ const checkPod = (_type: ResourceType, obj: Obj): ReadonlyArray<Cause> => {
   return Array.isArray(containers) && containers.length > 0 ? [] : [{ field: "spec.containers", message: "Required value" }]
 }
 
+const required = (obj: Obj, fields: ReadonlyArray<string>): ReadonlyArray<Cause> =>
+  fields.filter((field) => typeof obj[field] !== "string" || obj[field] === "").map((field) => ({ field, message: "Required value" }))
+
+/**
+ * The API server's legacy Event rule, applied to every core/v1 Event. Without `eventTime`: an event about a
+ * cluster-scoped object (no involvedObject.namespace) lives in "default" (or ""), any other in its object's
+ * namespace. With `eventTime` (the newer fields): an event about a cluster-scoped object lives in "default" or
+ * "kube-system", and names its reporting component and instance and its action. An operator's own namespace
+ * is never valid for an event about a cluster-scoped object.
+ */
 const checkEvent = (_type: ResourceType, obj: Obj, namespace: string | undefined): ReadonlyArray<Cause> => {
   const involved = obj.involvedObject
   if (!isJsonObject(involved)) return [{ field: "involvedObject", message: "Required value" }]
-  if (obj.eventTime !== undefined && obj.eventTime !== null) return []
   const involvedNamespace = typeof involved.namespace === "string" ? involved.namespace : ""
-  // core/v1 rule: an event about a cluster-scoped object lives in "default"; otherwise in the object's namespace.
+  const mismatch = [{ field: "involvedObject.namespace", message: `Invalid value: "${involvedNamespace}": does not match event.namespace` }]
+  if (obj.eventTime !== undefined && obj.eventTime !== null) {
+    const clusterScopedElsewhere = involvedNamespace === "" && namespace !== "default" && namespace !== "kube-system"
+    return [...(clusterScopedElsewhere ? mismatch : []), ...required(obj, ["reportingComponent", "reportingInstance", "action", "reason"])]
+  }
   const ok = involvedNamespace === "" ? namespace === "default" || namespace === "" : namespace === involvedNamespace
-  return ok ? [] : [{ field: "involvedObject.namespace", message: `Invalid value: "${involvedNamespace}": does not match event.namespace` }]
+  return ok ? [] : mismatch
 }
 
 type Check = (type: ResourceType, obj: Obj, namespace: string | undefined) => ReadonlyArray<Cause>

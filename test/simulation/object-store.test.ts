@@ -132,6 +132,25 @@ describe("simulated cluster: writes", () => {
     expect(failure(event("default", "openshift-etcd"))).toMatchObject({ code: 422 })
   })
 
+  it("refuses an event about a cluster-scoped BackupPolicy in the operator's namespace, with or without eventTime, as the API server does", () => {
+    const cluster = makeSimulatedCluster()
+    const involvedObject = { apiVersion: "backup.openshift.io/v1alpha1", kind: "BackupPolicy", name: "hourly", uid: "u" }
+    const newer = { eventTime: "2026-01-01T00:00:00.000000Z", reportingComponent: "cluster-backup-operator", reportingInstance: "pod-a", action: "Backup" }
+    const event = (namespace: string, fields: Obj = {}) =>
+      cluster.execute({
+        type: eventType,
+        verb: "create",
+        namespace,
+        body: { metadata: { generateName: "e-" }, involvedObject, reason: "BackupStarted", message: "M", type: "Normal", ...fields },
+      })
+    expect(failure(event("openshift-etcd"))).toMatchObject({ code: 422, message: expect.stringContaining("involvedObject.namespace") })
+    expect(Result.isSuccess(event("default"))).toBe(true)
+    expect(failure(event("openshift-etcd", newer))).toMatchObject({ code: 422, message: expect.stringContaining("involvedObject.namespace") })
+    expect(Result.isSuccess(event("default", newer))).toBe(true)
+    expect(Result.isSuccess(event("kube-system", newer))).toBe(true)
+    expect(failure(event("default", { eventTime: newer.eventTime }))).toMatchObject({ code: 422, message: expect.stringContaining("reportingComponent") })
+  })
+
   it("keeps status behind the status subresource for pods and operator CRs", () => {
     const cluster = makeSimulatedCluster()
     const pod = ok(

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest"
 import { Fault } from "../../src/simulation/faults.ts"
 import { Kube, type KubeService, type WatchEvent } from "../../src/services/kube/kube.ts"
 import * as SimulatedKube from "../../src/simulation/simulated-kube.ts"
-import { configMapType, kubeApiPermissions, podType } from "../../src/services/kube/resources.ts"
+import { backupPolicyType, configMapType, kubeApiPermissions, podType } from "../../src/services/kube/resources.ts"
 import { noRetries } from "../../src/services/kube/retry.ts"
 import { secretBytes, secretData, type Pod } from "../../src/services/kube/schemas.ts"
 import { makeSimulatedCluster, type SimulatedCluster, type WatchLine } from "../../src/simulation/simulated-cluster.ts"
@@ -50,6 +50,11 @@ describe("Kube on the simulated cluster", () => {
         const lease = yield* kube.leases.create("ns", { metadata: { name: "l" }, spec: { holderIdentity: "me", leaseDurationSeconds: 15 } })
         yield* kube.leases.get("ns", "l")
         yield* kube.leases.update("ns", { ...lease, spec: { ...lease.spec, holderIdentity: "you" } })
+        Result.getOrThrow(cluster.create(backupPolicyType, { metadata: { name: "bp" }, spec: {} }))
+        const policy = yield* kube.backupPolicies.get("bp")
+        yield* kube.backupPolicies.list()
+        yield* kube.backupPolicies.watch().pipe(Stream.take(1), Stream.runDrain)
+        yield* kube.backupPolicies.updateStatus({ ...policy, status: { observedGeneration: 1 } })
       }),
     )
     const issued = new Set(cluster.requests.map((r) => `${r.resource}:${r.verb}`))

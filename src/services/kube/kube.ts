@@ -11,9 +11,24 @@ import type { OperandName } from "../../domain/operands.ts"
 import { describeRef, Invalid, KubeResponseInvalid, type KubeError, type ResourceRef } from "./errors.ts"
 import { liveTransport, loadKubeConfig, type KubeConfigInvalid, type KubeConfigSource, type LiveOptions } from "./live-transport.ts"
 import type { JsonObject } from "./merge-patch.ts"
-import { apiVersionOf, kubeEndpoints, type Endpoint } from "./resources.ts"
+import { apiVersionOf, kubeEndpoints, rbacResource, type Endpoint } from "./resources.ts"
 import { defaultRetryPolicy, noRetries, withRetry, type RetryPolicy } from "./retry.ts"
-import { ConfigMap, Event, Lease, ListBody, MetaOnly, NewConfigMap, NewEvent, NewLease, NewPod, NewSecret, OperatorCr, Pod, Secret } from "./schemas.ts"
+import {
+  BackupPolicyObject,
+  ConfigMap,
+  Event,
+  Lease,
+  ListBody,
+  MetaOnly,
+  NewConfigMap,
+  NewEvent,
+  NewLease,
+  NewPod,
+  NewSecret,
+  OperatorCr,
+  Pod,
+  Secret,
+} from "./schemas.ts"
 import { refOf, type KubeTransport, type RequestVerb } from "./transport.ts"
 import { defaultWatchBackoff, resilientWatch, type ConnectionEvent, type ObjectList, type WatchBackoff, type WatchEvent } from "./watch.ts"
 
@@ -64,6 +79,17 @@ export interface KubeService {
   readonly pods: Pick<NamespacedObjects<Pod, NewPod>, "get" | "list" | "create" | "delete" | "watch">
   readonly events: Pick<NamespacedObjects<Event, NewEvent>, "create">
   readonly leases: Pick<NamespacedObjects<Lease, NewLease>, "get" | "create" | "update">
+  /** The cluster-scoped `backup.openshift.io/v1alpha1` BackupPolicies; the operator writes only their status. */
+  readonly backupPolicies: {
+    readonly get: (name: string) => Op<BackupPolicyObject>
+    readonly list: (options?: ListOptions) => Op<ObjectList<BackupPolicyObject>>
+    readonly watch: (options?: WatchOptions) => Watch<BackupPolicyObject>
+    /**
+     * PUT to the status subresource: only `status` changes (spec, metadata and generation stay as stored).
+     * With `metadata.resourceVersion` set it fails with `Conflict` when stale.
+     */
+    readonly updateStatus: (object: BackupPolicyObject) => Op<BackupPolicyObject>
+  }
 }
 
 export interface KubeOptions {
@@ -92,7 +118,7 @@ export const makeKube = (transport: KubeTransport, options: KubeOptions = {}): K
   ): Op<unknown> =>
     transport.request({ endpoint, verb, ...ref, ...extra }).pipe(
       withRetry(policy, verb),
-      Effect.withSpan(`Kube.${endpoint.type.resource}.${verb}`, {
+      Effect.withSpan(`Kube.${rbacResource(endpoint.type, endpoint.subresource)}.${verb}`, {
         attributes: { namespace: ref.namespace ?? "", name: ref.name ?? "" },
       }),
     )
@@ -216,6 +242,8 @@ export const makeKube = (transport: KubeTransport, options: KubeOptions = {}): K
   const pods = client(kubeEndpoints.pods, Pod, NewPod)
   const events = client(kubeEndpoints.events, Event, NewEvent)
   const leases = client(kubeEndpoints.leases, Lease, NewLease)
+  const backupPolicies = client(kubeEndpoints.backupPolicies, BackupPolicyObject, BackupPolicyObject)
+  const backupPolicyStatus = client(kubeEndpoints.backupPolicyStatus, BackupPolicyObject, BackupPolicyObject)
   const operatorName = "cluster"
 
   return {
@@ -242,6 +270,12 @@ export const makeKube = (transport: KubeTransport, options: KubeOptions = {}): K
     pods: { get: pods.get, list: pods.list, create: pods.create, delete: pods.delete, watch: pods.watch },
     events: { create: events.create },
     leases: { get: leases.get, create: leases.create, update: leases.update },
+    backupPolicies: {
+      get: (name) => backupPolicies.get(undefined, name),
+      list: (options) => backupPolicies.list(undefined, options),
+      watch: (options) => backupPolicies.watch(undefined, options),
+      updateStatus: (object) => backupPolicyStatus.update(undefined, object),
+    },
   }
 }
 

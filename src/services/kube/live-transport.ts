@@ -213,7 +213,7 @@ export const liveTransport = (config: KubeConfig, options: LiveOptions = {}): Ku
 
   const url = (endpoint: Endpoint, namespace: string | undefined, name: string | undefined, query: Record<string, string>) => {
     const params = new URLSearchParams(query).toString()
-    return `${server}${resourcePath(endpoint.type, namespace, name)}${params === "" ? "" : `?${params}`}`
+    return `${server}${resourcePath(endpoint.type, namespace, name, endpoint.subresource)}${params === "" ? "" : `?${params}`}`
   }
 
   const networkError = (cause: unknown, timedOut: boolean, ref: ResourceRef): KubeError => {

@@ -21,6 +21,8 @@ export interface ResourceType {
   readonly namespaced: boolean
   /** `status` is written only through the status subresource (ignored by create/update/patch). */
   readonly statusSubresource?: boolean
+  /** The server sets `metadata.generation` (1 on create, +1 on each change of anything but metadata and status), as for custom resources. */
+  readonly tracksGeneration?: boolean
 }
 
 /** `v1` or `group/version`, as in an object's `apiVersion`. */
@@ -38,6 +40,17 @@ export const leaseType: ResourceType = {
   resource: "leases",
   kind: "Lease",
   namespaced: true,
+}
+
+/** The project's own policy CRD (deploy/backup-policy-crd.yaml): cluster-scoped, status behind its subresource, generation counted on spec changes. */
+export const backupPolicyType: ResourceType = {
+  group: "backup.openshift.io",
+  version: "v1alpha1",
+  resource: "backuppolicies",
+  kind: "BackupPolicy",
+  namespaced: false,
+  statusSubresource: true,
+  tracksGeneration: true,
 }
 
 /** The operator CR type of each operand (cluster-scoped singletons named `cluster`). */
@@ -63,18 +76,28 @@ export const knownResourceTypes: ReadonlyArray<ResourceType> = [
   eventType,
   leaseType,
   ...operandNames.map((name) => operatorTypes[name]),
+  backupPolicyType,
 ]
 
-/** A resource type together with the verbs the live Layer may issue on it. */
+/** The only subresource the project addresses: `<object>/status`, which RBAC grants as `<plural>/status`. */
+export type Subresource = "status"
+
+/** A resource type (or its subresource) together with the verbs the live Layer may issue on it. */
 export interface Endpoint<V extends Verb = Verb> {
   readonly type: ResourceType
   readonly verbs: ReadonlyArray<V>
+  readonly subresource?: Subresource
 }
 
-const endpoint = <const V extends Verb>(type: ResourceType, allowed: ReadonlyArray<V>): Endpoint<V> => ({
+const endpoint = <const V extends Verb>(type: ResourceType, allowed: ReadonlyArray<V>, subresource?: Subresource): Endpoint<V> => ({
   type,
   verbs: allowed,
+  ...(subresource === undefined ? {} : { subresource }),
 })
+
+/** The resource name RBAC and request logs use: the plural, or `<plural>/<subresource>`. */
+export const rbacResource = (type: ResourceType, subresource?: Subresource): string =>
+  subresource === undefined ? type.resource : `${type.resource}/${subresource}`
 
 const operatorEndpoint = (name: OperandName) => endpoint(operatorTypes[name], ["get", "list", "watch"])
 
@@ -87,6 +110,8 @@ export const kubeEndpoints = {
   pods: endpoint(podType, ["get", "list", "watch", "create", "delete"]),
   events: endpoint(eventType, ["create"]),
   leases: endpoint(leaseType, ["get", "create", "update"]),
+  backupPolicies: endpoint(backupPolicyType, ["get", "list", "watch"]),
+  backupPolicyStatus: endpoint(backupPolicyType, ["update"], "status"),
   operators: {
     etcd: operatorEndpoint("etcd"),
     "kube-apiserver": operatorEndpoint("kube-apiserver"),
@@ -109,6 +134,8 @@ const allEndpoints: ReadonlyArray<Endpoint> = [
   kubeEndpoints.pods,
   kubeEndpoints.events,
   kubeEndpoints.leases,
+  kubeEndpoints.backupPolicies,
+  kubeEndpoints.backupPolicyStatus,
   ...operandNames.map((name) => kubeEndpoints.operators[name]),
 ]
 
@@ -118,7 +145,7 @@ export const kubeApiPermissions: ReadonlyArray<ApiPermission> = allEndpoints
     e.verbs.map(
       (verb): ApiPermission => ({
         apiGroup: e.type.group,
-        resource: e.type.resource,
+        resource: rbacResource(e.type, e.subresource),
         verb,
         namespaced: e.type.namespaced,
       }),
@@ -126,11 +153,11 @@ export const kubeApiPermissions: ReadonlyArray<ApiPermission> = allEndpoints
   )
   .sort((a, b) => a.apiGroup.localeCompare(b.apiGroup) || a.resource.localeCompare(b.resource) || verbs.indexOf(a.verb) - verbs.indexOf(b.verb))
 
-/** The REST path of a collection (no name) or of one object. */
-export const resourcePath = (type: ResourceType, namespace?: string, name?: string): string => {
+/** The REST path of a collection (no name), of one object, or of one object's subresource. */
+export const resourcePath = (type: ResourceType, namespace?: string, name?: string, subresource?: Subresource): string => {
   const root = type.group === "" ? `/api/${type.version}` : `/apis/${type.group}/${type.version}`
   const scope = type.namespaced ? `/namespaces/${encodeURIComponent(namespace ?? "")}` : ""
-  const item = name === undefined ? "" : `/${encodeURIComponent(name)}`
+  const item = name === undefined ? "" : `/${encodeURIComponent(name)}${subresource === undefined ? "" : `/${subresource}`}`
   return `${root}${scope}/${type.resource}${item}`
 }
 
@@ -139,6 +166,8 @@ export interface ResolvedPath {
   readonly type: ResourceType
   readonly namespace?: string
   readonly name?: string
+  /** `status` for `<object>/status` of a type with a status subresource. */
+  readonly subresource?: Subresource
 }
 
 /** The inverse of `resourcePath` for the given types; `undefined` for any other path. */
@@ -165,13 +194,15 @@ export const parseResourcePath = (path: string, types: ReadonlyArray<ResourceTyp
     namespace = tail[1]
     scoped = tail.slice(2)
   }
-  if (scoped.length < 1 || scoped.length > 2) return undefined
-  const [resource, name] = scoped
+  if (scoped.length < 1 || scoped.length > 3) return undefined
+  const [resource, name, subresource] = scoped
   const type = types.find((t) => t.group === group && t.version === version && t.resource === resource && t.namespaced === (namespace !== undefined))
   if (type === undefined) return undefined
+  if (subresource !== undefined && !(subresource === "status" && type.statusSubresource === true)) return undefined
   return {
     type,
     ...(namespace === undefined ? {} : { namespace }),
     ...(name === undefined ? {} : { name }),
+    ...(subresource === undefined ? {} : { subresource }),
   }
 }

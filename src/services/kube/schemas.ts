@@ -138,6 +138,18 @@ export const OperatorCr = Schema.Struct({
 })
 export type OperatorCr = typeof OperatorCr.Type
 
+/**
+ * A `backup.openshift.io/v1alpha1` BackupPolicy, deliberately loose: `spec` and `status` stay unknown so one
+ * malformed policy does not fail a list; the operator decodes each with the domain's `decodeBackupPolicy`.
+ */
+export const BackupPolicyObject = Schema.Struct({
+  ...typeFields,
+  metadata: ObjectMeta,
+  spec: Schema.Unknown,
+  status: opt(Schema.Unknown),
+})
+export type BackupPolicyObject = typeof BackupPolicyObject.Type
+
 export const LeaseSpec = Schema.Struct({
   holderIdentity: opt(Schema.String),
   leaseDurationSeconds: opt(Schema.Int),

@@ -1,13 +1,7 @@
-/**
- * The live Layer (client-node over real HTTP, configured by a real kubeconfig file) against the
- * stub API server backed by the simulated cluster.
- */
-import { mkdtemp, rm } from "node:fs/promises"
 import { createServer } from "node:net"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Deferred, Effect, Fiber, Result, Stream } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { Fault } from "../../../src/simulation/faults.ts"
 import { Kube, type KubeService, type WatchEvent } from "../../../src/services/kube/kube.ts"
 import { KubeConfigSource, loadKubeConfig, type LiveOptions } from "../../../src/services/kube/live-transport.ts"
@@ -15,21 +9,14 @@ import { openShiftFixture } from "../../../src/simulation/openshift-fixtures.ts"
 import { configMapType, podType } from "../../../src/services/kube/resources.ts"
 import type { RetryPolicy } from "../../../src/services/kube/retry.ts"
 import { secretBytes, secretData, type Pod } from "../../../src/services/kube/schemas.ts"
-import { startSimulatedApiServer, writeKubeconfig, type SimulatedApiServer } from "../../../src/simulation/simulated-api-server.ts"
+import { writeKubeconfig, type SimulatedApiServer } from "../../../src/simulation/simulated-api-server.ts"
 import { makeSimulatedCluster, type SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
+import { stubServers } from "./stub-servers.ts"
 
 const fast: RetryPolicy = { maxRetries: 3, baseDelayMillis: 5, maxDelayMillis: 50, jitter: 0.5 }
 const podSpec = { containers: [{ name: "main", image: "registry.example/backup:1" }] }
 
-let dir: string
-const servers: Array<SimulatedApiServer> = []
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "kube-live-"))
-})
-afterAll(async () => {
-  await Promise.all(servers.map((s) => s.close()))
-  await rm(dir, { recursive: true, force: true })
-})
+const stub = stubServers("kube-live-")
 
 interface Harness {
   readonly cluster: SimulatedCluster
@@ -43,10 +30,7 @@ interface Harness {
 let serial = 0
 const harness = async (token?: string): Promise<Harness> => {
   const cluster = makeSimulatedCluster({ seed: ++serial })
-  const server = await startSimulatedApiServer(cluster)
-  servers.push(server)
-  const kubeconfig = join(dir, `kubeconfig-${serial}`)
-  await Effect.runPromise(writeKubeconfig(kubeconfig, { url: server.url, token: token ?? server.token }))
+  const { server, kubeconfig } = await stub.serve(cluster, token)
   return {
     cluster,
     server,
@@ -293,7 +277,7 @@ describe("live Kube Layer: failures", () => {
         probe.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
       })
     })
-    const kubeconfig = join(dir, "kubeconfig-closed")
+    const kubeconfig = join(stub.dir(), "kubeconfig-closed")
     await Effect.runPromise(writeKubeconfig(kubeconfig, { url: `http://127.0.0.1:${port}`, token: "t" }))
     const started = Date.now()
     const error = await Effect.runPromise(
@@ -307,8 +291,8 @@ describe("live Kube Layer: failures", () => {
   })
 
   it("explains a kubeconfig that cannot be used", async () => {
-    const missing = await Effect.runPromise(Effect.flip(loadKubeConfig(KubeConfigSource.file(join(dir, "nope")))))
-    expect(missing).toMatchObject({ _tag: "KubeConfigInvalid", source: join(dir, "nope") })
+    const missing = await Effect.runPromise(Effect.flip(loadKubeConfig(KubeConfigSource.file(join(stub.dir(), "nope")))))
+    expect(missing).toMatchObject({ _tag: "KubeConfigInvalid", source: join(stub.dir(), "nope") })
     const outside = await Effect.runPromise(Effect.flip(loadKubeConfig(KubeConfigSource.inCluster, {})))
     expect(outside.message).toContain("not running in a pod")
     const h = await harness()

@@ -1,6 +1,6 @@
 import { fc, test } from "@fast-check/vitest"
 import { describe, expect, it } from "vitest"
-import { knownResourceTypes, kubeApiPermissions, parseResourcePath, resourcePath } from "../../../src/services/kube/resources.ts"
+import { backupPolicyType, knownResourceTypes, kubeApiPermissions, parseResourcePath, podType, resourcePath } from "../../../src/services/kube/resources.ts"
 
 const row = (apiGroup: string, resource: string, verb: string, namespaced: boolean) => ({ apiGroup, resource, verb, namespaced })
 
@@ -25,6 +25,10 @@ describe("resource table", () => {
       row("", "secrets", "create", true),
       row("", "secrets", "update", true),
       row("", "secrets", "patch", true),
+      row("backup.openshift.io", "backuppolicies", "get", false),
+      row("backup.openshift.io", "backuppolicies", "list", false),
+      row("backup.openshift.io", "backuppolicies", "watch", false),
+      row("backup.openshift.io", "backuppolicies/status", "update", false),
       row("coordination.k8s.io", "leases", "get", true),
       row("coordination.k8s.io", "leases", "create", true),
       row("coordination.k8s.io", "leases", "update", true),
@@ -45,6 +49,20 @@ describe("resource table", () => {
     expect(parseResourcePath("/api/v1/namespaces/ns/widgets")).toBeUndefined()
     expect(parseResourcePath("/apis/operator.openshift.io/v1/namespaces/ns/etcds/cluster")).toBeUndefined()
     expect(parseResourcePath("/api/v1/namespaces/ns/configmaps/a/b")).toBeUndefined()
+  })
+
+  it("addresses the status subresource of a type that has one, and no other subresource", () => {
+    expect(resourcePath(backupPolicyType, undefined, "nightly", "status")).toBe("/apis/backup.openshift.io/v1alpha1/backuppolicies/nightly/status")
+    expect(resourcePath(backupPolicyType, "ignored", "nightly")).toBe("/apis/backup.openshift.io/v1alpha1/backuppolicies/nightly")
+    expect(parseResourcePath("/apis/backup.openshift.io/v1alpha1/backuppolicies/nightly/status")).toEqual({
+      type: backupPolicyType,
+      name: "nightly",
+      subresource: "status",
+    })
+    expect(parseResourcePath("/api/v1/namespaces/ns/pods/p/status")).toEqual({ type: podType, namespace: "ns", name: "p", subresource: "status" })
+    expect(parseResourcePath("/api/v1/namespaces/ns/configmaps/c/status")).toBeUndefined()
+    expect(parseResourcePath("/api/v1/namespaces/ns/pods/p/log")).toBeUndefined()
+    expect(parseResourcePath("/apis/backup.openshift.io/v1alpha1/namespaces/ns/backuppolicies/nightly")).toBeUndefined()
   })
 
   const name = fc.stringMatching(/^[a-z0-9]([-a-z0-9.]{0,10}[a-z0-9])?$/)

@@ -1,0 +1,106 @@
+/** The simulated cluster serves the BackupPolicy CRD as the API server serves a custom resource with a status subresource. */
+import { Result } from "effect"
+import { describe, expect, it } from "vitest"
+import { backupPolicyType, configMapType } from "../../src/services/kube/resources.ts"
+import { makeSimulatedCluster, type ApiRequest, type Obj, type SimulatedCluster } from "../../src/simulation/simulated-cluster.ts"
+import { failure, meta, ok, rv, watchLines } from "./simulated-cluster-helpers.ts"
+
+const spec = { schedule: "0 * * * *", store: { pvc: { claimName: "backups" } } }
+const request = (cluster: SimulatedCluster, r: Omit<ApiRequest, "type">) => cluster.execute({ type: backupPolicyType, ...r })
+const created = (cluster: SimulatedCluster): Obj =>
+  ok(request(cluster, { verb: "create", body: { metadata: { name: "hourly", namespace: "openshift-etcd", generation: 7 }, spec, status: { x: 1 } } })) as Obj
+
+describe("simulated cluster: BackupPolicy, a cluster-scoped custom resource", () => {
+  it("is cluster-scoped: a namespace on the request or in the body is dropped, and the object is found without one", () => {
+    const cluster = makeSimulatedCluster()
+    const policy = ok(
+      cluster.execute({ type: backupPolicyType, verb: "create", namespace: "openshift-etcd", body: { metadata: { name: "a", namespace: "x" }, spec } }),
+    )
+    expect(meta(policy).namespace).toBeUndefined()
+    expect(cluster.get(backupPolicyType, undefined, "a")).toBeDefined()
+    expect(cluster.list(backupPolicyType, "anywhere").map((o) => meta(o).name)).toEqual(["a"])
+  })
+
+  it("sets metadata.generation to 1 on create and bumps it on spec changes only, never from the client's value", () => {
+    const cluster = makeSimulatedCluster()
+    const v1 = created(cluster)
+    expect(meta(v1).generation).toBe(1)
+    const labelled = ok(request(cluster, { verb: "patch", name: "hourly", body: { metadata: { labels: { team: "etcd" }, generation: 40 } } }))
+    expect(meta(labelled).generation).toBe(1)
+    expect(rv(labelled)).toBeGreaterThan(rv(v1))
+    const edited = ok(request(cluster, { verb: "patch", name: "hourly", body: { spec: { suspend: true } } }))
+    expect(meta(edited).generation).toBe(2)
+    const replaced = ok(request(cluster, { verb: "update", name: "hourly", body: { ...(edited as Obj), spec } }))
+    expect(meta(replaced).generation).toBe(3)
+    const statusOnly = ok(request(cluster, { verb: "update", name: "hourly", subresource: "status", body: { ...(replaced as Obj), status: { y: 2 } } }))
+    expect(meta(statusOnly).generation).toBe(3)
+  })
+
+  it("ignores status on create and on writes to the object; a write that only changes status there is a no-op", () => {
+    const cluster = makeSimulatedCluster()
+    const v1 = created(cluster)
+    expect(v1.status).toBeUndefined()
+    const { lines } = watchLines(cluster, { type: backupPolicyType, resourceVersion: cluster.resourceVersion() })
+    const same = ok(request(cluster, { verb: "update", name: "hourly", body: { ...v1, status: { x: 2 } } }))
+    expect(rv(same)).toBe(rv(v1))
+    expect((same as Obj).status).toBeUndefined()
+    expect(lines).toEqual([])
+  })
+
+  it("writes only status through /status: put and merge patch; spec, labels and generation in the body are ignored", () => {
+    const cluster = makeSimulatedCluster()
+    const v1 = created(cluster)
+    const put = ok(
+      request(cluster, {
+        verb: "update",
+        name: "hourly",
+        subresource: "status",
+        body: { ...v1, metadata: { ...meta(v1), labels: { sneaky: "yes" }, generation: 9 }, spec: { suspend: true }, status: { phase: "a" } },
+      }),
+    ) as Obj
+    expect(put.status).toEqual({ phase: "a" })
+    expect(put.spec).toEqual(spec)
+    expect(meta(put).labels).toBeUndefined()
+    expect(meta(put).generation).toBe(1)
+    const patched = ok(request(cluster, { verb: "patch", name: "hourly", subresource: "status", body: { spec: { x: 1 }, status: { other: 2 } } })) as Obj
+    expect(patched.status).toEqual({ phase: "a", other: 2 })
+    expect(patched.spec).toEqual(spec)
+    const { status: _gone, ...withoutStatus } = patched
+    const cleared = ok(request(cluster, { verb: "update", name: "hourly", subresource: "status", body: withoutStatus })) as Obj
+    expect(cleared.status).toBeUndefined()
+    expect(ok(request(cluster, { verb: "get", name: "hourly", subresource: "status" }))).toEqual(cleared)
+  })
+
+  it("answers /status writes with 409 when stale, 404 when missing, 405 for other verbs, and 404 on a type without the subresource", () => {
+    const cluster = makeSimulatedCluster()
+    const v1 = created(cluster)
+    ok(request(cluster, { verb: "update", name: "hourly", subresource: "status", body: { ...v1, status: { n: 1 } } }))
+    expect(failure(request(cluster, { verb: "update", name: "hourly", subresource: "status", body: { ...v1, status: { n: 2 } } }))).toMatchObject({
+      code: 409,
+      reason: "Conflict",
+    })
+    expect(failure(request(cluster, { verb: "update", name: "nope", subresource: "status", body: { metadata: { name: "nope" } } }))).toMatchObject({
+      code: 404,
+      reason: "NotFound",
+      message: 'backuppolicies.backup.openshift.io "nope" not found',
+    })
+    expect(failure(request(cluster, { verb: "delete", name: "hourly", subresource: "status" }))).toMatchObject({ code: 405 })
+    expect(failure(request(cluster, { verb: "update", name: "other", subresource: "status", body: { metadata: { name: "hourly" } } }))).toMatchObject({
+      code: 404,
+    })
+    ok(cluster.execute({ type: configMapType, verb: "create", namespace: "ns", body: { metadata: { name: "c" } } }))
+    expect(
+      failure(cluster.execute({ type: configMapType, verb: "update", namespace: "ns", name: "c", subresource: "status", body: { metadata: { name: "c" } } })),
+    ).toMatchObject({ code: 404 })
+    expect(Result.isSuccess(request(cluster, { verb: "get", name: "hourly" }))).toBe(true)
+  })
+
+  it("rejects a /status write whose body names another object", () => {
+    const cluster = makeSimulatedCluster()
+    const v1 = created(cluster)
+    const { resourceVersion: _rv, ...unconditional } = meta(v1)
+    expect(
+      failure(request(cluster, { verb: "update", name: "hourly", subresource: "status", body: { metadata: { ...unconditional, name: "x" }, status: {} } })),
+    ).toMatchObject({ code: 400 })
+  })
+})
