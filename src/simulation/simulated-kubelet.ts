@@ -1,8 +1,13 @@
 /**
  * The simulated kubelet's part: the status a pod ends with, built from the pod's own container
- * names, so tests and the demo can finish backup pods the way a node would report them.
+ * names, so tests and the demo can finish backup pods the way a node would report them. A policy's
+ * backup pod ends with backup-upload's termination message: the report of what it stored, or why not.
  */
+import { encodeBackupPodReport, type BackupPodReport } from "../domain/backup-pod-report.ts"
+import { formatBackupTimestamp } from "../domain/archive-names.ts"
+import { revisionsOfBackupPod } from "../domain/pod-spec.ts"
 import { isJsonObject } from "../services/kube/merge-patch.ts"
+import { apiTime } from "./wire-object.ts"
 
 /** How a pod ends. */
 export interface PodOutcome {
@@ -43,5 +48,43 @@ export const terminatedPodStatus = (pod: Readonly<Record<string, unknown>>, outc
     startTime: metadata.creationTimestamp,
     initContainerStatuses: containerStatuses(spec.initContainers, outcome, finishedAt),
     containerStatuses: containerStatuses(spec.containers, outcome, finishedAt),
+  }
+}
+
+/** The container of a policy's backup pod that stores the backup and reports it (`backup-pod-report.ts`). */
+export const uploadContainer = "backup-upload"
+
+/** A policy pod whose backup-upload stored `report`: it succeeds, the encoded report as backup-upload's termination message. */
+export const uploadedBackup = (report: BackupPodReport): PodOutcome => ({
+  phase: "Succeeded",
+  containers: { [uploadContainer]: { exitCode: 0, message: encodeBackupPodReport(report) } },
+})
+
+/** A policy pod whose backup-upload failed (the store unreachable, say): the pod fails, `message` as the container's last words. */
+export const failedUpload = (message: string): PodOutcome => ({
+  phase: "Failed",
+  containers: { [uploadContainer]: { exitCode: 1, message } },
+})
+
+/**
+ * A plausible report for `pod` finished at `finishedAt`: the revisions its annotation names, an id from the time,
+ * a simulated location; `overrides` set what a test asserts on (sizes, verdict, verified, location...).
+ */
+export const simulatedBackupReport = (pod: unknown, finishedAt: Date, overrides: Partial<BackupPodReport> = {}): BackupPodReport => {
+  const id = formatBackupTimestamp(finishedAt)
+  return {
+    id,
+    location: `simulated://backups/${id}`,
+    time: apiTime(finishedAt),
+    revisions: { ...revisionsOfBackupPod(pod) },
+    etcdRevision: 1000,
+    snapshotBytes: 4096,
+    resourcesBytes: 1024,
+    totalBytes: 5120,
+    bytesUploaded: 5120,
+    verdict: "consistent",
+    verified: true,
+    verifyMode: "Full",
+    ...overrides,
   }
 }
