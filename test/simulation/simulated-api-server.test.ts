@@ -77,6 +77,25 @@ describe("stub API server", () => {
     expect((await call("GET", "/api/v1/namespaces/ns/configmaps/a")).status).toBe(404)
   })
 
+  it("serves a cluster-scoped BackupPolicy and its /status subresource: put and patch change only status; post, delete and watch there are 405", async () => {
+    const base = "/apis/backup.openshift.io/v1alpha1/backuppolicies"
+    const created = await call("POST", base, { metadata: { name: "hourly" }, spec: { schedule: "0 * * * *" }, status: { x: 1 } })
+    expect(created.status).toBe(201)
+    expect(created.json).toMatchObject({ kind: "BackupPolicy", metadata: { name: "hourly", generation: 1 } })
+    expect(created.json.status).toBeUndefined()
+    const put = await call("PUT", `${base}/hourly/status`, { ...created.json, spec: { suspend: true }, status: { ready: true } })
+    expect(put.status).toBe(200)
+    expect(put.json).toMatchObject({ spec: { schedule: "0 * * * *" }, status: { ready: true }, metadata: { generation: 1 } })
+    const stale = await call("PUT", `${base}/hourly/status`, { ...created.json, status: { ready: false } })
+    expect(stale.json).toMatchObject({ code: 409, reason: "Conflict" })
+    const patch = await call("PATCH", `${base}/hourly/status`, { status: { n: 2 } }, { "Content-Type": "application/merge-patch+json" })
+    expect(patch.json.status).toEqual({ ready: true, n: 2 })
+    expect((await call("GET", `${base}/hourly/status`)).json).toEqual(patch.json)
+    for (const method of ["POST", "DELETE"]) expect((await call(method, `${base}/hourly/status`)).json).toMatchObject({ code: 405 })
+    expect((await call("GET", `${base}/hourly/status?watch=true`)).json).toMatchObject({ code: 405 })
+    expect((await call("GET", "/api/v1/namespaces/ns/configmaps/a/status")).json).toMatchObject({ code: 404 })
+  })
+
   it("refuses a patch that is not a merge patch (415) and a body that is not JSON (400)", async () => {
     await call("POST", "/api/v1/namespaces/ns/configmaps", { metadata: { name: "p" } })
     const strategic = await call("PATCH", "/api/v1/namespaces/ns/configmaps/p", { data: {} }, { "Content-Type": "application/strategic-merge-patch+json" })
