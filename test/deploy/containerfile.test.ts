@@ -1,0 +1,61 @@
+/**
+ * No image is built here: the Containerfile is read and held to what the backup pod needs of it —
+ * etcd 3.5's etcd and etcdutl, from Debian trixie's packages at a pinned version that is the one
+ * scripts/setup.sh installs for the tests, fetched in a build stage of its own with only the two
+ * binaries copied into the image, where backup-verify names them.
+ */
+import { readFileSync } from "node:fs"
+import { dirname, join } from "node:path"
+import { describe, expect, it } from "vitest"
+import { backupPodPaths } from "../../src/domain/pod-spec.ts"
+import { repoRoot } from "../support/tools.ts"
+
+const containerfile = readFileSync(join(repoRoot, "deploy", "Containerfile"), "utf8")
+const setup = readFileSync(join(repoRoot, "scripts", "setup.sh"), "utf8")
+
+/** The instructions (continuation lines joined, comments dropped), split into stages at each FROM. */
+const stages = containerfile
+  .replace(/\\\n/g, " ")
+  .split("\n")
+  .map((l) => l.trim())
+  .filter((l) => l !== "" && !l.startsWith("#"))
+  .reduce<Array<Array<string>>>((acc, line) => (line.startsWith("FROM ") ? [...acc, [line]] : [...acc.slice(0, -1), [...(acc.at(-1) ?? []), line]]), [])
+
+const etcdStage = stages.find((s) => / AS etcd$/.test(s[0]!))
+const finalStage = stages.at(-1)!
+const pinned = /^ARG ETCD_DEBIAN_VERSION=(\S+)$/.exec(etcdStage?.find((l) => l.startsWith("ARG ETCD_DEBIAN_VERSION=")) ?? "")?.[1]
+
+describe("deploy/Containerfile carries etcd 3.5 for backup-verify", () => {
+  it("fetches etcd-server and etcd-client from Debian trixie in a stage of its own, at a pinned Debian version", () => {
+    expect(etcdStage?.[0]).toMatch(/^FROM docker\.io\/library\/debian:trixie(-slim)? AS etcd$/)
+    expect(pinned).toMatch(/^3\.5\.\d+-\d+$/)
+    const run = etcdStage!.filter((l) => l.startsWith("RUN ")).join(" ")
+    expect(run).toContain('apt-get download "etcd-server=${ETCD_DEBIAN_VERSION}" "etcd-client=${ETCD_DEBIAN_VERSION}"')
+  })
+
+  it("pins the same etcd version scripts/setup.sh installs for the tests", () => {
+    const tested = /^CB_ETCD_VERSION="([^"]+)"$/m.exec(setup)?.[1]
+    expect(tested).toBeDefined()
+    expect(pinned?.split("-")[0]).toBe(tested)
+    expect(setup).toMatch(/trixie/)
+    expect(setup).toContain('"etcd-server=$CB_ETCD_VERSION*" "etcd-client=$CB_ETCD_VERSION*"')
+  })
+
+  it("copies only etcd and etcdutl into the image, where backup-verify runs them (on PATH)", () => {
+    const copies = finalStage.filter((l) => l.startsWith("COPY --from=etcd "))
+    expect(copies).toHaveLength(1)
+    const [, , ...paths] = copies[0]!.split(/\s+/)
+    const target = paths.pop()!
+    expect(paths.map((p) => p.split("/").at(-1)).sort()).toEqual(["etcd", "etcdutl"])
+    expect(`${target.replace(/\/$/, "")}`).toBe(dirname(backupPodPaths.etcdBinary))
+    expect(dirname(backupPodPaths.etcdutlBinary)).toBe(dirname(backupPodPaths.etcdBinary))
+    // node's images put /usr/local/bin on PATH; the image sets no other.
+    expect(finalStage.some((l) => l.startsWith("ENV PATH="))).toBe(false)
+    expect(finalStage.filter((l) => l.startsWith("COPY --from=")).every((l) => /^COPY --from=(build|etcd) /.test(l))).toBe(true)
+  })
+
+  it("the runtime image is still the last stage, running cluster-backup as a numeric non-root user", () => {
+    expect(finalStage[0]).toMatch(/^FROM docker\.io\/library\/node:24-/)
+    expect(finalStage).toContain("USER 65532:65532")
+  })
+})
