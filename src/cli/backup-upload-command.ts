@@ -1,9 +1,10 @@
-import { Effect, Layer, Result } from "effect"
+import { Effect, Layer, Option, Result } from "effect"
 import { Command, Flag } from "effect/cli"
 import { parseByteSize } from "../domain/byte-size.ts"
 import { MillisFromDurationString } from "../domain/durations.ts"
 import { formatBytes } from "../domain/byte-format.ts"
 import { defaultGraceMs } from "../domain/store-layout.ts"
+import { writePodReport } from "../programs/store/pod-report-file.ts"
 import { uploadThenPrune } from "../programs/store/upload-then-prune.ts"
 import { BackupStore } from "../services/store/backup-store.ts"
 import { maxParts, minPartSize } from "../services/store/s3-store.ts"
@@ -13,6 +14,9 @@ import { withLogging } from "./logging.ts"
 import { durationFlag } from "./duration-flag.ts"
 import { retentionFlags, retentionPolicyOf } from "./retention-flags.ts"
 import { openStoreFromFlags, storeFlags } from "./store-flags.ts"
+import { readUploadRecipients, recipientsFlags } from "./encryption-flags.ts"
+import { signingKeyFlag } from "./signature-flags.ts"
+import { readSigningKey } from "../programs/backup-dir/manifest-authenticity.ts"
 
 const partSizeFlag = Flag.String("part-size").pipe(
   Flag.filter(
@@ -42,6 +46,8 @@ export const backupUploadCommand = Command.make(
       Flag.withDescription("Give up (and abort the uploads) after this long (e.g. 1h)"),
     ),
     ...storeFlags,
+    ...recipientsFlags,
+    signingKey: signingKeyFlag,
     ...retentionFlags("", "After a successful upload, prune the store: "),
     leftoverGrace: durationFlag(
       "leftover-grace",
@@ -49,10 +55,20 @@ export const backupUploadCommand = Command.make(
       defaultGraceMs,
       "With a retention rule: incomplete backups and abandoned multipart uploads in the store are removed once older than this (default 24h)",
     ),
+    reportFile: Flag.String("report-file").pipe(
+      Flag.optional,
+      Flag.withMetavar("FILE"),
+      Flag.withDescription(
+        "After the upload (and the prune), write a JSON report of the stored backup there (the operator reads it from the pod's termination message: /dev/termination-log)",
+      ),
+    ),
   },
   (flags) =>
     withLogging(
       Effect.gen(function* () {
+        // Key and recipients files that cannot be used are said before anything is uploaded.
+        const recipients = yield* readUploadRecipients(flags)
+        const signingKey = Option.isSome(flags.signingKey) ? yield* readSigningKey(flags.signingKey.value) : undefined
         const partSize = Result.getOrThrow(parseByteSize(flags.partSize))
         const started = Date.now()
         // The caller's services carry the logger --log-format chose.
@@ -70,24 +86,27 @@ export const backupUploadCommand = Command.make(
           retries: flags.retries,
           onProgress,
         })
-        const { upload: report } = yield* uploadThenPrune({
+        const { upload: report, prune } = yield* uploadThenPrune({
           backupDir: flags.backupDir,
           prefix,
           policy: retentionPolicyOf(flags),
           graceMs: flags.leftoverGrace,
           deadlineMs: flags.deadline,
-          onFile: (name, size) => Effect.logInfo(`uploading ${name} (${formatBytes(size)}) to ${store.location}`),
+          onFile: (name, size) =>
+            Effect.logInfo(`uploading ${name} (${formatBytes(size)}${name.endsWith(".age") ? ", age-encrypted" : ""}) to ${store.location}`),
+          protection: { recipients, signingKey },
         }).pipe(Effect.provide(Layer.succeed(BackupStore, BackupStore.of(store))))
         const bytes = report.files.reduce((n, f) => n + f.size, 0)
         const seconds = Math.max((Date.now() - started) / 1000, 0.001)
         yield* Effect.logInfo(
           `uploaded backup ${report.id}: ${report.files.length} objects, ${formatBytes(bytes)} in ${seconds.toFixed(1)} s (${formatBytes(bytes / seconds)}/s)`,
         )
+        if (Option.isSome(flags.reportFile)) yield* writePodReport(flags.reportFile.value, report, prune)
         yield* Effect.sync(() => process.stdout.write(`${report.location}\n`))
       }),
     ),
 ).pipe(
   Command.withDescription(
-    `Copy the finished backup in --backup-dir into a store under <prefix>/<backup-id>/: the snapshot and the tarball first (multipart, Content-MD5 on every part, sizes and sha256 checked against the manifest), backup-manifest.json last. Exits non-zero on any failure; a failed or interrupted upload is aborted and never leaves a complete backup. At most ${maxParts} parts per file. With a retention rule (--keep-last, --keep-daily/weekly/monthly, --max-age, --max-total-size, as prune), the store is pruned after a successful upload only, never deleting the newest complete backup; a prune that fails is logged as a warning and the command still exits 0: the backup is stored.`,
+    `Copy the finished backup in --backup-dir into a store under <prefix>/<backup-id>/: the snapshot and the tarball first (multipart, Content-MD5 on every part, sizes and sha256 checked against the manifest), backup-manifest.json last. With --recipients-file (and --resources-recipients-file for the tarball), each file is age-encrypted before it leaves (stored as <file>.age; the manifest records both sides' sha256 and the recipients' fingerprint) and --signing-key signs the manifest as stored. Exits non-zero on any failure; a failed or interrupted upload is aborted and never leaves a complete backup. At most ${maxParts} parts per file. With a retention rule (--keep-last, --keep-daily/weekly/monthly, --max-age, --max-total-size, as prune), the store is pruned after a successful upload only, never deleting the newest complete backup; a prune that fails is logged as a warning and the command still exits 0: the backup is stored.`,
   ),
 )

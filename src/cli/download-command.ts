@@ -4,6 +4,7 @@ import { downloadBackup } from "../programs/store/store-download.ts"
 import { BackupStore } from "../services/store/backup-store.ts"
 import { withLogging } from "./logging.ts"
 import { openStoreFromFlags, storeFlags } from "./store-flags.ts"
+import { identityFlags, readGivenIdentities } from "./encryption-flags.ts"
 
 export const downloadCommand = Command.make(
   "download",
@@ -12,18 +13,20 @@ export const downloadCommand = Command.make(
     id: Argument.String("id").pipe(Argument.withDescription("The backup's id (see list)")),
     dir: Argument.String("dir").pipe(Argument.withDescription("Directory to download into (created if missing)")),
     ...storeFlags,
+    ...identityFlags,
   },
   (flags) =>
     withLogging(
       Effect.gen(function* () {
+        const identities = yield* readGivenIdentities(flags)
         const { store, prefix } = yield* openStoreFromFlags(flags.store, flags)
-        const result = yield* downloadBackup(prefix, flags.id, flags.dir).pipe(Effect.provide(Layer.succeed(BackupStore, BackupStore.of(store))))
+        const result = yield* downloadBackup(prefix, flags.id, flags.dir, identities).pipe(Effect.provide(Layer.succeed(BackupStore, BackupStore.of(store))))
         for (const f of result.files) yield* Effect.logInfo(`${f.name}: ${f.size} bytes, sha256 ${f.sha256} ${f.reused ? "(already there)" : "(downloaded)"}`)
         yield* Effect.sync(() => process.stdout.write(`${result.dir}\n`))
       }),
     ),
 ).pipe(
   Command.withDescription(
-    "Download a complete backup from a store into a directory: every file through .part, its sha256 checked against the manifest before it is kept, the manifest last. Restartable: files already there with the right sha256 are kept.",
+    "Download a complete backup from a store into a directory: every file through .part, its sha256 checked against the manifest before it is kept, the manifest last. An age-encrypted backup needs --identity: each file's ciphertext is checked, decrypted through .part to its plaintext name and checked again. Restartable: files already there with the right sha256 are kept.",
   ),
 )

@@ -11,6 +11,7 @@ import { Effect, Layer, Option, Schema } from "effect"
 import { CliError, Flag } from "effect/cli"
 import { BackupStore } from "../services/store/backup-store.ts"
 import { openStoreFromFlags, storeFlags, type StoreFlagValues } from "./store-flags.ts"
+import { identityFlags, type IdentityFlagValues, readGivenIdentities } from "./encryption-flags.ts"
 
 export class StoreBackupIdMissing extends Schema.TaggedError<StoreBackupIdMissing>()("StoreBackupIdMissing", {
   location: Schema.String,
@@ -31,9 +32,10 @@ export const storeSourceFlags = (workDirDefault: string) => ({
     Flag.withDescription(`With --backup-id: where the backup is downloaded (needs the backup's size free; default: ${workDirDefault})`),
   ),
   ...storeFlags,
+  ...identityFlags,
 })
 
-export interface StoreSourceValues extends StoreFlagValues {
+export interface StoreSourceValues extends StoreFlagValues, IdentityFlagValues {
   readonly backupId: Option.Option<string>
   readonly workDir: Option.Option<string>
   /** The command's --timestamp, which does not go with --backup-id. */
@@ -76,6 +78,7 @@ export const backupSource = (command: string, argument: string, flags: StoreSour
         ],
       })
     }
+    const identities = yield* readGivenIdentities(flags)
     const { store, prefix } = yield* openStoreFromFlags(argument, flags)
     const [{ fetchBackup }, { DiskSpace }, { keptWorkDir, temporaryWorkDir }] = yield* Effect.promise(() =>
       Promise.all([import("../programs/store/store-fetch.ts"), import("../services/disk-space.ts"), import("../programs/store/download-work-dir.ts")]),
@@ -85,7 +88,7 @@ export const backupSource = (command: string, argument: string, flags: StoreSour
       : defaultWorkDir._tag === "Temporary"
         ? yield* temporaryWorkDir(tmpdir(), `cluster-backup-${command}-`, command)
         : yield* keptWorkDir(join(defaultWorkDir.under, id), command, true)
-    const fetched = yield* fetchBackup(prefix, id, workDir).pipe(
+    const fetched = yield* fetchBackup(prefix, id, workDir, identities).pipe(
       Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), DiskSpace.live)),
     )
     return { dir: fetched.dir, timestamp: fetched.manifest.timestamp }

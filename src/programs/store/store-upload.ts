@@ -13,6 +13,8 @@ import { join } from "node:path"
 import { Effect } from "effect"
 import { manifestFileName } from "../../domain/archive-names.ts"
 import { signatureFileName } from "../../domain/manifest-signature-file.ts"
+import { verificationFileName, verifiedMode, type VerifiedMode } from "../../domain/verification-file.ts"
+import { readLocalVerification } from "./verification-record.ts"
 import { readLocalSignature } from "../backup-dir/manifest-authenticity.ts"
 import { encodeBackupManifest, encryptedSuffix, type BackupManifest, type FileDigest } from "../../domain/backup-manifest.ts"
 import { objectKey } from "../../domain/store-layout.ts"
@@ -30,6 +32,8 @@ export interface UploadReport {
   readonly files: ReadonlyArray<PutResult>
   /** The manifest as stored (with the encrypted forms it records). */
   readonly manifest: BackupManifest
+  /** How verify passed the backup, when its directory holds a verification.json that says so (uploaded beside the manifest). */
+  readonly verified: VerifiedMode | undefined
 }
 
 /** The manifest of a backup directory, decoded (the upload trusts nothing it cannot check). */
@@ -55,7 +59,7 @@ export const backupIdOf = (manifest: BackupManifest): string => manifest.timesta
 
 /** How backup-upload protects what it stores: age recipients per file (the tarball's may differ) and a signing key. */
 export interface UploadProtection {
-  readonly recipients?: { readonly snapshot: RecipientSet; readonly resources: RecipientSet } | undefined
+  readonly recipients?: { readonly snapshot?: RecipientSet | undefined; readonly resources?: RecipientSet | undefined } | undefined
   /** Signs the manifest as uploaded (with encryption, a new manifest that backup-create's signature does not cover). */
   readonly signingKey?: SigningKey | undefined
 }
@@ -71,7 +75,8 @@ export const uploadBackup = Effect.fn("uploadBackup")(function* (
   const id = backupIdOf(local.manifest)
   const signaturePath = join(dir, signatureFileName)
   const localSignature = yield* readLocalSignature(dir).pipe(Effect.mapError((e) => localIoFailed(signaturePath, "read", e)))
-  if (protection.recipients !== undefined && localSignature !== undefined && protection.signingKey === undefined) {
+  const encrypting = protection.recipients?.snapshot !== undefined || protection.recipients?.resources !== undefined
+  if (encrypting && localSignature !== undefined && protection.signingKey === undefined) {
     return yield* new BackupToUploadInvalid({
       path: signaturePath,
       message: `backup ${id} is signed (${signaturePath}), but encrypting it makes a new manifest (recording the encrypted files) that this signature does not cover: give backup-upload --signing-key (the key backup-create signed with) so the stored manifest is signed; nothing was uploaded`,
@@ -100,19 +105,23 @@ export const uploadBackup = Effect.fn("uploadBackup")(function* (
     files.push(put)
   }
   const manifest: BackupManifest = { ...local.manifest, files: stored }
-  const bytes = new TextEncoder().encode(protection.recipients === undefined ? local.text : encodeBackupManifest(manifest))
+  // Before the manifest, so a complete backup in the store has verify's record when it had one.
+  const verificationPath = join(dir, verificationFileName)
+  const record = yield* readLocalVerification(dir).pipe(Effect.mapError((e) => localIoFailed(verificationPath, "read", e)))
+  if (record !== undefined) {
+    yield* onFile(verificationFileName, record.length)
+    files.push(yield* store.putBytes(objectKey(prefix, id, verificationFileName), record))
+  }
+  const verified = record === undefined ? undefined : verifiedMode(new TextDecoder().decode(record), local.manifest.timestamp)
+  const bytes = new TextEncoder().encode(encrypting ? encodeBackupManifest(manifest) : local.text)
   // Before the manifest (the completeness marker): a complete backup in the store has its signature.
   const signature =
-    protection.signingKey !== undefined
-      ? new TextEncoder().encode(signManifest(bytes, protection.signingKey))
-      : protection.recipients === undefined
-        ? localSignature
-        : undefined
+    protection.signingKey !== undefined ? new TextEncoder().encode(signManifest(bytes, protection.signingKey)) : encrypting ? undefined : localSignature
   if (signature !== undefined) {
     yield* onFile(signatureFileName, signature.length)
     files.push(yield* store.putBytes(objectKey(prefix, id, signatureFileName), signature))
   }
   yield* onFile(manifestFileName, bytes.length)
   files.push(yield* store.putBytes(objectKey(prefix, id, manifestFileName), bytes))
-  return { id, location: `${store.location}/${objectKey(prefix, id, "")}`, files, manifest } satisfies UploadReport
+  return { id, location: `${store.location}/${objectKey(prefix, id, "")}`, files, manifest, verified } satisfies UploadReport
 })
