@@ -19,7 +19,11 @@ const stages = containerfile
   .split("\n")
   .map((l) => l.trim())
   .filter((l) => l !== "" && !l.startsWith("#"))
-  .reduce<Array<Array<string>>>((acc, line) => (line.startsWith("FROM ") ? [...acc, [line]] : [...acc.slice(0, -1), [...(acc.at(-1) ?? []), line]]), [])
+  .reduce<Array<Array<string>>>((acc, line) => {
+    if (line.startsWith("FROM ")) acc.push([line])
+    else acc.at(-1)?.push(line)
+    return acc
+  }, [])
 
 const etcdStage = stages.find((s) => / AS etcd$/.test(s[0]!))
 const finalStage = stages.at(-1)!
@@ -30,7 +34,8 @@ describe("deploy/Containerfile carries etcd 3.5 for backup-verify", () => {
     expect(etcdStage?.[0]).toMatch(/^FROM docker\.io\/library\/debian:trixie(-slim)? AS etcd$/)
     expect(pinned).toMatch(/^3\.5\.\d+-\d+$/)
     const run = etcdStage!.filter((l) => l.startsWith("RUN ")).join(" ")
-    expect(run).toContain('apt-get download "etcd-server=${ETCD_DEBIAN_VERSION}" "etcd-client=${ETCD_DEBIAN_VERSION}"')
+    const arg = "$" + "{ETCD_DEBIAN_VERSION}"
+    expect(run).toContain(`apt-get download "etcd-server=${arg}" "etcd-client=${arg}"`)
   })
 
   it("pins the same etcd version scripts/setup.sh installs for the tests", () => {
