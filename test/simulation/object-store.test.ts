@@ -1,7 +1,16 @@
 /** The object store's API semantics (src/simulation/object-store.ts), through the simulated cluster. */
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
-import { configMapType, eventType, leaseType, operatorTypes, podType, secretType } from "../../src/services/kube/resources.ts"
+import {
+  backupPolicyType,
+  configMapType,
+  eventNamespaceFor,
+  eventType,
+  leaseType,
+  operatorTypes,
+  podType,
+  secretType,
+} from "../../src/services/kube/resources.ts"
 import { makeSimulatedCluster, type Obj } from "../../src/simulation/simulated-cluster.ts"
 import { cm, exec, failure, meta, ok, rv, watchLines } from "./simulated-cluster-helpers.ts"
 
@@ -144,7 +153,8 @@ describe("simulated cluster: writes", () => {
         body: { metadata: { generateName: "e-" }, involvedObject, reason: "BackupStarted", message: "M", type: "Normal", ...fields },
       })
     expect(failure(event("openshift-etcd"))).toMatchObject({ code: 422, message: expect.stringContaining("involvedObject.namespace") })
-    expect(Result.isSuccess(event("default"))).toBe(true)
+    expect(Result.isSuccess(event(eventNamespaceFor(backupPolicyType, undefined)))).toBe(true)
+    expect(eventNamespaceFor(podType, "openshift-etcd")).toBe("openshift-etcd")
     expect(failure(event("openshift-etcd", newer))).toMatchObject({ code: 422, message: expect.stringContaining("involvedObject.namespace") })
     expect(Result.isSuccess(event("default", newer))).toBe(true)
     expect(Result.isSuccess(event("kube-system", newer))).toBe(true)

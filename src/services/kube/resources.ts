@@ -53,6 +53,14 @@ export const backupPolicyType: ResourceType = {
   tracksGeneration: true,
 }
 
+/**
+ * Where an Event about an object of `type` must be created: in the object's namespace, or in "default" for a
+ * cluster-scoped object (a BackupPolicy). The API server refuses a core/v1 Event about a cluster-scoped object in
+ * any other namespace (the operator's own included); client-go's recorder writes them to "default" for that reason,
+ * and `oc describe` finds them there.
+ */
+export const eventNamespaceFor = (type: ResourceType, objectNamespace: string | undefined): string => (type.namespaced ? (objectNamespace ?? "") : "default")
+
 /** The operator CR type of each operand (cluster-scoped singletons named `cluster`). */
 export const operatorTypes: Readonly<Record<OperandName, ResourceType>> = Object.fromEntries(
   operandNames.map((name) => [
