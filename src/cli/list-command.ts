@@ -17,18 +17,23 @@ export const listedJson = (b: ListedBackup) => ({
   bytes: b.completeness.bytes,
   files: b.manifest === undefined ? null : { snapshot: b.manifest.files.snapshot.size, resources: b.manifest.files.resources.size },
   verdict: b.manifest?.verdict ?? null,
+  verified: b.verified !== undefined,
+  verifyMode: b.verified ?? null,
   openshiftVersion: b.manifest?.cluster?.openshiftVersion ?? null,
   clusterId: b.manifest?.cluster?.clusterId ?? null,
   reasons: b.completeness._tag === "Incomplete" ? b.completeness.reasons : [],
 })
 
+const verifiedColumn = { Full: "full", TestRestore: "test-restore", no: "no" } as const
+
 /** The table `list` prints: one line per backup, oldest first. */
 export const listTable = (backups: ReadonlyArray<ListedBackup>): string => {
   const rows = [
-    ["ID", "STATE", "CREATED", "VERDICT", "OPENSHIFT", "ETCD-REV", "REVISIONS", "SIZE"],
+    ["ID", "STATE", "VERIFIED", "CREATED", "VERDICT", "OPENSHIFT", "ETCD-REV", "REVISIONS", "SIZE"],
     ...backups.map((b) => [
       b.completeness.id,
       b.completeness._tag === "Complete" ? "complete" : `incomplete: ${b.completeness.reasons.join("; ")}`,
+      verifiedColumn[b.verified ?? "no"],
       b.manifest?.createdAt ?? "-",
       b.manifest?.verdict ?? "-",
       b.manifest?.cluster?.openshiftVersion ?? "-",
@@ -58,6 +63,6 @@ export const listCommand = Command.make(
     ),
 ).pipe(
   Command.withDescription(
-    "List the backups in a store, oldest first: complete ones (the manifest is there and describes the objects beside it) with what their manifest says, and incomplete ones with the reasons (an upload in progress or one that failed).",
+    "List the backups in a store, oldest first: complete ones (the manifest is there and describes the objects beside it) with what their manifest says, and incomplete ones with the reasons (an upload in progress or one that failed). VERIFIED says how verify passed the backup before its upload (full, test-restore; its verification.json), or no.",
   ),
 )

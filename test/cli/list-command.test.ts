@@ -28,3 +28,15 @@ describe("list shows the OpenShift version a backup's manifest records", () => {
     expect(listedJson(listed(undefined))).toMatchObject({ openshiftVersion: null, clusterId: null })
   })
 })
+
+describe("list shows whether verify passed a backup", () => {
+  it("in the VERIFIED column and the json's verified and verifyMode", () => {
+    const checked = { ...listed(manifest), verified: "TestRestore" } as ListedBackup
+    const table = listTable([checked, listed(manifest)]).split("\n")
+    expect(table[0]).toMatch(/^ID\s+STATE\s+VERIFIED\s+CREATED/)
+    expect(table[1]).toMatch(/complete\s+test-restore\s+2026-01-02T03:04:05Z/)
+    expect(table[2]).toMatch(/complete\s+no\s+2026-01-02T03:04:05Z/)
+    expect(listedJson(checked)).toMatchObject({ verified: true, verifyMode: "TestRestore" })
+    expect(listedJson(listed(manifest))).toMatchObject({ verified: false, verifyMode: null })
+  })
+})

@@ -20,7 +20,7 @@ import { BackupStore } from "../../services/store/backup-store.ts"
 import type { StoreError } from "../../services/store/store-errors.ts"
 import { decodeBackupManifestBytes } from "../backup-dir/backup-manifest-file.ts"
 import type { VerifiedMode } from "../../domain/verification-file.ts"
-import { readStoredVerification } from "./stored-verification.ts"
+import { readStoredVerification } from "./verification-record.ts"
 
 export interface ListedBackup {
   readonly completeness: BackupCompleteness

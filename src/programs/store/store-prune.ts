@@ -1,7 +1,8 @@
 /**
  * Applies a retention policy to the backups in a store, as `prune` does to a directory: the
  * complete backups (the manifest there and describing the objects beside it) are the verified
- * units of `decideRetention`, so the newest complete backup is never deleted. Whatever the
+ * units of `decideRetention`, so the newest complete backup is never deleted, nor the newest one
+ * verify passed (its verification.json, `checked`). Whatever the
  * policy, incomplete backups and abandoned multipart uploads older than the grace period are
  * removed (`garbage`); younger ones may belong to an upload in progress and are kept.
  *
@@ -64,7 +65,7 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
   const listed = yield* listBackups(options.prefix)
   const pending = yield* store.pendingUploads(listingPrefix(options.prefix))
   const now = yield* Clock.currentTimeMillis
-  const units: Array<BackupUnit> = listed.flatMap(({ completeness, manifest }) =>
+  const units: Array<BackupUnit> = listed.flatMap(({ completeness, manifest, verified }) =>
     completeness._tag === "Complete" && manifest !== undefined
       ? [
           {
@@ -73,6 +74,7 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
             at: parseBackupTimestamp(manifest.timestamp).getTime(),
             bytes: completeness.bytes,
             verified: true,
+            checked: verified !== undefined,
           },
         ]
       : [],
