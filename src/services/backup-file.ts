@@ -173,6 +173,16 @@ export const readBackupFileBytes = (path: string, maxBytes: number): Effect.Effe
     catch: failure("read", path),
   })
 
+/** `readBackupFileBytes`, or undefined when there is no such file (an optional file of a backup). */
+export const readOptionalBackupFileBytes = (path: string, maxBytes: number): Effect.Effect<Buffer | undefined, BackupFileFailure> =>
+  readBackupFileBytes(path, maxBytes).pipe(
+    Effect.map((b): Buffer | undefined => b),
+    Effect.catchIf(
+      (e) => e._tag === "BackupFileUnreadable" && e.code === "ENOENT",
+      () => Effect.succeed(undefined),
+    ),
+  )
+
 /** Fails with `BackupFileRefused` unless `path` is a regular file (see `requireRegularFile`). */
 export const checkRegularFile = (path: string): Effect.Effect<void, BackupFileFailure> =>
   Effect.tryPromise({ try: () => requireRegularFile(path), catch: failure("inspect", path) })

@@ -23,6 +23,13 @@ beforeAll(() => {
   etcdutl = writeScriptedEtcdutl(join(work, "bin", "etcdutl"))
 })
 
+/** A copy of the backup whose snapshot is not the one the manifest describes. */
+const torn = (name: string) => {
+  const dir = copyBackup(backup, join(tempDir(name, work), "backup"))
+  writeFileSync(join(dir, readManifest(dir).files.snapshot.name), "truncated")
+  return dir
+}
+
 const report = (path: string) => {
   const r = parseBackupPodReport(readFileSync(path, "utf8"))
   if (Result.isFailure(r)) throw new Error(r.failure.message)
@@ -80,11 +87,7 @@ describe("a policy pod's verify, upload and report", { timeout: 200_000 }, () =>
   })
 
   it("verify --report-out records a failed verification too, and exits 1", async () => {
-    const dir = copyBackup(backup, join(tempDir("bad", work), "backup"))
-    const tarball = join(dir, readManifest(dir).files.resources.name)
-    const bytes = readFileSync(tarball)
-    bytes[Math.floor(bytes.length / 2)]! ^= 0xff
-    writeFileSync(tarball, bytes)
+    const dir = torn("bad")
     const out = join(dir, "verification.json")
     const verify = await cli("verify", dir, "--etcdutl", etcdutl, "--report-out", out)
     expect(verify.status).toBe(1)
@@ -92,8 +95,7 @@ describe("a policy pod's verify, upload and report", { timeout: 200_000 }, () =>
   })
 
   it("writes no report when the upload fails, and exits non-zero", async () => {
-    const dir = copyBackup(backup, join(tempDir("torn", work), "backup"))
-    writeFileSync(join(dir, readManifest(dir).files.snapshot.name), "truncated")
+    const dir = torn("torn")
     const termination = join(work, "termination-log-failed")
     const up = await cli("backup-upload", "--store", tempDir("failed-store", work), "--backup-dir", dir, "--report-file", termination)
     expect(up.status).not.toBe(0)

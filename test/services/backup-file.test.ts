@@ -8,7 +8,7 @@ import { appendFileSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect, Exit } from "effect"
 import { describe, expect, it } from "vitest"
-import { BackupFileRefused, readBackupFile, readBackupFileBytes } from "../../src/services/backup-file.ts"
+import { BackupFileRefused, readBackupFile, readBackupFileBytes, readOptionalBackupFileBytes } from "../../src/services/backup-file.ts"
 import { tempDir } from "../support/temp-dir.ts"
 
 const dir = tempDir("backup-file")
@@ -80,5 +80,16 @@ describe("readBackupFile", () => {
     expect(Exit.isFailure(exit)).toBe(true)
     const reason = Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
     expect(reason?._tag === "Fail" ? reason.error : undefined).toMatchObject({ _tag: "BackupFileUnreadable", code: "ENOENT", path: join(dir, "nope") })
+  })
+})
+
+describe("readOptionalBackupFileBytes", () => {
+  it("gives the bytes of a file, undefined for a missing one, and refuses what readBackupFileBytes refuses", async () => {
+    const dir = tempDir("optional-file")
+    writeFileSync(join(dir, "present"), "abc")
+    expect(Buffer.from((await Effect.runPromise(readOptionalBackupFileBytes(join(dir, "present"), 10)))!).toString()).toBe("abc")
+    expect(await Effect.runPromise(readOptionalBackupFileBytes(join(dir, "absent"), 10))).toBeUndefined()
+    const tooBig = await Effect.runPromise(Effect.flip(readOptionalBackupFileBytes(join(dir, "present"), 2)))
+    expect(tooBig.path).toBe(join(dir, "present"))
   })
 })

@@ -9,7 +9,7 @@ import { Effect, Path, Result, Schema } from "effect"
 import { manifestFileName } from "../../domain/archive-names.ts"
 import { signatureFileName } from "../../domain/manifest-signature-file.ts"
 import { writeFileAtomic } from "../../services/atomic-files.ts"
-import { type BackupFileFailure, readBackupFileBytes } from "../../services/backup-file.ts"
+import { type BackupFileFailure, readBackupFileBytes, readOptionalBackupFileBytes } from "../../services/backup-file.ts"
 import {
   describeSignatureVerdict,
   parseSigningKey,
@@ -51,13 +51,7 @@ export const readTrustedKeys = (paths: ReadonlyArray<string>): Effect.Effect<Rea
 
 /** The bytes of `backup-manifest.json.sig` in `dir`, or undefined when it has none. */
 export const readLocalSignature = (dir: string): Effect.Effect<Uint8Array | undefined, BackupFileFailure> =>
-  readBackupFileBytes(join(dir, signatureFileName), maxKeyOrSignatureBytes).pipe(
-    Effect.map((b): Uint8Array | undefined => b),
-    Effect.catchIf(
-      (e) => e._tag === "BackupFileUnreadable" && e.code === "ENOENT",
-      () => Effect.succeed(undefined),
-    ),
-  )
+  readOptionalBackupFileBytes(join(dir, signatureFileName), maxKeyOrSignatureBytes)
 
 /** Writes `backup-manifest.json.sig` (atomically) over the bytes of the manifest in `backupDir`; returns the key id. */
 export const signBackupManifest = Effect.fnUntraced(function* (backupDir: string, key: SigningKey) {

@@ -7,7 +7,7 @@ import { join } from "node:path"
 import { Effect } from "effect"
 import { objectKey, type BackupObjects } from "../../domain/store-layout.ts"
 import { verificationFileName, verifiedMode, type VerifiedMode } from "../../domain/verification-file.ts"
-import { type BackupFileFailure, readBackupFileBytes } from "../../services/backup-file.ts"
+import { type BackupFileFailure, readOptionalBackupFileBytes } from "../../services/backup-file.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
 import type { StoreError } from "../../services/store/store-errors.ts"
 
@@ -16,13 +16,7 @@ const maxRecordBytes = 1_048_576
 
 /** The record in a backup directory, its bytes as written; undefined when verify left none. */
 export const readLocalVerification = (dir: string): Effect.Effect<Uint8Array | undefined, BackupFileFailure> =>
-  readBackupFileBytes(join(dir, verificationFileName), maxRecordBytes).pipe(
-    Effect.map((b): Uint8Array | undefined => b),
-    Effect.catchIf(
-      (e) => e._tag === "BackupFileUnreadable" && e.code === "ENOENT",
-      () => Effect.succeed(undefined),
-    ),
-  )
+  readOptionalBackupFileBytes(join(dir, verificationFileName), maxRecordBytes)
 
 /** The mode verify passed the stored `backup` (of `timestamp`) with, or undefined. */
 export const readStoredVerification = (
