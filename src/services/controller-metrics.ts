@@ -5,7 +5,9 @@
 import { Clock, Context, Effect, Layer } from "effect"
 import * as Prom from "prom-client"
 import { operandNames, type OperandName } from "../domain/operands.ts"
+import type { PolicyMetricValues } from "../domain/policy-metric-values.ts"
 import type { RevisionSet } from "../domain/revisions.ts"
+import { makePolicyMetrics } from "./policy-metrics.ts"
 
 export interface ControllerMetricsShape {
   readonly reconciled: (result: "success" | "error") => Effect.Effect<void>
@@ -15,6 +17,8 @@ export interface ControllerMetricsShape {
   readonly lastRender: (atMs: number) => Effect.Effect<void>
   readonly lastCompleteBackup: (atMs: number) => Effect.Effect<void>
   readonly leader: (isLeader: boolean) => Effect.Effect<void>
+  /** Every BackupPolicy's series, from one sync's values (a policy not among them loses its series). */
+  readonly policies: (values: ReadonlyArray<PolicyMetricValues>) => Effect.Effect<void>
   /** The text exposition (`/metrics`) and its content type. */
   readonly expose: Effect.Effect<{ readonly body: string; readonly contentType: string }>
 }
@@ -54,6 +58,7 @@ export class ControllerMetrics extends Context.Service<ControllerMetrics, Contro
       },
     )
     const leader = gauge("cluster_backup_leader", "1 while this replica holds the leader Lease")
+    const policies = makePolicyMetrics(registry)
     const setRevisions = (gauge: Prom.Gauge<"operand">, set: Partial<Record<OperandName, number>> | undefined) =>
       Effect.sync(() => {
         for (const name of operandNames) {
@@ -74,6 +79,7 @@ export class ControllerMetrics extends Context.Service<ControllerMetrics, Contro
           lastComplete.set(ns, atMs / 1000)
         }),
       leader: (isLeader) => Effect.sync(() => leader.set(isLeader ? 1 : 0)),
+      policies: (values) => Effect.sync(() => policies.record(values)),
       expose: Effect.promise(async () => ({ body: await registry.metrics(), contentType: registry.contentType })),
     }
   }

@@ -15,6 +15,8 @@ import { Kube, type WatchEvent } from "../../services/kube/kube.ts"
 import { retrySchedule } from "../../services/kube/retry.ts"
 import { initialLeadership, isLeader, releaseLease, runElection, type LeaseElectionConfig, type LeadershipState } from "./leader-election.ts"
 import { backupPodConfigMapName, emptyMemory } from "../../domain/operator-desired-state.ts"
+import { emptyPolicyMemory } from "../../domain/policy-desired-state.ts"
+import { policyReconcileConfig, reconcilePolicies, type PolicyReconcileResult } from "./policy-reconcile.ts"
 import { reconcile, type ReconcileConfig, type ReconcileResult } from "./reconcile.ts"
 
 export interface ControllerConfig {
@@ -32,6 +34,8 @@ export interface ControllerHandle {
   readonly ready: () => boolean
   readonly leading: () => boolean
   readonly lastResult: () => ReconcileResult | undefined
+  /** The newest successful BackupPolicy sync's result. */
+  readonly lastPolicyResult: () => PolicyReconcileResult | undefined
   readonly syncs: () => number
 }
 
@@ -46,6 +50,9 @@ export const startController = Effect.fn("startController")(function* (config: C
   const wake = (why: string) => Queue.offer(trigger, why).pipe(Effect.asVoid)
   const leadership = yield* Ref.make<LeadershipState>(initialLeadership)
   const memory = yield* Ref.make(emptyMemory)
+  const policyMemory = yield* Ref.make(emptyPolicyMemory)
+  const policyConfig = policyReconcileConfig(config.reconcile)
+  let lastPolicies: PolicyReconcileResult | undefined
   let ready = false
   let leading = false
   let last: ReconcileResult | undefined
@@ -80,7 +87,9 @@ export const startController = Effect.fn("startController")(function* (config: C
       }),
     )
   for (const operand of allOperands) yield* watchForever(`operator ${operand}`, kube.operators.watch(operand))
+  // A policy's pods carry the backup pods' labels: this watch wakes the policies' sync too.
   yield* watchForever("backup pods", kube.pods.watch(config.reconcile.namespace, { labelSelector: backupPodSelector }))
+  yield* watchForever("backup policies", kube.backupPolicies.watch())
   // By name, so RBAC can limit the operator to its own two ConfigMaps.
   for (const name of [backupPodConfigMapName, backupStatusConfigMapName]) {
     yield* watchForever(`configmap ${name}`, kube.configMaps.watch(config.reconcile.namespace, { name }))
@@ -113,13 +122,13 @@ export const startController = Effect.fn("startController")(function* (config: C
     Effect.gen(function* () {
       if (!(yield* isLeader(config.election, leadership))) return
       const result = yield* Effect.exit(reconcile(config.reconcile, memory))
+      // The policies' sync runs whatever the ConfigMap sync did: each reads and decides on its own.
+      const policies = yield* Effect.exit(reconcilePolicies(policyConfig, policyMemory))
       syncs++
       const now = yield* Clock.currentTimeMillis
       if (result._tag === "Success") {
-        retry = yield* backoff
         last = result.value
         ready = true
-        yield* metrics.reconciled("success")
         yield* metrics.observedRevisions(result.value.observed)
         yield* metrics.backedUpRevisions(result.value.status?.revisions)
         yield* metrics.renderPending(result.value.decision === "WaitUntil")
@@ -127,13 +136,29 @@ export const startController = Effect.fn("startController")(function* (config: C
         if (result.value.status?.status === "Complete" && result.value.status.lastBackupTime !== undefined) {
           yield* metrics.lastCompleteBackup(result.value.status.lastBackupTime)
         }
-        if (result.value.requeueAt !== undefined) yield* wakeAt(result.value.requeueAt, "pending render due")
-        yield* Effect.logDebug(`synced (${why}): ${result.value.decision}, ${result.value.writes} writes`)
+      }
+      if (policies._tag === "Success") {
+        lastPolicies = policies.value
+        yield* metrics.policies(policies.value.metrics)
+      }
+      // The earliest instant either part asked for (a pending render, a policy's run, a stale status to read again).
+      const asked = [
+        result._tag === "Success" ? result.value.requeueAt : undefined,
+        policies._tag === "Success" ? (policies.value.requeue ? now : policies.value.wakeAt) : undefined,
+      ].filter((t): t is number => t !== undefined)
+      const failed = result._tag === "Failure" ? result.cause : policies._tag === "Failure" ? policies.cause : undefined
+      if (failed === undefined) {
+        retry = yield* backoff
+        yield* metrics.reconciled("success")
+        if (asked.length > 0) yield* wakeAt(Math.min(...asked), "pending render or policy run due")
+        yield* Effect.logDebug(
+          `synced (${why}): ${result._tag === "Success" ? result.value.decision : ""}, policies: ${policies._tag === "Success" ? policies.value.writes : 0} writes`,
+        )
       } else {
         yield* metrics.reconciled("error")
-        const delay = yield* retryDelay(now, Option.getOrUndefined(Cause.findErrorOption(result.cause)))
-        yield* Effect.logWarning(`sync failed (${why}), retrying in ${delay} ms`).pipe(Effect.annotateLogs({ cause: String(result.cause) }))
-        yield* wakeAt(now + delay, "retry after failure")
+        const delay = yield* retryDelay(now, Option.getOrUndefined(Cause.findErrorOption(failed)))
+        yield* Effect.logWarning(`sync failed (${why}), retrying in ${delay} ms`).pipe(Effect.annotateLogs({ cause: String(failed) }))
+        yield* wakeAt(Math.min(now + delay, ...asked), "retry after failure")
       }
     })
   yield* Effect.forkScoped(Effect.forever(Queue.take(trigger).pipe(Effect.flatMap((why) => Effect.uninterruptible(handle(why))))))
@@ -143,6 +168,7 @@ export const startController = Effect.fn("startController")(function* (config: C
     ready: () => ready || (!leading && Effect.runSync(Ref.get(leadership)).contacted),
     leading: () => leading,
     lastResult: () => last,
+    lastPolicyResult: () => lastPolicies,
     syncs: () => syncs,
   } satisfies ControllerHandle
 })

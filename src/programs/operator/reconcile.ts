@@ -72,7 +72,8 @@ const orUndefinedIfMissing = <A, R>(effect: Effect.Effect<A, KubeError, R>) =>
     ),
   )
 
-const podView = (pod: Pod): BackupPodView => ({
+/** What the domain needs of a backup pod. */
+export const podView = (pod: Pod): BackupPodView => ({
   name: pod.metadata.name,
   createdAt: parseRfc3339Utc(pod.metadata.creationTimestamp ?? ""),
   revisions: revisionsOfBackupPod(pod),

@@ -1,0 +1,209 @@
+/**
+ * One sync of the operator's BackupPolicy part (level-triggered, beside `reconcile`): read the policies, the pods
+ * they created and the operands' revisions; decide with the domain (`policyDesiredState`); write only the
+ * difference (`policyDiff`). Per policy the pod comes first, then the status, then deletions and Events; a write
+ * that fails skips the rest of that policy (a stale status is a Conflict: the controller looks again at once),
+ * the other policies go on, and the sync fails at the end with the first unexpected error so it is retried.
+ */
+import { Clock, Effect, Ref, Result } from "effect"
+import { defaultBackoff, type Backoff } from "../../domain/backup-schedule.ts"
+import {
+  policyDesiredState,
+  policyDiff,
+  type PolicyDesiredState,
+  type PolicyEvent,
+  type PolicyMemory,
+  type PolicyObserved,
+  type PolicySettings,
+  type PolicyWrite,
+} from "../../domain/policy-desired-state.ts"
+import type { PolicyMetricValues } from "../../domain/policy-metric-values.ts"
+import { policyNameLabel } from "../../domain/policy-pod.ts"
+import { formatRfc3339Utc } from "../../domain/rfc3339.ts"
+import type { KubeError } from "../../services/kube/errors.ts"
+import { Kube } from "../../services/kube/kube.ts"
+import type { BackupPolicyObject, NewPod, Pod } from "../../services/kube/schemas.ts"
+import { readApiRevisions } from "./api-revisions.ts"
+import { podView, type ReconcileConfig } from "./reconcile.ts"
+
+export interface PolicyReconcileConfig extends PolicySettings {
+  /** Who writes Events (`reportingInstance`). */
+  readonly identity: string
+}
+
+export interface PolicyReconcileResult {
+  readonly policies: number
+  /** Pods created or deleted, statuses updated and Events recorded by this sync. */
+  readonly writes: number
+  /** When the earliest policy wants a look again although nothing changes. */
+  readonly wakeAt: number | undefined
+  /** A status was stale (Conflict): look again now. */
+  readonly requeue: boolean
+  readonly metrics: ReadonlyArray<PolicyMetricValues>
+}
+
+/** The policy part runs with the operator's own settings (namespace, pod options, settle window, operands). */
+export const policyReconcileConfig = (config: ReconcileConfig, backoff: Backoff = defaultBackoff): PolicyReconcileConfig => ({
+  namespace: config.namespace,
+  podOptions: config.podOptions,
+  settleMs: config.settleMs,
+  table: config.table,
+  identity: config.identity,
+  backoff,
+})
+
+const component = "cluster-backup-operator"
+
+const policyPodView = (pod: Pod) => ({
+  ...podView(pod),
+  annotations: pod.metadata.annotations ?? {},
+  deleting: pod.metadata.deletionTimestamp !== undefined,
+  policy: pod.metadata.labels?.[policyNameLabel] ?? "",
+})
+
+/** No BackupPolicy CRD installed reads as no policies: the manual flow goes on without it. */
+const listPolicies = (kube: typeof Kube.Service) =>
+  kube.backupPolicies.list().pipe(
+    Effect.map((list) => list.items),
+    Effect.catchIf(
+      (e) => e._tag === "NotFound",
+      () => Effect.succeed<ReadonlyArray<BackupPolicyObject>>([]),
+    ),
+  )
+
+const readObserved = Effect.fn("readPolicies")(function* (config: PolicyReconcileConfig, memory: PolicyMemory) {
+  const kube = yield* Kube
+  const policies = yield* listPolicies(kube)
+  // Without policies there is nothing to decide from pods or revisions: one list per sync.
+  const pods = policies.length === 0 ? [] : (yield* kube.pods.list(config.namespace, { labelSelector: policyNameLabel })).items
+  const observed: PolicyObserved = {
+    now: yield* Clock.currentTimeMillis,
+    revisions: policies.length === 0 ? Result.fail([]) : yield* readApiRevisions(config.table),
+    policies,
+    pods: pods.map(policyPodView),
+    memory,
+  }
+  return { observed, byName: new Map(policies.map((p) => [p.metadata.name, p])) }
+})
+
+type Applied = { readonly _tag: "Landed" } | { readonly _tag: "Skipped" } | { readonly _tag: "Stop"; readonly conflict: boolean; readonly error?: KubeError }
+
+/** Applies one write; what happens to the rest of its policy follows from the answer. */
+const applyWrite = (config: PolicyReconcileConfig, now: number, byName: ReadonlyMap<string, BackupPolicyObject>) => (write: PolicyWrite) =>
+  Effect.gen(function* () {
+    const kube = yield* Kube
+    const ns = config.namespace
+    const landed: Applied = { _tag: "Landed" }
+    switch (write._tag) {
+      case "CreatePod":
+        return yield* kube.pods.create(ns, write.pod as unknown as NewPod).pipe(
+          Effect.andThen(recordEvent(config, now, byName.get(write.policy), write.event)),
+          Effect.as(landed),
+          // A restarted operator re-creating the pod it had created: the run is on, announced before.
+          Effect.catchIf(
+            (e) => e._tag === "AlreadyExists",
+            (): Effect.Effect<Applied> => Effect.succeed({ _tag: "Skipped" }),
+          ),
+          Effect.catch((error): Effect.Effect<Applied> => Effect.succeed({ _tag: "Stop", conflict: false, error })),
+        )
+      case "UpdateStatus": {
+        const object = byName.get(write.policy)!
+        return yield* kube.backupPolicies.updateStatus({ ...object, status: write.status }).pipe(
+          Effect.as(landed),
+          Effect.catch(
+            (error): Effect.Effect<Applied> =>
+              Effect.succeed(
+                error._tag === "Conflict" || error._tag === "NotFound"
+                  ? { _tag: "Stop", conflict: error._tag === "Conflict" }
+                  : { _tag: "Stop", conflict: false, error },
+              ),
+          ),
+        )
+      }
+      case "DeletePod":
+        return yield* kube.pods.delete(ns, write.pod).pipe(
+          Effect.as(landed),
+          Effect.catchIf(
+            (e) => e._tag === "NotFound",
+            (): Effect.Effect<Applied> => Effect.succeed({ _tag: "Skipped" }),
+          ),
+          Effect.catch((error): Effect.Effect<Applied> => Effect.succeed({ _tag: "Stop", conflict: false, error })),
+        )
+      case "RecordEvent":
+        return (yield* recordEvent(config, now, byName.get(write.policy), write.event)) ? landed : ({ _tag: "Skipped" } as const)
+    }
+  })
+
+/**
+ * Where Events about a BackupPolicy live: the API server accepts an Event about a cluster-scoped object only in
+ * `default` (core/v1 without eventTime), not in the operator's namespace.
+ */
+export const policyEventNamespace = "default"
+
+/** An Event on the policy; a report, not the job. */
+const recordEvent = (config: PolicyReconcileConfig, now: number, policy: BackupPolicyObject | undefined, event: PolicyEvent) =>
+  Effect.gen(function* () {
+    const kube = yield* Kube
+    const name = policy?.metadata.name ?? ""
+    return yield* kube.events
+      .create(policyEventNamespace, {
+        metadata: { generateName: `${name}.` },
+        involvedObject: {
+          apiVersion: "backup.openshift.io/v1alpha1",
+          kind: "BackupPolicy",
+          name,
+          ...(policy?.metadata.uid === undefined ? {} : { uid: policy.metadata.uid }),
+        },
+        reason: event.reason,
+        message: event.message.slice(0, 1024),
+        type: event.type,
+        source: { component },
+        reportingComponent: component,
+        reportingInstance: config.identity,
+        firstTimestamp: formatRfc3339Utc(now),
+        lastTimestamp: formatRfc3339Utc(now),
+        count: 1,
+      })
+      .pipe(
+        Effect.as(true),
+        Effect.catch((e) => Effect.as(Effect.logWarning(`could not record event ${event.reason} on BackupPolicy ${name}: ${e.message}`), false)),
+      )
+  })
+
+/** Applies each policy's writes in order, stopping that policy's rest at the first that does not land. */
+const applyAll = (config: PolicyReconcileConfig, now: number, byName: ReadonlyMap<string, BackupPolicyObject>, writes: ReadonlyArray<PolicyWrite>) =>
+  Effect.gen(function* () {
+    const stopped = new Set<string>()
+    let count = 0
+    let requeue = false
+    let error: KubeError | undefined
+    for (const write of writes) {
+      if (stopped.has(write.policy)) continue
+      const applied = yield* applyWrite(config, now, byName)(write)
+      if (applied._tag === "Landed") count++
+      if (applied._tag !== "Stop") continue
+      stopped.add(write.policy)
+      requeue ||= applied.conflict
+      error ??= applied.error
+    }
+    return { count, requeue, error }
+  })
+
+/** One policy sync: read, decide (`policyDesiredState`), write the difference (`policyDiff`). */
+export const reconcilePolicies = Effect.fn("reconcilePolicies")(function* (config: PolicyReconcileConfig, memory: Ref.Ref<PolicyMemory>) {
+  const { observed, byName } = yield* readObserved(config, yield* Ref.get(memory))
+  const desired: PolicyDesiredState = policyDesiredState(observed, config)
+  const writes = policyDiff(observed, desired)
+  // Remembered before writing: the settle clock runs on what was observed, whether or not the writes land.
+  yield* Ref.set(memory, desired.memory)
+  const { count, requeue, error } = yield* applyAll(config, observed.now, byName, writes)
+  if (error !== undefined) return yield* error
+  yield* Effect.logDebug("policies reconciled").pipe(Effect.annotateLogs({ policies: observed.policies.length, writes: count }))
+  return {
+    policies: observed.policies.length,
+    writes: count,
+    wakeAt: desired.wakeAt,
+    requeue,
+    metrics: desired.policies.map((p) => p.metrics),
+  } satisfies PolicyReconcileResult
+})
