@@ -53,7 +53,15 @@ export interface ObjectStore {
   readonly updateStatus: (type: ResourceType, namespace: string | undefined, name: string, status: unknown) => Result.Result<Obj, KubeStatus>
 }
 
+/**
+ * What a real API server does from a CRD's schema before it stores a custom resource: apply its defaults and
+ * validate it (structural schema, CEL rules). Answers the object to store, or the Status refusing it (422).
+ */
+export type Admission = (type: ResourceType, object: Obj, name: string) => Result.Result<Obj, KubeStatus>
+
 export interface ObjectStoreOptions {
+  /** Default: every object is admitted as it is. */
+  readonly admission?: Admission
   /** uids and generated names. */
   readonly random: SeededRandom
   /** creationTimestamp. */
@@ -158,6 +166,7 @@ const preconditionFails = (existing: Obj, obj: Obj): boolean => {
 
 export const makeObjectStore = (options: ObjectStoreOptions): ObjectStore => {
   const { random, now, onChange } = options
+  const admit: Admission = options.admission ?? ((_type, object) => Result.succeed(object))
   const objects = new Map<string, Map<string, Obj>>()
   const typesByKey = new Map<string, ResourceType>()
   let revision = options.startRevision
@@ -209,7 +218,9 @@ export const makeObjectStore = (options: ObjectStoreOptions): ObjectStore => {
     }
     if (sameType.has(objectKey(namespace, name))) return Result.fail(alreadyExists(type, name))
     const fields: Obj = { ...withoutStatus(obj, type.statusSubresource === true), ...(type.resource === "pods" ? { status: { phase: "Pending" } } : {}) }
-    const next = asStored(type, fields, name, namespace, { uid: random.uuid(), creationTimestamp: apiTime(now()) })
+    const admitted = admit(type, asStored(type, fields, name, namespace, { uid: random.uuid(), creationTimestamp: apiTime(now()) }), name)
+    if (Result.isFailure(admitted)) return admitted
+    const next = admitted.success
     Object.assign(metaOf(next), generationOf(type, next, undefined))
     const rejected = validateObject(type, next, name, namespace)
     if (rejected !== undefined) return Result.fail(rejected)
@@ -234,7 +245,13 @@ export const makeObjectStore = (options: ObjectStoreOptions): ObjectStore => {
     if (scopeError !== undefined) return Result.fail(scopeError)
     const old = metaOf(existing)
     const body: Obj = { ...withoutStatus(obj, keepStatus), ...(keepStatus && existing.status !== undefined ? { status: existing.status } : {}) }
-    const next = asStored(type, body, name, namespace, { uid: old.uid, creationTimestamp: old.creationTimestamp, resourceVersion: old.resourceVersion })
+    const admitted = admit(
+      type,
+      asStored(type, body, name, namespace, { uid: old.uid, creationTimestamp: old.creationTimestamp, resourceVersion: old.resourceVersion }),
+      name,
+    )
+    if (Result.isFailure(admitted)) return admitted
+    const next = admitted.success
     Object.assign(metaOf(next), generationOf(type, next, existing))
     if (existing.immutable === true && (!jsonEqual(next.data, existing.data) || !jsonEqual(next.binaryData, existing.binaryData) || next.immutable !== true)) {
       return Result.fail(invalid(type, name, [{ field: "data", message: "Forbidden: field is immutable when `immutable` is set" }]))
@@ -248,7 +265,9 @@ export const makeObjectStore = (options: ObjectStoreOptions): ObjectStore => {
   /** The status strategy: the stored object with the candidate's status (none when it has none); nothing else changes. */
   const writeStatus = (type: ResourceType, namespace: string | undefined, name: string, existing: Obj, candidate: Obj): Result.Result<Obj, KubeStatus> => {
     const { status: _stored, ...rest } = existing
-    const next: Obj = candidate.status === undefined ? rest : { ...rest, status: clone(candidate.status) }
+    const admitted = admit(type, candidate.status === undefined ? rest : { ...rest, status: clone(candidate.status) }, name)
+    if (Result.isFailure(admitted)) return admitted
+    const next = admitted.success
     if (jsonEqual(next, existing)) return Result.succeed(clone(existing))
     return Result.succeed(commit(type, namespace, name, "MODIFIED", next, existing))
   }

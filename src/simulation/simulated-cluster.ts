@@ -15,7 +15,7 @@ import { definedFields } from "./defined-fields.ts"
 import { makeFaultFront, type RequestRecord, type Served } from "./fault-front.ts"
 import { makeFaultInjector, type FaultInjector } from "./faults.ts"
 import { parseSelection } from "./object-selection.ts"
-import { makeObjectStore, type ApiRequest } from "./object-store.ts"
+import { makeObjectStore, type Admission, type ApiRequest } from "./object-store.ts"
 import { seededRandom } from "./seeded-random.ts"
 import { terminatedPodStatus, type PodOutcome } from "./simulated-kubelet.ts"
 import { badRequest } from "./simulated-validation.ts"
@@ -23,7 +23,7 @@ import { makeWatchLog, type WatchRequest, type WatchSession } from "./watch-log.
 import { apiTime, clone, metaOf, scopeOf, stringField, type Obj } from "./wire-object.ts"
 
 export type { RequestRecord, Served } from "./fault-front.ts"
-export type { ApiRequest } from "./object-store.ts"
+export type { Admission, ApiRequest } from "./object-store.ts"
 export type { PodOutcome } from "./simulated-kubelet.ts"
 export type { WatchHandlers, WatchLine, WatchRequest, WatchSession } from "./watch-log.ts"
 export type { Obj } from "./wire-object.ts"
@@ -38,6 +38,8 @@ export interface SimulatedClusterOptions {
   /** Entries kept in `requests` (oldest dropped first; default 10000). */
   readonly requestLogLimit?: number
   readonly types?: ReadonlyArray<ResourceType>
+  /** Defaults and validation of custom resources from their CRDs (tests plug in the CRDs of deploy/); default none. */
+  readonly admission?: Admission
 }
 
 export interface SimulatedCluster {
@@ -79,7 +81,13 @@ export const makeSimulatedCluster = (options: SimulatedClusterOptions = {}): Sim
   // A real cluster's list never has resourceVersion "0" (which a watch reads as "any version"):
   // start after one bootstrap write so an empty list can be watched from exactly.
   const startRevision = 1
-  const store = makeObjectStore({ random: seededRandom(options.seed ?? 1), now, startRevision, onChange: (change) => watchLog.record(change) })
+  const store = makeObjectStore({
+    random: seededRandom(options.seed ?? 1),
+    now,
+    startRevision,
+    onChange: (change) => watchLog.record(change),
+    ...(options.admission === undefined ? {} : { admission: options.admission }),
+  })
   const watchLog = makeWatchLog(store, Math.max(1, options.historyLimit ?? 1000), startRevision)
   const front = makeFaultFront({ execute: store.execute, watch: watchLog.watch }, faults, Math.max(1, options.requestLogLimit ?? 10_000))
   const podType = types.find((t) => t.group === "" && t.resource === "pods")

@@ -3,6 +3,7 @@ import { Result } from "effect"
 import { describe, expect, it } from "vitest"
 import { backupPolicyType, configMapType } from "../../src/services/kube/resources.ts"
 import { makeSimulatedCluster, type ApiRequest, type Obj, type SimulatedCluster } from "../../src/simulation/simulated-cluster.ts"
+import { backupPolicyAdmission } from "../support/crd-admission.ts"
 import { failure, meta, ok, rv, watchLines } from "./simulated-cluster-helpers.ts"
 
 const spec = { schedule: "0 * * * *", store: { pvc: { claimName: "backups" } } }
@@ -102,5 +103,37 @@ describe("simulated cluster: BackupPolicy, a cluster-scoped custom resource", ()
     expect(
       failure(request(cluster, { verb: "update", name: "hourly", subresource: "status", body: { metadata: { ...unconditional, name: "x" }, status: {} } })),
     ).toMatchObject({ code: 400 })
+  })
+})
+
+describe("simulated cluster with the BackupPolicy CRD's admission (defaults, schema, CEL)", () => {
+  const admitted = () => makeSimulatedCluster({ admission: backupPolicyAdmission() })
+
+  it("stores a policy with the CRD's defaults filled in, and refuses a bad one (422) naming the field, on create, update and /status", () => {
+    const cluster = admitted()
+    const v1 = created(cluster)
+    expect(v1.spec).toMatchObject({ ...spec, onRevisionChange: false, minInterval: "1h", suspend: false, verify: "Full", successfulPodsHistoryLimit: 3 })
+    expect(failure(request(cluster, { verb: "create", body: { metadata: { name: "no-trigger" }, spec: { store: spec.store } } }))).toMatchObject({
+      code: 422,
+      reason: "Invalid",
+      message: expect.stringContaining("a policy needs a trigger"),
+    })
+    expect(failure(request(cluster, { verb: "patch", name: "hourly", body: { spec: { successfulPodsHistoryLimit: -1 } } }))).toMatchObject({
+      code: 422,
+      message: expect.stringContaining("spec.successfulPodsHistoryLimit"),
+    })
+    expect(failure(request(cluster, { verb: "patch", name: "hourly", subresource: "status", body: { status: { nextScheduleTime: "soon" } } }))).toMatchObject({
+      code: 422,
+      message: expect.stringContaining("status.nextScheduleTime"),
+    })
+    expect(meta(cluster.get(backupPolicyType, undefined, "hourly")!).resourceVersion).toBe(meta(v1).resourceVersion)
+  })
+
+  it("counts a spec change the defaults undo as no change: the same generation", () => {
+    const cluster = admitted()
+    const v1 = created(cluster)
+    const same = ok(request(cluster, { verb: "update", name: "hourly", body: { ...v1, spec } }))
+    expect(meta(same).generation).toBe(1)
+    expect(rv(same)).toBe(rv(v1))
   })
 })
