@@ -100,3 +100,18 @@ export const judgeDecryption = (sample: ReadonlyArray<StoredValue>, config: Encr
           .join("; ")}${failures.length > 5 ? `; and ${failures.length - 5} more` : ""}`
   return { verdict: failures.length === 0 ? "PASS" : "FAIL", message, decrypted: summary.decrypted, keys: summary.keys, failures, skipped }
 }
+
+/** Keys probed per resource prefix: the first ones, and as many spread evenly over the rest. */
+export const defaultProbeKeys = 20
+
+/**
+ * The keys of one resource prefix (sorted) whose values decide whether it holds encrypted ones:
+ * the first `n`, and `n` more spread evenly up to the last key. A prefix of at most `2n` keys is
+ * probed whole; a larger one in a bounded number of reads, also where an encryption migration
+ * left the first keys plain.
+ */
+export const probeKeys = (keys: ReadonlyArray<string>, n: number = defaultProbeKeys): ReadonlyArray<string> => {
+  if (keys.length <= 2 * n) return keys
+  const spread = Array.from({ length: n }, (_, i) => n + Math.round(((i + 1) * (keys.length - 1 - n)) / n))
+  return [...new Set([...keys.slice(0, n), ...spread.map((i) => keys[i]!)])]
+}

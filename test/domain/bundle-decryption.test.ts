@@ -1,7 +1,7 @@
 import { fc, test } from "@fast-check/vitest"
 import { Result, Schema } from "effect"
 import { describe, expect, it } from "vitest"
-import { DecryptionRecord, isEncryptedValue, judgeDecryption, resourceOfPrefix, sampleEncryptedValues } from "../../src/domain/bundle-decryption.ts"
+import { DecryptionRecord, isEncryptedValue, judgeDecryption, probeKeys, resourceOfPrefix, sampleEncryptedValues } from "../../src/domain/bundle-decryption.ts"
 import { decodeEncryptionConfiguration } from "../../src/domain/encryption-config.ts"
 import { opensslAesCbcValue, protobufObject } from "../support/encrypted-fixtures.ts"
 
@@ -90,4 +90,41 @@ describe("judgeDecryption", () => {
     expect(r.message).toContain("not checked")
     expect(r.message).toContain('KMS v2 plugin "vault"')
   })
+})
+
+describe("probeKeys", () => {
+  const sortedKeys = fc.uniqueArray(fc.stringMatching(/^\/kubernetes\.io\/secrets\/ns\/[a-z0-9]{1,8}$/), { maxLength: 400 }).map((keys) => keys.sort())
+  test.prop([sortedKeys, fc.integer({ min: 1, max: 30 })], { numRuns: 300 })(
+    "probes every key of a small prefix; of a larger one the first n, the last, at most 2n in key order",
+    (keys, n) => {
+      const probed = probeKeys(keys, n)
+      if (keys.length <= 2 * n) {
+        expect(probed).toEqual(keys)
+        return
+      }
+      expect(probed.length).toBeLessThanOrEqual(2 * n)
+      expect(probed.slice(0, n)).toEqual(keys.slice(0, n))
+      expect(probed.at(-1)).toBe(keys.at(-1))
+      expect([...probed].sort()).toEqual(probed)
+      expect(new Set(probed).size).toBe(probed.length)
+      expect(probed.every((k) => keys.includes(k))).toBe(true)
+    },
+  )
+})
+
+describe("sampling page by page", () => {
+  test.prop([storedArb, fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 4 })], { numRuns: 200 })(
+    "sampling each page and then the samples together keeps exactly the values one sample of all would",
+    (rows, pageSize, perKey) => {
+      const values = rows.map((r) => ({
+        key: r.key,
+        value: r.encrypted ? new Uint8Array([...text(`k8s:enc:aescbc:v1:${r.keyName}:`), ...r.body]) : r.body.filter((b) => b !== 0x6b),
+      }))
+      let kept: ReturnType<typeof sampleEncryptedValues> = []
+      for (let i = 0; i < values.length; i += pageSize) {
+        kept = sampleEncryptedValues([...kept, ...values.slice(i, i + pageSize)], "secrets", perKey)
+      }
+      expect(kept).toEqual(sampleEncryptedValues(values, "secrets", perKey))
+    },
+  )
 })

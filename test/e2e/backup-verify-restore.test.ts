@@ -67,8 +67,8 @@ describe("backup, verify --test-restore, restore --root, serve", () => {
       report.checks.filter((c) => c.verdict !== "PASS"),
       renderVerifyReport(report),
     ).toEqual([])
-    // 21, and the bundle's proof: versions, bundle-decryption, test-restore-key-counts.
-    expect(report.checks).toHaveLength(24)
+    // 21, and the bundle's proof: versions, bundle-decryption, certificates, test-restore-key-counts, test-restore-decryption.
+    expect(report.checks).toHaveLength(26)
     expect(report.checks.filter((c) => ["versions", "bundle-decryption", "test-restore-key-counts"].includes(c.id))).toHaveLength(3)
     expect(report.checks.find((c) => c.id === "test-restore-operator-revisions")?.found).toBe(
       "etcd=4,kube-apiserver=9,kube-controller-manager=6,kube-scheduler=5",

@@ -58,8 +58,12 @@ const clusterVersionJson = JSON.stringify({
   },
 })
 
-/** Writes, under `prefix`, the operator CRs of the fixture's revisions, a ClusterVersion and encrypted secrets and configmaps. */
-export const seed = (prefix: string, options: { readonly cutShort?: boolean } = {}) =>
+/**
+ * Writes, under `prefix`, the operator CRs of the fixture's revisions, a ClusterVersion and
+ * encrypted secrets and configmaps; `plainConfigMapsFirst` plain configmaps sort before the
+ * encrypted one (as a migration to encryption leaves them).
+ */
+export const seed = (prefix: string, options: { readonly cutShort?: boolean; readonly plainConfigMapsFirst?: number } = {}) =>
   Effect.gen(function* () {
     const { member } = yield* TestEtcd
     const client = yield* etcd3Client(member.connection)
@@ -74,6 +78,9 @@ export const seed = (prefix: string, options: { readonly cutShort?: boolean } = 
     ]
     const cmKey = `${prefix}/configmaps/ns/d`
     values.push([cmKey, pythonAesGcmValue({ keyName: "g1", key: gcmKey, etcdKey: cmKey, plaintext: protobufObject("v1", "ConfigMap") })])
+    for (let i = 0; i < (options.plainConfigMapsFirst ?? 0); i++) {
+      values.push([`${prefix}/configmaps/aa/${String(i).padStart(3, "0")}`, protobufObject("v1", "ConfigMap", Buffer.from(`plain ${i}`))])
+    }
     if (options.cutShort === true) {
       const whole = opensslAesCbcValue({ keyName: "1", key: oldKey, plaintext: secret("short") })
       values.push([`${prefix}/secrets/ns/short`, whole.subarray(0, whole.length - 5)])

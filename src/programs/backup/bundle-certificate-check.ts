@@ -20,13 +20,13 @@ export class BundleCertificatesInvalid extends Schema.TaggedError<BundleCertific
   message: Schema.String,
 }) {}
 
-/** The tarball's files that may hold certificates, read no further than `maxArchiveBytes` (the manifest's size). */
-export const readCertificateFiles = (tarball: string, maxArchiveBytes?: number) =>
+/** The tarball's small files (certificates, kubeconfigs, the encryption configuration), read no further than `maxArchiveBytes` (the manifest's size). */
+export const readBundleFiles = (tarball: string, maxArchiveBytes?: number) =>
   readTarballFiles(tarball, { maxFileBytes: maxCertificateFileBytes, limits: { ...defaultTarLimits, maxArchiveBytes } })
 
 /** The manifest's certificate record of `tarball`, judged at `at` (epoch ms). */
 export const checkBundleCertificates = Effect.fnUntraced(function* (tarball: string, at: number, warnDays: number) {
-  const files = yield* readCertificateFiles(tarball)
+  const files = yield* readBundleFiles(tarball)
   return certificateRecord(checkCertificates(files, new Date(at), warnDays), warnDays)
 })
 

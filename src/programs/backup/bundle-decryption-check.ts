@@ -8,6 +8,7 @@ import { Effect, FileSystem, Path, Result, Schema } from "effect"
 import { resourceFilePath } from "../../domain/archive-layout.ts"
 import { judgeDecryption, type DecryptionRecord } from "../../domain/bundle-decryption.ts"
 import { decodeEncryptionConfiguration } from "../../domain/encryption-config.ts"
+import type { StoredValue } from "../../domain/encrypted-value.ts"
 import type { OperandTable } from "../../domain/operands.ts"
 import type { Revision } from "../../domain/revisions.ts"
 import { fileError } from "../../services/atomic-files.ts"
@@ -30,15 +31,28 @@ export const checkBundleDecryption = Effect.fnUntraced(function* (backupDir: str
   const path = yield* Path.Path
   if (!sampled) return undefined
   const sample = (yield* readEncryptedSample(backupDir)) ?? []
-  const layout = resourceFilePath("kube-apiserver", kubeApiserverRevision, "secret", "encryption-config", "encryption-config", table)
-  if (Result.isFailure(layout)) return yield* Effect.die(layout.failure)
-  const file = path.join(stagingDir(path, backupDir), layout.success.path)
-  if (!(yield* fs.exists(file).pipe(Effect.mapError(fileError("check", file))))) return judgeDecryption(sample, undefined)
+  const configPath = bundledConfigPath(kubeApiserverRevision, table)
+  const file = path.join(stagingDir(path, backupDir), configPath)
+  if (!(yield* fs.exists(file).pipe(Effect.mapError(fileError("check", file))))) return judgeWithBundledConfig(sample, undefined, configPath)
   const text = yield* fs.readFileString(file).pipe(Effect.mapError(fileError("read the bundled encryption configuration", file)))
-  const config = decodeEncryptionConfiguration(text, layout.success.path)
-  if (Result.isSuccess(config)) return judgeDecryption(sample, config.success)
-  return { verdict: "FAIL", message: config.failure.message, decrypted: 0, keys: [], failures: [], skipped: [] } satisfies DecryptionRecord
+  return judgeWithBundledConfig(sample, text, configPath)
 })
+
+/** Where the tarball holds kube-apiserver's encryption configuration for `revision` (its Secret `encryption-config-N`). */
+export const bundledConfigPath = (revision: Revision, table: OperandTable): string => {
+  const layout = resourceFilePath("kube-apiserver", revision, "secret", "encryption-config", "encryption-config", table)
+  // The operand table always lists kube-apiserver: a failure here is a defect.
+  if (Result.isFailure(layout)) throw layout.failure
+  return layout.success.path
+}
+
+/** The sample judged with the bundled configuration's text (`undefined`: the bundle holds none), read from `configPath`. */
+export const judgeWithBundledConfig = (sample: ReadonlyArray<StoredValue>, text: string | undefined, configPath: string): DecryptionRecord => {
+  if (text === undefined) return judgeDecryption(sample, undefined)
+  const config = decodeEncryptionConfiguration(text, configPath)
+  if (Result.isSuccess(config)) return judgeDecryption(sample, config.success)
+  return { verdict: "FAIL", message: config.failure.message, decrypted: 0, keys: [], failures: [], skipped: [] }
+}
 
 /** The failure `backup-create` ends with when the check failed (the backup's files are kept for inspection). */
 export const bundleCannotDecrypt = (manifestPath: string, record: DecryptionRecord): BundleCannotDecrypt =>

@@ -3,22 +3,18 @@
  * the bundle later: the number of keys per resource prefix (keys only, no values moved), the
  * ClusterVersion `version` and a bounded sample of encrypted values per key name.
  *
- * Finding every key name a prefix's values use takes reading its values: a prefix whose first
- * `probeValues` values hold no encrypted one is taken as unencrypted (the API server encrypts
- * a resource's every value once its migration is done), the others are read whole, one prefix
- * at a time, keeping only the sample.
+ * Finding every key name a prefix's values use takes reading its values: a prefix whose probe
+ * keys (`bundle-sample.ts`) hold no encrypted value is taken as unencrypted, the others are read
+ * whole, one prefix at a time, keeping only the sample.
  */
 import { Effect, Result } from "effect"
 import { clusterVersionFacts } from "../../domain/version-compatibility.ts"
 import type { ClusterFacts } from "../../domain/backup-manifest.ts"
-import { isEncryptedValue, resourceOfPrefix, sampleEncryptedValues } from "../../domain/bundle-decryption.ts"
 import type { StoredValue } from "../../domain/encrypted-value.ts"
 import { defaultEtcdPrefix } from "../../domain/etcd-prefix.ts"
 import { countKeysByPrefix, type KeyCounts } from "../../domain/key-counts.ts"
 import { Etcd } from "../../services/etcd/etcd.ts"
-
-/** Values read from a prefix to decide whether it holds encrypted ones. */
-const probeValues = 20
+import { sampleStoredValues } from "./bundle-sample.ts"
 
 export interface BundleFacts {
   readonly keyCounts: KeyCounts
@@ -52,13 +48,13 @@ export const readBundleFacts = Effect.fn("readBundleFacts")(function* (revision:
   const keyCounts = countKeysByPrefix(keys.map((kv) => kv.key))
   const cvKey = clusterVersionKey(prefix)
   const cv = yield* etcd.get(cvKey, { revision })
-  const sample: Array<StoredValue> = []
-  for (const resourcePrefix of Object.keys(keyCounts).sort()) {
-    if (!resourcePrefix.endsWith("/")) continue
-    const probe = yield* etcd.getPrefix(resourcePrefix, { revision, limit: probeValues })
-    if (!probe.some((kv) => isEncryptedValue(kv.value))) continue
-    const values = probe.length < probeValues ? probe : yield* etcd.getPrefix(resourcePrefix, { revision })
-    sample.push(...sampleEncryptedValues(values, resourceOfPrefix(resourcePrefix, prefix)))
-  }
+  const sample = yield* sampleStoredValues(
+    keys.map((kv) => kv.key),
+    prefix,
+    {
+      value: (key) => etcd.get(key, { revision }).pipe(Effect.map((kv) => kv?.value)),
+      prefixValues: (resourcePrefix) => etcd.getPrefix(resourcePrefix, { revision }),
+    },
+  )
   return { keyCounts, cluster: clusterFactsOf(cv?.value, etcdVersion, cvKey), sample } satisfies BundleFacts
 })

@@ -7,12 +7,16 @@
  *   bundle-decryption         the sampled values decrypted with the bundled configuration at backup time
  *   certificates              every certificate of the tarball: valid at backup time, warnings for what expires soon
  *   test-restore-key-counts   (--test-restore) the restored member's keys per prefix, at the recorded revision
+ *   test-restore-decryption   (--test-restore) its encrypted values, sampled there, decrypted with the bundled configuration
  */
-import { Clock, Effect, Result } from "effect"
+import { Clock, Effect } from "effect"
 import type { BackupManifest } from "../../domain/backup-manifest.ts"
 import { judgeBundleCertificates, type CertificateProblem } from "../../domain/certificate-checks.ts"
 import { formatRfc3339Utc, parseRfc3339Utc } from "../../domain/rfc3339.ts"
-import { readCertificateFiles } from "../backup/bundle-certificate-check.ts"
+import type { StoredValue } from "../../domain/encrypted-value.ts"
+import type { OperandTable } from "../../domain/operands.ts"
+import type { TarballFile } from "../../services/tarball/tarball.ts"
+import { bundledConfigPath, judgeWithBundledConfig } from "../backup/bundle-decryption-check.ts"
 import { compareKeyCounts, type KeyCounts } from "../../domain/key-counts.ts"
 import { fail, pass, skip, verdictOf, type VerifyCheck } from "./verify-report.ts"
 
@@ -20,6 +24,7 @@ const titles = {
   versions: "the OpenShift version, cluster ID and etcd version recorded at the snapshot's revision",
   decryption: "the snapshot's encrypted values decrypted with the bundled encryption configuration at backup time",
   keyCounts: "the restored member holds as many keys per resource prefix as the backup recorded",
+  restoredDecryption: "the restored member's encrypted values decrypt with the bundled encryption configuration",
   certificates: "every certificate in the tarball (PEM files, kubeconfigs' *-data fields) was valid when the backup was taken",
 } as const
 
@@ -73,13 +78,12 @@ const problemText = (p: CertificateProblem) => `${p.verdict} ${p.source}${p.subj
  * expired leaf, an unreadable certificate or a CA bundle without a valid CA then fails) and at
  * now (what expired since, or expires within `warnDays`, is listed as WARN: the check passes).
  */
-export const certificateCheck = (tarball: string, manifest: BackupManifest | undefined, warnDays: number) =>
+export const certificateCheck = (files: ReadonlyArray<TarballFile> | undefined, manifest: BackupManifest | undefined, warnDays: number) =>
   Effect.gen(function* () {
-    const files = yield* Effect.result(readCertificateFiles(tarball, manifest?.files.resources.size))
-    if (Result.isFailure(files)) return skip("certificates", titles.certificates, "the tarball cannot be read")
+    if (files === undefined) return skip("certificates", titles.certificates, "the tarball cannot be read")
     const now = yield* Clock.currentTimeMillis
     const backupTime = (manifest === undefined ? undefined : parseRfc3339Utc(manifest.createdAt)) ?? now
-    const v = judgeBundleCertificates(files.success, new Date(backupTime), new Date(now), warnDays)
+    const v = judgeBundleCertificates(files, new Date(backupTime), new Date(now), warnDays)
     const soonest = v.atNow.soonestExpiry
     const found = [
       `${v.atNow.count} certificate${v.atNow.count === 1 ? "" : "s"} in ${v.atNow.sources.length} source${v.atNow.sources.length === 1 ? "" : "s"}`,
@@ -91,3 +95,25 @@ export const certificateCheck = (tarball: string, manifest: BackupManifest | und
       `WARN for each expiring within ${warnDays} days of now (${formatRfc3339Utc(now)})`
     return verdictOf(v.verdict !== "FAIL", "certificates", titles.certificates, expected, found)
   })
+
+/**
+ * The test restore's decryption check: the values sampled from the restored member (at the
+ * recorded revision) judged with the tarball's encryption configuration, as at backup time. None
+ * when the manifest records no bundle facts (the sample was not asked for).
+ */
+export const restoredDecryptionCheck = (
+  manifest: BackupManifest | undefined,
+  files: ReadonlyArray<TarballFile> | undefined,
+  sample: ReadonlyArray<StoredValue> | undefined,
+  table: OperandTable,
+): ReadonlyArray<VerifyCheck> => {
+  if (manifest?.keyCounts === undefined) return []
+  const id = "test-restore-decryption"
+  if (sample === undefined) return [skip(id, titles.restoredDecryption, "the test restore failed")]
+  if (files === undefined) return [skip(id, titles.restoredDecryption, "the tarball cannot be read")]
+  const configPath = bundledConfigPath(manifest.revisions.requested["kube-apiserver"], table)
+  const config = files.find((f) => f.path === configPath)
+  const record = judgeWithBundledConfig(sample, config === undefined ? undefined : new TextDecoder().decode(config.bytes), configPath)
+  const expected = `every encrypted value sampled from the restored member at etcd revision ${manifest.etcd.revision} decrypts to a stored object with a key ${configPath} holds`
+  return [verdictOf(record.verdict === "PASS", id, titles.restoredDecryption, expected, record.message)]
+}

@@ -6,7 +6,10 @@
  * removed when it returns, also on failure or interruption.
  *
  * The member is read through etcd's JSON gateway (`/v3/kv/range`) with a count-only range and
- * single-key reads: the answer stays a few hundred bytes whatever the size of the snapshot.
+ * single-key reads: the answer stays a few hundred bytes whatever the size of the snapshot. Asked
+ * to, it also counts the keys per resource prefix (keys only, paged) and samples the encrypted
+ * values (`bundle-sample.ts`, the same sampling as at backup time, a few values per page) at the
+ * revision the manifest recorded them at.
  */
 import { request } from "node:http"
 import { Effect, FileSystem, Schema } from "effect"
@@ -16,6 +19,9 @@ import { describeFileSystemFailure } from "../../services/file-system-error.ts"
 import { startLocalEtcd } from "../../services/local-etcd.ts"
 import { defaultEtcdPrefix } from "../../domain/etcd-prefix.ts"
 import { countKeysByPrefix, type KeyCounts } from "../../domain/key-counts.ts"
+import { sampleEncryptedValues } from "../../domain/bundle-decryption.ts"
+import type { StoredValue } from "../../domain/encrypted-value.ts"
+import { sampleStoredValues } from "../backup/bundle-sample.ts"
 import { etcdOperatorRevisionOf, operatorCrKeyUnder, type EtcdOperatorRevision } from "../backup/etcd-operator-revisions.ts"
 
 export class TestRestoreFailed extends Schema.TaggedError<TestRestoreFailed>()("TestRestoreFailed", {
@@ -34,6 +40,13 @@ export interface TestRestoreOptions {
   readonly etcdPrefix?: string | undefined
   /** Count the keys per resource prefix under `etcdPrefix` at this revision (the one the manifest's counts were read at). */
   readonly keyCountsAt?: number | undefined
+  /** Also sample the encrypted values under `etcdPrefix` at `keyCountsAt`. */
+  readonly sampleEncrypted?: boolean | undefined
+  /**
+   * Tests only: runs once the restored member serves, before its keys are counted and sampled,
+   * and returns the revision they are then read at (any change to the member makes a new one).
+   */
+  readonly afterStart?: ((member: { readonly clientUrl: string }) => Effect.Effect<number, unknown>) | undefined
 }
 
 export interface TestRestoreResult {
@@ -44,6 +57,8 @@ export interface TestRestoreResult {
   readonly operatorRevisions: Readonly<Record<OperandName, EtcdOperatorRevision>>
   /** Keys per resource prefix at `keyCountsAt`, when asked. */
   readonly keyCounts?: KeyCounts | undefined
+  /** The encrypted-value sample at `keyCountsAt`, when asked. */
+  readonly sample?: ReadonlyArray<StoredValue> | undefined
 }
 
 const memberName = "cluster-backup-test-restore"
@@ -91,20 +106,52 @@ const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64")
 
 /** Keys-only pages: a few hundred KiB of JSON each, under the 16 MiB answer bound. */
 const keysPage = 5000
+/** Value pages: a value may be 1.5 MiB, base64 in the answer. */
+const valuesPage = 8
 
-/** Counts the keys under `prefix` at `revision`, reading keys only, page by page. */
-const countKeysUnder = (clientUrl: string, prefix: string, revision: number) =>
+const keyText = (kv: { readonly key: string }) => Buffer.from(kv.key, "base64").toString("utf8")
+const valueBytes = (kv: { readonly value?: string }) => new Uint8Array(Buffer.from(kv.value ?? "", "base64"))
+
+/** The key-value pairs under `prefix` at `revision`, page by page, each page handed to `onPage` (an answer stays small). */
+const rangePages = (clientUrl: string, prefix: string, revision: number, keysOnly: boolean, onPage: (kvs: ReadonlyArray<RangeKv>) => void) =>
   Effect.gen(function* () {
-    const keys: Array<string> = []
     const end = b64(`${prefix.slice(0, -1)}${String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)}`)
     let from = b64(prefix)
     for (;;) {
-      const page = yield* range(clientUrl, { key: from, range_end: end, keys_only: true, revision: String(revision), limit: String(keysPage) })
-      const got = (page.kvs ?? []).map((kv) => Buffer.from(kv.key, "base64").toString("utf8"))
-      keys.push(...got)
-      if (page.more !== true || got.length === 0) return countKeysByPrefix(keys)
-      from = b64(`${got.at(-1)!}\u0000`)
+      const limit = String(keysOnly ? keysPage : valuesPage)
+      const page = yield* range(clientUrl, { key: from, range_end: end, keys_only: keysOnly, revision: String(revision), limit })
+      const kvs = page.kvs ?? []
+      onPage(kvs)
+      if (page.more !== true || kvs.length === 0) return
+      from = b64(`${keyText(kvs.at(-1)!)}\u0000`)
     }
+  })
+
+type RangeKv = NonNullable<typeof RangeResponse.Type.kvs>[number]
+
+/** Every key under `prefix` at `revision`, in key order, reading keys only. */
+const keysUnder = (clientUrl: string, prefix: string, revision: number) =>
+  Effect.gen(function* () {
+    const keys: Array<string> = []
+    yield* rangePages(clientUrl, prefix, revision, true, (kvs) => keys.push(...kvs.map(keyText)))
+    return keys as ReadonlyArray<string>
+  })
+
+/** The encrypted-value sample under `etcdPrefix` at `revision`, keeping only each page's sample of a prefix's values. */
+const sampleAt = (clientUrl: string, keys: ReadonlyArray<string>, etcdPrefix: string, revision: number) =>
+  sampleStoredValues(keys, etcdPrefix, {
+    value: (key) =>
+      range(clientUrl, { key: b64(key), revision: String(revision) }).pipe(
+        Effect.map((found) => (found.kvs?.[0] === undefined ? undefined : valueBytes(found.kvs[0]))),
+      ),
+    prefixValues: (prefix) =>
+      Effect.gen(function* () {
+        let kept: ReadonlyArray<StoredValue> = []
+        yield* rangePages(clientUrl, prefix, revision, false, (kvs) => {
+          kept = sampleEncryptedValues([...kept, ...kvs.map((kv) => ({ key: keyText(kv), value: valueBytes(kv) }))], prefix)
+        })
+        return kept
+      }),
   })
 
 /** Restores `snapshot` into a scratch member and reads it back; removes everything it made before returning. */
@@ -153,11 +200,25 @@ export const testRestore = Effect.fn("testRestore")(function* (options: TestRest
         const value = found.kvs?.[0]?.value
         operatorRevisions[operand.name] = etcdOperatorRevisionOf(key, found.kvs?.[0] === undefined ? undefined : Buffer.from(value ?? "", "base64"), prefix)
       }
-      const keyCounts =
-        options.keyCountsAt === undefined
+      const etcdPrefix = options.etcdPrefix ?? defaultEtcdPrefix
+      const changedAt =
+        options.afterStart === undefined
           ? undefined
-          : yield* countKeysUnder(member.clientUrl, `${options.etcdPrefix ?? defaultEtcdPrefix}/`, options.keyCountsAt)
-      return { revision, keys, operatorRevisions: operatorRevisions as Record<OperandName, EtcdOperatorRevision>, keyCounts } satisfies TestRestoreResult
+          : yield* options.afterStart({ clientUrl: member.clientUrl }).pipe(Effect.mapError((e) => readFailed(`the test hook failed: ${String(e)}`)))
+      const bundleAt = changedAt ?? options.keyCountsAt
+      const bundleKeys = bundleAt === undefined ? undefined : yield* keysUnder(member.clientUrl, `${etcdPrefix}/`, bundleAt)
+      const keyCounts = bundleKeys === undefined ? undefined : countKeysByPrefix(bundleKeys)
+      const sample =
+        bundleKeys === undefined || bundleAt === undefined || options.sampleEncrypted !== true
+          ? undefined
+          : yield* sampleAt(member.clientUrl, bundleKeys, etcdPrefix, bundleAt)
+      return {
+        revision,
+        keys,
+        operatorRevisions: operatorRevisions as Record<OperandName, EtcdOperatorRevision>,
+        keyCounts,
+        sample,
+      } satisfies TestRestoreResult
     }),
   )
 })

@@ -36,9 +36,10 @@ import { digestFile, digestSnapshot } from "./verify-file-digest.ts"
 import { fail, pass, skip, verdictOf, type VerifyCheck, type VerifyReport } from "./verify-report.ts"
 import { selectBackup, type SelectedBackup } from "./verify-selection.ts"
 import { checkEntries, checkLayout, checkOperandDirectories, resourcesConfinement } from "./verify-tarball.ts"
-import { testRestore } from "./verify-test-restore.ts"
-import { certificateCheck, keyCountCheck, manifestBundleChecks } from "./verify-bundle.ts"
-import { defaultCertWarnDays } from "../backup/bundle-certificate-check.ts"
+import { testRestore, type TestRestoreOptions } from "./verify-test-restore.ts"
+import { certificateCheck, keyCountCheck, manifestBundleChecks, restoredDecryptionCheck } from "./verify-bundle.ts"
+import { defaultCertWarnDays, readBundleFiles } from "../backup/bundle-certificate-check.ts"
+import type { TarballFile } from "../../services/tarball/tarball.ts"
 import type { TrustedKey } from "../../services/crypto/manifest-signature.ts"
 import { signatureCheck } from "../backup-dir/manifest-authenticity.ts"
 
@@ -60,6 +61,8 @@ export interface VerifyOptions {
   readonly trustedKeys?: ReadonlyArray<TrustedKey> | undefined
   /** `--cert-warn-days`: the certificates check warns about what expires within this many days of now (default 30). */
   readonly certWarnDays?: number | undefined
+  /** Tests only: changes the restored member before it is read (`TestRestoreOptions.afterStart`). */
+  readonly testRestoreAfterStart?: TestRestoreOptions["afterStart"]
 }
 
 const titles = {
@@ -263,6 +266,7 @@ const testRestoreChecks = (
   status: SnapshotStatus | undefined,
   options: VerifyOptions,
   table: OperandTable,
+  bundleFiles: ReadonlyArray<TarballFile> | undefined,
 ) =>
   Effect.gen(function* () {
     const restored = yield* Effect.result(
@@ -275,6 +279,8 @@ const testRestoreChecks = (
           operands: table,
           etcdPrefix: options.etcdPrefix,
           keyCountsAt: manifest?.keyCounts === undefined ? undefined : manifest.etcd.revision,
+          sampleEncrypted: manifest?.keyCounts !== undefined,
+          afterStart: options.testRestoreAfterStart,
         }),
       ),
     )
@@ -286,6 +292,7 @@ const testRestoreChecks = (
         skip("test-restore-keys", titles.testKeys, why),
         skip("test-restore-operator-revisions", titles.testOperators, why),
         ...keyCountCheck(manifest, undefined),
+        ...restoredDecryptionCheck(manifest, bundleFiles, undefined, table),
       ]
     }
     const r = restored.success
@@ -320,6 +327,7 @@ const testRestoreChecks = (
       )
     }
     checks.push(...keyCountCheck(manifest, r.keyCounts))
+    checks.push(...restoredDecryptionCheck(manifest, bundleFiles, r.sample, table))
     return checks
   })
 
@@ -392,9 +400,12 @@ export const verifyBackup = Effect.fn("verifyBackup")(function* (options: Verify
   checks.push(...(yield* tarballChecks(path.join(backupDir, selected.resources), manifest, table)))
   checks.push(pairingCheck(manifest, options.allowDirty === true, table))
   checks.push(...manifestBundleChecks(manifest))
-  checks.push(yield* certificateCheck(path.join(backupDir, selected.resources), manifest, options.certWarnDays ?? defaultCertWarnDays))
+  const bundleFiles = yield* readBundleFiles(path.join(backupDir, selected.resources), manifest?.files.resources.size).pipe(
+    Effect.orElseSucceed(() => undefined),
+  )
+  checks.push(yield* certificateCheck(bundleFiles, manifest, options.certWarnDays ?? defaultCertWarnDays))
   if (options.testRestore === true) {
-    checks.push(...(yield* testRestoreChecks(snapshotPath, manifest, status.status, options, table)))
+    checks.push(...(yield* testRestoreChecks(snapshotPath, manifest, status.status, options, table, bundleFiles)))
   }
   return report(selected, checks)
 })

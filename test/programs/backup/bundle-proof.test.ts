@@ -120,4 +120,14 @@ layer(TestEtcd.layerWithEtcd(), { excludeTestServices: true })("the bundle prove
       assert.include(manifest?.decryption?.message ?? "", "/short/secrets/ns/short")
     }),
   )
+
+  it.effect("a prefix whose first encrypted value comes after 25 plain ones is sampled too (the probe spreads over its keys)", () =>
+    Effect.gen(function* () {
+      yield* seed("/wide", { plainConfigMapsFirst: 25 })
+      const { exit, manifest } = yield* backUp("wide", "/wide", encryptionConfig(rightKeys))
+      assert.isTrue(Exit.isSuccess(exit), Exit.isFailure(exit) ? String(exit.cause) : "")
+      assert.strictEqual(manifest?.keyCounts?.["/wide/configmaps/"], 26)
+      assert.deepInclude(manifest?.decryption, { decrypted: 4, keys: ["aescbc:1", "aescbc:2", "aesgcm:g1"] })
+    }),
+  )
 })

@@ -41,7 +41,14 @@ const staticChecks = [
   "bundle-decryption",
   "certificates",
 ]
-const restoreChecks = ["test-restore", "test-restore-revision", "test-restore-keys", "test-restore-operator-revisions", "test-restore-key-counts"]
+const restoreChecks = [
+  "test-restore",
+  "test-restore-revision",
+  "test-restore-keys",
+  "test-restore-operator-revisions",
+  "test-restore-key-counts",
+  "test-restore-decryption",
+]
 
 const check = (report: VerifyReport, id: string) => {
   const found = report.checks.find((c) => c.id === id)
