@@ -103,6 +103,16 @@ export const storeOptionFlags = {
     checkedWith((raw) => (roleArnPattern.test(raw) ? undefined : "an IAM role ARN such as arn:aws:iam::123456789012:role/name")),
     "Web identity (OpenShift on AWS with STS): backup-upload assumes this role with the pod's ServiceAccount token, projected for the audience sts.amazonaws.com into backup-upload only (instead of --store-credentials-secret)",
   ),
+  storeRecipientsSecret: optionalText(
+    "store-recipients-secret",
+    checkedWith(objectName("Secret")),
+    "Secret (in --namespace) whose key 'recipients' lists age recipients (one age1... per line): backup-upload encrypts the backup's files to them before they leave the pod (mounted into backup-upload only)",
+  ),
+  storeResourcesRecipientsSecret: optionalText(
+    "store-resources-recipients-secret",
+    checkedWith(objectName("Secret")),
+    "Secret (in --namespace) whose key 'recipients' lists the resources tarball's own age recipients (it holds the cluster's private keys); default: --store-recipients-secret's",
+  ),
   ...retentionFlags("store-", "Prune the store after each successful upload (backup-upload), as prune does: "),
   storeLeftoverGrace: durationFlag(
     "store-leftover-grace",
@@ -158,6 +168,8 @@ export interface PodOptionFlagValues extends RetentionFlagValues {
   readonly uploadPartsInFlight: number
   readonly uploadDeadline: number
   readonly storeWebIdentityRoleArn: Option.Option<string>
+  readonly storeRecipientsSecret: Option.Option<string>
+  readonly storeResourcesRecipientsSecret: Option.Option<string>
   readonly storeLeftoverGrace: number
 }
 
@@ -176,6 +188,8 @@ const storeFlagNames: Readonly<Record<keyof BackupStoreOptions, string>> = {
   deadlineSeconds: "upload-deadline",
   webIdentityRoleArn: "store-web-identity-role-arn",
   retention: "store-keep-last",
+  recipientsSecret: "store-recipients-secret",
+  resourcesRecipientsSecret: "store-resources-recipients-secret",
   // Set only for a policy's pod (policy-pod.ts), never from a flag.
   prefix: "store",
   reportFile: "store",
@@ -192,6 +206,8 @@ const givenStoreOptions = (f: PodOptionFlagValues) => ({
   credentialsSecret: Option.getOrUndefined(f.storeCredentialsSecret),
   caConfigMap: Option.getOrUndefined(f.storeCaConfigmap),
   webIdentityRoleArn: Option.getOrUndefined(f.storeWebIdentityRoleArn),
+  recipientsSecret: Option.getOrUndefined(f.storeRecipientsSecret),
+  resourcesRecipientsSecret: Option.getOrUndefined(f.storeResourcesRecipientsSecret),
   retention: storeRetentionFromFlags(f),
 })
 
@@ -256,7 +272,18 @@ export const podOptionsFromFlagsChecked = (f: PodOptionFlagValues, command: stri
   if (options.store === undefined) {
     const given = givenStoreOptions(f)
     const stray = (
-      ["clusterId", "credentialsSecret", "caConfigMap", "s3Endpoint", "s3Region", "s3Addressing", "webIdentityRoleArn", "retention"] as const
+      [
+        "clusterId",
+        "credentialsSecret",
+        "caConfigMap",
+        "s3Endpoint",
+        "s3Region",
+        "s3Addressing",
+        "webIdentityRoleArn",
+        "retention",
+        "recipientsSecret",
+        "resourcesRecipientsSecret",
+      ] as const
     ).find((k) => given[k] !== undefined)
     if (stray === undefined) return Effect.succeed(options)
     const value = given[stray]

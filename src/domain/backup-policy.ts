@@ -11,6 +11,12 @@ const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
 const DurationText = Schema.String.check(Schema.isPattern(/^(\d+(ms|s|m|h|d))+$/))
 const ObjectName = Schema.Struct({ name: Schema.NonEmptyString })
 
+/** age recipients Secrets (key `recipients`, one age1... per line): the backup's files, and the resources tarball's own. */
+const RecipientsSecrets = {
+  recipientsSecret: Schema.optionalKey(ObjectName),
+  resourcesRecipientsSecret: Schema.optionalKey(ObjectName),
+}
+
 export const S3Store = Schema.Struct({
   bucket: Schema.String.check(Schema.isPattern(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/)),
   prefix: Schema.optionalKey(Schema.String),
@@ -20,11 +26,13 @@ export const S3Store = Schema.Struct({
   credentialsSecret: Schema.optionalKey(ObjectName),
   caBundleConfigMap: Schema.optionalKey(ObjectName),
   webIdentityRoleARN: Schema.optionalKey(Schema.String),
+  ...RecipientsSecrets,
 })
 
 export const PvcStore = Schema.Struct({
   claimName: Schema.NonEmptyString,
   subPath: Schema.optionalKey(Schema.String),
+  ...RecipientsSecrets,
 })
 
 export const PolicyStore = Schema.Struct({

@@ -55,6 +55,11 @@ export const backupPodPaths = {
   /** The manifest's ed25519 signing key, into backup-create only. */
   signingKeyDir: "/var/run/secrets/cluster-backup-signing",
   signingKeyFile: "/var/run/secrets/cluster-backup-signing/signing-key",
+  /** age recipients of the backup's files (and the tarball's own), into backup-upload only. */
+  recipientsDir: "/var/run/secrets/cluster-backup-recipients",
+  recipientsFile: "/var/run/secrets/cluster-backup-recipients/recipients",
+  resourcesRecipientsDir: "/var/run/secrets/cluster-backup-resources-recipients",
+  resourcesRecipientsFile: "/var/run/secrets/cluster-backup-resources-recipients/recipients",
   /** backup-verify's throwaway etcd data directory (--test-restore), a volume of its own. */
   verifyScratchDir: "/var/lib/cluster-backup/verify-scratch",
   /** etcd 3.5's binaries in the image (deploy/Containerfile copies them there). */
@@ -63,6 +68,9 @@ export const backupPodPaths = {
   /** Where the kubelet reads a container's termination message from. */
   terminationLog: "/dev/termination-log",
 } as const
+
+/** The key of a recipients Secret: age recipients, one `age1...` per line (`age -R`'s format). */
+export const recipientsSecretKey = "recipients"
 
 /** The key of the signing key Secret: a PKCS#8 PEM ed25519 private key (`openssl genpkey -algorithm ed25519`). */
 export const signingKeySecretKey = "signing-key"
@@ -185,6 +193,10 @@ export const BackupStoreOptions = Schema.Struct({
   retention: Schema.optionalKey(StoreRetention),
   /** The path inside the store (backup-upload's --prefix); default: the s3:// URL's path, else cluster-backup/<cluster-id>. */
   prefix: Schema.optionalKey(Schema.String.check(Schema.isPattern(/^[A-Za-z0-9._~+=@/-]{1,512}$/, { expected: "a store prefix" }))),
+  /** A Secret whose key `recipients` lists age recipients: backup-upload encrypts the backup's files to them. */
+  recipientsSecret: Schema.optionalKey(DnsSubdomain),
+  /** The same for the resources tarball alone (it holds the cluster's private keys); default: `recipientsSecret`. */
+  resourcesRecipientsSecret: Schema.optionalKey(DnsSubdomain),
   /** Where backup-upload writes its report (backup-pod-report.ts) after the upload and prune: the termination log. */
   reportFile: Schema.optionalKey(Schema.Literal("/dev/termination-log")),
 })
@@ -417,6 +429,8 @@ const volumes = {
   noApiToken: "no-api-token",
   webIdentityToken: "store-web-identity-token",
   signingKey: "signing-key",
+  recipients: "recipients",
+  resourcesRecipients: "resources-recipients",
   verifyScratch: "verify-scratch",
 } as const
 
@@ -465,6 +479,9 @@ const retentionArgs = (r: StoreRetention | undefined): ReadonlyArray<string> => 
   ]
 }
 
+/** Whether backup-upload encrypts (some of) the backup's files. */
+const encrypts = (store: BackupStoreOptions): boolean => store.recipientsSecret !== undefined || store.resourcesRecipientsSecret !== undefined
+
 /**
  * The upload container and the volumes only it mounts. Credentials arrive as a mounted shared
  * credentials file (never an env value: `oc describe` and the pod spec show env), the CA bundle
@@ -497,6 +514,10 @@ const uploadContainer = (
     `${store.deadlineSeconds}s`,
     ...retentionArgs(store.retention),
     ...optional("--report-file", store.reportFile),
+    ...optional("--recipients-file", store.recipientsSecret === undefined ? undefined : backupPodPaths.recipientsFile),
+    ...optional("--resources-recipients-file", store.resourcesRecipientsSecret === undefined ? undefined : backupPodPaths.resourcesRecipientsFile),
+    // Encrypting makes the stored manifest a new one: it is signed here, not by backup-create's signature.
+    ...optional("--signing-key", encrypts(store) && o.signingKeySecret !== undefined ? backupPodPaths.signingKeyFile : undefined),
   ]
   const mounts: Array<VolumeMount> = []
   const storeVolumes: Array<BackupVolume> = []
@@ -525,6 +546,18 @@ const uploadContainer = (
       },
     })
   }
+  for (const [secretName, volume, mountPath] of [
+    [store.recipientsSecret, volumes.recipients, backupPodPaths.recipientsDir],
+    [store.resourcesRecipientsSecret, volumes.resourcesRecipients, backupPodPaths.resourcesRecipientsDir],
+  ] as const) {
+    if (secretName === undefined) continue
+    mounts.push({ name: volume, mountPath, readOnly: true })
+    storeVolumes.push({
+      name: volume,
+      secret: { secretName, items: [{ key: recipientsSecretKey, path: recipientsSecretKey }], defaultMode: storeCredentialsMode },
+    })
+  }
+  if (encrypts(store) && o.signingKeySecret !== undefined) mounts.push({ name: volumes.signingKey, mountPath: backupPodPaths.signingKeyDir, readOnly: true })
   // The one container that holds third-party credentials and talks to the outside needs no API
   // access: the ServiceAccount admission adds its token to every container without a mount there.
   mounts.push({ name: volumes.noApiToken, mountPath: backupPodPaths.serviceAccountTokenDir, readOnly: true })

@@ -1,3 +1,4 @@
+import { NodeServices } from "@effect/platform-node"
 /**
  * A killed `verify STORE --backup-id ID` leaves its download directory behind; the next `verify`
  * removes it (its run lock is stale), and never the download directory of a run still alive.
@@ -7,7 +8,7 @@
 import { existsSync, mkdirSync, readdirSync } from "node:fs"
 import { createServer, type Server, type Socket } from "node:net"
 import { join } from "node:path"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { uploadBackup } from "../../src/programs/store/store-upload.ts"
 import { directoryStoreLayer } from "../../src/services/store/directory-store.ts"
@@ -26,7 +27,7 @@ const sockets: Array<Socket> = []
 beforeAll(async () => {
   etcdutl = writeScriptedEtcdutl(join(work, "bin", "etcdutl"))
   mkdirSync(store)
-  await Effect.runPromise(uploadBackup(backup, "").pipe(Effect.provide(directoryStoreLayer(store))))
+  await Effect.runPromise(uploadBackup(backup, "").pipe(Effect.provide(Layer.mergeAll(directoryStoreLayer(store), NodeServices.layer))))
   silent = createServer((socket) => void sockets.push(socket))
   await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", () => resolve()))
 })

@@ -1,3 +1,4 @@
+import { NodeServices } from "@effect/platform-node"
 /**
  * `verify STORE --backup-id ID` and `restore STORE --backup-id ID`: the backup downloaded (hash-
  * checked) into a work directory and checked there; a restore only of a download that verifies.
@@ -5,7 +6,7 @@
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import { uploadBackup } from "../../src/programs/store/store-upload.ts"
 import { directoryStoreLayer } from "../../src/services/store/directory-store.ts"
@@ -26,7 +27,7 @@ const cli = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => r
 /** A directory store holding the fake backup at its root. */
 const directoryStore = async () => {
   const root = tempDir("store", work)
-  await Effect.runPromise(uploadBackup(backup, "").pipe(Effect.provide(directoryStoreLayer(root))))
+  await Effect.runPromise(uploadBackup(backup, "").pipe(Effect.provide(Layer.mergeAll(directoryStoreLayer(root), NodeServices.layer))))
   return root
 }
 
@@ -106,7 +107,7 @@ describe("verify and restore from a store", { timeout: 150_000 }, () => {
     const server = await s3Server()
     const bucket = `verify-${process.pid}`
     await createBucket(server, bucket)
-    await Effect.runPromise(uploadBackup(backup, "cluster-backup/c1").pipe(Effect.provide(s3StoreLayer(s3Endpoint(server, bucket)))))
+    await Effect.runPromise(uploadBackup(backup, "cluster-backup/c1").pipe(Effect.provide(Layer.mergeAll(s3StoreLayer(s3Endpoint(server, bucket)), NodeServices.layer))))
     const env = s3Env(server)
     const ok = await cli(["verify", `s3://${bucket}/cluster-backup/c1`, "--backup-id", id, "--etcdutl", etcdutl], env)
     expect(ok.status, ok.stderr).toBe(0)

@@ -44,6 +44,11 @@ export const good = {
   ),
   "revision changes only, into a PVC": policy({ onRevisionChange: true, minInterval: "30m", store: pvc }),
   "a schedule and a PVC, nothing else": policy({ schedule: "0 */6 * * *", store: { pvc: { claimName: "backups" } } }),
+  "encrypted: S3 and a PVC with age recipients, the key bundle to its own": policy({
+    schedule: "0 3 * * *",
+    store: { s3: { ...s3.s3, recipientsSecret: { name: "backup-recipients" }, resourcesRecipientsSecret: { name: "bundle-recipients" } } },
+  }),
+  "encrypted into a PVC": policy({ onRevisionChange: true, store: { pvc: { claimName: "backups", recipientsSecret: { name: "backup-recipients" } } } }),
   "S3 with web identity and a private CA, suspended": policy({
     schedule: "0 * * * *",
     suspend: true,
