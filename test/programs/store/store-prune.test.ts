@@ -8,6 +8,7 @@ import { beforeAll, describe, expect } from "vitest"
 import { manifestFileName } from "../../../src/domain/archive-names.ts"
 import type { BackupManifest } from "../../../src/domain/backup-manifest.ts"
 import { objectKey } from "../../../src/domain/store-layout.ts"
+import { verificationFileName } from "../../../src/domain/verification-file.ts"
 import { listBackups } from "../../../src/programs/store/store-list.ts"
 import { pruneStore } from "../../../src/programs/store/store-prune.ts"
 import { BackupStore } from "../../../src/services/store/backup-store.ts"
@@ -149,6 +150,31 @@ describe("prune on a store", () => {
     Effect.gen(function* () {
       const exit = yield* Effect.exit(pruneStore({ prefix, policy: {}, graceMs: day, dryRun: false }).pipe(provide(makeMemoryStore())))
       expect(JSON.stringify(exit)).toMatch(/StorePruneRefused.*no retention rule/)
+    }),
+  )
+})
+
+describe("prune on a store with verify's records", () => {
+  /** verify's JSON report of backup `id`, every check passed. */
+  const passedRecord = (id: string) =>
+    new TextEncoder().encode(
+      JSON.stringify({ backupDir: "/backup", timestamp: id, snapshot: null, resources: null, passed: true, checks: [{ id: "manifest", verdict: "PASS" }] }),
+    )
+
+  it.effect("keeps the newest backup verify passed beside the newest complete one, whatever the rules; list says which is verified", () =>
+    Effect.gen(function* () {
+      const { store, tick } = yield* setup
+      const made = []
+      for (let i = 0; i < 4; i++) made.push(yield* putBackup(store, tick, t0 + i * day))
+      yield* store.putBytes(objectKey(prefix, made[1]!, verificationFileName), passedRecord(made[1]!))
+      // A record of another backup vouches for nothing.
+      yield* store.putBytes(objectKey(prefix, made[2]!, verificationFileName), passedRecord(made[0]!))
+      yield* TestClock.setTime(t0 + 10 * day)
+      const listed = yield* listBackups(prefix).pipe(provide(store))
+      expect(listed.map((b) => b.verified)).toEqual([undefined, "Full", undefined, undefined])
+      yield* pruneStore({ prefix, policy: { keepLast: 1, maxAgeMs: hour }, graceMs: day, dryRun: false }).pipe(provide(store))
+      expect(ids(store)).toEqual([made[1], made[3]])
+      expect([...store.objects.keys()]).toContain(objectKey(prefix, made[1]!, verificationFileName))
     }),
   )
 })
