@@ -130,9 +130,16 @@ const readPolicy = (object: PolicyObjectView): Result.Result<ReadyPolicy, string
 const sameRevisions = (set: RevisionSet, recorded: Readonly<Record<string, number>> | RevisionSet): boolean =>
   operandNames.every((name) => (recorded as Readonly<Record<string, number>>)[name] === set[name])
 
-/** The revisions the newest backup attempt was for (a pod's annotation, else the last success the status records). */
-const backedUpRevisions = (runs: ReadonlyArray<PolicyRun>, status: BackupPolicyStatus) =>
-  runs.find((r) => r.revisions !== undefined)?.revisions ?? status.lastSuccessfulBackup?.revisions
+/**
+ * The revisions the newest backup attempt was for: the newest pod's annotation, unless the status records a success
+ * after that pod started (its own pod deleted by the history limit), whose revisions then count.
+ */
+const backedUpRevisions = (runs: ReadonlyArray<PolicyRun>, status: BackupPolicyStatus) => {
+  const run = runs.find((r) => r.revisions !== undefined)
+  const success = status.lastSuccessfulBackup
+  const newerSuccess = success?.revisions !== undefined && (run === undefined || (success.pod !== run.pod && (at(success.time) ?? 0) > run.startedAt))
+  return newerSuccess ? success.revisions : run?.revisions
+}
 
 type Success = NonNullable<BackupPolicyStatus["lastSuccessfulBackup"]>
 type Failure = NonNullable<BackupPolicyStatus["lastFailure"]>

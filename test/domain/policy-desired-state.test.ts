@@ -382,3 +382,17 @@ describe("policyDesiredState on a policy it cannot run", () => {
     expect(condition(next, "Degraded").reason).toBe("RevisionsUnavailable")
   })
 })
+
+describe("policyDesiredState on revision changes, with pods the history limit deleted", () => {
+  it("a success recorded in the status after the newest kept pod stands for the revisions backed up (no second backup of them)", () => {
+    // etcd 3 failed (pod kept), then etcd 4 succeeded (pod deleted: successfulPodsHistoryLimit 0).
+    const failedOld = podOf("onchange", 1, t0 - 2 * hour, "upload-failed")
+    const status = {
+      lastSuccessfulBackup: { id: "b4", time: formatRfc3339Utc(t0 - hour), pod: "backup-onchange-gone", revisions: { ...revisions, etcd: 4 } },
+      lastFailure: { time: formatRfc3339Utc(t0 - 2 * hour + 60_000), pod: failedOld.name, reason: "BackupUploadFailed" },
+    }
+    const policy = policyObject("onchange", { onRevisionChange: true, successfulPodsHistoryLimit: 0 }, status)
+    const desired = policyDesiredState({ ...observedOf([policy], [failedOld], t0 + 2 * hour), revisions: Result.succeed({ ...revisions, etcd: 4 }) }, settings)
+    expect(desired.policies[0]!.create).toBeUndefined()
+  })
+})
