@@ -16,7 +16,9 @@ import { defaultReconcileConfig } from "../../src/programs/operator/reconcile.ts
 import { ControllerMetrics } from "../../src/services/controller-metrics.ts"
 import * as SimulatedKube from "../../src/simulation/simulated-kube.ts"
 import { openShiftFixture } from "../../src/simulation/openshift-fixtures.ts"
-import { knownResourceTypes, kubeApiPermissions, podType } from "../../src/services/kube/resources.ts"
+import { backupPolicyType, knownResourceTypes, kubeApiPermissions, podType } from "../../src/services/kube/resources.ts"
+import { policyNameLabel } from "../../src/domain/policy-pod.ts"
+import { simulatedBackupReport, uploadedBackup } from "../../src/simulation/simulated-kubelet.ts"
 import { makeSimulatedCluster, type RequestRecord, type SimulatedCluster } from "../../src/simulation/simulated-cluster.ts"
 import { loadedCluster } from "../programs/backup/backup-resources-harness.ts"
 import { renderedPod } from "../programs/operator/reconcile-harness.ts"
@@ -63,7 +65,8 @@ const grantsOf = (serviceAccount: string): ReadonlyArray<Grant> =>
       return role!.rules.map((r) => ({ ...r, namespace }))
     })
 
-const groupOf = (resource: string) => knownResourceTypes.find((t) => t.resource === resource)!.group
+/** The API group of a resource as RBAC names it (`backuppolicies/status` is in its object's group). */
+const groupOf = (resource: string) => knownResourceTypes.find((t) => t.resource === resource.split("/")[0])!.group
 /** The object a request names: its path name, or a `metadata.name` field selector. */
 const nameOf = (r: RequestRecord) => r.name ?? /^metadata\.name=(.+)$/.exec(r.fieldSelector ?? "")?.[1]
 
@@ -94,11 +97,29 @@ const checkExact = (serviceAccount: string, requests: ReadonlyArray<RequestRecor
   }
 }
 
-/** The operator's life on a cluster: lead, render, follow a bump, see a backup pod end, shut down. */
+/**
+ * A yearly policy whose run is overdue (last scheduled two years ago) and that keeps no succeeded pod: the operator creates
+ * one pod (a catch-up), then deletes it once it succeeded; the next run is months away, so no second pod comes.
+ */
+const overduePolicy = (cluster: SimulatedCluster) => {
+  const name = "yearly"
+  Result.getOrThrow(
+    cluster.create(backupPolicyType, {
+      metadata: { name },
+      spec: { schedule: "0 0 1 1 *", store: { pvc: { claimName: "backups" } }, successfulPodsHistoryLimit: 0 },
+    }),
+  )
+  Result.getOrThrow(cluster.updateStatus(backupPolicyType, undefined, name, { lastScheduleTime: new Date(Date.now() - 2 * 366 * 86_400_000).toISOString() }))
+  return name
+}
+const policyPods = (cluster: SimulatedCluster, policy: string) => cluster.list(podType, "openshift-etcd", `${policyNameLabel}=${policy}`)
+
+/** The operator's life on a cluster: lead, render, follow a bump, see a backup pod end, run a policy's backup, shut down. */
 const operatorRequests = async (): Promise<ReadonlyArray<RequestRecord>> => {
   const cluster: SimulatedCluster = makeSimulatedCluster()
   const fixture = openShiftFixture({ seed: 9 })
   Result.getOrThrow(fixture.load(cluster))
+  const policy = overduePolicy(cluster)
   const before = cluster.requests.length
   await Effect.runPromise(
     Effect.gen(function* () {
@@ -130,6 +151,11 @@ const operatorRequests = async (): Promise<ReadonlyArray<RequestRecord>> => {
       yield* Effect.sleep(200)
       const pod = Result.getOrThrow(cluster.create(podType, renderedPod(cluster)!))
       Result.getOrThrow(cluster.terminatePod("openshift-etcd", (pod.metadata as { name: string }).name, { phase: "Succeeded" }))
+      yield* until("the policy's pod", () => policyPods(cluster, policy).length === 1)
+      const policyPod = policyPods(cluster, policy)[0]!
+      const podName = (policyPod.metadata as { name: string }).name
+      Result.getOrThrow(cluster.terminatePod("openshift-etcd", podName, uploadedBackup(simulatedBackupReport(policyPod, new Date()))))
+      yield* until("the policy's succeeded pod deleted (history limit 0)", () => policyPods(cluster, policy).length === 0)
       yield* Effect.sleep(200)
       yield* Scope.close(scope, Exit.void)
     }),
