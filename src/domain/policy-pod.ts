@@ -130,7 +130,11 @@ const storeOptions = (input: PolicyPodInput, deadlineSeconds: number, invalid: I
   const retention = storeRetention(input.policy, invalid)
   if (Result.isFailure(retention)) return Result.fail(retention.failure)
   const keep = retention.success === undefined ? undefined : { ...retention.success, ...pickGrace(operator?.retention) }
+  // A policy that encrypts must never store in the clear: its Secrets go with either store kind.
+  const { recipientsSecret, resourcesRecipientsSecret } = s3 ?? pvc!
   const common = {
+    ...(recipientsSecret === undefined ? {} : { recipientsSecret: recipientsSecret.name }),
+    ...(resourcesRecipientsSecret === undefined ? {} : { resourcesRecipientsSecret: resourcesRecipientsSecret.name }),
     ...(operator?.clusterId === undefined ? {} : { clusterId: operator.clusterId }),
     partSize: operator?.partSize ?? defaultUploadTransfer.partSize,
     partsInFlight: operator?.partsInFlight ?? defaultUploadTransfer.partsInFlight,

@@ -80,6 +80,10 @@ const s3Arb = fc
     ),
   )
   .map(([s, creds]) => ({ s3: { ...s, ...creds } }))
+const recipientsArb = fc.record(
+  { recipientsSecret: dnsSubdomainArb(40).map((name) => ({ name })), resourcesRecipientsSecret: dnsSubdomainArb(40).map((name) => ({ name })) },
+  { requiredKeys: [] },
+)
 const pvcArb = fc
   .record({ claimName: dnsSubdomainArb(40), subPath: fc.stringMatching(/^[a-z0-9]{1,8}(\/[a-z0-9]{1,8}){0,2}$/) }, { requiredKeys: ["claimName"] })
   .map((p) => ({ pvc: p }))
@@ -97,7 +101,9 @@ const retentionArb = fc.record(
 const specArb = fc.record(
   {
     schedule: fc.constant("0 * * * *"),
-    store: fc.oneof(s3Arb, pvcArb),
+    store: fc
+      .tuple(fc.oneof(s3Arb, pvcArb), recipientsArb)
+      .map(([store, recipients]) => ("s3" in store ? { s3: { ...store.s3, ...recipients } } : { pvc: { ...store.pvc, ...recipients } })),
     retention: retentionArb.filter((r) => Object.keys(r).length > 0),
     verify: fc.constantFrom("None", "Full", "TestRestore"),
     activeDeadlineSeconds: fc.integer({ min: 60, max: 86_400 }),
@@ -179,30 +185,36 @@ describe("renderPolicyBackupPod", () => {
     }
   })
 
-  test.prop([policyArb], { numRuns: 100 })("backup-upload writes its report to the termination log and prunes by the policy's rules", (policy) => {
-    const pod = rendered(input(policy))
-    const upload = byName(pod, backupUploadContainerName)!
-    const flag = (name: string) => {
-      const at = upload.command.indexOf(name)
-      return at < 0 ? undefined : upload.command[at + 1]
-    }
-    expect(flag("--report-file")).toBe("/dev/termination-log")
-    const r = policy.spec.retention
-    expect(flag("--keep-last")).toBe(r?.keepLast === undefined ? undefined : String(r.keepLast))
-    expect(flag("--keep-daily")).toBe(r?.keepDaily === undefined ? undefined : String(r.keepDaily))
-    expect(flag("--max-age") !== undefined).toBe(r?.maxAge !== undefined)
-    expect(flag("--max-total-size") !== undefined).toBe(r?.maxTotalSize !== undefined)
-    if (policy.spec.store.pvc !== undefined) {
-      expect(flag("--store")).toBe(backupPodPaths.storeDir)
-      expect(flag("--prefix")).toBe(policy.spec.store.pvc.subPath)
-    } else {
-      expect(flag("--store")).toBe(
-        `s3://${policy.spec.store.s3!.bucket}${policy.spec.store.s3!.prefix === undefined ? "" : `/${policy.spec.store.s3!.prefix}`}`,
-      )
-    }
-    // The upload cannot outlive the pod.
-    expect(Number(flag("--deadline")!.replace("s", ""))).toBeLessThanOrEqual(pod.spec.activeDeadlineSeconds)
-  })
+  test.prop([policyArb], { numRuns: 100 })(
+    "backup-upload writes its report to the termination log, prunes by the policy's rules and encrypts to its recipients",
+    (policy) => {
+      const pod = rendered(input(policy))
+      const upload = byName(pod, backupUploadContainerName)!
+      const flag = (name: string) => {
+        const at = upload.command.indexOf(name)
+        return at < 0 ? undefined : upload.command[at + 1]
+      }
+      expect(flag("--report-file")).toBe("/dev/termination-log")
+      const r = policy.spec.retention
+      expect(flag("--keep-last")).toBe(r?.keepLast === undefined ? undefined : String(r.keepLast))
+      expect(flag("--keep-daily")).toBe(r?.keepDaily === undefined ? undefined : String(r.keepDaily))
+      expect(flag("--max-age") !== undefined).toBe(r?.maxAge !== undefined)
+      expect(flag("--max-total-size") !== undefined).toBe(r?.maxTotalSize !== undefined)
+      if (policy.spec.store.pvc !== undefined) {
+        expect(flag("--store")).toBe(backupPodPaths.storeDir)
+        expect(flag("--prefix")).toBe(policy.spec.store.pvc.subPath)
+      } else {
+        expect(flag("--store")).toBe(
+          `s3://${policy.spec.store.s3!.bucket}${policy.spec.store.s3!.prefix === undefined ? "" : `/${policy.spec.store.s3!.prefix}`}`,
+        )
+      }
+      const kind = policy.spec.store.s3 ?? policy.spec.store.pvc!
+      expect(flag("--recipients-file") !== undefined).toBe(kind.recipientsSecret !== undefined)
+      expect(flag("--resources-recipients-file") !== undefined).toBe(kind.resourcesRecipientsSecret !== undefined)
+      // The upload cannot outlive the pod.
+      expect(Number(flag("--deadline")!.replace("s", ""))).toBeLessThanOrEqual(pod.spec.activeDeadlineSeconds)
+    },
+  )
 
   test.prop([policyArb], { numRuns: 100 })("a verify policy verifies after backup-create and before backup-upload", (policy) => {
     const pod = rendered(input(policy))
