@@ -1,4 +1,5 @@
 /** The simulated cluster serves the BackupPolicy CRD as the API server serves a custom resource with a status subresource. */
+import { fc, test } from "@fast-check/vitest"
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
 import { backupPolicyType, configMapType } from "../../src/services/kube/resources.ts"
@@ -35,6 +36,25 @@ describe("simulated cluster: BackupPolicy, a cluster-scoped custom resource", ()
     expect(meta(replaced).generation).toBe(3)
     const statusOnly = ok(request(cluster, { verb: "update", name: "hourly", subresource: "status", body: { ...(replaced as Obj), status: { y: 2 } } }))
     expect(meta(statusOnly).generation).toBe(3)
+  })
+
+  const edit = fc.oneof(
+    fc.record({ kind: fc.constant("spec" as const), suspend: fc.boolean() }),
+    fc.record({ kind: fc.constant("label" as const), value: fc.constantFrom("a", "b") }),
+    fc.record({ kind: fc.constant("status" as const), value: fc.nat(3) }),
+  )
+  test.prop([fc.array(edit, { maxLength: 12 })])("generation is 1 plus the number of writes that changed the spec, whatever else they changed", (edits) => {
+    const cluster = makeSimulatedCluster()
+    created(cluster)
+    let specChanges = 0
+    for (const e of edits) {
+      const before = cluster.get(backupPolicyType, undefined, "hourly")!
+      const body =
+        e.kind === "spec" ? { spec: { suspend: e.suspend } } : e.kind === "label" ? { metadata: { labels: { team: e.value } } } : { status: { n: e.value } }
+      const after = ok(request(cluster, { verb: "patch", name: "hourly", body, ...(e.kind === "status" ? { subresource: "status" as const } : {}) })) as Obj
+      if (JSON.stringify(after.spec) !== JSON.stringify(before.spec)) specChanges++
+    }
+    expect(meta(cluster.get(backupPolicyType, undefined, "hourly")!).generation).toBe(1 + specChanges)
   })
 
   it("ignores status on create and on writes to the object; a write that only changes status there is a no-op", () => {
