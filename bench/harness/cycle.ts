@@ -30,8 +30,9 @@ export interface Cycle {
   readonly pod: RunnablePod
   /** Runs the pod's init containers into `backupDir` (created), one after another. */
   readonly runPod: (backupDir: string) => Promise<ReadonlyArray<{ readonly container: string; readonly run: ProcessRun }>>
-  /** The backup the pod made first. */
+  /** The backup the pod made first, and that run's containers. */
   readonly backupDir: string
+  readonly firstRun: ReadonlyArray<{ readonly container: string; readonly run: ProcessRun }>
   readonly snapshot: string
   readonly tarball: string
   /** The static-pod resources the tarball holds, unpacked: what a host's /etc/kubernetes has. */
@@ -86,7 +87,7 @@ const makeCycle = async (context: BenchContext): Promise<Cycle> => {
   }
   const backupDir = join(dir, "backup")
   context.log(`the backup pod's first run (untimed) into ${backupDir}`)
-  await runPod(backupDir)
+  const firstRun = await runPod(backupDir)
   const manifest = JSON.parse(readFileSync(join(backupDir, manifestFileName), "utf8")) as { files: { snapshot: { name: string }; resources: { name: string } } }
   const snapshot = join(backupDir, manifest.files.snapshot.name)
   const tarball = join(backupDir, manifest.files.resources.name)
@@ -94,5 +95,5 @@ const makeCycle = async (context: BenchContext): Promise<Cycle> => {
   rmSync(resourcesTree, { recursive: true, force: true })
   mkdirSync(resourcesTree)
   await runChecked("tar xzf of the backup's resources", ...shell('tar xzf "$1" -C "$2"', tarball, resourcesTree))
-  return { etcd, database, pod, runPod, backupDir, snapshot, tarball, resourcesTree }
+  return { etcd, database, pod, runPod, backupDir, firstRun, snapshot, tarball, resourcesTree }
 }
