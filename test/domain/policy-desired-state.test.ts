@@ -1,11 +1,10 @@
 import { fc } from "@fast-check/vitest"
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
-import { encodeBackupPodReport, type BackupPodReport } from "../../src/domain/backup-pod-report.ts"
 import type { BackupPolicyStatus } from "../../src/domain/backup-policy.ts"
 import { defaultBackoff } from "../../src/domain/backup-schedule.ts"
 import { defaultOperands } from "../../src/domain/operands.ts"
-import { backupCreateContainerName, backupUploadContainerName, revisionsOfBackupPod } from "../../src/domain/pod-spec.ts"
+import { revisionsOfBackupPod } from "../../src/domain/pod-spec.ts"
 import {
   emptyPolicyMemory,
   policyDesiredState,
@@ -16,14 +15,11 @@ import {
   type PolicySettings,
   type PolicyWrite,
 } from "../../src/domain/policy-desired-state.ts"
-import { policyLabelValue, scheduledTimeAnnotation } from "../../src/domain/policy-pod.ts"
-import { attemptAnnotation, type PolicyPodView } from "../../src/domain/policy-runs.ts"
-import type { RevisionSet } from "../../src/domain/revisions.ts"
+import { scheduledTimeAnnotation } from "../../src/domain/policy-pod.ts"
+import { attemptAnnotation } from "../../src/domain/policy-runs.ts"
 import { formatRfc3339Utc } from "../../src/domain/rfc3339.ts"
+import { hour, podOf, podsArb, revisions, t0, type Pod } from "./policy-pods.ts"
 
-const hour = 3_600_000
-const t0 = Date.UTC(2026, 11, 2, 10, 30)
-const revisions: RevisionSet = { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 5, "kube-scheduler": 6 }
 const settings: PolicySettings = {
   namespace: "openshift-etcd",
   podOptions: { image: "quay.io/example/cluster-backup:1" },
@@ -32,70 +28,11 @@ const settings: PolicySettings = {
   backoff: defaultBackoff,
 }
 
-type Pod = PolicyPodView & { readonly policy: string }
-
 const policyObject = (name: string, spec: Record<string, unknown>, status?: unknown, generation = 1): PolicyObjectView => ({
   metadata: { name, uid: `uid-${name}`, generation, creationTimestamp: formatRfc3339Utc(t0 - 48 * hour), resourceVersion: "1" },
   spec: { store: { pvc: { claimName: "backups" } }, ...spec },
   ...(status === undefined ? {} : { status }),
 })
-
-const report = (id: string, bytes: number, time: number): BackupPodReport => ({
-  id,
-  location: `pvc://backups/${id}`,
-  time: formatRfc3339Utc(time),
-  revisions: { ...revisions },
-  etcdRevision: 1000,
-  snapshotBytes: bytes,
-  resourcesBytes: 100,
-  totalBytes: bytes + 100,
-  bytesUploaded: bytes + 100,
-  verdict: "consistent",
-  verified: true,
-  verifyMode: "Full",
-})
-
-type RunKind = "running" | "complete" | "complete-no-report" | "upload-failed" | "deadline"
-
-const terminated = (exitCode: number, finishedAt: number, message?: string) => ({
-  exitCode,
-  finishedAt: formatRfc3339Utc(finishedAt),
-  ...(message === undefined ? {} : { message }),
-})
-
-/** A pod of `policy` created at `createdAt` whose run went as `kind`. */
-const podOf = (policy: string, index: number, createdAt: number, kind: RunKind, attempt?: number): Pod => {
-  const name = `backup-${policy}-${index}`
-  const done = createdAt + 60_000
-  const initContainers =
-    kind === "running" || kind === "deadline"
-      ? [{ name: backupCreateContainerName, terminated: terminated(0, done) }, { name: backupUploadContainerName }]
-      : [
-          { name: backupCreateContainerName, terminated: terminated(0, done) },
-          {
-            name: backupUploadContainerName,
-            terminated:
-              kind === "upload-failed"
-                ? terminated(1, done, "store unreachable")
-                : terminated(0, done, kind === "complete" ? encodeBackupPodReport(report(`id-${index}`, 1000 + index, createdAt + 30_000)) : undefined),
-          },
-        ]
-  return {
-    name,
-    createdAt,
-    revisions,
-    phase: kind === "running" ? "Running" : kind === "deadline" ? "Failed" : kind.startsWith("complete") ? "Succeeded" : "Failed",
-    reason: kind === "deadline" ? "DeadlineExceeded" : undefined,
-    message: undefined,
-    initContainers,
-    annotations: {
-      "backup.openshift.io/revisions": "etcd=3,kube-apiserver=7,kube-controller-manager=5,kube-scheduler=6",
-      ...(attempt === undefined ? {} : { [attemptAnnotation]: String(attempt) }),
-    },
-    deleting: false,
-    policy: policyLabelValue(policy),
-  }
-}
 
 const observedOf = (policies: ReadonlyArray<PolicyObjectView>, pods: ReadonlyArray<Pod>, now = t0, memory = emptyPolicyMemory): PolicyObserved => ({
   now,
@@ -141,17 +78,6 @@ const sync = (observed: PolicyObserved) => {
   return { desired, writes, next: apply(observed, writes, desired) }
 }
 
-const kindArb = fc.constantFrom<RunKind>("running", "complete", "complete-no-report", "upload-failed", "deadline")
-/** A policy's pods: at most one still running (the operator's own rule), the rest finished, at distinct times. */
-const podsArb = (policy: string) =>
-  fc.array(fc.tuple(kindArb, fc.option(fc.integer({ min: 1, max: 20 }), { nil: undefined })), { maxLength: 8 }).map((runs) => {
-    let runningSeen = false
-    return runs.map(([kind, attempt], i) => {
-      const k = kind === "running" && (runningSeen || i !== runs.length - 1) ? "complete" : kind
-      runningSeen ||= k === "running"
-      return podOf(policy, i, t0 - (runs.length - i) * 2 * hour, k, attempt)
-    })
-  })
 const specArb = fc.record({
   schedule: fc.constantFrom("0 * * * *", "*/15 * * * *", "30 2 * * *"),
   suspend: fc.boolean(),
@@ -177,7 +103,7 @@ describe("policyDesiredState", () => {
         const running = pods.some((p) => p.phase === "Running")
         expect(creates(writes).length).toBeLessThanOrEqual(running ? 0 : 1)
       }),
-      { numRuns: 300 },
+      { numRuns: 100 },
     )
   })
 
@@ -200,7 +126,7 @@ describe("policyDesiredState", () => {
           for (const d of deleted.map((n) => pods.find((p) => p.name === n)!)) if (d.phase === k.phase) expect(k.createdAt!).toBeGreaterThan(d.createdAt!)
         }
       }),
-      { numRuns: 300 },
+      { numRuns: 100 },
     )
   })
 
@@ -211,7 +137,7 @@ describe("policyDesiredState", () => {
         const second = sync(first.next)
         expect(second.writes).toEqual([])
       }),
-      { numRuns: 300 },
+      { numRuns: 100 },
     )
   })
 
@@ -222,7 +148,7 @@ describe("policyDesiredState", () => {
         const restarted = sync({ ...first.next, memory: emptyPolicyMemory })
         expect(restarted.writes).toEqual([])
       }),
-      { numRuns: 300 },
+      { numRuns: 100 },
     )
   })
 
@@ -246,7 +172,7 @@ describe("policyDesiredState", () => {
         expect(condition(next, "Ready").status).toBe(!failing && newestComplete !== undefined ? "True" : "False")
         expect(status.observedGeneration).toBe(1)
       }),
-      { numRuns: 300 },
+      { numRuns: 100 },
     )
   })
 
@@ -260,7 +186,7 @@ describe("policyDesiredState", () => {
         const reasons = first.writes.flatMap((w) => (w._tag === "RecordEvent" || w._tag === "CreatePod" ? [w.event.reason] : []))
         for (const r of ["BackupStarted", "BackupCompleted", "BackupFailed"]) expect(reasons.filter((x) => x === r).length).toBeLessThanOrEqual(1)
       }),
-      { numRuns: 200 },
+      { numRuns: 100 },
     )
   })
 })

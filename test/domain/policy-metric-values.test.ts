@@ -1,0 +1,26 @@
+import { fc } from "@fast-check/vitest"
+import { describe, expect, it } from "vitest"
+import { policyMetricValues } from "../../src/domain/policy-metric-values.ts"
+import { policyRuns } from "../../src/domain/policy-runs.ts"
+import { podsArb, t0 } from "./policy-pods.ts"
+
+describe("policyMetricValues", () => {
+  it("reads the newest complete pod's finish, its upload, the newest run's duration and whether the store was reached", () => {
+    fc.assert(
+      fc.property(podsArb("nightly"), (pods) => {
+        const runs = policyRuns(pods, t0)
+        const v = policyMetricValues({ name: "nightly", policy: undefined, created: t0, status: {}, runs, scheduleIntervalMs: undefined })
+        const complete = runs.find((r) => r.outcome._tag === "Complete")
+        expect(v.lastSuccess).toBe(complete?.endedAt)
+        expect(v.completed?.pod).toBe(complete?.report?._tag === "Report" ? complete.pod : undefined)
+        const finished = runs.find((r) => r.outcome._tag !== "Running")
+        expect(v.lastDurationMs).toBe(finished === undefined ? undefined : finished.endedAt - finished.startedAt)
+        const reached = runs.find((r) => r.outcome._tag === "Complete" || r.failedContainer === "backup-upload")
+        expect(v.storeReachable).toBe(reached === undefined ? undefined : reached.outcome._tag === "Complete")
+        // Nothing the status does not record.
+        expect(v.lastFailure).toBeUndefined()
+        expect(v.newestVerified).toBeUndefined()
+      }),
+    )
+  })
+})
