@@ -2,6 +2,7 @@ import { tmpdir } from "node:os"
 import { Effect, Option, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import { backupArgument, chosenBackup, etcdutlFlag, timestampFlag } from "./backup-reading-flags.ts"
+import { certWarnDaysFlag } from "./cert-warn-days-flag.ts"
 import { etcdPrefixFlag } from "./etcd-prefix-flag.ts"
 import { nonEmpty } from "./flag-checks.ts"
 import { trustedKeysFlag } from "./signature-flags.ts"
@@ -42,6 +43,15 @@ export const verifyCommand = Command.make(
       Flag.withDescription("Where --test-restore makes its throwaway data directory (needs about the snapshot's size)"),
     ),
     trustedKeys: trustedKeysFlag,
+    reportOut: Flag.String("report-out").pipe(
+      nonEmpty("file"),
+      Flag.optional,
+      Flag.withMetavar("FILE"),
+      Flag.withDescription(
+        "Also write the JSON report to FILE (atomically, pass or fail); as verification.json in a backup directory it is uploaded beside the manifest and list shows the backup verified",
+      ),
+    ),
+    certWarnDays: certWarnDaysFlag,
     ...storeSourceFlags("a temporary directory, removed afterwards"),
   },
   (flags) =>
@@ -68,8 +78,14 @@ export const verifyCommand = Command.make(
           etcdBinary: Option.getOrUndefined(flags.etcd),
           etcdPrefix: flags.etcdPrefix,
           trustedKeys,
+          certWarnDays: flags.certWarnDays,
         }).pipe(Effect.provide(Etcdutl.live(flags.etcdutl)))
         yield* Effect.sync(() => process.stdout.write(flags.json ? encodeVerifyReport(report) : renderVerifyReport(report)))
+        if (Option.isSome(flags.reportOut)) {
+          const { writeFileAtomic } = yield* Effect.promise(() => import("../services/atomic-files.ts"))
+          // Readable by the pod's other containers (the upload) and by whoever lists the backup directory.
+          yield* writeFileAtomic(flags.reportOut.value, new TextEncoder().encode(encodeVerifyReport(report)), 0o644)
+        }
         const failed = failedChecks(report.checks)
         if (failed.length > 0) {
           return yield* new BackupVerificationFailed({
