@@ -14,7 +14,7 @@ import { randomBytes } from "node:crypto"
 import { basename, dirname, join } from "node:path"
 import { Effect, FileSystem, type Scope } from "effect"
 import { acquireRunLock, type RunLockError, type RunLockHeld, type RunLockOwner } from "../../services/run-lock.ts"
-import { localIoFailed, type StoreLocalIoFailed } from "../../services/store/store-errors.ts"
+import { localIoFailed, type StoreLocalIoFailed, warnLocalIoFailed } from "../../services/store/store-errors.ts"
 
 const lockSuffix = ".lock"
 /** Files a killed download leaves: `<file>.download` (before the hash check), `.part` files and a ciphertext being decrypted (`.age`). */
@@ -86,7 +86,11 @@ export const temporaryWorkDir = (parent: string, prefix: string, command: string
     const dir = yield* ownDownloadDir(join(parent, `${prefix}${randomBytes(6).toString("hex")}`), command)
     const fs = yield* FileSystem.FileSystem
     yield* Effect.acquireRelease(fs.makeDirectory(dir, { mode: 0o700 }).pipe(Effect.mapError((e) => localIoFailed(dir, "create", e))), () =>
-      fs.remove(dir, { recursive: true, force: true }).pipe(Effect.orDie),
+      // A warning, not a failure: the run's outcome (a verdict, or its own error) stands either way.
+      // The lock goes with the run, so no later sweep removes the directory: the warning says to.
+      fs
+        .remove(dir, { recursive: true, force: true })
+        .pipe(Effect.catch((e) => warnLocalIoFailed(localIoFailed(dir, "remove", e), "this run's temporary download is left there: remove it by hand"))),
     )
     return dir
   })

@@ -3,7 +3,7 @@
  * the key (or local path) and says what to do. None carries a secret: no access key, secret,
  * session token, signature or Authorization header ever reaches a message.
  */
-import { Schema } from "effect"
+import { Effect, Schema } from "effect"
 import { type BackupFileFailure, BackupFileRefused } from "../backup-file.ts"
 import { describeFileSystemFailure, errnoCode as fileSystemErrnoCode, FileSystemFailureFields } from "../file-system-error.ts"
 
@@ -95,6 +95,10 @@ export const errnoCode = (e: unknown): string => {
 /** A local I/O failure (`operation`: a verb, "read", "rename into") with the one mapper's message. */
 export const localIoFailed = (path: string, operation: string, e: unknown): StoreLocalIoFailed =>
   new StoreLocalIoFailed(describeFileSystemFailure(operation, path, e))
+
+/** A local I/O failure that does not fail the run (a cleanup): a warning with its path and errno, and what to do after its message. */
+export const warnLocalIoFailed = (e: StoreLocalIoFailed, advice: string) =>
+  Effect.logWarning(`${e.message}; ${advice}`).pipe(Effect.annotateLogs({ path: e.path, code: e.code ?? "none" }))
 
 /** A failure opening or reading a file to upload: `backup-file.ts`'s refusal as it is, anything else through the mapper. */
 export const uploadFileFailed = (path: string, operation: string, e: unknown): BackupFileRefused | StoreLocalIoFailed =>
