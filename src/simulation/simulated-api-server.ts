@@ -17,7 +17,7 @@ import { Effect, Result, Schema, type Scope } from "effect"
 import { stringify } from "yaml"
 import { statusBody, type KubeStatus } from "../services/kube/errors.ts"
 import { parseResourcePath } from "../services/kube/resources.ts"
-import type { ApiRequest, SimulatedCluster, WatchSession } from "./simulated-cluster.ts"
+import { notServed, type ApiRequest, type SimulatedCluster, type WatchSession } from "./simulated-cluster.ts"
 import { failureText } from "../domain/failure-text.ts"
 
 export interface SimulatedApiServerOptions {
@@ -143,7 +143,7 @@ export const startSimulatedApiServer = (cluster: SimulatedCluster, options: Simu
     const target = parseResourcePath(url.pathname, cluster.types)
     if (target === undefined) {
       await readBody(request)
-      return fail({ code: 404, reason: "NotFound", message: "the server could not find the requested resource" })
+      return fail(notServed)
     }
     const watchParam = url.searchParams.get("watch")
     const verb = verbFor(method, target.name !== undefined, watchParam === "true" || watchParam === "1", target.subresource !== undefined)

@@ -20,7 +20,7 @@ import { seededRandom } from "./seeded-random.ts"
 import { terminatedPodStatus, type PodOutcome } from "./simulated-kubelet.ts"
 import { badRequest } from "./simulated-validation.ts"
 import { makeWatchLog, type WatchRequest, type WatchSession } from "./watch-log.ts"
-import { apiTime, clone, metaOf, scopeOf, stringField, type Obj } from "./wire-object.ts"
+import { apiTime, clone, metaOf, scopeOf, stringField, typeKey, type Obj } from "./wire-object.ts"
 
 export type { RequestRecord, Served } from "./fault-front.ts"
 export type { Admission, ApiRequest } from "./object-store.ts"
@@ -37,6 +37,7 @@ export interface SimulatedClusterOptions {
   readonly historyLimit?: number
   /** Entries kept in `requests` (oldest dropped first; default 10000). */
   readonly requestLogLimit?: number
+  /** The types it serves (default all known); any other answers 404 on both fronts, as for a CRD not installed. */
   readonly types?: ReadonlyArray<ResourceType>
   /** Defaults and validation of custom resources from their CRDs (tests plug in the CRDs of deploy/); default none. */
   readonly admission?: Admission
@@ -74,6 +75,9 @@ export interface SimulatedCluster {
   readonly dropWatches: (abrupt?: boolean) => void
 }
 
+/** The API server's answer for a path no installed type serves. */
+export const notServed: KubeStatus = { code: 404, reason: "NotFound", message: "the server could not find the requested resource" }
+
 export const makeSimulatedCluster = (options: SimulatedClusterOptions = {}): SimulatedCluster => {
   const now = options.now ?? (() => new Date())
   const types = options.types ?? knownResourceTypes
@@ -89,7 +93,15 @@ export const makeSimulatedCluster = (options: SimulatedClusterOptions = {}): Sim
     ...(options.admission === undefined ? {} : { admission: options.admission }),
   })
   const watchLog = makeWatchLog(store, Math.max(1, options.historyLimit ?? 1000), startRevision)
-  const front = makeFaultFront({ execute: store.execute, watch: watchLog.watch }, faults, Math.max(1, options.requestLogLimit ?? 10_000))
+  const serves = (type: ResourceType) => types.some((t) => typeKey(t) === typeKey(type))
+  const front = makeFaultFront(
+    {
+      execute: (request) => (serves(request.type) ? store.execute(request) : Result.fail(notServed)),
+      watch: (request) => (serves(request.type) ? watchLog.watch(request) : Result.fail(notServed)),
+    },
+    faults,
+    Math.max(1, options.requestLogLimit ?? 10_000),
+  )
   const podType = types.find((t) => t.group === "" && t.resource === "pods")
   // create and update answer the object they wrote.
   const written = (result: Result.Result<unknown, KubeStatus>) => result as Result.Result<Obj, KubeStatus>

@@ -2,7 +2,7 @@ import { Effect, Fiber, type Layer, Result, Stream } from "effect"
 import { describe, expect, it } from "vitest"
 import { Kube, type KubeService } from "../../../src/services/kube/kube.ts"
 import { KubeConfigSource } from "../../../src/services/kube/live-transport.ts"
-import { backupPolicyType } from "../../../src/services/kube/resources.ts"
+import { backupPolicyType, knownResourceTypes } from "../../../src/services/kube/resources.ts"
 import { noRetries } from "../../../src/services/kube/retry.ts"
 import type { BackupPolicyObject } from "../../../src/services/kube/schemas.ts"
 import { makeSimulatedCluster, type Obj, type SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
@@ -97,6 +97,13 @@ describe.each(fronts)("kube.backupPolicies $name", (front) => {
       "MODIFIED 2",
       "DELETED 2",
     ])
+  })
+
+  it("answers NotFound for policies when the CRD is not installed (the type not served)", async () => {
+    const cluster = makeSimulatedCluster({ types: knownResourceTypes.filter((t) => t !== backupPolicyType) })
+    const layer = await front.connect(cluster)
+    const missing = await Effect.runPromise(Effect.flatMap(Kube, (kube) => Effect.flip(kube.backupPolicies.list())).pipe(Effect.provide(layer)))
+    expect(missing).toMatchObject({ _tag: "NotFound", code: 404, kind: "BackupPolicy" })
   })
 
   it("relists (a new SYNC) when resuming from a resourceVersion the history no longer holds (410)", async () => {
