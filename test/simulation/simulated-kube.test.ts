@@ -8,6 +8,7 @@ import { backupPolicyType, configMapType, kubeApiPermissions, podType } from "..
 import { noRetries } from "../../src/services/kube/retry.ts"
 import { secretBytes, secretData, type Pod } from "../../src/services/kube/schemas.ts"
 import { makeSimulatedCluster, type SimulatedCluster, type WatchLine } from "../../src/simulation/simulated-cluster.ts"
+import { until } from "../support/eventually.ts"
 
 const run = <A, E>(cluster: SimulatedCluster, program: (kube: KubeService) => Effect.Effect<A, E>, retry = true) =>
   Effect.runPromise(Effect.flatMap(Kube, program).pipe(Effect.provide(SimulatedKube.inMemory(cluster, retry ? {} : { retry: noRetries }))))
@@ -273,14 +274,15 @@ describe("properties of the simulated cluster under the Kube service", () => {
 })
 
 describe("watching one object by name", () => {
-  const scenario = (kube: KubeService) =>
+  const scenario = (cluster: SimulatedCluster) => (kube: KubeService) =>
     Effect.gen(function* () {
       yield* kube.configMaps.create("ns", { metadata: { name: "mine" }, data: { k: "1" } })
       yield* kube.configMaps.create("ns", { metadata: { name: "other" }, data: { k: "1" } })
       const listed = yield* kube.configMaps.list("ns", { name: "mine" })
       expect(listed.items.map((c) => c.metadata.name)).toEqual(["mine"])
       const seen = yield* kube.configMaps.watch("ns", { name: "mine" }).pipe(Stream.take(2), Stream.runCollect, Effect.forkChild)
-      yield* Effect.sleep(50)
+      // Patch once the watch runs from the current resourceVersion: a patch before its list would only show in the SYNC.
+      yield* until("the watch", () => cluster.requests.some((r) => r.verb === "watch" && r.resourceVersion === cluster.resourceVersion()))
       yield* kube.configMaps.patch("ns", "other", { data: { k: "2" } })
       yield* kube.configMaps.patch("ns", "mine", { data: { k: "2" } })
       const events = yield* Fiber.join(seen)
@@ -291,7 +293,7 @@ describe("watching one object by name", () => {
 
   it("sees only that object (fieldSelector metadata.name), in the simulated cluster", async () => {
     const cluster = makeSimulatedCluster()
-    const events = await Effect.runPromise(Effect.flatMap(Effect.provide(Kube, SimulatedKube.inMemory(cluster)), scenario))
+    const events = await Effect.runPromise(Effect.flatMap(Effect.provide(Kube, SimulatedKube.inMemory(cluster)), scenario(cluster)))
     expect(events).toEqual(["SYNC:mine", "MODIFIED:mine"])
     expect(cluster.requests.some((r) => r.verb === "watch" && r.fieldSelector === "metadata.name=mine")).toBe(true)
   })
@@ -303,11 +305,12 @@ describe("watching one object by name", () => {
     const { tmpdir } = await import("node:os")
     const { join } = await import("node:path")
     const dir = mkdtempSync(join(tmpdir(), "kube-name-watch-"))
-    const server = await startSimulatedApiServer(makeSimulatedCluster())
+    const cluster = makeSimulatedCluster()
+    const server = await startSimulatedApiServer(cluster)
     try {
       const file = join(dir, "kubeconfig")
       await Effect.runPromise(writeKubeconfig(file, server))
-      const events = await Effect.runPromise(Effect.flatMap(Effect.provide(Kube, Kube.live(KubeConfigSource.file(file))), scenario))
+      const events = await Effect.runPromise(Effect.flatMap(Effect.provide(Kube, Kube.live(KubeConfigSource.file(file))), scenario(cluster)))
       expect(events).toEqual(["SYNC:mine", "MODIFIED:mine"])
       expect(server.httpRequests.some((r) => r.query.get("watch") === "true" && r.query.get("fieldSelector") === "metadata.name=mine")).toBe(true)
     } finally {

@@ -11,6 +11,7 @@ import type { RetryPolicy } from "../../../src/services/kube/retry.ts"
 import { secretBytes, secretData, type Pod } from "../../../src/services/kube/schemas.ts"
 import { writeKubeconfig, type SimulatedApiServer } from "../../../src/simulation/simulated-api-server.ts"
 import { makeSimulatedCluster, type SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
+import { until } from "../../support/eventually.ts"
 import { stubServers } from "./stub-servers.ts"
 
 const fast: RetryPolicy = { maxRetries: 3, baseDelayMillis: 5, maxDelayMillis: 50, jitter: 0.5 }
@@ -320,7 +321,10 @@ describe("live Kube Layer: watches", () => {
         const fiber = yield* kube.pods
           .watch("ns", { labelSelector: "app=backup", ...(from === undefined ? {} : { resourceVersion: from }) })
           .pipe(Stream.take(count), Stream.runCollect, Effect.forkChild)
-        yield* Effect.sleep(50)
+        // Act once a watch runs from the current resourceVersion (after any relist): every later change is an event.
+        yield* until("the watch to catch up", () =>
+          h.cluster.requests.some((r) => r.verb === "watch" && r.resource === "pods" && r.resourceVersion === h.cluster.resourceVersion()),
+        )
         yield* act(kube)
         return yield* Fiber.join(fiber).pipe(Effect.timeout("5 seconds"))
       }),
@@ -364,6 +368,7 @@ describe("live Kube Layer: watches", () => {
       (kube) =>
         Effect.gen(function* () {
           const fiber = yield* kube.pods.watch("ns").pipe(Stream.take(2), Stream.runCollect, Effect.forkChild)
+          yield* until("the first watch", () => h.cluster.requests.some((r) => r.verb === "watch"))
           yield* Effect.sleep(450)
           yield* kube.pods.create("ns", { metadata: { name: "late" }, spec: podSpec })
           return yield* Fiber.join(fiber).pipe(Effect.timeout("5 seconds"))
