@@ -333,7 +333,9 @@ const decidePolicy = (read: PolicyRead, observed: PolicyObserved, settings: Poli
     ...(lastSuccessfulBackup !== undefined && lastSuccessfulBackup.pod !== status.lastSuccessfulBackup?.pod ? [completedEvent(lastSuccessfulBackup)] : []),
     ...(lastFailure !== undefined && lastFailure.pod !== status.lastFailure?.pod ? [failedEvent(lastFailure)] : []),
   ]
-  const wait = decision._tag === "Wait" ? decision.wakeAt : undefined
+  // While a pod runs, its end (a pod watch event) is the next thing to look at: decideSchedule's "now + 1" for a
+  // run due behind it would wake the controller every millisecond until then.
+  const wait = decision._tag === "Wait" && running === undefined ? decision.wakeAt : undefined
   const settle = changed && now < settledAt ? settledAt : undefined
   const next = nextScheduleTime
   return {

@@ -322,3 +322,13 @@ describe("policyDesiredState on revision changes, with pods the history limit de
     expect(desired.policies[0]!.create).toBeUndefined()
   })
 })
+
+describe("policyDesiredState's wake-up", () => {
+  it("asks for none while a pod runs, even with a run due behind it (its end is a pod event)", () => {
+    const running = podOf("hourly", 1, Date.UTC(2026, 11, 2, 11), "running")
+    const policy = policyObject("hourly", { schedule: "*/15 * * * *" }, { lastScheduleTime: "2026-12-02T11:00:00Z" })
+    const desired = policyDesiredState(observedOf([policy], [running], Date.UTC(2026, 11, 2, 11, 20)), settings)
+    expect(desired.policies[0]!.create).toBeUndefined()
+    expect(desired.wakeAt).toBeUndefined()
+  })
+})

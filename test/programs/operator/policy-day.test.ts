@@ -19,14 +19,22 @@ const start = Date.parse("2026-12-01T00:00:30Z")
 
 const config: ControllerConfig = {
   reconcile: defaultReconcileConfig({ settleMs: 0, minIntervalMs: 0, identity: "day" }),
-  election: { namespace: ns, leaseName: "cluster-backup-operator", identity: "day", leaseDurationMs: 60_000, renewDeadlineMs: 40_000, retryPeriodMs: 20_000 },
-  resyncMs: 10 * minute,
+  // Long Lease periods: each renewal is a wake-up the TestClock waits out, 24 hours of them.
+  election: {
+    namespace: ns,
+    leaseName: "cluster-backup-operator",
+    identity: "day",
+    leaseDurationMs: 15 * minute,
+    renewDeadlineMs: 10 * minute,
+    retryPeriodMs: 5 * minute,
+  },
+  resyncMs: 30 * minute,
   minBackoffMs: 1000,
   maxBackoffMs: 10_000,
 }
 
-/** Lets the controller's fibers (woken by the clock or by watch events) run to rest: real time, a few turns of the event loop. */
-const settle = Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 2)))
+/** Lets the controller's fibers (woken by the clock or by watch events) run to rest: turns of the scheduler, no real time. */
+const settle = Effect.forEach(Array.from({ length: 200 }), () => Effect.yieldNow, { discard: true })
 
 /** A world whose API server, kubelet and operator all follow the TestClock. */
 const world = Effect.gen(function* () {
@@ -85,6 +93,9 @@ const runMinutes = (w: { cluster: SimulatedCluster; clock: Clock.Clock }, minute
       finished.push(...kubelet(w.cluster, w.clock.currentTimeMillisUnsafe(), fail(w.clock.currentTimeMillisUnsafe())))
       yield* settle
     }
+    // A last look: the operator sees the pods the kubelet just finished.
+    yield* TestClock.adjust(1000)
+    yield* settle
     return finished
   })
 
@@ -106,8 +117,8 @@ describe("the operator on a BackupPolicy, a simulated day", () => {
     () =>
       Effect.gen(function* () {
         const w = yield* world
-        // Five-minute steps: each backup takes at most one step (the kubelet finishes it at the step's end).
-        const finished = (yield* runMinutes(w, 24 * 60, () => false, 5 * minute)).map((f) => f.name)
+        // Quarter-hour steps: each backup takes at most one step (the kubelet finishes it at the step's end).
+        const finished = (yield* runMinutes(w, 24 * 60, () => false, 15 * minute)).map((f) => f.name)
         expect(finished.length).toBe(24)
         expect(new Set(finished).size).toBe(24)
         // Each run started on its hour (names carry the start time) and the status names the last one.
@@ -137,7 +148,7 @@ describe("the operator on a BackupPolicy, a simulated day", () => {
         const w = yield* world
         const outageEnds = start + 3 * hour + 10 * minute
         // 01:00 succeeds, then the store is down from 01:30 until 03:10.
-        const run = yield* runMinutes(w, 3 * 60, (at) => at > start + 90 * minute && at < outageEnds)
+        const run = yield* runMinutes(w, 3 * 60, (at) => at > start + 90 * minute && at < outageEnds, 5 * minute)
         const finished = run.map((f) => f.name)
         const failures = run.filter((f) => f.failed)
         expect(failures.length).toBeGreaterThan(3)
@@ -156,7 +167,7 @@ describe("the operator on a BackupPolicy, a simulated day", () => {
         expect(finished.some((n) => n.endsWith("-20261201-020000"))).toBe(true)
         expect(finished.some((n) => n.endsWith("-20261201-030000"))).toBe(true)
 
-        const after = (yield* runMinutes(w, 60, () => false)).map((f) => f.name)
+        const after = (yield* runMinutes(w, 60, () => false, 5 * minute)).map((f) => f.name)
         expect(after.length).toBeGreaterThan(0)
         expect(statusOf(w.cluster).lastSuccessfulBackup?.pod).toBe(after.at(-1))
         expect(condition(w.cluster, "Degraded")).toMatchObject({ status: "False", reason: "AsExpected" })
