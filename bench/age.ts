@@ -3,12 +3,9 @@
  * encryptFile/decryptFile, bundled, against the `age` CLI) run as its own process at
  * `--transfer-mib` and `--rounds`, its table read back. Target: throughput >= 1.0x the CLI's.
  */
-import { readFileSync } from "node:fs"
-import { join } from "node:path"
 import type { Benchmark } from "./harness/benchmark.ts"
-import { tableWith } from "./harness/markdown-table.ts"
-import { runChecked } from "./harness/process-run.ts"
 import { MiB, type Sample, summarize, summaryOf } from "./harness/report.ts"
+import { scriptTable } from "./harness/script-table.ts"
 
 const columns = ["tool", "operation", "wall seconds per round", "CPU (median)", "peak RSS (max)"]
 /** The plain CLI's row (not "age CLI + sha256sum ..."). */
@@ -22,11 +19,7 @@ export const ageBenchmark: Benchmark = {
   reference: () => "age CLI",
   run: async (context) => {
     const size = context.options.transferMiB
-    const out = join(context.work, "AGE.md")
-    const flags = ["--size-mib", String(size), "--rounds", String(context.options.rounds), "--out", out]
-    context.log(`node bench/age-vs-cli.ts ${flags.join(" ")}`)
-    await runChecked("bench/age-vs-cli.ts", process.execPath, [join(context.root, "bench", "age-vs-cli.ts"), ...flags])
-    const rows = tableWith(readFileSync(out, "utf8"), "bench/age-vs-cli.ts", columns)
+    const rows = await scriptTable(context, "age-vs-cli.ts", false, columns)
     // The script reports each round's wall time, and the CPU median and RSS maximum over the rounds.
     const samples: ReadonlyArray<Sample> = rows.flatMap((r) =>
       r["wall seconds per round"]!.split(",").map((s, i) => ({

@@ -14,6 +14,7 @@ import { Result } from "effect"
 import { ageBenchmark } from "./age.ts"
 import { backupInitScaling } from "./backup-init-scaling.ts"
 import { backupPodBenchmark } from "./backup-pod.ts"
+import { encryptedUploadBenchmark } from "./encrypted-upload-overhead.ts"
 import type { Benchmark } from "./harness/benchmark.ts"
 import { loadAverage, machineFacts } from "./harness/machine.ts"
 import { parseBenchArgs } from "./harness/options.ts"
@@ -32,6 +33,7 @@ export const benchmarks: ReadonlyArray<Benchmark> = [
   testRestoreBenchmark,
   restoreBenchmark,
   storeBenchmark,
+  encryptedUploadBenchmark,
   ageBenchmark,
   operatorBenchmark,
   backupInitScaling,

@@ -4,12 +4,9 @@
  * run as its own process at `--transfer-mib` and `--rounds`, its per-run table read back.
  * Target: throughput >= 1.0x rclone's, both ways.
  */
-import { readFileSync } from "node:fs"
-import { join } from "node:path"
 import type { Benchmark } from "./harness/benchmark.ts"
-import { tableWith } from "./harness/markdown-table.ts"
-import { runChecked } from "./harness/process-run.ts"
 import { MiB, type Sample, summarize, summaryOf } from "./harness/report.ts"
+import { scriptTable } from "./harness/script-table.ts"
 
 const reference = "rclone copyto"
 const columns = ["round", "tool", "op", "seconds", "peak RSS MiB", "CPU s"]
@@ -20,12 +17,8 @@ export const storeBenchmark: Benchmark = {
   reference: () => reference,
   run: async (context) => {
     const size = context.options.transferMiB
-    const out = join(context.work, "STORE-RESULTS.md")
-    const flags = ["--size-mib", String(size), "--rounds", String(context.options.rounds), "--dist", context.dist, "--out", out]
-    context.log(`node bench/store-vs-rclone.ts ${flags.join(" ")}`)
-    await runChecked("bench/store-vs-rclone.ts", process.execPath, [join(context.root, "bench", "store-vs-rclone.ts"), ...flags])
-    const text = readFileSync(out, "utf8")
-    const samples: ReadonlyArray<Sample> = tableWith(text, "bench/store-vs-rclone.ts", columns).map((r) => ({
+    const rows = await scriptTable(context, "store-vs-rclone.ts", true, columns)
+    const samples: ReadonlyArray<Sample> = rows.map((r) => ({
       case: r.op!,
       tool: r.tool === "rclone" ? reference : `cluster-backup ${r.op === "upload" ? "backup-upload" : "download"}`,
       round: Number(r.round),
