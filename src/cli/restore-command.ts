@@ -43,6 +43,12 @@ export const restoreCommand = Command.make(
       Flag.withDescription("Restore without --bump-revision/--mark-compacted (only with every API server stopped until etcd is back)"),
     ),
     allowDirty: Flag.Boolean("allow-dirty").pipe(Flag.withDefault(false), Flag.withDescription("Restore a possibly dirty backup")),
+    allowVersionMismatch: Flag.Boolean("allow-version-mismatch").pipe(
+      Flag.withDefault(false),
+      Flag.withDescription(
+        "Restore a backup of another OpenShift release than the host runs (read from its kube-apiserver static pod); OpenShift supports only the same z-stream release",
+      ),
+    ),
     etcdutl: etcdutlFlag,
     restoreId: Flag.String("restore-id").pipe(
       checkedWith((text) => (restoreIdPattern.test(text) ? undefined : "a UUID like 0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9")),
@@ -79,6 +85,7 @@ export const restoreCommand = Command.make(
           timestamp: backup.timestamp,
           noBump: flags.noBump,
           allowDirty: flags.allowDirty,
+          allowVersionMismatch: flags.allowVersionMismatch,
           trustedKeys,
           restoreId: Option.getOrElse(flags.restoreId, () => randomUUID()),
           output: (text) => Effect.sync(() => void process.stdout.write(text)),

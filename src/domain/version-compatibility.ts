@@ -14,6 +14,7 @@
  * `status.desired.version` while the first install or an update is still partial.
  */
 import { Order, Result, Schema } from "effect"
+import { parseYamlText } from "./yaml-text.ts"
 
 export interface OpenShiftVersion {
   readonly major: number
@@ -149,4 +150,32 @@ export const clusterVersionFacts = (object: unknown): Result.Result<ClusterVersi
   if (completed !== undefined) return Result.succeed({ version: completed, source: "completed", clusterId })
   if (desired !== undefined && desired !== "") return Result.succeed({ version: desired, source: "desired", clusterId })
   return Result.succeed({ version: undefined, source: undefined, clusterId })
+}
+
+const StaticPod = Schema.Struct({ metadata: Schema.Struct({ labels: Schema.Struct({ revision: Schema.String }) }) })
+const decodeStaticPod = Schema.decodeUnknownResult(StaticPod, { onExcessProperty: "ignore" })
+
+/**
+ * The revision a static pod manifest (`/etc/kubernetes/manifests/<pod>.yaml`, YAML or JSON) runs:
+ * its `revision` label, which the installer sets to the revision it installed.
+ */
+export const staticPodRevision = (text: string): Result.Result<number, { readonly message: string }> => {
+  const doc = parseYamlText(text, { schema: "failsafe" })
+  if (Result.isFailure(doc)) return Result.fail({ message: `not a pod manifest (${doc.failure.message})` })
+  const pod = decodeStaticPod(doc.success)
+  const revision =
+    Result.isSuccess(pod) && /^[1-9]\d{0,8}$/.test(pod.success.metadata.labels.revision) ? Number(pod.success.metadata.labels.revision) : undefined
+  return revision === undefined ? Result.fail({ message: "it has no metadata.labels.revision of a positive number" }) : Result.succeed(revision)
+}
+
+/**
+ * The host's OpenShift release as its pod ConfigMap's `version` key records it (the operator writes
+ * its release version there with every revision): one version, optionally ending in a newline.
+ */
+export const hostReleaseOf = (versionFile: string): Result.Result<string, { readonly message: string }> => {
+  const text = versionFile.endsWith("\n") ? versionFile.slice(0, -1) : versionFile
+  const parsed = parseOpenShiftVersion(text)
+  return Result.isSuccess(parsed) && parsed.success.text === text
+    ? Result.succeed(text)
+    : Result.fail({ message: `${JSON.stringify(text.slice(0, 80))} is not an OpenShift version` })
 }

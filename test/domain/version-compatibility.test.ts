@@ -4,9 +4,11 @@ import { describe, expect, it } from "vitest"
 import {
   clusterVersionFacts,
   compareVersions,
+  hostReleaseOf,
   parseOpenShiftVersion,
   restoreVersionCheck,
   sameRelease,
+  staticPodRevision,
   type OpenShiftVersion,
 } from "../../src/domain/version-compatibility.ts"
 
@@ -130,5 +132,34 @@ describe("clusterVersionFacts", () => {
     })
     expect(Result.isFailure(clusterVersionFacts("k8s\u0000proto"))).toBe(true)
     expect(Result.isFailure(clusterVersionFacts(JSON.stringify({ status: { history: "x" } })))).toBe(true)
+  })
+})
+
+describe("the host's release from its static pod files", () => {
+  it("reads the revision label of a static pod manifest, YAML or JSON", () => {
+    expect(staticPodRevision('apiVersion: v1\nkind: Pod\nmetadata:\n  name: kube-apiserver\n  labels:\n    revision: "9"\n')).toEqual(Result.succeed(9))
+    expect(staticPodRevision('{"kind":"Pod","metadata":{"labels":{"app":"x","revision":"12"}}}')).toEqual(Result.succeed(12))
+    for (const text of ["kind: Pod # kube-apiserver\n", "metadata:\n  labels:\n    revision: '0'\n", "metadata: {labels: {revision: x}}", ": ["]) {
+      expect(Result.isFailure(staticPodRevision(text)), text).toBe(true)
+    }
+  })
+
+  it("takes a version file's one release, with or without its newline, and nothing else", () => {
+    expect(hostReleaseOf("4.16.5\n")).toEqual(Result.succeed("4.16.5"))
+    expect(hostReleaseOf("4.17.0-rc.1")).toEqual(Result.succeed("4.17.0-rc.1"))
+    for (const text of ["", "4.16", " 4.16.5", "4.16.5\n\n", "4.16.5\nx"]) expect(Result.isFailure(hostReleaseOf(text)), JSON.stringify(text)).toBe(true)
+  })
+
+  test.prop([fc.integer({ min: 1, max: 999_999_999 }), fc.string({ maxLength: 20 })], { numRuns: 300 })(
+    "reads back any positive revision label, and never throws on any text",
+    (revision, noise) => {
+      expect(staticPodRevision(`metadata:\n  labels:\n    revision: "${revision}"\n`)).toEqual(Result.succeed(revision))
+      expect(() => staticPodRevision(noise)).not.toThrow()
+      expect(() => hostReleaseOf(noise)).not.toThrow()
+    },
+  )
+
+  test.prop([versionArb], { numRuns: 300 })("a version file holding a printed version reads back as that version", (a) => {
+    expect(hostReleaseOf(`${a.text}\n`)).toEqual(Result.succeed(a.text))
   })
 })

@@ -26,6 +26,8 @@ import { gatherRestoreInputs, type RestoreInputOptions } from "./restore-inputs.
 import { acquireRunLock, inspectRunLock } from "../../services/run-lock.ts"
 import { findExtractLeftovers, restoreLockPath, sweepExtractLeftovers } from "./restore-leftovers.ts"
 import { cachedVerification, preflightChecks } from "./restore-preflight.ts"
+import { restoreVersions } from "./restore-versions.ts"
+import { defaultOperands } from "../../domain/operands.ts"
 
 export interface RestoreOptions extends RestoreInputOptions {
   readonly dryRun: boolean
@@ -33,6 +35,8 @@ export interface RestoreOptions extends RestoreInputOptions {
   readonly allowDirty?: boolean | undefined
   /** `--trusted-key`: the backup's manifest must be signed by one of them, checked before any change. */
   readonly trustedKeys?: ReadonlyArray<TrustedKey> | undefined
+  /** `--allow-version-mismatch`: restore a backup of another OpenShift release than the host's. */
+  readonly allowVersionMismatch?: boolean | undefined
   /** Overrides the plan's wait for etcd to stop (tests). */
   readonly stopTimeoutSeconds?: number | undefined
   readonly stopPollMillis?: number | undefined
@@ -116,7 +120,9 @@ const realRun = (options: RestoreOptions, root: string) =>
     yield* line(
       `Restore restore-${plan.restoreId} of backup ${inputs.selected.timestamp} under ${plan.root}: ${plan.steps.length} steps (${plan.steps.map((s) => s.id).join(", ")})`,
     )
-    const checks = yield* preflightChecks(plan, backupVerified, (c) => line(renderPreflightCheck(c)))
+    const versions = yield* restoreVersions(inputs.manifest, plan.root, options.operands ?? defaultOperands, options.allowVersionMismatch === true)
+    for (const text of [...versions.lines, renderPreflightCheck(versions.check)]) yield* line(text)
+    const checks = [versions.check, ...(yield* preflightChecks(plan, backupVerified, (c) => line(renderPreflightCheck(c))))]
     const refused = refusal(checks, false)
     if (refused !== undefined) return yield* refused
     const ran = yield* executePlan({
@@ -138,8 +144,9 @@ export const restoreBackup = Effect.fn("restoreBackup")(function* (options: Rest
   if (!options.dryRun) return yield* realRun(options, inputs.plan.root)
   const { plan } = inputs
   const backupVerified = yield* cachedVerification(inputs, options)
-  const checks = [...(yield* lockCheck(plan.root)), ...(yield* preflightChecks(plan, backupVerified))]
-  yield* options.output(renderRestorePlan(plan) + renderPreflight(plan, checks))
+  const versions = yield* restoreVersions(inputs.manifest, plan.root, options.operands ?? defaultOperands, options.allowVersionMismatch === true)
+  const checks = [...(yield* lockCheck(plan.root)), versions.check, ...(yield* preflightChecks(plan, backupVerified))]
+  yield* options.output(`${renderRestorePlan(plan)}\nVersions:\n${versions.lines.map((l) => `${l}\n`).join("")}${renderPreflight(plan, checks)}`)
   const refused = refusal(checks, true)
   if (refused !== undefined) return yield* refused
   return { plan, dryRun: true, ran: [] } satisfies RestoreOutcome
