@@ -6,12 +6,12 @@ import {
   defaultPodOptions,
   defaultUploadTransfer,
   storeOptionsProblem,
+  storeRetentionOf,
   type BackupPodOptions,
   type BackupStoreOptions,
   roleArnPattern,
   type StoreRetention,
 } from "../domain/pod-spec.ts"
-import { hasRule } from "../domain/retention.ts"
 import { defaultGraceMs } from "../domain/store-layout.ts"
 import { parseStoreLocation } from "../domain/store-location.ts"
 import { etcdPrefixFlag } from "./etcd-prefix-flag.ts"
@@ -212,21 +212,7 @@ const givenStoreOptions = (f: PodOptionFlagValues) => ({
 })
 
 /** The store's retention, as backup-upload's flags take it; undefined without a rule. */
-const storeRetentionFromFlags = (f: PodOptionFlagValues): StoreRetention | undefined => {
-  const policy = retentionPolicyOf(f)
-  if (!hasRule(policy)) return undefined
-  const seconds = (ms: number | undefined) => (ms === undefined ? undefined : Math.max(1, Math.ceil(ms / 1000)))
-  const given = {
-    keepLast: policy.keepLast,
-    keepDaily: policy.keepDaily,
-    keepWeekly: policy.keepWeekly,
-    keepMonthly: policy.keepMonthly,
-    maxAgeSeconds: seconds(policy.maxAgeMs),
-    maxTotalBytes: policy.maxTotalBytes,
-    leftoverGraceSeconds: Math.ceil(f.storeLeftoverGrace / 1000),
-  }
-  return Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) as StoreRetention
-}
+const storeRetentionFromFlags = (f: PodOptionFlagValues): StoreRetention | undefined => storeRetentionOf(retentionPolicyOf(f), f.storeLeftoverGrace)
 
 const storeOptionsFromFlags = (f: PodOptionFlagValues): BackupStoreOptions | undefined => {
   if (Option.isNone(f.store) && Option.isNone(f.storePvc)) return undefined

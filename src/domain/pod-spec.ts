@@ -15,6 +15,7 @@ import { dnsLabelProblem, dnsSubdomainProblem } from "./k8s-names.ts"
 import { defaultOperands, encodeResourceOverrides, operandList, operandNames, resourceOverridesOf, type OperandName, type OperandTable } from "./operands.ts"
 import { formatRevisionSet, parseRevisionsFlag, type RevisionSet } from "./revisions.ts"
 import { firstKeyedProblem } from "./schema-errors.ts"
+import { hasRule, type RetentionPolicy } from "./retention.ts"
 import { parseStoreLocation, storePrefix } from "./store-location.ts"
 import { verificationFileName } from "./verification-file.ts"
 import { canonicalYaml } from "./yaml-text.ts"
@@ -161,6 +162,22 @@ export const StoreRetention = Schema.Struct({
   leftoverGraceSeconds: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
 })
 export type StoreRetention = typeof StoreRetention.Type
+
+/** A retention policy as backup-upload's flags take it (whole seconds, at least 1; bytes); undefined when it has no rule. */
+export const storeRetentionOf = (policy: RetentionPolicy, leftoverGraceMs?: number): StoreRetention | undefined => {
+  if (!hasRule(policy)) return undefined
+  const seconds = (ms: number | undefined) => (ms === undefined ? undefined : Math.max(1, Math.ceil(ms / 1000)))
+  const given = {
+    keepLast: policy.keepLast,
+    keepDaily: policy.keepDaily,
+    keepWeekly: policy.keepWeekly,
+    keepMonthly: policy.keepMonthly,
+    maxAgeSeconds: seconds(policy.maxAgeMs),
+    maxTotalBytes: policy.maxTotalBytes,
+    leftoverGraceSeconds: leftoverGraceMs === undefined ? undefined : Math.ceil(leftoverGraceMs / 1000),
+  }
+  return Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) as StoreRetention
+}
 
 /** The audience and lifetime of the projected token STS takes (OpenShift's STS convention). */
 export const webIdentityToken = { audience: "sts.amazonaws.com", expirationSeconds: 3600 } as const

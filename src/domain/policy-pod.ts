@@ -23,6 +23,7 @@ import {
   renderBackupPod,
   specHashAnnotation,
   storeOptionsProblem,
+  storeRetentionOf,
   type BackupPod,
   type BackupStoreOptions,
   type StoreRetention,
@@ -103,23 +104,24 @@ export const policyPodName = (policyName: string, startedAt: number): string => 
 
 type Invalid = (key: string, message: string) => PolicyPodInvalid
 
-/** The policy's retention as backup-upload's prune flags take it (seconds, bytes). */
-const storeRetention = (policy: BackupPolicy, invalid: Invalid): Result.Result<StoreRetention | undefined, PolicyPodInvalid> => {
+/**
+ * The policy's retention as backup-upload's prune flags take it (seconds, bytes), with the operator's
+ * leftover grace when it set one.
+ */
+const storeRetention = (
+  policy: BackupPolicy,
+  operator: StoreRetention | undefined,
+  invalid: Invalid,
+): Result.Result<StoreRetention | undefined, PolicyPodInvalid> => {
   const r = policy.spec.retention
   if (r === undefined) return Result.succeed(undefined)
   const maxAge = r.maxAge === undefined ? undefined : parseDuration(r.maxAge)
   if (maxAge !== undefined && Result.isFailure(maxAge)) return Result.fail(invalid("spec.retention.maxAge", maxAge.failure.message))
   const maxTotal = r.maxTotalSize === undefined ? undefined : parseByteSize(r.maxTotalSize)
   if (maxTotal !== undefined && Result.isFailure(maxTotal)) return Result.fail(invalid("spec.retention.maxTotalSize", maxTotal.failure.message))
-  const given: StoreRetention = {
-    ...(r.keepLast === undefined ? {} : { keepLast: r.keepLast }),
-    ...(r.keepDaily === undefined ? {} : { keepDaily: r.keepDaily }),
-    ...(r.keepWeekly === undefined ? {} : { keepWeekly: r.keepWeekly }),
-    ...(r.keepMonthly === undefined ? {} : { keepMonthly: r.keepMonthly }),
-    ...(maxAge === undefined ? {} : { maxAgeSeconds: Math.max(1, Math.ceil(maxAge.success / 1000)) }),
-    ...(maxTotal === undefined ? {} : { maxTotalBytes: maxTotal.success }),
-  }
-  return Result.succeed(Object.keys(given).length === 0 ? undefined : given)
+  const rules = { ...r, maxAgeMs: maxAge?.success, maxTotalBytes: maxTotal?.success }
+  const graceMs = operator?.leftoverGraceSeconds === undefined ? undefined : operator.leftoverGraceSeconds * 1000
+  return Result.succeed(storeRetentionOf(rules, graceMs))
 }
 
 /** The policy's store as backup-upload's options; the transfer settings and cluster ID are the operator's. */
@@ -127,9 +129,8 @@ const storeOptions = (input: PolicyPodInput, deadlineSeconds: number, invalid: I
   const { s3, pvc } = input.policy.spec.store
   if ((s3 === undefined) === (pvc === undefined)) return Result.fail(invalid("spec.store", "give exactly one of s3 and pvc"))
   const operator = input.podOptions.store
-  const retention = storeRetention(input.policy, invalid)
+  const retention = storeRetention(input.policy, operator?.retention, invalid)
   if (Result.isFailure(retention)) return Result.fail(retention.failure)
-  const keep = retention.success === undefined ? undefined : { ...retention.success, ...pickGrace(operator?.retention) }
   // A policy that encrypts must never store in the clear: its Secrets go with either store kind.
   const { recipientsSecret, resourcesRecipientsSecret } = s3 ?? pvc!
   const common = {
@@ -140,7 +141,7 @@ const storeOptions = (input: PolicyPodInput, deadlineSeconds: number, invalid: I
     partsInFlight: operator?.partsInFlight ?? defaultUploadTransfer.partsInFlight,
     // The upload cannot outlive the pod.
     deadlineSeconds: Math.min(operator?.deadlineSeconds ?? defaultUploadTransfer.deadlineSeconds, deadlineSeconds),
-    ...(keep === undefined ? {} : { retention: keep }),
+    ...(retention.success === undefined ? {} : { retention: retention.success }),
     reportFile: backupPodPaths.terminationLog,
   } as const
   if (pvc !== undefined) {
@@ -159,8 +160,6 @@ const storeOptions = (input: PolicyPodInput, deadlineSeconds: number, invalid: I
     ...common,
   })
 }
-
-const pickGrace = (r: StoreRetention | undefined) => (r?.leftoverGraceSeconds === undefined ? {} : { leftoverGraceSeconds: r.leftoverGraceSeconds })
 
 const decodeOptions = Schema.decodeUnknownResult(BackupPodOptions, { onExcessProperty: "error" })
 
