@@ -9,36 +9,43 @@ import { ControllerMetrics } from "../../../src/services/controller-metrics.ts"
 import { Kube } from "../../../src/services/kube/kube.ts"
 import { KubeConfigSource } from "../../../src/services/kube/live-transport.ts"
 import { openShiftFixture } from "../../../src/simulation/openshift-fixtures.ts"
-import { podType } from "../../../src/services/kube/resources.ts"
+import type { BackupPolicyStatus } from "../../../src/domain/backup-policy.ts"
+import { policyNameLabel } from "../../../src/domain/policy-pod.ts"
+import { backupPolicyType, eventType, podType } from "../../../src/services/kube/resources.ts"
+import { simulatedBackupReport, uploadedBackup } from "../../../src/simulation/simulated-kubelet.ts"
 import { simulatedApiServer, writeKubeconfig } from "../../../src/simulation/simulated-api-server.ts"
 import { makeSimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import { configMapData, ns, renderedPod } from "./reconcile-harness.ts"
 import { until } from "../../support/eventually.ts"
 
+/** The operator over the live Layer (real HTTP, kubeconfig) against the stub API server of a fixture cluster, in its own scope. */
+const startLive = Effect.fn(function* () {
+  const dir = mkdtempSync(join(tmpdir(), "controller-live-"))
+  yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+  const cluster = makeSimulatedCluster()
+  const fixture = openShiftFixture({ seed: 3 })
+  Result.getOrThrow(fixture.load(cluster))
+  const server = yield* simulatedApiServer(cluster)
+  const kubeconfig = join(dir, "kubeconfig")
+  yield* writeKubeconfig(kubeconfig, server)
+
+  const scope = yield* Scope.make()
+  const metrics = ControllerMetrics.make(ns)
+  const layer = Layer.merge(Kube.live(KubeConfigSource.file(kubeconfig)), Layer.succeed(ControllerMetrics, metrics))
+  const handle = yield* startController({
+    reconcile: defaultReconcileConfig({ settleMs: 0, minIntervalMs: 0, identity: "live" }),
+    election: { namespace: ns, leaseName: "cluster-backup-operator", identity: "live", leaseDurationMs: 2000, renewDeadlineMs: 1500, retryPeriodMs: 100 },
+    resyncMs: 600_000,
+    minBackoffMs: 50,
+    maxBackoffMs: 500,
+  }).pipe(Effect.provide(layer), Scope.provide(scope))
+  return { cluster, fixture, scope, metrics, handle }
+})
+
 describe("controller over the live Layer against the stub API server", () => {
   it.live("follows a revision bump over real HTTP watches and reports a failed backup pod", () =>
     Effect.gen(function* () {
-      const dir = mkdtempSync(join(tmpdir(), "controller-live-"))
-      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
-      const cluster = makeSimulatedCluster()
-      const fixture = openShiftFixture({ seed: 3 })
-      Result.getOrThrow(fixture.load(cluster))
-      const server = yield* simulatedApiServer(cluster)
-      const kubeconfig = join(dir, "kubeconfig")
-      yield* writeKubeconfig(kubeconfig, server)
-
-      const scope = yield* Scope.make()
-      const layer = Layer.merge(
-        Kube.live(KubeConfigSource.file(kubeconfig)),
-        Layer.sync(ControllerMetrics, () => ControllerMetrics.make(ns)),
-      )
-      yield* startController({
-        reconcile: defaultReconcileConfig({ settleMs: 0, minIntervalMs: 0, identity: "live" }),
-        election: { namespace: ns, leaseName: "cluster-backup-operator", identity: "live", leaseDurationMs: 2000, renewDeadlineMs: 1500, retryPeriodMs: 100 },
-        resyncMs: 600_000,
-        minBackoffMs: 50,
-        maxBackoffMs: 500,
-      }).pipe(Effect.provide(layer), Scope.provide(scope))
+      const { cluster, fixture, scope } = yield* startLive()
 
       const label = (operand: string) => renderedPod(cluster)?.metadata.labels[`backup.openshift.io/${operand}-revision`] as string | undefined
       yield* until("the first render", () => label("kube-apiserver") === String(fixture.revisions["kube-apiserver"]))
@@ -61,6 +68,38 @@ describe("controller over the live Layer against the stub API server", () => {
       )
       yield* until("backup-status Failed", () => configMapData(cluster, "backup-status")?.status === "Failed")
       expect(configMapData(cluster, "backup-status")!.message).toContain("EtcdTlsRejected")
+      yield* Scope.close(scope, Exit.void)
+    }).pipe(Effect.scoped),
+  )
+
+  it.live("acts on a BackupPolicy over HTTP: creates its pod, records the report in the status (via /status), an Event in default and the metrics", () =>
+    Effect.gen(function* () {
+      const { cluster, scope, metrics, handle } = yield* startLive()
+      Result.getOrThrow(
+        cluster.create(backupPolicyType, {
+          apiVersion: "backup.openshift.io/v1alpha1",
+          kind: "BackupPolicy",
+          metadata: { name: "on-change" },
+          spec: { onRevisionChange: true, store: { pvc: { claimName: "etcd-backups" } }, verify: "None" },
+        }),
+      )
+      const policyPods = () =>
+        cluster.list(podType, ns).filter((p) => (p.metadata as { labels?: Record<string, string> }).labels?.[policyNameLabel] === "on-change")
+      yield* until("the policy's pod", () => policyPods().length === 1)
+      const pod = policyPods()[0]!
+      const name = (pod.metadata as { name: string }).name
+      Result.getOrThrow(cluster.terminatePod(ns, name, uploadedBackup(simulatedBackupReport(pod, new Date(), { verified: false, verifyMode: "None" }))))
+      const status = () => cluster.get(backupPolicyType, undefined, "on-change")?.status as BackupPolicyStatus | undefined
+      yield* until("the status names the backup", () => status()?.lastSuccessfulBackup?.pod === name)
+      expect(status()?.conditions?.find((c) => c.type === "Ready")).toMatchObject({ status: "True", reason: "BackupSucceeded" })
+      // The Events follow the status that records their pod.
+      yield* until("the completion Event", () => cluster.list(eventType, "default").length === 2)
+      expect(cluster.list(eventType, "default").map((e) => e.reason)).toEqual(["BackupStarted", "BackupCompleted"])
+      yield* until("the policy's metrics", () => handle.lastPolicyResult()?.metrics[0]?.lastSuccess !== undefined)
+      const { body } = yield* metrics.expose
+      expect(body).toContain('cluster_backup_policy_store_reachable{policy="on-change"} 1')
+      // Nothing more to do: no second pod for the same revisions.
+      expect(policyPods().length).toBe(1)
       yield* Scope.close(scope, Exit.void)
     }).pipe(Effect.scoped),
   )
