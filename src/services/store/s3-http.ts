@@ -48,8 +48,12 @@ export interface StreamedBody {
   readonly length: number
   /** Hex sha256 of the bytes, for the signature. */
   readonly sha256: string
-  /** Reads exactly `length` bytes of the body from byte `offset` of it into `buf`. */
-  readonly read: (buf: Buffer, length: number, offset: number) => Promise<void>
+  /**
+   * Reads exactly `length` bytes of the body from byte `offset` of it into `buf`, synchronously: a
+   * regular file's bytes are in the page cache (the digests' pass read them just before), and a
+   * thread-pool read per chunk cost more than the copy (a worker's wake-up preempting the sender).
+   */
+  readonly read: (buf: Buffer, length: number, offset: number) => void
   /** The StoreError for a failure to read the source. */
   readonly readFailed: (cause: unknown) => StoreError
 }
@@ -62,7 +66,7 @@ const sendStreamed = async (r: http.ClientRequest, body: StreamedBody): Promise<
   const buf = Buffer.allocUnsafe(Math.min(sendChunkBytes, body.length))
   for (let sent = 0; sent < body.length && !r.destroyed; ) {
     const n = Math.min(buf.length, body.length - sent)
-    await body.read(buf, n, sent)
+    body.read(buf, n, sent)
     await new Promise<void>((flushed) => r.write(buf.subarray(0, n), () => flushed()))
     sent += n
   }

@@ -11,18 +11,25 @@
  * and the recorded sha256. A failed or interrupted multipart upload is aborted, so no parts stay
  * behind.
  *
- * Downloads: up to one part's size in one GET stream; larger objects in ranged GETs,
- * `partsInFlight` at a time, each written at its offset into `<path>.part` (each retried alone),
- * its sha256 computed in order as the ranges complete (read back from the page cache while later
- * ranges still download); renamed to `path` only when whole.
+ * Downloads: up to one part's size in one GET stream; larger objects in ranged GETs of
+ * `downloadRangeBytes`, `partsInFlight` at a time, each written at its offset into `<path>.part`
+ * through a 1 MiB buffer (each retried alone) and flushed to disk while later ones download, the
+ * file's sha256 computed in order on a worker thread as the ranges complete (read back from the
+ * page cache); renamed to `path` only when whole.
+ *
+ * The local file's reads and writes are synchronous, in ~1 MiB (hashing, download) or 256 KiB
+ * (sending) pieces of a regular file on a local volume: from or into the page cache, they take
+ * less than the thread-pool round trip an asynchronous call costs (measured, bench/STORE-RESULTS.md).
  */
 import { createHash, type Hash } from "node:crypto"
-import { createWriteStream } from "node:fs"
+import { createWriteStream, readSync } from "node:fs"
 import { open, rename, rm, stat, type FileHandle } from "node:fs/promises"
 import { Effect, Exit, Layer } from "effect"
 import type { PendingUpload, StoredObject } from "../../domain/store-layout.ts"
 import { openBackupFile } from "../backup-file.ts"
 import { minorGc } from "../etcd/minor-gc.ts"
+import { batchedFileWriter } from "./batched-file-writer.ts"
+import { fileSha256Worker } from "./file-sha256-worker.ts"
 import { BackupStore, type BackupStoreShape, type ObjectPage, type PutFileOptions, type PutResult } from "./backup-store.ts"
 import { describeEndpoint, s3Exchange, s3Request, xmlBlocks, xmlField, type S3Endpoint, type S3Request } from "./s3-http.ts"
 import { localIoFailed, StoreIntegrityFailed, StoreObjectMissing, StoreRequestFailed, type StoreError, uploadFileFailed } from "./store-errors.ts"
@@ -32,6 +39,13 @@ export interface S3TransferOptions extends RetryOptions {
   /** Bytes per part (S3: at least 5 MiB except the last, at most 10000 parts). */
   readonly partSize: number
   readonly partsInFlight: number
+  /**
+   * Bytes per ranged GET of a download, at least `partSize` (default 64 MiB): each request costs
+   * the server a signature check and a manifest read (Swift: 4.2 CPU-s per 512 MiB in 16 MiB ranges,
+   * 3.8 in 64 MiB ones, as rclone's), while the hash trails the writes by at most this times the
+   * ranges in flight.
+   */
+  readonly downloadRangeBytes?: number | undefined
   /** Keys per listing page (S3's maximum and default: 1000). */
   readonly listPageSize?: number | undefined
   /** Called after each part of a multipart upload is stored: bytes of `key` stored so far. */
@@ -49,6 +63,8 @@ export const maxParts = 10_000
 const readChunkBytes = 1024 * 1024
 /** Downloaded bytes between two young-generation collections (8 MiB: as the snapshot stream, measured there). */
 const gcEveryBytes = 8 * 1024 * 1024
+/** Downloaded bytes written to the file at a time, through one buffer per range in flight. */
+const writeBatchBytes = 1024 * 1024
 const md5Base64 = (b: Uint8Array) => createHash("md5").update(b).digest("base64")
 const sha256Hex = (b: Uint8Array) => createHash("sha256").update(b).digest("hex")
 const shaHeader = "x-amz-meta-sha256"
@@ -111,10 +127,8 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
   const shrank = (path: string) => Object.assign(new Error(`${path} shrank while uploading`), { code: "ESHRUNK" })
   const ioFailed = (path: string, operation: string) => (e: unknown) => localIoFailed(path, operation, e)
   const readAt = (fh: FileHandle, path: string, buf: Buffer, length: number, position: number) =>
-    Effect.tryPromise({ try: () => fh.read(buf, 0, length, position), catch: ioFailed(path, "read") }).pipe(
-      Effect.flatMap(({ bytesRead }) =>
-        bytesRead === length ? Effect.succeed(buf.subarray(0, length)) : Effect.fail(localIoFailed(path, "read", shrank(path))),
-      ),
+    Effect.try({ try: () => readSync(fh.fd, buf, 0, length, position), catch: ioFailed(path, "read") }).pipe(
+      Effect.flatMap((bytesRead) => (bytesRead === length ? Effect.succeed(buf.subarray(0, length)) : Effect.fail(localIoFailed(path, "read", shrank(path))))),
     )
 
   /** Feeds bytes `from` to `to` of the file to `hash`, read through `buf`. */
@@ -203,8 +217,8 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
                 body: {
                   length,
                   sha256: payload?.digest("hex") ?? "",
-                  read: async (into, n, offset) => {
-                    if ((await fh.read(into, 0, n, start + offset)).bytesRead !== n) throw shrank(path)
+                  read: (into, n, offset) => {
+                    if (readSync(fh.fd, into, 0, n, start + offset) !== n) throw shrank(path)
                   },
                   readFailed: ioFailed(path, "read"),
                 },
@@ -278,77 +292,89 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
     minorGc()
   }
 
-  /** Writes the bytes of one range response at their offsets in `fh`, pausing the socket while the disk catches up. */
-  const getRange = (key: string, fh: FileHandle, part: string, from: number, length: number) =>
+  /** Writes the bytes of one range response at their offsets in `fh`, in ~1 MiB batches. */
+  const getRange = (key: string, fh: FileHandle, part: string, from: number, length: number, buffer: Uint8Array) =>
     s3Exchange(
       endpoint,
       { operation: `GET bytes ${from}-${from + length - 1}`, method: "GET", key, headers: { range: `bytes=${from}-${from + length - 1}` } },
       (res) =>
         new Promise<void>((resolve, reject) => {
-          let at = from
-          let writing: Promise<unknown> = Promise.resolve()
+          const writer = batchedFileWriter(fh.fd, from, buffer)
+          const failed = (e: unknown) => {
+            res.destroy()
+            reject(localIoFailed(part, "write", e))
+          }
           res.on("data", (d: Buffer) => {
-            res.pause()
-            const position = at
-            at += d.length
             collectAfter(d.length)
-            writing = fh.write(d, 0, d.length, position).then(
-              () => res.resume(),
-              (e: unknown) => {
-                res.destroy()
-                reject(localIoFailed(part, "write", e))
-              },
-            )
+            try {
+              writer.push(d)
+            } catch (e) {
+              failed(e)
+            }
           })
           res.on("error", reject)
-          res.on(
-            "end",
-            () =>
-              void writing.then(() =>
-                at === from + length
-                  ? resolve()
-                  : reject(Object.assign(new Error(`range ${from}-${from + length - 1}: ${at - from} bytes`), { code: "ECONNRESET" })),
-              ),
-          )
+          res.on("end", () => {
+            try {
+              const received = writer.end()
+              if (received === length) resolve()
+              else reject(Object.assign(new Error(`range ${from}-${from + length - 1}: ${received} bytes`), { code: "ECONNRESET" }))
+            } catch (e) {
+              failed(e)
+            }
+          })
         }),
     )
 
-  /** Large objects: `partsInFlight` ranged GETs at a time into the part file, then its sha256 read back in order. */
+  /** Large objects: `partsInFlight` ranged GETs at a time into the part file; each range, once it and those before it are written, is hashed. */
   const getRanged = (key: string, part: string, size: number) =>
     Effect.acquireUseRelease(
       Effect.tryPromise({ try: () => open(part, "w+", 0o600), catch: ioFailed(part, "create") }),
       (fh) =>
         Effect.gen(function* () {
-          const count = Math.ceil(size / options.partSize)
-          const hash = createHash("sha256")
-          const buf = Buffer.allocUnsafe(Math.min(readChunkBytes, size))
-          // Ranges are hashed in order as soon as each is written (read back from the page cache)
-          // while later ones still download, by whichever range finishes the run: one at a time.
+          const rangeBytes = Math.max(options.partSize, options.downloadRangeBytes ?? 64 * 1024 * 1024)
+          const count = Math.ceil(size / rangeBytes)
+          const hasher = yield* fileSha256Worker(part)
+          const buffers = Array.from({ length: Math.min(options.partsInFlight, count) }, () => Buffer.allocUnsafeSlow(writeBatchBytes))
           const written = new Set<number>()
           let hashedUpTo = 0
-          let hashing = false
-          const hashWritten = Effect.gen(function* () {
-            if (hashing) return
-            hashing = true
-            while (written.has(hashedUpTo)) {
-              yield* hashRange(fh, part, hash, buf, hashedUpTo * options.partSize, Math.min(size, (hashedUpTo + 1) * options.partSize))
-              written.delete(hashedUpTo)
-              hashedUpTo++
-            }
-            hashing = false
-          })
+          // The written ranges are flushed to disk while later ones download (one flush at a time),
+          // so that little is left for the final fsync. A flush's failure is kept for the end: the
+          // kernel reports a write-back error once, to whichever sync comes first.
+          let flushing = false
+          let flushFailure: { readonly cause: unknown } | undefined
+          const flushWritten = () => {
+            if (flushing) return
+            flushing = true
+            fh.datasync().then(
+              () => (flushing = false),
+              (cause: unknown) => (flushFailure ??= { cause }),
+            )
+          }
+          const hashWritten = (i: number) => {
+            written.add(i)
+            for (; written.delete(hashedUpTo); hashedUpTo++) hasher.feed(hashedUpTo * rangeBytes, Math.min(size, (hashedUpTo + 1) * rangeBytes))
+            flushWritten()
+          }
           yield* Effect.forEach(
             Array.from({ length: count }, (_, i) => i),
             (i) =>
-              retrying(getRange(key, fh, part, i * options.partSize, Math.min(options.partSize, size - i * options.partSize))).pipe(
-                Effect.andThen(Effect.sync(() => written.add(i))),
-                Effect.andThen(hashWritten),
-              ),
+              Effect.acquireUseRelease(
+                Effect.sync(() => buffers.pop()!),
+                (buffer) => retrying(getRange(key, fh, part, i * rangeBytes, Math.min(rangeBytes, size - i * rangeBytes), buffer)),
+                (buffer) => Effect.sync(() => buffers.push(buffer)),
+              ).pipe(Effect.andThen(Effect.sync(() => hashWritten(i)))),
             { concurrency: options.partsInFlight, discard: true },
           )
-          yield* Effect.tryPromise({ try: () => fh.sync(), catch: ioFailed(part, "flush") })
-          return { key, size, sha256: hash.digest("hex") }
-        }),
+          const flush = Effect.tryPromise({
+            try: async () => {
+              await fh.sync()
+              if (flushFailure !== undefined) throw flushFailure.cause
+            },
+            catch: ioFailed(part, "flush"),
+          })
+          const [sha256] = yield* Effect.all([hasher.digest, flush], { concurrency: 2 })
+          return { key, size, sha256 }
+        }).pipe(Effect.scoped),
       (fh) => Effect.promise(() => fh.close()),
     )
 

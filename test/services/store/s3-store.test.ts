@@ -9,7 +9,7 @@ import { s3Request, type S3Endpoint } from "../../../src/services/store/s3-http.
 import { rclone as rcloneOn, s3Server, type S3TestServer } from "../../support/s3-server.ts"
 
 const MiB = 1024 * 1024
-const small: S3TransferOptions = { partSize: 5 * MiB, partsInFlight: 3, retries: 2, retryBaseMs: 50, listPageSize: 2 }
+const small: S3TransferOptions = { partSize: 5 * MiB, downloadRangeBytes: 5 * MiB, partsInFlight: 3, retries: 2, retryBaseMs: 50, listPageSize: 2 }
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex")
 
 let server: S3TestServer
