@@ -89,6 +89,8 @@ export interface OperatorMeasureOptions {
   readonly nodeArgs: ReadonlyArray<string>
   /** Where the operator writes heap snapshots (SIGUSR2 after each phase); "" for none. */
   readonly heapSnapshotDir: string
+  /** How long the first render may take (start-up included) before the measurement gives up. */
+  readonly firstRenderTimeoutMs: number
   readonly log: (line: string) => void
 }
 
@@ -245,7 +247,7 @@ export const measureOperator = async (o: OperatorMeasureOptions): Promise<Operat
   }
 
   try {
-    await waitFor("the first render", () => renderedLabel("etcd") !== undefined, 60_000)
+    await waitFor("the first render", () => renderedLabel("etcd") !== undefined, o.firstRenderTimeoutMs)
     const firstRenderMs = performance.now() - started
     o.log(`first render after ${f1(firstRenderMs)} ms; warm-up ${o.warmupMs / 1000} s`)
     phase = "warmup"
@@ -378,6 +380,7 @@ if (import.meta.main) {
       .split(" ")
       .filter((a) => a !== ""),
     heapSnapshotDir: arg("heap-snapshot", ""),
+    firstRenderTimeoutMs: 60_000,
     log: (line) => process.stderr.write(`${line}\n`),
   }
   const section = resultsSection(await measureOperator(options), options)
