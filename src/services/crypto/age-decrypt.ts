@@ -12,7 +12,8 @@ import { parseAgeHeader } from "../../domain/age-header.ts"
 import { ciphertextChunkBytes, payloadNonceBytes, plaintextChunkBytes } from "../../domain/age-payload-layout.ts"
 import { AgeHeaderInvalid, AgeHeaderMacMismatch, AgeNoIdentityMatched, AgePayloadCorrupt, AgePayloadTruncated } from "./age-errors.ts"
 import { type AgeIdentity, unwrapFileKey, x25519Share } from "./age-keys.ts"
-import { headerMacMatches, openChunk, payloadKey } from "./age-primitives.ts"
+import { headerMacMatches, payloadKey } from "./age-primitives.ts"
+import { type CorruptChunkProblem, type OpenRunOutcome, openRun } from "./age-stream-chunks.ts"
 import { FixedSizeChunker } from "./fixed-size-chunker.ts"
 
 /** Far beyond any real header (an X25519 stanza takes about 100 bytes), so memory stays bounded. */
@@ -29,8 +30,8 @@ export interface DecryptOptions {
 const describeFiles = (files: ReadonlyArray<string>) =>
   files.length === 0 ? "no identity file was given" : `tried ${files.length === 1 ? "identity file" : "identity files"} ${files.join(", ")}`
 
-/** Reads bytes from `input` through the header, checks its MAC; the payload key and what followed the header. */
-const openHeader = async (input: AsyncIterator<Uint8Array>, options: DecryptOptions): Promise<{ key: Buffer; rest: Buffer }> => {
+/** Reads bytes from `input` through the header, checks its MAC; the payload key and what followed the payload nonce. */
+export const openHeader = async (input: AsyncIterator<Uint8Array>, options: DecryptOptions): Promise<{ key: Buffer; rest: Buffer }> => {
   const { source } = options
   let buffered = Buffer.alloc(0)
   for (;;) {
@@ -98,6 +99,31 @@ const openHeader = async (input: AsyncIterator<Uint8Array>, options: DecryptOpti
   }
 }
 
+/** The error for a payload that did not open: which chunk, and what to do. */
+export const payloadFailure = (source: string, outcome: Exclude<OpenRunOutcome, { _tag: "Opened" }>): AgePayloadCorrupt | AgePayloadTruncated => {
+  if (outcome._tag === "Truncated") {
+    const { chunks } = outcome
+    return new AgePayloadTruncated({
+      source,
+      chunks,
+      message: `${source} ends after ${chunks} chunk${chunks === 1 ? "" : "s"} of its payload without the last one: it was cut short; use an intact copy`,
+    })
+  }
+  const { chunk } = outcome
+  return new AgePayloadCorrupt({
+    source,
+    chunk,
+    message: `${source}: chunk ${chunk} of the payload (bytes from ${chunk * plaintextChunkBytes} of the plaintext) ${corruptChunkWords[outcome.problem]}; use an intact copy`,
+  })
+}
+
+const corruptChunkWords: Record<CorruptChunkProblem, string> = {
+  altered: "does not authenticate: it was altered, or chunks were reordered",
+  appended: "follows the last chunk: data was appended to the file",
+  "last-altered": "does not authenticate as the last chunk: it was altered, or the file was cut short",
+  "empty-last": "is an empty last chunk after full ones, which no age encryptor writes",
+}
+
 /**
  * Decrypts an age file with the first identity that opens it. Throws `AgeDecryptError`s (each
  * naming `options.source`); errors of `ciphertext` pass through.
@@ -108,52 +134,23 @@ export async function* decryptAge(ciphertext: AsyncIterable<Uint8Array>, options
   try {
     const { key, rest } = await openHeader(input, options)
     const chunker = new FixedSizeChunker(ciphertextChunkBytes)
+    const opened: Array<Uint8Array> = []
+    const release = (plaintext: Uint8Array) => opened.push(plaintext)
     let counter = 0
-    const corrupt = (chunk: number, what: string) =>
-      new AgePayloadCorrupt({
-        source,
-        chunk,
-        message: `${source}: chunk ${chunk} of the payload (bytes from ${chunk * plaintextChunkBytes} of the plaintext) ${what}; use an intact copy`,
-      })
-    // A full chunk with bytes after it that opens only as the last one is released (it is
-    // authentic), then the bytes after it refused: as age itself does.
-    const open = function* (chunk: Uint8Array): Generator<Buffer> {
-      const plaintext = openChunk(key, counter, false, chunk)
-      if (plaintext !== undefined) {
-        counter++
-        return yield plaintext
-      }
-      const last = openChunk(key, counter, true, chunk)
-      if (last === undefined) throw corrupt(counter, "does not authenticate: it was altered, or chunks were reordered")
-      yield last
-      throw corrupt(counter + 1, "follows the last chunk: data was appended to the file")
+    // What authenticated is released even when a later chunk fails (see the module's comment).
+    const open = function* (chunk: Uint8Array, final: boolean): Generator<Uint8Array> {
+      const outcome = openRun(key, counter, chunk, final, release)
+      yield* opened.splice(0)
+      if (outcome._tag !== "Opened") throw payloadFailure(source, outcome)
+      counter = outcome.next
     }
-    for (const chunk of chunker.push(rest)) yield* open(chunk)
+    for (const chunk of chunker.push(rest)) yield* open(chunk, false)
     for (;;) {
       const next = await input.next()
       if (next.done) break
-      for (const chunk of chunker.push(next.value)) yield* open(chunk)
+      for (const chunk of chunker.push(next.value)) yield* open(chunk, false)
     }
-    const truncated = () =>
-      new AgePayloadTruncated({
-        source,
-        chunks: counter,
-        message: `${source} ends after ${counter} chunk${counter === 1 ? "" : "s"} of its payload without the last one: it was cut short; use an intact copy`,
-      })
-    const final = chunker.end()
-    if (final.length === 0) throw truncated()
-    const last = openChunk(key, counter, true, final)
-    if (last === undefined) {
-      const notLast = final.length === ciphertextChunkBytes ? openChunk(key, counter, false, final) : undefined
-      if (notLast !== undefined) {
-        counter++
-        yield notLast
-        throw truncated()
-      }
-      throw corrupt(counter, "does not authenticate as the last chunk: it was altered, or the file was cut short")
-    }
-    if (last.length === 0 && counter > 0) throw corrupt(counter, "is an empty last chunk after full ones, which no age encryptor writes")
-    if (last.length > 0) yield last
+    yield* open(chunker.end(), true)
   } finally {
     await input.return?.()
   }

@@ -3,9 +3,9 @@
  * fsynced, renamed into place and its directory fsynced only once the whole input was read and,
  * when decrypting, every chunk authenticated: a failure or interruption leaves no output file
  * (the `.part` is removed), so no unauthenticated or partial plaintext is ever under its name.
- * Both sides are hashed on the way, for the manifest (plaintext and ciphertext sha256).
+ * Both sides are hashed on the way, for the manifest (plaintext and ciphertext sha256); the
+ * hashing and the chunks' seal run on worker threads (age-file-pipeline.ts).
  */
-import { createHash } from "node:crypto"
 import { constants } from "node:fs"
 import { open, rename, unlink } from "node:fs/promises"
 import { dirname } from "node:path"
@@ -13,129 +13,31 @@ import { Effect } from "effect"
 import { BackupFileRefused, type BackupFileFailure, BackupFileUnreadable, openBackupFile } from "../backup-file.ts"
 import { fsyncDirectory } from "../file-steps.ts"
 import { describeFileSystemFailure } from "../file-system-error.ts"
-import { decryptAge } from "./age-decrypt.ts"
-import { encryptAge } from "./age-encrypt.ts"
+import { openHeader } from "./age-decrypt.ts"
+import { startAgeFile } from "./age-encrypt.ts"
 import { type AgeDecryptError, AgeFileWriteFailed, type AgeRecipientInvalid, isAgeStreamError } from "./age-errors.ts"
+import { AgeFileWorkerFailed } from "./age-file-worker.ts"
+import { type FileDigest, type InputFile, type OutputFile, type PipelineOptions, readFully, runPipeline, WriteFailure } from "./age-file-pipeline.ts"
 import type { IdentitySet } from "./age-identity-files.ts"
 import type { AgeRecipient } from "./age-keys.ts"
 
-export interface FileDigest {
-  readonly size: number
-  readonly sha256: string
-}
+export type { FileDigest } from "./age-file-pipeline.ts"
 
 export interface CryptFileResult {
   readonly plaintext: FileDigest
   readonly ciphertext: FileDigest
 }
 
-/** Thrown inside to tell a write failure from a read failure. */
-class WriteFailure {
-  readonly operation: string
-  readonly path: string
-  readonly cause: unknown
-  constructor(operation: string, path: string, cause: unknown) {
-    this.operation = operation
-    this.path = path
-    this.cause = cause
-  }
-}
-
-const hashing = () => {
-  const hash = createHash("sha256")
-  let size = 0
-  return {
-    update: (bytes: Uint8Array) => {
-      hash.update(bytes)
-      size += bytes.length
-    },
-    digest: (): FileDigest => ({ size, sha256: hash.digest("hex") }),
-  }
-}
-
-async function* tapped(source: AsyncIterable<Uint8Array>, tap: (bytes: Uint8Array) => void): AsyncGenerator<Uint8Array> {
-  for await (const bytes of source) {
-    tap(bytes)
-    yield bytes
-  }
-}
-
-/**
- * Reads and writes of 1 MiB, the next read already running while a piece is processed: on a
- * busy machine every wake-up of the process costs a scheduling delay, so few, overlapped I/O
- * calls keep pace; 4 MiB measured the same CPU and ~25 MiB more peak RSS (bench/AGE.md).
- */
-const ioBytes = 1024 * 1024
-const writeBatchBytes = ioBytes
-
-/**
- * The bytes of `path` (a regular file, checked as every backup file is) in pieces of `ioBytes`
- * read into three buffers in turn, the next read running while a piece is consumed. A piece is
- * valid until the consumer asks for the next-but-one: the encryptor and decryptor copy or seal
- * what they keep before asking for more. Reused buffers because fresh multi-MiB ones cost a
- * page fault per page (system time the age CLI does not spend).
- */
-async function* readReusing(path: string, signal: AbortSignal): AsyncGenerator<Uint8Array> {
-  const { handle, size } = await openBackupFile(path)
-  try {
-    const buffers = [Buffer.allocUnsafe(ioBytes), Buffer.allocUnsafe(ioBytes), Buffer.allocUnsafe(ioBytes)]
-    let turn = 0
-    let total = 0
-    const readInto = (buffer: Buffer) => handle.read(buffer, 0, buffer.length, null)
-    let pending = readInto(buffers[0]!)
-    for (;;) {
-      signal.throwIfAborted()
-      const { bytesRead, buffer } = await pending
-      if (bytesRead === 0) return
-      total += bytesRead
-      if (total > size)
-        throw new BackupFileRefused({
-          path,
-          reason: "changed",
-          found: `grew beyond the ${size} bytes it had when opened`,
-          message: `${path} grew beyond the ${size} bytes it had when opened, while it was being read; make sure nothing writes to it, then run again`,
-        })
-      turn = (turn + 1) % buffers.length
-      pending = readInto(buffers[turn]!)
-      // Should the consumer stop first, this read's failure has no one to report to.
-      pending.catch(() => undefined)
-      yield buffer.subarray(0, bytesRead)
-    }
-  } finally {
-    await handle.close()
-  }
-}
-
-/** Writes `chunks` to `<path>.part` and renames it to `path`; the `.part` is removed on any failure. */
-const writeThroughPart = async (path: string, chunks: AsyncIterable<Uint8Array>, signal: AbortSignal): Promise<void> => {
+/** Runs `fill` on `<path>.part` and renames it to `path`; the `.part` is removed on any failure. */
+const throughPart = async <T>(path: string, fill: (part: OutputFile) => Promise<T>): Promise<T> => {
   const part = `${path}.part`
   const handle = await open(part, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600).catch((e) => {
     throw new WriteFailure("create", part, e)
   })
   let closed = false
+  let result: T
   try {
-    // Pieces (64 KiB chunks and 16-byte tags) go out in batches of about 1 MiB with one
-    // writev, one batch in flight while the next is computed.
-    let writing: Promise<unknown> = Promise.resolve()
-    let batch: Array<Uint8Array> = []
-    let batchBytes = 0
-    const flush = async () => {
-      await writing
-      const buffers = batch
-      batch = []
-      batchBytes = 0
-      writing = handle.writev(buffers).catch((e) => {
-        throw new WriteFailure("write", part, e)
-      })
-    }
-    for await (const bytes of chunks) {
-      signal.throwIfAborted()
-      batch.push(bytes)
-      batchBytes += bytes.length
-      if (batchBytes >= writeBatchBytes || batch.length >= 1000) await flush()
-    }
-    if (batch.length > 0) await flush()
-    await writing
+    result = await fill({ path: part, handle })
     await handle.sync().catch((e) => {
       throw new WriteFailure("sync", part, e)
     })
@@ -152,17 +54,56 @@ const writeThroughPart = async (path: string, chunks: AsyncIterable<Uint8Array>,
   await fsyncDirectory(dirname(path)).catch((e) => {
     throw new WriteFailure("sync the directory of", path, e)
   })
+  return result
+}
+
+/** Runs the pipeline from the backup file `input` (checked as every backup file is) into `<output>.part`. */
+const cryptFile = async (
+  input: string,
+  output: string,
+  options: Omit<PipelineOptions, "input" | "output" | "start">,
+  start: (file: InputFile) => PipelineOptions["start"],
+) => {
+  const { handle, size } = await openBackupFile(input)
+  try {
+    const file = { path: input, handle, size }
+    return await throughPart(output, (part) => runPipeline({ ...options, input: file, output: part, start: start(file) }))
+  } finally {
+    await handle.close()
+  }
+}
+
+/** The bytes of `file` from its start in pieces of 64 KiB, each also kept in `read`. */
+async function* readStart(file: InputFile, read: Array<Buffer>): AsyncGenerator<Buffer> {
+  for (let position = 0; ; ) {
+    const buffer = Buffer.allocUnsafe(64 * 1024)
+    const n = await readFully(file, buffer, 0, buffer.length, position)
+    if (n === 0) return
+    position += n
+    read.push(buffer.subarray(0, n))
+    yield buffer.subarray(0, n)
+  }
 }
 
 type CryptFileError = BackupFileFailure | AgeFileWriteFailed
 
 const mapFailure =
   (input: string) =>
-  (e: unknown): CryptFileError | AgeDecryptError | AgeRecipientInvalid => {
-    if (isAgeStreamError(e) || e instanceof BackupFileRefused) return e
+  (e: unknown): CryptFileError | AgeDecryptError | AgeRecipientInvalid | AgeFileWorkerFailed => {
+    if (isAgeStreamError(e) || e instanceof BackupFileRefused || e instanceof AgeFileWorkerFailed) return e
     if (e instanceof WriteFailure) return new AgeFileWriteFailed(describeFileSystemFailure(e.operation, e.path, e.cause))
     return new BackupFileUnreadable(describeFileSystemFailure("read", input, e))
   }
+
+/** A worker that stopped is a defect (a crash, out of memory), not a failure of the files. */
+const workerFailureIsDefect = <A, E>(effect: Effect.Effect<A, E | AgeFileWorkerFailed>): Effect.Effect<A, Exclude<E, AgeFileWorkerFailed>> =>
+  Effect.catchIf(
+    effect,
+    (e): e is AgeFileWorkerFailed => e instanceof AgeFileWorkerFailed,
+    (e) => Effect.die(e.cause),
+  ) as Effect.Effect<A, Exclude<E, AgeFileWorkerFailed>>
+
+const empty = new Uint8Array(0)
 
 /** Encrypts the file `input` to `output` (through `<output>.part`) for `recipients`. */
 export const encryptFile = (
@@ -170,28 +111,37 @@ export const encryptFile = (
   output: string,
   recipients: ReadonlyArray<AgeRecipient>,
 ): Effect.Effect<CryptFileResult, CryptFileError | AgeRecipientInvalid> =>
-  Effect.tryPromise({
-    try: async (signal) => {
-      const plain = hashing()
-      const sealed = hashing()
-      await writeThroughPart(output, tapped(encryptAge(tapped(readReusing(input, signal), plain.update), recipients, input), sealed.update), signal)
-      return { plaintext: plain.digest(), ciphertext: sealed.digest() }
-    },
-    catch: mapFailure(input),
-  }) as Effect.Effect<CryptFileResult, CryptFileError | AgeRecipientInvalid>
+  workerFailureIsDefect(
+    Effect.tryPromise({
+      try: async (signal) => {
+        const { prefix, key } = startAgeFile(recipients, input)
+        const start = async () => ({ key, payloadStart: 0, inputPrefix: empty, outputPrefix: prefix })
+        const sides = await cryptFile(input, output, { op: "seal", signal }, () => start)
+        return { plaintext: sides.input, ciphertext: sides.output }
+      },
+      catch: mapFailure(input),
+    }) as Effect.Effect<CryptFileResult, CryptFileError | AgeRecipientInvalid | AgeFileWorkerFailed>,
+  )
 
 /**
  * Decrypts the age file `input` to `output` (through `<output>.part`) with the first of
  * `identities` that opens it. `output` appears only once every chunk authenticated.
  */
 export const decryptFile = (input: string, output: string, identities: IdentitySet): Effect.Effect<CryptFileResult, CryptFileError | AgeDecryptError> =>
-  Effect.tryPromise({
-    try: async (signal) => {
-      const plain = hashing()
-      const sealed = hashing()
-      const options = { source: input, identities: identities.identities, identityFiles: identities.files }
-      await writeThroughPart(output, tapped(decryptAge(tapped(readReusing(input, signal), sealed.update), options), plain.update), signal)
-      return { plaintext: plain.digest(), ciphertext: sealed.digest() }
-    },
-    catch: mapFailure(input),
-  }) as Effect.Effect<CryptFileResult, CryptFileError | AgeDecryptError>
+  workerFailureIsDefect(
+    Effect.tryPromise({
+      try: async (signal) => {
+        const options = { source: input, identities: identities.identities, identityFiles: identities.files }
+        const start = (file: InputFile) => async () => {
+          const read: Array<Buffer> = []
+          const { key, rest } = await openHeader(readStart(file, read), options)
+          const header = Buffer.concat(read)
+          const payloadStart = header.length - rest.length
+          return { key, payloadStart, inputPrefix: header.subarray(0, payloadStart), outputPrefix: empty }
+        }
+        const sides = await cryptFile(input, output, { op: "open", signal }, start)
+        return { plaintext: sides.output, ciphertext: sides.input }
+      },
+      catch: mapFailure(input),
+    }) as Effect.Effect<CryptFileResult, CryptFileError | AgeDecryptError | AgeFileWorkerFailed>,
+  )

@@ -1,9 +1,8 @@
 /**
- * The age v1 derivations and the STREAM chunk seal, on node:crypto (OpenSSL): the header MAC
- * key and payload key from the file key (HKDF-SHA256), and ChaCha20-Poly1305 per 64 KiB chunk.
+ * The age v1 derivations on node:crypto (OpenSSL): the header MAC key and the payload key from the
+ * file key (HKDF-SHA256). The chunks' seal is in age-stream-chunks.ts.
  */
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, timingSafeEqual } from "node:crypto"
-import { chunkTagBytes, streamNonce } from "../../domain/age-payload-layout.ts"
+import { createHmac, hkdfSync, timingSafeEqual } from "node:crypto"
 
 const noSalt = Buffer.alloc(0)
 
@@ -18,25 +17,3 @@ export const headerMacMatches = (fileKey: Uint8Array, macInput: Uint8Array, mac:
 
 /** The payload key: HKDF(file key, salt = the payload nonce, "payload"). */
 export const payloadKey = (fileKey: Uint8Array, nonce: Uint8Array): Buffer => Buffer.from(hkdfSync("sha256", fileKey, nonce, "payload", 32))
-
-/** Seals one chunk; the ciphertext and its tag, to be written in that order. */
-export const sealChunk = (key: Buffer, counter: number, last: boolean, plaintext: Uint8Array): [Buffer, Buffer] => {
-  const cipher = createCipheriv("chacha20-poly1305", key, streamNonce(counter, last), { authTagLength: chunkTagBytes })
-  const sealed = cipher.update(plaintext)
-  cipher.final()
-  return [sealed, cipher.getAuthTag()]
-}
-
-/** Opens one sealed chunk (ciphertext + tag); `undefined` when it does not authenticate under that counter and flag. */
-export const openChunk = (key: Buffer, counter: number, last: boolean, sealed: Uint8Array): Buffer | undefined => {
-  if (sealed.length < chunkTagBytes) return undefined
-  const decipher = createDecipheriv("chacha20-poly1305", key, streamNonce(counter, last), { authTagLength: chunkTagBytes })
-  decipher.setAuthTag(sealed.subarray(sealed.length - chunkTagBytes))
-  const plaintext = decipher.update(sealed.subarray(0, sealed.length - chunkTagBytes))
-  try {
-    decipher.final()
-  } catch {
-    return undefined
-  }
-  return plaintext
-}
