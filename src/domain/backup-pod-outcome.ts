@@ -1,12 +1,12 @@
 /**
- * How a backup pod's run ended, read from its status. The backup is done when its last init
- * container exits 0: `backup-upload` when the pod has one (a backup that is not in its store is
- * not done), else `backup-create` — the pod then keeps running its hold container for `oc cp`, so
- * waiting for phase `Succeeded` would report a finished backup an hour late. It failed when any
- * init container exits non-zero or the pod fails before that container finished (deadline
- * exceeded, evicted, deleted node).
+ * How a backup pod's run ended, read from its status. The backup is done when `backup-create`
+ * and, where the pod has them, `backup-verify` (a backup that failed its check is not one) and
+ * `backup-upload` (a backup that is not in its store is not done) all exited 0 — the pod then
+ * keeps running its hold container for `oc cp`, so waiting for phase `Succeeded` would report a
+ * finished backup an hour late. It failed when any init container exits non-zero or the pod fails
+ * before the last of those finished (deadline exceeded, evicted, deleted node).
  */
-import { backupCreateContainerName, backupUploadContainerName } from "./pod-spec.ts"
+import { backupCreateContainerName, backupUploadContainerName, backupVerifyContainerName } from "./pod-spec.ts"
 import { revisionSetsEqual, type RevisionSet } from "./revisions.ts"
 import { parseRfc3339Utc } from "./rfc3339.ts"
 
@@ -36,6 +36,9 @@ export type BackupOutcome =
   | { readonly _tag: "Failed"; readonly pod: string; readonly at: number; readonly reason: string }
   | { readonly _tag: "Running"; readonly pod: string }
 
+/** The containers that make the backup, in the order the pod runs them; the hold container is not one. */
+const completionSteps: ReadonlyArray<string> = [backupCreateContainerName, backupVerifyContainerName, backupUploadContainerName]
+
 const firstLine = (text: string | undefined): string | undefined =>
   text
     ?.trim()
@@ -57,10 +60,12 @@ export const podOutcome = (pod: BackupPodView, now: number): BackupOutcome => {
       }
     }
   }
-  const last = pod.initContainers.some((c) => c.name === backupUploadContainerName) ? backupUploadContainerName : backupCreateContainerName
-  const create = pod.initContainers.find((c) => c.name === backupCreateContainerName)?.terminated
-  const finished = pod.initContainers.find((c) => c.name === last)?.terminated
-  if (create !== undefined && create.exitCode === 0 && finished !== undefined && finished.exitCode === 0) {
+  // Every step the pod has must have passed: a backup whose verify failed or never ran is not complete.
+  const steps = pod.initContainers.filter((c) => completionSteps.includes(c.name))
+  const last = steps.at(-1)?.name ?? backupCreateContainerName
+  const finished = steps.at(-1)?.terminated
+  const passed = (name: string) => steps.some((c) => c.name === name && c.terminated?.exitCode === 0)
+  if (passed(backupCreateContainerName) && steps.every((c) => passed(c.name)) && finished !== undefined) {
     return { _tag: "Complete", pod: pod.name, at: parseRfc3339Utc(finished.finishedAt ?? "") ?? now }
   }
   if (pod.phase === "Failed") {

@@ -112,3 +112,40 @@ describe("latestOutcome", () => {
     expect(latestOutcome([other], revs, undefined, 0)).toBeUndefined()
   })
 })
+
+describe("podOutcome of a pod with backup-verify", () => {
+  const verifyNames = [...initNames, "backup-verify"]
+  const withUpload = [...verifyNames, "backup-upload"]
+
+  it("is Running, not Complete, while backup-verify still checks a backup that has no upload step", () => {
+    const p = pod({ initContainers: verifyNames.map((name) => (name === "backup-verify" ? { name } : { name, terminated: done(0) })) })
+    expect(podOutcome(p, 0)._tag).toBe("Running")
+  })
+
+  it("is Failed naming backup-verify when its check failed, and when the deadline ended it", () => {
+    const failed = pod({
+      initContainers: verifyNames.map((name) => ({ name, terminated: done(name === "backup-verify" ? 1 : 0, "VerifyFailed: snapshot-hash") })),
+    })
+    expect(podOutcome(failed, 0)).toMatchObject({
+      _tag: "Failed",
+      reason: `init container backup-verify of pod ${failed.name} exited with code 1: VerifyFailed: snapshot-hash`,
+    })
+    const deadline = pod({
+      phase: "Failed",
+      reason: "DeadlineExceeded",
+      initContainers: verifyNames.map((name) => (name === "backup-verify" ? { name } : { name, terminated: done(0) })),
+    })
+    expect(podOutcome(deadline, 5)).toMatchObject({ _tag: "Failed", reason: `pod ${deadline.name} failed before backup-verify finished: DeadlineExceeded` })
+  })
+
+  test.prop([fc.boolean(), fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 0, maxLength: 8 })])(
+    "is Complete exactly when create, verify and (where present) upload all exited 0; Failed when any init exited non-zero; else Running",
+    (upload, codes) => {
+      const names = upload ? withUpload : verifyNames
+      const ran = codes.slice(0, names.length)
+      const p = pod({ initContainers: names.map((name, i) => (i < ran.length ? { name, terminated: done(ran[i]!) } : { name })) })
+      const expected = ran.some((c) => c !== 0) ? "Failed" : ran.length === names.length ? "Complete" : "Running"
+      expect(podOutcome(p, 0)._tag).toBe(expected)
+    },
+  )
+})
