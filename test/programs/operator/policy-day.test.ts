@@ -11,6 +11,7 @@ import { backupPolicyType, eventType, podType } from "../../../src/services/kube
 import { makeSimulatedCluster, type SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
 import { failedUpload, simulatedBackupReport, uploadedBackup } from "../../../src/simulation/simulated-kubelet.ts"
+import { backupPolicyAdmission } from "../../support/crd-admission.ts"
 import { ns, revs, seedOperators } from "./reconcile-harness.ts"
 
 const minute = 60_000
@@ -40,7 +41,8 @@ const settle = Effect.forEach(Array.from({ length: 200 }), () => Effect.yieldNow
 const world = Effect.gen(function* () {
   yield* TestClock.setTime(start)
   const clock = yield* Clock.Clock
-  const cluster = makeSimulatedCluster({ now: () => new Date(clock.currentTimeMillisUnsafe()) })
+  // The CRD's admission: a status the operator writes that the CRD refuses (422) leaves the status stale and fails the test.
+  const cluster = makeSimulatedCluster({ now: () => new Date(clock.currentTimeMillisUnsafe()), admission: backupPolicyAdmission() })
   seedOperators(cluster, revs(3, 7, 5, 6))
   Result.getOrThrow(
     cluster.create(backupPolicyType, {
