@@ -168,14 +168,23 @@ export const staticPodRevision = (text: string): Result.Result<number, { readonl
   return revision === undefined ? Result.fail({ message: "it has no metadata.labels.revision of a positive number" }) : Result.succeed(revision)
 }
 
+/** The pre-releases OpenShift publishes (4.17.0-rc.1, -ec.2, -fc.0). */
+const publishedPrerelease = /^(rc|ec|fc)\.\d+$/
+
 /**
  * The host's OpenShift release as its pod ConfigMap's `version` key records it (the operator writes
- * its release version there with every revision): one version, optionally ending in a newline.
+ * its version there with every revision): one version, optionally ending in a newline. Only a
+ * release (x.y.z, or a published rc/ec/fc pre-release) tells the z-stream: a build string such as
+ * 4.16.0-202406131906.p0.g1a2b3c4.assembly.stream.el9 names the branch an operator was built from,
+ * which every z-release of 4.16 may print, so comparing it would refuse a restore onto the right host.
  */
 export const hostReleaseOf = (versionFile: string): Result.Result<string, { readonly message: string }> => {
   const text = versionFile.endsWith("\n") ? versionFile.slice(0, -1) : versionFile
   const parsed = parseOpenShiftVersion(text)
-  return Result.isSuccess(parsed) && parsed.success.text === text
+  if (Result.isFailure(parsed) || parsed.success.text !== text)
+    return Result.fail({ message: `${JSON.stringify(text.slice(0, 80))} is not an OpenShift version` })
+  const pre = parsed.success.prerelease.join(".")
+  return pre === "" || publishedPrerelease.test(pre)
     ? Result.succeed(text)
-    : Result.fail({ message: `${JSON.stringify(text.slice(0, 80))} is not an OpenShift version` })
+    : Result.fail({ message: `${JSON.stringify(text.slice(0, 80))} is a build version, not a release: it does not tell the host's z-stream` })
 }
