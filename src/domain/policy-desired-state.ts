@@ -203,15 +203,30 @@ interface PolicyRead {
   readonly runs: ReadonlyArray<PolicyRun>
 }
 
+/** The newest success and failure, the status's or the kept pods', with the Events for those not yet announced. */
+const finishedRuns = ({ status, runs }: PolicyRead) => {
+  const newestComplete = runs.find((r) => r.outcome._tag === "Complete")
+  const newestFailed = runs.find((r) => r.outcome._tag === "Failed")
+  const lastSuccessfulBackup = newer(status.lastSuccessfulBackup, newestComplete && successOf(newestComplete))
+  const lastFailure = newer(status.lastFailure, newestFailed && failureOf(newestFailed))
+  const events = [
+    ...(lastSuccessfulBackup !== undefined && lastSuccessfulBackup.pod !== status.lastSuccessfulBackup?.pod ? [completedEvent(lastSuccessfulBackup)] : []),
+    ...(lastFailure !== undefined && lastFailure.pod !== status.lastFailure?.pod ? [failedEvent(lastFailure)] : []),
+  ]
+  return { lastSuccessfulBackup, lastFailure, events }
+}
+
 const invalidPolicy = (read: PolicyRead, message: string, now: number): PolicyDesired => {
   const { object, status, runs } = read
   const invalid: Blocked = { reason: "InvalidSpec", message }
+  // A pod started before the spec broke still ends, and its backup still counts.
+  const { lastSuccessfulBackup, lastFailure, events } = finishedRuns(read)
   const facts: PolicyFacts = {
     invalid,
     blocked: undefined,
     suspended: false,
     running: runs.find((r) => r.outcome._tag === "Running")?.pod,
-    lastSuccess: status.lastSuccessfulBackup,
+    lastSuccess: lastSuccessfulBackup,
     failures: 0,
     lastFailureMessage: undefined,
     nextScheduleTime: undefined,
@@ -221,6 +236,8 @@ const invalidPolicy = (read: PolicyRead, message: string, now: number): PolicyDe
     ...kept,
     ...generationOf(object),
     conditions: policyConditions(facts, status.conditions, object.metadata.generation, now),
+    ...(lastSuccessfulBackup === undefined ? {} : { lastSuccessfulBackup }),
+    ...(lastFailure === undefined ? {} : { lastFailure }),
   }
   return {
     name: object.metadata.name,
@@ -228,7 +245,7 @@ const invalidPolicy = (read: PolicyRead, message: string, now: number): PolicyDe
     create: undefined,
     deletions: [],
     status: desired,
-    events: [],
+    events,
     warning: warningFor(read, invalid),
     wakeAt: undefined,
     metrics: policyMetricValues({
@@ -305,10 +322,7 @@ const decidePolicy = (read: PolicyRead, observed: PolicyObserved, settings: Poli
   }
   const createdName = create === undefined ? undefined : podNameOf(create.pod)
 
-  const newestComplete = runs.find((r) => r.outcome._tag === "Complete")
-  const newestFailed = runs.find((r) => r.outcome._tag === "Failed")
-  const lastSuccessfulBackup = newer(status.lastSuccessfulBackup, newestComplete && successOf(newestComplete))
-  const lastFailure = newer(status.lastFailure, newestFailed && failureOf(newestFailed))
+  const { lastSuccessfulBackup, lastFailure, events } = finishedRuns(read)
   const scheduled = create !== undefined && decision._tag === "Start" && decision.scheduledTime !== undefined ? decision.scheduledTime : recordedSchedule
   const nextScheduleTime = decision._tag === "Suspended" ? undefined : decision.nextScheduleTime
   const facts: PolicyFacts = {
@@ -329,10 +343,6 @@ const decidePolicy = (read: PolicyRead, observed: PolicyObserved, settings: Poli
     ...(lastSuccessfulBackup === undefined ? {} : { lastSuccessfulBackup }),
     ...(lastFailure === undefined ? {} : { lastFailure }),
   }
-  const events = [
-    ...(lastSuccessfulBackup !== undefined && lastSuccessfulBackup.pod !== status.lastSuccessfulBackup?.pod ? [completedEvent(lastSuccessfulBackup)] : []),
-    ...(lastFailure !== undefined && lastFailure.pod !== status.lastFailure?.pod ? [failedEvent(lastFailure)] : []),
-  ]
   // While a pod runs, its end (a pod watch event) is the next thing to look at: decideSchedule's "now + 1" for a
   // run due behind it would wake the controller every millisecond until then.
   const wait = decision._tag === "Wait" && running === undefined ? decision.wakeAt : undefined

@@ -288,6 +288,17 @@ describe("policyDesiredState on a policy it cannot run", () => {
     expect(sync({ ...first.next, memory: emptyPolicyMemory }).writes).toEqual([])
   })
 
+  it("still records a pod that ends after its spec broke (edited mid-run): the success, its Event, once", () => {
+    const pods = [podOf("broken", 0, t0 - hour, "complete"), podOf("broken", 1, t0 - 2 * hour, "upload-failed")]
+    const first = sync(observedOf([broken], pods, t0))
+    expect(statusOf(first.next, "broken").lastSuccessfulBackup).toMatchObject({ id: "id-0", pod: "backup-broken-0" })
+    expect(statusOf(first.next, "broken").lastFailure).toMatchObject({ pod: "backup-broken-1", reason: "BackupUploadFailed" })
+    expect(condition(first.next, "Degraded")).toMatchObject({ status: "True", reason: "InvalidSpec" })
+    const reasons = first.writes.filter((w) => w._tag === "RecordEvent").map((w) => (w as { event: { reason: string } }).event.reason)
+    expect(reasons.sort()).toEqual(["BackupCompleted", "BackupFailed", "InvalidSpec"])
+    expect(sync(first.next).writes).toEqual([])
+  })
+
   it("announces once even when its status cannot be written (memory holds the Warning)", () => {
     const first = sync(observedOf([broken], [], t0))
     // The status update was refused: the cluster is as before, only the memory moved on.
