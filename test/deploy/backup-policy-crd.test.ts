@@ -1,7 +1,14 @@
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
+import { fc } from "@fast-check/vitest"
+import { Result } from "effect"
 import { describe, expect, it } from "vitest"
 import * as YAML from "yaml"
+import { defaultBackoff } from "../../src/domain/backup-schedule.ts"
+import { defaultOperands } from "../../src/domain/operands.ts"
+import { emptyPolicyMemory, policyDesiredState } from "../../src/domain/policy-desired-state.ts"
+import { formatRfc3339Utc } from "../../src/domain/rfc3339.ts"
+import { hour, podsArb, revisions, t0 } from "../domain/policy-pods.ts"
 import { bad, good, policy, s3 } from "../support/backup-policy-examples.ts"
 import { celProblems, celRules, celSyntaxProblems, withDefaults } from "../support/crd-cel.ts"
 import { validateK8sObject } from "../support/k8s-validate.ts"
@@ -78,5 +85,81 @@ describe("BackupPolicy CRD", () => {
   it.each(bad)("refuses a policy with %s", (_, spec, expected) => {
     const found = problems(policy(spec))
     expect(found.join("\n")).toContain(expected)
+  })
+})
+
+/** A printer column's value: kubectl's JSONPath for the `.a.b` and `[?(@.k=="v")]` forms the CRD uses. */
+const column = (jsonPath: string, obj: unknown): unknown => {
+  let at: unknown = obj
+  for (const [, key, filterKey, filterValue] of jsonPath.matchAll(/\.([A-Za-z]+)|\[\?\(@\.(\w+)=="([^"]+)"\)\]/g)) {
+    if (key !== undefined) at = (at as Record<string, unknown> | undefined)?.[key]
+    else at = Array.isArray(at) ? at.find((item) => (item as Record<string, unknown>)[filterKey!] === filterValue) : undefined
+  }
+  return at
+}
+
+describe("BackupPolicy CRD and the status the operator writes", () => {
+  const columns = crd.spec.versions[0]!.additionalPrinterColumns
+  const jsonPathOf = (name: string) => columns.find((c) => c.name === name)!.jsonPath
+  const statusSchema = schema.properties!.status!
+  const worldArb = fc.record({
+    spec: fc.record({
+      schedule: fc.constantFrom("0 * * * *", "*/15 * * * *", "30 2 * * *", "not a cron"),
+      timeZone: fc.constantFrom("UTC", "Europe/Berlin", "America/New_York"),
+      suspend: fc.boolean(),
+      onRevisionChange: fc.boolean(),
+      verify: fc.constantFrom("None", "Full", "TestRestore"),
+      successfulPodsHistoryLimit: fc.integer({ min: 0, max: 4 }),
+      failedPodsHistoryLimit: fc.integer({ min: 0, max: 3 }),
+    }),
+    pods: podsArb("nightly"),
+    later: fc.integer({ min: 0, max: 6 * hour }),
+    revisionsReadable: fc.boolean(),
+  })
+
+  it("accepts every status the operator writes (conditions' reasons, times, sizes), and the printer columns read it", () => {
+    fc.assert(
+      fc.property(worldArb, ({ spec, pods, later, revisionsReadable }) => {
+        const object = {
+          metadata: { name: "nightly", uid: "uid-nightly", generation: 1, creationTimestamp: formatRfc3339Utc(t0 - 48 * hour), resourceVersion: "1" },
+          spec: { store: { pvc: { claimName: "backups" } }, ...spec },
+        }
+        const desired = policyDesiredState(
+          {
+            now: t0 + later,
+            revisions: revisionsReadable ? Result.succeed(revisions) : Result.fail([]),
+            policies: [object],
+            pods,
+            memory: emptyPolicyMemory,
+          },
+          {
+            namespace: "openshift-etcd",
+            podOptions: { image: "quay.io/example/cluster-backup:1" },
+            settleMs: 0,
+            table: defaultOperands,
+            backoff: defaultBackoff,
+          },
+        )
+        const status = JSON.parse(JSON.stringify(desired.policies[0]!.status)) as Record<string, unknown>
+        expect(openApiProblems(statusSchema, status, "$.status")).toEqual([])
+        const written = { ...object, status }
+        expect(column(jsonPathOf("State"), written)).toMatch(/^[A-Za-z]+$/)
+        const succeeded = pods.some((p) => p.phase === "Succeeded")
+        expect(column(jsonPathOf("Last Success"), written) !== undefined, "Last Success").toBe(succeeded)
+        const scheduled = spec.schedule !== "not a cron" && !spec.suspend
+        if (scheduled) expect(column(jsonPathOf("Next Run"), written), "Next Run").toBeDefined()
+        for (const name of ["Last Success", "Next Run"]) {
+          const value = column(jsonPathOf(name), written)
+          if (value !== undefined) expect(Number.isNaN(Date.parse(value as string)), name).toBe(false)
+        }
+      }),
+      { numRuns: 200 },
+    )
+  })
+
+  it("the status schema refuses a condition reason with a space or a hyphen (so the check above can fail)", () => {
+    const condition = { type: "Ready", status: "False", lastTransitionTime: "2026-12-02T10:00:00Z", message: "m" }
+    expect(openApiProblems(statusSchema, { conditions: [{ ...condition, reason: "Backup failed" }] }).join("\n")).toContain("does not match")
+    expect(openApiProblems(statusSchema, { conditions: [{ ...condition, reason: "Backup-Failed" }] }).join("\n")).toContain("does not match")
   })
 })
