@@ -5,7 +5,7 @@
  * backup-init scaling chart goes beside it. Exits non-zero when a benchmark could not produce
  * its figures (the others are still written). How to read it: bench/README.md.
  */
-import { execFileSync } from "node:child_process"
+import { spawnSync } from "node:child_process"
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
@@ -66,7 +66,11 @@ export const runBench = async (argv: ReadonlyArray<string>): Promise<number> => 
     const dist = options.dist === undefined ? join(work, "dist") : resolve(options.dist)
     if (options.dist === undefined) {
       log(`building the bundle into ${dist}`)
-      execFileSync(process.execPath, [join(root, "scripts", "build.ts"), "--outdir", dist], { cwd: root, stdio: ["ignore", "ignore", "inherit"] })
+      const built = spawnSync(process.execPath, [join(root, "scripts", "build.ts"), "--outdir", dist], { cwd: root, stdio: ["ignore", "ignore", "inherit"] })
+      if (built.status !== 0) {
+        log(`scripts/build.ts exited with ${built.status ?? built.signal}: nothing was measured; fix what it printed above (or give --dist DIR)`)
+        return 1
+      }
     }
     const cli = join(dist, "cluster-backup.js")
     const shared = join(work, "shared")
