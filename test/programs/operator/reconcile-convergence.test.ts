@@ -67,53 +67,67 @@ const racingKube = (cluster: SimulatedCluster, raceEvery: number, notes: Array<s
     }),
   ).pipe(Layer.provide(SimulatedKube.inMemory(cluster)))
 
+const revisionRuns = 200
+const policyRuns = 100
+/**
+ * A property's time limit grows with its runs (a fixed 60 s failed under the whole suite's load): a revision run takes
+ * about 0.25 s alone on this 2-core machine and several times that when the suite shares it; 3 s a run fails a hang.
+ */
+const timeoutFor = (runs: number) => runs * 3000
+
 describe("reconcile converges", () => {
-  it("from any initial state, under random API faults and concurrent writers, to the observed revisions; then writes nothing", async () => {
-    let races = 0
-    await fc.assert(
-      fc.asyncProperty(
-        revisionSet,
-        initialStatus,
-        initialPodCm,
-        fc.integer({ min: 1, max: 1_000_000 }),
-        fc.integer({ min: 1, max: 3 }),
-        async (observed, status, podYaml, seed, raceEvery) => {
-          const cluster = makeSimulatedCluster({ seed })
-          seedOperators(cluster, observed)
-          if (status !== undefined) Result.getOrThrow(cluster.create(configMapType, { metadata: { name: "backup-status", namespace: ns }, data: status }))
-          if (podYaml !== undefined) {
-            Result.getOrThrow(cluster.create(configMapType, { metadata: { name: "cluster-backup-pod", namespace: ns }, data: { "backup-pod.yaml": podYaml } }))
-          }
-          const notes: Array<string> = []
-          const race = { on: true }
-          const memory = Effect.runSync(Ref.make(emptyMemory))
-          const sync = reconcile(defaultReconcileConfig({ settleMs: 0, minIntervalMs: 0 }), memory).pipe(
-            Effect.provide(racingKube(cluster, raceEvery, notes, race)),
-          )
-          cluster.faults.setRandom({ seed, conflict: 0.2, unavailable: 0.1, timeout: 0.05 })
-          for (let i = 0; i < 8; i++) await Effect.runPromise(Effect.exit(sync))
-          // The faults and the other writer stop: one clean sync must now reach the observed state.
-          cluster.faults.setRandom(undefined)
-          race.on = false
-          const settled = await Effect.runPromise(sync)
-          expect(renderedPod(cluster)?.metadata.annotations["backup.openshift.io/revisions"]).toBe(
-            `etcd=${observed.etcd},kube-apiserver=${observed["kube-apiserver"]},kube-controller-manager=${observed["kube-controller-manager"]},kube-scheduler=${observed["kube-scheduler"]}`,
-          )
-          expect(configMapData(cluster, "backup-status")!.revisions).toContain(`etcd: "${observed.etcd}"`)
-          // The faulty phase may have ended before the render landed: the first clean sync then renders.
-          expect(["Render", "UpToDate"]).toContain(settled.decision)
-          const again = await Effect.runPromise(sync)
-          expect(again.writes).toBe(0)
-          const data = configMapData(cluster, "backup-status")!
-          for (const note of notes) expect(data[note]).toBe("kept")
-          races += notes.length
-        },
-      ),
-      { numRuns: 200 },
-    )
-    // The other writer really raced (each note changed backup-status between a read and a write).
-    expect(races).toBeGreaterThan(100)
-  })
+  it(
+    "from any initial state, under random API faults and concurrent writers, to the observed revisions; then writes nothing",
+    async () => {
+      let races = 0
+      await fc.assert(
+        fc.asyncProperty(
+          revisionSet,
+          initialStatus,
+          initialPodCm,
+          fc.integer({ min: 1, max: 1_000_000 }),
+          fc.integer({ min: 1, max: 3 }),
+          async (observed, status, podYaml, seed, raceEvery) => {
+            const cluster = makeSimulatedCluster({ seed })
+            seedOperators(cluster, observed)
+            if (status !== undefined) Result.getOrThrow(cluster.create(configMapType, { metadata: { name: "backup-status", namespace: ns }, data: status }))
+            if (podYaml !== undefined) {
+              Result.getOrThrow(
+                cluster.create(configMapType, { metadata: { name: "cluster-backup-pod", namespace: ns }, data: { "backup-pod.yaml": podYaml } }),
+              )
+            }
+            const notes: Array<string> = []
+            const race = { on: true }
+            const memory = Effect.runSync(Ref.make(emptyMemory))
+            const sync = reconcile(defaultReconcileConfig({ settleMs: 0, minIntervalMs: 0 }), memory).pipe(
+              Effect.provide(racingKube(cluster, raceEvery, notes, race)),
+            )
+            cluster.faults.setRandom({ seed, conflict: 0.2, unavailable: 0.1, timeout: 0.05 })
+            for (let i = 0; i < 8; i++) await Effect.runPromise(Effect.exit(sync))
+            // The faults and the other writer stop: one clean sync must now reach the observed state.
+            cluster.faults.setRandom(undefined)
+            race.on = false
+            const settled = await Effect.runPromise(sync)
+            expect(renderedPod(cluster)?.metadata.annotations["backup.openshift.io/revisions"]).toBe(
+              `etcd=${observed.etcd},kube-apiserver=${observed["kube-apiserver"]},kube-controller-manager=${observed["kube-controller-manager"]},kube-scheduler=${observed["kube-scheduler"]}`,
+            )
+            expect(configMapData(cluster, "backup-status")!.revisions).toContain(`etcd: "${observed.etcd}"`)
+            // The faulty phase may have ended before the render landed: the first clean sync then renders.
+            expect(["Render", "UpToDate"]).toContain(settled.decision)
+            const again = await Effect.runPromise(sync)
+            expect(again.writes).toBe(0)
+            const data = configMapData(cluster, "backup-status")!
+            for (const note of notes) expect(data[note]).toBe("kept")
+            races += notes.length
+          },
+        ),
+        { numRuns: revisionRuns },
+      )
+      // The other writer really raced (each note changed backup-status between a read and a write).
+      expect(races).toBeGreaterThan(100)
+    },
+    timeoutFor(revisionRuns),
+  )
 })
 
 // ---------------------------------------------------------------------------------------------
@@ -171,88 +185,97 @@ const finishPods = (cluster: SimulatedCluster, now: number, fail: boolean) => {
 }
 
 describe("policy reconcile converges", () => {
-  it("through operator restarts, leader changes, pods ending and a policy edited mid-run, under API faults: one pod at a time, then a quiet state", async () => {
-    await fc.assert(
-      fc.asyncProperty(policySpec, fc.array(policyStep, { minLength: 5, maxLength: 30 }), fc.integer({ min: 1, max: 1_000_000 }), async (spec, steps, seed) => {
-        const time = { ms: policyStart }
-        const cluster = makeSimulatedCluster({ seed, now: () => new Date(time.ms) })
-        seedOperators(cluster, { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 5, "kube-scheduler": 6 })
-        Result.getOrThrow(
-          cluster.create(backupPolicyType, {
-            apiVersion: "backup.openshift.io/v1alpha1",
-            kind: "BackupPolicy",
-            metadata: { name: "nightly" },
-            spec: { ...spec, store: { pvc: { claimName: "etcd-backups" } } },
-          }),
-        )
-        // Two replicas, each with its own memory: a sync by the other one is a leader change.
-        const memories = [Effect.runSync(Ref.make(emptyPolicyMemory)), Effect.runSync(Ref.make(emptyPolicyMemory))]
-        const config = policyReconcileConfig(defaultReconcileConfig({ settleMs: 0, identity: "convergence" }))
-        const sync = (operator: 0 | 1) =>
-          Effect.runPromise(
-            reconcilePolicies(config, memories[operator]!).pipe(
-              Effect.provide(SimulatedKube.inMemory(cluster)),
-              Effect.provideService(Clock.Clock, handClock(time)),
-            ),
-          )
-        cluster.faults.setRandom({ seed, conflict: 0.2, unavailable: 0.1, timeout: 0.05 })
-        for (const step of steps) {
-          switch (step._tag) {
-            case "sync":
-              await sync(step.operator).catch(() => undefined)
-              break
-            case "restart":
-              memories[step.operator] = Effect.runSync(Ref.make(emptyPolicyMemory))
-              break
-            case "advance":
-              time.ms += step.ms
-              break
-            case "kubelet":
-              finishPods(cluster, time.ms, step.fail)
-              break
-            case "edit": {
-              const current = cluster.get(backupPolicyType, undefined, "nightly")!
-              Result.getOrThrow(cluster.replace(backupPolicyType, { ...current, spec: { ...step.spec, store: { pvc: { claimName: "etcd-backups" } } } }))
-              break
+  it(
+    "through operator restarts, leader changes, pods ending and a policy edited mid-run, under API faults: one pod at a time, then a quiet state",
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          policySpec,
+          fc.array(policyStep, { minLength: 5, maxLength: 30 }),
+          fc.integer({ min: 1, max: 1_000_000 }),
+          async (spec, steps, seed) => {
+            const time = { ms: policyStart }
+            const cluster = makeSimulatedCluster({ seed, now: () => new Date(time.ms) })
+            seedOperators(cluster, { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 5, "kube-scheduler": 6 })
+            Result.getOrThrow(
+              cluster.create(backupPolicyType, {
+                apiVersion: "backup.openshift.io/v1alpha1",
+                kind: "BackupPolicy",
+                metadata: { name: "nightly" },
+                spec: { ...spec, store: { pvc: { claimName: "etcd-backups" } } },
+              }),
+            )
+            // Two replicas, each with its own memory: a sync by the other one is a leader change.
+            const memories = [Effect.runSync(Ref.make(emptyPolicyMemory)), Effect.runSync(Ref.make(emptyPolicyMemory))]
+            const config = policyReconcileConfig(defaultReconcileConfig({ settleMs: 0, identity: "convergence" }))
+            const sync = (operator: 0 | 1) =>
+              Effect.runPromise(
+                reconcilePolicies(config, memories[operator]!).pipe(
+                  Effect.provide(SimulatedKube.inMemory(cluster)),
+                  Effect.provideService(Clock.Clock, handClock(time)),
+                ),
+              )
+            cluster.faults.setRandom({ seed, conflict: 0.2, unavailable: 0.1, timeout: 0.05 })
+            for (const step of steps) {
+              switch (step._tag) {
+                case "sync":
+                  await sync(step.operator).catch(() => undefined)
+                  break
+                case "restart":
+                  memories[step.operator] = Effect.runSync(Ref.make(emptyPolicyMemory))
+                  break
+                case "advance":
+                  time.ms += step.ms
+                  break
+                case "kubelet":
+                  finishPods(cluster, time.ms, step.fail)
+                  break
+                case "edit": {
+                  const current = cluster.get(backupPolicyType, undefined, "nightly")!
+                  Result.getOrThrow(cluster.replace(backupPolicyType, { ...current, spec: { ...step.spec, store: { pvc: { claimName: "etcd-backups" } } } }))
+                  break
+                }
+                case "revision":
+                  setRevision(cluster, "etcd", step.etcd)
+                  break
+              }
+              expect(unfinished(cluster).length).toBeLessThanOrEqual(1)
             }
-            case "revision":
-              setRevision(cluster, "etcd", step.etcd)
-              break
-          }
-          expect(unfinished(cluster).length).toBeLessThanOrEqual(1)
-        }
-        // The faults stop and the last run ends: a few clean syncs reach a state the next sync leaves alone.
-        cluster.faults.setRandom(undefined)
-        for (let i = 0; i < 3; i++) {
-          finishPods(cluster, time.ms, false)
-          await sync(0)
-        }
-        finishPods(cluster, time.ms, false)
-        await sync(0)
-        const quiet = await sync(1)
-        expect(quiet.writes).toBe(0)
-        expect(unfinished(cluster)).toEqual([])
-        const policy = cluster.get(backupPolicyType, undefined, "nightly")!
-        const status = policy.status as BackupPolicyStatus
-        const current = policy.spec as { schedule: string; suspend: boolean; successfulPodsHistoryLimit: number; failedPodsHistoryLimit: number }
-        expect(status.observedGeneration).toBe((policy.metadata as { generation: number }).generation)
-        const degraded = status.conditions?.find((c) => c.type === "Degraded")
-        if (current.schedule === "not a schedule") expect(degraded).toMatchObject({ status: "True", reason: "InvalidSpec" })
-        else if (current.suspend) expect(status.nextScheduleTime).toBeUndefined()
-        else {
-          // The next run follows the schedule as edited.
-          const cron = Result.getOrThrow(parseSchedule(current.schedule, undefined))
-          const next = Date.parse(status.nextScheduleTime!)
-          expect(nextDue(cron, next - 1)).toBe(next)
-          expect(next).toBeGreaterThan(time.ms)
-        }
-        if (current.schedule !== "not a schedule") {
-          const pods = ownPods(cluster)
-          expect(pods.filter((p) => phaseOf(p) === "Succeeded").length).toBeLessThanOrEqual(current.successfulPodsHistoryLimit)
-          expect(pods.filter((p) => phaseOf(p) === "Failed").length).toBeLessThanOrEqual(current.failedPodsHistoryLimit)
-        }
-      }),
-      { numRuns: 100 },
-    )
-  }, 300_000)
+            // The faults stop and the last run ends: a few clean syncs reach a state the next sync leaves alone.
+            cluster.faults.setRandom(undefined)
+            for (let i = 0; i < 3; i++) {
+              finishPods(cluster, time.ms, false)
+              await sync(0)
+            }
+            finishPods(cluster, time.ms, false)
+            await sync(0)
+            const quiet = await sync(1)
+            expect(quiet.writes).toBe(0)
+            expect(unfinished(cluster)).toEqual([])
+            const policy = cluster.get(backupPolicyType, undefined, "nightly")!
+            const status = policy.status as BackupPolicyStatus
+            const current = policy.spec as { schedule: string; suspend: boolean; successfulPodsHistoryLimit: number; failedPodsHistoryLimit: number }
+            expect(status.observedGeneration).toBe((policy.metadata as { generation: number }).generation)
+            const degraded = status.conditions?.find((c) => c.type === "Degraded")
+            if (current.schedule === "not a schedule") expect(degraded).toMatchObject({ status: "True", reason: "InvalidSpec" })
+            else if (current.suspend) expect(status.nextScheduleTime).toBeUndefined()
+            else {
+              // The next run follows the schedule as edited.
+              const cron = Result.getOrThrow(parseSchedule(current.schedule, undefined))
+              const next = Date.parse(status.nextScheduleTime!)
+              expect(nextDue(cron, next - 1)).toBe(next)
+              expect(next).toBeGreaterThan(time.ms)
+            }
+            if (current.schedule !== "not a schedule") {
+              const pods = ownPods(cluster)
+              expect(pods.filter((p) => phaseOf(p) === "Succeeded").length).toBeLessThanOrEqual(current.successfulPodsHistoryLimit)
+              expect(pods.filter((p) => phaseOf(p) === "Failed").length).toBeLessThanOrEqual(current.failedPodsHistoryLimit)
+            }
+          },
+        ),
+        { numRuns: policyRuns },
+      )
+    },
+    timeoutFor(policyRuns),
+  )
 })
