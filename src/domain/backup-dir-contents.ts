@@ -11,7 +11,7 @@
  * remains of a backup, not a backup.
  */
 import { parseBackupFileName, type BackupTimestamp } from "./archive-names.ts"
-import { backupDirectoryLeftover, recordDirectoryLeftover, type LeftoverKind } from "./backup-leftovers.ts"
+import { backupDirectoryLeftover, manifestFilesOf, recordDirectoryLeftover, type LeftoverKind } from "./backup-leftovers.ts"
 
 /** A directory entry; `Other` is anything prune never touches (symbolic link, FIFO, device, socket). */
 export interface DirEntry {
@@ -37,6 +37,13 @@ export interface BackupDirNames {
   readonly lockFile: string
 }
 
+/** A file the manifest names; `encrypted` is the form a store holds (only a downloaded manifest records it). */
+export interface DescribedFile {
+  readonly name: string
+  readonly size: number
+  readonly encrypted?: { readonly name: string } | undefined
+}
+
 /** What the manifest file says, as far as prune needs it. */
 export type ManifestClaim =
   | { readonly _tag: "Absent" }
@@ -44,8 +51,8 @@ export type ManifestClaim =
   | {
       readonly _tag: "Describes"
       readonly timestamp: BackupTimestamp
-      readonly snapshot: { readonly name: string; readonly size: number }
-      readonly resources: { readonly name: string; readonly size: number }
+      readonly snapshot: DescribedFile
+      readonly resources: DescribedFile
     }
 
 export interface DirListing {
@@ -96,6 +103,7 @@ const leftoverWhat: Readonly<Record<LeftoverKind, string>> = {
   "partial tarball": "unfinished resource tarball of an interrupted backup-create",
   "unfinished atomic write": "temporary file of an interrupted write",
   "revision tree being built": "decoded ConfigMaps and Secrets of an interrupted backup-resources",
+  "encrypted copy of an upload": "age ciphertext of an interrupted backup-upload",
 }
 const lockTempOf = (lock: string, name: string) => /^\.(new|stale)-\d+-[0-9a-f]+$/.test(name.slice(lock.length)) && name.startsWith(lock)
 
@@ -111,6 +119,7 @@ export const classifyBackupDir = (listing: DirListing, names: BackupDirNames): D
   const internals: Array<string> = []
   const foreign: Array<string> = []
   let manifestEntry: DirEntry | undefined
+  const manifestFiles = listing.manifest._tag === "Describes" ? manifestFilesOf(listing.manifest) : []
 
   for (const e of listing.entries) {
     if (e.name === names.recordDir) {
@@ -125,7 +134,7 @@ export const classifyBackupDir = (listing: DirListing, names: BackupDirNames): D
       manifestEntry = e
       continue
     }
-    const kind = backupDirectoryLeftover(e.name)
+    const kind = backupDirectoryLeftover(e.name, manifestFiles)
     if (kind !== undefined) {
       leftovers.push({ path: e.name, bytes: e.bytes, what: leftoverWhat[kind], tree: false })
       continue

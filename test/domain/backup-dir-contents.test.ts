@@ -176,6 +176,33 @@ describe("classifyBackupDir", () => {
     ])
     expect(c.leftovers.map((x) => x.what)).toEqual(["manifest of backup 2026-01-02_120000, whose files are gone"])
   })
+  it("counts a killed upload's ciphertext of the manifest's files as a leftover, a downloaded backup's .age and a user's file of another name not", () => {
+    const files = backupFileNames("2026-01-02_120000", false)
+    const listing = (encrypted: boolean): DirListing => ({
+      entries: [files.snapshot, files.resources, "backup-manifest.json", `${files.snapshot}.age`, `${files.resources}.age.part`, "mine.db.age"].map((name) => ({
+        name,
+        type: "File" as const,
+        bytes: 1,
+      })),
+      recordDirEntries: undefined,
+      manifest: {
+        _tag: "Describes",
+        timestamp: "2026-01-02_120000",
+        snapshot: { name: files.snapshot, size: 1, ...(encrypted ? { encrypted: { name: `${files.snapshot}.age` } } : {}) },
+        resources: { name: files.resources, size: 1 },
+      },
+      snapshotRecordTimestamp: undefined,
+    })
+    const plain = classifyBackupDir(listing(false), names)
+    expect(plain.leftovers.map((x) => [x.path, x.what])).toEqual([
+      [`${files.snapshot}.age`, "age ciphertext of an interrupted backup-upload"],
+      [`${files.resources}.age.part`, "age ciphertext of an interrupted backup-upload"],
+    ])
+    expect(plain.foreign).toEqual(["mine.db.age"])
+    const downloaded = classifyBackupDir(listing(true), names)
+    expect(downloaded.leftovers.map((x) => x.path)).toEqual([`${files.resources}.age.part`])
+    expect(downloaded.foreign).toEqual([`${files.snapshot}.age`, "mine.db.age"])
+  })
 })
 
 const now = Date.parse("2026-06-01T00:00:00Z")

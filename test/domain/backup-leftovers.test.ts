@@ -1,7 +1,7 @@
 import { fc, test } from "@fast-check/vitest"
 import { describe, expect, it } from "vitest"
 import { backupFileNames, formatBackupTimestamp, manifestFileName, parseBackupFileName } from "../../src/domain/archive-names.ts"
-import { backupDirectoryLeftover, recordDirectoryLeftover, runLockTempPid } from "../../src/domain/backup-leftovers.ts"
+import { backupDirectoryLeftover, manifestFilesOf, recordDirectoryLeftover, runLockTempPid } from "../../src/domain/backup-leftovers.ts"
 import { operandNames } from "../../src/domain/operands.ts"
 
 const timestampArb = fc
@@ -18,6 +18,28 @@ describe("leftovers of killed runs, by name", () => {
     expect(backupDirectoryLeftover(`${names.snapshot}.part`)).toBe("partial snapshot")
     expect(backupDirectoryLeftover(`${names.resources}.part`)).toBe("partial tarball")
   })
+
+  test.prop([timestampArb, fc.boolean(), fc.boolean(), fc.string({ maxLength: 40 })], { numRuns: 300 })(
+    "an upload's ciphertext is a leftover only beside a file of the manifest: <file>.age.part always, <file>.age unless the manifest records it",
+    (ts, dirty, encrypted, other) => {
+      const names = backupFileNames(ts, dirty)
+      const files = manifestFilesOf({
+        snapshot: { name: names.snapshot, ...(encrypted ? { encrypted: { name: `${names.snapshot}.age` } } : {}) },
+        resources: { name: names.resources },
+      })
+      expect(backupDirectoryLeftover(`${names.snapshot}.age.part`, files)).toBe("encrypted copy of an upload")
+      expect(backupDirectoryLeftover(`${names.resources}.age`, files)).toBe("encrypted copy of an upload")
+      // A downloaded backup's own object.
+      expect(backupDirectoryLeftover(`${names.snapshot}.age`, files)).toBe(encrypted ? undefined : "encrypted copy of an upload")
+      // Without the manifest's word, no ciphertext is recognised; nor any name that is not one of its files' with the suffix.
+      expect(backupDirectoryLeftover(`${names.resources}.age`)).toBeUndefined()
+      const kind = backupDirectoryLeftover(other, files)
+      if (kind === "encrypted copy of an upload") expect([names.snapshot, names.resources].map((n) => other.startsWith(`${n}.age`))).toContain(true)
+      expect(backupDirectoryLeftover(`${other}.age`, files) === "encrypted copy of an upload").toBe(
+        (!encrypted && other === names.snapshot) || other === names.resources,
+      )
+    },
+  )
 
   test.prop([tempIdArb, recordFileArb], { numRuns: 200 })("the manifest and the records are never leftovers; their atomic-write temps are", (id, record) => {
     expect(backupDirectoryLeftover(manifestFileName)).toBeUndefined()

@@ -1,13 +1,22 @@
 /**
  * Removes what killed runs of the backup pod's commands left in a backup directory: partial
- * snapshots and tarballs (`.part`), unfinished atomic writes (`.tmp-<id>`, and the run lock's
+ * snapshots and tarballs (`.part`), backup-upload's ciphertext of the manifest's files (`<file>.age`, `.age.part`), unfinished atomic writes (`.tmp-<id>`, and the run lock's
  * temporary files when their process is gone) and `building/` with its decoded Secrets (names decided by `domain/backup-leftovers.ts`). Each removal is logged with
  * its size. Call it only while holding the backup directory's lock (`withBackupDirLock`): then no
  * live run is writing any of these.
  */
 import { Effect, FileSystem, Path } from "effect"
 import { hostname } from "node:os"
-import { backupDirectoryLeftover, recordDirectoryLeftover, runLockTempPid, type LeftoverKind } from "../../domain/backup-leftovers.ts"
+import {
+  backupDirectoryLeftover,
+  manifestFilesOf,
+  recordDirectoryLeftover,
+  runLockTempPid,
+  type LeftoverKind,
+  type ManifestFile,
+} from "../../domain/backup-leftovers.ts"
+import { manifestFileName } from "../../domain/archive-names.ts"
+import { readBackupManifest } from "./backup-manifest-file.ts"
 import { ownerLiveness } from "../../services/run-lock.ts"
 import { fileError } from "../../services/atomic-files.ts"
 import { recordDirName } from "./snapshot-record.ts"
@@ -46,9 +55,14 @@ export const sweepLeftovers = Effect.fnUntraced(function* (backupDir: string) {
     fs
       .readDirectory(dir)
       .pipe(Effect.catchTag("PlatformError", (e) => (e.reason._tag === "NotFound" ? Effect.succeed([]) : Effect.fail(fileError("list", dir)(e)))))
+  // A manifest that decodes names the files whose upload ciphertext a killed backup-upload left.
+  const manifestFiles = yield* readBackupManifest(path.join(backupDir, manifestFileName)).pipe(
+    Effect.map((m) => manifestFilesOf(m.files)),
+    Effect.orElseSucceed((): ReadonlyArray<ManifestFile> => []),
+  )
   const found: Array<{ readonly path: string; readonly kind: LeftoverKind }> = []
   for (const name of yield* list(backupDir)) {
-    const kind = backupDirectoryLeftover(name)
+    const kind = backupDirectoryLeftover(name, manifestFiles)
     if (kind !== undefined) found.push({ path: path.join(backupDir, name), kind })
   }
   for (const name of yield* list(recordDir)) {

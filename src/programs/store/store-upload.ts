@@ -1,5 +1,6 @@
 /**
- * Copies a finished backup directory into a store under `<prefix>/<backup-id>/`, by the commit
+ * Copies a finished backup directory into a store under `<prefix>/<backup-id>/`, holding the directory's
+ * lock (backup-dir-lock.ts) as backup-create does, by the commit
  * protocol: the snapshot and the tarball first, each checked against the manifest's size and
  * sha256 on the way, and `backup-manifest.json` last. Until the manifest is there the backup is
  * incomplete and never listed; a failed upload leaves at most an incomplete backup, which prune
@@ -23,6 +24,7 @@ import { localIoFailed } from "../../services/store/store-errors.ts"
 import { readBackupManifest } from "../backup-dir/backup-manifest-file.ts"
 import { BackupToUploadInvalid } from "./upload-errors.ts"
 import { uploadEncrypted } from "./encrypted-upload.ts"
+import { lockBackupDir } from "../backup-dir/backup-dir-lock.ts"
 import { signManifest, type SigningKey } from "../../services/crypto/manifest-signature.ts"
 import type { RecipientSet } from "../../services/crypto/recipients-file.ts"
 
@@ -72,6 +74,9 @@ export const uploadBackup = Effect.fn("uploadBackup")(function* (
 ) {
   const store = yield* BackupStore
   const local = yield* readLocalManifest(dir)
+  // After the manifest is read, so a directory that is no backup is refused as such, not made a locked one; a second
+  // upload of the directory (or a backup-create in it) fails fast here, and what a killed upload left is swept.
+  yield* lockBackupDir(dir, "backup-upload")
   const id = backupIdOf(local.manifest)
   const signaturePath = join(dir, signatureFileName)
   const localSignature = yield* readLocalSignature(dir).pipe(Effect.mapError((e) => localIoFailed(signaturePath, "read", e)))
@@ -124,4 +129,4 @@ export const uploadBackup = Effect.fn("uploadBackup")(function* (
   yield* onFile(manifestFileName, bytes.length)
   files.push(yield* store.putBytes(objectKey(prefix, id, manifestFileName), bytes))
   return { id, location: `${store.location}/${objectKey(prefix, id, "")}`, files, manifest, verified } satisfies UploadReport
-})
+}, Effect.scoped)
