@@ -5,7 +5,7 @@ import { certWarnDaysFlag } from "./cert-warn-days-flag.ts"
 import { backupDirFlag } from "./common-flags.ts"
 import { withLogging } from "./logging.ts"
 import { operandResourcesJsonFlagDef, tableFromJson } from "./operand-resources-flags.ts"
-import { signingKeyFlag } from "./signature-flags.ts"
+import { allowExposedSigningKeyFlag, signingKeyFlag } from "./signature-flags.ts"
 import { toolVersion } from "./version.ts"
 
 export const backupCreateCommand = Command.make(
@@ -18,9 +18,10 @@ export const backupCreateCommand = Command.make(
     ),
     operandResources: operandResourcesJsonFlagDef,
     signingKey: signingKeyFlag,
+    allowExposedSigningKey: allowExposedSigningKeyFlag,
     certWarnDays: certWarnDaysFlag,
   },
-  ({ backupDir, revisions, operandResources, signingKey, certWarnDays }) =>
+  ({ backupDir, revisions, operandResources, signingKey, allowExposedSigningKey, certWarnDays }) =>
     withLogging(
       Effect.gen(function* () {
         const requested = yield* Effect.fromResult(parseRevisionsFlag(revisions))
@@ -31,7 +32,7 @@ export const backupCreateCommand = Command.make(
         )
         const { readSigningKey, signBackupManifest } = yield* Effect.promise(() => import("../programs/backup-dir/manifest-authenticity.ts"))
         // Read first: a key that cannot be used fails the run before any backup work.
-        const key = Option.isSome(signingKey) ? yield* readSigningKey(signingKey.value) : undefined
+        const key = Option.isSome(signingKey) ? yield* readSigningKey(signingKey.value, { allowExposed: allowExposedSigningKey }) : undefined
         const manifest = yield* backupCreate({ backupDir, revisions: requested, toolVersion, operands, certWarnDays }).pipe(Effect.provide(Tarball.live))
         // After the manifest: a run killed in between leaves it unsigned, and the rerun (which confirms the backup complete) signs it.
         if (key !== undefined) yield* Effect.logInfo(`signed ${backupDir}/backup-manifest.json with key ${yield* signBackupManifest(backupDir, key)}`)

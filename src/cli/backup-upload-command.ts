@@ -15,7 +15,7 @@ import { durationFlag } from "./duration-flag.ts"
 import { retentionFlags, retentionPolicyOf } from "./retention-flags.ts"
 import { openStoreFromFlags, storeFlags } from "./store-flags.ts"
 import { readUploadRecipients, recipientsFlags } from "./encryption-flags.ts"
-import { signingKeyFlag } from "./signature-flags.ts"
+import { allowExposedSigningKeyFlag, signingKeyFlag } from "./signature-flags.ts"
 import { readSigningKey } from "../programs/backup-dir/manifest-authenticity.ts"
 
 const partSizeFlag = Flag.String("part-size").pipe(
@@ -48,6 +48,7 @@ export const backupUploadCommand = Command.make(
     ...storeFlags,
     ...recipientsFlags,
     signingKey: signingKeyFlag,
+    allowExposedSigningKey: allowExposedSigningKeyFlag,
     ...retentionFlags("", "After a successful upload, prune the store: "),
     leftoverGrace: durationFlag(
       "leftover-grace",
@@ -68,7 +69,9 @@ export const backupUploadCommand = Command.make(
       Effect.gen(function* () {
         // Key and recipients files that cannot be used are said before anything is uploaded.
         const recipients = yield* readUploadRecipients(flags)
-        const signingKey = Option.isSome(flags.signingKey) ? yield* readSigningKey(flags.signingKey.value) : undefined
+        const signingKey = Option.isSome(flags.signingKey)
+          ? yield* readSigningKey(flags.signingKey.value, { allowExposed: flags.allowExposedSigningKey })
+          : undefined
         const partSize = Result.getOrThrow(parseByteSize(flags.partSize))
         const started = Date.now()
         // The caller's services carry the logger --log-format chose.

@@ -11,7 +11,14 @@ export const trustedKeysFlag = Flag.String("trusted-key").pipe(
   ),
 )
 
-/** `--signing-key FILE`, for backup-create. */
+/** `--allow-exposed-signing-key`, beside `--signing-key`. */
+export const allowExposedSigningKeyFlag = Flag.Boolean("allow-exposed-signing-key").pipe(
+  Flag.withDescription(
+    "Use a --signing-key file that its group or others can read (refused otherwise: anyone who reads it can sign forged backups); the rendered pod passes it, as the kubelet makes a Secret volume group-readable for the pod's fsGroup",
+  ),
+)
+
+/** `--signing-key FILE`, for backup-create and backup-upload. */
 export const signingKeyFlag = Flag.String("signing-key").pipe(
   nonEmpty("file"),
   Flag.optional,

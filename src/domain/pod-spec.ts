@@ -73,6 +73,12 @@ export const backupPodPaths = {
 /** The key of a recipients Secret: age recipients, one `age1...` per line (`age -R`'s format). */
 export const recipientsSecretKey = "recipients"
 
+/**
+ * With an fsGroup (OpenShift's SCC sets one) the kubelet makes a Secret volume's files group-readable
+ * (0440): the signing key's permission check is overridden for the mount, which only the pod sees.
+ */
+const allowExposedSigningKeyArg = "--allow-exposed-signing-key"
+
 /** The key of the signing key Secret: a PKCS#8 PEM ed25519 private key (`openssl genpkey -algorithm ed25519`). */
 export const signingKeySecretKey = "signing-key"
 
@@ -534,6 +540,7 @@ const uploadContainer = (
     ...optional("--recipients-file", store.recipientsSecret === undefined ? undefined : backupPodPaths.recipientsFile),
     ...optional("--resources-recipients-file", store.resourcesRecipientsSecret === undefined ? undefined : backupPodPaths.resourcesRecipientsFile),
     // Encrypting makes the stored manifest a new one: it is signed here, not by backup-create's signature.
+    ...(encrypts(store) && o.signingKeySecret !== undefined ? [allowExposedSigningKeyArg] : []),
     ...optional("--signing-key", encrypts(store) && o.signingKeySecret !== undefined ? backupPodPaths.signingKeyFile : undefined),
   ]
   const mounts: Array<VolumeMount> = []
@@ -711,7 +718,7 @@ export const renderBackupPod = (revisions: RevisionSet, options: Partial<BackupP
             "--revisions",
             formatRevisionSet(revisions),
             ...lists,
-            ...(o.signingKeySecret === undefined ? [] : ["--signing-key", backupPodPaths.signingKeyFile]),
+            ...(o.signingKeySecret === undefined ? [] : [allowExposedSigningKeyArg, "--signing-key", backupPodPaths.signingKeyFile]),
           ],
           o.signingKeySecret === undefined ? [] : [{ name: volumes.signingKey, mountPath: backupPodPaths.signingKeyDir, readOnly: true }],
         ),

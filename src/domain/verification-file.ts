@@ -26,13 +26,14 @@ const decodeRecorded = Schema.decodeUnknownResult(RecordedReport)
 
 /**
  * The mode a verification report vouches for `timestamp`'s backup with; undefined when it is not a
- * report, names another backup, or any check did not pass (a skipped check is not a pass).
+ * report, names another backup, or any check did not pass (a skipped check is not a pass; a warning,
+ * such as an unauthenticated backup's, is).
  */
 export const verifiedMode = (text: string, timestamp: string | undefined): VerifiedMode | undefined => {
   const decoded = decodeRecorded(text)
   if (Result.isFailure(decoded)) return undefined
   const r = decoded.success
-  if (!r.passed || r.checks.length === 0 || r.checks.some((c) => c.verdict !== "PASS")) return undefined
+  if (!r.passed || r.checks.length === 0 || r.checks.some((c) => c.verdict !== "PASS" && c.verdict !== "WARN")) return undefined
   if (timestamp !== undefined && r.timestamp !== timestamp) return undefined
   return r.checks.some((c) => c.id === testRestoreCheckId) ? "TestRestore" : "Full"
 }

@@ -118,13 +118,17 @@ describe("backup-create --signing-key", () => {
 })
 
 describe("verify with signed manifests", () => {
-  it("without --trusted-key passes and names the backup unauthenticated, in the text and the --json report", async () => {
+  it("without --trusted-key passes, with a WARN naming the backup unauthenticated in the text and the --json report", async () => {
     const text = await cli("verify", backup, "--etcdutl", etcdutl)
     expect(text.status, text.stderr).toBe(0)
-    expect(text.stdout).toMatch(/^PASS manifest-signature .*unauthenticated/m)
+    expect(text.stdout).toMatch(/^WARN manifest-signature .*expected no --trusted-key given: authenticity is not checked; found .*unauthenticated/m)
+    expect(text.stdout).toMatch(/^verify: PASS /m)
     const json = await cli("verify", "--json", signed, "--etcdutl", etcdutl)
     expect(json.status, json.stderr).toBe(0)
-    const check = Result.getOrThrow(decodeVerifyReport(json.stdout)).checks.find((c) => c.id === "manifest-signature")
+    const report = Result.getOrThrow(decodeVerifyReport(json.stdout))
+    expect(report.passed).toBe(true)
+    const check = report.checks.find((c) => c.id === "manifest-signature")
+    expect(check?.verdict).toBe("WARN")
     expect(check?.found).toBe(`unauthenticated: the manifest is signed by key ${trusted.keyId}, but no --trusted-key was given to check it`)
   })
 

@@ -27,6 +27,12 @@ describe("verifiedMode", () => {
     expect(verifiedMode(lying, undefined)).toBeUndefined()
   })
 
+  it("vouches for an unauthenticated backup: its manifest-signature warns, a warning is not a failure", () => {
+    const checks = [check("manifest", "PASS"), { ...check("manifest-signature", "PASS"), verdict: "WARN" }]
+    const text = JSON.stringify({ backupDir: "/backup", timestamp: "2026-12-02_151400", snapshot: null, resources: null, passed: true, checks })
+    expect(verifiedMode(text, "2026-12-02_151400")).toBe("Full")
+  })
+
   it("does not vouch for another backup, an empty report or text that is not a report", () => {
     const passed = report([check("manifest", "PASS")])
     expect(verifiedMode(passed, "2026-12-02_151400")).toBe("Full")

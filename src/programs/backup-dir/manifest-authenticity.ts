@@ -2,14 +2,17 @@
  * The signed manifest on disk: `backup-create --signing-key` writes `backup-manifest.json.sig`
  * over the manifest's exact bytes (which hold every file's sha256), and `verify`/`restore`
  * check it against `--trusted-key`. With trusted keys only `Verified` passes; without any, the
- * check passes but says the backup is unauthenticated, so both reports name it.
+ * check warns that the backup is unauthenticated (a warning, not a failure), so both reports name it.
  */
+import { stat } from "node:fs/promises"
 import { join } from "node:path"
 import { Effect, Path, Result, Schema } from "effect"
 import { manifestFileName } from "../../domain/archive-names.ts"
 import { signatureFileName } from "../../domain/manifest-signature-file.ts"
 import { writeFileAtomic } from "../../services/atomic-files.ts"
 import { type BackupFileFailure, readBackupFileBytes, readOptionalBackupFileBytes } from "../../services/backup-file.ts"
+import { identityFileExposed } from "../../services/crypto/age-identity-files.ts"
+import { describeFileSystemFailure } from "../../services/file-system-error.ts"
 import {
   describeSignatureVerdict,
   parseSigningKey,
@@ -20,11 +23,19 @@ import {
   type TrustedKey,
 } from "../../services/crypto/manifest-signature.ts"
 import { maxManifestBytes } from "./backup-manifest-file.ts"
-import { fail, pass, type VerifyCheck } from "../verify/verify-report.ts"
+import { fail, pass, type VerifyCheck, warn } from "../verify/verify-report.ts"
 
 /** A `--signing-key` or `--trusted-key` file that cannot be used; the message never quotes the key. */
 export class ManifestKeyUnusable extends Schema.TaggedError<ManifestKeyUnusable>()("ManifestKeyUnusable", {
   path: Schema.String,
+  message: Schema.String,
+}) {}
+
+/** A `--signing-key` file that its group or others can read, and no `--allow-exposed-signing-key`. */
+export class SigningKeyExposed extends Schema.TaggedError<SigningKeyExposed>()("SigningKeyExposed", {
+  path: Schema.String,
+  /** The permission bits, octal (`644`). */
+  mode: Schema.String,
   message: Schema.String,
 }) {}
 
@@ -42,8 +53,32 @@ const readKeyFile = <K>(path: string, flag: string, parse: (bytes: Uint8Array) =
     }),
   )
 
-/** The ed25519 private key of `--signing-key FILE` (PKCS#8 PEM). */
-export const readSigningKey = (path: string): Effect.Effect<SigningKey, ManifestKeyUnusable> => readKeyFile(path, "--signing-key", parseSigningKey)
+/** Refuses a private key file readable by its group or others, as identity files are (links followed: a Secret volume's are). */
+const requirePrivate = (path: string): Effect.Effect<void, ManifestKeyUnusable | SigningKeyExposed> =>
+  Effect.tryPromise({
+    try: () => stat(path),
+    catch: (e) => new ManifestKeyUnusable({ path, message: `--signing-key ${describeFileSystemFailure("read", path, e).message}` }),
+  }).pipe(
+    Effect.flatMap((info) => {
+      const mode = (info.mode & 0o777).toString(8).padStart(3, "0")
+      return identityFileExposed(info.mode)
+        ? Effect.fail(
+            new SigningKeyExposed({
+              path,
+              mode,
+              message: `--signing-key ${path} can be read by users other than its owner (mode ${mode}): anyone who reads it can sign forged backups; make it private (chmod 600 ${path}), or pass --allow-exposed-signing-key if this is intended (a Secret volume with an fsGroup is group-readable)`,
+            }),
+          )
+        : Effect.void
+    }),
+  )
+
+/** The ed25519 private key of `--signing-key FILE` (PKCS#8 PEM), refused when its group or others can read it unless `allowExposed`. */
+export const readSigningKey = (
+  path: string,
+  options: { readonly allowExposed?: boolean } = {},
+): Effect.Effect<SigningKey, ManifestKeyUnusable | SigningKeyExposed> =>
+  Effect.andThen(options.allowExposed === true ? Effect.void : requirePrivate(path), readKeyFile(path, "--signing-key", parseSigningKey))
 
 /** The ed25519 public keys of every `--trusted-key FILE` (SPKI PEM). */
 export const readTrustedKeys = (paths: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<TrustedKey>, ManifestKeyUnusable> =>
@@ -63,27 +98,34 @@ export const signBackupManifest = Effect.fnUntraced(function* (backupDir: string
 
 const title = `${signatureFileName} is an ed25519 signature by a trusted key (--trusted-key) over the manifest's exact bytes`
 
-/** The `manifest-signature` check of `verify` (and so of `restore`'s verification). Never fails. */
-export const signatureCheck = (backupDir: string, trustedKeys: ReadonlyArray<TrustedKey>): Effect.Effect<VerifyCheck, never, Path.Path> =>
+/**
+ * The `manifest-signature` check of `verify` (and so of `restore`'s verification), over `manifest`:
+ * the bytes verify read and decoded (or why they could not be read), so the signature covers
+ * exactly what the other checks used. Never fails; without trusted keys it warns.
+ */
+export const signatureCheck = (
+  backupDir: string,
+  trustedKeys: ReadonlyArray<TrustedKey>,
+  manifest: Result.Result<Uint8Array, BackupFileFailure>,
+): Effect.Effect<VerifyCheck> =>
   Effect.gen(function* () {
-    const path = yield* Path.Path
     const expected =
       trustedKeys.length === 0 ? "no --trusted-key given: authenticity is not checked" : `signed by one of ${trustedKeys.map((k) => k.keyId).join(", ")}`
     const bytes = yield* Effect.result(
       Effect.all({
-        manifest: readBackupFileBytes(path.join(backupDir, manifestFileName), maxManifestBytes),
+        manifest: Effect.fromResult(manifest),
         signature: Effect.map(readLocalSignature(backupDir), (b) => (b === undefined ? undefined : Buffer.from(b).toString("utf8"))),
       }).pipe(Effect.mapError((e) => e.message)),
     )
     if (Result.isFailure(bytes))
       return trustedKeys.length === 0
-        ? pass("manifest-signature", title, expected, `unauthenticated: ${bytes.failure}`)
+        ? warn("manifest-signature", title, expected, `unauthenticated: ${bytes.failure}`)
         : fail("manifest-signature", title, expected, bytes.failure)
     const verdict = verifyManifestSignature(bytes.success.manifest, bytes.success.signature, trustedKeys)
     const found = describeSignatureVerdict(verdict, trustedKeys)
     if (trustedKeys.length === 0) {
       const unchecked = "keyId" in verdict ? `the manifest is signed by key ${verdict.keyId}, but no --trusted-key was given to check it` : found
-      return pass("manifest-signature", title, expected, verdict._tag === "Unsigned" ? found : `unauthenticated: ${unchecked}`)
+      return warn("manifest-signature", title, expected, verdict._tag === "Unsigned" ? found : `unauthenticated: ${unchecked}`)
     }
     return verdict._tag === "Verified" ? pass("manifest-signature", title, expected, found) : fail("manifest-signature", title, expected, found)
   })

@@ -1,11 +1,12 @@
 /**
  * The result of `cluster-backup verify`: one line per check with its verdict, what was expected
  * and what was found. `SKIP` marks a check that could not run because an earlier one failed (a
- * skipped check is not a pass). The JSON form is a Schema, so scripts can decode it.
+ * skipped check is not a pass); `WARN` one that did not fail but could not vouch for the backup
+ * (an unauthenticated backup: no --trusted-key). The JSON form is a Schema, so scripts can decode it.
  */
 import { Schema } from "effect"
 
-export const CheckVerdict = Schema.Literals(["PASS", "FAIL", "SKIP"])
+export const CheckVerdict = Schema.Literals(["PASS", "WARN", "FAIL", "SKIP"])
 export type CheckVerdict = typeof CheckVerdict.Type
 
 export const VerifyCheck = Schema.Struct({
@@ -25,7 +26,7 @@ export const VerifyReport = Schema.Struct({
   timestamp: Schema.NullOr(Schema.String),
   snapshot: Schema.NullOr(Schema.String),
   resources: Schema.NullOr(Schema.String),
-  /** True iff every check passed. */
+  /** True iff every check passed (or warned). */
   passed: Schema.Boolean,
   checks: Schema.Array(VerifyCheck),
 })
@@ -33,13 +34,17 @@ export type VerifyReport = typeof VerifyReport.Type
 
 export const pass = (id: string, title: string, expected: string, found: string): VerifyCheck => ({ id, title, verdict: "PASS", expected, found })
 export const fail = (id: string, title: string, expected: string, found: string): VerifyCheck => ({ id, title, verdict: "FAIL", expected, found })
+export const warn = (id: string, title: string, expected: string, found: string): VerifyCheck => ({ id, title, verdict: "WARN", expected, found })
 export const skip = (id: string, title: string, why: string): VerifyCheck => ({ id, title, verdict: "SKIP", expected: "", found: `not checked: ${why}` })
 
 /** PASS when `ok`, else FAIL, with the same words. */
 export const verdictOf = (ok: boolean, id: string, title: string, expected: string, found: string): VerifyCheck =>
   ok ? pass(id, title, expected, found) : fail(id, title, expected, found)
 
-export const failedChecks = (checks: ReadonlyArray<VerifyCheck>): ReadonlyArray<VerifyCheck> => checks.filter((c) => c.verdict !== "PASS")
+/** A warning does not fail the backup. */
+export const checkPassed = (c: VerifyCheck): boolean => c.verdict === "PASS" || c.verdict === "WARN"
+
+export const failedChecks = (checks: ReadonlyArray<VerifyCheck>): ReadonlyArray<VerifyCheck> => checks.filter((c) => !checkPassed(c))
 
 /** One check in a sentence: `snapshot-trailer FAIL (expected ...; found ...)`. */
 export const describeCheck = (c: VerifyCheck): string =>

@@ -28,12 +28,12 @@ import { defaultOperands, operandNames, type OperandTable } from "../../domain/o
 import { formatRevisionSet } from "../../domain/revisions.ts"
 import { trailerLength } from "../../services/etcd/snapshot-trailer.ts"
 import { Etcdutl, type SnapshotStatus } from "../../services/etcdutl.ts"
-import { BackupFileRefused, checkRegularFile } from "../../services/backup-file.ts"
+import { BackupFileRefused, checkRegularFile, readBackupFileBytes } from "../../services/backup-file.ts"
 import { describeFileSystemFailure } from "../../services/file-system-error.ts"
 import { defaultTarLimits, listTarball, type TarballListing } from "../../services/tarball/tarball.ts"
-import { readBackupManifest } from "../backup-dir/backup-manifest-file.ts"
+import { decodeBackupManifestBytes, type ManifestReadFailure, maxManifestBytes } from "../backup-dir/backup-manifest-file.ts"
 import { digestFile, digestSnapshot } from "./verify-file-digest.ts"
-import { fail, pass, skip, verdictOf, type VerifyCheck, type VerifyReport } from "./verify-report.ts"
+import { checkPassed, fail, pass, skip, verdictOf, type VerifyCheck, type VerifyReport } from "./verify-report.ts"
 import { selectBackup, type SelectedBackup } from "./verify-selection.ts"
 import { checkEntries, checkLayout, checkOperandDirectories, resourcesConfinement } from "./verify-tarball.ts"
 import { testRestore, type TestRestoreOptions } from "./verify-test-restore.ts"
@@ -342,7 +342,7 @@ export const verifyBackup = Effect.fn("verifyBackup")(function* (options: Verify
     timestamp: selected?.timestamp ?? null,
     snapshot: selected?.snapshot ?? null,
     resources: selected?.resources ?? null,
-    passed: checks.every((c) => c.verdict === "PASS"),
+    passed: checks.every(checkPassed),
     checks,
   })
 
@@ -358,7 +358,12 @@ export const verifyBackup = Effect.fn("verifyBackup")(function* (options: Verify
   const checks: Array<VerifyCheck> = [pass("backup-files", titles.files, expectedFiles, `${selected.snapshot} and ${selected.resources}`)]
 
   const manifestPath = path.join(backupDir, manifestFileName)
-  const read = yield* Effect.result(readBackupManifest(manifestPath, table))
+  // Read once: the signature check covers exactly the bytes the other checks decoded.
+  const manifestBytes = yield* Effect.result(readBackupFileBytes(manifestPath, maxManifestBytes))
+  const read = Result.flatMap(
+    manifestBytes,
+    (bytes): Result.Result<BackupManifest, ManifestReadFailure> => decodeBackupManifestBytes(bytes, manifestPath, table),
+  )
   let manifest: BackupManifest | undefined
   if (Result.isFailure(read)) {
     checks.push(fail("manifest", titles.manifest, "a valid backup manifest", read.failure.message))
@@ -390,7 +395,7 @@ export const verifyBackup = Effect.fn("verifyBackup")(function* (options: Verify
     // A manifest of another backup says nothing about these files.
     if (!same) manifest = undefined
   }
-  checks.push(yield* signatureCheck(backupDir, options.trustedKeys ?? []))
+  checks.push(yield* signatureCheck(backupDir, options.trustedKeys ?? [], manifestBytes))
 
   const snapshotPath = path.join(backupDir, selected.snapshot)
   const snapshot = yield* snapshotChecks(snapshotPath, manifest)

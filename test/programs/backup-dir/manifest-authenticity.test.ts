@@ -1,0 +1,70 @@
+/**
+ * The signed manifest's review gaps: a signing key its group or others can read is refused unless
+ * overridden; without --trusted-key the signature check warns (unauthenticated) instead of passing;
+ * and the check covers the manifest bytes verify read, not a second read of the file, so a manifest
+ * swapped on disk after verify read it cannot lend it its signature.
+ */
+import { generateKeyPairSync } from "node:crypto"
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Effect, Exit, Result } from "effect"
+import { describe, expect, it } from "vitest"
+import { signatureFileName } from "../../../src/domain/manifest-signature-file.ts"
+import { readSigningKey, signatureCheck } from "../../../src/programs/backup-dir/manifest-authenticity.ts"
+import { keyIdOf, parseSigningKey, parseTrustedKey, signManifest } from "../../../src/services/crypto/manifest-signature.ts"
+
+const dir = mkdtempSync(join(tmpdir(), "cb-authenticity-"))
+const { privateKey, publicKey } = generateKeyPairSync("ed25519")
+const keyPem = privateKey.export({ format: "pem", type: "pkcs8" })
+const trusted = Result.getOrThrow(parseTrustedKey(publicKey.export({ format: "pem", type: "spki" }), "trusted.pub"))
+const signed = Buffer.from('{"manifest":"as written"}\n')
+const forged = Buffer.from('{"manifest":"forged"}\n')
+writeFileSync(join(dir, "backup-manifest.json"), signed)
+writeFileSync(join(dir, signatureFileName), signManifest(signed, Result.getOrThrow(parseSigningKey(keyPem))))
+
+describe("signing key permissions", () => {
+  it.each([0o640, 0o604, 0o644, 0o660])("a key file of mode %o is refused, naming the file, its mode and the override", async (mode) => {
+    const path = join(dir, `key-${mode.toString(8)}.pem`)
+    writeFileSync(path, keyPem, { mode })
+    chmodSync(path, mode)
+    const exit = await Effect.runPromiseExit(readSigningKey(path))
+    if (!Exit.isFailure(exit)) throw new Error("an exposed key was read")
+    const error = exit.cause.reasons.find((r) => r._tag === "Fail")?.error
+    expect(error).toMatchObject({ _tag: "SigningKeyExposed", path, mode: mode.toString(8) })
+    expect((error as { message: string }).message).toContain("--allow-exposed-signing-key")
+    expect((error as { message: string }).message).not.toContain("PRIVATE KEY")
+    const allowed = await Effect.runPromise(readSigningKey(path, { allowExposed: true }))
+    expect(allowed.keyId).toBe(keyIdOf(publicKey))
+  })
+
+  it("a private key file (0600, 0400) is read", async () => {
+    for (const mode of [0o600, 0o400]) {
+      const path = join(dir, `key-ok-${mode.toString(8)}.pem`)
+      writeFileSync(path, keyPem, { mode })
+      expect((await Effect.runPromise(readSigningKey(path))).keyId).toBe(keyIdOf(publicKey))
+    }
+  })
+})
+
+describe("manifest-signature check", () => {
+  it("without a trusted key warns that the backup is unauthenticated, signed or not", async () => {
+    const check = await Effect.runPromise(signatureCheck(dir, [], Result.succeed(signed)))
+    expect(check).toMatchObject({ verdict: "WARN", expected: "no --trusted-key given: authenticity is not checked" })
+    expect(check.found).toMatch(/^unauthenticated: the manifest is signed by key sha256:/)
+    const unsigned = mkdtempSync(join(tmpdir(), "cb-unsigned-"))
+    expect(await Effect.runPromise(signatureCheck(unsigned, [], Result.succeed(signed)))).toMatchObject({ verdict: "WARN" })
+  })
+
+  it("checks the bytes verify read, not the file as it is now: a manifest swapped after the read does not change the verdict", async () => {
+    // On disk now: a forged manifest under the old signature. What verify read (and decoded) was the signed one.
+    const swapped = mkdtempSync(join(tmpdir(), "cb-swapped-"))
+    writeFileSync(join(swapped, "backup-manifest.json"), forged)
+    writeFileSync(join(swapped, signatureFileName), readFileSync(join(dir, signatureFileName)))
+    expect(await Effect.runPromise(signatureCheck(swapped, [trusted], Result.succeed(signed)))).toMatchObject({ verdict: "PASS" })
+    // And the other way round: verify read the forged bytes, the signed file is back on disk.
+    const back = await Effect.runPromise(signatureCheck(dir, [trusted], Result.succeed(forged)))
+    expect(back).toMatchObject({ verdict: "FAIL" })
+    expect(back.found).toContain("does not match its bytes")
+  })
+})
