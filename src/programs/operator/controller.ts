@@ -120,7 +120,12 @@ export const startController = Effect.fn("startController")(function* (config: C
     )
   const handle = (why: string) =>
     Effect.gen(function* () {
-      if (!(yield* isLeader(config.election, leadership))) return
+      if (!(yield* isLeader(config.election, leadership))) {
+        // A late renewal (a slow round under load) without a step-down: no "became leader" wake will follow, so look
+        // again a retry period later instead of dropping this wake until the resync.
+        if (leading) yield* wakeAt((yield* Clock.currentTimeMillis) + config.election.retryPeriodMs, why)
+        return
+      }
       const result = yield* Effect.exit(reconcile(config.reconcile, memory))
       // The policies' sync runs whatever the ConfigMap sync did: each reads and decides on its own.
       const policies = yield* Effect.exit(reconcilePolicies(policyConfig, policyMemory))

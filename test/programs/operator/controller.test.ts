@@ -172,4 +172,56 @@ describe("controller", () => {
       yield* Scope.close(scope, Exit.void)
     }),
   )
+
+  it.effect("a wake while the lease's renewal is late but the election has not stepped down is not lost: the sync follows the renewal", () =>
+    Effect.gen(function* () {
+      const cluster = makeSimulatedCluster()
+      seedOperators(cluster, revs(3, 7, 5, 6))
+      // A Lease read that takes 1.5 s (a starved event loop): the round that started at 1 s renews at 2.5 s, after the
+      // 2 s renew deadline, and the election sees itself leading before and after (no step-down, no "became leader").
+      const slow = { on: false }
+      const kube = Layer.effect(
+        Kube,
+        Effect.map(
+          Kube,
+          (k): KubeService => ({
+            ...k,
+            leases: { ...k.leases, get: (n, name) => Effect.sleep(slow.on ? 1500 : 0).pipe(Effect.andThen(k.leases.get(n, name))) },
+          }),
+        ),
+      ).pipe(Layer.provide(SimulatedKube.inMemory(cluster)))
+      const scope = yield* Scope.make()
+      yield* startController({
+        ...config("a"),
+        resyncMs: 600_000,
+        election: { ...config("a").election, leaseDurationMs: 10_000, renewDeadlineMs: 2000, retryPeriodMs: 1000 },
+      }).pipe(
+        Effect.provide(
+          Layer.merge(
+            kube,
+            Layer.sync(ControllerMetrics, () => ControllerMetrics.make(ns)),
+          ),
+        ),
+        Scope.provide(scope),
+      )
+      const settle = Effect.forEach(Array.from({ length: 200 }), () => Effect.yieldNow, { discard: true })
+      const step = (ms: number) =>
+        Effect.gen(function* () {
+          for (let i = 0; i < ms / 100; i++) yield* TestClock.adjust(Duration.millis(100)).pipe(Effect.andThen(settle))
+        })
+      const rendered = () => renderedPod(cluster)?.metadata.labels["backup.openshift.io/kube-apiserver-revision"]
+      yield* settle
+      expect(rendered()).toBe("7")
+      slow.on = true
+      yield* step(2200)
+      // The renewal is overdue: the bump's wake finds the operator unable to act.
+      setRevision(cluster, "kube-apiserver", 8)
+      yield* settle
+      expect(rendered()).toBe("7")
+      slow.on = false
+      yield* step(3000)
+      expect(rendered()).toBe("8")
+      yield* Scope.close(scope, Exit.void)
+    }),
+  )
 })
