@@ -1,7 +1,8 @@
 /**
  * `verify` and `restore` on a backup in a store: `verify STORE --backup-id ID`, the store as in
  * `download STORE ID DIR` (s3://bucket[/prefix] or a directory store, with the store flags).
- * Without --backup-id the argument is a backup directory, as before; an s3:// URL then needs one.
+ * Without --backup-id the argument is a backup directory, as before; an s3:// URL then needs one, and
+ * --identity is refused for a directory of `.age` files (directory-identity.ts).
  * The backup is downloaded into a work directory (free space checked first, every file
  * hash-checked) and the command then runs on that directory, so its checks decide.
  */
@@ -12,6 +13,7 @@ import { CliError, Flag } from "effect/cli"
 import { BackupStore } from "../services/store/backup-store.ts"
 import { openStoreFromFlags, storeFlags, type StoreFlagValues } from "./store-flags.ts"
 import { identityFlags, type IdentityFlagValues, readGivenIdentities } from "./encryption-flags.ts"
+import { checkIdentityOnDirectory } from "./directory-identity.ts"
 
 export class StoreBackupIdMissing extends Schema.TaggedError<StoreBackupIdMissing>()("StoreBackupIdMissing", {
   location: Schema.String,
@@ -62,6 +64,7 @@ export const backupSource = (command: string, argument: string, flags: StoreSour
           message: `${argument} is a store, not a backup directory: give the backup with --backup-id ID (see cluster-backup list ${argument})`,
         })
       }
+      yield* checkIdentityOnDirectory(command, argument, flags.identity)
       return { dir: argument, timestamp: undefined }
     }
     const id = flags.backupId.value
