@@ -3,7 +3,9 @@
  * rendered, materialises its volumes from the cluster's Secret and ConfigMap (an emptyDir is a
  * directory), and runs the containers' commands as local processes, in order, with every path
  * under a mount point mapped onto that volume's directory. Only the etcd Service's address is
- * replaced (there is no cluster DNS here); everything else runs as written.
+ * replaced (there is no cluster DNS here); everything else runs as written. As a kubelet does, it
+ * gives each container a file at its terminationMessagePath and reports what the container wrote
+ * there as that container's termination message (a policy pod's backup-upload report).
  */
 import { join } from "node:path"
 import { Effect, FileSystem, Redacted, Result, Schema, Stream } from "effect"
@@ -11,6 +13,7 @@ import { ChildProcess } from "effect/process"
 import { parseYamlText } from "../../domain/yaml-text.ts"
 import { Kube } from "../../services/kube/kube.ts"
 import { configMapBytes } from "../../services/kube/schemas.ts"
+import type { PodOutcome } from "../../simulation/simulated-kubelet.ts"
 
 const Mount = Schema.Struct({ name: Schema.String, mountPath: Schema.String, readOnly: Schema.optionalKey(Schema.Boolean) })
 const Container = Schema.Struct({
@@ -18,11 +21,41 @@ const Container = Schema.Struct({
   command: Schema.Array(Schema.String),
   env: Schema.optionalKey(Schema.Array(Schema.Struct({ name: Schema.String, value: Schema.String }))),
   volumeMounts: Schema.optionalKey(Schema.Array(Mount)),
+  terminationMessagePath: Schema.optionalKey(Schema.String),
 })
-
-/** A container's environment as the kubelet gives it (literal values only; the backup pod uses no others). */
-export const containerEnv = (container: RunnableContainer): Record<string, string> => Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value]))
 export type RunnableContainer = typeof Container.Type
+
+/** Where a container writes its termination message unless its spec says otherwise (the Kubernetes default). */
+export const defaultTerminationMessagePath = "/dev/termination-log"
+
+/**
+ * The container's view of paths mapped onto this machine: a path under a mount point lands in that
+ * volume's directory, and the terminationMessagePath, with `terminationFile`, on that file.
+ */
+const pathMapper = (container: RunnableContainer, volumeDirs: ReadonlyMap<string, string>, terminationFile: string | undefined) => {
+  const mounts = (container.volumeMounts ?? [])
+    .map((m) => ({ path: m.mountPath.replace(/\/$/, ""), dir: volumeDirs.get(m.name) }))
+    .concat(terminationFile === undefined ? [] : [{ path: container.terminationMessagePath ?? defaultTerminationMessagePath, dir: terminationFile }])
+    .filter((m): m is { path: string; dir: string } => m.dir !== undefined)
+    .sort((a, b) => b.path.length - a.path.length)
+  return (arg: string) => {
+    const m = mounts.find((x) => arg === x.path || arg.startsWith(`${x.path}/`))
+    return m === undefined ? arg : m.dir + arg.slice(m.path.length)
+  }
+}
+
+/**
+ * A container's environment as the kubelet gives it (literal values only; the backup pod uses no others), a value that
+ * is a path under a mount point mapped as `localArgs` maps arguments.
+ */
+export const containerEnv = (
+  container: RunnableContainer,
+  volumeDirs: ReadonlyMap<string, string> = new Map(),
+  terminationFile?: string,
+): Record<string, string> => {
+  const mapPath = pathMapper(container, volumeDirs, terminationFile)
+  return Object.fromEntries((container.env ?? []).map((e) => [e.name, mapPath(e.value)]))
+}
 const Volume = Schema.Struct({
   name: Schema.String,
   emptyDir: Schema.optionalKey(Schema.Unknown),
@@ -30,7 +63,7 @@ const Volume = Schema.Struct({
   configMap: Schema.optionalKey(Schema.Struct({ name: Schema.String })),
 })
 const RunnablePod = Schema.Struct({
-  metadata: Schema.Struct({ namespace: Schema.String }),
+  metadata: Schema.Struct({ namespace: Schema.String, name: Schema.optionalKey(Schema.String) }),
   spec: Schema.Struct({
     initContainers: Schema.Array(Container),
     containers: Schema.Array(Container),
@@ -45,22 +78,29 @@ export class LocalPodFailed extends Schema.TaggedError<LocalPodFailed>()("LocalP
   message: Schema.String,
 }) {}
 
+const cannotRun = (message: string) => new LocalPodFailed({ container: "", exitCode: -1, message: `the rendered pod cannot be run: ${message}` })
+
+/** The pod as the API server holds it (a pod the operator created). */
+export const decodeRunnablePodObject = (object: unknown): Result.Result<RunnablePod, LocalPodFailed> =>
+  Result.mapError(Schema.decodeUnknownResult(RunnablePod)(object), (e) => cannotRun(e.message))
+
 /** The pod from its YAML (what `oc create -f -` would read). */
 export const decodeRunnablePod = (yaml: string): Result.Result<RunnablePod, LocalPodFailed> => {
-  const fail = (message: string) => Result.fail(new LocalPodFailed({ container: "", exitCode: -1, message: `the rendered pod cannot be run: ${message}` }))
   const parsed = parseYamlText(yaml)
-  if (Result.isFailure(parsed)) return fail(parsed.failure.message)
-  const pod = Schema.decodeUnknownResult(RunnablePod)(parsed.success)
-  return Result.isFailure(pod) ? fail(pod.failure.message) : Result.succeed(pod.success)
+  return Result.isFailure(parsed) ? Result.fail(cannotRun(parsed.failure.message)) : decodeRunnablePodObject(parsed.success)
 }
 
-/** Creates each volume's directory under `dir` and fills Secret and ConfigMap volumes from the cluster. */
-export const materializeVolumes = Effect.fn("materializeVolumes")(function* (pod: RunnablePod, dir: string) {
+/**
+ * Creates each volume's directory under `dir` and fills Secret and ConfigMap volumes from the cluster; a volume named in
+ * `existing` is that directory instead (the demo's backup directory).
+ */
+export const materializeVolumes = Effect.fn("materializeVolumes")(function* (pod: RunnablePod, dir: string, existing: ReadonlyMap<string, string> = new Map()) {
   const kube = yield* Kube
   const fs = yield* FileSystem.FileSystem
-  const dirs = new Map<string, string>()
+  const dirs = new Map<string, string>(existing)
   const ns = pod.metadata.namespace
   for (const volume of pod.spec.volumes) {
+    if (existing.has(volume.name)) continue
     const target = join(dir, volume.name)
     yield* fs.makeDirectory(target, { recursive: true, mode: 0o700 }).pipe(Effect.orDie)
     const files: Array<readonly [string, Uint8Array]> = []
@@ -89,15 +129,9 @@ export const localArgs = (
   container: RunnableContainer,
   volumeDirs: ReadonlyMap<string, string>,
   replace: Readonly<Record<string, string>>,
+  terminationFile?: string,
 ): ReadonlyArray<string> => {
-  const mounts = (container.volumeMounts ?? [])
-    .map((m) => ({ path: m.mountPath.replace(/\/$/, ""), dir: volumeDirs.get(m.name) }))
-    .filter((m): m is { path: string; dir: string } => m.dir !== undefined)
-    .sort((a, b) => b.path.length - a.path.length)
-  const mapPath = (arg: string) => {
-    const m = mounts.find((x) => arg === x.path || arg.startsWith(`${x.path}/`))
-    return m === undefined ? arg : m.dir + arg.slice(m.path.length)
-  }
+  const mapPath = pathMapper(container, volumeDirs, terminationFile)
   const [, ...rest] = container.command
   return rest.map((arg, i) => {
     const flag = rest[i - 1]
@@ -149,3 +183,71 @@ export const runLocalContainer = (
       if (code !== 0) return yield* failed(code, `${container} exited with ${code}: ${last.trim()}`)
     }),
   )
+
+export interface LocalPodOptions {
+  /** The pod's own directory: its volumes and the containers' termination message files. */
+  readonly dir: string
+  /** The `cluster-backup` entry point the containers run as. */
+  readonly entry: string
+  /** Volumes that are existing directories instead of new ones. */
+  readonly volumeDirs?: ReadonlyMap<string, string>
+  /** Flags whose value is replaced (the etcd Service's address, tools at image paths). */
+  readonly replace: Readonly<Record<string, string>>
+  /** Added to every container's environment (KUBECONFIG, PATH). */
+  readonly env: Readonly<Record<string, string>>
+  /** Before each container starts, its local argv. */
+  readonly onStart: (container: string, args: ReadonlyArray<string>) => Effect.Effect<void>
+  /** After each container ended, its stderr lines (JSON log lines from `--log-format json`). */
+  readonly onLines: (container: string, lines: ReadonlyArray<string>) => Effect.Effect<void>
+}
+
+/** How a locally run pod ended: the outcome to report in its status, and the container failure that ended it, if one did. */
+export interface LocalPodRun {
+  readonly outcome: PodOutcome
+  readonly failure: LocalPodFailed | undefined
+}
+
+/**
+ * Runs the pod's init containers in order, as a kubelet would, stopping at the first that fails; the main containers
+ * (the hold container keeping /backup for `oc cp`) are not needed here, the backup being on this disk already. Each
+ * container's termination message is what it wrote to its terminationMessagePath, or (FallbackToLogsOnError) its last
+ * log line when it failed without writing one.
+ */
+export const runLocalPod = Effect.fn("runLocalPod")(function* (pod: RunnablePod, options: LocalPodOptions) {
+  const fs = yield* FileSystem.FileSystem
+  const dirs = yield* materializeVolumes(pod, join(options.dir, "volumes"), options.volumeDirs)
+  const terminationDir = join(options.dir, "termination")
+  yield* fs.makeDirectory(terminationDir, { recursive: true, mode: 0o700 }).pipe(Effect.orDie)
+  const containers: Record<string, { exitCode: number; message?: string }> = {}
+  for (const container of pod.spec.initContainers) {
+    const terminationFile = join(terminationDir, container.name)
+    const args = localArgs(container, dirs, options.replace, terminationFile)
+    yield* options.onStart(container.name, args)
+    const lines: Array<string> = []
+    const ran = yield* Effect.exit(
+      runLocalContainer(
+        container.name,
+        options.entry,
+        ["--log-format", "json", ...args],
+        {
+          ...containerEnv(container, dirs, terminationFile),
+          ...options.env,
+        },
+        (line) => {
+          lines.push(line)
+        },
+      ),
+    )
+    yield* options.onLines(container.name, lines)
+    const written = yield* fs.readFileString(terminationFile).pipe(Effect.orElseSucceed(() => ""))
+    if (ran._tag === "Success") {
+      containers[container.name] = { exitCode: 0, ...(written === "" ? {} : { message: written }) }
+      continue
+    }
+    const failure = ran.cause.reasons.find((r) => r._tag === "Fail")?.error
+    if (failure === undefined) return yield* Effect.failCause(ran.cause)
+    containers[container.name] = { exitCode: failure.exitCode, message: written === "" ? failure.message : written }
+    return { outcome: { phase: "Failed", containers }, failure } satisfies LocalPodRun
+  }
+  return { outcome: { phase: "Succeeded", containers }, failure: undefined } satisfies LocalPodRun
+})
