@@ -13,6 +13,8 @@ export const trustedKeysFlag = Flag.String("trusted-key").pipe(
 
 /** `--allow-exposed-signing-key`, beside `--signing-key`. */
 export const allowExposedSigningKeyFlag = Flag.Boolean("allow-exposed-signing-key").pipe(
+  Flag.withoutNegation,
+  Flag.withDefault(false),
   Flag.withDescription(
     "Use a --signing-key file that its group or others can read (refused otherwise: anyone who reads it can sign forged backups); the rendered pod passes it, as the kubelet makes a Secret volume group-readable for the pod's fsGroup",
   ),
