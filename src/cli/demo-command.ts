@@ -18,7 +18,7 @@ export const demoCommand = Command.make(
     seed: Flag.Int("seed").pipe(Flag.withDefault(1), Flag.withDescription("Seed of the simulated OpenShift state")),
     keys: Flag.Int("keys").pipe(
       intInRange({ min: 0, max: 1_000_000 }),
-      Flag.withDefault(5000),
+      Flag.withDefault(2000),
       Flag.withDescription("Extra ~1 KiB keys in etcd, so the snapshot has some size"),
     ),
   },
@@ -44,6 +44,6 @@ export const demoCommand = Command.make(
       ),
 ).pipe(
   Command.withDescription(
-    "Run the whole backup cycle on this machine with no cluster: a TLS etcd 3.5 and a simulated OpenShift API, the operator rendering the backup pod, its init containers run from the rendered YAML, verify --test-restore, and a re-render after a new revision.",
+    "Run the whole backup cycle on this machine with no cluster: a TLS etcd 3.5 and a simulated OpenShift API, the operator rendering the backup pod, its init containers run from the rendered YAML, verify --test-restore, a re-render after a new revision; then the automated loop: a BackupPolicy makes the operator create backup pods itself, run locally (verify, upload) into a local Swift, list shows them, retention prunes, and the policy's status and alert metric read healthy.",
   ),
 )

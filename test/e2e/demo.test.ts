@@ -23,7 +23,7 @@ const runDemo = (args: ReadonlyArray<string>, options?: CliOptions) => runCli(["
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 describe("cluster-backup demo", () => {
-  it("runs the whole cycle: backup files, verify passed, a re-render naming the bumped revision, nothing left running", async () => {
+  it("runs the whole cycle: backup files, verify passed, a re-render, the policy's backups in Swift with one pruned, healthy, nothing left running", async () => {
     const work = join(root, "full")
     const run = await runDemo(["--work-dir", work, "--keep"])
     expect(run.status, run.stdout + run.stderr).toBe(0)
@@ -38,6 +38,15 @@ describe("cluster-backup demo", () => {
     const bump = /the revision controller made kube-apiserver revision (\d+)/.exec(run.stdout)
     expect(bump).not.toBeNull()
     expect(run.stdout).toContain(`kube-apiserver ${Number(bump![1]) - 1} -> ${bump![1]}`)
+    // The automated loop: the policy's two pods succeeded, verified and stored in Swift; keepLast 1 pruned the first.
+    const stored = [...run.stdout.matchAll(/pod backup-demo-\S+ Succeeded: (\S+) stored at \S+ \(.* uploaded, verify Full, \d+ pruned\)/g)].map((m) => m[1])
+    expect(stored, run.stdout).toHaveLength(2)
+    expect(run.stdout).toMatch(new RegExp(`policy backup 1: in Swift\\s+${stored[0]} \\(verified Full\\)\n`))
+    expect(run.stdout).toMatch(new RegExp(`policy backup 2: in Swift\\s+${stored[1]} \\(verified Full\\)\n`))
+    expect(run.stdout).toMatch(new RegExp(`retention keepLast 1\\s+pruned ${stored[0]}\n`))
+    expect(run.stdout).toMatch(/policy status\s+healthy: Ready=True .*Degraded=False/)
+    expect(run.stdout).toMatch(/ClusterBackupLastBackupFailed\s+not firing/)
+    expect(run.stdout).toMatch(/cluster_backup_policy_last_success_timestamp_seconds\{[^}]*policy="demo"[^}]*\} \d+/)
     // Only the kept backup remains; nothing the demo started runs on.
     expect(readdirSync(work)).toEqual(["backup"])
     expect(processesMentioning(work)).toEqual([])
@@ -48,7 +57,7 @@ describe("cluster-backup demo", () => {
     let sent = false
     const run = await runDemo(["--work-dir", work], {
       during: async (child) => {
-        while (!child.ended() && !child.stdout().includes("==> 5/7")) await sleep(20)
+        while (!child.ended() && !child.stdout().includes("==> 5/11")) await sleep(20)
         if (child.ended()) return
         sent = true
         await sleep(300)

@@ -10,6 +10,7 @@ import { join } from "node:path"
 import { promisify } from "node:util"
 import { Effect } from "effect"
 import { inject } from "vitest"
+import { swiftEndpoint } from "../../src/programs/demo/local-swift.ts"
 import { s3Request, type S3Endpoint } from "../../src/services/store/s3-http.ts"
 import { repoRoot } from "./tools.ts"
 
@@ -80,15 +81,7 @@ export const privateS3Server = async (): Promise<S3TestServer & { readonly stop:
 }
 
 /** `bucket` on `server` as the store's S3 client takes it: path-style, payloads signed, a 30 s request timeout. */
-export const s3Endpoint = (server: S3TestServer, bucket: string): S3Endpoint => ({
-  url: new URL(server.endpoint),
-  region: server.region,
-  bucket,
-  pathStyle: true,
-  credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
-  signPayload: true,
-  requestTimeoutMs: 30_000,
-})
+export const s3Endpoint = (server: S3TestServer, bucket: string): S3Endpoint => swiftEndpoint(server, bucket)
 
 /** Creates `bucket` on `server`. */
 export const createBucket = (server: S3TestServer, bucket: string): Promise<unknown> =>

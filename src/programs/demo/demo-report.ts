@@ -1,6 +1,7 @@
 /** The demo's printed account: stage headings and the closing summary table (pure text). */
 import { formatRevisionSet, type RevisionSet } from "../../domain/revisions.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
+import type { PolicySummary } from "./demo-policy-stages.ts"
 
 export interface DemoSummary {
   readonly backupDir: string
@@ -12,6 +13,7 @@ export interface DemoSummary {
   readonly verified: boolean
   readonly backupStatus: string
   readonly secondRender: { readonly revisions: RevisionSet; readonly change: string } | undefined
+  readonly policy: PolicySummary
   readonly timings: ReadonlyArray<{ readonly stage: string; readonly ms: number }>
 }
 
@@ -31,6 +33,15 @@ export const formatTable = (header: ReadonlyArray<string>, rows: ReadonlyArray<R
 
 const ms = (n: number) => (n < 1000 ? `${Math.round(n)}ms` : `${(n / 1000).toFixed(1)}s`)
 
+const policyRows = (p: PolicySummary): ReadonlyArray<readonly [string, string]> => [
+  ...p.listings.map(
+    (listing, i) => [`policy backup ${i + 1}: in Swift`, listing.map((b) => `${b.id}${b.verified ? ` (verified ${b.verifyMode})` : ""}`).join(", ")] as const,
+  ),
+  [`retention keepLast ${p.policy.keepLast}`, p.pruned.length === 0 ? "pruned nothing" : `pruned ${p.pruned.join(", ")}`],
+  ["policy status", `${p.healthy ? "healthy" : "UNHEALTHY"}: ${p.conditions}`],
+  ["ClusterBackupLastBackupFailed", p.alertFiring ? "FIRING" : "not firing"],
+]
+
 export const formatSummary = (s: DemoSummary): string => {
   const facts = formatTable(
     ["what", "result"],
@@ -43,6 +54,7 @@ export const formatSummary = (s: DemoSummary): string => {
       ["verify --test-restore", s.verified ? "passed" : "FAILED"],
       ["backup-status", s.backupStatus],
       ["after a new revision", s.secondRender === undefined ? "no new render" : `re-rendered for ${s.secondRender.change}`],
+      ...policyRows(s.policy),
     ],
   )
   const total = s.timings.reduce((a, t) => a + t.ms, 0)

@@ -3,11 +3,13 @@
  * a TLS etcd 3.5 and a simulated cluster holding a realistic OpenShift state; the operator
  * renders the backup pod; that pod's init containers run from the rendered YAML as local
  * processes; `verify --test-restore` proves the backup; a new revision makes the operator
- * render again. Everything it starts lives in scopes, so it is stopped and removed at the end,
- * on failure and on Ctrl-C alike (only the backup directory stays, with `--keep`).
+ * render again. Then the automated loop: a BackupPolicy makes the operator create the backup pods
+ * itself, into the local Swift, with retention, status and metrics. Everything it starts lives in
+ * scopes, so it is stopped and removed at the end, on failure and on Ctrl-C alike (only the backup
+ * directory stays, with `--keep`).
  */
 import { join } from "node:path"
-import { Clock, Console, Effect, FileSystem, Layer, Result, Schema } from "effect"
+import { Clock, Console, Effect, FileSystem, Result } from "effect"
 import { manifestFileName } from "../../domain/archive-names.ts"
 import { backupStatusConfigMapName, decodeBackupStatus } from "../../domain/backup-status.ts"
 import { operandList } from "../../domain/operands.ts"
@@ -18,18 +20,20 @@ import { ControllerMetrics } from "../../services/controller-metrics.ts"
 import { describeFileSystemFailure } from "../../services/file-system-error.ts"
 import * as SimulatedKube from "../../simulation/simulated-kube.ts"
 import { openShiftFixture } from "../../simulation/openshift-fixtures.ts"
-import { configMapType, operatorTypes, podType, secretType } from "../../services/kube/resources.ts"
-import { simulatedApiServer, writeKubeconfig } from "../../simulation/simulated-api-server.ts"
+import { configMapType, podType } from "../../services/kube/resources.ts"
 import { makeSimulatedCluster, type Obj, type SimulatedCluster } from "../../simulation/simulated-cluster.ts"
 import { startLocalEtcd } from "../../services/local-etcd.ts"
 import { generateTlsBundle } from "../../services/tls-certs.ts"
 import { readBackupManifest } from "../backup-dir/backup-manifest-file.ts"
 import { makeDirectories } from "../../services/atomic-files.ts"
-import { startController } from "../operator/controller.ts"
-import { backupPodConfigMapName, backupPodYamlKey, defaultReconcileConfig } from "../operator/reconcile.ts"
+import { backupPodConfigMapName, backupPodYamlKey } from "../operator/reconcile.ts"
+import { demoNamespace as ns, startDemoCluster, startDemoOperator } from "./demo-cluster.ts"
 import { formatSummary, stageHeading, type DemoSummary } from "./demo-report.ts"
-import { etcdClient, putOperatorCr, seedEtcd } from "./etcd-seed.ts"
-import { containerEnv, decodeRunnablePod, LocalPodFailed, localArgs, materializeVolumes, runLocalContainer } from "./local-kubelet.ts"
+import { awaitValue, DemoFailed } from "./demo-wait.ts"
+import { newRevision } from "./etcd-seed.ts"
+import { decodeRunnablePod, runLocalContainer, runLocalPod } from "./local-kubelet.ts"
+import { runPolicyStages } from "./demo-policy-stages.ts"
+import { startLocalSwift, stopLocalSwift, swiftScriptFor } from "./local-swift.ts"
 
 export interface DemoOptions {
   /** Where everything goes (created if missing); default a new temporary directory. */
@@ -43,26 +47,9 @@ export interface DemoOptions {
   readonly entry: string
 }
 
-export class DemoFailed extends Schema.TaggedError<DemoFailed>()("DemoFailed", {
-  stage: Schema.String,
-  message: Schema.String,
-}) {}
+export { DemoFailed } from "./demo-wait.ts"
 
-const ns = "openshift-etcd"
-const stages = 7
-const b64 = (text: string) => Buffer.from(text).toString("base64")
-
-/** Polls `check` until it yields a value (the operator works asynchronously). */
-const awaitValue = <A>(stage: string, what: string, check: () => A | undefined, timeoutMs = 30_000) =>
-  Effect.gen(function* () {
-    const deadline = (yield* Clock.currentTimeMillis) + timeoutMs
-    while (true) {
-      const value = check()
-      if (value !== undefined) return value
-      if ((yield* Clock.currentTimeMillis) > deadline) return yield* new DemoFailed({ stage, message: `timed out after ${timeoutMs} ms waiting for ${what}` })
-      yield* Effect.sleep(50)
-    }
-  })
+const stages = 11
 
 const renderedRevisions = (cluster: SimulatedCluster): { yaml: string; revisions: RevisionSet } | undefined => {
   const yaml = (cluster.get(configMapType, ns, backupPodConfigMapName)?.data as Record<string, string> | undefined)?.[backupPodYamlKey]
@@ -90,16 +77,6 @@ const childLine = (container: string, line: string): string => {
     return `    ${container} | ${line}`
   }
 }
-
-/** Replaces an object's data in the simulated cluster (the demo's own set-up writes). */
-const replaceData = (cluster: SimulatedCluster, type: typeof secretType, name: string, data: Record<string, string>) =>
-  Effect.suspend(() => {
-    const current = cluster.get(type, ns, name)
-    const result = current === undefined ? cluster.create(type, { metadata: { name, namespace: ns }, data }) : cluster.replace(type, { ...current, data })
-    return Result.isSuccess(result)
-      ? Effect.void
-      : Effect.fail(new DemoFailed({ stage: "cluster", message: `cannot write ${name}: ${result.failure.message}` }))
-  })
 
 export const runDemo = Effect.fn("demo")(function* (options: DemoOptions) {
   const fs = yield* FileSystem.FileSystem
@@ -138,6 +115,14 @@ export const runDemo = Effect.fn("demo")(function* (options: DemoOptions) {
   )
   yield* Console.log(`cluster-backup demo: the whole backup cycle on this machine (work directory ${work})`)
 
+  // The local Swift starts now, in the background (it is slow to start), and is joined by the policy stages.
+  const swiftTool = swiftScriptFor(options.entry)
+  if (!swiftTool.installed)
+    return yield* new DemoFailed({ stage: "start", message: "the local Swift (S3 store) is not installed in .tools/swift: run scripts/setup.sh" })
+  const swiftDir = join(work, "swift")
+  yield* Effect.addFinalizer(() => stopLocalSwift(swiftTool.script, swiftDir).pipe(Effect.ignore))
+  const swiftStart = yield* Effect.forkScoped(startLocalSwift(swiftTool.script, swiftDir))
+
   // 1. Certificates for etcd's serving side and for the backup pod's etcd-client Secret.
   const tls = yield* stage("certificates", generateTlsBundle(join(work, "tls"), { serverHosts: ["127.0.0.1", "localhost", "etcd.openshift-etcd.svc"] }))
   yield* say(`a CA, etcd's serving certificate and a client certificate in ${tls.dir}`)
@@ -152,17 +137,8 @@ export const runDemo = Effect.fn("demo")(function* (options: DemoOptions) {
   const { kubeconfig, client } = yield* stage(
     "OpenShift state: simulated API server and etcd contents",
     Effect.gen(function* () {
-      const loaded = fixture.load(cluster)
-      if (Result.isFailure(loaded)) return yield* new DemoFailed({ stage: "cluster", message: loaded.failure.message })
-      const read = (file: string) => fs.readFileString(file).pipe(Effect.orDie)
-      yield* replaceData(cluster, secretType, "etcd-client", { "tls.crt": b64(yield* read(tls.clientCert)), "tls.key": b64(yield* read(tls.clientKey)) })
-      yield* replaceData(cluster, configMapType, "etcd-ca-bundle", { "ca-bundle.crt": yield* read(tls.caCert) })
-      const server = yield* simulatedApiServer(cluster)
       const kubeconfig = join(work, "kubeconfig")
-      yield* writeKubeconfig(kubeconfig, server)
-      // By name, not IP: the certificate names both, and TLS server names must not be IP addresses.
-      const client = yield* etcdClient({ ...etcd.connection, endpoints: etcd.connection.endpoints.map((e) => e.replace("//127.0.0.1:", "//localhost:")) })
-      const keys = yield* seedEtcd(client, fixture.state, options.bulkKeys)
+      const { server, client, keys } = yield* startDemoCluster({ cluster, fixture, tls, etcd, kubeconfig, bulkKeys: options.bulkKeys })
       yield* say(
         `API server ${server.url} (kubeconfig ${kubeconfig}) with ${fixture.state.configMaps.length} ConfigMaps and ${fixture.state.secrets.length} Secrets`,
       )
@@ -174,23 +150,11 @@ export const runDemo = Effect.fn("demo")(function* (options: DemoOptions) {
 
   // 4. The operator renders the backup pod.
   const kubeLayer = SimulatedKube.inMemory(cluster)
+  const metrics = ControllerMetrics.make(ns)
   const first = yield* stage(
     "operator: render the backup pod",
     Effect.gen(function* () {
-      yield* startController({
-        reconcile: defaultReconcileConfig({ namespace: ns, settleMs: 2000, minIntervalMs: 0, identity: "demo-operator" }),
-        election: {
-          namespace: ns,
-          leaseName: "cluster-backup-operator",
-          identity: "demo-operator",
-          leaseDurationMs: 15_000,
-          renewDeadlineMs: 10_000,
-          retryPeriodMs: 500,
-        },
-        resyncMs: 60_000,
-        minBackoffMs: 200,
-        maxBackoffMs: 5000,
-      }).pipe(Effect.provide(Layer.merge(kubeLayer, ControllerMetrics.live(ns))))
+      yield* startDemoOperator(kubeLayer, metrics)
       yield* say("BackupConfigController started (leader election, watches; renders once revisions are stable for 2s)")
       const rendered = yield* awaitValue("operator", `ConfigMap ${backupPodConfigMapName}`, () => renderedRevisions(cluster))
       yield* say(`ConfigMap ${backupPodConfigMapName} rendered for ${formatRevisionSet(rendered.revisions)}`)
@@ -210,36 +174,19 @@ export const runDemo = Effect.fn("demo")(function* (options: DemoOptions) {
       if (Result.isFailure(created)) return yield* new DemoFailed({ stage: "backup pod", message: created.failure.message })
       const podName = (created.success.metadata as { name: string }).name
       yield* say(`pod ${podName} created from the YAML; volumes: ${pod.spec.volumes.map((v) => v.name).join(", ")}`)
-      const dirs = yield* materializeVolumes(pod, join(work, "pod")).pipe(Effect.provide(kubeLayer))
-      // The backup volume is the demo's backup directory.
-      yield* removeTree(join(work, "pod", "backup"))
       yield* makeDirectories(backupDir).pipe(Effect.orDie)
-      dirs.set("backup", backupDir)
-      for (const container of pod.spec.initContainers) {
-        const args = localArgs(container, dirs, { "--etcd-endpoints": etcd.clientUrl })
-        yield* say(`${container.name}: cluster-backup ${args.join(" ").replaceAll(work, "<work>")}`)
-        const lines: Array<string> = []
-        const ran = yield* Effect.exit(
-          runLocalContainer(
-            container.name,
-            options.entry,
-            ["--log-format", "json", ...args],
-            { ...containerEnv(container), KUBECONFIG: kubeconfig },
-            (line) => {
-              lines.push(childLine(container.name, line))
-            },
-          ),
-        )
-        for (const line of lines) yield* Console.log(line)
-        if (ran._tag === "Failure") {
-          const failure = ran.cause.reasons.find((r) => r._tag === "Fail")?.error
-          const exitCode = failure instanceof LocalPodFailed ? failure.exitCode : 1
-          cluster.terminatePod(ns, podName, { phase: "Failed", containers: { [container.name]: { exitCode, message: failure?.message ?? "failed" } } })
-          return yield* Effect.failCause(ran.cause)
-        }
-      }
-      // The hold container would keep /backup for `oc cp`; here the backup already is on this disk.
-      cluster.terminatePod(ns, podName, { phase: "Succeeded" })
+      const run = yield* runLocalPod(pod, {
+        dir: join(work, "pod"),
+        entry: options.entry,
+        // The backup volume is the demo's backup directory.
+        volumeDirs: new Map([["backup", backupDir]]),
+        replace: { "--etcd-endpoints": etcd.clientUrl },
+        env: { KUBECONFIG: kubeconfig },
+        onStart: (container, args) => say(`${container}: cluster-backup ${args.join(" ").replaceAll(work, "<work>")}`),
+        onLines: (container, lines) => Effect.forEach(lines, (line) => Console.log(childLine(container, line)), { discard: true }),
+      }).pipe(Effect.provide(kubeLayer))
+      cluster.terminatePod(ns, podName, run.outcome)
+      if (run.failure !== undefined) return yield* run.failure
       const status = yield* awaitValue("backup pod", "backup-status Complete", () => {
         const s = backupStatusOf(cluster)
         return s?.status === "Complete" ? s : undefined
@@ -267,19 +214,34 @@ export const runDemo = Effect.fn("demo")(function* (options: DemoOptions) {
   const second = yield* stage(
     "a new kube-apiserver revision",
     Effect.gen(function* () {
-      const bumped = fixture.bumpRevision(cluster, "kube-apiserver")
-      if (Result.isFailure(bumped)) return yield* new DemoFailed({ stage: "new revision", message: bumped.failure.message })
-      yield* putOperatorCr(client, cluster.get(operatorTypes["kube-apiserver"], undefined, "cluster")!)
-      yield* say(`the revision controller made kube-apiserver revision ${bumped.success}`)
-      const rendered = yield* awaitValue("new revision", `a render naming kube-apiserver ${bumped.success}`, () => {
+      const bumped = yield* newRevision(cluster, fixture, client, "kube-apiserver")
+      yield* say(`the revision controller made kube-apiserver revision ${bumped}`)
+      const rendered = yield* awaitValue("new revision", `a render naming kube-apiserver ${bumped}`, () => {
         const r = renderedRevisions(cluster)
-        return r !== undefined && r.revisions["kube-apiserver"] === bumped.success ? r : undefined
+        return r !== undefined && r.revisions["kube-apiserver"] === bumped ? r : undefined
       })
       const change = diffRevisions(rendered.revisions, first.revisions).map(formatRevisionChange).join(", ")
       yield* say(`ConfigMap ${backupPodConfigMapName} re-rendered: ${change}`)
       return { revisions: rendered.revisions, change }
     }),
   )
+
+  // 8-11. The automated loop: a BackupPolicy, the operator's own pods, Swift, retention, status and metrics.
+  const policy = yield* runPolicyStages({
+    stage,
+    say,
+    namespace: ns,
+    work,
+    entry: options.entry,
+    kubeconfig,
+    etcdUrl: etcd.clientUrl,
+    etcd: client,
+    cluster,
+    fixture,
+    kube: kubeLayer,
+    metrics,
+    swiftStart,
+  })
 
   // Summary.
   const manifest = yield* readBackupManifest(join(backupDir, manifestFileName))
@@ -297,9 +259,13 @@ export const runDemo = Effect.fn("demo")(function* (options: DemoOptions) {
     verified,
     backupStatus: `${afterBackup.status} after the backup; ${backupStatusOf(cluster)?.status ?? "unknown"} after the re-render`,
     secondRender: second,
+    policy,
     timings,
   }
   yield* Console.log(formatSummary(summary))
   if (!verified) return yield* new DemoFailed({ stage: "verify", message: "the backup did not pass verify --test-restore" })
+  if (!policy.healthy || policy.alertFiring) {
+    return yield* new DemoFailed({ stage: "policy", message: `BackupPolicy ${policy.policy.name} is not healthy: ${policy.conditions}` })
+  }
   return summary
 })

@@ -4,13 +4,15 @@
  * `/kubernetes.io/<group>/<plural>/<name>`, where backup-init reads the operator CRs back),
  * plus bulk keys so the snapshot has some size.
  */
-import { Effect, FileSystem, Schema } from "effect"
+import { Effect, FileSystem, Result, Schema } from "effect"
 import { Etcd3 } from "etcd3"
 import { defaultEtcdPrefix } from "../../domain/etcd-prefix.ts"
-import { operandList } from "../../domain/operands.ts"
+import { type OperandName, operandList } from "../../domain/operands.ts"
+import { operatorTypes } from "../../services/kube/resources.ts"
+import type { OpenShiftFixture } from "../../simulation/openshift-fixtures.ts"
 import type { EtcdConnection } from "../../services/etcd/etcd.ts"
 import { operatorCrKey } from "../backup/etcd-operator-revisions.ts"
-import type { Obj } from "../../simulation/simulated-cluster.ts"
+import type { Obj, SimulatedCluster } from "../../simulation/simulated-cluster.ts"
 import { failureText } from "../../domain/failure-text.ts"
 import { describeFileSystemFailure } from "../../services/file-system-error.ts"
 
@@ -79,6 +81,18 @@ export const putOperatorCr = (client: Etcd3, cr: Obj) =>
       .value(JSON.stringify(cr))
       .exec(),
   )
+
+/**
+ * A new revision of `operand`, as its revision controller makes one: in the simulated cluster, and the operator CR in
+ * etcd, so the next snapshot holds it. Its number.
+ */
+export const newRevision = (cluster: SimulatedCluster, fixture: OpenShiftFixture, client: Etcd3, operand: OperandName) =>
+  Effect.gen(function* () {
+    const bumped = fixture.bumpRevision(cluster, operand)
+    if (Result.isFailure(bumped)) return yield* new EtcdSeedFailed({ message: `cannot make a new ${operand} revision: ${bumped.failure.message}` })
+    yield* putOperatorCr(client, cluster.get(operatorTypes[operand], undefined, "cluster")!)
+    return bumped.success
+  })
 
 /** Stores the objects and `bulkKeys` extra keys of about 1 KiB; returns how many keys it wrote. */
 export const seedEtcd = (client: Etcd3, objects: SeedObjects, bulkKeys: number) =>

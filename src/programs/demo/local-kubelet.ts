@@ -141,7 +141,7 @@ export const localArgs = (
 
 /**
  * Runs one container's command (`node <entry> <args>`) to completion; its stderr lines (and
- * with `stdout: "lines"` its stdout lines) go to `onLine`. Interruption stops the process and
+ * with `stdout: "lines"` its stdout lines) go to `onLine`; given a function, stdout's lines go to it instead. Interruption stops the process and
  * waits for it. Fails unless it exits 0.
  */
 export const runLocalContainer = (
@@ -150,7 +150,7 @@ export const runLocalContainer = (
   args: ReadonlyArray<string>,
   env: Readonly<Record<string, string>>,
   onLine: (line: string) => void,
-  stdout: "ignore" | "lines" = "ignore",
+  stdout: "ignore" | "lines" | ((line: string) => void) = "ignore",
 ) =>
   Effect.scoped(
     Effect.gen(function* () {
@@ -161,12 +161,12 @@ export const runLocalContainer = (
         env,
         extendEnv: true,
         stdin: "ignore",
-        stdout: stdout === "lines" ? "pipe" : "ignore",
+        stdout: stdout === "ignore" ? "ignore" : "pipe",
         detached: false,
         killSignal: "SIGTERM",
       }).pipe(Effect.mapError((e) => failed(-1, `cannot start ${container}: ${e.message}`)))
       let last = ""
-      const lines = (stream: Stream.Stream<Uint8Array, unknown>) =>
+      const lines = (stream: Stream.Stream<Uint8Array, unknown>, onLine: (line: string) => void) =>
         stream.pipe(
           Stream.decodeText,
           Stream.splitLines,
@@ -178,7 +178,8 @@ export const runLocalContainer = (
           ),
           Effect.ignore,
         )
-      yield* Effect.all([lines(child.stderr), ...(stdout === "lines" ? [lines(child.stdout)] : [])], { concurrency: "unbounded", discard: true })
+      const stdoutLines = stdout === "ignore" ? [] : [lines(child.stdout, stdout === "lines" ? onLine : stdout)]
+      yield* Effect.all([lines(child.stderr, onLine), ...stdoutLines], { concurrency: "unbounded", discard: true })
       const code = yield* child.exitCode.pipe(Effect.mapError(() => failed(128, `${container} was stopped by a signal: ${last.trim()}`)))
       if (code !== 0) return yield* failed(code, `${container} exited with ${code}: ${last.trim()}`)
     }),
