@@ -4,7 +4,6 @@
  * check it against `--trusted-key`. With trusted keys only `Verified` passes; without any, the
  * check warns that the backup is unauthenticated (a warning, not a failure), so both reports name it.
  */
-import { stat } from "node:fs/promises"
 import { join } from "node:path"
 import { Effect, Path, Result, Schema } from "effect"
 import { manifestFileName } from "../../domain/archive-names.ts"
@@ -12,7 +11,7 @@ import { signatureFileName } from "../../domain/manifest-signature-file.ts"
 import { writeFileAtomic } from "../../services/atomic-files.ts"
 import { type BackupFileFailure, readBackupFileBytes, readOptionalBackupFileBytes } from "../../services/backup-file.ts"
 import { identityFileExposed } from "../../services/crypto/age-identity-files.ts"
-import { describeFileSystemFailure } from "../../services/file-system-error.ts"
+import { readMountedFile } from "../../services/mounted-file.ts"
 import {
   describeSignatureVerdict,
   parseSigningKey,
@@ -42,45 +41,49 @@ export class SigningKeyExposed extends Schema.TaggedError<SigningKeyExposed>()("
 /** A signature file is about 200 bytes. */
 const maxKeyOrSignatureBytes = 64 * 1024
 
-const readKeyFile = <K>(path: string, flag: string, parse: (bytes: Uint8Array) => Result.Result<K, string>) =>
-  readBackupFileBytes(path, maxKeyOrSignatureBytes).pipe(
+/**
+ * Reads a key file through `readMountedFile` (a Secret volume presents its keys as symbolic links), refusing one its
+ * group or others can read when `exposed` says so, and parses it.
+ */
+const readKeyFile = <K, E>(
+  path: string,
+  flag: string,
+  parse: (bytes: Uint8Array) => Result.Result<K, string>,
+  exposed: (mode: number) => E | undefined = () => undefined,
+): Effect.Effect<K, ManifestKeyUnusable | E> =>
+  readMountedFile(path, maxKeyOrSignatureBytes).pipe(
     Effect.mapError((e) => new ManifestKeyUnusable({ path, message: `${flag} ${e.message}` })),
-    Effect.flatMap((bytes) => {
+    Effect.flatMap(({ bytes, mode }): Effect.Effect<K, ManifestKeyUnusable | E> => {
+      // What the file is comes first: a public key given by mistake is named as such, whatever its mode.
       const parsed = parse(bytes)
-      return Result.isSuccess(parsed)
-        ? Effect.succeed(parsed.success)
-        : Effect.fail(new ManifestKeyUnusable({ path, message: `${flag} ${path} ${parsed.failure}` }))
+      if (Result.isFailure(parsed)) return Effect.fail(new ManifestKeyUnusable({ path, message: `${flag} ${path} ${parsed.failure}` }))
+      const refused = exposed(mode)
+      return refused === undefined ? Effect.succeed(parsed.success) : Effect.fail(refused)
     }),
   )
 
-/** Refuses a private key file readable by its group or others, as identity files are (links followed: a Secret volume's are). */
-const requirePrivate = (path: string): Effect.Effect<void, ManifestKeyUnusable | SigningKeyExposed> =>
-  Effect.tryPromise({
-    try: () => stat(path),
-    catch: (e) => new ManifestKeyUnusable({ path, message: `--signing-key ${describeFileSystemFailure("read", path, e).message}` }),
-  }).pipe(
-    Effect.flatMap((info) => {
-      const mode = (info.mode & 0o777).toString(8).padStart(3, "0")
-      return identityFileExposed(info.mode)
-        ? Effect.fail(
-            new SigningKeyExposed({
-              path,
-              mode,
-              message: `--signing-key ${path} can be read by users other than its owner (mode ${mode}): anyone who reads it can sign forged backups; make it private (chmod 600 ${path}), or pass --allow-exposed-signing-key if this is intended (a Secret volume with an fsGroup is group-readable)`,
-            }),
-          )
-        : Effect.void
-    }),
-  )
+/** A private key file readable by its group or others, as identity files are refused. */
+const signingKeyExposed = (path: string, bits: number): SigningKeyExposed | undefined => {
+  if (!identityFileExposed(bits)) return undefined
+  const mode = bits.toString(8).padStart(3, "0")
+  return new SigningKeyExposed({
+    path,
+    mode,
+    message: `--signing-key ${path} can be read by users other than its owner (mode ${mode}): anyone who reads it can sign forged backups; make it private (chmod 600 ${path}), or pass --allow-exposed-signing-key if this is intended (a Secret volume with an fsGroup is group-readable)`,
+  })
+}
 
-/** The ed25519 private key of `--signing-key FILE` (PKCS#8 PEM), refused when its group or others can read it unless `allowExposed`. */
+/**
+ * The ed25519 private key of `--signing-key FILE` (PKCS#8 PEM; links followed, only a regular file), refused when its
+ * group or others can read it unless `allowExposed`.
+ */
 export const readSigningKey = (
   path: string,
   options: { readonly allowExposed?: boolean } = {},
 ): Effect.Effect<SigningKey, ManifestKeyUnusable | SigningKeyExposed> =>
-  Effect.andThen(options.allowExposed === true ? Effect.void : requirePrivate(path), readKeyFile(path, "--signing-key", parseSigningKey))
+  readKeyFile(path, "--signing-key", parseSigningKey, (mode) => (options.allowExposed === true ? undefined : signingKeyExposed(path, mode)))
 
-/** The ed25519 public keys of every `--trusted-key FILE` (SPKI PEM). */
+/** The ed25519 public keys of every `--trusted-key FILE` (SPKI PEM; links followed, only a regular file). */
 export const readTrustedKeys = (paths: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<TrustedKey>, ManifestKeyUnusable> =>
   Effect.forEach(paths, (path) => readKeyFile(path, "--trusted-key", (bytes) => parseTrustedKey(bytes, path)))
 

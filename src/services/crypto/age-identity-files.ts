@@ -4,10 +4,8 @@
  * group or others) unless the caller overrides, as ssh does for private keys. A line that is not
  * an identity is named by its number, never quoted.
  */
-import { constants } from "node:fs"
-import { open } from "node:fs/promises"
 import { Effect, Result } from "effect"
-import { describeFileSystemFailure } from "../file-system-error.ts"
+import { readMountedFile } from "../mounted-file.ts"
 import { AgeIdentityFileExposed, type AgeIdentityFileError, AgeIdentityFileInvalid, AgeIdentityFileUnreadable } from "./age-errors.ts"
 import { type AgeIdentity, parseIdentity } from "./age-keys.ts"
 
@@ -48,38 +46,35 @@ export const parseIdentityFile = (path: string, text: string): Result.Result<Rea
 }
 
 const readIdentityFile = (path: string, allowExposed: boolean): Effect.Effect<ReadonlyArray<AgeIdentity>, AgeIdentityFileError> =>
-  Effect.tryPromise({
-    // Links are followed: a Kubernetes Secret volume presents its files through them.
-    try: async () => {
-      const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY)
-      try {
-        const info = await handle.stat()
-        if (!info.isFile())
-          throw new AgeIdentityFileInvalid({ path, line: 0, message: `${path} is not a regular file; give the identity file age-keygen wrote` })
-        const mode = info.mode & 0o777
-        if (!allowExposed && identityFileExposed(mode)) {
-          throw new AgeIdentityFileExposed({
+  // Links are followed: a Kubernetes Secret volume presents its files through them.
+  readMountedFile(path, maxIdentityFileBytes, "read the identity file").pipe(
+    Effect.mapError((e) =>
+      e.reason === "Unreadable"
+        ? new AgeIdentityFileUnreadable({ code: e.code, path, operation: e.operation, message: e.message })
+        : new AgeIdentityFileInvalid({
             path,
-            mode: mode.toString(8).padStart(3, "0"),
-            message: `${path} can be read by users other than its owner (mode ${mode.toString(8).padStart(3, "0")}); make it private (chmod 600 ${path}; in a Secret volume, defaultMode: 0400), or pass the override flag if this is intended`,
-          })
-        }
-        if (info.size > maxIdentityFileBytes)
-          throw new AgeIdentityFileInvalid({ path, line: 0, message: `${path} is ${info.size} bytes, too large to be an identity file` })
-        const buffer = Buffer.alloc(maxIdentityFileBytes + 1)
-        const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0)
-        const text = buffer.subarray(0, bytesRead).toString("utf8")
-        buffer.fill(0)
-        return text
-      } finally {
-        await handle.close()
+            line: 0,
+            message:
+              e.reason === "NotRegular" ? `${path} is not a regular file; give the identity file age-keygen wrote` : `${e.message}: not an identity file`,
+          }),
+    ),
+    Effect.flatMap(({ bytes, mode }): Effect.Effect<ReadonlyArray<AgeIdentity>, AgeIdentityFileError> => {
+      if (!allowExposed && identityFileExposed(mode)) {
+        bytes.fill(0)
+        const octal = mode.toString(8).padStart(3, "0")
+        return Effect.fail(
+          new AgeIdentityFileExposed({
+            path,
+            mode: octal,
+            message: `${path} can be read by users other than its owner (mode ${octal}); make it private (chmod 600 ${path}; in a Secret volume, defaultMode: 0400), or pass the override flag if this is intended`,
+          }),
+        )
       }
-    },
-    catch: (e) =>
-      e instanceof AgeIdentityFileInvalid || e instanceof AgeIdentityFileExposed
-        ? e
-        : new AgeIdentityFileUnreadable(describeFileSystemFailure("read the identity file", path, e)),
-  }).pipe(Effect.flatMap((text) => Effect.fromResult(parseIdentityFile(path, text))))
+      const text = Buffer.from(bytes).toString("utf8")
+      bytes.fill(0)
+      return Effect.fromResult(parseIdentityFile(path, text))
+    }),
+  )
 
 /**
  * Reads every identity file (`--identity`, several allowed), refusing one readable by group or

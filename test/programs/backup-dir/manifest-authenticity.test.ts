@@ -5,13 +5,14 @@
  * swapped on disk after verify read it cannot lend it its signature.
  */
 import { generateKeyPairSync } from "node:crypto"
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { execFileSync } from "node:child_process"
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Exit, Result } from "effect"
 import { describe, expect, it } from "vitest"
 import { signatureFileName } from "../../../src/domain/manifest-signature-file.ts"
-import { readSigningKey, signatureCheck } from "../../../src/programs/backup-dir/manifest-authenticity.ts"
+import { readSigningKey, readTrustedKeys, signatureCheck } from "../../../src/programs/backup-dir/manifest-authenticity.ts"
 import { keyIdOf, parseSigningKey, parseTrustedKey, signManifest } from "../../../src/services/crypto/manifest-signature.ts"
 
 const dir = mkdtempSync(join(tmpdir(), "cb-authenticity-"))
@@ -43,6 +44,43 @@ describe("signing key permissions", () => {
       const path = join(dir, `key-ok-${mode.toString(8)}.pem`)
       writeFileSync(path, keyPem, { mode })
       expect((await Effect.runPromise(readSigningKey(path))).keyId).toBe(keyIdOf(publicKey))
+    }
+  })
+})
+
+describe("key files in a Secret volume", () => {
+  // The kubelet's layout: each key a link into ..data, itself a link to the timestamped directory of the current files.
+  const secretVolume = () => {
+    const volume = mkdtempSync(join(tmpdir(), "cb-secret-volume-"))
+    const current = "..2026_01_02_03_04_05.123456789"
+    mkdirSync(join(volume, current), { mode: 0o755 })
+    writeFileSync(join(volume, current, "signing-key"), keyPem, { mode: 0o400 })
+    writeFileSync(join(volume, current, "trusted-key"), publicKey.export({ format: "pem", type: "spki" }), { mode: 0o444 })
+    symlinkSync(current, join(volume, "..data"))
+    symlinkSync("..data/signing-key", join(volume, "signing-key"))
+    symlinkSync("..data/trusted-key", join(volume, "trusted-key"))
+    return volume
+  }
+
+  it("--signing-key and --trusted-key are read through the volume's links, the key's own mode judged", async () => {
+    const volume = secretVolume()
+    expect((await Effect.runPromise(readSigningKey(join(volume, "signing-key")))).keyId).toBe(keyIdOf(publicKey))
+    expect((await Effect.runPromise(readTrustedKeys([join(volume, "trusted-key")])))[0]!.keyId).toBe(keyIdOf(publicKey))
+    // The link's own mode (0777) is not the key's: a key file made readable by others behind the link is refused.
+    chmodSync(join(volume, "..2026_01_02_03_04_05.123456789", "signing-key"), 0o444)
+    const exit = await Effect.runPromiseExit(readSigningKey(join(volume, "signing-key")))
+    expect(Exit.isFailure(exit) && exit.cause.reasons.find((r) => r._tag === "Fail")?.error).toMatchObject({ _tag: "SigningKeyExposed", mode: "444" })
+  })
+
+  it("a FIFO in the key's place is refused at once, naming it, not waited on", async () => {
+    const fifo = join(mkdtempSync(join(tmpdir(), "cb-key-fifo-")), "signing-key")
+    execFileSync("mkfifo", ["-m", "600", fifo])
+    for (const read of [readSigningKey(fifo) as Effect.Effect<unknown, { _tag: string }>, readTrustedKeys([fifo])]) {
+      const exit = await Effect.runPromiseExit(read)
+      if (!Exit.isFailure(exit)) throw new Error("a FIFO was read as a key")
+      const error = exit.cause.reasons.find((r) => r._tag === "Fail")?.error as { _tag: string; message: string }
+      expect(error._tag).toBe("ManifestKeyUnusable")
+      expect(error.message).toContain(`${fifo} is not a regular file`)
     }
   })
 })
