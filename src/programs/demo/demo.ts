@@ -9,7 +9,7 @@
  * directory stays, with `--keep`).
  */
 import { join } from "node:path"
-import { Clock, Console, Effect, FileSystem, Result } from "effect"
+import { Clock, Console, Effect, Fiber, FileSystem, Result } from "effect"
 import { manifestFileName } from "../../domain/archive-names.ts"
 import { backupStatusConfigMapName, decodeBackupStatus } from "../../domain/backup-status.ts"
 import { operandList } from "../../domain/operands.ts"
@@ -120,8 +120,9 @@ export const runDemo = Effect.fn("demo")(function* (options: DemoOptions) {
   if (!swiftTool.installed)
     return yield* new DemoFailed({ stage: "start", message: "the local Swift (S3 store) is not installed in .tools/swift: run scripts/setup.sh" })
   const swiftDir = join(work, "swift")
-  yield* Effect.addFinalizer(() => stopLocalSwift(swiftTool.script, swiftDir).pipe(Effect.ignore))
   const swiftStart = yield* Effect.forkScoped(startLocalSwift(swiftTool.script, swiftDir))
+  // A start still under way is stopped (and waited for) first: stopping before it ended would miss what it starts later.
+  yield* Effect.addFinalizer(() => Fiber.interrupt(swiftStart).pipe(Effect.andThen(stopLocalSwift(swiftTool.script, swiftDir)), Effect.ignore))
 
   // 1. Certificates for etcd's serving side and for the backup pod's etcd-client Secret.
   const tls = yield* stage("certificates", generateTlsBundle(join(work, "tls"), { serverHosts: ["127.0.0.1", "localhost", "etcd.openshift-etcd.svc"] }))
