@@ -107,7 +107,9 @@ describe("verify and restore from a store", { timeout: 150_000 }, () => {
     const server = await s3Server()
     const bucket = `verify-${process.pid}`
     await createBucket(server, bucket)
-    await Effect.runPromise(uploadBackup(backup, "cluster-backup/c1").pipe(Effect.provide(Layer.mergeAll(s3StoreLayer(s3Endpoint(server, bucket)), NodeServices.layer))))
+    await Effect.runPromise(
+      uploadBackup(backup, "cluster-backup/c1").pipe(Effect.provide(Layer.mergeAll(s3StoreLayer(s3Endpoint(server, bucket)), NodeServices.layer))),
+    )
     const env = s3Env(server)
     const ok = await cli(["verify", `s3://${bucket}/cluster-backup/c1`, "--backup-id", id, "--etcdutl", etcdutl], env)
     expect(ok.status, ok.stderr).toBe(0)
