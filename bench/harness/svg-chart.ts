@@ -91,6 +91,7 @@ export const lineChartSvg = (panels: ReadonlyArray<ChartPanel>, xLabel: string):
   })
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${total.w}" height="${total.h}" viewBox="0 0 ${total.w} ${total.h}" font-family="sans-serif" font-size="12">`,
+    `<title>${xmlText(panels.map((p) => p.title).join("; "))} against ${xmlText(xLabel)}</title>`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
     ...panels.map((p, i) => panelSvg(p, i * width, names, xLabel)),
     ...legend,

@@ -180,5 +180,7 @@ describe("lineChartSvg", () => {
     expect(svg).toContain("a &lt;b&gt;")
     expect(svg).toContain('stroke-dasharray="6 4"')
     expect(svg).not.toContain("NaN")
+    // An SVG without a title has no alternative text (and fails the linter, which checks the committed chart).
+    expect(svg).toMatch(/^<svg [^\n]*>\n<title>[^<]+<\/title>/)
   })
 })
