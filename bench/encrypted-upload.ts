@@ -13,11 +13,12 @@
  * Needs Swift and the age CLI in .tools (scripts/setup.sh). Not part of the test suite.
  */
 import { execFileSync, spawnSync } from "node:child_process"
-import { createHash } from "node:crypto"
-import { createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { cpus, tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
+import { fileSha256, startBenchSwift, stopBenchSwift } from "./harness/local-swift.ts"
+import { median } from "./harness/stats.ts"
 import { writeLargeBackup } from "../test/support/large-backup.ts"
 import { createBucket } from "../test/support/s3-server.ts"
 
@@ -46,32 +47,9 @@ interface Sample {
   readonly cpuSeconds: number
 }
 
-const median = (xs: ReadonlyArray<number>) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
-}
-const sha256 = (path: string) =>
-  new Promise<string>((done, fail) => {
-    const hash = createHash("sha256")
-    createReadStream(path)
-      .on("data", (d) => hash.update(d))
-      .on("end", () => done(hash.digest("hex")))
-      .on("error", fail)
-  })
-
 const loadBefore = uptime()
 if (arg("dist", "") === "") execFileSync(process.execPath, [join(root, "scripts", "build.ts"), "--outdir", dist], { stdio: "inherit" })
-const line = execFileSync("bash", [join(root, "scripts", "s3-server.sh"), "start", serverDir, "auto", String(process.pid), "remove"], { encoding: "utf8" })
-const field = (name: string) => new RegExp(`${name}=(\\S+)`).exec(line)![1]!
-const env: Record<string, string | undefined> = {
-  ...process.env,
-  AWS_ENDPOINT_URL: field("endpoint"),
-  AWS_ACCESS_KEY_ID: field("access_key"),
-  AWS_SECRET_ACCESS_KEY: field("secret_key"),
-  AWS_REGION: field("region"),
-}
-delete env.AWS_CA_BUNDLE
-delete env.NODE_OPTIONS
+const env = startBenchSwift(root, serverDir)
 
 const measure = (mode: Mode, round: number, args: ReadonlyArray<string>): Sample => {
   const stats = join(work, "time.txt")
@@ -89,7 +67,7 @@ try {
   const recipients = join(work, "recipients")
   writeFileSync(recipients, execFileSync(join(root, ".tools", "age", "bin", "age-keygen"), ["-y", identity]))
   execFileSync("chmod", ["600", identity])
-  const server = { endpoint: field("endpoint"), accessKeyId: field("access_key"), secretAccessKey: field("secret_key"), region: field("region") }
+  const server = { endpoint: env.AWS_ENDPOINT_URL!, accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY!, region: env.AWS_REGION! }
   await createBucket({ ...server, pids: {}, dir: serverDir }, bucket)
   const backup = join(work, "backup")
   const manifest = writeLargeBackup(backup, sizeMib * 1024 * 1024)
@@ -117,7 +95,7 @@ try {
     env,
     stdio: "ignore",
   })
-  if ((await sha256(join(back, manifest.files.snapshot.name))) !== manifest.files.snapshot.sha256) throw new Error("the decrypted snapshot differs")
+  if ((await fileSha256(join(back, manifest.files.snapshot.name))) !== manifest.files.snapshot.sha256) throw new Error("the decrypted snapshot differs")
   const loadAfter = uptime()
   const of = (mode: Mode) => samples.filter((s) => s.mode === mode)
   const plain = median(of("plain").map((s) => s.seconds))
@@ -146,6 +124,6 @@ ${rows.join("\n")}
   if (outFile !== "") writeFileSync(resolve(outFile), text)
   process.stdout.write(text)
 } finally {
-  execFileSync("bash", [join(root, "scripts", "s3-server.sh"), "stop", serverDir], { stdio: "ignore" })
+  stopBenchSwift(root, serverDir)
   rmSync(work, { recursive: true, force: true })
 }

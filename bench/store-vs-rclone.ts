@@ -12,11 +12,12 @@
  * Needs Swift and rclone in .tools (scripts/setup.sh). Not part of the test suite.
  */
 import { execFileSync, spawnSync } from "node:child_process"
-import { createHash } from "node:crypto"
-import { createReadStream, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { cpus, totalmem, tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
+import { fileSha256, startBenchSwift, stopBenchSwift } from "./harness/local-swift.ts"
+import { median } from "./harness/stats.ts"
 import { writeLargeBackup } from "../test/support/large-backup.ts"
 import { rcloneS3Flags } from "../test/support/s3-server.ts"
 
@@ -45,32 +46,9 @@ interface Sample {
   readonly cpuSeconds: number
 }
 
-const sha256 = (path: string) =>
-  new Promise<string>((done, fail) => {
-    const hash = createHash("sha256")
-    createReadStream(path)
-      .on("data", (d) => hash.update(d))
-      .on("end", () => done(hash.digest("hex")))
-      .on("error", fail)
-  })
-const median = (xs: ReadonlyArray<number>) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
-}
-
 const loadBefore = uptime()
 if (arg("dist", "") === "") execFileSync(process.execPath, [join(root, "scripts", "build.ts"), "--outdir", dist], { stdio: "inherit" })
-const line = execFileSync("bash", [join(root, "scripts", "s3-server.sh"), "start", serverDir, "auto", String(process.pid), "remove"], { encoding: "utf8" })
-const field = (name: string) => new RegExp(`${name}=(\\S+)`).exec(line)![1]!
-const env: Record<string, string | undefined> = {
-  ...process.env,
-  AWS_ENDPOINT_URL: field("endpoint"),
-  AWS_ACCESS_KEY_ID: field("access_key"),
-  AWS_SECRET_ACCESS_KEY: field("secret_key"),
-  AWS_REGION: field("region"),
-}
-delete env.AWS_CA_BUNDLE
-delete env.NODE_OPTIONS
+const env = startBenchSwift(root, serverDir)
 const rclone = join(root, ".tools", "rclone", "bin", "rclone")
 const rcloneArgs = [
   ...rcloneS3Flags({
@@ -132,7 +110,7 @@ try {
     for (const [i, run] of (round % 2 === 1 ? [ours, theirs] : [theirs, ours]).entries()) {
       const into = join(work, `back-${round}-${i}`)
       const back = run(round, `r${round}-${i}`, into)
-      if ((await sha256(back)) !== snapshot.sha256) throw new Error(`${back}: sha256 differs from the snapshot's`)
+      if ((await fileSha256(back)) !== snapshot.sha256) throw new Error(`${back}: sha256 differs from the snapshot's`)
       rmSync(into, { recursive: true, force: true })
     }
   }
@@ -176,6 +154,6 @@ ${rows.join("\n")}
   writeFileSync(outFile, text)
   process.stdout.write(text)
 } finally {
-  execFileSync("bash", [join(root, "scripts", "s3-server.sh"), "stop", serverDir], { stdio: "ignore" })
+  stopBenchSwift(root, serverDir)
   rmSync(work, { recursive: true, force: true })
 }
