@@ -260,7 +260,7 @@ try_start() {
   if [ ! -f "$dir/etc/object.ring.gz" ] || [ "$(cat "$dir/etc/port" 2>/dev/null)" != "$port" ]; then
     build_rings "$dir" "$port"
   fi
-  rm -f "$dir"/run/*.pid
+  for s in $ALL; do rm -f "$dir/run/$s.pid"; done   # not watch.pid: `stop` ends the watchdog by it
   for s in $ALL; do launch "$dir" "$port" $s; done
   wait_ready "$dir" "$port" "$t0"
 }
@@ -271,7 +271,10 @@ wait_ready() {
   local dir=$1 port=$2 t0=${3:-$(now)} s
   local deadline=$(( $(date +%s) + TIMEOUT )) err=
   while :; do
-    if [ -n "$WATCH" ] && ! kill -0 "$WATCH" 2>/dev/null; then die "process $WATCH is gone: start abandoned"; fi
+    if [ -n "$WATCH" ] && ! kill -0 "$WATCH" 2>/dev/null; then
+      trap - EXIT   # the watchdog sees it too, and stops (and removes) what was started
+      die "process $WATCH is gone: start abandoned"
+    fi
     for s in $ALL; do
       if ! up "$dir" $s; then
         tail -n 15 "$dir/log/$s.log" >&2 || true

@@ -42,4 +42,18 @@ describe("scripts/s3-server.sh", () => {
     await expect(start).rejects.toMatchObject({ stderr: expect.stringContaining(`process ${testRun.pid} is gone`) })
     await waitFor("no process left and the directory removed", () => processesUsing(dir).length === 0 && !existsSync(dir), 15_000)
   }, 60_000)
+
+  it("keeps the watchdog's pid file through start-up, so that stop ends the watchdog too", async () => {
+    const dir = join(tmpdir(), `cb-s3-stop-watchdog-${process.pid}-${Date.now()}`)
+    const testRun = spawn("sleep", ["120"], { stdio: "ignore" })
+    try {
+      await run("bash", [s3ServerScript, "start", dir, "auto", String(testRun.pid), "remove"])
+      expect(existsSync(join(dir, "run", "watch.pid"))).toBe(true)
+      expect(processesUsing(dir).some((line) => line.includes(" watch "))).toBe(true)
+      await run("bash", [s3ServerScript, "stop", dir])
+      await waitFor("no process left, the watchdog included", () => processesUsing(dir).length === 0, 15_000)
+    } finally {
+      testRun.kill("SIGKILL")
+    }
+  }, 120_000)
 })
