@@ -61,7 +61,7 @@ describe("recipients files (as age -R reads them)", () => {
     expect(Exit.isFailure(fifo) && String(fifo.cause)).toContain("is not a regular file")
     const missing = await Effect.runPromiseExit(readRecipientsFile(join(dir, "nope")))
     if (!Exit.isFailure(missing)) throw new Error("expected a failure")
-    const error = missing.cause.reasons.find((r) => r._tag === "Fail")?.error as { _tag: string; code?: string; path: string }
-    expect(error).toMatchObject({ _tag: "RecipientsFileUnreadable", code: "ENOENT", path: join(dir, "nope") })
+    const error = missing.cause.reasons.find((r) => r._tag === "Fail")?.error as { _tag: string; reason: string; code?: string; path: string }
+    expect(error).toMatchObject({ _tag: "MountedFileUnusable", reason: "Unreadable", code: "ENOENT", path: join(dir, "nope") })
   })
 })
