@@ -1,5 +1,5 @@
 import { execFile, execFileSync, spawn } from "node:child_process"
-import { existsSync } from "node:fs"
+import { existsSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
@@ -54,6 +54,7 @@ describe("scripts/s3-server.sh", () => {
       await waitFor("no process left, the watchdog included", () => processesUsing(dir).length === 0, 15_000)
     } finally {
       testRun.kill("SIGKILL")
+      rmSync(dir, { recursive: true, force: true })
     }
   }, 120_000)
 })
