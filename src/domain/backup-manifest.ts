@@ -96,6 +96,17 @@ export const ClusterFacts = Schema.Struct({
 })
 export type ClusterFacts = typeof ClusterFacts.Type
 
+/**
+ * How verify passed the backup in its pod (`verify --report-out`, before the upload): recorded by backup-upload in the
+ * manifest it stores, so the record is as authentic as the manifest (signed when the upload signs). The mode, and the
+ * ids of the checks that passed (or warned), in verify's order.
+ */
+export const ManifestVerification = Schema.Struct({
+  mode: Schema.Literals(["Full", "TestRestore"]),
+  checks: Schema.Array(Schema.NonEmptyString).check(Schema.isMinLength(1)),
+})
+export type ManifestVerification = typeof ManifestVerification.Type
+
 export const BackupManifest = Schema.Struct({
   formatVersion: Schema.Literals([1, manifestFormatVersion]),
   tool: Schema.Struct({ name: Schema.Literal("cluster-backup"), version: Schema.NonEmptyString }),
@@ -115,6 +126,8 @@ export const BackupManifest = Schema.Struct({
   decryption: Schema.optionalKey(DecryptionRecord),
   /** Every certificate of the tarball judged at backup time (soonest expiry, each WARN/FAIL source). */
   certificates: Schema.optionalKey(CertificateRecord),
+  /** Added by backup-upload to the manifest it stores when verify passed the backup in the pod. */
+  verification: Schema.optionalKey(ManifestVerification),
 })
 export type BackupManifest = typeof BackupManifest.Type
 
@@ -185,6 +198,8 @@ const keyOrder = [
   "subject",
   "notAfter",
   "problems",
+  "verification",
+  "checks",
   "keyCounts",
   "skippedOptional",
   "entries",

@@ -1,11 +1,13 @@
 /**
  * `verification.json`: the JSON report `verify --report-out` leaves in a backup directory, uploaded
- * beside the manifest. It is the only record that a backup passed verification: `list` shows it and
- * retention keeps the newest backup it vouches for. Only what that decision needs is read here (the
+ * beside the manifest. backup-upload also records what it vouches for in the manifest it stores (`verification`), where
+ * `list` and retention read it first; the file stays the full report, and the record of a backup whose signed
+ * manifest the upload could not re-sign. Only what that decision needs is read here (the
  * full report's Schema is verify's own); anything else, a report of another backup included, means
  * "not verified".
  */
 import { Result, Schema } from "effect"
+import type { ManifestVerification } from "./backup-manifest.ts"
 
 export const verificationFileName = "verification.json"
 
@@ -25,15 +27,18 @@ const RecordedReport = Schema.fromJsonString(
 const decodeRecorded = Schema.decodeUnknownResult(RecordedReport)
 
 /**
- * The mode a verification report vouches for `timestamp`'s backup with; undefined when it is not a
- * report, names another backup, or any check did not pass (a skipped check is not a pass; a warning,
- * such as an unauthenticated backup's, is).
+ * What a verification report vouches for `timestamp`'s backup: the mode and the ids of its checks; undefined when it is
+ * not a report, names another backup, or any check did not pass (a skipped check is not a pass; a warning, such as an
+ * unauthenticated backup's, is).
  */
-export const verifiedMode = (text: string, timestamp: string | undefined): VerifiedMode | undefined => {
+export const verificationOf = (text: string, timestamp: string | undefined): ManifestVerification | undefined => {
   const decoded = decodeRecorded(text)
   if (Result.isFailure(decoded)) return undefined
   const r = decoded.success
-  if (!r.passed || r.checks.length === 0 || r.checks.some((c) => c.verdict !== "PASS" && c.verdict !== "WARN")) return undefined
+  if (!r.passed || r.checks.length === 0 || r.checks.some((c) => (c.verdict !== "PASS" && c.verdict !== "WARN") || c.id === "")) return undefined
   if (timestamp !== undefined && r.timestamp !== timestamp) return undefined
-  return r.checks.some((c) => c.id === testRestoreCheckId) ? "TestRestore" : "Full"
+  return { mode: r.checks.some((c) => c.id === testRestoreCheckId) ? "TestRestore" : "Full", checks: r.checks.map((c) => c.id) }
 }
+
+/** The mode a verification report vouches for `timestamp`'s backup with (see `verificationOf`). */
+export const verifiedMode = (text: string, timestamp: string | undefined): VerifiedMode | undefined => verificationOf(text, timestamp)?.mode

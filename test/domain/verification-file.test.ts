@@ -1,6 +1,8 @@
 import { fc, test } from "@fast-check/vitest"
 import { describe, expect, it } from "vitest"
-import { testRestoreCheckId, verifiedMode } from "../../src/domain/verification-file.ts"
+import { Result, Schema } from "effect"
+import { ManifestVerification } from "../../src/domain/backup-manifest.ts"
+import { testRestoreCheckId, verificationOf, verifiedMode } from "../../src/domain/verification-file.ts"
 
 const check = (id: string, verdict: "PASS" | "FAIL" | "SKIP") => ({ id, title: id, verdict, expected: "", found: "" })
 const report = (checks: ReadonlyArray<ReturnType<typeof check>>, timestamp: string | null = "2026-12-02_151400") =>
@@ -39,5 +41,16 @@ describe("verifiedMode", () => {
     expect(verifiedMode(passed, "2026-12-01_000000")).toBeUndefined()
     expect(verifiedMode(report([]), undefined)).toBeUndefined()
     expect(verifiedMode("verify: PASS (12 checks)", undefined)).toBeUndefined()
+  })
+})
+
+describe("verificationOf", () => {
+  test.prop([checksArb])("is verifiedMode's verdict with the checks' ids in order, and always a valid manifest record", (cs) => {
+    const checks = cs.map(([id, v]) => check(id, v))
+    const record = verificationOf(report(checks), "2026-12-02_151400")
+    expect(record?.mode).toBe(verifiedMode(report(checks), "2026-12-02_151400"))
+    if (record === undefined) return
+    expect(record.checks).toEqual(checks.map((c) => c.id))
+    expect(Result.isSuccess(Schema.decodeUnknownResult(ManifestVerification)(record))).toBe(true)
   })
 })

@@ -25,7 +25,7 @@ import { readStoredVerification } from "./verification-record.ts"
 export interface ListedBackup {
   readonly completeness: BackupCompleteness
   readonly manifest: BackupManifest | undefined
-  /** How verify passed it (its verification.json), when it did and the backup is complete. */
+  /** How verify passed it (the manifest's `verification`, else its verification.json), when it did and the backup is complete. */
   readonly verified: VerifiedMode | undefined
 }
 
@@ -63,7 +63,8 @@ export const listBackups = Effect.fn("listBackups")(function* (prefix: string) {
           const { state: ms, manifest } = yield* readStoredManifest(prefix, b)
           const completeness = backupCompleteness(b, ms)
           const complete = completeness._tag === "Complete" && manifest !== undefined
-          const verified = complete ? yield* readStoredVerification(prefix, b, manifest.timestamp) : undefined
+          // The manifest's own record first (as authentic as the manifest); verification.json for backups stored without one.
+          const verified = complete ? (manifest.verification?.mode ?? (yield* readStoredVerification(prefix, b, manifest.timestamp))) : undefined
           return { completeness, manifest, verified }
         }),
       { concurrency: 8 },

@@ -9,12 +9,14 @@
  * With recipients, each file is stored age-encrypted as `<file>.age` (encrypted-upload.ts) and
  * the stored manifest is a new one recording each file's encrypted form; the signature stored
  * beside it is then made here, over those bytes (backup-create's covers only the local manifest).
+ * When verify passed the backup in the pod (its verification.json), the stored manifest records that
+ * too (`verification`), signed with it.
  */
 import { join } from "node:path"
 import { Effect } from "effect"
 import { manifestFileName } from "../../domain/archive-names.ts"
 import { signatureFileName } from "../../domain/manifest-signature-file.ts"
-import { verificationFileName, verifiedMode, type VerifiedMode } from "../../domain/verification-file.ts"
+import { verificationFileName, verificationOf, type VerifiedMode } from "../../domain/verification-file.ts"
 import { readLocalVerification } from "./verification-record.ts"
 import { readLocalSignature } from "../backup-dir/manifest-authenticity.ts"
 import { encodeBackupManifest, encryptedSuffix, type BackupManifest, type FileDigest } from "../../domain/backup-manifest.ts"
@@ -109,7 +111,6 @@ export const uploadBackup = Effect.fn("uploadBackup")(function* (
     }
     files.push(put)
   }
-  const manifest: BackupManifest = { ...local.manifest, files: stored }
   // Before the manifest, so a complete backup in the store has verify's record when it had one.
   const verificationPath = join(dir, verificationFileName)
   const record = yield* readLocalVerification(dir).pipe(Effect.mapError((e) => localIoFailed(verificationPath, "read", e)))
@@ -117,11 +118,16 @@ export const uploadBackup = Effect.fn("uploadBackup")(function* (
     yield* onFile(verificationFileName, record.length)
     files.push(yield* store.putBytes(objectKey(prefix, id, verificationFileName), record))
   }
-  const verified = record === undefined ? undefined : verifiedMode(new TextDecoder().decode(record), local.manifest.timestamp)
-  const bytes = new TextEncoder().encode(encrypting ? encodeBackupManifest(manifest) : local.text)
+  const verification = record === undefined ? undefined : verificationOf(new TextDecoder().decode(record), local.manifest.timestamp)
+  // The stored manifest records verify's verdict too, unless that would break backup-create's signature with no key to sign anew.
+  const recordVerification = verification !== undefined && (localSignature === undefined || protection.signingKey !== undefined)
+  const manifest: BackupManifest = { ...local.manifest, files: stored, ...(recordVerification ? { verification } : {}) }
+  const rewritten = encrypting || recordVerification
+  const bytes = new TextEncoder().encode(rewritten ? encodeBackupManifest(manifest) : local.text)
+  const verified = verification?.mode
   // Before the manifest (the completeness marker): a complete backup in the store has its signature.
   const signature =
-    protection.signingKey !== undefined ? new TextEncoder().encode(signManifest(bytes, protection.signingKey)) : encrypting ? undefined : localSignature
+    protection.signingKey !== undefined ? new TextEncoder().encode(signManifest(bytes, protection.signingKey)) : rewritten ? undefined : localSignature
   if (signature !== undefined) {
     yield* onFile(signatureFileName, signature.length)
     files.push(yield* store.putBytes(objectKey(prefix, id, signatureFileName), signature))
