@@ -61,11 +61,11 @@ const parseStartLine = (out: string): LocalSwift | undefined => {
 }
 
 /**
- * Starts Swift in `dir` on free ports. Stop it with `stopLocalSwift` (the caller's finalizer). No watchdog: s3-server.sh
- * start removes the watchdog's pid file with the servers' (try_start), so `stop` cannot end it and it would outlive the caller.
+ * Starts Swift in `dir` on free ports. Stop it with `stopLocalSwift` (the caller's finalizer); a watchdog stops it if
+ * this process dies without (a SIGKILL), and `stop` ends the watchdog too.
  */
 export const startLocalSwift = (script: string, dir: string) =>
-  Effect.flatMap(runScript(script, "start", dir, ["auto"]), (out) => {
+  Effect.flatMap(runScript(script, "start", dir, ["auto", String(process.pid)]), (out) => {
     const swift = parseStartLine(out)
     return swift === undefined ? Effect.fail(new LocalSwiftFailed({ operation: "start", dir, message: `no S3 line in: ${out.trim()}` })) : Effect.succeed(swift)
   })
