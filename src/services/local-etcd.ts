@@ -23,6 +23,13 @@ export class LocalEtcdFailed extends Schema.TaggedError<LocalEtcdFailed>()("Loca
   message: Schema.String,
 }) {}
 
+/**
+ * util-linux's setpriv (in every Debian image, the operator's included) starts etcd with a parent-death signal: a member
+ * dies with the process that started it, even one killed by SIGKILL, whose finalizers never run. It execs etcd, so the
+ * pid is etcd's. Where it is missing, etcd is started directly.
+ */
+const setpriv = "/usr/bin/setpriv"
+
 export type EtcdToolName = "etcd" | "etcdctl" | "etcdutl"
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..")
@@ -166,7 +173,8 @@ const attempt = Effect.fnUntraced(function* (options: LocalEtcdOptions, clientPo
     ...(options.extraArgs ?? []),
   ]
   const binary = etcdToolPath("etcd", options.etcdBinary)
-  const handle = yield* ChildProcess.make(binary, args, {
+  const [command, commandArgs] = existsSync(setpriv) ? [setpriv, ["--pdeathsig", "KILL", binary, ...args]] : [binary, args]
+  const handle = yield* ChildProcess.make(command, commandArgs, {
     stdin: "ignore",
     stdout: "ignore",
     killSignal: "SIGTERM",
