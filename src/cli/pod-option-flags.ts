@@ -146,6 +146,12 @@ export const podOptionFlags = {
     checkedWith(objectName("Secret")),
     "Secret (in --namespace) whose key 'signing-key' is an ed25519 private key (openssl genpkey -algorithm ed25519): backup-create signs backup-manifest.json with it (mounted into backup-create only, read-only, mode 0400)",
   ),
+  certWarnDays: Flag.Int("cert-warn-days").pipe(
+    intInRange({ min: 0, max: 36_500 }),
+    Flag.optional,
+    Flag.withMetavar("N"),
+    Flag.withDescription("The pod's backup-create (and backup-verify) warn about every certificate that expires within N days (default 30)"),
+  ),
   ...storeOptionFlags,
 }
 
@@ -156,6 +162,7 @@ export interface PodOptionFlagValues extends RetentionFlagValues {
   readonly backupVolumeSize: string
   readonly etcdPrefix: string
   readonly signingKeySecret: Option.Option<string>
+  readonly certWarnDays: Option.Option<number>
   readonly store: Option.Option<string>
   readonly storePvc: Option.Option<string>
   readonly clusterId: Option.Option<string>
@@ -238,6 +245,7 @@ export const podOptionsFromFlags = (f: PodOptionFlagValues): Partial<BackupPodOp
     etcdPrefix: f.etcdPrefix,
     ...(store === undefined ? {} : { store }),
     ...(Option.isSome(f.signingKeySecret) ? { signingKeySecret: f.signingKeySecret.value } : {}),
+    ...(Option.isSome(f.certWarnDays) ? { certWarnDays: f.certWarnDays.value } : {}),
   }
 }
 

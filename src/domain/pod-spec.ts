@@ -304,6 +304,8 @@ export const BackupPodOptions = Schema.Struct({
   signingKeySecret: Schema.optionalKey(DnsSubdomain),
   /** backup-verify checks the backup before it is uploaded: `Full` (every check), `TestRestore` (and a restore into a throwaway etcd). */
   verify: Schema.optionalKey(Schema.Literals(["Full", "TestRestore"])),
+  /** backup-create's and backup-verify's `--cert-warn-days`: warn about certificates expiring within this many days (absent: their default, 30). */
+  certWarnDays: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 36_500 }))),
 })
 export type BackupPodOptions = typeof BackupPodOptions.Type
 
@@ -614,6 +616,9 @@ export const testRestoreResources: ContainerResources = { requests: { cpu: "200m
  * report in `/backup/verification.json` (uploaded beside the manifest); a failed check exits non-zero,
  * so backup-upload never runs for a backup that did not pass.
  */
+/** `--cert-warn-days N` when the options set it; nothing otherwise (the commands' default then holds). */
+const certWarnDaysArgs = (o: BackupPodOptions): ReadonlyArray<string> => (o.certWarnDays === undefined ? [] : ["--cert-warn-days", String(o.certWarnDays)])
+
 const verifyContainer = (
   o: BackupPodOptions,
   mode: "Full" | "TestRestore",
@@ -626,6 +631,7 @@ const verifyContainer = (
     "--etcdutl",
     backupPodPaths.etcdutlBinary,
     ...(testRestore ? ["--test-restore", "--etcd", backupPodPaths.etcdBinary, "--scratch-dir", backupPodPaths.verifyScratchDir] : []),
+    ...certWarnDaysArgs(o),
     backupPodPaths.backupDir,
   ]
   const mounts = testRestore ? [{ name: volumes.verifyScratch, mountPath: backupPodPaths.verifyScratchDir }] : []
@@ -719,6 +725,7 @@ export const renderBackupPod = (revisions: RevisionSet, options: Partial<BackupP
             formatRevisionSet(revisions),
             ...lists,
             ...(o.signingKeySecret === undefined ? [] : [allowExposedSigningKeyArg, "--signing-key", backupPodPaths.signingKeyFile]),
+            ...certWarnDaysArgs(o),
           ],
           o.signingKeySecret === undefined ? [] : [{ name: volumes.signingKey, mountPath: backupPodPaths.signingKeyDir, readOnly: true }],
         ),
