@@ -59,6 +59,19 @@ export const SnapshotRecord = Schema.Struct({
   cluster: Schema.optionalKey(ClusterFacts),
   /** Keys per resource prefix at `etcdRevision` (absent in records of older runs). */
   keyCounts: Schema.optionalKey(KeyCounts),
+  /**
+   * The file as backup-init left it (absent in records of older runs): sha256 of the whole file (database and trailer)
+   * from the streaming pass, and the identity that shows it untouched since: inode and modification time (ns, decimal),
+   * taken after the last write and the fsync. backup-create takes the sha256 from here when the file's identity is
+   * unchanged, and re-reads the file otherwise.
+   */
+  file: Schema.optionalKey(
+    Schema.Struct({
+      sha256: Sha256Hex,
+      inode: Schema.String.check(Schema.isPattern(/^\d+$/)),
+      mtimeNs: Schema.String.check(Schema.isPattern(/^\d+$/)),
+    }),
+  ),
 }).check(
   Schema.makeFilter((r) =>
     r.snapshotFile === `snapshot_${r.timestamp}.db`

@@ -37,6 +37,7 @@ import { fileError, removeQuietly, syncDirectory } from "../../services/atomic-f
 import { withBackupDirLock } from "../backup-dir/backup-dir-lock.ts"
 import { readEtcdOperatorRevisions, sameEtcdOperatorRevisions, type EtcdOperatorRevisions } from "./etcd-operator-revisions.ts"
 import { copySnapshot } from "./snapshot-copy.ts"
+import { fileIdentity } from "../../services/file-identity.ts"
 import { createSnapshotFile, type OpenFile } from "../../services/snapshot-file.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
 import { makeProgressReporter } from "../../services/progress-reporter.ts"
@@ -174,6 +175,8 @@ const takeSnapshot = Effect.fnUntraced(function* (options: BackupInitOptions) {
         }).pipe(Effect.provideService(Etcd, etcd)),
       })
       yield* file.sync
+      // After the last write and the fsync; the rename into place keeps both inode and modification time.
+      const identity = yield* fileIdentity(partPath)
       yield* Fiber.interrupt(reporter).pipe(Effect.andThen(progress.finish))
 
       const size = verified.dbBytes + trailerLength
@@ -202,6 +205,7 @@ const takeSnapshot = Effect.fnUntraced(function* (options: BackupInitOptions) {
             : `operator revisions changed while the snapshot was taken: ${observedLine(atStart)} at etcd revision ${before.revision}, ${observedLine(end.observed)} at ${end.revision}`,
         cluster: facts.cluster,
         keyCounts: facts.keyCounts,
+        file: { sha256: verified.wholeSha256, inode: identity.inode, mtimeNs: identity.mtimeNs },
       }
       for (const name of operandNames) {
         const reason = atStart[name].reason

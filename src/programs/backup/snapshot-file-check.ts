@@ -1,13 +1,16 @@
 /**
- * Re-reading the snapshot file before it goes into a backup manifest: its size and its database
- * hash must still be what `backup-init` recorded (and etcd's trailer must still match), and the
- * manifest gets the sha256 of the whole file, which is what `sha256sum` shows.
+ * The snapshot file before it goes into a backup manifest: it must still be what `backup-init`
+ * recorded, and the manifest gets the sha256 of the whole file, which is what `sha256sum` shows.
+ * Untouched since backup-init (same inode, size and modification time), the record's whole-file
+ * sha256 (computed while streaming) is taken as is; otherwise the file is re-read: its size and
+ * database hash must match the record and etcd's trailer.
  */
 import { createHash } from "node:crypto"
 import { Effect, FileSystem, Schema, Stream } from "effect"
 import { TrailerCheck } from "../../services/etcd/snapshot-trailer.ts"
 import { fileError } from "../../services/atomic-files.ts"
 import type { SnapshotRecord } from "../backup-dir/snapshot-record.ts"
+import { fileIdentity, sameFileIdentity } from "../../services/file-identity.ts"
 
 /** The snapshot file on disk is not the one `backup-init` wrote. */
 export class SnapshotFileMismatch extends Schema.TaggedError<SnapshotFileMismatch>()("SnapshotFileMismatch", {
@@ -21,8 +24,25 @@ export interface SnapshotFileDigest {
   readonly sha256: string
 }
 
-/** Hashes `path` in one pass and checks it against `record`. */
+/**
+ * The snapshot's size and whole-file sha256 as `record` vouches for them: from the record when the file is, by its
+ * identity (inode, size, modification time), the one backup-init left; otherwise from hashing `path` in one pass and
+ * checking it against the record.
+ */
 export const checkSnapshotFile = Effect.fnUntraced(function* (path: string, record: SnapshotRecord) {
+  const known = record.file
+  if (known !== undefined) {
+    const now = yield* fileIdentity(path)
+    if (sameFileIdentity(now, { inode: known.inode, size: record.size, mtimeNs: known.mtimeNs })) {
+      return { size: record.size, sha256: known.sha256 } satisfies SnapshotFileDigest
+    }
+    yield* Effect.logInfo(`${path} is not as backup-init left it (inode, size or modification time changed): checking its contents`)
+  }
+  return yield* hashSnapshotFile(path, record)
+})
+
+/** Hashes `path` in one pass and checks it against `record`. */
+const hashSnapshotFile = Effect.fnUntraced(function* (path: string, record: SnapshotRecord) {
   const fs = yield* FileSystem.FileSystem
   const whole = createHash("sha256")
   const trailer = new TrailerCheck()

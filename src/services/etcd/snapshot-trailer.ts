@@ -28,6 +28,8 @@ export interface TrailerVerified {
   readonly sha256: string
   /** The trailer's 32 bytes, to be written after the database bytes. */
   readonly trailer: Uint8Array
+  /** Hex sha256 of the whole stream (database and trailer: what `sha256sum` shows for the file), from the same pass. */
+  readonly wholeSha256: string
 }
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex")
@@ -84,6 +86,8 @@ export class TrailerCheck {
         message: `the snapshot stream ended after ${bytes} bytes: too short to hold a database and its ${trailerLength}-byte sha256 trailer.`,
       })
     }
+    // The database's hash state continued over the trailer: the whole file's sha256 without a second pass.
+    const wholeSha256 = this.hash.copy().update(this.held).digest("hex")
     const actual = this.hash.digest("hex")
     const expected = hex(this.held)
     if (actual !== expected) {
@@ -96,7 +100,7 @@ export class TrailerCheck {
           `the stream was truncated or corrupted; take the backup again.`,
       })
     }
-    return { dbBytes: this.dbBytes, sha256: actual, trailer: this.held }
+    return { dbBytes: this.dbBytes, sha256: actual, trailer: this.held, wholeSha256 }
   }
 }
 

@@ -1,5 +1,6 @@
 /** backup-init against the in-memory etcd member: every outcome, with the files it leaves. */
 import { spawnSync } from "node:child_process"
+import { createHash } from "node:crypto"
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { hostname } from "node:os"
 import { open } from "node:fs/promises"
@@ -118,6 +119,13 @@ describe("backup-init (in-memory etcd)", () => {
         pairing: "verified",
         operatorRevisions: { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 5, "kube-scheduler": 4 },
         operatorRevisionReasons: {},
+      })
+      // The whole file's sha256 and the identity of the file under its final name.
+      const final = statSync(file, { bigint: true })
+      assert.deepStrictEqual(record?.file, {
+        sha256: createHash("sha256").update(readFileSync(file)).digest("hex"),
+        inode: String(final.ino),
+        mtimeNs: String(final.mtimeNs),
       })
       // What backup-create will read back is what was returned.
       const read = yield* readSnapshotRecord(backupDir).pipe(Effect.provide(NodeServices.layer))

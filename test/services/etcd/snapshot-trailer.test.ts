@@ -33,6 +33,8 @@ describe("TrailerCheck", () => {
         expect(result).toMatchObject({ dbBytes: data.length, sha256: createHash("sha256").update(data).digest("hex") })
         expect(Buffer.compare(released, Buffer.from(data))).toBe(0)
         if ("trailer" in result) expect(Buffer.from(result.trailer).toString("hex")).toBe(createHash("sha256").update(data).digest("hex"))
+        // The whole stream's sha256 (what sha256sum shows for the file), from the same pass.
+        if ("wholeSha256" in result) expect(result.wholeSha256).toBe(createHash("sha256").update(withTrailer(data)).digest("hex"))
       }),
       { numRuns: 300 },
     )
