@@ -54,6 +54,7 @@ export const restoreBenchmark: Benchmark = {
         },
       },
       maxWallRatio: 1.1,
+      warm: [cycle.snapshot, cycle.tarball],
       setup: [
         `The backup the pod made of the cycle's database (${(cycle.database.dbBytes / MiB).toFixed(0)} MiB), copied (untimed) into a fresh host tree each round (test/support/bad-backups.ts \`makeHostTree\`).`,
         "`restore --root` runs its whole plan: verify, preconditions, moving the running manifests and data aside, the resources into place, `etcdutl snapshot restore` with the bump from revision.json, etcd's manifest back.",

@@ -57,6 +57,7 @@ const verifyVsShell = (withTestRestore: boolean): Benchmark => {
           },
         },
         maxWallRatio: 1.1,
+        warm: [cycle.snapshot, cycle.tarball],
         setup: [
           `The backup the pod made of the cycle's database (${(cycle.database.dbBytes / MiB).toFixed(0)} MiB): snapshot ${(statSync(cycle.snapshot).size / MiB).toFixed(0)} MiB, resources tarball ${(statSync(cycle.tarball).size / 1024).toFixed(0)} KiB.`,
           withTestRestore

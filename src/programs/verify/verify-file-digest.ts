@@ -42,10 +42,19 @@ const digest = (path: string, maxBytes: number | undefined, onChunk: (chunk: Uin
 /** Size and sha256 of a file, streamed. */
 export const digestFile = (path: string, maxBytes?: number) => digest(path, maxBytes, () => undefined)
 
-/** Size, sha256 and etcd's trailer check of a snapshot file, in one pass. */
+/** Size, sha256 and etcd's trailer check of a snapshot file, in one pass and one hash (the trailer check's continued). */
 export const digestSnapshot = (path: string, maxBytes?: number) =>
   Effect.gen(function* () {
     const check = new TrailerCheck()
-    const file = yield* digest(path, maxBytes, (chunk) => void check.push(chunk))
-    return { ...file, trailer: check.finish() } satisfies SnapshotDigest
+    let size = 0
+    yield* streamBackupFile(path, { chunkSize, maxBytes }).pipe(
+      Stream.runForEach((chunk) =>
+        Effect.sync(() => {
+          size += chunk.length
+          check.push(chunk)
+        }),
+      ),
+    )
+    const sha256 = check.wholeSha256()
+    return { size, sha256, trailer: check.finish() } satisfies SnapshotDigest
   })

@@ -27,8 +27,8 @@ import { pairingVerdict, type BackupManifest } from "../../domain/backup-manifes
 import { defaultOperands, operandNames, type OperandTable } from "../../domain/operands.ts"
 import { formatRevisionSet } from "../../domain/revisions.ts"
 import { trailerLength } from "../../services/etcd/snapshot-trailer.ts"
-import { Etcdutl, type SnapshotStatus } from "../../services/etcdutl.ts"
-import { BackupFileRefused, checkRegularFile, readBackupFileBytes } from "../../services/backup-file.ts"
+import { Etcdutl, type EtcdutlFailed, type SnapshotStatus } from "../../services/etcdutl.ts"
+import { type BackupFileFailure, BackupFileRefused, checkRegularFile, readBackupFileBytes } from "../../services/backup-file.ts"
 import { describeFileSystemFailure } from "../../services/file-system-error.ts"
 import { defaultTarLimits, listTarball, type TarballListing } from "../../services/tarball/tarball.ts"
 import { decodeBackupManifestBytes, type ManifestReadFailure, maxManifestBytes } from "../backup-dir/backup-manifest-file.ts"
@@ -141,11 +141,19 @@ const snapshotChecks = (path: string, manifest: BackupManifest | undefined) =>
     return { checks, size: d.size }
   })
 
-const statusChecks = (path: string, manifest: BackupManifest | undefined, fileSize: number | undefined) =>
+/** `etcdutl snapshot status` of a regular file (etcdutl would block forever opening a FIFO, or read a device without end). */
+const snapshotStatus = (path: string) =>
   Effect.gen(function* () {
     const etcdutl = yield* Etcdutl
-    // etcdutl would block forever opening a FIFO, or read a device without end.
-    const result = yield* Effect.result(Effect.andThen(checkRegularFile(path), etcdutl.snapshotStatus(path)))
+    return yield* Effect.result(Effect.andThen(checkRegularFile(path), etcdutl.snapshotStatus(path)))
+  })
+
+const statusChecks = (
+  result: Result.Result<SnapshotStatus, BackupFileFailure | EtcdutlFailed>,
+  manifest: BackupManifest | undefined,
+  fileSize: number | undefined,
+) =>
+  Effect.gen(function* () {
     if (Result.isFailure(result)) {
       // A crash of etcdutl ends with a stack trace: its panic line says more than the last frame.
       const panic = "stderr" in result.failure ? result.failure.stderr.split("\n").find((l) => l.startsWith("panic: ")) : undefined
@@ -398,11 +406,15 @@ export const verifyBackup = Effect.fn("verifyBackup")(function* (options: Verify
   checks.push(yield* signatureCheck(backupDir, options.trustedKeys ?? [], manifestBytes))
 
   const snapshotPath = path.join(backupDir, selected.snapshot)
-  const snapshot = yield* snapshotChecks(snapshotPath, manifest)
+  // The snapshot's hash (this process), etcdutl's reading of it (another) and the tarball's checks at once.
+  const [snapshot, statusResult, tarball] = yield* Effect.all(
+    [snapshotChecks(snapshotPath, manifest), snapshotStatus(snapshotPath), tarballChecks(path.join(backupDir, selected.resources), manifest, table)],
+    { concurrency: "unbounded" },
+  )
   checks.push(...snapshot.checks)
-  const status = yield* statusChecks(snapshotPath, manifest, snapshot.size)
+  const status = yield* statusChecks(statusResult, manifest, snapshot.size)
   checks.push(...status.checks)
-  checks.push(...(yield* tarballChecks(path.join(backupDir, selected.resources), manifest, table)))
+  checks.push(...tarball)
   checks.push(pairingCheck(manifest, options.allowDirty === true, table))
   checks.push(...manifestBundleChecks(manifest))
   const bundleFiles = yield* readBundleFiles(path.join(backupDir, selected.resources), manifest?.files.resources.size).pipe(

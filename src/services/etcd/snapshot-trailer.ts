@@ -74,6 +74,11 @@ export class TrailerCheck {
     return out
   }
 
+  /** sha256 (hex) of every byte pushed so far, the held-back ones included: the whole file's. Call before `finish`. */
+  wholeSha256(): string {
+    return this.hash.copy().update(this.held).digest("hex")
+  }
+
   /**
    * Compares the held-back trailer with the hash of everything before it. Call once, at the end;
    * on success the caller writes `trailer` last, so the file is exactly what etcd sent.
@@ -87,7 +92,7 @@ export class TrailerCheck {
       })
     }
     // The database's hash state continued over the trailer: the whole file's sha256 without a second pass.
-    const wholeSha256 = this.hash.copy().update(this.held).digest("hex")
+    const wholeSha256 = this.wholeSha256()
     const actual = this.hash.digest("hex")
     const expected = hex(this.held)
     if (actual !== expected) {
