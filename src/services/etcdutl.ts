@@ -9,6 +9,7 @@ import { spawn } from "node:child_process"
 import { Context, Effect, Layer, Result, Schema } from "effect"
 import { snapshotRestoreArgs, type EtcdutlCapabilities, type RevisionBump, type SnapshotRestoreRequest } from "../domain/restore-plan.ts"
 import { BackupFileRefused, requireRegularFile } from "./backup-file.ts"
+import { fileIdentity } from "./file-identity.ts"
 import { etcdToolPath } from "./local-etcd.ts"
 
 export type { EtcdutlCapabilities } from "../domain/restore-plan.ts"
@@ -205,7 +206,7 @@ const requireRegularSnapshot = (operation: EtcdutlOperation, file: string): Effe
   )
 
 const liveEtcdutl = (binary: string): Etcdutl["Service"] => {
-  const capabilities = Effect.gen(function* () {
+  const probe = Effect.gen(function* () {
     const version = yield* run(binary, ["version"], "version")
     const help = yield* run(binary, ["snapshot", "restore", "--help"], "help")
     if (help.exitCode !== 0) return yield* Effect.fail(failure("help", binary, help))
@@ -217,11 +218,34 @@ const liveEtcdutl = (binary: string): Etcdutl["Service"] => {
       markCompacted: /(^|\s)--mark-compacted\b/m.test(text),
     } satisfies EtcdutlCapabilities
   })
+  // One binary's capabilities do not change while this process runs; a snapshot's status does not while the file is
+  // the same (inode, size, modification time): restore's verify and its check-snapshot step read it once.
+  let known: EtcdutlCapabilities | undefined
+  const capabilities = Effect.suspend(() =>
+    known !== undefined
+      ? Effect.succeed(known)
+      : probe.pipe(
+          Effect.tap((c) =>
+            Effect.sync(() => {
+              known = c
+            }),
+          ),
+        ),
+  )
+  const statuses = new Map<string, SnapshotStatus>()
+  const statusKey = (file: string) =>
+    fileIdentity(file).pipe(
+      Effect.map((id) => `${id.inode}:${id.size}:${id.mtimeNs}:${file}`),
+      Effect.orElseSucceed(() => undefined),
+    )
 
   return {
     capabilities,
     snapshotStatus: Effect.fn("Etcdutl.snapshotStatus")(function* (file: string) {
       yield* requireRegularSnapshot("snapshot status", file)
+      const key = yield* statusKey(file)
+      const seen = key === undefined ? undefined : statuses.get(key)
+      if (seen !== undefined) return seen
       const completed = yield* run(binary, ["snapshot", "status", file, "-w", "json"], "snapshot status", file)
       if (completed.exitCode !== 0) return yield* Effect.fail(failure("snapshot status", binary, completed, file))
       const status = decodeStatus(completed.stdout.trim())
@@ -237,6 +261,7 @@ const liveEtcdutl = (binary: string): Etcdutl["Service"] => {
           }),
         )
       }
+      if (key !== undefined) statuses.set(key, status.success)
       return status.success
     }),
     snapshotRestore: Effect.fn("Etcdutl.snapshotRestore")(function* (request: SnapshotRestoreRequest) {

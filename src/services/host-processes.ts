@@ -3,7 +3,7 @@
  * working directory and open files, and the TCP ports something listens on. A process may exit
  * while it is read: what can no longer be read is left out, never a failure.
  */
-import { readdir, readFile, readlink } from "node:fs/promises"
+import { readdirSync, readFileSync, readlinkSync } from "node:fs"
 import { Context, Effect, Layer } from "effect"
 
 export interface HostProcess {
@@ -19,9 +19,18 @@ export interface HostProcessTable {
   readonly listening?: ReadonlyArray<number>
 }
 
-const quietly = <A>(run: () => Promise<A>): Effect.Effect<A | undefined> => Effect.promise(() => run().catch(() => undefined))
+/**
+ * `/proc` is read synchronously: its files are made in memory on the spot, so a read costs microseconds, while an
+ * asynchronous one costs a thread-pool round trip; a scan of every process's open files is thousands of reads.
+ */
+const quietly = <A>(read: () => A): A | undefined => {
+  try {
+    return read()
+  } catch {
+    return undefined
+  }
+}
 
-/** Ports in LISTEN state in one of `/proc/net/tcp{,6}` (a hexadecimal `local_address` port, state `0A`). */
 const listeningIn = (text: string): ReadonlyArray<number> =>
   text
     .split("\n")
@@ -32,24 +41,24 @@ const listeningIn = (text: string): ReadonlyArray<number> =>
       return local === undefined || fields[3] !== "0A" ? [] : [Number.parseInt(local.slice(local.lastIndexOf(":") + 1), 16)]
     })
 
-const liveProcesses = Effect.gen(function* () {
-  const pids = ((yield* quietly(() => readdir("/proc"))) ?? []).filter((n) => /^[0-9]+$/.test(n)).map(Number)
+const liveProcesses = Effect.sync(() => {
+  const pids = (quietly(() => readdirSync("/proc")) ?? []).filter((n) => /^[0-9]+$/.test(n)).map(Number)
   const found: Array<HostProcess> = []
   for (const pid of pids) {
     if (pid === process.pid) continue
-    const command = ((yield* quietly(() => readFile(`/proc/${pid}/comm`, "utf8"))) ?? "").trim()
+    const command = (quietly(() => readFileSync(`/proc/${pid}/comm`, "utf8")) ?? "").trim()
     if (command === "") continue
-    const argv = ((yield* quietly(() => readFile(`/proc/${pid}/cmdline`, "utf8"))) ?? "").split("\u0000").filter((a) => a !== "")
+    const argv = (quietly(() => readFileSync(`/proc/${pid}/cmdline`, "utf8")) ?? "").split("\u0000").filter((a) => a !== "")
     found.push({ pid, command, argv })
   }
   return found
 })
 
 const liveOpenFiles = (pid: number) =>
-  Effect.gen(function* () {
+  Effect.sync(() => {
     const targets: Array<string> = []
-    for (const fd of (yield* quietly(() => readdir(`/proc/${pid}/fd`))) ?? []) {
-      const target = yield* quietly(() => readlink(`/proc/${pid}/fd/${fd}`))
+    for (const fd of quietly(() => readdirSync(`/proc/${pid}/fd`)) ?? []) {
+      const target = quietly(() => readlinkSync(`/proc/${pid}/fd/${fd}`))
       if (target !== undefined) targets.push(target)
     }
     return targets
@@ -71,13 +80,11 @@ export class HostProcesses extends Context.Service<
     HostProcesses,
     HostProcesses.of({
       list: liveProcesses,
-      workingDirectory: (pid) => quietly(() => readlink(`/proc/${pid}/cwd`)),
+      workingDirectory: (pid) => Effect.sync(() => quietly(() => readlinkSync(`/proc/${pid}/cwd`))),
       openFiles: liveOpenFiles,
-      listeningPorts: Effect.gen(function* () {
-        const ports: Array<number> = []
-        for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) ports.push(...listeningIn((yield* quietly(() => readFile(table, "utf8"))) ?? ""))
-        return new Set(ports)
-      }),
+      listeningPorts: Effect.sync(
+        () => new Set(["/proc/net/tcp", "/proc/net/tcp6"].flatMap((table) => listeningIn(quietly(() => readFileSync(table, "utf8")) ?? ""))),
+      ),
     }),
   )
 
