@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto"
-import { readFileSync, writeFileSync } from "node:fs"
-import { join } from "node:path"
+import { readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { dirname, join } from "node:path"
 import { Effect } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import { encodeBackupManifest } from "../../src/domain/backup-manifest.ts"
@@ -9,6 +9,7 @@ import { backupFiles, copyBackup, fakeBackupForSuite, readManifest } from "../su
 import { runCli } from "../support/run-cli.ts"
 import { createBucket, rclone as rcloneOn, s3Endpoint, s3Env, s3Server, type S3TestServer } from "../support/s3-server.ts"
 import { tempDir } from "../support/temp-dir.ts"
+import { keygen } from "../services/crypto/age-cli.ts"
 
 const bucket = `cli-${process.pid}`
 const clusterId = "5f1c2d3e-0000-4000-8000-00000000abcd"
@@ -77,7 +78,10 @@ describe("backup-upload, list and download", { timeout: 150_000 }, () => {
     expect(missing.stderr).toMatch(/bucket no-such-bucket-x does not exist .*\[StoreBucketMissing\]/)
   })
 
-  it("SIGTERM during the upload: exit by the signal, the multipart upload aborted, nothing listed", async () => {
+  it.each([
+    ["plain", false],
+    ["age-encrypted (its ciphertext ring removed, its worker stopped)", true],
+  ])("SIGTERM during the upload, %s: exit by the signal, the multipart upload aborted, nothing listed", async (_, encrypted) => {
     // The fake backup with a 60 MiB snapshot (and a manifest saying so): long enough to stop it midway.
     const big = tempDir("store-cli-big")
     copyBackup(backup, big)
@@ -90,13 +94,27 @@ describe("backup-upload, list and download", { timeout: 150_000 }, () => {
       encodeBackupManifest({ ...manifest, files: { ...manifest.files, snapshot: { ...manifest.files.snapshot, size: snapshot.length, sha256: sha } } }),
     )
     const store = makeS3Store(s3Endpoint(server, bucket))
+    const under = encrypted ? "sigterm-age" : "sigterm"
+    const recipients = join(tempDir("store-cli-keys"), "recipients")
+    if (encrypted) writeFileSync(recipients, `${keygen(join(dirname(recipients), "key.txt")).recipient}\n`)
     const { signal, stderr } = await runCli(
-      ["backup-upload", "--store", `s3://${bucket}/sigterm`, "--backup-dir", big, "--part-size", "5Mi", "--parts-in-flight", "1"],
+      [
+        "backup-upload",
+        "--store",
+        `s3://${bucket}/${under}`,
+        "--backup-dir",
+        big,
+        "--part-size",
+        "5Mi",
+        "--parts-in-flight",
+        "1",
+        ...(encrypted ? ["--recipients-file", recipients] : []),
+      ],
       {
         env,
         during: async (child) => {
           const deadline = Date.now() + 45_000
-          while ((await Effect.runPromise(store.pendingUploads("sigterm/"))).length === 0) {
+          while ((await Effect.runPromise(store.pendingUploads(`${under}/`))).length === 0) {
             if (Date.now() > deadline) throw new Error(`no multipart upload started: ${child.stderr()}`)
             await new Promise((r) => setTimeout(r, 50))
           }
@@ -106,9 +124,10 @@ describe("backup-upload, list and download", { timeout: 150_000 }, () => {
     )
     expect(signal).toBe("SIGTERM")
     expect(stderr).toMatch(/interrupted before the command finished/)
-    expect(await Effect.runPromise(store.pendingUploads("sigterm/"))).toEqual([])
-    const list = await runCli(["list", `s3://${bucket}/sigterm`, "--json"], { env })
+    expect(await Effect.runPromise(store.pendingUploads(`${under}/`))).toEqual([])
+    const list = await runCli(["list", `s3://${bucket}/${under}`, "--json"], { env })
     expect(JSON.parse(list.stdout).filter((b: { complete: boolean }) => b.complete)).toEqual([])
+    expect(readdirSync(big).filter((n) => n.includes(".age"))).toEqual([])
   })
 
   it("the same round trip through a directory store", async () => {

@@ -54,6 +54,19 @@ export interface PayloadStart {
   readonly inputPrefix: Uint8Array
   /** Written and hashed first on the output's side (the header, when sealing). */
   readonly outputPrefix: Uint8Array
+  /** Write the output into a ring of this many bytes (see `OutputRing`) rather than whole. */
+  readonly ring?: OutputRing | undefined
+}
+
+/**
+ * An output file its reader follows in a ring: byte `n` goes to `n % bytes`, and is written only
+ * once `room(n + 1)` resolved, the reader having read what was there before (the output's disk and
+ * page cache stay at `bytes`, and overwritten pages cost the kernel far less than new ones).
+ */
+export interface OutputRing {
+  readonly bytes: number
+  /** Resolves once the bytes before `end` may take their places in the ring; rejects when `signal` aborts first. */
+  readonly room: (end: number, signal: AbortSignal) => Promise<void>
 }
 
 export interface PipelineOptions {
@@ -63,6 +76,14 @@ export interface PipelineOptions {
   readonly signal: AbortSignal
   /** Reads what precedes the payload, while the workers start. */
   readonly start: () => Promise<PayloadStart>
+  /** Told, in order, how many bytes from the output's start are written (a reader may follow the file). */
+  readonly onWritten?: ((end: number) => void) | undefined
+  /**
+   * Leave the output unhashed (its reader hashes it) and run the input's hash and the seal on one
+   * worker: a thread and its isolate (~10 MiB) less each, for a pipeline that shares the cores with
+   * the upload reading its output. Default: both sides hashed, three workers.
+   */
+  readonly lean?: boolean | undefined
 }
 
 /** 16 chunks: 1 MiB of plaintext. Larger pieces measured no faster and cost RSS (bench/AGE.md). */
@@ -77,11 +98,9 @@ const slots = 4
 export const workersFromBytes = 8 * 1024 * 1024
 
 /** The threads that hash the input, seal or open, and hash the output: three workers, or this thread alone. */
-const threadsFor = (inputSize: number, memory: SharedMemory): readonly [AgeFileThread, AgeFileThread, AgeFileThread] => {
-  if (inputSize < workersFromBytes) {
-    const main = onThisThread(memory)
-    return [main, main, main]
-  }
+const threadsFor = (inputSize: number, memory: SharedMemory, lean: boolean): ReadonlyArray<AgeFileThread> => {
+  if (inputSize < workersFromBytes) return [onThisThread(memory)]
+  if (lean) return [startAgeFileWorker(memory)]
   return [startAgeFileWorker(memory), startAgeFileWorker(memory), startAgeFileWorker(memory)]
 }
 
@@ -112,8 +131,32 @@ const writeFully = async (output: OutputFile, buffer: Uint8Array, offset: number
   }
 }
 
+/** Writes the output's bytes from `position` at their places: in a ring, once there is room, in two writes when they wrap. */
+const writeOutput = async (
+  output: OutputFile,
+  ring: OutputRing | undefined,
+  signal: AbortSignal,
+  buffer: Uint8Array,
+  offset: number,
+  length: number,
+  position: number,
+) => {
+  if (ring === undefined) return writeFully(output, buffer, offset, length, position)
+  await ring.room(position + length, signal)
+  const at = position % ring.bytes
+  const first = Math.min(length, ring.bytes - at)
+  await writeFully(output, buffer, offset, first, at)
+  if (first < length) await writeFully(output, buffer, offset + first, length - first, 0)
+}
+
+export interface PipelineResult {
+  readonly input: FileDigest
+  /** The output's sha256 is `undefined` when `lean`. */
+  readonly output: { readonly size: number; readonly sha256: string | undefined }
+}
+
 /** Runs the pipeline; the size and sha256 of the input and of what was written to the output. Throws at the first failure. */
-export const runPipeline = async (options: PipelineOptions): Promise<{ readonly input: FileDigest; readonly output: FileDigest }> => {
+export const runPipeline = async (options: PipelineOptions): Promise<PipelineResult> => {
   const { op, input, output, signal } = options
   const [inChunk, outChunk] = op === "seal" ? [plaintextChunkBytes, ciphertextChunkBytes] : [ciphertextChunkBytes, plaintextChunkBytes]
   const inPiece = pieceChunks * inChunk
@@ -121,8 +164,9 @@ export const runPipeline = async (options: PipelineOptions): Promise<{ readonly 
   const memory = { input: new SharedArrayBuffer(slots * inPiece), output: new SharedArrayBuffer(slots * outPiece) }
   const inView = new Uint8Array(memory.input)
   const outView = new Uint8Array(memory.output)
-  const threads = threadsFor(input.size, memory)
-  const workers = { inputHash: threads[0], crypt: threads[1], outputHash: threads[2] }
+  const lean = options.lean === true
+  const threads = threadsFor(input.size, memory, lean)
+  const workers = { inputHash: threads[0]!, crypt: threads[1] ?? threads[0]!, outputHash: lean ? undefined : (threads[2] ?? threads[0]!) }
   // Every operation started is tracked, so a failure anywhere stops the loop and nothing is left
   // running (or rejecting unheard) when the caller removes the output.
   const inflight = new Set<Promise<unknown>>()
@@ -154,8 +198,11 @@ export const runPipeline = async (options: PipelineOptions): Promise<{ readonly 
     await workers.crypt.setKey(start.key)
     start.key.fill(0)
     track(workers.inputHash.hashBytes("input", start.inputPrefix))
-    track(workers.outputHash.hashBytes("output", start.outputPrefix))
-    track(writeFully(output, start.outputPrefix, 0, start.outputPrefix.length, 0))
+    if (workers.outputHash !== undefined) track(workers.outputHash.hashBytes("output", start.outputPrefix))
+    const onWritten = options.onWritten ?? (() => undefined)
+    let writtenInOrder: Promise<unknown> = track(
+      writeOutput(output, start.ring, signal, start.outputPrefix, 0, start.outputPrefix.length, 0).then(() => onWritten(start.outputPrefix.length)),
+    )
     let inputBytes = start.payloadStart
     let outputBytes = start.outputPrefix.length
     // When a slot's input and output memories are free again.
@@ -186,18 +233,24 @@ export const runPipeline = async (options: PipelineOptions): Promise<{ readonly 
       inFree[slot].catch(() => undefined)
       // Every piece but the last fills its output: its place in the file is known before it is made.
       const position = start.outputPrefix.length + i * outPiece
-      outFree[slot] = track(
-        ran.then((bytes) => {
+      const written = track(
+        ran.then(async (bytes) => {
           outputBytes += bytes
-          return Promise.all([workers.outputHash.hash("output", slot * outPiece, bytes), writeFully(output, outView, slot * outPiece, bytes, position)])
+          await Promise.all([
+            workers.outputHash?.hash("output", slot * outPiece, bytes),
+            writeOutput(output, start.ring, signal, outView, slot * outPiece, bytes, position),
+          ])
+          return position + bytes
         }),
       )
+      outFree[slot] = written
+      writtenInOrder = track(Promise.all([writtenInOrder, written]).then(([, end]) => onWritten(end)))
       if (final) break
       read(i + slots)
     }
     await settle()
     throwIfFailed()
-    const [inputSha256, outputSha256] = await Promise.all([workers.inputHash.digest("input"), workers.outputHash.digest("output")])
+    const [inputSha256, outputSha256] = await Promise.all([workers.inputHash.digest("input"), workers.outputHash?.digest("output")])
     return { input: { size: inputBytes, sha256: inputSha256 }, output: { size: outputBytes, sha256: outputSha256 } }
   } catch (e) {
     const error = firstOr(e)

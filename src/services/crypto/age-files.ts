@@ -15,9 +15,20 @@ import { fsyncDirectory } from "../file-steps.ts"
 import { describeFileSystemFailure } from "../file-system-error.ts"
 import { openHeader } from "./age-decrypt.ts"
 import { startAgeFile } from "./age-encrypt.ts"
+import { chunkCount, chunkTagBytes } from "../../domain/age-payload-layout.ts"
 import { type AgeDecryptError, AgeFileWriteFailed, type AgeRecipientInvalid, isAgeStreamError } from "./age-errors.ts"
 import { AgeFileWorkerFailed } from "./age-file-worker.ts"
-import { type FileDigest, type InputFile, type OutputFile, type PipelineOptions, readFully, runPipeline, WriteFailure } from "./age-file-pipeline.ts"
+import {
+  type FileDigest,
+  type InputFile,
+  type OutputFile,
+  type OutputRing,
+  type PipelineOptions,
+  type PipelineResult,
+  readFully,
+  runPipeline,
+  WriteFailure,
+} from "./age-file-pipeline.ts"
 import type { IdentitySet } from "./age-identity-files.ts"
 import type { AgeRecipient } from "./age-keys.ts"
 
@@ -57,17 +68,38 @@ const throughPart = async <T>(path: string, fill: (part: OutputFile) => Promise<
   return result
 }
 
-/** Runs the pipeline from the backup file `input` (checked as every backup file is) into `<output>.part`. */
+/**
+ * Runs `fill` on `path` itself, neither synced nor renamed: a file read while written and removed
+ * after use (encrypted-upload.ts). Removed on any failure.
+ */
+const temporary = async <T>(path: string, fill: (file: OutputFile) => Promise<T>): Promise<T> => {
+  const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600).catch((e) => {
+    throw new WriteFailure("create", path, e)
+  })
+  try {
+    const result = await fill({ path, handle })
+    await handle.close()
+    return result
+  } catch (e) {
+    await handle.close().catch(() => undefined)
+    await unlink(path).catch(() => undefined)
+    throw e
+  }
+}
+
+/** Runs the pipeline from the backup file `input` (checked as every backup file is) into `<output>.part` (or `output` itself, when temporary). */
 const cryptFile = async (
   input: string,
   output: string,
-  options: Omit<PipelineOptions, "input" | "output" | "start">,
+  options: Omit<PipelineOptions, "input" | "output" | "start"> & { readonly temporary?: boolean | undefined },
   start: (file: InputFile) => PipelineOptions["start"],
 ) => {
   const { handle, size } = await openBackupFile(input)
   try {
     const file = { path: input, handle, size }
-    return await throughPart(output, (part) => runPipeline({ ...options, input: file, output: part, start: start(file) }))
+    return await (options.temporary === true ? temporary : throughPart)(output, (out) =>
+      runPipeline({ ...options, input: file, output: out, start: start(file) }),
+    )
   } finally {
     await handle.close()
   }
@@ -105,6 +137,16 @@ const workerFailureIsDefect = <A, E>(effect: Effect.Effect<A, E | AgeFileWorkerF
 
 const empty = new Uint8Array(0)
 
+/** The sealed chunks' bytes for `plaintextBytes` (the payload after its nonce, which the header's prefix holds). */
+const ciphertextPayloadBytes = (plaintextBytes: number) => plaintextBytes + chunkCount(plaintextBytes) * chunkTagBytes
+
+/** Both sides' digests, of a pipeline that hashed both. */
+const bothHashed = (sides: PipelineResult): { readonly input: FileDigest; readonly output: FileDigest } => {
+  const { size, sha256 } = sides.output
+  if (sha256 === undefined) throw new Error("the pipeline did not hash its output")
+  return { input: sides.input, output: { size, sha256 } }
+}
+
 /** Encrypts the file `input` to `output` (through `<output>.part`) for `recipients`. */
 export const encryptFile = (
   input: string,
@@ -116,11 +158,49 @@ export const encryptFile = (
       try: async (signal) => {
         const { prefix, key } = startAgeFile(recipients, input)
         const start = async () => ({ key, payloadStart: 0, inputPrefix: empty, outputPrefix: prefix })
-        const sides = await cryptFile(input, output, { op: "seal", signal }, () => start)
+        const sides = bothHashed(await cryptFile(input, output, { op: "seal", signal }, () => start))
         return { plaintext: sides.input, ciphertext: sides.output }
       },
       catch: mapFailure(input),
     }) as Effect.Effect<CryptFileResult, CryptFileError | AgeRecipientInvalid | AgeFileWorkerFailed>,
+  )
+
+/** How a reader follows the ciphertext `encryptForReader` writes. */
+export interface CiphertextFollower {
+  /**
+   * Told the ciphertext's whole size once the file exists, before anything is written; answers
+   * with the ring to write it into (the reader frees room as it goes), or `undefined` for the whole file.
+   */
+  readonly onStart: (ciphertextBytes: number) => OutputRing | undefined
+  /** Told, in order, how many bytes from the ciphertext's start are written. */
+  readonly onWritten: (end: number) => void
+}
+
+/**
+ * Encrypts the file `input` for `recipients` into `output` itself, for a reader that follows it as
+ * it is written (encrypted-upload.ts) and removes it after use: neither synced nor renamed (removed
+ * on failure), whole or in the reader's ring, the ciphertext left to the reader to hash, one
+ * worker. The plaintext's digest and the ciphertext's size.
+ */
+export const encryptForReader = (
+  input: string,
+  output: string,
+  recipients: ReadonlyArray<AgeRecipient>,
+  follower: CiphertextFollower,
+): Effect.Effect<{ readonly plaintext: FileDigest; readonly ciphertextBytes: number }, CryptFileError | AgeRecipientInvalid> =>
+  workerFailureIsDefect(
+    Effect.tryPromise({
+      try: async (signal) => {
+        const { prefix, key } = startAgeFile(recipients, input)
+        const start = (file: InputFile) => async () => {
+          const ring = follower.onStart(prefix.length + ciphertextPayloadBytes(file.size))
+          return { key, payloadStart: 0, inputPrefix: empty, outputPrefix: prefix, ring }
+        }
+        const sides = await cryptFile(input, output, { op: "seal", signal, temporary: true, lean: true, onWritten: follower.onWritten }, start)
+        return { plaintext: sides.input, ciphertextBytes: sides.output.size }
+      },
+      catch: mapFailure(input),
+    }) as Effect.Effect<{ readonly plaintext: FileDigest; readonly ciphertextBytes: number }, CryptFileError | AgeRecipientInvalid | AgeFileWorkerFailed>,
   )
 
 /**
@@ -139,7 +219,7 @@ export const decryptFile = (input: string, output: string, identities: IdentityS
           const payloadStart = header.length - rest.length
           return { key, payloadStart, inputPrefix: header.subarray(0, payloadStart), outputPrefix: empty }
         }
-        const sides = await cryptFile(input, output, { op: "open", signal }, start)
+        const sides = bothHashed(await cryptFile(input, output, { op: "open", signal }, start))
         return { plaintext: sides.output, ciphertext: sides.input }
       },
       catch: mapFailure(input),

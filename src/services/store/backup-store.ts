@@ -26,6 +26,28 @@ export interface PutFileOptions {
   readonly sha256?: string | undefined
   /** Refuse a larger file (the size its manifest states). */
   readonly maxBytes?: number | undefined
+  /** The file is still being written: its bytes are read only once written. */
+  readonly growing?: GrowingFile | undefined
+}
+
+/**
+ * A file another fiber is still writing, front to back, whose final size is known (age encryption
+ * into it: encrypted-upload.ts), so the upload overlaps the writing. Its sha256 is not known when
+ * the upload starts: the put computes it (S3 records `metadata` in its place) and the caller
+ * compares it with the writer's.
+ */
+export interface GrowingFile {
+  readonly size: number
+  /** Succeeds once the file's first `end` bytes are written (the writer's failure interrupts the put instead). */
+  readonly written: (end: number) => Effect.Effect<void>
+  /** Object metadata (S3: `x-amz-meta-<name>`) recorded instead of the unknown sha256. */
+  readonly metadata?: Readonly<Record<string, string>> | undefined
+  /**
+   * The file is a ring of the store's `followRingBytes(size)`: byte `n` is at `n % bytes`, and the
+   * writer overwrites it once the put calls `release` past it (all bytes before `end` are stored
+   * and never read again).
+   */
+  readonly ring?: { readonly bytes: number; readonly release: (end: number) => void } | undefined
 }
 
 export interface ObjectPage {
@@ -44,6 +66,11 @@ export interface BackupStoreShape {
    * fails (and stores nothing) when the file's differs.
    */
   readonly putFile: (key: string, path: string, options?: PutFileOptions) => Effect.Effect<PutResult, StoreError>
+  /**
+   * The size of the ring in which this store can follow a growing file of `size` bytes (see
+   * `GrowingFile.ring`), or `undefined` when it reads such a file whole (then it must be written whole).
+   */
+  readonly followRingBytes: (size: number) => number | undefined
   readonly putBytes: (key: string, bytes: Uint8Array) => Effect.Effect<PutResult, StoreError>
   /** Downloads to `path` (through `<path>.part`); the size and the sha256 of what was written. */
   readonly getFile: (key: string, path: string) => Effect.Effect<PutResult, StoreError>

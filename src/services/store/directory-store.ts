@@ -225,7 +225,10 @@ export const makeDirectoryStore = (root: string): BackupStoreShape => {
 
   return {
     location: store,
-    putFile: (key, path, options) => put(key, path, options?.sha256, options?.maxBytes),
+    // A directory's copy needs no metadata up front: a growing file is copied once written.
+    putFile: (key, path, options) =>
+      (options?.growing?.written(options.growing.size) ?? Effect.void).pipe(Effect.andThen(put(key, path, options?.sha256, options?.maxBytes))),
+    followRingBytes: () => undefined,
     putBytes: (key, bytes) => put(key, bytes, undefined),
     getFile,
     getBytes,

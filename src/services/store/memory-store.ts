@@ -119,10 +119,12 @@ export const makeMemoryStore = (options: MemoryStoreOptions = {}): MemoryStore =
     objects,
     uploads,
     putFile: (key, path, o) =>
-      readBackupFileBytes(path, o?.maxBytes ?? Number.MAX_SAFE_INTEGER).pipe(
+      (o?.growing?.written(o.growing.size) ?? Effect.void).pipe(
+        Effect.andThen(readBackupFileBytes(path, o?.maxBytes ?? Number.MAX_SAFE_INTEGER)),
         Effect.mapError(backupFileFailed),
         Effect.flatMap((b) => put(key, b, o?.sha256, path)),
       ),
+    followRingBytes: () => undefined,
     putBytes: (key, bytes) => put(key, bytes, undefined, "the bytes"),
     getBytes: (key) => get(key).pipe(Effect.map((o) => new Uint8Array(o.bytes))),
     getFile: (key, path) =>

@@ -7,7 +7,9 @@
  * size), each sent with Content-MD5 (the server checks it) and
  * retried with exponential backoff when the failure is transient. The sha256 of the whole file is
  * computed while reading, in order, and recorded as object metadata (`x-amz-meta-sha256`); a
- * caller's expected sha256 that differs aborts the upload. After the upload a HEAD checks the size
+ * caller's expected sha256 that differs aborts the upload. A growing file (one still being
+ * written, backup-store.ts) is uploaded as its parts are written; its sha256, unknown when the
+ * upload starts, is computed the same way and returned, the caller's metadata recorded instead. After the upload a HEAD checks the size
  * and the recorded sha256. A failed or interrupted multipart upload is aborted, so no parts stay
  * behind.
  *
@@ -29,7 +31,7 @@ import { openBackupFile } from "../backup-file.ts"
 import { minorGc } from "../etcd/minor-gc.ts"
 import { batchedFileWriter } from "./batched-file-writer.ts"
 import { fileSha256Worker } from "./file-sha256-worker.ts"
-import { BackupStore, type BackupStoreShape, type ObjectPage, type PutFileOptions, type PutResult } from "./backup-store.ts"
+import { BackupStore, type BackupStoreShape, type GrowingFile, type ObjectPage, type PutFileOptions, type PutResult } from "./backup-store.ts"
 import { describeEndpoint, s3Exchange, s3Request, xmlBlocks, xmlField, type S3Endpoint, type S3Request } from "./s3-http.ts"
 import { localIoFailed, StoreIntegrityFailed, StoreObjectMissing, StoreRequestFailed, type StoreError, uploadFileFailed } from "./store-errors.ts"
 import { retryTransient, type RetryOptions } from "./store-retry.ts"
@@ -67,6 +69,10 @@ const writeBatchBytes = 1024 * 1024
 const md5Base64 = (b: Uint8Array) => createHash("md5").update(b).digest("base64")
 const sha256Hex = (b: Uint8Array) => createHash("sha256").update(b).digest("hex")
 const shaHeader = "x-amz-meta-sha256"
+const metadataHeaders = (sha256: string | undefined, growing: GrowingFile | undefined): Record<string, string> =>
+  sha256 !== undefined
+    ? { [shaHeader]: sha256 }
+    : Object.fromEntries(Object.entries(growing?.metadata ?? {}).map(([name, value]) => [`x-amz-meta-${name.toLowerCase()}`, value]))
 
 export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = defaultTransferOptions): BackupStoreShape => {
   const store = describeEndpoint(endpoint)
@@ -123,6 +129,11 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
 
   const putBytes = (key: string, bytes: Uint8Array) => putSingle(key, bytes, sha256Hex(bytes))
 
+  const partSizeFor = (size: number) => Math.max(options.partSize, minPartSize, Math.ceil(size / maxParts))
+
+  /** A multipart upload of a growing file reads it in a ring of one part more than it has in flight. */
+  const followRingBytes = (size: number) => (size <= options.partSize ? undefined : (options.partsInFlight + 1) * partSizeFor(size))
+
   const shrank = (path: string) => Object.assign(new Error(`${path} shrank while uploading`), { code: "ESHRUNK" })
   const ioFailed = (path: string, operation: string) => (e: unknown) => localIoFailed(path, operation, e)
   const readAt = (fh: FileHandle, path: string, buf: Buffer, length: number, position: number) =>
@@ -153,16 +164,32 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
       message: `${path} has sha256 ${found}, not ${expected} as expected: nothing stored under ${key}`,
     })
 
-  const multipart = (key: string, path: string, fh: FileHandle, size: number, sha256: string) =>
+  /**
+   * `sha256`, when known before the upload starts, is recorded as metadata and must be the file's;
+   * a growing file's is computed on the way (its `metadata` recorded instead) and returned.
+   */
+  const multipart = (key: string, path: string, fh: FileHandle, size: number, sha256: string | undefined, growing?: GrowingFile) =>
     Effect.gen(function* () {
-      const partSize = Math.max(options.partSize, minPartSize, Math.ceil(size / maxParts))
+      const partSize = partSizeFor(size)
       const count = Math.ceil(size / partSize)
+      const ring = growing?.ring
+      if (ring !== undefined && ring.bytes % partSize !== 0)
+        return yield* Effect.die(new Error(`a ring of ${ring.bytes} bytes is not a whole number of ${partSize}-byte parts`))
+      // Where byte `n` of the object is in the file: a ring's parts never wrap, its size being a whole number of parts.
+      const at = (n: number) => (ring === undefined ? n : n % ring.bytes)
+      const stored = new Set<number>()
+      let releasedParts = 0
+      const partStored = (i: number) => {
+        stored.add(i)
+        while (stored.delete(releasedParts)) releasedParts++
+        ring?.release(Math.min(size, releasedParts * partSize))
+      }
       const init = yield* request({
         operation: "CreateMultipartUpload",
         method: "POST",
         key,
         query: { uploads: "" },
-        headers: { [shaHeader]: sha256, "content-type": "application/octet-stream" },
+        headers: { ...metadataHeaders(sha256, growing), "content-type": "application/octet-stream" },
       })
       const uploadId = xmlField(init.body.toString("utf8"), "UploadId")
       if (uploadId === undefined) {
@@ -185,7 +212,7 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
         let hashedUpTo = 0
         const waiters = new Map<number, () => void>()
         const etags: Array<string> = []
-        let stored = 0
+        let storedBytes = 0
         yield* Effect.forEach(
           Array.from({ length: count }, (_, i) => i),
           (i) =>
@@ -194,13 +221,14 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
               const start = i * partSize
               const buffer = free.pop()!
               yield* Effect.addFinalizer(() => Effect.sync(() => free.push(buffer)))
+              if (growing !== undefined) yield* growing.written(start + length)
               // The whole file's sha256 needs the parts in order; parts start in order, so a part
               // waits only for the few before it.
               if (hashedUpTo !== i) yield* Effect.callback<void>((resume) => void waiters.set(i, () => resume(Effect.void)))
               const md5 = createHash("md5")
               const payload = endpoint.signPayload ? createHash("sha256") : undefined
               for (let done = 0; done < length; done += buffer.length) {
-                const chunk = yield* readAt(fh, path, buffer, Math.min(buffer.length, length - done), start + done)
+                const chunk = yield* readAt(fh, path, buffer, Math.min(buffer.length, length - done), at(start + done))
                 hash.update(chunk)
                 md5.update(chunk)
                 payload?.update(chunk)
@@ -217,20 +245,21 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
                   length,
                   sha256: payload?.digest("hex") ?? "",
                   read: (into, n, offset) => {
-                    if (readSync(fh.fd, into, 0, n, start + offset) !== n) throw shrank(path)
+                    if (readSync(fh.fd, into, 0, n, at(start + offset)) !== n) throw shrank(path)
                   },
                   readFailed: ioFailed(path, "read"),
                 },
                 headers: { "content-md5": md5.digest("base64") },
               })
               etags[i] = String(res.headers.etag ?? "")
-              stored += length
-              options.onProgress?.(key, stored, size)
+              storedBytes += length
+              partStored(i)
+              options.onProgress?.(key, storedBytes, size)
             }).pipe(Effect.scoped),
           { concurrency: inFlight, discard: true },
         )
         const found = hash.digest("hex")
-        if (found !== sha256) return yield* shaMismatch(key, path, sha256, found)
+        if (sha256 !== undefined && found !== sha256) return yield* shaMismatch(key, path, sha256, found)
         const xml = `<CompleteMultipartUpload>${etags.map((e, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${e.replace(/&/g, "&amp;").replace(/"/g, "&quot;")}</ETag></Part>`).join("")}</CompleteMultipartUpload>`
         const done = yield* request({ operation: "CompleteMultipartUpload", method: "POST", key, query: { uploadId }, body: Buffer.from(xml) })
         // S3 may answer 200 and put the error in the body.
@@ -246,6 +275,7 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
             message: `${store} failed to complete the upload of ${key}: ${errorCode}`,
           })
         }
+        return found
       })
       // Bounded: a store that stopped answering must not hold the failure back (nor outlast a pod's
       // 30 s termination grace period); an upload left behind is abandoned, and prune removes it.
@@ -256,21 +286,26 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
           Effect.logWarning(`could not abort the multipart upload ${uploadId} of ${key} in ${store}: prune removes it once older than --leftover-grace`),
         ),
       )
-      yield* upload.pipe(Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : abort)))
-      return yield* checkStored(key, size, sha256)
+      const found = yield* upload.pipe(Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : abort)))
+      return yield* checkStored(key, size, found)
     })
 
   const putFile = (key: string, path: string, putOptions?: PutFileOptions) =>
     Effect.acquireUseRelease(
       Effect.tryPromise({ try: () => openBackupFile(path, putOptions?.maxBytes), catch: (e) => uploadFileFailed(path, "open", e) }),
-      ({ handle: fh, size }) =>
+      (opened) =>
         Effect.gen(function* () {
+          const growing = putOptions?.growing
+          const size = growing?.size ?? opened.size
+          const fh = opened.handle
           if (size <= options.partSize) {
+            if (growing !== undefined) yield* growing.written(size)
             const bytes = yield* readAt(fh, path, Buffer.allocUnsafe(size), size, 0)
             const found = sha256Hex(bytes)
             if (putOptions?.sha256 !== undefined && putOptions.sha256 !== found) return yield* shaMismatch(key, path, putOptions.sha256, found)
             return yield* putSingle(key, bytes, found)
           }
+          if (growing !== undefined) return yield* multipart(key, path, fh, size, putOptions?.sha256, growing)
           // The sha256 goes into the metadata when the upload starts: known, or read once first.
           const sha256 = putOptions?.sha256 ?? (yield* fileSha256(fh, path, size))
           return yield* multipart(key, path, fh, size, sha256)
@@ -469,7 +504,7 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
       ),
     )
 
-  return { location: store, putFile, putBytes, getFile, getBytes, head, listPage, remove, pendingUploads, abortUpload }
+  return { location: store, putFile, followRingBytes, putBytes, getFile, getBytes, head, listPage, remove, pendingUploads, abortUpload }
 }
 
 /** The S3 Layer. */

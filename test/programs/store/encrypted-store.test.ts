@@ -134,6 +134,22 @@ describe("an age-encrypted upload", () => {
     expect(readdirSync(into).filter((f) => f.startsWith("snapshot"))).toEqual([])
   })
 
+  it("a snapshot changed since backup-create (same size): nothing is stored under its name, no ciphertext is left beside it", async () => {
+    const changed = tempDir("encrypted-store-changed")
+    for (const f of backupFiles(backup)) writeFileSync(join(changed, f), readFileSync(join(backup, f)))
+    const snapshot = join(changed, readManifest(changed).files.snapshot.name)
+    const bytes = readFileSync(snapshot)
+    bytes[bytes.length >> 1]! ^= 1
+    writeFileSync(snapshot, bytes)
+    const store = makeMemoryStore()
+    const recipients = { snapshot: await recipientsOf(join(keys, "snapshot.recipients")) }
+    const error = failureOf(await Effect.runPromiseExit(uploadBackup(changed, prefix, undefined, { recipients }).pipe(withStore(store))))
+    expect(error._tag).toBe("BackupToUploadInvalid")
+    expect(error.message).toContain("changed after backup-create")
+    expect(store.objects.size).toBe(0)
+    expect(readdirSync(changed).filter((n) => n.includes(".age"))).toEqual([])
+  })
+
   it("a signed backup: without --signing-key the upload is refused before anything is stored; with it the stored manifest's signature verifies", async () => {
     const signed = tempDir("encrypted-store-signed")
     for (const f of backupFiles(backup)) writeFileSync(join(signed, f), readFileSync(join(backup, f)))

@@ -4,15 +4,16 @@
  * where the last piece is full; a damaged or cut file is refused at the right chunk past the first
  * piece, and nothing is left under the output's name.
  */
-import { readdirSync, writeFileSync } from "node:fs"
+import { closeSync, openSync, readdirSync, readSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect, Exit, Result } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import { ciphertextChunkBytes, payloadNonceBytes } from "../../../src/domain/age-payload-layout.ts"
 import { workersFromBytes } from "../../../src/services/crypto/age-file-pipeline.ts"
-import { decryptFile, encryptFile } from "../../../src/services/crypto/age-files.ts"
+import { decryptFile, encryptFile, encryptForReader } from "../../../src/services/crypto/age-files.ts"
 import { parseRecipient } from "../../../src/services/crypto/age-keys.ts"
 import { tempDir } from "../../support/temp-dir.ts"
+import { writtenProgress } from "../../../src/services/written-progress.ts"
 import { age, identitiesOf, keygen, readBytes, sha256, sha256File, writePseudoRandom } from "./age-cli.ts"
 
 const dir = tempDir("age-pipeline")
@@ -39,6 +40,74 @@ describe("age files through the worker threads", () => {
     const theirs = await Effect.runPromise(decryptFile(join(dir, `cli-${size}.age`), join(dir, `out-${size}`), await identitiesOf(key.path)))
     expect(theirs.plaintext).toEqual({ size, sha256: await sha256File(plain) })
     expect(theirs.ciphertext.sha256).toBe(await sha256File(join(dir, `cli-${size}.age`)))
+  })
+
+  it.each([
+    ["on this thread", workersFromBytes - 1],
+    ["on its worker", 9 * piece + 65536 + 3],
+  ])("for a reader (%s): told the ciphertext's size first, then every written end in order up to it; age -d opens the file", async (_, size) => {
+    const plain = join(dir, `reader-${size}`)
+    await writePseudoRandom(plain, size, 5)
+    const sealed = join(dir, `reader-${size}.age`)
+    const told: Array<number> = []
+    let total = -1
+    const result = await Effect.runPromise(
+      encryptForReader(plain, sealed, [Result.getOrThrow(parseRecipient(key.recipient))], {
+        onStart: (bytes) => {
+          expect(told).toEqual([])
+          total = bytes
+        },
+        onWritten: (end) => {
+          // Everything up to `end` is in the file when the reader is told.
+          expect(statSync(sealed).size).toBeGreaterThanOrEqual(end)
+          told.push(end)
+        },
+      }),
+    )
+    expect(result).toEqual({ plaintext: { size, sha256: await sha256File(plain) }, ciphertextBytes: statSync(sealed).size })
+    expect(total).toBe(statSync(sealed).size)
+    expect(told.at(-1)).toBe(total)
+    expect(told).toEqual([...told].sort((a, b) => a - b))
+    expect(told.length).toBeGreaterThan(1)
+    expect(sha256(age(["-d", "-i", key.path, sealed]))).toBe(await sha256File(plain))
+  })
+
+  it("for a reader, into a ring: every byte waits for its room, writes wrap at the ring's end, and what the reader collects is the age file", async () => {
+    const size = 11 * piece + 999
+    const plain = join(dir, "ring-plain")
+    await writePseudoRandom(plain, size, 6)
+    const sealed = join(dir, "ring.age")
+    const ringBytes = 3 * piece + 17
+    const released = writtenProgress()
+    const collected: Array<Buffer> = []
+    let read = 0
+    const readRing = (end: number) => {
+      const fd = openSync(sealed, "r")
+      try {
+        for (; read < end; ) {
+          const at = read % ringBytes
+          const n = Math.min(end - read, ringBytes - at)
+          const bytes = Buffer.alloc(n)
+          expect(readSync(fd, bytes, 0, n, at)).toBe(n)
+          collected.push(bytes)
+          read += n
+        }
+      } finally {
+        closeSync(fd)
+      }
+    }
+    await Effect.runPromise(
+      encryptForReader(plain, sealed, [Result.getOrThrow(parseRecipient(key.recipient))], {
+        onStart: () => ({ bytes: ringBytes, room: (end, signal) => released.reached(end - ringBytes, signal) }),
+        onWritten: (end) => {
+          expect(statSync(sealed).size).toBeLessThanOrEqual(ringBytes)
+          readRing(end)
+          released.advance(end)
+        },
+      }),
+    )
+    writeFileSync(join(dir, "ring-collected.age"), Buffer.concat(collected))
+    expect(sha256(age(["-d", "-i", key.path, join(dir, "ring-collected.age")]))).toBe(await sha256File(plain))
   })
 
   describe("refusals past the first piece", () => {

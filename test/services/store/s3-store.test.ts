@@ -1,11 +1,12 @@
 import { createHash, randomBytes } from "node:crypto"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Exit, Fiber } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { makeS3Store, type S3TransferOptions } from "../../../src/services/store/s3-store.ts"
 import { s3Request, type S3Endpoint } from "../../../src/services/store/s3-http.ts"
+import { writtenProgress } from "../../../src/services/written-progress.ts"
 import { rclone as rcloneOn, s3Server, type S3TestServer } from "../../support/s3-server.ts"
 
 const MiB = 1024 * 1024
@@ -107,6 +108,51 @@ describe("the S3 store against Swift's s3api", () => {
     await Effect.runPromise(Fiber.interrupt(fiber))
     expect(await Effect.runPromise(store.pendingUploads("p/b3/"))).toEqual([])
     expect(await Effect.runPromise(store.head("p/b3/slow.bin"))).toBeUndefined()
+  })
+
+  it("a growing file: each part is read only once written, the object holds the final bytes, the given metadata stands in for the sha256", async () => {
+    const store = makeS3Store(endpointOf(server), small)
+    const data = randomBytes(12 * MiB + 77)
+    const src = join(work, "growing.bin")
+    // Bytes the writer has not reached yet are 0xff: a part read ahead of the writer would store them.
+    writeFileSync(src, Buffer.alloc(data.length, 0xff))
+    const progress = writtenProgress()
+    const fd = openSync(src, "r+")
+    const writer = (async () => {
+      for (let at = 0; at < data.length; at += MiB) {
+        await new Promise((r) => setTimeout(r, 20))
+        const end = Math.min(data.length, at + MiB)
+        writeSync(fd, data, at, end - at, at)
+        progress.advance(end)
+      }
+    })()
+    const put = await Effect.runPromise(
+      store.putFile("p/b6/growing.bin", src, { growing: { size: data.length, written: progress.until, metadata: { "Plaintext-Sha256": "abc" } } }),
+    )
+    await writer
+    closeSync(fd)
+    expect(put).toEqual({ key: "p/b6/growing.bin", size: data.length, sha256: sha256(data) })
+    const head = await Effect.runPromise(s3Request(endpointOf(server), { operation: "HEAD", method: "HEAD", key: "p/b6/growing.bin" }))
+    expect(head.headers["x-amz-meta-plaintext-sha256"]).toBe("abc")
+    expect(head.headers["x-amz-meta-sha256"]).toBeUndefined()
+    await Effect.runPromise(store.getFile("p/b6/growing.bin", join(work, "growing.back")))
+    expect(readFileSync(join(work, "growing.back")).equals(data)).toBe(true)
+  })
+
+  it("a growing file whose writer never gets there: the upload waits, and when interrupted is aborted", async () => {
+    const store = makeS3Store(endpointOf(server), small)
+    const src = join(work, "stalled.bin")
+    writeFileSync(src, Buffer.alloc(11 * MiB))
+    const progress = writtenProgress()
+    progress.advance(6 * MiB)
+    const fiber = Effect.runFork(store.putFile("p/b7/stalled.bin", src, { growing: { size: 11 * MiB, written: progress.until } }))
+    const deadline = Date.now() + 30_000
+    while ((await Effect.runPromise(store.pendingUploads("p/b7/"))).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
+    await new Promise((r) => setTimeout(r, 500))
+    expect(fiber.pollUnsafe()).toBeUndefined()
+    await Effect.runPromise(Fiber.interrupt(fiber))
+    expect(await Effect.runPromise(store.pendingUploads("p/b7/"))).toEqual([])
+    expect(await Effect.runPromise(store.head("p/b7/stalled.bin"))).toBeUndefined()
   })
 
   it("rclone reads what we wrote with the same sha256, and we read what rclone wrote", async () => {
