@@ -111,7 +111,7 @@ try {
 
 - Machine: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}); load before: \`${loadBefore}\`; after: \`${loadAfter}\`. Node ${process.version}.
 - A backup whose snapshot is ${sizeMib} MiB of random bytes; ${partMib} MiB parts, ${inFlight} in flight; encrypted to one X25519 recipient
-  (each file encrypted to \`<file>.age\` beside it, uploaded, removed). The last encrypted upload was downloaded with the identity and
+  (each file encrypted into \`<file>.age\` beside it, a ring of parts in flight + 1 for the snapshot, while its parts are uploaded). The last encrypted upload was downloaded with the identity and
   its snapshot's sha256 compared with the original's.
 - **Wall time**: median ${plain.toFixed(2)} s plain, ${encrypted.toFixed(2)} s encrypted: **${(extra * 100).toFixed(1)} % more**
   (target <= 10 %: ${extra <= 0.1 ? "met" : "**missed**"}); peak RSS encrypted ${Math.max(...of("encrypted").map((s) => s.peakRssMiB)).toFixed(0)} MiB,

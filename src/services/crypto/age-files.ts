@@ -3,8 +3,8 @@
  * fsynced, renamed into place and its directory fsynced only once the whole input was read and,
  * when decrypting, every chunk authenticated: a failure or interruption leaves no output file
  * (the `.part` is removed), so no unauthenticated or partial plaintext is ever under its name.
- * Both sides are hashed on the way, for the manifest (plaintext and ciphertext sha256); the
- * hashing and the chunks' seal run on worker threads (age-file-pipeline.ts).
+ * The plaintext is hashed on the way, for the manifest; the hashing and the chunks' seal run on
+ * worker threads (age-file-pipeline.ts).
  */
 import { constants } from "node:fs"
 import { open, rename, unlink } from "node:fs/promises"
@@ -34,9 +34,13 @@ import type { AgeRecipient } from "./age-keys.ts"
 
 export type { FileDigest } from "./age-file-pipeline.ts"
 
+/**
+ * The plaintext's size and sha256, and the ciphertext's size. The ciphertext is not hashed: its
+ * chunks are authenticated, and a store hashes what it uploads or downloads.
+ */
 export interface CryptFileResult {
   readonly plaintext: FileDigest
-  readonly ciphertext: FileDigest
+  readonly ciphertextBytes: number
 }
 
 /** Runs `fill` on `<path>.part` and renames it to `path`; the `.part` is removed on any failure. */
@@ -140,12 +144,7 @@ const empty = new Uint8Array(0)
 /** The sealed chunks' bytes for `plaintextBytes` (the payload after its nonce, which the header's prefix holds). */
 const ciphertextPayloadBytes = (plaintextBytes: number) => plaintextBytes + chunkCount(plaintextBytes) * chunkTagBytes
 
-/** Both sides' digests, of a pipeline that hashed both. */
-const bothHashed = (sides: PipelineResult): { readonly input: FileDigest; readonly output: FileDigest } => {
-  const { size, sha256 } = sides.output
-  if (sha256 === undefined) throw new Error("the pipeline did not hash its output")
-  return { input: sides.input, output: { size, sha256 } }
-}
+const sealed = (r: PipelineResult): CryptFileResult => ({ plaintext: { size: r.inputBytes, sha256: r.plaintextSha256 }, ciphertextBytes: r.outputBytes })
 
 /** Encrypts the file `input` to `output` (through `<output>.part`) for `recipients`. */
 export const encryptFile = (
@@ -158,8 +157,7 @@ export const encryptFile = (
       try: async (signal) => {
         const { prefix, key } = startAgeFile(recipients, input)
         const start = async () => ({ key, payloadStart: 0, inputPrefix: empty, outputPrefix: prefix })
-        const sides = bothHashed(await cryptFile(input, output, { op: "seal", signal }, () => start))
-        return { plaintext: sides.input, ciphertext: sides.output }
+        return sealed(await cryptFile(input, output, { op: "seal", signal }, () => start))
       },
       catch: mapFailure(input),
     }) as Effect.Effect<CryptFileResult, CryptFileError | AgeRecipientInvalid | AgeFileWorkerFailed>,
@@ -179,15 +177,14 @@ export interface CiphertextFollower {
 /**
  * Encrypts the file `input` for `recipients` into `output` itself, for a reader that follows it as
  * it is written (encrypted-upload.ts) and removes it after use: neither synced nor renamed (removed
- * on failure), whole or in the reader's ring, the ciphertext left to the reader to hash, one
- * worker. The plaintext's digest and the ciphertext's size.
+ * on failure), whole or in the reader's ring, on one worker (the reader's upload has the other core).
  */
 export const encryptForReader = (
   input: string,
   output: string,
   recipients: ReadonlyArray<AgeRecipient>,
   follower: CiphertextFollower,
-): Effect.Effect<{ readonly plaintext: FileDigest; readonly ciphertextBytes: number }, CryptFileError | AgeRecipientInvalid> =>
+): Effect.Effect<CryptFileResult, CryptFileError | AgeRecipientInvalid> =>
   workerFailureIsDefect(
     Effect.tryPromise({
       try: async (signal) => {
@@ -196,11 +193,10 @@ export const encryptForReader = (
           const ring = follower.onStart(prefix.length + ciphertextPayloadBytes(file.size))
           return { key, payloadStart: 0, inputPrefix: empty, outputPrefix: prefix, ring }
         }
-        const sides = await cryptFile(input, output, { op: "seal", signal, temporary: true, lean: true, onWritten: follower.onWritten }, start)
-        return { plaintext: sides.input, ciphertextBytes: sides.output.size }
+        return sealed(await cryptFile(input, output, { op: "seal", signal, temporary: true, workers: 1, onWritten: follower.onWritten }, start))
       },
       catch: mapFailure(input),
-    }) as Effect.Effect<{ readonly plaintext: FileDigest; readonly ciphertextBytes: number }, CryptFileError | AgeRecipientInvalid | AgeFileWorkerFailed>,
+    }) as Effect.Effect<CryptFileResult, CryptFileError | AgeRecipientInvalid | AgeFileWorkerFailed>,
   )
 
 /**
@@ -219,8 +215,8 @@ export const decryptFile = (input: string, output: string, identities: IdentityS
           const payloadStart = header.length - rest.length
           return { key, payloadStart, inputPrefix: header.subarray(0, payloadStart), outputPrefix: empty }
         }
-        const sides = bothHashed(await cryptFile(input, output, { op: "open", signal }, start))
-        return { plaintext: sides.output, ciphertext: sides.input }
+        const r = await cryptFile(input, output, { op: "open", signal }, start)
+        return { plaintext: { size: r.outputBytes, sha256: r.plaintextSha256 }, ciphertextBytes: r.inputBytes }
       },
       catch: mapFailure(input),
     }) as Effect.Effect<CryptFileResult, CryptFileError | AgeDecryptError | AgeFileWorkerFailed>,

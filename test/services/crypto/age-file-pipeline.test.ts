@@ -29,17 +29,17 @@ describe("age files through the worker threads", () => {
     ["at the hand-over", workersFromBytes],
     ["a whole number of pieces (the last piece full)", 9 * piece],
     ["pieces and a short chunk", 9 * piece + 65536 + 3],
-  ])("%s: encrypted, age -d opens it; age -r's, opened; both sides' sha256", async (_, size) => {
+  ])("%s: encrypted, age -d opens it; age -r's, opened; the plaintext's sha256", async (_, size) => {
     const plain = join(dir, `plain-${size}`)
     await writePseudoRandom(plain, size, 3)
     const ours = await Effect.runPromise(encryptFile(plain, join(dir, `ours-${size}.age`), [Result.getOrThrow(parseRecipient(key.recipient))]))
     expect(sha256(age(["-d", "-i", key.path, join(dir, `ours-${size}.age`)]))).toBe(await sha256File(plain))
     expect(ours.plaintext).toEqual({ size, sha256: await sha256File(plain) })
-    expect(ours.ciphertext.sha256).toBe(await sha256File(join(dir, `ours-${size}.age`)))
+    expect(ours.ciphertextBytes).toBe(statSync(join(dir, `ours-${size}.age`)).size)
     age(["-r", key.recipient, "-o", join(dir, `cli-${size}.age`), plain])
     const theirs = await Effect.runPromise(decryptFile(join(dir, `cli-${size}.age`), join(dir, `out-${size}`), await identitiesOf(key.path)))
     expect(theirs.plaintext).toEqual({ size, sha256: await sha256File(plain) })
-    expect(theirs.ciphertext.sha256).toBe(await sha256File(join(dir, `cli-${size}.age`)))
+    expect(theirs.ciphertextBytes).toBe(statSync(join(dir, `cli-${size}.age`)).size)
   })
 
   it.each([
