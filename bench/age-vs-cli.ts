@@ -117,7 +117,10 @@ try {
     // What the CLI would have to add to give the manifest the plaintext's hash, as encryptFile and decryptFile do.
     "age CLI + sha256sum of the plaintext": {
       encrypt: (out) => ["sh", ["-c", `"${join(ageBin, "age")}" -r ${recipient} -o "${out}" "${plain}" && sync "${out}" && sha256sum "${plain}" >/dev/null`]],
-      decrypt: (out) => ["sh", ["-c", `"${join(ageBin, "age")}" -d -i "${keyFile}" -o "${out}" "${reference}" && sync "${out}" && sha256sum "${out}" >/dev/null`]],
+      decrypt: (out) => [
+        "sh",
+        ["-c", `"${join(ageBin, "age")}" -d -i "${keyFile}" -o "${out}" "${reference}" && sync "${out}" && sha256sum "${out}" >/dev/null`],
+      ],
     },
     "cluster-backup (node:crypto)": {
       encrypt: (out) => [node, [self, "ours-encrypt", plain, out, recipient]],

@@ -11,10 +11,10 @@
  * its last chunk is then sealed (or must open) as the stream's last. Bytes beyond the size the
  * input had when opened are refused (it changed while being read).
  */
-import { writeSync } from "node:fs"
 import type { FileHandle } from "node:fs/promises"
 import { ciphertextChunkBytes, plaintextChunkBytes } from "../../domain/age-payload-layout.ts"
 import { BackupFileRefused } from "../backup-file.ts"
+import { writeAllSync } from "../page-cache-write.ts"
 import { payloadFailure } from "./age-decrypt.ts"
 import { type AgeFileThread, onThisThread, type SharedMemory, startAgeFileWorker } from "./age-file-worker.ts"
 
@@ -125,19 +125,12 @@ export const readFully = async (input: InputFile, buffer: Uint8Array, offset: nu
 }
 
 /**
- * Writes at most this much per call: on the Linux 6.x of the machines measured, a 1 MiB write
- * into new page-cache pages cost the kernel 4 x what 16 writes of 64 KiB cost (larger folios to
- * allocate; `dd` of 512 MiB: 0.53 against 0.13 CPU-s), and was a third of opening's CPU time.
- */
-const writeBytes = 64 * 1024
-
-/**
- * Synchronous: a write into the page cache takes less than the thread pool's round trip would,
- * and the main thread is otherwise idle while the workers seal or open.
+ * Synchronous, 64 KiB per call (page-cache-write.ts): a write into the page cache takes less than
+ * the thread pool's round trip would, and the main thread is otherwise idle while the workers seal or open.
  */
 const writeFully = async (output: OutputFile, buffer: Uint8Array, offset: number, length: number, position: number): Promise<void> => {
   try {
-    for (let done = 0; done < length; ) done += writeSync(output.handle.fd, buffer, offset + done, Math.min(writeBytes, length - done), position + done)
+    writeAllSync(output.handle.fd, buffer, offset, length, position)
   } catch (e) {
     throw new WriteFailure("write", output.path, e)
   }

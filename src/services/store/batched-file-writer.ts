@@ -3,12 +3,12 @@
  * copied in, and the buffer written with one synchronous write whenever it is full.
  * - Batches: per 64 KiB network chunk, an asynchronous write costs a thread-pool round trip, and
  *   on a loaded machine the worker's wake-up preempts the event loop (profiled: most of a
- *   download's own CPU time sat in the write binding); a synchronous 1 MiB write into the page
- *   cache takes well under a millisecond and switches no thread.
+ *   download's own CPU time sat in the write binding); a synchronous write of 1 MiB into the page
+ *   cache (in 64 KiB calls, page-cache-write.ts) takes well under a millisecond and switches no thread.
  * - A copy, not the chunks kept until written: a chunk kept past a young-generation collection is
  *   promoted, and its memory waits for a full one (peak RSS +30 MiB on a 1 GiB download).
  */
-import { writeSync } from "node:fs"
+import { writeAllSync } from "../page-cache-write.ts"
 
 export interface BatchedFileWriter {
   /** Copies the chunk in, writing the buffer whenever it fills; throws a write's failure. */
@@ -23,13 +23,8 @@ export const batchedFileWriter = (fd: number, position: number, buffer: Uint8Arr
   let at = position
 
   const write = () => {
-    for (let done = 0; done < filled; ) {
-      const n = writeSync(fd, buffer, done, filled - done, at)
-      // A regular file takes the bytes or the call fails; no progress is an I/O error, not a loop.
-      if (n <= 0) throw Object.assign(new Error(`no bytes written at ${at}`), { code: "EIO" })
-      done += n
-      at += n
-    }
+    writeAllSync(fd, buffer, 0, filled, at)
+    at += filled
     filled = 0
   }
 
