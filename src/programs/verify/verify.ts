@@ -268,76 +268,79 @@ const pairingCheck = (manifest: BackupManifest | undefined, allowDirty: boolean,
     : fail("revision-pairing", titles.pairing, `${expected} (pass --allow-dirty to accept a possibly dirty backup)`, found)
 }
 
+/** The test restore itself: it reads only the snapshot, so it runs beside the other checks (its verdicts wait for theirs). */
+const runTestRestore = (snapshot: string, manifest: BackupManifest | undefined, options: VerifyOptions, table: OperandTable) =>
+  Effect.result(
+    Effect.andThen(
+      checkRegularFile(snapshot),
+      testRestore({
+        snapshot,
+        scratchDir: options.scratchDir ?? tmpdir(),
+        etcdBinary: options.etcdBinary,
+        operands: table,
+        etcdPrefix: options.etcdPrefix,
+        keyCountsAt: manifest?.keyCounts === undefined ? undefined : manifest.etcd.revision,
+        sampleEncrypted: manifest?.keyCounts !== undefined,
+        afterStart: options.testRestoreAfterStart,
+      }),
+    ),
+  )
+
+type TestRestoreRun = Effect.Success<ReturnType<typeof runTestRestore>>
+
 const testRestoreChecks = (
-  snapshot: string,
+  restored: TestRestoreRun,
   manifest: BackupManifest | undefined,
   status: SnapshotStatus | undefined,
-  options: VerifyOptions,
   table: OperandTable,
   bundleFiles: ReadonlyArray<TarballFile> | undefined,
-) =>
-  Effect.gen(function* () {
-    const restored = yield* Effect.result(
-      Effect.andThen(
-        checkRegularFile(snapshot),
-        testRestore({
-          snapshot,
-          scratchDir: options.scratchDir ?? tmpdir(),
-          etcdBinary: options.etcdBinary,
-          operands: table,
-          etcdPrefix: options.etcdPrefix,
-          keyCountsAt: manifest?.keyCounts === undefined ? undefined : manifest.etcd.revision,
-          sampleEncrypted: manifest?.keyCounts !== undefined,
-          afterStart: options.testRestoreAfterStart,
-        }),
-      ),
-    )
-    if (Result.isFailure(restored)) {
-      const why = "the test restore failed"
-      return [
-        fail("test-restore", titles.testRestore, "a restored member serving the snapshot", restored.failure.message),
-        skip("test-restore-revision", titles.testRevision, why),
-        skip("test-restore-keys", titles.testKeys, why),
-        skip("test-restore-operator-revisions", titles.testOperators, why),
-        ...keyCountCheck(manifest, undefined),
-        ...restoredDecryptionCheck(manifest, bundleFiles, undefined, table),
-      ]
-    }
-    const r = restored.success
-    const checks: Array<VerifyCheck> = [
-      pass(
-        "test-restore",
-        titles.testRestore,
-        "a restored member serving the snapshot",
-        `served revision ${r.revision} with ${r.keys} keys; scratch data removed`,
-      ),
+): Array<VerifyCheck> => {
+  if (Result.isFailure(restored)) {
+    const why = "the test restore failed"
+    return [
+      fail("test-restore", titles.testRestore, "a restored member serving the snapshot", restored.failure.message),
+      skip("test-restore-revision", titles.testRevision, why),
+      skip("test-restore-keys", titles.testKeys, why),
+      skip("test-restore-operator-revisions", titles.testOperators, why),
+      ...keyCountCheck(manifest, undefined),
+      ...restoredDecryptionCheck(manifest, bundleFiles, undefined, table),
     ]
+  }
+  const r = restored.success
+  const checks: Array<VerifyCheck> = [
+    pass(
+      "test-restore",
+      titles.testRestore,
+      "a restored member serving the snapshot",
+      `served revision ${r.revision} with ${r.keys} keys; scratch data removed`,
+    ),
+  ]
+  checks.push(
+    status === undefined
+      ? skip("test-restore-revision", titles.testRevision, "etcdutl could not read the snapshot's revision")
+      : verdictOf(r.revision === status.revision, "test-restore-revision", titles.testRevision, `revision ${status.revision}`, `revision ${r.revision}`),
+  )
+  checks.push(verdictOf(r.keys > 0, "test-restore-keys", titles.testKeys, "at least one key", `${r.keys} keys`))
+  if (manifest === undefined) {
+    checks.push(skip("test-restore-operator-revisions", titles.testOperators, noManifest))
+  } else {
+    const inSnapshot = manifest.revisions.inSnapshot
+    const expected = operandNames.map((n) => `${n}=${inSnapshot[n] ?? "none"}`).join(",")
+    const found = operandNames.map((n) => `${n}=${r.operatorRevisions[n].revision ?? `none (${r.operatorRevisions[n].reason})`}`).join(",")
     checks.push(
-      status === undefined
-        ? skip("test-restore-revision", titles.testRevision, "etcdutl could not read the snapshot's revision")
-        : verdictOf(r.revision === status.revision, "test-restore-revision", titles.testRevision, `revision ${status.revision}`, `revision ${r.revision}`),
+      verdictOf(
+        operandNames.every((n) => r.operatorRevisions[n].revision === inSnapshot[n]),
+        "test-restore-operator-revisions",
+        titles.testOperators,
+        expected,
+        found,
+      ),
     )
-    checks.push(verdictOf(r.keys > 0, "test-restore-keys", titles.testKeys, "at least one key", `${r.keys} keys`))
-    if (manifest === undefined) {
-      checks.push(skip("test-restore-operator-revisions", titles.testOperators, noManifest))
-    } else {
-      const inSnapshot = manifest.revisions.inSnapshot
-      const expected = operandNames.map((n) => `${n}=${inSnapshot[n] ?? "none"}`).join(",")
-      const found = operandNames.map((n) => `${n}=${r.operatorRevisions[n].revision ?? `none (${r.operatorRevisions[n].reason})`}`).join(",")
-      checks.push(
-        verdictOf(
-          operandNames.every((n) => r.operatorRevisions[n].revision === inSnapshot[n]),
-          "test-restore-operator-revisions",
-          titles.testOperators,
-          expected,
-          found,
-        ),
-      )
-    }
-    checks.push(...keyCountCheck(manifest, r.keyCounts))
-    checks.push(...restoredDecryptionCheck(manifest, bundleFiles, r.sample, table))
-    return checks
-  })
+  }
+  checks.push(...keyCountCheck(manifest, r.keyCounts))
+  checks.push(...restoredDecryptionCheck(manifest, bundleFiles, r.sample, table))
+  return checks
+}
 
 /** Runs every check on one backup of `backupDir`; never fails: every problem is a FAIL line of the report. */
 export const verifyBackup = Effect.fn("verifyBackup")(function* (options: VerifyOptions) {
@@ -406,9 +409,15 @@ export const verifyBackup = Effect.fn("verifyBackup")(function* (options: Verify
   checks.push(yield* signatureCheck(backupDir, options.trustedKeys ?? [], manifestBytes))
 
   const snapshotPath = path.join(backupDir, selected.snapshot)
-  // The snapshot's hash (this process), etcdutl's reading of it (another) and the tarball's checks at once.
-  const [snapshot, statusResult, tarball] = yield* Effect.all(
-    [snapshotChecks(snapshotPath, manifest), snapshotStatus(snapshotPath), tarballChecks(path.join(backupDir, selected.resources), manifest, table)],
+  // The snapshot's hash (this process), etcdutl's reading of it (another), the tarball's checks and the test restore
+  // (etcdutl and etcd on a throwaway copy) at once: each only reads the backup.
+  const [snapshot, statusResult, tarball, restored] = yield* Effect.all(
+    [
+      snapshotChecks(snapshotPath, manifest),
+      snapshotStatus(snapshotPath),
+      tarballChecks(path.join(backupDir, selected.resources), manifest, table),
+      options.testRestore === true ? runTestRestore(snapshotPath, manifest, options, table) : Effect.succeed(undefined),
+    ],
     { concurrency: "unbounded" },
   )
   checks.push(...snapshot.checks)
@@ -421,8 +430,6 @@ export const verifyBackup = Effect.fn("verifyBackup")(function* (options: Verify
     Effect.orElseSucceed(() => undefined),
   )
   checks.push(yield* certificateCheck(bundleFiles, manifest, options.certWarnDays ?? defaultCertWarnDays))
-  if (options.testRestore === true) {
-    checks.push(...(yield* testRestoreChecks(snapshotPath, manifest, status.status, options, table, bundleFiles)))
-  }
+  if (restored !== undefined) checks.push(...testRestoreChecks(restored, manifest, status.status, table, bundleFiles))
   return report(selected, checks)
 })
