@@ -53,9 +53,7 @@ export interface PayloadStart {
   readonly key: Uint8Array
   /** Where the pieces start in the input (after the header, when opening). */
   readonly payloadStart: number
-  /** The input's bytes before `payloadStart`, hashed first on the input's side. */
-  readonly inputPrefix: Uint8Array
-  /** Written and hashed first on the output's side (the header, when sealing). */
+  /** Written first on the output's side (the header and payload nonce, when sealing). */
   readonly outputPrefix: Uint8Array
   /** Write the output into a ring of this many bytes (see `OutputRing`) rather than whole. */
   readonly ring?: OutputRing | undefined

@@ -23,7 +23,6 @@ type Side = keyof SharedMemory
 type Request =
   | readonly ["key", Uint8Array]
   | readonly ["hash", Side, number, number]
-  | readonly ["hash-bytes", Side, Uint8Array]
   | readonly ["digest", Side]
   | readonly ["seal" | "open", number, number, number, number, boolean]
 
@@ -48,9 +47,6 @@ const ageFileOps = (crypto: typeof nodeCrypto, streamChunks: typeof ageStreamChu
         return null
       case "hash":
         hashes[request[1]].update(memory[request[1]].subarray(request[2], request[2] + request[3]))
-        return null
-      case "hash-bytes":
-        hashes[request[1]].update(request[2])
         return null
       case "digest":
         key.fill(0)
@@ -95,8 +91,6 @@ export interface AgeFileThread {
   readonly setKey: (key: Uint8Array) => Promise<unknown>
   /** Adds `length` bytes of `side`'s memory from `offset` to `side`'s hash. */
   readonly hash: (side: Side, offset: number, length: number) => Promise<unknown>
-  /** Adds `bytes` (copied to a worker) to `side`'s hash. */
-  readonly hashBytes: (side: Side, bytes: Uint8Array) => Promise<unknown>
   /** The hash of everything added to `side`'s, in hex. */
   readonly digest: (side: Side) => Promise<string>
   /** Seals (or opens) `length` bytes of the input memory from `inOffset` as chunks from `counter` into the output memory at `outOffset`. */
@@ -107,7 +101,6 @@ export interface AgeFileThread {
 const threadOf = (request: <T>(request: Request) => Promise<T>, terminate: () => Promise<void>): AgeFileThread => ({
   setKey: (key) => request(["key", key]),
   hash: (side, offset, length) => request(["hash", side, offset, length]),
-  hashBytes: (side, bytes) => request(["hash-bytes", side, bytes]),
   digest: (side) => request(["digest", side]),
   run: (op, inOffset, length, outOffset, counter, final) => request([op, inOffset, length, outOffset, counter, final]),
   terminate,

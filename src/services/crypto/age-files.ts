@@ -15,7 +15,7 @@ import { fsyncDirectory } from "../file-steps.ts"
 import { describeFileSystemFailure } from "../file-system-error.ts"
 import { openHeader } from "./age-decrypt.ts"
 import { startAgeFile } from "./age-encrypt.ts"
-import { chunkCount, chunkTagBytes } from "../../domain/age-payload-layout.ts"
+import { payloadBytes, payloadNonceBytes } from "../../domain/age-payload-layout.ts"
 import { type AgeDecryptError, AgeFileWriteFailed, type AgeRecipientInvalid, isAgeStreamError } from "./age-errors.ts"
 import { AgeFileWorkerFailed } from "./age-file-worker.ts"
 import {
@@ -109,14 +109,14 @@ const cryptFile = async (
   }
 }
 
-/** The bytes of `file` from its start in pieces of 64 KiB, each also kept in `read`. */
-async function* readStart(file: InputFile, read: Array<Buffer>): AsyncGenerator<Buffer> {
+/** The bytes of `file` from its start in pieces of 64 KiB, counted in `read`. */
+async function* readStart(file: InputFile, read: { bytes: number }): AsyncGenerator<Buffer> {
   for (let position = 0; ; ) {
     const buffer = Buffer.allocUnsafe(64 * 1024)
     const n = await readFully(file, buffer, 0, buffer.length, position)
     if (n === 0) return
     position += n
-    read.push(buffer.subarray(0, n))
+    read.bytes += n
     yield buffer.subarray(0, n)
   }
 }
@@ -141,9 +141,6 @@ const workerFailureIsDefect = <A, E>(effect: Effect.Effect<A, E | AgeFileWorkerF
 
 const empty = new Uint8Array(0)
 
-/** The sealed chunks' bytes for `plaintextBytes` (the payload after its nonce, which the header's prefix holds). */
-const ciphertextPayloadBytes = (plaintextBytes: number) => plaintextBytes + chunkCount(plaintextBytes) * chunkTagBytes
-
 const sealed = (r: PipelineResult): CryptFileResult => ({ plaintext: { size: r.inputBytes, sha256: r.plaintextSha256 }, ciphertextBytes: r.outputBytes })
 
 /** Encrypts the file `input` to `output` (through `<output>.part`) for `recipients`. */
@@ -156,7 +153,7 @@ export const encryptFile = (
     Effect.tryPromise({
       try: async (signal) => {
         const { prefix, key } = startAgeFile(recipients, input)
-        const start = async () => ({ key, payloadStart: 0, inputPrefix: empty, outputPrefix: prefix })
+        const start = async () => ({ key, payloadStart: 0, outputPrefix: prefix })
         return sealed(await cryptFile(input, output, { op: "seal", signal }, () => start))
       },
       catch: mapFailure(input),
@@ -190,8 +187,8 @@ export const encryptForReader = (
       try: async (signal) => {
         const { prefix, key } = startAgeFile(recipients, input)
         const start = (file: InputFile) => async () => {
-          const ring = follower.onStart(prefix.length + ciphertextPayloadBytes(file.size))
-          return { key, payloadStart: 0, inputPrefix: empty, outputPrefix: prefix, ring }
+          const ring = follower.onStart(prefix.length - payloadNonceBytes + payloadBytes(file.size))
+          return { key, payloadStart: 0, outputPrefix: prefix, ring }
         }
         return sealed(await cryptFile(input, output, { op: "seal", signal, temporary: true, workers: 1, onWritten: follower.onWritten }, start))
       },
@@ -209,11 +206,10 @@ export const decryptFile = (input: string, output: string, identities: IdentityS
       try: async (signal) => {
         const options = { source: input, identities: identities.identities, identityFiles: identities.files }
         const start = (file: InputFile) => async () => {
-          const read: Array<Buffer> = []
+          const read = { bytes: 0 }
           const { key, rest } = await openHeader(readStart(file, read), options)
-          const header = Buffer.concat(read)
-          const payloadStart = header.length - rest.length
-          return { key, payloadStart, inputPrefix: header.subarray(0, payloadStart), outputPrefix: empty }
+          const payloadStart = read.bytes - rest.length
+          return { key, payloadStart, outputPrefix: empty }
         }
         const r = await cryptFile(input, output, { op: "open", signal }, start)
         return { plaintext: { size: r.outputBytes, sha256: r.plaintextSha256 }, ciphertextBytes: r.inputBytes }

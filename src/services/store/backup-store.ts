@@ -33,8 +33,8 @@ export interface PutFileOptions {
 /**
  * A file another fiber is still writing, front to back, whose final size is known (age encryption
  * into it: encrypted-upload.ts), so the upload overlaps the writing. Its sha256 is not known when
- * the upload starts: the put computes it (S3 records `metadata` in its place) and the caller
- * compares it with the writer's.
+ * the upload starts: the put computes it from the bytes it stores and returns it (S3 records
+ * `metadata` in its place).
  */
 export interface GrowingFile {
   readonly size: number

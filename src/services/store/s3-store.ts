@@ -8,10 +8,10 @@
  * retried with exponential backoff when the failure is transient. The sha256 of the whole file is
  * computed while reading, in order, and recorded as object metadata (`x-amz-meta-sha256`); a
  * caller's expected sha256 that differs aborts the upload. A growing file (one still being
- * written, backup-store.ts) is uploaded as its parts are written; its sha256, unknown when the
- * upload starts, is computed the same way and returned, the caller's metadata recorded instead. After the upload a HEAD checks the size
- * and the recorded sha256. A failed or interrupted multipart upload is aborted, so no parts stay
- * behind.
+ * written, backup-store.ts) is uploaded as its parts are written, read in a ring when the writer
+ * writes one; its sha256, unknown when the upload starts, is computed the same way and returned,
+ * the caller's metadata recorded instead. After the upload a HEAD checks the size and the
+ * recorded sha256. A failed or interrupted multipart upload is aborted, so no parts stay behind.
  *
  * Downloads: up to one part's size in one GET stream; larger objects in ranged GETs of
  * `downloadRangeBytes`, `partsInFlight` at a time, each written at its offset into `<path>.part`
