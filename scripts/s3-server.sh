@@ -37,6 +37,7 @@ TIMEOUT=${S3_START_TIMEOUT:-180}
 SERVERS="account container object proxy"
 ALL="memcached $SERVERS"
 WATCH=
+REMOVE=
 
 die() { echo "s3-server.sh: $*" >&2; exit 1; }
 log() { echo "s3-server.sh: $*" >&2; }
@@ -265,18 +266,30 @@ try_start() {
   wait_ready "$dir" "$port" "$t0"
 }
 
+# abandon_if_watched_gone DIR: dies when the watched process (WATCH) is gone, after stopping (and,
+# with `remove`, removing) what was started. The watchdog does the same: a server this start
+# launched after the watchdog looked is stopped here, so either order leaves nothing behind.
+abandon_if_watched_gone() {
+  local dir=$1
+  if [ -n "$WATCH" ] && ! kill -0 "$WATCH" 2>/dev/null; then
+    trap - EXIT   # not cmd_stop: that would end the watchdog before it removes the directory
+    stop_servers "$dir" >/dev/null 2>&1 || true
+    if [ "$REMOVE" = remove ]; then rm -rf "$dir" "$dir.lock"; fi
+    die "process $WATCH is gone: start abandoned"
+  fi
+}
+
 # wait_ready DIR PORT [T0]: 0 once every server answers; 2 (everything stopped) when one exited;
 # exits when not ready within TIMEOUT.
 wait_ready() {
   local dir=$1 port=$2 t0=${3:-$(now)} s
   local deadline=$(( $(date +%s) + TIMEOUT )) err=
   while :; do
-    if [ -n "$WATCH" ] && ! kill -0 "$WATCH" 2>/dev/null; then
-      trap - EXIT   # the watchdog sees it too, and stops (and removes) what was started
-      die "process $WATCH is gone: start abandoned"
-    fi
+    abandon_if_watched_gone "$dir"
     for s in $ALL; do
       if ! up "$dir" $s; then
+        # The watchdog may have stopped it: then this start is abandoned, not retried on another port.
+        abandon_if_watched_gone "$dir"
         tail -n 15 "$dir/log/$s.log" >&2 || true
         stop_servers "$dir" >/dev/null 2>&1 || true
         log "$s exited during start-up on port $port (log: $dir/log/$s.log)"
@@ -301,7 +314,7 @@ wait_ready() {
 
 cmd_start() {
   local dir=$1 port=$2 watch=${3:-} remove=${4:-} s n=0 tries=1 rc
-  WATCH=$watch
+  WATCH=$watch REMOVE=$remove
   [ "$port" = auto ] || { [[ $port =~ ^[0-9]+$ ]] && [ "$port" -ge 1024 ] && [ "$port" -le 65531 ]; } || die "bad PORT: $port (a number from 1024 to 65531, or auto)"
   [ -z "$watch" ] || [[ $watch =~ ^[0-9]+$ ]] || die "bad WATCH_PID: $watch"
   [ -z "$remove" ] || [ "$remove" = remove ] || die "bad option: $remove (only: remove)"
@@ -324,6 +337,7 @@ cmd_start() {
   fi
   if [ "$port" = auto ]; then tries=5; fi
   while :; do
+    abandon_if_watched_gone "$dir"   # before a retry too: a server the watchdog stopped is no reason to start again
     local p=$port
     if [ "$port" = auto ]; then
       p=$(( 20000 + RANDOM % 40000 ))
