@@ -7,6 +7,7 @@
  * What it released before a failure is authentic but incomplete: callers write to a `.part`
  * file and rename it only once the iteration ended without error (see `age-files.ts`).
  */
+import { createSecretKey } from "node:crypto"
 import { Result } from "effect"
 import { parseAgeHeader } from "../../domain/age-header.ts"
 import { ciphertextChunkBytes, payloadNonceBytes, plaintextChunkBytes } from "../../domain/age-payload-layout.ts"
@@ -132,7 +133,10 @@ export async function* decryptAge(ciphertext: AsyncIterable<Uint8Array>, options
   const { source } = options
   const input = ciphertext[Symbol.asyncIterator]()
   try {
-    const { key, rest } = await openHeader(input, options)
+    const opening = await openHeader(input, options)
+    const key = createSecretKey(opening.key)
+    opening.key.fill(0)
+    const { rest } = opening
     const chunker = new FixedSizeChunker(ciphertextChunkBytes)
     const opened: Array<Uint8Array> = []
     const release = (plaintext: Uint8Array) => opened.push(plaintext)

@@ -3,7 +3,7 @@
  * nonce, STREAM chunks), holding at most one 64 KiB chunk of plaintext. The output is readable
  * by `age -d` and any age v1 implementation.
  */
-import { randomBytes } from "node:crypto"
+import { createSecretKey, randomBytes } from "node:crypto"
 import { ageHeaderMacInput, encodeAgeHeader } from "../../domain/age-header.ts"
 import { payloadNonceBytes, plaintextChunkBytes } from "../../domain/age-payload-layout.ts"
 import { AgeRecipientInvalid } from "./age-errors.ts"
@@ -45,7 +45,9 @@ export async function* encryptAge(
   recipients: ReadonlyArray<AgeRecipient>,
   source = "the plaintext",
 ): AsyncGenerator<Uint8Array> {
-  const { prefix, key } = startAgeFile(recipients, source)
+  const { prefix, key: keyBytes } = startAgeFile(recipients, source)
+  const key = createSecretKey(keyBytes)
+  keyBytes.fill(0)
   yield prefix
   // Pieces are yielded as sealed (ciphertext, then tag) rather than joined: a copy costs more than the seal.
   const sealed: Array<Uint8Array> = []

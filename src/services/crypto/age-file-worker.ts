@@ -39,27 +39,34 @@ const ageFileOps = (crypto: typeof nodeCrypto, streamChunks: typeof ageStreamChu
   const { sealRun, openRun } = streamChunks(crypto, { ...layout, streamNonce: nonce })
   const memory = { input: new Uint8Array(shared.input), output: new Uint8Array(shared.output) }
   const hashes = { input: crypto.createHash("sha256"), output: crypto.createHash("sha256") }
-  let key: Uint8Array = new Uint8Array(0)
+  let key: nodeCrypto.KeyObject | undefined
   return (request: Request): unknown => {
     switch (request[0]) {
       case "key":
-        key = Uint8Array.from(request[1])
+        key = crypto.createSecretKey(request[1])
+        request[1].fill(0)
         return null
       case "hash":
         hashes[request[1]].update(memory[request[1]].subarray(request[2], request[2] + request[3]))
         return null
       case "digest":
-        key.fill(0)
+        key = undefined
         return hashes[request[1]].digest("hex")
       default: {
         const [op, inOffset, length, outOffset, counter, final] = request
         const run = memory.input.subarray(inOffset, inOffset + length)
         let at = outOffset
+        // node:crypto returns a fresh buffer per chunk: each is freed once copied (detached by
+        // `transfer(0)`) rather than at the next collection. Left to the collector they held ~50 MiB,
+        // and glibc gave their pages back to the kernel only to fault them in again: half of
+        // sealing's time (bench/AGE.md).
         const release = (bytes: Uint8Array) => {
           memory.output.set(bytes, at)
           at += bytes.length
+          if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) bytes.buffer.transfer(0)
         }
         let outcome: OpenRunOutcome = { _tag: "Opened", next: counter }
+        if (key === undefined) throw new Error("no payload key was set")
         if (op === "seal") sealRun(key, counter, run, final, release)
         else outcome = openRun(key, counter, run, final, release)
         return { bytes: at - outOffset, outcome }
@@ -87,7 +94,7 @@ export class AgeFileWorkerFailed {
 
 /** The main thread's handle on a thread: requests answered in order. */
 export interface AgeFileThread {
-  /** The payload key for `run` (copied into a worker; zeroed at `digest`). */
+  /** The payload key for `run`: the thread keeps it as a KeyObject until `digest`, and zeroes the bytes it was sent. */
   readonly setKey: (key: Uint8Array) => Promise<unknown>
   /** Adds `length` bytes of `side`'s memory from `offset` to `side`'s hash. */
   readonly hash: (side: Side, offset: number, length: number) => Promise<unknown>
@@ -114,9 +121,7 @@ export const startAgeFileWorker = (memory: SharedMemory): AgeFileThread => {
     stopped ??= new AgeFileWorkerFailed(cause)
     for (const w of waiting.splice(0)) w.reject(stopped)
   }
-  // A small young generation: node:crypto's seal returns a new buffer per chunk, freed only when
-  // collected; collected sooner, they took the peak RSS of 1 GiB from ~163 to ~130 MiB (bench/AGE.md).
-  const worker = new Worker(workerSource, { eval: true, workerData: memory, resourceLimits: { maxYoungGenerationSizeMb: 2 } })
+  const worker = new Worker(workerSource, { eval: true, workerData: memory })
   worker.on("message", (reply: unknown) => waiting.shift()?.resolve(reply))
   worker.on("error", stop)
   worker.on("exit", (code) => stop(new Error(`the age file worker exited with code ${code}`)))

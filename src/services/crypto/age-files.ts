@@ -11,6 +11,7 @@ import { open, rename, unlink } from "node:fs/promises"
 import { dirname } from "node:path"
 import { Effect } from "effect"
 import { BackupFileRefused, type BackupFileFailure, BackupFileUnreadable, openBackupFile } from "../backup-file.ts"
+import { backgroundWriteback } from "../background-writeback.ts"
 import { fsyncDirectory } from "../file-steps.ts"
 import { describeFileSystemFailure } from "../file-system-error.ts"
 import { openHeader } from "./age-decrypt.ts"
@@ -43,25 +44,33 @@ export interface CryptFileResult {
   readonly ciphertextBytes: number
 }
 
-/** Runs `fill` on `<path>.part` and renames it to `path`; the `.part` is removed on any failure. */
-const throughPart = async <T>(path: string, fill: (part: OutputFile) => Promise<T>): Promise<T> => {
+/**
+ * Runs `fill` on `<path>.part` and renames it to `path`; the `.part` is removed on any failure.
+ * `fill` reports how far it wrote, and what it wrote is flushed to disk as it goes.
+ */
+const throughPart = async <T>(path: string, fill: (part: OutputFile, written: (end: number) => void) => Promise<T>): Promise<T> => {
   const part = `${path}.part`
   const handle = await open(part, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600).catch((e) => {
     throw new WriteFailure("create", part, e)
   })
+  const writeback = backgroundWriteback(handle)
+  const synced = async (step: () => Promise<void>) =>
+    step().catch((e) => {
+      throw new WriteFailure("sync", part, e)
+    })
   let closed = false
   let result: T
   try {
-    result = await fill({ path: part, handle })
-    await handle.sync().catch((e) => {
-      throw new WriteFailure("sync", part, e)
-    })
+    result = await fill({ path: part, handle }, writeback.written)
+    await synced(writeback.settle)
+    await synced(() => handle.sync())
     closed = true
     await handle.close()
     await rename(part, path).catch((e) => {
       throw new WriteFailure("rename into place", path, e)
     })
   } catch (e) {
+    await writeback.settle().catch(() => undefined)
     if (!closed) await handle.close().catch(() => undefined)
     await unlink(part).catch(() => undefined)
     throw e
@@ -101,9 +110,8 @@ const cryptFile = async (
   const { handle, size } = await openBackupFile(input)
   try {
     const file = { path: input, handle, size }
-    return await (options.temporary === true ? temporary : throughPart)(output, (out) =>
-      runPipeline({ ...options, input: file, output: out, start: start(file) }),
-    )
+    const run = (out: OutputFile, onWritten = options.onWritten) => runPipeline({ ...options, input: file, output: out, start: start(file), onWritten })
+    return await (options.temporary === true ? temporary(output, run) : throughPart(output, run))
   } finally {
     await handle.close()
   }

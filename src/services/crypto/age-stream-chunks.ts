@@ -7,6 +7,12 @@
 import * as nodeCrypto from "node:crypto"
 import { chunkTagBytes, plaintextChunkBytes, streamNonce } from "../../domain/age-payload-layout.ts"
 
+/**
+ * The payload key. A `KeyObject` is what the chunks' ciphers are made with: node:crypto makes a
+ * cipher from one in an eighth of the time it takes from bytes (~1.3 us against ~10 us a chunk, measured).
+ */
+export type PayloadKey = nodeCrypto.KeyObject
+
 export interface StreamLayout {
   readonly plaintextChunkBytes: number
   readonly chunkTagBytes: number
@@ -33,7 +39,7 @@ export const ageStreamChunks = (crypto: typeof nodeCrypto, layout: StreamLayout)
   const sealedChunkBytes = plaintextChunkBytes + chunkTagBytes
 
   /** Seals one chunk; the ciphertext and its tag, to be written in that order. */
-  const sealChunk = (key: Uint8Array, counter: number, last: boolean, plaintext: Uint8Array): [Buffer, Buffer] => {
+  const sealChunk = (key: PayloadKey, counter: number, last: boolean, plaintext: Uint8Array): [Buffer, Buffer] => {
     const cipher = crypto.createCipheriv("chacha20-poly1305", key, streamNonce(counter, last), { authTagLength: chunkTagBytes })
     const sealed = cipher.update(plaintext)
     cipher.final()
@@ -41,7 +47,7 @@ export const ageStreamChunks = (crypto: typeof nodeCrypto, layout: StreamLayout)
   }
 
   /** Opens one sealed chunk (ciphertext + tag); `undefined` when it does not authenticate under that counter and flag. */
-  const openChunk = (key: Uint8Array, counter: number, last: boolean, sealed: Uint8Array): Buffer | undefined => {
+  const openChunk = (key: PayloadKey, counter: number, last: boolean, sealed: Uint8Array): Buffer | undefined => {
     if (sealed.length < chunkTagBytes) return undefined
     const decipher = crypto.createDecipheriv("chacha20-poly1305", key, streamNonce(counter, last), { authTagLength: chunkTagBytes })
     decipher.setAuthTag(sealed.subarray(sealed.length - chunkTagBytes))
@@ -63,7 +69,7 @@ export const ageStreamChunks = (crypto: typeof nodeCrypto, layout: StreamLayout)
    * the stream), when its last chunk (1 byte to a whole chunk, or none for an empty stream) is sealed
    * as the last. Hands each ciphertext and tag to `release` in order.
    */
-  const sealRun = (key: Uint8Array, counter: number, run: Uint8Array, final: boolean, release: (bytes: Uint8Array) => void): void => {
+  const sealRun = (key: PayloadKey, counter: number, run: Uint8Array, final: boolean, release: (bytes: Uint8Array) => void): void => {
     const body = bodyEnd(run.length, plaintextChunkBytes, final)
     let next = counter
     for (let at = 0; at < body; at += plaintextChunkBytes) {
@@ -79,7 +85,7 @@ export const ageStreamChunks = (crypto: typeof nodeCrypto, layout: StreamLayout)
    * early; a full chunk that opens only as the last is released (it is authentic) and what follows
    * it refused, as age itself does.
    */
-  const openRun = (key: Uint8Array, counter: number, run: Uint8Array, final: boolean, release: (plaintext: Buffer) => void): OpenRunOutcome => {
+  const openRun = (key: PayloadKey, counter: number, run: Uint8Array, final: boolean, release: (plaintext: Buffer) => void): OpenRunOutcome => {
     const body = bodyEnd(run.length, sealedChunkBytes, final)
     let next = counter
     for (let at = 0; at < body; at += sealedChunkBytes) {

@@ -13,7 +13,7 @@ import { ageStreamChunks } from "../../../src/services/crypto/age-stream-chunks.
 const chunk = 4
 const sealedChunk = chunk + 16
 const { sealRun, openRun } = ageStreamChunks(nodeCrypto, { plaintextChunkBytes: chunk, chunkTagBytes: 16, streamNonce })
-const key = nodeCrypto.randomBytes(32)
+const key = nodeCrypto.createSecretKey(nodeCrypto.randomBytes(32))
 
 /** `bytes` cut into runs of `runChunks[i]` whole `unit`s (cycled; a run always has bytes after it), the rest as the final run. */
 const runsOf = (bytes: Uint8Array, unit: number, runChunks: ReadonlyArray<number>): Array<Uint8Array> => {
