@@ -1,10 +1,11 @@
 /**
  * One backup file put into a store age-encrypted, as `<file>.age`: the file is encrypted into
- * `<file>.age` beside it (one pass on a worker thread that also hashes the plaintext) while the
- * store uploads that file's parts as they are written, hashing the ciphertext as it reads it, so
- * the encryption overlaps the upload. The plaintext's size and sha256 are checked against the
- * manifest's before the upload's last bytes are released to it (a file that changed never
- * completes an object); `<file>.age` is removed afterwards, also when anything failed.
+ * `<file>.age` beside it (one pass on a worker thread) while the store uploads that file's parts
+ * as they are written, hashing the ciphertext as it reads it, so the encryption overlaps the
+ * upload. Before the upload's last bytes are released to it (a file that changed never completes
+ * an object), the plaintext is checked against the manifest: its size, and its sha256 hashed on
+ * the way, or, when backup-init's record vouches for the file (vouched-plaintext.ts), its
+ * identity, unchanged since that record. `<file>.age` is removed afterwards, also when anything failed.
  *
  * Why a ciphertext file rather than encrypting into the upload's requests: the store's multipart
  * upload reads every part twice (its Content-MD5 before the part is sent, then the bytes as they are
@@ -25,6 +26,7 @@ import { BackupStore } from "../../services/store/backup-store.ts"
 import { StoreIntegrityFailed } from "../../services/store/store-errors.ts"
 import { writtenProgress } from "../../services/written-progress.ts"
 import { BackupToUploadInvalid } from "./upload-errors.ts"
+import { stillIdentical, vouchedIdentity } from "./vouched-plaintext.ts"
 
 export const uploadEncrypted = (dir: string, prefix: string, id: string, file: FileDigest, recipients: RecipientSet) =>
   Effect.gen(function* () {
@@ -40,18 +42,31 @@ export const uploadEncrypted = (dir: string, prefix: string, id: string, file: F
     const total = Deferred.makeUnsafe<{ readonly size: number; readonly ringBytes: number | undefined }>()
     const written = writtenProgress()
     const released = writtenProgress()
+    const vouched = yield* vouchedIdentity(dir, file)
     // The last byte is released to the upload only once the whole plaintext was read and checked.
-    const encrypting = encryptForReader(plain, sealed, recipients.recipients, {
-      onStart: (size) => {
-        const ringBytes = store.followRingBytes(size)
-        Deferred.doneUnsafe(total, Effect.succeed({ size, ringBytes }))
-        return ringBytes === undefined ? undefined : { bytes: ringBytes, room: (end, signal) => released.reached(end - ringBytes, signal) }
+    const encrypting = encryptForReader(
+      plain,
+      sealed,
+      recipients.recipients,
+      {
+        onStart: (size) => {
+          const ringBytes = store.followRingBytes(size)
+          Deferred.doneUnsafe(total, Effect.succeed({ size, ringBytes }))
+          return ringBytes === undefined ? undefined : { bytes: ringBytes, room: (end, signal) => released.reached(end - ringBytes, signal) }
+        },
+        onWritten: (end) => written.advance(end - 1),
       },
-      onWritten: (end) => written.advance(end - 1),
-    }).pipe(
+      { hashPlaintext: vouched === undefined },
+    ).pipe(
       Effect.tap((digests) =>
         Effect.gen(function* () {
-          if (digests.plaintext.size !== file.size || digests.plaintext.sha256 !== file.sha256) {
+          if (vouched !== undefined && (digests.plaintext.size !== file.size || !(yield* stillIdentical(plain, vouched)))) {
+            return yield* new BackupToUploadInvalid({
+              path: plain,
+              message: `${plain} changed while it was encrypted (its inode, size or modification time is no longer what backup-init recorded): nothing of it was stored`,
+            })
+          }
+          if (vouched === undefined && (digests.plaintext.size !== file.size || digests.plaintext.sha256 !== file.sha256)) {
             return yield* new BackupToUploadInvalid({
               path: plain,
               message: `${plain} has ${digests.plaintext.size} bytes with sha256 ${digests.plaintext.sha256}, the manifest says ${file.size} bytes with ${file.sha256}: the backup directory changed after backup-create; nothing of it was stored`,

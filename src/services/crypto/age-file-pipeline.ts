@@ -85,6 +85,11 @@ export interface PipelineOptions {
    * the cores with an upload reading its output.
    */
   readonly workers?: 1 | 2 | undefined
+  /**
+   * Whether the plaintext is hashed (the default). A caller that knows the plaintext's sha256 and
+   * can tell the file is untouched since it was hashed leaves it out, as backup-create does.
+   */
+  readonly hashPlaintext?: boolean | undefined
 }
 
 /** 16 chunks: 1 MiB of plaintext. Larger pieces measured no faster and cost RSS (bench/AGE.md). */
@@ -157,8 +162,8 @@ export interface PipelineResult {
   readonly inputBytes: number
   /** Bytes written to the output, its prefix included. */
   readonly outputBytes: number
-  /** The sha256 of the plaintext: the input's when sealing, the output's when opening. */
-  readonly plaintextSha256: string
+  /** The sha256 of the plaintext: the input's when sealing, the output's when opening; `undefined` when not hashed. */
+  readonly plaintextSha256: string | undefined
 }
 
 /** Runs the pipeline; what it read and wrote, and the plaintext's sha256. Throws at the first failure. */
@@ -173,7 +178,7 @@ export const runPipeline = async (options: PipelineOptions): Promise<PipelineRes
   const plaintextSide = op === "seal" ? "input" : "output"
   const threads = threadsFor(input.size, memory, options.workers ?? 2)
   const crypt = threads[0]!
-  const hasher = threads[1] ?? crypt
+  const hasher = options.hashPlaintext === false ? undefined : (threads[1] ?? crypt)
   // Every operation started is tracked, so a failure anywhere stops the loop and nothing is left
   // running (or rejecting unheard) when the caller removes the output.
   const inflight = new Set<Promise<unknown>>()
@@ -228,7 +233,7 @@ export const runPipeline = async (options: PipelineOptions): Promise<PipelineRes
       const length = await reads[i]!
       const final = length < inPiece || (await reads[i + 1]!) === 0
       inputBytes += length
-      const hashed = op === "seal" ? track(hasher.hash("input", slot * inPiece, length)) : undefined
+      const hashed = op === "seal" ? hasher && track(hasher.hash("input", slot * inPiece, length)) : undefined
       await outFree[slot]
       const ran = track(
         crypt.run(op, slot * inPiece, length, slot * outPiece, i * pieceChunks, final).then(({ bytes, outcome }) => {
@@ -250,7 +255,7 @@ export const runPipeline = async (options: PipelineOptions): Promise<PipelineRes
       outFree[slot] = track(
         ran.then(async (bytes) => {
           outputBytes += bytes
-          await Promise.all([op === "open" ? hasher.hash("output", slot * outPiece, bytes) : undefined, write])
+          await Promise.all([op === "open" ? hasher?.hash("output", slot * outPiece, bytes) : undefined, write])
         }),
       )
       if (final) break
@@ -258,7 +263,7 @@ export const runPipeline = async (options: PipelineOptions): Promise<PipelineRes
     }
     await settle()
     throwIfFailed()
-    const plaintextSha256 = await hasher.digest(plaintextSide)
+    const plaintextSha256 = await hasher?.digest(plaintextSide)
     return { inputBytes, outputBytes, plaintextSha256 }
   } catch (e) {
     const error = firstOr(e)

@@ -44,6 +44,18 @@ export interface CryptFileResult {
   readonly ciphertextBytes: number
 }
 
+/** `encryptForReader`'s: the plaintext's sha256 only when it was asked to hash it. */
+export interface ReaderEncryptResult {
+  readonly plaintext: { readonly size: number; readonly sha256: string | undefined }
+  readonly ciphertextBytes: number
+}
+
+/** The plaintext's digest from a pipeline that hashed it. */
+const digestOf = (size: number, sha256: string | undefined): FileDigest => {
+  if (sha256 === undefined) throw new Error("the age pipeline was asked to hash the plaintext and gave no sha256")
+  return { size, sha256 }
+}
+
 /**
  * Runs `fill` on `<path>.part` and renames it to `path`; the `.part` is removed on any failure.
  * `fill` reports how far it wrote, and what it wrote is flushed to disk as it goes.
@@ -149,7 +161,7 @@ const workerFailureIsDefect = <A, E>(effect: Effect.Effect<A, E | AgeFileWorkerF
 
 const empty = new Uint8Array(0)
 
-const sealed = (r: PipelineResult): CryptFileResult => ({ plaintext: { size: r.inputBytes, sha256: r.plaintextSha256 }, ciphertextBytes: r.outputBytes })
+const sealed = (r: PipelineResult): CryptFileResult => ({ plaintext: digestOf(r.inputBytes, r.plaintextSha256), ciphertextBytes: r.outputBytes })
 
 /** Encrypts the file `input` to `output` (through `<output>.part`) for `recipients`. */
 export const encryptFile = (
@@ -189,7 +201,8 @@ export const encryptForReader = (
   output: string,
   recipients: ReadonlyArray<AgeRecipient>,
   follower: CiphertextFollower,
-): Effect.Effect<CryptFileResult, CryptFileError | AgeRecipientInvalid> =>
+  options: { readonly hashPlaintext: boolean } = { hashPlaintext: true },
+): Effect.Effect<ReaderEncryptResult, CryptFileError | AgeRecipientInvalid> =>
   workerFailureIsDefect(
     Effect.tryPromise({
       try: async (signal) => {
@@ -198,10 +211,16 @@ export const encryptForReader = (
           const ring = follower.onStart(prefix.length - payloadNonceBytes + payloadBytes(file.size))
           return { key, payloadStart: 0, outputPrefix: prefix, ring }
         }
-        return sealed(await cryptFile(input, output, { op: "seal", signal, temporary: true, workers: 1, onWritten: follower.onWritten }, start))
+        const r = await cryptFile(
+          input,
+          output,
+          { op: "seal", signal, temporary: true, workers: 1, onWritten: follower.onWritten, hashPlaintext: options.hashPlaintext },
+          start,
+        )
+        return { plaintext: { size: r.inputBytes, sha256: r.plaintextSha256 }, ciphertextBytes: r.outputBytes }
       },
       catch: mapFailure(input),
-    }) as Effect.Effect<CryptFileResult, CryptFileError | AgeRecipientInvalid | AgeFileWorkerFailed>,
+    }) as Effect.Effect<ReaderEncryptResult, CryptFileError | AgeRecipientInvalid | AgeFileWorkerFailed>,
   )
 
 /**
@@ -220,7 +239,7 @@ export const decryptFile = (input: string, output: string, identities: IdentityS
           return { key, payloadStart, outputPrefix: empty }
         }
         const r = await cryptFile(input, output, { op: "open", signal }, start)
-        return { plaintext: { size: r.outputBytes, sha256: r.plaintextSha256 }, ciphertextBytes: r.inputBytes }
+        return { plaintext: digestOf(r.outputBytes, r.plaintextSha256), ciphertextBytes: r.inputBytes }
       },
       catch: mapFailure(input),
     }) as Effect.Effect<CryptFileResult, CryptFileError | AgeDecryptError | AgeFileWorkerFailed>,

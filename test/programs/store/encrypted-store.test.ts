@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto"
-import { readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { execFileSync } from "node:child_process"
+import { cpSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Effect, Exit, Layer } from "effect"
@@ -11,6 +12,7 @@ import { objectKey } from "../../../src/domain/store-layout.ts"
 import { downloadBackup } from "../../../src/programs/store/store-download.ts"
 import { listBackups } from "../../../src/programs/store/store-list.ts"
 import { uploadBackup } from "../../../src/programs/store/store-upload.ts"
+import { readSnapshotRecord, writeSnapshotRecord } from "../../../src/programs/backup-dir/snapshot-record.ts"
 import { readIdentityFiles } from "../../../src/services/crypto/age-identity-files.ts"
 import { parseSigningKey, parseTrustedKey, verifyManifestSignature } from "../../../src/services/crypto/manifest-signature.ts"
 import { readRecipientsFile } from "../../../src/services/crypto/recipients-file.ts"
@@ -148,6 +150,40 @@ describe("an age-encrypted upload", () => {
     expect(error.message).toContain("changed after backup-create")
     expect(store.objects.size).toBe(0)
     expect(readdirSync(changed).filter((n) => n.includes(".age"))).toEqual([])
+  })
+
+  it("a snapshot backup-init's record vouches for is not hashed again: it opens to its bytes; a change that keeps its identity goes through the upload and download's plaintext check refuses it", async () => {
+    const vouched = join(tempDir("encrypted-store-vouched"), "backup")
+    cpSync(backup, vouched, { recursive: true, preserveTimestamps: true })
+    const snapshot = readManifest(vouched).files.snapshot
+    const path = join(vouched, snapshot.name)
+    const s = statSync(path, { bigint: true })
+    const record = await Effect.runPromise(readSnapshotRecord(vouched).pipe(Effect.provide(NodeServices.layer)))
+    const file = { sha256: snapshot.sha256, inode: String(s.ino), mtimeNs: String(s.mtimeNs) }
+    await Effect.runPromise(writeSnapshotRecord(vouched, { ...record, file }).pipe(Effect.provide(NodeServices.layer)))
+    const recipients = { snapshot: await recipientsOf(join(keys, "snapshot.recipients")) }
+    const ids = await identitiesOf(snapshotKey.path)
+
+    const store = makeMemoryStore()
+    const report = await Effect.runPromise(uploadBackup(vouched, prefix, undefined, { recipients }).pipe(withStore(store)))
+    const into = tempDir("encrypted-store-vouched-download")
+    await Effect.runPromise(downloadBackup(prefix, report.id, into, ids).pipe(withStore(store)))
+    expect(sha256(readFileSync(join(into, snapshot.name)))).toBe(snapshot.sha256)
+
+    // The same bytes count, one flipped, and the modification time set back: the identity backup-init recorded.
+    const bytes = readFileSync(path)
+    bytes[bytes.length >> 1]! ^= 1
+    writeFileSync(path, bytes)
+    const ns = s.mtimeNs % 1_000_000_000n
+    execFileSync("touch", ["-m", "-d", `@${s.mtimeNs / 1_000_000_000n}.${String(ns).padStart(9, "0")}`, path])
+    expect(String(statSync(path, { bigint: true }).mtimeNs)).toBe(file.mtimeNs)
+    const forged = makeMemoryStore()
+    const forgedReport = await Effect.runPromise(uploadBackup(vouched, prefix, undefined, { recipients }).pipe(withStore(forged)))
+    const refused = tempDir("encrypted-store-vouched-refused")
+    const error = failureOf(await Effect.runPromiseExit(downloadBackup(prefix, forgedReport.id, refused, ids).pipe(withStore(forged))))
+    expect(error._tag).toBe("StoreIntegrityFailed")
+    expect(error.message).toContain("decrypts to")
+    expect(readdirSync(refused).filter((n) => n.startsWith("snapshot_"))).toEqual([])
   })
 
   it("a signed backup: without --signing-key the upload is refused before anything is stored; with it the stored manifest's signature verifies", async () => {
