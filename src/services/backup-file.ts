@@ -14,7 +14,7 @@
  */
 import { constants, type Stats } from "node:fs"
 import { lstat, open, readlink, stat, type FileHandle } from "node:fs/promises"
-import { Effect, Schema, Stream } from "effect"
+import { Effect, Schema } from "effect"
 import { describeFileSystemFailure, FileSystemFailureFields } from "./file-system-error.ts"
 
 export const BackupFileRefusal = Schema.Literals([
@@ -153,14 +153,41 @@ export async function* readBackupFile(path: string, options: BackupFileReadOptio
   }
 }
 
+/**
+ * Hands each chunk of a backup file to `onChunk`, read into one buffer that is reused: a chunk is
+ * valid only during its call. For a reader that only hashes (verify's digests): fresh buffers per
+ * chunk cost a 1 GiB snapshot ~0.6 s of collection and their page faults, as much as the hash.
+ */
+export const forEachBackupFileChunk = (
+  path: string,
+  options: Omit<BackupFileReadOptions, "signal">,
+  onChunk: (chunk: Uint8Array) => void,
+): Effect.Effect<void, BackupFileFailure> =>
+  Effect.tryPromise({
+    try: async (signal) => {
+      const chunkSize = options.chunkSize ?? 1024 * 1024
+      const { handle, size } = await openBackupFile(path, options.maxBytes)
+      try {
+        const buffer = Buffer.allocUnsafeSlow(chunkSize)
+        for (let total = 0; ; ) {
+          signal.throwIfAborted()
+          const { bytesRead } = await handle.read(buffer, 0, chunkSize, null)
+          if (bytesRead === 0) return
+          total += bytesRead
+          if (total > size) throw changed(path, `grew beyond the ${size} bytes it had when opened`)
+          onChunk(buffer.subarray(0, bytesRead))
+        }
+      } finally {
+        await handle.close()
+      }
+    },
+    catch: failure("read", path),
+  })
+
 const failure =
   (operation: string, path: string) =>
   (e: unknown): BackupFileFailure =>
     e instanceof BackupFileRefused ? e : new BackupFileUnreadable(describeFileSystemFailure(operation, path, e))
-
-/** A backup file's bytes as a stream (see `readBackupFile`). */
-export const streamBackupFile = (path: string, options: Omit<BackupFileReadOptions, "signal"> = {}): Stream.Stream<Uint8Array, BackupFileFailure> =>
-  Stream.fromAsyncIterable({ [Symbol.asyncIterator]: () => readBackupFile(path, options) }, failure("read", path))
 
 /** A whole backup file, at most `maxBytes`. */
 export const readBackupFileBytes = (path: string, maxBytes: number): Effect.Effect<Buffer, BackupFileFailure> =>

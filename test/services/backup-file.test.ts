@@ -8,7 +8,7 @@ import { appendFileSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect, Exit } from "effect"
 import { describe, expect, it } from "vitest"
-import { BackupFileRefused, readBackupFile, readBackupFileBytes, readOptionalBackupFileBytes } from "../../src/services/backup-file.ts"
+import { BackupFileRefused, forEachBackupFileChunk, readBackupFile, readBackupFileBytes, readOptionalBackupFileBytes } from "../../src/services/backup-file.ts"
 import { tempDir } from "../support/temp-dir.ts"
 
 const dir = tempDir("backup-file")
@@ -91,5 +91,55 @@ describe("readOptionalBackupFileBytes", () => {
     expect(await Effect.runPromise(readOptionalBackupFileBytes(join(dir, "absent"), 10))).toBeUndefined()
     const tooBig = await Effect.runPromise(Effect.flip(readOptionalBackupFileBytes(join(dir, "present"), 2)))
     expect(tooBig.path).toBe(join(dir, "present"))
+  })
+})
+
+describe("forEachBackupFileChunk", () => {
+  const chunksOf = (path: string, chunkSize: number, maxBytes?: number, onChunk: (c: Uint8Array) => void = () => undefined) => {
+    const seen: Array<Buffer> = []
+    return Effect.runPromiseExit(
+      forEachBackupFileChunk(path, { chunkSize, maxBytes }, (c) => {
+        seen.push(Buffer.from(c))
+        onChunk(c)
+      }),
+    ).then((exit) => ({ exit, bytes: Buffer.concat(seen) }))
+  }
+
+  it("hands over every byte in order, whatever the chunk size, through one reused buffer", async () => {
+    const path = join(dir, "chunked")
+    const bytes = Buffer.from(Array.from({ length: 1000 }, (_, i) => (i * 7) & 0xff))
+    writeFileSync(path, bytes)
+    for (const size of [1, 7, 64, 999, 1000, 4096]) {
+      const buffers = new Set<ArrayBufferLike>()
+      const { exit, bytes: read } = await chunksOf(path, size, undefined, (c) => buffers.add(c.buffer))
+      expect(Exit.isSuccess(exit)).toBe(true)
+      expect(read.equals(bytes)).toBe(true)
+      expect(buffers.size).toBe(1)
+    }
+  })
+
+  it("refuses what readBackupFile refuses: a FIFO at once, a file over the bound, a file that grows while read", async () => {
+    const fifo = join(dir, "chunked-fifo")
+    execFileSync("mkfifo", [fifo])
+    const refusedFifo = await chunksOf(fifo, 16)
+    expect(refusedFifo.exit).toMatchObject({ _tag: "Failure" })
+    expect(String(Exit.isFailure(refusedFifo.exit) ? refusedFifo.exit.cause.reasons[0] : "")).toContain("FIFO")
+
+    const large = join(dir, "chunked-large")
+    writeFileSync(large, Buffer.alloc(100))
+    const tooLarge = await chunksOf(large, 16, 99)
+    expect(tooLarge.bytes.length).toBe(0)
+    expect(
+      Exit.isFailure(tooLarge.exit) &&
+        tooLarge.exit.cause.reasons.some((r) => r._tag === "Fail" && r.error instanceof BackupFileRefused && r.error.reason === "too-large"),
+    ).toBe(true)
+
+    const growing = join(dir, "chunked-growing")
+    writeFileSync(growing, Buffer.alloc(10))
+    const grew = await chunksOf(growing, 4, undefined, () => appendFileSync(growing, Buffer.alloc(4)))
+    expect(
+      Exit.isFailure(grew.exit) &&
+        grew.exit.cause.reasons.some((r) => r._tag === "Fail" && r.error instanceof BackupFileRefused && r.error.reason === "changed"),
+    ).toBe(true)
   })
 })
