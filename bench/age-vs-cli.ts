@@ -19,6 +19,7 @@ import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { createCipheriv, randomBytes } from "node:crypto"
 import { build } from "esbuild"
+import { alignTables } from "./harness/markdown-table.ts"
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 const ageBin = join(root, ".tools", "age", "bin")
@@ -188,7 +189,7 @@ try {
     ...names.flatMap((tool) => [row(tool, "encrypt"), row(tool, "decrypt")]),
     "",
   ].join("\n")
-  writeFileSync(outFile, report)
+  writeFileSync(outFile, alignTables(report))
   process.stdout.write(report)
 } finally {
   rmSync(dir, { recursive: true, force: true })

@@ -18,6 +18,7 @@ import { cpus, tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { fileSha256, startBenchSwift, stopBenchSwift } from "./harness/local-swift.ts"
+import { alignTables } from "./harness/markdown-table.ts"
 import { median } from "./harness/stats.ts"
 import { writeLargeBackup } from "../test/support/large-backup.ts"
 import { createBucket } from "../test/support/s3-server.ts"
@@ -121,7 +122,7 @@ try {
 |---|---|---|---|---|---|
 ${rows.join("\n")}
 `
-  if (outFile !== "") writeFileSync(resolve(outFile), text)
+  if (outFile !== "") writeFileSync(resolve(outFile), alignTables(text))
   process.stdout.write(text)
 } finally {
   stopBenchSwift(root, serverDir)

@@ -32,6 +32,7 @@ import { openShiftFixture } from "../src/simulation/openshift-fixtures.ts"
 import { configMapType, operatorTypes } from "../src/services/kube/resources.ts"
 import { startSimulatedApiServer, writeKubeconfig } from "../src/simulation/simulated-api-server.ts"
 import { makeSimulatedCluster } from "../src/simulation/simulated-cluster.ts"
+import { alignTables } from "./harness/markdown-table.ts"
 import { firstAndLastTenth, median, quantile, slope } from "./harness/stats.ts"
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
@@ -385,5 +386,5 @@ if (import.meta.main) {
   }
   const section = resultsSection(await measureOperator(options), options)
   process.stdout.write(section)
-  if (!flag("no-write")) appendFileSync(resolve(arg("out", join(root, "bench", "OPERATOR-MEMORY.md"))), section)
+  if (!flag("no-write")) appendFileSync(resolve(arg("out", join(root, "bench", "OPERATOR-MEMORY.md"))), alignTables(section))
 }

@@ -17,6 +17,7 @@ import { backupPodBenchmark } from "./backup-pod.ts"
 import { encryptedUploadBenchmark } from "./encrypted-upload-overhead.ts"
 import type { Benchmark } from "./harness/benchmark.ts"
 import { loadAverage, machineFacts } from "./harness/machine.ts"
+import { alignTables } from "./harness/markdown-table.ts"
 import { parseBenchArgs } from "./harness/options.ts"
 import { type BenchSection, sectionMarkdown } from "./harness/report.ts"
 import { makeBenchScope } from "./harness/scope.ts"
@@ -126,7 +127,7 @@ export const runBench = async (argv: ReadonlyArray<string>): Promise<number> => 
       ...sections.map(({ section, benchmark }) => sectionMarkdown(section, benchmark.reference)),
     ].join("\n")
     mkdirSync(dirname(out), { recursive: true })
-    writeFileSync(out, text)
+    writeFileSync(out, alignTables(text))
     for (const { section } of sections) for (const file of section.files ?? []) writeFileSync(join(dirname(out), file.name), file.text)
     log(`wrote ${out}`)
   } finally {

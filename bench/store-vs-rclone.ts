@@ -17,6 +17,7 @@ import { cpus, totalmem, tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { fileSha256, startBenchSwift, stopBenchSwift } from "./harness/local-swift.ts"
+import { alignTables } from "./harness/markdown-table.ts"
 import { median } from "./harness/stats.ts"
 import { writeLargeBackup } from "../test/support/large-backup.ts"
 import { rcloneS3Flags } from "../test/support/s3-server.ts"
@@ -151,7 +152,7 @@ ${summary.join("\n")}
 |---|---|---|---|---|---|---|
 ${rows.join("\n")}
 `
-  writeFileSync(outFile, text)
+  writeFileSync(outFile, alignTables(text))
   process.stdout.write(text)
 } finally {
   stopBenchSwift(root, serverDir)

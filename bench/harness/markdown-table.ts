@@ -1,7 +1,8 @@
 /**
- * Reads the tables of a markdown file another benchmark script wrote (bench/store-vs-rclone.ts,
+ * Markdown tables: read the ones another benchmark script wrote (bench/store-vs-rclone.ts,
  * bench/age-vs-cli.ts: their documented output), column by header name, so that a column they
- * move still reads and one they rename fails naming it.
+ * move still reads and one they rename fails naming it; and lay out the ones a benchmark writes
+ * as the project's formatter does, so a results file is committed as written.
  */
 import { Schema } from "effect"
 
@@ -31,6 +32,33 @@ export const markdownTables = (text: string): ReadonlyArray<MarkdownTable> => {
     i = j - 1
   }
   return tables
+}
+
+const displayWidth = (cell: string) => [...cell].length
+
+/**
+ * `text` with every table's columns padded to their widest cell (at least 3) and its rule made of
+ * dashes as wide, as Biome formats markdown (the check `npm test` runs over bench/). Other lines
+ * are left as they are.
+ */
+export const alignTables = (text: string): string => {
+  const lines = text.split("\n")
+  const out: Array<string> = []
+  for (let i = 0; i < lines.length; i++) {
+    if (!lines[i]!.trim().startsWith("|") || i + 1 >= lines.length || !isRule(lines[i + 1]!)) {
+      out.push(lines[i]!)
+      continue
+    }
+    let end = i + 2
+    while (end < lines.length && lines[end]!.trim().startsWith("|")) end++
+    const header = cells(lines[i]!)
+    const rows = lines.slice(i + 2, end).map(cells)
+    const widths = header.map((h, c) => Math.max(3, displayWidth(h), ...rows.map((r) => displayWidth(r[c] ?? ""))))
+    const line = (row: ReadonlyArray<string>) => `| ${widths.map((w, c) => (row[c] ?? "") + " ".repeat(w - displayWidth(row[c] ?? ""))).join(" | ")} |`
+    out.push(line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line))
+    i = end - 1
+  }
+  return out.join("\n")
 }
 
 export class TableColumnMissing extends Schema.TaggedError<TableColumnMissing>()("TableColumnMissing", {

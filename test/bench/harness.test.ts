@@ -2,7 +2,7 @@
 import { fc, test } from "@fast-check/vitest"
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
-import { markdownTables, tableWith } from "../../bench/harness/markdown-table.ts"
+import { alignTables, markdownTables, tableWith } from "../../bench/harness/markdown-table.ts"
 import { parseBenchArgs } from "../../bench/harness/options.ts"
 import { MiB, type Sample, sectionMarkdown, summarize } from "../../bench/harness/report.ts"
 import { firstAndLastTenth, median, quantile, slope, williamsOrder } from "../../bench/harness/stats.ts"
@@ -153,6 +153,36 @@ describe("markdown tables", () => {
   it("a missing column is an error naming the source and the columns", () => {
     expect(() => tableWith(text, "t.md", ["a", "z"])).toThrow('t.md wrote no table with the columns "a", "z"')
   })
+  it("lays tables out as Biome does: columns as wide as their widest cell (at least 3), the rule as wide", () => {
+    expect(alignTables(["x", "| tool | s |", "|---|---|", "| age — CLI | 12.5 |", "| ours | 9 |", "", "| c |", "| --- |"].join("\n"))).toBe(
+      ["x", "| tool      | s    |", "| --------- | ---- |", "| age — CLI | 12.5 |", "| ours      | 9    |", "", "| c   |", "| --- |"].join("\n"),
+    )
+  })
+  const cell = fc.string({ unit: fc.constantFrom("a", "Z", "0", " ", "-", "—", "é", "*", "."), maxLength: 12 }).map((c) => c.trim() || "x")
+  const table = fc
+    .integer({ min: 1, max: 4 })
+    .chain((columns) =>
+      fc.tuple(
+        fc.array(cell, { minLength: columns, maxLength: columns }),
+        fc.array(fc.array(cell, { minLength: columns, maxLength: columns }), { maxLength: 5 }),
+      ),
+    )
+  const tableText = ([header, rows]: [ReadonlyArray<string>, ReadonlyArray<ReadonlyArray<string>>]) =>
+    [`|${header.join("|")}|`, `|${header.map(() => "-").join("|")}|`, ...rows.map((r) => `|${r.join("|")}|`)].join("\n")
+  test.prop([fc.array(fc.oneof(table.map(tableText), fc.constantFrom("# heading", "", "- a line | with a bar", "text")), { maxLength: 6 })])(
+    "keeps every cell and every other line, aligns every column, and is idempotent",
+    (blocks) => {
+      const source = blocks.join("\n\n")
+      const aligned = alignTables(source)
+      expect(markdownTables(aligned)).toEqual(markdownTables(source))
+      expect(alignTables(aligned)).toBe(aligned)
+      expect(aligned.split("\n").filter((l) => !l.startsWith("|"))).toEqual(source.split("\n").filter((l) => !l.startsWith("|")))
+      for (const t of aligned.split("\n\n").filter((b) => b.startsWith("|"))) {
+        const bars = t.split("\n").map((l) => [...l].flatMap((ch, i) => (ch === "|" ? [[...l.slice(0, i)].length] : [])).join(","))
+        expect(new Set(bars).size).toBe(1)
+      }
+    },
+  )
 })
 
 describe("lineChartSvg", () => {
