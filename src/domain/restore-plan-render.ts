@@ -42,7 +42,7 @@ export const renderAction = (action: RestoreAction): string => {
     case "Move":
       return `move     ${action.from} -> ${action.to}`
     case "CopyFile":
-      return `copy     ${action.from} -> ${action.to} (mode ${mode(action.mode)}, via .part, fsync)`
+      return `copy     ${action.from} -> ${action.to} (mode ${mode(action.mode)}, via .part, fsync${action.hardLinkWhenSafe === true ? "; a hard link when safe" : ""})`
     case "ExtractArchive":
       return [
         `extract  ${action.archive} -> ${action.target} (validated, via a staging directory in ${action.target})`,

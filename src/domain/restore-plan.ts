@@ -224,7 +224,12 @@ export type RestoreAction =
   /** `mkdir -p`: creates the missing directories (with this mode), leaves existing ones alone. */
   | { readonly _tag: "CreateDirectory"; readonly path: string; readonly mode: number }
   | { readonly _tag: "Move"; readonly from: string; readonly to: string }
-  | { readonly _tag: "CopyFile"; readonly from: string; readonly to: string; readonly mode: number }
+  /**
+   * A copy through `<to>.part`. With `hardLinkWhenSafe`, a hard link instead when the file system
+   * has no reflinks and `from` is a regular file on the same one, owned by the restore's user and
+   * with exactly `mode` (the link then changes neither its mode nor who may write it).
+   */
+  | { readonly _tag: "CopyFile"; readonly from: string; readonly to: string; readonly mode: number; readonly hardLinkWhenSafe?: true }
   | {
       readonly _tag: "ExtractArchive"
       readonly archive: string
@@ -570,7 +575,8 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
           id: "copy-snapshot",
           title: "Copy the snapshot next to etcd's data",
           description:
-            "Copy the snapshot to the kept-data directory (fsynced, mode 0600): the restore reads it from the local disk, and it stays as a record of what was restored.",
+            "Copy the snapshot to the kept-data directory (fsynced, mode 0600): the restore reads it from the local disk, and it stays as a record of what was restored. " +
+            "No data is copied where the file system has reflinks, or when the backup's snapshot is a 0600 file of the restore's user on the same file system (a hard link: the record, not a second copy of its bytes).",
           preconditions: [
             keptDirectory,
             { _tag: "PathExists", path: snapshot },
@@ -579,7 +585,7 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
           ],
           actions: [
             { _tag: "CreateDirectory", path: keptDataDir, mode: 0o700 },
-            { _tag: "CopyFile", from: snapshot, to: snapshotCopy, mode: 0o600 },
+            { _tag: "CopyFile", from: snapshot, to: snapshotCopy, mode: 0o600, hardLinkWhenSafe: true },
           ],
           onFailure: "A partial copy is never left under the final name. Free space if needed and run the restore again.",
           undo: [],

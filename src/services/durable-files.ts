@@ -6,7 +6,7 @@
  */
 import type { Stats } from "node:fs"
 import { constants } from "node:fs"
-import { chmod, copyFile, mkdir, open, readdir, rename, rm, rmdir, stat } from "node:fs/promises"
+import { chmod, copyFile, link, lstat, mkdir, open, readdir, rename, rm, rmdir, stat } from "node:fs/promises"
 import { dirname } from "node:path"
 import { Context, Effect, Layer } from "effect"
 import { BackupFileError, fileError } from "./atomic-files.ts"
@@ -31,14 +31,54 @@ const move = async (from: string, to: string) => {
   if (dirname(from) !== dirname(to)) await fsyncDirectory(dirname(from))
 }
 
-/** Copy to `<to>.part` (a stale one is replaced), fsync, rename into the free final name, fsync the directory. */
-const copyThroughPart = async (from: string, to: string, mode: number) => {
+/** How a copy's data got there. */
+export type CopyMethod = "copied" | "reflinked" | "hard-linked"
+
+/**
+ * Whether `from` may be hard-linked as a copy with `mode`: a regular file (not a symbolic link to
+ * one) owned by this process's user with exactly that mode, so the link changes neither its mode
+ * nor who may write it.
+ */
+const linkableWithMode = async (from: string, mode: number) => {
+  const info = await lstat(from)
+  return info.isFile() && info.uid === process.getuid?.() && (info.mode & 0o7777) === mode
+}
+
+/**
+ * The data of `from` at `part` (which does not exist): a reflink where the file system has them
+ * (XFS as RHCOS formats it, btrfs), else a hard link when asked and safe, else the kernel's copy.
+ */
+const placeData = async (from: string, part: string, mode: number, hardLinkWhenSafe: boolean): Promise<CopyMethod> => {
+  try {
+    await copyFile(from, part, constants.COPYFILE_FICLONE_FORCE)
+    await chmod(part, mode)
+    return "reflinked"
+  } catch {
+    // No reflinks here (or an unreadable source: the copy below reports it).
+    await rm(part, { force: true })
+  }
+  if (hardLinkWhenSafe && (await linkableWithMode(from, mode))) {
+    try {
+      await link(from, part)
+      return "hard-linked"
+    } catch {
+      // Another file system (EXDEV) or links refused there.
+      await rm(part, { force: true })
+    }
+  }
+  await copyFile(from, part)
+  await chmod(part, mode)
+  return "copied"
+}
+
+/** Copy to `<to>.part` (a stale one is removed first), fsync, rename into the free final name, fsync the directory. */
+const copyThroughPart = async (from: string, to: string, mode: number, hardLinkWhenSafe: boolean): Promise<CopyMethod> => {
   await refuseIfPresent(to, "copy into")
   const part = `${to}.part`
   try {
-    // A reflink where the file system has them (XFS as RHCOS formats it, btrfs): no data copied; else the kernel copies.
-    await copyFile(from, part, constants.COPYFILE_FICLONE)
-    await chmod(part, mode)
+    // Removed, never written through: a stale part may be a hard link to a backup's file.
+    await rm(part, { force: true })
+    const method = await placeData(from, part, mode, hardLinkWhenSafe)
     const handle = await open(part, constants.O_RDONLY)
     try {
       await handle.sync()
@@ -48,6 +88,7 @@ const copyThroughPart = async (from: string, to: string, mode: number) => {
     await refuseIfPresent(to, "copy into")
     await rename(part, to)
     await fsyncDirectory(dirname(to))
+    return method
   } catch (e) {
     await rm(part, { force: true }).catch(() => undefined)
     throw e
@@ -67,8 +108,17 @@ export class DurableFiles extends Context.Service<
     readonly makeDirectory: (path: string, mode: number) => Effect.Effect<void, BackupFileError>
     /** Renames `from` to the free name `to` (refused if `to` exists), then fsyncs both directories. */
     readonly move: (from: string, to: string) => Effect.Effect<void, BackupFileError>
-    /** Copies `from` to the free name `to` through `<to>.part` (fsynced, mode `mode`); never leaves a partial `to`. */
-    readonly copyThroughPart: (from: string, to: string, mode: number) => Effect.Effect<void, BackupFileError>
+    /**
+     * Copies `from` to the free name `to` through `<to>.part` (fsynced, mode `mode`); never leaves a
+     * partial `to`. With `hardLinkWhenSafe`, a hard link where `linkableWithMode` allows it and the
+     * file system has no reflinks. Says how the data got there.
+     */
+    readonly copyThroughPart: (
+      from: string,
+      to: string,
+      mode: number,
+      options?: { readonly hardLinkWhenSafe?: boolean },
+    ) => Effect.Effect<CopyMethod, BackupFileError>
     readonly removeEmptyDirectory: (path: string) => Effect.Effect<void, BackupFileError>
     /** Removes a directory and everything in it; nothing there is fine. */
     readonly removeTree: (path: string) => Effect.Effect<void, BackupFileError>
@@ -86,7 +136,7 @@ export class DurableFiles extends Context.Service<
       readDirectory: (path) => attempt("list", path, () => readdir(path)),
       makeDirectory: (path, mode) => attempt("create directory", path, () => mkdir(path, { mode }).then(() => chmod(path, mode))),
       move: (from, to) => attempt("move", from, () => move(from, to)),
-      copyThroughPart: (from, to, mode) => attempt("copy", from, () => copyThroughPart(from, to, mode)),
+      copyThroughPart: (from, to, mode, options) => attempt("copy", from, () => copyThroughPart(from, to, mode, options?.hardLinkWhenSafe === true)),
       removeEmptyDirectory: (path) => attempt("remove the directory", path, () => rmdir(path)),
       removeTree: (path) => attempt("remove", path, () => rm(path, { recursive: true, force: true })),
       syncDirectory: (path) => attempt("sync directory", path, () => fsyncDirectory(path)),

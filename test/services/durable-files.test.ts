@@ -1,4 +1,17 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import {
+  constants,
+  copyFileSync,
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs"
 import { join } from "node:path"
 import { Effect, Exit } from "effect"
 import { describe, expect, it } from "vitest"
@@ -63,6 +76,76 @@ describe("DurableFiles", () => {
     expect(error._tag).toBe("BackupFileError")
     expect(readdirSync(dir).sort()).toEqual(["copy", "source", "unreadable"])
     expect(existsSync(join(dir, "second.part"))).toBe(false)
+  })
+
+  /** Whether `dir`'s file system makes reflinks (this machine's ext4 does not; XFS and btrfs do). */
+  const reflinks = (dir: string) => {
+    writeFileSync(join(dir, "probe"), "x")
+    try {
+      copyFileSync(join(dir, "probe"), join(dir, "probe-clone"), constants.COPYFILE_FICLONE_FORCE)
+      return true
+    } catch {
+      return false
+    } finally {
+      rmSync(join(dir, "probe"), { force: true })
+      rmSync(join(dir, "probe-clone"), { force: true })
+    }
+  }
+
+  const copy = (from: string, to: string, hardLinkWhenSafe: boolean) => run(DurableFiles.use((f) => f.copyThroughPart(from, to, 0o600, { hardLinkWhenSafe })))
+
+  describe("a copy that may be a hard link", () => {
+    it("is a hard link (or a reflink) of a 0600 file of ours on the same file system: the same bytes, no second copy, the source untouched", async () => {
+      const dir = tempDir("durable")
+      const linked = reflinks(dir) ? "reflinked" : "hard-linked"
+      writeFileSync(join(dir, "snapshot.db"), "snapshot bytes", { mode: 0o600 })
+      expect(await copy(join(dir, "snapshot.db"), join(dir, "kept.db"), true)).toEqual(Exit.succeed(linked))
+      expect(readFileSync(join(dir, "kept.db"), "utf8")).toBe("snapshot bytes")
+      expect(statSync(join(dir, "kept.db")).ino === statSync(join(dir, "snapshot.db")).ino).toBe(linked === "hard-linked")
+      expect(statSync(join(dir, "snapshot.db")).mode & 0o7777).toBe(0o600)
+      expect(readdirSync(dir).sort()).toEqual(["kept.db", "snapshot.db"])
+    })
+
+    it("is a copy when the source has another mode (a link would share it), and the source keeps its mode", async () => {
+      const dir = tempDir("durable")
+      writeFileSync(join(dir, "snapshot.db"), "snapshot bytes", { mode: 0o644 })
+      const result = await copy(join(dir, "snapshot.db"), join(dir, "kept.db"), true)
+      expect(Exit.isSuccess(result) && result.value !== "hard-linked").toBe(true)
+      expect(statSync(join(dir, "kept.db")).ino).not.toBe(statSync(join(dir, "snapshot.db")).ino)
+      expect(statSync(join(dir, "kept.db")).mode & 0o7777).toBe(0o600)
+      expect(statSync(join(dir, "snapshot.db")).mode & 0o7777).toBe(0o644)
+    })
+
+    it("is a copy, a regular file, when the source is a symbolic link to a 0600 file", async () => {
+      const dir = tempDir("durable")
+      writeFileSync(join(dir, "target.db"), "snapshot bytes", { mode: 0o600 })
+      symlinkSync(join(dir, "target.db"), join(dir, "snapshot.db"))
+      const result = await copy(join(dir, "snapshot.db"), join(dir, "kept.db"), true)
+      expect(Exit.isSuccess(result) && result.value !== "hard-linked").toBe(true)
+      expect(lstatSync(join(dir, "kept.db")).isFile()).toBe(true)
+      expect(statSync(join(dir, "kept.db")).ino).not.toBe(statSync(join(dir, "target.db")).ino)
+    })
+
+    it("is a copy without hardLinkWhenSafe, whatever the source", async () => {
+      const dir = tempDir("durable")
+      writeFileSync(join(dir, "manifest.yaml"), "kind: Pod", { mode: 0o600 })
+      expect(await copy(join(dir, "manifest.yaml"), join(dir, "installed.yaml"), false)).toEqual(Exit.succeed(reflinks(dir) ? "reflinked" : "copied"))
+      expect(statSync(join(dir, "installed.yaml")).ino).not.toBe(statSync(join(dir, "manifest.yaml")).ino)
+    })
+
+    it("removes a stale .part that is a hard link to the source instead of writing through it (the source keeps its mode and bytes)", async () => {
+      const dir = tempDir("durable")
+      writeFileSync(join(dir, "snapshot.db"), "snapshot bytes", { mode: 0o644 })
+      // As a run killed between the link and the rename would leave it, had the source then been 0600.
+      linkSync(join(dir, "snapshot.db"), join(dir, "kept.db.part"))
+      const result = await copy(join(dir, "snapshot.db"), join(dir, "kept.db"), true)
+      expect(Exit.isSuccess(result)).toBe(true)
+      expect(statSync(join(dir, "snapshot.db")).mode & 0o7777).toBe(0o644)
+      expect(statSync(join(dir, "snapshot.db")).nlink).toBe(1)
+      expect(readFileSync(join(dir, "snapshot.db"), "utf8")).toBe("snapshot bytes")
+      expect(statSync(join(dir, "kept.db")).mode & 0o7777).toBe(0o600)
+      expect(readdirSync(dir).sort()).toEqual(["kept.db", "snapshot.db"])
+    })
   })
 
   it("makes a directory with exactly its mode, whatever the umask", async () => {

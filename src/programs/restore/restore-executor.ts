@@ -113,10 +113,14 @@ export const executeAction = (action: RestoreAction, options: ExecutorOptions, c
         yield* io(action, (files) => files.move(action.from, action.to))
         changes.changed = true
         return
-      case "CopyFile":
-        yield* io(action, (files) => files.copyThroughPart(action.from, action.to, action.mode))
+      case "CopyFile": {
+        const method = yield* io(action, (files) =>
+          files.copyThroughPart(action.from, action.to, action.mode, { hardLinkWhenSafe: action.hardLinkWhenSafe === true }),
+        )
         changes.changed = true
+        if (method !== "copied") yield* options.print(`             ${method}: no data copied`)
         return
+      }
       case "RemoveEmptyDirectory":
         yield* io(action, (files) => files.removeEmptyDirectory(action.path))
         changes.changed = true

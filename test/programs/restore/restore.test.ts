@@ -158,6 +158,9 @@ describe("restore", () => {
     const copy = join(host.root, "var/lib/etcd-backup/snapshot.db")
     expect(readFileSync(copy).equals(readFileSync(join(host.backupDir, manifest.files.snapshot.name)))).toBe(true)
     expect(statSync(copy).mode & 0o777).toBe(0o600)
+    // The backup's snapshot (0600, ours, the same file system) is kept without a second copy of its bytes.
+    const linked = statSync(copy).ino === statSync(join(host.backupDir, manifest.files.snapshot.name)).ino
+    expect(real.output).toContain(linked ? "hard-linked: no data copied" : "reflinked: no data copied")
     // The revision directories are the backup's, byte for byte; the replaced one is kept.
     const restored = walk(join(host.root, "etc/kubernetes"))
     for (const [path, file] of fixtureFiles) {
