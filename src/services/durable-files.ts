@@ -62,8 +62,7 @@ const placeData = async (from: string, part: string, mode: number, hardLinkWhenS
       await link(from, part)
       return "hard-linked"
     } catch {
-      // Another file system (EXDEV) or links refused there.
-      await rm(part, { force: true })
+      // Another file system (EXDEV) or links refused there (a failed link creates nothing): copy.
     }
   }
   await copyFile(from, part)
