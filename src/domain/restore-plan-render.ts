@@ -42,10 +42,10 @@ export const renderAction = (action: RestoreAction): string => {
     case "Move":
       return `move     ${action.from} -> ${action.to}`
     case "CopyFile":
-      return `copy     ${action.from} -> ${action.to} (mode ${mode(action.mode)}, via .part, fsync${action.hardLinkWhenSafe === true ? "; a hard link when safe" : ""})`
+      return `copy     ${action.from} -> ${action.to} (mode ${mode(action.mode)}, via .part, fsync${action.hardLinkWhenSafe === true ? "; a hard link when safe" : ""}${action.checkedAgainstVerifiedSnapshot === true ? "; checked to be the verified snapshot (size, sha256 trailer)" : ""})`
     case "ExtractArchive":
       return [
-        `extract  ${action.archive} -> ${action.target} (validated, via a staging directory in ${action.target})`,
+        `extract  ${action.archive} -> ${action.target} (validated${action.checkedAgainstVerifiedResources ? ", checked to be the verified tarball (size, sha256)" : ""}, via a staging directory in ${action.target})`,
         ...action.units.map((u) => `         installs ${u}`),
         `         existing ones are moved into ${action.moveExistingTo}`,
       ].join("\n    ")

@@ -229,7 +229,20 @@ export type RestoreAction =
    * has no reflinks and `from` is a regular file on the same one, owned by the restore's user and
    * with exactly `mode` (the link then changes neither its mode nor who may write it).
    */
-  | { readonly _tag: "CopyFile"; readonly from: string; readonly to: string; readonly mode: number; readonly hardLinkWhenSafe?: true }
+  | {
+      readonly _tag: "CopyFile"
+      readonly from: string
+      readonly to: string
+      readonly mode: number
+      readonly hardLinkWhenSafe?: true
+      /**
+       * The copy is the snapshot the verification hashed: before it takes its final name it must be a
+       * regular file of the restore's user with `mode`, have the verified size and end with the verified
+       * sha256 trailer (etcdutl's restore checks the database against that trailer), else it is removed
+       * and the step fails.
+       */
+      readonly checkedAgainstVerifiedSnapshot?: true
+    }
   | {
       readonly _tag: "ExtractArchive"
       readonly archive: string
@@ -237,6 +250,8 @@ export type RestoreAction =
       readonly units: ReadonlyArray<string>
       /** Where existing units are moved before being replaced. */
       readonly moveExistingTo: string
+      /** The archive must have the verified tarball's size and sha256, checked before anything is installed. */
+      readonly checkedAgainstVerifiedResources: true
     }
   | { readonly _tag: "WaitUntilStopped"; readonly containers: ReadonlyArray<string>; readonly ports: ReadonlyArray<number>; readonly timeoutSeconds: number }
   /** rmdir(2): fails unless the directory is empty, so it can never delete data. */
@@ -561,7 +576,9 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
         { _tag: "FreeSpace", path: configDir, bytes: input.resourcesBytes },
         { _tag: "PathAbsent", path: replacedResources },
       ],
-      actions: [{ _tag: "ExtractArchive", archive: resources, target: configDir, units, moveExistingTo: replacedResources }],
+      actions: [
+        { _tag: "ExtractArchive", archive: resources, target: configDir, units, moveExistingTo: replacedResources, checkedAgainstVerifiedResources: true },
+      ],
       onFailure: "Extraction is all or nothing: on failure nothing under /etc/kubernetes changed. Fix the cause and run the restore again.",
       undo: [
         { _tag: "CreateDirectory", path: posix.join(restoredResources, staticPodResourcesDir), mode: 0o700 },
@@ -585,7 +602,7 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
           ],
           actions: [
             { _tag: "CreateDirectory", path: keptDataDir, mode: 0o700 },
-            { _tag: "CopyFile", from: snapshot, to: snapshotCopy, mode: 0o600, hardLinkWhenSafe: true },
+            { _tag: "CopyFile", from: snapshot, to: snapshotCopy, mode: 0o600, hardLinkWhenSafe: true, checkedAgainstVerifiedSnapshot: true },
           ],
           onFailure: "A partial copy is never left under the final name. Free space if needed and run the restore again.",
           undo: [],

@@ -70,20 +70,58 @@ const placeData = async (from: string, part: string, mode: number, hardLinkWhenS
   return "copied"
 }
 
-/** Copy to `<to>.part` (a stale one is removed first), fsync, rename into the free final name, fsync the directory. */
-const copyThroughPart = async (from: string, to: string, mode: number, hardLinkWhenSafe: boolean): Promise<CopyMethod> => {
+/** What a copy must be: `size` bytes ending with `tail` (a snapshot's sha256 trailer, as verified). */
+export interface CopyExpectation {
+  readonly size: number
+  readonly tail: Uint8Array
+}
+
+const notTheFile = (from: string, part: string, found: string) =>
+  new BackupFileError({
+    path: from,
+    operation: "check the copy",
+    message: `${part} is not the file that was verified (${found}): ${from} changed after it was checked; make sure nothing writes to it and run again`,
+  })
+
+/**
+ * The placed data, checked on its own descriptor: a regular file of this user with exactly `mode` (a hard
+ * link made of a file swapped in after `linkableWithMode` is caught here; no symbolic link is followed and
+ * a FIFO is not waited on), with `expected`'s size and tail; then fsynced.
+ */
+const checkAndSync = async (from: string, part: string, mode: number, expected: CopyExpectation | undefined) => {
+  const handle = await open(part, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+  try {
+    const info = await handle.stat()
+    if (!info.isFile() || info.uid !== process.getuid?.() || (info.mode & 0o7777) !== mode) {
+      throw notTheFile(from, part, `not a regular file of this user with mode ${mode.toString(8).padStart(4, "0")}`)
+    }
+    if (expected !== undefined) {
+      if (info.size !== expected.size) throw notTheFile(from, part, `${info.size} bytes, not ${expected.size}`)
+      const tail = Buffer.alloc(expected.tail.length)
+      const { bytesRead } = await handle.read(tail, 0, tail.length, info.size - tail.length)
+      if (bytesRead !== tail.length || !tail.equals(expected.tail)) throw notTheFile(from, part, `its last ${tail.length} bytes differ`)
+    }
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+/** Copy to `<to>.part` (a stale one is removed first), check, fsync, rename into the free final name, fsync the directory. */
+const copyThroughPart = async (
+  from: string,
+  to: string,
+  mode: number,
+  hardLinkWhenSafe: boolean,
+  expected: CopyExpectation | undefined,
+): Promise<CopyMethod> => {
   await refuseIfPresent(to, "copy into")
   const part = `${to}.part`
   try {
     // Removed, never written through: a stale part may be a hard link to a backup's file.
     await rm(part, { force: true })
     const method = await placeData(from, part, mode, hardLinkWhenSafe)
-    const handle = await open(part, constants.O_RDONLY)
-    try {
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
+    await checkAndSync(from, part, mode, expected)
     await refuseIfPresent(to, "copy into")
     await rename(part, to)
     await fsyncDirectory(dirname(to))
@@ -110,13 +148,14 @@ export class DurableFiles extends Context.Service<
     /**
      * Copies `from` to the free name `to` through `<to>.part` (fsynced, mode `mode`); never leaves a
      * partial `to`. With `hardLinkWhenSafe`, a hard link where `linkableWithMode` allows it and the
-     * file system has no reflinks. Says how the data got there.
+     * file system has no reflinks. With `expected`, the copy must match it before it takes its name.
+     * Says how the data got there.
      */
     readonly copyThroughPart: (
       from: string,
       to: string,
       mode: number,
-      options?: { readonly hardLinkWhenSafe?: boolean },
+      options?: { readonly hardLinkWhenSafe?: boolean; readonly expected?: CopyExpectation },
     ) => Effect.Effect<CopyMethod, BackupFileError>
     readonly removeEmptyDirectory: (path: string) => Effect.Effect<void, BackupFileError>
     /** Removes a directory and everything in it; nothing there is fine. */
@@ -135,7 +174,8 @@ export class DurableFiles extends Context.Service<
       readDirectory: (path) => attempt("list", path, () => readdir(path)),
       makeDirectory: (path, mode) => attempt("create directory", path, () => mkdir(path, { mode }).then(() => chmod(path, mode))),
       move: (from, to) => attempt("move", from, () => move(from, to)),
-      copyThroughPart: (from, to, mode, options) => attempt("copy", from, () => copyThroughPart(from, to, mode, options?.hardLinkWhenSafe === true)),
+      copyThroughPart: (from, to, mode, options) =>
+        attempt("copy", from, () => copyThroughPart(from, to, mode, options?.hardLinkWhenSafe === true, options?.expected)),
       removeEmptyDirectory: (path) => attempt("remove the directory", path, () => rmdir(path)),
       removeTree: (path) => attempt("remove", path, () => rm(path, { recursive: true, force: true })),
       syncDirectory: (path) => attempt("sync directory", path, () => fsyncDirectory(path)),

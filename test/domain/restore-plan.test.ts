@@ -219,6 +219,7 @@ describe("planRestore", () => {
         "static-pod-resources/kube-scheduler-pod-7",
       ],
       moveExistingTo: "/etc/kubernetes/static-pod-resources-replaced-by-restore-0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71",
+      checkedAgainstVerifiedResources: true,
     })
     expect(p.steps.at(-1)?.actions).toEqual([
       { _tag: "CopyFile", from: "/etc/kubernetes/static-pod-resources/etcd-pod-8/etcd-pod.yaml", to: "/etc/kubernetes/manifests/etcd-pod.yaml", mode: 0o600 },
@@ -304,6 +305,22 @@ describe("planRestore", () => {
           expect(BigInt(argv[at + 1] as string)).toBe(input.bump.amount)
           expect(argv).toContain("--mark-compacted")
           if (input.bump._tag === "FromRaftIndex") expect(input.bump.amount * 5n >= input.bump.maxRaftIndex * 6n).toBe(true)
+        }
+      }),
+      { numRuns: 200 },
+    )
+  })
+
+  it("property: what the plan takes from the backup directory is checked against the verification (a file swapped in after it is refused)", () => {
+    fc.assert(
+      fc.property(inputArb, (input) => {
+        const p = plan(input)
+        const backup = (path: string) => path.startsWith(`${posix.join(input.root, input.backupDir)}/`)
+        for (const a of p.steps.flatMap((s) => s.actions)) {
+          if (a._tag === "CopyFile" && backup(a.from)) expect(a.checkedAgainstVerifiedSnapshot).toBe(true)
+          if (a._tag === "ExtractArchive") expect(backup(a.archive) && a.checkedAgainstVerifiedResources).toBe(true)
+          // etcdutl reads only the copy in the kept-data directory (checked as it was made), never the backup's file.
+          if (a._tag === "RunCommand" && a.writes.length > 0) expect(a.reads.some(backup)).toBe(false)
         }
       }),
       { numRuns: 200 },

@@ -148,6 +148,39 @@ describe("DurableFiles", () => {
     })
   })
 
+  describe("a copy checked against what was verified (size and last bytes)", () => {
+    const expectCopy = (dir: string, expected: { readonly size: number; readonly tail: Uint8Array }, hardLinkWhenSafe = true) =>
+      run(DurableFiles.use((f) => f.copyThroughPart(join(dir, "snapshot.db"), join(dir, "kept.db"), 0o600, { hardLinkWhenSafe, expected })))
+    const bytes = Buffer.from("database bytes...trailer-of-32-bytes-ending-here!!")
+    const tail = bytes.subarray(bytes.length - 32)
+
+    for (const hardLinkWhenSafe of [true, false]) {
+      it(`takes its name when it matches (${hardLinkWhenSafe ? "link allowed" : "copy"})`, async () => {
+        const dir = tempDir("durable")
+        writeFileSync(join(dir, "snapshot.db"), bytes, { mode: 0o600 })
+        expect(Exit.isSuccess(await expectCopy(dir, { size: bytes.length, tail }, hardLinkWhenSafe))).toBe(true)
+        expect(readFileSync(join(dir, "kept.db")).equals(bytes)).toBe(true)
+      })
+
+      it(`is refused, and nothing kept, when the source is not what was verified (${hardLinkWhenSafe ? "link allowed" : "copy"})`, async () => {
+        const cases = [
+          { found: "another size", source: Buffer.concat([bytes, Buffer.from("x")]), message: `${bytes.length + 1} bytes, not ${bytes.length}` },
+          { found: "other last bytes", source: Buffer.from(bytes).fill(0x41, bytes.length - 1), message: "its last 32 bytes differ" },
+        ]
+        for (const c of cases) {
+          const dir = tempDir("durable")
+          writeFileSync(join(dir, "snapshot.db"), c.source, { mode: 0o600 })
+          const error = failureOf(await expectCopy(dir, { size: bytes.length, tail }, hardLinkWhenSafe)) as { _tag: string; message: string; path: string }
+          expect(error._tag, c.found).toBe("BackupFileError")
+          expect(error.path).toBe(join(dir, "snapshot.db"))
+          expect(error.message, c.found).toContain(`is not the file that was verified (${c.message})`)
+          expect(readdirSync(dir), c.found).toEqual(["snapshot.db"])
+          expect(readFileSync(join(dir, "snapshot.db")).equals(c.source), c.found).toBe(true)
+        }
+      })
+    }
+  })
+
   it("makes a directory with exactly its mode, whatever the umask", async () => {
     const dir = tempDir("durable")
     const previous = process.umask(0o077)

@@ -114,8 +114,18 @@ export const executeAction = (action: RestoreAction, options: ExecutorOptions, c
         changes.changed = true
         return
       case "CopyFile": {
+        const expected =
+          action.checkedAgainstVerifiedSnapshot === true
+            ? yield* options.backupVerified.pipe(
+                Effect.map(({ snapshot }) => ({ size: snapshot.size, tail: snapshot.trailer })),
+                Effect.mapError((e) => new RestoreActionFailed({ action: renderAction(action), message: e.message })),
+              )
+            : undefined
         const method = yield* io(action, (files) =>
-          files.copyThroughPart(action.from, action.to, action.mode, { hardLinkWhenSafe: action.hardLinkWhenSafe === true }),
+          files.copyThroughPart(action.from, action.to, action.mode, {
+            hardLinkWhenSafe: action.hardLinkWhenSafe === true,
+            ...(expected === undefined ? {} : { expected }),
+          }),
         )
         changes.changed = true
         if (method !== "copied") yield* options.print(`             ${method}: no data copied`)
@@ -127,9 +137,13 @@ export const executeAction = (action: RestoreAction, options: ExecutorOptions, c
         return
       case "ExtractArchive": {
         const tarball = yield* Tarball
+        const verified = yield* options.backupVerified.pipe(
+          Effect.mapError((e) => new RestoreActionFailed({ action: renderAction(action), message: e.message })),
+        )
         const result = yield* tarball
           .extract({
             archive: action.archive,
+            ...(action.checkedAgainstVerifiedResources ? { expectedArchive: verified.resources } : {}),
             target: action.target,
             unitDepth: 2,
             moveExistingTo: action.moveExistingTo,

@@ -16,10 +16,20 @@ export class RestorePreconditionFailed extends Schema.TaggedError<RestorePrecond
   message: Schema.String,
 }) {}
 
+/**
+ * What the restore's verification proved of the files it will use: the tarball's size and sha256 (its
+ * manifest's, which the plan was made from) and the snapshot's size and etcd's sha256 trailer as hashed.
+ * The steps that read the backup check against these, so a file swapped in after the verification is refused.
+ */
+export interface VerifiedFiles {
+  readonly resources: { readonly size: number; readonly sha256: string }
+  readonly snapshot: { readonly size: number; readonly trailer: Uint8Array }
+}
+
 export interface PreconditionContext {
   readonly plan: RestorePlan
   /** Runs the backup's verification (memoised by the caller). */
-  readonly backupVerified: Effect.Effect<void, RestorePreconditionFailed>
+  readonly backupVerified: Effect.Effect<VerifiedFiles, RestorePreconditionFailed>
 }
 
 const inspectFailed = (path: string) => (e: { readonly message: string }) => new RestorePreconditionFailed({ precondition: path, message: e.message })
@@ -57,7 +67,7 @@ export const checkPrecondition = (p: Precondition, context: PreconditionContext)
     const unmet = (found: string) => new RestorePreconditionFailed({ precondition: p._tag, message: `required: ${renderPrecondition(p)}; found: ${found}` })
     switch (p._tag) {
       case "BackupVerified":
-        return yield* context.backupVerified
+        return yield* Effect.asVoid(context.backupVerified)
       case "EtcdutlSupports": {
         const supported = [
           ...(context.plan.etcdutl.bumpRevision ? ["--bump-revision"] : []),

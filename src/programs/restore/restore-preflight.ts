@@ -5,6 +5,7 @@
  * path types), and the preconditions of later steps that already cannot hold
  * (`foreseeableFailures`). The checks read; none writes.
  */
+import { isDeepStrictEqual } from "node:util"
 import { Effect, type FileSystem, type Path } from "effect"
 import type { ChildProcessSpawner as Spawner } from "effect/process"
 import { renderPrecondition, type PreflightCheck } from "../../domain/restore-plan-render.ts"
@@ -13,8 +14,8 @@ import { upfrontPreconditions, type RestorePlan } from "../../domain/restore-pla
 import type { Etcdutl } from "../../services/etcdutl.ts"
 import type { TrustedKey } from "../../services/crypto/manifest-signature.ts"
 import type { RestoreInputs } from "./restore-inputs.ts"
-import { checkPrecondition, foreseeableFailures, RestorePreconditionFailed } from "./restore-preconditions.ts"
-import { verifyBackup } from "../verify/verify.ts"
+import { checkPrecondition, foreseeableFailures, RestorePreconditionFailed, type VerifiedFiles } from "./restore-preconditions.ts"
+import { verifyBackupWithEvidence } from "../verify/verify.ts"
 import { describeCheck, failedChecks } from "../verify/verify-report.ts"
 
 export interface VerificationOptions {
@@ -34,7 +35,7 @@ export const cachedVerification = (inputs: RestoreInputs, options: VerificationO
     const services = yield* Effect.context<Etcdutl | FileSystem.FileSystem | Path.Path | Spawner.ChildProcessSpawner>()
     return yield* Effect.cached(
       Effect.gen(function* () {
-        const report = yield* verifyBackup({
+        const { report, evidence } = yield* verifyBackupWithEvidence({
           backupDir: inputs.backupDir,
           timestamp: inputs.selected.timestamp,
           allowDirty: options.allowDirty,
@@ -48,6 +49,14 @@ export const cachedVerification = (inputs: RestoreInputs, options: VerificationO
             message: `the backup does not verify: ${failed.map(describeCheck).join("; ")}; restore another backup (cluster-backup verify ${inputs.backupDir} shows every check)`,
           })
         }
+        // The plan was made from the manifest as first read; the verification read it again (and checked its signature).
+        if (evidence.manifest === undefined || evidence.snapshot === undefined || !isDeepStrictEqual(evidence.manifest, inputs.manifest)) {
+          return yield* new RestorePreconditionFailed({
+            precondition: "BackupVerified",
+            message: `the backup's manifest in ${inputs.backupDir} changed while the restore read it (the plan was made from another manifest than the one verified); make sure nothing writes to the backup directory and run the restore again`,
+          })
+        }
+        return { resources: { size: evidence.manifest.files.resources.size, sha256: evidence.manifest.files.resources.sha256 }, snapshot: evidence.snapshot }
       }).pipe(Effect.provideContext(services)),
     )
   })
@@ -55,7 +64,7 @@ export const cachedVerification = (inputs: RestoreInputs, options: VerificationO
 /** Runs every check that can be made now; `onCheck` sees each as it completes (the real run prints them). */
 export const preflightChecks = (
   plan: RestorePlan,
-  backupVerified: Effect.Effect<void, RestorePreconditionFailed>,
+  backupVerified: Effect.Effect<VerifiedFiles, RestorePreconditionFailed>,
   onCheck: (check: PreflightCheck) => Effect.Effect<void> = () => Effect.void,
 ) =>
   Effect.gen(function* () {

@@ -111,10 +111,11 @@ const snapshotChecks = (path: string, manifest: BackupManifest | undefined) =>
           : fail("snapshot-size", titles.snapshotSize, `${over.maxBytes} bytes`, `${over.size} bytes`),
         skip("snapshot-sha256", titles.snapshotSha, why),
       ]
-      return { checks, size: over?.size }
+      return { checks, size: over?.size, verifiedEnd: undefined }
     }
     const d = digest.success
     const t = d.trailer
+    const verifiedEnd = "sha256" in t ? { size: d.size, trailer: t.trailer } : undefined
     const trailer =
       "sha256" in t
         ? pass("snapshot-trailer", titles.trailer, `trailer ${t.sha256}`, `sha256 ${t.sha256} of ${t.dbBytes} database bytes`)
@@ -130,6 +131,7 @@ const snapshotChecks = (path: string, manifest: BackupManifest | undefined) =>
       return {
         checks: [trailer, skip("snapshot-size", titles.snapshotSize, noManifest), skip("snapshot-sha256", titles.snapshotSha, noManifest)],
         size: d.size,
+        verifiedEnd,
       }
     }
     const want = manifest.files.snapshot
@@ -138,7 +140,7 @@ const snapshotChecks = (path: string, manifest: BackupManifest | undefined) =>
       verdictOf(d.size === want.size, "snapshot-size", titles.snapshotSize, `${want.size} bytes`, `${d.size} bytes`),
       verdictOf(d.sha256 === want.sha256, "snapshot-sha256", titles.snapshotSha, want.sha256, d.sha256),
     ]
-    return { checks, size: d.size }
+    return { checks, size: d.size, verifiedEnd }
   })
 
 /** `etcdutl snapshot status` of a regular file (etcdutl would block forever opening a FIFO, or read a device without end). */
@@ -343,18 +345,38 @@ const testRestoreChecks = (
 }
 
 /** Runs every check on one backup of `backupDir`; never fails: every problem is a FAIL line of the report. */
-export const verifyBackup = Effect.fn("verifyBackup")(function* (options: VerifyOptions) {
+/**
+ * What a passing verification saw, for a caller that goes on to use the backup (restore): the manifest it
+ * checked (and whose signature it checked), and the snapshot's size and etcd's sha256 trailer as read in
+ * the pass that hashed it. Binding later reads to these closes the window between verify and use: a file
+ * swapped in after the checks is refused instead of restored.
+ */
+export interface VerifiedEvidence {
+  readonly manifest: BackupManifest | undefined
+  readonly snapshot: { readonly size: number; readonly trailer: Uint8Array } | undefined
+}
+
+export const verifyBackup = (options: VerifyOptions) => Effect.map(verifyBackupWithEvidence(options), (r) => r.report)
+
+export const verifyBackupWithEvidence = Effect.fn("verifyBackup")(function* (options: VerifyOptions) {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   const table = options.operands ?? defaultOperands
   const backupDir = options.backupDir
-  const report = (selected: SelectedBackup | undefined, checks: ReadonlyArray<VerifyCheck>): VerifyReport => ({
-    backupDir,
-    timestamp: selected?.timestamp ?? null,
-    snapshot: selected?.snapshot ?? null,
-    resources: selected?.resources ?? null,
-    passed: checks.every(checkPassed),
-    checks,
+  const report = (
+    selected: SelectedBackup | undefined,
+    checks: ReadonlyArray<VerifyCheck>,
+    evidence: VerifiedEvidence = { manifest: undefined, snapshot: undefined },
+  ): { readonly report: VerifyReport; readonly evidence: VerifiedEvidence } => ({
+    report: {
+      backupDir,
+      timestamp: selected?.timestamp ?? null,
+      snapshot: selected?.snapshot ?? null,
+      resources: selected?.resources ?? null,
+      passed: checks.every(checkPassed),
+      checks,
+    },
+    evidence,
   })
 
   const names = yield* Effect.result(fs.readDirectory(backupDir))
@@ -431,5 +453,5 @@ export const verifyBackup = Effect.fn("verifyBackup")(function* (options: Verify
   )
   checks.push(yield* certificateCheck(bundleFiles, manifest, options.certWarnDays ?? defaultCertWarnDays))
   if (restored !== undefined) checks.push(...testRestoreChecks(restored, manifest, status.status, table, bundleFiles))
-  return report(selected, checks)
+  return report(selected, checks, { manifest, snapshot: snapshot.verifiedEnd })
 })

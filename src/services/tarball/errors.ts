@@ -87,8 +87,19 @@ export class TarballIoFailed extends Schema.TaggedError<TarballIoFailed>()("Tarb
   message: Schema.String,
 }) {}
 
+/** The archive read is not the one expected (its size or sha256 differs from what was verified): nothing was installed. */
+export class TarballNotAsVerified extends Schema.TaggedError<TarballNotAsVerified>()("TarballNotAsVerified", {
+  archive: Schema.String,
+  expectedSize: Schema.Number,
+  expectedSha256: Schema.String,
+  size: Schema.Number,
+  sha256: Schema.String,
+  message: Schema.String,
+}) {}
+
 export type TarballError =
   | TarballUnreadable
+  | TarballNotAsVerified
   | TarballEntryRefused
   | TarballLimitExceeded
   | TarballDestinationExists
@@ -100,6 +111,7 @@ export type TarballError =
 export const isTarballError = (u: unknown): u is TarballError =>
   u instanceof BackupFileRefused ||
   u instanceof TarballUnreadable ||
+  u instanceof TarballNotAsVerified ||
   u instanceof TarballEntryRefused ||
   u instanceof TarballLimitExceeded ||
   u instanceof TarballDestinationExists ||

@@ -10,7 +10,7 @@ import { constants } from "node:fs"
 import { mkdir, mkdtemp, rename, rm, type FileHandle, open } from "node:fs/promises"
 import { dirname, isAbsolute, join, resolve, sep } from "node:path"
 import type { LayoutCheck } from "./entry-path.ts"
-import { io, TarballDestinationExists, TarballEntryRefused } from "./errors.ts"
+import { io, TarballDestinationExists, TarballEntryRefused, TarballNotAsVerified } from "./errors.ts"
 import { fsyncDirectory, lstatOrUndefined, rmdirIfEmpty, writeAll } from "./fs-helpers.ts"
 import { directoryMode, normalizeFileMode } from "./modes.ts"
 import { readArchive, type ArchiveReadResult } from "./read-archive.ts"
@@ -30,6 +30,8 @@ export interface ExtractOptions {
    * error and nothing is changed.
    */
   readonly moveExistingTo?: string | undefined
+  /** The archive must be exactly this (as a verification found it), checked before anything is installed. */
+  readonly expectedArchive?: { readonly size: number; readonly sha256: string } | undefined
   readonly signal?: AbortSignal | undefined
 }
 
@@ -125,6 +127,17 @@ export const extractArchive = async (options: ExtractOptions): Promise<ExtractRe
         },
       },
     )
+    const expected = options.expectedArchive
+    if (expected !== undefined && (read.archiveBytes !== expected.size || read.archiveSha256 !== expected.sha256)) {
+      throw new TarballNotAsVerified({
+        archive,
+        expectedSize: expected.size,
+        expectedSha256: expected.sha256,
+        size: read.archiveBytes,
+        sha256: read.archiveSha256,
+        message: `${archive} is not the tarball that was verified (${read.archiveBytes} bytes, sha256 ${read.archiveSha256}; verified: ${expected.size} bytes, sha256 ${expected.sha256}): it changed after it was checked, and nothing was installed; make sure nothing writes to the backup directory and run again`,
+      })
+    }
     // Every file durable before the first rename installs any: fsynced together, so the file system commits them in
     // a few journal transactions instead of one per file.
     await syncFiles(written)

@@ -46,6 +46,8 @@ export interface ExtractTarballOptions extends ReadTarballOptions {
   readonly target: string
   readonly unitDepth?: number | undefined
   readonly moveExistingTo?: string | undefined
+  /** The archive must have this size and sha256 (checked before anything is installed). */
+  readonly expectedArchive?: { readonly size: number; readonly sha256: string } | undefined
 }
 
 export interface ExtractedTarball extends TarballListing {

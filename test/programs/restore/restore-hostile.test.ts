@@ -9,6 +9,7 @@ import { createHash } from "node:crypto"
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { gunzipSync, gzipSync } from "node:zlib"
 import { NodeServices } from "@effect/platform-node"
 import { Effect, Exit, Layer, Result } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -102,12 +103,22 @@ describe("the restore's extraction step refuses hostile tarballs and leaves no t
     return Result.getOrThrow(planRestore(Result.getOrThrow(input)))
   }
 
-  const extract = (action: Extract<RestoreAction, { _tag: "ExtractArchive" }>, plan: ReturnType<typeof planFor>) =>
+  /** The verification's findings for `bytes` as the tarball (the snapshot is not used by this step). */
+  const verifiedAs = (bytes: Buffer) =>
+    Effect.succeed({
+      resources: { size: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex") },
+      snapshot: { size: 0, trailer: new Uint8Array(32) },
+    })
+
+  /** Runs the step on `action.archive`, verified as it is on disk unless `verified` says otherwise. */
+  const extract = (action: Extract<RestoreAction, { _tag: "ExtractArchive" }>, plan: ReturnType<typeof planFor>, verified?: Buffer) =>
     Effect.runPromise(
       Effect.exit(
-        executeAction(action, { plan, print: () => Effect.void, backupVerified: Effect.void }, { createdDirectories: [], changed: false }).pipe(
-          Effect.provide(Layer.mergeAll(Etcdutl.inMemory({ statuses: {} }), Tarball.live, DurableFiles.live, HostProcesses.live, NodeServices.layer)),
-        ),
+        executeAction(
+          action,
+          { plan, print: () => Effect.void, backupVerified: verifiedAs(verified ?? readFileSync(action.archive)) },
+          { createdDirectories: [], changed: false },
+        ).pipe(Effect.provide(Layer.mergeAll(Etcdutl.inMemory({ statuses: {} }), Tarball.live, DurableFiles.live, HostProcesses.live, NodeServices.layer))),
       ),
     )
 
@@ -124,6 +135,29 @@ describe("the restore's extraction step refuses hostile tarballs and leaves no t
     expect(Exit.isSuccess(exit)).toBe(true)
     expect(readFileSync(join(installed, "etcd-pod.yaml"), "utf8")).toBe("kind: Pod\n")
     expect(readFileSync(join(action.moveExistingTo, "static-pod-resources/etcd-pod-1/etcd-pod.yaml"), "utf8")).toBe("installed\n")
+  })
+
+  it("refuses a well-formed archive other than the one verified (swapped in after the verification) and installs nothing", async () => {
+    const rootDir = root()
+    const plan = planFor(rootDir)
+    const action = plan.steps.find((s) => s.id === "restore-resources")!.actions[0] as Extract<RestoreAction, { _tag: "ExtractArchive" }>
+    const installed = join(rootDir, "etc/kubernetes/static-pod-resources/etcd-pod-1")
+    mkdirSync(installed, { recursive: true })
+    writeFileSync(join(installed, "etcd-pod.yaml"), "installed\n")
+    mkdirSync(join(rootDir, "home/core/backup"), { recursive: true })
+    const genuine = validTarball()
+    // The same entries, compressed otherwise: valid in every way, but not the bytes the verification hashed.
+    const swapped = gzipSync(gunzipSync(genuine), { level: 1 })
+    expect(swapped.equals(genuine)).toBe(false)
+    writeFileSync(action.archive, swapped)
+    const before = snapshotTree(rootDir)
+    const exit = await extract(action, plan, genuine)
+    expect(Exit.isFailure(exit)).toBe(true)
+    const reason = Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
+    const error = (reason as { error: { _tag: string; message: string } }).error
+    expect(error._tag).toBe("RestoreActionFailed")
+    expect(error.message).toContain("is not the tarball that was verified")
+    expect(snapshotTree(rootDir)).toEqual(before)
   })
 
   for (const hostile of hostileTarballs) {

@@ -6,12 +6,14 @@
  * half-happened is undone, and running again finishes the restore.
  */
 import { spawn, type ChildProcess } from "node:child_process"
+import { createHash } from "node:crypto"
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs"
 import { hostname } from "node:os"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Cause, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { encodeBackupManifest } from "../../../src/domain/backup-manifest.ts"
 import { renderAction, renderRestorePlan } from "../../../src/domain/restore-plan-render.ts"
 import { stepIds } from "../../../src/domain/restore-plan.ts"
 import type { RestoreOptions, RestoreOutcome } from "../../../src/programs/restore/restore.ts"
@@ -421,6 +423,74 @@ describe("restore", () => {
     } finally {
       holder.kill("SIGKILL")
     }
+  })
+
+  it("refuses a snapshot swapped in after the verification (same size, a valid etcd trailer) before etcdutl reads it, and the next run refuses the backup", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const manifest = readManifest(host.backupDir)
+    const snapshotPath = join(host.backupDir, manifest.files.snapshot.name)
+    // Another database of the same size, with its own correct sha256 trailer: etcdutl's own check would pass it.
+    const genuine = readFileSync(snapshotPath)
+    const db = Buffer.from(genuine.subarray(0, genuine.length - 32))
+    db[db.length - 1] ^= 0xff
+    const swapped = Buffer.concat([db, createHash("sha256").update(db).digest()])
+    const out: Array<string> = []
+    let swappedIn = false
+    const output = (text: string) =>
+      Effect.sync(() => {
+        out.push(text)
+        // The verification passed long before: swap the file as the step that copies it begins.
+        if (!swappedIn && text.includes("] copy-snapshot: ")) {
+          writeFileSync(`${snapshotPath}.swap`, swapped, { mode: 0o600 })
+          renameSync(`${snapshotPath}.swap`, snapshotPath)
+          swappedIn = true
+        }
+      })
+    const exit = await Effect.runPromise(Effect.exit(restoreEffect(host, { output }, [])))
+    const ran: Ran = { exit, output: out.join("") }
+    expect(swappedIn, ran.output).toBe(true)
+    const error = failure(ran)
+    expect(error._tag).toBe("RestoreStepFailed")
+    expect(error.step).toBe("copy-snapshot")
+    expect(error.message).toContain("is not the file that was verified (its last 32 bytes differ)")
+    // Nothing of the swapped file is kept or restored: no copy, no part, no new member.
+    expect(readdirSync(join(host.root, "var/lib/etcd-backup")).filter((n) => n.startsWith("snapshot"))).toEqual([])
+    expect(readdirSync(join(host.root, "var/lib/etcd"))).toEqual([])
+    expect(ran.output).not.toContain("snapshot restore")
+
+    const again = await restore(host, { restoreId: "11111111-2222-4333-8444-555555555555" })
+    expect(failure(again).message).toContain("snapshot-sha256 FAIL")
+  })
+
+  it("refuses, before any change, when the manifest is replaced between the plan's read and the verification's", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const manifestPath = join(host.backupDir, "backup-manifest.json")
+    const before = snapshotTree(host.root)
+    // etcdutl's capabilities are asked for after the plan's read of the manifest and before the verification's.
+    const swapping = Layer.effect(
+      Etcdutl,
+      Etcdutl.use((live) =>
+        Effect.succeed(
+          Etcdutl.of({
+            ...live,
+            capabilities: Effect.andThen(
+              Effect.sync(() => {
+                const manifest = readManifest(host.backupDir)
+                writeFileSync(manifestPath, encodeBackupManifest({ ...manifest, tool: { ...manifest.tool, version: `${manifest.tool.version}-other` } }))
+              }),
+              live.capabilities,
+            ),
+          }),
+        ),
+      ),
+    ).pipe(Layer.provide(Etcdutl.live()))
+    const ran = await restore(host, {}, layers(swapping))
+    const error = failure(ran)
+    expect(error._tag).toBe("RestoreRefused")
+    expect(error.message).toContain("changed while the restore read it")
+    // Everything but the replaced manifest as it was.
+    const unchanged = (lines: ReadonlyArray<string>) => lines.filter((line) => !line.includes("/backup-manifest.json "))
+    expect(unchanged(snapshotTree(host.root))).toEqual(unchanged(before))
   })
 
   it("undoes a step that half-happened, says how to continue, and a second run finishes the restore", async () => {

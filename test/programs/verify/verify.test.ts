@@ -10,7 +10,7 @@ import { NodeServices } from "@effect/platform-node"
 import { Effect, Fiber, Layer } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { BackupManifest } from "../../../src/domain/backup-manifest.ts"
-import { verifyBackup, type VerifyOptions } from "../../../src/programs/verify/verify.ts"
+import { verifyBackup, verifyBackupWithEvidence, type VerifyOptions } from "../../../src/programs/verify/verify.ts"
 import { renderVerifyReport, type VerifyReport } from "../../../src/programs/verify/verify-report.ts"
 import { Etcdutl } from "../../../src/services/etcdutl.ts"
 import { badBackups, copyBackup, makeBackup, readManifest, revisions, seedCluster, startSharedEtcd, type SharedEtcd } from "../../support/bad-backups.ts"
@@ -71,6 +71,31 @@ afterAll(async () => {
 })
 
 describe("verify", () => {
+  it("reports what it verified for a caller that goes on to use the backup: the manifest as decoded, the snapshot's size and its trailer as hashed", async () => {
+    const { report, evidence } = await Effect.runPromise(
+      verifyBackupWithEvidence({ backupDir: good }).pipe(Effect.provide(Layer.mergeAll(Etcdutl.live(), NodeServices.layer))),
+    )
+    expect(report.passed).toBe(true)
+    expect(evidence.manifest).toEqual(manifest)
+    const snapshot = readFileSync(join(good, manifest.files.snapshot.name))
+    expect(evidence.snapshot?.size).toBe(snapshot.length)
+    expect(Buffer.from(evidence.snapshot!.trailer).equals(snapshot.subarray(snapshot.length - 32))).toBe(true)
+  })
+
+  it("reports no snapshot evidence when the trailer does not verify", async () => {
+    const dir = join(etcd.workDir, "evidence-bad-trailer")
+    copyBackup(good, dir)
+    const path = join(dir, manifest.files.snapshot.name)
+    const bytes = readFileSync(path)
+    bytes[bytes.length - 1]! ^= 1
+    writeFileSync(path, bytes)
+    const { report, evidence } = await Effect.runPromise(
+      verifyBackupWithEvidence({ backupDir: dir }).pipe(Effect.provide(Layer.mergeAll(Etcdutl.live(), NodeServices.layer))),
+    )
+    expect(report.passed).toBe(false)
+    expect(evidence.snapshot).toBeUndefined()
+  })
+
   it("passes every check of a backup made by backup-init, backup-resources and backup-create", async () => {
     const report = await verify({ backupDir: good })
     expect(report.checks.map((c) => c.id)).toEqual(staticChecks)
