@@ -92,7 +92,8 @@ const checkAndSync = async (from: string, part: string, mode: number, expected: 
   const handle = await open(part, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
   try {
     const info = await handle.stat()
-    if (!info.isFile() || info.uid !== process.getuid?.() || (info.mode & 0o7777) !== mode) {
+    const uid = process.getuid?.()
+    if (!info.isFile() || (uid !== undefined && info.uid !== uid) || (info.mode & 0o7777) !== mode) {
       throw notTheFile(from, part, `not a regular file of this user with mode ${mode.toString(8).padStart(4, "0")}`)
     }
     if (expected !== undefined) {
