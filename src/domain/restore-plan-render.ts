@@ -45,7 +45,7 @@ export const renderAction = (action: RestoreAction): string => {
       return `copy     ${action.from} -> ${action.to} (mode ${mode(action.mode)}, via .part, fsync${action.hardLinkWhenSafe === true ? "; a hard link when safe" : ""}${action.checkedAgainstVerifiedSnapshot === true ? "; checked to be the verified snapshot (size, sha256 trailer)" : ""})`
     case "ExtractArchive":
       return [
-        `extract  ${action.archive} -> ${action.target} (validated${action.checkedAgainstVerifiedResources ? ", checked to be the verified tarball (size, sha256)" : ""}, via a staging directory in ${action.target})`,
+        `extract  ${action.archive} -> ${action.target} (validated, checked to be the verified tarball (size, sha256), via a staging directory in ${action.target})`,
         ...action.units.map((u) => `         installs ${u}`),
         `         existing ones are moved into ${action.moveExistingTo}`,
       ].join("\n    ")

@@ -243,6 +243,7 @@ export type RestoreAction =
        */
       readonly checkedAgainstVerifiedSnapshot?: true
     }
+  /** The backup's tarball, which must have the verified size and sha256 before anything of it is installed. */
   | {
       readonly _tag: "ExtractArchive"
       readonly archive: string
@@ -250,8 +251,6 @@ export type RestoreAction =
       readonly units: ReadonlyArray<string>
       /** Where existing units are moved before being replaced. */
       readonly moveExistingTo: string
-      /** The archive must have the verified tarball's size and sha256, checked before anything is installed. */
-      readonly checkedAgainstVerifiedResources: true
     }
   | { readonly _tag: "WaitUntilStopped"; readonly containers: ReadonlyArray<string>; readonly ports: ReadonlyArray<number>; readonly timeoutSeconds: number }
   /** rmdir(2): fails unless the directory is empty, so it can never delete data. */
@@ -576,9 +575,7 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
         { _tag: "FreeSpace", path: configDir, bytes: input.resourcesBytes },
         { _tag: "PathAbsent", path: replacedResources },
       ],
-      actions: [
-        { _tag: "ExtractArchive", archive: resources, target: configDir, units, moveExistingTo: replacedResources, checkedAgainstVerifiedResources: true },
-      ],
+      actions: [{ _tag: "ExtractArchive", archive: resources, target: configDir, units, moveExistingTo: replacedResources }],
       onFailure: "Extraction is all or nothing: on failure nothing under /etc/kubernetes changed. Fix the cause and run the restore again.",
       undo: [
         { _tag: "CreateDirectory", path: posix.join(restoredResources, staticPodResourcesDir), mode: 0o700 },

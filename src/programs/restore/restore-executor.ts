@@ -143,7 +143,7 @@ export const executeAction = (action: RestoreAction, options: ExecutorOptions, c
         const result = yield* tarball
           .extract({
             archive: action.archive,
-            ...(action.checkedAgainstVerifiedResources ? { expectedArchive: verified.resources } : {}),
+            expectedArchive: verified.resources,
             target: action.target,
             unitDepth: 2,
             moveExistingTo: action.moveExistingTo,

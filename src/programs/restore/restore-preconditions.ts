@@ -10,6 +10,7 @@ import type { Precondition, RestorePlan } from "../../domain/restore-plan.ts"
 import { DiskSpace } from "../../services/disk-space.ts"
 import { DurableFiles } from "../../services/durable-files.ts"
 import { describeActivity, findEtcdActivity } from "./restore-etcd-activity.ts"
+import type { VerifiedEvidence } from "../verify/verify.ts"
 
 export class RestorePreconditionFailed extends Schema.TaggedError<RestorePreconditionFailed>()("RestorePreconditionFailed", {
   precondition: Schema.String,
@@ -23,7 +24,7 @@ export class RestorePreconditionFailed extends Schema.TaggedError<RestorePrecond
  */
 export interface VerifiedFiles {
   readonly resources: { readonly size: number; readonly sha256: string }
-  readonly snapshot: { readonly size: number; readonly trailer: Uint8Array }
+  readonly snapshot: NonNullable<VerifiedEvidence["snapshot"]>
 }
 
 export interface PreconditionContext {

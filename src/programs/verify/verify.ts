@@ -344,7 +344,6 @@ const testRestoreChecks = (
   return checks
 }
 
-/** Runs every check on one backup of `backupDir`; never fails: every problem is a FAIL line of the report. */
 /**
  * What a passing verification saw, for a caller that goes on to use the backup (restore): the manifest it
  * checked (and whose signature it checked), and the snapshot's size and etcd's sha256 trailer as read in
@@ -356,8 +355,10 @@ export interface VerifiedEvidence {
   readonly snapshot: { readonly size: number; readonly trailer: Uint8Array } | undefined
 }
 
+/** Runs every check on one backup of `backupDir`; never fails: every problem is a FAIL line of the report. */
 export const verifyBackup = (options: VerifyOptions) => Effect.map(verifyBackupWithEvidence(options), (r) => r.report)
 
+/** `verifyBackup`, with what it saw of the files it checked. */
 export const verifyBackupWithEvidence = Effect.fn("verifyBackup")(function* (options: VerifyOptions) {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path

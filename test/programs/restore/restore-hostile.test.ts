@@ -122,7 +122,8 @@ describe("the restore's extraction step refuses hostile tarballs and leaves no t
       ),
     )
 
-  it("(control) extracts a well-formed archive and moves the installed directory aside", async () => {
+  /** A host root with an installed revision directory the extraction would move aside, its plan, and the plan's extraction (its archive not yet written). */
+  const hostWithInstalledRevision = () => {
     const rootDir = root()
     const plan = planFor(rootDir)
     const action = plan.steps.find((s) => s.id === "restore-resources")!.actions[0] as Extract<RestoreAction, { _tag: "ExtractArchive" }>
@@ -130,6 +131,11 @@ describe("the restore's extraction step refuses hostile tarballs and leaves no t
     mkdirSync(installed, { recursive: true })
     writeFileSync(join(installed, "etcd-pod.yaml"), "installed\n")
     mkdirSync(join(rootDir, "home/core/backup"), { recursive: true })
+    return { rootDir, plan, action, installed }
+  }
+
+  it("(control) extracts a well-formed archive and moves the installed directory aside", async () => {
+    const { plan, action, installed } = hostWithInstalledRevision()
     writeFileSync(action.archive, validTarball())
     const exit = await extract(action, plan)
     expect(Exit.isSuccess(exit)).toBe(true)
@@ -138,13 +144,7 @@ describe("the restore's extraction step refuses hostile tarballs and leaves no t
   })
 
   it("refuses a well-formed archive other than the one verified (swapped in after the verification) and installs nothing", async () => {
-    const rootDir = root()
-    const plan = planFor(rootDir)
-    const action = plan.steps.find((s) => s.id === "restore-resources")!.actions[0] as Extract<RestoreAction, { _tag: "ExtractArchive" }>
-    const installed = join(rootDir, "etc/kubernetes/static-pod-resources/etcd-pod-1")
-    mkdirSync(installed, { recursive: true })
-    writeFileSync(join(installed, "etcd-pod.yaml"), "installed\n")
-    mkdirSync(join(rootDir, "home/core/backup"), { recursive: true })
+    const { rootDir, plan, action } = hostWithInstalledRevision()
     const genuine = validTarball()
     // The same entries, compressed otherwise: valid in every way, but not the bytes the verification hashed.
     const swapped = gzipSync(gunzipSync(genuine), { level: 1 })
@@ -162,15 +162,8 @@ describe("the restore's extraction step refuses hostile tarballs and leaves no t
 
   for (const hostile of hostileTarballs) {
     it(`${hostile.name}`, async () => {
-      const rootDir = root()
-      const plan = planFor(rootDir)
-      const action = plan.steps.find((s) => s.id === "restore-resources")!.actions[0] as Extract<RestoreAction, { _tag: "ExtractArchive" }>
+      const { rootDir, plan, action } = hostWithInstalledRevision()
       const outside = mkdtempSync(join(work, "outside-"))
-      // An installed revision directory the extraction would move aside, and the archive itself.
-      const installed = join(rootDir, "etc/kubernetes/static-pod-resources/etcd-pod-1")
-      mkdirSync(installed, { recursive: true })
-      writeFileSync(join(installed, "etcd-pod.yaml"), "installed\n")
-      mkdirSync(join(rootDir, "home/core/backup"), { recursive: true })
       writeFileSync(action.archive, hostile.build(outside))
       const before = snapshotTree(rootDir)
       const exit = await extract(action, plan)
