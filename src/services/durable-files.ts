@@ -6,7 +6,7 @@
  */
 import type { Stats } from "node:fs"
 import { constants } from "node:fs"
-import { chmod, copyFile, link, lstat, mkdir, open, readdir, rename, rm, rmdir, stat } from "node:fs/promises"
+import { chmod, copyFile, type FileHandle, link, mkdir, open, readdir, rename, rm, rmdir, stat } from "node:fs/promises"
 import { dirname } from "node:path"
 import { Context, Effect, Layer } from "effect"
 import { BackupFileError, fileError } from "./atomic-files.ts"
@@ -34,30 +34,68 @@ const move = async (from: string, to: string) => {
 /** How a copy's data got there. */
 export type CopyMethod = "copied" | "reflinked" | "hard-linked"
 
+/** The copy's source, open for reading: the file every step of the copy reads, whatever its path names meanwhile. */
+interface OpenSource {
+  readonly handle: FileHandle
+  readonly info: Stats
+  /** A path that opens this very file (procfs's link to the descriptor), or the path itself where there is no procfs. */
+  readonly readablePath: string
+}
+
+const procfsDescriptors = "/proc/self/fd"
+
 /**
- * Whether `from` may be hard-linked as a copy with `mode`: a regular file (not a symbolic link to
- * one) owned by this process's user with exactly that mode, so the link changes neither its mode
- * nor who may write it.
+ * Opens `from` without waiting (`O_NONBLOCK`: a FIFO swapped in is not waited on for a writer) and
+ * refuses anything but a regular file before a byte is read or linked.
  */
-const linkableWithMode = async (from: string, mode: number) => {
-  const info = await lstat(from)
-  return info.isFile() && info.uid === process.getuid?.() && (info.mode & 0o7777) === mode
+const openSource = async (from: string): Promise<OpenSource> => {
+  const handle = await open(from, constants.O_RDONLY | constants.O_NONBLOCK)
+  try {
+    const info = await handle.stat()
+    if (!info.isFile()) {
+      throw new BackupFileError({
+        path: from,
+        operation: "copy",
+        message: `${from} is not a regular file (a FIFO, a device, a socket or a directory); nothing was copied: put the backup's own file there and run again`,
+      })
+    }
+    const viaDescriptor = `${procfsDescriptors}/${handle.fd}`
+    const readablePath = (await lstatOrUndefined(viaDescriptor, absent)) === undefined ? from : viaDescriptor
+    return { handle, info, readablePath }
+  } catch (e) {
+    await handle.close()
+    throw e
+  }
+}
+
+const sameFile = (a: Stats, b: Stats) => a.dev === b.dev && a.ino === b.ino
+
+/**
+ * Whether the opened source may be hard-linked as a copy with `mode`: a regular file owned by this
+ * process's user with exactly that mode, so the link changes neither its mode nor who may write it,
+ * whose path still names it and is not a symbolic link (a link is made of the path, never followed).
+ */
+const linkableWithMode = async (from: string, source: OpenSource, mode: number) => {
+  const { info } = source
+  if (info.uid !== process.getuid?.() || (info.mode & 0o7777) !== mode) return false
+  const named = await lstatOrUndefined(from, absent)
+  return named?.isFile() === true && sameFile(named, info)
 }
 
 /**
- * The data of `from` at `part` (which does not exist): a reflink where the file system has them
- * (XFS as RHCOS formats it, btrfs), else a hard link when asked and safe, else the kernel's copy.
+ * The data of the opened source at `part` (which does not exist): a reflink where the file system has
+ * them (XFS as RHCOS formats it, btrfs), else a hard link when asked and safe, else the kernel's copy.
  */
-const placeData = async (from: string, part: string, mode: number, hardLinkWhenSafe: boolean): Promise<CopyMethod> => {
+const placeData = async (from: string, source: OpenSource, part: string, mode: number, hardLinkWhenSafe: boolean): Promise<CopyMethod> => {
   try {
-    await copyFile(from, part, constants.COPYFILE_FICLONE_FORCE)
+    await copyFile(source.readablePath, part, constants.COPYFILE_FICLONE_FORCE)
     await chmod(part, mode)
     return "reflinked"
   } catch {
     // No reflinks here (or an unreadable source: the copy below reports it).
     await rm(part, { force: true })
   }
-  if (hardLinkWhenSafe && (await linkableWithMode(from, mode))) {
+  if (hardLinkWhenSafe && (await linkableWithMode(from, source, mode))) {
     try {
       await link(from, part)
       return "hard-linked"
@@ -65,7 +103,7 @@ const placeData = async (from: string, part: string, mode: number, hardLinkWhenS
       // Another file system (EXDEV) or links refused there (a failed link creates nothing): copy.
     }
   }
-  await copyFile(from, part)
+  await copyFile(source.readablePath, part)
   await chmod(part, mode)
   return "copied"
 }
@@ -84,11 +122,12 @@ const notTheFile = (from: string, part: string, found: string) =>
   })
 
 /**
- * The placed data, checked on its own descriptor: a regular file of this user with exactly `mode` (a hard
- * link made of a file swapped in after `linkableWithMode` is caught here; no symbolic link is followed and
- * a FIFO is not waited on), with `expected`'s size and tail; then fsynced.
+ * The placed data, checked on its own descriptor: a regular file of this user with exactly `mode` and,
+ * when it was hard-linked, the very file opened as the source (a file swapped in after `linkableWithMode`
+ * is caught here; no symbolic link is followed and a FIFO is not waited on), with `expected`'s size and
+ * tail; then fsynced.
  */
-const checkAndSync = async (from: string, part: string, mode: number, expected: CopyExpectation | undefined) => {
+const checkAndSync = async (from: string, part: string, mode: number, expected: CopyExpectation | undefined, linkedTo: Stats | undefined) => {
   const handle = await open(part, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
   try {
     const info = await handle.stat()
@@ -96,6 +135,7 @@ const checkAndSync = async (from: string, part: string, mode: number, expected: 
     if (!info.isFile() || (uid !== undefined && info.uid !== uid) || (info.mode & 0o7777) !== mode) {
       throw notTheFile(from, part, `not a regular file of this user with mode ${mode.toString(8).padStart(4, "0")}`)
     }
+    if (linkedTo !== undefined && !sameFile(info, linkedTo)) throw notTheFile(from, part, "a link to another file than the one opened")
     if (expected !== undefined) {
       if (info.size !== expected.size) throw notTheFile(from, part, `${info.size} bytes, not ${expected.size}`)
       const tail = Buffer.alloc(expected.tail.length)
@@ -121,8 +161,14 @@ const copyThroughPart = async (
   try {
     // Removed, never written through: a stale part may be a hard link to a backup's file.
     await rm(part, { force: true })
-    const method = await placeData(from, part, mode, hardLinkWhenSafe)
-    await checkAndSync(from, part, mode, expected)
+    const source = await openSource(from)
+    let method: CopyMethod
+    try {
+      method = await placeData(from, source, part, mode, hardLinkWhenSafe)
+      await checkAndSync(from, part, mode, expected, method === "hard-linked" ? source.info : undefined)
+    } finally {
+      await source.handle.close()
+    }
     await refuseIfPresent(to, "copy into")
     await rename(part, to)
     await fsyncDirectory(dirname(to))

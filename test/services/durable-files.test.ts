@@ -12,6 +12,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs"
+import { execFileSync } from "node:child_process"
 import { join } from "node:path"
 import { Effect, Exit } from "effect"
 import { describe, expect, it } from "vitest"
@@ -21,6 +22,11 @@ import { fsyncDirectory } from "../../src/services/tarball/fs-helpers.ts"
 import { tempDir } from "../support/temp-dir.ts"
 
 const run = <A, E>(effect: Effect.Effect<A, E, DurableFiles>) => Effect.runPromiseExit(effect.pipe(Effect.provide(DurableFiles.live)))
+
+const fifo = (path: string) => {
+  execFileSync("mkfifo", ["-m", "0600", path])
+  return path
+}
 
 const failureOf = <A, E>(exit: Exit.Exit<A, E>) => {
   if (!Exit.isFailure(exit)) throw new Error("expected a failure")
@@ -146,6 +152,34 @@ describe("DurableFiles", () => {
       expect(statSync(join(dir, "kept.db")).mode & 0o7777).toBe(0o600)
       expect(readdirSync(dir).sort()).toEqual(["kept.db", "snapshot.db"])
     })
+  })
+
+  describe("a copy whose source is not a regular file", () => {
+    const sources: ReadonlyArray<readonly [string, (dir: string) => string]> = [
+      ["a FIFO with no writer", (dir) => fifo(join(dir, "snapshot.db"))],
+      [
+        "a symbolic link to a FIFO",
+        (dir) => {
+          symlinkSync(fifo(join(dir, "elsewhere")), join(dir, "snapshot.db"))
+          return join(dir, "snapshot.db")
+        },
+      ],
+      ["a character device", () => "/dev/zero"],
+    ]
+    for (const [what, make] of sources) {
+      for (const hardLinkWhenSafe of [true, false]) {
+        it(`is refused at once, nothing made, when it is ${what} (${hardLinkWhenSafe ? "link allowed" : "copy"})`, async () => {
+          const dir = tempDir("durable")
+          const from = make(dir)
+          const before = readdirSync(dir).sort()
+          const error = failureOf(await copy(from, join(dir, "kept.db"), hardLinkWhenSafe)) as { _tag: string; message: string; path: string }
+          expect(error._tag).toBe("BackupFileError")
+          expect(error.path).toBe(from)
+          expect(error.message).toContain(`${from} is not a regular file`)
+          expect(readdirSync(dir).sort()).toEqual(before)
+        })
+      }
+    }
   })
 
   describe("a copy checked against what was verified (size and last bytes)", () => {

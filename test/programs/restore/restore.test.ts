@@ -5,7 +5,7 @@
  * refusals change nothing; the wait for etcd to stop is observable and bounded; a step that
  * half-happened is undone, and running again finishes the restore.
  */
-import { spawn, type ChildProcess } from "node:child_process"
+import { execFileSync, spawn, type ChildProcess } from "node:child_process"
 import { createHash } from "node:crypto"
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs"
 import { hostname } from "node:os"
@@ -460,6 +460,31 @@ describe("restore", () => {
 
     const again = await restore(host, { restoreId: "11111111-2222-4333-8444-555555555555" })
     expect(failure(again).message).toContain("snapshot-sha256 FAIL")
+  })
+
+  it("refuses at once, never waits, when the snapshot becomes a FIFO after the verification", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const snapshotPath = join(host.backupDir, readManifest(host.backupDir).files.snapshot.name)
+    const out: Array<string> = []
+    let swappedIn = false
+    const output = (text: string) =>
+      Effect.sync(() => {
+        out.push(text)
+        if (!swappedIn && text.includes("] copy-snapshot: ")) {
+          rmSync(snapshotPath)
+          execFileSync("mkfifo", ["-m", "0600", snapshotPath])
+          swappedIn = true
+        }
+      })
+    const exit = await Effect.runPromise(Effect.exit(restoreEffect(host, { output }, [])))
+    const ran: Ran = { exit, output: out.join("") }
+    expect(swappedIn, ran.output).toBe(true)
+    const error = failure(ran)
+    expect(error._tag).toBe("RestoreStepFailed")
+    expect(error.step).toBe("copy-snapshot")
+    expect(error.message).toContain(`${snapshotPath} is not a regular file`)
+    expect(readdirSync(join(host.root, "var/lib/etcd-backup")).filter((n) => n.startsWith("snapshot"))).toEqual([])
+    expect(readdirSync(join(host.root, "var/lib/etcd"))).toEqual([])
   })
 
   it("refuses, before any change, when the manifest is replaced between the plan's read and the verification's", async () => {
