@@ -5,7 +5,7 @@
  */
 import { Effect, Schema } from "effect"
 import { certificateRecord, checkCertificates, type CertificateRecord } from "../../domain/certificate-checks.ts"
-import { defaultTarLimits, readTarballFiles } from "../../services/tarball/tarball.ts"
+import { type ReadTarballOptions, readTarballFiles } from "../../services/tarball/tarball.ts"
 
 /** `--cert-warn-days`' default: warn about what expires within this many days. */
 export const defaultCertWarnDays = 30
@@ -20,13 +20,13 @@ export class BundleCertificatesInvalid extends Schema.TaggedError<BundleCertific
   message: Schema.String,
 }) {}
 
-/** The tarball's small files (certificates, kubeconfigs, the encryption configuration), read no further than `maxArchiveBytes` (the manifest's size). */
-export const readBundleFiles = (tarball: string, maxArchiveBytes?: number) =>
-  readTarballFiles(tarball, { maxFileBytes: maxCertificateFileBytes, limits: { ...defaultTarLimits, maxArchiveBytes } })
+/** The tarball's listing and small files (certificates, kubeconfigs, the encryption configuration), from one validating read. */
+export const readBundleFiles = (tarball: string, options: ReadTarballOptions = {}) =>
+  readTarballFiles(tarball, { ...options, maxFileBytes: maxCertificateFileBytes })
 
 /** The manifest's certificate record of `tarball`, judged at `at` (epoch ms). */
 export const checkBundleCertificates = Effect.fnUntraced(function* (tarball: string, at: number, warnDays: number) {
-  const files = yield* readBundleFiles(tarball)
+  const { files } = yield* readBundleFiles(tarball)
   return certificateRecord(checkCertificates(files, new Date(at), warnDays), warnDays)
 })
 

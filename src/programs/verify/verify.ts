@@ -30,9 +30,9 @@ import { trailerLength } from "../../services/etcd/snapshot-trailer.ts"
 import { Etcdutl, type EtcdutlFailed, type SnapshotStatus } from "../../services/etcdutl.ts"
 import { type BackupFileFailure, BackupFileRefused, checkRegularFile, readBackupFileBytes } from "../../services/backup-file.ts"
 import { describeFileSystemFailure } from "../../services/file-system-error.ts"
-import { defaultTarLimits, listTarball, type TarballListing } from "../../services/tarball/tarball.ts"
+import { defaultTarLimits, type TarballContents } from "../../services/tarball/tarball.ts"
 import { decodeBackupManifestBytes, type ManifestReadFailure, maxManifestBytes } from "../backup-dir/backup-manifest-file.ts"
-import { digestFile, digestSnapshot } from "./verify-file-digest.ts"
+import { digestFile, digestSnapshot, type FileDigest } from "./verify-file-digest.ts"
 import { checkPassed, fail, pass, skip, verdictOf, type VerifyCheck, type VerifyReport } from "./verify-report.ts"
 import { selectBackup, type SelectedBackup } from "./verify-selection.ts"
 import { checkEntries, checkLayout, checkOperandDirectories, resourcesConfinement } from "./verify-tarball.ts"
@@ -201,7 +201,12 @@ const tarballChecks = (path: string, manifest: BackupManifest | undefined, table
   Effect.gen(function* () {
     const checks: Array<VerifyCheck> = []
     const maxArchiveBytes = manifest?.files.resources.size
-    const digest = yield* Effect.result(digestFile(path, maxArchiveBytes))
+    // One read gives the size, the sha256, the listing and the bundle's small files (for the certificate and
+    // decryption checks): every tarball check describes the same bytes. Only a read that failed is hashed again, for the report.
+    const listing = yield* Effect.result(readBundleFiles(path, { layout: resourcesConfinement, limits: { ...defaultTarLimits, maxArchiveBytes } }))
+    const digest: Result.Result<FileDigest, BackupFileFailure> = Result.isSuccess(listing)
+      ? Result.succeed({ size: listing.success.bytes, sha256: listing.success.sha256 })
+      : yield* Effect.result(digestFile(path, maxArchiveBytes))
     if (manifest === undefined) {
       checks.push(skip("tarball-size", titles.tarballSize, noManifest), skip("tarball-sha256", titles.tarballSha, noManifest))
     } else if (Result.isFailure(digest)) {
@@ -217,7 +222,6 @@ const tarballChecks = (path: string, manifest: BackupManifest | undefined, table
         verdictOf(digest.success.sha256 === want.sha256, "tarball-sha256", titles.tarballSha, want.sha256, digest.success.sha256),
       )
     }
-    const listing = yield* Effect.result(listTarball(path, { layout: resourcesConfinement, limits: { ...defaultTarLimits, maxArchiveBytes } }))
     if (Result.isFailure(listing)) {
       const why = "the tarball cannot be read"
       checks.push(
@@ -226,9 +230,9 @@ const tarballChecks = (path: string, manifest: BackupManifest | undefined, table
         skip("tarball-layout", titles.layout, why),
         skip("tarball-entries", titles.entries, why),
       )
-      return checks
+      return { checks, bundleFiles: undefined }
     }
-    const l: TarballListing = listing.success
+    const l: TarballContents = listing.success
     const files = l.entries.filter((e) => e.kind === "file")
     checks.push(
       pass(
@@ -244,14 +248,14 @@ const tarballChecks = (path: string, manifest: BackupManifest | undefined, table
         skip("tarball-layout", titles.layout, noManifest),
         skip("tarball-entries", titles.entries, noManifest),
       )
-      return checks
+      return { checks, bundleFiles: l.files }
     }
     checks.push(
       checkOperandDirectories(l.entries, manifest.revisions.requested, table),
       checkLayout(l.entries, manifest.revisions.requested, table),
       checkEntries(l.entries, manifest.entries),
     )
-    return checks
+    return { checks, bundleFiles: l.files }
   })
 
 const pairingCheck = (manifest: BackupManifest | undefined, allowDirty: boolean, table: OperandTable): VerifyCheck => {
@@ -446,12 +450,10 @@ export const verifyBackupWithEvidence = Effect.fn("verifyBackup")(function* (opt
   checks.push(...snapshot.checks)
   const status = yield* statusChecks(statusResult, manifest, snapshot.size)
   checks.push(...status.checks)
-  checks.push(...tarball)
+  checks.push(...tarball.checks)
   checks.push(pairingCheck(manifest, options.allowDirty === true, table))
   checks.push(...manifestBundleChecks(manifest))
-  const bundleFiles = yield* readBundleFiles(path.join(backupDir, selected.resources), manifest?.files.resources.size).pipe(
-    Effect.orElseSucceed(() => undefined),
-  )
+  const bundleFiles = tarball.bundleFiles
   checks.push(yield* certificateCheck(bundleFiles, manifest, options.certWarnDays ?? defaultCertWarnDays))
   if (restored !== undefined) checks.push(...testRestoreChecks(restored, manifest, status.status, table, bundleFiles))
   return report(selected, checks, { manifest, snapshot: snapshot.verifiedEnd })

@@ -93,14 +93,20 @@ export interface TarballFile {
   readonly bytes: Uint8Array
 }
 
+/** An archive's listing, with the content of its small files, from one read. */
+export interface TarballContents extends TarballListing {
+  readonly files: ReadonlyArray<TarballFile>
+}
+
 /**
- * Validates the whole archive like `listTarball` and returns the content of its files of at most
- * `maxFileBytes` each (larger ones are left out: what reads them looks for small text files).
+ * Validates the whole archive like `listTarball` and returns, from the same read, its listing and the
+ * content of its files of at most `maxFileBytes` each (larger ones are left out: what reads them looks
+ * for small text files).
  */
 export const readTarballFiles = Effect.fn("readTarballFiles")(function* (archive: string, options: ReadTarballOptions & { readonly maxFileBytes: number }) {
   const files: Array<TarballFile> = []
   let chunks: Array<Buffer> | undefined
-  yield* abortable(archive, (signal) =>
+  const read = yield* abortable(archive, (signal) =>
     readArchive(
       archive,
       { limits: options.limits ?? defaultTarLimits, layout: options.layout, signal },
@@ -118,7 +124,7 @@ export const readTarballFiles = Effect.fn("readTarballFiles")(function* (archive
       },
     ),
   )
-  return files as ReadonlyArray<TarballFile>
+  return { archive, bytes: read.archiveBytes, sha256: read.archiveSha256, entries: read.entries.map(publicEntry), files } satisfies TarballContents
 })
 
 /** Extracts into `target` via a staging directory; all or nothing. */
