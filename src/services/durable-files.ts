@@ -10,6 +10,7 @@ import { chmod, copyFile, type FileHandle, link, mkdir, open, readdir, rename, r
 import { dirname } from "node:path"
 import { Context, Effect, Layer } from "effect"
 import { BackupFileError, fileError } from "./atomic-files.ts"
+import { descriptorPath, descriptorsHavePaths } from "./descriptor-path.ts"
 import { fsyncDirectory, lstatOrUndefined } from "./file-steps.ts"
 
 /** The codes that mean "nothing is at this path" for an inspection. */
@@ -42,8 +43,6 @@ interface OpenSource {
   readonly readablePath: string
 }
 
-const procfsDescriptors = "/proc/self/fd"
-
 /**
  * Opens `from` without waiting (`O_NONBLOCK`: a FIFO swapped in is not waited on for a writer) and
  * refuses anything but a regular file before a byte is read or linked.
@@ -59,9 +58,7 @@ const openSource = async (from: string): Promise<OpenSource> => {
         message: `${from} is not a regular file (a FIFO, a device, a socket or a directory); nothing was copied: put the backup's own file there and run again`,
       })
     }
-    const viaDescriptor = `${procfsDescriptors}/${handle.fd}`
-    const readablePath = (await lstatOrUndefined(viaDescriptor, absent)) === undefined ? from : viaDescriptor
-    return { handle, info, readablePath }
+    return { handle, info, readablePath: descriptorsHavePaths() ? descriptorPath(handle.fd) : from }
   } catch (e) {
     await handle.close()
     throw e

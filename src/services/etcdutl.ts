@@ -5,11 +5,13 @@
  * whether `snapshot restore` knows `--bump-revision`/`--mark-compacted`, which etcd 3.4 tools do
  * not). The live Layer runs the real binary; failures carry etcdutl's own last words.
  */
-import { spawn } from "node:child_process"
+import { type ChildProcessByStdio, spawn } from "node:child_process"
+import type { Readable } from "node:stream"
 import { Context, Effect, Layer, Result, Schema } from "effect"
 import { snapshotRestoreArgs, type EtcdutlCapabilities, type RevisionBump, type SnapshotRestoreRequest } from "../domain/restore-plan.ts"
-import { BackupFileRefused, requireRegularFile } from "./backup-file.ts"
-import { fileIdentity } from "./file-identity.ts"
+import { BackupFileRefused, openBackupFile } from "./backup-file.ts"
+import { descriptorPath, descriptorsHavePaths } from "./descriptor-path.ts"
+import { type FileIdentity, fileIdentity } from "./file-identity.ts"
 import { etcdToolPath } from "./local-etcd.ts"
 
 export type { EtcdutlCapabilities } from "../domain/restore-plan.ts"
@@ -81,9 +83,17 @@ const stderrShown = 4 * 1024
 const keepTail = (text: string, max: number) => (text.length > max ? text.slice(text.length - max) : text)
 
 /** Runs the binary to completion; on interruption kills it (TERM, then KILL) and waits for it to exit. */
-const run = (binary: string, args: ReadonlyArray<string>, operation: EtcdutlOperation, file?: string): Effect.Effect<Completed, EtcdutlFailed> =>
+const run = (
+  binary: string,
+  args: ReadonlyArray<string>,
+  operation: EtcdutlOperation,
+  file?: string,
+  /** A descriptor the child gets as its fd 3 (the snapshot it reads). */
+  passed?: number,
+): Effect.Effect<Completed, EtcdutlFailed> =>
   Effect.callback<Completed, EtcdutlFailed>((resume) => {
-    const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ETCDCTL_API: "3" } })
+    const stdio: Array<"ignore" | "pipe" | number> = ["ignore", "pipe", "pipe", ...(passed === undefined ? [] : [passed])]
+    const child = spawn(binary, args, { stdio, env: { ...process.env, ETCDCTL_API: "3" } }) as ChildProcessByStdio<null, Readable, Readable>
     let stdout = ""
     let stderr = ""
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
@@ -188,22 +198,65 @@ const requireFlags = (capabilities: EtcdutlCapabilities, bump: RevisionBump): Ef
 
 const decodeStatus = Schema.decodeUnknownResult(Schema.fromJsonString(SnapshotStatus))
 
-/** Refuses a snapshot that is not a regular file before etcdutl opens it; a missing one is left to etcdutl to report. */
-const requireRegularSnapshot = (operation: EtcdutlOperation, file: string): Effect.Effect<void, EtcdutlFailed> =>
-  Effect.flatMap(
-    Effect.promise(() =>
-      requireRegularFile(file).then(
-        () => undefined,
-        (e: unknown) => (e instanceof BackupFileRefused ? e : undefined),
+/** The snapshot as etcdutl is to read it: the path it is given, and the descriptor passed to it as its fd 3, if any. */
+interface SnapshotForEtcdutl {
+  readonly path: string
+  readonly passed?: { readonly fd: number; readonly identity: FileIdentity }
+}
+
+const passedAs = 3
+
+/**
+ * Opens the snapshot for etcdutl (a regular file, not through a link, a FIFO never waited on) and hands
+ * etcdutl the opened file itself (`/proc/self/fd/3`, inherited): what was checked is what it reads, even if
+ * the path is re-pointed meanwhile. Refuses anything but a regular file; a file that cannot be opened
+ * (missing, no permission) is left to etcdutl to report, and so is every file where descriptors have no path.
+ */
+const withSnapshotOpen = <A, E>(
+  operation: EtcdutlOperation,
+  file: string,
+  use: (snapshot: SnapshotForEtcdutl) => Effect.Effect<A, E>,
+): Effect.Effect<A, E | EtcdutlFailed> =>
+  Effect.acquireUseRelease(
+    Effect.flatMap(
+      Effect.promise(() =>
+        openBackupFile(file).then(
+          async ({ handle }) => {
+            const s = await handle.stat({ bigint: true }).catch(async (e: unknown) => {
+              await handle.close()
+              throw e
+            })
+            return { handle, identity: { inode: String(s.ino), size: Number(s.size), mtimeNs: String(s.mtimeNs) } }
+          },
+          (e: unknown) => (e instanceof BackupFileRefused ? e : undefined),
+        ),
       ),
+      (opened) =>
+        opened instanceof BackupFileRefused
+          ? Effect.fail(
+              new EtcdutlFailed({
+                operation,
+                reason: "not-regular-file",
+                file,
+                exitCode: null,
+                stderr: "",
+                message: `${operation} not run: ${opened.message}`,
+              }),
+            )
+          : Effect.succeed(opened),
     ),
-    (refused) =>
-      refused === undefined
-        ? Effect.void
-        : Effect.fail(
-            new EtcdutlFailed({ operation, reason: "not-regular-file", file, exitCode: null, stderr: "", message: `${operation} not run: ${refused.message}` }),
-          ),
+    (opened) =>
+      use(
+        opened === undefined || !descriptorsHavePaths()
+          ? { path: file }
+          : { path: descriptorPath(passedAs), passed: { fd: opened.handle.fd, identity: opened.identity } },
+      ),
+    (opened) => (opened === undefined ? Effect.void : Effect.promise(() => opened.handle.close())),
   )
+
+/** etcdutl's output, with the descriptor's path it was given shown as the snapshot's own. */
+const named = (completed: Completed, snapshot: SnapshotForEtcdutl, file: string): Completed =>
+  snapshot.path === file ? completed : { ...completed, stderr: completed.stderr.replaceAll(snapshot.path, file) }
 
 const liveEtcdutl = (binary: string): Etcdutl["Service"] => {
   const probe = Effect.gen(function* () {
@@ -233,23 +286,25 @@ const liveEtcdutl = (binary: string): Etcdutl["Service"] => {
         ),
   )
   const statuses = new Map<string, SnapshotStatus>()
-  const statusKey = (file: string) =>
-    fileIdentity(file).pipe(
+  // The opened file's identity where etcdutl reads that descriptor, else the path's.
+  const statusKey = (file: string, snapshot: SnapshotForEtcdutl) =>
+    (snapshot.passed === undefined ? fileIdentity(file) : Effect.succeed(snapshot.passed.identity)).pipe(
       Effect.map((id) => `${id.inode}:${id.size}:${id.mtimeNs}:${file}`),
       Effect.orElseSucceed(() => undefined),
     )
-
-  return {
-    capabilities,
-    snapshotStatus: Effect.fn("Etcdutl.snapshotStatus")(function* (file: string) {
-      yield* requireRegularSnapshot("snapshot status", file)
-      const key = yield* statusKey(file)
+  const status = (file: string, snapshot: SnapshotForEtcdutl) =>
+    Effect.gen(function* () {
+      const key = yield* statusKey(file, snapshot)
       const seen = key === undefined ? undefined : statuses.get(key)
       if (seen !== undefined) return seen
-      const completed = yield* run(binary, ["snapshot", "status", file, "-w", "json"], "snapshot status", file)
+      const completed = named(
+        yield* run(binary, ["snapshot", "status", snapshot.path, "-w", "json"], "snapshot status", file, snapshot.passed?.fd),
+        snapshot,
+        file,
+      )
       if (completed.exitCode !== 0) return yield* Effect.fail(failure("snapshot status", binary, completed, file))
-      const status = decodeStatus(completed.stdout.trim())
-      if (Result.isFailure(status)) {
+      const decoded = decodeStatus(completed.stdout.trim())
+      if (Result.isFailure(decoded)) {
         return yield* Effect.fail(
           new EtcdutlFailed({
             operation: "snapshot status",
@@ -257,22 +312,31 @@ const liveEtcdutl = (binary: string): Etcdutl["Service"] => {
             file,
             exitCode: completed.exitCode,
             stderr: keepTail(completed.stderr, stderrShown),
-            message: `${binary} snapshot status ${file} printed ${JSON.stringify(completed.stdout.slice(0, 200))}, not {hash, revision, totalKey, totalSize}: ${status.failure.message}`,
+            message: `${binary} snapshot status ${file} printed ${JSON.stringify(completed.stdout.slice(0, 200))}, not {hash, revision, totalKey, totalSize}: ${decoded.failure.message}`,
           }),
         )
       }
-      if (key !== undefined) statuses.set(key, status.success)
-      return status.success
+      if (key !== undefined) statuses.set(key, decoded.success)
+      return decoded.success
+    })
+
+  return {
+    capabilities,
+    snapshotStatus: Effect.fn("Etcdutl.snapshotStatus")(function* (file: string) {
+      return yield* withSnapshotOpen("snapshot status", file, (snapshot) => status(file, snapshot))
     }),
     snapshotRestore: Effect.fn("Etcdutl.snapshotRestore")(function* (request: SnapshotRestoreRequest) {
       yield* requireFlags(yield* capabilities, request.bump)
-      yield* requireRegularSnapshot("snapshot restore", request.snapshot)
-      const completed = yield* run(binary, snapshotRestoreArgs(request), "snapshot restore", request.snapshot)
-      if (completed.exitCode !== 0) return yield* Effect.fail(failure("snapshot restore", binary, completed, request.snapshot))
+      yield* withSnapshotOpen("snapshot restore", request.snapshot, (snapshot) =>
+        Effect.gen(function* () {
+          const args = snapshotRestoreArgs({ ...request, snapshot: snapshot.path })
+          const completed = named(yield* run(binary, args, "snapshot restore", request.snapshot, snapshot.passed?.fd), snapshot, request.snapshot)
+          if (completed.exitCode !== 0) return yield* Effect.fail(failure("snapshot restore", binary, completed, request.snapshot))
+        }),
+      )
     }),
   }
 }
-
 export class Etcdutl extends Context.Service<
   Etcdutl,
   {

@@ -296,7 +296,7 @@ export const writeScriptedEtcdutl = (path: string) => {
     'if [ "$1 $2 $3" = "snapshot restore --help" ]; then',
     '  printf "Usage: etcdutl snapshot restore <filename> [options]\\n      --bump-revision uint\\n      --data-dir string\\n      --mark-compacted\\n      --name string\\n"; exit 0',
     "fi",
-    'if [ "$1 $2" = "snapshot status" ]; then size=$(stat -c %s "$3") || exit 1; echo "{\\"hash\\":1,\\"revision\\":4242,\\"totalKey\\":10,\\"totalSize\\":$((size - 32))}"; exit 0; fi',
+    'if [ "$1 $2" = "snapshot status" ]; then size=$(stat -L -c %s "$3") || exit 1; echo "{\\"hash\\":1,\\"revision\\":4242,\\"totalKey\\":10,\\"totalSize\\":$((size - 32))}"; exit 0; fi',
     'if [ "$1 $2" = "snapshot restore" ]; then',
     '  snap="$3"; while [ $# -gt 0 ]; do if [ "$1" = --data-dir ]; then dir="$2"; fi; shift; done',
     '  mkdir -p "$dir/member/snap" && head -c -32 "$snap" > "$dir/member/snap/db"; exit $?',
