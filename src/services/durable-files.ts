@@ -48,14 +48,14 @@ interface OpenSource {
  * refuses anything but a regular file before a byte is read or linked.
  */
 const openSource = async (from: string): Promise<OpenSource> => {
-  const handle = await open(from, constants.O_RDONLY | constants.O_NONBLOCK)
+  const handle = await open(from, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY)
   try {
     const info = await handle.stat()
     if (!info.isFile()) {
       throw new BackupFileError({
         path: from,
         operation: "copy",
-        message: `${from} is not a regular file (a FIFO, a device, a socket or a directory); nothing was copied: put the backup's own file there and run again`,
+        message: `${from} is not a regular file (a FIFO, a device, a socket or a directory); nothing was copied: make sure nothing replaces it (a backup's and the restore's files are regular files), then run again`,
       })
     }
     return { handle, info, readablePath: descriptorsHavePaths() ? descriptorPath(handle.fd) : from }
