@@ -6,12 +6,13 @@
  * not). The live Layer runs the real binary; failures carry etcdutl's own last words.
  */
 import { type ChildProcessByStdio, spawn } from "node:child_process"
+import type { FileHandle } from "node:fs/promises"
 import type { Readable } from "node:stream"
 import { Context, Effect, Layer, Result, Schema } from "effect"
 import { snapshotRestoreArgs, type EtcdutlCapabilities, type RevisionBump, type SnapshotRestoreRequest } from "../domain/restore-plan.ts"
 import { BackupFileRefused, openBackupFile } from "./backup-file.ts"
 import { descriptorPath, descriptorsHavePaths } from "./descriptor-path.ts"
-import { type FileIdentity, fileIdentity } from "./file-identity.ts"
+import { type FileIdentity, fileIdentity, identityOf } from "./file-identity.ts"
 import { etcdToolPath } from "./local-etcd.ts"
 
 export type { EtcdutlCapabilities } from "../domain/restore-plan.ts"
@@ -219,18 +220,7 @@ const withSnapshotOpen = <A, E>(
 ): Effect.Effect<A, E | EtcdutlFailed> =>
   Effect.acquireUseRelease(
     Effect.flatMap(
-      Effect.promise(() =>
-        openBackupFile(file).then(
-          async ({ handle }) => {
-            const s = await handle.stat({ bigint: true }).catch(async (e: unknown) => {
-              await handle.close()
-              throw e
-            })
-            return { handle, identity: { inode: String(s.ino), size: Number(s.size), mtimeNs: String(s.mtimeNs) } }
-          },
-          (e: unknown) => (e instanceof BackupFileRefused ? e : undefined),
-        ),
-      ),
+      Effect.promise(() => openSnapshot(file)),
       (opened) =>
         opened instanceof BackupFileRefused
           ? Effect.fail(
@@ -253,6 +243,18 @@ const withSnapshotOpen = <A, E>(
       ),
     (opened) => (opened === undefined ? Effect.void : Effect.promise(() => opened.handle.close())),
   )
+
+/** The snapshot opened with its identity; the refusal of what is not a regular file; `undefined` when it cannot be opened. */
+const openSnapshot = async (file: string): Promise<{ readonly handle: FileHandle; readonly identity: FileIdentity } | BackupFileRefused | undefined> => {
+  const opened = await openBackupFile(file).catch((e: unknown) => (e instanceof BackupFileRefused ? e : undefined))
+  if (opened === undefined || opened instanceof BackupFileRefused) return opened
+  try {
+    return { handle: opened.handle, identity: identityOf(await opened.handle.stat({ bigint: true })) }
+  } catch {
+    await opened.handle.close()
+    return undefined
+  }
+}
 
 /** etcdutl's output, with the descriptor's path it was given shown as the snapshot's own. */
 const named = (completed: Completed, snapshot: SnapshotForEtcdutl, file: string): Completed =>

@@ -3,6 +3,7 @@
  * through the file system moves the modification time, and a replaced file has another inode: the same identity
  * later means the same bytes, short of damage below the file system (which the backup's later verify re-hashes for).
  */
+import type { BigIntStats } from "node:fs"
 import { stat } from "node:fs/promises"
 import { Effect } from "effect"
 import { type BackupFileError, fileError } from "./atomic-files.ts"
@@ -13,13 +14,13 @@ export interface FileIdentity {
   readonly mtimeNs: string
 }
 
+/** The identity in a `stat` taken with `{ bigint: true }` (of a path or of an open file). */
+export const identityOf = (s: BigIntStats): FileIdentity => ({ inode: String(s.ino), size: Number(s.size), mtimeNs: String(s.mtimeNs) })
+
 /** The identity of `path` (links followed). */
 export const fileIdentity = (path: string): Effect.Effect<FileIdentity, BackupFileError> =>
   Effect.tryPromise({
-    try: async () => {
-      const s = await stat(path, { bigint: true })
-      return { inode: String(s.ino), size: Number(s.size), mtimeNs: String(s.mtimeNs) }
-    },
+    try: async () => identityOf(await stat(path, { bigint: true })),
     catch: fileError("stat", path),
   })
 

@@ -425,6 +425,34 @@ describe("restore", () => {
     }
   })
 
+  /** A real restore that runs `swap` once, as the step copying the snapshot begins (the verification passed long before). */
+  const restoreSwappingAtCopy = async (host: HostTree, swap: () => void): Promise<Ran> => {
+    const out: Array<string> = []
+    let swappedIn = false
+    const output = (text: string) =>
+      Effect.sync(() => {
+        out.push(text)
+        if (!swappedIn && text.includes("] copy-snapshot: ")) {
+          swap()
+          swappedIn = true
+        }
+      })
+    const exit = await Effect.runPromise(Effect.exit(restoreEffect(host, { output }, [])))
+    const ran: Ran = { exit, output: out.join("") }
+    expect(swappedIn, ran.output).toBe(true)
+    return ran
+  }
+
+  /** The run's failure at copy-snapshot, with nothing of the swapped file kept or restored: no copy, no part, no new member. */
+  const refusedAtCopy = (host: HostTree, ran: Ran) => {
+    const error = failure(ran)
+    expect(error._tag).toBe("RestoreStepFailed")
+    expect(error.step).toBe("copy-snapshot")
+    expect(readdirSync(join(host.root, "var/lib/etcd-backup")).filter((n) => n.startsWith("snapshot"))).toEqual([])
+    expect(readdirSync(join(host.root, "var/lib/etcd"))).toEqual([])
+    return error
+  }
+
   it("refuses a snapshot swapped in after the verification (same size, a valid etcd trailer) before etcdutl reads it, and the next run refuses the backup", async () => {
     const host = makeHostTree(etcd.workDir, backup)
     const manifest = readManifest(host.backupDir)
@@ -434,28 +462,11 @@ describe("restore", () => {
     const db = Buffer.from(genuine.subarray(0, genuine.length - 32))
     db[db.length - 1] ^= 0xff
     const swapped = Buffer.concat([db, createHash("sha256").update(db).digest()])
-    const out: Array<string> = []
-    let swappedIn = false
-    const output = (text: string) =>
-      Effect.sync(() => {
-        out.push(text)
-        // The verification passed long before: swap the file as the step that copies it begins.
-        if (!swappedIn && text.includes("] copy-snapshot: ")) {
-          writeFileSync(`${snapshotPath}.swap`, swapped, { mode: 0o600 })
-          renameSync(`${snapshotPath}.swap`, snapshotPath)
-          swappedIn = true
-        }
-      })
-    const exit = await Effect.runPromise(Effect.exit(restoreEffect(host, { output }, [])))
-    const ran: Ran = { exit, output: out.join("") }
-    expect(swappedIn, ran.output).toBe(true)
-    const error = failure(ran)
-    expect(error._tag).toBe("RestoreStepFailed")
-    expect(error.step).toBe("copy-snapshot")
-    expect(error.message).toContain("is not the file that was verified (its last 32 bytes differ)")
-    // Nothing of the swapped file is kept or restored: no copy, no part, no new member.
-    expect(readdirSync(join(host.root, "var/lib/etcd-backup")).filter((n) => n.startsWith("snapshot"))).toEqual([])
-    expect(readdirSync(join(host.root, "var/lib/etcd"))).toEqual([])
+    const ran = await restoreSwappingAtCopy(host, () => {
+      writeFileSync(`${snapshotPath}.swap`, swapped, { mode: 0o600 })
+      renameSync(`${snapshotPath}.swap`, snapshotPath)
+    })
+    expect(refusedAtCopy(host, ran).message).toContain("is not the file that was verified (its last 32 bytes differ)")
     expect(ran.output).not.toContain("snapshot restore")
 
     const again = await restore(host, { restoreId: "11111111-2222-4333-8444-555555555555" })
@@ -465,26 +476,11 @@ describe("restore", () => {
   it("refuses at once, never waits, when the snapshot becomes a FIFO after the verification", async () => {
     const host = makeHostTree(etcd.workDir, backup)
     const snapshotPath = join(host.backupDir, readManifest(host.backupDir).files.snapshot.name)
-    const out: Array<string> = []
-    let swappedIn = false
-    const output = (text: string) =>
-      Effect.sync(() => {
-        out.push(text)
-        if (!swappedIn && text.includes("] copy-snapshot: ")) {
-          rmSync(snapshotPath)
-          execFileSync("mkfifo", ["-m", "0600", snapshotPath])
-          swappedIn = true
-        }
-      })
-    const exit = await Effect.runPromise(Effect.exit(restoreEffect(host, { output }, [])))
-    const ran: Ran = { exit, output: out.join("") }
-    expect(swappedIn, ran.output).toBe(true)
-    const error = failure(ran)
-    expect(error._tag).toBe("RestoreStepFailed")
-    expect(error.step).toBe("copy-snapshot")
-    expect(error.message).toContain(`${snapshotPath} is not a regular file`)
-    expect(readdirSync(join(host.root, "var/lib/etcd-backup")).filter((n) => n.startsWith("snapshot"))).toEqual([])
-    expect(readdirSync(join(host.root, "var/lib/etcd"))).toEqual([])
+    const ran = await restoreSwappingAtCopy(host, () => {
+      rmSync(snapshotPath)
+      execFileSync("mkfifo", ["-m", "0600", snapshotPath])
+    })
+    expect(refusedAtCopy(host, ran).message).toContain(`${snapshotPath} is not a regular file`)
   })
 
   it("refuses, before any change, when the manifest is replaced between the plan's read and the verification's", async () => {
