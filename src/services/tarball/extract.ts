@@ -102,13 +102,15 @@ export const extractArchive = async (options: ExtractOptions): Promise<ExtractRe
           const path = inStaging(entry)
           await io("create directory", dirname(path), () => makeDirectory(entry, dirname(path)))
           const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW
-          const handle = await open(path, flags, 0o600).catch(async (e: unknown) => {
-            if (errorCode(e) !== "EEXIST") throw e
-            const existing = await lstatOrUndefined(path)
-            throw existing?.isDirectory() === true
-              ? conflict(entry, "a directory of the archive has the same name", "path-conflict")
-              : conflict(entry, "the archive holds this file twice", "duplicate")
-          })
+          const handle = await io("create", path, () =>
+            open(path, flags, 0o600).catch(async (e: unknown) => {
+              if (errorCode(e) !== "EEXIST") throw e
+              const existing = await lstatOrUndefined(path)
+              throw existing?.isDirectory() === true
+                ? conflict(entry, "a directory of the archive has the same name", "path-conflict")
+                : conflict(entry, "the archive holds this file twice", "duplicate")
+            }),
+          )
           current = { handle, path }
         },
         fileData: async (chunk) => {

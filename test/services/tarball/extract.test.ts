@@ -113,6 +113,21 @@ describe("extractTarball", () => {
     expect(readdirSync(aside)).toEqual([])
   })
 
+  it("a file it cannot create is a failure naming that file, not the archive", async () => {
+    const dir = tempDir("create-fails")
+    const archive = await archiveOf(dir)
+    // Deep enough that the long token's staged path (and only it) passes PATH_MAX: its open fails, the directories do not.
+    let target = dir
+    while (target.length < 3900) target = join(target, "d".repeat(Math.min(200, 3900 - target.length)))
+    mkdirSync(target, { recursive: true })
+    const error = await Effect.runPromise(Effect.flip(extractTarball({ archive, target, layout })))
+    expect(error).toMatchObject({ _tag: "TarballIoFailed", operation: "create", code: "ENAMETOOLONG" })
+    expect(error.path.startsWith(`${target}/`)).toBe(true)
+    expect(error.path.endsWith("t".repeat(120))).toBe(true)
+    expect(error.message).not.toContain(archive)
+    expect(readdirSync(target)).toEqual([])
+  })
+
   it("a missing archive is an I/O failure naming it", async () => {
     const dir = tempDir("missing")
     const error = await Effect.runPromise(Effect.flip(listTarball(join(dir, "nope.tar.gz"))))
