@@ -6,7 +6,7 @@
  */
 import type { Stats } from "node:fs"
 import { constants } from "node:fs"
-import { chmod, copyFile, type FileHandle, link, mkdir, open, readdir, rename, rm, rmdir, stat } from "node:fs/promises"
+import { chmod, copyFile, type FileHandle, link, mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from "node:fs/promises"
 import { dirname } from "node:path"
 import { Context, Effect, Layer } from "effect"
 import { BackupFileError, fileError } from "./atomic-files.ts"
@@ -176,6 +176,23 @@ const copyThroughPart = async (
   }
 }
 
+/**
+ * Removes `path`: a file, or a directory with everything in it; nothing there is fine. A file is
+ * unlinked rather than given to Node's promise `rm`, which reports an unlink the system refused with
+ * EPERM (an immutable file, another user's file in a sticky directory) as ENOTDIR, sending a person
+ * after a path that is fine.
+ */
+const removePath = async (path: string, directories: boolean): Promise<void> => {
+  try {
+    await unlink(path)
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === "ENOENT") return
+    if (code === "EISDIR" && directories) return rm(path, { recursive: true, force: true })
+    throw e
+  }
+}
+
 export class DurableFiles extends Context.Service<
   DurableFiles,
   {
@@ -202,7 +219,9 @@ export class DurableFiles extends Context.Service<
       options?: { readonly hardLinkWhenSafe?: boolean; readonly expected?: CopyExpectation },
     ) => Effect.Effect<CopyMethod, BackupFileError>
     readonly removeEmptyDirectory: (path: string) => Effect.Effect<void, BackupFileError>
-    /** Removes a directory and everything in it; nothing there is fine. */
+    /** Removes a file (a directory is refused: EISDIR); nothing there is fine. */
+    readonly removeFile: (path: string) => Effect.Effect<void, BackupFileError>
+    /** Removes a file, or a directory and everything in it; nothing there is fine. */
     readonly removeTree: (path: string) => Effect.Effect<void, BackupFileError>
     readonly syncDirectory: (path: string) => Effect.Effect<void, BackupFileError>
   }
@@ -221,7 +240,8 @@ export class DurableFiles extends Context.Service<
       copyThroughPart: (from, to, mode, options) =>
         attempt("copy", from, () => copyThroughPart(from, to, mode, options?.hardLinkWhenSafe === true, options?.expected)),
       removeEmptyDirectory: (path) => attempt("remove the directory", path, () => rmdir(path)),
-      removeTree: (path) => attempt("remove", path, () => rm(path, { recursive: true, force: true })),
+      removeFile: (path) => attempt("remove", path, () => removePath(path, false)),
+      removeTree: (path) => attempt("remove", path, () => removePath(path, true)),
       syncDirectory: (path) => attempt("sync directory", path, () => fsyncDirectory(path)),
     }),
   )

@@ -226,3 +226,44 @@ describe("DurableFiles", () => {
     expect(statSync(join(dir, "made")).mode & 0o777).toBe(0o755)
   })
 })
+
+describe("DurableFiles: removing", () => {
+  const code = (exit: Exit.Exit<unknown, { readonly code?: string | undefined }>) => (Exit.isFailure(exit) ? JSON.stringify(exit.cause) : "succeeded")
+
+  it("removeFile removes a file, is fine when nothing is there, and refuses a directory (EISDIR)", async () => {
+    const dir = tempDir("remove-file")
+    writeFileSync(join(dir, "f"), "x")
+    mkdirSync(join(dir, "d"))
+    expect(Exit.isSuccess(await run(DurableFiles.use((f) => f.removeFile(join(dir, "f")))))).toBe(true)
+    expect(Exit.isSuccess(await run(DurableFiles.use((f) => f.removeFile(join(dir, "f")))))).toBe(true)
+    expect(code(await run(DurableFiles.use((f) => f.removeFile(join(dir, "d")))))).toContain('"code":"EISDIR"')
+    expect(readdirSync(dir)).toEqual(["d"])
+  })
+
+  it("removeTree removes a directory with its contents, or a file", async () => {
+    const dir = tempDir("remove-tree")
+    mkdirSync(join(dir, "d", "e"), { recursive: true })
+    writeFileSync(join(dir, "d", "e", "f"), "x")
+    writeFileSync(join(dir, "g"), "x")
+    expect(Exit.isSuccess(await run(DurableFiles.use((f) => f.removeTree(join(dir, "d")))))).toBe(true)
+    expect(Exit.isSuccess(await run(DurableFiles.use((f) => f.removeTree(join(dir, "g")))))).toBe(true)
+    expect(readdirSync(dir)).toEqual([])
+  })
+
+  it("a file the system refuses to remove (immutable) fails with EPERM, not Node's ENOTDIR", async () => {
+    const dir = tempDir("remove-refused")
+    const pinned = join(dir, "f")
+    writeFileSync(pinned, "x")
+    execFileSync("chattr", ["+i", pinned])
+    try {
+      for (const remove of ["removeFile", "removeTree"] as const) {
+        const failed = code(await run(DurableFiles.use((f) => f[remove](pinned))))
+        expect(failed).toContain('"code":"EPERM"')
+        expect(failed).toContain("not permitted")
+      }
+      expect(existsSync(pinned)).toBe(true)
+    } finally {
+      execFileSync("chattr", ["-i", pinned])
+    }
+  })
+})

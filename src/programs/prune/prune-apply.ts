@@ -12,10 +12,8 @@ import { keptForeign, type LeftInPlace, type Work } from "./prune-plan.ts"
 import { ownNames } from "./prune-scan.ts"
 
 /** Removes `target` (a file, or a tree when `tree`); already gone is fine. */
-const removeEntry = Effect.fnUntraced(function* (target: string, tree: boolean) {
-  const fs = yield* FileSystem.FileSystem
-  yield* fs.remove(target, { recursive: tree, force: true }).pipe(Effect.mapError(fsError(target, "remove")))
-})
+const removeEntry = (target: string, tree: boolean) =>
+  DurableFiles.use((files) => (tree ? files.removeTree(target) : files.removeFile(target))).pipe(Effect.mapError(fsError(target, "remove")))
 
 /** Removes `dir` if it is empty (rmdir: atomic, so what appears in it meanwhile is never removed); false when something is in it. */
 const removeEmptyDir = (dir: string) =>

@@ -3,7 +3,7 @@
  * while anything in it is younger than the grace period, unless a stale lock proves a dead run of
  * this project left it. Files are on a real disk with chosen modification times.
  */
-import { spawnSync } from "node:child_process"
+import { execFileSync, spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
 import { hostname, tmpdir } from "node:os"
 import { join } from "node:path"
@@ -95,6 +95,28 @@ describe("prune: copies in progress and a dead run's leftovers", () => {
         yield* run(dir, 0)
         assert.deepStrictEqual(ls(dir), [".cluster-backup", "b2"])
       } finally {
+        rmSync(dir, { recursive: true, force: true })
+      }
+    }),
+  )
+
+  it.effect("a file the system refuses to remove (EPERM: immutable) fails the prune with that errno and what to do, not Node's ENOTDIR", () =>
+    Effect.gen(function* () {
+      const dir = fixture()
+      const pinned = join(dir, "b1", "snapshot_2026-02-01_000000.db")
+      // Root may remove any file but an immutable one: the refusal a sticky directory gives another user.
+      execFileSync("chattr", ["+i", pinned])
+      try {
+        yield* TestClock.setTime(copiedAt + 1000)
+        const error = yield* Effect.flip(run(dir))
+        assert.strictEqual(error._tag, "PruneFailed")
+        assert.include(error.message, pinned)
+        assert.include(error.message, "EPERM")
+        assert.include(error.message, "not permitted")
+        assert.notInclude(error.message, "ENOTDIR")
+        assert.isTrue(existsSync(pinned))
+      } finally {
+        execFileSync("chattr", ["-i", pinned])
         rmSync(dir, { recursive: true, force: true })
       }
     }),
