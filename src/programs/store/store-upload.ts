@@ -12,14 +12,15 @@
  * When verify passed the backup in the pod (its verification.json), the stored manifest records that
  * too (`verification`), signed with it.
  */
+import { createHash } from "node:crypto"
 import { join } from "node:path"
-import { Effect } from "effect"
+import { Effect, Result } from "effect"
 import { manifestFileName } from "../../domain/archive-names.ts"
 import { signatureFileName } from "../../domain/manifest-signature-file.ts"
 import { verificationFileName, verificationOf, type VerifiedMode } from "../../domain/verification-file.ts"
 import { readLocalVerification } from "./verification-record.ts"
 import { readLocalSignature } from "../backup-dir/manifest-authenticity.ts"
-import { encodeBackupManifest, encryptedSuffix, type BackupManifest, type FileDigest } from "../../domain/backup-manifest.ts"
+import { decodeBackupManifest, encodeBackupManifest, encryptedSuffix, type BackupManifest, type FileDigest } from "../../domain/backup-manifest.ts"
 import { objectKey } from "../../domain/store-layout.ts"
 import { BackupStore, type PutResult } from "../../services/store/backup-store.ts"
 import { localIoFailed } from "../../services/store/store-errors.ts"
@@ -61,6 +62,58 @@ export const readLocalManifest = (dir: string) =>
 /** The backup's id in a store: its timestamp. */
 export const backupIdOf = (manifest: BackupManifest): string => manifest.timestamp
 
+const storedBytes = (key: string) =>
+  BackupStore.use((store) => store.getBytes(key)).pipe(
+    Effect.map((b): Uint8Array | undefined => b),
+    Effect.catchTag("StoreObjectMissing", () => Effect.succeed(undefined)),
+  )
+
+/**
+ * A re-upload of a backup the store already holds complete may change its objects: age's output
+ * differs every time, and so may the signature and verify's record. Before the first object that
+ * would change, the stored manifest (the completeness marker) goes, so an interrupted re-upload
+ * leaves the backup incomplete, as an interrupted first upload does, never complete over files its
+ * manifest does not describe (which prune would keep as the newest backup). A plain file whose
+ * stored copy the manifest already records with the same sha256 is rewritten with the same bytes
+ * or refused before it replaces anything, so it withdraws nothing: a plain re-upload of a stored
+ * backup, or one refused because the local copy is damaged, leaves the stored backup complete.
+ */
+const storedManifestGuard = Effect.fnUntraced(function* (prefix: string, id: string) {
+  const store = yield* BackupStore
+  const manifestKey = objectKey(prefix, id, manifestFileName)
+  const text = yield* storedBytes(manifestKey)
+  const before = text === undefined ? undefined : Result.getOrUndefined(decodeBackupManifest(new TextDecoder().decode(text)))
+  let withdrawn = text === undefined
+  const beforeChange = Effect.suspend(() => {
+    if (withdrawn) return Effect.void
+    withdrawn = true
+    return Effect.logWarning(
+      `backup ${id} is already stored complete in ${store.location} and this upload changes its objects: its manifest is removed first and written again last, so the stored backup is incomplete until this upload finishes (run it again if it fails)`,
+    ).pipe(Effect.andThen(store.remove(manifestKey)))
+  })
+  return {
+    /** Before putting a file: unless the stored manifest records this very plain file. */
+    beforeFile: (which: "snapshot" | "resources", f: FileDigest, encrypting: boolean) => {
+      const was = before?.files[which]
+      return !encrypting && was !== undefined && was.encrypted === undefined && was.sha256 === f.sha256 && was.size === f.size ? Effect.void : beforeChange
+    },
+    /** Puts a small object beside the manifest (removes it when `bytes` is undefined), unless the store holds those bytes already. */
+    putBeside: (name: string, bytes: Uint8Array | undefined) =>
+      Effect.gen(function* () {
+        const key = objectKey(prefix, id, name)
+        const was = yield* storedBytes(key)
+        if (bytes === undefined) {
+          if (was === undefined) return undefined
+          yield* beforeChange
+          return yield* Effect.as(store.remove(key), undefined)
+        }
+        if (was !== undefined && Buffer.from(was).equals(bytes)) return { key, size: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex") }
+        yield* beforeChange
+        return yield* store.putBytes(key, bytes)
+      }),
+  }
+})
+
 /** How backup-upload protects what it stores: age recipients per file (the tarball's may differ) and a signing key. */
 export interface UploadProtection {
   readonly recipients?: { readonly snapshot?: RecipientSet | undefined; readonly resources?: RecipientSet | undefined } | undefined
@@ -89,11 +142,13 @@ export const uploadBackup = Effect.fn("uploadBackup")(function* (
       message: `backup ${id} is signed (${signaturePath}), but encrypting it makes a new manifest (recording the encrypted files) that this signature does not cover: give backup-upload --signing-key (the key backup-create signed with) so the stored manifest is signed; nothing was uploaded`,
     })
   }
+  const guard = yield* storedManifestGuard(prefix, id)
   const files: Array<PutResult> = []
   const stored: Record<"snapshot" | "resources", FileDigest> = { ...local.manifest.files }
   for (const which of ["snapshot", "resources"] as const) {
     const f = local.manifest.files[which]
     const recipients = protection.recipients?.[which]
+    yield* guard.beforeFile(which, f, recipients !== undefined)
     if (recipients !== undefined) {
       yield* onFile(`${f.name}${encryptedSuffix}`, f.size)
       const { put, encrypted } = yield* uploadEncrypted(dir, prefix, id, f, recipients)
@@ -116,7 +171,8 @@ export const uploadBackup = Effect.fn("uploadBackup")(function* (
   const record = yield* readLocalVerification(dir).pipe(Effect.mapError((e) => localIoFailed(verificationPath, "read", e)))
   if (record !== undefined) {
     yield* onFile(verificationFileName, record.length)
-    files.push(yield* store.putBytes(objectKey(prefix, id, verificationFileName), record))
+    const put = yield* guard.putBeside(verificationFileName, record)
+    if (put !== undefined) files.push(put)
   }
   const verification = record === undefined ? undefined : verificationOf(new TextDecoder().decode(record), local.manifest.timestamp)
   // The stored manifest records verify's verdict too, unless that would break backup-create's signature with no key to sign anew.
@@ -128,10 +184,10 @@ export const uploadBackup = Effect.fn("uploadBackup")(function* (
   // Before the manifest (the completeness marker): a complete backup in the store has its signature.
   const signature =
     protection.signingKey !== undefined ? new TextEncoder().encode(signManifest(bytes, protection.signingKey)) : rewritten ? undefined : localSignature
-  if (signature !== undefined) {
-    yield* onFile(signatureFileName, signature.length)
-    files.push(yield* store.putBytes(objectKey(prefix, id, signatureFileName), signature))
-  }
+  if (signature !== undefined) yield* onFile(signatureFileName, signature.length)
+  // A signature stored earlier goes when this upload stores none: it would not cover the new manifest.
+  const signed = yield* guard.putBeside(signatureFileName, signature)
+  if (signed !== undefined) files.push(signed)
   yield* onFile(manifestFileName, bytes.length)
   files.push(yield* store.putBytes(objectKey(prefix, id, manifestFileName), bytes))
   return { id, location: `${store.location}/${objectKey(prefix, id, "")}`, files, manifest, verified } satisfies UploadReport

@@ -18,6 +18,7 @@ import { parseSigningKey, parseTrustedKey, verifyManifestSignature } from "../..
 import { readRecipientsFile } from "../../../src/services/crypto/recipients-file.ts"
 import { BackupStore } from "../../../src/services/store/backup-store.ts"
 import { makeMemoryStore, type MemoryStore } from "../../../src/services/store/memory-store.ts"
+import { StoreRequestFailed } from "../../../src/services/store/store-errors.ts"
 import { backupFiles, makeFakeBackup, readManifest } from "../../support/bad-backups.ts"
 import { tempDir } from "../../support/temp-dir.ts"
 import { loadedCluster } from "../backup/backup-resources-harness.ts"
@@ -205,5 +206,47 @@ describe("an age-encrypted upload", () => {
     const trusted = parseTrustedKey(publicKey.export({ format: "pem", type: "spki" }), "k.pem")
     if (trusted._tag !== "Success") throw new Error("key")
     expect(verifyManifestSignature(manifest, signature, [trusted.success])._tag).toBe("Verified")
+  })
+})
+
+describe("a re-upload of a backup the store holds complete", () => {
+  const refusing = (refuse: { on: boolean }) => (operation: string, key: string) =>
+    refuse.on && operation === "PUT" && key.endsWith(".tar.gz.age")
+      ? Effect.fail(new StoreRequestFailed({ store: "memory://", operation, key, status: 400, code: "InvalidRequest", retryable: false, message: "refused" }))
+      : Effect.void
+
+  it("that fails after the snapshot's new ciphertext was stored leaves it incomplete, never complete over objects its manifest does not describe", async () => {
+    const refuse = { on: false }
+    const store = makeMemoryStore({ faults: refusing(refuse) })
+    const first = await upload(store)
+    const snapshotObject = objectKey(prefix, first.id, `${readManifest(backup).files.snapshot.name}.age`)
+    const firstCiphertext = store.objects.get(snapshotObject)!.sha256
+    refuse.on = true
+    await expect(upload(store)).rejects.toThrow(/refused/)
+    // age's output differs every time: the snapshot's object did change.
+    expect(store.objects.get(snapshotObject)!.sha256).not.toBe(firstCiphertext)
+    expect(store.objects.has(objectKey(prefix, first.id, manifestFileName))).toBe(false)
+    const listed = await Effect.runPromise(listBackups(prefix).pipe(withStore(store)))
+    expect(listed.map((b) => b.completeness._tag)).toEqual(["Incomplete"])
+    // The next run completes it, and it opens.
+    refuse.on = false
+    await upload(store)
+    const into = tempDir("reupload-download")
+    await Effect.runPromise(downloadBackup(prefix, first.id, into, await identitiesOf(snapshotKey.path, resourcesKey.path)).pipe(withStore(store)))
+    const local = readManifest(backup)
+    for (const f of [local.files.snapshot.name, local.files.resources.name])
+      expect(sha256(readFileSync(join(into, f)))).toBe(sha256(readFileSync(join(backup, f))))
+  })
+
+  it("plain after signed: the earlier signature goes with the manifest it covered", async () => {
+    const store = makeMemoryStore()
+    const { privateKey } = generateKeyPairSync("ed25519")
+    const signingKey = parseSigningKey(privateKey.export({ format: "pem", type: "pkcs8" }))
+    const first = await upload(store, { signingKey })
+    expect(store.objects.has(objectKey(prefix, first.id, signatureFileName))).toBe(true)
+    await Effect.runPromise(uploadBackup(backup, prefix).pipe(withStore(store)))
+    expect(store.objects.has(objectKey(prefix, first.id, signatureFileName))).toBe(false)
+    const listed = await Effect.runPromise(listBackups(prefix).pipe(withStore(store)))
+    expect(listed.map((b) => b.completeness._tag)).toEqual(["Complete"])
   })
 })

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto"
-import { mkdtempSync, readFileSync } from "node:fs"
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
@@ -72,6 +72,24 @@ describe("upload, list and download", () => {
     expect(listed.map((b) => b.completeness._tag)).toEqual(["Incomplete"])
     const download = await Effect.runPromiseExit(downloadBackup(prefix, listed[0]!.completeness.id, mkdtempSync(join(tmpdir(), "dl-"))).pipe(withStore(store)))
     expect(JSON.stringify(download)).toMatch(/StoredBackupIncomplete.*no backup-manifest\.json/)
+  })
+
+  it("a plain re-upload from a damaged copy is refused and leaves the stored backup complete and whole", async () => {
+    const store = makeMemoryStore()
+    const report = await Effect.runPromise(uploadBackup(backup, prefix).pipe(withStore(store)))
+    const damaged = mkdtempSync(join(tmpdir(), "store-damaged-"))
+    cpSync(backup, damaged, { recursive: true })
+    const snapshot = join(damaged, readManifest(backup).files.snapshot.name)
+    const bytes = readFileSync(snapshot)
+    bytes[0] = bytes[0]! ^ 0xff
+    writeFileSync(snapshot, bytes)
+    const exit = await Effect.runPromiseExit(uploadBackup(damaged, prefix).pipe(withStore(store)))
+    expect(JSON.stringify(exit)).toMatch(/StoreIntegrityFailed/)
+    const listed = await Effect.runPromise(listBackups(prefix).pipe(withStore(store)))
+    expect(listed.map((b) => b.completeness._tag)).toEqual(["Complete"])
+    const into = mkdtempSync(join(tmpdir(), "store-download-"))
+    await Effect.runPromise(downloadBackup(prefix, report.id, into).pipe(withStore(store)))
+    for (const f of backupFiles(backup)) expect(sha256(join(into, f))).toBe(sha256(join(backup, f)))
   })
 
   it("a damaged stored copy: download fails naming the file, and keeps nothing of it", async () => {
