@@ -33,14 +33,26 @@ export interface AgeIdentity {
 const publicKeyObject = (raw: Uint8Array): KeyObject => createPublicKey({ key: Buffer.concat([spkiPrefix, raw]), format: "der", type: "spki" })
 const rawPublicKey = (key: KeyObject): Uint8Array => new Uint8Array(key.export({ format: "der", type: "spki" }).subarray(spkiPrefix.length))
 
-/** Parses an `age1...` recipient; the problem otherwise (a recipient is public: messages may quote it). */
+/**
+ * How a message shows a line given as a recipient: quoted when it looks like one (a recipient is
+ * public), otherwise not at all, since a line of a recipients file that is not a recipient may be a
+ * private key put there by mistake, and messages reach logs.
+ */
+const shownAsRecipient = (text: string) => (/^age1[0-9a-z]*$/.test(text) ? `"${text}"` : "the line (not shown: it may be a secret)")
+
+/** Parses an `age1...` recipient; the problem otherwise. */
 export const parseRecipient = (text: string): Result.Result<AgeRecipient, string> => {
+  if (text.toUpperCase().startsWith("AGE-SECRET-KEY-"))
+    return Result.fail(
+      "is an age identity (a private key; not shown), not a recipient: put its recipient there instead (age-keygen -y FILE prints it), and keep the identity out of anything the pod or its logs see",
+    )
+  const shown = shownAsRecipient(text)
   const decoded = decodeBech32(text)
-  if (Result.isFailure(decoded)) return Result.fail(`"${text}" is not an age X25519 recipient (age1...): it ${decoded.failure}`)
+  if (Result.isFailure(decoded)) return Result.fail(`${shown} is not an age X25519 recipient (age1...): it ${decoded.failure}`)
   const { hrp, data } = decoded.success
   if (hrp !== recipientHrp || text !== text.toLowerCase())
-    return Result.fail(`"${text}" is not an age X25519 recipient: it must start with "age1" in lower case`)
-  if (data.length !== 32) return Result.fail(`"${text}" is not an age X25519 recipient: it holds ${data.length} bytes, not 32`)
+    return Result.fail(`${shown} is not an age X25519 recipient: it must start with "age1" in lower case`)
+  if (data.length !== 32) return Result.fail(`${shown} is not an age X25519 recipient: it holds ${data.length} bytes, not 32`)
   return Result.succeed({ text, publicKey: data })
 }
 

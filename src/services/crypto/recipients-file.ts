@@ -20,7 +20,7 @@ export interface RecipientSet {
   readonly fingerprint: string
 }
 
-/** The recipients in a recipients file's text; the first bad line (by number, quoted: it is public) otherwise. */
+/** The recipients in a recipients file's text; the first bad line (by number, quoted only when it looks like a recipient) otherwise. */
 export const parseRecipientsFile = (path: string, text: string): Result.Result<RecipientSet, AgeRecipientInvalid> => {
   const recipients: Array<AgeRecipient> = []
   for (const [i, raw] of text.split("\n").entries()) {

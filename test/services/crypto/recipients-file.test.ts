@@ -2,7 +2,7 @@ import { fc, test } from "@fast-check/vitest"
 import { execFileSync } from "node:child_process"
 import { symlinkSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { Effect, Exit, Result } from "effect"
+import { Effect, Exit, Redacted, Result } from "effect"
 import { describe, expect, it } from "vitest"
 import { recipientsFingerprint } from "../../../src/domain/recipients-fingerprint.ts"
 import { generateIdentity } from "../../../src/services/crypto/age-keys.ts"
@@ -40,6 +40,28 @@ describe("recipients files (as age -R reads them)", () => {
     expect(error?.message).toContain("/k/r.txt line 3")
     expect(error?.message).toContain("one age1... recipient per line")
   })
+
+  it("an identity (private key) put in a recipients file is refused without showing it, with what to put there instead", () => {
+    const identity = Redacted.value(generateIdentity().identity)
+    for (const line of [identity, identity.toLowerCase(), `${identity}x`]) {
+      const parsed = parseRecipientsFile("/k/r.txt", `${recipients[0]}\n${line}\n`)
+      const message = Result.isFailure(parsed) ? parsed.failure.message : ""
+      expect(message).toContain("/k/r.txt line 2")
+      expect(message).toContain("age-keygen -y")
+      expect(message.toUpperCase()).not.toContain(line.toUpperCase().slice(15, 40))
+    }
+  })
+
+  test.prop([fc.string({ minLength: 1, maxLength: 80 }).filter((s) => s.trim() !== "" && !s.trim().startsWith("#") && !/[\r\n]/.test(s))])(
+    "a line that is not a recipient is quoted only when it looks like one (age1 and lower-case letters and digits)",
+    (line) => {
+      const parsed = parseRecipientsFile("/k/r.txt", `${line}\n`)
+      fc.pre(Result.isFailure(parsed))
+      const message = Result.isFailure(parsed) ? parsed.failure.message : ""
+      const trimmed = line.trim()
+      if (!/^age1[0-9a-z]*$/.test(trimmed) && trimmed.length >= 12) expect(message).not.toContain(trimmed)
+    },
+  )
 
   it("reads the file age-keygen -y writes, through a symbolic link as a Secret volume has; what it encrypts to, age -d opens", async () => {
     const dir = tempDir("recipients")
