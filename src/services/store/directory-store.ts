@@ -39,9 +39,10 @@ const copyAtomically = (from: string | Uint8Array, to: string, expectedSha256: s
     const out = createWriteStream(part, { mode: 0o600 })
     const fail = (where: string, e: unknown) => {
       out.destroy()
-      rm(part, { force: true }).finally(() =>
-        reject(e instanceof BackupFileRefused ? e : Object.assign(e instanceof Error ? e : new Error(String(e)), { where })),
-      )
+      // The failure is `e`; a part that cannot be removed is the next run's to sweep, never a rejection nobody handles.
+      rm(part, { force: true })
+        .catch(() => undefined)
+        .then(() => reject(e instanceof BackupFileRefused ? e : Object.assign(e instanceof Error ? e : new Error(String(e)), { where })))
     }
     out.on("error", (e) => fail(part, e))
     out.on("finish", () => {
@@ -106,7 +107,7 @@ export const makeDirectoryStore = (root: string): BackupStoreShape => {
       yield* Effect.tryPromise({ try: () => mkdir(dirname(to), { recursive: true, mode: 0o700 }), catch: (e) => localIoFailed(dirname(to), "create", e) })
       const written = yield* Effect.tryPromise({
         try: (signal) => {
-          signal.addEventListener("abort", () => void rm(`${to}${partSuffix}`, { force: true }))
+          signal.addEventListener("abort", () => void rm(`${to}${partSuffix}`, { force: true }).catch(() => undefined))
           return copyAtomically(from, to, expectedSha256, maxBytes)
         },
         catch: (e): StoreError => {

@@ -66,6 +66,27 @@ describe("the directory store", () => {
     expect(readdirSync(join(root, "c", "b1"))).toEqual([])
   })
 
+  it("a part it can neither write nor remove (a directory in its place): the write's failure, never an unhandled rejection", async () => {
+    const { root, base, store } = fresh()
+    mkdirSync(join(root, "c", "b1", "snap.db.part"), { recursive: true })
+    writeFileSync(join(base, "snap.db"), "snapshot bytes")
+    const unhandled: Array<unknown> = []
+    const onUnhandled = (e: unknown) => void unhandled.push(e)
+    process.on("unhandledRejection", onUnhandled)
+    try {
+      for (const put of [store.putFile("c/b1/snap.db", join(base, "snap.db")), store.putBytes("c/b1/snap.db", randomBytes(64))]) {
+        const message = await failure(put)
+        expect(message).toMatch(/StoreLocalIoFailed/)
+        expect(message).toMatch(/EISDIR/)
+      }
+      await new Promise((r) => setTimeout(r, 50))
+    } finally {
+      process.off("unhandledRejection", onUnhandled)
+    }
+    expect(unhandled).toEqual([])
+    expect(existsSync(join(root, "c", "b1", "snap.db"))).toBe(false)
+  })
+
   it("a missing store directory or a file of another sha256: a clear error and nothing stored", async () => {
     const { base, root, store } = fresh()
     expect(await failure(makeDirectoryStore(join(base, "absent")).putBytes("c/x", new Uint8Array([1])))).toMatch(
