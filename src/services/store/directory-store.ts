@@ -160,31 +160,61 @@ export const makeDirectoryStore = (root: string): BackupStoreShape => {
       return { key, ...written }
     })
 
-  /** Every file under the directory of `prefix`, as keys, in ascending order. */
+  /**
+   * Every file whose key starts with `prefix`, in ascending order: only directories that can hold
+   * such keys are read. One the store cannot read below the prefix's own (a volume root's
+   * lost+found, another user's directory) holds nothing this store can list or prune: it is
+   * skipped with a warning instead of failing every listing.
+   */
   const walk = (prefix: string): Effect.Effect<Array<{ key: string; size: number; modifiedAt: number }>, StoreError> => {
     const base = prefix.includes("/") ? prefix.slice(0, prefix.lastIndexOf("/")) : ""
+    return Effect.suspend(() => walkFrom(prefix, base))
+  }
+
+  const walkFrom = (prefix: string, base: string) => {
+    const skipped: Array<{ path: string; code: string }> = []
+    const visit = async (dirKey: string, found: Array<{ key: string; size: number; modifiedAt: number }>): Promise<void> => {
+      const dirPath = dirKey === "" ? root : pathOf(dirKey)
+      const entries = await readdir(dirPath, { withFileTypes: true }).catch((e: unknown) => {
+        const code = errnoCode(e)
+        if (code === "ENOENT" || code === "ENOTDIR") return []
+        if ((code === "EACCES" || code === "EPERM") && dirKey !== base) {
+          skipped.push({ path: dirPath, code })
+          return []
+        }
+        throw Object.assign(e as Error, { where: dirPath })
+      })
+      for (const d of entries) {
+        const key = dirKey === "" ? d.name : `${dirKey}/${d.name}`
+        if (d.isDirectory()) {
+          if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) await visit(key, found)
+        } else if (d.isFile() && key.startsWith(prefix)) {
+          const s = await stat(join(dirPath, d.name)).catch((e: unknown) => {
+            if (errnoCode(e) === "ENOENT") return undefined
+            throw Object.assign(e as Error, { where: join(dirPath, d.name) })
+          })
+          if (s !== undefined) found.push({ key, size: s.size, modifiedAt: s.mtimeMs })
+        }
+      }
+    }
     return Effect.tryPromise({
       try: async () => {
-        const entries = await readdir(base === "" ? root : pathOf(base), { recursive: true, withFileTypes: true }).catch((e: unknown) => {
-          if (errnoCode(e) === "ENOENT") return []
-          throw e
-        })
-        const files: Array<{ key: string; size: number; modifiedAt: number }> = []
-        for (const d of entries) {
-          if (!d.isFile()) continue
-          const full = join(d.parentPath, d.name)
-          const key = full
-            .slice(root.length + 1)
-            .split("/")
-            .join("/")
-          if (!key.startsWith(prefix)) continue
-          const s = await stat(full)
-          files.push({ key, size: s.size, modifiedAt: s.mtimeMs })
-        }
-        return files.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+        const found: Array<{ key: string; size: number; modifiedAt: number }> = []
+        await visit(base, found)
+        return found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
       },
-      catch: (e) => localIoFailed(root, "list", e),
-    })
+      catch: (e) => localIoFailed((e as { where?: string }).where ?? root, "list", e),
+    }).pipe(
+      Effect.tap(() =>
+        Effect.forEach(
+          skipped,
+          ({ path, code }) => Effect.logWarning(`cannot read ${path} (${code}): skipped, as nothing in it is a backup this store can see`),
+          {
+            discard: true,
+          },
+        ),
+      ),
+    )
   }
 
   const listPage = (prefix: string, next?: string): Effect.Effect<ObjectPage, StoreError> =>

@@ -1,11 +1,13 @@
 import { createHash, randomBytes } from "node:crypto"
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs"
+import { spawnSync } from "node:child_process"
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { describeFileSystemFailure } from "../../../src/services/file-system-error.ts"
 import { makeDirectoryStore } from "../../../src/services/store/directory-store.ts"
+import { repoRoot } from "../../support/tools.ts"
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex")
 const fresh = () => {
@@ -85,6 +87,28 @@ describe("the directory store", () => {
     }
     expect(unhandled).toEqual([])
     expect(existsSync(join(root, "c", "b1", "snap.db"))).toBe(false)
+  })
+
+  it("a directory it cannot read (a volume root's lost+found, as a user other than its owner): skipped with a warning, the backups still listed", async () => {
+    const { base, root, store } = fresh()
+    await run(store.putBytes("2026-01-01_000000/backup-manifest.json", randomBytes(16)))
+    mkdirSync(join(root, "lost+found"), { mode: 0o700 })
+    // The store belongs to uid 65534, lost+found to root (0700), as on a volume mounted without fsGroup.
+    chmodSync(base, 0o755)
+    for (const path of [root, join(root, "2026-01-01_000000"), join(root, "2026-01-01_000000", "backup-manifest.json")]) chownSync(path, 65534, 65534)
+    const script = [
+      'import { Effect } from "effect"',
+      `import { makeDirectoryStore } from ${JSON.stringify(join(repoRoot, "src/services/store/directory-store.ts"))}`,
+      `const page = await Effect.runPromise(makeDirectoryStore(${JSON.stringify(root)}).listPage(""))`,
+      "console.log(JSON.stringify(page.objects.map((o) => o.key)))",
+    ].join("\n")
+    const child = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "--input-type=module", "-e", script], {
+      cwd: repoRoot,
+      encoding: "utf8",
+    })
+    expect(child.status, child.stderr).toBe(0)
+    expect(child.stdout).toContain(JSON.stringify(["2026-01-01_000000/backup-manifest.json"]))
+    expect(`${child.stdout}${child.stderr}`).toMatch(/cannot read \S*lost\+found \(EACCES\): skipped/)
   })
 
   it("a missing store directory or a file of another sha256: a clear error and nothing stored", async () => {
