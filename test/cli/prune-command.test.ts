@@ -1,10 +1,11 @@
 import { spawnSync } from "node:child_process"
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs"
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs"
 import { hostname } from "node:os"
 import { join } from "node:path"
 import { beforeEach, describe, expect, it } from "vitest"
 import { setTreeMtime, writeFakeBackup, writeStagingLeftovers } from "../support/fake-backups.ts"
 import { runCli } from "../support/run-cli.ts"
+import { cliEntry } from "../support/tools.ts"
 import { tempDir } from "../support/temp-dir.ts"
 
 let dir = ""
@@ -296,5 +297,30 @@ describe("cluster-backup prune", { timeout: 180_000 }, () => {
     const run = await cli("prune", dir, "--max-total-size", "10")
     expect(run.status).toBe(0)
     expect(ls(dir)).toEqual([".cluster-backup", "b"])
+  })
+})
+
+describe("prune at a volume root, as a user other than lost+found's owner", () => {
+  it("leaves a subdirectory it cannot read as it is, with a warning, and prunes the rest", () => {
+    const root = join(dir, "volume")
+    writeFakeBackup(join(root, "b1"), "2026-02-01_000000")
+    writeFakeBackup(join(root, "b2"), "2026-02-02_000000")
+    mkdirSync(join(root, "lost+found"), { mode: 0o700 })
+    chmodSync(dir, 0o755)
+    for (const p of [
+      root,
+      ...readdirSync(root, { recursive: true, encoding: "utf8" })
+        .filter((p) => !p.startsWith("lost+found"))
+        .map((p) => join(root, p)),
+    ]) {
+      chownSync(p, 65534, 65534)
+    }
+    const run = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, cliEntry, "prune", root, "--keep-last", "1"], {
+      encoding: "utf8",
+      env: { ...process.env, KUBECONFIG: "" },
+    })
+    expect(run.status, run.stderr).toBe(0)
+    expect(`${run.stdout}${run.stderr}`).toMatch(/cannot read \S*lost\+found \(EACCES\): left as it is/)
+    expect(ls(root)).toEqual([".cluster-backup", "b2", "lost+found"])
   })
 })

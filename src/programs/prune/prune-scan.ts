@@ -17,6 +17,7 @@ import {
 import { runLockTempPid } from "../../domain/backup-leftovers.ts"
 import { operandNames } from "../../domain/operands.ts"
 import { readBackupFileBytes } from "../../services/backup-file.ts"
+import { errnoCode } from "../../services/file-system-error.ts"
 import { inspectRunLock, ownerLiveness, type RunLockState } from "../../services/run-lock.ts"
 import { backupDirLockFileName, backupDirLockPath } from "../backup-dir/backup-dir-lock.ts"
 import { readBackupManifest } from "../backup-dir/backup-manifest-file.ts"
@@ -184,8 +185,24 @@ const scanLocation = Effect.fnUntraced(function* (root: string, rel: string, own
 export const scanAll = Effect.fnUntraced(function* (root: string, ownLock: RunLockState | undefined, now: number) {
   const top = yield* scanLocation(root, "", ownLock, now)
   const locations: Array<Location> = [top.location]
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
   for (const entry of top.entries) {
     if (entry.type !== "Directory" || entry.name.startsWith(".")) continue
+    // A subdirectory this user cannot read (a volume root's lost+found) holds nothing prune can judge: it is left as it is.
+    const refused = yield* fs.readDirectory(path.join(root, entry.name)).pipe(
+      Effect.match({
+        onSuccess: () => undefined,
+        onFailure: (e) => {
+          const code = errnoCode(e)
+          return code === "EACCES" || code === "EPERM" ? code : undefined
+        },
+      }),
+    )
+    if (refused !== undefined) {
+      yield* Effect.logWarning(`cannot read ${path.join(root, entry.name)} (${refused}): left as it is, as nothing in it can be judged`)
+      continue
+    }
     const { location } = yield* scanLocation(root, entry.name, undefined, now)
     const c = location.contents
     if (c.groups.length > 0 || c.leftovers.length > 0 || c.internals.length > 0 || c.hasRecordDir) locations.push(location)
