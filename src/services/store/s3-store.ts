@@ -447,6 +447,28 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
     )
   }
 
+  /**
+   * The body of a listing, when it is the listing asked for: an endpoint that is not S3 (a web page,
+   * a proxy's login form) answers 200 too, and read as a listing it would be an empty store (list
+   * showing nothing, prune finding nothing to keep).
+   */
+  const listing = (operation: string, root: string, status: number, body: Buffer): Effect.Effect<string, StoreRequestFailed> => {
+    const xml = body.toString("utf8")
+    return new RegExp(`<${root}[\\s>]`).test(xml)
+      ? Effect.succeed(xml)
+      : Effect.fail(
+          new StoreRequestFailed({
+            store,
+            operation,
+            key: "",
+            status,
+            code: "NotAListing",
+            retryable: false,
+            message: `${store} answered ${operation} (HTTP ${status}) with something that is not an S3 ${root} (it begins ${JSON.stringify(xml.slice(0, 60))}): is the endpoint an S3 API, and the bucket's address right?`,
+          }),
+        )
+  }
+
   const listPage = (prefix: string, next?: string): Effect.Effect<ObjectPage, StoreError> =>
     request({
       operation: "ListObjectsV2",
@@ -459,8 +481,8 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
         ...(next === undefined ? {} : { "continuation-token": next }),
       },
     }).pipe(
-      Effect.map((r) => {
-        const xml = r.body.toString("utf8")
+      Effect.flatMap((r) => listing("ListObjectsV2", "ListBucketResult", r.status, r.body)),
+      Effect.map((xml) => {
         const objects = xmlBlocks(xml, "Contents").map(
           (c): StoredObject => ({
             key: xmlField(c, "Key") ?? "",
@@ -485,7 +507,7 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
       let markers: Record<string, string> = {}
       for (;;) {
         const r = yield* request({ operation: "ListMultipartUploads", method: "GET", key: "", query: { uploads: "", prefix, ...markers } })
-        const xml = r.body.toString("utf8")
+        const xml = yield* listing("ListMultipartUploads", "ListMultipartUploadsResult", r.status, r.body)
         for (const u of xmlBlocks(xml, "Upload")) {
           all.push({ key: xmlField(u, "Key") ?? "", uploadId: xmlField(u, "UploadId") ?? "", initiatedAt: Date.parse(xmlField(u, "Initiated") ?? "") || 0 })
         }

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto"
 import { mkdtempSync, writeFileSync } from "node:fs"
+import http from "node:http"
 import net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -106,6 +107,23 @@ describe("the S3 store when the server fails", () => {
       expect(Date.now() - started).toBeGreaterThanOrEqual(900)
     } finally {
       silent.close()
+    }
+  })
+  it("an endpoint that answers 200 with something else (a web page): listing fails, naming what came, instead of an empty store", async () => {
+    const web = http.createServer((_, res) => res.writeHead(200, { "content-type": "text/html" }).end("<html><body>Welcome</body></html>"))
+    const port = await listen(web as unknown as net.Server)
+    try {
+      const store = makeS3Store(endpoint(`http://127.0.0.1:${port}`), { partSize: 5 * MiB, partsInFlight: 1, retries: 0, retryBaseMs: 10 })
+      const exits: Array<Exit.Exit<unknown, unknown>> = [
+        await Effect.runPromiseExit(store.listPage("p/")),
+        await Effect.runPromiseExit(store.pendingUploads("p/")),
+      ]
+      for (const exit of exits) {
+        expect(Exit.isFailure(exit)).toBe(true)
+        expect(JSON.stringify(exit)).toMatch(/StoreRequestFailed.*"code":"NotAListing".*not an S3 List.*<html><body>Welcome/)
+      }
+    } finally {
+      web.close()
     }
   })
 })
