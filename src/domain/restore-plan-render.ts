@@ -71,7 +71,7 @@ export const renderPrecondition = (p: Precondition): string => {
     case "DirectoryEmpty":
       return `${p.path} is empty${p.ignoring.length === 0 ? "" : ` (${p.ignoring.join(", ")} aside)`}`
     case "FreeSpace":
-      return `${bytes(p.bytes)} free on the file system of ${p.path}`
+      return `${bytes(p.bytes)}${p.inodes === undefined ? "" : ` and ${p.inodes} inodes`} free on the file system of ${p.path}`
     case "IsDirectory":
       return `${p.path} is a directory${p.linkAllowed ? " (or a symbolic link to one)" : ", not a symbolic link"}${p.mayBeAbsent ? ", or absent" : ""}`
     case "SameFileSystem":

@@ -149,8 +149,10 @@ export const RestorePlanInput = Schema.Struct({
   bump: RevisionBump,
   etcdutl: EtcdutlCapabilities,
   snapshotBytes: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
-  /** Sum of the sizes of the tarball's files. */
+  /** What the tarball's files take once extracted (`treeFootprint`: whole blocks, a block per directory). */
   resourcesBytes: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  /** The inodes they take (files and directories). */
+  resourcesInodes: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
   /** Host paths (without root) found to exist, among `pathsToObserve(...)`. */
   existing: Schema.Array(Schema.String),
   /**
@@ -264,7 +266,8 @@ export type Precondition =
   | { readonly _tag: "PathExists"; readonly path: string }
   | { readonly _tag: "PathAbsent"; readonly path: string }
   | { readonly _tag: "DirectoryEmpty"; readonly path: string; readonly ignoring: ReadonlyArray<string> }
-  | { readonly _tag: "FreeSpace"; readonly path: string; readonly bytes: number }
+  /** With `inodes`, that many inodes free as well (where the file system counts them). */
+  | { readonly _tag: "FreeSpace"; readonly path: string; readonly bytes: number; readonly inodes?: number }
   /** A directory the step writes into; a symbolic link to one only where `linkAllowed` (the extraction never follows links). */
   | { readonly _tag: "IsDirectory"; readonly path: string; readonly linkAllowed: boolean; readonly mayBeAbsent: boolean }
   /** A move between these directories (or, if missing, the nearest existing ancestors) is a rename(2), not a copy. */
@@ -572,7 +575,7 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
         { _tag: "IsDirectory", path: configDir, linkAllowed: false, mayBeAbsent: false },
         { _tag: "IsDirectory", path: posix.join(configDir, staticPodResourcesDir), linkAllowed: false, mayBeAbsent: true },
         etcdStopped,
-        { _tag: "FreeSpace", path: configDir, bytes: input.resourcesBytes },
+        { _tag: "FreeSpace", path: configDir, bytes: input.resourcesBytes, ...(input.resourcesInodes === undefined ? {} : { inodes: input.resourcesInodes }) },
         { _tag: "PathAbsent", path: replacedResources },
       ],
       actions: [{ _tag: "ExtractArchive", archive: resources, target: configDir, units, moveExistingTo: replacedResources }],

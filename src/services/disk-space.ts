@@ -15,6 +15,8 @@ export interface DiskUsage {
   /** Bytes this process may still write. */
   readonly availableBytes: number
   readonly totalBytes: number
+  /** Inodes that may still be made; absent where the file system does not count them (btrfs reports none). */
+  readonly availableInodes?: number | undefined
 }
 
 export class DiskSpace extends Context.Service<DiskSpace, { readonly usage: (path: string) => Effect.Effect<DiskUsage, DiskSpaceUnknown> }>()(
@@ -31,7 +33,9 @@ export class DiskSpace extends Context.Service<DiskSpace, { readonly usage: (pat
               path,
               message: describeFileSystemFailure("read the free space of", path, e).message,
             }),
-        }).pipe(Effect.map((s) => ({ availableBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize }))),
+        }).pipe(
+          Effect.map((s) => ({ availableBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize, availableInodes: s.files === 0 ? undefined : s.ffree })),
+        ),
     }),
   )
 

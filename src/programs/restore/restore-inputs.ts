@@ -19,6 +19,7 @@ import { readBackupManifest } from "../backup-dir/backup-manifest-file.ts"
 import { findPartialRestores, findSnapshotCopy } from "./restore-leftovers.ts"
 import { lstatOrUndefined } from "./restore-preconditions.ts"
 import { selectBackup, type SelectedBackup } from "../verify/verify-selection.ts"
+import { treeFootprint } from "../../domain/tree-footprint.ts"
 
 export class RestoreInputInvalid extends Schema.TaggedError<RestoreInputInvalid>()("RestoreInputInvalid", {
   what: Schema.String,
@@ -139,6 +140,7 @@ export const gatherRestoreInputs = Effect.fn("gatherRestoreInputs")(function* (o
     if (found !== undefined) existing.push(path)
   }
 
+  const footprint = treeFootprint(manifest.entries)
   const input = yield* Effect.fromResult(
     decodeRestorePlanInput({
       root,
@@ -152,7 +154,8 @@ export const gatherRestoreInputs = Effect.fn("gatherRestoreInputs")(function* (o
       bump,
       etcdutl: capabilities,
       snapshotBytes: manifest.files.snapshot.size,
-      resourcesBytes: manifest.entries.reduce((sum, e) => sum + e.size, 0),
+      resourcesBytes: footprint.bytes,
+      resourcesInodes: footprint.inodes,
       existing,
       partialRestores,
       ...(snapshotCopy === undefined ? {} : { snapshotCopy }),

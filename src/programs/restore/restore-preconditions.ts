@@ -4,10 +4,11 @@
  * verifier); the others read the file system, `/proc` and the free space.
  */
 import { dirname } from "node:path"
-import { Effect, Schema } from "effect"
+import { Effect, Result, Schema } from "effect"
 import { renderPrecondition } from "../../domain/restore-plan-render.ts"
 import type { Precondition, RestorePlan } from "../../domain/restore-plan.ts"
-import { DiskSpace } from "../../services/disk-space.ts"
+import { formatBytes } from "../../domain/byte-format.ts"
+import { DiskSpace, type DiskUsage } from "../../services/disk-space.ts"
 import { DurableFiles } from "../../services/durable-files.ts"
 import { describeActivity, findEtcdActivity } from "./restore-etcd-activity.ts"
 import type { VerifiedEvidence } from "../verify/verify.ts"
@@ -60,6 +61,45 @@ const existingAncestor = (path: string) =>
     return p
   })
 
+/** What is missing on the file system of `on` for `bytes` (and `inodes`), and what to do; undefined when there is room. */
+const shortfall = (on: string, usage: DiskUsage, bytes: number, inodes: number | undefined): string | undefined => {
+  if (usage.availableBytes < bytes)
+    return `only ${usage.availableBytes} bytes are available on the file system of ${on}; free ${bytes - usage.availableBytes} bytes there and run the restore again`
+  if (inodes !== undefined && usage.availableInodes !== undefined && usage.availableInodes < inodes)
+    return `only ${usage.availableInodes} inodes are free on the file system of ${on}, ${inodes} are needed; remove files there (or give it more inodes) and run the restore again`
+  return undefined
+}
+
+/**
+ * The free space the steps need on each file system they share, together: each step's `FreeSpace`
+ * is checked against what is free now, but steps writing to one file system (the snapshot's copy
+ * in the kept-data directory, then etcdutl's output beside etcd's data) need the sum, or the
+ * restore would stop half-way with etcd down. One check per file system more than one step writes to.
+ */
+export const freeSpaceTogether = (plan: RestorePlan) =>
+  Effect.gen(function* () {
+    const shared = new Map<number, { readonly on: string; readonly paths: Array<string>; bytes: number; inodes: number }>()
+    for (const p of plan.steps.flatMap((s) => s.preconditions)) {
+      if (p._tag !== "FreeSpace") continue
+      const on = yield* existingAncestor(p.path)
+      const found = yield* followed(on)
+      if (found === undefined) continue
+      const group = shared.get(found.dev) ?? { on, paths: [], bytes: 0, inodes: 0 }
+      group.paths.push(p.path)
+      group.bytes += p.bytes
+      group.inodes += p.inodes ?? 0
+      shared.set(found.dev, group)
+    }
+    const checks: Array<{ readonly what: string; readonly unmet: string | undefined }> = []
+    for (const g of shared.values()) {
+      if (g.paths.length < 2) continue
+      const what = `${formatBytes(g.bytes)} free on the file system of ${g.paths.join(" and ")}, for the steps writing there together`
+      const usage = yield* Effect.result(DiskSpace.use((d) => d.usage(g.on)))
+      checks.push({ what, unmet: Result.isFailure(usage) ? usage.failure.message : shortfall(g.on, usage.success, g.bytes, g.inodes || undefined) })
+    }
+    return checks
+  })
+
 /** `dataDir` of the plan's host (etcd's data directory under the root). */
 export const planDataDir = (plan: RestorePlan) => `${plan.root === "/" ? "" : plan.root}/var/lib/etcd`
 
@@ -102,10 +142,8 @@ export const checkPrecondition = (p: Precondition, context: PreconditionContext)
       case "FreeSpace": {
         const on = yield* existingAncestor(p.path)
         const usage = yield* DiskSpace.use((d) => d.usage(on)).pipe(Effect.mapError((e) => unmet(e.message)))
-        if (usage.availableBytes < p.bytes)
-          return yield* unmet(
-            `only ${usage.availableBytes} bytes are available on the file system of ${on}; free ${p.bytes - usage.availableBytes} bytes there and run the restore again`,
-          )
+        const short = shortfall(on, usage, p.bytes, p.inodes)
+        if (short !== undefined) return yield* unmet(short)
         return
       }
       case "IsDirectory": {

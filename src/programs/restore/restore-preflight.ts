@@ -14,7 +14,7 @@ import { upfrontPreconditions, type RestorePlan } from "../../domain/restore-pla
 import type { Etcdutl } from "../../services/etcdutl.ts"
 import type { TrustedKey } from "../../services/crypto/manifest-signature.ts"
 import type { RestoreInputs } from "./restore-inputs.ts"
-import { checkPrecondition, foreseeableFailures, RestorePreconditionFailed, type VerifiedFiles } from "./restore-preconditions.ts"
+import { checkPrecondition, foreseeableFailures, freeSpaceTogether, RestorePreconditionFailed, type VerifiedFiles } from "./restore-preconditions.ts"
 import { verifyBackupWithEvidence } from "../verify/verify.ts"
 import { describeCheck, failedChecks } from "../verify/verify-report.ts"
 
@@ -78,6 +78,9 @@ export const preflightChecks = (
       const checked = yield* Effect.result(checkPrecondition(p, { plan, backupVerified }))
       yield* record({ what: renderPrecondition(p), unmet: checked._tag === "Failure" ? checked.failure.message : undefined })
     }
+    const together = yield* Effect.result(freeSpaceTogether(plan))
+    if (together._tag === "Failure") yield* record({ what: "free space for the steps writing to one file system together", unmet: together.failure.message })
+    else for (const check of together.success) yield* record(check)
     const foreseen = yield* Effect.result(foreseeableFailures(plan))
     if (foreseen._tag === "Failure") {
       yield* record({ what: "no later step's precondition already fails", unmet: foreseen.failure.message })

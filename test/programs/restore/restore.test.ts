@@ -377,6 +377,24 @@ describe("restore", () => {
     expect(snapshotTree(host.root)).toEqual(before)
   })
 
+  it("refuses before any change when the steps writing to one file system need more together than it has, or when inodes are short", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const before = snapshotTree(host.root)
+    const plan = success(await restore(host, { dryRun: true })).plan
+    const needs = plan.steps.flatMap((s) => s.preconditions).flatMap((p) => (p._tag === "FreeSpace" ? [p.bytes] : []))
+    // Room for the largest step's need, not for all of them on this one file system.
+    const largest = Math.max(...needs)
+    const tight = layers(Etcdutl.live(), DiskSpace.inMemory({ availableBytes: largest, totalBytes: 1e12 }))
+    const error = failure(await restore(host, {}, tight))
+    expect(error._tag).toBe("RestoreRefused")
+    expect(error.message).toMatch(/only \d+ bytes are available on the file system of \S+; free \d+ bytes there/)
+    const dry = await restore(host, { dryRun: true }, tight)
+    expect(dry.output).toMatch(/^ {2}check {4}.* free on the file system of .*, for the steps writing there together: NOT MET/m)
+    const fewInodes = layers(Etcdutl.live(), DiskSpace.inMemory({ availableBytes: 1e12, totalBytes: 1e12, availableInodes: 20 }))
+    expect(failure(await restore(host, {}, fewInodes)).message).toMatch(/only 20 inodes are free on the file system of \S*etc\/kubernetes, \d+ are needed/)
+    expect(snapshotTree(host.root)).toEqual(before)
+  })
+
   it("needs --node-ip when etcd.env does not name this member, and --member-name under a root", async () => {
     const host = makeHostTree(etcd.workDir, backup)
     expect(failure(await restore(host, { dryRun: true, memberName: "master-2" })).message).toContain("--node-ip is required")
