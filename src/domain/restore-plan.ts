@@ -367,6 +367,42 @@ export const actionPaths = (action: RestoreAction): ReadonlyArray<string> => {
   }
 }
 
+const pathsRead = (action: RestoreAction): ReadonlyArray<string> =>
+  action._tag === "ExtractArchive" ? [action.archive] : action._tag === "CopyFile" ? [action.from] : action._tag === "RunCommand" ? action.reads : []
+
+const pathsMoved = (action: RestoreAction): ReadonlyArray<string> =>
+  action._tag === "Move" ? [action.from] : action._tag === "ExtractArchive" ? action.units.map((u) => posix.join(action.target, u)) : []
+
+const within = (path: string, dir: string) => path === dir || path.startsWith(dir.endsWith("/") ? dir : `${dir}/`)
+
+/** A path a step reads (the backup's tarball or snapshot) that an earlier action of the plan moves away, with it or a directory above it. */
+export interface ReadAfterMoved {
+  readonly step: StepId
+  readonly read: string
+  readonly movedBy: StepId
+  readonly moved: string
+}
+
+/**
+ * Every read of the backup's files after an earlier action moved them away: a backup kept inside
+ * etcd's data or a revision directory the restore sets aside. (Other reads under a replaced
+ * revision directory read what the restore put there.)
+ */
+export const readsAfterMoved = (plan: RestorePlan): ReadonlyArray<ReadAfterMoved> => {
+  const moved: Array<{ readonly path: string; readonly by: StepId }> = []
+  const found: Array<ReadAfterMoved> = []
+  for (const s of plan.steps) {
+    for (const action of s.actions) {
+      for (const read of pathsRead(action).filter((p) => p === plan.snapshot || p === plan.resources)) {
+        const m = moved.find((m) => within(read, m.path))
+        if (m !== undefined) found.push({ step: s.id, read, movedBy: m.by, moved: m.path })
+      }
+      for (const path of pathsMoved(action)) moved.push({ path, by: s.id })
+    }
+  }
+  return found
+}
+
 const step = (s: Omit<RestoreStep, "touches">): RestoreStep => ({
   ...s,
   touches: [...new Set([...s.actions.flatMap(actionPaths), ...s.undo.flatMap(actionPaths)])],

@@ -13,6 +13,7 @@ import {
   partialRestoreId,
   pathsToObserve,
   planRestore,
+  readsAfterMoved,
   revisionBump,
   runTimePreconditions,
   stepIds,
@@ -504,5 +505,33 @@ describe("renderRestorePlan", () => {
     expect(shellQuote("--name")).toBe("--name")
     expect(shellQuote("a b")).toBe("'a b'")
     expect(shellQuote("it's")).toBe(`'it'\\''s'`)
+  })
+})
+
+describe("readsAfterMoved", () => {
+  const planOf = (input: RestorePlanInput) => Result.getOrThrow(planRestore(input))
+
+  it("finds nothing for a backup outside what the plan moves", () => {
+    fc.assert(
+      fc.property(inputArb, (input) => {
+        expect(readsAfterMoved(planOf(input))).toEqual([])
+      }),
+    )
+  })
+
+  it("finds the backup's reads when it is kept inside etcd's member directory or a revision directory the plan replaces", () => {
+    fc.assert(
+      fc.property(inputArb, fc.constantFrom("/var/lib/etcd/member/bk", "/etc/kubernetes/static-pod-resources/etcd-pod-3/bk"), (input, inside) => {
+        const { snapshotCopy: _, ...rest } = input
+        const existing = [...new Set([...input.existing, "/var/lib/etcd/member", "/etc/kubernetes/static-pod-resources/etcd-pod-3"])]
+        const plan = planOf({ ...rest, revisions: { ...input.revisions, etcd: 3 }, backupDir: inside, existing })
+        const found = readsAfterMoved(plan)
+        expect(found.length).toBeGreaterThan(0)
+        for (const r of found) {
+          expect([plan.snapshot, plan.resources]).toContain(r.read)
+          expect(r.read.startsWith(`${r.moved}/`)).toBe(true)
+        }
+      }),
+    )
   })
 })

@@ -6,7 +6,7 @@
 import { dirname } from "node:path"
 import { Effect, Result, Schema } from "effect"
 import { renderPrecondition } from "../../domain/restore-plan-render.ts"
-import type { Precondition, RestorePlan } from "../../domain/restore-plan.ts"
+import { readsAfterMoved, type Precondition, type RestorePlan } from "../../domain/restore-plan.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
 import { DiskSpace, type DiskUsage } from "../../services/disk-space.ts"
 import { DurableFiles } from "../../services/durable-files.ts"
@@ -193,7 +193,10 @@ export const checkPrecondition = (p: Precondition, context: PreconditionContext)
  */
 export const foreseeableFailures = (plan: RestorePlan) =>
   Effect.gen(function* () {
-    const failures: Array<{ readonly what: string; readonly message: string }> = []
+    const failures: Array<{ readonly what: string; readonly message: string }> = readsAfterMoved(plan).map((r) => ({
+      what: `step ${r.step} reads ${r.read}, which step ${r.movedBy} moves away (${r.moved})`,
+      message: `the backup is inside ${r.moved}, which step ${r.movedBy} moves aside before step ${r.step} reads ${r.read}: copy the backup outside etcd's data and /etc/kubernetes (e.g. /home/core/backup) and restore from there`,
+    }))
     const movedAway: Array<string> = []
     for (const [index, step] of plan.steps.entries()) {
       for (const p of step.preconditions) {

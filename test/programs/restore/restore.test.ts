@@ -395,6 +395,19 @@ describe("restore", () => {
     expect(snapshotTree(host.root)).toEqual(before)
   })
 
+  it("refuses before any change a backup kept inside what the restore moves aside (etcd's member, a revision directory it replaces)", async () => {
+    for (const inside of ["var/lib/etcd/member/bk", "etc/kubernetes/static-pod-resources/etcd-pod-3/bk"]) {
+      const host = makeHostTree(etcd.workDir, backup)
+      const moved = join(host.root, inside)
+      renameSync(host.backupDir, moved)
+      const before = snapshotTree(host.root)
+      const error = failure(await restore({ root: host.root, backupDir: moved }, {}))
+      expect(error._tag).toBe("RestoreRefused")
+      expect(error.message).toMatch(/the backup is inside \S+, which step \S+ moves aside before step \S+ reads/)
+      expect(snapshotTree(host.root)).toEqual(before)
+    }
+  })
+
   it("needs --node-ip when etcd.env does not name this member, and --member-name under a root", async () => {
     const host = makeHostTree(etcd.workDir, backup)
     expect(failure(await restore(host, { dryRun: true, memberName: "master-2" })).message).toContain("--node-ip is required")
