@@ -4,7 +4,7 @@ import { Effect } from "effect"
 import { Command } from "effect/cli"
 import { exposeGc } from "../services/etcd/minor-gc.ts"
 import { reportFailure } from "./report-failure.ts"
-import { loadRootCommand } from "./root-command.ts"
+import { attachNegativeValues, loadRootCommand } from "./root-command.ts"
 import { teardown } from "./shutdown.ts"
 import { toolVersion } from "./version.ts"
 
@@ -13,7 +13,8 @@ import { toolVersion } from "./version.ts"
 // process-wide, so it is set here at start-up rather than by importing the etcd client.
 exposeGc()
 
-Command.run(await loadRootCommand(process.argv.slice(2)), { version: toolVersion }).pipe(
+const args = attachNegativeValues(process.argv.slice(2))
+Command.runWith(await loadRootCommand(args), { version: toolVersion })(args).pipe(
   Effect.tapCause(reportFailure),
   Effect.provide(NodeServices.layer),
   NodeRuntime.runMain({ disableErrorReporting: true, teardown }),

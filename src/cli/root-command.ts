@@ -29,6 +29,22 @@ export const subcommandNames = Object.keys(subcommands) as ReadonlyArray<Subcomm
 /** Global flags that take a value (so their value is not mistaken for a subcommand's name). */
 const globalFlagsWithValue = new Set(["--log-format", "--log-level", "--completions"])
 
+/**
+ * `--flag -1h` as `--flag=-1h`: the parser reads a word after a flag that begins with a dash as
+ * flags (`-1h` became `-1 -h`, and `-h` printed the help and exited 0, pruning nothing). No flag
+ * is named by a digit, so a dash and a digit can only be a value: attached, the flag's own check
+ * refuses it, as it refuses `--flag=-1h`.
+ */
+export const attachNegativeValues = (args: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const out: Array<string> = []
+  for (const arg of args) {
+    const previous = out.at(-1)
+    if (/^-[0-9]/.test(arg) && previous !== undefined && /^--[a-z][-a-z0-9]*$/.test(previous)) out[out.length - 1] = `${previous}=${arg}`
+    else out.push(arg)
+  }
+  return out
+}
+
 /** The subcommand the arguments name, if they name one. */
 export const requestedSubcommand = (args: ReadonlyArray<string>): SubcommandName | undefined => {
   for (let i = 0; i < args.length; i++) {
