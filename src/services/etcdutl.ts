@@ -41,6 +41,8 @@ export const EtcdutlFailureReason = Schema.Literals([
   "hash-mismatch",
   /** The restore's data directory exists and is not empty. */
   "data-dir-exists",
+  /** The file system it wrote to is full (ENOSPC, EDQUOT): not a fault of the snapshot. */
+  "no-space",
   /** etcdutl succeeded but printed something this code cannot read. */
   "unexpected-output",
   "interrupted",
@@ -160,6 +162,7 @@ const classify = (stderr: string): EtcdutlFailureReason => {
   if (/no such file or directory/.test(words)) return "missing-file"
   if (/expected sha256|missing hash|hash mismatch/i.test(words)) return "hash-mismatch"
   if (/data-dir .* not empty|already exists/i.test(words)) return "data-dir-exists"
+  if (/no space left on device|disk quota exceeded/i.test(words)) return "no-space"
   if (/invalid database|file size too small|not a bolt|page .* invalid|unexpected EOF/i.test(words)) return "corrupt-snapshot"
   return "failed"
 }
@@ -171,6 +174,7 @@ const failure = (operation: EtcdutlOperation, binary: string, completed: Complet
     "corrupt-snapshot": "the file is not an etcd snapshot, or it is damaged: use another backup",
     "hash-mismatch": "the snapshot was cut short or altered since it was taken: use another backup",
     "data-dir-exists": "move the existing data directory aside first",
+    "no-space": "the file system it writes to is full: free space there (the snapshot is not at fault)",
   }
   return new EtcdutlFailed({
     operation,

@@ -180,7 +180,16 @@ export const testRestore = Effect.fn("testRestore")(function* (options: TestRest
           dataDir,
           bump: { _tag: "Disabled" },
         })
-        .pipe(Effect.mapError((e) => new TestRestoreFailed({ stage: "restore", message: e.message })))
+        .pipe(
+          Effect.mapError((e) =>
+            e._tag === "EtcdutlFailed" && e.reason === "no-space"
+              ? new TestRestoreFailed({
+                  stage: "scratch",
+                  message: `${options.scratchDir} has no room for the test restore (${e.message}): it needs about the snapshot's size plus 64 MiB for etcd's write-ahead log; give --scratch-dir on a volume with that much free`,
+                })
+              : new TestRestoreFailed({ stage: "restore", message: e.message }),
+          ),
+        )
       const member = yield* startLocalEtcd({
         dataDir,
         name: memberName,

@@ -15,6 +15,7 @@ import { renderVerifyReport, type VerifyReport } from "../../../src/programs/ver
 import { Etcdutl } from "../../../src/services/etcdutl.ts"
 import { badBackups, copyBackup, makeBackup, readManifest, revisions, seedCluster, startSharedEtcd, type SharedEtcd } from "../../support/bad-backups.ts"
 import { loadedCluster } from "../backup/backup-resources-harness.ts"
+import { etcdTool } from "../../support/tools.ts"
 
 const verify = (options: VerifyOptions): Promise<VerifyReport> =>
   Effect.runPromise(verifyBackup(options).pipe(Effect.provide(Layer.mergeAll(Etcdutl.live(), NodeServices.layer))))
@@ -132,6 +133,33 @@ describe("verify", () => {
     expect(check(report, "test-restore-operator-revisions").found).toBe("etcd=3,kube-apiserver=7,kube-controller-manager=5,kube-scheduler=6")
     expect(Number(/^(\d+) keys$/.exec(check(report, "test-restore-keys").found)?.[1])).toBeGreaterThanOrEqual(504)
     expect(check(report, "test-restore-revision").found).toBe(`revision ${manifest.etcd.revision}`)
+    expect(readdirSync(scratch)).toEqual([])
+  })
+
+  it("no room in the scratch directory: the test restore is not checked (the backup is not blamed), the run does not pass, and says where to restore instead", async () => {
+    const scratch = mkdtempSync(join(etcd.workDir, "scratch-"))
+    // etcdutl as on a full scratch volume: its real version and help, and the error its restore gives at ENOSPC.
+    const full = join(etcd.workDir, "etcdutl-full")
+    writeFileSync(
+      full,
+      [
+        "#!/bin/sh",
+        'if [ "$1 $2" = "snapshot restore" ] && [ "$3" != "--help" ]; then echo "Error: write data/member/snap/db: no space left on device" >&2; exit 1; fi',
+        `exec ${JSON.stringify(etcdTool("etcdutl"))} "$@"`,
+      ].join("\n"),
+      { mode: 0o755 },
+    )
+    const report = await Effect.runPromise(
+      verifyBackup({ backupDir: good, testRestore: true, scratchDir: scratch }).pipe(
+        Effect.provide(Layer.mergeAll(Etcdutl.live({ binary: full }), NodeServices.layer)),
+      ),
+    )
+    const restored = check(report, "test-restore")
+    expect(restored.verdict).toBe("SKIP")
+    expect(restored.found).toContain(`${scratch} has no room for the test restore`)
+    expect(restored.found).toContain("--scratch-dir")
+    expect(report.checks.filter((c) => c.verdict === "FAIL").map((c) => c.id)).toEqual([])
+    expect(renderVerifyReport(report).trimEnd().split("\n").at(-1)).not.toMatch(/PASS/)
     expect(readdirSync(scratch)).toEqual([])
   })
 
