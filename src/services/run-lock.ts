@@ -58,7 +58,7 @@ const lockError = (path: string, doing: string) => (e: unknown) =>
   })
 
 /** The start time of `pid` in clock ticks since boot (field 22 of `/proc/<pid>/stat`), or undefined. */
-const startTicksOf = async (pid: number): Promise<string | undefined> => {
+export const startTicksOf = async (pid: number): Promise<string | undefined> => {
   const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined)
   if (stat === undefined) return undefined
   // The command name (field 2) is in parentheses and may hold spaces or ')': fields resume after the last ')'.

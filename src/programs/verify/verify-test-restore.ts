@@ -12,11 +12,14 @@
  * revision the manifest recorded them at.
  */
 import { request } from "node:http"
+import { hostname } from "node:os"
+import { join } from "node:path"
 import { Effect, FileSystem, Schema } from "effect"
 import { defaultOperands, operandList, type OperandName, type OperandTable } from "../../domain/operands.ts"
 import { Etcdutl } from "../../services/etcdutl.ts"
 import { describeFileSystemFailure } from "../../services/file-system-error.ts"
 import { startLocalEtcd } from "../../services/local-etcd.ts"
+import { ownerLiveness, startTicksOf } from "../../services/run-lock.ts"
 import { defaultEtcdPrefix } from "../../domain/etcd-prefix.ts"
 import { countKeysByPrefix, type KeyCounts } from "../../domain/key-counts.ts"
 import { sampleEncryptedValues } from "../../domain/bundle-decryption.ts"
@@ -154,6 +157,34 @@ const sampleAt = (clientUrl: string, keys: ReadonlyArray<string>, etcdPrefix: st
       }),
   })
 
+const scratchPrefix = "cluster-backup-test-restore-"
+const ownedScratch = /^cluster-backup-test-restore-p(\d+)t(\d+)-/
+
+/**
+ * Removes the scratch directories of test restores whose process is gone (killed with SIGKILL, so
+ * its finalizers never ran; its etcd died with it): their names carry the owner's pid and start
+ * time. Others' directories, and ones whose owner may still run, are left alone.
+ */
+const sweepScratch = (scratchDir: string) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const names = yield* fs.readDirectory(scratchDir).pipe(Effect.orElseSucceed((): ReadonlyArray<string> => []))
+    for (const name of names) {
+      const owner = ownedScratch.exec(name)
+      if (owner === null) continue
+      const liveness = yield* Effect.promise(() =>
+        ownerLiveness({ pid: Number(owner[1]), startTicks: owner[2]!, host: hostname(), command: "verify", startedAt: "" }),
+      )
+      if (liveness !== "gone") continue
+      yield* fs.remove(join(scratchDir, name), { recursive: true, force: true }).pipe(
+        Effect.andThen(Effect.logInfo(`removed ${join(scratchDir, name)}: the scratch data of a test restore whose process is gone`)),
+        Effect.catch((e) =>
+          Effect.logWarning(`${describeFileSystemFailure("remove", join(scratchDir, name), e).message} (a killed test restore's scratch data)`),
+        ),
+      )
+    }
+  })
+
 /** Restores `snapshot` into a scratch member and reads it back; removes everything it made before returning. */
 export const testRestore = Effect.fn("testRestore")(function* (options: TestRestoreOptions) {
   const fs = yield* FileSystem.FileSystem
@@ -161,9 +192,11 @@ export const testRestore = Effect.fn("testRestore")(function* (options: TestRest
   const table = options.operands ?? defaultOperands
   return yield* Effect.scoped(
     Effect.gen(function* () {
-      // Acquired first, released last: after the member has stopped.
+      yield* sweepScratch(options.scratchDir)
+      const ticks = yield* Effect.promise(() => startTicksOf(process.pid))
+      // Acquired first, released last: after the member has stopped. Its name says whose it is, for the sweep.
       const scratch = yield* fs
-        .makeTempDirectoryScoped({ directory: options.scratchDir, prefix: "cluster-backup-test-restore-" })
+        .makeTempDirectoryScoped({ directory: options.scratchDir, prefix: ticks === undefined ? scratchPrefix : `${scratchPrefix}p${process.pid}t${ticks}-` })
         .pipe(
           Effect.mapError(
             (e) =>

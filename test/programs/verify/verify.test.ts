@@ -4,6 +4,7 @@
  * that name its fault; a dirty backup fails its pairing unless allowed; the selection of the
  * backup in a directory; the test restore leaves nothing behind, also when it fails.
  */
+import { spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
@@ -13,6 +14,7 @@ import type { BackupManifest } from "../../../src/domain/backup-manifest.ts"
 import { verifyBackup, verifyBackupWithEvidence, type VerifyOptions } from "../../../src/programs/verify/verify.ts"
 import { renderVerifyReport, type VerifyReport } from "../../../src/programs/verify/verify-report.ts"
 import { Etcdutl } from "../../../src/services/etcdutl.ts"
+import { startTicksOf } from "../../../src/services/run-lock.ts"
 import { badBackups, copyBackup, makeBackup, readManifest, revisions, seedCluster, startSharedEtcd, type SharedEtcd } from "../../support/bad-backups.ts"
 import { loadedCluster } from "../backup/backup-resources-harness.ts"
 import { etcdTool } from "../../support/tools.ts"
@@ -161,6 +163,24 @@ describe("verify", () => {
     expect(report.checks.filter((c) => c.verdict === "FAIL").map((c) => c.id)).toEqual([])
     expect(renderVerifyReport(report).trimEnd().split("\n").at(-1)).not.toMatch(/PASS/)
     expect(readdirSync(scratch)).toEqual([])
+  })
+
+  it("removes the scratch data a killed test restore left (its process gone), and no one else's", async () => {
+    const scratch = mkdtempSync(join(etcd.workDir, "scratch-"))
+    const gone = spawnSync(process.execPath, ["-e", "0"]).pid!
+    const ticks = await startTicksOf(process.pid)
+    const left = {
+      killed: `cluster-backup-test-restore-p${gone}t12345-AbCdEf`,
+      running: `cluster-backup-test-restore-p${process.pid}t${ticks}-GhIjKl`,
+      unnamed: "cluster-backup-test-restore-MnOpQr",
+    }
+    for (const name of Object.values(left)) {
+      mkdirSync(join(scratch, name, "data", "member"), { recursive: true })
+      writeFileSync(join(scratch, name, "data", "member", "db"), "x")
+    }
+    const report = await verify({ backupDir: good, testRestore: true, scratchDir: scratch })
+    expect(check(report, "test-restore").verdict).toBe("PASS")
+    expect(readdirSync(scratch).sort()).toEqual([left.running, left.unnamed].sort())
   })
 
   it("an interrupted test restore stops what it started and removes its scratch data", async () => {
