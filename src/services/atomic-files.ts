@@ -2,6 +2,7 @@
  * Writing backup files so that a crash or a failure never leaves a half-written file under its
  * final name: write `<name>.part`/a temp name, fsync it, rename, fsync the directory.
  */
+import { lstat } from "node:fs/promises"
 import { Effect, FileSystem, Path, Schema } from "effect"
 import { fsyncDirectory } from "./file-steps.ts"
 import { describeFileSystemFailure, errnoCode, FileSystemFailureFields } from "./file-system-error.ts"
@@ -72,10 +73,34 @@ export const makeDirectories = Effect.fnUntraced(function* (dir: string, mode = 
   }
 })
 
-/** Creates `dir` (and parents) if missing and sets it to `mode` (0700 by default). */
+/** Whether `path` is a directory itself, not a symbolic link to one (nor anything else). */
+export const isRealDirectory = (path: string): Effect.Effect<boolean, BackupFileError> =>
+  Effect.tryPromise({
+    try: () => lstat(path).then((s) => s.isDirectory()),
+    catch: fileError("inspect", path),
+  }).pipe(
+    Effect.catchIf(
+      (e) => e.code === "ENOENT",
+      () => Effect.succeed(false),
+    ),
+  )
+
+/**
+ * Creates `dir` (and parents) if missing and sets it to `mode` (0700 by default). `dir` itself must
+ * be a directory, not a symbolic link to one: these are the backup directory's own private
+ * directories (records, staged decoded Secrets), never to be written through a link planted there.
+ */
 export const ensurePrivateDirectory = Effect.fnUntraced(function* (dir: string, mode = 0o700) {
   const fs = yield* FileSystem.FileSystem
   yield* makeDirectories(dir, mode)
+  if (!(yield* isRealDirectory(dir))) {
+    return yield* new BackupFileError({
+      code: "ENOTDIR",
+      path: dir,
+      operation: "create directory",
+      message: `${dir} is not a directory of its own (a symbolic link?): this tool writes its private files (records, decoded Secrets) only into directories it made, never through a link; remove ${dir} and run again`,
+    })
+  }
   yield* fs.chmod(dir, mode).pipe(Effect.mapError(fileError("set the mode of", dir)))
 })
 

@@ -22,7 +22,7 @@ import type { ManifestEntry, SkippedResource } from "../../domain/backup-manifes
 import { defaultOperands, OperandTableInvalid, type OperandName, type OperandTable } from "../../domain/operands.ts"
 import type { Revision } from "../../domain/revisions.ts"
 import { Kube } from "../../services/kube/kube.ts"
-import { ensurePrivateDirectory, fileError, syncDirectory } from "../../services/atomic-files.ts"
+import { ensurePrivateDirectory, fileError, isRealDirectory, syncDirectory } from "../../services/atomic-files.ts"
 import { lockBackupDir } from "../backup-dir/backup-dir-lock.ts"
 import { writeResourcesRecord, type ResourcesRecord } from "./resources-record.ts"
 import { planRevisionTree, type FetchedResource, type PlannedFile } from "./revision-files.ts"
@@ -140,7 +140,12 @@ export const backupResources = Effect.fn("backupResources")(function* (options: 
   // ends. Unless the record gets written, this operand's staged trees go too: none describes them.
   yield* Effect.addFinalizer((exit) =>
     Effect.gen(function* () {
-      const names = Exit.isSuccess(exit) ? [] : yield* fs.readDirectory(published).pipe(Effect.orElseSucceed((): ReadonlyArray<string> => []))
+      // Never through a link planted at staging/: what it points to is not this run's.
+      const own =
+        Exit.isFailure(exit) &&
+        (yield* isRealDirectory(staging).pipe(Effect.orElseSucceed(() => false))) &&
+        (yield* isRealDirectory(published).pipe(Effect.orElseSucceed(() => false)))
+      const names = own ? yield* fs.readDirectory(published).pipe(Effect.orElseSucceed((): ReadonlyArray<string> => [])) : []
       for (const target of [building, ...names.filter((n) => ownEntry.test(n)).map((n) => path.join(published, n))]) {
         yield* fs.remove(target, { recursive: true, force: true }).pipe(Effect.ignore)
       }

@@ -1,5 +1,5 @@
 /** backup-resources against the OpenShift fixtures in a simulated cluster: the staged tree, the record, every refusal. */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
@@ -134,6 +134,28 @@ describe("backup-resources (simulated cluster, OpenShift fixtures)", () => {
         assert.include(error.message, `revision ${revision} of kube-apiserver does not exist`)
         assertNothingStaged(backupDir, "kube-apiserver")
       }
+    }),
+  )
+
+  it.effect("refuses a staging area that is a symbolic link: no decoded Secret is written, or removed, where it points", () =>
+    Effect.gen(function* () {
+      const { cluster } = loadedCluster()
+      const root = yield* scopedTempDir("res")
+      const backupDir = join(root, "backup")
+      const outside = join(root, "outside")
+      // What a link's target already holds, named like a staged tree: the failed run's cleanup must not take it.
+      mkdirSync(join(outside, "static-pod-resources", `etcd-pod-${revisions.etcd}`), { recursive: true })
+      writeFileSync(join(outside, "static-pod-resources", `etcd-pod-${revisions.etcd}`, "theirs"), "x")
+      mkdirSync(join(backupDir, ".cluster-backup"), { recursive: true, mode: 0o700 })
+      symlinkSync(outside, staged(backupDir))
+      const error = failureOf(yield* run(backupDir, SimulatedKube.inMemory(cluster), "etcd"))
+      assert.strictEqual(error._tag, "BackupFileError")
+      assert.include(error.message, "is not a directory of its own (a symbolic link?)")
+      assert.deepStrictEqual(
+        [...walk(outside).keys()],
+        ["static-pod-resources", `static-pod-resources/etcd-pod-${revisions.etcd}`, `static-pod-resources/etcd-pod-${revisions.etcd}/theirs`],
+      )
+      assert.isFalse(existsSync(recordFile(backupDir, "etcd")))
     }),
   )
 
