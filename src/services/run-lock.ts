@@ -14,7 +14,8 @@ import { link, readFile, rename, unlink, writeFile } from "node:fs/promises"
 import { randomBytes } from "node:crypto"
 import { hostname } from "node:os"
 import { Effect, Schema, type Scope } from "effect"
-import { describeFileSystemFailure } from "./file-system-error.ts"
+import { BackupFileRefused, readBackupFile } from "./backup-file.ts"
+import { describeFileSystemFailure, errnoCode } from "./file-system-error.ts"
 
 export const RunLockOwner = Schema.Struct({
   pid: Schema.Int,
@@ -87,9 +88,16 @@ export const ownerLiveness = async (owner: RunLockOwner): Promise<"alive" | "gon
 const decodeOwner = Schema.decodeUnknownOption(Schema.fromJsonString(RunLockOwner))
 
 const readOwner = async (path: string): Promise<RunLockOwner | undefined | "absent"> => {
-  const text = await readFile(path, "utf8").catch((e: unknown) => (errnoOf(e) === "ENOENT" ? null : Promise.reject(e)))
-  if (text === null) return "absent"
-  const decoded = decodeOwner(text)
+  const chunks: Array<Buffer> = []
+  try {
+    // A regular file only, opened without waiting: anything else (a FIFO would block the read forever) was not written by this code.
+    for await (const chunk of readBackupFile(path, { maxBytes: 64 * 1024 })) chunks.push(chunk)
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return "absent"
+    if (e instanceof BackupFileRefused) return undefined
+    throw e
+  }
+  const decoded = decodeOwner(Buffer.concat(chunks).toString("utf8"))
   return decoded._tag === "Some" ? decoded.value : undefined
 }
 

@@ -4,12 +4,16 @@
  * the snapshot's size and hash, and the operator revisions read from etcd at the snapshot's
  * revision, which the resource containers must match.
  */
-import { Effect, FileSystem, Path, Schema } from "effect"
+import { Effect, type FileSystem, Path, Schema } from "effect"
 import { BackupTimestamp } from "../../domain/archive-names.ts"
 import { recordDirectoryName } from "../../domain/backup-leftovers.ts"
 import { ClusterFacts, Sha256Hex, SnapshotRevisions } from "../../domain/backup-manifest.ts"
 import { KeyCounts } from "../../domain/key-counts.ts"
 import { ensurePrivateDirectory, fileError, writeFileAtomic, type BackupFileError } from "../../services/atomic-files.ts"
+import { readBackupFileBytes } from "../../services/backup-file.ts"
+
+/** Far more than a record holds (a few KiB): a bound, not a size. */
+const maxRecordBytes = 16 * 1024 * 1024
 
 export const recordDirName = recordDirectoryName
 export const snapshotRecordFileName = "snapshot.json"
@@ -111,10 +115,16 @@ export const writeSnapshotRecord = Effect.fnUntraced(function* (backupDir: strin
 export const readSnapshotRecord = Effect.fnUntraced(function* (
   backupDir: string,
 ): Effect.fn.Return<SnapshotRecord, SnapshotRecordInvalid | BackupFileError, FileSystem.FileSystem | Path.Path> {
-  const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   const file = snapshotRecordPath(path, backupDir)
-  const text = yield* fs.readFileString(file).pipe(Effect.mapError(fileError("read the snapshot record", file)))
+  // A regular file only, opened without waiting: a FIFO planted there is refused, not waited on forever.
+  const text = (yield* readBackupFileBytes(file, maxRecordBytes).pipe(
+    Effect.mapError((e) =>
+      e._tag === "BackupFileRefused"
+        ? new SnapshotRecordInvalid({ path: file, message: `${e.message}: not a snapshot record (run backup-init again)` })
+        : fileError("read the snapshot record", file)(e),
+    ),
+  )).toString("utf8")
   return yield* decodeRecord(text).pipe(
     Effect.mapError(
       (e) =>
