@@ -130,8 +130,8 @@ export const describeRef = (ref: ResourceRef): string =>
 /** The tagged error for an API Status about `ref`. */
 export const errorFromStatus = (status: Partial<KubeStatus> & { readonly code: number }, ref: ResourceRef): KubeError => {
   const reason = status.reason !== undefined && status.reason !== "" ? status.reason : (defaultReasons[status.code] ?? "Unknown")
-  const message =
-    status.message !== undefined && status.message !== "" ? status.message : `${describeRef(ref)}: the API server answered HTTP ${status.code} (${reason})`
+  // The server's words may name no object ("etcdserver: request timed out"): the request's object always leads.
+  const message = `${describeRef(ref)}: ${status.message !== undefined && status.message !== "" ? status.message : `the API server answered HTTP ${status.code} (${reason})`}`
   const Class = classFor(status.code, reason)
   return new Class({
     kind: ref.kind,

@@ -199,7 +199,7 @@ describe("live Kube Layer: failures", () => {
       }),
     )
     expect(errors.notFound).toMatchObject({ _tag: "NotFound", code: 404, reason: "NotFound", kind: "ConfigMap", namespace: "ns", name: "missing" })
-    expect(errors.notFound.message).toBe('configmaps "missing" not found')
+    expect(errors.notFound.message).toBe('ConfigMap ns/missing: configmaps "missing" not found')
     expect(errors.exists).toMatchObject({ _tag: "AlreadyExists", code: 409, reason: "AlreadyExists", name: "a" })
     expect(errors.conflict).toMatchObject({ _tag: "Conflict", code: 409, reason: "Conflict", name: "a" })
     expect(errors.conflict.message).toContain("the object has been modified")

@@ -38,9 +38,11 @@ describe("error mapping", () => {
     expect(error).toMatchObject({ kind: "ConfigMap", namespace: "ns", name: "a" })
   })
 
-  it("keeps the API's message and reason, and names the resource when the API gave no message", () => {
+  it("keeps the API's message and reason, led by the resource asked for (the server's words may name none)", () => {
     const withMessage = errorFromStatus({ code: 404, reason: "NotFound", message: 'configmaps "a" not found' }, ref)
-    expect(withMessage.message).toBe('configmaps "a" not found')
+    expect(withMessage.message).toBe('ConfigMap ns/a: configmaps "a" not found')
+    const unnamed = errorFromStatus({ code: 500, reason: "InternalError", message: "etcdserver: request timed out" }, ref)
+    expect(unnamed.message).toBe("ConfigMap ns/a: etcdserver: request timed out")
     const bare = errorFromStatus({ code: 503 }, ref)
     expect(bare.message).toContain("ConfigMap ns/a")
     expect(bare.message).toContain("503")
