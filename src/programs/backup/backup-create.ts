@@ -116,9 +116,17 @@ const layoutOf =
  * manifest was killed before it could), checks that the two files the manifest names are there
  * with its sizes, and returns the manifest: the job is done.
  */
-const confirmComplete = Effect.fnUntraced(function* (backupDir: string, manifest: BackupManifest) {
+const confirmComplete = Effect.fnUntraced(function* (backupDir: string, manifest: BackupManifest, requested: RevisionSet) {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
+  // Done only if it is the backup asked for: a complete backup of other revisions is not this run's job done.
+  if (formatRevisionSet(manifest.revisions.requested) !== formatRevisionSet(requested)) {
+    const other = `the complete backup ${manifest.timestamp} in ${backupDir} is of ${formatRevisionSet(manifest.revisions.requested)}, not the requested ${formatRevisionSet(requested)}`
+    return yield* new BackupInputsMissing({
+      missing: [other],
+      message: `${other}: nothing was changed. Take the backup of ${formatRevisionSet(requested)} into an empty directory (run the backup pod again).`,
+    })
+  }
   const staged = yield* fs.exists(stagingDir(path, backupDir)).pipe(Effect.orElseSucceed(() => false))
   yield* removeStagingArea(backupDir)
   for (const file of [manifest.files.snapshot, manifest.files.resources]) {
@@ -179,7 +187,7 @@ export const backupCreate = Effect.fn("backupCreate")(function* (options: Backup
   if (snapshotRecord !== undefined && (yield* exists(manifestPath))) {
     const previous = yield* Effect.result(readBackupManifest(manifestPath, table))
     if (Result.isSuccess(previous) && previous.success.timestamp === snapshotRecord.timestamp) {
-      return yield* confirmComplete(backupDir, previous.success)
+      return yield* confirmComplete(backupDir, previous.success, requested)
     }
   }
   const records: Array<ResourcesRecord> = []

@@ -10,7 +10,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Result } from "effect"
 import { decodeBackupManifest } from "../../../src/domain/backup-manifest.ts"
 import { operandList } from "../../../src/domain/operands.ts"
-import type { RevisionSet } from "../../../src/domain/revisions.ts"
+import { formatRevisionSet, type RevisionSet } from "../../../src/domain/revisions.ts"
 import { backupCreate } from "../../../src/programs/backup/backup-create.ts"
 import { configMapType, secretType } from "../../../src/services/kube/resources.ts"
 import { acquireRunLock } from "../../../src/services/run-lock.ts"
@@ -313,6 +313,21 @@ describe("backup-create (after backup-resources on the OpenShift fixtures)", () 
         logs.some((l) => l.includes(`backup ${timestamp} was already complete`) && l.includes("removed the staging area")),
         logs.join("\n"),
       )
+    }),
+  )
+
+  it.effect("a rerun asked for other revisions than the complete backup holds fails, naming both, and changes nothing", () =>
+    Effect.gen(function* () {
+      const { backupDir } = yield* prepared()
+      assert.isTrue(Exit.isSuccess(yield* create(backupDir)))
+      const before = listing(backupDir)
+      const other = { ...revisions, etcd: revisions.etcd + 90 }
+      const again = yield* create(backupDir, other)
+      assert.isTrue(Exit.isFailure(again))
+      const message = Exit.isFailure(again) ? String(again.cause) : ""
+      assert.include(message, "BackupInputsMissing")
+      assert.include(message, `is of ${formatRevisionSet(revisions)}, not the requested ${formatRevisionSet(other)}`)
+      assert.deepStrictEqual(listing(backupDir), before)
     }),
   )
 
