@@ -31,6 +31,9 @@ describe("cluster-backup hold", () => {
 
   it("fails when the backup directory does not exist", async () => {
     const run = await cli("hold", "--backup-dir", join(dir, "missing"), "--duration", "1s")
-    expect(run.status).not.toBe(0)
+    expect(run.status).toBe(1)
+    // The one errno mapper's words, naming the path; not effect's "NotFound: FileSystem.readDirectory".
+    expect(run.stderr).toContain(`cannot list ${join(dir, "missing")}: ENOENT`)
+    expect(run.stderr).not.toContain("PlatformError")
   })
 })

@@ -4,6 +4,7 @@
  */
 import { Effect, FileSystem, Path } from "effect"
 import { formatDuration } from "../../domain/durations.ts"
+import { fileError } from "../../services/atomic-files.ts"
 
 export interface HoldOptions {
   readonly backupDir: string
@@ -13,9 +14,11 @@ export interface HoldOptions {
 export const hold = Effect.fn("hold")(function* (options: HoldOptions) {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
-  const names = (yield* fs.readDirectory(options.backupDir)).filter((n) => !n.startsWith(".")).sort()
+  const names = (yield* fs.readDirectory(options.backupDir).pipe(Effect.mapError(fileError("list", options.backupDir))))
+    .filter((n) => !n.startsWith("."))
+    .sort()
   for (const name of names) {
-    const info = yield* fs.stat(path.join(options.backupDir, name))
+    const info = yield* fs.stat(path.join(options.backupDir, name)).pipe(Effect.mapError(fileError("inspect", path.join(options.backupDir, name))))
     yield* Effect.logInfo("backup file").pipe(Effect.annotateLogs({ file: name, bytes: Number(info.size) }))
   }
   yield* Effect.logInfo(
