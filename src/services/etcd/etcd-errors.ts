@@ -26,7 +26,7 @@ export class EtcdTlsRejected extends Schema.TaggedError<EtcdTlsRejected>()("Etcd
   message: Schema.String,
 }) {}
 
-/** A certificate, key or CA file could not be read. */
+/** A certificate, key or CA file could not be read, or they cannot be used together (a key of another certificate, a file that is not PEM). */
 export class EtcdCredentialsUnreadable extends Schema.TaggedError<EtcdCredentialsUnreadable>()("EtcdCredentialsUnreadable", {
   path: Schema.String,
   message: Schema.String,

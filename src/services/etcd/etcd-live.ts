@@ -12,6 +12,7 @@
  * stable, so they are encoded by hand.
  */
 import { readFile, stat } from "node:fs/promises"
+import { createSecureContext } from "node:tls"
 import { Effect, Layer, Ref, Stream } from "effect"
 import { describeFileSystemFailure } from "../file-system-error.ts"
 import { Etcd, type EtcdConnection, type KeyValue, type MemberStatus, type ReadOptions } from "./etcd.ts"
@@ -72,6 +73,21 @@ const readCredential = (path: string) =>
       }),
   })
 
+/**
+ * The client's TLS material, checked before any connection: a key that does not belong to the
+ * certificate, or a file that is not PEM, failed only in the handshake, reported as etcd being
+ * unreachable and sending the person after the network.
+ */
+const usableTogether = (tls: { readonly cacert: string; readonly cert: string; readonly key: string }, material: { ca: Buffer; cert: Buffer; key: Buffer }) =>
+  Effect.try({
+    try: () => void createSecureContext(material),
+    catch: (e) =>
+      new EtcdCredentialsUnreadable({
+        path: tls.cert,
+        message: `the etcd client certificate ${tls.cert}, its key ${tls.key} and the CA bundle ${tls.cacert} cannot be used (${e instanceof Error ? e.message : String(e)}): check that each is PEM of its kind (--etcd-cert a certificate, --etcd-key its private key, --etcd-cacert CA certificates) and that the key belongs to the certificate (the etcd-client Secret's tls.crt and tls.key).`,
+      }),
+  })
+
 interface Pinned {
   readonly endpoint: string
   readonly channel: GrpcChannel
@@ -105,6 +121,7 @@ export const live = (connection: EtcdConnection): Layer.Layer<Etcd, EtcdCredenti
       const tls = connection.tls
       const credentials =
         tls === undefined ? undefined : { ca: yield* readCredential(tls.cacert), cert: yield* readCredential(tls.cert), key: yield* readCredential(tls.key) }
+      if (tls !== undefined && credentials !== undefined) yield* usableTogether(tls, credentials)
       const channels = yield* Effect.acquireRelease(
         Effect.sync(() =>
           connection.endpoints.map(

@@ -150,6 +150,27 @@ layer(TestEtcd.layerWithEtcd(), { excludeTestServices: true })("Etcd live layer 
     }),
   )
 
+  it.effect(
+    "a key of another certificate, or files swapped, is EtcdCredentialsUnreadable naming the three files before any connection, never their contents",
+    () =>
+      Effect.gen(function* () {
+        const { member } = yield* TestEtcd
+        const bundle = member.tls!
+        const dead = `https://127.0.0.1:${yield* freeLoopbackPort}`
+        for (const tls of [
+          { ...clientTls(bundle), key: bundle.serverKey },
+          { ...clientTls(bundle), cert: bundle.clientKey },
+          { ...clientTls(bundle), key: bundle.clientCert },
+        ]) {
+          // Nothing listens there: only a check before connecting can name the credentials.
+          const error = yield* statusError({ endpoints: [dead], tls })
+          assert.strictEqual(error._tag, "EtcdCredentialsUnreadable")
+          assert.include(error.message, `the etcd client certificate ${tls.cert}, its key ${tls.key} and the CA bundle ${tls.cacert} cannot be used`)
+          assert.notInclude(error.message, "PRIVATE KEY")
+        }
+      }),
+  )
+
   it.effect("a missing key file is EtcdCredentialsUnreadable naming the path, never the contents", () =>
     Effect.gen(function* () {
       const { member } = yield* TestEtcd
