@@ -4,6 +4,7 @@
  */
 import { lstat } from "node:fs/promises"
 import { Effect, FileSystem, Path, Schema } from "effect"
+import { type BackupFileRefused, readBackupFileBytes } from "./backup-file.ts"
 import { fsyncDirectory } from "./file-steps.ts"
 import { describeFileSystemFailure, errnoCode, FileSystemFailureFields } from "./file-system-error.ts"
 
@@ -103,6 +104,19 @@ export const ensurePrivateDirectory = Effect.fnUntraced(function* (dir: string, 
   }
   yield* fs.chmod(dir, mode).pipe(Effect.mapError(fileError("set the mode of", dir)))
 })
+
+/** Far more than a record of the backup directory holds (KiB to a few hundred KiB): a bound, not a size. */
+const maxRecordBytes = 16 * 1024 * 1024
+
+/**
+ * The text of a record `writeFileAtomic` wrote: a regular file only, opened without waiting (a FIFO
+ * planted there is refused through `refused`, never waited on forever), bounded in size.
+ */
+export const readRecordText = <E>(path: string, what: string, refused: (e: BackupFileRefused) => E): Effect.Effect<string, E | BackupFileError> =>
+  readBackupFileBytes(path, maxRecordBytes).pipe(
+    Effect.mapError((e) => (e._tag === "BackupFileRefused" ? refused(e) : fileError(`read ${what}`, path)(e))),
+    Effect.map((bytes) => bytes.toString("utf8")),
+  )
 
 /** Removes a file if it exists; never fails (for cleanup paths). */
 export const removeQuietly = (path: string) => Effect.flatMap(FileSystem.FileSystem, (fs) => fs.remove(path, { force: true })).pipe(Effect.ignore)

@@ -11,6 +11,7 @@ import { dirname } from "node:path"
 import { Context, Effect, Layer } from "effect"
 import { BackupFileError, fileError } from "./atomic-files.ts"
 import { descriptorPath, descriptorsHavePaths } from "./descriptor-path.ts"
+import { errnoCode } from "./file-system-error.ts"
 import { fsyncDirectory, lstatOrUndefined } from "./file-steps.ts"
 
 /** The codes that mean "nothing is at this path" for an inspection. */
@@ -186,7 +187,7 @@ const removePath = async (path: string, directories: boolean): Promise<void> => 
   try {
     await unlink(path)
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code
+    const code = errnoCode(e)
     if (code === "ENOENT") return
     if (code === "EISDIR" && directories) return rm(path, { recursive: true, force: true })
     throw e

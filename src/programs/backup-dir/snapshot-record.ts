@@ -9,11 +9,7 @@ import { BackupTimestamp } from "../../domain/archive-names.ts"
 import { recordDirectoryName } from "../../domain/backup-leftovers.ts"
 import { ClusterFacts, Sha256Hex, SnapshotRevisions } from "../../domain/backup-manifest.ts"
 import { KeyCounts } from "../../domain/key-counts.ts"
-import { ensurePrivateDirectory, fileError, writeFileAtomic, type BackupFileError } from "../../services/atomic-files.ts"
-import { readBackupFileBytes } from "../../services/backup-file.ts"
-
-/** Far more than a record holds (a few KiB): a bound, not a size. */
-const maxRecordBytes = 16 * 1024 * 1024
+import { ensurePrivateDirectory, readRecordText, writeFileAtomic, type BackupFileError } from "../../services/atomic-files.ts"
 
 export const recordDirName = recordDirectoryName
 export const snapshotRecordFileName = "snapshot.json"
@@ -117,14 +113,11 @@ export const readSnapshotRecord = Effect.fnUntraced(function* (
 ): Effect.fn.Return<SnapshotRecord, SnapshotRecordInvalid | BackupFileError, FileSystem.FileSystem | Path.Path> {
   const path = yield* Path.Path
   const file = snapshotRecordPath(path, backupDir)
-  // A regular file only, opened without waiting: a FIFO planted there is refused, not waited on forever.
-  const text = (yield* readBackupFileBytes(file, maxRecordBytes).pipe(
-    Effect.mapError((e) =>
-      e._tag === "BackupFileRefused"
-        ? new SnapshotRecordInvalid({ path: file, message: `${e.message}: not a snapshot record (run backup-init again)` })
-        : fileError("read the snapshot record", file)(e),
-    ),
-  )).toString("utf8")
+  const text = yield* readRecordText(
+    file,
+    "the snapshot record",
+    (e) => new SnapshotRecordInvalid({ path: file, message: `${e.message}: not a snapshot record (run backup-init again)` }),
+  )
   return yield* decodeRecord(text).pipe(
     Effect.mapError(
       (e) =>

@@ -10,12 +10,8 @@ import { ManifestEntry, SkippedResource } from "../../domain/backup-manifest.ts"
 import { defaultOperands, OperandName, operandNames, type OperandTable } from "../../domain/operands.ts"
 import { Revision, type RevisionSet } from "../../domain/revisions.ts"
 import { firstKeyedProblem, formatKeyPath } from "../../domain/schema-errors.ts"
-import { ensurePrivateDirectory, fileError, writeFileAtomic, type BackupFileError } from "../../services/atomic-files.ts"
+import { ensurePrivateDirectory, fileError, readRecordText, writeFileAtomic, type BackupFileError } from "../../services/atomic-files.ts"
 import { resourcesRecordPath } from "../backup-dir/staging-area.ts"
-import { readBackupFileBytes } from "../../services/backup-file.ts"
-
-/** Far more than a record holds (an entry per staged file): a bound, not a size. */
-const maxRecordBytes = 16 * 1024 * 1024
 
 export const ResourcesRecord = Schema.Struct({
   operand: OperandName,
@@ -112,13 +108,10 @@ export const readResourcesRecord = Effect.fnUntraced(function* (
   const path = yield* Path.Path
   const file = resourcesRecordPath(path, backupDir, operand)
   if (!(yield* fs.exists(file).pipe(Effect.mapError(fileError("check", file))))) return undefined
-  // A regular file only, opened without waiting: a FIFO planted there is refused, not waited on forever.
-  const text = (yield* readBackupFileBytes(file, maxRecordBytes).pipe(
-    Effect.mapError((e) =>
-      e._tag === "BackupFileRefused"
-        ? new ResourcesRecordInvalid({ path: file, message: `${e.message}: not a resources record (run backup-resources for ${operand} again)` })
-        : fileError("read the resources record", file)(e),
-    ),
-  )).toString("utf8")
+  const text = yield* readRecordText(
+    file,
+    "the resources record",
+    (e) => new ResourcesRecordInvalid({ path: file, message: `${e.message}: not a resources record (run backup-resources for ${operand} again)` }),
+  )
   return yield* Effect.fromResult(decodeResourcesRecord(text, file, table))
 })

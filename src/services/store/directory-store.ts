@@ -76,6 +76,12 @@ const copyAtomically = (from: string | Uint8Array, to: string, expectedSha256: s
     input.pipe(out)
   })
 
+interface WalkedFile {
+  readonly key: string
+  readonly size: number
+  readonly modifiedAt: number
+}
+
 export const makeDirectoryStore = (root: string): BackupStoreShape => {
   const store = root
   const pathOf = (key: string) => join(root, ...key.split("/"))
@@ -166,20 +172,15 @@ export const makeDirectoryStore = (root: string): BackupStoreShape => {
    * lost+found, another user's directory) holds nothing this store can list or prune: it is
    * skipped with a warning instead of failing every listing.
    */
-  const walk = (prefix: string): Effect.Effect<Array<{ key: string; size: number; modifiedAt: number }>, StoreError> => {
+  const walk = (prefix: string): Effect.Effect<Array<WalkedFile>, StoreError> => {
     const base = prefix.includes("/") ? prefix.slice(0, prefix.lastIndexOf("/")) : ""
-    return Effect.suspend(() => walkFrom(prefix, base))
-  }
-
-  const walkFrom = (prefix: string, base: string) => {
-    const skipped: Array<{ path: string; code: string }> = []
-    const visit = async (dirKey: string, found: Array<{ key: string; size: number; modifiedAt: number }>): Promise<void> => {
+    const visit = async (dirKey: string, into: { readonly found: Array<WalkedFile>; readonly skipped: Array<{ path: string; code: string }> }) => {
       const dirPath = dirKey === "" ? root : pathOf(dirKey)
       const entries = await readdir(dirPath, { withFileTypes: true }).catch((e: unknown) => {
         const code = errnoCode(e)
         if (code === "ENOENT" || code === "ENOTDIR") return []
         if ((code === "EACCES" || code === "EPERM") && dirKey !== base) {
-          skipped.push({ path: dirPath, code })
+          into.skipped.push({ path: dirPath, code })
           return []
         }
         throw Object.assign(e as Error, { where: dirPath })
@@ -187,25 +188,25 @@ export const makeDirectoryStore = (root: string): BackupStoreShape => {
       for (const d of entries) {
         const key = dirKey === "" ? d.name : `${dirKey}/${d.name}`
         if (d.isDirectory()) {
-          if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) await visit(key, found)
+          if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) await visit(key, into)
         } else if (d.isFile() && key.startsWith(prefix)) {
           const s = await stat(join(dirPath, d.name)).catch((e: unknown) => {
             if (errnoCode(e) === "ENOENT") return undefined
             throw Object.assign(e as Error, { where: join(dirPath, d.name) })
           })
-          if (s !== undefined) found.push({ key, size: s.size, modifiedAt: s.mtimeMs })
+          if (s !== undefined) into.found.push({ key, size: s.size, modifiedAt: s.mtimeMs })
         }
       }
     }
     return Effect.tryPromise({
       try: async () => {
-        const found: Array<{ key: string; size: number; modifiedAt: number }> = []
-        await visit(base, found)
-        return found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+        const into = { found: [] as Array<WalkedFile>, skipped: [] as Array<{ path: string; code: string }> }
+        await visit(base, into)
+        return { ...into, found: into.found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)) }
       },
       catch: (e) => localIoFailed((e as { where?: string }).where ?? root, "list", e),
     }).pipe(
-      Effect.tap(() =>
+      Effect.tap(({ skipped }) =>
         Effect.forEach(
           skipped,
           ({ path, code }) => Effect.logWarning(`cannot read ${path} (${code}): skipped, as nothing in it is a backup this store can see`),
@@ -214,6 +215,7 @@ export const makeDirectoryStore = (root: string): BackupStoreShape => {
           },
         ),
       ),
+      Effect.map(({ found }) => found),
     )
   }
 
