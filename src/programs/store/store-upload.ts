@@ -23,10 +23,12 @@ import { readLocalSignature } from "../backup-dir/manifest-authenticity.ts"
 import { decodeBackupManifest, encodeBackupManifest, encryptedSuffix, type BackupManifest, type FileDigest } from "../../domain/backup-manifest.ts"
 import { objectKey } from "../../domain/store-layout.ts"
 import { BackupStore, type PutResult } from "../../services/store/backup-store.ts"
-import { localIoFailed } from "../../services/store/store-errors.ts"
+import { localIoFailed, uploadFileFailed } from "../../services/store/store-errors.ts"
 import { readBackupManifest } from "../backup-dir/backup-manifest-file.ts"
 import { BackupToUploadInvalid } from "./upload-errors.ts"
 import { uploadEncrypted } from "./encrypted-upload.ts"
+import { vouchedIdentity } from "./vouched-plaintext.ts"
+import { digestFile } from "../verify/verify-file-digest.ts"
 import { lockBackupDir } from "../backup-dir/backup-dir-lock.ts"
 import { signManifest, type SigningKey } from "../../services/crypto/manifest-signature.ts"
 import type { RecipientSet } from "../../services/crypto/recipients-file.ts"
@@ -76,9 +78,11 @@ const storedBytes = (key: string) =>
  * manifest does not describe (which prune would keep as the newest backup). A plain file whose
  * stored copy the manifest already records with the same sha256 is rewritten with the same bytes
  * or refused before it replaces anything, so it withdraws nothing: a plain re-upload of a stored
- * backup, or one refused because the local copy is damaged, leaves the stored backup complete.
+ * backup, or one refused because the local copy is damaged, leaves the stored backup complete. Before it
+ * goes, `precheck` runs (the files to encrypt checked against the manifest), so a damaged local copy
+ * is refused before the stored backup changes, not once its encryption is done.
  */
-const storedManifestGuard = Effect.fnUntraced(function* (prefix: string, id: string) {
+const storedManifestGuard = Effect.fnUntraced(function* <E, R>(prefix: string, id: string, precheck: Effect.Effect<void, E, R>) {
   const store = yield* BackupStore
   const manifestKey = objectKey(prefix, id, manifestFileName)
   const text = yield* storedBytes(manifestKey)
@@ -87,9 +91,14 @@ const storedManifestGuard = Effect.fnUntraced(function* (prefix: string, id: str
   const beforeChange = Effect.suspend(() => {
     if (withdrawn) return Effect.void
     withdrawn = true
-    return Effect.logWarning(
-      `backup ${id} is already stored complete in ${store.location} and this upload changes its objects: its manifest is removed first and written again last, so the stored backup is incomplete until this upload finishes (run it again if it fails)`,
-    ).pipe(Effect.andThen(store.remove(manifestKey)))
+    return precheck.pipe(
+      Effect.andThen(
+        Effect.logWarning(
+          `backup ${id} is already stored complete in ${store.location} and this upload changes its objects: its manifest is removed first and written again last, so the stored backup is incomplete until this upload finishes (run it again if it fails)`,
+        ),
+      ),
+      Effect.andThen(store.remove(manifestKey)),
+    )
   })
   return {
     /** Before putting a file: unless the stored manifest records this very plain file. */
@@ -113,6 +122,19 @@ const storedManifestGuard = Effect.fnUntraced(function* (prefix: string, id: str
       }),
   }
 })
+
+/** The local file is what the manifest records: its size and sha256, or backup-init's vouching identity (vouched-plaintext.ts). */
+const localCopyIntact = (dir: string, f: FileDigest) =>
+  Effect.gen(function* () {
+    const path = join(dir, f.name)
+    if ((yield* vouchedIdentity(dir, f)) !== undefined) return
+    const found = yield* digestFile(path, f.size).pipe(Effect.mapError((e) => uploadFileFailed(path, "read", e)))
+    if (found.size === f.size && found.sha256 === f.sha256) return
+    return yield* new BackupToUploadInvalid({
+      path,
+      message: `${path} has ${found.size} bytes with sha256 ${found.sha256}, the manifest says ${f.size} bytes with ${f.sha256}: the backup directory changed after backup-create; nothing was uploaded, and the stored backup is left as it was`,
+    })
+  })
 
 /** How backup-upload protects what it stores: age recipients per file (the tarball's may differ) and a signing key. */
 export interface UploadProtection {
@@ -142,7 +164,12 @@ export const uploadBackup = Effect.fn("uploadBackup")(function* (
       message: `backup ${id} is signed (${signaturePath}), but encrypting it makes a new manifest (recording the encrypted files) that this signature does not cover: give backup-upload --signing-key (the key backup-create signed with) so the stored manifest is signed; nothing was uploaded`,
     })
   }
-  const guard = yield* storedManifestGuard(prefix, id)
+  const toEncrypt = (["snapshot", "resources"] as const).filter((which) => protection.recipients?.[which] !== undefined)
+  const guard = yield* storedManifestGuard(
+    prefix,
+    id,
+    Effect.forEach(toEncrypt, (which) => localCopyIntact(dir, local.manifest.files[which]), { discard: true }),
+  )
   const files: Array<PutResult> = []
   const stored: Record<"snapshot" | "resources", FileDigest> = { ...local.manifest.files }
   for (const which of ["snapshot", "resources"] as const) {

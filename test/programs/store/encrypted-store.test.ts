@@ -50,9 +50,9 @@ beforeAll(async () => {
   writeFileSync(join(keys, "resources.recipients"), `${resourcesKey.recipient}\n`)
 }, 60_000)
 
-const upload = async (store: MemoryStore, extra: { signingKey?: ReturnType<typeof parseSigningKey> } = {}) =>
+const upload = async (store: MemoryStore, extra: { signingKey?: ReturnType<typeof parseSigningKey>; dir?: string } = {}) =>
   Effect.runPromise(
-    uploadBackup(backup, prefix, undefined, {
+    uploadBackup(extra.dir ?? backup, prefix, undefined, {
       recipients: { snapshot: await recipientsOf(join(keys, "snapshot.recipients")), resources: await recipientsOf(join(keys, "resources.recipients")) },
       ...(extra.signingKey === undefined ? {} : { signingKey: extra.signingKey._tag === "Success" ? extra.signingKey.success : undefined }),
     }).pipe(withStore(store)),
@@ -237,6 +237,25 @@ describe("a re-upload of a backup the store holds complete", () => {
     for (const f of [local.files.snapshot.name, local.files.resources.name])
       expect(sha256(readFileSync(join(into, f)))).toBe(sha256(readFileSync(join(backup, f))))
   })
+
+  it.each(["snapshot", "resources"] as const)(
+    "from a copy whose %s is damaged: refused before anything changes, the stored backup left complete and whole",
+    async (which) => {
+      const store = makeMemoryStore()
+      const first = await upload(store)
+      const before = new Map([...store.objects].map(([k, o]) => [k, o.sha256]))
+      const damaged = tempDir("reupload-damaged")
+      cpSync(backup, damaged, { recursive: true })
+      const file = join(damaged, readManifest(backup).files[which].name)
+      const bytes = readFileSync(file)
+      bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0xff
+      writeFileSync(file, bytes)
+      await expect(upload(store, { dir: damaged })).rejects.toThrow(/BackupToUploadInvalid|changed after backup-create/)
+      expect(new Map([...store.objects].map(([k, o]) => [k, o.sha256]))).toEqual(before)
+      const listed = await Effect.runPromise(listBackups(prefix).pipe(withStore(store)))
+      expect(listed.map((b) => [b.completeness.id, b.completeness._tag])).toEqual([[first.id, "Complete"]])
+    },
+  )
 
   it("plain after signed: the earlier signature goes with the manifest it covered", async () => {
     const store = makeMemoryStore()
