@@ -18,17 +18,32 @@ export class BackupScheduleInvalid extends Schema.TaggedError<BackupScheduleInva
   message: Schema.String,
 }) {}
 
-/** The policy's cron expression in its time zone (UTC when none); a repeated local hour runs once, at its first occurrence. */
-export const parseSchedule = (schedule: string, timeZone: string | undefined): Result.Result<Cron.Cron, BackupScheduleInvalid> =>
-  Result.mapError(
-    Cron.parse(schedule, timeZone ?? "UTC", { onDstOverlap: "earlier" }),
-    (e) =>
-      new BackupScheduleInvalid({
-        schedule,
-        timeZone: timeZone ?? "UTC",
-        message: `spec.schedule "${schedule}" in time zone "${timeZone ?? "UTC"}" is not usable: ${e.message}; use a 5-field cron expression and an IANA zone`,
-      }),
-  )
+/** Whether `cron` ever comes: effect parses a date no month has (`0 0 31 2 *`) and then throws from `Cron.next`. */
+const comes = (cron: Cron.Cron): boolean => {
+  try {
+    Cron.next(cron, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * The policy's cron expression in its time zone (UTC when none); a repeated local hour runs once, at its first
+ * occurrence. An expression that parses but names no date that exists (31 February) is refused here, not thrown
+ * from `nextDue` in the middle of a sync.
+ */
+export const parseSchedule = (schedule: string, timeZone: string | undefined): Result.Result<Cron.Cron, BackupScheduleInvalid> => {
+  const zone = timeZone ?? "UTC"
+  const invalid = (why: string) =>
+    new BackupScheduleInvalid({
+      schedule,
+      timeZone: zone,
+      message: `spec.schedule "${schedule}" in time zone "${zone}" is not usable: ${why}; use a 5-field cron expression and an IANA zone`,
+    })
+  const parsed = Result.mapError(Cron.parse(schedule, zone, { onDstOverlap: "earlier" }), (e) => invalid(e.message))
+  return Result.isSuccess(parsed) && !comes(parsed.success) ? Result.fail(invalid("it names no date that exists (a day past the end of its months)")) : parsed
+}
 
 /** The first due time strictly after `after`. */
 export const nextDue = (cron: Cron.Cron, after: number): number => Cron.next(cron, after).getTime()

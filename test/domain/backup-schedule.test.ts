@@ -70,6 +70,10 @@ describe("parseSchedule", () => {
     ["not a cron", "UTC"],
     ["0 * * * *", "Mars/Olympus"],
     ["61 * * * *", "UTC"],
+    // Parse, but never come: effect's Cron.next throws on them.
+    ["0 0 31 2 *", "UTC"],
+    ["0 0 30 2 *", "Europe/Berlin"],
+    ["0 0 31 4,6,9,11 *", "UTC"],
   ])("%j in %j is refused naming both", (schedule, tz) => {
     const r = parseSchedule(schedule, tz)
     expect(Result.isFailure(r)).toBe(true)
@@ -78,6 +82,10 @@ describe("parseSchedule", () => {
       expect(r.failure.message).toContain(schedule)
       expect(r.failure.message).toContain(tz)
     }
+  })
+
+  it("a date that comes only in leap years is kept", () => {
+    expect(iso(nextDue(cronOf("0 0 29 2 *"), at("2026-12-04T00:00:00Z")))).toBe("2028-02-29T00:00:00.000Z")
   })
 
   it("no time zone means UTC", () => {

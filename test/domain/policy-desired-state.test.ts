@@ -312,6 +312,14 @@ describe("policyDesiredState on a policy it cannot run", () => {
     expect(creates(writes).map((w) => w.policy)).toEqual(["hourly"])
   })
 
+  it("a schedule that never comes (31 February) is InvalidSpec, and does not stop the others", () => {
+    const never = policyObject("never", { schedule: "0 0 31 2 *" })
+    const { writes, next } = sync(observedOf([never, policyObject("hourly", { schedule: "0 * * * *" })], [], Date.UTC(2026, 11, 2, 11)))
+    expect(creates(writes).map((w) => w.policy)).toEqual(["hourly"])
+    expect(condition(next, "Degraded", "never")).toMatchObject({ status: "True", reason: "InvalidSpec" })
+    expect(condition(next, "Degraded", "never").message).toContain("0 0 31 2 *")
+  })
+
   it("reports unreadable revisions as Degraded when a run is due, and starts nothing", () => {
     const observed = { ...observedOf([policyObject("hourly", { schedule: "0 * * * *" })], [], Date.UTC(2026, 11, 2, 11)), revisions: Result.fail([]) }
     const { writes, next } = sync(observed)
