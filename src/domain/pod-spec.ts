@@ -428,7 +428,6 @@ export interface BackupPod {
       readonly name: string
       readonly uid: string
       readonly controller: true
-      readonly blockOwnerDeletion: true
     }>
   }
   readonly spec: {

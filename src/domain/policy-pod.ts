@@ -208,7 +208,9 @@ export const renderPolicyBackupPod = (input: PolicyPodInput): Result.Result<Back
           ? {}
           : { [scheduledTimeAnnotation]: formatRfc3339Utc(input.scheduledTime) }),
       },
-      ownerReferences: [{ apiVersion: policyApiVersion, kind: policyKind, name, uid, controller: true, blockOwnerDeletion: true }],
+      // No blockOwnerDeletion: OpenShift's OwnerReferencesPermissionEnforcement refuses it unless the creator may update
+      // backuppolicies/finalizers, which the operator neither needs nor is granted; the collector deletes the pods anyway.
+      ownerReferences: [{ apiVersion: policyApiVersion, kind: policyKind, name, uid, controller: true }],
     },
   }
   return Result.succeed({ ...pod, metadata: { ...pod.metadata, annotations: { ...pod.metadata.annotations, [specHashAnnotation]: backupPodSpecHash(pod) } } })

@@ -114,6 +114,9 @@ const overduePolicy = (cluster: SimulatedCluster) => {
 }
 const policyPods = (cluster: SimulatedCluster, policy: string) => cluster.list(podType, "openshift-etcd", `${policyNameLabel}=${policy}`)
 
+/** The policy pod the operator created in `operatorRequests`, as stored. */
+let createdPolicyPod: { readonly metadata: { readonly ownerReferences?: ReadonlyArray<Record<string, unknown>> } } | undefined
+
 /** The operator's life on a cluster: lead, render, follow a bump, see a backup pod end, run a policy's backup, shut down. */
 const operatorRequests = async (): Promise<ReadonlyArray<RequestRecord>> => {
   const cluster: SimulatedCluster = makeSimulatedCluster()
@@ -153,6 +156,7 @@ const operatorRequests = async (): Promise<ReadonlyArray<RequestRecord>> => {
       Result.getOrThrow(cluster.terminatePod("openshift-etcd", (pod.metadata as { name: string }).name, { phase: "Succeeded" }))
       yield* until("the policy's pod", () => policyPods(cluster, policy).length === 1)
       const policyPod = policyPods(cluster, policy)[0]!
+      createdPolicyPod = policyPod as typeof createdPolicyPod
       const podName = (policyPod.metadata as { name: string }).name
       Result.getOrThrow(cluster.terminatePod("openshift-etcd", podName, uploadedBackup(simulatedBackupReport(policyPod, new Date()))))
       yield* until("the policy's succeeded pod deleted (history limit 0)", () => policyPods(cluster, policy).length === 0)
@@ -191,6 +195,22 @@ describe("deploy RBAC", () => {
   it("the operator's account allows every request the operator makes, by name where RBAC can, and nothing it does not use", () => {
     expect(operator.length).toBeGreaterThan(10)
     checkExact("cluster-backup-operator", operator)
+  })
+
+  // OpenShift runs the OwnerReferencesPermissionEnforcement admission plugin: an ownerReference with blockOwnerDeletion
+  // is refused (Forbidden) unless its creator may update the owner's `finalizers` subresource.
+  it("the operator's pods set blockOwnerDeletion on an owner only where its account may update that owner's finalizers", () => {
+    const refs = createdPolicyPod?.metadata.ownerReferences ?? []
+    expect(refs.length).toBeGreaterThan(0)
+    const grants = grantsOf("cluster-backup-operator")
+    for (const ref of refs.filter((r) => r.blockOwnerDeletion === true)) {
+      const type = knownResourceTypes.find((t) => t.kind === ref.kind)!
+      const finalizers = `${type.resource}/finalizers`
+      expect(
+        grants.some((g) => g.apiGroups.includes(type.group) && g.resources.includes(finalizers) && g.verbs.includes("update") && g.namespace === undefined),
+        `blockOwnerDeletion on ${ref.kind} ${String(ref.name)} needs update on ${finalizers}`,
+      ).toBe(true)
+    }
   })
 
   it("the backup pod's account allows exactly its reads of revisioned ConfigMaps and Secrets", () => {

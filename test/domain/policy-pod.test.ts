@@ -161,7 +161,6 @@ describe("renderPolicyBackupPod", () => {
           name: policy.metadata.name,
           uid: policy.metadata.uid,
           controller: true,
-          blockOwnerDeletion: true,
         },
       ])
       expect(pod.metadata.labels[policyNameLabel]).toBe(policyLabelValue(policy.metadata.name))
