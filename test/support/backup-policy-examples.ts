@@ -81,6 +81,7 @@ export const bad: ReadonlyArray<readonly [string, Record<string, unknown>, strin
     { schedule: "0 * * * *", store: { s3: { ...s3.s3, webIdentityRoleARN: "arn:aws:iam::123456789012:role/r" } } },
     "are alternatives",
   ],
+  ["an S3 store without credentials", { schedule: "0 * * * *", store: { s3: { bucket: "etcd-backups" } } }, "set exactly one of them"],
   ["a misspelt field", { schedule: "0 * * * *", store: pvc, scheduel: "0 * * * *" }, "unknown field"],
   ["minInterval in words", { onRevisionChange: true, minInterval: "1 hour", store: pvc }, "does not match"],
   ["maxTotalSize in GB", { schedule: "0 * * * *", store: pvc, retention: { maxTotalSize: "50GB" } }, "does not match"],
