@@ -2,7 +2,9 @@
  * Leader election through a `coordination.k8s.io/v1` Lease, as pure decisions (the same rules as
  * client-go's leaderelection): the holder renews; others wait until the lease expired, then take
  * it over with an optimistic-concurrency update, so at most one candidate wins a given
- * resourceVersion. A leader stops acting once it could not renew within `renewDeadline` (shorter
+ * resourceVersion. As in client-go, a candidate judges expiry by its own clock from when it saw the
+ * Lease last change (`LeaseObservation`), never from the holder's `renewTime`: the replicas' clocks
+ * need not agree, and a follower whose clock runs ahead does not take over from a leader still acting. A leader stops acting once it could not renew within `renewDeadline` (shorter
  * than the lease duration), so it has stopped before anybody else may take the lease over.
  */
 
@@ -74,21 +76,39 @@ export type ElectionStep =
 
 const leaseSeconds = (config: ElectionConfig) => Math.max(1, Math.ceil(config.leaseDurationMs / 1000))
 
-/** When a lease stops being valid. */
-export const leaseExpiry = (lease: LeaseRecord): number => lease.renewTime + lease.leaseDurationSeconds * 1000
+/** The Lease as a candidate last saw it change, and when that was by the candidate's own clock (client-go's observedTime). */
+export interface LeaseObservation {
+  readonly record: LeaseRecord
+  readonly at: number
+}
 
-/** What a candidate does, given the Lease it just read (undefined: there is none) and the time. */
-export const electionStep = (config: ElectionConfig, current: LeaseRecord | undefined, now: number): ElectionStep => {
-  if (current === undefined) {
+const sameRecord = (a: LeaseRecord, b: LeaseRecord) =>
+  a.holderIdentity === b.holderIdentity &&
+  a.leaseDurationSeconds === b.leaseDurationSeconds &&
+  a.acquireTime === b.acquireTime &&
+  a.renewTime === b.renewTime &&
+  a.leaseTransitions === b.leaseTransitions
+
+/** What a candidate knows after reading `current` (undefined: there is none) at `now`: the time moves on only when the Lease changed. */
+export const observeLease = (previous: LeaseObservation | undefined, current: LeaseRecord | undefined, now: number): LeaseObservation | undefined =>
+  current === undefined ? undefined : previous !== undefined && sameRecord(previous.record, current) ? previous : { record: current, at: now }
+
+/** When a lease stops being valid for the candidate that observed it. */
+export const leaseExpiry = (observed: LeaseObservation): number => observed.at + observed.record.leaseDurationSeconds * 1000
+
+/** What a candidate does, given what it observed of the Lease (`observeLease` of the read just made) and the time. */
+export const electionStep = (config: ElectionConfig, observed: LeaseObservation | undefined, now: number): ElectionStep => {
+  if (observed === undefined) {
     return {
       _tag: "Create",
       lease: { holderIdentity: config.identity, leaseDurationSeconds: leaseSeconds(config), acquireTime: now, renewTime: now, leaseTransitions: 0 },
     }
   }
+  const current = observed.record
   if (current.holderIdentity === config.identity) {
     return { _tag: "Renew", lease: { ...current, leaseDurationSeconds: leaseSeconds(config), renewTime: now } }
   }
-  const expiresAt = leaseExpiry(current)
+  const expiresAt = leaseExpiry(observed)
   if (current.holderIdentity !== "" && now < expiresAt) {
     return { _tag: "Follow", holder: current.holderIdentity, expiresAt }
   }

@@ -6,7 +6,17 @@
  * Lease so a successor takes over at once.
  */
 import { Clock, Effect, Ref } from "effect"
-import { electionStep, formatMicroTime, mayAct, parseKubeTime, releasedLease, type ElectionConfig, type LeaseRecord } from "../../domain/leader-election.ts"
+import {
+  electionStep,
+  formatMicroTime,
+  mayAct,
+  observeLease,
+  parseKubeTime,
+  releasedLease,
+  type ElectionConfig,
+  type LeaseObservation,
+  type LeaseRecord,
+} from "../../domain/leader-election.ts"
 import { Kube } from "../../services/kube/kube.ts"
 import type { Lease } from "../../services/kube/schemas.ts"
 
@@ -15,14 +25,15 @@ export interface LeaseElectionConfig extends ElectionConfig {
   readonly leaseName: string
 }
 
-/** What the candidate knows: when it last renewed while holding the lease. */
+/** What the candidate knows: when it last renewed while holding the lease, and the Lease as it last saw it change. */
 export interface LeadershipState {
   readonly lastRenew: number | undefined
   /** A successful read of the Lease happened (the candidate can talk to the API). */
   readonly contacted: boolean
+  readonly observed: LeaseObservation | undefined
 }
 
-export const initialLeadership: LeadershipState = { lastRenew: undefined, contacted: false }
+export const initialLeadership: LeadershipState = { lastRenew: undefined, contacted: false, observed: undefined }
 
 const recordOf = (lease: Lease): LeaseRecord => {
   const spec = lease.spec ?? {}
@@ -62,8 +73,9 @@ export const electionRound = Effect.fn("electionRound")(function* (config: Lease
       () => Effect.succeed(undefined),
     ),
   )
-  yield* Ref.update(state, (s) => ({ ...s, contacted: true }))
-  const step = electionStep(config, current === undefined ? undefined : recordOf(current), now)
+  const observed = observeLease((yield* Ref.get(state)).observed, current === undefined ? undefined : recordOf(current), now)
+  yield* Ref.update(state, (s) => ({ ...s, contacted: true, observed }))
+  const step = electionStep(config, observed, now)
   switch (step._tag) {
     case "Follow": {
       yield* Ref.update(state, (s) => ({ ...s, lastRenew: undefined }))
@@ -82,7 +94,7 @@ export const electionRound = Effect.fn("electionRound")(function* (config: Lease
       if (step._tag === "Acquire") yield* Effect.logInfo(`acquired leadership (lease ${config.namespace}/${config.leaseName})`)
       break
   }
-  yield* Ref.update(state, (s) => ({ ...s, lastRenew: now }))
+  yield* Ref.update(state, (s) => ({ ...s, lastRenew: now, observed: { record: step.lease, at: now } }))
   return true
 })
 
@@ -97,7 +109,7 @@ export const releaseLease = Effect.fn("releaseLease")(function* (config: LeaseEl
       if (record.holderIdentity !== config.identity) return Effect.void
       return kube.leases.update(config.namespace, { ...lease, spec: specOf(releasedLease(record, now)) })
     }),
-    Effect.tap(() => Ref.set(state, { lastRenew: undefined, contacted: true })),
+    Effect.tap(() => Ref.update(state, (s) => ({ ...s, lastRenew: undefined, contacted: true }))),
     Effect.tap(() => Effect.logInfo(`released lease ${config.namespace}/${config.leaseName}`)),
     Effect.catch((e) => Effect.logWarning(`could not release lease ${config.namespace}/${config.leaseName}: ${e.message}`)),
   )
