@@ -287,7 +287,8 @@ const decidePolicy = (read: PolicyRead, observed: PolicyObserved, settings: Poli
   const decision = decideSchedule(cron, {
     now,
     suspend: spec.suspend ?? false,
-    active: running !== undefined,
+    // An overdue pod is deleted before the next one is created: it could still start.
+    active: running !== undefined || runs.some((r) => r.overdue),
     lastScheduleTime: recordedSchedule ?? created ?? now,
     lastRunStart: runs[0]?.startedAt ?? maxOf([at(status.lastSuccessfulBackup?.time), at(status.lastFailure?.time)]),
     revisionChangePending: changed && now >= settledAt,
@@ -356,7 +357,7 @@ const decidePolicy = (read: PolicyRead, observed: PolicyObserved, settings: Poli
     status: desired,
     events,
     warning: warningFor(read, blocked),
-    wakeAt: minOf([wait, settle]),
+    wakeAt: minOf([wait, settle, running?.overdueAt]),
     metrics: policyMetricValues({
       name,
       policy,

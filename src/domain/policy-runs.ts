@@ -9,6 +9,7 @@ import { podOutcome, type BackupOutcome, type BackupPodView } from "./backup-pod
 import { parseBackupPodReport, type BackupPodReport } from "./backup-pod-report.ts"
 import type { BackupPolicyStatus } from "./backup-policy.ts"
 import { backupUploadContainerName } from "./pod-spec.ts"
+import { formatDuration } from "./durations.ts"
 import { scheduledTimeAnnotation } from "./policy-pod.ts"
 import { parseRfc3339Utc } from "./rfc3339.ts"
 
@@ -23,6 +24,12 @@ export interface PolicyPodView extends BackupPodView {
   readonly annotations: Readonly<Record<string, string>>
   /** `metadata.deletionTimestamp` is set: already going away. */
   readonly deleting: boolean
+  /** `status.startTime`: a kubelet took the pod (its `activeDeadlineSeconds` counts from then). */
+  readonly startedAt?: number | undefined
+  /** `spec.activeDeadlineSeconds`. */
+  readonly deadlineSeconds?: number | undefined
+  /** Why it waits (its PodScheduled condition's reason and message), quoted when it never starts. */
+  readonly waiting?: string | undefined
 }
 
 export type ReportReading = { readonly _tag: "Report"; readonly report: BackupPodReport } | { readonly _tag: "NoReport"; readonly problem: string }
@@ -47,6 +54,10 @@ export interface PolicyRun {
   /** A complete run's report (only read for complete runs). */
   readonly report: ReportReading | undefined
   readonly revisions: BackupPodView["revisions"]
+  /** When a run still going counts as failed and is deleted (`overdueAfter`); undefined once it ended or without a deadline. */
+  readonly overdueAt: number | undefined
+  /** Failed by the operator for running past `overdueAt`: deleted whatever the history limits keep. */
+  readonly overdue: boolean
 }
 
 export const isFinished = (run: PolicyRun): boolean => run.outcome._tag !== "Running"
@@ -69,21 +80,55 @@ const latestFinish = (pod: BackupPodView): number | undefined =>
     return t === undefined || (latest !== undefined && latest >= t) ? latest : t
   }, undefined)
 
+/** How long past its deadline a started pod may still run before the operator stops waiting for Kubernetes to fail it. */
+export const overdueGraceMs = 10 * 60_000
+
+/**
+ * When a pod still going is one Kubernetes will not end: `activeDeadlineSeconds` counts only from a kubelet's
+ * start, so a pod never scheduled (no node fits, the node cordoned) waits forever and holds its policy; one started
+ * whose node was lost stays Running. The first is given up a deadline after its creation, the second a grace past
+ * its deadline.
+ */
+export const overdueAfter = (pod: PolicyPodView): number | undefined => {
+  if (pod.deadlineSeconds === undefined || pod.createdAt === undefined) return undefined
+  const deadline = pod.deadlineSeconds * 1000
+  return pod.startedAt === undefined ? pod.createdAt + deadline : pod.startedAt + deadline + overdueGraceMs
+}
+
+const overdueReason = (pod: PolicyPodView): { readonly podReason: string; readonly reason: string } => {
+  const deadline = formatDuration((pod.deadlineSeconds ?? 0) * 1000)
+  return pod.startedAt === undefined
+    ? {
+        podReason: "NeverStarted",
+        reason: `pod ${pod.name} did not start within its deadline (${deadline}) of its creation${pod.waiting === undefined ? "" : ` (${pod.waiting})`}: the operator deleted it so that the next backup can run; see that no node can take it (node selector, taints, cordoned control-plane nodes)`,
+      }
+    : {
+        podReason: "Overdue",
+        reason: `pod ${pod.name} was still running ${formatDuration(overdueGraceMs)} past its deadline (${deadline}) without Kubernetes ending it (its node may be lost): the operator deleted it so that the next backup can run`,
+      }
+}
+
 /** One pod as a run at `now` (which stands in for finish times the API does not give). */
 export const policyRun = (pod: PolicyPodView, now: number): PolicyRun => {
-  const outcome = podOutcome(pod, now)
+  const going = podOutcome(pod, now)
+  const overdueAt = going._tag === "Running" ? overdueAfter(pod) : undefined
+  const overdue = overdueAt !== undefined && now >= overdueAt
+  const late = overdue ? overdueReason(pod) : undefined
+  const outcome: BackupOutcome = late === undefined ? going : { _tag: "Failed", pod: pod.name, at: overdueAt!, reason: late.reason }
   return {
     pod: pod.name,
     startedAt: pod.createdAt ?? 0,
     outcome,
-    endedAt: latestFinish(pod) ?? pod.createdAt ?? 0,
+    endedAt: overdue ? overdueAt! : (latestFinish(pod) ?? pod.createdAt ?? 0),
     deleting: pod.deleting,
     scheduledTime: parseRfc3339Utc(pod.annotations[scheduledTimeAnnotation] ?? ""),
     attempt: positiveInt(pod.annotations[attemptAnnotation]),
-    failedContainer: pod.initContainers.find((c) => c.terminated !== undefined && c.terminated.exitCode !== 0)?.name,
-    podReason: pod.reason,
+    failedContainer: overdue ? undefined : pod.initContainers.find((c) => c.terminated !== undefined && c.terminated.exitCode !== 0)?.name,
+    podReason: late?.podReason ?? pod.reason,
     report: outcome._tag === "Complete" ? readReport(pod) : undefined,
     revisions: pod.revisions,
+    overdueAt: overdue ? undefined : overdueAt,
+    overdue,
   }
 }
 
@@ -95,11 +140,12 @@ export const historyDefaults = { successful: 3, failed: 1 } as const
 
 /**
  * The pods to delete, oldest first: finished runs beyond the newest `successful` complete and `failed` failed
- * ones. A run still taking its backup is never deleted, nor one already being deleted.
+ * ones, and every overdue run (it could still start). A run still taking its backup is never deleted, nor one
+ * already being deleted.
  */
 export const historyDeletions = (runs: ReadonlyArray<PolicyRun>, successful: number, failed: number): ReadonlyArray<string> => {
   const beyond = (tag: "Complete" | "Failed", keep: number) => runs.filter((r) => r.outcome._tag === tag).slice(Math.max(0, keep))
-  return [...beyond("Complete", successful), ...beyond("Failed", failed)]
+  return [...new Set([...beyond("Complete", successful), ...beyond("Failed", failed), ...runs.filter((r) => r.overdue)])]
     .filter((r) => !r.deleting)
     .sort((a, b) => a.startedAt - b.startedAt || a.pod.localeCompare(b.pod))
     .map((r) => r.pod)

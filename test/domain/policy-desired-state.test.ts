@@ -351,3 +351,41 @@ describe("policyDesiredState's wake-up", () => {
     expect(desired.wakeAt).toBeUndefined()
   })
 })
+
+describe("policyDesiredState with a pod that never starts", () => {
+  const hourly = policyObject("hourly", { schedule: "0 * * * *" })
+  const createdAt = Date.UTC(2026, 11, 2, 11, 0, 5)
+  const stuck: Pod = {
+    ...podOf("hourly", 1, createdAt, "running"),
+    phase: "Pending",
+    initContainers: [],
+    deadlineSeconds: 3600,
+    waiting: "Unschedulable: 0/3 nodes are available",
+  }
+  const scheduled = { lastScheduleTime: "2026-12-02T11:00:00Z" }
+
+  it("wakes at its deadline, then records the failure, deletes it before starting the next, and starts the next once it is gone", () => {
+    const waiting = policyDesiredState(observedOf([policyObject("hourly", { schedule: "0 * * * *" }, scheduled)], [stuck], createdAt + 60_000), settings)
+    expect(waiting.policies[0]!.create).toBeUndefined()
+    expect(waiting.wakeAt).toBe(createdAt + hour)
+
+    const first = sync(observedOf([{ ...hourly, status: scheduled }], [stuck], createdAt + hour))
+    expect(creates(first.writes)).toEqual([])
+    expect(deletes(first.writes)).toEqual([stuck.name])
+    const failure = statusOf(first.next, "hourly").lastFailure
+    expect(failure).toMatchObject({ pod: stuck.name, reason: "NeverStarted", time: formatRfc3339Utc(createdAt + hour) })
+    expect(failure?.message).toMatch(/did not start within its deadline \(1h\).*0\/3 nodes are available/)
+    expect(first.writes.some((w) => w._tag === "RecordEvent" && w.event.reason === "BackupFailed")).toBe(true)
+
+    // The pod is gone: the run due at 12:00 starts (the one due at 11:00 was this pod's).
+    const second = sync(first.next)
+    expect(creates(second.writes)).toHaveLength(1)
+    expect(second.writes.some((w) => w._tag === "RecordEvent" && w.event.reason === "BackupFailed")).toBe(false)
+  })
+
+  it("one being deleted still holds the policy until it is gone", () => {
+    const { writes } = sync(observedOf([{ ...hourly, status: scheduled }], [{ ...stuck, deleting: true }], createdAt + 2 * hour))
+    expect(creates(writes)).toEqual([])
+    expect(deletes(writes)).toEqual([])
+  })
+})

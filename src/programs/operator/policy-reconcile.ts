@@ -19,7 +19,7 @@ import {
 } from "../../domain/policy-desired-state.ts"
 import type { PolicyMetricValues } from "../../domain/policy-metric-values.ts"
 import { policyNameLabel } from "../../domain/policy-pod.ts"
-import { formatRfc3339Utc } from "../../domain/rfc3339.ts"
+import { formatRfc3339Utc, parseRfc3339Utc } from "../../domain/rfc3339.ts"
 import type { KubeError } from "../../services/kube/errors.ts"
 import { Kube } from "../../services/kube/kube.ts"
 import type { BackupPolicyObject, NewPod, Pod } from "../../services/kube/schemas.ts"
@@ -54,12 +54,25 @@ export const policyReconcileConfig = (config: ReconcileConfig, backoff: Backoff 
 
 const component = "cluster-backup-operator"
 
-const policyPodView = (pod: Pod) => ({
-  ...podView(pod),
-  annotations: pod.metadata.annotations ?? {},
-  deleting: pod.metadata.deletionTimestamp !== undefined,
-  policy: pod.metadata.labels?.[policyNameLabel] ?? "",
-})
+/** The PodScheduled condition's words while it is not True (`Unschedulable: 0/3 nodes are available: ...`). */
+const waitingOf = (pod: Pod): string | undefined => {
+  const c = pod.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status !== "True")
+  const words = [c?.reason, c?.message].filter((w) => w !== undefined && w !== "").join(": ")
+  return words === "" ? undefined : words
+}
+
+const policyPodView = (pod: Pod) => {
+  const deadline = pod.spec.activeDeadlineSeconds
+  return {
+    ...podView(pod),
+    annotations: pod.metadata.annotations ?? {},
+    deleting: pod.metadata.deletionTimestamp !== undefined,
+    startedAt: parseRfc3339Utc(pod.status?.startTime ?? ""),
+    deadlineSeconds: typeof deadline === "number" && Number.isSafeInteger(deadline) && deadline > 0 ? deadline : undefined,
+    waiting: waitingOf(pod),
+    policy: pod.metadata.labels?.[policyNameLabel] ?? "",
+  }
+}
 
 /** No BackupPolicy CRD installed reads as no policies: the manual flow goes on without it. */
 const listPolicies = (kube: typeof Kube.Service) =>

@@ -115,6 +115,7 @@ export const PodStatus = Schema.Struct({
   reason: opt(Schema.String),
   message: opt(Schema.String),
   startTime: opt(Time),
+  conditions: opt(Schema.Array(Schema.Struct({ type: Schema.String, status: Schema.String, reason: opt(Schema.String), message: opt(Schema.String) }))),
   initContainerStatuses: opt(Schema.Array(ContainerStatus)),
   containerStatuses: opt(Schema.Array(ContainerStatus)),
 })
