@@ -53,8 +53,13 @@ export interface PolicyMemory {
   readonly stableSince: number | undefined
   /** The Warning announced per policy (by name) while it holds. */
   readonly warned: Readonly<Record<string, string>>
+  /**
+   * The refusal of a policy's pod (the API's words) announced by the program that made the request, kept while the
+   * policy still wants a pod, so a create refused on every retry is announced once per distinct refusal.
+   */
+  readonly refused: Readonly<Record<string, string>>
 }
-export const emptyPolicyMemory: PolicyMemory = { observed: undefined, stableSince: undefined, warned: {} }
+export const emptyPolicyMemory: PolicyMemory = { observed: undefined, stableSince: undefined, warned: {}, refused: {} }
 
 export interface PolicyObserved {
   readonly now: number
@@ -67,7 +72,7 @@ export interface PolicyObserved {
 
 export interface PolicyEvent {
   readonly type: "Normal" | "Warning"
-  readonly reason: "BackupStarted" | "BackupCompleted" | "BackupFailed" | Blocked["reason"]
+  readonly reason: "BackupStarted" | "BackupCompleted" | "BackupFailed" | "BackupPodRefused" | Blocked["reason"]
   readonly message: string
 }
 
@@ -389,10 +394,12 @@ export const policyDesiredState = (observed: PolicyObserved, settings: PolicySet
   const policies = observed.policies.map((object) => decidePolicy(readOf(object, observed), observed, settings, stableSince))
   const warned: Record<string, string> = {}
   for (const p of policies) if (p.warning !== undefined) warned[p.name] = p.warning.message
+  const stillWanted = new Set(policies.filter((p) => p.create !== undefined).map((p) => p.name))
+  const refused = Object.fromEntries(Object.entries(memory.refused).filter(([name]) => stillWanted.has(name)))
   return {
     policies,
     wakeAt: minOf(policies.map((p) => p.wakeAt)),
-    memory: { observed: revisions ?? memory.observed, stableSince: revisions === undefined ? memory.stableSince : stableSince, warned },
+    memory: { observed: revisions ?? memory.observed, stableSince: revisions === undefined ? memory.stableSince : stableSince, warned, refused },
   }
 }
 

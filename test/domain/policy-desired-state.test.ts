@@ -389,3 +389,15 @@ describe("policyDesiredState with a pod that never starts", () => {
     expect(deletes(writes)).toEqual([])
   })
 })
+
+describe("policyDesiredState's memory of refused pods", () => {
+  it("keeps a refusal only while its policy still wants a pod", () => {
+    fc.assert(
+      fc.property(podsArb("nightly"), fc.integer({ min: 0, max: 48 * hour }), (pods, later) => {
+        const memory = { ...emptyPolicyMemory, refused: { nightly: "quota", gone: "quota" } }
+        const desired = policyDesiredState(observedOf([policyObject("nightly", { schedule: "0 * * * *" })], pods, t0 + later, memory), settings)
+        expect(desired.memory.refused).toEqual(desired.policies[0]!.create === undefined ? {} : { nightly: "quota" })
+      }),
+    )
+  })
+})

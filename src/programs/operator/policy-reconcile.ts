@@ -18,6 +18,7 @@ import {
   type PolicyWrite,
 } from "../../domain/policy-desired-state.ts"
 import type { PolicyMetricValues } from "../../domain/policy-metric-values.ts"
+import type { BackupPod } from "../../domain/pod-spec.ts"
 import { policyNameLabel } from "../../domain/policy-pod.ts"
 import { formatRfc3339Utc, parseRfc3339Utc } from "../../domain/rfc3339.ts"
 import type { KubeError } from "../../services/kube/errors.ts"
@@ -102,50 +103,55 @@ const readObserved = Effect.fn("readPolicies")(function* (config: PolicyReconcil
 type Applied = { readonly _tag: "Landed" } | { readonly _tag: "Skipped" } | { readonly _tag: "Stop"; readonly conflict: boolean; readonly error?: KubeError }
 
 /** Applies one write; what happens to the rest of its policy follows from the answer. */
-const applyWrite = (config: PolicyReconcileConfig, now: number, byName: ReadonlyMap<string, BackupPolicyObject>) => (write: PolicyWrite) =>
-  Effect.gen(function* () {
-    const kube = yield* Kube
-    const ns = config.namespace
-    const landed: Applied = { _tag: "Landed" }
-    switch (write._tag) {
-      case "CreatePod":
-        return yield* kube.pods.create(ns, write.pod as unknown as NewPod).pipe(
-          Effect.andThen(recordEvent(config, now, byName.get(write.policy), write.event)),
-          Effect.as(landed),
-          // A restarted operator re-creating the pod it had created: the run is on, announced before.
-          Effect.catchIf(
-            (e) => e._tag === "AlreadyExists",
-            (): Effect.Effect<Applied> => Effect.succeed({ _tag: "Skipped" }),
-          ),
-          Effect.catch((error): Effect.Effect<Applied> => Effect.succeed({ _tag: "Stop", conflict: false, error })),
-        )
-      case "UpdateStatus": {
-        const object = byName.get(write.policy)!
-        return yield* kube.backupPolicies.updateStatus({ ...object, status: write.status }).pipe(
-          Effect.as(landed),
-          Effect.catch(
-            (error): Effect.Effect<Applied> =>
-              Effect.succeed(
-                error._tag === "Conflict" || error._tag === "NotFound"
-                  ? { _tag: "Stop", conflict: error._tag === "Conflict" }
-                  : { _tag: "Stop", conflict: false, error },
+const applyWrite =
+  (config: PolicyReconcileConfig, now: number, byName: ReadonlyMap<string, BackupPolicyObject>, memory: Ref.Ref<PolicyMemory>) => (write: PolicyWrite) =>
+    Effect.gen(function* () {
+      const kube = yield* Kube
+      const ns = config.namespace
+      const landed: Applied = { _tag: "Landed" }
+      switch (write._tag) {
+        case "CreatePod":
+          return yield* kube.pods.create(ns, write.pod as unknown as NewPod).pipe(
+            Effect.andThen(recordEvent(config, now, byName.get(write.policy), write.event)),
+            Effect.as(landed),
+            // A restarted operator re-creating the pod it had created: the run is on, announced before.
+            Effect.catchIf(
+              (e) => e._tag === "AlreadyExists",
+              (): Effect.Effect<Applied> => Effect.succeed({ _tag: "Skipped" }),
+            ),
+            Effect.catch((error) =>
+              announceRefusal(config, now, byName.get(write.policy), write.pod, error, memory).pipe(
+                Effect.as<Applied>({ _tag: "Stop", conflict: false, error }),
               ),
-          ),
-        )
+            ),
+          )
+        case "UpdateStatus": {
+          const object = byName.get(write.policy)!
+          return yield* kube.backupPolicies.updateStatus({ ...object, status: write.status }).pipe(
+            Effect.as(landed),
+            Effect.catch(
+              (error): Effect.Effect<Applied> =>
+                Effect.succeed(
+                  error._tag === "Conflict" || error._tag === "NotFound"
+                    ? { _tag: "Stop", conflict: error._tag === "Conflict" }
+                    : { _tag: "Stop", conflict: false, error },
+                ),
+            ),
+          )
+        }
+        case "DeletePod":
+          return yield* kube.pods.delete(ns, write.pod).pipe(
+            Effect.as(landed),
+            Effect.catchIf(
+              (e) => e._tag === "NotFound",
+              (): Effect.Effect<Applied> => Effect.succeed({ _tag: "Skipped" }),
+            ),
+            Effect.catch((error): Effect.Effect<Applied> => Effect.succeed({ _tag: "Stop", conflict: false, error })),
+          )
+        case "RecordEvent":
+          return (yield* recordEvent(config, now, byName.get(write.policy), write.event)) ? landed : ({ _tag: "Skipped" } as const)
       }
-      case "DeletePod":
-        return yield* kube.pods.delete(ns, write.pod).pipe(
-          Effect.as(landed),
-          Effect.catchIf(
-            (e) => e._tag === "NotFound",
-            (): Effect.Effect<Applied> => Effect.succeed({ _tag: "Skipped" }),
-          ),
-          Effect.catch((error): Effect.Effect<Applied> => Effect.succeed({ _tag: "Stop", conflict: false, error })),
-        )
-      case "RecordEvent":
-        return (yield* recordEvent(config, now, byName.get(write.policy), write.event)) ? landed : ({ _tag: "Skipped" } as const)
-    }
-  })
+    })
 
 /**
  * Where Events about a BackupPolicy live: the API server accepts an Event about a cluster-scoped object only in
@@ -183,8 +189,39 @@ const recordEvent = (config: PolicyReconcileConfig, now: number, policy: BackupP
       )
   })
 
+/**
+ * A Warning on the policy when its pod cannot be created (admission, quota, RBAC), once per distinct refusal: the
+ * sync fails and retries, and without it the reason is only in the operator's log (the status cannot name a pod
+ * that does not exist).
+ */
+const announceRefusal = (
+  config: PolicyReconcileConfig,
+  now: number,
+  policy: BackupPolicyObject | undefined,
+  pod: BackupPod,
+  error: KubeError,
+  memory: Ref.Ref<PolicyMemory>,
+) =>
+  Effect.gen(function* () {
+    // Refusals only: an API server that could not answer is the sync's retry's business.
+    if (error._tag !== "Forbidden" && error._tag !== "Invalid" && error._tag !== "NotFound") return
+    const name = policy?.metadata.name ?? ""
+    const podName = (pod.metadata as { readonly name?: string }).name ?? ""
+    // Each attempt's pod has its own name: the same refusal is the same words with the name left out.
+    const refusal = podName === "" ? error.message : error.message.replaceAll(podName, "<pod>")
+    if ((yield* Ref.get(memory)).refused[name] === refusal) return
+    const event = { type: "Warning", reason: "BackupPodRefused", message: `the backup pod ${podName} could not be created: ${error.message}` } as const
+    if (yield* recordEvent(config, now, policy, event)) yield* Ref.update(memory, (m) => ({ ...m, refused: { ...m.refused, [name]: refusal } }))
+  })
+
 /** Applies each policy's writes in order, stopping that policy's rest at the first that does not land. */
-const applyAll = (config: PolicyReconcileConfig, now: number, byName: ReadonlyMap<string, BackupPolicyObject>, writes: ReadonlyArray<PolicyWrite>) =>
+const applyAll = (
+  config: PolicyReconcileConfig,
+  now: number,
+  byName: ReadonlyMap<string, BackupPolicyObject>,
+  writes: ReadonlyArray<PolicyWrite>,
+  memory: Ref.Ref<PolicyMemory>,
+) =>
   Effect.gen(function* () {
     const stopped = new Set<string>()
     let count = 0
@@ -192,7 +229,7 @@ const applyAll = (config: PolicyReconcileConfig, now: number, byName: ReadonlyMa
     let error: KubeError | undefined
     for (const write of writes) {
       if (stopped.has(write.policy)) continue
-      const applied = yield* applyWrite(config, now, byName)(write)
+      const applied = yield* applyWrite(config, now, byName, memory)(write)
       if (applied._tag === "Landed") count++
       if (applied._tag !== "Stop") continue
       stopped.add(write.policy)
@@ -209,7 +246,7 @@ export const reconcilePolicies = Effect.fn("reconcilePolicies")(function* (confi
   const writes = policyDiff(observed, desired)
   // Remembered before writing: the settle clock runs on what was observed, whether or not the writes land.
   yield* Ref.set(memory, desired.memory)
-  const { count, requeue, error } = yield* applyAll(config, observed.now, byName, writes)
+  const { count, requeue, error } = yield* applyAll(config, observed.now, byName, writes, memory)
   if (error !== undefined) return yield* error
   yield* Effect.logDebug("policies reconciled").pipe(Effect.annotateLogs({ policies: observed.policies.length, writes: count }))
   return {

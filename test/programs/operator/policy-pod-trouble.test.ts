@@ -1,0 +1,126 @@
+import { Clock, Effect, Exit, Ref, Result } from "effect"
+import { describe, expect, it } from "vitest"
+import type { BackupPolicyStatus } from "../../../src/domain/backup-policy.ts"
+import { emptyPolicyMemory } from "../../../src/domain/policy-desired-state.ts"
+import { policyNameLabel } from "../../../src/domain/policy-pod.ts"
+import { defaultReconcileConfig } from "../../../src/programs/operator/reconcile.ts"
+import { policyReconcileConfig, reconcilePolicies } from "../../../src/programs/operator/policy-reconcile.ts"
+import { backupPolicyType, eventType, podType } from "../../../src/services/kube/resources.ts"
+import { Fault } from "../../../src/simulation/faults.ts"
+import { makeSimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
+import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
+import { ns, seedOperators } from "./reconcile-harness.ts"
+
+const start = Date.parse("2026-12-01T00:00:30Z")
+const hour = 3_600_000
+
+const clockAt = (time: { ms: number }): Clock.Clock => ({
+  currentTimeMillisUnsafe: () => time.ms,
+  currentTimeMillis: Effect.sync(() => time.ms),
+  currentTimeNanosUnsafe: () => BigInt(time.ms) * 1_000_000n,
+  currentTimeNanos: Effect.sync(() => BigInt(time.ms) * 1_000_000n),
+  monotonicTimeNanosUnsafe: () => BigInt(time.ms) * 1_000_000n,
+  monotonicTimeNanos: Effect.sync(() => BigInt(time.ms) * 1_000_000n),
+  sleep: () => Effect.void,
+})
+
+type PodObject = { metadata: { name: string; labels?: Record<string, string> }; spec: { activeDeadlineSeconds?: number }; status?: unknown }
+
+/** A cluster with one BackupPolicy (revision changes, 30 min deadline), its operator's sync on a hand-moved clock. */
+const setup = () => {
+  const time = { ms: start }
+  const cluster = makeSimulatedCluster({ seed: 1, now: () => new Date(time.ms) })
+  seedOperators(cluster, { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 5, "kube-scheduler": 6 })
+  Result.getOrThrow(
+    cluster.create(backupPolicyType, {
+      apiVersion: "backup.openshift.io/v1alpha1",
+      kind: "BackupPolicy",
+      metadata: { name: "nightly" },
+      spec: { onRevisionChange: true, minInterval: "1m", activeDeadlineSeconds: 1800, store: { pvc: { claimName: "etcd-backups" } } },
+    }),
+  )
+  const memory = Effect.runSync(Ref.make(emptyPolicyMemory))
+  const config = policyReconcileConfig(defaultReconcileConfig({ settleMs: 0, identity: "trouble" }))
+  const sync = () =>
+    Effect.runPromiseExit(
+      reconcilePolicies(config, memory).pipe(Effect.provide(SimulatedKube.inMemory(cluster)), Effect.provideService(Clock.Clock, clockAt(time))),
+    )
+  const pods = () => cluster.list(podType, ns).filter((p) => (p as PodObject).metadata.labels?.[policyNameLabel] === "nightly") as Array<PodObject>
+  const events = () => cluster.list(eventType, "default") as Array<{ reason: string; type: string; message: string; involvedObject: { name: string } }>
+  return { time, cluster, sync, pods, events }
+}
+
+describe("a policy's pod that no node takes", () => {
+  it("is failed a deadline after its creation, naming why it waits, deleted, and the next backup runs", async () => {
+    const { time, cluster, sync, pods } = setup()
+    expect(Exit.isSuccess(await sync())).toBe(true)
+    const [first] = pods()
+    expect(first?.spec.activeDeadlineSeconds).toBe(1800)
+    // The scheduler finds no node: the pod stays Pending, with no start time.
+    Result.getOrThrow(
+      cluster.updateStatus(podType, ns, first!.metadata.name, {
+        phase: "Pending",
+        conditions: [{ type: "PodScheduled", status: "False", reason: "Unschedulable", message: "0/3 nodes are available: 3 node(s) had untolerated taint" }],
+      }),
+    )
+    time.ms += 30 * 60_000 - 1000
+    expect(Exit.isSuccess(await sync())).toBe(true)
+    expect(pods().map((p) => p.metadata.name)).toEqual([first!.metadata.name])
+
+    time.ms += 1000
+    expect(Exit.isSuccess(await sync())).toBe(true)
+    expect(pods().map((p) => p.metadata.name)).toEqual([])
+    const status = cluster.get(backupPolicyType, undefined, "nightly")!.status as BackupPolicyStatus
+    expect(status.lastFailure).toMatchObject({ pod: first!.metadata.name, reason: "NeverStarted" })
+    expect(status.lastFailure?.message).toMatch(
+      /did not start within its deadline \(30m\) of its creation \(Unschedulable: 0\/3 nodes are available: 3 node\(s\) had untolerated taint\)/,
+    )
+
+    time.ms += 2 * hour
+    expect(Exit.isSuccess(await sync())).toBe(true)
+    expect(pods()).toHaveLength(1)
+    expect(pods()[0]!.metadata.name).not.toBe(first!.metadata.name)
+  })
+})
+
+describe("a policy's pod the API server refuses", () => {
+  const refusal = (name: string) =>
+    Fault.status(
+      403,
+      "Forbidden",
+      `pods "${name}" is forbidden: exceeded quota: compute-resources, requested: limits.memory=2Gi, used: limits.memory=7Gi, limited: limits.memory=8Gi`,
+    )
+
+  it("gets one Warning on the policy per distinct refusal however often the sync retries, and none once a pod is created", async () => {
+    const { time, cluster, sync, pods, events } = setup()
+    const refused = () => events().filter((e) => e.reason === "BackupPodRefused")
+    cluster.faults.inject(refusal("backup-nightly"), { verb: "create", resource: "pods", times: 3 })
+    for (let i = 0; i < 3; i++) {
+      const exit = await sync()
+      expect(Exit.isFailure(exit)).toBe(true)
+      time.ms += 30_000
+    }
+    expect(pods()).toEqual([])
+    expect(refused()).toHaveLength(1)
+    expect(refused()[0]).toMatchObject({ type: "Warning", involvedObject: { name: "nightly" } })
+    expect(refused()[0]!.message).toMatch(/the backup pod backup-nightly-\S+ could not be created: .*exceeded quota: compute-resources/)
+    // Other words: announced again.
+    cluster.faults.inject(Fault.status(403, "Forbidden", "pods is forbidden: unable to validate against any security context constraint"), {
+      verb: "create",
+      resource: "pods",
+    })
+    expect(Exit.isFailure(await sync())).toBe(true)
+    expect(refused()).toHaveLength(2)
+    // The quota freed: the pod is created and nothing more is announced.
+    expect(Exit.isSuccess(await sync())).toBe(true)
+    expect(pods()).toHaveLength(1)
+    expect(refused()).toHaveLength(2)
+  })
+
+  it("an API server that cannot answer is no refusal: no Warning", async () => {
+    const { cluster, sync, events } = setup()
+    cluster.faults.inject(Fault.unavailable(), { verb: "create", resource: "pods" })
+    expect(Exit.isFailure(await sync())).toBe(true)
+    expect(events().filter((e) => e.reason === "BackupPodRefused")).toEqual([])
+  })
+})
