@@ -32,7 +32,7 @@ import { minorGc } from "../etcd/minor-gc.ts"
 import { batchedFileWriter } from "./batched-file-writer.ts"
 import { fileSha256Worker } from "./file-sha256-worker.ts"
 import { BackupStore, type BackupStoreShape, type GrowingFile, type ObjectPage, type PutFileOptions, type PutResult } from "./backup-store.ts"
-import { describeEndpoint, s3Exchange, s3Request, xmlBlocks, xmlField, type S3Endpoint, type S3Request } from "./s3-http.ts"
+import { describeEndpoint, responseError, s3Exchange, s3Request, xmlBlocks, xmlField, type S3Endpoint, type S3Request } from "./s3-http.ts"
 import { localIoFailed, StoreIntegrityFailed, StoreObjectMissing, StoreRequestFailed, type StoreError, uploadFileFailed } from "./store-errors.ts"
 import { retryTransient, type RetryOptions } from "./store-retry.ts"
 
@@ -261,20 +261,17 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
         const found = hash.digest("hex")
         if (sha256 !== undefined && found !== sha256) return yield* shaMismatch(key, path, sha256, found)
         const xml = `<CompleteMultipartUpload>${etags.map((e, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${e.replace(/&/g, "&amp;").replace(/"/g, "&quot;")}</ETag></Part>`).join("")}</CompleteMultipartUpload>`
-        const done = yield* request({ operation: "CompleteMultipartUpload", method: "POST", key, query: { uploadId }, body: Buffer.from(xml) })
-        // S3 may answer 200 and put the error in the body.
-        const errorCode = xmlField(done.body.toString("utf8"), "Code")
-        if (errorCode !== undefined) {
-          return yield* new StoreRequestFailed({
-            store,
-            operation: "CompleteMultipartUpload",
-            key,
-            status: done.status,
-            code: errorCode,
-            retryable: false,
-            message: `${store} failed to complete the upload of ${key}: ${errorCode}`,
-          })
-        }
+        // S3 may answer 200 and put the error in the body (AWS: "retry the request"): an error like
+        // a non-2xx answer's, retried when transient (InternalError, SlowDown), the request included.
+        const complete: S3Request = { operation: "CompleteMultipartUpload", method: "POST", key, query: { uploadId }, body: Buffer.from(xml) }
+        yield* retrying(
+          s3Request(endpoint, complete).pipe(
+            Effect.flatMap((done) => {
+              const body = done.body.toString("utf8")
+              return xmlField(body, "Code") === undefined ? Effect.void : Effect.fail(responseError(endpoint, complete, done.status, body))
+            }),
+          ),
+        )
         return found
       })
       // Bounded: a store that stopped answering must not hold the failure back (nor outlast a pod's

@@ -1,0 +1,108 @@
+import { createHash, randomBytes } from "node:crypto"
+import { mkdtempSync, writeFileSync } from "node:fs"
+import http from "node:http"
+import type net from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Effect, Exit } from "effect"
+import { afterEach, describe, expect, it } from "vitest"
+import type { S3Endpoint } from "../../../src/services/store/s3-http.ts"
+import { makeS3Store } from "../../../src/services/store/s3-store.ts"
+
+/**
+ * A minimal S3 (no signature check) that answers as a handler says: for the answers Swift cannot be
+ * made to give (a 200 carrying an error, a truncated listing without its token).
+ */
+type Handler = (req: http.IncomingMessage, url: URL, body: Buffer, res: http.ServerResponse) => void
+
+const servers: Array<http.Server> = []
+afterEach(() => {
+  for (const s of servers.splice(0)) s.close()
+})
+
+const stub = async (handler: Handler): Promise<string> => {
+  const srv = http.createServer((req, res) => {
+    const chunks: Array<Buffer> = []
+    req.on("data", (d: Buffer) => chunks.push(d))
+    req.on("end", () => handler(req, new URL(req.url ?? "/", "http://stub"), Buffer.concat(chunks), res))
+  })
+  servers.push(srv)
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()))
+  return `http://127.0.0.1:${(srv.address() as net.AddressInfo).port}`
+}
+
+const endpoint = (url: string): S3Endpoint => ({
+  url: new URL(url),
+  region: "us-east-1",
+  bucket: "b",
+  pathStyle: true,
+  credentials: { accessKeyId: "AKID", secretAccessKey: "SECRET" },
+  signPayload: true,
+  requestTimeoutMs: 5_000,
+})
+
+const MiB = 1024 * 1024
+const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex")
+
+/** A multipart-capable object store in memory whose CompleteMultipartUpload answers `completeAnswers` in turn first. */
+const multipartStub = (completeAnswers: Array<string>) => {
+  const parts = new Map<number, Buffer>()
+  const objects = new Map<string, { body: Buffer; meta: Record<string, string> }>()
+  let meta: Record<string, string> = {}
+  const calls: Array<string> = []
+  const handler: Handler = (req, url, body, res) => {
+    const key = decodeURIComponent(url.pathname.slice("/b/".length))
+    const q = url.searchParams
+    if (req.method === "POST" && q.has("uploads")) {
+      calls.push("initiate")
+      meta = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k.startsWith("x-amz-meta-"))) as Record<string, string>
+      res.writeHead(200).end(`<InitiateMultipartUploadResult><UploadId>u1</UploadId></InitiateMultipartUploadResult>`)
+    } else if (req.method === "PUT" && q.has("partNumber")) {
+      parts.set(Number(q.get("partNumber")), body)
+      res.writeHead(200, { etag: `"${createHash("md5").update(body).digest("hex")}"` }).end()
+    } else if (req.method === "POST" && q.has("uploadId")) {
+      calls.push("complete")
+      const answer = completeAnswers.shift()
+      if (answer !== undefined) {
+        res.writeHead(200).end(answer)
+        return
+      }
+      const whole = Buffer.concat([...parts.entries()].sort(([a], [b]) => a - b).map(([, p]) => p))
+      objects.set(key, { body: whole, meta })
+      res.writeHead(200).end(`<CompleteMultipartUploadResult><Key>${key}</Key></CompleteMultipartUploadResult>`)
+    } else if (req.method === "DELETE" && q.has("uploadId")) {
+      calls.push("abort")
+      res.writeHead(204).end()
+    } else if (req.method === "HEAD") {
+      const o = objects.get(key)
+      if (o === undefined) res.writeHead(404).end()
+      else res.writeHead(200, { "content-length": String(o.body.length), "last-modified": new Date().toUTCString(), ...o.meta }).end()
+    } else res.writeHead(501).end()
+  }
+  return { handler, calls }
+}
+
+describe("the S3 store against answers Swift does not give", () => {
+  it("CompleteMultipartUpload answered 200 with a transient InternalError in the body (as AWS documents it may be): retried, the upload completes", async () => {
+    const s = multipartStub([
+      `<?xml version="1.0"?><Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>`,
+    ])
+    const store = makeS3Store(endpoint(await stub(s.handler)), { partSize: 5 * MiB, partsInFlight: 2, retries: 3, retryBaseMs: 1 })
+    const work = mkdtempSync(join(tmpdir(), "s3-stub-"))
+    const data = randomBytes(11 * MiB)
+    writeFileSync(join(work, "f.bin"), data)
+    const exit = await Effect.runPromiseExit(store.putFile("p/id/f.bin", join(work, "f.bin")))
+    expect(exit).toEqual(Exit.succeed({ key: "p/id/f.bin", size: data.length, sha256: sha256(data) }))
+    expect(s.calls).toEqual(["initiate", "complete", "complete"])
+  })
+
+  it("CompleteMultipartUpload answered 200 with a permanent error in the body: not retried, the upload aborted", async () => {
+    const s = multipartStub([`<Error><Code>InvalidPart</Code><Message>One or more of the specified parts could not be found.</Message></Error>`])
+    const store = makeS3Store(endpoint(await stub(s.handler)), { partSize: 5 * MiB, partsInFlight: 2, retries: 3, retryBaseMs: 1 })
+    const work = mkdtempSync(join(tmpdir(), "s3-stub-"))
+    writeFileSync(join(work, "f.bin"), randomBytes(11 * MiB))
+    const exit = await Effect.runPromiseExit(store.putFile("p/id/f.bin", join(work, "f.bin")))
+    expect(JSON.stringify(exit)).toMatch(/StoreRequestFailed.*"code":"InvalidPart"/)
+    expect(s.calls).toEqual(["initiate", "complete", "abort"])
+  })
+})
