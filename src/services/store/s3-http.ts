@@ -96,22 +96,25 @@ const agentFor = (e: S3Endpoint): http.Agent => {
 
 const xmlTag = (xml: string, tag: string): string | undefined => new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(xml)?.[1]
 
-const retryableCodes = new Set([
-  "InternalError",
-  "ServiceUnavailable",
-  "SlowDown",
-  "RequestTimeout",
-  "RequestTimeTooSkewed",
-  "BadDigest",
-  "IncompleteBody",
-  "OperationAborted",
-])
+const retryableCodes = new Set(["InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "BadDigest", "IncompleteBody", "OperationAborted"])
 
 /** The StoreError for an S3 error response. */
 export const responseError = (e: S3Endpoint, req: S3Request, status: number, body: string): StoreError => {
   const store = describeEndpoint(e)
   const code = xmlTag(body, "Code") ?? `HTTP${status}`
   const what = `${req.operation} ${req.key === "" ? `bucket ${e.bucket}` : req.key}`
+  // A 403 on AWS, but no credential or policy is wrong: this host's clock is (SigV4 allows 15 min).
+  if (code === "RequestTimeTooSkewed") {
+    return new StoreRequestFailed({
+      store,
+      operation: req.operation,
+      key: req.key,
+      status,
+      code,
+      retryable: false,
+      message: `${store} refused ${what}: ${code} (HTTP ${status}): this host's clock differs from the store's by more than it allows (15 minutes on AWS); set the clock right (NTP, chrony) and run again`,
+    })
+  }
   if (status === 403 || code === "SignatureDoesNotMatch" || code === "InvalidAccessKeyId" || code === "AccessDenied") {
     return new StoreAccessDenied({
       store,

@@ -106,3 +106,21 @@ describe("the S3 store against answers Swift does not give", () => {
     expect(s.calls).toEqual(["initiate", "complete", "abort"])
   })
 })
+
+describe("what the S3 store says of a refusal", () => {
+  it("RequestTimeTooSkewed (HTTP 403 on AWS): the host's clock is named, not the credentials or the bucket's policy", async () => {
+    const url = await stub((_req, _url, _body, res) =>
+      res
+        .writeHead(403, { "content-type": "application/xml" })
+        .end(
+          `<Error><Code>RequestTimeTooSkewed</Code><Message>The difference between the request time and the current time is too large.</Message><RequestTime>20261204T120000Z</RequestTime><ServerTime>2026-12-04T10:00:00Z</ServerTime><MaxAllowedSkewMilliseconds>900000</MaxAllowedSkewMilliseconds></Error>`,
+        ),
+    )
+    const store = makeS3Store(endpoint(url), { partSize: 5 * MiB, partsInFlight: 1, retries: 0, retryBaseMs: 1 })
+    const exit = await Effect.runPromiseExit(store.listPage("p/"))
+    const text = JSON.stringify(exit)
+    expect(text).toMatch(/RequestTimeTooSkewed/)
+    expect(text).toMatch(/clock/)
+    expect(text).not.toMatch(/StoreAccessDenied|access key|bucket's policy/)
+  })
+})
