@@ -98,11 +98,26 @@ const xmlTag = (xml: string, tag: string): string | undefined => new RegExp(`<${
 
 const retryableCodes = new Set(["InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "BadDigest", "IncompleteBody", "OperationAborted"])
 
-/** The StoreError for an S3 error response. */
-export const responseError = (e: S3Endpoint, req: S3Request, status: number, body: string): StoreError => {
+/**
+ * The StoreError for an S3 error response; `bucketRegion` is its `x-amz-bucket-region` header (AWS
+ * sends it with the 301 a bucket of another region gets, a HEAD's included, which has no body).
+ */
+export const responseError = (e: S3Endpoint, req: S3Request, status: number, body: string, bucketRegion?: string): StoreError => {
   const store = describeEndpoint(e)
   const code = xmlTag(body, "Code") ?? `HTTP${status}`
   const what = `${req.operation} ${req.key === "" ? `bucket ${e.bucket}` : req.key}`
+  // Only a redirect's: some servers (MinIO) send the header with every answer, a 404's included.
+  if (status >= 300 && status < 400 && bucketRegion !== undefined && bucketRegion !== "" && bucketRegion !== e.region) {
+    return new StoreRequestFailed({
+      store,
+      operation: req.operation,
+      key: req.key,
+      status,
+      code,
+      retryable: false,
+      message: `${store} refused ${what}: ${code} (HTTP ${status}): bucket ${e.bucket} is in region ${bucketRegion}, not ${e.region}: give --s3-region ${bucketRegion} (or AWS_REGION)`,
+    })
+  }
   // A 403 on AWS, but no credential or policy is wrong: this host's clock is (SigV4 allows 15 min).
   if (code === "RequestTimeTooSkewed") {
     return new StoreRequestFailed({
@@ -242,7 +257,10 @@ export const s3Exchange = <A>(
               }
               const chunks: Array<Buffer> = []
               res.on("data", (d: Buffer) => chunks.push(d))
-              res.on("end", () => reject({ s3Status: status, body: Buffer.concat(chunks).toString("utf8") }))
+              const region = res.headers["x-amz-bucket-region"]
+              res.on("end", () =>
+                reject({ s3Status: status, body: Buffer.concat(chunks).toString("utf8"), bucketRegion: typeof region === "string" ? region : undefined }),
+              )
               res.on("error", reject)
             },
           )
@@ -259,8 +277,8 @@ export const s3Exchange = <A>(
         }),
       catch: (cause): StoreError => {
         if (typeof cause === "object" && cause !== null && "s3Status" in cause) {
-          const c = cause as { s3Status: number; body: string }
-          return responseError(e, req, c.s3Status, c.body)
+          const c = cause as { s3Status: number; body: string; bucketRegion: string | undefined }
+          return responseError(e, req, c.s3Status, c.body, c.bucketRegion)
         }
         if (typeof cause === "object" && cause !== null && "_tag" in cause) return cause as StoreError
         return errnoCode(cause) === "Timeout" ? timeoutError(e, req) : connectionError(e, req, cause)

@@ -123,4 +123,27 @@ describe("what the S3 store says of a refusal", () => {
     expect(text).toMatch(/clock/)
     expect(text).not.toMatch(/StoreAccessDenied|access key|bucket's policy/)
   })
+
+  it("a bucket of another region (HTTP 301, x-amz-bucket-region): the bucket's region is named, for a HEAD (no body) as for a listing", async () => {
+    const url = await stub((req, _url, _body, res) => {
+      res.writeHead(301, { "content-type": "application/xml", "x-amz-bucket-region": "eu-central-1" })
+      res.end(
+        req.method === "HEAD"
+          ? undefined
+          : `<Error><Code>PermanentRedirect</Code><Message>The bucket you are attempting to access must be addressed using the specified endpoint. Please send all future requests to this endpoint.</Message><Endpoint>b.s3.eu-central-1.amazonaws.com</Endpoint><Bucket>b</Bucket></Error>`,
+      )
+    })
+    const store = makeS3Store(endpoint(url), { partSize: 5 * MiB, partsInFlight: 1, retries: 0, retryBaseMs: 1 })
+    for (const exit of [await Effect.runPromiseExit(store.head("p/id/f.bin")), await Effect.runPromiseExit(store.listPage("p/"))]) {
+      const text = JSON.stringify(exit)
+      expect(text).toMatch(/region eu-central-1/)
+      expect(text).toMatch(/--s3-region eu-central-1/)
+    }
+  })
+
+  it("a missing object's 404 that carries x-amz-bucket-region (MinIO sends it always) is still a missing object", async () => {
+    const url = await stub((_req, _url, _body, res) => res.writeHead(404, { "x-amz-bucket-region": "eu-central-1" }).end())
+    const store = makeS3Store(endpoint(url), { partSize: 5 * MiB, partsInFlight: 1, retries: 0, retryBaseMs: 1 })
+    expect(await Effect.runPromise(store.head("p/id/f.bin"))).toBeUndefined()
+  })
 })
