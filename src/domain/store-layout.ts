@@ -101,7 +101,15 @@ export interface BackupObjects {
 
 export type BackupCompleteness =
   | { readonly _tag: "Complete"; readonly id: string; readonly bytes: number; readonly newestAt: number; readonly extra: ReadonlyArray<string> }
-  | { readonly _tag: "Incomplete"; readonly id: string; readonly bytes: number; readonly newestAt: number; readonly reasons: ReadonlyArray<string> }
+  | {
+      readonly _tag: "Incomplete"
+      readonly id: string
+      readonly bytes: number
+      readonly newestAt: number
+      readonly reasons: ReadonlyArray<string>
+      /** Its manifest is there but this version cannot read it: maybe a newer cluster-backup's, so never garbage. */
+      readonly unreadableManifest?: boolean | undefined
+    }
 
 /**
  * Whether a backup's objects make a complete backup, given what its manifest says. Every reason
@@ -122,7 +130,7 @@ export const backupCompleteness = (backup: BackupObjects, manifest: ManifestStat
     else if (o.size !== f.size) reasons.push(`${f.name}: ${o.size} bytes in the store, the manifest says ${f.size}`)
     else if (o.sha256 !== undefined && o.sha256 !== f.sha256) reasons.push(`${f.name}: sha256 ${o.sha256} recorded by the store, the manifest says ${f.sha256}`)
   }
-  if (reasons.length > 0) return { _tag: "Incomplete", id: backup.id, bytes, newestAt, reasons }
+  if (reasons.length > 0) return { _tag: "Incomplete", id: backup.id, bytes, newestAt, reasons, unreadableManifest: manifest._tag === "Unreadable" }
   // The signature and verify's record are about the manifest's backup, not files it describes: never garbage.
   const named = new Set([manifestFileName, signatureFileName, verificationFileName, ...described.map((f) => f.name)])
   const extra = backup.objects.map((o) => o.file).filter((f) => !named.has(f))
@@ -190,7 +198,9 @@ export interface Garbage {
  * object is older than `graceMs`, and multipart uploads started more than `graceMs` ago. Younger
  * ones may belong to an upload in progress and are kept. Complete backups are never garbage.
  * Given the store's `prefix`, an incomplete backup with a younger upload under it is kept too:
- * its small files may be old while its snapshot is still being uploaded.
+ * its small files may be old while its snapshot is still being uploaded. A backup whose manifest
+ * is there but unreadable is never garbage: a later cluster-backup may have written it (a format
+ * or a key this version does not know), and its upload finished.
  */
 export const garbage = (
   backups: ReadonlyArray<BackupCompleteness>,
@@ -203,7 +213,8 @@ export const garbage = (
   const uploading = new Set(prefix === undefined ? [] : young.flatMap((u) => parseObjectKey(prefix, u.key)?.id ?? []))
   return {
     incomplete: backups.filter(
-      (b): b is BackupCompleteness & { _tag: "Incomplete" } => b._tag === "Incomplete" && now - b.newestAt > graceMs && !uploading.has(b.id),
+      (b): b is BackupCompleteness & { _tag: "Incomplete" } =>
+        b._tag === "Incomplete" && b.unreadableManifest !== true && now - b.newestAt > graceMs && !uploading.has(b.id),
     ),
     uploads: uploads.filter((u) => now - u.initiatedAt > graceMs),
   }

@@ -178,3 +178,28 @@ describe("prune on a store with verify's records", () => {
     }),
   )
 })
+
+describe("prune on a store holding manifests this version cannot read", () => {
+  it.effect(
+    "a backup whose manifest is there but unreadable here (a newer cluster-backup's: a key this version does not know) is never removed as garbage",
+    () =>
+      Effect.gen(function* () {
+        const { store, tick } = yield* setup
+        const made = []
+        for (let i = 0; i < 3; i++) made.push(yield* putBackup(store, tick, t0 + i * day))
+        // The two newest as a later version wrote them: one more key in each manifest.
+        for (const id of made.slice(1)) {
+          const key = objectKey(prefix, id, manifestFileName)
+          const text = new TextDecoder().decode(store.objects.get(key)!.bytes)
+          yield* store.putBytes(key, new TextEncoder().encode(text.replace(/^\{/, '{"addedLater":true,')))
+        }
+        yield* TestClock.setTime(t0 + 10 * day)
+        const listed = yield* listBackups(prefix).pipe(provide(store))
+        expect(listed.map((b) => b.completeness._tag)).toEqual(["Complete", "Incomplete", "Incomplete"])
+        const report = yield* pruneStore({ prefix, policy: { keepLast: 5 }, graceMs: day, dryRun: false }).pipe(provide(store))
+        expect(report.incomplete).toEqual([])
+        expect(report.incompleteKept.map((b) => b.id)).toEqual(made.slice(1))
+        expect(ids(store)).toEqual(made)
+      }),
+  )
+})
