@@ -240,7 +240,8 @@ export const s3Exchange = <A>(
           const r = client.request(
             {
               protocol: e.url.protocol,
-              hostname: e.url.hostname,
+              // An IPv6 literal without its brackets: node:http looks `[::1]` up as a host name.
+              hostname: e.url.hostname.replace(/^\[(.*)\]$/, "$1"),
               port: e.url.port,
               method: req.method,
               path: qs === "" ? path : `${path}?${qs}`,

@@ -20,15 +20,15 @@ afterEach(() => {
   for (const s of servers.splice(0)) s.close()
 })
 
-const stub = async (handler: Handler): Promise<string> => {
+const stub = async (handler: Handler, host = "127.0.0.1"): Promise<string> => {
   const srv = http.createServer((req, res) => {
     const chunks: Array<Buffer> = []
     req.on("data", (d: Buffer) => chunks.push(d))
     req.on("end", () => handler(req, new URL(req.url ?? "/", "http://stub"), Buffer.concat(chunks), res))
   })
   servers.push(srv)
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()))
-  return `http://127.0.0.1:${(srv.address() as net.AddressInfo).port}`
+  await new Promise<void>((r) => srv.listen(0, host, () => r()))
+  return `http://${host.includes(":") ? `[${host}]` : host}:${(srv.address() as net.AddressInfo).port}`
 }
 
 const endpoint = (url: string): S3Endpoint => ({
@@ -145,5 +145,17 @@ describe("what the S3 store says of a refusal", () => {
     const url = await stub((_req, _url, _body, res) => res.writeHead(404, { "x-amz-bucket-region": "eu-central-1" }).end())
     const store = makeS3Store(endpoint(url), { partSize: 5 * MiB, partsInFlight: 1, retries: 0, retryBaseMs: 1 })
     expect(await Effect.runPromise(store.head("p/id/f.bin"))).toBeUndefined()
+  })
+})
+
+describe("the S3 store's endpoint", () => {
+  it("an IPv6 literal (http://[::1]:port, an IPv6-only cluster's store) is connected to, not looked up as a host name", async () => {
+    const url = await stub(
+      (_req, _url, _body, res) =>
+        res.writeHead(200, { "content-type": "application/xml" }).end(`<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>`),
+      "::1",
+    )
+    const store = makeS3Store(endpoint(url), { partSize: 5 * MiB, partsInFlight: 1, retries: 0, retryBaseMs: 1 })
+    expect(await Effect.runPromise(store.listPage("p/"))).toEqual({ objects: [], next: undefined })
   })
 })
