@@ -466,6 +466,21 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
         )
   }
 
+  /**
+   * A listing that says it continues but gives nothing to continue from (a server answering another
+   * version of the call): ending there would show a store cut short as whole, to list and to prune.
+   */
+  const paginationBroken = (operation: string, status: number, what: string) =>
+    new StoreRequestFailed({
+      store,
+      operation,
+      key: "",
+      status,
+      code: "BrokenPagination",
+      retryable: false,
+      message: `${store} answered ${operation} with a truncated page and ${what}: the rest of the listing cannot be asked for; is the endpoint an S3 API supporting ${operation}?`,
+    })
+
   const listPage = (prefix: string, next?: string): Effect.Effect<ObjectPage, StoreError> =>
     request({
       operation: "ListObjectsV2",
@@ -478,7 +493,14 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
         ...(next === undefined ? {} : { "continuation-token": next }),
       },
     }).pipe(
-      Effect.flatMap((r) => listing("ListObjectsV2", "ListBucketResult", r.status, r.body)),
+      Effect.flatMap((r) =>
+        listing("ListObjectsV2", "ListBucketResult", r.status, r.body).pipe(
+          Effect.filterOrFail(
+            (xml) => xmlField(xml, "IsTruncated") !== "true" || (xmlField(xml, "NextContinuationToken") ?? "") !== "",
+            () => paginationBroken("ListObjectsV2", r.status, "no continuation token"),
+          ),
+        ),
+      ),
       Effect.map((xml) => {
         const objects = xmlBlocks(xml, "Contents").map(
           (c): StoredObject => ({
@@ -509,7 +531,10 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
           all.push({ key: xmlField(u, "Key") ?? "", uploadId: xmlField(u, "UploadId") ?? "", initiatedAt: Date.parse(xmlField(u, "Initiated") ?? "") || 0 })
         }
         if (xmlField(xml, "IsTruncated") !== "true") return all
-        markers = { "key-marker": xmlField(xml, "NextKeyMarker") ?? "", "upload-id-marker": xmlField(xml, "NextUploadIdMarker") ?? "" }
+        const next = { "key-marker": xmlField(xml, "NextKeyMarker") ?? "", "upload-id-marker": xmlField(xml, "NextUploadIdMarker") ?? "" }
+        if (next["key-marker"] === "" || (next["key-marker"] === markers["key-marker"] && next["upload-id-marker"] === markers["upload-id-marker"]))
+          return yield* paginationBroken("ListMultipartUploads", r.status, "no next marker past the last one")
+        markers = next
       }
     })
 

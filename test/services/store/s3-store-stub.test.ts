@@ -159,3 +159,35 @@ describe("the S3 store's endpoint", () => {
     expect(await Effect.runPromise(store.listPage("p/"))).toEqual({ objects: [], next: undefined })
   })
 })
+
+describe("the S3 store's listings when the server's pagination is broken", () => {
+  const contents = (keys: ReadonlyArray<string>) =>
+    keys.map((k) => `<Contents><Key>${k}</Key><Size>1</Size><LastModified>2026-01-01T00:00:00.000Z</LastModified></Contents>`).join("")
+
+  it("a listing page that says it is truncated but gives no continuation token (a server answering ListObjects v1): an error, not the end of the store", async () => {
+    const url = await stub((_req, _url, _body, res) =>
+      res
+        .writeHead(200, { "content-type": "application/xml" })
+        .end(`<ListBucketResult><IsTruncated>true</IsTruncated><Marker></Marker>${contents(["p/a/x", "p/a/y"])}</ListBucketResult>`),
+    )
+    const store = makeS3Store(endpoint(url), { partSize: 5 * MiB, partsInFlight: 1, retries: 0, retryBaseMs: 1 })
+    const exit = await Effect.runPromiseExit(store.listPage("p/"))
+    expect(JSON.stringify(exit)).toMatch(/StoreRequestFailed.*continuation/)
+  })
+
+  it("multipart upload listings that say they are truncated but do not move on: an error, not a loop without end", async () => {
+    let requests = 0
+    const url = await stub((_req, _url, _body, res) => {
+      requests++
+      res
+        .writeHead(200, { "content-type": "application/xml" })
+        .end(
+          `<ListMultipartUploadsResult><IsTruncated>true</IsTruncated><Upload><Key>p/a/x</Key><UploadId>u1</UploadId><Initiated>2026-01-01T00:00:00.000Z</Initiated></Upload></ListMultipartUploadsResult>`,
+        )
+    })
+    const store = makeS3Store(endpoint(url), { partSize: 5 * MiB, partsInFlight: 1, retries: 0, retryBaseMs: 1 })
+    const exit = await Effect.runPromiseExit(store.pendingUploads("p/").pipe(Effect.timeout(3_000)))
+    expect(JSON.stringify(exit)).toMatch(/StoreRequestFailed.*marker/)
+    expect(requests).toBeLessThanOrEqual(2)
+  })
+})
