@@ -38,7 +38,13 @@ export const readStoredManifest = (
     if (!backup.objects.some((o) => o.file === manifestFileName)) return { state: { _tag: "Absent" }, manifest: undefined }
     const store = yield* BackupStore
     const key = objectKey(prefix, backup.id, manifestFileName)
-    const bytes = yield* store.getBytes(key)
+    // Listed, then gone: another run's prune removed the backup meanwhile (manifest first). It is
+    // what it now is, a backup without a manifest, not a failure of the whole listing.
+    const bytes = yield* store.getBytes(key).pipe(
+      Effect.map((b): Uint8Array | undefined => b),
+      Effect.catchTag("StoreObjectMissing", () => Effect.succeed(undefined)),
+    )
+    if (bytes === undefined) return { state: { _tag: "Absent" }, manifest: undefined }
     const decoded = decodeBackupManifestBytes(bytes, key)
     if (Result.isFailure(decoded)) return { state: { _tag: "Unreadable", reason: decoded.failure.message }, manifest: undefined }
     const m = decoded.success

@@ -28,6 +28,10 @@ export const readStoredVerification = (
     const record = backup.objects.find((o) => o.file === verificationFileName)
     if (record === undefined || record.size > maxRecordBytes) return undefined
     const store = yield* BackupStore
-    const bytes = yield* store.getBytes(objectKey(prefix, backup.id, verificationFileName))
-    return verifiedMode(new TextDecoder().decode(bytes), timestamp)
+    // Listed, then removed (another run's prune): no record, as if never listed.
+    const bytes = yield* store.getBytes(objectKey(prefix, backup.id, verificationFileName)).pipe(
+      Effect.map((b): Uint8Array | undefined => b),
+      Effect.catchTag("StoreObjectMissing", () => Effect.succeed(undefined)),
+    )
+    return bytes === undefined ? undefined : verifiedMode(new TextDecoder().decode(bytes), timestamp)
   })

@@ -203,3 +203,41 @@ describe("prune on a store holding manifests this version cannot read", () => {
       }),
   )
 })
+
+describe("list and prune while another prune removes backups", () => {
+  it.effect("a backup removed between the listing and the read of its manifest (another run's prune) is not an error: list and prune go on", () =>
+    Effect.gen(function* () {
+      let now = 0
+      let store: MemoryStore | undefined
+      let victim: string | undefined
+      store = makeMemoryStore({
+        now: () => now,
+        retry: { retries: 0, retryBaseMs: 0 },
+        // Another prune deletes the backup (manifest first, as it does) just before this run reads its manifest.
+        faults: (operation, key) =>
+          Effect.sync(() => {
+            if (operation !== "GET" || victim === undefined || !key.includes(`/${victim}/`)) return
+            for (const k of [...store!.objects.keys()]) if (k.includes(`/${victim}/`)) store!.objects.delete(k)
+          }),
+      })
+      const tick = Effect.flatMap(
+        Effect.clockWith((c) => c.currentTimeMillis),
+        (t) =>
+          Effect.sync(() => {
+            now = t
+          }),
+      )
+      const made = []
+      for (let i = 0; i < 3; i++) made.push(yield* putBackup(store, tick, t0 + i * day))
+      yield* TestClock.setTime(t0 + 10 * day)
+      victim = made[0]
+      const listed = yield* listBackups(prefix).pipe(provide(store))
+      expect(listed.map((b) => b.completeness.id)).toEqual(made)
+      expect(listed.map((b) => b.completeness._tag)).toEqual(["Incomplete", "Complete", "Complete"])
+      victim = made[1]
+      const report = yield* pruneStore({ prefix, policy: { keepLast: 5 }, graceMs: day, dryRun: false }).pipe(provide(store))
+      expect(report.retention.keep.map((k) => k.unit.id)).toEqual([made[2]])
+      expect(ids(store)).toEqual([made[2]])
+    }),
+  )
+})
