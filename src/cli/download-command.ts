@@ -2,6 +2,7 @@ import { Effect, Layer } from "effect"
 import { Argument, Command } from "effect/cli"
 import { downloadBackup } from "../programs/store/store-download.ts"
 import { BackupStore } from "../services/store/backup-store.ts"
+import { backupIdCheck } from "./flag-checks.ts"
 import { withLogging } from "./logging.ts"
 import { openStoreFromFlags, storeFlags } from "./store-flags.ts"
 import { identityFlags, readGivenIdentities } from "./encryption-flags.ts"
@@ -10,7 +11,7 @@ export const downloadCommand = Command.make(
   "download",
   {
     store: Argument.String("store").pipe(Argument.withDescription("s3://bucket[/prefix] or a directory")),
-    id: Argument.String("id").pipe(Argument.withDescription("The backup's id (see list)")),
+    id: Argument.String("id").pipe(backupIdCheck, Argument.withDescription("The backup's id (see list)")),
     dir: Argument.String("dir").pipe(Argument.withDescription("Directory to download into (created if missing)")),
     ...storeFlags,
     ...identityFlags,

@@ -9,6 +9,7 @@
  */
 import { Param } from "effect/cli"
 import { formatDuration } from "../domain/durations.ts"
+import { isLayoutSegment } from "../domain/store-layout.ts"
 
 /** A check of a flag's or an argument's parsed value; `expected` says what it accepts. */
 const check =
@@ -54,3 +55,9 @@ export const checkedWith = (problem: (text: string) => string | undefined) =>
     (text) => problem(text) === undefined,
     (text) => problem(text) ?? "",
   )
+
+/**
+ * A backup's id in a store: one segment of its layout (`<prefix>/<id>/<file>`), never `..`, a `/`
+ * or empty, which would name another place in the store and, as a download directory's name, on the host.
+ */
+export const backupIdCheck = check<string>(isLayoutSegment, () => "a backup id (see list): letters, digits and . _ ~ + = @ -, not . or ..")

@@ -14,6 +14,7 @@ import { BackupStore } from "../services/store/backup-store.ts"
 import { openStoreFromFlags, storeFlags, type StoreFlagValues } from "./store-flags.ts"
 import { identityFlags, type IdentityFlagValues, readGivenIdentities } from "./encryption-flags.ts"
 import { checkIdentityOnDirectory } from "./directory-identity.ts"
+import { backupIdCheck } from "./flag-checks.ts"
 
 export class StoreBackupIdMissing extends Schema.TaggedError<StoreBackupIdMissing>()("StoreBackupIdMissing", {
   location: Schema.String,
@@ -22,6 +23,7 @@ export class StoreBackupIdMissing extends Schema.TaggedError<StoreBackupIdMissin
 
 export const storeSourceFlags = (workDirDefault: string) => ({
   backupId: Flag.String("backup-id").pipe(
+    backupIdCheck,
     Flag.optional,
     Flag.withMetavar("ID"),
     Flag.withDescription(
