@@ -23,6 +23,15 @@ export interface S3Settings {
   readonly requestTimeoutMs?: number | undefined
 }
 
+/**
+ * Whether requests address the bucket by path (`host/bucket/key`) rather than by host name
+ * (`bucket.host/key`): as `--s3-addressing` says, else by path with a custom endpoint, and on AWS's
+ * own endpoint by host name unless the bucket's name has dots, which over https no certificate of
+ * AWS covers (`*.s3.<region>.amazonaws.com` matches one label): by path then, as the AWS SDKs do.
+ */
+export const usesPathStyle = (bucket: string, addressing: "path" | "virtual" | undefined, customEndpoint: boolean, protocol: string): boolean =>
+  addressing !== undefined ? addressing === "path" : customEndpoint || (protocol === "https:" && bucket.includes("."))
+
 export const openStore = (location: StoreLocation, settings: S3Settings, env: Env): Effect.Effect<BackupStoreShape, StoreError> =>
   Effect.gen(function* () {
     if (location._tag === "Directory") return makeDirectoryStore(resolve(location.path))
@@ -54,7 +63,7 @@ export const openStore = (location: StoreLocation, settings: S3Settings, env: En
         url: new URL(url.origin),
         region,
         bucket: location.bucket,
-        pathStyle: (settings.addressing ?? (custom === undefined ? "virtual" : "path")) === "path",
+        pathStyle: usesPathStyle(location.bucket, settings.addressing, custom !== undefined, url.protocol),
         ca,
         credentials,
         signPayload: true,
