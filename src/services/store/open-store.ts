@@ -37,7 +37,8 @@ export const openStore = (location: StoreLocation, settings: S3Settings, env: En
     if (location._tag === "Directory") return makeDirectoryStore(resolve(location.path))
     const region = settings.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? "us-east-1"
     const custom = settings.endpoint ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL
-    const endpoint = custom ?? `https://s3.${region}.amazonaws.com`
+    // AWS's China regions are under amazonaws.com.cn (as their STS, domain/sts-response.ts).
+    const endpoint = custom ?? `https://s3.${region}.amazonaws.com${region.startsWith("cn-") ? ".cn" : ""}`
     let url: URL
     try {
       url = new URL(endpoint)

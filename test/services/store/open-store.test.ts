@@ -1,5 +1,6 @@
+import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { usesPathStyle } from "../../../src/services/store/open-store.ts"
+import { openStore, usesPathStyle } from "../../../src/services/store/open-store.ts"
 
 describe("the S3 addressing style a store uses", () => {
   it("by default: virtual-hosted on AWS, path with a custom endpoint", () => {
@@ -14,5 +15,19 @@ describe("the S3 addressing style a store uses", () => {
   it("--s3-addressing decides when given", () => {
     expect(usesPathStyle("etcd.backups", "virtual", false, "https:")).toBe(false)
     expect(usesPathStyle("backups", "path", false, "https:")).toBe(true)
+  })
+})
+
+describe("the S3 endpoint a store uses without one given", () => {
+  const env = { AWS_ACCESS_KEY_ID: "AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY: "not-a-real-secret" }
+  const location = (region: string) => Effect.runPromise(openStore({ _tag: "S3", bucket: "backups", prefix: "p" }, { region }, env)).then((s) => s.location)
+
+  it("AWS's endpoint of the region", async () => {
+    expect(await location("eu-central-1")).toBe("s3://backups at https://s3.eu-central-1.amazonaws.com")
+  })
+
+  it("in AWS's China regions, under amazonaws.com.cn (as the STS endpoint already is)", async () => {
+    expect(await location("cn-north-1")).toBe("s3://backups at https://s3.cn-north-1.amazonaws.com.cn")
+    expect(await location("cn-northwest-1")).toBe("s3://backups at https://s3.cn-northwest-1.amazonaws.com.cn")
   })
 })
