@@ -417,12 +417,21 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
           const hash = createHash("sha256")
           let size = 0
           const out = createWriteStream(part, { mode: 0o600 })
+          // A failed attempt's file is closed before its failure is told: none of its queued writes
+          // lands in the next attempt's file (whose sha256 is the stream's, not the file's), and no
+          // descriptor keeps the removed part's space.
+          const fail = (e: unknown) => {
+            res.destroy()
+            if (out.closed) return reject(e)
+            out.once("close", () => reject(e))
+            out.destroy()
+          }
           res.on("data", (d: Buffer) => {
             hash.update(d)
             size += d.length
           })
-          res.on("error", reject)
-          out.on("error", (e) => reject(localIoFailed(part, "write", e)))
+          res.on("error", fail)
+          out.on("error", (e) => fail(localIoFailed(part, "write", e)))
           out.on("finish", () => resolve({ key, size, sha256: hash.digest("hex") }))
           res.pipe(out)
         }),

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto"
-import { mkdtempSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readdirSync, readlinkSync, writeFileSync } from "node:fs"
 import http from "node:http"
 import type net from "node:net"
 import { tmpdir } from "node:os"
@@ -189,5 +189,32 @@ describe("the S3 store's listings when the server's pagination is broken", () =>
     const exit = await Effect.runPromiseExit(store.pendingUploads("p/").pipe(Effect.timeout(3_000)))
     expect(JSON.stringify(exit)).toMatch(/StoreRequestFailed.*marker/)
     expect(requests).toBeLessThanOrEqual(2)
+  })
+})
+
+describe("a download whose response is cut", () => {
+  it("each failed attempt's part file is closed: no descriptor left open on it, none writing into the next attempt's", async () => {
+    let gets = 0
+    const url = await stub((req, _url, _body, res) => {
+      if (req.method === "HEAD") return void res.writeHead(200, { "content-length": "100" }).end()
+      gets++
+      res.writeHead(200, { "content-length": "100" })
+      res.write(Buffer.alloc(50, 1))
+      setTimeout(() => res.socket?.destroy(), 20)
+    })
+    const store = makeS3Store(endpoint(url), { partSize: 5 * MiB, partsInFlight: 1, retries: 2, retryBaseMs: 1 })
+    const work = mkdtempSync(join(tmpdir(), "s3-stub-cut-"))
+    const exit = await Effect.runPromiseExit(store.getFile("p/id/f", join(work, "f")))
+    expect(JSON.stringify(exit)).toMatch(/StoreRequestFailed.*ECONNRESET/)
+    expect(gets).toBe(3)
+    const open = readdirSync("/proc/self/fd").flatMap((fd) => {
+      try {
+        return [readlinkSync(`/proc/self/fd/${fd}`)]
+      } catch {
+        return []
+      }
+    })
+    expect(open.filter((l) => l.startsWith(work))).toEqual([])
+    expect(readdirSync(work)).toEqual([])
   })
 })
