@@ -158,10 +158,18 @@ export const uploadBackup = Effect.fn("uploadBackup")(function* (
   const signaturePath = join(dir, signatureFileName)
   const localSignature = yield* readLocalSignature(dir).pipe(Effect.mapError((e) => localIoFailed(signaturePath, "read", e)))
   const encrypting = protection.recipients?.snapshot !== undefined || protection.recipients?.resources !== undefined
-  if (encrypting && localSignature !== undefined && protection.signingKey === undefined) {
+  // A backup downloaded from an encrypted upload records the `.age` objects it came from: stored plain, those records go
+  // (they would name objects this store does not hold, and the backup would never be complete).
+  const droppedForms = (["snapshot", "resources"] as const).filter(
+    (which) => local.manifest.files[which].encrypted !== undefined && protection.recipients?.[which] === undefined,
+  )
+  if ((encrypting || droppedForms.length > 0) && localSignature !== undefined && protection.signingKey === undefined) {
+    const change = encrypting
+      ? "encrypting it makes a new manifest (recording the encrypted files)"
+      : `storing ${droppedForms.map((w) => local.manifest.files[w].name).join(" and ")} plain makes a new manifest (without the encrypted forms its manifest records)`
     return yield* new BackupToUploadInvalid({
       path: signaturePath,
-      message: `backup ${id} is signed (${signaturePath}), but encrypting it makes a new manifest (recording the encrypted files) that this signature does not cover: give backup-upload --signing-key (the key backup-create signed with) so the stored manifest is signed; nothing was uploaded`,
+      message: `backup ${id} is signed (${signaturePath}), but ${change} that this signature does not cover: give backup-upload --signing-key (the key backup-create signed with) so the stored manifest is signed; nothing was uploaded`,
     })
   }
   const toEncrypt = (["snapshot", "resources"] as const).filter((which) => protection.recipients?.[which] !== undefined)
@@ -184,6 +192,7 @@ export const uploadBackup = Effect.fn("uploadBackup")(function* (
       continue
     }
     yield* onFile(f.name, f.size)
+    stored[which] = { name: f.name, size: f.size, sha256: f.sha256 }
     const put = yield* store.putFile(objectKey(prefix, id, f.name), join(dir, f.name), { sha256: f.sha256, maxBytes: f.size })
     if (put.size !== f.size) {
       return yield* new BackupToUploadInvalid({
@@ -205,7 +214,7 @@ export const uploadBackup = Effect.fn("uploadBackup")(function* (
   // The stored manifest records verify's verdict too, unless that would break backup-create's signature with no key to sign anew.
   const recordVerification = verification !== undefined && (localSignature === undefined || protection.signingKey !== undefined)
   const manifest: BackupManifest = { ...local.manifest, files: stored, ...(recordVerification ? { verification } : {}) }
-  const rewritten = encrypting || recordVerification
+  const rewritten = encrypting || droppedForms.length > 0 || recordVerification
   const bytes = new TextEncoder().encode(rewritten ? encodeBackupManifest(manifest) : local.text)
   const verified = verification?.mode
   // Before the manifest (the completeness marker): a complete backup in the store has its signature.
