@@ -5,9 +5,10 @@
  *
  * Finding every key name a prefix's values use takes reading its values: a prefix whose probe
  * keys (`bundle-sample.ts`) hold no encrypted value is taken as unencrypted, the others are read
- * whole, one prefix at a time, keeping only the sample.
+ * a page at a time, keeping only the sample (a prefix's values, the cluster's secrets, may not fit in the pod's memory).
  */
 import { Effect, Result } from "effect"
+import { sampleEncryptedValues } from "../../domain/bundle-decryption.ts"
 import { clusterVersionFacts } from "../../domain/version-compatibility.ts"
 import type { ClusterFacts } from "../../domain/backup-manifest.ts"
 import type { StoredValue } from "../../domain/encrypted-value.ts"
@@ -21,6 +22,9 @@ export interface BundleFacts {
   readonly cluster: ClusterFacts
   readonly sample: ReadonlyArray<StoredValue>
 }
+
+/** Values read at once while sampling a prefix: the live client's own page (a value may be up to etcd's request limit, ~1.5 MiB). */
+const valuePageSize = 100
 
 /** `<prefix>/config.openshift.io/clusterversions/version` (§10 of the reference). */
 export const clusterVersionKey = (prefix: string): string => `${prefix}/config.openshift.io/clusterversions/version`
@@ -53,7 +57,18 @@ export const readBundleFacts = Effect.fn("readBundleFacts")(function* (revision:
     prefix,
     {
       value: (key) => etcd.get(key, { revision }).pipe(Effect.map((kv) => kv?.value)),
-      prefixValues: (resourcePrefix) => etcd.getPrefix(resourcePrefix, { revision }),
+      prefixValues: (resourcePrefix) =>
+        Effect.gen(function* () {
+          // A page at a time, keeping each page's sample: a prefix's values (all the cluster's secrets) may exceed the pod's memory.
+          let kept: ReadonlyArray<StoredValue> = []
+          let after: string | undefined
+          for (;;) {
+            const page = yield* etcd.getPrefix(resourcePrefix, { revision, limit: valuePageSize, after })
+            kept = sampleEncryptedValues([...kept, ...page], resourcePrefix)
+            if (page.length < valuePageSize) return kept
+            after = page.at(-1)!.key
+          }
+        }),
     },
   )
   return { keyCounts, cluster: clusterFactsOf(cv?.value, etcdVersion, cvKey), sample } satisfies BundleFacts

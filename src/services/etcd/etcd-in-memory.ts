@@ -234,7 +234,7 @@ export const inMemory = (member: SimulatedMember): Layer.Layer<Etcd> =>
           Effect.map(checkRevision(member, `read of prefix ${prefix}`, options), (revision) =>
             member
               .keys()
-              .filter((k) => k.startsWith(prefix))
+              .filter((k) => k.startsWith(prefix) && (options?.after === undefined || k > options.after))
               .flatMap((k) => {
                 const kv = member.read(k, revision)
                 return kv === undefined ? [] : [options?.keysOnly === true ? { ...kv, value: new Uint8Array(0) } : kv]

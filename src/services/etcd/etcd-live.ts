@@ -194,6 +194,12 @@ export const live = (connection: EtcdConnection): Layer.Layer<Etcd, EtcdCredenti
         )
 
       const encoder = new TextEncoder()
+      /** The first key after `key` in etcd's byte order: `key` and a zero byte. */
+      const keyAfter = (key: Uint8Array) => {
+        const next = new Uint8Array(key.length + 1)
+        next.set(key, 0)
+        return next
+      }
       const get = (key: string, options?: ReadOptions) =>
         Effect.gen(function* () {
           const pinned = yield* pin
@@ -208,7 +214,7 @@ export const live = (connection: EtcdConnection): Layer.Layer<Etcd, EtcdCredenti
           const start = encoder.encode(prefix)
           const end = prefixEnd(start)
           let revision = options?.revision ?? 0
-          let from = start
+          let from = options?.after === undefined ? start : keyAfter(encoder.encode(options.after))
           const out: Array<KeyValue> = []
           for (;;) {
             const limit = Math.min(options?.keysOnly === true ? keysOnlyPageSize : rangePageSize, (options?.limit ?? Number.POSITIVE_INFINITY) - out.length)
@@ -218,8 +224,7 @@ export const live = (connection: EtcdConnection): Layer.Layer<Etcd, EtcdCredenti
             for (const kv of page.kvs) out.push(toKeyValue(kv))
             const last = page.kvs.at(-1)
             if (!page.more || last === undefined || out.length >= (options?.limit ?? Number.POSITIVE_INFINITY)) return out
-            from = new Uint8Array(last.key.length + 1)
-            from.set(last.key, 0)
+            from = keyAfter(last.key)
           }
         })
 

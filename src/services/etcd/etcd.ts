@@ -58,6 +58,8 @@ export interface ReadOptions {
   readonly keysOnly?: boolean | undefined
   /** Prefix reads: at most this many keys, the first in key order. */
   readonly limit?: number | undefined
+  /** Prefix reads: only the keys after this one in key order, to read a prefix a page at a time. */
+  readonly after?: string | undefined
 }
 
 export class Etcd extends Context.Service<

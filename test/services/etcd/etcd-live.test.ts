@@ -58,6 +58,12 @@ layer(TestEtcd.layerWithEtcd(), { excludeTestServices: true })("Etcd live layer 
         Array.from({ length: 250 }, (_, i) => seedKeyName(i)),
       )
       assert.isTrue(kvs.every((kv, i) => Buffer.from(kv.value).equals(valueFor(i, 64))))
+      // A page at a time: the keys after a given one, at most `limit`.
+      const page = yield* (yield* Etcd).getPrefix("/registry/test/", { revision, limit: 120, after: seedKeyName(9) })
+      assert.deepStrictEqual(
+        page.map((kv) => kv.key),
+        Array.from({ length: 120 }, (_, i) => seedKeyName(i + 10)),
+      )
     }).pipe(Effect.scoped),
   )
 
