@@ -73,6 +73,17 @@ export const completeBackupManifest = Effect.fn("completeBackupManifest")(functi
       message: `backup ${id} in ${store.location} is not complete (${reasons.join("; ")}): nothing downloaded; pick a complete backup (list)`,
     })
   }
+  // backup-upload stores a backup under its timestamp: objects under another id were copied or moved there, and its
+  // (possibly validly signed) manifest would have verify and restore take that other backup for the one asked for.
+  if (manifest.timestamp !== id) {
+    const reason = `its manifest describes backup ${manifest.timestamp}, not ${id}: its objects were copied or moved under another id`
+    return yield* new StoredBackupIncomplete({
+      store: store.location,
+      id,
+      reasons: [reason],
+      message: `backup ${id} in ${store.location} is not that backup (${reason}): nothing downloaded; use the backup under ${manifest.timestamp}, or the store's copy made by backup-upload`,
+    })
+  }
   return manifest
 })
 

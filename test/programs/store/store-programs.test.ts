@@ -49,6 +49,21 @@ describe("upload, list and download", () => {
     expect(again.files.every((f) => f.reused)).toBe(true)
   })
 
+  it("a backup's objects copied under another id: download refuses it, naming both ids, and fetches nothing", async () => {
+    const store = makeMemoryStore()
+    const report = await Effect.runPromise(uploadBackup(backup, prefix).pipe(withStore(store)))
+    const other = "2030-01-01_000000"
+    for (const [key, object] of [...store.objects]) store.objects.set(key.replace(`/${report.id}/`, `/${other}/`), object)
+    const into = mkdtempSync(join(tmpdir(), "store-download-"))
+    const exit = await Effect.runPromiseExit(downloadBackup(prefix, other, into).pipe(withStore(store)))
+    expect(Exit.isFailure(exit)).toBe(true)
+    const error = Exit.isFailure(exit) ? (exit.cause.reasons.find((r) => r._tag === "Fail") as { error: { _tag: string; message: string } }).error : undefined
+    expect(error?._tag).toBe("StoredBackupIncomplete")
+    expect(error?.message).toContain(other)
+    expect(error?.message).toContain(report.id)
+    expect(backupFiles(into)).toEqual([])
+  })
+
   it("the same through a directory store", async () => {
     const root = mkdtempSync(join(tmpdir(), "store-dir-"))
     const layer = directoryStoreLayer(root)
