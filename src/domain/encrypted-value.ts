@@ -11,7 +11,8 @@
  * - `k8s:enc:secretbox:v1:<key name>:` + XSalsa20-Poly1305 (node:crypto has no XSalsa20: the
  *   key's presence is checked, the decryption is reported as skipped);
  * - `k8s:enc:kms:v1:<plugin>:` / `k8s:enc:kms:v2:<plugin>:` hold a key sealed by a KMS plugin
- *   outside the cluster: skipped, with the reason;
+ *   outside the cluster: skipped, with the reason, when the configuration names that plugin (else
+ *   no provider reads it: a missing key);
  * - anything else is stored as written (identity).
  *
  * A decrypted value must be a stored object: protobuf (`k8s\0` first) or JSON with `apiVersion`
@@ -99,7 +100,13 @@ interface Where {
 export type ValueCheck =
   | (Where & { readonly _tag: "Decrypted"; readonly provider: KeyedProviderName; readonly keyName: string })
   | (Where & { readonly _tag: "NotEncrypted" })
-  | (Where & { readonly _tag: "KeyMissing"; readonly provider: KeyedProviderName; readonly keyName: string; readonly available: ReadonlyArray<string> })
+  /** For a KMS value, `provider` is "kms" and `keyName` its plugin's name. */
+  | (Where & {
+      readonly _tag: "KeyMissing"
+      readonly provider: KeyedProviderName | "kms"
+      readonly keyName: string
+      readonly available: ReadonlyArray<string>
+    })
   | (Where & { readonly _tag: "DecryptionFailed"; readonly provider: KeyedProviderName; readonly keyName: string; readonly reason: string })
   | (Where & { readonly _tag: "NotAnObject"; readonly provider: KeyedProviderName; readonly keyName: string })
   | (Where & { readonly _tag: "Skipped"; readonly reason: string })
@@ -163,10 +170,26 @@ export const checkStoredValue = (stored: StoredValue, providers: ReadonlyArray<E
   switch (envelope._tag) {
     case "Plain":
       return { _tag: "NotEncrypted", resource, key, message: `${at}: stored unencrypted (identity)` }
-    case "Kms":
-      return skipped(
-        `encrypted through KMS ${envelope.version} plugin ${JSON.stringify(envelope.plugin)}, whose key stays in the KMS outside the cluster and the bundle`,
-      )
+    case "Kms": {
+      // The API server reads `k8s:enc:kms:<version>:<name>:` only through a KMS provider of that version and name.
+      const { version, plugin } = envelope
+      const named = providers.flatMap((p) => (p._tag === "kms" && p.apiVersion === version ? [p.name] : []))
+      if (!named.includes(plugin)) {
+        const available = [...new Set(named)]
+        return {
+          _tag: "KeyMissing",
+          resource,
+          key,
+          provider: "kms",
+          keyName: plugin,
+          available,
+          message: `${at}: encrypted through KMS ${version} plugin ${JSON.stringify(plugin)}, which the bundled encryption configuration does not name (${
+            available.length === 0 ? `it has no KMS ${version} provider for ${resource}` : `its KMS ${version} providers for ${resource}: ${quoted(available)}`
+          }): a cluster restored from this backup cannot read it; the configuration was probably changed after the bundled encryption-config revision was written`,
+        }
+      }
+      return skipped(`encrypted through KMS ${version} plugin ${JSON.stringify(plugin)}, whose key stays in the KMS outside the cluster and the bundle`)
+    }
     case "Unknown":
       return skipped(`unknown encryption envelope ${JSON.stringify(envelope.prefix)} (a newer API server's format?)`)
     case "Truncated":

@@ -83,8 +83,21 @@ describe("judgeDecryption", () => {
     expect(r.message).toContain("the bundle holds no encryption-config")
   })
 
-  it("a KMS value is reported as skipped with the reason, not failed", () => {
-    const r = judgeDecryption([{ resource: "secrets", key: "/kubernetes.io/secrets/ns/k", value: text("k8s:enc:kms:v2:vault:xyz") }], config.success)
+  it("a KMS value of a plugin the configuration names is reported as skipped with the reason, not failed; of another plugin, failed", () => {
+    const withKms = Result.getOrThrow(
+      decodeEncryptionConfiguration(
+        JSON.stringify({
+          apiVersion: "apiserver.config.k8s.io/v1",
+          kind: "EncryptionConfiguration",
+          resources: [{ resources: ["secrets"], providers: [{ kms: { apiVersion: "v2", name: "vault", endpoint: "unix:///kms.sock" } }, { identity: {} }] }],
+        }),
+      ),
+    )
+    const kmsValue = { resource: "secrets", key: "/kubernetes.io/secrets/ns/k", value: text("k8s:enc:kms:v2:vault:xyz") }
+    const missing = judgeDecryption([kmsValue], config.success)
+    expect(missing.verdict).toBe("FAIL")
+    expect(missing.failures).toEqual([expect.objectContaining({ resource: "secrets", key: "/kubernetes.io/secrets/ns/k", keyName: "vault" })])
+    const r = judgeDecryption([kmsValue], withKms)
     expect(r.verdict).toBe("PASS")
     expect(r.skipped).toHaveLength(1)
     expect(r.message).toContain("not checked")

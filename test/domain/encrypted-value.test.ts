@@ -176,8 +176,12 @@ describe("checkStoredValue with values encrypted by openssl (aescbc) and Python'
     expect(check(twice, values.secretNew)).toMatchObject({ _tag: "Decrypted", keyName: "2" })
   })
 
-  it("skips KMS values, saying why", () => {
-    const config = configOf(fullBundle)
+  it("skips KMS values of a plugin the configuration names, saying why", () => {
+    const text = configText(fullBundle).replace(
+      "  - aescbc:",
+      "  - kms: {apiVersion: v2, name: vault-plugin, endpoint: unix:///kms.sock}\n  - kms: {name: vault-plugin, endpoint: unix:///kms1.sock}\n  - aescbc:",
+    )
+    const config = Result.getOrThrow(decodeEncryptionConfiguration(text))
     for (const version of ["v1", "v2"]) {
       const stored = {
         resource: "secrets",
@@ -187,6 +191,28 @@ describe("checkStoredValue with values encrypted by openssl (aescbc) and Python'
       const result = check(config, stored)
       expect(result).toMatchObject({ _tag: "Skipped", resource: "secrets", key: stored.key })
       if (result._tag === "Skipped") expect(result.reason).toContain(`KMS ${version} plugin "vault-plugin"`)
+    }
+  })
+
+  it("fails a KMS value whose plugin the bundled configuration does not name: a restored API server could not read it", () => {
+    const onlyV1 = Result.getOrThrow(
+      decodeEncryptionConfiguration(configText(fullBundle).replace("  - aescbc:", "  - kms: {name: vault-plugin, endpoint: unix:///kms1.sock}\n  - aescbc:")),
+    )
+    for (const [config, version] of [
+      [configOf(fullBundle), "v2"],
+      [onlyV1, "v2"],
+      [onlyV1, "v1"],
+    ] as const) {
+      const plugin = version === "v1" ? "other-plugin" : "vault-plugin"
+      const stored = {
+        resource: "secrets",
+        key: "/kubernetes.io/secrets/ns/kms",
+        value: Buffer.concat([Buffer.from(`k8s:enc:kms:${version}:${plugin}:`), randomBytes(64)]),
+      }
+      const result = check(config, stored)
+      expect(result).toMatchObject({ _tag: "KeyMissing", resource: "secrets", key: stored.key, keyName: plugin })
+      expect(result.message).toContain(`KMS ${version} plugin "${plugin}"`)
+      expect(result.message).toContain("does not name")
     }
   })
 
