@@ -98,6 +98,16 @@ describe("checkCertificates on certificates made by openssl", () => {
     expect(report.sources[0]!.message).toContain("certificate 1 does not parse as X.509")
   })
 
+  it("reads a hostile file of BEGIN lines without an END in time linear in its size, finding the one certificate", () => {
+    // A backup's tarball may come from anyone able to write where it is kept: verify reads it before refusing it.
+    const hostile = "-----BEGIN CERTIFICATE-----\n".repeat((2 * 1024 * 1024) / 28)
+    const started = performance.now()
+    const report = checkCertificates([file(`${dir}/secrets/s/tls.crt`, certs.valid.certPem + hostile)], now)
+    expect(performance.now() - started).toBeLessThan(2000)
+    expect(report.count).toBe(1)
+    expect(report.sources[0]!.certificates).toHaveLength(1)
+  })
+
   it("ignores files without certificates", () => {
     expect(
       checkCertificates(
