@@ -53,6 +53,8 @@ export const parseRecipient = (text: string): Result.Result<AgeRecipient, string
   if (hrp !== recipientHrp || text !== text.toLowerCase())
     return Result.fail(`${shown} is not an age X25519 recipient: it must start with "age1" in lower case`)
   if (data.length !== 32) return Result.fail(`${shown} is not an age X25519 recipient: it holds ${data.length} bytes, not 32`)
+  if (isLowOrder(data))
+    return Result.fail(`${shown} is not a usable age X25519 recipient: it is a low-order point, which no key agreement can use (age refuses it too)`)
   return Result.succeed({ text, publicKey: data })
 }
 
@@ -77,6 +79,18 @@ export const generateIdentity = (): { readonly identity: Redacted.Redacted<strin
 }
 
 const zeroNonce = Buffer.alloc(12)
+
+/** A fixed private key, to tell whether a public key gives a shared secret at all. */
+const probeKey = generateKeyPairSync("x25519").privateKey
+
+/** Whether a public key is a low-order point: any key agreement with it gives the all-zero secret, which OpenSSL refuses. */
+const isLowOrder = (raw: Uint8Array): boolean => {
+  try {
+    return diffieHellman({ privateKey: probeKey, publicKey: publicKeyObject(raw) }).every((b) => b === 0)
+  } catch {
+    return true
+  }
+}
 
 const wrapKey = (shared: Uint8Array, share: Uint8Array, recipient: Uint8Array): Buffer =>
   Buffer.from(hkdfSync("sha256", shared, Buffer.concat([share, recipient]), x25519Info, 32))

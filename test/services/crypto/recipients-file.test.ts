@@ -4,6 +4,7 @@ import { symlinkSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect, Exit, Redacted, Result } from "effect"
 import { describe, expect, it } from "vitest"
+import { encodeBech32 } from "../../../src/domain/bech32.ts"
 import { recipientsFingerprint } from "../../../src/domain/recipients-fingerprint.ts"
 import { generateIdentity } from "../../../src/services/crypto/age-keys.ts"
 import { parseRecipientsFile, readRecipientsFile } from "../../../src/services/crypto/recipients-file.ts"
@@ -32,6 +33,15 @@ describe("recipients files (as age -R reads them)", () => {
       expect(set.fingerprint).toBe(recipientsFingerprint(given))
     },
   )
+
+  it("refuses a low-order point (an all-zero key) by line, as age does, rather than failing the upload as a read of the snapshot", () => {
+    const lowOrder = encodeBech32("age", new Uint8Array(32))
+    const parsed = parseRecipientsFile("/k/r.txt", `${recipients[0]}\n${lowOrder}\n`)
+    const error = Result.isFailure(parsed) ? parsed.failure : undefined
+    expect(error?._tag).toBe("AgeRecipientInvalid")
+    expect(error?.source).toBe("/k/r.txt line 2")
+    expect(error?.message).toContain("low-order")
+  })
 
   it("names the bad line by number and says what a recipients file holds", () => {
     const parsed = parseRecipientsFile("/k/r.txt", `# mine\n${recipients[0]}\nssh-ed25519 AAAA x\n`)
