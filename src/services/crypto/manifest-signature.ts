@@ -47,6 +47,12 @@ export const parseSigningKey = (pem: string | Uint8Array): Result.Result<Signing
   try {
     key = createPrivateKey({ key: Buffer.from(pem), format: "pem" })
   } catch {
+    // PKCS#8's encrypted form, or a legacy PEM's header: the key is there, locked, and no passphrase can be given here.
+    const text = Buffer.from(pem).toString("latin1")
+    if (text.includes("-----BEGIN ENCRYPTED PRIVATE KEY-----") || text.includes("Proc-Type: 4,ENCRYPTED"))
+      return Result.fail(
+        "is protected by a passphrase, which cluster-backup cannot be given: write it unprotected for the Secret (openssl pkey -in FILE -out plain.pem) and keep that file private",
+      )
     return Result.fail("is not a PEM private key (expected PKCS#8, as `openssl genpkey -algorithm ed25519` writes)")
   }
   if (key.asymmetricKeyType !== "ed25519") return Result.fail(`is a ${key.asymmetricKeyType ?? "unknown"} key, not ed25519`)

@@ -132,6 +132,13 @@ describe("manifest signatures", () => {
     expect(Result.isFailure(garbage) && garbage.failure).not.toContain(ours.privatePem.split("\n")[1]!.slice(0, 20))
   })
 
+  it("a passphrase-protected signing key is named as such, not as something other than a PEM private key", () => {
+    openssl(["genpkey", "-algorithm", "ed25519", "-aes-256-cbc", "-pass", "pass:secret", "-out", join(dir, "encrypted.pem")])
+    const parsed = parseSigningKey(readFileSync(join(dir, "encrypted.pem")))
+    expect(Result.isFailure(parsed) && parsed.failure).toContain("passphrase")
+    expect(Result.isFailure(parsed) && parsed.failure).not.toContain("is not a PEM private key")
+  })
+
   it("the signing key never shows: String, JSON and inspect print <redacted>", async () => {
     const { inspect } = await import("node:util")
     const body = ours.privatePem.split("\n")[1]!
