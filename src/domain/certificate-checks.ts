@@ -124,7 +124,9 @@ const sourcesOf = (file: CertificateFile): ReadonlyArray<RawSource> => {
   const own = pemCertificates(text)
   const sources: Array<RawSource> = own.length > 0 ? [{ source: file.path, kind: undefined, name, certificates: own }] : []
   if (!kubeconfigFields.some((f) => text.includes(f))) return sources
-  const doc = parseYamlText(Buffer.from(file.bytes).toString("utf8"))
+  // Only the data fields are looked for; a tarball's file may be anyone's (see pemBlocks), and checking its keys for
+  // repeats is quadratic in their number (minutes for one file of 4 MiB).
+  const doc = parseYamlText(Buffer.from(file.bytes).toString("utf8"), { uniqueKeys: false })
   if (Result.isFailure(doc)) return sources
   for (const { path, field, data } of dataFields(doc.success)) {
     const decoded = Buffer.from(data, "base64")

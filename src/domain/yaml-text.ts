@@ -15,10 +15,15 @@ export interface YamlProblem {
 
 /**
  * Parses one YAML (or JSON) document. `failsafe` reads every scalar as a string, for callers that
- * validate scalars themselves (`3`, `"3"` and `0x3` then stay distinguishable as text).
+ * validate scalars themselves (`3`, `"3"` and `0x3` then stay distinguishable as text). `uniqueKeys: false` accepts
+ * repeated keys (the last wins), for a caller that only looks for some fields in files it did not write: the parser's
+ * check compares every key of a mapping with every other, quadratic in a mapping of many keys.
  */
-export const parseYamlText = (text: string, options: { readonly schema?: "core" | "failsafe" } = {}): Result.Result<unknown, YamlProblem> => {
-  const doc = YAML.parseDocument(text, { schema: options.schema ?? "core", uniqueKeys: true, prettyErrors: false })
+export const parseYamlText = (
+  text: string,
+  options: { readonly schema?: "core" | "failsafe"; readonly uniqueKeys?: boolean } = {},
+): Result.Result<unknown, YamlProblem> => {
+  const doc = YAML.parseDocument(text, { schema: options.schema ?? "core", uniqueKeys: options.uniqueKeys ?? true, prettyErrors: false })
   const problem = doc.errors[0] ?? doc.warnings[0]
   if (problem !== undefined) return Result.fail({ message: `invalid YAML: ${problem.message.split("\n")[0]}` })
   let alias = false

@@ -108,6 +108,14 @@ describe("checkCertificates on certificates made by openssl", () => {
     expect(report.sources[0]!.certificates).toHaveLength(1)
   })
 
+  it("reads a hostile kubeconfig-like file of many keys in time linear in its size", () => {
+    const hostile = `certificate-authority-data: ${Buffer.from(certs.valid.certPem).toString("base64")}\n${Array.from({ length: 60_000 }, (_, i) => `k${i}: v`).join("\n")}\n`
+    const started = performance.now()
+    const report = checkCertificates([file(`${dir}/configmaps/c/kubeconfig`, hostile)], now)
+    expect(performance.now() - started).toBeLessThan(5000)
+    expect(report.count).toBe(1)
+  })
+
   it("ignores files without certificates", () => {
     expect(
       checkCertificates(
