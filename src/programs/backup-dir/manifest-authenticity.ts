@@ -15,7 +15,7 @@ import { readMountedFile } from "../../services/mounted-file.ts"
 import {
   describeSignatureVerdict,
   parseSigningKey,
-  parseTrustedKey,
+  parseTrustedKeys,
   signManifest,
   verifyManifestSignature,
   type SigningKey,
@@ -85,7 +85,9 @@ export const readSigningKey = (
 
 /** The ed25519 public keys of every `--trusted-key FILE` (SPKI PEM; links followed, only a regular file). */
 export const readTrustedKeys = (paths: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<TrustedKey>, ManifestKeyUnusable> =>
-  Effect.forEach(paths, (path) => readKeyFile(path, "--trusted-key", (bytes) => parseTrustedKey(bytes, path)))
+  Effect.forEach(paths, (path) => readKeyFile<ReadonlyArray<TrustedKey>, never>(path, "--trusted-key", (bytes) => parseTrustedKeys(bytes, path))).pipe(
+    Effect.map((keys) => keys.flat()),
+  )
 
 /** The bytes of `backup-manifest.json.sig` in `dir`, or undefined when it has none. */
 export const readLocalSignature = (dir: string): Effect.Effect<Uint8Array | undefined, BackupFileFailure> =>

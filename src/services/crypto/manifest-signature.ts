@@ -74,6 +74,25 @@ export const parseTrustedKey = (pem: string | Uint8Array, source: string): Resul
   return Result.succeed({ keyId: keyIdOf(key), source, publicKey: key })
 }
 
+const pemBlock = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g
+
+/**
+ * The keys of a trusted-key file: one SPKI PEM ed25519 public key, or several one after another (the old and the new
+ * key while signing keys rotate), each trusted; the problem with the first block that is no such key otherwise.
+ */
+export const parseTrustedKeys = (pem: string | Uint8Array, source: string): Result.Result<ReadonlyArray<TrustedKey>, string> => {
+  const text = Buffer.from(pem).toString("utf8")
+  const blocks = [...text.matchAll(pemBlock)].map((m) => m[0])
+  if (blocks.length <= 1) return Result.map(parseTrustedKey(text, source), (key) => [key])
+  const keys: Array<TrustedKey> = []
+  for (const [i, block] of blocks.entries()) {
+    const key = parseTrustedKey(block, source)
+    if (Result.isFailure(key)) return Result.fail(`(PEM block ${i + 1} of ${blocks.length}) ${key.failure}`)
+    keys.push(key.success)
+  }
+  return Result.succeed(keys)
+}
+
 /** The signature file's text for `manifestBytes` (exactly the bytes written as the manifest). */
 export const signManifest = (manifestBytes: Uint8Array, key: SigningKey): string => {
   const signature = sign(null, manifestBytes, Redacted.value(key.privateKey)).toString("base64")

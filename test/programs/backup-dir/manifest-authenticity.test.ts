@@ -106,3 +106,25 @@ describe("manifest-signature check", () => {
     expect(back.found).toContain("does not match its bytes")
   })
 })
+
+describe("a trusted-key file of several keys (signing keys rotating)", () => {
+  const newer = generateKeyPairSync("ed25519").publicKey
+  const pem = (k: typeof publicKey) => k.export({ format: "pem", type: "spki" }).toString()
+
+  it("trusts every key in it: a backup signed by either passes, and only its signer matters", async () => {
+    const path = join(dir, "rotating.pub")
+    writeFileSync(path, `# old, then new\n${pem(newer)}\n${pem(publicKey)}`)
+    const keys = await Effect.runPromise(readTrustedKeys([path]))
+    expect(keys.map((k) => k.keyId)).toEqual([keyIdOf(newer), keyIdOf(publicKey)])
+    expect(await Effect.runPromise(signatureCheck(dir, keys, Result.succeed(signed)))).toMatchObject({ verdict: "PASS" })
+    // Either key alone: only the one that signed passes.
+    expect(await Effect.runPromise(signatureCheck(dir, keys.slice(0, 1), Result.succeed(signed)))).toMatchObject({ verdict: "FAIL" })
+  })
+
+  it("refuses the file when one of its blocks is no public key, naming the block", async () => {
+    const path = join(dir, "rotating-bad.pub")
+    writeFileSync(path, `${pem(publicKey)}-----BEGIN PUBLIC KEY-----\nbm90IGEga2V5\n-----END PUBLIC KEY-----\n`)
+    const exit = await Effect.runPromiseExit(readTrustedKeys([path]))
+    expect(JSON.stringify(exit)).toMatch(/ManifestKeyUnusable.*PEM block 2 of 2.*is not a PEM public key/)
+  })
+})
