@@ -7,8 +7,10 @@
  * given (encrypted-download.ts); with none given, nothing is downloaded.
  */
 import { join } from "node:path"
-import { Effect, FileSystem, Schema } from "effect"
+import { Effect, FileSystem, Result, Schema } from "effect"
 import { manifestFileName } from "../../domain/archive-names.ts"
+import { encodeBackupManifest } from "../../domain/backup-manifest.ts"
+import { decodeBackupManifestBytes } from "../backup-dir/backup-manifest-file.ts"
 import { signatureFileName } from "../../domain/manifest-signature-file.ts"
 import { backupCompleteness, listingPrefix, objectKey } from "../../domain/store-layout.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
@@ -123,6 +125,18 @@ export const downloadBackup = Effect.fn("downloadBackup")(function* (prefix: str
     else yield* fetchDecrypted(objectKey(prefix, id, f.encrypted.name), path, f, f.encrypted, identities)
     fetched.push({ ...digest, reused: false })
   }
+  const manifestPath = join(dir, manifestFileName)
+  const bytes = yield* store.getBytes(objectKey(prefix, id, manifestFileName))
+  // The manifest written must be the one the files were checked against: a re-upload meanwhile may have replaced it.
+  const now = decodeBackupManifestBytes(bytes, objectKey(prefix, id, manifestFileName))
+  if (Result.isFailure(now) || encodeBackupManifest(now.success) !== encodeBackupManifest(manifest)) {
+    return yield* new StoredBackupIncomplete({
+      store: store.location,
+      id,
+      reasons: ["its manifest changed during the download"],
+      message: `backup ${id} in ${store.location} changed during the download (its manifest was replaced, by a re-upload or a prune): its files here may not be the ones it now describes; no manifest written, run download again`,
+    })
+  }
   // The stored signature or none: a reused directory keeps no signature the store no longer has.
   const signaturePath = join(dir, signatureFileName)
   const signature = yield* store.getBytes(objectKey(prefix, id, signatureFileName)).pipe(
@@ -132,8 +146,6 @@ export const downloadBackup = Effect.fn("downloadBackup")(function* (prefix: str
   yield* signature === undefined
     ? fs.remove(signaturePath, { force: true }).pipe(Effect.mapError((e) => localIoFailed(signaturePath, "write", e)))
     : writeThroughPart(signaturePath, signature)
-  const manifestPath = join(dir, manifestFileName)
-  const bytes = yield* store.getBytes(objectKey(prefix, id, manifestFileName))
   yield* writeThroughPart(manifestPath, bytes)
   return { id, dir, files: fetched, manifest }
 })

@@ -7,6 +7,7 @@ import { fc } from "@fast-check/vitest"
 import { Effect, Exit, Layer } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import { manifestFileName } from "../../../src/domain/archive-names.ts"
+import { encodeBackupManifest } from "../../../src/domain/backup-manifest.ts"
 import { objectKey } from "../../../src/domain/store-layout.ts"
 import { downloadBackup } from "../../../src/programs/store/store-download.ts"
 import { listBackups } from "../../../src/programs/store/store-list.ts"
@@ -105,6 +106,30 @@ describe("upload, list and download", () => {
     const into = mkdtempSync(join(tmpdir(), "store-download-"))
     await Effect.runPromise(downloadBackup(prefix, report.id, into).pipe(withStore(store)))
     for (const f of backupFiles(backup)) expect(sha256(join(into, f))).toBe(sha256(join(backup, f)))
+  })
+
+  it("a manifest replaced while the files download (a re-upload): no manifest written beside files it may not describe", async () => {
+    const m = readManifest(backup)
+    // The download's reads of the manifest: the first checks the backup, the second writes it.
+    let manifestReads = 0
+    const holder: { store?: MemoryStore; armed?: boolean } = {}
+    const store = makeMemoryStore({
+      faults: (operation, key) =>
+        Effect.sync(() => {
+          if (holder.armed !== true || operation !== "GET" || !key.endsWith(manifestFileName) || ++manifestReads !== 2) return
+          const o = holder.store!.objects.get(key)!
+          const bytes = new TextEncoder().encode(encodeBackupManifest({ ...m, etcd: { ...m.etcd, revision: m.etcd.revision + 1 } }))
+          holder.store!.objects.set(key, { ...o, bytes, sha256: createHash("sha256").update(bytes).digest("hex") })
+        }),
+    })
+    holder.store = store
+    const report = await Effect.runPromise(uploadBackup(backup, prefix).pipe(withStore(store)))
+    holder.armed = true
+    const into = mkdtempSync(join(tmpdir(), "store-download-"))
+    const exit = await Effect.runPromiseExit(downloadBackup(prefix, report.id, into).pipe(withStore(store)))
+    expect(manifestReads).toBe(2)
+    expect(JSON.stringify(exit)).toMatch(/StoredBackupIncomplete.*changed during the download/)
+    expect(backupFiles(into)).not.toContain(manifestFileName)
   })
 
   it("a damaged stored copy: download fails naming the file, and keeps nothing of it", async () => {
