@@ -11,9 +11,8 @@
  * `inspect` output of this module shows a secret, not even a fragment of a malformed one.
  */
 import { Redacted, Result, Schema } from "effect"
-import * as YAML from "yaml"
 import { formatKeyPath, keyedProblems, type KeyedProblem } from "./schema-errors.ts"
-import { parseYamlText } from "./yaml-text.ts"
+import { parseYamlText, type YamlProblem } from "./yaml-text.ts"
 
 /** Providers that hold named keys; each writes `k8s:enc:<provider>:v1:<key name>:` before its ciphertext. */
 export const keyedProviderNames = ["aescbc", "aesgcm", "secretbox"] as const
@@ -104,13 +103,10 @@ const decodeSecret = (text: string): Uint8Array | undefined => {
 const sizeList = (sizes: ReadonlyArray<number>) => (sizes.length === 1 ? `${sizes[0]}` : `${sizes.slice(0, -1).join(", ")} or ${sizes.at(-1)}`)
 
 /** Why a YAML text did not parse, by position and code only: a parser's message may quote the text, and the text holds keys. */
-const yamlProblem = (text: string): string => {
-  const doc = YAML.parseDocument(text, { uniqueKeys: true, prettyErrors: true })
-  const error = doc.errors[0] ?? doc.warnings[0]
-  const at = error?.linePos?.[0]
-  if (error !== undefined && at !== undefined) return `is not valid YAML or JSON (${error.code} at line ${at.line}, column ${at.col})`
-  return "is not valid YAML or JSON (aliases and custom tags are not accepted; the parser's message is withheld because it may quote the file's secrets)"
-}
+const yamlProblem = (problem: YamlProblem): string =>
+  problem.code !== undefined && problem.line !== undefined
+    ? `is not valid YAML or JSON (${problem.code} at line ${problem.line}, column ${problem.col})`
+    : "is not valid YAML or JSON (aliases and custom tags are not accepted; the parser's message is withheld because it may quote the file's secrets)"
 
 const providerKinds = ["aescbc", "aesgcm", "secretbox", "identity", "kms"] as const
 
@@ -185,7 +181,7 @@ export const decodeEncryptionConfiguration = (text: string, source = "encryption
     )
   if (text.trim() === "") return fail([{ key: "", message: "is empty" }])
   const parsed = parseYamlText(text)
-  if (Result.isFailure(parsed)) return fail([{ key: "", message: yamlProblem(text) }])
+  if (Result.isFailure(parsed)) return fail([{ key: "", message: yamlProblem(parsed.failure) }])
   const shaped = decodeDocument(parsed.success)
   if (Result.isFailure(shaped)) {
     return fail(keyedProblems(shaped.failure).map((p) => ({ key: p.key, message: p.message === "Missing key" ? "is missing" : `is invalid: ${p.message}` })))

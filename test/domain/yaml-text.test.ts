@@ -37,6 +37,34 @@ describe("parseYamlText", () => {
     if (Result.isFailure(r)) expect(r.failure.message).toMatch(/^invalid YAML: /)
   })
 
+  it("refuses a key repeated in any mapping, naming its code and place, and accepts the same key in two mappings", () => {
+    expect(parseYamlText("a: 1\nb:\n  c: 1\n  d: 2\n  c: 3\n")).toEqual(
+      Result.fail({ message: "invalid YAML: Map keys must be unique", code: "DUPLICATE_KEY", line: 5, col: 3 }),
+    )
+    expect(Result.isFailure(parseYamlText('{"a": 1, "a": 1}'))).toBe(true)
+    expect(Result.getOrThrow(parseYamlText("a: {x: 1}\nb: {x: 2}"))).toEqual({ a: { x: 1 }, b: { x: 2 } })
+    expect(Result.getOrThrow(parseYamlText("a: 1\na: 2", { uniqueKeys: false }))).toEqual({ a: 2 })
+  })
+
+  test.prop([fc.uniqueArray(fc.string({ minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 30 }), fc.nat()])(
+    "finds a repeated key exactly when the parser's own check does",
+    (keys, pick) => {
+      const text = [...keys, keys[pick % keys.length]!].map((k, i) => `${JSON.stringify(k)}: ${i}`).join("\n")
+      const own = YAML.parseDocument(text, { uniqueKeys: true }).errors.some((e) => e.code === "DUPLICATE_KEY")
+      expect(own).toBe(true)
+      expect(parseYamlText(text)).toMatchObject(Result.fail({ code: "DUPLICATE_KEY" }))
+      expect(Result.isSuccess(parseYamlText(text.split("\n").slice(0, -1).join("\n")))).toBe(true)
+    },
+  )
+
+  it("checks a mapping of many keys in time linear in its size (a hostile file in a backup's tarball)", () => {
+    // 200k keys: minutes for the parser's pairwise check; the bound only tells a stall from a slow machine.
+    const text = Array.from({ length: 200_000 }, (_, i) => `k${i}: v`).join("\n")
+    const started = performance.now()
+    expect(Result.isSuccess(parseYamlText(text))).toBe(true)
+    expect(performance.now() - started).toBeLessThan(30_000)
+  })
+
   test.prop([fc.string({ maxLength: 120 })], { numRuns: 500 })("never throws on any text", (text) => {
     expect(() => parseYamlText(text)).not.toThrow()
     expect(() => parseYamlText(text, { schema: "failsafe" })).not.toThrow()
