@@ -13,8 +13,15 @@ import { Schema } from "effect"
 export const KeyCounts = Schema.Record(Schema.String, Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)))
 export type KeyCounts = typeof KeyCounts.Type
 
-/** The prefix a key is counted under. */
-export const keyPrefix = (key: string): string => {
+/**
+ * The prefix a key is counted under. Given the API server's `--etcd-prefix` of several segments (`/a/b`), that
+ * prefix stands as the first segment (`/a/b/secrets/`), as `/kubernetes.io` does.
+ */
+export const keyPrefix = (key: string, etcdPrefix?: string): string => {
+  if (etcdPrefix !== undefined && etcdPrefix.lastIndexOf("/") > 0 && (key === etcdPrefix || key.startsWith(`${etcdPrefix}/`))) {
+    const inner = keyPrefix(`/p${key.slice(etcdPrefix.length)}`)
+    return inner.endsWith("/") ? `${etcdPrefix}${inner.slice(2)}` : key
+  }
   const segments = key.split("/")
   // "/a/b/c" splits to ["", "a", "b", "c"]
   if (segments[0] !== "" || segments.length < 4 || segments[1] === "" || segments[2] === "") return key
@@ -22,11 +29,11 @@ export const keyPrefix = (key: string): string => {
   return `${segments.slice(0, depth).join("/")}/`
 }
 
-/** Counts keys by prefix. */
-export const countKeysByPrefix = (keys: Iterable<string>): KeyCounts => {
+/** Counts keys by prefix (`etcdPrefix`: as `keyPrefix`). */
+export const countKeysByPrefix = (keys: Iterable<string>, etcdPrefix?: string): KeyCounts => {
   const counts = new Map<string, number>()
   for (const key of keys) {
-    const prefix = keyPrefix(key)
+    const prefix = keyPrefix(key, etcdPrefix)
     counts.set(prefix, (counts.get(prefix) ?? 0) + 1)
   }
   return Object.fromEntries(counts)

@@ -15,6 +15,27 @@ describe("keyPrefix", () => {
   ])("%s counts under %s", (key, prefix) => {
     expect(keyPrefix(key)).toBe(prefix)
   })
+
+  it.each([
+    ["/a/b/secrets/openshift-etcd/etcd-client", "/a/b/secrets/"],
+    ["/a/b/operator.openshift.io/etcds/cluster", "/a/b/operator.openshift.io/etcds/"],
+    ["/a/b/secrets", "/a/b/secrets"],
+    ["/a/c/secrets/ns/s", "/a/c/"],
+  ])("under --etcd-prefix /a/b, %s counts under %s", (key, prefix) => {
+    expect(keyPrefix(key, "/a/b")).toBe(prefix)
+  })
+
+  const segment = fc.stringMatching(/^[a-z0-9.-]{1,8}$/)
+  test.prop([fc.array(segment, { minLength: 1, maxLength: 3 }), fc.array(segment, { minLength: 0, maxLength: 4 })])(
+    "an etcd prefix of several segments counts as one: the same prefixes as under /kubernetes.io",
+    (prefixSegments, rest) => {
+      const etcdPrefix = `/${prefixSegments.join("/")}`
+      const tail = rest.length === 0 ? "" : `/${rest.join("/")}`
+      const single = keyPrefix(`/kubernetes.io${tail}`, "/kubernetes.io")
+      const many = keyPrefix(`${etcdPrefix}${tail}`, etcdPrefix)
+      expect(many).toBe(single.startsWith("/kubernetes.io/") ? `${etcdPrefix}${single.slice("/kubernetes.io".length)}` : `${etcdPrefix}${tail}`)
+    },
+  )
 })
 
 const keyArb = fc.oneof(

@@ -25,7 +25,7 @@ export const sampleStoredValues = <E, R>(keys: ReadonlyArray<string>, etcdPrefix
   Effect.gen(function* () {
     const byPrefix = new Map<string, Array<string>>()
     for (const key of keys) {
-      const prefix = keyPrefix(key)
+      const prefix = keyPrefix(key, etcdPrefix)
       if (!prefix.endsWith("/")) continue
       const list = byPrefix.get(prefix)
       if (list === undefined) byPrefix.set(prefix, [key])

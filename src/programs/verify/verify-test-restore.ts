@@ -249,7 +249,7 @@ export const testRestore = Effect.fn("testRestore")(function* (options: TestRest
           : yield* options.afterStart({ clientUrl: member.clientUrl }).pipe(Effect.mapError((e) => readFailed(`the test hook failed: ${String(e)}`)))
       const bundleAt = changedAt ?? options.keyCountsAt
       const bundleKeys = bundleAt === undefined ? undefined : yield* keysUnder(member.clientUrl, `${etcdPrefix}/`, bundleAt)
-      const keyCounts = bundleKeys === undefined ? undefined : countKeysByPrefix(bundleKeys)
+      const keyCounts = bundleKeys === undefined ? undefined : countKeysByPrefix(bundleKeys, etcdPrefix)
       const sample =
         bundleKeys === undefined || bundleAt === undefined || options.sampleEncrypted !== true
           ? undefined

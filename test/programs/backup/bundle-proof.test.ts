@@ -60,6 +60,18 @@ layer(TestEtcd.layerWithEtcd(), { excludeTestServices: true })("the bundle prove
     }),
   )
 
+  it.effect("an --etcd-prefix of two segments: the same proof, key counts per resource under it", () =>
+    Effect.gen(function* () {
+      yield* seed("/two/segments")
+      const { exit, manifest } = yield* backUp("two-segments", "/two/segments", encryptionConfig(rightKeys))
+      assert.isTrue(Exit.isSuccess(exit), Exit.isFailure(exit) ? String(exit.cause) : "")
+      assert.strictEqual(manifest!.decryption?.verdict, "PASS")
+      assert.strictEqual(manifest!.decryption?.decrypted, 4)
+      assert.strictEqual(manifest!.keyCounts?.["/two/segments/secrets/"], 3)
+      assert.strictEqual(manifest!.keyCounts?.["/two/segments/operator.openshift.io/etcds/"], 1)
+    }),
+  )
+
   it.effect("backup-init keeps the sample private (0600) until backup-create removes it", () =>
     Effect.gen(function* () {
       yield* seed("/private")
