@@ -37,6 +37,11 @@ export const readUploadRecipients = (flags: RecipientsFlagValues) =>
   Effect.gen(function* () {
     const snapshot = Option.isSome(flags.recipientsFile) ? yield* readRecipientsFile(flags.recipientsFile.value) : undefined
     const resources = Option.isSome(flags.resourcesRecipientsFile) ? yield* readRecipientsFile(flags.resourcesRecipientsFile.value) : snapshot
+    if (snapshot === undefined && resources !== undefined) {
+      yield* Effect.logWarning(
+        "only the resources tarball is encrypted (--resources-recipients-file): the etcd snapshot, which holds every Secret of the cluster (readable unless encrypted at rest), is stored plain; give --recipients-file to encrypt it too",
+      )
+    }
     return { snapshot, resources }
   })
 
