@@ -112,9 +112,17 @@ const revisionAt = (s: ScheduleState): number | undefined =>
  * What the policy wants at `s.now`: start a run (and why), or wait until a given instant. `cron` is undefined for
  * a policy without a schedule (revision changes and retries only).
  */
+/**
+ * How far ahead of this operator's clock a recorded schedule time may be and still count: replicas' clocks differ a
+ * little (a run taken by a leader whose clock is ahead). Further ahead, the clock that wrote it ran ahead and was set
+ * right since; counting from there would skip every run until that time comes, so the schedule counts from now.
+ */
+export const scheduleClockSkewMs = 5 * 60_000
+
 export const decideSchedule = (cron: Cron.Cron | undefined, s: ScheduleState): ScheduleDecision => {
   if (s.suspend) return { _tag: "Suspended" }
-  const firstDue = cron === undefined ? undefined : nextDue(cron, s.lastScheduleTime)
+  const since = s.lastScheduleTime - s.now > scheduleClockSkewMs ? s.now : s.lastScheduleTime
+  const firstDue = cron === undefined ? undefined : nextDue(cron, since)
   const nextScheduled = cron === undefined || firstDue === undefined ? undefined : firstDue > s.now ? firstDue : nextDue(cron, s.now)
   const retry = retryAt(s, firstDue)
   const revision = revisionAt(s)

@@ -274,4 +274,20 @@ describe("decideSchedule", () => {
     expect(decideSchedule(cron, state)._tag).toBe("Wait")
     expect(decideSchedule(cron, { ...state, active: false })).toMatchObject({ _tag: "Start", trigger: "CatchUp", scheduledTime: at("2026-05-01T00:15:00Z") })
   })
+
+  test.prop([expression, zone, instant, fc.integer({ min: 6, max: 60 * 24 * 30 }).map((m) => m * minute)])(
+    "a last schedule time recorded ahead of the clock (set right since) delays nothing past the next due time after now",
+    (expr, tz, now, ahead) => {
+      const cron = cronOf(expr, tz)
+      const d = decideSchedule(cron, idle(now, now + ahead))
+      expect(d._tag).toBe("Wait")
+      if (d._tag === "Wait") expect(d.nextScheduleTime).toBe(nextDue(cron, now))
+    },
+  )
+
+  it("a last schedule time a little ahead (another replica's clock) still stands for its run: no second run of it", () => {
+    const cron = cronOf("0 * * * *")
+    const d = decideSchedule(cron, idle(at("2026-05-01T11:59:58Z"), at("2026-05-01T12:00:00Z")))
+    expect(d).toMatchObject({ _tag: "Wait", nextScheduleTime: at("2026-05-01T13:00:00Z") })
+  })
 })
