@@ -224,11 +224,20 @@ export const checkCertificates = (files: ReadonlyArray<CertificateFile>, now: Da
     .reduce<CertificateReport["soonestExpiry"]>((a, c) => (a === undefined || c.notAfter < a.notAfter ? c : a), undefined)
   const verdict = worst(sources.map((s) => s.verdict))
   const failing = sources.filter((s) => s.verdict !== "PASS").length
+  // CAs kept in a bundle around a rotation: no problem, but not valid either.
+  const resting = sources.reduce(
+    (n, s) => n + s.certificates.filter((c) => c.verdict === "INFO" && (c.notAfter.getTime() < now.getTime() || c.notBefore.getTime() > now.getTime())).length,
+    0,
+  )
   const message =
     count === 0
       ? "no certificates found"
       : `${count} certificate${count === 1 ? "" : "s"} in ${sources.length} source${sources.length === 1 ? "" : "s"}` +
-        (failing > 0 ? `, ${failing} with problems` : ", all valid") +
+        (failing > 0
+          ? `, ${failing} with problems`
+          : resting === 0
+            ? ", all valid"
+            : `, all usable (${resting} ${resting === 1 ? "CA" : "CAs"} expired or not yet valid beside a valid one in ${resting === 1 ? "its bundle" : "their bundles"})`) +
         (soonest === undefined ? "" : `; the soonest expiry is ${soonest.subject} in ${soonest.source}, ${inDays(soonest.notAfter, now)}`)
   return { verdict, sources, count, soonestExpiry: soonest, message }
 }

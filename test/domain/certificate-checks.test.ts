@@ -61,6 +61,17 @@ describe("checkCertificates on certificates made by openssl", () => {
     expect(report.message).toContain("the soonest expiry is CN=expiring-serving")
   })
 
+  it("says 'all valid' only when they are: a bundle's rotated-out CA is counted as usable, not valid", () => {
+    const valid = checkCertificates([file(`${dir}/secrets/c/tls.crt`, certs.valid.certPem)], now)
+    expect(valid.message).toMatch(/^1 certificate in 1 source, all valid/)
+    const rotated = checkCertificates(
+      [file(`${dir}/secrets/c/tls.crt`, certs.valid.certPem), file(`${dir}/configmaps/client-ca/ca-bundle.crt`, certs.oldCa.certPem + certs.ca.certPem)],
+      now,
+    )
+    expect(rotated.verdict).toBe("PASS")
+    expect(rotated.message).toMatch(/^3 certificates in 2 sources, all usable \(1 CA expired or not yet valid beside a valid one in its bundle\)/)
+  })
+
   it("fails a CA bundle with no certificate valid now, even one published ahead of a rotation", () => {
     const report = checkCertificates([file(`${dir}/configmaps/etcd-serving-ca/ca-bundle.crt`, certs.oldCa.certPem + certs.nextCa.certPem)], now)
     expect(report.sources[0]).toMatchObject({ kind: "ca-bundle", verdict: "FAIL" })
