@@ -195,9 +195,10 @@ export interface Garbage {
 
 /**
  * What prune may remove regardless of the retention policy: incomplete backups whose newest
- * object is older than `graceMs`, and multipart uploads started more than `graceMs` ago. Younger
- * ones may belong to an upload in progress and are kept. Complete backups are never garbage.
- * Given the store's `prefix`, an incomplete backup with a younger upload under it is kept too:
+ * object is older than `graceMs`, and multipart uploads of this layout's keys (`<prefix>/<id>/<file>`;
+ * another program's are left alone) started more than `graceMs` ago. Younger ones may belong to an
+ * upload in progress and are kept. Complete backups are never garbage. An incomplete backup with a
+ * younger upload under it is kept too:
  * its small files may be old while its snapshot is still being uploaded. A backup whose manifest
  * is there but unreadable is never garbage: a later cluster-backup may have written it (a format
  * or a key this version does not know), and its upload finished.
@@ -207,16 +208,18 @@ export const garbage = (
   uploads: ReadonlyArray<PendingUpload>,
   now: number,
   graceMs: number,
-  prefix?: string,
+  prefix: string,
 ): Garbage => {
-  const young = uploads.filter((u) => now - u.initiatedAt <= graceMs)
-  const uploading = new Set(prefix === undefined ? [] : young.flatMap((u) => parseObjectKey(prefix, u.key)?.id ?? []))
+  // Only this project's uploads (`<prefix>/<id>/<file>`): another program's under the prefix are its own business.
+  const ours = uploads.filter((u) => parseObjectKey(prefix, u.key) !== undefined)
+  const young = ours.filter((u) => now - u.initiatedAt <= graceMs)
+  const uploading = new Set(young.flatMap((u) => parseObjectKey(prefix, u.key)?.id ?? []))
   return {
     incomplete: backups.filter(
       (b): b is BackupCompleteness & { _tag: "Incomplete" } =>
         b._tag === "Incomplete" && b.unreadableManifest !== true && now - b.newestAt > graceMs && !uploading.has(b.id),
     ),
-    uploads: uploads.filter((u) => now - u.initiatedAt > graceMs),
+    uploads: ours.filter((u) => now - u.initiatedAt > graceMs),
   }
 }
 

@@ -49,7 +49,10 @@ export const clusterFactsOf = (stored: Uint8Array | undefined, etcdVersion: stri
 export const readBundleFacts = Effect.fn("readBundleFacts")(function* (revision: number, etcdVersion: string, prefix: string = defaultEtcdPrefix) {
   const etcd = yield* Etcd
   const keys = yield* etcd.getPrefix(`${prefix}/`, { revision, keysOnly: true })
-  const keyCounts = countKeysByPrefix(keys.map((kv) => kv.key), prefix)
+  const keyCounts = countKeysByPrefix(
+    keys.map((kv) => kv.key),
+    prefix,
+  )
   const cvKey = clusterVersionKey(prefix)
   const cv = yield* etcd.get(cvKey, { revision })
   const sample = yield* sampleStoredValues(

@@ -13,7 +13,7 @@
 import { Clock, Effect, Schema } from "effect"
 import { manifestFileName, parseBackupTimestamp } from "../../domain/archive-names.ts"
 import { decideRetention, hasRule, type BackupUnit, type RetentionDecision, type RetentionPolicy } from "../../domain/retention.ts"
-import { garbage, listingPrefix, objectKey, type BackupCompleteness, type PendingUpload } from "../../domain/store-layout.ts"
+import { garbage, listingPrefix, objectKey, parseObjectKey, type BackupCompleteness, type PendingUpload } from "../../domain/store-layout.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
 import { listBackups } from "./store-list.ts"
@@ -95,7 +95,8 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
     incomplete: dead.incomplete,
     incompleteKept: listed.flatMap((b) => (b.completeness._tag === "Incomplete" && !doomed.has(b.completeness.id) ? [b.completeness] : [])),
     uploads: dead.uploads,
-    uploadsKept: pending.filter((u) => !abandoned.has(u)),
+    // This project's only: another program's uploads under the prefix are not prune's to keep or abort.
+    uploadsKept: pending.filter((u) => !abandoned.has(u) && parseObjectKey(options.prefix, u.key) !== undefined),
     dryRun: options.dryRun,
   }
   const verb = options.dryRun ? "would remove" : "removing"

@@ -100,6 +100,20 @@ describe("prune on a store", () => {
     }),
   )
 
+  it.effect("another program's old multipart uploads under the prefix are left alone", () =>
+    Effect.gen(function* () {
+      const { store, tick } = yield* setup
+      yield* putBackup(store, tick, t0)
+      store.uploads.set("x1", { key: `${prefix}/exports/2026/march.csv`, uploadId: "x1", initiatedAt: t0 })
+      store.uploads.set("x2", { key: `${prefix}/notes.txt`, uploadId: "x2", initiatedAt: t0 })
+      yield* TestClock.setTime(t0 + 3 * day)
+      const report = yield* pruneStore({ prefix, policy: { keepLast: 1 }, graceMs: day, dryRun: false }).pipe(provide(store))
+      expect(report.uploads).toEqual([])
+      expect(report.uploadsKept).toEqual([])
+      expect([...store.uploads.keys()].sort()).toEqual(["x1", "x2"])
+    }),
+  )
+
   it.effect("an old incomplete backup with an upload in progress under it is kept", () =>
     Effect.gen(function* () {
       const { store, tick } = yield* setup
