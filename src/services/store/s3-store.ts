@@ -28,6 +28,7 @@ import { open, rename, rm, stat, type FileHandle } from "node:fs/promises"
 import { Effect, Exit, Layer } from "effect"
 import type { PendingUpload, StoredObject } from "../../domain/store-layout.ts"
 import { openBackupFile } from "../backup-file.ts"
+import { formatBytes } from "../../domain/byte-format.ts"
 import { minorGc } from "../etcd/minor-gc.ts"
 import { batchedFileWriter } from "./batched-file-writer.ts"
 import { fileSha256Worker } from "./file-sha256-worker.ts"
@@ -330,6 +331,22 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
       { operation: `GET bytes ${from}-${from + length - 1}`, method: "GET", key, headers: { range: `bytes=${from}-${from + length - 1}` } },
       (res) =>
         new Promise<void>((resolve, reject) => {
+          // A server that ignores Range answers 200 with the whole object: written at this range's offset it would
+          // overwrite the others, and every retry would do the same.
+          if (res.statusCode !== 206) {
+            res.destroy()
+            return reject(
+              new StoreRequestFailed({
+                store,
+                operation: `GET bytes ${from}-${from + length - 1}`,
+                key,
+                status: res.statusCode ?? 0,
+                code: "RangeNotHonoured",
+                retryable: false,
+                message: `${store} answered a ranged GET of ${key} with HTTP ${res.statusCode} instead of 206 Partial Content: it does not serve byte ranges, which downloads of objects over ${formatBytes(options.partSize)} (the part size) use; use an S3 server that does (all of AWS, Ceph RGW, MinIO, Swift's s3api do)`,
+              }),
+            )
+          }
           const writer = batchedFileWriter(fh.fd, from, buffer)
           const failed = (e: unknown) => {
             res.destroy()

@@ -218,3 +218,21 @@ describe("a download whose response is cut", () => {
     expect(readdirSync(work)).toEqual([])
   })
 })
+
+describe("a server that ignores Range", () => {
+  it("answers a ranged GET with the whole object (200): one clear error, not retried, nothing left", async () => {
+    const body = randomBytes(12 * MiB)
+    let gets = 0
+    const url = await stub((req, _url, _body, res) => {
+      if (req.method === "HEAD") return void res.writeHead(200, { "content-length": String(body.length) }).end()
+      gets++
+      res.writeHead(200, { "content-length": String(body.length) }).end(body)
+    })
+    const store = makeS3Store(endpoint(url), { partSize: 5 * MiB, partsInFlight: 1, retries: 3, retryBaseMs: 1, downloadRangeBytes: 5 * MiB })
+    const work = mkdtempSync(join(tmpdir(), "s3-stub-range-"))
+    const exit = await Effect.runPromiseExit(store.getFile("p/id/f", join(work, "f")))
+    expect(JSON.stringify(exit)).toMatch(/StoreRequestFailed.*RangeNotHonoured.*HTTP 200 instead of 206 Partial Content/)
+    expect(gets).toBe(1)
+    expect(readdirSync(work)).toEqual([])
+  })
+})
