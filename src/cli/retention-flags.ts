@@ -21,6 +21,8 @@ export const retentionFlags = (prefix: string, about = "") => ({
   keepWeekly: count(`${prefix}keep-weekly`, `${about}Keep the newest backup of each of the last N ISO weeks`),
   keepMonthly: count(`${prefix}keep-monthly`, `${about}Keep the newest backup of each of the last N months`),
   maxAge: Flag.String(`${prefix}max-age`).pipe(
+    // A bare number would be seconds (durations' rule): `--max-age 30` meant as days would prune nearly everything.
+    checkedWith((text) => (/^\s*\d+\s*$/.test(text) ? "an age with its unit, like 30d, 12h or 90m (a bare number would be seconds)" : undefined)),
     Flag.withSchema(MillisFromDurationString),
     Flag.optional,
     Flag.withDescription(`${about}Remove backups older than this (e.g. 30d)`),

@@ -273,6 +273,7 @@ describe("cluster-backup prune", { timeout: 180_000 }, () => {
       [[dir, "--max-total-size=-5"], 2, `${usage} flag --max-total-size: "-5". Expected: a size like 500Mi`],
       [[dir, "--max-age=garbage"], 2, '"garbage" is not a duration'],
       [[dir, "--max-age=-5d"], 2, '"-5d" is not a duration'],
+      [[dir, "--max-age=30"], 2, `${usage} flag --max-age: "30". Expected: an age with its unit, like 30d`],
       [[dir, "--keep-last=-1"], 2, `${usage} flag --keep-last: "-1". Expected: a whole number from 0 to 1000000 (a number of backups)`],
       [[dir, "--keep-daily", "-5"], 2, `${usage} flag --keep-daily: "-5"`],
       [[dir, "--keep-weekly=-1"], 2, `${usage} flag --keep-weekly: "-1"`],
