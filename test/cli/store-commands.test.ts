@@ -48,22 +48,29 @@ describe("backup-upload, list and download", { timeout: 150_000 }, () => {
     expect(sha256(join(byRclone, manifest.files.resources.name))).toBe(manifest.files.resources.sha256)
   })
 
-  it("a backup placed with rclone is listed complete and downloads hash-checked; one without its manifest is incomplete", async () => {
-    await rclone("copy", "--exclude=.cluster-backup/**", backup, `:s3:${bucket}/by-rclone/b1`)
+  it("a backup placed with rclone under its timestamp is listed complete and downloads hash-checked; one without its manifest is incomplete; one under another id is refused", async () => {
+    const id = readManifest(backup).timestamp
+    await rclone("copy", "--exclude=.cluster-backup/**", backup, `:s3:${bucket}/by-rclone/${id}`)
     await rclone("copy", "--exclude=.cluster-backup/**", "--exclude=backup-manifest.json", backup, `:s3:${bucket}/by-rclone/b0`)
+    await rclone("copy", "--exclude=.cluster-backup/**", backup, `:s3:${bucket}/by-rclone/renamed`)
     const list = await runCli(["list", `s3://${bucket}/by-rclone`, "--json"], { env })
     expect(JSON.parse(list.stdout).map((b: { id: string; complete: boolean }) => [b.id, b.complete])).toEqual([
+      [id, true],
       ["b0", false],
-      ["b1", true],
+      ["renamed", true],
     ])
     const table = await runCli(["list", `s3://${bucket}/by-rclone`], { env })
     expect(table.stdout).toMatch(/^b0 +incomplete: no backup-manifest\.json/m)
     const into = tempDir("store-cli-dl")
-    expect((await runCli(["download", `s3://${bucket}/by-rclone`, "b1", into], { env })).status).toBe(0)
+    expect((await runCli(["download", `s3://${bucket}/by-rclone`, id, into], { env })).status).toBe(0)
     for (const f of backupFiles(backup)) expect(sha256(join(into, f))).toBe(sha256(join(backup, f)))
     const refused = await runCli(["download", `s3://${bucket}/by-rclone`, "b0", tempDir("dl")], { env })
     expect(refused.status).not.toBe(0)
     expect(refused.stderr).toMatch(/backup b0 .* is not complete \(no backup-manifest\.json/)
+    // Its manifest says it is another backup: asked for "renamed", it would restore that one.
+    const renamed = await runCli(["download", `s3://${bucket}/by-rclone`, "renamed", tempDir("dl")], { env })
+    expect(renamed.status).not.toBe(0)
+    expect(renamed.stderr).toContain(`its manifest describes backup ${id}, not renamed`)
   })
 
   it("a wrong secret and a missing bucket: non-zero exit, a clear error, no secret in it", async () => {
