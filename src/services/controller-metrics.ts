@@ -78,7 +78,16 @@ export class ControllerMetrics extends Context.Service<ControllerMetrics, Contro
           lastCompleteMs = atMs
           lastComplete.set(ns, atMs / 1000)
         }),
-      leader: (isLeader) => Effect.sync(() => leader.set(isLeader ? 1 : 0)),
+      leader: (isLeader) =>
+        Effect.sync(() => {
+          leader.set(isLeader ? 1 : 0)
+          if (isLeader) return
+          // A standby exports nothing it saw as leader: both replicas are scraped, and its frozen series would
+          // outvote the leader's in the alerts' `max by (policy)` (a store that became unreachable, a deleted policy).
+          for (const g of [observed, backedUp, pending, lastRender, lastComplete]) g.reset()
+          lastCompleteMs = undefined
+          policies.record([])
+        }),
       policies: (values) => Effect.sync(() => policies.record(values)),
       expose: Effect.promise(async () => ({ body: await registry.metrics(), contentType: registry.contentType })),
     }

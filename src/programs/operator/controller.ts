@@ -134,6 +134,9 @@ export const startController = Effect.fn("startController")(function* (config: C
       if (result._tag === "Success") {
         last = result.value
         ready = true
+      }
+      // What a sync saw is exported only while this replica leads: a step-down during the sync has cleared it.
+      if (result._tag === "Success" && leading) {
         yield* metrics.observedRevisions(result.value.observed)
         yield* metrics.backedUpRevisions(result.value.status?.revisions)
         yield* metrics.renderPending(result.value.decision === "WaitUntil")
@@ -144,7 +147,7 @@ export const startController = Effect.fn("startController")(function* (config: C
       }
       if (policies._tag === "Success") {
         lastPolicies = policies.value
-        yield* metrics.policies(policies.value.metrics)
+        if (leading) yield* metrics.policies(policies.value.metrics)
       }
       // The earliest instant either part asked for (a pending render, a policy's run, a stale status to read again).
       const asked = [

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Layer, Logger, Scope } from "effect"
+import { Duration, Effect, Exit, Layer, Logger, Result, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { defaultReconcileConfig } from "../../../src/programs/operator/reconcile.ts"
 import { startController, type ControllerConfig } from "../../../src/programs/operator/controller.ts"
 import { ControllerMetrics } from "../../../src/services/controller-metrics.ts"
 import { Kube, type KubeService } from "../../../src/services/kube/kube.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
-import { leaseType } from "../../../src/services/kube/resources.ts"
+import { backupPolicyType, leaseType } from "../../../src/services/kube/resources.ts"
 import { makeSimulatedCluster, type SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import { Fault } from "../../../src/simulation/faults.ts"
 import { defaultWatchBackoff } from "../../../src/services/kube/watch.ts"
@@ -221,6 +221,50 @@ describe("controller", () => {
       slow.on = false
       yield* step(3000)
       expect(rendered()).toBe("8")
+      yield* Scope.close(scope, Exit.void)
+    }),
+  )
+  it.live("a replica that steps down stops exporting what it saw as leader: a standby's stale series would outvote the leader's", () =>
+    Effect.gen(function* () {
+      const cluster = makeSimulatedCluster()
+      seedOperators(cluster, revs(3, 7, 5, 6))
+      Result.getOrThrow(
+        cluster.create(backupPolicyType, {
+          apiVersion: "backup.openshift.io/v1alpha1",
+          kind: "BackupPolicy",
+          metadata: { name: "nightly" },
+          spec: { schedule: "0 2 * * *", store: { pvc: { claimName: "etcd-backups" } }, retention: { keepLast: 3 } },
+        }),
+      )
+      const metrics = ControllerMetrics.make(ns)
+      const scope = yield* Scope.make()
+      const handle = yield* startController(config("a")).pipe(
+        Effect.provide(Layer.merge(SimulatedKube.inMemory(cluster), Layer.succeed(ControllerMetrics, metrics))),
+        Scope.provide(scope),
+      )
+      let body = ""
+      const scraped = Effect.gen(function* () {
+        body = (yield* metrics.expose).body
+      })
+      yield* until("the policy's series", () => handle.lastPolicyResult()?.metrics[0]?.policy === "nightly")
+      yield* scraped
+      expect(body).toContain('cluster_backup_policy_info{policy="nightly"')
+      expect(body).toContain('cluster_backup_observed_revision{operand="etcd"} 3')
+      // Another replica holds the Lease now (this one's renewals were late): this replica stands by, and keeps running.
+      const lease = cluster.get(leaseType, ns, "cluster-backup-operator")!
+      const renewTime = new Date().toISOString().replace("Z", "000Z")
+      Result.getOrThrow(
+        cluster.replace(leaseType, {
+          ...lease,
+          spec: { holderIdentity: "b", leaseDurationSeconds: 60, acquireTime: renewTime, renewTime, leaseTransitions: 1 },
+        }),
+      )
+      yield* until("the step-down", () => !handle.leading())
+      yield* Effect.sleep(200)
+      yield* scraped
+      expect(body).toContain("cluster_backup_leader 0")
+      expect(body).not.toMatch(/^cluster_backup_policy_\w+\{/m)
+      expect(body).not.toMatch(/^cluster_backup_(observed|backed_up)_revision\{/m)
       yield* Scope.close(scope, Exit.void)
     }),
   )
