@@ -77,7 +77,7 @@ export const policyMetrics = {
   scheduleInterval: {
     name: "cluster_backup_policy_schedule_interval_seconds",
     type: "gauge",
-    help: "Time between the previous and the next scheduled backup; absent for a policy without a schedule",
+    help: "The longer gap between scheduled backups on either side of the newest due time (a weekday schedule's weekend); absent for a policy without a schedule",
     labels: policy,
   },
   storeReachable: {

@@ -56,6 +56,16 @@ export const latestDue = (cron: Cron.Cron, now: number): number => {
   return latest
 }
 
+/**
+ * The schedule's interval around `next` (a due time): the longer of the gap from the due time before it and the gap
+ * before that one, so that an uneven schedule (Mondays to Fridays) counts the long gap (the weekend) both while it
+ * passes and at the run that ends it. A regular schedule's period.
+ */
+export const scheduleInterval = (cron: Cron.Cron, next: number): number => {
+  const latest = latestDue(cron, next - 1)
+  return Math.max(next - latest, latest - latestDue(cron, latest - 1))
+}
+
 export interface Backoff {
   readonly baseMillis: number
   readonly capMillis: number

@@ -12,7 +12,7 @@
  */
 import { Result, Schema, type Cron } from "effect"
 import { BackupPolicyStatus, decodeBackupPolicy, type BackupPolicy } from "./backup-policy.ts"
-import { decideSchedule, nextDue, parseSchedule, type Backoff, type ScheduleDecision } from "./backup-schedule.ts"
+import { decideSchedule, parseSchedule, scheduleInterval, type Backoff, type ScheduleDecision } from "./backup-schedule.ts"
 import { canonicalJson } from "./canonical-json.ts"
 import { parseDuration } from "./durations.ts"
 import { operandNames, type OperandTable } from "./operands.ts"
@@ -369,7 +369,7 @@ const decidePolicy = (read: PolicyRead, observed: PolicyObserved, settings: Poli
       created,
       status: desired,
       runs,
-      scheduleIntervalMs: cron === undefined || next === undefined ? undefined : nextDue(cron, next) - next,
+      scheduleIntervalMs: cron === undefined || next === undefined ? undefined : scheduleInterval(cron, next),
     }),
   }
 }

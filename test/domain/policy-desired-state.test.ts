@@ -247,6 +247,24 @@ describe("policyDesiredState on a schedule", () => {
     expect(creates(writes)).toEqual([])
   })
 
+  it("the schedule interval the alerts double spans the gap around the newest due time: a weekday schedule does not alert over the weekend", () => {
+    // Mondays to Fridays at 02:00; Friday's backup succeeded. The gap from Friday's run to Monday's is 72 h.
+    const fridayRun = "2026-12-04T02:00:00Z"
+    const success = { time: "2026-12-04T02:05:00Z", pod: "backup-weekdays-1", id: "20261204-020500" }
+    const weekdays = policyObject("weekdays", { schedule: "0 2 * * 1-5" }, { lastScheduleTime: fridayRun, lastSuccessfulBackup: success })
+    const intervalAt = (now: number) => policyDesiredState(observedOf([weekdays], [], now), settings).policies[0]!.metrics.scheduleIntervalMs!
+    // ClusterBackupNoRecentBackup: time() - last success > 2 * interval. Sunday 03:00 is 49 h after Friday's success.
+    const sunday = Date.UTC(2026, 11, 6, 3)
+    expect(2 * intervalAt(sunday)).toBeGreaterThan(sunday - Date.parse(success.time))
+    expect(intervalAt(sunday)).toBe(72 * hour)
+    // Monday 02:03, Monday's backup still running: still no alert. From Tuesday's run on, the interval is a day again.
+    const monday = Date.UTC(2026, 11, 7, 2, 3)
+    expect(2 * intervalAt(monday)).toBeGreaterThan(monday - Date.parse(success.time))
+    expect(intervalAt(Date.UTC(2026, 11, 8, 2, 3))).toBe(24 * hour)
+    // A regular schedule's interval is its period.
+    expect(policyDesiredState(observedOf([hourly], [], Date.UTC(2026, 11, 6, 3, 20)), settings).policies[0]!.metrics.scheduleIntervalMs).toBe(hour)
+  })
+
   it("a suspended policy creates nothing and says so", () => {
     const { writes, next } = sync(observedOf([policyObject("hourly", { schedule: "0 * * * *", suspend: true })], [], Date.UTC(2026, 11, 2, 15)))
     expect(creates(writes)).toEqual([])
