@@ -59,6 +59,26 @@ describe("deploy/Containerfile carries etcd 3.5 for backup-verify", () => {
     expect(finalStage.filter((l) => l.startsWith("COPY --from=")).every((l) => /^COPY --from=(build|etcd) /.test(l))).toBe(true)
   })
 
+  it("the build stage runs only files it copied in: an npm script's scripts/ files (with-toolchain.sh, setup.sh) are not there", () => {
+    const buildStage = stages.find((s) => / AS build$/.test(s[0]!))!
+    const copied = buildStage
+      .filter((l) => l.startsWith("COPY ") && !l.startsWith("COPY --from="))
+      .flatMap((l) => l.split(/\s+/).slice(1, -1))
+      .map((p) => p.replace(/^\.\//, "").replace(/\/$/, ""))
+    const npmScripts = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")).scripts as Record<string, string>
+    // Each RUN with the npm scripts it calls spelled out: what the shell actually runs.
+    const commands = buildStage
+      .filter((l) => l.startsWith("RUN "))
+      .map((l) => l.replace(/npm run (?:--silent )?([\w-]+)/g, (_m, name: string) => npmScripts[name] ?? `missing-npm-script-${name}`))
+    const needed = commands.flatMap((c) => [...c.matchAll(/(?:^|\s)((?:scripts|bin|src)\/[\w./-]+)/g)].map((m) => m[1]!))
+    expect(commands.join(" ")).not.toContain("missing-npm-script-")
+    for (const path of needed)
+      expect(
+        copied.some((c) => path === c || path.startsWith(`${c}/`)),
+        `${path} is run but not copied`,
+      ).toBe(true)
+  })
+
   it("the runtime image is still the last stage, running cluster-backup as a numeric non-root user", () => {
     expect(finalStage[0]).toMatch(/^FROM docker\.io\/library\/node:24-/)
     expect(finalStage).toContain("USER 65532:65532")
