@@ -138,12 +138,13 @@ cb_ensure_swift() {
 
 # cb_ensure_deb_binary NAME VERSION BIN...: Debian bookworm's package NAME at VERSION, its
 # usr/bin/BIN... in .tools/NAME/bin and on PATH; skipped when `BIN --version` (the first BIN)
-# already names VERSION.
+# already names VERSION and every BIN is there (a run stopped between two moves left only some).
 cb_ensure_deb_binary() {
   local name=$1 version=$2; shift 2
   local dir="$CB_TOOLS/$name" apt="$CB_TOOLS/apt-$name" have="" b
   local named="(^|[[:space:]v])${version//./\\.}([^0-9.]|$)"
   [ -x "$dir/bin/$1" ] && have="$("$dir/bin/$1" --version 2>/dev/null | head -n1 || true)"
+  for b in "$@"; do [ -x "$dir/bin/$b" ] || have=""; done
   if [[ $have =~ $named ]]; then
     export PATH="$dir/bin:$PATH"; return 0
   fi

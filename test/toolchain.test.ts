@@ -1,8 +1,9 @@
 import { execFileSync, spawnSync } from "node:child_process"
-import { existsSync, readFileSync } from "node:fs"
+import { copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { runCli } from "./support/run-cli.ts"
+import { tempDir } from "./support/temp-dir.ts"
 import { etcdTool, repoRoot } from "./support/tools.ts"
 
 const versionOf = (tool: "etcd" | "etcdctl" | "etcdutl") => execFileSync(etcdTool(tool), tool === "etcd" ? ["--version"] : ["version"], { encoding: "utf8" })
@@ -21,6 +22,35 @@ describe("toolchain", () => {
     const help = execFileSync(etcdTool("etcdutl"), ["snapshot", "restore", "--help"], { encoding: "utf8" })
     expect(help).toContain("--bump-revision")
     expect(help).toContain("--mark-compacted")
+  })
+
+  it("a set-up interrupted between a package's binaries (age, then age-keygen) installs it again instead of taking it as complete", () => {
+    // A copy of the project whose toolchain is complete but for age-keygen: the run stopped after moving age.
+    const root = tempDir("setup-half")
+    const tools = join(root, ".tools")
+    mkdirSync(join(root, "scripts"))
+    copyFileSync(join(repoRoot, "scripts", "setup.sh"), join(root, "scripts", "setup.sh"))
+    copyFileSync(join(repoRoot, "package-lock.json"), join(root, "package-lock.json"))
+    mkdirSync(join(root, "node_modules"))
+    copyFileSync(join(repoRoot, "package-lock.json"), join(root, "node_modules", ".cb-lock-stamp"))
+    mkdirSync(join(tools, "swift"), { recursive: true })
+    writeFileSync(
+      join(tools, "swift", ".complete"),
+      `${/^CB_SWIFT_VERSION="([^"]+)"$/m.exec(readFileSync(join(repoRoot, "scripts", "setup.sh"), "utf8"))![1]}\n`,
+    )
+    for (const name of ["etcd", "rclone"]) symlinkSync(realpathSync(join(repoRoot, ".tools", name)), join(tools, name))
+    mkdirSync(join(tools, "age", "bin"), { recursive: true })
+    symlinkSync(realpathSync(join(repoRoot, ".tools", "age", "bin", "age")), join(tools, "age", "bin", "age"))
+    // No download here: an apt-get that refuses shows whether the set-up tried to fetch age again.
+    const fake = join(root, "fake-bin")
+    mkdirSync(fake)
+    writeFileSync(join(fake, "apt-get"), "#!/bin/sh\nexit 1\n", { mode: 0o755 })
+    const run = spawnSync("bash", ["-c", `. ${join(root, "scripts", "setup.sh")}`], {
+      encoding: "utf8",
+      env: { ...process.env, PATH: `${fake}:${dirname(process.execPath)}:${process.env.PATH}` },
+    })
+    expect(run.stderr).toMatch(/fetching age /)
+    expect(run.status).not.toBe(0)
   })
 
   it("a second set-up run installs nothing", () => {
