@@ -74,8 +74,16 @@ export const backupPodPaths = {
 export const recipientsSecretKey = "recipients"
 
 /**
- * With an fsGroup (OpenShift's SCC sets one) the kubelet makes a Secret volume's files group-readable
- * (0440): the signing key's permission check is overridden for the mount, which only the pod sees.
+ * The pod's fsGroup: the image's group (deploy/Containerfile's `USER 65532:65532`). openshift-etcd is a
+ * run-level 0 namespace, where no SCC admission runs and so none sets an fsGroup: without one the kubelet
+ * leaves Secret volumes root's (0400: unreadable by the non-root user) and a PersistentVolumeClaim's root
+ * unwritable. With it, the kubelet gives them this group (Secret files 0440) and the containers this group.
+ */
+export const backupPodFsGroup = 65532
+
+/**
+ * With the fsGroup the kubelet makes a Secret volume's files group-readable (0440): the signing key's
+ * permission check is overridden for the mount, which only the pod sees.
  */
 const allowExposedSigningKeyArg = "--allow-exposed-signing-key"
 
@@ -90,7 +98,7 @@ export const signingKeySecretKey = "signing-key"
 export const storeCredentialsKey = "credentials"
 /** The key of the store CA ConfigMap (OpenShift's trusted-CA-bundle convention). */
 export const storeCaKey = "ca-bundle.crt"
-/** Owner read only; the kubelet adds group read for the pod's fsGroup (OpenShift's SCC sets one). */
+/** Owner read only; the kubelet adds group read for the pod's fsGroup (`backupPodFsGroup`). */
 export const storeCredentialsMode = 0o400
 
 /** Where the etcd client credentials come from (in the pod's namespace). */
@@ -436,7 +444,7 @@ export interface BackupPod {
     readonly containers: ReadonlyArray<BackupContainer>
     readonly priorityClassName?: string
     readonly restartPolicy: "Never"
-    readonly securityContext: { readonly runAsNonRoot: true; readonly seccompProfile: { readonly type: "RuntimeDefault" } }
+    readonly securityContext: { readonly fsGroup: number; readonly runAsNonRoot: true; readonly seccompProfile: { readonly type: "RuntimeDefault" } }
     readonly serviceAccountName: string
     readonly volumes: ReadonlyArray<BackupVolume>
   }
@@ -734,7 +742,7 @@ export const renderBackupPod = (revisions: RevisionSet, options: Partial<BackupP
       containers: [container(o, backupHoldContainerName, ["hold", ...dir, "--duration", `${o.holdSeconds}s`])],
       ...(o.priorityClassName === undefined ? {} : { priorityClassName: o.priorityClassName }),
       restartPolicy: "Never",
-      securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+      securityContext: { fsGroup: backupPodFsGroup, runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
       serviceAccountName: o.serviceAccountName,
       volumes: [
         { name: volumes.backup, emptyDir: { sizeLimit: o.backupVolumeSizeLimit } },

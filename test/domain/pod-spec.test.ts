@@ -127,7 +127,7 @@ describe("renderBackupPod", () => {
     const pod = renderBackupPod(revisions, { priorityClassName: "system-cluster-critical" })
     const text = JSON.stringify(pod)
     for (const word of ["hostPath", "hostNetwork", "hostPID", "hostIPC", "privileged", "hostPort"]) expect(text).not.toContain(word)
-    expect(pod.spec.securityContext).toEqual({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } })
+    expect(pod.spec.securityContext).toEqual({ fsGroup: 65532, runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } })
     for (const c of allContainers(pod)) {
       expect(c.securityContext).toEqual({
         allowPrivilegeEscalation: false,
@@ -340,6 +340,16 @@ describe("renderBackupPod with a store", () => {
     if (process.env.UPDATE_GOLDEN === "1") writeFileSync(s3GoldenPath, yaml)
     expect(yaml).toBe(readFileSync(s3GoldenPath, "utf8"))
     expect(k8sValidationProblems(YAML.parse(yaml))).toEqual([])
+  })
+
+  it("sets the image's group as the pod's fsGroup: openshift-etcd is run-level 0, where no SCC sets one, and the 0400 Secret files are the non-root user's only through it", () => {
+    const pod = renderBackupPod(revisions, { store: s3Store, activeDeadlineSeconds: 10_800 })
+    expect(pod.spec.volumes.some((v) => "secret" in v && v.secret.defaultMode === 0o400)).toBe(true)
+    const fsGroup = (pod.spec.securityContext as { fsGroup?: number }).fsGroup
+    expect(fsGroup).toBeDefined()
+    // The image's user runs with that group (deploy/Containerfile).
+    const user = /^USER (\d+):(\d+)$/m.exec(readFileSync(join(import.meta.dirname, "..", "..", "deploy", "Containerfile"), "utf8"))
+    expect(Number(user?.[2])).toBe(fsGroup)
   })
 
   it("gives backup-upload exactly the upload's command, the credentials as a mounted file and the CA bundle's path", () => {
