@@ -27,6 +27,8 @@ export const BackupStatus = Schema.Struct({
   lastRenderTime: Schema.optionalKey(EpochMillis),
   /** When a backup last finished (Complete or Failed). */
   lastBackupTime: Schema.optionalKey(EpochMillis),
+  /** When the newest complete backup finished: kept through later renders and failures, so a restarted operator still knows it. */
+  lastCompleteTime: Schema.optionalKey(EpochMillis),
   /** A sentence for people: why it failed, what is pending. */
   message: Schema.optionalKey(Schema.String),
 })
@@ -37,7 +39,7 @@ export const BackupStatusData = Schema.Record(Schema.String, Schema.String)
 export type BackupStatusData = typeof BackupStatusData.Type
 
 /** Data keys, in the order `encodeBackupStatus` writes them. */
-export const backupStatusKeys = ["status", "revisions", "lastRenderTime", "lastBackupTime", "message"] as const
+export const backupStatusKeys = ["status", "revisions", "lastRenderTime", "lastBackupTime", "lastCompleteTime", "message"] as const
 
 /** `backup-status` data that cannot be read; `key` is the data key at fault, or a path inside `revisions` (`revisions[2].kubeFoo`). */
 export class BackupStatusInvalid extends Schema.TaggedError<BackupStatusInvalid>()("BackupStatusInvalid", {
@@ -101,7 +103,7 @@ export const decodeBackupStatus = (data: unknown, table: OperandTable = defaultO
   for (const key of backupStatusKeys) {
     if (data[key] !== undefined && typeof data[key] !== "string") return invalid(key, "is not a string")
   }
-  const { status, revisions, lastRenderTime, lastBackupTime, message } = data as Readonly<Partial<Record<string, string>>>
+  const { status, revisions, lastRenderTime, lastBackupTime, lastCompleteTime, message } = data as Readonly<Partial<Record<string, string>>>
   if (status === undefined) return invalid("status", "is missing")
   if (!Schema.is(BackupPhase)(status)) return invalid("status", `is "${status}"; expected Pending, Complete or Failed`)
   if (revisions === undefined) return invalid("revisions", "is missing")
@@ -117,6 +119,11 @@ export const decodeBackupStatus = (data: unknown, table: OperandTable = defaultO
     const t = decodeTime("lastBackupTime", lastBackupTime)
     if (Result.isFailure(t)) return Result.fail(t.failure)
     result = { ...result, lastBackupTime: t.success }
+  }
+  if (lastCompleteTime !== undefined) {
+    const t = decodeTime("lastCompleteTime", lastCompleteTime)
+    if (Result.isFailure(t)) return Result.fail(t.failure)
+    result = { ...result, lastCompleteTime: t.success }
   }
   if (message !== undefined) result = { ...result, message }
   return Result.succeed(result)
@@ -134,5 +141,13 @@ export const encodeBackupStatus = (status: BackupStatus, table: OperandTable = d
   revisions: encodeStatusRevisions(status.revisions, table),
   ...(status.lastRenderTime === undefined ? {} : { lastRenderTime: formatRfc3339Utc(status.lastRenderTime) }),
   ...(status.lastBackupTime === undefined ? {} : { lastBackupTime: formatRfc3339Utc(status.lastBackupTime) }),
+  ...(status.lastCompleteTime === undefined ? {} : { lastCompleteTime: formatRfc3339Utc(status.lastCompleteTime) }),
   ...(status.message === undefined ? {} : { message: status.message }),
 })
+
+/**
+ * When the newest complete backup finished, as far as the status tells: `lastCompleteTime`, else (a status written
+ * before that key, or OpenShift's seed) `lastBackupTime` of a Complete status.
+ */
+export const lastCompleteTimeOf = (status: BackupStatus): number | undefined =>
+  status.lastCompleteTime ?? (status.status === "Complete" ? status.lastBackupTime : undefined)

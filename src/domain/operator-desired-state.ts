@@ -7,7 +7,7 @@
  */
 import { Result } from "effect"
 import { latestOutcome, type BackupOutcome, type BackupPodView } from "./backup-pod-outcome.ts"
-import { backupStatusConfigMapName, backupStatusKeys, decodeBackupStatus, encodeBackupStatus, type BackupStatus } from "./backup-status.ts"
+import { backupStatusConfigMapName, backupStatusKeys, decodeBackupStatus, encodeBackupStatus, lastCompleteTimeOf, type BackupStatus } from "./backup-status.ts"
 import { decide, type ControllerDecision } from "./controller-decision.ts"
 import type { OperandTable } from "./operands.ts"
 import { renderBackupPodYaml, revisionsAnnotation, type BackupPodOptions } from "./pod-spec.ts"
@@ -126,10 +126,18 @@ const currentStatus = (observed: OperatorObserved, table: OperandTable) => {
 /** The status with the newest backup pod's outcome folded in. */
 const withOutcome = (status: BackupStatus, outcome: BackupOutcome | undefined): BackupStatus => {
   if (outcome === undefined || outcome._tag === "Running") return status
+  const lastComplete = lastCompleteTimeOf(status)
   if (outcome._tag === "Complete") {
-    return { ...status, status: "Complete", lastBackupTime: outcome.at, message: `backup by pod ${outcome.pod} completed` }
+    const lastCompleteTime = Math.max(outcome.at, lastComplete ?? outcome.at)
+    return { ...status, status: "Complete", lastBackupTime: outcome.at, lastCompleteTime, message: `backup by pod ${outcome.pod} completed` }
   }
-  return { ...status, status: "Failed", lastBackupTime: outcome.at, message: outcome.reason }
+  return {
+    ...status,
+    status: "Failed",
+    lastBackupTime: outcome.at,
+    ...(lastComplete === undefined ? {} : { lastCompleteTime: lastComplete }),
+    message: outcome.reason,
+  }
 }
 
 const transitionEvents = (decision: ControllerDecision, before: BackupStatus | undefined, after: BackupStatus | undefined): ReadonlyArray<DesiredEvent> => {
@@ -215,14 +223,17 @@ const wantedStatus = (
   namespace: string,
 ): BackupStatus | undefined => {
   switch (decision._tag) {
-    case "Render":
+    case "Render": {
+      const lastComplete = status === undefined ? undefined : lastCompleteTimeOf(status)
       return {
         status: "Pending",
         revisions: decision.revisions,
         lastRenderTime: now,
         ...(status?.lastBackupTime === undefined ? {} : { lastBackupTime: status.lastBackupTime }),
+        ...(lastComplete === undefined ? {} : { lastCompleteTime: lastComplete }),
         message: `pod spec rendered for ${formatRevisionSet(decision.revisions)} (${decision.reasons.join("; ")}); take the backup with: oc get cm ${backupPodConfigMapName} -n ${namespace} -o "jsonpath={.data['backup-pod\\.yaml']}" | oc create -f -`,
       }
+    }
     case "WaitUntil":
       return status === undefined ? undefined : { ...withOutcome(status, outcome), message: `render pending: ${decision.reason}` }
     case "UpToDate":

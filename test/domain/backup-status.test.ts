@@ -19,6 +19,7 @@ const statusArb: fc.Arbitrary<BackupStatus> = fc.record(
     revisions: revisionSetArb,
     lastRenderTime: instantArb,
     lastBackupTime: instantArb,
+    lastCompleteTime: instantArb,
     message: fc.string({ unit: "binary", maxLength: 80 }),
   },
   { requiredKeys: ["status", "revisions"] },
@@ -149,11 +150,14 @@ describe("malformed backup-status data", () => {
       fc.constant({ data: { ...data, revisions: lines.filter((_, j) => j !== i).join("\n") }, key: "revisions" }),
       fc.constant({ data: { ...data, revisions: [...lines, lines[i]].join("\n") }, key: `revisions[4].${statusKey}` }),
       fc
-        .tuple(fc.constantFrom("lastRenderTime", "lastBackupTime"), fc.string({ maxLength: 25 }))
+        .tuple(fc.constantFrom("lastRenderTime", "lastBackupTime", "lastCompleteTime"), fc.string({ maxLength: 25 }))
         .filter(([, v]) => !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(v))
         .map(([k, v]) => ({ data: { ...data, [k]: v }, key: k })),
       fc
-        .tuple(fc.constantFrom("status", "revisions", "lastRenderTime", "lastBackupTime", "message"), fc.oneof(fc.integer(), fc.constant(null), fc.boolean()))
+        .tuple(
+          fc.constantFrom("status", "revisions", "lastRenderTime", "lastBackupTime", "lastCompleteTime", "message"),
+          fc.oneof(fc.integer(), fc.constant(null), fc.boolean()),
+        )
         .map(([k, v]) => ({ data: { ...data, [k]: v }, key: k })),
     )
   })

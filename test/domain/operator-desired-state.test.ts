@@ -2,7 +2,7 @@ import { fc, test } from "@fast-check/vitest"
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
 import type { BackupPodView } from "../../src/domain/backup-pod-outcome.ts"
-import { backupStatusKeys, decodeBackupStatus, encodeBackupStatus } from "../../src/domain/backup-status.ts"
+import { backupStatusKeys, decodeBackupStatus, encodeBackupStatus, lastCompleteTimeOf } from "../../src/domain/backup-status.ts"
 import { decide } from "../../src/domain/controller-decision.ts"
 import { defaultOperands } from "../../src/domain/operands.ts"
 import {
@@ -187,6 +187,17 @@ describe("desiredState and diff: properties", () => {
       if (desired.status === undefined) return
       expect(decodeBackupStatus(encodeBackupStatus(desired.status, table), table)).toEqual(Result.succeed(desired.status))
       expect(desired.podSpec!.annotations[revisionsAnnotation]).toBe(formatRevisionSet(desired.status.revisions))
+    },
+  )
+
+  test.prop([observedArb, settingsArb], { numRuns: 100 })(
+    "a complete backup the status knows of stays known through renders and failures (the metric a restart reads)",
+    (observed, s) => {
+      const before = Result.getOrUndefined(decodeBackupStatus(observed.status?.data ?? {}, table))
+      const known = before === undefined ? undefined : lastCompleteTimeOf(before)
+      const desired = desiredState(observed, s)
+      if (known === undefined || desired.status === undefined) return
+      expect(lastCompleteTimeOf(desired.status)).toBeGreaterThanOrEqual(known)
     },
   )
 })

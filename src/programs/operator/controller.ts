@@ -7,7 +7,7 @@
  * progress finishes and the Lease is released.
  */
 import { Cause, Clock, Duration, Effect, FiberHandle, Option, Pull, Queue, Ref, Schedule, Stream } from "effect"
-import { backupStatusConfigMapName } from "../../domain/backup-status.ts"
+import { backupStatusConfigMapName, lastCompleteTimeOf } from "../../domain/backup-status.ts"
 import { backupPodSelector } from "../../domain/pod-spec.ts"
 import { operandNames as allOperands } from "../../domain/operands.ts"
 import { ControllerMetrics } from "../../services/controller-metrics.ts"
@@ -141,9 +141,9 @@ export const startController = Effect.fn("startController")(function* (config: C
         yield* metrics.backedUpRevisions(result.value.status?.revisions)
         yield* metrics.renderPending(result.value.decision === "WaitUntil")
         if (result.value.status?.lastRenderTime !== undefined) yield* metrics.lastRender(result.value.status.lastRenderTime)
-        if (result.value.status?.status === "Complete" && result.value.status.lastBackupTime !== undefined) {
-          yield* metrics.lastCompleteBackup(result.value.status.lastBackupTime)
-        }
+        // From the status, not from this process's memory: a restarted operator reports the same newest backup.
+        const lastComplete = result.value.status === undefined ? undefined : lastCompleteTimeOf(result.value.status)
+        if (lastComplete !== undefined) yield* metrics.lastCompleteBackup(lastComplete)
       }
       if (policies._tag === "Success") {
         lastPolicies = policies.value
