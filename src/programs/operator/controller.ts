@@ -31,6 +31,7 @@ export interface ControllerConfig {
 
 /** What the controller exposes to probes and tests while it runs. */
 export interface ControllerHandle {
+  /** `/readyz`: a first sync succeeded (a standby: it reached the API), and none of its watches is failing. */
   readonly ready: () => boolean
   readonly leading: () => boolean
   readonly lastResult: () => ReconcileResult | undefined
@@ -54,6 +55,8 @@ export const startController = Effect.fn("startController")(function* (config: C
   const policyConfig = policyReconcileConfig(config.reconcile)
   let lastPolicies: PolicyReconcileResult | undefined
   let ready = false
+  // The watches failing now, by name: the controller is blind to their changes until they are restored.
+  const failingWatches = new Set<string>()
   let leading = false
   let last: ReconcileResult | undefined
   let syncs = 0
@@ -78,8 +81,11 @@ export const startController = Effect.fn("startController")(function* (config: C
       Stream.runForEach(stream, (event) => {
         switch (event.type) {
           case "FAILING":
+            // NotFound: the API does not serve the type (no BackupPolicy CRD installed), nothing to watch; not a blind spot.
+            if (event.error._tag !== "NotFound") failingWatches.add(name)
             return Effect.logWarning(`watch of ${name} failing: ${event.error.message}; retrying with backoff`)
           case "RESTORED":
+            failingWatches.delete(name)
             return Effect.logInfo(`watch of ${name} restored`).pipe(Effect.andThen(wake(`${name} restored`)))
           default:
             return wake(name)
@@ -173,7 +179,8 @@ export const startController = Effect.fn("startController")(function* (config: C
   yield* wake("start")
 
   return {
-    ready: () => ready || (!leading && Effect.runSync(Ref.get(leadership)).contacted),
+    // Ready: a first sync done (a standby: the API reached), and every watch running.
+    ready: () => failingWatches.size === 0 && (ready || (!leading && Effect.runSync(Ref.get(leadership)).contacted)),
     leading: () => leading,
     lastResult: () => last,
     lastPolicyResult: () => lastPolicies,

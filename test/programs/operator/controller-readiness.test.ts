@@ -1,0 +1,76 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Duration, Effect, Exit, Layer, Scope } from "effect"
+import { TestClock } from "effect/testing"
+import { startController, type ControllerConfig } from "../../../src/programs/operator/controller.ts"
+import { defaultReconcileConfig } from "../../../src/programs/operator/reconcile.ts"
+import { ControllerMetrics } from "../../../src/services/controller-metrics.ts"
+import { backupPolicyType, knownResourceTypes } from "../../../src/services/kube/resources.ts"
+import { defaultWatchBackoff } from "../../../src/services/kube/watch.ts"
+import { Fault } from "../../../src/simulation/faults.ts"
+import { makeSimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
+import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
+import { ns, renderedPod, revs, seedOperators } from "./reconcile-harness.ts"
+
+const config: ControllerConfig = {
+  reconcile: defaultReconcileConfig({ settleMs: 0, minIntervalMs: 0, identity: "a" }),
+  election: { namespace: ns, leaseName: "cluster-backup-operator", identity: "a", leaseDurationMs: 137_000, renewDeadlineMs: 107_000, retryPeriodMs: 26_000 },
+  resyncMs: 600_000,
+  minBackoffMs: 1000,
+  maxBackoffMs: 60_000,
+}
+
+describe("controller readiness", () => {
+  it.effect("without the BackupPolicy CRD installed it is ready once synced: a type the API does not serve is no failing watch", () =>
+    Effect.gen(function* () {
+      const cluster = makeSimulatedCluster({ types: knownResourceTypes.filter((t) => t !== backupPolicyType) })
+      seedOperators(cluster, revs(3, 7, 5, 6))
+      const scope = yield* Scope.make()
+      const handle = yield* startController(config).pipe(
+        Effect.provide(
+          Layer.merge(
+            SimulatedKube.inMemory(cluster, { watchBackoff: defaultWatchBackoff }),
+            Layer.sync(ControllerMetrics, () => ControllerMetrics.make(ns)),
+          ),
+        ),
+        Scope.provide(scope),
+      )
+      for (let i = 0; i < 50; i++) yield* TestClock.adjust(Duration.millis(100))
+      expect(renderedPod(cluster)).toBeDefined()
+      expect(handle.ready()).toBe(true)
+      yield* Scope.close(scope, Exit.void)
+    }),
+  )
+
+  it.effect("is not ready while a watch it depends on is failing, and ready again once the watch is restored", () =>
+    Effect.gen(function* () {
+      const cluster = makeSimulatedCluster()
+      seedOperators(cluster, revs(3, 7, 5, 6))
+      const scope = yield* Scope.make()
+      const handle = yield* startController(config).pipe(
+        Effect.provide(
+          Layer.merge(
+            SimulatedKube.inMemory(cluster, { watchBackoff: defaultWatchBackoff }),
+            Layer.sync(ControllerMetrics, () => ControllerMetrics.make(ns)),
+          ),
+        ),
+        Scope.provide(scope),
+      )
+      const step = (seconds: number) =>
+        Effect.gen(function* () {
+          for (let i = 0; i < seconds * 10; i++) yield* TestClock.adjust(Duration.millis(100))
+        })
+      yield* step(2)
+      expect(renderedPod(cluster)).toBeDefined()
+      expect(handle.ready()).toBe(true)
+      // The pods' watch breaks (RBAC lost its list/watch, or the API server stops serving them): backup pods go unseen.
+      cluster.faults.inject(Fault.forbidden(), { resource: "pods", verb: ["watch", "list"], times: Infinity })
+      cluster.dropWatches(true)
+      yield* step(5)
+      expect(handle.ready()).toBe(false)
+      cluster.faults.clear()
+      yield* step(40)
+      expect(handle.ready()).toBe(true)
+      yield* Scope.close(scope, Exit.void)
+    }),
+  )
+})
