@@ -46,7 +46,12 @@ export const operatorCommand = Command.make(
       Flag.withDefault("cluster-backup-operator"),
       Flag.withDescription("Name of the leader-election Lease (in --namespace)"),
     ),
-    identity: Flag.String("identity").pipe(Flag.optional, Flag.withDescription("This replica's name in the Lease (default: $POD_NAME, else the host name)")),
+    // Never empty: an empty holder is how a released Lease reads, which any other replica may take while this one renews it.
+    identity: Flag.String("identity").pipe(
+      nonEmpty("Lease holder identity"),
+      Flag.optional,
+      Flag.withDescription("This replica's name in the Lease (default: $POD_NAME, else the host name)"),
+    ),
     leaseDuration: durationFlag(
       "lease-duration",
       1000,
@@ -87,7 +92,8 @@ export const operatorCommand = Command.make(
             yield* stopsGracefullyOnSigterm
             const podOptions = yield* Effect.fromResult(decodeBackupPodOptions(podOptionsGiven))
             const table = yield* tableFromFile(flags.operandResources)
-            const identity = Option.getOrElse(flags.identity, () => process.env.POD_NAME ?? hostname())
+            const podName = process.env.POD_NAME?.trim() ?? ""
+            const identity = Option.getOrElse(flags.identity, () => (podName === "" ? hostname() : podName))
             const handle = yield* startController({
               reconcile: defaultReconcileConfig({
                 namespace: flags.namespace,

@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { hostname, tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Result } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
@@ -32,6 +32,7 @@ const runOperator = async (
   args: ReadonlyArray<string>,
   during: (child: RunningCli, cluster: ReturnType<typeof makeSimulatedCluster>) => Promise<void>,
   global: ReadonlyArray<string> = [],
+  env: Readonly<Record<string, string | undefined>> = {},
 ): Promise<CliRun> => {
   const cluster = makeSimulatedCluster()
   Result.getOrThrow(openShiftFixture({ seed }).load(cluster))
@@ -39,7 +40,7 @@ const runOperator = async (
   const kubeconfig = join(dir, `kubeconfig-${seed}`)
   await Effect.runPromise(writeKubeconfig(kubeconfig, server))
   try {
-    return await runCli([...global, "operator", "--kubeconfig", kubeconfig, "--metrics-port", "0", ...args], { during: (child) => during(child, cluster) })
+    return await runCli([...global, "operator", "--kubeconfig", kubeconfig, "--metrics-port", "0", ...args], { during: (child) => during(child, cluster), env })
   } finally {
     await server.close()
   }
@@ -95,6 +96,27 @@ describe("cluster-backup operator", () => {
     },
     60_000,
   )
+
+  it("an empty --identity is a usage error: it would read as the holder of a released Lease, so two replicas could lead at once", async () => {
+    const { code, output } = await run(["operator", "--kubeconfig", join(dir, "absent"), "--identity", ""])
+    expect(code, output).toBe(2)
+    expect(output).toContain("flag --identity. Expected: a non-empty Lease holder identity")
+  }, 60_000)
+
+  it("an empty POD_NAME falls back to the host name: the Lease never names the empty (released) holder", async () => {
+    const operator = await runOperator(
+      5,
+      [],
+      async (child, cluster) => {
+        await waitFor("the Lease", () => cluster.get(leaseType, ns, "cluster-backup-operator") !== undefined)
+        expect((cluster.get(leaseType, ns, "cluster-backup-operator")!.spec as { holderIdentity?: string }).holderIdentity).toBe(hostname())
+        child.kill("SIGTERM")
+      },
+      [],
+      { POD_NAME: "" },
+    )
+    expect(operator.status).toBe(0)
+  }, 120_000)
 
   it("store flags that do not fit together are a usage error, before contacting the cluster", async () => {
     const { code, output } = await run(["operator", "--kubeconfig", join(dir, "absent"), "--store", "s3://backups/cluster-a"])
