@@ -17,8 +17,12 @@ export interface HealthEndpoints {
   readonly metrics: () => Promise<{ readonly body: string; readonly contentType: string }>
 }
 
-/** Serves the endpoints on `host:port` (port 0: any free port); yields the bound port. */
-export const serveHealth = (endpoints: HealthEndpoints, port: number, host = "0.0.0.0") =>
+/**
+ * Serves the endpoints on `host:port` (port 0: any free port); yields the bound port. Without `host`, on every
+ * address: IPv6 and IPv4 where the node has IPv6 (a pod of an IPv6 single-stack cluster is probed and scraped at
+ * its IPv6 address), IPv4 otherwise.
+ */
+export const serveHealth = (endpoints: HealthEndpoints, port: number, host?: string) =>
   Effect.acquireRelease(
     Effect.callback<Server, HealthServerFailed>((resume) => {
       const server = createServer((req, res) => {
@@ -42,10 +46,12 @@ export const serveHealth = (endpoints: HealthEndpoints, port: number, host = "0.
         }
         text(404, "not found\n")
       })
-      server.once("error", (e) => resume(Effect.fail(new HealthServerFailed({ port, message: `cannot listen on ${host}:${port}: ${e.message}` }))))
-      server.listen(port, host, () => {
-        resume(Effect.succeed(server))
-      })
+      server.once("error", (e) =>
+        resume(Effect.fail(new HealthServerFailed({ port, message: `cannot listen on ${host === undefined ? "port " : `${host}:`}${port}: ${e.message}` }))),
+      )
+      const listening = () => resume(Effect.succeed(server))
+      if (host === undefined) server.listen(port, listening)
+      else server.listen(port, host, listening)
     }),
     (server) =>
       Effect.callback<void>((resume) => {

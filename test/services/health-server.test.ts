@@ -29,6 +29,26 @@ describe("health server", () => {
     await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow()
   })
 
+  it("by default answers on every address, IPv6 included: the kubelet's probes and Prometheus reach a pod of an IPv6 single-stack cluster at its IPv6 address", async () => {
+    const endpoints = { ready: () => true, metrics: async () => ({ body: "", contentType: "text/plain" }) }
+    const statuses = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const port = yield* serveHealth(endpoints, 0)
+          const status = (url: string) =>
+            Effect.promise(() =>
+              fetch(url).then(
+                (r) => r.status,
+                (e: unknown) => String(e),
+              ),
+            )
+          return [yield* status(`http://[::1]:${port}/healthz`), yield* status(`http://127.0.0.1:${port}/healthz`)]
+        }),
+      ),
+    )
+    expect(statuses).toEqual([200, 200])
+  })
+
   it("fails with the port when it cannot listen", async () => {
     const endpoints = { ready: () => true, metrics: async () => ({ body: "", contentType: "text/plain" }) }
     const { taken, error } = await Effect.runPromise(
