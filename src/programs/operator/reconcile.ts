@@ -108,30 +108,42 @@ const readObserved = Effect.fn("readObserved")(function* (config: ReconcileConfi
   }
 })
 
-/** Applies one write and counts it (1) if it landed; an Event is a report, not the job: failing to record one does not fail the sync. */
-const applyWrite = (config: ReconcileConfig, now: number, read: ReadonlyMap<string, ConfigMap>) => (write: OperatorWrite) =>
+/**
+ * Applies one write and counts it (1) if it landed; an Event is a report, not the job: failing to record one does not fail the sync.
+ * `current` holds the ConfigMaps as read, replaced by what each write answered.
+ */
+const applyWrite = (config: ReconcileConfig, now: number, current: Map<string, ConfigMap>) => (write: OperatorWrite) =>
   Effect.gen(function* () {
     const kube = yield* Kube
     const ns = config.namespace
     const annotationsOf = (a: Readonly<Record<string, string>>) => (Object.keys(a).length === 0 ? {} : { annotations: a })
     switch (write._tag) {
-      case "CreateConfigMap":
-        yield* kube.configMaps.create(ns, {
+      case "CreateConfigMap": {
+        const created = yield* kube.configMaps.create(ns, {
           metadata: { name: write.name, namespace: ns, ...annotationsOf(write.content.annotations) },
           data: write.content.data,
         })
+        current.set(write.name, created)
         return 1
+      }
       case "UpdateConfigMap": {
-        const cm = read.get(write.name)!
-        yield* kube.configMaps.update(ns, { ...cm, metadata: { ...cm.metadata, ...annotationsOf(write.content.annotations) }, data: write.content.data })
+        const cm = current.get(write.name)!
+        const updated = yield* kube.configMaps.update(ns, {
+          ...cm,
+          metadata: { ...cm.metadata, ...annotationsOf(write.content.annotations) },
+          data: write.content.data,
+        })
+        current.set(write.name, updated)
         return 1
       }
       case "RecordEvent": {
         const { type, reason, message } = write.event
+        // By uid too when it exists: `oc describe cm backup-status` selects its Events by involvedObject.uid.
+        const uid = current.get(backupStatusConfigMapName)?.metadata.uid
         return yield* kube.events
           .create(ns, {
             metadata: { generateName: `${backupStatusConfigMapName}.` },
-            involvedObject: { apiVersion: "v1", kind: "ConfigMap", namespace: ns, name: backupStatusConfigMapName },
+            involvedObject: { apiVersion: "v1", kind: "ConfigMap", namespace: ns, name: backupStatusConfigMapName, ...(uid === undefined ? {} : { uid }) },
             reason,
             message: message.slice(0, 1024),
             type,
@@ -157,7 +169,7 @@ export const reconcile = Effect.fn("reconcile")(function* (config: ReconcileConf
   const writes = diff(observed, desired, config.table)
   // Remembered before writing: the settle clock runs on what was observed, whether or not the writes land.
   yield* Ref.set(memory, desired.memory)
-  const landed = yield* Effect.forEach(writes, applyWrite(config, observed.now, read))
+  const landed = yield* Effect.forEach(writes, applyWrite(config, observed.now, new Map(read)))
   const count = landed.reduce((a, b) => a + b, 0)
   if (desired.decision === undefined || desired.revisions === undefined) {
     return yield* new RevisionsUnavailable({ message: desired.warnings.RevisionsUnavailable ?? "cannot tell which revisions to back up" })

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Result } from "effect"
 import { TestClock } from "effect/testing"
-import { configMapType, operatorTypes, podType } from "../../../src/services/kube/resources.ts"
+import { configMapType, eventType, operatorTypes, podType } from "../../../src/services/kube/resources.ts"
 import type { SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import { advance, configMapData, events, makeSync, ns, renderedPod, revs, runBackupPod, setRevision, setup, start } from "./reconcile-harness.ts"
 
@@ -43,6 +43,22 @@ describe("reconcile", () => {
       expect(second.decision).toBe("UpToDate")
       expect(second.writes).toBe(0)
       expect(cluster.requests.filter((r) => r.verb !== "get" && r.verb !== "list").length).toBe(before)
+    }),
+  )
+
+  it.effect("its Events name backup-status by uid too, so oc describe cm backup-status (which selects by involvedObject.uid) shows them", () =>
+    Effect.gen(function* () {
+      const cluster = yield* setup(revs(3, 7, 5, 6))
+      const sync = makeSync(cluster)
+      yield* sync()
+      yield* runBackupPod(cluster, { phase: "Succeeded" })
+      yield* sync()
+      const uid = (cluster.get(configMapType, ns, "backup-status")!.metadata as { uid: string }).uid
+      const involved = cluster.list(eventType, ns).map((e) => ({ reason: e.reason, uid: (e.involvedObject as { uid?: string }).uid }))
+      expect(involved).toEqual([
+        { reason: "BackupPodRendered", uid },
+        { reason: "BackupCompleted", uid },
+      ])
     }),
   )
 
