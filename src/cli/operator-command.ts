@@ -3,9 +3,10 @@ import { Effect, Layer, Option } from "effect"
 import { CliError, Command, Flag } from "effect/cli"
 import { defaultMinIntervalMs, defaultSettleMs } from "../domain/controller-decision.ts"
 import { defaultElectionTimings, electionTimingsProblem, type ElectionTimings } from "../domain/leader-election.ts"
+import { dnsSubdomainProblem } from "../domain/k8s-names.ts"
 import { decodeBackupPodOptions } from "../domain/pod-spec.ts"
 import { durationFlag } from "./duration-flag.ts"
-import { nonEmpty, port } from "./flag-checks.ts"
+import { checkedWith, nonEmpty, port } from "./flag-checks.ts"
 import { kubeconfigFlag, liveKubeLayer } from "./kube-flags.ts"
 import { withLogging } from "./logging.ts"
 import { operandResourcesFileFlag, tableFromFile } from "./operand-resources-flags.ts"
@@ -42,7 +43,11 @@ export const operatorCommand = Command.make(
       Flag.withDescription("Port of /healthz, /readyz and /metrics (0: any free port)"),
     ),
     leaseName: Flag.String("lease-name").pipe(
-      nonEmpty("Lease name"),
+      // A name the API server refuses would leave the replica standing by for ever (every create of the Lease fails).
+      checkedWith((name) => {
+        const problem = dnsSubdomainProblem(name)
+        return problem === undefined ? undefined : `a Lease name (${problem})`
+      }),
       Flag.withDefault("cluster-backup-operator"),
       Flag.withDescription("Name of the leader-election Lease (in --namespace)"),
     ),

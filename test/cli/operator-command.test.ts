@@ -103,6 +103,13 @@ describe("cluster-backup operator", () => {
     expect(output).toContain("flag --identity. Expected: a non-empty Lease holder identity")
   }, 60_000)
 
+  it("a --lease-name Kubernetes would refuse is a usage error: the Lease could never be created, and the replica would stand by for ever, answering ready", async () => {
+    const { code, output } = await run(["operator", "--kubeconfig", join(dir, "absent"), "--lease-name", "Cluster_Backup"])
+    expect(code, output).toBe(2)
+    expect(output).toContain("Invalid value for flag --lease-name")
+    expect(output).toContain("DNS-1123 subdomain")
+  }, 60_000)
+
   it("an empty POD_NAME falls back to the host name: the Lease never names the empty (released) holder", async () => {
     const operator = await runOperator(
       5,
