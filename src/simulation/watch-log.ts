@@ -1,8 +1,9 @@
 /**
  * Watch semantics of the simulated cluster: the log of committed changes, bounded to the newest
  * `historyLimit` (resuming from an older resourceVersion answers 410 Expired, as after etcd's
- * compaction), and the open watches each change is delivered to. A watch with a selector sees an
- * object enter its selection as ADDED and leave it as DELETED, as the API server's does.
+ * compaction; from one the store has not reached, 504 "Too large resource version"), and the
+ * open watches each change is delivered to. A watch with a selector sees an object enter its
+ * selection as ADDED and leave it as DELETED, as the API server's does.
  */
 import { Result } from "effect"
 import type { KubeStatus } from "../services/kube/errors.ts"
@@ -75,8 +76,11 @@ const project = (interest: Interest, change: Change): WatchLine | undefined => {
   return now ? { type: change.type, object: clone(change.object) } : undefined
 }
 
-/** `store` gives a watch from the start its initial ADDED events; `startRevision` is the store's first resourceVersion. */
-export const makeWatchLog = (store: Pick<ObjectStore, "list">, historyLimit: number, startRevision: number): WatchLog => {
+/**
+ * `store` gives a watch from the start its initial ADDED events, and its newest resourceVersion (a watch from a later one
+ * answers 504, as the API server does); `startRevision` is the store's first resourceVersion.
+ */
+export const makeWatchLog = (store: Pick<ObjectStore, "list" | "revision">, historyLimit: number, startRevision: number): WatchLog => {
   const history: Array<Change> = []
   const watchers = new Set<Watcher>()
   let compactedThrough = startRevision
@@ -106,6 +110,16 @@ export const makeWatchLog = (store: Pick<ObjectStore, "list">, historyLimit: num
       if (!Number.isSafeInteger(rv) || rv < 0) return Result.fail(badRequest(`invalid resourceVersion "${from}"`))
       if (rv < compactedThrough) {
         return Result.fail({ code: 410, reason: "Expired", message: `too old resource version: ${rv} (${compactedThrough})` })
+      }
+      // The API server's watch cache waits (3 s) for a version it has not reached, then refuses it as a timeout.
+      if (rv > store.revision()) {
+        return Result.fail({
+          code: 504,
+          reason: "Timeout",
+          message: `Timeout: Too large resource version: ${rv}, current: ${store.revision()}`,
+          retryAfterSeconds: 1,
+          details: { causes: [{ reason: "ResourceVersionTooLarge", message: "Too large resource version" }] },
+        })
       }
       replay = () => history.filter((e) => e.rv > rv).flatMap((e) => project(interest, e) ?? [])
     }

@@ -1,5 +1,5 @@
 import { fc } from "@fast-check/vitest"
-import { Effect, Fiber, Redacted, Result, Stream } from "effect"
+import { Effect, Fiber, Option, Redacted, Result, Stream } from "effect"
 import { describe, expect, it } from "vitest"
 import { Fault } from "../../src/simulation/faults.ts"
 import { Kube, type KubeService, type WatchEvent } from "../../src/services/kube/kube.ts"
@@ -290,6 +290,25 @@ describe("watching one object by name", () => {
         e.type === "SYNC" ? `SYNC:${e.objects.map((o) => o.metadata.name).join()}` : "object" in e ? `${e.type}:${e.object.metadata.name}` : e.type,
       )
     })
+
+  it("a watch resumed from a resourceVersion the API server has not reached (etcd restored without a revision bump) lists again instead of retrying it for ever", async () => {
+    const cluster = makeSimulatedCluster()
+    Result.getOrThrow(cluster.create(configMapType, { metadata: { name: "mine", namespace: "ns" }, data: { k: "1" } }))
+    const ahead = String(Number(cluster.resourceVersion()) + 1000)
+    const first = await Effect.runPromise(
+      Effect.provide(Kube, SimulatedKube.inMemory(cluster)).pipe(
+        Effect.flatMap((kube) =>
+          kube.configMaps.watch("ns", { resourceVersion: ahead }).pipe(
+            Stream.filter((e) => e.type === "SYNC"),
+            Stream.take(1),
+            Stream.runCollect,
+            Effect.timeoutOption(5000),
+          ),
+        ),
+      ),
+    )
+    expect(Option.map(first, (events) => events.map((e) => (e.type === "SYNC" ? e.objects.map((o) => o.metadata.name) : [])))).toEqual(Option.some([["mine"]]))
+  })
 
   it("sees only that object (fieldSelector metadata.name), in the simulated cluster", async () => {
     const cluster = makeSimulatedCluster()

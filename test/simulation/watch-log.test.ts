@@ -55,6 +55,17 @@ describe("simulated cluster: reads and watches", () => {
     expect(lines.map((l) => l.type)).toEqual(["ADDED", "MODIFIED", "DELETED"])
   })
 
+  it("answers 504 'Too large resource version' for a resourceVersion the store has not reached (a watch resumed after etcd went back, as after a restore without a revision bump)", () => {
+    const cluster = makeSimulatedCluster()
+    ok(exec(cluster, { verb: "create", body: cm("a") }))
+    const ahead = String(Number(cluster.resourceVersion()) + 1000)
+    expect(failure(cluster.watch({ type: configMapType, namespace: "ns", resourceVersion: ahead }))).toMatchObject({
+      code: 504,
+      reason: "Timeout",
+      message: expect.stringContaining("Too large resource version"),
+    })
+  })
+
   it("answers 410 Expired for a resourceVersion older than its bounded history", () => {
     const cluster = makeSimulatedCluster({ historyLimit: 3 })
     ok(exec(cluster, { verb: "create", body: cm("a") }))

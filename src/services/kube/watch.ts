@@ -6,7 +6,8 @@
  * a resourceVersion, then watches from the newest resourceVersion it has seen. A connection that
  * ends or breaks is reopened from that resourceVersion, so no change is lost or repeated. When the
  * server no longer has that history (410 Expired) it lists again and emits a new `SYNC`: the
- * consumer replaces what it knew.
+ * consumer replaces what it knew. It lists again too when the server answers that it has not reached that
+ * resourceVersion (504 "Too large resource version", as after etcd was restored without a revision bump).
  *
  * It never gives up: a watch the controller depends on must come back by itself once the API
  * server (or RBAC) is fixed. Consecutive failures (a failed list, a connection refused, a
@@ -64,6 +65,9 @@ export interface ResilientWatchOptions<T> {
   /** A connection open this long counts as working even if it delivered nothing. Default 1 s. */
   readonly minHealthyConnectionMillis?: number
 }
+
+/** The API server answered 504 (not a client-side deadline). */
+const isServerTimeout = (error: KubeError): boolean => error._tag === "Timeout" && error.code === 504
 
 /** A connection that ended cleanly at once, having delivered nothing: not an error, but not working either. */
 class ClosedAtOnce {
@@ -128,7 +132,13 @@ export const resilientWatch = <T>(options: ResilientWatchOptions<T>): Stream.Str
           return
         }
         // A connection that worked and then broke is reopened at once; one that never worked backs off.
-        if (!healthy) return yield* Effect.fail(outcome.failure)
+        if (!healthy) {
+          // 504 on opening a watch (a long-running request, never cut by the server's request timeout): the server has not
+          // reached this resourceVersion ("Too large resource version": etcd restored without a revision bump, or a lagging
+          // cache). Resuming from it again may never work: list again, as client-go's reflector does.
+          if (isServerTimeout(outcome.failure)) needList = true
+          return yield* Effect.fail(outcome.failure)
+        }
       })
 
       const attempt = Effect.suspend((): Effect.Effect<void, KubeError | ClosedAtOnce> => (needList ? list : Effect.asVoid(connection))).pipe(

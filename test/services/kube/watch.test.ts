@@ -66,6 +66,14 @@ describe("resilient watch", () => {
     expect(s.asked.slice(0, 2)).toEqual(["4", "100"])
   })
 
+  it("lists again when the server has not reached the resourceVersion (504 Too large resource version), instead of resuming from it for ever", async () => {
+    const tooLarge = errorFromStatus({ code: 504, reason: "Timeout", message: "Timeout: Too large resource version: 1000, current: 120" }, ref)
+    const s = scripted([{ events: [], failWith: tooLarge }, { events: [added("b", 121)] }])
+    const events = await collect(resilientWatch({ list: s.list, connect: s.connect, backoff: fast, resourceVersion: "1000" }), 4)
+    expect(events.map(label)).toEqual(["FAILING Timeout", "RESTORED", "SYNC listed-1@100", "ADDED b"])
+    expect(s.asked.slice(0, 2)).toEqual(["1000", "100"])
+  })
+
   it("never gives up: consecutive failures, even Forbidden, are reported once as FAILING and once as RESTORED", async () => {
     const s = scripted([
       { events: [], failWith: unavailable },
