@@ -28,7 +28,7 @@ export interface LeaseElectionConfig extends ElectionConfig {
 /** What the candidate knows: when it last renewed while holding the lease, and the Lease as it last saw it change. */
 export interface LeadershipState {
   readonly lastRenew: number | undefined
-  /** A successful read of the Lease happened (the candidate can talk to the API). */
+  /** The last election round completed: the Lease read and, when the step needed one, written (a standby that could lead). */
   readonly contacted: boolean
   readonly observed: LeaseObservation | undefined
 }
@@ -123,7 +123,12 @@ export const runElection = (config: LeaseElectionConfig, state: Ref.Ref<Leadersh
   Effect.gen(function* () {
     let leading = false
     while (true) {
-      yield* electionRound(config, state).pipe(Effect.catch((e) => Effect.logWarning(`leader election round failed: ${e.message}`)))
+      yield* electionRound(config, state).pipe(
+        // A round that cannot write the Lease (RBAC, admission) leaves this replica unable ever to lead: not contacted.
+        Effect.catch((e) =>
+          Ref.update(state, (s) => ({ ...s, contacted: false })).pipe(Effect.andThen(Effect.logWarning(`leader election round failed: ${e.message}`))),
+        ),
+      )
       const now = yield* isLeader(config, state)
       if (now !== leading) {
         leading = now

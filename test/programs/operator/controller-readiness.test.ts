@@ -41,6 +41,32 @@ describe("controller readiness", () => {
     }),
   )
 
+  it.effect("a replica whose election rounds fail (the Lease cannot be written: RBAC, admission) is not ready: it would never lead", () =>
+    Effect.gen(function* () {
+      const cluster = makeSimulatedCluster()
+      seedOperators(cluster, revs(3, 7, 5, 6))
+      cluster.faults.inject(Fault.forbidden(), { resource: "leases", verb: ["create", "update"], times: Infinity })
+      const scope = yield* Scope.make()
+      const handle = yield* startController(config).pipe(
+        Effect.provide(
+          Layer.merge(
+            SimulatedKube.inMemory(cluster, { watchBackoff: defaultWatchBackoff }),
+            Layer.sync(ControllerMetrics, () => ControllerMetrics.make(ns)),
+          ),
+        ),
+        Scope.provide(scope),
+      )
+      for (let i = 0; i < 50; i++) yield* TestClock.adjust(Duration.millis(100))
+      expect(handle.leading()).toBe(false)
+      expect(handle.ready()).toBe(false)
+      cluster.faults.clear()
+      for (let i = 0; i < 300; i++) yield* TestClock.adjust(Duration.millis(100))
+      expect(handle.leading()).toBe(true)
+      expect(handle.ready()).toBe(true)
+      yield* Scope.close(scope, Exit.void)
+    }),
+  )
+
   it.effect("is not ready while a watch it depends on is failing, and ready again once the watch is restored", () =>
     Effect.gen(function* () {
       const cluster = makeSimulatedCluster()
