@@ -49,7 +49,7 @@ export class ControllerMetrics extends Context.Service<ControllerMetrics, Contro
     const lastRender = gauge("cluster_backup_last_render_timestamp_seconds", "When cluster-backup-pod was last rendered", ["namespace"])
     let lastCompleteMs: number | undefined
     const lastComplete = gauge("cluster_backup_last_complete_backup_timestamp_seconds", "When the newest complete backup finished", ["namespace"])
-    gauge(
+    const age = gauge(
       "cluster_backup_newest_complete_backup_age_seconds",
       "Age of the newest complete backup (absent until one completed): alert when it grows",
       ["namespace"],
@@ -84,7 +84,7 @@ export class ControllerMetrics extends Context.Service<ControllerMetrics, Contro
           if (isLeader) return
           // A standby exports nothing it saw as leader: both replicas are scraped, and its frozen series would
           // outvote the leader's in the alerts' `max by (policy)` (a store that became unreachable, a deleted policy).
-          for (const g of [observed, backedUp, pending, lastRender, lastComplete]) g.reset()
+          for (const g of [observed, backedUp, pending, lastRender, lastComplete, age]) g.reset()
           lastCompleteMs = undefined
           policies.record([])
         }),
