@@ -118,7 +118,18 @@ const currentStatus = (observed: OperatorObserved, table: OperandTable) => {
   const facts = renderedFacts(observed.podSpec)
   if (observed.status === undefined) return { status: facts === undefined ? undefined : pendingFrom(facts), facts, repaired: undefined }
   const decoded = decodeBackupStatus(observed.status.data ?? {}, table)
-  if (Result.isSuccess(decoded)) return { status: decoded.success, facts, repaired: undefined }
+  if (Result.isSuccess(decoded)) {
+    const read = decoded.success
+    // The spec was rendered after the render the status names (other revisions, a later time): that render's status
+    // write did not land. The spec is the last render (the minimum interval runs from it): the status follows it.
+    const newerSpec =
+      facts?.at !== undefined && read.lastRenderTime !== undefined && facts.at > read.lastRenderTime && !revisionSetsEqual(facts.revisions, read.revisions)
+    if (!newerSpec) return { status: read, facts, repaired: undefined }
+    const { lastBackupTime } = read
+    const lastCompleteTime = lastCompleteTimeOf(read)
+    const kept = { ...(lastBackupTime === undefined ? {} : { lastBackupTime }), ...(lastCompleteTime === undefined ? {} : { lastCompleteTime }) }
+    return { status: { ...pendingFrom(facts), ...kept }, facts, repaired: undefined }
+  }
   const from = facts === undefined ? "the observed revisions (no rendered pod spec found)" : `the rendered pod spec in ${backupPodConfigMapName}`
   return { status: facts === undefined ? undefined : pendingFrom(facts), facts, repaired: `${decoded.failure.message} Rebuilding it from ${from}.` }
 }

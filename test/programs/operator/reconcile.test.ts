@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Result } from "effect"
+import { Effect, Exit, Result } from "effect"
 import { TestClock } from "effect/testing"
 import { configMapType, eventType, operatorTypes, podType } from "../../../src/services/kube/resources.ts"
+import { Fault } from "../../../src/simulation/faults.ts"
 import type { SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import { advance, configMapData, events, makeSync, ns, renderedPod, revs, runBackupPod, setRevision, setup, start } from "./reconcile-harness.ts"
 
@@ -77,6 +78,29 @@ describe("reconcile", () => {
       expect((yield* sync()).writes).toBe(0)
       yield* TestClock.setTime(start + 3_600_000)
       expect((yield* sync()).decision).toBe("Render")
+      expect(renderedPod(cluster)!.metadata.labels["backup.openshift.io/kube-apiserver-revision"]).toBe("8")
+    }),
+  )
+
+  it.effect("a render whose status write failed still counts for the minimum interval: the next revisions wait an hour after it", () =>
+    Effect.gen(function* () {
+      const cluster = yield* setup()
+      const sync = makeSync(cluster, { minIntervalMs: 3_600_000 })
+      yield* sync()
+      yield* TestClock.adjust(2 * 3_600_000)
+      // kube-apiserver 8 is rendered into cluster-backup-pod, but backup-status cannot be written (a conflict with a hand edit, an API blip).
+      setRevision(cluster, "kube-apiserver", 8)
+      cluster.faults.inject(Fault.conflict(), { resource: "configmaps", verb: "update", name: "backup-status" })
+      expect(Exit.isFailure(yield* Effect.exit(sync()))).toBe(true)
+      expect(renderedPod(cluster)!.metadata.labels["backup.openshift.io/kube-apiserver-revision"]).toBe("8")
+      const podCm = cluster.get(configMapType, ns, "cluster-backup-pod")!.metadata as { annotations: Record<string, string> }
+      const renderedAt = Date.parse(podCm.annotations["backup.openshift.io/rendered-at"]!)
+      // A minute later the rollout moves on: the spec rendered a minute ago is the last render, whatever backup-status says.
+      yield* TestClock.adjust(60_000)
+      setRevision(cluster, "kube-apiserver", 9)
+      const next = yield* sync()
+      expect(next.decision).toBe("WaitUntil")
+      expect(next.requeueAt).toBe(renderedAt + 3_600_000)
       expect(renderedPod(cluster)!.metadata.labels["backup.openshift.io/kube-apiserver-revision"]).toBe("8")
     }),
   )
