@@ -119,16 +119,16 @@ const revisionAt = (s: ScheduleState): number | undefined =>
   s.revisionChangePending ? (s.lastRunStart === undefined ? s.now : s.lastRunStart + s.minIntervalMillis) : undefined
 
 /**
- * What the policy wants at `s.now`: start a run (and why), or wait until a given instant. `cron` is undefined for
- * a policy without a schedule (revision changes and retries only).
- */
-/**
  * How far ahead of this operator's clock a recorded schedule time may be and still count: replicas' clocks differ a
  * little (a run taken by a leader whose clock is ahead). Further ahead, the clock that wrote it ran ahead and was set
  * right since; counting from there would skip every run until that time comes, so the schedule counts from now.
  */
 export const scheduleClockSkewMs = 5 * 60_000
 
+/**
+ * What the policy wants at `s.now`: start a run (and why), or wait until a given instant. `cron` is undefined for
+ * a policy without a schedule (revision changes and retries only).
+ */
 export const decideSchedule = (cron: Cron.Cron | undefined, s: ScheduleState): ScheduleDecision => {
   if (s.suspend) return { _tag: "Suspended" }
   const since = s.lastScheduleTime - s.now > scheduleClockSkewMs ? s.now : s.lastScheduleTime

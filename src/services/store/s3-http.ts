@@ -106,29 +106,26 @@ export const responseError = (e: S3Endpoint, req: S3Request, status: number, bod
   const store = describeEndpoint(e)
   const code = xmlTag(body, "Code") ?? `HTTP${status}`
   const what = `${req.operation} ${req.key === "" ? `bucket ${e.bucket}` : req.key}`
-  // Only a redirect's: some servers (MinIO) send the header with every answer, a 404's included.
-  if (status >= 300 && status < 400 && bucketRegion !== undefined && bucketRegion !== "" && bucketRegion !== e.region) {
-    return new StoreRequestFailed({
+  /** A refusal that retrying cannot change, with what to do about it. */
+  const refusedBecause = (advice: string) =>
+    new StoreRequestFailed({
       store,
       operation: req.operation,
       key: req.key,
       status,
       code,
       retryable: false,
-      message: `${store} refused ${what}: ${code} (HTTP ${status}): bucket ${e.bucket} is in region ${bucketRegion}, not ${e.region}: give --s3-region ${bucketRegion} (or AWS_REGION)`,
+      message: `${store} refused ${what}: ${code} (HTTP ${status}): ${advice}`,
     })
+  // Only a redirect's: some servers (MinIO) send the header with every answer, a 404's included.
+  if (status >= 300 && status < 400 && bucketRegion !== undefined && bucketRegion !== "" && bucketRegion !== e.region) {
+    return refusedBecause(`bucket ${e.bucket} is in region ${bucketRegion}, not ${e.region}: give --s3-region ${bucketRegion} (or AWS_REGION)`)
   }
   // A 403 on AWS, but no credential or policy is wrong: this host's clock is (SigV4 allows 15 min).
   if (code === "RequestTimeTooSkewed") {
-    return new StoreRequestFailed({
-      store,
-      operation: req.operation,
-      key: req.key,
-      status,
-      code,
-      retryable: false,
-      message: `${store} refused ${what}: ${code} (HTTP ${status}): this host's clock differs from the store's by more than it allows (15 minutes on AWS); set the clock right (NTP, chrony) and run again`,
-    })
+    return refusedBecause(
+      "this host's clock differs from the store's by more than it allows (15 minutes on AWS); set the clock right (NTP, chrony) and run again",
+    )
   }
   if (status === 403 || code === "SignatureDoesNotMatch" || code === "InvalidAccessKeyId" || code === "AccessDenied") {
     return new StoreAccessDenied({
