@@ -1,39 +1,46 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Layer, Scope } from "effect"
 import { TestClock } from "effect/testing"
-import { startController, type ControllerConfig } from "../../../src/programs/operator/controller.ts"
-import { defaultReconcileConfig } from "../../../src/programs/operator/reconcile.ts"
+import { startController } from "../../../src/programs/operator/controller.ts"
 import { ControllerMetrics } from "../../../src/services/controller-metrics.ts"
 import { backupPolicyType, knownResourceTypes } from "../../../src/services/kube/resources.ts"
 import { defaultWatchBackoff } from "../../../src/services/kube/watch.ts"
 import { Fault } from "../../../src/simulation/faults.ts"
-import { makeSimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
+import { makeSimulatedCluster, type SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
-import { ns, renderedPod, revs, seedOperators } from "./reconcile-harness.ts"
+import { controllerConfig, ns, renderedPod, revs, seedOperators } from "./reconcile-harness.ts"
 
-const config: ControllerConfig = {
-  reconcile: defaultReconcileConfig({ settleMs: 0, minIntervalMs: 0, identity: "a" }),
-  election: { namespace: ns, leaseName: "cluster-backup-operator", identity: "a", leaseDurationMs: 137_000, renewDeadlineMs: 107_000, retryPeriodMs: 26_000 },
+const config = controllerConfig("a", {
+  leaseDurationMs: 137_000,
+  renewDeadlineMs: 107_000,
+  retryPeriodMs: 26_000,
   resyncMs: 600_000,
   minBackoffMs: 1000,
   maxBackoffMs: 60_000,
-}
+})
+
+/** The controller on `cluster` (watches retrying with their real backoff), in a scope the test closes. */
+const start = (cluster: SimulatedCluster) =>
+  Effect.gen(function* () {
+    const scope = yield* Scope.make()
+    const handle = yield* startController(config).pipe(
+      Effect.provide(
+        Layer.merge(
+          SimulatedKube.inMemory(cluster, { watchBackoff: defaultWatchBackoff }),
+          Layer.sync(ControllerMetrics, () => ControllerMetrics.make(ns)),
+        ),
+      ),
+      Scope.provide(scope),
+    )
+    return { scope, handle }
+  })
 
 describe("controller readiness", () => {
   it.effect("without the BackupPolicy CRD installed it is ready once synced: a type the API does not serve is no failing watch", () =>
     Effect.gen(function* () {
       const cluster = makeSimulatedCluster({ types: knownResourceTypes.filter((t) => t !== backupPolicyType) })
       seedOperators(cluster, revs(3, 7, 5, 6))
-      const scope = yield* Scope.make()
-      const handle = yield* startController(config).pipe(
-        Effect.provide(
-          Layer.merge(
-            SimulatedKube.inMemory(cluster, { watchBackoff: defaultWatchBackoff }),
-            Layer.sync(ControllerMetrics, () => ControllerMetrics.make(ns)),
-          ),
-        ),
-        Scope.provide(scope),
-      )
+      const { scope, handle } = yield* start(cluster)
       for (let i = 0; i < 50; i++) yield* TestClock.adjust(Duration.millis(100))
       expect(renderedPod(cluster)).toBeDefined()
       expect(handle.ready()).toBe(true)
@@ -46,16 +53,7 @@ describe("controller readiness", () => {
       const cluster = makeSimulatedCluster()
       seedOperators(cluster, revs(3, 7, 5, 6))
       cluster.faults.inject(Fault.forbidden(), { resource: "leases", verb: ["create", "update"], times: Infinity })
-      const scope = yield* Scope.make()
-      const handle = yield* startController(config).pipe(
-        Effect.provide(
-          Layer.merge(
-            SimulatedKube.inMemory(cluster, { watchBackoff: defaultWatchBackoff }),
-            Layer.sync(ControllerMetrics, () => ControllerMetrics.make(ns)),
-          ),
-        ),
-        Scope.provide(scope),
-      )
+      const { scope, handle } = yield* start(cluster)
       for (let i = 0; i < 50; i++) yield* TestClock.adjust(Duration.millis(100))
       expect(handle.leading()).toBe(false)
       expect(handle.ready()).toBe(false)
@@ -71,16 +69,7 @@ describe("controller readiness", () => {
     Effect.gen(function* () {
       const cluster = makeSimulatedCluster()
       seedOperators(cluster, revs(3, 7, 5, 6))
-      const scope = yield* Scope.make()
-      const handle = yield* startController(config).pipe(
-        Effect.provide(
-          Layer.merge(
-            SimulatedKube.inMemory(cluster, { watchBackoff: defaultWatchBackoff }),
-            Layer.sync(ControllerMetrics, () => ControllerMetrics.make(ns)),
-          ),
-        ),
-        Scope.provide(scope),
-      )
+      const { scope, handle } = yield* start(cluster)
       const step = (seconds: number) =>
         Effect.gen(function* () {
           for (let i = 0; i < seconds * 10; i++) yield* TestClock.adjust(Duration.millis(100))

@@ -1,21 +1,14 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Result, Scope } from "effect"
-import { startController, type ControllerConfig } from "../../../src/programs/operator/controller.ts"
-import { defaultReconcileConfig } from "../../../src/programs/operator/reconcile.ts"
+import { startController } from "../../../src/programs/operator/controller.ts"
 import { ControllerMetrics, type ControllerMetricsShape } from "../../../src/services/controller-metrics.ts"
 import { Kube } from "../../../src/services/kube/kube.ts"
 import { makeSimulatedCluster, type SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
 import { until } from "../../support/eventually.ts"
-import { configMapData, ns, renderedPod, revs, seedOperators, setRevision } from "./reconcile-harness.ts"
+import { controllerConfig, configMapData, ns, renderedPod, revs, seedOperators, setRevision } from "./reconcile-harness.ts"
 
-const config = (identity: string): ControllerConfig => ({
-  reconcile: defaultReconcileConfig({ settleMs: 0, minIntervalMs: 0, identity }),
-  election: { namespace: ns, leaseName: "cluster-backup-operator", identity, leaseDurationMs: 1000, renewDeadlineMs: 600, retryPeriodMs: 50 },
-  resyncMs: 60_000,
-  minBackoffMs: 20,
-  maxBackoffMs: 200,
-})
+const config = (identity: string) => controllerConfig(identity)
 
 const run = (cluster: SimulatedCluster, identity: string, metrics: ControllerMetricsShape, scope: Scope.Scope) =>
   startController(config(identity)).pipe(

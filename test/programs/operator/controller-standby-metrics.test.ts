@@ -2,22 +2,22 @@ import { describe, expect, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Exit, Layer, Result, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { formatMicroTime } from "../../../src/domain/leader-election.ts"
-import { startController, type ControllerConfig } from "../../../src/programs/operator/controller.ts"
-import { defaultReconcileConfig } from "../../../src/programs/operator/reconcile.ts"
+import { startController } from "../../../src/programs/operator/controller.ts"
 import { ControllerMetrics } from "../../../src/services/controller-metrics.ts"
 import { backupPolicyType, leaseType } from "../../../src/services/kube/resources.ts"
 import { makeSimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
 import { backupPolicyAdmission } from "../../support/crd-admission.ts"
-import { ns, revs, seedOperators } from "./reconcile-harness.ts"
+import { controllerConfig, ns, revs, seedOperators } from "./reconcile-harness.ts"
 
-const config: ControllerConfig = {
-  reconcile: defaultReconcileConfig({ settleMs: 0, minIntervalMs: 0, identity: "a" }),
-  election: { namespace: ns, leaseName: "cluster-backup-operator", identity: "a", leaseDurationMs: 10_000, renewDeadlineMs: 6000, retryPeriodMs: 2000 },
+const config = controllerConfig("a", {
+  leaseDurationMs: 10_000,
+  renewDeadlineMs: 6000,
+  retryPeriodMs: 2000,
   resyncMs: 600_000,
   minBackoffMs: 1000,
   maxBackoffMs: 10_000,
-}
+})
 
 const settle = Effect.forEach(Array.from({ length: 200 }), () => Effect.yieldNow, { discard: true })
 

@@ -1,8 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Layer, Logger, Result, Scope } from "effect"
 import { TestClock } from "effect/testing"
-import { defaultReconcileConfig } from "../../../src/programs/operator/reconcile.ts"
-import { startController, type ControllerConfig } from "../../../src/programs/operator/controller.ts"
+import { startController } from "../../../src/programs/operator/controller.ts"
 import { ControllerMetrics } from "../../../src/services/controller-metrics.ts"
 import { Kube, type KubeService } from "../../../src/services/kube/kube.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
@@ -10,16 +9,10 @@ import { backupPolicyType, leaseType } from "../../../src/services/kube/resource
 import { makeSimulatedCluster, type SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import { Fault } from "../../../src/simulation/faults.ts"
 import { defaultWatchBackoff } from "../../../src/services/kube/watch.ts"
-import { configMapData, ns, renderedPod, revs, seedOperators, setRevision } from "./reconcile-harness.ts"
+import { controllerConfig, configMapData, ns, renderedPod, revs, seedOperators, setRevision } from "./reconcile-harness.ts"
 import { until } from "../../support/eventually.ts"
 
-const config = (identity: string): ControllerConfig => ({
-  reconcile: defaultReconcileConfig({ settleMs: 0, minIntervalMs: 0, identity }),
-  election: { namespace: ns, leaseName: "cluster-backup-operator", identity, leaseDurationMs: 1000, renewDeadlineMs: 600, retryPeriodMs: 50 },
-  resyncMs: 60_000,
-  minBackoffMs: 20,
-  maxBackoffMs: 200,
-})
+const config = (identity: string) => controllerConfig(identity)
 
 interface Write {
   readonly identity: string

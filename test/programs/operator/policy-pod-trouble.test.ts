@@ -9,20 +9,10 @@ import { backupPolicyType, eventType, podType } from "../../../src/services/kube
 import { Fault } from "../../../src/simulation/faults.ts"
 import { makeSimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
-import { ns, seedOperators } from "./reconcile-harness.ts"
+import { handClock, ns, seedOperators } from "./reconcile-harness.ts"
 
 const start = Date.parse("2026-12-01T00:00:30Z")
 const hour = 3_600_000
-
-const clockAt = (time: { ms: number }): Clock.Clock => ({
-  currentTimeMillisUnsafe: () => time.ms,
-  currentTimeMillis: Effect.sync(() => time.ms),
-  currentTimeNanosUnsafe: () => BigInt(time.ms) * 1_000_000n,
-  currentTimeNanos: Effect.sync(() => BigInt(time.ms) * 1_000_000n),
-  monotonicTimeNanosUnsafe: () => BigInt(time.ms) * 1_000_000n,
-  monotonicTimeNanos: Effect.sync(() => BigInt(time.ms) * 1_000_000n),
-  sleep: () => Effect.void,
-})
 
 type PodObject = { metadata: { name: string; labels?: Record<string, string> }; spec: { activeDeadlineSeconds?: number }; status?: unknown }
 
@@ -43,7 +33,7 @@ const setup = () => {
   const config = policyReconcileConfig(defaultReconcileConfig({ settleMs: 0, identity: "trouble" }))
   const sync = () =>
     Effect.runPromiseExit(
-      reconcilePolicies(config, memory).pipe(Effect.provide(SimulatedKube.inMemory(cluster)), Effect.provideService(Clock.Clock, clockAt(time))),
+      reconcilePolicies(config, memory).pipe(Effect.provide(SimulatedKube.inMemory(cluster)), Effect.provideService(Clock.Clock, handClock(time))),
     )
   const pods = () => cluster.list(podType, ns).filter((p) => (p as PodObject).metadata.labels?.[policyNameLabel] === "nightly") as Array<PodObject>
   const events = () => cluster.list(eventType, "default") as Array<{ reason: string; type: string; message: string; involvedObject: { name: string } }>

@@ -14,7 +14,7 @@ import { policyNameLabel } from "../../../src/domain/policy-pod.ts"
 import { policyReconcileConfig, reconcilePolicies } from "../../../src/programs/operator/policy-reconcile.ts"
 import { backupPolicyType, configMapType, podType } from "../../../src/services/kube/resources.ts"
 import { failedUpload, simulatedBackupReport, uploadedBackup } from "../../../src/simulation/simulated-kubelet.ts"
-import { configMapData, ns, renderedPod, seedOperators, setRevision } from "./reconcile-harness.ts"
+import { configMapData, handClock, ns, renderedPod, seedOperators, setRevision } from "./reconcile-harness.ts"
 
 const revision = fc.integer({ min: 1, max: 40 })
 const revisionSet = fc.record({ etcd: revision, "kube-apiserver": revision, "kube-controller-manager": revision, "kube-scheduler": revision })
@@ -135,17 +135,6 @@ describe("reconcile converges", () => {
 
 const minute = 60_000
 const policyStart = Date.parse("2026-12-01T00:00:30Z")
-
-/** A clock the property moves by hand (the sync only reads it). */
-const handClock = (time: { ms: number }): Clock.Clock => ({
-  currentTimeMillisUnsafe: () => time.ms,
-  currentTimeMillis: Effect.sync(() => time.ms),
-  currentTimeNanosUnsafe: () => BigInt(time.ms) * 1_000_000n,
-  currentTimeNanos: Effect.sync(() => BigInt(time.ms) * 1_000_000n),
-  monotonicTimeNanosUnsafe: () => BigInt(time.ms) * 1_000_000n,
-  monotonicTimeNanos: Effect.sync(() => BigInt(time.ms) * 1_000_000n),
-  sleep: () => Effect.void,
-})
 
 const policySpec = fc.record({
   schedule: fc.constantFrom("0 * * * *", "*/20 * * * *", "30 2 * * *", "not a schedule"),

@@ -1,10 +1,11 @@
-import { Effect, Layer, Ref, Result } from "effect"
+import { type Clock, Effect, Layer, Ref, Result } from "effect"
 import { TestClock } from "effect/testing"
 import { operandList, operandNames, operatorGroup, operatorVersion, type OperandName } from "../../../src/domain/operands.ts"
 import type { RevisionSet } from "../../../src/domain/revisions.ts"
 import type { BackupPod } from "../../../src/domain/pod-spec.ts"
 import { parseYamlText } from "../../../src/domain/yaml-text.ts"
 import { emptyMemory } from "../../../src/domain/operator-desired-state.ts"
+import type { ControllerConfig } from "../../../src/programs/operator/controller.ts"
 import { defaultReconcileConfig, reconcile, type ReconcileConfig } from "../../../src/programs/operator/reconcile.ts"
 import { Kube } from "../../../src/services/kube/kube.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
@@ -89,3 +90,36 @@ export const setup = (set: Partial<RevisionSet> = revs(3, 7, 5, 6)) =>
 
 export const allOperands = operandNames
 export const KubeLayer = (cluster: SimulatedCluster) => Layer.fresh(SimulatedKube.inMemory(cluster))
+
+/** A clock a test moves by hand (`time.ms`); a sync only reads it. */
+export const handClock = (time: { ms: number }): Clock.Clock => ({
+  currentTimeMillisUnsafe: () => time.ms,
+  currentTimeMillis: Effect.sync(() => time.ms),
+  currentTimeNanosUnsafe: () => BigInt(time.ms) * 1_000_000n,
+  currentTimeNanos: Effect.sync(() => BigInt(time.ms) * 1_000_000n),
+  monotonicTimeNanosUnsafe: () => BigInt(time.ms) * 1_000_000n,
+  monotonicTimeNanos: Effect.sync(() => BigInt(time.ms) * 1_000_000n),
+  sleep: () => Effect.void,
+})
+
+/** The controller's timings a test may change: the election's, the resync and the retry backoff. */
+export type ControllerTimings = Partial<
+  Pick<ControllerConfig["election"], "leaseDurationMs" | "renewDeadlineMs" | "retryPeriodMs"> &
+    Pick<ControllerConfig, "resyncMs" | "minBackoffMs" | "maxBackoffMs">
+>
+
+/** A controller of replica `identity` rendering at once (no settle window, no minimum interval); short timings unless given. */
+export const controllerConfig = (identity: string, timings: ControllerTimings = {}): ControllerConfig => ({
+  reconcile: defaultReconcileConfig({ settleMs: 0, minIntervalMs: 0, identity }),
+  election: {
+    namespace: ns,
+    leaseName: "cluster-backup-operator",
+    identity,
+    leaseDurationMs: timings.leaseDurationMs ?? 1000,
+    renewDeadlineMs: timings.renewDeadlineMs ?? 600,
+    retryPeriodMs: timings.retryPeriodMs ?? 50,
+  },
+  resyncMs: timings.resyncMs ?? 60_000,
+  minBackoffMs: timings.minBackoffMs ?? 20,
+  maxBackoffMs: timings.maxBackoffMs ?? 200,
+})
