@@ -211,15 +211,17 @@ export const garbage = (
   prefix: string,
 ): Garbage => {
   // Only this project's uploads (`<prefix>/<id>/<file>`): another program's under the prefix are its own business.
-  const ours = uploads.filter((u) => parseObjectKey(prefix, u.key) !== undefined)
-  const young = ours.filter((u) => now - u.initiatedAt <= graceMs)
-  const uploading = new Set(young.flatMap((u) => parseObjectKey(prefix, u.key)?.id ?? []))
+  const ours = uploads.flatMap((u) => {
+    const parsed = parseObjectKey(prefix, u.key)
+    return parsed === undefined ? [] : [{ upload: u, id: parsed.id }]
+  })
+  const uploading = new Set(ours.filter((o) => now - o.upload.initiatedAt <= graceMs).map((o) => o.id))
   return {
     incomplete: backups.filter(
       (b): b is BackupCompleteness & { _tag: "Incomplete" } =>
         b._tag === "Incomplete" && b.unreadableManifest !== true && now - b.newestAt > graceMs && !uploading.has(b.id),
     ),
-    uploads: ours.filter((u) => now - u.initiatedAt > graceMs),
+    uploads: ours.filter((o) => now - o.upload.initiatedAt > graceMs).map((o) => o.upload),
   }
 }
 

@@ -132,7 +132,7 @@ const localCopyIntact = (dir: string, f: FileDigest) =>
     if (found.size === f.size && found.sha256 === f.sha256) return
     return yield* new BackupToUploadInvalid({
       path,
-      message: `${path} has ${found.size} bytes with sha256 ${found.sha256}, the manifest says ${f.size} bytes with ${f.sha256}: the backup directory changed after backup-create; nothing was uploaded, and the stored backup is left as it was`,
+      message: `${path} has ${found.size} bytes with sha256 ${found.sha256}, the manifest says ${f.size} bytes with ${f.sha256}: the backup directory changed after backup-create; the stored backup is left as it was`,
     })
   })
 
