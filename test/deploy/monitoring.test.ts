@@ -20,7 +20,13 @@ type Obj = Record<string, any>
 const load = (file: string) => YAML.parseAllDocuments(readFileSync(join(repoRoot, "deploy", file), "utf8")).map((d) => d.toJS() as Obj)
 const [rule] = load("prometheus-rule.yaml")
 const rules = (rule!.spec.groups as Array<{ rules: Array<Rule> }>).flatMap((g) => g.rules)
-const [service, monitor] = load("service-monitor.yaml")
+const [service, monitor, prometheusRole, prometheusBinding] = load("service-monitor.yaml")
+/**
+ * The namespaces OpenShift's platform Prometheus reads ServiceMonitors and PrometheusRules from are those labelled
+ * openshift.io/cluster-monitoring=true: cluster-etcd-operator's manifests label openshift-etcd-operator
+ * (manifests/0000_20_etcd-operator_00_namespace.yaml) and not openshift-etcd (bindata/etcd/ns.yaml).
+ */
+const monitoredNamespaces = ["openshift-etcd-operator"]
 const [deployment] = load("deployment.yaml")
 
 /** The metric names and label names an expression uses; and how many syntax errors the PromQL parser found. */
@@ -64,6 +70,10 @@ describe("PrometheusRule", () => {
     expect(r.annotations.summary).toContain("{{ $labels.policy }}")
   })
 
+  it("lives in a namespace the platform Prometheus reads rules from", () => {
+    expect(monitoredNamespaces).toContain(rule!.metadata.namespace)
+  })
+
   it("the parser finds a broken expression (so the check above can fail)", () => {
     expect(parse("max by (policy) (cluster_backup_policy_store_reachable == ").errors).toBeGreaterThan(0)
   })
@@ -84,6 +94,27 @@ describe("ServiceMonitor", () => {
     expect(monitor!.spec.selector.matchLabels).toEqual(service!.metadata.labels)
     expect(monitor!.spec.namespaceSelector.matchNames).toEqual([service!.metadata.namespace])
     expect(monitor!.spec.endpoints).toEqual([expect.objectContaining({ port: "metrics", path: "/metrics" })])
+  })
+
+  it("lives in a namespace the platform Prometheus reads, and Prometheus may find the Service's endpoints in its namespace", () => {
+    expect(monitoredNamespaces).toContain(monitor!.metadata.namespace)
+    expect(prometheusBinding!.metadata.namespace).toBe(service!.metadata.namespace)
+    expect(prometheusBinding!.subjects).toEqual([{ kind: "ServiceAccount", name: "prometheus-k8s", namespace: "openshift-monitoring" }])
+    expect(prometheusBinding!.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: prometheusRole!.metadata.name })
+    expect(prometheusRole!.metadata.namespace).toBe(service!.metadata.namespace)
+    const granted = (prometheusRole!.rules as Array<{ apiGroups: Array<string>; resources: Array<string>; verbs: Array<string> }>).flatMap((r) =>
+      r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${v} ${g}/${res}`))),
+    )
+    for (const need of [
+      "list /services",
+      "watch /services",
+      "list /endpoints",
+      "watch /endpoints",
+      "list /pods",
+      "list discovery.k8s.io/endpointslices",
+      "watch discovery.k8s.io/endpointslices",
+    ])
+      expect(granted).toContain(need)
   })
 
   it("the ServiceMonitor schema refuses an unknown endpoint field", () => {
