@@ -226,6 +226,8 @@ export const desiredState = (observed: OperatorObserved, settings: OperatorSetti
   }
 }
 
+const renderPending = "render pending: "
+
 const wantedStatus = (
   decision: ControllerDecision,
   status: BackupStatus | undefined,
@@ -246,9 +248,15 @@ const wantedStatus = (
       }
     }
     case "WaitUntil":
-      return status === undefined ? undefined : { ...withOutcome(status, outcome), message: `render pending: ${decision.reason}` }
-    case "UpToDate":
-      return status === undefined ? undefined : withOutcome(status, outcome)
+      return status === undefined ? undefined : { ...withOutcome(status, outcome), message: `${renderPending}${decision.reason}` }
+    case "UpToDate": {
+      if (status === undefined) return undefined
+      const current = withOutcome(status, outcome)
+      // The revisions went back to those rendered before the pending render came due (a rollout undone).
+      return current.message?.startsWith(renderPending)
+        ? { ...current, message: `no render pending: the observed revisions are again those rendered, ${formatRevisionSet(current.revisions)}` }
+        : current
+    }
   }
 }
 

@@ -82,6 +82,25 @@ describe("reconcile", () => {
     }),
   )
 
+  it.effect("a pending render undone (the revisions back to those rendered) leaves no 'render pending' message behind", () =>
+    Effect.gen(function* () {
+      const cluster = yield* setup()
+      const sync = makeSync(cluster, { minIntervalMs: 3_600_000 })
+      yield* sync()
+      setRevision(cluster, "kube-apiserver", 8)
+      yield* TestClock.adjust(60_000)
+      expect((yield* sync()).decision).toBe("WaitUntil")
+      setRevision(cluster, "kube-apiserver", 7)
+      yield* TestClock.adjust(60_000)
+      expect((yield* sync()).decision).toBe("UpToDate")
+      const status = configMapData(cluster, "backup-status")!
+      expect(status.message).not.toMatch(/^render pending: /)
+      expect(status.message).toContain("no render pending")
+      expect(status.message).toContain("kube-apiserver=7")
+      expect((yield* sync()).writes).toBe(0)
+    }),
+  )
+
   it.effect("a render whose status write failed still counts for the minimum interval: the next revisions wait an hour after it", () =>
     Effect.gen(function* () {
       const cluster = yield* setup()
