@@ -69,7 +69,7 @@ const makeCycle = async (context: BenchContext): Promise<Cycle> => {
   await context.scope.use(Effect.addFinalizer(() => Effect.promise(() => server.close())))
   const kubeconfig = join(dir, "kubeconfig")
   await context.scope.use(writeKubeconfig(kubeconfig, server))
-  await context.scope.use(seedEtcd(etcd.client, fixture.state, 0))
+  await context.scope.use(seedEtcd(etcd.client, fixture, 0))
   const database = await etcd.growTo(context.options.cycleMiB * MiB, context.log)
 
   const pod = Result.getOrThrow(decodeRunnablePod(renderBackupPodYaml(fixture.revisions)))

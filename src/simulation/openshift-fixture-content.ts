@@ -16,6 +16,8 @@ export interface ContentContext {
   readonly name: string
   readonly nodes: ReadonlyArray<string>
   readonly version: string
+  /** The cluster's encryption-at-rest key (the same in every revision). */
+  readonly encryptionKey: { readonly name: string; readonly secret: Uint8Array }
   /** Stable per operand (not per revision): image digests. */
   readonly operandRandom: SeededRandom
   /** Per resource and revision: keys, certificates, tokens. */
@@ -268,7 +270,7 @@ const secretRules: ReadonlyArray<Rule> = [
           resources: [
             {
               resources: ["secrets", "configmaps", "routes.route.openshift.io", "oauthaccesstokens.oauth.openshift.io"],
-              providers: [{ aescbc: { keys: [{ name: String(ctx.revision), secret: base64(ctx.random.bytes(32)) }] } }, { identity: {} }],
+              providers: [{ aescbc: { keys: [{ name: ctx.encryptionKey.name, secret: base64(ctx.encryptionKey.secret) }] } }, { identity: {} }],
             },
           ],
         }),

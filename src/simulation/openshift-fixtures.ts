@@ -49,9 +49,24 @@ export interface OpenShiftState {
 
 export type Rollout = "complete" | "pending"
 
+/** An encryption-at-rest key as an EncryptionConfiguration names it. */
+export interface EncryptionKey {
+  readonly name: string
+  /** 32 bytes: AES-256. */
+  readonly secret: Uint8Array
+}
+
 export interface OpenShiftFixture {
   readonly revisions: RevisionSet
   readonly state: OpenShiftState
+  /**
+   * The aescbc key every kube-apiserver revision's encryption-config holds (never rotated): the key the API server
+   * encrypts secrets and configmaps with in etcd; `undefined` when the latest revision has no encryption-config
+   * (encryption at rest off).
+   */
+  readonly encryptionKey: EncryptionKey | undefined
+  /** ClusterVersion `version` (config.openshift.io/v1): the fixture's version, Completed, and a seeded cluster ID. */
+  readonly clusterVersion: Obj
   /** The CR of an operand at `latest`; a pending rollout has one node targeting `latest`. */
   readonly operatorCr: (operand: OperandName, latest: number, rollout: Rollout) => Obj
   /** The ConfigMaps (revision-status-N first) and Secrets of revision `revision`, with `-N` names. */
@@ -120,12 +135,29 @@ export const openShiftFixture = (options: OpenShiftFixtureOptions = {}): OpenShi
     return from !== undefined && revision >= from
   }
 
+  const encryptionKey: EncryptionKey = { name: "1", secret: seededRandom(subSeed(seed, "encryption-key", 1)).bytes(32) }
+  const clusterId = (() => {
+    const hex = Buffer.from(seededRandom(subSeed(seed, "cluster-id")).bytes(16)).toString("hex")
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+  })()
+  const clusterVersion: Obj = {
+    apiVersion: "config.openshift.io/v1",
+    kind: "ClusterVersion",
+    metadata: { name: "version" },
+    spec: { clusterID: clusterId, channel: `stable-${version.split(".").slice(0, 2).join(".")}` },
+    status: {
+      desired: { version },
+      history: [{ state: "Completed", version, startedTime: now, completionTime: now }],
+    },
+  }
+
   const context = (operand: Operand, name: string, revision: number): ContentContext => ({
     operand,
     revision,
     name,
     nodes,
     version,
+    encryptionKey,
     operandRandom: seededRandom(subSeed(seed, operand.name, "operand")),
     random: seededRandom(subSeed(seed, operand.name, name, revision)),
   })
@@ -362,6 +394,11 @@ export const openShiftFixture = (options: OpenShiftFixtureOptions = {}): OpenShi
     get state() {
       return getState()
     },
+    get encryptionKey() {
+      const resource = table["kube-apiserver"].secrets.find((r) => r.name === "encryption-config")
+      return resource !== undefined && present("kube-apiserver", resource.name, resource.optional, revisions["kube-apiserver"]) ? encryptionKey : undefined
+    },
+    clusterVersion,
     operatorCr,
     revisionObjects,
     present,

@@ -35,6 +35,10 @@ describe("cluster-backup demo", () => {
     expect(run.stdout).toContain("verify: every check passed")
     expect(run.stdout).toMatch(/verify --test-restore\s+passed/)
     expect(run.stdout).toMatch(/revision pairing\s+consistent/)
+    // The proof of the bundle on a cluster with encryption at rest: the snapshot's secrets and configmaps open with the
+    // tarball's encryption-config, and the snapshot names its OpenShift release.
+    expect(run.stdout).toMatch(/OpenShift version in the snapshot\s+4\.16\.3\n/)
+    expect(run.stdout).toMatch(/encryption at rest\s+PASS: [1-9]\d* values under 1 key decrypted with the bundled configuration\n/)
     const bump = /the revision controller made kube-apiserver revision (\d+)/.exec(run.stdout)
     expect(bump).not.toBeNull()
     expect(run.stdout).toContain(`kube-apiserver ${Number(bump![1]) - 1} -> ${bump![1]}`)

@@ -56,7 +56,7 @@ export const startDemoCluster = Effect.fn("startDemoCluster")(function* (options
   yield* writeKubeconfig(options.kubeconfig, server)
   // By name, not IP: the certificate names both, and TLS server names must not be IP addresses.
   const client = yield* etcdClient({ ...etcd.connection, endpoints: etcd.connection.endpoints.map((e) => e.replace("//127.0.0.1:", "//localhost:")) })
-  const keys = yield* seedEtcd(client, fixture.state, options.bulkKeys)
+  const keys = yield* seedEtcd(client, fixture, options.bulkKeys)
   return { server, client, keys }
 })
 

@@ -10,6 +10,10 @@ export interface DemoSummary {
   readonly revisions: RevisionSet
   readonly etcdRevision: number
   readonly pairing: { readonly verdict: string; readonly reasons: ReadonlyArray<string> }
+  /** The OpenShift version the snapshot records (ClusterVersion), if any. */
+  readonly openshiftVersion: string | undefined
+  /** The backup's decryption check of the snapshot's encrypted values against the bundled encryption-config. */
+  readonly decryption: { readonly verdict: string; readonly message: string } | undefined
   readonly verified: boolean
   readonly backupStatus: string
   readonly secondRender: { readonly revisions: RevisionSet; readonly change: string } | undefined
@@ -51,6 +55,8 @@ export const formatSummary = (s: DemoSummary): string => {
       ["revisions backed up", formatRevisionSet(s.revisions)],
       ["etcd revision of the snapshot", String(s.etcdRevision)],
       ["revision pairing", s.pairing.verdict + (s.pairing.reasons.length > 0 ? `: ${s.pairing.reasons.join("; ")}` : "")],
+      ["OpenShift version in the snapshot", s.openshiftVersion ?? "unknown"],
+      ["encryption at rest", s.decryption === undefined ? "not checked" : `${s.decryption.verdict}: ${s.decryption.message}`],
       ["verify --test-restore", s.verified ? "passed" : "FAILED"],
       ["backup-status", s.backupStatus],
       ["after a new revision", s.secondRender === undefined ? "no new render" : `re-rendered for ${s.secondRender.change}`],

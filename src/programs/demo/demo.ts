@@ -257,6 +257,8 @@ export const runDemo = Effect.fn("demo")(function* (options: DemoOptions) {
     revisions: manifest.revisions.requested,
     etcdRevision: manifest.etcd.revision,
     pairing: { verdict: manifest.verdict, reasons: manifest.reasons },
+    openshiftVersion: manifest.cluster?.openshiftVersion,
+    decryption: manifest.decryption,
     verified,
     backupStatus: `${afterBackup.status} after the backup; ${backupStatusOf(cluster)?.status ?? "unknown"} after the re-render`,
     secondRender: second,

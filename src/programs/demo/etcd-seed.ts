@@ -1,8 +1,9 @@
 /**
  * Fills the demo's etcd like an API server would: every object of the simulated cluster stored
  * as JSON under `/kubernetes.io/<resource>/<namespace>/<name>` (custom resources under
- * `/kubernetes.io/<group>/<plural>/<name>`, where backup-init reads the operator CRs back),
- * plus bulk keys so the snapshot has some size.
+ * `/kubernetes.io/<group>/<plural>/<name>`, where backup-init reads the operator CRs back), secrets
+ * and configmaps encrypted with the fixture's aescbc key where its kube-apiserver has an
+ * encryption-config (encryption at rest), the ClusterVersion, plus bulk keys so the snapshot has some size.
  */
 import { Effect, FileSystem, Result, Schema } from "effect"
 import { Etcd3 } from "etcd3"
@@ -10,8 +11,10 @@ import { defaultEtcdPrefix } from "../../domain/etcd-prefix.ts"
 import { type OperandName, operandList } from "../../domain/operands.ts"
 import { operatorTypes } from "../../services/kube/resources.ts"
 import type { OpenShiftFixture } from "../../simulation/openshift-fixtures.ts"
+import { aescbcStoredValue } from "../../simulation/encrypted-storage.ts"
 import type { EtcdConnection } from "../../services/etcd/etcd.ts"
 import { operatorCrKey } from "../backup/etcd-operator-revisions.ts"
+import { clusterVersionKey } from "../backup/bundle-facts.ts"
 import type { Obj, SimulatedCluster } from "../../simulation/simulated-cluster.ts"
 import { failureText } from "../../domain/failure-text.ts"
 import { describeFileSystemFailure } from "../../services/file-system-error.ts"
@@ -94,13 +97,17 @@ export const newRevision = (cluster: SimulatedCluster, fixture: OpenShiftFixture
     return bumped.success
   })
 
-/** Stores the objects and `bulkKeys` extra keys of about 1 KiB; returns how many keys it wrote. */
-export const seedEtcd = (client: Etcd3, objects: SeedObjects, bulkKeys: number) =>
+/** Stores the fixture's objects and `bulkKeys` extra keys of about 1 KiB; returns how many keys it wrote. */
+export const seedEtcd = (client: Etcd3, fixture: Pick<OpenShiftFixture, "state" | "encryptionKey" | "clusterVersion">, bulkKeys: number) =>
   Effect.gen(function* () {
-    const puts: Array<readonly [string, string]> = [
+    const objects: SeedObjects = fixture.state
+    const key = fixture.encryptionKey
+    const encrypted = (o: Obj) => (key === undefined ? JSON.stringify(o) : aescbcStoredValue(key, Buffer.from(JSON.stringify(o))))
+    const puts: Array<readonly [string, string | Buffer]> = [
       ...objects.operators.map((cr) => [operatorKey(String(cr.kind)), JSON.stringify(cr)] as const),
-      ...objects.configMaps.map((cm) => [storageKey("configmaps", cm), JSON.stringify(cm)] as const),
-      ...objects.secrets.map((s) => [storageKey("secrets", s), JSON.stringify(s)] as const),
+      [clusterVersionKey(defaultEtcdPrefix), JSON.stringify(fixture.clusterVersion)] as const,
+      ...objects.configMaps.map((cm) => [storageKey("configmaps", cm), encrypted(cm)] as const),
+      ...objects.secrets.map((s) => [storageKey("secrets", s), encrypted(s)] as const),
       ...Array.from({ length: bulkKeys }, (_, i) => {
         const name = `demo-event-${String(i).padStart(6, "0")}`
         const event = { kind: "Event", metadata: { name, namespace: "openshift-etcd" }, message: `demo event ${i} `.padEnd(1000, "."), count: i }
