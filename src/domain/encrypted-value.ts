@@ -267,7 +267,7 @@ export interface DecryptionSummary {
   readonly notEncrypted: number
   readonly skipped: ReadonlyArray<ValueCheck>
   readonly failures: ReadonlyArray<ValueFailure>
-  /** "N values under K keys decrypted with the bundled configuration", for the manifest and reports. */
+  /** "N values under K keys decrypted with the bundled configuration" (or that there was nothing to decrypt), for the manifest and reports. */
   readonly sentence: string
 }
 
@@ -283,6 +283,9 @@ export const summarizeValueChecks = (checks: ReadonlyArray<ValueCheck>): Decrypt
     notEncrypted: checks.filter((c) => c._tag === "NotEncrypted").length,
     skipped: checks.filter((c) => c._tag === "Skipped"),
     failures: checks.filter(isValueFailure),
-    sentence: `${plural(decrypted.length, "value", "values")} under ${plural(keys.length, "key", "keys")} decrypted with the bundled configuration`,
+    sentence:
+      checks.length === checks.filter((c) => c._tag === "NotEncrypted").length
+        ? "no encrypted value in the sample, nothing to decrypt (the values are stored plain)"
+        : `${plural(decrypted.length, "value", "values")} under ${plural(keys.length, "key", "keys")} decrypted with the bundled configuration`,
   }
 }

@@ -107,6 +107,17 @@ describe("checkStoredValue with values encrypted by openssl (aescbc) and Python'
     })
   })
 
+  it("an empty or all-plain sample says there was nothing to decrypt, not '0 values under 0 keys decrypted'", () => {
+    expect(summarizeValueChecks([]).sentence).toBe("no encrypted value in the sample, nothing to decrypt (the values are stored plain)")
+    const plain = { resource: "secrets", key: "/kubernetes.io/secrets/ns/a", value: new TextEncoder().encode('{"apiVersion":"v1","kind":"Secret"}') }
+    const summary = summarizeValueChecks([checkStoredValue(plain, [])])
+    expect(summary).toMatchObject({
+      decrypted: 0,
+      notEncrypted: 1,
+      sentence: "no encrypted value in the sample, nothing to decrypt (the values are stored plain)",
+    })
+  })
+
   it("fails naming resource and key when the bundle lacks the newest key (rotated after the snapshot)", () => {
     const stale = configOf({ cbc: [["1", keys.cbc1]], gcm: [["3", keys.gcm3]] })
     for (const stored of [values.secretNew, values.configmapNew]) {
