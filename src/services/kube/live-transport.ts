@@ -130,12 +130,18 @@ export const loadKubeConfig = (source: KubeConfigSource, env: NodeJS.ProcessEnv 
       case "Default": {
         const fromEnv = (env.KUBECONFIG ?? "").split(delimiter).filter((file) => file !== "")
         if (fromEnv.length > 0) {
-          // As kubectl: the first file sets the current context, later ones add to it.
+          // As kubectl: the first file to set the current context, or a cluster, user or context of a name, wins; later
+          // ones add to it (client-node's mergeConfig refuses a name already there, as two installers' kubeconfigs share `admin`).
           return attempt(`KUBECONFIG=${fromEnv.join(delimiter)}`, () => {
             loadFile(config, fromEnv[0] ?? "")
+            const unnamed = <A extends { readonly name: string }>(have: ReadonlyArray<A>, more: ReadonlyArray<A>) =>
+              more.filter((entry) => !have.some((had) => had.name === entry.name))
             for (const file of fromEnv.slice(1)) {
               const more = new KubeConfig()
               loadFile(more, file)
+              more.clusters = unnamed(config.clusters, more.clusters)
+              more.users = unnamed(config.users, more.users)
+              more.contexts = unnamed(config.contexts, more.contexts)
               config.mergeConfig(more, (config.currentContext ?? "") !== "")
             }
           })

@@ -302,6 +302,19 @@ describe("live Kube Layer: failures", () => {
     expect(KubeConfigSource.fromFlag(undefined)).toEqual(KubeConfigSource.default)
     expect(KubeConfigSource.fromFlag("/k")).toEqual(KubeConfigSource.file("/k"))
   })
+
+  it("merges KUBECONFIG files as kubectl does: a cluster, user or context named in two files is the first file's", async () => {
+    // Two installers' kubeconfigs both name their context and user `admin`: client-node's merge threw "Duplicate cluster".
+    const h = await harness()
+    const other = join(stub.dir(), "kubeconfig-other")
+    await Effect.runPromise(writeKubeconfig(other, { url: "http://127.0.0.1:1", token: "not-this-one" }))
+    const merged = await Effect.runPromise(loadKubeConfig(KubeConfigSource.default, { KUBECONFIG: `${h.kubeconfig}:${other}` }))
+    expect(merged.getCurrentCluster()?.server).toBe(h.server.url)
+    expect(merged.getCurrentUser()?.token).toBe(h.server.token)
+    expect(merged.clusters).toHaveLength(1)
+    const reversed = await Effect.runPromise(loadKubeConfig(KubeConfigSource.default, { KUBECONFIG: `${other}:${h.kubeconfig}` }))
+    expect(reversed.getCurrentCluster()?.server).toBe("http://127.0.0.1:1")
+  })
 })
 
 describe("live Kube Layer: watches", () => {
