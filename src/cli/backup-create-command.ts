@@ -3,6 +3,7 @@ import { Command, Flag } from "effect/cli"
 import { parseRevisionsFlag } from "../domain/revisions.ts"
 import { certWarnDaysFlag } from "./cert-warn-days-flag.ts"
 import { backupDirFlag } from "./common-flags.ts"
+import { revisionsCheck } from "./flag-checks.ts"
 import { withLogging } from "./logging.ts"
 import { operandResourcesJsonFlagDef, tableFromJson } from "./operand-resources-flags.ts"
 import { allowExposedSigningKeyFlag, signingKeyFlag } from "./signature-flags.ts"
@@ -13,6 +14,7 @@ export const backupCreateCommand = Command.make(
   {
     backupDir: backupDirFlag,
     revisions: Flag.String("revisions").pipe(
+      revisionsCheck,
       Flag.withDescription("The revisions backup-resources staged, one per operand: etcd=N,kube-apiserver=N,kube-controller-manager=N,kube-scheduler=N"),
       Flag.withMetavar("etcd=N,kube-apiserver=N,kube-controller-manager=N,kube-scheduler=N"),
     ),

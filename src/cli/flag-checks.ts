@@ -8,7 +8,9 @@
  *   Argument.String("dir").pipe(nonEmpty("directory"))
  */
 import { Param } from "effect/cli"
+import { Result } from "effect"
 import { formatDuration } from "../domain/durations.ts"
+import { parseRevisionsFlag } from "../domain/revisions.ts"
 import { isLayoutSegment } from "../domain/store-layout.ts"
 
 /** A check of a flag's or an argument's parsed value; `expected` says what it accepts. */
@@ -61,3 +63,9 @@ export const checkedWith = (problem: (text: string) => string | undefined) =>
  * or empty, which would name another place in the store and, as a download directory's name, on the host.
  */
 export const backupIdCheck = check<string>(isLayoutSegment, () => "a backup id (see list): letters, digits and . _ ~ + = @ -, not . or ..")
+
+/** `--revisions`: exactly one revision per operand (`parseRevisionsFlag`), or what is wrong with it. */
+export const revisionsCheck = checkedWith((text) => {
+  const parsed = parseRevisionsFlag(text)
+  return Result.isSuccess(parsed) ? undefined : parsed.failure.message.replace(/^--revisions: /, "")
+})

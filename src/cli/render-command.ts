@@ -3,6 +3,7 @@ import { Command, Flag } from "effect/cli"
 import type { OperandTable } from "../domain/operands.ts"
 import { decodeBackupPodOptions, renderBackupPodYaml } from "../domain/pod-spec.ts"
 import { parseRevisionsFlag } from "../domain/revisions.ts"
+import { revisionsCheck } from "./flag-checks.ts"
 import { kubeconfigFlag, liveKubeLayer } from "./kube-flags.ts"
 import { withLogging } from "./logging.ts"
 import { operandResourcesFileFlag, tableFromFile } from "./operand-resources-flags.ts"
@@ -19,6 +20,7 @@ export const renderCommand = Command.make(
   "render",
   {
     revisions: Flag.String("revisions").pipe(
+      revisionsCheck,
       Flag.optional,
       Flag.withDescription("etcd=N,kube-apiserver=N,kube-controller-manager=N,kube-scheduler=N: render for these without contacting a cluster"),
     ),

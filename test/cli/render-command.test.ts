@@ -19,10 +19,10 @@ describe("cluster-backup render", () => {
     )
   })
 
-  it("refuses incomplete --revisions, naming what is missing", async () => {
+  it("refuses incomplete --revisions, naming what is missing (a usage error: the help, no pod YAML)", async () => {
     const run = await cli("render", "--revisions", "etcd=3")
-    expect(run.status).not.toBe(0)
-    expect(run.stdout).toBe("")
+    expect(run.status).toBe(2)
+    expect(run.stdout).not.toContain('kind: "Pod"')
     expect(run.stderr).toContain("no revision for kube-apiserver")
   })
 

@@ -40,6 +40,9 @@ const usageErrors: ReadonlyArray<readonly [flag: string, args: ReadonlyArray<str
   // -1h was read as the flags -1 -h: the help, exit 0, nothing pruned.
   ...flagCases(["prune", work], { "--max-age": ["-1h"], "--leftover-grace": ["-30m"], "--keep-last": ["-3"] }),
   ...flagCases(["backup-create"], { "--backup-dir": [""] }, revisions),
+  // Exited 1 ([RevisionsFlagInvalid]) after the command had started, not as a usage error.
+  ...flagCases(["backup-create", "--backup-dir", work], { "--revisions": ["etcd=3", "etcd=0,kube-apiserver=7,kube-controller-manager=7,kube-scheduler=7"] }),
+  ...flagCases(["render"], { "--revisions": ["", "etcd=x", "etcd=3,kube-foo=1"] }),
   ...flagCases(["hold"], { "--backup-dir": [""], "--duration": ["0s"] }),
   ...flagCases(["operator"], {
     "--metrics-port": ["70000", "-1"],
