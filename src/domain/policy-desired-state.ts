@@ -292,8 +292,9 @@ const decidePolicy = (read: PolicyRead, observed: PolicyObserved, settings: Poli
   const decision = decideSchedule(cron, {
     now,
     suspend: spec.suspend ?? false,
-    // An overdue pod is deleted before the next one is created: it could still start.
-    active: running !== undefined || runs.some((r) => r.overdue),
+    // An overdue pod is deleted before the next one is created: it could still start. One that started and is being deleted
+    // cannot: past its deadline its node is lost, and the API keeps it Terminating until that Node is deleted.
+    active: running !== undefined || runs.some((r) => r.overdue && !(r.deleting && r.podReason === "Overdue")),
     lastScheduleTime: recordedSchedule ?? created ?? now,
     lastRunStart: runs[0]?.startedAt ?? maxOf([at(status.lastSuccessfulBackup?.time), at(status.lastFailure?.time)]),
     revisionChangePending: changed && now >= settledAt,

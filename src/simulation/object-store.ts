@@ -4,9 +4,10 @@
  * means unconditional), `AlreadyExists`/`NotFound`, `generateName`, uid and creationTimestamp, label
  * and name selection, JSON merge patch, no-op writes that change nothing (no new resourceVersion,
  * no change recorded), status subresources (a write to the object keeps the stored status; a write to
- * `<object>/status` changes only the status), `metadata.generation` for types that track it, and the
- * garbage collector's background deletion of dependents (see `garbage-collection.ts`). Every change is
- * handed to `onChange` (the watch log).
+ * `<object>/status` changes only the status), `metadata.generation` for types that track it, graceful
+ * deletion of a pod bound to a node (marked with `deletionTimestamp`, kept until its kubelet ends it), and
+ * the garbage collector's background deletion of dependents (see `garbage-collection.ts`). Every change
+ * is handed to `onChange` (the watch log).
  */
 import { Result } from "effect"
 import type { KubeStatus } from "../services/kube/errors.ts"
@@ -157,6 +158,19 @@ const generationOf = (type: ResourceType, next: Obj, existing: Obj | undefined):
   const previous = metaOf(existing).generation
   const current = typeof previous === "number" ? previous : 0
   return { generation: jsonEqual(generationContent(type, next), generationContent(type, existing)) ? current : current + 1 }
+}
+
+/**
+ * How long a delete waits for the object's kubelet: a pod bound to a node (`spec.nodeName`) and not finished gets its
+ * `terminationGracePeriodSeconds` (30); anything else, 0 (removed at once), as the API server's pod strategy decides.
+ */
+const gracePeriodSeconds = (type: ResourceType, obj: Obj): number => {
+  if (type.group !== "" || type.resource !== "pods") return 0
+  const spec = isJsonObject(obj.spec) ? obj.spec : {}
+  const phase = isJsonObject(obj.status) ? obj.status.phase : undefined
+  if (typeof spec.nodeName !== "string" || spec.nodeName === "" || phase === "Succeeded" || phase === "Failed") return 0
+  const grace = spec.terminationGracePeriodSeconds
+  return typeof grace === "number" && Number.isSafeInteger(grace) && grace >= 0 ? grace : 30
 }
 
 const preconditionFails = (existing: Obj, obj: Obj): boolean => {
@@ -367,6 +381,14 @@ export const makeObjectStore = (options: ObjectStoreOptions): ObjectStore => {
         const existing = existingOr404(type, namespace, request.name)
         if (Result.isFailure(existing)) return existing
         const name = request.name ?? ""
+        const grace = gracePeriodSeconds(type, existing.success)
+        if (grace > 0) {
+          // Graceful: marked, kept until its kubelet reports it stopped (a lost node's never does); a second delete changes nothing.
+          const meta = metaOf(existing.success)
+          if (meta.deletionTimestamp !== undefined) return Result.succeed(clone(existing.success))
+          const marking = { deletionTimestamp: apiTime(new Date(now().getTime() + grace * 1000)), deletionGracePeriodSeconds: grace }
+          return Result.succeed(commit(type, namespace, name, "MODIFIED", { ...existing.success, metadata: { ...meta, ...marking } }, existing.success))
+        }
         commit(type, namespace, name, "DELETED", existing.success, existing.success)
         collectDependents(existing.success)
         return Result.succeed({

@@ -67,7 +67,7 @@ export interface SimulatedCluster {
   readonly remove: (type: ResourceType, namespace: string | undefined, name: string) => Result.Result<void, KubeStatus>
   /** Writes `.status` (the status subresource). */
   readonly updateStatus: (type: ResourceType, namespace: string | undefined, name: string, status: unknown) => Result.Result<Obj, KubeStatus>
-  /** The simulated kubelet: pod phase and container states, from the pod's own container names. */
+  /** The simulated kubelet: pod phase and container states, from the pod's own container names; a pod being deleted is then removed. */
   readonly terminatePod: (namespace: string, name: string, outcome: PodOutcome) => Result.Result<Obj, KubeStatus>
   /** Forget the watch history: resuming from any earlier resourceVersion answers 410. */
   readonly compact: () => void
@@ -143,7 +143,10 @@ export const makeSimulatedCluster = (options: SimulatedClusterOptions = {}): Sim
       if (podType === undefined) return Result.fail(badRequest("this simulated cluster has no pods"))
       const existing = store.find(podType, namespace, name)
       if (Result.isFailure(existing)) return existing
-      return store.updateStatus(podType, namespace, name, terminatedPodStatus(existing.success, outcome, apiTime(now())))
+      const ended = store.updateStatus(podType, namespace, name, terminatedPodStatus(existing.success, outcome, apiTime(now())))
+      // A pod being deleted is removed by its kubelet once its containers stopped.
+      if (Result.isSuccess(ended) && metaOf(ended.success).deletionTimestamp !== undefined) store.execute({ type: podType, verb: "delete", namespace, name })
+      return ended
     },
     compact: () => watchLog.compact(store.revision()),
     dropWatches: (abrupt = false) => watchLog.dropWatches(abrupt),

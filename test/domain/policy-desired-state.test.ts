@@ -408,6 +408,30 @@ describe("policyDesiredState with a pod that never starts", () => {
   })
 })
 
+describe("policyDesiredState with a pod whose node is lost", () => {
+  const hourly = policyObject("hourly", { schedule: "0 * * * *" }, { lastScheduleTime: "2026-12-02T11:00:00Z" })
+  const createdAt = Date.UTC(2026, 11, 2, 11, 0, 5)
+  // Started, then its node went away: Running for ever as far as the API knows.
+  const lost: Pod = { ...podOf("hourly", 1, createdAt, "running"), startedAt: createdAt + 10_000, deadlineSeconds: 3600 }
+  const overdueAt = createdAt + 10_000 + hour + 10 * 60_000
+
+  it("holds the policy until it is overdue, whether or not it is being deleted", () => {
+    for (const deleting of [false, true]) {
+      const { writes } = sync(observedOf([hourly], [{ ...lost, deleting }], overdueAt - 1))
+      expect(creates(writes)).toEqual([])
+    }
+  })
+
+  it("once overdue and being deleted (the API keeps it Terminating until its Node is deleted), no longer holds the policy", () => {
+    const first = sync(observedOf([hourly], [lost], overdueAt))
+    expect(creates(first.writes)).toEqual([])
+    expect(deletes(first.writes)).toEqual([lost.name])
+    const { writes } = sync(observedOf([hourly], [{ ...lost, deleting: true }], overdueAt + 60_000))
+    expect(creates(writes)).toHaveLength(1)
+    expect(deletes(writes)).toEqual([])
+  })
+})
+
 describe("policyDesiredState's memory of refused pods", () => {
   it("keeps a refusal only while its policy still wants a pod", () => {
     fc.assert(

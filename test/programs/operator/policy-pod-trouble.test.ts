@@ -73,6 +73,71 @@ describe("a policy's pod that no node takes", () => {
   })
 })
 
+describe("a policy's pod whose node is lost", () => {
+  // A pod bound to a node is deleted gracefully: the API keeps it Terminating until its kubelet reports it stopped, which a
+  // lost node's never does (until the Node object is deleted). The pod stays Running as far as the API knows.
+  const startOnLostNode = (cluster: ReturnType<typeof setup>["cluster"], pod: PodObject, at: number) => {
+    Result.getOrThrow(cluster.replace(podType, { ...pod, spec: { ...pod.spec, nodeName: "master-2" } }))
+    Result.getOrThrow(
+      cluster.updateStatus(podType, ns, pod.metadata.name, { phase: "Running", startTime: new Date(at).toISOString().replace(/\.\d{3}Z$/, "Z") }),
+    )
+  }
+  const deleting = (pod: PodObject | undefined) => (pod?.metadata as { deletionTimestamp?: string } | undefined)?.deletionTimestamp !== undefined
+
+  it("is failed as Overdue, deleted, and the next backup runs although the API keeps it Terminating", async () => {
+    const { time, cluster, sync, pods } = setup()
+    expect(Exit.isSuccess(await sync())).toBe(true)
+    const [first] = pods()
+    startOnLostNode(cluster, first!, time.ms)
+    time.ms += 30 * 60_000 + 10 * 60_000
+    expect(Exit.isSuccess(await sync())).toBe(true)
+    const status = cluster.get(backupPolicyType, undefined, "nightly")!.status as BackupPolicyStatus
+    expect(status.lastFailure).toMatchObject({ pod: first!.metadata.name, reason: "Overdue" })
+    expect(pods().map((p) => [p.metadata.name, deleting(p)])).toEqual([[first!.metadata.name, true]])
+
+    time.ms += 2 * hour
+    expect(Exit.isSuccess(await sync())).toBe(true)
+    const next = pods().filter((p) => p.metadata.name !== first!.metadata.name)
+    expect(next).toHaveLength(1)
+    expect(deleting(next[0])).toBe(false)
+  })
+
+  it("evicted by the node controller before its deadline, it holds the policy until it is overdue, then the next backup runs", async () => {
+    const { time, cluster, sync, pods } = setup()
+    expect(Exit.isSuccess(await sync())).toBe(true)
+    const [first] = pods()
+    startOnLostNode(cluster, first!, time.ms)
+    // The node controller's taint-based eviction, 5 minutes after the node went NotReady.
+    time.ms += 6 * 60_000
+    Result.getOrThrow(cluster.remove(podType, ns, first!.metadata.name))
+    expect(deleting(pods()[0])).toBe(true)
+    time.ms += 20 * 60_000
+    expect(Exit.isSuccess(await sync())).toBe(true)
+    expect(pods()).toHaveLength(1)
+
+    time.ms += 14 * 60_000
+    expect(Exit.isSuccess(await sync())).toBe(true)
+    const status = cluster.get(backupPolicyType, undefined, "nightly")!.status as BackupPolicyStatus
+    expect(status.lastFailure).toMatchObject({ pod: first!.metadata.name, reason: "Overdue" })
+    time.ms += 2 * hour
+    expect(Exit.isSuccess(await sync())).toBe(true)
+    expect(pods().filter((p) => p.metadata.name !== first!.metadata.name)).toHaveLength(1)
+  })
+
+  it("ends once its kubelet reports it stopped: the simulated kubelet removes a pod being deleted", () => {
+    const { cluster, pods, time } = setup()
+    const pod = Result.getOrThrow(
+      cluster.create(podType, { metadata: { name: "bound", namespace: ns }, spec: { nodeName: "master-1", containers: [{ name: "c", image: "i" }] } }),
+    )
+    startOnLostNode(cluster, pod as unknown as PodObject, time.ms)
+    Result.getOrThrow(cluster.remove(podType, ns, "bound"))
+    expect(cluster.get(podType, ns, "bound")?.metadata).toMatchObject({ deletionGracePeriodSeconds: 30 })
+    Result.getOrThrow(cluster.terminatePod(ns, "bound", { phase: "Failed" }))
+    expect(cluster.get(podType, ns, "bound")).toBeUndefined()
+    expect(pods()).toEqual([])
+  })
+})
+
 describe("a policy's pod the API server refuses", () => {
   const refusal = (name: string) =>
     Fault.status(
