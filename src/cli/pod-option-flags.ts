@@ -1,10 +1,11 @@
-import { Effect, Option, Result } from "effect"
+import { Effect, Option, Result, Schema } from "effect"
 import { CliError, Flag } from "effect/cli"
 import { parseByteSize } from "../domain/byte-size.ts"
-import { dnsSubdomainProblem } from "../domain/k8s-names.ts"
+import { dnsLabelProblem, dnsSubdomainProblem } from "../domain/k8s-names.ts"
 import {
   defaultPodOptions,
   defaultUploadTransfer,
+  Quantity,
   storeOptionsProblem,
   storeRetentionOf,
   type BackupPodOptions,
@@ -126,6 +127,10 @@ export const storeOptionFlags = {
 export const podOptionFlags = {
   namespace: Flag.String("namespace").pipe(
     nonEmpty("namespace"),
+    checkedWith((raw) => {
+      const problem = dnsLabelProblem(raw)
+      return problem === undefined ? undefined : `a namespace (${problem})`
+    }),
     Flag.withDefault(defaultPodOptions.namespace),
     Flag.withDescription("Namespace of the backup pod and of the cluster-backup-pod / backup-status ConfigMaps"),
   ),
@@ -136,6 +141,7 @@ export const podOptionFlags = {
   ),
   holdDuration: durationFlag("hold-duration", 1000, defaultPodOptions.holdSeconds * 1000, "How long a finished backup pod keeps /backup available for 'oc cp'"),
   backupVolumeSize: Flag.String("backup-volume-size").pipe(
+    checkedWith((raw) => (Schema.is(Quantity)(raw) ? undefined : "a Kubernetes quantity such as 20Gi")),
     Flag.withDefault(defaultPodOptions.backupVolumeSizeLimit),
     Flag.withDescription("Size limit of the backup pod's /backup emptyDir (must hold twice the etcd database)"),
   ),
