@@ -292,9 +292,10 @@ const decidePolicy = (read: PolicyRead, observed: PolicyObserved, settings: Poli
   const decision = decideSchedule(cron, {
     now,
     suspend: spec.suspend ?? false,
-    // An overdue pod is deleted before the next one is created: it could still start. One that started and is being deleted
-    // cannot: past its deadline its node is lost, and the API keeps it Terminating until that Node is deleted.
-    active: running !== undefined || runs.some((r) => r.overdue && !(r.deleting && r.podReason === "Overdue")),
+    // An overdue pod is deleted before the next one is created: it could still start. One on a node and being deleted
+    // cannot (its kubelet starts nothing of a pod being deleted): past its deadline that node is lost, and the API keeps
+    // the pod Terminating until the Node object is deleted.
+    active: running !== undefined || runs.some((r) => r.overdue && !(r.deleting && r.onNode)),
     lastScheduleTime: recordedSchedule ?? created ?? now,
     lastRunStart: runs[0]?.startedAt ?? maxOf([at(status.lastSuccessfulBackup?.time), at(status.lastFailure?.time)]),
     revisionChangePending: changed && now >= settledAt,

@@ -26,6 +26,8 @@ export interface PolicyPodView extends BackupPodView {
   readonly deleting: boolean
   /** `status.startTime`: a kubelet took the pod (its `activeDeadlineSeconds` counts from then). */
   readonly startedAt?: number | undefined
+  /** `spec.nodeName`: the node the scheduler bound it to. */
+  readonly node?: string | undefined
   /** `spec.activeDeadlineSeconds`. */
   readonly deadlineSeconds?: number | undefined
   /** Why it waits (its PodScheduled condition's reason and message), quoted when it never starts. */
@@ -45,6 +47,11 @@ export interface PolicyRun {
    */
   readonly endedAt: number
   readonly deleting: boolean
+  /**
+   * Bound to a node (or started there): deleted, the API keeps it Terminating until that node's kubelet reports it stopped,
+   * which a lost node's never does (until its Node object is deleted).
+   */
+  readonly onNode: boolean
   readonly scheduledTime: number | undefined
   readonly attempt: number | undefined
   /** The container that failed (an init container's non-zero exit), when one did. */
@@ -121,6 +128,7 @@ export const policyRun = (pod: PolicyPodView, now: number): PolicyRun => {
     outcome,
     endedAt: overdue ? overdueAt! : (latestFinish(pod) ?? pod.createdAt ?? 0),
     deleting: pod.deleting,
+    onNode: pod.node !== undefined || pod.startedAt !== undefined,
     scheduledTime: parseRfc3339Utc(pod.annotations[scheduledTimeAnnotation] ?? ""),
     attempt: positiveInt(pod.annotations[attemptAnnotation]),
     failedContainer: overdue ? undefined : pod.initContainers.find((c) => c.terminated !== undefined && c.terminated.exitCode !== 0)?.name,

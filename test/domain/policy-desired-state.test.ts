@@ -406,6 +406,12 @@ describe("policyDesiredState with a pod that never starts", () => {
     expect(creates(writes)).toEqual([])
     expect(deletes(writes)).toEqual([])
   })
+
+  it("one bound to a node that was lost before its kubelet started it, being deleted (Terminating for as long as that Node exists), does not", () => {
+    const { writes } = sync(observedOf([{ ...hourly, status: scheduled }], [{ ...stuck, node: "master-2", deleting: true }], createdAt + 2 * hour))
+    expect(creates(writes)).toHaveLength(1)
+    expect(deletes(writes)).toEqual([])
+  })
 })
 
 describe("policyDesiredState with a pod whose node is lost", () => {

@@ -124,6 +124,21 @@ describe("a policy's pod whose node is lost", () => {
     expect(pods().filter((p) => p.metadata.name !== first!.metadata.name)).toHaveLength(1)
   })
 
+  it("bound to a node lost before its kubelet started it: failed as NeverStarted, deleted, and the next backup runs although it stays Terminating", async () => {
+    const { time, cluster, sync, pods } = setup()
+    expect(Exit.isSuccess(await sync())).toBe(true)
+    const [first] = pods()
+    Result.getOrThrow(cluster.replace(podType, { ...first!, spec: { ...first!.spec, nodeName: "master-2" } }))
+    time.ms += 30 * 60_000
+    expect(Exit.isSuccess(await sync())).toBe(true)
+    const status = cluster.get(backupPolicyType, undefined, "nightly")!.status as BackupPolicyStatus
+    expect(status.lastFailure).toMatchObject({ pod: first!.metadata.name, reason: "NeverStarted" })
+    expect(pods().map((p) => [p.metadata.name, deleting(p)])).toEqual([[first!.metadata.name, true]])
+    time.ms += 2 * hour
+    expect(Exit.isSuccess(await sync())).toBe(true)
+    expect(pods().filter((p) => p.metadata.name !== first!.metadata.name)).toHaveLength(1)
+  })
+
   it("ends once its kubelet reports it stopped: the simulated kubelet removes a pod being deleted", () => {
     const { cluster, pods, time } = setup()
     const pod = Result.getOrThrow(
