@@ -1,9 +1,9 @@
-import { Effect, FileSystem, Option, Schema } from "effect"
+import { Effect, FileSystem, Option, Result, Schema } from "effect"
 import { Flag } from "effect/cli"
 import { defaultOperands, operandTableWithOverrides, type OperandTable, type ResourceOverridesInvalid } from "../domain/operands.ts"
 import { operandResourcesJsonFlag } from "../domain/pod-spec.ts"
 import { describeFileSystemFailure } from "../services/file-system-error.ts"
-import { nonEmpty } from "./flag-checks.ts"
+import { checkedWith, nonEmpty } from "./flag-checks.ts"
 
 export class OperandResourcesUnreadable extends Schema.TaggedError<OperandResourcesUnreadable>()("OperandResourcesUnreadable", {
   path: Schema.String,
@@ -21,6 +21,10 @@ export const operandResourcesFileFlag = Flag.String("operand-resources").pipe(
 
 /** `--operand-resources-json TEXT`: the same lists as one-line JSON, as the rendered backup pod passes them. */
 export const operandResourcesJsonFlagDef = Flag.String(operandResourcesJsonFlag.slice(2)).pipe(
+  checkedWith((text) => {
+    const table = operandTableWithOverrides(text)
+    return Result.isSuccess(table) ? undefined : table.failure.message
+  }),
   Flag.optional,
   Flag.withDescription("Replaced resource lists as one-line JSON (the operator renders this into the backup pod)"),
 )

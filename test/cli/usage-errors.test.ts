@@ -37,6 +37,9 @@ const usageErrors: ReadonlyArray<readonly [flag: string, args: ReadonlyArray<str
   }),
   ...flagCases(["backup-resources"], { "--backup-dir": [""] }, ["--operand", "etcd", "--revision", "1"]),
   ...flagCases(["backup-resources", "--operand", "etcd"], { "--revision": ["-1"] }),
+  // Exited 1 ([ResourceOverridesInvalid], not naming the flag) after the command had started.
+  ...flagCases(["backup-resources", "--operand", "etcd", "--revision", "1"], { "--operand-resources-json": ["{bad", "[]"] }),
+  ...flagCases(["backup-create", ...revisions], { "--operand-resources-json": ["{bad"] }),
   // -1h was read as the flags -1 -h: the help, exit 0, nothing pruned.
   ...flagCases(["prune", work], { "--max-age": ["-1h"], "--leftover-grace": ["-30m"], "--keep-last": ["-3"] }),
   ...flagCases(["backup-create"], { "--backup-dir": [""] }, revisions),
