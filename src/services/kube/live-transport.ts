@@ -91,6 +91,21 @@ const shareDispatcher = (config: KubeConfig): KubeConfig => {
   return config
 }
 
+/**
+ * Why a configuration could not be loaded. A YAML error's message quotes the lines around the fault, which in a
+ * kubeconfig are its token and keys: only the reason and the position are told.
+ */
+const configProblem = (cause: unknown): string => {
+  const { name, reason, mark } = (typeof cause === "object" && cause !== null ? cause : {}) as {
+    name?: unknown
+    reason?: unknown
+    mark?: { line?: unknown; column?: unknown }
+  }
+  if (name !== "YAMLException" || typeof reason !== "string") return failureText(cause)
+  const { line, column } = mark ?? {}
+  return typeof line === "number" && typeof column === "number" ? `invalid YAML: ${reason} (line ${line + 1}, column ${column + 1})` : `invalid YAML: ${reason}`
+}
+
 /** Loads the client configuration; the error says what was tried and what to do. */
 export const loadKubeConfig = (source: KubeConfigSource, env: NodeJS.ProcessEnv = process.env): Effect.Effect<KubeConfig, KubeConfigInvalid> =>
   Effect.suspend(() => {
@@ -112,7 +127,7 @@ export const loadKubeConfig = (source: KubeConfigSource, env: NodeJS.ProcessEnv 
         catch: (cause) =>
           new KubeConfigInvalid({
             source: described,
-            message: `cannot use the Kubernetes configuration from ${described}: ${failureText(cause)}`,
+            message: `cannot use the Kubernetes configuration from ${described}: ${configProblem(cause)}`,
           }),
       })
     switch (source._tag) {

@@ -1,3 +1,4 @@
+import { writeFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { join } from "node:path"
 import { Deferred, Effect, Fiber, Result, Stream } from "effect"
@@ -301,6 +302,28 @@ describe("live Kube Layer: failures", () => {
     expect(viaEnv.getCurrentCluster()?.server).toBe(h.server.url)
     expect(KubeConfigSource.fromFlag(undefined)).toEqual(KubeConfigSource.default)
     expect(KubeConfigSource.fromFlag("/k")).toEqual(KubeConfigSource.file("/k"))
+  })
+
+  it("never quotes a kubeconfig's lines (its token, its keys) when its YAML is malformed: the reason and the position only", async () => {
+    const path = join(stub.dir(), "kubeconfig-malformed")
+    const secret = "sha256~do-not-print-this-token"
+    writeFileSync(
+      path,
+      [
+        "apiVersion: v1",
+        "kind: Config",
+        "users:",
+        "- name: u",
+        "  user:",
+        `    token: ${secret}`,
+        "   client-key-data: c2VjcmV0LWtleQ==",
+        "current-context: x",
+      ].join("\n"),
+    )
+    const error = await Effect.runPromise(Effect.flip(loadKubeConfig(KubeConfigSource.file(path))))
+    expect(error.message).toContain("invalid YAML: bad indentation of a mapping entry (line 7, column 4)")
+    expect(error.message).not.toContain(secret)
+    expect(error.message).not.toContain("c2VjcmV0LWtleQ")
   })
 
   it("merges KUBECONFIG files as kubectl does: a cluster, user or context named in two files is the first file's", async () => {
