@@ -312,11 +312,17 @@ export const liveTransport = (config: KubeConfig, options: LiveOptions = {}): Ku
     }
     const status = Result.getOrElse(Schema.decodeUnknownResult(StatusBody)(parsed), () => ({}) as typeof StatusBody.Type)
     const retryAfterSeconds = parseRetryAfter(response.headers["retry-after"]) ?? status.details?.retryAfterSeconds
+    // The API server's words for a 401 are only "Unauthorized": say whose credentials and what to do.
+    const message =
+      response.status === 401
+        ? `${status.message ?? "Unauthorized"}: the API server at ${server} did not accept the credentials this configuration gives ` +
+          "(a token or client certificate that is missing, expired or revoked); log in again, or give a kubeconfig with current credentials"
+        : status.message
     return errorFromStatus(
       {
         code: response.status,
         ...(status.reason === undefined ? {} : { reason: status.reason }),
-        ...(status.message === undefined ? {} : { message: status.message }),
+        ...(message === undefined ? {} : { message }),
         ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
       },
       ref,

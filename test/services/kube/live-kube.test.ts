@@ -219,6 +219,11 @@ describe("live Kube Layer: failures", () => {
     const h = await harness("wrong-token")
     const error = await h.run((kube) => Effect.flip(kube.configMaps.get("ns", "a")))
     expect(error).toMatchObject({ _tag: "Unauthorized", code: 401, reason: "Unauthorized" })
+    // The API server says only "Unauthorized": the message says which server refused what, and what to do.
+    expect(error.message).toBe(
+      `ConfigMap ns/a: Unauthorized: the API server at ${h.server.url} did not accept the credentials this configuration gives ` +
+        "(a token or client certificate that is missing, expired or revoked); log in again, or give a kubeconfig with current credentials",
+    )
     expect(h.count(`${path}/a`)).toBe(1)
   })
 
