@@ -3,9 +3,10 @@
  * read at the snapshot's revision, for `backup-create` to decrypt with the bundled
  * configuration. Ciphertext only, still private (0600): it goes with the staging area.
  */
-import { Effect, FileSystem, Path, Schema } from "effect"
+import { Effect, Path, Schema } from "effect"
 import type { StoredValue } from "../../domain/encrypted-value.ts"
 import { ensurePrivateDirectory, fileError, writeFileAtomic } from "../../services/atomic-files.ts"
+import { readOptionalBackupFileBytes } from "../../services/backup-file.ts"
 import { recordDirName } from "./snapshot-record.ts"
 
 export const encryptedSampleFileName = "encrypted-sample.json"
@@ -34,17 +35,22 @@ export const writeEncryptedSample = Effect.fnUntraced(function* (backupDir: stri
   return file
 })
 
-/** The sample `backup-init` left, or `undefined` when it left none (no encrypted value, or an older run). */
+/** A bound, not a size: a few values per key of each encrypted resource, each at most etcd's 1.5 MiB request, in base64. */
+const maxSampleBytes = 256 * 1024 * 1024
+
+/**
+ * The sample `backup-init` left, or `undefined` when it left none (no encrypted value, or an older run). Read only as a
+ * regular file, opened without waiting: a FIFO in its place made backup-create block for ever.
+ */
 export const readEncryptedSample = Effect.fnUntraced(function* (backupDir: string) {
-  const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   const file = encryptedSamplePath(path, backupDir)
-  if (!(yield* fs.exists(file).pipe(Effect.mapError(fileError("check", file))))) return undefined
-  const text = yield* fs.readFileString(file).pipe(Effect.mapError(fileError("read the encrypted-value sample", file)))
-  const doc = yield* decodeSample(text).pipe(
-    Effect.mapError(
-      (e) => new EncryptedSampleInvalid({ path: file, message: `${file} is not a valid sample of encrypted values (run the backup pod again): ${e.message}` }),
-    ),
+  const invalid = (why: string) =>
+    new EncryptedSampleInvalid({ path: file, message: `${file} is not a valid sample of encrypted values (run the backup pod again): ${why}` })
+  const bytes = yield* readOptionalBackupFileBytes(file, maxSampleBytes).pipe(
+    Effect.mapError((e) => (e._tag === "BackupFileRefused" ? invalid(e.message) : fileError("read the encrypted-value sample", file)(e))),
   )
+  if (bytes === undefined) return undefined
+  const doc = yield* decodeSample(bytes.toString("utf8")).pipe(Effect.mapError((e) => invalid(e.message)))
   return doc.values.map((v): StoredValue => ({ resource: v.resource, key: v.key, value: new Uint8Array(Buffer.from(v.base64, "base64")) }))
 })

@@ -9,6 +9,7 @@ import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
+import { readEncryptedSample } from "../../../src/programs/backup-dir/encrypted-sample-file.ts"
 import { readSnapshotRecord } from "../../../src/programs/backup-dir/snapshot-record.ts"
 import { readResourcesRecord } from "../../../src/programs/backup/resources-record.ts"
 import { inspectRunLock } from "../../../src/services/run-lock.ts"
@@ -34,6 +35,13 @@ describe("a FIFO where a record or the lock is read", () => {
     const error = await Effect.runPromise(Effect.flip(readResourcesRecord(backupDir, "etcd")).pipe(Effect.provide(NodeServices.layer)))
     expect(error._tag).toBe("ResourcesRecordInvalid")
     expect(error.message).toMatch(/FIFO.*not a resources record \(run backup-resources for etcd again\)/)
+  }, 5_000)
+
+  it("encrypted-sample.json: refused as no sample (run the backup pod again), at once", async () => {
+    const backupDir = withFifo("encrypted-sample.json")
+    const error = await Effect.runPromise(Effect.flip(readEncryptedSample(backupDir)).pipe(Effect.provide(NodeServices.layer)))
+    expect(error._tag).toBe("EncryptedSampleInvalid")
+    expect(error.message).toMatch(/not a valid sample of encrypted values \(run the backup pod again\): .* is a FIFO/)
   }, 5_000)
 
   it("run.lock: not a lock this code wrote, so stale (the next run replaces it), at once", async () => {
