@@ -623,6 +623,9 @@ export const testRestoreResources: ContainerResources = { requests: { cpu: "200m
  * report in `/backup/verification.json` (uploaded beside the manifest); a failed check exits non-zero,
  * so backup-upload never runs for a backup that did not pass.
  */
+/** `--etcd-prefix P` only when it differs from OpenShift's, so pods rendered for OpenShift's prefix keep their bytes (and spec hash). */
+const etcdPrefixArgs = (o: BackupPodOptions): ReadonlyArray<string> => (o.etcdPrefix === defaultEtcdPrefix ? [] : ["--etcd-prefix", o.etcdPrefix])
+
 /** `--cert-warn-days N` when the options set it; nothing otherwise (the commands' default then holds). */
 const certWarnDaysArgs = (o: BackupPodOptions): ReadonlyArray<string> => (o.certWarnDays === undefined ? [] : ["--cert-warn-days", String(o.certWarnDays)])
 
@@ -637,7 +640,8 @@ const verifyContainer = (
     `${backupPodPaths.backupDir}/${verificationFileName}`,
     "--etcdutl",
     backupPodPaths.etcdutlBinary,
-    ...(testRestore ? ["--test-restore", "--etcd", backupPodPaths.etcdBinary, "--scratch-dir", backupPodPaths.verifyScratchDir] : []),
+    // The test restore reads the operator CRs and counts the keys under the prefix backup-init read them under.
+    ...(testRestore ? ["--test-restore", "--etcd", backupPodPaths.etcdBinary, "--scratch-dir", backupPodPaths.verifyScratchDir, ...etcdPrefixArgs(o)] : []),
     ...certWarnDaysArgs(o),
     backupPodPaths.backupDir,
   ]
@@ -702,8 +706,7 @@ export const renderBackupPod = (revisions: RevisionSet, options: Partial<BackupP
             backupPodPaths.etcdKey,
             "--etcd-cacert",
             backupPodPaths.etcdCaBundle,
-            // Only when it differs, so pods rendered for OpenShift's prefix keep their bytes (and spec hash).
-            ...(o.etcdPrefix === defaultEtcdPrefix ? [] : ["--etcd-prefix", o.etcdPrefix]),
+            ...etcdPrefixArgs(o),
           ],
           [
             { name: volumes.etcdClient, mountPath: backupPodPaths.etcdClientDir, readOnly: true },

@@ -7,6 +7,7 @@ import * as YAML from "yaml"
 import { operandList, operandNames } from "../../src/domain/operands.ts"
 import {
   backupPodPaths,
+  backupVerifyContainerName,
   storeCredentialsMode,
   uploadMemoryMi,
   type BackupStoreOptions,
@@ -101,6 +102,18 @@ describe("renderBackupPod", () => {
     expect(flag(init!, "--etcd-prefix")).toBe(options.etcdPrefix === "/kubernetes.io" ? undefined : options.etcdPrefix)
     for (const c of others) expect(c.command).not.toContain("--etcd-prefix")
   })
+
+  test.prop([revisionSetArb, optionsArb, fc.constantFrom("Full" as const, "TestRestore" as const)], { numRuns: 100 })(
+    "a test-restoring backup-verify reads the restored member under the pod's --etcd-prefix, as backup-init read the cluster",
+    (set, options, verify) => {
+      const pod = renderBackupPod(set, { ...options, verify })
+      const verifier = pod.spec.initContainers.find((c) => c.name === backupVerifyContainerName)!
+      // Else it looks for the operator CRs and counts the keys under /kubernetes.io: every backup of such a cluster failed.
+      const expected = verify === "TestRestore" && options.etcdPrefix !== "/kubernetes.io" ? options.etcdPrefix : undefined
+      expect(flag(verifier, "--etcd-prefix")).toBe(expected)
+      expect(verifier.command.at(-1)).toBe(backupPodPaths.backupDir)
+    },
+  )
 
   it("refuses an etcd prefix that is not one", () => {
     for (const etcdPrefix of ["registry", "/registry/", "/my registry"]) {
