@@ -14,8 +14,11 @@
 import { request } from "node:http"
 import { hostname } from "node:os"
 import { join } from "node:path"
-import { Effect, FileSystem, Schema } from "effect"
+import { Effect, FileSystem, Option, Schema } from "effect"
+import { formatBytes } from "../../domain/byte-format.ts"
 import { defaultOperands, operandList, type OperandName, type OperandTable } from "../../domain/operands.ts"
+import { walAllowanceBytes } from "../../domain/restore-plan.ts"
+import { DiskSpace } from "../../services/disk-space.ts"
 import { Etcdutl } from "../../services/etcdutl.ts"
 import { describeFileSystemFailure } from "../../services/file-system-error.ts"
 import { startLocalEtcd } from "../../services/local-etcd.ts"
@@ -185,6 +188,31 @@ const sweepScratch = (scratchDir: string) =>
     }
   })
 
+const noRoom = (scratchDir: string, why: string) =>
+  new TestRestoreFailed({
+    stage: "scratch",
+    message: `${scratchDir} has no room for the test restore (${why}): it needs about the snapshot's size plus 64 MiB for etcd's write-ahead log; give --scratch-dir on a volume with that much free`,
+  })
+
+/**
+ * Refuses a scratch directory without room for the restored member before anything is written there: etcdutl would
+ * otherwise fill its file system (often the host's root, where a control plane's etcd writes too) until it failed.
+ */
+const checkScratchRoom = (scratchDir: string, snapshot: string) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const size = Number((yield* fs.stat(snapshot).pipe(Effect.mapError((e) => new TestRestoreFailed({ stage: "restore", message: e.message })))).size)
+    // The caller's DiskSpace when it has one (tests), else the file system's: verify's callers need not provide it.
+    const given = yield* Effect.serviceOption(DiskSpace)
+    const usage = yield* (
+      Option.isSome(given) ? given.value.usage(scratchDir) : DiskSpace.use((d) => d.usage(scratchDir)).pipe(Effect.provide(DiskSpace.live))
+    ).pipe(Effect.mapError((e) => new TestRestoreFailed({ stage: "scratch", message: e.message })))
+    const needed = size + walAllowanceBytes
+    if (usage.availableBytes < needed) {
+      return yield* noRoom(scratchDir, `${formatBytes(usage.availableBytes)} free, ${formatBytes(needed)} needed`)
+    }
+  })
+
 /** Restores `snapshot` into a scratch member and reads it back; removes everything it made before returning. */
 export const testRestore = Effect.fn("testRestore")(function* (options: TestRestoreOptions) {
   const fs = yield* FileSystem.FileSystem
@@ -193,6 +221,7 @@ export const testRestore = Effect.fn("testRestore")(function* (options: TestRest
   return yield* Effect.scoped(
     Effect.gen(function* () {
       yield* sweepScratch(options.scratchDir)
+      yield* checkScratchRoom(options.scratchDir, options.snapshot)
       const ticks = yield* Effect.promise(() => startTicksOf(process.pid))
       // Acquired first, released last: after the member has stopped. Its name says whose it is, for the sweep.
       const scratch = yield* fs
@@ -216,10 +245,7 @@ export const testRestore = Effect.fn("testRestore")(function* (options: TestRest
         .pipe(
           Effect.mapError((e) =>
             e._tag === "EtcdutlFailed" && e.reason === "no-space"
-              ? new TestRestoreFailed({
-                  stage: "scratch",
-                  message: `${options.scratchDir} has no room for the test restore (${e.message}): it needs about the snapshot's size plus 64 MiB for etcd's write-ahead log; give --scratch-dir on a volume with that much free`,
-                })
+              ? noRoom(options.scratchDir, e.message)
               : new TestRestoreFailed({ stage: "restore", message: e.message }),
           ),
         )

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { BackupManifest } from "../../../src/domain/backup-manifest.ts"
 import { verifyBackup, verifyBackupWithEvidence, type VerifyOptions } from "../../../src/programs/verify/verify.ts"
 import { renderVerifyReport, type VerifyReport } from "../../../src/programs/verify/verify-report.ts"
+import { DiskSpace } from "../../../src/services/disk-space.ts"
 import { Etcdutl } from "../../../src/services/etcdutl.ts"
 import { startTicksOf } from "../../../src/services/run-lock.ts"
 import { badBackups, copyBackup, makeBackup, readManifest, revisions, seedCluster, startSharedEtcd, type SharedEtcd } from "../../support/bad-backups.ts"
@@ -163,6 +164,37 @@ describe("verify", () => {
     expect(report.checks.filter((c) => c.verdict === "FAIL").map((c) => c.id)).toEqual([])
     expect(renderVerifyReport(report).trimEnd().split("\n").at(-1)).not.toMatch(/PASS/)
     expect(readdirSync(scratch)).toEqual([])
+  })
+
+  it("a scratch directory without room for the restored member is found before anything is written there, not by filling its file system", async () => {
+    const scratch = mkdtempSync(join(etcd.workDir, "scratch-"))
+    // The real etcdutl, recording every restore it is asked for.
+    const restores = join(etcd.workDir, "restores-asked")
+    const recording = join(etcd.workDir, "etcdutl-recording")
+    writeFileSync(
+      recording,
+      [
+        "#!/bin/sh",
+        `if [ "$1 $2" = "snapshot restore" ]; then echo "$@" >> ${JSON.stringify(restores)}; fi`,
+        `exec ${JSON.stringify(etcdTool("etcdutl"))} "$@"`,
+      ].join("\n"),
+      { mode: 0o755 },
+    )
+    const snapshotBytes = manifest.files.snapshot.size
+    // Room for the database, not for etcd's 64 MiB write-ahead log beside it.
+    const tight = DiskSpace.inMemory({ availableBytes: snapshotBytes + 1024 * 1024, totalBytes: 1024 ** 3 })
+    const report = await Effect.runPromise(
+      verifyBackup({ backupDir: good, testRestore: true, scratchDir: scratch }).pipe(
+        Effect.provide(Layer.mergeAll(Etcdutl.live({ binary: recording }), NodeServices.layer, tight)),
+      ),
+    )
+    const restored = check(report, "test-restore")
+    expect(restored.verdict, renderVerifyReport(report)).toBe("SKIP")
+    expect(restored.found).toContain(`${scratch} has no room for the test restore`)
+    expect(restored.found).toContain("needed")
+    expect(existsSync(restores)).toBe(false)
+    expect(readdirSync(scratch)).toEqual([])
+    expect(report.passed).toBe(false)
   })
 
   it("removes the scratch data a killed test restore left (its process gone), and no one else's", async () => {
