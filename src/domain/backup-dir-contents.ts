@@ -27,6 +27,8 @@ export interface BackupDirNames {
   readonly recordDir: string
   /** `backup-manifest.json` */
   readonly manifest: string
+  /** `backup-manifest.json.sig` (backup-create --signing-key) and `verification.json` (verify --report-out): they go with the manifest. */
+  readonly manifestCompanions: ReadonlyArray<string>
   /** `snapshot.json` (in the record directory) */
   readonly snapshotRecord: string
   /** `resources-<operand>.json` (in the record directory) */
@@ -119,6 +121,7 @@ export const classifyBackupDir = (listing: DirListing, names: BackupDirNames): D
   const internals: Array<string> = []
   const foreign: Array<string> = []
   let manifestEntry: DirEntry | undefined
+  const companions: Array<DirEntry> = []
   const manifestFiles = listing.manifest._tag === "Describes" ? manifestFilesOf(listing.manifest) : []
 
   for (const e of listing.entries) {
@@ -132,6 +135,10 @@ export const classifyBackupDir = (listing: DirListing, names: BackupDirNames): D
     }
     if (e.name === names.manifest) {
       manifestEntry = e
+      continue
+    }
+    if (names.manifestCompanions.includes(e.name)) {
+      companions.push(e)
       continue
     }
     const kind = backupDirectoryLeftover(e.name, manifestFiles)
@@ -176,6 +183,11 @@ export const classifyBackupDir = (listing: DirListing, names: BackupDirNames): D
     let bytes = files.reduce((a, f) => a + f.bytes, 0)
     const ownsManifest = described !== undefined && described.timestamp === timestamp
     if (ownsManifest) {
+      // Before the manifest: a deletion cut short never leaves them without the manifest they belong to.
+      for (const c of companions) {
+        paths.push(c.name)
+        bytes += c.bytes
+      }
       paths.push(names.manifest)
       bytes += manifestEntry!.bytes
     }
@@ -195,10 +207,15 @@ export const classifyBackupDir = (listing: DirListing, names: BackupDirNames): D
   }
 
   const grouped = (ts: BackupTimestamp | undefined) => ts !== undefined && byTimestamp.has(ts)
-  if (manifestEntry !== undefined) {
-    if (described !== undefined && !grouped(described.timestamp)) {
-      leftovers.push({ path: names.manifest, bytes: manifestEntry.bytes, what: `manifest of backup ${described.timestamp}, whose files are gone`, tree: false })
-    } else if (described === undefined) internals.push(names.manifest)
+  if (described !== undefined && !grouped(described.timestamp)) {
+    for (const c of companions) {
+      leftovers.push({ path: c.name, bytes: c.bytes, what: `${c.name} of backup ${described.timestamp}, whose files are gone`, tree: false })
+    }
+    leftovers.push({ path: names.manifest, bytes: manifestEntry!.bytes, what: `manifest of backup ${described.timestamp}, whose files are gone`, tree: false })
+  } else if (described === undefined) {
+    // Beside no manifest that describes a backup (an unreadable one, or none): the directory's, removed with it.
+    internals.push(...companions.map((c) => c.name))
+    if (manifestEntry !== undefined) internals.push(names.manifest)
   }
   if (recordEntry !== undefined && !grouped(listing.snapshotRecordTimestamp)) {
     if (listing.snapshotRecordTimestamp !== undefined) {

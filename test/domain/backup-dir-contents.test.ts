@@ -16,6 +16,7 @@ import { operandNames } from "../../src/domain/operands.ts"
 const names: BackupDirNames = {
   recordDir: ".cluster-backup",
   manifest: "backup-manifest.json",
+  manifestCompanions: ["backup-manifest.json.sig", "verification.json"],
   snapshotRecord: "snapshot.json",
   resourcesRecords: operandNames.map((o) => `resources-${o}.json`),
   stagingTree: "staging",
@@ -29,6 +30,8 @@ const rootNames = [
     return [clean.snapshot, clean.resources, dirty.snapshot, dirty.resources, `${clean.snapshot}.part`, `${dirty.resources}.part`]
   }),
   "backup-manifest.json",
+  "backup-manifest.json.sig",
+  "verification.json",
   "backup-manifest.json.tmp-123",
   ".cluster-backup",
   "NOTES.txt",
@@ -176,6 +179,32 @@ describe("classifyBackupDir", () => {
     ])
     expect(c.leftovers.map((x) => x.what)).toEqual(["manifest of backup 2026-01-02_120000, whose files are gone"])
   })
+  it("counts the manifest's signature and verify's report part of the backup the manifest describes, or of its remains, never a file prune does not own", () => {
+    const files = backupFileNames("2026-01-02_120000", false)
+    const companions = ["backup-manifest.json.sig", "verification.json"]
+    const listing = (backup: ReadonlyArray<string>): DirListing => ({
+      entries: [...backup, "backup-manifest.json", ...companions].map((name) => ({ name, type: "File" as const, bytes: 1 })),
+      recordDirEntries: undefined,
+      manifest: {
+        _tag: "Describes",
+        timestamp: "2026-01-02_120000",
+        snapshot: { name: files.snapshot, size: 1 },
+        resources: { name: files.resources, size: 1 },
+      },
+      snapshotRecordTimestamp: undefined,
+    })
+    // Before, prune removed the backup and kept its directory for the signature and the report, "files prune does not own".
+    const whole = classifyBackupDir(listing([files.snapshot, files.resources]), names)
+    expect(whole.foreign).toEqual([])
+    expect(whole.groups.map((g) => [g.status, g.files])).toEqual([["verified", [files.snapshot, files.resources, ...companions, "backup-manifest.json"]]])
+    const gone = classifyBackupDir(listing([]), names)
+    expect(gone.foreign).toEqual([])
+    expect(gone.leftovers.map((x) => x.path)).toEqual([...companions, "backup-manifest.json"])
+    const unreadable = classifyBackupDir({ ...listing([files.snapshot, files.resources]), manifest: { _tag: "Invalid", problem: "not JSON" } }, names)
+    expect(unreadable.foreign).toEqual([])
+    expect(unreadable.internals).toEqual([...companions, "backup-manifest.json"])
+  })
+
   it("counts a killed upload's ciphertext of the manifest's files as a leftover, a downloaded backup's .age and a user's file of another name not", () => {
     const files = backupFileNames("2026-01-02_120000", false)
     const listing = (encrypted: boolean): DirListing => ({

@@ -15,6 +15,8 @@ import {
   type ManifestClaim,
 } from "../../domain/backup-dir-contents.ts"
 import { runLockTempPid } from "../../domain/backup-leftovers.ts"
+import { signatureFileName } from "../../domain/manifest-signature-file.ts"
+import { verificationFileName } from "../../domain/verification-file.ts"
 import { operandNames } from "../../domain/operands.ts"
 import { readBackupFileBytes } from "../../services/backup-file.ts"
 import { errnoCode } from "../../services/file-system-error.ts"
@@ -67,6 +69,7 @@ const maxRecordBytes = 1024 * 1024
 export const ownNames = (path: Path.Path): BackupDirNames => ({
   recordDir: recordDirName,
   manifest: manifestFileName,
+  manifestCompanions: [signatureFileName, verificationFileName],
   snapshotRecord: snapshotRecordFileName,
   resourcesRecords: operandNames.map((o) => path.basename(resourcesRecordPath(path, "/", o))),
   stagingTree: path.basename(stagingDir(path, "/")),
