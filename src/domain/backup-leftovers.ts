@@ -7,6 +7,8 @@
  */
 import { manifestFileName, parseBackupFileName } from "./archive-names.ts"
 import { encryptedSuffix } from "./backup-manifest.ts"
+import { signatureFileName } from "./manifest-signature-file.ts"
+import { verificationFileName } from "./verification-file.ts"
 import { operandNames } from "./operands.ts"
 
 export type LeftoverKind =
@@ -14,7 +16,7 @@ export type LeftoverKind =
   | "partial snapshot"
   /** `static_kuberesources_<ts>.tar.gz.part`: a tarball that was still being written. */
   | "partial tarball"
-  /** `<file>.tmp-<id>` of an atomic write (manifest, snapshot record, resources record). */
+  /** `<file>.tmp-<id>` of an atomic write (manifest, its signature, verify's report, snapshot record, resources record). */
   | "unfinished atomic write"
   /** `.cluster-backup/building/`: revision trees (decoded Secrets) that were still being written. */
   | "revision tree being built"
@@ -31,6 +33,9 @@ export const runLockFileName = "run.lock"
 export const buildingDirectoryName = "building"
 
 const tempSuffix = /\.tmp-[A-Za-z0-9_-]+$/
+
+/** The files written atomically beside the backup's: the manifest, its signature (backup-create) and verify's report (--report-out). */
+const backupDirectoryFileNames = new Set([manifestFileName, signatureFileName, verificationFileName])
 
 const recordFileNames = new Set(["snapshot.json", "encrypted-sample.json", ...operandNames.map((n) => `resources-${n}.json`)])
 
@@ -67,7 +72,7 @@ export const backupDirectoryLeftover = (name: string, manifestFiles: ReadonlyArr
     return undefined
   }
   const temp = tempSuffix.exec(name)
-  if (temp !== null && name.slice(0, temp.index) === manifestFileName) return "unfinished atomic write"
+  if (temp !== null && backupDirectoryFileNames.has(name.slice(0, temp.index))) return "unfinished atomic write"
   return undefined
 }
 

@@ -54,11 +54,21 @@ describe("leftovers of killed runs, by name", () => {
   test.prop([fc.string({ maxLength: 60 })], { numRuns: 1000 })("whatever is recognised is a product file's name with a leftover suffix", (name) => {
     const kind = backupDirectoryLeftover(name)
     if (kind === "partial snapshot" || kind === "partial tarball") expect(parseBackupFileName(name.replace(/\.part$/, ""))).toBeDefined()
-    if (kind === "unfinished atomic write") expect(name.replace(/\.tmp-[^.]*$/, "")).toBe(manifestFileName)
+    if (kind === "unfinished atomic write")
+      expect([manifestFileName, "backup-manifest.json.sig", "verification.json"]).toContain(name.replace(/\.tmp-[^.]*$/, ""))
     const inRecords = recordDirectoryLeftover(name)
     if (inRecords === "unfinished atomic write") expect(name.replace(/\.tmp-[^.]*$/, "")).toMatch(/^(snapshot|resources-[a-z-]+)\.json$/)
     if (inRecords === "revision tree being built") expect(name).toBe("building")
   })
+
+  test.prop([tempIdArb, fc.constantFrom("backup-manifest.json.sig", "verification.json")], { numRuns: 100 })(
+    "the manifest's signature and verify's report are never leftovers; their atomic-write temps (a killed backup-create or verify --report-out) are",
+    (id, file) => {
+      expect(backupDirectoryLeftover(file)).toBeUndefined()
+      expect(backupDirectoryLeftover(`${file}.tmp-${id}`)).toBe("unfinished atomic write")
+      expect(recordDirectoryLeftover(`${file}.tmp-${id}`)).toBeUndefined()
+    },
+  )
 
   it.each([
     "NOTES.txt",
