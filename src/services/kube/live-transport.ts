@@ -423,6 +423,10 @@ export const liveTransport = (config: KubeConfig, options: LiveOptions = {}): Ku
 class CredentialsError {
   readonly detail: string
   constructor(cause: unknown) {
-    this.detail = failureText(cause)
+    // JSON.parse's message quotes the text around the fault: an exec credential plugin's output, which holds the token.
+    this.detail =
+      cause instanceof SyntaxError
+        ? "the credential plugin's output is not a valid ExecCredential JSON document (not shown: it may hold the token)"
+        : failureText(cause)
   }
 }

@@ -331,6 +331,32 @@ describe("live Kube Layer: failures", () => {
     expect(error.message).not.toContain("c2VjcmV0LWtleQ")
   })
 
+  it("never quotes what an exec credential plugin printed when it is not JSON (it holds the token)", async () => {
+    const h = await harness()
+    const plugin = join(stub.dir(), "credential-plugin.sh")
+    writeFileSync(plugin, "#!/bin/sh\necho 'sha256~do-not-print-this-token'\n", { mode: 0o755 })
+    const kubeconfig = join(stub.dir(), "kubeconfig-exec")
+    writeFileSync(
+      kubeconfig,
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [{ name: "c", cluster: { server: h.server.url, "insecure-skip-tls-verify": true } }],
+        users: [{ name: "u", user: { exec: { apiVersion: "client.authentication.k8s.io/v1", command: plugin, interactiveMode: "Never" } } }],
+        contexts: [{ name: "x", context: { cluster: "c", user: "u" } }],
+        "current-context": "x",
+      }),
+    )
+    const error = await Effect.runPromise(
+      Effect.flip(
+        Effect.flatMap(Kube, (kube) => kube.configMaps.get("ns", "a")).pipe(Effect.provide(Kube.live(KubeConfigSource.file(kubeconfig), { retry: fast }))),
+      ),
+    )
+    expect(error).toMatchObject({ _tag: "Unauthorized", reason: "CredentialsUnavailable" })
+    expect(error.message).toContain("the credential plugin's output is not a valid ExecCredential JSON document")
+    expect(error.message).not.toContain("sha256~")
+  })
+
   it("merges KUBECONFIG files as kubectl does: a cluster, user or context named in two files is the first file's", async () => {
     // Two installers' kubeconfigs both name their context and user `admin`: client-node's merge threw "Duplicate cluster".
     const h = await harness()
