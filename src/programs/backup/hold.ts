@@ -9,7 +9,11 @@ import { fileError } from "../../services/atomic-files.ts"
 export interface HoldOptions {
   readonly backupDir: string
   readonly durationMs: number
+  /** The pod's namespace as its ServiceAccount token's mount gives it; default the kubelet's path. */
+  readonly namespaceFile?: string
 }
+
+const serviceAccountNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
 export const hold = Effect.fn("hold")(function* (options: HoldOptions) {
   const fs = yield* FileSystem.FileSystem
@@ -21,9 +25,14 @@ export const hold = Effect.fn("hold")(function* (options: HoldOptions) {
     const info = yield* fs.stat(path.join(options.backupDir, name)).pipe(Effect.mapError(fileError("inspect", path.join(options.backupDir, name))))
     yield* Effect.logInfo("backup file").pipe(Effect.annotateLogs({ file: name, bytes: Number(info.size) }))
   }
+  // The pod runs in the namespace the operator or render was given (--namespace), not always openshift-etcd.
+  const namespace = yield* fs.readFileString(options.namespaceFile ?? serviceAccountNamespaceFile).pipe(
+    Effect.map((text) => text.trim()),
+    Effect.orElseSucceed(() => ""),
+  )
   yield* Effect.logInfo(
     `holding ${options.backupDir} for ${formatDuration(options.durationMs)}: copy it with ` +
-      `'oc cp -c backup-hold openshift-etcd/<pod>:${options.backupDir} ./backup'`,
+      `'oc cp -c backup-hold ${namespace === "" ? "<namespace>" : namespace}/<pod>:${options.backupDir} ./backup'`,
   )
   yield* Effect.sleep(options.durationMs)
   yield* Effect.logInfo("hold time over: exiting")
