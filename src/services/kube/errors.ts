@@ -93,6 +93,8 @@ export const StatusReason = {
   ConnectionFailed: "ConnectionFailed",
   /** Client-side: the request deadline passed before the response arrived. */
   ClientTimeout: "ClientTimeout",
+  /** Client-side: the API server's TLS certificate failed verification; repeating the request changes nothing. */
+  CertificateRejected: "CertificateRejected",
 } as const
 
 const classFor = (code: number, reason: string) => {
@@ -146,7 +148,11 @@ export const errorFromStatus = (status: Partial<KubeStatus> & { readonly code: n
 
 /** A failure that happened before any HTTP response (no connection, client deadline). */
 export const clientSideError = (
-  reason: typeof StatusReason.ConnectionRefused | typeof StatusReason.ConnectionFailed | typeof StatusReason.ClientTimeout,
+  reason:
+    | typeof StatusReason.ConnectionRefused
+    | typeof StatusReason.ConnectionFailed
+    | typeof StatusReason.ClientTimeout
+    | typeof StatusReason.CertificateRejected,
   detail: string,
   ref: ResourceRef,
 ): Unavailable | Timeout => {

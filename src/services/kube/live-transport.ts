@@ -209,6 +209,18 @@ const errorCode = (error: unknown): string | undefined => {
   return undefined
 }
 
+/** Node's TLS verification failures, with what a person checks for each. */
+const certificateProblems: Readonly<Record<string, string>> = {
+  CERT_HAS_EXPIRED: "it has expired; check this machine's clock, then renew the API server's serving certificate",
+  CERT_NOT_YET_VALID: "it is not valid yet; check this machine's clock",
+  ERR_TLS_CERT_ALTNAME_INVALID: "it does not name the host of the kubeconfig's server address",
+  DEPTH_ZERO_SELF_SIGNED_CERT: "it is self-signed and not the kubeconfig's certificate-authority",
+  SELF_SIGNED_CERT_IN_CHAIN: "its issuer is not among the kubeconfig's certificate-authority certificates",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "its issuer is not among the kubeconfig's certificate-authority certificates",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "its issuer is not among the kubeconfig's certificate-authority certificates",
+  CERT_SIGNATURE_FAILURE: "its signature does not verify",
+}
+
 /** Seconds from a Retry-After header (delta-seconds or HTTP-date). */
 export const parseRetryAfter = (value: string | undefined, now: number = Date.now()): number | undefined => {
   if (value === undefined || value.trim() === "") return undefined
@@ -242,6 +254,14 @@ export const liveTransport = (config: KubeConfig, options: LiveOptions = {}): Ku
     const code = errorCode(cause)
     if (code === "ECONNREFUSED") {
       return clientSideError(StatusReason.ConnectionRefused, `the API server at ${server} refused the connection (ECONNREFUSED)`, ref)
+    }
+    const rejected = code === undefined ? undefined : certificateProblems[code]
+    if (rejected !== undefined) {
+      return clientSideError(
+        StatusReason.CertificateRejected,
+        `the API server at ${server} presented a TLS certificate this client rejects (${code}): ${rejected}`,
+        ref,
+      )
     }
     const detail = failureText(cause)
     return clientSideError(StatusReason.ConnectionFailed, `the connection to the API server at ${server} failed (${code ?? detail})`, ref)

@@ -3,7 +3,8 @@
  * `Retry-After`.
  *
  * Transient: 429, 5xx, connection failures and timeouts. Never retried: any other 4xx (the
- * request itself is wrong, repeating it changes nothing) and decoding failures. A `create` is not
+ * request itself is wrong, repeating it changes nothing), a server certificate that fails
+ * verification, and decoding failures. A `create` is not
  * idempotent (a retried `generateName` create could make a second pod), so it is retried only
  * when the server certainly did not process it: 429 and a refused connection.
  */
@@ -36,6 +37,7 @@ const notProcessed = (error: KubeError): boolean =>
 /** Whether `error` from a `verb` request is worth repeating unchanged. */
 export const isRetryable = (error: KubeError, verb: Verb): boolean => {
   if (error._tag !== "Unavailable" && error._tag !== "Timeout") return false
+  if (error.reason === StatusReason.CertificateRejected) return false
   return verb === "create" ? notProcessed(error) : true
 }
 
