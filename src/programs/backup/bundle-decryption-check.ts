@@ -4,7 +4,7 @@
  * kube-apiserver revision (its Secret `encryption-config-N`, key `encryption-config`), as the
  * restored API server would have to open them.
  */
-import { Effect, FileSystem, Path, Result, Schema } from "effect"
+import { Effect, Path, Result, Schema } from "effect"
 import { resourceFilePath } from "../../domain/archive-layout.ts"
 import { judgeDecryption, type DecryptionRecord } from "../../domain/bundle-decryption.ts"
 import { decodeEncryptionConfiguration } from "../../domain/encryption-config.ts"
@@ -12,6 +12,7 @@ import type { StoredValue } from "../../domain/encrypted-value.ts"
 import type { OperandTable } from "../../domain/operands.ts"
 import type { Revision } from "../../domain/revisions.ts"
 import { fileError } from "../../services/atomic-files.ts"
+import { readOptionalBackupFileBytes } from "../../services/backup-file.ts"
 import { readEncryptedSample } from "../backup-dir/encrypted-sample-file.ts"
 import { stagingDir } from "../backup-dir/staging-area.ts"
 
@@ -27,16 +28,18 @@ export class BundleCannotDecrypt extends Schema.TaggedError<BundleCannotDecrypt>
  * false: a record of an older run). A run that sampled and found no encrypted value left no file.
  */
 export const checkBundleDecryption = Effect.fnUntraced(function* (backupDir: string, sampled: boolean, kubeApiserverRevision: Revision, table: OperandTable) {
-  const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   if (!sampled) return undefined
   const sample = (yield* readEncryptedSample(backupDir)) ?? []
   const configPath = bundledConfigPath(kubeApiserverRevision, table)
   const file = path.join(stagingDir(path, backupDir), configPath)
-  if (!(yield* fs.exists(file).pipe(Effect.mapError(fileError("check", file))))) return judgeWithBundledConfig(sample, undefined, configPath)
-  const text = yield* fs.readFileString(file).pipe(Effect.mapError(fileError("read the bundled encryption configuration", file)))
-  return judgeWithBundledConfig(sample, text, configPath)
+  // A regular file only, opened without waiting (as the tarball takes it): a FIFO there made backup-create block for ever.
+  const bytes = yield* readOptionalBackupFileBytes(file, maxConfigBytes).pipe(Effect.mapError(fileError("read the bundled encryption configuration", file)))
+  return judgeWithBundledConfig(sample, bytes === undefined ? undefined : new TextDecoder().decode(bytes), configPath)
 })
+
+/** A bound, not a size: an EncryptionConfiguration is a few KiB (a Secret holds at most 1 MiB). */
+const maxConfigBytes = 16 * 1024 * 1024
 
 /** Where the tarball holds kube-apiserver's encryption configuration for `revision` (its Secret `encryption-config-N`). */
 export const bundledConfigPath = (revision: Revision, table: OperandTable): string => {

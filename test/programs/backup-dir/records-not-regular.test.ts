@@ -5,11 +5,13 @@
  */
 import { execFileSync } from "node:child_process"
 import { mkdirSync } from "node:fs"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { readEncryptedSample } from "../../../src/programs/backup-dir/encrypted-sample-file.ts"
+import { bundledConfigPath, checkBundleDecryption } from "../../../src/programs/backup/bundle-decryption-check.ts"
+import { defaultOperands } from "../../../src/domain/operands.ts"
 import { readSnapshotRecord } from "../../../src/programs/backup-dir/snapshot-record.ts"
 import { readResourcesRecord } from "../../../src/programs/backup/resources-record.ts"
 import { inspectRunLock } from "../../../src/services/run-lock.ts"
@@ -42,6 +44,17 @@ describe("a FIFO where a record or the lock is read", () => {
     const error = await Effect.runPromise(Effect.flip(readEncryptedSample(backupDir)).pipe(Effect.provide(NodeServices.layer)))
     expect(error._tag).toBe("EncryptedSampleInvalid")
     expect(error.message).toMatch(/not a valid sample of encrypted values \(run the backup pod again\): .* is a FIFO/)
+  }, 5_000)
+
+  it("the staged encryption configuration backup-create decrypts the sample with: refused, naming it, at once", async () => {
+    const backupDir = tempDir("records-fifo")
+    const config = join(backupDir, ".cluster-backup", "staging", bundledConfigPath(7, defaultOperands))
+    mkdirSync(dirname(config), { recursive: true, mode: 0o700 })
+    execFileSync("mkfifo", [config])
+    const error = await Effect.runPromise(Effect.flip(checkBundleDecryption(backupDir, true, 7, defaultOperands)).pipe(Effect.provide(NodeServices.layer)))
+    expect(error._tag).toBe("BackupFileError")
+    expect(error.message).toContain(config)
+    expect(error.message).toMatch(/FIFO/)
   }, 5_000)
 
   it("run.lock: not a lock this code wrote, so stale (the next run replaces it), at once", async () => {
