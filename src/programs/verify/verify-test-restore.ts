@@ -129,7 +129,8 @@ const rangePages = (clientUrl: string, prefix: string, revision: number, keysOnl
       const kvs = page.kvs ?? []
       onPage(kvs)
       if (page.more !== true || kvs.length === 0) return
-      from = b64(`${keyText(kvs.at(-1)!)}\u0000`)
+      // The next page starts right after the last key's bytes: a key that is not UTF-8 has no text that names it.
+      from = Buffer.concat([Buffer.from(kvs.at(-1)!.key, "base64"), Buffer.alloc(1)]).toString("base64")
     }
   })
 

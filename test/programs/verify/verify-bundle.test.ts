@@ -14,7 +14,7 @@ import type { VerifyCheck, VerifyReport } from "../../../src/programs/verify/ver
 import { Etcdutl } from "../../../src/services/etcdutl.ts"
 import { backUp, encryptionConfig, oldKey, rightKeys, seed } from "../../support/bundle-backup.ts"
 import { opensslAesCbcValue, protobufObject, requirePythonCryptography } from "../../support/encrypted-fixtures.ts"
-import { TestEtcd } from "../../support/etcd-fixture.ts"
+import { etcd3Client, TestEtcd } from "../../support/etcd-fixture.ts"
 
 requirePythonCryptography()
 
@@ -125,6 +125,29 @@ layer(TestEtcd.layerWithEtcd(), { excludeTestServices: true })("verify: the bund
         gateway(clientUrl, "put", { key: b64("/vbad/secrets/ns/z"), value: b64(unknown) }),
       )
       assertFails(report, "test-restore-decryption", 'secrets /vbad/secrets/ns/z: encrypted with aescbc key "9"')
+    }),
+  )
+
+  it.effect("keys that are not UTF-8 at a page's end are counted once, as at backup time: the next page starts after their bytes", () =>
+    Effect.gen(function* () {
+      yield* seed("/u8")
+      const { member } = yield* TestEtcd
+      const client = yield* etcd3Client(member.connection)
+      // A page of the restored member's keys (5000) ends among the 200 keys whose last bytes are no UTF-8 (0xff).
+      const keys = [
+        ...Array.from({ length: 4900 }, (_, i) => Buffer.from(`/u8/things/ns/k${String(i).padStart(5, "0")}`)),
+        ...Array.from({ length: 200 }, (_, i) => Buffer.concat([Buffer.from("/u8/things/ns/"), Buffer.from([0xff]), Buffer.from(String(i).padStart(3, "0"))])),
+      ]
+      for (let i = 0; i < keys.length; i += 100) {
+        yield* Effect.promise(() => Promise.all(keys.slice(i, i + 100).map((k) => client.put(k).value("{}"))))
+      }
+      const { backupDir, exit, manifest } = yield* backUp("verify-utf8", "/u8", encryptionConfig(rightKeys))
+      assert.isTrue(Exit.isSuccess(exit), Exit.isFailure(exit) ? String(exit.cause) : "")
+      assert.strictEqual(manifest?.keyCounts?.["/u8/things/"], 5100)
+      const report = yield* verifyRestored(backupDir, "/u8")
+      // Before, the page after one ending with such a key restarted at its text's bytes (U+FFFD, below 0xff): counted again.
+      assert.deepInclude(checksOf(report).get("test-restore-key-counts"), { verdict: "PASS" })
+      assert.isTrue(report.passed, JSON.stringify(report.checks.filter((c) => c.verdict !== "PASS")))
     }),
   )
 })
