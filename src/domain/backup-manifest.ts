@@ -320,6 +320,15 @@ const firstDifference = (a: string, b: string): string => {
 
 const byteOrderMark = "\uFEFF"
 
+/** The format and writer's version of a document of a format this version does not know yet (a later cluster-backup's). */
+const newerFormat = (json: unknown): { readonly format: number; readonly tool: string | undefined } | undefined => {
+  if (typeof json !== "object" || json === null || !("formatVersion" in json)) return undefined
+  const format = json.formatVersion
+  if (typeof format !== "number" || !Number.isSafeInteger(format) || format <= manifestFormatVersion) return undefined
+  const tool = "tool" in json && typeof json.tool === "object" && json.tool !== null && "version" in json.tool ? json.tool.version : undefined
+  return { format, tool: typeof tool === "string" ? tool : undefined }
+}
+
 /**
  * Reads `backup-manifest.json` text: exactly the bytes the writer produces (no byte order mark,
  * canonical form), the `BackupManifest` shape, its own digest (format 2), and no
@@ -339,6 +348,14 @@ export const decodeBackupManifest = (text: string, table: OperandTable = default
     json = JSON.parse(text)
   } catch (e) {
     return invalid("", `is not JSON (${failureText(e)})`)
+  }
+  const future = newerFormat(json)
+  if (future !== undefined) {
+    return invalid(
+      "formatVersion",
+      `is ${future.format}, a format newer than this cluster-backup reads (1 to ${manifestFormatVersion}): the backup was written by a newer cluster-backup` +
+        `${future.tool === undefined ? "" : ` (${JSON.stringify(future.tool)})`}; verify and restore it with that version or a newer one (if no newer version wrote it, the manifest was damaged: use an intact copy)`,
+    )
   }
   const decoded = decodeShape(json)
   if (Result.isFailure(decoded)) {

@@ -312,6 +312,17 @@ describe("encodeBackupManifest / decodeBackupManifest", () => {
     },
   )
 
+  test.prop([manifestArb, fc.integer({ min: 3, max: 1000 })], { numRuns: 200 })(
+    "a manifest of a later format is refused as written by a newer cluster-backup, naming its version",
+    (m, format) => {
+      const text = encodeBackupManifest(m).replace(/"formatVersion": [12]/, `"formatVersion": ${format}`)
+      const error = failure(decodeBackupManifest(text))
+      expect(error.key).toBe("formatVersion")
+      expect(error.message).toContain(`formatVersion is ${format}, a format newer than this cluster-backup reads (1 to 2)`)
+      expect(error.message).toContain(`written by a newer cluster-backup (${JSON.stringify(m.tool.version)})`)
+    },
+  )
+
   test.prop([manifestArb.map((m) => ({ ...m, formatVersion: 2 as const })), fc.array(fc.nat(), { minLength: 1, maxLength: 8 })], { numRuns: 200 })(
     "every single-bit flip of a written format 2 manifest is refused",
     (m, picks) => {
