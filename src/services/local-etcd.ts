@@ -88,15 +88,23 @@ export interface LocalEtcd {
   readonly isRunning: Effect.Effect<boolean>
 }
 
-const health = (clientUrl: string, tls: TlsBundle | undefined): Promise<boolean> =>
+/** `/health`'s answer: healthy, or not with etcd's reason when it gave one (`ALARM NOSPACE`). */
+interface Health {
+  readonly healthy: boolean
+  readonly reason?: string | undefined
+}
+
+const health = (clientUrl: string, tls: TlsBundle | undefined): Promise<Health> =>
   new Promise((done) => {
     const url = `${clientUrl}/health`
     const onResponse = (res: import("node:http").IncomingMessage) => {
       let body = ""
       res.setEncoding("utf8")
       res.on("data", (c: string) => (body += c))
-      res.on("end", () => done(res.statusCode === 200 && /"health"\s*:\s*"true"/.test(body)))
-      res.on("error", () => done(false))
+      res.on("end", () =>
+        done({ healthy: res.statusCode === 200 && /"health"\s*:\s*"true"/.test(body), reason: /"reason"\s*:\s*"([^"]*)"/.exec(body)?.[1] }),
+      )
+      res.on("error", () => done({ healthy: false }))
     }
     const req =
       tls === undefined
@@ -111,10 +119,16 @@ const health = (clientUrl: string, tls: TlsBundle | undefined): Promise<boolean>
             },
             onResponse,
           )
-    req.on("error", () => done(false))
+    req.on("error", () => done({ healthy: false }))
     req.on("timeout", () => req.destroy())
     req.end()
   })
+
+const alarmed = (clientUrl: string, reason: string): string =>
+  `etcd on ${clientUrl} serves but reports itself unhealthy: ${reason}` +
+  (reason.includes("NOSPACE")
+    ? ": its data carries etcd's NOSPACE alarm (the database had exceeded its quota when the snapshot was taken); a member restored from it refuses every write until the alarm is disarmed (etcdctl defrag, or a larger --quota-backend-bytes, then etcdctl alarm disarm)"
+    : ": a member restored from this data starts with that alarm raised (etcdctl alarm list, then etcdctl alarm disarm once its cause is fixed)")
 
 const logTail = (fs: FileSystem.FileSystem, logFile: string) =>
   fs.readFileString(logFile).pipe(
@@ -193,7 +207,10 @@ const attempt = Effect.fnUntraced(function* (options: LocalEtcdOptions, clientPo
         const tail = yield* logTail(fs, logFile)
         return yield* Effect.fail(failed(`etcd exited before serving on ${clientUrl}; its log ends with:\n${tail}`))
       }
-      if (yield* Effect.promise(() => health(clientUrl, tls))) break
+      const answer = yield* Effect.promise(() => health(clientUrl, tls))
+      if (answer.healthy) break
+      // An alarm in the data (a NOSPACE alarm restored from a snapshot) does not clear by waiting.
+      if (answer.reason?.startsWith("ALARM") === true) return yield* Effect.fail(failed(alarmed(clientUrl, answer.reason)))
       if ((yield* Clock.currentTimeMillis) > deadline) {
         const tail = yield* logTail(fs, logFile)
         return yield* Effect.fail(failed(`etcd did not become healthy on ${clientUrl} in time; its log ends with:\n${tail}`))

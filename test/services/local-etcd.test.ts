@@ -79,6 +79,41 @@ describe("startLocalEtcd", () => {
     ).pipe(Effect.provide(NodeServices.layer)),
   )
 
+  it.live("a member restored from a snapshot taken under etcd's NOSPACE alarm fails at once, naming the alarm and how to clear it", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const dir = yield* scopedTempDir("nospace")
+        const source = yield* startLocalEtcd({ dataDir: join(dir, "source"), unsafeNoFsync: true, quotaBackendBytes: 2_000_000 })
+        const client = yield* etcd3Client(source.connection)
+        const value = "x".repeat(100_000)
+        // Writes until etcd raises the alarm and refuses them (at ~2 MB).
+        yield* Effect.promise(async () => {
+          for (let i = 0; i < 100; i++)
+            if (
+              !(await client
+                .put(`/k/${i}`)
+                .value(value)
+                .then(
+                  () => true,
+                  () => false,
+                ))
+            )
+              return
+          throw new Error("etcd never refused a write over its quota")
+        })
+        const snapshotFile = join(dir, "snap.db")
+        yield* etcdctlSnapshotSave(source.connection, snapshotFile)
+        yield* source.kill()
+        const restoredDir = join(dir, "restored")
+        yield* restoreSnapshot(snapshotFile, restoredDir, "restored", "http://127.0.0.1:2380")
+        const error = yield* Effect.flip(startLocalEtcd({ dataDir: restoredDir, name: "restored", quotaBackendBytes: 8 * 1024 ** 3 }))
+        assert.match(error.message, /reports itself unhealthy: ALARM NOSPACE/)
+        assert.match(error.message, /refuses every write until the alarm is disarmed/)
+        assert.match(error.message, /etcdctl alarm disarm/)
+      }),
+    ).pipe(Effect.provide(NodeServices.layer)),
+  )
+
   it.live("a member that cannot start fails with etcd's own reason", () =>
     Effect.scoped(
       Effect.gen(function* () {

@@ -212,7 +212,14 @@ const checkScratchRoom = (scratchDir: string, snapshot: string) =>
     if (usage.availableBytes < needed) {
       return yield* noRoom(scratchDir, `${formatBytes(usage.availableBytes)} free, ${formatBytes(needed)} needed`)
     }
+    return size
   })
+
+/**
+ * How long the restored member may take to serve: etcd rebuilds its index from every revision in the database when it
+ * starts (~2 s for 400 MB here), so a fixed bound would fail a sound backup of a large database on a slow host.
+ */
+export const startTimeoutFor = (snapshotBytes: number): number => 20_000 + Math.ceil((20_000 * snapshotBytes) / 1024 ** 3)
 
 /** Restores `snapshot` into a scratch member and reads it back; removes everything it made before returning. */
 export const testRestore = Effect.fn("testRestore")(function* (options: TestRestoreOptions) {
@@ -222,7 +229,7 @@ export const testRestore = Effect.fn("testRestore")(function* (options: TestRest
   return yield* Effect.scoped(
     Effect.gen(function* () {
       yield* sweepScratch(options.scratchDir)
-      yield* checkScratchRoom(options.scratchDir, options.snapshot)
+      const snapshotBytes = yield* checkScratchRoom(options.scratchDir, options.snapshot)
       const ticks = yield* Effect.promise(() => startTicksOf(process.pid))
       // Acquired first, released last: after the member has stopped. Its name says whose it is, for the sweep.
       const scratch = yield* fs
@@ -255,6 +262,7 @@ export const testRestore = Effect.fn("testRestore")(function* (options: TestRest
         name: memberName,
         unsafeNoFsync: true,
         quotaBackendBytes,
+        startTimeoutMs: startTimeoutFor(snapshotBytes),
         ...(options.etcdBinary === undefined ? {} : { etcdBinary: options.etcdBinary }),
       }).pipe(Effect.mapError((e) => new TestRestoreFailed({ stage: "start", message: e.message })))
 
