@@ -33,6 +33,8 @@ export interface PolicyObjectView {
     readonly generation?: number | undefined
     readonly creationTimestamp?: string | null | undefined
     readonly resourceVersion?: string | undefined
+    /** Set while the policy is being deleted (foreground deletion, another finalizer): it starts no more backups. */
+    readonly deletionTimestamp?: string | null | undefined
   }
   readonly spec: unknown
   readonly status?: unknown
@@ -307,7 +309,8 @@ const decidePolicy = (read: PolicyRead, observed: PolicyObserved, settings: Poli
 
   let create: PolicyDesired["create"]
   let blocked: Blocked | undefined
-  if (decision._tag === "Start") {
+  const deleting = typeof object.metadata.deletionTimestamp === "string"
+  if (decision._tag === "Start" && !deleting) {
     if (revisions === undefined) {
       const why = Result.isFailure(observed.revisions) ? observed.revisions.failure.map((e) => e.message).join("; ") : ""
       blocked = { reason: "RevisionsUnavailable", message: `a ${decision.trigger} backup is due but the operands' revisions cannot be read: ${why}` }

@@ -206,6 +206,13 @@ describe("policyDesiredState on a schedule", () => {
     expect(statusOf(next, "hourly").nextScheduleTime).toBe("2026-12-02T12:00:00Z")
   })
 
+  it("starts no backup for a policy being deleted (foreground deletion, another finalizer): its pod would be collected with it", () => {
+    const now = Date.UTC(2026, 11, 2, 11, 0, 5)
+    const going = { ...hourly, metadata: { ...hourly.metadata, deletionTimestamp: "2026-12-02T11:00:01Z" } }
+    expect(creates(sync(observedOf([going], [], now)).writes)).toEqual([])
+    expect(creates(sync(observedOf([hourly], [], now)).writes)).toHaveLength(1)
+  })
+
   it("backs off after failures by the attempt the newest failed pod carries, yet never past the next scheduled run", () => {
     // Three failures in a row (the pod says attempt 3, though only one failed pod is kept): the retry waits 4 minutes.
     const failedAt = Date.UTC(2026, 11, 2, 11, 10)
