@@ -3,7 +3,7 @@
  * working directory and open files, and the TCP ports something listens on. A process may exit
  * while it is read: what can no longer be read is left out, never a failure.
  */
-import { readdirSync, readFileSync, readlinkSync } from "node:fs"
+import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs"
 import { Context, Effect, Layer } from "effect"
 
 export interface HostProcess {
@@ -17,6 +17,8 @@ export interface HostProcess {
 export interface HostProcessTable {
   readonly processes: ReadonlyArray<HostProcess & { readonly cwd?: string; readonly openFiles?: ReadonlyArray<string> }>
   readonly listening?: ReadonlyArray<number>
+  /** The path that is the host's root as PID 1 sees it (the host's `/` mounted into a container), if any. */
+  readonly hostRoot?: string
 }
 
 /**
@@ -54,6 +56,13 @@ const liveProcesses = Effect.sync(() => {
   return found
 })
 
+/** Whether two paths are the same directory (device and inode: a bind mount of it too); false where either cannot be read. */
+export const sameDirectory = (a: string, b: string): boolean => {
+  const x = quietly(() => statSync(a, { bigint: true }))
+  const y = quietly(() => statSync(b, { bigint: true }))
+  return x !== undefined && y !== undefined && x.dev === y.dev && x.ino === y.ino
+}
+
 const liveOpenFiles = (pid: number) =>
   Effect.sync(() => {
     const targets: Array<string> = []
@@ -74,6 +83,8 @@ export class HostProcesses extends Context.Service<
     /** What `pid`'s file descriptors point to. */
     readonly openFiles: (pid: number) => Effect.Effect<ReadonlyArray<string>>
     readonly listeningPorts: Effect.Effect<ReadonlySet<number>>
+    /** Whether `path` is the root directory of PID 1 (the host's `/`, when this process runs in a container beside it). */
+    readonly isHostRoot: (path: string) => Effect.Effect<boolean>
   }
 >()("cluster-backup/HostProcesses") {
   static readonly live = Layer.succeed(
@@ -85,6 +96,8 @@ export class HostProcesses extends Context.Service<
       listeningPorts: Effect.sync(
         () => new Set(["/proc/net/tcp", "/proc/net/tcp6"].flatMap((table) => listeningIn(quietly(() => readFileSync(table, "utf8")) ?? ""))),
       ),
+      // PID 1's root, as root can read it (not in every sandbox): the host's `/`, seen from a container that mounts it.
+      isHostRoot: (path) => Effect.sync(() => sameDirectory(path, "/proc/1/root")),
     }),
   )
 
@@ -97,6 +110,7 @@ export class HostProcesses extends Context.Service<
         workingDirectory: (pid) => Effect.sync(() => current().processes.find((p) => p.pid === pid)?.cwd),
         openFiles: (pid) => Effect.sync(() => current().processes.find((p) => p.pid === pid)?.openFiles ?? []),
         listeningPorts: Effect.sync(() => new Set(current().listening ?? [])),
+        isHostRoot: (path) => Effect.sync(() => current().hostRoot === path),
       }),
     )
 }

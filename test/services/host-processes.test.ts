@@ -4,7 +4,7 @@ import { createServer } from "node:net"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { describe, expect, it, onTestFinished } from "vitest"
-import { HostProcesses } from "../../src/services/host-processes.ts"
+import { HostProcesses, sameDirectory } from "../../src/services/host-processes.ts"
 import { tempDir } from "../support/temp-dir.ts"
 
 const live = <A>(effect: Effect.Effect<A, never, HostProcesses>) => Effect.runPromise(effect.pipe(Effect.provide(HostProcesses.live)))
@@ -37,6 +37,15 @@ describe("HostProcesses.live reads /proc", () => {
   it("a process that is gone has no working directory and no open files, and that is not a failure", async () => {
     const seen = await live(HostProcesses.use((host) => Effect.all([host.workingDirectory(2 ** 30), host.openFiles(2 ** 30)])))
     expect(seen).toEqual([undefined, []])
+  })
+
+  it("tells a directory from the same one bind-mounted or seen through /proc/<pid>/root, and from any other (how the host's / mounted at /host is known)", async () => {
+    const dir = realpathSync(tempDir("host-root"))
+    expect(sameDirectory("/proc/self/root", "/")).toBe(true)
+    expect(sameDirectory(`/proc/${process.pid}/root/${dir}`, dir)).toBe(true)
+    expect(sameDirectory(dir, "/")).toBe(false)
+    expect(sameDirectory(join(dir, "missing"), join(dir, "missing"))).toBe(false)
+    expect(await live(HostProcesses.use((host) => host.isHostRoot(dir)))).toBe(false)
   })
 
   it("sees a port something listens on", async () => {

@@ -5,11 +5,14 @@
  *
  * - a process whose working directory or an open file is inside the data directory, or whose
  *   command line names it as `--data-dir` (the restore's own target, so also under `--root`);
- * - on the real host only (`--root /`): any process named `etcd` (the pod's containers run the
- *   etcd binary) and anything listening on etcd's ports 2379/2380.
+ * - on the real host only: any process named `etcd` (the pod's containers run the etcd binary)
+ *   and anything listening on etcd's ports 2379/2380.
  *
- * `--root` pointing elsewhere means a tree that is not this host's `/`: the host's own etcd and
- * its ports are none of its business, so only the data directory is watched.
+ * The real host is `--root /`, or a `--root` that is the host's `/` mounted into a container
+ * (`oc debug node` mounts it at /host and shares the host's processes and network): there the
+ * processes' paths are the host's, without the `--root` prefix, so both forms are matched.
+ * Any other `--root` is a tree that is not this host's: the host's own etcd and its ports are none
+ * of its business, so only the data directory is watched.
  */
 import { Clock, Effect, FileSystem, Schema } from "effect"
 import { HostProcesses } from "../../services/host-processes.ts"
@@ -24,8 +27,8 @@ export interface EtcdActivity {
 export interface ActivityProbe {
   /** The data directory as this process sees it (root included). */
   readonly dataDir: string
-  /** The restore targets this host's `/`: also look for etcd processes and listeners on `ports`. */
-  readonly hostWide: boolean
+  /** The restore's `--root`: when it is the host's `/`, also look for etcd processes and listeners on `ports`. */
+  readonly root: string
   readonly ports: ReadonlyArray<number>
 }
 
@@ -40,31 +43,43 @@ const inside = (dir: string, path: string) => path === dir || path.startsWith(di
 const namesDataDir = (argv: ReadonlyArray<string>, dataDir: string) =>
   argv.some((arg, i) => arg === `--data-dir=${dataDir}` || (arg === "--data-dir" && argv[i + 1] === dataDir))
 
+/** Whether the probe's root is this host's `/` (itself, or mounted into this container). */
+export const isHostWide = (probe: ActivityProbe) =>
+  Effect.gen(function* () {
+    if (probe.root === "/") return true
+    const host = yield* HostProcesses
+    return yield* host.isHostRoot(probe.root)
+  })
+
+const withoutRoot = (root: string, path: string) => (inside(root, path) ? `/${path.slice(root.length).replace(/^\/+/, "")}` : path)
+
 /** The processes (and, host-wide, listeners) that show etcd is not stopped; empty when it is. */
 export const findEtcdActivity = Effect.fnUntraced(function* (probe: ActivityProbe) {
   const host = yield* HostProcesses
   const fs = yield* FileSystem.FileSystem
-  const dataDir = yield* fs.realPath(probe.dataDir).pipe(Effect.orElseSucceed(() => probe.dataDir))
+  const hostWide = yield* isHostWide(probe)
+  const realDataDir = yield* fs.realPath(probe.dataDir).pipe(Effect.orElseSucceed(() => probe.dataDir))
+  const dataDirs = [...new Set([realDataDir, probe.dataDir, ...(hostWide && probe.root !== "/" ? [withoutRoot(probe.root, probe.dataDir)] : [])])]
   const found: Array<EtcdActivity> = []
   for (const { pid, command, argv } of yield* host.list) {
     const add = (why: string) => void found.push({ pid, command, why })
-    if (namesDataDir(argv, dataDir) || (dataDir !== probe.dataDir && namesDataDir(argv, probe.dataDir))) {
+    if (dataDirs.some((dir) => namesDataDir(argv, dir))) {
       add(`runs with --data-dir ${probe.dataDir}`)
       continue
     }
     const cwd = yield* host.workingDirectory(pid)
-    if (cwd !== undefined && inside(dataDir, cwd)) {
+    if (cwd !== undefined && dataDirs.some((dir) => inside(dir, cwd))) {
       add(`has its working directory in ${cwd}`)
       continue
     }
-    const open = (yield* host.openFiles(pid)).find((target) => inside(dataDir, target))
+    const open = (yield* host.openFiles(pid)).find((target) => dataDirs.some((dir) => inside(dir, target)))
     if (open !== undefined) {
       add(`has ${open} open`)
       continue
     }
-    if (probe.hostWide && command === "etcd") add("is an etcd process")
+    if (hostWide && command === "etcd") add("is an etcd process")
   }
-  if (probe.hostWide && probe.ports.length > 0) {
+  if (hostWide && probe.ports.length > 0) {
     const listening = yield* host.listeningPorts
     for (const port of probe.ports) if (listening.has(port)) found.push({ pid: 0, command: "(socket)", why: `something listens on port ${port}` })
   }
@@ -86,6 +101,7 @@ export const waitUntilEtcdStopped = (
     const deadline = started + options.timeoutSeconds * 1000
     let last = ""
     let lastPrinted = 0
+    const hostWide = yield* isHostWide(probe)
     for (;;) {
       const blockers = (yield* findEtcdActivity(probe)).map(describeActivity)
       const now = yield* Clock.currentTimeMillis
@@ -93,7 +109,7 @@ export const waitUntilEtcdStopped = (
       if (blockers.length === 0) {
         yield* options.print(
           `             etcd is stopped: nothing uses ${probe.dataDir}` +
-            (probe.hostWide ? ` and ports ${probe.ports.join(", ")} are free` : " (ports not checked: --root is not this host's /)") +
+            (hostWide ? ` and ports ${probe.ports.join(", ")} are free` : " (ports not checked: --root is not this host's /)") +
             (elapsed > 0 ? ` (after ${elapsed} s)` : ""),
         )
         return

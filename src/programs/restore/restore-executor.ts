@@ -157,7 +157,7 @@ export const executeAction = (action: RestoreAction, options: ExecutorOptions, c
       }
       case "WaitUntilStopped":
         return yield* waitUntilEtcdStopped(
-          { dataDir: planDataDir(plan), hostWide: plan.root === "/", ports: action.ports },
+          { dataDir: planDataDir(plan), root: plan.root, ports: action.ports },
           {
             timeoutSeconds: options.stopTimeoutSeconds ?? action.timeoutSeconds,
             print: options.print,

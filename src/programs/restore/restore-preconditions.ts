@@ -178,7 +178,7 @@ export const checkPrecondition = (p: Precondition, context: PreconditionContext)
       }
       case "EtcdStopped": {
         if ((yield* lstatOrUndefined(p.manifest)) !== undefined) return yield* unmet(`${p.manifest} is still in place, so the kubelet runs etcd`)
-        const activity = yield* findEtcdActivity({ dataDir: planDataDir(context.plan), hostWide: context.plan.root === "/", ports: p.ports })
+        const activity = yield* findEtcdActivity({ dataDir: planDataDir(context.plan), root: context.plan.root, ports: p.ports })
         if (activity.length > 0) return yield* unmet(activity.map(describeActivity).join("; "))
         return
       }
