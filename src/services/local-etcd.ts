@@ -101,9 +101,7 @@ const health = (clientUrl: string, tls: TlsBundle | undefined): Promise<Health> 
       let body = ""
       res.setEncoding("utf8")
       res.on("data", (c: string) => (body += c))
-      res.on("end", () =>
-        done({ healthy: res.statusCode === 200 && /"health"\s*:\s*"true"/.test(body), reason: /"reason"\s*:\s*"([^"]*)"/.exec(body)?.[1] }),
-      )
+      res.on("end", () => done({ healthy: res.statusCode === 200 && /"health"\s*:\s*"true"/.test(body), reason: /"reason"\s*:\s*"([^"]*)"/.exec(body)?.[1] }))
       res.on("error", () => done({ healthy: false }))
     }
     const req =
