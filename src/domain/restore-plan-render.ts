@@ -25,7 +25,7 @@ const bytes = (n: number) => {
 export const renderBump = (bump: RevisionBump): string => {
   switch (bump._tag) {
     case "FromRaftIndex":
-      return `${bump.amount} (1.2 x the highest raft index ${bump.maxRaftIndex} recorded in revision.json, rounded up)`
+      return `${bump.amount} (1.2 x the highest raft index ${bump.maxRaftIndex} recorded in ${bump.source === undefined ? "revision.json" : `${bump.source}, where an earlier restore kept it`}, rounded up)`
     case "Default":
       return `${bump.amount} (the default: ${bump.reason})`
     case "Disabled":

@@ -35,7 +35,12 @@ export const maxRevisionBump = 2n ** 64n - 1n
 
 export const RevisionBump = Schema.Union([
   /** 1.2 × the highest raft index recorded in `revision.json`, rounded up. */
-  Schema.TaggedStruct("FromRaftIndex", { amount: Schema.BigInt, maxRaftIndex: Schema.BigInt }),
+  Schema.TaggedStruct("FromRaftIndex", {
+    amount: Schema.BigInt,
+    maxRaftIndex: Schema.BigInt,
+    /** The kept record it came from, when etcd's data directory had none (see `revisionBumpFrom`). */
+    source: Schema.optionalKey(Schema.String),
+  }),
   /** `revision.json` was absent or unusable: the fixed default, and why. */
   Schema.TaggedStruct("Default", { amount: Schema.BigInt, reason: Schema.String }),
   /** `--no-bump`: no `--bump-revision`, no `--mark-compacted`. */
@@ -90,6 +95,38 @@ export const revisionBump = (revisionJson: string | undefined, options: { readon
   const max = indexes.reduce((a, b) => (b > a ? b : a), 0n)
   if (max === 0n) return fallback("revision.json records no raft index")
   return { _tag: "FromRaftIndex", amount: (max * 6n + 4n) / 5n, maxRaftIndex: max }
+}
+
+/** A `revision.json` that `keep-revision-json` moved into the kept-data directory: its host path and content. */
+export interface KeptRevisionJson {
+  readonly path: string
+  readonly text: string
+}
+
+/**
+ * The revision bump from `/var/lib/etcd/revision.json` (`current`, undefined when absent) or, when
+ * etcd's data directory has none, from the copies earlier restores kept (`revision.json` and
+ * `revision.json.<restore id>` in the kept-data directory): a restore that failed or was killed
+ * after `keep-revision-json` left the record only there, and its rerun must bump at least as much
+ * as the first run did. A kept record may also be an old restore's, so it is used only where it
+ * asks for more than the default; a bump larger than needed is harmless, a smaller one reuses
+ * revisions the API servers' watch caches have seen.
+ */
+export const revisionBumpFrom = (current: string | undefined, kept: ReadonlyArray<KeptRevisionJson>, options: { readonly noBump: boolean }): RevisionBump => {
+  const bump = revisionBump(current, options)
+  if (current !== undefined || bump._tag !== "Default") return bump
+  const largest = kept
+    .flatMap((k) => {
+      const b = revisionBump(k.text, options)
+      return b._tag === "FromRaftIndex" ? [{ ...b, source: k.path }] : []
+    })
+    .reduce<RevisionBump | undefined>((a, b) => (a === undefined || bumpAmount(b) > bumpAmount(a) ? b : a), undefined)
+  if (largest === undefined || bumpAmount(largest) <= bump.amount) {
+    return kept.length === 0
+      ? bump
+      : { ...bump, reason: `${bump.reason}; the copies earlier restores kept (${kept.map((k) => k.path).join(", ")}) ask for no more` }
+  }
+  return largest
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -193,6 +230,10 @@ const unique = (preferred: string, restoreId: string, existing: ReadonlySet<stri
 /** The names `copy-snapshot` gives the snapshot's copy in the kept-data directory: `snapshot.db`, or `snapshot.db.<restore id>` when that was taken. */
 export const isSnapshotCopyName = (name: string): boolean =>
   name === "snapshot.db" || (name.startsWith("snapshot.db.") && restoreIdPattern.test(name.slice("snapshot.db.".length)))
+
+/** The names `keep-revision-json` gives revision.json in the kept-data directory: `revision.json`, or `revision.json.<restore id>` when that was taken. */
+export const isKeptRevisionJsonName = (name: string): boolean =>
+  name === "revision.json" || (name.startsWith("revision.json.") && restoreIdPattern.test(name.slice("revision.json.".length)))
 
 /** Where the output directory of a failed or interrupted restore is kept, in the kept-data directory. */
 const failedRestoreName = (id: string) => `failed-restore-${id}`

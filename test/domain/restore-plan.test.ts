@@ -8,6 +8,7 @@ import {
   bumpAmount,
   decodeRestorePlanInput,
   defaultRevisionBump,
+  isKeptRevisionJsonName,
   isSnapshotCopyName,
   isUpfront,
   partialRestoreId,
@@ -15,6 +16,7 @@ import {
   planRestore,
   readsAfterMoved,
   revisionBump,
+  revisionBumpFrom,
   runTimePreconditions,
   stepIds,
   upfrontPreconditions,
@@ -160,6 +162,54 @@ describe("revisionBump", () => {
         },
       ),
     )
+  })
+})
+
+describe("revisionBumpFrom", () => {
+  const kept = (max: bigint | undefined, name = "revision.json") => ({
+    path: `/var/lib/etcd-backup/${name}`,
+    text: max === undefined ? "{not json" : `{"maxRaftIndex":${max}}`,
+  })
+  const keptName = (i: number) => (i === 0 ? "revision.json" : `revision.json.0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b7${i}`)
+
+  it("reads etcd's own revision.json when there is one, whatever was kept", () => {
+    expect(revisionBumpFrom(revisionJson, [kept(10n ** 12n)], { noBump: false })).toEqual(revisionBump(revisionJson, { noBump: false }))
+    expect(revisionBumpFrom("{}", [kept(10n ** 12n)], { noBump: false })).toMatchObject({ _tag: "Default", amount: defaultRevisionBump })
+  })
+
+  it("without one, bumps from what an interrupted restore kept, naming it, where that asks for more than the default", () => {
+    expect(revisionBumpFrom(undefined, [kept(5_000_000_000n), kept(7n, keptName(1))], { noBump: false })).toEqual({
+      _tag: "FromRaftIndex",
+      amount: 6_000_000_000n,
+      maxRaftIndex: 5_000_000_000n,
+      source: "/var/lib/etcd-backup/revision.json",
+    })
+    const small = revisionBumpFrom(undefined, [kept(5000n)], { noBump: false })
+    expect(small).toMatchObject({ _tag: "Default", amount: defaultRevisionBump })
+    expect(small._tag === "Default" && small.reason).toContain(
+      "revision.json is absent; the copies earlier restores kept (/var/lib/etcd-backup/revision.json) ask for no more",
+    )
+    expect(revisionBumpFrom(undefined, [kept(undefined)], { noBump: false })).toMatchObject({ _tag: "Default", amount: defaultRevisionBump })
+    expect(revisionBumpFrom(undefined, [], { noBump: false })).toEqual(revisionBump(undefined, { noBump: false }))
+    expect(revisionBumpFrom(undefined, [kept(5_000_000_000n)], { noBump: true })).toEqual({ _tag: "Disabled" })
+  })
+
+  it("property: without etcd's own record, the bump is the default or the largest a kept record gives, whichever is larger", () => {
+    fc.assert(
+      fc.property(fc.array(fc.option(fc.bigInt({ min: 0n, max: 2n ** 62n })), { maxLength: 4 }), (maxes) => {
+        const records = maxes.map((m, i) => kept(m ?? undefined, keptName(i)))
+        const bump = bumpAmount(revisionBumpFrom(undefined, records, { noBump: false }))
+        const fromRecords = records.map((r) => revisionBump(r.text, { noBump: false })).filter((b) => b._tag === "FromRaftIndex")
+        expect(bump).toBe([defaultRevisionBump, ...fromRecords.map(bumpAmount)].reduce((a, b) => (b > a ? b : a)))
+      }),
+    )
+  })
+
+  it("kept names are those keep-revision-json gives", () => {
+    expect(isKeptRevisionJsonName("revision.json")).toBe(true)
+    expect(isKeptRevisionJsonName("revision.json.0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71")).toBe(true)
+    expect(isKeptRevisionJsonName("revision.json.part")).toBe(false)
+    expect(isKeptRevisionJsonName("revision.json.bak")).toBe(false)
   })
 })
 

@@ -1,7 +1,7 @@
 /**
  * Everything the restore plan is computed from, gathered from the host without changing it: the
  * backup (newest, or `--timestamp`) and its manifest, the member name and node IP, the revision
- * bump from `/var/lib/etcd/revision.json`, what the installed etcdutl supports, and which of the
+ * bump from `/var/lib/etcd/revision.json` (or, when an earlier restore moved it, the kept copies), what the installed etcdutl supports, and which of the
  * paths the plan depends on exist. Every host path is read under `root`.
  */
 import { hostname } from "node:os"
@@ -11,7 +11,17 @@ import { Effect, FileSystem, Schema } from "effect"
 import { manifestFileName, type BackupTimestamp } from "../../domain/archive-names.ts"
 import type { BackupManifest } from "../../domain/backup-manifest.ts"
 import { defaultOperands, type OperandTable } from "../../domain/operands.ts"
-import { decodeRestorePlanInput, pathsToObserve, planRestore, revisionBump, type RestorePlan, type RestorePlanInput } from "../../domain/restore-plan.ts"
+import {
+  decodeRestorePlanInput,
+  hostLayout,
+  isKeptRevisionJsonName,
+  pathsToObserve,
+  planRestore,
+  revisionBumpFrom,
+  type KeptRevisionJson,
+  type RestorePlan,
+  type RestorePlanInput,
+} from "../../domain/restore-plan.ts"
 import { checkRegularFile } from "../../services/backup-file.ts"
 import { Etcdutl } from "../../services/etcdutl.ts"
 import { describeFileSystemFailure, errnoCode } from "../../services/file-system-error.ts"
@@ -75,6 +85,28 @@ const readOptional = (path: string) =>
     ),
   )
 
+/** The revision.json copies earlier restores moved into the kept-data directory under `root` (regular files only), as host paths with their content. */
+const keptRevisionJsons = (root: string) =>
+  Effect.gen(function* () {
+    const keptDir = posix.join(root, hostLayout.keptDataDir)
+    const names = yield* attempt("read the kept-data directory", keptDir, (fs) =>
+      fs.readDirectory(keptDir).pipe(
+        Effect.catchIf(
+          (e) => errnoCode(e) === "ENOENT" || errnoCode(e) === "ENOTDIR",
+          () => Effect.succeed<ReadonlyArray<string>>([]),
+        ),
+      ),
+    )
+    const kept: Array<KeptRevisionJson> = []
+    for (const name of names.filter(isKeptRevisionJsonName).sort()) {
+      const path = posix.join(keptDir, name)
+      if ((yield* lstatOrUndefined(path).pipe(Effect.mapError((e) => invalid("host", e.message))))?.isFile() !== true) continue
+      const text = yield* readOptional(path)
+      if (text !== undefined) kept.push({ path: posix.join(hostLayout.keptDataDir, name), text })
+    }
+    return kept
+  })
+
 export const gatherRestoreInputs = Effect.fn("gatherRestoreInputs")(function* (options: RestoreInputOptions) {
   const etcdutl = yield* Etcdutl
   const table = options.operands ?? defaultOperands
@@ -130,7 +162,10 @@ export const gatherRestoreInputs = Effect.fn("gatherRestoreInputs")(function* (o
     }
   }
 
-  const bump = revisionBump(yield* readOptional(host("/var/lib/etcd/revision.json")), { noBump: options.noBump })
+  const revisionJson = yield* readOptional(host(posix.join(hostLayout.dataDir, "revision.json")))
+  // The kept copies matter only without etcd's own record (and a bump).
+  const kept = revisionJson === undefined && !options.noBump ? yield* keptRevisionJsons(root) : []
+  const bump = revisionBumpFrom(revisionJson, kept, { noBump: options.noBump })
   const capabilities = yield* etcdutl.capabilities.pipe(Effect.mapError((e) => invalid("etcdutl", e.message)))
   const partialRestores = yield* findPartialRestores(root).pipe(Effect.mapError((e) => invalid("host", e.message)))
   const snapshotCopy = yield* findSnapshotCopy(root, manifest.files.snapshot).pipe(Effect.mapError((e) => invalid("host", e.message)))

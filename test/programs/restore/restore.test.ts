@@ -547,8 +547,11 @@ describe("restore", () => {
 
   it("undoes a step that half-happened, says how to continue, and a second run finishes the restore", async () => {
     const host = makeHostTree(etcd.workDir, backup)
+    // A busy cluster's raft index: 1.2 x it is more than the default bump.
+    writeFileSync(join(host.root, "var/lib/etcd/revision.json"), '{"maxRaftIndex":2000000000}')
     const failing = Etcdutl.live({ binary: fakeEtcdutl(etcd.workDir, "restore-fails") })
     const ran = await restore(host, {}, layers(failing))
+    expect(ran.output).toContain("--bump-revision 2400000000")
     const error = failure(ran)
     expect(error._tag).toBe("RestoreStepFailed")
     expect(error.step).toBe("restore-snapshot")
@@ -563,8 +566,15 @@ describe("restore", () => {
     expect(readdirSync(join(host.root, "var/lib/etcd"))).toEqual([])
     expect(read(host, `var/lib/etcd-backup/failed-restore-${restoreId}/member/snap/db`)).toBe("partial\n")
 
+    // revision.json is now only in the kept-data directory (keep-revision-json stays done): the rerun bumps as much as the first run.
+    expect(existsSync(join(host.root, "var/lib/etcd/revision.json"))).toBe(false)
+    const dry = await restore(host, { dryRun: true, restoreId: "11111111-2222-4333-8444-555555555555" })
+    expect(dry.output).toContain(
+      "bump:       2400000000 (1.2 x the highest raft index 2000000000 recorded in /var/lib/etcd-backup/revision.json, where an earlier restore kept it, rounded up)",
+    )
     const again = await restore(host, { restoreId: "11111111-2222-4333-8444-555555555555" })
     const outcome = success(again)
+    expect(again.output).toContain("--bump-revision 2400000000")
     // The snapshot copy the first run made is this backup's (size and sha256): restored from, not copied again.
     expect(outcome.ran).toEqual(["check-snapshot", "wait-etcd-stopped", "restore-resources", "restore-snapshot", "install-member", "start-etcd"])
     expect(again.output).toContain(`snapshot restore ${host.root}/var/lib/etcd-backup/snapshot.db --name master-0`)
