@@ -42,7 +42,7 @@ export const renderAction = (action: RestoreAction): string => {
     case "Move":
       return `move     ${action.from} -> ${action.to}`
     case "CopyFile":
-      return `copy     ${action.from} -> ${action.to} (mode ${mode(action.mode)}, via .part, fsync${action.hardLinkWhenSafe === true ? "; a hard link when safe" : ""}${action.checkedAgainstVerifiedSnapshot === true ? "; checked to be the verified snapshot (size, sha256 trailer)" : ""})`
+      return `copy     ${action.from} -> ${action.to} (mode ${mode(action.mode)}, via ${action.hiddenPart === true ? "a hidden .part, which the kubelet does not read" : ".part"}, fsync${action.hardLinkWhenSafe === true ? "; a hard link when safe" : ""}${action.checkedAgainstVerifiedSnapshot === true ? "; checked to be the verified snapshot (size, sha256 trailer)" : ""})`
     case "ExtractArchive":
       return [
         `extract  ${action.archive} -> ${action.target} (validated, checked to be the verified tarball (size, sha256), via a staging directory in ${action.target})`,

@@ -285,6 +285,12 @@ export type RestoreAction =
        * and the step fails.
        */
       readonly checkedAgainstVerifiedSnapshot?: true
+      /**
+       * Through `.<name>.part` instead: the kubelet runs every file of its manifest directory whose
+       * name does not start with a dot as a static pod, a `<name>.part` too (a partial one, or a
+       * second etcd pod if the restore were killed before the rename).
+       */
+      readonly hiddenPart?: true
     }
   /** The backup's tarball, which must have the verified size and sha256 before anything of it is installed. */
   | {
@@ -733,7 +739,7 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
       title: "Start etcd",
       description: `Install the etcd pod manifest of the backup's revision ${input.revisions.etcd}; the kubelet starts the restored single member, and the etcd operator grows the cluster back.`,
       preconditions: [manifestsDirectory, { _tag: "PathExists", path: newManifest }, { _tag: "PathAbsent", path: manifest }],
-      actions: [{ _tag: "CopyFile", from: newManifest, to: manifest, mode: 0o600 }],
+      actions: [{ _tag: "CopyFile", from: newManifest, to: manifest, mode: 0o600, hiddenPart: true }],
       onFailure: `Copy ${newManifest} to ${manifest} by hand.`,
       undo: [],
     }),

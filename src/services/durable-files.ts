@@ -7,7 +7,7 @@
 import type { Stats } from "node:fs"
 import { constants } from "node:fs"
 import { chmod, copyFile, type FileHandle, link, mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from "node:fs/promises"
-import { dirname } from "node:path"
+import { basename, dirname, join } from "node:path"
 import { Context, Effect, Layer } from "effect"
 import { BackupFileError, fileError } from "./atomic-files.ts"
 import { descriptorPath, descriptorsHavePaths } from "./descriptor-path.ts"
@@ -153,9 +153,10 @@ const copyThroughPart = async (
   mode: number,
   hardLinkWhenSafe: boolean,
   expected: CopyExpectation | undefined,
+  hiddenPart: boolean,
 ): Promise<CopyMethod> => {
   await refuseIfPresent(to, "copy into")
-  const part = `${to}.part`
+  const part = hiddenPart ? join(dirname(to), `.${basename(to)}.part`) : `${to}.part`
   try {
     // Removed, never written through: a stale part may be a hard link to a backup's file.
     await rm(part, { force: true })
@@ -217,7 +218,8 @@ export class DurableFiles extends Context.Service<
       from: string,
       to: string,
       mode: number,
-      options?: { readonly hardLinkWhenSafe?: boolean; readonly expected?: CopyExpectation },
+      /** `hiddenPart`: the part is `.<name>.part`, a dot file (a kubelet reads every other file of its manifest directory as a pod). */
+      options?: { readonly hardLinkWhenSafe?: boolean; readonly expected?: CopyExpectation; readonly hiddenPart?: boolean },
     ) => Effect.Effect<CopyMethod, BackupFileError>
     readonly removeEmptyDirectory: (path: string) => Effect.Effect<void, BackupFileError>
     /** Removes a file (a directory is refused: EISDIR); nothing there is fine. */
@@ -239,7 +241,7 @@ export class DurableFiles extends Context.Service<
       makeDirectory: (path, mode) => attempt("create directory", path, () => mkdir(path, { mode }).then(() => chmod(path, mode))),
       move: (from, to) => attempt("move", from, () => move(from, to)),
       copyThroughPart: (from, to, mode, options) =>
-        attempt("copy", from, () => copyThroughPart(from, to, mode, options?.hardLinkWhenSafe === true, options?.expected)),
+        attempt("copy", from, () => copyThroughPart(from, to, mode, options?.hardLinkWhenSafe === true, options?.expected, options?.hiddenPart === true)),
       removeEmptyDirectory: (path) => attempt("remove the directory", path, () => rmdir(path)),
       removeFile: (path) => attempt("remove", path, () => removePath(path, false)),
       removeTree: (path) => attempt("remove", path, () => removePath(path, true)),

@@ -272,7 +272,13 @@ describe("planRestore", () => {
       moveExistingTo: "/etc/kubernetes/static-pod-resources-replaced-by-restore-0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71",
     })
     expect(p.steps.at(-1)?.actions).toEqual([
-      { _tag: "CopyFile", from: "/etc/kubernetes/static-pod-resources/etcd-pod-8/etcd-pod.yaml", to: "/etc/kubernetes/manifests/etcd-pod.yaml", mode: 0o600 },
+      {
+        _tag: "CopyFile",
+        from: "/etc/kubernetes/static-pod-resources/etcd-pod-8/etcd-pod.yaml",
+        to: "/etc/kubernetes/manifests/etcd-pod.yaml",
+        mode: 0o600,
+        hiddenPart: true,
+      },
     ])
   })
 

@@ -124,6 +124,7 @@ export const executeAction = (action: RestoreAction, options: ExecutorOptions, c
         const method = yield* io(action, (files) =>
           files.copyThroughPart(action.from, action.to, action.mode, {
             hardLinkWhenSafe: action.hardLinkWhenSafe === true,
+            hiddenPart: action.hiddenPart === true,
             ...(expected === undefined ? {} : { expected }),
           }),
         )

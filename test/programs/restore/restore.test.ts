@@ -7,7 +7,20 @@
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process"
 import { createHash } from "node:crypto"
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs"
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  watch,
+  writeFileSync,
+} from "node:fs"
 import { hostname } from "node:os"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
@@ -175,6 +188,25 @@ describe("restore", () => {
     expect(read(host, hostFiles.certs)).toBe("certificate\n")
     expect(real.output).toContain(`Restore restore-${restoreId} complete: 10 steps ran.`)
     expect(real.output).toContain("etcd is stopped: nothing uses")
+  })
+
+  it("never shows the kubelet a partial or extra pod manifest: start-etcd's copy goes through a hidden .part", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const manifests = join(host.root, "etc/kubernetes/manifests")
+    // The kubelet reads every file in its manifest directory that does not start with a dot as a static pod.
+    const seen = new Set<string>()
+    const watcher = watch(manifests, (_event, name) => {
+      if (name !== null) seen.add(name)
+    })
+    try {
+      success(await restore(host))
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    } finally {
+      watcher.close()
+    }
+    expect(seen.has("etcd-pod.yaml")).toBe(true)
+    expect([...seen].filter((name) => !name.startsWith(".") && name !== "etcd-pod.yaml")).toEqual([])
+    expect(readdirSync(manifests).sort()).toEqual(["etcd-pod.yaml", "kube-apiserver-pod.yaml"])
   })
 
   it("refuses a backup that does not verify, before any change", async () => {
