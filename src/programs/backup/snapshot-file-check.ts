@@ -6,9 +6,10 @@
  * database hash must match the record and etcd's trailer.
  */
 import { createHash } from "node:crypto"
-import { Effect, FileSystem, Schema, Stream } from "effect"
+import { Effect, Schema } from "effect"
 import { TrailerCheck } from "../../services/etcd/snapshot-trailer.ts"
 import { fileError } from "../../services/atomic-files.ts"
+import { forEachBackupFileChunk } from "../../services/backup-file.ts"
 import type { SnapshotRecord } from "../backup-dir/snapshot-record.ts"
 import { fileIdentity, sameFileIdentity } from "../../services/file-identity.ts"
 
@@ -43,25 +44,20 @@ export const checkSnapshotFile = Effect.fnUntraced(function* (path: string, reco
 
 /** Hashes `path` in one pass and checks it against `record`. */
 const hashSnapshotFile = Effect.fnUntraced(function* (path: string, record: SnapshotRecord) {
-  const fs = yield* FileSystem.FileSystem
   const whole = createHash("sha256")
   const trailer = new TrailerCheck()
   let size = 0
-  yield* fs.stream(path, { chunkSize: 1024 * 1024 }).pipe(
-    Stream.runForEach((chunk) =>
-      Effect.sync(() => {
-        size += chunk.length
-        whole.update(chunk)
-        trailer.push(chunk)
-      }),
-    ),
-    Effect.mapError(fileError("read", path)),
-  )
   const mismatch = (what: string) =>
     new SnapshotFileMismatch({
       path,
       message: `${path} is not the snapshot backup-init recorded: ${what}. The file was changed or damaged after backup-init; take the backup again.`,
     })
+  // A regular file only, opened without waiting: a FIFO or device in its place would block the read for ever.
+  yield* forEachBackupFileChunk(path, {}, (chunk) => {
+    size += chunk.length
+    whole.update(chunk)
+    trailer.push(chunk)
+  }).pipe(Effect.mapError((e) => (e._tag === "BackupFileRefused" ? mismatch(`it is ${e.found}`) : fileError("read", path)(e))))
   if (size !== record.size) return yield* mismatch(`it has ${size} bytes, the record says ${record.size}`)
   const verified = trailer.finish()
   if (!("sha256" in verified)) return yield* mismatch(verified.message)

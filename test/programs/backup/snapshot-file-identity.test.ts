@@ -3,7 +3,8 @@
  * size and modification time, the one backup-init left; any other file is re-read and held to the record.
  */
 import { createHash } from "node:crypto"
-import { readFileSync, utimesSync, writeFileSync } from "node:fs"
+import { execFileSync } from "node:child_process"
+import { closeSync, constants, openSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Effect, Exit } from "effect"
@@ -57,5 +58,20 @@ describe("checkSnapshotFile", () => {
     const { path, record, whole } = await recorded("identity-old-record")
     const { file: _file, ...older } = record
     expect(await check(path, older)).toEqual(Exit.succeed({ size: record.size, sha256: whole }))
+  })
+
+  it("refuses a FIFO in place of the snapshot at once, naming it, instead of waiting on it for ever", async () => {
+    const { path, record } = await recorded("identity-fifo")
+    rmSync(path)
+    execFileSync("mkfifo", [path])
+    const exit = await Promise.race([check(path, record), new Promise<"waited">((resolve) => setTimeout(() => resolve("waited"), 5_000))])
+    // A reader stuck in open() waits for a writer: give it one that closes at once, so the failing run ends.
+    if (exit === "waited") closeSync(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK))
+    expect(exit).not.toBe("waited")
+    const failure = exit !== "waited" && Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
+    expect(failure === undefined ? undefined : (failure as unknown as { error: { _tag: string; message: string } }).error).toMatchObject({
+      _tag: "SnapshotFileMismatch",
+      message: expect.stringMatching(/FIFO/),
+    })
   })
 })
