@@ -10,7 +10,7 @@
  * reader never sees a half-written lock. An owner is *gone* when its PID no longer runs, or runs
  * with another start time; a lock written on another host cannot be checked and counts as held.
  */
-import { link, readFile, rename, unlink, writeFile } from "node:fs/promises"
+import { link, readFile, readlink, rename, unlink, writeFile } from "node:fs/promises"
 import { randomBytes } from "node:crypto"
 import { hostname } from "node:os"
 import { Effect, Schema, type Scope } from "effect"
@@ -23,6 +23,8 @@ export const RunLockOwner = Schema.Struct({
   host: Schema.String,
   command: Schema.String,
   startedAt: Schema.String,
+  /** The owner's PID namespace (`pid:[<inode>]`, from `/proc/self/ns/pid`); absent in locks of older runs. */
+  pidNamespace: Schema.optionalKey(Schema.String),
 })
 export type RunLockOwner = typeof RunLockOwner.Type
 
@@ -69,9 +71,14 @@ export const startTicksOf = async (pid: number): Promise<string | undefined> => 
 
 const procAvailable = async (): Promise<boolean> => (await startTicksOf(process.pid)) !== undefined
 
+/** This process's PID namespace (`pid:[4026531836]`), or undefined without /proc. */
+const ownPidNamespace = (): Promise<string | undefined> => readlink("/proc/self/ns/pid").catch(() => undefined)
+
 /** Whether `owner` still runs: "gone" only when that is certain. */
 export const ownerLiveness = async (owner: RunLockOwner): Promise<"alive" | "gone" | "unknown"> => {
   if (owner.host !== hostname()) return "unknown"
+  // Another container with the same host name (a pod on the host network): its PIDs are not ours to look up.
+  if (owner.pidNamespace !== undefined && owner.pidNamespace !== (await ownPidNamespace())) return "unknown"
   if (await procAvailable()) {
     const ticks = await startTicksOf(owner.pid)
     if (ticks === undefined) return "gone"
@@ -122,7 +129,7 @@ const heldError = (path: string, owner: RunLockOwner) =>
     owner,
     message:
       `${path} is held by ${describeOwner(owner)}, which may still be running: wait for it to finish. ` +
-      `If it is certainly gone (another host, a stopped container), remove ${path} and run again.`,
+      `If it is certainly gone (another host or container, a stopped container), remove ${path} and run again.`,
   })
 
 /**
@@ -134,7 +141,15 @@ const heldError = (path: string, owner: RunLockOwner) =>
 export const acquireRunLock = (path: string, command: string): Effect.Effect<{ readonly replaced: RunLockState }, RunLockHeld | RunLockError, Scope.Scope> =>
   Effect.gen(function* () {
     const ticks = yield* Effect.promise(() => startTicksOf(process.pid))
-    const owner: RunLockOwner = { pid: process.pid, startTicks: ticks ?? null, host: hostname(), command, startedAt: new Date().toISOString() }
+    const pidNamespace = yield* Effect.promise(ownPidNamespace)
+    const owner: RunLockOwner = {
+      pid: process.pid,
+      startTicks: ticks ?? null,
+      host: hostname(),
+      command,
+      startedAt: new Date().toISOString(),
+      ...(pidNamespace === undefined ? {} : { pidNamespace }),
+    }
     const text = JSON.stringify(owner)
     const unique = `${process.pid}-${randomBytes(4).toString("hex")}`
     const temp = `${path}.new-${unique}`

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
 import { spawn } from "node:child_process"
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs"
 import { hostname } from "node:os"
 import { join } from "node:path"
 import { beforeEach } from "vitest"
@@ -94,6 +94,31 @@ describe("acquireRunLock", () => {
       const exit = yield* Effect.exit(Effect.scoped(acquireRunLock(lock, "prune")))
       assert.isTrue(Exit.isFailure(exit))
       assert.isTrue(existsSync(lock))
+    }),
+  )
+
+  it.effect("a lock from another PID namespace on the same host (a container on the host network) cannot be checked and counts as held", () =>
+    Effect.gen(function* () {
+      // Its PID, looked up here, would be another process (or none): judged by it, the lock of a live run looked stale.
+      writeFileSync(lock, JSON.stringify(owner({ pid: 1, startTicks: "1", pidNamespace: "pid:[1]" })))
+      assert.strictEqual((yield* inspectRunLock(lock))._tag, "Held")
+      const exit = yield* Effect.exit(Effect.scoped(acquireRunLock(lock, "backup-init")))
+      assert.isTrue(Exit.isFailure(exit))
+      assert.isTrue(existsSync(lock))
+    }),
+  )
+
+  it.effect("records its PID namespace; a lock of this namespace is judged by its PID", () =>
+    Effect.gen(function* () {
+      const ours = readlinkSync("/proc/self/ns/pid")
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          yield* acquireRunLock(lock, "backup-init")
+          assert.strictEqual((JSON.parse(readFileSync(lock, "utf8")) as RunLockOwner).pidNamespace, ours)
+        }),
+      )
+      writeFileSync(lock, JSON.stringify(owner({ startTicks: "1", pidNamespace: ours })))
+      assert.strictEqual((yield* inspectRunLock(lock))._tag, "Stale")
     }),
   )
 
