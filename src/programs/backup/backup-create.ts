@@ -24,6 +24,7 @@
 import { Clock, Effect, Exit, FileSystem, Path, Result, Schema } from "effect"
 import { backupFileNames, manifestFileName, parseBackupTimestamp } from "../../domain/archive-names.ts"
 import { classifyEntry } from "../../domain/archive-layout.ts"
+import { signatureFileName } from "../../domain/manifest-signature-file.ts"
 import {
   decodeBackupManifest,
   encodeBackupManifest,
@@ -239,8 +240,9 @@ export const backupCreate = Effect.fn("backupCreate")(function* (options: Backup
   const names = backupFileNames(ts, verdict === "dirty")
   const decryption = yield* checkBundleDecryption(backupDir, snapshotRecord.keyCounts !== undefined, requested["kube-apiserver"], table)
 
-  // 3. Files of this timestamp that an earlier, failed attempt left.
-  for (const name of [clean.resources, dirty.resources]) {
+  // 3. Files of this timestamp that an earlier, failed attempt left, and the signature of an earlier manifest: it
+  // cannot cover the one written now, and backup-upload would store it beside it (a valid backup then reads as forged).
+  for (const name of [clean.resources, dirty.resources, signatureFileName]) {
     const stale = path.join(backupDir, name)
     yield* fs.remove(stale, { force: true }).pipe(Effect.mapError(fileError("remove the earlier attempt's", stale)))
   }

@@ -296,6 +296,16 @@ describe("backup-create (after backup-resources on the OpenShift fixtures)", () 
     }),
   )
 
+  it.effect("the signature of an earlier backup's manifest in the directory goes when a new manifest is written: it does not cover it", () =>
+    Effect.gen(function* () {
+      const { backupDir } = yield* prepared()
+      writeFileSync(join(backupDir, "backup-manifest.json.sig"), "ed25519 signature of an earlier backup's manifest\n")
+      const exit = yield* create(backupDir)
+      assert.isTrue(Exit.isSuccess(exit), Exit.isFailure(exit) ? String(exit.cause) : "")
+      assert.deepStrictEqual(listing(backupDir), [".cluster-backup", "backup-manifest.json", snapshotName, tarballName])
+    }),
+  )
+
   it.effect("a rerun after a run killed between the manifest and the removal of the staging area removes the decoded Secrets and succeeds", () =>
     Effect.gen(function* () {
       const { backupDir, cluster } = yield* prepared()
