@@ -15,6 +15,9 @@
  *
  * A backup that `verify` passed (`checked`, its verification.json in a store) is a restore known to
  * work: the newest such backup is kept too, whatever the policy, even when newer ones are not checked.
+ *
+ * A backup dated more than `futureSkewMs` ahead of `now` is kept outside the rules (no slot, no age,
+ * not counted in the size), so a clock that once ran fast does not push every later backup out.
  */
 import type { BackupTimestamp } from "./archive-names.ts"
 
@@ -103,7 +106,23 @@ const verifiedFirst = (
   ]
 }
 
+/** How far ahead of the deciding clock a backup's timestamp may be before that clock or the backup's is taken for wrong. */
+export const futureSkewMs = 5 * 60_000
+
 export const decideRetention = (units: ReadonlyArray<BackupUnit>, policy: RetentionPolicy, now: number): RetentionDecision => {
+  // A backup dated ahead of now (a node whose clock ran fast took it) would be "the newest" for ever, never too old:
+  // with keep-last 1 every later backup would go, the one just uploaded included. It is kept and takes no slot.
+  const ahead = units.filter((u) => u.at > now + futureSkewMs)
+  if (ahead.length > 0) {
+    const rest = decideRetention(
+      units.filter((u) => !ahead.includes(u)),
+      policy,
+      now,
+    )
+    const reason = (u: BackupUnit) =>
+      `dated ${new Date(u.at).toISOString()}, ahead of this clock (${new Date(now).toISOString()}): kept, taking no slot of the rules (the clock that took it or this one is wrong)`
+    return { keep: [...[...ahead].sort(newestFirst).map((unit) => ({ unit, reason: reason(unit) })), ...rest.keep], remove: rest.remove }
+  }
   const sorted = [...units].sort(newestFirst)
   const verified = sorted.filter((u) => u.verified)
   const unverified = sorted.filter((u) => !u.verified)

@@ -96,6 +96,27 @@ describe("decideRetention", () => {
     }
   })
 
+  test.prop([units, policy, fc.integer({ min: 6 * 60, max: 400 * 86_400 }), fc.boolean()])(
+    "a backup dated ahead of the clock is kept and changes nothing for the others (keep-last 1 would otherwise delete every later one)",
+    (us, p, aheadSeconds, verified) => {
+      const future = unit(999, now + aheadSeconds * 1000, 10, verified)
+      const without = decideRetention(us, p, now)
+      const withIt = decideRetention([...us, future], p, now)
+      expect(ids(withIt.remove)).toEqual(ids(without.remove))
+      expect(withIt.keep.find((k) => k.unit.id === "b999")?.reason).toMatch(/ahead of this clock/)
+    },
+  )
+
+  it("keep-last 1 keeps the backup just taken beside one a fast clock dated next year", () => {
+    const fast = unit(1, now + 365 * 86_400_000, 10, true)
+    const current = unit(2, now - 60_000, 10, true)
+    const d = decideRetention([fast, current], { keepLast: 1 }, now)
+    expect(ids(d.keep)).toEqual(["b1", "b2"])
+    expect(d.remove).toEqual([])
+    // Within the skew a backup is an ordinary one: a clock a minute ahead is not wrong.
+    expect(ids(decideRetention([unit(3, now + 60_000, 10, true), current], { keepLast: 1 }, now).remove)).toEqual(["b2"])
+  })
+
   it("keeps the older verified backup, not a newer unverified pair, under --keep-last 1 (the issue's case)", () => {
     const older = unit(1, Date.parse("2026-03-01T01:00:00Z"), 10, true)
     const newer = unit(2, Date.parse("2026-03-02T01:00:00Z"), 10, false)
