@@ -208,7 +208,7 @@ describe("cluster-backup prune", { timeout: 180_000 }, () => {
     const dry = await cli("prune", dir, "--keep-last", "1", "--dry-run")
     expect(dry.status).toBe(0)
     expect(dry.stderr).toMatch(
-      /keep copy\/: kept: modified \d+ s ago, may be a copy in progress; prune removes it after 24h or with --leftover-grace 0 \(retention lets it go: unverified/,
+      /keep copy\/: kept: modified \d+ s ago, may be a copy in progress; prune removes it after 24h or with --leftover-grace 0 \[unverified: /,
     )
     const young = await cli("prune", dir, "--keep-last", "1")
     expect(young.status).toBe(0)

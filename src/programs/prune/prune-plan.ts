@@ -61,8 +61,8 @@ export const plan = (locations: ReadonlyArray<Location>, policy: RetentionPolicy
   const held: Array<{ unit: BackupUnit; reason: string }> = []
   const groups = new Map<string, BackupGroup>()
   const leftovers: Array<LeftoverOutcome> = []
-  /** Unverified backups in a subdirectory that may be a copy in progress: retention may not remove them (yet). */
-  const young = new Map<string, string>()
+  /** Unverified backups in a subdirectory that may be a copy in progress: kept, outside retention (yet). */
+  const young: Array<{ unit: BackupUnit; reason: string }> = []
   const pending: Array<{ location: Location; incomplete: Array<BackupGroup>; leftovers: Array<Leftover>; whole: RemovalVerdict }> = []
   for (const location of locations) {
     const live = heldBy(location, backupDirLockPath(path, location.dir))
@@ -95,14 +95,13 @@ export const plan = (locations: ReadonlyArray<Location>, policy: RetentionPolicy
         bytes: group.bytes,
         verified: group.status === "verified",
       }
-      if (live !== "") held.push({ unit, reason: live })
-      else units.push(unit)
       // OpenShift's own backups lie unverified side by side in the pruned directory: only a subdirectory is judged as a possible copy.
-      if (location.subdirectory && !unit.verified) {
-        const v = verdict(itemKey.group(group))
-        verdicts.push(v)
-        if (v._tag === "Keep") young.set(id, v.reason)
-      }
+      const copy = location.subdirectory && !unit.verified ? verdict(itemKey.group(group)) : undefined
+      if (copy !== undefined) verdicts.push(copy)
+      if (live !== "") held.push({ unit, reason: live })
+      // A possible copy in progress is kept, and takes no slot from a finished backup (nor is the newest kept in its stead).
+      else if (copy?._tag === "Keep") young.push({ unit, reason: copy.reason })
+      else units.push(unit)
     }
     const going: Array<Leftover> = []
     const leftoverOutcomes: Array<LeftoverOutcome> = []
@@ -127,7 +126,7 @@ export const plan = (locations: ReadonlyArray<Location>, policy: RetentionPolicy
     if (live === "") pending.push({ location, incomplete, leftovers: going, whole })
   }
   const retention = decideRetention(units, policy, now)
-  const removing = new Set(retention.remove.filter((r) => !young.has(r.unit.id)).map((r) => r.unit.id))
+  const removing = new Set(retention.remove.map((r) => r.unit.id))
   const note = (id: string) => {
     const g = groups.get(id)!
     return g.status === "unverified" ? ` [unverified: ${g.detail}]` : ""
@@ -137,13 +136,9 @@ export const plan = (locations: ReadonlyArray<Location>, policy: RetentionPolicy
     const emptied = location.subdirectory && removed.length === location.contents.groups.length && whole._tag === "Remove"
     return { location, groups: removed, leftovers: going, emptied }
   })
-  const spared = retention.remove.filter((r) => young.has(r.unit.id))
   const decision: PruneDecision = {
-    keep: [
-      ...[...retention.keep, ...held].map((k) => ({ unit: k.unit, reason: k.reason + note(k.unit.id) })),
-      ...spared.map((r) => ({ unit: r.unit, reason: `${young.get(r.unit.id)!} (retention lets it go: ${r.reason}${note(r.unit.id)})` })),
-    ],
-    remove: retention.remove.filter((r) => removing.has(r.unit.id)).map((r) => ({ unit: r.unit, reason: r.reason + note(r.unit.id) })),
+    keep: [...retention.keep, ...held, ...young].map((k) => ({ unit: k.unit, reason: k.reason + note(k.unit.id) })),
+    remove: retention.remove.map((r) => ({ unit: r.unit, reason: r.reason + note(r.unit.id) })),
     leftovers,
     // What the run will find it must leave (the real run reports what it did leave).
     left: work.flatMap(({ location, emptied }) =>

@@ -163,4 +163,26 @@ describe("prune: copies in progress and a dead run's leftovers", () => {
       }
     }),
   )
+
+  it.effect("a copy in progress takes no slot of the count rules: the only complete unverified backup beside it is kept, not removed in its favour", () =>
+    Effect.gen(function* () {
+      const dir = mkdtempSync(join(tmpdir(), "prune-grace-"))
+      try {
+        // OpenShift's own backup copied whole (`oc cp`) a month ago, and a newer one being copied now (half its tarball).
+        writeFakeBackup(join(dir, "old"), "2026-02-01_000000", { manifest: false })
+        setTreeMtime(dir, copiedAt - 30 * day)
+        mkdirSync(join(dir, "copy"))
+        writeFileSync(join(dir, "copy", "snapshot_2026-02-15_000000.db"), "s".repeat(100))
+        writeFileSync(join(dir, "copy", "static_kuberesources_2026-02-15_000000.tar.gz"), "half a tarball")
+        setTreeMtime(join(dir, "copy"), copiedAt)
+        yield* TestClock.setTime(copiedAt + 3 * minute)
+        const result = yield* run(dir)
+        assert.deepStrictEqual(ls(dir), [".cluster-backup", "copy", "old"])
+        assert.deepStrictEqual(result.remove, [])
+        assert.deepStrictEqual(result.keep.map((k) => k.unit.id).sort(), ["copy/", "old/"])
+      } finally {
+        rmSync(dir, { recursive: true, force: true })
+      }
+    }),
+  )
 })
