@@ -15,7 +15,8 @@
  * without holding the whole listing.
  */
 import { Schema } from "effect"
-import { manifestFileName } from "./archive-names.ts"
+import { manifestFileName, parseBackupFileName } from "./archive-names.ts"
+import { encryptedSuffix } from "./backup-manifest.ts"
 import { signatureFileName } from "./manifest-signature-file.ts"
 import { verificationFileName } from "./verification-file.ts"
 
@@ -109,7 +110,16 @@ export type BackupCompleteness =
       readonly reasons: ReadonlyArray<string>
       /** Its manifest is there but this version cannot read it: maybe a newer cluster-backup's, so never garbage. */
       readonly unreadableManifest?: boolean | undefined
+      /** None of its objects has a name backup-upload writes (another program's files under the prefix): never garbage. */
+      readonly foreign?: boolean | undefined
     }
+
+/** A file name backup-upload writes under a backup's id: its snapshot or tarball (or their `.age`), manifest, signature or verify's record. */
+const isUploadedFileName = (file: string): boolean =>
+  file === manifestFileName ||
+  file === signatureFileName ||
+  file === verificationFileName ||
+  parseBackupFileName(file.endsWith(encryptedSuffix) ? file.slice(0, -encryptedSuffix.length) : file) !== undefined
 
 /**
  * Whether a backup's objects make a complete backup, given what its manifest says. Every reason
@@ -130,7 +140,10 @@ export const backupCompleteness = (backup: BackupObjects, manifest: ManifestStat
     else if (o.size !== f.size) reasons.push(`${f.name}: ${o.size} bytes in the store, the manifest says ${f.size}`)
     else if (o.sha256 !== undefined && o.sha256 !== f.sha256) reasons.push(`${f.name}: sha256 ${o.sha256} recorded by the store, the manifest says ${f.sha256}`)
   }
-  if (reasons.length > 0) return { _tag: "Incomplete", id: backup.id, bytes, newestAt, reasons, unreadableManifest: manifest._tag === "Unreadable" }
+  if (reasons.length > 0) {
+    const foreign = !backup.objects.some((o) => isUploadedFileName(o.file))
+    return { _tag: "Incomplete", id: backup.id, bytes, newestAt, reasons, unreadableManifest: manifest._tag === "Unreadable", foreign }
+  }
   // The signature and verify's record are about the manifest's backup, not files it describes: never garbage.
   const named = new Set([manifestFileName, signatureFileName, verificationFileName, ...described.map((f) => f.name)])
   const extra = backup.objects.map((o) => o.file).filter((f) => !named.has(f))
@@ -199,7 +212,9 @@ export interface Garbage {
  * another program's are left alone) started more than `graceMs` ago. Younger ones may belong to an
  * upload in progress and are kept. Complete backups are never garbage. An incomplete backup with a
  * younger upload under it is kept too:
- * its small files may be old while its snapshot is still being uploaded. A backup whose manifest
+ * its small files may be old while its snapshot is still being uploaded. Objects none of which has
+ * a name backup-upload writes (a user's `notes/readme.txt` under the prefix) are not a backup of
+ * this project's, and are never garbage. A backup whose manifest
  * is there but unreadable is never garbage: a later cluster-backup may have written it (a format
  * or a key this version does not know), and its upload finished.
  */
@@ -219,7 +234,7 @@ export const garbage = (
   return {
     incomplete: backups.filter(
       (b): b is BackupCompleteness & { _tag: "Incomplete" } =>
-        b._tag === "Incomplete" && b.unreadableManifest !== true && now - b.newestAt > graceMs && !uploading.has(b.id),
+        b._tag === "Incomplete" && b.unreadableManifest !== true && b.foreign !== true && now - b.newestAt > graceMs && !uploading.has(b.id),
     ),
     uploads: ours.filter((o) => now - o.upload.initiatedAt > graceMs).map((o) => o.upload),
   }

@@ -116,6 +116,29 @@ describe("backupCompleteness", () => {
     },
   )
 
+  test.prop([
+    fc.array(
+      segmentArb.filter((n) => !/^(snapshot_|static_kuberesources_|backup-manifest\.json|verification\.json)/.test(n)),
+      { minLength: 1, maxLength: 5 },
+    ),
+    fc.option(
+      fc.constantFrom(
+        manifestFileName,
+        "backup-manifest.json.sig",
+        "verification.json",
+        "snapshot_2026-03-01_000000.db",
+        "static_kuberesources_2026-03-01_000000__POSSIBLY_DIRTY__.tar.gz.age",
+      ),
+      { nil: undefined },
+    ),
+  ])("objects none of which backup-upload would write are another program's: incomplete, flagged foreign, never garbage", (names, ours) => {
+    const objects = [...names, ...(ours === undefined ? [] : [ours])].map((file) => ({ key: `p/b/${file}`, file, size: 1, modifiedAt: 0 }))
+    const c = backupCompleteness({ id: "b", objects }, { _tag: "Absent" })
+    expect(c._tag).toBe("Incomplete")
+    expect(c._tag === "Incomplete" && c.foreign === true).toBe(ours === undefined)
+    expect(garbage([c], [], 10 * 86_400_000, 0, "p").incomplete).toHaveLength(ours === undefined ? 0 : 1)
+  })
+
   it("objects the manifest does not name are reported, not counted against the backup", () => {
     const files = [{ name: "snapshot.db", size: 3, sha256: sha(1) }]
     const stored = storedAs("b", files, false)

@@ -102,11 +102,15 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
   const verb = options.dryRun ? "would remove" : "removing"
   for (const k of retention.keep) yield* Effect.logInfo(`keeping backup ${k.unit.id}: ${k.reason}`)
   for (const b of report.incompleteKept)
-    yield* b.unreadableManifest === true
+    yield* b.foreign === true
       ? Effect.logWarning(
-          `keeping backup ${b.id}: its manifest is there but this version cannot read it (${b.reasons.join("; ")}); a later cluster-backup may have written it: prune it with that version, or remove it by hand if it is damaged`,
+          `leaving ${listingPrefix(options.prefix, b.id)} alone: none of its objects is a file backup-upload writes, so it is not a backup of this project's (is the prefix right?)`,
         )
-      : Effect.logInfo(`keeping incomplete backup ${b.id}: younger than the grace period or an upload is in progress under it (${b.reasons.join("; ")})`)
+      : b.unreadableManifest === true
+        ? Effect.logWarning(
+            `keeping backup ${b.id}: its manifest is there but this version cannot read it (${b.reasons.join("; ")}); a later cluster-backup may have written it: prune it with that version, or remove it by hand if it is damaged`,
+          )
+        : Effect.logInfo(`keeping incomplete backup ${b.id}: younger than the grace period or an upload is in progress under it (${b.reasons.join("; ")})`)
   for (const u of report.uploadsKept)
     yield* Effect.logInfo(`keeping the multipart upload of ${u.key}: started ${new Date(u.initiatedAt).toISOString()}, within the grace period`)
   for (const r of retention.remove) {
@@ -130,7 +134,7 @@ export const storePruneSummary = (r: StorePruneReport): string => {
   const bytes = r.retention.remove.reduce((n, x) => n + x.unit.bytes, 0) + r.incomplete.reduce((n, b) => n + b.bytes, 0)
   return (
     `${r.location}: ${r.retention.keep.length} kept, ${r.retention.remove.length} ${removed}; ` +
-    `${r.incomplete.length} incomplete ${removed}, ${r.incompleteKept.length} kept (within the grace period, or a manifest this version cannot read: see the log); ` +
+    `${r.incomplete.length} incomplete ${removed}, ${r.incompleteKept.length} kept (within the grace period, a manifest this version cannot read, or not this project's: see the log); ` +
     `${r.uploads.length} abandoned upload${r.uploads.length === 1 ? "" : "s"} ${r.dryRun ? "would be aborted" : "aborted"}, ${r.uploadsKept.length} kept; ` +
     `${formatBytes(bytes)} ${r.dryRun ? "would be freed" : "freed"}`
   )

@@ -114,6 +114,20 @@ describe("prune on a store", () => {
     }),
   )
 
+  it.effect("objects under the prefix that no backup-upload writes (a user's notes/readme.txt) are not an incomplete backup: never removed, however old", () =>
+    Effect.gen(function* () {
+      const { store, tick } = yield* setup
+      const complete = yield* putBackup(store, tick, t0)
+      const incomplete = yield* putBackup(store, tick, t0 + hour, false)
+      yield* store.putBytes(objectKey(prefix, "notes", "readme.txt"), new TextEncoder().encode("where the backups are"))
+      yield* TestClock.setTime(t0 + 3 * day)
+      const report = yield* pruneStore({ prefix, policy: { keepLast: 1 }, graceMs: day, dryRun: false }).pipe(provide(store))
+      expect(report.incomplete.map((b) => b.id)).toEqual([incomplete])
+      expect(report.incompleteKept.map((b) => b.id)).toEqual(["notes"])
+      expect(ids(store)).toEqual([complete, "notes"])
+    }),
+  )
+
   it.effect("an old incomplete backup with an upload in progress under it is kept", () =>
     Effect.gen(function* () {
       const { store, tick } = yield* setup
