@@ -39,11 +39,14 @@ export interface BackupDirNames {
   readonly lockFile: string
 }
 
-/** A file the manifest names; `encrypted` is the form a store holds (only a downloaded manifest records it). */
+/**
+ * A file the manifest names; `encrypted` is the form a store holds (only a store's or a downloaded
+ * manifest records it). A directory store's backup directory holds that form instead of the file.
+ */
 export interface DescribedFile {
   readonly name: string
   readonly size: number
-  readonly encrypted?: { readonly name: string } | undefined
+  readonly encrypted?: { readonly name: string; readonly size: number } | undefined
 }
 
 /** What the manifest file says, as far as prune needs it. */
@@ -123,6 +126,16 @@ export const classifyBackupDir = (listing: DirListing, names: BackupDirNames): D
   let manifestEntry: DirEntry | undefined
   const companions: Array<DirEntry> = []
   const manifestFiles = listing.manifest._tag === "Describes" ? manifestFilesOf(listing.manifest) : []
+  // The stored (age-encrypted) form of a file the manifest names, in the file's place where the file
+  // itself is absent (a directory store's backup): it is that file of the backup, not a stranger.
+  const plainFiles = new Set(listing.entries.filter((e) => e.type === "File").map((e) => e.name))
+  const storedForms = new Map(
+    listing.manifest._tag === "Describes"
+      ? [listing.manifest.snapshot, listing.manifest.resources].flatMap((f) =>
+          f.encrypted !== undefined && !plainFiles.has(f.name) ? [[f.encrypted.name, f.name] as const] : [],
+        )
+      : [],
+  )
 
   for (const e of listing.entries) {
     if (e.name === names.recordDir) {
@@ -146,7 +159,7 @@ export const classifyBackupDir = (listing: DirListing, names: BackupDirNames): D
       leftovers.push({ path: e.name, bytes: e.bytes, what: leftoverWhat[kind], tree: false })
       continue
     }
-    const parsed = parseBackupFileName(e.name)
+    const parsed = parseBackupFileName(storedForms.get(e.name) ?? e.name)
     if (parsed === undefined) {
       foreign.push(e.name)
       continue
@@ -242,10 +255,11 @@ const unverifiedBecause = (
   if (!present || claim._tag === "Absent") return `no ${manifestName} describes it`
   if (claim._tag === "Invalid") return `${manifestName} is not valid: ${claim.problem}`
   if (claim.timestamp !== timestamp) return `${manifestName} describes backup ${claim.timestamp}, not this one`
-  for (const [file, want] of [
+  for (const [file, described] of [
     [snapshot, claim.snapshot],
     [tarball, claim.resources],
   ] as const) {
+    const want = described.encrypted !== undefined && file.name === described.encrypted.name ? described.encrypted : described
     if (file.name !== want.name) return `${manifestName} names ${want.name}, the directory holds ${file.name}`
     if (file.bytes !== want.size) return `${manifestName} gives ${want.name} ${want.size} bytes, the file has ${file.bytes}`
   }

@@ -217,7 +217,7 @@ describe("classifyBackupDir", () => {
       manifest: {
         _tag: "Describes",
         timestamp: "2026-01-02_120000",
-        snapshot: { name: files.snapshot, size: 1, ...(encrypted ? { encrypted: { name: `${files.snapshot}.age` } } : {}) },
+        snapshot: { name: files.snapshot, size: 1, ...(encrypted ? { encrypted: { name: `${files.snapshot}.age`, size: 1 } } : {}) },
         resources: { name: files.resources, size: 1 },
       },
       snapshotRecordTimestamp: undefined,
@@ -231,6 +231,38 @@ describe("classifyBackupDir", () => {
     const downloaded = classifyBackupDir(listing(true), names)
     expect(downloaded.leftovers.map((x) => x.path)).toEqual([`${files.resources}.age.part`])
     expect(downloaded.foreign).toEqual([`${files.snapshot}.age`, "mine.db.age"])
+  })
+
+  it("counts a directory store's backup (the store's manifest beside the age-encrypted files it records) as the backup, not as a manifest whose files are gone", () => {
+    const files = backupFileNames("2026-01-02_120000", false)
+    const stored = [`${files.snapshot}.age`, `${files.resources}.age`]
+    const listing = (entries: ReadonlyArray<string>, snapshotAgeSize = 7): DirListing => ({
+      entries: entries.map((name) => ({ name, type: "File" as const, bytes: name.endsWith(".age") ? 7 : 3 })),
+      recordDirEntries: undefined,
+      manifest: {
+        _tag: "Describes",
+        timestamp: "2026-01-02_120000",
+        snapshot: { name: files.snapshot, size: 3, encrypted: { name: stored[0]!, size: snapshotAgeSize } },
+        resources: { name: files.resources, size: 3, encrypted: { name: stored[1]!, size: 7 } },
+      },
+      snapshotRecordTimestamp: undefined,
+    })
+    // Before, prune removed the manifest as "manifest of backup ..., whose files are gone" and kept the .age files as not its own.
+    const store = classifyBackupDir(listing([...stored, "backup-manifest.json.sig", "backup-manifest.json"]), names)
+    expect(store.leftovers).toEqual([])
+    expect(store.foreign).toEqual([])
+    expect(store.groups.map((g) => [g.status, g.bytes, g.files])).toEqual([["verified", 20, [...stored, "backup-manifest.json.sig", "backup-manifest.json"]]])
+    expect(classifyBackupDir(listing([...stored, "backup-manifest.json"], 8), names).groups.map((g) => [g.status, g.detail])).toEqual([
+      ["unverified", `backup-manifest.json gives ${stored[0]} 8 bytes, the file has 7`],
+    ])
+    // The snapshot's ciphertext alone: the remains of a backup, snapshot first as always.
+    expect(classifyBackupDir(listing([stored[1]!, "backup-manifest.json"]), names).groups.map((g) => [g.status, g.files])).toEqual([
+      ["incomplete", [stored[1], "backup-manifest.json"]],
+    ])
+    // A download beside its ciphertext: the plaintext is the backup, the .age is not prune's.
+    const both = classifyBackupDir(listing([files.snapshot, files.resources, stored[0]!, "backup-manifest.json"]), names)
+    expect(both.groups.map((g) => [g.status, g.files])).toEqual([["verified", [files.snapshot, files.resources, "backup-manifest.json"]]])
+    expect(both.foreign).toEqual([stored[0]])
   })
 })
 
