@@ -7,6 +7,7 @@
  */
 import { basename, dirname, resolve } from "node:path"
 import { Effect, FileSystem, Schema } from "effect"
+import { parseBackupFileName } from "../domain/archive-names.ts"
 import { encryptedSuffix } from "../domain/backup-manifest.ts"
 
 export class IdentityNeedsStore extends Schema.TaggedError<IdentityNeedsStore>()("IdentityNeedsStore", {
@@ -14,14 +15,17 @@ export class IdentityNeedsStore extends Schema.TaggedError<IdentityNeedsStore>()
   message: Schema.String,
 }) {}
 
-/** Fails with `IdentityNeedsStore` when `identities` are given for a directory holding `.age` files; warns when they are given for a plain one. */
+/**
+ * Fails with `IdentityNeedsStore` when `identities` are given for a directory holding `.age` files, or none are for one
+ * holding `.age` files and no plain backup file (a copy of a store's encrypted backup); warns when they are given for a plain one.
+ */
 export const checkIdentityOnDirectory = Effect.fnUntraced(function* (command: string, dir: string, identities: ReadonlyArray<string>) {
-  if (identities.length === 0) return
   const fs = yield* FileSystem.FileSystem
   // An unreadable directory is the command's own checks' to report.
   const names = yield* fs.readDirectory(dir).pipe(Effect.orElseSucceed((): ReadonlyArray<string> => []))
   // A `.age` beside its plaintext is what a killed backup-upload left, not an encrypted backup.
   const encrypted = names.filter((n) => n.endsWith(encryptedSuffix) && !names.includes(n.slice(0, -encryptedSuffix.length))).sort()
+  if (identities.length === 0 && (encrypted.length === 0 || names.some((n) => parseBackupFileName(n) !== undefined))) return
   if (encrypted.length === 0) {
     yield* Effect.logWarning(`--identity was not needed: ${dir} holds no age-encrypted file (*${encryptedSuffix}), so nothing was decrypted with it`)
     return
@@ -30,7 +34,10 @@ export const checkIdentityOnDirectory = Effect.fnUntraced(function* (command: st
   return yield* new IdentityNeedsStore({
     path: dir,
     message:
-      `${dir} holds age-encrypted files (${encrypted.join(", ")}), but --identity decrypts only a backup read from a store (--backup-id), ` +
+      `${dir} holds age-encrypted files (${encrypted.join(", ")}), ` +
+      (identities.length === 0
+        ? "and no plain backup file: they are decrypted (with --identity) only from a store (--backup-id), "
+        : "but --identity decrypts only a backup read from a store (--backup-id), ") +
       `into a work directory: read this copy as a directory store, the directory named by the backup's id (its timestamp) inside it, ` +
       `e.g. cluster-backup ${command} ${dirname(full)} --backup-id ${basename(full)} --identity FILE; nothing was checked or changed`,
   })

@@ -39,6 +39,25 @@ describe("--identity with a backup directory", () => {
     90_000,
   )
 
+  // Before, without --identity, verify said "no backup files (snapshot_<timestamp>.db ...) in the directory", and restore the same.
+  it.concurrent.each([
+    ["verify", () => ["verify", encrypted, "--etcdutl", etcdutl]],
+    ["restore", () => ["restore", encrypted, "--root", "/nonexistent-root", "--member-name", "m", "--dry-run"]],
+  ])(
+    "%s of a directory of .age files without --identity: refused the same way, not as a directory without backup files",
+    async (command, args) => {
+      const run = await runCli(args(), { timeoutMs: 60_000 })
+      expect(run.status, run.output).toBe(1)
+      const m = readManifest(backup)
+      expect(run.stderr).toContain(
+        `${encrypted} holds age-encrypted files (${m.files.snapshot.name}.age, ${m.files.resources.name}.age), and no plain backup file`,
+      )
+      expect(run.stderr).toContain(`cluster-backup ${command} ${join(encrypted, "..")} --backup-id ${m.timestamp} --identity FILE`)
+      expect(run.output).not.toContain("no backup files")
+    },
+    90_000,
+  )
+
   it("verify of a plain directory: checked as without it, with a warning that the identity was not needed", async () => {
     const run = await runCli(["verify", backup, "--identity", identity(), "--etcdutl", etcdutl], { timeoutMs: 60_000 })
     expect(run.status, run.output).toBe(0)
