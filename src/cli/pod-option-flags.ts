@@ -81,7 +81,9 @@ export const storeOptionFlags = {
   ),
   s3Addressing: Flag.Literals("s3-addressing", ["path", "virtual"]).pipe(
     Flag.optional,
-    Flag.withDescription("path (host/bucket/key) or virtual (bucket.host/key) for backup-upload; default: path with --s3-endpoint, else virtual"),
+    Flag.withDescription(
+      "path (host/bucket/key) or virtual (bucket.host/key) for backup-upload; default: path with --s3-endpoint or for a bucket name with dots, else virtual",
+    ),
   ),
   uploadPartSize: Flag.String("upload-part-size").pipe(
     checkedWith(partSizeProblem),
