@@ -1,14 +1,48 @@
 import { randomUUID } from "node:crypto"
 import { isIP } from "node:net"
-import { join } from "node:path"
-import { Effect, Layer, Option } from "effect"
-import { Command, Flag } from "effect/cli"
+import { basename, dirname, join, relative, resolve } from "node:path"
+import { Effect, FileSystem, Layer, Option } from "effect"
+import { CliError, Command, Flag } from "effect/cli"
 import { restoreIdPattern } from "../domain/restore-plan.ts"
 import { backupArgument, chosenBackup, etcdutlFlag, timestampFlag } from "./backup-reading-flags.ts"
 import { checkedWith, nonEmpty } from "./flag-checks.ts"
 import { withLogging } from "./logging.ts"
 import { trustedKeysFlag } from "./signature-flags.ts"
 import { storeSourceFlags } from "./store-source.ts"
+
+/** A path with symbolic links resolved as far as it exists (the rest, still to be created, appended). */
+const realPathSoFar = (fs: FileSystem.FileSystem, path: string): Effect.Effect<string> =>
+  fs
+    .realPath(path)
+    .pipe(
+      Effect.catch(() => (dirname(path) === path ? Effect.succeed(path) : realPathSoFar(fs, dirname(path)).pipe(Effect.map((p) => join(p, basename(path)))))),
+    )
+
+/**
+ * `--work-dir` with `--backup-id` must be inside `--root`, where the restore reads the backup from: a usage error before
+ * the download, not a refusal after a whole backup (decrypted keys included) was downloaded to where it cannot be used.
+ * Judged as the restore judges its backup directory, on real paths; an unreadable root is the restore's to report.
+ */
+const workDirInsideRoot = (root: string, backupId: Option.Option<string>, workDir: Option.Option<string>) =>
+  Effect.gen(function* () {
+    if (Option.isNone(backupId) || Option.isNone(workDir)) return
+    const fs = yield* FileSystem.FileSystem
+    const realRoot = yield* fs.realPath(resolve(root)).pipe(Effect.option)
+    if (Option.isNone(realRoot)) return
+    const inRoot = relative(realRoot.value, yield* realPathSoFar(fs, resolve(workDir.value)))
+    if (!inRoot.startsWith("..") && !inRoot.startsWith("/")) return
+    return yield* new CliError.ShowHelp({
+      commandPath: ["cluster-backup", "restore"],
+      errors: [
+        new CliError.InvalidValue({
+          option: "work-dir",
+          value: workDir.value,
+          expected: `a directory inside --root ${root} (the restore reads the backup there), e.g. ${join(root, "var", "lib", "etcd-backup", "downloads", backupId.value)}`,
+          kind: "flag",
+        }),
+      ],
+    })
+  })
 
 export const restoreCommand = Command.make(
   "restore",
@@ -75,6 +109,7 @@ export const restoreCommand = Command.make(
         const { readTrustedKeys } = yield* Effect.promise(() => import("../programs/backup-dir/manifest-authenticity.ts"))
         const trustedKeys = yield* readTrustedKeys(flags.trustedKeys)
         if (trustedKeys.length === 0) yield* Effect.logWarning("no --trusted-key given: the backup's signature is not checked, it is unauthenticated")
+        yield* workDirInsideRoot(flags.root, flags.backupId, flags.workDir)
         const backup = yield* chosenBackup("restore", flags, { _tag: "Kept", under: join(flags.root, "var", "lib", "etcd-backup", "downloads") })
         yield* restoreBackup({
           backupDir: backup.dir,

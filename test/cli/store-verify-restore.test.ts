@@ -103,6 +103,35 @@ describe("verify and restore from a store", { timeout: 150_000 }, () => {
     expect(existsSync(join(other.root, "var/lib/etcd-backup/downloads", id, readManifest(backup).files.snapshot.name))).toBe(false)
   })
 
+  // Before, the whole backup (a snapshot of GiBs, an encrypted one's keys decrypted) was downloaded there, then refused as "not inside --root".
+  it("restore: a --work-dir outside --root is a usage error before anything is downloaded", async () => {
+    const store = await directoryStore()
+    const host = makeHostTree(work, backup)
+    const outside = join(work, "outside-root")
+    const refused = await cli(["restore", store, "--backup-id", id, "--root", host.root, "--member-name", "master-0", "--work-dir", outside, "--dry-run"])
+    expect(refused.status, refused.output).toBe(2)
+    expect(refused.stderr).toContain(`Invalid value for flag --work-dir: "${outside}". Expected: a directory inside --root ${host.root}`)
+    expect(existsSync(outside)).toBe(false)
+    const inside = join(host.root, "home", "core", "download")
+    const ok = await cli([
+      "restore",
+      store,
+      "--backup-id",
+      id,
+      "--root",
+      host.root,
+      "--member-name",
+      "master-0",
+      "--work-dir",
+      inside,
+      "--dry-run",
+      "--etcdutl",
+      etcdutl,
+    ])
+    expect(ok.status, ok.output).toBe(0)
+    expect(backupFiles(inside)).toEqual(backupFiles(backup))
+  })
+
   it("verify against Swift: s3://bucket/prefix --backup-id", async () => {
     const server = await s3Server()
     const bucket = `verify-${process.pid}`
