@@ -18,30 +18,40 @@ const realPathSoFar = (fs: FileSystem.FileSystem, path: string): Effect.Effect<s
       Effect.catch(() => (dirname(path) === path ? Effect.succeed(path) : realPathSoFar(fs, dirname(path)).pipe(Effect.map((p) => join(p, basename(path)))))),
     )
 
+const usage = (option: string, value: string, expected: string) =>
+  new CliError.ShowHelp({ commandPath: ["cluster-backup", "restore"], errors: [new CliError.InvalidValue({ option, value, expected, kind: "flag" })] })
+
 /**
- * `--work-dir` with `--backup-id` must be inside `--root`, where the restore reads the backup from: a usage error before
- * the download, not a refusal after a whole backup (decrypted keys included) was downloaded to where it cannot be used.
- * Judged as the restore judges its backup directory, on real paths; an unreadable root is the restore's to report.
+ * Flags that do not fit `--root`, refused before anything runs (a store's backup is downloaded first): `--member-name`
+ * is required with another root than `/` (the host name is this host's, not the tree's), and `--work-dir` with
+ * `--backup-id` must be inside the root, where the restore reads the backup from. Judged as the restore judges them,
+ * on real paths; an unreadable root is the restore's to report.
  */
-const workDirInsideRoot = (root: string, backupId: Option.Option<string>, workDir: Option.Option<string>) =>
+const flagsFitRoot = (flags: {
+  readonly root: string
+  readonly memberName: Option.Option<string>
+  readonly backupId: Option.Option<string>
+  readonly workDir: Option.Option<string>
+}) =>
   Effect.gen(function* () {
-    if (Option.isNone(backupId) || Option.isNone(workDir)) return
     const fs = yield* FileSystem.FileSystem
-    const realRoot = yield* fs.realPath(resolve(root)).pipe(Effect.option)
+    const realRoot = yield* fs.realPath(resolve(flags.root)).pipe(Effect.option)
     if (Option.isNone(realRoot)) return
-    const inRoot = relative(realRoot.value, yield* realPathSoFar(fs, resolve(workDir.value)))
+    if (Option.isNone(flags.memberName) && realRoot.value !== "/") {
+      return yield* usage(
+        "member-name",
+        "",
+        `this host's etcd member name (its node name), required with --root ${flags.root} (only with --root / is it the host name)`,
+      )
+    }
+    if (Option.isNone(flags.backupId) || Option.isNone(flags.workDir)) return
+    const inRoot = relative(realRoot.value, yield* realPathSoFar(fs, resolve(flags.workDir.value)))
     if (!inRoot.startsWith("..") && !inRoot.startsWith("/")) return
-    return yield* new CliError.ShowHelp({
-      commandPath: ["cluster-backup", "restore"],
-      errors: [
-        new CliError.InvalidValue({
-          option: "work-dir",
-          value: workDir.value,
-          expected: `a directory inside --root ${root} (the restore reads the backup there), e.g. ${join(root, "var", "lib", "etcd-backup", "downloads", backupId.value)}`,
-          kind: "flag",
-        }),
-      ],
-    })
+    return yield* usage(
+      "work-dir",
+      flags.workDir.value,
+      `a directory inside --root ${flags.root} (the restore reads the backup there), e.g. ${join(flags.root, "var", "lib", "etcd-backup", "downloads", flags.backupId.value)}`,
+    )
   })
 
 export const restoreCommand = Command.make(
@@ -96,6 +106,7 @@ export const restoreCommand = Command.make(
   (flags) =>
     withLogging(
       Effect.gen(function* () {
+        yield* flagsFitRoot(flags)
         const [{ restoreBackup }, { Etcdutl }, { Tarball }, { DiskSpace }, { DurableFiles }, { HostProcesses }] = yield* Effect.promise(() =>
           Promise.all([
             import("../programs/restore/restore.ts"),
@@ -109,7 +120,6 @@ export const restoreCommand = Command.make(
         const { readTrustedKeys } = yield* Effect.promise(() => import("../programs/backup-dir/manifest-authenticity.ts"))
         const trustedKeys = yield* readTrustedKeys(flags.trustedKeys)
         if (trustedKeys.length === 0) yield* Effect.logWarning("no --trusted-key given: the backup's signature is not checked, it is unauthenticated")
-        yield* workDirInsideRoot(flags.root, flags.backupId, flags.workDir)
         const backup = yield* chosenBackup("restore", flags, { _tag: "Kept", under: join(flags.root, "var", "lib", "etcd-backup", "downloads") })
         yield* restoreBackup({
           backupDir: backup.dir,

@@ -93,8 +93,11 @@ describe("cluster-backup restore", () => {
     rmSync(join(h.root, "var/lib/etcd/revision.json"))
     const before = snapshotTree(h.root)
     const noMember = await cli("restore", h.backupDir, "--root", h.root, "--etcdutl", h.etcdutl)
-    expect(noMember.status).toBe(1)
-    expect(noMember.stderr).toContain("error: --member-name is required with --root (the etcd member name is this host's node name) [RestoreInputInvalid]")
+    // A usage error (exit 2) before anything runs; before, exit 1 [RestoreInputInvalid] once the restore had started (with --backup-id, after the download).
+    expect(noMember.status).toBe(2)
+    expect(noMember.stderr).toContain(
+      `Missing value for flag --member-name. Expected: this host's etcd member name (its node name), required with --root ${h.root}`,
+    )
     const badId = await cli(...restoreArgs(h).map((a) => (a === restoreId ? "not-a-uuid" : a)))
     // A malformed id is a usage error, refused while the command line is parsed.
     expect(badId.status).toBe(2)

@@ -104,7 +104,7 @@ describe("verify and restore from a store", { timeout: 150_000 }, () => {
   })
 
   // Before, the whole backup (a snapshot of GiBs, an encrypted one's keys decrypted) was downloaded there, then refused as "not inside --root".
-  it("restore: a --work-dir outside --root is a usage error before anything is downloaded", async () => {
+  it("restore: a --work-dir outside --root, or no --member-name with --root, is a usage error before anything is downloaded", async () => {
     const store = await directoryStore()
     const host = makeHostTree(work, backup)
     const outside = join(work, "outside-root")
@@ -112,6 +112,10 @@ describe("verify and restore from a store", { timeout: 150_000 }, () => {
     expect(refused.status, refused.output).toBe(2)
     expect(refused.stderr).toContain(`Invalid value for flag --work-dir: "${outside}". Expected: a directory inside --root ${host.root}`)
     expect(existsSync(outside)).toBe(false)
+    const noMember = await cli(["restore", store, "--backup-id", id, "--root", host.root, "--dry-run"])
+    expect(noMember.status, noMember.output).toBe(2)
+    expect(noMember.stderr).toContain("Missing value for flag --member-name")
+    expect(existsSync(join(host.root, "var/lib/etcd-backup/downloads"))).toBe(false)
     const inside = join(host.root, "home", "core", "download")
     const ok = await cli([
       "restore",
