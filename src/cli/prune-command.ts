@@ -1,5 +1,6 @@
 import { Effect, Layer, Option } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
+import { Argument, CliError, Command, Flag } from "effect/cli"
+import { hasRule } from "../domain/retention.ts"
 import { formatDuration } from "../domain/durations.ts"
 import { defaultGraceMs } from "../domain/store-layout.ts"
 import type { PruneDecision } from "../programs/prune/prune.ts"
@@ -52,6 +53,19 @@ export const pruneCommand = Command.make(
     withLogging(
       Effect.gen(function* () {
         const policy = retentionPolicyOf(flags)
+        if (!hasRule(policy)) {
+          return yield* new CliError.ShowHelp({
+            commandPath: ["cluster-backup", "prune"],
+            errors: [
+              new CliError.InvalidValue({
+                option: "keep-last",
+                value: "",
+                expected: "a retention rule: at least one of --keep-last, --keep-daily, --keep-weekly, --keep-monthly, --max-age, --max-total-size",
+                kind: "flag",
+              }),
+            ],
+          })
+        }
         if (isStorePrune(flags.dir, flags)) {
           const { store, prefix } = yield* openStoreFromFlags(flags.dir, flags)
           const { pruneStore, storePruneSummary } = yield* Effect.promise(() => import("../programs/store/store-prune.ts"))

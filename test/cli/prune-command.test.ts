@@ -268,7 +268,8 @@ describe("cluster-backup prune", { timeout: 180_000 }, () => {
     pair(dir, "2026-01-02_000000")
     const usage = "Invalid value for"
     const cases = [
-      [[dir], 1, "no retention rule given"],
+      [[dir], 2, "Missing value for flag --keep-last. Expected: a retention rule: at least one of --keep-last, --keep-daily"],
+      [["s3://bucket/prefix"], 2, "Expected: a retention rule: at least one of"],
       [[dir, "--max-total-size=lots"], 2, `${usage} flag --max-total-size: "lots". Expected: a size like 500Mi`],
       [[dir, "--max-total-size=-5"], 2, `${usage} flag --max-total-size: "-5". Expected: a size like 500Mi`],
       [[dir, "--max-age=garbage"], 2, '"garbage" is not a duration'],
