@@ -65,7 +65,7 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
   const listed = yield* listBackups(options.prefix)
   const pending = yield* store.pendingUploads(listingPrefix(options.prefix))
   const now = yield* Clock.currentTimeMillis
-  const units: Array<BackupUnit> = listed.flatMap(({ completeness, manifest, verified }) =>
+  const complete: Array<BackupUnit> = listed.flatMap(({ completeness, manifest, verified }) =>
     completeness._tag === "Complete" && manifest !== undefined
       ? [
           {
@@ -79,7 +79,24 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
         ]
       : [],
   )
-  const retention = decideRetention(units, options.policy, now)
+  // A backup copied under another id: download, verify and restore refuse it there, so it must not take the slot (or
+  // be "the newest") of the original it copies, which they do restore. Kept, outside the rules.
+  const misplaced = complete.filter((u) => u.id !== u.timestamp)
+  const decided = decideRetention(
+    complete.filter((u) => u.id === u.timestamp),
+    options.policy,
+    now,
+  )
+  const retention: RetentionDecision = {
+    keep: [
+      ...decided.keep,
+      ...misplaced.map((unit) => ({
+        unit,
+        reason: `its manifest is backup ${unit.timestamp}'s, so download, verify and restore refuse it under ${unit.id}: it takes no slot of the rules; move it back under ${unit.timestamp}, or remove it by hand`,
+      })),
+    ],
+    remove: decided.remove,
+  }
   const dead = garbage(
     listed.map((b) => b.completeness),
     pending,
@@ -100,7 +117,7 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
     dryRun: options.dryRun,
   }
   const verb = options.dryRun ? "would remove" : "removing"
-  for (const k of retention.keep) yield* Effect.logInfo(`keeping backup ${k.unit.id}: ${k.reason}`)
+  for (const k of retention.keep) yield* (misplaced.includes(k.unit) ? Effect.logWarning : Effect.logInfo)(`keeping backup ${k.unit.id}: ${k.reason}`)
   for (const b of report.incompleteKept)
     yield* b.foreign === true
       ? Effect.logWarning(

@@ -78,6 +78,21 @@ describe("prune on a store", () => {
     }),
   )
 
+  it.effect("a backup copied under another id takes no slot: keep-last 1 keeps the original beside it, which download and restore accept", () =>
+    Effect.gen(function* () {
+      const { store, tick } = yield* setup
+      const original = yield* putBackup(store, tick, t0)
+      for (const [key, object] of [...store.objects]) {
+        if (key.split("/")[2] === original) yield* store.putBytes(key.replace(`/${original}/`, `/keep-${original}/`), object.bytes)
+      }
+      yield* TestClock.setTime(t0 + day)
+      const report = yield* pruneStore({ prefix, policy: { keepLast: 1 }, graceMs: day, dryRun: false }).pipe(provide(store))
+      expect(report.retention.remove).toEqual([])
+      expect(report.retention.keep.find((k) => k.unit.id === `keep-${original}`)?.reason).toContain(`its manifest is backup ${original}'s`)
+      expect(ids(store)).toEqual([original, `keep-${original}`].sort())
+    }),
+  )
+
   it.effect("incomplete backups and abandoned uploads go only after the grace period; an incomplete backup is never a retention slot", () =>
     Effect.gen(function* () {
       const { store, tick } = yield* setup
