@@ -45,6 +45,20 @@ export class RevisionNotFound extends Schema.TaggedError<RevisionNotFound>()("Re
   message: Schema.String,
 }) {}
 
+/**
+ * `revision-status-N` says `operator.openshift.io/revision-ready: "false"`: the revision controller is still copying its
+ * ConfigMaps and Secrets (or failed half-way and will copy them again), so they may be incomplete or change.
+ */
+export class RevisionNotReady extends Schema.TaggedError<RevisionNotReady>()("RevisionNotReady", {
+  operand: Schema.String,
+  revision: Schema.Number,
+  namespace: Schema.String,
+  message: Schema.String,
+}) {}
+
+/** library-go's revision controller creates `revision-status-N` with this annotation "false" and sets it "true" once every resource is copied. */
+const revisionReadyAnnotation = "operator.openshift.io/revision-ready"
+
 /** Required revisioned resources are absent; `missing` names every one (`configmap config-7`). */
 export class RevisionResourcesMissing extends Schema.TaggedError<RevisionResourcesMissing>()("RevisionResourcesMissing", {
   operand: Schema.String,
@@ -169,6 +183,20 @@ export const backupResources = Effect.fn("backupResources")(function* (options: 
             `(the revision was never created, or has been pruned). Back up a revision that exists: oc get ${operand.plural}.operator.openshift.io/cluster -o jsonpath='{.status.latestAvailableRevision}'.`,
         }),
       ),
+    ),
+    // No annotation: a cluster whose revision controller predates it, where a revision exists only once complete.
+    Effect.filterOrFail(
+      (status) => status.metadata.annotations?.[revisionReadyAnnotation] !== "false",
+      () =>
+        new RevisionNotReady({
+          operand: operand.name,
+          revision,
+          namespace,
+          message:
+            `revision ${revision} of ${operand.name} is not ready: ConfigMap ${namespace}/${statusName} says ${revisionReadyAnnotation}: "false" ` +
+            `(the revision controller is still copying its ConfigMaps and Secrets, or failed half-way), so they may be incomplete. ` +
+            `Back up a ready revision: oc get ${operand.plural}.operator.openshift.io/cluster -o jsonpath='{.status.latestAvailableRevision}'.`,
+        }),
     ),
   )
 

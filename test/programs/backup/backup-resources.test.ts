@@ -137,6 +137,28 @@ describe("backup-resources (simulated cluster, OpenShift fixtures)", () => {
     }),
   )
 
+  it.effect("refuses a revision the revision controller has not finished (revision-ready: false), and stages nothing", () =>
+    Effect.gen(function* () {
+      const { cluster } = loadedCluster()
+      const ns = "openshift-kube-apiserver"
+      const name = `revision-status-${revisions["kube-apiserver"]}`
+      const status = cluster.get(configMapType, ns, name)!
+      const metadata = status.metadata as { annotations?: Record<string, string> }
+      replaceObject(cluster, configMapType, {
+        ...status,
+        metadata: { ...metadata, annotations: { ...metadata.annotations, "operator.openshift.io/revision-ready": "false" } },
+      })
+      const error = yield* refusal(cluster, "kube-apiserver")
+      assert.strictEqual(error._tag, "RevisionNotReady")
+      assert.include(error.message, `ConfigMap ${ns}/${name} says operator.openshift.io/revision-ready: "false"`)
+      // Without the annotation (an older revision controller) the revision is taken as it is.
+      const { annotations: _, ...bare } = metadata
+      replaceObject(cluster, configMapType, { ...status, metadata: bare })
+      const backupDir = join(yield* scopedTempDir("res"), "backup")
+      assert.isTrue(Exit.isSuccess(yield* run(backupDir, SimulatedKube.inMemory(cluster), "kube-apiserver")))
+    }),
+  )
+
   it.effect("refuses a staging area that is a symbolic link: no decoded Secret is written, or removed, where it points", () =>
     Effect.gen(function* () {
       const { cluster } = loadedCluster()
