@@ -87,25 +87,21 @@ describe("acquireRunLock", () => {
     }),
   )
 
-  it.effect("a lock from another host cannot be checked and counts as held", () =>
+  /** A lock whose owner cannot be checked from here: held, and neither taken over nor removed. */
+  const heldUnchecked = (fields: Partial<RunLockOwner>, command: string) =>
     Effect.gen(function* () {
-      writeFileSync(lock, JSON.stringify(owner({ host: `${hostname()}-elsewhere` })))
+      writeFileSync(lock, JSON.stringify(owner(fields)))
       assert.strictEqual((yield* inspectRunLock(lock))._tag, "Held")
-      const exit = yield* Effect.exit(Effect.scoped(acquireRunLock(lock, "prune")))
+      const exit = yield* Effect.exit(Effect.scoped(acquireRunLock(lock, command)))
       assert.isTrue(Exit.isFailure(exit))
       assert.isTrue(existsSync(lock))
-    }),
-  )
+    })
 
+  it.effect("a lock from another host cannot be checked and counts as held", () => heldUnchecked({ host: `${hostname()}-elsewhere` }, "prune"))
+
+  // Its PID, looked up here, would be another process (or none): judged by it, the lock of a live run looked stale.
   it.effect("a lock from another PID namespace on the same host (a container on the host network) cannot be checked and counts as held", () =>
-    Effect.gen(function* () {
-      // Its PID, looked up here, would be another process (or none): judged by it, the lock of a live run looked stale.
-      writeFileSync(lock, JSON.stringify(owner({ pid: 1, startTicks: "1", pidNamespace: "pid:[1]" })))
-      assert.strictEqual((yield* inspectRunLock(lock))._tag, "Held")
-      const exit = yield* Effect.exit(Effect.scoped(acquireRunLock(lock, "backup-init")))
-      assert.isTrue(Exit.isFailure(exit))
-      assert.isTrue(existsSync(lock))
-    }),
+    heldUnchecked({ pid: 1, startTicks: "1", pidNamespace: "pid:[1]" }, "backup-init"),
   )
 
   it.effect("records its PID namespace; a lock of this namespace is judged by its PID", () =>
