@@ -64,9 +64,13 @@ http_ok() {
 # alive PIDFILE MARKER: the pid runs (zombies count as gone) and its command line contains
 # MARKER, so a recycled pid is never taken for ours.
 alive() {
-  local pid line st IFS=' '
+  local pid
+  [ -f "$1" ] && read -r pid <"$1" && alive_pid "$pid" "$2"
+}
+alive_pid() {  # PID MARKER
+  local pid=$1 line st IFS=' '
   local -a arg
-  [ -f "$1" ] && read -r pid <"$1" && [ -r "/proc/$pid/stat" ] || return 1
+  [[ $pid =~ ^[0-9]+$ ]] && [ -r "/proc/$pid/stat" ] || return 1
   read -r line <"/proc/$pid/stat" 2>/dev/null || return 1
   st=${line##*) }; st=${st%% *}
   [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ] || return 1
@@ -330,10 +334,10 @@ cmd_start() {
   fi
   if [ -n "$watch" ]; then
     mkdir -p "$dir/run" "$dir/log"
+    trap 'cmd_stop "$dir" >/dev/null 2>&1' EXIT   # a failed start leaves no watchdog either
     # setsid: a Ctrl-C to the test run's process group must not kill the watchdog first.
     setsid nohup bash "$SELF" watch "$dir" "$watch" $remove </dev/null >>"$dir/log/watch.log" 2>&1 &
     echo $! >"$dir/run/watch.pid"
-    trap 'cmd_stop "$dir" >/dev/null 2>&1' EXIT   # a failed start leaves no watchdog either
   fi
   if [ "$port" = auto ]; then tries=5; fi
   while :; do
@@ -371,11 +375,34 @@ cmd_watch() {
   if [ "$remove" = remove ]; then rm -rf "$dir" "$dir.lock"; fi
 }
 
+# watchdogs DIR: the pids of DIR's watchdogs, found by their command lines: a start stopped
+# between launching its watchdog and writing watch.pid leaves one that no pid file names.
+watchdogs() {
+  local marker p
+  marker=$(marker "$1" watch)
+  for p in /proc/[0-9]*; do
+    p=${p#/proc/}
+    if [ "$p" != $$ ] && [ "$p" != "$BASHPID" ] && alive_pid "$p" "$marker"; then echo "$p"; fi
+  done
+}
+
+# stop_watchdogs DIR: returns once no watchdog of DIR runs (TERM, then KILL after 5 s), so that
+# a caller that checks right after `stop` finds nothing left.
+stop_watchdogs() {
+  local dir=$1 p i
+  for p in $(watchdogs "$dir"); do kill -TERM "$p" 2>/dev/null || true; done
+  for i in $(seq 1 25); do
+    [ -z "$(watchdogs "$dir")" ] && break
+    sleep 0.2
+  done
+  for p in $(watchdogs "$dir"); do log "watchdog $p did not stop on TERM; sending KILL"; kill -KILL "$p" 2>/dev/null || true; done
+  rm -f "$dir/run/watch.pid"
+}
+
 cmd_stop() {
   local dir=$1
+  stop_watchdogs "$dir"
   [ -d "$dir/run" ] || { log "nothing to stop in $dir"; return 0; }
-  if up "$dir" watch; then kill -TERM "$(cat "$dir/run/watch.pid")" 2>/dev/null || true; fi
-  rm -f "$dir/run/watch.pid"
   stop_servers "$dir"
 }
 

@@ -59,4 +59,39 @@ describe("scripts/s3-server.sh", () => {
       rmSync(dir, { recursive: true, force: true })
     }
   }, 120_000)
+
+  // Checked at once, not waited for: the demo removes its work directory and exits right after `stop`, and a caller
+  // that looks then must find nothing of the server's running.
+  it("stop ends a watchdog no pid file names, and returns only once it has ended", async () => {
+    const dir = join(tmpdir(), `cb-s3-stop-orphan-${process.pid}-${Date.now()}`)
+    const testRun = spawn("sleep", ["120"], { stdio: "ignore" })
+    try {
+      await run("bash", [s3ServerScript, "start", dir, "auto", String(testRun.pid)])
+      rmSync(join(dir, "run", "watch.pid"))
+      await run("bash", [s3ServerScript, "stop", dir])
+      expect(processesUsing(dir)).toEqual([])
+    } finally {
+      testRun.kill("SIGKILL")
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 120_000)
+
+  it("a start stopped by SIGTERM to its process group, at any point, leaves nothing once stop has returned", async () => {
+    const testRun = spawn("sleep", ["300"], { stdio: "ignore" })
+    try {
+      for (const afterMs of [0, 30, 150, 600, 2000]) {
+        const dir = join(tmpdir(), `cb-s3-stop-interrupted-${process.pid}-${Date.now()}`)
+        const start = spawn("bash", [s3ServerScript, "start", dir, "auto", String(testRun.pid)], { stdio: "ignore", detached: true })
+        const ended = new Promise((resolve) => start.on("close", resolve))
+        await sleep(afterMs)
+        process.kill(-start.pid!, "SIGTERM")
+        await ended
+        await run("bash", [s3ServerScript, "stop", dir])
+        expect(processesUsing(dir), `SIGTERM ${afterMs} ms into the start`).toEqual([])
+        rmSync(dir, { recursive: true, force: true })
+      }
+    } finally {
+      testRun.kill("SIGKILL")
+    }
+  }, 200_000)
 })
