@@ -40,7 +40,7 @@ export const renderAction = (action: RestoreAction): string => {
     case "CreateDirectory":
       return `mkdir -p ${action.path} (mode ${mode(action.mode)} for missing directories)`
     case "Move":
-      return `move     ${action.from} -> ${action.to}`
+      return `move     ${action.from} -> ${action.to}${action.acrossFileSystems === true ? " (from another file system: copied through a hidden .cluster-backup-part-, fsynced, renamed; only then the original removed)" : ""}`
     case "CopyFile":
       return `copy     ${action.from} -> ${action.to} (mode ${mode(action.mode)}, via ${action.hiddenPart === true ? "a hidden .part, which the kubelet does not read" : ".part"}, fsync${action.hardLinkWhenSafe === true ? "; a hard link when safe" : ""}${action.checkedAgainstVerifiedSnapshot === true ? "; checked to be the verified snapshot (size, sha256 trailer)" : ""})`
     case "ExtractArchive":
@@ -71,11 +71,9 @@ export const renderPrecondition = (p: Precondition): string => {
     case "DirectoryEmpty":
       return `${p.path} is empty${p.ignoring.length === 0 ? "" : ` (${p.ignoring.join(", ")} aside)`}`
     case "FreeSpace":
-      return `${bytes(p.bytes)}${p.inodes === undefined ? "" : ` and ${p.inodes} inodes`} free on the file system of ${p.path}`
+      return `${bytes(p.bytes)}${p.inodes === undefined ? "" : ` and ${p.inodes} inodes`} free on the file system of ${p.path}${p.freedBefore === undefined ? "" : `, counting the ${bytes(p.freedBefore)} earlier steps move off it`}`
     case "IsDirectory":
       return `${p.path} is a directory${p.linkAllowed ? " (or a symbolic link to one)" : ", not a symbolic link"}${p.mayBeAbsent ? ", or absent" : ""}`
-    case "SameFileSystem":
-      return `${p.paths.join(" and ")} are on one file system (moves between them are renames)`
   }
 }
 

@@ -12,7 +12,8 @@
  *
  * Differences from `cluster-restore.sh`, on purpose: nothing is ever deleted (an old
  * `/var/lib/etcd-backup/member` is kept and the new one gets a unique name; replaced revision
- * directories are moved aside, not overwritten), the tarball is validated and extracted through a
+ * directories are moved aside, not overwritten; from a dedicated etcd disk a moved member is
+ * removed only once its fsynced copy has its final name), the tarball is validated and extracted through a
  * staging directory, `etcdutl snapshot restore` runs directly (no restore pod) with
  * `--skip-hash-check=false` spelled out, and the revision bump is computed here.
  */
@@ -199,6 +200,17 @@ export const RestorePlanInput = Schema.Struct({
   snapshotCopy: Schema.optionalKey(absolutePath),
   /** Ids of the `/var/lib/etcd/restore-<id>` directories found (see `partialRestoreId`). */
   partialRestores: Schema.optionalKey(Schema.Array(RestoreId)),
+  /**
+   * Present when etcd's data directory is a file system of its own (a dedicated etcd disk), not
+   * the kept-data directory's: what the plan moves from one to the other is copied, then removed.
+   * The footprints (whole blocks) of the old member and of the partial restores' directories.
+   */
+  separateDataDisk: Schema.optionalKey(
+    Schema.Struct({
+      memberBytes: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+      partialRestoresBytes: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+    }),
+  ),
 })
 export type RestorePlanInput = typeof RestorePlanInput.Type
 
@@ -266,7 +278,11 @@ export type RestoreAction =
   | { readonly _tag: "RunCommand"; readonly argv: ReadonlyArray<string>; readonly reads: ReadonlyArray<string>; readonly writes: ReadonlyArray<string> }
   /** `mkdir -p`: creates the missing directories (with this mode), leaves existing ones alone. */
   | { readonly _tag: "CreateDirectory"; readonly path: string; readonly mode: number }
-  | { readonly _tag: "Move"; readonly from: string; readonly to: string }
+  /**
+   * rename(2). With `acrossFileSystems` (etcd's data directory is a disk of its own), where the two
+   * are on different file systems, a crash-safe copy then removal of the original instead.
+   */
+  | { readonly _tag: "Move"; readonly from: string; readonly to: string; readonly acrossFileSystems?: true }
   /**
    * A copy through `<to>.part`. With `hardLinkWhenSafe`, a hard link instead when the file system
    * has no reflinks and `from` is a regular file on the same one, owned by the restore's user and
@@ -313,16 +329,17 @@ export type Precondition =
   | { readonly _tag: "PathExists"; readonly path: string }
   | { readonly _tag: "PathAbsent"; readonly path: string }
   | { readonly _tag: "DirectoryEmpty"; readonly path: string; readonly ignoring: ReadonlyArray<string> }
-  /** With `inodes`, that many inodes free as well (where the file system counts them). */
-  | { readonly _tag: "FreeSpace"; readonly path: string; readonly bytes: number; readonly inodes?: number }
+  /**
+   * With `inodes`, that many inodes free as well (where the file system counts them). With
+   * `freedBefore`, earlier steps move that much off the file system first (counted as free).
+   */
+  | { readonly _tag: "FreeSpace"; readonly path: string; readonly bytes: number; readonly inodes?: number; readonly freedBefore?: number }
   /** A directory the step writes into; a symbolic link to one only where `linkAllowed` (the extraction never follows links). */
   | { readonly _tag: "IsDirectory"; readonly path: string; readonly linkAllowed: boolean; readonly mayBeAbsent: boolean }
-  /** A move between these directories (or, if missing, the nearest existing ancestors) is a rename(2), not a copy. */
-  | { readonly _tag: "SameFileSystem"; readonly paths: ReadonlyArray<string> }
 
 /** Preconditions that earlier steps cannot change: check them all before the first step. */
 export const isUpfront = (p: Precondition): boolean =>
-  p._tag === "BackupVerified" || p._tag === "EtcdutlSupports" || p._tag === "FreeSpace" || p._tag === "IsDirectory" || p._tag === "SameFileSystem"
+  p._tag === "BackupVerified" || p._tag === "EtcdutlSupports" || p._tag === "FreeSpace" || p._tag === "IsDirectory"
 
 /** The upfront preconditions of a plan, each once, in the order the steps name them. */
 export const upfrontPreconditions = (plan: RestorePlan): ReadonlyArray<Precondition> => {
@@ -539,20 +556,27 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
   const etcdStopped: Precondition = { _tag: "EtcdStopped", manifest, containers: etcdContainers, ports: etcdPorts }
   const manifestsDirectory: Precondition = { _tag: "IsDirectory", path: host(hostLayout.manifestsDir), linkAllowed: true, mayBeAbsent: false }
   const keptDirectory: Precondition = { _tag: "IsDirectory", path: keptDataDir, linkAllowed: true, mayBeAbsent: true }
-  const sameFileSystem: Precondition = { _tag: "SameFileSystem", paths: [dataDir, keptDataDir] }
+  const disk = input.separateDataDisk
+  /** A move between etcd's data directory and the kept-data directory: a rename, or a copy then a removal from a dedicated disk. */
+  const moveBetween = (from: string, to: string): RestoreAction => ({ _tag: "Move", from, to, ...(disk === undefined ? {} : { acrossFileSystems: true }) })
+  /** Room in the kept-data directory for `bytes` copied off a dedicated disk (none needed for renames). */
+  const roomToKeep = (bytes: number): ReadonlyArray<Precondition> => (disk === undefined ? [] : [{ _tag: "FreeSpace", path: keptDataDir, bytes }])
+  const copiedOff =
+    disk === undefined
+      ? ""
+      : " etcd's data directory is a disk of its own: the move is a copy into the kept-data directory (through a hidden .cluster-backup-part-, fsynced), and only then is the original removed."
   /** A step that moves something out of etcd's data directory into the kept directory (undo: move it back). */
-  const keepAside = (k: Pick<RestoreStep, "id" | "title" | "description" | "onFailure"> & { readonly from: string; readonly to: string }) =>
+  const keepAside = (
+    k: Pick<RestoreStep, "id" | "title" | "description" | "onFailure"> & { readonly from: string; readonly to: string; readonly bytes: number },
+  ) =>
     step({
       id: k.id,
       title: k.title,
-      description: k.description,
-      preconditions: [keptDirectory, sameFileSystem, etcdStopped, { _tag: "PathExists", path: k.from }, { _tag: "PathAbsent", path: k.to }],
-      actions: [
-        { _tag: "CreateDirectory", path: keptDataDir, mode: 0o700 },
-        { _tag: "Move", from: k.from, to: k.to },
-      ],
+      description: k.description + copiedOff,
+      preconditions: [keptDirectory, ...roomToKeep(k.bytes), etcdStopped, { _tag: "PathExists", path: k.from }, { _tag: "PathAbsent", path: k.to }],
+      actions: [{ _tag: "CreateDirectory", path: keptDataDir, mode: 0o700 }, moveBetween(k.from, k.to)],
       onFailure: k.onFailure,
-      undo: [{ _tag: "Move", from: k.to, to: k.from }],
+      undo: [moveBetween(k.to, k.from)],
     })
   const bumpFlags: ReadonlyArray<Precondition> = bump._tag === "Disabled" ? [] : [{ _tag: "EtcdutlSupports", flags: ["--bump-revision", "--mark-compacted"] }]
   const manifestRunning = exists(manifestHostPath)
@@ -608,10 +632,11 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
           title: "Set aside what an interrupted restore left",
           description:
             `Move the output of an earlier restore's etcdutl that did not finish (${partials.map((p) => posix.basename(p.from)).join(", ")}) out of etcd's data directory into the kept-data directory. ` +
-            "Only this tool names a directory there restore-<uuid>, and a finished restore removes it. It is kept, never deleted.",
+            "Only this tool names a directory there restore-<uuid>, and a finished restore removes it. It is kept, never deleted." +
+            copiedOff,
           preconditions: [
             keptDirectory,
-            sameFileSystem,
+            ...roomToKeep(disk?.partialRestoresBytes ?? 0),
             etcdStopped,
             ...partials.flatMap(
               (p): ReadonlyArray<Precondition> => [
@@ -620,12 +645,9 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
               ],
             ),
           ],
-          actions: [
-            { _tag: "CreateDirectory", path: keptDataDir, mode: 0o700 },
-            ...partials.map((p): RestoreAction => ({ _tag: "Move", from: p.from, to: p.to })),
-          ],
+          actions: [{ _tag: "CreateDirectory", path: keptDataDir, mode: 0o700 }, ...partials.map((p) => moveBetween(p.from, p.to))],
           onFailure: "Each move is atomic: what was moved is in the kept-data directory, the rest is in place. Run the restore again to continue.",
-          undo: partials.map((p): RestoreAction => ({ _tag: "Move", from: p.to, to: p.from })),
+          undo: partials.map((p) => moveBetween(p.to, p.from)),
         })
       : undefined,
     exists(posix.join(hostLayout.dataDir, "member"))
@@ -635,6 +657,7 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
           description: "Move the current member directory out of etcd's data directory. It is kept, never deleted.",
           from: member,
           to: keptMember,
+          bytes: disk?.memberBytes ?? 0,
           onFailure: "The old data is either still in place or fully moved (a rename is atomic). Run the restore again to continue, or undo.",
         })
       : undefined,
@@ -645,6 +668,7 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
           description: "Move the raft index record out of etcd's data directory (its content gave the revision bump), so the directory is empty.",
           from: revisionJson,
           to: keptRevisionJson,
+          bytes: 0,
           onFailure: "Run the restore again to continue, or undo.",
         })
       : undefined,
@@ -700,13 +724,18 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
           : ` Revisions are bumped by ${bump.amount} and marked compacted, so every watch cache starts over.`),
       preconditions: [
         { _tag: "IsDirectory", path: dataDir, linkAllowed: true, mayBeAbsent: true },
-        sameFileSystem,
         etcdStopped,
         ...bumpFlags,
         { _tag: "PathExists", path: snapshotCopy },
         { _tag: "DirectoryEmpty", path: dataDir, ignoring: ["lost+found"] },
         { _tag: "PathAbsent", path: restoreDir },
-        { _tag: "FreeSpace", path: dataDir, bytes: 2 * input.snapshotBytes + walAllowanceBytes },
+        {
+          _tag: "FreeSpace",
+          path: dataDir,
+          bytes: 2 * input.snapshotBytes + walAllowanceBytes,
+          // On a dedicated disk, the old member and partial restores moved off it leave their room.
+          ...(disk === undefined || disk.memberBytes + disk.partialRestoresBytes === 0 ? {} : { freedBefore: disk.memberBytes + disk.partialRestoresBytes }),
+        },
       ],
       actions: [
         {
@@ -720,7 +749,7 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
         },
       ],
       onFailure: `etcdutl's output directory ${restoreDir} may be partial: it is moved into the kept-data directory (by the undo, or by the next run if this one was killed). Run the restore again. The old data is kept in ${keptMember}.`,
-      undo: [{ _tag: "Move", from: restoreDir, to: host(posix.join(hostLayout.keptDataDir, failedRestoreName(restoreId))) }],
+      undo: [moveBetween(restoreDir, host(posix.join(hostLayout.keptDataDir, failedRestoreName(restoreId))))],
     }),
     step({
       id: "install-member",

@@ -13,6 +13,7 @@ import { BackupFileError, fileError } from "./atomic-files.ts"
 import { descriptorPath, descriptorsHavePaths } from "./descriptor-path.ts"
 import { errnoCode } from "./file-system-error.ts"
 import { fsyncDirectory, lstatOrUndefined } from "./file-steps.ts"
+import { moveAcrossFileSystems } from "./cross-device-move.ts"
 
 /** The codes that mean "nothing is at this path" for an inspection. */
 const absent = ["ENOENT", "ENOTDIR"]
@@ -26,9 +27,14 @@ const refuseIfPresent = async (path: string, operation: string) => {
   }
 }
 
-const move = async (from: string, to: string) => {
+const move = async (from: string, to: string, acrossFileSystems: boolean) => {
   await refuseIfPresent(to, "move into")
-  await rename(from, to)
+  try {
+    await rename(from, to)
+  } catch (e) {
+    if (errnoCode(e) !== "EXDEV" || !acrossFileSystems) throw e
+    return moveAcrossFileSystems(from, to)
+  }
   await fsyncDirectory(dirname(to))
   if (dirname(from) !== dirname(to)) await fsyncDirectory(dirname(from))
 }
@@ -206,8 +212,12 @@ export class DurableFiles extends Context.Service<
     readonly readDirectory: (path: string) => Effect.Effect<ReadonlyArray<string>, BackupFileError>
     /** Creates one directory (its parent must exist) with exactly `mode`. */
     readonly makeDirectory: (path: string, mode: number) => Effect.Effect<void, BackupFileError>
-    /** Renames `from` to the free name `to` (refused if `to` exists), then fsyncs both directories. */
-    readonly move: (from: string, to: string) => Effect.Effect<void, BackupFileError>
+    /**
+     * Renames `from` to the free name `to` (refused if `to` exists), then fsyncs both directories.
+     * With `acrossFileSystems`, where they are on two file systems (EXDEV), `moveAcrossFileSystems`'s
+     * crash-safe copy then removal instead.
+     */
+    readonly move: (from: string, to: string, options?: { readonly acrossFileSystems?: boolean }) => Effect.Effect<void, BackupFileError>
     /**
      * Copies `from` to the free name `to` through `<to>.part` (fsynced, mode `mode`); never leaves a
      * partial `to`. With `hardLinkWhenSafe`, a hard link where `linkableWithMode` allows it and the
@@ -239,7 +249,7 @@ export class DurableFiles extends Context.Service<
         ),
       readDirectory: (path) => attempt("list", path, () => readdir(path)),
       makeDirectory: (path, mode) => attempt("create directory", path, () => mkdir(path, { mode }).then(() => chmod(path, mode))),
-      move: (from, to) => attempt("move", from, () => move(from, to)),
+      move: (from, to, options) => attempt("move", from, () => move(from, to, options?.acrossFileSystems === true)),
       copyThroughPart: (from, to, mode, options) =>
         attempt("copy", from, () => copyThroughPart(from, to, mode, options?.hardLinkWhenSafe === true, options?.expected, options?.hiddenPart === true)),
       removeEmptyDirectory: (path) => attempt("remove the directory", path, () => rmdir(path)),

@@ -20,6 +20,7 @@ import {
   runTimePreconditions,
   stepIds,
   upfrontPreconditions,
+  walAllowanceBytes,
   type RestorePlan,
   type RestorePlanInput,
 } from "../../src/domain/restore-plan.ts"
@@ -92,16 +93,20 @@ const inputArb: fc.Arbitrary<RestorePlanInput> = fc
       .record({
         existing: fc.subarray([...pathsToObserve(input.revisions, undefined, input.partialRestores)]),
         snapshotCopy: fc.option(fc.constantFrom("/var/lib/etcd-backup/snapshot.db", `/var/lib/etcd-backup/snapshot.db.${input.restoreId}`), { nil: undefined }),
+        separateDataDisk: fc.option(fc.record({ memberBytes: fc.nat({ max: 2 ** 40 }), partialRestoresBytes: fc.nat({ max: 2 ** 30 }) }), { nil: undefined }),
       })
-      .map(({ existing, snapshotCopy }) => ({ ...input, existing, ...(snapshotCopy === undefined ? {} : { snapshotCopy }) })),
+      .map(({ existing, snapshotCopy, separateDataDisk }) => ({
+        ...input,
+        existing,
+        ...(snapshotCopy === undefined ? {} : { snapshotCopy }),
+        ...(separateDataDisk === undefined ? {} : { separateDataDisk }),
+      })),
   )
 
 const allPaths = (p: RestorePlan) =>
   p.steps.flatMap((s) => [
     ...s.touches,
-    ...s.preconditions.flatMap((c) =>
-      "path" in c ? [c.path] : "paths" in c ? c.paths : "manifest" in c ? [c.manifest] : "snapshot" in c ? [c.snapshot, c.resources] : [],
-    ),
+    ...s.preconditions.flatMap((c) => ("path" in c ? [c.path] : "manifest" in c ? [c.manifest] : "snapshot" in c ? [c.snapshot, c.resources] : [])),
   ])
 
 describe("revisionBump", () => {
@@ -330,6 +335,34 @@ describe("planRestore", () => {
     )
   })
 
+  it("property: on a dedicated etcd disk every move between etcd's data and the kept data may copy, with room for it; elsewhere every move is a rename", () => {
+    fc.assert(
+      fc.property(inputArb, (input) => {
+        const p = plan(input)
+        const data = posix.join(input.root, "/var/lib/etcd")
+        const kept = posix.join(input.root, "/var/lib/etcd-backup")
+        const under = (dir: string, path: string) => path.startsWith(`${dir}/`)
+        for (const s of p.steps) {
+          for (const a of [...s.actions, ...s.undo]) {
+            if (a._tag !== "Move") continue
+            const between = (under(data, a.from) && under(kept, a.to)) || (under(kept, a.from) && under(data, a.to))
+            expect(a.acrossFileSystems === true, `${s.id}: ${a.from} -> ${a.to}`).toBe(between && input.separateDataDisk !== undefined)
+          }
+        }
+        const room = (id: string) =>
+          p.steps.find((s) => s.id === id)?.preconditions.find((c) => c._tag === "FreeSpace" && c.path === kept) as { bytes: number } | undefined
+        const disk = input.separateDataDisk
+        if (p.steps.some((s) => s.id === "keep-old-member")) expect(room("keep-old-member")?.bytes).toBe(disk?.memberBytes)
+        if (p.steps.some((s) => s.id === "set-aside-partial-restores")) expect(room("set-aside-partial-restores")?.bytes).toBe(disk?.partialRestoresBytes)
+        const freed = (disk?.memberBytes ?? 0) + (disk?.partialRestoresBytes ?? 0)
+        const onData = p.steps.find((s) => s.id === "restore-snapshot")!.preconditions.find((c) => c._tag === "FreeSpace")
+        expect(onData).toMatchObject({ path: data, bytes: 2 * input.snapshotBytes + walAllowanceBytes })
+        expect(onData?._tag === "FreeSpace" ? onData.freedBefore : "none").toBe(freed === 0 ? undefined : freed)
+      }),
+      { numRuns: 300 },
+    )
+  })
+
   it("property: the steps keep their fixed order", () => {
     fc.assert(
       fc.property(inputArb, (input) => {
@@ -484,7 +517,6 @@ describe("renderRestorePlan", () => {
         }
         const resources = checked.find((c) => c.path === host("/etc/kubernetes/static-pod-resources"))
         expect(resources).toMatchObject({ linkAllowed: false, mayBeAbsent: true })
-        expect(upfrontPreconditions(p)).toContainEqual({ _tag: "SameFileSystem", paths: [host("/var/lib/etcd"), host("/var/lib/etcd-backup")] })
       }),
       { numRuns: 200 },
     )

@@ -110,7 +110,7 @@ export const executeAction = (action: RestoreAction, options: ExecutorOptions, c
       case "CreateDirectory":
         return yield* createDirectory(action, changes)
       case "Move":
-        yield* io(action, (files) => files.move(action.from, action.to))
+        yield* io(action, (files) => files.move(action.from, action.to, { acrossFileSystems: action.acrossFileSystems === true }))
         changes.changed = true
         return
       case "CopyFile": {
@@ -179,7 +179,7 @@ const applyUndo = (action: RestoreAction, changes: StepChanges) =>
         const applicable =
           (yield* exists(action.from).pipe(Effect.orElseSucceed(() => false))) && !(yield* exists(action.to).pipe(Effect.orElseSucceed(() => true)))
         if (!applicable) return false
-        yield* io(action, (files) => files.move(action.from, action.to))
+        yield* io(action, (files) => files.move(action.from, action.to, { acrossFileSystems: action.acrossFileSystems === true }))
         return true
       }
       case "CreateDirectory":

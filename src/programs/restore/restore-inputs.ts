@@ -27,7 +27,7 @@ import { Etcdutl } from "../../services/etcdutl.ts"
 import { describeFileSystemFailure, errnoCode } from "../../services/file-system-error.ts"
 import { readBackupManifest } from "../backup-dir/backup-manifest-file.ts"
 import { findPartialRestores, findSnapshotCopy } from "./restore-leftovers.ts"
-import { lstatOrUndefined } from "./restore-preconditions.ts"
+import { bytesOnDisk, fileSystemOf, lstatOrUndefined } from "./restore-preconditions.ts"
 import { selectBackup, type SelectedBackup } from "../verify/verify-selection.ts"
 import { treeFootprint } from "../../domain/tree-footprint.ts"
 
@@ -175,6 +175,20 @@ export const gatherRestoreInputs = Effect.fn("gatherRestoreInputs")(function* (o
     if (found !== undefined) existing.push(path)
   }
 
+  // A dedicated etcd disk: what the plan moves off it into the kept-data directory is copied, and needs room there.
+  const onDevice = (path: string) => fileSystemOf(host(path)).pipe(Effect.mapError((e) => invalid("host", e.message)))
+  const measured = (path: string) => bytesOnDisk(host(path)).pipe(Effect.mapError((e) => invalid("host", e.message)))
+  const separateDataDisk =
+    (yield* onDevice(hostLayout.dataDir)) === (yield* onDevice(hostLayout.keptDataDir))
+      ? undefined
+      : {
+          memberBytes: yield* measured(posix.join(hostLayout.dataDir, "member")),
+          partialRestoresBytes: (yield* Effect.forEach(partialRestores, (id) => measured(posix.join(hostLayout.dataDir, `restore-${id}`)))).reduce(
+            (a, b) => a + b,
+            0,
+          ),
+        }
+
   const footprint = treeFootprint(manifest.entries)
   const input = yield* Effect.fromResult(
     decodeRestorePlanInput({
@@ -194,6 +208,7 @@ export const gatherRestoreInputs = Effect.fn("gatherRestoreInputs")(function* (o
       existing,
       partialRestores,
       ...(snapshotCopy === undefined ? {} : { snapshotCopy }),
+      ...(separateDataDisk === undefined ? {} : { separateDataDisk }),
     }),
   ).pipe(Effect.mapError((e) => invalid("input", `the restore's input is invalid: ${e.message}`)))
   const plan = yield* Effect.fromResult(planRestore(input, table)).pipe(Effect.mapError((e) => invalid(e.reason, e.message)))

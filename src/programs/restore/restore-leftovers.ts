@@ -3,13 +3,17 @@
  *
  * - `/etc/kubernetes/.cluster-backup-extract-*`: the extraction's staging directory, holding the
  *   decoded keys and certificates of the tarball. A copy of the backup's content: the next
- *   restore removes it (`sweepExtractLeftovers`), under the lock, so never while a live restore
+ *   restore removes it (`sweepLeftovers`), under the lock, so never while a live restore
  *   extracts into it.
  * - `/var/lib/etcd/restore-<uuid>`: etcdutl's output of a restore killed before install-member.
  *   Not removed: the plan moves it into the kept-data directory (`findPartialRestores` feeds the
  *   plan's `set-aside-partial-restores` step).
  * - `/var/lib/etcd-backup/snapshot.db*`: the snapshot's copy. Kept (a record of what was
  *   restored); a rerun restores from it instead of copying again (`findSnapshotCopy`).
+ * - `.cluster-backup-part-*` and `.cluster-backup-trash-*` in `/var/lib/etcd` and
+ *   `/var/lib/etcd-backup`: a move off a dedicated etcd disk killed half-way
+ *   (`src/services/cross-device-move.ts`). Neither is ever the only copy of anything: the next
+ *   restore removes them (`sweepLeftovers`), under the lock.
  *
  * The lock, `/etc/kubernetes/.cluster-backup-restore.lock` under the root, is held for the whole
  * of a real run (`src/services/run-lock.ts`).
@@ -17,6 +21,7 @@
 import { posix } from "node:path"
 import { Effect, Schema } from "effect"
 import { hostLayout, isSnapshotCopyName, partialRestoreId } from "../../domain/restore-plan.ts"
+import { movePartPrefix, moveTrashPrefix } from "../../services/cross-device-move.ts"
 import { DurableFiles } from "../../services/durable-files.ts"
 import { digestFile } from "../verify/verify-file-digest.ts"
 
@@ -90,27 +95,55 @@ export const findPartialRestores = (root: string) =>
     return ids.sort()
   })
 
-/**
- * Removes the extraction staging directories a killed restore left in `/etc/kubernetes` under
- * `root` and returns their paths. Only call it while holding the restore lock.
- */
-export const sweepExtractLeftovers = (root: string) =>
+/** Something a killed restore left that the next one removes: its path and what it is. */
+export interface Leftover {
+  readonly path: string
+  readonly what: string
+}
+
+const leftoverKinds: ReadonlyArray<{ readonly dir: string; readonly prefix: string; readonly directoriesOnly: boolean; readonly what: string }> = [
+  {
+    dir: hostLayout.configDir,
+    prefix: extractStagingPrefix,
+    directoriesOnly: true,
+    what: "the extraction staging directory of a killed restore (decoded keys)",
+  },
+  ...[hostLayout.dataDir, hostLayout.keptDataDir].flatMap((dir) => [
+    {
+      dir,
+      prefix: movePartPrefix,
+      directoriesOnly: false,
+      what: "the partial copy of a move off etcd's disk that a killed restore left (the original was still in place)",
+    },
+    {
+      dir,
+      prefix: moveTrashPrefix,
+      directoriesOnly: false,
+      what: "the original of a move off etcd's disk that a killed restore had already copied in full",
+    },
+  ]),
+]
+
+/** What killed restores left under `root` (changes nothing). */
+export const findLeftovers = (root: string) =>
   Effect.gen(function* () {
-    const found = yield* findExtractLeftovers(root)
-    for (const path of found) {
-      yield* DurableFiles.use((files) => files.removeTree(path)).pipe(Effect.mapError(failure))
+    const found: Array<Leftover> = []
+    for (const kind of leftoverKinds) {
+      const dir = posix.join(root, kind.dir)
+      for (const name of (yield* list(dir)).sort()) {
+        const path = posix.join(dir, name)
+        if (name.startsWith(kind.prefix) && (!kind.directoriesOnly || (yield* isDirectory(path)))) found.push({ path, what: kind.what })
+      }
     }
     return found
   })
 
-/** The extraction staging directories in `/etc/kubernetes` under `root` (changes nothing). */
-export const findExtractLeftovers = (root: string) =>
+/** Removes what killed restores left under `root` and returns it. Only call it while holding the restore lock. */
+export const sweepLeftovers = (root: string) =>
   Effect.gen(function* () {
-    const configDir = posix.join(root, hostLayout.configDir)
-    const found: Array<string> = []
-    for (const name of (yield* list(configDir)).sort()) {
-      const path = posix.join(configDir, name)
-      if (name.startsWith(extractStagingPrefix) && (yield* isDirectory(path))) found.push(path)
+    const found = yield* findLeftovers(root)
+    for (const { path } of found) {
+      yield* DurableFiles.use((files) => files.removeTree(path)).pipe(Effect.mapError(failure))
     }
     return found
   })

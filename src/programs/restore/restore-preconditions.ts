@@ -3,7 +3,7 @@
  * what was required and what was found. `BackupVerified` is delegated to the caller (it runs the
  * verifier); the others read the file system, `/proc` and the free space.
  */
-import { dirname } from "node:path"
+import { dirname, posix } from "node:path"
 import { Effect, Result, Schema } from "effect"
 import { renderPrecondition } from "../../domain/restore-plan-render.ts"
 import { readsAfterMoved, type Precondition, type RestorePlan } from "../../domain/restore-plan.ts"
@@ -11,6 +11,7 @@ import { formatBytes } from "../../domain/byte-format.ts"
 import { DiskSpace, type DiskUsage } from "../../services/disk-space.ts"
 import { DurableFiles } from "../../services/durable-files.ts"
 import { describeActivity, findEtcdActivity } from "./restore-etcd-activity.ts"
+import { findLeftovers, type Leftover } from "./restore-leftovers.ts"
 import type { VerifiedEvidence } from "../verify/verify.ts"
 
 export class RestorePreconditionFailed extends Schema.TaggedError<RestorePreconditionFailed>()("RestorePreconditionFailed", {
@@ -61,10 +62,30 @@ const existingAncestor = (path: string) =>
     return p
   })
 
+/** The device of the file system `path` is on, or will be created on (its nearest existing ancestor's, links followed). */
+export const fileSystemOf = (path: string) =>
+  existingAncestor(path).pipe(
+    Effect.flatMap(followed),
+    Effect.map((s) => s?.dev),
+  )
+
+/** What the files and directories under `path` take on disk (whole blocks; links not followed); 0 when it does not exist. */
+export const bytesOnDisk = (path: string): Effect.Effect<number, RestorePreconditionFailed, DurableFiles> =>
+  Effect.gen(function* () {
+    const found = yield* lstatOrUndefined(path)
+    if (found === undefined) return 0
+    let total = found.blocks * 512
+    if (found.isDirectory()) {
+      const names = yield* DurableFiles.use((files) => files.readDirectory(path)).pipe(Effect.mapError(inspectFailed(path)))
+      for (const name of names) total += yield* bytesOnDisk(posix.join(path, name))
+    }
+    return total
+  })
+
 /** What is missing on the file system of `on` for `bytes` (and `inodes`), and what to do; undefined when there is room. */
-const shortfall = (on: string, usage: DiskUsage, bytes: number, inodes: number | undefined): string | undefined => {
-  if (usage.availableBytes < bytes)
-    return `only ${usage.availableBytes} bytes are available on the file system of ${on}; free ${bytes - usage.availableBytes} bytes there and run the restore again`
+const shortfall = (on: string, usage: DiskUsage, bytes: number, inodes: number | undefined, freedBefore = 0): string | undefined => {
+  if (usage.availableBytes + freedBefore < bytes)
+    return `only ${usage.availableBytes} bytes are available on the file system of ${on}${freedBefore === 0 ? "" : ` (${freedBefore} more once earlier steps moved their data off it)`}; free ${bytes - freedBefore - usage.availableBytes} bytes there and run the restore again`
   if (inodes !== undefined && usage.availableInodes !== undefined && usage.availableInodes < inodes)
     return `only ${usage.availableInodes} inodes are free on the file system of ${on}, ${inodes} are needed; remove files there (or give it more inodes) and run the restore again`
   return undefined
@@ -78,16 +99,17 @@ const shortfall = (on: string, usage: DiskUsage, bytes: number, inodes: number |
  */
 export const freeSpaceTogether = (plan: RestorePlan) =>
   Effect.gen(function* () {
-    const shared = new Map<number, { readonly on: string; readonly paths: Array<string>; bytes: number; inodes: number }>()
+    const shared = new Map<number, { readonly on: string; readonly paths: Array<string>; bytes: number; inodes: number; freedBefore: number }>()
     for (const p of plan.steps.flatMap((s) => s.preconditions)) {
       if (p._tag !== "FreeSpace") continue
       const on = yield* existingAncestor(p.path)
       const found = yield* followed(on)
       if (found === undefined) continue
-      const group = shared.get(found.dev) ?? { on, paths: [], bytes: 0, inodes: 0 }
+      const group = shared.get(found.dev) ?? { on, paths: [], bytes: 0, inodes: 0, freedBefore: 0 }
       group.paths.push(p.path)
       group.bytes += p.bytes
       group.inodes += p.inodes ?? 0
+      group.freedBefore += p.freedBefore ?? 0
       shared.set(found.dev, group)
     }
     const checks: Array<{ readonly what: string; readonly unmet: string | undefined }> = []
@@ -95,7 +117,10 @@ export const freeSpaceTogether = (plan: RestorePlan) =>
       if (g.paths.length < 2) continue
       const what = `${formatBytes(g.bytes)} free on the file system of ${g.paths.join(" and ")}, for the steps writing there together`
       const usage = yield* Effect.result(DiskSpace.use((d) => d.usage(g.on)))
-      checks.push({ what, unmet: Result.isFailure(usage) ? usage.failure.message : shortfall(g.on, usage.success, g.bytes, g.inodes || undefined) })
+      checks.push({
+        what,
+        unmet: Result.isFailure(usage) ? usage.failure.message : shortfall(g.on, usage.success, g.bytes, g.inodes || undefined, g.freedBefore),
+      })
     }
     return checks
   })
@@ -142,7 +167,7 @@ export const checkPrecondition = (p: Precondition, context: PreconditionContext)
       case "FreeSpace": {
         const on = yield* existingAncestor(p.path)
         const usage = yield* DiskSpace.use((d) => d.usage(on)).pipe(Effect.mapError((e) => unmet(e.message)))
-        const short = shortfall(on, usage, p.bytes, p.inodes)
+        const short = shortfall(on, usage, p.bytes, p.inodes, p.freedBefore)
         if (short !== undefined) return yield* unmet(short)
         return
       }
@@ -161,20 +186,6 @@ export const checkPrecondition = (p: Precondition, context: PreconditionContext)
           return yield* unmet(`it is a symbolic link to ${target === undefined ? "nothing" : "something that is not a directory"}; make it a directory`)
         }
         return yield* unmet(`it is ${kindOf(found)}, not a directory; move it away (the restore keeps its data in directories there)`)
-      }
-      case "SameFileSystem": {
-        const devices: Array<{ readonly path: string; readonly dev: number }> = []
-        for (const path of p.paths) {
-          const on = yield* existingAncestor(path)
-          const found = yield* followed(on)
-          if (found !== undefined) devices.push({ path: on, dev: found.dev })
-        }
-        if (new Set(devices.map((d) => d.dev)).size > 1) {
-          return yield* unmet(
-            `${devices.map((d) => `${d.path} is on device ${d.dev}`).join(", ")}: moving etcd's data between them would be a copy, not an atomic rename; make ${p.paths.at(-1)} a directory on the file system of ${p.paths[0]}`,
-          )
-        }
-        return
       }
       case "EtcdStopped": {
         if ((yield* lstatOrUndefined(p.manifest)) !== undefined) return yield* unmet(`${p.manifest} is still in place, so the kubelet runs etcd`)
@@ -197,7 +208,8 @@ export const foreseeableFailures = (plan: RestorePlan) =>
       what: `step ${r.step} reads ${r.read}, which step ${r.movedBy} moves away (${r.moved})`,
       message: `the backup is inside ${r.moved}, which step ${r.movedBy} moves aside before step ${r.step} reads ${r.read}: copy the backup outside etcd's data and /etc/kubernetes (e.g. /home/core/backup) and restore from there`,
     }))
-    const movedAway: Array<string> = []
+    // What killed restores left is removed before the first step (a dry run only lists it).
+    const movedAway: Array<string> = (yield* findLeftovers(plan.root).pipe(Effect.orElseSucceed((): ReadonlyArray<Leftover> => []))).map((l) => l.path)
     for (const [index, step] of plan.steps.entries()) {
       for (const p of step.preconditions) {
         const what = `step ${index + 1} ${step.id}: ${renderPrecondition(p)}`

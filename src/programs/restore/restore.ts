@@ -24,7 +24,7 @@ import { defaultTarLimits, type TarLimits } from "../../services/tarball/tarball
 import { executePlan } from "./restore-executor.ts"
 import { gatherRestoreInputs, type RestoreInputOptions } from "./restore-inputs.ts"
 import { acquireRunLock, inspectRunLock } from "../../services/run-lock.ts"
-import { findExtractLeftovers, restoreLockPath, sweepExtractLeftovers } from "./restore-leftovers.ts"
+import { findLeftovers, type Leftover, restoreLockPath, sweepLeftovers } from "./restore-leftovers.ts"
 import { cachedVerification, preflightChecks } from "./restore-preflight.ts"
 import { restoreVersions } from "./restore-versions.ts"
 import { defaultOperands } from "../../domain/operands.ts"
@@ -90,12 +90,10 @@ const lockCheck = (root: string) =>
         { what, unmet: `held by ${owner.command} (PID ${owner.pid} on ${owner.host}, started ${owner.startedAt}): wait for it to finish` },
       ] satisfies ReadonlyArray<PreflightCheck>
     }
-    const leftovers = yield* findExtractLeftovers(root).pipe(Effect.orElseSucceed((): ReadonlyArray<string> => []))
+    const leftovers = yield* findLeftovers(root).pipe(Effect.orElseSucceed((): ReadonlyArray<Leftover> => []))
     return [
       { what: state.success._tag === "Stale" ? `${what}: the lock a killed restore left is replaced by a real run` : what },
-      ...leftovers.map((path) => ({
-        what: `${path}, a killed restore's extraction staging directory (decoded keys), is removed by a real run before its first step`,
-      })),
+      ...leftovers.map((l) => ({ what: `${l.path}, ${l.what}, is removed by a real run before its first step` })),
     ] satisfies ReadonlyArray<PreflightCheck>
   })
 
@@ -105,10 +103,8 @@ const realRun = (options: RestoreOptions, root: string) =>
     const line = (text: string) => options.output(`${text}\n`)
     const lock = yield* acquireRunLock(restoreLockPath(root), `cluster-backup restore (restore-${options.restoreId})`)
     if (lock.replaced._tag === "Stale") yield* line(`A restore was killed (its lock ${restoreLockPath(root)} was left): sweeping what it left.`)
-    const sweep = sweepExtractLeftovers(root).pipe(
-      Effect.flatMap((removed) =>
-        Effect.forEach(removed, (path) => line(`removed  ${path}: the extraction staging directory of a killed restore (decoded keys)`), { discard: true }),
-      ),
+    const sweep = sweepLeftovers(root).pipe(
+      Effect.flatMap((removed) => Effect.forEach(removed, (l) => line(`removed  ${l.path}: ${l.what}`), { discard: true })),
     )
     // However the run ends, no staging directory with decoded keys stays behind (the lock is released after).
     yield* Effect.addFinalizer(() => Effect.ignore(sweep))
@@ -133,8 +129,9 @@ const realRun = (options: RestoreOptions, root: string) =>
       stopPollMillis: options.stopPollMillis,
       extractLimits: extractLimits(inputs.manifest),
     })
+    const copiedOffDisk = plan.steps.some((s) => s.actions.some((a) => a._tag === "Move" && a.acrossFileSystems === true))
     yield* line(
-      `Restore restore-${plan.restoreId} complete: ${ran.length} steps ran. etcd starts from the restored member; old data was kept, nothing was deleted.`,
+      `Restore restore-${plan.restoreId} complete: ${ran.length} steps ran. etcd starts from the restored member; old data was kept, ${copiedOffDisk ? "copied off etcd's disk before it was removed there" : "nothing was deleted"}.`,
     )
     return { plan, dryRun: false, ran } satisfies RestoreOutcome
   }).pipe(Effect.scoped)

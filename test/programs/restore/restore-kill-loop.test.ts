@@ -10,7 +10,7 @@
  * during `etcdutl snapshot restore`, whose partial output the rerun moves aside. The seed is
  * fixed (KILL_LOOP_SEED replays another); the kill points are in the failure messages.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -145,6 +145,62 @@ describe("restore under kills", () => {
         .filter((l) => /^(\[|removed|A restore)/.test(l))
         .join("; ")}`,
     )
+  }, 240_000)
+
+  // A dedicated etcd disk (here /dev/shm, a tmpfs, which the host's /var/lib/etcd links to): the old member is copied
+  // off it, then removed. Kills land in that copy and removal half of the time.
+  it(`on a dedicated etcd disk, killed ${kills / 2} times, half of them while the old member is copied off it: the rerun completes and the old member is kept whole (seed ${seed})`, async () => {
+    const etcdutl = etcdTool("etcdutl")
+    const random = seededRandom(seed + 1)
+    const host = makeHostTree(etcd.workDir, backup)
+    const disk = mkdtempSync("/dev/shm/cb-etcd-disk-kill-")
+    try {
+      const dataDir = join(host.root, "var/lib/etcd")
+      // 24 MiB of WAL, so that the copy takes a while.
+      for (let i = 0; i < 6; i++) writeFileSync(join(dataDir, "member", `wal-${i}.wal`), Buffer.alloc(4 * 1024 * 1024, i), { mode: 0o600 })
+      cpSync(dataDir, disk, { recursive: true })
+      rmSync(dataDir, { recursive: true })
+      symlinkSync(disk, dataDir)
+      const points: Array<string> = []
+      for (let i = 0; i < kills / 2; i++) {
+        const duringCopy = random() < 0.5
+        const fraction = random()
+        const delay = Math.round(random() * (duringCopy ? 150 : 300))
+        const trigger = (pid: number, out: string) => {
+          if (!holdsLock(host, pid)) return false
+          const total = /: (\d+) steps \(/.exec(out)
+          if (total === null) return false
+          if (duringCopy) return out.includes("keep-old-member: ")
+          const step = Math.floor(fraction * (Number(total[1]) + 1))
+          return step === 0 || out.includes(`[${step}/`)
+        }
+        const run = await runAndKillWhen(restoreArgs(host, etcdutl), { begun: trigger, delayMs: delay, group: true })
+        points.push(
+          `${delay} ms after ${duringCopy ? "keep-old-member" : `step ${Math.floor(fraction * 11)}`}: last line ${JSON.stringify((run.stdout.trim().split("\n").at(-1) ?? "").slice(0, 100))}`,
+        )
+        if (run.finished) expect(run.status, points.join("\n")).toBe(0)
+      }
+      const context = `kill points:\n  ${points.join("\n  ")}`
+      const final = await runCli(restoreArgs(host, etcdutl))
+      expect(final.status, `${context}\n${final.stdout}\n${final.stderr}`).toBe(0)
+      expect(readdirSync(disk), context).toEqual(["member"])
+      // The old member is kept whole on the root's file system: a copy killed half-way never took a member name, and a
+      // kill between the copy's rename and the original's may leave two whole copies, never a partial one.
+      const kept = join(host.root, "var/lib/etcd-backup")
+      const members = readdirSync(kept).filter((n) => /^member/.test(n))
+      expect(members.length, context).toBeGreaterThanOrEqual(1)
+      for (const m of members) {
+        expect(readFileSync(join(kept, m, "snap/db"), "utf8"), `${context}: ${m}`).toBe("old etcd data\n")
+        for (let i = 0; i < 6; i++) expect(readFileSync(join(kept, m, `wal-${i}.wal`)).equals(Buffer.alloc(4 * 1024 * 1024, i)), `${context}: ${m}`).toBe(true)
+      }
+      expect(
+        readdirSync(kept).filter((n) => n.startsWith(".cluster-backup-")),
+        context,
+      ).toEqual([])
+      console.log(`restore kill loop on a dedicated disk (seed ${seed}): ${context}`)
+    } finally {
+      rmSync(disk, { recursive: true, force: true })
+    }
   }, 240_000)
 
   it("killed during etcdutl snapshot restore: the rerun moves the partial output aside and completes", async () => {

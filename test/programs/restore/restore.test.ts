@@ -9,6 +9,7 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process"
 import { createHash } from "node:crypto"
 import {
   chmodSync,
+  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -103,6 +104,20 @@ const fakeEtcdutl = (dir: string, behaviour: "too-old" | "restore-fails"): strin
   writeFileSync(path, ["#!/bin/bash", ...lines, `exec ${JSON.stringify(real)} "$@"`, ""].join("\n"))
   chmodSync(path, 0o755)
   return path
+}
+
+/**
+ * Makes the host's /var/lib/etcd a file system of its own: its content moves to a new directory on /dev/shm (a tmpfs
+ * on Linux, not the test's file system), which /var/lib/etcd then links to. Returns that directory (remove it after).
+ */
+const onDedicatedDisk = (host: HostTree): string => {
+  const disk = mkdtempSync("/dev/shm/cb-etcd-disk-")
+  const dataDir = join(host.root, "var/lib/etcd")
+  expect(statSync(disk).dev).not.toBe(statSync(host.root).dev)
+  cpSync(dataDir, disk, { recursive: true })
+  rmSync(dataDir, { recursive: true })
+  symlinkSync(disk, dataDir)
+  return disk
 }
 
 /** The step ids of a dry run's text (`" 3. wait-etcd-stopped: ..."`). */
@@ -279,22 +294,61 @@ describe("restore", () => {
     expect(snapshotTree(host.root)).toEqual(before)
   })
 
-  it("refuses before any change when the kept-data directory is on another file system than etcd's data (a move would not be a rename)", async () => {
+  // OpenShift's "moving etcd to a different disk": /var/lib/etcd is a file system of its own. Here it is a directory on
+  // /dev/shm (a tmpfs), another file system than the root's, where the host's /var/lib/etcd points.
+  it("restores a host whose etcd data directory is a disk of its own: the old member is copied into the kept-data directory, then removed", async () => {
     const host = makeHostTree(etcd.workDir, backup)
-    // /dev/shm is a tmpfs on Linux: another file system than the test's temporary directory.
-    const other = mkdtempSync("/dev/shm/cb-kept-")
+    const disk = onDedicatedDisk(host)
     try {
-      expect(statSync(other).dev).not.toBe(statSync(host.root).dev)
-      symlinkSync(other, join(host.root, "var/lib/etcd-backup"))
-      const before = snapshotTree(host.root)
-      const error = failure(await restore(host))
-      expect(error._tag).toBe("RestoreRefused")
-      expect(error.message).toContain("are on one file system (moves between them are renames); found: ")
-      expect(error.message).toContain(`make ${join(host.root, "var/lib/etcd-backup")} a directory on the file system of ${join(host.root, "var/lib/etcd")}`)
-      expect(snapshotTree(host.root)).toEqual(before)
-      expect(readdirSync(other)).toEqual([])
+      const dry = await restore(host, { dryRun: true })
+      success(dry)
+      const member = join(host.root, "var/lib/etcd/member")
+      const kept = join(host.root, "var/lib/etcd-backup/member")
+      expect(dry.output).toContain(
+        `move     ${member} -> ${kept} (from another file system: copied through a hidden .cluster-backup-part-, fsynced, renamed; only then the original removed)`,
+      )
+      expect(dry.output).toMatch(new RegExp(`requires \\d+ B free on the file system of ${join(host.root, "var/lib/etcd-backup")}\\n`))
+      expect(dry.output).toMatch(/free on the file system of \S+\/var\/lib\/etcd, counting the \d+(\.\d)? (B|KiB) (\(\d+ bytes\) )?earlier steps move off it/)
+      const real = await restore(host)
+      expect(success(real).ran).toEqual(allSteps)
+      expect(real.output).toContain("old data was kept, copied off etcd's disk before it was removed there.")
+      // The old data is kept, whole, on the root's file system; the disk holds only the restored member.
+      expect(read(host, "var/lib/etcd-backup/member/snap/db")).toBe("old etcd data\n")
+      expect(read(host, "var/lib/etcd-backup/revision.json")).toContain('"maxRaftIndex":5000')
+      expect(statSync(join(host.root, "var/lib/etcd-backup/member/snap/db")).mode & 0o777).toBe(0o600)
+      expect(readdirSync(disk)).toEqual(["member"])
+      expect(existsSync(join(disk, "member/snap/db"))).toBe(true)
+      expect(readdirSync(join(host.root, "var/lib/etcd-backup")).filter((n) => n.startsWith(".cluster-backup-"))).toEqual([])
     } finally {
-      rmSync(other, { recursive: true, force: true })
+      rmSync(disk, { recursive: true, force: true })
+    }
+  })
+
+  it("removes the part and the trash of a move off etcd's disk that a killed restore left, and says so in the dry run", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const disk = onDedicatedDisk(host)
+    try {
+      const part = join(host.root, "var/lib/etcd-backup/.cluster-backup-part-member")
+      mkdirSync(join(part, "snap"), { recursive: true })
+      writeFileSync(join(part, "snap/db"), "old etc")
+      const trash = join(host.root, "var/lib/etcd/.cluster-backup-trash-revision.json")
+      writeFileSync(trash, "{}\n")
+      const dry = await restore(host, { dryRun: true })
+      success(dry)
+      expect(dry.output).toContain(
+        `check    ${part}, the partial copy of a move off etcd's disk that a killed restore left (the original was still in place), is removed by a real run before its first step: ok`,
+      )
+      expect(dry.output).toContain(
+        `check    ${trash}, the original of a move off etcd's disk that a killed restore had already copied in full, is removed by a real run before its first step: ok`,
+      )
+      const real = await restore(host)
+      success(real)
+      expect(real.output).toContain(`removed  ${part}: the partial copy`)
+      expect(real.output).toContain(`removed  ${trash}: the original of a move`)
+      expect(readdirSync(disk)).toEqual(["member"])
+      expect(read(host, "var/lib/etcd-backup/member/snap/db")).toBe("old etcd data\n")
+    } finally {
+      rmSync(disk, { recursive: true, force: true })
     }
   })
 
@@ -338,7 +392,7 @@ describe("restore", () => {
     success(dry)
     expect(dry.output).toContain(`check    no other restore is running (${lock}): the lock a killed restore left is replaced by a real run: ok`)
     expect(dry.output).toContain(
-      `check    ${staging}, a killed restore's extraction staging directory (decoded keys), is removed by a real run before its first step: ok`,
+      `check    ${staging}, the extraction staging directory of a killed restore (decoded keys), is removed by a real run before its first step: ok`,
     )
     expect(existsSync(staging)).toBe(true)
     const ran = await restore(host)
