@@ -109,7 +109,11 @@ const verifiedFirst = (
 /** How far ahead of the deciding clock a backup's timestamp may be before that clock or the backup's is taken for wrong. */
 export const futureSkewMs = 5 * 60_000
 
-export const decideRetention = (units: ReadonlyArray<BackupUnit>, policy: RetentionPolicy, now: number): RetentionDecision => {
+/**
+ * `verifiedAs` is the word the reasons use for a verified unit: a store's `list` says VERIFIED of a backup `verify`
+ * passed, so its prune calls the backups its manifest vouches for "complete", as list's STATE does.
+ */
+export const decideRetention = (units: ReadonlyArray<BackupUnit>, policy: RetentionPolicy, now: number, verifiedAs = "verified"): RetentionDecision => {
   // A backup dated ahead of now (a node whose clock ran fast took it) would be "the newest" for ever, never too old:
   // with keep-last 1 every later backup would go, the one just uploaded included. It is kept and takes no slot.
   const ahead = units.filter((u) => u.at > now + futureSkewMs)
@@ -118,6 +122,7 @@ export const decideRetention = (units: ReadonlyArray<BackupUnit>, policy: Retent
       units.filter((u) => !ahead.includes(u)),
       policy,
       now,
+      verifiedAs,
     )
     const reason = (u: BackupUnit) =>
       `dated ${new Date(u.at).toISOString()}, ahead of this clock (${new Date(now).toISOString()}): kept, taking no slot of the rules (the clock that took it or this one is wrong)`
@@ -133,7 +138,7 @@ export const decideRetention = (units: ReadonlyArray<BackupUnit>, policy: Retent
   const remove = new Map<string, string>()
   if (newestChecked !== undefined) keep.set(newestChecked.id, "the newest backup verify passed (always kept)")
   if (newest !== undefined && newest !== newestChecked) {
-    keep.set(newest.id, newest.verified ? "the newest verified backup (always kept)" : "the newest backup, and none is verified (always kept)")
+    keep.set(newest.id, newest.verified ? `the newest ${verifiedAs} backup (always kept)` : "the newest backup, and none is verified (always kept)")
   }
 
   const rules: Array<

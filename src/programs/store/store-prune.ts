@@ -86,6 +86,7 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
     complete.filter((u) => u.id === u.timestamp),
     options.policy,
     now,
+    "complete",
   )
   const retention: RetentionDecision = {
     keep: [

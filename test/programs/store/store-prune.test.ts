@@ -220,6 +220,22 @@ describe("prune on a store with verify's records", () => {
       expect([...store.objects.keys()]).toContain(objectKey(prefix, made[1]!, verificationFileName))
     }),
   )
+  it.effect("its log says 'verified' only of a backup verify passed, as list's VERIFIED column does: the newest backup is 'complete'", () =>
+    Effect.gen(function* () {
+      const { store, tick } = yield* setup
+      const made = []
+      for (let i = 0; i < 3; i++) made.push(yield* putBackup(store, tick, t0 + i * day))
+      yield* store.putBytes(objectKey(prefix, made[0]!, verificationFileName), passedRecord(made[0]!))
+      yield* TestClock.setTime(t0 + 10 * day)
+      const listed = yield* listBackups(prefix).pipe(provide(store))
+      expect(listed.map((b) => b.verified !== undefined)).toEqual([true, false, false])
+      const report = yield* pruneStore({ prefix, policy: { keepLast: 1 }, graceMs: day, dryRun: true }).pipe(provide(store))
+      const reasons = new Map([...report.retention.keep, ...report.retention.remove].map((x) => [x.unit.id, x.reason]))
+      expect(reasons.get(made[2]!)).toBe("the newest complete backup (always kept)")
+      expect(reasons.get(made[0]!)).toBe("the newest backup verify passed (always kept)")
+      for (const id of made.slice(1)) expect(reasons.get(id)).not.toMatch(/\bverified\b/)
+    }),
+  )
 })
 
 describe("prune on a store holding manifests this version cannot read", () => {
