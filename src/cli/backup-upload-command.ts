@@ -3,7 +3,6 @@ import { Command, Flag } from "effect/cli"
 import { parseByteSize } from "../domain/byte-size.ts"
 import { MillisFromDurationString } from "../domain/durations.ts"
 import { formatBytes } from "../domain/byte-format.ts"
-import { defaultGraceMs } from "../domain/store-layout.ts"
 import { writePodReport } from "../programs/store/pod-report-file.ts"
 import { uploadThenPrune } from "../programs/store/upload-then-prune.ts"
 import { BackupStore } from "../services/store/backup-store.ts"
@@ -11,8 +10,7 @@ import { maxParts, minPartSize } from "../services/store/s3-store.ts"
 import { backupDirFlag } from "./common-flags.ts"
 import { durationAtLeast, intInRange } from "./flag-checks.ts"
 import { withLogging } from "./logging.ts"
-import { durationFlag } from "./duration-flag.ts"
-import { retentionFlags, retentionPolicyOf } from "./retention-flags.ts"
+import { leftoverGraceFlag, leftoverGraceOf, retentionFlags, retentionPolicyOf, ruleMissing } from "./retention-flags.ts"
 import { openStoreFromFlags, storeFlags } from "./store-flags.ts"
 import { readUploadRecipients, recipientsFlags } from "./encryption-flags.ts"
 import { allowExposedSigningKeyFlag, signingKeyFlag } from "./signature-flags.ts"
@@ -50,10 +48,8 @@ export const backupUploadCommand = Command.make(
     signingKey: signingKeyFlag,
     allowExposedSigningKey: allowExposedSigningKeyFlag,
     ...retentionFlags("", "After a successful upload, prune the store: "),
-    leftoverGrace: durationFlag(
+    leftoverGrace: leftoverGraceFlag(
       "leftover-grace",
-      0,
-      defaultGraceMs,
       "With a retention rule: incomplete backups and abandoned multipart uploads in the store are removed once older than this (default 24h)",
     ),
     reportFile: Flag.String("report-file").pipe(
@@ -67,6 +63,8 @@ export const backupUploadCommand = Command.make(
   (flags) =>
     withLogging(
       Effect.gen(function* () {
+        const policy = retentionPolicyOf(flags)
+        yield* ruleMissing("backup-upload", policy, flags.leftoverGrace, { grace: "leftover-grace", rulePrefix: "" }, false)
         // Key and recipients files that cannot be used are said before anything is uploaded.
         const recipients = yield* readUploadRecipients(flags)
         const signingKey = Option.isSome(flags.signingKey)
@@ -92,8 +90,8 @@ export const backupUploadCommand = Command.make(
         const { upload: report, prune } = yield* uploadThenPrune({
           backupDir: flags.backupDir,
           prefix,
-          policy: retentionPolicyOf(flags),
-          graceMs: flags.leftoverGrace,
+          policy,
+          graceMs: leftoverGraceOf(flags.leftoverGrace),
           deadlineMs: flags.deadline,
           onFile: (name, size) =>
             Effect.logInfo(`uploading ${name} (${formatBytes(size)}${name.endsWith(".age") ? ", age-encrypted" : ""}) to ${store.location}`),

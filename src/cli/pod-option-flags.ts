@@ -13,12 +13,11 @@ import {
   roleArnPattern,
   type StoreRetention,
 } from "../domain/pod-spec.ts"
-import { defaultGraceMs } from "../domain/store-layout.ts"
 import { parseStoreLocation } from "../domain/store-location.ts"
 import { etcdPrefixFlag } from "./etcd-prefix-flag.ts"
 import { durationFlag } from "./duration-flag.ts"
 import { checkedWith, intInRange, nonEmpty } from "./flag-checks.ts"
-import { type RetentionFlagValues, retentionFlags, retentionPolicyOf } from "./retention-flags.ts"
+import { leftoverGraceFlag, leftoverGraceOf, type RetentionFlagValues, retentionFlags, retentionPolicyOf, ruleMissing } from "./retention-flags.ts"
 
 const s3UrlProblem = (raw: string): string | undefined => {
   const location = parseStoreLocation(raw)
@@ -117,10 +116,8 @@ export const storeOptionFlags = {
     "Secret (in --namespace) whose key 'recipients' lists the resources tarball's own age recipients (it holds the cluster's private keys); default: --store-recipients-secret's",
   ),
   ...retentionFlags("store-", "Prune the store after each successful upload (backup-upload), as prune does: "),
-  storeLeftoverGrace: durationFlag(
+  storeLeftoverGrace: leftoverGraceFlag(
     "store-leftover-grace",
-    0,
-    defaultGraceMs,
     "With a --store-keep-*/--store-max-* rule: incomplete backups and abandoned uploads in the store are removed once older than this (default 24h)",
   ),
 }
@@ -185,7 +182,7 @@ export interface PodOptionFlagValues extends RetentionFlagValues {
   readonly storeWebIdentityRoleArn: Option.Option<string>
   readonly storeRecipientsSecret: Option.Option<string>
   readonly storeResourcesRecipientsSecret: Option.Option<string>
-  readonly storeLeftoverGrace: number
+  readonly storeLeftoverGrace: Option.Option<number>
 }
 
 /** Each store option's flag, to name it in a usage error. */
@@ -227,7 +224,8 @@ const givenStoreOptions = (f: PodOptionFlagValues) => ({
 })
 
 /** The store's retention, as backup-upload's flags take it; undefined without a rule. */
-const storeRetentionFromFlags = (f: PodOptionFlagValues): StoreRetention | undefined => storeRetentionOf(retentionPolicyOf(f), f.storeLeftoverGrace)
+const storeRetentionFromFlags = (f: PodOptionFlagValues): StoreRetention | undefined =>
+  storeRetentionOf(retentionPolicyOf(f), leftoverGraceOf(f.storeLeftoverGrace))
 
 const storeOptionsFromFlags = (f: PodOptionFlagValues): BackupStoreOptions | undefined => {
   if (Option.isNone(f.store) && Option.isNone(f.storePvc)) return undefined
@@ -262,7 +260,13 @@ export const podOptionsFromFlags = (f: PodOptionFlagValues): Partial<BackupPodOp
  * s3:// store without credentials or a prefix, store settings without a store) refused as a
  * usage error (exit 2) naming the flag.
  */
-export const podOptionsFromFlagsChecked = (f: PodOptionFlagValues, command: string): Effect.Effect<Partial<BackupPodOptions>, CliError.ShowHelp> => {
+export const podOptionsFromFlagsChecked = (f: PodOptionFlagValues, command: string): Effect.Effect<Partial<BackupPodOptions>, CliError.ShowHelp> =>
+  Effect.andThen(
+    ruleMissing(command, retentionPolicyOf(f), f.storeLeftoverGrace, { grace: "store-leftover-grace", rulePrefix: "store-" }, false),
+    checkedStoreOptions(f, command),
+  )
+
+const checkedStoreOptions = (f: PodOptionFlagValues, command: string): Effect.Effect<Partial<BackupPodOptions>, CliError.ShowHelp> => {
   const options = podOptionsFromFlags(f)
   const usage = (flag: string, value: string, expected: string) =>
     Effect.fail(

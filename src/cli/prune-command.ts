@@ -1,13 +1,10 @@
 import { Effect, Layer, Option } from "effect"
-import { Argument, CliError, Command, Flag } from "effect/cli"
-import { hasRule } from "../domain/retention.ts"
+import { Argument, Command, Flag } from "effect/cli"
 import { formatDuration } from "../domain/durations.ts"
-import { defaultGraceMs } from "../domain/store-layout.ts"
 import type { PruneDecision } from "../programs/prune/prune.ts"
 import { formatBytes } from "../domain/byte-format.ts"
 import { withLogging } from "./logging.ts"
-import { durationFlag } from "./duration-flag.ts"
-import { retentionFlags, retentionPolicyOf } from "./retention-flags.ts"
+import { leftoverGraceFlag, leftoverGraceOf, retentionFlags, retentionPolicyOf, ruleMissing } from "./retention-flags.ts"
 import { openStoreFromFlags, storeFlags, type StoreFlagValues } from "./store-flags.ts"
 import { BackupStore } from "../services/store/backup-store.ts"
 import { DurableFiles } from "../services/durable-files.ts"
@@ -40,10 +37,8 @@ export const pruneCommand = Command.make(
       Argument.withDescription("Directory holding the backups, or a store: s3://bucket[/prefix], or a directory store with --prefix or --cluster-id"),
     ),
     ...retentionFlags(""),
-    leftoverGrace: durationFlag(
+    leftoverGrace: leftoverGraceFlag(
       "leftover-grace",
-      0,
-      defaultGraceMs,
       "Remove leftovers, remains of backups and (in a subdirectory) unverified backups only once nothing in them was modified for this long, unless a stale lock shows a dead run left them (default 24h; 0: now)",
     ),
     dryRun: Flag.Boolean("dry-run").pipe(Flag.withDefault(false), Flag.withDescription("Only report what would be removed")),
@@ -53,23 +48,12 @@ export const pruneCommand = Command.make(
     withLogging(
       Effect.gen(function* () {
         const policy = retentionPolicyOf(flags)
-        if (!hasRule(policy)) {
-          return yield* new CliError.ShowHelp({
-            commandPath: ["cluster-backup", "prune"],
-            errors: [
-              new CliError.InvalidValue({
-                option: "keep-last",
-                value: "",
-                expected: "a retention rule: at least one of --keep-last, --keep-daily, --keep-weekly, --keep-monthly, --max-age, --max-total-size",
-                kind: "flag",
-              }),
-            ],
-          })
-        }
+        yield* ruleMissing("prune", policy, flags.leftoverGrace, { grace: "leftover-grace", rulePrefix: "" }, true)
+        const graceMs = leftoverGraceOf(flags.leftoverGrace)
         if (isStorePrune(flags.dir, flags)) {
           const { store, prefix } = yield* openStoreFromFlags(flags.dir, flags)
           const { pruneStore, storePruneSummary } = yield* Effect.promise(() => import("../programs/store/store-prune.ts"))
-          const report = yield* pruneStore({ prefix, policy, graceMs: flags.leftoverGrace, dryRun: flags.dryRun }).pipe(
+          const report = yield* pruneStore({ prefix, policy, graceMs, dryRun: flags.dryRun }).pipe(
             Effect.provide(Layer.succeed(BackupStore, BackupStore.of(store))),
           )
           yield* Effect.sync(() => process.stdout.write(`${storePruneSummary(report)}\n`))
@@ -79,7 +63,7 @@ export const pruneCommand = Command.make(
         const decision = yield* prune({
           dir: flags.dir,
           dryRun: flags.dryRun,
-          leftoverGrace: { ms: flags.leftoverGrace, text: formatDuration(flags.leftoverGrace) },
+          leftoverGrace: { ms: graceMs, text: formatDuration(graceMs) },
           policy,
         }).pipe(Effect.provide(DurableFiles.live))
         yield* Effect.sync(() => process.stdout.write(`${pruneSummary(decision, flags.dryRun)}\n`))

@@ -3,12 +3,13 @@
  * `backup-upload` (the same names: it prunes the store after a successful upload) and
  * `render`/`operator` (`--store-keep-last` ...: carried into the pod's backup-upload).
  */
-import { Option, Result } from "effect"
-import { Flag } from "effect/cli"
+import { Effect, Option, Result } from "effect"
+import { CliError, Flag } from "effect/cli"
 import { parseByteSize } from "../domain/byte-size.ts"
-import { MillisFromDurationString } from "../domain/durations.ts"
-import type { RetentionPolicy } from "../domain/retention.ts"
-import { checkedWith, intInRange } from "./flag-checks.ts"
+import { formatDuration, MillisFromDurationString } from "../domain/durations.ts"
+import { hasRule, type RetentionPolicy } from "../domain/retention.ts"
+import { defaultGraceMs } from "../domain/store-layout.ts"
+import { checkedWith, durationAtLeast, intInRange } from "./flag-checks.ts"
 
 /** A count of backups: a whole number from 0 (a negative one is a usage error, not "none"). */
 const count = (name: string, description: string) =>
@@ -53,3 +54,37 @@ export const retentionPolicyOf = (f: RetentionFlagValues): RetentionPolicy => ({
   maxAgeMs: Option.getOrUndefined(f.maxAge),
   maxTotalBytes: Option.getOrUndefined(f.maxTotalSize),
 })
+
+/** How long leftovers must lie untouched before a prune removes them (`leftover-grace`, `store-leftover-grace`); none given: `leftoverGraceOf` gives 24h. */
+export const leftoverGraceFlag = (name: string, description: string) =>
+  Flag.String(name).pipe(Flag.withSchema(MillisFromDurationString), durationAtLeast(0), Flag.optional, Flag.withDescription(description))
+
+export const leftoverGraceOf = (grace: Option.Option<number>): number => Option.getOrElse(grace, () => defaultGraceMs)
+
+/**
+ * A usage error (exit 2) when `policy` has no rule: the prune that `grace` (the flag `graceFlag`) tunes
+ * runs only with a rule, so a grace given alone would be silently ignored. With `required`, no rule is an
+ * error even without a grace (prune itself); it then names the grace flag when it was given.
+ */
+export const ruleMissing = (
+  command: string,
+  policy: RetentionPolicy,
+  grace: Option.Option<number>,
+  names: { readonly grace: string; readonly rulePrefix: string },
+  required: boolean,
+): Effect.Effect<void, CliError.ShowHelp> => {
+  if (hasRule(policy) || (!required && Option.isNone(grace))) return Effect.void
+  const rules = ["keep-last", "keep-daily", "keep-weekly", "keep-monthly", "max-age", "max-total-size"].map((r) => `--${names.rulePrefix}${r}`).join(", ")
+  const error = Option.match(grace, {
+    onNone: () =>
+      new CliError.InvalidValue({ option: `${names.rulePrefix}keep-last`, value: "", expected: `a retention rule: at least one of ${rules}`, kind: "flag" }),
+    onSome: (ms) =>
+      new CliError.InvalidValue({
+        option: names.grace,
+        value: formatDuration(ms),
+        expected: `a retention rule beside it: leftovers are removed only by a prune, which runs with at least one of ${rules}`,
+        kind: "flag",
+      }),
+  })
+  return Effect.fail(new CliError.ShowHelp({ commandPath: ["cluster-backup", command], errors: [error] }))
+}

@@ -42,6 +42,11 @@ const usageErrors: ReadonlyArray<readonly [flag: string, args: ReadonlyArray<str
   ...flagCases(["backup-create", ...revisions], { "--operand-resources-json": ["{bad"] }),
   // -1h was read as the flags -1 -h: the help, exit 0, nothing pruned.
   ...flagCases(["prune", work], { "--max-age": ["-1h"], "--leftover-grace": ["-30m"], "--keep-last": ["-3"] }),
+  // A leftover grace without a rule tunes a prune that never runs: prune said only "--keep-last missing",
+  // backup-upload (exit 1 on the missing backup here, else 0) and render (exit 0) ignored it silently.
+  ...flagCases(["prune", work], { "--leftover-grace": ["0", "1h"] }),
+  ...flagCases(["backup-upload", "--store", work, "--backup-dir", work], { "--leftover-grace": ["1h"] }),
+  ...flagCases(["render", ...revisions, "--store-pvc", "backups", "--cluster-id", "c1"], { "--store-leftover-grace": ["1h"] }),
   ...flagCases(["backup-create"], { "--backup-dir": [""] }, revisions),
   // Exited 1 ([RevisionsFlagInvalid]) after the command had started, not as a usage error.
   ...flagCases(["backup-create", "--backup-dir", work], { "--revisions": ["etcd=3", "etcd=0,kube-apiserver=7,kube-controller-manager=7,kube-scheduler=7"] }),
