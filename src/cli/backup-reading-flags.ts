@@ -37,9 +37,9 @@ export interface BackupChoiceValues extends StoreSourceValues {
 
 /**
  * The backup directory the command runs on (see `backupSource`) and the backup in it: the one
- * downloaded from a store, else --timestamp's (undefined: the newest).
+ * downloaded from a store (`downloaded`), else --timestamp's (undefined: the newest).
  */
 export const chosenBackup = (command: string, flags: BackupChoiceValues, defaultWorkDir: DefaultWorkDir) =>
   backupSource(command, flags.backupDir, flags, defaultWorkDir).pipe(
-    Effect.map((source) => ({ dir: source.dir, timestamp: source.timestamp ?? Option.getOrUndefined(flags.timestamp) })),
+    Effect.map((source) => ({ dir: source.dir, timestamp: source.timestamp ?? Option.getOrUndefined(flags.timestamp), downloaded: source.downloaded })),
   )

@@ -123,6 +123,7 @@ export const restoreCommand = Command.make(
         const backup = yield* chosenBackup("restore", flags, { _tag: "Kept", under: join(flags.root, "var", "lib", "etcd-backup", "downloads") })
         yield* restoreBackup({
           backupDir: backup.dir,
+          keptDownload: backup.downloaded ? backup.dir : undefined,
           root: flags.root,
           dryRun: flags.dryRun,
           memberName: Option.getOrUndefined(flags.memberName),

@@ -67,7 +67,7 @@ export const backupSource = (command: string, argument: string, flags: StoreSour
         })
       }
       yield* checkIdentityOnDirectory(command, argument, flags.identity)
-      return { dir: argument, timestamp: undefined }
+      return { dir: argument, timestamp: undefined, downloaded: false }
     }
     const id = flags.backupId.value
     if (flags.timestamp !== undefined && Option.isSome(flags.timestamp)) {
@@ -96,5 +96,5 @@ export const backupSource = (command: string, argument: string, flags: StoreSour
     const fetched = yield* fetchBackup(prefix, id, workDir, identities).pipe(
       Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), DiskSpace.live)),
     )
-    return { dir: fetched.dir, timestamp: fetched.manifest.timestamp }
+    return { dir: fetched.dir, timestamp: fetched.manifest.timestamp, downloaded: true }
   })

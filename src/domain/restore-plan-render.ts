@@ -117,10 +117,19 @@ export interface PreflightCheck {
 export const renderPreflightCheck = (c: PreflightCheck): string => `check    ${c.what}: ${c.unmet === undefined ? "ok" : `NOT MET (${c.unmet})`}`
 
 /**
+ * The end of a run that changed nothing on the host. A backup downloaded from a store for it is
+ * kept (`kept`, its directory: a rerun reuses it), and said so, since it may take GiBs.
+ */
+export const nothingChanged = (kept: string | undefined): string =>
+  kept === undefined
+    ? "Nothing was changed."
+    : `Nothing on the host was changed; the backup downloaded for it is kept in ${kept} (a rerun reuses it; remove it when no longer needed).`
+
+/**
  * What the dry run adds after the plan: every check a real run makes before changing anything,
  * with its outcome now, then the preconditions only their step can check, then the verdict.
  */
-export const renderPreflight = (plan: RestorePlan, checks: ReadonlyArray<PreflightCheck>): string => {
+export const renderPreflight = (plan: RestorePlan, checks: ReadonlyArray<PreflightCheck>, keptDownload?: string): string => {
   const refused = checks.filter((c) => c.unmet !== undefined)
   const lines = [
     "",
@@ -129,8 +138,8 @@ export const renderPreflight = (plan: RestorePlan, checks: ReadonlyArray<Preflig
     "Checked at run time, right before their step (earlier steps change what they depend on):",
     ...runTimePreconditions(plan).map((r) => `  ${String(r.number).padStart(2)}. ${r.step}: ${renderPrecondition(r.precondition)}`),
     refused.length === 0
-      ? "Dry run: every check that can be made now passes; a real run would start. Nothing was changed."
-      : `Dry run: a real run would refuse before any change (${refused.length} of ${checks.length} checks not met). Nothing was changed.`,
+      ? `Dry run: every check that can be made now passes; a real run would start. ${nothingChanged(keptDownload)}`
+      : `Dry run: a real run would refuse before any change (${refused.length} of ${checks.length} checks not met). ${nothingChanged(keptDownload)}`,
   ]
   return `${lines.join("\n")}\n`
 }

@@ -134,6 +134,10 @@ describe("verify and restore from a store", { timeout: 150_000 }, () => {
     ])
     expect(ok.status, ok.output).toBe(0)
     expect(backupFiles(inside)).toEqual(backupFiles(backup))
+    // It said "Nothing was changed." while the download (GiBs, an encrypted backup's keys decrypted) stayed there.
+    expect(ok.stdout).toContain(
+      `a real run would start. Nothing on the host was changed; the backup downloaded for it is kept in ${inside} (a rerun reuses it; remove it when no longer needed).`,
+    )
   })
 
   it("verify against Swift: s3://bucket/prefix --backup-id", async () => {

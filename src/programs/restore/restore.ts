@@ -17,7 +17,7 @@
  */
 import { Effect, Schema } from "effect"
 import type { BackupManifest } from "../../domain/backup-manifest.ts"
-import { renderPreflight, renderPreflightCheck, renderRestorePlan, type PreflightCheck } from "../../domain/restore-plan-render.ts"
+import { nothingChanged, renderPreflight, renderPreflightCheck, renderRestorePlan, type PreflightCheck } from "../../domain/restore-plan-render.ts"
 import type { RestorePlan, StepId } from "../../domain/restore-plan.ts"
 import type { TrustedKey } from "../../services/crypto/manifest-signature.ts"
 import { defaultTarLimits, type TarLimits } from "../../services/tarball/tarball.ts"
@@ -40,6 +40,8 @@ export interface RestoreOptions extends RestoreInputOptions {
   /** Overrides the plan's wait for etcd to stop (tests). */
   readonly stopTimeoutSeconds?: number | undefined
   readonly stopPollMillis?: number | undefined
+  /** The directory a store's backup was downloaded into for this run, kept after it (undefined: the backup was a directory given). */
+  readonly keptDownload?: string | undefined
   /** Where the plan and the progress go (text; lines end with a newline). */
   readonly output: (text: string) => Effect.Effect<void>
 }
@@ -68,12 +70,12 @@ export const extractLimits = (manifest: BackupManifest): TarLimits => ({
 })
 
 /** The refusal of a run (dry or real) whose checks before any change did not all pass. */
-const refusal = (checks: ReadonlyArray<PreflightCheck>, dryRun: boolean): RestoreRefused | undefined => {
+const refusal = (checks: ReadonlyArray<PreflightCheck>, dryRun: boolean, keptDownload: string | undefined): RestoreRefused | undefined => {
   const failures = checks.flatMap((c) => (c.unmet === undefined ? [] : [c.unmet]))
   if (failures.length === 0) return undefined
   return new RestoreRefused({
     failures,
-    message: `${dryRun ? "dry run: a real restore would be refused before any change" : "restore refused before any change"}: ${failures.join("; ")}. Nothing was changed.`,
+    message: `${dryRun ? "dry run: a real restore would be refused before any change" : "restore refused before any change"}: ${failures.join("; ")}. ${nothingChanged(keptDownload)}`,
   })
 }
 
@@ -119,7 +121,7 @@ const realRun = (options: RestoreOptions, root: string) =>
     const versions = yield* restoreVersions(inputs.manifest, plan.root, options.operands ?? defaultOperands, options.allowVersionMismatch === true)
     for (const text of [...versions.lines, renderPreflightCheck(versions.check)]) yield* line(text)
     const checks = [versions.check, ...(yield* preflightChecks(plan, backupVerified, (c) => line(renderPreflightCheck(c))))]
-    const refused = refusal(checks, false)
+    const refused = refusal(checks, false, options.keptDownload)
     if (refused !== undefined) return yield* refused
     const ran = yield* executePlan({
       plan,
@@ -143,8 +145,10 @@ export const restoreBackup = Effect.fn("restoreBackup")(function* (options: Rest
   const backupVerified = yield* cachedVerification(inputs, options)
   const versions = yield* restoreVersions(inputs.manifest, plan.root, options.operands ?? defaultOperands, options.allowVersionMismatch === true)
   const checks = [...(yield* lockCheck(plan.root)), versions.check, ...(yield* preflightChecks(plan, backupVerified))]
-  yield* options.output(`${renderRestorePlan(plan)}\nVersions:\n${versions.lines.map((l) => `${l}\n`).join("")}${renderPreflight(plan, checks)}`)
-  const refused = refusal(checks, true)
+  yield* options.output(
+    `${renderRestorePlan(plan)}\nVersions:\n${versions.lines.map((l) => `${l}\n`).join("")}${renderPreflight(plan, checks, options.keptDownload)}`,
+  )
+  const refused = refusal(checks, true, options.keptDownload)
   if (refused !== undefined) return yield* refused
   return { plan, dryRun: true, ran: [] } satisfies RestoreOutcome
 })
