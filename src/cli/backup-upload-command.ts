@@ -81,12 +81,17 @@ export const backupUploadCommand = Command.make(
           lastProgress = Date.now()
           run(Effect.logInfo(`${key}: ${formatBytes(stored)} of ${formatBytes(total)} stored (${Math.floor((stored / total) * 100)}%)`))
         }
-        const { store, prefix } = yield* openStoreFromFlags(flags.store, flags, {
-          partSize,
-          partsInFlight: flags.partsInFlight,
-          retries: flags.retries,
-          onProgress,
-        })
+        const { store, prefix } = yield* openStoreFromFlags(
+          flags.store,
+          flags,
+          { command: "backup-upload", name: "store", kind: "flag" },
+          {
+            partSize,
+            partsInFlight: flags.partsInFlight,
+            retries: flags.retries,
+            onProgress,
+          },
+        )
         const { upload: report, prune } = yield* uploadThenPrune({
           backupDir: flags.backupDir,
           prefix,

@@ -20,7 +20,7 @@ export const downloadCommand = Command.make(
     withLogging(
       Effect.gen(function* () {
         const identities = yield* readGivenIdentities(flags)
-        const { store, prefix } = yield* openStoreFromFlags(flags.store, flags)
+        const { store, prefix } = yield* openStoreFromFlags(flags.store, flags, { command: "download", name: "store", kind: "argument" })
         const result = yield* downloadBackup(prefix, flags.id, flags.dir, identities).pipe(Effect.provide(Layer.succeed(BackupStore, BackupStore.of(store))))
         for (const f of result.files) yield* Effect.logInfo(`${f.name}: ${f.size} bytes, sha256 ${f.sha256} ${f.reused ? "(already there)" : "(downloaded)"}`)
         yield* Effect.sync(() => process.stdout.write(`${result.dir}\n`))

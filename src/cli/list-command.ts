@@ -56,7 +56,7 @@ export const listCommand = Command.make(
   (flags) =>
     withLogging(
       Effect.gen(function* () {
-        const { store, prefix } = yield* openStoreFromFlags(flags.store, flags)
+        const { store, prefix } = yield* openStoreFromFlags(flags.store, flags, { command: "list", name: "store", kind: "argument" })
         const backups = yield* listBackups(prefix).pipe(Effect.provide(Layer.succeed(BackupStore, BackupStore.of(store))))
         yield* Effect.sync(() => process.stdout.write(flags.json ? `${JSON.stringify(backups.map(listedJson), null, 2)}\n` : `${listTable(backups)}\n`))
       }),

@@ -51,7 +51,7 @@ export const pruneCommand = Command.make(
         yield* ruleMissing("prune", policy, flags.leftoverGrace, { grace: "leftover-grace", rulePrefix: "" }, true)
         const graceMs = leftoverGraceOf(flags.leftoverGrace)
         if (isStorePrune(flags.dir, flags)) {
-          const { store, prefix } = yield* openStoreFromFlags(flags.dir, flags)
+          const { store, prefix } = yield* openStoreFromFlags(flags.dir, flags, { command: "prune", name: "dir", kind: "argument" })
           const { pruneStore, storePruneSummary } = yield* Effect.promise(() => import("../programs/store/store-prune.ts"))
           const report = yield* pruneStore({ prefix, policy, graceMs, dryRun: flags.dryRun }).pipe(
             Effect.provide(Layer.succeed(BackupStore, BackupStore.of(store))),

@@ -3,8 +3,8 @@
  * `--cluster-id`) and how to reach S3 (`--s3-*`, each defaulting to the standard AWS variable).
  * Credentials are never flags: they come from the AWS variables and files only.
  */
-import { Effect, Option } from "effect"
-import { Flag } from "effect/cli"
+import { Effect, Option, Result } from "effect"
+import { CliError, Flag } from "effect/cli"
 import { parseStoreLocation, storePrefix } from "../domain/store-location.ts"
 import { openStore } from "../services/store/open-store.ts"
 import type { S3TransferOptions } from "../services/store/s3-store.ts"
@@ -42,11 +42,38 @@ export interface StoreFlagValues {
   readonly s3CaBundle: Option.Option<string>
 }
 
-/** The store a location names and the prefix of its backups. */
-export const openStoreFromFlags = (raw: string, flags: StoreFlagValues, transfer: Partial<S3TransferOptions> = {}) =>
+/** The command and the parameter that name the store (`list`'s argument <store>, `backup-upload`'s flag --store), for a usage error. */
+export interface StoreParameter {
+  readonly command: string
+  readonly name: string
+  readonly kind: "flag" | "argument"
+}
+
+/**
+ * The store a location names and the prefix of its backups. A location or prefix no store can have (an s3:// URL
+ * with no prefix, a bad bucket name or prefix) is a usage error (exit 2) naming the argument or flag at fault.
+ */
+export const openStoreFromFlags = (raw: string, flags: StoreFlagValues, parameter: StoreParameter, transfer: Partial<S3TransferOptions> = {}) =>
   Effect.gen(function* () {
-    const location = yield* Effect.fromResult(parseStoreLocation(raw))
-    const prefix = yield* Effect.fromResult(storePrefix(location, Option.getOrUndefined(flags.prefix), Option.getOrUndefined(flags.clusterId)))
+    const explicit = Option.getOrUndefined(flags.prefix)
+    const clusterId = Option.getOrUndefined(flags.clusterId)
+    const located = Result.flatMap(parseStoreLocation(raw), (location) =>
+      Result.map(storePrefix(location, explicit, clusterId), (prefix) => ({ location, prefix })),
+    )
+    if (Result.isFailure(located)) {
+      // The location, unless it is fine and the --prefix or --cluster-id given is what no store can have.
+      const [option, value, kind] =
+        Result.isFailure(parseStoreLocation(raw)) || (explicit === undefined && clusterId === undefined)
+          ? [parameter.name, raw, parameter.kind]
+          : explicit !== undefined
+            ? ["prefix", explicit, "flag" as const]
+            : ["cluster-id", clusterId ?? "", "flag" as const]
+      return yield* new CliError.ShowHelp({
+        commandPath: ["cluster-backup", parameter.command],
+        errors: [new CliError.InvalidValue({ option, value, expected: located.failure.message, kind })],
+      })
+    }
+    const { location, prefix } = located.success
     const store = yield* openStore(
       location,
       {

@@ -84,7 +84,7 @@ export const backupSource = (command: string, argument: string, flags: StoreSour
       })
     }
     const identities = yield* readGivenIdentities(flags)
-    const { store, prefix } = yield* openStoreFromFlags(argument, flags)
+    const { store, prefix } = yield* openStoreFromFlags(argument, flags, { command, name: "dir", kind: "argument" })
     const [{ fetchBackup }, { DiskSpace }, { keptWorkDir, temporaryWorkDir }] = yield* Effect.promise(() =>
       Promise.all([import("../programs/store/store-fetch.ts"), import("../services/disk-space.ts"), import("../programs/store/download-work-dir.ts")]),
     )

@@ -47,6 +47,14 @@ const usageErrors: ReadonlyArray<readonly [flag: string, args: ReadonlyArray<str
   ...flagCases(["prune", work], { "--leftover-grace": ["0", "1h"] }),
   ...flagCases(["backup-upload", "--store", work, "--backup-dir", work], { "--leftover-grace": ["1h"] }),
   ...flagCases(["render", ...revisions, "--store-pvc", "backups", "--cluster-id", "c1"], { "--store-leftover-grace": ["1h"] }),
+  // A store location or prefix no store can have exited 1 ([StoreLocationInvalid]) after the command had started.
+  ["<store>", ["list", "s3://backups"]],
+  ["<store>", ["list", "s3://Not_A_Bucket/p"]],
+  ["<store>", ["download", "s3://backups", "2026-01-02_030405", join(work, "download")]],
+  ["<dir>", ["prune", "s3://backups", "--keep-last", "1"]],
+  ["<dir>", ["verify", "s3://backups", "--backup-id", "2026-01-02_030405"]],
+  ...flagCases(["list", "s3://backups"], { "--prefix": ["a/../b"], "--cluster-id": ["a/b"] }),
+  ...flagCases(["backup-upload", "--backup-dir", work], { "--store": ["s3://backups"] }),
   ...flagCases(["backup-create"], { "--backup-dir": [""] }, revisions),
   // Exited 1 ([RevisionsFlagInvalid]) after the command had started, not as a usage error.
   ...flagCases(["backup-create", "--backup-dir", work], { "--revisions": ["etcd=3", "etcd=0,kube-apiserver=7,kube-controller-manager=7,kube-scheduler=7"] }),
