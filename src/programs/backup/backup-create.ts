@@ -45,6 +45,7 @@ import { checkSnapshotFile, SnapshotFileMismatch } from "./snapshot-file-check.t
 import { readSnapshotRecord, snapshotRecordPath } from "../backup-dir/snapshot-record.ts"
 import { removeStagingArea, resourcesRecordPath, stagingDir } from "../backup-dir/staging-area.ts"
 import { bundleCannotDecrypt, checkBundleDecryption } from "./bundle-decryption-check.ts"
+import { refuseOverCompleteBackup } from "./unfinished-backup.ts"
 import { bundleCertificatesInvalid, checkBundleCertificates, defaultCertWarnDays } from "./bundle-certificate-check.ts"
 
 export interface BackupCreateOptions {
@@ -190,6 +191,8 @@ export const backupCreate = Effect.fn("backupCreate")(function* (options: Backup
     if (Result.isSuccess(previous) && previous.success.timestamp === snapshotRecord.timestamp) {
       return yield* confirmComplete(backupDir, previous.success, requested)
     }
+    // Another backup's manifest: writing this one's would take it from that backup.
+    yield* refuseOverCompleteBackup(backupDir, snapshotRecord.timestamp, table)
   }
   const records: Array<ResourcesRecord> = []
   for (const operand of operandList(table)) {

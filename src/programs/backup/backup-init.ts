@@ -42,7 +42,7 @@ import { createSnapshotFile, type OpenFile } from "../../services/snapshot-file.
 import { formatBytes } from "../../domain/byte-format.ts"
 import { makeProgressReporter } from "../../services/progress-reporter.ts"
 import { snapshotRecordPath, writeSnapshotRecord, type OperatorRevisions, type SnapshotRecord } from "../backup-dir/snapshot-record.ts"
-import { discardUnfinishedBackup } from "./unfinished-backup.ts"
+import { discardUnfinishedBackup, refuseOverCompleteBackup } from "./unfinished-backup.ts"
 import { readBundleFacts } from "./bundle-facts.ts"
 import { encryptedSamplePath, writeEncryptedSample } from "../backup-dir/encrypted-sample-file.ts"
 
@@ -91,6 +91,8 @@ const takeSnapshot = Effect.fnUntraced(function* (options: BackupInitOptions) {
   // A record left by an earlier run must not outlive a failure of this one; nor may the files of
   // the backup it named, when that backup was never completed.
   yield* discardUnfinishedBackup(backupDir, table)
+  // What discarding kept is a complete backup: this one's manifest would replace its own.
+  yield* refuseOverCompleteBackup(backupDir, undefined, table)
   const recordPath = snapshotRecordPath(path, backupDir)
 
   const before = yield* etcd.status

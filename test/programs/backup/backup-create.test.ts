@@ -8,7 +8,7 @@ import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Result } from "effect"
-import { decodeBackupManifest } from "../../../src/domain/backup-manifest.ts"
+import { decodeBackupManifest, encodeBackupManifest } from "../../../src/domain/backup-manifest.ts"
 import { operandList } from "../../../src/domain/operands.ts"
 import { formatRevisionSet, type RevisionSet } from "../../../src/domain/revisions.ts"
 import { backupCreate } from "../../../src/programs/backup/backup-create.ts"
@@ -303,6 +303,34 @@ describe("backup-create (after backup-resources on the OpenShift fixtures)", () 
       const exit = yield* create(backupDir)
       assert.isTrue(Exit.isSuccess(exit), Exit.isFailure(exit) ? String(exit.cause) : "")
       assert.deepStrictEqual(listing(backupDir), [".cluster-backup", "backup-manifest.json", snapshotName, tarballName])
+    }),
+  )
+
+  it.effect("refuses to write its manifest over an earlier complete backup's in the same directory: that backup is left as it is, still restorable", () =>
+    Effect.gen(function* () {
+      // The earlier backup, complete: a real one renamed to another timestamp (its files and manifest alike).
+      const first = yield* prepared()
+      assert.isTrue(Exit.isSuccess(yield* create(first.backupDir)))
+      const earlier = "2026-01-01_000000"
+      const written = decodeBackupManifest(readFileSync(join(first.backupDir, manifestName), "utf8"))
+      assert.isTrue(Result.isSuccess(written))
+      if (Result.isFailure(written)) return
+      const { manifestSha256: _, ...unsealed } = JSON.parse(JSON.stringify(written.success).replaceAll(timestamp, earlier))
+      const earlierManifest = encodeBackupManifest(unsealed)
+      const { backupDir } = yield* prepared()
+      writeFileSync(join(backupDir, manifestName), earlierManifest)
+      writeFileSync(join(backupDir, snapshotName.replace(timestamp, earlier)), readFileSync(join(first.backupDir, snapshotName)))
+      writeFileSync(join(backupDir, tarballName.replace(timestamp, earlier)), readFileSync(join(first.backupDir, tarballName)))
+      const before = listing(backupDir)
+      const error = failureOf(yield* create(backupDir))
+      assert.strictEqual(error._tag, "CompleteBackupInTheWay")
+      assert.include(error.message, `holds the complete backup ${earlier}`)
+      assert.strictEqual(readFileSync(join(backupDir, manifestName), "utf8"), earlierManifest)
+      assert.deepStrictEqual(listing(backupDir), before)
+      // A manifest this version cannot read may describe a complete backup too.
+      writeFileSync(join(backupDir, manifestName), "a later cluster-backup's manifest")
+      assert.strictEqual(failureOf(yield* create(backupDir))._tag, "CompleteBackupInTheWay")
+      assert.strictEqual(readFileSync(join(backupDir, manifestName), "utf8"), "a later cluster-backup's manifest")
     }),
   )
 

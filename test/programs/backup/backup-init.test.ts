@@ -503,19 +503,25 @@ describe("backup-init (in-memory etcd)", () => {
     }).pipe(Effect.provide(NodeServices.layer)),
   )
 
-  it.effect("an earlier backup whose manifest is there (or cannot be read) is kept", () =>
-    Effect.gen(function* () {
-      const dir = yield* scopedTempDir("kept")
-      const backupDir = join(dir, "backup")
-      const earlier = "2026-01-01_000000"
-      yield* writeSnapshotRecord(backupDir, earlierRecord(earlier))
-      writeFileSync(join(backupDir, `snapshot_${earlier}.db`), Buffer.alloc(1000))
-      writeFileSync(join(backupDir, "backup-manifest.json"), "not what this tool writes")
-      yield* TestClock.setTime(at)
-      const exit = yield* Effect.exit(backupInit({ backupDir }).pipe(Effect.provide(fixedLayers(member()))))
-      assert.isTrue(Exit.isSuccess(exit), Exit.isFailure(exit) ? String(exit.cause) : "")
-      assert.deepStrictEqual(listing(backupDir), ["backup-manifest.json", `snapshot_${earlier}.db`, snapshotName])
-    }).pipe(Effect.provide(NodeServices.layer)),
+  // A new backup beside it used to be taken, and its manifest replaced the earlier one's: verify and restore then refused the earlier backup.
+  it.effect(
+    "an earlier backup whose manifest is there (or cannot be read) is kept, and no new backup is taken beside it: its manifest would replace that one",
+    () =>
+      Effect.gen(function* () {
+        const dir = yield* scopedTempDir("kept")
+        const backupDir = join(dir, "backup")
+        const earlier = "2026-01-01_000000"
+        yield* writeSnapshotRecord(backupDir, earlierRecord(earlier))
+        writeFileSync(join(backupDir, `snapshot_${earlier}.db`), Buffer.alloc(1000))
+        writeFileSync(join(backupDir, "backup-manifest.json"), "not what this tool writes")
+        yield* TestClock.setTime(at)
+        const exit = yield* Effect.exit(backupInit({ backupDir }).pipe(Effect.provide(fixedLayers(member()))))
+        assert.isTrue(Exit.isFailure(exit), "a new backup was taken beside the earlier one")
+        const error = Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
+        assert.strictEqual((error as { error: { _tag: string } } | undefined)?.error._tag, "CompleteBackupInTheWay")
+        assert.deepStrictEqual(listing(backupDir), ["backup-manifest.json", `snapshot_${earlier}.db`])
+        assert.strictEqual(readFileSync(join(backupDir, "backup-manifest.json"), "utf8"), "not what this tool writes")
+      }).pipe(Effect.provide(NodeServices.layer)),
   )
 
   it.effect("on a terminal, progress is one line on stderr rewritten in place", () =>
