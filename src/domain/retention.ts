@@ -106,6 +106,12 @@ const verifiedFirst = (
   ]
 }
 
+/** Backups kept outside the rules (no slot, no age, not counted in the size, never removed), each with its reason. */
+export const keptOutside = (
+  units: ReadonlyArray<BackupUnit>,
+  reason: (u: BackupUnit) => string,
+): ReadonlyArray<{ readonly unit: BackupUnit; readonly reason: string }> => units.map((unit) => ({ unit, reason: reason(unit) }))
+
 /** How far ahead of the deciding clock a backup's timestamp may be before that clock or the backup's is taken for wrong. */
 export const futureSkewMs = 5 * 60_000
 
@@ -126,7 +132,7 @@ export const decideRetention = (units: ReadonlyArray<BackupUnit>, policy: Retent
     )
     const reason = (u: BackupUnit) =>
       `dated ${new Date(u.at).toISOString()}, ahead of this clock (${new Date(now).toISOString()}): kept, taking no slot of the rules (the clock that took it or this one is wrong)`
-    return { keep: [...[...ahead].sort(newestFirst).map((unit) => ({ unit, reason: reason(unit) })), ...rest.keep], remove: rest.remove }
+    return { keep: [...keptOutside([...ahead].sort(newestFirst), reason), ...rest.keep], remove: rest.remove }
   }
   const sorted = [...units].sort(newestFirst)
   const verified = sorted.filter((u) => u.verified)

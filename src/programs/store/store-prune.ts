@@ -12,7 +12,7 @@
  */
 import { Clock, Effect, Schema } from "effect"
 import { manifestFileName, parseBackupTimestamp } from "../../domain/archive-names.ts"
-import { decideRetention, hasRule, type BackupUnit, type RetentionDecision, type RetentionPolicy } from "../../domain/retention.ts"
+import { decideRetention, hasRule, keptOutside, type BackupUnit, type RetentionDecision, type RetentionPolicy } from "../../domain/retention.ts"
 import { garbage, listingPrefix, objectKey, parseObjectKey, type BackupCompleteness, type PendingUpload } from "../../domain/store-layout.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
@@ -91,10 +91,11 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
   const retention: RetentionDecision = {
     keep: [
       ...decided.keep,
-      ...misplaced.map((unit) => ({
-        unit,
-        reason: `its manifest is backup ${unit.timestamp}'s, so download, verify and restore refuse it under ${unit.id}: it takes no slot of the rules; move it back under ${unit.timestamp}, or remove it by hand`,
-      })),
+      ...keptOutside(
+        misplaced,
+        (unit) =>
+          `its manifest is backup ${unit.timestamp}'s, so download, verify and restore refuse it under ${unit.id}: it takes no slot of the rules; move it back under ${unit.timestamp}, or remove it by hand`,
+      ),
     ],
     remove: decided.remove,
   }
