@@ -9,6 +9,13 @@ import type { Operand } from "../domain/operands.ts"
 import { fixtureCertificates } from "./fixture-certificates.ts"
 import type { SeededRandom } from "./seeded-random.ts"
 
+/** An encryption-at-rest key as an EncryptionConfiguration names it. */
+export interface EncryptionKey {
+  readonly name: string
+  /** 32 bytes: AES-256. */
+  readonly secret: Uint8Array
+}
+
 export interface ContentContext {
   readonly operand: Operand
   readonly revision: number
@@ -17,7 +24,7 @@ export interface ContentContext {
   readonly nodes: ReadonlyArray<string>
   readonly version: string
   /** The cluster's encryption-at-rest key (the same in every revision). */
-  readonly encryptionKey: { readonly name: string; readonly secret: Uint8Array }
+  readonly encryptionKey: EncryptionKey
   /** Stable per operand (not per revision): image digests. */
   readonly operandRandom: SeededRandom
   /** Per resource and revision: keys, certificates, tokens. */

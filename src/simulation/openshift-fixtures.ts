@@ -15,7 +15,9 @@ import { defaultOperands, operandList, type Operand, type OperandName, type Oper
 import type { RevisionSet } from "../domain/revisions.ts"
 import type { KubeStatus } from "../services/kube/errors.ts"
 import { isJsonObject } from "../services/kube/merge-patch.ts"
-import { configMapContent, pem, secretContent, type Content, type ContentContext } from "./openshift-fixture-content.ts"
+import { configMapContent, pem, secretContent, type Content, type ContentContext, type EncryptionKey } from "./openshift-fixture-content.ts"
+
+export type { EncryptionKey } from "./openshift-fixture-content.ts"
 import { apiVersionOf, configMapType, operatorTypes, secretType, type ResourceType } from "../services/kube/resources.ts"
 import { seededRandom } from "./seeded-random.ts"
 import type { Obj, SimulatedCluster } from "./simulated-cluster.ts"
@@ -48,13 +50,6 @@ export interface OpenShiftState {
 }
 
 export type Rollout = "complete" | "pending"
-
-/** An encryption-at-rest key as an EncryptionConfiguration names it. */
-export interface EncryptionKey {
-  readonly name: string
-  /** 32 bytes: AES-256. */
-  readonly secret: Uint8Array
-}
 
 export interface OpenShiftFixture {
   readonly revisions: RevisionSet
