@@ -45,7 +45,7 @@ import { checkSnapshotFile, SnapshotFileMismatch } from "./snapshot-file-check.t
 import { readSnapshotRecord, snapshotRecordPath } from "../backup-dir/snapshot-record.ts"
 import { removeStagingArea, resourcesRecordPath, stagingDir } from "../backup-dir/staging-area.ts"
 import { bundleCannotDecrypt, checkBundleDecryption } from "./bundle-decryption-check.ts"
-import { refuseOverCompleteBackup } from "./unfinished-backup.ts"
+import { refuseOverCompleteBackup } from "../backup-dir/manifest-in-the-way.ts"
 import { bundleCertificatesInvalid, checkBundleCertificates, defaultCertWarnDays } from "./bundle-certificate-check.ts"
 
 export interface BackupCreateOptions {

@@ -42,7 +42,8 @@ import { createSnapshotFile, type OpenFile } from "../../services/snapshot-file.
 import { formatBytes } from "../../domain/byte-format.ts"
 import { makeProgressReporter } from "../../services/progress-reporter.ts"
 import { snapshotRecordPath, writeSnapshotRecord, type OperatorRevisions, type SnapshotRecord } from "../backup-dir/snapshot-record.ts"
-import { discardUnfinishedBackup, refuseOverCompleteBackup } from "./unfinished-backup.ts"
+import { discardUnfinishedBackup } from "./unfinished-backup.ts"
+import { refuseOverCompleteBackup } from "../backup-dir/manifest-in-the-way.ts"
 import { readBundleFacts } from "./bundle-facts.ts"
 import { encryptedSamplePath, writeEncryptedSample } from "../backup-dir/encrypted-sample-file.ts"
 

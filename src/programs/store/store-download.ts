@@ -4,7 +4,8 @@
  * it is renamed into place, and the manifest written last. Restartable: a file already in the
  * directory with the manifest's size and sha256 is not fetched again. An age-encrypted file is
  * fetched and checked as ciphertext, then decrypted to its plaintext name with the identities
- * given (encrypted-download.ts); with none given, nothing is downloaded.
+ * given (encrypted-download.ts); with none given, nothing is downloaded. A directory holding another
+ * backup's manifest is refused before anything is written (manifest-in-the-way.ts).
  */
 import { join } from "node:path"
 import { Effect, FileSystem, Result, Schema } from "effect"
@@ -20,6 +21,7 @@ import { digestFile } from "../verify/verify-file-digest.ts"
 import type { IdentitySet } from "../../services/crypto/age-identity-files.ts"
 import { fetchDecrypted } from "./encrypted-download.ts"
 import { fetchChecked } from "./checked-fetch.ts"
+import { refuseOverCompleteBackup } from "../backup-dir/manifest-in-the-way.ts"
 
 export class StoredBackupIncomplete extends Schema.TaggedError<StoredBackupIncomplete>()("StoredBackupIncomplete", {
   store: Schema.String,
@@ -111,6 +113,8 @@ export const downloadBackup = Effect.fn("downloadBackup")(function* (prefix: str
       message: `backup ${id} in ${store.location} is age-encrypted (${sealed.join(", ")}): give the identity file of one of its recipients with --identity FILE (the tarball may have its own); nothing downloaded`,
     })
   }
+  // A directory holding another backup keeps it: this one's manifest would replace that backup's.
+  yield* refuseOverCompleteBackup(dir, id)
   yield* fs.makeDirectory(dir, { recursive: true, mode: 0o700 }).pipe(Effect.mapError((e) => localIoFailed(dir, "create", e)))
   const fetched: Array<{ name: string; size: number; sha256: string; reused: boolean }> = []
   for (const f of files) {

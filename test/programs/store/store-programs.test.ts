@@ -65,6 +65,25 @@ describe("upload, list and download", () => {
     expect(backupFiles(into)).toEqual([])
   })
 
+  it("a directory holding another backup: download refuses it before writing anything, so that backup keeps its manifest", async () => {
+    const store = makeMemoryStore()
+    const report = await Effect.runPromise(uploadBackup(backup, prefix).pipe(withStore(store)))
+    // An earlier download there: another backup, complete (its manifest, resealed under the other timestamp, and its files).
+    const earlier = "2025-12-01_000000"
+    const { manifestSha256: _, ...unsealed } = JSON.parse(JSON.stringify(readManifest(backup)).replaceAll(report.id, earlier))
+    const into = mkdtempSync(join(tmpdir(), "store-download-"))
+    for (const f of backupFiles(backup)) if (f !== manifestFileName) cpSync(join(backup, f), join(into, f.replace(report.id, earlier)))
+    writeFileSync(join(into, manifestFileName), encodeBackupManifest(unsealed))
+    const before = backupFiles(into)
+    const manifestBefore = readFileSync(join(into, manifestFileName), "utf8")
+    const exit = await Effect.runPromiseExit(downloadBackup(prefix, report.id, into).pipe(withStore(store)))
+    const error = Exit.isFailure(exit) ? (exit.cause.reasons.find((r) => r._tag === "Fail") as { error: { _tag: string; message: string } }).error : undefined
+    expect(error?._tag).toBe("CompleteBackupInTheWay")
+    expect(error?.message).toContain(`holds the complete backup ${earlier}`)
+    expect(backupFiles(into)).toEqual(before)
+    expect(readFileSync(join(into, manifestFileName), "utf8")).toBe(manifestBefore)
+  })
+
   it("the same through a directory store", async () => {
     const root = mkdtempSync(join(tmpdir(), "store-dir-"))
     const layer = directoryStoreLayer(root)
