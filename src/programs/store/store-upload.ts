@@ -106,6 +106,14 @@ const storedManifestGuard = Effect.fnUntraced(function* <E, R>(prefix: string, i
       const was = before?.files[which]
       return !encrypting && was !== undefined && was.encrypted === undefined && was.sha256 === f.sha256 && was.size === f.size ? Effect.void : beforeChange
     },
+    /** Removes the object `name` (the form of a file this upload does not store), when the store holds one: the manifest will not name it. */
+    drop: (name: string) =>
+      Effect.gen(function* () {
+        const key = objectKey(prefix, id, name)
+        if ((yield* store.head(key)) === undefined) return
+        yield* beforeChange
+        yield* store.remove(key)
+      }),
     /** Puts a small object beside the manifest (removes it when `bytes` is undefined), unless the store holds those bytes already. */
     putBeside: (name: string, bytes: Uint8Array | undefined) =>
       Effect.gen(function* () {
@@ -189,6 +197,8 @@ export const uploadBackup = Effect.fn("uploadBackup")(function* (
       const { put, encrypted } = yield* uploadEncrypted(dir, prefix, id, f, recipients)
       files.push(put)
       stored[which] = { ...f, encrypted }
+      // A plain copy an earlier upload of this backup stored would stay beside the ciphertext: the secrets in the clear.
+      yield* guard.drop(f.name)
       continue
     }
     yield* onFile(f.name, f.size)
@@ -201,6 +211,7 @@ export const uploadBackup = Effect.fn("uploadBackup")(function* (
       })
     }
     files.push(put)
+    yield* guard.drop(`${f.name}${encryptedSuffix}`)
   }
   // Before the manifest, so a complete backup in the store has verify's record when it had one.
   const verificationPath = join(dir, verificationFileName)

@@ -257,6 +257,20 @@ describe("a re-upload of a backup the store holds complete", () => {
     },
   )
 
+  it("encrypted after plain (or plain after encrypted): the other form of each file goes, so no plaintext copy stays beside the ciphertext", async () => {
+    const store = makeMemoryStore()
+    const plain = await Effect.runPromise(uploadBackup(backup, prefix).pipe(withStore(store)))
+    const local = readManifest(backup)
+    const names = () => [...store.objects.keys()].map((k) => k.split("/").at(-1)).sort()
+    await upload(store)
+    // The plain snapshot and tarball (every Secret of the cluster in the clear) stayed, and list called the backup complete.
+    expect(names()).toEqual([manifestFileName, `${local.files.snapshot.name}.age`, `${local.files.resources.name}.age`].sort())
+    await Effect.runPromise(uploadBackup(backup, prefix).pipe(withStore(store)))
+    expect(names()).toEqual([manifestFileName, local.files.snapshot.name, local.files.resources.name].sort())
+    const listed = await Effect.runPromise(listBackups(prefix).pipe(withStore(store)))
+    expect(listed.map((b) => [b.completeness.id, b.completeness._tag])).toEqual([[plain.id, "Complete"]])
+  })
+
   it("plain after signed: the earlier signature goes with the manifest it covered", async () => {
     const store = makeMemoryStore()
     const { privateKey } = generateKeyPairSync("ed25519")
