@@ -62,15 +62,17 @@ export const openStoreFromFlags = (raw: string, flags: StoreFlagValues, paramete
     )
     if (Result.isFailure(located)) {
       // The location, unless it is fine and the --prefix or --cluster-id given is what no store can have.
-      const [option, value, kind] =
-        Result.isFailure(parseStoreLocation(raw)) || (explicit === undefined && clusterId === undefined)
-          ? [parameter.name, raw, parameter.kind]
-          : explicit !== undefined
-            ? ["prefix", explicit, "flag" as const]
-            : ["cluster-id", clusterId ?? "", "flag" as const]
+      const atLocation = Result.isFailure(parseStoreLocation(raw)) || (explicit === undefined && clusterId === undefined)
+      const [option, value, kind] = atLocation
+        ? [parameter.name, raw, parameter.kind]
+        : explicit !== undefined
+          ? ["prefix", explicit, "flag" as const]
+          : ["cluster-id", clusterId ?? "", "flag" as const]
+      // A bucket's root is a store too, but only when asked for: an s3:// URL with no prefix may be a slip.
+      const root = atLocation && Result.isSuccess(parseStoreLocation(raw)) ? `; --prefix "" for the bucket's root` : ""
       return yield* new CliError.ShowHelp({
         commandPath: ["cluster-backup", parameter.command],
-        errors: [new CliError.InvalidValue({ option, value, expected: located.failure.message, kind })],
+        errors: [new CliError.InvalidValue({ option, value, expected: `${located.failure.message}${root}`, kind })],
       })
     }
     const { location, prefix } = located.success

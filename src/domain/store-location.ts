@@ -58,7 +58,7 @@ export const storePrefix = (
   return Result.fail(
     new StoreLocationInvalid({
       location: `s3://${location.bucket}`,
-      message: `s3://${location.bucket} has no prefix: give s3://${location.bucket}/<prefix>, --prefix, or --cluster-id (ClusterVersion spec.clusterID) for cluster-backup/<cluster-id>, so clusters sharing the bucket stay apart (--prefix "" for the bucket's root)`,
+      message: `s3://${location.bucket} has no prefix: give s3://${location.bucket}/<prefix>, --prefix, or --cluster-id (ClusterVersion spec.clusterID) for cluster-backup/<cluster-id>, so clusters sharing the bucket stay apart`,
     }),
   )
 }

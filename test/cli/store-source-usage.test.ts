@@ -26,3 +26,13 @@ describe("--timestamp with --backup-id", () => {
     90_000,
   )
 })
+
+describe("an s3:// store with no prefix", () => {
+  it.concurrent("is a usage error (exit 2) naming the argument, and says how to ask for the bucket's root, a store too", async () => {
+    const run = await runCli(["list", "s3://backups"], { env, timeoutMs: 60_000 })
+    expect(run.status, run.output).toBe(2)
+    expect(run.stderr).toContain(`Invalid value for argument <store>: "s3://backups". Expected: s3://backups has no prefix`)
+    expect(run.stderr).toContain(`--prefix "" for the bucket's root`)
+    expect(run.output).not.toMatch(/ECONNREFUSED|unexpected failure|\n\s+at /)
+  }, 90_000)
+})
