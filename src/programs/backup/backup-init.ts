@@ -9,7 +9,8 @@
  *
  * Safety: the run holds the backup directory's lock (`backup-dir-lock.ts`) and first removes what
  * killed runs left (`.part` files, unfinished writes) and the backup an earlier run left
- * unfinished (`unfinished-backup.ts`). The free space is checked; the snapshot goes to
+ * unfinished (`unfinished-backup.ts`); a directory holding a manifest (a complete backup's, which this
+ * backup's would replace) is refused before that, changing nothing. The free space is checked; the snapshot goes to
  * `snapshot_<ts>.db.part` (0600), and only after etcd's sha256 trailer matched and the file was
  * fsynced is the record written and the part file renamed: a final name always means a complete,
  * checked snapshot that the record names, so the next run can tell its own files. Any failure or
@@ -91,9 +92,10 @@ const takeSnapshot = Effect.fnUntraced(function* (options: BackupInitOptions) {
 
   // A record left by an earlier run must not outlive a failure of this one; nor may the files of
   // the backup it named, when that backup was never completed.
-  yield* discardUnfinishedBackup(backupDir, table)
-  // What discarding kept is a complete backup: this one's manifest would replace its own.
+  // A manifest here is a complete backup's (a new one's is written last): this backup's would replace it. Refused
+  // before anything changes, the earlier backup's record and an unfinished attempt beside it included.
   yield* refuseOverCompleteBackup(backupDir, undefined, table)
+  yield* discardUnfinishedBackup(backupDir, table)
   const recordPath = snapshotRecordPath(path, backupDir)
 
   const before = yield* etcd.status

@@ -521,6 +521,8 @@ describe("backup-init (in-memory etcd)", () => {
         assert.strictEqual((error as { error: { _tag: string } } | undefined)?.error._tag, "CompleteBackupInTheWay")
         assert.deepStrictEqual(listing(backupDir), ["backup-manifest.json", `snapshot_${earlier}.db`])
         assert.strictEqual(readFileSync(join(backupDir, "backup-manifest.json"), "utf8"), "not what this tool writes")
+        // Nothing of the earlier backup changed: its record stays too.
+        assert.strictEqual((yield* readSnapshotRecord(backupDir)).timestamp, earlier)
       }).pipe(Effect.provide(NodeServices.layer)),
   )
 
