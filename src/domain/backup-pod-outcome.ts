@@ -46,7 +46,18 @@ const firstLine = (text: string | undefined): string | undefined =>
     .find((l) => l.trim() !== "")
     ?.trim()
 
-/** The outcome of one pod's backup; `now` stands in for missing finish times. */
+/** When the pod's last init container to finish did, if any did. */
+export const latestFinish = (pod: BackupPodView): number | undefined =>
+  pod.initContainers.reduce<number | undefined>((latest, c) => {
+    const t = parseRfc3339Utc(c.terminated?.finishedAt ?? "")
+    return t === undefined || (latest !== undefined && latest >= t) ? latest : t
+  }, undefined)
+
+/**
+ * The outcome of one pod's backup; `now` stands in for missing finish times. A pod that failed as a whole (deadline,
+ * eviction, refused by its node) ended, as far as the pod tells, when its last container finished, else when it was
+ * created: read from the pod alone, so every sync agrees on it.
+ */
 export const podOutcome = (pod: BackupPodView, now: number): BackupOutcome => {
   for (const c of pod.initContainers) {
     const t = c.terminated
@@ -73,7 +84,7 @@ export const podOutcome = (pod: BackupPodView, now: number): BackupOutcome => {
     return {
       _tag: "Failed",
       pod: pod.name,
-      at: now,
+      at: latestFinish(pod) ?? pod.createdAt ?? now,
       reason: `pod ${pod.name} failed before ${last} finished${why === "" ? "" : `: ${why}`}`,
     }
   }

@@ -5,7 +5,7 @@
  * that restarts knows what the one before it knew.
  */
 import { Result } from "effect"
-import { podOutcome, type BackupOutcome, type BackupPodView } from "./backup-pod-outcome.ts"
+import { latestFinish, podOutcome, type BackupOutcome, type BackupPodView } from "./backup-pod-outcome.ts"
 import { parseBackupPodReport, type BackupPodReport } from "./backup-pod-report.ts"
 import type { BackupPolicyStatus } from "./backup-policy.ts"
 import { backupUploadContainerName } from "./pod-spec.ts"
@@ -80,12 +80,6 @@ const readReport = (pod: BackupPodView): ReportReading => {
   const parsed = parseBackupPodReport(message)
   return Result.isSuccess(parsed) ? { _tag: "Report", report: parsed.success } : { _tag: "NoReport", problem: parsed.failure.message }
 }
-
-const latestFinish = (pod: BackupPodView): number | undefined =>
-  pod.initContainers.reduce<number | undefined>((latest, c) => {
-    const t = parseRfc3339Utc(c.terminated?.finishedAt ?? "")
-    return t === undefined || (latest !== undefined && latest >= t) ? latest : t
-  }, undefined)
 
 /** How long past its deadline a started pod may still run before the operator stops waiting for Kubernetes to fail it. */
 export const overdueGraceMs = 10 * 60_000

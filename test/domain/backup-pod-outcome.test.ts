@@ -36,7 +36,8 @@ describe("podOutcome", () => {
 
   it("is Failed when the pod failed before backup-create finished (deadline)", () => {
     const o = podOutcome(pod({ phase: "Failed", reason: "DeadlineExceeded", message: "Pod was active on the node longer than the specified deadline" }), 77)
-    expect(o).toMatchObject({ _tag: "Failed", at: 77 })
+    // Nothing finished: it ended, as far as the pod tells, when it was created (never the sync's clock).
+    expect(o).toMatchObject({ _tag: "Failed", at: 10_000 })
     if (o._tag === "Failed") expect(o.reason).toContain("DeadlineExceeded")
   })
 
@@ -87,7 +88,8 @@ describe("podOutcome of a pod with backup-upload", () => {
       initContainers: uploadNames.map((name) => (name === "backup-upload" ? { name } : { name, terminated: done(0) })),
     })
     const o = podOutcome(p, 5)
-    expect(o).toMatchObject({ _tag: "Failed", at: 5 })
+    // When its last container finished (backup-create), the pod's own time, never the sync's.
+    expect(o).toMatchObject({ _tag: "Failed", at: Date.parse("2026-01-01T00:00:05Z") })
     if (o._tag === "Failed") expect(o.reason).toBe(`pod ${p.name} failed before backup-upload finished: DeadlineExceeded`)
   })
 
@@ -100,6 +102,17 @@ describe("podOutcome of a pod with backup-upload", () => {
       expect(podOutcome(p, 0)._tag).toBe(expected)
     },
   )
+
+  test.prop([
+    fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 0, maxLength: 7 }),
+    fc.constantFrom("Running", "Failed", "Succeeded"),
+    fc.integer({ min: 0, max: 2 ** 40 }),
+    fc.integer({ min: 0, max: 2 ** 40 }),
+  ])("the time of a finished backup is the pod's, the same at every sync", (codes, phase, now1, now2) => {
+    const p = pod({ phase, initContainers: uploadNames.map((name, i) => (i < codes.length ? { name, terminated: done(codes[i]!) } : { name })) })
+    const [a, b] = [podOutcome(p, now1), podOutcome(p, now2)]
+    expect(a).toEqual(b)
+  })
 })
 
 describe("latestOutcome", () => {

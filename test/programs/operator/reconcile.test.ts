@@ -2,7 +2,9 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Result } from "effect"
 import { TestClock } from "effect/testing"
 import { configMapType, eventType, operatorTypes, podType } from "../../../src/services/kube/resources.ts"
+import { Kube } from "../../../src/services/kube/kube.ts"
 import { Fault } from "../../../src/simulation/faults.ts"
+import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
 import type { SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import { advance, configMapData, events, makeSync, ns, renderedPod, revs, runBackupPod, setRevision, setup, start } from "./reconcile-harness.ts"
 
@@ -222,6 +224,28 @@ describe("reconcile", () => {
       expect(events(cluster).map((e) => e.reason)).toContain("BackupCompleted")
       expect((yield* sync()).writes).toBe(0)
       expect(cluster.list(podType, ns)).toHaveLength(2)
+    }),
+  )
+
+  it.effect("a backup pod failed as a whole before any container finished (deadline during an image pull) is recorded once: later syncs write nothing", () =>
+    Effect.gen(function* () {
+      const cluster = yield* setup()
+      const sync = makeSync(cluster)
+      yield* sync()
+      const kube = yield* Effect.provide(Kube, SimulatedKube.inMemory(cluster))
+      const pod = yield* kube.pods.create(ns, renderedPod(cluster) as never)
+      const deadline = { phase: "Failed", reason: "DeadlineExceeded", message: "Pod was active on the node longer than the specified deadline" }
+      Result.getOrThrow(cluster.updateStatus(podType, ns, pod.metadata.name, deadline))
+      yield* advance(1000)
+      expect((yield* sync()).status?.status).toBe("Failed")
+      const recorded = configMapData(cluster, "backup-status")!
+      expect(recorded.message).toContain("DeadlineExceeded")
+      // The failure's time is the pod's (its creation: nothing finished), not the sync's: each sync wrote a new one,
+      // and each write woke the controller's backup-status watch for another sync.
+      expect(recorded.lastBackupTime).toBe(pod.metadata.creationTimestamp)
+      yield* advance(1234)
+      expect((yield* sync()).writes).toBe(0)
+      expect(configMapData(cluster, "backup-status")).toEqual(recorded)
     }),
   )
 
