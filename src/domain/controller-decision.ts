@@ -15,7 +15,7 @@ export interface DecisionInput {
   readonly observed: RevisionSet
   /** The revisions of the last rendered pod spec; `undefined` when none was ever rendered. */
   readonly lastRendered: RevisionSet | undefined
-  /** When the last pod spec was rendered; `undefined` when unknown (no rate limit applies then). */
+  /** When the last pod spec was rendered; `undefined` when unknown (no rate limit applies then; see `countableRenderTime`). */
   readonly lastRenderAt: number | undefined
   /** When `observed` was first seen with exactly these revisions (it has not changed since). */
   readonly stableSince: number
@@ -46,6 +46,17 @@ export interface WaitUntil {
 }
 export type ControllerDecision = UpToDate | Render | WaitUntil
 
+/**
+ * How far ahead of this operator's clock a recorded render time may be and still count: replicas' clocks differ a
+ * little. Further ahead, it was written while a clock ran ahead and was set right since: counting from it would hold
+ * every render back (and ignore every backup pod, all created before it) until that time came, so it counts as unknown.
+ */
+export const renderClockSkewMs = 5 * 60_000
+
+/** The last render's time as a sync may count from it at `now`: undefined when unknown or implausibly far ahead. */
+export const countableRenderTime = (at: number | undefined, now: number): number | undefined =>
+  at !== undefined && at - now > renderClockSkewMs ? undefined : at
+
 const when = (ms: number): string => (isRfc3339Millis(ms) ? formatRfc3339Utc(ms) : `${ms} ms`)
 const seconds = (ms: number): string => `${Math.ceil(ms / 1000)}s`
 
@@ -56,7 +67,8 @@ const seconds = (ms: number): string => `${Math.ceil(ms / 1000)}s`
  * that instant with nothing else changed yields Render.
  */
 export const decide = (input: DecisionInput): ControllerDecision => {
-  const { observed, lastRendered, lastRenderAt, stableSince, now } = input
+  const { observed, lastRendered, stableSince, now } = input
+  const lastRenderAt = countableRenderTime(input.lastRenderAt, now)
   if (lastRendered !== undefined && revisionSetsEqual(observed, lastRendered)) return { _tag: "UpToDate" }
   const minInterval = Math.max(0, input.minIntervalMs ?? defaultMinIntervalMs)
   const settle = Math.max(0, input.settleMs ?? defaultSettleMs)

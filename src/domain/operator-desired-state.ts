@@ -8,7 +8,7 @@
 import { Result } from "effect"
 import { latestOutcome, type BackupOutcome, type BackupPodView } from "./backup-pod-outcome.ts"
 import { backupStatusConfigMapName, backupStatusKeys, decodeBackupStatus, encodeBackupStatus, lastCompleteTimeOf, type BackupStatus } from "./backup-status.ts"
-import { decide, type ControllerDecision } from "./controller-decision.ts"
+import { countableRenderTime, decide, type ControllerDecision } from "./controller-decision.ts"
 import type { OperandTable } from "./operands.ts"
 import { renderBackupPodYaml, revisionsAnnotation, type BackupPodOptions } from "./pod-spec.ts"
 import { formatRevisionSet, parseRevisionsFlag, revisionSetsEqual, type LatestRevisionError, type RevisionSet } from "./revisions.ts"
@@ -202,7 +202,10 @@ export const desiredState = (observed: OperatorObserved, settings: OperatorSetti
     minIntervalMs: settings.minIntervalMs,
     settleMs: settings.settleMs,
   })
-  const outcome = decision._tag === "Render" || status === undefined ? undefined : latestOutcome(observed.pods, status.revisions, status.lastRenderTime, now)
+  const outcome =
+    decision._tag === "Render" || status === undefined
+      ? undefined
+      : latestOutcome(observed.pods, status.revisions, countableRenderTime(status.lastRenderTime, now), now)
   const wanted = wantedStatus(decision, status, outcome, now, settings.namespace)
   const rendered = decision._tag === "Render" ? decision.revisions : status?.revisions
   const renderedAt = decision._tag === "Render" ? now : (status?.lastRenderTime ?? facts?.at ?? now)

@@ -1,6 +1,6 @@
 import { fc, test } from "@fast-check/vitest"
 import { describe, expect, it } from "vitest"
-import { decide, defaultMinIntervalMs, defaultSettleMs, type DecisionInput } from "../../src/domain/controller-decision.ts"
+import { decide, defaultMinIntervalMs, defaultSettleMs, renderClockSkewMs, type DecisionInput } from "../../src/domain/controller-decision.ts"
 import { revisionSetsEqual, type RevisionSet } from "../../src/domain/revisions.ts"
 import { operandArb, revisionSetArb } from "./arbitraries.ts"
 
@@ -88,6 +88,17 @@ describe("decide: properties", () => {
     expect(d._tag === "Render").toBe(changed && settled && allowed)
     if (d._tag === "Render") expect(d.revisions).toEqual(input.observed)
   })
+
+  test.prop([inputArb, fc.integer({ min: 1, max: 400 * 86_400_000 })], { numRuns: 300 })(
+    "a render time further ahead of the clock than renderClockSkewMs (a clock that ran ahead, set right since) holds nothing back: it counts as unknown",
+    (input, ahead) => {
+      const future = { ...input, lastRenderAt: input.now + renderClockSkewMs + ahead }
+      expect(decide(future)).toEqual(decide({ ...input, lastRenderAt: undefined }))
+      // Within the skew (replicas' clocks differ a little) it still rate-limits a change.
+      const near = decide({ ...input, lastRenderAt: input.now + renderClockSkewMs })
+      expect(near._tag).toBe(decide({ ...input, lastRenderAt: undefined })._tag === "UpToDate" ? "UpToDate" : "WaitUntil")
+    },
+  )
 
   test.prop([inputArb], { numRuns: 1000 })("WaitUntil is in the future, and re-deciding then (nothing else changed) renders", (input) => {
     const d = decide(input)

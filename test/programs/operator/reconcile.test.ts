@@ -126,6 +126,26 @@ describe("reconcile", () => {
     }),
   )
 
+  it.effect(
+    "a render time written while the leader's clock ran a day ahead holds nothing back once the clock is right: backups count, new revisions render",
+    () =>
+      Effect.gen(function* () {
+        const cluster = yield* setup()
+        const sync = makeSync(cluster, { minIntervalMs: 3_600_000 })
+        yield* TestClock.setTime(start + 86_400_000)
+        yield* sync()
+        expect(configMapData(cluster, "backup-status")!.lastRenderTime).toBe("2026-11-25T10:00:00Z")
+        // The clock set right; a backup pod of the rendered spec completes (its times are the API server's, right all along).
+        yield* TestClock.setTime(start)
+        yield* runBackupPod(cluster, { phase: "Succeeded" })
+        expect((yield* sync()).status?.status).toBe("Complete")
+        setRevision(cluster, "kube-apiserver", 8)
+        expect((yield* sync()).decision).toBe("Render")
+        expect(renderedPod(cluster)!.metadata.labels["backup.openshift.io/kube-apiserver-revision"]).toBe("8")
+        expect(configMapData(cluster, "backup-status")!.lastRenderTime).toBe("2026-11-24T10:00:01Z")
+      }),
+  )
+
   it.effect("coalesces a rollout: renders once the revisions stopped moving for the settle window", () =>
     Effect.gen(function* () {
       const cluster = yield* setup()
