@@ -54,11 +54,13 @@ export const latestFinish = (pod: BackupPodView): number | undefined =>
   }, undefined)
 
 /**
- * The outcome of one pod's backup; `now` stands in for missing finish times. A pod that failed as a whole (deadline,
- * eviction, refused by its node) ended, as far as the pod tells, when its last container finished, else when it was
- * created: read from the pod alone, so every sync agrees on it.
+ * The outcome of one pod's backup. It ended when its container did; without that time (a container the kubelet lost
+ * track of, ContainerStatusUnknown, has none), or for a pod that failed as a whole (deadline, eviction, refused by its
+ * node), when its last container finished, else when it was created: read from the pod alone, so every sync agrees on
+ * it. `now` stands in only for a pod the API gave no creation time.
  */
 export const podOutcome = (pod: BackupPodView, now: number): BackupOutcome => {
+  const endedAt = (finishedAt: string | null | undefined) => parseRfc3339Utc(finishedAt ?? "") ?? latestFinish(pod) ?? pod.createdAt ?? now
   for (const c of pod.initContainers) {
     const t = c.terminated
     if (t !== undefined && t.exitCode !== 0) {
@@ -66,7 +68,7 @@ export const podOutcome = (pod: BackupPodView, now: number): BackupOutcome => {
       return {
         _tag: "Failed",
         pod: pod.name,
-        at: parseRfc3339Utc(t.finishedAt ?? "") ?? now,
+        at: endedAt(t.finishedAt),
         reason: `init container ${c.name} of pod ${pod.name} exited with code ${t.exitCode}: ${detail}`,
       }
     }
@@ -77,14 +79,14 @@ export const podOutcome = (pod: BackupPodView, now: number): BackupOutcome => {
   const finished = steps.at(-1)?.terminated
   const passed = (name: string) => steps.some((c) => c.name === name && c.terminated?.exitCode === 0)
   if (passed(backupCreateContainerName) && steps.every((c) => passed(c.name)) && finished !== undefined) {
-    return { _tag: "Complete", pod: pod.name, at: parseRfc3339Utc(finished.finishedAt ?? "") ?? now }
+    return { _tag: "Complete", pod: pod.name, at: endedAt(finished.finishedAt) }
   }
   if (pod.phase === "Failed") {
     const why = [pod.reason, firstLine(pod.message)].filter((s) => s !== undefined && s !== "").join(": ")
     return {
       _tag: "Failed",
       pod: pod.name,
-      at: latestFinish(pod) ?? pod.createdAt ?? now,
+      at: endedAt(undefined),
       reason: `pod ${pod.name} failed before ${last} finished${why === "" ? "" : `: ${why}`}`,
     }
   }

@@ -247,27 +247,41 @@ describe("reconcile", () => {
     }),
   )
 
-  it.effect("a backup pod failed as a whole before any container finished (deadline during an image pull) is recorded once: later syncs write nothing", () =>
-    Effect.gen(function* () {
-      const cluster = yield* setup()
-      const sync = makeSync(cluster)
-      yield* sync()
-      const kube = yield* Effect.provide(Kube, SimulatedKube.inMemory(cluster))
-      const pod = yield* kube.pods.create(ns, renderedPod(cluster) as never)
-      const deadline = { phase: "Failed", reason: "DeadlineExceeded", message: "Pod was active on the node longer than the specified deadline" }
-      Result.getOrThrow(cluster.updateStatus(podType, ns, pod.metadata.name, deadline))
-      yield* advance(1000)
-      expect((yield* sync()).status?.status).toBe("Failed")
-      const recorded = configMapData(cluster, "backup-status")!
-      expect(recorded.message).toContain("DeadlineExceeded")
-      // The failure's time is the pod's (its creation: nothing finished), not the sync's: each sync wrote a new one,
-      // and each write woke the controller's backup-status watch for another sync.
-      expect(recorded.lastBackupTime).toBe(pod.metadata.creationTimestamp)
-      yield* advance(1234)
-      expect((yield* sync()).writes).toBe(0)
-      expect(configMapData(cluster, "backup-status")).toEqual(recorded)
-    }),
-  )
+  // How a pod ends without a finish time to read: failed as a whole before any container finished (a deadline during an
+  // image pull), or with a container the kubelet lost track of (ContainerStatusUnknown: exit 137, no finishedAt).
+  const endsUntimed = [
+    { name: "failed as a whole (DeadlineExceeded)", says: "DeadlineExceeded", status: { phase: "Failed", reason: "DeadlineExceeded" } },
+    {
+      name: "whose backup-init the kubelet lost track of (ContainerStatusUnknown)",
+      says: "ContainerStatusUnknown",
+      status: {
+        phase: "Failed",
+        initContainerStatuses: [{ name: "backup-init", state: { terminated: { exitCode: 137, reason: "ContainerStatusUnknown" } } }],
+      },
+    },
+  ] as const
+  for (const { name, says, status } of endsUntimed) {
+    it.effect(`a backup pod ${name} is recorded once: later syncs write nothing`, () =>
+      Effect.gen(function* () {
+        const cluster = yield* setup()
+        const sync = makeSync(cluster)
+        yield* sync()
+        const kube = yield* Effect.provide(Kube, SimulatedKube.inMemory(cluster))
+        const pod = yield* kube.pods.create(ns, renderedPod(cluster) as never)
+        Result.getOrThrow(cluster.updateStatus(podType, ns, pod.metadata.name, status))
+        yield* advance(1000)
+        expect((yield* sync()).status?.status).toBe("Failed")
+        const recorded = configMapData(cluster, "backup-status")!
+        expect(recorded.message).toContain(says)
+        // The failure's time is the pod's (its creation: nothing finished at a known time), not the sync's: each sync
+        // wrote a new one, and each write woke the controller's backup-status watch for another sync.
+        expect(recorded.lastBackupTime).toBe(pod.metadata.creationTimestamp)
+        yield* advance(1234)
+        expect((yield* sync()).writes).toBe(0)
+        expect(configMapData(cluster, "backup-status")).toEqual(recorded)
+      }),
+    )
+  }
 
   it.effect("with a store, renders backup-upload after backup-create; a failed upload turns the status Failed naming it, never Complete", () =>
     Effect.gen(function* () {
