@@ -67,8 +67,11 @@ export interface PolicyObserved {
   readonly now: number
   readonly revisions: Result.Result<RevisionSet, ReadonlyArray<LatestRevisionError>>
   readonly policies: ReadonlyArray<PolicyObjectView>
-  /** The pods the policies created, each with its `policyNameLabel` value (`policyLabelValue` of the policy's name). */
-  readonly pods: ReadonlyArray<PolicyPodView & { readonly policy: string }>
+  /**
+   * The pods the policies created, each with its `policyNameLabel` value (`policyLabelValue` of the policy's name) and
+   * the uid of the policy that owns it (its controller ownerReference), when it names one.
+   */
+  readonly pods: ReadonlyArray<PolicyPodView & { readonly policy: string; readonly owner?: string | undefined }>
   readonly memory: PolicyMemory
 }
 
@@ -382,7 +385,10 @@ const decidePolicy = (read: PolicyRead, observed: PolicyObserved, settings: Poli
 const readOf = (object: PolicyObjectView, observed: PolicyObserved): PolicyRead => {
   const decoded = object.status === undefined ? undefined : decodeStatus(object.status)
   const label = policyLabelValue(object.metadata.name)
-  const pods = observed.pods.filter((p) => p.policy === label)
+  // A pod owned by another uid is a deleted policy's of the same name, which the garbage collector has yet to remove:
+  // its backup is in that policy's store, not this one's.
+  const uid = object.metadata.uid
+  const pods = observed.pods.filter((p) => p.policy === label && (uid === undefined || p.owner === undefined || p.owner === uid))
   return {
     object,
     status: decoded !== undefined && Result.isSuccess(decoded) ? decoded.success : {},

@@ -107,6 +107,18 @@ describe("policyDesiredState", () => {
     )
   })
 
+  it("takes no pod owned by another uid for its own (a deleted policy's of the same name, not yet collected): it decides as without them", () => {
+    fc.assert(
+      fc.property(worldArb, podsArb("nightly"), ({ policy, pods, now }, foreign) => {
+        const owned = pods.map((p) => ({ ...p, owner: policy.metadata.uid }))
+        const stale = foreign.map((p) => ({ ...p, name: `old-${p.name}`, owner: "uid-of-a-deleted-nightly" }))
+        const { desired } = sync(observedOf([policy], owned, now))
+        expect(sync(observedOf([policy], [...owned, ...stale], now)).desired).toEqual(desired)
+      }),
+      { numRuns: 100 },
+    )
+  })
+
   it("never deletes a running pod, and keeps exactly the newest finished pods the history limits allow", () => {
     fc.assert(
       fc.property(worldArb, ({ policy, pods, now }) => {

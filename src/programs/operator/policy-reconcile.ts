@@ -19,7 +19,7 @@ import {
 } from "../../domain/policy-desired-state.ts"
 import type { PolicyMetricValues } from "../../domain/policy-metric-values.ts"
 import type { BackupPod } from "../../domain/pod-spec.ts"
-import { policyNameLabel } from "../../domain/policy-pod.ts"
+import { policyKind, policyNameLabel } from "../../domain/policy-pod.ts"
 import { formatRfc3339Utc, parseRfc3339Utc } from "../../domain/rfc3339.ts"
 import type { KubeError } from "../../services/kube/errors.ts"
 import { Kube } from "../../services/kube/kube.ts"
@@ -73,6 +73,7 @@ const policyPodView = (pod: Pod) => {
     deadlineSeconds: typeof deadline === "number" && Number.isSafeInteger(deadline) && deadline > 0 ? deadline : undefined,
     waiting: waitingOf(pod),
     policy: pod.metadata.labels?.[policyNameLabel] ?? "",
+    owner: pod.metadata.ownerReferences?.find((r) => r.controller === true && r.kind === policyKind)?.uid,
   }
 }
 

@@ -9,6 +9,7 @@ import { backupPolicyType, eventType, podType } from "../../../src/services/kube
 import { Fault } from "../../../src/simulation/faults.ts"
 import { makeSimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
+import { simulatedBackupReport, uploadedBackup } from "../../../src/simulation/simulated-kubelet.ts"
 import { handClock, ns, seedOperators } from "./reconcile-harness.ts"
 
 const start = Date.parse("2026-12-01T00:00:30Z")
@@ -195,5 +196,31 @@ describe("a policy's pod the API server refuses", () => {
     cluster.faults.inject(Fault.unavailable(), { verb: "create", resource: "pods" })
     expect(Exit.isFailure(await sync())).toBe(true)
     expect(events().filter((e) => e.reason === "BackupPodRefused")).toEqual([])
+  })
+})
+
+describe("a policy deleted and created again under the same name", () => {
+  it("does not take the old policy's pods, which the garbage collector has not removed yet, for its own runs", async () => {
+    const { time, cluster, sync, pods } = setup()
+    expect(Exit.isSuccess(await sync())).toBe(true)
+    const [old] = pods()
+    Result.getOrThrow(cluster.terminatePod(ns, old!.metadata.name, uploadedBackup(simulatedBackupReport(old, new Date(time.ms)))))
+    time.ms += 60_000
+    // `oc replace --force` (a GitOps tool's replace): the old policy goes, a new one with another store and uid comes; the
+    // collector removes the old policy's pods in the background, after the operator saw the new policy.
+    const policy = cluster.get(backupPolicyType, undefined, "nightly")!
+    const oldPod = cluster.get(podType, ns, old!.metadata.name)!
+    Result.getOrThrow(cluster.remove(backupPolicyType, undefined, "nightly"))
+    const { uid: _uid, resourceVersion: _rv, creationTimestamp: _ct, ...oldMeta } = oldPod.metadata as Record<string, unknown>
+    Result.getOrThrow(cluster.create(podType, { ...oldPod, metadata: oldMeta }))
+    Result.getOrThrow(cluster.terminatePod(ns, old!.metadata.name, uploadedBackup(simulatedBackupReport(old, new Date(time.ms)))))
+    const spec = { ...(policy.spec as object), store: { pvc: { claimName: "new-backups" } } }
+    Result.getOrThrow(cluster.create(backupPolicyType, { apiVersion: policy.apiVersion, kind: policy.kind, metadata: { name: "nightly" }, spec }))
+    expect(Exit.isSuccess(await sync())).toBe(true)
+    // No backup of the new policy is in its store: its first one starts, and its status claims none.
+    expect(pods().map((p) => p.metadata.name)).toEqual(expect.arrayContaining([old!.metadata.name]))
+    expect(pods()).toHaveLength(2)
+    expect(policyStatus(cluster).lastSuccessfulBackup).toBeUndefined()
+    expect(policyStatus(cluster).conditions?.find((c) => c.type === "Ready")?.reason).toBe("NoBackupYet")
   })
 })
