@@ -156,7 +156,8 @@ const transitionEvents = (decision: ControllerDecision, before: BackupStatus | u
     const message = `rendered ${backupPodConfigMapName} for ${formatRevisionSet(decision.revisions)}: ${decision.reasons.join("; ")}`
     return [{ type: "Normal", reason: "BackupPodRendered", message }]
   }
-  if (after === undefined || before === undefined || after.status === before.status) return []
+  // A backup pod ended: the phase changed, or another pod ended in the same one (a new lastBackupTime: each pod's end is its own).
+  if (after === undefined || before === undefined || (after.status === before.status && after.lastBackupTime === before.lastBackupTime)) return []
   if (after.status === "Complete") return [{ type: "Normal", reason: "BackupCompleted", message: after.message ?? "backup completed" }]
   if (after.status === "Failed") return [{ type: "Warning", reason: "BackupFailed", message: after.message ?? "backup failed" }]
   return []

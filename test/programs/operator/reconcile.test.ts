@@ -247,6 +247,39 @@ describe("reconcile", () => {
     }),
   )
 
+  it.effect("announces every backup pod that ends, once: a second failure (another pod, another reason) and a second completion too", () =>
+    Effect.gen(function* () {
+      const cluster = yield* setup()
+      const sync = makeSync(cluster)
+      yield* sync()
+      const ended = () => events(cluster).filter((e) => e.reason !== "BackupPodRendered")
+      yield* runBackupPod(cluster, { phase: "Failed", containers: { "backup-init": { exitCode: 1, message: "EtcdUnreachable: no answer" } } })
+      yield* sync()
+      yield* advance(60_000)
+      yield* runBackupPod(cluster, { phase: "Failed", containers: { "backup-create": { exitCode: 1, message: "NoSpace: /backup is full" } } })
+      yield* sync()
+      yield* advance(60_000)
+      yield* runBackupPod(cluster, { phase: "Succeeded" })
+      yield* sync()
+      yield* advance(60_000)
+      yield* runBackupPod(cluster, { phase: "Succeeded" })
+      yield* sync()
+      yield* advance(60_000)
+      expect((yield* sync()).writes).toBe(0)
+      // Listed by their generated names: compared in any order.
+      expect(
+        ended()
+          .map((e) => `${e.reason}: ${e.message.replace(/cluster-backup-\w+/, "<pod>")}`)
+          .sort(),
+      ).toEqual([
+        "BackupCompleted: backup by pod <pod> completed",
+        "BackupCompleted: backup by pod <pod> completed",
+        "BackupFailed: init container backup-create of pod <pod> exited with code 1: NoSpace: /backup is full",
+        "BackupFailed: init container backup-init of pod <pod> exited with code 1: EtcdUnreachable: no answer",
+      ])
+    }),
+  )
+
   // How a pod ends without a finish time to read: failed as a whole before any container finished (a deadline during an
   // image pull), or with a container the kubelet lost track of (ContainerStatusUnknown: exit 137, no finishedAt).
   const endsUntimed = [
