@@ -16,7 +16,7 @@ import { retrySchedule } from "../../services/kube/retry.ts"
 import { initialLeadership, isLeader, releaseLease, runElection, type LeaseElectionConfig, type LeadershipState } from "./leader-election.ts"
 import { backupPodConfigMapName, emptyMemory } from "../../domain/operator-desired-state.ts"
 import { emptyPolicyMemory } from "../../domain/policy-desired-state.ts"
-import { policyReconcileConfig, reconcilePolicies, type PolicyReconcileResult } from "./policy-reconcile.ts"
+import { policyReconcileConfig, retriedOnError, syncPolicies, type PolicyReconcileResult } from "./policy-reconcile.ts"
 import { reconcile, type ReconcileConfig, type ReconcileResult } from "./reconcile.ts"
 
 export interface ControllerConfig {
@@ -134,7 +134,8 @@ export const startController = Effect.fn("startController")(function* (config: C
       }
       const result = yield* Effect.exit(reconcile(config.reconcile, memory))
       // The policies' sync runs whatever the ConfigMap sync did: each reads and decides on its own.
-      const policies = yield* Effect.exit(reconcilePolicies(policyConfig, policyMemory))
+      const synced = yield* Effect.exit(syncPolicies(policyConfig, policyMemory))
+      const policies = yield* Effect.exit(Effect.flatMap(synced, retriedOnError))
       syncs++
       const now = yield* Clock.currentTimeMillis
       if (result._tag === "Success") {
@@ -151,10 +152,10 @@ export const startController = Effect.fn("startController")(function* (config: C
         const lastComplete = result.value.status === undefined ? undefined : lastCompleteTimeOf(result.value.status)
         if (lastComplete !== undefined) yield* metrics.lastCompleteBackup(lastComplete)
       }
-      if (policies._tag === "Success") {
-        lastPolicies = policies.value
-        if (leading) yield* metrics.policies(policies.value.metrics)
-      }
+      if (policies._tag === "Success") lastPolicies = policies.value
+      // What the sync saw of every policy, even when a write for one of them failed (a quota refusing its pod): the
+      // others' backups go on, and frozen series would raise their alerts.
+      if (synced._tag === "Success" && leading) yield* metrics.policies(synced.value.result.metrics)
       // The earliest instant either part asked for (a pending render, a policy's run, a stale status to read again).
       const asked = [
         result._tag === "Success" ? result.value.requeueAt : undefined,

@@ -241,21 +241,32 @@ const applyAll = (
     return { count, requeue, error }
   })
 
-/** One policy sync: read, decide (`policyDesiredState`), write the difference (`policyDiff`). */
-export const reconcilePolicies = Effect.fn("reconcilePolicies")(function* (config: PolicyReconcileConfig, memory: Ref.Ref<PolicyMemory>) {
+/**
+ * One policy sync: read, decide (`policyDesiredState`), write the difference (`policyDiff`). Fails only when it could
+ * not read; the first unexpected write error (the sync is to be retried) comes apart from the result, which still
+ * holds what the sync saw of every policy: one policy's refused write says nothing about the others.
+ */
+export const syncPolicies = Effect.fn("syncPolicies")(function* (config: PolicyReconcileConfig, memory: Ref.Ref<PolicyMemory>) {
   const { observed, byName } = yield* readObserved(config, yield* Ref.get(memory))
   const desired: PolicyDesiredState = policyDesiredState(observed, config)
   const writes = policyDiff(observed, desired)
   // Remembered before writing: the settle clock runs on what was observed, whether or not the writes land.
   yield* Ref.set(memory, desired.memory)
   const { count, requeue, error } = yield* applyAll(config, observed.now, byName, writes, memory)
-  if (error !== undefined) return yield* error
-  yield* Effect.logDebug("policies reconciled").pipe(Effect.annotateLogs({ policies: observed.policies.length, writes: count }))
-  return {
+  if (error === undefined) yield* Effect.logDebug("policies reconciled").pipe(Effect.annotateLogs({ policies: observed.policies.length, writes: count }))
+  const result: PolicyReconcileResult = {
     policies: observed.policies.length,
     writes: count,
     wakeAt: desired.wakeAt,
     requeue,
     metrics: desired.policies.map((p) => p.metrics),
-  } satisfies PolicyReconcileResult
+  }
+  return { result, error }
 })
+
+/** A sync's result, or its first unexpected write error (then it is to be retried). */
+export const retriedOnError = ({ result, error }: { readonly result: PolicyReconcileResult; readonly error: KubeError | undefined }) =>
+  error === undefined ? Effect.succeed(result) : Effect.fail(error)
+
+/** One policy sync (`syncPolicies`), failing with the first unexpected write error so that it is retried. */
+export const reconcilePolicies = (config: PolicyReconcileConfig, memory: Ref.Ref<PolicyMemory>) => Effect.flatMap(syncPolicies(config, memory), retriedOnError)

@@ -5,7 +5,9 @@ import { startController } from "../../../src/programs/operator/controller.ts"
 import { ControllerMetrics } from "../../../src/services/controller-metrics.ts"
 import { Kube, type KubeService } from "../../../src/services/kube/kube.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
-import { backupPolicyType, leaseType } from "../../../src/services/kube/resources.ts"
+import { policyNameLabel } from "../../../src/domain/policy-pod.ts"
+import { backupPolicyType, leaseType, podType } from "../../../src/services/kube/resources.ts"
+import { simulatedBackupReport, uploadedBackup } from "../../../src/simulation/simulated-kubelet.ts"
 import { makeSimulatedCluster, type SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import { Fault } from "../../../src/simulation/faults.ts"
 import { defaultWatchBackoff } from "../../../src/services/kube/watch.ts"
@@ -214,6 +216,43 @@ describe("controller", () => {
       slow.on = false
       yield* step(3000)
       expect(rendered()).toBe("8")
+      yield* Scope.close(scope, Exit.void)
+    }),
+  )
+  it.live("a write that keeps failing for one policy does not freeze the others' series: its backups still show in the metrics", () =>
+    Effect.gen(function* () {
+      const cluster = makeSimulatedCluster()
+      seedOperators(cluster, revs(3, 7, 5, 6))
+      for (const name of ["nightly", "broken"]) {
+        Result.getOrThrow(
+          cluster.create(backupPolicyType, {
+            apiVersion: "backup.openshift.io/v1alpha1",
+            kind: "BackupPolicy",
+            metadata: { name },
+            spec: { onRevisionChange: true, store: { pvc: { claimName: "etcd-backups" } }, verify: "None" },
+          }),
+        )
+      }
+      // Every status write of "broken" is refused (an admission policy, say): the sync fails and is retried for ever.
+      cluster.faults.inject(Fault.forbidden(), { verb: "update", resource: "backuppolicies", name: "broken", times: Number.POSITIVE_INFINITY })
+      const metrics = ControllerMetrics.make(ns)
+      const scope = yield* Scope.make()
+      yield* startController(config("a")).pipe(
+        Effect.provide(Layer.merge(SimulatedKube.inMemory(cluster), Layer.succeed(ControllerMetrics, metrics))),
+        Scope.provide(scope),
+      )
+      const podOf = (policy: string) =>
+        cluster.list(podType, ns).find((p) => (p.metadata as { labels?: Record<string, string> }).labels?.[policyNameLabel] === policy)
+      yield* until("nightly's pod", () => podOf("nightly") !== undefined)
+      const pod = podOf("nightly")!
+      Result.getOrThrow(cluster.terminatePod(ns, (pod.metadata as { name: string }).name, uploadedBackup(simulatedBackupReport(pod, new Date()))))
+      const lastSuccess = /^cluster_backup_policy_last_success_timestamp_seconds\{policy="nightly"\} \d/m
+      let body = (yield* metrics.expose).body
+      for (const deadline = Date.now() + 10_000; !lastSuccess.test(body) && Date.now() < deadline; body = (yield* metrics.expose).body) {
+        yield* Effect.sleep(10)
+      }
+      expect(body).toMatch(lastSuccess)
+      expect(body).toMatch(/^cluster_backup_policy_info\{policy="broken"/m)
       yield* Scope.close(scope, Exit.void)
     }),
   )
