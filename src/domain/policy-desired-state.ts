@@ -278,11 +278,55 @@ const warningFor = (read: PolicyRead, blocked: Blocked | undefined): PolicyEvent
   return conditionSays(read.status.conditions, "Degraded", state) ? undefined : { type: "Warning", reason: blocked.reason, message: blocked.message }
 }
 
-const decidePolicy = (read: PolicyRead, observed: PolicyObserved, settings: PolicySettings, stableSince: number): PolicyDesired => {
+/** Where a policy's backups go, one string per place: two policies with the same one share every backup there. */
+const storeLocation = (store: BackupPolicy["spec"]["store"]): string => {
+  const path = (text: string | undefined) =>
+    (text ?? "")
+      .split("/")
+      .filter((s) => s !== "" && s !== ".")
+      .join("/")
+  return store.s3 === undefined
+    ? `the PersistentVolumeClaim ${store.pvc?.claimName ?? ""}${path(store.pvc?.subPath) === "" ? "" : ` (subPath ${path(store.pvc?.subPath)})`}`
+    : `s3://${store.s3.bucket}/${path(store.s3.prefix)}${store.s3.endpoint === undefined ? "" : ` at ${store.s3.endpoint}`}`
+}
+
+/**
+ * The policies whose store another, older policy uses already (by creation time, then name), with why they cannot run:
+ * each policy's retention prunes its whole store, the other's backups included, and runs of both in the same second
+ * would write the same backup id. The oldest keeps the store.
+ */
+const sharedStores = (policies: ReadonlyArray<PolicyObjectView>): ReadonlyMap<string, string> => {
+  const age = (o: PolicyObjectView) => at(o.metadata.creationTimestamp ?? "") ?? Number.POSITIVE_INFINITY
+  const holders = new Map<string, string>()
+  const shared = new Map<string, string>()
+  for (const object of [...policies].sort((a, b) => age(a) - age(b) || a.metadata.name.localeCompare(b.metadata.name))) {
+    const parsed = readPolicy(object)
+    if (Result.isFailure(parsed)) continue
+    const location = storeLocation(parsed.success.policy.spec.store)
+    const holder = holders.get(location)
+    if (holder === undefined) holders.set(location, object.metadata.name)
+    else {
+      shared.set(
+        object.metadata.name,
+        `spec.store: BackupPolicy ${holder} already stores into ${location}: each policy prunes its whole store by its own retention (the other's backups too), and runs of both in the same second would write the same backup id; give this policy its own prefix (s3) or subPath (pvc); fix the BackupPolicy`,
+      )
+    }
+  }
+  return shared
+}
+
+const decidePolicy = (
+  read: PolicyRead,
+  observed: PolicyObserved,
+  settings: PolicySettings,
+  stableSince: number,
+  sharedStore: string | undefined,
+): PolicyDesired => {
   const { object, status, runs } = read
   const { now } = observed
   const parsed = readPolicy(object)
   if (Result.isFailure(parsed)) return invalidPolicy(read, parsed.failure, now)
+  if (sharedStore !== undefined) return invalidPolicy(read, sharedStore, now)
   const { policy, cron, minIntervalMs } = parsed.success
   const spec = policy.spec
   const name = object.metadata.name
@@ -402,7 +446,8 @@ export const policyDesiredState = (observed: PolicyObserved, settings: PolicySet
   const revisions = Result.isSuccess(observed.revisions) ? observed.revisions.success : undefined
   const same = revisions !== undefined && memory.observed !== undefined && memory.stableSince !== undefined && revisionSetsEqual(memory.observed, revisions)
   const stableSince = same ? (memory.stableSince ?? now) : now
-  const policies = observed.policies.map((object) => decidePolicy(readOf(object, observed), observed, settings, stableSince))
+  const shared = sharedStores(observed.policies)
+  const policies = observed.policies.map((object) => decidePolicy(readOf(object, observed), observed, settings, stableSince, shared.get(object.metadata.name)))
   const warned: Record<string, string> = {}
   for (const p of policies) if (p.warning !== undefined) warned[p.name] = p.warning.message
   const stillWanted = new Set(policies.filter((p) => p.create !== undefined).map((p) => p.name))

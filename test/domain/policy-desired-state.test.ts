@@ -325,6 +325,31 @@ describe("policyDesiredState on a policy it cannot run", () => {
     expect(sync({ ...first.next, memory: emptyPolicyMemory }).writes).toEqual([])
   })
 
+  it("shares no store with an older policy: the newer is InvalidSpec naming the older, the older and a policy with its own subPath run", () => {
+    const createdAt = (object: PolicyObjectView, ms: number): PolicyObjectView => ({
+      ...object,
+      metadata: { ...object.metadata, creationTimestamp: formatRfc3339Utc(ms) },
+    })
+    const hourly = createdAt(policyObject("hourly", { schedule: "0 * * * *", retention: { keepLast: 24 } }), t0 - 48 * hour)
+    // The same claim, its subPath written another way: the same place, whose backups hourly's keepLast 24 would prune.
+    const monthly = createdAt(
+      policyObject("monthly", { schedule: "0 * * * *", store: { pvc: { claimName: "backups", subPath: "./" } }, retention: { keepMonthly: 12 } }),
+      t0 - 24 * hour,
+    )
+    const own = createdAt(policyObject("own", { schedule: "0 * * * *", store: { pvc: { claimName: "backups", subPath: "own" } } }), t0 - 12 * hour)
+    const first = sync(observedOf([monthly, own, hourly], [], t0))
+    expect(
+      creates(first.writes)
+        .map((w) => w.policy)
+        .sort(),
+    ).toEqual(["hourly", "own"])
+    expect(condition(first.next, "Degraded", "monthly")).toMatchObject({ status: "True", reason: "InvalidSpec" })
+    expect(condition(first.next, "Degraded", "monthly").message).toContain("BackupPolicy hourly already stores into the PersistentVolumeClaim backups")
+    expect(condition(first.next, "Degraded", "hourly")).toMatchObject({ status: "False" })
+    const warnings = first.writes.filter((w) => w._tag === "RecordEvent" && w.event.type === "Warning")
+    expect(warnings.map((w) => w.policy)).toEqual(["monthly"])
+  })
+
   it("still records a pod that ends after its spec broke (edited mid-run): the success, its Event, once", () => {
     const pods = [podOf("broken", 0, t0 - hour, "complete"), podOf("broken", 1, t0 - 2 * hour, "upload-failed")]
     const first = sync(observedOf([broken], pods, t0))

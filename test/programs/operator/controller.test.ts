@@ -229,7 +229,7 @@ describe("controller", () => {
             apiVersion: "backup.openshift.io/v1alpha1",
             kind: "BackupPolicy",
             metadata: { name },
-            spec: { onRevisionChange: true, store: { pvc: { claimName: "etcd-backups" } }, verify: "None" },
+            spec: { onRevisionChange: true, store: { pvc: { claimName: "etcd-backups", subPath: name } }, verify: "None" },
           }),
         )
       }
