@@ -134,32 +134,43 @@ const currentStatus = (observed: OperatorObserved, table: OperandTable) => {
   return { status: facts === undefined ? undefined : pendingFrom(facts), facts, repaired: `${decoded.failure.message} Rebuilding it from ${from}.` }
 }
 
+/** What a finished backup pod's outcome says: which pod completed, or why it failed. */
+const outcomeMessage = (outcome: Exclude<BackupOutcome, { _tag: "Running" }>): string =>
+  outcome._tag === "Complete" ? `backup by pod ${outcome.pod} completed` : outcome.reason
+
 /** The status with the newest backup pod's outcome folded in. */
 const withOutcome = (status: BackupStatus, outcome: BackupOutcome | undefined): BackupStatus => {
   if (outcome === undefined || outcome._tag === "Running") return status
   const lastComplete = lastCompleteTimeOf(status)
   if (outcome._tag === "Complete") {
     const lastCompleteTime = Math.max(outcome.at, lastComplete ?? outcome.at)
-    return { ...status, status: "Complete", lastBackupTime: outcome.at, lastCompleteTime, message: `backup by pod ${outcome.pod} completed` }
+    return { ...status, status: "Complete", lastBackupTime: outcome.at, lastCompleteTime, message: outcomeMessage(outcome) }
   }
   return {
     ...status,
     status: "Failed",
     lastBackupTime: outcome.at,
     ...(lastComplete === undefined ? {} : { lastCompleteTime: lastComplete }),
-    message: outcome.reason,
+    message: outcomeMessage(outcome),
   }
 }
 
-const transitionEvents = (decision: ControllerDecision, before: BackupStatus | undefined, after: BackupStatus | undefined): ReadonlyArray<DesiredEvent> => {
+const transitionEvents = (
+  decision: ControllerDecision,
+  before: BackupStatus | undefined,
+  after: BackupStatus | undefined,
+  outcome: BackupOutcome | undefined,
+): ReadonlyArray<DesiredEvent> => {
   if (decision._tag === "Render") {
     const message = `rendered ${backupPodConfigMapName} for ${formatRevisionSet(decision.revisions)}: ${decision.reasons.join("; ")}`
     return [{ type: "Normal", reason: "BackupPodRendered", message }]
   }
   // A backup pod ended: the phase changed, or another pod ended in the same one (a new lastBackupTime: each pod's end is its own).
   if (after === undefined || before === undefined || (after.status === before.status && after.lastBackupTime === before.lastBackupTime)) return []
-  if (after.status === "Complete") return [{ type: "Normal", reason: "BackupCompleted", message: after.message ?? "backup completed" }]
-  if (after.status === "Failed") return [{ type: "Warning", reason: "BackupFailed", message: after.message ?? "backup failed" }]
+  // The pod's words: the status message says what is pending instead while a render waits.
+  const message = (fallback: string) => (outcome === undefined || outcome._tag === "Running" ? (after.message ?? fallback) : outcomeMessage(outcome))
+  if (after.status === "Complete") return [{ type: "Normal", reason: "BackupCompleted", message: message("backup completed") }]
+  if (after.status === "Failed") return [{ type: "Warning", reason: "BackupFailed", message: message("backup failed") }]
   return []
 }
 
@@ -224,7 +235,7 @@ export const desiredState = (observed: OperatorObserved, settings: OperatorSetti
     status: wanted,
     outcome,
     warnings,
-    events: transitionEvents(decision, status, wanted),
+    events: transitionEvents(decision, status, wanted, outcome),
     requeueAt: decision._tag === "WaitUntil" ? decision.at : undefined,
     memory: { observed: revisions, stableSince, warned: warnings },
   }

@@ -84,6 +84,25 @@ describe("reconcile", () => {
     }),
   )
 
+  it.effect("a backup pod that ends while a render waits is announced with its own words, not the pending render's", () =>
+    Effect.gen(function* () {
+      const cluster = yield* setup()
+      const sync = makeSync(cluster, { minIntervalMs: 3_600_000 })
+      yield* sync()
+      setRevision(cluster, "kube-apiserver", 8)
+      yield* TestClock.adjust(60_000)
+      expect((yield* sync()).decision).toBe("WaitUntil")
+      yield* runBackupPod(cluster, { phase: "Failed", containers: { "backup-create": { exitCode: 1, message: "NoSpace: /backup is full" } } })
+      expect((yield* sync()).status?.status).toBe("Failed")
+      // The status's message says what is pending; the Event says why the backup failed.
+      expect(configMapData(cluster, "backup-status")!.message).toMatch(/^render pending: /)
+      const failed = events(cluster).filter((e) => e.reason === "BackupFailed")
+      expect(failed.map((e) => e.message)).toEqual([
+        expect.stringMatching(/^init container backup-create of pod cluster-backup-\w+ exited with code 1: NoSpace: \/backup is full$/),
+      ])
+    }),
+  )
+
   it.effect("a pending render undone (the revisions back to those rendered) leaves no 'render pending' message behind", () =>
     Effect.gen(function* () {
       const cluster = yield* setup()
