@@ -21,8 +21,23 @@ export interface IdentitySet {
   readonly identities: ReadonlyArray<AgeIdentity>
 }
 
+/**
+ * How an age-encrypted file starts, plain or armored: what `age -i` takes for a passphrase-protected identity file
+ * (`age-keygen | age -p`) and asks the passphrase of, as age's own parser tells it (by these first bytes).
+ */
+const encryptedFileStarts = ["age-encryption", "-----BEGIN AGE"]
+
 /** The identities in an identity file's text. */
 export const parseIdentityFile = (path: string, text: string): Result.Result<ReadonlyArray<AgeIdentity>, AgeIdentityFileInvalid> => {
+  if (encryptedFileStarts.some((start) => text.startsWith(start))) {
+    return Result.fail(
+      new AgeIdentityFileInvalid({
+        path,
+        line: 0,
+        message: `${path} is age-encrypted (a passphrase-protected identity file, as age -p writes, or an encrypted backup file), not an identity file: cluster-backup cannot ask for a passphrase; decrypt it to a private file first (umask 077; age -d -o key.txt ${path}) and give that`,
+      }),
+    )
+  }
   const identities: Array<AgeIdentity> = []
   for (const [i, raw] of text.split("\n").entries()) {
     const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw

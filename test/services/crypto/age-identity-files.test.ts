@@ -4,7 +4,7 @@ import { Effect, Exit, Redacted } from "effect"
 import { beforeEach, describe, expect, it } from "vitest"
 import { identityFileExposed, readIdentityFiles } from "../../../src/services/crypto/age-identity-files.ts"
 import { generateIdentity } from "../../../src/services/crypto/age-keys.ts"
-import { keygen } from "./age-cli.ts"
+import { age, keygen } from "./age-cli.ts"
 import { tempDir } from "../../support/temp-dir.ts"
 
 let dir: string
@@ -93,6 +93,27 @@ describe("age identity files", () => {
     writeFileSync(join(dir, "comments.txt"), "# nothing here\n", { mode: 0o600 })
     expect(failureOf(await read([join(dir, "comments.txt")]))).toMatchObject({ _tag: "AgeIdentityFileInvalid", line: 0 })
   })
+
+  it.each([
+    ["plain", []],
+    ["armored", ["-a"]],
+  ])(
+    "an age-encrypted identity file (%s, as age -p writes one, which age -i asks the passphrase of) is named as such, not as a damaged line 1",
+    async (_, armor) => {
+      const inner = keygen(join(dir, "inner.txt"))
+      const outer = keygen(join(dir, "outer.txt"))
+      writeFileSync(join(dir, "key.age"), age([...armor, "-r", outer.recipient, join(dir, "inner.txt")]), { mode: 0o600 })
+      const error = failureOf(await read([join(dir, "key.age")]))
+      expect(error).toMatchObject({ _tag: "AgeIdentityFileInvalid", path: join(dir, "key.age"), line: 0 })
+      expect(error.message).toContain("age-encrypted")
+      expect(error.message).toContain(`age -d -o key.txt ${join(dir, "key.age")}`)
+      expect(error.message).not.toContain("checksum")
+      // What the message says to do gives an identity file that is read.
+      writeFileSync(join(dir, "key.txt"), age(["-d", "-i", outer.path, join(dir, "key.age")]), { mode: 0o600 })
+      const exit = await read([join(dir, "key.txt")])
+      expect(Exit.isSuccess(exit) && exit.value.identities.map((i) => i.recipient)).toEqual([inner.recipient])
+    },
+  )
 
   it("a directory in place of the file is refused by name", async () => {
     const error = failureOf(await read([dir]))
