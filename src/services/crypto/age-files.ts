@@ -151,6 +151,20 @@ const mapFailure =
     return new BackupFileUnreadable(describeFileSystemFailure("read", input, e))
   }
 
+/**
+ * `Effect.tryPromise` for a pipeline, except that an interruption waits for it to settle once aborted: it has then
+ * removed its `.part` (when decrypting, a partial plaintext) before the interruption is over, as the command ends the
+ * process right after (a Ctrl-C of download would otherwise leave the plaintext decrypted so far beside the backup).
+ */
+const tryPipeline = <A, E>(options: { readonly try: (signal: AbortSignal) => Promise<A>; readonly catch: (e: unknown) => E }): Effect.Effect<A, E> =>
+  Effect.callback<A, E>((resume, signal) => {
+    const settled = options.try(signal).then(
+      (a) => resume(Effect.succeed(a)),
+      (e) => resume(Effect.suspend(() => Effect.fail(options.catch(e)))),
+    )
+    return Effect.promise(() => settled)
+  })
+
 /** A worker that stopped is a defect (a crash, out of memory), not a failure of the files. */
 const workerFailureIsDefect = <A, E>(effect: Effect.Effect<A, E | AgeFileWorkerFailed>): Effect.Effect<A, Exclude<E, AgeFileWorkerFailed>> =>
   Effect.catchIf(
@@ -170,7 +184,7 @@ export const encryptFile = (
   recipients: ReadonlyArray<AgeRecipient>,
 ): Effect.Effect<CryptFileResult, CryptFileError | AgeRecipientInvalid> =>
   workerFailureIsDefect(
-    Effect.tryPromise({
+    tryPipeline({
       try: async (signal) => {
         const { prefix, key } = startAgeFile(recipients, input)
         const start = async () => ({ key, payloadStart: 0, outputPrefix: prefix })
@@ -204,7 +218,7 @@ export const encryptForReader = (
   options: { readonly hashPlaintext: boolean } = { hashPlaintext: true },
 ): Effect.Effect<ReaderEncryptResult, CryptFileError | AgeRecipientInvalid> =>
   workerFailureIsDefect(
-    Effect.tryPromise({
+    tryPipeline({
       try: async (signal) => {
         const { prefix, key } = startAgeFile(recipients, input)
         const start = (file: InputFile) => async () => {
@@ -229,7 +243,7 @@ export const encryptForReader = (
  */
 export const decryptFile = (input: string, output: string, identities: IdentitySet): Effect.Effect<CryptFileResult, CryptFileError | AgeDecryptError> =>
   workerFailureIsDefect(
-    Effect.tryPromise({
+    tryPipeline({
       try: async (signal) => {
         const options = { source: input, identities: identities.identities, identityFiles: identities.files }
         const start = (file: InputFile) => async () => {

@@ -4,9 +4,9 @@
  * where the last piece is full; a damaged or cut file is refused at the right chunk past the first
  * piece, and nothing is left under the output's name.
  */
-import { closeSync, openSync, readdirSync, readSync, statSync, writeFileSync } from "node:fs"
+import { closeSync, existsSync, openSync, readdirSync, readSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { Effect, Exit, Result } from "effect"
+import { Cause, Effect, Exit, Fiber, Result } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import { ciphertextChunkBytes, payloadNonceBytes } from "../../../src/domain/age-payload-layout.ts"
 import { workersFromBytes } from "../../../src/services/crypto/age-file-pipeline.ts"
@@ -108,6 +108,19 @@ describe("age files through the worker threads", () => {
     )
     writeFileSync(join(dir, "ring-collected.age"), Buffer.concat(collected))
     expect(sha256(age(["-d", "-i", key.path, join(dir, "ring-collected.age")]))).toBe(await sha256File(plain))
+  })
+
+  it("interrupted while decrypting (Ctrl-C of download): once the interruption is over, no partial plaintext is left", async () => {
+    const plain = join(dir, "interrupted")
+    await writePseudoRandom(plain, 128 * 1024 * 1024, 11)
+    age(["-r", key.recipient, "-o", join(dir, "interrupted.age"), plain])
+    const out = join(dir, "interrupted.out")
+    const fiber = Effect.runFork(decryptFile(join(dir, "interrupted.age"), out, await identitiesOf(key.path)))
+    while (!existsSync(`${out}.part`) || statSync(`${out}.part`).size === 0) await new Promise((r) => setTimeout(r, 1))
+    // The command ends the process as soon as the interruption is over: nothing may still be on its way out.
+    const exit = await Effect.runPromise(Fiber.interrupt(fiber).pipe(Effect.andThen(Fiber.await(fiber))))
+    expect(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)).toBe(true)
+    expect(readdirSync(dir).filter((f) => f.startsWith("interrupted.out"))).toEqual([])
   })
 
   describe("refusals past the first piece", () => {
