@@ -46,10 +46,16 @@ export const parseRecipient = (text: string): Result.Result<AgeRecipient, string
     return Result.fail(
       "is an age identity (a private key; not shown), not a recipient: put its recipient there instead (age-keygen -y FILE prints it), and keep the identity out of anything the pod or its logs see",
     )
+  const supported = `cluster-backup encrypts to age X25519 recipients only (age1..., as age-keygen makes them; age-keygen -y FILE prints an identity's)`
+  const ssh = /^(ssh-ed25519|ssh-rsa) /.exec(text)
+  if (ssh !== null) return Result.fail(`is an SSH public key (${ssh[1]}), which age -R reads but ${supported}`)
   const shown = shownAsRecipient(text)
   const decoded = decodeBech32(text)
   if (Result.isFailure(decoded)) return Result.fail(`${shown} is not an age X25519 recipient (age1...): it ${decoded.failure}`)
   const { hrp, data } = decoded.success
+  // age1<name>1...: a plugin's recipient (age-plugin-<name>), or age's post-quantum one (age1pq1...).
+  if (hrp.startsWith("age1") && text === text.toLowerCase())
+    return Result.fail(`${shown} is an age plugin or post-quantum recipient (${hrp}1...), not an X25519 one: ${supported}`)
   if (hrp !== recipientHrp || text !== text.toLowerCase())
     return Result.fail(`${shown} is not an age X25519 recipient: it must start with "age1" in lower case`)
   if (data.length !== 32) return Result.fail(`${shown} is not an age X25519 recipient: it holds ${data.length} bytes, not 32`)

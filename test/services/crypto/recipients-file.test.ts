@@ -51,6 +51,24 @@ describe("recipients files (as age -R reads them)", () => {
     expect(error?.message).toContain("one age1... recipient per line")
   })
 
+  it.each([
+    [
+      "an SSH public key (age -R reads it)",
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKTRkp0XyGAmJeCTmJtyRUjUfEpEIIhv/2rpYLFOLLbO ops@bastion",
+      "SSH public key (ssh-ed25519)",
+    ],
+    ["a plugin's recipient", encodeBech32("age1yubikey", new Uint8Array(33)), "plugin or post-quantum recipient (age1yubikey1...)"],
+    ["age's post-quantum recipient", encodeBech32("age1pq", new Uint8Array(1216)), "plugin or post-quantum recipient (age1pq1...)"],
+  ])("%s is refused as what it is, not as a malformed or mistyped age1 line", (_, line, what) => {
+    const parsed = parseRecipientsFile("/k/r.txt", `${recipients[0]}\n${line}\n`)
+    const message = Result.isFailure(parsed) ? parsed.failure.message : ""
+    expect(message).toContain("/k/r.txt line 2")
+    expect(message).toContain(what)
+    expect(message).toContain("X25519 recipients only")
+    expect(message).not.toContain("must start with")
+    expect(message).not.toContain("printable ASCII")
+  })
+
   it("an identity (private key) put in a recipients file is refused without showing it, with what to put there instead", () => {
     const identity = Redacted.value(generateIdentity().identity)
     for (const line of [identity, identity.toLowerCase(), `${identity}x`]) {
