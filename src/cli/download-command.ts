@@ -2,6 +2,7 @@ import { Effect, Layer } from "effect"
 import { Argument, Command } from "effect/cli"
 import { downloadBackup } from "../programs/store/store-download.ts"
 import { BackupStore } from "../services/store/backup-store.ts"
+import { downloadDirOutsideStore } from "./download-dir-check.ts"
 import { backupIdCheck } from "./flag-checks.ts"
 import { withLogging } from "./logging.ts"
 import { openStoreFromFlags, storeFlags } from "./store-flags.ts"
@@ -19,6 +20,7 @@ export const downloadCommand = Command.make(
   (flags) =>
     withLogging(
       Effect.gen(function* () {
+        yield* downloadDirOutsideStore("download", flags.store, flags, flags.dir, { name: "dir", kind: "argument" })
         const identities = yield* readGivenIdentities(flags)
         const { store, prefix } = yield* openStoreFromFlags(flags.store, flags, { command: "download", name: "store", kind: "argument" })
         const result = yield* downloadBackup(prefix, flags.id, flags.dir, identities).pipe(Effect.provide(Layer.succeed(BackupStore, BackupStore.of(store))))

@@ -1,22 +1,15 @@
 import { randomUUID } from "node:crypto"
 import { isIP } from "node:net"
-import { basename, dirname, join, relative, resolve } from "node:path"
+import { join, relative, resolve } from "node:path"
 import { Effect, FileSystem, Layer, Option } from "effect"
 import { CliError, Command, Flag } from "effect/cli"
 import { restoreIdPattern } from "../domain/restore-plan.ts"
 import { backupArgument, chosenBackup, etcdutlFlag, timestampFlag } from "./backup-reading-flags.ts"
+import { realPathSoFar } from "./download-dir-check.ts"
 import { checkedWith, nonEmpty } from "./flag-checks.ts"
 import { withLogging } from "./logging.ts"
 import { trustedKeysFlag } from "./signature-flags.ts"
 import { storeSourceFlags } from "./store-source.ts"
-
-/** A path with symbolic links resolved as far as it exists (the rest, still to be created, appended). */
-const realPathSoFar = (fs: FileSystem.FileSystem, path: string): Effect.Effect<string> =>
-  fs
-    .realPath(path)
-    .pipe(
-      Effect.catch(() => (dirname(path) === path ? Effect.succeed(path) : realPathSoFar(fs, dirname(path)).pipe(Effect.map((p) => join(p, basename(path)))))),
-    )
 
 const usage = (option: string, value: string, expected: string) =>
   new CliError.ShowHelp({ commandPath: ["cluster-backup", "restore"], errors: [new CliError.InvalidValue({ option, value, expected, kind: "flag" })] })

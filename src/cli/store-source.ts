@@ -14,6 +14,7 @@ import { BackupStore } from "../services/store/backup-store.ts"
 import { openStoreFromFlags, storeFlags, type StoreFlagValues } from "./store-flags.ts"
 import { identityFlags, type IdentityFlagValues, readGivenIdentities } from "./encryption-flags.ts"
 import { checkIdentityOnDirectory } from "./directory-identity.ts"
+import { downloadDirOutsideStore } from "./download-dir-check.ts"
 import { backupIdCheck } from "./flag-checks.ts"
 
 export class StoreBackupIdMissing extends Schema.TaggedError<StoreBackupIdMissing>()("StoreBackupIdMissing", {
@@ -83,6 +84,7 @@ export const backupSource = (command: string, argument: string, flags: StoreSour
         ],
       })
     }
+    if (Option.isSome(flags.workDir)) yield* downloadDirOutsideStore(command, argument, flags, flags.workDir.value, { name: "work-dir", kind: "flag" })
     const identities = yield* readGivenIdentities(flags)
     const { store, prefix } = yield* openStoreFromFlags(argument, flags, { command, name: "dir", kind: "argument" })
     const [{ fetchBackup }, { DiskSpace }, { keptWorkDir, temporaryWorkDir }] = yield* Effect.promise(() =>

@@ -4,11 +4,13 @@ import { NodeServices } from "@effect/platform-node"
  * checked) into a work directory and checked there; a restore only of a download that verifies.
  * A directory store for the cheap cases, Swift for verify.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { execFileSync } from "node:child_process"
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect, Layer } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import { uploadBackup } from "../../src/programs/store/store-upload.ts"
+import { readRecipientsFile } from "../../src/services/crypto/recipients-file.ts"
 import { directoryStoreLayer } from "../../src/services/store/directory-store.ts"
 import { s3StoreLayer } from "../../src/services/store/s3-store.ts"
 import { backupFiles, fakeBackupForSuite, makeHostTree, readManifest, writeScriptedEtcdutl } from "../support/bad-backups.ts"
@@ -138,6 +140,57 @@ describe("verify and restore from a store", { timeout: 150_000 }, () => {
     expect(ok.stdout).toContain(
       `a real run would start. Nothing on the host was changed; the backup downloaded for it is kept in ${inside} (a rerun reuses it; remove it when no longer needed).`,
     )
+  })
+
+  // Before, the download went into the store's own backup directory: an encrypted backup's plaintext was written beside its
+  // .age objects, which the decryption then removed as its ciphertext, leaving the stored backup incomplete (and plain).
+  it("download DIR, verify/restore --work-dir: a directory inside the directory store (its backup's own directory) is a usage error, and the store is left whole", async () => {
+    // Inside the host's root, where restore may read a --work-dir.
+    const host = makeHostTree(work, backup)
+    const store = join(host.root, "home", "core", "store")
+    mkdirSync(store, { recursive: true })
+    const key = join(work, "work-dir-store.key")
+    execFileSync(join(process.cwd(), ".tools/age/bin/age-keygen"), ["-o", key], { stdio: "ignore" })
+    chmodSync(key, 0o600)
+    writeFileSync(join(work, "work-dir-store.recipients"), execFileSync(join(process.cwd(), ".tools/age/bin/age-keygen"), ["-y", key]))
+    const recipients = await Effect.runPromise(readRecipientsFile(join(work, "work-dir-store.recipients")))
+    await Effect.runPromise(
+      uploadBackup(backup, "", undefined, { recipients: { snapshot: recipients, resources: recipients } }).pipe(
+        Effect.provide(Layer.mergeAll(directoryStoreLayer(store), NodeServices.layer)),
+      ),
+    )
+    const stored = readdirSync(join(store, id)).sort()
+    for (const [command, extra] of [
+      ["verify", ["--etcdutl", etcdutl]],
+      ["restore", ["--root", host.root, "--member-name", "master-0", "--dry-run", "--etcdutl", etcdutl]],
+    ] as const) {
+      for (const into of [join(store, id), join(store, id, "work")]) {
+        const refused = await cli([command, store, "--backup-id", id, "--identity", key, "--work-dir", into, ...extra])
+        expect(refused.status, refused.output).toBe(2)
+        expect(refused.stderr).toContain(`Invalid value for flag --work-dir: "${into}"`)
+        expect(readdirSync(join(store, id)).sort()).toEqual(stored)
+      }
+    }
+    const download = await cli(["download", store, id, join(store, id), "--identity", key])
+    expect(download.status, download.output).toBe(2)
+    expect(download.stderr).toContain(`Invalid value for argument <dir>: "${join(store, id)}"`)
+    expect(readdirSync(join(store, id)).sort()).toEqual(stored)
+    // Outside the store, the same download decrypts the backup.
+    const outside = join(work, "work-dir-store-download")
+    const ok = await cli(["download", store, id, outside, "--identity", key])
+    expect(ok.status, ok.output).toBe(0)
+    expect(backupFiles(outside)).toEqual(backupFiles(backup))
+    // With a prefix, the store's backups are under it: a directory beside it is no part of them, one in it is refused.
+    await Effect.runPromise(
+      uploadBackup(backup, "p/c1", undefined, { recipients: { snapshot: recipients, resources: recipients } }).pipe(
+        Effect.provide(Layer.mergeAll(directoryStoreLayer(store), NodeServices.layer)),
+      ),
+    )
+    const inPrefix = await cli(["download", store, id, join(store, "p", "c1", id), "--prefix", "p/c1", "--identity", key])
+    expect(inPrefix.status, inPrefix.output).toBe(2)
+    const beside = await cli(["download", store, id, join(store, "downloads"), "--prefix", "p/c1", "--identity", key])
+    expect(beside.status, beside.output).toBe(0)
+    expect(backupFiles(join(store, "downloads"))).toEqual(backupFiles(backup))
   })
 
   it("verify against Swift: s3://bucket/prefix --backup-id", async () => {
