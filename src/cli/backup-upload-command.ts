@@ -8,6 +8,7 @@ import { uploadThenPrune } from "../programs/store/upload-then-prune.ts"
 import { BackupStore } from "../services/store/backup-store.ts"
 import { maxParts, minPartSize } from "../services/store/s3-store.ts"
 import { backupDirFlag } from "./common-flags.ts"
+import { backupDirNotStorePlace } from "./directory-store-places.ts"
 import { durationAtLeast, intInRange } from "./flag-checks.ts"
 import { withLogging } from "./logging.ts"
 import { leftoverGraceFlag, leftoverGraceOf, retentionFlags, retentionPolicyOf, ruleMissing } from "./retention-flags.ts"
@@ -65,6 +66,7 @@ export const backupUploadCommand = Command.make(
       Effect.gen(function* () {
         const policy = retentionPolicyOf(flags)
         yield* ruleMissing("backup-upload", policy, flags.leftoverGrace, { grace: "leftover-grace", rulePrefix: "" }, false)
+        yield* backupDirNotStorePlace(flags.store, flags, flags.backupDir)
         // Key and recipients files that cannot be used are said before anything is uploaded.
         const recipients = yield* readUploadRecipients(flags)
         const signingKey = Option.isSome(flags.signingKey)

@@ -14,7 +14,7 @@ import { BackupStore } from "../services/store/backup-store.ts"
 import { openStoreFromFlags, storeFlags, type StoreFlagValues } from "./store-flags.ts"
 import { identityFlags, type IdentityFlagValues, readGivenIdentities } from "./encryption-flags.ts"
 import { checkIdentityOnDirectory } from "./directory-identity.ts"
-import { downloadDirOutsideStore } from "./download-dir-check.ts"
+import { downloadDirOutsideStore } from "./directory-store-places.ts"
 import { backupIdCheck } from "./flag-checks.ts"
 
 export class StoreBackupIdMissing extends Schema.TaggedError<StoreBackupIdMissing>()("StoreBackupIdMissing", {

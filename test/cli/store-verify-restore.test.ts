@@ -13,11 +13,12 @@ import { uploadBackup } from "../../src/programs/store/store-upload.ts"
 import { readRecipientsFile } from "../../src/services/crypto/recipients-file.ts"
 import { directoryStoreLayer } from "../../src/services/store/directory-store.ts"
 import { s3StoreLayer } from "../../src/services/store/s3-store.ts"
-import { backupFiles, fakeBackupForSuite, makeHostTree, readManifest, writeScriptedEtcdutl } from "../support/bad-backups.ts"
+import { backupFiles, copyBackup, fakeBackupForSuite, makeHostTree, readManifest, writeScriptedEtcdutl } from "../support/bad-backups.ts"
 import { snapshotTree } from "../support/hostile-tarballs.ts"
 import { runCli } from "../support/run-cli.ts"
 import { createBucket, s3Endpoint, s3Env, s3Server } from "../support/s3-server.ts"
 import { tempDir } from "../support/temp-dir.ts"
+import { keygen } from "../services/crypto/age-cli.ts"
 
 const id = "2026-01-02_030405"
 const restoreId = "0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71"
@@ -207,5 +208,29 @@ describe("verify and restore from a store", { timeout: 150_000 }, () => {
     const missing = await cli(["verify", `s3://${bucket}/cluster-backup/c1`, "--backup-id", "2026-01-01_000000", "--etcdutl", etcdutl], env)
     expect(missing.status).toBe(1)
     expect(missing.stderr).toMatch(/there is no backup 2026-01-01_000000 in s3:\/\/.*\[StoredBackupIncomplete\]/)
+  })
+})
+
+describe("backup-upload from a directory store's own place", { timeout: 150_000 }, () => {
+  // Before, the upload wrote the store's objects over the files it read: encrypting, it then removed the plaintext (the
+  // form it does not store) and the ciphertext (as its own temporary file), and nothing of the backup was left.
+  it("a --backup-dir that is where the store keeps a backup is a usage error, nothing changed; one deeper in the store is uploaded", async () => {
+    const store = tempDir("store-own-place", work)
+    const key = keygen(join(work, "own-place.key"))
+    writeFileSync(join(work, "own-place.recipients"), `${key.recipient}\n`)
+    const inPlace = copyBackup(backup, join(store, id))
+    const before = readdirSync(inPlace).sort()
+    const refused = await cli(["backup-upload", "--store", store, "--backup-dir", inPlace, "--recipients-file", join(work, "own-place.recipients")])
+    expect(refused.status, refused.output).toBe(2)
+    expect(refused.stderr).toContain(`Invalid value for flag --backup-dir: "${inPlace}"`)
+    expect(readdirSync(inPlace).sort()).toEqual(before)
+    expect(backupFiles(inPlace)).toEqual(backupFiles(backup))
+    const other = tempDir("store-staging-inside", work)
+    const deeper = copyBackup(backup, join(other, "staging", "current"))
+    const ok = await cli(["backup-upload", "--store", other, "--backup-dir", deeper, "--recipients-file", join(work, "own-place.recipients")])
+    expect(ok.status, ok.output).toBe(0)
+    expect(readdirSync(join(other, id)).sort()).toEqual(
+      [`${readManifest(backup).files.snapshot.name}.age`, `${readManifest(backup).files.resources.name}.age`, "backup-manifest.json"].sort(),
+    )
   })
 })
