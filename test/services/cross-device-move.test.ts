@@ -141,7 +141,7 @@ describe("moving between file systems", () => {
       process.stdout.write("moved\\n")
     `
     const outcomes: Array<string> = []
-    for (let i = 0; i < 8; i++) {
+    for (let i = 0; i < 6; i++) {
       const dir = tempDir(`cross-move-kill-${i}`)
       const from = join(dir, "member")
       makeMember(from, 2 * 1024 * 1024)
@@ -150,12 +150,13 @@ describe("moving between file systems", () => {
       const delay = Math.round(random() * 120)
       const child = spawn(process.execPath, ["--input-type=module", "-e", script, from, to], { stdio: ["ignore", "pipe", "inherit"] })
       let out = ""
-      await new Promise<void>((resolve) =>
+      await new Promise<void>((resolve, reject) => {
         child.stdout.on("data", (d: Buffer) => {
           out += d
           if (out.includes("started")) resolve()
-        }),
-      )
+        })
+        child.on("close", (code) => reject(new Error(`the mover exited (${code}) before it started: ${out}`)))
+      })
       await new Promise((r) => setTimeout(r, delay))
       child.kill("SIGKILL")
       await new Promise((r) => child.on("close", r))
@@ -173,5 +174,6 @@ describe("moving between file systems", () => {
       expect(tree(to), context).toEqual(before)
     }
     console.log(`cross-device move kill loop: ${outcomes.join(", ")}`)
-  }, 120_000)
+    // Each round starts a Node process (about 2 s on a quiet machine, several times that beside the whole suite).
+  }, 300_000)
 })
