@@ -39,10 +39,11 @@ export const openStore = (location: StoreLocation, settings: S3Settings, env: En
     const custom = settings.endpoint ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL
     // AWS's China regions are under amazonaws.com.cn (as their STS, domain/sts-response.ts).
     const endpoint = custom ?? `https://s3.${region}.amazonaws.com${region.startsWith("cn-") ? ".cn" : ""}`
-    let url: URL
-    try {
-      url = new URL(endpoint)
-    } catch {
+    // Only a scheme, host and port: `minio:9000` parses as a URL of scheme `minio:` (whose origin is
+    // no URL), and a path would be dropped, each request going to the host's root.
+    const url = URL.canParse(endpoint) ? new URL(endpoint) : undefined
+    if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:") || url.pathname !== "/" || url.search !== "" || url.hash !== "") {
+      const source = settings.endpoint !== undefined ? "--s3-endpoint" : env.AWS_ENDPOINT_URL_S3 !== undefined ? "AWS_ENDPOINT_URL_S3" : "AWS_ENDPOINT_URL"
       return yield* new StoreRequestFailed({
         store: `s3://${location.bucket}`,
         operation: "configure",
@@ -50,7 +51,7 @@ export const openStore = (location: StoreLocation, settings: S3Settings, env: En
         status: 0,
         code: "BadEndpoint",
         retryable: false,
-        message: `S3 endpoint ${JSON.stringify(endpoint)} is not a URL: give http(s)://host[:port]`,
+        message: `S3 endpoint ${JSON.stringify(endpoint)} (${source}) is not an http(s)://host[:port] URL: give the scheme, the host and the port only, as https://s3.example.com:9000`,
       })
     }
     const caPath = settings.caBundle ?? (url.protocol === "https:" ? env.AWS_CA_BUNDLE : undefined)

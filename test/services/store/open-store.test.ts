@@ -31,3 +31,34 @@ describe("the S3 endpoint a store uses without one given", () => {
     expect(await location("cn-northwest-1")).toBe("s3://backups at https://s3.cn-northwest-1.amazonaws.com.cn")
   })
 })
+
+describe("an S3 endpoint that is not http(s)://host[:port]", () => {
+  const env = { AWS_ACCESS_KEY_ID: "AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY: "not-a-real-secret" }
+  const open = (endpoint: string, from: "flag" | "env") =>
+    Effect.runPromise(
+      openStore(
+        { _tag: "S3", bucket: "backups", prefix: "p" },
+        from === "flag" ? { endpoint } : {},
+        from === "flag" ? env : { ...env, AWS_ENDPOINT_URL: endpoint },
+      ).pipe(Effect.flip),
+    )
+
+  it("host:port without a scheme (a URL of scheme 'minio:'), another scheme, or a path the requests would drop: a BadEndpoint naming where it came from, not a crash", async () => {
+    for (const [endpoint, from, source] of [
+      ["minio:9000", "flag", "--s3-endpoint"],
+      ["localhost:9000", "env", "AWS_ENDPOINT_URL"],
+      ["ftp://minio:21", "flag", "--s3-endpoint"],
+      ["https://gateway.example.com/s3", "flag", "--s3-endpoint"],
+      ["https://minio:9000/?x=1", "env", "AWS_ENDPOINT_URL"],
+    ] as const) {
+      const e = await open(endpoint, from)
+      expect(e).toMatchObject({ _tag: "StoreRequestFailed", code: "BadEndpoint", retryable: false })
+      expect(e.message).toContain(`${JSON.stringify(endpoint)} (${source}) is not an http(s)://host[:port] URL`)
+    }
+  })
+
+  it("a trailing slash is the host's root, and is taken", async () => {
+    const store = await Effect.runPromise(openStore({ _tag: "S3", bucket: "backups", prefix: "p" }, { endpoint: "https://minio.example.com:9000/" }, env))
+    expect(store.location).toBe("s3://backups at https://minio.example.com:9000")
+  })
+})
