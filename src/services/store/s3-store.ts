@@ -119,6 +119,28 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
       return { key, size, sha256 }
     })
 
+  /**
+   * Whether the object under `key` is the one a multipart upload of parts with these ETags makes:
+   * its ETag is the MD5 of the parts' MD5s, then `-<parts>` (AWS, Swift, MinIO, Ceph). Parts whose
+   * ETags are no MD5 (AWS's SSE-KMS) prove nothing.
+   */
+  const completedFrom = (key: string, partEtags: ReadonlyArray<string>): Effect.Effect<boolean, StoreError> => {
+    const md5s = partEtags.map((e) => e.replace(/"/g, ""))
+    if (!md5s.every((m) => /^[0-9a-f]{32}$/i.test(m))) return Effect.succeed(false)
+    const expected = `${createHash("md5")
+      .update(Buffer.concat(md5s.map((m) => Buffer.from(m, "hex"))))
+      .digest("hex")}-${md5s.length}`
+    return request({ operation: "HEAD", method: "HEAD", key }).pipe(
+      Effect.map(
+        (r) =>
+          String(r.headers.etag ?? "")
+            .replace(/"/g, "")
+            .toLowerCase() === expected,
+      ),
+      Effect.catchTag("StoreObjectMissing", () => Effect.succeed(false)),
+    )
+  }
+
   const putSingle = (key: string, bytes: Uint8Array, sha256: string) =>
     request({
       operation: "PUT",
@@ -265,12 +287,24 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
         // S3 may answer 200 and put the error in the body (AWS: "retry the request"): an error like
         // a non-2xx answer's, retried when transient (InternalError, SlowDown), the request included.
         const complete: S3Request = { operation: "CompleteMultipartUpload", method: "POST", key, query: { uploadId }, body: Buffer.from(xml) }
+        let attempts = 0
         yield* retrying(
-          s3Request(endpoint, complete).pipe(
+          Effect.suspend(() => {
+            attempts++
+            return s3Request(endpoint, complete)
+          }).pipe(
             Effect.flatMap((done) => {
               const body = done.body.toString("utf8")
               return xmlField(body, "Code") === undefined ? Effect.void : Effect.fail(responseError(endpoint, complete, done.status, body))
             }),
+          ),
+        ).pipe(
+          // A repeat finds no upload when an earlier attempt completed it and its answer was lost (a
+          // reset, a timeout; some servers, MinIO among them, answer NoSuchUpload; Swift answers success again):
+          // done, when the object is the one these parts make (its multipart ETag).
+          Effect.catchIf(
+            (e) => attempts > 1 && e._tag === "StoreRequestFailed" && e.code === "NoSuchUpload",
+            (e) => Effect.flatMap(completedFrom(key, etags), (done) => (done ? Effect.void : Effect.fail(e))),
           ),
         )
         return found

@@ -44,10 +44,15 @@ const endpoint = (url: string): S3Endpoint => ({
 const MiB = 1024 * 1024
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex")
 
-/** A multipart-capable object store in memory whose CompleteMultipartUpload answers `completeAnswers` in turn first. */
-const multipartStub = (completeAnswers: Array<string>) => {
+/**
+ * A multipart-capable object store in memory whose CompleteMultipartUpload answers `completeAnswers` in turn first.
+ * With `lostCompletion`, the first completion takes effect but its connection is cut before the answer, and the
+ * upload is then gone (NoSuchUpload, as MinIO answers a completion repeated).
+ */
+const multipartStub = (completeAnswers: Array<string>, lostCompletion = false) => {
   const parts = new Map<number, Buffer>()
-  const objects = new Map<string, { body: Buffer; meta: Record<string, string> }>()
+  const objects = new Map<string, { body: Buffer; meta: Record<string, string>; etag: string }>()
+  let completed = false
   let meta: Record<string, string> = {}
   const calls: Array<string> = []
   const handler: Handler = (req, url, body, res) => {
@@ -67,16 +72,29 @@ const multipartStub = (completeAnswers: Array<string>) => {
         res.writeHead(200).end(answer)
         return
       }
-      const whole = Buffer.concat([...parts.entries()].sort(([a], [b]) => a - b).map(([, p]) => p))
-      objects.set(key, { body: whole, meta })
-      res.writeHead(200).end(`<CompleteMultipartUploadResult><Key>${key}</Key></CompleteMultipartUploadResult>`)
+      if (completed) {
+        res.writeHead(404).end(`<Error><Code>NoSuchUpload</Code><Message>The specified multipart upload does not exist.</Message></Error>`)
+        return
+      }
+      const sorted = [...parts.entries()].sort(([a], [b]) => a - b).map(([, p]) => p)
+      const etag = `"${createHash("md5")
+        .update(Buffer.concat(sorted.map((p) => createHash("md5").update(p).digest())))
+        .digest("hex")}-${sorted.length}"`
+      objects.set(key, { body: Buffer.concat(sorted), meta, etag })
+      completed = lostCompletion
+      if (lostCompletion) {
+        lostCompletion = false
+        res.socket?.destroy()
+        return
+      }
+      res.writeHead(200).end(`<CompleteMultipartUploadResult><Key>${key}</Key><ETag>${etag}</ETag></CompleteMultipartUploadResult>`)
     } else if (req.method === "DELETE" && q.has("uploadId")) {
       calls.push("abort")
       res.writeHead(204).end()
     } else if (req.method === "HEAD") {
       const o = objects.get(key)
       if (o === undefined) res.writeHead(404).end()
-      else res.writeHead(200, { "content-length": String(o.body.length), "last-modified": new Date().toUTCString(), ...o.meta }).end()
+      else res.writeHead(200, { "content-length": String(o.body.length), "last-modified": new Date().toUTCString(), etag: o.etag, ...o.meta }).end()
     } else res.writeHead(501).end()
   }
   return { handler, calls }
@@ -104,6 +122,34 @@ describe("the S3 store against answers Swift does not give", () => {
     const exit = await Effect.runPromiseExit(store.putFile("p/id/f.bin", join(work, "f.bin")))
     expect(JSON.stringify(exit)).toMatch(/StoreRequestFailed.*"code":"InvalidPart"/)
     expect(s.calls).toEqual(["initiate", "complete", "abort"])
+  })
+})
+
+describe("a CompleteMultipartUpload that took effect but whose answer was lost", () => {
+  it("the repeated request finds the upload gone (NoSuchUpload): the object completed from these very parts is taken, not reported as a failed upload", async () => {
+    const s = multipartStub([], true)
+    const store = makeS3Store(endpoint(await stub(s.handler)), { partSize: 5 * MiB, partsInFlight: 2, retries: 3, retryBaseMs: 1 })
+    const work = mkdtempSync(join(tmpdir(), "s3-stub-"))
+    const data = randomBytes(11 * MiB)
+    writeFileSync(join(work, "f.bin"), data)
+    const exit = await Effect.runPromiseExit(store.putFile("p/id/f.bin", join(work, "f.bin")))
+    expect(exit).toEqual(Exit.succeed({ key: "p/id/f.bin", size: data.length, sha256: sha256(data) }))
+    expect(s.calls).toEqual(["initiate", "complete", "complete"])
+  })
+
+  it("an object under the key that these parts did not make (an earlier upload's, of the same size) is no proof: the upload fails and is aborted", async () => {
+    const answers: Array<string> = []
+    const s = multipartStub(answers, true)
+    const store = makeS3Store(endpoint(await stub(s.handler)), { partSize: 5 * MiB, partsInFlight: 2, retries: 3, retryBaseMs: 1 })
+    const work = mkdtempSync(join(tmpdir(), "s3-stub-"))
+    writeFileSync(join(work, "f.bin"), randomBytes(11 * MiB))
+    await Effect.runPromise(store.putFile("p/id/f.bin", join(work, "f.bin")))
+    // The next upload's completion fails (transiently) without taking effect; its repeat finds no upload, and the first upload's object.
+    answers.push(`<Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>`)
+    writeFileSync(join(work, "g.bin"), randomBytes(11 * MiB))
+    const exit = await Effect.runPromiseExit(store.putFile("p/id/f.bin", join(work, "g.bin")))
+    expect(JSON.stringify(exit)).toMatch(/StoreRequestFailed.*"code":"NoSuchUpload"/)
+    expect(s.calls.slice(3)).toEqual(["initiate", "complete", "complete", "abort"])
   })
 })
 
