@@ -10,8 +10,10 @@
  * leaves an incomplete backup (never listed as one, removed by a later prune), never a
  * "complete" backup missing a file.
  */
-import { Clock, Effect, Schema } from "effect"
+import { Clock, Effect, Result, Schema } from "effect"
 import { manifestFileName, parseBackupTimestamp } from "../../domain/archive-names.ts"
+import { storedForm } from "../../domain/backup-manifest.ts"
+import { decodeBackupManifestBytes } from "../backup-dir/backup-manifest-file.ts"
 import { decideRetention, hasRule, keptOutside, type BackupUnit, type RetentionDecision, type RetentionPolicy } from "../../domain/retention.ts"
 import { garbage, listingPrefix, objectKey, parseObjectKey, type BackupCompleteness, type PendingUpload } from "../../domain/store-layout.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
@@ -52,6 +54,31 @@ const deleteBackup = (prefix: string, id: string) =>
       next = page.next
       yield* Effect.forEach(page.objects, (o) => store.remove(o.key), { concurrency: 8, discard: true })
     } while (next !== undefined)
+  })
+
+/**
+ * Whether a backup its listing showed incomplete is complete when its objects are asked for one by
+ * one: its manifest there, and the files it names with their sizes (and recorded sha256). A listing
+ * that omitted objects (a store whose index is out of step with its objects) must not get a complete
+ * backup deleted as an abandoned upload. A manifest this version cannot read counts as complete: it
+ * is never garbage (store-layout's `garbage`).
+ */
+const completeWhenAsked = (prefix: string, id: string) =>
+  Effect.gen(function* () {
+    const store = yield* BackupStore
+    const key = objectKey(prefix, id, manifestFileName)
+    const bytes = yield* store.getBytes(key).pipe(
+      Effect.map((b): Uint8Array | undefined => b),
+      Effect.catchTag("StoreObjectMissing", () => Effect.succeed(undefined)),
+    )
+    if (bytes === undefined) return false
+    const decoded = decodeBackupManifestBytes(bytes, key)
+    if (Result.isFailure(decoded)) return true
+    for (const f of [storedForm(decoded.success.files.snapshot), storedForm(decoded.success.files.resources)]) {
+      const h = yield* store.head(objectKey(prefix, id, f.name))
+      if (h === undefined || h.size !== f.size || (h.sha256 !== undefined && h.sha256 !== f.sha256)) return false
+    }
+    return true
   })
 
 export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePruneOptions) {
@@ -99,13 +126,15 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
     ],
     remove: decided.remove,
   }
-  const dead = garbage(
+  const found = garbage(
     listed.map((b) => b.completeness),
     pending,
     now,
     options.graceMs,
     options.prefix,
   )
+  const misListed = new Set((yield* Effect.filter(found.incomplete, (b) => completeWhenAsked(options.prefix, b.id), { concurrency: 8 })).map((b) => b.id))
+  const dead = { ...found, incomplete: found.incomplete.filter((b) => !misListed.has(b.id)) }
   const doomed = new Set(dead.incomplete.map((b) => b.id))
   const abandoned = new Set(dead.uploads)
   const report: StorePruneReport = {
@@ -121,15 +150,19 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
   const verb = options.dryRun ? "would remove" : "removing"
   for (const k of retention.keep) yield* (misplaced.includes(k.unit) ? Effect.logWarning : Effect.logInfo)(`keeping backup ${k.unit.id}: ${k.reason}`)
   for (const b of report.incompleteKept)
-    yield* b.foreign === true
+    yield* misListed.has(b.id)
       ? Effect.logWarning(
-          `leaving ${listingPrefix(options.prefix, b.id)} alone: none of its objects is a file backup-upload writes, so it is not a backup of this project's (is the prefix right?)`,
+          `keeping backup ${b.id}: the store's listing shows it incomplete (${b.reasons.join("; ")}), but asked for one by one its manifest and files are there: the listing omits objects; check the store (its bucket index) before trusting list or prune`,
         )
-      : b.unreadableManifest === true
+      : b.foreign === true
         ? Effect.logWarning(
-            `keeping backup ${b.id}: its manifest is there but this version cannot read it (${b.reasons.join("; ")}); a later cluster-backup may have written it: prune it with that version, or remove it by hand if it is damaged`,
+            `leaving ${listingPrefix(options.prefix, b.id)} alone: none of its objects is a file backup-upload writes, so it is not a backup of this project's (is the prefix right?)`,
           )
-        : Effect.logInfo(`keeping incomplete backup ${b.id}: younger than the grace period or an upload is in progress under it (${b.reasons.join("; ")})`)
+        : b.unreadableManifest === true
+          ? Effect.logWarning(
+              `keeping backup ${b.id}: its manifest is there but this version cannot read it (${b.reasons.join("; ")}); a later cluster-backup may have written it: prune it with that version, or remove it by hand if it is damaged`,
+            )
+          : Effect.logInfo(`keeping incomplete backup ${b.id}: younger than the grace period or an upload is in progress under it (${b.reasons.join("; ")})`)
   for (const u of report.uploadsKept)
     yield* Effect.logInfo(`keeping the multipart upload of ${u.key}: started ${new Date(u.initiatedAt).toISOString()}, within the grace period`)
   for (const r of retention.remove) {
