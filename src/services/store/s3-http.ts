@@ -8,6 +8,7 @@ import { createHash } from "node:crypto"
 import http, { type IncomingHttpHeaders, type IncomingMessage } from "node:http"
 import https from "node:https"
 import { Effect } from "effect"
+import { serverCertificateFailures, tlsFailureDescription } from "../etcd/tls-failure.ts"
 import { currentCredentials, type CredentialSource } from "./s3-credentials.ts"
 import { canonicalQuery, emptyPayloadHash, signRequest, uriEncodePath } from "./sigv4.ts"
 import { errnoCode, StoreAccessDenied, StoreBucketMissing, StoreObjectMissing, StoreRequestFailed, type StoreError } from "./store-errors.ts"
@@ -160,8 +161,30 @@ export const responseError = (e: S3Endpoint, req: S3Request, status: number, bod
   })
 }
 
+/** Why the endpoint's TLS is not trusted (`serverCertificateFailures`), and what to check. */
+const untrustedBecause = (e: S3Endpoint, req: S3Request, code: string, cause: unknown): string => {
+  if (code === "ERR_SSL_WRONG_VERSION_NUMBER") return "it does not answer in TLS: is the endpoint http:// rather than https://?"
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID") {
+    return `its certificate does not name the host ${target(e, req).host}: check the endpoint's host name${e.pathStyle ? "" : " (or address the bucket by path: --s3-addressing path)"}`
+  }
+  const clock = code === "CERT_HAS_EXPIRED" || code === "CERT_NOT_YET_VALID" ? ", or this host's clock" : ""
+  return `its certificate is not trusted (${tlsFailureDescription(code, undefined, cause instanceof Error ? cause.message : code)}): give the CAs that sign it with --s3-ca-bundle or AWS_CA_BUNDLE (a BackupPolicy's store.s3.caBundleConfigMap)${clock}`
+}
+
 const connectionError = (e: S3Endpoint, req: S3Request, cause: unknown): StoreRequestFailed => {
   const code = errnoCode(cause)
+  // The store answered, in a TLS this host does not trust: no repeat changes that, and "no answer" would mislead.
+  if (serverCertificateFailures.has(code)) {
+    return new StoreRequestFailed({
+      store: describeEndpoint(e),
+      operation: req.operation,
+      key: req.key,
+      status: 0,
+      code,
+      retryable: false,
+      message: `${req.operation} ${req.key} at ${e.url.origin}: the endpoint answered, but not in a TLS this host trusts (${code}): ${untrustedBecause(e, req, code, cause)}`,
+    })
+  }
   return new StoreRequestFailed({
     store: describeEndpoint(e),
     operation: req.operation,

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto"
-import { mkdtempSync, readdirSync, readlinkSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs"
 import http from "node:http"
+import https from "node:https"
 import type net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -8,6 +9,7 @@ import { Effect, Exit } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import type { S3Endpoint } from "../../../src/services/store/s3-http.ts"
 import { makeS3Store } from "../../../src/services/store/s3-store.ts"
+import { certificateFactory } from "../../support/encrypted-fixtures.ts"
 
 /**
  * A minimal S3 (no signature check) that answers as a handler says: for the answers Swift cannot be
@@ -203,6 +205,37 @@ describe("the S3 store's endpoint", () => {
     )
     const store = makeS3Store(endpoint(url), { partSize: 5 * MiB, partsInFlight: 1, retries: 0, retryBaseMs: 1 })
     expect(await Effect.runPromise(store.listPage("p/"))).toEqual({ objects: [], next: undefined })
+  })
+})
+
+describe("an https endpoint whose certificate this host does not trust", () => {
+  it("an unknown CA, or a certificate for another host: one attempt, a message naming the CA bundle (or the host), not 'no answer: is the store up?'", async () => {
+    const certs = certificateFactory(mkdtempSync(join(tmpdir(), "s3-stub-tls-")))
+    const day = 86_400_000
+    const ca = certs.ca("store-ca", new Date(Date.now() - day), new Date(Date.now() + day))
+    const leaf = certs.leaf("localhost", ca, new Date(Date.now() - day), new Date(Date.now() + day))
+    let connections = 0
+    const srv = https.createServer({ key: readFileSync(leaf.keyPath), cert: leaf.certPem }, (_req, res) =>
+      res.writeHead(200, { "content-type": "application/xml" }).end(`<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>`),
+    )
+    srv.on("connection", () => connections++)
+    servers.push(srv)
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()))
+    const port = (srv.address() as net.AddressInfo).port
+    const store = (host: string, caPem?: string) =>
+      makeS3Store({ ...endpoint(`https://${host}:${port}`), ca: caPem }, { partSize: 5 * MiB, partsInFlight: 1, retries: 3, retryBaseMs: 1 })
+
+    const unknownCa = await Effect.runPromise(store("127.0.0.1").listPage("p/").pipe(Effect.flip))
+    expect(unknownCa).toMatchObject({ _tag: "StoreRequestFailed", code: "UNABLE_TO_VERIFY_LEAF_SIGNATURE", retryable: false })
+    expect(unknownCa.message).toMatch(/not in a TLS this host trusts.*--s3-ca-bundle or AWS_CA_BUNDLE/)
+    expect(unknownCa.message).not.toMatch(/no answer|store up/)
+    expect(connections).toBe(1)
+
+    const otherHost = await Effect.runPromise(store("127.0.0.1", ca.certPem).listPage("p/").pipe(Effect.flip))
+    expect(otherHost).toMatchObject({ code: "ERR_TLS_CERT_ALTNAME_INVALID", retryable: false })
+    expect(otherHost.message).toContain("its certificate does not name the host 127.0.0.1")
+
+    expect(await Effect.runPromise(store("localhost", ca.certPem).listPage("p/"))).toEqual({ objects: [], next: undefined })
   })
 })
 
