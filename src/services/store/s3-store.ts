@@ -103,7 +103,10 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
           check: "size",
           expected: String(size),
           found: String(found),
-          message: `${key} in ${store} holds ${found} bytes after the upload of ${size}`,
+          message:
+            h === undefined
+              ? `${key} is not in ${store} after its upload of ${size} bytes was acknowledged (a HEAD finds no object): the store lost the write, or answers reads from elsewhere (a replica behind, another server behind the endpoint)`
+              : `${key} in ${store} holds ${found} bytes after the upload of ${size}`,
         })
       }
       if (h?.sha256 !== undefined && h.sha256 !== sha256) {

@@ -155,6 +155,18 @@ describe("a CompleteMultipartUpload that took effect but whose answer was lost",
   })
 })
 
+describe("an upload the store acknowledged but does not hold", () => {
+  it("a PUT answered 200 whose object a HEAD then does not find: an integrity failure saying the object is not there, not that it 'holds -1 bytes'", async () => {
+    const url = await stub((req, _url, _body, res) => void (req.method === "PUT" ? res.writeHead(200, { etag: '"x"' }).end() : res.writeHead(404).end()))
+    const store = makeS3Store(endpoint(url), { partSize: 5 * MiB, partsInFlight: 1, retries: 0, retryBaseMs: 1 })
+    const e = await Effect.runPromise(store.putBytes("p/id/f", new Uint8Array([1, 2, 3])).pipe(Effect.flip))
+    expect(e).toMatchObject({ _tag: "StoreIntegrityFailed", check: "size", key: "p/id/f" })
+    expect(e.message).toContain("p/id/f is not in s3://b at")
+    expect(e.message).toContain("after its upload of 3 bytes was acknowledged")
+    expect(e.message).not.toContain("-1")
+  })
+})
+
 describe("what the S3 store says of a refusal", () => {
   it("RequestTimeTooSkewed (HTTP 403 on AWS): the host's clock is named, not the credentials or the bucket's policy", async () => {
     const url = await stub((_req, _url, _body, res) =>
