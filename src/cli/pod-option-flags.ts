@@ -118,7 +118,7 @@ export const storeOptionFlags = {
   ...retentionFlags("store-", "Prune the store after each successful upload (backup-upload), as prune does: "),
   storeLeftoverGrace: leftoverGraceFlag(
     "store-leftover-grace",
-    "With a --store-keep-*/--store-max-* rule: incomplete backups and abandoned uploads in the store are removed once older than this (default 24h)",
+    "With a --store-keep-*/--store-max-* rule (operator: or a BackupPolicy's retention): incomplete backups and abandoned uploads in the store are removed once older than this (default 24h)",
   ),
 }
 
@@ -252,17 +252,25 @@ export const podOptionsFromFlags = (f: PodOptionFlagValues): Partial<BackupPodOp
     ...(store === undefined ? {} : { store }),
     ...(Option.isSome(f.signingKeySecret) ? { signingKeySecret: f.signingKeySecret.value } : {}),
     ...(Option.isSome(f.certWarnDays) ? { certWarnDays: f.certWarnDays.value } : {}),
+    ...(Option.isSome(f.storeLeftoverGrace) ? { storeLeftoverGraceSeconds: Math.ceil(f.storeLeftoverGrace.value / 1000) } : {}),
   }
 }
 
 /**
  * `podOptionsFromFlags`, with store flags that do not fit together (a Secret for a volume, an
  * s3:// store without credentials or a prefix, store settings without a store) refused as a
- * usage error (exit 2) naming the flag.
+ * usage error (exit 2) naming the flag. The operator's `--store-leftover-grace` needs no rule of its
+ * own: every BackupPolicy's prune takes it.
  */
 export const podOptionsFromFlagsChecked = (f: PodOptionFlagValues, command: string): Effect.Effect<Partial<BackupPodOptions>, CliError.ShowHelp> =>
   Effect.andThen(
-    ruleMissing(command, retentionPolicyOf(f), f.storeLeftoverGrace, { grace: "store-leftover-grace", rulePrefix: "store-" }, false),
+    ruleMissing(
+      command,
+      retentionPolicyOf(f),
+      command === "operator" ? Option.none() : f.storeLeftoverGrace,
+      { grace: "store-leftover-grace", rulePrefix: "store-" },
+      false,
+    ),
     checkedStoreOptions(f, command),
   )
 

@@ -314,6 +314,11 @@ export const BackupPodOptions = Schema.Struct({
   verify: Schema.optionalKey(Schema.Literals(["Full", "TestRestore"])),
   /** backup-create's and backup-verify's `--cert-warn-days`: warn about certificates expiring within this many days (absent: their default, 30). */
   certWarnDays: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 36_500 }))),
+  /**
+   * The operator's `--store-leftover-grace` in seconds: every BackupPolicy's prune takes it, whether or
+   * not the operator has a store or rules of its own (its own store's prune has it in `store.retention`).
+   */
+  storeLeftoverGraceSeconds: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
 })
 export type BackupPodOptions = typeof BackupPodOptions.Type
 

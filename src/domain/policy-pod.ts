@@ -106,11 +106,11 @@ type Invalid = (key: string, message: string) => PolicyPodInvalid
 
 /**
  * The policy's retention as backup-upload's prune flags take it (seconds, bytes), with the operator's
- * leftover grace when it set one.
+ * leftover grace when it set one (given with or without rules of the operator's own).
  */
 const storeRetention = (
   policy: BackupPolicy,
-  operator: StoreRetention | undefined,
+  operatorGraceSeconds: number | undefined,
   invalid: Invalid,
 ): Result.Result<StoreRetention | undefined, PolicyPodInvalid> => {
   const r = policy.spec.retention
@@ -120,7 +120,7 @@ const storeRetention = (
   const maxTotal = r.maxTotalSize === undefined ? undefined : parseByteSize(r.maxTotalSize)
   if (maxTotal !== undefined && Result.isFailure(maxTotal)) return Result.fail(invalid("spec.retention.maxTotalSize", maxTotal.failure.message))
   const rules = { ...r, maxAgeMs: maxAge?.success, maxTotalBytes: maxTotal?.success }
-  const graceMs = operator?.leftoverGraceSeconds === undefined ? undefined : operator.leftoverGraceSeconds * 1000
+  const graceMs = operatorGraceSeconds === undefined ? undefined : operatorGraceSeconds * 1000
   return Result.succeed(storeRetentionOf(rules, graceMs))
 }
 
@@ -129,7 +129,7 @@ const storeOptions = (input: PolicyPodInput, deadlineSeconds: number, invalid: I
   const { s3, pvc } = input.policy.spec.store
   if ((s3 === undefined) === (pvc === undefined)) return Result.fail(invalid("spec.store", "give exactly one of s3 and pvc"))
   const operator = input.podOptions.store
-  const retention = storeRetention(input.policy, operator?.retention, invalid)
+  const retention = storeRetention(input.policy, input.podOptions.storeLeftoverGraceSeconds, invalid)
   if (Result.isFailure(retention)) return Result.fail(retention.failure)
   // A policy that encrypts must never store in the clear: its Secrets go with either store kind.
   const { recipientsSecret, resourcesRecipientsSecret } = s3 ?? pvc!

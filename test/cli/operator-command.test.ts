@@ -131,6 +131,16 @@ describe("cluster-backup operator", () => {
     expect(output).toContain("Missing value for flag --store-credentials-secret")
   }, 60_000)
 
+  // The operator's grace reaches every BackupPolicy's prune: it was refused (exit 2) without a
+  // --store-keep-*/--store-max-* rule of the operator's own, so policies could never have it.
+  it("--store-leftover-grace needs no store rule of the operator's own (policies take it)", async () => {
+    for (const store of [[], ["--store-pvc", "backups", "--cluster-id", "c1"]]) {
+      const { code, output } = await run(["operator", "--kubeconfig", join(dir, "absent"), ...store, "--store-leftover-grace", "2h"])
+      expect(output).not.toContain("store-leftover-grace")
+      expect(code, output).toBe(1)
+    }
+  }, 60_000)
+
   it("renders backup-upload into cluster-backup-pod when a store is configured", async () => {
     const during = async (child: RunningCli, cluster: ReturnType<typeof makeSimulatedCluster>) => {
       await waitFor("a render", () => configMapData(cluster, "cluster-backup-pod") !== undefined)

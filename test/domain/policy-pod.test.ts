@@ -266,6 +266,21 @@ describe("renderPolicyBackupPod", () => {
     expect(byName(pod, backupVerifyContainerName)!.command).not.toContain("--test-restore")
   })
 
+  // The grace reached a policy's pod only when the operator had store retention rules of its own
+  // (it lived in the operator's store.retention, which exists only with a rule).
+  test.prop([
+    fc.option(fc.integer({ min: 0, max: 30 * 86_400 }), { nil: undefined }),
+    fc.constantFrom(undefined, { claimName: "backups" }, { claimName: "backups", retention: { keepLast: 3, leftoverGraceSeconds: 7200 } }),
+    fc.boolean(),
+  ])("a policy with retention prunes with the operator's leftover grace, whatever the operator's own store and rules", (grace, own, withRetention) => {
+    const operatorStore = own === undefined ? {} : { store: { clusterId: "c0ffee", partSize: "16Mi", partsInFlight: 4, deadlineSeconds: 3600, ...own } }
+    const podOptions = { ...operatorStore, ...(grace === undefined ? {} : { storeLeftoverGraceSeconds: grace }) }
+    const spec = { schedule: "0 * * * *", store: pvcExample, ...(withRetention ? { retention: { keepLast: 2 } } : {}) }
+    const command = byName(rendered(input(decoded(spec), { podOptions })), backupUploadContainerName)!.command
+    const at = command.indexOf("--leftover-grace")
+    expect(at === -1 ? undefined : command[at + 1]).toBe(withRetention && grace !== undefined ? `${grace}s` : undefined)
+  })
+
   test.prop([dnsLabelArb(20)])("the pod runs in the operator's namespace", (namespace) => {
     const pod = rendered(input(decoded({ schedule: "0 * * * *", store: pvcExample }), { podOptions: { namespace } }))
     expect(pod.metadata.namespace).toBe(namespace)
