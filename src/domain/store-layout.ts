@@ -115,7 +115,7 @@ export type BackupCompleteness =
     }
 
 /** A file name backup-upload writes under a backup's id: its snapshot or tarball (or their `.age`), manifest, signature or verify's record. */
-const isUploadedFileName = (file: string): boolean =>
+export const isUploadedFileName = (file: string): boolean =>
   file === manifestFileName ||
   file === signatureFileName ||
   file === verificationFileName ||

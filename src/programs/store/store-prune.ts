@@ -15,7 +15,15 @@ import { manifestFileName, parseBackupTimestamp } from "../../domain/archive-nam
 import { storedForm } from "../../domain/backup-manifest.ts"
 import { decodeBackupManifestBytes } from "../backup-dir/backup-manifest-file.ts"
 import { decideRetention, hasRule, keptOutside, type BackupUnit, type RetentionDecision, type RetentionPolicy } from "../../domain/retention.ts"
-import { garbage, listingPrefix, objectKey, parseObjectKey, type BackupCompleteness, type PendingUpload } from "../../domain/store-layout.ts"
+import {
+  garbage,
+  isUploadedFileName,
+  listingPrefix,
+  objectKey,
+  parseObjectKey,
+  type BackupCompleteness,
+  type PendingUpload,
+} from "../../domain/store-layout.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
 import { listBackups } from "./store-list.ts"
@@ -43,7 +51,11 @@ export interface StorePruneReport {
   readonly dryRun: boolean
 }
 
-/** Deletes every object of a backup, the manifest first; objects written meanwhile are found by listing again. */
+/**
+ * Deletes the objects of a backup, the manifest first; objects written meanwhile are found by listing
+ * again. Only the files backup-upload writes go: another program's file beside them (`<id>/notes.txt`)
+ * is left in place with a warning, as foreign objects under the prefix are.
+ */
 const deleteBackup = (prefix: string, id: string) =>
   Effect.gen(function* () {
     const store = yield* BackupStore
@@ -52,7 +64,12 @@ const deleteBackup = (prefix: string, id: string) =>
     do {
       const page = yield* store.listPage(listingPrefix(prefix, id), next)
       next = page.next
-      yield* Effect.forEach(page.objects, (o) => store.remove(o.key), { concurrency: 8, discard: true })
+      const ours = page.objects.filter((o) => isUploadedFileName(parseObjectKey(prefix, o.key)?.file ?? ""))
+      for (const o of page.objects) {
+        if (!ours.includes(o))
+          yield* Effect.logWarning(`leaving ${o.key} in place: not a file backup-upload writes, so not this project's to remove (remove it by hand)`)
+      }
+      yield* Effect.forEach(ours, (o) => store.remove(o.key), { concurrency: 8, discard: true })
     } while (next !== undefined)
   })
 

@@ -169,6 +169,27 @@ describe("prune on a store", () => {
     }),
   )
 
+  it.effect("removing a backup removes only its own files: another program's beside them (<id>/notes.txt) stays", () =>
+    Effect.gen(function* () {
+      const { store, tick } = yield* setup
+      const old = yield* putBackup(store, tick, t0)
+      const incomplete = yield* putBackup(store, tick, t0 + hour, false)
+      const newest = yield* putBackup(store, tick, t0 + 2 * hour)
+      const theirs = [objectKey(prefix, old, "notes.txt"), `${prefix}/${old}/docs/runbook.md`, objectKey(prefix, incomplete, "notes.txt")]
+      for (const key of theirs) yield* store.putBytes(key, new TextEncoder().encode("the on-call's notes"))
+      yield* TestClock.setTime(t0 + 3 * day)
+      const report = yield* pruneStore({ prefix, policy: { keepLast: 1 }, graceMs: day, dryRun: false }).pipe(provide(store))
+      expect(report.retention.remove.map((r) => r.unit.id)).toEqual([old])
+      expect(report.incomplete.map((b) => b.id)).toEqual([incomplete])
+      const left = [...store.objects.keys()].filter((k) => !k.includes(`/${newest}/`)).sort()
+      expect(left).toEqual([...theirs].sort())
+      // What is left is not a backup: a later prune leaves it alone too.
+      const again = yield* pruneStore({ prefix, policy: { keepLast: 1 }, graceMs: day, dryRun: false }).pipe(provide(store))
+      expect(again.incompleteKept.map((b) => b.id).sort()).toEqual([old, incomplete].sort())
+      expect([...store.objects.keys()].filter((k) => !k.includes(`/${newest}/`)).sort()).toEqual([...theirs].sort())
+    }),
+  )
+
   it.effect("an old incomplete backup with an upload in progress under it is kept", () =>
     Effect.gen(function* () {
       const { store, tick } = yield* setup
