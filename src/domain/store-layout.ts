@@ -101,7 +101,20 @@ export interface BackupObjects {
 }
 
 export type BackupCompleteness =
-  | { readonly _tag: "Complete"; readonly id: string; readonly bytes: number; readonly newestAt: number; readonly extra: ReadonlyArray<string> }
+  | {
+      readonly _tag: "Complete"
+      readonly id: string
+      readonly bytes: number
+      readonly newestAt: number
+      /** Its objects the manifest does not name. */
+      readonly extra: ReadonlyArray<string>
+      /**
+       * The plain form of a file the manifest names encrypted (`snapshot_<ts>.db` beside the
+       * `snapshot_<ts>.db.age` it names), among `extra`: an older backup-upload's leftover, the file
+       * in the clear. Prune removes them once older than the grace period.
+       */
+      readonly plainCopies: ReadonlyArray<StoredObject & { readonly file: string }>
+    }
   | {
       readonly _tag: "Incomplete"
       readonly id: string
@@ -124,7 +137,7 @@ export const isUploadedFileName = (file: string): boolean =>
 /**
  * Whether a backup's objects make a complete backup, given what its manifest says. Every reason
  * is reported, not the first. Objects the manifest does not name (`extra`) do not make a backup
- * incomplete; they are reported so prune can remove them.
+ * incomplete; the plain copies among them (`plainCopies`) are reported so prune can remove them.
  */
 export const backupCompleteness = (backup: BackupObjects, manifest: ManifestState): BackupCompleteness => {
   const bytes = backup.objects.reduce((n, o) => n + o.size, 0)
@@ -146,8 +159,9 @@ export const backupCompleteness = (backup: BackupObjects, manifest: ManifestStat
   }
   // The signature and verify's record are about the manifest's backup, not files it describes: never garbage.
   const named = new Set([manifestFileName, signatureFileName, verificationFileName, ...described.map((f) => f.name)])
-  const extra = backup.objects.map((o) => o.file).filter((f) => !named.has(f))
-  return { _tag: "Complete", id: backup.id, bytes, newestAt, extra }
+  const extra = backup.objects.filter((o) => !named.has(o.file))
+  const plainCopies = extra.filter((o) => !o.file.endsWith(encryptedSuffix) && named.has(`${o.file}${encryptedSuffix}`))
+  return { _tag: "Complete", id: backup.id, bytes, newestAt, extra: extra.map((o) => o.file), plainCopies }
 }
 
 /** What a listing walk carries from one page to the next: the backup whose objects may continue. */

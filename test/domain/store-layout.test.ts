@@ -149,6 +149,20 @@ describe("backupCompleteness", () => {
     expect(c).toMatchObject({ _tag: "Complete", extra: ["stray"] })
   })
 
+  it("the plain form of a file the manifest names encrypted is a plain copy prune removes; nothing else is", () => {
+    const files = [
+      { name: "snapshot_2026-03-01_000000.db.age", size: 3, sha256: sha(1) },
+      { name: "resources_2026-03-01_000000.tar.gz", size: 4, sha256: sha(2) },
+    ]
+    const stray = (file: string) => ({ key: `p/b/${file}`, file, size: 9, modifiedAt: 1 })
+    const objects = [
+      ...storedAs("b", files, false).objects,
+      ...["snapshot_2026-03-01_000000.db", "resources_2026-03-01_000000.tar.gz.age", "notes.txt", "notes.txt.age.age"].map(stray),
+    ]
+    const c = backupCompleteness({ id: "b", objects }, { _tag: "Read", files })
+    expect(c).toMatchObject({ _tag: "Complete", plainCopies: [stray("snapshot_2026-03-01_000000.db")] })
+  })
+
   it("verify's record beside the manifest is part of the backup, never an extra prune removes", () => {
     const files = [{ name: "snapshot.db", size: 3, sha256: sha(1) }]
     const stored = storedAs("b", files, false)
@@ -201,7 +215,7 @@ describe("garbage", () => {
     .map(
       ({ complete, newestAt }): BackupCompleteness =>
         complete
-          ? { _tag: "Complete", id: `c${newestAt}`, bytes: 1, newestAt, extra: [] }
+          ? { _tag: "Complete", id: `c${newestAt}`, bytes: 1, newestAt, extra: [], plainCopies: [] }
           : { _tag: "Incomplete", id: `i${newestAt}`, bytes: 1, newestAt, reasons: ["x"] },
     )
   const uploadArb = fc.record({ key: segmentArb, uploadId: segmentArb, initiatedAt: fc.integer({ min: 0, max: 100 }) })

@@ -4,7 +4,9 @@
  * units of `decideRetention`, so the newest complete backup is never deleted, nor the newest one
  * verify passed (its verification.json, `checked`). Whatever the
  * policy, incomplete backups and abandoned multipart uploads older than the grace period are
- * removed (`garbage`); younger ones may belong to an upload in progress and are kept.
+ * removed (`garbage`); younger ones may belong to an upload in progress and are kept. So is a plain
+ * copy beside an `.age` file a kept backup's manifest names (an older backup-upload left it, the file
+ * in the clear): removed once older than the grace period.
  *
  * A backup is deleted manifest first, then its other objects: a prune interrupted half-way
  * leaves an incomplete backup (never listed as one, removed by a later prune), never a
@@ -26,6 +28,7 @@ import {
 } from "../../domain/store-layout.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
+import { encryptedSuffix } from "../../domain/backup-manifest.ts"
 import { listBackups } from "./store-list.ts"
 
 export class StorePruneRefused extends Schema.TaggedError<StorePruneRefused>()("StorePruneRefused", {
@@ -48,7 +51,16 @@ export interface StorePruneReport {
   readonly incompleteKept: ReadonlyArray<BackupCompleteness & { readonly _tag: "Incomplete" }>
   readonly uploads: ReadonlyArray<PendingUpload>
   readonly uploadsKept: ReadonlyArray<PendingUpload>
+  /** Plain copies beside the `.age` files a kept backup's manifest names, older than the grace period: removed. */
+  readonly plainCopies: ReadonlyArray<PlainCopy>
   readonly dryRun: boolean
+}
+
+export interface PlainCopy {
+  readonly id: string
+  readonly key: string
+  readonly size: number
+  readonly modifiedAt: number
 }
 
 /**
@@ -154,6 +166,14 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
   const dead = { ...found, incomplete: found.incomplete.filter((b) => !misListed.has(b.id)) }
   const doomed = new Set(dead.incomplete.map((b) => b.id))
   const abandoned = new Set(dead.uploads)
+  // A kept backup's plain copies (a removed backup's go with it); a younger one may be an upload's in progress.
+  const removedIds = new Set(retention.remove.map((r) => r.unit.id))
+  const plain = listed.flatMap(({ completeness: c }) =>
+    c._tag === "Complete" && !removedIds.has(c.id)
+      ? c.plainCopies.map((o): PlainCopy => ({ id: c.id, key: o.key, size: o.size, modifiedAt: o.modifiedAt }))
+      : [],
+  )
+  const plainCopies = plain.filter((o) => now - o.modifiedAt > options.graceMs)
   const report: StorePruneReport = {
     location: store.location,
     retention,
@@ -162,6 +182,7 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
     uploads: dead.uploads,
     // This project's only: another program's uploads under the prefix are not prune's to keep or abort.
     uploadsKept: pending.filter((u) => !abandoned.has(u) && parseObjectKey(options.prefix, u.key) !== undefined),
+    plainCopies,
     dryRun: options.dryRun,
   }
   const verb = options.dryRun ? "would remove" : "removing"
@@ -190,6 +211,15 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
     yield* Effect.logInfo(`${verb} incomplete backup ${b.id}, untouched since ${new Date(b.newestAt).toISOString()}: ${b.reasons.join("; ")}`)
     if (!options.dryRun) yield* deleteBackup(options.prefix, b.id)
   }
+  for (const o of plain) {
+    const form = `the plain form of ${o.key}${encryptedSuffix}, which backup ${o.id}'s manifest names: an older backup-upload left it, the file in the clear`
+    if (!plainCopies.includes(o)) {
+      yield* Effect.logWarning(`keeping ${o.key} for now: ${form}; written ${new Date(o.modifiedAt).toISOString()}, within the grace period`)
+      continue
+    }
+    yield* Effect.logWarning(`${verb} ${o.key}: ${form}`)
+    if (!options.dryRun) yield* store.remove(o.key)
+  }
   for (const u of dead.uploads) {
     yield* Effect.logInfo(`${verb} the abandoned multipart upload of ${u.key}, started ${new Date(u.initiatedAt).toISOString()}`)
     if (!options.dryRun) yield* store.abortUpload(u)
@@ -200,11 +230,14 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
 /** The line on stdout: what was kept and removed, with the bytes freed. */
 export const storePruneSummary = (r: StorePruneReport): string => {
   const removed = r.dryRun ? "would be removed" : "removed"
-  const bytes = r.retention.remove.reduce((n, x) => n + x.unit.bytes, 0) + r.incomplete.reduce((n, b) => n + b.bytes, 0)
+  const bytes =
+    r.retention.remove.reduce((n, x) => n + x.unit.bytes, 0) + r.incomplete.reduce((n, b) => n + b.bytes, 0) + r.plainCopies.reduce((n, o) => n + o.size, 0)
+  const plain = r.plainCopies.length === 0 ? "" : `${r.plainCopies.length} plain cop${r.plainCopies.length === 1 ? "y" : "ies"} beside .age files ${removed}; `
   return (
     `${r.location}: ${r.retention.keep.length} kept, ${r.retention.remove.length} ${removed}; ` +
     `${r.incomplete.length} incomplete ${removed}, ${r.incompleteKept.length} kept (within the grace period, a manifest this version cannot read, or not this project's: see the log); ` +
     `${r.uploads.length} abandoned upload${r.uploads.length === 1 ? "" : "s"} ${r.dryRun ? "would be aborted" : "aborted"}, ${r.uploadsKept.length} kept; ` +
+    plain +
     `${formatBytes(bytes)} ${r.dryRun ? "would be freed" : "freed"}`
   )
 }

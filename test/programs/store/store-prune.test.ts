@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -6,11 +7,11 @@ import { Effect, Exit, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import { beforeAll, describe, expect } from "vitest"
 import { manifestFileName } from "../../../src/domain/archive-names.ts"
-import type { BackupManifest } from "../../../src/domain/backup-manifest.ts"
+import { encodeBackupManifest, encryptedSuffix, type BackupManifest, type FileDigest } from "../../../src/domain/backup-manifest.ts"
 import { objectKey } from "../../../src/domain/store-layout.ts"
 import { verificationFileName } from "../../../src/domain/verification-file.ts"
 import { listBackups } from "../../../src/programs/store/store-list.ts"
-import { pruneStore } from "../../../src/programs/store/store-prune.ts"
+import { pruneStore, storePruneSummary } from "../../../src/programs/store/store-prune.ts"
 import { BackupStore } from "../../../src/services/store/backup-store.ts"
 import { makeMemoryStore, type MemoryStore } from "../../../src/services/store/memory-store.ts"
 import { StoreRequestFailed } from "../../../src/services/store/store-errors.ts"
@@ -52,6 +53,31 @@ const putBackup = (store: MemoryStore, tick: Effect.Effect<void>, at: number, co
     const { id, files } = storedBackup(base, at, complete)
     for (const [file, bytes] of files) yield* store.putBytes(objectKey(prefix, id, file), bytes)
     return id
+  })
+
+/**
+ * Writes a backup made at `at` as backup-upload stores it encrypted (its manifest names the `.age`
+ * forms), with the plain files beside them as older versions of backup-upload left them.
+ */
+const putEncryptedWithPlainCopies = (store: MemoryStore, tick: Effect.Effect<void>, at: number) =>
+  Effect.gen(function* () {
+    yield* TestClock.setTime(at)
+    yield* tick
+    const { id, files } = storedBackup(base, at)
+    const { manifestSha256: _, ...m } = JSON.parse(new TextDecoder().decode(files.find(([f]) => f === manifestFileName)![1])) as BackupManifest & {
+      manifestSha256: string
+    }
+    const ciphertext = (f: FileDigest) => new TextEncoder().encode(`age-encryption.org/v1 ${f.name}`)
+    const encrypted = (f: FileDigest): FileDigest => {
+      const c = ciphertext(f)
+      const sha256 = createHash("sha256").update(c).digest("hex")
+      return { ...f, encrypted: { name: `${f.name}${encryptedSuffix}`, size: c.byteLength, sha256, recipientsSha256: "0".repeat(64) } }
+    }
+    const manifest = { ...m, files: { snapshot: encrypted(m.files.snapshot), resources: encrypted(m.files.resources) } }
+    for (const [file, bytes] of files) if (file !== manifestFileName) yield* store.putBytes(objectKey(prefix, id, file), bytes)
+    for (const f of [m.files.snapshot, m.files.resources]) yield* store.putBytes(objectKey(prefix, id, `${f.name}${encryptedSuffix}`), ciphertext(f))
+    yield* store.putBytes(objectKey(prefix, id, manifestFileName), new TextEncoder().encode(encodeBackupManifest(manifest)))
+    return { id, plain: [m.files.snapshot.name, m.files.resources.name].map((name) => objectKey(prefix, id, name)) }
   })
 
 const ids = (store: MemoryStore) => [...new Set([...store.objects.keys()].map((k) => k.split("/")[2]))].sort()
@@ -187,6 +213,31 @@ describe("prune on a store", () => {
       const again = yield* pruneStore({ prefix, policy: { keepLast: 1 }, graceMs: day, dryRun: false }).pipe(provide(store))
       expect(again.incompleteKept.map((b) => b.id).sort()).toEqual([old, incomplete].sort())
       expect([...store.objects.keys()].filter((k) => !k.includes(`/${newest}/`)).sort()).toEqual([...theirs].sort())
+    }),
+  )
+
+  // Older backup-uploads left the plain snapshot and tarball beside the .age files the manifest names:
+  // every Secret of the cluster in the clear, which no prune ever removed.
+  it.effect("removes the plain copies beside the .age files a kept backup's manifest names, once older than the grace period", () =>
+    Effect.gen(function* () {
+      const { store, tick } = yield* setup
+      const old = yield* putEncryptedWithPlainCopies(store, tick, t0)
+      const notes = objectKey(prefix, old.id, "notes.txt")
+      yield* store.putBytes(notes, new TextEncoder().encode("the on-call's notes"))
+      const young = yield* putEncryptedWithPlainCopies(store, tick, t0 + 3 * day - hour)
+      yield* TestClock.setTime(t0 + 3 * day)
+      const before = [...store.objects.keys()].sort()
+      const dry = yield* pruneStore({ prefix, policy: { keepLast: 5 }, graceMs: day, dryRun: true }).pipe(provide(store))
+      expect(dry.plainCopies.map((o) => o.key).sort()).toEqual([...old.plain].sort())
+      expect(storePruneSummary(dry)).toContain("2 plain copies beside .age files would be removed")
+      expect([...store.objects.keys()].sort()).toEqual(before)
+      const report = yield* pruneStore({ prefix, policy: { keepLast: 5 }, graceMs: day, dryRun: false }).pipe(provide(store))
+      expect(report.retention.remove).toEqual([])
+      expect([...store.objects.keys()].sort()).toEqual(before.filter((k) => !old.plain.includes(k)))
+      expect(store.objects.has(notes)).toBe(true)
+      expect(young.plain.every((k) => store.objects.has(k))).toBe(true)
+      const listed = yield* listBackups(prefix).pipe(provide(store))
+      expect(listed.map((b) => b.completeness._tag)).toEqual(["Complete", "Complete"])
     }),
   )
 
