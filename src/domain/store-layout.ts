@@ -222,8 +222,8 @@ export interface Garbage {
 
 /**
  * What prune may remove regardless of the retention policy: incomplete backups whose newest
- * object is older than `graceMs`, and multipart uploads of this layout's keys (`<prefix>/<id>/<file>`;
- * another program's are left alone) started more than `graceMs` ago. Younger ones may belong to an
+ * object is older than `graceMs`, and multipart uploads of the files backup-upload writes
+ * (`<prefix>/<id>/<file>`; another program's, `<id>/notes.txt` too, are left alone) started more than `graceMs` ago. Younger ones may belong to an
  * upload in progress and are kept. Complete backups are never garbage. An incomplete backup with a
  * younger upload under it is kept too:
  * its small files may be old while its snapshot is still being uploaded. Objects none of which has
@@ -239,20 +239,24 @@ export const garbage = (
   graceMs: number,
   prefix: string,
 ): Garbage => {
-  // Only this project's uploads (`<prefix>/<id>/<file>`): another program's under the prefix are its own business.
-  const ours = uploads.flatMap((u) => {
+  // Uploads of `<prefix>/<id>/<file>` keys: another program's elsewhere under the prefix are its own business.
+  const underIds = uploads.flatMap((u) => {
     const parsed = parseObjectKey(prefix, u.key)
     return parsed === undefined ? [] : [{ upload: u, id: parsed.id }]
   })
-  const uploading = new Set(ours.filter((o) => now - o.upload.initiatedAt <= graceMs).map((o) => o.id))
+  // Any of them young keeps the backup under its id; only those of a file backup-upload writes are aborted.
+  const uploading = new Set(underIds.filter((o) => now - o.upload.initiatedAt <= graceMs).map((o) => o.id))
   return {
     incomplete: backups.filter(
       (b): b is BackupCompleteness & { _tag: "Incomplete" } =>
         b._tag === "Incomplete" && b.unreadableManifest !== true && b.foreign !== true && now - b.newestAt > graceMs && !uploading.has(b.id),
     ),
-    uploads: ours.filter((o) => now - o.upload.initiatedAt > graceMs).map((o) => o.upload),
+    uploads: underIds.filter((o) => isOwnKey(prefix, o.upload.key) && now - o.upload.initiatedAt > graceMs).map((o) => o.upload),
   }
 }
+
+/** Whether `key` is one backup-upload writes (`<prefix>/<id>/<file>`, `<file>` one of its names): its object or upload is prune's to remove. */
+export const isOwnKey = (prefix: string, key: string): boolean => isUploadedFileName(parseObjectKey(prefix, key)?.file ?? "")
 
 /** The default grace period before incomplete backups and abandoned uploads are garbage: 24 h. */
 export const defaultGraceMs = 24 * 3_600_000

@@ -43,7 +43,7 @@ describe("prune on a Swift store", { timeout: 150_000 }, () => {
       s3Request(endpoint, {
         operation: "CreateMultipartUpload",
         method: "POST",
-        key: objectKey(prefix, "2026-03-09_000000", "snapshot.db"),
+        key: objectKey(prefix, "2026-03-09_000000", "snapshot_2026-03-09_000000.db"),
         query: { uploads: "" },
       }),
     )

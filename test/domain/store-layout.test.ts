@@ -227,11 +227,22 @@ describe("garbage", () => {
       expect(g.incomplete.every((b) => b._tag === "Incomplete" && now - b.newestAt > grace)).toBe(true)
       // Uploads of keys outside the layout (these single segments are) are another program's: none is garbage.
       expect(g.uploads).toEqual([])
-      const ours = uploads.map((u) => ({ ...u, key: objectKey("p", "b", u.key) }))
+      const ours = uploads.map((u) => ({ ...u, key: objectKey("p", "b", manifestFileName) }))
       const again = garbage(backups, ours, now, grace, "p")
       expect(again.uploads).toEqual(ours.filter((u) => now - u.initiatedAt > grace))
       const inProgress = new Set(ours.some((u) => now - u.initiatedAt <= grace) ? ["b"] : [])
       expect(again.incomplete).toHaveLength(backups.filter((b) => b._tag === "Incomplete" && now - b.newestAt > grace && !inProgress.has(b.id)).length)
+    },
+  )
+  // A directory store's `<id>/notes.txt.part` is such an upload: prune removed another program's file.
+  test.prop([fc.array(backupArb, { maxLength: 20 }), fc.array(uploadArb, { maxLength: 20 }), fc.integer({ min: 0, max: 100 })])(
+    "another program's uploads under a backup's id (<id>/notes.txt) are never garbage, though a young one keeps the backup",
+    (backups, uploads: Array<PendingUpload>, grace) => {
+      const now = 120
+      const theirs = uploads.map((u) => ({ ...u, key: objectKey("p", "i50", `${u.key}.txt`) }))
+      const g = garbage(backups, theirs, now, grace, "p")
+      expect(g.uploads).toEqual([])
+      if (theirs.some((u) => now - u.initiatedAt <= grace)) expect(g.incomplete.map((b) => b.id)).not.toContain("i50")
     },
   )
   test.prop([

@@ -17,15 +17,7 @@ import { manifestFileName, parseBackupTimestamp } from "../../domain/archive-nam
 import { storedForm } from "../../domain/backup-manifest.ts"
 import { decodeBackupManifestBytes } from "../backup-dir/backup-manifest-file.ts"
 import { decideRetention, hasRule, keptOutside, type BackupUnit, type RetentionDecision, type RetentionPolicy } from "../../domain/retention.ts"
-import {
-  garbage,
-  isUploadedFileName,
-  listingPrefix,
-  objectKey,
-  parseObjectKey,
-  type BackupCompleteness,
-  type PendingUpload,
-} from "../../domain/store-layout.ts"
+import { garbage, isOwnKey, listingPrefix, objectKey, type BackupCompleteness, type PendingUpload } from "../../domain/store-layout.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
 import { encryptedSuffix } from "../../domain/backup-manifest.ts"
@@ -76,7 +68,7 @@ const deleteBackup = (prefix: string, id: string) =>
     do {
       const page = yield* store.listPage(listingPrefix(prefix, id), next)
       next = page.next
-      const ours = page.objects.filter((o) => isUploadedFileName(parseObjectKey(prefix, o.key)?.file ?? ""))
+      const ours = page.objects.filter((o) => isOwnKey(prefix, o.key))
       for (const o of page.objects) {
         if (!ours.includes(o))
           yield* Effect.logWarning(`leaving ${o.key} in place: not a file backup-upload writes, so not this project's to remove (remove it by hand)`)
@@ -181,7 +173,7 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
     incompleteKept: listed.flatMap((b) => (b.completeness._tag === "Incomplete" && !doomed.has(b.completeness.id) ? [b.completeness] : [])),
     uploads: dead.uploads,
     // This project's only: another program's uploads under the prefix are not prune's to keep or abort.
-    uploadsKept: pending.filter((u) => !abandoned.has(u) && parseObjectKey(options.prefix, u.key) !== undefined),
+    uploadsKept: pending.filter((u) => !abandoned.has(u) && isOwnKey(options.prefix, u.key)),
     plainCopies,
     dryRun: options.dryRun,
   }

@@ -124,7 +124,7 @@ describe("prune on a store", () => {
       const { store, tick } = yield* setup
       const complete = yield* putBackup(store, tick, t0)
       const incomplete = yield* putBackup(store, tick, t0 + day, false)
-      store.uploads.set("u1", { key: objectKey(prefix, "2026-03-02_120000", "snapshot.db"), uploadId: "u1", initiatedAt: t0 + day })
+      store.uploads.set("u1", { key: objectKey(prefix, "2026-03-02_120000", "snapshot_2026-03-02_120000.db"), uploadId: "u1", initiatedAt: t0 + day })
       yield* TestClock.setTime(t0 + day + 23 * hour)
       const early = yield* pruneStore({ prefix, policy: { keepLast: 1 }, graceMs: day, dryRun: false }).pipe(provide(store))
       expect(early.incompleteKept.map((b) => b.id)).toEqual([incomplete])
@@ -178,6 +178,12 @@ describe("prune on a store", () => {
       expect(report.uploads).toEqual([])
       expect(report.uploadsKept).toEqual([])
       expect([...store.uploads.keys()].sort()).toEqual(["x1", "x2"])
+      // Under a backup's id too: a file backup-upload never writes is not its upload to abort.
+      const backup = [...store.objects.keys()][0]!.split("/")[2]!
+      store.uploads.set("x3", { key: objectKey(prefix, backup, "notes.txt"), uploadId: "x3", initiatedAt: t0 })
+      const again = yield* pruneStore({ prefix, policy: { keepLast: 1 }, graceMs: day, dryRun: false }).pipe(provide(store))
+      expect(again.uploads).toEqual([])
+      expect([...store.uploads.keys()].sort()).toEqual(["x1", "x2", "x3"])
     }),
   )
 
