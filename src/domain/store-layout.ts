@@ -140,7 +140,8 @@ export const isUploadedFileName = (file: string): boolean =>
  * incomplete; the plain copies among them (`plainCopies`) are reported so prune can remove them.
  */
 export const backupCompleteness = (backup: BackupObjects, manifest: ManifestState): BackupCompleteness => {
-  const bytes = backup.objects.reduce((n, o) => n + o.size, 0)
+  // Another program's file beside the backup's is not the backup's: no retention rule counts it, nor does prune free it.
+  const bytes = backup.objects.reduce((n, o) => n + (isUploadedFileName(o.file) ? o.size : 0), 0)
   const newestAt = backup.objects.reduce((t, o) => Math.max(t, o.modifiedAt), 0)
   const byFile = new Map(backup.objects.map((o) => [o.file, o]))
   const reasons: Array<string> = []

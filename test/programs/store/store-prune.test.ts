@@ -247,6 +247,19 @@ describe("prune on a store", () => {
     }),
   )
 
+  it.effect("another program's file beside a backup's is not the backup's size: --max-total-size does not remove backups for it", () =>
+    Effect.gen(function* () {
+      const { store, tick } = yield* setup
+      const older = yield* putBackup(store, tick, t0)
+      const newer = yield* putBackup(store, tick, t0 + day)
+      yield* store.putBytes(objectKey(prefix, newer, "core.dump"), new Uint8Array(1_000_000))
+      yield* TestClock.setTime(t0 + 2 * day)
+      const report = yield* pruneStore({ prefix, policy: { maxTotalBytes: 100_000 }, graceMs: day, dryRun: false }).pipe(provide(store))
+      expect(report.retention.remove).toEqual([])
+      expect(ids(store)).toEqual([older, newer])
+    }),
+  )
+
   it.effect("an old incomplete backup with an upload in progress under it is kept", () =>
     Effect.gen(function* () {
       const { store, tick } = yield* setup
