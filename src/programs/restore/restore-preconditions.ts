@@ -82,10 +82,24 @@ export const bytesOnDisk = (path: string): Effect.Effect<number, RestorePrecondi
     return total
   })
 
+/**
+ * The room on each file system (by device) that what killed restores left takes: a real run removes it before its first
+ * step, so a dry run counts it as free (in a real run, swept already, there is none).
+ */
+const leftoverRoom = (root: string) =>
+  Effect.gen(function* () {
+    const room = new Map<number, number>()
+    for (const { path } of yield* findLeftovers(root).pipe(Effect.orElseSucceed((): ReadonlyArray<Leftover> => []))) {
+      const dev = yield* fileSystemOf(posix.dirname(path))
+      if (dev !== undefined) room.set(dev, (room.get(dev) ?? 0) + (yield* bytesOnDisk(path)))
+    }
+    return room
+  })
+
 /** What is missing on the file system of `on` for `bytes` (and `inodes`), and what to do; undefined when there is room. */
-const shortfall = (on: string, usage: DiskUsage, bytes: number, inodes: number | undefined, freedBefore = 0): string | undefined => {
-  if (usage.availableBytes + freedBefore < bytes)
-    return `only ${usage.availableBytes} bytes are available on the file system of ${on}${freedBefore === 0 ? "" : ` (${freedBefore} more once earlier steps moved their data off it)`}; free ${bytes - freedBefore - usage.availableBytes} bytes there and run the restore again`
+const shortfall = (on: string, usage: DiskUsage, bytes: number, inodes: number | undefined, freedBefore = 0, leftovers = 0): string | undefined => {
+  if (usage.availableBytes + freedBefore + leftovers < bytes)
+    return `only ${usage.availableBytes} bytes are available on the file system of ${on}${freedBefore === 0 ? "" : ` (${freedBefore} more once earlier steps moved their data off it)`}${leftovers === 0 ? "" : ` (${leftovers} more once what killed restores left is removed)`}; free ${bytes - freedBefore - leftovers - usage.availableBytes} bytes there and run the restore again`
   if (inodes !== undefined && usage.availableInodes !== undefined && usage.availableInodes < inodes)
     return `only ${usage.availableInodes} inodes are free on the file system of ${on}, ${inodes} are needed; remove files there (or give it more inodes) and run the restore again`
   return undefined
@@ -113,13 +127,16 @@ export const freeSpaceTogether = (plan: RestorePlan) =>
       shared.set(found.dev, group)
     }
     const checks: Array<{ readonly what: string; readonly unmet: string | undefined }> = []
-    for (const g of shared.values()) {
+    const leftovers = yield* leftoverRoom(plan.root)
+    for (const [dev, g] of shared.entries()) {
       if (g.paths.length < 2) continue
       const what = `${formatBytes(g.bytes)} free on the file system of ${g.paths.join(" and ")}, for the steps writing there together`
       const usage = yield* Effect.result(DiskSpace.use((d) => d.usage(g.on)))
       checks.push({
         what,
-        unmet: Result.isFailure(usage) ? usage.failure.message : shortfall(g.on, usage.success, g.bytes, g.inodes || undefined, g.freedBefore),
+        unmet: Result.isFailure(usage)
+          ? usage.failure.message
+          : shortfall(g.on, usage.success, g.bytes, g.inodes || undefined, g.freedBefore, leftovers.get(dev)),
       })
     }
     return checks
@@ -167,7 +184,9 @@ export const checkPrecondition = (p: Precondition, context: PreconditionContext)
       case "FreeSpace": {
         const on = yield* existingAncestor(p.path)
         const usage = yield* DiskSpace.use((d) => d.usage(on)).pipe(Effect.mapError((e) => unmet(e.message)))
-        const short = shortfall(on, usage, p.bytes, p.inodes, p.freedBefore)
+        const dev = yield* fileSystemOf(on)
+        const leftovers = dev === undefined ? 0 : (yield* leftoverRoom(context.plan.root)).get(dev)
+        const short = shortfall(on, usage, p.bytes, p.inodes, p.freedBefore, leftovers)
         if (short !== undefined) return yield* unmet(short)
         return
       }

@@ -352,6 +352,26 @@ describe("restore", () => {
     }
   })
 
+  it("counts in the dry run the room that the trash of a killed move off etcd's disk takes as free, as the real run removes it first", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const disk = onDedicatedDisk(host)
+    try {
+      // A restore killed while it removed the old member's trash (8 MiB of data here) from etcd's disk.
+      mkdirSync(join(disk, ".cluster-backup-trash-member/snap"), { recursive: true })
+      writeFileSync(join(disk, ".cluster-backup-trash-member/snap/db"), Buffer.alloc(8 * 1024 * 1024, 1))
+      const plan = success(await restore(host, { dryRun: true })).plan
+      const restoreStep = plan.steps.find((s) => s.id === "restore-snapshot")!
+      const need = restoreStep.preconditions.flatMap((p) => (p._tag === "FreeSpace" ? [p.bytes - (p.freedBefore ?? 0)] : []))[0]!
+      // 4 MiB short without the trash's room, enough with it (the other file system's needs are far smaller).
+      const tight = layers(Etcdutl.live(), DiskSpace.inMemory({ availableBytes: need - 4 * 1024 * 1024, totalBytes: 1e12 }))
+      const dry = await restore(host, { dryRun: true }, tight)
+      expect(dry.output).not.toContain("NOT MET")
+      success(dry)
+    } finally {
+      rmSync(disk, { recursive: true, force: true })
+    }
+  })
+
   it("resumes after a restore killed during etcdutl: its partial restore-<id> is moved into the kept-data directory and the rerun completes", async () => {
     const host = makeHostTree(etcd.workDir, backup)
     const failing = Etcdutl.live({ binary: fakeEtcdutl(etcd.workDir, "restore-fails") })
