@@ -249,7 +249,9 @@ export class DurableFiles extends Context.Service<
         ),
       readDirectory: (path) => attempt("list", path, () => readdir(path)),
       makeDirectory: (path, mode) => attempt("create directory", path, () => mkdir(path, { mode }).then(() => chmod(path, mode))),
-      move: (from, to, options) => attempt("move", from, () => move(from, to, options?.acrossFileSystems === true)),
+      // Not interruptible: an interruption waits for the move to finish (a copy off another file system may take minutes),
+      // or the rollback and the sweep of parts and trash that follow would run while the copy goes on, then removes the original.
+      move: (from, to, options) => attempt("move", from, () => move(from, to, options?.acrossFileSystems === true)).pipe(Effect.uninterruptible),
       copyThroughPart: (from, to, mode, options) =>
         attempt("copy", from, () => copyThroughPart(from, to, mode, options?.hardLinkWhenSafe === true, options?.expected, options?.hiddenPart === true)),
       removeEmptyDirectory: (path) => attempt("remove the directory", path, () => rmdir(path)),

@@ -22,7 +22,7 @@ import {
   writeFileSync,
 } from "node:fs"
 import { join } from "node:path"
-import { Effect, Exit } from "effect"
+import { Effect, Exit, Fiber } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
 import { movePart, moveTrash } from "../../src/services/cross-device-move.ts"
 import { DurableFiles } from "../../src/services/durable-files.ts"
@@ -130,6 +130,21 @@ describe("moving between file systems", () => {
   // The move runs in a child process, killed with SIGKILL at seeded random points; after each kill
   // the original is whole in place or the copy whole at its destination. Then the leftovers are
   // removed (as the restore's sweep does) and the move is run to its end.
+  // Ctrl-C interrupts the restore: its rollback and its sweep of parts and trash run as soon as the interruption returns.
+  it("interrupted, returns only once the move has finished: no copy goes on under a part that the sweep removes", async () => {
+    const dir = tempDir("cross-move-interrupted")
+    const from = join(dir, "member")
+    makeMember(from, 4 * 1024 * 1024)
+    const before = tree(from)
+    const to = join(other, "member-interrupted")
+    const fiber = Effect.runFork(DurableFiles.use((f) => f.move(from, to, { acrossFileSystems: true })).pipe(Effect.provide(DurableFiles.live)))
+    while (!existsSync(movePart(to))) await new Promise((resolve) => setTimeout(resolve, 1))
+    await Effect.runPromise(Fiber.interrupt(fiber))
+    expect(existsSync(movePart(to))).toBe(false)
+    expect(existsSync(from)).toBe(false)
+    expect(tree(to)).toEqual(before)
+  })
+
   it("killed at any moment, leaves the original whole or the copy whole, never neither", async () => {
     const random = seededRandom(Number(process.env.KILL_LOOP_SEED ?? 7))
     const script = `
