@@ -110,9 +110,14 @@ export const executeAction = (action: RestoreAction, options: ExecutorOptions, c
       case "CreateDirectory":
         return yield* createDirectory(action, changes)
       case "Move":
-        yield* io(action, (files) => files.move(action.from, action.to, { acrossFileSystems: action.acrossFileSystems === true }))
-        changes.changed = true
-        return
+        // The move and its record as one: an interruption waits for the move (a copy off another file system may take
+        // minutes) and lands after it, where the rollback must know it happened.
+        return yield* Effect.uninterruptible(
+          Effect.gen(function* () {
+            yield* io(action, (files) => files.move(action.from, action.to, { acrossFileSystems: action.acrossFileSystems === true }))
+            changes.changed = true
+          }),
+        )
       case "CopyFile": {
         const expected =
           action.checkedAgainstVerifiedSnapshot === true

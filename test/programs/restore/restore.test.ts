@@ -352,6 +352,27 @@ describe("restore", () => {
     }
   })
 
+  it("interrupted during the copy of the old member off etcd's disk, puts the member back and says so", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const disk = onDedicatedDisk(host)
+    try {
+      // A member big enough that its copy is still going on when the interruption comes.
+      writeFileSync(join(disk, "member/snap/big"), Buffer.alloc(64 * 1024 * 1024, 1))
+      const out: Array<string> = []
+      const fiber = Effect.runFork(restoreEffect(host, {}, out, layers()))
+      const part = join(host.root, "var/lib/etcd-backup/.cluster-backup-part-member")
+      while (!existsSync(part)) await new Promise((resolve) => setTimeout(resolve, 1))
+      await Effect.runPromise(Fiber.interrupt(fiber))
+      expect(out.join("")).toContain("interrupted during keep-old-member; what it had changed was put back.")
+      expect(read(host, "var/lib/etcd/member/snap/db")).toBe("old etcd data\n")
+      expect(statSync(join(disk, "member/snap/big")).size).toBe(64 * 1024 * 1024)
+      // The kept-data directory the step created is removed again, empty.
+      expect(existsSync(join(host.root, "var/lib/etcd-backup"))).toBe(false)
+    } finally {
+      rmSync(disk, { recursive: true, force: true })
+    }
+  })
+
   it("counts in the dry run the room that the trash of a killed move off etcd's disk takes as free, as the real run removes it first", async () => {
     const host = makeHostTree(etcd.workDir, backup)
     const disk = onDedicatedDisk(host)
