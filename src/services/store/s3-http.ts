@@ -174,25 +174,17 @@ const untrustedBecause = (e: S3Endpoint, req: S3Request, code: string, cause: un
 const connectionError = (e: S3Endpoint, req: S3Request, cause: unknown): StoreRequestFailed => {
   const code = errnoCode(cause)
   // The store answered, in a TLS this host does not trust: no repeat changes that, and "no answer" would mislead.
-  if (serverCertificateFailures.has(code)) {
-    return new StoreRequestFailed({
-      store: describeEndpoint(e),
-      operation: req.operation,
-      key: req.key,
-      status: 0,
-      code,
-      retryable: false,
-      message: `${req.operation} ${req.key} at ${e.url.origin}: the endpoint answered, but not in a TLS this host trusts (${code}): ${untrustedBecause(e, req, code, cause)}`,
-    })
-  }
+  const untrusted = serverCertificateFailures.has(code)
   return new StoreRequestFailed({
     store: describeEndpoint(e),
     operation: req.operation,
     key: req.key,
     status: 0,
     code,
-    retryable: true,
-    message: `${req.operation} ${req.key} at ${e.url.origin} got no answer (${code}): is the endpoint right and the store up?`,
+    retryable: !untrusted,
+    message: untrusted
+      ? `${req.operation} ${req.key} at ${e.url.origin}: the endpoint answered, but not in a TLS this host trusts (${code}): ${untrustedBecause(e, req, code, cause)}`
+      : `${req.operation} ${req.key} at ${e.url.origin} got no answer (${code}): is the endpoint right and the store up?`,
   })
 }
 

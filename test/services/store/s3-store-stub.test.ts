@@ -102,26 +102,28 @@ const multipartStub = (completeAnswers: Array<string>, lostCompletion = false) =
   return { handler, calls }
 }
 
+/** An 11 MiB file uploaded in two parts through `s` (retried up to 3 times); the upload's exit and the file's bytes. */
+const uploadThrough = async (s: ReturnType<typeof multipartStub>) => {
+  const store = makeS3Store(endpoint(await stub(s.handler)), { partSize: 5 * MiB, partsInFlight: 2, retries: 3, retryBaseMs: 1 })
+  const work = mkdtempSync(join(tmpdir(), "s3-stub-"))
+  const data = randomBytes(11 * MiB)
+  writeFileSync(join(work, "f.bin"), data)
+  return { data, exit: await Effect.runPromiseExit(store.putFile("p/id/f.bin", join(work, "f.bin"))) }
+}
+
 describe("the S3 store against answers Swift does not give", () => {
   it("CompleteMultipartUpload answered 200 with a transient InternalError in the body (as AWS documents it may be): retried, the upload completes", async () => {
     const s = multipartStub([
       `<?xml version="1.0"?><Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>`,
     ])
-    const store = makeS3Store(endpoint(await stub(s.handler)), { partSize: 5 * MiB, partsInFlight: 2, retries: 3, retryBaseMs: 1 })
-    const work = mkdtempSync(join(tmpdir(), "s3-stub-"))
-    const data = randomBytes(11 * MiB)
-    writeFileSync(join(work, "f.bin"), data)
-    const exit = await Effect.runPromiseExit(store.putFile("p/id/f.bin", join(work, "f.bin")))
+    const { data, exit } = await uploadThrough(s)
     expect(exit).toEqual(Exit.succeed({ key: "p/id/f.bin", size: data.length, sha256: sha256(data) }))
     expect(s.calls).toEqual(["initiate", "complete", "complete"])
   })
 
   it("CompleteMultipartUpload answered 200 with a permanent error in the body: not retried, the upload aborted", async () => {
     const s = multipartStub([`<Error><Code>InvalidPart</Code><Message>One or more of the specified parts could not be found.</Message></Error>`])
-    const store = makeS3Store(endpoint(await stub(s.handler)), { partSize: 5 * MiB, partsInFlight: 2, retries: 3, retryBaseMs: 1 })
-    const work = mkdtempSync(join(tmpdir(), "s3-stub-"))
-    writeFileSync(join(work, "f.bin"), randomBytes(11 * MiB))
-    const exit = await Effect.runPromiseExit(store.putFile("p/id/f.bin", join(work, "f.bin")))
+    const { exit } = await uploadThrough(s)
     expect(JSON.stringify(exit)).toMatch(/StoreRequestFailed.*"code":"InvalidPart"/)
     expect(s.calls).toEqual(["initiate", "complete", "abort"])
   })
@@ -130,11 +132,7 @@ describe("the S3 store against answers Swift does not give", () => {
 describe("a CompleteMultipartUpload that took effect but whose answer was lost", () => {
   it("the repeated request finds the upload gone (NoSuchUpload): the object completed from these very parts is taken, not reported as a failed upload", async () => {
     const s = multipartStub([], true)
-    const store = makeS3Store(endpoint(await stub(s.handler)), { partSize: 5 * MiB, partsInFlight: 2, retries: 3, retryBaseMs: 1 })
-    const work = mkdtempSync(join(tmpdir(), "s3-stub-"))
-    const data = randomBytes(11 * MiB)
-    writeFileSync(join(work, "f.bin"), data)
-    const exit = await Effect.runPromiseExit(store.putFile("p/id/f.bin", join(work, "f.bin")))
+    const { data, exit } = await uploadThrough(s)
     expect(exit).toEqual(Exit.succeed({ key: "p/id/f.bin", size: data.length, sha256: sha256(data) }))
     expect(s.calls).toEqual(["initiate", "complete", "complete"])
   })
