@@ -5,15 +5,36 @@
  * once every chunk authenticated), its plaintext size and sha256 checked against the manifest's,
  * and only then renamed to `<file>`. The ciphertext is removed whatever happens; a failure
  * leaves no plaintext file. The ciphertext is downloaded whole before decrypting because the
- * store fetches large objects as parallel ranges written at their offsets, not in order.
+ * store fetches large objects as parallel ranges written at their offsets, not in order; that
+ * the identities open it is checked first on its header, from the object's first bytes.
  */
 import { Effect, FileSystem } from "effect"
 import type { EncryptedFile, FileDigest } from "../../domain/backup-manifest.ts"
+import { checkIdentitiesOpen } from "../../services/crypto/age-decrypt.ts"
+import type { AgeNoIdentityMatched } from "../../services/crypto/age-errors.ts"
 import { decryptFile } from "../../services/crypto/age-files.ts"
 import type { IdentitySet } from "../../services/crypto/age-identity-files.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
 import { localIoFailed, StoreIntegrityFailed } from "../../services/store/store-errors.ts"
 import { fetchChecked } from "./checked-fetch.ts"
+
+/** The bytes of a ciphertext fetched to check its header: an X25519 stanza takes about 100 bytes, so hundreds of recipients fit. */
+const headerProbeBytes = 64 * 1024
+
+/**
+ * Fails with `AgeNoIdentityMatched` (naming `key`) when none of the identities is a recipient of the ciphertext at
+ * `key`, from its header in the object's first bytes: a wrong --identity is told before gigabytes are downloaded.
+ */
+export const checkCiphertextOpens = (key: string, encrypted: EncryptedFile, identities: IdentitySet) =>
+  Effect.gen(function* () {
+    const store = yield* BackupStore
+    if (encrypted.size === 0) return
+    const start = yield* store.getStart(key, Math.min(encrypted.size, headerProbeBytes))
+    yield* Effect.tryPromise({
+      try: () => checkIdentitiesOpen(start, { source: key, identities: identities.identities, identityFiles: identities.files }),
+      catch: (e) => e as AgeNoIdentityMatched,
+    })
+  })
 
 export const fetchDecrypted = (key: string, path: string, file: FileDigest, encrypted: EncryptedFile, identities: IdentitySet) =>
   Effect.gen(function* () {

@@ -19,7 +19,7 @@ import { localIoFailed } from "../../services/store/store-errors.ts"
 import { readStoredManifest } from "./store-list.ts"
 import { digestFile } from "../verify/verify-file-digest.ts"
 import type { IdentitySet } from "../../services/crypto/age-identity-files.ts"
-import { fetchDecrypted } from "./encrypted-download.ts"
+import { checkCiphertextOpens, fetchDecrypted } from "./encrypted-download.ts"
 import { fetchChecked } from "./checked-fetch.ts"
 import { refuseOverCompleteBackup } from "../backup-dir/manifest-in-the-way.ts"
 
@@ -116,12 +116,21 @@ export const downloadBackup = Effect.fn("downloadBackup")(function* (prefix: str
   // A directory holding another backup keeps it: this one's manifest would replace that backup's.
   yield* refuseOverCompleteBackup(dir, id)
   yield* fs.makeDirectory(dir, { recursive: true, mode: 0o700 }).pipe(Effect.mapError((e) => localIoFailed(dir, "create", e)))
-  const fetched: Array<{ name: string; size: number; sha256: string; reused: boolean }> = []
+  const kept: Array<boolean> = []
   for (const f of files) {
     const path = join(dir, f.name)
-    const present = yield* presentSize(path)
+    kept.push((yield* presentSize(path)) === f.size && (yield* keptFileSha256(path, f.size)) === f.sha256)
+  }
+  // Every ciphertext to download is checked to open with the identities (its header) before any is downloaded.
+  for (const [i, f] of files.entries()) {
+    if (!kept[i] && f.encrypted !== undefined && identities !== undefined)
+      yield* checkCiphertextOpens(objectKey(prefix, id, f.encrypted.name), f.encrypted, identities)
+  }
+  const fetched: Array<{ name: string; size: number; sha256: string; reused: boolean }> = []
+  for (const [i, f] of files.entries()) {
+    const path = join(dir, f.name)
     const digest = { name: f.name, size: f.size, sha256: f.sha256 }
-    if (present === f.size && (yield* keptFileSha256(path, f.size)) === f.sha256) {
+    if (kept[i]) {
       fetched.push({ ...digest, reused: true })
       continue
     }

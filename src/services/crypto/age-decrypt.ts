@@ -100,6 +100,23 @@ export const openHeader = async (input: AsyncIterator<Uint8Array>, options: Decr
   }
 }
 
+/**
+ * Checks that the identities open the header at the start of an age file (its first bytes, as a ranged GET brings
+ * them): throws `AgeNoIdentityMatched` when the header is there whole and none of them is its recipient. Anything
+ * else (a header longer than `start`, a damaged one) is not decided here: the decryption of the whole file tells it.
+ */
+export const checkIdentitiesOpen = async (start: Uint8Array, options: DecryptOptions): Promise<void> => {
+  const input = (async function* () {
+    yield Buffer.from(start.buffer, start.byteOffset, start.byteLength)
+  })()
+  try {
+    const { key } = await openHeader(input, options)
+    key.fill(0)
+  } catch (e) {
+    if (e instanceof AgeNoIdentityMatched) throw e
+  }
+}
+
 /** The error for a payload that did not open: which chunk, and what to do. */
 export const payloadFailure = (source: string, outcome: Exclude<OpenRunOutcome, { _tag: "Opened" }>): AgePayloadCorrupt | AgePayloadTruncated => {
   if (outcome._tag === "Truncated") {

@@ -75,6 +75,8 @@ export interface BackupStoreShape {
   /** Downloads to `path` (through `<path>.part`); the size and the sha256 of what was written. */
   readonly getFile: (key: string, path: string) => Effect.Effect<PutResult, StoreError>
   readonly getBytes: (key: string) => Effect.Effect<Uint8Array, StoreError>
+  /** The first `bytes` bytes (at least 1) of an object, fewer when it is shorter; nothing further is read. */
+  readonly getStart: (key: string, bytes: number) => Effect.Effect<Uint8Array, StoreError>
   /** The object's size, time and recorded sha256; `undefined` when there is none. */
   readonly head: (key: string) => Effect.Effect<StoredObject | undefined, StoreError>
   /** One page of the objects whose keys start with `prefix`. */

@@ -156,6 +156,23 @@ export const makeDirectoryStore = (root: string): BackupStoreShape => {
         }).pipe(Effect.map((b) => new Uint8Array(b)))
       : Effect.fail(badKey(key))
 
+  const getStart = (key: string, bytes: number) =>
+    validKey(key)
+      ? Effect.tryPromise({
+          try: async () => {
+            const fh = await open(pathOf(key), "r")
+            try {
+              const buffer = Buffer.alloc(bytes)
+              const { bytesRead } = await fh.read(buffer, 0, bytes, 0)
+              return new Uint8Array(buffer.subarray(0, bytesRead))
+            } finally {
+              await fh.close()
+            }
+          },
+          catch: (e) => (errnoCode(e) === "ENOENT" ? missing(key) : localIoFailed(pathOf(key), "read", e)),
+        })
+      : Effect.fail(badKey(key))
+
   const getFile = (key: string, path: string): Effect.Effect<PutResult, StoreError> =>
     Effect.gen(function* () {
       if ((yield* head(key)) === undefined) return yield* missing(key)
@@ -265,6 +282,7 @@ export const makeDirectoryStore = (root: string): BackupStoreShape => {
     putBytes: (key, bytes) => put(key, bytes, undefined),
     getFile,
     getBytes,
+    getStart,
     head,
     listPage,
     remove,

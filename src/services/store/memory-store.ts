@@ -127,6 +127,7 @@ export const makeMemoryStore = (options: MemoryStoreOptions = {}): MemoryStore =
     followRingBytes: () => undefined,
     putBytes: (key, bytes) => put(key, bytes, undefined, "the bytes"),
     getBytes: (key) => get(key).pipe(Effect.map((o) => new Uint8Array(o.bytes))),
+    getStart: (key, bytes) => get(key).pipe(Effect.map((o) => new Uint8Array(o.bytes.subarray(0, bytes)))),
     getFile: (key, path) =>
       get(key).pipe(
         Effect.flatMap((o) =>

@@ -350,6 +350,30 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
 
   const getBytes = (key: string) => request({ operation: "GET", method: "GET", key }).pipe(Effect.map((r) => new Uint8Array(r.body)))
 
+  /** A ranged GET of the object's first `bytes`; the response is cut there, so a server that ignores Range sends no more. */
+  const getStart = (key: string, bytes: number) =>
+    retrying(
+      s3Exchange(
+        endpoint,
+        { operation: `GET bytes 0-${bytes - 1}`, method: "GET", key, headers: { range: `bytes=0-${bytes - 1}` } },
+        (res) =>
+          new Promise<Uint8Array>((resolve, reject) => {
+            const chunks: Array<Buffer> = []
+            let received = 0
+            const done = () => resolve(new Uint8Array(Buffer.concat(chunks).subarray(0, bytes)))
+            res.on("data", (d: Buffer) => {
+              chunks.push(d)
+              received += d.length
+              if (received < bytes) return
+              res.destroy()
+              done()
+            })
+            res.on("error", reject)
+            res.on("end", done)
+          }),
+      ),
+    )
+
   // Every response chunk is a fresh buffer outside the JS heap, freed only by V8's next collection,
   // which their size alone does not trigger before tens of MiB pile up: collect every few MiB, as
   // the snapshot stream does (services/etcd/minor-gc.ts).
@@ -611,7 +635,7 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
       ),
     )
 
-  return { location: store, putFile, followRingBytes, putBytes, getFile, getBytes, head, listPage, remove, pendingUploads, abortUpload }
+  return { location: store, putFile, followRingBytes, putBytes, getFile, getBytes, getStart, head, listPage, remove, pendingUploads, abortUpload }
 }
 
 /** The S3 Layer. */

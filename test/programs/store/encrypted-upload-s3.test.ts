@@ -6,12 +6,15 @@
  */
 import { createHash } from "node:crypto"
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import net from "node:net"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Effect, Exit, Layer } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import { objectKey } from "../../../src/domain/store-layout.ts"
 import { uploadBackup } from "../../../src/programs/store/store-upload.ts"
+import { downloadBackup } from "../../../src/programs/store/store-download.ts"
+import { readIdentityFiles } from "../../../src/services/crypto/age-identity-files.ts"
 import { readRecipientsFile } from "../../../src/services/crypto/recipients-file.ts"
 import { BackupStore } from "../../../src/services/store/backup-store.ts"
 import { s3Request } from "../../../src/services/store/s3-http.ts"
@@ -94,5 +97,65 @@ describe("an encrypted multipart upload to Swift", () => {
     expect(stored.objects).toEqual([])
     expect(await Effect.runPromise(store.pendingUploads(`${prefix}/`))).toEqual([])
     expect(readdirSync(dir).filter((n) => n.includes(".age"))).toEqual([])
+  })
+})
+
+/** A TCP proxy to Swift that counts the bytes Swift sends back. */
+const countingProxy = async (target: URL) => {
+  let served = 0
+  const sockets = new Set<net.Socket>()
+  const srv = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port), target.hostname)
+    sockets.add(client).add(upstream)
+    upstream.on("data", (d: Buffer) => (served += d.length))
+    client.pipe(upstream).pipe(client)
+    for (const s of [client, upstream]) {
+      s.on("error", () => undefined)
+      s.on("close", () => {
+        sockets.delete(s)
+        client.destroy()
+        upstream.destroy()
+      })
+    }
+  })
+  const port = await new Promise<number>((resolve) => srv.listen(0, "127.0.0.1", () => resolve((srv.address() as net.AddressInfo).port)))
+  return {
+    url: new URL(`http://127.0.0.1:${port}`),
+    served: () => served,
+    close: () => {
+      srv.close()
+      for (const s of sockets) s.destroy()
+    },
+  }
+}
+
+describe("an encrypted download from Swift with a wrong identity", () => {
+  it("fails with AgeNoIdentityMatched after reading the ciphertext's header, not the whole object; nothing is left in the directory", async () => {
+    const dir = tempDir("encrypted-download-s3-wrong")
+    writeLargeBackup(dir, 23 * MiB)
+    const prefix = "cluster-backup/wrong-identity"
+    const { exit } = await upload(dir, prefix)
+    if (!Exit.isSuccess(exit)) throw new Error(String(exit.cause))
+    const wrong = keygen(join(keys, "wrong.key"))
+    const identities = await Effect.runPromise(readIdentityFiles([wrong.path], { allowExposed: false }))
+    const proxy = await countingProxy(new URL(server.endpoint))
+    try {
+      const store = makeS3Store({ ...s3Endpoint(server, bucket), url: proxy.url }, transfer)
+      const into = tempDir("encrypted-download-s3-wrong-into")
+      const result = await Effect.runPromiseExit(
+        downloadBackup(prefix, exit.value.id, into, identities).pipe(
+          Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), NodeServices.layer)),
+        ),
+      )
+      if (!Exit.isFailure(result)) throw new Error("expected the download to fail")
+      const error = result.cause.reasons.find((r) => r._tag === "Fail")?.error as { _tag: string; message: string }
+      expect(error._tag).toBe("AgeNoIdentityMatched")
+      expect(error.message).toMatch(/snapshot_.*\.db\.age cannot be opened with the identities given \(tried identity file .*wrong\.key\)/)
+      // The listing, the manifest and the header's range: far below one part (5 MiB) of the 23 MiB ciphertext.
+      expect(proxy.served()).toBeLessThan(MiB)
+      expect(readdirSync(into)).toEqual([])
+    } finally {
+      proxy.close()
+    }
   })
 })

@@ -39,6 +39,15 @@ describe("the directory store", () => {
     expect(await run(store.head("c/b1/none"))).toBeUndefined()
   })
 
+  it("getStart reads an object's first bytes only, fewer when it is shorter; a missing object is StoreObjectMissing", async () => {
+    const { store } = fresh()
+    const data = randomBytes(100_000)
+    await run(store.putBytes("c/b1/snap.db.age", data))
+    expect(Buffer.from(await run(store.getStart("c/b1/snap.db.age", 1000))).equals(data.subarray(0, 1000))).toBe(true)
+    expect(Buffer.from(await run(store.getStart("c/b1/snap.db.age", 200_000))).equals(data)).toBe(true)
+    expect(await failure(store.getStart("c/b1/none", 10))).toContain("StoreObjectMissing")
+  })
+
   it("lists in key order without .part files, which are pending uploads until aborted", async () => {
     const { root, store } = fresh()
     for (const k of ["c/b/2", "c/a/1", "c/b/1"]) await run(store.putBytes(k, new Uint8Array([1])))
