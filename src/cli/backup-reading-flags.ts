@@ -7,6 +7,7 @@ import { Argument, Flag } from "effect/cli"
 import { BackupTimestamp } from "../domain/archive-names.ts"
 import { nonEmpty } from "./flag-checks.ts"
 import { backupSource, type DefaultWorkDir, type StoreSourceValues } from "./store-source.ts"
+import type { TrustedKey } from "../services/crypto/manifest-signature.ts"
 
 /** The backup directory (`where` says where it must be, if anywhere), or with --backup-id a store. */
 export const backupArgument = (where: string) =>
@@ -39,7 +40,7 @@ export interface BackupChoiceValues extends StoreSourceValues {
  * The backup directory the command runs on (see `backupSource`) and the backup in it: the one
  * downloaded from a store (`downloaded`), else --timestamp's (undefined: the newest).
  */
-export const chosenBackup = (command: string, flags: BackupChoiceValues, defaultWorkDir: DefaultWorkDir) =>
-  backupSource(command, flags.backupDir, flags, defaultWorkDir).pipe(
+export const chosenBackup = (command: string, flags: BackupChoiceValues, defaultWorkDir: DefaultWorkDir, trustedKeys: ReadonlyArray<TrustedKey> = []) =>
+  backupSource(command, flags.backupDir, flags, defaultWorkDir, trustedKeys).pipe(
     Effect.map((source) => ({ dir: source.dir, timestamp: source.timestamp ?? Option.getOrUndefined(flags.timestamp), downloaded: source.downloaded })),
   )

@@ -113,7 +113,7 @@ export const restoreCommand = Command.make(
         const { readTrustedKeys } = yield* Effect.promise(() => import("../programs/backup-dir/manifest-authenticity.ts"))
         const trustedKeys = yield* readTrustedKeys(flags.trustedKeys)
         if (trustedKeys.length === 0) yield* Effect.logWarning("no --trusted-key given: the backup's signature is not checked, it is unauthenticated")
-        const backup = yield* chosenBackup("restore", flags, { _tag: "Kept", under: join(flags.root, "var", "lib", "etcd-backup", "downloads") })
+        const backup = yield* chosenBackup("restore", flags, { _tag: "Kept", under: join(flags.root, "var", "lib", "etcd-backup", "downloads") }, trustedKeys)
         yield* restoreBackup({
           backupDir: backup.dir,
           keptDownload: backup.downloaded ? backup.dir : undefined,

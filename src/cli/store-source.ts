@@ -4,7 +4,8 @@
  * Without --backup-id the argument is a backup directory, as before; an s3:// URL then needs one, and
  * --identity is refused for a directory of `.age` files (directory-identity.ts).
  * The backup is downloaded into a work directory (free space checked first, every file
- * hash-checked) and the command then runs on that directory, so its checks decide.
+ * hash-checked; with --trusted-key, a manifest not signed by one is refused before anything is
+ * downloaded) and the command then runs on that directory, so its checks decide.
  */
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -16,6 +17,7 @@ import { identityFlags, type IdentityFlagValues, readGivenIdentities } from "./e
 import { checkIdentityOnDirectory } from "./directory-identity.ts"
 import { downloadDirOutsideStore } from "./directory-store-places.ts"
 import { backupIdCheck } from "./flag-checks.ts"
+import type { TrustedKey } from "../services/crypto/manifest-signature.ts"
 
 export class StoreBackupIdMissing extends Schema.TaggedError<StoreBackupIdMissing>()("StoreBackupIdMissing", {
   location: Schema.String,
@@ -58,7 +60,13 @@ export type DefaultWorkDir = { readonly _tag: "Temporary" } | { readonly _tag: "
  * first (programs/store/download-work-dir.ts). --timestamp with --backup-id is a usage error:
  * the backup id names the backup already.
  */
-export const backupSource = (command: string, argument: string, flags: StoreSourceValues, defaultWorkDir: DefaultWorkDir) =>
+export const backupSource = (
+  command: string,
+  argument: string,
+  flags: StoreSourceValues,
+  defaultWorkDir: DefaultWorkDir,
+  trustedKeys: ReadonlyArray<TrustedKey> = [],
+) =>
   Effect.gen(function* () {
     if (Option.isNone(flags.backupId)) {
       if (argument.startsWith("s3://")) {
@@ -95,7 +103,7 @@ export const backupSource = (command: string, argument: string, flags: StoreSour
       : defaultWorkDir._tag === "Temporary"
         ? yield* temporaryWorkDir(tmpdir(), `cluster-backup-${command}-`, command)
         : yield* keptWorkDir(join(defaultWorkDir.under, id), command, true)
-    const fetched = yield* fetchBackup(prefix, id, workDir, identities).pipe(
+    const fetched = yield* fetchBackup(prefix, id, workDir, identities, trustedKeys).pipe(
       Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), DiskSpace.live)),
     )
     return { dir: fetched.dir, timestamp: fetched.manifest.timestamp, downloaded: true }

@@ -68,7 +68,7 @@ export const verifyCommand = Command.make(
         )
         // A key file that cannot be read is the caller's mistake: said before anything is downloaded.
         const trustedKeys = yield* readTrustedKeys(flags.trustedKeys)
-        const backup = yield* chosenBackup("verify", flags, { _tag: "Temporary" })
+        const backup = yield* chosenBackup("verify", flags, { _tag: "Temporary" }, trustedKeys)
         const report = yield* verifyBackup({
           backupDir: backup.dir,
           timestamp: backup.timestamp,

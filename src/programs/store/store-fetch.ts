@@ -1,6 +1,6 @@
 /**
  * Brings a complete backup from a store into a work directory for `verify` or `restore`: the
- * manifest read first, the free space of the work directory checked against the bytes still to
+ * manifest read first and, with trusted keys, its signature checked (stored-signature.ts), the free space of the work directory checked against the bytes still to
  * download (files already there with the manifest's size count as present; `download` checks
  * their sha256), then `downloadBackup` (every file hash-checked before it is kept). The copy is
  * only downloaded here: `verify` checks it, and `restore` refuses it unless its own verification
@@ -15,6 +15,8 @@ import { localIoFailed } from "../../services/store/store-errors.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
 import { completeBackupManifest, downloadBackup, presentSize } from "./store-download.ts"
 import type { IdentitySet } from "../../services/crypto/age-identity-files.ts"
+import type { TrustedKey } from "../../services/crypto/manifest-signature.ts"
+import { refuseUnauthenticatedManifest } from "./stored-signature.ts"
 
 export class WorkDirTooSmall extends Schema.TaggedError<WorkDirTooSmall>()("WorkDirTooSmall", {
   path: Schema.String,
@@ -26,9 +28,16 @@ export class WorkDirTooSmall extends Schema.TaggedError<WorkDirTooSmall>()("Work
 /** Room left for the manifest beside the two files (it is small; a bound, not its size). */
 const manifestAllowance = 1024 * 1024
 
-export const fetchBackup = Effect.fn("fetchBackup")(function* (prefix: string, id: string, workDir: string, identities?: IdentitySet) {
+export const fetchBackup = Effect.fn("fetchBackup")(function* (
+  prefix: string,
+  id: string,
+  workDir: string,
+  identities?: IdentitySet,
+  trustedKeys: ReadonlyArray<TrustedKey> = [],
+) {
   const store = yield* BackupStore
   const manifest = yield* completeBackupManifest(prefix, id)
+  yield* refuseUnauthenticatedManifest(prefix, id, trustedKeys)
   const fs = yield* FileSystem.FileSystem
   yield* fs.makeDirectory(workDir, { recursive: true, mode: 0o700 }).pipe(Effect.mapError((e) => localIoFailed(workDir, "create", e)))
   let needed = manifestAllowance

@@ -1,12 +1,14 @@
+import { generateKeyPairSync } from "node:crypto"
 import { existsSync, mkdtempSync, readdirSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
-import { Effect, Exit, Layer } from "effect"
+import { Effect, Exit, Layer, Result } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import { fetchBackup } from "../../../src/programs/store/store-fetch.ts"
 import { uploadBackup } from "../../../src/programs/store/store-upload.ts"
 import { DiskSpace } from "../../../src/services/disk-space.ts"
+import { parseSigningKey, parseTrustedKey, type TrustedKey } from "../../../src/services/crypto/manifest-signature.ts"
 import { BackupStore } from "../../../src/services/store/backup-store.ts"
 import { makeMemoryStore, type MemoryStore } from "../../../src/services/store/memory-store.ts"
 import { backupFiles, makeFakeBackup, readManifest } from "../../support/bad-backups.ts"
@@ -25,11 +27,11 @@ beforeAll(async () => {
   )
 }, 60_000)
 
-const run = (workDir: string, availableBytes: number) =>
+const run = (workDir: string, availableBytes: number, trustedKeys: ReadonlyArray<TrustedKey> = [], from: MemoryStore = store) =>
   Effect.runPromiseExit(
-    fetchBackup(prefix, readManifest(backup).timestamp, workDir).pipe(
+    fetchBackup(prefix, readManifest(backup).timestamp, workDir, undefined, trustedKeys).pipe(
       Effect.provide(
-        Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), DiskSpace.inMemory({ availableBytes, totalBytes: 1e12 }), NodeServices.layer),
+        Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(from)), DiskSpace.inMemory({ availableBytes, totalBytes: 1e12 }), NodeServices.layer),
       ),
     ),
   )
@@ -50,5 +52,50 @@ describe("fetching a stored backup for verify and restore", () => {
     expect(backupFiles(workDir)).toEqual(backupFiles(backup))
     expect(Exit.isSuccess(await run(workDir, 2 * 1024 * 1024))).toBe(true)
     expect(existsSync(join(workDir, "backup-manifest.json"))).toBe(true)
+  })
+})
+
+const keyPair = () => {
+  const { publicKey, privateKey } = generateKeyPairSync("ed25519")
+  return {
+    signing: Result.getOrThrow(parseSigningKey(privateKey.export({ format: "pem", type: "pkcs8" }) as string)),
+    trusted: Result.getOrThrow(parseTrustedKey(publicKey.export({ format: "pem", type: "spki" }) as string, "trusted.pem")),
+  }
+}
+
+describe("fetching a stored backup with --trusted-key", () => {
+  const signer = keyPair()
+  const other = keyPair()
+  let signed: MemoryStore
+  beforeAll(async () => {
+    signed = makeMemoryStore()
+    await Effect.runPromise(
+      uploadBackup(backup, prefix, undefined, { signingKey: signer.signing }).pipe(
+        Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(signed)), NodeServices.layer)),
+      ),
+    )
+  }, 60_000)
+
+  it("refuses an unsigned manifest before downloading anything", async () => {
+    const workDir = join(mkdtempSync(join(tmpdir(), "fetch-")), "work")
+    const exit = await run(workDir, 1e9, [signer.trusted])
+    expect(JSON.stringify(exit)).toMatch(
+      /StoredManifestUnauthenticated.*"verdict":"Unsigned".*refused before anything is downloaded: the manifest is not signed/,
+    )
+    expect(existsSync(workDir)).toBe(false)
+  })
+
+  it("refuses a manifest signed by a key that is not trusted before downloading anything", async () => {
+    const workDir = join(mkdtempSync(join(tmpdir(), "fetch-")), "work")
+    const exit = await run(workDir, 1e9, [other.trusted], signed)
+    expect(JSON.stringify(exit)).toMatch(/StoredManifestUnauthenticated.*"verdict":"UnknownKey"/)
+    expect(existsSync(workDir)).toBe(false)
+  })
+
+  it("downloads a manifest signed by a trusted key", async () => {
+    const workDir = join(mkdtempSync(join(tmpdir(), "fetch-")), "work")
+    expect(Exit.isSuccess(await run(workDir, 1e9, [other.trusted, signer.trusted], signed))).toBe(true)
+    expect(backupFiles(workDir)).toEqual(expect.arrayContaining(backupFiles(backup)))
+    expect(existsSync(join(workDir, "backup-manifest.json.sig"))).toBe(true)
   })
 })
