@@ -95,6 +95,10 @@ describe("age-encrypted backups through the commands", { timeout: 600_000 }, () 
     // Straight from the store: decrypted in verify's temporary work directory.
     const direct = await cli(["verify", store, "--backup-id", id, "--identity", keys.snapshot, "--identity", keys.resources, "--trusted-key", keys.trustedKey])
     expect(direct.status, direct.stdout + direct.stderr).toBe(0)
+    // Over the finished download: its plaintext checks out against the signed manifest, so no identity is asked for.
+    const rerun = await cli(["verify", store, "--backup-id", id, "--work-dir", into, "--trusted-key", keys.trustedKey])
+    expect(rerun.status, rerun.stdout + rerun.stderr).toBe(0)
+    expect(rerun.stderr).toContain("with the manifest's sha256: no identity needed to decrypt them")
 
     const host = makeHostTree(work, backup)
     const restored = await cli([

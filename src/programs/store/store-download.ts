@@ -4,7 +4,8 @@
  * it is renamed into place, and the manifest written last. Restartable: a file already in the
  * directory with the manifest's size and sha256 is not fetched again. An age-encrypted file is
  * fetched and checked as ciphertext, then decrypted to its plaintext name with the identities
- * given (encrypted-download.ts); with none given, nothing is downloaded. A directory holding another
+ * given (encrypted-download.ts); with none given, nothing is downloaded, unless every encrypted
+ * file's plaintext is already there with the manifest's sha256 (a rerun after a download). A directory holding another
  * backup's manifest is refused before anything is written (manifest-in-the-way.ts).
  */
 import { join } from "node:path"
@@ -104,8 +105,15 @@ export const downloadBackup = Effect.fn("downloadBackup")(function* (prefix: str
   const fs = yield* FileSystem.FileSystem
   const manifest = yield* completeBackupManifest(prefix, id)
   const files = [manifest.files.snapshot, manifest.files.resources]
-  const sealed = files.flatMap((f) => (f.encrypted === undefined ? [] : [f.encrypted.name]))
-  if (sealed.length > 0 && (identities === undefined || identities.identities.length === 0)) {
+  const kept: Array<boolean> = []
+  for (const f of files) {
+    const path = join(dir, f.name)
+    kept.push((yield* presentSize(path)) === f.size && (yield* keptFileSha256(path, f.size)) === f.sha256)
+  }
+  // A plaintext already there with the manifest's sha256 (an earlier download's) needs no identity.
+  const sealed = files.flatMap((f, i) => (f.encrypted === undefined || kept[i] ? [] : [f.encrypted.name]))
+  const noIdentity = identities === undefined || identities.identities.length === 0
+  if (sealed.length > 0 && noIdentity) {
     return yield* new BackupIdentityMissing({
       store: store.location,
       id,
@@ -113,14 +121,14 @@ export const downloadBackup = Effect.fn("downloadBackup")(function* (prefix: str
       message: `backup ${id} in ${store.location} is age-encrypted (${sealed.join(", ")}): give the identity file of one of its recipients with --identity FILE (the tarball may have its own); nothing downloaded`,
     })
   }
+  const opened = files.filter((f, i) => f.encrypted !== undefined && kept[i]).map((f) => f.name)
+  if (opened.length > 0 && noIdentity)
+    yield* Effect.logInfo(
+      `${opened.join(", ")} already in ${dir} with the manifest's sha256: no identity needed to decrypt ${opened.length === 1 ? "it" : "them"}`,
+    )
   // A directory holding another backup keeps it: this one's manifest would replace that backup's.
   yield* refuseOverCompleteBackup(dir, id)
   yield* fs.makeDirectory(dir, { recursive: true, mode: 0o700 }).pipe(Effect.mapError((e) => localIoFailed(dir, "create", e)))
-  const kept: Array<boolean> = []
-  for (const f of files) {
-    const path = join(dir, f.name)
-    kept.push((yield* presentSize(path)) === f.size && (yield* keptFileSha256(path, f.size)) === f.sha256)
-  }
   // Every ciphertext to download is checked to open with the identities (its header) before any is downloaded.
   for (const [i, f] of files.entries()) {
     if (!kept[i] && f.encrypted !== undefined && identities !== undefined)

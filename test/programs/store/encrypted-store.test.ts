@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto"
 import { execFileSync } from "node:child_process"
-import { cpSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Effect, Exit, Layer } from "effect"
@@ -108,6 +108,35 @@ describe("an age-encrypted upload", () => {
     expect(error.message).toContain(`${readManifest(backup).files.snapshot.name}.age`)
     expect(error.message).toContain("--identity")
     expect(readdirSync(into)).toEqual([])
+  })
+
+  it("a rerun over a finished download needs no identity: every plaintext is there with the manifest's sha256, so nothing is fetched", async () => {
+    const store = makeMemoryStore()
+    const report = await upload(store)
+    const into = tempDir("encrypted-store-download")
+    await Effect.runPromise(downloadBackup(prefix, report.id, into, await identitiesOf(snapshotKey.path, resourcesKey.path)).pipe(withStore(store)))
+    const again = await Effect.runPromise(downloadBackup(prefix, report.id, into).pipe(withStore(store)))
+    expect(again.files.map((f) => f.reused)).toEqual([true, true])
+    expect(backupFiles(into)).toEqual(backupFiles(backup))
+  })
+
+  it("a rerun missing one plaintext asks for an identity naming only that file's ciphertext, and downloads nothing", async () => {
+    const store = makeMemoryStore()
+    const report = await upload(store)
+    const into = tempDir("encrypted-store-download")
+    await Effect.runPromise(downloadBackup(prefix, report.id, into, await identitiesOf(snapshotKey.path, resourcesKey.path)).pipe(withStore(store)))
+    const { snapshot, resources } = readManifest(backup).files
+    rmSync(join(into, resources.name))
+    // A plaintext that does not match the manifest is not taken for the download either.
+    writeFileSync(join(into, snapshot.name), Buffer.alloc(snapshot.size))
+    const error = failureOf(await Effect.runPromiseExit(downloadBackup(prefix, report.id, into).pipe(withStore(store))))
+    expect(error._tag).toBe("BackupIdentityMissing")
+    expect(error.message).toContain(`${snapshot.name}.age, ${resources.name}.age`)
+    writeFileSync(join(into, snapshot.name), readFileSync(join(backup, snapshot.name)))
+    const missing = failureOf(await Effect.runPromiseExit(downloadBackup(prefix, report.id, into).pipe(withStore(store))))
+    expect(missing._tag).toBe("BackupIdentityMissing")
+    expect(missing.message).toContain(`is age-encrypted (${resources.name}.age)`)
+    expect(existsSync(join(into, resources.name))).toBe(false)
   })
 
   it("the tarball with its own recipients cannot be opened with the snapshot's identity: the error names it, no plaintext tarball is left", async () => {
