@@ -27,8 +27,20 @@ export interface IdentitySet {
  */
 const encryptedFileStarts = ["age-encryption", "-----BEGIN AGE"]
 
+/** How an SSH private key file starts (ssh-keygen's own format, and its older PEM one), which `age -i` takes but this tool does not. */
+const sshPrivateKeyStarts = ["-----BEGIN OPENSSH PRIVATE KEY-----", "-----BEGIN RSA PRIVATE KEY-----"]
+
 /** The identities in an identity file's text. */
 export const parseIdentityFile = (path: string, text: string): Result.Result<ReadonlyArray<AgeIdentity>, AgeIdentityFileInvalid> => {
+  if (sshPrivateKeyStarts.some((start) => text.trimStart().startsWith(start))) {
+    return Result.fail(
+      new AgeIdentityFileInvalid({
+        path,
+        line: 1,
+        message: `${path} is an SSH private key, which cluster-backup does not take as an identity (only age's own X25519 keys): give an identity file made by age-keygen (age-keygen -o key.txt), whose public key (age1...) is in the backups' --recipients-file`,
+      }),
+    )
+  }
   if (encryptedFileStarts.some((start) => text.startsWith(start))) {
     return Result.fail(
       new AgeIdentityFileInvalid({

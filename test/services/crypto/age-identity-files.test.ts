@@ -1,4 +1,5 @@
-import { chmodSync, symlinkSync, writeFileSync } from "node:fs"
+import { spawnSync } from "node:child_process"
+import { chmodSync, readFileSync, symlinkSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect, Exit, Redacted } from "effect"
 import { beforeEach, describe, expect, it } from "vitest"
@@ -114,6 +115,22 @@ describe("age identity files", () => {
       expect(Exit.isSuccess(exit) && exit.value.identities.map((i) => i.recipient)).toEqual([inner.recipient])
     },
   )
+
+  it.each([
+    ["ssh-keygen's own format", ["-t", "ed25519"]],
+    ["the older PEM format", ["-t", "rsa", "-b", "2048", "-m", "PEM"]],
+  ])("an SSH private key (%s) is named as such, with what to give instead, and never quoted", async (_, options) => {
+    const path = join(dir, "id_key")
+    const made = spawnSync("ssh-keygen", [...options, "-N", "", "-q", "-f", path])
+    expect(made.status, String(made.stderr)).toBe(0)
+    const error = failureOf(await read([path]))
+    expect(error).toMatchObject({ _tag: "AgeIdentityFileInvalid", path })
+    expect(error.message).toContain(`${path} is an SSH private key, which cluster-backup does not take as an identity`)
+    expect(error.message).toContain("age-keygen")
+    expect(error.message).not.toContain("printable ASCII")
+    const body = readFileSync(path, "utf8").split("\n")[1]!
+    expect(error.message).not.toContain(body.slice(0, 20))
+  })
 
   it("a directory in place of the file is refused by name", async () => {
     const error = failureOf(await read([dir]))
