@@ -43,9 +43,10 @@ const maxKeyOrSignatureBytes = 64 * 1024
 
 /**
  * Reads a key file through `readMountedFile` (a Secret volume presents its keys as symbolic links), refusing one its
- * group or others can read when `exposed` says so, and parses it.
+ * group or others can read when `exposed` says so, and parses it. The file's bytes are zeroed once parsed (a private
+ * key's copy inside its KeyObject, in OpenSSL's memory, is beyond reach). Exported for its tests.
  */
-const readKeyFile = <K, E>(
+export const readKeyFile = <K, E>(
   path: string,
   flag: string,
   parse: (bytes: Uint8Array) => Result.Result<K, string>,
@@ -56,6 +57,7 @@ const readKeyFile = <K, E>(
     Effect.flatMap(({ bytes, mode }): Effect.Effect<K, ManifestKeyUnusable | E> => {
       // What the file is comes first: a public key given by mistake is named as such, whatever its mode.
       const parsed = parse(bytes)
+      bytes.fill(0)
       if (Result.isFailure(parsed)) return Effect.fail(new ManifestKeyUnusable({ path, message: `${flag} ${path} ${parsed.failure}` }))
       const refused = exposed(mode)
       return refused === undefined ? Effect.succeed(parsed.success) : Effect.fail(refused)

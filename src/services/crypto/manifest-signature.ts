@@ -41,19 +41,25 @@ export const keyIdOf = (publicKey: KeyObject): string =>
     .update(publicKey.export({ format: "der", type: "spki" }))
     .digest("hex")}`
 
-/** Parses a PKCS#8 PEM ed25519 private key; the problem otherwise (never quoting the text). */
+/**
+ * Parses a PKCS#8 PEM ed25519 private key; the problem otherwise (never quoting the text). Bytes are read in place (no
+ * copy is made that would outlive the call; a string's is zeroed): the caller zeroes its own buffer once this returns.
+ * The KeyObject's copy inside OpenSSL cannot be zeroed from JavaScript; it lives as long as the process's key.
+ */
 export const parseSigningKey = (pem: string | Uint8Array): Result.Result<SigningKey, string> => {
+  const bytes = typeof pem === "string" ? Buffer.from(pem) : Buffer.from(pem.buffer, pem.byteOffset, pem.byteLength)
   let key: KeyObject
   try {
-    key = createPrivateKey({ key: Buffer.from(pem), format: "pem" })
+    key = createPrivateKey({ key: bytes, format: "pem" })
   } catch {
     // PKCS#8's encrypted form, or a legacy PEM's header: the key is there, locked, and no passphrase can be given here.
-    const text = Buffer.from(pem).toString("latin1")
-    if (text.includes("-----BEGIN ENCRYPTED PRIVATE KEY-----") || text.includes("Proc-Type: 4,ENCRYPTED"))
+    if (bytes.includes("-----BEGIN ENCRYPTED PRIVATE KEY-----") || bytes.includes("Proc-Type: 4,ENCRYPTED"))
       return Result.fail(
         "is protected by a passphrase, which cluster-backup cannot be given: write it unprotected for the Secret (openssl pkey -in FILE -out plain.pem) and keep that file private",
       )
     return Result.fail("is not a PEM private key (expected PKCS#8, as `openssl genpkey -algorithm ed25519` writes)")
+  } finally {
+    if (typeof pem === "string") bytes.fill(0)
   }
   if (key.asymmetricKeyType !== "ed25519") return Result.fail(`is a ${key.asymmetricKeyType ?? "unknown"} key, not ed25519`)
   return Result.succeed({ keyId: keyIdOf(createPublicKey(key)), privateKey: Redacted.make(key) })

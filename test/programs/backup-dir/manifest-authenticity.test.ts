@@ -12,8 +12,8 @@ import { join } from "node:path"
 import { Effect, Exit, Result } from "effect"
 import { describe, expect, it } from "vitest"
 import { signatureFileName } from "../../../src/domain/manifest-signature-file.ts"
-import { readSigningKey, readTrustedKeys, signatureCheck } from "../../../src/programs/backup-dir/manifest-authenticity.ts"
-import { keyIdOf, parseSigningKey, parseTrustedKey, signManifest } from "../../../src/services/crypto/manifest-signature.ts"
+import { readKeyFile, readSigningKey, readTrustedKeys, signatureCheck } from "../../../src/programs/backup-dir/manifest-authenticity.ts"
+import { keyIdOf, parseSigningKey, parseTrustedKey, signManifest, verifyManifestSignature } from "../../../src/services/crypto/manifest-signature.ts"
 
 const dir = mkdtempSync(join(tmpdir(), "cb-authenticity-"))
 const { privateKey, publicKey } = generateKeyPairSync("ed25519")
@@ -37,6 +37,21 @@ describe("signing key permissions", () => {
     expect((error as { message: string }).message).not.toContain("PRIVATE KEY")
     const allowed = await Effect.runPromise(readSigningKey(path, { allowExposed: true }))
     expect(allowed.keyId).toBe(keyIdOf(publicKey))
+  })
+
+  it("the key file's bytes are zeroed once parsed; the key still signs (its copy is the KeyObject's, in OpenSSL)", async () => {
+    const path = join(dir, "zeroed.pem")
+    writeFileSync(path, keyPem, { mode: 0o600 })
+    let seen: Uint8Array | undefined
+    const key = await Effect.runPromise(
+      readKeyFile(path, "--signing-key", (bytes) => {
+        seen = bytes
+        return parseSigningKey(bytes)
+      }),
+    )
+    expect(seen?.length).toBe(Buffer.byteLength(keyPem))
+    expect(seen?.every((b) => b === 0)).toBe(true)
+    expect(verifyManifestSignature(signed, signManifest(signed, key), [trusted])).toEqual({ _tag: "Verified", keyId: trusted.keyId })
   })
 
   it("a private key file (0600, 0400) is read", async () => {
