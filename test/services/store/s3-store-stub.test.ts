@@ -325,3 +325,29 @@ describe("a server that ignores Range", () => {
     expect(readdirSync(work)).toEqual([])
   })
 })
+
+describe("getStart, the first bytes of an object", () => {
+  it("asks for the range and, from a server that ignores it (200 with the whole object), reads no further than asked", async () => {
+    const body = randomBytes(64 * MiB)
+    const ranges: Array<string | undefined> = []
+    let sent = 0
+    const url = await stub((req, _url, _body, res) => {
+      ranges.push(req.headers.range)
+      res.writeHead(200, { "content-length": String(body.length) })
+      // Sent in 1 MiB pieces as the client takes them: a client that stops reading stops the sending.
+      const send = (from: number): void => {
+        if (from >= body.length || res.destroyed) return void res.end()
+        sent = from + MiB
+        if (res.write(body.subarray(from, from + MiB))) send(from + MiB)
+        else res.once("drain", () => send(from + MiB))
+      }
+      send(0)
+    })
+    const store = makeS3Store(endpoint(url), { partSize: 5 * MiB, partsInFlight: 1, retries: 0, retryBaseMs: 1 })
+    const start = await Effect.runPromise(store.getStart("p/id/f.age", 64 * 1024))
+    expect(Buffer.from(start).equals(body.subarray(0, 64 * 1024))).toBe(true)
+    expect(ranges).toEqual(["bytes=0-65535"])
+    await new Promise((r) => setTimeout(r, 200))
+    expect(sent).toBeLessThan(16 * MiB)
+  })
+})
