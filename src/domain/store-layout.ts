@@ -109,11 +109,13 @@ export type BackupCompleteness =
       /** Its objects the manifest does not name. */
       readonly extra: ReadonlyArray<string>
       /**
-       * The plain form of a file the manifest names encrypted (`snapshot_<ts>.db` beside the
-       * `snapshot_<ts>.db.age` it names), among `extra`: an older backup-upload's leftover, the file
-       * in the clear. Prune removes them once older than the grace period.
+       * The other stored form of a file the manifest names, among `extra`: the plain form of a file it
+       * names encrypted (`snapshot_<ts>.db` beside the `snapshot_<ts>.db.age` it names: an older
+       * backup-upload's leftover, the file in the clear), or the `.age` form of a file it names plain
+       * (an encrypted upload killed before its manifest, then a plain one). Prune removes them once
+       * older than the grace period; list shows them.
        */
-      readonly plainCopies: ReadonlyArray<StoredObject & { readonly file: string }>
+      readonly strayForms: ReadonlyArray<StrayForm>
     }
   | {
       readonly _tag: "Incomplete"
@@ -127,6 +129,12 @@ export type BackupCompleteness =
       readonly foreign?: boolean | undefined
     }
 
+/** An object in the other stored form of a file the manifest names; `encrypted`: it is the `.age` form (the manifest names the plain one). */
+export type StrayForm = StoredObject & { readonly file: string; readonly encrypted: boolean }
+
+/** The other stored form of a backup file: `<file>.age` for `<file>`, `<file>` for `<file>.age`. */
+export const otherStoredForm = (file: string): string => (file.endsWith(encryptedSuffix) ? file.slice(0, -encryptedSuffix.length) : `${file}${encryptedSuffix}`)
+
 /** A file name backup-upload writes under a backup's id: its snapshot or tarball (or their `.age`), manifest, signature or verify's record. */
 export const isUploadedFileName = (file: string): boolean =>
   file === manifestFileName ||
@@ -137,7 +145,7 @@ export const isUploadedFileName = (file: string): boolean =>
 /**
  * Whether a backup's objects make a complete backup, given what its manifest says. Every reason
  * is reported, not the first. Objects the manifest does not name (`extra`) do not make a backup
- * incomplete; the plain copies among them (`plainCopies`) are reported so prune can remove them.
+ * incomplete; the other forms of named files among them (`strayForms`) are reported so prune can remove them.
  */
 export const backupCompleteness = (backup: BackupObjects, manifest: ManifestState): BackupCompleteness => {
   // Another program's file beside the backup's is not the backup's: no retention rule counts it, nor does prune free it.
@@ -161,8 +169,11 @@ export const backupCompleteness = (backup: BackupObjects, manifest: ManifestStat
   // The signature and verify's record are about the manifest's backup, not files it describes: never garbage.
   const named = new Set([manifestFileName, signatureFileName, verificationFileName, ...described.map((f) => f.name)])
   const extra = backup.objects.filter((o) => !named.has(o.file))
-  const plainCopies = extra.filter((o) => !o.file.endsWith(encryptedSuffix) && named.has(`${o.file}${encryptedSuffix}`))
-  return { _tag: "Complete", id: backup.id, bytes, newestAt, extra: extra.map((o) => o.file), plainCopies }
+  const forms = new Set(described.map((f) => f.name))
+  const strayForms = extra.flatMap(
+    (o): Array<StrayForm> => (isUploadedFileName(o.file) && forms.has(otherStoredForm(o.file)) ? [{ ...o, encrypted: o.file.endsWith(encryptedSuffix) }] : []),
+  )
+  return { _tag: "Complete", id: backup.id, bytes, newestAt, extra: extra.map((o) => o.file), strayForms }
 }
 
 /** What a listing walk carries from one page to the next: the backup whose objects may continue. */

@@ -149,19 +149,41 @@ describe("backupCompleteness", () => {
     expect(c).toMatchObject({ _tag: "Complete", extra: ["stray"] })
   })
 
-  it("the plain form of a file the manifest names encrypted is a plain copy prune removes; nothing else is", () => {
+  it("the other form of a file the manifest names (plain beside its .age, .age beside its plain) is a stray form prune removes; nothing else is", () => {
     const files = [
       { name: "snapshot_2026-03-01_000000.db.age", size: 3, sha256: sha(1) },
-      { name: "resources_2026-03-01_000000.tar.gz", size: 4, sha256: sha(2) },
+      { name: "static_kuberesources_2026-03-01_000000.tar.gz", size: 4, sha256: sha(2) },
     ]
     const stray = (file: string) => ({ key: `p/b/${file}`, file, size: 9, modifiedAt: 1 })
     const objects = [
       ...storedAs("b", files, false).objects,
-      ...["snapshot_2026-03-01_000000.db", "resources_2026-03-01_000000.tar.gz.age", "notes.txt", "notes.txt.age.age"].map(stray),
+      ...["snapshot_2026-03-01_000000.db", "static_kuberesources_2026-03-01_000000.tar.gz.age", "notes.txt", "notes.txt.age.age"].map(stray),
     ]
     const c = backupCompleteness({ id: "b", objects }, { _tag: "Read", files })
-    expect(c).toMatchObject({ _tag: "Complete", plainCopies: [stray("snapshot_2026-03-01_000000.db")] })
+    expect(c).toMatchObject({
+      _tag: "Complete",
+      strayForms: [
+        { ...stray("snapshot_2026-03-01_000000.db"), encrypted: false },
+        { ...stray("static_kuberesources_2026-03-01_000000.tar.gz.age"), encrypted: true },
+      ],
+    })
   })
+
+  test.prop([fc.array(fc.tuple(fc.boolean(), fc.constantFrom("other form", "not upload's", "none")), { minLength: 1, maxLength: 4 })])(
+    "the stray forms are exactly the other forms of the files the manifest names; no other object is one",
+    (shapes) => {
+      const files = shapes.map(([encrypted], i) => ({ name: `snapshot_2026-03-01_00000${i}.db${encrypted ? ".age" : ""}`, size: 3, sha256: sha(i) }))
+      const other = (name: string) => (name.endsWith(".age") ? name.slice(0, -4) : `${name}.age`)
+      const expected = files.flatMap((f, i) => (shapes[i]![1] === "other form" ? [{ file: other(f.name), encrypted: !f.name.endsWith(".age") }] : []))
+      // `<name>.age` of an encrypted name (`x.db.age.age`) and `<name>.bak` are no names backup-upload writes.
+      const foreign = files.flatMap((f, i) => (shapes[i]![1] === "not upload's" ? [`${f.name}${f.name.endsWith(".age") ? ".age" : ".bak"}`] : []))
+      const objects = [...expected.map((e) => e.file), ...foreign].map((file) => ({ key: `p/b/${file}`, file, size: 1, modifiedAt: 1 }))
+      const c = backupCompleteness({ id: "b", objects: [...storedAs("b", files, false).objects, ...objects] }, { _tag: "Read", files })
+      if (c._tag !== "Complete") throw new Error(`complete expected: ${JSON.stringify(c)}`)
+      expect(c.strayForms.map((o) => ({ file: o.file, encrypted: o.encrypted }))).toEqual(expected)
+      expect([...c.extra].sort()).toEqual([...expected.map((e) => e.file), ...foreign].sort())
+    },
+  )
 
   it("verify's record beside the manifest is part of the backup, never an extra prune removes", () => {
     const files = [{ name: "snapshot.db", size: 3, sha256: sha(1) }]
@@ -215,7 +237,7 @@ describe("garbage", () => {
     .map(
       ({ complete, newestAt }): BackupCompleteness =>
         complete
-          ? { _tag: "Complete", id: `c${newestAt}`, bytes: 1, newestAt, extra: [], plainCopies: [] }
+          ? { _tag: "Complete", id: `c${newestAt}`, bytes: 1, newestAt, extra: [], strayForms: [] }
           : { _tag: "Incomplete", id: `i${newestAt}`, bytes: 1, newestAt, reasons: ["x"] },
     )
   const uploadArb = fc.record({ key: segmentArb, uploadId: segmentArb, initiatedAt: fc.integer({ min: 0, max: 100 }) })

@@ -4,9 +4,11 @@
  * units of `decideRetention`, so the newest complete backup is never deleted, nor the newest one
  * verify passed (its verification.json, `checked`). Whatever the
  * policy, incomplete backups and abandoned multipart uploads older than the grace period are
- * removed (`garbage`); younger ones may belong to an upload in progress and are kept. So is a plain
- * copy beside an `.age` file a kept backup's manifest names (an older backup-upload left it, the file
- * in the clear): removed once older than the grace period.
+ * removed (`garbage`); younger ones may belong to an upload in progress and are kept. So is the other
+ * stored form of a file a kept backup's manifest names: a plain copy beside the `.age` file it names
+ * (an older backup-upload left it, the file in the clear), or an `.age` copy beside the plain file it
+ * names (an encrypted upload killed before its manifest, then a plain one): removed once older than the
+ * grace period.
  *
  * A backup is deleted manifest first, then its other objects: a prune interrupted half-way
  * leaves an incomplete backup (never listed as one, removed by a later prune), never a
@@ -17,10 +19,9 @@ import { manifestFileName, parseBackupTimestamp } from "../../domain/archive-nam
 import { storedForm } from "../../domain/backup-manifest.ts"
 import { decodeBackupManifestBytes } from "../backup-dir/backup-manifest-file.ts"
 import { decideRetention, hasRule, keptOutside, type BackupUnit, type RetentionDecision, type RetentionPolicy } from "../../domain/retention.ts"
-import { garbage, isOwnKey, listingPrefix, objectKey, type BackupCompleteness, type PendingUpload } from "../../domain/store-layout.ts"
+import { garbage, isOwnKey, listingPrefix, objectKey, otherStoredForm, type BackupCompleteness, type PendingUpload } from "../../domain/store-layout.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
-import { encryptedSuffix } from "../../domain/backup-manifest.ts"
 import { listBackups } from "./store-list.ts"
 
 export class StorePruneRefused extends Schema.TaggedError<StorePruneRefused>()("StorePruneRefused", {
@@ -43,17 +44,25 @@ export interface StorePruneReport {
   readonly incompleteKept: ReadonlyArray<BackupCompleteness & { readonly _tag: "Incomplete" }>
   readonly uploads: ReadonlyArray<PendingUpload>
   readonly uploadsKept: ReadonlyArray<PendingUpload>
-  /** Plain copies beside the `.age` files a kept backup's manifest names, older than the grace period: removed. */
-  readonly plainCopies: ReadonlyArray<PlainCopy>
+  /** The other forms of the files a kept backup's manifest names (plain beside `.age`, `.age` beside plain), older than the grace period: removed. */
+  readonly strayForms: ReadonlyArray<StrayCopy>
   readonly dryRun: boolean
 }
 
-export interface PlainCopy {
+export interface StrayCopy {
   readonly id: string
   readonly key: string
   readonly size: number
   readonly modifiedAt: number
+  /** The `.age` form beside the plain file the manifest names; otherwise the plain form beside the `.age` file it names. */
+  readonly encrypted: boolean
 }
+
+/** Why a stray form is not the backup's: what the manifest names instead, and how it came to be there. */
+export const strayFormText = (o: StrayCopy): string =>
+  o.encrypted
+    ? `the encrypted form of ${otherStoredForm(o.key)}, which backup ${o.id}'s manifest names plain: an encrypted upload stopped before its manifest left it`
+    : `the plain form of ${otherStoredForm(o.key)}, which backup ${o.id}'s manifest names: an older backup-upload left it, the file in the clear`
 
 /**
  * Deletes the objects of a backup, the manifest first; objects written meanwhile are found by listing
@@ -158,14 +167,14 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
   const dead = { ...found, incomplete: found.incomplete.filter((b) => !misListed.has(b.id)) }
   const doomed = new Set(dead.incomplete.map((b) => b.id))
   const abandoned = new Set(dead.uploads)
-  // A kept backup's plain copies (a removed backup's go with it); a younger one may be an upload's in progress.
+  // A kept backup's stray forms (a removed backup's go with it); a younger one may be an upload's in progress.
   const removedIds = new Set(retention.remove.map((r) => r.unit.id))
-  const plain = listed.flatMap(({ completeness: c }) =>
+  const strays = listed.flatMap(({ completeness: c }) =>
     c._tag === "Complete" && !removedIds.has(c.id)
-      ? c.plainCopies.map((o): PlainCopy => ({ id: c.id, key: o.key, size: o.size, modifiedAt: o.modifiedAt }))
+      ? c.strayForms.map((o): StrayCopy => ({ id: c.id, key: o.key, size: o.size, modifiedAt: o.modifiedAt, encrypted: o.encrypted }))
       : [],
   )
-  const plainCopies = plain.filter((o) => now - o.modifiedAt > options.graceMs)
+  const strayForms = strays.filter((o) => now - o.modifiedAt > options.graceMs)
   const report: StorePruneReport = {
     location: store.location,
     retention,
@@ -174,7 +183,7 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
     uploads: dead.uploads,
     // This project's only: another program's uploads under the prefix are not prune's to keep or abort.
     uploadsKept: pending.filter((u) => !abandoned.has(u) && isOwnKey(options.prefix, u.key)),
-    plainCopies,
+    strayForms,
     dryRun: options.dryRun,
   }
   const verb = options.dryRun ? "would remove" : "removing"
@@ -203,9 +212,9 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
     yield* Effect.logInfo(`${verb} incomplete backup ${b.id}, untouched since ${new Date(b.newestAt).toISOString()}: ${b.reasons.join("; ")}`)
     if (!options.dryRun) yield* deleteBackup(options.prefix, b.id)
   }
-  for (const o of plain) {
-    const form = `the plain form of ${o.key}${encryptedSuffix}, which backup ${o.id}'s manifest names: an older backup-upload left it, the file in the clear`
-    if (!plainCopies.includes(o)) {
+  for (const o of strays) {
+    const form = strayFormText(o)
+    if (!strayForms.includes(o)) {
       yield* Effect.logWarning(`keeping ${o.key} for now: ${form}; written ${new Date(o.modifiedAt).toISOString()}, within the grace period`)
       continue
     }
@@ -223,8 +232,12 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
 export const storePruneSummary = (r: StorePruneReport): string => {
   const removed = r.dryRun ? "would be removed" : "removed"
   const bytes =
-    r.retention.remove.reduce((n, x) => n + x.unit.bytes, 0) + r.incomplete.reduce((n, b) => n + b.bytes, 0) + r.plainCopies.reduce((n, o) => n + o.size, 0)
-  const plain = r.plainCopies.length === 0 ? "" : `${r.plainCopies.length} plain cop${r.plainCopies.length === 1 ? "y" : "ies"} beside .age files ${removed}; `
+    r.retention.remove.reduce((n, x) => n + x.unit.bytes, 0) + r.incomplete.reduce((n, b) => n + b.bytes, 0) + r.strayForms.reduce((n, o) => n + o.size, 0)
+  const strays = (encrypted: boolean, what: string) => {
+    const n = r.strayForms.filter((o) => o.encrypted === encrypted).length
+    return n === 0 ? "" : `${n} ${what.replace("copies", n === 1 ? "copy" : "copies")} ${removed}; `
+  }
+  const plain = strays(false, "plain copies beside .age files") + strays(true, ".age copies beside plain files")
   return (
     `${r.location}: ${r.retention.keep.length} kept, ${r.retention.remove.length} ${removed}; ` +
     `${r.incomplete.length} incomplete ${removed}, ${r.incompleteKept.length} kept (within the grace period, a manifest this version cannot read, or not this project's: see the log); ` +

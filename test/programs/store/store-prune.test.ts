@@ -234,7 +234,7 @@ describe("prune on a store", () => {
       yield* TestClock.setTime(t0 + 3 * day)
       const before = [...store.objects.keys()].sort()
       const dry = yield* pruneStore({ prefix, policy: { keepLast: 5 }, graceMs: day, dryRun: true }).pipe(provide(store))
-      expect(dry.plainCopies.map((o) => o.key).sort()).toEqual([...old.plain].sort())
+      expect(dry.strayForms.map((o) => o.key).sort()).toEqual([...old.plain].sort())
       expect(storePruneSummary(dry)).toContain("2 plain copies beside .age files would be removed")
       expect([...store.objects.keys()].sort()).toEqual(before)
       const report = yield* pruneStore({ prefix, policy: { keepLast: 5 }, graceMs: day, dryRun: false }).pipe(provide(store))
@@ -244,6 +244,35 @@ describe("prune on a store", () => {
       expect(young.plain.every((k) => store.objects.has(k))).toBe(true)
       const listed = yield* listBackups(prefix).pipe(provide(store))
       expect(listed.map((b) => b.completeness._tag)).toEqual(["Complete", "Complete"])
+    }),
+  )
+
+  // An encrypted upload killed after its .age objects, before its manifest; then a plain upload completed the backup
+  // (or an older backup-upload that did not remove the other form): the ciphertext stayed beside the plain files.
+  it.effect("removes the .age copies beside the plain files a kept backup's manifest names, once older than the grace period", () =>
+    Effect.gen(function* () {
+      const { store, tick } = yield* setup
+      const old = yield* putBackup(store, tick, t0)
+      const stray = [base.files.snapshot.name, base.files.resources.name].map((name) =>
+        objectKey(prefix, old, name.replace(base.timestamp, old) + encryptedSuffix),
+      )
+      for (const key of stray) yield* store.putBytes(key, new TextEncoder().encode("age-encryption.org/v1 ..."))
+      const young = yield* putBackup(store, tick, t0 + 3 * day - hour)
+      const youngStray = objectKey(prefix, young, base.files.snapshot.name.replace(base.timestamp, young) + encryptedSuffix)
+      yield* store.putBytes(youngStray, new TextEncoder().encode("age-encryption.org/v1 ..."))
+      yield* TestClock.setTime(t0 + 3 * day)
+      const dry = yield* pruneStore({ prefix, policy: { keepLast: 5 }, graceMs: day, dryRun: true }).pipe(provide(store))
+      expect(dry.strayForms.map((o) => [o.key, o.encrypted]).sort()).toEqual(stray.map((k) => [k, true]).sort())
+      expect(storePruneSummary(dry)).toContain("2 .age copies beside plain files would be removed")
+      expect(storePruneSummary(dry)).not.toContain("plain copies")
+      yield* pruneStore({ prefix, policy: { keepLast: 5 }, graceMs: day, dryRun: false }).pipe(provide(store))
+      expect(stray.some((k) => store.objects.has(k))).toBe(false)
+      expect(store.objects.has(youngStray)).toBe(true)
+      const listed = yield* listBackups(prefix).pipe(provide(store))
+      expect(listed.map((b) => [b.completeness.id, b.completeness._tag])).toEqual([
+        [old, "Complete"],
+        [young, "Complete"],
+      ])
     }),
   )
 
