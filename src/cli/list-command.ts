@@ -3,6 +3,7 @@ import { Argument, Command, Flag } from "effect/cli"
 import { formatRevisionSet } from "../domain/revisions.ts"
 import { formatBytes } from "../domain/byte-format.ts"
 import { listBackups, type ListedBackup } from "../programs/store/store-list.ts"
+import type { StrayForm } from "../domain/store-layout.ts"
 import { BackupStore } from "../services/store/backup-store.ts"
 import { withLogging } from "./logging.ts"
 import { openStoreFromFlags, storeFlags } from "./store-flags.ts"
@@ -22,7 +23,39 @@ export const listedJson = (b: ListedBackup) => ({
   openshiftVersion: b.manifest?.cluster?.openshiftVersion ?? null,
   clusterId: b.manifest?.cluster?.clusterId ?? null,
   reasons: b.completeness._tag === "Incomplete" ? b.completeness.reasons : [],
+  /** The other forms of the files the manifest names, beside them (`encrypted` false: a plain copy, the file in the clear). */
+  strayForms: strayFormsOf(b).map((o) => ({ file: o.file, size: o.size, encrypted: o.encrypted })),
 })
+
+const strayFormsOf = (b: ListedBackup): ReadonlyArray<StrayForm> => (b.completeness._tag === "Complete" ? b.completeness.strayForms : [])
+
+const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`
+
+/** A complete backup's STATE: with the other forms of its files beside them, which prune removes (a plain copy is the file in the clear). */
+const completeState = (b: ListedBackup): string => {
+  const strays = strayFormsOf(b)
+  const plain = strays.filter((o) => !o.encrypted).length
+  const encrypted = strays.length - plain
+  const notes = [...(plain > 0 ? [count(plain, "plain copy", "plain copies")] : []), ...(encrypted > 0 ? [count(encrypted, ".age copy", ".age copies")] : [])]
+  return notes.length === 0 ? "complete" : `complete, ${notes.join(", ")} beside`
+}
+
+/** What `list` warns of on stderr: each backup with the other forms of its files beside them. */
+export const strayFormWarnings = (backups: ReadonlyArray<ListedBackup>): ReadonlyArray<string> =>
+  backups.flatMap((b) => {
+    const strays = strayFormsOf(b)
+    if (strays.length === 0) return []
+    const plain = strays.filter((o) => !o.encrypted).map((o) => o.file)
+    const encrypted = strays.filter((o) => o.encrypted).map((o) => o.file)
+    return [
+      `backup ${b.completeness.id} is complete, and beside it are ` +
+        [
+          ...(plain.length > 0 ? [`plain copies of files it stores encrypted (${plain.join(", ")}: in the clear)`] : []),
+          ...(encrypted.length > 0 ? [`.age copies of files it stores plain (${encrypted.join(", ")})`] : []),
+        ].join(" and ") +
+        ": an earlier upload left them; prune removes them once older than --leftover-grace, or remove them by hand",
+    ]
+  })
 
 const verifiedColumn = { Full: "full", TestRestore: "test-restore", no: "no" } as const
 
@@ -32,7 +65,7 @@ export const listTable = (backups: ReadonlyArray<ListedBackup>): string => {
     ["ID", "STATE", "VERIFIED", "CREATED", "VERDICT", "OPENSHIFT", "ETCD-REV", "REVISIONS", "SIZE"],
     ...backups.map((b) => [
       b.completeness.id,
-      b.completeness._tag === "Complete" ? "complete" : `incomplete: ${b.completeness.reasons.join("; ")}`,
+      b.completeness._tag === "Complete" ? completeState(b) : `incomplete: ${b.completeness.reasons.join("; ")}`,
       verifiedColumn[b.verified ?? "no"],
       b.manifest?.createdAt ?? "-",
       b.manifest?.verdict ?? "-",
@@ -58,11 +91,12 @@ export const listCommand = Command.make(
       Effect.gen(function* () {
         const { store, prefix } = yield* openStoreFromFlags(flags.store, flags, { command: "list", name: "store", kind: "argument" })
         const backups = yield* listBackups(prefix).pipe(Effect.provide(Layer.succeed(BackupStore, BackupStore.of(store))))
+        for (const warning of strayFormWarnings(backups)) yield* Effect.logWarning(warning)
         yield* Effect.sync(() => process.stdout.write(flags.json ? `${JSON.stringify(backups.map(listedJson), null, 2)}\n` : `${listTable(backups)}\n`))
       }),
     ),
 ).pipe(
   Command.withDescription(
-    "List the backups in a store, oldest first: complete ones (the manifest is there and describes the objects beside it) with what their manifest says, and incomplete ones with the reasons (an upload in progress or one that failed). VERIFIED says how verify passed the backup before its upload (full, test-restore; its verification.json), or no.",
+    "List the backups in a store, oldest first: complete ones (the manifest is there and describes the objects beside it) with what their manifest says, and incomplete ones with the reasons (an upload in progress or one that failed). VERIFIED says how verify passed the backup before its upload (full, test-restore; its verification.json), or no. A complete backup with the other form of a file beside the one its manifest names (a plain copy beside its .age: the file in the clear) says so in STATE, with a warning; prune removes them.",
   ),
 )

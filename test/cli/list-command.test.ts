@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import type { BackupManifest } from "../../src/domain/backup-manifest.ts"
-import { listedJson, listTable } from "../../src/cli/list-command.ts"
+import { listedJson, listTable, strayFormWarnings } from "../../src/cli/list-command.ts"
 import type { ListedBackup } from "../../src/programs/store/store-list.ts"
 
 const manifest = {
@@ -13,7 +13,7 @@ const manifest = {
 } as unknown as BackupManifest
 
 const listed = (m: BackupManifest | undefined): ListedBackup =>
-  ({ completeness: { _tag: "Complete", id: "2026-01-02_030405", bytes: 30 }, manifest: m }) as unknown as ListedBackup
+  ({ completeness: { _tag: "Complete", id: "2026-01-02_030405", bytes: 30, extra: [], strayForms: [] }, manifest: m }) as unknown as ListedBackup
 
 describe("list shows the OpenShift version a backup's manifest records", () => {
   it("in the table's OPENSHIFT column, '-' when the manifest records none", () => {
@@ -38,5 +38,36 @@ describe("list shows whether verify passed a backup", () => {
     expect(table[2]).toMatch(/complete\s+no\s+2026-01-02T03:04:05Z/)
     expect(listedJson(checked)).toMatchObject({ verified: true, verifyMode: "TestRestore" })
     expect(listedJson(listed(manifest))).toMatchObject({ verified: false, verifyMode: null })
+  })
+})
+
+describe("list shows the other forms of a complete backup's files left beside them", () => {
+  const stray = (file: string, encrypted: boolean) => ({ key: `p/2026-01-02_030405/${file}`, file, size: 7, modifiedAt: 1, encrypted })
+  const withStrays = (strays: ReadonlyArray<ReturnType<typeof stray>>): ListedBackup =>
+    ({
+      ...listed(manifest),
+      completeness: { _tag: "Complete", id: "2026-01-02_030405", bytes: 30, newestAt: 1, extra: strays.map((o) => o.file), strayForms: strays },
+    }) as ListedBackup
+
+  it("plain copies beside the .age files (the file in the clear) and .age copies beside plain files: in STATE, --json and a warning", () => {
+    const plain = withStrays([stray("snapshot_2026-01-02_030405.db", false), stray("static_kuberesources_2026-01-02_030405.tar.gz", false)])
+    const age = withStrays([stray("snapshot_2026-01-02_030405.db.age", true)])
+    const clean = withStrays([])
+    const table = listTable([plain, age, clean]).split("\n")
+    expect(table[1]).toMatch(/ complete, 2 plain copies beside\s+no\s+2026-01-02T03:04:05Z/)
+    expect(table[2]).toMatch(/ complete, 1 \.age copy beside\s+no\s+2026-01-02T03:04:05Z/)
+    expect(table[3]).toMatch(/ complete\s+no\s+2026-01-02T03:04:05Z/)
+    expect(listedJson(plain).strayForms).toEqual([
+      { file: "snapshot_2026-01-02_030405.db", size: 7, encrypted: false },
+      { file: "static_kuberesources_2026-01-02_030405.tar.gz", size: 7, encrypted: false },
+    ])
+    expect(listedJson(clean).strayForms).toEqual([])
+    const warnings = strayFormWarnings([plain, age, clean])
+    expect(warnings).toHaveLength(2)
+    expect(warnings[0]).toContain(
+      "plain copies of files it stores encrypted (snapshot_2026-01-02_030405.db, static_kuberesources_2026-01-02_030405.tar.gz: in the clear)",
+    )
+    expect(warnings[1]).toContain(".age copies of files it stores plain (snapshot_2026-01-02_030405.db.age)")
+    expect(warnings[0]).toContain("prune removes them")
   })
 })
