@@ -25,7 +25,7 @@
 import { createHash, type Hash } from "node:crypto"
 import { createWriteStream, readSync } from "node:fs"
 import { open, rename, rm, stat, type FileHandle } from "node:fs/promises"
-import { Effect, Exit, Layer } from "effect"
+import { Cause, Effect, Exit, Layer, Option } from "effect"
 import type { PendingUpload, StoredObject } from "../../domain/store-layout.ts"
 import { openBackupFile } from "../backup-file.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
@@ -79,6 +79,28 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
   const store = describeEndpoint(endpoint)
   const retrying = retryTransient(options)
   const request = (req: S3Request) => retrying(s3Request(endpoint, req))
+
+  /**
+   * AbortMultipartUpload, retried: a repeat that finds no upload (NoSuchUpload) after an attempt whose
+   * answer was lost (a reset, a timeout) finds it aborted by that attempt, so it is done. A first
+   * attempt's NoSuchUpload fails: the upload was gone before this abort (`abortUpload` takes that as done).
+   */
+  const abortMultipart = (key: string, uploadId: string) =>
+    Effect.suspend(() => {
+      let attempts = 0
+      return retrying(
+        Effect.suspend(() => {
+          attempts++
+          return s3Request(endpoint, { operation: "AbortMultipartUpload", method: "DELETE", key, query: { uploadId } })
+        }),
+      ).pipe(
+        Effect.asVoid,
+        Effect.catchIf(
+          (e) => attempts > 1 && e._tag === "StoreRequestFailed" && e.code === "NoSuchUpload",
+          () => Effect.void,
+        ),
+      )
+    })
 
   const head = (key: string): Effect.Effect<StoredObject | undefined, StoreError> =>
     request({ operation: "HEAD", method: "HEAD", key }).pipe(
@@ -314,12 +336,24 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
       })
       // Bounded: a store that stopped answering must not hold the failure back (nor outlast a pod's
       // 30 s termination grace period); an upload left behind is abandoned, and prune removes it.
-      const abort = request({ operation: "AbortMultipartUpload", method: "DELETE", key, query: { uploadId } }).pipe(
+      const abort = abortMultipart(key, uploadId).pipe(
         Effect.interruptible,
         Effect.timeout(abortWithinMs),
-        Effect.catchCause(() =>
-          Effect.logWarning(`could not abort the multipart upload ${uploadId} of ${key} in ${store}: prune removes it once older than --leftover-grace`),
-        ),
+        Effect.catchCause((cause) => {
+          const e = Cause.findErrorOption(cause)
+          const why = Option.isNone(e)
+            ? Cause.hasInterruptsOnly(cause)
+              ? "interrupted"
+              : Cause.pretty(cause)
+            : e.value._tag === "TimeoutError"
+              ? `no answer within ${abortWithinMs / 1000} s`
+              : e.value._tag === "StoreRequestFailed" && e.value.code === "NoSuchUpload"
+                ? "the store knows no such upload (NoSuchUpload): it was completed or aborted before this abort"
+                : e.value.message
+          return Effect.logWarning(
+            `could not abort the multipart upload ${uploadId} of ${key} in ${store} (${why}): its parts may stay in the store; prune removes an upload left there once older than --leftover-grace`,
+          )
+        }),
       )
       const found = yield* upload.pipe(Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : abort)))
       return yield* checkStored(key, size, found)
@@ -626,8 +660,7 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
     })
 
   const abortUpload = (u: PendingUpload) =>
-    request({ operation: "AbortMultipartUpload", method: "DELETE", key: u.key, query: { uploadId: u.uploadId } }).pipe(
-      Effect.asVoid,
+    abortMultipart(u.key, u.uploadId).pipe(
       Effect.catchTag("StoreObjectMissing", () => Effect.void),
       Effect.catchIf(
         (e) => e._tag === "StoreRequestFailed" && e.code === "NoSuchUpload",

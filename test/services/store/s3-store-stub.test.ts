@@ -5,7 +5,7 @@ import https from "node:https"
 import type net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Effect, Exit } from "effect"
+import { Effect, Exit, Logger } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import type { S3Endpoint } from "../../../src/services/store/s3-http.ts"
 import { makeS3Store } from "../../../src/services/store/s3-store.ts"
@@ -51,7 +51,8 @@ const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex")
  * With `lostCompletion`, the first completion takes effect but its connection is cut before the answer, and the
  * upload is then gone (NoSuchUpload, as MinIO answers a completion repeated).
  */
-const multipartStub = (completeAnswers: Array<string>, lostCompletion = false) => {
+const multipartStub = (completeAnswers: Array<string>, lostCompletion = false, abortAnswers: Array<"lost" | "denied"> = []) => {
+  let aborted = false
   const parts = new Map<number, Buffer>()
   const objects = new Map<string, { body: Buffer; meta: Record<string, string>; etag: string }>()
   let completed = false
@@ -92,7 +93,14 @@ const multipartStub = (completeAnswers: Array<string>, lostCompletion = false) =
       res.writeHead(200).end(`<CompleteMultipartUploadResult><Key>${key}</Key><ETag>${etag}</ETag></CompleteMultipartUploadResult>`)
     } else if (req.method === "DELETE" && q.has("uploadId")) {
       calls.push("abort")
-      res.writeHead(204).end()
+      const answer = abortAnswers.shift()
+      // An abort that took effect, its answer lost: the connection cut; a repeat finds no upload.
+      if (answer === "lost") {
+        aborted = true
+        res.socket?.destroy()
+      } else if (answer === "denied") res.writeHead(403).end(`<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`)
+      else if (aborted) res.writeHead(404).end(`<Error><Code>NoSuchUpload</Code><Message>The specified multipart upload does not exist.</Message></Error>`)
+      else res.writeHead(204).end()
     } else if (req.method === "HEAD") {
       const o = objects.get(key)
       if (o === undefined) res.writeHead(404).end()
@@ -126,6 +134,37 @@ describe("the S3 store against answers Swift does not give", () => {
     const { exit } = await uploadThrough(s)
     expect(JSON.stringify(exit)).toMatch(/StoreRequestFailed.*"code":"InvalidPart"/)
     expect(s.calls).toEqual(["initiate", "complete", "abort"])
+  })
+})
+
+describe("the abort of a failed multipart upload", () => {
+  const failedUpload = async (abortAnswers: Array<"lost" | "denied">) => {
+    const s = multipartStub(
+      [`<Error><Code>InvalidPart</Code><Message>One or more of the specified parts could not be found.</Message></Error>`],
+      false,
+      abortAnswers,
+    )
+    const store = makeS3Store(endpoint(await stub(s.handler)), { partSize: 5 * MiB, partsInFlight: 2, retries: 3, retryBaseMs: 1 })
+    const work = mkdtempSync(join(tmpdir(), "s3-stub-"))
+    writeFileSync(join(work, "f.bin"), randomBytes(11 * MiB))
+    const lines: Array<string> = []
+    const logger = Logger.layer([Logger.make((options) => void lines.push(String(Logger.formatLogFmt.log(options))))])
+    const exit = await Effect.runPromiseExit(store.putFile("p/id/f.bin", join(work, "f.bin")).pipe(Effect.provide(logger)))
+    expect(JSON.stringify(exit)).toMatch(/StoreRequestFailed.*"code":"InvalidPart"/)
+    return { calls: s.calls, warnings: lines.filter((l) => l.includes("abort")) }
+  }
+
+  it("that took effect but whose answer was lost: the repeat's NoSuchUpload means it is aborted, no warning that it could not be", async () => {
+    const { calls, warnings } = await failedUpload(["lost"])
+    expect(calls).toEqual(["initiate", "complete", "abort", "abort"])
+    expect(warnings).toEqual([])
+  })
+
+  it("refused: the warning says why (the store's answer), not only that it could not abort", async () => {
+    const { calls, warnings } = await failedUpload(["denied"])
+    expect(calls).toEqual(["initiate", "complete", "abort"])
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toMatch(/could not abort the multipart upload u1 of p\/id\/f\.bin .*\(.*AccessDenied/)
   })
 })
 
