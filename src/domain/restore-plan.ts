@@ -203,12 +203,16 @@ export const RestorePlanInput = Schema.Struct({
   /**
    * Present when etcd's data directory is a file system of its own (a dedicated etcd disk), not
    * the kept-data directory's: what the plan moves from one to the other is copied, then removed.
-   * The footprints (whole blocks) of the old member and of the partial restores' directories.
+   * The footprints (allocated blocks: what moving them off frees) of the old member and of the partial
+   * restores' directories, and what their copies take in the kept-data directory (`...CopyBytes`: a copy
+   * writes a sparse file's holes as zeros; the footprints when absent).
    */
   separateDataDisk: Schema.optionalKey(
     Schema.Struct({
       memberBytes: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
       partialRestoresBytes: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+      memberCopyBytes: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
+      partialRestoresCopyBytes: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
     }),
   ),
 })
@@ -636,7 +640,7 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
             copiedOff,
           preconditions: [
             keptDirectory,
-            ...roomToKeep(disk?.partialRestoresBytes ?? 0),
+            ...roomToKeep(disk?.partialRestoresCopyBytes ?? disk?.partialRestoresBytes ?? 0),
             etcdStopped,
             ...partials.flatMap(
               (p): ReadonlyArray<Precondition> => [
@@ -657,7 +661,7 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
           description: "Move the current member directory out of etcd's data directory. It is kept, never deleted.",
           from: member,
           to: keptMember,
-          bytes: disk?.memberBytes ?? 0,
+          bytes: disk?.memberCopyBytes ?? disk?.memberBytes ?? 0,
           onFailure: "The old data is either still in place or fully moved (a rename is atomic). Run the restore again to continue, or undo.",
         })
       : undefined,

@@ -93,7 +93,18 @@ const inputArb: fc.Arbitrary<RestorePlanInput> = fc
       .record({
         existing: fc.subarray([...pathsToObserve(input.revisions, undefined, input.partialRestores)]),
         snapshotCopy: fc.option(fc.constantFrom("/var/lib/etcd-backup/snapshot.db", `/var/lib/etcd-backup/snapshot.db.${input.restoreId}`), { nil: undefined }),
-        separateDataDisk: fc.option(fc.record({ memberBytes: fc.nat({ max: 2 ** 40 }), partialRestoresBytes: fc.nat({ max: 2 ** 30 }) }), { nil: undefined }),
+        separateDataDisk: fc.option(
+          fc.record(
+            {
+              memberBytes: fc.nat({ max: 2 ** 40 }),
+              partialRestoresBytes: fc.nat({ max: 2 ** 30 }),
+              memberCopyBytes: fc.nat({ max: 2 ** 41 }),
+              partialRestoresCopyBytes: fc.nat({ max: 2 ** 31 }),
+            },
+            { requiredKeys: ["memberBytes", "partialRestoresBytes"] },
+          ),
+          { nil: undefined },
+        ),
       })
       .map(({ existing, snapshotCopy, separateDataDisk }) => ({
         ...input,
@@ -352,8 +363,10 @@ describe("planRestore", () => {
         const room = (id: string) =>
           p.steps.find((s) => s.id === id)?.preconditions.find((c) => c._tag === "FreeSpace" && c.path === kept) as { bytes: number } | undefined
         const disk = input.separateDataDisk
-        if (p.steps.some((s) => s.id === "keep-old-member")) expect(room("keep-old-member")?.bytes).toBe(disk?.memberBytes)
-        if (p.steps.some((s) => s.id === "set-aside-partial-restores")) expect(room("set-aside-partial-restores")?.bytes).toBe(disk?.partialRestoresBytes)
+        // The room a copy takes (a sparse file's holes written as zeros), its footprint when not measured; the footprint is what the move frees.
+        if (p.steps.some((s) => s.id === "keep-old-member")) expect(room("keep-old-member")?.bytes).toBe(disk?.memberCopyBytes ?? disk?.memberBytes)
+        if (p.steps.some((s) => s.id === "set-aside-partial-restores"))
+          expect(room("set-aside-partial-restores")?.bytes).toBe(disk?.partialRestoresCopyBytes ?? disk?.partialRestoresBytes)
         const freed = (disk?.memberBytes ?? 0) + (disk?.partialRestoresBytes ?? 0)
         const onData = p.steps.find((s) => s.id === "restore-snapshot")!.preconditions.find((c) => c._tag === "FreeSpace")
         expect(onData).toMatchObject({ path: data, bytes: 2 * input.snapshotBytes + walAllowanceBytes })

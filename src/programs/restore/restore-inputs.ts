@@ -27,7 +27,7 @@ import { Etcdutl } from "../../services/etcdutl.ts"
 import { describeFileSystemFailure, errnoCode } from "../../services/file-system-error.ts"
 import { readBackupManifest } from "../backup-dir/backup-manifest-file.ts"
 import { findPartialRestores, findSnapshotCopy } from "./restore-leftovers.ts"
-import { bytesOnDisk, fileSystemOf, lstatOrUndefined } from "./restore-preconditions.ts"
+import { bytesOnDisk, bytesToCopy, fileSystemOf, lstatOrUndefined } from "./restore-preconditions.ts"
 import { selectBackup, type SelectedBackup } from "../verify/verify-selection.ts"
 import { treeFootprint } from "../../domain/tree-footprint.ts"
 
@@ -177,16 +177,22 @@ export const gatherRestoreInputs = Effect.fn("gatherRestoreInputs")(function* (o
 
   // A dedicated etcd disk: what the plan moves off it into the kept-data directory is copied, and needs room there.
   const onDevice = (path: string) => fileSystemOf(host(path)).pipe(Effect.mapError((e) => invalid("host", e.message)))
-  const measured = (path: string) => bytesOnDisk(host(path)).pipe(Effect.mapError((e) => invalid("host", e.message)))
+  const measured = (measure: typeof bytesOnDisk, path: string) => measure(host(path)).pipe(Effect.mapError((e) => invalid("host", e.message)))
+  const partialDirs = partialRestores.map((id) => posix.join(hostLayout.dataDir, `restore-${id}`))
+  const member = posix.join(hostLayout.dataDir, "member")
+  const summed = (measure: typeof bytesOnDisk) =>
+    Effect.map(
+      Effect.forEach(partialDirs, (d) => measured(measure, d)),
+      (bs) => bs.reduce((a, b) => a + b, 0),
+    )
   const separateDataDisk =
     (yield* onDevice(hostLayout.dataDir)) === (yield* onDevice(hostLayout.keptDataDir))
       ? undefined
       : {
-          memberBytes: yield* measured(posix.join(hostLayout.dataDir, "member")),
-          partialRestoresBytes: (yield* Effect.forEach(partialRestores, (id) => measured(posix.join(hostLayout.dataDir, `restore-${id}`)))).reduce(
-            (a, b) => a + b,
-            0,
-          ),
+          memberBytes: yield* measured(bytesOnDisk, member),
+          partialRestoresBytes: yield* summed(bytesOnDisk),
+          memberCopyBytes: yield* measured(bytesToCopy, member),
+          partialRestoresCopyBytes: yield* summed(bytesToCopy),
         }
 
   const footprint = treeFootprint(manifest.entries)

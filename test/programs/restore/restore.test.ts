@@ -18,6 +18,7 @@ import {
   renameSync,
   rmSync,
   statSync,
+  truncateSync,
   symlinkSync,
   watch,
   writeFileSync,
@@ -368,6 +369,30 @@ describe("restore", () => {
       expect(statSync(join(disk, "member/snap/big")).size).toBe(64 * 1024 * 1024)
       // The kept-data directory the step created is removed again, empty.
       expect(existsSync(join(host.root, "var/lib/etcd-backup"))).toBe(false)
+    } finally {
+      rmSync(disk, { recursive: true, force: true })
+    }
+  })
+
+  it("counts a sparse file of the old member at its whole size in the room its copy needs (the copy writes its holes as zeros), and only its blocks as freed", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const disk = onDedicatedDisk(host)
+    try {
+      // 64 MiB long, a few KiB allocated: a tmpfs keeps the hole.
+      const sparse = join(disk, "member/snap/sparse")
+      writeFileSync(sparse, "x")
+      truncateSync(sparse, 64 * 1024 * 1024)
+      expect(statSync(sparse).blocks * 512).toBeLessThan(1024 * 1024)
+      const plan = success(await restore(host, { dryRun: true })).plan
+      const room = (id: string) => plan.steps.find((s) => s.id === id)!.preconditions.flatMap((p) => (p._tag === "FreeSpace" ? [p] : []))
+      expect(room("keep-old-member")[0]!.bytes).toBeGreaterThanOrEqual(64 * 1024 * 1024)
+      expect(room("restore-snapshot")[0]!.freedBefore ?? 0).toBeLessThan(1024 * 1024)
+      // What the copy really takes there.
+      const real = await restore(host)
+      success(real)
+      const copy = join(host.root, "var/lib/etcd-backup/member/snap/sparse")
+      expect(statSync(copy).size).toBe(64 * 1024 * 1024)
+      expect(statSync(copy).blocks * 512).toBeLessThanOrEqual(room("keep-old-member")[0]!.bytes)
     } finally {
       rmSync(disk, { recursive: true, force: true })
     }
