@@ -569,6 +569,11 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
     disk === undefined
       ? ""
       : " etcd's data directory is a disk of its own: the move is a copy into the kept-data directory (through a hidden .cluster-backup-part-, fsynced), and only then is the original removed."
+  /** Why a failed move between the two directories left no partial data under a name: a rename, or a copy off a dedicated disk. */
+  const moveWhole =
+    disk === undefined
+      ? "a rename is atomic"
+      : "a copy off etcd's disk: a partial copy only ever has a hidden .cluster-backup-part- name, which the next run removes, and the original is removed only once its copy is whole under its name"
   /** A step that moves something out of etcd's data directory into the kept directory (undo: move it back). */
   const keepAside = (
     k: Pick<RestoreStep, "id" | "title" | "description" | "onFailure"> & { readonly from: string; readonly to: string; readonly bytes: number },
@@ -650,7 +655,10 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
             ),
           ],
           actions: [{ _tag: "CreateDirectory", path: keptDataDir, mode: 0o700 }, ...partials.map((p) => moveBetween(p.from, p.to))],
-          onFailure: "Each move is atomic: what was moved is in the kept-data directory, the rest is in place. Run the restore again to continue.",
+          onFailure:
+            disk === undefined
+              ? "Each move is atomic: what was moved is in the kept-data directory, the rest is in place. Run the restore again to continue."
+              : `What was moved is whole in the kept-data directory, the rest is in place (${moveWhole}). Run the restore again to continue.`,
           undo: partials.map((p) => moveBetween(p.to, p.from)),
         })
       : undefined,
@@ -662,7 +670,7 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
           from: member,
           to: keptMember,
           bytes: disk?.memberCopyBytes ?? disk?.memberBytes ?? 0,
-          onFailure: "The old data is either still in place or fully moved (a rename is atomic). Run the restore again to continue, or undo.",
+          onFailure: `The old data is either still in place or fully moved (${moveWhole}). Run the restore again to continue, or undo.`,
         })
       : undefined,
     exists(posix.join(hostLayout.dataDir, "revision.json"))
@@ -673,7 +681,7 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
           from: revisionJson,
           to: keptRevisionJson,
           bytes: 0,
-          onFailure: "Run the restore again to continue, or undo.",
+          onFailure: `revision.json is either still in place or fully moved (${moveWhole}). Run the restore again to continue, or undo.`,
         })
       : undefined,
     step({

@@ -359,6 +359,11 @@ describe("planRestore", () => {
             const between = (under(data, a.from) && under(kept, a.to)) || (under(kept, a.from) && under(data, a.to))
             expect(a.acrossFileSystems === true, `${s.id}: ${a.from} -> ${a.to}`).toBe(between && input.separateDataDisk !== undefined)
           }
+          // What a failed step says of its moves is what they are: a copy off a dedicated disk is no atomic rename.
+          if (s.actions.some((a) => a._tag === "Move" && a.acrossFileSystems === true)) {
+            expect(s.onFailure, s.id).not.toMatch(/atomic/)
+            expect(s.onFailure, s.id).toContain("a copy off etcd's disk")
+          }
         }
         const room = (id: string) =>
           p.steps.find((s) => s.id === id)?.preconditions.find((c) => c._tag === "FreeSpace" && c.path === kept) as { bytes: number } | undefined
