@@ -80,6 +80,18 @@ export const policyMetrics = {
     help: "The longer gap between scheduled backups on either side of the newest due time (a weekday schedule's weekend); absent for a policy without a schedule",
     labels: policy,
   },
+  revisionChangePending: {
+    name: "cluster_backup_policy_revision_change_pending_since_timestamp_seconds",
+    type: "gauge",
+    help: "For a policy that backs up on revision changes: since when the operands' settled revisions wait for a backup that holds them (not before the policy's creation); absent while the newest backup holds them",
+    labels: policy,
+  },
+  minInterval: {
+    name: "cluster_backup_policy_min_interval_seconds",
+    type: "gauge",
+    help: "For a policy that backs up on revision changes: its minInterval, the least time between two of its backups; absent otherwise",
+    labels: policy,
+  },
   storeReachable: {
     name: "cluster_backup_policy_store_reachable",
     type: "gauge",

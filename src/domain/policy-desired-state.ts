@@ -422,6 +422,9 @@ const decidePolicy = (
       status: desired,
       runs,
       scheduleIntervalMs: cron === undefined || next === undefined ? undefined : scheduleInterval(cron, next),
+      // A backup of changed revisions is wanted once they settled, and not before the policy existed.
+      revisionChangePendingSince: changed ? Math.max(settledAt, created ?? settledAt) : undefined,
+      minIntervalMs: spec.onRevisionChange === true ? minIntervalMs : undefined,
     }),
   }
 }

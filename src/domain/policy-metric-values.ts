@@ -20,6 +20,10 @@ export interface PolicyMetricValues {
   readonly newestVerified: number | undefined
   readonly nextSchedule: number | undefined
   readonly scheduleIntervalMs: number | undefined
+  /** Since when settled revisions no backup holds wait for one (a policy with onRevisionChange); undefined while none wait. */
+  readonly revisionChangePendingSince: number | undefined
+  /** The policy's minInterval, for a policy with onRevisionChange. */
+  readonly minIntervalMs: number | undefined
   readonly storeReachable: boolean | undefined
   /** The newest complete run and the bytes it uploaded: the uploaded-bytes counter grows once per such pod. */
   readonly completed: { readonly pod: string; readonly bytesUploaded: number } | undefined
@@ -40,6 +44,8 @@ export const policyMetricValues = (input: {
   readonly status: BackupPolicyStatus
   readonly runs: ReadonlyArray<PolicyRun>
   readonly scheduleIntervalMs: number | undefined
+  readonly revisionChangePendingSince?: number | undefined
+  readonly minIntervalMs?: number | undefined
 }): PolicyMetricValues => {
   const { status, runs, policy } = input
   const complete = runs.find((r) => r.outcome._tag === "Complete")
@@ -61,6 +67,8 @@ export const policyMetricValues = (input: {
     newestVerified: success?.verified === true ? at(success.time) : undefined,
     nextSchedule: at(status.nextScheduleTime),
     scheduleIntervalMs: input.scheduleIntervalMs,
+    revisionChangePendingSince: input.revisionChangePendingSince,
+    minIntervalMs: input.minIntervalMs,
     storeReachable: storeReachable(runs),
     completed: complete === undefined || report === undefined ? undefined : { pod: complete.pod, bytesUploaded: report.bytesUploaded },
   }

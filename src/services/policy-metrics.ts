@@ -27,6 +27,8 @@ const gaugeValues: Readonly<Record<GaugeName, (v: PolicyMetricValues) => number 
   newestVerified: (v) => seconds(v.newestVerified),
   nextSchedule: (v) => seconds(v.nextSchedule),
   scheduleInterval: (v) => seconds(v.scheduleIntervalMs),
+  revisionChangePending: (v) => seconds(v.revisionChangePendingSince),
+  minInterval: (v) => seconds(v.minIntervalMs),
   storeReachable: (v) => (v.storeReachable === undefined ? undefined : v.storeReachable ? 1 : 0),
 }
 

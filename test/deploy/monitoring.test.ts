@@ -70,6 +70,18 @@ describe("PrometheusRule", () => {
     expect(r.annotations.summary).toContain("{{ $labels.policy }}")
   })
 
+  it("ClusterBackupNoRecentBackup follows each policy's triggers: twice a schedule's interval, or changed revisions waiting past twice minInterval; no fixed 25 h", () => {
+    const r = rules.find((x) => x.alert === "ClusterBackupNoRecentBackup")!
+    const { metrics } = parse(r.expr)
+    for (const m of [
+      "cluster_backup_policy_schedule_interval_seconds",
+      "cluster_backup_policy_revision_change_pending_since_timestamp_seconds",
+      "cluster_backup_policy_min_interval_seconds",
+    ])
+      expect(metrics.has(m), m).toBe(true)
+    expect(r.expr).not.toMatch(/25 \* 3600/)
+  })
+
   it("lives in a namespace the platform Prometheus reads rules from", () => {
     expect(monitoredNamespaces).toContain(rule!.metadata.namespace)
   })

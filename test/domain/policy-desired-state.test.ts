@@ -311,6 +311,28 @@ describe("policyDesiredState on a schedule", () => {
   })
 })
 
+describe("the metrics ClusterBackupNoRecentBackup reads for a policy that backs up on revision changes", () => {
+  it("nothing waits while the newest backup holds the current revisions, however old it is; settled changed revisions wait from when they settled", () => {
+    const onChange = policyObject("onchange", { onRevisionChange: true, minInterval: "30m" })
+    // A quiet cluster: the newest backup, ten days old, holds the revisions the operands have.
+    const quiet = policyDesiredState(observedOf([onChange], [podOf("onchange", 1, t0 - 240 * hour, "complete")], t0), settings).policies[0]!.metrics
+    expect(quiet).toMatchObject({ scheduleIntervalMs: undefined, revisionChangePendingSince: undefined, minIntervalMs: 30 * 60_000 })
+    const old = podOf("onchange", 1, t0 - 10 * 60_000, "complete")
+    const moved = {
+      ...old,
+      revisions: { ...revisions, etcd: 2 },
+      annotations: { "backup.openshift.io/revisions": "etcd=2,kube-apiserver=7,kube-controller-manager=5,kube-scheduler=6" },
+    }
+    const settling = policyDesiredState(observedOf([onChange], [moved], t0), { ...settings, settleMs: 60_000 })
+    expect(settling.policies[0]!.metrics.revisionChangePendingSince).toBe(t0 + 60_000)
+    const later = policyDesiredState({ ...observedOf([onChange], [moved], t0 + 5 * hour), memory: settling.memory }, { ...settings, settleMs: 60_000 })
+    expect(later.policies[0]!.metrics.revisionChangePendingSince).toBe(t0 + 60_000)
+    // A policy without onRevisionChange exports neither.
+    const hourly = policyDesiredState(observedOf([policyObject("hourly", { schedule: "0 * * * *" })], [moved], t0), settings).policies[0]!.metrics
+    expect(hourly).toMatchObject({ revisionChangePendingSince: undefined, minIntervalMs: undefined })
+  })
+})
+
 describe("policyDesiredState on a policy it cannot run", () => {
   const broken = policyObject("broken", { schedule: "every tuesday" })
 

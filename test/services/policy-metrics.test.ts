@@ -16,6 +16,8 @@ const none: PolicyMetricValues = {
   newestVerified: undefined,
   nextSchedule: 4_600_000,
   scheduleIntervalMs: 3_600_000,
+  revisionChangePendingSince: undefined,
+  minIntervalMs: undefined,
   storeReachable: undefined,
   completed: undefined,
 }
@@ -36,8 +38,11 @@ const line = (body: string, name: string) => body.split("\n").find((l) => l.star
 describe("per-policy metrics on the operator's registry", () => {
   it("registers every metric backup-policy-metrics.ts names, with the policy label", async () => {
     const m = ControllerMetrics.make("openshift-etcd")
-    await Effect.runPromise(m.policies([done("backup-nightly-1", 7_200_000)]))
+    // Also backing up on revision changes, with changed revisions waiting since 7000 s.
+    await Effect.runPromise(m.policies([{ ...done("backup-nightly-1", 7_200_000), revisionChangePendingSince: 7_000_000, minIntervalMs: 3_600_000 }]))
     const body = await scrape(m)
+    expect(line(body, "cluster_backup_policy_revision_change_pending_since_timestamp_seconds")).toMatch(/ 7000$/)
+    expect(line(body, "cluster_backup_policy_min_interval_seconds")).toMatch(/ 3600$/)
     for (const metric of policyMetricList) {
       expect(body).toContain(`# TYPE ${metric.name} ${metric.type}`)
       if (metric.name !== "cluster_backup_policy_last_failure_timestamp_seconds")
