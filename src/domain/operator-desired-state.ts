@@ -45,6 +45,8 @@ export const emptyMemory: OperatorMemory = { observed: undefined, stableSince: u
 export interface ObservedConfigMap {
   readonly data: Readonly<Record<string, string>> | undefined
   readonly annotations: Readonly<Record<string, string>> | undefined
+  /** Its `metadata.creationTimestamp` (epoch ms), when the API server gave one. */
+  readonly createdAt?: number | undefined
 }
 
 /** Everything one sync read. */
@@ -113,6 +115,18 @@ const pendingFrom = (facts: { revisions: RevisionSet; at: number | undefined }):
   ...(facts.at === undefined ? {} : { lastRenderTime: facts.at }),
 })
 
+/**
+ * When the last render was, for a status without `lastRenderTime` (an older version wrote it): the rendered spec's own
+ * time when it is of the status's revisions, else the later ConfigMap creation (the first render's, no later than the
+ * last), else now (the minimum interval runs from this first sight). Never unknown: an unknown time would let the next
+ * change render at once, skipping the minimum interval. Written back with the status, so it is inferred once.
+ */
+const inferredRenderTime = (observed: OperatorObserved, facts: ReturnType<typeof renderedFacts>, read: BackupStatus): number => {
+  const spec = facts !== undefined && facts.at !== undefined && revisionSetsEqual(facts.revisions, read.revisions) ? facts.at : undefined
+  const known = [spec, observed.status?.createdAt, observed.podSpec?.createdAt].filter((t): t is number => t !== undefined && t <= observed.now)
+  return spec ?? (known.length === 0 ? observed.now : Math.max(...known))
+}
+
 /** The status as read, or rebuilt from observed facts (never from guesses), with the Warning a rebuild raises. */
 const currentStatus = (observed: OperatorObserved, table: OperandTable) => {
   const facts = renderedFacts(observed.podSpec)
@@ -124,7 +138,12 @@ const currentStatus = (observed: OperatorObserved, table: OperandTable) => {
     // write did not land. The spec is the last render (the minimum interval runs from it): the status follows it.
     const newerSpec =
       facts?.at !== undefined && read.lastRenderTime !== undefined && facts.at > read.lastRenderTime && !revisionSetsEqual(facts.revisions, read.revisions)
-    if (!newerSpec) return { status: read, facts, repaired: undefined }
+    if (!newerSpec)
+      return {
+        status: read.lastRenderTime === undefined ? { ...read, lastRenderTime: inferredRenderTime(observed, facts, read) } : read,
+        facts,
+        repaired: undefined,
+      }
     const { lastBackupTime } = read
     const lastCompleteTime = lastCompleteTimeOf(read)
     const kept = { ...(lastBackupTime === undefined ? {} : { lastBackupTime }), ...(lastCompleteTime === undefined ? {} : { lastCompleteTime }) }

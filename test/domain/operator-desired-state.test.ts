@@ -226,6 +226,42 @@ describe("desiredState: examples", () => {
     expect(diff(observed, desired, table).map((w) => w._tag)).toEqual(["RecordEvent", "UpdateConfigMap", "UpdateConfigMap"])
   })
 
+  // An older version's backup-status has no lastRenderTime: the next revision change must still wait out the minimum interval.
+  describe("a status without lastRenderTime (an older version wrote it)", () => {
+    const hour = 3_600_000
+    const oldStatus = (createdAt?: number): ObservedConfigMap => ({
+      data: encodeBackupStatus({ status: "Complete", revisions: set(2) }),
+      annotations: undefined,
+      ...(createdAt === undefined ? {} : { createdAt }),
+    })
+    const changed = (status: ObservedConfigMap, podSpec?: ObservedConfigMap) =>
+      observedOf({ revisions: Result.succeed(set(3)), status, podSpec, memory: { observed: set(3), stableSince: t0 - hour, warned: {} } })
+
+    it("takes the rendered spec's time, when the spec is of its revisions", () => {
+      const podSpec = {
+        data: {},
+        annotations: { [revisionsAnnotation]: formatRevisionSet(set(2)), [renderedAtAnnotation]: formatRfc3339Utc(t0 - 20 * 60_000) },
+      }
+      const desired = desiredState(changed(oldStatus(t0 - 5 * hour), podSpec), settings({ minIntervalMs: hour }))
+      expect(desired.decision).toMatchObject({ _tag: "WaitUntil", at: t0 + 40 * 60_000 })
+    })
+
+    it("else the ConfigMap's creation", () => {
+      const desired = desiredState(changed(oldStatus(t0 - 10 * 60_000)), settings({ minIntervalMs: hour }))
+      expect(desired.decision).toMatchObject({ _tag: "WaitUntil", at: t0 + 50 * 60_000 })
+    })
+
+    it("else now, written back: the render comes a minimum interval later, not at once", () => {
+      const observed = changed(oldStatus())
+      const desired = desiredState(observed, settings({ minIntervalMs: hour }))
+      expect(desired.decision).toMatchObject({ _tag: "WaitUntil", at: t0 + hour })
+      const after = apply(observed, diff(observed, desired, table), desired.memory)
+      expect(decodeBackupStatus(after.status?.data ?? {}, table)).toMatchObject({ success: { lastRenderTime: t0 } })
+      expect(desiredState({ ...after, now: t0 + 30 * 60_000 }, settings({ minIntervalMs: hour })).decision?._tag).toBe("WaitUntil")
+      expect(desiredState({ ...after, now: t0 + hour }, settings({ minIntervalMs: hour })).decision?._tag).toBe("Render")
+    })
+  })
+
   it("keys the warning memory by reason: a repaired status does not silence a later RevisionsUnavailable", () => {
     const repaired = { BackupStatusRepaired: "ConfigMap backup-status: status is missing." }
     const blocked = observedOf({

@@ -84,7 +84,7 @@ export const podView = (pod: Pod): BackupPodView => ({
 })
 
 const configMapView = (cm: ConfigMap | undefined): ObservedConfigMap | undefined =>
-  cm === undefined ? undefined : { data: cm.data, annotations: cm.metadata.annotations }
+  cm === undefined ? undefined : { data: cm.data, annotations: cm.metadata.annotations, createdAt: parseRfc3339Utc(cm.metadata.creationTimestamp ?? "") }
 
 /** Everything a sync decides from, with the objects read (updates start from them, keeping their resourceVersion). */
 const readObserved = Effect.fn("readObserved")(function* (config: ReconcileConfig, memory: OperatorMemory) {
