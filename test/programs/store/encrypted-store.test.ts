@@ -300,6 +300,27 @@ describe("a re-upload of a backup the store holds complete", () => {
     expect(listed.map((b) => [b.completeness.id, b.completeness._tag])).toEqual([[plain.id, "Complete"]])
   })
 
+  it("plain after an encrypted upload stopped before its manifest: the .age objects it stored go, the backup is complete and plain", async () => {
+    const stop = { on: true }
+    const store = makeMemoryStore({
+      faults: (operation, key) =>
+        stop.on && operation === "PUT" && key.endsWith(manifestFileName)
+          ? Effect.fail(
+              new StoreRequestFailed({ store: "memory://", operation, key, status: 400, code: "InvalidRequest", retryable: false, message: "stopped" }),
+            )
+          : Effect.void,
+    })
+    const local = readManifest(backup)
+    await expect(upload(store)).rejects.toThrow(/stopped/)
+    const names = () => [...store.objects.keys()].map((k) => k.split("/").at(-1)).sort()
+    expect(names()).toEqual([`${local.files.snapshot.name}.age`, `${local.files.resources.name}.age`].sort())
+    stop.on = false
+    const plain = await Effect.runPromise(uploadBackup(backup, prefix).pipe(withStore(store)))
+    expect(names()).toEqual([manifestFileName, local.files.snapshot.name, local.files.resources.name].sort())
+    const listed = await Effect.runPromise(listBackups(prefix).pipe(withStore(store)))
+    expect(listed.map((b) => [b.completeness.id, b.completeness._tag])).toEqual([[plain.id, "Complete"]])
+  })
+
   it("plain after signed: the earlier signature goes with the manifest it covered", async () => {
     const store = makeMemoryStore()
     const { privateKey } = generateKeyPairSync("ed25519")
