@@ -82,6 +82,13 @@ describe("PrometheusRule", () => {
     expect(r.expr).not.toMatch(/25 \* 3600/)
   })
 
+  // A weekly policy's newest verified backup is up to a week old: a fixed 72 h alerted four days of every week.
+  it("ClusterBackupVerifiedBackupTooOld waits twice a schedule's interval where that is longer than 72 h", () => {
+    const expr = rules.find((x) => x.alert === "ClusterBackupVerifiedBackupTooOld")!.expr.replace(/\s+/g, " ")
+    expect(parse(expr).metrics.has("cluster_backup_policy_schedule_interval_seconds")).toBe(true)
+    expect(expr).toContain("> on (policy) clamp_min(2 * max by (policy) (cluster_backup_policy_schedule_interval_seconds), 72 * 3600)")
+  })
+
   it("lives in a namespace the platform Prometheus reads rules from", () => {
     expect(monitoredNamespaces).toContain(rule!.metadata.namespace)
   })
