@@ -11,7 +11,7 @@
 import { Effect, FileSystem } from "effect"
 import type { EncryptedFile, FileDigest } from "../../domain/backup-manifest.ts"
 import { checkIdentitiesOpen } from "../../services/crypto/age-decrypt.ts"
-import type { AgeNoIdentityMatched } from "../../services/crypto/age-errors.ts"
+import { AgeNoIdentityMatched } from "../../services/crypto/age-errors.ts"
 import { decryptFile } from "../../services/crypto/age-files.ts"
 import type { IdentitySet } from "../../services/crypto/age-identity-files.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
@@ -33,7 +33,18 @@ export const checkCiphertextOpens = (key: string, encrypted: EncryptedFile, iden
     yield* Effect.tryPromise({
       try: () => checkIdentitiesOpen(start, { source: key, identities: identities.identities, identityFiles: identities.files }),
       catch: (e) => e as AgeNoIdentityMatched,
-    })
+    }).pipe(
+      // A header damaged in the store looks the same (no stanza opens), and its sha256 is known only once downloaded.
+      Effect.mapError(
+        (refused) =>
+          new AgeNoIdentityMatched({
+            source: refused.source,
+            identityFiles: refused.identityFiles,
+            x25519Stanzas: refused.x25519Stanzas,
+            message: `${refused.message}. This was judged from the object's header before downloading it: should that identity be one of its recipients, the header was damaged in ${store.location} (the whole object's sha256 should be ${encrypted.sha256}, as the manifest records)`,
+          }),
+      ),
+    )
   })
 
 export const fetchDecrypted = (key: string, path: string, file: FileDigest, encrypted: EncryptedFile, identities: IdentitySet) =>

@@ -152,6 +152,24 @@ describe("an age-encrypted upload", () => {
     expect(readdirSync(into).filter((f) => f.startsWith("static_kuberesources"))).toEqual([])
   })
 
+  it("a stored ciphertext whose header was damaged (its recipient stanza altered) is refused before the download, naming the damage as the cause should the identity be right", async () => {
+    const store = makeMemoryStore()
+    const report = await upload(store)
+    const key = objectKey(prefix, report.id, `${readManifest(backup).files.snapshot.name}.age`)
+    const bytes = Buffer.from(Effect.runSync(store.getBytes(key)))
+    // The stanza body's first character (line 3), changed to another base64 digit.
+    const at = bytes.indexOf("\n", bytes.indexOf("\n") + 1) + 1
+    bytes[at] = bytes[at] === 0x41 ? 0x42 : 0x41
+    Effect.runSync(store.putBytes(key, bytes))
+    const into = tempDir("encrypted-store-download")
+    const ids = await identitiesOf(snapshotKey.path, resourcesKey.path)
+    const error = failureOf(await Effect.runPromiseExit(downloadBackup(prefix, report.id, into, ids).pipe(withStore(store))))
+    expect(error._tag).toBe("AgeNoIdentityMatched")
+    expect(error.message).toContain("judged from the object's header before downloading it")
+    expect(error.message).toContain("the header was damaged in memory://")
+    expect(readdirSync(into).filter((f) => f.startsWith("snapshot_"))).toEqual([])
+  })
+
   it("a ciphertext replaced in the store (a valid age file for the same recipients) is refused on its sha256 before decryption", async () => {
     const store = makeMemoryStore()
     const report = await upload(store)
