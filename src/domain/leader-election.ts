@@ -96,17 +96,21 @@ export const observeLease = (previous: LeaseObservation | undefined, current: Le
 /** When a lease stops being valid for the candidate that observed it. */
 export const leaseExpiry = (observed: LeaseObservation): number => observed.at + observed.record.leaseDurationSeconds * 1000
 
-/** What a candidate does, given what it observed of the Lease (`observeLease` of the read just made) and the time. */
-export const electionStep = (config: ElectionConfig, observed: LeaseObservation | undefined, now: number): ElectionStep => {
+/**
+ * What a candidate does, given what it observed of the Lease (`observeLease` of the read just made)
+ * and the time: `now` on the candidate's own monotonic clock (what `observed.at` is measured on, so
+ * a step of the wall clock cannot expire a lease), `wallNow` the wall time it writes into the Lease.
+ */
+export const electionStep = (config: ElectionConfig, observed: LeaseObservation | undefined, now: number, wallNow: number = now): ElectionStep => {
   if (observed === undefined) {
     return {
       _tag: "Create",
-      lease: { holderIdentity: config.identity, leaseDurationSeconds: leaseSeconds(config), acquireTime: now, renewTime: now, leaseTransitions: 0 },
+      lease: { holderIdentity: config.identity, leaseDurationSeconds: leaseSeconds(config), acquireTime: wallNow, renewTime: wallNow, leaseTransitions: 0 },
     }
   }
   const current = observed.record
   if (current.holderIdentity === config.identity) {
-    return { _tag: "Renew", lease: { ...current, leaseDurationSeconds: leaseSeconds(config), renewTime: now } }
+    return { _tag: "Renew", lease: { ...current, leaseDurationSeconds: leaseSeconds(config), renewTime: wallNow } }
   }
   const expiresAt = leaseExpiry(observed)
   if (current.holderIdentity !== "" && now < expiresAt) {
@@ -117,14 +121,14 @@ export const electionStep = (config: ElectionConfig, observed: LeaseObservation 
     lease: {
       holderIdentity: config.identity,
       leaseDurationSeconds: leaseSeconds(config),
-      acquireTime: now,
-      renewTime: now,
+      acquireTime: wallNow,
+      renewTime: wallNow,
       leaseTransitions: current.leaseTransitions + 1,
     },
   }
 }
 
-/** Whether a leader whose last successful renewal was at `lastRenew` may still act at `now`. */
+/** Whether a leader whose last successful renewal was at `lastRenew` may still act at `now` (both on its monotonic clock). */
 export const mayAct = (config: ElectionConfig, lastRenew: number | undefined, now: number): boolean =>
   lastRenew !== undefined && now - lastRenew < config.renewDeadlineMs
 

@@ -51,6 +51,15 @@ describe("electionStep", () => {
     },
   )
 
+  test.prop([ids, lease, fc.integer({ min: 0, max: 2e12 }), fc.integer({ min: 0, max: 2e12 }), fc.integer({ min: 0, max: 2e12 })])(
+    "the wall time only goes into the Lease written: expiry is judged on the monotonic time alone, so a wall-clock step changes no decision",
+    (id, l, at, now, wallNow) => {
+      const step = electionStep(config(id), observedAt(l, at), now, wallNow)
+      expect(step._tag).toBe(electionStep(config(id), observedAt(l, at), now, now)._tag)
+      if (step._tag !== "Follow") expect(step.lease.renewTime).toBe(wallNow)
+    },
+  )
+
   test.prop([
     lease,
     fc.integer({ min: 0, max: 1e12 }),

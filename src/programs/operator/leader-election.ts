@@ -25,7 +25,11 @@ export interface LeaseElectionConfig extends ElectionConfig {
   readonly leaseName: string
 }
 
-/** What the candidate knows: when it last renewed while holding the lease, and the Lease as it last saw it change. */
+/**
+ * What the candidate knows: when it last renewed while holding the lease, and the Lease as it last
+ * saw it change. Both times are on this process's monotonic clock (`monotonicMillis`), never the
+ * wall clock, so an NTP step neither expires a lease still held nor stretches a leader's deadline.
+ */
 export interface LeadershipState {
   readonly lastRenew: number | undefined
   /** The last election round completed: the Lease read and, when the step needed one, written (a standby that could lead). */
@@ -55,17 +59,20 @@ const specOf = (r: LeaseRecord) => ({
   leaseTransitions: r.leaseTransitions,
 })
 
+/** Milliseconds on the Clock's monotonic time (process.hrtime in the live Clock; the TestClock's adjusted time in tests). */
+const monotonicMillis = Effect.map(Clock.monotonicTimeNanos, (n) => Number(n / 1000n) / 1000)
+
 /** Whether this candidate may act now. */
 export const isLeader = (config: ElectionConfig, state: Ref.Ref<LeadershipState>) =>
   Effect.gen(function* () {
-    const now = yield* Clock.currentTimeMillis
+    const now = yield* monotonicMillis
     return mayAct(config, (yield* Ref.get(state)).lastRenew, now)
   })
 
 /** One round: read the Lease, take the domain's step. Returns whether it holds the lease now. */
 export const electionRound = Effect.fn("electionRound")(function* (config: LeaseElectionConfig, state: Ref.Ref<LeadershipState>) {
   const kube = yield* Kube
-  const now = yield* Clock.currentTimeMillis
+  const now = yield* monotonicMillis
   const current = yield* kube.leases.get(config.namespace, config.leaseName).pipe(
     Effect.map((l): Lease | undefined => l),
     Effect.catchIf(
@@ -75,7 +82,7 @@ export const electionRound = Effect.fn("electionRound")(function* (config: Lease
   )
   const observed = observeLease((yield* Ref.get(state)).observed, current === undefined ? undefined : recordOf(current), now)
   yield* Ref.update(state, (s) => ({ ...s, contacted: true, observed }))
-  const step = electionStep(config, observed, now)
+  const step = electionStep(config, observed, now, yield* Clock.currentTimeMillis)
   switch (step._tag) {
     case "Follow": {
       yield* Ref.update(state, (s) => ({ ...s, lastRenew: undefined }))
