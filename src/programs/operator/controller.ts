@@ -13,7 +13,7 @@ import { operandNames as allOperands } from "../../domain/operands.ts"
 import { ControllerMetrics } from "../../services/controller-metrics.ts"
 import { Kube, type WatchEvent } from "../../services/kube/kube.ts"
 import { retrySchedule } from "../../services/kube/retry.ts"
-import { initialLeadership, isLeader, releaseLease, runElection, type LeaseElectionConfig, type LeadershipState } from "./leader-election.ts"
+import { initialLeadership, isLeader, leaderOnlyWrites, releaseLease, runElection, type LeaseElectionConfig, type LeadershipState } from "./leader-election.ts"
 import { backupPodConfigMapName, emptyMemory } from "../../domain/operator-desired-state.ts"
 import { emptyPolicyMemory } from "../../domain/policy-desired-state.ts"
 import { policyReconcileConfig, retriedOnError, syncPolicies, type PolicyReconcileResult } from "./policy-reconcile.ts"
@@ -132,9 +132,11 @@ export const startController = Effect.fn("startController")(function* (config: C
         if (leading) yield* wakeAt((yield* Clock.currentTimeMillis) + config.election.retryPeriodMs, why)
         return
       }
-      const result = yield* Effect.exit(reconcile(config.reconcile, memory))
+      // Each write checks leadership first: a sync outlasting this replica's leadership stops before its next write.
+      const writes = Effect.provideService(Kube, leaderOnlyWrites(kube, config.election, leadership))
+      const result = yield* Effect.exit(writes(reconcile(config.reconcile, memory)))
       // The policies' sync runs whatever the ConfigMap sync did: each reads and decides on its own.
-      const synced = yield* Effect.exit(syncPolicies(policyConfig, policyMemory))
+      const synced = yield* Effect.exit(writes(syncPolicies(policyConfig, policyMemory)))
       const policies = yield* Effect.exit(Effect.flatMap(synced, retriedOnError))
       syncs++
       const now = yield* Clock.currentTimeMillis

@@ -17,7 +17,7 @@ import {
   type LeaseObservation,
   type LeaseRecord,
 } from "../../domain/leader-election.ts"
-import { Kube } from "../../services/kube/kube.ts"
+import { Kube, type KubeService } from "../../services/kube/kube.ts"
 import type { Lease } from "../../services/kube/schemas.ts"
 
 export interface LeaseElectionConfig extends ElectionConfig {
@@ -144,3 +144,25 @@ export const runElection = (config: LeaseElectionConfig, state: Ref.Ref<Leadersh
       yield* Effect.sleep(config.retryPeriodMs)
     }
   })
+
+/**
+ * The Kube whose writes go through only while this candidate may act: a sync that was slow enough
+ * for leadership to pass to another replica is interrupted at its next write instead of creating
+ * a second pod beside the new leader's. Reads and the Lease itself are untouched.
+ */
+export const leaderOnlyWrites = (kube: KubeService, config: ElectionConfig, state: Ref.Ref<LeadershipState>): KubeService => {
+  const gate =
+    <Args extends ReadonlyArray<unknown>, A, E>(write: (...args: Args) => Effect.Effect<A, E>) =>
+    (...args: Args): Effect.Effect<A, E> =>
+      Effect.flatMap(isLeader(config, state), (leading) =>
+        leading ? write(...args) : Effect.logWarning("leadership lost during a sync: stopping it before its next write").pipe(Effect.andThen(Effect.interrupt)),
+      )
+  return {
+    ...kube,
+    configMaps: { ...kube.configMaps, create: gate(kube.configMaps.create), update: gate(kube.configMaps.update), patch: gate(kube.configMaps.patch) },
+    secrets: { ...kube.secrets, create: gate(kube.secrets.create), update: gate(kube.secrets.update), patch: gate(kube.secrets.patch) },
+    pods: { ...kube.pods, create: gate(kube.pods.create), delete: gate(kube.pods.delete) },
+    events: { create: gate(kube.events.create) },
+    backupPolicies: { ...kube.backupPolicies, updateStatus: gate(kube.backupPolicies.updateStatus) },
+  }
+}

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Layer, Logger, Result, Scope } from "effect"
 import { TestClock } from "effect/testing"
+import { formatMicroTime } from "../../../src/domain/leader-election.ts"
 import { startController } from "../../../src/programs/operator/controller.ts"
 import { ControllerMetrics } from "../../../src/services/controller-metrics.ts"
 import { Kube, type KubeService } from "../../../src/services/kube/kube.ts"
@@ -168,6 +169,62 @@ describe("controller", () => {
     }),
   )
 
+  it.effect("a sync slower than the replica's leadership writes nothing once another replica took the Lease over", () =>
+    Effect.gen(function* () {
+      const cluster = makeSimulatedCluster()
+      seedOperators(cluster, revs(3, 7, 5, 6))
+      // The first sync's ConfigMap read takes 5 s (a slow API server); meanwhile "b" takes the Lease over.
+      const slow = { on: true }
+      const writes: Array<Write> = []
+      const kube = Layer.effect(
+        Kube,
+        Effect.map(
+          Kube,
+          (k): KubeService => ({
+            ...k,
+            configMaps: { ...k.configMaps, get: (n, name) => Effect.sleep(slow.on ? 5000 : 0).pipe(Effect.andThen(k.configMaps.get(n, name))) },
+          }),
+        ),
+      ).pipe(Layer.provide(recordingKube(cluster, "a", writes)))
+      const scope = yield* Scope.make()
+      const handle = yield* startController({
+        ...config("a"),
+        resyncMs: 600_000,
+        election: { ...config("a").election, leaseDurationMs: 10_000, renewDeadlineMs: 2000, retryPeriodMs: 1000 },
+      }).pipe(
+        Effect.provide(
+          Layer.merge(
+            kube,
+            Layer.sync(ControllerMetrics, () => ControllerMetrics.make(ns)),
+          ),
+        ),
+        Scope.provide(scope),
+      )
+      const settle = Effect.forEach(Array.from({ length: 200 }), () => Effect.yieldNow, { discard: true })
+      const step = (ms: number) =>
+        Effect.gen(function* () {
+          for (let i = 0; i < ms / 100; i++) yield* TestClock.adjust(Duration.millis(100)).pipe(Effect.andThen(settle))
+        })
+      yield* settle
+      expect(handle.leading()).toBe(true)
+      const lease = cluster.get(leaseType, ns, "cluster-backup-operator")!
+      const now = formatMicroTime(Date.now())
+      Result.getOrThrow(
+        cluster.replace(leaseType, {
+          ...lease,
+          spec: { holderIdentity: "b", leaseDurationSeconds: 3600, acquireTime: now, renewTime: now, leaseTransitions: 1 },
+        }),
+      )
+      yield* step(1500)
+      expect(handle.leading()).toBe(false)
+      slow.on = false
+      yield* step(6000)
+      // The sync's read came back after the step-down: it must not render the backup pod beside the new leader's.
+      expect(writes).toEqual([])
+      expect(renderedPod(cluster)).toBeUndefined()
+      yield* Scope.close(scope, Exit.void)
+    }),
+  )
   it.effect("a wake while the lease's renewal is late but the election has not stepped down is not lost: the sync follows the renewal", () =>
     Effect.gen(function* () {
       const cluster = makeSimulatedCluster()
