@@ -159,13 +159,16 @@ export const startController = Effect.fn("startController")(function* (config: C
       // others' backups go on, and frozen series would raise their alerts.
       if (synced._tag === "Success" && leading) yield* metrics.policies(synced.value.result.metrics)
       // The earliest instant either part asked for (a pending render, a policy's run, a stale status to read again).
+      // A stale status (Conflict) is looked at again on the failures' backoff, not at once: a Conflict that lasts (a
+      // mutating webhook rewriting the status, another writer) would otherwise be a hot loop against the API server.
+      const conflicted = policies._tag === "Success" && policies.value.requeue
       const asked = [
         result._tag === "Success" ? result.value.requeueAt : undefined,
-        policies._tag === "Success" ? (policies.value.requeue ? now : policies.value.wakeAt) : undefined,
+        policies._tag === "Success" ? (conflicted ? now + (yield* retryDelay(now, undefined)) : policies.value.wakeAt) : undefined,
       ].filter((t): t is number => t !== undefined)
       const failed = result._tag === "Failure" ? result.cause : policies._tag === "Failure" ? policies.cause : undefined
       if (failed === undefined) {
-        retry = yield* backoff
+        if (!conflicted) retry = yield* backoff
         yield* metrics.reconciled("success")
         if (asked.length > 0) yield* wakeAt(Math.min(...asked), "pending render or policy run due")
         yield* Effect.logDebug(

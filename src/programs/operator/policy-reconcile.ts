@@ -2,7 +2,7 @@
  * One sync of the operator's BackupPolicy part (level-triggered, beside `reconcile`): read the policies, the pods
  * they created and the operands' revisions; decide with the domain (`policyDesiredState`); write only the
  * difference (`policyDiff`). Per policy the pod comes first, then the status, then deletions and Events; a write
- * that fails skips the rest of that policy (a stale status is a Conflict: the controller looks again at once),
+ * that fails skips the rest of that policy (a stale status is a Conflict: the controller looks again after a backoff),
  * the other policies go on, and the sync fails at the end with the first unexpected error so it is retried.
  */
 import { Clock, Effect, Ref, Result } from "effect"
@@ -38,7 +38,7 @@ export interface PolicyReconcileResult {
   readonly writes: number
   /** When the earliest policy wants a look again although nothing changes. */
   readonly wakeAt: number | undefined
-  /** A status was stale (Conflict): look again now. */
+  /** A status was stale (Conflict): look again (the controller waits its failures' backoff first). */
   readonly requeue: boolean
   readonly metrics: ReadonlyArray<PolicyMetricValues>
 }

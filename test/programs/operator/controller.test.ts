@@ -225,6 +225,38 @@ describe("controller", () => {
       yield* Scope.close(scope, Exit.void)
     }),
   )
+  it.effect("a BackupPolicy status write that keeps answering Conflict is retried with backoff, not in a hot loop against the API server", () =>
+    Effect.gen(function* () {
+      const cluster = makeSimulatedCluster()
+      seedOperators(cluster, revs(3, 7, 5, 6))
+      Result.getOrThrow(
+        cluster.create(backupPolicyType, {
+          apiVersion: "backup.openshift.io/v1alpha1",
+          kind: "BackupPolicy",
+          metadata: { name: "contested" },
+          spec: { onRevisionChange: true, store: { pvc: { claimName: "etcd-backups" } }, verify: "None" },
+        }),
+      )
+      // Another writer (a mutating webhook, a second controller) makes every status write of this policy stale.
+      cluster.faults.inject(Fault.conflict(), { verb: "update", resource: "backuppolicies", name: "contested", times: Number.POSITIVE_INFINITY })
+      const scope = yield* Scope.make()
+      const handle = yield* startController({ ...config("a"), resyncMs: 600_000, minBackoffMs: 1000, maxBackoffMs: 4000 }).pipe(
+        Effect.provide(
+          Layer.merge(
+            SimulatedKube.inMemory(cluster),
+            Layer.sync(ControllerMetrics, () => ControllerMetrics.make(ns)),
+          ),
+        ),
+        Scope.provide(scope),
+      )
+      const settle = Effect.forEach(Array.from({ length: 200 }), () => Effect.yieldNow, { discard: true })
+      for (let i = 0; i < 100; i++) yield* TestClock.adjust(Duration.millis(100)).pipe(Effect.andThen(settle))
+      // 10 s at 1 s doubling to 4 s (jittered): a handful of syncs, where a resync at once would make hundreds.
+      expect(handle.syncs()).toBeGreaterThan(1)
+      expect(handle.syncs()).toBeLessThan(12)
+      yield* Scope.close(scope, Exit.void)
+    }),
+  )
   it.effect("a wake while the lease's renewal is late but the election has not stepped down is not lost: the sync follows the renewal", () =>
     Effect.gen(function* () {
       const cluster = makeSimulatedCluster()
