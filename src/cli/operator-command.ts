@@ -11,7 +11,7 @@ import { kubeconfigFlag, liveKubeLayer } from "./kube-flags.ts"
 import { withLogging } from "./logging.ts"
 import { operandResourcesFileFlag, tableFromFile } from "./operand-resources-flags.ts"
 import { stopsGracefullyOnSigterm } from "./shutdown.ts"
-import { podOptionFlags, podOptionsFromFlagsChecked } from "./pod-option-flags.ts"
+import { podOptionFlags, podOptionsFromFlagsChecked, policyUploadFromFlags } from "./pod-option-flags.ts"
 
 const timingFlags = { renewDeadline: "renew-deadline", retryPeriod: "retry-period" } as const
 
@@ -103,6 +103,7 @@ export const operatorCommand = Command.make(
               reconcile: defaultReconcileConfig({
                 namespace: flags.namespace,
                 podOptions,
+                policyUpload: policyUploadFromFlags(flags),
                 minIntervalMs: flags.minInterval,
                 settleMs: flags.settle,
                 identity,

@@ -13,7 +13,8 @@ import {
   roleArnPattern,
   type StoreRetention,
 } from "../domain/pod-spec.ts"
-import { parseStoreLocation } from "../domain/store-location.ts"
+import type { PolicyUploadSettings } from "../domain/policy-pod.ts"
+import { parseStoreLocation, storePrefix } from "../domain/store-location.ts"
 import { etcdPrefixFlag } from "./etcd-prefix-flag.ts"
 import { durationFlag } from "./duration-flag.ts"
 import { checkedWith, intInRange, nonEmpty } from "./flag-checks.ts"
@@ -227,13 +228,22 @@ const givenStoreOptions = (f: PodOptionFlagValues) => ({
 const storeRetentionFromFlags = (f: PodOptionFlagValues): StoreRetention | undefined =>
   storeRetentionOf(retentionPolicyOf(f), leftoverGraceOf(f.storeLeftoverGrace))
 
+/** The upload flags (and --cluster-id): the operator's store's, and every BackupPolicy pod's whatever the operator's store. */
+export const policyUploadFromFlags = (f: PodOptionFlagValues): PolicyUploadSettings => ({
+  partSize: f.uploadPartSize,
+  partsInFlight: f.uploadPartsInFlight,
+  deadlineSeconds: Math.max(1, Math.ceil(f.uploadDeadline / 1000)),
+  ...(Option.isSome(f.clusterId) ? { clusterId: f.clusterId.value } : {}),
+})
+
 const storeOptionsFromFlags = (f: PodOptionFlagValues): BackupStoreOptions | undefined => {
   if (Option.isNone(f.store) && Option.isNone(f.storePvc)) return undefined
+  const { partSize, partsInFlight, deadlineSeconds } = policyUploadFromFlags(f)
   return {
     ...Object.fromEntries(Object.entries(givenStoreOptions(f)).filter(([, v]) => v !== undefined)),
-    partSize: f.uploadPartSize,
-    partsInFlight: f.uploadPartsInFlight,
-    deadlineSeconds: Math.max(1, Math.ceil(f.uploadDeadline / 1000)),
+    partSize,
+    partsInFlight,
+    deadlineSeconds,
   }
 }
 
@@ -285,9 +295,10 @@ const checkedStoreOptions = (f: PodOptionFlagValues, command: string): Effect.Ef
     )
   if (options.store === undefined) {
     const given = givenStoreOptions(f)
+    // The operator's --cluster-id is also its BackupPolicies' (their default prefix), with or without a store of its own.
     const stray = (
       [
-        "clusterId",
+        ...(command === "operator" ? [] : (["clusterId"] as const)),
         "credentialsSecret",
         "caConfigMap",
         "s3Endpoint",
@@ -299,7 +310,10 @@ const checkedStoreOptions = (f: PodOptionFlagValues, command: string): Effect.Ef
         "resourcesRecipientsSecret",
       ] as const
     ).find((k) => given[k] !== undefined)
-    if (stray === undefined) return Effect.succeed(options)
+    if (stray === undefined) {
+      const prefix = given.clusterId === undefined ? undefined : storePrefix({ _tag: "Directory", path: "/" }, undefined, given.clusterId)
+      return prefix !== undefined && Result.isFailure(prefix) ? usage("cluster-id", given.clusterId!, prefix.failure.message) : Effect.succeed(options)
+    }
     const value = given[stray]
     return usage(
       storeFlagNames[stray],

@@ -19,7 +19,7 @@ import { operandNames, type OperandTable } from "./operands.ts"
 import { backupPodSpecHash, specHashAnnotation, type BackupPod, type BackupPodOptions } from "./pod-spec.ts"
 import { conditionSays, policyConditions, type Blocked, type ConditionState, type PolicyFacts } from "./policy-conditions.ts"
 import { policyMetricValues, type PolicyMetricValues } from "./policy-metric-values.ts"
-import { policyLabelValue, renderPolicyBackupPod } from "./policy-pod.ts"
+import { policyLabelValue, type PolicyUploadSettings, renderPolicyBackupPod } from "./policy-pod.ts"
 import { attemptAnnotation, failureStreak, historyDefaults, historyDeletions, policyRuns, type PolicyPodView, type PolicyRun } from "./policy-runs.ts"
 import { formatRevisionSet, revisionSetsEqual, type LatestRevisionError, type RevisionSet } from "./revisions.ts"
 import { formatRfc3339Utc, parseRfc3339Utc } from "./rfc3339.ts"
@@ -43,6 +43,8 @@ export interface PolicyObjectView {
 export interface PolicySettings {
   readonly namespace: string
   readonly podOptions: Partial<BackupPodOptions>
+  /** The operator's upload settings and cluster ID for the policies' pods. */
+  readonly upload?: PolicyUploadSettings | undefined
   /** How long the operands' revisions must stay put before a revision change starts a backup. */
   readonly settleMs: number
   readonly table: OperandTable
@@ -366,6 +368,7 @@ const decidePolicy = (
         policy,
         revisions,
         podOptions: { namespace: settings.namespace, ...settings.podOptions },
+        upload: settings.upload,
         table: settings.table,
         trigger: decision.trigger,
         startedAt: now,

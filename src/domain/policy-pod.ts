@@ -50,11 +50,24 @@ export const policyPodHoldSeconds = 1
 /** The policy's deadline when it gives none (the CRD's default). */
 export const defaultPolicyDeadlineSeconds = 3600
 
+/**
+ * The operator's upload settings and cluster ID for its policies' pods, given whether or not the operator has a store
+ * of its own (`--upload-part-size`, `--upload-parts-in-flight`, `--upload-deadline`, `--cluster-id`).
+ */
+export interface PolicyUploadSettings {
+  readonly partSize: string
+  readonly partsInFlight: number
+  readonly deadlineSeconds: number
+  readonly clusterId?: string | undefined
+}
+
 export interface PolicyPodInput {
   readonly policy: BackupPolicy
   readonly revisions: RevisionSet
   /** The operator's own flags (image, resources, namespace, transfer settings and cluster ID of `store`, ...). */
   readonly podOptions: Partial<BackupPodOptions>
+  /** The operator's upload settings; without them, those of the operator's own store, else the defaults. */
+  readonly upload?: PolicyUploadSettings | undefined
   readonly table: OperandTable
   readonly trigger: Trigger
   /** Epoch ms, from Clock. */
@@ -128,7 +141,7 @@ const storeRetention = (
 const storeOptions = (input: PolicyPodInput, deadlineSeconds: number, invalid: Invalid): Result.Result<BackupStoreOptions, PolicyPodInvalid> => {
   const { s3, pvc } = input.policy.spec.store
   if ((s3 === undefined) === (pvc === undefined)) return Result.fail(invalid("spec.store", "give exactly one of s3 and pvc"))
-  const operator = input.podOptions.store
+  const operator = input.upload ?? input.podOptions.store
   const retention = storeRetention(input.policy, input.podOptions.storeLeftoverGraceSeconds, invalid)
   if (Result.isFailure(retention)) return Result.fail(retention.failure)
   // A policy that encrypts must never store in the clear: its Secrets go with either store kind.

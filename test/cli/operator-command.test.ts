@@ -5,7 +5,7 @@ import { Effect, Result } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
 import * as YAML from "yaml"
 import { backupPodYaml, renderBackupPodYaml, revisionsOfBackupPod, type BackupPod } from "../../src/domain/pod-spec.ts"
-import { leaseType } from "../../src/services/kube/resources.ts"
+import { backupPolicyType, leaseType, podType } from "../../src/services/kube/resources.ts"
 import { openShiftFixture } from "../../src/simulation/openshift-fixtures.ts"
 import { startSimulatedApiServer, writeKubeconfig } from "../../src/simulation/simulated-api-server.ts"
 import { makeSimulatedCluster } from "../../src/simulation/simulated-cluster.ts"
@@ -158,6 +158,35 @@ describe("cluster-backup operator", () => {
     const operator = await runOperator(7, ["--settle", "0s", "--store-pvc", "backups", "--cluster-id", "c0ffee", "--upload-deadline", "30m"], during)
     expect(operator.status).toBe(0)
   }, 120_000)
+
+  // An operator without a store of its own gave its policies' pods the default part size, parts in flight and deadline,
+  // and refused --cluster-id (the policies' default prefix) as "a setting of the backup store".
+  it("a BackupPolicy's pod takes the operator's upload flags and cluster ID when the operator has no store of its own", async () => {
+    const during = async (child: RunningCli, cluster: ReturnType<typeof makeSimulatedCluster>) => {
+      Result.getOrThrow(
+        cluster.create(backupPolicyType, {
+          apiVersion: "backup.openshift.io/v1alpha1",
+          kind: "BackupPolicy",
+          metadata: { name: "on-change" },
+          spec: { onRevisionChange: true, store: { pvc: { claimName: "etcd-backups" } }, verify: "None" },
+        }),
+      )
+      const policyPod = () => cluster.list(podType, ns).find((p) => (p.metadata as { name?: string }).name?.includes("on-change"))
+      await waitFor("the policy's pod", () => policyPod() !== undefined)
+      const upload = (policyPod()!.spec as BackupPod["spec"]).initContainers.find((c) => c.name === "backup-upload")!
+      expect(upload.command).toEqual(expect.arrayContaining(["--part-size", "32Mi", "--parts-in-flight", "2", "--deadline", "1200s", "--cluster-id", "c0ffee"]))
+      child.kill("SIGTERM")
+    }
+    const flags = ["--settle", "0s", "--cluster-id", "c0ffee", "--upload-part-size", "32Mi", "--upload-parts-in-flight", "2", "--upload-deadline", "20m"]
+    const operator = await runOperator(8, flags, during)
+    expect(operator.status, operator.stderr).toBe(0)
+  }, 120_000)
+
+  it("a --cluster-id no store prefix can hold is a usage error, with or without a store", async () => {
+    const { code, output } = await run(["operator", "--kubeconfig", join(dir, "absent"), "--cluster-id", "a/b"])
+    expect(code, output).toBe(2)
+    expect(output).toContain("flag --cluster-id")
+  }, 60_000)
 
   it("takes short lease timings for tests and small clusters: the Lease says the duration given", async () => {
     await runOperator(6, ["--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "1s"], async (child, cluster) => {

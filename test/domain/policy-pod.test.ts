@@ -266,6 +266,21 @@ describe("renderPolicyBackupPod", () => {
     expect(byName(pod, backupVerifyContainerName)!.command).not.toContain("--test-restore")
   })
 
+  test.prop([fc.boolean(), fc.option(fc.constantFrom("c0ffee", "cluster-b"), { nil: undefined })])(
+    "the operator's upload settings and cluster ID reach the pod whether or not the operator has a store of its own",
+    (ownStore, clusterId) => {
+      const store = ownStore ? { store: { claimName: "own", clusterId: "own-id", partSize: "16Mi", partsInFlight: 4, deadlineSeconds: 3600 } } : {}
+      const upload = { partSize: "48Mi", partsInFlight: 3, deadlineSeconds: 900, clusterId }
+      const command = byName(
+        rendered(input(decoded({ schedule: "0 * * * *", store: pvcExample }), { podOptions: store, upload })),
+        backupUploadContainerName,
+      )!.command
+      expect(command).toEqual(expect.arrayContaining(["--part-size", "48Mi", "--parts-in-flight", "3", "--deadline", "900s"]))
+      const at = command.indexOf("--cluster-id")
+      expect(at === -1 ? undefined : command[at + 1]).toBe(clusterId)
+    },
+  )
+
   // The grace reached a policy's pod only when the operator had store retention rules of its own
   // (it lived in the operator's store.retention, which exists only with a rule).
   test.prop([

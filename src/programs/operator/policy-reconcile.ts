@@ -47,6 +47,7 @@ export interface PolicyReconcileResult {
 export const policyReconcileConfig = (config: ReconcileConfig, backoff: Backoff = defaultBackoff): PolicyReconcileConfig => ({
   namespace: config.namespace,
   podOptions: config.podOptions,
+  upload: config.policyUpload,
   settleMs: config.settleMs,
   table: config.table,
   identity: config.identity,

@@ -22,6 +22,7 @@ import {
   type OperatorWrite,
 } from "../../domain/operator-desired-state.ts"
 import { backupPodSelector, revisionsOfBackupPod } from "../../domain/pod-spec.ts"
+import type { PolicyUploadSettings } from "../../domain/policy-pod.ts"
 import { formatRevisionSet, type RevisionSet } from "../../domain/revisions.ts"
 import { formatRfc3339Utc, parseRfc3339Utc } from "../../domain/rfc3339.ts"
 import type { KubeError } from "../../services/kube/errors.ts"
@@ -35,6 +36,8 @@ export { backupPodConfigMapName, backupPodYamlKey } from "../../domain/operator-
 export interface ReconcileConfig extends OperatorSettings {
   /** Who writes Events (`reportingInstance`). */
   readonly identity: string
+  /** The upload settings and cluster ID of the BackupPolicies' pods (the operator's flags, with or without a store). */
+  readonly policyUpload?: PolicyUploadSettings | undefined
 }
 
 export const defaultReconcileConfig = (overrides: Partial<ReconcileConfig> = {}): ReconcileConfig => ({
