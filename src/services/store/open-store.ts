@@ -1,11 +1,13 @@
 /**
  * Opens the store a location names: a directory, or S3 with its endpoint, region, addressing
  * style, CA bundle and credentials, each from its flag or else the standard AWS variable
- * (`AWS_ENDPOINT_URL_S3`/`AWS_ENDPOINT_URL`, `AWS_REGION`/`AWS_DEFAULT_REGION`, `AWS_CA_BUNDLE`).
+ * (`AWS_ENDPOINT_URL_S3`/`AWS_ENDPOINT_URL`, `AWS_REGION`/`AWS_DEFAULT_REGION`, `AWS_CA_BUNDLE`), through the
+ * proxy `HTTPS_PROXY`/`HTTP_PROXY` names unless `NO_PROXY` lists the host (`domain/proxy-choice.ts`).
  */
 import { readFile } from "node:fs/promises"
 import { resolve } from "node:path"
 import { Effect } from "effect"
+import { proxyFor } from "../../domain/proxy-choice.ts"
 import type { StoreLocation } from "../../domain/store-location.ts"
 import type { BackupStoreShape } from "./backup-store.ts"
 import { makeDirectoryStore } from "./directory-store.ts"
@@ -59,17 +61,32 @@ export const openStore = (location: StoreLocation, settings: S3Settings, env: En
       caPath === undefined
         ? undefined
         : yield* Effect.tryPromise({ try: () => readFile(caPath, "utf8"), catch: (e) => localIoFailed(caPath, "read the CA bundle", e) })
+    const pathStyle = usesPathStyle(location.bucket, settings.addressing, custom !== undefined, url.protocol)
+    // The host requests go to (the bucket's own name when addressed by host name), as NO_PROXY is matched against it.
+    const proxy = proxyFor(env, pathStyle ? url : new URL(`${url.protocol}//${location.bucket}.${url.host}`))
+    if (proxy._tag === "Invalid") {
+      return yield* new StoreRequestFailed({
+        store: `s3://${location.bucket}`,
+        operation: "configure",
+        key: "",
+        status: 0,
+        code: "BadProxy",
+        retryable: false,
+        message: proxy.message,
+      })
+    }
     const credentials = yield* resolveCredentialSource(env, region)
     return makeS3Store(
       {
         url: new URL(url.origin),
         region,
         bucket: location.bucket,
-        pathStyle: usesPathStyle(location.bucket, settings.addressing, custom !== undefined, url.protocol),
+        pathStyle,
         ca,
         credentials,
         signPayload: true,
         requestTimeoutMs: settings.requestTimeoutMs ?? 120_000,
+        proxy: proxy._tag === "Proxy" ? proxy : undefined,
       },
       { ...defaultTransferOptions, ...settings.transfer },
     )

@@ -9,6 +9,7 @@ import http, { type IncomingHttpHeaders, type IncomingMessage } from "node:http"
 import https from "node:https"
 import { Effect } from "effect"
 import { serverCertificateFailures, tlsFailureDescription } from "../etcd/tls-failure.ts"
+import { agentThrough, type ChosenProxy, proxyFailure } from "./proxy-agent.ts"
 import { currentCredentials, type CredentialSource } from "./s3-credentials.ts"
 import { canonicalQuery, emptyPayloadHash, signRequest, uriEncodePath } from "./sigv4.ts"
 import { errnoCode, StoreAccessDenied, StoreBucketMissing, StoreObjectMissing, StoreRequestFailed, type StoreError } from "./store-errors.ts"
@@ -28,6 +29,8 @@ export interface S3Endpoint {
   readonly signPayload: boolean
   /** A request that gets no response byte for this long fails (retryably). */
   readonly requestTimeoutMs: number
+  /** The HTTP(S) proxy requests go through (`proxyFor`), or none. */
+  readonly proxy?: ChosenProxy | undefined
 }
 
 export interface S3Request {
@@ -89,8 +92,7 @@ const agents = new WeakMap<object, http.Agent>()
 const agentFor = (e: S3Endpoint): http.Agent => {
   const existing = agents.get(e)
   if (existing !== undefined) return existing
-  const agent =
-    e.url.protocol === "https:" ? new https.Agent({ keepAlive: true, ...(e.ca === undefined ? {} : { ca: e.ca }) }) : new http.Agent({ keepAlive: true })
+  const agent = agentThrough(e.url.protocol, e.proxy, { keepAlive: true, ca: e.ca })
   agents.set(e, agent)
   return agent
 }
@@ -104,6 +106,9 @@ const retryableCodes = new Set(["InternalError", "ServiceUnavailable", "SlowDown
  * sends it with the 301 a bucket of another region gets, a HEAD's included, which has no body).
  */
 export const responseError = (e: S3Endpoint, req: S3Request, status: number, body: string, bucketRegion?: string): StoreError => {
+  // An http endpoint's requests go to the proxy itself: its 407 is its own, never the store's.
+  const proxied = status === 407 ? proxyError(e, req, undefined, status) : undefined
+  if (proxied !== undefined) return proxied
   const store = describeEndpoint(e)
   const code = xmlTag(body, "Code") ?? `HTTP${status}`
   const what = `${req.operation} ${req.key === "" ? `bucket ${e.bucket}` : req.key}`
@@ -171,7 +176,25 @@ const untrustedBecause = (e: S3Endpoint, req: S3Request, code: string, cause: un
   return `its certificate is not trusted (${tlsFailureDescription(code, undefined, cause instanceof Error ? cause.message : code)}): give the CAs that sign it with --s3-ca-bundle or AWS_CA_BUNDLE (a BackupPolicy's store.s3.caBundleConfigMap)${clock}`
 }
 
+/** The proxy's refusal or silence (`proxyFailure`) as the request's StoreError, or undefined if the proxy was not at fault. */
+const proxyError = (e: S3Endpoint, req: S3Request, cause: unknown, status?: number): StoreRequestFailed | undefined => {
+  const failure = proxyFailure(e.proxy, target(e, req).host, cause, status)
+  return failure === undefined
+    ? undefined
+    : new StoreRequestFailed({
+        store: describeEndpoint(e),
+        operation: req.operation,
+        key: req.key,
+        status: status ?? 0,
+        code: failure.code,
+        retryable: failure.retryable,
+        message: `${req.operation} ${req.key} at ${e.url.origin}: ${failure.text}${failure.retryable ? "" : "; repeating the request will not help"}`,
+      })
+}
+
 const connectionError = (e: S3Endpoint, req: S3Request, cause: unknown): StoreRequestFailed => {
+  const proxied = proxyError(e, req, cause)
+  if (proxied !== undefined) return proxied
   const code = errnoCode(cause)
   // The store answered, in a TLS this host does not trust: no repeat changes that, and "no answer" would mislead.
   const untrusted = serverCertificateFailures.has(code)
@@ -196,7 +219,7 @@ const timeoutError = (e: S3Endpoint, req: S3Request): StoreRequestFailed =>
     status: 0,
     code: "Timeout",
     retryable: true,
-    message: `${req.operation} ${req.key} at ${e.url.origin}: no answer within ${e.requestTimeoutMs} ms`,
+    message: `${req.operation} ${req.key} at ${e.url.origin}: no answer within ${e.requestTimeoutMs} ms${e.proxy === undefined ? "" : ` (through proxy ${e.proxy.shown})`}`,
   })
 
 const target = (e: S3Endpoint, req: S3Request) => {

@@ -7,10 +7,14 @@
  * kubelet rotates it. No token, key or session token ever reaches a message or a log line.
  */
 import { readFile } from "node:fs/promises"
+import http from "node:http"
+import https from "node:https"
 import { Clock, Effect, Schedule, Semaphore } from "effect"
+import { proxyFor } from "../../domain/proxy-choice.ts"
 import { readStsAnswer, renewalDueAt, stsEndpointFor, type StsRefusal, type TemporaryCredentials } from "../../domain/sts-response.ts"
 import { describeFileSystemFailure } from "../file-system-error.ts"
 import type { SigningCredentials } from "./sigv4.ts"
+import { agentThrough, type ChosenProxy, proxyFailure } from "./proxy-agent.ts"
 import { errnoCode, StoreCredentialsUnavailable } from "./store-errors.ts"
 
 export type Env = Readonly<Record<string, string | undefined>>
@@ -22,6 +26,8 @@ export interface WebIdentity {
   readonly stsEndpoint: string
   /** One exchange's deadline; STS answers in well under a second. */
   readonly timeoutMs: number
+  /** The HTTP(S) proxy the exchange goes through (`proxyFor`), or none. */
+  readonly proxy?: ChosenProxy | undefined
 }
 
 /** The web identity the environment names, or undefined when `AWS_WEB_IDENTITY_TOKEN_FILE` is not set. */
@@ -35,7 +41,17 @@ export const webIdentityFromEnv = (env: Env, region: string): WebIdentity | unde
       message: "AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not: set the role to assume",
     })
   }
-  return { roleArn, tokenFile, sessionName: env.AWS_ROLE_SESSION_NAME || "cluster-backup", stsEndpoint: stsEndpointFor(env, region), timeoutMs: 30_000 }
+  const stsEndpoint = stsEndpointFor(env, region)
+  const proxy = URL.canParse(stsEndpoint) ? proxyFor(env, new URL(stsEndpoint)) : { _tag: "Direct" as const }
+  if (proxy._tag === "Invalid") return new StoreCredentialsUnavailable({ source: proxy.variable, message: proxy.message })
+  return {
+    roleArn,
+    tokenFile,
+    sessionName: env.AWS_ROLE_SESSION_NAME || "cluster-backup",
+    stsEndpoint,
+    timeoutMs: 30_000,
+    ...(proxy._tag === "Proxy" ? { proxy } : {}),
+  }
 }
 
 /** What to check for each refusal STS documents; the token itself is never quoted. */
@@ -63,8 +79,17 @@ const refused = (w: WebIdentity, r: StsRefusal) =>
   })
 
 const unreachable = (w: WebIdentity, cause: unknown) => {
-  // fetch wraps the socket's error: its code is on the cause.
-  const code = cause instanceof Error && cause.name === "TimeoutError" ? "Timeout" : errnoCode((cause as { cause?: unknown }).cause ?? cause)
+  // An aborted request's cause is the signal's reason: a TimeoutError when the deadline passed.
+  const code = (cause as { cause?: { name?: unknown } }).cause?.name === "TimeoutError" ? "Timeout" : errnoCode(cause)
+  const proxied = proxyFailure(w.proxy, new URL(w.stsEndpoint).host, cause)
+  if (proxied !== undefined) {
+    return new StoreCredentialsUnavailable({
+      source: w.stsEndpoint,
+      code: proxied.code,
+      retryable: proxied.retryable,
+      message: `STS at ${w.stsEndpoint} (AssumeRoleWithWebIdentity): ${proxied.text}`,
+    })
+  }
   return new StoreCredentialsUnavailable({
     source: w.stsEndpoint,
     code,
@@ -72,6 +97,35 @@ const unreachable = (w: WebIdentity, cause: unknown) => {
     message: `STS at ${w.stsEndpoint} did not answer AssumeRoleWithWebIdentity (${code}): check the network path to STS (a proxy, the region ${w.stsEndpoint.includes("amazonaws") ? "in the endpoint" : "or AWS_ENDPOINT_URL_STS"})`,
   })
 }
+
+/** Agents by web identity, so that its exchanges share the proxy's (or STS's) connections. */
+const agents = new WeakMap<WebIdentity, http.Agent>()
+
+/** Posts the form to STS (through the proxy, if any); resolves to the answer's status and text. */
+const postForm = (w: WebIdentity, body: URLSearchParams, signal: AbortSignal): Promise<{ status: number; text: string }> =>
+  new Promise((resolve, reject) => {
+    const url = new URL(w.stsEndpoint)
+    const agent = agents.get(w) ?? agentThrough(url.protocol, w.proxy, { keepAlive: true })
+    agents.set(w, agent)
+    const r = (url.protocol === "https:" ? https : http).request(
+      url,
+      { method: "POST", agent, signal, headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/xml" } },
+      (res) => {
+        // An http endpoint's request goes to the proxy itself: a 407 is the proxy's, as a tunnel's refusal is.
+        if (res.statusCode === 407 && w.proxy !== undefined) {
+          res.resume()
+          reject(Object.assign(new Error("proxy authentication required"), { code: "ERR_PROXY_TUNNEL", statusCode: 407 }))
+          return
+        }
+        const chunks: Array<Buffer> = []
+        res.on("data", (d: Buffer) => chunks.push(d))
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }))
+        res.on("error", reject)
+      },
+    )
+    r.on("error", reject)
+    r.end(body.toString())
+  })
 
 /** One exchange: the token file read now, posted to STS, the answer read. */
 export const assumeRoleWithWebIdentity = (w: WebIdentity): Effect.Effect<TemporaryCredentials, StoreCredentialsUnavailable> =>
@@ -89,13 +143,7 @@ export const assumeRoleWithWebIdentity = (w: WebIdentity): Effect.Effect<Tempora
       WebIdentityToken: token.trim(),
     })
     const response = yield* Effect.tryPromise({
-      try: (signal) =>
-        fetch(w.stsEndpoint, {
-          method: "POST",
-          body,
-          signal: AbortSignal.any([signal, AbortSignal.timeout(w.timeoutMs)]),
-          headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/xml" },
-        }).then(async (r) => ({ status: r.status, text: await r.text() })),
+      try: (signal) => postForm(w, body, AbortSignal.any([signal, AbortSignal.timeout(w.timeoutMs)])),
       catch: (e) => unreachable(w, e),
     })
     const answer = readStsAnswer(response.status, response.text)

@@ -14,6 +14,7 @@ import { openStore } from "../../../src/services/store/open-store.ts"
 import { resolveCredentialSource } from "../../../src/services/store/s3-credentials.ts"
 import { assumeRoleWithWebIdentity, renewingWebIdentity, webIdentityFromEnv, type WebIdentity } from "../../../src/services/store/web-identity.ts"
 import { createBucket, s3Server, type S3TestServer } from "../../support/s3-server.ts"
+import { startForwardProxy } from "../../support/forward-proxy.ts"
 import { startStsStub, type StsGrant, type StsReply } from "../../support/sts-stub.ts"
 
 const work = mkdtempSync(join(tmpdir(), "web-identity-"))
@@ -109,6 +110,47 @@ describe("AssumeRoleWithWebIdentity against a stub STS", () => {
   it("an unreadable token file: the one file-system mapper's message, naming the file", async () => {
     const exit = await Effect.runPromiseExit(assumeRoleWithWebIdentity({ ...identity(), tokenFile: join(work, "absent") }))
     expect(printed(exit)).toContain(`cannot read the web identity token ${join(work, "absent")}: ENOENT`)
+  })
+})
+
+describe("AssumeRoleWithWebIdentity through an HTTP proxy (the cluster-wide proxy)", () => {
+  const fromEnv = (env: Record<string, string>): WebIdentity => {
+    const w = webIdentityFromEnv({ AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile, AWS_ROLE_ARN: roleArn, AWS_ENDPOINT_URL_STS: sts.url, ...env }, "us-east-1")
+    if (w === undefined || !("roleArn" in w)) throw new Error(`no web identity: ${String(w)}`)
+    return w
+  }
+
+  it("goes through HTTP_PROXY (credentials from its URL), or directly when NO_PROXY lists STS", async () => {
+    reply = () => ({ grant })
+    const proxy = await startForwardProxy({ credentials: "sts-user:sts-Pa55word" })
+    try {
+      const url = new URL(proxy.url)
+      url.username = "sts-user"
+      url.password = "sts-Pa55word"
+      expect(await Effect.runPromise(assumeRoleWithWebIdentity(fromEnv({ HTTP_PROXY: url.href })))).toEqual(grant)
+      expect(proxy.forwarded).toEqual([new URL(sts.url).host])
+      expect(await Effect.runPromise(assumeRoleWithWebIdentity(fromEnv({ HTTP_PROXY: url.href, NO_PROXY: "127.0.0.1" })))).toEqual(grant)
+      expect(proxy.forwarded).toHaveLength(1)
+    } finally {
+      await proxy.close()
+    }
+  })
+
+  it("a proxy refusing the credentials (407): one attempt, an error naming the proxy, not its password nor the token", async () => {
+    const proxy = await startForwardProxy({ credentials: "sts-user:sts-Pa55word" })
+    try {
+      const url = new URL(proxy.url)
+      url.username = "sts-user"
+      url.password = "wr0ng-Pa55word"
+      const exit = await Effect.runPromiseExit(assumeRoleWithWebIdentity(fromEnv({ HTTP_PROXY: url.href })))
+      expect(exit).toMatchObject({ cause: { reasons: [{ error: { _tag: "StoreCredentialsUnavailable", code: "Proxy407", retryable: false } }] } })
+      const text = printed(exit)
+      expect(text).toContain(`proxy ${proxy.url} (HTTP_PROXY) refused to connect to ${new URL(sts.url).host}: HTTP 407`)
+      expect(proxy.refused).toEqual([407])
+      for (const s of [...secrets, "wr0ng-Pa55word"]) expect(text).not.toContain(s)
+    } finally {
+      await proxy.close()
+    }
   })
 })
 

@@ -1,0 +1,105 @@
+/**
+ * Which HTTP(S) proxy a request to a URL goes through, from the environment as curl and Go read it
+ * (OpenShift's cluster-wide proxy sets these in operators' and their pods' environment):
+ * `HTTPS_PROXY`/`https_proxy` for https URLs, `HTTP_PROXY`/`http_proxy` for http ones (upper case
+ * first, as Go), unless `NO_PROXY`/`no_proxy` names the host. A NO_PROXY entry is `*` (every
+ * host), a domain (`example.com`, `.example.com` or `*.example.com`: it and its subdomains), an IP
+ * address, a CIDR (`10.0.0.0/16`, as OpenShift's noProxy lists its networks), each optionally with
+ * `:port` (then only that port). Unlike Go, `localhost` is not bypassed unless listed (as curl).
+ */
+import { BlockList, isIP } from "node:net"
+
+export type ProxyChoice =
+  | { readonly _tag: "Direct" }
+  | {
+      readonly _tag: "Proxy"
+      /** The proxy's URL, with its credentials if it has any: for the agent only. */
+      readonly url: URL
+      /** The proxy's origin without credentials, for messages. */
+      readonly shown: string
+      /** The variable it came from. */
+      readonly variable: string
+    }
+  | { readonly _tag: "Invalid"; readonly variable: string; readonly message: string }
+
+export type ProxyEnv = Readonly<Record<string, string | undefined>>
+
+/** The first of the variables that is set and not empty, with its name. */
+const firstSet = (env: ProxyEnv, names: ReadonlyArray<string>): readonly [string, string] | undefined => {
+  for (const name of names) {
+    const value = env[name]?.trim()
+    if (value !== undefined && value !== "") return [name, value]
+  }
+  return undefined
+}
+
+const unbracketed = (host: string): string => host.replace(/^\[(.*)\]$/, "$1").toLowerCase()
+
+/** The entry split into its host (or CIDR) and port, if it names one. */
+const hostAndPort = (entry: string): { readonly host: string; readonly port?: string } => {
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(entry)
+  if (bracketed !== null) return bracketed[2] === undefined ? { host: bracketed[1]! } : { host: bracketed[1]!, port: bracketed[2] }
+  // More than one colon and no brackets: an IPv6 address (or CIDR), no port.
+  const withPort = /^([^:]+):(\d+)$/.exec(entry)
+  return withPort === null ? { host: entry } : { host: withPort[1]!, port: withPort[2] }
+}
+
+/** Whether one NO_PROXY entry (trimmed, lower case) names the host (lower case, no brackets) at the port. */
+const entryMatches = (entry: string, host: string, port: string): boolean => {
+  if (entry === "*") return true
+  const e = hostAndPort(entry)
+  if (e.port !== undefined && e.port !== port) return false
+  const family = isIP(host)
+  const slash = e.host.indexOf("/")
+  if (slash >= 0) {
+    const [net, bits] = [e.host.slice(0, slash), Number(e.host.slice(slash + 1))]
+    const netFamily = isIP(net)
+    if (family === 0 || netFamily === 0 || !Number.isInteger(bits) || bits < 0 || bits > (netFamily === 4 ? 32 : 128)) return false
+    const list = new BlockList()
+    list.addSubnet(net, bits, netFamily === 4 ? "ipv4" : "ipv6")
+    return list.check(host, family === 4 ? "ipv4" : "ipv6")
+  }
+  if (isIP(e.host) !== 0 || family !== 0) {
+    if (isIP(e.host) === 0 || family === 0) return false
+    const list = new BlockList()
+    list.addAddress(e.host, isIP(e.host) === 4 ? "ipv4" : "ipv6")
+    return list.check(host, family === 4 ? "ipv4" : "ipv6")
+  }
+  const domain = e.host.replace(/^\*?\./, "")
+  return domain !== "" && (host === domain || host.endsWith(`.${domain}`))
+}
+
+/** Whether NO_PROXY (its comma-separated entries) names the URL's host. */
+export const bypassesProxy = (noProxy: string, url: URL): boolean => {
+  const host = unbracketed(url.hostname).replace(/\.$/, "")
+  const port = url.port !== "" ? url.port : url.protocol === "https:" ? "443" : "80"
+  return noProxy
+    .split(/[,\s]+/)
+    .map((e) => e.trim().toLowerCase())
+    .filter((e) => e !== "")
+    .some((e) => entryMatches(e, host, port))
+}
+
+/** The proxy's URL as messages show it: scheme, host and port, never its credentials. */
+export const shownProxy = (url: URL): string => `${url.protocol}//${url.host}`
+
+/** The proxy a request to `url` goes through, as the environment says. */
+export const proxyFor = (env: ProxyEnv, url: URL): ProxyChoice => {
+  const chosen = firstSet(env, url.protocol === "https:" ? ["HTTPS_PROXY", "https_proxy"] : ["HTTP_PROXY", "http_proxy"])
+  if (chosen === undefined) return { _tag: "Direct" }
+  const noProxy = firstSet(env, ["NO_PROXY", "no_proxy"])
+  if (noProxy !== undefined && bypassesProxy(noProxy[1], url)) return { _tag: "Direct" }
+  const [variable, value] = chosen
+  // `proxy:3128` (no scheme) means http://, as curl and Go read it.
+  const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`
+  const parsed = URL.canParse(text) ? new URL(text) : undefined
+  if (parsed === undefined || (parsed.protocol !== "http:" && parsed.protocol !== "https:") || parsed.hostname === "") {
+    // The value may hold a password: the message names the variable and what it should be, not the value.
+    return {
+      _tag: "Invalid",
+      variable,
+      message: `${variable} is not an http:// or https:// proxy URL (as http://proxy.example.com:3128): fix it, or unset it to connect directly`,
+    }
+  }
+  return { _tag: "Proxy", url: parsed, shown: shownProxy(parsed), variable }
+}
