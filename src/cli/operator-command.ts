@@ -4,7 +4,7 @@ import { CliError, Command, Flag } from "effect/cli"
 import { defaultMinIntervalMs, defaultSettleMs } from "../domain/controller-decision.ts"
 import { defaultElectionTimings, electionTimingsProblem, type ElectionTimings } from "../domain/leader-election.ts"
 import { dnsSubdomainProblem } from "../domain/k8s-names.ts"
-import { decodeBackupPodOptions } from "../domain/pod-spec.ts"
+import { decodeBackupPodOptions, proxyEnvOf } from "../domain/pod-spec.ts"
 import { durationFlag } from "./duration-flag.ts"
 import { checkedWith, nonEmpty, port } from "./flag-checks.ts"
 import { kubeconfigFlag, liveKubeLayer } from "./kube-flags.ts"
@@ -82,7 +82,9 @@ export const operatorCommand = Command.make(
         const timings: ElectionTimings = { leaseDurationMs: flags.leaseDuration, renewDeadlineMs: flags.renewDeadline, retryPeriodMs: flags.retryPeriod }
         yield* timingsUsable(timings)
         // Before the cluster is contacted: a usage error is one whatever the cluster says.
-        const podOptionsGiven = yield* podOptionsFromFlagsChecked(flags, "operator")
+        // The cluster-wide proxy OLM/CVO put in the operator's environment reaches the store's client in the pods.
+        const proxyEnv = proxyEnvOf(process.env)
+        const podOptionsGiven = { ...(yield* podOptionsFromFlagsChecked(flags, "operator")), ...(Object.keys(proxyEnv).length === 0 ? {} : { proxyEnv }) }
         // Loaded on use: the controller and its clients stay out of other commands' processes.
         const [{ startController }, { defaultReconcileConfig }, { ControllerMetrics }, { serveHealth }] = yield* Effect.promise(() =>
           Promise.all([

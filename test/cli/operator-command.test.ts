@@ -188,6 +188,37 @@ describe("cluster-backup operator", () => {
     expect(output).toContain("flag --cluster-id")
   }, 60_000)
 
+  it("passes its own proxy variables (the cluster-wide proxy's) to backup-upload; a proxy password goes by Secret reference, not into cluster-backup-pod", async () => {
+    const proxyEnv = { HTTPS_PROXY: "http://backup:pr0xy-Pa55word@proxy.corp:3128", no_proxy: ".svc,10.0.0.0/16" }
+    const during = async (child: RunningCli, cluster: ReturnType<typeof makeSimulatedCluster>) => {
+      await waitFor("a render", () => configMapData(cluster, "cluster-backup-pod") !== undefined)
+      const data = configMapData(cluster, "cluster-backup-pod")!["backup-pod.yaml"]!
+      expect(data).not.toContain("pr0xy-Pa55word")
+      const pod = YAML.parse(data) as BackupPod
+      expect(backupPodYaml(pod)).toBe(
+        renderBackupPodYaml(revisionsOfBackupPod(pod)!, {
+          activeDeadlineSeconds: 9000,
+          store: { claimName: "backups", clusterId: "c0ffee", partSize: "16Mi", partsInFlight: 4, deadlineSeconds: 1800 },
+          proxyEnv,
+        }),
+      )
+      expect(pod.spec.initContainers.at(-1)!.env).toEqual([
+        { name: "HTTPS_PROXY", valueFrom: { secretKeyRef: { name: "cluster-backup-proxy", key: "HTTPS_PROXY" } } },
+        { name: "no_proxy", value: ".svc,10.0.0.0/16" },
+      ])
+      child.kill("SIGTERM")
+    }
+    const operator = await runOperator(7, ["--settle", "0s", "--store-pvc", "backups", "--cluster-id", "c0ffee", "--upload-deadline", "30m"], during, [], {
+      ...proxyEnv,
+      HTTP_PROXY: undefined,
+      http_proxy: undefined,
+      https_proxy: undefined,
+      NO_PROXY: undefined,
+    })
+    expect(operator.status).toBe(0)
+    expect(operator.output).not.toContain("pr0xy-Pa55word")
+  }, 120_000)
+
   it("takes short lease timings for tests and small clusters: the Lease says the duration given", async () => {
     await runOperator(6, ["--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "1s"], async (child, cluster) => {
       const writes = () => cluster.requests.filter((r) => r.resource === "leases" && (r.verb === "update" || r.verb === "create")).length

@@ -64,7 +64,7 @@ const container = (pod: BackupPod, name: string) => pod.spec.initContainers.find
 const runAsPod = (c: BackupContainer, paths: Readonly<Record<string, string>>) => {
   const map = (s: string) => paths[s] ?? s
   expect(c.command[0]).toBe("cluster-backup")
-  const podEnv = Object.fromEntries((c.env ?? []).map((e) => [e.name, map(e.value)]))
+  const podEnv = Object.fromEntries((c.env ?? []).flatMap((e) => ("value" in e ? [[e.name, map(e.value)]] : [])))
   return runCli(c.command.slice(1).map(map), { env: { ...noAwsVariables, ...podEnv }, timeoutMs: 120_000 })
 }
 

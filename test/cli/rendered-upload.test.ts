@@ -7,8 +7,17 @@ import { chmodSync, mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
 import * as YAML from "yaml"
-import { backupPodPaths, renderBackupPodYaml, storeCredentialsKey, type BackupPod, type BackupStoreOptions } from "../../src/domain/pod-spec.ts"
+import {
+  backupPodPaths,
+  type ProxyEnv,
+  proxySecretName,
+  renderBackupPodYaml,
+  storeCredentialsKey,
+  type BackupPod,
+  type BackupStoreOptions,
+} from "../../src/domain/pod-spec.ts"
 import { fakeBackupForSuite } from "../support/bad-backups.ts"
+import { startForwardProxy } from "../support/forward-proxy.ts"
 import { runCli } from "../support/run-cli.ts"
 import { createBucket, s3Env, s3Server, type S3TestServer } from "../support/s3-server.ts"
 import { startStsStub } from "../support/sts-stub.ts"
@@ -19,18 +28,28 @@ const { work, backup } = fakeBackupForSuite("rendered-upload")
 let server: S3TestServer
 
 /** The backup-upload container of the pod rendered for `store`, as YAML gives it. */
-const uploadContainer = (store: BackupStoreOptions) => {
-  const pod = YAML.parse(renderBackupPodYaml(revisions, { store, activeDeadlineSeconds: 10_800 })) as BackupPod
+const uploadContainer = (store: BackupStoreOptions, proxyEnv?: ProxyEnv) => {
+  const pod = YAML.parse(renderBackupPodYaml(revisions, { store, activeDeadlineSeconds: 10_800, ...(proxyEnv === undefined ? {} : { proxyEnv }) })) as BackupPod
   const upload = pod.spec.initContainers.at(-1)!
   expect(upload.name).toBe("backup-upload")
   return upload
 }
 
-/** Runs the container's command with the pod's paths replaced by `paths` and its env (mapped the same way). */
-const runAsPod = (upload: ReturnType<typeof uploadContainer>, paths: Readonly<Record<string, string>>, env: Readonly<Record<string, string>> = {}) => {
+/**
+ * Runs the container's command with the pod's paths replaced by `paths` and its env (mapped the
+ * same way; a Secret's key from `secrets`, by `<secret>/<key>`, as the kubelet reads it).
+ */
+const runAsPod = (
+  upload: ReturnType<typeof uploadContainer>,
+  paths: Readonly<Record<string, string>>,
+  env: Readonly<Record<string, string>> = {},
+  secrets: Readonly<Record<string, string>> = {},
+) => {
   const map = (s: string) => paths[s] ?? s
   expect(upload.command[0]).toBe("cluster-backup")
-  const podEnv = Object.fromEntries((upload.env ?? []).map((e) => [e.name, map(e.value)]))
+  const podEnv = Object.fromEntries(
+    (upload.env ?? []).map((e) => [e.name, "value" in e ? map(e.value) : secrets[`${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`]]),
+  )
   return runCli(upload.command.slice(1).map(map), { env: { ...env, ...podEnv } })
 }
 
@@ -70,6 +89,37 @@ describe("the rendered backup-upload container", { timeout: 150_000 }, () => {
     const list = await runCli(["list", `s3://${bucket}/prod`, "--json"], { env: listEnv() })
     expect(list.status, list.stderr).toBe(0)
     expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ complete: true })])
+  })
+
+  it("the operator's proxy variables: the upload goes through the proxy, its credentials from Secret cluster-backup-proxy, never in the spec or the output", async () => {
+    const proxy = await startForwardProxy({ credentials: "backup:pr0xy-Pa55word" })
+    try {
+      const url = new URL(proxy.url)
+      url.username = "backup"
+      url.password = "pr0xy-Pa55word"
+      const upload = uploadContainer({ ...s3Store("proxied", 120), s3Addressing: "path" }, { HTTP_PROXY: url.href, NO_PROXY: ".svc,example.com" })
+      expect(JSON.stringify(upload)).not.toContain("pr0xy-Pa55word")
+      expect(upload.env).toEqual(
+        expect.arrayContaining([
+          { name: "HTTP_PROXY", valueFrom: { secretKeyRef: { name: proxySecretName, key: "HTTP_PROXY" } } },
+          { name: "NO_PROXY", value: ".svc,example.com" },
+        ]),
+      )
+      const secretDir = join(work, "proxy-secret")
+      mkdirSync(secretDir)
+      const credentials = join(secretDir, storeCredentialsKey)
+      writeFileSync(credentials, `[default]\naws_access_key_id = ${server.accessKeyId}\naws_secret_access_key = ${server.secretAccessKey}\n`)
+      const run = await runAsPod(upload, { [backupPodPaths.backupDir]: backup, [backupPodPaths.storeCredentialsFile]: credentials }, noAwsVariables, {
+        [`${proxySecretName}/HTTP_PROXY`]: url.href,
+      })
+      expect(run.status, run.stderr).toBe(0)
+      expect(proxy.forwarded.length).toBeGreaterThan(0)
+      expect(run.output).not.toContain("pr0xy-Pa55word")
+      const list = await runCli(["list", `s3://${bucket}/proxied`, "--json"], { env: listEnv() })
+      expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ complete: true })])
+    } finally {
+      await proxy.close()
+    }
   })
 
   it("without the Secret's file it fails (non-zero) naming the file, and stores nothing complete", async () => {

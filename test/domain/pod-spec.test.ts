@@ -14,6 +14,7 @@ import {
   backupPodSpecHash,
   backupPodYaml,
   decodeBackupPodOptions,
+  proxyEnvOf,
   defaultPodOptions,
   renderBackupPod,
   renderBackupPodYaml,
@@ -32,6 +33,7 @@ import { dnsLabelArb, dnsSubdomainArb, revisionSetArb } from "./arbitraries.ts"
 
 const goldenPath = join(import.meta.dirname, "golden", "default-backup-pod.yaml")
 const s3GoldenPath = join(import.meta.dirname, "golden", "s3-store-backup-pod.yaml")
+const s3ProxyGoldenPath = join(import.meta.dirname, "golden", "s3-proxy-backup-pod.yaml")
 const revisions: RevisionSet = { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 7, "kube-scheduler": 7 }
 
 const quantityArb = fc.tuple(fc.integer({ min: 1, max: 999 }), fc.constantFrom("", "m", "k", "M", "G", "Ki", "Mi", "Gi", "Ti")).map(([n, u]) => `${n}${u}`)
@@ -353,6 +355,41 @@ describe("renderBackupPod with a store", () => {
     if (process.env.UPDATE_GOLDEN === "1") writeFileSync(s3GoldenPath, yaml)
     expect(yaml).toBe(readFileSync(s3GoldenPath, "utf8"))
     expect(k8sValidationProblems(YAML.parse(yaml))).toEqual([])
+  })
+
+  it("passes the operator's proxy variables to backup-upload alone (golden), a URL with credentials as a reference to Secret cluster-backup-proxy", () => {
+    const proxyEnv = {
+      HTTPS_PROXY: "http://backup:pr0xy-Pa55word@proxy.corp.example.com:3128",
+      HTTP_PROXY: "http://proxy.corp.example.com:3128",
+      NO_PROXY: ".cluster.local,.svc,10.0.0.0/16,172.30.0.0/16,localhost",
+      no_proxy: ".cluster.local,.svc,10.0.0.0/16,172.30.0.0/16,localhost",
+    }
+    const yaml = renderBackupPodYaml(revisions, { store: s3Store, activeDeadlineSeconds: 10_800, proxyEnv })
+    if (process.env.UPDATE_GOLDEN === "1") writeFileSync(s3ProxyGoldenPath, yaml)
+    expect(yaml).toBe(readFileSync(s3ProxyGoldenPath, "utf8"))
+    expect(k8sValidationProblems(YAML.parse(yaml))).toEqual([])
+    expect(yaml).not.toContain("pr0xy-Pa55word")
+    const pod = renderBackupPod(revisions, { store: s3Store, activeDeadlineSeconds: 10_800, proxyEnv })
+    const withProxy = [...pod.spec.initContainers, ...pod.spec.containers].filter((c) => (c.env ?? []).some((e) => /proxy/i.test(e.name)))
+    expect(withProxy.map((c) => c.name)).toEqual(["backup-upload"])
+    expect(Result.isSuccess(decodeBackupPodOptions({ proxyEnv }))).toBe(true)
+  })
+
+  test.prop([fc.stringMatching(/^[a-z][a-z0-9]{2,10}$/), fc.stringMatching(/^[A-Za-z0-9]{12,20}$/), fc.boolean()])(
+    "no proxy password reaches the rendered spec, with or without a scheme",
+    (user, password, scheme) => {
+      const url = `${scheme ? "http://" : ""}${user}:${password}@proxy.example.com:3128`
+      const yaml = renderBackupPodYaml(revisions, { store: s3Store, activeDeadlineSeconds: 10_800, proxyEnv: { https_proxy: url, HTTPS_PROXY: url } })
+      expect(yaml).not.toContain(password)
+      expect(yaml).toContain("cluster-backup-proxy")
+    },
+  )
+
+  it("proxyEnvOf keeps the six proxy variables that are set and not empty, and nothing else", () => {
+    expect(proxyEnvOf({ HTTPS_PROXY: "http://p:1", no_proxy: "a", HTTP_PROXY: "", PATH: "/bin", ALL_PROXY: "socks5://x" })).toEqual({
+      HTTPS_PROXY: "http://p:1",
+      no_proxy: "a",
+    })
   })
 
   it("sets the image's group as the pod's fsGroup: openshift-etcd is run-level 0, where no SCC sets one, and the 0400 Secret files are the non-root user's only through it", () => {

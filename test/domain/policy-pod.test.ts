@@ -281,6 +281,19 @@ describe("renderPolicyBackupPod", () => {
     },
   )
 
+  it("gives backup-upload (upload and prune) the operator's proxy variables, and no other container", () => {
+    const proxyEnv = { HTTPS_PROXY: "http://proxy.corp:3128", NO_PROXY: ".svc" }
+    const pod = rendered(input(decoded({ schedule: "0 * * * *", store: s3Example, verify: "Full" }), { podOptions: { proxyEnv } }))
+    expect(byName(pod, backupUploadContainerName)!.env).toEqual(
+      expect.arrayContaining([
+        { name: "HTTPS_PROXY", value: "http://proxy.corp:3128" },
+        { name: "NO_PROXY", value: ".svc" },
+      ]),
+    )
+    const others = [...pod.spec.initContainers, ...pod.spec.containers].filter((c) => c.name !== backupUploadContainerName)
+    expect(others.flatMap((c) => (c.env ?? []).map((e) => e.name)).filter((n) => /proxy/i.test(n))).toEqual([])
+  })
+
   // The grace reached a policy's pod only when the operator had store retention rules of its own
   // (it lived in the operator's store.retention, which exists only with a rule).
   test.prop([
