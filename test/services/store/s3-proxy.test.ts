@@ -114,6 +114,33 @@ describe("the S3 store through an HTTP proxy", () => {
     expect(printed(error)).not.toContain("s0cks-Pa55")
   })
 
+  it("a store that stops answering behind the proxy: the request's deadline still holds, and the message says it went through the proxy", async () => {
+    const silent = net.createServer(() => undefined)
+    await new Promise<void>((listening) => silent.listen(0, "127.0.0.1", listening))
+    try {
+      const p = await proxy()
+      const store = await Effect.runPromise(
+        openStore(
+          location,
+          { endpoint: `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`, requestTimeoutMs: 500, transfer: { ...transfer, retries: 0 } },
+          {
+            ...s3Env(server),
+            AWS_ENDPOINT_URL: "",
+            HTTP_PROXY: p.url,
+          },
+        ),
+      )
+      const started = Date.now()
+      const error = await Effect.runPromise(store.putBytes("p/silent", new Uint8Array([1])).pipe(Effect.flip))
+      expect(error).toMatchObject({ _tag: "StoreRequestFailed", code: "Timeout", retryable: true })
+      expect(error.message).toContain(`no answer within 500 ms (through proxy ${p.url})`)
+      expect(Date.now() - started).toBeLessThan(10_000)
+      expect(p.forwarded).toHaveLength(1)
+    } finally {
+      silent.close()
+    }
+  })
+
   describe("an https store (a TLS front of the Swift, its certificate signed by a private CA)", () => {
     let front: net.Server
     let endpoint: string
@@ -140,7 +167,9 @@ describe("the S3 store through an HTTP proxy", () => {
     it("HTTPS_PROXY: a CONNECT tunnel, inside which the store's certificate is checked against --s3-ca-bundle", async () => {
       const p = await proxy()
       await roundTrip({ HTTPS_PROXY: p.url }, "tunnel.bin", { endpoint, caBundle })
+      // Keep-alive holds through the proxy: a dozen requests, a tunnel per connection in flight at once.
       expect(p.tunnels.length).toBeGreaterThanOrEqual(1)
+      expect(p.tunnels.length).toBeLessThanOrEqual(4)
       expect(new Set(p.tunnels)).toEqual(new Set([new URL(endpoint).host]))
       expect(p.forwarded).toEqual([])
     })
