@@ -5,7 +5,10 @@
  * first, as Go), unless `NO_PROXY`/`no_proxy` names the host. A NO_PROXY entry is `*` (every
  * host), a domain (`example.com`, `.example.com` or `*.example.com`: it and its subdomains), an IP
  * address, a CIDR (`10.0.0.0/16`, as OpenShift's noProxy lists its networks), each optionally with
- * `:port` (then only that port). Unlike Go, `localhost` is not bypassed unless listed (as curl).
+ * `:port` (then only that port). As Go (which every OpenShift component's proxy use follows), a
+ * loopback host (`localhost`, `*.localhost`, 127.0.0.0/8, ::1) is never sent to a proxy: a proxy
+ * cannot reach this host's loopback, and a local store (the demo's) must work from a shell that
+ * has a proxy set.
  */
 import { BlockList, isIP } from "node:net"
 
@@ -69,6 +72,17 @@ const entryMatches = (entry: string, host: string, port: string): boolean => {
   return domain !== "" && (host === domain || host.endsWith(`.${domain}`))
 }
 
+/** Whether the host (lower case, no brackets) is this machine's loopback, which no proxy can reach. */
+const isLoopback = (host: string): boolean => {
+  if (host === "localhost" || host.endsWith(".localhost")) return true
+  const family = isIP(host)
+  if (family === 0) return false
+  const loopback = new BlockList()
+  loopback.addSubnet("127.0.0.0", 8, "ipv4")
+  loopback.addAddress("::1", "ipv6")
+  return loopback.check(host, family === 4 ? "ipv4" : "ipv6")
+}
+
 /** Whether NO_PROXY (its comma-separated entries) names the URL's host. */
 export const bypassesProxy = (noProxy: string, url: URL): boolean => {
   const host = unbracketed(url.hostname).replace(/\.$/, "")
@@ -86,7 +100,7 @@ export const shownProxy = (url: URL): string => `${url.protocol}//${url.host}`
 /** The proxy a request to `url` goes through, as the environment says. */
 export const proxyFor = (env: ProxyEnv, url: URL): ProxyChoice => {
   const chosen = firstSet(env, url.protocol === "https:" ? ["HTTPS_PROXY", "https_proxy"] : ["HTTP_PROXY", "http_proxy"])
-  if (chosen === undefined) return { _tag: "Direct" }
+  if (chosen === undefined || isLoopback(unbracketed(url.hostname).replace(/\.$/, ""))) return { _tag: "Direct" }
   const noProxy = firstSet(env, ["NO_PROXY", "no_proxy"])
   if (noProxy !== undefined && bypassesProxy(noProxy[1], url)) return { _tag: "Direct" }
   const [variable, value] = chosen

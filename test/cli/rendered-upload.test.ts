@@ -17,7 +17,7 @@ import {
   type BackupStoreOptions,
 } from "../../src/domain/pod-spec.ts"
 import { fakeBackupForSuite } from "../support/bad-backups.ts"
-import { startForwardProxy } from "../support/forward-proxy.ts"
+import { startForwardProxy, viaProxyName } from "../support/forward-proxy.ts"
 import { runCli } from "../support/run-cli.ts"
 import { createBucket, s3Env, s3Server, type S3TestServer } from "../support/s3-server.ts"
 import { startStsStub } from "../support/sts-stub.ts"
@@ -97,7 +97,10 @@ describe("the rendered backup-upload container", { timeout: 150_000 }, () => {
       const url = new URL(proxy.url)
       url.username = "backup"
       url.password = "pr0xy-Pa55word"
-      const upload = uploadContainer({ ...s3Store("proxied", 120), s3Addressing: "path" }, { HTTP_PROXY: url.href, NO_PROXY: ".svc,example.com" })
+      const upload = uploadContainer(
+        { ...s3Store("proxied", 120), s3Endpoint: viaProxyName(server.endpoint, "swift"), s3Addressing: "path" },
+        { HTTP_PROXY: url.href, NO_PROXY: ".svc,example.com" },
+      )
       expect(JSON.stringify(upload)).not.toContain("pr0xy-Pa55word")
       expect(upload.env).toEqual(
         expect.arrayContaining([

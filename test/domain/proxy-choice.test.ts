@@ -31,6 +31,20 @@ describe("proxyFor", () => {
     }
   })
 
+  // As Go: a proxy cannot reach this host's loopback, and the demo's local Swift must work from a shell with a proxy set.
+  test.prop([fc.ipV4().filter((ip) => ip.startsWith("127.")), fc.constantFrom("localhost", "s3.localhost", "[::1]", "LOCALHOST.")])(
+    "a loopback host goes directly whatever the proxy variables",
+    (ip, name) => {
+      const env = { HTTPS_PROXY: "http://p:1", HTTP_PROXY: "http://p:1", NO_PROXY: "example.com" }
+      for (const host of [ip, name]) {
+        expect(proxyFor(env, https(`${host}:9000`))).toEqual({ _tag: "Direct" })
+        expect(proxyFor(env, new URL(`http://${host}:9000`))).toEqual({ _tag: "Direct" })
+      }
+      expect(proxyFor(env, https("128.0.0.1"))).toMatchObject({ _tag: "Proxy" })
+      expect(proxyFor(env, https("localhost.example.org"))).toMatchObject({ _tag: "Proxy" })
+    },
+  )
+
   it("NO_PROXY (either case) sends a listed host directly", () => {
     expect(proxyFor({ HTTPS_PROXY: "http://p:1", NO_PROXY: ".svc,s3.example.com" }, https("s3.openshift-storage.svc"))).toEqual({ _tag: "Direct" })
     expect(proxyFor({ HTTPS_PROXY: "http://p:1", no_proxy: "s3.example.com" }, https("s3.example.com"))).toEqual({ _tag: "Direct" })

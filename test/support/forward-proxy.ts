@@ -2,7 +2,9 @@
  * A real HTTP forward proxy on a free loopback port, as a cluster-wide proxy (squid) is to the
  * store's client: CONNECT tunnels (https targets) and absolute-URI requests (http targets), each
  * counted by the target it went to. It can demand Basic credentials (answering 407 without them)
- * or refuse every request with a given status (407, 403, 502).
+ * or refuse every request with a given status (407, 403, 502). A client sends no loopback host to a
+ * proxy (as Go), so tests name their loopback servers `<name>.proxied.test` (`viaProxyName`), which
+ * only this proxy resolves, to 127.0.0.1.
  */
 import { Buffer } from "node:buffer"
 import http from "node:http"
@@ -26,6 +28,18 @@ export interface ForwardProxyOptions {
   /** Answer every request and CONNECT with this status, forwarding nothing. */
   readonly refuseWith?: number
 }
+
+/** The suffix of the names this proxy resolves to 127.0.0.1. */
+const proxiedSuffix = ".proxied.test"
+
+/** `url` (a loopback server's) with its host renamed so that a client sends it through the proxy. */
+export const viaProxyName = (url: string, name = "loopback"): string => {
+  const u = new URL(url)
+  u.hostname = `${name}${proxiedSuffix}`
+  return u.href.replace(/\/$/, "")
+}
+
+const resolved = (host: string): string => (host.endsWith(proxiedSuffix) ? "127.0.0.1" : host.replace(/^\[(.*)\]$/, "$1"))
 
 export const startForwardProxy = async (options: ForwardProxyOptions = {}): Promise<ForwardProxy> => {
   const tunnels: Array<string> = []
@@ -51,7 +65,7 @@ export const startForwardProxy = async (options: ForwardProxyOptions = {}): Prom
     delete headers["proxy-authorization"]
     delete headers["proxy-connection"]
     const upstream = http.request(
-      { host: target.hostname, port: target.port, method: req.method, path: `${target.pathname}${target.search}`, headers },
+      { host: resolved(target.hostname), port: target.port, method: req.method, path: `${target.pathname}${target.search}`, headers },
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers)
         answer.pipe(res)
@@ -74,7 +88,7 @@ export const startForwardProxy = async (options: ForwardProxyOptions = {}): Prom
       return
     }
     const [host, port] = [req.url!.slice(0, req.url!.lastIndexOf(":")), Number(req.url!.slice(req.url!.lastIndexOf(":") + 1))]
-    const upstream = net.connect(port, host.replace(/^\[(.*)\]$/, "$1"), () => {
+    const upstream = net.connect(port, resolved(host), () => {
       tunnels.push(req.url!)
       client.write("HTTP/1.1 200 Connection Established\r\n\r\n")
       upstream.write(head)

@@ -3,7 +3,8 @@
  * whose only way out is OpenShift's cluster-wide proxy: the store opened from the environment
  * (HTTP_PROXY/HTTPS_PROXY/NO_PROXY) against the run's Swift, over plain http (absolute-URI
  * requests to the proxy) and over https (a CONNECT tunnel to a TLS front of Swift whose
- * certificate only the given CA bundle trusts).
+ * certificate only the given CA bundle trusts). Loopback servers are named `*.proxied.test`, which
+ * only the test proxy resolves: a loopback host itself is never sent to a proxy.
  */
 import { createHash, randomBytes } from "node:crypto"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
@@ -17,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { openStore } from "../../../src/services/store/open-store.ts"
 import type { S3TransferOptions } from "../../../src/services/store/s3-store.ts"
 import { certificateFactory } from "../../support/encrypted-fixtures.ts"
-import { type ForwardProxy, startForwardProxy } from "../../support/forward-proxy.ts"
+import { type ForwardProxy, startForwardProxy, viaProxyName } from "../../support/forward-proxy.ts"
 import { createBucket, s3Env, s3Server, type S3TestServer } from "../../support/s3-server.ts"
 
 const MiB = 1024 * 1024
@@ -35,9 +36,9 @@ const proxy = async (options?: Parameters<typeof startForwardProxy>[0]) => {
   proxies.push(p)
   return p
 }
-/** The store opened from the environment, with the Swift's settings plus `env`. */
+/** The store opened from the environment, with the Swift's settings (named so it goes through a proxy) plus `env`. */
 const storeWith = (env: Record<string, string>, settings: { endpoint?: string; caBundle?: string } = {}) =>
-  openStore(location, { ...settings, transfer }, { ...s3Env(server), ...env })
+  openStore(location, { endpoint: viaProxyName(server.endpoint, "swift"), ...settings, transfer }, { ...s3Env(server), ...env })
 
 beforeAll(async () => {
   server = await s3Server()
@@ -63,15 +64,16 @@ describe("the S3 store through an HTTP proxy", () => {
   it("HTTP_PROXY: every request of an upload and a download goes through the proxy", async () => {
     const p = await proxy()
     await roundTrip({ HTTP_PROXY: p.url }, "plain.bin")
-    const swift = new URL(server.endpoint).host
+    const swift = new URL(viaProxyName(server.endpoint, "swift")).host
     expect(p.forwarded.length).toBeGreaterThanOrEqual(4)
     expect(new Set(p.forwarded)).toEqual(new Set([swift]))
   })
 
-  it("NO_PROXY naming the store's host (or its IP's CIDR) sends it directly: the proxy sees nothing", async () => {
+  it("a loopback store goes directly, with or without NO_PROXY naming it: the proxy sees nothing", async () => {
     const p = await proxy()
-    await roundTrip({ http_proxy: p.url, no_proxy: "example.com,127.0.0.0/8" }, "bypass.bin")
-    await roundTrip({ HTTP_PROXY: p.url, NO_PROXY: new URL(server.endpoint).host }, "bypass2.bin")
+    const direct = { endpoint: server.endpoint }
+    await roundTrip({ http_proxy: p.url, no_proxy: "example.com,127.0.0.0/8" }, "bypass.bin", direct)
+    await roundTrip({ HTTP_PROXY: p.url }, "bypass2.bin", direct)
     expect(p.forwarded).toEqual([])
   })
 
@@ -122,7 +124,11 @@ describe("the S3 store through an HTTP proxy", () => {
       const store = await Effect.runPromise(
         openStore(
           location,
-          { endpoint: `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`, requestTimeoutMs: 500, transfer: { ...transfer, retries: 0 } },
+          {
+            endpoint: viaProxyName(`http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`, "silent"),
+            requestTimeoutMs: 500,
+            transfer: { ...transfer, retries: 0 },
+          },
           {
             ...s3Env(server),
             AWS_ENDPOINT_URL: "",
@@ -149,7 +155,7 @@ describe("the S3 store through an HTTP proxy", () => {
       const certs = certificateFactory(join(work, "certs"))
       const day = 86_400_000
       const ca = certs.ca("proxy-store-ca", new Date(Date.now() - day), new Date(Date.now() + day))
-      const leaf = certs.leaf("localhost", ca, new Date(Date.now() - day), new Date(Date.now() + day))
+      const leaf = certs.leaf("store.proxied.test", ca, new Date(Date.now() - day), new Date(Date.now() + day))
       caBundle = join(work, "ca.pem")
       writeFileSync(caBundle, ca.certPem)
       const swift = new URL(server.endpoint)
@@ -160,7 +166,7 @@ describe("the S3 store through an HTTP proxy", () => {
         client.on("error", () => upstream.destroy())
       })
       await new Promise<void>((listening) => front.listen(0, "127.0.0.1", listening))
-      endpoint = `https://localhost:${(front.address() as net.AddressInfo).port}`
+      endpoint = `https://store.proxied.test:${(front.address() as net.AddressInfo).port}`
     })
     afterAll(() => new Promise<void>((closed) => front.close(() => closed())))
 
