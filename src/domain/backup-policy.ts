@@ -100,8 +100,15 @@ export const BackupFailure = Schema.Struct({
   message: Schema.optionalKey(Schema.String),
 })
 
+/** The pod of a run in flight (CronJob's `status.active`), so that a pod deleted before a sync saw it end is known to have vanished. */
+export const ActiveRun = Schema.Struct({
+  kind: Schema.Literal("Pod"),
+  name: Schema.String,
+})
+
 export const BackupPolicyStatus = Schema.Struct({
   observedGeneration: Schema.optionalKey(NonNegativeInt),
+  active: Schema.optionalKey(Schema.Array(ActiveRun)),
   conditions: Schema.optionalKey(Schema.Array(PolicyCondition)),
   lastScheduleTime: Schema.optionalKey(Rfc3339Utc),
   nextScheduleTime: Schema.optionalKey(Rfc3339Utc),

@@ -215,12 +215,28 @@ interface PolicyRead {
   readonly runs: ReadonlyArray<PolicyRun>
 }
 
-/** The newest success and failure, the status's or the kept pods', with the Events for those not yet announced. */
-const finishedRuns = ({ status, runs }: PolicyRead) => {
+/**
+ * The run the status records in flight (`active`) whose pod is gone before a sync saw it end (deleted by a person, an
+ * eviction): a failure at `now`, retried as any failed run.
+ */
+const vanishedRun = ({ status, runs }: PolicyRead, now: number): Failure | undefined => {
+  const gone = (status.active ?? []).find((a) => !runs.some((r) => r.pod === a.name))
+  return gone === undefined
+    ? undefined
+    : {
+        time: formatRfc3339Utc(now),
+        pod: gone.name,
+        reason: "PodDeleted",
+        message: `pod ${gone.name} was deleted before it ended (by a person or an eviction): its backup did not complete; it is retried as a failed run`,
+      }
+}
+
+/** The newest success and failure, the status's or the kept pods' (or a vanished run's), with the Events for those not yet announced. */
+const finishedRuns = ({ status, runs }: PolicyRead, vanished: Failure | undefined = undefined) => {
   const newestComplete = runs.find((r) => r.outcome._tag === "Complete")
   const newestFailed = runs.find((r) => r.outcome._tag === "Failed")
   const lastSuccessfulBackup = newer(status.lastSuccessfulBackup, newestComplete && successOf(newestComplete))
-  const lastFailure = newer(status.lastFailure, newestFailed && failureOf(newestFailed))
+  const lastFailure = vanished ?? newer(status.lastFailure, newestFailed && failureOf(newestFailed))
   const events = [
     ...(lastSuccessfulBackup !== undefined && lastSuccessfulBackup.pod !== status.lastSuccessfulBackup?.pod ? [completedEvent(lastSuccessfulBackup)] : []),
     ...(lastFailure !== undefined && lastFailure.pod !== status.lastFailure?.pod ? [failedEvent(lastFailure)] : []),
@@ -233,19 +249,21 @@ const invalidPolicy = (read: PolicyRead, message: string, now: number): PolicyDe
   const invalid: Blocked = { reason: "InvalidSpec", message }
   // A pod started before the spec broke still ends, and its backup still counts.
   const { lastSuccessfulBackup, lastFailure, events } = finishedRuns(read)
+  const running = runs.find((r) => r.outcome._tag === "Running")?.pod
   const facts: PolicyFacts = {
     invalid,
     blocked: undefined,
     suspended: false,
-    running: runs.find((r) => r.outcome._tag === "Running")?.pod,
+    running,
     lastSuccess: lastSuccessfulBackup,
     failures: 0,
     lastFailureMessage: undefined,
     nextScheduleTime: undefined,
   }
-  const { nextScheduleTime: _next, ...kept } = status
+  const { nextScheduleTime: _next, active: _active, ...kept } = status
   const desired: BackupPolicyStatus = {
     ...kept,
+    ...(running === undefined ? {} : { active: [{ kind: "Pod", name: running }] }),
     ...generationOf(object),
     conditions: policyConditions(facts, status.conditions, object.metadata.generation, now),
     ...(lastSuccessfulBackup === undefined ? {} : { lastSuccessfulBackup }),
@@ -359,7 +377,10 @@ const decidePolicy = (
   let create: PolicyDesired["create"]
   let blocked: Blocked | undefined
   const deleting = typeof object.metadata.deletionTimestamp === "string"
-  if (decision._tag === "Start" && !deleting) {
+  // A run whose pod vanished is recorded as failed first; the next sync (woken by that status write) retries it with
+  // the failure counted, as for any failed run.
+  const vanished = vanishedRun(read, now)
+  if (decision._tag === "Start" && !deleting && vanished === undefined) {
     if (revisions === undefined) {
       const why = Result.isFailure(observed.revisions) ? observed.revisions.failure.map((e) => e.message).join("; ") : ""
       blocked = { reason: "RevisionsUnavailable", message: `a ${decision.trigger} backup is due but the operands' revisions cannot be read: ${why}` }
@@ -383,7 +404,8 @@ const decidePolicy = (
   }
   const createdName = create === undefined ? undefined : podNameOf(create.pod)
 
-  const { lastSuccessfulBackup, lastFailure, events } = finishedRuns(read)
+  const { lastSuccessfulBackup, lastFailure, events } = finishedRuns(read, vanished)
+  const activePod = createdName ?? running?.pod
   const scheduled = create !== undefined && decision._tag === "Start" && decision.scheduledTime !== undefined ? decision.scheduledTime : recordedSchedule
   const nextScheduleTime = decision._tag === "Suspended" ? undefined : decision.nextScheduleTime
   const facts: PolicyFacts = {
@@ -392,12 +414,13 @@ const decidePolicy = (
     suspended: spec.suspend ?? false,
     running: createdName ?? running?.pod,
     lastSuccess: lastSuccessfulBackup,
-    failures: streak.count,
+    failures: vanished === undefined ? streak.count : streak.count + 1,
     lastFailureMessage: lastFailure?.message ?? lastFailure?.reason,
     nextScheduleTime: nextScheduleTime === undefined ? undefined : formatRfc3339Utc(nextScheduleTime),
   }
   const desired: BackupPolicyStatus = {
     ...generationOf(object),
+    ...(activePod === undefined ? {} : { active: [{ kind: "Pod", name: activePod }] }),
     conditions: policyConditions(facts, status.conditions, object.metadata.generation, now),
     ...(scheduled === undefined ? {} : { lastScheduleTime: formatRfc3339Utc(scheduled) }),
     ...(nextScheduleTime === undefined ? {} : { nextScheduleTime: formatRfc3339Utc(nextScheduleTime) }),

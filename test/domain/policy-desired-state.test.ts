@@ -119,6 +119,25 @@ describe("policyDesiredState", () => {
     )
   })
 
+  it("records the running pod as the run in flight; one recorded so whose pod is gone is a failure with its Event, and no pod starts in that sync", () => {
+    fc.assert(
+      fc.property(worldArb, ({ policy, pods, now }) => {
+        const running = pods.find((p) => p.phase === "Running")
+        const { desired } = sync(observedOf([policy], pods, now))
+        const status = desired.policies[0]!.status
+        if (running !== undefined) expect(status.active).toEqual([{ kind: "Pod", name: running.name }])
+        const gone = "backup-nightly-gone"
+        const withGone = { ...policy, status: { ...(policy.status as object), active: [{ kind: "Pod", name: gone }] } }
+        const after = sync(observedOf([withGone], pods, now))
+        expect(creates(after.writes)).toEqual([])
+        expect(statusOf(after.next).lastFailure).toMatchObject({ pod: gone, reason: "PodDeleted", time: formatRfc3339Utc(now) })
+        expect(after.desired.policies[0]!.events.filter((e) => e.reason === "BackupFailed")).toHaveLength(1)
+        expect(statusOf(after.next).active).toEqual(running === undefined ? undefined : [{ kind: "Pod", name: running.name }])
+      }),
+      { numRuns: 100 },
+    )
+  })
+
   it("never deletes a running pod, and keeps exactly the newest finished pods the history limits allow", () => {
     fc.assert(
       fc.property(worldArb, ({ policy, pods, now }) => {

@@ -224,3 +224,35 @@ describe("a policy deleted and created again under the same name", () => {
     expect(policyStatus(cluster).conditions?.find((c) => c.type === "Ready")?.reason).toBe("NoBackupYet")
   })
 })
+
+describe("a policy's pod deleted while it runs", () => {
+  it("is recorded in the status as the run in flight; deleted before a sync saw it end, it is a failure with its Event, and the run is retried", async () => {
+    const { time, cluster, sync, pods, events } = setup()
+    expect(Exit.isSuccess(await sync())).toBe(true)
+    const [first] = pods()
+    const name = first!.metadata.name
+    expect(policyStatus(cluster).active).toEqual([{ kind: "Pod", name }])
+    // A person (or an eviction) deletes the running pod; no sync saw it end.
+    Result.getOrThrow(cluster.updateStatus(podType, ns, name, { phase: "Running", startTime: new Date(time.ms).toISOString() }))
+    Result.getOrThrow(cluster.remove(podType, ns, name))
+    expect(pods()).toEqual([])
+    time.ms += 60_000
+    expect(Exit.isSuccess(await sync())).toBe(true)
+    const status = policyStatus(cluster)
+    expect(status.active).toBeUndefined()
+    expect(status.lastFailure).toMatchObject({ pod: name, reason: "PodDeleted" })
+    expect(status.conditions?.find((c) => c.type === "Ready")).toMatchObject({ status: "False", reason: "BackupFailed" })
+    expect(
+      events()
+        .filter((e) => e.reason === "BackupFailed")
+        .map((e) => e.message),
+    ).toEqual([expect.stringContaining(`pod ${name} was deleted before it ended`)])
+    expect(pods()).toEqual([])
+    // Retried as a failed run: after the first retry delay (1 min), a new pod, its attempt counted.
+    time.ms += 61_000
+    expect(Exit.isSuccess(await sync())).toBe(true)
+    expect(pods()).toHaveLength(1)
+    expect((pods()[0] as { metadata: { annotations?: Record<string, string> } }).metadata.annotations?.["backup.openshift.io/trigger"]).toBe("Retry")
+    expect(policyStatus(cluster).active).toEqual([{ kind: "Pod", name: pods()[0]!.metadata.name }])
+  })
+})
