@@ -220,7 +220,9 @@ interface PolicyRead {
  * eviction): a failure at `now`, retried as any failed run.
  */
 const vanishedRun = ({ status, runs }: PolicyRead, now: number): Failure | undefined => {
-  const gone = (status.active ?? []).find((a) => !runs.some((r) => r.pod === a.name))
+  // A run the status already records as ended (its pod then removed by the history limit) did not vanish.
+  const ended = [status.lastSuccessfulBackup?.pod, status.lastFailure?.pod]
+  const gone = (status.active ?? []).find((a) => !runs.some((r) => r.pod === a.name) && !ended.includes(a.name))
   return gone === undefined
     ? undefined
     : {
