@@ -398,7 +398,8 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
             res.on("data", (d: Buffer) => {
               chunks.push(d)
               received += d.length
-              if (received < bytes) return
+              // A 206 is the range asked for, read to its end so its connection is kept; a 200 (Range ignored) is cut.
+              if (received < bytes || res.statusCode === 206) return
               res.destroy()
               done()
             })

@@ -389,4 +389,29 @@ describe("getStart, the first bytes of an object", () => {
     await new Promise((r) => setTimeout(r, 200))
     expect(sent).toBeLessThan(16 * MiB)
   })
+
+  // The header check reads the start of each encrypted file: a proper 206 must not cost a new connection each time.
+  it("a 206 answer is read to its end and its connection kept for the next request", async () => {
+    const body = randomBytes(256 * 1024)
+    let connections = 0
+    const srv = http.createServer((req, res) => {
+      const [from, to] = /bytes=(\d+)-(\d+)/
+        .exec(req.headers.range ?? "")!
+        .slice(1)
+        .map(Number) as [number, number]
+      res.writeHead(206, { "content-length": String(to - from + 1), "content-range": `bytes ${from}-${to}/${body.length}` }).end(body.subarray(from, to + 1))
+    })
+    srv.on("connection", () => connections++)
+    servers.push(srv)
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()))
+    const store = makeS3Store(endpoint(`http://127.0.0.1:${(srv.address() as net.AddressInfo).port}`), {
+      partSize: 5 * MiB,
+      partsInFlight: 1,
+      retries: 0,
+      retryBaseMs: 1,
+    })
+    for (let i = 0; i < 3; i++)
+      expect(Buffer.from(await Effect.runPromise(store.getStart(`p/id/f${i}.age`, 64 * 1024))).equals(body.subarray(0, 64 * 1024))).toBe(true)
+    expect(connections).toBe(1)
+  })
 })
