@@ -46,16 +46,28 @@ const recordingKube = (cluster: SimulatedCluster, identity: string, writes: Arra
     }),
   ).pipe(Layer.provide(SimulatedKube.inMemory(cluster)))
 
-const run = (cluster: SimulatedCluster, identity: string, writes: Array<Write>, scope: Scope.Scope) =>
-  startController(config(identity)).pipe(
+/** Starts the controller with `settings` on `kube` (and the metrics), in `scope`. */
+const startOn = (settings: Parameters<typeof startController>[0], kube: Layer.Layer<Kube>, scope: Scope.Scope) =>
+  startController(settings).pipe(
     Effect.provide(
       Layer.merge(
-        recordingKube(cluster, identity, writes),
+        kube,
         Layer.sync(ControllerMetrics, () => ControllerMetrics.make(ns)),
       ),
     ),
     Scope.provide(scope),
   )
+
+const run = (cluster: SimulatedCluster, identity: string, writes: Array<Write>, scope: Scope.Scope) =>
+  startOn(config(identity), recordingKube(cluster, identity, writes), scope)
+
+/** Lets every fiber the controller forked run until it waits again. */
+const settle = Effect.forEach(Array.from({ length: 200 }), () => Effect.yieldNow, { discard: true })
+/** Moves the TestClock `ms` forward in 100 ms steps, settling after each. */
+const step = (ms: number) =>
+  Effect.gen(function* () {
+    for (let i = 0; i < ms / 100; i++) yield* TestClock.adjust(Duration.millis(100)).pipe(Effect.andThen(settle))
+  })
 
 const podLabel = (cluster: SimulatedCluster, key: string) => renderedPod(cluster)?.metadata?.labels?.[key] as string | undefined
 
@@ -187,24 +199,15 @@ describe("controller", () => {
         ),
       ).pipe(Layer.provide(recordingKube(cluster, "a", writes)))
       const scope = yield* Scope.make()
-      const handle = yield* startController({
-        ...config("a"),
-        resyncMs: 600_000,
-        election: { ...config("a").election, leaseDurationMs: 10_000, renewDeadlineMs: 2000, retryPeriodMs: 1000 },
-      }).pipe(
-        Effect.provide(
-          Layer.merge(
-            kube,
-            Layer.sync(ControllerMetrics, () => ControllerMetrics.make(ns)),
-          ),
-        ),
-        Scope.provide(scope),
+      const handle = yield* startOn(
+        {
+          ...config("a"),
+          resyncMs: 600_000,
+          election: { ...config("a").election, leaseDurationMs: 10_000, renewDeadlineMs: 2000, retryPeriodMs: 1000 },
+        },
+        kube,
+        scope,
       )
-      const settle = Effect.forEach(Array.from({ length: 200 }), () => Effect.yieldNow, { discard: true })
-      const step = (ms: number) =>
-        Effect.gen(function* () {
-          for (let i = 0; i < ms / 100; i++) yield* TestClock.adjust(Duration.millis(100)).pipe(Effect.andThen(settle))
-        })
       yield* settle
       expect(handle.leading()).toBe(true)
       const lease = cluster.get(leaseType, ns, "cluster-backup-operator")!
@@ -240,17 +243,8 @@ describe("controller", () => {
       // Another writer (a mutating webhook, a second controller) makes every status write of this policy stale.
       cluster.faults.inject(Fault.conflict(), { verb: "update", resource: "backuppolicies", name: "contested", times: Number.POSITIVE_INFINITY })
       const scope = yield* Scope.make()
-      const handle = yield* startController({ ...config("a"), resyncMs: 600_000, minBackoffMs: 1000, maxBackoffMs: 4000 }).pipe(
-        Effect.provide(
-          Layer.merge(
-            SimulatedKube.inMemory(cluster),
-            Layer.sync(ControllerMetrics, () => ControllerMetrics.make(ns)),
-          ),
-        ),
-        Scope.provide(scope),
-      )
-      const settle = Effect.forEach(Array.from({ length: 200 }), () => Effect.yieldNow, { discard: true })
-      for (let i = 0; i < 100; i++) yield* TestClock.adjust(Duration.millis(100)).pipe(Effect.andThen(settle))
+      const handle = yield* startOn({ ...config("a"), resyncMs: 600_000, minBackoffMs: 1000, maxBackoffMs: 4000 }, SimulatedKube.inMemory(cluster), scope)
+      yield* step(10_000)
       // 10 s at 1 s doubling to 4 s (jittered): a handful of syncs, where a resync at once would make hundreds.
       expect(handle.syncs()).toBeGreaterThan(1)
       expect(handle.syncs()).toBeLessThan(12)
@@ -275,24 +269,15 @@ describe("controller", () => {
         ),
       ).pipe(Layer.provide(SimulatedKube.inMemory(cluster)))
       const scope = yield* Scope.make()
-      yield* startController({
-        ...config("a"),
-        resyncMs: 600_000,
-        election: { ...config("a").election, leaseDurationMs: 10_000, renewDeadlineMs: 2000, retryPeriodMs: 1000 },
-      }).pipe(
-        Effect.provide(
-          Layer.merge(
-            kube,
-            Layer.sync(ControllerMetrics, () => ControllerMetrics.make(ns)),
-          ),
-        ),
-        Scope.provide(scope),
+      yield* startOn(
+        {
+          ...config("a"),
+          resyncMs: 600_000,
+          election: { ...config("a").election, leaseDurationMs: 10_000, renewDeadlineMs: 2000, retryPeriodMs: 1000 },
+        },
+        kube,
+        scope,
       )
-      const settle = Effect.forEach(Array.from({ length: 200 }), () => Effect.yieldNow, { discard: true })
-      const step = (ms: number) =>
-        Effect.gen(function* () {
-          for (let i = 0; i < ms / 100; i++) yield* TestClock.adjust(Duration.millis(100)).pipe(Effect.andThen(settle))
-        })
       const rendered = () => renderedPod(cluster)?.metadata.labels["backup.openshift.io/kube-apiserver-revision"]
       yield* settle
       expect(rendered()).toBe("7")
