@@ -5,6 +5,7 @@
  * snapshot's bytes. A snapshot that changed since backup-create is never completed as an object.
  */
 import { createHash } from "node:crypto"
+import { relay } from "../../support/tcp-relay.ts"
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import net from "node:net"
 import { join } from "node:path"
@@ -106,17 +107,8 @@ const countingProxy = async (target: URL) => {
   const sockets = new Set<net.Socket>()
   const srv = net.createServer((client) => {
     const upstream = net.connect(Number(target.port), target.hostname)
-    sockets.add(client).add(upstream)
     upstream.on("data", (d: Buffer) => (served += d.length))
-    client.pipe(upstream).pipe(client)
-    for (const s of [client, upstream]) {
-      s.on("error", () => undefined)
-      s.on("close", () => {
-        sockets.delete(s)
-        client.destroy()
-        upstream.destroy()
-      })
-    }
+    relay(client, upstream, sockets)
   })
   const port = await new Promise<number>((resolve) => srv.listen(0, "127.0.0.1", () => resolve((srv.address() as net.AddressInfo).port)))
   return {

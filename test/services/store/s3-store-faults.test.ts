@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from "node:crypto"
+import { relay } from "../../support/tcp-relay.ts"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import http from "node:http"
 import net from "node:net"
@@ -36,17 +37,8 @@ const cuttableProxy = async (target: number) => {
   const make = () =>
     net.createServer((client) => {
       const upstream = net.connect(target, "127.0.0.1")
-      sockets.add(client).add(upstream)
       client.on("data", (d: Buffer) => (forwarded += d.length))
-      client.pipe(upstream).pipe(client)
-      for (const s of [client, upstream]) {
-        s.on("error", () => undefined)
-        s.on("close", () => {
-          sockets.delete(s)
-          client.destroy()
-          upstream.destroy()
-        })
-      }
+      relay(client, upstream, sockets)
     })
   let srv = make()
   const port = await listen(srv)
