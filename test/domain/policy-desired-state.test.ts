@@ -222,6 +222,13 @@ describe("policyDesiredState", () => {
   })
 })
 
+/** The newest pod of policy onchange, started 10 min before t0, as if it had backed up etcd revision 2 (which the operands no longer have). */
+const podWithEtcdMoved = () => ({
+  ...podOf("onchange", 1, t0 - 10 * 60_000, "complete"),
+  revisions: { ...revisions, etcd: 2 },
+  annotations: { "backup.openshift.io/revisions": "etcd=2,kube-apiserver=7,kube-controller-manager=5,kube-scheduler=6" },
+})
+
 describe("policyDesiredState on a schedule", () => {
   const hourly = policyObject("hourly", { schedule: "0 * * * *" })
 
@@ -312,12 +319,7 @@ describe("policyDesiredState on a schedule", () => {
 
   it("a revision change starts a backup once the revisions settled and minInterval passed", () => {
     const onChange = policyObject("onchange", { onRevisionChange: true, minInterval: "30m" })
-    const old = podOf("onchange", 1, t0 - 10 * 60_000, "complete")
-    const moved = {
-      ...old,
-      revisions: { ...revisions, etcd: 2 },
-      annotations: { "backup.openshift.io/revisions": "etcd=2,kube-apiserver=7,kube-controller-manager=5,kube-scheduler=6" },
-    }
+    const moved = podWithEtcdMoved()
     const settling = policyDesiredState(observedOf([onChange], [moved], t0), { ...settings, settleMs: 60_000 })
     expect(settling.policies[0]!.create).toBeUndefined()
     expect(settling.wakeAt).toBe(t0 + 60_000)
@@ -336,12 +338,7 @@ describe("the metrics ClusterBackupNoRecentBackup reads for a policy that backs 
     // A quiet cluster: the newest backup, ten days old, holds the revisions the operands have.
     const quiet = policyDesiredState(observedOf([onChange], [podOf("onchange", 1, t0 - 240 * hour, "complete")], t0), settings).policies[0]!.metrics
     expect(quiet).toMatchObject({ scheduleIntervalMs: undefined, revisionChangePendingSince: undefined, minIntervalMs: 30 * 60_000 })
-    const old = podOf("onchange", 1, t0 - 10 * 60_000, "complete")
-    const moved = {
-      ...old,
-      revisions: { ...revisions, etcd: 2 },
-      annotations: { "backup.openshift.io/revisions": "etcd=2,kube-apiserver=7,kube-controller-manager=5,kube-scheduler=6" },
-    }
+    const moved = podWithEtcdMoved()
     const settling = policyDesiredState(observedOf([onChange], [moved], t0), { ...settings, settleMs: 60_000 })
     expect(settling.policies[0]!.metrics.revisionChangePendingSince).toBe(t0 + 60_000)
     const later = policyDesiredState({ ...observedOf([onChange], [moved], t0 + 5 * hour), memory: settling.memory }, { ...settings, settleMs: 60_000 })
