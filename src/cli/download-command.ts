@@ -1,12 +1,15 @@
 import { Effect, Layer } from "effect"
 import { Argument, Command } from "effect/cli"
+import { readTrustedKeys } from "../programs/backup-dir/manifest-authenticity.ts"
 import { downloadBackup } from "../programs/store/store-download.ts"
+import { refuseUnauthenticatedManifest } from "../programs/store/stored-signature.ts"
 import { BackupStore } from "../services/store/backup-store.ts"
 import { downloadDirOutsideStore } from "./directory-store-places.ts"
 import { backupIdCheck } from "./flag-checks.ts"
 import { withLogging } from "./logging.ts"
 import { openStoreFromFlags, storeFlags } from "./store-flags.ts"
 import { identityFlags, readGivenIdentities } from "./encryption-flags.ts"
+import { trustedKeysFlag } from "./signature-flags.ts"
 
 export const downloadCommand = Command.make(
   "download",
@@ -16,20 +19,25 @@ export const downloadCommand = Command.make(
     dir: Argument.String("dir").pipe(Argument.withDescription("Directory to download into (created if missing)")),
     ...storeFlags,
     ...identityFlags,
+    trustedKeys: trustedKeysFlag,
   },
   (flags) =>
     withLogging(
       Effect.gen(function* () {
         yield* downloadDirOutsideStore("download", flags.store, flags, flags.dir, { name: "dir", kind: "argument" })
         const identities = yield* readGivenIdentities(flags)
+        const trustedKeys = yield* readTrustedKeys(flags.trustedKeys)
         const { store, prefix } = yield* openStoreFromFlags(flags.store, flags, { command: "download", name: "store", kind: "argument" })
-        const result = yield* downloadBackup(prefix, flags.id, flags.dir, identities).pipe(Effect.provide(Layer.succeed(BackupStore, BackupStore.of(store))))
+        const result = yield* refuseUnauthenticatedManifest(prefix, flags.id, trustedKeys).pipe(
+          Effect.andThen(downloadBackup(prefix, flags.id, flags.dir, identities, trustedKeys)),
+          Effect.provide(Layer.succeed(BackupStore, BackupStore.of(store))),
+        )
         for (const f of result.files) yield* Effect.logInfo(`${f.name}: ${f.size} bytes, sha256 ${f.sha256} ${f.reused ? "(already there)" : "(downloaded)"}`)
         yield* Effect.sync(() => process.stdout.write(`${result.dir}\n`))
       }),
     ),
 ).pipe(
   Command.withDescription(
-    "Download a complete backup from a store into a directory: every file through .part, its sha256 checked against the manifest before it is kept, the manifest last. An age-encrypted backup needs --identity: each file's ciphertext is checked, decrypted through .part to its plaintext name and checked again. Restartable: files already there with the right sha256 are kept.",
+    "Download a complete backup from a store into a directory: every file through .part, its sha256 checked against the manifest before it is kept, the manifest last. An age-encrypted backup needs --identity: each file's ciphertext is checked, decrypted through .part to its plaintext name and checked again. Restartable: files already there with the right sha256 are kept. With --trusted-key, a manifest not signed by one of the keys is refused before anything is downloaded, and checked again before it is written.",
   ),
 )

@@ -165,7 +165,7 @@ describe("verify with signed manifests", () => {
 })
 
 describe("signed backups in a store", () => {
-  it("backup-upload carries the signature, list counts it part of the backup, verify --backup-id trusts it, and refuses the copy whose signature was removed before downloading it", async () => {
+  it("backup-upload carries the signature, list counts it part of the backup, verify --backup-id and download trust it, and both refuse a stranger's key or the copy whose signature was removed before downloading it", async () => {
     const store = join(work, "store")
     mkdirSync(store)
     const up = await cli("backup-upload", "--store", store, "--backup-dir", signed)
@@ -176,7 +176,18 @@ describe("signed backups in a store", () => {
     const verified = await cli("verify", store, "--backup-id", id, "--etcdutl", etcdutl, "--trusted-key", trusted.publicPath)
     expect(verified.status, verified.stdout + verified.stderr).toBe(0)
     expect(verified.stdout).toContain(`the manifest is signed by trusted key ${trusted.keyId}`)
+    const downloaded = await cli("download", store, id, join(work, "download-trusted"), "--trusted-key", trusted.publicPath)
+    expect(downloaded.status, downloaded.stderr.slice(-800)).toBe(0)
+    expect(existsSync(join(work, "download-trusted", signatureFileName))).toBe(true)
+    const strangerKey = await cli("download", store, id, join(work, "download-stranger"), "--trusted-key", stranger.publicPath)
+    expect(strangerKey.status).toBe(1)
+    expect(strangerKey.stderr).toMatch(/refused before anything is downloaded: .*\[StoredManifestUnauthenticated\]/)
+    expect(existsSync(join(work, "download-stranger"))).toBe(false)
     rmSync(join(store, id, signatureFileName))
+    const unsigned = await cli("download", store, id, join(work, "download-unsigned"), "--trusted-key", trusted.publicPath)
+    expect(unsigned.status).toBe(1)
+    expect(unsigned.stderr).toMatch(/refused before anything is downloaded: the manifest is not signed, but trusted keys were given/)
+    expect(existsSync(join(work, "download-unsigned"))).toBe(false)
     const refused = await cli("verify", store, "--backup-id", id, "--etcdutl", etcdutl, "--trusted-key", trusted.publicPath)
     // Refused on the stored manifest and signature, before the snapshot is downloaded: no report, the error says why.
     expect(refused.status).toBe(1)

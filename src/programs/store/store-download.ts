@@ -23,6 +23,8 @@ import type { IdentitySet } from "../../services/crypto/age-identity-files.ts"
 import { checkCiphertextOpens, fetchDecrypted } from "./encrypted-download.ts"
 import { fetchChecked } from "./checked-fetch.ts"
 import { refuseOverCompleteBackup } from "../backup-dir/manifest-in-the-way.ts"
+import type { TrustedKey } from "../../services/crypto/manifest-signature.ts"
+import { refuseUnauthenticatedDownload, storedSignature } from "./stored-signature.ts"
 
 export class StoredBackupIncomplete extends Schema.TaggedError<StoredBackupIncomplete>()("StoredBackupIncomplete", {
   store: Schema.String,
@@ -100,7 +102,13 @@ export class BackupIdentityMissing extends Schema.TaggedError<BackupIdentityMiss
   message: Schema.String,
 }) {}
 
-export const downloadBackup = Effect.fn("downloadBackup")(function* (prefix: string, id: string, dir: string, identities?: IdentitySet) {
+export const downloadBackup = Effect.fn("downloadBackup")(function* (
+  prefix: string,
+  id: string,
+  dir: string,
+  identities?: IdentitySet,
+  trustedKeys: ReadonlyArray<TrustedKey> = [],
+) {
   const store = yield* BackupStore
   const fs = yield* FileSystem.FileSystem
   const manifest = yield* completeBackupManifest(prefix, id)
@@ -160,10 +168,8 @@ export const downloadBackup = Effect.fn("downloadBackup")(function* (prefix: str
   }
   // The stored signature or none: a reused directory keeps no signature the store no longer has.
   const signaturePath = join(dir, signatureFileName)
-  const signature = yield* store.getBytes(objectKey(prefix, id, signatureFileName)).pipe(
-    Effect.map((b): Uint8Array | undefined => b),
-    Effect.catchTag("StoreObjectMissing", () => Effect.succeed(undefined)),
-  )
+  const signature = yield* storedSignature(prefix, id)
+  yield* refuseUnauthenticatedDownload(id, bytes, signature, trustedKeys)
   yield* signature === undefined
     ? fs.remove(signaturePath, { force: true }).pipe(Effect.mapError((e) => localIoFailed(signaturePath, "write", e)))
     : writeThroughPart(signaturePath, signature)

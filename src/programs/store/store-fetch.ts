@@ -61,7 +61,7 @@ export const fetchBackup = Effect.fn("fetchBackup")(function* (
     })
   }
   yield* Effect.logInfo(`downloading backup ${id} from ${store.location} into ${workDir} (${formatBytes(needed - manifestAllowance)} to fetch)`)
-  const result = yield* downloadBackup(prefix, id, workDir, identities)
+  const result = yield* downloadBackup(prefix, id, workDir, identities, trustedKeys)
   yield* Effect.logInfo(
     `downloaded backup ${id}: ${result.files.map((f) => `${f.name} (${f.reused ? "already there" : "downloaded"}, sha256 checked)`).join(", ")}, ${manifestFileName}`,
   )

@@ -20,6 +20,31 @@ export class StoredManifestUnauthenticated extends Schema.TaggedError<StoredMani
   message: Schema.String,
 }) {}
 
+/**
+ * Fails unless `manifest` is signed by one of `trustedKeys` (`signature`: the stored signature
+ * file's bytes, undefined when there is none); `refused` says what the refusal means for the run.
+ */
+const authenticate = (id: string, manifest: Uint8Array, signature: Uint8Array | undefined, trustedKeys: ReadonlyArray<TrustedKey>, refused: string) =>
+  Effect.gen(function* () {
+    const store = yield* BackupStore
+    const verdict = verifyManifestSignature(manifest, signature === undefined ? undefined : Buffer.from(signature).toString("utf8"), trustedKeys)
+    const found = describeSignatureVerdict(verdict, trustedKeys)
+    if (verdict._tag === "Verified") return found
+    return yield* new StoredManifestUnauthenticated({
+      store: store.location,
+      id,
+      verdict: verdict._tag,
+      message: `backup ${id} in ${store.location} ${refused}: ${found}`,
+    })
+  })
+
+/** The stored signature file of backup `id`, undefined when there is none. */
+export const storedSignature = (prefix: string, id: string) =>
+  BackupStore.use((store) => store.getBytes(objectKey(prefix, id, signatureFileName))).pipe(
+    Effect.map((b): Uint8Array | undefined => b),
+    Effect.catchTag("StoreObjectMissing", () => Effect.succeed(undefined)),
+  )
+
 /** Fails unless the stored manifest of backup `id` is signed by one of `trustedKeys`; with none given, checks nothing. */
 export const refuseUnauthenticatedManifest = Effect.fn("refuseUnauthenticatedManifest")(function* (
   prefix: string,
@@ -29,17 +54,23 @@ export const refuseUnauthenticatedManifest = Effect.fn("refuseUnauthenticatedMan
   if (trustedKeys.length === 0) return
   const store = yield* BackupStore
   const manifest = yield* store.getBytes(objectKey(prefix, id, manifestFileName))
-  const signature = yield* store.getBytes(objectKey(prefix, id, signatureFileName)).pipe(
-    Effect.map((b): string | undefined => Buffer.from(b).toString("utf8")),
-    Effect.catchTag("StoreObjectMissing", () => Effect.succeed(undefined)),
-  )
-  const verdict = verifyManifestSignature(manifest, signature, trustedKeys)
-  const found = describeSignatureVerdict(verdict, trustedKeys)
-  if (verdict._tag === "Verified") return yield* Effect.logInfo(`backup ${id} in ${store.location}: ${found}`)
-  return yield* new StoredManifestUnauthenticated({
-    store: store.location,
-    id,
-    verdict: verdict._tag,
-    message: `backup ${id} in ${store.location} is refused before anything is downloaded: ${found}`,
-  })
+  const signature = yield* storedSignature(prefix, id)
+  const found = yield* authenticate(id, manifest, signature, trustedKeys, "is refused before anything is downloaded")
+  yield* Effect.logInfo(`backup ${id} in ${store.location}: ${found}`)
 })
+
+/**
+ * The manifest and signature a download is about to write, checked again: the store may have
+ * replaced them since the check before the download. On a refusal nothing of them is written, so
+ * the directory holds no backup.
+ */
+export const refuseUnauthenticatedDownload = (id: string, manifest: Uint8Array, signature: Uint8Array | undefined, trustedKeys: ReadonlyArray<TrustedKey>) =>
+  trustedKeys.length === 0
+    ? Effect.void
+    : authenticate(
+        id,
+        manifest,
+        signature,
+        trustedKeys,
+        "is refused: its manifest or signature changed during the download; no manifest written (the files downloaded are not a backup until a download ends with a trusted manifest)",
+      ).pipe(Effect.asVoid)

@@ -5,10 +5,14 @@ import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Effect, Exit, Layer, Result } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
+import { manifestFileName } from "../../../src/domain/archive-names.ts"
+import { signatureFileName } from "../../../src/domain/manifest-signature-file.ts"
+import { objectKey } from "../../../src/domain/store-layout.ts"
+import { downloadBackup } from "../../../src/programs/store/store-download.ts"
 import { fetchBackup } from "../../../src/programs/store/store-fetch.ts"
 import { uploadBackup } from "../../../src/programs/store/store-upload.ts"
 import { DiskSpace } from "../../../src/services/disk-space.ts"
-import { parseSigningKey, parseTrustedKey, type TrustedKey } from "../../../src/services/crypto/manifest-signature.ts"
+import { parseSigningKey, parseTrustedKey, signManifest, type TrustedKey } from "../../../src/services/crypto/manifest-signature.ts"
 import { BackupStore } from "../../../src/services/store/backup-store.ts"
 import { makeMemoryStore, type MemoryStore } from "../../../src/services/store/memory-store.ts"
 import { backupFiles, makeFakeBackup, readManifest } from "../../support/bad-backups.ts"
@@ -97,5 +101,31 @@ describe("fetching a stored backup with --trusted-key", () => {
     expect(Exit.isSuccess(await run(workDir, 1e9, [other.trusted, signer.trusted], signed))).toBe(true)
     expect(backupFiles(workDir)).toEqual(expect.arrayContaining(backupFiles(backup)))
     expect(existsSync(join(workDir, "backup-manifest.json.sig"))).toBe(true)
+  })
+
+  it("checks the manifest and signature again before writing them: a signature replaced during the download leaves no manifest written", async () => {
+    const id = readManifest(backup).timestamp
+    // The download reads the manifest twice: to check the backup, then to write it. Before the second, the store's
+    // signature is replaced by one of a key that is not trusted, over the same manifest.
+    const holder: { store?: MemoryStore; armed?: boolean; manifestReads: number } = { manifestReads: 0 }
+    const store = makeMemoryStore({
+      faults: (operation, key) =>
+        Effect.sync(() => {
+          if (holder.armed !== true || operation !== "GET" || key !== objectKey(prefix, id, manifestFileName) || ++holder.manifestReads !== 2) return
+          const objects = holder.store!.objects
+          const forged = new TextEncoder().encode(signManifest(objects.get(key)!.bytes, other.signing))
+          objects.set(objectKey(prefix, id, signatureFileName), { ...objects.get(objectKey(prefix, id, signatureFileName))!, bytes: forged })
+        }),
+    })
+    holder.store = store
+    const withStore = Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), NodeServices.layer))
+    await Effect.runPromise(uploadBackup(backup, prefix, undefined, { signingKey: signer.signing }).pipe(withStore))
+    holder.armed = true
+    const into = mkdtempSync(join(tmpdir(), "fetch-"))
+    const exit = await Effect.runPromiseExit(downloadBackup(prefix, id, into, undefined, [signer.trusted]).pipe(withStore))
+    expect(holder.manifestReads).toBe(2)
+    expect(JSON.stringify(exit)).toMatch(/StoredManifestUnauthenticated.*"verdict":"UnknownKey".*changed during the download; no manifest written/)
+    expect(readdirSync(into)).not.toContain(manifestFileName)
+    expect(readdirSync(into)).not.toContain(signatureFileName)
   })
 })
