@@ -7,6 +7,9 @@
  * 3. rename `from` to `<dir of from>/.cluster-backup-trash-<name>` (gone from its place at once), fsync;
  * 4. remove the trash.
  *
+ * A failure at step 3 takes the copy back (renamed to the part, removed), so the original alone is
+ * left, as if nothing had been done; one at step 4 leaves the move done and the trash to remove.
+ *
  * So a part is never the only copy (the original is still in place) and a trash is never the only
  * copy (the complete copy took its final name first): both are removed, by the next move of that
  * name or by the restore's sweep of what a killed run left, without losing anything.
@@ -17,6 +20,7 @@ import { chmod, copyFile, lchown, lstat, lutimes, mkdir, open, readdir, readlink
 import { basename, dirname, join } from "node:path"
 import { BackupFileError } from "./atomic-files.ts"
 import { fsyncDirectory, lstatOrUndefined } from "./file-steps.ts"
+import { describeFileSystemFailure, type FileSystemFailure } from "./file-system-error.ts"
 
 export const movePartPrefix = ".cluster-backup-part-"
 export const moveTrashPrefix = ".cluster-backup-trash-"
@@ -88,9 +92,43 @@ export const moveAcrossFileSystems = async (from: string, to: string): Promise<v
   }
   await fsyncDirectory(dirname(to))
   const trash = moveTrash(from)
-  await rm(trash, { recursive: true, force: true })
-  await rename(from, trash)
-  await fsyncDirectory(dirname(from))
-  await rm(trash, { recursive: true, force: true })
-  await fsyncDirectory(dirname(from))
+  try {
+    await rm(trash, { recursive: true, force: true })
+    await rename(from, trash)
+  } catch (e) {
+    // The original never left its place (a failure after the rename would find it in the trash, the copy its only other copy).
+    return takeBackCopy(from, to, part, describeFileSystemFailure("move", from, e))
+  }
+  try {
+    await fsyncDirectory(dirname(from))
+    await rm(trash, { recursive: true, force: true })
+    await fsyncDirectory(dirname(from))
+  } catch (e) {
+    const failure = describeFileSystemFailure("remove", trash, e)
+    throw new BackupFileError({
+      ...failure,
+      message: `${failure.message}; ${from} was moved (its whole copy is ${to}) but its original, renamed to ${trash}, is still there: the next restore removes it`,
+    })
+  }
+}
+
+/**
+ * The original could not be put in the trash after its copy took the name `to`: the copy is taken
+ * back (renamed to the part, which is then removed), so the failed move leaves things as they were.
+ * Always throws, saying which of the two states it left.
+ */
+const takeBackCopy = async (from: string, to: string, part: string, failure: FileSystemFailure): Promise<never> => {
+  try {
+    await rename(to, part)
+  } catch {
+    throw new BackupFileError({
+      ...failure,
+      message: `${failure.message}; ${to} holds a whole copy of ${from}, which is still in place, and the copy could not be taken back: remove ${to}, then run again`,
+    })
+  }
+  // A part left behind (or a rename a crash undoes, which puts the copy back) is what a killed move leaves: the next
+  // move of that name or the restore's sweep removes it.
+  await fsyncDirectory(dirname(to)).catch(() => undefined)
+  await rm(part, { recursive: true, force: true }).catch(() => undefined)
+  throw new BackupFileError({ ...failure, message: `${failure.message}; its copy at ${to} was taken back: nothing was moved, ${from} is in place` })
 }

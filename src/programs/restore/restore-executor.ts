@@ -7,9 +7,9 @@
  * Every action is all or nothing on its own (rename, copy via `.part`, extraction via a staging
  * directory), except `etcdutl snapshot restore`, which may leave a partial output directory.
  * When a step fails (or is interrupted) after it changed something, its undo actions put the
- * host back as it was before the step (only the undo moves whose source exists and whose
- * destination is free run), and directories it created are removed if still empty. Then the
- * failure names the step and how to continue.
+ * host back as it was before the step (only the undo moves whose source exists run; one whose
+ * destination is taken is not run and is named in the failure), and directories it created are
+ * removed if still empty. Then the failure names the step and how to continue.
  */
 import { dirname } from "node:path"
 import { Effect, Schema } from "effect"
@@ -114,8 +114,13 @@ export const executeAction = (action: RestoreAction, options: ExecutorOptions, c
         // minutes) and lands after it, where the rollback must know it happened.
         return yield* Effect.uninterruptible(
           Effect.gen(function* () {
-            yield* io(action, (files) => files.move(action.from, action.to, { acrossFileSystems: action.acrossFileSystems === true }))
-            changes.changed = true
+            const moved = yield* Effect.result(
+              io(action, (files) => files.move(action.from, action.to, { acrossFileSystems: action.acrossFileSystems === true })),
+            )
+            // A move off another file system can fail after its copy took the name `to` (the destination was free before):
+            // that is a change the rollback must see.
+            if (moved._tag === "Success" || (yield* exists(action.to).pipe(Effect.orElseSucceed(() => false)))) changes.changed = true
+            if (moved._tag === "Failure") return yield* Effect.fail(moved.failure)
           }),
         )
       case "CopyFile": {
@@ -181,9 +186,13 @@ const applyUndo = (action: RestoreAction, changes: StepChanges) =>
   Effect.gen(function* () {
     switch (action._tag) {
       case "Move": {
-        const applicable =
-          (yield* exists(action.from).pipe(Effect.orElseSucceed(() => false))) && !(yield* exists(action.to).pipe(Effect.orElseSucceed(() => true)))
-        if (!applicable) return false
+        if (!(yield* exists(action.from).pipe(Effect.orElseSucceed(() => false)))) return false
+        if (yield* exists(action.to).pipe(Effect.orElseSucceed(() => true))) {
+          return yield* new RestoreActionFailed({
+            action: renderAction(action),
+            message: `${action.to} exists too, so ${action.from} was left where it is`,
+          })
+        }
         yield* io(action, (files) => files.move(action.from, action.to, { acrossFileSystems: action.acrossFileSystems === true }))
         return true
       }
