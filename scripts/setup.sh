@@ -168,6 +168,8 @@ CB_RCLONE_VERSION="1.60.1"
 # age: the reference implementation of the age v1 format that the interop tests and benchmarks
 # hold the project's encryption to.
 CB_AGE_VERSION="1.1.1"
+# promtool (from Debian's prometheus package): evaluates the PrometheusRule's alerts in the tests.
+CB_PROMETHEUS_VERSION="2.42.0"
 
 cb_ensure_node
 cb_ensure_modules
@@ -175,4 +177,5 @@ cb_ensure_etcd
 cb_ensure_swift
 cb_ensure_deb_binary rclone "$CB_RCLONE_VERSION" rclone
 cb_ensure_deb_binary age "$CB_AGE_VERSION" age age-keygen
+cb_ensure_deb_binary prometheus "$CB_PROMETHEUS_VERSION" promtool
 export CB_ROOT CB_TOOLS
