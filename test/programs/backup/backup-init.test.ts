@@ -548,19 +548,28 @@ describe("backup-init (in-memory etcd)", () => {
       const capture = Logger.layer([Logger.make(({ message }) => void lines.push(String(message)))])
       const m = member()
       m.snapshotFault = { kind: "stall", atByte: 65_536 }
-      const fiber = yield* Effect.forkChild(runInit({ member: m, options: { progressLogIntervalMs: 10_000 } }).pipe(Effect.provide(capture)))
-      // Let the real file writes reach the stall, then move the clock past one interval.
-      for (let i = 0; i < 100 && !lines.some((l) => l.startsWith("etcd member")); i++) yield* Effect.promise(() => new Promise((r) => setTimeout(r, 5)))
-      yield* Effect.promise(() => new Promise((r) => setTimeout(r, 100)))
-      yield* TestClock.adjust(10_000)
-      yield* Fiber.interrupt(fiber)
-      assert.include(
-        lines,
-        `snapshot ${snapshotName}: 64.0 KiB of ~195.3 KiB (32%), ${lines
-          .find((l) => l.startsWith(`snapshot ${snapshotName}: 64.0 KiB`))
-          ?.split(", ")
-          .at(-1)}`,
+      const backupDir = join(yield* scopedTempDir("progress"), "backup")
+      yield* TestClock.setTime(at)
+      const fiber = yield* Effect.forkChild(
+        backupInit({ backupDir, progressLogIntervalMs: 10_000 }).pipe(Effect.provide(fixedLayers(m)), Effect.provide(capture)),
       )
+      // The run reaches the stall through real file I/O, in real time; a fixed real wait was too short on a loaded
+      // machine. Once the part file is there (its name taken at the set time), move the clock an interval at a time,
+      // real time passing between, until a line shows the stall's 64 KiB.
+      const realWait = Effect.promise(() => new Promise((r) => setTimeout(r, 20)))
+      for (const deadline = Date.now() + 30_000; !existsSync(join(backupDir, `${snapshotName}.part`)) && Date.now() < deadline; ) yield* realWait
+      const progress = () => lines.filter((l) => l.startsWith(`snapshot ${snapshotName}: `))
+      const stalled = () => progress().find((l) => l.startsWith(`snapshot ${snapshotName}: 64.0 KiB`))
+      for (const deadline = Date.now() + 30_000; stalled() === undefined && Date.now() < deadline; ) {
+        yield* realWait
+        yield* TestClock.adjust(10_000)
+      }
+      assert.include(lines, `snapshot ${snapshotName}: 64.0 KiB of ~195.3 KiB (32%), ${stalled()?.split(", ").at(-1)}`)
+      // A line at each interval.
+      const before = progress().length
+      yield* TestClock.adjust(10_000)
+      assert.strictEqual(progress().length, before + 1)
+      yield* Fiber.interrupt(fiber)
     }).pipe(Effect.provide(NodeServices.layer)),
   )
 })
