@@ -58,8 +58,14 @@ const startOn = (settings: Parameters<typeof startController>[0], kube: Layer.La
     Scope.provide(scope),
   )
 
-const run = (cluster: SimulatedCluster, identity: string, writes: Array<Write>, scope: Scope.Scope) =>
-  startOn(config(identity), recordingKube(cluster, identity, writes), scope)
+const run = (cluster: SimulatedCluster, identity: string, writes: Array<Write>, scope: Scope.Scope, settings = config(identity)) =>
+  startOn(settings, recordingKube(cluster, identity, writes), scope)
+
+/**
+ * Election timings for the two-replica race in real time: a leader steps down when it could not renew within
+ * the deadline, so the deadline must outlast a loaded machine's stalls (the harness's 600 ms did not always).
+ */
+const racingConfig = (identity: string) => controllerConfig(identity, { leaseDurationMs: 4000, renewDeadlineMs: 2500, retryPeriodMs: 100 })
 
 /** How long a live test waits for a render: room for a loaded 2-core machine, and still well under the resync. */
 const renderWaitMs = 20_000
@@ -105,8 +111,8 @@ describe("controller", () => {
       const writes: Array<Write> = []
       const scopeA = yield* Scope.make()
       const scopeB = yield* Scope.make()
-      const a = yield* run(cluster, "a", writes, scopeA)
-      const b = yield* run(cluster, "b", writes, scopeB)
+      const a = yield* run(cluster, "a", writes, scopeA, racingConfig("a"))
+      const b = yield* run(cluster, "b", writes, scopeB, racingConfig("b"))
       yield* until("a render", () => renderedPod(cluster) !== undefined)
       yield* Effect.sleep(300)
       expect([a.leading(), b.leading()].filter(Boolean)).toHaveLength(1)
