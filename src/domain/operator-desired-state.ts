@@ -11,6 +11,7 @@ import { backupStatusConfigMapName, backupStatusKeys, decodeBackupStatus, encode
 import { countableRenderTime, decide, type ControllerDecision } from "./controller-decision.ts"
 import type { OperandTable } from "./operands.ts"
 import { renderBackupPodYaml, revisionsAnnotation, type BackupPodOptions } from "./pod-spec.ts"
+import { proxySecretKeys, proxySecretProblem, type ProxySecretRead } from "./proxy-secret-check.ts"
 import { formatRevisionSet, parseRevisionsFlag, revisionSetsEqual, type LatestRevisionError, type RevisionSet } from "./revisions.ts"
 import { formatRfc3339Utc, parseRfc3339Utc } from "./rfc3339.ts"
 
@@ -29,7 +30,7 @@ export interface OperatorSettings {
 }
 
 /** The Warnings the controller raises; each is announced once while it holds with the same message. */
-export type WarningReason = "RevisionsUnavailable" | "BackupStatusRepaired"
+export type WarningReason = "RevisionsUnavailable" | "BackupStatusRepaired" | "ProxySecretMissing" | "ProxySecretUnchecked"
 
 /** What the controller remembers between syncs (lost on restart: then it just settles again). */
 export interface OperatorMemory {
@@ -60,6 +61,8 @@ export interface OperatorObserved {
   readonly podSpec: ObservedConfigMap | undefined
   /** The backup pods (selected by `backupPodSelector`). */
   readonly pods: ReadonlyArray<BackupPodView>
+  /** Secret `cluster-backup-proxy`'s keys as read, when the rendered pod takes a proxy credential from it (else not read). */
+  readonly proxySecret?: ProxySecretRead | undefined
   readonly memory: OperatorMemory
 }
 
@@ -204,8 +207,11 @@ export const revisionsUnavailableMessage = (errors: ReadonlyArray<LatestRevision
  */
 export const desiredState = (observed: OperatorObserved, settings: OperatorSettings): DesiredState => {
   const { now, memory } = observed
+  // The rendered spec is published all the same: it is right once the Secret is there, and only a person creates its pod.
+  const proxy = proxySecretProblem(proxySecretKeys(settings.podOptions.proxyEnv), observed.proxySecret, settings.namespace)
+  const proxyWarning = proxy === undefined ? {} : { [proxy._tag]: proxy.message }
   if (Result.isFailure(observed.revisions)) {
-    const warnings = { RevisionsUnavailable: revisionsUnavailableMessage(observed.revisions.failure) }
+    const warnings = { RevisionsUnavailable: revisionsUnavailableMessage(observed.revisions.failure), ...proxyWarning }
     const next = { ...memory, warned: warnings }
     return {
       decision: undefined,
@@ -223,7 +229,7 @@ export const desiredState = (observed: OperatorObserved, settings: OperatorSetti
   const stableSince =
     memory.observed !== undefined && memory.stableSince !== undefined && revisionSetsEqual(memory.observed, revisions) ? memory.stableSince : now
   const { status, facts, repaired } = currentStatus(observed, settings.table)
-  const warnings = repaired === undefined ? {} : { BackupStatusRepaired: repaired }
+  const warnings = { ...(repaired === undefined ? {} : { BackupStatusRepaired: repaired }), ...proxyWarning }
   const decision = decide({
     observed: revisions,
     lastRendered: status?.revisions,

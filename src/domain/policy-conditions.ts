@@ -17,7 +17,7 @@ export interface ConditionState {
 
 /** Why the policy is Degraded, when something a person must fix (or wait for) stops it from backing up. */
 export interface Blocked {
-  readonly reason: "InvalidSpec" | "RevisionsUnavailable"
+  readonly reason: "InvalidSpec" | "RevisionsUnavailable" | "ProxySecretMissing"
   readonly message: string
 }
 
@@ -37,6 +37,8 @@ export interface PolicyFacts {
 
 const ready = (f: PolicyFacts): ConditionState => {
   if (f.invalid !== undefined) return { status: "False", reason: "InvalidSpec", message: f.invalid.message }
+  // The policy's pods cannot start: whatever the newest backup did, the next one will not happen.
+  if (f.blocked?.reason === "ProxySecretMissing") return { status: "False", reason: f.blocked.reason, message: f.blocked.message }
   if (f.failures > 0) return { status: "False", reason: "BackupFailed", message: `the newest backup failed: ${f.lastFailureMessage ?? "no reason recorded"}` }
   if (f.lastSuccess !== undefined) {
     return { status: "True", reason: "BackupSucceeded", message: `the newest backup ${f.lastSuccess.id} (${f.lastSuccess.time}) succeeded` }

@@ -19,6 +19,7 @@ import { operandNames, type OperandTable } from "./operands.ts"
 import { backupPodSpecHash, specHashAnnotation, type BackupPod, type BackupPodOptions } from "./pod-spec.ts"
 import { conditionSays, policyConditions, type Blocked, type ConditionState, type PolicyFacts } from "./policy-conditions.ts"
 import { policyMetricValues, type PolicyMetricValues } from "./policy-metric-values.ts"
+import { proxySecretKeys, proxySecretProblem, type ProxySecretProblem, type ProxySecretRead } from "./proxy-secret-check.ts"
 import { policyLabelValue, type PolicyUploadSettings, renderPolicyBackupPod } from "./policy-pod.ts"
 import { attemptAnnotation, failureStreak, historyDefaults, historyDeletions, policyRuns, type PolicyPodView, type PolicyRun } from "./policy-runs.ts"
 import { formatRevisionSet, revisionSetsEqual, type LatestRevisionError, type RevisionSet } from "./revisions.ts"
@@ -74,12 +75,14 @@ export interface PolicyObserved {
    * the uid of the policy that owns it (its controller ownerReference), when it names one.
    */
   readonly pods: ReadonlyArray<PolicyPodView & { readonly policy: string; readonly owner?: string | undefined }>
+  /** Secret `cluster-backup-proxy`'s keys as read, when the pods take a proxy credential from it (else not read). */
+  readonly proxySecret?: ProxySecretRead | undefined
   readonly memory: PolicyMemory
 }
 
 export interface PolicyEvent {
   readonly type: "Normal" | "Warning"
-  readonly reason: "BackupStarted" | "BackupCompleted" | "BackupFailed" | "BackupPodRefused" | Blocked["reason"]
+  readonly reason: "BackupStarted" | "BackupCompleted" | "BackupFailed" | "BackupPodRefused" | "ProxySecretUnchecked" | Blocked["reason"]
   readonly message: string
 }
 
@@ -103,6 +106,11 @@ export interface PolicyDesiredState {
   readonly policies: ReadonlyArray<PolicyDesired>
   /** The earliest instant a policy wants a look again although nothing changes. */
   readonly wakeAt: number | undefined
+  /**
+   * Look again on the controller's failure backoff: the proxy Secret the pods need is missing, and the operator does not
+   * watch Secrets (it may only get that one), so only a look tells when it is there.
+   */
+  readonly recheck: boolean
   readonly memory: PolicyMemory
 }
 
@@ -343,6 +351,7 @@ const decidePolicy = (
   settings: PolicySettings,
   stableSince: number,
   sharedStore: string | undefined,
+  proxy: ProxySecretProblem | undefined,
 ): PolicyDesired => {
   const { object, status, runs } = read
   const { now } = observed
@@ -382,7 +391,9 @@ const decidePolicy = (
   // A run whose pod vanished is recorded as failed first; the next sync (woken by that status write) retries it with
   // the failure counted, as for any failed run.
   const vanished = vanishedRun(read, now)
-  if (decision._tag === "Start" && !deleting && vanished === undefined) {
+  // A pod that cannot start (its proxy Secret missing) is not created: the policy says why until the Secret is there.
+  if (proxy?._tag === "ProxySecretMissing") blocked = { reason: "ProxySecretMissing", message: `no backup starts until it is fixed: ${proxy.message}` }
+  else if (decision._tag === "Start" && !deleting && vanished === undefined) {
     if (revisions === undefined) {
       const why = Result.isFailure(observed.revisions) ? observed.revisions.failure.map((e) => e.message).join("; ") : ""
       blocked = { reason: "RevisionsUnavailable", message: `a ${decision.trigger} backup is due but the operands' revisions cannot be read: ${why}` }
@@ -441,7 +452,8 @@ const decidePolicy = (
     deletions: historyDeletions(runs, spec.successfulPodsHistoryLimit ?? historyDefaults.successful, spec.failedPodsHistoryLimit ?? historyDefaults.failed),
     status: desired,
     events,
-    warning: warningFor(read, blocked),
+    warning:
+      warningFor(read, blocked) ?? (proxy?._tag === "ProxySecretUnchecked" ? { type: "Warning", reason: proxy._tag, message: proxy.message } : undefined),
     wakeAt: minOf([wait, settle, running?.overdueAt]),
     metrics: policyMetricValues({
       name,
@@ -478,7 +490,10 @@ export const policyDesiredState = (observed: PolicyObserved, settings: PolicySet
   const same = revisions !== undefined && memory.observed !== undefined && memory.stableSince !== undefined && revisionSetsEqual(memory.observed, revisions)
   const stableSince = same ? (memory.stableSince ?? now) : now
   const shared = sharedStores(observed.policies)
-  const policies = observed.policies.map((object) => decidePolicy(readOf(object, observed), observed, settings, stableSince, shared.get(object.metadata.name)))
+  const proxy = proxySecretProblem(proxySecretKeys(settings.podOptions.proxyEnv), observed.proxySecret, settings.namespace)
+  const policies = observed.policies.map((object) =>
+    decidePolicy(readOf(object, observed), observed, settings, stableSince, shared.get(object.metadata.name), proxy),
+  )
   const warned: Record<string, string> = {}
   for (const p of policies) if (p.warning !== undefined) warned[p.name] = p.warning.message
   const stillWanted = new Set(policies.filter((p) => p.create !== undefined).map((p) => p.name))
@@ -486,6 +501,7 @@ export const policyDesiredState = (observed: PolicyObserved, settings: PolicySet
   return {
     policies,
     wakeAt: minOf(policies.map((p) => p.wakeAt)),
+    recheck: proxy?._tag === "ProxySecretMissing" && policies.length > 0,
     memory: { observed: revisions ?? memory.observed, stableSince: revisions === undefined ? memory.stableSince : stableSince, warned, refused },
   }
 }

@@ -16,7 +16,7 @@ import { defaultReconcileConfig } from "../../src/programs/operator/reconcile.ts
 import { ControllerMetrics } from "../../src/services/controller-metrics.ts"
 import * as SimulatedKube from "../../src/simulation/simulated-kube.ts"
 import { openShiftFixture } from "../../src/simulation/openshift-fixtures.ts"
-import { backupPolicyType, knownResourceTypes, kubeApiPermissions, podType } from "../../src/services/kube/resources.ts"
+import { backupPolicyType, knownResourceTypes, kubeApiPermissions, podType, secretType } from "../../src/services/kube/resources.ts"
 import { policyNameLabel } from "../../src/domain/policy-pod.ts"
 import { simulatedBackupReport, uploadedBackup } from "../../src/simulation/simulated-kubelet.ts"
 import { makeSimulatedCluster, type RequestRecord, type SimulatedCluster } from "../../src/simulation/simulated-cluster.ts"
@@ -123,12 +123,16 @@ const operatorRequests = async (): Promise<ReadonlyArray<RequestRecord>> => {
   const fixture = openShiftFixture({ seed: 9 })
   Result.getOrThrow(fixture.load(cluster))
   const policy = overduePolicy(cluster)
+  // Behind a proxy with credentials: the operator checks the Secret its pods take them from.
+  Result.getOrThrow(
+    cluster.create(secretType, { metadata: { name: "cluster-backup-proxy", namespace: "openshift-etcd" }, data: { HTTPS_PROXY: "aHR0cDovL3U6cEBwOjMxMjg=" } }),
+  )
   const before = cluster.requests.length
   await Effect.runPromise(
     Effect.gen(function* () {
       const scope = yield* Scope.make()
       yield* startController({
-        reconcile: defaultReconcileConfig({ settleMs: 0, minIntervalMs: 0, identity: "a" }),
+        reconcile: defaultReconcileConfig({ settleMs: 0, minIntervalMs: 0, identity: "a", podOptions: { proxyEnv: { HTTPS_PROXY: "http://u:p@proxy:3128" } } }),
         election: {
           namespace: "openshift-etcd",
           leaseName: "cluster-backup-operator",

@@ -531,3 +531,44 @@ describe("policyDesiredState's memory of refused pods", () => {
     )
   })
 })
+
+describe("policyDesiredState behind a proxy whose credentials come from Secret cluster-backup-proxy", () => {
+  const proxied: PolicySettings = { ...settings, podOptions: { ...settings.podOptions, proxyEnv: { HTTPS_PROXY: "http://u:p@proxy:3128" } } }
+  const decide = (observed: PolicyObserved) => {
+    const desired = policyDesiredState(observed, proxied)
+    return { desired, writes: policyDiff(observed, desired) }
+  }
+
+  it("with the Secret missing creates no pod whatever the policy and its pods, says so in Ready and Degraded, and asks to look again", () => {
+    fc.assert(
+      fc.property(worldArb, ({ policy, pods, now }) => {
+        const { desired, writes } = decide({ ...observedOf([policy], pods, now), proxySecret: { _tag: "NotFound" } })
+        expect(creates(writes)).toEqual([])
+        expect(desired.recheck).toBe(true)
+        const conditions = desired.policies[0]!.status.conditions!
+        for (const type of ["Ready", "Degraded"]) expect(conditions.find((c) => c.type === type)?.reason).toBe("ProxySecretMissing")
+      }),
+      { numRuns: 100 },
+    )
+  })
+
+  it("with every key there decides as without a proxy; with a Forbidden get too, adding only its Warning", () => {
+    fc.assert(
+      fc.property(worldArb, ({ policy, pods, now }) => {
+        const plain = sync(observedOf([policy], pods, now))
+        const found = decide({ ...observedOf([policy], pods, now), proxySecret: { _tag: "Found", keys: ["HTTPS_PROXY", "NO_PROXY"] } })
+        const forbidden = decide({ ...observedOf([policy], pods, now), proxySecret: { _tag: "Forbidden", message: "forbidden" } })
+        for (const d of [found, forbidden]) {
+          expect(creates(d.writes).length).toBe(creates(plain.writes).length)
+          expect(d.desired.policies[0]!.status).toEqual(plain.desired.policies[0]!.status)
+          expect(d.desired.recheck).toBe(false)
+        }
+        // A Warning that holds already (an invalid spec) is announced first; the unchecked Secret then.
+        expect(forbidden.desired.policies[0]!.warning).toEqual(
+          plain.desired.policies[0]!.warning ?? expect.objectContaining({ reason: "ProxySecretUnchecked" }),
+        )
+      }),
+      { numRuns: 100 },
+    )
+  })
+})

@@ -161,6 +161,7 @@ export const startController = Effect.fn("startController")(function* (config: C
       // The earliest instant either part asked for (a pending render, a policy's run, a stale status to read again).
       // A stale status (Conflict) is looked at again on the failures' backoff, not at once: a Conflict that lasts (a
       // mutating webhook rewriting the status, another writer) would otherwise be a hot loop against the API server.
+      // A missing proxy Secret is looked at again the same way: the operator may get it, not watch it.
       const conflicted = policies._tag === "Success" && policies.value.requeue
       const asked = [
         result._tag === "Success" ? result.value.requeueAt : undefined,

@@ -25,6 +25,7 @@ import type { KubeError } from "../../services/kube/errors.ts"
 import { Kube } from "../../services/kube/kube.ts"
 import type { BackupPolicyObject, NewPod, Pod } from "../../services/kube/schemas.ts"
 import { readApiRevisions } from "./api-revisions.ts"
+import { readProxySecret } from "./proxy-secret.ts"
 import { podView, type ReconcileConfig } from "./reconcile.ts"
 
 export interface PolicyReconcileConfig extends PolicySettings {
@@ -38,7 +39,7 @@ export interface PolicyReconcileResult {
   readonly writes: number
   /** When the earliest policy wants a look again although nothing changes. */
   readonly wakeAt: number | undefined
-  /** A status was stale (Conflict): look again (the controller waits its failures' backoff first). */
+  /** A status was stale (Conflict), or the proxy Secret the pods need is missing: look again (the controller waits its failures' backoff first). */
   readonly requeue: boolean
   readonly metrics: ReadonlyArray<PolicyMetricValues>
 }
@@ -98,6 +99,7 @@ const readObserved = Effect.fn("readPolicies")(function* (config: PolicyReconcil
     revisions: policies.length === 0 ? Result.fail([]) : yield* readApiRevisions(config.table),
     policies,
     pods: pods.map(policyPodView),
+    proxySecret: policies.length === 0 ? undefined : yield* readProxySecret(config.namespace, config.podOptions.proxyEnv),
     memory,
   }
   return { observed, byName: new Map(policies.map((p) => [p.metadata.name, p])) }
@@ -259,7 +261,7 @@ export const syncPolicies = Effect.fn("syncPolicies")(function* (config: PolicyR
     policies: observed.policies.length,
     writes: count,
     wakeAt: desired.wakeAt,
-    requeue,
+    requeue: requeue || desired.recheck,
     metrics: desired.policies.map((p) => p.metrics),
   }
   return { result, error }

@@ -29,6 +29,7 @@ import type { KubeError } from "../../services/kube/errors.ts"
 import { Kube } from "../../services/kube/kube.ts"
 import type { ConfigMap, Pod } from "../../services/kube/schemas.ts"
 import { readApiRevisions } from "./api-revisions.ts"
+import { readProxySecret } from "./proxy-secret.ts"
 
 // The demo reads the rendered spec by these names.
 export { backupPodConfigMapName, backupPodYamlKey } from "../../domain/operator-desired-state.ts"
@@ -103,6 +104,7 @@ const readObserved = Effect.fn("readObserved")(function* (config: ReconcileConfi
     status: configMapView(statusCm),
     podSpec: configMapView(podCm),
     pods: pods.items.map(podView),
+    proxySecret: yield* readProxySecret(ns, config.podOptions.proxyEnv),
     memory,
   }
   return {
