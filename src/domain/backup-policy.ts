@@ -106,6 +106,15 @@ export const ActiveRun = Schema.Struct({
   name: Schema.String,
 })
 
+/**
+ * The operands' revisions as the operator last saw them, and since when they have not changed: the settle clock of a
+ * revision change, kept in the status so that a restarted operator does not start it again.
+ */
+export const ObservedRevisions = Schema.Struct({
+  revisions: Schema.Record(Schema.String, NonNegativeInt),
+  since: Rfc3339Utc,
+})
+
 export const BackupPolicyStatus = Schema.Struct({
   observedGeneration: Schema.optionalKey(NonNegativeInt),
   active: Schema.optionalKey(Schema.Array(ActiveRun)),
@@ -114,6 +123,7 @@ export const BackupPolicyStatus = Schema.Struct({
   nextScheduleTime: Schema.optionalKey(Rfc3339Utc),
   lastSuccessfulBackup: Schema.optionalKey(SuccessfulBackup),
   lastFailure: Schema.optionalKey(BackupFailure),
+  observedRevisions: Schema.optionalKey(ObservedRevisions),
 })
 export type BackupPolicyStatus = typeof BackupPolicyStatus.Type
 

@@ -7,8 +7,9 @@
  * What must outlive an operator restart is read back from the cluster, not kept in memory: the last scheduled
  * time from the status and the pods' scheduled-time annotations, the failures in a row from the newest failed
  * pod's attempt annotation (or, with no pod kept, from lastFailure against lastSuccessfulBackup), each finished
- * pod's announcement from the status naming it. Memory holds only the revisions' settle clock and the Warnings
- * already announced for a policy whose status could not say so.
+ * pod's announcement from the status naming it, the revisions' settle clock from `observedRevisions` (memory's too,
+ * the earlier of the two). Memory holds besides only the Warnings already announced for a policy whose status could
+ * not say so.
  */
 import { Result, Schema, type Cron } from "effect"
 import { BackupPolicyStatus, decodeBackupPolicy, type BackupPolicy } from "./backup-policy.ts"
@@ -349,7 +350,8 @@ const decidePolicy = (
   read: PolicyRead,
   observed: PolicyObserved,
   settings: PolicySettings,
-  stableSince: number,
+  /** Since when memory has seen the current revisions unchanged (undefined: not that long, or not seen). */
+  memorySince: number | undefined,
   sharedStore: string | undefined,
   proxy: ProxySecretProblem | undefined,
 ): PolicyDesired => {
@@ -368,6 +370,10 @@ const decidePolicy = (
   const revisions = Result.isSuccess(observed.revisions) ? observed.revisions.success : undefined
   const backedUp = backedUpRevisions(runs, status)
   const changed = spec.onRevisionChange === true && revisions !== undefined && (backedUp === undefined || !sameRevisions(revisions, backedUp))
+  // The earlier of memory's and the status's record of the same revisions: a restarted operator keeps the settle time.
+  const recorded = status.observedRevisions
+  const recordedSince = revisions !== undefined && recorded !== undefined && sameRevisions(revisions, recorded.revisions) ? at(recorded.since) : undefined
+  const stableSince = Math.min(minOf([memorySince, recordedSince]) ?? now, now)
   const settledAt = stableSince + settings.settleMs
   const decision = decideSchedule(cron, {
     now,
@@ -439,6 +445,7 @@ const decidePolicy = (
     ...(nextScheduleTime === undefined ? {} : { nextScheduleTime: formatRfc3339Utc(nextScheduleTime) }),
     ...(lastSuccessfulBackup === undefined ? {} : { lastSuccessfulBackup }),
     ...(lastFailure === undefined ? {} : { lastFailure }),
+    ...observedRevisionsOf(spec, revisions, status, stableSince),
   }
   // While a pod runs, its end (a pod watch event) is the next thing to look at: decideSchedule's "now + 1" for a
   // run due behind it would wake the controller every millisecond until then.
@@ -469,6 +476,19 @@ const decidePolicy = (
   }
 }
 
+/** What the status records of the revisions' settle clock: only for a policy that backs up on revision changes. */
+const observedRevisionsOf = (
+  spec: BackupPolicy["spec"],
+  revisions: RevisionSet | undefined,
+  status: BackupPolicyStatus,
+  stableSince: number,
+): Pick<BackupPolicyStatus, "observedRevisions"> => {
+  if (spec.onRevisionChange !== true) return {}
+  // Revisions that cannot be read now leave the record as it was.
+  if (revisions === undefined) return status.observedRevisions === undefined ? {} : { observedRevisions: status.observedRevisions }
+  return { observedRevisions: { revisions: { ...revisions }, since: formatRfc3339Utc(stableSince) } }
+}
+
 const readOf = (object: PolicyObjectView, observed: PolicyObserved): PolicyRead => {
   const decoded = object.status === undefined ? undefined : decodeStatus(object.status)
   const label = policyLabelValue(object.metadata.name)
@@ -488,11 +508,11 @@ export const policyDesiredState = (observed: PolicyObserved, settings: PolicySet
   const { memory, now } = observed
   const revisions = Result.isSuccess(observed.revisions) ? observed.revisions.success : undefined
   const same = revisions !== undefined && memory.observed !== undefined && memory.stableSince !== undefined && revisionSetsEqual(memory.observed, revisions)
-  const stableSince = same ? (memory.stableSince ?? now) : now
+  const memorySince = same ? memory.stableSince : undefined
   const shared = sharedStores(observed.policies)
   const proxy = proxySecretProblem(proxySecretKeys(settings.podOptions.proxyEnv), observed.proxySecret, settings.namespace)
   const policies = observed.policies.map((object) =>
-    decidePolicy(readOf(object, observed), observed, settings, stableSince, shared.get(object.metadata.name), proxy),
+    decidePolicy(readOf(object, observed), observed, settings, memorySince, shared.get(object.metadata.name), proxy),
   )
   const warned: Record<string, string> = {}
   for (const p of policies) if (p.warning !== undefined) warned[p.name] = p.warning.message
@@ -502,7 +522,7 @@ export const policyDesiredState = (observed: PolicyObserved, settings: PolicySet
     policies,
     wakeAt: minOf(policies.map((p) => p.wakeAt)),
     recheck: proxy?._tag === "ProxySecretMissing" && policies.length > 0,
-    memory: { observed: revisions ?? memory.observed, stableSince: revisions === undefined ? memory.stableSince : stableSince, warned, refused },
+    memory: { observed: revisions ?? memory.observed, stableSince: revisions === undefined ? memory.stableSince : (memorySince ?? now), warned, refused },
   }
 }
 

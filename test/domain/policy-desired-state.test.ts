@@ -572,3 +572,58 @@ describe("policyDesiredState behind a proxy whose credentials come from Secret c
     )
   })
 })
+
+describe("policyDesiredState's revision settle clock across an operator restart", () => {
+  const onChange = policyObject("onchange", { onRevisionChange: true, minInterval: "30m", suspend: true })
+  const settleMs = 60_000
+  const revisionsOf = (etcd: number) => ({ ...revisions, etcd })
+
+  it("a restarted operator (empty memory) keeps the time the status records for the same revisions; other revisions start it again", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 30 * 24 * hour }), fc.integer({ min: 1, max: 1000 }), (downFor, bump) => {
+        const first = sync({ ...observedOf([onChange], [podWithEtcdMoved()], t0), memory: emptyPolicyMemory })
+        const pendingSince = first.desired.policies[0]!.metrics.revisionChangePendingSince
+        expect(pendingSince).toBe(t0)
+        expect(statusOf(first.next, "onchange").observedRevisions).toEqual({ revisions, since: formatRfc3339Utc(t0) })
+        // The restart: memory is gone, only the cluster (the status written) is read.
+        const restarted = { ...first.next, now: t0 + downFor, memory: emptyPolicyMemory }
+        const after = policyDesiredState(restarted, { ...settings, settleMs })
+        expect(after.policies[0]!.metrics.revisionChangePendingSince).toBe(t0 + settleMs)
+        expect(policyDiff(restarted, after).filter((w) => w._tag === "UpdateStatus")).toEqual([])
+        // The revisions moved while it was down: their settle clock starts when it sees them.
+        const moved = { ...restarted, revisions: Result.succeed(revisionsOf(revisions.etcd + bump)) }
+        const changed = policyDesiredState(moved, { ...settings, settleMs })
+        expect(changed.policies[0]!.metrics.revisionChangePendingSince).toBe(t0 + downFor + settleMs)
+        expect(changed.policies[0]!.status.observedRevisions).toEqual({ revisions: revisionsOf(revisions.etcd + bump), since: formatRfc3339Utc(t0 + downFor) })
+      }),
+      { numRuns: 100 },
+    )
+  })
+
+  it("revisions still changing from sync to sync never settle, record or not", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 100 }), { minLength: 1, maxLength: 8 }), fc.boolean(), (bumps, restarts) => {
+        let observed: PolicyObserved = observedOf([onChange], [podWithEtcdMoved()], t0)
+        let etcd = revisions.etcd
+        for (const bump of bumps) {
+          etcd += bump
+          observed = {
+            ...observed,
+            now: observed.now + settleMs - 1,
+            revisions: Result.succeed(revisionsOf(etcd)),
+            ...(restarts ? { memory: emptyPolicyMemory } : {}),
+          }
+          const desired = policyDesiredState(observed, { ...settings, settleMs })
+          expect(desired.policies[0]!.metrics.revisionChangePendingSince).toBe(observed.now + settleMs)
+          observed = apply(observed, policyDiff(observed, desired), desired)
+        }
+      }),
+      { numRuns: 100 },
+    )
+  })
+
+  it("a policy not on revision changes records nothing", () => {
+    const hourly = policyObject("hourly", { schedule: "0 * * * *" })
+    expect(policyDesiredState(observedOf([hourly], [], t0), settings).policies[0]!.status.observedRevisions).toBeUndefined()
+  })
+})
