@@ -29,6 +29,8 @@ export interface PolicyFacts {
   readonly suspended: boolean
   /** The pod taking a backup now (or created by this sync). */
   readonly running: string | undefined
+  /** Why that pod's container cannot be started, when it cannot (the kubelet's words). */
+  readonly runningStuck?: string | undefined
   readonly lastSuccess: { readonly id: string; readonly time: string } | undefined
   readonly failures: number
   readonly lastFailureMessage: string | undefined
@@ -47,6 +49,13 @@ const ready = (f: PolicyFacts): ConditionState => {
 }
 
 const progressing = (f: PolicyFacts): ConditionState => {
+  if (f.running !== undefined && f.runningStuck !== undefined) {
+    return {
+      status: "True",
+      reason: "BackupPodNotStarting",
+      message: `pod ${f.running} cannot start its ${f.runningStuck}; it fails at its deadline unless the cause is fixed`,
+    }
+  }
   if (f.running !== undefined) return { status: "True", reason: "BackupRunning", message: `pod ${f.running} is taking a backup` }
   if (f.invalid !== undefined) return { status: "False", reason: "InvalidSpec", message: "no backup starts until the spec is fixed" }
   if (f.suspended) return { status: "False", reason: "Suspended", message: "spec.suspend is true: no backup starts" }

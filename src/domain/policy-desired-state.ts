@@ -432,6 +432,7 @@ const decidePolicy = (
     blocked,
     suspended: spec.suspend ?? false,
     running: createdName ?? running?.pod,
+    runningStuck: createdName === undefined ? running?.stuck : undefined,
     lastSuccess: lastSuccessfulBackup,
     failures: vanished === undefined ? streak.count : streak.count + 1,
     lastFailureMessage: lastFailure?.message ?? lastFailure?.reason,

@@ -32,6 +32,8 @@ export interface PolicyPodView extends BackupPodView {
   readonly deadlineSeconds?: number | undefined
   /** Why it waits (its PodScheduled condition's reason and message), quoted when it never starts. */
   readonly waiting?: string | undefined
+  /** A container that cannot be started (CreateContainerConfigError, ImagePullBackOff): its name and the kubelet's words. */
+  readonly stuck?: string | undefined
 }
 
 export type ReportReading = { readonly _tag: "Report"; readonly report: BackupPodReport } | { readonly _tag: "NoReport"; readonly problem: string }
@@ -65,6 +67,8 @@ export interface PolicyRun {
   readonly overdueAt: number | undefined
   /** Failed by the operator for running past `overdueAt`: deleted whatever the history limits keep. */
   readonly overdue: boolean
+  /** A run still going whose container cannot be started (it fails at its deadline unless a person fixes the cause). */
+  readonly stuck: string | undefined
 }
 
 export const isFinished = (run: PolicyRun): boolean => run.outcome._tag !== "Running"
@@ -131,6 +135,7 @@ export const policyRun = (pod: PolicyPodView, now: number): PolicyRun => {
     revisions: pod.revisions,
     overdueAt: overdue ? undefined : overdueAt,
     overdue,
+    stuck: outcome._tag === "Running" ? pod.stuck : undefined,
   }
 }
 

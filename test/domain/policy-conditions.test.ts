@@ -3,7 +3,10 @@ import { describe, expect, it } from "vitest"
 import { conditionSays, policyConditions, type PolicyFacts } from "../../src/domain/policy-conditions.ts"
 
 const blocked = fc.option(
-  fc.record({ reason: fc.constantFrom("InvalidSpec" as const, "RevisionsUnavailable" as const), message: fc.string({ maxLength: 20 }) }),
+  fc.record({
+    reason: fc.constantFrom("InvalidSpec" as const, "RevisionsUnavailable" as const, "ProxySecretMissing" as const),
+    message: fc.string({ maxLength: 20 }),
+  }),
   { nil: undefined },
 )
 const facts: fc.Arbitrary<PolicyFacts> = fc.record({
@@ -11,6 +14,7 @@ const facts: fc.Arbitrary<PolicyFacts> = fc.record({
   blocked,
   suspended: fc.boolean(),
   running: fc.option(fc.constantFrom("backup-a", "backup-b"), { nil: undefined }),
+  runningStuck: fc.option(fc.constant("container backup-upload: ImagePullBackOff"), { nil: undefined }),
   lastSuccess: fc.option(fc.record({ id: fc.constantFrom("b1", "b2"), time: fc.constant("2026-12-01T00:00:00Z") }), { nil: undefined }),
   failures: fc.integer({ min: 0, max: 5 }),
   lastFailureMessage: fc.option(fc.string({ maxLength: 20 }), { nil: undefined }),
@@ -24,8 +28,13 @@ describe("policyConditions", () => {
     fc.assert(
       fc.property(facts, (f) => {
         const [ready, progressing, degraded] = policyConditions(f, undefined, 3, t1)
-        expect(ready!.status).toBe(f.invalid === undefined && f.failures === 0 && f.lastSuccess !== undefined ? "True" : "False")
+        const proxyMissing = f.blocked?.reason === "ProxySecretMissing"
+        expect(ready!.status).toBe(f.invalid === undefined && !proxyMissing && f.failures === 0 && f.lastSuccess !== undefined ? "True" : "False")
+        if (f.invalid === undefined && proxyMissing) expect(ready!.reason).toBe("ProxySecretMissing")
         expect(progressing!.status).toBe(f.running === undefined ? "False" : "True")
+        // A pod whose container cannot start says so, in the kubelet's words.
+        expect(progressing!.reason === "BackupPodNotStarting").toBe(f.running !== undefined && f.runningStuck !== undefined)
+        if (progressing!.reason === "BackupPodNotStarting") expect(progressing!.message).toContain(f.runningStuck)
         expect(degraded!.status).toBe(f.invalid !== undefined || f.blocked !== undefined || f.failures > 0 ? "True" : "False")
         for (const c of [ready!, progressing!, degraded!]) {
           expect(c.observedGeneration).toBe(3)

@@ -64,6 +64,17 @@ const waitingOf = (pod: Pod): string | undefined => {
   return words === "" ? undefined : words
 }
 
+/** Waits that end by themselves; any other (CreateContainerConfigError, ImagePullBackOff) needs a person. */
+const passingWaits = new Set(["ContainerCreating", "PodInitializing"])
+
+/** The first container that cannot be started: `container <name>: <reason>: <message>`. */
+const stuckOf = (pod: Pod): string | undefined => {
+  const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]
+  const c = statuses.find((s) => s.state?.waiting?.reason !== undefined && !passingWaits.has(s.state.waiting.reason))
+  const w = c?.state?.waiting
+  return c === undefined || w === undefined ? undefined : [`container ${c.name}`, w.reason, w.message].filter((x) => x !== undefined && x !== "").join(": ")
+}
+
 const policyPodView = (pod: Pod) => {
   const deadline = pod.spec.activeDeadlineSeconds
   return {
@@ -74,6 +85,7 @@ const policyPodView = (pod: Pod) => {
     node: typeof pod.spec.nodeName === "string" && pod.spec.nodeName !== "" ? pod.spec.nodeName : undefined,
     deadlineSeconds: typeof deadline === "number" && Number.isSafeInteger(deadline) && deadline > 0 ? deadline : undefined,
     waiting: waitingOf(pod),
+    stuck: stuckOf(pod),
     policy: pod.metadata.labels?.[policyNameLabel] ?? "",
     owner: pod.metadata.ownerReferences?.find((r) => r.controller === true && r.kind === policyKind)?.uid,
   }

@@ -256,3 +256,45 @@ describe("a policy's pod deleted while it runs", () => {
     expect(policyStatus(cluster).active).toEqual([{ kind: "Pod", name: pods()[0]!.metadata.name }])
   })
 })
+
+describe("a policy's pod whose container cannot be started", () => {
+  it("says so in Progressing, in the kubelet's words, while it waits for its deadline; back to BackupRunning once it starts", async () => {
+    const { time, cluster, sync, pods } = setup()
+    expect(Exit.isSuccess(await sync())).toBe(true)
+    const [pod] = pods()
+    const name = pod!.metadata.name
+    const startTime = new Date(time.ms).toISOString()
+    // The kubelet ran the first init containers; backup-upload's env names a Secret that is not there.
+    Result.getOrThrow(
+      cluster.updateStatus(podType, ns, name, {
+        phase: "Pending",
+        startTime,
+        initContainerStatuses: [
+          { name: "backup-init", state: { terminated: { exitCode: 0 } } },
+          {
+            name: "backup-upload",
+            state: { waiting: { reason: "CreateContainerConfigError", message: 'secret "cluster-backup-proxy" not found' } },
+          },
+        ],
+      }),
+    )
+    time.ms += 60_000
+    expect(Exit.isSuccess(await sync())).toBe(true)
+    const progressing = () => policyStatus(cluster).conditions?.find((c) => c.type === "Progressing")
+    expect(progressing()).toMatchObject({ status: "True", reason: "BackupPodNotStarting" })
+    expect(progressing()?.message).toBe(
+      `pod ${name} cannot start its container backup-upload: CreateContainerConfigError: secret "cluster-backup-proxy" not found; it fails at its deadline unless the cause is fixed`,
+    )
+    // Created: a wait that ends by itself is no trouble.
+    Result.getOrThrow(
+      cluster.updateStatus(podType, ns, name, {
+        phase: "Pending",
+        startTime,
+        initContainerStatuses: [{ name: "backup-upload", state: { waiting: { reason: "PodInitializing" } } }],
+      }),
+    )
+    time.ms += 60_000
+    expect(Exit.isSuccess(await sync())).toBe(true)
+    expect(progressing()).toMatchObject({ status: "True", reason: "BackupRunning" })
+  })
+})
