@@ -5,6 +5,8 @@ import { defaultMinIntervalMs, defaultSettleMs } from "../domain/controller-deci
 import { defaultElectionTimings, electionTimingsProblem, type ElectionTimings } from "../domain/leader-election.ts"
 import { dnsSubdomainProblem } from "../domain/k8s-names.ts"
 import { decodeBackupPodOptions, proxyEnvOf } from "../domain/pod-spec.ts"
+import { defaultSyncBackoff, syncBackoffProblem, type SyncBackoff } from "../domain/sync-backoff.ts"
+import { formatDuration } from "../domain/durations.ts"
 import { durationFlag } from "./duration-flag.ts"
 import { checkedWith, nonEmpty, port } from "./flag-checks.ts"
 import { kubeconfigFlag, liveKubeLayer } from "./kube-flags.ts"
@@ -28,6 +30,18 @@ const timingsUsable = (timings: ElectionTimings) => {
   )
 }
 
+/** A maximum backoff below the first delay is a usage error (exit 2) naming --backoff-max. */
+const backoffUsable = (backoff: SyncBackoff) => {
+  const problem = syncBackoffProblem(backoff)
+  if (problem === undefined) return Effect.void
+  return Effect.fail(
+    new CliError.ShowHelp({
+      commandPath: ["cluster-backup", "operator"],
+      errors: [new CliError.InvalidValue({ option: "backoff-max", value: formatDuration(backoff.maxBackoffMs), expected: problem, kind: "flag" })],
+    }),
+  )
+}
+
 export const operatorCommand = Command.make(
   "operator",
   {
@@ -37,6 +51,13 @@ export const operatorCommand = Command.make(
     minInterval: durationFlag("min-interval", 0, defaultMinIntervalMs, "Least time between two rendered backups (e.g. 1h)"),
     settle: durationFlag("settle", 0, defaultSettleMs, "Revisions must stay unchanged this long before they are rendered (coalesces rollouts)"),
     resync: durationFlag("resync", 1000, 600_000, "Reconcile at least this often without events"),
+    backoffInitial: durationFlag(
+      "backoff-initial",
+      10,
+      defaultSyncBackoff.minBackoffMs,
+      "After a failed sync, wait this long before the next (doubling, jittered, up to --backoff-max)",
+    ),
+    backoffMax: durationFlag("backoff-max", 10, defaultSyncBackoff.maxBackoffMs, "Longest wait between failed syncs; at least --backoff-initial"),
     metricsPort: Flag.Int("metrics-port").pipe(
       port({ anyPort: true }),
       Flag.withDefault(8080),
@@ -81,6 +102,8 @@ export const operatorCommand = Command.make(
       Effect.gen(function* () {
         const timings: ElectionTimings = { leaseDurationMs: flags.leaseDuration, renewDeadlineMs: flags.renewDeadline, retryPeriodMs: flags.retryPeriod }
         yield* timingsUsable(timings)
+        const backoff: SyncBackoff = { minBackoffMs: flags.backoffInitial, maxBackoffMs: flags.backoffMax }
+        yield* backoffUsable(backoff)
         // Before the cluster is contacted: a usage error is one whatever the cluster says.
         // The cluster-wide proxy OLM/CVO put in the operator's environment reaches the store's client in the pods.
         const proxyEnv = proxyEnvOf(process.env)
@@ -113,8 +136,7 @@ export const operatorCommand = Command.make(
               }),
               election: { namespace: flags.namespace, leaseName: flags.leaseName, identity, ...timings },
               resyncMs: flags.resync,
-              minBackoffMs: 1000,
-              maxBackoffMs: 60_000,
+              ...backoff,
             })
             const metrics = yield* ControllerMetrics
             const port = yield* serveHealth({ ready: handle.ready, metrics: () => Effect.runPromise(metrics.expose) }, flags.metricsPort)

@@ -8,6 +8,7 @@ import { backupPodYaml, renderBackupPodYaml, revisionsOfBackupPod, type BackupPo
 import { backupPolicyType, leaseType, podType } from "../../src/services/kube/resources.ts"
 import { openShiftFixture } from "../../src/simulation/openshift-fixtures.ts"
 import { startSimulatedApiServer, writeKubeconfig } from "../../src/simulation/simulated-api-server.ts"
+import { Fault } from "../../src/simulation/faults.ts"
 import { makeSimulatedCluster } from "../../src/simulation/simulated-cluster.ts"
 import { configMapData, ns } from "../programs/operator/reconcile-harness.ts"
 import { runCli, type CliRun, type RunningCli } from "../support/run-cli.ts"
@@ -33,9 +34,11 @@ const runOperator = async (
   during: (child: RunningCli, cluster: ReturnType<typeof makeSimulatedCluster>) => Promise<void>,
   global: ReadonlyArray<string> = [],
   env: Readonly<Record<string, string | undefined>> = {},
+  prepare: (cluster: ReturnType<typeof makeSimulatedCluster>) => void = () => {},
 ): Promise<CliRun> => {
   const cluster = makeSimulatedCluster()
   Result.getOrThrow(openShiftFixture({ seed }).load(cluster))
+  prepare(cluster)
   const server = await startSimulatedApiServer(cluster)
   const kubeconfig = join(dir, `kubeconfig-${seed}`)
   await Effect.runPromise(writeKubeconfig(kubeconfig, server))
@@ -86,8 +89,10 @@ describe("cluster-backup operator", () => {
     ["--renew-deadline", ["--lease-duration", "30s", "--renew-deadline", "40s", "--retry-period", "5s"], "must be shorter than the lease duration"],
     ["--retry-period", ["--retry-period", "107s"], "must be shorter than the renew deadline"],
     ["--lease-duration", ["--lease-duration", "0s"], "at least 1s"],
+    ["--backoff-max", ["--backoff-initial", "2m", "--backoff-max", "1m"], "must be at least --backoff-initial (2m)"],
+    ["--backoff-initial", ["--backoff-initial", "0s"], "at least 10ms"],
   ])(
-    "contradicting lease timings are a usage error naming %s",
+    "contradicting or too short timings are a usage error naming %s",
     async (flag, args, expected) => {
       const { code, output } = await run(["operator", "--kubeconfig", join(dir, "absent"), ...args])
       expect(code, output).toBe(2)
@@ -217,6 +222,25 @@ describe("cluster-backup operator", () => {
     })
     expect(operator.status).toBe(0)
     expect(operator.output).not.toContain("pr0xy-Pa55word")
+  }, 120_000)
+
+  it("waits --backoff-initial after a failed sync (jittered by up to half), not the default second", async () => {
+    let delay: number | undefined
+    await runOperator(
+      7,
+      ["--backoff-initial", "40s", "--backoff-max", "40s"],
+      async (child) => {
+        await waitFor("a failed sync", () => /sync failed \([^)]*\), retrying in \d+ ms/.test(child.stderr()))
+        delay = Number(/sync failed \([^)]*\), retrying in (\d+) ms/.exec(child.stderr())![1])
+        child.kill("SIGTERM")
+      },
+      [],
+      {},
+      // Every sync fails: the operator may not read its ConfigMaps.
+      (cluster) => cluster.faults.inject(Fault.forbidden(), { verb: "get", resource: "configmaps" }),
+    )
+    expect(delay).toBeGreaterThanOrEqual(20_000)
+    expect(delay).toBeLessThanOrEqual(40_000)
   }, 120_000)
 
   it("takes short lease timings for tests and small clusters: the Lease says the duration given", async () => {
