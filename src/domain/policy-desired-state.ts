@@ -7,8 +7,8 @@
  * What must outlive an operator restart is read back from the cluster, not kept in memory: the last scheduled
  * time from the status and the pods' scheduled-time annotations, the failures in a row from the newest failed
  * pod's attempt annotation (or, with no pod kept, from lastFailure against lastSuccessfulBackup), each finished
- * pod's announcement from the status naming it, the revisions' settle clock from `observedRevisions` (memory's too,
- * the earlier of the two). Memory holds besides only the Warnings already announced for a policy whose status could
+ * pod's announcement from the status naming it, the revisions' settle clock from `observedRevisions` (memory's only
+ * until that is written). Memory holds besides only the Warnings already announced for a policy whose status could
  * not say so.
  */
 import { Result, Schema, type Cron } from "effect"
@@ -370,10 +370,13 @@ const decidePolicy = (
   const revisions = Result.isSuccess(observed.revisions) ? observed.revisions.success : undefined
   const backedUp = backedUpRevisions(runs, status)
   const changed = spec.onRevisionChange === true && revisions !== undefined && (backedUp === undefined || !sameRevisions(revisions, backedUp))
-  // The earlier of memory's and the status's record of the same revisions: a restarted operator keeps the settle time.
+  // The status's record, shared by every replica and kept across restarts, says since when the revisions have not
+  // changed; other revisions there mean they changed since (this replica's memory may have missed that). Memory
+  // counts only while the status records nothing (its write has yet to land).
   const recorded = status.observedRevisions
-  const recordedSince = revisions !== undefined && recorded !== undefined && sameRevisions(revisions, recorded.revisions) ? at(recorded.since) : undefined
-  const stableSince = Math.min(minOf([memorySince, recordedSince]) ?? now, now)
+  const recordedSince =
+    revisions === undefined || recorded === undefined ? undefined : sameRevisions(revisions, recorded.revisions) ? (at(recorded.since) ?? now) : now
+  const stableSince = Math.min(recordedSince ?? memorySince ?? now, now)
   const settledAt = stableSince + settings.settleMs
   const decision = decideSchedule(cron, {
     now,

@@ -622,6 +622,23 @@ describe("policyDesiredState's revision settle clock across an operator restart"
     )
   })
 
+  it("the status's record wins over a standby's memory: revisions that went away and back while it stood by settle from the record, and a second replica writes nothing", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 24 * hour }), fc.integer({ min: 1, max: 24 * hour }), (away, back) => {
+        // Replica 1 saw the revisions at t0 and then stood by.
+        const standby = sync(observedOf([onChange], [podWithEtcdMoved()], t0)).desired.memory
+        // Replica 0 leads: the revisions move, then come back; its status records when they came back.
+        let leader = sync({ ...observedOf([onChange], [podWithEtcdMoved()], t0 + away), revisions: Result.succeed(revisionsOf(9)) }).next
+        leader = sync({ ...leader, now: t0 + away + back, revisions: Result.succeed(revisions) }).next
+        const takeover = { ...leader, memory: standby }
+        const desired = policyDesiredState(takeover, settings)
+        expect(desired.policies[0]!.metrics.revisionChangePendingSince).toBe(t0 + away + back)
+        expect(policyDiff(takeover, desired).filter((w) => w._tag === "UpdateStatus")).toEqual([])
+      }),
+      { numRuns: 100 },
+    )
+  })
+
   it("a policy not on revision changes records nothing", () => {
     const hourly = policyObject("hourly", { schedule: "0 * * * *" })
     expect(policyDesiredState(observedOf([hourly], [], t0), settings).policies[0]!.status.observedRevisions).toBeUndefined()
