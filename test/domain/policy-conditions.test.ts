@@ -35,11 +35,27 @@ describe("policyConditions", () => {
         // A pod whose container cannot start says so, in the kubelet's words.
         expect(progressing!.reason === "BackupPodNotStarting").toBe(f.running !== undefined && f.runningStuck !== undefined)
         if (progressing!.reason === "BackupPodNotStarting") expect(progressing!.message).toContain(f.runningStuck)
+        // No pod starts while the proxy Secret is missing: Progressing does not promise the next backup.
+        if (f.running === undefined && f.invalid === undefined && !f.suspended && proxyMissing) expect(progressing!.reason).toBe("ProxySecretMissing")
+        if (progressing!.reason === "Idle") expect(proxyMissing).toBe(false)
         expect(degraded!.status).toBe(f.invalid !== undefined || f.blocked !== undefined || f.failures > 0 ? "True" : "False")
         for (const c of [ready!, progressing!, degraded!]) {
           expect(c.observedGeneration).toBe(3)
           expect(c.reason).toMatch(/^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/)
         }
+      }),
+    )
+  })
+
+  it("while the proxy Secret is missing, Progressing says no backup starts instead of naming the next one", () => {
+    fc.assert(
+      fc.property(facts, (f) => {
+        const idle = { ...f, invalid: undefined, suspended: false, running: undefined, runningStuck: undefined }
+        const [, missing] = policyConditions({ ...idle, blocked: { reason: "ProxySecretMissing", message: "m" } }, undefined, 1, t1)
+        expect(missing).toMatchObject({ status: "False", reason: "ProxySecretMissing" })
+        expect(missing!.message).toContain("no backup starts")
+        const [, fine] = policyConditions({ ...idle, blocked: undefined }, undefined, 1, t1)
+        expect(fine!.reason).toBe("Idle")
       }),
     )
   })
