@@ -5,12 +5,12 @@ import { Effect, Result } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
 import * as YAML from "yaml"
 import { backupPodYaml, renderBackupPodYaml, revisionsOfBackupPod, type BackupPod } from "../../src/domain/pod-spec.ts"
-import { backupPolicyType, leaseType, podType } from "../../src/services/kube/resources.ts"
+import { leaseType, podType } from "../../src/services/kube/resources.ts"
 import { openShiftFixture } from "../../src/simulation/openshift-fixtures.ts"
 import { startSimulatedApiServer, writeKubeconfig } from "../../src/simulation/simulated-api-server.ts"
 import { Fault } from "../../src/simulation/faults.ts"
 import { makeSimulatedCluster } from "../../src/simulation/simulated-cluster.ts"
-import { configMapData, ns } from "../programs/operator/reconcile-harness.ts"
+import { configMapData, createPolicy, ns } from "../programs/operator/reconcile-harness.ts"
 import { runCli, type CliRun, type RunningCli } from "../support/run-cli.ts"
 
 const dir = mkdtempSync(join(tmpdir(), "operator-cli-"))
@@ -168,14 +168,7 @@ describe("cluster-backup operator", () => {
   // and refused --cluster-id (the policies' default prefix) as "a setting of the backup store".
   it("a BackupPolicy's pod takes the operator's upload flags and cluster ID when the operator has no store of its own", async () => {
     const during = async (child: RunningCli, cluster: ReturnType<typeof makeSimulatedCluster>) => {
-      Result.getOrThrow(
-        cluster.create(backupPolicyType, {
-          apiVersion: "backup.openshift.io/v1alpha1",
-          kind: "BackupPolicy",
-          metadata: { name: "on-change" },
-          spec: { onRevisionChange: true, store: { pvc: { claimName: "etcd-backups" } }, verify: "None" },
-        }),
-      )
+      createPolicy(cluster, "on-change", { onRevisionChange: true, verify: "None" })
       const policyPod = () => cluster.list(podType, ns).find((p) => (p.metadata as { name?: string }).name?.includes("on-change"))
       await waitFor("the policy's pod", () => policyPod() !== undefined)
       const upload = (policyPod()!.spec as BackupPod["spec"]).initContainers.find((c) => c.name === "backup-upload")!

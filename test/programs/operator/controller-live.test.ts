@@ -15,7 +15,7 @@ import { backupPolicyType, eventType, podType } from "../../../src/services/kube
 import { simulatedBackupReport, uploadedBackup } from "../../../src/simulation/simulated-kubelet.ts"
 import { simulatedApiServer, writeKubeconfig } from "../../../src/simulation/simulated-api-server.ts"
 import { makeSimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
-import { configMapData, ns, renderedPod } from "./reconcile-harness.ts"
+import { configMapData, createPolicy, ns, renderedPod } from "./reconcile-harness.ts"
 import { until } from "../../support/eventually.ts"
 
 const resyncMs = 600_000
@@ -86,14 +86,7 @@ describe("controller over the live Layer against the stub API server", () => {
     () =>
       Effect.gen(function* () {
         const { cluster, scope, metrics, handle } = yield* startLive()
-        Result.getOrThrow(
-          cluster.create(backupPolicyType, {
-            apiVersion: "backup.openshift.io/v1alpha1",
-            kind: "BackupPolicy",
-            metadata: { name: "on-change" },
-            spec: { onRevisionChange: true, store: { pvc: { claimName: "etcd-backups" } }, verify: "None" },
-          }),
-        )
+        createPolicy(cluster, "on-change", { onRevisionChange: true, verify: "None" })
         const policyPods = () =>
           cluster.list(podType, ns).filter((p) => (p.metadata as { labels?: Record<string, string> }).labels?.[policyNameLabel] === "on-change")
         yield* until("the policy's pod", () => policyPods().length === 1, loadedWaitMs)

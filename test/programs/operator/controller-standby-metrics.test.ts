@@ -4,11 +4,11 @@ import { TestClock } from "effect/testing"
 import { formatMicroTime } from "../../../src/domain/leader-election.ts"
 import { startController } from "../../../src/programs/operator/controller.ts"
 import { ControllerMetrics } from "../../../src/services/controller-metrics.ts"
-import { backupPolicyType, leaseType } from "../../../src/services/kube/resources.ts"
+import { leaseType } from "../../../src/services/kube/resources.ts"
 import { makeSimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
 import { backupPolicyAdmission } from "../../support/crd-admission.ts"
-import { controllerConfig, ns, revs, seedOperators } from "./reconcile-harness.ts"
+import { controllerConfig, createPolicy, ns, revs, seedOperators } from "./reconcile-harness.ts"
 
 const config = controllerConfig("a", {
   leaseDurationMs: 10_000,
@@ -30,14 +30,7 @@ describe("controller metrics when leadership ends", () => {
         const clock = yield* Clock.Clock
         const cluster = makeSimulatedCluster({ now: () => new Date(clock.currentTimeMillisUnsafe()), admission: backupPolicyAdmission() })
         seedOperators(cluster, revs(3, 7, 5, 6))
-        Result.getOrThrow(
-          cluster.create(backupPolicyType, {
-            apiVersion: "backup.openshift.io/v1alpha1",
-            kind: "BackupPolicy",
-            metadata: { name: "hourly" },
-            spec: { schedule: "0 * * * *", store: { pvc: { claimName: "etcd-backups" } } },
-          }),
-        )
+        createPolicy(cluster, "hourly", { schedule: "0 * * * *" })
         const metrics = ControllerMetrics.make(ns, () => clock.currentTimeMillisUnsafe())
         const scope = yield* Scope.make()
         const handle = yield* startController(config).pipe(

@@ -7,12 +7,12 @@ import { ControllerMetrics } from "../../../src/services/controller-metrics.ts"
 import { Kube, type KubeService } from "../../../src/services/kube/kube.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
 import { policyNameLabel } from "../../../src/domain/policy-pod.ts"
-import { backupPolicyType, leaseType, podType } from "../../../src/services/kube/resources.ts"
+import { leaseType, podType } from "../../../src/services/kube/resources.ts"
 import { simulatedBackupReport, uploadedBackup } from "../../../src/simulation/simulated-kubelet.ts"
 import { makeSimulatedCluster, type SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import { Fault } from "../../../src/simulation/faults.ts"
 import { defaultWatchBackoff } from "../../../src/services/kube/watch.ts"
-import { controllerConfig, configMapData, ns, renderedPod, revs, seedOperators, setRevision } from "./reconcile-harness.ts"
+import { configMapData, controllerConfig, createPolicy, ns, renderedPod, revs, seedOperators, setRevision } from "./reconcile-harness.ts"
 import { until } from "../../support/eventually.ts"
 
 const config = (identity: string) => controllerConfig(identity)
@@ -242,14 +242,7 @@ describe("controller", () => {
     Effect.gen(function* () {
       const cluster = makeSimulatedCluster()
       seedOperators(cluster, revs(3, 7, 5, 6))
-      Result.getOrThrow(
-        cluster.create(backupPolicyType, {
-          apiVersion: "backup.openshift.io/v1alpha1",
-          kind: "BackupPolicy",
-          metadata: { name: "contested" },
-          spec: { onRevisionChange: true, store: { pvc: { claimName: "etcd-backups" } }, verify: "None" },
-        }),
-      )
+      createPolicy(cluster, "contested", { onRevisionChange: true, verify: "None" })
       // Another writer (a mutating webhook, a second controller) makes every status write of this policy stale.
       cluster.faults.inject(Fault.conflict(), { verb: "update", resource: "backuppolicies", name: "contested", times: Number.POSITIVE_INFINITY })
       const scope = yield* Scope.make()
@@ -308,14 +301,7 @@ describe("controller", () => {
       const cluster = makeSimulatedCluster()
       seedOperators(cluster, revs(3, 7, 5, 6))
       for (const name of ["nightly", "broken"]) {
-        Result.getOrThrow(
-          cluster.create(backupPolicyType, {
-            apiVersion: "backup.openshift.io/v1alpha1",
-            kind: "BackupPolicy",
-            metadata: { name },
-            spec: { onRevisionChange: true, store: { pvc: { claimName: "etcd-backups", subPath: name } }, verify: "None" },
-          }),
-        )
+        createPolicy(cluster, name, { onRevisionChange: true, store: { pvc: { claimName: "etcd-backups", subPath: name } }, verify: "None" })
       }
       // Every status write of "broken" is refused (an admission policy, say): the sync fails and is retried for ever.
       cluster.faults.inject(Fault.forbidden(), { verb: "update", resource: "backuppolicies", name: "broken", times: Number.POSITIVE_INFINITY })
@@ -344,14 +330,7 @@ describe("controller", () => {
     Effect.gen(function* () {
       const cluster = makeSimulatedCluster()
       seedOperators(cluster, revs(3, 7, 5, 6))
-      Result.getOrThrow(
-        cluster.create(backupPolicyType, {
-          apiVersion: "backup.openshift.io/v1alpha1",
-          kind: "BackupPolicy",
-          metadata: { name: "nightly" },
-          spec: { schedule: "0 2 * * *", store: { pvc: { claimName: "etcd-backups" } }, retention: { keepLast: 3 } },
-        }),
-      )
+      createPolicy(cluster, "nightly", { schedule: "0 2 * * *", retention: { keepLast: 3 } })
       const metrics = ControllerMetrics.make(ns)
       const scope = yield* Scope.make()
       const handle = yield* startController(config("a")).pipe(

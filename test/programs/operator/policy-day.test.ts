@@ -12,7 +12,7 @@ import { makeSimulatedCluster, type SimulatedCluster } from "../../../src/simula
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
 import { failedUpload, simulatedBackupReport, uploadedBackup } from "../../../src/simulation/simulated-kubelet.ts"
 import { backupPolicyAdmission } from "../../support/crd-admission.ts"
-import { ns, revs, seedOperators } from "./reconcile-harness.ts"
+import { createPolicy, ns, revs, seedOperators } from "./reconcile-harness.ts"
 
 const minute = 60_000
 const hour = 60 * minute
@@ -44,14 +44,7 @@ const world = Effect.gen(function* () {
   // The CRD's admission: a status the operator writes that the CRD refuses (422) leaves the status stale and fails the test.
   const cluster = makeSimulatedCluster({ now: () => new Date(clock.currentTimeMillisUnsafe()), admission: backupPolicyAdmission() })
   seedOperators(cluster, revs(3, 7, 5, 6))
-  Result.getOrThrow(
-    cluster.create(backupPolicyType, {
-      apiVersion: "backup.openshift.io/v1alpha1",
-      kind: "BackupPolicy",
-      metadata: { name: "hourly" },
-      spec: { schedule: "0 * * * *", store: { pvc: { claimName: "etcd-backups" } }, verify: "Full", successfulPodsHistoryLimit: 3, failedPodsHistoryLimit: 1 },
-    }),
-  )
+  createPolicy(cluster, "hourly", { schedule: "0 * * * *", verify: "Full", successfulPodsHistoryLimit: 3, failedPodsHistoryLimit: 1 })
   const metrics = ControllerMetrics.make(ns, () => clock.currentTimeMillisUnsafe())
   const scope = yield* Scope.make()
   yield* startController(config).pipe(

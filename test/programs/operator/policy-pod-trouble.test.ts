@@ -10,7 +10,7 @@ import { Fault } from "../../../src/simulation/faults.ts"
 import { makeSimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
 import { simulatedBackupReport, uploadedBackup } from "../../../src/simulation/simulated-kubelet.ts"
-import { handClock, ns, seedOperators } from "./reconcile-harness.ts"
+import { createPolicy, handClock, ns, seedOperators } from "./reconcile-harness.ts"
 
 const start = Date.parse("2026-12-01T00:00:30Z")
 const hour = 3_600_000
@@ -22,14 +22,7 @@ const setup = () => {
   const time = { ms: start }
   const cluster = makeSimulatedCluster({ seed: 1, now: () => new Date(time.ms) })
   seedOperators(cluster, { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 5, "kube-scheduler": 6 })
-  Result.getOrThrow(
-    cluster.create(backupPolicyType, {
-      apiVersion: "backup.openshift.io/v1alpha1",
-      kind: "BackupPolicy",
-      metadata: { name: "nightly" },
-      spec: { onRevisionChange: true, minInterval: "1m", activeDeadlineSeconds: 1800, store: { pvc: { claimName: "etcd-backups" } } },
-    }),
-  )
+  createPolicy(cluster, "nightly", { onRevisionChange: true, minInterval: "1m", activeDeadlineSeconds: 1800 })
   const memory = Effect.runSync(Ref.make(emptyPolicyMemory))
   const config = policyReconcileConfig(defaultReconcileConfig({ settleMs: 0, identity: "trouble" }))
   const sync = () =>

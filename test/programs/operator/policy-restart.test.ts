@@ -3,16 +3,15 @@
  * settled on values no backup holds (cluster_backup_policy_revision_change_pending_since_timestamp_seconds).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Effect, Exit, Layer, Result, Scope } from "effect"
+import { Clock, Effect, Exit, Layer, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { startController, type ControllerConfig } from "../../../src/programs/operator/controller.ts"
 import { defaultReconcileConfig } from "../../../src/programs/operator/reconcile.ts"
 import { ControllerMetrics, type ControllerMetricsShape } from "../../../src/services/controller-metrics.ts"
-import { backupPolicyType } from "../../../src/services/kube/resources.ts"
 import { makeSimulatedCluster, type SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
 import { backupPolicyAdmission } from "../../support/crd-admission.ts"
-import { ns, revs, seedOperators, setRevision } from "./reconcile-harness.ts"
+import { createPolicy, ns, revs, seedOperators, setRevision } from "./reconcile-harness.ts"
 
 const minute = 60_000
 const start = Date.parse("2026-12-01T00:00:30Z")
@@ -67,14 +66,7 @@ describe("a BackupPolicy's revision change pending across an operator restart", 
       const cluster = makeSimulatedCluster({ now: () => new Date(clock.currentTimeMillisUnsafe()), admission: backupPolicyAdmission() })
       seedOperators(cluster, revs(3, 7, 5, 6))
       // Suspended: the change stays pending, as behind a store that keeps failing.
-      Result.getOrThrow(
-        cluster.create(backupPolicyType, {
-          apiVersion: "backup.openshift.io/v1alpha1",
-          kind: "BackupPolicy",
-          metadata: { name: "onchange" },
-          spec: { onRevisionChange: true, suspend: true, store: { pvc: { claimName: "etcd-backups" } }, retention: { keepLast: 3 } },
-        }),
-      )
+      createPolicy(cluster, "onchange", { onRevisionChange: true, suspend: true, retention: { keepLast: 3 } })
       const first = yield* startOn(cluster, "a")
       yield* TestClock.adjust(settleMs)
       yield* settle

@@ -14,7 +14,7 @@ import { backupPolicyType, eventType, podType, secretType } from "../../../src/s
 import { Fault } from "../../../src/simulation/faults.ts"
 import { makeSimulatedCluster, type SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
-import { events, handClock, makeSync, ns, renderedPod, seedOperators, setup } from "./reconcile-harness.ts"
+import { createPolicy, events, handClock, makeSync, ns, renderedPod, seedOperators, setup } from "./reconcile-harness.ts"
 
 const proxyEnv = { HTTPS_PROXY: "http://backup:pr0xy-Pa55@proxy.corp:3128", HTTP_PROXY: "http://backup:pr0xy-Pa55@proxy.corp:3128", NO_PROXY: ".svc" }
 const podOptions = { proxyEnv }
@@ -34,14 +34,7 @@ const policySetup = () => {
   const time = { ms: start }
   const cluster = makeSimulatedCluster({ seed: 1, now: () => new Date(time.ms) })
   seedOperators(cluster, { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 5, "kube-scheduler": 6 })
-  Result.getOrThrow(
-    cluster.create(backupPolicyType, {
-      apiVersion: "backup.openshift.io/v1alpha1",
-      kind: "BackupPolicy",
-      metadata: { name: "nightly" },
-      spec: { onRevisionChange: true, minInterval: "1m", store: { pvc: { claimName: "etcd-backups" } } },
-    }),
-  )
+  createPolicy(cluster, "nightly", { onRevisionChange: true, minInterval: "1m" })
   const memory = Effect.runSync(Ref.make(emptyPolicyMemory))
   const config = policyReconcileConfig(defaultReconcileConfig({ settleMs: 0, identity: "proxy", podOptions }))
   const sync = () =>

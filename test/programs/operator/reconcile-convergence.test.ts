@@ -14,7 +14,7 @@ import { policyNameLabel } from "../../../src/domain/policy-pod.ts"
 import { policyReconcileConfig, reconcilePolicies } from "../../../src/programs/operator/policy-reconcile.ts"
 import { backupPolicyType, configMapType, podType } from "../../../src/services/kube/resources.ts"
 import { failedUpload, simulatedBackupReport, uploadedBackup } from "../../../src/simulation/simulated-kubelet.ts"
-import { configMapData, handClock, ns, renderedPod, seedOperators, setRevision } from "./reconcile-harness.ts"
+import { configMapData, createPolicy, handClock, ns, renderedPod, seedOperators, setRevision } from "./reconcile-harness.ts"
 
 const revision = fc.integer({ min: 1, max: 40 })
 const revisionSet = fc.record({ etcd: revision, "kube-apiserver": revision, "kube-controller-manager": revision, "kube-scheduler": revision })
@@ -186,14 +186,7 @@ describe("policy reconcile converges", () => {
             const time = { ms: policyStart }
             const cluster = makeSimulatedCluster({ seed, now: () => new Date(time.ms) })
             seedOperators(cluster, { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 5, "kube-scheduler": 6 })
-            Result.getOrThrow(
-              cluster.create(backupPolicyType, {
-                apiVersion: "backup.openshift.io/v1alpha1",
-                kind: "BackupPolicy",
-                metadata: { name: "nightly" },
-                spec: { ...spec, store: { pvc: { claimName: "etcd-backups" } } },
-              }),
-            )
+            createPolicy(cluster, "nightly", spec)
             // Two replicas, each with its own memory: a sync by the other one is a leader change.
             const memories = [Effect.runSync(Ref.make(emptyPolicyMemory)), Effect.runSync(Ref.make(emptyPolicyMemory))]
             const config = policyReconcileConfig(defaultReconcileConfig({ settleMs: 0, identity: "convergence" }))

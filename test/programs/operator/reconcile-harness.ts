@@ -9,7 +9,7 @@ import type { ControllerConfig } from "../../../src/programs/operator/controller
 import { defaultReconcileConfig, reconcile, type ReconcileConfig } from "../../../src/programs/operator/reconcile.ts"
 import { Kube } from "../../../src/services/kube/kube.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
-import { configMapType, eventType, operatorTypes } from "../../../src/services/kube/resources.ts"
+import { backupPolicyType, configMapType, eventType, operatorTypes } from "../../../src/services/kube/resources.ts"
 import { makeSimulatedCluster, type Obj, type PodOutcome, type SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 
 export const ns = "openshift-etcd"
@@ -43,6 +43,17 @@ export const setRevision = (cluster: SimulatedCluster, operand: OperandName, rev
   const cr = cluster.get(operatorTypes[operand], undefined, "cluster")!
   Result.getOrThrow(cluster.updateStatus(operatorTypes[operand], undefined, "cluster", { ...(cr.status as object), latestAvailableRevision: revision }))
 }
+
+/** Creates BackupPolicy `name` with `spec`, its store the PVC `etcd-backups` unless `spec` names another. */
+export const createPolicy = (cluster: SimulatedCluster, name: string, spec: Record<string, unknown>) =>
+  Result.getOrThrow(
+    cluster.create(backupPolicyType, {
+      apiVersion: "backup.openshift.io/v1alpha1",
+      kind: "BackupPolicy",
+      metadata: { name },
+      spec: { store: { pvc: { claimName: "etcd-backups" } }, ...spec },
+    }),
+  )
 
 export const configMapData = (cluster: SimulatedCluster, name: string) => cluster.get(configMapType, ns, name)?.data as Record<string, string> | undefined
 
