@@ -5,6 +5,7 @@
  */
 import type { PolicyCondition } from "./backup-policy.ts"
 import { formatRfc3339Utc } from "./rfc3339.ts"
+import { proxySecretName } from "./pod-spec.ts"
 
 export type Condition = typeof PolicyCondition.Type
 
@@ -60,7 +61,7 @@ const progressing = (f: PolicyFacts): ConditionState => {
   if (f.invalid !== undefined) return { status: "False", reason: "InvalidSpec", message: "no backup starts until the spec is fixed" }
   if (f.suspended) return { status: "False", reason: "Suspended", message: "spec.suspend is true: no backup starts" }
   if (f.blocked?.reason === "ProxySecretMissing") {
-    return { status: "False", reason: f.blocked.reason, message: "no backup starts until Secret cluster-backup-proxy holds the proxy's keys (see Degraded)" }
+    return { status: "False", reason: f.blocked.reason, message: `no backup starts until Secret ${proxySecretName} holds the proxy's keys (see Degraded)` }
   }
   const next = f.nextScheduleTime === undefined ? "at the next settled revision change, if the policy backs up on those" : `at ${f.nextScheduleTime}`
   return { status: "False", reason: "Idle", message: `the next backup starts ${next}` }
