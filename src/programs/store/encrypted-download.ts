@@ -10,7 +10,7 @@
  */
 import { Effect, FileSystem } from "effect"
 import type { EncryptedFile, FileDigest } from "../../domain/backup-manifest.ts"
-import { checkIdentitiesOpen } from "../../services/crypto/age-decrypt.ts"
+import { checkIdentitiesOpen, maxHeaderBytes } from "../../services/crypto/age-decrypt.ts"
 import { AgeNoIdentityMatched } from "../../services/crypto/age-errors.ts"
 import { decryptFile } from "../../services/crypto/age-files.ts"
 import type { IdentitySet } from "../../services/crypto/age-identity-files.ts"
@@ -18,8 +18,11 @@ import { BackupStore } from "../../services/store/backup-store.ts"
 import { localIoFailed, StoreIntegrityFailed } from "../../services/store/store-errors.ts"
 import { fetchChecked } from "./checked-fetch.ts"
 
-/** The bytes of a ciphertext fetched to check its header: an X25519 stanza takes about 100 bytes, so hundreds of recipients fit. */
-const headerProbeBytes = 64 * 1024
+/**
+ * The first bytes of a ciphertext fetched to check its header: an X25519 stanza takes about 100 bytes, so hundreds of
+ * recipients fit in the first probe; a longer header is fetched again up to the most a header may take (and the nonce).
+ */
+const headerProbes = [64 * 1024, maxHeaderBytes + 64 * 1024]
 
 /**
  * Fails with `AgeNoIdentityMatched` (naming `key`) when none of the identities is a recipient of the ciphertext at
@@ -29,8 +32,17 @@ export const checkCiphertextOpens = (key: string, encrypted: EncryptedFile, iden
   Effect.gen(function* () {
     const store = yield* BackupStore
     if (encrypted.size === 0) return
-    const start = yield* store.getStart(key, Math.min(encrypted.size, headerProbeBytes))
-    yield* Effect.tryPromise({
+    for (const probe of headerProbes) {
+      const bytes = Math.min(encrypted.size, probe)
+      const outcome = yield* checkProbe(key, yield* store.getStart(key, bytes), encrypted, identities)
+      if (outcome !== "short" || bytes === encrypted.size) return
+    }
+  })
+
+const checkProbe = (key: string, start: Uint8Array, encrypted: EncryptedFile, identities: IdentitySet) =>
+  Effect.gen(function* () {
+    const store = yield* BackupStore
+    return yield* Effect.tryPromise({
       try: () => checkIdentitiesOpen(start, { source: key, identities: identities.identities, identityFiles: identities.files }),
       catch: (e) => e as AgeNoIdentityMatched,
     }).pipe(

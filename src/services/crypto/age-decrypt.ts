@@ -102,18 +102,23 @@ export const openHeader = async (input: AsyncIterator<Uint8Array>, options: Decr
 
 /**
  * Checks that the identities open the header at the start of an age file (its first bytes, as a ranged GET brings
- * them): throws `AgeNoIdentityMatched` when the header is there whole and none of them is its recipient. Anything
- * else (a header longer than `start`, a damaged one) is not decided here: the decryption of the whole file tells it.
+ * them): throws `AgeNoIdentityMatched` when the header is there whole and none of them is its recipient. `short`:
+ * `start` ends inside the header, more of the file's first bytes would decide. `undecided`: a damaged header, which
+ * the decryption of the whole file tells.
  */
-export const checkIdentitiesOpen = async (start: Uint8Array, options: DecryptOptions): Promise<void> => {
+export const checkIdentitiesOpen = async (start: Uint8Array, options: DecryptOptions): Promise<"opened" | "short" | "undecided"> => {
+  let drained = false
   const input = (async function* () {
     yield Buffer.from(start.buffer, start.byteOffset, start.byteLength)
+    drained = true
   })()
   try {
     const { key } = await openHeader(input, options)
     key.fill(0)
+    return "opened"
   } catch (e) {
     if (e instanceof AgeNoIdentityMatched) throw e
+    return drained ? "short" : "undecided"
   }
 }
 

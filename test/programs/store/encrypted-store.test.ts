@@ -14,6 +14,7 @@ import { listBackups } from "../../../src/programs/store/store-list.ts"
 import { uploadBackup } from "../../../src/programs/store/store-upload.ts"
 import { readSnapshotRecord, writeSnapshotRecord } from "../../../src/programs/backup-dir/snapshot-record.ts"
 import { readIdentityFiles } from "../../../src/services/crypto/age-identity-files.ts"
+import { generateIdentity } from "../../../src/services/crypto/age-keys.ts"
 import { parseSigningKey, parseTrustedKey, verifyManifestSignature } from "../../../src/services/crypto/manifest-signature.ts"
 import { readRecipientsFile } from "../../../src/services/crypto/recipients-file.ts"
 import { BackupStore } from "../../../src/services/store/backup-store.ts"
@@ -168,6 +169,32 @@ describe("an age-encrypted upload", () => {
     expect(error.message).toContain("judged from the object's header before downloading it")
     expect(error.message).toContain("the header was damaged in memory://")
     expect(readdirSync(into).filter((f) => f.startsWith("snapshot_"))).toEqual([])
+  })
+
+  it("a header longer than the first probe (700 recipients, ~85 KiB) is still judged before the download: a wrong identity is refused from it, the right one downloads", async () => {
+    const store = makeMemoryStore()
+    const many = join(tempDir("encrypted-store-many"), "snapshot.recipients")
+    writeFileSync(many, `${Array.from({ length: 700 }, () => generateIdentity().recipient).join("\n")}\n${snapshotKey.recipient}\n`)
+    const report = await Effect.runPromise(
+      uploadBackup(backup, prefix, undefined, {
+        recipients: { snapshot: await recipientsOf(many), resources: await recipientsOf(join(keys, "resources.recipients")) },
+      }).pipe(withStore(store)),
+    )
+    const key = objectKey(prefix, report.id, `${readManifest(backup).files.snapshot.name}.age`)
+    const header = Buffer.from(Effect.runSync(store.getBytes(key)))
+    expect(header.indexOf("\n--- ")).toBeGreaterThan(64 * 1024)
+    const refused = failureOf(
+      await Effect.runPromiseExit(
+        downloadBackup(prefix, report.id, tempDir("encrypted-store-download"), await identitiesOf(resourcesKey.path)).pipe(withStore(store)),
+      ),
+    )
+    expect(refused._tag).toBe("AgeNoIdentityMatched")
+    expect(refused.message).toContain("judged from the object's header before downloading it")
+    expect(refused.message).toContain("701 X25519 recipients")
+    const into = tempDir("encrypted-store-download")
+    await Effect.runPromise(downloadBackup(prefix, report.id, into, await identitiesOf(snapshotKey.path, resourcesKey.path)).pipe(withStore(store)))
+    for (const name of backupFiles(backup).filter((f) => f !== manifestFileName))
+      expect(sha256(readFileSync(join(into, name)))).toBe(sha256(readFileSync(join(backup, name))))
   })
 
   it("a ciphertext replaced in the store (a valid age file for the same recipients) is refused on its sha256 before decryption", async () => {
