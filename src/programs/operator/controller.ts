@@ -161,11 +161,15 @@ export const startController = Effect.fn("startController")(function* (config: C
       // The earliest instant either part asked for (a pending render, a policy's run, a stale status to read again).
       // A stale status (Conflict) is looked at again on the failures' backoff, not at once: a Conflict that lasts (a
       // mutating webhook rewriting the status, another writer) would otherwise be a hot loop against the API server.
-      // A missing proxy Secret is looked at again the same way: the operator may get it, not watch it.
+      // A missing proxy Secret is looked at again the same way: the operator may get it, not watch it. A policy's
+      // wake-up before that backoff ends (another policy's schedule) still comes on time; one already due is the
+      // conflicted write itself, and waits the backoff.
       const conflicted = policies._tag === "Success" && policies.value.requeue
+      const policyWake = policies._tag === "Success" ? policies.value.wakeAt : undefined
       const asked = [
         result._tag === "Success" ? result.value.requeueAt : undefined,
-        policies._tag === "Success" ? (conflicted ? now + (yield* retryDelay(now, undefined)) : policies.value.wakeAt) : undefined,
+        conflicted ? now + (yield* retryDelay(now, undefined)) : undefined,
+        conflicted && policyWake !== undefined && policyWake <= now ? undefined : policyWake,
       ].filter((t): t is number => t !== undefined)
       const failed = result._tag === "Failure" ? result.cause : policies._tag === "Failure" ? policies.cause : undefined
       if (failed === undefined) {

@@ -254,6 +254,34 @@ describe("controller", () => {
       yield* Scope.close(scope, Exit.void)
     }),
   )
+  it.effect("a Conflict's backoff does not delay another policy's scheduled backup: the sync wakes at the earlier of the two", () =>
+    Effect.gen(function* () {
+      // The clock at the policies' creation: a schedule runs only at its times after that.
+      yield* TestClock.setTime(Date.now())
+      const cluster = makeSimulatedCluster()
+      seedOperators(cluster, revs(3, 7, 5, 6))
+      // Its first status write (its conditions) is refused; it takes no backup before 02:00.
+      createPolicy(cluster, "contested", { schedule: "0 2 * * *" })
+      createPolicy(cluster, "minutely", { schedule: "* * * * *", verify: "None", store: { pvc: { claimName: "etcd-backups", subPath: "minutely" } } })
+      cluster.faults.inject(Fault.conflict(), { verb: "update", resource: "backuppolicies", name: "contested", times: Number.POSITIVE_INFINITY })
+      const pods = () => cluster.list(podType, ns, `${policyNameLabel}=minutely`).length
+      const scope = yield* Scope.make()
+      // The Conflict's backoff (5 to 10 minutes) is far beyond the schedule's next minute.
+      const handle = yield* startOn(
+        { ...config("a"), resyncMs: 3_600_000, minBackoffMs: 300_000, maxBackoffMs: 600_000 },
+        SimulatedKube.inMemory(cluster),
+        scope,
+      )
+      yield* settle
+      const before = pods()
+      // The schedule's first minute after the policy's creation.
+      yield* step(125_000)
+      expect(pods()).toBe(before + 1)
+      // Still no hot loop: a sync per wake-up the policies asked for, the contested status refused each time.
+      expect(handle.syncs()).toBeLessThan(10)
+      yield* Scope.close(scope, Exit.void)
+    }),
+  )
   it.effect("a wake while the lease's renewal is late but the election has not stepped down is not lost: the sync follows the renewal", () =>
     Effect.gen(function* () {
       const cluster = makeSimulatedCluster()
