@@ -39,9 +39,12 @@ export const applyToLocation = Effect.fnUntraced(function* (work: Work) {
   const { location, groups, leftovers, emptied } = work
   const at = (rel: string) => path.join(location.dir, rel)
   const c = location.contents
-  if (groups.length === 0 && leftovers.length === 0 && !emptied) return { left: [] as Array<LeftInPlace>, taken: false }
-  const lockPath = backupDirLockPath(path, location.dir)
   const locking = location.subdirectory && c.hasRecordDir
+  // A kept backup's lock left by a killed run (a prune killed after its removals there, before its release) is taken
+  // over and released like any other, so no run's lock outlives it.
+  const staleLock = locking && location.lock._tag === "Stale"
+  if (groups.length === 0 && leftovers.length === 0 && !emptied && !staleLock) return { left: [] as Array<LeftInPlace>, taken: false }
+  const lockPath = backupDirLockPath(path, location.dir)
   if (locking) {
     const taken = yield* acquireRunLock(lockPath, "prune").pipe(Effect.result)
     if (Result.isFailure(taken)) {
@@ -49,6 +52,11 @@ export const applyToLocation = Effect.fnUntraced(function* (work: Work) {
         return { left: [{ path: `${location.rel}/`, reason: `nothing removed: ${taken.failure.message}` }], taken: true }
       return yield* new PruneFailed({ path: lockPath, message: taken.failure.message })
     }
+    const replaced = taken.success.replaced
+    if (replaced._tag === "Stale")
+      yield* Effect.logInfo(
+        `removed ${lockPath}: the lock of a run that is gone${replaced.owner === undefined ? " (unreadable)" : ` (${replaced.owner.command}, PID ${replaced.owner.pid} on ${replaced.owner.host})`}`,
+      )
   }
   for (const g of groups) for (const f of g.files) yield* removeEntry(at(f), false)
   for (const l of leftovers) yield* removeEntry(at(l.path), l.tree)
