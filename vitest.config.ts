@@ -8,7 +8,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: "forks",
     maxWorkers: 2,
-    // One S3 server (Swift s3api) per run, started by the first test that needs it.
-    globalSetup: ["test/support/s3-global-setup.ts"],
+    // The run's own temporary directory first (the S3 server's goes in it), then one S3 server (Swift s3api) per
+    // run, started by the first test that needs it.
+    globalSetup: ["test/support/temp-root-global-setup.ts", "test/support/s3-global-setup.ts"],
   },
 })
