@@ -141,6 +141,8 @@ describe("prune under SIGKILL", () => {
     }
     await runKilled(killedDir, undefined)
     expect(snapshotTree(killedDir)).toEqual(expected)
+    // No lock outlives the runs: not the pruned directory's (left out of the trees above), nor a subdirectory's.
+    expect(readdirSync(killedDir, { recursive: true, encoding: "utf8" }).filter((p) => p.includes("run.lock"))).toEqual([])
     // The loop proved something only if some kills landed while prune was changing the directory.
     expect(midWork).toBeGreaterThan(0)
   })
