@@ -41,9 +41,10 @@ export const applyToLocation = Effect.fnUntraced(function* (work: Work) {
   const c = location.contents
   const locking = location.subdirectory && c.hasRecordDir
   // A kept backup's lock left by a killed run (a prune killed after its removals there, before its release) is taken
-  // over and released like any other, so no run's lock outlives it.
-  const staleLock = locking && location.lock._tag === "Stale"
-  if (groups.length === 0 && leftovers.length === 0 && !emptied && !staleLock) return { left: [] as Array<LeftInPlace>, taken: false }
+  // over and released like any other, and its temporary files a run killed while taking it left go, as the backup
+  // commands sweep theirs: no run's lock outlives it.
+  const deadLock = (locking && location.lock._tag === "Stale") || location.deadLockTemps.length > 0
+  if (groups.length === 0 && leftovers.length === 0 && !emptied && !deadLock) return { left: [] as Array<LeftInPlace>, taken: false }
   const lockPath = backupDirLockPath(path, location.dir)
   if (locking) {
     const taken = yield* acquireRunLock(lockPath, "prune").pipe(Effect.result)
@@ -58,6 +59,7 @@ export const applyToLocation = Effect.fnUntraced(function* (work: Work) {
         `removed ${lockPath}: the lock of a run that is gone${replaced.owner === undefined ? " (unreadable)" : ` (${replaced.owner.command}, PID ${replaced.owner.pid} on ${replaced.owner.host})`}`,
       )
   }
+  for (const temp of location.deadLockTemps) yield* removeEntry(at(temp), false)
   for (const g of groups) for (const f of g.files) yield* removeEntry(at(f), false)
   for (const l of leftovers) yield* removeEntry(at(l.path), l.tree)
   if (!emptied) return { left: [], taken: false }

@@ -40,6 +40,8 @@ export interface Location {
    * temporary file of the lock names one (a run killed while it took or replaced the lock).
    */
   readonly deadRun: boolean
+  /** The lock's temporary files (in the record directory) named by a process that is gone. */
+  readonly deadLockTemps: ReadonlyArray<string>
   /** For a subdirectory, the newest mtime of anything in it (itself included): it is judged whole. */
   readonly newestAt: number | undefined
   /** The age of each thing prune could remove without a manifest's word, by `itemKey`. */
@@ -169,18 +171,20 @@ const scanLocation = Effect.fnUntraced(function* (root: string, rel: string, own
     names,
   )
   const lock: RunLockState = ownLock ?? (recordDir === undefined ? { _tag: "Free" } : yield* inspectRunLock(backupDirLockPath(path, dir)))
-  let deadRun = lock._tag === "Stale" && lock.owner !== undefined
+  const deadLockTemps: Array<string> = []
   for (const e of recordDirEntries ?? []) {
     const pid = runLockTempPid(e.name)
-    if (deadRun || pid === undefined || e.type !== "File") continue
-    deadRun = (yield* Effect.promise(() => ownerLiveness({ pid, startTicks: null, host: hostname(), command: "", startedAt: "" }))) === "gone"
+    if (pid === undefined || e.type !== "File") continue
+    if ((yield* Effect.promise(() => ownerLiveness({ pid, startTicks: null, host: hostname(), command: "", startedAt: "" }))) === "gone")
+      deadLockTemps.push(path.join(names.recordDir, e.name))
   }
+  const deadRun = (lock._tag === "Stale" && lock.owner !== undefined) || deadLockTemps.length > 0
   const ages = new Map<string, Age>()
   for (const g of contents.groups) ages.set(itemKey.group(g), yield* ageOf(dir, g.files, names, now))
   for (const l of contents.leftovers) ages.set(itemKey.leftover(l.path), yield* ageOf(dir, [l.path], names, now))
   ages.set(itemKey.rest, yield* ageOf(dir, contents.internals, names, now))
   const newestAt = rel === "" ? undefined : (yield* ageOf(dir, [""], names, now)).newestAt
-  const location: Location = { dir, rel, subdirectory: rel !== "", contents, lock, deadRun, newestAt, ages }
+  const location: Location = { dir, rel, subdirectory: rel !== "", contents, lock, deadRun, deadLockTemps, newestAt, ages }
   return { location, entries }
 })
 

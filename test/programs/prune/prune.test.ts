@@ -146,26 +146,34 @@ describe("prune: copies in progress and a dead run's leftovers", () => {
     }),
   )
 
-  it.effect("removes the lock a gone process left in a kept backup (a prune killed after its removals there), and keeps a live run's", () =>
-    Effect.gen(function* () {
-      const dir = fixture()
-      try {
-        const gone = spawnSync(process.execPath, ["-e", "0"]).pid!
-        const lock = (owner: { pid: number; startTicks: string | null }) =>
-          JSON.stringify({ ...owner, host: hostname(), command: "prune", startedAt: "2026-03-01T00:00:00.000Z" })
-        writeFileSync(join(dir, "b2", ".cluster-backup", "run.lock"), lock({ pid: gone, startTicks: null }))
-        yield* TestClock.setTime(copiedAt + 3 * minute)
-        yield* run(dir)
-        assert.strictEqual(ls(join(dir, "b2")).filter((f) => !f.startsWith(".")).length, 3)
-        assert.deepStrictEqual(ls(join(dir, "b2", ".cluster-backup")), ["snapshot.json"])
-        // This process is alive: its lock stays, and the backup with it.
-        writeFileSync(join(dir, "b2", ".cluster-backup", "run.lock"), lock({ pid: process.pid, startTicks: null }))
-        yield* run(dir)
-        assert.deepStrictEqual(ls(join(dir, "b2", ".cluster-backup")), ["run.lock", "snapshot.json"])
-      } finally {
-        rmSync(dir, { recursive: true, force: true })
-      }
-    }),
+  it.effect(
+    "removes the lock and lock temporaries a gone process left in a kept backup (a prune killed after its removals there), and keeps a live run's",
+    () =>
+      Effect.gen(function* () {
+        const dir = fixture()
+        try {
+          const gone = spawnSync(process.execPath, ["-e", "0"]).pid!
+          const lock = (owner: { pid: number; startTicks: string | null }) =>
+            JSON.stringify({ ...owner, host: hostname(), command: "prune", startedAt: "2026-03-01T00:00:00.000Z" })
+          writeFileSync(join(dir, "b2", ".cluster-backup", "run.lock"), lock({ pid: gone, startTicks: null }))
+          yield* TestClock.setTime(copiedAt + 3 * minute)
+          yield* run(dir)
+          assert.strictEqual(ls(join(dir, "b2")).filter((f) => !f.startsWith(".")).length, 3)
+          assert.deepStrictEqual(ls(join(dir, "b2", ".cluster-backup")), ["snapshot.json"])
+          // A run killed while taking the lock left its temporary file (the name has its PID); a live run's stays.
+          writeFileSync(join(dir, "b2", ".cluster-backup", `run.lock.new-${gone}-0a1b2c3d`), lock({ pid: gone, startTicks: null }))
+          writeFileSync(join(dir, "b2", ".cluster-backup", `run.lock.stale-${process.pid}-0a1b2c3d`), lock({ pid: process.pid, startTicks: null }))
+          yield* run(dir)
+          assert.deepStrictEqual(ls(join(dir, "b2", ".cluster-backup")), [`run.lock.stale-${process.pid}-0a1b2c3d`, "snapshot.json"])
+          rmSync(join(dir, "b2", ".cluster-backup", `run.lock.stale-${process.pid}-0a1b2c3d`))
+          // This process is alive: its lock stays, and the backup with it.
+          writeFileSync(join(dir, "b2", ".cluster-backup", "run.lock"), lock({ pid: process.pid, startTicks: null }))
+          yield* run(dir)
+          assert.deepStrictEqual(ls(join(dir, "b2", ".cluster-backup")), ["run.lock", "snapshot.json"])
+        } finally {
+          rmSync(dir, { recursive: true, force: true })
+        }
+      }),
   )
 
   it.effect("finishes the emptying of a subdirectory an interrupted prune had begun (its record named it), and leaves a user's empty directory", () =>
