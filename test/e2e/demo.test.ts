@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { type CliOptions, runCli } from "../support/run-cli.ts"
@@ -73,5 +73,36 @@ describe("cluster-backup demo", () => {
     expect(run.status).not.toBe(0)
     expect(existsSync(work)).toBe(false)
     expect(processesMentioning(work)).toEqual([])
+  }, 200_000)
+
+  it("killed with SIGKILL in its own temporary directory: what it started stops, and the next demo removes what it left", async () => {
+    const tmp = join(root, "tmp")
+    mkdirSync(tmp)
+    let pid = 0
+    const killed = await runDemo([], {
+      env: { TMPDIR: tmp },
+      during: async (child) => {
+        pid = child.pid
+        while (!child.ended() && !child.stdout().includes("==> 3/11")) await sleep(20)
+        child.kill("SIGKILL")
+      },
+    })
+    expect(killed.signal, killed.stdout + killed.stderr).toBe("SIGKILL")
+    const [left] = readdirSync(tmp).filter((n) => /^cluster-backup-demo-[^.]+$/.test(n))
+    expect(left, readdirSync(tmp).join(" ")).toBeDefined()
+    expect(readdirSync(join(tmp, left!))).toContain("etcd")
+    // etcd and Swift watch the demo's process: they stop on their own.
+    for (let i = 0; i < 300 && processesMentioning(join(tmp, left!)).length > 0; i++) await sleep(100)
+    expect(processesMentioning(join(tmp, left!))).toEqual([])
+    // The next demo sweeps it before starting, then is stopped as a person would.
+    const next = await runDemo([], {
+      env: { TMPDIR: tmp },
+      during: async (child) => {
+        while (!child.ended() && !child.stdout().includes("==> 2/11")) await sleep(20)
+        child.kill("SIGINT")
+      },
+    })
+    expect(next.output).toContain(`removed ${join(tmp, left!)}: the work directory of demo (PID ${pid}`)
+    expect(readdirSync(tmp)).toEqual([])
   }, 200_000)
 })

@@ -8,6 +8,7 @@
  * scopes, so it is stopped and removed at the end, on failure and on Ctrl-C alike (only the backup
  * directory stays, with `--keep`).
  */
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Clock, Console, Effect, Fiber, FileSystem, Result } from "effect"
 import { manifestFileName } from "../../domain/archive-names.ts"
@@ -25,6 +26,7 @@ import { makeSimulatedCluster, type Obj, type SimulatedCluster } from "../../sim
 import { startLocalEtcd } from "../../services/local-etcd.ts"
 import { generateTlsBundle } from "../../services/tls-certs.ts"
 import { readBackupManifest } from "../backup-dir/backup-manifest-file.ts"
+import { ownedFreshDir } from "../store/download-work-dir.ts"
 import { makeDirectories } from "../../services/atomic-files.ts"
 import { backupPodConfigMapName, backupPodYamlKey } from "../operator/reconcile.ts"
 import { demoNamespace as ns, startDemoCluster, startDemoOperator } from "./demo-cluster.ts"
@@ -96,8 +98,12 @@ export const runDemo = Effect.fn("demo")(function* (options: DemoOptions) {
   // The working directory; removed at the end except, with --keep, the backup.
   const workDirFailed = (operation: string, path: string) => (e: unknown) =>
     new DemoFailed({ stage: "start", message: `--work-dir: ${describeFileSystemFailure(operation, path, e).message}` })
+  // A killed demo's temporary directory (its lock stale: etcd's data, the certificates' keys) is removed by the next.
   const work =
-    options.workDir ?? (yield* fs.makeTempDirectory({ prefix: "cluster-backup-demo-" }).pipe(Effect.mapError(workDirFailed("create", "a temporary directory"))))
+    options.workDir ??
+    (yield* ownedFreshDir(tmpdir(), "cluster-backup-demo-", "demo", "work directory").pipe(
+      Effect.mapError((e) => new DemoFailed({ stage: "start", message: `a temporary work directory: ${e.message}` })),
+    ))
   const backupDir = join(work, "backup")
   // Level by level: Node's recursive mkdir spins forever under /proc.
   yield* makeDirectories(work).pipe(Effect.mapError((e) => new DemoFailed({ stage: "start", message: `--work-dir: ${e.message}` })))

@@ -27,7 +27,7 @@ const describeOwner = (owner: RunLockOwner | undefined) =>
  * Removes the download directories under `parent` whose names `matches` and whose run is gone;
  * a live run's (its lock held) are kept. Returns the directories removed.
  */
-export const sweepDeadDownloads = (parent: string, matches: (name: string) => boolean, command: string) =>
+export const sweepDeadDownloads = (parent: string, matches: (name: string) => boolean, command: string, what = "download") =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const names = yield* fs.readDirectory(parent).pipe(
@@ -48,11 +48,11 @@ export const sweepDeadDownloads = (parent: string, matches: (name: string) => bo
               ? Effect.succeed(false)
               : fs.remove(dir, { recursive: true, force: true }).pipe(
                   Effect.mapError((e) => localIoFailed(dir, "remove", e)),
-                  Effect.tap(() => Effect.logWarning(`removed ${dir}: the download of ${describeOwner(replaced.owner)}`)),
+                  Effect.tap(() => Effect.logWarning(`removed ${dir}: the ${what} of ${describeOwner(replaced.owner)}`)),
                   Effect.as(true),
                 ),
           ),
-          Effect.catchTag("RunLockHeld", () => Effect.logInfo(`keeping ${dir}: a live run is downloading there`).pipe(Effect.as(false))),
+          Effect.catchTag("RunLockHeld", () => Effect.logInfo(`keeping ${dir}: a live run's ${what}`).pipe(Effect.as(false))),
         ),
       )
       if (swept) removed.push(dir)
@@ -78,21 +78,31 @@ const ownDownloadDir = (
     return dir
   })
 
-/** verify's default: a fresh directory under `parent` for this run, removed when the scope closes; dead runs' ones swept first. */
-export const temporaryWorkDir = (parent: string, prefix: string, command: string) =>
+/**
+ * A fresh directory `<parent>/<prefix><random>` owned by this run (its lock held for the scope, the directory itself
+ * left to the caller), the directories of dead runs with the same prefix swept first: each a `what` (for the log).
+ */
+export const ownedFreshDir = (parent: string, prefix: string, command: string, what = "download") =>
   Effect.gen(function* () {
-    yield* sweepDeadDownloads(parent, (name) => name.startsWith(prefix), command)
+    yield* sweepDeadDownloads(parent, (name) => name.startsWith(prefix), command, what)
     // The lock before the directory: a directory never exists without its owner named.
     const dir = yield* ownDownloadDir(join(parent, `${prefix}${randomBytes(6).toString("hex")}`), command)
     const fs = yield* FileSystem.FileSystem
-    yield* Effect.acquireRelease(fs.makeDirectory(dir, { mode: 0o700 }).pipe(Effect.mapError((e) => localIoFailed(dir, "create", e))), () =>
+    yield* fs.makeDirectory(dir, { mode: 0o700 }).pipe(Effect.mapError((e) => localIoFailed(dir, "create", e)))
+    return dir
+  })
+
+/** verify's default: a fresh directory under `parent` for this run, removed when the scope closes; dead runs' ones swept first. */
+export const temporaryWorkDir = (parent: string, prefix: string, command: string) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    return yield* Effect.acquireRelease(ownedFreshDir(parent, prefix, command), (dir) =>
       // A warning, not a failure: the run's outcome (a verdict, or its own error) stands either way.
       // The lock goes with the run, so no later sweep removes the directory: the warning says to.
       fs
         .remove(dir, { recursive: true, force: true })
         .pipe(Effect.catch((e) => warnLocalIoFailed(localIoFailed(dir, "remove", e), "this run's temporary download is left there: remove it by hand"))),
     )
-    return dir
   })
 
 /** restore's: `dir`, kept after the run; other dead runs' downloads beside it swept when `sweepSiblings`. */
