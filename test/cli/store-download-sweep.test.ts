@@ -79,7 +79,7 @@ describe("download directories of verify runs", { timeout: 180_000 }, () => {
       // The live run swept the dead one's directory before making its own, or this run did.
       expect(existsSync(dead)).toBe(false)
       expect(`${child.stderr()}${next.stderr}`).toContain(`removed ${dead}: the download of verify (PID ${deadPid}`)
-      expect(next.stderr).toContain(`keeping ${live}: a live run is downloading there`)
+      expect(next.stderr).toContain(`keeping ${live}: a live run's download`)
       expect(existsSync(dead)).toBe(false)
       expect(existsSync(`${dead}.lock`)).toBe(false)
       expect(existsSync(live)).toBe(true)
