@@ -7,7 +7,7 @@ import { parseBackupTimestamp } from "../../domain/archive-names.ts"
 import { type BackupGroup, type Leftover, type RemovalVerdict, removalVerdict } from "../../domain/backup-dir-contents.ts"
 import { type BackupUnit, decideRetention, type RetentionDecision, type RetentionPolicy } from "../../domain/retention.ts"
 import { backupDirLockPath } from "../backup-dir/backup-dir-lock.ts"
-import { itemKey, type Location } from "./prune-scan.ts"
+import { diedThere, itemKey, type Location } from "./prune-scan.ts"
 
 /** A leftover or the remains of a backup: removed whatever the policy, unless a live run owns it. */
 export interface LeftoverOutcome {
@@ -67,7 +67,7 @@ export const plan = (locations: ReadonlyArray<Location>, policy: RetentionPolicy
   for (const location of locations) {
     const live = heldBy(location, backupDirLockPath(path, location.dir))
     const c = location.contents
-    const deadRun = location.deadRun
+    const deadRun = diedThere(location)
     const verdict = (key: string): RemovalVerdict => {
       const age = location.ages.get(key) ?? { newestAt: now, holdsFiles: true }
       return removalVerdict({ newestAt: location.newestAt ?? age.newestAt, holdsFiles: age.holdsFiles, deadRun }, now, grace.ms, grace.text)

@@ -35,11 +35,6 @@ export interface Location {
   readonly subdirectory: boolean
   readonly contents: DirContents
   readonly lock: RunLockState
-  /**
-   * A run of this project certainly died here: the lock names a process that is gone, or a
-   * temporary file of the lock names one (a run killed while it took or replaced the lock).
-   */
-  readonly deadRun: boolean
   /** The lock's temporary files (in the record directory) named by a process that is gone. */
   readonly deadLockTemps: ReadonlyArray<string>
   /** For a subdirectory, the newest mtime of anything in it (itself included): it is judged whole. */
@@ -47,6 +42,12 @@ export interface Location {
   /** The age of each thing prune could remove without a manifest's word, by `itemKey`. */
   readonly ages: ReadonlyMap<string, Age>
 }
+
+/**
+ * A run of this project certainly died in `location`: its lock names a process that is gone, or a
+ * temporary file of the lock names one (a run killed while it took or replaced the lock).
+ */
+export const diedThere = (location: Location) => (location.lock._tag === "Stale" && location.lock.owner !== undefined) || location.deadLockTemps.length > 0
 
 /** The newest mtime (epoch ms) of a set of paths and everything under them, and whether any is not a directory. */
 export interface Age {
@@ -178,13 +179,12 @@ const scanLocation = Effect.fnUntraced(function* (root: string, rel: string, own
     if ((yield* Effect.promise(() => ownerLiveness({ pid, startTicks: null, host: hostname(), command: "", startedAt: "" }))) === "gone")
       deadLockTemps.push(path.join(names.recordDir, e.name))
   }
-  const deadRun = (lock._tag === "Stale" && lock.owner !== undefined) || deadLockTemps.length > 0
   const ages = new Map<string, Age>()
   for (const g of contents.groups) ages.set(itemKey.group(g), yield* ageOf(dir, g.files, names, now))
   for (const l of contents.leftovers) ages.set(itemKey.leftover(l.path), yield* ageOf(dir, [l.path], names, now))
   ages.set(itemKey.rest, yield* ageOf(dir, contents.internals, names, now))
   const newestAt = rel === "" ? undefined : (yield* ageOf(dir, [""], names, now)).newestAt
-  const location: Location = { dir, rel, subdirectory: rel !== "", contents, lock, deadRun, deadLockTemps, newestAt, ages }
+  const location: Location = { dir, rel, subdirectory: rel !== "", contents, lock, deadLockTemps, newestAt, ages }
   return { location, entries }
 })
 
