@@ -6,25 +6,18 @@
  * its directory; the next run removes those whose run is gone.
  */
 import { chmodSync, mkdirSync, readdirSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { hostname, tmpdir } from "node:os"
 import { join } from "node:path"
+import { ownerLiveness } from "../../src/services/run-lock.ts"
 
 const runDir = /^cbt-(\d+)$/
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM"
-  }
-}
-
-export default function setup(): () => void {
+export default async function setup(): Promise<() => void> {
   const parent = tmpdir()
   for (const name of readdirSync(parent)) {
     const pid = runDir.exec(name)?.[1]
-    if (pid !== undefined && Number(pid) !== process.pid && !alive(Number(pid))) rmSync(join(parent, name), { recursive: true, force: true })
+    if (pid !== undefined && (await ownerLiveness({ pid: Number(pid), startTicks: null, host: hostname(), command: "", startedAt: "" })) === "gone")
+      rmSync(join(parent, name), { recursive: true, force: true })
   }
   const root = join(parent, `cbt-${process.pid}`)
   rmSync(root, { recursive: true, force: true })
