@@ -57,7 +57,7 @@ export type DefaultWorkDir = { readonly _tag: "Temporary" } | { readonly _tag: "
  * store: the argument itself, or the work directory (--work-dir, else `defaultWorkDir`) the
  * store's backup was downloaded into. The work directory is owned by this run for the enclosing
  * scope (a run lock beside it), and what killed runs of the same command left there is swept
- * first (programs/store/download-work-dir.ts). --timestamp with --backup-id is a usage error:
+ * first (services/owned-work-dir.ts). --timestamp with --backup-id is a usage error:
  * the backup id names the backup already.
  */
 export const backupSource = (
@@ -96,7 +96,7 @@ export const backupSource = (
     const identities = yield* readGivenIdentities(flags)
     const { store, prefix } = yield* openStoreFromFlags(argument, flags, { command, name: "dir", kind: "argument" })
     const [{ fetchBackup }, { DiskSpace }, { keptWorkDir, temporaryWorkDir }] = yield* Effect.promise(() =>
-      Promise.all([import("../programs/store/store-fetch.ts"), import("../services/disk-space.ts"), import("../programs/store/download-work-dir.ts")]),
+      Promise.all([import("../programs/store/store-fetch.ts"), import("../services/disk-space.ts"), import("../services/owned-work-dir.ts")]),
     )
     const workDir = Option.isSome(flags.workDir)
       ? yield* keptWorkDir(flags.workDir.value, command, false)

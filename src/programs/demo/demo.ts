@@ -26,7 +26,7 @@ import { makeSimulatedCluster, type Obj, type SimulatedCluster } from "../../sim
 import { startLocalEtcd } from "../../services/local-etcd.ts"
 import { generateTlsBundle } from "../../services/tls-certs.ts"
 import { readBackupManifest } from "../backup-dir/backup-manifest-file.ts"
-import { ownedFreshDir } from "../store/download-work-dir.ts"
+import { ownedFreshDir } from "../../services/owned-work-dir.ts"
 import { makeDirectories } from "../../services/atomic-files.ts"
 import { backupPodConfigMapName, backupPodYamlKey } from "../operator/reconcile.ts"
 import { demoNamespace as ns, startDemoCluster, startDemoOperator } from "./demo-cluster.ts"

@@ -1,20 +1,21 @@
 /**
- * The work directories `verify` and `restore` download a store's backup into, each owned by its
- * run through a run lock beside it (`<dir>.lock`, services/run-lock.ts), so that the next run of
- * the same command sweeps what a killed run left and never touches a live run's download:
+ * Work directories each owned by its run through a run lock beside it (`<dir>.lock`, run-lock.ts),
+ * so that the next run of the same command sweeps what a killed run left and never touches a live
+ * run's: the ones `verify` and `restore` download a store's backup into, and the demo's.
  * - `verify`: a fresh `<tmp>/cluster-backup-verify-<random>`, removed when the run ends; a killed
  *   run's directory (its lock stale) is removed by the next `verify`;
  * - `restore`: `<downloads>/<id>`, kept for a rerun to reuse; a killed run's partial files in it
  *   are removed by the next run that takes it, and another id's download left by a killed run is
  *   removed whole. A download whose run finished (no lock left) is kept, as documented.
+ * - the demo: a fresh `<tmp>/cluster-backup-demo-<random>` (etcd's data, the certificates' keys).
  * A sweep takes each stale lock itself before removing anything, so a run that replaced the lock
- * in the meantime keeps its download.
+ * in the meantime keeps its directory.
  */
 import { randomBytes } from "node:crypto"
 import { basename, dirname, join } from "node:path"
 import { Effect, FileSystem, type Scope } from "effect"
-import { acquireRunLock, type RunLockError, type RunLockHeld, type RunLockOwner } from "../../services/run-lock.ts"
-import { localIoFailed, type StoreLocalIoFailed, warnLocalIoFailed } from "../../services/store/store-errors.ts"
+import { acquireRunLock, type RunLockError, type RunLockHeld, type RunLockOwner } from "./run-lock.ts"
+import { localIoFailed, type StoreLocalIoFailed, warnLocalIoFailed } from "./store/store-errors.ts"
 
 const lockSuffix = ".lock"
 /** Files a killed download leaves: `<file>.download` (before the hash check), `.part` files and a ciphertext being decrypted (`.age`). */
@@ -24,10 +25,10 @@ const describeOwner = (owner: RunLockOwner | undefined) =>
   owner === undefined ? "a run that is gone" : `${owner.command} (PID ${owner.pid}, started ${owner.startedAt}), which is gone`
 
 /**
- * Removes the download directories under `parent` whose names `matches` and whose run is gone;
+ * Removes the work directories under `parent` whose names `matches` and whose run is gone;
  * a live run's (its lock held) are kept. Returns the directories removed.
  */
-export const sweepDeadDownloads = (parent: string, matches: (name: string) => boolean, command: string, what = "download") =>
+export const sweepDeadWorkDirs = (parent: string, matches: (name: string) => boolean, command: string, what = "download") =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const names = yield* fs.readDirectory(parent).pipe(
@@ -42,7 +43,7 @@ export const sweepDeadDownloads = (parent: string, matches: (name: string) => bo
       if (!name.endsWith(lockSuffix) || !matches(name.slice(0, -lockSuffix.length))) continue
       const dir = join(parent, name.slice(0, -lockSuffix.length))
       const swept = yield* Effect.scoped(
-        acquireRunLock(join(parent, name), `${command} (sweeping a dead run's download)`).pipe(
+        acquireRunLock(join(parent, name), `${command} (sweeping a dead run's ${what})`).pipe(
           Effect.flatMap(({ replaced }) =>
             replaced._tag !== "Stale"
               ? Effect.succeed(false)
@@ -61,7 +62,7 @@ export const sweepDeadDownloads = (parent: string, matches: (name: string) => bo
   })
 
 /** Takes `dir`'s lock for the enclosing scope; a killed run's partial files in `dir` are removed first. */
-const ownDownloadDir = (
+const ownWorkDir = (
   dir: string,
   command: string,
 ): Effect.Effect<string, RunLockHeld | RunLockError | StoreLocalIoFailed, Scope.Scope | FileSystem.FileSystem> =>
@@ -84,9 +85,9 @@ const ownDownloadDir = (
  */
 export const ownedFreshDir = (parent: string, prefix: string, command: string, what = "download") =>
   Effect.gen(function* () {
-    yield* sweepDeadDownloads(parent, (name) => name.startsWith(prefix), command, what)
+    yield* sweepDeadWorkDirs(parent, (name) => name.startsWith(prefix), command, what)
     // The lock before the directory: a directory never exists without its owner named.
-    const dir = yield* ownDownloadDir(join(parent, `${prefix}${randomBytes(6).toString("hex")}`), command)
+    const dir = yield* ownWorkDir(join(parent, `${prefix}${randomBytes(6).toString("hex")}`), command)
     const fs = yield* FileSystem.FileSystem
     yield* fs.makeDirectory(dir, { mode: 0o700 }).pipe(Effect.mapError((e) => localIoFailed(dir, "create", e)))
     return dir
@@ -108,6 +109,6 @@ export const temporaryWorkDir = (parent: string, prefix: string, command: string
 /** restore's: `dir`, kept after the run; other dead runs' downloads beside it swept when `sweepSiblings`. */
 export const keptWorkDir = (dir: string, command: string, sweepSiblings: boolean) =>
   Effect.gen(function* () {
-    if (sweepSiblings) yield* sweepDeadDownloads(dirname(dir), (name) => name !== basename(dir), command)
-    return yield* ownDownloadDir(dir, command)
+    if (sweepSiblings) yield* sweepDeadWorkDirs(dirname(dir), (name) => name !== basename(dir), command)
+    return yield* ownWorkDir(dir, command)
   })
