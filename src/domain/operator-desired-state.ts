@@ -10,8 +10,8 @@ import { latestOutcome, type BackupOutcome, type BackupPodView } from "./backup-
 import { backupStatusConfigMapName, backupStatusKeys, decodeBackupStatus, encodeBackupStatus, lastCompleteTimeOf, type BackupStatus } from "./backup-status.ts"
 import { countableRenderTime, decide, type ControllerDecision } from "./controller-decision.ts"
 import type { OperandTable } from "./operands.ts"
-import { renderBackupPodYaml, revisionsAnnotation, type BackupPodOptions } from "./pod-spec.ts"
-import { proxySecretKeys, proxySecretProblem, type ProxySecretRead } from "./proxy-secret-check.ts"
+import { proxySecretKeys, renderBackupPodYaml, revisionsAnnotation, type BackupPodOptions } from "./pod-spec.ts"
+import { proxySecretProblem, type ProxySecretRead } from "./proxy-secret-check.ts"
 import { formatRevisionSet, parseRevisionsFlag, revisionSetsEqual, type LatestRevisionError, type RevisionSet } from "./revisions.ts"
 import { formatRfc3339Utc, parseRfc3339Utc } from "./rfc3339.ts"
 

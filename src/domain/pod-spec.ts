@@ -56,6 +56,8 @@ export const backupPodPaths = {
   /** The manifest's ed25519 signing key, into backup-create only. */
   signingKeyDir: "/var/run/secrets/cluster-backup-signing",
   signingKeyFile: "/var/run/secrets/cluster-backup-signing/signing-key",
+  /** The keys of Secret cluster-backup-proxy that backup-upload's env takes, into backup-upload only: the pod's start gate. */
+  proxyCredentialsDir: "/var/run/secrets/cluster-backup-proxy",
   /** age recipients of the backup's files (and the tarball's own), into backup-upload only. */
   recipientsDir: "/var/run/secrets/cluster-backup-recipients",
   recipientsFile: "/var/run/secrets/cluster-backup-recipients/recipients",
@@ -331,6 +333,10 @@ export const proxyContainerEnv = (proxy: ProxyEnv | undefined): ReadonlyArray<En
     return hasCredentials(value) ? [{ name, valueFrom: { secretKeyRef: { name: proxySecretName, key: name } } }] : [{ name, value }]
   })
 
+/** The keys of `proxySecretName` the pods' env refers to: the proxy variables whose values hold credentials. */
+export const proxySecretKeys = (proxy: ProxyEnv | undefined): ReadonlyArray<string> =>
+  proxyContainerEnv(proxy).flatMap((e) => ("valueFrom" in e ? [e.valueFrom.secretKeyRef.key] : []))
+
 export const BackupPodOptions = Schema.Struct({
   namespace: DnsLabel,
   image: Schema.String.check(Schema.isPattern(/^[^\s]+$/, { expected: "an image reference without blanks" })),
@@ -515,6 +521,7 @@ const volumes = {
   recipients: "recipients",
   resourcesRecipients: "resources-recipients",
   verifyScratch: "verify-scratch",
+  proxyCredentials: "proxy-credentials",
 } as const
 
 const commonMounts: ReadonlyArray<VolumeMount> = [
@@ -639,6 +646,17 @@ const uploadContainer = (
     storeVolumes.push({
       name: volume,
       secret: { secretName, items: [{ key: recipientsSecretKey, path: recipientsSecretKey }], defaultMode: storeCredentialsMode },
+    })
+  }
+  const proxyKeys = proxySecretKeys(o.proxyEnv)
+  if (proxyKeys.length > 0) {
+    // Nothing reads these files: the env below takes the same keys by secretKeyRef, which the kubelet resolves only
+    // when it starts this container, after the snapshot was taken. A volume is mounted before the pod's first
+    // container starts, so without the Secret or one of these keys the pod does not start at all.
+    mounts.push({ name: volumes.proxyCredentials, mountPath: backupPodPaths.proxyCredentialsDir, readOnly: true })
+    storeVolumes.push({
+      name: volumes.proxyCredentials,
+      secret: { secretName: proxySecretName, items: proxyKeys.map((key) => ({ key, path: key })), defaultMode: storeCredentialsMode },
     })
   }
   if (encrypts(store) && o.signingKeySecret !== undefined) mounts.push({ name: volumes.signingKey, mountPath: backupPodPaths.signingKeyDir, readOnly: true })

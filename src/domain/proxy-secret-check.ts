@@ -1,14 +1,10 @@
 /**
- * Whether Secret `cluster-backup-proxy` can give the backup pods the proxy variables that carry credentials. The pods'
- * env refers to it by `secretKeyRef` (`proxyContainerEnv`); without the Secret, or one of those keys, the kubelet leaves
- * the pod in CreateContainerConfigError and nobody is told. The operator reads the Secret's keys (never its values) and
- * says what is missing, with the command that fixes it.
+ * Whether Secret `cluster-backup-proxy` can give the backup pods the proxy variables that carry credentials
+ * (`proxySecretKeys`). The pods mount those keys as a volume; without the Secret, or one of those keys, the kubelet
+ * leaves the pod in Init (FailedMount events on the pod) and nobody else is told. The operator reads the Secret's keys
+ * (never its values) and says what is missing, with the command that fixes it.
  */
-import { proxyContainerEnv, proxySecretName, type ProxyEnv } from "./pod-spec.ts"
-
-/** The keys of `proxySecretName` the pods' env refers to: the proxy variables whose values hold credentials. */
-export const proxySecretKeys = (proxy: ProxyEnv | undefined): ReadonlyArray<string> =>
-  proxyContainerEnv(proxy).flatMap((e) => ("valueFrom" in e ? [e.valueFrom.secretKeyRef.key] : []))
+import { proxySecretName } from "./pod-spec.ts"
 
 /** What the operator could read of the Secret: the names of its keys, or why not. */
 export type ProxySecretRead =

@@ -15,6 +15,8 @@ import {
   backupPodYaml,
   decodeBackupPodOptions,
   proxyEnvOf,
+  proxySecretName,
+  proxyVariableNames,
   defaultPodOptions,
   renderBackupPod,
   renderBackupPodYaml,
@@ -382,6 +384,41 @@ describe("renderBackupPod with a store", () => {
       const yaml = renderBackupPodYaml(revisions, { store: s3Store, activeDeadlineSeconds: 10_800, proxyEnv: { https_proxy: url, HTTPS_PROXY: url } })
       expect(yaml).not.toContain(password)
       expect(yaml).toContain("cluster-backup-proxy")
+    },
+  )
+
+  const proxyValueArb = fc.oneof(
+    fc.constantFrom("http://proxy.example.com:3128", "proxy.example.com:3128", ".svc,10.0.0.0/16"),
+    fc.tuple(fc.stringMatching(/^[a-z]{1,8}$/), fc.stringMatching(/^[A-Za-z0-9]{1,12}$/)).map(([u, p]) => `http://${u}:${p}@proxy.example.com:3128`),
+    fc.stringMatching(/^[a-z]{1,8}$/).map((u) => `${u}@proxy.example.com:3128`),
+  )
+  const proxyEnvArb = fc.record(Object.fromEntries(proxyVariableNames.map((n) => [n, proxyValueArb])), { requiredKeys: [] })
+
+  test.prop([proxyEnvArb])(
+    "a proxy variable taken from Secret cluster-backup-proxy is also a key of a read-only volume of it, mounted in backup-upload alone: the pod does not start without it",
+    (proxyEnv) => {
+      const pod = renderBackupPod(revisions, { store: s3Store, activeDeadlineSeconds: 10_800, proxyEnv })
+      const upload = pod.spec.initContainers.find((c) => c.name === "backup-upload")!
+      const refs = (upload.env ?? []).flatMap((e) => ("valueFrom" in e ? [e.valueFrom.secretKeyRef] : []))
+      const volumes = pod.spec.volumes.flatMap((v) => ("secret" in v && v.secret.secretName === proxySecretName ? [v] : []))
+      if (refs.length === 0) {
+        expect(volumes).toEqual([])
+        expect(backupPodYaml(pod)).not.toContain(proxySecretName)
+        return
+      }
+      expect(refs.every((r) => r.name === proxySecretName)).toBe(true)
+      expect(volumes).toHaveLength(1)
+      const volume = volumes[0]!
+      expect(volume.secret.items).toEqual(refs.map((r) => ({ key: r.key, path: r.key })))
+      expect(volume.secret.defaultMode).toBe(storeCredentialsMode)
+      const mounting = [...pod.spec.initContainers, ...pod.spec.containers].filter((c) => c.volumeMounts.some((m) => m.name === volume.name))
+      expect(mounting.map((c) => c.name)).toEqual(["backup-upload"])
+      expect(upload.volumeMounts.find((m) => m.name === volume.name)).toEqual({
+        name: volume.name,
+        mountPath: backupPodPaths.proxyCredentialsDir,
+        readOnly: true,
+      })
+      expect(k8sValidationProblems(YAML.parse(backupPodYaml(pod)))).toEqual([])
     },
   )
 

@@ -1,7 +1,8 @@
 import { fc, test } from "@fast-check/vitest"
 import { describe, expect, it } from "vitest"
 import { proxyVariableNames } from "../../src/domain/pod-spec.ts"
-import { proxySecretKeys, proxySecretProblem, type ProxySecretRead } from "../../src/domain/proxy-secret-check.ts"
+import { proxySecretKeys } from "../../src/domain/pod-spec.ts"
+import { proxySecretProblem, type ProxySecretRead } from "../../src/domain/proxy-secret-check.ts"
 
 const variable = fc.constantFrom(...proxyVariableNames)
 const keys = fc.uniqueArray(variable, { maxLength: proxyVariableNames.length })

@@ -19,7 +19,15 @@ const Mount = Schema.Struct({ name: Schema.String, mountPath: Schema.String, rea
 const Container = Schema.Struct({
   name: Schema.String,
   command: Schema.Array(Schema.String),
-  env: Schema.optionalKey(Schema.Array(Schema.Struct({ name: Schema.String, value: Schema.String }))),
+  env: Schema.optionalKey(
+    Schema.Array(
+      Schema.Struct({
+        name: Schema.String,
+        value: Schema.optionalKey(Schema.String),
+        valueFrom: Schema.optionalKey(Schema.Struct({ secretKeyRef: Schema.Struct({ name: Schema.String, key: Schema.String }) })),
+      }),
+    ),
+  ),
   volumeMounts: Schema.optionalKey(Schema.Array(Mount)),
   terminationMessagePath: Schema.optionalKey(Schema.String),
 })
@@ -45,22 +53,28 @@ const pathMapper = (container: RunnableContainer, volumeDirs: ReadonlyMap<string
 }
 
 /**
- * A container's environment as the kubelet gives it (literal values only; the backup pod uses no others), a value that
- * is a path under a mount point mapped as `localArgs` maps arguments.
+ * A container's environment as the kubelet gives it: a literal value that is a path under a mount point mapped as
+ * `localArgs` maps arguments, a Secret's key from `fromSecrets` (`secretEnv`).
  */
 export const containerEnv = (
   container: RunnableContainer,
   volumeDirs: ReadonlyMap<string, string> = new Map(),
   terminationFile?: string,
+  fromSecrets: Readonly<Record<string, string>> = {},
 ): Record<string, string> => {
   const mapPath = pathMapper(container, volumeDirs, terminationFile)
-  return Object.fromEntries((container.env ?? []).map((e) => [e.name, mapPath(e.value)]))
+  return Object.fromEntries(
+    (container.env ?? []).flatMap((e) =>
+      e.value !== undefined ? [[e.name, mapPath(e.value)]] : fromSecrets[e.name] === undefined ? [] : [[e.name, fromSecrets[e.name]]],
+    ),
+  )
 }
+const KeyToPath = Schema.Struct({ key: Schema.String, path: Schema.String })
 const Volume = Schema.Struct({
   name: Schema.String,
   emptyDir: Schema.optionalKey(Schema.Unknown),
-  secret: Schema.optionalKey(Schema.Struct({ secretName: Schema.String })),
-  configMap: Schema.optionalKey(Schema.Struct({ name: Schema.String })),
+  secret: Schema.optionalKey(Schema.Struct({ secretName: Schema.String, items: Schema.optionalKey(Schema.Array(KeyToPath)) })),
+  configMap: Schema.optionalKey(Schema.Struct({ name: Schema.String, items: Schema.optionalKey(Schema.Array(KeyToPath)) })),
 })
 const RunnablePod = Schema.Struct({
   metadata: Schema.Struct({ namespace: Schema.String, name: Schema.optionalKey(Schema.String) }),
@@ -79,6 +93,28 @@ export class LocalPodFailed extends Schema.TaggedError<LocalPodFailed>()("LocalP
 }) {}
 
 const cannotRun = (message: string) => new LocalPodFailed({ container: "", exitCode: -1, message: `the rendered pod cannot be run: ${message}` })
+
+/** What a kubelet reports as FailedMount and waits on: here the pod ends before any container ran. */
+const cannotMount = (volume: string, message: string) =>
+  new LocalPodFailed({
+    container: "",
+    exitCode: -1,
+    message: `the pod cannot start: volume ${volume}: ${message} (a kubelet keeps the pod waiting until it is there)`,
+  })
+
+/** The files a Secret or ConfigMap volume holds: every key, or exactly `items` (each at its path), a missing one refused. */
+const volumeFiles = (
+  volume: string,
+  what: string,
+  entries: ReadonlyMap<string, Uint8Array>,
+  items: ReadonlyArray<{ readonly key: string; readonly path: string }> | undefined,
+): Result.Result<ReadonlyArray<readonly [string, Uint8Array]>, LocalPodFailed> => {
+  if (items === undefined) return Result.succeed([...entries])
+  const missing = items.filter((i) => !entries.has(i.key)).map((i) => i.key)
+  return missing.length > 0
+    ? Result.fail(cannotMount(volume, `${what} has no key ${missing.join(", ")}`))
+    : Result.succeed(items.map((i) => [i.path, entries.get(i.key)!] as const))
+}
 
 /** The pod as the API server holds it (a pod the operator created). */
 export const decodeRunnablePodObject = (object: unknown): Result.Result<RunnablePod, LocalPodFailed> =>
@@ -103,13 +139,21 @@ export const materializeVolumes = Effect.fn("materializeVolumes")(function* (pod
     if (existing.has(volume.name)) continue
     const target = join(dir, volume.name)
     yield* fs.makeDirectory(target, { recursive: true, mode: 0o700 }).pipe(Effect.orDie)
-    const files: Array<readonly [string, Uint8Array]> = []
+    let files: ReadonlyArray<readonly [string, Uint8Array]> = []
     if (volume.secret !== undefined) {
-      const secret = yield* kube.secrets.get(ns, volume.secret.secretName)
-      for (const [key, value] of Object.entries(secret.data ?? {})) files.push([key, Redacted.value(value)])
+      const what = `Secret ${volume.secret.secretName} in ${ns}`
+      const secret = yield* kube.secrets
+        .get(ns, volume.secret.secretName)
+        .pipe(Effect.catchTag("NotFound", () => Effect.fail(cannotMount(volume.name, `${what} does not exist`))))
+      const entries = new Map(Object.entries(secret.data ?? {}).map(([key, value]) => [key, Redacted.value(value)]))
+      files = yield* Effect.fromResult(volumeFiles(volume.name, what, entries, volume.secret.items))
     } else if (volume.configMap !== undefined) {
-      const cm = yield* kube.configMaps.get(ns, volume.configMap.name)
-      for (const key of [...Object.keys(cm.data ?? {}), ...Object.keys(cm.binaryData ?? {})]) files.push([key, configMapBytes(cm, key)!])
+      const what = `ConfigMap ${volume.configMap.name} in ${ns}`
+      const cm = yield* kube.configMaps
+        .get(ns, volume.configMap.name)
+        .pipe(Effect.catchTag("NotFound", () => Effect.fail(cannotMount(volume.name, `${what} does not exist`))))
+      const entries = new Map([...Object.keys(cm.data ?? {}), ...Object.keys(cm.binaryData ?? {})].map((key) => [key, configMapBytes(cm, key)!]))
+      files = yield* Effect.fromResult(volumeFiles(volume.name, what, entries, volume.configMap.items))
     }
     for (const [key, bytes] of files) {
       const file = join(target, key)
@@ -119,6 +163,25 @@ export const materializeVolumes = Effect.fn("materializeVolumes")(function* (pod
   }
   return dirs
 })
+
+/** The values of a container's env taken from Secrets; a Secret or key missing is what a kubelet reports as CreateContainerConfigError. */
+const secretEnv = (namespace: string, container: RunnableContainer) =>
+  Effect.gen(function* () {
+    const kube = yield* Kube
+    const configError = (message: string) => new LocalPodFailed({ container: container.name, exitCode: -1, message: `CreateContainerConfigError: ${message}` })
+    const values: Record<string, string> = {}
+    for (const e of container.env ?? []) {
+      const ref = e.valueFrom?.secretKeyRef
+      if (ref === undefined) continue
+      const secret = yield* kube.secrets
+        .get(namespace, ref.name)
+        .pipe(Effect.catchTag("NotFound", () => Effect.fail(configError(`secret "${ref.name}" not found`))))
+      const value = secret.data?.[ref.key]
+      if (value === undefined) return yield* Effect.fail(configError(`couldn't find key ${ref.key} in Secret ${namespace}/${ref.name}`))
+      values[e.name] = new TextDecoder().decode(Redacted.value(value))
+    }
+    return values
+  })
 
 /**
  * The local argv of a container: the image's `cluster-backup` entry point becomes `entry`, a
@@ -208,20 +271,38 @@ export interface LocalPodRun {
   readonly failure: LocalPodFailed | undefined
 }
 
+/** `effect`'s value, or the LocalPodFailed it refused the pod with, as a value: the pod then ends Failed with it. */
+const refusalAsValue = <A, E, R>(effect: Effect.Effect<A, E | LocalPodFailed, R>) =>
+  effect.pipe(
+    Effect.map((a): Result.Result<A, LocalPodFailed> => Result.succeed(a)),
+    Effect.catchIf(
+      (e): e is LocalPodFailed => e instanceof LocalPodFailed,
+      (failure) => Effect.succeed(Result.fail(failure)),
+    ),
+  )
+
 /**
- * Runs the pod's init containers in order, as a kubelet would, stopping at the first that fails; the main containers
+ * Runs the pod's init containers in order, as a kubelet would, stopping at the first that fails (a volume that cannot
+ * be set up, a Secret or key missing, fails the pod before any container runs, where a kubelet would wait for it); the main containers
  * (the hold container keeping /backup for `oc cp`) are not needed here, the backup being on this disk already. Each
  * container's termination message is what it wrote to its terminationMessagePath, or (FallbackToLogsOnError) its last
  * log line when it failed without writing one.
  */
 export const runLocalPod = Effect.fn("runLocalPod")(function* (pod: RunnablePod, options: LocalPodOptions) {
   const fs = yield* FileSystem.FileSystem
-  const dirs = yield* materializeVolumes(pod, join(options.dir, "volumes"), options.volumeDirs)
+  const mounted = yield* refusalAsValue(materializeVolumes(pod, join(options.dir, "volumes"), options.volumeDirs))
+  if (Result.isFailure(mounted)) return { outcome: { phase: "Failed", containers: {} }, failure: mounted.failure } satisfies LocalPodRun
+  const dirs = mounted.success
   const terminationDir = join(options.dir, "termination")
   yield* fs.makeDirectory(terminationDir, { recursive: true, mode: 0o700 }).pipe(Effect.orDie)
   const containers: Record<string, { exitCode: number; message?: string }> = {}
   for (const container of pod.spec.initContainers) {
     const terminationFile = join(terminationDir, container.name)
+    const fromSecrets = yield* refusalAsValue(secretEnv(pod.metadata.namespace, container))
+    if (Result.isFailure(fromSecrets)) {
+      containers[container.name] = { exitCode: -1, message: fromSecrets.failure.message }
+      return { outcome: { phase: "Failed", containers }, failure: fromSecrets.failure } satisfies LocalPodRun
+    }
     const args = localArgs(container, dirs, options.replace, terminationFile)
     yield* options.onStart(container.name, args)
     const lines: Array<string> = []
@@ -231,7 +312,7 @@ export const runLocalPod = Effect.fn("runLocalPod")(function* (pod: RunnablePod,
         options.entry,
         ["--log-format", "json", ...args],
         {
-          ...containerEnv(container, dirs, terminationFile),
+          ...containerEnv(container, dirs, terminationFile, fromSecrets.success),
           ...options.env,
         },
         (line) => {

@@ -45,7 +45,7 @@ export const runPolicyPods = (cluster: SimulatedCluster, options: PolicyPodRunne
           ? { outcome: { phase: "Failed", containers: {} }, failure: decoded.failure }
           : yield* runLocalPod(decoded.success, { ...options.local, dir }).pipe(
               Effect.provide(options.kube),
-              // A volume that cannot be filled (a Secret missing) ends the pod here rather than the node.
+              // A volume that cannot be filled (the API failing) ends the pod here rather than the node.
               Effect.catch((e) =>
                 Effect.succeed<LocalPodRun>({
                   outcome: { phase: "Failed", containers: {} },

@@ -2,7 +2,8 @@
 import { Effect } from "effect"
 import type { ProxyEnv } from "../../domain/pod-spec.ts"
 import { proxySecretName } from "../../domain/pod-spec.ts"
-import { proxySecretKeys, type ProxySecretRead } from "../../domain/proxy-secret-check.ts"
+import { proxySecretKeys } from "../../domain/pod-spec.ts"
+import type { ProxySecretRead } from "../../domain/proxy-secret-check.ts"
 import { Kube } from "../../services/kube/kube.ts"
 
 /**

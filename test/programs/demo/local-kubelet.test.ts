@@ -3,9 +3,12 @@ import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { containerEnv, localArgs, type RunnableContainer, type RunnablePod, runLocalPod } from "../../../src/programs/demo/local-kubelet.ts"
+import { Result } from "effect"
+import { renderBackupPodYaml } from "../../../src/domain/pod-spec.ts"
+import { containerEnv, decodeRunnablePod, localArgs, type RunnableContainer, type RunnablePod, runLocalPod } from "../../../src/programs/demo/local-kubelet.ts"
+import { secretType } from "../../../src/services/kube/resources.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
-import { makeSimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
+import { makeSimulatedCluster, type SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import { tempDir } from "../../support/temp-dir.ts"
 
 const upload: RunnableContainer = {
@@ -51,7 +54,8 @@ const fakeEntry = (dir: string) => {
     `import { writeFileSync } from "node:fs"
 const args = process.argv.slice(2)
 const at = (flag) => args[args.indexOf(flag) + 1]
-if (args.includes("--report-file")) writeFileSync(at("--report-file"), at("--message"))
+const proxyEnv = () => JSON.stringify({ HTTPS_PROXY: process.env.HTTPS_PROXY, https_proxy: process.env.https_proxy, NO_PROXY: process.env.NO_PROXY })
+if (args.includes("--report-file")) writeFileSync(at("--report-file"), at("--message") === "env" ? proxyEnv() : at("--message"))
 console.error("last words of " + args[2])
 process.exit(Number(at("--exit") ?? "0"))
 `,
@@ -75,16 +79,16 @@ const pod = (exitOfSecond: number): RunnablePod => ({
   },
 })
 
-const run = (dir: string, p: RunnablePod) =>
+const run = (dir: string, p: RunnablePod, cluster: SimulatedCluster = makeSimulatedCluster(), started: Array<string> = []) =>
   Effect.runPromise(
     runLocalPod(p, {
       dir: join(dir, "pod"),
       entry: fakeEntry(dir),
       replace: {},
       env: {},
-      onStart: () => Effect.void,
+      onStart: (container) => Effect.sync(() => started.push(container)),
       onLines: () => Effect.void,
-    }).pipe(Effect.provide(SimulatedKube.inMemory(makeSimulatedCluster())), Effect.provide(NodeServices.layer)),
+    }).pipe(Effect.provide(SimulatedKube.inMemory(cluster)), Effect.provide(NodeServices.layer)),
   )
 
 describe("runLocalPod", () => {
@@ -98,5 +102,68 @@ describe("runLocalPod", () => {
     const ran = await run(tempDir("local-pod"), pod(3))
     expect(ran.failure?.container).toBe("backup-upload")
     expect(ran.outcome).toEqual({ phase: "Failed", containers: { first: { exitCode: 0 }, "backup-upload": { exitCode: 3, message: '{"id":"x"}' } } })
+  })
+})
+
+describe("runLocalPod and Secret cluster-backup-proxy", () => {
+  const ns = "openshift-etcd"
+  const credentialed = "http://backup:pr0xy@proxy.example.com:3128"
+  const proxySecret = (data: Record<string, string>) => ({
+    metadata: { name: "cluster-backup-proxy", namespace: ns },
+    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString("base64")])),
+  })
+  /** The rendered pod's backup-upload, its proxy env and volume as rendered, before a container that stands for backup-init. */
+  const proxiedPod = (): RunnablePod => {
+    const yaml = renderBackupPodYaml(
+      { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 7, "kube-scheduler": 7 },
+      {
+        store: { s3Url: "s3://b", partSize: "16Mi", partsInFlight: 2, deadlineSeconds: 600 },
+        proxyEnv: { HTTPS_PROXY: credentialed, https_proxy: credentialed, NO_PROXY: ".svc" },
+      },
+    )
+    const rendered = Result.getOrThrow(decodeRunnablePod(yaml))
+    const upload = rendered.spec.initContainers.find((c) => c.name === "backup-upload")!
+    const proxyVolumes = rendered.spec.volumes.filter((v) => upload.volumeMounts?.some((m) => m.name === v.name) && v.secret !== undefined)
+    return {
+      metadata: { namespace: ns, name: "p" },
+      spec: {
+        volumes: [{ name: "backup", emptyDir: {} }, ...proxyVolumes],
+        containers: [],
+        initContainers: [
+          { name: "backup-init", command: ["cluster-backup", "backup-init", "--exit", "0"] },
+          {
+            ...upload,
+            command: ["cluster-backup", "upload", "--report-file", "/dev/termination-log", "--message", "env", "--exit", "0"],
+          },
+        ],
+      },
+    }
+  }
+
+  it("refuses the pod before any container runs when the Secret is missing, or lacks a key the env takes", async () => {
+    for (const data of [undefined, { HTTPS_PROXY: credentialed }]) {
+      const cluster = makeSimulatedCluster()
+      if (data !== undefined) cluster.create(secretType, proxySecret(data))
+      const started: Array<string> = []
+      const ran = await run(tempDir("local-pod"), proxiedPod(), cluster, started)
+      expect(started).toEqual([])
+      expect(ran.outcome).toEqual({ phase: "Failed", containers: {} })
+      expect(ran.failure?.message).toContain("the pod cannot start: volume proxy-credentials: Secret cluster-backup-proxy in openshift-etcd")
+      expect(ran.failure?.message).toContain(data === undefined ? "does not exist" : "has no key https_proxy")
+    }
+  })
+
+  it("runs it when the Secret has every key, the container's env taking them from it", async () => {
+    const cluster = makeSimulatedCluster()
+    cluster.create(secretType, proxySecret({ HTTPS_PROXY: credentialed, https_proxy: credentialed, unused: "x" }))
+    const started: Array<string> = []
+    const ran = await run(tempDir("local-pod"), proxiedPod(), cluster, started)
+    expect(ran.failure).toBeUndefined()
+    expect(started).toEqual(["backup-init", "backup-upload"])
+    expect(JSON.parse(ran.outcome.containers["backup-upload"]?.message ?? "{}")).toEqual({
+      HTTPS_PROXY: credentialed,
+      https_proxy: credentialed,
+      NO_PROXY: ".svc",
+    })
   })
 })
