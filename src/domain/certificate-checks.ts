@@ -21,6 +21,9 @@ import { Rfc3339Utc } from "./rfc3339.ts"
 import { formatKeyPath } from "./schema-errors.ts"
 import { parseYamlText } from "./yaml-text.ts"
 
+/** `--cert-warn-days`' default: warn about what expires within this many days. */
+export const defaultCertWarnDays = 30
+
 export interface CertificateFile {
   /** As in the tarball (`static-pod-resources/kube-apiserver-pod-7/secrets/localhost-recovery-serving-certkey/tls.crt`). */
   readonly path: string

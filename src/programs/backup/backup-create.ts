@@ -46,7 +46,8 @@ import { readSnapshotRecord, snapshotRecordPath } from "../backup-dir/snapshot-r
 import { removeStagingArea, resourcesRecordPath, stagingDir } from "../backup-dir/staging-area.ts"
 import { bundleCannotDecrypt, checkBundleDecryption } from "./bundle-decryption-check.ts"
 import { refuseOverCompleteBackup } from "../backup-dir/manifest-in-the-way.ts"
-import { bundleCertificatesInvalid, checkBundleCertificates, defaultCertWarnDays } from "./bundle-certificate-check.ts"
+import { defaultCertWarnDays } from "../../domain/certificate-checks.ts"
+import { bundleCertificatesInvalid, checkBundleCertificates } from "./bundle-certificate-check.ts"
 
 export interface BackupCreateOptions {
   readonly backupDir: string

@@ -7,9 +7,6 @@ import { Effect, Schema } from "effect"
 import { certificateRecord, checkCertificates, type CertificateRecord } from "../../domain/certificate-checks.ts"
 import { type ReadTarballOptions, readTarballFiles } from "../../services/tarball/tarball.ts"
 
-/** `--cert-warn-days`' default: warn about what expires within this many days. */
-export const defaultCertWarnDays = 30
-
 /** Files larger than this hold no certificates worth reading (a CA bundle is a few KiB). */
 const maxCertificateFileBytes = 4 * 1024 * 1024
 
