@@ -139,22 +139,35 @@ export const materializeVolumes = Effect.fn("materializeVolumes")(function* (pod
     if (existing.has(volume.name)) continue
     const target = join(dir, volume.name)
     yield* fs.makeDirectory(target, { recursive: true, mode: 0o700 }).pipe(Effect.orDie)
-    let files: ReadonlyArray<readonly [string, Uint8Array]> = []
-    if (volume.secret !== undefined) {
-      const what = `Secret ${volume.secret.secretName} in ${ns}`
-      const secret = yield* kube.secrets
-        .get(ns, volume.secret.secretName)
-        .pipe(Effect.catchTag("NotFound", () => Effect.fail(cannotMount(volume.name, `${what} does not exist`))))
-      const entries = new Map(Object.entries(secret.data ?? {}).map(([key, value]) => [key, Redacted.value(value)]))
-      files = yield* Effect.fromResult(volumeFiles(volume.name, what, entries, volume.secret.items))
-    } else if (volume.configMap !== undefined) {
-      const what = `ConfigMap ${volume.configMap.name} in ${ns}`
-      const cm = yield* kube.configMaps
-        .get(ns, volume.configMap.name)
-        .pipe(Effect.catchTag("NotFound", () => Effect.fail(cannotMount(volume.name, `${what} does not exist`))))
-      const entries = new Map([...Object.keys(cm.data ?? {}), ...Object.keys(cm.binaryData ?? {})].map((key) => [key, configMapBytes(cm, key)!]))
-      files = yield* Effect.fromResult(volumeFiles(volume.name, what, entries, volume.configMap.items))
-    }
+    const source =
+      volume.secret !== undefined
+        ? {
+            what: `Secret ${volume.secret.secretName} in ${ns}`,
+            items: volume.secret.items,
+            entries: kube.secrets
+              .get(ns, volume.secret.secretName)
+              .pipe(Effect.map((secret) => new Map(Object.entries(secret.data ?? {}).map(([key, value]) => [key, Redacted.value(value)])))),
+          }
+        : volume.configMap !== undefined
+          ? {
+              what: `ConfigMap ${volume.configMap.name} in ${ns}`,
+              items: volume.configMap.items,
+              entries: kube.configMaps
+                .get(ns, volume.configMap.name)
+                .pipe(
+                  Effect.map(
+                    (cm) => new Map([...Object.keys(cm.data ?? {}), ...Object.keys(cm.binaryData ?? {})].map((key) => [key, configMapBytes(cm, key)!])),
+                  ),
+                ),
+            }
+          : undefined
+    const files =
+      source === undefined
+        ? []
+        : yield* source.entries.pipe(
+            Effect.catchTag("NotFound", () => Effect.fail(cannotMount(volume.name, `${source.what} does not exist`))),
+            Effect.flatMap((entries) => Effect.fromResult(volumeFiles(volume.name, source.what, entries, source.items))),
+          )
     for (const [key, bytes] of files) {
       const file = join(target, key)
       yield* Effect.andThen(fs.writeFile(file, bytes, { mode: 0o600 }), fs.chmod(file, 0o600)).pipe(Effect.orDie)
