@@ -7,7 +7,7 @@
  * gives each container a file at its terminationMessagePath and reports what the container wrote
  * there as that container's termination message (a policy pod's backup-upload report).
  */
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import { Effect, FileSystem, Redacted, Result, Schema, Stream } from "effect"
 import { ChildProcess } from "effect/process"
 import { parseYamlText } from "../../domain/yaml-text.ts"
@@ -69,7 +69,11 @@ export const containerEnv = (
     ),
   )
 }
-const KeyToPath = Schema.Struct({ key: Schema.String, path: Schema.String })
+// As the API server validates it: a file inside the volume, never absolute nor climbing out with `..`.
+const ItemPath = Schema.String.check(
+  Schema.isPattern(/^(?!\/)(?!(?:.*\/)?\.\.(?:\/|$)).+$/, { expected: "a relative path inside the volume, without a '..' segment" }),
+)
+const KeyToPath = Schema.Struct({ key: Schema.String, path: ItemPath })
 const Volume = Schema.Struct({
   name: Schema.String,
   emptyDir: Schema.optionalKey(Schema.Unknown),
@@ -170,6 +174,7 @@ export const materializeVolumes = Effect.fn("materializeVolumes")(function* (pod
           )
     for (const [key, bytes] of files) {
       const file = join(target, key)
+      yield* fs.makeDirectory(dirname(file), { recursive: true, mode: 0o700 }).pipe(Effect.orDie)
       yield* Effect.andThen(fs.writeFile(file, bytes, { mode: 0o600 }), fs.chmod(file, 0o600)).pipe(Effect.orDie)
     }
     dirs.set(volume.name, target)

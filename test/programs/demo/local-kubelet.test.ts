@@ -167,3 +167,21 @@ describe("runLocalPod and Secret cluster-backup-proxy", () => {
     })
   })
 })
+
+describe("decodeRunnablePod and volume items", () => {
+  const withItemPath = (path: string) =>
+    `metadata: {namespace: ns}
+spec:
+  initContainers: []
+  containers: []
+  volumes: [{name: v, secret: {secretName: s, items: [{key: k, path: "${path}"}]}}]
+`
+  it.each(["../escape", "a/../../escape", "/etc/escape", ".."])("refuses an item path %s that would write outside the volume", (path) => {
+    const decoded = decodeRunnablePod(withItemPath(path))
+    expect(Result.isFailure(decoded) && decoded.failure.message).toContain("a relative path inside the volume, without a '..' segment")
+  })
+
+  it.each(["k", "dir/k", "..k", "k.."])("takes an item path %s inside the volume", (path) => {
+    expect(Result.isSuccess(decodeRunnablePod(withItemPath(path)))).toBe(true)
+  })
+})
