@@ -1,9 +1,8 @@
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
-import { Effect } from "effect"
+import { Effect, Result } from "effect"
 import { describe, expect, it } from "vitest"
-import { Result } from "effect"
 import { renderBackupPodYaml } from "../../../src/domain/pod-spec.ts"
 import { containerEnv, decodeRunnablePod, localArgs, type RunnableContainer, type RunnablePod, runLocalPod } from "../../../src/programs/demo/local-kubelet.ts"
 import { secretType } from "../../../src/services/kube/resources.ts"
@@ -164,6 +163,20 @@ describe("runLocalPod and Secret cluster-backup-proxy", () => {
       HTTPS_PROXY: credentialed,
       https_proxy: credentialed,
       NO_PROXY: ".svc",
+    })
+  })
+  it("without the volume, a container whose env key is missing fails as it starts (CreateContainerConfigError), after the ones before it", async () => {
+    const cluster = makeSimulatedCluster()
+    cluster.create(secretType, proxySecret({ HTTPS_PROXY: credentialed }))
+    const gated = proxiedPod()
+    const ungated = { ...gated, spec: { ...gated.spec, volumes: gated.spec.volumes.filter((v) => v.secret === undefined) } }
+    const started: Array<string> = []
+    const ran = await run(tempDir("local-pod"), ungated, cluster, started)
+    expect(started).toEqual(["backup-init"])
+    expect(ran.failure?.container).toBe("backup-upload")
+    expect(ran.outcome.containers["backup-upload"]).toEqual({
+      exitCode: -1,
+      message: "CreateContainerConfigError: couldn't find key https_proxy in Secret openshift-etcd/cluster-backup-proxy",
     })
   })
 })
