@@ -6,6 +6,7 @@ import { lstat } from "node:fs/promises"
 import { Effect, FileSystem, Path, Schema } from "effect"
 import { type BackupFileRefused, readBackupFileBytes } from "./backup-file.ts"
 import { fsyncDirectory } from "./file-steps.ts"
+import { createFreshFile } from "./fresh-file.ts"
 import { describeFileSystemFailure, errnoCode, FileSystemFailureFields } from "./file-system-error.ts"
 
 /** A file operation failed: the errno code, the path, and a message saying what to do. */
@@ -130,15 +131,18 @@ export const writeFileAtomic = Effect.fnUntraced(function* (path: string, data: 
   const fs = yield* FileSystem.FileSystem
   const paths = yield* Path.Path
   const temp = `${path}.tmp-${process.pid}`
-  yield* Effect.scoped(
-    Effect.gen(function* () {
-      const file = yield* fs.open(temp, { flag: "w", mode })
-      yield* fs.chmod(temp, mode)
-      yield* file.writeAll(data)
-      yield* file.sync
-    }),
-  ).pipe(
-    Effect.mapError(fileError("write", temp)),
+  yield* Effect.tryPromise({
+    try: async () => {
+      const handle = await createFreshFile(temp, mode)
+      try {
+        await handle.writeFile(data)
+        await handle.sync()
+      } finally {
+        await handle.close()
+      }
+    },
+    catch: fileError("write", temp),
+  }).pipe(
     Effect.flatMap(() => fs.rename(temp, path).pipe(Effect.mapError(fileError("rename into place", path)))),
     Effect.onError(() => removeQuietly(temp)),
   )

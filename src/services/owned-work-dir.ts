@@ -18,8 +18,11 @@ import { acquireRunLock, type RunLockError, type RunLockHeld, type RunLockOwner 
 import { localIoFailed, type StoreLocalIoFailed, warnLocalIoFailed } from "./store/store-errors.ts"
 
 const lockSuffix = ".lock"
-/** Files a killed download leaves: `<file>.download` (before the hash check), `.part` files and a ciphertext being decrypted (`.age`). */
-const isPartial = (name: string) => name.endsWith(".part") || name.endsWith(".download") || name.endsWith(".age")
+/**
+ * Files a killed download leaves: `<file>.download` (before the hash check), `.part` files, a ciphertext being
+ * decrypted (`.age`) and the manifest's temporary file (`.tmp-<pid>`, atomic-files.ts).
+ */
+const isPartial = (name: string) => name.endsWith(".part") || name.endsWith(".download") || name.endsWith(".age") || /\.tmp-\d+$/.test(name)
 
 const describeOwner = (owner: RunLockOwner | undefined) =>
   owner === undefined ? "a run that is gone" : `${owner.command} (PID ${owner.pid}, started ${owner.startedAt}), which is gone`

@@ -10,12 +10,13 @@
  * reader never sees a half-written lock. An owner is *gone* when its PID no longer runs, or runs
  * with another start time; a lock written on another host cannot be checked and counts as held.
  */
-import { link, readFile, readlink, rename, unlink, writeFile } from "node:fs/promises"
+import { link, readFile, readlink, rename, unlink } from "node:fs/promises"
 import { randomBytes } from "node:crypto"
 import { hostname } from "node:os"
 import { Effect, Schema, type Scope } from "effect"
 import { BackupFileRefused, readBackupFile } from "./backup-file.ts"
 import { describeFileSystemFailure, errnoCode } from "./file-system-error.ts"
+import { createFreshFile } from "./fresh-file.ts"
 
 export const RunLockOwner = Schema.Struct({
   pid: Schema.Int,
@@ -155,7 +156,8 @@ export const acquireRunLock = (path: string, command: string): Effect.Effect<{ r
     const temp = `${path}.new-${unique}`
     const attempt = Effect.tryPromise({
       try: async (): Promise<RunLockState | "taken"> => {
-        await writeFile(temp, text, { mode: 0o600 })
+        const created = await createFreshFile(temp, 0o600)
+        await created.writeFile(text).finally(() => created.close())
         try {
           await link(temp, path)
           return { _tag: "Free" }

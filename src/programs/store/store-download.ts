@@ -15,6 +15,7 @@ import { encodeBackupManifest } from "../../domain/backup-manifest.ts"
 import { decodeBackupManifestBytes } from "../backup-dir/backup-manifest-file.ts"
 import { signatureFileName } from "../../domain/manifest-signature-file.ts"
 import { backupCompleteness, listingPrefix, objectKey } from "../../domain/store-layout.ts"
+import { writeFileAtomic } from "../../services/atomic-files.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
 import { localIoFailed } from "../../services/store/store-errors.ts"
 import { readStoredManifest } from "./store-list.ts"
@@ -47,13 +48,8 @@ export const presentSize = (path: string) =>
     Effect.orElseSucceed(() => -1),
   )
 
-/** Writes `bytes` to `<path>.part` (mode 0600) and renames it onto `path`. */
-const writeThroughPart = (path: string, bytes: Uint8Array) =>
-  Effect.gen(function* () {
-    const fs = yield* FileSystem.FileSystem
-    yield* fs.writeFile(`${path}.part`, bytes, { mode: 0o600 })
-    yield* fs.rename(`${path}.part`, path)
-  }).pipe(Effect.mapError((e) => localIoFailed(path, "write", e)))
+/** Writes `bytes` to `path` (0600) through a new temporary file, fsynced and renamed into place. */
+const writeDurably = (path: string, bytes: Uint8Array) => writeFileAtomic(path, bytes).pipe(Effect.mapError((e) => localIoFailed(path, "write", e)))
 
 /** The manifest of a complete backup in the store; fails naming the reasons when it is missing or incomplete. */
 export const completeBackupManifest = Effect.fn("completeBackupManifest")(function* (prefix: string, id: string) {
@@ -172,7 +168,7 @@ export const downloadBackup = Effect.fn("downloadBackup")(function* (
   yield* refuseUnauthenticatedDownload(id, bytes, signature, trustedKeys)
   yield* signature === undefined
     ? fs.remove(signaturePath, { force: true }).pipe(Effect.mapError((e) => localIoFailed(signaturePath, "write", e)))
-    : writeThroughPart(signaturePath, signature)
-  yield* writeThroughPart(manifestPath, bytes)
+    : writeDurably(signaturePath, signature)
+  yield* writeDurably(manifestPath, bytes)
   return { id, dir, files: fetched, manifest }
 })

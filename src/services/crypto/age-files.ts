@@ -6,13 +6,13 @@
  * The plaintext is hashed on the way, for the manifest; the hashing and the chunks' seal run on
  * worker threads (age-file-pipeline.ts).
  */
-import { constants } from "node:fs"
-import { open, rename, unlink } from "node:fs/promises"
+import { rename, unlink } from "node:fs/promises"
 import { dirname } from "node:path"
 import { Effect } from "effect"
 import { BackupFileRefused, type BackupFileFailure, BackupFileUnreadable, openBackupFile } from "../backup-file.ts"
 import { backgroundWriteback } from "../background-writeback.ts"
 import { fsyncDirectory } from "../file-steps.ts"
+import { createFreshFile } from "../fresh-file.ts"
 import { describeFileSystemFailure } from "../file-system-error.ts"
 import { openHeader } from "./age-decrypt.ts"
 import { startAgeFile } from "./age-encrypt.ts"
@@ -62,7 +62,7 @@ const digestOf = (size: number, sha256: string | undefined): FileDigest => {
  */
 const throughPart = async <T>(path: string, fill: (part: OutputFile, written: (end: number) => void) => Promise<T>): Promise<T> => {
   const part = `${path}.part`
-  const handle = await open(part, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600).catch((e) => {
+  const handle = await createFreshFile(part, 0o600).catch((e: unknown) => {
     throw new WriteFailure("create", part, e)
   })
   const writeback = backgroundWriteback(handle)
@@ -98,7 +98,7 @@ const throughPart = async <T>(path: string, fill: (part: OutputFile, written: (e
  * after use (encrypted-upload.ts). Removed on any failure.
  */
 const temporary = async <T>(path: string, fill: (file: OutputFile) => Promise<T>): Promise<T> => {
-  const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600).catch((e) => {
+  const handle = await createFreshFile(path, 0o600).catch((e: unknown) => {
     throw new WriteFailure("create", path, e)
   })
   try {

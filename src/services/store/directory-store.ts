@@ -6,13 +6,13 @@
  * period. A directory has no object metadata: the manifest's sha256 is checked at download.
  */
 import { createHash } from "node:crypto"
-import { createWriteStream } from "node:fs"
 import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from "node:fs/promises"
 import { dirname, join } from "node:path"
 import { Readable } from "node:stream"
 import { Effect, Layer } from "effect"
 import type { PendingUpload, StoredObject } from "../../domain/store-layout.ts"
 import { BackupFileRefused, readBackupFile } from "../backup-file.ts"
+import { createFreshFile } from "../fresh-file.ts"
 import { BackupStore, type BackupStoreShape, type ObjectPage, type PutResult } from "./backup-store.ts"
 import { errnoCode, localIoFailed, StoreBucketMissing, StoreLocalIoFailed, StoreIntegrityFailed, StoreObjectMissing, type StoreError } from "./store-errors.ts"
 
@@ -31,12 +31,15 @@ const fsyncPath = async (path: string) => {
 }
 
 /** Copies `from` into `to` through `<to>.part` (fsync, rename, fsync of the directory), hashing on the way. */
-const copyAtomically = (from: string | Uint8Array, to: string, expectedSha256: string | undefined, maxBytes?: number) =>
-  new Promise<{ size: number; sha256: string }>((resolve, reject) => {
-    const part = `${to}${partSuffix}`
+const copyAtomically = async (from: string | Uint8Array, to: string, expectedSha256: string | undefined, maxBytes?: number) => {
+  const part = `${to}${partSuffix}`
+  const handle = await createFreshFile(part, 0o600).catch((e: unknown) => {
+    throw Object.assign(e instanceof Error ? e : new Error(String(e)), { where: part })
+  })
+  return new Promise<{ size: number; sha256: string }>((resolve, reject) => {
     const hash = createHash("sha256")
     let size = 0
-    const out = createWriteStream(part, { mode: 0o600 })
+    const out = handle.createWriteStream()
     const fail = (where: string, e: unknown) => {
       out.destroy()
       // The failure is `e`; a part that cannot be removed is the next run's to sweep, never a rejection nobody handles.
@@ -75,6 +78,7 @@ const copyAtomically = (from: string | Uint8Array, to: string, expectedSha256: s
     })
     input.pipe(out)
   })
+}
 
 interface WalkedFile {
   readonly key: string

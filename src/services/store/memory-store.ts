@@ -5,10 +5,11 @@
  * faults that survive retrying, as they would against a real store. Puts are all or nothing.
  */
 import { createHash } from "node:crypto"
-import { rename, writeFile } from "node:fs/promises"
+import { rename } from "node:fs/promises"
 import { Effect, Layer } from "effect"
 import type { PendingUpload, StoredObject } from "../../domain/store-layout.ts"
 import { readBackupFileBytes } from "../backup-file.ts"
+import { createFreshFile } from "../fresh-file.ts"
 import { BackupStore, type BackupStoreShape, type ObjectPage } from "./backup-store.ts"
 import { backupFileFailed, localIoFailed, StoreIntegrityFailed, StoreObjectMissing, StoreRequestFailed, type StoreError } from "./store-errors.ts"
 import { retryTransient, type RetryOptions } from "./store-retry.ts"
@@ -133,7 +134,8 @@ export const makeMemoryStore = (options: MemoryStoreOptions = {}): MemoryStore =
         Effect.flatMap((o) =>
           Effect.tryPromise({
             try: async () => {
-              await writeFile(`${path}.part`, o.bytes, { mode: 0o600 })
+              const part = await createFreshFile(`${path}.part`, 0o600)
+              await part.writeFile(o.bytes).finally(() => part.close())
               await rename(`${path}.part`, path)
               return { key, size: o.bytes.byteLength, sha256: sha256Hex(o.bytes) }
             },

@@ -23,11 +23,12 @@
  * less than the thread-pool round trip an asynchronous call costs (measured, bench/STORE-RESULTS.md).
  */
 import { createHash, type Hash } from "node:crypto"
-import { createWriteStream, readSync } from "node:fs"
+import { constants, readSync } from "node:fs"
 import { open, rename, rm, stat, type FileHandle } from "node:fs/promises"
 import { Cause, Effect, Exit, Layer, Option } from "effect"
 import type { PendingUpload, StoredObject } from "../../domain/store-layout.ts"
 import { openBackupFile } from "../backup-file.ts"
+import { createFreshFile } from "../fresh-file.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
 import { minorGc } from "../etcd/minor-gc.ts"
 import { batchedFileWriter } from "./batched-file-writer.ts"
@@ -472,7 +473,7 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
   /** Large objects: `partsInFlight` ranged GETs at a time into the part file; each range, once it and those before it are written, is hashed. */
   const getRanged = (key: string, part: string, size: number) =>
     Effect.acquireUseRelease(
-      Effect.tryPromise({ try: () => open(part, "w+", 0o600), catch: ioFailed(part, "create") }),
+      Effect.tryPromise({ try: () => createFreshFile(part, 0o600, constants.O_RDWR), catch: ioFailed(part, "create") }),
       (fh) =>
         Effect.gen(function* () {
           const rangeBytes = Math.max(options.partSize, options.downloadRangeBytes ?? 64 * 1024 * 1024)
@@ -522,32 +523,36 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
 
   const getStreamed = (key: string, path: string): Effect.Effect<PutResult, StoreError> => {
     const part = `${path}.part`
-    const download = s3Exchange(
-      endpoint,
-      { operation: "GET", method: "GET", key },
-      (res) =>
-        new Promise<PutResult>((resolve, reject) => {
-          const hash = createHash("sha256")
-          let size = 0
-          const out = createWriteStream(part, { mode: 0o600 })
-          // A failed attempt's file is closed before its failure is told: none of its queued writes
-          // lands in the next attempt's file (whose sha256 is the stream's, not the file's), and no
-          // descriptor keeps the removed part's space.
-          const fail = (e: unknown) => {
-            res.destroy()
-            if (out.closed) return reject(e)
-            out.once("close", () => reject(e))
-            out.destroy()
-          }
-          res.on("data", (d: Buffer) => {
-            hash.update(d)
-            size += d.length
-          })
-          res.on("error", fail)
-          out.on("error", (e) => fail(localIoFailed(part, "write", e)))
-          out.on("finish", () => resolve({ key, size, sha256: hash.digest("hex") }))
-          res.pipe(out)
-        }),
+    const download = s3Exchange(endpoint, { operation: "GET", method: "GET", key }, (res) =>
+      createFreshFile(part, 0o600).then(
+        (handle) =>
+          new Promise<PutResult>((resolve, reject) => {
+            const hash = createHash("sha256")
+            let size = 0
+            const out = handle.createWriteStream()
+            // A failed attempt's file is closed before its failure is told: none of its queued writes
+            // lands in the next attempt's file (whose sha256 is the stream's, not the file's), and no
+            // descriptor keeps the removed part's space.
+            const fail = (e: unknown) => {
+              res.destroy()
+              if (out.closed) return reject(e)
+              out.once("close", () => reject(e))
+              out.destroy()
+            }
+            res.on("data", (d: Buffer) => {
+              hash.update(d)
+              size += d.length
+            })
+            res.on("error", fail)
+            out.on("error", (e) => fail(localIoFailed(part, "write", e)))
+            out.on("finish", () => resolve({ key, size, sha256: hash.digest("hex") }))
+            res.pipe(out)
+          }),
+        (e: unknown) => {
+          res.destroy()
+          throw localIoFailed(part, "create", e)
+        },
+      ),
     )
     return retrying(download).pipe(
       Effect.flatMap((result) =>

@@ -15,6 +15,7 @@ import { Readable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import { createGzip } from "node:zlib"
 import { Result } from "effect"
+import { createFreshFile } from "../fresh-file.ts"
 import { comparePaths, type ArchiveEntry } from "./archive-entry.ts"
 import { checkEntryPath, layoutFailureMessage, type LayoutCheck } from "./entry-path.ts"
 import { io, ioFailure, isTarballError, TarballIoFailed, TarballSourceRefused } from "./errors.ts"
@@ -171,11 +172,9 @@ export const writeArchive = async (options: WriteOptions): Promise<WriteResult> 
   }
   const entries = await collect(options.source, options)
   const part = `${destination}.part`
-  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW
-  const handle = await io("create", part, () => open(part, flags, 0o600))
+  const handle = await io("create", part, () => createFreshFile(part, 0o600))
   let closed = false
   try {
-    await io("chmod", part, () => handle.chmod(0o600))
     const hash = createHash("sha256")
     let bytes = 0
     const written: Array<ArchiveEntry> = []

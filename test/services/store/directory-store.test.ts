@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from "node:crypto"
 import { spawnSync } from "node:child_process"
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs"
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { pathToFileURL } from "node:url"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { describeFileSystemFailure } from "../../../src/services/file-system-error.ts"
@@ -63,18 +64,31 @@ describe("the directory store", () => {
     expect(existsSync(join(root, "c", "a"))).toBe(false)
   })
 
-  it("a full device: StoreLocalIoFailed with ENOSPC and what to do; nothing stored, no .part left", async () => {
-    const { root, store } = fresh()
-    mkdirSync(join(root, "c", "b1"), { recursive: true })
-    // The part file is a symlink to /dev/full: every write fails with ENOSPC, as on a full volume.
-    symlinkSync("/dev/full", join(root, "c", "b1", "snap.db.part"))
-    const message = await failure(store.putBytes("c/b1/snap.db", randomBytes(1 << 20)))
-    expect(message).toMatch(/StoreLocalIoFailed/)
-    expect(message).toMatch(/ENOSPC/)
+  it("a full volume: StoreLocalIoFailed with ENOSPC and what to do; nothing stored, no .part left", () => {
+    // A real ENOSPC: a 64 KiB tmpfs in the child's own mount namespace, the store's root on it.
+    const script = `
+      import { mkdirSync, readdirSync } from "node:fs"
+      import { Effect } from "effect"
+      const { makeDirectoryStore } = await import(${JSON.stringify(pathToFileURL(join(repoRoot, "src", "services", "store", "directory-store.ts")).href)})
+      const root = process.argv[1]
+      mkdirSync(root + "/c/b1", { recursive: true })
+      const exit = await Effect.runPromiseExit(makeDirectoryStore(root).putBytes("c/b1/snap.db", new Uint8Array(1 << 20)))
+      const error = exit._tag === "Failure" ? exit.cause.reasons[0].error : undefined
+      console.log(JSON.stringify({ error: error && { ...error, message: error.message }, files: readdirSync(root + "/c/b1") }))
+    `
+    const mount = 'd=$(mktemp -d) && mount -t tmpfs -o size=64k tmpfs "$d" && cd "$1" && exec "$2" --input-type=module -e "$3" "$d"'
+    const run = spawnSync("unshare", ["--map-root-user", "--mount", "sh", "-c", mount, "sh", repoRoot, process.execPath, script], {
+      encoding: "utf8",
+      timeout: 60_000,
+    })
+    expect(run.status, run.stderr).toBe(0)
+    const { error, files } = JSON.parse(run.stdout) as { error?: { _tag: string; code?: string; path: string; message: string }; files: Array<string> }
+    expect(error?._tag).toBe("StoreLocalIoFailed")
+    expect(error?.code).toBe("ENOSPC")
+    expect(error?.path).toMatch(/\/c\/b1\/snap\.db\.part$/)
     // The one errno mapper's words (file-system-error.ts), not a table of the store's own.
-    const part = join(root, "c", "b1", "snap.db.part")
-    expect(message).toContain(JSON.stringify(describeFileSystemFailure("write", part, { code: "ENOSPC" }).message))
-    expect(readdirSync(join(root, "c", "b1"))).toEqual([])
+    expect(error?.message).toBe(describeFileSystemFailure("write", error!.path, { code: "ENOSPC" }).message)
+    expect(files).toEqual([])
   })
 
   it("a part it can neither write nor remove (a directory in its place): the write's failure, never an unhandled rejection", async () => {
