@@ -3,6 +3,7 @@ import { Argument, Command } from "effect/cli"
 import { readTrustedKeys } from "../programs/backup-dir/manifest-authenticity.ts"
 import { downloadBackup } from "../programs/store/store-download.ts"
 import { refuseUnauthenticatedManifest } from "../programs/store/stored-signature.ts"
+import { DiskSpace } from "../services/disk-space.ts"
 import { BackupStore } from "../services/store/backup-store.ts"
 import { downloadDirOutsideStore } from "./directory-store-places.ts"
 import { backupIdCheck } from "./flag-checks.ts"
@@ -30,7 +31,7 @@ export const downloadCommand = Command.make(
         const { store, prefix } = yield* openStoreFromFlags(flags.store, flags, { command: "download", name: "store", kind: "argument" })
         const result = yield* refuseUnauthenticatedManifest(prefix, flags.id, trustedKeys).pipe(
           Effect.andThen(downloadBackup(prefix, flags.id, flags.dir, identities, trustedKeys)),
-          Effect.provide(Layer.succeed(BackupStore, BackupStore.of(store))),
+          Effect.provide(Layer.merge(Layer.succeed(BackupStore, BackupStore.of(store)), DiskSpace.live)),
         )
         for (const f of result.files) yield* Effect.logInfo(`${f.name}: ${f.size} bytes, sha256 ${f.sha256} ${f.reused ? "(already there)" : "(downloaded)"}`)
         yield* Effect.sync(() => process.stdout.write(`${result.dir}\n`))

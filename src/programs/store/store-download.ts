@@ -23,6 +23,8 @@ import { digestFile } from "../verify/verify-file-digest.ts"
 import type { IdentitySet } from "../../services/crypto/age-identity-files.ts"
 import { checkCiphertextOpens, fetchDecrypted } from "./encrypted-download.ts"
 import { fetchChecked } from "./checked-fetch.ts"
+import { requireDownloadRoom } from "./download-room.ts"
+import { formatBytes } from "../../domain/byte-format.ts"
 import { refuseOverCompleteBackup } from "../backup-dir/manifest-in-the-way.ts"
 import type { TrustedKey } from "../../services/crypto/manifest-signature.ts"
 import { refuseUnauthenticatedDownload, storedSignature } from "./stored-signature.ts"
@@ -104,6 +106,8 @@ export const downloadBackup = Effect.fn("downloadBackup")(function* (
   dir: string,
   identities?: IdentitySet,
   trustedKeys: ReadonlyArray<TrustedKey> = [],
+  /** Where else to download when `dir`'s file system is too small (the advice of `WorkDirTooSmall`). */
+  largerPlace = "download into a directory on a larger file system",
 ) {
   const store = yield* BackupStore
   const fs = yield* FileSystem.FileSystem
@@ -132,6 +136,9 @@ export const downloadBackup = Effect.fn("downloadBackup")(function* (
     )
   // A directory holding another backup keeps it: this one's manifest would replace that backup's.
   yield* refuseOverCompleteBackup(dir, id)
+  const toFetch = files.filter((_, i) => !kept[i])
+  const fetchBytes = yield* requireDownloadRoom(dir, toFetch, `backup ${id} in ${store.location}`, largerPlace)
+  if (toFetch.length > 0) yield* Effect.logInfo(`downloading backup ${id} from ${store.location} into ${dir} (${formatBytes(fetchBytes)} to fetch)`)
   yield* fs.makeDirectory(dir, { recursive: true, mode: 0o700 }).pipe(Effect.mapError((e) => localIoFailed(dir, "create", e)))
   // Every ciphertext to download is checked to open with the identities (its header) before any is downloaded.
   for (const [i, f] of files.entries()) {

@@ -17,6 +17,7 @@ import { readIdentityFiles } from "../../../src/services/crypto/age-identity-fil
 import { generateIdentity } from "../../../src/services/crypto/age-keys.ts"
 import { parseSigningKey, parseTrustedKey, verifyManifestSignature } from "../../../src/services/crypto/manifest-signature.ts"
 import { readRecipientsFile } from "../../../src/services/crypto/recipients-file.ts"
+import { DiskSpace } from "../../../src/services/disk-space.ts"
 import { BackupStore } from "../../../src/services/store/backup-store.ts"
 import { makeMemoryStore, type MemoryStore } from "../../../src/services/store/memory-store.ts"
 import { StoreRequestFailed } from "../../../src/services/store/store-errors.ts"
@@ -30,7 +31,7 @@ const prefix = "cluster-backup/0000-cluster"
 let backup: string
 let keys: string
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
-const withStore = (store: MemoryStore) => Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), NodeServices.layer))
+const withStore = (store: MemoryStore) => Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), NodeServices.layer, DiskSpace.live))
 const recipientsOf = (path: string) => Effect.runPromise(readRecipientsFile(path))
 const identitiesOf = (...paths: Array<string>) => Effect.runPromise(readIdentityFiles(paths, { allowExposed: false }))
 const failureOf = (exit: Exit.Exit<unknown, unknown>) => {

@@ -17,6 +17,7 @@ import { uploadBackup } from "../../../src/programs/store/store-upload.ts"
 import { downloadBackup } from "../../../src/programs/store/store-download.ts"
 import { readIdentityFiles } from "../../../src/services/crypto/age-identity-files.ts"
 import { readRecipientsFile } from "../../../src/services/crypto/recipients-file.ts"
+import { DiskSpace } from "../../../src/services/disk-space.ts"
 import { BackupStore } from "../../../src/services/store/backup-store.ts"
 import { s3Request } from "../../../src/services/store/s3-http.ts"
 import { makeS3Store, type S3TransferOptions } from "../../../src/services/store/s3-store.ts"
@@ -136,7 +137,7 @@ describe("an encrypted download from Swift with a wrong identity", () => {
       const into = tempDir("encrypted-download-s3-wrong-into")
       const result = await Effect.runPromiseExit(
         downloadBackup(prefix, exit.value.id, into, identities).pipe(
-          Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), NodeServices.layer)),
+          Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), NodeServices.layer, DiskSpace.live)),
         ),
       )
       if (!Exit.isFailure(result)) throw new Error("expected the download to fail")

@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from "node:crypto"
-import { existsSync, mkdtempSync, readdirSync } from "node:fs"
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
@@ -47,7 +47,47 @@ describe("fetching a stored backup for verify and restore", () => {
     const exit = await run(workDir, m.files.snapshot.size)
     expect(Exit.isFailure(exit)).toBe(true)
     expect(JSON.stringify(exit)).toMatch(/WorkDirTooSmall.*needs .* free: nothing downloaded; free space there or give --work-dir/)
-    expect(readdirSync(workDir)).toEqual([])
+    expect(existsSync(workDir)).toBe(false)
+  })
+
+  it("a directory not made yet is judged on the nearest one above it that exists, and is not made when refused", async () => {
+    const parent = mkdtempSync(join(tmpdir(), "fetch-"))
+    const into = join(parent, "a", "b")
+    const asked: Array<string> = []
+    const recording = Layer.succeed(
+      DiskSpace,
+      DiskSpace.of({
+        usage: (path) => {
+          asked.push(path)
+          return Effect.succeed({ availableBytes: 1024, totalBytes: 1e12 })
+        },
+      }),
+    )
+    const exit = await Effect.runPromiseExit(
+      downloadBackup(prefix, readManifest(backup).timestamp, into).pipe(
+        Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), recording, NodeServices.layer)),
+      ),
+    )
+    expect(JSON.stringify(exit)).toMatch(
+      /WorkDirTooSmall.*needs .* free: nothing downloaded; free space there or download into a directory on a larger file system/,
+    )
+    expect(asked).toEqual([parent])
+    expect(readdirSync(parent)).toEqual([])
+  })
+
+  it("removes what a killed download of the same files left before judging the room, and nothing else", async () => {
+    const m = readManifest(backup)
+    const workDir = mkdtempSync(join(tmpdir(), "fetch-"))
+    const leftovers = [
+      `${m.files.snapshot.name}.download.part`,
+      `${m.files.snapshot.name}.download`,
+      `${m.files.resources.name}.age.download`,
+      `${m.files.resources.name}.part`,
+    ]
+    const others = ["notes.part", `${m.files.snapshot.name}.copy`, `${m.files.snapshot.name}.part.keep`]
+    for (const name of [...leftovers, ...others]) writeFileSync(join(workDir, name), "left")
+    expect(Exit.isSuccess(await run(workDir, 1e9))).toBe(true)
+    expect(readdirSync(workDir).sort()).toEqual([...others, ...backupFiles(backup)].sort())
   })
 
   it("downloads with room enough; a repeated fetch needs room only for what is missing", async () => {
@@ -118,7 +158,7 @@ describe("fetching a stored backup with --trusted-key", () => {
         }),
     })
     holder.store = store
-    const withStore = Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), NodeServices.layer))
+    const withStore = Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), NodeServices.layer, DiskSpace.live))
     await Effect.runPromise(uploadBackup(backup, prefix, undefined, { signingKey: signer.signing }).pipe(withStore))
     holder.armed = true
     const into = mkdtempSync(join(tmpdir(), "fetch-"))

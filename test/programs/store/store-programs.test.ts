@@ -12,6 +12,7 @@ import { objectKey } from "../../../src/domain/store-layout.ts"
 import { downloadBackup } from "../../../src/programs/store/store-download.ts"
 import { listBackups } from "../../../src/programs/store/store-list.ts"
 import { uploadBackup } from "../../../src/programs/store/store-upload.ts"
+import { DiskSpace } from "../../../src/services/disk-space.ts"
 import { BackupStore } from "../../../src/services/store/backup-store.ts"
 import { directoryStoreLayer } from "../../../src/services/store/directory-store.ts"
 import { makeMemoryStore, randomFaults, type FaultInjector, type MemoryStore } from "../../../src/services/store/memory-store.ts"
@@ -22,7 +23,7 @@ import { loadedCluster } from "../backup/backup-resources-harness.ts"
 const prefix = "cluster-backup/0000-cluster"
 let backup: string
 const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex")
-const withStore = (store: MemoryStore) => Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), NodeServices.layer))
+const withStore = (store: MemoryStore) => Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), NodeServices.layer, DiskSpace.live))
 
 beforeAll(async () => {
   backup = mkdtempSync(join(tmpdir(), "store-programs-"))
@@ -91,7 +92,7 @@ describe("upload, list and download", () => {
     const listed = await Effect.runPromise(listBackups(prefix).pipe(Effect.provide(layer)))
     expect(listed.map((b) => [b.completeness.id, b.completeness._tag])).toEqual([[report.id, "Complete"]])
     const into = mkdtempSync(join(tmpdir(), "store-download-"))
-    await Effect.runPromise(downloadBackup(prefix, report.id, into).pipe(Effect.provide(Layer.mergeAll(layer, NodeServices.layer))))
+    await Effect.runPromise(downloadBackup(prefix, report.id, into).pipe(Effect.provide(Layer.mergeAll(layer, NodeServices.layer, DiskSpace.live))))
     for (const f of backupFiles(backup)) expect(sha256(join(into, f))).toBe(sha256(join(backup, f)))
   })
 
