@@ -23,7 +23,9 @@ export const createFreshFile = async (path: string, mode: number, flags = O_WRON
   })
   const handle = await open(path, flags | O_CREAT | O_EXCL | O_NOFOLLOW, mode)
   try {
-    await handle.chmod(mode)
+    // Only where the umask took bits away: a file system that refuses chmod (some network and FUSE mounts) then
+    // fails a write only where the mode would otherwise be wrong.
+    if (((await handle.stat()).mode & 0o7777) !== mode) await handle.chmod(mode)
   } catch (e) {
     await handle.close().catch(() => undefined)
     throw e
