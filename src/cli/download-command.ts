@@ -2,6 +2,7 @@ import { Effect, Layer } from "effect"
 import { Argument, Command } from "effect/cli"
 import { readTrustedKeys } from "../programs/backup-dir/manifest-authenticity.ts"
 import { downloadBackup } from "../programs/store/store-download.ts"
+import { resolveBackupId } from "../programs/store/resolve-backup-id.ts"
 import { refuseUnauthenticatedManifest } from "../programs/store/stored-signature.ts"
 import { DiskSpace } from "../services/disk-space.ts"
 import { BackupStore } from "../services/store/backup-store.ts"
@@ -16,7 +17,7 @@ export const downloadCommand = Command.make(
   "download",
   {
     store: Argument.String("store").pipe(Argument.withDescription("s3://bucket[/prefix] or a directory")),
-    id: Argument.String("id").pipe(backupIdCheck, Argument.withDescription("The backup's id (see list)")),
+    id: Argument.String("id").pipe(backupIdCheck, Argument.withDescription("The backup's id (see list), or latest: the newest complete backup")),
     dir: Argument.String("dir").pipe(Argument.withDescription("Directory to download into (created if missing)")),
     ...storeFlags,
     ...identityFlags,
@@ -29,8 +30,9 @@ export const downloadCommand = Command.make(
         const identities = yield* readGivenIdentities(flags)
         const trustedKeys = yield* readTrustedKeys(flags.trustedKeys)
         const { store, prefix } = yield* openStoreFromFlags(flags.store, flags, { command: "download", name: "store", kind: "argument" })
-        const result = yield* refuseUnauthenticatedManifest(prefix, flags.id, trustedKeys).pipe(
-          Effect.andThen(downloadBackup(prefix, flags.id, flags.dir, identities, trustedKeys)),
+        const result = yield* resolveBackupId(prefix, flags.id, trustedKeys).pipe(
+          Effect.tap((id) => refuseUnauthenticatedManifest(prefix, id, trustedKeys)),
+          Effect.flatMap((id) => downloadBackup(prefix, id, flags.dir, identities, trustedKeys)),
           Effect.provide(Layer.merge(Layer.succeed(BackupStore, BackupStore.of(store)), DiskSpace.live)),
         )
         for (const f of result.files) yield* Effect.logInfo(`${f.name}: ${f.size} bytes, sha256 ${f.sha256} ${f.reused ? "(already there)" : "(downloaded)"}`)
@@ -39,6 +41,6 @@ export const downloadCommand = Command.make(
     ),
 ).pipe(
   Command.withDescription(
-    "Download a complete backup from a store into a directory: every file through .part, its sha256 checked against the manifest before it is kept, the manifest last. An age-encrypted backup needs --identity: each file's ciphertext is checked, decrypted through .part to its plaintext name and checked again. Restartable: files already there with the right sha256 are kept. With --trusted-key, a manifest not signed by one of the keys is refused before anything is downloaded, and checked again before it is written.",
+    "Download a complete backup from a store into a directory (ID latest: the newest complete one): every file through .part, its sha256 checked against the manifest before it is kept, the manifest last. An age-encrypted backup needs --identity: each file's ciphertext is checked, decrypted through .part to its plaintext name and checked again. Restartable: files already there with the right sha256 are kept. With --trusted-key, a manifest not signed by one of the keys is refused before anything is downloaded, and checked again before it is written.",
   ),
 )

@@ -30,7 +30,7 @@ export const storeSourceFlags = (workDirDefault: string) => ({
     Flag.optional,
     Flag.withMetavar("ID"),
     Flag.withDescription(
-      "Take the backup ID (see list) from the store the argument names (s3://bucket[/prefix] or a directory store) instead of a backup directory",
+      "Take the backup ID (see list; latest: the newest complete backup) from the store the argument names (s3://bucket[/prefix] or a directory store) instead of a backup directory",
     ),
   ),
   workDir: Flag.String("work-dir").pipe(
@@ -78,7 +78,6 @@ export const backupSource = (
       yield* checkIdentityOnDirectory(command, argument, flags.identity)
       return { dir: argument, timestamp: undefined, downloaded: false }
     }
-    const id = flags.backupId.value
     if (flags.timestamp !== undefined && Option.isSome(flags.timestamp)) {
       return yield* new CliError.ShowHelp({
         commandPath: ["cluster-backup", command],
@@ -86,7 +85,7 @@ export const backupSource = (
           new CliError.InvalidValue({
             option: "timestamp",
             value: flags.timestamp.value,
-            expected: `no --timestamp with --backup-id (the backup id ${id} is the backup's timestamp)`,
+            expected: `no --timestamp with --backup-id (the backup id ${flags.backupId.value} names the backup)`,
             kind: "flag",
           }),
         ],
@@ -95,16 +94,21 @@ export const backupSource = (
     if (Option.isSome(flags.workDir)) yield* downloadDirOutsideStore(command, argument, flags, flags.workDir.value, { name: "work-dir", kind: "flag" })
     const identities = yield* readGivenIdentities(flags)
     const { store, prefix } = yield* openStoreFromFlags(argument, flags, { command, name: "dir", kind: "argument" })
-    const [{ fetchBackup }, { DiskSpace }, { keptWorkDir, temporaryWorkDir }] = yield* Effect.promise(() =>
-      Promise.all([import("../programs/store/store-fetch.ts"), import("../services/disk-space.ts"), import("../services/owned-work-dir.ts")]),
+    const [{ fetchBackup }, { resolveBackupId }, { DiskSpace }, { keptWorkDir, temporaryWorkDir }] = yield* Effect.promise(() =>
+      Promise.all([
+        import("../programs/store/store-fetch.ts"),
+        import("../programs/store/resolve-backup-id.ts"),
+        import("../services/disk-space.ts"),
+        import("../services/owned-work-dir.ts"),
+      ]),
     )
+    const withStore = Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), DiskSpace.live))
+    const id = yield* resolveBackupId(prefix, flags.backupId.value, trustedKeys).pipe(withStore)
     const workDir = Option.isSome(flags.workDir)
       ? yield* keptWorkDir(flags.workDir.value, command, false)
       : defaultWorkDir._tag === "Temporary"
         ? yield* temporaryWorkDir(tmpdir(), `cluster-backup-${command}-`, command)
         : yield* keptWorkDir(join(defaultWorkDir.under, id), command, true)
-    const fetched = yield* fetchBackup(prefix, id, workDir, identities, trustedKeys).pipe(
-      Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), DiskSpace.live)),
-    )
+    const fetched = yield* fetchBackup(prefix, id, workDir, identities, trustedKeys).pipe(withStore)
     return { dir: fetched.dir, timestamp: fetched.manifest.timestamp, downloaded: true }
   })

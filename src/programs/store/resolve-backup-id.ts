@@ -1,0 +1,50 @@
+/**
+ * The backup id a command was given, with `latest` resolved to the store's newest complete backup
+ * (domain/latest-backup.ts) from its listing, the choice and what was passed over logged. With
+ * trusted keys, a backup whose stored manifest is not signed by one of them is passed over too: a
+ * store someone else can write to could otherwise hold back every `latest` with one unsigned
+ * backup, newer than the real ones.
+ */
+import { Clock, Effect, Schema } from "effect"
+import { latestBackupId, rankLatest } from "../../domain/latest-backup.ts"
+import { listingPrefix } from "../../domain/store-layout.ts"
+import type { TrustedKey } from "../../services/crypto/manifest-signature.ts"
+import { BackupStore } from "../../services/store/backup-store.ts"
+import { listBackups } from "./store-list.ts"
+import { refuseUnauthenticatedManifest } from "./stored-signature.ts"
+
+export class NoCompleteBackup extends Schema.TaggedError<NoCompleteBackup>()("NoCompleteBackup", {
+  store: Schema.String,
+  message: Schema.String,
+}) {}
+
+export const resolveBackupId = Effect.fn("resolveBackupId")(function* (prefix: string, id: string, trustedKeys: ReadonlyArray<TrustedKey> = []) {
+  if (id !== latestBackupId) return id
+  const store = yield* BackupStore
+  const listed = yield* listBackups(prefix)
+  const ranking = rankLatest(
+    listed.map((b) => ({ id: b.completeness.id, complete: b.completeness._tag === "Complete", manifestTimestamp: b.manifest?.timestamp })),
+    yield* Clock.currentTimeMillis,
+  )
+  for (const p of ranking.passedOver) yield* Effect.logWarning(`latest: passing over backup ${p.id}: ${p.reason}`)
+  const where = `${store.location} under ${listingPrefix(prefix) === "" ? "its root" : listingPrefix(prefix)}`
+  let unsigned = 0
+  for (const candidate of ranking.fit) {
+    const trusted = yield* refuseUnauthenticatedManifest(prefix, candidate, trustedKeys).pipe(
+      Effect.as(true),
+      Effect.catchTag("StoredManifestUnauthenticated", (e) =>
+        Effect.logWarning(`latest: passing over backup ${candidate}: ${e.message}`).pipe(Effect.as(false)),
+      ),
+    )
+    if (trusted) {
+      yield* Effect.logInfo(`latest: backup ${candidate}, the newest complete${trustedKeys.length === 0 ? "" : " and trusted"} one in ${where}`)
+      return candidate
+    }
+    unsigned++
+  }
+  const passed = ranking.passedOver.length + unsigned
+  return yield* new NoCompleteBackup({
+    store: store.location,
+    message: `there is no complete backup${trustedKeys.length === 0 ? "" : " signed by a trusted key"} in ${where} to take as latest${passed === 0 ? "" : ` (${passed} passed over, logged above)`}: see list`,
+  })
+})
