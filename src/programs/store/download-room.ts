@@ -39,10 +39,20 @@ const nearestExisting = (path: string): Effect.Effect<string, never, FileSystem.
     Effect.flatMap((exists) => (exists || dirname(path) === path ? Effect.succeed(path) : nearestExisting(dirname(path)))),
   )
 
+/** Removes what killed downloads of `files` left in `dir` (a directory not made yet holds nothing). */
+export const removeDownloadLeftovers = Effect.fn("removeDownloadLeftovers")(function* (dir: string, files: ReadonlyArray<string>) {
+  const fs = yield* FileSystem.FileSystem
+  const names = yield* fs.readDirectory(dir).pipe(Effect.orElseSucceed(() => [] as Array<string>))
+  for (const name of files.flatMap((f) => downloadLeftovers(names, f))) {
+    yield* fs.remove(join(dir, name), { force: true }).pipe(Effect.mapError((e) => localIoFailed(join(dir, name), "remove", e)))
+    yield* Effect.logInfo(`removed ${join(dir, name)}: what an interrupted download left`)
+  }
+})
+
 /**
- * Removes the leftovers of `toFetch` in `dir`, then fails with `WorkDirTooSmall` (`largerPlace` says where else to
- * download) unless `dir`'s file system has room for them: an encrypted file's ciphertext sits beside its plaintext
- * while it is decrypted, one file at a time. Returns the bytes to fetch.
+ * Fails with `WorkDirTooSmall` (`largerPlace` says where else to download) unless `dir`'s file system has room for
+ * `toFetch`: an encrypted file's ciphertext sits beside its plaintext while it is decrypted, one file at a time.
+ * Returns the bytes to fetch.
  */
 export const requireDownloadRoom = Effect.fn("requireDownloadRoom")(function* (
   dir: string,
@@ -50,12 +60,6 @@ export const requireDownloadRoom = Effect.fn("requireDownloadRoom")(function* (
   what: string,
   largerPlace: string,
 ) {
-  const fs = yield* FileSystem.FileSystem
-  const names = yield* fs.readDirectory(dir).pipe(Effect.orElseSucceed(() => [] as Array<string>))
-  for (const name of toFetch.flatMap((f) => downloadLeftovers(names, f.name))) {
-    yield* fs.remove(join(dir, name), { force: true }).pipe(Effect.mapError((e) => localIoFailed(join(dir, name), "remove", e)))
-    yield* Effect.logInfo(`removed ${join(dir, name)}: what an interrupted download left`)
-  }
   const bytes = toFetch.reduce((sum, f) => sum + f.size, 0)
   const needed = manifestAllowance + bytes + Math.max(0, ...toFetch.map((f) => f.encrypted?.size ?? 0))
   const on = yield* nearestExisting(dir)

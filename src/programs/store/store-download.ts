@@ -23,7 +23,7 @@ import { digestFile } from "../verify/verify-file-digest.ts"
 import type { IdentitySet } from "../../services/crypto/age-identity-files.ts"
 import { checkCiphertextOpens, fetchDecrypted } from "./encrypted-download.ts"
 import { fetchChecked } from "./checked-fetch.ts"
-import { requireDownloadRoom } from "./download-room.ts"
+import { removeDownloadLeftovers, requireDownloadRoom } from "./download-room.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
 import { refuseOverCompleteBackup } from "../backup-dir/manifest-in-the-way.ts"
 import type { TrustedKey } from "../../services/crypto/manifest-signature.ts"
@@ -136,6 +136,10 @@ export const downloadBackup = Effect.fn("downloadBackup")(function* (
     )
   // A directory holding another backup keeps it: this one's manifest would replace that backup's.
   yield* refuseOverCompleteBackup(dir, id)
+  yield* removeDownloadLeftovers(
+    dir,
+    files.map((f) => f.name),
+  )
   const toFetch = files.filter((_, i) => !kept[i])
   const fetchBytes = yield* requireDownloadRoom(dir, toFetch, `backup ${id} in ${store.location}`, largerPlace)
   if (toFetch.length > 0) yield* Effect.logInfo(`downloading backup ${id} from ${store.location} into ${dir} (${formatBytes(fetchBytes)} to fetch)`)

@@ -88,6 +88,10 @@ describe("fetching a stored backup for verify and restore", () => {
     for (const name of [...leftovers, ...others]) writeFileSync(join(workDir, name), "left")
     expect(Exit.isSuccess(await run(workDir, 1e9))).toBe(true)
     expect(readdirSync(workDir).sort()).toEqual([...others, ...backupFiles(backup)].sort())
+    // A rerun that downloads nothing (the files are there) removes them too.
+    for (const name of leftovers) writeFileSync(join(workDir, name), "left")
+    expect(Exit.isSuccess(await run(workDir, 2 * 1024 * 1024))).toBe(true)
+    expect(readdirSync(workDir).sort()).toEqual([...others, ...backupFiles(backup)].sort())
   })
 
   it("downloads with room enough; a repeated fetch needs room only for what is missing", async () => {
