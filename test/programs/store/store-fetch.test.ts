@@ -83,6 +83,7 @@ describe("fetching a stored backup for verify and restore", () => {
       `${m.files.snapshot.name}.download`,
       `${m.files.resources.name}.age.download`,
       `${m.files.resources.name}.part`,
+      `${m.files.snapshot.name}.part.part`,
     ]
     const others = ["notes.part", `${m.files.snapshot.name}.copy`, `${m.files.snapshot.name}.part.keep`]
     for (const name of [...leftovers, ...others]) writeFileSync(join(workDir, name), "left")
