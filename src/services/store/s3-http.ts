@@ -150,6 +150,14 @@ export const responseError = (e: S3Endpoint, req: S3Request, status: number, bod
       message: `bucket ${e.bucket} does not exist at ${e.url.origin}: create it, or fix the bucket name in the store location`,
     })
   }
+  // A request on the bucket itself (a listing) answered 404 without S3's code: no such bucket, or not an S3 endpoint at all.
+  if (status === 404 && req.key === "" && xmlTag(body, "Code") === undefined) {
+    return new StoreBucketMissing({
+      store,
+      bucket: e.bucket,
+      message: `${e.url.origin} answered ${what} with 404 Not Found and no S3 error: bucket ${e.bucket} does not exist there, or it is not an S3 endpoint (check --s3-endpoint, a proxy in between, and the bucket name)`,
+    })
+  }
   if (code === "NoSuchKey" || (status === 404 && req.method !== "DELETE" && !("uploadId" in (req.query ?? {})))) {
     return new StoreObjectMissing({ store, key: req.key, message: `${req.key} is not in ${store}` })
   }
