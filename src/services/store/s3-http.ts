@@ -105,13 +105,16 @@ const retryableCodes = new Set(["InternalError", "ServiceUnavailable", "SlowDown
  * The StoreError for an S3 error response; `bucketRegion` is its `x-amz-bucket-region` header (AWS
  * sends it with the 301 a bucket of another region gets, a HEAD's included, which has no body).
  */
+/** What a request was about, for a message: its operation and key, or the bucket for a request on the bucket itself. */
+const requestWhat = (e: S3Endpoint, req: S3Request) => `${req.operation} ${req.key === "" ? `bucket ${e.bucket}` : req.key}`
+
 export const responseError = (e: S3Endpoint, req: S3Request, status: number, body: string, bucketRegion?: string): StoreError => {
   // An http endpoint's requests go to the proxy itself: its 407 is its own, never the store's.
   const proxied = status === 407 ? proxyError(e, req, undefined, status) : undefined
   if (proxied !== undefined) return proxied
   const store = describeEndpoint(e)
   const code = xmlTag(body, "Code") ?? `HTTP${status}`
-  const what = `${req.operation} ${req.key === "" ? `bucket ${e.bucket}` : req.key}`
+  const what = requestWhat(e, req)
   /** A refusal that retrying cannot change, with what to do about it. */
   const refusedBecause = (advice: string) =>
     new StoreRequestFailed({
@@ -196,7 +199,7 @@ const proxyError = (e: S3Endpoint, req: S3Request, cause: unknown, status?: numb
         status: status ?? 0,
         code: failure.code,
         retryable: failure.retryable,
-        message: `${req.operation} ${req.key} at ${e.url.origin}: ${failure.text}${failure.retryable ? "" : "; repeating the request will not help"}`,
+        message: `${requestWhat(e, req)} at ${e.url.origin}: ${failure.text}${failure.retryable ? "" : "; repeating the request will not help"}`,
       })
 }
 
@@ -214,8 +217,8 @@ const connectionError = (e: S3Endpoint, req: S3Request, cause: unknown): StoreRe
     code,
     retryable: !untrusted,
     message: untrusted
-      ? `${req.operation} ${req.key} at ${e.url.origin}: the endpoint answered, but not in a TLS this host trusts (${code}): ${untrustedBecause(e, req, code, cause)}`
-      : `${req.operation} ${req.key} at ${e.url.origin} got no answer (${code}): is the endpoint right and the store up?`,
+      ? `${requestWhat(e, req)} at ${e.url.origin}: the endpoint answered, but not in a TLS this host trusts (${code}): ${untrustedBecause(e, req, code, cause)}`
+      : `${requestWhat(e, req)} at ${e.url.origin} got no answer (${code}): is the endpoint right and the store up?`,
   })
 }
 
@@ -227,7 +230,7 @@ const timeoutError = (e: S3Endpoint, req: S3Request): StoreRequestFailed =>
     status: 0,
     code: "Timeout",
     retryable: true,
-    message: `${req.operation} ${req.key} at ${e.url.origin}: no answer within ${e.requestTimeoutMs} ms${e.proxy === undefined ? "" : ` (through proxy ${e.proxy.shown})`}`,
+    message: `${requestWhat(e, req)} at ${e.url.origin}: no answer within ${e.requestTimeoutMs} ms${e.proxy === undefined ? "" : ` (through proxy ${e.proxy.shown})`}`,
   })
 
 const target = (e: S3Endpoint, req: S3Request) => {

@@ -429,3 +429,13 @@ describe("an endpoint that answers 404 with no S3 error (not an S3 service, or a
     expect(await Effect.runPromise(store.head("p/id/f"))).toBeUndefined()
   })
 })
+
+describe("an endpoint nobody listens on", () => {
+  it("a listing's failure names the bucket it was about, never an empty key", async () => {
+    const url = await stub(() => undefined)
+    await new Promise<void>((r) => servers.pop()!.close(() => r()))
+    const store = makeS3Store(endpoint(url), { partSize: 5 * MiB, partsInFlight: 1, retries: 0, retryBaseMs: 1 })
+    const listed = JSON.stringify(await Effect.runPromiseExit(store.listPage("p/")))
+    expect(listed).toContain(`ListObjectsV2 bucket b at ${url} got no answer (ECONNREFUSED): is the endpoint right and the store up?`)
+  })
+})
