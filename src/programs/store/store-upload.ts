@@ -94,7 +94,9 @@ const storedManifestGuard = Effect.fnUntraced(function* <E, R>(prefix: string, i
     return precheck.pipe(
       Effect.andThen(
         Effect.logWarning(
-          `backup ${id} is already stored complete in ${store.location} and this upload changes its objects: its manifest is removed first and written again last, so the stored backup is incomplete until this upload finishes (run it again if it fails)`,
+          before === undefined
+            ? `backup ${id} already has a manifest in ${store.location} that cannot be read as one (damaged, or not a store's answer): it is removed first and this upload's written last, so the stored backup is incomplete until this upload finishes (run it again if it fails)`
+            : `backup ${id} is already stored complete in ${store.location} and this upload changes its objects: its manifest is removed first and written again last, so the stored backup is incomplete until this upload finishes (run it again if it fails)`,
         ),
       ),
       Effect.andThen(store.remove(manifestKey)),

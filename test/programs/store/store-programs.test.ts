@@ -4,7 +4,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { fc } from "@fast-check/vitest"
-import { Effect, Exit, Layer } from "effect"
+import { Effect, Exit, Layer, Logger } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import { manifestFileName } from "../../../src/domain/archive-names.ts"
 import { encodeBackupManifest } from "../../../src/domain/backup-manifest.ts"
@@ -108,6 +108,20 @@ describe("upload, list and download", () => {
     expect(listed.map((b) => b.completeness._tag)).toEqual(["Incomplete"])
     const download = await Effect.runPromiseExit(downloadBackup(prefix, listed[0]!.completeness.id, mkdtempSync(join(tmpdir(), "dl-"))).pipe(withStore(store)))
     expect(JSON.stringify(download)).toMatch(/StoredBackupIncomplete.*no backup-manifest\.json/)
+  })
+
+  it("a re-upload over a stored manifest that cannot be read says so (not 'already stored complete') and completes the backup", async () => {
+    const store = makeMemoryStore()
+    const report = await Effect.runPromise(uploadBackup(backup, prefix).pipe(withStore(store)))
+    await Effect.runPromise(store.putBytes(objectKey(prefix, report.id, manifestFileName), new TextEncoder().encode("<html>not a manifest</html>")))
+    const lines: Array<string> = []
+    await Effect.runPromise(
+      uploadBackup(backup, prefix).pipe(withStore(store), Effect.provide(Logger.layer([Logger.make(({ message }) => void lines.push(String(message)))]))),
+    )
+    expect(lines.some((l) => l.includes(`backup ${report.id} already has a manifest in memory:// that cannot be read as one`))).toBe(true)
+    expect(lines.some((l) => l.includes("is already stored complete"))).toBe(false)
+    const listed = await Effect.runPromise(listBackups(prefix).pipe(withStore(store)))
+    expect(listed.map((b) => b.completeness._tag)).toEqual(["Complete"])
   })
 
   it("a plain re-upload from a damaged copy is refused and leaves the stored backup complete and whole", async () => {
