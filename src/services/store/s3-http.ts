@@ -153,8 +153,9 @@ export const responseError = (e: S3Endpoint, req: S3Request, status: number, bod
       message: `bucket ${e.bucket} does not exist at ${e.url.origin}: create it, or fix the bucket name in the store location`,
     })
   }
-  // A request on the bucket itself (a listing) answered 404 without S3's code: no such bucket, or not an S3 endpoint at all.
-  if (status === 404 && req.key === "" && xmlTag(body, "Code") === undefined) {
+  // A request on the bucket itself (a listing), or one that writes, answered 404 without S3's code: no such bucket, or not
+  // an S3 endpoint at all. (A read's 404 has no body on S3 either: HEAD has none. That one is the object missing.)
+  if (status === 404 && xmlTag(body, "Code") === undefined && (req.key === "" || req.method === "PUT" || req.method === "POST")) {
     return new StoreBucketMissing({
       store,
       bucket: e.bucket,

@@ -417,7 +417,7 @@ describe("getStart, the first bytes of an object", () => {
 })
 
 describe("an endpoint that answers 404 with no S3 error (not an S3 service, or a proxy in between)", () => {
-  it("a listing fails naming the endpoint and what to check, not as a missing object with no name", async () => {
+  it("a listing or a write fails naming the endpoint and what to check, not as a missing object", async () => {
     const url = await stub((_req, _url, _body, res) => void res.writeHead(404, { "content-length": "0" }).end())
     const store = makeS3Store(endpoint(url), { partSize: 5 * MiB, partsInFlight: 1, retries: 0, retryBaseMs: 1 })
     const listed = JSON.stringify(await Effect.runPromiseExit(store.listPage("p/")))
@@ -425,6 +425,10 @@ describe("an endpoint that answers 404 with no S3 error (not an S3 service, or a
     expect(listed).toContain(
       `${url} answered ListObjectsV2 bucket b with 404 Not Found and no S3 error: bucket b does not exist there, or it is not an S3 endpoint`,
     )
+    // A write too: a PUT's 404 without S3's code is never "the object is missing".
+    const put = JSON.stringify(await Effect.runPromiseExit(store.putBytes("p/id/f", new Uint8Array(8))))
+    expect(put).toMatch(/StoreBucketMissing/)
+    expect(put).toContain(`${url} answered PUT p/id/f with 404 Not Found and no S3 error`)
     // An object's HEAD has no body on S3 either: a 404 there is the object missing.
     expect(await Effect.runPromise(store.head("p/id/f"))).toBeUndefined()
   })
