@@ -213,10 +213,10 @@ export const startSharedEtcd = async (prefix: string, keys = 500): Promise<Share
 // Backups without etcd, and control-plane hosts under a root, for restore tests
 
 /** A deterministic backup (timestamp `2026-01-02_030405`) whose snapshot is 64 KiB of fake database bytes with etcd's trailer: for tests that script etcdutl. */
-export const makeFakeBackup = (backupDir: string, loaded: Loaded, set = revisions) =>
+export const makeFakeBackup = (backupDir: string, loaded: Loaded, set = revisions, snapshotDbBytes?: number) =>
   Effect.gen(function* () {
     yield* stageAll(backupDir, loaded.cluster, set)
-    yield* writeFakeSnapshot(backupDir, set)
+    yield* writeFakeSnapshot(backupDir, set, undefined, snapshotDbBytes)
     return yield* backupCreate({ backupDir, revisions: set, toolVersion: "0.0.0-test" }).pipe(Effect.provide(Tarball.live))
   }).pipe(Effect.provide(NodeServices.layer))
 

@@ -24,9 +24,9 @@ const manifestAllowance = 1024 * 1024
 /**
  * What downloading `<file>` leaves when killed: the store's copy before its check (`.download`, written through
  * `.download.part`), an encrypted file's ciphertext (`.age`, fetched the same way) and its plaintext being
- * decrypted (`.part`, written through `.part.part`).
+ * decrypted (`.part`, written through `.part.part`); the manifest's and signature's temporary file (`.tmp-<pid>`).
  */
-const leftoverSuffix = /^\.(?:age(?:\.download(?:\.part)?)?|download(?:\.part)?|part(?:\.part)?)$/
+const leftoverSuffix = /^\.(?:age(?:\.download(?:\.part)?)?|download(?:\.part)?|part(?:\.part)?|tmp-\d+)$/
 
 /** The names in `names` that a killed download of `file` left. */
 export const downloadLeftovers = (names: ReadonlyArray<string>, file: string): ReadonlyArray<string> =>

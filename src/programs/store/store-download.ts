@@ -136,10 +136,7 @@ export const downloadBackup = Effect.fn("downloadBackup")(function* (
     )
   // A directory holding another backup keeps it: this one's manifest would replace that backup's.
   yield* refuseOverCompleteBackup(dir, id)
-  yield* removeDownloadLeftovers(
-    dir,
-    files.map((f) => f.name),
-  )
+  yield* removeDownloadLeftovers(dir, [...files.map((f) => f.name), manifestFileName, signatureFileName])
   const toFetch = files.filter((_, i) => !kept[i])
   const fetchBytes = yield* requireDownloadRoom(dir, toFetch, `backup ${id} in ${store.location}`, largerPlace)
   if (toFetch.length > 0) yield* Effect.logInfo(`downloading backup ${id} from ${store.location} into ${dir} (${formatBytes(fetchBytes)} to fetch)`)

@@ -162,9 +162,10 @@ export const writeFakeSnapshot = (
   backupDir: string,
   operatorRevisions: SnapshotRecord["operatorRevisions"],
   pairing: Pick<SnapshotRecord, "pairing" | "pairingDetail"> = { pairing: "verified", pairingDetail: "operator revisions unchanged during the snapshot" },
+  dbBytes = 64 * 1024,
 ) =>
   Effect.gen(function* () {
-    const db = Buffer.alloc(64 * 1024)
+    const db = Buffer.alloc(dbBytes)
     for (let i = 0; i < db.length; i++) db[i] = (i * 31 + 7) & 0xff
     const file = withTrailer(db)
     const snapshotFile = `snapshot_${timestamp}.db`

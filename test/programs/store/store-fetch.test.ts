@@ -84,8 +84,10 @@ describe("fetching a stored backup for verify and restore", () => {
       `${m.files.resources.name}.age.download`,
       `${m.files.resources.name}.part`,
       `${m.files.snapshot.name}.part.part`,
+      "backup-manifest.json.tmp-4242",
+      "backup-manifest.json.sig.tmp-77",
     ]
-    const others = ["notes.part", `${m.files.snapshot.name}.copy`, `${m.files.snapshot.name}.part.keep`]
+    const others = ["notes.part", `${m.files.snapshot.name}.copy`, `${m.files.snapshot.name}.part.keep`, "backup-manifest.json.tmp-mine"]
     for (const name of [...leftovers, ...others]) writeFileSync(join(workDir, name), "left")
     expect(Exit.isSuccess(await run(workDir, 1e9))).toBe(true)
     expect(readdirSync(workDir).sort()).toEqual([...others, ...backupFiles(backup)].sort())
