@@ -2,7 +2,7 @@
  * restore's kept download directory: the next run that takes it after a killed one removes that
  * run's partial files (every kind a download writes before it renames) and keeps the whole ones.
  */
-import { spawn } from "node:child_process"
+import { spawnSync } from "node:child_process"
 import { readdirSync, writeFileSync, mkdirSync } from "node:fs"
 import { hostname } from "node:os"
 import { join } from "node:path"
@@ -12,12 +12,8 @@ import { Effect } from "effect"
 import { keptWorkDir } from "../../src/services/owned-work-dir.ts"
 import { tempDir } from "../support/temp-dir.ts"
 
-const deadPid = () =>
-  new Promise<number>((resolve, reject) => {
-    const child = spawn(process.execPath, ["-e", ""], { stdio: "ignore" })
-    child.on("error", reject)
-    child.on("exit", () => resolve(child.pid!))
-  })
+/** A PID that is certainly not running: a child that has exited and been reaped. */
+const deadPid = () => spawnSync(process.execPath, ["-e", "0"]).pid!
 
 describe("keptWorkDir after a killed run", () => {
   it.effect("removes the killed run's partial files, keeps its whole ones", () =>
@@ -28,7 +24,7 @@ describe("keptWorkDir after a killed run", () => {
       const partial = ["snapshot.db.download", "snapshot.db.download.part", "tarball.tar.gz.age", "tarball.tar.gz.part", `backup-manifest.json.tmp-${4242}`]
       const whole = ["snapshot.db", "backup-manifest.json.sig", "notes.tmp-file"]
       for (const name of [...partial, ...whole]) writeFileSync(join(dir, name), "x")
-      const pid = yield* Effect.promise(deadPid)
+      const pid = deadPid()
       writeFileSync(`${dir}.lock`, JSON.stringify({ pid, startTicks: null, host: hostname(), command: "restore", startedAt: "2026-12-05T00:00:00.000Z" }))
       yield* Effect.scoped(keptWorkDir(dir, "restore", false)).pipe(Effect.provide(NodeServices.layer))
       assert.deepStrictEqual(readdirSync(dir).sort(), [...whole].sort())
