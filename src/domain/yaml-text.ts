@@ -81,12 +81,26 @@ export const parseYamlText = (
   }
 }
 
-/** The canonical YAML of a JSON-able value: keys ordered by `canonicalize`, strings double-quoted, no line folding. */
-export const canonicalYaml = (value: unknown, keyOrder: ReadonlyArray<string> = []): string =>
-  YAML.stringify(canonicalize(value, keyOrder), {
-    version: "1.1",
-    defaultStringType: "QUOTE_DOUBLE",
-    defaultKeyType: "PLAIN",
-    lineWidth: 0,
-    indent: 2,
+const canonicalOptions: YAML.DocumentOptions & YAML.SchemaOptions & YAML.ToStringOptions = {
+  version: "1.1",
+  // Without the merge tag, the string "<<" is written as a string (quoted), never as YAML 1.1's merge key `<<`.
+  customTags: (tags) => tags.filter((t) => typeof t === "string" || t.tag !== "tag:yaml.org,2002:merge"),
+  defaultStringType: "QUOTE_DOUBLE",
+  defaultKeyType: "PLAIN",
+  lineWidth: 0,
+  indent: 2,
+}
+
+/**
+ * The canonical YAML of a JSON-able value: keys ordered by `canonicalize`, strings double-quoted, no line folding. A key
+ * `<<` is double-quoted too: plain, YAML 1.1 parsers (kubectl's) read it as a merge key, not as the key it is.
+ */
+export const canonicalYaml = (value: unknown, keyOrder: ReadonlyArray<string> = []): string => {
+  const doc = new YAML.Document(canonicalize(value, keyOrder), canonicalOptions)
+  YAML.visit(doc, {
+    Pair: (_, pair) => {
+      if (YAML.isScalar(pair.key) && pair.key.value === "<<") pair.key.type = "QUOTE_DOUBLE"
+    },
   })
+  return doc.toString(canonicalOptions)
+}

@@ -122,6 +122,13 @@ describe("canonicalYaml", () => {
     expect(canonicalYaml(reordered)).toBe(canonicalYaml(v))
   })
 
+  it("double-quotes a key << (YAML 1.1's merge key when plain): kubectl reads the key it is", () => {
+    const value = { "": { "<<": 0 }, "<<": { a: 1 }, b: "<<" }
+    const text = canonicalYaml(value)
+    expect(text).toBe('"":\n  "<<": 0\n"<<":\n  a: 1\nb: "<<"\n')
+    expect(YAML.parse(text, { version: "1.1" })).toEqual(value)
+  })
+
   it("double-quotes strings and sorts keys", () => {
     expect(canonicalYaml({ b: "no", a: 1, c: ["0600"] })).toBe('a: 1\nb: "no"\nc:\n  - "0600"\n')
   })
