@@ -113,7 +113,8 @@ export const responseError = (e: S3Endpoint, req: S3Request, status: number, bod
   const proxied = status === 407 ? proxyError(e, req, undefined, status) : undefined
   if (proxied !== undefined) return proxied
   const store = describeEndpoint(e)
-  const code = xmlTag(body, "Code") ?? `HTTP${status}`
+  const s3Code = xmlTag(body, "Code")
+  const code = s3Code ?? `HTTP${status}`
   const what = requestWhat(e, req)
   /** A refusal that retrying cannot change, with what to do about it. */
   const refusedBecause = (advice: string) =>
@@ -155,7 +156,7 @@ export const responseError = (e: S3Endpoint, req: S3Request, status: number, bod
   }
   // A request on the bucket itself (a listing), or one that writes, answered 404 without S3's code: no such bucket, or not
   // an S3 endpoint at all. (A read's 404 has no body on S3 either: HEAD has none. That one is the object missing.)
-  if (status === 404 && xmlTag(body, "Code") === undefined && (req.key === "" || req.method === "PUT" || req.method === "POST")) {
+  if (status === 404 && s3Code === undefined && (req.key === "" || req.method === "PUT" || req.method === "POST")) {
     return new StoreBucketMissing({
       store,
       bucket: e.bucket,
