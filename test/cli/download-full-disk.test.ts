@@ -3,7 +3,6 @@
  * free space read from the kernel of a real tmpfs, in the child's own mount namespace), instead of
  * writing until ENOSPC; the directory to download into is not even made.
  */
-import { spawnSync } from "node:child_process"
 import { mkdirSync } from "node:fs"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
@@ -12,7 +11,7 @@ import { beforeAll, describe, expect, it } from "vitest"
 import { uploadBackup } from "../../src/programs/store/store-upload.ts"
 import { directoryStoreLayer } from "../../src/services/store/directory-store.ts"
 import { fakeBackupForSuite, readManifest } from "../support/bad-backups.ts"
-import { cliEntry } from "../support/tools.ts"
+import { cliOnFilledTmpfs, volumeListing } from "../support/filled-tmpfs.ts"
 
 const { work, backup } = fakeBackupForSuite("download-full-disk")
 const store = join(work, "store")
@@ -22,44 +21,22 @@ beforeAll(async () => {
   await Effect.runPromise(uploadBackup(backup, "").pipe(Effect.provide(Layer.mergeAll(directoryStoreLayer(store), NodeServices.layer))))
 })
 
-/** Runs `download STORE ID <tmpfs>/out` on a fresh 16 MiB tmpfs filled until `room` bytes are free; prints what the tmpfs holds after. */
-const downloadOnTmpfs = (room: number) =>
-  spawnSync(
-    "unshare",
-    [
-      "--map-root-user",
-      "--mount",
-      "sh",
-      "-c",
-      [
-        'set -e; d=$(mktemp -d); mount -t tmpfs -o size=16m tmpfs "$d"',
-        'free=$(( $(stat -f -c "%a" "$d") * $(stat -f -c "%S" "$d") )); head -c $(( free - $1 )) /dev/zero > "$d/filler"',
-        'set +e; "$2" "$3" download "$4" "$5" "$d/out"; status=$?',
-        'echo; ls -A "$d" | tr "\\n" " "; exit $status',
-      ].join("\n"),
-      "sh",
-      String(room),
-      process.execPath,
-      cliEntry,
-      store,
-      readManifest(backup).timestamp,
-    ],
-    { encoding: "utf8", timeout: 120_000 },
-  )
+/** Runs `download STORE ID out` on a 16 MiB tmpfs filled until `room` bytes are free. */
+const downloadOnTmpfs = (room: number) => cliOnFilledTmpfs(room, ["download", store, readManifest(backup).timestamp, "out"])
 
 describe("download onto a volume too small for the backup", () => {
   it("is refused at once with what it needs and has: nothing written, no directory made", () => {
     const run = downloadOnTmpfs(256 * 1024)
     expect(run.status, run.stderr).toBe(1)
     expect(run.stderr).toMatch(
-      /needs \S+ \S+ in \S+\/out, which has \S+ \S+ free: nothing downloaded; free space there or download into a directory on a larger file system/,
+      /needs \S+ \S+ in \S*out, which has \S+ \S+ free: nothing downloaded; free space there or download into a directory on a larger file system/,
     )
-    expect(run.stdout.trim().split("\n").at(-1)?.trim()).toBe("filler")
+    expect(volumeListing(run.stdout)).toEqual(["filler"])
   })
 
   it("with room, downloads", () => {
     const run = downloadOnTmpfs(8 * 1024 * 1024)
     expect(run.status, run.stderr).toBe(0)
-    expect(run.stdout.trim().split("\n").at(-1)?.trim().split(" ").sort()).toEqual(["filler", "out"])
+    expect(volumeListing(run.stdout)).toEqual(["filler", "out"])
   })
 })

@@ -26,6 +26,7 @@ import { BackupStore, type PutResult } from "../../services/store/backup-store.t
 import { localIoFailed, uploadFileFailed } from "../../services/store/store-errors.ts"
 import { readBackupManifest } from "../backup-dir/backup-manifest-file.ts"
 import { BackupToUploadInvalid } from "./upload-errors.ts"
+import { requireStoreRoom } from "./store-room.ts"
 import { uploadEncrypted } from "./encrypted-upload.ts"
 import { vouchedIdentity } from "./vouched-plaintext.ts"
 import { digestFile } from "../verify/verify-file-digest.ts"
@@ -187,6 +188,11 @@ export const uploadBackup = Effect.fn("uploadBackup")(function* (
     prefix,
     id,
     Effect.forEach(toEncrypt, (which) => localCopyIntact(dir, local.manifest.files[which]), { discard: true }),
+  )
+  yield* requireStoreRoom(
+    prefix,
+    id,
+    (["snapshot", "resources"] as const).map((which) => ({ file: local.manifest.files[which], encrypted: protection.recipients?.[which] !== undefined })),
   )
   const files: Array<PutResult> = []
   const stored: Record<"snapshot" | "resources", FileDigest> = { ...local.manifest.files }

@@ -11,3 +11,10 @@ export class UploadDeadlineExceeded extends Schema.TaggedError<UploadDeadlineExc
   deadlineMs: Schema.Number,
   message: Schema.String,
 }) {}
+
+export class StoreTooSmall extends Schema.TaggedError<StoreTooSmall>()("StoreTooSmall", {
+  store: Schema.String,
+  neededBytes: Schema.Number,
+  availableBytes: Schema.Number,
+  message: Schema.String,
+}) {}

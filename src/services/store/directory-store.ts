@@ -6,7 +6,7 @@
  * period. A directory has no object metadata: the manifest's sha256 is checked at download.
  */
 import { createHash } from "node:crypto"
-import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from "node:fs/promises"
+import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat, statfs } from "node:fs/promises"
 import { dirname, join } from "node:path"
 import { Readable } from "node:stream"
 import { Effect, Layer } from "effect"
@@ -150,6 +150,27 @@ export const makeDirectoryStore = (root: string): BackupStoreShape => {
         )
       : Effect.fail(badKey(key))
 
+  /** The free space of the file system the key's directory is on (judged on the nearest directory above it that exists). */
+  const freeBytes = (key: string): Effect.Effect<number, StoreError> =>
+    validKey(key)
+      ? rootExists.pipe(
+          Effect.andThen(
+            Effect.tryPromise({
+              try: async () => {
+                for (let dir = dirname(pathOf(key)); ; dir = dirname(dir)) {
+                  const s = await statfs(dir).catch((e: unknown) => {
+                    if (errnoCode(e) === "ENOENT" && dir !== root) return undefined
+                    throw Object.assign(e as Error, { where: dir })
+                  })
+                  if (s !== undefined) return s.bavail * s.bsize
+                }
+              },
+              catch: (e) => localIoFailed((e as { where?: string }).where ?? root, "read the free space of", e),
+            }),
+          ),
+        )
+      : Effect.fail(badKey(key))
+
   const missing = (key: string) => new StoreObjectMissing({ store, key, message: `${key} is not in ${store}` })
 
   const getBytes = (key: string) =>
@@ -284,6 +305,7 @@ export const makeDirectoryStore = (root: string): BackupStoreShape => {
       (options?.growing?.written(options.growing.size) ?? Effect.void).pipe(Effect.andThen(put(key, path, options?.sha256, options?.maxBytes))),
     followRingBytes: () => undefined,
     putBytes: (key, bytes) => put(key, bytes, undefined),
+    freeBytes,
     getFile,
     getBytes,
     getStart,

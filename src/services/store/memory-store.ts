@@ -28,6 +28,8 @@ export interface MemoryStoreOptions {
   readonly retry?: RetryOptions
   readonly now?: () => number
   readonly pageSize?: number
+  /** The bytes the store holds at most (a volume's size): `freeBytes` reports what is left, and a put past it fails with ENOSPC. Unlimited by default. */
+  readonly capacityBytes?: number
 }
 
 export interface MemoryStore extends BackupStoreShape {
@@ -70,6 +72,8 @@ export const makeMemoryStore = (options: MemoryStoreOptions = {}): MemoryStore =
   const request = <A>(operation: string, key: string, effect: Effect.Effect<A, StoreError>) =>
     retryTransient(options.retry ?? { retries: 5, retryBaseMs: 0 })(faults(operation, key).pipe(Effect.andThen(effect)))
 
+  const used = () => [...objects.values()].reduce((sum, o) => sum + o.bytes.byteLength, 0)
+
   const put = (key: string, bytes: Uint8Array, expected: string | undefined, source: string) =>
     Effect.gen(function* () {
       const sha256 = sha256Hex(bytes)
@@ -82,6 +86,9 @@ export const makeMemoryStore = (options: MemoryStoreOptions = {}): MemoryStore =
           found: sha256,
           message: `${source} has sha256 ${sha256}, not ${expected} as expected: nothing stored under ${key}`,
         })
+      }
+      if (options.capacityBytes !== undefined && used() + bytes.byteLength > options.capacityBytes) {
+        return yield* localIoFailed(`${store}${key}`, "write", Object.assign(new Error("no space left on device"), { code: "ENOSPC" }))
       }
       yield* request(
         "PUT",
@@ -127,6 +134,7 @@ export const makeMemoryStore = (options: MemoryStoreOptions = {}): MemoryStore =
       ),
     followRingBytes: () => undefined,
     putBytes: (key, bytes) => put(key, bytes, undefined, "the bytes"),
+    freeBytes: () => Effect.sync(() => (options.capacityBytes === undefined ? undefined : Math.max(0, options.capacityBytes - used()))),
     getBytes: (key) => get(key).pipe(Effect.map((o) => new Uint8Array(o.bytes))),
     getStart: (key, bytes) => get(key).pipe(Effect.map((o) => new Uint8Array(o.bytes.subarray(0, bytes)))),
     getFile: (key, path) =>

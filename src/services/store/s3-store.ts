@@ -674,7 +674,10 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
       ),
     )
 
-  return { location: store, putFile, followRingBytes, putBytes, getFile, getBytes, getStart, head, listPage, remove, pendingUploads, abortUpload }
+  // Object storage reports no free space (a bucket's quota is not part of S3's API).
+  const freeBytes = () => Effect.succeed(undefined)
+
+  return { location: store, putFile, followRingBytes, putBytes, freeBytes, getFile, getBytes, getStart, head, listPage, remove, pendingUploads, abortUpload }
 }
 
 /** The S3 Layer. */

@@ -1,0 +1,46 @@
+/**
+ * Before backup-upload writes anything into a store that reports its free space (a directory
+ * store: a volume), the whole upload is checked against it (domain/upload-room.ts), so a backup
+ * that cannot fit is refused at once with what it needs, instead of failing at ENOSPC after
+ * gigabytes. Object storage reports none: nothing is checked there.
+ */
+import { Effect } from "effect"
+import { payloadBytes } from "../../domain/age-payload-layout.ts"
+import { encryptedSuffix, type FileDigest } from "../../domain/backup-manifest.ts"
+import { formatBytes } from "../../domain/byte-format.ts"
+import { objectKey } from "../../domain/store-layout.ts"
+import { uploadShortfall, type UploadStep } from "../../domain/upload-room.ts"
+import { manifestFileName } from "../../domain/archive-names.ts"
+import { BackupStore } from "../../services/store/backup-store.ts"
+import { StoreTooSmall } from "./upload-errors.ts"
+
+/** Kept free beyond each file: the manifest, its signature and verify's record written last (small; a bound, not their size), and an encrypted file's age header. */
+const allowanceBytes = 1024 * 1024
+
+export interface FileToStore {
+  readonly file: FileDigest
+  readonly encrypted: boolean
+}
+
+/** Fails with `StoreTooSmall` unless the store has room for `files`, put in order, each beside what it replaces. */
+export const requireStoreRoom = Effect.fn("requireStoreRoom")(function* (prefix: string, id: string, files: ReadonlyArray<FileToStore>) {
+  const store = yield* BackupStore
+  const free = yield* store.freeBytes(objectKey(prefix, id, manifestFileName))
+  if (free === undefined) return
+  const sizeOf = (name: string) => store.head(objectKey(prefix, id, name)).pipe(Effect.map((o) => o?.size ?? 0))
+  const steps: Array<UploadStep> = []
+  for (const { file, encrypted } of files) {
+    const sealed = `${file.name}${encryptedSuffix}`
+    // What is there under the name it is stored as is replaced; the other form (plain or .age) is removed after it.
+    const freedBytes = (yield* sizeOf(file.name)) + (yield* sizeOf(sealed))
+    steps.push({ name: encrypted ? sealed : file.name, bytes: encrypted ? payloadBytes(file.size) : file.size, freedBytes })
+  }
+  const short = uploadShortfall(free, steps, allowanceBytes)
+  if (short === undefined) return
+  return yield* new StoreTooSmall({
+    store: store.location,
+    neededBytes: short.neededBytes,
+    availableBytes: free,
+    message: `backup ${id} needs ${formatBytes(short.neededBytes)} free in the store ${store.location}, which has ${formatBytes(free)} (${short.name} would not fit): nothing was uploaded; remove old backups from it (prune with a retention rule) or give its volume more room`,
+  })
+})
