@@ -106,6 +106,12 @@ const verifiedFirst = (
   ]
 }
 
+/** Of backups sorted newest first, those kept whatever the policy: the newest (verified ones first), and the newest verify passed. */
+const alwaysKept = (sorted: ReadonlyArray<BackupUnit>) => ({
+  newest: sorted.find((u) => u.verified) ?? sorted[0],
+  newestChecked: sorted.find((u) => u.checked === true && u.verified),
+})
+
 /** Backups kept outside the rules (no slot, no age, not counted in the size, never removed), each with its reason. */
 export const keptOutside = (
   units: ReadonlyArray<BackupUnit>,
@@ -137,8 +143,7 @@ export const decideRetention = (units: ReadonlyArray<BackupUnit>, policy: Retent
   const sorted = [...units].sort(newestFirst)
   const verified = sorted.filter((u) => u.verified)
   const unverified = sorted.filter((u) => !u.verified)
-  const newest = verified[0] ?? unverified[0]
-  const newestChecked = sorted.find((u) => u.checked === true && u.verified)
+  const { newest, newestChecked } = alwaysKept(sorted)
   const guarded = new Set([newest, newestChecked].filter((u) => u !== undefined))
   const keep = new Map<string, string>()
   const remove = new Map<string, string>()
@@ -206,5 +211,34 @@ export const decideRetention = (units: ReadonlyArray<BackupUnit>, policy: Retent
   return {
     keep: sorted.filter((u) => keep.has(u.id)).map((unit) => ({ unit, reason: keep.get(unit.id)! })),
     remove: sorted.filter((u) => remove.has(u.id)).map((unit) => ({ unit, reason: remove.get(unit.id)! })),
+  }
+}
+
+/**
+ * The decision that makes room for `incoming` before it is stored: the backups the policy removes once `incoming` is
+ * there, save those always kept while it is not (the newest backup, the newest verify passed: an upload that then
+ * fails must not leave the store without them). `incoming` itself is in neither list; a unit of its id is replaced by it.
+ */
+export const decideRetentionBefore = (
+  units: ReadonlyArray<BackupUnit>,
+  incoming: BackupUnit,
+  policy: RetentionPolicy,
+  now: number,
+  verifiedAs = "verified",
+): RetentionDecision => {
+  const others = units.filter((u) => u.id !== incoming.id)
+  const after = decideRetention([...others, incoming], policy, now, verifiedAs)
+  const { newest, newestChecked } = alwaysKept(others.filter((u) => u.at <= now + futureSkewMs).sort(newestFirst))
+  const held = new Set([newest, newestChecked].flatMap((u) => (u === undefined ? [] : [u.id])))
+  const kept = after.keep.filter((k) => k.unit.id !== incoming.id)
+  const heldBack = after.remove
+    .filter((r) => held.has(r.unit.id))
+    .map(({ unit }) => ({
+      unit,
+      reason: `${unit === newestChecked ? "the newest backup verify passed" : `the newest ${verifiedAs} backup`} while backup ${incoming.id} is not stored yet (kept until then)`,
+    }))
+  return {
+    keep: [...kept, ...heldBack].sort((a, b) => newestFirst(a.unit, b.unit)),
+    remove: after.remove.filter((r) => r.unit.id !== incoming.id && !held.has(r.unit.id)),
   }
 }

@@ -1,13 +1,19 @@
 /**
  * `backup-upload` into a directory store on a volume too small for the backup: refused before
  * anything is written (the free space read from the kernel of a real tmpfs), with what it needs and
- * has, instead of writing the snapshot until ENOSPC.
+ * has, instead of writing the snapshot until ENOSPC. With a retention rule, what the rule removes
+ * once the backup is stored goes first, so a volume sized for the backups the rule keeps goes on
+ * taking backups.
  */
+import { mkdirSync, writeFileSync } from "node:fs"
+import { dirname, join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { fakeBackupForSuite } from "../support/bad-backups.ts"
+import { parseBackupTimestamp } from "../../src/domain/archive-names.ts"
+import { fakeBackupForSuite, readManifest } from "../support/bad-backups.ts"
 import { cliOnFilledTmpfs, volumeListing } from "../support/filled-tmpfs.ts"
+import { storedBackup } from "../support/stored-backups.ts"
 
-const { backup } = fakeBackupForSuite("upload-full-disk")
+const { work, backup } = fakeBackupForSuite("upload-full-disk")
 
 /** Runs `backup-upload` into a directory store at the root of a 16 MiB tmpfs filled until `room` bytes are free. */
 const uploadOnTmpfs = (room: number) => cliOnFilledTmpfs(room, ["backup-upload", "--store", ".", "--prefix", "p", "--backup-dir", backup])
@@ -26,5 +32,41 @@ describe("backup-upload into a directory store too small for the backup", () => 
     const run = uploadOnTmpfs(8 * 1024 * 1024)
     expect(run.status, run.stderr).toBe(0)
     expect(volumeListing(run.stdout)).toEqual(["filler", "p"])
+  })
+})
+
+describe("backup-upload into a full directory store, with a retention rule", () => {
+  /** A store (`p/` of the volume's root) holding two backups as large as this one, a day and two days older. */
+  const seeded = () => {
+    const seed = join(work, "seed")
+    const base = readManifest(backup)
+    const at = parseBackupTimestamp(base.timestamp).getTime()
+    const ids = [at - 2 * 86_400_000, at - 86_400_000].map((t) => {
+      const { id, files } = storedBackup(base, t, true, true)
+      for (const [file, bytes] of files) {
+        mkdirSync(dirname(join(seed, "p", id, file)), { recursive: true })
+        writeFileSync(join(seed, "p", id, file), bytes)
+      }
+      return id
+    })
+    return { seed, ids, id: base.timestamp }
+  }
+  // Less than the backup and the 1 MiB kept for the manifest; more once the oldest backup is gone.
+  const room = 1024 * 1024
+
+  it("--keep-last 2: the oldest backup goes first, the upload fits; the store holds the two newest", () => {
+    const { seed, ids, id } = seeded()
+    const run = cliOnFilledTmpfs(room, ["backup-upload", "--store", ".", "--prefix", "p", "--backup-dir", backup, "--keep-last", "2"], { seed, depth: 2 })
+    expect(run.status, run.stderr).toBe(0)
+    expect(run.stderr).toContain("first removing what the retention rule removes once it is stored")
+    expect(volumeListing(run.stdout)).toEqual(["filler", "p", `p/${ids[1]}`, `p/${id}`])
+  })
+
+  it("--keep-last 3 removes nothing first: refused, the store as it was", () => {
+    const { seed, ids } = seeded()
+    const run = cliOnFilledTmpfs(room, ["backup-upload", "--store", ".", "--prefix", "p", "--backup-dir", backup, "--keep-last", "3"], { seed, depth: 2 })
+    expect(run.status, run.stderr).toBe(1)
+    expect(run.stderr).toContain("[StoreTooSmall]")
+    expect(volumeListing(run.stdout)).toEqual(["filler", "p", ...ids.map((i) => `p/${i}`)])
   })
 })

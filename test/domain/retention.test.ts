@@ -1,7 +1,7 @@
 import { fc, test } from "@fast-check/vitest"
 import { describe, expect, it } from "vitest"
 import { formatBackupTimestamp } from "../../src/domain/archive-names.ts"
-import { decideRetention, hasRule, type BackupUnit, type RetentionPolicy } from "../../src/domain/retention.ts"
+import { decideRetention, decideRetentionBefore, futureSkewMs, hasRule, type BackupUnit, type RetentionPolicy } from "../../src/domain/retention.ts"
 
 const start = Date.parse("2026-01-01T00:00:00Z")
 const unit = (i: number, at: number, bytes: number, verified: boolean): BackupUnit => ({
@@ -173,5 +173,57 @@ describe("decideRetention with backups verify passed (checked)", () => {
     const d = decideRetention([old, newer], { keepLast: 1, maxAgeMs: 3_600_000, maxTotalBytes: 10 }, now)
     expect(ids(d.keep)).toEqual(["b1", "b2"])
     expect(d.keep.find((k) => k.unit.id === "b1")?.reason).toBe("the newest backup verify passed (always kept)")
+  })
+})
+
+describe("decideRetentionBefore (making room for a backup before its upload)", () => {
+  const incomingArb = fc
+    .record({ offset: fc.integer({ min: 0, max: 402 * 86_400 }), bytes: fc.integer({ min: 1, max: 1000 }), checked: fc.boolean(), replaces: fc.boolean() })
+    .map((x) => ({ ...unit(999, start + x.offset * 1000, x.bytes, true), checked: x.checked, replaces: x.replaces }))
+  const checkedUnits = fc
+    .tuple(units, fc.array(fc.boolean(), { maxLength: 40 }))
+    .map(([us, checks]) => us.map((u, i) => ({ ...u, checked: u.verified && checks[i] === true })))
+  const setUp = (us: ReadonlyArray<BackupUnit>, x: BackupUnit & { replaces: boolean }) => {
+    const { replaces, ...incoming } = x
+    // Sometimes a re-upload: the store holds a backup of the incoming one's id.
+    return { incoming: replaces && us.length > 0 ? { ...incoming, id: us[0]!.id } : incoming }
+  }
+
+  test.prop([checkedUnits, incomingArb, policy])("decides on every stored backup exactly once, never on the incoming one", (us, x, p) => {
+    const { incoming } = setUp(us, x)
+    const d = decideRetentionBefore(us, incoming, p, now)
+    expect([...ids(d.keep), ...ids(d.remove)].sort()).toEqual(
+      us
+        .filter((u) => u.id !== incoming.id)
+        .map((u) => u.id)
+        .sort(),
+    )
+  })
+
+  test.prop([checkedUnits, incomingArb, policy])("removes only what the policy removes once the incoming backup is stored", (us, x, p) => {
+    const { incoming } = setUp(us, x)
+    const after = ids(decideRetention([...us.filter((u) => u.id !== incoming.id), incoming], p, now).remove)
+    for (const id of ids(decideRetentionBefore(us, incoming, p, now).remove)) expect(after).toContain(id)
+  })
+
+  test.prop([checkedUnits, incomingArb, policy])(
+    "never removes what the store's own decision always keeps (its newest backup, the newest verify passed)",
+    (us, x, p) => {
+      const { incoming } = setUp(us, x)
+      const stored = us.filter((u) => u.id !== incoming.id && u.at <= now + futureSkewMs).sort(newestFirst)
+      const guarded = [stored.find((u) => u.verified) ?? stored[0], stored.find((u) => u.verified && u.checked)].filter((u) => u !== undefined)
+      const removed = ids(decideRetentionBefore(us, incoming, p, now).remove)
+      for (const u of guarded) expect(removed).not.toContain(u.id)
+    },
+  )
+
+  it("with --keep-last 2 and two stored, removes the older one for the third; with --keep-last 1 too: the newest stays until the new one is stored", () => {
+    const a = unit(1, start, 10, true)
+    const b = unit(2, start + 86_400_000, 10, true)
+    const c = unit(3, start + 2 * 86_400_000, 10, true)
+    expect(ids(decideRetentionBefore([a, b], c, { keepLast: 2 }, now).remove)).toEqual(["b1"])
+    const one = decideRetentionBefore([a, b], c, { keepLast: 1 }, now)
+    expect(ids(one.remove)).toEqual(["b1"])
+    expect(one.keep.map((k) => k.reason)).toEqual(["the newest verified backup while backup b3 is not stored yet (kept until then)"])
   })
 })

@@ -7,13 +7,22 @@ const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex")
 
 /**
  * The objects of a backup made at `at`, by file name, `base`'s manifest re-stamped with that
- * instant and describing two small files; without the manifest when `complete` is false.
+ * instant and describing two small files (`sized`: as large as `base`'s); without the manifest when `complete` is false.
  */
-export const storedBackup = (base: BackupManifest, at: number, complete = true): { id: string; files: ReadonlyArray<readonly [string, Uint8Array]> } => {
+export const storedBackup = (
+  base: BackupManifest,
+  at: number,
+  complete = true,
+  sized = false,
+): { id: string; files: ReadonlyArray<readonly [string, Uint8Array]> } => {
   const timestamp = formatBackupTimestamp(new Date(at))
   const names = backupFileNames(timestamp, base.verdict === "dirty")
-  const snapshot = new TextEncoder().encode(`snapshot ${timestamp}`)
-  const resources = new TextEncoder().encode(`resources ${timestamp}`)
+  const content = (text: string, size: number) => {
+    const bytes = new TextEncoder().encode(text)
+    return sized ? Buffer.concat([bytes, Buffer.alloc(Math.max(0, size - bytes.length))]) : bytes
+  }
+  const snapshot = content(`snapshot ${timestamp}`, base.files.snapshot.size)
+  const resources = content(`resources ${timestamp}`, base.files.resources.size)
   const manifest: BackupManifest = {
     ...base,
     timestamp,

@@ -32,7 +32,7 @@ export const podReportOf = (upload: UploadReport, prune: PruneOutcome) => {
     verdict: m.verdict,
     verified: upload.verified !== undefined,
     verifyMode: upload.verified ?? "None",
-    ...(prune._tag === "Pruned" ? { pruned: prune.report.retention.remove.length } : {}),
+    ...(prune._tag === "Pruned" ? { pruned: prune.report.retention.remove.length + (prune.removedBeforeUpload ?? 0) } : {}),
   }
 }
 

@@ -18,7 +18,15 @@ import { Clock, Effect, Result, Schema } from "effect"
 import { manifestFileName, parseBackupTimestamp } from "../../domain/archive-names.ts"
 import { storedForm } from "../../domain/backup-manifest.ts"
 import { decodeBackupManifestBytes } from "../backup-dir/backup-manifest-file.ts"
-import { decideRetention, hasRule, keptOutside, type BackupUnit, type RetentionDecision, type RetentionPolicy } from "../../domain/retention.ts"
+import {
+  decideRetention,
+  decideRetentionBefore,
+  hasRule,
+  keptOutside,
+  type BackupUnit,
+  type RetentionDecision,
+  type RetentionPolicy,
+} from "../../domain/retention.ts"
 import { garbage, isOwnKey, listingPrefix, objectKey, otherStoredForm, type BackupCompleteness, type PendingUpload } from "../../domain/store-layout.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
@@ -34,6 +42,8 @@ export interface StorePruneOptions {
   readonly policy: RetentionPolicy
   readonly graceMs: number
   readonly dryRun: boolean
+  /** A backup about to be uploaded: the policy is applied as if it were stored (to make room for it), and the backups always kept stay until it is. */
+  readonly incoming?: BackupUnit | undefined
 }
 
 export interface StorePruneReport {
@@ -139,12 +149,11 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
   // A backup copied under another id: download, verify and restore refuse it there, so it must not take the slot (or
   // be "the newest") of the original it copies, which they do restore. Kept, outside the rules.
   const misplaced = complete.filter((u) => u.id !== u.timestamp)
-  const decided = decideRetention(
-    complete.filter((u) => u.id === u.timestamp),
-    options.policy,
-    now,
-    "complete",
-  )
+  const placed = complete.filter((u) => u.id === u.timestamp)
+  const decided =
+    options.incoming === undefined
+      ? decideRetention(placed, options.policy, now, "complete")
+      : decideRetentionBefore(placed, options.incoming, options.policy, now, "complete")
   const retention: RetentionDecision = {
     keep: [
       ...decided.keep,

@@ -22,6 +22,9 @@ export interface FileToStore {
   readonly encrypted: boolean
 }
 
+/** The bytes a file takes in the store: its ciphertext's payload when encrypted (the age header is in the allowance). */
+export const storedBytes = ({ file, encrypted }: FileToStore): number => (encrypted ? payloadBytes(file.size) : file.size)
+
 /** Fails with `StoreTooSmall` unless the store has room for `files`, put in order, each beside what it replaces. */
 export const requireStoreRoom = Effect.fn("requireStoreRoom")(function* (prefix: string, id: string, files: ReadonlyArray<FileToStore>) {
   const store = yield* BackupStore
@@ -29,11 +32,11 @@ export const requireStoreRoom = Effect.fn("requireStoreRoom")(function* (prefix:
   if (free === undefined) return
   const sizeOf = (name: string) => store.head(objectKey(prefix, id, name)).pipe(Effect.map((o) => o?.size ?? 0))
   const steps: Array<UploadStep> = []
-  for (const { file, encrypted } of files) {
-    const sealed = `${file.name}${encryptedSuffix}`
+  for (const f of files) {
+    const sealed = `${f.file.name}${encryptedSuffix}`
     // What is there under the name it is stored as is replaced; the other form (plain or .age) is removed after it.
-    const freedBytes = (yield* sizeOf(file.name)) + (yield* sizeOf(sealed))
-    steps.push({ name: encrypted ? sealed : file.name, bytes: encrypted ? payloadBytes(file.size) : file.size, freedBytes })
+    const freedBytes = (yield* sizeOf(f.file.name)) + (yield* sizeOf(sealed))
+    steps.push({ name: f.encrypted ? sealed : f.file.name, bytes: storedBytes(f), freedBytes })
   }
   const short = uploadShortfall(free, steps, allowanceBytes)
   if (short === undefined) return

@@ -3,13 +3,25 @@
  * is given, the store's prune (pruneStore: the newest complete backup is never deleted). The
  * prune's outcome is logged; a prune that fails leaves a good upload good (a warning, not a
  * failure): the backup is stored, and the next run prunes again.
+ *
+ * When the store has no room for the backup (a directory store's volume: `StoreTooSmall`, before
+ * anything was written) and a retention rule is given, the store is first pruned of what the rule
+ * removes once this backup is stored, and the upload tried again. The newest complete backup and the
+ * newest verify passed stay until the new one is stored, so a store whose rule keeps N backups never
+ * has to hold N + 1 (a volume sized by --max-total-size would otherwise refuse every upload once full,
+ * its retention never running), and an upload that then fails leaves the store its newest backups.
  */
 import { Effect } from "effect"
-import { hasRule, type RetentionPolicy } from "../../domain/retention.ts"
+import { type BackupUnit, hasRule, type RetentionPolicy } from "../../domain/retention.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
 import { pruneStore, StorePruneRefused, storePruneSummary, type StorePruneReport } from "./store-prune.ts"
-import { type UploadProtection, uploadBackup } from "./store-upload.ts"
-import { UploadDeadlineExceeded } from "./upload-errors.ts"
+import { backupIdOf, readLocalManifest, type UploadProtection, uploadBackup } from "./store-upload.ts"
+import { StoreTooSmall, UploadDeadlineExceeded } from "./upload-errors.ts"
+import { storedBytes } from "./store-room.ts"
+import { readLocalVerification } from "./verification-record.ts"
+import { verificationOf } from "../../domain/verification-file.ts"
+import { parseBackupTimestamp } from "../../domain/archive-names.ts"
+import { formatBytes } from "../../domain/byte-format.ts"
 
 export interface UploadThenPruneOptions {
   readonly backupDir: string
@@ -24,12 +36,61 @@ export interface UploadThenPruneOptions {
 
 export type PruneOutcome =
   | { readonly _tag: "NotAsked" }
-  | { readonly _tag: "Pruned"; readonly report: StorePruneReport }
+  /** `removedBeforeUpload`: the backups removed to make room for the upload, before it. */
+  | { readonly _tag: "Pruned"; readonly report: StorePruneReport; readonly removedBeforeUpload?: number | undefined }
   | { readonly _tag: "Failed"; readonly message: string }
+
+/** The backup in `dir` as the store will hold it: the unit the retention decision that makes room for it counts. */
+const incomingUnit = (dir: string, protection: UploadProtection | undefined) =>
+  Effect.gen(function* () {
+    const { manifest, text } = yield* readLocalManifest(dir)
+    const record = yield* readLocalVerification(dir).pipe(Effect.orElseSucceed(() => undefined))
+    const verified = record === undefined ? undefined : verificationOf(new TextDecoder().decode(record), manifest.timestamp)
+    const bytes = (["snapshot", "resources"] as const).reduce(
+      (sum, which) => sum + storedBytes({ file: manifest.files[which], encrypted: protection?.recipients?.[which] !== undefined }),
+      text.length,
+    )
+    return {
+      id: backupIdOf(manifest),
+      timestamp: manifest.timestamp,
+      at: parseBackupTimestamp(manifest.timestamp).getTime(),
+      bytes,
+      verified: true,
+      checked: verified !== undefined,
+    } satisfies BackupUnit
+  })
+
+/** Prunes what the rule removes once the backup in `backupDir` is stored; fails with `short` when that removes nothing. */
+const makeRoom = (options: UploadThenPruneOptions, short: StoreTooSmall) =>
+  Effect.gen(function* () {
+    const incoming = yield* incomingUnit(options.backupDir, options.protection)
+    yield* Effect.logWarning(
+      `backup ${incoming.id} needs ${formatBytes(short.neededBytes)} free in ${short.store}, which has ${formatBytes(short.availableBytes)}: first removing what the retention rule removes once it is stored (its newest complete backup stays until then)`,
+    )
+    const report = yield* pruneStore({ prefix: options.prefix, policy: options.policy, graceMs: options.graceMs, dryRun: false, incoming })
+    yield* Effect.logInfo(`made room in the store before the upload: ${storePruneSummary(report)}`)
+    const removed = report.retention.remove.length + report.incomplete.length + report.strayForms.length + report.uploads.length
+    if (removed === 0) {
+      return yield* new StoreTooSmall({
+        store: short.store,
+        neededBytes: short.neededBytes,
+        availableBytes: short.availableBytes,
+        message: `${short.message} (the retention rule removes nothing before this backup is stored: its newest complete backup stays until then)`,
+      })
+    }
+    return report.retention.remove.length
+  })
 
 export const uploadThenPrune = Effect.fn("uploadThenPrune")(function* (options: UploadThenPruneOptions) {
   const store = yield* BackupStore
-  const upload = yield* uploadBackup(options.backupDir, options.prefix, options.onFile, options.protection).pipe(
+  const attempt = uploadBackup(options.backupDir, options.prefix, options.onFile, options.protection)
+  const { upload, removedBeforeUpload } = yield* attempt.pipe(
+    Effect.map((upload) => ({ upload, removedBeforeUpload: undefined as number | undefined })),
+    Effect.catchTag("StoreTooSmall", (short) =>
+      hasRule(options.policy)
+        ? makeRoom(options, short).pipe(Effect.flatMap((removed) => Effect.map(attempt, (upload) => ({ upload, removedBeforeUpload: removed }))))
+        : Effect.fail(short),
+    ),
     Effect.timeoutOrElse({
       duration: options.deadlineMs,
       orElse: () =>
@@ -49,7 +110,7 @@ export const uploadThenPrune = Effect.fn("uploadThenPrune")(function* (options: 
       orElse: () =>
         Effect.fail(new StorePruneRefused({ store: store.location, message: `the prune of ${store.location} did not finish within ${options.deadlineMs} ms` })),
     }),
-    Effect.map((report): PruneOutcome => ({ _tag: "Pruned", report })),
+    Effect.map((report): PruneOutcome => ({ _tag: "Pruned", report, removedBeforeUpload })),
     Effect.tap((o) => (o._tag === "Pruned" ? Effect.logInfo(`pruned the store after the upload: ${storePruneSummary(o.report)}`) : Effect.void)),
     Effect.catch((e) =>
       Effect.logWarning(`backup ${upload.id} is stored, but pruning the store afterwards failed (the next run prunes again): ${e.message}`).pipe(

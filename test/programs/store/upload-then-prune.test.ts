@@ -98,3 +98,61 @@ describe("upload, then prune the store", () => {
     expect(lines.join("\n")).toMatch(/Warn backup .* is stored, but pruning the store afterwards failed/)
   })
 })
+
+describe("a store with no room for the backup (a full volume), with a retention rule", () => {
+  const allowance = 1024 * 1024
+  /** A store of `room` bytes more than two older backups as large as this one take. */
+  const fullStore = (room: (need: number) => number) => {
+    const at = parseBackupTimestamp(base.timestamp).getTime()
+    const backups = [at - 2 * day, at - day].map((t) => storedBackup(base, t, true, true))
+    const used = backups.flatMap((b) => b.files).reduce((n, [, bytes]) => n + bytes.byteLength, 0)
+    const store = makeMemoryStore({ capacityBytes: used + room(base.files.snapshot.size + base.files.resources.size + allowance) })
+    for (const { id, files } of backups) for (const [file, bytes] of files) Effect.runSync(store.putBytes(objectKey(prefix, id, file), bytes))
+    return { store, older: backups.map((b) => b.id) }
+  }
+  const failure = (exit: Exit.Exit<unknown, unknown>) =>
+    Exit.isFailure(exit) ? (exit.cause.reasons.find((r) => r._tag === "Fail") as { error: { _tag: string; message: string } }).error : undefined
+
+  it("--keep-last 2: the oldest, which the rule removes once this backup is stored, goes first; the upload then fits", async () => {
+    const { store, older } = fullStore((need) => need - 1)
+    const { exit, lines } = await run(store, 2)
+    expect(Exit.isSuccess(exit), String(failure(exit)?.message)).toBe(true)
+    expect(ids(store)).toEqual([older[1], base.timestamp])
+    if (Exit.isSuccess(exit)) expect(exit.value.prune).toMatchObject({ _tag: "Pruned", removedBeforeUpload: 1 })
+    expect(lines.join("\n")).toMatch(/Warn backup \S+ needs \S+ \S+ free in memory:\/\/, which has \S+ \S+: first removing what the retention rule removes/)
+    expect(lines.join("\n")).toContain("made room in the store before the upload: ")
+  })
+
+  it("--keep-last 1: the newest stored backup stays until this one is stored, the older goes first; the newest after the upload", async () => {
+    const { store, older } = fullStore((need) => need - 1)
+    const { exit } = await run(store, 1)
+    expect(Exit.isSuccess(exit), String(failure(exit)?.message)).toBe(true)
+    expect(ids(store)).toEqual([base.timestamp])
+    expect(older).toHaveLength(2)
+  })
+
+  it("a rule that removes nothing before the upload: StoreTooSmall saying so, nothing removed", async () => {
+    const { store, older } = fullStore((need) => need - 1)
+    const { exit } = await run(store, 3)
+    expect(failure(exit)?._tag).toBe("StoreTooSmall")
+    expect(failure(exit)?.message).toMatch(
+      /nothing was uploaded; .* \(the retention rule removes nothing before this backup is stored: its newest complete backup stays until then\)$/,
+    )
+    expect(ids(store)).toEqual(older)
+  })
+
+  it("without a rule: StoreTooSmall, nothing removed", async () => {
+    const { store, older } = fullStore((need) => need - 1)
+    const { exit } = await run(store, undefined)
+    expect(failure(exit)?._tag).toBe("StoreTooSmall")
+    expect(ids(store)).toEqual(older)
+  })
+
+  it("with room, nothing is removed before the upload", async () => {
+    const { store, older } = fullStore((need) => need)
+    const { exit } = await run(store, 2)
+    expect(Exit.isSuccess(exit)).toBe(true)
+    if (Exit.isSuccess(exit)) expect(exit.value.prune).toMatchObject({ _tag: "Pruned", removedBeforeUpload: undefined })
+    expect(ids(store)).toEqual([older[1], base.timestamp])
+  })
+})
