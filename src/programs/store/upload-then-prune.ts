@@ -5,8 +5,9 @@
  * failure): the backup is stored, and the next run prunes again.
  *
  * When the store has no room for the backup (a directory store's volume: `StoreTooSmall`, before
- * anything was written) and a retention rule is given, the store is first pruned of what the rule
- * removes once this backup is stored, and the upload tried again. The newest complete backup and the
+ * anything was written; object storage whose quota is used up: the upload refused and aborted) and a
+ * retention rule is given, the store is first pruned of what the rule removes once this backup is
+ * stored, and the upload tried again. The newest complete backup and the
  * newest verify passed stay until the new one is stored, so a store whose rule keeps N backups never
  * has to hold N + 1 (a volume sized by --max-total-size would otherwise refuse every upload once full,
  * its retention never running), and an upload that then fails leaves the store its newest backups.
@@ -17,6 +18,7 @@ import { BackupStore } from "../../services/store/backup-store.ts"
 import { pruneStore, StorePruneRefused, storePruneSummary, type StorePruneReport } from "./store-prune.ts"
 import { backupIdOf, readLocalManifest, type UploadProtection, uploadBackup } from "./store-upload.ts"
 import { StoreTooSmall, UploadDeadlineExceeded } from "./upload-errors.ts"
+import { isQuotaExceeded, StoreRequestFailed } from "../../services/store/store-errors.ts"
 import { storedBytes } from "./store-room.ts"
 import { readLocalVerification } from "./verification-record.ts"
 import { verificationOf } from "../../domain/verification-file.ts"
@@ -60,23 +62,27 @@ const incomingUnit = (dir: string, protection: UploadProtection | undefined) =>
     } satisfies BackupUnit
   })
 
-/** Prunes what the rule removes once the backup in `backupDir` is stored; fails with `short` when that removes nothing. */
-const makeRoom = (options: UploadThenPruneOptions, short: StoreTooSmall) =>
+/** The store cannot take the backup: a volume without the room (checked before writing), or object storage whose quota is used up (the upload aborted). */
+type StoreFull = StoreTooSmall | StoreRequestFailed
+const isStoreFull = (e: { readonly _tag: string }): e is StoreFull => e._tag === "StoreTooSmall" || isQuotaExceeded(e)
+
+/** Prunes what the rule removes once the backup in `backupDir` is stored; fails with `full` when that removes nothing. */
+const makeRoom = (options: UploadThenPruneOptions, full: StoreFull) =>
   Effect.gen(function* () {
     const incoming = yield* incomingUnit(options.backupDir, options.protection)
+    const why =
+      full._tag === "StoreTooSmall"
+        ? `needs ${formatBytes(full.neededBytes)} free in ${full.store}, which has ${formatBytes(full.availableBytes)}`
+        : `was refused by ${full.store}: its quota is used up (${full.code})`
     yield* Effect.logWarning(
-      `backup ${incoming.id} needs ${formatBytes(short.neededBytes)} free in ${short.store}, which has ${formatBytes(short.availableBytes)}: first removing what the retention rule removes once it is stored (its newest complete backup stays until then)`,
+      `backup ${incoming.id} ${why}: first removing what the retention rule removes once it is stored (its newest complete backup stays until then)`,
     )
     const report = yield* pruneStore({ prefix: options.prefix, policy: options.policy, graceMs: options.graceMs, dryRun: false, incoming })
     yield* Effect.logInfo(`made room in the store before the upload: ${storePruneSummary(report)}`)
     const removed = report.retention.remove.length + report.incomplete.length + report.strayForms.length + report.uploads.length
     if (removed === 0) {
-      return yield* new StoreTooSmall({
-        store: short.store,
-        neededBytes: short.neededBytes,
-        availableBytes: short.availableBytes,
-        message: `${short.message} (the retention rule removes nothing before this backup is stored: its newest complete backup stays until then)`,
-      })
+      const message = `${full.message} (the retention rule removes nothing before this backup is stored: its newest complete backup stays until then)`
+      return yield* full._tag === "StoreTooSmall" ? new StoreTooSmall({ ...full, message }) : new StoreRequestFailed({ ...full, message })
     }
     return report.retention.remove.length
   })
@@ -86,10 +92,10 @@ export const uploadThenPrune = Effect.fn("uploadThenPrune")(function* (options: 
   const attempt = uploadBackup(options.backupDir, options.prefix, options.onFile, options.protection)
   const { upload, removedBeforeUpload } = yield* attempt.pipe(
     Effect.map((upload) => ({ upload, removedBeforeUpload: undefined as number | undefined })),
-    Effect.catchTag("StoreTooSmall", (short) =>
+    Effect.catchIf(isStoreFull, (full) =>
       hasRule(options.policy)
-        ? makeRoom(options, short).pipe(Effect.flatMap((removed) => Effect.map(attempt, (upload) => ({ upload, removedBeforeUpload: removed }))))
-        : Effect.fail(short),
+        ? makeRoom(options, full).pipe(Effect.flatMap((removed) => Effect.map(attempt, (upload) => ({ upload, removedBeforeUpload: removed }))))
+        : Effect.fail(full),
     ),
     Effect.timeoutOrElse({
       duration: options.deadlineMs,

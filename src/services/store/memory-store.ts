@@ -30,6 +30,8 @@ export interface MemoryStoreOptions {
   readonly pageSize?: number
   /** The bytes the store holds at most (a volume's size): `freeBytes` reports what is left, and a put past it fails with ENOSPC. Unlimited by default. */
   readonly capacityBytes?: number
+  /** A quota, as object storage has one (Ceph RGW's): not reported, a put past it refused with 403 QuotaExceeded. Unlimited by default. */
+  readonly quotaBytes?: number
 }
 
 export interface MemoryStore extends BackupStoreShape {
@@ -89,6 +91,17 @@ export const makeMemoryStore = (options: MemoryStoreOptions = {}): MemoryStore =
       }
       if (options.capacityBytes !== undefined && used() + bytes.byteLength > options.capacityBytes) {
         return yield* localIoFailed(`${store}${key}`, "write", Object.assign(new Error("no space left on device"), { code: "ENOSPC" }))
+      }
+      if (options.quotaBytes !== undefined && used() + bytes.byteLength > options.quotaBytes) {
+        return yield* new StoreRequestFailed({
+          store,
+          operation: "PUT",
+          key,
+          status: 403,
+          code: "QuotaExceeded",
+          retryable: false,
+          message: `PUT ${key}: QuotaExceeded (HTTP 403, the store's quota of ${options.quotaBytes} bytes)`,
+        })
       }
       yield* request(
         "PUT",

@@ -12,7 +12,15 @@ import { serverCertificateFailures, tlsFailureDescription } from "../etcd/tls-fa
 import { agentThrough, type ChosenProxy, proxyFailure } from "./proxy-agent.ts"
 import { currentCredentials, type CredentialSource } from "./s3-credentials.ts"
 import { canonicalQuery, emptyPayloadHash, signRequest, uriEncodePath } from "./sigv4.ts"
-import { errnoCode, StoreAccessDenied, StoreBucketMissing, StoreObjectMissing, StoreRequestFailed, type StoreError } from "./store-errors.ts"
+import {
+  errnoCode,
+  quotaExceededCodes,
+  StoreAccessDenied,
+  StoreBucketMissing,
+  StoreObjectMissing,
+  StoreRequestFailed,
+  type StoreError,
+} from "./store-errors.ts"
 
 export interface S3Endpoint {
   /** `http(s)://host[:port]`, no path. */
@@ -135,6 +143,12 @@ export const responseError = (e: S3Endpoint, req: S3Request, status: number, bod
   if (code === "RequestTimeTooSkewed") {
     return refusedBecause(
       "this host's clock differs from the store's by more than it allows (15 minutes on AWS); set the clock right (NTP, chrony) and run again",
+    )
+  }
+  // A 403 on Ceph RGW (ODF), but no credential is wrong: the bucket's or its owner's quota is used up.
+  if (quotaExceededCodes.has(code)) {
+    return refusedBecause(
+      `the store's quota (bucket ${e.bucket}'s, or its owner's) is used up: remove old backups from it (prune with a retention rule) or have the quota raised`,
     )
   }
   if (status === 403 || code === "SignatureDoesNotMatch" || code === "InvalidAccessKeyId" || code === "AccessDenied") {

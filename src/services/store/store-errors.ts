@@ -80,6 +80,13 @@ export type StoreError =
   /** A file to upload is not a regular file (a FIFO, a device, a link) or changed while read. */
   | BackupFileRefused
 
+/** S3 error codes of a store whose quota is used up: Ceph RGW's (ODF; HTTP 403) and MinIO's bucket quota (HTTP 400). */
+export const quotaExceededCodes: ReadonlySet<string> = new Set(["QuotaExceeded", "XMinioAdminBucketQuotaExceeded"])
+
+/** The store refused a write because its quota (the bucket's, or its owner's) is used up: removing backups makes room. */
+export const isQuotaExceeded = (e: { readonly _tag: string; readonly code?: string | undefined }): boolean =>
+  e._tag === "StoreRequestFailed" && e.code !== undefined && quotaExceededCodes.has(e.code)
+
 /** Whether repeating the request unchanged may succeed. */
 export const isRetryableStoreError = (e: StoreError): boolean => e._tag === "StoreRequestFailed" && e.retryable
 

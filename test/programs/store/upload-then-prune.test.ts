@@ -101,12 +101,12 @@ describe("upload, then prune the store", () => {
 
 describe("a store with no room for the backup (a full volume), with a retention rule", () => {
   const allowance = 1024 * 1024
-  /** A store of `room` bytes more than two older backups as large as this one take. */
-  const fullStore = (room: (need: number) => number) => {
+  /** A store of `room` bytes more than two older backups as large as this one take: a volume's free space, or a quota. */
+  const fullStore = (room: (need: number) => number, limit: "capacityBytes" | "quotaBytes" = "capacityBytes") => {
     const at = parseBackupTimestamp(base.timestamp).getTime()
     const backups = [at - 2 * day, at - day].map((t) => storedBackup(base, t, true, true))
     const used = backups.flatMap((b) => b.files).reduce((n, [, bytes]) => n + bytes.byteLength, 0)
-    const store = makeMemoryStore({ capacityBytes: used + room(base.files.snapshot.size + base.files.resources.size + allowance) })
+    const store = makeMemoryStore({ [limit]: used + room(base.files.snapshot.size + base.files.resources.size + allowance) })
     for (const { id, files } of backups) for (const [file, bytes] of files) Effect.runSync(store.putBytes(objectKey(prefix, id, file), bytes))
     return { store, older: backups.map((b) => b.id) }
   }
@@ -121,6 +121,29 @@ describe("a store with no room for the backup (a full volume), with a retention 
     if (Exit.isSuccess(exit)) expect(exit.value.prune).toMatchObject({ _tag: "Pruned", removedBeforeUpload: 1 })
     expect(lines.join("\n")).toMatch(/Warn backup \S+ needs \S+ \S+ free in memory:\/\/, which has \S+ \S+: first removing what the retention rule removes/)
     expect(lines.join("\n")).toContain("made room in the store before the upload: ")
+  })
+
+  it("object storage whose quota is used up (RGW's 403 QuotaExceeded), --keep-last 2: the refused upload is aborted, the oldest goes, the upload is tried again and stored", async () => {
+    const { store, older } = fullStore((need) => need - allowance - 1, "quotaBytes")
+    const { exit, lines } = await run(store, 2)
+    expect(Exit.isSuccess(exit), String(failure(exit)?.message)).toBe(true)
+    expect(ids(store)).toEqual([older[1], base.timestamp])
+    expect(store.uploads.size).toBe(0)
+    expect(lines.join("\n")).toMatch(/Warn backup \S+ was refused by memory:\/\/: its quota is used up \(QuotaExceeded\): first removing/)
+  })
+
+  it("a used-up quota and a rule that removes nothing first: the store's refusal, saying so; without a rule, as it is", async () => {
+    const kept = fullStore((need) => need - allowance - 1, "quotaBytes")
+    const refused = failure((await run(kept.store, 3)).exit)
+    expect(refused).toMatchObject({ _tag: "StoreRequestFailed", code: "QuotaExceeded" })
+    expect(refused?.message).toMatch(/\(the retention rule removes nothing before this backup is stored: its newest complete backup stays until then\)$/)
+    const plain = fullStore((need) => need - allowance - 1, "quotaBytes")
+    expect(failure((await run(plain.store, undefined)).exit)).toMatchObject({ _tag: "StoreRequestFailed", code: "QuotaExceeded" })
+    // What fit before the refusal is an incomplete backup (no manifest), which prune removes after the grace period.
+    for (const { store, older } of [kept, plain]) {
+      expect(ids(store).filter((id) => id !== base.timestamp)).toEqual(older)
+      expect(store.objects.has(objectKey(prefix, base.timestamp, "backup-manifest.json"))).toBe(false)
+    }
   })
 
   it("--keep-last 1: the newest stored backup stays until this one is stored, the older goes first; the newest after the upload", async () => {

@@ -9,6 +9,7 @@ import { Effect, Exit, Logger } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import type { S3Endpoint } from "../../../src/services/store/s3-http.ts"
 import { makeS3Store } from "../../../src/services/store/s3-store.ts"
+import { isQuotaExceeded } from "../../../src/services/store/store-errors.ts"
 import { certificateFactory } from "../../support/encrypted-fixtures.ts"
 
 /**
@@ -219,6 +220,26 @@ describe("what the S3 store says of a refusal", () => {
     expect(text).toMatch(/RequestTimeTooSkewed/)
     expect(text).toMatch(/clock/)
     expect(text).not.toMatch(/StoreAccessDenied|access key|bucket's policy/)
+  })
+
+  it.each([
+    [403, "QuotaExceeded", "Ceph RGW (ODF)"],
+    [400, "XMinioAdminBucketQuotaExceeded", "MinIO"],
+  ])("a used-up quota (HTTP %i %s, %s): named as the quota, with what to do, not the credentials; not repeated", async (status, code) => {
+    let puts = 0
+    const url = await stub((req, _url, _body, res) => {
+      if (req.method === "PUT") puts++
+      res.writeHead(status, { "content-type": "application/xml" }).end(`<Error><Code>${code}</Code><Message>quota</Message><BucketName>b</BucketName></Error>`)
+    })
+    const store = makeS3Store(endpoint(url), { partSize: 5 * MiB, partsInFlight: 1, retries: 3, retryBaseMs: 1 })
+    const e = await Effect.runPromise(store.putBytes("p/id/f", new Uint8Array([1, 2, 3])).pipe(Effect.flip))
+    expect(e).toMatchObject({ _tag: "StoreRequestFailed", code, status, retryable: false })
+    expect(isQuotaExceeded(e)).toBe(true)
+    expect(e.message).toContain(
+      "quota (bucket b's, or its owner's) is used up: remove old backups from it (prune with a retention rule) or have the quota raised",
+    )
+    expect(e.message).not.toMatch(/access key|bucket's policy/)
+    expect(puts).toBe(1)
   })
 
   it("a bucket of another region (HTTP 301, x-amz-bucket-region): the bucket's region is named, for a HEAD (no body) as for a listing", async () => {
