@@ -6,6 +6,7 @@ import { formatBytes } from "../domain/byte-format.ts"
 import { writePodReport } from "../programs/store/pod-report-file.ts"
 import { uploadThenPrune } from "../programs/store/upload-then-prune.ts"
 import { BackupStore } from "../services/store/backup-store.ts"
+import { DiskSpace } from "../services/disk-space.ts"
 import { maxParts, minPartSize } from "../services/store/s3-store.ts"
 import { backupDirFlag } from "./common-flags.ts"
 import { backupDirNotStorePlace } from "./directory-store-places.ts"
@@ -103,7 +104,7 @@ export const backupUploadCommand = Command.make(
           onFile: (name, size) =>
             Effect.logInfo(`uploading ${name} (${formatBytes(size)}${name.endsWith(".age") ? ", age-encrypted" : ""}) to ${store.location}`),
           protection: { recipients, signingKey },
-        }).pipe(Effect.provide(Layer.succeed(BackupStore, BackupStore.of(store))))
+        }).pipe(Effect.provide(Layer.merge(Layer.succeed(BackupStore, BackupStore.of(store)), DiskSpace.live)))
         const bytes = report.files.reduce((n, f) => n + f.size, 0)
         const seconds = Math.max((Date.now() - started) / 1000, 0.001)
         yield* Effect.logInfo(

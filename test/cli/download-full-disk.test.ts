@@ -4,6 +4,7 @@
  * writing until ENOSPC; the directory to download into is not even made.
  */
 import { mkdirSync } from "node:fs"
+import { DiskSpace } from "../../src/services/disk-space.ts"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
@@ -18,7 +19,7 @@ const store = join(work, "store")
 
 beforeAll(async () => {
   mkdirSync(store)
-  await Effect.runPromise(uploadBackup(backup, "").pipe(Effect.provide(Layer.mergeAll(directoryStoreLayer(store), NodeServices.layer))))
+  await Effect.runPromise(uploadBackup(backup, "").pipe(Effect.provide(Layer.mergeAll(directoryStoreLayer(store), NodeServices.layer, DiskSpace.live))))
 })
 
 /** Runs `download STORE ID out` on a 16 MiB tmpfs filled until `room` bytes are free. */

@@ -1,4 +1,5 @@
 import { NodeServices } from "@effect/platform-node"
+import { DiskSpace } from "../../src/services/disk-space.ts"
 /**
  * `download` SIGKILLed at random points of its work (a seeded fraction of an uninterrupted run's
  * time from the moment its directory appears, not from Node's start-up), then run again to the end: the backup is there byte for byte, with
@@ -27,7 +28,7 @@ const sha256 = (path: string) => createHash("sha256").update(readFileSync(path))
 beforeAll(async () => {
   await Effect.runPromise(makeFakeBackup(backup, loadedCluster(), revisions, 64 * 1024 * 1024))
   mkdirSync(store)
-  await Effect.runPromise(uploadBackup(backup, "").pipe(Effect.provide(Layer.mergeAll(directoryStoreLayer(store), NodeServices.layer))))
+  await Effect.runPromise(uploadBackup(backup, "").pipe(Effect.provide(Layer.mergeAll(directoryStoreLayer(store), NodeServices.layer, DiskSpace.live))))
 }, 120_000)
 
 describe("download killed at any moment", { timeout: 300_000 }, () => {

@@ -1,4 +1,5 @@
 import { NodeServices } from "@effect/platform-node"
+import { DiskSpace } from "../../src/services/disk-space.ts"
 /**
  * A killed `verify STORE --backup-id ID` leaves its download directory behind; the next `verify`
  * removes it (its run lock is stale), and never the download directory of a run still alive.
@@ -27,7 +28,7 @@ const sockets: Array<Socket> = []
 beforeAll(async () => {
   etcdutl = writeScriptedEtcdutl(join(work, "bin", "etcdutl"))
   mkdirSync(store)
-  await Effect.runPromise(uploadBackup(backup, "").pipe(Effect.provide(Layer.mergeAll(directoryStoreLayer(store), NodeServices.layer))))
+  await Effect.runPromise(uploadBackup(backup, "").pipe(Effect.provide(Layer.mergeAll(directoryStoreLayer(store), NodeServices.layer, DiskSpace.live))))
   silent = createServer((socket) => void sockets.push(socket))
   await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", () => resolve()))
 })

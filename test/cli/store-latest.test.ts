@@ -1,4 +1,5 @@
 import { NodeServices } from "@effect/platform-node"
+import { DiskSpace } from "../../src/services/disk-space.ts"
 /**
  * `latest` for the backup id: `download STORE latest DIR`, `verify`/`restore STORE --backup-id
  * latest` take the store's newest complete backup, saying which, and name the newer ones passed
@@ -27,7 +28,7 @@ beforeAll(async () => {
   etcdutl = writeScriptedEtcdutl(join(work, "bin", "etcdutl"))
   store = join(work, "store")
   mkdirSync(store)
-  await Effect.runPromise(uploadBackup(backup, "").pipe(Effect.provide(Layer.mergeAll(directoryStoreLayer(store), NodeServices.layer))))
+  await Effect.runPromise(uploadBackup(backup, "").pipe(Effect.provide(Layer.mergeAll(directoryStoreLayer(store), NodeServices.layer, DiskSpace.live))))
   // Newer than the backup: an upload that stopped after the snapshot, and the whole backup copied under another id.
   const snapshot = readManifest(backup).files.snapshot.name
   mkdirSync(join(store, incomplete))

@@ -1,4 +1,5 @@
 import { NodeServices } from "@effect/platform-node"
+import { DiskSpace } from "../../src/services/disk-space.ts"
 /**
  * `verify STORE --backup-id ID` and `restore STORE --backup-id ID`: the backup downloaded (hash-
  * checked) into a work directory and checked there; a restore only of a download that verifies.
@@ -30,7 +31,7 @@ const cli = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => r
 /** A directory store holding the fake backup at its root. */
 const directoryStore = async () => {
   const root = tempDir("store", work)
-  await Effect.runPromise(uploadBackup(backup, "").pipe(Effect.provide(Layer.mergeAll(directoryStoreLayer(root), NodeServices.layer))))
+  await Effect.runPromise(uploadBackup(backup, "").pipe(Effect.provide(Layer.mergeAll(directoryStoreLayer(root), NodeServices.layer, DiskSpace.live))))
   return root
 }
 
@@ -157,7 +158,7 @@ describe("verify and restore from a store", { timeout: 150_000 }, () => {
     const recipients = await Effect.runPromise(readRecipientsFile(join(work, "work-dir-store.recipients")))
     await Effect.runPromise(
       uploadBackup(backup, "", undefined, { recipients: { snapshot: recipients, resources: recipients } }).pipe(
-        Effect.provide(Layer.mergeAll(directoryStoreLayer(store), NodeServices.layer)),
+        Effect.provide(Layer.mergeAll(directoryStoreLayer(store), NodeServices.layer, DiskSpace.live)),
       ),
     )
     const stored = readdirSync(join(store, id)).sort()
@@ -184,7 +185,7 @@ describe("verify and restore from a store", { timeout: 150_000 }, () => {
     // With a prefix, the store's backups are under it: a directory beside it is no part of them, one in it is refused.
     await Effect.runPromise(
       uploadBackup(backup, "p/c1", undefined, { recipients: { snapshot: recipients, resources: recipients } }).pipe(
-        Effect.provide(Layer.mergeAll(directoryStoreLayer(store), NodeServices.layer)),
+        Effect.provide(Layer.mergeAll(directoryStoreLayer(store), NodeServices.layer, DiskSpace.live)),
       ),
     )
     const inPrefix = await cli(["download", store, id, join(store, "p", "c1", id), "--prefix", "p/c1", "--identity", key])
@@ -206,7 +207,9 @@ describe("verify from Swift", { timeout: 150_000 }, () => {
 
   it("verify against Swift: s3://bucket/prefix --backup-id", async () => {
     await Effect.runPromise(
-      uploadBackup(backup, "cluster-backup/c1").pipe(Effect.provide(Layer.mergeAll(s3StoreLayer(s3Endpoint(server, bucket)), NodeServices.layer))),
+      uploadBackup(backup, "cluster-backup/c1").pipe(
+        Effect.provide(Layer.mergeAll(s3StoreLayer(s3Endpoint(server, bucket)), NodeServices.layer, DiskSpace.live)),
+      ),
     )
     const env = s3Env(server)
     const ok = await cli(["verify", `s3://${bucket}/cluster-backup/c1`, "--backup-id", id, "--etcdutl", etcdutl], env)

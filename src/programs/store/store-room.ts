@@ -12,7 +12,8 @@ import { objectKey } from "../../domain/store-layout.ts"
 import { uploadShortfall, type UploadStep } from "../../domain/upload-room.ts"
 import { manifestFileName } from "../../domain/archive-names.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
-import { StoreTooSmall } from "./upload-errors.ts"
+import { DiskSpace } from "../../services/disk-space.ts"
+import { BackupDirTooSmall, StoreTooSmall } from "./upload-errors.ts"
 
 /** Kept free beyond each file: the manifest, its signature and verify's record written last (small; a bound, not their size), and an encrypted file's age header. */
 const allowanceBytes = 1024 * 1024
@@ -45,5 +46,33 @@ export const requireStoreRoom = Effect.fn("requireStoreRoom")(function* (prefix:
     neededBytes: short.neededBytes,
     availableBytes: free,
     message: `backup ${id} needs ${formatBytes(short.neededBytes)} free in the store ${store.location}, which has ${formatBytes(free)} (${short.name} would not fit): nothing was uploaded; remove old backups from it (prune with a retention rule) or give its volume more room`,
+  })
+})
+
+/** Room kept beyond a ciphertext in the backup directory: its age header (a stanza of ~100-200 bytes per recipient). */
+const headerAllowanceBytes = 64 * 1024
+
+/**
+ * Fails with `BackupDirTooSmall` unless the backup directory's file system has room for the ciphertext that encrypting
+ * a file for the store writes beside it (one file at a time): the whole of it, or the ring a store that follows the
+ * file as it grows reads it in.
+ */
+export const requireCiphertextRoom = Effect.fn("requireCiphertextRoom")(function* (dir: string, files: ReadonlyArray<FileToStore>) {
+  const store = yield* BackupStore
+  const largest = Math.max(
+    0,
+    ...files
+      .filter((f) => f.encrypted)
+      .map((f) => Math.min(payloadBytes(f.file.size), store.followRingBytes(payloadBytes(f.file.size)) ?? Number.POSITIVE_INFINITY)),
+  )
+  if (largest === 0) return
+  const needed = largest + headerAllowanceBytes
+  const usage = yield* DiskSpace.use((d) => d.usage(dir))
+  if (usage.availableBytes >= needed) return
+  return yield* new BackupDirTooSmall({
+    path: dir,
+    neededBytes: needed,
+    availableBytes: usage.availableBytes,
+    message: `encrypting the backup for ${store.location} writes each file's ciphertext beside it in ${dir} first (${formatBytes(needed)} at most), which has ${formatBytes(usage.availableBytes)} free: nothing was uploaded; free space there, or copy the backup to a directory with room and upload from there`,
   })
 })

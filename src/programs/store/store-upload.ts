@@ -26,7 +26,7 @@ import { BackupStore, type PutResult } from "../../services/store/backup-store.t
 import { localIoFailed, uploadFileFailed } from "../../services/store/store-errors.ts"
 import { readBackupManifest } from "../backup-dir/backup-manifest-file.ts"
 import { BackupToUploadInvalid } from "./upload-errors.ts"
-import { requireStoreRoom } from "./store-room.ts"
+import { requireCiphertextRoom, requireStoreRoom } from "./store-room.ts"
 import { uploadEncrypted } from "./encrypted-upload.ts"
 import { vouchedIdentity } from "./vouched-plaintext.ts"
 import { digestFile } from "../verify/verify-file-digest.ts"
@@ -189,11 +189,12 @@ export const uploadBackup = Effect.fn("uploadBackup")(function* (
     id,
     Effect.forEach(toEncrypt, (which) => localCopyIntact(dir, local.manifest.files[which]), { discard: true }),
   )
-  yield* requireStoreRoom(
-    prefix,
-    id,
-    (["snapshot", "resources"] as const).map((which) => ({ file: local.manifest.files[which], encrypted: protection.recipients?.[which] !== undefined })),
-  )
+  const toStore = (["snapshot", "resources"] as const).map((which) => ({
+    file: local.manifest.files[which],
+    encrypted: protection.recipients?.[which] !== undefined,
+  }))
+  yield* requireCiphertextRoom(dir, toStore)
+  yield* requireStoreRoom(prefix, id, toStore)
   const files: Array<PutResult> = []
   const stored: Record<"snapshot" | "resources", FileDigest> = { ...local.manifest.files }
   for (const which of ["snapshot", "resources"] as const) {

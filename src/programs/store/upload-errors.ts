@@ -18,3 +18,10 @@ export class StoreTooSmall extends Schema.TaggedError<StoreTooSmall>()("StoreToo
   availableBytes: Schema.Number,
   message: Schema.String,
 }) {}
+
+export class BackupDirTooSmall extends Schema.TaggedError<BackupDirTooSmall>()("BackupDirTooSmall", {
+  path: Schema.String,
+  neededBytes: Schema.Number,
+  availableBytes: Schema.Number,
+  message: Schema.String,
+}) {}

@@ -53,7 +53,7 @@ const upload = async (dir: string, prefix: string) => {
   }, 5)
   const exit = await Effect.runPromiseExit(
     uploadBackup(dir, prefix, undefined, { recipients: { snapshot: recipients } }).pipe(
-      Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), NodeServices.layer)),
+      Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), NodeServices.layer, DiskSpace.live)),
     ),
   )
   clearInterval(timer)

@@ -4,6 +4,7 @@
  * backup-create's bytes and signature, its verdict only in verification.json.
  */
 import { generateKeyPairSync } from "node:crypto"
+import { DiskSpace } from "../../../src/services/disk-space.ts"
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
@@ -24,7 +25,7 @@ import { tempDir } from "../../support/temp-dir.ts"
 import { loadedCluster } from "../backup/backup-resources-harness.ts"
 
 const prefix = "cluster-backup/0000-cluster"
-const withStore = (store: MemoryStore) => Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), NodeServices.layer))
+const withStore = (store: MemoryStore) => Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), NodeServices.layer, DiskSpace.live))
 let backup: string
 
 beforeAll(async () => {

@@ -3,6 +3,7 @@
  * passed over (named, with why) for the newest one that is signed; without keys it is latest.
  */
 import { generateKeyPairSync } from "node:crypto"
+import { DiskSpace } from "../../../src/services/disk-space.ts"
 import { NodeServices } from "@effect/platform-node"
 import { Effect, Exit, Layer, Logger, Result } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
@@ -36,7 +37,7 @@ beforeAll(async () => {
   store = makeMemoryStore()
   await Effect.runPromise(
     uploadBackup(backup, prefix, undefined, { signingKey: signer.signing }).pipe(
-      Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), NodeServices.layer)),
+      Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), NodeServices.layer, DiskSpace.live)),
     ),
   )
   // The manifest's own digest recomputed over the edited content, as backup-create would have written it.
@@ -57,7 +58,7 @@ const resolve = async (trusted: ReadonlyArray<ReturnType<typeof keyPair>["truste
   const lines: Array<string> = []
   const exit = await Effect.runPromiseExit(
     resolveBackupId(prefix, "latest", trusted).pipe(
-      Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), NodeServices.layer)),
+      Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), NodeServices.layer, DiskSpace.live)),
       Effect.provide(Logger.layer([Logger.make(({ message, logLevel }) => void lines.push(`${logLevel} ${String(message)}`))])),
     ),
   )

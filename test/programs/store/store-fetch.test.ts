@@ -27,7 +27,7 @@ beforeAll(async () => {
   await Effect.runPromise(makeFakeBackup(backup, loadedCluster()))
   store = makeMemoryStore()
   await Effect.runPromise(
-    uploadBackup(backup, prefix).pipe(Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), NodeServices.layer))),
+    uploadBackup(backup, prefix).pipe(Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), NodeServices.layer, DiskSpace.live))),
   )
 }, 60_000)
 
@@ -122,7 +122,7 @@ describe("fetching a stored backup with --trusted-key", () => {
     signed = makeMemoryStore()
     await Effect.runPromise(
       uploadBackup(backup, prefix, undefined, { signingKey: signer.signing }).pipe(
-        Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(signed)), NodeServices.layer)),
+        Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(signed)), NodeServices.layer, DiskSpace.live)),
       ),
     )
   }, 60_000)

@@ -4,6 +4,7 @@
  * first, with what each file replaces counted as freed once it is in place.
  */
 import { NodeServices } from "@effect/platform-node"
+import { DiskSpace } from "../../../src/services/disk-space.ts"
 import { Effect, Exit, Layer } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import { payloadBytes } from "../../../src/domain/age-payload-layout.ts"
@@ -35,7 +36,7 @@ const upload = (store: MemoryStore, recipients?: string) =>
     Effect.gen(function* () {
       const set = recipients === undefined ? undefined : yield* readRecipientsFile(recipients)
       return yield* uploadBackup(backup, prefix, undefined, set === undefined ? {} : { recipients: { snapshot: set, resources: set } })
-    }).pipe(Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), NodeServices.layer))),
+    }).pipe(Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), NodeServices.layer, DiskSpace.live))),
   )
 
 const failureOf = (exit: Exit.Exit<unknown, unknown>) => {

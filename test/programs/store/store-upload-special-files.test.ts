@@ -1,4 +1,5 @@
 import { NodeServices } from "@effect/platform-node"
+import { DiskSpace } from "../../../src/services/disk-space.ts"
 /**
  * Upload opens a backup's files with backup-file.ts's opener: a FIFO (or a device) named as the
  * snapshot is refused at once, by every store, and nothing of the backup is stored. Before, the
@@ -51,7 +52,9 @@ describe("upload of a backup whose snapshot is a FIFO", () => {
       const prefix = `fifo-${Math.random().toString(36).slice(2)}`
       const started = Date.now()
       const exit = await Effect.runPromiseExit(
-        uploadBackup(fifoBackup, prefix).pipe(Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), NodeServices.layer))),
+        uploadBackup(fifoBackup, prefix).pipe(
+          Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), NodeServices.layer, DiskSpace.live)),
+        ),
       )
       expect(Date.now() - started).toBeLessThan(10_000)
       expect(Exit.isFailure(exit)).toBe(true)

@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, writeFileSync } from "node:fs"
+import { DiskSpace } from "../../../src/services/disk-space.ts"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Deferred, Effect, Exit, Fiber, Layer } from "effect"
@@ -16,7 +17,7 @@ import { keygen } from "../../services/crypto/age-cli.ts"
 const prefix = "cluster-backup/0000-cluster"
 let backup: string
 let recipients: string
-const withStore = (store: MemoryStore) => Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), NodeServices.layer))
+const withStore = (store: MemoryStore) => Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), NodeServices.layer, DiskSpace.live))
 
 beforeAll(async () => {
   backup = tempDir("upload-lock-backup")

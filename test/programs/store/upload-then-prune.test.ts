@@ -1,4 +1,5 @@
 import { NodeServices } from "@effect/platform-node"
+import { DiskSpace } from "../../../src/services/disk-space.ts"
 /**
  * backup-upload's prune of the store: only after the upload succeeded, never the newest complete
  * backup, and a prune that fails leaves the upload a success (a warning).
@@ -54,7 +55,7 @@ const run = async (store: MemoryStore, keepLast: number | undefined) => {
   const logger = Logger.make(({ message, logLevel }) => void lines.push(`${logLevel} ${String(message)}`))
   const exit = await Effect.runPromiseExit(
     uploadThenPrune({ backupDir: work, prefix, policy: { keepLast }, graceMs: day, deadlineMs: 60_000 }).pipe(
-      Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), NodeServices.layer)),
+      Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), NodeServices.layer, DiskSpace.live)),
       Effect.provide(Logger.layer([logger])),
     ),
   )
