@@ -66,6 +66,10 @@ const incomingUnit = (dir: string, protection: UploadProtection | undefined) =>
 type StoreFull = StoreTooSmall | StoreRequestFailed
 const isStoreFull = (e: { readonly _tag: string }): e is StoreFull => e._tag === "StoreTooSmall" || isQuotaExceeded(e)
 
+/** The same refusal, saying more. */
+const withMessage = (full: StoreFull, message: string): StoreFull =>
+  full._tag === "StoreTooSmall" ? new StoreTooSmall({ ...full, message }) : new StoreRequestFailed({ ...full, message })
+
 /** Prunes what the rule removes once the backup in `backupDir` is stored; fails with `full` when that removes nothing. */
 const makeRoom = (options: UploadThenPruneOptions, full: StoreFull) =>
   Effect.gen(function* () {
@@ -81,11 +85,20 @@ const makeRoom = (options: UploadThenPruneOptions, full: StoreFull) =>
     yield* Effect.logInfo(`made room in the store before the upload: ${storePruneSummary(report)}`)
     const removed = report.retention.remove.length + report.incomplete.length + report.strayForms.length + report.uploads.length
     if (removed === 0) {
-      const message = `${full.message} (the retention rule removes nothing before this backup is stored: its newest complete backup stays until then)`
-      return yield* full._tag === "StoreTooSmall" ? new StoreTooSmall({ ...full, message }) : new StoreRequestFailed({ ...full, message })
+      return yield* withMessage(
+        full,
+        `${full.message} (the retention rule removes nothing before this backup is stored: its newest complete backup stays until then)`,
+      )
     }
     return report.retention.remove.length
   })
+
+/** The store is still full after what the rule removes went: the rule keeps more than the store holds. */
+const stillFull = (full: StoreFull): StoreFull =>
+  withMessage(
+    full,
+    `${full.message} (even after removing what the retention rule removes once this backup is stored: the rule keeps more than the store holds; keep fewer backups, or a --max-total-size below the store's size)`,
+  )
 
 export const uploadThenPrune = Effect.fn("uploadThenPrune")(function* (options: UploadThenPruneOptions) {
   const store = yield* BackupStore
@@ -94,7 +107,14 @@ export const uploadThenPrune = Effect.fn("uploadThenPrune")(function* (options: 
     Effect.map((upload) => ({ upload, removedBeforeUpload: undefined as number | undefined })),
     Effect.catchIf(isStoreFull, (full) =>
       hasRule(options.policy)
-        ? makeRoom(options, full).pipe(Effect.flatMap((removed) => Effect.map(attempt, (upload) => ({ upload, removedBeforeUpload: removed }))))
+        ? makeRoom(options, full).pipe(
+            Effect.flatMap((removed) =>
+              attempt.pipe(
+                Effect.map((upload) => ({ upload, removedBeforeUpload: removed })),
+                Effect.catchIf(isStoreFull, (still) => Effect.fail(stillFull(still))),
+              ),
+            ),
+          )
         : Effect.fail(full),
     ),
     Effect.timeoutOrElse({

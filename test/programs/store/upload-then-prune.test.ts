@@ -103,11 +103,11 @@ describe("upload, then prune the store", () => {
 describe("a store with no room for the backup (a full volume), with a retention rule", () => {
   const allowance = 1024 * 1024
   /** A store of `room` bytes more than two older backups as large as this one take: a volume's free space, or a quota. */
-  const fullStore = (room: (need: number) => number, limit: "capacityBytes" | "quotaBytes" = "capacityBytes") => {
+  const fullStore = (room: (need: number, oneBackup: number) => number, limit: "capacityBytes" | "quotaBytes" = "capacityBytes") => {
     const at = parseBackupTimestamp(base.timestamp).getTime()
     const backups = [at - 2 * day, at - day].map((t) => storedBackup(base, t, true, true))
     const used = backups.flatMap((b) => b.files).reduce((n, [, bytes]) => n + bytes.byteLength, 0)
-    const store = makeMemoryStore({ [limit]: used + room(base.files.snapshot.size + base.files.resources.size + allowance) })
+    const store = makeMemoryStore({ [limit]: used + room(base.files.snapshot.size + base.files.resources.size + allowance, used / 2) })
     for (const { id, files } of backups) for (const [file, bytes] of files) Effect.runSync(store.putBytes(objectKey(prefix, id, file), bytes))
     return { store, older: backups.map((b) => b.id) }
   }
@@ -163,6 +163,16 @@ describe("a store with no room for the backup (a full volume), with a retention 
       /nothing was uploaded; .* \(the retention rule removes nothing before this backup is stored: its newest complete backup stays until then\)$/,
     )
     expect(ids(store)).toEqual(older)
+  })
+
+  it("a rule that keeps more than the store holds: what it removes goes, then StoreTooSmall saying so", async () => {
+    const { store, older } = fullStore((need, oneBackup) => need - oneBackup - 1)
+    const { exit } = await run(store, 1)
+    expect(failure(exit)?._tag).toBe("StoreTooSmall")
+    expect(failure(exit)?.message).toMatch(
+      /\(even after removing what the retention rule removes once this backup is stored: the rule keeps more than the store holds; .*\)$/,
+    )
+    expect(ids(store)).toEqual([older[1]])
   })
 
   it("without a rule: StoreTooSmall, nothing removed", async () => {
