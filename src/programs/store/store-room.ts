@@ -10,7 +10,6 @@ import { encryptedSuffix, type FileDigest } from "../../domain/backup-manifest.t
 import { formatBytes } from "../../domain/byte-format.ts"
 import { objectKey } from "../../domain/store-layout.ts"
 import { uploadShortfall, type UploadStep } from "../../domain/upload-room.ts"
-import { manifestFileName } from "../../domain/archive-names.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
 import { DiskSpace } from "../../services/disk-space.ts"
 import { BackupDirTooSmall, StoreTooSmall } from "./upload-errors.ts"
@@ -29,7 +28,7 @@ export const storedBytes = ({ file, encrypted }: FileToStore): number => (encryp
 /** Fails with `StoreTooSmall` unless the store has room for `files`, put in order, each beside what it replaces. */
 export const requireStoreRoom = Effect.fn("requireStoreRoom")(function* (prefix: string, id: string, files: ReadonlyArray<FileToStore>) {
   const store = yield* BackupStore
-  const free = yield* store.freeBytes(objectKey(prefix, id, manifestFileName))
+  const free = yield* store.freeBytes
   if (free === undefined) return
   const sizeOf = (name: string) => store.head(objectKey(prefix, id, name)).pipe(Effect.map((o) => o?.size ?? 0))
   const steps: Array<UploadStep> = []

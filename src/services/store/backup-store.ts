@@ -73,10 +73,10 @@ export interface BackupStoreShape {
   readonly followRingBytes: (size: number) => number | undefined
   readonly putBytes: (key: string, bytes: Uint8Array) => Effect.Effect<PutResult, StoreError>
   /**
-   * The bytes a put under `key` may still write, where the store has such a limit and can tell it
-   * (a directory store: its file system's free space); `undefined` where it cannot (object storage).
+   * The bytes puts may still write, where the store has such a limit and can tell it (a directory
+   * store: its file system's free space); `undefined` where it cannot (object storage).
    */
-  readonly freeBytes: (key: string) => Effect.Effect<number | undefined, StoreError>
+  readonly freeBytes: Effect.Effect<number | undefined, StoreError>
   /** Downloads to `path` (through `<path>.part`); the size and the sha256 of what was written. */
   readonly getFile: (key: string, path: string) => Effect.Effect<PutResult, StoreError>
   readonly getBytes: (key: string) => Effect.Effect<Uint8Array, StoreError>

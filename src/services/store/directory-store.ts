@@ -150,26 +150,16 @@ export const makeDirectoryStore = (root: string): BackupStoreShape => {
         )
       : Effect.fail(badKey(key))
 
-  /** The free space of the file system the key's directory is on (judged on the nearest directory above it that exists). */
-  const freeBytes = (key: string): Effect.Effect<number, StoreError> =>
-    validKey(key)
-      ? rootExists.pipe(
-          Effect.andThen(
-            Effect.tryPromise({
-              try: async () => {
-                for (let dir = dirname(pathOf(key)); ; dir = dirname(dir)) {
-                  const s = await statfs(dir).catch((e: unknown) => {
-                    if (errnoCode(e) === "ENOENT" && dir !== root) return undefined
-                    throw Object.assign(e as Error, { where: dir })
-                  })
-                  if (s !== undefined) return s.bavail * s.bsize
-                }
-              },
-              catch: (e) => localIoFailed((e as { where?: string }).where ?? root, "read the free space of", e),
-            }),
-          ),
-        )
-      : Effect.fail(badKey(key))
+  /** The free space of the file system the store's directory is on (the volume). */
+  const freeBytes: Effect.Effect<number, StoreError> = rootExists.pipe(
+    Effect.andThen(
+      Effect.tryPromise({
+        try: () => statfs(root),
+        catch: (e) => localIoFailed(root, "read the free space of", e),
+      }),
+    ),
+    Effect.map((s) => s.bavail * s.bsize),
+  )
 
   const missing = (key: string) => new StoreObjectMissing({ store, key, message: `${key} is not in ${store}` })
 

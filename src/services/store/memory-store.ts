@@ -147,7 +147,7 @@ export const makeMemoryStore = (options: MemoryStoreOptions = {}): MemoryStore =
       ),
     followRingBytes: () => undefined,
     putBytes: (key, bytes) => put(key, bytes, undefined, "the bytes"),
-    freeBytes: () => Effect.sync(() => (options.capacityBytes === undefined ? undefined : Math.max(0, options.capacityBytes - used()))),
+    freeBytes: Effect.sync(() => (options.capacityBytes === undefined ? undefined : Math.max(0, options.capacityBytes - used()))),
     getBytes: (key) => get(key).pipe(Effect.map((o) => new Uint8Array(o.bytes))),
     getStart: (key, bytes) => get(key).pipe(Effect.map((o) => new Uint8Array(o.bytes.subarray(0, bytes)))),
     getFile: (key, path) =>

@@ -109,13 +109,13 @@ const xmlTag = (xml: string, tag: string): string | undefined => new RegExp(`<${
 
 const retryableCodes = new Set(["InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "BadDigest", "IncompleteBody", "OperationAborted"])
 
+/** What a request was about, for a message: its operation and key, or the bucket for a request on the bucket itself. */
+const requestWhat = (e: S3Endpoint, req: S3Request) => `${req.operation} ${req.key === "" ? `bucket ${e.bucket}` : req.key}`
+
 /**
  * The StoreError for an S3 error response; `bucketRegion` is its `x-amz-bucket-region` header (AWS
  * sends it with the 301 a bucket of another region gets, a HEAD's included, which has no body).
  */
-/** What a request was about, for a message: its operation and key, or the bucket for a request on the bucket itself. */
-const requestWhat = (e: S3Endpoint, req: S3Request) => `${req.operation} ${req.key === "" ? `bucket ${e.bucket}` : req.key}`
-
 export const responseError = (e: S3Endpoint, req: S3Request, status: number, body: string, bucketRegion?: string): StoreError => {
   // An http endpoint's requests go to the proxy itself: its 407 is its own, never the store's.
   const proxied = status === 407 ? proxyError(e, req, undefined, status) : undefined

@@ -675,7 +675,7 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
     )
 
   // Object storage reports no free space (a bucket's quota is not part of S3's API).
-  const freeBytes = () => Effect.succeed(undefined)
+  const freeBytes = Effect.succeed(undefined)
 
   return { location: store, putFile, followRingBytes, putBytes, freeBytes, getFile, getBytes, getStart, head, listPage, remove, pendingUploads, abortUpload }
 }
