@@ -80,7 +80,7 @@ const makeCycle = async (context: BenchContext): Promise<Cycle> => {
     const runs: Array<{ container: string; run: ProcessRun }> = []
     for (const container of pod.spec.initContainers) {
       const args = localArgs(container, dirs, { "--etcd-endpoints": etcd.clientUrl })
-      const env = { ...process.env, ...containerEnv(container), KUBECONFIG: kubeconfig }
+      const env = { ...process.env, ...containerEnv(container, dirs), KUBECONFIG: kubeconfig }
       runs.push({ container: container.name, run: await runChecked(container.name, process.execPath, [context.cli, "--log-format", "json", ...args], { env }) })
     }
     return runs

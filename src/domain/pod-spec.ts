@@ -19,6 +19,7 @@ import { hasRule, type RetentionPolicy } from "./retention.ts"
 import { parseStoreLocation, storePrefix } from "./store-location.ts"
 import { verificationFileName } from "./verification-file.ts"
 import { canonicalYaml } from "./yaml-text.ts"
+import { encodeVolumeSizeLimits, quantityBytes, volumeSizeLimitsEnv } from "./volume-size-limits.ts"
 
 /** The binary every container runs (the image's entrypoint). */
 export const backupBinary = "cluster-backup"
@@ -136,6 +137,7 @@ export const backupHoldContainerName = "backup-hold"
 const quantityPattern = /^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/
 /** A Kubernetes resource quantity (`20Gi`, `100m`, `1.5`). */
 export const Quantity = Schema.String.check(Schema.isPattern(quantityPattern, { expected: "a Kubernetes quantity such as 20Gi or 100m" }))
+export type Quantity = typeof Quantity.Type
 
 const DnsLabel = Schema.String.check(Schema.makeFilter((s: string) => dnsLabelProblem(s) ?? undefined, { expected: "a DNS-1123 label" }))
 const DnsSubdomain = Schema.String.check(Schema.makeFilter((s: string) => dnsSubdomainProblem(s) ?? undefined, { expected: "a DNS-1123 subdomain" }))
@@ -529,6 +531,23 @@ const commonMounts: ReadonlyArray<VolumeMount> = [
   { name: volumes.tmp, mountPath: backupPodPaths.tmpDir },
 ]
 
+/** The emptyDir volumes a container writes to, by name, and their size limits. */
+const emptyDirSizeLimits = (o: BackupPodOptions): Readonly<Record<string, Quantity>> => ({
+  [volumes.backup]: o.backupVolumeSizeLimit,
+  [volumes.tmp]: o.tmpVolumeSizeLimit,
+  [volumes.verifyScratch]: o.backupVolumeSizeLimit,
+})
+
+/** The env variable telling a container its writable emptyDir mounts' size limits, which statfs there does not show. */
+const volumeSizeLimitsVar = (o: BackupPodOptions, mounts: ReadonlyArray<VolumeMount>): EnvVar => {
+  const limits = emptyDirSizeLimits(o)
+  const entries = mounts.flatMap((m) => {
+    const bytes = m.readOnly === true || limits[m.name] === undefined ? undefined : quantityBytes(limits[m.name]!)
+    return bytes === undefined ? [] : [[m.mountPath, bytes] as const]
+  })
+  return { name: volumeSizeLimitsEnv, value: encodeVolumeSizeLimits(Object.fromEntries(entries)) }
+}
+
 const container = (
   options: BackupPodOptions,
   name: string,
@@ -541,7 +560,7 @@ const container = (
   image: options.image,
   imagePullPolicy: options.imagePullPolicy,
   command: [backupBinary, ...args],
-  ...(env.length === 0 ? {} : { env }),
+  env: [...env, volumeSizeLimitsVar(options, [...commonMounts, ...extraMounts])],
   resources,
   securityContext: {
     allowPrivilegeEscalation: false,
@@ -716,7 +735,9 @@ const verifyContainer = (
     backupPodPaths.backupDir,
   ]
   const mounts = testRestore ? [{ name: volumes.verifyScratch, mountPath: backupPodPaths.verifyScratchDir }] : []
-  const scratch: ReadonlyArray<BackupVolume> = testRestore ? [{ name: volumes.verifyScratch, emptyDir: { sizeLimit: o.backupVolumeSizeLimit } }] : []
+  const scratch: ReadonlyArray<BackupVolume> = testRestore
+    ? [{ name: volumes.verifyScratch, emptyDir: { sizeLimit: emptyDirSizeLimits(o)[volumes.verifyScratch]! } }]
+    : []
   const resources = testRestore ? testRestoreResources : o.resources
   return { container: container(o, backupVerifyContainerName, args, mounts, [], resources), volumes: scratch }
 }
@@ -818,10 +839,10 @@ export const renderBackupPod = (revisions: RevisionSet, options: Partial<BackupP
       securityContext: { fsGroup: backupPodFsGroup, runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
       serviceAccountName: o.serviceAccountName,
       volumes: [
-        { name: volumes.backup, emptyDir: { sizeLimit: o.backupVolumeSizeLimit } },
+        { name: volumes.backup, emptyDir: { sizeLimit: emptyDirSizeLimits(o)[volumes.backup]! } },
         { name: volumes.etcdClient, secret: { secretName: etcdClientSecretName } },
         { name: volumes.etcdCa, configMap: { name: etcdCaConfigMapName } },
-        { name: volumes.tmp, emptyDir: { sizeLimit: o.tmpVolumeSizeLimit } },
+        { name: volumes.tmp, emptyDir: { sizeLimit: emptyDirSizeLimits(o)[volumes.tmp]! } },
         ...(upload === undefined ? [] : upload.volumes),
         ...(verify === undefined ? [] : verify.volumes),
         ...(o.signingKeySecret === undefined

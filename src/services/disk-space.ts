@@ -1,9 +1,20 @@
 /**
  * Free space of the filesystem holding a path: live through `statfs(2)` (the bytes an
- * unprivileged process may use, `bavail`), or fixed numbers in tests.
+ * unprivileged process may use, `bavail`), capped inside a pod by the size limit of the emptyDir
+ * volume the path lies in (`volume-size-limits.ts`); or fixed numbers in tests.
  */
-import { statfs } from "node:fs/promises"
-import { Context, Effect, Layer, Schema } from "effect"
+import { lstat, readdir, statfs } from "node:fs/promises"
+import { join, resolve } from "node:path"
+import { Context, Effect, Layer, Result, Schema } from "effect"
+import {
+  decodeVolumeSizeLimits,
+  freeUnderLimit,
+  type LimitingVolume,
+  limitingVolume,
+  type VolumeSizeLimits,
+  type VolumeSizeLimitsInvalid,
+  volumeSizeLimitsEnv,
+} from "../domain/volume-size-limits.ts"
 import { describeFileSystemFailure } from "./file-system-error.ts"
 
 export class DiskSpaceUnknown extends Schema.TaggedError<DiskSpaceUnknown>()("DiskSpaceUnknown", {
@@ -17,27 +28,72 @@ export interface DiskUsage {
   readonly totalBytes: number
   /** Inodes that may still be made; absent where the file system does not count them (btrfs reports none). */
   readonly availableInodes?: number | undefined
+  /** The volume whose size limit capped `availableBytes` and `totalBytes`, and what it held. */
+  readonly volumeLimit?: (LimitingVolume & { readonly usedBytes: number }) | undefined
 }
+
+const failure = (path: string, what: string) => (e: unknown) => new DiskSpaceUnknown({ path, message: describeFileSystemFailure(what, path, e).message })
+
+const fileSystemUsage = (path: string) =>
+  Effect.tryPromise({ try: () => statfs(path), catch: failure(path, "read the free space of") }).pipe(
+    Effect.map(
+      (s): DiskUsage => ({ availableBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize, availableInodes: s.files === 0 ? undefined : s.ffree }),
+    ),
+  )
+
+const isMissing = (e: unknown) => (e as NodeJS.ErrnoException | undefined)?.code === "ENOENT"
+
+/** The blocks a volume's files take, as the kubelet measures an emptyDir (du: allocated blocks, a hard-linked file once). */
+const volumeUsedBytes = (root: string) =>
+  Effect.tryPromise({
+    try: async () => {
+      const seen = new Set<bigint>()
+      let used = 0
+      const count = async (path: string) => {
+        const st = await lstat(path, { bigint: true }).catch((e) => (isMissing(e) ? undefined : Promise.reject(e)))
+        if (st === undefined || seen.has(st.ino)) return
+        seen.add(st.ino)
+        used += Number(st.blocks) * 512
+        if (!st.isDirectory()) return
+        // A file removed while the volume is walked was not there to count.
+        const names = await readdir(path).catch((e) => (isMissing(e) ? [] : Promise.reject(e)))
+        for (const name of names) await count(join(path, name))
+      }
+      await count(root)
+      return used
+    },
+    catch: failure(root, "measure what is stored in"),
+  })
+
+const limitedUsage = (limits: VolumeSizeLimits) => (path: string) =>
+  Effect.gen(function* () {
+    const usage = yield* fileSystemUsage(path)
+    const volume = limitingVolume(resolve(path), limits)
+    if (volume === undefined) return usage
+    const usedBytes = yield* volumeUsedBytes(volume.mountPath)
+    return {
+      ...usage,
+      availableBytes: freeUnderLimit(usage.availableBytes, volume.limitBytes, usedBytes),
+      totalBytes: Math.min(usage.totalBytes, volume.limitBytes),
+      volumeLimit: { ...volume, usedBytes },
+    }
+  })
+
+const fromLimits = (limits: Result.Result<VolumeSizeLimits, VolumeSizeLimitsInvalid>) =>
+  DiskSpace.of({
+    usage: Result.isSuccess(limits)
+      ? limitedUsage(limits.success)
+      : (path) => Effect.fail(new DiskSpaceUnknown({ path, message: `cannot tell the free space of ${path}: ${limits.failure.message}` })),
+  })
 
 export class DiskSpace extends Context.Service<DiskSpace, { readonly usage: (path: string) => Effect.Effect<DiskUsage, DiskSpaceUnknown> }>()(
   "cluster-backup/DiskSpace",
 ) {
-  static readonly live = Layer.succeed(
-    DiskSpace,
-    DiskSpace.of({
-      usage: (path) =>
-        Effect.tryPromise({
-          try: () => statfs(path),
-          catch: (e) =>
-            new DiskSpaceUnknown({
-              path,
-              message: describeFileSystemFailure("read the free space of", path, e).message,
-            }),
-        }).pipe(
-          Effect.map((s) => ({ availableBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize, availableInodes: s.files === 0 ? undefined : s.ffree })),
-        ),
-    }),
-  )
+  /** statfs, capped by the size limits the pod spec passes in `CLUSTER_BACKUP_VOLUME_SIZE_LIMITS` (none outside a pod). */
+  static readonly live = Layer.sync(DiskSpace, () => fromLimits(decodeVolumeSizeLimits(process.env[volumeSizeLimitsEnv])))
+
+  /** statfs, capped by these volumes' size limits. */
+  static readonly withVolumeLimits = (limits: VolumeSizeLimits) => Layer.succeed(DiskSpace, fromLimits(Result.succeed(limits)))
 
   /** Every path reports the same numbers. */
   static readonly inMemory = (usage: DiskUsage) => Layer.succeed(DiskSpace, DiskSpace.of({ usage: () => Effect.succeed(usage) }))

@@ -203,6 +203,7 @@ describe("cluster-backup operator", () => {
       expect(pod.spec.initContainers.at(-1)!.env).toEqual([
         { name: "HTTPS_PROXY", valueFrom: { secretKeyRef: { name: "cluster-backup-proxy", key: "HTTPS_PROXY" } } },
         { name: "no_proxy", value: ".svc,10.0.0.0/16" },
+        { name: "CLUSTER_BACKUP_VOLUME_SIZE_LIMITS", value: '{"/backup":21474836480,"/tmp":67108864}' },
       ])
       child.kill("SIGTERM")
     }

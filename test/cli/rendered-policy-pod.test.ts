@@ -18,6 +18,7 @@ import { copyBackup, fakeBackupForSuite, readManifest, writeScriptedEtcdutl } fr
 import { runCli } from "../support/run-cli.ts"
 import { createBucket, s3Env, s3Server, type S3TestServer } from "../support/s3-server.ts"
 import { tempDir } from "../support/temp-dir.ts"
+import { podEnvValue } from "../support/pod-env.ts"
 
 const bucket = `policy-pod-${process.pid}`
 const { work, backup } = fakeBackupForSuite("rendered-policy-pod")
@@ -64,7 +65,7 @@ const container = (pod: BackupPod, name: string) => pod.spec.initContainers.find
 const runAsPod = (c: BackupContainer, paths: Readonly<Record<string, string>>) => {
   const map = (s: string) => paths[s] ?? s
   expect(c.command[0]).toBe("cluster-backup")
-  const podEnv = Object.fromEntries((c.env ?? []).flatMap((e) => ("value" in e ? [[e.name, map(e.value)]] : [])))
+  const podEnv = Object.fromEntries((c.env ?? []).flatMap((e) => ("value" in e ? [[e.name, podEnvValue(e.name, e.value, map)]] : [])))
   return runCli(c.command.slice(1).map(map), { env: { ...noAwsVariables, ...podEnv }, timeoutMs: 120_000 })
 }
 

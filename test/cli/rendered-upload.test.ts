@@ -21,6 +21,7 @@ import { startForwardProxy, viaProxyName } from "../support/forward-proxy.ts"
 import { runCli } from "../support/run-cli.ts"
 import { createBucket, s3Env, s3Server, type S3TestServer } from "../support/s3-server.ts"
 import { startStsStub } from "../support/sts-stub.ts"
+import { podEnvValue } from "../support/pod-env.ts"
 
 const revisions = { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 7, "kube-scheduler": 7 }
 const bucket = `rendered-${process.pid}`
@@ -48,7 +49,10 @@ const runAsPod = (
   const map = (s: string) => paths[s] ?? s
   expect(upload.command[0]).toBe("cluster-backup")
   const podEnv = Object.fromEntries(
-    (upload.env ?? []).map((e) => [e.name, "value" in e ? map(e.value) : secrets[`${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`]]),
+    (upload.env ?? []).map((e) => [
+      e.name,
+      "value" in e ? podEnvValue(e.name, e.value, map) : secrets[`${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`],
+    ]),
   )
   return runCli(upload.command.slice(1).map(map), { env: { ...env, ...podEnv } })
 }

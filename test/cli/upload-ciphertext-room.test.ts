@@ -4,11 +4,13 @@
  * refused before anything is written (the free space of a real tmpfs), instead of failing at
  * ENOSPC part-way through the encryption.
  */
-import { mkdirSync, readdirSync, writeFileSync } from "node:fs"
+import { cpSync, mkdirSync, readdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
+import { volumeSizeLimitsEnv } from "../../src/domain/volume-size-limits.ts"
 import { makeFakeBackup } from "../support/bad-backups.ts"
+import { runCli } from "../support/run-cli.ts"
 import { cliOnFilledTmpfs, volumeListing } from "../support/filled-tmpfs.ts"
 import { tempDir } from "../support/temp-dir.ts"
 import { keygen } from "../services/crypto/age-cli.ts"
@@ -50,4 +52,26 @@ describe("an encrypted backup-upload from a volume without room for the cipherte
     expect(run.status, run.stderr).toBe(0)
     expect(readdirSync(join(store, "p"))).toHaveLength(1)
   })
+})
+
+describe("an encrypted backup-upload in the pod, whose backup volume's size limit leaves no room for the ciphertext", () => {
+  it("is refused before anything is written, naming the limit and the pod option that sets it; within the limit it uploads", async () => {
+    const volume = join(work, "pod-volume")
+    cpSync(join(seed, "backup"), volume, { recursive: true })
+    const args = (store: string) => ["backup-upload", "--store", store, "--prefix", "p", "--backup-dir", volume, "--recipients-file", recipients]
+    const store = join(work, "pod-store")
+    mkdirSync(store)
+    // The node's disk has room; the emptyDir's 6 MiB limit, with the 4 MiB snapshot in it, has not.
+    const refused = await runCli(args(store), { env: { [volumeSizeLimitsEnv]: JSON.stringify({ [volume]: 6 * MiB }) } })
+    expect(refused.status, refused.stderr).toBe(1)
+    expect(refused.stderr).toMatch(
+      /which has \S+ \S+ free: nothing was uploaded; the pod's size limit of \S+pod-volume is 6\.0 MiB and 4\.\d MiB of it is in use .*a larger --backup-volume-size \[BackupDirTooSmall\]/,
+    )
+    expect(readdirSync(volume).filter((n) => n.endsWith(".age"))).toEqual([])
+    expect(readdirSync(store)).toEqual([])
+
+    const uploaded = await runCli(args(store), { env: { [volumeSizeLimitsEnv]: JSON.stringify({ [volume]: 16 * MiB }) } })
+    expect(uploaded.status, uploaded.stderr).toBe(0)
+    expect(readdirSync(join(store, "p"))).toHaveLength(1)
+  }, 60_000)
 })

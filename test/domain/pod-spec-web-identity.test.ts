@@ -41,6 +41,7 @@ describe("renderBackupPod with web identity and the store's retention", () => {
     expect(upload.env).toEqual([
       { name: "AWS_ROLE_ARN", value: roleArn },
       { name: "AWS_WEB_IDENTITY_TOKEN_FILE", value: "/var/run/secrets/openshift/serviceaccount/token" },
+      { name: "CLUSTER_BACKUP_VOLUME_SIZE_LIMITS", value: '{"/backup":21474836480,"/tmp":67108864}' },
     ])
     expect(upload.volumeMounts).toContainEqual({ name: "store-web-identity-token", mountPath: "/var/run/secrets/openshift/serviceaccount", readOnly: true })
     expect(pod.spec.volumes).toContainEqual({

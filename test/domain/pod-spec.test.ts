@@ -30,6 +30,7 @@ import {
   type BackupPodOptions,
 } from "../../src/domain/pod-spec.ts"
 import { parseRevisionsFlag, type RevisionSet } from "../../src/domain/revisions.ts"
+import { decodeVolumeSizeLimits, quantityBytes, volumeSizeLimitsEnv } from "../../src/domain/volume-size-limits.ts"
 import { k8sValidationProblems, validateK8sObject } from "../support/k8s-validate.ts"
 import { dnsLabelArb, dnsSubdomainArb, revisionSetArb } from "./arbitraries.ts"
 
@@ -69,6 +70,13 @@ const optionsArb: fc.Arbitrary<BackupPodOptions> = fc
     activeDeadlineSeconds: o.holdSeconds + extraDeadline,
     ...(priorityClassName === undefined ? {} : { priorityClassName }),
   }))
+
+const defaultVolumeLimits = { name: "CLUSTER_BACKUP_VOLUME_SIZE_LIMITS", value: '{"/backup":21474836480,"/tmp":67108864}' }
+
+const volumeLimitsOf = (c: BackupContainer) => {
+  const env = c.env?.find((e) => e.name === volumeSizeLimitsEnv)
+  return Result.getOrThrow(decodeVolumeSizeLimits(env !== undefined && "value" in env ? env.value : undefined))
+}
 
 const allContainers = (pod: BackupPod): ReadonlyArray<BackupContainer> => [...pod.spec.initContainers, ...pod.spec.containers]
 const flag = (c: BackupContainer, name: string): string | undefined => {
@@ -116,6 +124,24 @@ describe("renderBackupPod", () => {
       const expected = verify === "TestRestore" && options.etcdPrefix !== "/kubernetes.io" ? options.etcdPrefix : undefined
       expect(flag(verifier, "--etcd-prefix")).toBe(expected)
       expect(verifier.command.at(-1)).toBe(backupPodPaths.backupDir)
+    },
+  )
+
+  test.prop([revisionSetArb, optionsArb, fc.constantFrom(undefined, "Full" as const, "TestRestore" as const)], { numRuns: 100 })(
+    "tells each container the size limit of every emptyDir it writes to, in bytes, which statfs inside the pod does not show",
+    (set, options, verify) => {
+      const pod = renderBackupPod(set, { ...options, store: s3Store, ...(verify === undefined ? {} : { verify }) })
+      const sizeLimits = new Map(pod.spec.volumes.flatMap((v) => ("emptyDir" in v ? [[v.name, v.emptyDir.sizeLimit] as const] : [])))
+      for (const c of allContainers(pod)) {
+        const expected = Object.fromEntries(
+          c.volumeMounts.filter((m) => m.readOnly !== true && sizeLimits.has(m.name)).map((m) => [m.mountPath, quantityBytes(sizeLimits.get(m.name)!)]),
+        )
+        expect(volumeLimitsOf(c)).toEqual(expected)
+        expect(Object.keys(expected)).toContain(backupPodPaths.backupDir)
+      }
+      const verifier = pod.spec.initContainers.find((c) => c.name === backupVerifyContainerName)
+      const verifierLimits = verifier === undefined ? {} : volumeLimitsOf(verifier)
+      expect(backupPodPaths.verifyScratchDir in verifierLimits).toBe(verify === "TestRestore")
     },
   )
 
@@ -445,7 +471,7 @@ describe("renderBackupPod with a store", () => {
     expect(upload.command.join(" ")).toBe(
       "cluster-backup backup-upload --backup-dir /backup --store s3://backups/cluster-a --s3-endpoint https://s3.openshift-storage.svc:443 --s3-region us-east-1 --s3-addressing path --s3-ca-bundle /var/run/configmaps/cluster-backup-store-ca/ca-bundle.crt --part-size 16Mi --parts-in-flight 4 --deadline 3600s",
     )
-    expect(upload.env).toEqual([{ name: "AWS_SHARED_CREDENTIALS_FILE", value: "/var/run/secrets/cluster-backup-store/credentials" }])
+    expect(upload.env).toEqual([{ name: "AWS_SHARED_CREDENTIALS_FILE", value: "/var/run/secrets/cluster-backup-store/credentials" }, defaultVolumeLimits])
     expect(upload.volumeMounts).toEqual([
       { name: "backup", mountPath: "/backup" },
       { name: "tmp", mountPath: "/tmp" },
@@ -467,7 +493,7 @@ describe("renderBackupPod with a store", () => {
     expect(upload.command.join(" ")).toBe(
       "cluster-backup backup-upload --backup-dir /backup --store /var/lib/cluster-backup/store --cluster-id c0ffee --part-size 8Mi --parts-in-flight 2 --deadline 600s",
     )
-    expect(upload.env).toBeUndefined()
+    expect(upload.env).toEqual([defaultVolumeLimits])
     expect(upload.volumeMounts).toContainEqual({ name: "store", mountPath: backupPodPaths.storeDir })
     expect(pod.spec.volumes).toContainEqual({ name: "store", persistentVolumeClaim: { claimName: "backups" } })
     validateK8sObject(pod)

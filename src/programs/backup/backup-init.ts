@@ -32,6 +32,7 @@ import { Clock, Effect, Fiber, FileSystem, Path, Ref, Schema } from "effect"
 import { backupFileNames, formatBackupTimestamp } from "../../domain/archive-names.ts"
 import { defaultOperands, operandNames, type OperandTable } from "../../domain/operands.ts"
 import { DiskSpace } from "../../services/disk-space.ts"
+import { describeVolumeLimit } from "../../domain/volume-size-limits.ts"
 import { Etcd } from "../../services/etcd/etcd.ts"
 import { trailerLength } from "../../services/etcd/snapshot-trailer.ts"
 import { fileError, removeQuietly, syncDirectory } from "../../services/atomic-files.ts"
@@ -114,7 +115,7 @@ const takeSnapshot = Effect.fnUntraced(function* (options: BackupInitOptions) {
         availableBytes: usage.availableBytes,
         message:
           `not enough free space in ${backupDir}: the snapshot needs ${neededBytes} bytes (${factor} x the etcd database size ${before.dbSize}), ` +
-          `only ${usage.availableBytes} bytes are available; free space or give the backup volume more room.`,
+          `only ${usage.availableBytes} bytes are available; ${usage.volumeLimit === undefined ? "free space or give the backup volume more room" : describeVolumeLimit(usage.volumeLimit)}.`,
       }),
     )
   }

@@ -10,6 +10,7 @@
 import { dirname, join } from "node:path"
 import { Effect, FileSystem, Redacted, Result, Schema, Stream } from "effect"
 import { ChildProcess } from "effect/process"
+import { decodeVolumeSizeLimits, encodeVolumeSizeLimits, volumeSizeLimitsEnv } from "../../domain/volume-size-limits.ts"
 import { parseYamlText } from "../../domain/yaml-text.ts"
 import { Kube } from "../../services/kube/kube.ts"
 import { configMapBytes } from "../../services/kube/schemas.ts"
@@ -65,8 +66,24 @@ export const containerEnv = (
   const mapPath = pathMapper(container, volumeDirs, terminationFile)
   return Object.fromEntries(
     (container.env ?? []).flatMap((e) =>
-      e.value !== undefined ? [[e.name, mapPath(e.value)]] : fromSecrets[e.name] === undefined ? [] : [[e.name, fromSecrets[e.name]]],
+      e.value !== undefined
+        ? [[e.name, e.name === volumeSizeLimitsEnv ? localVolumeSizeLimits(e.value, mapPath) : mapPath(e.value)]]
+        : fromSecrets[e.name] === undefined
+          ? []
+          : [[e.name, fromSecrets[e.name]]],
     ),
+  )
+}
+
+/**
+ * The size limits' mount paths mapped onto the volumes' directories here. A mount without a directory here is
+ * dropped: left as written, `/tmp`'s limit would cap every path under this machine's /tmp.
+ */
+export const localVolumeSizeLimits = (value: string, mapPath: (path: string) => string): string => {
+  const limits = decodeVolumeSizeLimits(value)
+  if (Result.isFailure(limits)) return value
+  return encodeVolumeSizeLimits(
+    Object.fromEntries(Object.entries(limits.success).flatMap(([path, bytes]) => (mapPath(path) === path ? [] : [[mapPath(path), bytes] as const]))),
   )
 }
 // As the API server validates it: a file inside the volume, never absolute nor climbing out with `..`.

@@ -10,6 +10,7 @@ import { encryptedSuffix, type FileDigest } from "../../domain/backup-manifest.t
 import { formatBytes } from "../../domain/byte-format.ts"
 import { objectKey } from "../../domain/store-layout.ts"
 import { uploadShortfall, type UploadStep } from "../../domain/upload-room.ts"
+import { describeVolumeLimit } from "../../domain/volume-size-limits.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
 import { DiskSpace } from "../../services/disk-space.ts"
 import { BackupDirTooSmall, StoreTooSmall } from "./upload-errors.ts"
@@ -72,6 +73,6 @@ export const requireCiphertextRoom = Effect.fn("requireCiphertextRoom")(function
     path: dir,
     neededBytes: needed,
     availableBytes: usage.availableBytes,
-    message: `encrypting the backup for ${store.location} writes each file's ciphertext beside it in ${dir} first (${formatBytes(needed)} at most), which has ${formatBytes(usage.availableBytes)} free: nothing was uploaded; free space there, or copy the backup to a directory with room and upload from there`,
+    message: `encrypting the backup for ${store.location} writes each file's ciphertext beside it in ${dir} first (${formatBytes(needed)} at most), which has ${formatBytes(usage.availableBytes)} free: nothing was uploaded; ${usage.volumeLimit === undefined ? "free space there, or copy the backup to a directory with room and upload from there" : describeVolumeLimit(usage.volumeLimit)}`,
   })
 })

@@ -18,6 +18,7 @@ import { Effect, FileSystem, Option, Schema } from "effect"
 import { formatBytes } from "../../domain/byte-format.ts"
 import { defaultOperands, operandList, type OperandName, type OperandTable } from "../../domain/operands.ts"
 import { walAllowanceBytes } from "../../domain/restore-plan.ts"
+import { describeVolumeLimit } from "../../domain/volume-size-limits.ts"
 import { DiskSpace } from "../../services/disk-space.ts"
 import { Etcdutl } from "../../services/etcdutl.ts"
 import { describeFileSystemFailure } from "../../services/file-system-error.ts"
@@ -210,7 +211,8 @@ const checkScratchRoom = (scratchDir: string, snapshot: string) =>
     ).pipe(Effect.mapError((e) => new TestRestoreFailed({ stage: "scratch", message: e.message })))
     const needed = size + walAllowanceBytes
     if (usage.availableBytes < needed) {
-      return yield* noRoom(scratchDir, `${formatBytes(usage.availableBytes)} free, ${formatBytes(needed)} needed`)
+      const limit = usage.volumeLimit === undefined ? "" : `; ${describeVolumeLimit(usage.volumeLimit)}`
+      return yield* noRoom(scratchDir, `${formatBytes(usage.availableBytes)} free, ${formatBytes(needed)} needed${limit}`)
     }
     return size
   })

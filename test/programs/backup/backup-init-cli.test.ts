@@ -4,12 +4,13 @@
  * be in progress), against a real etcd 3.5 over TLS.
  */
 import { createHash } from "node:crypto"
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { assert, describe, layer } from "@effect/vitest"
 import { expect, it as plain } from "vitest"
 import { Effect, Result, Schema } from "effect"
 import { connectionFromFlags } from "../../../src/cli/backup-init-command.ts"
+import { volumeSizeLimitsEnv } from "../../../src/domain/volume-size-limits.ts"
 import { SnapshotRecord } from "../../../src/programs/backup-dir/snapshot-record.ts"
 import { freeLoopbackPort } from "../../../src/services/local-etcd.ts"
 import { backupInitArgs, etcd3Client, seedKeys, TestEtcd } from "../../support/etcd-fixture.ts"
@@ -61,6 +62,42 @@ layer(TestEtcd.layer(), { excludeTestServices: true })("cluster-backup backup-in
         )
         assert.include(run.stderr, `snapshot ${record.snapshotFile} complete`)
       }
+    }),
+  )
+
+  it.effect("in a pod, refuses a snapshot its backup volume's size limit cannot hold before writing anything, naming the limit", () =>
+    Effect.gen(function* () {
+      const etcd = yield* TestEtcd
+      const backupDir = join(etcd.workDir, "cli-volume-limit")
+      mkdirSync(backupDir, { recursive: true })
+      // What the volume already holds counts against its limit: the kubelet measures the whole emptyDir.
+      writeFileSync(join(backupDir, "earlier"), Buffer.alloc(256 * 1024, 1))
+      const limit = 264 * 1024
+      const run = yield* cli(backupInitArgs(backupDir, etcd.member.clientUrl, etcd.tls), {
+        env: { [volumeSizeLimitsEnv]: JSON.stringify({ [backupDir]: limit }) },
+      })
+      assert.notStrictEqual(run.status, 0)
+      assert.include(run.stderr, "[InsufficientDiskSpace]")
+      assert.match(run.stderr, /only \d+ bytes are available; the pod's size limit of .*cli-volume-limit is 264\.0 KiB and 26\d\.\d KiB of it is in use/)
+      assert.include(run.stderr, "a larger --backup-volume-size")
+      assert.deepStrictEqual(backupFiles(backupDir), ["earlier"])
+
+      const roomy = yield* cli(backupInitArgs(backupDir, etcd.member.clientUrl, etcd.tls), {
+        env: { [volumeSizeLimitsEnv]: JSON.stringify({ [backupDir]: 1024 ** 3 }) },
+      })
+      assert.strictEqual(roomy.status, 0, roomy.stderr)
+    }),
+  )
+
+  it.effect("a malformed size-limit variable stops backup-init with what is wrong, before anything is written", () =>
+    Effect.gen(function* () {
+      const etcd = yield* TestEtcd
+      const backupDir = join(etcd.workDir, "cli-volume-limit-bad")
+      mkdirSync(backupDir, { recursive: true })
+      const run = yield* cli(backupInitArgs(backupDir, etcd.member.clientUrl, etcd.tls), { env: { [volumeSizeLimitsEnv]: "20Gi" } })
+      assert.notStrictEqual(run.status, 0)
+      assert.include(run.stderr, `${volumeSizeLimitsEnv} is not a JSON object of absolute mount paths to byte counts`)
+      assert.deepStrictEqual(backupFiles(backupDir), [])
     }),
   )
 

@@ -4,6 +4,7 @@ import { NodeServices } from "@effect/platform-node"
 import { Effect, Result } from "effect"
 import { describe, expect, it } from "vitest"
 import { renderBackupPodYaml } from "../../../src/domain/pod-spec.ts"
+import { encodeVolumeSizeLimits, volumeSizeLimitsEnv } from "../../../src/domain/volume-size-limits.ts"
 import { containerEnv, decodeRunnablePod, localArgs, type RunnableContainer, type RunnablePod, runLocalPod } from "../../../src/programs/demo/local-kubelet.ts"
 import { secretType } from "../../../src/services/kube/resources.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
@@ -42,6 +43,15 @@ describe("localArgs and containerEnv", () => {
 
   it("map an env value that is a path under a mount as arguments are mapped, and leave other values as written", () => {
     expect(containerEnv(upload, dirs)).toEqual({ AWS_SHARED_CREDENTIALS_FILE: "/w/creds/credentials", NODE_OPTIONS: "--max-semi-space-size=4" })
+  })
+
+  it("map the volume size limits' mount paths onto the volumes, dropping a mount without a directory here", () => {
+    const limited = {
+      ...upload,
+      volumeMounts: [...(upload.volumeMounts ?? []), { name: "tmp", mountPath: "/tmp" }],
+      env: [{ name: volumeSizeLimitsEnv, value: encodeVolumeSizeLimits({ "/backup": 20, "/tmp": 5 }) }],
+    }
+    expect(containerEnv(limited, dirs)).toEqual({ [volumeSizeLimitsEnv]: encodeVolumeSizeLimits({ "/w/backup": 20 }) })
   })
 })
 

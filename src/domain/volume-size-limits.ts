@@ -1,0 +1,100 @@
+/**
+ * The size limits of the emptyDir volumes a container writes to. statfs inside a pod reports the node's
+ * disk, not an emptyDir's `sizeLimit`, and the kubelet evicts the pod once the volume holds more than
+ * that limit: a room check against statfs alone would pass and the pod would then be killed part-way.
+ * The pod spec hands each container the limits of its writable emptyDir mounts in one env variable;
+ * free space there is the smaller of the file system's and the limit less what the volume holds.
+ */
+import { Result, Schema } from "effect"
+import { formatBytes } from "./byte-format.ts"
+
+/** The env variable the backup pod's containers get their volumes' size limits in (JSON: mount path -> bytes). */
+export const volumeSizeLimitsEnv = "CLUSTER_BACKUP_VOLUME_SIZE_LIMITS"
+
+const Bytes = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThanOrEqualTo(Number.MAX_SAFE_INTEGER))
+const VolumeSizeLimitsJson = Schema.fromJsonString(Schema.Record(Schema.String, Bytes))
+const isAbsolutePath = (path: string) => /^\/(?:[^/\0]+\/?)*$/.test(path)
+
+/** Mount path (absolute, no trailing slash) -> the volume's size limit in bytes. */
+export type VolumeSizeLimits = Readonly<Record<string, number>>
+
+export class VolumeSizeLimitsInvalid extends Schema.TaggedError<VolumeSizeLimitsInvalid>()("VolumeSizeLimitsInvalid", {
+  message: Schema.String,
+}) {}
+
+const withoutTrailingSlash = (path: string): string => (path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path)
+
+/** The env variable's value; absent or empty: no limits. */
+export const decodeVolumeSizeLimits = (text: string | undefined): Result.Result<VolumeSizeLimits, VolumeSizeLimitsInvalid> => {
+  if (text === undefined || text.trim() === "") return Result.succeed({})
+  const decoded = Schema.decodeUnknownResult(VolumeSizeLimitsJson)(text)
+  const problem = Result.isFailure(decoded)
+    ? String(decoded.failure)
+    : Object.keys(decoded.success)
+        .filter((path) => !isAbsolutePath(path))
+        .map((path) => `${JSON.stringify(path)} is not an absolute path`)[0]
+  if (problem !== undefined || Result.isFailure(decoded)) {
+    return Result.fail(
+      new VolumeSizeLimitsInvalid({
+        message: `${volumeSizeLimitsEnv} is not a JSON object of absolute mount paths to byte counts (${problem}): the operator renders it; unset it or render the pod again`,
+      }),
+    )
+  }
+  return Result.succeed(Object.fromEntries(Object.entries(decoded.success).map(([path, bytes]) => [withoutTrailingSlash(path), bytes])))
+}
+
+/** The env variable's value for `limits`, keys sorted so a rendered pod's bytes do not depend on their order. */
+export const encodeVolumeSizeLimits = (limits: VolumeSizeLimits): string =>
+  JSON.stringify(Object.fromEntries(Object.entries(limits).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))))
+
+export interface LimitingVolume {
+  readonly mountPath: string
+  readonly limitBytes: number
+}
+
+/** The volume `path` (absolute, normalised) lies in: the deepest mount path that is it or a directory above it. */
+export const limitingVolume = (path: string, limits: VolumeSizeLimits): LimitingVolume | undefined => {
+  const target = withoutTrailingSlash(path)
+  let found: LimitingVolume | undefined
+  for (const [mountPath, limitBytes] of Object.entries(limits)) {
+    const inside = target === mountPath || target.startsWith(mountPath === "/" ? "/" : `${mountPath}/`)
+    if (inside && (found === undefined || mountPath.length > found.mountPath.length)) found = { mountPath, limitBytes }
+  }
+  return found
+}
+
+/** Free bytes in a volume of `limitBytes` that holds `usedBytes`, on a file system with `fileSystemFree` free. */
+export const freeUnderLimit = (fileSystemFree: number, limitBytes: number, usedBytes: number): number =>
+  Math.max(0, Math.min(fileSystemFree, limitBytes - usedBytes))
+
+/** How many bytes a Kubernetes quantity (`20Gi`, `1.5G`, `64Mi`, `500m`) stands for, rounded down; undefined when it is none. */
+export const quantityBytes = (quantity: string): number | undefined => {
+  const m = /^([0-9]+)(?:\.([0-9]+))?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/.exec(quantity)
+  if (m === null) return undefined
+  const fraction = m[2] ?? ""
+  const [numerator, denominator] = quantityFactors[m[3] ?? ""]!
+  // In integers, so 1.15k is 1150 bytes and not 1149 as 1.15 * 1000 in floating point.
+  const bytes = (BigInt(`${m[1]}${fraction}`) * numerator) / (denominator * 10n ** BigInt(fraction.length))
+  return bytes <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(bytes) : undefined
+}
+
+const quantityFactors: Readonly<Record<string, readonly [bigint, bigint]>> = {
+  "": [1n, 1n],
+  m: [1n, 1000n],
+  k: [10n ** 3n, 1n],
+  M: [10n ** 6n, 1n],
+  G: [10n ** 9n, 1n],
+  T: [10n ** 12n, 1n],
+  P: [10n ** 15n, 1n],
+  E: [10n ** 18n, 1n],
+  Ki: [2n ** 10n, 1n],
+  Mi: [2n ** 20n, 1n],
+  Gi: [2n ** 30n, 1n],
+  Ti: [2n ** 40n, 1n],
+  Pi: [2n ** 50n, 1n],
+  Ei: [2n ** 60n, 1n],
+}
+
+/** What a refusal says about the free space it saw under a volume's limit. */
+export const describeVolumeLimit = (volume: LimitingVolume & { readonly usedBytes: number }): string =>
+  `the pod's size limit of ${volume.mountPath} is ${formatBytes(volume.limitBytes)} and ${formatBytes(volume.usedBytes)} of it is in use (the kubelet evicts the pod past it): give the operator (or render) a larger --backup-volume-size`
