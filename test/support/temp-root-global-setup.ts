@@ -26,5 +26,7 @@ export default async function setup(): Promise<() => void> {
   chmodSync(root, 0o1777)
   // The test workers are forked after the global setups, with this environment; so are the processes tests start.
   process.env.TMPDIR = root
+  // Hundreds of CLI runs start Node on the TypeScript sources: cached compiled code takes ~40% off each start's CPU.
+  process.env.NODE_COMPILE_CACHE = join(root, "node-compile-cache")
   return () => rmSync(root, { recursive: true, force: true })
 }
