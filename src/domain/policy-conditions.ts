@@ -5,7 +5,7 @@
  */
 import type { PolicyCondition } from "./backup-policy.ts"
 import { formatRfc3339Utc } from "./rfc3339.ts"
-import { proxySecretName } from "./pod-spec.ts"
+import { proxySecretName } from "./pod-proxy-env.ts"
 
 export type Condition = typeof PolicyCondition.Type
 

@@ -4,7 +4,7 @@
  * leaves the pod in Init (FailedMount events on the pod) and nobody else is told. The operator reads the Secret's keys
  * (never its values) and says what is missing, with the command that fixes it.
  */
-import { proxySecretName } from "./pod-spec.ts"
+import { proxySecretName } from "./pod-proxy-env.ts"
 
 /** What the operator could read of the Secret: the names of its keys, or why not. */
 export type ProxySecretRead =

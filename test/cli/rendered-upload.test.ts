@@ -7,15 +7,8 @@ import { chmodSync, mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
 import * as YAML from "yaml"
-import {
-  backupPodPaths,
-  type ProxyEnv,
-  proxySecretName,
-  renderBackupPodYaml,
-  storeCredentialsKey,
-  type BackupPod,
-  type BackupStoreOptions,
-} from "../../src/domain/pod-spec.ts"
+import { backupPodPaths, renderBackupPodYaml, storeCredentialsKey, type BackupPod, type BackupStoreOptions } from "../../src/domain/pod-spec.ts"
+import { type ProxyEnv, proxySecretName } from "../../src/domain/pod-proxy-env.ts"
 import { fakeBackupForSuite } from "../support/bad-backups.ts"
 import { startForwardProxy, viaProxyName } from "../support/forward-proxy.ts"
 import { runCli } from "../support/run-cli.ts"

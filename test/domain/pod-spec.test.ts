@@ -14,9 +14,6 @@ import {
   backupPodSpecHash,
   backupPodYaml,
   decodeBackupPodOptions,
-  proxyEnvOf,
-  proxySecretName,
-  proxyVariableNames,
   defaultPodOptions,
   renderBackupPod,
   renderBackupPodYaml,
@@ -29,6 +26,7 @@ import {
   type BackupPod,
   type BackupPodOptions,
 } from "../../src/domain/pod-spec.ts"
+import { proxySecretName, proxyVariableNames } from "../../src/domain/pod-proxy-env.ts"
 import { parseRevisionsFlag, type RevisionSet } from "../../src/domain/revisions.ts"
 import { decodeVolumeSizeLimits, quantityBytes, volumeSizeLimitsEnv } from "../../src/domain/volume-size-limits.ts"
 import { k8sValidationProblems, validateK8sObject } from "../support/k8s-validate.ts"
@@ -447,13 +445,6 @@ describe("renderBackupPod with a store", () => {
       expect(k8sValidationProblems(YAML.parse(backupPodYaml(pod)))).toEqual([])
     },
   )
-
-  it("proxyEnvOf keeps the six proxy variables that are set and not empty, and nothing else", () => {
-    expect(proxyEnvOf({ HTTPS_PROXY: "http://p:1", no_proxy: "a", HTTP_PROXY: "", PATH: "/bin", ALL_PROXY: "socks5://x" })).toEqual({
-      HTTPS_PROXY: "http://p:1",
-      no_proxy: "a",
-    })
-  })
 
   it("sets the image's group as the pod's fsGroup: openshift-etcd is run-level 0, where no SCC sets one, and the 0400 Secret files are the non-root user's only through it", () => {
     const pod = renderBackupPod(revisions, { store: s3Store, activeDeadlineSeconds: 10_800 })

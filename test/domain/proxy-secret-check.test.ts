@@ -1,7 +1,7 @@
 import { fc, test } from "@fast-check/vitest"
 import { describe, expect, it } from "vitest"
-import { proxyVariableNames } from "../../src/domain/pod-spec.ts"
-import { proxySecretKeys } from "../../src/domain/pod-spec.ts"
+import { proxyVariableNames } from "../../src/domain/pod-proxy-env.ts"
+import { proxySecretKeys } from "../../src/domain/pod-proxy-env.ts"
 import { proxySecretProblem, type ProxySecretRead } from "../../src/domain/proxy-secret-check.ts"
 
 const variable = fc.constantFrom(...proxyVariableNames)

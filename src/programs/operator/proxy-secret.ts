@@ -1,6 +1,6 @@
 /** Reads the names of Secret `cluster-backup-proxy`'s keys, only when the backup pods refer to it (a proxy URL with credentials). */
 import { Effect } from "effect"
-import { type ProxyEnv, proxySecretKeys, proxySecretName } from "../../domain/pod-spec.ts"
+import { type ProxyEnv, proxySecretKeys, proxySecretName } from "../../domain/pod-proxy-env.ts"
 import type { ProxySecretRead } from "../../domain/proxy-secret-check.ts"
 import { Kube } from "../../services/kube/kube.ts"
 
