@@ -78,21 +78,12 @@ export const quantityBytes = (quantity: string): number | undefined => {
   return bytes <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(bytes) : undefined
 }
 
+/** Suffix -> [numerator, denominator]: milli, then the decimal (k = 10^3, M = 10^6, ...) and binary (Ki = 2^10, ...) steps. */
 const quantityFactors: Readonly<Record<string, readonly [bigint, bigint]>> = {
   "": [1n, 1n],
   m: [1n, 1000n],
-  k: [10n ** 3n, 1n],
-  M: [10n ** 6n, 1n],
-  G: [10n ** 9n, 1n],
-  T: [10n ** 12n, 1n],
-  P: [10n ** 15n, 1n],
-  E: [10n ** 18n, 1n],
-  Ki: [2n ** 10n, 1n],
-  Mi: [2n ** 20n, 1n],
-  Gi: [2n ** 30n, 1n],
-  Ti: [2n ** 40n, 1n],
-  Pi: [2n ** 50n, 1n],
-  Ei: [2n ** 60n, 1n],
+  ...Object.fromEntries(["k", "M", "G", "T", "P", "E"].map((unit, i) => [unit, [10n ** BigInt(3 * (i + 1)), 1n]])),
+  ...Object.fromEntries(["Ki", "Mi", "Gi", "Ti", "Pi", "Ei"].map((unit, i) => [unit, [2n ** BigInt(10 * (i + 1)), 1n]])),
 }
 
 /** What a refusal says about the free space it saw under a volume's limit. */
