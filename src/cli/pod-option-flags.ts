@@ -2,17 +2,8 @@ import { Effect, Option, Result, Schema } from "effect"
 import { CliError, Flag } from "effect/cli"
 import { parseByteSize } from "../domain/byte-size.ts"
 import { dnsLabelProblem, dnsSubdomainProblem } from "../domain/k8s-names.ts"
-import {
-  defaultPodOptions,
-  defaultUploadTransfer,
-  Quantity,
-  storeOptionsProblem,
-  storeRetentionOf,
-  type BackupPodOptions,
-  type BackupStoreOptions,
-  roleArnPattern,
-  type StoreRetention,
-} from "../domain/pod-spec.ts"
+import { defaultPodOptions, Quantity, storeOptionsProblem, type BackupPodOptions } from "../domain/pod-spec.ts"
+import { defaultUploadTransfer, storeRetentionOf, type BackupStoreOptions, roleArnPattern, type StoreRetention } from "../domain/pod-store-options.ts"
 import type { PolicyUploadSettings } from "../domain/policy-pod.ts"
 import { parseStoreLocation, storePrefix } from "../domain/store-location.ts"
 import { etcdPrefixFlag } from "./etcd-prefix-flag.ts"

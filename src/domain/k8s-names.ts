@@ -3,6 +3,7 @@
  * (k8s.io/apimachinery/pkg/util/validation). A name or key Kubernetes would refuse can never come
  * from a real cluster, so anything else is treated as hostile input (it could name a path).
  */
+import { Schema } from "effect"
 
 export const dnsSubdomainMaxLength = 253
 export const dnsLabelMaxLength = 63
@@ -45,3 +46,9 @@ export const dataKeyProblem = (key: string): string | undefined => {
   if (key.startsWith("..")) return "must not start with '..'"
   return undefined
 }
+
+/** A DNS-1123 label, as a Schema (a namespace). */
+export const DnsLabel = Schema.String.check(Schema.makeFilter((s: string) => dnsLabelProblem(s) ?? undefined, { expected: "a DNS-1123 label" }))
+
+/** A DNS-1123 subdomain, as a Schema (a Secret's, ConfigMap's or claim's name). */
+export const DnsSubdomain = Schema.String.check(Schema.makeFilter((s: string) => dnsSubdomainProblem(s) ?? undefined, { expected: "a DNS-1123 subdomain" }))

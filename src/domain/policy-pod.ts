@@ -19,15 +19,12 @@ import {
   backupPodPaths,
   backupPodSpecHash,
   defaultPodOptions,
-  defaultUploadTransfer,
   renderBackupPod,
   specHashAnnotation,
   storeOptionsProblem,
-  storeRetentionOf,
   type BackupPod,
-  type BackupStoreOptions,
-  type StoreRetention,
 } from "./pod-spec.ts"
+import { defaultUploadTransfer, storeRetentionOf, type BackupStoreOptions, type StoreRetention } from "./pod-store-options.ts"
 import type { RevisionSet } from "./revisions.ts"
 import { formatRfc3339Utc, isRfc3339Millis } from "./rfc3339.ts"
 import { firstKeyedProblem } from "./schema-errors.ts"

@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from "vitest"
 import * as YAML from "yaml"
-import { type BackupStoreOptions, backupPodPaths, decodeBackupPodOptions, renderBackupPod, renderBackupPodYaml } from "../../src/domain/pod-spec.ts"
+import { backupPodPaths, decodeBackupPodOptions, renderBackupPod, renderBackupPodYaml } from "../../src/domain/pod-spec.ts"
+import type { BackupStoreOptions } from "../../src/domain/pod-store-options.ts"
 import type { RevisionSet } from "../../src/domain/revisions.ts"
 import { k8sValidationProblems } from "../support/k8s-validate.ts"
 

@@ -9,8 +9,6 @@ import {
   backupPodPaths,
   backupVerifyContainerName,
   storeCredentialsMode,
-  uploadMemoryMi,
-  type BackupStoreOptions,
   backupPodSpecHash,
   backupPodYaml,
   decodeBackupPodOptions,
@@ -21,11 +19,11 @@ import {
   revisionsAnnotation,
   revisionsOfBackupPod,
   specHashAnnotation,
-  storeRetentionOf,
   type BackupContainer,
   type BackupPod,
   type BackupPodOptions,
 } from "../../src/domain/pod-spec.ts"
+import { uploadMemoryMi, type BackupStoreOptions } from "../../src/domain/pod-store-options.ts"
 import { proxySecretName, proxyVariableNames } from "../../src/domain/pod-proxy-env.ts"
 import { parseRevisionsFlag, type RevisionSet } from "../../src/domain/revisions.ts"
 import { decodeVolumeSizeLimits, quantityBytes, volumeSizeLimitsEnv } from "../../src/domain/volume-size-limits.ts"
@@ -582,33 +580,5 @@ describe("renderBackupPod with a store", () => {
     expect(Result.isFailure(r) && r.failure.key).toBe("activeDeadlineSeconds")
     if (Result.isFailure(r)) expect(r.failure.message).toContain("the upload's deadline (3600)")
     expect(Result.isSuccess(decodeBackupPodOptions({ store, holdSeconds: 3600, activeDeadlineSeconds: 7500 }))).toBe(true)
-  })
-})
-
-describe("storeRetentionOf", () => {
-  const optional = (arb: fc.Arbitrary<number>) => fc.option(arb, { nil: undefined })
-  test.prop([
-    fc.record({
-      keepLast: optional(fc.integer({ min: 0, max: 100 })),
-      keepDaily: optional(fc.integer({ min: 0, max: 100 })),
-      keepWeekly: optional(fc.integer({ min: 0, max: 100 })),
-      keepMonthly: optional(fc.integer({ min: 0, max: 100 })),
-      maxAgeMs: optional(fc.integer({ min: 1, max: 10 * 365 * 86_400_000 })),
-      maxTotalBytes: optional(fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER })),
-    }),
-    optional(fc.integer({ min: 0, max: 7 * 86_400_000 })),
-  ])("gives backup-upload's rules exactly when the policy has one: seconds rounded up (at least 1), bytes, nothing undefined", (policy, graceMs) => {
-    const r = storeRetentionOf(policy, graceMs)
-    const any = Object.values(policy).some((v) => v !== undefined)
-    expect(r === undefined).toBe(!any)
-    if (r === undefined) return
-    expect(Object.values(r).every((v) => v !== undefined)).toBe(true)
-    expect(r.keepLast).toBe(policy.keepLast)
-    expect(r.maxTotalBytes).toBe(policy.maxTotalBytes)
-    if (policy.maxAgeMs !== undefined) {
-      expect(r.maxAgeSeconds! * 1000).toBeGreaterThanOrEqual(policy.maxAgeMs)
-      expect(r.maxAgeSeconds).toBe(Math.max(1, Math.ceil(policy.maxAgeMs / 1000)))
-    } else expect(r.maxAgeSeconds).toBeUndefined()
-    expect(r.leftoverGraceSeconds).toBe(graceMs === undefined ? undefined : Math.ceil(graceMs / 1000))
   })
 })
