@@ -19,7 +19,8 @@ import { verificationFileName } from "./verification-file.ts"
 import { canonicalYaml } from "./yaml-text.ts"
 import { type EnvVar, ProxyEnv, proxyContainerEnv, proxySecretKeys, proxySecretName } from "./pod-proxy-env.ts"
 import { BackupStoreOptions, PositiveInt, type StoreRetention, uploadMemoryMi, webIdentityToken } from "./pod-store-options.ts"
-import { encodeVolumeSizeLimits, quantityBytes, volumeSizeLimitsEnv } from "./volume-size-limits.ts"
+import { encodeVolumeSizeLimits, volumeSizeLimitsEnv } from "./volume-size-limits.ts"
+import { Quantity, quantityBytes } from "./k8s-quantity.ts"
 
 /** The binary every container runs (the image's entrypoint). */
 export const backupBinary = "cluster-backup"
@@ -133,11 +134,6 @@ export const backupHoldContainerName = "backup-hold"
 
 // ---------------------------------------------------------------------------------------------
 // Options
-
-const quantityPattern = /^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/
-/** A Kubernetes resource quantity (`20Gi`, `100m`, `1.5`). */
-export const Quantity = Schema.String.check(Schema.isPattern(quantityPattern, { expected: "a Kubernetes quantity such as 20Gi or 100m" }))
-export type Quantity = typeof Quantity.Type
 
 const ResourceList = Schema.Struct({
   cpu: Schema.optionalKey(Quantity),

@@ -67,25 +67,6 @@ export const limitingVolume = (path: string, limits: VolumeSizeLimits): Limiting
 export const freeUnderLimit = (fileSystemFree: number, limitBytes: number, usedBytes: number): number =>
   Math.max(0, Math.min(fileSystemFree, limitBytes - usedBytes))
 
-/** How many bytes a Kubernetes quantity (`20Gi`, `1.5G`, `64Mi`, `500m`) stands for, rounded down; undefined when it is none. */
-export const quantityBytes = (quantity: string): number | undefined => {
-  const m = /^([0-9]+)(?:\.([0-9]+))?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/.exec(quantity)
-  if (m === null) return undefined
-  const fraction = m[2] ?? ""
-  const [numerator, denominator] = quantityFactors[m[3] ?? ""]!
-  // In integers, so 1.15k is 1150 bytes and not 1149 as 1.15 * 1000 in floating point.
-  const bytes = (BigInt(`${m[1]}${fraction}`) * numerator) / (denominator * 10n ** BigInt(fraction.length))
-  return bytes <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(bytes) : undefined
-}
-
-/** Suffix -> [numerator, denominator]: milli, then the decimal (k = 10^3, M = 10^6, ...) and binary (Ki = 2^10, ...) steps. */
-const quantityFactors: Readonly<Record<string, readonly [bigint, bigint]>> = {
-  "": [1n, 1n],
-  m: [1n, 1000n],
-  ...Object.fromEntries(["k", "M", "G", "T", "P", "E"].map((unit, i) => [unit, [10n ** BigInt(3 * (i + 1)), 1n]])),
-  ...Object.fromEntries(["Ki", "Mi", "Gi", "Ti", "Pi", "Ei"].map((unit, i) => [unit, [2n ** BigInt(10 * (i + 1)), 1n]])),
-}
-
 /** What a refusal says about the free space it saw under a volume's limit. */
 export const describeVolumeLimit = (volume: LimitingVolume & { readonly usedBytes: number }): string =>
   `the pod's size limit of ${volume.mountPath} is ${formatBytes(volume.limitBytes)} and ${formatBytes(volume.usedBytes)} of it is in use (the kubelet evicts the pod past it): give the operator (or render) a larger --backup-volume-size`

@@ -26,7 +26,8 @@ import {
 import { uploadMemoryMi, type BackupStoreOptions } from "../../src/domain/pod-store-options.ts"
 import { proxySecretName, proxyVariableNames } from "../../src/domain/pod-proxy-env.ts"
 import { parseRevisionsFlag, type RevisionSet } from "../../src/domain/revisions.ts"
-import { decodeVolumeSizeLimits, quantityBytes, volumeSizeLimitsEnv } from "../../src/domain/volume-size-limits.ts"
+import { decodeVolumeSizeLimits, volumeSizeLimitsEnv } from "../../src/domain/volume-size-limits.ts"
+import { quantityBytes } from "../../src/domain/k8s-quantity.ts"
 import { k8sValidationProblems, validateK8sObject } from "../support/k8s-validate.ts"
 import { dnsLabelArb, dnsSubdomainArb, revisionSetArb } from "./arbitraries.ts"
 
