@@ -28,8 +28,8 @@ export interface DiskUsage {
   readonly totalBytes: number
   /** Inodes that may still be made; absent where the file system does not count them (btrfs reports none). */
   readonly availableInodes?: number | undefined
-  /** The volume whose size limit capped `availableBytes` and `totalBytes`, and what it held. */
-  readonly volumeLimit?: (LimitingVolume & { readonly usedBytes: number }) | undefined
+  /** The volume whose size limit capped `availableBytes` and `totalBytes`, what it held, and the file system's own free bytes. */
+  readonly volumeLimit?: (LimitingVolume & { readonly usedBytes: number; readonly fileSystemAvailableBytes: number }) | undefined
 }
 
 const failure = (path: string, what: string) => (e: unknown) => new DiskSpaceUnknown({ path, message: describeFileSystemFailure(what, path, e).message })
@@ -75,7 +75,7 @@ const limitedUsage = (limits: VolumeSizeLimits) => (path: string) =>
       ...usage,
       availableBytes: freeUnderLimit(usage.availableBytes, volume.limitBytes, usedBytes),
       totalBytes: Math.min(usage.totalBytes, volume.limitBytes),
-      volumeLimit: { ...volume, usedBytes },
+      volumeLimit: { ...volume, usedBytes, fileSystemAvailableBytes: usage.availableBytes },
     }
   })
 

@@ -41,7 +41,8 @@ describe("DiskSpace with an emptyDir's size limit (inside the backup pod)", () =
       const usage: DiskUsage = await usageOf(path, layer)
       expect(usage.availableBytes).toBe(limit - used)
       expect(usage.totalBytes).toBe(limit)
-      expect(usage.volumeLimit).toEqual({ mountPath: volume, limitBytes: limit, usedBytes: used })
+      expect(usage.volumeLimit).toEqual({ mountPath: volume, limitBytes: limit, usedBytes: used, fileSystemAvailableBytes: expect.any(Number) })
+      expect(Math.abs(usage.volumeLimit!.fileSystemAvailableBytes - plain.availableBytes)).toBeLessThan(64 * 1024 * 1024)
     }
     // Beside the volume, and a volume larger than its file system's free space: the file system's numbers.
     expect((await usageOf(root, layer)).volumeLimit).toBeUndefined()
@@ -57,7 +58,12 @@ describe("DiskSpace with an emptyDir's size limit (inside the backup pod)", () =
     const saved = process.env[volumeSizeLimitsEnv]
     try {
       process.env[volumeSizeLimitsEnv] = JSON.stringify({ [volume]: 1024 * 1024 })
-      expect((await usageOf(volume)).volumeLimit).toEqual({ mountPath: volume, limitBytes: 1024 * 1024, usedBytes: blocksOf(volume) })
+      expect((await usageOf(volume)).volumeLimit).toEqual({
+        mountPath: volume,
+        limitBytes: 1024 * 1024,
+        usedBytes: blocksOf(volume),
+        fileSystemAvailableBytes: expect.any(Number),
+      })
       process.env[volumeSizeLimitsEnv] = '{"backup":1}'
       const exit = await Effect.runPromiseExit(DiskSpace.use((d) => d.usage(volume)).pipe(Effect.provide(DiskSpace.live)))
       expect(exit).toEqual(

@@ -33,6 +33,7 @@ import { backupFileNames, formatBackupTimestamp } from "../../domain/archive-nam
 import { defaultOperands, operandNames, type OperandTable } from "../../domain/operands.ts"
 import { DiskSpace } from "../../services/disk-space.ts"
 import { describeVolumeLimit } from "../../domain/volume-size-limits.ts"
+import { resourcesAllowanceBytes, snapshotRoom } from "../../domain/snapshot-room.ts"
 import { Etcd } from "../../services/etcd/etcd.ts"
 import { trailerLength } from "../../services/etcd/snapshot-trailer.ts"
 import { fileError, removeQuietly, syncDirectory } from "../../services/atomic-files.ts"
@@ -105,19 +106,26 @@ const takeSnapshot = Effect.fnUntraced(function* (options: BackupInitOptions) {
   )
 
   const factor = options.freeSpaceFactor ?? 2
-  const neededBytes = Math.ceil(before.dbSize * factor)
   const usage = yield* disk.usage(backupDir)
-  if (usage.availableBytes < neededBytes) {
-    return yield* Effect.fail(
-      new InsufficientDiskSpace({
-        path: backupDir,
-        neededBytes,
-        availableBytes: usage.availableBytes,
-        message:
-          `not enough free space in ${backupDir}: the snapshot needs ${neededBytes} bytes (${factor} x the etcd database size ${before.dbSize}), ` +
-          `only ${usage.availableBytes} bytes are available; ${usage.volumeLimit === undefined ? "free space or give the backup volume more room" : describeVolumeLimit(usage.volumeLimit)}.`,
-      }),
-    )
+  const room = snapshotRoom({
+    databaseBytes: before.dbSize,
+    factor,
+    fileSystemAvailableBytes: usage.volumeLimit?.fileSystemAvailableBytes ?? usage.availableBytes,
+    volume: usage.volumeLimit,
+  })
+  if (room._tag !== "Fits") {
+    const { neededBytes, availableBytes } = room
+    return yield* new InsufficientDiskSpace({
+      path: backupDir,
+      neededBytes,
+      availableBytes,
+      message:
+        room._tag === "DiskTooSmall"
+          ? `not enough free space in ${backupDir}: the snapshot needs ${neededBytes} bytes (${factor} x the etcd database size ${before.dbSize}), ` +
+            `only ${availableBytes} bytes are available; free space or give the backup volume more room.`
+          : `not enough room in ${backupDir}: the snapshot needs ${neededBytes} bytes (the etcd database size ${before.dbSize} and ${formatBytes(resourcesAllowanceBytes)} for the resources), ` +
+            `only ${availableBytes} bytes are available; ${describeVolumeLimit(usage.volumeLimit!)}.`,
+    })
   }
 
   const timestamp = formatBackupTimestamp(new Date(yield* Clock.currentTimeMillis))

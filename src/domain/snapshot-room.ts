@@ -1,0 +1,34 @@
+/**
+ * Whether backup-init has room for the snapshot. The file system must keep `factor` x the database free (the node's
+ * disk, which etcd and the kubelet share: never fill it). A size-limited emptyDir (the backup pod's `/backup`) needs
+ * only what the pod puts there: the snapshot (at most the database's size) and the resources, `resourcesAllowance`;
+ * the kubelet evicts the pod past the limit. An encrypted upload's ciphertext beside it is checked by backup-upload,
+ * which knows the store.
+ */
+
+/** The resources tree, its tarball and the small records beside the snapshot. */
+export const resourcesAllowanceBytes = 64 * 2 ** 20
+
+export interface SnapshotRoomInput {
+  readonly databaseBytes: number
+  readonly factor: number
+  readonly fileSystemAvailableBytes: number
+  /** The emptyDir's size limit and what it already holds, when the backup directory has one. */
+  readonly volume?: { readonly limitBytes: number; readonly usedBytes: number } | undefined
+}
+
+export type SnapshotRoom =
+  | { readonly _tag: "Fits" }
+  | { readonly _tag: "DiskTooSmall"; readonly neededBytes: number; readonly availableBytes: number }
+  | { readonly _tag: "VolumeLimitTooSmall"; readonly neededBytes: number; readonly availableBytes: number }
+
+export const snapshotRoom = (input: SnapshotRoomInput): SnapshotRoom => {
+  const diskNeeded = Math.ceil(input.databaseBytes * input.factor)
+  if (input.fileSystemAvailableBytes < diskNeeded) {
+    return { _tag: "DiskTooSmall", neededBytes: diskNeeded, availableBytes: input.fileSystemAvailableBytes }
+  }
+  if (input.volume === undefined) return { _tag: "Fits" }
+  const volumeNeeded = input.databaseBytes + resourcesAllowanceBytes
+  const volumeAvailable = Math.max(0, input.volume.limitBytes - input.volume.usedBytes)
+  return volumeAvailable < volumeNeeded ? { _tag: "VolumeLimitTooSmall", neededBytes: volumeNeeded, availableBytes: volumeAvailable } : { _tag: "Fits" }
+}
