@@ -135,7 +135,9 @@ export const podOptionFlags = {
   backupVolumeSize: Flag.String("backup-volume-size").pipe(
     checkedWith((raw) => (Schema.is(Quantity)(raw) ? undefined : "a Kubernetes quantity such as 20Gi")),
     Flag.withDefault(defaultPodOptions.backupVolumeSizeLimit),
-    Flag.withDescription("Size limit of the backup pod's /backup emptyDir: the etcd database and 64 MiB, twice the database to encrypt to a PersistentVolumeClaim"),
+    Flag.withDescription(
+      "Size limit of the backup pod's /backup emptyDir: the etcd database and 64 MiB, twice the database to encrypt to a PersistentVolumeClaim",
+    ),
   ),
   /** Carried into the pod's backup-init (`--etcd-prefix`). */
   etcdPrefix: etcdPrefixFlag,
