@@ -24,22 +24,20 @@ export class VolumeSizeLimitsInvalid extends Schema.TaggedError<VolumeSizeLimits
 
 const withoutTrailingSlash = (path: string): string => (path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path)
 
+const invalid = (problem: string) =>
+  Result.fail(
+    new VolumeSizeLimitsInvalid({
+      message: `${volumeSizeLimitsEnv} is not a JSON object of absolute mount paths to byte counts (${problem}): the operator renders it; unset it or render the pod again`,
+    }),
+  )
+
 /** The env variable's value; absent or empty: no limits. */
 export const decodeVolumeSizeLimits = (text: string | undefined): Result.Result<VolumeSizeLimits, VolumeSizeLimitsInvalid> => {
   if (text === undefined || text.trim() === "") return Result.succeed({})
   const decoded = Schema.decodeUnknownResult(VolumeSizeLimitsJson)(text)
-  const problem = Result.isFailure(decoded)
-    ? String(decoded.failure)
-    : Object.keys(decoded.success)
-        .filter((path) => !isAbsolutePath(path))
-        .map((path) => `${JSON.stringify(path)} is not an absolute path`)[0]
-  if (problem !== undefined || Result.isFailure(decoded)) {
-    return Result.fail(
-      new VolumeSizeLimitsInvalid({
-        message: `${volumeSizeLimitsEnv} is not a JSON object of absolute mount paths to byte counts (${problem}): the operator renders it; unset it or render the pod again`,
-      }),
-    )
-  }
+  if (Result.isFailure(decoded)) return invalid(String(decoded.failure))
+  const relative = Object.keys(decoded.success).find((path) => !isAbsolutePath(path))
+  if (relative !== undefined) return invalid(`${JSON.stringify(relative)} is not an absolute path`)
   return Result.succeed(Object.fromEntries(Object.entries(decoded.success).map(([path, bytes]) => [withoutTrailingSlash(path), bytes])))
 }
 
