@@ -3,8 +3,8 @@
  * unprivileged process may use, `bavail`), capped inside a pod by the size limit of the emptyDir
  * volume the path lies in (`volume-size-limits.ts`); or fixed numbers in tests.
  */
-import { lstat, readdir, statfs } from "node:fs/promises"
-import { join, resolve } from "node:path"
+import { statfs } from "node:fs/promises"
+import { resolve } from "node:path"
 import { Context, Effect, Layer, Result, Schema } from "effect"
 import {
   decodeVolumeSizeLimits,
@@ -15,7 +15,9 @@ import {
   type VolumeSizeLimitsInvalid,
   volumeSizeLimitsEnv,
 } from "../domain/volume-size-limits.ts"
+import { allocatedBytes } from "../domain/tree-measure.ts"
 import { describeFileSystemFailure } from "./file-system-error.ts"
+import { nodeTreeReader, treeSize } from "./tree-size.ts"
 
 export class DiskSpaceUnknown extends Schema.TaggedError<DiskSpaceUnknown>()("DiskSpaceUnknown", {
   path: Schema.String,
@@ -41,29 +43,14 @@ const fileSystemUsage = (path: string) =>
     ),
   )
 
-const isMissing = (e: unknown) => (e as NodeJS.ErrnoException | undefined)?.code === "ENOENT"
-
 /** The blocks a volume's files take, as the kubelet measures an emptyDir (du: allocated blocks, a hard-linked file once). */
 const volumeUsedBytes = (root: string) =>
-  Effect.tryPromise({
-    try: async () => {
-      const seen = new Set<bigint>()
-      let used = 0
-      const count = async (path: string) => {
-        const st = await lstat(path, { bigint: true }).catch((e) => (isMissing(e) ? undefined : Promise.reject(e)))
-        if (st === undefined || seen.has(st.ino)) return
-        seen.add(st.ino)
-        used += Number(st.blocks) * 512
-        if (!st.isDirectory()) return
-        // A file removed while the volume is walked was not there to count.
-        const names = await readdir(path).catch((e) => (isMissing(e) ? [] : Promise.reject(e)))
-        for (const name of names) await count(join(path, name))
-      }
-      await count(root)
-      return used
-    },
-    catch: failure(root, "measure what is stored in"),
-  })
+  treeSize(
+    root,
+    nodeTreeReader((path, e) => failure(path, "measure what is stored in")(e)),
+    allocatedBytes,
+    { hardLinks: "once" },
+  )
 
 const limitedUsage = (limits: VolumeSizeLimits) => (path: string) =>
   Effect.gen(function* () {

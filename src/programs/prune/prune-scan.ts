@@ -18,9 +18,11 @@ import { runLockTempPid } from "../../domain/backup-leftovers.ts"
 import { signatureFileName } from "../../domain/manifest-signature-file.ts"
 import { verificationFileName } from "../../domain/verification-file.ts"
 import { operandNames } from "../../domain/operands.ts"
+import { contentBytes } from "../../domain/tree-measure.ts"
 import { readBackupFileBytes } from "../../services/backup-file.ts"
 import { errnoCode } from "../../services/file-system-error.ts"
 import { inspectRunLock, ownerLiveness, type RunLockState } from "../../services/run-lock.ts"
+import { treeEntryOfInfo, treeSize } from "../../services/tree-size.ts"
 import { backupDirLockFileName, backupDirLockPath } from "../backup-dir/backup-dir-lock.ts"
 import { readBackupManifest } from "../backup-dir/backup-manifest-file.ts"
 import { recordDirName, snapshotRecordFileName } from "../backup-dir/snapshot-record.ts"
@@ -121,17 +123,22 @@ const ageOf = Effect.fnUntraced(function* (dir: string, targets: ReadonlyArray<s
 })
 
 /** Bytes of the regular files under `dir` (links are not followed); unreadable parts count as 0. */
-const treeBytes = (dir: string): Effect.Effect<number, never, FileSystem.FileSystem | Path.Path> =>
+const treeBytes = (dir: string): Effect.Effect<number, never, FileSystem.FileSystem> =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
-    const path = yield* Path.Path
-    const names = yield* fs.readDirectory(dir, { recursive: true }).pipe(Effect.orElseSucceed(() => []))
-    let total = 0
-    for (const name of names) {
-      const info = yield* fs.lstat(path.join(dir, name)).pipe(Effect.option)
-      if (info._tag === "Some" && info.value.type === "File") total += Number(info.value.size)
-    }
-    return total
+    return yield* treeSize(
+      dir,
+      {
+        lstat: (p) =>
+          fs.lstat(p).pipe(
+            Effect.map(treeEntryOfInfo),
+            Effect.orElseSucceed(() => undefined),
+          ),
+        readDirectory: (p) => fs.readDirectory(p).pipe(Effect.orElseSucceed(() => [])),
+      },
+      contentBytes,
+      { hardLinks: "each" },
+    )
   })
 
 const decodeRecordTimestamp = Schema.decodeUnknownOption(Schema.fromJsonString(Schema.Struct({ timestamp: BackupTimestamp })))

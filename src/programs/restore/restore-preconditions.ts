@@ -3,15 +3,15 @@
  * what was required and what was found. `BackupVerified` is delegated to the caller (it runs the
  * verifier); the others read the file system, `/proc` and the free space.
  */
-import type { Stats } from "node:fs"
 import { dirname, posix } from "node:path"
 import { Effect, Result, Schema } from "effect"
 import { renderPrecondition } from "../../domain/restore-plan-render.ts"
 import { readsAfterMoved, type Precondition, type RestorePlan } from "../../domain/restore-plan.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
-import { defaultBlockBytes } from "../../domain/tree-footprint.ts"
+import { allocatedBytes, bytesToCopy as copiedBytes } from "../../domain/tree-measure.ts"
 import { DiskSpace, type DiskUsage } from "../../services/disk-space.ts"
 import { DurableFiles } from "../../services/durable-files.ts"
+import { type TreeReader, treeEntryOfStats, treeSize } from "../../services/tree-size.ts"
 import { describeActivity, findEtcdActivity } from "./restore-etcd-activity.ts"
 import { findLeftovers, type Leftover } from "./restore-leftovers.ts"
 import type { VerifiedEvidence } from "../verify/verify.ts"
@@ -71,28 +71,20 @@ export const fileSystemOf = (path: string) =>
     Effect.map((s) => s?.dev),
   )
 
-/** The sum of `measure` over `path` and everything under it (links not followed); 0 when it does not exist. */
-const treeBytes = (path: string, measure: (s: Stats) => number): Effect.Effect<number, RestorePreconditionFailed, DurableFiles> =>
-  Effect.gen(function* () {
-    const found = yield* lstatOrUndefined(path)
-    if (found === undefined) return 0
-    let total = measure(found)
-    if (found.isDirectory()) {
-      const names = yield* DurableFiles.use((files) => files.readDirectory(path)).pipe(Effect.mapError(inspectFailed(path)))
-      for (const name of names) total += yield* treeBytes(posix.join(path, name), measure)
-    }
-    return total
-  })
+const hostTree: TreeReader<RestorePreconditionFailed, DurableFiles> = {
+  lstat: (path) => lstatOrUndefined(path).pipe(Effect.map((s) => (s === undefined ? undefined : treeEntryOfStats(s)))),
+  readDirectory: (path) => DurableFiles.use((files) => files.readDirectory(path)).pipe(Effect.mapError(inspectFailed(path))),
+}
 
 /** What the files and directories under `path` take on disk (allocated blocks, what removing them frees); 0 when it does not exist. */
-export const bytesOnDisk = (path: string) => treeBytes(path, (s) => s.blocks * 512)
+export const bytesOnDisk = (path: string) => treeSize(path, hostTree, allocatedBytes, { hardLinks: "once" })
 
 /**
  * What a copy of `path` takes on another file system (cross-device-move.ts): a file's whole size in blocks, not only
- * its allocated ones, since the copy (copyFile: copy_file_range or sendfile) writes a sparse file's holes as zeros.
+ * its allocated ones, since the copy (copyFile: copy_file_range or sendfile) writes a sparse file's holes as zeros,
+ * and a hard-linked file once per name.
  */
-export const bytesToCopy = (path: string) =>
-  treeBytes(path, (s) => Math.max(s.blocks * 512, s.isFile() ? Math.ceil(s.size / defaultBlockBytes) * defaultBlockBytes : 0))
+export const bytesToCopy = (path: string) => treeSize(path, hostTree, copiedBytes, { hardLinks: "each" })
 
 /**
  * The room on each file system (by device) that what killed restores left takes: a real run removes it before its first
