@@ -3,7 +3,6 @@ import { Argument, Command } from "effect/cli"
 import { readTrustedKeys } from "../programs/backup-dir/manifest-authenticity.ts"
 import { downloadBackup } from "../programs/store/store-download.ts"
 import { resolveBackupId } from "../programs/store/resolve-backup-id.ts"
-import { refuseUnauthenticatedManifest } from "../programs/store/stored-signature.ts"
 import { DiskSpace } from "../services/disk-space.ts"
 import { BackupStore } from "../services/store/backup-store.ts"
 import { downloadDirOutsideStore } from "./directory-store-places.ts"
@@ -31,7 +30,6 @@ export const downloadCommand = Command.make(
         const trustedKeys = yield* readTrustedKeys(flags.trustedKeys)
         const { store, prefix } = yield* openStoreFromFlags(flags.store, flags, { command: "download", name: "store", kind: "argument" })
         const result = yield* resolveBackupId(prefix, flags.id, trustedKeys).pipe(
-          Effect.tap((id) => refuseUnauthenticatedManifest(prefix, id, trustedKeys)),
           Effect.flatMap((id) => downloadBackup(prefix, id, flags.dir, identities, trustedKeys)),
           Effect.provide(Layer.merge(Layer.succeed(BackupStore, BackupStore.of(store)), DiskSpace.live)),
         )

@@ -1,9 +1,10 @@
 /**
  * The backup id a command was given, with `latest` resolved to the store's newest complete backup
  * (domain/latest-backup.ts) from its listing, the choice and what was passed over logged. With
- * trusted keys, a backup whose stored manifest is not signed by one of them is passed over too: a
- * store someone else can write to could otherwise hold back every `latest` with one unsigned
- * backup, newer than the real ones.
+ * trusted keys, the backup's stored manifest must be signed by one of them (stored-signature.ts),
+ * checked here before anything is downloaded: an id given is refused, and for `latest` an unsigned
+ * backup is passed over, since a store someone else can write to could otherwise hold back every
+ * `latest` with one unsigned backup, newer than the real ones.
  */
 import { Clock, Effect, Schema } from "effect"
 import { latestBackupId, rankLatest } from "../../domain/latest-backup.ts"
@@ -19,7 +20,10 @@ export class NoCompleteBackup extends Schema.TaggedError<NoCompleteBackup>()("No
 }) {}
 
 export const resolveBackupId = Effect.fn("resolveBackupId")(function* (prefix: string, id: string, trustedKeys: ReadonlyArray<TrustedKey> = []) {
-  if (id !== latestBackupId) return id
+  if (id !== latestBackupId) {
+    yield* refuseUnauthenticatedManifest(prefix, id, trustedKeys)
+    return id
+  }
   const store = yield* BackupStore
   const listed = yield* listBackups(prefix)
   const ranking = rankLatest(

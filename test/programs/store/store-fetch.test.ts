@@ -9,6 +9,7 @@ import { manifestFileName } from "../../../src/domain/archive-names.ts"
 import { signatureFileName } from "../../../src/domain/manifest-signature-file.ts"
 import { objectKey } from "../../../src/domain/store-layout.ts"
 import { downloadBackup } from "../../../src/programs/store/store-download.ts"
+import { resolveBackupId } from "../../../src/programs/store/resolve-backup-id.ts"
 import { fetchBackup } from "../../../src/programs/store/store-fetch.ts"
 import { uploadBackup } from "../../../src/programs/store/store-upload.ts"
 import { DiskSpace } from "../../../src/services/disk-space.ts"
@@ -31,9 +32,17 @@ beforeAll(async () => {
   )
 }, 60_000)
 
-const run = (workDir: string, availableBytes: number, trustedKeys: ReadonlyArray<TrustedKey> = [], from: MemoryStore = store) =>
+/** As the commands fetch: the id resolved (with trusted keys, the stored signature checked), then the backup fetched. */
+const run = (
+  workDir: string,
+  availableBytes: number,
+  trustedKeys: ReadonlyArray<TrustedKey> = [],
+  from: MemoryStore = store,
+  id = readManifest(backup).timestamp,
+) =>
   Effect.runPromiseExit(
-    fetchBackup(prefix, readManifest(backup).timestamp, workDir, undefined, trustedKeys).pipe(
+    resolveBackupId(prefix, id, trustedKeys).pipe(
+      Effect.flatMap((resolved) => fetchBackup(prefix, resolved, workDir, undefined, trustedKeys)),
       Effect.provide(
         Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(from)), DiskSpace.inMemory({ availableBytes, totalBytes: 1e12 }), NodeServices.layer),
       ),
@@ -148,6 +157,21 @@ describe("fetching a stored backup with --trusted-key", () => {
     expect(Exit.isSuccess(await run(workDir, 1e9, [other.trusted, signer.trusted], signed))).toBe(true)
     expect(backupFiles(workDir)).toEqual(expect.arrayContaining(backupFiles(backup)))
     expect(existsSync(join(workDir, "backup-manifest.json.sig"))).toBe(true)
+  })
+
+  it("reads the stored signature once before the download and once before writing it, for an id given and for latest", async () => {
+    const id = readManifest(backup).timestamp
+    let signatureReads = 0
+    const counting = makeMemoryStore({
+      faults: (operation, key) => Effect.sync(() => void (operation === "GET" && key === objectKey(prefix, id, signatureFileName) && signatureReads++)),
+    })
+    for (const [key, object] of signed.objects) counting.objects.set(key, object)
+    for (const asked of [id, "latest"]) {
+      signatureReads = 0
+      const workDir = join(mkdtempSync(join(tmpdir(), "fetch-")), "work")
+      expect(Exit.isSuccess(await run(workDir, 1e9, [signer.trusted], counting, asked))).toBe(true)
+      expect(signatureReads, asked).toBe(2)
+    }
   })
 
   it("checks the manifest and signature again before writing them: a signature replaced during the download leaves no manifest written", async () => {
