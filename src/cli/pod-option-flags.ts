@@ -136,7 +136,7 @@ export const podOptionFlags = {
     checkedWith((raw) => (Schema.is(Quantity)(raw) ? undefined : "a Kubernetes quantity such as 20Gi")),
     Flag.withDefault(defaultPodOptions.backupVolumeSizeLimit),
     Flag.withDescription(
-      "Size limit of the backup pod's /backup emptyDir: the etcd database and 64 MiB, twice the database to encrypt to a PersistentVolumeClaim",
+      "Size limit of the backup pod's /backup emptyDir: the etcd database and 64 MiB, twice the database to encrypt to a PersistentVolumeClaim (a Warning when it cannot hold a database at etcd's quota)",
     ),
   ),
   /** Carried into the pod's backup-init (`--etcd-prefix`). */

@@ -1,6 +1,7 @@
 import { Effect, Result } from "effect"
 import { Command, Flag } from "effect/cli"
 import type { OperandTable } from "../domain/operands.ts"
+import { podVolumeBelowQuota } from "../domain/etcd-quota-room.ts"
 import { decodeBackupPodOptions, renderBackupPodYaml } from "../domain/pod-spec.ts"
 import { parseRevisionsFlag } from "../domain/revisions.ts"
 import { revisionsCheck } from "./flag-checks.ts"
@@ -9,11 +10,16 @@ import { withLogging } from "./logging.ts"
 import { operandResourcesFileFlag, tableFromFile } from "./operand-resources-flags.ts"
 import { podOptionFlags, podOptionsFromFlagsChecked } from "./pod-option-flags.ts"
 
-/** The observed revisions of the cluster's four operator CRs (the first problem, if any). */
-const clusterRevisions = (table: OperandTable) =>
+/** The observed revisions of the cluster's four operator CRs (the first problem, if any), and etcd's quota. */
+const clusterFacts = (table: OperandTable) =>
   Effect.promise(() => import("../programs/operator/api-revisions.ts")).pipe(
-    Effect.flatMap(({ readApiRevisions }) => readApiRevisions(table)),
-    Effect.flatMap((decoded) => Effect.fromResult(Result.mapError(decoded, (errors) => errors[0]!))),
+    Effect.flatMap(({ readOperatorFacts }) => readOperatorFacts(table)),
+    Effect.flatMap((facts) =>
+      Effect.map(Effect.fromResult(Result.mapError(facts.revisions, (errors) => errors[0]!)), (revisions) => ({
+        revisions,
+        etcdQuotaBytes: facts.etcdQuotaBytes,
+      })),
+    ),
   )
 
 export const renderCommand = Command.make(
@@ -33,10 +39,12 @@ export const renderCommand = Command.make(
       Effect.gen(function* () {
         const options = yield* Effect.fromResult(decodeBackupPodOptions(yield* podOptionsFromFlagsChecked(flags, "render")))
         const table = yield* tableFromFile(flags.operandResources)
-        const revisions =
+        const { revisions, etcdQuotaBytes } =
           flags.revisions._tag === "Some"
-            ? yield* Effect.fromResult(parseRevisionsFlag(flags.revisions.value))
-            : yield* clusterRevisions(table).pipe(Effect.provide(liveKubeLayer(flags.kubeconfig)))
+            ? { revisions: yield* Effect.fromResult(parseRevisionsFlag(flags.revisions.value)), etcdQuotaBytes: undefined }
+            : yield* clusterFacts(table).pipe(Effect.provide(liveKubeLayer(flags.kubeconfig)))
+        const volume = podVolumeBelowQuota(etcdQuotaBytes, options.backupVolumeSizeLimit, options.store)
+        if (volume !== undefined) yield* Effect.logWarning(volume)
         yield* Effect.sync(() => process.stdout.write(renderBackupPodYaml(revisions, options, table)))
       }),
     ),

@@ -10,7 +10,8 @@ import { latestOutcome, type BackupOutcome, type BackupPodView } from "./backup-
 import { backupStatusConfigMapName, backupStatusKeys, decodeBackupStatus, encodeBackupStatus, lastCompleteTimeOf, type BackupStatus } from "./backup-status.ts"
 import { countableRenderTime, decide, type ControllerDecision } from "./controller-decision.ts"
 import type { OperandTable } from "./operands.ts"
-import { renderBackupPodYaml, revisionsAnnotation, type BackupPodOptions } from "./pod-spec.ts"
+import { podVolumeBelowQuota } from "./etcd-quota-room.ts"
+import { defaultPodOptions, renderBackupPodYaml, revisionsAnnotation, type BackupPodOptions } from "./pod-spec.ts"
 import { proxySecretKeys } from "./pod-proxy-env.ts"
 import { proxySecretProblem, type ProxySecretRead } from "./proxy-secret-check.ts"
 import { formatRevisionSet, parseRevisionsFlag, revisionSetsEqual, type LatestRevisionError, type RevisionSet } from "./revisions.ts"
@@ -31,7 +32,7 @@ export interface OperatorSettings {
 }
 
 /** The Warnings the controller raises; each is announced once while it holds with the same message. */
-export type WarningReason = "RevisionsUnavailable" | "BackupStatusRepaired" | "ProxySecretMissing" | "ProxySecretUnchecked"
+export type WarningReason = "RevisionsUnavailable" | "BackupStatusRepaired" | "ProxySecretMissing" | "ProxySecretUnchecked" | "BackupVolumeBelowQuota"
 
 /** What the controller remembers between syncs (lost on restart: then it just settles again). */
 export interface OperatorMemory {
@@ -64,6 +65,8 @@ export interface OperatorObserved {
   readonly pods: ReadonlyArray<BackupPodView>
   /** Secret `cluster-backup-proxy`'s keys as read, when the rendered pod takes a proxy credential from it (else not read). */
   readonly proxySecret?: ProxySecretRead | undefined
+  /** etcd's backend quota (etcd-quota-room.ts); undefined when the etcd CR could not tell. */
+  readonly etcdQuotaBytes?: number | undefined
   readonly memory: OperatorMemory
 }
 
@@ -210,9 +213,14 @@ export const desiredState = (observed: OperatorObserved, settings: OperatorSetti
   const { now, memory } = observed
   // The rendered spec is published all the same: it is right once the Secret is there, and only a person creates its pod.
   const proxy = proxySecretProblem(proxySecretKeys(settings.podOptions.proxyEnv), observed.proxySecret, settings.namespace)
-  const proxyWarning = proxy === undefined ? {} : { [proxy._tag]: proxy.message }
+  const volume = podVolumeBelowQuota(
+    observed.etcdQuotaBytes,
+    settings.podOptions.backupVolumeSizeLimit ?? defaultPodOptions.backupVolumeSizeLimit,
+    settings.podOptions.store,
+  )
+  const heldWarnings = { ...(proxy === undefined ? {} : { [proxy._tag]: proxy.message }), ...(volume === undefined ? {} : { BackupVolumeBelowQuota: volume }) }
   if (Result.isFailure(observed.revisions)) {
-    const warnings = { RevisionsUnavailable: revisionsUnavailableMessage(observed.revisions.failure), ...proxyWarning }
+    const warnings = { RevisionsUnavailable: revisionsUnavailableMessage(observed.revisions.failure), ...heldWarnings }
     const next = { ...memory, warned: warnings }
     return {
       decision: undefined,
@@ -230,7 +238,7 @@ export const desiredState = (observed: OperatorObserved, settings: OperatorSetti
   const stableSince =
     memory.observed !== undefined && memory.stableSince !== undefined && revisionSetsEqual(memory.observed, revisions) ? memory.stableSince : now
   const { status, facts, repaired } = currentStatus(observed, settings.table)
-  const warnings = { ...(repaired === undefined ? {} : { BackupStatusRepaired: repaired }), ...proxyWarning }
+  const warnings = { ...(repaired === undefined ? {} : { BackupStatusRepaired: repaired }), ...heldWarnings }
   const decision = decide({
     observed: revisions,
     lastRendered: status?.revisions,

@@ -17,7 +17,8 @@ import { decideSchedule, parseSchedule, scheduleInterval, type Backoff, type Sch
 import { canonicalJson } from "./canonical-json.ts"
 import { parseDuration } from "./durations.ts"
 import { operandNames, type OperandTable } from "./operands.ts"
-import { backupPodSpecHash, specHashAnnotation, type BackupPod, type BackupPodOptions } from "./pod-spec.ts"
+import { podVolumeBelowQuota } from "./etcd-quota-room.ts"
+import { backupPodSpecHash, defaultPodOptions, specHashAnnotation, type BackupPod, type BackupPodOptions } from "./pod-spec.ts"
 import { proxySecretKeys } from "./pod-proxy-env.ts"
 import { conditionSays, policyConditions, type Blocked, type ConditionState, type PolicyFacts } from "./policy-conditions.ts"
 import { policyMetricValues, type PolicyMetricValues } from "./policy-metric-values.ts"
@@ -79,12 +80,21 @@ export interface PolicyObserved {
   readonly pods: ReadonlyArray<PolicyPodView & { readonly policy: string; readonly owner?: string | undefined }>
   /** Secret `cluster-backup-proxy`'s keys as read, when the pods take a proxy credential from it (else not read). */
   readonly proxySecret?: ProxySecretRead | undefined
+  /** etcd's backend quota (etcd-quota-room.ts); undefined when the etcd CR could not tell. */
+  readonly etcdQuotaBytes?: number | undefined
   readonly memory: PolicyMemory
 }
 
 export interface PolicyEvent {
   readonly type: "Normal" | "Warning"
-  readonly reason: "BackupStarted" | "BackupCompleted" | "BackupFailed" | "BackupPodRefused" | "ProxySecretUnchecked" | Blocked["reason"]
+  readonly reason:
+    | "BackupStarted"
+    | "BackupCompleted"
+    | "BackupFailed"
+    | "BackupPodRefused"
+    | "ProxySecretUnchecked"
+    | "BackupVolumeBelowQuota"
+    | Blocked["reason"]
   readonly message: string
 }
 
@@ -310,6 +320,17 @@ const warningFor = (read: PolicyRead, blocked: Blocked | undefined): PolicyEvent
   return conditionSays(read.status.conditions, "Degraded", state) ? undefined : { type: "Warning", reason: blocked.reason, message: blocked.message }
 }
 
+/** The Warning of a policy whose pods' /backup volume cannot hold a backup of etcd at its quota. */
+const volumeWarning = (quotaBytes: number | undefined, settings: PolicySettings, policy: BackupPolicy): PolicyEvent | undefined => {
+  const pvc = policy.spec.store.pvc
+  const message = podVolumeBelowQuota(
+    quotaBytes,
+    settings.podOptions.backupVolumeSizeLimit ?? defaultPodOptions.backupVolumeSizeLimit,
+    pvc === undefined ? undefined : { claimName: pvc.claimName, recipientsSecret: pvc.recipientsSecret?.name },
+  )
+  return message === undefined ? undefined : { type: "Warning", reason: "BackupVolumeBelowQuota", message: `BackupPolicy ${policy.metadata.name}: ${message}` }
+}
+
 /** Where a policy's backups go, one string per place: two policies with the same one share every backup there. */
 const storeLocation = (store: BackupPolicy["spec"]["store"]): string => {
   const path = (text: string | undefined) =>
@@ -465,7 +486,9 @@ const decidePolicy = (
     status: desired,
     events,
     warning:
-      warningFor(read, blocked) ?? (proxy?._tag === "ProxySecretUnchecked" ? { type: "Warning", reason: proxy._tag, message: proxy.message } : undefined),
+      warningFor(read, blocked) ??
+      (proxy?._tag === "ProxySecretUnchecked" ? { type: "Warning", reason: proxy._tag, message: proxy.message } : undefined) ??
+      volumeWarning(observed.etcdQuotaBytes, settings, policy),
     wakeAt: minOf([wait, settle, running?.overdueAt]),
     metrics: policyMetricValues({
       name,

@@ -1,6 +1,13 @@
+import { writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { Result } from "effect"
 import { describe, expect, it } from "vitest"
 import { renderBackupPodYaml } from "../../src/domain/pod-spec.ts"
+import { operatorTypes } from "../../src/services/kube/resources.ts"
+import { kubeconfigYaml, startSimulatedApiServer } from "../../src/simulation/simulated-api-server.ts"
+import { loadedCluster } from "../programs/backup/backup-resources-harness.ts"
 import { runCli } from "../support/run-cli.ts"
+import { tempDir } from "../support/temp-dir.ts"
 
 const cli = (...args: Array<string>) => runCli(args)
 
@@ -136,5 +143,25 @@ describe("cluster-backup render", () => {
     // A value that is wrong: "Invalid value for flag"; one that is needed and missing: "Missing value for flag".
     expect(run.stdout + run.stderr).toMatch(new RegExp(`(Invalid|Missing) value for flag ${flag}[.:]`))
     expect(run.stdout + run.stderr).toContain(expected)
+  })
+
+  it("with a cluster, warns on stderr when --backup-volume-size cannot hold a backup of etcd at its quota, and still renders", async () => {
+    const { cluster } = loadedCluster()
+    const cr = cluster.get(operatorTypes.etcd, undefined, "cluster")!
+    Result.getOrThrow(cluster.replace(operatorTypes.etcd, { ...cr, spec: { ...(cr.spec as object), backendQuotaGiB: 16 } }))
+    const server = await startSimulatedApiServer(cluster)
+    try {
+      const kubeconfig = join(tempDir("render-quota"), "kubeconfig")
+      writeFileSync(kubeconfig, kubeconfigYaml({ url: server.url, token: server.token }), { mode: 0o600 })
+      const small = await cli("render", "--kubeconfig", kubeconfig, "--backup-volume-size", "10Gi")
+      expect(small.status, small.stderr).toBe(0)
+      expect(small.stdout).toContain('sizeLimit: "10Gi"')
+      expect(small.stderr).toMatch(/level=WARN .*cannot hold a backup of etcd at its quota of 16\.0 GiB.*at least 17Gi/)
+      const enough = await cli("render", "--kubeconfig", kubeconfig)
+      expect(enough.status, enough.stderr).toBe(0)
+      expect(enough.stderr).not.toContain("quota")
+    } finally {
+      await server.close()
+    }
   })
 })

@@ -202,6 +202,33 @@ describe("desiredState and diff: properties", () => {
   )
 })
 
+describe("desiredState against etcd's quota", () => {
+  const GiB = 2 ** 30
+  const warningsOf = (writes: ReadonlyArray<OperatorWrite>) => writes.filter((w) => w._tag === "RecordEvent" && w.event.reason === "BackupVolumeBelowQuota")
+
+  it("warns once while the rendered pod's /backup cannot hold a backup at the quota, and renders the same pod", () => {
+    const limited = settings({ podOptions: { backupVolumeSizeLimit: "10Gi" } })
+    const observed = observedOf({ etcdQuotaBytes: 16 * GiB })
+    const desired = desiredState(observed, limited)
+    expect(desired.warnings.BackupVolumeBelowQuota).toContain("--backup-volume-size 10Gi")
+    expect(desired.podSpec).toEqual(desiredState(observedOf(), limited).podSpec)
+    const writes = diff(observed, desired, table)
+    expect(warningsOf(writes)).toHaveLength(1)
+    const next = apply(observed, writes, desired.memory)
+    expect(warningsOf(diff(next, desiredState(next, limited), table))).toEqual([])
+  })
+
+  it("with the default 20Gi: no Warning at any quota the CRD allows, nor without a known quota; an encrypted upload into a claim at 16 GiB is one", () => {
+    for (const quota of [8, 12, 16])
+      expect(desiredState(observedOf({ etcdQuotaBytes: quota * GiB }), settings()).warnings.BackupVolumeBelowQuota).toBeUndefined()
+    const sealed = settings({
+      podOptions: { store: { claimName: "backups", recipientsSecret: "recipients", partSize: "16Mi", partsInFlight: 4, deadlineSeconds: 3600 } },
+    })
+    expect(desiredState(observedOf(), sealed).warnings.BackupVolumeBelowQuota).toBeUndefined()
+    expect(desiredState(observedOf({ etcdQuotaBytes: 16 * GiB }), sealed).warnings.BackupVolumeBelowQuota).toMatch(/its ciphertext .* at least 33Gi$/)
+  })
+})
+
 describe("desiredState: examples", () => {
   it("waits out the settle window, and asks to be woken when it ends", () => {
     const desired = desiredState(observedOf({ memory: { observed: set(3), stableSince: t0 - 10_000, warned: {} } }), settings({ settleMs: 30_000 }))

@@ -573,6 +573,36 @@ describe("policyDesiredState behind a proxy whose credentials come from Secret c
   })
 })
 
+describe("policyDesiredState against etcd's quota", () => {
+  const GiB = 2 ** 30
+  const encrypted = policyObject("sealed", { schedule: "0 * * * *", store: { pvc: { claimName: "sealed-backups", recipientsSecret: { name: "recipients" } } } })
+  const plain = policyObject("plain", { schedule: "0 * * * *" })
+
+  it("warns once of a policy whose pods' /backup cannot hold a backup at the quota, and still takes its backups", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 8, max: 16 }), fc.constantFrom("10Gi", "20Gi", "40Gi"), (quotaGiB, volume) => {
+        const limited = { ...settings, podOptions: { ...settings.podOptions, backupVolumeSizeLimit: volume } }
+        const observed = { ...observedOf([encrypted, plain], []), etcdQuotaBytes: quotaGiB * GiB }
+        const desired = policyDesiredState(observed, limited)
+        const without = policyDesiredState(observedOf([encrypted, plain], []), limited)
+        const warningOf = (name: string) => desired.policies.find((p) => p.name === name)!.warning
+        const limitBytes = Number(volume.slice(0, -2)) * GiB
+        expect(warningOf("sealed")?.reason === "BackupVolumeBelowQuota").toBe(limitBytes < 2 * quotaGiB * GiB + 64 * 2 ** 20)
+        expect(warningOf("plain")?.reason === "BackupVolumeBelowQuota").toBe(limitBytes < quotaGiB * GiB + 64 * 2 ** 20)
+        if (warningOf("sealed") !== undefined) expect(warningOf("sealed")!.message).toMatch(/^BackupPolicy sealed: the backup pod's \/backup volume/)
+        // Only the Warning differs: the pods and statuses are those decided without the quota.
+        expect(desired.policies.map((p) => ({ ...p, warning: undefined }))).toEqual(without.policies.map((p) => ({ ...p, warning: undefined })))
+        const writes = policyDiff(observed, desired)
+        const next = apply(observed, writes, desired)
+        expect(
+          policyDiff(next, policyDesiredState(next, limited)).filter((w) => w._tag === "RecordEvent" && w.event.reason === "BackupVolumeBelowQuota"),
+        ).toEqual([])
+      }),
+      { numRuns: 50 },
+    )
+  })
+})
+
 describe("policyDesiredState's revision settle clock across an operator restart", () => {
   const onChange = policyObject("onchange", { onRevisionChange: true, minInterval: "30m", suspend: true })
   const settleMs = 60_000

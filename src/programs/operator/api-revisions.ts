@@ -1,6 +1,7 @@
-/** The revisions the four operator CRs report now, read through the API (a missing CR reads as absent, not as an error). */
+/** The revisions the four operator CRs report now (and etcd's quota), read through the API (a missing CR reads as absent, not as an error). */
 import { Effect } from "effect"
 import { defaultOperands, operandNames, type OperandName, type OperandTable } from "../../domain/operands.ts"
+import { etcdQuotaBytes } from "../../domain/etcd-quota-room.ts"
 import { decodeObservedRevisions } from "../../domain/revisions.ts"
 import { Kube } from "../../services/kube/kube.ts"
 
@@ -20,5 +21,6 @@ export const readOperatorCrs = Effect.fn("readOperatorCrs")(function* () {
   return crs
 })
 
-/** The RevisionSet the API shows now, or every operand's decoding error. */
-export const readApiRevisions = (table: OperandTable = defaultOperands) => Effect.map(readOperatorCrs(), (crs) => decodeObservedRevisions(crs, table))
+/** What the CRs say now: the RevisionSet (or every operand's decoding error) and etcd's backend quota (undefined when the etcd CR cannot tell). */
+export const readOperatorFacts = (table: OperandTable = defaultOperands) =>
+  Effect.map(readOperatorCrs(), (crs) => ({ revisions: decodeObservedRevisions(crs, table), etcdQuotaBytes: etcdQuotaBytes(crs.etcd) }))

@@ -24,7 +24,7 @@ import { formatRfc3339Utc, parseRfc3339Utc } from "../../domain/rfc3339.ts"
 import type { KubeError } from "../../services/kube/errors.ts"
 import { Kube } from "../../services/kube/kube.ts"
 import type { BackupPolicyObject, NewPod, Pod } from "../../services/kube/schemas.ts"
-import { readApiRevisions } from "./api-revisions.ts"
+import { readOperatorFacts } from "./api-revisions.ts"
 import { readProxySecret } from "./proxy-secret.ts"
 import { podView, type ReconcileConfig } from "./reconcile.ts"
 
@@ -106,9 +106,11 @@ const readObserved = Effect.fn("readPolicies")(function* (config: PolicyReconcil
   const policies = yield* listPolicies(kube)
   // Without policies there is nothing to decide from pods or revisions: one list per sync.
   const pods = policies.length === 0 ? [] : (yield* kube.pods.list(config.namespace, { labelSelector: policyNameLabel })).items
+  const facts = policies.length === 0 ? undefined : yield* readOperatorFacts(config.table)
   const observed: PolicyObserved = {
     now: yield* Clock.currentTimeMillis,
-    revisions: policies.length === 0 ? Result.fail([]) : yield* readApiRevisions(config.table),
+    revisions: facts?.revisions ?? Result.fail([]),
+    etcdQuotaBytes: facts?.etcdQuotaBytes,
     policies,
     pods: pods.map(policyPodView),
     proxySecret: policies.length === 0 ? undefined : yield* readProxySecret(config.namespace, config.podOptions.proxyEnv),

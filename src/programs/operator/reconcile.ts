@@ -28,7 +28,7 @@ import { formatRfc3339Utc, parseRfc3339Utc } from "../../domain/rfc3339.ts"
 import type { KubeError } from "../../services/kube/errors.ts"
 import { Kube } from "../../services/kube/kube.ts"
 import type { ConfigMap, Pod } from "../../services/kube/schemas.ts"
-import { readApiRevisions } from "./api-revisions.ts"
+import { readOperatorFacts } from "./api-revisions.ts"
 import { readProxySecret } from "./proxy-secret.ts"
 
 // The demo reads the rendered spec by these names.
@@ -94,7 +94,7 @@ const configMapView = (cm: ConfigMap | undefined): ObservedConfigMap | undefined
 const readObserved = Effect.fn("readObserved")(function* (config: ReconcileConfig, memory: OperatorMemory) {
   const kube = yield* Kube
   const ns = config.namespace
-  const revisions = yield* readApiRevisions(config.table)
+  const { revisions, etcdQuotaBytes } = yield* readOperatorFacts(config.table)
   const statusCm = yield* orUndefinedIfMissing(kube.configMaps.get(ns, backupStatusConfigMapName))
   const podCm = yield* orUndefinedIfMissing(kube.configMaps.get(ns, backupPodConfigMapName))
   const pods = yield* kube.pods.list(ns, { labelSelector: backupPodSelector })
@@ -105,6 +105,7 @@ const readObserved = Effect.fn("readObserved")(function* (config: ReconcileConfi
     podSpec: configMapView(podCm),
     pods: pods.items.map(podView),
     proxySecret: yield* readProxySecret(ns, config.podOptions.proxyEnv),
+    etcdQuotaBytes,
     memory,
   }
   return {

@@ -1,0 +1,65 @@
+/**
+ * Whether the backup pod's `/backup` volume (its emptyDir `sizeLimit`, `--backup-volume-size`) holds a
+ * backup of a database grown to etcd's quota, the most it can reach (etcd refuses writes past it): the
+ * snapshot, the resources' allowance and, when the upload encrypts into a PersistentVolumeClaim, the
+ * snapshot's ciphertext beside it. The operator checks it before any pod runs: in the pod, backup-init
+ * and backup-upload refuse only once the database has outgrown the volume, weeks later perhaps.
+ */
+import { Result, Schema } from "effect"
+import { formatBytes } from "./byte-format.ts"
+import { quantityBytes } from "./k8s-quantity.ts"
+import { resourcesAllowanceBytes } from "./snapshot-room.ts"
+
+const GiB = 2 ** 30
+
+/** The etcd CRD's default for `spec.backendQuotaGiB`. */
+export const defaultEtcdQuotaGiB = 8
+
+const EtcdQuotaSpec = Schema.Struct({
+  spec: Schema.optionalKey(Schema.Struct({ backendQuotaGiB: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThan(0))) })),
+})
+const decodeQuotaSpec = Schema.decodeUnknownResult(EtcdQuotaSpec)
+
+/**
+ * etcd's backend quota in bytes from the etcd operator CR (`etcds.operator.openshift.io/cluster`,
+ * `spec.backendQuotaGiB`; the CRD's default when it is not set); undefined when there is no CR or it
+ * says something else.
+ */
+export const etcdQuotaBytes = (etcdCr: unknown): number | undefined => {
+  if (etcdCr === undefined) return undefined
+  const decoded = decodeQuotaSpec(etcdCr)
+  return Result.isSuccess(decoded) ? (decoded.success.spec?.backendQuotaGiB ?? defaultEtcdQuotaGiB) * GiB : undefined
+}
+
+export interface QuotaRoomInput {
+  readonly quotaBytes: number
+  /** The `/backup` emptyDir's size limit as the pod spec gives it (`20Gi`). */
+  readonly volumeSizeLimit: string
+  /** The upload encrypts the snapshot into a PersistentVolumeClaim: its ciphertext is written beside it first. */
+  readonly ciphertextBesideSnapshot: boolean
+}
+
+/** What the volume must hold for a database at the quota. */
+export const quotaBackupBytes = (input: Pick<QuotaRoomInput, "quotaBytes" | "ciphertextBesideSnapshot">): number =>
+  input.quotaBytes * (input.ciphertextBesideSnapshot ? 2 : 1) + resourcesAllowanceBytes
+
+/** A Warning's message when the volume cannot hold a backup of a database at etcd's quota; undefined when it can (or the limit is not a size). */
+export const backupVolumeBelowQuota = (input: QuotaRoomInput): string | undefined => {
+  const limitBytes = quantityBytes(input.volumeSizeLimit)
+  const needed = quotaBackupBytes(input)
+  if (limitBytes === undefined || limitBytes >= needed) return undefined
+  const perDatabase = input.ciphertextBesideSnapshot ? 2 : 1
+  const largestDatabase = Math.max(0, Math.floor((limitBytes - resourcesAllowanceBytes) / perDatabase))
+  const what = input.ciphertextBesideSnapshot ? "the snapshot and its ciphertext (the upload encrypts into a PersistentVolumeClaim)" : "the snapshot"
+  return `the backup pod's /backup volume (--backup-volume-size ${input.volumeSizeLimit}) cannot hold a backup of etcd at its quota of ${formatBytes(input.quotaBytes)} (spec.backendQuotaGiB of etcds.operator.openshift.io/cluster): ${what} and ${formatBytes(resourcesAllowanceBytes)} for the resources take ${formatBytes(needed)}. Backups fail once the database is larger than ${formatBytes(largestDatabase)}; give the operator (or render) a --backup-volume-size of at least ${Math.ceil(needed / GiB)}Gi`
+}
+
+/** The Warning for a backup pod rendered with this volume limit and store, when etcd's quota is known. */
+export const podVolumeBelowQuota = (
+  quotaBytes: number | undefined,
+  volumeSizeLimit: string,
+  store: { readonly claimName?: string | undefined; readonly recipientsSecret?: string | undefined } | undefined,
+): string | undefined =>
+  quotaBytes === undefined
+    ? undefined
+    : backupVolumeBelowQuota({ quotaBytes, volumeSizeLimit, ciphertextBesideSnapshot: store?.claimName !== undefined && store.recipientsSecret !== undefined })
