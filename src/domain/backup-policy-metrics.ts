@@ -98,6 +98,12 @@ export const policyMetrics = {
     help: "1 when the last access to the policy's store (upload, list or probe) succeeded, 0 when it failed",
     labels: policy,
   },
+  volumeShortfall: {
+    name: "cluster_backup_policy_volume_shortfall_bytes",
+    type: "gauge",
+    help: "What the policy's backup pods' /backup volume (--backup-volume-size) lacks to hold a backup of etcd at its quota (spec.backendQuotaGiB): 0 when it holds one; absent while the quota is unknown",
+    labels: policy,
+  },
 } as const satisfies Readonly<Record<string, PolicyMetric>>
 
 export const policyMetricList: ReadonlyArray<PolicyMetric> = Object.values(policyMetrics)

@@ -43,6 +43,12 @@ export interface QuotaRoomInput {
 export const quotaBackupBytes = (input: Pick<QuotaRoomInput, "quotaBytes" | "ciphertextBesideSnapshot">): number =>
   input.quotaBytes * (input.ciphertextBesideSnapshot ? 2 : 1) + resourcesAllowanceBytes
 
+/** The bytes the volume lacks to hold a backup of a database at the quota (0 when it holds one); undefined when the limit is not a size. */
+export const quotaShortfallBytes = (input: QuotaRoomInput): number | undefined => {
+  const limitBytes = quantityBytes(input.volumeSizeLimit)
+  return limitBytes === undefined ? undefined : Math.max(0, quotaBackupBytes(input) - limitBytes)
+}
+
 /** A Warning's message when the volume cannot hold a backup of a database at etcd's quota; undefined when it can (or the limit is not a size). */
 export const backupVolumeBelowQuota = (input: QuotaRoomInput): string | undefined => {
   const limitBytes = quantityBytes(input.volumeSizeLimit)
@@ -54,12 +60,16 @@ export const backupVolumeBelowQuota = (input: QuotaRoomInput): string | undefine
   return `the backup pod's /backup volume (--backup-volume-size ${input.volumeSizeLimit}) cannot hold a backup of etcd at its quota of ${formatBytes(input.quotaBytes)} (spec.backendQuotaGiB of etcds.operator.openshift.io/cluster): ${what} and ${formatBytes(resourcesAllowanceBytes)} for the resources take ${formatBytes(needed)}. Backups fail once the database is larger than ${formatBytes(largestDatabase)}; give the operator (or render) a --backup-volume-size of at least ${Math.ceil(needed / GiB)}Gi`
 }
 
-/** The Warning for a backup pod rendered with this volume limit and store, when etcd's quota is known. */
-export const podVolumeBelowQuota = (
+/** What a backup pod rendered with this volume limit and store lacks at etcd's quota (`quotaShortfallBytes`) and the Warning, when the quota is known. */
+export const podQuotaRoom = (
   quotaBytes: number | undefined,
   volumeSizeLimit: string,
   store: { readonly claimName?: string | undefined; readonly recipientsSecret?: string | undefined } | undefined,
-): string | undefined =>
-  quotaBytes === undefined
-    ? undefined
-    : backupVolumeBelowQuota({ quotaBytes, volumeSizeLimit, ciphertextBesideSnapshot: store?.claimName !== undefined && store.recipientsSecret !== undefined })
+): { readonly shortfallBytes: number | undefined; readonly warning: string | undefined } | undefined => {
+  if (quotaBytes === undefined) return undefined
+  const input = { quotaBytes, volumeSizeLimit, ciphertextBesideSnapshot: store?.claimName !== undefined && store.recipientsSecret !== undefined }
+  return { shortfallBytes: quotaShortfallBytes(input), warning: backupVolumeBelowQuota(input) }
+}
+
+/** The Warning alone (`podQuotaRoom`). */
+export const podVolumeBelowQuota = (...args: Parameters<typeof podQuotaRoom>): string | undefined => podQuotaRoom(...args)?.warning

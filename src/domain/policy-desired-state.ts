@@ -17,7 +17,7 @@ import { decideSchedule, parseSchedule, scheduleInterval, type Backoff, type Sch
 import { canonicalJson } from "./canonical-json.ts"
 import { parseDuration } from "./durations.ts"
 import { operandNames, type OperandTable } from "./operands.ts"
-import { podVolumeBelowQuota } from "./etcd-quota-room.ts"
+import { podQuotaRoom } from "./etcd-quota-room.ts"
 import { backupPodSpecHash, defaultPodOptions, specHashAnnotation, type BackupPod, type BackupPodOptions } from "./pod-spec.ts"
 import { proxySecretKeys } from "./pod-proxy-env.ts"
 import { conditionSays, policyConditions, type Blocked, type ConditionState, type PolicyFacts } from "./policy-conditions.ts"
@@ -320,15 +320,19 @@ const warningFor = (read: PolicyRead, blocked: Blocked | undefined): PolicyEvent
   return conditionSays(read.status.conditions, "Degraded", state) ? undefined : { type: "Warning", reason: blocked.reason, message: blocked.message }
 }
 
-/** The Warning of a policy whose pods' /backup volume cannot hold a backup of etcd at its quota. */
-const volumeWarning = (quotaBytes: number | undefined, settings: PolicySettings, policy: BackupPolicy): PolicyEvent | undefined => {
+/** What a policy's pods' /backup volume lacks at etcd's quota, and the Warning when it cannot hold a backup there. */
+const quotaRoom = (quotaBytes: number | undefined, settings: PolicySettings, policy: BackupPolicy) => {
   const pvc = policy.spec.store.pvc
-  const message = podVolumeBelowQuota(
+  const room = podQuotaRoom(
     quotaBytes,
     settings.podOptions.backupVolumeSizeLimit ?? defaultPodOptions.backupVolumeSizeLimit,
     pvc === undefined ? undefined : { claimName: pvc.claimName, recipientsSecret: pvc.recipientsSecret?.name },
   )
-  return message === undefined ? undefined : { type: "Warning", reason: "BackupVolumeBelowQuota", message: `BackupPolicy ${policy.metadata.name}: ${message}` }
+  const warning: PolicyEvent | undefined =
+    room?.warning === undefined
+      ? undefined
+      : { type: "Warning", reason: "BackupVolumeBelowQuota", message: `BackupPolicy ${policy.metadata.name}: ${room.warning}` }
+  return { shortfallBytes: room?.shortfallBytes, warning }
 }
 
 /** Where a policy's backups go, one string per place: two policies with the same one share every backup there. */
@@ -449,6 +453,7 @@ const decidePolicy = (
   const createdName = create === undefined ? undefined : podNameOf(create.pod)
 
   const { lastSuccessfulBackup, lastFailure, events } = finishedRuns(read, vanished)
+  const volume = quotaRoom(observed.etcdQuotaBytes, settings, policy)
   const activePod = createdName ?? running?.pod
   const scheduled = create !== undefined && decision._tag === "Start" && decision.scheduledTime !== undefined ? decision.scheduledTime : recordedSchedule
   const nextScheduleTime = decision._tag === "Suspended" ? undefined : decision.nextScheduleTime
@@ -488,7 +493,7 @@ const decidePolicy = (
     warning:
       warningFor(read, blocked) ??
       (proxy?._tag === "ProxySecretUnchecked" ? { type: "Warning", reason: proxy._tag, message: proxy.message } : undefined) ??
-      volumeWarning(observed.etcdQuotaBytes, settings, policy),
+      volume.warning,
     wakeAt: minOf([wait, settle, running?.overdueAt]),
     metrics: policyMetricValues({
       name,
@@ -500,6 +505,7 @@ const decidePolicy = (
       // A backup of changed revisions is wanted once they settled, and not before the policy existed.
       revisionChangePendingSince: changed ? Math.max(settledAt, created ?? settledAt) : undefined,
       minIntervalMs: spec.onRevisionChange === true ? minIntervalMs : undefined,
+      volumeShortfallBytes: volume.shortfallBytes,
     }),
   }
 }

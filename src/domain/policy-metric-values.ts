@@ -25,6 +25,8 @@ export interface PolicyMetricValues {
   /** The policy's minInterval, for a policy with onRevisionChange. */
   readonly minIntervalMs: number | undefined
   readonly storeReachable: boolean | undefined
+  /** What the pods' /backup volume lacks at etcd's quota (etcd-quota-room.ts); undefined while the quota is unknown. */
+  readonly volumeShortfallBytes: number | undefined
   /** The newest complete run and the bytes it uploaded: the uploaded-bytes counter grows once per such pod. */
   readonly completed: { readonly pod: string; readonly bytesUploaded: number } | undefined
 }
@@ -46,6 +48,7 @@ export const policyMetricValues = (input: {
   readonly scheduleIntervalMs: number | undefined
   readonly revisionChangePendingSince?: number | undefined
   readonly minIntervalMs?: number | undefined
+  readonly volumeShortfallBytes?: number | undefined
 }): PolicyMetricValues => {
   const { status, runs, policy } = input
   const complete = runs.find((r) => r.outcome._tag === "Complete")
@@ -70,6 +73,7 @@ export const policyMetricValues = (input: {
     revisionChangePendingSince: input.revisionChangePendingSince,
     minIntervalMs: input.minIntervalMs,
     storeReachable: storeReachable(runs),
+    volumeShortfallBytes: input.volumeShortfallBytes,
     completed: complete === undefined || report === undefined ? undefined : { pod: complete.pod, bytesUploaded: report.bytesUploaded },
   }
 }

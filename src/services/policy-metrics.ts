@@ -30,6 +30,7 @@ const gaugeValues: Readonly<Record<GaugeName, (v: PolicyMetricValues) => number 
   revisionChangePending: (v) => seconds(v.revisionChangePendingSince),
   minInterval: (v) => seconds(v.minIntervalMs),
   storeReachable: (v) => (v.storeReachable === undefined ? undefined : v.storeReachable ? 1 : 0),
+  volumeShortfall: (v) => v.volumeShortfallBytes,
 }
 
 export const makePolicyMetrics = (registry: Prom.Registry): PolicyMetricsRecorder => {

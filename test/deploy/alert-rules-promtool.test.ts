@@ -60,7 +60,7 @@ const firing = (alert: string, policy: string, severity: string, value?: string)
       k,
       v
         .replaceAll("{{ $labels.policy }}", policy)
-        .replaceAll("{{ $value | humanizeDuration }}", value ?? "")
+        .replace(/\{\{ \$value \| \w+ \}\}/g, value ?? "")
         .trim(),
     ]),
   ),
@@ -199,6 +199,23 @@ describe("the alert rules under promtool", () => {
       [
         { at: "24m", alert: "ClusterBackupStoreUnreachable", expected: [] },
         { at: "27m", alert: "ClusterBackupStoreUnreachable", expected: [firing("ClusterBackupStoreUnreachable", "down", "warning")] },
+      ],
+    )
+    expectPasses(result)
+  })
+
+  it("ClusterBackupVolumeBelowQuota: pods short of a backup at etcd's quota for 15 min fire with what they lack; a volume raised in time, or one that holds it, does not", () => {
+    const result = evaluate(
+      "volume-below-quota",
+      [
+        { policy: "short", values: { volume_shortfall_bytes: "1073741824x40" } },
+        { policy: "raised", values: { volume_shortfall_bytes: "1073741824x10 0x30" } },
+        { policy: "fits", values: { volume_shortfall_bytes: "0x40" } },
+      ],
+      40,
+      [
+        { at: "14m", alert: "ClusterBackupVolumeBelowQuota", expected: [] },
+        { at: "16m", alert: "ClusterBackupVolumeBelowQuota", expected: [firing("ClusterBackupVolumeBelowQuota", "short", "warning", "1Gi")] },
       ],
     )
     expectPasses(result)

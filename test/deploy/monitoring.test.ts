@@ -45,12 +45,13 @@ const parse = (expr: string) => {
 }
 
 describe("PrometheusRule", () => {
-  it("alerts on no recent backup, a failed last backup, an old verified backup and an unreachable store", () => {
+  it("alerts on no recent backup, a failed last backup, an old verified backup, an unreachable store and a volume short of etcd's quota", () => {
     expect(rules.map((r) => r.alert)).toEqual([
       "ClusterBackupNoRecentBackup",
       "ClusterBackupLastBackupFailed",
       "ClusterBackupVerifiedBackupTooOld",
       "ClusterBackupStoreUnreachable",
+      "ClusterBackupVolumeBelowQuota",
     ])
   })
 

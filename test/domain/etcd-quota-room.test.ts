@@ -1,6 +1,14 @@
 import { fc, test } from "@fast-check/vitest"
 import { describe, expect, it } from "vitest"
-import { backupVolumeBelowQuota, defaultEtcdQuotaGiB, etcdQuotaBytes, podVolumeBelowQuota, quotaBackupBytes } from "../../src/domain/etcd-quota-room.ts"
+import {
+  backupVolumeBelowQuota,
+  defaultEtcdQuotaGiB,
+  etcdQuotaBytes,
+  podQuotaRoom,
+  podVolumeBelowQuota,
+  quotaBackupBytes,
+  quotaShortfallBytes,
+} from "../../src/domain/etcd-quota-room.ts"
 import { quantityBytes } from "../../src/domain/k8s-quantity.ts"
 import { resourcesAllowanceBytes } from "../../src/domain/snapshot-room.ts"
 
@@ -37,6 +45,7 @@ describe("backupVolumeBelowQuota", () => {
       const limit = quantityBytes(volumeSizeLimit)!
       const warning = backupVolumeBelowQuota({ quotaBytes, volumeSizeLimit, ciphertextBesideSnapshot })
       expect(warning !== undefined).toBe(limit < needed)
+      expect(quotaShortfallBytes({ quotaBytes, volumeSizeLimit, ciphertextBesideSnapshot })).toBe(Math.max(0, needed - limit))
       if (warning === undefined) return
       expect(warning).toContain(`--backup-volume-size ${volumeSizeLimit}`)
       expect(warning.includes("ciphertext")).toBe(ciphertextBesideSnapshot)
@@ -65,5 +74,8 @@ describe("backupVolumeBelowQuota", () => {
     expect(at({ recipientsSecret: "recipients" })).toBe(false)
     expect(at({ claimName: "backups", recipientsSecret: "recipients" })).toBe(true)
     expect(podVolumeBelowQuota(undefined, "1Mi", { claimName: "backups", recipientsSecret: "recipients" })).toBeUndefined()
+    expect(podQuotaRoom(undefined, "1Mi", undefined)).toBeUndefined()
+    expect(podQuotaRoom(16 * GiB, "20Gi", undefined)).toEqual({ shortfallBytes: 0, warning: undefined })
+    expect(podQuotaRoom(16 * GiB, "16Gi", undefined)?.shortfallBytes).toBe(resourcesAllowanceBytes)
   })
 })

@@ -590,8 +590,13 @@ describe("policyDesiredState against etcd's quota", () => {
         expect(warningOf("sealed")?.reason === "BackupVolumeBelowQuota").toBe(limitBytes < 2 * quotaGiB * GiB + 64 * 2 ** 20)
         expect(warningOf("plain")?.reason === "BackupVolumeBelowQuota").toBe(limitBytes < quotaGiB * GiB + 64 * 2 ** 20)
         if (warningOf("sealed") !== undefined) expect(warningOf("sealed")!.message).toMatch(/^BackupPolicy sealed: the backup pod's \/backup volume/)
-        // Only the Warning differs: the pods and statuses are those decided without the quota.
-        expect(desired.policies.map((p) => ({ ...p, warning: undefined }))).toEqual(without.policies.map((p) => ({ ...p, warning: undefined })))
+        const shortfallOf = (d: typeof desired, name: string) => d.policies.find((p) => p.name === name)!.metrics.volumeShortfallBytes
+        expect(shortfallOf(desired, "sealed")).toBe(Math.max(0, 2 * quotaGiB * GiB + 64 * 2 ** 20 - limitBytes))
+        expect(shortfallOf(desired, "plain")).toBe(Math.max(0, quotaGiB * GiB + 64 * 2 ** 20 - limitBytes))
+        expect(shortfallOf(without, "sealed")).toBeUndefined()
+        // Only the Warning and the shortfall's metric differ: the pods and statuses are those decided without the quota.
+        const rest = (d: typeof desired) => d.policies.map((p) => ({ ...p, warning: undefined, metrics: { ...p.metrics, volumeShortfallBytes: undefined } }))
+        expect(rest(desired)).toEqual(rest(without))
         const writes = policyDiff(observed, desired)
         const next = apply(observed, writes, desired)
         expect(

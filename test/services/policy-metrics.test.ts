@@ -19,6 +19,7 @@ const none: PolicyMetricValues = {
   revisionChangePendingSince: undefined,
   minIntervalMs: undefined,
   storeReachable: undefined,
+  volumeShortfallBytes: undefined,
   completed: undefined,
 }
 const done = (pod: string, at: number): PolicyMetricValues => ({
@@ -29,6 +30,7 @@ const done = (pod: string, at: number): PolicyMetricValues => ({
   lastBackupBytes: 5120,
   newestVerified: at - 60_000,
   storeReachable: true,
+  volumeShortfallBytes: 0,
   completed: { pod, bytesUploaded: 5120 },
 })
 
@@ -56,6 +58,7 @@ describe("per-policy metrics on the operator's registry", () => {
     const body = await scrape(m)
     expect(line(body, "cluster_backup_policy_last_success_timestamp_seconds")).toBeUndefined()
     expect(line(body, "cluster_backup_policy_store_reachable")).toBeUndefined()
+    expect(line(body, "cluster_backup_policy_volume_shortfall_bytes")).toBeUndefined()
     expect(line(body, "cluster_backup_policy_next_schedule_timestamp_seconds")).toBe(
       'cluster_backup_policy_next_schedule_timestamp_seconds{policy="nightly"} 4600',
     )
