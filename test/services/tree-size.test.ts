@@ -28,7 +28,6 @@ describe("treeSize on a real tree", () => {
     const { tree } = makeTree()
     const got = await Effect.runPromise(treeSize(tree, reader, allocatedBytes, { hardLinks: "once" }))
     expect(got).toBe(blocksOf(tree, join(tree, "sub"), join(tree, "data"), join(tree, "sparse")) + lstatSync(join(tree, "sub", "link")).blocks * 512)
-    expect(got).toBeLessThan(1024 * 1024)
   })
 
   it("what a copy writes: each hard link's name, the sparse file's holes, nothing of the link's target", async () => {
