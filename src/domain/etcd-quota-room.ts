@@ -8,7 +8,8 @@
 import { Result, Schema } from "effect"
 import { formatBytes } from "./byte-format.ts"
 import { quantityBytes } from "./k8s-quantity.ts"
-import { resourcesAllowanceBytes } from "./snapshot-room.ts"
+import { defaultPodOptions } from "./pod-spec.ts"
+import { backupVolumeBytes, resourcesAllowanceBytes, snapshotsInVolume } from "./snapshot-room.ts"
 
 const GiB = 2 ** 30
 
@@ -41,7 +42,7 @@ export interface QuotaRoomInput {
 
 /** What the volume must hold for a database at the quota. */
 export const quotaBackupBytes = (input: Pick<QuotaRoomInput, "quotaBytes" | "ciphertextBesideSnapshot">): number =>
-  input.quotaBytes * (input.ciphertextBesideSnapshot ? 2 : 1) + resourcesAllowanceBytes
+  backupVolumeBytes(input.quotaBytes, input.ciphertextBesideSnapshot)
 
 /** The bytes the volume lacks to hold a backup of a database at the quota (0 when it holds one); undefined when the limit is not a size. */
 export const quotaShortfallBytes = (input: QuotaRoomInput): number | undefined => {
@@ -54,20 +55,26 @@ export const backupVolumeBelowQuota = (input: QuotaRoomInput): string | undefine
   const limitBytes = quantityBytes(input.volumeSizeLimit)
   const needed = quotaBackupBytes(input)
   if (limitBytes === undefined || limitBytes >= needed) return undefined
-  const perDatabase = input.ciphertextBesideSnapshot ? 2 : 1
-  const largestDatabase = Math.max(0, Math.floor((limitBytes - resourcesAllowanceBytes) / perDatabase))
+  const largestDatabase = Math.max(0, Math.floor((limitBytes - resourcesAllowanceBytes) / snapshotsInVolume(input.ciphertextBesideSnapshot)))
   const what = input.ciphertextBesideSnapshot ? "the snapshot and its ciphertext (the upload encrypts into a PersistentVolumeClaim)" : "the snapshot"
   return `the backup pod's /backup volume (--backup-volume-size ${input.volumeSizeLimit}) cannot hold a backup of etcd at its quota of ${formatBytes(input.quotaBytes)} (spec.backendQuotaGiB of etcds.operator.openshift.io/cluster): ${what} and ${formatBytes(resourcesAllowanceBytes)} for the resources take ${formatBytes(needed)}. Backups fail once the database is larger than ${formatBytes(largestDatabase)}; give the operator (or render) a --backup-volume-size of at least ${Math.ceil(needed / GiB)}Gi`
 }
 
-/** What a backup pod rendered with this volume limit and store lacks at etcd's quota (`quotaShortfallBytes`) and the Warning, when the quota is known. */
+/**
+ * What a backup pod rendered with this volume limit (the pod spec's default when not given) and store lacks at etcd's
+ * quota (`quotaShortfallBytes`) and the Warning, when the quota is known.
+ */
 export const podQuotaRoom = (
   quotaBytes: number | undefined,
-  volumeSizeLimit: string,
+  volumeSizeLimit: string | undefined,
   store: { readonly claimName?: string | undefined; readonly recipientsSecret?: string | undefined } | undefined,
 ): { readonly shortfallBytes: number | undefined; readonly warning: string | undefined } | undefined => {
   if (quotaBytes === undefined) return undefined
-  const input = { quotaBytes, volumeSizeLimit, ciphertextBesideSnapshot: store?.claimName !== undefined && store.recipientsSecret !== undefined }
+  const input = {
+    quotaBytes,
+    volumeSizeLimit: volumeSizeLimit ?? defaultPodOptions.backupVolumeSizeLimit,
+    ciphertextBesideSnapshot: store?.claimName !== undefined && store.recipientsSecret !== undefined,
+  }
   return { shortfallBytes: quotaShortfallBytes(input), warning: backupVolumeBelowQuota(input) }
 }
 

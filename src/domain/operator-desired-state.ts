@@ -11,7 +11,7 @@ import { backupStatusConfigMapName, backupStatusKeys, decodeBackupStatus, encode
 import { countableRenderTime, decide, type ControllerDecision } from "./controller-decision.ts"
 import type { OperandTable } from "./operands.ts"
 import { podVolumeBelowQuota } from "./etcd-quota-room.ts"
-import { defaultPodOptions, renderBackupPodYaml, revisionsAnnotation, type BackupPodOptions } from "./pod-spec.ts"
+import { renderBackupPodYaml, revisionsAnnotation, type BackupPodOptions } from "./pod-spec.ts"
 import { proxySecretKeys } from "./pod-proxy-env.ts"
 import { proxySecretProblem, type ProxySecretRead } from "./proxy-secret-check.ts"
 import { formatRevisionSet, parseRevisionsFlag, revisionSetsEqual, type LatestRevisionError, type RevisionSet } from "./revisions.ts"
@@ -213,11 +213,7 @@ export const desiredState = (observed: OperatorObserved, settings: OperatorSetti
   const { now, memory } = observed
   // The rendered spec is published all the same: it is right once the Secret is there, and only a person creates its pod.
   const proxy = proxySecretProblem(proxySecretKeys(settings.podOptions.proxyEnv), observed.proxySecret, settings.namespace)
-  const volume = podVolumeBelowQuota(
-    observed.etcdQuotaBytes,
-    settings.podOptions.backupVolumeSizeLimit ?? defaultPodOptions.backupVolumeSizeLimit,
-    settings.podOptions.store,
-  )
+  const volume = podVolumeBelowQuota(observed.etcdQuotaBytes, settings.podOptions.backupVolumeSizeLimit, settings.podOptions.store)
   const heldWarnings = { ...(proxy === undefined ? {} : { [proxy._tag]: proxy.message }), ...(volume === undefined ? {} : { BackupVolumeBelowQuota: volume }) }
   if (Result.isFailure(observed.revisions)) {
     const warnings = { RevisionsUnavailable: revisionsUnavailableMessage(observed.revisions.failure), ...heldWarnings }

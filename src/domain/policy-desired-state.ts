@@ -18,7 +18,7 @@ import { canonicalJson } from "./canonical-json.ts"
 import { parseDuration } from "./durations.ts"
 import { operandNames, type OperandTable } from "./operands.ts"
 import { podQuotaRoom } from "./etcd-quota-room.ts"
-import { backupPodSpecHash, defaultPodOptions, specHashAnnotation, type BackupPod, type BackupPodOptions } from "./pod-spec.ts"
+import { backupPodSpecHash, specHashAnnotation, type BackupPod, type BackupPodOptions } from "./pod-spec.ts"
 import { proxySecretKeys } from "./pod-proxy-env.ts"
 import { conditionSays, policyConditions, type Blocked, type ConditionState, type PolicyFacts } from "./policy-conditions.ts"
 import { policyMetricValues, type PolicyMetricValues } from "./policy-metric-values.ts"
@@ -325,7 +325,7 @@ const quotaRoom = (quotaBytes: number | undefined, settings: PolicySettings, pol
   const pvc = policy.spec.store.pvc
   const room = podQuotaRoom(
     quotaBytes,
-    settings.podOptions.backupVolumeSizeLimit ?? defaultPodOptions.backupVolumeSizeLimit,
+    settings.podOptions.backupVolumeSizeLimit,
     pvc === undefined ? undefined : { claimName: pvc.claimName, recipientsSecret: pvc.recipientsSecret?.name },
   )
   const warning: PolicyEvent | undefined =

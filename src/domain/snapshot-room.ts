@@ -9,6 +9,13 @@
 /** The resources tree, its tarball and the small records beside the snapshot. */
 export const resourcesAllowanceBytes = 64 * 2 ** 20
 
+/** The snapshots of the database the volume holds at once: two while an upload encrypting into a claim writes the ciphertext beside it. */
+export const snapshotsInVolume = (ciphertextBesideSnapshot: boolean): number => (ciphertextBesideSnapshot ? 2 : 1)
+
+/** What the backup volume must hold for a database of `databaseBytes`: its snapshots and the resources. */
+export const backupVolumeBytes = (databaseBytes: number, ciphertextBesideSnapshot: boolean): number =>
+  databaseBytes * snapshotsInVolume(ciphertextBesideSnapshot) + resourcesAllowanceBytes
+
 export interface SnapshotRoomInput {
   readonly databaseBytes: number
   readonly factor: number
@@ -28,7 +35,8 @@ export const snapshotRoom = (input: SnapshotRoomInput): SnapshotRoom => {
     return { _tag: "DiskTooSmall", neededBytes: diskNeeded, availableBytes: input.fileSystemAvailableBytes }
   }
   if (input.volume === undefined) return { _tag: "Fits" }
-  const volumeNeeded = input.databaseBytes + resourcesAllowanceBytes
+  // The ciphertext beside it is backup-upload's to check.
+  const volumeNeeded = backupVolumeBytes(input.databaseBytes, false)
   const volumeAvailable = Math.max(0, input.volume.limitBytes - input.volume.usedBytes)
   return volumeAvailable < volumeNeeded ? { _tag: "VolumeLimitTooSmall", neededBytes: volumeNeeded, availableBytes: volumeAvailable } : { _tag: "Fits" }
 }
