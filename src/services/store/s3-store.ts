@@ -523,10 +523,21 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
 
   const getStreamed = (key: string, path: string): Effect.Effect<PutResult, StoreError> => {
     const part = `${path}.part`
-    const download = s3Exchange(endpoint, { operation: "GET", method: "GET", key }, (res) =>
-      createFreshFile(part, 0o600).then(
+    const download = s3Exchange(endpoint, { operation: "GET", method: "GET", key }, (res) => {
+      // A response cut while its part file is being created emits its error only to listeners already
+      // there, and piped afterwards it would never settle: it is listened to now, and looked at once the
+      // file is there.
+      res.on("error", () => undefined)
+      return createFreshFile(part, 0o600).then(
         (handle) =>
           new Promise<PutResult>((resolve, reject) => {
+            if (res.destroyed) {
+              const cut = res.errored ?? Object.assign(new Error("the response ended before its body was read"), { code: "ECONNRESET" })
+              return void handle.close().then(
+                () => reject(cut),
+                () => reject(cut),
+              )
+            }
             const hash = createHash("sha256")
             let size = 0
             const out = handle.createWriteStream()
@@ -544,7 +555,8 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
               size += d.length
             })
             res.on("error", fail)
-            out.on("error", (e) => fail(localIoFailed(part, "write", e)))
+            // A write the response's own failure stopped is that failure, which a retry may mend.
+            out.on("error", (e) => fail(res.errored ?? localIoFailed(part, "write", e)))
             out.on("finish", () => resolve({ key, size, sha256: hash.digest("hex") }))
             res.pipe(out)
           }),
@@ -552,8 +564,8 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
           res.destroy()
           throw localIoFailed(part, "create", e)
         },
-      ),
-    )
+      )
+    })
     return retrying(download).pipe(
       Effect.flatMap((result) =>
         Effect.tryPromise({

@@ -366,6 +366,25 @@ describe("a download whose response is cut", () => {
     expect(open.filter((l) => l.startsWith(work))).toEqual([])
     expect(readdirSync(work)).toEqual([])
   })
+  // The cut can come before the part file exists, while nothing listens on the response yet: it has to be seen then too.
+  it("a response cut as soon as its first bytes are sent is told as the cut, and retried, never hanging or blamed on the file", async () => {
+    let gets = 0
+    const url = await stub((req, _url, _body, res) => {
+      if (req.method === "HEAD") return void res.writeHead(200, { "content-length": "100" }).end()
+      gets++
+      res.writeHead(200, { "content-length": "100" })
+      res.write(Buffer.alloc(50, 1), () => res.socket?.destroy())
+    })
+    const store = makeS3Store(endpoint(url), { partSize: 5 * MiB, partsInFlight: 1, retries: 2, retryBaseMs: 1 })
+    const work = mkdtempSync(join(tmpdir(), "s3-stub-cut-early-"))
+    for (let i = 0; i < 20; i++) {
+      gets = 0
+      const exit = await Effect.runPromiseExit(store.getFile("p/id/f", join(work, "f")))
+      expect(JSON.stringify(exit)).toMatch(/StoreRequestFailed.*ECONNRESET/)
+      expect(gets).toBe(3)
+      expect(readdirSync(work)).toEqual([])
+    }
+  }, 20_000)
 })
 
 describe("a server that ignores Range", () => {
