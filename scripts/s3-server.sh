@@ -38,6 +38,7 @@ SERVERS="account container object proxy"
 ALL="memcached $SERVERS"
 WATCH=
 REMOVE=
+CMDLINE=
 
 die() { echo "s3-server.sh: $*" >&2; exit 1; }
 log() { echo "s3-server.sh: $*" >&2; }
@@ -67,16 +68,19 @@ alive() {
   local pid
   [ -f "$1" ] && read -r pid <"$1" && alive_pid "$pid" "$2"
 }
-alive_pid() {  # PID MARKER
-  local pid=$1 line st IFS=' '
+# live_cmdline PID: sets CMDLINE to the pid's command line (" arg1 arg2 ... "); fails when the pid
+# does not run (a zombie counts as gone).
+live_cmdline() {
+  local line st IFS=' '
   local -a arg
-  [[ $pid =~ ^[0-9]+$ ]] && [ -r "/proc/$pid/stat" ] || return 1
-  read -r line <"/proc/$pid/stat" 2>/dev/null || return 1
+  [[ $1 =~ ^[0-9]+$ ]] && [ -r "/proc/$1/stat" ] || return 1
+  read -r line <"/proc/$1/stat" 2>/dev/null || return 1
   st=${line##*) }; st=${st%% *}
   [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ] || return 1
-  mapfile -d '' arg <"/proc/$pid/cmdline" 2>/dev/null || return 1
-  [[ " ${arg[*]} " == *"$2"* ]]
+  mapfile -d '' arg <"/proc/$1/cmdline" 2>/dev/null || return 1
+  CMDLINE=" ${arg[*]} "
 }
+alive_pid() { live_cmdline "$1" && [[ $CMDLINE == *"$2"* ]]; }  # PID MARKER
 marker() {  # DIR SERVER -> a string only our process has in its command line
   case $2 in
     memcached) echo "memcached -l 127.0.0.1 -p $(( $(cat "$1/etc/port" 2>/dev/null || echo 0) + 4 )) -U 0 " ;;
@@ -375,15 +379,30 @@ cmd_watch() {
   if [ "$remove" = remove ]; then rm -rf "$dir" "$dir.lock"; fi
 }
 
-# watchdogs DIR: the pids of DIR's watchdogs, found by their command lines: a start stopped
-# between launching its watchdog and writing watch.pid leaves one that no pid file names.
-watchdogs() {
-  local marker p
-  marker=$(marker "$1" watch)
+# marked_pids MARKER...: the live pids (not this shell's) whose command line holds one of the MARKERs.
+marked_pids() {
+  local p m
   for p in /proc/[0-9]*; do
     p=${p#/proc/}
-    if [ "$p" != $$ ] && [ "$p" != "$BASHPID" ] && alive_pid "$p" "$marker"; then echo "$p"; fi
+    [ "$p" != $$ ] && [ "$p" != "$BASHPID" ] && live_cmdline "$p" || continue
+    for m in "$@"; do
+      if [[ $CMDLINE == *"$m"* ]]; then echo "$p"; break; fi
+    done
   done
+}
+
+# watchdogs DIR: the pids of DIR's watchdogs, found by their command lines: a start stopped
+# between launching its watchdog and writing watch.pid leaves one that no pid file names.
+watchdogs() { marked_pids "$(marker "$1" watch)"; }
+
+# servers DIR: the pids of DIR's servers, found by their command lines, not by their pid files: a
+# start launching a server while the watchdog stops the others can lose the race for its pid file
+# (the watchdog removes the pid files of what it stopped).
+servers() {
+  local s
+  local -a markers=()
+  for s in $ALL; do markers+=("$(marker "$1" $s)"); done
+  marked_pids "${markers[@]}"
 }
 
 # stop_watchdogs DIR: returns once no watchdog of DIR runs (TERM, then KILL after 5 s), so that
@@ -407,22 +426,14 @@ cmd_stop() {
 }
 
 stop_servers() {
-  local dir=$1 s left i
-  for s in proxy object container account memcached; do
-    if up "$dir" $s; then kill -TERM "$(cat "$dir/run/$s.pid")" 2>/dev/null || true; fi
-  done
+  local dir=$1 p i s
+  for p in $(servers "$dir"); do kill -TERM "$p" 2>/dev/null || true; done
   for i in $(seq 1 50); do
-    left=0
-    for s in $ALL; do if up "$dir" $s; then left=1; fi; done
-    [ $left = 0 ] && break
+    [ -z "$(servers "$dir")" ] && break
     sleep 0.2
   done
-  for s in $ALL; do
-    if up "$dir" $s; then
-      log "$s did not stop on TERM; sending KILL"; kill -KILL "$(cat "$dir/run/$s.pid")" 2>/dev/null || true
-    fi
-    rm -f "$dir/run/$s.pid"
-  done
+  for p in $(servers "$dir"); do log "server $p did not stop on TERM; sending KILL"; kill -KILL "$p" 2>/dev/null || true; done
+  for s in $ALL; do rm -f "$dir/run/$s.pid"; done
   log "stopped ($dir)"
 }
 

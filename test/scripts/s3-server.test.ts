@@ -1,5 +1,5 @@
 import { execFile, execFileSync, spawn } from "node:child_process"
-import { existsSync, rmSync } from "node:fs"
+import { existsSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
@@ -62,14 +62,18 @@ describe("scripts/s3-server.sh", () => {
 
   // Checked at once, not waited for: the demo removes its work directory and exits right after `stop`, and a caller
   // that looks then must find nothing of the server's running.
-  it("stop ends a watchdog no pid file names, and returns only once it has ended", async () => {
+  // A start launching a server while the watchdog stops the others can lose the race for the server's pid file.
+  it("stop ends a watchdog and servers no pid file names, and returns only once they have ended", async () => {
     const dir = join(tmpdir(), `cb-s3-stop-orphan-${process.pid}-${Date.now()}`)
     const testRun = spawn("sleep", ["120"], { stdio: "ignore" })
     try {
       await run("bash", [s3ServerScript, "start", dir, "auto", String(testRun.pid)])
-      rmSync(join(dir, "run", "watch.pid"))
+      for (const p of ["watch", "proxy", "object", "memcached"]) rmSync(join(dir, "run", `${p}.pid`))
+      const memcached = `memcached -l 127.0.0.1 -p ${Number(readFileSync(join(dir, "etc", "port"), "utf8")) + 4} `
+      expect(processesUsing(memcached)).toHaveLength(1)
       await run("bash", [s3ServerScript, "stop", dir])
       expect(processesUsing(dir)).toEqual([])
+      expect(processesUsing(memcached)).toEqual([])
     } finally {
       testRun.kill("SIGKILL")
       rmSync(dir, { recursive: true, force: true })
