@@ -16,20 +16,26 @@ export const snapshotsInVolume = (ciphertextBesideSnapshot: boolean): number => 
 export const backupVolumeBytes = (databaseBytes: number, ciphertextBesideSnapshot: boolean): number =>
   databaseBytes * snapshotsInVolume(ciphertextBesideSnapshot) + resourcesAllowanceBytes
 
-export interface SnapshotRoomInput {
+/** The emptyDir's size limit and what it already holds. */
+export interface VolumeRoom {
+  readonly limitBytes: number
+  readonly usedBytes: number
+}
+
+export interface SnapshotRoomInput<V extends VolumeRoom> {
   readonly databaseBytes: number
   readonly factor: number
   readonly fileSystemAvailableBytes: number
-  /** The emptyDir's size limit and what it already holds, when the backup directory has one. */
-  readonly volume?: { readonly limitBytes: number; readonly usedBytes: number } | undefined
+  /** The backup directory's volume, when it has a size limit. */
+  readonly volume?: V | undefined
 }
 
-export type SnapshotRoom =
+export type SnapshotRoom<V extends VolumeRoom> =
   | { readonly _tag: "Fits" }
   | { readonly _tag: "DiskTooSmall"; readonly neededBytes: number; readonly availableBytes: number }
-  | { readonly _tag: "VolumeLimitTooSmall"; readonly neededBytes: number; readonly availableBytes: number }
+  | { readonly _tag: "VolumeLimitTooSmall"; readonly neededBytes: number; readonly availableBytes: number; readonly volume: V }
 
-export const snapshotRoom = (input: SnapshotRoomInput): SnapshotRoom => {
+export const snapshotRoom = <V extends VolumeRoom>(input: SnapshotRoomInput<V>): SnapshotRoom<V> => {
   const diskNeeded = Math.ceil(input.databaseBytes * input.factor)
   if (input.fileSystemAvailableBytes < diskNeeded) {
     return { _tag: "DiskTooSmall", neededBytes: diskNeeded, availableBytes: input.fileSystemAvailableBytes }
@@ -38,5 +44,7 @@ export const snapshotRoom = (input: SnapshotRoomInput): SnapshotRoom => {
   // The ciphertext beside it is backup-upload's to check.
   const volumeNeeded = backupVolumeBytes(input.databaseBytes, false)
   const volumeAvailable = Math.max(0, input.volume.limitBytes - input.volume.usedBytes)
-  return volumeAvailable < volumeNeeded ? { _tag: "VolumeLimitTooSmall", neededBytes: volumeNeeded, availableBytes: volumeAvailable } : { _tag: "Fits" }
+  return volumeAvailable < volumeNeeded
+    ? { _tag: "VolumeLimitTooSmall", neededBytes: volumeNeeded, availableBytes: volumeAvailable, volume: input.volume }
+    : { _tag: "Fits" }
 }

@@ -33,10 +33,12 @@ describe("snapshotRoom", () => {
     expect(snapshotRoom({ databaseBytes: 12 * GiB, factor: 2, fileSystemAvailableBytes: 20 * GiB, volume: { limitBytes: 20 * GiB, usedBytes: 0 } })._tag).toBe(
       "DiskTooSmall",
     )
-    expect(snapshotRoom({ databaseBytes: 12 * GiB, factor: 2, fileSystemAvailableBytes: 100 * GiB, volume: { limitBytes: 12 * GiB, usedBytes: 0 } })).toEqual({
+    const volume = { limitBytes: 12 * GiB, usedBytes: 0, name: "backup" }
+    expect(snapshotRoom({ databaseBytes: 12 * GiB, factor: 2, fileSystemAvailableBytes: 100 * GiB, volume })).toEqual({
       _tag: "VolumeLimitTooSmall",
       neededBytes: 12 * GiB + resourcesAllowanceBytes,
       availableBytes: 12 * GiB,
+      volume,
     })
   })
 })

@@ -124,7 +124,7 @@ const takeSnapshot = Effect.fnUntraced(function* (options: BackupInitOptions) {
           ? `not enough free space in ${backupDir}: the snapshot needs ${neededBytes} bytes (${factor} x the etcd database size ${before.dbSize}), ` +
             `only ${availableBytes} bytes are available; free space or give the backup volume more room.`
           : `not enough room in ${backupDir}: the snapshot needs ${neededBytes} bytes (the etcd database size ${before.dbSize} and ${formatBytes(resourcesAllowanceBytes)} for the resources), ` +
-            `only ${availableBytes} bytes are available; ${describeVolumeLimit(usage.volumeLimit!)}.`,
+            `only ${availableBytes} bytes are available; ${describeVolumeLimit(room.volume)}.`,
     })
   }
 
