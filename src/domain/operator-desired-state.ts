@@ -10,7 +10,7 @@ import { latestOutcome, type BackupOutcome, type BackupPodView } from "./backup-
 import { backupStatusConfigMapName, backupStatusKeys, decodeBackupStatus, encodeBackupStatus, lastCompleteTimeOf, type BackupStatus } from "./backup-status.ts"
 import { countableRenderTime, decide, type ControllerDecision } from "./controller-decision.ts"
 import type { OperandTable } from "./operands.ts"
-import { podVolumeBelowQuota } from "./etcd-quota-room.ts"
+import { podQuotaRoom } from "./etcd-quota-room.ts"
 import { renderBackupPodYaml, revisionsAnnotation, type BackupPodOptions } from "./pod-spec.ts"
 import { proxySecretKeys } from "./pod-proxy-env.ts"
 import { proxySecretProblem, type ProxySecretRead } from "./proxy-secret-check.ts"
@@ -95,6 +95,8 @@ export interface DesiredState {
   readonly outcome: BackupOutcome | undefined
   /** The Warnings that hold now, by reason. */
   readonly warnings: Readonly<Partial<Record<WarningReason, string>>>
+  /** What the rendered pod's /backup volume lacks to hold a backup at etcd's quota (0: nothing); undefined while the quota is unknown. */
+  readonly volumeShortfallBytes: number | undefined
   /** Transitions to report as Events when this state is reached. */
   readonly events: ReadonlyArray<DesiredEvent>
   /** When to sync again although nothing changes (a pending render). */
@@ -213,8 +215,12 @@ export const desiredState = (observed: OperatorObserved, settings: OperatorSetti
   const { now, memory } = observed
   // The rendered spec is published all the same: it is right once the Secret is there, and only a person creates its pod.
   const proxy = proxySecretProblem(proxySecretKeys(settings.podOptions.proxyEnv), observed.proxySecret, settings.namespace)
-  const volume = podVolumeBelowQuota(observed.etcdQuotaBytes, settings.podOptions.backupVolumeSizeLimit, settings.podOptions.store)
-  const heldWarnings = { ...(proxy === undefined ? {} : { [proxy._tag]: proxy.message }), ...(volume === undefined ? {} : { BackupVolumeBelowQuota: volume }) }
+  const volume = podQuotaRoom(observed.etcdQuotaBytes, settings.podOptions.backupVolumeSizeLimit, settings.podOptions.store)
+  const volumeShortfallBytes = volume?.shortfallBytes
+  const heldWarnings = {
+    ...(proxy === undefined ? {} : { [proxy._tag]: proxy.message }),
+    ...(volume?.warning === undefined ? {} : { BackupVolumeBelowQuota: volume.warning }),
+  }
   if (Result.isFailure(observed.revisions)) {
     const warnings = { RevisionsUnavailable: revisionsUnavailableMessage(observed.revisions.failure), ...heldWarnings }
     const next = { ...memory, warned: warnings }
@@ -225,6 +231,7 @@ export const desiredState = (observed: OperatorObserved, settings: OperatorSetti
       status: undefined,
       outcome: undefined,
       warnings,
+      volumeShortfallBytes,
       events: [],
       requeueAt: undefined,
       memory: next,
@@ -265,6 +272,7 @@ export const desiredState = (observed: OperatorObserved, settings: OperatorSetti
     status: wanted,
     outcome,
     warnings,
+    volumeShortfallBytes,
     events: transitionEvents(decision, status, wanted, outcome),
     requeueAt: decision._tag === "WaitUntil" ? decision.at : undefined,
     memory: { observed: revisions, stableSince, warned: warnings },

@@ -16,6 +16,8 @@ export interface ControllerMetricsShape {
   readonly renderPending: (pending: boolean) => Effect.Effect<void>
   readonly lastRender: (atMs: number) => Effect.Effect<void>
   readonly lastCompleteBackup: (atMs: number) => Effect.Effect<void>
+  /** What the rendered backup pod's /backup volume lacks at etcd's quota (undefined: the quota is unknown, no series). */
+  readonly volumeShortfall: (bytes: number | undefined) => Effect.Effect<void>
   readonly leader: (isLeader: boolean) => Effect.Effect<void>
   /** Every BackupPolicy's series, from one sync's values (a policy not among them loses its series). */
   readonly policies: (values: ReadonlyArray<PolicyMetricValues>) => Effect.Effect<void>
@@ -57,6 +59,11 @@ export class ControllerMetrics extends Context.Service<ControllerMetrics, Contro
         if (lastCompleteMs !== undefined) this.set(ns, Math.max(0, (now() - lastCompleteMs) / 1000))
       },
     )
+    const shortfall = gauge(
+      "cluster_backup_volume_shortfall_bytes",
+      "What the rendered cluster-backup pod's /backup volume lacks to hold a backup of etcd at its quota (0 when it holds one; absent while the quota is unknown)",
+      ["namespace"],
+    )
     const leader = gauge("cluster_backup_leader", "1 while this replica holds the leader Lease")
     const policies = makePolicyMetrics(registry)
     const setRevisions = (gauge: Prom.Gauge<"operand">, set: Partial<Record<OperandName, number>> | undefined) =>
@@ -78,13 +85,14 @@ export class ControllerMetrics extends Context.Service<ControllerMetrics, Contro
           lastCompleteMs = atMs
           lastComplete.set(ns, atMs / 1000)
         }),
+      volumeShortfall: (bytes) => Effect.sync(() => (bytes === undefined ? shortfall.remove(ns) : shortfall.set(ns, bytes))),
       leader: (isLeader) =>
         Effect.sync(() => {
           leader.set(isLeader ? 1 : 0)
           if (isLeader) return
           // A standby exports nothing it saw as leader: both replicas are scraped, and its frozen series would
           // outvote the leader's in the alerts' `max by (policy)` (a store that became unreachable, a deleted policy).
-          for (const g of [observed, backedUp, pending, lastRender, lastComplete, age]) g.reset()
+          for (const g of [observed, backedUp, pending, lastRender, lastComplete, age, shortfall]) g.reset()
           lastCompleteMs = undefined
           policies.record([])
         }),

@@ -211,6 +211,8 @@ describe("desiredState against etcd's quota", () => {
     const observed = observedOf({ etcdQuotaBytes: 16 * GiB })
     const desired = desiredState(observed, limited)
     expect(desired.warnings.BackupVolumeBelowQuota).toContain("--backup-volume-size 10Gi")
+    expect(desired.volumeShortfallBytes).toBe(6 * GiB + 64 * 2 ** 20)
+    expect(desiredState(observedOf(), limited).volumeShortfallBytes).toBeUndefined()
     expect(desired.podSpec).toEqual(desiredState(observedOf(), limited).podSpec)
     const writes = diff(observed, desired, table)
     expect(warningsOf(writes)).toHaveLength(1)

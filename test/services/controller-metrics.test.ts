@@ -38,6 +38,19 @@ describe("ControllerMetrics", () => {
     }),
   )
 
+  it("exposes what the rendered pod's volume lacks at etcd's quota, and no series while the quota is unknown", async () => {
+    const m = ControllerMetrics.make("openshift-etcd")
+    const series = async () => (await run(m.expose)).body.split("\n").filter((l) => l.startsWith("cluster_backup_volume_shortfall_bytes"))
+    expect(await series()).toEqual([])
+    await run(m.volumeShortfall(4 * 2 ** 30))
+    expect(await series()).toEqual([`cluster_backup_volume_shortfall_bytes{namespace="openshift-etcd"} ${4 * 2 ** 30}`])
+    await run(m.volumeShortfall(undefined))
+    expect(await series()).toEqual([])
+    await run(m.volumeShortfall(0))
+    await run(m.leader(false))
+    expect(await series()).toEqual([])
+  })
+
   it("two registries do not share counters", async () => {
     const a = ControllerMetrics.make("openshift-etcd")
     const b = ControllerMetrics.make("openshift-etcd")

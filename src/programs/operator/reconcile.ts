@@ -56,6 +56,8 @@ export interface ReconcileResult {
   readonly observed: RevisionSet
   readonly status: BackupStatus | undefined
   readonly outcome: BackupOutcome | undefined
+  /** What the rendered pod's /backup volume lacks at etcd's quota; undefined while the quota is unknown. */
+  readonly volumeShortfallBytes: number | undefined
   /** ConfigMap writes and Events created by this sync. */
   readonly writes: number
   /** When the controller must sync again although nothing changes (a pending render). */
@@ -194,6 +196,7 @@ export const reconcile = Effect.fn("reconcile")(function* (config: ReconcileConf
     observed: desired.revisions,
     status: desired.status,
     outcome: desired.outcome,
+    volumeShortfallBytes: desired.volumeShortfallBytes,
     writes: count,
     requeueAt: desired.requeueAt,
   } satisfies ReconcileResult

@@ -43,11 +43,17 @@ describe("controller metrics when leadership ends", () => {
         )
         const lines = Effect.map(metrics.expose, ({ body }) => body.split("\n").filter((l) => l !== "" && !l.startsWith("#")))
         const backupSeries = Effect.map(lines, (all) =>
-          all.filter((l) => /^cluster_backup_(last_render|backed_up|observed|newest_complete|last_complete)/.test(l) || l.startsWith("cluster_backup_policy_")),
+          all.filter(
+            (l) =>
+              /^cluster_backup_(last_render|backed_up|observed|newest_complete|last_complete|volume_shortfall)/.test(l) ||
+              l.startsWith("cluster_backup_policy_"),
+          ),
         )
         expect(handle.leading()).toBe(true)
         expect(yield* policySeries).not.toEqual([])
         expect((yield* backupSeries).some((l) => l.startsWith("cluster_backup_last_render_timestamp_seconds"))).toBe(true)
+        // etcd's default quota (8 GiB) fits the default 20Gi volume.
+        expect(yield* lines).toContain(`cluster_backup_volume_shortfall_bytes{namespace="${ns}"} 0`)
         // Another replica holds the Lease now (this one could not renew in time, say): this one stands by.
         const lease = cluster.get(leaseType, ns, "cluster-backup-operator")!
         const now = clock.currentTimeMillisUnsafe()

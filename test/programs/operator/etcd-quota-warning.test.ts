@@ -24,11 +24,12 @@ describe("the BackupConfigController and etcd's quota", () => {
     Effect.gen(function* () {
       const cluster = yield* setup()
       const sync = makeSync(cluster, { podOptions: { backupVolumeSizeLimit: "12Gi" } })
-      yield* sync()
+      expect((yield* sync()).volumeShortfallBytes).toBe(0)
       expect(events(cluster).filter((e) => e.reason === "BackupVolumeBelowQuota")).toEqual([])
       setQuota(cluster, 16)
       yield* sync()
-      yield* sync()
+      // The metric's value: 16 GiB and the resources' 64 MiB, less the 12 GiB limit.
+      expect((yield* sync()).volumeShortfallBytes).toBe(4 * 2 ** 30 + 64 * 2 ** 20)
       const warnings = events(cluster).filter((e) => e.reason === "BackupVolumeBelowQuota")
       expect(warnings).toEqual([
         expect.objectContaining({
