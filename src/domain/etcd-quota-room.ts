@@ -1,15 +1,23 @@
 /**
  * Whether the backup pod's `/backup` volume (its emptyDir `sizeLimit`, `--backup-volume-size`) holds a
  * backup of a database grown to etcd's quota, the most it can reach (etcd refuses writes past it): the
- * snapshot, the resources' allowance and, when the upload encrypts into a PersistentVolumeClaim, the
- * snapshot's ciphertext beside it. The operator checks it before any pod runs: in the pod, backup-init
+ * snapshot, the resources' allowance and, when the upload encrypts, what it writes beside the snapshot
+ * (the whole ciphertext for a PersistentVolumeClaim, a ring of parts for S3). The operator checks it before any pod runs: in the pod, backup-init
  * and backup-upload refuse only once the database has outgrown the volume, weeks later perhaps.
  */
 import { Result, Schema } from "effect"
 import { formatBytes } from "./byte-format.ts"
 import { quantityBytes } from "./k8s-quantity.ts"
 import { defaultPodOptions } from "./pod-spec.ts"
-import { backupVolumeBytes, resourcesAllowanceBytes, snapshotsInVolume } from "./snapshot-room.ts"
+import { parseByteSize } from "./byte-size.ts"
+import {
+  backupVolumeBytes,
+  type CiphertextBeside,
+  ciphertextBesideBytes,
+  largestDatabaseBytes,
+  noCiphertext,
+  resourcesAllowanceBytes,
+} from "./snapshot-room.ts"
 
 const GiB = 2 ** 30
 
@@ -36,13 +44,13 @@ export interface QuotaRoomInput {
   readonly quotaBytes: number
   /** The `/backup` emptyDir's size limit as the pod spec gives it (`20Gi`). */
   readonly volumeSizeLimit: string
-  /** The upload encrypts the snapshot into a PersistentVolumeClaim: its ciphertext is written beside it first. */
-  readonly ciphertextBesideSnapshot: boolean
+  /** What the upload writes beside the snapshot when it encrypts it. */
+  readonly ciphertextBeside: CiphertextBeside
 }
 
 /** What the volume must hold for a database at the quota. */
-export const quotaBackupBytes = (input: Pick<QuotaRoomInput, "quotaBytes" | "ciphertextBesideSnapshot">): number =>
-  backupVolumeBytes(input.quotaBytes, input.ciphertextBesideSnapshot)
+export const quotaBackupBytes = (input: Pick<QuotaRoomInput, "quotaBytes" | "ciphertextBeside">): number =>
+  backupVolumeBytes(input.quotaBytes, input.ciphertextBeside)
 
 /** The bytes the volume lacks to hold a backup of a database at the quota (0 when it holds one); undefined when the limit is not a size. */
 export const quotaShortfallBytes = (input: QuotaRoomInput): number | undefined => {
@@ -50,14 +58,40 @@ export const quotaShortfallBytes = (input: QuotaRoomInput): number | undefined =
   return limitBytes === undefined ? undefined : Math.max(0, quotaBackupBytes(input) - limitBytes)
 }
 
+const besideWhat = (quotaBytes: number, beside: CiphertextBeside): string => {
+  switch (beside._tag) {
+    case "None":
+      return "the snapshot"
+    case "Whole":
+      return "the snapshot and its ciphertext (the upload encrypts into a PersistentVolumeClaim)"
+    case "Ring":
+      return `the snapshot and the ${formatBytes(ciphertextBesideBytes(quotaBytes, beside))} of its ciphertext the upload to S3 reads it in (a part more than the ${beside.partsInFlight} in flight)`
+  }
+}
+
 /** A Warning's message when the volume cannot hold a backup of a database at etcd's quota; undefined when it can (or the limit is not a size). */
 export const backupVolumeBelowQuota = (input: QuotaRoomInput): string | undefined => {
   const limitBytes = quantityBytes(input.volumeSizeLimit)
   const needed = quotaBackupBytes(input)
   if (limitBytes === undefined || limitBytes >= needed) return undefined
-  const largestDatabase = Math.max(0, Math.floor((limitBytes - resourcesAllowanceBytes) / snapshotsInVolume(input.ciphertextBesideSnapshot)))
-  const what = input.ciphertextBesideSnapshot ? "the snapshot and its ciphertext (the upload encrypts into a PersistentVolumeClaim)" : "the snapshot"
-  return `the backup pod's /backup volume (--backup-volume-size ${input.volumeSizeLimit}) cannot hold a backup of etcd at its quota of ${formatBytes(input.quotaBytes)} (spec.backendQuotaGiB of etcds.operator.openshift.io/cluster): ${what} and ${formatBytes(resourcesAllowanceBytes)} for the resources take ${formatBytes(needed)}. Backups fail once the database is larger than ${formatBytes(largestDatabase)}; give the operator (or render) a --backup-volume-size of at least ${Math.ceil(needed / GiB)}Gi`
+  const largestDatabase = largestDatabaseBytes(limitBytes, input.ciphertextBeside)
+  return `the backup pod's /backup volume (--backup-volume-size ${input.volumeSizeLimit}) cannot hold a backup of etcd at its quota of ${formatBytes(input.quotaBytes)} (spec.backendQuotaGiB of etcds.operator.openshift.io/cluster): ${besideWhat(input.quotaBytes, input.ciphertextBeside)} and ${formatBytes(resourcesAllowanceBytes)} for the resources take ${formatBytes(needed)}. Backups fail once the database is larger than ${formatBytes(largestDatabase)}; give the operator (or render) a --backup-volume-size of at least ${Math.ceil(needed / GiB)}Gi`
+}
+
+/** The store a backup pod uploads to, as far as the room it takes in `/backup` goes. */
+export interface PodUploadStore {
+  readonly claimName?: string | undefined
+  readonly recipientsSecret?: string | undefined
+  /** The multipart part size (`16Mi`) and parts in flight of an upload to S3. */
+  readonly partSize: string
+  readonly partsInFlight: number
+}
+
+/** What the pod's upload writes beside the snapshot: nothing unless it encrypts the snapshot. */
+export const ciphertextBesideOf = (store: PodUploadStore | undefined): CiphertextBeside => {
+  if (store?.recipientsSecret === undefined) return noCiphertext
+  if (store.claimName !== undefined) return { _tag: "Whole" }
+  return { _tag: "Ring", partBytes: Result.getOrThrow(parseByteSize(store.partSize)), partsInFlight: store.partsInFlight }
 }
 
 /**
@@ -67,14 +101,10 @@ export const backupVolumeBelowQuota = (input: QuotaRoomInput): string | undefine
 export const podQuotaRoom = (
   quotaBytes: number | undefined,
   volumeSizeLimit: string | undefined,
-  store: { readonly claimName?: string | undefined; readonly recipientsSecret?: string | undefined } | undefined,
+  store: PodUploadStore | undefined,
 ): { readonly shortfallBytes: number | undefined; readonly warning: string | undefined } | undefined => {
   if (quotaBytes === undefined) return undefined
-  const input = {
-    quotaBytes,
-    volumeSizeLimit: volumeSizeLimit ?? defaultPodOptions.backupVolumeSizeLimit,
-    ciphertextBesideSnapshot: store?.claimName !== undefined && store.recipientsSecret !== undefined,
-  }
+  const input = { quotaBytes, volumeSizeLimit: volumeSizeLimit ?? defaultPodOptions.backupVolumeSizeLimit, ciphertextBeside: ciphertextBesideOf(store) }
   return { shortfallBytes: quotaShortfallBytes(input), warning: backupVolumeBelowQuota(input) }
 }
 

@@ -23,7 +23,7 @@ import { proxySecretKeys } from "./pod-proxy-env.ts"
 import { conditionSays, policyConditions, type Blocked, type ConditionState, type PolicyFacts } from "./policy-conditions.ts"
 import { policyMetricValues, type PolicyMetricValues } from "./policy-metric-values.ts"
 import { proxySecretProblem, type ProxySecretProblem, type ProxySecretRead } from "./proxy-secret-check.ts"
-import { policyLabelValue, type PolicyUploadSettings, renderPolicyBackupPod } from "./policy-pod.ts"
+import { policyLabelValue, type PolicyUploadSettings, policyUploadSettings, renderPolicyBackupPod } from "./policy-pod.ts"
 import { attemptAnnotation, failureStreak, historyDefaults, historyDeletions, policyRuns, type PolicyPodView, type PolicyRun } from "./policy-runs.ts"
 import { formatRevisionSet, revisionSetsEqual, type LatestRevisionError, type RevisionSet } from "./revisions.ts"
 import { formatRfc3339Utc, parseRfc3339Utc } from "./rfc3339.ts"
@@ -322,12 +322,14 @@ const warningFor = (read: PolicyRead, blocked: Blocked | undefined): PolicyEvent
 
 /** What a policy's pods' /backup volume lacks at etcd's quota, and the Warning when it cannot hold a backup there. */
 const quotaRoom = (quotaBytes: number | undefined, settings: PolicySettings, policy: BackupPolicy) => {
-  const pvc = policy.spec.store.pvc
-  const room = podQuotaRoom(
-    quotaBytes,
-    settings.podOptions.backupVolumeSizeLimit,
-    pvc === undefined ? undefined : { claimName: pvc.claimName, recipientsSecret: pvc.recipientsSecret?.name },
-  )
+  const { s3, pvc } = policy.spec.store
+  const { partSize, partsInFlight } = policyUploadSettings(settings.upload, settings.podOptions.store)
+  const room = podQuotaRoom(quotaBytes, settings.podOptions.backupVolumeSizeLimit, {
+    claimName: pvc?.claimName,
+    recipientsSecret: (s3 ?? pvc)?.recipientsSecret?.name,
+    partSize,
+    partsInFlight,
+  })
   const warning: PolicyEvent | undefined =
     room?.warning === undefined
       ? undefined

@@ -134,11 +134,22 @@ const storeRetention = (
   return Result.succeed(storeRetentionOf(rules, graceMs))
 }
 
+/** A policy's upload settings and cluster ID: the operator's upload settings, else those of its own store, else backup-upload's defaults. */
+export const policyUploadSettings = (upload: PolicyUploadSettings | undefined, operatorStore: BackupStoreOptions | undefined): PolicyUploadSettings => {
+  const operator = upload ?? operatorStore
+  return {
+    partSize: operator?.partSize ?? defaultUploadTransfer.partSize,
+    partsInFlight: operator?.partsInFlight ?? defaultUploadTransfer.partsInFlight,
+    deadlineSeconds: operator?.deadlineSeconds ?? defaultUploadTransfer.deadlineSeconds,
+    ...(operator?.clusterId === undefined ? {} : { clusterId: operator.clusterId }),
+  }
+}
+
 /** The policy's store as backup-upload's options; the transfer settings and cluster ID are the operator's. */
 const storeOptions = (input: PolicyPodInput, deadlineSeconds: number, invalid: Invalid): Result.Result<BackupStoreOptions, PolicyPodInvalid> => {
   const { s3, pvc } = input.policy.spec.store
   if ((s3 === undefined) === (pvc === undefined)) return Result.fail(invalid("spec.store", "give exactly one of s3 and pvc"))
-  const operator = input.upload ?? input.podOptions.store
+  const operator = policyUploadSettings(input.upload, input.podOptions.store)
   const retention = storeRetention(input.policy, input.podOptions.storeLeftoverGraceSeconds, invalid)
   if (Result.isFailure(retention)) return Result.fail(retention.failure)
   // A policy that encrypts must never store in the clear: its Secrets go with either store kind.
@@ -146,11 +157,11 @@ const storeOptions = (input: PolicyPodInput, deadlineSeconds: number, invalid: I
   const common = {
     ...(recipientsSecret === undefined ? {} : { recipientsSecret: recipientsSecret.name }),
     ...(resourcesRecipientsSecret === undefined ? {} : { resourcesRecipientsSecret: resourcesRecipientsSecret.name }),
-    ...(operator?.clusterId === undefined ? {} : { clusterId: operator.clusterId }),
-    partSize: operator?.partSize ?? defaultUploadTransfer.partSize,
-    partsInFlight: operator?.partsInFlight ?? defaultUploadTransfer.partsInFlight,
+    ...(operator.clusterId === undefined ? {} : { clusterId: operator.clusterId }),
+    partSize: operator.partSize,
+    partsInFlight: operator.partsInFlight,
     // The upload cannot outlive the pod.
-    deadlineSeconds: Math.min(operator?.deadlineSeconds ?? defaultUploadTransfer.deadlineSeconds, deadlineSeconds),
+    deadlineSeconds: Math.min(operator.deadlineSeconds, deadlineSeconds),
     ...(retention.success === undefined ? {} : { retention: retention.success }),
     reportFile: backupPodPaths.terminationLog,
   } as const

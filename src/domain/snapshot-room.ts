@@ -5,16 +5,45 @@
  * the kubelet evicts the pod past the limit. An encrypted upload's ciphertext beside it is checked by backup-upload,
  * which knows the store.
  */
+import { payloadBytes } from "./age-payload-layout.ts"
+import { followRingBytes } from "./multipart-layout.ts"
 
 /** The resources tree, its tarball and the small records beside the snapshot. */
 export const resourcesAllowanceBytes = 64 * 2 ** 20
 
-/** The snapshots of the database the volume holds at once: two while an upload encrypting into a claim writes the ciphertext beside it. */
-export const snapshotsInVolume = (ciphertextBesideSnapshot: boolean): number => (ciphertextBesideSnapshot ? 2 : 1)
+/** What an upload that encrypts the snapshot writes beside it in the backup volume first. */
+export type CiphertextBeside =
+  | { readonly _tag: "None" }
+  /** Into a PersistentVolumeClaim: the whole ciphertext, moved into the claim once written. */
+  | { readonly _tag: "Whole" }
+  /** To S3: the ring of parts the upload reads the ciphertext in as the encryption writes it. */
+  | { readonly _tag: "Ring"; readonly partBytes: number; readonly partsInFlight: number }
 
-/** What the backup volume must hold for a database of `databaseBytes`: its snapshots and the resources. */
-export const backupVolumeBytes = (databaseBytes: number, ciphertextBesideSnapshot: boolean): number =>
-  databaseBytes * snapshotsInVolume(ciphertextBesideSnapshot) + resourcesAllowanceBytes
+export const noCiphertext: CiphertextBeside = { _tag: "None" }
+
+/** The bytes of `beside` for a database of `databaseBytes`. */
+export const ciphertextBesideBytes = (databaseBytes: number, beside: CiphertextBeside): number => {
+  if (beside._tag === "None") return 0
+  const whole = payloadBytes(databaseBytes)
+  if (beside._tag === "Whole") return whole
+  return Math.min(whole, followRingBytes(whole, beside.partBytes, beside.partsInFlight) ?? whole)
+}
+
+/** What the backup volume must hold for a database of `databaseBytes`: its snapshot, what an encrypting upload writes beside it, and the resources. */
+export const backupVolumeBytes = (databaseBytes: number, beside: CiphertextBeside): number =>
+  databaseBytes + ciphertextBesideBytes(databaseBytes, beside) + resourcesAllowanceBytes
+
+/** The largest database a volume of `limitBytes` holds a backup of (0 when none). */
+export const largestDatabaseBytes = (limitBytes: number, beside: CiphertextBeside): number => {
+  let [fits, fails] = [0, Math.max(0, limitBytes) + 1]
+  if (backupVolumeBytes(0, beside) > limitBytes) return 0
+  while (fails - fits > 1) {
+    const mid = Math.floor((fits + fails) / 2)
+    if (backupVolumeBytes(mid, beside) <= limitBytes) fits = mid
+    else fails = mid
+  }
+  return fits
+}
 
 /** The emptyDir's size limit and what it already holds. */
 export interface VolumeRoom {
@@ -42,7 +71,7 @@ export const snapshotRoom = <V extends VolumeRoom>(input: SnapshotRoomInput<V>):
   }
   if (input.volume === undefined) return { _tag: "Fits" }
   // The ciphertext beside it is backup-upload's to check.
-  const volumeNeeded = backupVolumeBytes(input.databaseBytes, false)
+  const volumeNeeded = backupVolumeBytes(input.databaseBytes, noCiphertext)
   const volumeAvailable = Math.max(0, input.volume.limitBytes - input.volume.usedBytes)
   return volumeAvailable < volumeNeeded
     ? { _tag: "VolumeLimitTooSmall", neededBytes: volumeNeeded, availableBytes: volumeAvailable, volume: input.volume }

@@ -2,6 +2,7 @@ import { fc, test } from "@fast-check/vitest"
 import { describe, expect, it } from "vitest"
 import {
   backupVolumeBelowQuota,
+  ciphertextBesideOf,
   defaultEtcdQuotaGiB,
   etcdQuotaBytes,
   podQuotaRoom,
@@ -10,7 +11,7 @@ import {
   quotaShortfallBytes,
 } from "../../src/domain/etcd-quota-room.ts"
 import { quantityBytes } from "../../src/domain/k8s-quantity.ts"
-import { resourcesAllowanceBytes } from "../../src/domain/snapshot-room.ts"
+import { backupVolumeBytes, type CiphertextBeside, largestDatabaseBytes, noCiphertext, resourcesAllowanceBytes } from "../../src/domain/snapshot-room.ts"
 
 const GiB = 2 ** 30
 const limitArb = fc.oneof(
@@ -36,19 +37,37 @@ describe("etcdQuotaBytes", () => {
   })
 })
 
+const MiB = 2 ** 20
+const besideArb: fc.Arbitrary<CiphertextBeside> = fc.oneof(
+  fc.constant(noCiphertext),
+  fc.constant({ _tag: "Whole" } as const),
+  fc.record({
+    _tag: fc.constant("Ring" as const),
+    partBytes: fc.integer({ min: 5, max: 1024 }).map((n) => n * MiB),
+    partsInFlight: fc.integer({ min: 1, max: 64 }),
+  }),
+)
+/** What the volume holds beside the snapshot, worked out here from the formats: age's payload, and S3's parts. */
+const expectedBeside = (databaseBytes: number, beside: CiphertextBeside): number => {
+  const payload = databaseBytes + 16 + Math.max(1, Math.ceil(databaseBytes / (64 * 1024))) * 16
+  if (beside._tag === "None") return 0
+  if (beside._tag === "Whole" || payload <= beside.partBytes) return payload
+  return Math.min(payload, (beside.partsInFlight + 1) * Math.max(beside.partBytes, 5 * MiB, Math.ceil(payload / 10_000)))
+}
+
 describe("backupVolumeBelowQuota", () => {
-  test.prop([quotaArb, limitArb, fc.boolean()])(
-    "warns exactly when the limit holds less than the snapshot (twice with its ciphertext) and the resources, and names a size that would do",
-    (quotaBytes, volumeSizeLimit, ciphertextBesideSnapshot) => {
-      const needed = quotaBytes * (ciphertextBesideSnapshot ? 2 : 1) + resourcesAllowanceBytes
-      expect(quotaBackupBytes({ quotaBytes, ciphertextBesideSnapshot })).toBe(needed)
+  test.prop([quotaArb, limitArb, besideArb])(
+    "warns exactly when the limit holds less than the snapshot, what an encrypting upload writes beside it and the resources, and names a size that would do",
+    (quotaBytes, volumeSizeLimit, ciphertextBeside) => {
+      const needed = quotaBytes + expectedBeside(quotaBytes, ciphertextBeside) + resourcesAllowanceBytes
+      expect(quotaBackupBytes({ quotaBytes, ciphertextBeside })).toBe(needed)
       const limit = quantityBytes(volumeSizeLimit)!
-      const warning = backupVolumeBelowQuota({ quotaBytes, volumeSizeLimit, ciphertextBesideSnapshot })
+      const warning = backupVolumeBelowQuota({ quotaBytes, volumeSizeLimit, ciphertextBeside })
       expect(warning !== undefined).toBe(limit < needed)
-      expect(quotaShortfallBytes({ quotaBytes, volumeSizeLimit, ciphertextBesideSnapshot })).toBe(Math.max(0, needed - limit))
+      expect(quotaShortfallBytes({ quotaBytes, volumeSizeLimit, ciphertextBeside })).toBe(Math.max(0, needed - limit))
       if (warning === undefined) return
       expect(warning).toContain(`--backup-volume-size ${volumeSizeLimit}`)
-      expect(warning.includes("ciphertext")).toBe(ciphertextBesideSnapshot)
+      expect(warning.includes("ciphertext")).toBe(ciphertextBeside._tag !== "None")
       const advised = /at least (\d+)Gi$/.exec(warning)
       expect(advised).not.toBeNull()
       const gib = Number(advised![1])
@@ -57,25 +76,54 @@ describe("backupVolumeBelowQuota", () => {
     },
   )
 
+  test.prop([fc.integer({ min: 0, max: 64 * GiB }), besideArb])(
+    "the largest database a volume holds: its backup fits, one byte more does not",
+    (limitBytes, beside) => {
+      const largest = largestDatabaseBytes(limitBytes, beside)
+      if (backupVolumeBytes(0, beside) > limitBytes) return void expect(largest).toBe(0)
+      expect(backupVolumeBytes(largest, beside)).toBeLessThanOrEqual(limitBytes)
+      expect(backupVolumeBytes(largest + 1, beside)).toBeGreaterThan(limitBytes)
+    },
+  )
+
   it("the default 20Gi holds etcd's largest quota (16 GiB), but not twice it for an encrypted upload into a claim", () => {
-    expect(backupVolumeBelowQuota({ quotaBytes: 16 * GiB, volumeSizeLimit: "20Gi", ciphertextBesideSnapshot: false })).toBeUndefined()
-    expect(backupVolumeBelowQuota({ quotaBytes: 8 * GiB, volumeSizeLimit: "20Gi", ciphertextBesideSnapshot: true })).toBeUndefined()
-    expect(backupVolumeBelowQuota({ quotaBytes: 16 * GiB, volumeSizeLimit: "20Gi", ciphertextBesideSnapshot: true })).toBe(
+    const at = (quotaBytes: number, volumeSizeLimit: string, ciphertextBeside: CiphertextBeside) =>
+      backupVolumeBelowQuota({ quotaBytes, volumeSizeLimit, ciphertextBeside })
+    expect(at(16 * GiB, "20Gi", noCiphertext)).toBeUndefined()
+    expect(at(8 * GiB, "20Gi", { _tag: "Whole" })).toBeUndefined()
+    expect(at(16 * GiB, "20Gi", { _tag: "Whole" })).toBe(
       "the backup pod's /backup volume (--backup-volume-size 20Gi) cannot hold a backup of etcd at its quota of 16.0 GiB (spec.backendQuotaGiB of etcds.operator.openshift.io/cluster): the snapshot and its ciphertext (the upload encrypts into a PersistentVolumeClaim) and 64.0 MiB for the resources take 32.1 GiB. Backups fail once the database is larger than 10.0 GiB; give the operator (or render) a --backup-volume-size of at least 33Gi",
     )
     // 8 GiB less the resources' 64 MiB.
-    expect(backupVolumeBelowQuota({ quotaBytes: 8 * GiB, volumeSizeLimit: "8Gi", ciphertextBesideSnapshot: false })).toContain("larger than 7.9 GiB;")
+    expect(at(8 * GiB, "8Gi", noCiphertext)).toContain("larger than 7.9 GiB;")
   })
 
-  it("for a pod: the ciphertext counts only for an encrypted upload into a claim; nothing without a quota", () => {
-    const at = (store: Parameters<typeof podVolumeBelowQuota>[2]) => podVolumeBelowQuota(16 * GiB, "20Gi", store) !== undefined
-    expect(at(undefined)).toBe(false)
-    expect(at({ claimName: "backups" })).toBe(false)
-    expect(at({ recipientsSecret: "recipients" })).toBe(false)
-    expect(at({ claimName: "backups", recipientsSecret: "recipients" })).toBe(true)
-    expect(podVolumeBelowQuota(undefined, "1Mi", { claimName: "backups", recipientsSecret: "recipients" })).toBeUndefined()
+  it("an encrypted upload to S3 keeps a ring of parts beside the snapshot: 5 x 16 MiB by default, more with larger or more parts", () => {
+    const ring = { _tag: "Ring", partBytes: 16 * MiB, partsInFlight: 4 } as const
+    expect(quotaBackupBytes({ quotaBytes: 16 * GiB, ciphertextBeside: ring })).toBe(16 * GiB + 80 * MiB + resourcesAllowanceBytes)
+    expect(backupVolumeBelowQuota({ quotaBytes: 16 * GiB, volumeSizeLimit: "20Gi", ciphertextBeside: ring })).toBeUndefined()
+    // The snapshot fits the volume with the resources' allowance, but not with the ring beside it.
+    expect(backupVolumeBelowQuota({ quotaBytes: 8 * GiB, volumeSizeLimit: "8300Mi", ciphertextBeside: ring })).toMatch(
+      /the snapshot and the 80\.0 MiB of its ciphertext the upload to S3 reads it in \(a part more than the 4 in flight\) and 64\.0 MiB for the resources take 8\.1 GiB\. .* at least 9Gi$/,
+    )
+    expect(quotaBackupBytes({ quotaBytes: 8 * GiB, ciphertextBeside: { _tag: "Ring", partBytes: 512 * MiB, partsInFlight: 8 } })).toBe(
+      8 * GiB + 9 * 512 * MiB + resourcesAllowanceBytes,
+    )
+  })
+
+  it("for a pod: what the upload writes beside the snapshot follows its store; nothing without a quota", () => {
+    const transfer = { partSize: "16Mi", partsInFlight: 4 }
+    expect(ciphertextBesideOf(undefined)).toEqual(noCiphertext)
+    expect(ciphertextBesideOf({ claimName: "backups", ...transfer })).toEqual(noCiphertext)
+    expect(ciphertextBesideOf({ ...transfer })).toEqual(noCiphertext)
+    expect(ciphertextBesideOf({ recipientsSecret: "recipients", ...transfer })).toEqual({ _tag: "Ring", partBytes: 16 * MiB, partsInFlight: 4 })
+    expect(ciphertextBesideOf({ claimName: "backups", recipientsSecret: "recipients", ...transfer })).toEqual({ _tag: "Whole" })
+    expect(podVolumeBelowQuota(16 * GiB, "20Gi", { claimName: "backups", recipientsSecret: "recipients", ...transfer })).toBeDefined()
+    expect(podVolumeBelowQuota(16 * GiB, "20Gi", { recipientsSecret: "recipients", ...transfer })).toBeUndefined()
+    expect(podVolumeBelowQuota(undefined, "1Mi", { claimName: "backups", recipientsSecret: "recipients", ...transfer })).toBeUndefined()
     expect(podQuotaRoom(undefined, "1Mi", undefined)).toBeUndefined()
     expect(podQuotaRoom(16 * GiB, "20Gi", undefined)).toEqual({ shortfallBytes: 0, warning: undefined })
     expect(podQuotaRoom(16 * GiB, "16Gi", undefined)?.shortfallBytes).toBe(resourcesAllowanceBytes)
+    expect(podQuotaRoom(16 * GiB, "16Gi", { recipientsSecret: "recipients", ...transfer })?.shortfallBytes).toBe(80 * MiB + resourcesAllowanceBytes)
   })
 })

@@ -577,22 +577,31 @@ describe("policyDesiredState against etcd's quota", () => {
   const GiB = 2 ** 30
   const encrypted = policyObject("sealed", { schedule: "0 * * * *", store: { pvc: { claimName: "sealed-backups", recipientsSecret: { name: "recipients" } } } })
   const plain = policyObject("plain", { schedule: "0 * * * *" })
+  const ringed = policyObject("ringed", {
+    schedule: "0 * * * *",
+    store: { s3: { bucket: "backups", prefix: "cluster-a", credentialsSecret: { name: "s3-credentials" }, recipientsSecret: { name: "recipients" } } },
+  })
 
   it("warns once of a policy whose pods' /backup cannot hold a backup at the quota, and still takes its backups", () => {
     fc.assert(
       fc.property(fc.integer({ min: 8, max: 16 }), fc.constantFrom("10Gi", "20Gi", "40Gi"), (quotaGiB, volume) => {
         const limited = { ...settings, podOptions: { ...settings.podOptions, backupVolumeSizeLimit: volume } }
-        const observed = { ...observedOf([encrypted, plain], []), etcdQuotaBytes: quotaGiB * GiB }
+        const observed = { ...observedOf([encrypted, plain, ringed], []), etcdQuotaBytes: quotaGiB * GiB }
         const desired = policyDesiredState(observed, limited)
-        const without = policyDesiredState(observedOf([encrypted, plain], []), limited)
+        const without = policyDesiredState(observedOf([encrypted, plain, ringed], []), limited)
         const warningOf = (name: string) => desired.policies.find((p) => p.name === name)!.warning
+        expect(without.policies.map((p) => p.create !== undefined)).toEqual([true, true, true])
         const limitBytes = Number(volume.slice(0, -2)) * GiB
-        expect(warningOf("sealed")?.reason === "BackupVolumeBelowQuota").toBe(limitBytes < 2 * quotaGiB * GiB + 64 * 2 ** 20)
+        // The snapshot, its ciphertext beside it (age's payload: 16 bytes of nonce and a 16-byte tag per 64 KiB) and the resources.
+        const sealedNeeds = 2 * quotaGiB * GiB + 16 + (quotaGiB * GiB * 16) / (64 * 1024) + 64 * 2 ** 20
+        expect(warningOf("sealed")?.reason === "BackupVolumeBelowQuota").toBe(limitBytes < sealedNeeds)
         expect(warningOf("plain")?.reason === "BackupVolumeBelowQuota").toBe(limitBytes < quotaGiB * GiB + 64 * 2 ** 20)
         if (warningOf("sealed") !== undefined) expect(warningOf("sealed")!.message).toMatch(/^BackupPolicy sealed: the backup pod's \/backup volume/)
         const shortfallOf = (d: typeof desired, name: string) => d.policies.find((p) => p.name === name)!.metrics.volumeShortfallBytes
-        expect(shortfallOf(desired, "sealed")).toBe(Math.max(0, 2 * quotaGiB * GiB + 64 * 2 ** 20 - limitBytes))
+        expect(shortfallOf(desired, "sealed")).toBe(Math.max(0, sealedNeeds - limitBytes))
         expect(shortfallOf(desired, "plain")).toBe(Math.max(0, quotaGiB * GiB + 64 * 2 ** 20 - limitBytes))
+        // An encrypted upload to S3 reads the ciphertext in a ring of parts: one more than the 4 in flight, of 16 MiB (the defaults).
+        expect(shortfallOf(desired, "ringed")).toBe(Math.max(0, quotaGiB * GiB + 5 * 16 * 2 ** 20 + 64 * 2 ** 20 - limitBytes))
         expect(shortfallOf(without, "sealed")).toBeUndefined()
         // Only the Warning and the shortfall's metric differ: the pods and statuses are those decided without the quota.
         const rest = (d: typeof desired) => d.policies.map((p) => ({ ...p, warning: undefined, metrics: { ...p.metrics, volumeShortfallBytes: undefined } }))

@@ -27,6 +27,7 @@ import { constants, readSync } from "node:fs"
 import { open, rename, rm, stat, type FileHandle } from "node:fs/promises"
 import { Cause, Effect, Exit, Layer, Option } from "effect"
 import type { PendingUpload, StoredObject } from "../../domain/store-layout.ts"
+import { followRingBytes as ringBytesOf, partSizeFor as partSizeOf } from "../../domain/multipart-layout.ts"
 import { openBackupFile } from "../backup-file.ts"
 import { createFreshFile } from "../fresh-file.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
@@ -57,10 +58,8 @@ export interface S3TransferOptions extends RetryOptions {
 
 export const defaultTransferOptions: S3TransferOptions = { partSize: 16 * 1024 * 1024, partsInFlight: 4, retries: 5, retryBaseMs: 250 }
 
-export const minPartSize = 5 * 1024 * 1024
 /** How long a failed multipart upload's abort may take, retries included. */
 export const abortWithinMs = 10_000
-export const maxParts = 10_000
 
 /** Bytes read at a time for a part's digests (and a download's sha256). */
 const readChunkBytes = 1024 * 1024
@@ -178,10 +177,10 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
 
   const putBytes = (key: string, bytes: Uint8Array) => putSingle(key, bytes, sha256Hex(bytes))
 
-  const partSizeFor = (size: number) => Math.max(options.partSize, minPartSize, Math.ceil(size / maxParts))
+  const partSizeFor = (size: number) => partSizeOf(size, options.partSize)
 
   /** A multipart upload of a growing file reads it in a ring of one part more than it has in flight. */
-  const followRingBytes = (size: number) => (size <= options.partSize ? undefined : (options.partsInFlight + 1) * partSizeFor(size))
+  const followRingBytes = (size: number) => ringBytesOf(size, options.partSize, options.partsInFlight)
 
   const shrank = (path: string) => Object.assign(new Error(`${path} shrank while uploading`), { code: "ESHRUNK" })
   const ioFailed = (path: string, operation: string) => (e: unknown) => localIoFailed(path, operation, e)
