@@ -342,20 +342,27 @@ describe("the S3 store's listings when the server's pagination is broken", () =>
 })
 
 describe("a download whose response is cut", () => {
-  it("each failed attempt's part file is closed: no descriptor left open on it, none writing into the next attempt's", async () => {
-    let gets = 0
+  /** A store whose every GET of its 100-byte object has `cut` send the first half and end the connection; and the GETs it served. */
+  const cutStore = async (cut: (res: http.ServerResponse, half: Buffer) => void) => {
+    const served = { gets: 0 }
     const url = await stub((req, _url, _body, res) => {
       if (req.method === "HEAD") return void res.writeHead(200, { "content-length": "100" }).end()
-      gets++
+      served.gets++
       res.writeHead(200, { "content-length": "100" })
-      res.write(Buffer.alloc(50, 1))
+      cut(res, Buffer.alloc(50, 1))
+    })
+    return { served, store: makeS3Store(endpoint(url), { partSize: 5 * MiB, partsInFlight: 1, retries: 2, retryBaseMs: 1 }) }
+  }
+
+  it("each failed attempt's part file is closed: no descriptor left open on it, none writing into the next attempt's", async () => {
+    const { served, store } = await cutStore((res, half) => {
+      res.write(half)
       setTimeout(() => res.socket?.destroy(), 20)
     })
-    const store = makeS3Store(endpoint(url), { partSize: 5 * MiB, partsInFlight: 1, retries: 2, retryBaseMs: 1 })
     const work = mkdtempSync(join(tmpdir(), "s3-stub-cut-"))
     const exit = await Effect.runPromiseExit(store.getFile("p/id/f", join(work, "f")))
     expect(JSON.stringify(exit)).toMatch(/StoreRequestFailed.*ECONNRESET/)
-    expect(gets).toBe(3)
+    expect(served.gets).toBe(3)
     const open = readdirSync("/proc/self/fd").flatMap((fd) => {
       try {
         return [readlinkSync(`/proc/self/fd/${fd}`)]
@@ -366,22 +373,16 @@ describe("a download whose response is cut", () => {
     expect(open.filter((l) => l.startsWith(work))).toEqual([])
     expect(readdirSync(work)).toEqual([])
   })
+
   // The cut can come before the part file exists, while nothing listens on the response yet: it has to be seen then too.
   it("a response cut as soon as its first bytes are sent is told as the cut, and retried, never hanging or blamed on the file", async () => {
-    let gets = 0
-    const url = await stub((req, _url, _body, res) => {
-      if (req.method === "HEAD") return void res.writeHead(200, { "content-length": "100" }).end()
-      gets++
-      res.writeHead(200, { "content-length": "100" })
-      res.write(Buffer.alloc(50, 1), () => res.socket?.destroy())
-    })
-    const store = makeS3Store(endpoint(url), { partSize: 5 * MiB, partsInFlight: 1, retries: 2, retryBaseMs: 1 })
+    const { served, store } = await cutStore((res, half) => res.write(half, () => res.socket?.destroy()))
     const work = mkdtempSync(join(tmpdir(), "s3-stub-cut-early-"))
     for (let i = 0; i < 20; i++) {
-      gets = 0
+      served.gets = 0
       const exit = await Effect.runPromiseExit(store.getFile("p/id/f", join(work, "f")))
       expect(JSON.stringify(exit)).toMatch(/StoreRequestFailed.*ECONNRESET/)
-      expect(gets).toBe(3)
+      expect(served.gets).toBe(3)
       expect(readdirSync(work)).toEqual([])
     }
   }, 20_000)
