@@ -2,8 +2,9 @@
  * Whether the backup pod's `/backup` volume (its emptyDir `sizeLimit`, `--backup-volume-size`) holds a
  * backup of a database grown to etcd's quota, the most it can reach (etcd refuses writes past it): the
  * snapshot, the resources' allowance and, when the upload encrypts, what it writes beside the snapshot
- * (the whole ciphertext for a PersistentVolumeClaim, a ring of parts for S3). The operator checks it before any pod runs: in the pod, backup-init
- * and backup-upload refuse only once the database has outgrown the volume, weeks later perhaps.
+ * (the whole ciphertext for a PersistentVolumeClaim, a ring of parts for S3). The operator checks it
+ * before any pod runs: in the pod, backup-init and backup-upload refuse only once the database has
+ * outgrown the volume, weeks later perhaps.
  */
 import { Result, Schema } from "effect"
 import { formatBytes } from "./byte-format.ts"

@@ -3,7 +3,7 @@
  * disk, which etcd and the kubelet share: never fill it). A size-limited emptyDir (the backup pod's `/backup`) needs
  * only what the pod puts there: the snapshot (at most the database's size) and the resources, `resourcesAllowance`;
  * the kubelet evicts the pod past the limit. An encrypted upload's ciphertext beside it is checked by backup-upload,
- * which knows the store.
+ * which knows the store; the operator's check against etcd's quota counts it too (`backupVolumeBytes`).
  */
 import { payloadBytes } from "./age-payload-layout.ts"
 import { followRingBytes } from "./multipart-layout.ts"
@@ -35,8 +35,10 @@ export const backupVolumeBytes = (databaseBytes: number, beside: CiphertextBesid
 
 /** The largest database a volume of `limitBytes` holds a backup of (0 when none). */
 export const largestDatabaseBytes = (limitBytes: number, beside: CiphertextBeside): number => {
-  let [fits, fails] = [0, Math.max(0, limitBytes) + 1]
   if (backupVolumeBytes(0, beside) > limitBytes) return 0
+  // What the volume needs grows with the database: the largest that fits is found by halving.
+  let fits = 0
+  let fails = limitBytes + 1
   while (fails - fits > 1) {
     const mid = Math.floor((fits + fails) / 2)
     if (backupVolumeBytes(mid, beside) <= limitBytes) fits = mid
