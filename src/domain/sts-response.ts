@@ -3,6 +3,7 @@
  * read from AWS's XML (temporary credentials, or the error AWS returns), and when temporary
  * credentials are due for renewal. Pure: the exchange itself is in services/store/web-identity.
  */
+import { xmlField } from "./xml-fields.ts"
 
 /** Temporary credentials; `expiresAt` in epoch ms (STS always states it; absent, a short life is assumed). */
 export interface TemporaryCredentials {
@@ -23,12 +24,7 @@ export type StsAnswer =
   | { readonly _tag: "Credentials"; readonly credentials: TemporaryCredentials }
   | { readonly _tag: "Refused"; readonly refusal: StsRefusal }
 
-const entities: Readonly<Record<string, string>> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" }
-const xmlText = (s: string): string => s.replace(/&(amp|lt|gt|quot|apos);/g, (_, e: string) => entities[e]!)
-const field = (xml: string, tag: string): string | undefined => {
-  const m = new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(xml)
-  return m === null ? undefined : xmlText(m[1]!).trim()
-}
+const field = (xml: string, tag: string): string | undefined => xmlField(xml, tag)?.trim()
 
 /** Codes STS documents as transient: the same request may succeed later. */
 const transientCodes = new Set(["IDPCommunicationError", "Throttling", "ThrottlingException", "ServiceUnavailable", "InternalFailure", "RequestTimeout"])

@@ -8,6 +8,7 @@ import { createHash } from "node:crypto"
 import http, { type IncomingHttpHeaders, type IncomingMessage } from "node:http"
 import https from "node:https"
 import { Effect } from "effect"
+import { xmlField } from "../../domain/xml-fields.ts"
 import { serverCertificateFailures, tlsFailureDescription } from "../etcd/tls-failure.ts"
 import { agentThrough, type ChosenProxy, proxyFailure } from "./proxy-agent.ts"
 import { currentCredentials, type CredentialSource } from "./s3-credentials.ts"
@@ -105,8 +106,6 @@ const agentFor = (e: S3Endpoint): http.Agent => {
   return agent
 }
 
-const xmlTag = (xml: string, tag: string): string | undefined => new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(xml)?.[1]
-
 const retryableCodes = new Set(["InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "BadDigest", "IncompleteBody", "OperationAborted"])
 
 /** What a request was about, for a message: its operation and key, or the bucket for a request on the bucket itself. */
@@ -121,7 +120,7 @@ export const responseError = (e: S3Endpoint, req: S3Request, status: number, bod
   const proxied = status === 407 ? proxyError(e, req, undefined, status) : undefined
   if (proxied !== undefined) return proxied
   const store = describeEndpoint(e)
-  const s3Code = xmlTag(body, "Code")
+  const s3Code = xmlField(body, "Code")
   const code = s3Code ?? `HTTP${status}`
   const what = requestWhat(e, req)
   /** A refusal that retrying cannot change, with what to do about it. */
@@ -181,7 +180,7 @@ export const responseError = (e: S3Endpoint, req: S3Request, status: number, bod
     return new StoreObjectMissing({ store, key: req.key, message: `${req.key} is not in ${store}` })
   }
   const retryable = status >= 500 || status === 429 || retryableCodes.has(code)
-  const serverMessage = xmlTag(body, "Message")
+  const serverMessage = xmlField(body, "Message")
   return new StoreRequestFailed({
     store,
     operation: req.operation,
@@ -362,23 +361,3 @@ export const s3Request = (e: S3Endpoint, req: S3Request): Effect.Effect<S3Respon
         res.on("error", reject)
       }),
   )
-
-const entities: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" }
-/** XML text with its entities decoded. */
-export const xmlText = (s: string): string =>
-  s.replace(/&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);/g, (_, ent: string) =>
-    ent.startsWith("#x")
-      ? String.fromCodePoint(parseInt(ent.slice(2), 16))
-      : ent.startsWith("#")
-        ? String.fromCodePoint(parseInt(ent.slice(1), 10))
-        : entities[ent]!,
-  )
-
-/** Every `<tag>...</tag>` block's inner XML. */
-export const xmlBlocks = (xml: string, tag: string): Array<string> => [...xml.matchAll(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, "g"))].map((m) => m[1]!)
-
-/** The decoded text of the first `<tag>` in `xml`. */
-export const xmlField = (xml: string, tag: string): string | undefined => {
-  const v = xmlTag(xml, tag)
-  return v === undefined ? undefined : xmlText(v)
-}

@@ -341,6 +341,23 @@ describe("the S3 store's listings when the server's pagination is broken", () =>
   })
 })
 
+describe("the S3 store's listings with what a server may write in them", () => {
+  it("decodes keys' character references, and keeps one that names no character as written instead of failing", async () => {
+    const url = await stub((_req, _url, _body, res) =>
+      res
+        .writeHead(200, { "content-type": "application/xml" })
+        .end(
+          `<ListBucketResult><IsTruncated>false</IsTruncated>${["p/a&amp;b/&#xe9;t&#233;", "p/&#x110000;/x", "p/&#99999999999;/y"]
+            .map((k) => `<Contents><Key>${k}</Key><Size>1</Size><LastModified>2026-01-01T00:00:00.000Z</LastModified></Contents>`)
+            .join("")}</ListBucketResult>`,
+        ),
+    )
+    const store = makeS3Store(endpoint(url), { partSize: 5 * MiB, partsInFlight: 1, retries: 0, retryBaseMs: 1 })
+    const page = await Effect.runPromise(store.listPage("p/"))
+    expect(page.objects.map((o) => o.key)).toEqual(["p/a&b/été", "p/&#x110000;/x", "p/&#99999999999;/y"])
+  })
+})
+
 describe("a download whose response is cut", () => {
   /** A store whose every GET of its 100-byte object has `cut` send the first half and end the connection; and the GETs it served. */
   const cutStore = async (cut: (res: http.ServerResponse, half: Buffer) => void) => {
