@@ -25,9 +25,10 @@
 import { createHash, type Hash } from "node:crypto"
 import { constants, readSync } from "node:fs"
 import { open, rename, rm, stat, type FileHandle } from "node:fs/promises"
-import { Cause, Effect, Exit, Layer, Option } from "effect"
+import { Cause, Effect, Exit, Layer, Option, Result } from "effect"
 import type { PendingUpload, StoredObject } from "../../domain/store-layout.ts"
 import { followRingBytes as ringBytesOf, partSizeFor as partSizeOf } from "../../domain/multipart-layout.ts"
+import { listedObject, listedUpload } from "../../domain/s3-listing-entries.ts"
 import { xmlBlocks, xmlField } from "../../domain/xml-fields.ts"
 import { openBackupFile } from "../backup-file.ts"
 import { createFreshFile } from "../fresh-file.ts"
@@ -620,6 +621,31 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
       message: `${store} answered ${operation} with a truncated page and ${what}: the rest of the listing cannot be asked for; is the endpoint an S3 API supporting ${operation}?`,
     })
 
+  /** A listing's entries, read by `read`; one that is not S3's refuses the whole listing (domain/s3-listing-entries.ts). */
+  const listedEntries = <A>(
+    operation: string,
+    status: number,
+    blocks: ReadonlyArray<string>,
+    read: (block: string) => Result.Result<A, string>,
+  ): Effect.Effect<Array<A>, StoreRequestFailed> =>
+    Effect.forEach(blocks, (block) =>
+      Result.match(read(block), {
+        onSuccess: (entry) => Effect.succeed(entry),
+        onFailure: (problem) =>
+          Effect.fail(
+            new StoreRequestFailed({
+              store,
+              operation,
+              key: "",
+              status,
+              code: "MalformedListing",
+              retryable: false,
+              message: `${store} answered ${operation} with an entry S3 would not write (${problem}, in ${JSON.stringify(block.slice(0, 200))}): is the endpoint an S3 API?`,
+            }),
+          ),
+      }),
+    )
+
   const listPage = (prefix: string, next?: string): Effect.Effect<ObjectPage, StoreError> =>
     request({
       operation: "ListObjectsV2",
@@ -638,19 +664,15 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
             (xml) => xmlField(xml, "IsTruncated") !== "true" || (xmlField(xml, "NextContinuationToken") ?? "") !== "",
             () => paginationBroken("ListObjectsV2", r.status, "no continuation token"),
           ),
+          Effect.map((xml) => ({ status: r.status, xml })),
         ),
       ),
-      Effect.map((xml) => {
-        const objects = xmlBlocks(xml, "Contents").map(
-          (c): StoredObject => ({
-            key: xmlField(c, "Key") ?? "",
-            size: Number(xmlField(c, "Size") ?? 0),
-            modifiedAt: Date.parse(xmlField(c, "LastModified") ?? "") || 0,
-          }),
-        )
-        const truncated = xmlField(xml, "IsTruncated") === "true"
-        return { objects, next: truncated ? xmlField(xml, "NextContinuationToken") : undefined }
-      }),
+      Effect.flatMap(({ status, xml }) =>
+        Effect.map(listedEntries("ListObjectsV2", status, xmlBlocks(xml, "Contents"), listedObject), (objects) => {
+          const truncated = xmlField(xml, "IsTruncated") === "true"
+          return { objects, next: truncated ? xmlField(xml, "NextContinuationToken") : undefined }
+        }),
+      ),
     )
 
   const remove = (key: string) =>
@@ -666,9 +688,7 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
       for (;;) {
         const r = yield* request({ operation: "ListMultipartUploads", method: "GET", key: "", query: { uploads: "", prefix, ...markers } })
         const xml = yield* listing("ListMultipartUploads", "ListMultipartUploadsResult", r.status, r.body)
-        for (const u of xmlBlocks(xml, "Upload")) {
-          all.push({ key: xmlField(u, "Key") ?? "", uploadId: xmlField(u, "UploadId") ?? "", initiatedAt: Date.parse(xmlField(u, "Initiated") ?? "") || 0 })
-        }
+        all.push(...(yield* listedEntries("ListMultipartUploads", r.status, xmlBlocks(xml, "Upload"), listedUpload)))
         if (xmlField(xml, "IsTruncated") !== "true") return all
         const next = { "key-marker": xmlField(xml, "NextKeyMarker") ?? "", "upload-id-marker": xmlField(xml, "NextUploadIdMarker") ?? "" }
         if (next["key-marker"] === "" || (next["key-marker"] === markers["key-marker"] && next["upload-id-marker"] === markers["upload-id-marker"]))

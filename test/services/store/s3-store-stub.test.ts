@@ -356,6 +356,36 @@ describe("the S3 store's listings with what a server may write in them", () => {
     const page = await Effect.runPromise(store.listPage("p/"))
     expect(page.objects.map((o) => o.key)).toEqual(["p/a&b/été", "p/&#x110000;/x", "p/&#99999999999;/y"])
   })
+
+  // Read as the epoch, such a time would put another uploader's object or upload past every grace period, and prune would remove it.
+  it("refuses a listing whose entry has a time or size S3 would not write, naming it, rather than reading it as the epoch or as no size", async () => {
+    const answers = [
+      `<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>p/a/x</Key><Size>1</Size><LastModified>yesterday</LastModified></Contents></ListBucketResult>`,
+      `<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>p/a/x</Key><Size>big</Size><LastModified>2026-01-01T00:00:00.000Z</LastModified></Contents></ListBucketResult>`,
+      `<ListMultipartUploadsResult><IsTruncated>false</IsTruncated><Upload><Key>p/a/x</Key><UploadId>u1</UploadId><Initiated></Initiated></Upload></ListMultipartUploadsResult>`,
+    ]
+    let answer = 0
+    const url = await stub((_req, _url, _body, res) => res.writeHead(200, { "content-type": "application/xml" }).end(answers[answer++]))
+    const store = makeS3Store(endpoint(url), { partSize: 5 * MiB, partsInFlight: 1, retries: 2, retryBaseMs: 1 })
+    const failures = [
+      await Effect.runPromise(Effect.flip(store.listPage("p/"))),
+      await Effect.runPromise(Effect.flip(store.listPage("p/"))),
+      await Effect.runPromise(Effect.flip(store.pendingUploads("p/"))),
+    ]
+    expect(failures.map((e) => [e._tag, "code" in e ? e.code : undefined, "retryable" in e ? e.retryable : undefined])).toEqual([
+      ["StoreRequestFailed", "MalformedListing", false],
+      ["StoreRequestFailed", "MalformedListing", false],
+      ["StoreRequestFailed", "MalformedListing", false],
+    ])
+    expect(failures.map((e) => e.message)).toEqual([
+      expect.stringMatching(
+        /ListObjectsV2 with an entry S3 would not write \(LastModified "yesterday" is not a time, in .*p\/a\/x.*is the endpoint an S3 API\?$/,
+      ),
+      expect.stringMatching(/\(Size "big" is not a size,/),
+      expect.stringMatching(/ListMultipartUploads with an entry S3 would not write \(no Initiated,/),
+    ])
+    expect(answer).toBe(3)
+  })
 })
 
 describe("a download whose response is cut", () => {
