@@ -34,6 +34,14 @@ const stub = async (handler: Handler, host = "127.0.0.1"): Promise<string> => {
   return `http://${host.includes(":") ? `[${host}]` : host}:${(srv.address() as net.AddressInfo).port}`
 }
 
+/** A server answering every request with `status` and the XML `answer()` gives. */
+const xmlStub = (status: number, answer: () => string) =>
+  stub((_req, _url, _body, res) => res.writeHead(status, { "content-type": "application/xml" }).end(answer()))
+
+/** ListObjectsV2 `<Contents>` entries for `keys`, as S3 writes them. */
+const contents = (keys: ReadonlyArray<string>) =>
+  keys.map((k) => `<Contents><Key>${k}</Key><Size>1</Size><LastModified>2026-01-01T00:00:00.000Z</LastModified></Contents>`).join("")
+
 const endpoint = (url: string): S3Endpoint => ({
   url: new URL(url),
   region: "us-east-1",
@@ -207,12 +215,10 @@ describe("an upload the store acknowledged but does not hold", () => {
 
 describe("what the S3 store says of a refusal", () => {
   it("RequestTimeTooSkewed (HTTP 403 on AWS): the host's clock is named, not the credentials or the bucket's policy", async () => {
-    const url = await stub((_req, _url, _body, res) =>
-      res
-        .writeHead(403, { "content-type": "application/xml" })
-        .end(
-          `<Error><Code>RequestTimeTooSkewed</Code><Message>The difference between the request time and the current time is too large.</Message><RequestTime>20261204T120000Z</RequestTime><ServerTime>2026-12-04T10:00:00Z</ServerTime><MaxAllowedSkewMilliseconds>900000</MaxAllowedSkewMilliseconds></Error>`,
-        ),
+    const url = await xmlStub(
+      403,
+      () =>
+        `<Error><Code>RequestTimeTooSkewed</Code><Message>The difference between the request time and the current time is too large.</Message><RequestTime>20261204T120000Z</RequestTime><ServerTime>2026-12-04T10:00:00Z</ServerTime><MaxAllowedSkewMilliseconds>900000</MaxAllowedSkewMilliseconds></Error>`,
     )
     const store = makeS3Store(endpoint(url), { partSize: 5 * MiB, partsInFlight: 1, retries: 0, retryBaseMs: 1 })
     const exit = await Effect.runPromiseExit(store.listPage("p/"))
@@ -310,15 +316,8 @@ describe("an https endpoint whose certificate this host does not trust", () => {
 })
 
 describe("the S3 store's listings when the server's pagination is broken", () => {
-  const contents = (keys: ReadonlyArray<string>) =>
-    keys.map((k) => `<Contents><Key>${k}</Key><Size>1</Size><LastModified>2026-01-01T00:00:00.000Z</LastModified></Contents>`).join("")
-
   it("a listing page that says it is truncated but gives no continuation token (a server answering ListObjects v1): an error, not the end of the store", async () => {
-    const url = await stub((_req, _url, _body, res) =>
-      res
-        .writeHead(200, { "content-type": "application/xml" })
-        .end(`<ListBucketResult><IsTruncated>true</IsTruncated><Marker></Marker>${contents(["p/a/x", "p/a/y"])}</ListBucketResult>`),
-    )
+    const url = await xmlStub(200, () => `<ListBucketResult><IsTruncated>true</IsTruncated><Marker></Marker>${contents(["p/a/x", "p/a/y"])}</ListBucketResult>`)
     const store = makeS3Store(endpoint(url), { partSize: 5 * MiB, partsInFlight: 1, retries: 0, retryBaseMs: 1 })
     const exit = await Effect.runPromiseExit(store.listPage("p/"))
     expect(JSON.stringify(exit)).toMatch(/StoreRequestFailed.*continuation/)
@@ -343,14 +342,10 @@ describe("the S3 store's listings when the server's pagination is broken", () =>
 
 describe("the S3 store's listings with what a server may write in them", () => {
   it("decodes keys' character references, and keeps one that names no character as written instead of failing", async () => {
-    const url = await stub((_req, _url, _body, res) =>
-      res
-        .writeHead(200, { "content-type": "application/xml" })
-        .end(
-          `<ListBucketResult><IsTruncated>false</IsTruncated>${["p/a&amp;b/&#xe9;t&#233;", "p/&#x110000;/x", "p/&#99999999999;/y"]
-            .map((k) => `<Contents><Key>${k}</Key><Size>1</Size><LastModified>2026-01-01T00:00:00.000Z</LastModified></Contents>`)
-            .join("")}</ListBucketResult>`,
-        ),
+    const url = await xmlStub(
+      200,
+      () =>
+        `<ListBucketResult><IsTruncated>false</IsTruncated>${contents(["p/a&amp;b/&#xe9;t&#233;", "p/&#x110000;/x", "p/&#99999999999;/y"])}</ListBucketResult>`,
     )
     const store = makeS3Store(endpoint(url), { partSize: 5 * MiB, partsInFlight: 1, retries: 0, retryBaseMs: 1 })
     const page = await Effect.runPromise(store.listPage("p/"))
@@ -365,7 +360,7 @@ describe("the S3 store's listings with what a server may write in them", () => {
       `<ListMultipartUploadsResult><IsTruncated>false</IsTruncated><Upload><Key>p/a/x</Key><UploadId>u1</UploadId><Initiated></Initiated></Upload></ListMultipartUploadsResult>`,
     ]
     let answer = 0
-    const url = await stub((_req, _url, _body, res) => res.writeHead(200, { "content-type": "application/xml" }).end(answers[answer++]))
+    const url = await xmlStub(200, () => answers[answer++]!)
     const store = makeS3Store(endpoint(url), { partSize: 5 * MiB, partsInFlight: 1, retries: 2, retryBaseMs: 1 })
     const failures = [
       await Effect.runPromise(Effect.flip(store.listPage("p/"))),
