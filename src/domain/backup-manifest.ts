@@ -28,6 +28,9 @@ import { KeyCounts } from "./key-counts.ts"
 /** The format this version writes; 1 (before `manifestSha256`) is still read. */
 export const manifestFormatVersion = 2
 
+/** The most a manifest may take: far above any real one (a few hundred KiB for thousands of files), far below a memory problem. */
+export const maxManifestBytes = 64 * 1024 * 1024
+
 const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 export const Sha256Hex = Schema.String.check(Schema.isPattern(/^[0-9a-f]{64}$/))
 

@@ -6,12 +6,11 @@
  * through `decodeBackupManifestBytes`, the same decoding.
  */
 import { Effect, Result } from "effect"
-import { decodeBackupManifest, BackupManifestInvalid, type BackupManifest } from "../../domain/backup-manifest.ts"
+import { decodeBackupManifest, BackupManifestInvalid, type BackupManifest, maxManifestBytes } from "../../domain/backup-manifest.ts"
 import { defaultOperands, type OperandTable } from "../../domain/operands.ts"
 import { readBackupFileBytes, type BackupFileFailure } from "../../services/backup-file.ts"
 
-/** Far above any real manifest (a few hundred KiB for thousands of files), far below a memory problem. */
-export const maxManifestBytes = 64 * 1024 * 1024
+export { maxManifestBytes }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 

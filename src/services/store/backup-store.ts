@@ -16,6 +16,9 @@ import { Context, type Effect } from "effect"
 import type { PendingUpload, StoredObject } from "../../domain/store-layout.ts"
 import type { StoreError } from "./store-errors.ts"
 
+/** The most `getBytes` reads: a manifest's bound, the largest of the documents it reads. */
+export { maxManifestBytes as storeDocumentMaxBytes } from "../../domain/backup-manifest.ts"
+
 export interface PutResult {
   readonly key: string
   readonly size: number
@@ -79,6 +82,10 @@ export interface BackupStoreShape {
   readonly freeBytes: Effect.Effect<number | undefined, StoreError>
   /** Downloads to `path` (through `<path>.part`); the size and the sha256 of what was written. */
   readonly getFile: (key: string, path: string) => Effect.Effect<PutResult, StoreError>
+  /**
+   * A small object read whole (a manifest, its signature, verify's record): one larger than `storeDocumentMaxBytes`, or that is
+   * not a regular file in a directory store (a FIFO would never end), is refused rather than read into memory.
+   */
   readonly getBytes: (key: string) => Effect.Effect<Uint8Array, StoreError>
   /** The first `bytes` bytes (at least 1) of an object, fewer when it is shorter; nothing further is read. */
   readonly getStart: (key: string, bytes: number) => Effect.Effect<Uint8Array, StoreError>

@@ -6,15 +6,24 @@
  * period. A directory has no object metadata: the manifest's sha256 is checked at download.
  */
 import { createHash } from "node:crypto"
-import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat, statfs } from "node:fs/promises"
+import { mkdir, open, readdir, rename, rm, rmdir, stat, statfs } from "node:fs/promises"
 import { dirname, join } from "node:path"
 import { Readable } from "node:stream"
 import { Effect, Layer } from "effect"
 import type { PendingUpload, StoredObject } from "../../domain/store-layout.ts"
-import { BackupFileRefused, readBackupFile } from "../backup-file.ts"
+import { BackupFileRefused, readBackupFile, readBackupFileBytes } from "../backup-file.ts"
 import { createFreshFile } from "../fresh-file.ts"
-import { BackupStore, type BackupStoreShape, type ObjectPage, type PutResult } from "./backup-store.ts"
-import { errnoCode, localIoFailed, StoreBucketMissing, StoreLocalIoFailed, StoreIntegrityFailed, StoreObjectMissing, type StoreError } from "./store-errors.ts"
+import { BackupStore, type BackupStoreShape, type ObjectPage, type PutResult, storeDocumentMaxBytes } from "./backup-store.ts"
+import {
+  backupFileFailed,
+  errnoCode,
+  localIoFailed,
+  StoreBucketMissing,
+  StoreLocalIoFailed,
+  StoreIntegrityFailed,
+  StoreObjectMissing,
+  type StoreError,
+} from "./store-errors.ts"
 
 const partSuffix = ".part"
 const pageSize = 1000
@@ -165,10 +174,10 @@ export const makeDirectoryStore = (root: string): BackupStoreShape => {
 
   const getBytes = (key: string) =>
     validKey(key)
-      ? Effect.tryPromise({
-          try: () => readFile(pathOf(key)),
-          catch: (e) => (errnoCode(e) === "ENOENT" ? missing(key) : localIoFailed(pathOf(key), "read", e)),
-        }).pipe(Effect.map((b) => new Uint8Array(b)))
+      ? readBackupFileBytes(pathOf(key), storeDocumentMaxBytes).pipe(
+          Effect.map((b) => new Uint8Array(b)),
+          Effect.mapError((e) => (e._tag === "BackupFileUnreadable" && e.code === "ENOENT" ? missing(key) : backupFileFailed(e))),
+        )
       : Effect.fail(badKey(key))
 
   const getStart = (key: string, bytes: number) =>

@@ -8,7 +8,9 @@ import { createHash } from "node:crypto"
 import http, { type IncomingHttpHeaders, type IncomingMessage } from "node:http"
 import https from "node:https"
 import { Effect } from "effect"
+import { formatBytes } from "../../domain/byte-format.ts"
 import { xmlField } from "../../domain/xml-fields.ts"
+import { storeDocumentMaxBytes } from "./backup-store.ts"
 import { serverCertificateFailures, tlsFailureDescription } from "../etcd/tls-failure.ts"
 import { agentThrough, type ChosenProxy, proxyFailure } from "./proxy-agent.ts"
 import { currentCredentials, type CredentialSource } from "./s3-credentials.ts"
@@ -105,6 +107,9 @@ const agentFor = (e: S3Endpoint): http.Agent => {
   agents.set(e, agent)
   return agent
 }
+
+/** The start of an error answer that is kept: S3's error XML is a few hundred bytes. */
+const errorBodyKeptBytes = 64 * 1024
 
 const retryableCodes = new Set(["InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "BadDigest", "IncompleteBody", "OperationAborted"])
 
@@ -318,11 +323,19 @@ export const s3Exchange = <A>(
                 return
               }
               const chunks: Array<Buffer> = []
-              res.on("data", (d: Buffer) => chunks.push(d))
+              let kept = 0
               const region = res.headers["x-amz-bucket-region"]
-              res.on("end", () =>
-                reject({ s3Status: status, body: Buffer.concat(chunks).toString("utf8"), bucketRegion: typeof region === "string" ? region : undefined }),
-              )
+              const refused = () =>
+                reject({ s3Status: status, body: Buffer.concat(chunks).toString("utf8"), bucketRegion: typeof region === "string" ? region : undefined })
+              res.on("data", (d: Buffer) => {
+                chunks.push(d)
+                kept += d.length
+                // An error's XML is a few hundred bytes: past its start, what a server sends is not read.
+                if (kept < errorBodyKeptBytes) return
+                res.destroy()
+                refused()
+              })
+              res.on("end", refused)
               res.on("error", reject)
             },
           )
@@ -348,7 +361,10 @@ export const s3Exchange = <A>(
     }),
   )
 
-/** A request whose 2xx response body is read whole (small bodies: XML, the manifest). */
+/**
+ * A request whose 2xx response body is read whole (small bodies: XML, the manifest), at most `storeDocumentMaxBytes`:
+ * a larger answer (the wrong endpoint or key, or a hostile server) is refused, not read into memory.
+ */
 export const s3Request = (e: S3Endpoint, req: S3Request): Effect.Effect<S3Response, StoreError> =>
   s3Exchange(
     e,
@@ -356,7 +372,28 @@ export const s3Request = (e: S3Endpoint, req: S3Request): Effect.Effect<S3Respon
     (res) =>
       new Promise((resolve, reject) => {
         const chunks: Array<Buffer> = []
-        res.on("data", (d: Buffer) => chunks.push(d))
+        let received = Number(res.headers["content-length"] ?? 0)
+        const tooLarge = () => {
+          res.destroy()
+          reject(
+            new StoreRequestFailed({
+              store: describeEndpoint(e),
+              operation: req.operation,
+              key: req.key,
+              status: res.statusCode ?? 0,
+              code: "ResponseTooLarge",
+              retryable: false,
+              message: `${requestWhat(e, req)} at ${e.url.origin} answered with more than ${formatBytes(storeDocumentMaxBytes)}, more than a listing or a backup's manifest takes: is the endpoint an S3 API, and the key right?`,
+            }),
+          )
+        }
+        if (received > storeDocumentMaxBytes) return tooLarge()
+        received = 0
+        res.on("data", (d: Buffer) => {
+          received += d.length
+          if (received > storeDocumentMaxBytes) return tooLarge()
+          chunks.push(d)
+        })
         res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }))
         res.on("error", reject)
       }),

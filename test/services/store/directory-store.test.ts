@@ -49,6 +49,25 @@ describe("the directory store", () => {
     expect(await failure(store.getStart("c/b1/none", 10))).toContain("StoreObjectMissing")
   })
 
+  // list, latest and prune read every backup's manifest: a FIFO in its place would hang them, a huge file exhaust memory.
+  it("getBytes reads a regular file of a manifest's size at most: a FIFO or a larger file is refused at once, a missing one is StoreObjectMissing", async () => {
+    const { root, store } = fresh()
+    mkdirSync(join(root, "c", "b1"), { recursive: true })
+    expect(spawnSync("mkfifo", [join(root, "c", "b1", "backup-manifest.json")]).status).toBe(0)
+    expect(await run(Effect.flip(store.getBytes("c/b1/backup-manifest.json")))).toMatchObject({ _tag: "BackupFileRefused", reason: "not-regular" })
+    mkdirSync(join(root, "c", "b2"))
+    const large = join(root, "c", "b2", "backup-manifest.json")
+    expect(spawnSync("truncate", ["-s", String(64 * 1024 * 1024 + 1), large]).status).toBe(0)
+    expect(await run(Effect.flip(store.getBytes("c/b2/backup-manifest.json")))).toMatchObject({
+      _tag: "BackupFileRefused",
+      reason: "too-large",
+      maxBytes: 64 * 1024 * 1024,
+    })
+    expect(await run(Effect.flip(store.getBytes("c/b3/backup-manifest.json")))).toMatchObject({ _tag: "StoreObjectMissing", key: "c/b3/backup-manifest.json" })
+    writeFileSync(large, "{}\n")
+    expect(new TextDecoder().decode(await run(store.getBytes("c/b2/backup-manifest.json")))).toBe("{}\n")
+  })
+
   it("lists in key order without .part files, which are pending uploads until aborted", async () => {
     const { root, store } = fresh()
     for (const k of ["c/b/2", "c/a/1", "c/b/1"]) await run(store.putBytes(k, new Uint8Array([1])))

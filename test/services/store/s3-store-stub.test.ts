@@ -383,6 +383,44 @@ describe("the S3 store's listings with what a server may write in them", () => {
   })
 })
 
+describe("answers too large to be a listing or a manifest", () => {
+  /** A server answering with `status`, `head` and then `bytes` of body in 1 MiB pieces as the client takes them; and what it sent. */
+  const floodStub = async (status: number, headers: http.OutgoingHttpHeaders, head: string, bytes: number) => {
+    const sent = { bytes: 0 }
+    const url = await stub((_req, _url, _body, res) => {
+      res.writeHead(status, { "content-type": "application/xml", ...headers })
+      res.write(head)
+      const piece = Buffer.alloc(MiB, 0x20)
+      const send = (): void => {
+        if (res.destroyed || sent.bytes >= bytes) return void res.end()
+        sent.bytes += piece.length
+        if (res.write(piece)) setImmediate(send)
+        else res.once("drain", send)
+      }
+      send()
+    })
+    return { sent, store: makeS3Store(endpoint(url), { partSize: 5 * MiB, partsInFlight: 1, retries: 2, retryBaseMs: 1 }) }
+  }
+
+  it("a manifest larger than any manifest (stated or streamed): refused, not retried, and not read on", async () => {
+    const stated = await floodStub(200, { "content-length": String(1024 * MiB) }, "", 1024 * MiB)
+    const e = await Effect.runPromise(Effect.flip(stated.store.getBytes("p/id/backup-manifest.json")))
+    expect(e).toMatchObject({ _tag: "StoreRequestFailed", code: "ResponseTooLarge", retryable: false })
+    expect(e.message).toMatch(/GET p\/id\/backup-manifest\.json at .* answered with more than 64\.0 MiB, more than a listing or a backup's manifest takes/)
+    const streamed = await floodStub(200, {}, "", 1024 * MiB)
+    expect(await Effect.runPromise(Effect.flip(streamed.store.getBytes("p/id/backup-manifest.json")))).toMatchObject({ code: "ResponseTooLarge" })
+    await new Promise((r) => setTimeout(r, 200))
+    expect(streamed.sent.bytes).toBeLessThan(256 * MiB)
+  })
+
+  it("an error answer that does not end: its S3 code is read from its start, the rest is not", async () => {
+    const { sent, store } = await floodStub(403, {}, "<Error><Code>AccessDenied</Code><Message>no</Message></Error>", 1024 * MiB)
+    expect(await Effect.runPromise(Effect.flip(store.listPage("p/")))).toMatchObject({ _tag: "StoreAccessDenied", code: "AccessDenied" })
+    await new Promise((r) => setTimeout(r, 200))
+    expect(sent.bytes).toBeLessThan(64 * MiB)
+  })
+})
+
 describe("a download whose response is cut", () => {
   /** A store whose every GET of its 100-byte object has `cut` send the first half and end the connection; and the GETs it served. */
   const cutStore = async (cut: (res: http.ServerResponse, half: Buffer) => void) => {
