@@ -11,7 +11,7 @@ import { dirname, join } from "node:path"
 import { Readable } from "node:stream"
 import { Effect, Layer } from "effect"
 import type { PendingUpload, StoredObject } from "../../domain/store-layout.ts"
-import { BackupFileRefused, readBackupFile, readBackupFileBytes } from "../backup-file.ts"
+import { BackupFileRefused, openBackupFile, readBackupFile, readBackupFileBytes } from "../backup-file.ts"
 import { createFreshFile } from "../fresh-file.ts"
 import { BackupStore, type BackupStoreShape, type ObjectPage, type PutResult, storeDocumentMaxBytes } from "./backup-store.ts"
 import {
@@ -23,6 +23,7 @@ import {
   StoreIntegrityFailed,
   StoreObjectMissing,
   type StoreError,
+  uploadFileFailed,
 } from "./store-errors.ts"
 
 const partSuffix = ".part"
@@ -184,16 +185,17 @@ export const makeDirectoryStore = (root: string): BackupStoreShape => {
     validKey(key)
       ? Effect.tryPromise({
           try: async () => {
-            const fh = await open(pathOf(key), "r")
+            // A regular file only: opening a FIFO to read waits for a writer.
+            const { handle } = await openBackupFile(pathOf(key))
             try {
               const buffer = Buffer.alloc(bytes)
-              const { bytesRead } = await fh.read(buffer, 0, bytes, 0)
+              const { bytesRead } = await handle.read(buffer, 0, bytes, 0)
               return new Uint8Array(buffer.subarray(0, bytesRead))
             } finally {
-              await fh.close()
+              await handle.close()
             }
           },
-          catch: (e) => (errnoCode(e) === "ENOENT" ? missing(key) : localIoFailed(pathOf(key), "read", e)),
+          catch: (e) => (errnoCode(e) === "ENOENT" ? missing(key) : uploadFileFailed(pathOf(key), "read", e)),
         })
       : Effect.fail(badKey(key))
 

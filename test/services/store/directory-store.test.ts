@@ -50,11 +50,13 @@ describe("the directory store", () => {
   })
 
   // list, latest and prune read every backup's manifest: a FIFO in its place would hang them, a huge file exhaust memory.
-  it("getBytes reads a regular file of a manifest's size at most: a FIFO or a larger file is refused at once, a missing one is StoreObjectMissing", async () => {
+  it("getBytes reads a regular file of a manifest's size at most, getStart a regular file: a FIFO or a larger file is refused at once, a missing one is StoreObjectMissing", async () => {
     const { root, store } = fresh()
     mkdirSync(join(root, "c", "b1"), { recursive: true })
     expect(spawnSync("mkfifo", [join(root, "c", "b1", "backup-manifest.json")]).status).toBe(0)
     expect(await run(Effect.flip(store.getBytes("c/b1/backup-manifest.json")))).toMatchObject({ _tag: "BackupFileRefused", reason: "not-regular" })
+    // getStart reads an encrypted file's header: opened to read, a FIFO would wait for a writer.
+    expect(await run(Effect.flip(store.getStart("c/b1/backup-manifest.json", 64)))).toMatchObject({ _tag: "BackupFileRefused", reason: "not-regular" })
     mkdirSync(join(root, "c", "b2"))
     const large = join(root, "c", "b2", "backup-manifest.json")
     expect(spawnSync("truncate", ["-s", String(64 * 1024 * 1024 + 1), large]).status).toBe(0)
