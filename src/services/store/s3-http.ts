@@ -372,7 +372,7 @@ export const s3Request = (e: S3Endpoint, req: S3Request): Effect.Effect<S3Respon
     (res) =>
       new Promise((resolve, reject) => {
         const chunks: Array<Buffer> = []
-        let received = Number(res.headers["content-length"] ?? 0)
+        let received = 0
         const tooLarge = () => {
           res.destroy()
           reject(
@@ -387,8 +387,7 @@ export const s3Request = (e: S3Endpoint, req: S3Request): Effect.Effect<S3Respon
             }),
           )
         }
-        if (received > storeDocumentMaxBytes) return tooLarge()
-        received = 0
+        if (Number(res.headers["content-length"] ?? 0) > storeDocumentMaxBytes) return tooLarge()
         res.on("data", (d: Buffer) => {
           received += d.length
           if (received > storeDocumentMaxBytes) return tooLarge()
