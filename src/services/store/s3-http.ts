@@ -387,7 +387,8 @@ export const s3Request = (e: S3Endpoint, req: S3Request): Effect.Effect<S3Respon
             }),
           )
         }
-        if (Number(res.headers["content-length"] ?? 0) > storeDocumentMaxBytes) return tooLarge()
+        // A HEAD's length is the object's, with no body.
+        if (req.method !== "HEAD" && Number(res.headers["content-length"] ?? 0) > storeDocumentMaxBytes) return tooLarge()
         res.on("data", (d: Buffer) => {
           received += d.length
           if (received > storeDocumentMaxBytes) return tooLarge()

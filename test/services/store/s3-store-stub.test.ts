@@ -413,6 +413,15 @@ describe("answers too large to be a listing or a manifest", () => {
     expect(streamed.sent.bytes).toBeLessThan(256 * MiB)
   })
 
+  it("a HEAD of an object of any size gives its size: the length it states is the object's, with no body", async () => {
+    const url = await stub((req, _url, _body, res) => {
+      expect(req.method).toBe("HEAD")
+      res.writeHead(200, { "content-length": String(160 * MiB) }).end()
+    })
+    const store = makeS3Store(endpoint(url), { partSize: 5 * MiB, partsInFlight: 1, retries: 0, retryBaseMs: 1 })
+    expect(await Effect.runPromise(store.head("p/id/snapshot.db"))).toMatchObject({ key: "p/id/snapshot.db", size: 160 * MiB })
+  })
+
   it("an error answer that does not end: its S3 code is read from its start, the rest is not", async () => {
     const { sent, store } = await floodStub(403, {}, "<Error><Code>AccessDenied</Code><Message>no</Message></Error>", 1024 * MiB)
     expect(await Effect.runPromise(Effect.flip(store.listPage("p/")))).toMatchObject({ _tag: "StoreAccessDenied", code: "AccessDenied" })
