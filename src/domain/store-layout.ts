@@ -12,9 +12,10 @@
  *
  * Listing is a flat, sorted, paginated walk of `<prefix>/` (S3 ListObjectsV2 order): a backup's
  * objects are adjacent, so pages can be folded into backups as they come (`foldListingPage`)
- * without holding the whole listing.
+ * without holding the whole listing. A listing out of that order is refused: its backups would
+ * come apart into pieces, each incomplete, and prune would take a complete backup for garbage.
  */
-import { Schema } from "effect"
+import { Result, Schema } from "effect"
 import { manifestFileName, parseBackupFileName } from "./archive-names.ts"
 import { encryptedSuffix } from "./backup-manifest.ts"
 import { signatureFileName } from "./manifest-signature-file.ts"
@@ -176,12 +177,29 @@ export const backupCompleteness = (backup: BackupObjects, manifest: ManifestStat
   return { _tag: "Complete", id: backup.id, bytes, newestAt, extra: extra.map((o) => o.file), strayForms }
 }
 
-/** What a listing walk carries from one page to the next: the backup whose objects may continue. */
+/** What a listing walk carries from one page to the next: the backup whose objects may continue, and the last key seen. */
 export interface ListingState {
   readonly open: BackupObjects | undefined
+  readonly lastKey: string | undefined
 }
 
-export const emptyListing: ListingState = { open: undefined }
+export const emptyListing: ListingState = { open: undefined, lastKey: undefined }
+
+const utf8 = new TextEncoder()
+
+/** S3's order of keys: their UTF-8 bytes (which is code point order, not JavaScript's UTF-16 order). */
+export const compareKeys = (a: string, b: string): number => {
+  if (a === b) return 0
+  const [x, y] = [utf8.encode(a), utf8.encode(b)]
+  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! - y[i]!
+  return x.length - y.length
+}
+
+/** A listing whose keys do not strictly ascend: `key` came after `previous`. */
+export interface ListingOutOfOrder {
+  readonly previous: string
+  readonly key: string
+}
 
 export interface FoldedPage {
   readonly state: ListingState
@@ -194,13 +212,22 @@ export interface FoldedPage {
 /**
  * Folds one page of a sorted listing of `<prefix>/` into backups. Keys arrive in ascending
  * order, so a backup is finished once a key of another id (or the last page) is seen. Passing
- * `last` closes the open backup.
+ * `last` closes the open backup. A key not after the one before it (a page repeated, a server
+ * that does not sort) fails the fold.
  */
-export const foldListingPage = (prefix: string, state: ListingState, page: ReadonlyArray<StoredObject>, last: boolean): FoldedPage => {
+export const foldListingPage = (
+  prefix: string,
+  state: ListingState,
+  page: ReadonlyArray<StoredObject>,
+  last: boolean,
+): Result.Result<FoldedPage, ListingOutOfOrder> => {
   const backups: Array<BackupObjects> = []
   const foreign: Array<string> = []
   let open = state.open
+  let lastKey = state.lastKey
   for (const o of page) {
+    if (lastKey !== undefined && compareKeys(lastKey, o.key) >= 0) return Result.fail({ previous: lastKey, key: o.key })
+    lastKey = o.key
     const parsed = parseObjectKey(prefix, o.key)
     if (parsed === undefined) {
       foreign.push(o.key)
@@ -217,7 +244,7 @@ export const foldListingPage = (prefix: string, state: ListingState, page: Reado
     backups.push(open)
     open = undefined
   }
-  return { state: { open }, backups, foreign }
+  return Result.succeed({ state: { open, lastKey }, backups, foreign })
 }
 
 /** A multipart upload the store reports as started and neither completed nor aborted. */

@@ -1,5 +1,5 @@
 import { fc, test } from "@fast-check/vitest"
-import { Schema } from "effect"
+import { Result, Schema } from "effect"
 import { describe, expect, it } from "vitest"
 import { manifestFileName } from "../../src/domain/archive-names.ts"
 import {
@@ -7,6 +7,7 @@ import {
   BackupId,
   defaultPrefix,
   emptyListing,
+  compareKeys,
   foldListingPage,
   garbage,
   normalizePrefix,
@@ -205,7 +206,7 @@ const foldAll = (pages: ReadonlyArray<ReadonlyArray<StoredObject>>) => {
   const backups: Array<BackupObjects> = []
   const foreign: Array<string> = []
   pages.forEach((page, i) => {
-    const r = foldListingPage("p", state, page, i === pages.length - 1)
+    const r = Result.getOrThrow(foldListingPage("p", state, page, i === pages.length - 1))
     state = r.state
     backups.push(...r.backups)
     foreign.push(...r.foreign)
@@ -229,6 +230,50 @@ describe("foldListingPage", () => {
       expect(paged.backups.flatMap((b) => b.objects.map((o) => o.key))).toEqual(objects.map((o) => o.key).filter((k) => parseObjectKey("p", k) !== undefined))
     },
   )
+})
+
+describe("compareKeys", () => {
+  test.prop([fc.string({ unit: "grapheme" }), fc.string({ unit: "grapheme" })])("orders keys as S3 does: by their UTF-8 bytes", (a, b) => {
+    expect(Math.sign(compareKeys(a, b))).toBe(Math.sign(Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"))))
+  })
+
+  it("differs from JavaScript's order where UTF-16 and UTF-8 disagree", () => {
+    // U+FF61 is one UTF-16 unit above a surrogate pair's first; in UTF-8 (and S3) it comes before U+1F600.
+    expect("\u{1F600}" < "\uFF61").toBe(true)
+    expect(compareKeys("\u{1F600}", "\uFF61")).toBeGreaterThan(0)
+  })
+})
+
+describe("foldListingPage on a listing out of order", () => {
+  test.prop([listingArb.filter((o) => o.length >= 2), fc.nat(), fc.nat()])(
+    "a key not after the one before it, on the same page or the next, fails the fold with both keys",
+    (objects, i, j) => {
+      const [x, y] = [i % objects.length, j % objects.length]
+      fc.pre(x !== y)
+      const swapped = [...objects]
+      ;[swapped[x], swapped[y]] = [swapped[y]!, swapped[x]!]
+      const cut = Math.min(x, y) + 1
+      for (const pages of [[swapped], [swapped.slice(0, cut), swapped.slice(cut)]]) {
+        let state: ListingState = emptyListing
+        let failure: unknown
+        for (const [n, page] of pages.entries()) {
+          const r = foldListingPage("p", state, page, n === pages.length - 1)
+          if (Result.isFailure(r)) {
+            failure = r.failure
+            break
+          }
+          state = r.success.state
+        }
+        expect(failure).toMatchObject({ previous: expect.any(String), key: expect.any(String) })
+      }
+    },
+  )
+
+  it("a page repeated (a server handing back the same continuation) fails at its first key", () => {
+    const page = [{ key: "p/a/x", size: 1, modifiedAt: 0 }]
+    const first = Result.getOrThrow(foldListingPage("p", emptyListing, page, false))
+    expect(foldListingPage("p", first.state, page, false)).toEqual(Result.fail({ previous: "p/a/x", key: "p/a/x" }))
+  })
 })
 
 describe("garbage", () => {

@@ -17,7 +17,7 @@ import {
   type ManifestState,
 } from "../../domain/store-layout.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
-import type { StoreError } from "../../services/store/store-errors.ts"
+import { type StoreError, StoreRequestFailed } from "../../services/store/store-errors.ts"
 import { decodeBackupManifestBytes } from "../backup-dir/backup-manifest-file.ts"
 import type { VerifiedMode } from "../../domain/verification-file.ts"
 import { readStoredVerification } from "./verification-record.ts"
@@ -60,7 +60,20 @@ export const listBackups = Effect.fn("listBackups")(function* (prefix: string) {
   do {
     const page = yield* store.listPage(listingPrefix(prefix), next)
     next = page.next
-    const folded = foldListingPage(prefix, state, page.objects, next === undefined)
+    const folded = yield* Effect.fromResult(foldListingPage(prefix, state, page.objects, next === undefined)).pipe(
+      Effect.mapError(
+        ({ previous, key }) =>
+          new StoreRequestFailed({
+            store: store.location,
+            operation: "list",
+            key,
+            status: 0,
+            code: "ListingOutOfOrder",
+            retryable: false,
+            message: `${store.location} listed ${key} after ${previous}: an S3 listing ascends, and out of order a backup's objects come apart into pieces that look incomplete (prune would remove a complete backup); is the endpoint an S3 API?`,
+          }),
+      ),
+    )
     state = folded.state
     const described = yield* Effect.forEach(
       folded.backups,

@@ -10,7 +10,7 @@ import { mkdir, open, readdir, rename, rm, rmdir, stat, statfs } from "node:fs/p
 import { dirname, join } from "node:path"
 import { Readable } from "node:stream"
 import { Effect, Layer } from "effect"
-import type { PendingUpload, StoredObject } from "../../domain/store-layout.ts"
+import { compareKeys, type PendingUpload, type StoredObject } from "../../domain/store-layout.ts"
 import { BackupFileRefused, openBackupFile, readBackupFile, readBackupFileBytes } from "../backup-file.ts"
 import { createFreshFile } from "../fresh-file.ts"
 import { BackupStore, type BackupStoreShape, type ObjectPage, type PutResult, storeDocumentMaxBytes } from "./backup-store.ts"
@@ -245,7 +245,7 @@ export const makeDirectoryStore = (root: string): BackupStoreShape => {
       try: async () => {
         const into = { found: [] as Array<WalkedFile>, skipped: [] as Array<{ path: string; code: string }> }
         await visit(base, into)
-        return { ...into, found: into.found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)) }
+        return { ...into, found: into.found.sort((a, b) => compareKeys(a.key, b.key)) }
       },
       catch: (e) => localIoFailed((e as { where?: string }).where ?? root, "list", e),
     }).pipe(
@@ -266,7 +266,7 @@ export const makeDirectoryStore = (root: string): BackupStoreShape => {
     rootExists.pipe(
       Effect.andThen(walk(prefix)),
       Effect.map((files) => {
-        const after = files.filter((f) => !f.key.endsWith(partSuffix) && (next === undefined || f.key > next))
+        const after = files.filter((f) => !f.key.endsWith(partSuffix) && (next === undefined || compareKeys(f.key, next) > 0))
         const objects = after.slice(0, pageSize)
         return { objects, next: after.length > pageSize ? objects[objects.length - 1]!.key : undefined }
       }),

@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto"
 import { rename } from "node:fs/promises"
 import { Effect, Layer } from "effect"
-import type { PendingUpload, StoredObject } from "../../domain/store-layout.ts"
+import { compareKeys, type PendingUpload, type StoredObject } from "../../domain/store-layout.ts"
 import { readBackupFileBytes } from "../backup-file.ts"
 import { createFreshFile } from "../fresh-file.ts"
 import { BackupStore, type BackupStoreShape, type ObjectPage } from "./backup-store.ts"
@@ -126,7 +126,7 @@ export const makeMemoryStore = (options: MemoryStoreOptions = {}): MemoryStore =
       "ListObjectsV2",
       prefix,
       Effect.sync(() => {
-        const keys = [...objects.keys()].filter((k) => k.startsWith(prefix) && (next === undefined || k > next)).sort()
+        const keys = [...objects.keys()].filter((k) => k.startsWith(prefix) && (next === undefined || compareKeys(k, next) > 0)).sort(compareKeys)
         const page = keys.slice(0, pageSize)
         return {
           objects: page.map((key): StoredObject => ({ key, size: objects.get(key)!.bytes.byteLength, modifiedAt: objects.get(key)!.modifiedAt })),

@@ -12,7 +12,7 @@ import { objectKey } from "../../../src/domain/store-layout.ts"
 import { verificationFileName } from "../../../src/domain/verification-file.ts"
 import { listBackups } from "../../../src/programs/store/store-list.ts"
 import { pruneStore, storePruneSummary } from "../../../src/programs/store/store-prune.ts"
-import { BackupStore } from "../../../src/services/store/backup-store.ts"
+import { BackupStore, type ObjectPage } from "../../../src/services/store/backup-store.ts"
 import { makeMemoryStore, type MemoryStore } from "../../../src/services/store/memory-store.ts"
 import { StoreRequestFailed } from "../../../src/services/store/store-errors.ts"
 import { makeFakeBackup, readManifest } from "../../support/bad-backups.ts"
@@ -116,6 +116,30 @@ describe("prune on a store", () => {
       expect(report.retention.remove).toEqual([])
       expect(report.retention.keep.find((k) => k.unit.id === `keep-${original}`)?.reason).toContain(`its manifest is backup ${original}'s`)
       expect(ids(store)).toEqual([original, `keep-${original}`].sort())
+    }),
+  )
+
+  // Out of order, a backup's objects come apart into pieces that each look incomplete, and a repeated page would never end.
+  it.effect("a store that lists its keys out of order, or repeats a page: list and prune refuse it, naming the keys, and nothing is removed", () =>
+    Effect.gen(function* () {
+      const { store, tick } = yield* setup
+      const made = [yield* putBackup(store, tick, t0), yield* putBackup(store, tick, t0 + day)]
+      yield* TestClock.setTime(t0 + 10 * day)
+      const byFileName = (page: ObjectPage): ObjectPage => ({
+        ...page,
+        objects: [...page.objects].sort((a, b) => (a.key.split("/").at(-1)! < b.key.split("/").at(-1)! ? -1 : 1)),
+      })
+      const interleaved = BackupStore.of({ ...store, listPage: (p, next) => Effect.map(store.listPage(p, next), byFileName) })
+      const repeating = BackupStore.of({ ...store, listPage: (p) => Effect.map(store.listPage(p), (page) => ({ ...page, next: "again" })) })
+      for (const shown of [interleaved, repeating]) {
+        const withStore = Effect.provide(Layer.succeed(BackupStore, shown))
+        const listed = yield* Effect.flip(listBackups(prefix).pipe(withStore))
+        expect(listed).toMatchObject({ _tag: "StoreRequestFailed", code: "ListingOutOfOrder", retryable: false })
+        expect(listed.message).toMatch(/listed cluster-backup\/c1\/\S+ after cluster-backup\/c1\/\S+: an S3 listing ascends/)
+        const pruned = yield* Effect.flip(pruneStore({ prefix, policy: { keepLast: 1 }, graceMs: 0, dryRun: false }).pipe(withStore))
+        expect(pruned).toMatchObject({ code: "ListingOutOfOrder" })
+        expect(ids(store)).toEqual(made)
+      }
     }),
   )
 
