@@ -13,7 +13,7 @@
  * Listing is a flat, sorted, paginated walk of `<prefix>/` (S3 ListObjectsV2 order): a backup's
  * objects are adjacent, so pages can be folded into backups as they come (`foldListingPage`)
  * without holding the whole listing. A listing out of that order is refused: its backups would
- * come apart into pieces, each incomplete, and prune would take a complete backup for garbage.
+ * come apart into pieces that each look incomplete.
  */
 import { Result, Schema } from "effect"
 import { manifestFileName, parseBackupFileName } from "./archive-names.ts"

@@ -70,7 +70,7 @@ export const listBackups = Effect.fn("listBackups")(function* (prefix: string) {
             status: 0,
             code: "ListingOutOfOrder",
             retryable: false,
-            message: `${store.location} listed ${key} after ${previous}: an S3 listing ascends, and out of order a backup's objects come apart into pieces that look incomplete (prune would remove a complete backup); is the endpoint an S3 API?`,
+            message: `${store.location} listed ${key} after ${previous}: an S3 listing ascends, and out of order a backup's objects come apart into pieces that each look incomplete; is the endpoint an S3 API?`,
           }),
       ),
     )
