@@ -1,7 +1,7 @@
 import { Effect, Result } from "effect"
 import { Command, Flag } from "effect/cli"
 import type { OperandTable } from "../domain/operands.ts"
-import { podVolumeBelowQuota } from "../domain/etcd-quota-room.ts"
+import { podQuotaRoom } from "../domain/etcd-quota-room.ts"
 import { decodeBackupPodOptions, renderBackupPodYaml } from "../domain/pod-spec.ts"
 import { parseRevisionsFlag } from "../domain/revisions.ts"
 import { revisionsCheck } from "./flag-checks.ts"
@@ -43,7 +43,7 @@ export const renderCommand = Command.make(
           flags.revisions._tag === "Some"
             ? { revisions: yield* Effect.fromResult(parseRevisionsFlag(flags.revisions.value)), etcdQuotaBytes: undefined }
             : yield* clusterFacts(table).pipe(Effect.provide(liveKubeLayer(flags.kubeconfig)))
-        const volume = podVolumeBelowQuota(etcdQuotaBytes, options.backupVolumeSizeLimit, options.store)
+        const volume = podQuotaRoom(etcdQuotaBytes, options.backupVolumeSizeLimit, options.store)?.warning
         if (volume !== undefined) yield* Effect.logWarning(volume)
         yield* Effect.sync(() => process.stdout.write(renderBackupPodYaml(revisions, options, table)))
       }),

@@ -108,6 +108,3 @@ export const podQuotaRoom = (
   const input = { quotaBytes, volumeSizeLimit: volumeSizeLimit ?? defaultPodOptions.backupVolumeSizeLimit, ciphertextBeside: ciphertextBesideOf(store) }
   return { shortfallBytes: quotaShortfallBytes(input), warning: backupVolumeBelowQuota(input) }
 }
-
-/** The Warning alone (`podQuotaRoom`). */
-export const podVolumeBelowQuota = (...args: Parameters<typeof podQuotaRoom>): string | undefined => podQuotaRoom(...args)?.warning

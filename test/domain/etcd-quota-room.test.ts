@@ -6,7 +6,6 @@ import {
   defaultEtcdQuotaGiB,
   etcdQuotaBytes,
   podQuotaRoom,
-  podVolumeBelowQuota,
   quotaBackupBytes,
   quotaShortfallBytes,
 } from "../../src/domain/etcd-quota-room.ts"
@@ -118,9 +117,9 @@ describe("backupVolumeBelowQuota", () => {
     expect(ciphertextBesideOf({ ...transfer })).toEqual(noCiphertext)
     expect(ciphertextBesideOf({ recipientsSecret: "recipients", ...transfer })).toEqual({ _tag: "Ring", partBytes: 16 * MiB, partsInFlight: 4 })
     expect(ciphertextBesideOf({ claimName: "backups", recipientsSecret: "recipients", ...transfer })).toEqual({ _tag: "Whole" })
-    expect(podVolumeBelowQuota(16 * GiB, "20Gi", { claimName: "backups", recipientsSecret: "recipients", ...transfer })).toBeDefined()
-    expect(podVolumeBelowQuota(16 * GiB, "20Gi", { recipientsSecret: "recipients", ...transfer })).toBeUndefined()
-    expect(podVolumeBelowQuota(undefined, "1Mi", { claimName: "backups", recipientsSecret: "recipients", ...transfer })).toBeUndefined()
+    expect(podQuotaRoom(16 * GiB, "20Gi", { claimName: "backups", recipientsSecret: "recipients", ...transfer })?.warning).toBeDefined()
+    expect(podQuotaRoom(16 * GiB, "20Gi", { recipientsSecret: "recipients", ...transfer })?.warning).toBeUndefined()
+    expect(podQuotaRoom(undefined, "1Mi", { claimName: "backups", recipientsSecret: "recipients", ...transfer })?.warning).toBeUndefined()
     expect(podQuotaRoom(undefined, "1Mi", undefined)).toBeUndefined()
     expect(podQuotaRoom(16 * GiB, "20Gi", undefined)).toEqual({ shortfallBytes: 0, warning: undefined })
     expect(podQuotaRoom(16 * GiB, "16Gi", undefined)?.shortfallBytes).toBe(resourcesAllowanceBytes)
