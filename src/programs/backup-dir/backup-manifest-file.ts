@@ -10,8 +10,6 @@ import { decodeBackupManifest, BackupManifestInvalid, type BackupManifest, maxMa
 import { defaultOperands, type OperandTable } from "../../domain/operands.ts"
 import { readBackupFileBytes, type BackupFileFailure } from "../../services/backup-file.ts"
 
-export { maxManifestBytes }
-
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 
 export type ManifestReadFailure = BackupFileFailure | BackupManifestInvalid

@@ -21,7 +21,7 @@ import {
   type SigningKey,
   type TrustedKey,
 } from "../../services/crypto/manifest-signature.ts"
-import { maxManifestBytes } from "./backup-manifest-file.ts"
+import { maxManifestBytes } from "../../domain/backup-manifest.ts"
 import { fail, pass, type VerifyCheck, warn } from "../verify/verify-report.ts"
 
 /** A `--signing-key` or `--trusted-key` file that cannot be used; the message never quotes the key. */
