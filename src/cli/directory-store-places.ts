@@ -9,9 +9,10 @@
  *   backup `<name>`, so the upload would write its objects over the files it reads, and remove the file's other form
  *   (the plaintext, when it encrypts) and its ciphertext as its own.
  */
-import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path"
+import { basename, dirname, join, resolve } from "node:path"
 import { Effect, FileSystem, Option, Result } from "effect"
 import { CliError } from "effect/cli"
+import { pathInside } from "../domain/path-inside.ts"
 import { parseStoreLocation, storePrefix } from "../domain/store-location.ts"
 
 /** A path with symbolic links resolved as far as it exists (the rest, still to be created, appended). */
@@ -41,9 +42,9 @@ const placeInDirectoryStore = (store: string, flags: PrefixFlags, dir: string) =
     const fs = yield* FileSystem.FileSystem
     const realStore = yield* fs.realPath(resolve(location.success.path)).pipe(Effect.option)
     if (Option.isNone(realStore)) return undefined
-    const inside = relative(join(realStore.value, prefix.success), yield* realPathSoFar(fs, resolve(dir)))
-    if (inside === ".." || inside.startsWith(`..${sep}`) || isAbsolute(inside)) return undefined
-    return { segments: inside === "" ? [] : inside.split(sep), prefix: prefix.success }
+    const inside = pathInside(join(realStore.value, prefix.success), yield* realPathSoFar(fs, resolve(dir)))
+    if (inside === undefined) return undefined
+    return { segments: inside === "" ? [] : inside.split("/"), prefix: prefix.success }
   })
 
 const usageError = (command: string, option: { readonly name: string; readonly kind: "flag" | "argument" }, value: string, expected: string) =>

@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto"
 import { isIP } from "node:net"
-import { join, relative, resolve } from "node:path"
+import { join, resolve } from "node:path"
 import { Effect, FileSystem, Layer, Option } from "effect"
 import { CliError, Command, Flag } from "effect/cli"
+import { pathInside } from "../domain/path-inside.ts"
 import { restoreIdPattern } from "../domain/restore-plan.ts"
 import { backupArgument, chosenBackup, etcdutlFlag, timestampFlag } from "./backup-reading-flags.ts"
 import { realPathSoFar } from "./directory-store-places.ts"
@@ -38,8 +39,7 @@ const flagsFitRoot = (flags: {
       )
     }
     if (Option.isNone(flags.backupId) || Option.isNone(flags.workDir)) return
-    const inRoot = relative(realRoot.value, yield* realPathSoFar(fs, resolve(flags.workDir.value)))
-    if (!inRoot.startsWith("..") && !inRoot.startsWith("/")) return
+    if (pathInside(realRoot.value, yield* realPathSoFar(fs, resolve(flags.workDir.value))) !== undefined) return
     return yield* usage(
       "work-dir",
       flags.workDir.value,

@@ -6,8 +6,9 @@
  */
 import { hostname } from "node:os"
 import { isIP } from "node:net"
-import { posix, relative, resolve } from "node:path"
+import { posix, resolve } from "node:path"
 import { Effect, FileSystem, Schema } from "effect"
+import { pathInside } from "../../domain/path-inside.ts"
 import { manifestFileName, type BackupTimestamp } from "../../domain/archive-names.ts"
 import type { BackupManifest } from "../../domain/backup-manifest.ts"
 import { defaultOperands, type OperandTable } from "../../domain/operands.ts"
@@ -115,8 +116,8 @@ export const gatherRestoreInputs = Effect.fn("gatherRestoreInputs")(function* (o
   if ((yield* attempt("inspect --root", root, (fs) => fs.stat(root))).type !== "Directory")
     return yield* invalid("root", `--root ${options.root} is not a directory`)
   const backupDir = yield* attempt("resolve the backup directory", options.backupDir, (fs) => fs.realPath(resolve(options.backupDir)))
-  const inRoot = relative(root, backupDir)
-  if (inRoot.startsWith("..") || posix.isAbsolute(inRoot)) {
+  const inRoot = pathInside(root, backupDir)
+  if (inRoot === undefined) {
     return yield* invalid(
       "backup-dir",
       `the backup directory ${backupDir} is not inside --root ${root}: the plan names every host path under the root; put the backup under it (e.g. ${posix.join(root, "home/core/backup")})`,

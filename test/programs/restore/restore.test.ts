@@ -24,7 +24,7 @@ import {
   writeFileSync,
 } from "node:fs"
 import { hostname } from "node:os"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Cause, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -567,6 +567,15 @@ describe("restore", () => {
     expect(failure(await restore(host, { dryRun: true, memberName: undefined })).message).toContain("--member-name is required with --root")
     const outside = mkdtempSync(join(etcd.workDir, "outside-"))
     expect(failure(await restore({ root: host.root, backupDir: outside }, { dryRun: true })).message).toContain("is not inside --root")
+  })
+
+  // Before, any directory whose path under the root began with two dots was taken for one outside it.
+  it("takes a backup kept under a directory whose name starts with two dots as inside --root", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const dotted = join(host.root, "..backups", "b1")
+    mkdirSync(dirname(dotted), { recursive: true })
+    renameSync(host.backupDir, dotted)
+    expect(success(await restore({ root: host.root, backupDir: dotted }, { dryRun: true })).plan.peerUrl).toBe("https://10.0.0.5:2380")
   })
 
   it("waits, observably and within its bound, until no process uses etcd's data directory", async () => {
