@@ -24,6 +24,7 @@ import { podDirectory, podManifestPath, staticPodResourcesDir } from "./archive-
 import { defaultOperands, operandList, type OperandTable } from "./operands.ts"
 import { RevisionSet } from "./revisions.ts"
 import { failureText } from "./failure-text.ts"
+import { isWithin } from "./path-inside.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Revision bump
@@ -441,8 +442,6 @@ const pathsRead = (action: RestoreAction): ReadonlyArray<string> =>
 const pathsMoved = (action: RestoreAction): ReadonlyArray<string> =>
   action._tag === "Move" ? [action.from] : action._tag === "ExtractArchive" ? action.units.map((u) => posix.join(action.target, u)) : []
 
-const within = (path: string, dir: string) => path === dir || path.startsWith(dir.endsWith("/") ? dir : `${dir}/`)
-
 /** A path a step reads (the backup's tarball or snapshot) that an earlier action of the plan moves away, with it or a directory above it. */
 export interface ReadAfterMoved {
   readonly step: StepId
@@ -462,7 +461,7 @@ export const readsAfterMoved = (plan: RestorePlan): ReadonlyArray<ReadAfterMoved
   for (const s of plan.steps) {
     for (const action of s.actions) {
       for (const read of pathsRead(action).filter((p) => p === plan.snapshot || p === plan.resources)) {
-        const m = moved.find((m) => within(read, m.path))
+        const m = moved.find((m) => isWithin(m.path, read))
         if (m !== undefined) found.push({ step: s.id, read, movedBy: m.by, moved: m.path })
       }
       for (const path of pathsMoved(action)) moved.push({ path, by: s.id })

@@ -7,6 +7,7 @@
  */
 import { Result, Schema } from "effect"
 import { formatBytes } from "./byte-format.ts"
+import { isWithin } from "./path-inside.ts"
 
 /** The env variable the backup pod's containers get their volumes' size limits in (JSON: mount path -> bytes). */
 export const volumeSizeLimitsEnv = "CLUSTER_BACKUP_VOLUME_SIZE_LIMITS"
@@ -55,8 +56,7 @@ export const limitingVolume = (path: string, limits: VolumeSizeLimits): Limiting
   const target = withoutTrailingSlash(path)
   let found: LimitingVolume | undefined
   for (const [mountPath, limitBytes] of Object.entries(limits)) {
-    const inside = target === mountPath || target.startsWith(mountPath === "/" ? "/" : `${mountPath}/`)
-    if (inside && (found === undefined || mountPath.length > found.mountPath.length)) found = { mountPath, limitBytes }
+    if (isWithin(mountPath, target) && (found === undefined || mountPath.length > found.mountPath.length)) found = { mountPath, limitBytes }
   }
   return found
 }

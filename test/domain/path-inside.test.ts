@@ -1,7 +1,7 @@
 import { posix } from "node:path"
 import { fc, test } from "@fast-check/vitest"
 import { describe, expect, it } from "vitest"
-import { pathInside } from "../../src/domain/path-inside.ts"
+import { isWithin, pathInside } from "../../src/domain/path-inside.ts"
 
 /** Plain names, dotted ones (`..x`, `.x`, `x..`) included; never `.` or `..` themselves. */
 const nameArb = fc
@@ -32,5 +32,15 @@ describe("pathInside", () => {
     const below = ps.length <= cs.length && ps.every((s, i) => cs[i] === s)
     expect(pathInside(parent, child) !== undefined).toBe(below)
     if (below) expect(posix.join(parent, pathInside(parent, child) ?? "")).toBe(posix.join(child))
+  })
+
+  test.prop([pathArb, pathArb], { numRuns: 500 })("isWithin agrees with pathInside on resolved paths", (dir, path) => {
+    expect(isWithin(dir, path)).toBe(pathInside(dir, path) !== undefined)
+  })
+
+  it("isWithin compares whole segments", () => {
+    expect(isWithin("/var/lib/etcd", "/var/lib/etcd-backup/x")).toBe(false)
+    expect(isWithin("/var/lib/etcd", "/var/lib/etcd/member")).toBe(true)
+    expect(isWithin("/", "/anything")).toBe(true)
   })
 })

@@ -15,6 +15,7 @@ import { parseYamlText } from "../../domain/yaml-text.ts"
 import { Kube } from "../../services/kube/kube.ts"
 import { configMapBytes } from "../../services/kube/schemas.ts"
 import type { PodOutcome } from "../../simulation/simulated-kubelet.ts"
+import { isWithin } from "../../domain/path-inside.ts"
 
 const Mount = Schema.Struct({ name: Schema.String, mountPath: Schema.String, readOnly: Schema.optionalKey(Schema.Boolean) })
 const Container = Schema.Struct({
@@ -48,7 +49,7 @@ const pathMapper = (container: RunnableContainer, volumeDirs: ReadonlyMap<string
     .filter((m): m is { path: string; dir: string } => m.dir !== undefined)
     .sort((a, b) => b.path.length - a.path.length)
   return (arg: string) => {
-    const m = mounts.find((x) => arg === x.path || arg.startsWith(`${x.path}/`))
+    const m = mounts.find((x) => isWithin(x.path, arg))
     return m === undefined ? arg : m.dir + arg.slice(m.path.length)
   }
 }

@@ -16,6 +16,7 @@
  */
 import { Clock, Effect, FileSystem, Schema } from "effect"
 import { HostProcesses } from "../../services/host-processes.ts"
+import { isWithin } from "../../domain/path-inside.ts"
 
 export interface EtcdActivity {
   readonly pid: number
@@ -38,8 +39,6 @@ export class EtcdStillRunning extends Schema.TaggedError<EtcdStillRunning>()("Et
   message: Schema.String,
 }) {}
 
-const inside = (dir: string, path: string) => path === dir || path.startsWith(dir.endsWith("/") ? dir : `${dir}/`)
-
 const namesDataDir = (argv: ReadonlyArray<string>, dataDir: string) =>
   argv.some((arg, i) => arg === `--data-dir=${dataDir}` || (arg === "--data-dir" && argv[i + 1] === dataDir))
 
@@ -51,7 +50,7 @@ export const isHostWide = (probe: ActivityProbe) =>
     return yield* host.isHostRoot(probe.root)
   })
 
-const withoutRoot = (root: string, path: string) => (inside(root, path) ? `/${path.slice(root.length).replace(/^\/+/, "")}` : path)
+const withoutRoot = (root: string, path: string) => (isWithin(root, path) ? `/${path.slice(root.length).replace(/^\/+/, "")}` : path)
 
 /** The processes (and, host-wide, listeners) that show etcd is not stopped; empty when it is. */
 export const findEtcdActivity = Effect.fnUntraced(function* (probe: ActivityProbe) {
@@ -68,11 +67,11 @@ export const findEtcdActivity = Effect.fnUntraced(function* (probe: ActivityProb
       continue
     }
     const cwd = yield* host.workingDirectory(pid)
-    if (cwd !== undefined && dataDirs.some((dir) => inside(dir, cwd))) {
+    if (cwd !== undefined && dataDirs.some((dir) => isWithin(dir, cwd))) {
       add(`has its working directory in ${cwd}`)
       continue
     }
-    const open = (yield* host.openFiles(pid)).find((target) => dataDirs.some((dir) => inside(dir, target)))
+    const open = (yield* host.openFiles(pid)).find((target) => dataDirs.some((dir) => isWithin(dir, target)))
     if (open !== undefined) {
       add(`has ${open} open`)
       continue

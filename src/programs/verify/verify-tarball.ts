@@ -11,12 +11,11 @@ import { defaultOperands, operandList, type OperandTable } from "../../domain/op
 import { formatRevisionSet, type RevisionSet } from "../../domain/revisions.ts"
 import type { ArchiveEntry, LayoutCheck } from "../../services/tarball/tarball.ts"
 import { verdictOf, type VerifyCheck } from "./verify-report.ts"
+import { isWithin } from "../../domain/path-inside.ts"
 
 /** Confines entries to `static-pod-resources/` only, so that every out-of-place operand directory can be named afterwards. */
 export const resourcesConfinement: LayoutCheck = (path) =>
-  path === staticPodResourcesDir || path.startsWith(`${staticPodResourcesDir}/`)
-    ? Result.succeed(path)
-    : Result.fail(`"${path}" is not under ${staticPodResourcesDir}/`)
+  isWithin(staticPodResourcesDir, path) ? Result.succeed(path) : Result.fail(`"${path}" is not under ${staticPodResourcesDir}/`)
 
 /** The installer layout of `revisions`, each entry with the type the layout gives it (files as files, directories as directories). */
 export const backupLayout =
