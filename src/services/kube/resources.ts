@@ -178,12 +178,23 @@ export interface ResolvedPath {
   readonly subresource?: Subresource
 }
 
+/** A path segment's percent-decoding; `undefined` for a malformed escape (`%E0%A4%A`), which addresses nothing. */
+const decodedSegment = (segment: string): string | undefined => {
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    return undefined
+  }
+}
+
 /** The inverse of `resourcePath` for the given types; `undefined` for any other path. */
 export const parseResourcePath = (path: string, types: ReadonlyArray<ResourceType> = knownResourceTypes): ResolvedPath | undefined => {
-  const segments = path
+  const decoded = path
     .split("/")
     .filter((s) => s !== "")
-    .map(decodeURIComponent)
+    .map(decodedSegment)
+  const segments = decoded.filter((s): s is string => s !== undefined)
+  if (segments.length !== decoded.length) return undefined
   let group: string
   let rest: Array<string>
   if (segments[0] === "api" && segments.length >= 2) {

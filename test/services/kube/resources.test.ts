@@ -49,6 +49,9 @@ describe("resource table", () => {
     expect(parseResourcePath("/api/v1/namespaces/ns/widgets")).toBeUndefined()
     expect(parseResourcePath("/apis/operator.openshift.io/v1/namespaces/ns/etcds/cluster")).toBeUndefined()
     expect(parseResourcePath("/api/v1/namespaces/ns/configmaps/a/b")).toBeUndefined()
+    // A malformed escape used to throw out of the simulated API server's request handler.
+    expect(parseResourcePath("/api/v1/namespaces/ns/configmaps/%E0%A4%A")).toBeUndefined()
+    expect(parseResourcePath("/api/v1/namespaces/n%73/configmaps/a%2Db")?.name).toBe("a-b")
   })
 
   it("addresses the status subresource of a type that has one, and no other subresource", () => {
