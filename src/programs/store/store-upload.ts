@@ -4,7 +4,8 @@
  * protocol: the snapshot and the tarball first, each checked against the manifest's size and
  * sha256 on the way, and `backup-manifest.json` last. Until the manifest is there the backup is
  * incomplete and never listed; a failed upload leaves at most an incomplete backup, which prune
- * removes after the grace period, and a repeated run overwrites it and completes.
+ * removes after the grace period, and a repeated run overwrites it, completes, and aborts the multipart
+ * uploads killed runs left (left-uploads.ts).
  *
  * With recipients, each file is stored age-encrypted as `<file>.age` (encrypted-upload.ts) and
  * the stored manifest is a new one recording each file's encrypted form; the signature stored
@@ -31,6 +32,7 @@ import { uploadEncrypted } from "./encrypted-upload.ts"
 import { vouchedIdentity } from "./vouched-plaintext.ts"
 import { digestFile } from "../verify/verify-file-digest.ts"
 import { lockBackupDir } from "../backup-dir/backup-dir-lock.ts"
+import { abortLeftUploads, leftUploadsOf } from "./left-uploads.ts"
 import { signManifest, type SigningKey } from "../../services/crypto/manifest-signature.ts"
 import type { RecipientSet } from "../../services/crypto/recipients-file.ts"
 
@@ -195,6 +197,8 @@ export const uploadBackup = Effect.fn("uploadBackup")(function* (
   }))
   yield* requireCiphertextRoom(dir, toStore)
   yield* requireStoreRoom(prefix, id, toStore)
+  // Noted before this upload starts any of its own: only those of earlier runs are aborted once the backup is stored.
+  const left = yield* leftUploadsOf(prefix, id)
   const files: Array<PutResult> = []
   const stored: Record<"snapshot" | "resources", FileDigest> = { ...local.manifest.files }
   for (const which of ["snapshot", "resources"] as const) {
@@ -246,5 +250,6 @@ export const uploadBackup = Effect.fn("uploadBackup")(function* (
   if (signed !== undefined) files.push(signed)
   yield* onFile(manifestFileName, bytes.length)
   files.push(yield* store.putBytes(objectKey(prefix, id, manifestFileName), bytes))
+  yield* abortLeftUploads(left)
   return { id, location: `${store.location}/${objectKey(prefix, id, "")}`, files, manifest, verified } satisfies UploadReport
 }, Effect.scoped)

@@ -1,0 +1,119 @@
+/**
+ * `backup-upload` to Swift's s3api SIGKILLed at random points of its work (a seeded fraction of an
+ * uninterrupted run's time from the moment it holds the backup directory's lock), plain and age-encrypted,
+ * then run again to the end. After every kill, a backup the store lists as complete downloads whole (its
+ * manifest is written last, so it never describes objects that are not all there). The last run stores
+ * the backup, leaves the backup directory as it was (no `.age`, `.age.part` or lock of a killed run) and
+ * aborts the multipart uploads the killed runs abandoned; a prune then keeps the backup.
+ */
+import { createHash } from "node:crypto"
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { Effect } from "effect"
+import { beforeAll, describe, expect, it } from "vitest"
+import { makeS3Store } from "../../src/services/store/s3-store.ts"
+import { backupFiles } from "../support/bad-backups.ts"
+import { runAndKillWhen, seededRandom } from "../support/kill-loop.ts"
+import { writeLargeBackup } from "../support/large-backup.ts"
+import { runCli } from "../support/run-cli.ts"
+import { createBucket, s3Endpoint, s3Env, s3Server, type S3TestServer } from "../support/s3-server.ts"
+import { tempDir } from "../support/temp-dir.ts"
+import { keygen } from "../services/crypto/age-cli.ts"
+
+const MiB = 1024 * 1024
+const bucket = `upload-kill-${process.pid}`
+const work = tempDir("upload-kill")
+let server: S3TestServer
+let env: Record<string, string>
+let key: { readonly path: string; readonly recipient: string }
+const recipients = join(work, "recipients")
+const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex")
+
+interface Listed {
+  readonly id: string
+  readonly complete: boolean
+}
+
+const listed = async (prefix: string): Promise<ReadonlyArray<Listed>> => {
+  const list = await runCli(["list", `s3://${bucket}/${prefix}`, "--json"], { env })
+  expect(list.status, list.stderr).toBe(0)
+  return JSON.parse(list.stdout)
+}
+
+/** Downloads every complete backup under `prefix` and checks its snapshot and tarball against the original backup's (an encrypted one's manifest is the store's). */
+const expectCompleteOnesWhole = async (prefix: string, backup: string, identity: ReadonlyArray<string>, round: number) => {
+  for (const b of (await listed(prefix)).filter((b) => b.complete)) {
+    const into = join(work, `check-${prefix}-${round}`)
+    const down = await runCli(["download", `s3://${bucket}/${prefix}`, b.id, into, ...identity], { env, timeoutMs: 120_000 })
+    expect(down.status, down.stderr).toBe(0)
+    for (const f of backupFiles(backup).filter((f) => f !== "backup-manifest.json")) expect(sha256(join(into, f)), f).toBe(sha256(join(backup, f)))
+  }
+}
+
+beforeAll(async () => {
+  server = await s3Server()
+  env = s3Env(server)
+  await createBucket(server, bucket)
+  key = keygen(join(work, "key.txt"))
+  writeFileSync(recipients, `${key.recipient}\n`)
+}, 200_000)
+
+describe("backup-upload killed at any moment", { timeout: 400_000 }, () => {
+  it.each([
+    { form: "plain", flags: [] as Array<string>, identity: [] as Array<string>, seed: 23 },
+    { form: "age-encrypted", flags: ["--recipients-file", recipients], identity: ["--identity", join(work, "key.txt")], seed: 29 },
+  ])(
+    "$form: eight kills, then a run to the end; a listed complete backup is always whole, and the last run clears what the kills left",
+    async ({ form, flags, identity, seed }) => {
+      const backup = join(work, `backup-${form}`)
+      // Three parts of 5 MiB and a last one: a kill lands between parts, inside one, or while the manifest is written.
+      const manifest = writeLargeBackup(backup, 18 * MiB + 4321)
+      const original = readdirSync(backup).sort()
+      const upload = (prefix: string) => ["backup-upload", "--store", `s3://${bucket}/${prefix}`, "--backup-dir", backup, "--part-size", "5Mi", ...flags]
+      const lock = join(backup, ".cluster-backup", "run.lock")
+      // Its own lock: a killed run leaves a stale one, which the next run replaces.
+      const begun = (pid: number) => existsSync(lock) && readFileSync(lock, "utf8").includes(`"pid":${pid},`)
+
+      const whole = await runAndKillWhen(upload(`${form}-whole`), { begun, delayMs: 600_000, env })
+      expect(whole.finished && whole.code === 0, whole.stderr).toBe(true)
+
+      const prefix = `${form}-killed`
+      const random = seededRandom(seed)
+      let landed = 0
+      for (let round = 0; round < 8; round++) {
+        const killed = await runAndKillWhen(upload(prefix), { begun, delayMs: Math.floor(random() * whole.afterLockMs), env })
+        if (!killed.finished) landed++
+        else expect(killed.code, killed.stderr).toBe(0)
+        await expectCompleteOnesWhole(prefix, backup, identity, round)
+      }
+      expect(landed).toBeGreaterThan(3)
+      const store = makeS3Store(s3Endpoint(server, bucket))
+      const pending = () => Effect.runPromise(store.pendingUploads(`${prefix}/`))
+      // At least one kill inside a multipart upload, so that the last run has one to abort.
+      for (let extra = 0; extra < 5 && (await pending()).length === 0; extra++) {
+        await runAndKillWhen(upload(prefix), { begun, delayMs: Math.floor((random() * whole.afterLockMs) / 2), env })
+      }
+      expect((await pending()).length).toBeGreaterThan(0)
+
+      const last = await runCli(upload(prefix), { env, timeoutMs: 120_000 })
+      expect(last.status, last.stderr).toBe(0)
+      // It aborted the multipart uploads the killed runs left.
+      expect(await pending()).toEqual([])
+      expect((await listed(prefix)).map((b) => [b.id, b.complete])).toEqual([[manifest.timestamp, true]])
+      await expectCompleteOnesWhole(prefix, backup, identity, 99)
+      // What the backup directory holds is the backup as it was: the last run removed what the killed ones left.
+      expect(
+        readdirSync(backup)
+          .filter((n) => n !== ".cluster-backup")
+          .sort(),
+      ).toEqual(original.filter((n) => n !== ".cluster-backup"))
+      expect(readdirSync(join(backup, ".cluster-backup")).filter((n) => n.includes("lock") || n.includes(".part"))).toEqual([])
+
+      const prune = await runCli(["prune", `s3://${bucket}/${prefix}`, "--keep-last", "1", "--leftover-grace", "0s"], { env })
+      expect(prune.status, prune.stderr).toBe(0)
+      expect(await pending()).toEqual([])
+      expect((await listed(prefix)).map((b) => [b.id, b.complete])).toEqual([[manifest.timestamp, true]])
+      await expectCompleteOnesWhole(prefix, backup, identity, 100)
+    },
+  )
+})
