@@ -1,7 +1,7 @@
 import { fc, test } from "@fast-check/vitest"
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
-import { listedObject, listedUpload } from "../../src/domain/s3-listing-entries.ts"
+import { headedObject, listedObject, listedUpload } from "../../src/domain/s3-listing-entries.ts"
 
 const keyArb = fc.stringMatching(/^[A-Za-z0-9._\-/&<>]{1,60}$/)
 const timeArb = fc.integer({ min: 0, max: Date.parse("2100-01-01T00:00:00Z") })
@@ -46,5 +46,34 @@ describe("listedUpload", () => {
   it("refuses one without an upload id or with a time that does not parse", () => {
     expect(Result.isFailure(listedUpload("<Key>p/a</Key><Initiated>2026-01-01T00:00:00.000Z</Initiated>"))).toBe(true)
     expect(Result.isFailure(listedUpload("<Key>p/a</Key><UploadId>u</UploadId><Initiated>soon</Initiated>"))).toBe(true)
+  })
+})
+
+describe("headedObject", () => {
+  const sha = "a".repeat(64)
+  test.prop([keyArb, sizeArb, timeArb, fc.option(fc.constant(sha), { nil: undefined })])(
+    "reads a HEAD answer's headers as S3 sends them",
+    (key, size, at, sha256) => {
+      const lastModified = new Date(Math.floor(at / 1000) * 1000).toUTCString()
+      expect(headedObject(key, { contentLength: String(size), lastModified, sha256 })).toEqual(
+        Result.succeed({ key, size, modifiedAt: Math.floor(at / 1000) * 1000, sha256 }),
+      )
+    },
+  )
+
+  test.prop([keyArb, timeArb, fc.constantFrom(undefined, "", "-1", "1.5", "abc", "99999999999999999999")])(
+    "refuses a Content-Length that is missing or not a size: prune's re-check of a backup rests on it",
+    (key, at, contentLength) => {
+      const read = headedObject(key, { contentLength, lastModified: new Date(at).toUTCString(), sha256: undefined })
+      expect(Result.isFailure(read) && read.failure).toMatch(/Content-Length/)
+    },
+  )
+
+  it("takes a Last-Modified that is missing or not a time for the epoch: no decision rests on a HEAD's time", () => {
+    for (const lastModified of [undefined, "yesterday"]) {
+      expect(headedObject("p/id/f", { contentLength: "1", lastModified, sha256: undefined })).toEqual(
+        Result.succeed({ key: "p/id/f", size: 1, modifiedAt: 0, sha256: undefined }),
+      )
+    }
   })
 })

@@ -28,7 +28,7 @@ import { open, rename, rm, stat, type FileHandle } from "node:fs/promises"
 import { Cause, Effect, Exit, Layer, Option, Result } from "effect"
 import type { PendingUpload, StoredObject } from "../../domain/store-layout.ts"
 import { followRingBytes as ringBytesOf, partSizeFor as partSizeOf } from "../../domain/multipart-layout.ts"
-import { listedObject, listedUpload } from "../../domain/s3-listing-entries.ts"
+import { headedObject, listedObject, listedUpload } from "../../domain/s3-listing-entries.ts"
 import { xmlBlocks, xmlField } from "../../domain/xml-fields.ts"
 import { openBackupFile } from "../backup-file.ts"
 import { createFreshFile } from "../fresh-file.ts"
@@ -106,12 +106,24 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
 
   const head = (key: string): Effect.Effect<StoredObject | undefined, StoreError> =>
     request({ operation: "HEAD", method: "HEAD", key }).pipe(
-      Effect.map((r): StoredObject | undefined => ({
-        key,
-        size: Number(r.headers["content-length"] ?? -1),
-        modifiedAt: Date.parse(String(r.headers["last-modified"] ?? "")) || 0,
-        sha256: typeof r.headers[shaHeader] === "string" ? r.headers[shaHeader] : undefined,
-      })),
+      Effect.flatMap((r) => {
+        const text = (name: string) => (typeof r.headers[name] === "string" ? r.headers[name] : undefined)
+        return Result.match(headedObject(key, { contentLength: text("content-length"), lastModified: text("last-modified"), sha256: text(shaHeader) }), {
+          onSuccess: (o): Effect.Effect<StoredObject | undefined, StoreRequestFailed> => Effect.succeed(o),
+          onFailure: (problem) =>
+            Effect.fail(
+              new StoreRequestFailed({
+                store,
+                operation: "HEAD",
+                key,
+                status: r.status,
+                code: "MalformedAnswer",
+                retryable: false,
+                message: `${store} answered HEAD ${key} with headers S3 would not send (${problem}): is the endpoint an S3 API, or does a proxy in between drop headers?`,
+              }),
+            ),
+        })
+      }),
       Effect.catchTag("StoreObjectMissing", () => Effect.succeed(undefined)),
     )
 
