@@ -55,9 +55,11 @@ const entryMatches = (entry: string, host: string, port: string): boolean => {
   const family = isIP(host)
   const slash = e.host.indexOf("/")
   if (slash >= 0) {
-    const [net, bits] = [e.host.slice(0, slash), Number(e.host.slice(slash + 1))]
+    // Prefix lengths as Go's net.ParseCIDR reads them: decimal digits only (`Number("")` would be a /0, every address).
+    const [net, bitsText] = [e.host.slice(0, slash), e.host.slice(slash + 1)]
+    const bits = /^\d{1,3}$/.test(bitsText) ? Number(bitsText) : Number.NaN
     const netFamily = isIP(net)
-    if (family === 0 || netFamily === 0 || !Number.isInteger(bits) || bits < 0 || bits > (netFamily === 4 ? 32 : 128)) return false
+    if (family === 0 || netFamily === 0 || !Number.isInteger(bits) || bits > (netFamily === 4 ? 32 : 128)) return false
     const list = new BlockList()
     list.addSubnet(net, bits, netFamily === 4 ? "ipv4" : "ipv6")
     return list.check(host, family === 4 ? "ipv4" : "ipv6")

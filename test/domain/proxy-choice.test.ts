@@ -87,6 +87,14 @@ describe("bypassesProxy (NO_PROXY as curl and Go read it)", () => {
     expect(bypassesProxy("0.0.0.0/0", new URL("http://example.com"))).toBe(false)
   })
 
+  // Before, a prefix length that is no number was read by Number(): "" and " " as a /0 (every address), "0x8" as a /8.
+  it.each(["10.0.0.0/", "10.0.0.0/0x8", "10.0.0.0/+8", "10.0.0.0/8.0", "fd00::/", "fd00::/1e1"])(
+    "an entry whose prefix length is not decimal digits (%s) covers nothing",
+    (entry) => {
+      for (const host of ["http://10.2.3.4", "http://192.168.1.1", "http://[fd00::1]"]) expect(bypassesProxy(entry, new URL(host))).toBe(false)
+    },
+  )
+
   test.prop([domain, domain, fc.constantFrom("", ".", "*.")])(
     "a domain entry covers it and its subdomains, and nothing that merely ends in its text",
     (base, sub, lead) => {
