@@ -1,5 +1,5 @@
 /**
- * `backup-upload` to Swift's s3api SIGKILLed at random points of its work (a seeded fraction of an
+ * `backup-upload` to Swift's s3api (and to a directory store) SIGKILLed at random points of its work (a seeded fraction of an
  * uninterrupted run's time from the moment it holds the backup directory's lock), plain and age-encrypted,
  * then run again to the end. After every kill, a backup the store lists as complete downloads whole (its
  * manifest is written last, so it never describes objects that are not all there). The last run stores
@@ -7,10 +7,11 @@
  * aborts the multipart uploads the killed runs abandoned; a prune then keeps the backup.
  */
 import { createHash } from "node:crypto"
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
+import { makeDirectoryStore } from "../../src/services/store/directory-store.ts"
 import { makeS3Store } from "../../src/services/store/s3-store.ts"
 import { backupFiles } from "../support/bad-backups.ts"
 import { runAndKillWhen, seededRandom } from "../support/kill-loop.ts"
@@ -29,22 +30,43 @@ let key: { readonly path: string; readonly recipient: string }
 const recipients = join(work, "recipients")
 const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex")
 
+/** Where the uploads go: a bucket of the local Swift, or a directory store. */
+interface Target {
+  readonly name: string
+  /** The store's arguments for a prefix: the store itself, then its flags. */
+  readonly store: (prefix: string) => Array<string>
+  readonly pending: (prefix: string) => Promise<ReadonlyArray<unknown>>
+}
+
+const s3Target: Target = {
+  name: "Swift",
+  store: (prefix) => [`s3://${bucket}/${prefix}`],
+  pending: (prefix) => Effect.runPromise(makeS3Store(s3Endpoint(server, bucket)).pendingUploads(`${prefix}/`)),
+}
+
+const directoryTarget: Target = {
+  name: "a directory store",
+  store: (prefix) => [join(work, "directory-store"), "--prefix", prefix],
+  pending: (prefix) => Effect.runPromise(makeDirectoryStore(join(work, "directory-store")).pendingUploads(`${prefix}/`)),
+}
+
 interface Listed {
   readonly id: string
   readonly complete: boolean
 }
 
-const listed = async (prefix: string): Promise<ReadonlyArray<Listed>> => {
-  const list = await runCli(["list", `s3://${bucket}/${prefix}`, "--json"], { env })
+const listed = async (target: Target, prefix: string): Promise<ReadonlyArray<Listed>> => {
+  const list = await runCli(["list", ...target.store(prefix), "--json"], { env })
   expect(list.status, list.stderr).toBe(0)
   return JSON.parse(list.stdout)
 }
 
 /** Downloads every complete backup under `prefix` and checks its snapshot and tarball against the original backup's (an encrypted one's manifest is the store's). */
-const expectCompleteOnesWhole = async (prefix: string, backup: string, identity: ReadonlyArray<string>, round: number) => {
-  for (const b of (await listed(prefix)).filter((b) => b.complete)) {
-    const into = join(work, `check-${prefix}-${round}`)
-    const down = await runCli(["download", `s3://${bucket}/${prefix}`, b.id, into, ...identity], { env, timeoutMs: 120_000 })
+const expectCompleteOnesWhole = async (target: Target, prefix: string, backup: string, identity: ReadonlyArray<string>, round: number) => {
+  for (const b of (await listed(target, prefix)).filter((b) => b.complete)) {
+    const into = join(work, `check-${target.name}-${prefix}-${round}`)
+    const [store, ...flags] = target.store(prefix)
+    const down = await runCli(["download", store!, b.id, into, ...flags, ...identity], { env, timeoutMs: 120_000 })
     expect(down.status, down.stderr).toBe(0)
     for (const f of backupFiles(backup).filter((f) => f !== "backup-manifest.json")) expect(sha256(join(into, f)), f).toBe(sha256(join(backup, f)))
   }
@@ -56,20 +78,22 @@ beforeAll(async () => {
   await createBucket(server, bucket)
   key = keygen(join(work, "key.txt"))
   writeFileSync(recipients, `${key.recipient}\n`)
+  mkdirSync(join(work, "directory-store"))
 }, 200_000)
 
 describe("backup-upload killed at any moment", { timeout: 400_000 }, () => {
   it.each([
-    { form: "plain", flags: [] as Array<string>, identity: [] as Array<string>, seed: 23 },
-    { form: "age-encrypted", flags: ["--recipients-file", recipients], identity: ["--identity", join(work, "key.txt")], seed: 29 },
+    { target: s3Target, form: "plain", flags: [] as Array<string>, identity: [] as Array<string>, seed: 23 },
+    { target: s3Target, form: "age-encrypted", flags: ["--recipients-file", recipients], identity: ["--identity", join(work, "key.txt")], seed: 29 },
+    { target: directoryTarget, form: "plain", flags: [] as Array<string>, identity: [] as Array<string>, seed: 31 },
   ])(
-    "$form: eight kills, then a run to the end; a listed complete backup is always whole, and the last run clears what the kills left",
-    async ({ form, flags, identity, seed }) => {
-      const backup = join(work, `backup-${form}`)
+    "to $target.name, $form: eight kills, then a run to the end; a listed complete backup is always whole, and the last run clears what the kills left",
+    async ({ target, form, flags, identity, seed }) => {
+      const backup = join(work, `backup-${target.name}-${form}`)
       // Three parts of 5 MiB and a last one: a kill lands between parts, inside one, or while the manifest is written.
       const manifest = writeLargeBackup(backup, 18 * MiB + 4321)
       const original = readdirSync(backup).sort()
-      const upload = (prefix: string) => ["backup-upload", "--store", `s3://${bucket}/${prefix}`, "--backup-dir", backup, "--part-size", "5Mi", ...flags]
+      const upload = (prefix: string) => ["backup-upload", "--store", ...target.store(prefix), "--backup-dir", backup, "--part-size", "5Mi", ...flags]
       const lock = join(backup, ".cluster-backup", "run.lock")
       // Its own lock: a killed run leaves a stale one, which the next run replaces.
       const begun = (pid: number) => existsSync(lock) && readFileSync(lock, "utf8").includes(`"pid":${pid},`)
@@ -84,23 +108,23 @@ describe("backup-upload killed at any moment", { timeout: 400_000 }, () => {
         const killed = await runAndKillWhen(upload(prefix), { begun, delayMs: Math.floor(random() * whole.afterLockMs), env })
         if (!killed.finished) landed++
         else expect(killed.code, killed.stderr).toBe(0)
-        await expectCompleteOnesWhole(prefix, backup, identity, round)
+        await expectCompleteOnesWhole(target, prefix, backup, identity, round)
       }
       expect(landed).toBeGreaterThan(3)
-      const store = makeS3Store(s3Endpoint(server, bucket))
-      const pending = () => Effect.runPromise(store.pendingUploads(`${prefix}/`))
-      // At least one kill inside a multipart upload, so that the last run has one to abort.
-      for (let extra = 0; extra < 5 && (await pending()).length === 0; extra++) {
+      const pending = () => target.pending(prefix)
+      // At least one kill inside a multipart upload, so that the last run has one to abort. (A directory store's copy is
+      // over in a few ms, and its `.part` names are the next run's own: nothing is required of it here.)
+      for (let extra = 0; target === s3Target && extra < 5 && (await pending()).length === 0; extra++) {
         await runAndKillWhen(upload(prefix), { begun, delayMs: Math.floor((random() * whole.afterLockMs) / 2), env })
       }
-      expect((await pending()).length).toBeGreaterThan(0)
+      if (target === s3Target) expect((await pending()).length).toBeGreaterThan(0)
 
       const last = await runCli(upload(prefix), { env, timeoutMs: 120_000 })
       expect(last.status, last.stderr).toBe(0)
       // It aborted the multipart uploads the killed runs left.
       expect(await pending()).toEqual([])
-      expect((await listed(prefix)).map((b) => [b.id, b.complete])).toEqual([[manifest.timestamp, true]])
-      await expectCompleteOnesWhole(prefix, backup, identity, 99)
+      expect((await listed(target, prefix)).map((b) => [b.id, b.complete])).toEqual([[manifest.timestamp, true]])
+      await expectCompleteOnesWhole(target, prefix, backup, identity, 99)
       // What the backup directory holds is the backup as it was: the last run removed what the killed ones left.
       expect(
         readdirSync(backup)
@@ -109,11 +133,11 @@ describe("backup-upload killed at any moment", { timeout: 400_000 }, () => {
       ).toEqual(original.filter((n) => n !== ".cluster-backup"))
       expect(readdirSync(join(backup, ".cluster-backup")).filter((n) => n.includes("lock") || n.includes(".part"))).toEqual([])
 
-      const prune = await runCli(["prune", `s3://${bucket}/${prefix}`, "--keep-last", "1", "--leftover-grace", "0s"], { env })
+      const prune = await runCli(["prune", ...target.store(prefix), "--keep-last", "1", "--leftover-grace", "0s"], { env })
       expect(prune.status, prune.stderr).toBe(0)
       expect(await pending()).toEqual([])
-      expect((await listed(prefix)).map((b) => [b.id, b.complete])).toEqual([[manifest.timestamp, true]])
-      await expectCompleteOnesWhole(prefix, backup, identity, 100)
+      expect((await listed(target, prefix)).map((b) => [b.id, b.complete])).toEqual([[manifest.timestamp, true]])
+      await expectCompleteOnesWhole(target, prefix, backup, identity, 100)
     },
   )
 })
