@@ -1,7 +1,6 @@
 import { Effect, Layer, Option, Result } from "effect"
 import { Command, Flag } from "effect/cli"
 import { parseByteSize } from "../domain/byte-size.ts"
-import { MillisFromDurationString } from "../domain/durations.ts"
 import { formatBytes } from "../domain/byte-format.ts"
 import { writePodReport } from "../programs/store/pod-report-file.ts"
 import { uploadThenPrune } from "../programs/store/upload-then-prune.ts"
@@ -10,7 +9,8 @@ import { DiskSpace } from "../services/disk-space.ts"
 import { maxParts, minPartSize } from "../domain/multipart-layout.ts"
 import { backupDirFlag } from "./common-flags.ts"
 import { backupDirNotStorePlace } from "./directory-store-places.ts"
-import { durationAtLeast, intInRange } from "./flag-checks.ts"
+import { durationFlag } from "./duration-flag.ts"
+import { intInRange } from "./flag-checks.ts"
 import { withLogging } from "./logging.ts"
 import { leftoverGraceFlag, leftoverGraceOf, retentionFlags, retentionPolicyOf, ruleMissing } from "./retention-flags.ts"
 import { openStoreFromFlags, storeFlags } from "./store-flags.ts"
@@ -39,12 +39,7 @@ export const backupUploadCommand = Command.make(
       Flag.withDefault(5),
       Flag.withDescription("Retries of each request (each part) after a transient failure, with exponential backoff"),
     ),
-    deadline: Flag.String("deadline").pipe(
-      Flag.withSchema(MillisFromDurationString),
-      durationAtLeast(1000),
-      Flag.withDefault(3_600_000),
-      Flag.withDescription("Give up (and abort the uploads) after this long (e.g. 1h)"),
-    ),
+    deadline: durationFlag("deadline", 1000, 3_600_000, "Give up (and abort the uploads) after this long (e.g. 1h)"),
     ...storeFlags,
     ...recipientsFlags,
     signingKey: signingKeyFlag,

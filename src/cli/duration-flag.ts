@@ -4,4 +4,4 @@ import { durationAtLeast } from "./flag-checks.ts"
 
 /** A duration flag (like 30s, 5m or 1h) in milliseconds: at least `minMs`, `defaultMs` when not given. */
 export const durationFlag = (name: string, minMs: number, defaultMs: number, description: string) =>
-  Flag.String(name).pipe(Flag.withSchema(MillisFromDurationString), durationAtLeast(minMs), Flag.withDefault(defaultMs), Flag.withDescription(description))
+  Flag.String(name).pipe(durationAtLeast(minMs), Flag.withSchema(MillisFromDurationString), Flag.withDefault(defaultMs), Flag.withDescription(description))

@@ -9,7 +9,7 @@
  */
 import { Param } from "effect/cli"
 import { Result } from "effect"
-import { formatDuration } from "../domain/durations.ts"
+import { formatDuration, parseDuration } from "../domain/durations.ts"
 import { parseRevisionsFlag } from "../domain/revisions.ts"
 import { isLayoutSegment } from "../domain/store-layout.ts"
 
@@ -37,10 +37,14 @@ export const intInRange = ({ min, max, meaning }: IntRange) =>
 export const port = (options: { readonly anyPort: boolean }) =>
   intInRange(options.anyPort ? { min: 0, max: 65_535, meaning: "0: any free port" } : { min: 1, max: 65_535 })
 
-/** A duration (milliseconds, from `MillisFromDurationString`) of at least `minMs`. */
+/**
+ * A duration text (like 30s, 5m, 1h) of at least `minMs`, checked on the text as given, before it is decoded to
+ * milliseconds, so that the error quotes what was typed (`"500ms"`, not `"500"`). Text that is no duration is left
+ * to the decoding, which says so.
+ */
 export const durationAtLeast = (minMs: number) =>
-  check<number>(
-    (ms) => ms >= minMs,
+  check<string>(
+    (text) => Result.match(parseDuration(text), { onFailure: () => true, onSuccess: (ms) => ms >= minMs }),
     () => `a duration of at least ${formatDuration(minMs)}, like 30s, 5m or 1h`,
   )
 

@@ -9,7 +9,7 @@ import { parseByteSize } from "../domain/byte-size.ts"
 import { formatDuration, MillisFromDurationString } from "../domain/durations.ts"
 import { hasRule, type RetentionPolicy } from "../domain/retention.ts"
 import { defaultGraceMs } from "../domain/store-layout.ts"
-import { checkedWith, durationAtLeast, intInRange } from "./flag-checks.ts"
+import { checkedWith, intInRange } from "./flag-checks.ts"
 
 /** A count of backups: a whole number from 0 (a negative one is a usage error, not "none"). */
 const count = (name: string, description: string) =>
@@ -57,7 +57,7 @@ export const retentionPolicyOf = (f: RetentionFlagValues): RetentionPolicy => ({
 
 /** How long leftovers must lie untouched before a prune removes them (`leftover-grace`, `store-leftover-grace`); none given: `leftoverGraceOf` gives 24h. */
 export const leftoverGraceFlag = (name: string, description: string) =>
-  Flag.String(name).pipe(Flag.withSchema(MillisFromDurationString), durationAtLeast(0), Flag.optional, Flag.withDescription(description))
+  Flag.String(name).pipe(Flag.withSchema(MillisFromDurationString), Flag.optional, Flag.withDescription(description))
 
 export const leftoverGraceOf = (grace: Option.Option<number>): number => Option.getOrElse(grace, () => defaultGraceMs)
 

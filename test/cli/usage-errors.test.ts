@@ -133,6 +133,16 @@ describe("usage errors", () => {
     120_000,
   )
 
+  // The check ran on the decoded milliseconds, so the message quoted "500" for --hold-duration 500ms: 500 seconds, to a reader.
+  it.concurrent.each([
+    ["render", ...revisions, "--hold-duration", "500ms"],
+    ["backup-upload", "--store", work, "--backup-dir", work, "--deadline", "500ms"],
+  ])("a duration below the flag's minimum is quoted as typed: %j", async (...args) => {
+    const run = await runCli(args)
+    expect(run.status, run.stderr).toBe(2)
+    expect(run.stderr).toMatch(/Invalid value for flag --[a-z-]+: "500ms"\. Expected: a duration of at least 1s/)
+  })
+
   it.concurrent("an accepted value is no usage error: --metrics-port 0 means any free port (the operator then fails for want of a cluster)", async () => {
     const run = await runCli(["operator", "--metrics-port", "0"])
     expect(run.status).toBe(1)
