@@ -252,6 +252,8 @@ export interface PendingUpload {
   readonly key: string
   readonly uploadId: string
   readonly initiatedAt: number
+  /** The bytes it holds, where they take the room a store reports (a directory store's `<file>.part`). */
+  readonly bytes?: number | undefined
 }
 
 export interface Garbage {

@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest"
 import { parseBackupTimestamp } from "../../src/domain/archive-names.ts"
 import { fakeBackupForSuite, readManifest } from "../support/bad-backups.ts"
 import { cliOnFilledTmpfs, volumeListing } from "../support/filled-tmpfs.ts"
+import { writeLargeBackup } from "../support/large-backup.ts"
 import { storedBackup } from "../support/stored-backups.ts"
 
 const { work, backup } = fakeBackupForSuite("upload-full-disk")
@@ -32,6 +33,32 @@ describe("backup-upload into a directory store too small for the backup", () => 
     const run = uploadOnTmpfs(8 * 1024 * 1024)
     expect(run.status, run.stderr).toBe(0)
     expect(volumeListing(run.stdout)).toEqual(["filler", "p"])
+  })
+})
+
+// Before, the part a killed upload of the same backup left counted as taken: the re-upload, which replaces it as it
+// begins, was refused on a volume it fits in, until prune's grace period had passed.
+describe("backup-upload after a killed upload of the same backup", () => {
+  it("fits in the room the killed upload's part takes: stored, the part gone", () => {
+    const large = join(work, "large")
+    const base = writeLargeBackup(large, 4 * 1024 * 1024)
+    const seed = join(work, "seed-killed")
+    const part = join(seed, "p", base.timestamp, `${base.files.snapshot.name}.part`)
+    mkdirSync(dirname(part), { recursive: true })
+    writeFileSync(part, new Uint8Array(base.files.snapshot.size))
+    // Less than the snapshot needs beside the part; enough once the part is replaced.
+    const room = base.files.resources.size + 1024 * 1024 + 256 * 1024
+    expect(room).toBeLessThan(base.files.snapshot.size + base.files.resources.size + 1024 * 1024)
+    const run = cliOnFilledTmpfs(room, ["backup-upload", "--store", ".", "--prefix", "p", "--backup-dir", large], { seed, depth: 3 })
+    expect(run.status, run.stderr).toBe(0)
+    expect(volumeListing(run.stdout)).toEqual(
+      [
+        "filler",
+        "p",
+        `p/${base.timestamp}`,
+        ...[base.files.snapshot.name, base.files.resources.name, "backup-manifest.json"].map((f) => `p/${base.timestamp}/${f}`),
+      ].sort(),
+    )
   })
 })
 

@@ -4,15 +4,24 @@ import { uploadNeed, uploadShortfall, type UploadStep } from "../../src/domain/u
 
 const MiB = 1024 * 1024
 const steps = fc.array(
-  fc.record({ name: fc.constantFrom("snapshot.db", "snapshot.db.age", "resources.tar.gz"), bytes: fc.nat(64 * MiB), freedBytes: fc.nat(64 * MiB) }),
+  fc.record({
+    name: fc.constantFrom("snapshot.db", "snapshot.db.age", "resources.tar.gz"),
+    freedBeforeBytes: fc.option(fc.nat(64 * MiB), { nil: undefined }),
+    bytes: fc.nat(64 * MiB),
+    freedBytes: fc.nat(64 * MiB),
+  }),
   { minLength: 1, maxLength: 4 },
 )
 const allowance = fc.nat(2 * MiB)
 
-/** A file system of `free` bytes replaying the puts: each written whole beside what it replaces, which then goes. The first put that hits ENOSPC. */
+/**
+ * A file system of `free` bytes replaying the puts: each first removes the part a killed put left, is written whole beside
+ * what it replaces, which then goes. The first put that hits ENOSPC.
+ */
 const replay = (free: number, all: ReadonlyArray<UploadStep>, kept: number): string | undefined => {
   let left = free
   for (const s of all) {
+    left += s.freedBeforeBytes ?? 0
     if (s.bytes + kept > left) return s.name
     left += s.freedBytes - s.bytes
   }
@@ -37,7 +46,7 @@ describe("uploadShortfall", () => {
   })
 
   test.prop([steps, allowance])("with nothing replaced, the need is every file and the allowance", (all, kept) => {
-    const fresh = all.map((s) => ({ ...s, freedBytes: 0 }))
+    const fresh = all.map((s) => ({ ...s, freedBeforeBytes: undefined, freedBytes: 0 }))
     expect(uploadNeed(fresh, kept)).toBe(fresh.reduce((sum, s) => sum + s.bytes, kept))
   })
 
@@ -49,5 +58,16 @@ describe("uploadShortfall", () => {
     expect(uploadNeed(again, 1)).toBe(101)
     expect(uploadShortfall(100, again, 1)).toEqual({ name: "snapshot.db", neededBytes: 101 })
     expect(uploadShortfall(101, again, 1)).toBeUndefined()
+  })
+
+  // Before, a killed upload's part counted as taken: the re-upload that replaces it was refused on a volume it fits in.
+  it("a re-upload after a killed one fits in the room the killed one's part takes, which it replaces as it begins", () => {
+    const after = [
+      { name: "snapshot.db", freedBeforeBytes: 90, bytes: 100, freedBytes: 0 },
+      { name: "resources.tar.gz", bytes: 10, freedBytes: 0 },
+    ]
+    expect(uploadNeed(after, 1)).toBe(21)
+    expect(uploadShortfall(21, after, 1)).toBeUndefined()
+    expect(uploadShortfall(20, after, 1)).toEqual({ name: "resources.tar.gz", neededBytes: 21 })
   })
 })

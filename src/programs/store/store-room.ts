@@ -8,7 +8,7 @@ import { Effect } from "effect"
 import { payloadBytes } from "../../domain/age-payload-layout.ts"
 import { encryptedSuffix, type FileDigest } from "../../domain/backup-manifest.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
-import { objectKey } from "../../domain/store-layout.ts"
+import { objectKey, type PendingUpload } from "../../domain/store-layout.ts"
 import { uploadShortfall, type UploadStep } from "../../domain/upload-room.ts"
 import { describeVolumeLimit } from "../../domain/volume-size-limits.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
@@ -26,8 +26,16 @@ export interface FileToStore {
 /** The bytes a file takes in the store: its ciphertext's payload when encrypted (the age header is in the allowance). */
 export const storedBytes = ({ file, encrypted }: FileToStore): number => (encrypted ? payloadBytes(file.size) : file.size)
 
-/** Fails with `StoreTooSmall` unless the store has room for `files`, put in order, each beside what it replaces. */
-export const requireStoreRoom = Effect.fn("requireStoreRoom")(function* (prefix: string, id: string, files: ReadonlyArray<FileToStore>) {
+/**
+ * Fails with `StoreTooSmall` unless the store has room for `files`, put in order, each beside what it replaces. `left`: the
+ * uploads killed runs of this backup left; a put replaces the part of its own key as it begins.
+ */
+export const requireStoreRoom = Effect.fn("requireStoreRoom")(function* (
+  prefix: string,
+  id: string,
+  files: ReadonlyArray<FileToStore>,
+  left: ReadonlyArray<PendingUpload>,
+) {
   const store = yield* BackupStore
   const free = yield* store.freeBytes
   if (free === undefined) return
@@ -37,7 +45,9 @@ export const requireStoreRoom = Effect.fn("requireStoreRoom")(function* (prefix:
     const sealed = `${f.file.name}${encryptedSuffix}`
     // What is there under the name it is stored as is replaced; the other form (plain or .age) is removed after it.
     const freedBytes = (yield* sizeOf(f.file.name)) + (yield* sizeOf(sealed))
-    steps.push({ name: f.encrypted ? sealed : f.file.name, bytes: storedBytes(f), freedBytes })
+    const name = f.encrypted ? sealed : f.file.name
+    const freedBeforeBytes = left.filter((u) => u.key === objectKey(prefix, id, name)).reduce((sum, u) => sum + (u.bytes ?? 0), 0)
+    steps.push({ name, freedBeforeBytes, bytes: storedBytes(f), freedBytes })
   }
   const short = uploadShortfall(free, steps, allowanceBytes)
   if (short === undefined) return

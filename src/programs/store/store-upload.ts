@@ -196,9 +196,9 @@ export const uploadBackup = Effect.fn("uploadBackup")(function* (
     encrypted: protection.recipients?.[which] !== undefined,
   }))
   yield* requireCiphertextRoom(dir, toStore)
-  yield* requireStoreRoom(prefix, id, toStore)
   // Noted before this upload starts any of its own: only those of earlier runs are aborted once the backup is stored.
   const left = yield* leftUploadsOf(prefix, id)
+  yield* requireStoreRoom(prefix, id, toStore, left)
   const files: Array<PutResult> = []
   const stored: Record<"snapshot" | "resources", FileDigest> = { ...local.manifest.files }
   for (const which of ["snapshot", "resources"] as const) {

@@ -290,7 +290,7 @@ export const makeDirectoryStore = (root: string): BackupStoreShape => {
       Effect.map((files) =>
         files
           .filter((f) => f.key.endsWith(partSuffix))
-          .map((f): PendingUpload => ({ key: f.key.slice(0, -partSuffix.length), uploadId: f.key, initiatedAt: f.modifiedAt })),
+          .map((f): PendingUpload => ({ key: f.key.slice(0, -partSuffix.length), uploadId: f.key, initiatedAt: f.modifiedAt, bytes: f.size })),
       ),
     )
 
