@@ -424,19 +424,17 @@ describe("answers too large to be a listing or a manifest", () => {
 
   // Before, a HEAD without Content-Length gave size -1, which prune's re-check took for a file not all there.
   it("a HEAD answer without a Content-Length is refused as not S3's", async () => {
-    {
-      const url = await stub((_req, _url, _body, res) => {
-        res.writeHead(200, { "last-modified": "Sat, 05 Dec 2026 10:00:00 GMT" })
-        res.end()
-      })
-      const store = makeS3Store(endpoint(url), { partSize: 5 * MiB, partsInFlight: 1, retries: 0, retryBaseMs: 1 })
-      expect(await Effect.runPromise(Effect.flip(store.head("p/id/snapshot.db")))).toMatchObject({
-        _tag: "StoreRequestFailed",
-        code: "MalformedAnswer",
-        retryable: false,
-        message: expect.stringContaining("Content-Length"),
-      })
-    }
+    const url = await stub((_req, _url, _body, res) => {
+      res.writeHead(200, { "last-modified": "Sat, 05 Dec 2026 10:00:00 GMT" })
+      res.end()
+    })
+    const store = makeS3Store(endpoint(url), { partSize: 5 * MiB, partsInFlight: 1, retries: 0, retryBaseMs: 1 })
+    expect(await Effect.runPromise(Effect.flip(store.head("p/id/snapshot.db")))).toMatchObject({
+      _tag: "StoreRequestFailed",
+      code: "MalformedAnswer",
+      retryable: false,
+      message: expect.stringContaining("Content-Length"),
+    })
   })
 
   it("an error answer that does not end: its S3 code is read from its start, the rest is not", async () => {
