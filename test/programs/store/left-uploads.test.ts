@@ -1,19 +1,15 @@
-import { mkdtempSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Effect, Layer, Logger } from "effect"
-import { beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { objectKey, type PendingUpload } from "../../../src/domain/store-layout.ts"
 import { uploadBackup } from "../../../src/programs/store/store-upload.ts"
 import { DiskSpace } from "../../../src/services/disk-space.ts"
 import { BackupStore } from "../../../src/services/store/backup-store.ts"
 import { makeMemoryStore, unavailable, type MemoryStore } from "../../../src/services/store/memory-store.ts"
-import { makeFakeBackup, readManifest } from "../../support/bad-backups.ts"
-import { loadedCluster } from "../backup/backup-resources-harness.ts"
+import { fakeBackupForSuite, readManifest } from "../../support/bad-backups.ts"
 
 const prefix = "cluster-backup/0000-cluster"
-let backup: string
+const { backup } = fakeBackupForSuite("left-uploads")
 
 const upload = (store: MemoryStore) => {
   const lines: Array<string> = []
@@ -26,11 +22,6 @@ const upload = (store: MemoryStore) => {
 
 const leave = (store: MemoryStore, key: string, uploadId: string) =>
   store.uploads.set(uploadId, { key, uploadId, initiatedAt: Date.UTC(2024, 0, 1) } satisfies PendingUpload)
-
-beforeAll(async () => {
-  backup = mkdtempSync(join(tmpdir(), "left-uploads-"))
-  await Effect.runPromise(makeFakeBackup(backup, loadedCluster()))
-})
 
 describe("the multipart uploads killed runs left", () => {
   it("are aborted once the backup is stored: those of its own files only, not another backup's or a foreign name's", async () => {
