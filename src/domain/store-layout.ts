@@ -254,7 +254,16 @@ export interface PendingUpload {
   readonly initiatedAt: number
   /** The bytes it holds, where they take the room a store reports (a directory store's `<file>.part`). */
   readonly bytes?: number | undefined
+  /**
+   * Where the store shows a live writer (a directory store's part, whose writer refreshes it while it
+   * runs, `initiatedAt` being its last change): unchanged for longer, its writer is gone, whatever the grace.
+   */
+  readonly abandonedAfterMs?: number | undefined
 }
+
+/** Whether `upload` may still belong to a writer at work: younger than the grace, and than what shows its writer gone. */
+export const mayBeLive = (upload: PendingUpload, now: number, graceMs: number): boolean =>
+  now - upload.initiatedAt <= Math.min(graceMs, upload.abandonedAfterMs ?? Number.POSITIVE_INFINITY)
 
 export interface Garbage {
   readonly incomplete: ReadonlyArray<BackupCompleteness & { readonly _tag: "Incomplete" }>
@@ -264,8 +273,8 @@ export interface Garbage {
 /**
  * What prune may remove regardless of the retention policy: incomplete backups whose newest
  * object is older than `graceMs`, and multipart uploads of the files backup-upload writes
- * (`<prefix>/<id>/<file>`; another program's, `<id>/notes.txt` too, are left alone) started more than `graceMs` ago. Younger ones may belong to an
- * upload in progress and are kept. Complete backups are never garbage. An incomplete backup with a
+ * (`<prefix>/<id>/<file>`; another program's, `<id>/notes.txt` too, are left alone) started more than `graceMs` ago, or
+ * whose writer the store shows gone (`abandonedAfterMs`). Others may belong to an upload in progress and are kept. Complete backups are never garbage. An incomplete backup with a
  * younger upload under it is kept too:
  * its small files may be old while its snapshot is still being uploaded. Objects none of which has
  * a name backup-upload writes (a user's `notes/readme.txt` under the prefix) are not a backup of
@@ -286,13 +295,13 @@ export const garbage = (
     return parsed === undefined ? [] : [{ upload: u, id: parsed.id }]
   })
   // Any of them young keeps the backup under its id; only those of a file backup-upload writes are aborted.
-  const uploading = new Set(underIds.filter((o) => now - o.upload.initiatedAt <= graceMs).map((o) => o.id))
+  const uploading = new Set(underIds.filter((o) => mayBeLive(o.upload, now, graceMs)).map((o) => o.id))
   return {
     incomplete: backups.filter(
       (b): b is BackupCompleteness & { _tag: "Incomplete" } =>
         b._tag === "Incomplete" && b.unreadableManifest !== true && b.foreign !== true && now - b.newestAt > graceMs && !uploading.has(b.id),
     ),
-    uploads: underIds.filter((o) => isOwnKey(prefix, o.upload.key) && now - o.upload.initiatedAt > graceMs).map((o) => o.upload),
+    uploads: underIds.filter((o) => isOwnKey(prefix, o.upload.key) && !mayBeLive(o.upload, now, graceMs)).map((o) => o.upload),
   }
 }
 

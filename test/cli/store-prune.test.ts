@@ -1,3 +1,5 @@
+import { mkdirSync, readdirSync, utimesSync, writeFileSync } from "node:fs"
+import { dirname, join } from "node:path"
 import { Effect } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import type { BackupManifest } from "../../src/domain/backup-manifest.ts"
@@ -71,5 +73,38 @@ describe("prune on a Swift store", { timeout: 150_000 }, () => {
       [ids[1], true],
       [ids[2], true],
     ])
+  })
+})
+
+// A part whose writer died (a policy pod lost mid-upload) took its room for the whole grace, 24 h.
+describe("prune on a directory store", { timeout: 150_000 }, () => {
+  it("removes a part unchanged for 15 minutes (its writer refreshes it while it runs) at the default grace, with its directory; keeps a fresh one", async () => {
+    const root = tempDir("store-prune-dir")
+    const t0 = Date.parse("2026-03-01T00:00:00Z")
+    const ids = [0, 1].map((i) => {
+      const { id, files } = storedBackup(base, t0 + i * day, true)
+      for (const [file, bytes] of files) {
+        mkdirSync(join(root, "p", id), { recursive: true })
+        writeFileSync(join(root, "p", id, file), bytes)
+      }
+      return id
+    })
+    const part = (id: string, minutesAgo: number) => {
+      const path = join(root, "p", id, `snapshot_${id}.db.part`)
+      mkdirSync(dirname(path), { recursive: true })
+      writeFileSync(path, "half a snapshot")
+      const at = new Date(Date.now() - minutesAgo * 60_000)
+      utimesSync(path, at, at)
+    }
+    part("2026-03-05_000000", 20)
+    part("2026-03-06_000000", 1)
+    const run = await runCli(["prune", root, "--prefix", "p", "--keep-last", "2"])
+    expect(run.status, run.stderr).toBe(0)
+    expect(run.stdout).toMatch(/1 abandoned upload aborted, 1 kept/)
+    expect(run.stderr).toMatch(/removing the abandoned multipart upload of p\/2026-03-05_000000\/snapshot_2026-03-05_000000\.db, untouched since /)
+    expect(run.stderr).toMatch(
+      /keeping the multipart upload of p\/2026-03-06_000000\/snapshot_2026-03-06_000000\.db: written \S+, by a writer that may still be at work/,
+    )
+    expect(readdirSync(join(root, "p")).sort()).toEqual([...ids, "2026-03-06_000000"])
   })
 })

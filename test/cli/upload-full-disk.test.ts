@@ -5,10 +5,10 @@
  * once the backup is stored goes first, so a volume sized for the backups the rule keeps goes on
  * taking backups.
  */
-import { mkdirSync, writeFileSync } from "node:fs"
+import { mkdirSync, utimesSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { parseBackupTimestamp } from "../../src/domain/archive-names.ts"
+import { formatBackupTimestamp, parseBackupTimestamp } from "../../src/domain/archive-names.ts"
 import { fakeBackupForSuite, readManifest } from "../support/bad-backups.ts"
 import { cliOnFilledTmpfs, volumeListing } from "../support/filled-tmpfs.ts"
 import { writeLargeBackup } from "../support/large-backup.ts"
@@ -64,8 +64,8 @@ describe("backup-upload after a killed upload of the same backup", () => {
 
 describe("backup-upload into a full directory store, with a retention rule", () => {
   /** A store (`p/` of the volume's root) holding two backups as large as this one, a day and two days older. */
-  const seeded = () => {
-    const seed = join(work, "seed")
+  const seeded = (name = "seed") => {
+    const seed = join(work, name)
     const base = readManifest(backup)
     const at = parseBackupTimestamp(base.timestamp).getTime()
     const ids = [at - 2 * 86_400_000, at - 86_400_000].map((t) => {
@@ -87,6 +87,37 @@ describe("backup-upload into a full directory store, with a retention rule", () 
     expect(run.status, run.stderr).toBe(0)
     expect(run.stderr).toContain("first removing what the retention rule removes once it is stored")
     expect(volumeListing(run.stdout)).toEqual(["filler", "p", `p/${ids[1]}`, `p/${id}`])
+  })
+
+  /** The store as `seeded` has it, with the snapshot's part a run lost an hour before this backup's left, last written `ago` ms back. */
+  const withLostPart = (name: string, ago: number) => {
+    const { seed, ids, id } = seeded(name)
+    const base = readManifest(backup)
+    const lost = formatBackupTimestamp(new Date(parseBackupTimestamp(base.timestamp).getTime() - 3_600_000))
+    const part = join(seed, "p", lost, `snapshot_${lost}.db.part`)
+    mkdirSync(dirname(part), { recursive: true })
+    writeFileSync(part, new Uint8Array(base.files.snapshot.size + base.files.resources.size))
+    const lastWritten = new Date(Date.now() - ago)
+    utimesSync(part, lastWritten, lastWritten)
+    return { seed, ids, id, lost }
+  }
+
+  // Before, a part whose writer died (a policy pod lost mid-upload) kept its room for prune's grace, 24 h: until then
+  // every upload onto the volume was refused, though the rule had nothing more to remove.
+  it("--keep-last 3, a part a lost run left 20 minutes ago: removed as its writer is gone, the upload fits", () => {
+    const { seed, ids, id } = withLostPart("seed-lost", 20 * 60_000)
+    const run = cliOnFilledTmpfs(room, ["backup-upload", "--store", ".", "--prefix", "p", "--backup-dir", backup, "--keep-last", "3"], { seed, depth: 2 })
+    expect(run.status, run.stderr).toBe(0)
+    expect(run.stderr).toMatch(/removing the abandoned multipart upload of p\/\S+\/snapshot_\S+\.db, untouched since /)
+    expect(volumeListing(run.stdout)).toEqual(["filler", "p", ...[...ids, id].map((i) => `p/${i}`)])
+  })
+
+  it("--keep-last 3, a part written a minute ago: its writer may be at work, so it stays and the upload is refused", () => {
+    const { seed, ids, lost } = withLostPart("seed-live", 60_000)
+    const run = cliOnFilledTmpfs(room, ["backup-upload", "--store", ".", "--prefix", "p", "--backup-dir", backup, "--keep-last", "3"], { seed, depth: 2 })
+    expect(run.status, run.stderr).toBe(1)
+    expect(run.stderr).toContain("[StoreTooSmall]")
+    expect(volumeListing(run.stdout)).toEqual(["filler", "p", ...[...ids, lost].map((i) => `p/${i}`)].sort())
   })
 
   it("--keep-last 3 removes nothing first: refused, the store as it was", () => {

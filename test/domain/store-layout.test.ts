@@ -301,6 +301,25 @@ describe("garbage", () => {
       expect(again.incomplete).toHaveLength(backups.filter((b) => b._tag === "Incomplete" && now - b.newestAt > grace && !inProgress.has(b.id)).length)
     },
   )
+  // A directory store's part: a writer that died minutes ago kept its room until the grace (24 h) had passed.
+  test.prop([
+    fc.array(backupArb, { maxLength: 20 }),
+    fc.array(fc.record({ initiatedAt: fc.integer({ min: 0, max: 120 }), abandonedAfterMs: fc.option(fc.integer({ min: 0, max: 100 }), { nil: undefined }) }), {
+      maxLength: 20,
+    }),
+    fc.integer({ min: 0, max: 100 }),
+  ])("an upload whose writer the store shows gone is garbage before the grace, and no longer keeps its backup", (backups, shown, grace) => {
+    const now = 120
+    const uploads = shown.map((u, n) => ({ ...u, key: objectKey("p", `i${n}`, manifestFileName), uploadId: `u${n}` }))
+    const g = garbage(backups, uploads, now, grace, "p")
+    const live = (u: (typeof uploads)[number]) =>
+      now - u.initiatedAt <= grace && (u.abandonedAfterMs === undefined || now - u.initiatedAt <= u.abandonedAfterMs)
+    expect(g.uploads).toEqual(uploads.filter((u) => !live(u)))
+    const inProgress = new Set(uploads.filter(live).map((u) => u.key.split("/")[1]))
+    expect(g.incomplete.map((b) => b.id)).toEqual(
+      backups.filter((b) => b._tag === "Incomplete" && now - b.newestAt > grace && !inProgress.has(b.id)).map((b) => b.id),
+    )
+  })
   // A directory store's `<id>/notes.txt.part` is such an upload: prune removed another program's file.
   test.prop([fc.array(backupArb, { maxLength: 20 }), fc.array(uploadArb, { maxLength: 20 }), fc.integer({ min: 0, max: 100 })])(
     "another program's uploads under a backup's id (<id>/notes.txt) are never garbage, though a young one keeps the backup",

@@ -79,6 +79,15 @@ export const strayFormText = (o: StrayCopy): string =>
  * again. Only the files backup-upload writes go: another program's file beside them (`<id>/notes.txt`)
  * is left in place with a warning, as foreign objects under the prefix are.
  */
+/** A directory store's part shows its writer by its last change; an S3 upload only when it started. */
+const keptUploadText = (u: PendingUpload): string =>
+  u.abandonedAfterMs === undefined
+    ? `started ${new Date(u.initiatedAt).toISOString()}, within the grace period`
+    : `written ${new Date(u.initiatedAt).toISOString()}, by a writer that may still be at work`
+
+const abandonedUploadText = (u: PendingUpload): string =>
+  `${u.abandonedAfterMs === undefined ? "started" : "untouched since"} ${new Date(u.initiatedAt).toISOString()}`
+
 const deleteBackup = (prefix: string, id: string) =>
   Effect.gen(function* () {
     const store = yield* BackupStore
@@ -211,8 +220,7 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
               `keeping backup ${b.id}: its manifest is there but this version cannot read it (${b.reasons.join("; ")}); a later cluster-backup may have written it: prune it with that version, or remove it by hand if it is damaged`,
             )
           : Effect.logInfo(`keeping incomplete backup ${b.id}: younger than the grace period or an upload is in progress under it (${b.reasons.join("; ")})`)
-  for (const u of report.uploadsKept)
-    yield* Effect.logInfo(`keeping the multipart upload of ${u.key}: started ${new Date(u.initiatedAt).toISOString()}, within the grace period`)
+  for (const u of report.uploadsKept) yield* Effect.logInfo(`keeping the multipart upload of ${u.key}: ${keptUploadText(u)}`)
   for (const r of retention.remove) {
     yield* Effect.logInfo(`${verb} backup ${r.unit.id}: ${r.reason}`)
     if (!options.dryRun) yield* deleteBackup(options.prefix, r.unit.id)
@@ -231,7 +239,7 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
     if (!options.dryRun) yield* store.remove(o.key)
   }
   for (const u of dead.uploads) {
-    yield* Effect.logInfo(`${verb} the abandoned multipart upload of ${u.key}, started ${new Date(u.initiatedAt).toISOString()}`)
+    yield* Effect.logInfo(`${verb} the abandoned multipart upload of ${u.key}, ${abandonedUploadText(u)}`)
     if (!options.dryRun) yield* store.abortUpload(u)
   }
   return report

@@ -2,8 +2,9 @@
  * The directory Layer of BackupStore: a PersistentVolumeClaim mounted in the pod, or a host path.
  * A key is a relative path under the directory. Writes go to `<file>.part`, are fsynced, renamed
  * into place and the directory fsynced, so a reader (and `list`) never sees a partial file; a
- * `<file>.part` left by a killed writer is a pending upload, removed by prune after the grace
- * period. A directory has no object metadata: the manifest's sha256 is checked at download.
+ * `<file>.part` left by a killed writer is a pending upload. A writer refreshes its part while it
+ * runs, so prune (and backup-upload making room) removes one unchanged for `abandonedAfterMs`, or
+ * older than the grace period. A directory has no object metadata: the manifest's sha256 is checked at download.
  */
 import { createHash } from "node:crypto"
 import { mkdir, open, readdir, rename, rm, rmdir, stat, statfs } from "node:fs/promises"
@@ -13,6 +14,7 @@ import { Effect, Layer } from "effect"
 import { compareKeys, type PendingUpload, type StoredObject } from "../../domain/store-layout.ts"
 import { BackupFileRefused, openBackupFile, readBackupFile, readBackupFileBytes } from "../backup-file.ts"
 import { createFreshFile } from "../fresh-file.ts"
+import { keepFresh } from "../kept-fresh.ts"
 import { BackupStore, type BackupStoreShape, type ObjectPage, type PutResult, storeDocumentMaxBytes } from "./backup-store.ts"
 import {
   backupFileFailed,
@@ -27,6 +29,9 @@ import {
 } from "./store-errors.ts"
 
 const partSuffix = ".part"
+/** A live writer refreshes its part this often; one unchanged for `abandonedAfterMs` (30 periods) is a dead writer's. */
+const defaultRefreshEveryMs = 30_000
+const abandonedAfterMs = 15 * 60_000
 const pageSize = 1000
 
 const validKey = (key: string): boolean => key !== "" && key.split("/").every((s) => s !== "" && s !== "." && s !== ".." && !s.includes("\0"))
@@ -41,11 +46,18 @@ const fsyncPath = async (path: string) => {
 }
 
 /** Copies `from` into `to` through `<to>.part` (fsync, rename, fsync of the directory), hashing on the way. */
-const copyAtomically = async (from: string | Uint8Array, to: string, expectedSha256: string | undefined, maxBytes?: number) => {
+interface CopyOptions {
+  readonly expectedSha256?: string | undefined
+  readonly maxBytes?: number | undefined
+  readonly refreshEveryMs: number
+}
+
+const copyAtomically = async (from: string | Uint8Array, to: string, { expectedSha256, maxBytes, refreshEveryMs }: CopyOptions) => {
   const part = `${to}${partSuffix}`
   const handle = await createFreshFile(part, 0o600).catch((e: unknown) => {
     throw Object.assign(e instanceof Error ? e : new Error(String(e)), { where: part })
   })
+  const stopRefreshing = keepFresh(part, refreshEveryMs)
   return new Promise<{ size: number; sha256: string }>((resolve, reject) => {
     const hash = createHash("sha256")
     let size = 0
@@ -87,7 +99,7 @@ const copyAtomically = async (from: string | Uint8Array, to: string, expectedSha
       size += chunk.length
     })
     input.pipe(out)
-  })
+  }).finally(stopRefreshing)
 }
 
 interface WalkedFile {
@@ -96,7 +108,7 @@ interface WalkedFile {
   readonly modifiedAt: number
 }
 
-export const makeDirectoryStore = (root: string): BackupStoreShape => {
+export const makeDirectoryStore = (root: string, { refreshEveryMs = defaultRefreshEveryMs }: { readonly refreshEveryMs?: number } = {}): BackupStoreShape => {
   const store = root
   const pathOf = (key: string) => join(root, ...key.split("/"))
   const badKey = (key: string) =>
@@ -128,7 +140,7 @@ export const makeDirectoryStore = (root: string): BackupStoreShape => {
       const written = yield* Effect.tryPromise({
         try: (signal) => {
           signal.addEventListener("abort", () => void rm(`${to}${partSuffix}`, { force: true }).catch(() => undefined))
-          return copyAtomically(from, to, expectedSha256, maxBytes)
+          return copyAtomically(from, to, { expectedSha256, maxBytes, refreshEveryMs })
         },
         catch: (e): StoreError => {
           if (e instanceof BackupFileRefused) return e
@@ -203,7 +215,7 @@ export const makeDirectoryStore = (root: string): BackupStoreShape => {
     Effect.gen(function* () {
       if ((yield* head(key)) === undefined) return yield* missing(key)
       const written = yield* Effect.tryPromise({
-        try: () => copyAtomically(pathOf(key), path, undefined),
+        try: () => copyAtomically(pathOf(key), path, { refreshEveryMs }),
         catch: (e) => localIoFailed((e as { where?: string }).where ?? path, "download into", e),
       })
       return { key, ...written }
@@ -290,13 +302,22 @@ export const makeDirectoryStore = (root: string): BackupStoreShape => {
       Effect.map((files) =>
         files
           .filter((f) => f.key.endsWith(partSuffix))
-          .map((f): PendingUpload => ({ key: f.key.slice(0, -partSuffix.length), uploadId: f.key, initiatedAt: f.modifiedAt, bytes: f.size })),
+          .map(
+            (f): PendingUpload => ({ key: f.key.slice(0, -partSuffix.length), uploadId: f.key, initiatedAt: f.modifiedAt, bytes: f.size, abandonedAfterMs }),
+          ),
       ),
     )
 
   const abortUpload = (u: PendingUpload) =>
     validKey(u.uploadId) && u.uploadId.endsWith(partSuffix)
-      ? Effect.tryPromise({ try: () => rm(pathOf(u.uploadId), { force: true }), catch: (e) => localIoFailed(pathOf(u.uploadId), "remove", e) })
+      ? Effect.tryPromise({
+          try: async () => {
+            await rm(pathOf(u.uploadId), { force: true })
+            // A dead writer's backup directory goes with its last part.
+            await rmdir(dirname(pathOf(u.uploadId))).catch(() => undefined)
+          },
+          catch: (e) => localIoFailed(pathOf(u.uploadId), "remove", e),
+        })
       : Effect.fail(badKey(u.uploadId))
 
   return {

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto"
 import { spawnSync } from "node:child_process"
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
@@ -83,6 +83,36 @@ describe("the directory store", () => {
     expect(existsSync(join(root, "c", "b", "3.part"))).toBe(false)
     await run(store.remove("c/a/1"))
     expect(existsSync(join(root, "c", "a"))).toBe(false)
+  })
+
+  it("a writer refreshes its part while it copies, so a pause does not make it look dead", async () => {
+    const base = mkdtempSync(join(tmpdir(), "directory-store-"))
+    mkdirSync(join(base, "store"))
+    const store = makeDirectoryStore(join(base, "store"), { refreshEveryMs: 1 })
+    writeFileSync(join(base, "snap.db"), randomBytes(64 * 1024 * 1024))
+    const before = Date.now()
+    await run(store.putFile("c/b1/snap.db", join(base, "snap.db")))
+    const after = Date.now()
+    // Writes move the modification time only; the refresh moves the access time too, which creating the part set.
+    expect(statSync(join(base, "store", "c", "b1", "snap.db")).atimeMs).toBeGreaterThan(before + (after - before) / 2)
+  })
+
+  it("a dead writer's part: its last change and when that shows the writer gone; aborted, its directory goes with it", async () => {
+    const { root, store } = fresh()
+    mkdirSync(join(root, "c", "lost"), { recursive: true })
+    writeFileSync(join(root, "c", "lost", "snap.db.part"), "half")
+    const lastWritten = new Date("2026-01-02T03:04:05Z")
+    utimesSync(join(root, "c", "lost", "snap.db.part"), lastWritten, lastWritten)
+    const [pending] = await run(store.pendingUploads("c/"))
+    expect(pending).toEqual({
+      key: "c/lost/snap.db",
+      uploadId: "c/lost/snap.db.part",
+      initiatedAt: lastWritten.getTime(),
+      bytes: 4,
+      abandonedAfterMs: 15 * 60_000,
+    })
+    await run(store.abortUpload(pending!))
+    expect(readdirSync(join(root, "c"))).toEqual([])
   })
 
   it("a full volume: StoreLocalIoFailed with ENOSPC and what to do; nothing stored, no .part left", () => {
