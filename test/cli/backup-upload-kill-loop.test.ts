@@ -15,6 +15,7 @@ import type { PendingUpload } from "../../src/domain/store-layout.ts"
 import { makeDirectoryStore } from "../../src/services/store/directory-store.ts"
 import { makeS3Store } from "../../src/services/store/s3-store.ts"
 import { backupFiles } from "../support/bad-backups.ts"
+import { settled } from "../support/eventually.ts"
 import { runAndKillWhen, seededRandom } from "../support/kill-loop.ts"
 import { writeLargeBackup } from "../support/large-backup.ts"
 import { runCli } from "../support/run-cli.ts"
@@ -30,16 +31,6 @@ let env: Record<string, string>
 let key: { readonly path: string; readonly recipient: string }
 const recipients = join(work, "recipients")
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-/** `read()` once `done` holds of it, or its last value after 15 s. */
-const eventually = async <A>(read: () => Promise<A>, done: (a: A) => boolean): Promise<A> => {
-  const deadline = Date.now() + 15_000
-  for (;;) {
-    const value = await read()
-    if (done(value) || Date.now() > deadline) return value
-    await sleep(100)
-  }
-}
 
 const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex")
 
@@ -154,7 +145,7 @@ describe("backup-upload killed at any moment", { timeout: 400_000 }, () => {
       const last = await runCli(upload(prefix), { env, timeoutMs: 120_000 })
       expect(last.status, last.stderr).toBe(0)
       // It aborted the multipart uploads the killed runs left (Swift's listing shows it a moment later).
-      expect(await eventually(pending, (p) => p.length === 0)).toEqual([])
+      expect(await settled(pending, (p) => p.length === 0, { everyMs: 100 })).toEqual([])
       expect((await listed(target, prefix)).map((b) => [b.id, b.complete])).toEqual([[manifest.timestamp, true]])
       await expectCompleteOnesWhole(target, prefix, backup, identity, 99)
       // What the backup directory holds is the backup as it was: the last run removed what the killed ones left.
@@ -167,7 +158,7 @@ describe("backup-upload killed at any moment", { timeout: 400_000 }, () => {
 
       const prune = await runCli(["prune", ...target.store(prefix), "--keep-last", "1", "--leftover-grace", "0s"], { env })
       expect(prune.status, prune.stderr).toBe(0)
-      expect(await eventually(pending, (p) => p.length === 0)).toEqual([])
+      expect(await settled(pending, (p) => p.length === 0, { everyMs: 100 })).toEqual([])
       expect((await listed(target, prefix)).map((b) => [b.id, b.complete])).toEqual([[manifest.timestamp, true]])
       await expectCompleteOnesWhole(target, prefix, backup, identity, 100)
     },

@@ -12,17 +12,12 @@ import { Fault } from "../../src/simulation/faults.ts"
 import { makeSimulatedCluster } from "../../src/simulation/simulated-cluster.ts"
 import { configMapData, createPolicy, ns } from "../programs/operator/reconcile-harness.ts"
 import { runCli, type CliRun, type RunningCli } from "../support/run-cli.ts"
+import { waitUntil } from "../support/eventually.ts"
 
 const dir = mkdtempSync(join(tmpdir(), "operator-cli-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-const waitFor = async (what: string, check: () => boolean | Promise<boolean>, ms = 60_000) => {
-  const deadline = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
+const waitFor = (what: string, check: () => boolean | Promise<boolean>) => waitUntil(what, check, { ms: 60_000 })
 
 /**
  * Runs `cluster-backup [global] operator --kubeconfig K --metrics-port 0 <args>` against a simulated OpenShift (fixture `seed`)

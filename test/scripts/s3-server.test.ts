@@ -6,6 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises"
 import { promisify } from "node:util"
 import { describe, expect, it } from "vitest"
 import { s3Server, s3ServerScript } from "../support/s3-server.ts"
+import { waitUntil } from "../support/eventually.ts"
 
 const run = promisify(execFile)
 
@@ -14,14 +15,6 @@ const processesUsing = (dir: string): Array<string> =>
   execFileSync("ps", ["-eo", "args"], { encoding: "utf8" })
     .split("\n")
     .filter((line) => line.includes(dir) && !line.startsWith("ps "))
-
-const waitFor = async (what: string, check: () => boolean, ms: number): Promise<void> => {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await sleep(100)
-  }
-}
 
 describe("scripts/s3-server.sh", () => {
   it("serves the whole test run from one server: a second caller gets the same one", async () => {
@@ -37,12 +30,12 @@ describe("scripts/s3-server.sh", () => {
     const dir = join(tmpdir(), `cb-s3-watchdog-${process.pid}-${Date.now()}`)
     const testRun = spawn("sleep", ["120"], { stdio: "ignore" })
     const start = run("bash", [s3ServerScript, "start", dir, "auto", String(testRun.pid), "remove"])
-    await waitFor("the servers to be spawned", () => existsSync(join(dir, "run", "proxy.pid")), 30_000)
+    await waitUntil("the servers to be spawned", () => existsSync(join(dir, "run", "proxy.pid")), { ms: 30_000, everyMs: 100 })
     testRun.kill("SIGKILL")
     await expect(start).rejects.toMatchObject({ stderr: expect.stringContaining(`process ${testRun.pid} is gone`) })
     // The watchdog polls each second, then gives the servers 10 s to stop on TERM before KILL: on a loaded machine
     // (Swift still importing, a graceful shutdown waiting for a CPU) all of that, then the removal, took over 15 s.
-    await waitFor("no process left and the directory removed", () => processesUsing(dir).length === 0 && !existsSync(dir), 45_000)
+    await waitUntil("no process left and the directory removed", () => processesUsing(dir).length === 0 && !existsSync(dir), { ms: 45_000, everyMs: 100 })
   }, 120_000)
 
   it("keeps the watchdog's pid file through start-up, so that stop ends the watchdog too", async () => {
@@ -53,7 +46,7 @@ describe("scripts/s3-server.sh", () => {
       expect(existsSync(join(dir, "run", "watch.pid"))).toBe(true)
       expect(processesUsing(dir).some((line) => line.includes(" watch "))).toBe(true)
       await run("bash", [s3ServerScript, "stop", dir])
-      await waitFor("no process left, the watchdog included", () => processesUsing(dir).length === 0, 45_000)
+      await waitUntil("no process left, the watchdog included", () => processesUsing(dir).length === 0, { ms: 45_000, everyMs: 100 })
     } finally {
       testRun.kill("SIGKILL")
       rmSync(dir, { recursive: true, force: true })

@@ -4,14 +4,9 @@ import { join } from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
 import { describe, expect, it } from "vitest"
 import { keepFresh } from "../../src/services/kept-fresh.ts"
+import { settled } from "../support/eventually.ts"
 
 const longAgo = new Date("2020-01-01T00:00:00Z")
-
-/** Polls until `f` holds or `ms` pass; returns whether it held. */
-const within = async (ms: number, f: () => boolean) => {
-  for (const end = Date.now() + ms; Date.now() < end; await sleep(5)) if (f()) return true
-  return f()
-}
 
 describe("keepFresh", () => {
   it("refreshes the file's times while it runs, and no more once stopped", async () => {
@@ -19,11 +14,23 @@ describe("keepFresh", () => {
     writeFileSync(file, "x")
     utimesSync(file, longAgo, longAgo)
     const stop = keepFresh(file, 10)
-    expect(await within(2000, () => Date.now() - statSync(file).mtimeMs < 60_000)).toBe(true)
+    expect(
+      await settled(
+        () => Date.now() - statSync(file).mtimeMs < 60_000,
+        (fresh) => fresh,
+        { ms: 2000, everyMs: 5 },
+      ),
+    ).toBe(true)
     stop()
     await sleep(30)
     utimesSync(file, longAgo, longAgo)
-    expect(await within(100, () => statSync(file).mtimeMs !== longAgo.getTime())).toBe(false)
+    expect(
+      await settled(
+        () => statSync(file).mtimeMs !== longAgo.getTime(),
+        (moved) => moved,
+        { ms: 100, everyMs: 5 },
+      ),
+    ).toBe(false)
   })
 
   it("a file gone or replaced by a symlink: skipped, nothing created, the link's target untouched", async () => {
