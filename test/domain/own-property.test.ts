@@ -1,3 +1,4 @@
+import { fc, test } from "@fast-check/vitest"
 import { describe, expect, it } from "vitest"
 import { canonicalize, canonicalJson } from "../../src/domain/canonical-json.ts"
 import { getOwn, setOwn } from "../../src/domain/own-property.ts"
@@ -32,4 +33,21 @@ describe("keys named like Object.prototype members", () => {
     const patch = createMergePatch({ a: 1 }, merged) as Record<string, unknown>
     expect(applyMergePatch({ a: 1 }, patch)).toEqual(merged)
   })
+})
+
+describe("setOwn and getOwn", () => {
+  // Keys as Kubernetes data holds them, Object.prototype's member names among them.
+  const keyArb = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom(...Object.getOwnPropertyNames(Object.prototype)))
+  test.prop([fc.array(fc.tuple(keyArb, fc.jsonValue()), { maxLength: 12 })])(
+    "behave as a Map: the last value set under a key is read back, every key is an own enumerable one, the prototype untouched",
+    (entries) => {
+      const record: Record<string, unknown> = {}
+      for (const [k, v] of entries) setOwn(record, k, v)
+      const expected = new Map(entries)
+      expect(Object.keys(record).sort()).toEqual([...expected.keys()].sort())
+      for (const [k, v] of expected) expect(getOwn(record, k)).toEqual(v)
+      expect(Object.getPrototypeOf(record)).toBe(Object.prototype)
+      expect(getOwn({}, "constructor")).toBeUndefined()
+    },
+  )
 })
