@@ -74,11 +74,6 @@ export const strayFormText = (o: StrayCopy): string =>
     ? `the encrypted form of ${otherStoredForm(o.key)}, which backup ${o.id}'s manifest names plain: an encrypted upload stopped before its manifest left it`
     : `the plain form of ${otherStoredForm(o.key)}, which backup ${o.id}'s manifest names: an older backup-upload left it, the file in the clear`
 
-/**
- * Deletes the objects of a backup, the manifest first; objects written meanwhile are found by listing
- * again. Only the files backup-upload writes go: another program's file beside them (`<id>/notes.txt`)
- * is left in place with a warning, as foreign objects under the prefix are.
- */
 /** A directory store's part shows its writer by its last change; an S3 upload only when it started. */
 const keptUploadText = (u: PendingUpload): string =>
   u.abandonedAfterMs === undefined
@@ -88,6 +83,11 @@ const keptUploadText = (u: PendingUpload): string =>
 const abandonedUploadText = (u: PendingUpload): string =>
   `${u.abandonedAfterMs === undefined ? "started" : "untouched since"} ${new Date(u.initiatedAt).toISOString()}`
 
+/**
+ * Deletes the objects of a backup, the manifest first; objects written meanwhile are found by listing
+ * again. Only the files backup-upload writes go: another program's file beside them (`<id>/notes.txt`)
+ * is left in place with a warning, as foreign objects under the prefix are.
+ */
 const deleteBackup = (prefix: string, id: string) =>
   Effect.gen(function* () {
     const store = yield* BackupStore

@@ -45,13 +45,13 @@ const fsyncPath = async (path: string) => {
   }
 }
 
-/** Copies `from` into `to` through `<to>.part` (fsync, rename, fsync of the directory), hashing on the way. */
 interface CopyOptions {
   readonly expectedSha256?: string | undefined
   readonly maxBytes?: number | undefined
   readonly refreshEveryMs: number
 }
 
+/** Copies `from` into `to` through `<to>.part` (fsync, rename, fsync of the directory), hashing on the way. */
 const copyAtomically = async (from: string | Uint8Array, to: string, { expectedSha256, maxBytes, refreshEveryMs }: CopyOptions) => {
   const part = `${to}${partSuffix}`
   const handle = await createFreshFile(part, 0o600).catch((e: unknown) => {
