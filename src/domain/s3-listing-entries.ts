@@ -1,5 +1,5 @@
 /**
- * The entries of S3's listings (ListObjectsV2's `<Contents>`, ListMultipartUploads' `<Upload>`) and its HEAD
+ * The entries of S3's listings (ListObjectsV2's `<Contents>`, ListMultipartUploads' `<Upload>`, ListParts' `<Part>`) and its HEAD
  * answers read into what the store reports. Each field a decision rests on must be there and mean what S3 says: a time
  * that does not parse, read as the epoch, would make another uploader's object or upload look older
  * than any grace period, and prune would remove it; a size that does not parse would escape every
@@ -37,6 +37,9 @@ export const listedObject = (xml: string): Result.Result<StoredObject, EntryProb
 /** An `<Upload>` entry of ListMultipartUploads (its inner XML). */
 export const listedUpload = (xml: string): Result.Result<PendingUpload, EntryProblem> =>
   Result.all({ key: requiredField(xml, "Key"), uploadId: requiredField(xml, "UploadId"), initiatedAt: timeField(xml, "Initiated") })
+
+/** A `<Part>` entry of ListParts (its inner XML): when the part was stored. */
+export const listedPartTime = (xml: string): Result.Result<number, EntryProblem> => timeField(xml, "LastModified")
 
 /**
  * A HEAD answer's headers read as the object they describe. prune's re-check of a backup before removing it rests on

@@ -255,15 +255,28 @@ export interface PendingUpload {
   /** The bytes it holds, where they take the room a store reports (a directory store's `<file>.part`). */
   readonly bytes?: number | undefined
   /**
-   * Where the store shows a live writer (a directory store's part, whose writer refreshes it while it
-   * runs, `initiatedAt` being its last change): unchanged for longer, its writer is gone, whatever the grace.
+   * How often at least a live writer shows itself (a directory store's writer refreshes its part; an S3
+   * writer completes a part): an upload whose `lastActiveAt` is older than this is a dead writer's, whatever the grace.
    */
   readonly abandonedAfterMs?: number | undefined
+  /** The newest sign of its writer, where the store has told it: a directory store's part's last change; an S3 upload's newest part. */
+  readonly lastActiveAt?: number | undefined
 }
 
-/** Whether `upload` may still belong to a writer at work: younger than the grace, and than what shows its writer gone. */
+/** Whether `upload` may still belong to a writer at work: started within the grace, and not shown idle for longer than a live writer ever is. */
 export const mayBeLive = (upload: PendingUpload, now: number, graceMs: number): boolean =>
-  now - upload.initiatedAt <= Math.min(graceMs, upload.abandonedAfterMs ?? Number.POSITIVE_INFINITY)
+  now - upload.initiatedAt <= graceMs &&
+  !(upload.abandonedAfterMs !== undefined && upload.lastActiveAt !== undefined && now - upload.lastActiveAt > upload.abandonedAfterMs)
+
+/**
+ * Whether the store's answer when `upload` was last active could show it abandoned: within the grace, started longer
+ * ago than a live writer is ever idle, and not asked yet. Other uploads are judged without asking.
+ */
+export const activityDecides = (upload: PendingUpload, now: number, graceMs: number): boolean =>
+  upload.abandonedAfterMs !== undefined &&
+  upload.lastActiveAt === undefined &&
+  now - upload.initiatedAt > upload.abandonedAfterMs &&
+  now - upload.initiatedAt <= graceMs
 
 export interface Garbage {
   readonly incomplete: ReadonlyArray<BackupCompleteness & { readonly _tag: "Incomplete" }>
@@ -274,7 +287,7 @@ export interface Garbage {
  * What prune may remove regardless of the retention policy: incomplete backups whose newest
  * object is older than `graceMs`, and multipart uploads of the files backup-upload writes
  * (`<prefix>/<id>/<file>`; another program's, `<id>/notes.txt` too, are left alone) started more than `graceMs` ago, or
- * whose writer the store shows gone (`abandonedAfterMs`). Others may belong to an upload in progress and are kept. Complete backups are never garbage. An incomplete backup with a
+ * whose writer the store shows gone (`lastActiveAt` older than `abandonedAfterMs`). Others may belong to an upload in progress and are kept. Complete backups are never garbage. An incomplete backup with a
  * younger upload under it is kept too:
  * its small files may be old while its snapshot is still being uploaded. Objects none of which has
  * a name backup-upload writes (a user's `notes/readme.txt` under the prefix) are not a backup of

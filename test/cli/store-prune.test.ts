@@ -103,7 +103,7 @@ describe("prune on a directory store", { timeout: 150_000 }, () => {
     expect(run.stdout).toMatch(/1 abandoned upload aborted, 1 kept/)
     expect(run.stderr).toMatch(/removing the abandoned multipart upload of p\/2026-03-05_000000\/snapshot_2026-03-05_000000\.db, untouched since /)
     expect(run.stderr).toMatch(
-      /keeping the multipart upload of p\/2026-03-06_000000\/snapshot_2026-03-06_000000\.db: written \S+, by a writer that may still be at work/,
+      /keeping the multipart upload of p\/2026-03-06_000000\/snapshot_2026-03-06_000000\.db: untouched since \S+, so its writer may still be at work/,
     )
     expect(readdirSync(join(root, "p")).sort()).toEqual([...ids, "2026-03-06_000000"])
   })

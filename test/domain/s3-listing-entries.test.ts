@@ -1,7 +1,7 @@
 import { fc, test } from "@fast-check/vitest"
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
-import { headedObject, listedObject, listedUpload } from "../../src/domain/s3-listing-entries.ts"
+import { headedObject, listedObject, listedPartTime, listedUpload } from "../../src/domain/s3-listing-entries.ts"
 
 const keyArb = fc.stringMatching(/^[A-Za-z0-9._\-/&<>]{1,60}$/)
 const timeArb = fc.integer({ min: 0, max: Date.parse("2100-01-01T00:00:00Z") })
@@ -46,6 +46,19 @@ describe("listedUpload", () => {
   it("refuses one without an upload id or with a time that does not parse", () => {
     expect(Result.isFailure(listedUpload("<Key>p/a</Key><Initiated>2026-01-01T00:00:00.000Z</Initiated>"))).toBe(true)
     expect(Result.isFailure(listedUpload("<Key>p/a</Key><UploadId>u</UploadId><Initiated>soon</Initiated>"))).toBe(true)
+  })
+})
+
+// A part's time decides whether prune takes its upload for a dead writer's: one that does not parse must not read as the epoch.
+describe("listedPartTime", () => {
+  test.prop([fc.integer({ min: 1, max: 10_000 }), timeArb])("reads a Part entry's LastModified as S3 writes it", (n, at) => {
+    const xml = `<PartNumber>${n}</PartNumber><LastModified>${new Date(at).toISOString()}</LastModified><ETag>"e"</ETag><Size>5</Size>`
+    expect(listedPartTime(xml)).toEqual(Result.succeed(at))
+  })
+
+  test.prop([fc.constantFrom("", "yesterday", "0000-99-99T99:99:99Z", "NaN")])("refuses one without a time, or with one that does not parse", (text) => {
+    expect(Result.isFailure(listedPartTime(`<PartNumber>1</PartNumber><LastModified>${text}</LastModified>`))).toBe(true)
+    expect(Result.isFailure(listedPartTime("<PartNumber>1</PartNumber>"))).toBe(true)
   })
 })
 

@@ -9,7 +9,9 @@ import {
   emptyListing,
   compareKeys,
   foldListingPage,
+  activityDecides,
   garbage,
+  mayBeLive,
   normalizePrefix,
   objectKey,
   parseObjectKey,
@@ -301,25 +303,53 @@ describe("garbage", () => {
       expect(again.incomplete).toHaveLength(backups.filter((b) => b._tag === "Incomplete" && now - b.newestAt > grace && !inProgress.has(b.id)).length)
     },
   )
-  // A directory store's part: a writer that died minutes ago kept its room until the grace (24 h) had passed.
-  test.prop([
-    fc.array(backupArb, { maxLength: 20 }),
-    fc.array(fc.record({ initiatedAt: fc.integer({ min: 0, max: 120 }), abandonedAfterMs: fc.option(fc.integer({ min: 0, max: 100 }), { nil: undefined }) }), {
-      maxLength: 20,
+  // A part or multipart upload whose writer died (a policy pod lost mid-upload) kept its room, or quota, until the grace (24 h) had passed.
+  const shownArb = fc.array(
+    fc.record({
+      initiatedAt: fc.integer({ min: 0, max: 120 }),
+      abandonedAfterMs: fc.option(fc.integer({ min: 0, max: 100 }), { nil: undefined }),
+      activeAfter: fc.option(fc.integer({ min: 0, max: 120 }), { nil: undefined }),
     }),
-    fc.integer({ min: 0, max: 100 }),
-  ])("an upload whose writer the store shows gone is garbage before the grace, and no longer keeps its backup", (backups, shown, grace) => {
-    const now = 120
-    const uploads = shown.map((u, n) => ({ ...u, key: objectKey("p", `i${n}`, manifestFileName), uploadId: `u${n}` }))
-    const g = garbage(backups, uploads, now, grace, "p")
-    const live = (u: (typeof uploads)[number]) =>
-      now - u.initiatedAt <= grace && (u.abandonedAfterMs === undefined || now - u.initiatedAt <= u.abandonedAfterMs)
-    expect(g.uploads).toEqual(uploads.filter((u) => !live(u)))
-    const inProgress = new Set(uploads.filter(live).map((u) => u.key.split("/")[1]))
-    expect(g.incomplete.map((b) => b.id)).toEqual(
-      backups.filter((b) => b._tag === "Incomplete" && now - b.newestAt > grace && !inProgress.has(b.id)).map((b) => b.id),
-    )
-  })
+    { maxLength: 20 },
+  )
+  const withKeys = (shown: ReadonlyArray<{ initiatedAt: number; abandonedAfterMs: number | undefined; activeAfter: number | undefined }>) =>
+    shown.map(({ initiatedAt, abandonedAfterMs, activeAfter }, n) => ({
+      key: objectKey("p", `i${n}`, manifestFileName),
+      uploadId: `u${n}`,
+      initiatedAt,
+      abandonedAfterMs,
+      lastActiveAt: activeAfter === undefined ? undefined : Math.min(120, initiatedAt + activeAfter),
+    }))
+  test.prop([fc.array(backupArb, { maxLength: 20 }), shownArb, fc.integer({ min: 0, max: 100 })])(
+    "an upload whose writer the store shows idle for longer than a live one ever is, is garbage before the grace, and no longer keeps its backup",
+    (backups, shown, grace) => {
+      const now = 120
+      const uploads = withKeys(shown)
+      const g = garbage(backups, uploads, now, grace, "p")
+      const live = (u: (typeof uploads)[number]) =>
+        now - u.initiatedAt <= grace && (u.abandonedAfterMs === undefined || u.lastActiveAt === undefined || now - u.lastActiveAt <= u.abandonedAfterMs)
+      expect(g.uploads).toEqual(uploads.filter((u) => !live(u)))
+      const inProgress = new Set(uploads.filter(live).map((u) => u.key.split("/")[1]))
+      expect(g.incomplete.map((b) => b.id)).toEqual(
+        backups.filter((b) => b._tag === "Incomplete" && now - b.newestAt > grace && !inProgress.has(b.id)).map((b) => b.id),
+      )
+    },
+  )
+  test.prop([shownArb, fc.integer({ min: 0, max: 100 }), fc.integer({ min: 0, max: 120 })])(
+    "an upload's activity is asked for exactly when its answer could change the verdict",
+    (shown, grace, activeAt) => {
+      const now = 120
+      for (const u of withKeys(shown)) {
+        // Told already: never asked again.
+        if (u.lastActiveAt !== undefined) expect(activityDecides(u, now, grace)).toBe(false)
+        const unasked = { ...u, lastActiveAt: undefined }
+        const told = { ...u, lastActiveAt: Math.max(u.initiatedAt, activeAt) }
+        // Asked for whenever an answer could show it dead; never when none could.
+        if (mayBeLive(unasked, now, grace) !== mayBeLive(told, now, grace)) expect(activityDecides(unasked, now, grace)).toBe(true)
+        if (activityDecides(unasked, now, grace)) expect(mayBeLive({ ...u, lastActiveAt: u.initiatedAt }, now, grace)).toBe(false)
+      }
+    },
+  )
   // A directory store's `<id>/notes.txt.part` is such an upload: prune removed another program's file.
   test.prop([fc.array(backupArb, { maxLength: 20 }), fc.array(uploadArb, { maxLength: 20 }), fc.integer({ min: 0, max: 100 })])(
     "another program's uploads under a backup's id (<id>/notes.txt) are never garbage, though a young one keeps the backup",

@@ -27,7 +27,16 @@ import {
   type RetentionDecision,
   type RetentionPolicy,
 } from "../../domain/retention.ts"
-import { garbage, isOwnKey, listingPrefix, objectKey, otherStoredForm, type BackupCompleteness, type PendingUpload } from "../../domain/store-layout.ts"
+import {
+  activityDecides,
+  garbage,
+  isOwnKey,
+  listingPrefix,
+  objectKey,
+  otherStoredForm,
+  type BackupCompleteness,
+  type PendingUpload,
+} from "../../domain/store-layout.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
 import { listBackups } from "./store-list.ts"
@@ -74,14 +83,12 @@ export const strayFormText = (o: StrayCopy): string =>
     ? `the encrypted form of ${otherStoredForm(o.key)}, which backup ${o.id}'s manifest names plain: an encrypted upload stopped before its manifest left it`
     : `the plain form of ${otherStoredForm(o.key)}, which backup ${o.id}'s manifest names: an older backup-upload left it, the file in the clear`
 
-/** A directory store's part shows its writer by its last change; an S3 upload only when it started. */
-const keptUploadText = (u: PendingUpload): string =>
-  u.abandonedAfterMs === undefined
-    ? `started ${new Date(u.initiatedAt).toISOString()}, within the grace period`
-    : `written ${new Date(u.initiatedAt).toISOString()}, by a writer that may still be at work`
+/** When the upload was last seen at work (a directory store's part's last change, an S3 upload's newest part), else when it started. */
+const uploadTimeText = (u: PendingUpload): string =>
+  u.lastActiveAt === undefined ? `started ${new Date(u.initiatedAt).toISOString()}` : `untouched since ${new Date(u.lastActiveAt).toISOString()}`
 
-const abandonedUploadText = (u: PendingUpload): string =>
-  `${u.abandonedAfterMs === undefined ? "started" : "untouched since"} ${new Date(u.initiatedAt).toISOString()}`
+const keptUploadText = (u: PendingUpload): string =>
+  `${uploadTimeText(u)}, ${u.lastActiveAt === undefined ? "within the grace period" : "so its writer may still be at work"}`
 
 /**
  * Deletes the objects of a backup, the manifest first; objects written meanwhile are found by listing
@@ -130,6 +137,32 @@ const completeWhenAsked = (prefix: string, id: string) =>
     return true
   })
 
+/**
+ * The uploads, each of this project's whose verdict rests on it told when its writer was last at work (an S3 upload's
+ * newest part). One completed or aborted since the listing was at work just now: kept, as the backup it may have
+ * completed is. A store that cannot tell (a role without s3:ListMultipartUploadParts) leaves it to the grace period,
+ * with a warning.
+ */
+const withActivity = (options: StorePruneOptions, now: number, uploads: ReadonlyArray<PendingUpload>) =>
+  Effect.gen(function* () {
+    const store = yield* BackupStore
+    return yield* Effect.forEach(
+      uploads,
+      (u) =>
+        isOwnKey(options.prefix, u.key) && activityDecides(u, now, options.graceMs)
+          ? store.uploadActiveAt(u).pipe(
+              Effect.map((at): PendingUpload => ({ ...u, lastActiveAt: at ?? now })),
+              Effect.catch((e) =>
+                Effect.logWarning(
+                  `cannot tell when the multipart upload of ${u.key} last stored a part (${e.message}): it is kept until the grace period ends`,
+                ).pipe(Effect.as(u)),
+              ),
+            )
+          : Effect.succeed(u),
+      { concurrency: 4 },
+    )
+  })
+
 export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePruneOptions) {
   const store = yield* BackupStore
   if (!hasRule(options.policy)) {
@@ -139,8 +172,8 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
     })
   }
   const listed = yield* listBackups(options.prefix)
-  const pending = yield* store.pendingUploads(listingPrefix(options.prefix))
   const now = yield* Clock.currentTimeMillis
+  const pending = yield* withActivity(options, now, yield* store.pendingUploads(listingPrefix(options.prefix)))
   const complete: Array<BackupUnit> = listed.flatMap(({ completeness, manifest, verified }) =>
     completeness._tag === "Complete" && manifest !== undefined
       ? [
@@ -239,7 +272,7 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
     if (!options.dryRun) yield* store.remove(o.key)
   }
   for (const u of dead.uploads) {
-    yield* Effect.logInfo(`${verb} the abandoned multipart upload of ${u.key}, ${abandonedUploadText(u)}`)
+    yield* Effect.logInfo(`${verb} the abandoned multipart upload of ${u.key}, ${uploadTimeText(u)}`)
     if (!options.dryRun) yield* store.abortUpload(u)
   }
   return report

@@ -98,6 +98,18 @@ export interface BackupStoreShape {
   /** Uploads started under `prefix` and neither completed nor aborted. */
   readonly pendingUploads: (prefix: string) => Effect.Effect<ReadonlyArray<PendingUpload>, StoreError>
   readonly abortUpload: (upload: PendingUpload) => Effect.Effect<void, StoreError>
+  /**
+   * When the upload's writer was last seen at work (an S3 upload's newest part, its start when it has none); `undefined`
+   * when the upload is no longer pending (completed or aborted since it was listed).
+   */
+  readonly uploadActiveAt: (upload: PendingUpload) => Effect.Effect<number | undefined, StoreError>
 }
+
+/**
+ * A live upload to object storage completes a part at least this often: a part's request gives up after 2 minutes without
+ * an answer and is retried 5 times by default (12 minutes), and backup-upload's deadline is 1 hour by default. One idle
+ * for longer is a dead writer's (a pod lost mid-upload), and prune aborts it without waiting out the grace period.
+ */
+export const multipartAbandonedAfterMs = 3_600_000
 
 export class BackupStore extends Context.Service<BackupStore, BackupStoreShape>()("cluster-backup/BackupStore") {}

@@ -303,7 +303,14 @@ export const makeDirectoryStore = (root: string, { refreshEveryMs = defaultRefre
         files
           .filter((f) => f.key.endsWith(partSuffix))
           .map(
-            (f): PendingUpload => ({ key: f.key.slice(0, -partSuffix.length), uploadId: f.key, initiatedAt: f.modifiedAt, bytes: f.size, abandonedAfterMs }),
+            (f): PendingUpload => ({
+              key: f.key.slice(0, -partSuffix.length),
+              uploadId: f.key,
+              initiatedAt: f.modifiedAt,
+              bytes: f.size,
+              abandonedAfterMs,
+              lastActiveAt: f.modifiedAt,
+            }),
           ),
       ),
     )
@@ -318,6 +325,20 @@ export const makeDirectoryStore = (root: string, { refreshEveryMs = defaultRefre
           },
           catch: (e) => localIoFailed(pathOf(u.uploadId), "remove", e),
         })
+      : Effect.fail(badKey(u.uploadId))
+
+  const uploadActiveAt = (u: PendingUpload) =>
+    validKey(u.uploadId) && u.uploadId.endsWith(partSuffix)
+      ? Effect.tryPromise({
+          try: () => stat(pathOf(u.uploadId)).then((s) => s.mtimeMs),
+          catch: (e) => e,
+        }).pipe(
+          Effect.catchIf(
+            (e) => errnoCode(e) === "ENOENT",
+            () => Effect.succeed(undefined),
+          ),
+          Effect.mapError((e) => localIoFailed(pathOf(u.uploadId), "read", e)),
+        )
       : Effect.fail(badKey(u.uploadId))
 
   return {
@@ -336,6 +357,7 @@ export const makeDirectoryStore = (root: string, { refreshEveryMs = defaultRefre
     remove,
     pendingUploads,
     abortUpload,
+    uploadActiveAt,
   }
 }
 

@@ -10,7 +10,7 @@ import { Effect, Layer } from "effect"
 import { compareKeys, type PendingUpload, type StoredObject } from "../../domain/store-layout.ts"
 import { readBackupFileBytes } from "../backup-file.ts"
 import { createFreshFile } from "../fresh-file.ts"
-import { BackupStore, type BackupStoreShape, type ObjectPage } from "./backup-store.ts"
+import { BackupStore, type BackupStoreShape, multipartAbandonedAfterMs, type ObjectPage } from "./backup-store.ts"
 import { backupFileFailed, localIoFailed, StoreIntegrityFailed, StoreObjectMissing, StoreRequestFailed, type StoreError } from "./store-errors.ts"
 import { retryTransient, type RetryOptions } from "./store-retry.ts"
 
@@ -38,6 +38,8 @@ export interface MemoryStore extends BackupStoreShape {
   /** The objects, by key: tests inspect and edit them directly. */
   readonly objects: Map<string, MemoryObject>
   readonly uploads: Map<string, PendingUpload>
+  /** When an upload (by id) last stored a part, as S3's ListParts tells it; its start when it has none. */
+  readonly uploadParts: Map<string, number>
 }
 
 const sha256Hex = (b: Uint8Array) => createHash("sha256").update(b).digest("hex")
@@ -68,13 +70,15 @@ export const randomFaults =
 export const makeMemoryStore = (options: MemoryStoreOptions = {}): MemoryStore => {
   const objects = new Map<string, MemoryObject>()
   const uploads = new Map<string, PendingUpload>()
+  const uploadParts = new Map<string, number>()
   const now = options.now ?? Date.now
   const faults = options.faults ?? (() => Effect.void)
   const pageSize = options.pageSize ?? 1000
   const request = <A>(operation: string, key: string, effect: Effect.Effect<A, StoreError>) =>
     retryTransient(options.retry ?? { retries: 5, retryBaseMs: 0 })(faults(operation, key).pipe(Effect.andThen(effect)))
 
-  const used = () => [...objects.values()].reduce((sum, o) => sum + o.bytes.byteLength, 0)
+  // What pending uploads hold takes room too: a volume's parts, the parts a quota counts.
+  const used = () => [...objects.values()].reduce((sum, o) => sum + o.bytes.byteLength, 0) + [...uploads.values()].reduce((sum, u) => sum + (u.bytes ?? 0), 0)
 
   const put = (key: string, bytes: Uint8Array, expected: string | undefined, source: string) =>
     Effect.gen(function* () {
@@ -139,6 +143,7 @@ export const makeMemoryStore = (options: MemoryStoreOptions = {}): MemoryStore =
     location: store,
     objects,
     uploads,
+    uploadParts,
     putFile: (key, path, o) =>
       (o?.growing?.written(o.growing.size) ?? Effect.void).pipe(
         Effect.andThen(readBackupFileBytes(path, o?.maxBytes ?? Number.MAX_SAFE_INTEGER)),
@@ -184,13 +189,19 @@ export const makeMemoryStore = (options: MemoryStoreOptions = {}): MemoryStore =
       request(
         "ListMultipartUploads",
         prefix,
-        Effect.sync(() => [...uploads.values()].filter((u) => u.key.startsWith(prefix))),
+        Effect.sync(() => [...uploads.values()].filter((u) => u.key.startsWith(prefix)).map((u) => ({ ...u, abandonedAfterMs: multipartAbandonedAfterMs }))),
       ),
     abortUpload: (u) =>
       request(
         "AbortMultipartUpload",
         u.key,
         Effect.sync(() => void uploads.delete(u.uploadId)),
+      ),
+    uploadActiveAt: (u) =>
+      request(
+        "ListParts",
+        u.key,
+        Effect.sync(() => (uploads.has(u.uploadId) ? Math.max(u.initiatedAt, uploadParts.get(u.uploadId) ?? u.initiatedAt) : undefined)),
       ),
   }
 }

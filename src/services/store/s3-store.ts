@@ -28,7 +28,7 @@ import { open, rename, rm, stat, type FileHandle } from "node:fs/promises"
 import { Cause, Effect, Exit, Layer, Option, Result } from "effect"
 import type { PendingUpload, StoredObject } from "../../domain/store-layout.ts"
 import { followRingBytes as ringBytesOf, partSizeFor as partSizeOf } from "../../domain/multipart-layout.ts"
-import { headedObject, listedObject, listedUpload } from "../../domain/s3-listing-entries.ts"
+import { headedObject, listedObject, listedPartTime, listedUpload } from "../../domain/s3-listing-entries.ts"
 import { xmlBlocks, xmlField } from "../../domain/xml-fields.ts"
 import { openBackupFile } from "../backup-file.ts"
 import { createFreshFile } from "../fresh-file.ts"
@@ -36,7 +36,15 @@ import { formatBytes } from "../../domain/byte-format.ts"
 import { minorGc } from "../etcd/minor-gc.ts"
 import { batchedFileWriter } from "./batched-file-writer.ts"
 import { fileSha256Worker } from "./file-sha256-worker.ts"
-import { BackupStore, type BackupStoreShape, type GrowingFile, type ObjectPage, type PutFileOptions, type PutResult } from "./backup-store.ts"
+import {
+  BackupStore,
+  type BackupStoreShape,
+  type GrowingFile,
+  multipartAbandonedAfterMs,
+  type ObjectPage,
+  type PutFileOptions,
+  type PutResult,
+} from "./backup-store.ts"
 import { describeEndpoint, responseError, s3Exchange, s3Request, type S3Endpoint, type S3Request } from "./s3-http.ts"
 import { localIoFailed, StoreIntegrityFailed, StoreObjectMissing, StoreRequestFailed, type StoreError, uploadFileFailed } from "./store-errors.ts"
 import { retryTransient, type RetryOptions } from "./store-retry.ts"
@@ -700,7 +708,8 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
       for (;;) {
         const r = yield* request({ operation: "ListMultipartUploads", method: "GET", key: "", query: { uploads: "", prefix, ...markers } })
         const xml = yield* listing("ListMultipartUploads", "ListMultipartUploadsResult", r.status, r.body)
-        all.push(...(yield* listedEntries("ListMultipartUploads", r.status, xmlBlocks(xml, "Upload"), listedUpload)))
+        const listed = yield* listedEntries("ListMultipartUploads", r.status, xmlBlocks(xml, "Upload"), listedUpload)
+        all.push(...listed.map((u) => ({ ...u, abandonedAfterMs: multipartAbandonedAfterMs })))
         if (xmlField(xml, "IsTruncated") !== "true") return all
         const next = { "key-marker": xmlField(xml, "NextKeyMarker") ?? "", "upload-id-marker": xmlField(xml, "NextUploadIdMarker") ?? "" }
         if (next["key-marker"] === "" || (next["key-marker"] === markers["key-marker"] && next["upload-id-marker"] === markers["upload-id-marker"]))
@@ -718,10 +727,51 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
       ),
     )
 
+  const uploadActiveAt = (u: PendingUpload): Effect.Effect<number | undefined, StoreError> =>
+    Effect.gen(function* () {
+      let newest = u.initiatedAt
+      let marker: string | undefined
+      for (;;) {
+        const r = yield* request({
+          operation: "ListParts",
+          method: "GET",
+          key: u.key,
+          query: { uploadId: u.uploadId, ...(marker === undefined ? {} : { "part-number-marker": marker }) },
+        })
+        const xml = yield* listing("ListParts", "ListPartsResult", r.status, r.body)
+        for (const at of yield* listedEntries("ListParts", r.status, xmlBlocks(xml, "Part"), listedPartTime)) newest = Math.max(newest, at)
+        if (xmlField(xml, "IsTruncated") !== "true") return newest
+        const next = xmlField(xml, "NextPartNumberMarker") ?? ""
+        if (next === "" || next === marker) return yield* paginationBroken("ListParts", r.status, "no next part number marker past the last one")
+        marker = next
+      }
+    }).pipe(
+      // Completed or aborted since it was listed: no longer pending.
+      Effect.catchIf(
+        (e) => e._tag === "StoreObjectMissing" || (e._tag === "StoreRequestFailed" && e.code === "NoSuchUpload"),
+        () => Effect.succeed(undefined),
+      ),
+    )
+
   // Object storage reports no free space (a bucket's quota is not part of S3's API).
   const freeBytes = Effect.succeed(undefined)
 
-  return { location: store, putFile, followRingBytes, putBytes, freeBytes, getFile, getBytes, getStart, head, listPage, remove, pendingUploads, abortUpload }
+  return {
+    location: store,
+    putFile,
+    followRingBytes,
+    putBytes,
+    freeBytes,
+    getFile,
+    getBytes,
+    getStart,
+    head,
+    listPage,
+    remove,
+    pendingUploads,
+    abortUpload,
+    uploadActiveAt,
+  }
 }
 
 /** The S3 Layer. */

@@ -149,6 +149,8 @@ describe("prune on a store", () => {
       const complete = yield* putBackup(store, tick, t0)
       const incomplete = yield* putBackup(store, tick, t0 + day, false)
       store.uploads.set("u1", { key: objectKey(prefix, "2026-03-02_120000", "snapshot_2026-03-02_120000.db"), uploadId: "u1", initiatedAt: t0 + day })
+      // Its writer stored a part half an hour ago: it may still be at work.
+      store.uploadParts.set("u1", t0 + day + 22.5 * hour)
       yield* TestClock.setTime(t0 + day + 23 * hour)
       const early = yield* pruneStore({ prefix, policy: { keepLast: 1 }, graceMs: day, dryRun: false }).pipe(provide(store))
       expect(early.incompleteKept.map((b) => b.id)).toEqual([incomplete])
@@ -162,6 +164,70 @@ describe("prune on a store", () => {
       yield* pruneStore({ prefix, policy: { keepLast: 1 }, graceMs: day, dryRun: false }).pipe(provide(store))
       expect(ids(store)).toEqual([complete])
       expect(store.uploads.size).toBe(0)
+    }),
+  )
+
+  // A policy pod lost mid-upload: its multipart upload took the bucket's quota until the grace period (24 h) had passed.
+  it.effect("an upload whose newest part is over an hour old is a dead writer's: aborted within the grace; one with a recent part, or young, is kept", () =>
+    Effect.gen(function* () {
+      const { store, tick } = yield* setup
+      yield* putBackup(store, tick, t0)
+      const upload = (n: number, initiatedAt: number) => {
+        const id = `2026-03-0${n}_000000`
+        store.uploads.set(`u${n}`, { key: objectKey(prefix, id, `snapshot_${id}.db`), uploadId: `u${n}`, initiatedAt })
+      }
+      const now = t0 + day
+      upload(2, now - 3 * hour)
+      store.uploadParts.set("u2", now - 2 * hour)
+      upload(3, now - 3 * hour)
+      store.uploadParts.set("u3", now - 10 * 60_000)
+      upload(4, now - 2 * hour)
+      upload(5, now - 10 * 60_000)
+      yield* TestClock.setTime(now)
+      const report = yield* pruneStore({ prefix, policy: { keepLast: 1 }, graceMs: day, dryRun: false }).pipe(provide(store))
+      expect(report.uploads.map((u) => [u.uploadId, u.lastActiveAt])).toEqual([
+        ["u2", now - 2 * hour],
+        ["u4", now - 2 * hour],
+      ])
+      expect(report.uploadsKept.map((u) => u.uploadId)).toEqual(["u3", "u5"])
+      expect([...store.uploads.keys()]).toEqual(["u3", "u5"])
+    }),
+  )
+
+  it.effect("an upload completed (or aborted) between the listing and the question: at work just now, so kept, never reported abandoned", () =>
+    Effect.gen(function* () {
+      const now = t0 + 3 * hour
+      const store: MemoryStore = makeMemoryStore({
+        now: () => now,
+        faults: (operation) => (operation === "ListParts" ? Effect.sync(() => void store.uploads.delete("u1")) : Effect.void),
+      })
+      store.uploads.set("u1", { key: objectKey(prefix, "2026-03-02_000000", "snapshot_2026-03-02_000000.db"), uploadId: "u1", initiatedAt: t0 })
+      yield* TestClock.setTime(now)
+      const report = yield* pruneStore({ prefix, policy: { keepLast: 1 }, graceMs: day, dryRun: false }).pipe(provide(store))
+      expect(report.uploads).toEqual([])
+      expect(report.uploadsKept.map((u) => [u.uploadId, u.lastActiveAt])).toEqual([["u1", now]])
+    }),
+  )
+
+  it.effect("a store that cannot tell when an upload last stored a part (denied): the upload waits out the grace period, with a warning", () =>
+    Effect.gen(function* () {
+      let now = 0
+      const denied = new StoreRequestFailed({
+        store: "memory://",
+        operation: "ListParts",
+        key: "",
+        status: 403,
+        code: "AccessDenied",
+        retryable: false,
+        message: "ListParts: AccessDenied (HTTP 403)",
+      })
+      const store = makeMemoryStore({ now: () => now, faults: (operation) => (operation === "ListParts" ? Effect.fail(denied) : Effect.void) })
+      store.uploads.set("u1", { key: objectKey(prefix, "2026-03-02_000000", "snapshot_2026-03-02_000000.db"), uploadId: "u1", initiatedAt: t0 })
+      yield* TestClock.setTime(t0 + 3 * hour)
+      now = t0 + 3 * hour
+      const report = yield* pruneStore({ prefix, policy: { keepLast: 1 }, graceMs: day, dryRun: false }).pipe(provide(store))
+      expect(report.uploadsKept.map((u) => u.uploadId)).toEqual(["u1"])
+      expect(store.uploads.size).toBe(1)
     }),
   )
 

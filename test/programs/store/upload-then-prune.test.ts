@@ -134,6 +134,31 @@ describe("a store with no room for the backup (a full volume), with a retention 
     expect(lines.join("\n")).toMatch(/Warn backup \S+ was refused by memory:\/\/: its quota is used up \(QuotaExceeded\): first removing/)
   })
 
+  // A policy pod lost mid-upload left its parts, which the quota counts: every upload was refused until the grace (24 h) had passed.
+  it("a quota used up by the parts of another backup's upload whose writer is gone (no part for two hours): aborted first, the upload stored", async () => {
+    // Room for this backup once the lost upload's parts are gone, not before.
+    const { store, older } = fullStore((need) => need, "quotaBytes")
+    const lost = "2026-01-01_000000"
+    const now = Date.now()
+    store.uploads.set("lost", { key: objectKey(prefix, lost, `snapshot_${lost}.db`), uploadId: "lost", initiatedAt: now - 3 * 3_600_000, bytes: 2 * allowance })
+    store.uploadParts.set("lost", now - 2 * 3_600_000)
+    const { exit, lines } = await run(store, 3)
+    expect(Exit.isSuccess(exit), String(failure(exit)?.message)).toBe(true)
+    expect(ids(store)).toEqual([...older, base.timestamp])
+    expect(store.uploads.size).toBe(0)
+    expect(lines.join("\n")).toMatch(/removing the abandoned multipart upload of \S+, untouched since /)
+  })
+
+  it("the same with the writer's last part ten minutes old: it may be at work, so it stays and the upload is refused", async () => {
+    const { store } = fullStore((need) => need, "quotaBytes")
+    const lost = "2026-01-01_000000"
+    const now = Date.now()
+    store.uploads.set("live", { key: objectKey(prefix, lost, `snapshot_${lost}.db`), uploadId: "live", initiatedAt: now - 3 * 3_600_000, bytes: 2 * allowance })
+    store.uploadParts.set("live", now - 10 * 60_000)
+    expect(failure((await run(store, 3)).exit)).toMatchObject({ _tag: "StoreRequestFailed", code: "QuotaExceeded" })
+    expect([...store.uploads.keys()]).toEqual(["live"])
+  })
+
   it("a used-up quota and a rule that removes nothing first: the store's refusal, saying so; without a rule, as it is", async () => {
     const kept = fullStore((need) => need - allowance - 1, "quotaBytes")
     const refused = failure((await run(kept.store, 3)).exit)

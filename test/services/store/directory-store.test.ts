@@ -110,8 +110,11 @@ describe("the directory store", () => {
       initiatedAt: lastWritten.getTime(),
       bytes: 4,
       abandonedAfterMs: 15 * 60_000,
+      lastActiveAt: lastWritten.getTime(),
     })
+    expect(await run(store.uploadActiveAt(pending!))).toBe(lastWritten.getTime())
     await run(store.abortUpload(pending!))
+    expect(await run(store.uploadActiveAt(pending!))).toBeUndefined()
     expect(readdirSync(join(root, "c"))).toEqual([])
   })
 

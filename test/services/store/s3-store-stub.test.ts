@@ -340,6 +340,46 @@ describe("the S3 store's listings when the server's pagination is broken", () =>
   })
 })
 
+describe("when a multipart upload last stored a part (ListParts)", () => {
+  const upload = { key: "p/a/x", uploadId: "u1", initiatedAt: Date.parse("2026-01-01T00:00:00Z") }
+  const part = (n: number, at: string) => `<Part><PartNumber>${n}</PartNumber><LastModified>${at}</LastModified><ETag>"e"</ETag><Size>5</Size></Part>`
+
+  it("reads every page, following the part number marker: the newest part of all", async () => {
+    const markers: Array<string | null> = []
+    const url = await stub((_req, url, _body, res) => {
+      markers.push(url.searchParams.get("part-number-marker"))
+      const page =
+        url.searchParams.get("part-number-marker") === null
+          ? `<IsTruncated>true</IsTruncated><NextPartNumberMarker>2</NextPartNumberMarker>${part(1, "2026-01-01T00:10:00.000Z")}${part(2, "2026-01-01T00:30:00.000Z")}`
+          : `<IsTruncated>false</IsTruncated>${part(3, "2026-01-01T00:20:00.000Z")}`
+      res.writeHead(200, { "content-type": "application/xml" }).end(`<ListPartsResult>${page}</ListPartsResult>`)
+    })
+    const store = makeS3Store(endpoint(url), { partSize: 5 * MiB, partsInFlight: 1, retries: 0, retryBaseMs: 1 })
+    expect(await Effect.runPromise(store.uploadActiveAt(upload))).toBe(Date.parse("2026-01-01T00:30:00Z"))
+    expect(markers).toEqual([null, "2"])
+  })
+
+  it("a page that says it is truncated but does not move on: an error, not a loop without end; a part time that does not parse: refused", async () => {
+    const looping = await xmlStub(
+      200,
+      () =>
+        `<ListPartsResult><IsTruncated>true</IsTruncated><NextPartNumberMarker>1</NextPartNumberMarker>${part(1, "2026-01-01T00:10:00.000Z")}</ListPartsResult>`,
+    )
+    const options = { partSize: 5 * MiB, partsInFlight: 1, retries: 0, retryBaseMs: 1 }
+    const loop = await Effect.runPromiseExit(makeS3Store(endpoint(looping), options).uploadActiveAt(upload).pipe(Effect.timeout(3_000)))
+    expect(JSON.stringify(loop)).toMatch(/StoreRequestFailed.*part number marker/)
+    const badTime = await xmlStub(200, () => `<ListPartsResult><IsTruncated>false</IsTruncated>${part(1, "yesterday")}</ListPartsResult>`)
+    const bad = await Effect.runPromiseExit(makeS3Store(endpoint(badTime), options).uploadActiveAt(upload))
+    expect(JSON.stringify(bad)).toMatch(/MalformedListing.*LastModified/)
+  })
+
+  it("NoSuchUpload (completed or aborted since it was listed): no longer pending", async () => {
+    const url = await xmlStub(404, () => `<Error><Code>NoSuchUpload</Code><Message>gone</Message></Error>`)
+    const store = makeS3Store(endpoint(url), { partSize: 5 * MiB, partsInFlight: 1, retries: 0, retryBaseMs: 1 })
+    expect(await Effect.runPromise(store.uploadActiveAt(upload))).toBeUndefined()
+  })
+})
+
 describe("the S3 store's listings with what a server may write in them", () => {
   it("decodes keys' character references, and keeps one that names no character as written instead of failing", async () => {
     const url = await xmlStub(

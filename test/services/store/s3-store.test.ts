@@ -110,6 +110,29 @@ describe("the S3 store against Swift's s3api", () => {
     expect(await Effect.runPromise(store.head("p/b3/slow.bin"))).toBeUndefined()
   })
 
+  // prune takes an upload idle for longer than a live writer ever is for a dead writer's: the time is its newest part's.
+  it("tells when a multipart upload last stored a part (ListParts), its start before any; nothing once it is gone", async () => {
+    const endpoint = endpointOf(server)
+    const store = makeS3Store(endpoint, small)
+    const key = "p/b9/snapshot.db"
+    const created = await Effect.runPromise(s3Request(endpoint, { operation: "CreateMultipartUpload", method: "POST", key, query: { uploads: "" } }))
+    const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(created.body.toString("utf8"))?.[1] ?? ""
+    const [pending] = await Effect.runPromise(store.pendingUploads("p/b9/"))
+    expect(pending).toMatchObject({ key, uploadId, abandonedAfterMs: 3_600_000 })
+    expect(await Effect.runPromise(store.uploadActiveAt(pending!))).toBe(pending!.initiatedAt)
+    // S3 times are to the second: the part is stored two seconds after the start.
+    await new Promise((r) => setTimeout(r, 2_100))
+    const before = Date.now()
+    await Effect.runPromise(
+      s3Request(endpoint, { operation: "UploadPart", method: "PUT", key, query: { partNumber: "1", uploadId }, body: new Uint8Array([1, 2, 3]) }),
+    )
+    const activeAt = await Effect.runPromise(store.uploadActiveAt(pending!))
+    expect(activeAt).toBeGreaterThan(pending!.initiatedAt + 1_000)
+    expect(Math.abs(activeAt! - before)).toBeLessThan(5_000)
+    await Effect.runPromise(store.abortUpload(pending!))
+    expect(await Effect.runPromise(store.uploadActiveAt(pending!))).toBeUndefined()
+  })
+
   it("a growing file: each part is read only once written, the object holds the final bytes, the given metadata stands in for the sha256", async () => {
     const store = makeS3Store(endpointOf(server), small)
     const data = randomBytes(12 * MiB + 77)
