@@ -252,7 +252,7 @@ export interface PendingUpload {
   readonly key: string
   readonly uploadId: string
   readonly initiatedAt: number
-  /** The bytes it holds, where they take the room a store reports (a directory store's `<file>.part`). */
+  /** The bytes it holds, where they take the room a store reports (a directory store's part). */
   readonly bytes?: number | undefined
   /**
    * How often at least a live writer shows itself (a directory store's writer refreshes its part; an S3

@@ -28,7 +28,7 @@ export const storedBytes = ({ file, encrypted }: FileToStore): number => (encryp
 
 /**
  * Fails with `StoreTooSmall` unless the store has room for `files`, put in order, each beside what it replaces. `left`: the
- * uploads killed runs of this backup left; a put replaces the part of its own key as it begins.
+ * uploads killed runs of this backup left; a put removes the parts of its own key as it begins.
  */
 export const requireStoreRoom = Effect.fn("requireStoreRoom")(function* (
   prefix: string,

@@ -1,14 +1,14 @@
 /**
  * The directory Layer of BackupStore: a PersistentVolumeClaim mounted in the pod, or a host path.
- * A key is a relative path under the directory. Writes go to `<file>.part`, are fsynced, renamed
- * into place and the directory fsynced, so a reader (and `list`) never sees a partial file; a
- * `<file>.part` left by a killed writer is a pending upload. A writer refreshes its part while it
+ * A key is a relative path under the directory. Writes go to a part of their own (`<file>.<nonce>.part`),
+ * are fsynced, renamed into place and the directory fsynced, so a reader (and `list`) never sees a
+ * partial file; a part left by a killed writer is a pending upload. A writer refreshes its part while it
  * runs, so prune (and backup-upload making room) removes one unchanged for `abandonedAfterMs`, or
  * older than the grace period. A directory has no object metadata: the manifest's sha256 is checked at download.
  */
-import { createHash } from "node:crypto"
+import { createHash, randomBytes } from "node:crypto"
 import { mkdir, open, readdir, rename, rm, rmdir, stat, statfs } from "node:fs/promises"
-import { dirname, join } from "node:path"
+import { basename, dirname, join } from "node:path"
 import { Readable } from "node:stream"
 import { Effect, Layer } from "effect"
 import { compareKeys, type PendingUpload, type StoredObject } from "../../domain/store-layout.ts"
@@ -34,6 +34,16 @@ const defaultRefreshEveryMs = 30_000
 const abandonedAfterMs = 15 * 60_000
 const pageSize = 1000
 
+/**
+ * Each put writes its own part, `<file>.<nonce>.part`: two uploads of one file at once (the same backup uploaded from
+ * two places) each rename only what they wrote. With one shared `<file>.part`, the second's start replaced the first's
+ * part, and the first then renamed the second's unfinished, unsynced file into place as its own.
+ */
+const ownPartOf = (to: string) => `${to}.${randomBytes(8).toString("hex")}${partSuffix}`
+const partPattern = /(?:\.[0-9a-f]{16})?\.part$/
+/** The key a part is written for: `<file>.<nonce>.part`, or `<file>.part` as earlier versions named it. */
+const keyOfPart = (partKey: string) => partKey.replace(partPattern, "")
+
 const validKey = (key: string): boolean => key !== "" && key.split("/").every((s) => s !== "" && s !== "." && s !== ".." && !s.includes("\0"))
 
 const fsyncPath = async (path: string) => {
@@ -51,9 +61,8 @@ interface CopyOptions {
   readonly refreshEveryMs: number
 }
 
-/** Copies `from` into `to` through `<to>.part` (fsync, rename, fsync of the directory), hashing on the way. */
-const copyAtomically = async (from: string | Uint8Array, to: string, { expectedSha256, maxBytes, refreshEveryMs }: CopyOptions) => {
-  const part = `${to}${partSuffix}`
+/** Copies `from` into `to` through `part` (fsync, rename, fsync of the directory), hashing on the way. */
+const copyAtomically = async (from: string | Uint8Array, to: string, part: string, { expectedSha256, maxBytes, refreshEveryMs }: CopyOptions) => {
   const handle = await createFreshFile(part, 0o600).catch((e: unknown) => {
     throw Object.assign(e instanceof Error ? e : new Error(String(e)), { where: part })
   })
@@ -131,16 +140,29 @@ export const makeDirectoryStore = (root: string, { refreshEveryMs = defaultRefre
     ),
   )
 
+  /** Removes the parts of `to` beside it: files named `<name>.part` or `<name>.<nonce>.part`. */
+  const removeParts = async (to: string) => {
+    const name = basename(to)
+    for (const d of await readdir(dirname(to), { withFileTypes: true })) {
+      if (!d.isDirectory() && d.name.startsWith(name) && partPattern.test(d.name) && keyOfPart(d.name) === name)
+        await rm(join(dirname(to), d.name), { force: true })
+    }
+  }
+
   const put = (key: string, from: string | Uint8Array, expectedSha256: string | undefined, maxBytes?: number): Effect.Effect<PutResult, StoreError> =>
     Effect.gen(function* () {
       if (!validKey(key)) return yield* badKey(key)
       yield* rootExists
       const to = pathOf(key)
       yield* Effect.tryPromise({ try: () => mkdir(dirname(to), { recursive: true, mode: 0o700 }), catch: (e) => localIoFailed(dirname(to), "create", e) })
+      // What a killed upload of this file left goes first (the room check counts it free); another upload of it still at
+      // work then fails to rename its part, instead of both writing.
+      yield* Effect.tryPromise({ try: () => removeParts(to), catch: (e) => localIoFailed(dirname(to), "remove", e) })
+      const part = ownPartOf(to)
       const written = yield* Effect.tryPromise({
         try: (signal) => {
-          signal.addEventListener("abort", () => void rm(`${to}${partSuffix}`, { force: true }).catch(() => undefined))
-          return copyAtomically(from, to, { expectedSha256, maxBytes, refreshEveryMs })
+          signal.addEventListener("abort", () => void rm(part, { force: true }).catch(() => undefined))
+          return copyAtomically(from, to, part, { expectedSha256, maxBytes, refreshEveryMs })
         },
         catch: (e): StoreError => {
           if (e instanceof BackupFileRefused) return e
@@ -154,6 +176,14 @@ export const makeDirectoryStore = (root: string, { refreshEveryMs = defaultRefre
               expected: expectedSha256!,
               found,
               message: `${String(from)} has sha256 ${found}, not ${expectedSha256} as expected: nothing stored under ${key}`,
+            })
+          }
+          if (where === part && errnoCode(e) === "ENOENT") {
+            return new StoreLocalIoFailed({
+              path: part,
+              operation: "write",
+              code: "ENOENT",
+              message: `${part} was removed while it was written: another upload of ${key} began (or prune took it for a dead writer's); this upload stored nothing under ${key}`,
             })
           }
           return localIoFailed(where, where === from ? "read" : "write", e)
@@ -215,7 +245,7 @@ export const makeDirectoryStore = (root: string, { refreshEveryMs = defaultRefre
     Effect.gen(function* () {
       if ((yield* head(key)) === undefined) return yield* missing(key)
       const written = yield* Effect.tryPromise({
-        try: () => copyAtomically(pathOf(key), path, { refreshEveryMs }),
+        try: () => copyAtomically(pathOf(key), path, `${path}${partSuffix}`, { refreshEveryMs }),
         catch: (e) => localIoFailed((e as { where?: string }).where ?? path, "download into", e),
       })
       return { key, ...written }
@@ -304,7 +334,7 @@ export const makeDirectoryStore = (root: string, { refreshEveryMs = defaultRefre
           .filter((f) => f.key.endsWith(partSuffix))
           .map(
             (f): PendingUpload => ({
-              key: f.key.slice(0, -partSuffix.length),
+              key: keyOfPart(f.key),
               uploadId: f.key,
               initiatedAt: f.modifiedAt,
               bytes: f.size,

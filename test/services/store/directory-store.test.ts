@@ -4,10 +4,11 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, 
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
-import { Effect } from "effect"
+import { Effect, Exit } from "effect"
 import { describe, expect, it } from "vitest"
 import { describeFileSystemFailure } from "../../../src/services/file-system-error.ts"
 import { makeDirectoryStore } from "../../../src/services/store/directory-store.ts"
+import { settled } from "../../support/eventually.ts"
 import { repoRoot } from "../../support/tools.ts"
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex")
@@ -97,6 +98,32 @@ describe("the directory store", () => {
     expect(statSync(join(base, "store", "c", "b1", "snap.db")).atimeMs).toBeGreaterThan(before + (after - before) / 2)
   })
 
+  // Two uploads of one file at once (one backup uploaded from two places): with one shared <file>.part, the second's start
+  // replaced the first's part, and the first renamed the second's unfinished file into place, reporting its own sha256.
+  it("two puts of one key at once: each renames only what it wrote; the one whose part the other replaced fails, saying so", async () => {
+    const { base, root, store } = fresh()
+    const first = randomBytes(64 * 1024 * 1024)
+    const second = randomBytes(64 * 1024 * 1024)
+    writeFileSync(join(base, "first"), first)
+    writeFileSync(join(base, "second"), second)
+    const a = Effect.runPromiseExit(store.putFile("c/id/f", join(base, "first")))
+    const dir = join(root, "c", "id")
+    const partSize = () =>
+      existsSync(dir)
+        ? readdirSync(dir)
+            .filter((n) => n.endsWith(".part"))
+            .map((n) => statSync(join(dir, n)).size)
+        : []
+    await settled(partSize, (sizes) => sizes.some((n) => n > 4 * 1024 * 1024), { ms: 30_000, everyMs: 1 })
+    const b = Effect.runPromiseExit(store.putFile("c/id/f", join(base, "second")))
+    const [ea, eb] = await Promise.all([a, b])
+    const stored = sha256(readFileSync(join(dir, "f")))
+    for (const e of [ea, eb]) if (Exit.isSuccess(e)) expect(e.value.sha256).toBe(stored)
+    expect(Exit.isSuccess(eb) && stored === sha256(second)).toBe(true)
+    expect(JSON.stringify(ea)).toMatch(/was removed while it was written: another upload of c\/id\/f began/)
+    expect(readdirSync(dir)).toEqual(["f"])
+  })
+
   it("a dead writer's part: its last change and when that shows the writer gone; aborted, its directory goes with it", async () => {
     const { root, store } = fresh()
     mkdirSync(join(root, "c", "lost"), { recursive: true })
@@ -139,31 +166,34 @@ describe("the directory store", () => {
     const { error, files } = JSON.parse(run.stdout) as { error?: { _tag: string; code?: string; path: string; message: string }; files: Array<string> }
     expect(error?._tag).toBe("StoreLocalIoFailed")
     expect(error?.code).toBe("ENOSPC")
-    expect(error?.path).toMatch(/\/c\/b1\/snap\.db\.part$/)
+    expect(error?.path).toMatch(/\/c\/b1\/snap\.db\.[0-9a-f]{16}\.part$/)
     // The one errno mapper's words (file-system-error.ts), not a table of the store's own.
     expect(error?.message).toBe(describeFileSystemFailure("write", error!.path, { code: "ENOSPC" }).message)
     expect(files).toEqual([])
   })
 
-  it("a part it can neither write nor remove (a directory in its place): the write's failure, never an unhandled rejection", async () => {
+  it("a part it cannot create (its name too long for the file system): the write's failure, never an unhandled rejection; a directory named as a part is none", async () => {
     const { root, base, store } = fresh()
     mkdirSync(join(root, "c", "b1", "snap.db.part"), { recursive: true })
     writeFileSync(join(base, "snap.db"), "snapshot bytes")
     const unhandled: Array<unknown> = []
     const onUnhandled = (e: unknown) => void unhandled.push(e)
     process.on("unhandledRejection", onUnhandled)
+    const long = `c/b1/${"s".repeat(250)}`
     try {
-      for (const put of [store.putFile("c/b1/snap.db", join(base, "snap.db")), store.putBytes("c/b1/snap.db", randomBytes(64))]) {
+      for (const put of [store.putFile(long, join(base, "snap.db")), store.putBytes(long, randomBytes(64))]) {
         const message = await failure(put)
         expect(message).toMatch(/StoreLocalIoFailed/)
-        expect(message).toMatch(/EISDIR/)
+        expect(message).toMatch(/ENAMETOOLONG/)
       }
       await new Promise((r) => setTimeout(r, 50))
     } finally {
       process.off("unhandledRejection", onUnhandled)
     }
     expect(unhandled).toEqual([])
-    expect(existsSync(join(root, "c", "b1", "snap.db"))).toBe(false)
+    // An earlier version's part name, but a directory: not a part, left alone.
+    await run(store.putFile("c/b1/snap.db", join(base, "snap.db")))
+    expect(readdirSync(join(root, "c", "b1")).sort()).toEqual(["snap.db", "snap.db.part"])
   })
 
   it("a directory it cannot read (a volume root's lost+found, as a user other than its owner): skipped with a warning, the backups still listed", async () => {
