@@ -168,7 +168,7 @@ describe("prune on a store", () => {
   )
 
   // A policy pod lost mid-upload: its multipart upload took the bucket's quota until the grace period (24 h) had passed.
-  it.effect("an upload whose newest part is over an hour old is a dead writer's: aborted within the grace; one with a recent part, or young, is kept", () =>
+  it.effect("an upload whose newest part is over 90 minutes old is a dead writer's: aborted within the grace; one with a recent part, or young, is kept", () =>
     Effect.gen(function* () {
       const { store, tick } = yield* setup
       yield* putBackup(store, tick, t0)
