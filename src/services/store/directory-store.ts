@@ -6,15 +6,12 @@
  * runs, so prune (and backup-upload making room) removes one unchanged for `abandonedAfterMs`, or
  * older than the grace period. A directory has no object metadata: the manifest's sha256 is checked at download.
  */
-import { createHash, randomBytes } from "node:crypto"
-import { mkdir, open, readdir, rename, rm, rmdir, stat, statfs } from "node:fs/promises"
-import { basename, dirname, join } from "node:path"
-import { Readable } from "node:stream"
+import { mkdir, readdir, rm, rmdir, stat, statfs } from "node:fs/promises"
+import { dirname, join } from "node:path"
 import { Effect, Layer } from "effect"
 import { compareKeys, type PendingUpload, type StoredObject } from "../../domain/store-layout.ts"
-import { BackupFileRefused, openBackupFile, readBackupFile, readBackupFileBytes } from "../backup-file.ts"
-import { createFreshFile } from "../fresh-file.ts"
-import { keepFresh } from "../kept-fresh.ts"
+import { BackupFileRefused, openBackupFile, readBackupFileBytes } from "../backup-file.ts"
+import { abandonedAfterMs, copyAtomically, defaultRefreshEveryMs, keyOfPart, ownPartOf, partSuffix, removeParts } from "./directory-part.ts"
 import { BackupStore, type BackupStoreShape, type ObjectPage, type PutResult, storeDocumentMaxBytes } from "./backup-store.ts"
 import {
   backupFileFailed,
@@ -28,88 +25,9 @@ import {
   uploadFileFailed,
 } from "./store-errors.ts"
 
-const partSuffix = ".part"
-/** A live writer refreshes its part this often; one unchanged for `abandonedAfterMs` (30 periods) is a dead writer's. */
-const defaultRefreshEveryMs = 30_000
-const abandonedAfterMs = 15 * 60_000
 const pageSize = 1000
 
-/**
- * Each put writes its own part, `<file>.<nonce>.part`: two uploads of one file at once (the same backup uploaded from
- * two places) each rename only what they wrote. With one shared `<file>.part`, the second's start replaced the first's
- * part, and the first then renamed the second's unfinished, unsynced file into place as its own.
- */
-const ownPartOf = (to: string) => `${to}.${randomBytes(8).toString("hex")}${partSuffix}`
-const partPattern = /(?:\.[0-9a-f]{16})?\.part$/
-/** The key a part is written for: `<file>.<nonce>.part`, or `<file>.part` as earlier versions named it. */
-const keyOfPart = (partKey: string) => partKey.replace(partPattern, "")
-
 const validKey = (key: string): boolean => key !== "" && key.split("/").every((s) => s !== "" && s !== "." && s !== ".." && !s.includes("\0"))
-
-const fsyncPath = async (path: string) => {
-  const fh = await open(path, "r")
-  try {
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
-}
-
-interface CopyOptions {
-  readonly expectedSha256?: string | undefined
-  readonly maxBytes?: number | undefined
-  readonly refreshEveryMs: number
-}
-
-/** Copies `from` into `to` through `part` (fsync, rename, fsync of the directory), hashing on the way. */
-const copyAtomically = async (from: string | Uint8Array, to: string, part: string, { expectedSha256, maxBytes, refreshEveryMs }: CopyOptions) => {
-  const handle = await createFreshFile(part, 0o600).catch((e: unknown) => {
-    throw Object.assign(e instanceof Error ? e : new Error(String(e)), { where: part })
-  })
-  const stopRefreshing = keepFresh(part, refreshEveryMs)
-  return new Promise<{ size: number; sha256: string }>((resolve, reject) => {
-    const hash = createHash("sha256")
-    let size = 0
-    const out = handle.createWriteStream()
-    const fail = (where: string, e: unknown) => {
-      out.destroy()
-      // The failure is `e`; a part that cannot be removed is the next run's to sweep, never a rejection nobody handles.
-      rm(part, { force: true })
-        .catch(() => undefined)
-        .then(() => reject(e instanceof BackupFileRefused ? e : Object.assign(e instanceof Error ? e : new Error(String(e)), { where })))
-    }
-    out.on("error", (e) => fail(part, e))
-    out.on("finish", () => {
-      const sha256 = hash.digest("hex")
-      if (expectedSha256 !== undefined && sha256 !== expectedSha256) {
-        fail(part, Object.assign(new Error("sha256 differs"), { code: "ESHA256", found: sha256 }))
-        return
-      }
-      fsyncPath(part)
-        .then(() => rename(part, to))
-        .then(() => fsyncPath(dirname(to)))
-        .then(
-          () => resolve({ size, sha256 }),
-          (e) => fail(part, e),
-        )
-    })
-    if (typeof from !== "string") {
-      hash.update(from)
-      size = from.byteLength
-      out.end(from)
-      return
-    }
-    // Only a regular file, read no further than its size at open: a FIFO is refused, not waited on.
-    const input = Readable.from(readBackupFile(from, { maxBytes }))
-    input.on("error", (e) => fail(from, e))
-    input.on("data", (d) => {
-      const chunk = d as Buffer
-      hash.update(chunk)
-      size += chunk.length
-    })
-    input.pipe(out)
-  }).finally(stopRefreshing)
-}
 
 interface WalkedFile {
   readonly key: string
@@ -139,15 +57,6 @@ export const makeDirectoryStore = (root: string, { refreshEveryMs = defaultRefre
         }),
     ),
   )
-
-  /** Removes the parts of `to` beside it: files named `<name>.part` or `<name>.<nonce>.part`. */
-  const removeParts = async (to: string) => {
-    const name = basename(to)
-    for (const d of await readdir(dirname(to), { withFileTypes: true })) {
-      if (!d.isDirectory() && d.name.startsWith(name) && partPattern.test(d.name) && keyOfPart(d.name) === name)
-        await rm(join(dirname(to), d.name), { force: true })
-    }
-  }
 
   const put = (key: string, from: string | Uint8Array, expectedSha256: string | undefined, maxBytes?: number): Effect.Effect<PutResult, StoreError> =>
     Effect.gen(function* () {
