@@ -5,13 +5,13 @@
  * whole beside what it replaces (`.part`, then a rename), so a file needs its size on top of all
  * that the files before it added; what a file replaces (the same key's earlier object, the other
  * form of the file that the upload drops) is freed only once it is in place. A part a killed put of
- * the same key left (a directory store's `<file>.part`) is replaced as the put begins: freed before it
+ * the same key left (a directory store's `<file>.<nonce>.part`) is removed as the put begins: freed before it
  * writes.
  */
 
 export interface UploadStep {
   readonly name: string
-  /** The bytes freed as the put begins: a part a killed put of the same key left, which it replaces. */
+  /** The bytes freed as the put begins: a part a killed put of the same key left, which it removes. */
   readonly freedBeforeBytes?: number | undefined
   /** The bytes the put writes. */
   readonly bytes: number

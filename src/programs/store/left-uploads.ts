@@ -36,7 +36,7 @@ export const abortLeftUploads = (left: ReadonlyArray<PendingUpload>): Effect.Eff
         ),
         Effect.catch((e) =>
           Effect.logWarning(
-            `could not abort the multipart upload of ${u.key} an interrupted upload left: ${failureText(e)}; prune removes it once past --leftover-grace`,
+            `could not abort the multipart upload of ${u.key} an interrupted upload left: ${failureText(e)}; prune removes it once its writer is shown gone, or past --leftover-grace`,
           ),
         ),
       )

@@ -201,7 +201,7 @@ export const makeMemoryStore = (options: MemoryStoreOptions = {}): MemoryStore =
       request(
         "ListParts",
         u.key,
-        Effect.sync(() => (uploads.has(u.uploadId) ? Math.max(u.initiatedAt, uploadParts.get(u.uploadId) ?? u.initiatedAt) : undefined)),
+        Effect.sync(() => (uploads.has(u.uploadId) ? Math.max(u.initiatedAt, uploadParts.get(u.uploadId) ?? 0) : undefined)),
       ),
   }
 }
