@@ -318,6 +318,25 @@ export const garbage = (
   }
 }
 
+/** A folder a store holds with nothing in it (a directory store's directory), and when it last changed. */
+export interface EmptyFolder {
+  readonly key: string
+  readonly modifiedAt: number
+}
+
+/**
+ * How long a backup's empty folder stays before prune removes it. A put fills the folder it makes at once, so only a
+ * run killed in between leaves it empty for long: after making it, or after removing a backup's last file (prune,
+ * retention) and before the folder.
+ */
+export const emptyFolderIdleMs = 15 * 60_000
+
+/** The empty folders prune removes: a backup's own (`<prefix>/<id>`, one segment below the prefix), unchanged for longer than `emptyFolderIdleMs`. */
+export const leftEmptyFolders = (folders: ReadonlyArray<EmptyFolder>, prefix: string, now: number): ReadonlyArray<EmptyFolder> => {
+  const under = listingPrefix(prefix)
+  return folders.filter((f) => f.key.startsWith(under) && isLayoutSegment(f.key.slice(under.length)) && now - f.modifiedAt > emptyFolderIdleMs)
+}
+
 /** Whether `key` is one backup-upload writes (`<prefix>/<id>/<file>`, `<file>` one of its names): its object or upload is prune's to remove. */
 export const isOwnKey = (prefix: string, key: string): boolean => isUploadedFileName(parseObjectKey(prefix, key)?.file ?? "")
 

@@ -107,4 +107,31 @@ describe("prune on a directory store", { timeout: 150_000 }, () => {
     )
     expect(readdirSync(join(root, "p")).sort()).toEqual([...ids, "2026-03-06_000000"])
   })
+
+  // A run killed between removing a backup's last file and its directory (or between making it and its first part) left
+  // it, and nothing listed it again: `ls` of the volume showed a backup that is not there, forever.
+  it("removes a backup's empty directory unchanged for 15 minutes; keeps a young one and one deeper", async () => {
+    const root = tempDir("store-prune-empty")
+    const { id, files } = storedBackup(base, Date.parse("2026-03-01T00:00:00Z"), true)
+    mkdirSync(join(root, "p", id), { recursive: true })
+    for (const [file, bytes] of files) writeFileSync(join(root, "p", id, file), bytes)
+    const folder = (path: string, minutesAgo: number) => {
+      mkdirSync(join(root, path), { recursive: true })
+      const at = new Date(Date.now() - minutesAgo * 60_000)
+      utimesSync(join(root, path), at, at)
+    }
+    folder("p/2026-03-02_000000/kept/deeper", 20)
+    folder("p/2026-03-03_000000", 1)
+    folder("p/2026-03-04_000000", 20)
+    const dry = await runCli(["prune", root, "--prefix", "p", "--keep-last", "1", "--dry-run"])
+    expect(dry.status, dry.stderr).toBe(0)
+    expect(dry.stdout).toMatch(/1 empty folder would be removed/)
+    expect(dry.stderr).toMatch(/would remove the empty folder p\/2026-03-04_000000\/, untouched since \S+: an interrupted run left it/)
+    expect(readdirSync(join(root, "p"))).toContain("2026-03-04_000000")
+    const run = await runCli(["prune", root, "--prefix", "p", "--keep-last", "1"])
+    expect(run.status, run.stderr).toBe(0)
+    expect(run.stdout).toMatch(/1 kept, 0 removed; .*1 empty folder removed/)
+    expect(readdirSync(join(root, "p")).sort()).toEqual([id, "2026-03-02_000000", "2026-03-03_000000"])
+    expect(readdirSync(join(root, "p", "2026-03-02_000000", "kept"))).toEqual(["deeper"])
+  })
 })

@@ -10,7 +10,9 @@ import {
   compareKeys,
   foldListingPage,
   activityDecides,
+  emptyFolderIdleMs,
   garbage,
+  leftEmptyFolders,
   mayBeLive,
   normalizePrefix,
   objectKey,
@@ -372,5 +374,42 @@ describe("garbage", () => {
     const inProgress = new Set(started.filter((u) => now - u.initiatedAt <= grace).map((u) => `i${u.id}`))
     expect(g.incomplete.every((b) => !inProgress.has(b.id))).toBe(true)
     expect(g.incomplete).toHaveLength(backups.filter((b) => b._tag === "Incomplete" && now - b.newestAt > grace && !inProgress.has(b.id)).length)
+  })
+})
+
+describe("leftEmptyFolders", () => {
+  const now = 10 * emptyFolderIdleMs
+  const ageArb = fc.integer({ min: 0, max: 3 * emptyFolderIdleMs })
+  const folderArb = fc.record({
+    path: fc.array(segmentArb, { minLength: 1, maxLength: 3 }),
+    under: fc.boolean(),
+    age: ageArb,
+  })
+  test.prop([prefixArb, fc.array(folderArb, { maxLength: 12 })])(
+    "exactly the folders one segment below the prefix, unchanged for longer than the idle time, in their order",
+    (prefix, drawn) => {
+      const folders = drawn.map((f) => ({
+        key: [...(f.under && prefix !== "" ? [prefix] : []), ...f.path].join("/"),
+        modifiedAt: now - f.age,
+      }))
+      const left = leftEmptyFolders(folders, prefix, now)
+      const expected = folders.filter((f) => {
+        const rest = prefix === "" ? f.key : f.key.startsWith(`${prefix}/`) ? f.key.slice(prefix.length + 1) : undefined
+        return rest !== undefined && !rest.includes("/") && now - f.modifiedAt > emptyFolderIdleMs
+      })
+      expect(left).toEqual(expected)
+    },
+  )
+  it("the prefix's own folder, a folder beside the prefix, one deeper than a backup's and a young one are kept", () => {
+    const old = now - emptyFolderIdleMs - 1
+    const folders = [
+      { key: "p", modifiedAt: old },
+      { key: "pq/2026-01-01_000000", modifiedAt: old },
+      { key: "p/2026-01-01_000000/sub", modifiedAt: old },
+      { key: "p/2026-01-02_000000", modifiedAt: now - emptyFolderIdleMs },
+      { key: "p/2026-01-03_000000", modifiedAt: old },
+      { key: "p/not a backup id", modifiedAt: old },
+    ]
+    expect(leftEmptyFolders(folders, "p", now).map((f) => f.key)).toEqual(["p/2026-01-03_000000"])
   })
 })

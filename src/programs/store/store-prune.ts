@@ -8,7 +8,7 @@
  * stored form of a file a kept backup's manifest names: a plain copy beside the `.age` file it names
  * (an older backup-upload left it, the file in the clear), or an `.age` copy beside the plain file it
  * names (an encrypted upload killed before its manifest, then a plain one): removed once older than the
- * grace period.
+ * grace period. A directory store's backup directory a killed run left empty goes once unchanged for 15 minutes.
  *
  * A backup is deleted manifest first, then its other objects: a prune interrupted half-way
  * leaves an incomplete backup (never listed as one, removed by a later prune), never a
@@ -31,10 +31,12 @@ import {
   activityDecides,
   garbage,
   isOwnKey,
+  leftEmptyFolders,
   listingPrefix,
   objectKey,
   otherStoredForm,
   type BackupCompleteness,
+  type EmptyFolder,
   type PendingUpload,
 } from "../../domain/store-layout.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
@@ -65,6 +67,8 @@ export interface StorePruneReport {
   readonly uploadsKept: ReadonlyArray<PendingUpload>
   /** The other forms of the files a kept backup's manifest names (plain beside `.age`, `.age` beside plain), older than the grace period: removed. */
   readonly strayForms: ReadonlyArray<StrayCopy>
+  /** A backup's folders (a directory store's `<prefix>/<id>/`) with nothing in them, left by interrupted runs: removed. */
+  readonly emptyFolders: ReadonlyArray<EmptyFolder>
   readonly dryRun: boolean
 }
 
@@ -174,6 +178,7 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
   const listed = yield* listBackups(options.prefix)
   const now = yield* Clock.currentTimeMillis
   const pending = yield* withActivity(options, now, yield* store.pendingUploads(listingPrefix(options.prefix)))
+  const folders = leftEmptyFolders(yield* store.emptyFolders(listingPrefix(options.prefix)), options.prefix, now)
   const complete: Array<BackupUnit> = listed.flatMap(({ completeness, manifest, verified }) =>
     completeness._tag === "Complete" && manifest !== undefined
       ? [
@@ -235,6 +240,7 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
     // This project's only: another program's uploads under the prefix are not prune's to keep or abort.
     uploadsKept: pending.filter((u) => !abandoned.has(u) && isOwnKey(options.prefix, u.key)),
     strayForms,
+    emptyFolders: folders,
     dryRun: options.dryRun,
   }
   const verb = options.dryRun ? "would remove" : "removing"
@@ -275,6 +281,10 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
     yield* Effect.logInfo(`${verb} the abandoned multipart upload of ${u.key}, ${uploadTimeText(u)}`)
     if (!options.dryRun) yield* store.abortUpload(u)
   }
+  for (const f of folders) {
+    yield* Effect.logInfo(`${verb} the empty folder ${f.key}/, untouched since ${new Date(f.modifiedAt).toISOString()}: an interrupted run left it`)
+    if (!options.dryRun && !(yield* store.removeEmptyFolder(f.key))) yield* Effect.logInfo(`kept ${f.key}/: something was written into it meanwhile`)
+  }
   return report
 })
 
@@ -288,11 +298,13 @@ export const storePruneSummary = (r: StorePruneReport): string => {
     return n === 0 ? "" : `${n} ${what.replace("copies", n === 1 ? "copy" : "copies")} ${removed}; `
   }
   const plain = strays(false, "plain copies beside .age files") + strays(true, ".age copies beside plain files")
+  const folders = r.emptyFolders.length === 0 ? "" : `${r.emptyFolders.length} empty folder${r.emptyFolders.length === 1 ? "" : "s"} ${removed}; `
   return (
     `${r.location}: ${r.retention.keep.length} kept, ${r.retention.remove.length} ${removed}; ` +
     `${r.incomplete.length} incomplete ${removed}, ${r.incompleteKept.length} kept (within the grace period, a manifest this version cannot read, or not this project's: see the log); ` +
     `${r.uploads.length} abandoned upload${r.uploads.length === 1 ? "" : "s"} ${r.dryRun ? "would be aborted" : "aborted"}, ${r.uploadsKept.length} kept; ` +
     plain +
+    folders +
     `${formatBytes(bytes)} ${r.dryRun ? "would be freed" : "freed"}`
   )
 }

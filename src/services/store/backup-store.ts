@@ -12,8 +12,8 @@
  *   complete; the caller compares the sha256 with the manifest's;
  * - an interrupted or failed put leaves no pending upload behind (S3: aborted).
  */
-import { Context, type Effect } from "effect"
-import type { PendingUpload, StoredObject } from "../../domain/store-layout.ts"
+import { Context, Effect } from "effect"
+import type { EmptyFolder, PendingUpload, StoredObject } from "../../domain/store-layout.ts"
 import type { StoreError } from "./store-errors.ts"
 
 /** The most `getBytes` reads: a manifest's bound, the largest of the documents it reads. */
@@ -103,6 +103,10 @@ export interface BackupStoreShape {
    * when the upload is no longer pending (completed or aborted since it was listed).
    */
   readonly uploadActiveAt: (upload: PendingUpload) => Effect.Effect<number | undefined, StoreError>
+  /** The folders under `prefix` with nothing in them (a directory store's directories); object storage has none. */
+  readonly emptyFolders: (prefix: string) => Effect.Effect<ReadonlyArray<EmptyFolder>, StoreError>
+  /** Removes the folder `key` if it is still empty: `false` when something was written into it since, or it is gone. */
+  readonly removeEmptyFolder: (key: string) => Effect.Effect<boolean, StoreError>
 }
 
 /**
@@ -113,5 +117,11 @@ export interface BackupStoreShape {
  * prune aborts it without waiting out the grace period.
  */
 export const multipartAbandonedAfterMs = 90 * 60_000
+
+/** Object storage has no folders: a key's prefix is there only while an object has it. */
+export const noFolders: Pick<BackupStoreShape, "emptyFolders" | "removeEmptyFolder"> = {
+  emptyFolders: () => Effect.succeed([]),
+  removeEmptyFolder: () => Effect.succeed(false),
+}
 
 export class BackupStore extends Context.Service<BackupStore, BackupStoreShape>()("cluster-backup/BackupStore") {}

@@ -4,12 +4,13 @@
  * are fsynced, renamed into place and the directory fsynced, so a reader (and `list`) never sees a
  * partial file; a part left by a killed writer is a pending upload. A writer refreshes its part while it
  * runs, so prune (and backup-upload making room) removes one unchanged for `abandonedAfterMs`, or
- * older than the grace period. A directory has no object metadata: the manifest's sha256 is checked at download.
+ * older than the grace period. A directory has no object metadata: the manifest's sha256 is checked at download. A backup's
+ * directory goes with its last file; one a killed run left empty is listed by `emptyFolders` for prune to remove.
  */
 import { mkdir, readdir, rm, rmdir, stat, statfs } from "node:fs/promises"
 import { dirname, join } from "node:path"
 import { Effect, Layer } from "effect"
-import { compareKeys, type PendingUpload, type StoredObject } from "../../domain/store-layout.ts"
+import { compareKeys, type EmptyFolder, type PendingUpload, type StoredObject } from "../../domain/store-layout.ts"
 import { BackupFileRefused, openBackupFile, readBackupFileBytes } from "../backup-file.ts"
 import { abandonedAfterMs, copyAtomically, defaultRefreshEveryMs, keyOfPart, ownPartOf, partSuffix, removeParts } from "./directory-part.ts"
 import { BackupStore, type BackupStoreShape, type ObjectPage, type PutResult, storeDocumentMaxBytes } from "./backup-store.ts"
@@ -33,6 +34,12 @@ interface WalkedFile {
   readonly key: string
   readonly size: number
   readonly modifiedAt: number
+}
+
+interface Walked {
+  readonly found: Array<WalkedFile>
+  readonly emptyFolders: Array<EmptyFolder>
+  readonly skipped: Array<{ path: string; code: string }>
 }
 
 export const makeDirectoryStore = (root: string, { refreshEveryMs = defaultRefreshEveryMs }: { readonly refreshEveryMs?: number } = {}): BackupStoreShape => {
@@ -166,9 +173,9 @@ export const makeDirectoryStore = (root: string, { refreshEveryMs = defaultRefre
    * lost+found, another user's directory) holds nothing this store can list or prune: it is
    * skipped with a warning instead of failing every listing.
    */
-  const walk = (prefix: string): Effect.Effect<Array<WalkedFile>, StoreError> => {
+  const walk = (prefix: string): Effect.Effect<Walked, StoreError> => {
     const base = prefix.includes("/") ? prefix.slice(0, prefix.lastIndexOf("/")) : ""
-    const visit = async (dirKey: string, into: { readonly found: Array<WalkedFile>; readonly skipped: Array<{ path: string; code: string }> }) => {
+    const visit = async (dirKey: string, into: Walked) => {
       const dirPath = dirKey === "" ? root : pathOf(dirKey)
       const entries = await readdir(dirPath, { withFileTypes: true }).catch((e: unknown) => {
         const code = errnoCode(e)
@@ -179,6 +186,13 @@ export const makeDirectoryStore = (root: string, { refreshEveryMs = defaultRefre
         }
         throw Object.assign(e as Error, { where: dirPath })
       })
+      if (entries.length === 0 && dirKey !== base && dirKey.startsWith(prefix)) {
+        const s = await stat(dirPath).catch((e: unknown) => {
+          if (errnoCode(e) === "ENOENT") return undefined
+          throw Object.assign(e as Error, { where: dirPath })
+        })
+        if (s !== undefined) into.emptyFolders.push({ key: dirKey, modifiedAt: s.mtimeMs })
+      }
       for (const d of entries) {
         const key = dirKey === "" ? d.name : `${dirKey}/${d.name}`
         if (d.isDirectory()) {
@@ -194,7 +208,7 @@ export const makeDirectoryStore = (root: string, { refreshEveryMs = defaultRefre
     }
     return Effect.tryPromise({
       try: async () => {
-        const into = { found: [] as Array<WalkedFile>, skipped: [] as Array<{ path: string; code: string }> }
+        const into: Walked = { found: [], emptyFolders: [], skipped: [] }
         await visit(base, into)
         return { ...into, found: into.found.sort((a, b) => compareKeys(a.key, b.key)) }
       },
@@ -209,14 +223,13 @@ export const makeDirectoryStore = (root: string, { refreshEveryMs = defaultRefre
           },
         ),
       ),
-      Effect.map(({ found }) => found),
     )
   }
 
   const listPage = (prefix: string, next?: string): Effect.Effect<ObjectPage, StoreError> =>
     rootExists.pipe(
       Effect.andThen(walk(prefix)),
-      Effect.map((files) => {
+      Effect.map(({ found: files }) => {
         const after = files.filter((f) => !f.key.endsWith(partSuffix) && (next === undefined || compareKeys(f.key, next) > 0))
         const objects = after.slice(0, pageSize)
         return { objects, next: after.length > pageSize ? objects[objects.length - 1]!.key : undefined }
@@ -238,8 +251,8 @@ export const makeDirectoryStore = (root: string, { refreshEveryMs = defaultRefre
   const pendingUploads = (prefix: string) =>
     rootExists.pipe(
       Effect.andThen(walk(prefix)),
-      Effect.map((files) =>
-        files
+      Effect.map(({ found }) =>
+        found
           .filter((f) => f.key.endsWith(partSuffix))
           .map(
             (f): PendingUpload => ({
@@ -280,6 +293,25 @@ export const makeDirectoryStore = (root: string, { refreshEveryMs = defaultRefre
         )
       : Effect.fail(badKey(u.uploadId))
 
+  const emptyFolders = (prefix: string) =>
+    rootExists.pipe(
+      Effect.andThen(walk(prefix)),
+      Effect.map((w) => w.emptyFolders),
+    )
+
+  // rmdir removes only an empty directory: a put that wrote into it meanwhile keeps it.
+  const removeEmptyFolder = (key: string) =>
+    validKey(key)
+      ? Effect.tryPromise({ try: () => rmdir(pathOf(key)), catch: (e) => e }).pipe(
+          Effect.as(true),
+          Effect.catchIf(
+            (e) => ["ENOENT", "ENOTEMPTY", "EEXIST"].includes(errnoCode(e)),
+            () => Effect.succeed(false),
+          ),
+          Effect.mapError((e) => localIoFailed(pathOf(key), "remove", e)),
+        )
+      : Effect.fail(badKey(key))
+
   return {
     location: store,
     // A directory's copy needs no metadata up front: a growing file is copied once written.
@@ -297,6 +329,8 @@ export const makeDirectoryStore = (root: string, { refreshEveryMs = defaultRefre
     pendingUploads,
     abortUpload,
     uploadActiveAt,
+    emptyFolders,
+    removeEmptyFolder,
   }
 }
 

@@ -10,7 +10,7 @@ import { Effect, Layer } from "effect"
 import { compareKeys, type PendingUpload, type StoredObject } from "../../domain/store-layout.ts"
 import { readBackupFileBytes } from "../backup-file.ts"
 import { createFreshFile } from "../fresh-file.ts"
-import { BackupStore, type BackupStoreShape, multipartAbandonedAfterMs, type ObjectPage } from "./backup-store.ts"
+import { BackupStore, type BackupStoreShape, multipartAbandonedAfterMs, noFolders, type ObjectPage } from "./backup-store.ts"
 import { backupFileFailed, localIoFailed, StoreIntegrityFailed, StoreObjectMissing, StoreRequestFailed, type StoreError } from "./store-errors.ts"
 import { retryTransient, type RetryOptions } from "./store-retry.ts"
 
@@ -203,6 +203,7 @@ export const makeMemoryStore = (options: MemoryStoreOptions = {}): MemoryStore =
         u.key,
         Effect.sync(() => (uploads.has(u.uploadId) ? Math.max(u.initiatedAt, uploadParts.get(u.uploadId) ?? 0) : undefined)),
       ),
+    ...noFolders,
   }
 }
 

@@ -41,6 +41,7 @@ import {
   type BackupStoreShape,
   type GrowingFile,
   multipartAbandonedAfterMs,
+  noFolders,
   type ObjectPage,
   type PutFileOptions,
   type PutResult,
@@ -771,6 +772,7 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
     pendingUploads,
     abortUpload,
     uploadActiveAt,
+    ...noFolders,
   }
 }
 

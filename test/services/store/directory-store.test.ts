@@ -149,6 +149,26 @@ describe("the directory store", () => {
     expect(readdirSync(join(root, "c"))).toEqual([])
   })
 
+  it("empty folders under a prefix, with their last change; one is removed only while it is still empty", async () => {
+    const { root, store } = fresh()
+    for (const d of ["c/left", "c/full", "c/deep/er", "other/empty"]) mkdirSync(join(root, ...d.split("/")), { recursive: true })
+    writeFileSync(join(root, "c", "full", "f"), "x")
+    const when = new Date("2026-01-02T03:04:05Z")
+    utimesSync(join(root, "c", "left"), when, when)
+    expect(await run(store.emptyFolders("c/"))).toEqual([
+      { key: "c/deep/er", modifiedAt: expect.any(Number) },
+      { key: "c/left", modifiedAt: when.getTime() },
+    ])
+    expect(await run(store.emptyFolders("c/left/"))).toEqual([])
+    expect(await run(store.removeEmptyFolder("c/full"))).toBe(false)
+    expect(readdirSync(join(root, "c", "full"))).toEqual(["f"])
+    expect(await run(store.removeEmptyFolder("c/left"))).toBe(true)
+    expect(await run(store.removeEmptyFolder("c/left"))).toBe(false)
+    expect(readdirSync(join(root, "c")).sort()).toEqual(["deep", "full"])
+    expect(await failure(store.removeEmptyFolder("c/../other"))).toMatch(/not a relative path of plain segments/)
+    expect(existsSync(join(root, "other", "empty"))).toBe(true)
+  })
+
   it("a full volume: StoreLocalIoFailed with ENOSPC and what to do; nothing stored, no .part left", () => {
     // A real ENOSPC: a 64 KiB tmpfs in the child's own mount namespace, the store's root on it.
     const script = `
