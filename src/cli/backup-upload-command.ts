@@ -13,7 +13,7 @@ import { durationFlag } from "./duration-flag.ts"
 import { intInRange } from "./flag-checks.ts"
 import { withLogging } from "./logging.ts"
 import { leftoverGraceFlag, leftoverGraceOf, retentionFlags, retentionPolicyOf, ruleMissing } from "./retention-flags.ts"
-import { openStoreFromFlags, storeFlags } from "./store-flags.ts"
+import { openStoreFromFlags, serverSideEncryptionFlags, storeFlags } from "./store-flags.ts"
 import { readUploadRecipients, recipientsFlags } from "./encryption-flags.ts"
 import { allowExposedSigningKeyFlag, signingKeyFlag } from "./signature-flags.ts"
 import { readSigningKey } from "../programs/backup-dir/manifest-authenticity.ts"
@@ -41,6 +41,7 @@ export const backupUploadCommand = Command.make(
     ),
     deadline: durationFlag("deadline", 1000, 3_600_000, "Give up (and abort the uploads) after this long (e.g. 1h)"),
     ...storeFlags,
+    ...serverSideEncryptionFlags,
     ...recipientsFlags,
     signingKey: signingKeyFlag,
     allowExposedSigningKey: allowExposedSigningKeyFlag,
@@ -89,6 +90,7 @@ export const backupUploadCommand = Command.make(
             retries: flags.retries,
             onProgress,
           },
+          flags,
         )
         const { upload: report, prune } = yield* uploadThenPrune({
           backupDir: flags.backupDir,

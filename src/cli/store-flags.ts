@@ -5,6 +5,7 @@
  */
 import { Effect, Option, Result } from "effect"
 import { CliError, Flag } from "effect/cli"
+import { serverSideEncryptionOf, type SseAlgorithm } from "../domain/server-side-encryption.ts"
 import { parseStoreLocation, storePrefix } from "../domain/store-location.ts"
 import { openStore } from "../services/store/open-store.ts"
 import type { S3TransferOptions } from "../services/store/s3-store.ts"
@@ -33,6 +34,26 @@ export const storeFlags = {
   ),
 }
 
+/** backup-upload's: the server-side encryption each object it stores in S3 asks for. */
+export const serverSideEncryptionFlags = {
+  s3Sse: Flag.Literals("s3-sse", ["AES256", "aws:kms"]).pipe(
+    Flag.optional,
+    Flag.withDescription(
+      "Ask S3 to encrypt each object it stores: AES256 (SSE-S3) or aws:kms (SSE-KMS), as bucket policies that refuse unencrypted uploads require; an object the store does not confirm encrypted is removed and the upload fails",
+    ),
+  ),
+  s3SseKmsKeyId: Flag.String("s3-sse-kms-key-id").pipe(
+    Flag.optional,
+    Flag.withMetavar("KEY"),
+    Flag.withDescription("The KMS key of SSE-KMS: a key id, key ARN, alias/<name> or alias ARN (implies --s3-sse aws:kms; default: the account's aws/s3 key)"),
+  ),
+}
+
+export interface ServerSideEncryptionFlagValues {
+  readonly s3Sse: Option.Option<SseAlgorithm>
+  readonly s3SseKmsKeyId: Option.Option<string>
+}
+
 export interface StoreFlagValues {
   readonly prefix: Option.Option<string>
   readonly clusterId: Option.Option<string>
@@ -53,7 +74,13 @@ export interface StoreParameter {
  * The store a location names and the prefix of its backups. A location or prefix no store can have (an s3:// URL
  * with no prefix, a bad bucket name or prefix) is a usage error (exit 2) naming the argument or flag at fault.
  */
-export const openStoreFromFlags = (raw: string, flags: StoreFlagValues, parameter: StoreParameter, transfer: Partial<S3TransferOptions> = {}) =>
+export const openStoreFromFlags = (
+  raw: string,
+  flags: StoreFlagValues,
+  parameter: StoreParameter,
+  transfer: Partial<S3TransferOptions> = {},
+  encryption?: ServerSideEncryptionFlagValues,
+) =>
   Effect.gen(function* () {
     const explicit = Option.getOrUndefined(flags.prefix)
     const clusterId = Option.getOrUndefined(flags.clusterId)
@@ -76,6 +103,7 @@ export const openStoreFromFlags = (raw: string, flags: StoreFlagValues, paramete
       })
     }
     const { location, prefix } = located.success
+    const serverSideEncryption = yield* serverSideEncryptionOfFlags(encryption, location._tag === "Directory", parameter.command)
     const store = yield* openStore(
       location,
       {
@@ -84,8 +112,32 @@ export const openStoreFromFlags = (raw: string, flags: StoreFlagValues, paramete
         addressing: Option.getOrUndefined(flags.s3Addressing),
         caBundle: Option.getOrUndefined(flags.s3CaBundle),
         transfer,
+        serverSideEncryption,
       },
       process.env,
     )
     return { store, prefix }
   })
+
+/** The server-side encryption the flags ask for; a usage error when they do not combine, or name a directory store. */
+const serverSideEncryptionOfFlags = (flags: ServerSideEncryptionFlagValues | undefined, directory: boolean, command: string) => {
+  if (flags === undefined) return Effect.succeed(undefined)
+  const given = serverSideEncryptionOf(Option.getOrUndefined(flags.s3Sse), Option.getOrUndefined(flags.s3SseKmsKeyId))
+  const usage = (option: string, value: string, expected: string) =>
+    Effect.fail(
+      new CliError.ShowHelp({ commandPath: ["cluster-backup", command], errors: [new CliError.InvalidValue({ option, value, expected, kind: "flag" })] }),
+    )
+  if (given._tag === "Invalid")
+    return usage(
+      "s3-sse-kms-key-id",
+      Option.getOrElse(flags.s3SseKmsKeyId, () => ""),
+      given.message,
+    )
+  if (given.sse !== undefined && directory)
+    return usage(
+      Option.isSome(flags.s3Sse) ? "s3-sse" : "s3-sse-kms-key-id",
+      given.sse.kmsKeyId ?? given.sse.algorithm,
+      "an s3:// store: a directory store has no server-side encryption (encrypt the backup itself with --recipients-file)",
+    )
+  return Effect.succeed(given.sse)
+}

@@ -85,6 +85,31 @@ describe("backup-upload, list and download", { timeout: 150_000 }, () => {
     expect(missing.stderr).toMatch(/bucket no-such-bucket-x does not exist .*\[StoreBucketMissing\]/)
   })
 
+  it("--s3-sse on a store that cannot encrypt (Swift: 501 NotImplemented): refused at the first object, nothing stored; flags that do not combine are usage errors", async () => {
+    const up = await runCli(["backup-upload", "--store", `s3://${bucket}/sse`, "--backup-dir", backup, "--s3-sse", "AES256"], { env })
+    expect(up.status).toBe(1)
+    expect(up.stderr).toMatch(/NotImplemented \(HTTP 501\): Server-side encryption is not supported\.; repeating the request will not help/)
+    expect(await Effect.runPromise(makeS3Store(s3Endpoint(server, bucket)).listPage("sse/"))).toMatchObject({ objects: [] })
+    const both = await runCli(["backup-upload", "--store", `s3://${bucket}/sse`, "--backup-dir", backup, "--s3-sse", "AES256", "--s3-sse-kms-key-id", "k1"], {
+      env,
+    })
+    expect(both.status).toBe(2)
+    expect(both.stderr).toMatch(/a KMS key goes with aws:kms \(SSE-KMS\), not AES256/)
+    const directory = await runCli([
+      "backup-upload",
+      "--store",
+      tempDir("store-cli-sse-dir"),
+      "--prefix",
+      "p",
+      "--backup-dir",
+      backup,
+      "--s3-sse-kms-key-id",
+      "k1",
+    ])
+    expect(directory.status).toBe(2)
+    expect(directory.stderr).toMatch(/a directory store has no server-side encryption/)
+  })
+
   it.each([
     ["plain", false],
     ["age-encrypted (its ciphertext ring removed, its worker stopped)", true],

@@ -8,6 +8,7 @@ import { readFile } from "node:fs/promises"
 import { resolve } from "node:path"
 import { Effect } from "effect"
 import { proxyFor } from "../../domain/proxy-choice.ts"
+import type { ServerSideEncryption } from "../../domain/server-side-encryption.ts"
 import type { StoreLocation } from "../../domain/store-location.ts"
 import type { BackupStoreShape } from "./backup-store.ts"
 import { makeDirectoryStore } from "./directory-store.ts"
@@ -23,6 +24,7 @@ export interface S3Settings {
   readonly caBundle?: string | undefined
   readonly transfer?: Partial<S3TransferOptions> | undefined
   readonly requestTimeoutMs?: number | undefined
+  readonly serverSideEncryption?: ServerSideEncryption | undefined
 }
 
 /**
@@ -87,6 +89,7 @@ export const openStore = (location: StoreLocation, settings: S3Settings, env: En
         signPayload: true,
         requestTimeoutMs: settings.requestTimeoutMs ?? 120_000,
         proxy: proxy._tag === "Proxy" ? proxy : undefined,
+        serverSideEncryption: settings.serverSideEncryption,
       },
       { ...defaultTransferOptions, ...settings.transfer },
     )

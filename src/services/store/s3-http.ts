@@ -10,6 +10,7 @@ import https from "node:https"
 import { Effect } from "effect"
 import { formatBytes } from "../../domain/byte-format.ts"
 import { xmlField } from "../../domain/xml-fields.ts"
+import type { ServerSideEncryption } from "../../domain/server-side-encryption.ts"
 import { storeDocumentMaxBytes } from "./backup-store.ts"
 import { serverCertificateFailures, tlsFailureDescription } from "../etcd/tls-failure.ts"
 import { agentThrough, type ChosenProxy, proxyFailure } from "./proxy-agent.ts"
@@ -42,6 +43,8 @@ export interface S3Endpoint {
   readonly requestTimeoutMs: number
   /** The HTTP(S) proxy requests go through (`proxyFor`), or none. */
   readonly proxy?: ChosenProxy | undefined
+  /** Server-side encryption every object created is asked for, and its HEAD must confirm. */
+  readonly serverSideEncryption?: ServerSideEncryption | undefined
 }
 
 export interface S3Request {
@@ -184,7 +187,9 @@ export const responseError = (e: S3Endpoint, req: S3Request, status: number, bod
   if (code === "NoSuchKey" || (status === 404 && req.method !== "DELETE" && !("uploadId" in (req.query ?? {})))) {
     return new StoreObjectMissing({ store, key: req.key, message: `${req.key} is not in ${store}` })
   }
-  const retryable = status >= 500 || status === 429 || retryableCodes.has(code)
+  // 501 (NotImplemented: a feature the store lacks, server-side encryption on Swift) and 505 answer every repeat alike, as
+  // AWS's SDKs take them.
+  const retryable = (status >= 500 && status !== 501 && status !== 505) || status === 429 || retryableCodes.has(code)
   const serverMessage = xmlField(body, "Message")
   return new StoreRequestFailed({
     store,

@@ -30,6 +30,7 @@ import type { PendingUpload, StoredObject } from "../../domain/store-layout.ts"
 import { followRingBytes as ringBytesOf, partSizeFor as partSizeOf } from "../../domain/multipart-layout.ts"
 import { headedObject, listedObject, listedPartTime, listedUpload } from "../../domain/s3-listing-entries.ts"
 import { xmlBlocks, xmlField } from "../../domain/xml-fields.ts"
+import { sseHeader, sseKmsKeyHeader, sseRequestHeaders, sseUnconfirmed } from "../../domain/server-side-encryption.ts"
 import { openBackupFile } from "../backup-file.ts"
 import { createFreshFile } from "../fresh-file.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
@@ -65,6 +66,11 @@ export interface S3TransferOptions extends RetryOptions {
   readonly listPageSize?: number | undefined
   /** Called after each part of a multipart upload is stored: bytes of `key` stored so far. */
   readonly onProgress?: ((key: string, storedBytes: number, totalBytes: number) => void) | undefined
+}
+
+interface HeadAnswer {
+  readonly object: StoredObject
+  readonly encryption: { readonly algorithm: string | undefined; readonly kmsKeyId: string | undefined }
 }
 
 export const defaultTransferOptions: S3TransferOptions = { partSize: 16 * 1024 * 1024, partsInFlight: 4, retries: 5, retryBaseMs: 250 }
@@ -113,12 +119,14 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
       )
     })
 
-  const head = (key: string): Effect.Effect<StoredObject | undefined, StoreError> =>
+  /** The object under `key` and how the store says it is encrypted; `undefined` when there is none. */
+  const headAnswer = (key: string): Effect.Effect<HeadAnswer | undefined, StoreError> =>
     request({ operation: "HEAD", method: "HEAD", key }).pipe(
       Effect.flatMap((r) => {
         const text = (name: string) => (typeof r.headers[name] === "string" ? r.headers[name] : undefined)
         return Result.match(headedObject(key, { contentLength: text("content-length"), lastModified: text("last-modified"), sha256: text(shaHeader) }), {
-          onSuccess: (o): Effect.Effect<StoredObject | undefined, StoreRequestFailed> => Effect.succeed(o),
+          onSuccess: (object): Effect.Effect<HeadAnswer | undefined, StoreRequestFailed> =>
+            Effect.succeed({ object, encryption: { algorithm: text(sseHeader), kmsKeyId: text(sseKmsKeyHeader) } }),
           onFailure: (problem) =>
             Effect.fail(
               new StoreRequestFailed({
@@ -136,10 +144,16 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
       Effect.catchTag("StoreObjectMissing", () => Effect.succeed(undefined)),
     )
 
-  /** The HEAD after an upload: the store holds `size` bytes with our sha256 under `key`. */
+  const head = (key: string): Effect.Effect<StoredObject | undefined, StoreError> => Effect.map(headAnswer(key), (a) => a?.object)
+
+  /**
+   * The HEAD after an upload: the store holds `size` bytes with our sha256 under `key`, encrypted as asked. An object the
+   * store did not encrypt as asked is removed: it must not stay in the clear where encryption was required.
+   */
   const checkStored = (key: string, size: number, sha256: string): Effect.Effect<PutResult, StoreError> =>
     Effect.gen(function* () {
-      const h = yield* head(key)
+      const answer = yield* headAnswer(key)
+      const h = answer?.object
       const found = h?.size ?? -1
       if (found !== size) {
         return yield* new StoreIntegrityFailed({
@@ -162,6 +176,21 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
           expected: sha256,
           found: h.sha256,
           message: `${key} in ${store} records sha256 ${h.sha256} after the upload of ${sha256}`,
+        })
+      }
+      const sse = endpoint.serverSideEncryption
+      const unconfirmed = sse === undefined || answer === undefined ? undefined : sseUnconfirmed(sse, answer.encryption)
+      if (sse !== undefined && unconfirmed !== undefined) {
+        yield* request({ operation: "DELETE", method: "DELETE", key }).pipe(
+          Effect.catch((e) => Effect.logWarning(`could not remove ${key}, stored without the encryption asked for: ${e.message}; remove it by hand`)),
+        )
+        return yield* new StoreIntegrityFailed({
+          store,
+          key,
+          check: "encryption",
+          expected: sse.algorithm,
+          found: answer?.encryption.algorithm ?? "none",
+          message: `${key} was stored in ${store} but ${unconfirmed}: it was removed again; use a store that encrypts (or drop --s3-sse)`,
         })
       }
       return { key, size, sha256 }
@@ -195,7 +224,12 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
       method: "PUT",
       key,
       body: bytes,
-      headers: { "content-md5": md5Base64(bytes), [shaHeader]: sha256, "content-type": "application/octet-stream" },
+      headers: {
+        "content-md5": md5Base64(bytes),
+        [shaHeader]: sha256,
+        "content-type": "application/octet-stream",
+        ...sseRequestHeaders(endpoint.serverSideEncryption),
+      },
     }).pipe(Effect.andThen(checkStored(key, bytes.byteLength, sha256)))
 
   const putBytes = (key: string, bytes: Uint8Array) => putSingle(key, bytes, sha256Hex(bytes))
@@ -260,7 +294,7 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
         method: "POST",
         key,
         query: { uploads: "" },
-        headers: { ...metadataHeaders(sha256, growing), "content-type": "application/octet-stream" },
+        headers: { ...metadataHeaders(sha256, growing), "content-type": "application/octet-stream", ...sseRequestHeaders(endpoint.serverSideEncryption) },
       })
       const uploadId = xmlField(init.body.toString("utf8"), "UploadId")
       if (uploadId === undefined) {

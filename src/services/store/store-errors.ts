@@ -31,11 +31,11 @@ export class StoreObjectMissing extends Schema.TaggedError<StoreObjectMissing>()
   message: Schema.String,
 }) {}
 
-/** What the store holds (or sent) is not what was written: size, sha256 or MD5 differ. */
+/** What the store holds (or sent) is not what was written: size, sha256 or MD5 differ, or it is not encrypted as asked. */
 export class StoreIntegrityFailed extends Schema.TaggedError<StoreIntegrityFailed>()("StoreIntegrityFailed", {
   store: Schema.String,
   key: Schema.String,
-  check: Schema.Literals(["size", "sha256", "md5"]),
+  check: Schema.Literals(["size", "sha256", "md5", "encryption"]),
   expected: Schema.String,
   found: Schema.String,
   message: Schema.String,

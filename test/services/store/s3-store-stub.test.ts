@@ -628,3 +628,121 @@ describe("an endpoint nobody listens on", () => {
     expect(listed).toContain(`ListObjectsV2 bucket b at ${url} got no answer (ECONNREFUSED): is the endpoint right and the store up?`)
   })
 })
+
+/**
+ * A store that keeps what it is sent and answers HEAD with the server-side encryption `answer` gives for what was asked
+ * (AWS names the KMS key by its ARN); every request's headers are kept, with the names its signature covers.
+ */
+const sseStub = (answer: (asked: Record<string, string>) => Record<string, string>) => {
+  const objects = new Map<string, { body: Buffer; asked: Record<string, string> }>()
+  const parts: Array<Buffer> = []
+  let uploadAsked: Record<string, string> = {}
+  const requests: Array<{ method: string; query: string; headers: http.IncomingHttpHeaders; signed: Array<string> }> = []
+  const asked = (req: http.IncomingMessage) =>
+    Object.fromEntries(Object.entries(req.headers).filter(([k]) => k.startsWith("x-amz-server-side-encryption"))) as Record<string, string>
+  const handler: Handler = (req, url, body, res) => {
+    const key = decodeURIComponent(url.pathname.slice("/b/".length))
+    const q = url.searchParams
+    const signed = /SignedHeaders=([^,]+)/.exec(String(req.headers.authorization))?.[1]?.split(";") ?? []
+    requests.push({ method: req.method ?? "", query: url.search, headers: req.headers, signed })
+    if (req.method === "PUT" && q.has("partNumber")) {
+      parts[Number(q.get("partNumber")) - 1] = body
+      res.writeHead(200, { etag: `"${createHash("md5").update(body).digest("hex")}"` }).end()
+    } else if (req.method === "PUT") {
+      objects.set(key, { body, asked: asked(req) })
+      res.writeHead(200, { etag: `"${createHash("md5").update(body).digest("hex")}"` }).end()
+    } else if (req.method === "POST" && q.has("uploads")) {
+      uploadAsked = asked(req)
+      res.writeHead(200).end(`<InitiateMultipartUploadResult><UploadId>u1</UploadId></InitiateMultipartUploadResult>`)
+    } else if (req.method === "POST" && q.has("uploadId")) {
+      objects.set(key, { body: Buffer.concat(parts), asked: uploadAsked })
+      res.writeHead(200).end(`<CompleteMultipartUploadResult><Key>${key}</Key></CompleteMultipartUploadResult>`)
+    } else if (req.method === "HEAD") {
+      const o = objects.get(key)
+      if (o === undefined) res.writeHead(404).end()
+      else res.writeHead(200, { "content-length": String(o.body.length), "last-modified": new Date().toUTCString(), ...answer(o.asked) }).end()
+    } else if (req.method === "DELETE") {
+      objects.delete(key)
+      res.writeHead(204).end()
+    } else res.writeHead(501).end()
+  }
+  return { handler, objects, requests }
+}
+
+const kmsArn = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+const echoed = (asked: Record<string, string>): Record<string, string> => {
+  const algorithm = asked["x-amz-server-side-encryption"]
+  if (algorithm === undefined) return {}
+  return { "x-amz-server-side-encryption": algorithm, ...(algorithm === "aws:kms" ? { "x-amz-server-side-encryption-aws-kms-key-id": kmsArn } : {}) }
+}
+
+describe("server-side encryption", () => {
+  const sse = async (answer: (asked: Record<string, string>) => Record<string, string>, serverSideEncryption: S3Endpoint["serverSideEncryption"]) => {
+    const s = sseStub(answer)
+    const store = makeS3Store({ ...endpoint(await stub(s.handler)), serverSideEncryption }, { partSize: 5 * MiB, partsInFlight: 2, retries: 0, retryBaseMs: 1 })
+    const work = mkdtempSync(join(tmpdir(), "s3-sse-"))
+    writeFileSync(join(work, "big.bin"), randomBytes(11 * MiB))
+    const single = await Effect.runPromiseExit(store.putBytes("p/id/small.json", new TextEncoder().encode("{}")))
+    const multipart = await Effect.runPromiseExit(store.putFile("p/id/big.bin", join(work, "big.bin")))
+    return { s, single, multipart }
+  }
+  const creating = (s: ReturnType<typeof sseStub>) =>
+    s.requests.filter((r) => (r.method === "PUT" && !r.query.includes("partNumber")) || r.query.includes("uploads"))
+
+  it("each object created (PutObject, CreateMultipartUpload) asks for it in signed headers, parts do not; confirmed, both are stored", async () => {
+    const { s, single, multipart } = await sse(echoed, { algorithm: "aws:kms", kmsKeyId: "1234abcd-12ab-34cd-56ef-1234567890ab" })
+    expect(Exit.isSuccess(single), JSON.stringify(single)).toBe(true)
+    expect(Exit.isSuccess(multipart), JSON.stringify(multipart)).toBe(true)
+    expect(creating(s)).toHaveLength(2)
+    for (const r of creating(s)) {
+      expect(r.headers["x-amz-server-side-encryption"]).toBe("aws:kms")
+      expect(r.headers["x-amz-server-side-encryption-aws-kms-key-id"]).toBe("1234abcd-12ab-34cd-56ef-1234567890ab")
+      expect(r.signed).toEqual(expect.arrayContaining(["x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id"]))
+    }
+    const partRequests = s.requests.filter((r) => r.query.includes("partNumber"))
+    expect(partRequests.length).toBe(3)
+    for (const r of partRequests) expect(r.headers["x-amz-server-side-encryption"]).toBeUndefined()
+    expect([...s.objects.keys()].sort()).toEqual(["p/id/big.bin", "p/id/small.json"])
+  })
+
+  it("a store that does not confirm it (no header, another algorithm, another key): the object is removed and the put fails, naming what it answered", async () => {
+    for (const [answer, asked, found] of [
+      [() => ({}), { algorithm: "AES256" }, /no x-amz-server-side-encryption header/],
+      [() => ({ "x-amz-server-side-encryption": "AES256" }), { algorithm: "aws:kms" }, /encrypted it with AES256, not aws:kms as asked/],
+      [echoed, { algorithm: "aws:kms", kmsKeyId: "ffffffff-12ab-34cd-56ef-1234567890ab" }, /KMS key arn:aws:kms:\S+, not ffffffff-\S+ as asked/],
+    ] as const) {
+      const { s, single, multipart } = await sse(answer, asked)
+      for (const exit of [single, multipart]) {
+        expect(Exit.isFailure(exit)).toBe(true)
+        const text = JSON.stringify(exit)
+        expect(text).toMatch(/"check":"encryption"/)
+        expect(text).toMatch(found)
+        expect(text).toMatch(/it was removed again/)
+      }
+      expect(s.objects.size).toBe(0)
+    }
+  })
+
+  it("none asked: no header sent, and an object the store encrypts by default is fine", async () => {
+    const { s, single, multipart } = await sse(() => ({ "x-amz-server-side-encryption": "AES256" }), undefined)
+    expect(Exit.isSuccess(single) && Exit.isSuccess(multipart)).toBe(true)
+    for (const r of s.requests) expect(r.headers["x-amz-server-side-encryption"]).toBeUndefined()
+  })
+
+  it("a 501 NotImplemented (Swift asked for encryption) fails at once: repeating it will not help", async () => {
+    let requests = 0
+    const url = await stub((_req, _url, _body, res) => {
+      requests++
+      res
+        .writeHead(501, { "content-type": "application/xml" })
+        .end(`<Error><Code>NotImplemented</Code><Message>Server-side encryption is not supported.</Message></Error>`)
+    })
+    const store = makeS3Store(
+      { ...endpoint(url), serverSideEncryption: { algorithm: "AES256" } },
+      { partSize: 5 * MiB, partsInFlight: 1, retries: 3, retryBaseMs: 1 },
+    )
+    const exit = await Effect.runPromiseExit(store.putBytes("p/id/small.json", new Uint8Array(2)))
+    expect(JSON.stringify(exit)).toMatch(/NotImplemented \(HTTP 501\): Server-side encryption is not supported.; repeating the request will not help/)
+    expect(requests).toBe(1)
+  })
+})
