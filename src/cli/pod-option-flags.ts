@@ -7,6 +7,7 @@ import { Quantity } from "../domain/k8s-quantity.ts"
 import { defaultUploadTransfer, storeRetentionOf, type BackupStoreOptions, roleArnPattern, type StoreRetention } from "../domain/pod-store-options.ts"
 import type { PolicyUploadSettings } from "../domain/policy-pod.ts"
 import { parseStoreLocation, storePrefix } from "../domain/store-location.ts"
+import { KmsKeyId, type SseAlgorithm } from "../domain/server-side-encryption.ts"
 import { etcdPrefixFlag } from "./etcd-prefix-flag.ts"
 import { durationFlag } from "./duration-flag.ts"
 import { checkedWith, intInRange, nonEmpty } from "./flag-checks.ts"
@@ -76,6 +77,17 @@ export const storeOptionFlags = {
     Flag.withDescription(
       "path (host/bucket/key) or virtual (bucket.host/key) for backup-upload; default: path with --s3-endpoint or for a bucket name with dots, else virtual",
     ),
+  ),
+  s3Sse: Flag.Literals("s3-sse", ["AES256", "aws:kms"]).pipe(
+    Flag.optional,
+    Flag.withDescription(
+      "backup-upload asks S3 to encrypt each object it stores: AES256 (SSE-S3) or aws:kms (SSE-KMS), and fails unless the store confirms it",
+    ),
+  ),
+  s3SseKmsKeyId: optionalText(
+    "s3-sse-kms-key-id",
+    checkedWith((raw) => (Schema.is(KmsKeyId)(raw) ? undefined : "a KMS key id, key ARN, alias/<name> or alias ARN")),
+    "The KMS key of backup-upload's SSE-KMS (implies --s3-sse aws:kms; default: the account's aws/s3 key)",
   ),
   uploadPartSize: Flag.String("upload-part-size").pipe(
     checkedWith(partSizeProblem),
@@ -171,6 +183,8 @@ export interface PodOptionFlagValues extends RetentionFlagValues {
   readonly s3Endpoint: Option.Option<string>
   readonly s3Region: Option.Option<string>
   readonly s3Addressing: Option.Option<"path" | "virtual">
+  readonly s3Sse: Option.Option<SseAlgorithm>
+  readonly s3SseKmsKeyId: Option.Option<string>
   readonly uploadPartSize: string
   readonly uploadPartsInFlight: number
   readonly uploadDeadline: number
@@ -188,6 +202,8 @@ const storeFlagNames: Readonly<Record<keyof BackupStoreOptions, string>> = {
   s3Endpoint: "s3-endpoint",
   s3Region: "s3-region",
   s3Addressing: "s3-addressing",
+  s3ServerSideEncryption: "s3-sse",
+  s3KmsKeyId: "s3-sse-kms-key-id",
   credentialsSecret: "store-credentials-secret",
   caConfigMap: "store-ca-configmap",
   partSize: "upload-part-size",
@@ -210,6 +226,8 @@ const givenStoreOptions = (f: PodOptionFlagValues) => ({
   s3Endpoint: Option.getOrUndefined(f.s3Endpoint),
   s3Region: Option.getOrUndefined(f.s3Region),
   s3Addressing: Option.getOrUndefined(f.s3Addressing),
+  s3ServerSideEncryption: Option.getOrUndefined(f.s3Sse),
+  s3KmsKeyId: Option.getOrUndefined(f.s3SseKmsKeyId),
   credentialsSecret: Option.getOrUndefined(f.storeCredentialsSecret),
   caConfigMap: Option.getOrUndefined(f.storeCaConfigmap),
   webIdentityRoleArn: Option.getOrUndefined(f.storeWebIdentityRoleArn),
@@ -298,6 +316,8 @@ const checkedStoreOptions = (f: PodOptionFlagValues, command: string): Effect.Ef
         "s3Endpoint",
         "s3Region",
         "s3Addressing",
+        "s3ServerSideEncryption",
+        "s3KmsKeyId",
         "webIdentityRoleArn",
         "retention",
         "recipientsSecret",

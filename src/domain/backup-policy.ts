@@ -5,6 +5,7 @@
  */
 import { Schema } from "effect"
 import { Rfc3339Utc } from "./rfc3339.ts"
+import { SseAlgorithm } from "./server-side-encryption.ts"
 
 const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
@@ -26,6 +27,8 @@ export const S3Store = Schema.Struct({
   credentialsSecret: Schema.optionalKey(ObjectName),
   caBundleConfigMap: Schema.optionalKey(ObjectName),
   webIdentityRoleARN: Schema.optionalKey(Schema.String),
+  serverSideEncryption: Schema.optionalKey(SseAlgorithm),
+  kmsKeyId: Schema.optionalKey(Schema.String),
   ...RecipientsSecrets,
 })
 

@@ -149,9 +149,9 @@ export type ContainerResources = typeof ContainerResources.Type
 
 /** What is wrong with how the store options combine (key and problem), or undefined. */
 export const storeOptionsProblem = (store: BackupStoreOptions): { readonly key: string; readonly problem: string } | undefined => {
-  const s3Only = (["s3Endpoint", "s3Region", "s3Addressing", "credentialsSecret", "caConfigMap", "webIdentityRoleArn"] as const).filter(
-    (k) => store[k] !== undefined,
-  )
+  const s3Only = (
+    ["s3Endpoint", "s3Region", "s3Addressing", "credentialsSecret", "caConfigMap", "webIdentityRoleArn", "s3ServerSideEncryption", "s3KmsKeyId"] as const
+  ).filter((k) => store[k] !== undefined)
   if ((store.s3Url === undefined) === (store.claimName === undefined)) {
     return { key: "s3Url", problem: "give exactly one of an s3:// URL and a PersistentVolumeClaim" }
   }
@@ -164,6 +164,8 @@ export const storeOptionsProblem = (store: BackupStoreOptions): { readonly key: 
       return { key: "s3Url", problem: `${JSON.stringify(store.s3Url)} is not an s3:// URL (a directory store in the pod is a PersistentVolumeClaim)` }
     const prefix = storePrefix(location.success, undefined, store.clusterId)
     if (Result.isFailure(prefix)) return { key: store.clusterId === undefined ? "s3Url" : "clusterId", problem: prefix.failure.message }
+    if (store.s3KmsKeyId !== undefined && store.s3ServerSideEncryption === "AES256")
+      return { key: "s3KmsKeyId", problem: "a KMS key goes with aws:kms (SSE-KMS), not AES256 (SSE-S3)" }
     if (store.credentialsSecret !== undefined && store.webIdentityRoleArn !== undefined) {
       return {
         key: "webIdentityRoleArn",
@@ -460,6 +462,8 @@ const uploadContainer = (
     ...optional("--s3-region", store.s3Region),
     ...optional("--s3-addressing", store.s3Addressing),
     ...optional("--s3-ca-bundle", store.caConfigMap === undefined ? undefined : backupPodPaths.storeCaBundle),
+    ...optional("--s3-sse", store.s3ServerSideEncryption),
+    ...optional("--s3-sse-kms-key-id", store.s3KmsKeyId),
     ...optional("--prefix", store.prefix),
     "--part-size",
     store.partSize,

@@ -6,6 +6,7 @@
 import { Result, Schema } from "effect"
 import { parseByteSize } from "./byte-size.ts"
 import { DnsSubdomain } from "./k8s-names.ts"
+import { KmsKeyId, SseAlgorithm } from "./server-side-encryption.ts"
 import { hasRule, type RetentionPolicy } from "./retention.ts"
 
 export const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
@@ -84,6 +85,9 @@ export const BackupStoreOptions = Schema.Struct({
   retention: Schema.optionalKey(StoreRetention),
   /** The path inside the store (backup-upload's --prefix); default: the s3:// URL's path, else cluster-backup/<cluster-id>. */
   prefix: Schema.optionalKey(Schema.String.check(Schema.isPattern(/^[A-Za-z0-9._~+=@/-]{1,512}$/, { expected: "a store prefix" }))),
+  /** S3 server-side encryption each object asks for (backup-upload's --s3-sse), and its KMS key (--s3-sse-kms-key-id). */
+  s3ServerSideEncryption: Schema.optionalKey(SseAlgorithm),
+  s3KmsKeyId: Schema.optionalKey(KmsKeyId),
   /** A Secret whose key `recipients` lists age recipients: backup-upload encrypts the backup's files to them. */
   recipientsSecret: Schema.optionalKey(DnsSubdomain),
   /** The same for the resources tarball alone (it holds the cluster's private keys); default: `recipientsSecret`. */

@@ -178,6 +178,8 @@ const storeOptions = (input: PolicyPodInput, deadlineSeconds: number, invalid: I
     ...(s.credentialsSecret === undefined ? {} : { credentialsSecret: s.credentialsSecret.name }),
     ...(s.caBundleConfigMap === undefined ? {} : { caConfigMap: s.caBundleConfigMap.name }),
     ...(s.webIdentityRoleARN === undefined ? {} : { webIdentityRoleArn: s.webIdentityRoleARN }),
+    ...(s.serverSideEncryption === undefined ? {} : { s3ServerSideEncryption: s.serverSideEncryption }),
+    ...(s.kmsKeyId === undefined ? {} : { s3KmsKeyId: s.kmsKeyId }),
     ...common,
   })
 }

@@ -76,8 +76,11 @@ describe("cluster-backup render", () => {
       "us-east-1",
       "--s3-addressing",
       "path",
+      "--s3-sse-kms-key-id",
+      "alias/etcd-backups",
     )
     expect(run.status, run.stderr).toBe(0)
+    expect(run.stdout).toMatch(/- "--s3-sse-kms-key-id"\n\s+- "alias\/etcd-backups"/)
     expect(run.stdout).toBe(
       renderBackupPodYaml(set, {
         activeDeadlineSeconds: 10_800,
@@ -88,6 +91,7 @@ describe("cluster-backup render", () => {
           s3Endpoint: "https://s3.openshift-storage.svc:443",
           s3Region: "us-east-1",
           s3Addressing: "path",
+          s3KmsKeyId: "alias/etcd-backups",
           partSize: "16Mi",
           partsInFlight: 4,
           deadlineSeconds: 3600,
@@ -128,6 +132,20 @@ describe("cluster-backup render", () => {
     ["both --store and --store-pvc", ["--store", "s3://backups/a", "--store-pvc", "b", "--store-credentials-secret", "s"], "--store", "exactly one"],
     ["a credentials Secret for a volume", ["--store-pvc", "b", "--store-credentials-secret", "s"], "--store-credentials-secret", "s3:// store only"],
     ["store settings without a store", ["--s3-region", "eu-west-3"], "--s3-region", "give --store or --store-pvc"],
+    ["server-side encryption without a store", ["--s3-sse", "AES256"], "--s3-sse", "give --store or --store-pvc"],
+    ["server-side encryption for a volume", ["--store-pvc", "b", "--s3-sse", "aws:kms"], "--s3-sse", "s3:// store only"],
+    [
+      "a KMS key with SSE-S3",
+      ["--store", "s3://backups/a", "--store-credentials-secret", "s", "--s3-sse", "AES256", "--s3-sse-kms-key-id", "k1"],
+      "--s3-sse-kms-key-id",
+      "goes with aws:kms",
+    ],
+    [
+      "a KMS key with blanks",
+      ["--store", "s3://backups/a", "--store-credentials-secret", "s", "--s3-sse-kms-key-id", "my key"],
+      "--s3-sse-kms-key-id",
+      "KMS key id",
+    ],
     ["a Secret name that is not one", ["--store", "s3://backups/a", "--store-credentials-secret", "Store_Keys"], "--store-credentials-secret", "Secret"],
     ["a 4 MiB part", ["--store-pvc", "b", "--upload-part-size", "4Mi"], "--upload-part-size", "5Mi to 5Gi"],
     [

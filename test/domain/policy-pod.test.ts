@@ -71,9 +71,17 @@ const s3StoreArb = fc.record(
   },
   { requiredKeys: ["bucket"] },
 )
+const sseArb = fc.oneof(
+  fc.constant({}),
+  fc.constant({ serverSideEncryption: "AES256" as const }),
+  fc.record(
+    { serverSideEncryption: fc.constant("aws:kms" as const), kmsKeyId: fc.constantFrom("1234abcd-12ab-34cd-56ef-1234567890ab", "alias/etcd-backups") },
+    { requiredKeys: [] },
+  ),
+)
 const s3Arb = fc
   .tuple(
-    s3StoreArb,
+    fc.tuple(s3StoreArb, sseArb).map(([s, sse]) => ({ ...s, ...sse })),
     fc.oneof(
       dnsSubdomainArb(40).map((name) => ({ credentialsSecret: { name } })),
       fc.constant({ webIdentityRoleARN: "arn:aws:iam::123456789012:role/etcd-backup" }),
@@ -207,6 +215,8 @@ describe("renderPolicyBackupPod", () => {
           `s3://${policy.spec.store.s3!.bucket}${policy.spec.store.s3!.prefix === undefined ? "" : `/${policy.spec.store.s3!.prefix}`}`,
         )
       }
+      expect(flag("--s3-sse")).toBe(policy.spec.store.s3?.serverSideEncryption)
+      expect(flag("--s3-sse-kms-key-id")).toBe(policy.spec.store.s3?.kmsKeyId)
       const kind = policy.spec.store.s3 ?? policy.spec.store.pvc!
       expect(flag("--recipients-file") !== undefined).toBe(kind.recipientsSecret !== undefined)
       expect(flag("--resources-recipients-file") !== undefined).toBe(kind.resourcesRecipientsSecret !== undefined)
@@ -242,6 +252,12 @@ describe("renderPolicyBackupPod", () => {
     const revisionRun = rendered(input(p, { trigger: "RevisionChange", scheduledTime: undefined }))
     expect(revisionRun.metadata.annotations[scheduledTimeAnnotation]).toBeUndefined()
     expect(revisionRun.metadata.annotations[backupTriggerAnnotation]).toBe("RevisionChange")
+  })
+
+  it("refuses a KMS key with AES256 (SSE-S3), naming the field", () => {
+    const p = decoded({ schedule: "0 * * * *", store: { s3: { ...s3Example.s3, serverSideEncryption: "AES256", kmsKeyId: "k1" } } })
+    const r = renderPolicyBackupPod(input(p))
+    expect(Result.isFailure(r) && r.failure.message).toMatch(/spec\.store.*a KMS key goes with aws:kms/)
   })
 
   it("refuses a policy without a uid, naming metadata.uid", () => {

@@ -48,6 +48,10 @@ export const good = {
     schedule: "0 3 * * *",
     store: { s3: { ...s3.s3, recipientsSecret: { name: "backup-recipients" }, resourcesRecipientsSecret: { name: "bundle-recipients" } } },
   }),
+  "S3 with SSE-KMS under a key of its own": policy({
+    schedule: "0 3 * * *",
+    store: { s3: { ...s3.s3, serverSideEncryption: "aws:kms", kmsKeyId: "arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab" } },
+  }),
   "encrypted into a PVC": policy({ onRevisionChange: true, store: { pvc: { claimName: "backups", recipientsSecret: { name: "backup-recipients" } } } }),
   "S3 with web identity and a private CA, suspended": policy({
     schedule: "0 * * * *",
@@ -82,6 +86,12 @@ export const bad: ReadonlyArray<readonly [string, Record<string, unknown>, strin
     "are alternatives",
   ],
   ["an S3 store without credentials", { schedule: "0 * * * *", store: { s3: { bucket: "etcd-backups" } } }, "set exactly one of them"],
+  [
+    "a KMS key with SSE-S3",
+    { schedule: "0 * * * *", store: { s3: { ...s3.s3, serverSideEncryption: "AES256", kmsKeyId: "1234abcd" } } },
+    "kmsKeyId goes with serverSideEncryption aws:kms",
+  ],
+  ["an unknown server-side encryption", { schedule: "0 * * * *", store: { s3: { ...s3.s3, serverSideEncryption: "SSE-C" } } }, "is not one of"],
   ["a misspelt field", { schedule: "0 * * * *", store: pvc, scheduel: "0 * * * *" }, "unknown field"],
   ["minInterval in words", { onRevisionChange: true, minInterval: "1 hour", store: pvc }, "does not match"],
   ["maxTotalSize in GB", { schedule: "0 * * * *", store: pvc, retention: { maxTotalSize: "50GB" } }, "does not match"],
