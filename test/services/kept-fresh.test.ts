@@ -1,4 +1,4 @@
-import { mkdtempSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
@@ -31,6 +31,29 @@ describe("keepFresh", () => {
         { ms: 100, everyMs: 5 },
       ),
     ).toBe(false)
+  })
+
+  it("a file removed while refreshed: onGone once, and no refresh after; none while it is there or once stopped", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kept-fresh-"))
+    const [file, kept, stoppedFile] = ["gone.part", "kept.part", "stopped.part"].map((n) => join(dir, n))
+    for (const f of [file, kept, stoppedFile]) writeFileSync(f!, "x")
+    const calls = { gone: 0, kept: 0, stopped: 0 }
+    keepFresh(file!, 5, () => calls.gone++)
+    const stopKept = keepFresh(kept!, 5, () => calls.kept++)
+    const stop = keepFresh(stoppedFile!, 5, () => calls.stopped++)
+    stop()
+    rmSync(file!)
+    rmSync(stoppedFile!)
+    expect(
+      await settled(
+        () => calls.gone,
+        (n) => n > 0,
+        { ms: 2000, everyMs: 5 },
+      ),
+    ).toBe(1)
+    await sleep(50)
+    stopKept()
+    expect(calls).toEqual({ gone: 1, kept: 0, stopped: 0 })
   })
 
   it("a file gone or replaced by a symlink: skipped, nothing created, the link's target untouched", async () => {

@@ -45,18 +45,28 @@ export const copyAtomically = async (from: string | Uint8Array, to: string, part
   const handle = await createFreshFile(part, 0o600).catch((e: unknown) => {
     throw Object.assign(e instanceof Error ? e : new Error(String(e)), { where: part })
   })
-  const stopRefreshing = keepFresh(part, refreshEveryMs)
+  let stopRefreshing = () => {}
   return new Promise<{ size: number; sha256: string }>((resolve, reject) => {
     const hash = createHash("sha256")
     let size = 0
+    let failed = false
+    let input: Readable | undefined
     const out = handle.createWriteStream()
     const fail = (where: string, e: unknown) => {
+      if (failed) return
+      failed = true
+      stopRefreshing()
       out.destroy()
+      input?.destroy()
       // The failure is `e`; a part that cannot be removed is the next run's to sweep, never a rejection nobody handles.
       rm(part, { force: true })
         .catch(() => undefined)
         .then(() => reject(e instanceof BackupFileRefused ? e : Object.assign(e instanceof Error ? e : new Error(String(e)), { where })))
     }
+    // Gone while written: stop now rather than write the rest into an unlinked file, taking the room nobody can see or free.
+    stopRefreshing = keepFresh(part, refreshEveryMs, () =>
+      fail(part, Object.assign(new Error(`${part} was removed while it was written`), { code: "ENOENT", written: out.bytesWritten })),
+    )
     out.on("error", (e) => fail(part, e))
     out.on("finish", () => {
       const sha256 = hash.digest("hex")
@@ -65,7 +75,11 @@ export const copyAtomically = async (from: string | Uint8Array, to: string, part
         return
       }
       fsyncPath(part)
-        .then(() => rename(part, to))
+        .then(() => {
+          // Renamed, the part is gone: no refresh may take that for another writer's doing.
+          stopRefreshing()
+          return rename(part, to)
+        })
         .then(() => fsyncPath(dirname(to)))
         .then(
           () => resolve({ size, sha256 }),
@@ -79,15 +93,16 @@ export const copyAtomically = async (from: string | Uint8Array, to: string, part
       return
     }
     // Only a regular file, read no further than its size at open: a FIFO is refused, not waited on.
-    const input = Readable.from(readBackupFile(from, { maxBytes }))
-    input.on("error", (e) => fail(from, e))
-    input.on("data", (d) => {
+    const source = Readable.from(readBackupFile(from, { maxBytes }))
+    input = source
+    source.on("error", (e) => fail(from, e))
+    source.on("data", (d) => {
       const chunk = d as Buffer
       hash.update(chunk)
       size += chunk.length
     })
-    input.pipe(out)
-  }).finally(stopRefreshing)
+    source.pipe(out)
+  }).finally(() => stopRefreshing())
 }
 
 /** Removes the parts of `to` beside it: files named `<name>.part` or `<name>.<nonce>.part`. */

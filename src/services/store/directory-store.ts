@@ -95,11 +95,12 @@ export const makeDirectoryStore = (root: string, { refreshEveryMs = defaultRefre
             })
           }
           if (where === part && errnoCode(e) === "ENOENT") {
+            const written = (e as { written?: number }).written
             return new StoreLocalIoFailed({
               path: part,
               operation: "write",
               code: "ENOENT",
-              message: `${part} was removed while it was written: another upload of ${key} began (or prune took it for a dead writer's); this upload stored nothing under ${key}`,
+              message: `${part} was removed while it was written${written === undefined ? "" : ` (stopped after ${written} bytes)`}: another upload of ${key} began (or prune took it for a dead writer's); this upload stored nothing under ${key}`,
             })
           }
           return localIoFailed(where, where === from ? "read" : "write", e)

@@ -1,6 +1,20 @@
 import { createHash, randomBytes } from "node:crypto"
 import { spawnSync } from "node:child_process"
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, utimesSync, writeFileSync } from "node:fs"
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
@@ -124,8 +138,40 @@ describe("the directory store", () => {
     expect(stored).toBe(sha256(second))
     expect(Exit.isSuccess(eb) && eb.value.sha256).toBe(stored)
     // Unless the first was done before the second began, it failed, saying why.
-    if (Exit.isFailure(ea)) expect(JSON.stringify(ea)).toMatch(/was removed while it was written: another upload of c\/id\/f began/)
+    if (Exit.isFailure(ea))
+      expect(JSON.stringify(ea)).toMatch(/was removed while it was written( \(stopped after \d+ bytes\))?: another upload of c\/id\/f began/)
     expect(readdirSync(dir)).toEqual(["f"])
+  })
+
+  // It wrote on into the unlinked file to the end: room on the volume nobody could see or free, until its rename failed.
+  it("a part removed while it is written: the writer stops at its next refresh, not at the end, and closes its source", async () => {
+    const base = mkdtempSync(join(tmpdir(), "directory-store-"))
+    mkdirSync(join(base, "store"))
+    const store = makeDirectoryStore(join(base, "store"), { refreshEveryMs: 5 })
+    const source = join(base, "snap.db")
+    writeFileSync(source, "")
+    truncateSync(source, 512 * 1024 * 1024)
+    const put = Effect.runPromiseExit(store.putFile("c/b1/snap.db", source))
+    const dir = join(base, "store", "c", "b1")
+    const parts = await settled(
+      () => (existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith(".part")) : []),
+      (names) => names.length > 0,
+      { ms: 30_000, everyMs: 1 },
+    )
+    rmSync(join(dir, parts[0]!))
+    const exit = await put
+    const written = /was removed while it was written \(stopped after (\d+) bytes\)/.exec(JSON.stringify(exit))
+    expect(written, JSON.stringify(exit)).not.toBeNull()
+    expect(Number(written![1])).toBeLessThan(512 * 1024 * 1024)
+    const open = readdirSync("/proc/self/fd").flatMap((fd) => {
+      try {
+        return [readlinkSync(join("/proc/self/fd", fd))]
+      } catch {
+        return []
+      }
+    })
+    expect(open.filter((target) => target.startsWith(base))).toEqual([])
+    expect(readdirSync(dir)).toEqual([])
   })
 
   it("a dead writer's part: its last change and when that shows the writer gone; aborted, its directory goes with it", async () => {
