@@ -13,7 +13,6 @@
  * When verify passed the backup in the pod (its verification.json), the stored manifest records that
  * too (`verification`), signed with it.
  */
-import { createHash } from "node:crypto"
 import { join } from "node:path"
 import { Effect, Result } from "effect"
 import { manifestFileName } from "../../domain/archive-names.ts"
@@ -119,7 +118,11 @@ const storedManifestGuard = Effect.fnUntraced(function* <E, R>(prefix: string, i
         yield* beforeChange
         yield* store.remove(key)
       }),
-    /** Puts a small object beside the manifest (removes it when `bytes` is undefined), unless the store holds those bytes already. */
+    /**
+     * Puts a small object beside the manifest (removes it when `bytes` is undefined). Bytes the store holds already are
+     * written again without withdrawing the manifest, as a plain file is: the copy takes this upload's settings
+     * (`--s3-sse`), and nothing changes that the manifest could be out of step with.
+     */
     putBeside: (name: string, bytes: Uint8Array | undefined) =>
       Effect.gen(function* () {
         const key = objectKey(prefix, id, name)
@@ -129,8 +132,7 @@ const storedManifestGuard = Effect.fnUntraced(function* <E, R>(prefix: string, i
           yield* beforeChange
           return yield* Effect.as(store.remove(key), undefined)
         }
-        if (was !== undefined && Buffer.from(was).equals(bytes)) return { key, size: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex") }
-        yield* beforeChange
+        if (was === undefined || !Buffer.from(was).equals(bytes)) yield* beforeChange
         return yield* store.putBytes(key, bytes)
       }),
   }

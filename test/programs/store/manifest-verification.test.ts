@@ -60,6 +60,20 @@ const storedManifest = (store: MemoryStore, id: string) => {
 }
 
 describe("verify's verdict in the stored manifest", () => {
+  // It was skipped: a re-upload with --s3-sse left the stored record as the first upload wrote it, unencrypted.
+  it("a re-upload writes verify's record again (the store's settings apply to it) and never withdraws the manifest", async () => {
+    const dir = withReport("manifest-verification-reupload", "Full")
+    const calls: Array<string> = []
+    const store = makeMemoryStore({ faults: (operation, key) => Effect.sync(() => void calls.push(`${operation} ${key}`)) })
+    const report = await Effect.runPromise(uploadBackup(dir, prefix).pipe(withStore(store)))
+    calls.length = 0
+    await Effect.runPromise(uploadBackup(dir, prefix).pipe(withStore(store)))
+    expect(calls).toContain(`PUT ${objectKey(prefix, report.id, verificationFileName)}`)
+    expect(calls).not.toContain(`DELETE ${objectKey(prefix, report.id, manifestFileName)}`)
+    const listed = await Effect.runPromise(listBackups(prefix).pipe(withStore(store)))
+    expect(listed.map((b) => [b.completeness._tag, b.verified])).toEqual([["Complete", "Full"]])
+  })
+
   it("records the mode and the checks, signs the manifest that holds them, and list reads them without verification.json", async () => {
     const dir = withReport("manifest-verification-test-restore", "TestRestore")
     const { signing, trusted } = keys()
