@@ -16,7 +16,7 @@
  * come apart into pieces that each look incomplete.
  */
 import { Result, Schema } from "effect"
-import { manifestFileName, parseBackupFileName } from "./archive-names.ts"
+import { BackupTimestamp, manifestFileName, parseBackupFileName } from "./archive-names.ts"
 import { encryptedSuffix } from "./backup-manifest.ts"
 import { signatureFileName } from "./manifest-signature-file.ts"
 import { verificationFileName } from "./verification-file.ts"
@@ -331,11 +331,17 @@ export interface EmptyFolder {
  */
 export const emptyFolderIdleMs = 15 * 60_000
 
-/** The empty folders prune removes: a backup's own (`<prefix>/<id>`, one segment below the prefix), unchanged for longer than `emptyFolderIdleMs`. */
+/**
+ * The empty folders prune removes: a backup's own (`<prefix>/<id>`, the id a backup timestamp as backup-upload names
+ * them, one segment below the prefix), unchanged for longer than `emptyFolderIdleMs`. Any other is not this project's:
+ * a volume root's `lost+found` under an empty prefix, a user's folder.
+ */
 export const leftEmptyFolders = (folders: ReadonlyArray<EmptyFolder>, prefix: string, now: number): ReadonlyArray<EmptyFolder> => {
   const under = listingPrefix(prefix)
-  return folders.filter((f) => f.key.startsWith(under) && isLayoutSegment(f.key.slice(under.length)) && now - f.modifiedAt > emptyFolderIdleMs)
+  return folders.filter((f) => f.key.startsWith(under) && isBackupTimestamp(f.key.slice(under.length)) && now - f.modifiedAt > emptyFolderIdleMs)
 }
+
+const isBackupTimestamp = Schema.is(BackupTimestamp)
 
 /** Whether `key` is one backup-upload writes (`<prefix>/<id>/<file>`, `<file>` one of its names): its object or upload is prune's to remove. */
 export const isOwnKey = (prefix: string, key: string): boolean => isUploadedFileName(parseObjectKey(prefix, key)?.file ?? "")

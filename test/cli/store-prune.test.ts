@@ -110,7 +110,7 @@ describe("prune on a directory store", { timeout: 150_000 }, () => {
 
   // A run killed between removing a backup's last file and its directory (or between making it and its first part) left
   // it, and nothing listed it again: `ls` of the volume showed a backup that is not there, forever.
-  it("removes a backup's empty directory unchanged for 15 minutes; keeps a young one and one deeper", async () => {
+  it("removes a backup's empty directory unchanged for 15 minutes; keeps a young one, one deeper and one not named as a backup", async () => {
     const root = tempDir("store-prune-empty")
     const { id, files } = storedBackup(base, Date.parse("2026-03-01T00:00:00Z"), true)
     mkdirSync(join(root, "p", id), { recursive: true })
@@ -123,6 +123,7 @@ describe("prune on a directory store", { timeout: 150_000 }, () => {
     folder("p/2026-03-02_000000/kept/deeper", 20)
     folder("p/2026-03-03_000000", 1)
     folder("p/2026-03-04_000000", 20)
+    folder("p/lost+found", 20)
     const dry = await runCli(["prune", root, "--prefix", "p", "--keep-last", "1", "--dry-run"])
     expect(dry.status, dry.stderr).toBe(0)
     expect(dry.stdout).toMatch(/1 empty folder would be removed/)
@@ -131,7 +132,7 @@ describe("prune on a directory store", { timeout: 150_000 }, () => {
     const run = await runCli(["prune", root, "--prefix", "p", "--keep-last", "1"])
     expect(run.status, run.stderr).toBe(0)
     expect(run.stdout).toMatch(/1 kept, 0 removed; .*1 empty folder removed/)
-    expect(readdirSync(join(root, "p")).sort()).toEqual([id, "2026-03-02_000000", "2026-03-03_000000"])
+    expect(readdirSync(join(root, "p")).sort()).toEqual([id, "2026-03-02_000000", "2026-03-03_000000", "lost+found"])
     expect(readdirSync(join(root, "p", "2026-03-02_000000", "kept"))).toEqual(["deeper"])
   })
 })

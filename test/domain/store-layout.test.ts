@@ -1,7 +1,7 @@
 import { fc, test } from "@fast-check/vitest"
 import { Result, Schema } from "effect"
 import { describe, expect, it } from "vitest"
-import { manifestFileName } from "../../src/domain/archive-names.ts"
+import { BackupTimestamp, formatBackupTimestamp, manifestFileName } from "../../src/domain/archive-names.ts"
 import {
   backupCompleteness,
   BackupId,
@@ -380,8 +380,9 @@ describe("garbage", () => {
 describe("leftEmptyFolders", () => {
   const now = 10 * emptyFolderIdleMs
   const ageArb = fc.integer({ min: 0, max: 3 * emptyFolderIdleMs })
+  const timestampArb = fc.date({ min: new Date("2000-01-01T00:00:00Z"), max: new Date("2099-12-31T23:59:59Z"), noInvalidDate: true }).map(formatBackupTimestamp)
   const folderArb = fc.record({
-    path: fc.array(segmentArb, { minLength: 1, maxLength: 3 }),
+    path: fc.array(fc.oneof(segmentArb, timestampArb), { minLength: 1, maxLength: 3 }),
     under: fc.boolean(),
     age: ageArb,
   })
@@ -395,12 +396,12 @@ describe("leftEmptyFolders", () => {
       const left = leftEmptyFolders(folders, prefix, now)
       const expected = folders.filter((f) => {
         const rest = prefix === "" ? f.key : f.key.startsWith(`${prefix}/`) ? f.key.slice(prefix.length + 1) : undefined
-        return rest !== undefined && !rest.includes("/") && now - f.modifiedAt > emptyFolderIdleMs
+        return rest !== undefined && Schema.is(BackupTimestamp)(rest) && now - f.modifiedAt > emptyFolderIdleMs
       })
       expect(left).toEqual(expected)
     },
   )
-  it("the prefix's own folder, a folder beside the prefix, one deeper than a backup's and a young one are kept", () => {
+  it("the prefix's own folder, a folder beside the prefix, one deeper than a backup's, one not named as a backup and a young one are kept", () => {
     const old = now - emptyFolderIdleMs - 1
     const folders = [
       { key: "p", modifiedAt: old },
@@ -409,7 +410,10 @@ describe("leftEmptyFolders", () => {
       { key: "p/2026-01-02_000000", modifiedAt: now - emptyFolderIdleMs },
       { key: "p/2026-01-03_000000", modifiedAt: old },
       { key: "p/not a backup id", modifiedAt: old },
+      { key: "p/2026-02-30_000000", modifiedAt: old },
+      { key: "p/lost+found", modifiedAt: old },
     ]
     expect(leftEmptyFolders(folders, "p", now).map((f) => f.key)).toEqual(["p/2026-01-03_000000"])
+    expect(leftEmptyFolders([{ key: "lost+found", modifiedAt: old }], "", now)).toEqual([])
   })
 })
