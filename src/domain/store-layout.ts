@@ -331,6 +331,8 @@ export interface EmptyFolder {
  */
 export const emptyFolderIdleMs = 15 * 60_000
 
+const isBackupTimestamp = Schema.is(BackupTimestamp)
+
 /**
  * The empty folders prune removes: a backup's own (`<prefix>/<id>`, the id a backup timestamp as backup-upload names
  * them, one segment below the prefix), unchanged for longer than `emptyFolderIdleMs`. Any other is not this project's:
@@ -340,8 +342,6 @@ export const leftEmptyFolders = (folders: ReadonlyArray<EmptyFolder>, prefix: st
   const under = listingPrefix(prefix)
   return folders.filter((f) => f.key.startsWith(under) && isBackupTimestamp(f.key.slice(under.length)) && now - f.modifiedAt > emptyFolderIdleMs)
 }
-
-const isBackupTimestamp = Schema.is(BackupTimestamp)
 
 /** Whether `key` is one backup-upload writes (`<prefix>/<id>/<file>`, `<file>` one of its names): its object or upload is prune's to remove. */
 export const isOwnKey = (prefix: string, key: string): boolean => isUploadedFileName(parseObjectKey(prefix, key)?.file ?? "")
