@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from "node:crypto"
 import { open, readdir, rename, rm } from "node:fs/promises"
 import { basename, dirname, join } from "node:path"
-import { Readable } from "node:stream"
+import { Readable, type Writable } from "node:stream"
 import { BackupFileRefused, readBackupFile } from "../backup-file.ts"
 import { createFreshFile } from "../fresh-file.ts"
 import { keepFresh } from "../kept-fresh.ts"
@@ -34,6 +34,9 @@ const fsyncPath = async (path: string) => {
   }
 }
 
+const closed = (stream: Readable | Writable): Promise<void> =>
+  stream.closed ? Promise.resolve() : new Promise((resolve) => stream.once("close", () => resolve()))
+
 interface CopyOptions {
   readonly expectedSha256?: string | undefined
   readonly maxBytes?: number | undefined
@@ -56,10 +59,11 @@ export const copyAtomically = async (from: string | Uint8Array, to: string, part
       if (failed) return
       failed = true
       stopRefreshing()
-      out.destroy()
-      input?.destroy()
+      // Rejected once both files are closed: a caller that goes on (or a test that looks) finds no handle left open.
+      const streams = [out.destroy(), ...(input === undefined ? [] : [input.destroy()])]
       // The failure is `e`; a part that cannot be removed is the next run's to sweep, never a rejection nobody handles.
-      rm(part, { force: true })
+      Promise.all(streams.map(closed))
+        .then(() => rm(part, { force: true }))
         .catch(() => undefined)
         .then(() => reject(e instanceof BackupFileRefused ? e : Object.assign(e instanceof Error ? e : new Error(String(e)), { where })))
     }
