@@ -92,7 +92,7 @@ export interface DescribedFile {
 
 export type ManifestState =
   | { readonly _tag: "Absent" }
-  | { readonly _tag: "Unreadable"; readonly reason: string }
+  | { readonly _tag: "Unreadable"; readonly reason: string; readonly archived?: boolean | undefined }
   | { readonly _tag: "Read"; readonly files: ReadonlyArray<DescribedFile> }
 
 export interface BackupObjects {
@@ -126,6 +126,8 @@ export type BackupCompleteness =
       readonly reasons: ReadonlyArray<string>
       /** Its manifest is there but this version cannot read it: maybe a newer cluster-backup's, so never garbage. */
       readonly unreadableManifest?: boolean | undefined
+      /** Its manifest cannot be read because the store archived it (a lifecycle rule's transition): never garbage either. */
+      readonly archivedManifest?: boolean | undefined
       /** None of its objects has a name backup-upload writes (another program's files under the prefix): never garbage. */
       readonly foreign?: boolean | undefined
     }
@@ -165,7 +167,16 @@ export const backupCompleteness = (backup: BackupObjects, manifest: ManifestStat
   }
   if (reasons.length > 0) {
     const foreign = !backup.objects.some((o) => isUploadedFileName(o.file))
-    return { _tag: "Incomplete", id: backup.id, bytes, newestAt, reasons, unreadableManifest: manifest._tag === "Unreadable", foreign }
+    return {
+      _tag: "Incomplete",
+      id: backup.id,
+      bytes,
+      newestAt,
+      reasons,
+      unreadableManifest: manifest._tag === "Unreadable",
+      ...(manifest._tag === "Unreadable" && manifest.archived === true ? { archivedManifest: true } : {}),
+      foreign,
+    }
   }
   // The signature and verify's record are about the manifest's backup, not files it describes: never garbage.
   const named = new Set([manifestFileName, signatureFileName, verificationFileName, ...described.map((f) => f.name)])

@@ -86,6 +86,17 @@ describe("backupCompleteness", () => {
     expect(c).toMatchObject({ _tag: "Complete", id: "b", extra: [], newestAt: 2000 })
   })
 
+  test.prop([filesArb, fc.boolean(), fc.integer({ min: 0, max: 10_000 })])(
+    "a manifest the store archived: incomplete and marked so, never garbage whatever the grace",
+    (files, withSha, grace) => {
+      const c = backupCompleteness(storedAs("b", files, withSha), { _tag: "Unreadable", reason: "archived", archived: true })
+      expect(c).toMatchObject({ _tag: "Incomplete", unreadableManifest: true, archivedManifest: true })
+      expect(garbage([c], [], 1_000_000, grace, "p").incomplete).toEqual([])
+      const plain = backupCompleteness(storedAs("b", files, withSha), { _tag: "Unreadable", reason: "bad JSON" })
+      expect(plain._tag === "Incomplete" && plain.archivedManifest).toBeFalsy()
+    },
+  )
+
   test.prop([filesArb, fc.nat(), fc.constantFrom("missing", "size", "sha256", "no manifest", "unreadable")])(
     "any missing object, other size, other recorded sha256 or missing manifest: incomplete, saying why",
     (files, pick, fault) => {

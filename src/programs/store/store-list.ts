@@ -17,7 +17,7 @@ import {
   type ManifestState,
 } from "../../domain/store-layout.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
-import { type StoreError, StoreRequestFailed } from "../../services/store/store-errors.ts"
+import { archivedObjectCode, type StoreError, StoreRequestFailed } from "../../services/store/store-errors.ts"
 import { decodeBackupManifestBytes } from "../backup-dir/backup-manifest-file.ts"
 import type { VerifiedMode } from "../../domain/verification-file.ts"
 import { readStoredVerification } from "./verification-record.ts"
@@ -41,10 +41,20 @@ export const readStoredManifest = (
     // Listed, then gone: another run's prune removed the backup meanwhile (manifest first). It is
     // what it now is, a backup without a manifest, not a failure of the whole listing.
     const bytes = yield* store.getBytes(key).pipe(
-      Effect.map((b): Uint8Array | undefined => b),
+      Effect.map((b): Uint8Array | "archived" | undefined => b),
       Effect.catchTag("StoreObjectMissing", () => Effect.succeed(undefined)),
+      // Archived by a lifecycle rule: the backup is there, unreadable until restored; the listing goes on.
+      Effect.catchIf(
+        (e) => e._tag === "StoreRequestFailed" && e.code === archivedObjectCode,
+        () => Effect.succeed("archived" as const),
+      ),
     )
     if (bytes === undefined) return { state: { _tag: "Absent" }, manifest: undefined }
+    if (bytes === "archived")
+      return {
+        state: { _tag: "Unreadable", reason: "the store archived it (InvalidObjectState): restore it (S3 RestoreObject) to read it", archived: true },
+        manifest: undefined,
+      }
     const decoded = decodeBackupManifestBytes(bytes, key)
     if (Result.isFailure(decoded)) return { state: { _tag: "Unreadable", reason: decoded.failure.message }, manifest: undefined }
     const m = decoded.success

@@ -254,11 +254,15 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
         ? Effect.logWarning(
             `leaving ${listingPrefix(options.prefix, b.id)} alone: none of its objects is a file backup-upload writes, so it is not a backup of this project's (is the prefix right?)`,
           )
-        : b.unreadableManifest === true
+        : b.archivedManifest === true
           ? Effect.logWarning(
-              `keeping backup ${b.id}: its manifest is there but this version cannot read it (${b.reasons.join("; ")}); a later cluster-backup may have written it: prune it with that version, or remove it by hand if it is damaged`,
+              `keeping backup ${b.id}: the store archived its manifest (a lifecycle rule's transition), so it cannot be read to apply the rules; it stays until restored, or until the lifecycle rule expires it`,
             )
-          : Effect.logInfo(`keeping incomplete backup ${b.id}: younger than the grace period or an upload is in progress under it (${b.reasons.join("; ")})`)
+          : b.unreadableManifest === true
+            ? Effect.logWarning(
+                `keeping backup ${b.id}: its manifest is there but this version cannot read it (${b.reasons.join("; ")}); a later cluster-backup may have written it: prune it with that version, or remove it by hand if it is damaged`,
+              )
+            : Effect.logInfo(`keeping incomplete backup ${b.id}: younger than the grace period or an upload is in progress under it (${b.reasons.join("; ")})`)
   for (const u of report.uploadsKept) yield* Effect.logInfo(`keeping the multipart upload of ${u.key}: ${keptUploadText(u)}`)
   for (const r of retention.remove) {
     yield* Effect.logInfo(`${verb} backup ${r.unit.id}: ${r.reason}`)

@@ -17,6 +17,7 @@ import { agentThrough, type ChosenProxy, proxyFailure } from "./proxy-agent.ts"
 import { currentCredentials, type CredentialSource } from "./s3-credentials.ts"
 import { canonicalQuery, emptyPayloadHash, signRequest, uriEncodePath } from "./sigv4.ts"
 import {
+  archivedObjectCode,
   errnoCode,
   quotaExceededCodes,
   StoreAccessDenied,
@@ -156,6 +157,12 @@ export const responseError = (e: S3Endpoint, req: S3Request, status: number, bod
   if (quotaExceededCodes.has(code)) {
     return refusedBecause(
       `the store's quota (bucket ${e.bucket}'s, or its owner's) is used up: remove old backups from it (prune with a retention rule) or have the quota raised`,
+    )
+  }
+  // A 403 on AWS, but nothing is denied: the object was moved to an archive storage class (a lifecycle rule).
+  if (code === archivedObjectCode) {
+    return refusedBecause(
+      `${req.key} is in an archive storage class (S3 Glacier Flexible Retrieval or Deep Archive, or an Intelligent-Tiering archive tier) and cannot be read until it is restored (S3 RestoreObject); transition backups to archive only after the retention that lists, verifies and restores them`,
     )
   }
   if (status === 403 || code === "SignatureDoesNotMatch" || code === "InvalidAccessKeyId" || code === "AccessDenied") {

@@ -41,6 +41,9 @@ export class StoreIntegrityFailed extends Schema.TaggedError<StoreIntegrityFaile
   message: Schema.String,
 }) {}
 
+/** S3's error code for a read of an object in an archive storage class (moved there by a lifecycle rule). */
+export const archivedObjectCode = "InvalidObjectState"
+
 /** Any other failed request: HTTP status and S3 error code, or a connection error code. */
 export class StoreRequestFailed extends Schema.TaggedError<StoreRequestFailed>()("StoreRequestFailed", {
   store: Schema.String,

@@ -3,7 +3,7 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { it } from "@effect/vitest"
-import { Effect, Exit, Layer } from "effect"
+import { Effect, Exit, Layer, Logger } from "effect"
 import { TestClock } from "effect/testing"
 import { beforeAll, describe, expect } from "vitest"
 import { manifestFileName } from "../../../src/domain/archive-names.ts"
@@ -422,6 +422,58 @@ describe("prune on a store", () => {
         [old, "Incomplete"],
         [newest, "Complete"],
       ])
+    }),
+  )
+
+  // A lifecycle rule that moves old backups to Glacier made every GET of their manifests a 403: list and prune failed
+  // as if the credentials were wrong, and retention stopped for every backup.
+  it.effect("a backup whose manifest the store archived (InvalidObjectState): listed, kept with a warning; the rules apply to the rest", () =>
+    Effect.gen(function* () {
+      let now = 0
+      let archived = ""
+      const store = makeMemoryStore({
+        now: () => now,
+        retry: { retries: 0, retryBaseMs: 0 },
+        faults: (operation, key) =>
+          operation === "GET" && archived !== "" && key === objectKey(prefix, archived, manifestFileName)
+            ? Effect.fail(
+                new StoreRequestFailed({
+                  store: "memory://",
+                  operation,
+                  key,
+                  status: 403,
+                  code: "InvalidObjectState",
+                  retryable: false,
+                  message: "The operation is not valid for the object's storage class",
+                }),
+              )
+            : Effect.void,
+      })
+      const tick = Effect.flatMap(
+        Effect.clockWith((c) => c.currentTimeMillis),
+        (t) =>
+          Effect.sync(() => {
+            now = t
+          }),
+      )
+      const made = []
+      for (let i = 0; i < 4; i++) made.push(yield* putBackup(store, tick, t0 + i * day))
+      archived = made[0]!
+      yield* TestClock.setTime(t0 + 40 * day)
+      const listed = yield* listBackups(prefix).pipe(provide(store))
+      expect(listed.map((b) => [b.completeness.id, b.completeness._tag])).toEqual(made.map((id) => [id, id === archived ? "Incomplete" : "Complete"]))
+      expect(listed[0]!.completeness).toMatchObject({
+        archivedManifest: true,
+        reasons: [expect.stringMatching(/the store archived it \(InvalidObjectState\)/)],
+      })
+      const warnings: Array<string> = []
+      const report = yield* pruneStore({ prefix, policy: { keepLast: 1 }, graceMs: 0, dryRun: false }).pipe(
+        provide(store),
+        Effect.provide(Logger.layer([Logger.make(({ message, logLevel }) => void (logLevel === "Warn" && warnings.push(String(message))))])),
+      )
+      expect(report.retention.keep.map((k) => k.unit.id)).toEqual([made[3]])
+      expect(ids(store)).toEqual([archived, made[3]])
+      expect(warnings.some((w) => w.startsWith(`keeping backup ${archived}: the store archived its manifest`))).toBe(true)
     }),
   )
 

@@ -746,3 +746,21 @@ describe("server-side encryption", () => {
     expect(requests).toBe(1)
   })
 })
+
+describe("an object in an archive storage class", () => {
+  // S3 answers 403 InvalidObjectState: it read as access denied, "check the access key and secret".
+  it("a read answered 403 InvalidObjectState says the object is archived and must be restored, not that access was denied", async () => {
+    let requests = 0
+    const url = await xmlStub(403, () => {
+      requests++
+      return `<Error><Code>InvalidObjectState</Code><Message>The operation is not valid for the object's storage class</Message><StorageClass>GLACIER</StorageClass></Error>`
+    })
+    const store = makeS3Store(endpoint(url), { partSize: 5 * MiB, partsInFlight: 1, retries: 3, retryBaseMs: 1 })
+    const text = JSON.stringify(await Effect.runPromiseExit(store.getBytes("p/id/backup-manifest.json")))
+    expect(text).toMatch(/"_tag":"StoreRequestFailed"/)
+    expect(text).toMatch(/"code":"InvalidObjectState"/)
+    expect(text).toMatch(/is in an archive storage class .* cannot be read until it is restored \(S3 RestoreObject\)/)
+    expect(text).not.toMatch(/access key/)
+    expect(requests).toBe(1)
+  })
+})
