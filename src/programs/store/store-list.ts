@@ -17,7 +17,7 @@ import {
   type ManifestState,
 } from "../../domain/store-layout.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
-import { archivedObjectCode, type StoreError, StoreRequestFailed } from "../../services/store/store-errors.ts"
+import { isArchivedObject, type StoreError, StoreRequestFailed } from "../../services/store/store-errors.ts"
 import { decodeBackupManifestBytes } from "../backup-dir/backup-manifest-file.ts"
 import type { VerifiedMode } from "../../domain/verification-file.ts"
 import { readStoredVerification } from "./verification-record.ts"
@@ -44,10 +44,7 @@ export const readStoredManifest = (
       Effect.map((b): Uint8Array | "archived" | undefined => b),
       Effect.catchTag("StoreObjectMissing", () => Effect.succeed(undefined)),
       // Archived by a lifecycle rule: the backup is there, unreadable until restored; the listing goes on.
-      Effect.catchIf(
-        (e) => e._tag === "StoreRequestFailed" && e.code === archivedObjectCode,
-        () => Effect.succeed("archived" as const),
-      ),
+      Effect.catchIf(isArchivedObject, () => Effect.succeed("archived" as const)),
     )
     if (bytes === undefined) return { state: { _tag: "Absent" }, manifest: undefined }
     if (bytes === "archived")

@@ -9,7 +9,7 @@ import { objectKey, type BackupObjects } from "../../domain/store-layout.ts"
 import { verificationFileName, verifiedMode, type VerifiedMode } from "../../domain/verification-file.ts"
 import { type BackupFileFailure, readOptionalBackupFileBytes } from "../../services/backup-file.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
-import type { StoreError } from "../../services/store/store-errors.ts"
+import { isArchivedObject, type StoreError } from "../../services/store/store-errors.ts"
 
 /** A verify report is a few KiB: a bigger file is not one, and is not read into memory. */
 const maxRecordBytes = 1_048_576
@@ -28,10 +28,11 @@ export const readStoredVerification = (
     const record = backup.objects.find((o) => o.file === verificationFileName)
     if (record === undefined || record.size > maxRecordBytes) return undefined
     const store = yield* BackupStore
-    // Listed, then removed (another run's prune): no record, as if never listed.
+    // Listed, then removed (another run's prune), or archived by a lifecycle rule: no record it can read, as if never listed.
     const bytes = yield* store.getBytes(objectKey(prefix, backup.id, verificationFileName)).pipe(
       Effect.map((b): Uint8Array | undefined => b),
       Effect.catchTag("StoreObjectMissing", () => Effect.succeed(undefined)),
+      Effect.catchIf(isArchivedObject, () => Effect.succeed(undefined)),
     )
     return bytes === undefined ? undefined : verifiedMode(new TextDecoder().decode(bytes), timestamp)
   })

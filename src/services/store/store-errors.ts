@@ -58,6 +58,9 @@ export class StoreRequestFailed extends Schema.TaggedError<StoreRequestFailed>()
   message: Schema.String,
 }) {}
 
+/** A read refused because the object is in an archive storage class: unreadable until restored, not a failure of the store. */
+export const isArchivedObject = (e: StoreError): boolean => e._tag === "StoreRequestFailed" && e.code === archivedObjectCode
+
 /** No credentials were found, or a credentials source is unreadable or malformed. */
 export class StoreCredentialsUnavailable extends Schema.TaggedError<StoreCredentialsUnavailable>()("StoreCredentialsUnavailable", {
   /** The variable, file or endpoint (STS) the credentials were to come from. */

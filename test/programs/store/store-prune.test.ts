@@ -427,54 +427,59 @@ describe("prune on a store", () => {
 
   // A lifecycle rule that moves old backups to Glacier made every GET of their manifests a 403: list and prune failed
   // as if the credentials were wrong, and retention stopped for every backup.
-  it.effect("a backup whose manifest the store archived (InvalidObjectState): listed, kept with a warning; the rules apply to the rest", () =>
-    Effect.gen(function* () {
-      let now = 0
-      let archived = ""
-      const store = makeMemoryStore({
-        now: () => now,
-        retry: { retries: 0, retryBaseMs: 0 },
-        faults: (operation, key) =>
-          operation === "GET" && archived !== "" && key === objectKey(prefix, archived, manifestFileName)
-            ? Effect.fail(
-                new StoreRequestFailed({
-                  store: "memory://",
-                  operation,
-                  key,
-                  status: 403,
-                  code: "InvalidObjectState",
-                  retryable: false,
-                  message: "The operation is not valid for the object's storage class",
-                }),
-              )
-            : Effect.void,
-      })
-      const tick = Effect.flatMap(
-        Effect.clockWith((c) => c.currentTimeMillis),
-        (t) =>
-          Effect.sync(() => {
-            now = t
-          }),
-      )
-      const made = []
-      for (let i = 0; i < 4; i++) made.push(yield* putBackup(store, tick, t0 + i * day))
-      archived = made[0]!
-      yield* TestClock.setTime(t0 + 40 * day)
-      const listed = yield* listBackups(prefix).pipe(provide(store))
-      expect(listed.map((b) => [b.completeness.id, b.completeness._tag])).toEqual(made.map((id) => [id, id === archived ? "Incomplete" : "Complete"]))
-      expect(listed[0]!.completeness).toMatchObject({
-        archivedManifest: true,
-        reasons: [expect.stringMatching(/the store archived it \(InvalidObjectState\)/)],
-      })
-      const warnings: Array<string> = []
-      const report = yield* pruneStore({ prefix, policy: { keepLast: 1 }, graceMs: 0, dryRun: false }).pipe(
-        provide(store),
-        Effect.provide(Logger.layer([Logger.make(({ message, logLevel }) => void (logLevel === "Warn" && warnings.push(String(message))))])),
-      )
-      expect(report.retention.keep.map((k) => k.unit.id)).toEqual([made[3]])
-      expect(ids(store)).toEqual([archived, made[3]])
-      expect(warnings.some((w) => w.startsWith(`keeping backup ${archived}: the store archived its manifest`))).toBe(true)
-    }),
+  it.effect(
+    "a backup whose manifest the store archived (InvalidObjectState): listed, kept with a warning; the rules apply to the rest; an archived verify record reads as none",
+    () =>
+      Effect.gen(function* () {
+        let now = 0
+        let archived = ""
+        const store = makeMemoryStore({
+          now: () => now,
+          retry: { retries: 0, retryBaseMs: 0 },
+          faults: (operation, key) =>
+            operation === "GET" && archived !== "" && (key === objectKey(prefix, archived, manifestFileName) || key.endsWith(verificationFileName))
+              ? Effect.fail(
+                  new StoreRequestFailed({
+                    store: "memory://",
+                    operation,
+                    key,
+                    status: 403,
+                    code: "InvalidObjectState",
+                    retryable: false,
+                    message: "The operation is not valid for the object's storage class",
+                  }),
+                )
+              : Effect.void,
+        })
+        const tick = Effect.flatMap(
+          Effect.clockWith((c) => c.currentTimeMillis),
+          (t) =>
+            Effect.sync(() => {
+              now = t
+            }),
+        )
+        const made = []
+        for (let i = 0; i < 4; i++) made.push(yield* putBackup(store, tick, t0 + i * day))
+        // verify's record of another backup, archived too: that backup is listed complete, not verified.
+        yield* store.putBytes(objectKey(prefix, made[3]!, verificationFileName), new TextEncoder().encode("{}"))
+        archived = made[0]!
+        yield* TestClock.setTime(t0 + 40 * day)
+        const listed = yield* listBackups(prefix).pipe(provide(store))
+        expect(listed[3]!.verified).toBeUndefined()
+        expect(listed.map((b) => [b.completeness.id, b.completeness._tag])).toEqual(made.map((id) => [id, id === archived ? "Incomplete" : "Complete"]))
+        expect(listed[0]!.completeness).toMatchObject({
+          archivedManifest: true,
+          reasons: [expect.stringMatching(/the store archived it \(InvalidObjectState\)/)],
+        })
+        const warnings: Array<string> = []
+        const report = yield* pruneStore({ prefix, policy: { keepLast: 1 }, graceMs: 0, dryRun: false }).pipe(
+          provide(store),
+          Effect.provide(Logger.layer([Logger.make(({ message, logLevel }) => void (logLevel === "Warn" && warnings.push(String(message))))])),
+        )
+        expect(report.retention.keep.map((k) => k.unit.id)).toEqual([made[3]])
+        expect(ids(store)).toEqual([archived, made[3]])
+        expect(warnings.some((w) => w.startsWith(`keeping backup ${archived}: the store archived its manifest`))).toBe(true)
+      }),
   )
 
   it.effect("refuses to run without a rule", () =>
