@@ -23,6 +23,8 @@ export const listedJson = (b: ListedBackup) => ({
   openshiftVersion: b.manifest?.cluster?.openshiftVersion ?? null,
   clusterId: b.manifest?.cluster?.clusterId ?? null,
   reasons: b.completeness._tag === "Incomplete" ? b.completeness.reasons : [],
+  /** Its manifest is in an archive storage class (a lifecycle rule's): restore it to read the backup. */
+  archived: b.completeness._tag === "Incomplete" && b.completeness.archivedManifest === true,
   /** The other forms of the files the manifest names, beside them (`encrypted` false: a plain copy, the file in the clear). */
   strayForms: strayFormsOf(b).map((o) => ({ file: o.file, size: o.size, encrypted: o.encrypted })),
 })

@@ -71,3 +71,23 @@ describe("list shows the other forms of a complete backup's files left beside th
     expect(warnings[0]).toContain("prune removes them")
   })
 })
+
+describe("list shows a backup whose manifest the store archived", () => {
+  it("as incomplete with the reason in the table, and archived in --json", () => {
+    const archived = {
+      completeness: {
+        _tag: "Incomplete",
+        id: "2026-01-02_030405",
+        bytes: 30,
+        newestAt: 0,
+        reasons: ["backup-manifest.json is unreadable: the store archived it (InvalidObjectState): restore it (S3 RestoreObject) to read it"],
+        unreadableManifest: true,
+        archivedManifest: true,
+      },
+      manifest: undefined,
+    } as unknown as ListedBackup
+    expect(listTable([archived])).toMatch(/incomplete: backup-manifest\.json is unreadable: the store archived it/)
+    expect(listedJson(archived)).toMatchObject({ complete: false, archived: true })
+    expect(listedJson(listed(manifest))).toMatchObject({ archived: false })
+  })
+})
