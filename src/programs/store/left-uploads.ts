@@ -31,8 +31,10 @@ export const abortLeftUploads = (left: ReadonlyArray<PendingUpload>): Effect.Eff
     const store = yield* BackupStore
     for (const u of left) {
       yield* store.abortUpload(u).pipe(
-        Effect.andThen(
-          Effect.logInfo(`aborted the multipart upload of ${u.key} an interrupted upload left (started ${new Date(u.initiatedAt).toISOString()})`),
+        Effect.flatMap((aborted) =>
+          aborted
+            ? Effect.logInfo(`aborted the multipart upload of ${u.key} an interrupted upload left (started ${new Date(u.initiatedAt).toISOString()})`)
+            : Effect.logWarning(`kept the upload of ${u.key} noted before this upload: it was written to since, so another upload of it is at work`),
         ),
         Effect.catch((e) =>
           Effect.logWarning(

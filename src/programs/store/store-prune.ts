@@ -281,15 +281,20 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
     yield* Effect.logWarning(`${verb} ${o.key}: ${form}`)
     if (!options.dryRun) yield* store.remove(o.key)
   }
+  const resumed: Array<PendingUpload> = []
   for (const u of dead.uploads) {
     yield* Effect.logInfo(`${verb} the abandoned multipart upload of ${u.key}, ${uploadTimeText(u)}`)
-    if (!options.dryRun) yield* store.abortUpload(u)
+    if (options.dryRun || (yield* store.abortUpload(u))) continue
+    yield* Effect.logWarning(`kept the upload of ${u.key} after all: its writer refreshed it since it was listed, so it is at work`)
+    resumed.push(u)
   }
   for (const f of folders) {
     yield* Effect.logInfo(`${verb} the empty folder ${f.key}/, untouched since ${new Date(f.modifiedAt).toISOString()}: an interrupted run left it`)
     if (!options.dryRun && !(yield* store.removeEmptyFolder(f.key))) yield* Effect.logInfo(`kept ${f.key}/: something was written into it meanwhile`)
   }
-  return report
+  return resumed.length === 0
+    ? report
+    : { ...report, uploads: report.uploads.filter((u) => !resumed.includes(u)), uploadsKept: [...report.uploadsKept, ...resumed] }
 })
 
 /** The line on stdout: what was kept and removed, with the bytes freed. */

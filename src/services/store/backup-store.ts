@@ -97,7 +97,11 @@ export interface BackupStoreShape {
   readonly remove: (key: string) => Effect.Effect<void, StoreError>
   /** Uploads started under `prefix` and neither completed nor aborted. */
   readonly pendingUploads: (prefix: string) => Effect.Effect<ReadonlyArray<PendingUpload>, StoreError>
-  readonly abortUpload: (upload: PendingUpload) => Effect.Effect<void, StoreError>
+  /**
+   * Aborts the upload: `false` when its writer was seen at work since it was listed (a directory store's part refreshed
+   * after `lastActiveAt`), so it was kept; `true` when it is gone, aborted here or before.
+   */
+  readonly abortUpload: (upload: PendingUpload) => Effect.Effect<boolean, StoreError>
   /**
    * When the upload's writer was last seen at work (an S3 upload's newest part, its start when it has none); `undefined`
    * when the upload is no longer pending (completed or aborted since it was listed).

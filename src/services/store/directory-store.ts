@@ -272,9 +272,15 @@ export const makeDirectoryStore = (root: string, { refreshEveryMs = defaultRefre
     validKey(u.uploadId) && u.uploadId.endsWith(partSuffix)
       ? Effect.tryPromise({
           try: async () => {
-            await rm(pathOf(u.uploadId), { force: true })
+            const part = pathOf(u.uploadId)
+            // Refreshed since it was listed: its writer is at work after all (a pause longer than the listing saw).
+            const now =
+              u.lastActiveAt === undefined ? undefined : await stat(part).catch((e: unknown) => (errnoCode(e) === "ENOENT" ? undefined : Promise.reject(e)))
+            if (now !== undefined && u.lastActiveAt !== undefined && now.mtimeMs > u.lastActiveAt) return false
+            await rm(part, { force: true })
             // A dead writer's backup directory goes with its last part.
-            await rmdir(dirname(pathOf(u.uploadId))).catch(() => undefined)
+            await rmdir(dirname(part)).catch(() => undefined)
+            return true
           },
           catch: (e) => localIoFailed(pathOf(u.uploadId), "remove", e),
         })

@@ -195,7 +195,10 @@ export const makeMemoryStore = (options: MemoryStoreOptions = {}): MemoryStore =
       request(
         "AbortMultipartUpload",
         u.key,
-        Effect.sync(() => void uploads.delete(u.uploadId)),
+        Effect.sync(() => {
+          uploads.delete(u.uploadId)
+          return true
+        }),
       ),
     uploadActiveAt: (u) =>
       request(

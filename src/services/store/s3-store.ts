@@ -760,6 +760,7 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
         (e) => e._tag === "StoreRequestFailed" && e.code === "NoSuchUpload",
         () => Effect.void,
       ),
+      Effect.as(true),
     )
 
   const uploadActiveAt = (u: PendingUpload): Effect.Effect<number | undefined, StoreError> =>

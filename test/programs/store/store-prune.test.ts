@@ -482,6 +482,26 @@ describe("prune on a store", () => {
       }),
   )
 
+  it.effect("an upload whose writer shows itself between the listing and the abort is kept, and counted kept", () =>
+    Effect.gen(function* () {
+      const { store, tick } = yield* setup
+      yield* putBackup(store, tick, t0)
+      const key = objectKey(prefix, "2026-03-01_120000", "snapshot_2026-03-01_120000.db")
+      store.uploads.set("u1", { key, uploadId: "u1", initiatedAt: t0 })
+      yield* TestClock.setTime(t0 + 3 * day)
+      const warnings: Array<string> = []
+      const resuming = { ...store, abortUpload: () => Effect.succeed(false) }
+      const report = yield* pruneStore({ prefix, policy: { keepLast: 1 }, graceMs: day, dryRun: false }).pipe(
+        Effect.provide(Layer.succeed(BackupStore, BackupStore.of(resuming))),
+        Effect.provide(Logger.layer([Logger.make(({ message, logLevel }) => void (logLevel === "Warn" && warnings.push(String(message))))])),
+      )
+      expect(report.uploads).toEqual([])
+      expect(report.uploadsKept.map((u) => u.uploadId)).toEqual(["u1"])
+      expect(storePruneSummary(report)).toMatch(/0 abandoned uploads aborted, 1 kept/)
+      expect(warnings).toContain(`kept the upload of ${key} after all: its writer refreshed it since it was listed, so it is at work`)
+    }),
+  )
+
   it.effect("refuses to run without a rule", () =>
     Effect.gen(function* () {
       const exit = yield* Effect.exit(pruneStore({ prefix, policy: {}, graceMs: day, dryRun: false }).pipe(provide(makeMemoryStore())))

@@ -195,6 +195,25 @@ describe("the directory store", () => {
     expect(readdirSync(join(root, "c"))).toEqual([])
   })
 
+  // prune listed a part unchanged for 15 minutes, and its writer (frozen that long) refreshed it before the removal.
+  it("a part refreshed since it was listed is not aborted: its writer is at work; one unchanged, or gone, is", async () => {
+    const { root, store } = fresh()
+    mkdirSync(join(root, "c", "b"), { recursive: true })
+    const part = join(root, "c", "b", "snap.db.part")
+    writeFileSync(part, "half")
+    const listedAt = new Date("2026-01-02T03:04:05Z")
+    utimesSync(part, listedAt, listedAt)
+    const [pending] = await run(store.pendingUploads("c/"))
+    const refreshed = new Date(listedAt.getTime() + 30_000)
+    utimesSync(part, refreshed, refreshed)
+    expect(await run(store.abortUpload(pending!))).toBe(false)
+    expect(existsSync(part)).toBe(true)
+    const [again] = await run(store.pendingUploads("c/"))
+    expect(await run(store.abortUpload(again!))).toBe(true)
+    expect(existsSync(join(root, "c", "b"))).toBe(false)
+    expect(await run(store.abortUpload(again!))).toBe(true)
+  })
+
   it("empty folders under a prefix, with their last change; one is removed only while it is still empty", async () => {
     const { root, store } = fresh()
     for (const d of ["c/left", "c/full", "c/deep/er", "other/empty"]) mkdirSync(join(root, ...d.split("/")), { recursive: true })
