@@ -13,7 +13,7 @@ import { verificationFileName } from "../../../src/domain/verification-file.ts"
 import { listBackups } from "../../../src/programs/store/store-list.ts"
 import { pruneStore, storePruneSummary } from "../../../src/programs/store/store-prune.ts"
 import { BackupStore, type ObjectPage } from "../../../src/services/store/backup-store.ts"
-import { makeMemoryStore, type MemoryStore } from "../../../src/services/store/memory-store.ts"
+import { type FaultInjector, makeMemoryStore, type MemoryStore } from "../../../src/services/store/memory-store.ts"
 import { StoreRequestFailed } from "../../../src/services/store/store-errors.ts"
 import { makeFakeBackup, readManifest } from "../../support/bad-backups.ts"
 import { storedBackup } from "../../support/stored-backups.ts"
@@ -31,19 +31,21 @@ beforeAll(async () => {
   base = readManifest(dir)
 }, 60_000)
 
-/** A store whose objects are stamped with the TestClock's time. */
-const setup = Effect.gen(function* () {
-  let now = 0
-  const store = makeMemoryStore({ now: () => now })
-  const tick = Effect.flatMap(
-    Effect.clockWith((c) => c.currentTimeMillis),
-    (t) =>
-      Effect.sync(() => {
-        now = t
-      }),
-  )
-  return { store, tick }
-})
+/** A store whose objects are stamped with the TestClock's time; with `faults`, each request meets them unretried. */
+const setupWith = (faults?: FaultInjector) =>
+  Effect.gen(function* () {
+    let now = 0
+    const store = makeMemoryStore({ now: () => now, ...(faults === undefined ? {} : { faults, retry: { retries: 0, retryBaseMs: 0 } }) })
+    const tick = Effect.flatMap(
+      Effect.clockWith((c) => c.currentTimeMillis),
+      (t) =>
+        Effect.sync(() => {
+          now = t
+        }),
+    )
+    return { store, tick }
+  })
+const setup = setupWith()
 
 /** Writes a backup made at `at` (the TestClock set there first), manifest last unless `complete` is false. */
 const putBackup = (store: MemoryStore, tick: Effect.Effect<void>, at: number, complete = true) =>
@@ -394,23 +396,12 @@ describe("prune on a store", () => {
   it.effect("a backup is deleted manifest first: a delete failing after it leaves an incomplete backup, not a complete one", () =>
     Effect.gen(function* () {
       let failing = false
-      let now = 0
-      const store = makeMemoryStore({
-        now: () => now,
-        retry: { retries: 0, retryBaseMs: 0 },
-        faults: (operation, key) =>
-          failing && operation === "DELETE" && !key.endsWith(manifestFileName)
-            ? Effect.fail(
-                new StoreRequestFailed({ store: "memory://", operation, key, status: 500, code: "InternalError", retryable: false, message: "injected" }),
-              )
-            : Effect.void,
-      })
-      const tick = Effect.flatMap(
-        Effect.clockWith((c) => c.currentTimeMillis),
-        (t) =>
-          Effect.sync(() => {
-            now = t
-          }),
+      const { store, tick } = yield* setupWith((operation, key) =>
+        failing && operation === "DELETE" && !key.endsWith(manifestFileName)
+          ? Effect.fail(
+              new StoreRequestFailed({ store: "memory://", operation, key, status: 500, code: "InternalError", retryable: false, message: "injected" }),
+            )
+          : Effect.void,
       )
       const old = yield* putBackup(store, tick, t0)
       const newest = yield* putBackup(store, tick, t0 + day)
@@ -431,32 +422,21 @@ describe("prune on a store", () => {
     "a backup whose manifest the store archived (InvalidObjectState): listed, kept with a warning; the rules apply to the rest; an archived verify record reads as none",
     () =>
       Effect.gen(function* () {
-        let now = 0
         let archived = ""
-        const store = makeMemoryStore({
-          now: () => now,
-          retry: { retries: 0, retryBaseMs: 0 },
-          faults: (operation, key) =>
-            operation === "GET" && archived !== "" && (key === objectKey(prefix, archived, manifestFileName) || key.endsWith(verificationFileName))
-              ? Effect.fail(
-                  new StoreRequestFailed({
-                    store: "memory://",
-                    operation,
-                    key,
-                    status: 403,
-                    code: "InvalidObjectState",
-                    retryable: false,
-                    message: "The operation is not valid for the object's storage class",
-                  }),
-                )
-              : Effect.void,
-        })
-        const tick = Effect.flatMap(
-          Effect.clockWith((c) => c.currentTimeMillis),
-          (t) =>
-            Effect.sync(() => {
-              now = t
-            }),
+        const { store, tick } = yield* setupWith((operation, key) =>
+          operation === "GET" && archived !== "" && (key === objectKey(prefix, archived, manifestFileName) || key.endsWith(verificationFileName))
+            ? Effect.fail(
+                new StoreRequestFailed({
+                  store: "memory://",
+                  operation,
+                  key,
+                  status: 403,
+                  code: "InvalidObjectState",
+                  retryable: false,
+                  message: "The operation is not valid for the object's storage class",
+                }),
+              )
+            : Effect.void,
         )
         const made = []
         for (let i = 0; i < 4; i++) made.push(yield* putBackup(store, tick, t0 + i * day))
@@ -579,25 +559,13 @@ describe("prune on a store holding manifests this version cannot read", () => {
 describe("list and prune while another prune removes backups", () => {
   it.effect("a backup removed between the listing and the read of its manifest (another run's prune) is not an error: list and prune go on", () =>
     Effect.gen(function* () {
-      let now = 0
-      let store: MemoryStore | undefined
       let victim: string | undefined
-      store = makeMemoryStore({
-        now: () => now,
-        retry: { retries: 0, retryBaseMs: 0 },
-        // Another prune deletes the backup (manifest first, as it does) just before this run reads its manifest.
-        faults: (operation, key) =>
-          Effect.sync(() => {
-            if (operation !== "GET" || victim === undefined || !key.includes(`/${victim}/`)) return
-            for (const k of [...store!.objects.keys()]) if (k.includes(`/${victim}/`)) store!.objects.delete(k)
-          }),
-      })
-      const tick = Effect.flatMap(
-        Effect.clockWith((c) => c.currentTimeMillis),
-        (t) =>
-          Effect.sync(() => {
-            now = t
-          }),
+      // Another prune deletes the backup (manifest first, as it does) just before this run reads its manifest.
+      const { store, tick } = yield* setupWith((operation, key) =>
+        Effect.sync(() => {
+          if (operation !== "GET" || victim === undefined || !key.includes(`/${victim}/`)) return
+          for (const k of [...store.objects.keys()]) if (k.includes(`/${victim}/`)) store.objects.delete(k)
+        }),
       )
       const made = []
       for (let i = 0; i < 3; i++) made.push(yield* putBackup(store, tick, t0 + i * day))
