@@ -172,7 +172,7 @@ export const responseError = (e: S3Endpoint, req: S3Request, status: number, bod
       key: req.key,
       status,
       code,
-      message: `${store} refused ${what}: ${code} (HTTP ${status}). Check the access key and secret (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or the credentials file), the region (${e.region}) and the bucket's policy.`,
+      message: `${store} refused ${what}: ${code} (HTTP ${status}). Check the access key and secret (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or the credentials file), the region (${e.region}) and the bucket's policy.${e.serverSideEncryption?.algorithm === "aws:kms" ? ` With SSE-KMS the role also needs kms:GenerateDataKey and kms:Decrypt on ${e.serverSideEncryption.kmsKeyId ?? "the bucket's KMS key"}, and the key's policy must allow them.` : ""}`,
     })
   }
   if (code === "NoSuchBucket") {

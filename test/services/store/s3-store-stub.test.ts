@@ -729,6 +729,16 @@ describe("server-side encryption", () => {
     for (const r of s.requests) expect(r.headers["x-amz-server-side-encryption"]).toBeUndefined()
   })
 
+  it("a PUT refused 403 with SSE-KMS names the KMS permissions beside the credentials; without it, it does not", async () => {
+    const url = await xmlStub(403, () => `<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`)
+    const refused = async (serverSideEncryption: S3Endpoint["serverSideEncryption"]) =>
+      JSON.stringify(await Effect.runPromiseExit(makeS3Store({ ...endpoint(url), serverSideEncryption }).putBytes("p/id/small.json", new Uint8Array(2))))
+    expect(await refused({ algorithm: "aws:kms", kmsKeyId: "alias/etcd-backups" })).toMatch(
+      /Check the access key and secret .* With SSE-KMS the role also needs kms:GenerateDataKey and kms:Decrypt on alias\/etcd-backups/,
+    )
+    expect(await refused({ algorithm: "AES256" })).not.toMatch(/kms:/)
+  })
+
   it("a 501 NotImplemented (Swift asked for encryption) fails at once: repeating it will not help", async () => {
     let requests = 0
     const url = await stub((_req, _url, _body, res) => {
