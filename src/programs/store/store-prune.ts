@@ -141,6 +141,28 @@ const completeWhenAsked = (prefix: string, id: string) =>
     return true
   })
 
+/** Why an incomplete backup is kept, as the log says it: a warning where a person should look. */
+const keptIncompleteLog = (prefix: string, b: BackupCompleteness & { readonly _tag: "Incomplete" }, misListed: boolean) => {
+  const reasons = b.reasons.join("; ")
+  if (misListed)
+    return Effect.logWarning(
+      `keeping backup ${b.id}: the store's listing shows it incomplete (${reasons}), but asked for one by one its manifest and files are there: the listing omits objects; check the store (its bucket index) before trusting list or prune`,
+    )
+  if (b.foreign === true)
+    return Effect.logWarning(
+      `leaving ${listingPrefix(prefix, b.id)} alone: none of its objects is a file backup-upload writes, so it is not a backup of this project's (is the prefix right?)`,
+    )
+  if (b.archivedManifest === true)
+    return Effect.logWarning(
+      `keeping backup ${b.id}: the store archived its manifest (a lifecycle rule's transition), so it cannot be read to apply the rules; it stays until restored, or until the lifecycle rule expires it`,
+    )
+  if (b.unreadableManifest === true)
+    return Effect.logWarning(
+      `keeping backup ${b.id}: its manifest is there but this version cannot read it (${reasons}); a later cluster-backup may have written it: prune it with that version, or remove it by hand if it is damaged`,
+    )
+  return Effect.logInfo(`keeping incomplete backup ${b.id}: younger than the grace period or an upload is in progress under it (${reasons})`)
+}
+
 /**
  * The uploads, each of this project's whose verdict rests on it told when its writer was last at work (an S3 upload's
  * newest part). One completed or aborted since the listing was at work just now: kept, as the backup it may have
@@ -245,24 +267,7 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
   }
   const verb = options.dryRun ? "would remove" : "removing"
   for (const k of retention.keep) yield* (misplaced.includes(k.unit) ? Effect.logWarning : Effect.logInfo)(`keeping backup ${k.unit.id}: ${k.reason}`)
-  for (const b of report.incompleteKept)
-    yield* misListed.has(b.id)
-      ? Effect.logWarning(
-          `keeping backup ${b.id}: the store's listing shows it incomplete (${b.reasons.join("; ")}), but asked for one by one its manifest and files are there: the listing omits objects; check the store (its bucket index) before trusting list or prune`,
-        )
-      : b.foreign === true
-        ? Effect.logWarning(
-            `leaving ${listingPrefix(options.prefix, b.id)} alone: none of its objects is a file backup-upload writes, so it is not a backup of this project's (is the prefix right?)`,
-          )
-        : b.archivedManifest === true
-          ? Effect.logWarning(
-              `keeping backup ${b.id}: the store archived its manifest (a lifecycle rule's transition), so it cannot be read to apply the rules; it stays until restored, or until the lifecycle rule expires it`,
-            )
-          : b.unreadableManifest === true
-            ? Effect.logWarning(
-                `keeping backup ${b.id}: its manifest is there but this version cannot read it (${b.reasons.join("; ")}); a later cluster-backup may have written it: prune it with that version, or remove it by hand if it is damaged`,
-              )
-            : Effect.logInfo(`keeping incomplete backup ${b.id}: younger than the grace period or an upload is in progress under it (${b.reasons.join("; ")})`)
+  for (const b of report.incompleteKept) yield* keptIncompleteLog(options.prefix, b, misListed.has(b.id))
   for (const u of report.uploadsKept) yield* Effect.logInfo(`keeping the multipart upload of ${u.key}: ${keptUploadText(u)}`)
   for (const r of retention.remove) {
     yield* Effect.logInfo(`${verb} backup ${r.unit.id}: ${r.reason}`)
@@ -310,7 +315,7 @@ export const storePruneSummary = (r: StorePruneReport): string => {
   const folders = r.emptyFolders.length === 0 ? "" : `${r.emptyFolders.length} empty folder${r.emptyFolders.length === 1 ? "" : "s"} ${removed}; `
   return (
     `${r.location}: ${r.retention.keep.length} kept, ${r.retention.remove.length} ${removed}; ` +
-    `${r.incomplete.length} incomplete ${removed}, ${r.incompleteKept.length} kept (within the grace period, a manifest this version cannot read, or not this project's: see the log); ` +
+    `${r.incomplete.length} incomplete ${removed}, ${r.incompleteKept.length} kept (within the grace period, a manifest this version cannot read or the store archived, or not this project's: see the log); ` +
     `${r.uploads.length} abandoned upload${r.uploads.length === 1 ? "" : "s"} ${r.dryRun ? "would be aborted" : "aborted"}, ${r.uploadsKept.length} kept; ` +
     plain +
     folders +

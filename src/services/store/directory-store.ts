@@ -28,6 +28,13 @@ import {
 
 const pageSize = 1000
 
+/** A file's status, `undefined` when it is gone (removed between a listing and this look); another failure names the path. */
+const statUnlessGone = (path: string) =>
+  stat(path).catch((e: unknown) => {
+    if (errnoCode(e) === "ENOENT") return undefined
+    throw Object.assign(e as Error, { where: path })
+  })
+
 const validKey = (key: string): boolean => key !== "" && key.split("/").every((s) => s !== "" && s !== "." && s !== ".." && !s.includes("\0"))
 
 interface WalkedFile {
@@ -188,10 +195,7 @@ export const makeDirectoryStore = (root: string, { refreshEveryMs = defaultRefre
         throw Object.assign(e as Error, { where: dirPath })
       })
       if (entries.length === 0 && dirKey !== base && dirKey.startsWith(prefix)) {
-        const s = await stat(dirPath).catch((e: unknown) => {
-          if (errnoCode(e) === "ENOENT") return undefined
-          throw Object.assign(e as Error, { where: dirPath })
-        })
+        const s = await statUnlessGone(dirPath)
         if (s !== undefined) into.emptyFolders.push({ key: dirKey, modifiedAt: s.mtimeMs })
       }
       for (const d of entries) {
@@ -199,10 +203,7 @@ export const makeDirectoryStore = (root: string, { refreshEveryMs = defaultRefre
         if (d.isDirectory()) {
           if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) await visit(key, into)
         } else if (d.isFile() && key.startsWith(prefix)) {
-          const s = await stat(join(dirPath, d.name)).catch((e: unknown) => {
-            if (errnoCode(e) === "ENOENT") return undefined
-            throw Object.assign(e as Error, { where: join(dirPath, d.name) })
-          })
+          const s = await statUnlessGone(join(dirPath, d.name))
           if (s !== undefined) into.found.push({ key, size: s.size, modifiedAt: s.mtimeMs })
         }
       }
@@ -268,37 +269,32 @@ export const makeDirectoryStore = (root: string, { refreshEveryMs = defaultRefre
       ),
     )
 
-  const abortUpload = (u: PendingUpload) =>
-    validKey(u.uploadId) && u.uploadId.endsWith(partSuffix)
-      ? Effect.tryPromise({
-          try: async () => {
-            const part = pathOf(u.uploadId)
-            // Refreshed since it was listed: its writer is at work after all (a pause longer than the listing saw).
-            const now =
-              u.lastActiveAt === undefined ? undefined : await stat(part).catch((e: unknown) => (errnoCode(e) === "ENOENT" ? undefined : Promise.reject(e)))
-            if (now !== undefined && u.lastActiveAt !== undefined && now.mtimeMs > u.lastActiveAt) return false
-            await rm(part, { force: true })
-            // A dead writer's backup directory goes with its last part.
-            await rmdir(dirname(part)).catch(() => undefined)
-            return true
-          },
-          catch: (e) => localIoFailed(pathOf(u.uploadId), "remove", e),
-        })
-      : Effect.fail(badKey(u.uploadId))
-
+  /** The part's last change; `undefined` once it is gone. */
   const uploadActiveAt = (u: PendingUpload) =>
     validKey(u.uploadId) && u.uploadId.endsWith(partSuffix)
       ? Effect.tryPromise({
-          try: () => stat(pathOf(u.uploadId)).then((s) => s.mtimeMs),
-          catch: (e) => e,
-        }).pipe(
-          Effect.catchIf(
-            (e) => errnoCode(e) === "ENOENT",
-            () => Effect.succeed(undefined),
-          ),
-          Effect.mapError((e) => localIoFailed(pathOf(u.uploadId), "read", e)),
-        )
+          try: () => statUnlessGone(pathOf(u.uploadId)).then((s) => s?.mtimeMs),
+          catch: (e) => localIoFailed(pathOf(u.uploadId), "read", e),
+        })
       : Effect.fail(badKey(u.uploadId))
+
+  // Refreshed since it was listed: its writer is at work after all (a pause longer than the listing saw), so it stays.
+  const abortUpload = (u: PendingUpload) =>
+    uploadActiveAt(u).pipe(
+      Effect.flatMap((at) =>
+        at !== undefined && u.lastActiveAt !== undefined && at > u.lastActiveAt
+          ? Effect.succeed(false)
+          : Effect.tryPromise({
+              try: async () => {
+                await rm(pathOf(u.uploadId), { force: true })
+                // A dead writer's backup directory goes with its last part.
+                await rmdir(dirname(pathOf(u.uploadId))).catch(() => undefined)
+                return true
+              },
+              catch: (e) => localIoFailed(pathOf(u.uploadId), "remove", e),
+            }),
+      ),
+    )
 
   const emptyFolders = (prefix: string) =>
     rootExists.pipe(
