@@ -8,7 +8,7 @@ import { CliError, Flag } from "effect/cli"
 import { serverSideEncryptionOf, type SseAlgorithm } from "../domain/server-side-encryption.ts"
 import { parseStoreLocation, storePrefix } from "../domain/store-location.ts"
 import { openStore } from "../services/store/open-store.ts"
-import type { S3TransferOptions } from "../services/store/s3-store.ts"
+import type { S3TransferOptions } from "../services/store/s3-client.ts"
 
 export const storeFlags = {
   prefix: Flag.String("prefix").pipe(

@@ -13,7 +13,8 @@ import type { StoreLocation } from "../../domain/store-location.ts"
 import type { BackupStoreShape } from "./backup-store.ts"
 import { makeDirectoryStore } from "./directory-store.ts"
 import { resolveCredentialSource, type Env } from "./s3-credentials.ts"
-import { defaultTransferOptions, makeS3Store, type S3TransferOptions } from "./s3-store.ts"
+import { defaultTransferOptions, type S3TransferOptions } from "./s3-client.ts"
+import { makeS3Store } from "./s3-store.ts"
 import { localIoFailed, StoreRequestFailed, type StoreError } from "./store-errors.ts"
 
 export interface S3Settings {

@@ -109,6 +109,12 @@ export const errnoCode = (e: unknown): string => {
 export const localIoFailed = (path: string, operation: string, e: unknown): StoreLocalIoFailed =>
   new StoreLocalIoFailed(describeFileSystemFailure(operation, path, e))
 
+/** `localIoFailed` for a catch: the failure of `operation` on `path`. */
+export const localIoFailedOn =
+  (path: string, operation: string) =>
+  (e: unknown): StoreLocalIoFailed =>
+    localIoFailed(path, operation, e)
+
 /** A local I/O failure that does not fail the run (a cleanup): a warning with its path and errno, and what to do after its message. */
 export const warnLocalIoFailed = (e: StoreLocalIoFailed, advice: string) =>
   Effect.logWarning(`${e.message}; ${advice}`).pipe(Effect.annotateLogs({ path: e.path, code: e.code ?? "none" }))
