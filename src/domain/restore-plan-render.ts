@@ -4,7 +4,8 @@
  * text: the output is pinned by a golden test.
  */
 import { formatRevisionSet } from "./revisions.ts"
-import { runTimePreconditions, type Precondition, type RestoreAction, type RestorePlan, type RevisionBump } from "./restore-plan.ts"
+import { runTimePreconditions, type Precondition, type RestoreAction, type RestorePlan } from "./restore-plan.ts"
+import type { RevisionBump } from "./revision-bump.ts"
 
 /** A word as a POSIX shell reads it back unchanged. */
 export const shellQuote = (word: string): string => (/^[-A-Za-z0-9_./=:@,+%]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`)

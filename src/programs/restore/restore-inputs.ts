@@ -18,11 +18,10 @@ import {
   isKeptRevisionJsonName,
   pathsToObserve,
   planRestore,
-  revisionBumpFrom,
-  type KeptRevisionJson,
   type RestorePlan,
   type RestorePlanInput,
 } from "../../domain/restore-plan.ts"
+import { revisionBumpFrom, type KeptRevisionJson } from "../../domain/revision-bump.ts"
 import { checkRegularFile } from "../../services/backup-file.ts"
 import { Etcdutl } from "../../services/etcdutl.ts"
 import { describeFileSystemFailure, errnoCode } from "../../services/file-system-error.ts"
