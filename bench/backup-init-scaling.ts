@@ -9,7 +9,7 @@
  */
 import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs"
 import { join } from "node:path"
-import { backupInitEnv } from "../src/domain/pod-spec.ts"
+import { backupInitEnv } from "../src/domain/backup-pod-names.ts"
 import { etcdToolPath } from "../src/services/local-etcd.ts"
 import type { Benchmark, BenchContext } from "./harness/benchmark.ts"
 import { type BenchEtcd, startBenchEtcd } from "./harness/etcd-database.ts"

@@ -1,7 +1,7 @@
 import { Effect, FileSystem, Option, Result, Schema } from "effect"
 import { Flag } from "effect/cli"
 import { defaultOperands, operandTableWithOverrides, type OperandTable, type ResourceOverridesInvalid } from "../domain/operands.ts"
-import { operandResourcesJsonFlag } from "../domain/pod-spec.ts"
+import { operandResourcesJsonFlag } from "../domain/backup-pod-names.ts"
 import { describeFileSystemFailure } from "../services/file-system-error.ts"
 import { checkedWith, nonEmpty } from "./flag-checks.ts"
 

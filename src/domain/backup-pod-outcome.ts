@@ -6,7 +6,7 @@
  * finished backup an hour late. It failed when any init container exits non-zero or the pod fails
  * before the last of those finished (deadline exceeded, evicted, deleted node).
  */
-import { backupCreateContainerName, backupUploadContainerName, backupVerifyContainerName } from "./pod-spec.ts"
+import { backupCreateContainerName, backupUploadContainerName, backupVerifyContainerName } from "./backup-pod-names.ts"
 import { revisionSetsEqual, type RevisionSet } from "./revisions.ts"
 import { parseRfc3339Utc } from "./rfc3339.ts"
 

@@ -9,7 +9,7 @@
 import { Result, Schema } from "effect"
 import { formatBytes } from "./byte-format.ts"
 import { quantityBytes } from "./k8s-quantity.ts"
-import { defaultPodOptions } from "./pod-spec.ts"
+import { defaultPodOptions } from "./backup-pod-options.ts"
 import { parseByteSize } from "./byte-size.ts"
 import {
   backupVolumeBytes,

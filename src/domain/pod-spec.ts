@@ -8,275 +8,48 @@
  * `spec-hash` annotation detects any change.
  */
 import { createHash } from "node:crypto"
-import { Result, Schema } from "effect"
-import { defaultEtcdPrefix, etcdPrefixProblem } from "./etcd-prefix.ts"
-import { DnsLabel, DnsSubdomain } from "./k8s-names.ts"
-import { defaultOperands, encodeResourceOverrides, operandList, operandNames, resourceOverridesOf, type OperandName, type OperandTable } from "./operands.ts"
+import { Result } from "effect"
+import {
+  backupBinary,
+  backupCreateContainerName,
+  backupHoldContainerName,
+  backupInitContainerName,
+  backupInitEnv,
+  backupPodFsGroup,
+  backupPodGenerateName,
+  backupPodLabelValues,
+  backupPodPaths,
+  backupUploadContainerName,
+  backupVerifyContainerName,
+  etcdCaConfigMapName,
+  etcdClientSecretName,
+  operandResourcesJsonFlag,
+  recipientsSecretKey,
+  resourcesContainerName,
+  revisionLabel,
+  revisionsAnnotation,
+  signingKeySecretKey,
+  specHashAnnotation,
+  storeCaKey,
+  storeCredentialsKey,
+  storeCredentialsMode,
+} from "./backup-pod-names.ts"
+import { type BackupPodOptions, type ContainerResources, defaultPodOptions } from "./backup-pod-options.ts"
+import { defaultEtcdPrefix } from "./etcd-prefix.ts"
+import { defaultOperands, encodeResourceOverrides, operandList, operandNames, resourceOverridesOf, type OperandTable } from "./operands.ts"
 import { formatRevisionSet, parseRevisionsFlag, type RevisionSet } from "./revisions.ts"
-import { firstKeyedProblem } from "./schema-errors.ts"
-import { parseStoreLocation, storePrefix } from "./store-location.ts"
 import { verificationFileName } from "./verification-file.ts"
 import { canonicalYaml } from "./yaml-text.ts"
-import { type EnvVar, ProxyEnv, proxyContainerEnv, proxySecretKeys, proxySecretName } from "./pod-proxy-env.ts"
-import { BackupStoreOptions, PositiveInt, type StoreRetention, uploadMemoryMi, webIdentityToken } from "./pod-store-options.ts"
+import { type EnvVar, proxyContainerEnv, proxySecretKeys, proxySecretName } from "./pod-proxy-env.ts"
+import { type BackupStoreOptions, type StoreRetention, uploadMemoryMi, webIdentityToken } from "./pod-store-options.ts"
 import { encodeVolumeSizeLimits, volumeSizeLimitsEnv } from "./volume-size-limits.ts"
-import { Quantity, quantityBytes } from "./k8s-quantity.ts"
-
-/** The binary every container runs (the image's entrypoint). */
-export const backupBinary = "cluster-backup"
-
-/**
- * The snapshot container's environment. A small V8 young generation keeps the streaming
- * process's peak memory near its floor whatever the database size (bench/README.md); V8 fixes
- * it at start-up, so it can only be set from outside the process.
- */
-export const backupInitEnv: ReadonlyArray<{ readonly name: string; readonly value: string }> = [{ name: "NODE_OPTIONS", value: "--max-semi-space-size=4" }]
-
-/** The flag carrying replaced resource lists (`encodeResourceOverrides`) to the pod's commands. */
-export const operandResourcesJsonFlag = "--operand-resources-json"
-
-/** Paths inside the pod; the CLI subcommands' defaults must agree. */
-export const backupPodPaths = {
-  backupDir: "/backup",
-  etcdClientDir: "/var/run/secrets/etcd-client",
-  etcdCert: "/var/run/secrets/etcd-client/tls.crt",
-  etcdKey: "/var/run/secrets/etcd-client/tls.key",
-  etcdCaDir: "/var/run/configmaps/etcd-ca",
-  etcdCaBundle: "/var/run/configmaps/etcd-ca/ca-bundle.crt",
-  tmpDir: "/tmp",
-  /** A PersistentVolumeClaim store, mounted into backup-upload only. */
-  storeDir: "/var/lib/cluster-backup/store",
-  storeCredentialsDir: "/var/run/secrets/cluster-backup-store",
-  storeCredentialsFile: "/var/run/secrets/cluster-backup-store/credentials",
-  storeCaDir: "/var/run/configmaps/cluster-backup-store-ca",
-  storeCaBundle: "/var/run/configmaps/cluster-backup-store-ca/ca-bundle.crt",
-  /** Web identity (STS): the ServiceAccount token projected for the audience sts.amazonaws.com, into backup-upload only. */
-  webIdentityTokenDir: "/var/run/secrets/openshift/serviceaccount",
-  webIdentityTokenFile: "/var/run/secrets/openshift/serviceaccount/token",
-  /** Where the kubelet would put the ServiceAccount token; backup-upload gets an empty directory there. */
-  serviceAccountTokenDir: "/var/run/secrets/kubernetes.io/serviceaccount",
-  /** The manifest's ed25519 signing key, into backup-create only. */
-  signingKeyDir: "/var/run/secrets/cluster-backup-signing",
-  signingKeyFile: "/var/run/secrets/cluster-backup-signing/signing-key",
-  /** The keys of Secret cluster-backup-proxy that backup-upload's env takes, into backup-upload only: the pod's start gate. */
-  proxyCredentialsDir: "/var/run/secrets/cluster-backup-proxy",
-  /** age recipients of the backup's files (and the tarball's own), into backup-upload only. */
-  recipientsDir: "/var/run/secrets/cluster-backup-recipients",
-  recipientsFile: "/var/run/secrets/cluster-backup-recipients/recipients",
-  resourcesRecipientsDir: "/var/run/secrets/cluster-backup-resources-recipients",
-  resourcesRecipientsFile: "/var/run/secrets/cluster-backup-resources-recipients/recipients",
-  /** backup-verify's throwaway etcd data directory (--test-restore), a volume of its own. */
-  verifyScratchDir: "/var/lib/cluster-backup/verify-scratch",
-  /** etcd 3.5's binaries in the image (deploy/Containerfile copies them there). */
-  etcdBinary: "/usr/local/bin/etcd",
-  etcdutlBinary: "/usr/local/bin/etcdutl",
-  /** Where the kubelet reads a container's termination message from. */
-  terminationLog: "/dev/termination-log",
-} as const
-
-/** The key of a recipients Secret: age recipients, one `age1...` per line (`age -R`'s format). */
-export const recipientsSecretKey = "recipients"
-
-/**
- * The pod's fsGroup: the image's group (deploy/Containerfile's `USER 65532:65532`). openshift-etcd is a
- * run-level 0 namespace, where no SCC admission runs and so none sets an fsGroup: without one the kubelet
- * leaves Secret volumes root's (0400: unreadable by the non-root user) and a PersistentVolumeClaim's root
- * unwritable. With it, the kubelet gives them this group (Secret files 0440) and the containers this group.
- */
-export const backupPodFsGroup = 65532
+import { type Quantity, quantityBytes } from "./k8s-quantity.ts"
 
 /**
  * With the fsGroup the kubelet makes a Secret volume's files group-readable (0440): the signing key's
  * permission check is overridden for the mount, which only the pod sees.
  */
 const allowExposedSigningKeyArg = "--allow-exposed-signing-key"
-
-/** The key of the signing key Secret: a PKCS#8 PEM ed25519 private key (`openssl genpkey -algorithm ed25519`). */
-export const signingKeySecretKey = "signing-key"
-
-/**
- * The key of the store credentials Secret: an AWS shared credentials file (profile `default`:
- * `aws_access_key_id`, `aws_secret_access_key`, optionally `aws_session_token`), mounted as a file
- * (`AWS_SHARED_CREDENTIALS_FILE`) so no key reaches the pod spec, its environment or `oc describe`.
- */
-export const storeCredentialsKey = "credentials"
-/** The key of the store CA ConfigMap (OpenShift's trusted-CA-bundle convention). */
-export const storeCaKey = "ca-bundle.crt"
-/** Owner read only; the kubelet adds group read for the pod's fsGroup (`backupPodFsGroup`). */
-export const storeCredentialsMode = 0o400
-
-/** Where the etcd client credentials come from (in the pod's namespace). */
-export const etcdClientSecretName = "etcd-client"
-export const etcdCaConfigMapName = "etcd-ca-bundle"
-
-export const backupPodGenerateName = "cluster-backup-"
-export const nameLabel = "app.kubernetes.io/name"
-export const managedByLabel = "app.kubernetes.io/managed-by"
-export const backupPodLabelValues = { [nameLabel]: "cluster-backup", [managedByLabel]: "cluster-backup-operator" } as const
-/** The label selector of the backup pods (the operator lists and watches them with it). */
-export const backupPodSelector = `${nameLabel}=${backupPodLabelValues[nameLabel]},${managedByLabel}=${backupPodLabelValues[managedByLabel]}`
-/** `backup.openshift.io/<operand>-revision`: selects backup pods by revision. */
-export const revisionLabel = (operand: OperandName): string => `backup.openshift.io/${operand}-revision`
-/** `etcd=3,kube-apiserver=7,...` (see `formatRevisionSet`). */
-export const revisionsAnnotation = "backup.openshift.io/revisions"
-/** sha256 (hex) of the pod's canonical YAML without this annotation. */
-export const specHashAnnotation = "backup.openshift.io/spec-hash"
-
-/** Init container names in run order, then the holding container. */
-export const backupInitContainerName = "backup-init"
-export const resourcesContainerName = (short: string): string => `backup-${short}-resources`
-export const backupCreateContainerName = "backup-create"
-/** Runs after backup-create when a store is configured: the backup is done only when it exits 0. */
-export const backupUploadContainerName = "backup-upload"
-/** Runs after backup-create and before backup-upload when the pod verifies its backup: a failed check fails the pod. */
-export const backupVerifyContainerName = "backup-verify"
-export const backupHoldContainerName = "backup-hold"
-
-// ---------------------------------------------------------------------------------------------
-// Options
-
-const ResourceList = Schema.Struct({
-  cpu: Schema.optionalKey(Quantity),
-  memory: Schema.optionalKey(Quantity),
-  "ephemeral-storage": Schema.optionalKey(Quantity),
-})
-
-export const ContainerResources = Schema.Struct({
-  requests: Schema.optionalKey(ResourceList),
-  limits: Schema.optionalKey(ResourceList),
-})
-export type ContainerResources = typeof ContainerResources.Type
-
-/** What is wrong with how the store options combine (key and problem), or undefined. */
-export const storeOptionsProblem = (store: BackupStoreOptions): { readonly key: string; readonly problem: string } | undefined => {
-  const s3Only = (
-    ["s3Endpoint", "s3Region", "s3Addressing", "credentialsSecret", "caConfigMap", "webIdentityRoleArn", "s3ServerSideEncryption", "s3KmsKeyId"] as const
-  ).filter((k) => store[k] !== undefined)
-  if ((store.s3Url === undefined) === (store.claimName === undefined)) {
-    return { key: "s3Url", problem: "give exactly one of an s3:// URL and a PersistentVolumeClaim" }
-  }
-  if (store.claimName !== undefined) {
-    if (s3Only.length > 0) return { key: s3Only[0]!, problem: "applies to an s3:// store only, not to a PersistentVolumeClaim" }
-  } else {
-    const location = parseStoreLocation(store.s3Url!)
-    if (Result.isFailure(location)) return { key: "s3Url", problem: location.failure.message }
-    if (location.success._tag !== "S3")
-      return { key: "s3Url", problem: `${JSON.stringify(store.s3Url)} is not an s3:// URL (a directory store in the pod is a PersistentVolumeClaim)` }
-    const prefix = storePrefix(location.success, undefined, store.clusterId)
-    if (Result.isFailure(prefix)) return { key: store.clusterId === undefined ? "s3Url" : "clusterId", problem: prefix.failure.message }
-    if (store.s3KmsKeyId !== undefined && store.s3ServerSideEncryption === "AES256")
-      return { key: "s3KmsKeyId", problem: "a KMS key goes with aws:kms (SSE-KMS), not AES256 (SSE-S3)" }
-    if (store.credentialsSecret !== undefined && store.webIdentityRoleArn !== undefined) {
-      return {
-        key: "webIdentityRoleArn",
-        problem: "give a credentials Secret or a web identity role, not both (the Secret's keys would be used and the role never assumed)",
-      }
-    }
-    if (store.credentialsSecret === undefined && store.webIdentityRoleArn === undefined) {
-      return {
-        key: "credentialsSecret",
-        problem:
-          "an s3:// store needs a credentials Secret (key credentials: an AWS shared credentials file) or a web identity role: the pod has no other source of credentials",
-      }
-    }
-  }
-  if (store.claimName !== undefined && store.clusterId !== undefined) {
-    const prefix = storePrefix({ _tag: "Directory", path: backupPodPaths.storeDir }, undefined, store.clusterId)
-    if (Result.isFailure(prefix)) return { key: "clusterId", problem: prefix.failure.message }
-  }
-  return undefined
-}
-
-export const BackupPodOptions = Schema.Struct({
-  namespace: DnsLabel,
-  image: Schema.String.check(Schema.isPattern(/^[^\s]+$/, { expected: "an image reference without blanks" })),
-  imagePullPolicy: Schema.Literals(["Always", "IfNotPresent", "Never"]),
-  serviceAccountName: DnsSubdomain,
-  /** Comma-separated https URLs of the etcd members or Service. */
-  etcdEndpoints: Schema.String.check(Schema.isPattern(/^https:\/\/[^\s,]+(,https:\/\/[^\s,]+)*$/, { expected: "comma-separated https:// URLs" })),
-  /** The etcd key prefix the API server stores its objects under (backup-init reads the operator CRs there). */
-  etcdPrefix: Schema.String.check(
-    Schema.makeFilter((s: string) => etcdPrefixProblem(s) ?? undefined, { expected: "an etcd key prefix such as /kubernetes.io" }),
-  ),
-  /** How long the last container keeps `/backup` available, in seconds. */
-  holdSeconds: PositiveInt,
-  /** Hard limit on the pod's whole life; must leave room after `holdSeconds` for the backup itself. */
-  activeDeadlineSeconds: PositiveInt,
-  backupVolumeSizeLimit: Quantity,
-  tmpVolumeSizeLimit: Quantity,
-  resources: ContainerResources,
-  priorityClassName: Schema.optionalKey(DnsSubdomain),
-  /** When given, the pod uploads each backup there (backup-upload, after backup-create). */
-  store: Schema.optionalKey(BackupStoreOptions),
-  /** A Secret whose key `signing-key` is an ed25519 private key: backup-create signs the manifest with it. */
-  signingKeySecret: Schema.optionalKey(DnsSubdomain),
-  /** backup-verify checks the backup before it is uploaded: `Full` (every check), `TestRestore` (and a restore into a throwaway etcd). */
-  verify: Schema.optionalKey(Schema.Literals(["Full", "TestRestore"])),
-  /** backup-create's and backup-verify's `--cert-warn-days`: warn about certificates expiring within this many days (absent: their default, 30). */
-  certWarnDays: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 36_500 }))),
-  /**
-   * The operator's `--store-leftover-grace` in seconds: every BackupPolicy's prune takes it, whether or
-   * not the operator has a store or rules of its own (its own store's prune has it in `store.retention`).
-   */
-  storeLeftoverGraceSeconds: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
-  /** The operator's own proxy variables (`proxyEnvOf`): backup-upload, which talks to the store, gets them. */
-  proxyEnv: Schema.optionalKey(ProxyEnv),
-})
-export type BackupPodOptions = typeof BackupPodOptions.Type
-
-export const defaultPodOptions: BackupPodOptions = {
-  namespace: "openshift-etcd",
-  image: "localhost/cluster-backup:0.1.0",
-  imagePullPolicy: "IfNotPresent",
-  serviceAccountName: "cluster-backup",
-  etcdEndpoints: "https://etcd.openshift-etcd.svc:2379",
-  etcdPrefix: defaultEtcdPrefix,
-  holdSeconds: 3600,
-  activeDeadlineSeconds: 7200,
-  backupVolumeSizeLimit: "20Gi",
-  tmpVolumeSizeLimit: "64Mi",
-  resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "1Gi" } },
-}
-
-/** The least time the backup itself gets before the hold starts counting against the deadline. */
-export const minBackupSeconds = 300
-
-export class BackupPodOptionsInvalid extends Schema.TaggedError<BackupPodOptionsInvalid>()("BackupPodOptionsInvalid", {
-  key: Schema.String,
-  message: Schema.String,
-}) {}
-
-/**
- * Options from configuration (unknown; missing keys take `defaultPodOptions`). Refuses unknown
- * keys and a deadline that would kill the pod while it holds a finished backup (the pod would
- * then report Failed for a good backup).
- */
-export const decodeBackupPodOptions = (input: unknown): Result.Result<BackupPodOptions, BackupPodOptionsInvalid> => {
-  const given = input !== null && typeof input === "object" && !Array.isArray(input) ? input : {}
-  const decoded = Schema.decodeUnknownResult(BackupPodOptions, { onExcessProperty: "error" })({ ...defaultPodOptions, ...given })
-  if (Result.isFailure(decoded)) {
-    const { key, message } = firstKeyedProblem(decoded.failure)
-    return Result.fail(new BackupPodOptionsInvalid({ key, message: `backup pod option ${key} ${message}` }))
-  }
-  const o = decoded.success
-  const storeProblem = o.store === undefined ? undefined : storeOptionsProblem(o.store)
-  if (storeProblem !== undefined) {
-    return Result.fail(
-      new BackupPodOptionsInvalid({ key: `store.${storeProblem.key}`, message: `backup pod option store.${storeProblem.key}: ${storeProblem.problem}` }),
-    )
-  }
-  const upload = o.store === undefined ? 0 : o.store.deadlineSeconds
-  if (o.activeDeadlineSeconds < o.holdSeconds + upload + minBackupSeconds) {
-    const uploadPart = o.store === undefined ? "" : ` + the upload's deadline (${upload})`
-    return Result.fail(
-      new BackupPodOptionsInvalid({
-        key: "activeDeadlineSeconds",
-        message: `backup pod option activeDeadlineSeconds (${o.activeDeadlineSeconds}) must be at least holdSeconds (${o.holdSeconds})${uploadPart} + ${minBackupSeconds}, or the pod is killed while holding a finished backup`,
-      }),
-    )
-  }
-  return Result.succeed(o)
-}
 
 // ---------------------------------------------------------------------------------------------
 // The pod

@@ -3,7 +3,7 @@
  * Times in epoch milliseconds, sizes in bytes; undefined means the series is absent (a thing that never happened).
  */
 import type { BackupPolicy, BackupPolicyStatus } from "./backup-policy.ts"
-import { backupUploadContainerName } from "./pod-spec.ts"
+import { backupUploadContainerName } from "./backup-pod-names.ts"
 import { isFinished, type PolicyRun } from "./policy-runs.ts"
 import { parseRfc3339Utc } from "./rfc3339.ts"
 

@@ -14,16 +14,9 @@ import { parseByteSize } from "./byte-size.ts"
 import { parseDuration } from "./durations.ts"
 import { dnsLabelMaxLength, dnsSubdomainProblem } from "./k8s-names.ts"
 import type { OperandTable } from "./operands.ts"
-import {
-  BackupPodOptions,
-  backupPodPaths,
-  backupPodSpecHash,
-  defaultPodOptions,
-  renderBackupPod,
-  specHashAnnotation,
-  storeOptionsProblem,
-  type BackupPod,
-} from "./pod-spec.ts"
+import { backupPodSpecHash, renderBackupPod, type BackupPod } from "./pod-spec.ts"
+import { BackupPodOptions, defaultPodOptions, storeOptionsProblem } from "./backup-pod-options.ts"
+import { backupPodPaths, specHashAnnotation } from "./backup-pod-names.ts"
 import { defaultUploadTransfer, storeRetentionOf, type BackupStoreOptions, type StoreRetention } from "./pod-store-options.ts"
 import type { RevisionSet } from "./revisions.ts"
 import { formatRfc3339Utc, isRfc3339Millis } from "./rfc3339.ts"

@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { backupPodPaths } from "../../src/domain/pod-spec.ts"
+import { backupPodPaths } from "../../src/domain/backup-pod-names.ts"
 import { repoRoot } from "../support/tools.ts"
 
 const containerfile = readFileSync(join(repoRoot, "deploy", "Containerfile"), "utf8")

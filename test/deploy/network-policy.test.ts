@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import * as YAML from "yaml"
-import { backupPodLabelValues } from "../../src/domain/pod-spec.ts"
+import { backupPodLabelValues } from "../../src/domain/backup-pod-names.ts"
 import { policyNameLabel } from "../../src/domain/policy-pod.ts"
 import { repoRoot } from "../support/tools.ts"
 

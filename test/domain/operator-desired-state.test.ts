@@ -17,7 +17,8 @@ import {
   type OperatorSettings,
   type OperatorWrite,
 } from "../../src/domain/operator-desired-state.ts"
-import { backupCreateContainerName, renderBackupPodYaml, revisionsAnnotation } from "../../src/domain/pod-spec.ts"
+import { renderBackupPodYaml } from "../../src/domain/pod-spec.ts"
+import { backupCreateContainerName, revisionsAnnotation } from "../../src/domain/backup-pod-names.ts"
 import { decodeObservedRevisions, formatRevisionSet, type RevisionSet } from "../../src/domain/revisions.ts"
 import { formatRfc3339Utc } from "../../src/domain/rfc3339.ts"
 import { revisionSetArb } from "./arbitraries.ts"

@@ -4,7 +4,8 @@
  */
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
-import { decodeBackupPodOptions, renderBackupPod, renderBackupPodYaml } from "../../src/domain/pod-spec.ts"
+import { renderBackupPod, renderBackupPodYaml } from "../../src/domain/pod-spec.ts"
+import { decodeBackupPodOptions } from "../../src/domain/backup-pod-options.ts"
 import type { RevisionSet } from "../../src/domain/revisions.ts"
 import { runCli } from "../support/run-cli.ts"
 

@@ -5,7 +5,9 @@
  */
 import { describe, expect, it } from "vitest"
 import * as YAML from "yaml"
-import { backupPodPaths, decodeBackupPodOptions, renderBackupPod, renderBackupPodYaml } from "../../src/domain/pod-spec.ts"
+import { renderBackupPod, renderBackupPodYaml } from "../../src/domain/pod-spec.ts"
+import { decodeBackupPodOptions } from "../../src/domain/backup-pod-options.ts"
+import { backupPodPaths } from "../../src/domain/backup-pod-names.ts"
 import type { BackupStoreOptions } from "../../src/domain/pod-store-options.ts"
 import type { RevisionSet } from "../../src/domain/revisions.ts"
 import { k8sValidationProblems } from "../support/k8s-validate.ts"

@@ -6,67 +6,36 @@ import { describe, expect, it } from "vitest"
 import * as YAML from "yaml"
 import { operandList, operandNames } from "../../src/domain/operands.ts"
 import {
+  backupPodSpecHash,
+  backupPodYaml,
+  renderBackupPod,
+  renderBackupPodYaml,
+  revisionsOfBackupPod,
+  type BackupContainer,
+  type BackupPod,
+} from "../../src/domain/pod-spec.ts"
+import { decodeBackupPodOptions, type BackupPodOptions } from "../../src/domain/backup-pod-options.ts"
+import {
   backupPodPaths,
   backupVerifyContainerName,
   storeCredentialsMode,
-  backupPodSpecHash,
-  backupPodYaml,
-  decodeBackupPodOptions,
-  defaultPodOptions,
-  renderBackupPod,
-  renderBackupPodYaml,
   revisionLabel,
   revisionsAnnotation,
-  revisionsOfBackupPod,
   specHashAnnotation,
-  type BackupContainer,
-  type BackupPod,
-  type BackupPodOptions,
-} from "../../src/domain/pod-spec.ts"
+} from "../../src/domain/backup-pod-names.ts"
 import { uploadMemoryMi, type BackupStoreOptions } from "../../src/domain/pod-store-options.ts"
 import { proxySecretName, proxyVariableNames } from "../../src/domain/pod-proxy-env.ts"
 import { parseRevisionsFlag, type RevisionSet } from "../../src/domain/revisions.ts"
 import { decodeVolumeSizeLimits, volumeSizeLimitsEnv } from "../../src/domain/volume-size-limits.ts"
 import { quantityBytes } from "../../src/domain/k8s-quantity.ts"
 import { k8sValidationProblems, validateK8sObject } from "../support/k8s-validate.ts"
-import { dnsLabelArb, dnsSubdomainArb, revisionSetArb } from "./arbitraries.ts"
+import { dnsSubdomainArb, revisionSetArb } from "./arbitraries.ts"
+import { optionsArb } from "./pod-options-arbitraries.ts"
 
 const goldenPath = join(import.meta.dirname, "golden", "default-backup-pod.yaml")
 const s3GoldenPath = join(import.meta.dirname, "golden", "s3-store-backup-pod.yaml")
 const s3ProxyGoldenPath = join(import.meta.dirname, "golden", "s3-proxy-backup-pod.yaml")
 const revisions: RevisionSet = { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 7, "kube-scheduler": 7 }
-
-const quantityArb = fc.tuple(fc.integer({ min: 1, max: 999 }), fc.constantFrom("", "m", "k", "M", "G", "Ki", "Mi", "Gi", "Ti")).map(([n, u]) => `${n}${u}`)
-const optionsArb: fc.Arbitrary<BackupPodOptions> = fc
-  .record({
-    namespace: dnsLabelArb(30),
-    image: fc
-      .tuple(dnsSubdomainArb(30), dnsLabelArb(10), fc.stringMatching(/^[0-9]+\.[0-9]+\.[0-9]+$/))
-      .map(([registry, repo, tag]) => `${registry}/${repo}:${tag}`),
-    imagePullPolicy: fc.constantFrom("Always", "IfNotPresent", "Never"),
-    serviceAccountName: dnsSubdomainArb(60),
-    etcdEndpoints: fc
-      .array(fc.tuple(dnsSubdomainArb(40), fc.integer({ min: 1, max: 65535 })), { minLength: 1, maxLength: 3 })
-      .map((eps) => eps.map(([h, p]) => `https://${h}:${p}`).join(",")),
-    etcdPrefix: fc.constantFrom("/kubernetes.io", "/registry", "/a/b"),
-    holdSeconds: fc.integer({ min: 1, max: 86_400 }),
-    extraDeadline: fc.integer({ min: 300, max: 86_400 }),
-    backupVolumeSizeLimit: quantityArb,
-    tmpVolumeSizeLimit: quantityArb,
-    resources: fc.record(
-      {
-        requests: fc.record({ cpu: quantityArb, memory: quantityArb, "ephemeral-storage": quantityArb }, { requiredKeys: [] }),
-        limits: fc.record({ cpu: quantityArb, memory: quantityArb }, { requiredKeys: [] }),
-      },
-      { requiredKeys: [] },
-    ),
-    priorityClassName: fc.option(dnsSubdomainArb(60), { nil: undefined }),
-  })
-  .map(({ extraDeadline, priorityClassName, ...o }) => ({
-    ...o,
-    activeDeadlineSeconds: o.holdSeconds + extraDeadline,
-    ...(priorityClassName === undefined ? {} : { priorityClassName }),
-  }))
 
 const defaultVolumeLimits = { name: "CLUSTER_BACKUP_VOLUME_SIZE_LIMITS", value: '{"/backup":21474836480,"/tmp":67108864}' }
 
@@ -287,38 +256,6 @@ describe("the validation helper can fail", () => {
     const p = pod()
     breakIt(p)
     expect(() => validateK8sObject(p)).toThrow(pattern)
-  })
-})
-
-describe("decodeBackupPodOptions", () => {
-  it("fills in the defaults", () => {
-    expect(decodeBackupPodOptions({})).toEqual(Result.succeed(defaultPodOptions))
-    expect(decodeBackupPodOptions({ holdSeconds: 600 })).toEqual(Result.succeed({ ...defaultPodOptions, holdSeconds: 600 }))
-  })
-
-  test.prop([optionsArb], { numRuns: 200 })("accepts every valid option set unchanged", (options) => {
-    expect(decodeBackupPodOptions(options)).toEqual(Result.succeed(options))
-  })
-
-  it.each<[string, Record<string, unknown>, string]>([
-    ["a namespace with dots", { namespace: "openshift.etcd" }, "namespace"],
-    ["a blank in the image", { image: "quay.io/x y" }, "image"],
-    ["an unknown pull policy", { imagePullPolicy: "Sometimes" }, "imagePullPolicy"],
-    ["a plain-http endpoint", { etcdEndpoints: "http://etcd:2379" }, "etcdEndpoints"],
-    ["a zero hold", { holdSeconds: 0 }, "holdSeconds"],
-    ["a fractional deadline", { activeDeadlineSeconds: 7200.5 }, "activeDeadlineSeconds"],
-    ["a deadline that kills the holding pod", { holdSeconds: 7000 }, "activeDeadlineSeconds"],
-    ["a bad size limit", { backupVolumeSizeLimit: "20 GB" }, "backupVolumeSizeLimit"],
-    ["an unknown resource", { resources: { requests: { gpu: "1" } } }, "resources.requests.gpu"],
-    ["an unknown option", { hostNetwork: true }, "hostNetwork"],
-  ])("refuses %s, naming the key", (_what, input, key) => {
-    const r = decodeBackupPodOptions(input)
-    expect(Result.isFailure(r)).toBe(true)
-    if (Result.isFailure(r)) {
-      expect(r.failure._tag).toBe("BackupPodOptionsInvalid")
-      expect(r.failure.key).toBe(key)
-      expect(r.failure.message).toContain(key)
-    }
   })
 })
 

@@ -4,17 +4,15 @@ import { describe, expect, it } from "vitest"
 import { decodeBackupPolicy, type BackupPolicy } from "../../src/domain/backup-policy.ts"
 import { dnsLabelProblem } from "../../src/domain/k8s-names.ts"
 import { defaultOperands } from "../../src/domain/operands.ts"
+import { backupPodSpecHash, testRestoreResources, type BackupPod } from "../../src/domain/pod-spec.ts"
 import {
   backupPodPaths,
   backupPodSelector,
   backupUploadContainerName,
   backupVerifyContainerName,
   backupCreateContainerName,
-  backupPodSpecHash,
   specHashAnnotation,
-  testRestoreResources,
-  type BackupPod,
-} from "../../src/domain/pod-spec.ts"
+} from "../../src/domain/backup-pod-names.ts"
 import {
   backupTriggerAnnotation,
   policyLabelValue,

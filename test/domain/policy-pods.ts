@@ -1,7 +1,7 @@
 /** Pods of a BackupPolicy as the operator reads them, finished as a test says (shared by the policy domain tests). */
 import { fc } from "@fast-check/vitest"
 import { encodeBackupPodReport, type BackupPodReport } from "../../src/domain/backup-pod-report.ts"
-import { backupCreateContainerName, backupUploadContainerName } from "../../src/domain/pod-spec.ts"
+import { backupCreateContainerName, backupUploadContainerName } from "../../src/domain/backup-pod-names.ts"
 import { policyLabelValue } from "../../src/domain/policy-pod.ts"
 import { attemptAnnotation, type PolicyPodView } from "../../src/domain/policy-runs.ts"
 import type { RevisionSet } from "../../src/domain/revisions.ts"

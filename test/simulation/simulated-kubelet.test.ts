@@ -2,7 +2,7 @@
 import { Effect, Result } from "effect"
 import { describe, expect, it } from "vitest"
 import { parseBackupPodReport } from "../../src/domain/backup-pod-report.ts"
-import { revisionsAnnotation } from "../../src/domain/pod-spec.ts"
+import { revisionsAnnotation } from "../../src/domain/backup-pod-names.ts"
 import { formatRevisionSet } from "../../src/domain/revisions.ts"
 import { Kube } from "../../src/services/kube/kube.ts"
 import { podType } from "../../src/services/kube/resources.ts"

@@ -8,7 +8,7 @@
  */
 import { Cause, Clock, Duration, Effect, FiberHandle, Option, Pull, Queue, Ref, Schedule, Stream } from "effect"
 import { backupStatusConfigMapName, lastCompleteTimeOf } from "../../domain/backup-status.ts"
-import { backupPodSelector } from "../../domain/pod-spec.ts"
+import { backupPodSelector } from "../../domain/backup-pod-names.ts"
 import { operandNames as allOperands } from "../../domain/operands.ts"
 import { ControllerMetrics } from "../../services/controller-metrics.ts"
 import { Kube, type WatchEvent } from "../../services/kube/kube.ts"

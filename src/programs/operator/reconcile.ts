@@ -21,7 +21,8 @@ import {
   type OperatorSettings,
   type OperatorWrite,
 } from "../../domain/operator-desired-state.ts"
-import { backupPodSelector, revisionsOfBackupPod } from "../../domain/pod-spec.ts"
+import { revisionsOfBackupPod } from "../../domain/pod-spec.ts"
+import { backupPodSelector } from "../../domain/backup-pod-names.ts"
 import type { PolicyUploadSettings } from "../../domain/policy-pod.ts"
 import { formatRevisionSet, type RevisionSet } from "../../domain/revisions.ts"
 import { formatRfc3339Utc, parseRfc3339Utc } from "../../domain/rfc3339.ts"
