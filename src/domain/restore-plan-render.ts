@@ -3,6 +3,7 @@
  * what it does (commands as a shell would take them) and what to do if it fails. Same plan, same
  * text: the output is pinned by a golden test.
  */
+import { recoveryReason } from "./redeployment.ts"
 import { formatRevisionSet } from "./revisions.ts"
 import { runTimePreconditions, type Precondition, type RestoreAction, type RestorePlan } from "./restore-plan.ts"
 import type { RevisionBump } from "./revision-bump.ts"
@@ -144,3 +145,16 @@ export const renderPreflight = (plan: RestorePlan, checks: ReadonlyArray<Preflig
   ]
   return `${lines.join("\n")}\n`
 }
+
+/**
+ * What OpenShift's procedure for restoring to a previous cluster state does once cluster-restore.sh is done, printed
+ * after a real run: the kubelets restarted, their certificate requests approved, then every operator's new revision
+ * (`redeploy`, with this restore's reason, so a rerun asks nothing twice).
+ */
+export const renderNextSteps = (restoreId: string): string =>
+  [
+    "Next, as in OpenShift's procedure for restoring to a previous cluster state (README: After the restore):",
+    "  1. restart the kubelet on every control-plane host: systemctl restart kubelet.service",
+    "  2. approve the nodes' pending certificate signing requests: oc get csr; oc adm certificate approve <name>",
+    `  3. once the API answers, have every operator roll out a new revision, etcd first: cluster-backup redeploy --reason ${recoveryReason(restoreId)}`,
+  ].join("\n")

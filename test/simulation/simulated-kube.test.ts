@@ -24,6 +24,7 @@ describe("Kube on the simulated cluster", () => {
           yield* Effect.ignore(kube.operators.get(operand))
           yield* kube.operators.list(operand)
           yield* kube.operators.watch(operand).pipe(Stream.take(1), Stream.runDrain)
+          yield* Effect.ignore(kube.operators.patch(operand, { spec: { forceRedeploymentReason: "r" } }))
         }
         const cm = yield* kube.configMaps.create("ns", { metadata: { name: "c" }, data: { k: "v" } })
         yield* kube.configMaps.get("ns", "c")

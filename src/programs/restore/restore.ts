@@ -17,7 +17,14 @@
  */
 import { Effect, Schema } from "effect"
 import type { BackupManifest } from "../../domain/backup-manifest.ts"
-import { nothingChanged, renderPreflight, renderPreflightCheck, renderRestorePlan, type PreflightCheck } from "../../domain/restore-plan-render.ts"
+import {
+  nothingChanged,
+  renderNextSteps,
+  renderPreflight,
+  renderPreflightCheck,
+  renderRestorePlan,
+  type PreflightCheck,
+} from "../../domain/restore-plan-render.ts"
 import type { RestorePlan, StepId } from "../../domain/restore-plan.ts"
 import type { TrustedKey } from "../../services/crypto/manifest-signature.ts"
 import { defaultTarLimits, type TarLimits } from "../../services/tarball/tarball.ts"
@@ -135,6 +142,7 @@ const realRun = (options: RestoreOptions, root: string) =>
     yield* line(
       `Restore restore-${plan.restoreId} complete: ${ran.length} steps ran. etcd starts from the restored member; old data was kept, ${copiedOffDisk ? "copied off etcd's disk before it was removed there" : "nothing was deleted"}.`,
     )
+    yield* line(renderNextSteps(plan.restoreId))
     return { plan, dryRun: false, ran } satisfies RestoreOutcome
   }).pipe(Effect.scoped)
 

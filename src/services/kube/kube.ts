@@ -73,6 +73,8 @@ export interface KubeService {
     readonly get: (operand: OperandName) => Op<OperatorCr>
     readonly list: (operand: OperandName) => Op<ObjectList<OperatorCr>>
     readonly watch: (operand: OperandName, options?: WatchOptions) => Watch<OperatorCr>
+    /** JSON merge patch of the CR (`redeploy`: `spec.forceRedeploymentReason`). */
+    readonly patch: (operand: OperandName, patch: JsonObject) => Op<OperatorCr>
   }
   readonly configMaps: Pick<NamespacedObjects<ConfigMap, NewConfigMap>, "get" | "list" | "create" | "update" | "patch" | "watch">
   readonly secrets: Pick<NamespacedObjects<Secret, NewSecret>, "get" | "list" | "create" | "update" | "patch">
@@ -251,6 +253,7 @@ export const makeKube = (transport: KubeTransport, options: KubeOptions = {}): K
       get: (operand) => operators(operand).get(undefined, operatorName),
       list: (operand) => operators(operand).list(undefined),
       watch: (operand, options) => operators(operand).watch(undefined, options),
+      patch: (operand, patch) => operators(operand).patch(undefined, operatorName, patch),
     },
     configMaps: {
       get: configMaps.get,

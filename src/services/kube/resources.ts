@@ -107,7 +107,8 @@ const endpoint = <const V extends Verb>(type: ResourceType, allowed: ReadonlyArr
 export const rbacResource = (type: ResourceType, subresource?: Subresource): string =>
   subresource === undefined ? type.resource : `${type.resource}/${subresource}`
 
-const operatorEndpoint = (name: OperandName) => endpoint(operatorTypes[name], ["get", "list", "watch"])
+// `patch` only by `redeploy`, a person's command after a restore: the operator's RBAC grants none.
+const operatorEndpoint = (name: OperandName) => endpoint(operatorTypes[name], ["get", "list", "watch", "patch"])
 
 /** The table the live Layer builds its requests from. */
 export const kubeEndpoints = {
@@ -125,7 +126,7 @@ export const kubeEndpoints = {
     "kube-apiserver": operatorEndpoint("kube-apiserver"),
     "kube-controller-manager": operatorEndpoint("kube-controller-manager"),
     "kube-scheduler": operatorEndpoint("kube-scheduler"),
-  } satisfies Record<OperandName, Endpoint<"get" | "list" | "watch">>,
+  } satisfies Record<OperandName, Endpoint<"get" | "list" | "watch" | "patch">>,
 } as const
 
 /** One RBAC permission: a verb on a resource of an API group. */

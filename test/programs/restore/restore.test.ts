@@ -204,6 +204,9 @@ describe("restore", () => {
     expect(read(host, hostFiles.certs)).toBe("certificate\n")
     expect(real.output).toContain(`Restore restore-${restoreId} complete: 10 steps ran.`)
     expect(real.output).toContain("etcd is stopped: nothing uses")
+    expect(real.output.trimEnd().split("\n").at(-1)).toBe(
+      `  3. once the API answers, have every operator roll out a new revision, etcd first: cluster-backup redeploy --reason recovery-${restoreId}`,
+    )
   })
 
   it("never shows the kubelet a partial or extra pod manifest: start-etcd's copy goes through a hidden .part", async () => {

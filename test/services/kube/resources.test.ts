@@ -6,7 +6,7 @@ const row = (apiGroup: string, resource: string, verb: string, namespaced: boole
 
 describe("resource table", () => {
   it("lists exactly what the live Layer can issue", () => {
-    const crVerbs = (plural: string) => ["get", "list", "watch"].map((v) => row("operator.openshift.io", plural, v, false))
+    const crVerbs = (plural: string) => ["get", "list", "watch", "patch"].map((v) => row("operator.openshift.io", plural, v, false))
     expect(kubeApiPermissions).toEqual([
       row("", "configmaps", "get", true),
       row("", "configmaps", "list", true),

@@ -1,0 +1,146 @@
+/**
+ * redeploy against the simulated cluster, whose four operators answer a new forceRedeploymentReason with a new
+ * revision rolled out node by node (src/simulation/redeployment-controllers.ts).
+ */
+import { Effect, Exit } from "effect"
+import { afterEach, describe, expect, it } from "vitest"
+import type { OperandName } from "../../../src/domain/operands.ts"
+import { redeploymentReasonOf } from "../../../src/domain/redeployment.ts"
+import { type RedeployOptions, redeploy } from "../../../src/programs/redeploy/redeploy.ts"
+import { operatorTypes } from "../../../src/services/kube/resources.ts"
+import { type RedeploymentControllerOptions, type RedeploymentControllers, redeploymentControllers } from "../../../src/simulation/redeployment-controllers.ts"
+import { Fault } from "../../../src/simulation/faults.ts"
+import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
+import { loadedCluster } from "../backup/backup-resources-harness.ts"
+
+const all: ReadonlyArray<OperandName> = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"]
+let controllers: RedeploymentControllers | undefined
+
+afterEach(() => controllers?.stop())
+
+const setup = (controllerOptions: RedeploymentControllerOptions = {}) => {
+  const { cluster, fixture } = loadedCluster()
+  controllers = redeploymentControllers(cluster, fixture, controllerOptions)
+  controllers.start(5)
+  const lines: Array<string> = []
+  const run = (options: Partial<RedeployOptions> = {}) =>
+    Effect.runPromiseExit(
+      redeploy({
+        operands: all,
+        reason: "recovery-0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71",
+        wait: true,
+        timeoutMs: 5_000,
+        pollMs: 10,
+        output: (line) => Effect.sync(() => void lines.push(line)),
+        ...options,
+      }).pipe(Effect.provide(SimulatedKube.inMemory(cluster))),
+    )
+  const latest = (operand: OperandName) =>
+    (cluster.get(operatorTypes[operand], undefined, "cluster")!.status as { latestAvailableRevision: number }).latestAvailableRevision
+  const patches = () => cluster.requests.filter((r) => r.verb === "patch").map((r) => r.resource)
+  return { cluster, controllers, lines, run, latest, patches }
+}
+
+describe("redeploy", () => {
+  it("asks each operator for a new revision in OpenShift's order, each only once the one before runs its new revision on every node", async () => {
+    const { cluster, controllers, lines, run, latest } = setup()
+    const before = all.map(latest)
+    const exit = await run()
+    expect(Exit.isSuccess(exit), String(exit)).toBe(true)
+    expect(controllers.records.map((r) => `${r.what} ${r.operand}`)).toEqual(all.flatMap((o) => [`Asked ${o}`, `RolledOut ${o}`]))
+    expect(all.map(latest)).toEqual(before.map((r) => r + 1))
+    for (const operand of all)
+      expect(redeploymentReasonOf(cluster.get(operatorTypes[operand], undefined, "cluster"))).toBe("recovery-0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71")
+    expect(lines).toContain(`etcd: revision ${before[0]! + 1} is on all 3 nodes`)
+    expect(lines.some((l) => /^kube-apiserver: waiting: 0 of 3 nodes at revision \d+ \(.*installing/.test(l))).toBe(true)
+  })
+
+  it("run again with the same reason, asks nothing twice: follows what is still rolling out and exits 0", async () => {
+    const { controllers, run, patches, lines } = setup()
+    expect(Exit.isSuccess(await run())).toBe(true)
+    const asked = patches().length
+    lines.length = 0
+    expect(Exit.isSuccess(await run())).toBe(true)
+    expect(patches().length).toBe(asked)
+    expect(controllers.records.filter((r) => r.what === "Asked")).toHaveLength(4)
+    expect(lines.filter((l) => l.includes("already"))).toHaveLength(4)
+  })
+
+  it("a new reason asks every operator again", async () => {
+    const { controllers, run } = setup()
+    expect(Exit.isSuccess(await run())).toBe(true)
+    expect(Exit.isSuccess(await run({ reason: "recovery-second" }))).toBe(true)
+    expect(controllers.records.filter((r) => r.what === "Asked")).toHaveLength(8)
+  })
+
+  it("fails when a rollout does not finish in time, naming the operand and what it waited for, and asks no later operand", async () => {
+    const { run, patches } = setup({ stuck: ["kube-apiserver"] })
+    const exit = await run({ timeoutMs: 300 })
+    expect(Exit.isFailure(exit)).toBe(true)
+    const error = Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail")?.error : undefined
+    expect(error).toMatchObject({ _tag: "RolloutNotFinished", operand: "kube-apiserver" })
+    expect((error as { message: string }).message).toMatch(
+      /kube-apiserver has not rolled out a new revision .*\(0 of 3 nodes at revision \d+ .*run the same command again/,
+    )
+    expect(patches()).toEqual(["etcds", "kubeapiservers"])
+  })
+
+  it("reports the installer's failure on a node while it waits", async () => {
+    const { run, lines } = setup({ failing: ["etcd"] })
+    const exit = await run({ timeoutMs: 200 })
+    expect(Exit.isFailure(exit)).toBe(true)
+    expect(
+      lines.some(
+        (l) => l.startsWith("etcd: waiting:") && l.includes("the installer failed on master-0 (installer: pod failed: ImagePullBackOff) and tries again"),
+      ),
+    ).toBe(true)
+  })
+
+  it("--no-wait asks every operand at once and follows none", async () => {
+    const { run, patches, lines } = setup({ stuck: [...all] })
+    const exit = await run({ wait: false })
+    expect(Exit.isSuccess(exit)).toBe(true)
+    expect(patches()).toEqual(["etcds", "kubeapiservers", "kubecontrollermanagers", "kubeschedulers"])
+    expect(lines.some((l) => l.includes(": waiting:"))).toBe(false)
+  })
+
+  it("only the operands asked for, in OpenShift's order", async () => {
+    const { run, patches } = setup()
+    expect(Exit.isSuccess(await run({ operands: ["kube-apiserver", "kube-scheduler"] }))).toBe(true)
+    expect(patches()).toEqual(["kubeapiservers", "kubeschedulers"])
+  })
+
+  it("waits through an API that does not answer while it asks and while it follows a rollout (kube-apiserver restarts node by node)", async () => {
+    const { cluster, controllers, run, lines } = setup({ rolloutTicks: 40 })
+    // Each get is tried 6 times (the Kube retries): the first two asks of kube-apiserver fail whole.
+    cluster.faults.inject(Fault.unavailable(), { verb: "get", resource: "kubeapiservers", times: 12 })
+    const duringRollout = setInterval(() => {
+      if (!controllers.records.some((r) => r.operand === "kube-apiserver" && r.what === "Asked")) return
+      clearInterval(duringRollout)
+      cluster.faults.inject(Fault.unavailable(), { verb: "get", resource: "kubeapiservers", times: 6 })
+    }, 1)
+    const exit = await run()
+    clearInterval(duringRollout)
+    expect(Exit.isSuccess(exit), String(exit)).toBe(true)
+    const outages = lines.filter((l) => l.startsWith("kube-apiserver: waiting: the API did not answer"))
+    expect(outages.filter((l) => l.endsWith("asking again"))).toHaveLength(2)
+    expect(outages.filter((l) => !l.endsWith("asking again"))).toHaveLength(1)
+    expect(lines.at(-1)).toMatch(/^every operand asked/)
+  })
+
+  it("fails when the API stays unreachable past the timeout", async () => {
+    const { cluster, run } = setup()
+    cluster.faults.inject(Fault.unavailable(), { verb: "get", resource: "kubeapiservers", times: Number.POSITIVE_INFINITY })
+    const exit = await run({ timeoutMs: 200 })
+    expect(Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail")?.error : undefined).toMatchObject({ _tag: "Unavailable" })
+  })
+
+  it("fails at once, asking nothing further, when it may not patch an operator CR", async () => {
+    const { cluster, run, controllers } = setup()
+    cluster.faults.inject(Fault.forbidden(), { verb: "patch", resource: "kubecontrollermanagers" })
+    const exit = await run()
+    expect(Exit.isFailure(exit)).toBe(true)
+    expect(Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail")?.error : undefined).toMatchObject({ _tag: "Forbidden" })
+    expect(controllers.records.filter((r) => r.what === "Asked").map((r) => r.operand)).toEqual(["etcd", "kube-apiserver"])
+  })
+})
