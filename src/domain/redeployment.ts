@@ -41,6 +41,16 @@ export const redeploymentReasonOf = (cr: unknown): string => {
   return typeof reason === "string" ? reason : ""
 }
 
+/**
+ * Whether a revision's pod ConfigMap (`<pod>-<N>`, as read) was made for `reason`: each operator copies its CR's
+ * `spec.forceRedeploymentReason` into the pod ConfigMap's `forceRedeploymentReason` key, and the changed ConfigMap is
+ * what makes the new revision. So a run that finds the reason already asked can tell whether its revision exists yet.
+ */
+export const revisionMadeFor = (podConfigMap: unknown, reason: string): boolean => {
+  const data = isRecord(podConfigMap) ? podConfigMap.data : undefined
+  return isRecord(data) && data.forceRedeploymentReason === reason
+}
+
 const revisionField = Schema.optionalKey(Schema.Int)
 const NodeStatus = Schema.Struct({
   nodeName: Schema.String,

@@ -1,13 +1,13 @@
 /**
- * The four operators' answer to a new `spec.forceRedeploymentReason`, on the simulated cluster: the revision controller
- * makes a new revision, which the installer puts on the first node, then (`rolloutTicks` later) on every node.
+ * The four operators' answer to a new `spec.forceRedeploymentReason`, on the simulated cluster: the reason is copied
+ * into the operand's pod ConfigMap, and the revision controller makes a new revision of it, which the installer puts on the first node, then (`rolloutTicks` later) on every node.
  * An operand in `stuck` makes its revision but never installs it; one in `failing` also records, on its first
  * node, the installer's failure on that revision, as the operator does (`lastFailedRevision`, `lastFailedRevisionErrors`).
  */
 import { Result } from "effect"
-import { type OperandName, operandNames } from "../domain/operands.ts"
+import { defaultOperands, type OperandName, operandNames } from "../domain/operands.ts"
 import { redeploymentReasonOf } from "../domain/redeployment.ts"
-import { operatorTypes } from "../services/kube/resources.ts"
+import { configMapType, operatorTypes } from "../services/kube/resources.ts"
 import type { OpenShiftFixture } from "./openshift-fixtures.ts"
 import type { SimulatedCluster } from "./simulated-cluster.ts"
 
@@ -49,6 +49,15 @@ export const redeploymentControllers = (
   const records: Array<RedeploymentRecord> = []
   let timer: ReturnType<typeof setInterval> | undefined
 
+  /** As the operator does: the CR's reason is copied into the pod ConfigMap, whose change makes the revision. */
+  const madeFor = (operand: OperandName, revision: number, reason: string) => {
+    const { namespace, podConfigMap } = defaultOperands[operand]
+    for (const name of [podConfigMap, `${podConfigMap}-${revision}`]) {
+      const cm = cluster.get(configMapType, namespace, name)!
+      orThrow(cluster.replace(configMapType, { ...cm, data: { ...(cm.data as object), forceRedeploymentReason: reason } }))
+    }
+  }
+
   const recordFailure = (operand: OperandName, revision: number) => {
     const cr = cluster.get(operatorTypes[operand], undefined, "cluster")!
     const status = cr.status as { readonly nodeStatuses: ReadonlyArray<Record<string, unknown>> }
@@ -63,6 +72,7 @@ export const redeploymentControllers = (
       if (reason !== seen.get(operand)) {
         seen.set(operand, reason)
         const revision = orThrow(fixture.bumpRevision(cluster, operand, "pending"))
+        madeFor(operand, revision, reason)
         records.push({ operand, what: "Asked", revision })
         if (options.failing?.includes(operand) === true) recordFailure(operand, revision)
         if (options.stuck?.includes(operand) !== true && options.failing?.includes(operand) !== true)

@@ -8,6 +8,7 @@ import {
   recoveryReason,
   redeploymentPatch,
   redeploymentReasonOf,
+  revisionMadeFor,
   rolloutProgress,
 } from "../../src/domain/redeployment.ts"
 import { revisionArb } from "./arbitraries.ts"
@@ -51,6 +52,14 @@ describe("the reason", () => {
 
   it.each(["", "a".repeat(257), "recovery\n", "recovery\u0000x", "récupération", " recovery"])("refuses %j", (text) => {
     expect(isReason(text)).toBe(false)
+  })
+
+  test.prop([fc.uuid(), fc.uuid()])("a revision's pod ConfigMap was made for the reason it holds, and for no other", (a, b) => {
+    const cm = { metadata: { name: "etcd-pod-4" }, data: { "pod.yaml": "kind: Pod", forceRedeploymentReason: recoveryReason(a) } }
+    expect(revisionMadeFor(cm, recoveryReason(a))).toBe(true)
+    expect(revisionMadeFor(cm, recoveryReason(b))).toBe(a === b)
+    expect(revisionMadeFor({ data: {} }, recoveryReason(a))).toBe(false)
+    expect(revisionMadeFor(undefined, recoveryReason(a))).toBe(false)
   })
 
   it.each([undefined, null, {}, { spec: null }, { spec: { forceRedeploymentReason: 7 } }, { spec: {} }])(

@@ -5,8 +5,8 @@
  * (interrupted, or run again): it is not asked twice, its rollout is followed.
  */
 import { Clock, Effect, Schedule, Schema } from "effect"
-import type { OperandName } from "../../domain/operands.ts"
-import { type RolloutProgress, redeploymentPatch, redeploymentReasonOf, rolloutProgress } from "../../domain/redeployment.ts"
+import { defaultOperands, type OperandName, type OperandTable } from "../../domain/operands.ts"
+import { type RolloutProgress, redeploymentPatch, redeploymentReasonOf, revisionMadeFor, rolloutProgress } from "../../domain/redeployment.ts"
 import { readLatestAvailableRevision } from "../../domain/revisions.ts"
 import { Kube } from "../../services/kube/kube.ts"
 
@@ -28,6 +28,8 @@ export interface RedeployOptions {
   readonly timeoutMs: number
   readonly pollMs: number
   readonly output: (line: string) => Effect.Effect<void>
+  /** Where each operand's revisions are (default: current OpenShift's). */
+  readonly table?: OperandTable | undefined
 }
 
 /** The API is briefly unreachable while kube-apiserver rolls out node by node: a read that times out is waited through. */
@@ -73,6 +75,31 @@ const followRollout = (operand: OperandName, above: number | undefined, options:
   })
 
 /**
+ * The reason was asked for by an earlier run: the revision to roll out past is the latest unless the latest was made
+ * for the reason already (its pod ConfigMap holds it), in which case that latest is the one to follow.
+ */
+const askedBefore = (operand: OperandName, latest: number | undefined, options: RedeployOptions) =>
+  Effect.gen(function* () {
+    const kube = yield* Kube
+    const said = `${operand}: forceRedeploymentReason is already ${JSON.stringify(options.reason)} (an earlier run asked)`
+    if (latest === undefined) {
+      yield* options.output(`${said}: following its rollout`)
+      return undefined
+    }
+    const { namespace, podConfigMap } = (options.table ?? defaultOperands)[operand]
+    const revisionPod = yield* kube.configMaps.get(namespace, `${podConfigMap}-${latest}`).pipe(
+      Effect.map((cm): unknown => cm),
+      Effect.catchTag("NotFound", () => Effect.succeed(undefined)),
+    )
+    if (revisionPod === undefined || revisionMadeFor(revisionPod, options.reason)) {
+      yield* options.output(`${said}: following the rollout of revision ${latest}`)
+      return latest - 1
+    }
+    yield* options.output(`${said}: its operator has made no revision for it yet (revision ${latest} is of an earlier reason)`)
+    return latest
+  })
+
+/**
  * Asks one operand's operator for a new revision unless the CR already holds the reason; the revision to roll out
  * past. An API that does not answer (the operand before restarting) is asked again every poll, for up to the timeout.
  */
@@ -80,12 +107,9 @@ const ask = (operand: OperandName, options: RedeployOptions) =>
   Effect.gen(function* () {
     const kube = yield* Kube
     const cr = yield* kube.operators.get(operand)
-    if (redeploymentReasonOf(cr) === options.reason) {
-      yield* options.output(`${operand}: forceRedeploymentReason is already ${JSON.stringify(options.reason)} (an earlier run asked): following its rollout`)
-      return undefined
-    }
     const latest = readLatestAvailableRevision(cr)
     const above = latest._tag === "Success" ? latest.success : undefined
+    if (redeploymentReasonOf(cr) === options.reason) return yield* askedBefore(operand, above, options)
     yield* kube.operators.patch(operand, redeploymentPatch(options.reason))
     yield* options.output(
       `${operand}: forceRedeploymentReason set to ${JSON.stringify(options.reason)}${above === undefined ? "" : ` (latest revision ${above})`}: its operator makes a new revision`,

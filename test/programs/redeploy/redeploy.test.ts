@@ -2,7 +2,7 @@
  * redeploy against the simulated cluster, whose four operators answer a new forceRedeploymentReason with a new
  * revision rolled out node by node (src/simulation/redeployment-controllers.ts).
  */
-import { Effect, Exit } from "effect"
+import { Effect, Exit, Result } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import type { OperandName } from "../../../src/domain/operands.ts"
 import { redeploymentReasonOf } from "../../../src/domain/redeployment.ts"
@@ -10,24 +10,26 @@ import { type RedeployOptions, redeploy } from "../../../src/programs/redeploy/r
 import { operatorTypes } from "../../../src/services/kube/resources.ts"
 import { type RedeploymentControllerOptions, type RedeploymentControllers, redeploymentControllers } from "../../../src/simulation/redeployment-controllers.ts"
 import { Fault } from "../../../src/simulation/faults.ts"
+import type { SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
 import { loadedCluster } from "../backup/backup-resources-harness.ts"
 
 const all: ReadonlyArray<OperandName> = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"]
 let controllers: RedeploymentControllers | undefined
+const reason = "recovery-0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71"
 
 afterEach(() => controllers?.stop())
 
-const setup = (controllerOptions: RedeploymentControllerOptions = {}) => {
+const setup = (controllerOptions: RedeploymentControllerOptions = {}, started = true) => {
   const { cluster, fixture } = loadedCluster()
   controllers = redeploymentControllers(cluster, fixture, controllerOptions)
-  controllers.start(5)
+  if (started) controllers.start(5)
   const lines: Array<string> = []
   const run = (options: Partial<RedeployOptions> = {}) =>
     Effect.runPromiseExit(
       redeploy({
         operands: all,
-        reason: "recovery-0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71",
+        reason,
         wait: true,
         timeoutMs: 5_000,
         pollMs: 10,
@@ -142,5 +144,39 @@ describe("redeploy", () => {
     expect(Exit.isFailure(exit)).toBe(true)
     expect(Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail")?.error : undefined).toMatchObject({ _tag: "Forbidden" })
     expect(controllers.records.filter((r) => r.what === "Asked").map((r) => r.operand)).toEqual(["etcd", "kube-apiserver"])
+  })
+
+  /** What a run killed right after its patch leaves: the reason on the CR. */
+  const askedEarlier = (cluster: SimulatedCluster, operand: OperandName) => {
+    const cr = cluster.get(operatorTypes[operand], undefined, "cluster")!
+    Result.getOrThrow(cluster.replace(operatorTypes[operand], { ...cr, spec: { ...(cr.spec as object), forceRedeploymentReason: reason } }))
+  }
+
+  it("run again after a run killed before the operator made the revision, waits for that revision, not the one before", async () => {
+    const { cluster, controllers, run, lines, latest } = setup({}, false)
+    const before = latest("etcd")
+    askedEarlier(cluster, "etcd")
+    const done = run({ operands: ["etcd"] })
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    controllers.start(5)
+    expect(Exit.isSuccess(await done)).toBe(true)
+    expect(lines).toContain(
+      `etcd: forceRedeploymentReason is already "${reason}" (an earlier run asked): its operator has made no revision for it yet (revision ${before} is of an earlier reason)`,
+    )
+    expect(lines).toContain(`etcd: revision ${before + 1} is on all 3 nodes`)
+    expect(controllers.records.map((r) => r.what)).toEqual(["Asked", "RolledOut"])
+  })
+
+  it("run again after a run killed while the revision rolled out, follows that revision", async () => {
+    const { cluster, controllers, run, lines, latest, patches } = setup({}, false)
+    const before = latest("etcd")
+    askedEarlier(cluster, "etcd")
+    controllers.tick()
+    expect(latest("etcd")).toBe(before + 1)
+    controllers.start(5)
+    expect(Exit.isSuccess(await run({ operands: ["etcd"] }))).toBe(true)
+    expect(lines).toContain(`etcd: forceRedeploymentReason is already "${reason}" (an earlier run asked): following the rollout of revision ${before + 1}`)
+    expect(lines).toContain(`etcd: revision ${before + 1} is on all 3 nodes`)
+    expect(patches()).toEqual([])
   })
 })
