@@ -32,7 +32,7 @@ export interface RedeployOptions {
   readonly table?: OperandTable | undefined
 }
 
-/** The API is briefly unreachable while kube-apiserver rolls out node by node: a read that times out is waited through. */
+/** The API is briefly unreachable while kube-apiserver rolls out node by node: a request it does not answer is waited through. */
 const passing = new Set(["Unavailable", "Timeout"])
 
 const failingWords = (p: RolloutProgress) =>
@@ -87,10 +87,7 @@ const askedBefore = (operand: OperandName, latest: number | undefined, options: 
       return undefined
     }
     const { namespace, podConfigMap } = (options.table ?? defaultOperands)[operand]
-    const revisionPod = yield* kube.configMaps.get(namespace, `${podConfigMap}-${latest}`).pipe(
-      Effect.map((cm): unknown => cm),
-      Effect.catchTag("NotFound", () => Effect.succeed(undefined)),
-    )
+    const revisionPod = yield* kube.configMaps.get(namespace, `${podConfigMap}-${latest}`).pipe(Effect.catchTag("NotFound", () => Effect.succeed(undefined)))
     if (revisionPod === undefined || revisionMadeFor(revisionPod, options.reason)) {
       yield* options.output(`${said}: following the rollout of revision ${latest}`)
       return latest - 1
