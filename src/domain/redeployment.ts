@@ -3,7 +3,8 @@
  * does by hand (`oc patch etcd cluster --type=merge -p '{"spec":{"forceRedeploymentReason":"recovery-..."}}'`, then
  * kube-apiserver, kube-controller-manager and kube-scheduler, each once the one before is on every node): a reason the
  * CR did not hold makes the operator's revision controller make a new revision, which its installer puts on every
- * node, one at a time. Whether that happened is read from the CR's status alone.
+ * node, one at a time. Whether that happened is read from the CR's status and, for a reason an earlier run asked
+ * for, from the latest revision's pod ConfigMap.
  */
 import { Result, Schema } from "effect"
 import { type OperandName, operandNames } from "./operands.ts"
