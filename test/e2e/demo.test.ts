@@ -51,6 +51,17 @@ describe("cluster-backup demo", () => {
     expect(run.stdout).toMatch(/policy status\s+healthy: Ready=True .*Degraded=False/)
     expect(run.stdout).toMatch(/ClusterBackupLastBackupFailed\s+not firing/)
     expect(run.stdout).toMatch(/cluster_backup_policy_last_success_timestamp_seconds\{[^}]*policy="demo"[^}]*\} \d+/)
+    // After a disaster: the first backup restored on a host's tree, then every operator's new revision, in order.
+    const restored = /restore on a host tree\s+(restore-\S+): 10 steps ran, old data kept\n/.exec(run.stdout)
+    expect(restored, run.stdout).not.toBeNull()
+    expect(run.stdout).toContain(`cluster-backup redeploy --reason recovery-${restored![1]!.slice("restore-".length)}`)
+    expect([...run.stdout.matchAll(/redeploy \| (\S+): revision \d+ is on all 3 nodes/g)].map((m) => m[1])).toEqual([
+      "etcd",
+      "kube-apiserver",
+      "kube-controller-manager",
+      "kube-scheduler",
+    ])
+    expect(run.stdout).toMatch(/\nredeploy\s+4 operands on a new revision on every node/)
     // Only the kept backup remains; nothing the demo started runs on.
     expect(readdirSync(work)).toEqual(["backup"])
     expect(processesMentioning(work)).toEqual([])
@@ -62,7 +73,7 @@ describe("cluster-backup demo", () => {
     let sent = false
     const run = await runDemo(["--work-dir", work], {
       during: async (child) => {
-        while (!child.ended() && !child.stdout().includes("==> 5/11")) await sleep(20)
+        while (!child.ended() && !child.stdout().includes("==> 5/12")) await sleep(20)
         if (child.ended()) return
         sent = true
         await sleep(300)
@@ -83,7 +94,7 @@ describe("cluster-backup demo", () => {
       env: { TMPDIR: tmp },
       during: async (child) => {
         pid = child.pid
-        while (!child.ended() && !child.stdout().includes("==> 3/11")) await sleep(20)
+        while (!child.ended() && !child.stdout().includes("==> 3/12")) await sleep(20)
         child.kill("SIGKILL")
       },
     })
@@ -99,7 +110,7 @@ describe("cluster-backup demo", () => {
     const next = await runDemo([], {
       env: { TMPDIR: tmp },
       during: async (child) => {
-        while (!child.ended() && !child.stdout().includes("==> 2/11")) await sleep(20)
+        while (!child.ended() && !child.stdout().includes("==> 2/12")) await sleep(20)
         child.kill("SIGINT")
       },
     })

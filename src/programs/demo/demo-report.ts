@@ -1,4 +1,5 @@
 /** The demo's printed account: stage headings and the closing summary table (pure text). */
+import type { RecoverySummary } from "./demo-recovery-stage.ts"
 import { formatRevisionSet, type RevisionSet } from "../../domain/revisions.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
 import type { PolicySummary } from "./demo-policy-stages.ts"
@@ -18,6 +19,7 @@ export interface DemoSummary {
   readonly backupStatus: string
   readonly secondRender: { readonly revisions: RevisionSet; readonly change: string } | undefined
   readonly policy: PolicySummary
+  readonly recovery: RecoverySummary
   readonly timings: ReadonlyArray<{ readonly stage: string; readonly ms: number }>
 }
 
@@ -61,6 +63,8 @@ export const formatSummary = (s: DemoSummary): string => {
       ["backup-status", s.backupStatus],
       ["after a new revision", s.secondRender === undefined ? "no new render" : `re-rendered for ${s.secondRender.change}`],
       ...policyRows(s.policy),
+      ["restore on a host tree", s.recovery.restored.replace(/^Restore (restore-\S+) complete: (\d+ steps ran)\..*$/, "$1: $2, old data kept")],
+      ["redeploy", `${s.recovery.rolledOut.length} operands on a new revision on every node (reason recovery-${s.recovery.restoreId})`],
     ],
   )
   const total = s.timings.reduce((a, t) => a + t.ms, 0)

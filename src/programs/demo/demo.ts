@@ -34,7 +34,8 @@ import { formatSummary, stageHeading, type DemoSummary } from "./demo-report.ts"
 import { awaitValue, DemoFailed } from "./demo-wait.ts"
 import { newRevision } from "./etcd-seed.ts"
 import { decodeRunnablePod, runLocalContainer, runLocalPod } from "./local-kubelet.ts"
-import { runPolicyStages } from "./demo-policy-stages.ts"
+import { demoPolicy, runPolicyStages } from "./demo-policy-stages.ts"
+import { runRecoveryStage } from "./demo-recovery-stage.ts"
 import { startLocalSwift, stopLocalSwift, swiftScriptFor } from "./local-swift.ts"
 
 export interface DemoOptions {
@@ -51,7 +52,7 @@ export interface DemoOptions {
 
 export { DemoFailed } from "./demo-wait.ts"
 
-const stages = 11
+const stages = 12
 
 const renderedRevisions = (cluster: SimulatedCluster): { yaml: string; revisions: RevisionSet } | undefined => {
   const yaml = (cluster.get(configMapType, ns, backupPodConfigMapName)?.data as Record<string, string> | undefined)?.[backupPodYamlKey]
@@ -250,8 +251,22 @@ export const runDemo = Effect.fn("demo")(function* (options: DemoOptions) {
     swiftStart,
   })
 
-  // Summary.
+  // 12. After a disaster: the first backup restored on a host's tree, then every operator's new revision.
   const manifest = yield* readBackupManifest(join(backupDir, manifestFileName))
+  const recovery = yield* runRecoveryStage({
+    stage,
+    say,
+    work,
+    backupDir,
+    manifest,
+    entry: options.entry,
+    kubeconfig,
+    cluster,
+    fixture,
+    policyName: demoPolicy.name,
+  })
+
+  // Summary.
   const names = (yield* fs.readDirectory(backupDir).pipe(Effect.orDie)).filter((n) => !n.startsWith(".")).sort()
   const files = yield* Effect.forEach(names, (name) =>
     Effect.map(fs.stat(join(backupDir, name)).pipe(Effect.orDie), (info) => ({ name, bytes: Number(info.size) })),
@@ -269,6 +284,7 @@ export const runDemo = Effect.fn("demo")(function* (options: DemoOptions) {
     backupStatus: `${afterBackup.status} after the backup; ${backupStatusOf(cluster)?.status ?? "unknown"} after the re-render`,
     secondRender: second,
     policy,
+    recovery,
     timings,
   }
   yield* Console.log(formatSummary(summary))

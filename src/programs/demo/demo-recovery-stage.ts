@@ -1,0 +1,152 @@
+/**
+ * The demo's recovery: the first backup restored on a control-plane host's tree (`restore --root`, with the real
+ * etcdutl 3.5), then `redeploy` against the simulated API server, whose operators answer a new
+ * forceRedeploymentReason with a new revision rolled out node by node (src/simulation/redeployment-controllers.ts).
+ * The BackupPolicy is suspended first, as in a recovery: the new revisions must not start backups meanwhile.
+ */
+import { randomUUID } from "node:crypto"
+import { dirname, join } from "node:path"
+import { Console, Effect, FileSystem, Result } from "effect"
+import { podManifestPath, resourceFilePath } from "../../domain/archive-layout.ts"
+import type { BackupManifest } from "../../domain/backup-manifest.ts"
+import { defaultOperands, operandNames } from "../../domain/operands.ts"
+import { recoveryReason } from "../../domain/redeployment.ts"
+import { readLatestAvailableRevision } from "../../domain/revisions.ts"
+import { makeDirectories } from "../../services/atomic-files.ts"
+import { backupPolicyType, operatorTypes } from "../../services/kube/resources.ts"
+import type { OpenShiftFixture } from "../../simulation/openshift-fixtures.ts"
+import { redeploymentControllers } from "../../simulation/redeployment-controllers.ts"
+import type { SimulatedCluster } from "../../simulation/simulated-cluster.ts"
+import { DemoFailed } from "./demo-wait.ts"
+import { runLocalContainer } from "./local-kubelet.ts"
+
+export interface RecoveryContext {
+  readonly stage: <A, E, R>(title: string, effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  readonly say: (text: string) => Effect.Effect<void>
+  readonly work: string
+  /** The backup to restore (the demo's first). */
+  readonly backupDir: string
+  readonly manifest: BackupManifest
+  readonly entry: string
+  readonly kubeconfig: string
+  readonly cluster: SimulatedCluster
+  readonly fixture: OpenShiftFixture
+  readonly policyName: string
+}
+
+export interface RecoverySummary {
+  readonly restoreId: string
+  /** The restore's last report: `Restore restore-<id> complete: ...`. */
+  readonly restored: string
+  /** Each operand's new revision on every node, as redeploy reported it. */
+  readonly rolledOut: ReadonlyArray<string>
+}
+
+const memberName = "master-0"
+
+/** The host as it was before the disaster: its static pods at the cluster's revisions, etcd's data and its records. */
+const hostFiles = (manifest: BackupManifest, running: Readonly<Record<string, number>>): ReadonlyArray<readonly [string, string]> => {
+  const podYaml = (name: string, revision: number) => `apiVersion: v1\nkind: Pod\nmetadata:\n  name: ${name}\n  labels:\n    revision: "${revision}"\n`
+  const kas = defaultOperands["kube-apiserver"]
+  const version = resourceFilePath("kube-apiserver", running["kube-apiserver"]!, "configmap", kas.podConfigMap, "version")
+  return [
+    ...operandNames.map(
+      (o) => [`etc/kubernetes/manifests/${defaultOperands[o].podConfigMap}.yaml`, podYaml(defaultOperands[o].podConfigMap, running[o]!)] as const,
+    ),
+    ...(Result.isSuccess(version) ? [[`etc/kubernetes/${version.success.path}`, `${manifest.cluster?.openshiftVersion ?? "4.16.3"}\n`] as const] : []),
+    [
+      "etc/kubernetes/static-pod-resources/etcd-certs/configmaps/etcd-scripts/etcd.env",
+      `export NODE_master_0_ETCD_NAME="${memberName}"\nexport NODE_master_0_IP="127.0.0.1"\n`,
+    ],
+    ["var/lib/etcd/member/snap/db", "the member that ran before the disaster\n"],
+    ["var/lib/etcd/revision.json", '{"raftIndex":{"https://127.0.0.1:2380":9000},"maxRaftIndex":9000}\n'],
+  ]
+}
+
+/** Restore's first line (the plan's steps), its `complete` line and the next steps, out of its whole report. */
+const restoreReport = (lines: ReadonlyArray<string>) => {
+  const complete = lines.findIndex((l) => /^Restore restore-\S+ complete:/.test(l))
+  return complete < 0 ? [] : [...lines.filter((l, i) => i < complete && /^Restore restore-/.test(l)), ...lines.slice(complete)]
+}
+
+export const runRecoveryStage = (ctx: RecoveryContext) =>
+  ctx.stage(
+    "after a disaster: restore on a host, then redeploy",
+    Effect.gen(function* () {
+      const fs = yield* FileSystem.FileSystem
+      const policy = ctx.cluster.get(backupPolicyType, undefined, ctx.policyName)
+      if (policy !== undefined) {
+        const suspended = ctx.cluster.replace(backupPolicyType, { ...policy, spec: { ...(policy.spec as object), suspend: true } })
+        if (Result.isFailure(suspended)) return yield* new DemoFailed({ stage: "recovery", message: `suspending the policy: ${suspended.failure.message}` })
+        yield* ctx.say(`BackupPolicy ${ctx.policyName} suspended for the recovery`)
+      }
+      const host = join(ctx.work, "host")
+      const running = Object.fromEntries(
+        operandNames.map((o) => [
+          o,
+          Result.getOrElse(readLatestAvailableRevision(ctx.cluster.get(operatorTypes[o], undefined, "cluster")), () => ctx.manifest.revisions.requested[o]),
+        ]),
+      )
+      for (const [path, text] of hostFiles(ctx.manifest, running)) {
+        yield* makeDirectories(dirname(join(host, path)), 0o755).pipe(Effect.orDie)
+        yield* fs.writeFileString(join(host, path), text, { mode: 0o600 }).pipe(Effect.orDie)
+      }
+      const copied = join(host, "home", "core", "backup")
+      yield* makeDirectories(copied).pipe(Effect.orDie)
+      for (const name of (yield* fs.readDirectory(ctx.backupDir).pipe(Effect.orDie)).filter((n) => !n.startsWith(".")))
+        yield* fs.copyFile(join(ctx.backupDir, name), join(copied, name)).pipe(Effect.orDie)
+      yield* ctx.say(`a control-plane host's tree in <work>/host: its static pods, etcd's member and revision.json; the backup copied to /home/core/backup`)
+
+      const restoreId = randomUUID()
+      const restoreLines: Array<string> = []
+      const restoreArgs = ["restore", copied, "--root", host, "--member-name", memberName, "--restore-id", restoreId]
+      yield* ctx.say(`restore: cluster-backup ${restoreArgs.join(" ").replaceAll(ctx.work, "<work>")}`)
+      const restored = yield* Effect.exit(runLocalContainer("restore", ctx.entry, restoreArgs, {}, (line) => restoreLines.push(line), "lines"))
+      const report = restoreReport(restoreLines)
+      for (const line of report) yield* Console.log(`    restore | ${line.replaceAll(ctx.work, "<work>")}`)
+      if (restored._tag === "Failure" || report.length === 0) {
+        for (const line of restoreLines.slice(-10)) yield* Console.log(`    restore | ${line.replaceAll(ctx.work, "<work>")}`)
+        return yield* new DemoFailed({ stage: "recovery", message: "the restore on the host tree failed" })
+      }
+      // What the restore left on the host, read back rather than taken from its report.
+      const etcdRevision = ctx.manifest.revisions.requested.etcd
+      const installed = yield* fs.readFileString(join(host, "etc", "kubernetes", "manifests", `${defaultOperands.etcd.podConfigMap}.yaml`)).pipe(Effect.option)
+      const fromBackup = yield* fs.readFileString(join(host, "etc", "kubernetes", podManifestPath("etcd", etcdRevision))).pipe(Effect.option)
+      const db = yield* fs.stat(join(host, "var", "lib", "etcd", "member", "snap", "db")).pipe(Effect.option)
+      const kept = yield* fs.readDirectory(join(host, "var", "lib", "etcd-backup")).pipe(Effect.orElseSucceed((): ReadonlyArray<string> => []))
+      const keptMembers = kept.filter((n) => n === "member" || n.startsWith("member."))
+      if (installed._tag === "None" || fromBackup._tag === "None" || installed.value !== fromBackup.value || db._tag === "None" || keptMembers.length === 0)
+        return yield* new DemoFailed({
+          stage: "recovery",
+          message: "the host tree does not hold what the restore reported: the etcd pod manifest, the restored member, the kept one",
+        })
+      yield* ctx.say(
+        `/var/lib/etcd/member: the restored member (${Number(db.value.size)} bytes of database); the one before it kept as /var/lib/etcd-backup/${keptMembers[0]}`,
+      )
+      yield* ctx.say(`/etc/kubernetes/manifests/etcd-pod.yaml: the backup's revision ${etcdRevision}, as the kubelet would start it`)
+
+      const controllers = redeploymentControllers(ctx.cluster, ctx.fixture)
+      controllers.start(100)
+      yield* Effect.addFinalizer(() => Effect.sync(() => controllers.stop()))
+      const rolledOut: Array<string> = []
+      const redeployArgs = ["redeploy", "--kubeconfig", ctx.kubeconfig, "--reason", recoveryReason(restoreId), "--poll-interval", "200ms", "--timeout", "60s"]
+      yield* ctx.say(`once the API answers: cluster-backup ${redeployArgs.join(" ").replaceAll(ctx.work, "<work>")}`)
+      const lines: Array<string> = []
+      const redeployed = yield* Effect.exit(
+        runLocalContainer(
+          "redeploy",
+          ctx.entry,
+          redeployArgs,
+          {},
+          (line) => {
+            lines.push(line)
+            if (/ is on all \d+ nodes$/.test(line)) rolledOut.push(line)
+          },
+          "lines",
+        ),
+      )
+      for (const line of lines) yield* Console.log(`    redeploy | ${line}`)
+      if (redeployed._tag === "Failure") return yield* new DemoFailed({ stage: "recovery", message: "redeploy did not roll out every operand" })
+      return { restoreId, restored: report.find((l) => /^Restore restore-\S+ complete:/.test(l)) ?? "", rolledOut } satisfies RecoverySummary
+    }).pipe(Effect.scoped),
+  )
