@@ -100,8 +100,9 @@ const askedBefore = (operand: OperandName, latest: number | undefined, options: 
  * Asks one operand's operator for a new revision unless the CR already holds the reason; the revision to roll out
  * past. An API that does not answer (the operand before restarting) is asked again every poll, for up to the timeout.
  */
-const ask = (operand: OperandName, options: RedeployOptions) =>
-  Effect.gen(function* () {
+const ask = (operand: OperandName, options: RedeployOptions) => {
+  let told = ""
+  return Effect.gen(function* () {
     const kube = yield* Kube
     const cr = yield* kube.operators.get(operand)
     const latest = readLatestAvailableRevision(cr)
@@ -113,9 +114,15 @@ const ask = (operand: OperandName, options: RedeployOptions) =>
     )
     return above
   }).pipe(
-    Effect.tapError((e) => (passing.has(e._tag) ? options.output(`${operand}: waiting: the API did not answer (${e.message}): asking again`) : Effect.void)),
+    Effect.tapError((e) => {
+      const words = `${operand}: waiting: the API did not answer (${e.message}): asking again every ${options.pollMs / 1000} s`
+      if (!passing.has(e._tag) || words === told) return Effect.void
+      told = words
+      return options.output(words)
+    }),
     Effect.retry({ schedule: Schedule.spaced(options.pollMs).pipe(Schedule.upTo({ duration: options.timeoutMs })), while: (e) => passing.has(e._tag) }),
   )
+}
 
 export const redeploy = Effect.fn("redeploy")(function* (options: RedeployOptions) {
   for (const operand of options.operands) {
