@@ -1,7 +1,7 @@
-import { Effect, Option, Result, Schema } from "effect"
+import { Clock, Effect, Option, Result, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import { operandNames } from "../domain/operands.ts"
-import { parseOperandList, RedeploymentReason } from "../domain/redeployment.ts"
+import { parseOperandList, RedeploymentReason, redeploymentReasonExpected } from "../domain/redeployment.ts"
 import { durationFlag } from "./duration-flag.ts"
 import { checkedWith } from "./flag-checks.ts"
 import { kubeconfigFlag, liveKubeLayer } from "./kube-flags.ts"
@@ -14,7 +14,7 @@ export const redeployCommand = Command.make(
   {
     kubeconfig: kubeconfigFlag,
     reason: Flag.String("reason").pipe(
-      checkedWith((text) => (isReason(text) ? undefined : "1 to 256 printable ASCII characters, not starting or ending with a blank")),
+      checkedWith((text) => (isReason(text) ? undefined : redeploymentReasonExpected)),
       Flag.optional,
       Flag.withDescription(
         "The forceRedeploymentReason to set (default: recovery-<the time now>); restore prints the command with recovery-<restore id>, which a rerun finds already set and does not ask for again",
@@ -38,7 +38,8 @@ export const redeployCommand = Command.make(
       Effect.gen(function* () {
         const { redeploy } = yield* Effect.promise(() => import("../programs/redeploy/redeploy.ts"))
         const operands = Result.getOrThrow(parseOperandList(flags.operands))
-        const reason = Option.getOrElse(flags.reason, () => `recovery-${new Date().toISOString()}`)
+        const now = yield* Clock.currentTimeMillis
+        const reason = Option.getOrElse(flags.reason, () => `recovery-${new Date(now).toISOString()}`)
         yield* redeploy({
           operands,
           reason,

@@ -10,9 +10,11 @@ import { Result, Schema } from "effect"
 import { type OperandName, operandNames } from "./operands.ts"
 import { readLatestAvailableRevision } from "./revisions.ts"
 
+export const redeploymentReasonExpected = "1 to 256 printable ASCII characters, not starting or ending with a blank"
+
 /** A reason as a person types it: printable ASCII, 1 to 256 characters, not starting or ending with a blank. */
 export const RedeploymentReason = Schema.String.check(
-  Schema.isPattern(/^[\x21-\x7e]([\x20-\x7e]{0,254}[\x21-\x7e])?$/, { expected: "1 to 256 printable ASCII characters, not starting or ending with a blank" }),
+  Schema.isPattern(/^[\x21-\x7e]([\x20-\x7e]{0,254}[\x21-\x7e])?$/, { expected: redeploymentReasonExpected }),
 )
 
 /** The reason a restore's follow-up gives: `recovery-<restore id>`, the same on every rerun, so a rerun forces nothing twice. */
