@@ -1,6 +1,7 @@
 /**
  * The four operators' answer to a new `spec.forceRedeploymentReason`, on the simulated cluster: the reason is copied
- * into the operand's pod ConfigMap, and the revision controller makes a new revision of it, which the installer puts on the first node, then (`rolloutTicks` later) on every node.
+ * into the operand's pod ConfigMap, and the revision controller makes a new revision of it, which the installer puts
+ * on the first node, then (`rolloutTicks` later) on every node.
  * An operand in `stuck` makes its revision but never installs it; one in `failing` also records, on its first
  * node, the installer's failure on that revision, as the operator does (`lastFailedRevision`, `lastFailedRevisionErrors`).
  */
@@ -28,8 +29,10 @@ export interface RedeploymentControllers {
   /** One pass of every controller. */
   readonly tick: () => void
   readonly records: ReadonlyArray<RedeploymentRecord>
-  /** Runs `tick` every `everyMs` until `stop`. */
+  /** Runs `tick` every `everyMs` until `stop`, or until a tick fails (`failure`). */
   readonly start: (everyMs: number) => void
+  /** Why a started controller stopped on its own: a write the simulated cluster refused. */
+  readonly failure: () => string | undefined
   readonly stop: () => void
 }
 
@@ -89,12 +92,24 @@ export const redeploymentControllers = (
     }
   }
 
+  let failure: string | undefined
+  // A timer's exception would end the process (the demo's included): it stops the controllers instead.
+  const guardedTick = () => {
+    try {
+      tick()
+    } catch (e) {
+      failure = e instanceof Error ? e.message : String(e)
+      clearInterval(timer)
+    }
+  }
+
   return {
     tick,
     records,
     start: (everyMs) => {
-      timer = setInterval(tick, everyMs)
+      timer = setInterval(guardedTick, everyMs)
     },
     stop: () => clearInterval(timer),
+    failure: () => failure,
   }
 }

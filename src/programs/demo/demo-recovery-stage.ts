@@ -146,7 +146,13 @@ export const runRecoveryStage = (ctx: RecoveryContext) =>
         ),
       )
       for (const line of lines) yield* Console.log(`    redeploy | ${line}`)
-      if (redeployed._tag === "Failure") return yield* new DemoFailed({ stage: "recovery", message: "redeploy did not roll out every operand" })
+      if (redeployed._tag === "Failure") {
+        const why = controllers.failure()
+        return yield* new DemoFailed({
+          stage: "recovery",
+          message: `redeploy did not roll out every operand${why === undefined ? "" : ` (the simulated operators stopped: ${why})`}`,
+        })
+      }
       return { restoreId, restored: report.find((l) => /^Restore restore-\S+ complete:/.test(l)) ?? "", rolledOut } satisfies RecoverySummary
     }).pipe(Effect.scoped),
   )
