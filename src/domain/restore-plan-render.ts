@@ -127,6 +127,10 @@ export const nothingChanged = (kept: string | undefined): string =>
     ? "Nothing was changed."
     : `Nothing on the host was changed; the backup downloaded for it is kept in ${kept} (a rerun reuses it; remove it when no longer needed).`
 
+/** What OpenShift's procedure does on the other control-plane hosts before cluster-restore.sh, which a restore cannot see from here. */
+const beforeTheRealRun =
+  "Before the real run, on every other control-plane host: move the etcd, kube-apiserver, kube-controller-manager and kube-scheduler pod manifests out of /etc/kubernetes/manifests, wait for their containers to stop, and move /var/lib/etcd aside (README: After the restore)."
+
 /**
  * What the dry run adds after the plan: every check a real run makes before changing anything,
  * with its outcome now, then the preconditions only their step can check, then the verdict.
@@ -142,6 +146,7 @@ export const renderPreflight = (plan: RestorePlan, checks: ReadonlyArray<Preflig
     refused.length === 0
       ? `Dry run: every check that can be made now passes; a real run would start. ${nothingChanged(keptDownload)}`
       : `Dry run: a real run would refuse before any change (${refused.length} of ${checks.length} checks not met). ${nothingChanged(keptDownload)}`,
+    beforeTheRealRun,
   ]
   return `${lines.join("\n")}\n`
 }

@@ -442,10 +442,12 @@ describe("renderRestorePlan", () => {
     const passing = renderPreflight(p, [{ what: "a" }, { what: "b" }])
     expect(passing).toContain("\n  check    a: ok\n  check    b: ok\n")
     expect(passing).toContain(" 9. install-member: /var/lib/etcd/member does not exist\n")
-    expect(passing.endsWith("Dry run: every check that can be made now passes; a real run would start. Nothing was changed.\n")).toBe(true)
+    expect(passing).toMatch(
+      /Dry run: every check that can be made now passes; a real run would start\. Nothing was changed\.\nBefore the real run, on every other control-plane host: .* move \/var\/lib\/etcd aside \(README: After the restore\)\.\n$/,
+    )
     const refused = renderPreflight(p, [{ what: "a" }, { what: "b", unmet: "found: nothing" }])
     expect(refused).toContain("  check    b: NOT MET (found: nothing)\n")
-    expect(refused.endsWith("Dry run: a real run would refuse before any change (1 of 2 checks not met). Nothing was changed.\n")).toBe(true)
+    expect(refused).toContain("Dry run: a real run would refuse before any change (1 of 2 checks not met). Nothing was changed.\nBefore the real run")
   })
 
   it("recognises only restore-<uuid> as an interrupted restore's output directory", () => {
