@@ -12,8 +12,6 @@ import type { ControllerMetrics } from "../../services/controller-metrics.ts"
 import type { Kube } from "../../services/kube/kube.ts"
 import { etcdToolPath } from "../../services/local-etcd.ts"
 import { s3Request } from "../../services/store/s3-http.ts"
-import type { OpenShiftFixture } from "../../simulation/openshift-fixtures.ts"
-import type { SimulatedCluster } from "../../simulation/simulated-cluster.ts"
 import type { Etcd3 } from "etcd3"
 import {
   awaitMetrics,
@@ -25,23 +23,17 @@ import {
   policyStatusOf,
   type StoredBackups,
 } from "./demo-policy.ts"
+import type { DemoStageContext } from "./demo-stage-context.ts"
 import { DemoFailed } from "./demo-wait.ts"
 import { newRevision } from "./etcd-seed.ts"
 import type { LocalPodRun } from "./local-kubelet.ts"
 import { type LocalSwift, type LocalSwiftFailed, swiftEndpoint } from "./local-swift.ts"
 import { runPolicyPods } from "./policy-pod-runner.ts"
 
-export interface PolicyStagesContext {
-  readonly stage: <A, E, R>(title: string, effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-  readonly say: (text: string) => Effect.Effect<void>
+export interface PolicyStagesContext extends DemoStageContext {
   readonly namespace: string
-  readonly work: string
-  readonly entry: string
-  readonly kubeconfig: string
   readonly etcdUrl: string
   readonly etcd: Etcd3
-  readonly cluster: SimulatedCluster
-  readonly fixture: OpenShiftFixture
   readonly kube: Layer.Layer<Kube>
   readonly metrics: typeof ControllerMetrics.Service
   readonly swiftStart: Fiber.Fiber<LocalSwift, LocalSwiftFailed>

@@ -14,23 +14,15 @@ import { recoveryReason } from "../../domain/redeployment.ts"
 import { readLatestAvailableRevision } from "../../domain/revisions.ts"
 import { makeDirectories } from "../../services/atomic-files.ts"
 import { backupPolicyType, operatorTypes } from "../../services/kube/resources.ts"
-import type { OpenShiftFixture } from "../../simulation/openshift-fixtures.ts"
 import { redeploymentControllers } from "../../simulation/redeployment-controllers.ts"
-import type { SimulatedCluster } from "../../simulation/simulated-cluster.ts"
+import type { DemoStageContext } from "./demo-stage-context.ts"
 import { DemoFailed } from "./demo-wait.ts"
 import { runLocalContainer } from "./local-kubelet.ts"
 
-export interface RecoveryContext {
-  readonly stage: <A, E, R>(title: string, effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-  readonly say: (text: string) => Effect.Effect<void>
-  readonly work: string
+export interface RecoveryContext extends DemoStageContext {
   /** The backup to restore (the demo's first). */
   readonly backupDir: string
   readonly manifest: BackupManifest
-  readonly entry: string
-  readonly kubeconfig: string
-  readonly cluster: SimulatedCluster
-  readonly fixture: OpenShiftFixture
   readonly policyName: string
 }
 
