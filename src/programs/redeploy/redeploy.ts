@@ -7,7 +7,7 @@
 import { Clock, Effect, Schedule, Schema } from "effect"
 import { defaultOperands, type OperandName, type OperandTable } from "../../domain/operands.ts"
 import { type RolloutProgress, redeploymentPatch, redeploymentReasonOf, revisionMadeFor, rolloutProgress } from "../../domain/redeployment.ts"
-import { readLatestAvailableRevision } from "../../domain/revisions.ts"
+import { OperatorCrMissing, operandCrReference, readLatestAvailableRevision } from "../../domain/revisions.ts"
 import { Kube } from "../../services/kube/kube.ts"
 
 export class RolloutNotFinished extends Schema.TaggedError<RolloutNotFinished>()("RolloutNotFinished", {
@@ -39,6 +39,25 @@ const failingWords = (p: RolloutProgress) =>
   p._tag === "Waiting" && p.failing.length > 0
     ? `; the installer failed on ${p.failing.map((f) => `${f.node}${f.errors.length === 0 ? "" : ` (${f.errors.join("; ")})`}`).join(", ")} and tries again`
     : ""
+
+/**
+ * `effect` asked again every poll, up to the timeout, while the API does not answer (the operand before restarting);
+ * said once per distinct failure, not at every try.
+ */
+const throughOutages =
+  (label: string, options: RedeployOptions) =>
+  <A, E extends { readonly _tag: string; readonly message: string }, R>(effect: Effect.Effect<A, E, R>) => {
+    let told = ""
+    return effect.pipe(
+      Effect.tapError((e) => {
+        const words = `${label}: waiting: the API did not answer (${e.message}): asking again every ${options.pollMs / 1000} s`
+        if (!passing.has(e._tag) || words === told) return Effect.void
+        told = words
+        return options.output(words)
+      }),
+      Effect.retry({ schedule: Schedule.spaced(options.pollMs).pipe(Schedule.upTo({ duration: options.timeoutMs })), while: (e) => passing.has(e._tag) }),
+    )
+  }
 
 const followRollout = (operand: OperandName, above: number | undefined, options: RedeployOptions) =>
   Effect.gen(function* () {
@@ -100,9 +119,8 @@ const askedBefore = (operand: OperandName, latest: number | undefined, options: 
  * Asks one operand's operator for a new revision unless the CR already holds the reason; the revision to roll out
  * past. An API that does not answer (the operand before restarting) is asked again every poll, for up to the timeout.
  */
-const ask = (operand: OperandName, options: RedeployOptions) => {
-  let told = ""
-  return Effect.gen(function* () {
+const ask = (operand: OperandName, options: RedeployOptions) =>
+  Effect.gen(function* () {
     const kube = yield* Kube
     const cr = yield* kube.operators.get(operand)
     const latest = readLatestAvailableRevision(cr)
@@ -113,18 +131,30 @@ const ask = (operand: OperandName, options: RedeployOptions) => {
       `${operand}: forceRedeploymentReason set to ${JSON.stringify(options.reason)}${above === undefined ? "" : ` (latest revision ${above})`}: its operator makes a new revision`,
     )
     return above
-  }).pipe(
-    Effect.tapError((e) => {
-      const words = `${operand}: waiting: the API did not answer (${e.message}): asking again every ${options.pollMs / 1000} s`
-      if (!passing.has(e._tag) || words === told) return Effect.void
-      told = words
-      return options.output(words)
-    }),
-    Effect.retry({ schedule: Schedule.spaced(options.pollMs).pipe(Schedule.upTo({ duration: options.timeoutMs })), while: (e) => passing.has(e._tag) }),
-  )
-}
+  }).pipe(throughOutages(operand, options))
+
+/** Every operand's CR is there before any is asked: a missing one would otherwise be found after the rollouts before it. */
+const allCrsPresent = (options: RedeployOptions) =>
+  Effect.gen(function* () {
+    const kube = yield* Kube
+    yield* Effect.forEach(options.operands, (operand) =>
+      kube.operators.get(operand).pipe(
+        Effect.catchTag("NotFound", () => {
+          const cr = operandCrReference(operand, options.table ?? defaultOperands)
+          return Effect.fail(
+            new OperatorCrMissing({
+              operand,
+              cr,
+              message: `${cr} does not exist: the kubeconfig names a cluster without OpenShift's ${operand} operator (or the wrong cluster); nothing was asked`,
+            }),
+          )
+        }),
+      ),
+    )
+  }).pipe(throughOutages("the operator CRs", options))
 
 export const redeploy = Effect.fn("redeploy")(function* (options: RedeployOptions) {
+  yield* allCrsPresent(options)
   for (const operand of options.operands) {
     const above = yield* ask(operand, options)
     if (options.wait) yield* followRollout(operand, above, options)

@@ -112,22 +112,29 @@ describe("redeploy", () => {
     expect(patches()).toEqual(["kubeapiservers", "kubeschedulers"])
   })
 
-  it("waits through an API that does not answer while it asks and while it follows a rollout (kube-apiserver restarts node by node)", async () => {
+  it("waits through an API that does not answer while it checks the CRs, asks, and follows a rollout (kube-apiserver restarts node by node)", async () => {
     const { cluster, controllers, run, lines } = setup({ rolloutTicks: 40 })
-    // Each get is tried 6 times (the Kube retries): the first two asks of kube-apiserver fail whole.
-    cluster.faults.inject(Fault.unavailable(), { verb: "get", resource: "kubeapiservers", times: 12 })
-    const duringRollout = setInterval(() => {
-      if (!controllers.records.some((r) => r.operand === "kube-apiserver" && r.what === "Asked")) return
-      clearInterval(duringRollout)
-      cluster.faults.inject(Fault.unavailable(), { verb: "get", resource: "kubeapiservers", times: 6 })
-    }, 1)
+    const outage = (times: number) => cluster.faults.inject(Fault.unavailable(), { verb: "get", resource: "kubeapiservers", times })
+    const when = (what: "Asked" | "RolledOut", operand: OperandName, then: () => void) => {
+      const timer = setInterval(() => {
+        if (!controllers.records.some((r) => r.operand === operand && r.what === what)) return
+        clearInterval(timer)
+        then()
+      }, 1)
+      return timer
+    }
+    // Each get is tried 6 times (the Kube retries): 12 failures fail two whole checks.
+    outage(12)
+    cluster.faults.inject(Fault.unavailable(), { verb: "patch", resource: "kubeapiservers", times: 6 })
+    const timers = [when("Asked", "kube-apiserver", () => outage(6))]
     const exit = await run()
-    clearInterval(duringRollout)
+    for (const t of timers) clearInterval(t)
     expect(Exit.isSuccess(exit), String(exit)).toBe(true)
-    const outages = lines.filter((l) => l.startsWith("kube-apiserver: waiting: the API did not answer"))
-    // Said once, not at every try.
-    expect(outages.filter((l) => l.endsWith("asking again every 0.01 s"))).toHaveLength(1)
-    expect(outages.filter((l) => !l.includes("asking again"))).toHaveLength(1)
+    const said = (prefix: string) => lines.filter((l) => l.startsWith(`${prefix}: waiting: the API did not answer`))
+    // Said once per phase, not at every try.
+    expect(said("the operator CRs")).toHaveLength(1)
+    expect(said("kube-apiserver").filter((l) => l.endsWith("asking again every 0.01 s"))).toHaveLength(1)
+    expect(said("kube-apiserver").filter((l) => !l.includes("asking again"))).toHaveLength(1)
     expect(lines.at(-1)).toMatch(/^every operand asked/)
   })
 
@@ -178,6 +185,18 @@ describe("redeploy", () => {
     expect(Exit.isSuccess(await run({ operands: ["etcd"] }))).toBe(true)
     expect(lines).toContain(`etcd: forceRedeploymentReason is already "${reason}" (an earlier run asked): following the rollout of revision ${before + 1}`)
     expect(lines).toContain(`etcd: revision ${before + 1} is on all 3 nodes`)
+    expect(patches()).toEqual([])
+  })
+
+  it("refuses before asking anything, naming the CR, a cluster without an operand's operator CR", async () => {
+    const { cluster, run, patches } = setup()
+    Result.getOrThrow(cluster.remove(operatorTypes["kube-scheduler"], undefined, "cluster"))
+    const exit = await run()
+    const error = Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail")?.error : undefined
+    expect(error).toMatchObject({ _tag: "OperatorCrMissing", operand: "kube-scheduler" })
+    expect((error as { message: string }).message).toBe(
+      "kubeschedulers.operator.openshift.io/cluster does not exist: the kubeconfig names a cluster without OpenShift's kube-scheduler operator (or the wrong cluster); nothing was asked",
+    )
     expect(patches()).toEqual([])
   })
 })
