@@ -3,7 +3,9 @@
  *
  * The live Layer builds every request from `kubeEndpoints` (path from the resource type, method
  * from the verb) and its transport refuses a verb an endpoint does not list, so
- * `kubeApiPermissions` — derived from the same table — is exactly what the deploy RBAC must grant.
+ * `kubeApiPermissions` — derived from the same table — is every request the project can make. The deploy RBAC
+ * grants the operator and the backup pod exactly the part their programs make (test/deploy/rbac.test.ts); the
+ * rest, `patch` of the operator CRs, is `redeploy`'s, a person's command after a restore, run as cluster-admin.
  */
 import { defaultOperands, operandNames, operatorGroup, operatorVersion, type OperandName } from "../../domain/operands.ts"
 
@@ -107,7 +109,7 @@ const endpoint = <const V extends Verb>(type: ResourceType, allowed: ReadonlyArr
 export const rbacResource = (type: ResourceType, subresource?: Subresource): string =>
   subresource === undefined ? type.resource : `${type.resource}/${subresource}`
 
-// `patch` only by `redeploy`, a person's command after a restore: the operator's RBAC grants none.
+// `patch` only by `redeploy` (see above): the operator's RBAC grants none.
 const operatorEndpoint = (name: OperandName) => endpoint(operatorTypes[name], ["get", "list", "watch", "patch"])
 
 /** The table the live Layer builds its requests from. */
