@@ -45,7 +45,10 @@ const hostFiles = (manifest: BackupManifest, running: Readonly<Record<string, nu
     ...operandNames.map(
       (o) => [`etc/kubernetes/manifests/${defaultOperands[o].podConfigMap}.yaml`, podYaml(defaultOperands[o].podConfigMap, running[o]!)] as const,
     ),
-    ...(Result.isSuccess(version) ? [[`etc/kubernetes/${version.success.path}`, `${manifest.cluster?.openshiftVersion ?? "4.16.3"}\n`] as const] : []),
+    // The release the backup recorded (none recorded: the host's is unknown too, and restore says it could not compare).
+    ...(Result.isSuccess(version) && manifest.cluster?.openshiftVersion !== undefined
+      ? [[`etc/kubernetes/${version.success.path}`, `${manifest.cluster.openshiftVersion}\n`] as const]
+      : []),
     [
       "etc/kubernetes/static-pod-resources/etcd-certs/configmaps/etcd-scripts/etcd.env",
       `export NODE_master_0_ETCD_NAME="${memberName}"\nexport NODE_master_0_IP="127.0.0.1"\n`,
@@ -55,9 +58,11 @@ const hostFiles = (manifest: BackupManifest, running: Readonly<Record<string, nu
   ]
 }
 
+const completeLine = /^Restore restore-\S+ complete:/
+
 /** Restore's first line (the plan's steps), its `complete` line and the next steps, out of its whole report. */
 const restoreReport = (lines: ReadonlyArray<string>) => {
-  const complete = lines.findIndex((l) => /^Restore restore-\S+ complete:/.test(l))
+  const complete = lines.findIndex((l) => completeLine.test(l))
   return complete < 0 ? [] : [...lines.filter((l, i) => i < complete && /^Restore restore-/.test(l)), ...lines.slice(complete)]
 }
 
@@ -145,6 +150,6 @@ export const runRecoveryStage = (ctx: RecoveryContext) =>
           message: `redeploy did not roll out every operand${why === undefined ? "" : ` (the simulated operators stopped: ${why})`}`,
         })
       }
-      return { restoreId, restored: report.find((l) => /^Restore restore-\S+ complete:/.test(l)) ?? "", rolledOut } satisfies RecoverySummary
+      return { restoreId, restored: report.find((l) => completeLine.test(l)) ?? "", rolledOut } satisfies RecoverySummary
     }).pipe(Effect.scoped),
   )
