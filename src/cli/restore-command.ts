@@ -79,6 +79,13 @@ export const restoreCommand = Command.make(
       Flag.withDefault(false),
       Flag.withDescription("Restore without --bump-revision/--mark-compacted (only with every API server stopped until etcd is back)"),
     ),
+    keepControlPlaneRunning: Flag.Boolean("keep-control-plane-running").pipe(
+      Flag.withoutNegation,
+      Flag.withDefault(false),
+      Flag.withDescription(
+        "Stop and start only etcd; leave kube-apiserver, kube-controller-manager and kube-scheduler running (by default they are stopped first and started from the backup's revisions after etcd, as cluster-restore.sh does)",
+      ),
+    ),
     allowDirty: Flag.Boolean("allow-dirty").pipe(Flag.withDefault(false), Flag.withDescription("Restore a possibly dirty backup")),
     allowVersionMismatch: Flag.Boolean("allow-version-mismatch").pipe(
       Flag.withDefault(false),
@@ -123,6 +130,7 @@ export const restoreCommand = Command.make(
           nodeIp: Option.getOrUndefined(flags.nodeIp),
           timestamp: backup.timestamp,
           noBump: flags.noBump,
+          keepControlPlaneRunning: flags.keepControlPlaneRunning,
           allowDirty: flags.allowDirty,
           allowVersionMismatch: flags.allowVersionMismatch,
           trustedKeys,
@@ -134,6 +142,6 @@ export const restoreCommand = Command.make(
     ),
 ).pipe(
   Command.withDescription(
-    "Restore a backup on this control-plane host (replaces OpenShift's cluster-restore.sh): stop etcd, keep its old data, extract the static pod resources, restore the snapshot with a revision bump, start etcd. --dry-run prints exactly the steps a real run performs and refuses as it would. Nothing is deleted; run it again after an interruption and it continues. With --backup-id, the argument is a store (s3://bucket[/prefix], or a directory store) and the backup is first downloaded, every file's sha256 checked, into <root>/var/lib/etcd-backup/downloads/<id> (or --work-dir, inside --root), where the restore's own verification must pass before any change; the download is kept (also with --dry-run) and a repeated run reuses it.",
+    "Restore a backup on this control-plane host (replaces OpenShift's cluster-restore.sh): stop kube-apiserver, kube-controller-manager, kube-scheduler and etcd, keep etcd's old data, extract the static pod resources, restore the snapshot with a revision bump, start etcd, then the others at the backup's revisions. --dry-run prints exactly the steps a real run performs and refuses as it would. Nothing is deleted; run it again after an interruption and it continues. With --backup-id, the argument is a store (s3://bucket[/prefix], or a directory store) and the backup is first downloaded, every file's sha256 checked, into <root>/var/lib/etcd-backup/downloads/<id> (or --work-dir, inside --root), where the restore's own verification must pass before any change; the download is kept (also with --dry-run) and a repeated run reuses it.",
   ),
 )

@@ -87,6 +87,11 @@ export const RestorePlanInput = Schema.Struct({
   resourcesBytes: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
   /** The inodes they take (files and directories). */
   resourcesInodes: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
+  /**
+   * Leave kube-apiserver, kube-controller-manager and kube-scheduler running (`cluster-restore.sh`
+   * with ETCD_RESTORE_SKIP_MOVE_CP_STATIC_PODS): the restore then stops and starts only etcd.
+   */
+  keepControlPlaneRunning: Schema.optionalKey(Schema.Boolean),
   /** Host paths (without root) found to exist, among `pathsToObserve(...)`. */
   existing: Schema.Array(Schema.String),
   /**
@@ -130,11 +135,24 @@ export const hostLayout = {
 /** Containers of the etcd static pod (as `cluster-restore.sh` waits for them) and etcd's ports. */
 export const etcdContainers = ["etcd", "etcdctl", "etcd-metrics", "etcd-readyz", "etcd-rev"] as const
 export const etcdPorts = [2379, 2380] as const
+export const etcdPrograms = ["etcd"] as const
 export const etcdStopTimeoutSeconds = 300
+
+/**
+ * The host's other control-plane static pods (`cluster-restore.sh`'s AUX_STATIC_POD_LIST): stopped
+ * before etcd, started again from the backup's revisions after it, unless kept running.
+ */
+export const controlPlaneOperands = ["kube-apiserver", "kube-controller-manager", "kube-scheduler"] as const
+/** The containers `cluster-restore.sh` waits for, the programs they run, and the ports they serve (secure API, controller manager, scheduler). */
+export const controlPlaneContainers = ["kube-apiserver", "kube-controller-manager", "kube-scheduler"] as const
+export const controlPlanePorts = [6443, 10257, 10259] as const
+/** kube-apiserver drains for up to 135 s (`--graceful-termination-duration`) before it exits. */
+export const controlPlaneStopTimeoutSeconds = 300
 /** etcd preallocates its WAL; a restored member needs the database plus this much. */
 export const walAllowanceBytes = 64 * 1024 * 1024
 
 const etcdManifestName = (table: OperandTable) => `${table.etcd.podConfigMap}.yaml`
+const controlPlaneManifestNames = (table: OperandTable) => controlPlaneOperands.map((o) => `${table[o].podConfigMap}.yaml`)
 
 /** A name next to `preferred` that no earlier restore took: the preferred one if free, else suffixed with the restore id. */
 const unique = (preferred: string, restoreId: string, existing: ReadonlySet<string>) => (existing.has(preferred) ? `${preferred}.${restoreId}` : preferred)
@@ -156,11 +174,12 @@ export const pathsToObserve = (
   table: OperandTable = defaultOperands,
   partialRestores: ReadonlyArray<string> = [],
 ): ReadonlyArray<string> => {
-  const manifest = etcdManifestName(table)
   return [
     ...partialRestores.map((id) => posix.join(hostLayout.keptDataDir, failedRestoreName(id))),
-    posix.join(hostLayout.manifestsDir, manifest),
-    posix.join(hostLayout.stoppedManifestsDir, manifest),
+    ...[etcdManifestName(table), ...controlPlaneManifestNames(table)].flatMap((manifest) => [
+      posix.join(hostLayout.manifestsDir, manifest),
+      posix.join(hostLayout.stoppedManifestsDir, manifest),
+    ]),
     posix.join(hostLayout.dataDir, "member"),
     posix.join(hostLayout.dataDir, "revision.json"),
     posix.join(hostLayout.keptDataDir, "member"),
@@ -217,7 +236,20 @@ export type RestoreAction =
       /** Where existing units are moved before being replaced. */
       readonly moveExistingTo: string
     }
-  | { readonly _tag: "WaitUntilStopped"; readonly containers: ReadonlyArray<string>; readonly ports: ReadonlyArray<number>; readonly timeoutSeconds: number }
+  /**
+   * Until no container of the pods runs: on the host itself, no process runs one of `programs` and
+   * nothing listens on `ports`; with `dataDir`, nothing uses that directory either.
+   */
+  | {
+      readonly _tag: "WaitUntilStopped"
+      /** What the messages call the pods (`etcd`, `the control plane`). */
+      readonly what: string
+      readonly containers: ReadonlyArray<string>
+      readonly programs: ReadonlyArray<string>
+      readonly ports: ReadonlyArray<number>
+      readonly dataDir?: string
+      readonly timeoutSeconds: number
+    }
   /** rmdir(2): fails unless the directory is empty, so it can never delete data. */
   | { readonly _tag: "RemoveEmptyDirectory"; readonly path: string }
 
@@ -267,6 +299,8 @@ export const runTimePreconditions = (plan: RestorePlan): ReadonlyArray<RunTimePr
 
 export const stepIds = [
   "check-snapshot",
+  "stop-control-plane",
+  "wait-control-plane-stopped",
   "stop-etcd",
   "wait-etcd-stopped",
   "set-aside-partial-restores",
@@ -277,6 +311,7 @@ export const stepIds = [
   "restore-snapshot",
   "install-member",
   "start-etcd",
+  "start-control-plane",
 ] as const
 export type StepId = (typeof stepIds)[number]
 
@@ -453,6 +488,20 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
 
   const etcdStopped: Precondition = { _tag: "EtcdStopped", manifest, containers: etcdContainers, ports: etcdPorts }
   const manifestsDirectory: Precondition = { _tag: "IsDirectory", path: host(hostLayout.manifestsDir), linkAllowed: true, mayBeAbsent: false }
+  const stoppedDirectory: Precondition = { _tag: "IsDirectory", path: host(hostLayout.stoppedManifestsDir), linkAllowed: true, mayBeAbsent: true }
+  const stopControlPlane = input.keepControlPlaneRunning !== true
+  const controlPlane = controlPlaneOperands.map((operand) => {
+    const running = posix.join(hostLayout.manifestsDir, `${table[operand].podConfigMap}.yaml`)
+    return {
+      operand,
+      manifest: host(running),
+      running: exists(running),
+      stopped: host(unique(posix.join(hostLayout.stoppedManifestsDir, `${table[operand].podConfigMap}.yaml`), restoreId, existing)),
+      fromBackup: host(posix.join(hostLayout.configDir, podManifestPath(operand, input.revisions[operand], table))),
+    }
+  })
+  const controlPlaneMoves = controlPlane.filter((c) => c.running).map((c): RestoreAction => ({ _tag: "Move", from: c.manifest, to: c.stopped }))
+  const controlPlaneMovesBack = controlPlane.filter((c) => c.running).map((c): RestoreAction => ({ _tag: "Move", from: c.stopped, to: c.manifest }))
   const keptDirectory: Precondition = { _tag: "IsDirectory", path: keptDataDir, linkAllowed: true, mayBeAbsent: true }
   const disk = input.separateDataDisk
   /** A move between etcd's data directory and the kept-data directory: a rename, or a copy then a removal from a dedicated disk. */
@@ -498,17 +547,62 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
       onFailure: "Nothing was changed. The snapshot is unusable: pick another backup.",
       undo: [],
     }),
+    stopControlPlane && controlPlaneMoves.length > 0
+      ? step({
+          id: "stop-control-plane",
+          title: "Stop kube-apiserver, kube-controller-manager and kube-scheduler",
+          description:
+            "Move their static pod manifests out of the kubelet's manifest directory, as cluster-restore.sh does, so the kubelet stops them: nothing on this host serves the API from etcd while it is replaced." +
+            (controlPlaneMoves.length < controlPlane.length
+              ? ` Already out of it: ${controlPlane
+                  .filter((c) => !c.running)
+                  .map((c) => posix.basename(c.manifest))
+                  .join(", ")}.`
+              : ""),
+          preconditions: [
+            manifestsDirectory,
+            stoppedDirectory,
+            ...controlPlane
+              .filter((c) => c.running)
+              .flatMap(
+                (c): ReadonlyArray<Precondition> => [
+                  { _tag: "PathExists", path: c.manifest },
+                  { _tag: "PathAbsent", path: c.stopped },
+                ],
+              ),
+          ],
+          actions: [{ _tag: "CreateDirectory", path: host(hostLayout.stoppedManifestsDir), mode: 0o700 }, ...controlPlaneMoves],
+          onFailure: "Each move is atomic: the pods whose manifest was moved are stopping. Continue with the next step, or undo to start them again.",
+          undo: controlPlaneMovesBack,
+        })
+      : undefined,
+    stopControlPlane
+      ? step({
+          id: "wait-control-plane-stopped",
+          title: "Wait for the control plane to stop",
+          description: `Wait (at most ${controlPlaneStopTimeoutSeconds} s) until no container of these pods runs: on the host itself, no ${controlPlaneContainers.join(", ")} process, and nothing listening on ports ${controlPlanePorts.join(", ")}.`,
+          preconditions: controlPlane.map((c): Precondition => ({ _tag: "PathAbsent", path: c.manifest })),
+          actions: [
+            {
+              _tag: "WaitUntilStopped",
+              what: "the control plane",
+              containers: controlPlaneContainers,
+              programs: controlPlaneContainers,
+              ports: controlPlanePorts,
+              timeoutSeconds: controlPlaneStopTimeoutSeconds,
+            },
+          ],
+          onFailure:
+            "A control-plane pod is still running: find what keeps it (`crictl ps`, `ss -ltnp`), stop it, and run the restore again. Nothing on disk was changed by this step.",
+          undo: controlPlaneMovesBack,
+        })
+      : undefined,
     manifestRunning
       ? step({
           id: "stop-etcd",
           title: "Stop etcd",
           description: `Move the etcd static pod manifest out of the kubelet's manifest directory, so the kubelet stops etcd.`,
-          preconditions: [
-            manifestsDirectory,
-            { _tag: "IsDirectory", path: host(hostLayout.stoppedManifestsDir), linkAllowed: true, mayBeAbsent: true },
-            { _tag: "PathExists", path: manifest },
-            { _tag: "PathAbsent", path: stoppedManifest },
-          ],
+          preconditions: [manifestsDirectory, stoppedDirectory, { _tag: "PathExists", path: manifest }, { _tag: "PathAbsent", path: stoppedManifest }],
           actions: [
             { _tag: "CreateDirectory", path: host(hostLayout.stoppedManifestsDir), mode: 0o700 },
             { _tag: "Move", from: manifest, to: stoppedManifest },
@@ -524,7 +618,17 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
         `Wait (at most ${etcdStopTimeoutSeconds} s) until no container of the etcd pod runs and nothing listens on ports ${etcdPorts.join(" and ")}.` +
         (manifestRunning ? "" : " The manifest is already out of the kubelet's directory."),
       preconditions: [{ _tag: "PathAbsent", path: manifest }],
-      actions: [{ _tag: "WaitUntilStopped", containers: etcdContainers, ports: etcdPorts, timeoutSeconds: etcdStopTimeoutSeconds }],
+      actions: [
+        {
+          _tag: "WaitUntilStopped",
+          what: "etcd",
+          containers: etcdContainers,
+          programs: etcdPrograms,
+          ports: etcdPorts,
+          dataDir,
+          timeoutSeconds: etcdStopTimeoutSeconds,
+        },
+      ],
       onFailure:
         "etcd is still running: find what keeps it (`crictl ps`, `ss -ltnp`), stop it, and run the restore again. Nothing on disk was changed by this step.",
       undo: manifestRunning ? [{ _tag: "Move", from: stoppedManifest, to: manifest }] : [],
@@ -678,6 +782,25 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
       onFailure: `Copy ${newManifest} to ${manifest} by hand.`,
       undo: [],
     }),
+    stopControlPlane
+      ? step({
+          id: "start-control-plane",
+          title: "Start kube-apiserver, kube-controller-manager and kube-scheduler",
+          description: `Install their pod manifests of the backup's revisions (${controlPlane.map((c) => `${c.operand} ${input.revisions[c.operand]}`).join(", ")}), as cluster-restore.sh does; they serve once etcd does.`,
+          preconditions: [
+            manifestsDirectory,
+            ...controlPlane.flatMap(
+              (c): ReadonlyArray<Precondition> => [
+                { _tag: "PathExists", path: c.fromBackup },
+                { _tag: "PathAbsent", path: c.manifest },
+              ],
+            ),
+          ],
+          actions: controlPlane.map((c): RestoreAction => ({ _tag: "CopyFile", from: c.fromBackup, to: c.manifest, mode: 0o600, hiddenPart: true })),
+          onFailure: `Each copy is whole or absent: copy what is missing of ${controlPlane.map((c) => `${c.fromBackup} to ${c.manifest}`).join(", ")} by hand.`,
+          undo: [],
+        })
+      : undefined,
   ]
 
   return Result.succeed({

@@ -55,7 +55,7 @@ describe("cluster-backup restore", () => {
     const plannedSteps = [...dry.stdout.matchAll(/^ ?\d+\. ([a-z-]+): /gm)].map((m) => m[1])
     const ranSteps = [...real.stdout.matchAll(/^\[\d+\/\d+\] ([a-z-]+): /gm)].map((m) => m[1])
     expect(ranSteps).toEqual(plannedSteps)
-    expect(ranSteps).toHaveLength(10)
+    expect(ranSteps).toHaveLength(13)
     // Every action line of the dry run (the first line of each), printed in the same order as it ran.
     const plannedActions = dry.stdout.split("\n").filter((l) => /^ {4}(run|mkdir|move|copy|extract|wait|rmdir) /.test(l))
     const printed = real.stdout.split("\n")
@@ -65,7 +65,7 @@ describe("cluster-backup restore", () => {
       expect(found, line).toBeGreaterThanOrEqual(at)
       at = found + 1
     }
-    expect(real.stdout).toContain(`Restore restore-${restoreId} complete: 10 steps ran.`)
+    expect(real.stdout).toContain(`Restore restore-${restoreId} complete: 13 steps ran.`)
     expect(readdirSync(join(h.root, "var/lib/etcd"))).toEqual(["member"])
     expect(readFileSync(join(h.root, hostFiles.runningManifest), "utf8")).toContain("etcd")
     expect(existsSync(join(h.root, "etc/kubernetes/manifests-stopped/etcd-pod.yaml"))).toBe(true)
@@ -108,12 +108,12 @@ describe("cluster-backup restore", () => {
     const dry = await cli(...restoreArgs(h, "--dry-run"))
     expect(dry.status).toBe(1)
     expect(dry.stdout).toContain("Restore plan restore-")
-    expect(dry.stdout).toMatch(/check {4}step 7 restore-snapshot: .*\/var\/lib\/etcd is empty \(lost\+found aside\): NOT MET \(/)
-    expect(dry.stderr).toMatch(/error: dry run: a real restore would be refused before any change: step 7 restore-snapshot requires .* but it holds stray-file/)
+    expect(dry.stdout).toMatch(/check {4}step 9 restore-snapshot: .*\/var\/lib\/etcd is empty \(lost\+found aside\): NOT MET \(/)
+    expect(dry.stderr).toMatch(/error: dry run: a real restore would be refused before any change: step 9 restore-snapshot requires .* but it holds stray-file/)
     const stray = await cli(...restoreArgs(h))
     expect(stray.status).toBe(1)
     expect(stray.stderr).toMatch(
-      /error: restore refused before any change: step 7 restore-snapshot requires .*\/var\/lib\/etcd is empty \(lost\+found aside\), but it holds stray-file, which no earlier step moves away: this restore did not make it; move it out of .*\/var\/lib\/etcd and run the restore again\. Nothing was changed\./,
+      /error: restore refused before any change: step 9 restore-snapshot requires .*\/var\/lib\/etcd is empty \(lost\+found aside\), but it holds stray-file, which no earlier step moves away: this restore did not make it; move it out of .*\/var\/lib\/etcd and run the restore again\. Nothing was changed\./,
     )
     expect(snapshotTree(h.root)).toEqual(before)
   })

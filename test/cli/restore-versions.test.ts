@@ -5,7 +5,7 @@
  * release is refused before any change unless --allow-version-mismatch; where the host's release
  * cannot be read, the plan says it could not compare. Fake backup, scripted etcdutl 3.5.16.
  */
-import { mkdirSync, writeFileSync } from "node:fs"
+import { copyFileSync, mkdirSync, renameSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { encodeBackupManifest } from "../../src/domain/backup-manifest.ts"
@@ -86,6 +86,23 @@ describe("cluster-backup restore: the OpenShift release of backup and host", () 
     const same = await cli(host("4.16.3\n").args("--dry-run"))
     expect(same.status, same.stderr).toBe(0)
     expect(same.stdout).toContain("check    backup and host are both OpenShift 4.16.3: ok")
+  })
+
+  it("reads the kube-apiserver manifest a restore that did not finish moved aside, while it is the only one there", { timeout: 120_000 }, async () => {
+    const h = host("4.16.5\n")
+    const stopped = join(h.root, "etc/kubernetes/manifests-stopped")
+    mkdirSync(stopped, { recursive: true })
+    renameSync(join(h.root, hostFiles.otherManifest), join(stopped, `kube-apiserver-pod.yaml.${restoreId}`))
+    const rerun = await cli(h.args("--dry-run"))
+    expect(rerun.status).toBe(1)
+    expect(rerun.stdout).toContain(`${backupLine}\n  host:       OpenShift 4.16.5 (${versionFile})\n`)
+    // A second copy (an earlier restore's): which one ran last cannot be told, so nothing is compared.
+    copyFileSync(join(stopped, `kube-apiserver-pod.yaml.${restoreId}`), join(stopped, "kube-apiserver-pod.yaml"))
+    const ambiguous = await cli(h.args("--dry-run"))
+    expect(ambiguous.status, ambiguous.stderr).toBe(0)
+    expect(ambiguous.stdout).toContain(
+      `  host:       release unknown (/etc/kubernetes/manifests/kube-apiserver-pod.yaml does not exist, and /etc/kubernetes/manifests-stopped holds 2 copies of it (kube-apiserver-pod.yaml, kube-apiserver-pod.yaml.${restoreId}) from earlier restores)`,
+    )
   })
 
   it("says it could not compare where the host's release cannot be read, and goes ahead", async () => {

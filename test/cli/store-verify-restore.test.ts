@@ -78,7 +78,7 @@ describe("verify and restore from a store", { timeout: 150_000 }, () => {
     const args = ["restore", store, "--backup-id", id, "--root", host.root, "--member-name", "master-0", "--restore-id", restoreId, "--etcdutl", etcdutl]
     const real = await cli(args)
     expect(real.status, real.stderr + real.stdout).toBe(0)
-    expect(real.stdout).toContain(`Restore restore-${restoreId} complete: 10 steps ran.`)
+    expect(real.stdout).toContain(`Restore restore-${restoreId} complete: 13 steps ran.`)
     expect(backupFiles(join(host.root, "var/lib/etcd-backup/downloads", id))).toEqual(backupFiles(backup))
     expect(readdirSync(join(host.root, "var/lib/etcd"))).toEqual(["member"])
 

@@ -47,6 +47,9 @@ const baseInput: RestorePlanInput = {
   resourcesBytes: 1_234_567,
   existing: [
     "/etc/kubernetes/manifests/etcd-pod.yaml",
+    "/etc/kubernetes/manifests/kube-apiserver-pod.yaml",
+    "/etc/kubernetes/manifests/kube-controller-manager-pod.yaml",
+    "/etc/kubernetes/manifests/kube-scheduler-pod.yaml",
     "/var/lib/etcd/member",
     "/var/lib/etcd/revision.json",
     "/var/lib/etcd-backup/member",
@@ -84,6 +87,7 @@ const inputArb: fc.Arbitrary<RestorePlanInput> = fc
     resourcesBytes: fc.integer({ min: 0, max: 2 ** 30 }),
     existing: fc.constant([]),
     partialRestores: fc.uniqueArray(uuidArb, { maxLength: 2 }),
+    keepControlPlaneRunning: fc.boolean(),
   })
   .chain((input) =>
     fc
@@ -184,7 +188,7 @@ describe("planRestore", () => {
       ],
       moveExistingTo: "/etc/kubernetes/static-pod-resources-replaced-by-restore-0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71",
     })
-    expect(p.steps.at(-1)?.actions).toEqual([
+    expect(p.steps.find((s) => s.id === "start-etcd")?.actions).toEqual([
       {
         _tag: "CopyFile",
         from: "/etc/kubernetes/static-pod-resources/etcd-pod-8/etcd-pod.yaml",
@@ -195,16 +199,67 @@ describe("planRestore", () => {
     ])
   })
 
+  it("stops the other control-plane pods before etcd and starts them from the backup's revisions after it, as cluster-restore.sh does", () => {
+    const p = plan({ ...baseInput, existing: [...baseInput.existing, "/etc/kubernetes/manifests-stopped/kube-scheduler-pod.yaml"] })
+    const pods = ["kube-apiserver-pod", "kube-controller-manager-pod", "kube-scheduler-pod"]
+    const stop = p.steps.find((s) => s.id === "stop-control-plane")
+    expect(stop?.actions).toEqual([
+      { _tag: "CreateDirectory", path: "/etc/kubernetes/manifests-stopped", mode: 0o700 },
+      { _tag: "Move", from: "/etc/kubernetes/manifests/kube-apiserver-pod.yaml", to: "/etc/kubernetes/manifests-stopped/kube-apiserver-pod.yaml" },
+      {
+        _tag: "Move",
+        from: "/etc/kubernetes/manifests/kube-controller-manager-pod.yaml",
+        to: "/etc/kubernetes/manifests-stopped/kube-controller-manager-pod.yaml",
+      },
+      // An earlier restore's stopped copy is kept: this one gets a name of its own.
+      {
+        _tag: "Move",
+        from: "/etc/kubernetes/manifests/kube-scheduler-pod.yaml",
+        to: "/etc/kubernetes/manifests-stopped/kube-scheduler-pod.yaml.0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71",
+      },
+    ])
+    expect(stop?.undo).toHaveLength(3)
+    expect(p.steps.find((s) => s.id === "wait-control-plane-stopped")?.actions).toEqual([
+      {
+        _tag: "WaitUntilStopped",
+        what: "the control plane",
+        containers: ["kube-apiserver", "kube-controller-manager", "kube-scheduler"],
+        programs: ["kube-apiserver", "kube-controller-manager", "kube-scheduler"],
+        ports: [6443, 10257, 10259],
+        timeoutSeconds: 300,
+      },
+    ])
+    const revisionOf = { "kube-apiserver-pod": 14, "kube-controller-manager-pod": 9, "kube-scheduler-pod": 7 } as Record<string, number>
+    expect(p.steps.at(-1)?.id).toBe("start-control-plane")
+    expect(p.steps.at(-1)?.actions).toEqual(
+      pods.map((pod) => ({
+        _tag: "CopyFile",
+        from: `/etc/kubernetes/static-pod-resources/${pod}-${revisionOf[pod]}/${pod}.yaml`,
+        to: `/etc/kubernetes/manifests/${pod}.yaml`,
+        mode: 0o600,
+        hiddenPart: true,
+      })),
+    )
+
+    const kept = plan({ ...baseInput, keepControlPlaneRunning: true })
+    expect(kept.steps.map((s) => s.id)).toEqual(
+      stepIds.filter((id) => !["set-aside-partial-restores", "stop-control-plane", "wait-control-plane-stopped", "start-control-plane"].includes(id)),
+    )
+    expect(kept.steps.flatMap((s) => s.touches).filter((path) => pods.some((pod) => path.includes(`/${pod}.yaml`)))).toEqual([])
+  })
+
   it("continues a partial run: steps already done are left out", () => {
     const p = plan({ ...baseInput, existing: ["/etc/kubernetes/manifests-stopped/etcd-pod.yaml", "/var/lib/etcd-backup/member"] })
     expect(p.steps.map((s) => s.id)).toEqual([
       "check-snapshot",
+      "wait-control-plane-stopped",
       "wait-etcd-stopped",
       "restore-resources",
       "copy-snapshot",
       "restore-snapshot",
       "install-member",
       "start-etcd",
+      "start-control-plane",
     ])
   })
 
@@ -290,6 +345,14 @@ describe("planRestore", () => {
         // The snapshot is copied unless a verified copy is there already; an interrupted restore's output is set aside.
         expect(plan(input).steps.some((s) => s.id === "copy-snapshot")).toBe(input.snapshotCopy === undefined)
         expect(plan(input).steps.some((s) => s.id === "set-aside-partial-restores")).toBe((input.partialRestores ?? []).length > 0)
+        // The other control-plane pods are waited for and started unless kept running; stopped only where their manifest is in place.
+        const stepsRun = plan(input).steps.map((s) => s.id)
+        const stopping = input.keepControlPlaneRunning !== true
+        expect(stepsRun.includes("wait-control-plane-stopped")).toBe(stopping)
+        expect(stepsRun.includes("start-control-plane")).toBe(stopping)
+        const running = input.existing.filter((path) => /^\/etc\/kubernetes\/manifests\/kube-.*\.yaml$/.test(path))
+        expect(stepsRun.includes("stop-control-plane")).toBe(stopping && running.length > 0)
+        expect(stepsRun.at(-1)).toBe(stopping ? "start-control-plane" : "start-etcd")
       }),
       { numRuns: 300 },
     )
@@ -441,7 +504,7 @@ describe("renderRestorePlan", () => {
     const p = plan(baseInput)
     const passing = renderPreflight(p, [{ what: "a" }, { what: "b" }])
     expect(passing).toContain("\n  check    a: ok\n  check    b: ok\n")
-    expect(passing).toContain(" 9. install-member: /var/lib/etcd/member does not exist\n")
+    expect(passing).toContain("11. install-member: /var/lib/etcd/member does not exist\n")
     expect(passing).toMatch(
       /Dry run: every check that can be made now passes; a real run would start\. Nothing was changed\.\nBefore the real run, on every other control-plane host: .* move \/var\/lib\/etcd aside \(README: After the restore\)\.\n$/,
     )

@@ -83,7 +83,7 @@ describe("backup, verify --test-restore, restore --root, serve", () => {
       ),
     )
     if (Exit.isFailure(exit)) throw new Error(`restore failed: ${Cause.pretty(exit.cause)}\n${out.join("")}`)
-    expect(exit.value.ran).toHaveLength(10)
+    expect(exit.value.ran).toHaveLength(13)
     expect(exit.value.plan.bump).toEqual({ _tag: "FromRaftIndex", amount: 6000n, maxRaftIndex: 5000n })
 
     // The static pod resources are the fixture's revision files, byte for byte and mode for mode.

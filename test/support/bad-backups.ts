@@ -243,12 +243,21 @@ export const fakeSnapshotStatuses = (backupDir: string): Record<string, Snapshot
 export const hostFiles = {
   runningManifest: "etc/kubernetes/manifests/etcd-pod.yaml",
   otherManifest: "etc/kubernetes/manifests/kube-apiserver-pod.yaml",
+  /** kube-apiserver's, kube-controller-manager's, kube-scheduler's: each holds `kind: Pod # <operand>`. */
+  controlPlaneManifests: [
+    "etc/kubernetes/manifests/kube-apiserver-pod.yaml",
+    "etc/kubernetes/manifests/kube-controller-manager-pod.yaml",
+    "etc/kubernetes/manifests/kube-scheduler-pod.yaml",
+  ],
   oldRevision: `etc/kubernetes/static-pod-resources/etcd-pod-${revisions.etcd}/etcd-pod.yaml`,
   certs: "etc/kubernetes/static-pod-resources/etcd-certs/secrets/etcd-all-certs/tls.crt",
   etcdEnv: "etc/kubernetes/static-pod-resources/etcd-certs/configmaps/etcd-scripts/etcd.env",
   oldDb: "var/lib/etcd/member/snap/db",
   revisionJson: "var/lib/etcd/revision.json",
 } as const
+
+/** The operand whose running pod a host tree's manifest is (`kube-apiserver` of `.../kube-apiserver-pod.yaml`). */
+export const runningOperand = (manifest: string) => /([^/]+)-pod\.yaml$/.exec(manifest)![1]!
 
 export interface HostTree {
   readonly root: string
@@ -257,7 +266,7 @@ export interface HostTree {
 
 /**
  * A control-plane host under a fresh root: etcd running from its manifest with old data and a
- * `revision.json` (maxRaftIndex 5000: bump 6000), an installed copy of the backup's etcd revision
+ * `revision.json`, kube-apiserver, kube-controller-manager and kube-scheduler from theirs (maxRaftIndex 5000: bump 6000), an installed copy of the backup's etcd revision
  * (to be moved aside), unrelated files, OpenShift's etcd.env, and `backup` copied to
  * `<root>/home/core/backup`.
  */
@@ -268,7 +277,7 @@ export const makeHostTree = (parent: string, backup: string): HostTree => {
     writeFileSync(join(root, relative), text, { mode: 0o600 })
   }
   write(hostFiles.runningManifest, "kind: Pod # the running etcd\n")
-  write(hostFiles.otherManifest, "kind: Pod # kube-apiserver\n")
+  for (const manifest of hostFiles.controlPlaneManifests) write(manifest, `kind: Pod # ${runningOperand(manifest)}\n`)
   write(hostFiles.oldRevision, "kind: Pod # installed before the disaster\n")
   write(hostFiles.certs, "certificate\n")
   write(hostFiles.etcdEnv, 'export NODE_master_0_ETCD_NAME="master-0"\nexport NODE_master_0_IP="10.0.0.5"\nexport NODE_master_1_IP="10.0.0.6"\n')
@@ -309,7 +318,12 @@ export const writeScriptedEtcdutl = (path: string) => {
 }
 
 /** The restore on a host tree as the tests run it: member master-0, a fixed restore id, output collected. */
-export const restoreOnHost = (host: HostTree, out: Array<string>, options: Partial<RestoreOptions> & { readonly restoreId: string }) =>
+export const restoreOnHost = (
+  host: HostTree,
+  out: Array<string>,
+  options: Partial<RestoreOptions> & { readonly restoreId: string },
+  hostProcesses: Layer.Layer<HostProcesses> = HostProcesses.live,
+) =>
   restoreBackup({
     backupDir: host.backupDir,
     root: host.root,
@@ -318,4 +332,4 @@ export const restoreOnHost = (host: HostTree, out: Array<string>, options: Parti
     noBump: false,
     output: (text) => Effect.sync(() => void out.push(text)),
     ...options,
-  }).pipe(Effect.provide(Layer.mergeAll(DurableFiles.live, HostProcesses.live)))
+  }).pipe(Effect.provide(Layer.mergeAll(DurableFiles.live, hostProcesses)))

@@ -106,21 +106,27 @@ export const runRecoveryStage = (ctx: RecoveryContext) =>
         return yield* new DemoFailed({ stage: "recovery", message: "the restore on the host tree failed" })
       }
       // What the restore left on the host, read back rather than taken from its report.
-      const etcdRevision = ctx.manifest.revisions.requested.etcd
-      const installed = yield* fs.readFileString(join(host, "etc", "kubernetes", "manifests", `${defaultOperands.etcd.podConfigMap}.yaml`)).pipe(Effect.option)
-      const fromBackup = yield* fs.readFileString(join(host, "etc", "kubernetes", podManifestPath("etcd", etcdRevision))).pipe(Effect.option)
+      const revisions = ctx.manifest.revisions.requested
+      const notInstalled: Array<string> = []
+      for (const o of operandNames) {
+        const installed = yield* fs.readFileString(join(host, "etc", "kubernetes", "manifests", `${defaultOperands[o].podConfigMap}.yaml`)).pipe(Effect.option)
+        const fromBackup = yield* fs.readFileString(join(host, "etc", "kubernetes", podManifestPath(o, revisions[o]))).pipe(Effect.option)
+        if (installed._tag === "None" || fromBackup._tag === "None" || installed.value !== fromBackup.value) notInstalled.push(o)
+      }
       const db = yield* fs.stat(join(host, "var", "lib", "etcd", "member", "snap", "db")).pipe(Effect.option)
       const kept = yield* fs.readDirectory(join(host, "var", "lib", "etcd-backup")).pipe(Effect.orElseSucceed((): ReadonlyArray<string> => []))
       const keptMembers = kept.filter((n) => n === "member" || n.startsWith("member."))
-      if (installed._tag === "None" || fromBackup._tag === "None" || installed.value !== fromBackup.value || db._tag === "None" || keptMembers.length === 0)
+      if (notInstalled.length > 0 || db._tag === "None" || keptMembers.length === 0)
         return yield* new DemoFailed({
           stage: "recovery",
-          message: "the host tree does not hold what the restore reported: the etcd pod manifest, the restored member, the kept one",
+          message: `the host tree does not hold what the restore reported: the backup's pod manifests (${notInstalled.join(", ") || "all there"}), the restored member, the kept one`,
         })
       yield* ctx.say(
         `/var/lib/etcd/member: the restored member (${Number(db.value.size)} bytes of database); the one before it kept as /var/lib/etcd-backup/${keptMembers[0]}`,
       )
-      yield* ctx.say(`/etc/kubernetes/manifests/etcd-pod.yaml: the backup's revision ${etcdRevision}, as the kubelet would start it`)
+      yield* ctx.say(
+        `/etc/kubernetes/manifests: ${operandNames.map((o) => `${o} ${revisions[o]}`).join(", ")}, the backup's revisions, as the kubelet would start them; the pods before kept in manifests-stopped`,
+      )
 
       const controllers = redeploymentControllers(ctx.cluster, ctx.fixture)
       controllers.start(100)

@@ -19,8 +19,8 @@ import { isUpfront, snapshotRestoreArgs, type RestoreAction, type RestorePlan, t
 import { DurableFiles } from "../../services/durable-files.ts"
 import { Etcdutl } from "../../services/etcdutl.ts"
 import { Tarball, type TarLimits } from "../../services/tarball/tarball.ts"
-import { waitUntilEtcdStopped } from "./restore-etcd-activity.ts"
-import { checkPrecondition, planDataDir, type PreconditionContext } from "./restore-preconditions.ts"
+import { waitUntilStopped } from "./static-pod-activity.ts"
+import { checkPrecondition, type PreconditionContext } from "./restore-preconditions.ts"
 import { backupLayout } from "../verify/verify-tarball.ts"
 
 export class RestoreActionFailed extends Schema.TaggedError<RestoreActionFailed>()("RestoreActionFailed", {
@@ -167,8 +167,8 @@ export const executeAction = (action: RestoreAction, options: ExecutorOptions, c
         return
       }
       case "WaitUntilStopped":
-        return yield* waitUntilEtcdStopped(
-          { dataDir: planDataDir(plan), root: plan.root, ports: action.ports },
+        return yield* waitUntilStopped(
+          { what: action.what, dataDir: action.dataDir, root: plan.root, programs: action.programs, ports: action.ports },
           {
             timeoutSeconds: options.stopTimeoutSeconds ?? action.timeoutSeconds,
             print: options.print,

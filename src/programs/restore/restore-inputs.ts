@@ -44,6 +44,8 @@ export interface RestoreInputOptions {
   readonly memberName?: string | undefined
   readonly nodeIp?: string | undefined
   readonly noBump: boolean
+  /** `--keep-control-plane-running`: stop and start only etcd. */
+  readonly keepControlPlaneRunning?: boolean | undefined
   readonly restoreId: string
   readonly operands?: OperandTable
 }
@@ -213,6 +215,7 @@ export const gatherRestoreInputs = Effect.fn("gatherRestoreInputs")(function* (o
       resourcesInodes: footprint.inodes,
       existing,
       partialRestores,
+      ...(options.keepControlPlaneRunning === true ? { keepControlPlaneRunning: true } : {}),
       ...(snapshotCopy === undefined ? {} : { snapshotCopy }),
       ...(separateDataDisk === undefined ? {} : { separateDataDisk }),
     }),

@@ -6,13 +6,13 @@
 import { dirname, posix } from "node:path"
 import { Effect, Result, Schema } from "effect"
 import { renderPrecondition } from "../../domain/restore-plan-render.ts"
-import { readsAfterMoved, type Precondition, type RestorePlan } from "../../domain/restore-plan.ts"
+import { etcdPrograms, readsAfterMoved, type Precondition, type RestorePlan } from "../../domain/restore-plan.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
 import { allocatedBytes, bytesToCopy as copiedBytes } from "../../domain/tree-measure.ts"
 import { DiskSpace, type DiskUsage } from "../../services/disk-space.ts"
 import { DurableFiles } from "../../services/durable-files.ts"
 import { type TreeReader, treeEntryOfStats, treeSize } from "../../services/tree-size.ts"
-import { describeActivity, findEtcdActivity } from "./restore-etcd-activity.ts"
+import { describeActivity, findActivity } from "./static-pod-activity.ts"
 import { findLeftovers, type Leftover } from "./restore-leftovers.ts"
 import type { VerifiedEvidence } from "../verify/verify.ts"
 
@@ -212,7 +212,13 @@ export const checkPrecondition = (p: Precondition, context: PreconditionContext)
       }
       case "EtcdStopped": {
         if ((yield* lstatOrUndefined(p.manifest)) !== undefined) return yield* unmet(`${p.manifest} is still in place, so the kubelet runs etcd`)
-        const activity = yield* findEtcdActivity({ dataDir: planDataDir(context.plan), root: context.plan.root, ports: p.ports })
+        const activity = yield* findActivity({
+          what: "etcd",
+          dataDir: planDataDir(context.plan),
+          root: context.plan.root,
+          programs: etcdPrograms,
+          ports: p.ports,
+        })
         if (activity.length > 0) return yield* unmet(activity.map(describeActivity).join("; "))
         return
       }

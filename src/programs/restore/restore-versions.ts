@@ -13,6 +13,7 @@ import { resourceFilePath } from "../../domain/archive-layout.ts"
 import type { BackupManifest } from "../../domain/backup-manifest.ts"
 import type { OperandTable } from "../../domain/operands.ts"
 import type { PreflightCheck } from "../../domain/restore-plan-render.ts"
+import { hostLayout, restoreIdPattern } from "../../domain/restore-plan.ts"
 import { hostReleaseOf, restoreVersionCheck, staticPodRevision } from "../../domain/version-compatibility.ts"
 import { describeFileSystemFailure, errnoCode } from "../../services/file-system-error.ts"
 import { describeClusterFacts } from "../verify/verify-bundle.ts"
@@ -29,11 +30,36 @@ const readText = (path: string) =>
     ),
   )
 
+/**
+ * The host path of the kube-apiserver manifest the host ran: the kubelet's, or, where an earlier
+ * restore that did not finish moved it aside (step stop-control-plane), its one copy in the
+ * stopped-manifests directory. Several there (restores before) cannot tell which was the last.
+ */
+const runningManifest = (root: string, name: string) =>
+  Effect.gen(function* () {
+    const running = posix.join(hostLayout.manifestsDir, name)
+    const fs = yield* FileSystem.FileSystem
+    if (yield* fs.exists(posix.join(root, running)).pipe(Effect.orElseSucceed(() => true))) return { _tag: "Found", manifest: running } as const
+    const stopped = (yield* fs.readDirectory(posix.join(root, hostLayout.stoppedManifestsDir)).pipe(Effect.orElseSucceed((): ReadonlyArray<string> => [])))
+      .filter((n) => n === name || (n.startsWith(`${name}.`) && restoreIdPattern.test(n.slice(name.length + 1))))
+      .sort()
+    if (stopped.length === 1) return { _tag: "Found", manifest: posix.join(hostLayout.stoppedManifestsDir, stopped[0]!) } as const
+    return {
+      _tag: "Problem",
+      problem:
+        stopped.length === 0
+          ? `${running} does not exist`
+          : `${running} does not exist, and ${hostLayout.stoppedManifestsDir} holds ${stopped.length} copies of it (${stopped.join(", ")}) from earlier restores`,
+    } as const
+  })
+
 /** The release the host runs, read under `root`; never fails (a problem is the answer's `problem`). */
 export const readHostRelease = (root: string, table: OperandTable) =>
   Effect.gen(function* () {
     const pod = table["kube-apiserver"].podConfigMap
-    const manifest = `/etc/kubernetes/manifests/${pod}.yaml`
+    const found = yield* runningManifest(root, `${pod}.yaml`)
+    if (found._tag === "Problem") return { version: undefined, problem: found.problem } satisfies HostRelease
+    const { manifest } = found
     const manifestText = yield* readText(posix.join(root, manifest))
     if (Result.isFailure(manifestText) || manifestText.success === undefined) {
       return { version: undefined, problem: Result.isFailure(manifestText) ? manifestText.failure : `${manifest} does not exist` } satisfies HostRelease

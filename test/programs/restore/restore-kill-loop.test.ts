@@ -11,10 +11,19 @@
  * fixed (KILL_LOOP_SEED replays another); the kill points are in the failure messages.
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
-import { dirname, join } from "node:path"
+import { basename, dirname, join } from "node:path"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { hostFiles, makeBackup, makeHostTree, startSharedEtcd, type HostTree, type SharedEtcd } from "../../support/bad-backups.ts"
+import {
+  hostFiles,
+  makeBackup,
+  makeHostTree,
+  readManifest,
+  runningOperand,
+  startSharedEtcd,
+  type HostTree,
+  type SharedEtcd,
+} from "../../support/bad-backups.ts"
 import { runAndKillWhen, seededRandom } from "../../support/kill-loop.ts"
 import { runCli } from "../../support/run-cli.ts"
 import { etcdTool } from "../../support/tools.ts"
@@ -80,7 +89,14 @@ const expectRestored = (host: HostTree, context: string) => {
     ),
     context,
   ).toHaveLength(1)
-  expect(read(hostFiles.otherManifest), context).toBe("kind: Pod # kube-apiserver\n")
+  // The other control-plane pods run the backup's revisions; their stopped manifests are kept, once each.
+  const revisions = readManifest(host.backupDir).revisions.requested
+  for (const running of hostFiles.controlPlaneManifests) {
+    const pod = basename(running).slice(0, -".yaml".length)
+    const revision = revisions[runningOperand(running) as keyof typeof revisions]
+    expect(read(running), context).toBe(fixtureFiles.get(`static-pod-resources/${pod}-${revision}/${pod}.yaml`)!.bytes.toString())
+    expect(filesHolding(join(host.root, "etc/kubernetes/manifests-stopped"), `kind: Pod # ${runningOperand(running)}\n`), context).toHaveLength(1)
+  }
   expect(read(hostFiles.certs), context).toBe("certificate\n")
   // One copy of the snapshot (a rerun restores from the copy an interrupted run made), no partial one.
   expect(

@@ -24,7 +24,7 @@ import {
   writeFileSync,
 } from "node:fs"
 import { hostname } from "node:os"
-import { dirname, join } from "node:path"
+import { basename, dirname, join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Cause, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -33,6 +33,7 @@ import { renderAction, renderRestorePlan } from "../../../src/domain/restore-pla
 import { stepIds } from "../../../src/domain/restore-plan.ts"
 import type { RestoreOptions, RestoreOutcome } from "../../../src/programs/restore/restore.ts"
 import { DiskSpace } from "../../../src/services/disk-space.ts"
+import { HostProcesses, type HostProcessTable } from "../../../src/services/host-processes.ts"
 import { etcdToolPath } from "../../../src/services/local-etcd.ts"
 import { acquireRunLock } from "../../../src/services/run-lock.ts"
 import { Etcdutl } from "../../../src/services/etcdutl.ts"
@@ -44,6 +45,7 @@ import {
   makeHostTree,
   readManifest,
   restoreOnHost,
+  runningOperand,
   startSharedEtcd,
   type HostTree,
   type SharedEtcd,
@@ -148,7 +150,7 @@ describe("restore", () => {
     expect(ran.output.startsWith(renderRestorePlan(outcome.plan)), ran.output).toBe(true)
     expect(ran.output).toMatch(/^ {2}check {4}the backup verifies \(.*\): ok$/m)
     expect(ran.output).toContain("Checked at run time, right before their step")
-    expect(ran.output).toMatch(/^ {3}4\. keep-old-member: etcd is stopped \(/m)
+    expect(ran.output).toMatch(/^ {3}6\. keep-old-member: etcd is stopped \(/m)
     expect(ran.output).toContain("Dry run: every check that can be made now passes; a real run would start. Nothing was changed.")
     expect(outcome.ran).toEqual([])
     expect(outcome.plan.steps.map((s) => s.id)).toEqual(allSteps)
@@ -180,7 +182,13 @@ describe("restore", () => {
     // etcd runs again from the backup's revision of its manifest; the stopped one is kept.
     expect(read(host, hostFiles.runningManifest)).toBe(fixtureFiles.get("static-pod-resources/etcd-pod-3/etcd-pod.yaml")!.bytes.toString())
     expect(read(host, "etc/kubernetes/manifests-stopped/etcd-pod.yaml")).toBe("kind: Pod # the running etcd\n")
-    expect(read(host, hostFiles.otherManifest)).toBe("kind: Pod # kube-apiserver\n")
+    // So do kube-apiserver, kube-controller-manager and kube-scheduler, their stopped manifests kept too.
+    for (const running of hostFiles.controlPlaneManifests) {
+      const name = basename(running)
+      const revision = manifest.revisions.requested[runningOperand(running) as keyof typeof manifest.revisions.requested]
+      expect(read(host, running)).toBe(fixtureFiles.get(`static-pod-resources/${name.slice(0, -".yaml".length)}-${revision}/${name}`)!.bytes.toString())
+      expect(read(host, `etc/kubernetes/manifests-stopped/${name}`)).toBe(`kind: Pod # ${runningOperand(running)}\n`)
+    }
     // Old data kept, the restored member in place, the data directory otherwise empty.
     expect(read(host, "var/lib/etcd-backup/member/snap/db")).toBe("old etcd data\n")
     expect(read(host, "var/lib/etcd-backup/revision.json")).toContain('"maxRaftIndex":5000')
@@ -202,14 +210,14 @@ describe("restore", () => {
       "kind: Pod # installed before the disaster\n",
     )
     expect(read(host, hostFiles.certs)).toBe("certificate\n")
-    expect(real.output).toContain(`Restore restore-${restoreId} complete: 10 steps ran.`)
+    expect(real.output).toContain(`Restore restore-${restoreId} complete: 13 steps ran.`)
     expect(real.output).toContain("etcd is stopped: nothing uses")
     expect(real.output.trimEnd().split("\n").at(-1)).toBe(
       `  3. once the API answers, have every operator roll out a new revision, etcd first: cluster-backup redeploy --reason recovery-${restoreId}`,
     )
   })
 
-  it("never shows the kubelet a partial or extra pod manifest: start-etcd's copy goes through a hidden .part", async () => {
+  it("never shows the kubelet a partial or extra pod manifest: the start steps' copies go through a hidden .part", async () => {
     const host = makeHostTree(etcd.workDir, backup)
     const manifests = join(host.root, "etc/kubernetes/manifests")
     // The kubelet reads every file in its manifest directory that does not start with a dot as a static pod.
@@ -223,9 +231,9 @@ describe("restore", () => {
     } finally {
       watcher.close()
     }
-    expect(seen.has("etcd-pod.yaml")).toBe(true)
-    expect([...seen].filter((name) => !name.startsWith(".") && name !== "etcd-pod.yaml")).toEqual([])
-    expect(readdirSync(manifests).sort()).toEqual(["etcd-pod.yaml", "kube-apiserver-pod.yaml"])
+    const pods = ["etcd-pod.yaml", "kube-apiserver-pod.yaml", "kube-controller-manager-pod.yaml", "kube-scheduler-pod.yaml"]
+    expect([...seen].filter((name) => !name.startsWith(".")).sort()).toEqual(pods)
+    expect(readdirSync(manifests).sort()).toEqual(pods)
   })
 
   it("refuses a backup that does not verify, before any change", async () => {
@@ -434,12 +442,14 @@ describe("restore", () => {
     const again = await restore(host, { restoreId: secondId })
     expect(success(again).ran).toEqual([
       "check-snapshot",
+      "wait-control-plane-stopped",
       "wait-etcd-stopped",
       "set-aside-partial-restores",
       "restore-resources",
       "restore-snapshot",
       "install-member",
       "start-etcd",
+      "start-control-plane",
     ])
     expect(readdirSync(join(host.root, "var/lib/etcd"))).toEqual(["member"])
     expect(read(host, `var/lib/etcd-backup/failed-restore-${restoreId}/member/snap/db`)).toBe("partial\n")
@@ -594,9 +604,46 @@ describe("restore", () => {
       holder.kill("SIGKILL")
       const exit = await Effect.runPromise(Fiber.join(fiber))
       expect(Exit.isSuccess(exit), out.join("")).toBe(true)
-      expect(out.join("")).toMatch(/etcd is stopped: nothing uses .*var\/lib\/etcd \(ports not checked: --root is not this host's \/\)/)
+      expect(out.join("")).toMatch(/etcd is stopped: nothing uses .*var\/lib\/etcd \(processes and ports not checked: --root is not this host's \/\)/)
     } finally {
       holder.kill("SIGKILL")
+    }
+  })
+
+  it("--keep-control-plane-running stops and starts only etcd: the other pods' manifests are not touched", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const outcome = success(await restore(host, { keepControlPlaneRunning: true }))
+    expect(outcome.ran).toEqual(allSteps.filter((id) => !id.includes("control-plane")))
+    for (const running of hostFiles.controlPlaneManifests) expect(read(host, running)).toBe(`kind: Pod # ${runningOperand(running)}\n`)
+    expect(readdirSync(join(host.root, "etc/kubernetes/manifests-stopped"))).toEqual(["etcd-pod.yaml"])
+  })
+
+  it("on the host itself, waits for kube-apiserver to exit before it stops etcd; given up, etcd was not touched, and a rerun goes on", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    // The tree is the host's / (as `oc debug node` mounts it): the host's processes and ports count.
+    let processes: HostProcessTable["processes"] = [{ pid: 4242, command: "hyperkube", argv: ["/usr/bin/hyperkube", "kube-apiserver", "--openshift-config=x"] }]
+    const onTheHost = HostProcesses.inMemory(() => ({ processes, hostRoot: host.root }))
+    const run = async (options: Partial<RestoreOptions>) => {
+      const out: Array<string> = []
+      const exit = await Effect.runPromise(Effect.exit(restoreOnHost(host, out, { restoreId, ...options }, onTheHost).pipe(Effect.provide(layers()))))
+      return { exit, output: out.join("") }
+    }
+    const error = failure(await run({ stopTimeoutSeconds: 1, stopPollMillis: 100 }))
+    expect(error.step).toBe("wait-control-plane-stopped")
+    expect(error.completed).toEqual(["check-snapshot", "stop-control-plane"])
+    expect(error.message).toContain("the control plane did not stop within 1 s: pid 4242 (hyperkube) is a kube-apiserver process")
+    expect(read(host, hostFiles.runningManifest)).toBe("kind: Pod # the running etcd\n")
+    expect(read(host, hostFiles.oldDb)).toBe("old etcd data\n")
+    for (const running of hostFiles.controlPlaneManifests) expect(existsSync(join(host.root, running))).toBe(false)
+
+    processes = []
+    const again = await run({ restoreId: "33333333-4444-4555-8666-777777777777" })
+    expect(success(again).ran).toEqual(allSteps.filter((id) => id !== "stop-control-plane"))
+    expect(again.output).toContain(
+      "the control plane is stopped: no kube-apiserver/kube-controller-manager/kube-scheduler process runs and ports 6443, 10257, 10259 are free",
+    )
+    for (const running of hostFiles.controlPlaneManifests) {
+      expect(read(host, `etc/kubernetes/manifests-stopped/${basename(running)}`)).toBe(`kind: Pod # ${runningOperand(running)}\n`)
     }
   })
 
@@ -607,7 +654,7 @@ describe("restore", () => {
       const error = failure(await restore(host, { stopTimeoutSeconds: 1, stopPollMillis: 100 }))
       expect(error._tag).toBe("RestoreStepFailed")
       expect(error.step).toBe("wait-etcd-stopped")
-      expect(error.completed).toEqual(["check-snapshot", "stop-etcd"])
+      expect(error.completed).toEqual(["check-snapshot", "stop-control-plane", "wait-control-plane-stopped", "stop-etcd"])
       expect(error.message).toContain(`etcd did not stop within 1 s: pid ${holder.pid} (sleep) has its working directory in`)
       expect(error.message).toContain("It changed nothing.")
       expect(error.message).toContain("find what keeps it")
@@ -719,7 +766,7 @@ describe("restore", () => {
     const error = failure(ran)
     expect(error._tag).toBe("RestoreStepFailed")
     expect(error.step).toBe("restore-snapshot")
-    expect(error.completed).toEqual(allSteps.slice(0, 7))
+    expect(error.completed).toEqual(allSteps.slice(0, allSteps.indexOf("restore-snapshot")))
     expect(error.message).toContain("simulated failure after writing part of the data directory")
     expect(error.message).toContain("What it had changed was put back.")
     expect(error.message).toContain("Running the restore again plans only what is left to do.")
@@ -740,7 +787,16 @@ describe("restore", () => {
     const outcome = success(again)
     expect(again.output).toContain("--bump-revision 2400000000")
     // The snapshot copy the first run made is this backup's (size and sha256): restored from, not copied again.
-    expect(outcome.ran).toEqual(["check-snapshot", "wait-etcd-stopped", "restore-resources", "restore-snapshot", "install-member", "start-etcd"])
+    expect(outcome.ran).toEqual([
+      "check-snapshot",
+      "wait-control-plane-stopped",
+      "wait-etcd-stopped",
+      "restore-resources",
+      "restore-snapshot",
+      "install-member",
+      "start-etcd",
+      "start-control-plane",
+    ])
     expect(again.output).toContain(`snapshot restore ${host.root}/var/lib/etcd-backup/snapshot.db --name master-0`)
     expect(readdirSync(join(host.root, "var/lib/etcd-backup")).filter((n) => n.startsWith("snapshot"))).toEqual(["snapshot.db"])
     expect(readdirSync(join(host.root, "var/lib/etcd"))).toEqual(["member"])
