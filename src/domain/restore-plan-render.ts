@@ -5,7 +5,16 @@
  */
 import { recoveryReason } from "./redeployment.ts"
 import { formatRevisionSet } from "./revisions.ts"
-import { runTimePreconditions, type Precondition, type RestoreAction, type RestorePlan } from "./restore-plan.ts"
+import {
+  type HostPlan,
+  type HostSteps,
+  isStandDown,
+  runTimePreconditions,
+  type Precondition,
+  type RestoreAction,
+  type RestorePlan,
+  type StandDownPlan,
+} from "./restore-plan.ts"
 import type { RevisionBump } from "./revision-bump.ts"
 
 /** A word as a POSIX shell reads it back unchanged. */
@@ -93,6 +102,16 @@ export const renderRestorePlan = (plan: RestorePlan): string => {
     `  etcdutl:    ${plan.etcdutl.command} ${plan.etcdutl.version}`,
     "",
   ]
+  return renderSteps(lines, plan)
+}
+
+/** The dry-run text of a stand-down (ends with a newline). */
+export const renderStandDownPlan = (plan: StandDownPlan): string =>
+  renderSteps([`Stand-down plan stand-down-${plan.standDownId}`, `  root:       ${plan.root}`, ""], plan)
+
+/** A plan's header lines, then its steps, each with what it requires, does, and how to go back or on. */
+const renderSteps = (header: ReadonlyArray<string>, plan: HostSteps): string => {
+  const lines = [...header]
   plan.steps.forEach((s, i) => {
     lines.push(`${String(i + 1).padStart(2)}. ${s.id}: ${s.title}`)
     lines.push(`    ${s.description}`)
@@ -129,13 +148,17 @@ export const nothingChanged = (kept: string | undefined): string =>
 
 /** What OpenShift's procedure does on the other control-plane hosts before cluster-restore.sh, which a restore cannot see from here. */
 const beforeTheRealRun =
-  "Before the real run, on every other control-plane host: move the etcd, kube-apiserver, kube-controller-manager and kube-scheduler pod manifests out of /etc/kubernetes/manifests, wait for their containers to stop, and move /var/lib/etcd aside (README: After the restore)."
+  "Before the real run, on every other control-plane host: cluster-backup stand-down (it stops the etcd, kube-apiserver, kube-controller-manager and kube-scheduler pods and moves etcd's data aside; README: After the restore)."
+
+/** After a stand-down: the restore on the recovery host. */
+export const afterStandDown =
+  "Then, once every other control-plane host is stood down: cluster-backup restore <backup> on the recovery host (README: After the restore)."
 
 /**
  * What the dry run adds after the plan: every check a real run makes before changing anything,
  * with its outcome now, then the preconditions only their step can check, then the verdict.
  */
-export const renderPreflight = (plan: RestorePlan, checks: ReadonlyArray<PreflightCheck>, keptDownload?: string): string => {
+export const renderPreflight = (plan: HostPlan, checks: ReadonlyArray<PreflightCheck>, keptDownload?: string): string => {
   const refused = checks.filter((c) => c.unmet !== undefined)
   const lines = [
     "",
@@ -146,7 +169,7 @@ export const renderPreflight = (plan: RestorePlan, checks: ReadonlyArray<Preflig
     refused.length === 0
       ? `Dry run: every check that can be made now passes; a real run would start. ${nothingChanged(keptDownload)}`
       : `Dry run: a real run would refuse before any change (${refused.length} of ${checks.length} checks not met). ${nothingChanged(keptDownload)}`,
-    beforeTheRealRun,
+    isStandDown(plan) ? afterStandDown : beforeTheRealRun,
   ]
   return `${lines.join("\n")}\n`
 }

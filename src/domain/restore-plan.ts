@@ -65,6 +65,14 @@ export const partialRestoreId = (name: string): string | undefined => {
   return m !== null && restoreIdPattern.test(m[1]!) ? m[1] : undefined
 }
 
+/** Sizes measured where etcd's data directory is a disk of its own (see `RestorePlanInput`). */
+const SeparateDataDisk = Schema.Struct({
+  memberBytes: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  partialRestoresBytes: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  memberCopyBytes: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
+  partialRestoresCopyBytes: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
+})
+
 export const RestorePlanInput = Schema.Struct({
   /** Prefix of every host path (the host's `/` as mounted where the restore runs). */
   root: absolutePath,
@@ -108,18 +116,24 @@ export const RestorePlanInput = Schema.Struct({
    * restores' directories, and what their copies take in the kept-data directory (`...CopyBytes`: a copy
    * writes a sparse file's holes as zeros; the footprints when absent).
    */
-  separateDataDisk: Schema.optionalKey(
-    Schema.Struct({
-      memberBytes: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
-      partialRestoresBytes: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
-      memberCopyBytes: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
-      partialRestoresCopyBytes: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
-    }),
-  ),
+  separateDataDisk: Schema.optionalKey(SeparateDataDisk),
 })
 export type RestorePlanInput = typeof RestorePlanInput.Type
 
 export const decodeRestorePlanInput = Schema.decodeUnknownResult(RestorePlanInput, { errors: "all" })
+
+/** A stand-down's input: the host as observed (`stopPathsToObserve`), as a restore's. */
+export const StandDownInput = Schema.Struct({
+  root: absolutePath,
+  /** A fresh UUID: names what this run moves where an earlier run took the usual name. */
+  standDownId: RestoreId,
+  existing: Schema.Array(Schema.String),
+  partialRestores: Schema.optionalKey(Schema.Array(RestoreId)),
+  separateDataDisk: Schema.optionalKey(SeparateDataDisk),
+})
+export type StandDownInput = typeof StandDownInput.Type
+
+export const decodeStandDownInput = Schema.decodeUnknownResult(StandDownInput, { errors: "all" })
 
 // ---------------------------------------------------------------------------------------------
 // Host layout (host paths, before the root prefix)
@@ -167,6 +181,19 @@ export const isKeptRevisionJsonName = (name: string): boolean =>
 
 /** Where the output directory of a failed or interrupted restore is kept, in the kept-data directory. */
 const failedRestoreName = (id: string) => `failed-restore-${id}`
+
+/** Host paths whose existence a stand-down depends on: observe them, pass the existing ones as `existing`. */
+export const stopPathsToObserve = (table: OperandTable = defaultOperands, partialRestores: ReadonlyArray<string> = []): ReadonlyArray<string> => [
+  ...partialRestores.map((id) => posix.join(hostLayout.keptDataDir, failedRestoreName(id))),
+  ...[etcdManifestName(table), ...controlPlaneManifestNames(table)].flatMap((manifest) => [
+    posix.join(hostLayout.manifestsDir, manifest),
+    posix.join(hostLayout.stoppedManifestsDir, manifest),
+  ]),
+  posix.join(hostLayout.dataDir, "member"),
+  posix.join(hostLayout.dataDir, "revision.json"),
+  posix.join(hostLayout.keptDataDir, "member"),
+  posix.join(hostLayout.keptDataDir, "revision.json"),
+]
 
 /** Host paths whose existence the plan depends on: observe them, pass the existing ones as `existing`. */
 export const pathsToObserve = (
@@ -274,7 +301,7 @@ export const isUpfront = (p: Precondition): boolean =>
   p._tag === "BackupVerified" || p._tag === "EtcdutlSupports" || p._tag === "FreeSpace" || p._tag === "IsDirectory"
 
 /** The upfront preconditions of a plan, each once, in the order the steps name them. */
-export const upfrontPreconditions = (plan: RestorePlan): ReadonlyArray<Precondition> => {
+export const upfrontPreconditions = (plan: HostSteps): ReadonlyArray<Precondition> => {
   const seen = new Set<string>()
   return plan.steps
     .flatMap((s) => s.preconditions)
@@ -294,7 +321,7 @@ export interface RunTimePrecondition {
   readonly precondition: Precondition
 }
 
-export const runTimePreconditions = (plan: RestorePlan): ReadonlyArray<RunTimePrecondition> =>
+export const runTimePreconditions = (plan: HostSteps): ReadonlyArray<RunTimePrecondition> =>
   plan.steps.flatMap((s, i) => s.preconditions.filter((p) => !isUpfront(p)).map((precondition) => ({ number: i + 1, step: s.id, precondition })))
 
 export const stepIds = [
@@ -329,7 +356,26 @@ export interface RestoreStep {
   readonly undo: ReadonlyArray<RestoreAction>
 }
 
-export interface RestorePlan {
+/** What the executor, the checks and the dry run read of any plan: the host and its steps. */
+export interface HostSteps {
+  readonly root: string
+  readonly steps: ReadonlyArray<RestoreStep>
+}
+
+/**
+ * What `stand-down` runs on every other control-plane host before the restore: the restore's
+ * stopping steps alone (the control plane, then etcd, then etcd's data kept aside). No backup.
+ */
+export interface StandDownPlan extends HostSteps {
+  readonly _tag: "StandDown"
+  readonly standDownId: string
+}
+
+export type HostPlan = RestorePlan | StandDownPlan
+
+export const isStandDown = (plan: HostPlan): plan is StandDownPlan => "_tag" in plan && plan._tag === "StandDown"
+
+export interface RestorePlan extends HostSteps {
   readonly restoreId: string
   readonly root: string
   readonly snapshot: string
@@ -385,7 +431,8 @@ export interface ReadAfterMoved {
  * etcd's data or a revision directory the restore sets aside. (Other reads under a replaced
  * revision directory read what the restore put there.)
  */
-export const readsAfterMoved = (plan: RestorePlan): ReadonlyArray<ReadAfterMoved> => {
+export const readsAfterMoved = (plan: HostPlan): ReadonlyArray<ReadAfterMoved> => {
+  if (isStandDown(plan)) return []
   const moved: Array<{ readonly path: string; readonly by: StepId }> = []
   const found: Array<ReadAfterMoved> = []
   for (const s of plan.steps) {
@@ -435,39 +482,32 @@ export const snapshotRestoreArgs = (args: SnapshotRestoreRequest): ReadonlyArray
   ...(args.bump._tag === "Disabled" ? [] : ["--mark-compacted", "--bump-revision", String(args.bump.amount)]),
 ]
 
-/** The restore's steps, in their fixed order; steps with nothing to do (already done) are left out. */
-export const planRestore = (input: RestorePlanInput, table: OperandTable = defaultOperands): Result.Result<RestorePlan, RestorePlanRefused> => {
-  const { restoreId, bump } = input
-  if (bump._tag !== "Disabled" && !(input.etcdutl.bumpRevision && input.etcdutl.markCompacted)) {
-    const missing = [input.etcdutl.bumpRevision ? [] : ["--bump-revision"], input.etcdutl.markCompacted ? [] : ["--mark-compacted"]].flat()
-    return Result.fail(
-      new RestorePlanRefused({
-        reason: "etcdutl-too-old",
-        message:
-          `etcdutl ${input.etcdutl.version || "(unknown version)"} at ${input.etcdutl.command} has no ${missing.join(" or ")} for \`snapshot restore\` (etcd 3.4 and older). ` +
-          "Use etcdutl 3.5.x or newer. Restoring without the bump (--no-bump) leaves API-server watch caches on revisions the restored etcd reuses, so only do that with every API server stopped until etcd is back.",
-      }),
-    )
-  }
-  if (bumpAmount(bump) > maxRevisionBump) {
-    return Result.fail(
-      new RestorePlanRefused({
-        reason: "bump-too-large",
-        message: `the revision bump ${bumpAmount(bump)} exceeds etcdutl's limit of 2^64-1; pass a revision.json with sane raft indexes or --no-bump`,
-      }),
-    )
-  }
+/** What stopping a host's static pods and keeping etcd's data aside needs: a restore's, or a stand-down's. */
+interface StopInput {
+  readonly root: string
+  /** Names what this run moves where an earlier run took the usual name (a restore's or a stand-down's id). */
+  readonly restoreId: string
+  readonly existing: ReadonlyArray<string>
+  readonly partialRestores?: ReadonlyArray<string>
+  readonly separateDataDisk?: RestorePlanInput["separateDataDisk"]
+  readonly keepControlPlaneRunning?: boolean
+  /** Which run the steps are part of: the messages name it, and only a restore reads revision.json. */
+  readonly purpose: "restore" | "stand-down"
+}
 
+/**
+ * The steps that stop the host's static pods, kube-apiserver, kube-controller-manager and
+ * kube-scheduler first (unless kept running), then etcd, and move what etcd's data directory holds
+ * into the kept-data directory: the first part of a restore, and the whole of a stand-down.
+ * Steps already done are left out. Also what the restore's later steps refer to.
+ */
+const stoppingSteps = (input: StopInput, table: OperandTable) => {
+  const { restoreId } = input
+  const again = `the ${input.purpose}`
   const host = (path: string) => posix.join(input.root, path)
   const existing = new Set(input.existing)
   const exists = (path: string) => existing.has(path)
   const manifestName = etcdManifestName(table)
-
-  const snapshot = host(posix.join(input.backupDir, input.snapshotFile))
-  const resources = host(posix.join(input.backupDir, input.resourcesFile))
-  const peerUrl = `https://${isIP(input.nodeIp) === 6 ? `[${input.nodeIp}]` : input.nodeIp}:2380`
-  const clusterToken = `openshift-etcd-${restoreId}`
-
   const manifestHostPath = posix.join(hostLayout.manifestsDir, manifestName)
   const manifest = host(manifestHostPath)
   const stoppedManifest = host(unique(posix.join(hostLayout.stoppedManifestsDir, manifestName), restoreId, existing))
@@ -477,15 +517,6 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
   const keptMember = host(unique(posix.join(hostLayout.keptDataDir, "member"), restoreId, existing))
   const revisionJson = host(posix.join(hostLayout.dataDir, "revision.json"))
   const keptRevisionJson = host(unique(posix.join(hostLayout.keptDataDir, "revision.json"), restoreId, existing))
-  const snapshotCopy = host(input.snapshotCopy ?? unique(posix.join(hostLayout.keptDataDir, "snapshot.db"), restoreId, existing))
-  const restoreDir = host(posix.join(hostLayout.dataDir, `restore-${restoreId}`))
-  const configDir = host(hostLayout.configDir)
-  const replacedResources = host(posix.join(hostLayout.configDir, `static-pod-resources-replaced-by-restore-${restoreId}`))
-  const restoredResources = host(posix.join(hostLayout.configDir, `static-pod-resources-restored-by-restore-${restoreId}`))
-  const units = operandList(table).map((o) => podDirectory(o.name, input.revisions[o.name], table))
-  const replacedUnits = units.filter((u) => exists(posix.join(hostLayout.configDir, u)))
-  const newManifest = host(posix.join(hostLayout.configDir, podManifestPath("etcd", input.revisions.etcd, table)))
-
   const etcdStopped: Precondition = { _tag: "EtcdStopped", manifest, containers: etcdContainers, ports: etcdPorts }
   const manifestsDirectory: Precondition = { _tag: "IsDirectory", path: host(hostLayout.manifestsDir), linkAllowed: true, mayBeAbsent: false }
   const stoppedDirectory: Precondition = { _tag: "IsDirectory", path: host(hostLayout.stoppedManifestsDir), linkAllowed: true, mayBeAbsent: true }
@@ -497,7 +528,6 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
       manifest: host(running),
       running: exists(running),
       stopped: host(unique(posix.join(hostLayout.stoppedManifestsDir, `${table[operand].podConfigMap}.yaml`), restoreId, existing)),
-      fromBackup: host(posix.join(hostLayout.configDir, podManifestPath(operand, input.revisions[operand], table))),
     }
   })
   const controlPlaneMoves = controlPlane.filter((c) => c.running).map((c): RestoreAction => ({ _tag: "Move", from: c.manifest, to: c.stopped }))
@@ -530,23 +560,13 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
       onFailure: k.onFailure,
       undo: [moveBetween(k.to, k.from)],
     })
-  const bumpFlags: ReadonlyArray<Precondition> = bump._tag === "Disabled" ? [] : [{ _tag: "EtcdutlSupports", flags: ["--bump-revision", "--mark-compacted"] }]
   const manifestRunning = exists(manifestHostPath)
   const partials = [...new Set(input.partialRestores ?? [])].sort().map((id) => ({
     from: host(posix.join(hostLayout.dataDir, `restore-${id}`)),
     to: host(unique(posix.join(hostLayout.keptDataDir, failedRestoreName(id)), restoreId, existing)),
   }))
 
-  const steps: Array<RestoreStep | undefined> = [
-    step({
-      id: "check-snapshot",
-      title: "Check the snapshot",
-      description: "Ask etcdutl whether the snapshot is a readable etcd database (hash, revision, key count, size). Nothing is changed.",
-      preconditions: [{ _tag: "BackupVerified", snapshot, resources }, ...bumpFlags],
-      actions: [{ _tag: "RunCommand", argv: [input.etcdutl.command, "snapshot", "status", snapshot, "-w", "json"], reads: [snapshot], writes: [] }],
-      onFailure: "Nothing was changed. The snapshot is unusable: pick another backup.",
-      undo: [],
-    }),
+  const steps: ReadonlyArray<RestoreStep | undefined> = [
     stopControlPlane && controlPlaneMoves.length > 0
       ? step({
           id: "stop-control-plane",
@@ -592,8 +612,7 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
               timeoutSeconds: controlPlaneStopTimeoutSeconds,
             },
           ],
-          onFailure:
-            "A control-plane pod is still running: find what keeps it (`crictl ps`, `ss -ltnp`), stop it, and run the restore again. Nothing on disk was changed by this step.",
+          onFailure: `A control-plane pod is still running: find what keeps it (\`crictl ps\`, \`ss -ltnp\`), stop it, and run ${again} again. Nothing on disk was changed by this step.`,
           undo: controlPlaneMovesBack,
         })
       : undefined,
@@ -629,8 +648,7 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
           timeoutSeconds: etcdStopTimeoutSeconds,
         },
       ],
-      onFailure:
-        "etcd is still running: find what keeps it (`crictl ps`, `ss -ltnp`), stop it, and run the restore again. Nothing on disk was changed by this step.",
+      onFailure: `etcd is still running: find what keeps it (\`crictl ps\`, \`ss -ltnp\`), stop it, and run ${again} again. Nothing on disk was changed by this step.`,
       undo: manifestRunning ? [{ _tag: "Move", from: stoppedManifest, to: manifest }] : [],
     }),
     partials.length > 0
@@ -655,8 +673,8 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
           actions: [{ _tag: "CreateDirectory", path: keptDataDir, mode: 0o700 }, ...partials.map((p) => moveBetween(p.from, p.to))],
           onFailure:
             disk === undefined
-              ? "Each move is atomic: what was moved is in the kept-data directory, the rest is in place. Run the restore again to continue."
-              : `What was moved is whole in the kept-data directory, the rest is in place (${moveWhole}). Run the restore again to continue.`,
+              ? `Each move is atomic: what was moved is in the kept-data directory, the rest is in place. Run ${again} again to continue.`
+              : `What was moved is whole in the kept-data directory, the rest is in place (${moveWhole}). Run ${again} again to continue.`,
           undo: partials.map((p) => moveBetween(p.to, p.from)),
         })
       : undefined,
@@ -668,20 +686,101 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
           from: member,
           to: keptMember,
           bytes: disk?.memberCopyBytes ?? disk?.memberBytes ?? 0,
-          onFailure: `The old data is either still in place or fully moved (${moveWhole}). Run the restore again to continue, or undo.`,
+          onFailure: `The old data is either still in place or fully moved (${moveWhole}). Run ${again} again to continue, or undo.`,
         })
       : undefined,
     exists(posix.join(hostLayout.dataDir, "revision.json"))
       ? keepAside({
           id: "keep-revision-json",
           title: "Keep revision.json",
-          description: "Move the raft index record out of etcd's data directory (its content gave the revision bump), so the directory is empty.",
+          description:
+            input.purpose === "restore"
+              ? "Move the raft index record out of etcd's data directory (its content gave the revision bump), so the directory is empty."
+              : "Move the raft index record out of etcd's data directory, so the directory is empty (a restore on this host later takes its revision bump from the kept copy).",
           from: revisionJson,
           to: keptRevisionJson,
           bytes: 0,
-          onFailure: `revision.json is either still in place or fully moved (${moveWhole}). Run the restore again to continue, or undo.`,
+          onFailure: `revision.json is either still in place or fully moved (${moveWhole}). Run ${again} again to continue, or undo.`,
         })
       : undefined,
+  ]
+  return {
+    steps: steps.filter((s): s is RestoreStep => s !== undefined),
+    manifest,
+    dataDir,
+    keptDataDir,
+    member,
+    keptMember,
+    etcdStopped,
+    manifestsDirectory,
+    keptDirectory,
+    moveBetween,
+    stopControlPlane,
+    controlPlane,
+  }
+}
+
+/** The restore's steps, in their fixed order; steps with nothing to do (already done) are left out. */
+export const planRestore = (input: RestorePlanInput, table: OperandTable = defaultOperands): Result.Result<RestorePlan, RestorePlanRefused> => {
+  const { restoreId, bump } = input
+  if (bump._tag !== "Disabled" && !(input.etcdutl.bumpRevision && input.etcdutl.markCompacted)) {
+    const missing = [input.etcdutl.bumpRevision ? [] : ["--bump-revision"], input.etcdutl.markCompacted ? [] : ["--mark-compacted"]].flat()
+    return Result.fail(
+      new RestorePlanRefused({
+        reason: "etcdutl-too-old",
+        message:
+          `etcdutl ${input.etcdutl.version || "(unknown version)"} at ${input.etcdutl.command} has no ${missing.join(" or ")} for \`snapshot restore\` (etcd 3.4 and older). ` +
+          "Use etcdutl 3.5.x or newer. Restoring without the bump (--no-bump) leaves API-server watch caches on revisions the restored etcd reuses, so only do that with every API server stopped until etcd is back.",
+      }),
+    )
+  }
+  if (bumpAmount(bump) > maxRevisionBump) {
+    return Result.fail(
+      new RestorePlanRefused({
+        reason: "bump-too-large",
+        message: `the revision bump ${bumpAmount(bump)} exceeds etcdutl's limit of 2^64-1; pass a revision.json with sane raft indexes or --no-bump`,
+      }),
+    )
+  }
+
+  const host = (path: string) => posix.join(input.root, path)
+  const existing = new Set(input.existing)
+  const exists = (path: string) => existing.has(path)
+  const stopping = stoppingSteps({ ...input, purpose: "restore" }, table)
+  const { manifest, dataDir, keptDataDir, member, keptMember, etcdStopped, manifestsDirectory, keptDirectory, moveBetween, stopControlPlane } = stopping
+  const disk = input.separateDataDisk
+  const controlPlane = stopping.controlPlane.map((c) => ({
+    ...c,
+    fromBackup: host(posix.join(hostLayout.configDir, podManifestPath(c.operand, input.revisions[c.operand], table))),
+  }))
+
+  const snapshot = host(posix.join(input.backupDir, input.snapshotFile))
+  const resources = host(posix.join(input.backupDir, input.resourcesFile))
+  const peerUrl = `https://${isIP(input.nodeIp) === 6 ? `[${input.nodeIp}]` : input.nodeIp}:2380`
+  const clusterToken = `openshift-etcd-${restoreId}`
+
+  const snapshotCopy = host(input.snapshotCopy ?? unique(posix.join(hostLayout.keptDataDir, "snapshot.db"), restoreId, existing))
+  const restoreDir = host(posix.join(hostLayout.dataDir, `restore-${restoreId}`))
+  const configDir = host(hostLayout.configDir)
+  const replacedResources = host(posix.join(hostLayout.configDir, `static-pod-resources-replaced-by-restore-${restoreId}`))
+  const restoredResources = host(posix.join(hostLayout.configDir, `static-pod-resources-restored-by-restore-${restoreId}`))
+  const units = operandList(table).map((o) => podDirectory(o.name, input.revisions[o.name], table))
+  const replacedUnits = units.filter((u) => exists(posix.join(hostLayout.configDir, u)))
+  const newManifest = host(posix.join(hostLayout.configDir, podManifestPath("etcd", input.revisions.etcd, table)))
+
+  const bumpFlags: ReadonlyArray<Precondition> = bump._tag === "Disabled" ? [] : [{ _tag: "EtcdutlSupports", flags: ["--bump-revision", "--mark-compacted"] }]
+
+  const steps: Array<RestoreStep | undefined> = [
+    step({
+      id: "check-snapshot",
+      title: "Check the snapshot",
+      description: "Ask etcdutl whether the snapshot is a readable etcd database (hash, revision, key count, size). Nothing is changed.",
+      preconditions: [{ _tag: "BackupVerified", snapshot, resources }, ...bumpFlags],
+      actions: [{ _tag: "RunCommand", argv: [input.etcdutl.command, "snapshot", "status", snapshot, "-w", "json"], reads: [snapshot], writes: [] }],
+      onFailure: "Nothing was changed. The snapshot is unusable: pick another backup.",
+      undo: [],
+    }),
+    ...stopping.steps,
     step({
       id: "restore-resources",
       title: "Restore the static pod resources",
@@ -817,3 +916,11 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
     steps: steps.filter((s): s is RestoreStep => s !== undefined),
   })
 }
+
+/** The stand-down's steps, in the restore's order; steps with nothing to do (already done) are left out. */
+export const planStandDown = (input: StandDownInput, table: OperandTable = defaultOperands): StandDownPlan => ({
+  _tag: "StandDown",
+  standDownId: input.standDownId,
+  root: input.root,
+  steps: stoppingSteps({ ...input, restoreId: input.standDownId, purpose: "stand-down" }, table).steps,
+})

@@ -12,6 +12,8 @@ import {
   partialRestoreId,
   pathsToObserve,
   planRestore,
+  planStandDown,
+  stopPathsToObserve,
   readsAfterMoved,
   runTimePreconditions,
   stepIds,
@@ -21,7 +23,7 @@ import {
   type RestorePlanInput,
 } from "../../src/domain/restore-plan.ts"
 import { revisionBump } from "../../src/domain/revision-bump.ts"
-import { renderPreflight, renderRestorePlan, shellQuote } from "../../src/domain/restore-plan-render.ts"
+import { renderPreflight, renderRestorePlan, renderStandDownPlan, shellQuote } from "../../src/domain/restore-plan-render.ts"
 import { revisionSetArb } from "./arbitraries.ts"
 
 const revisions = { etcd: 8, "kube-apiserver": 14, "kube-controller-manager": 9, "kube-scheduler": 7 }
@@ -506,7 +508,7 @@ describe("renderRestorePlan", () => {
     expect(passing).toContain("\n  check    a: ok\n  check    b: ok\n")
     expect(passing).toContain("11. install-member: /var/lib/etcd/member does not exist\n")
     expect(passing).toMatch(
-      /Dry run: every check that can be made now passes; a real run would start\. Nothing was changed\.\nBefore the real run, on every other control-plane host: .* move \/var\/lib\/etcd aside \(README: After the restore\)\.\n$/,
+      /Dry run: every check that can be made now passes; a real run would start\. Nothing was changed\.\nBefore the real run, on every other control-plane host: cluster-backup stand-down \(.* moves etcd's data aside; README: After the restore\)\.\n$/,
     )
     const refused = renderPreflight(p, [{ what: "a" }, { what: "b", unmet: "found: nothing" }])
     expect(refused).toContain("  check    b: NOT MET (found: nothing)\n")
@@ -600,6 +602,81 @@ describe("readsAfterMoved", () => {
           expect(r.read.startsWith(`${r.moved}/`)).toBe(true)
         }
       }),
+    )
+  })
+})
+
+describe("planStandDown (the other control-plane hosts, before the restore)", () => {
+  const standDownId = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+  const running = [
+    "/etc/kubernetes/manifests/etcd-pod.yaml",
+    "/etc/kubernetes/manifests/kube-apiserver-pod.yaml",
+    "/etc/kubernetes/manifests/kube-controller-manager-pod.yaml",
+    "/etc/kubernetes/manifests/kube-scheduler-pod.yaml",
+    "/var/lib/etcd/member",
+    "/var/lib/etcd/revision.json",
+  ]
+
+  it("stops the control plane, then etcd, and keeps etcd's data aside; it reads no backup and starts nothing", () => {
+    const p = planStandDown({ root: "/", standDownId, existing: running })
+    expect(p.steps.map((s) => s.id)).toEqual([
+      "stop-control-plane",
+      "wait-control-plane-stopped",
+      "stop-etcd",
+      "wait-etcd-stopped",
+      "keep-old-member",
+      "keep-revision-json",
+    ])
+    expect(p.steps.find((s) => s.id === "keep-old-member")?.actions).toContainEqual({
+      _tag: "Move",
+      from: "/var/lib/etcd/member",
+      to: "/var/lib/etcd-backup/member",
+    })
+    expect(p.steps.flatMap((s) => s.actions).filter((a) => ["RunCommand", "CopyFile", "ExtractArchive"].includes(a._tag))).toEqual([])
+    expect(p.steps.flatMap((s) => s.onFailure).join(" ")).not.toContain("the restore")
+    const text = renderStandDownPlan(p)
+    expect(text.startsWith(`Stand-down plan stand-down-${standDownId}\n  root:       /\n\n 1. stop-control-plane:`)).toBe(true)
+    expect(renderPreflight(p, [{ what: "a" }])).toMatch(
+      /Then, once every other control-plane host is stood down: cluster-backup restore <backup> on the recovery host/,
+    )
+    // Run again once done: only the waits are left, which find everything stopped.
+    const done = planStandDown({
+      root: "/",
+      standDownId,
+      existing: ["/etc/kubernetes/manifests-stopped/etcd-pod.yaml", "/var/lib/etcd-backup/member", "/var/lib/etcd-backup/revision.json"],
+    })
+    expect(done.steps.map((s) => s.id)).toEqual(["wait-control-plane-stopped", "wait-etcd-stopped"])
+  })
+
+  it("property: its steps are exactly the restore's stopping steps for the same host, and each depends only on paths it observes", () => {
+    fc.assert(
+      fc.property(inputArb, (input) => {
+        const host = { root: input.root, existing: input.existing.filter((path) => stopPathsToObserve(undefined, input.partialRestores).includes(path)) }
+        const standDown = planStandDown({
+          ...host,
+          standDownId: input.restoreId,
+          ...(input.partialRestores === undefined ? {} : { partialRestores: input.partialRestores }),
+          ...(input.separateDataDisk === undefined ? {} : { separateDataDisk: input.separateDataDisk }),
+        })
+        const restore = plan({ ...input, ...host, keepControlPlaneRunning: false })
+        const from = 1
+        const to = restore.steps.findIndex((s) => s.id === "restore-resources")
+        const restoreStopping = restore.steps.slice(from, to)
+        expect(standDown.steps.map((s) => s.id)).toEqual(restoreStopping.map((s) => s.id))
+        standDown.steps.forEach((s, i) => {
+          expect(s.actions).toEqual(restoreStopping[i]!.actions)
+          expect(s.preconditions).toEqual(restoreStopping[i]!.preconditions)
+          expect(s.undo).toEqual(restoreStopping[i]!.undo)
+        })
+        for (const path of standDown.steps.flatMap((s) => s.touches)) {
+          expect(
+            ["/etc/kubernetes/manifests", "/etc/kubernetes/manifests-stopped", "/var/lib/etcd", "/var/lib/etcd-backup"].some((dir) =>
+              path.startsWith(posix.join(input.root, dir)),
+            ),
+          ).toBe(true)
+        }
+      }),
+      { numRuns: 200 },
     )
   })
 })

@@ -52,7 +52,8 @@ describe("cluster-backup demo", () => {
     expect(run.stdout).toMatch(/ClusterBackupLastBackupFailed\s+not firing/)
     expect(run.stdout).toMatch(/cluster_backup_policy_last_success_timestamp_seconds\{[^}]*policy="demo"[^}]*\} \d+/)
     // After a disaster: the first backup restored on a host's tree, then every operator's new revision, in order.
-    const restored = /restore on a host tree\s+(restore-\S+): 10 steps ran, old data kept\n/.exec(run.stdout)
+    expect(run.stdout).toMatch(/stand-down \| Stand-down stand-down-\S+ complete: 6 steps ran\./)
+    const restored = /restore on a host tree\s+(restore-\S+): 13 steps ran, old data kept\n/.exec(run.stdout)
     expect(restored, run.stdout).not.toBeNull()
     expect(run.stdout).toContain(`cluster-backup redeploy --reason recovery-${restored![1]!.slice("restore-".length)}`)
     expect([...run.stdout.matchAll(/redeploy \| (\S+): revision \d+ is on all 3 nodes/g)].map((m) => m[1])).toEqual([

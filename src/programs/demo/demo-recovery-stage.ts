@@ -78,16 +78,34 @@ export const runRecoveryStage = (ctx: RecoveryContext) =>
         yield* ctx.say(`BackupPolicy ${ctx.policyName} suspended for the recovery`)
       }
       const host = join(ctx.work, "host")
+      const otherHost = join(ctx.work, "other-host")
       const running = Object.fromEntries(
         operandNames.map((o) => [
           o,
           Result.getOrElse(readLatestAvailableRevision(ctx.cluster.get(operatorTypes[o], undefined, "cluster")), () => ctx.manifest.revisions.requested[o]),
         ]),
       )
-      for (const [path, text] of hostFiles(ctx.manifest, running)) {
-        yield* makeDirectories(dirname(join(host, path)), 0o755).pipe(Effect.orDie)
-        yield* fs.writeFileString(join(host, path), text, { mode: 0o600 }).pipe(Effect.orDie)
+      for (const tree of [host, otherHost]) {
+        for (const [path, text] of hostFiles(ctx.manifest, running)) {
+          yield* makeDirectories(dirname(join(tree, path)), 0o755).pipe(Effect.orDie)
+          yield* fs.writeFileString(join(tree, path), text, { mode: 0o600 }).pipe(Effect.orDie)
+        }
       }
+
+      // First, every other control-plane host stands down.
+      const standDownArgs = ["stand-down", "--root", otherHost]
+      yield* ctx.say(`on another control-plane host first: cluster-backup ${standDownArgs.join(" ").replaceAll(ctx.work, "<work>")}`)
+      const standDownLines: Array<string> = []
+      const stood = yield* Effect.exit(runLocalContainer("stand-down", ctx.entry, standDownArgs, {}, (line) => standDownLines.push(line), "lines"))
+      const stoodDown = standDownLines.filter((l) => /^Stand-down stand-down-\S+ complete:/.test(l))
+      for (const line of stood._tag === "Failure" || stoodDown.length === 0 ? standDownLines.slice(-10) : stoodDown)
+        yield* Console.log(`    stand-down | ${line.replaceAll(ctx.work, "<work>")}`)
+      const keptThere = yield* fs.exists(join(otherHost, "var", "lib", "etcd-backup", "member")).pipe(Effect.orElseSucceed(() => false))
+      const stillRunning = yield* fs
+        .readDirectory(join(otherHost, "etc", "kubernetes", "manifests"))
+        .pipe(Effect.orElseSucceed((): ReadonlyArray<string> => ["?"]))
+      if (stood._tag === "Failure" || stoodDown.length === 0 || !keptThere || stillRunning.length > 0)
+        return yield* new DemoFailed({ stage: "recovery", message: "the other host did not stand down: its pods stopped and etcd's member kept" })
       const copied = join(host, "home", "core", "backup")
       yield* makeDirectories(copied).pipe(Effect.orDie)
       for (const name of (yield* fs.readDirectory(ctx.backupDir).pipe(Effect.orDie)).filter((n) => !n.startsWith(".")))

@@ -15,7 +15,7 @@ import { dirname } from "node:path"
 import { Effect, Schema } from "effect"
 import { isDeepStrictEqual } from "node:util"
 import { renderAction, renderPrecondition } from "../../domain/restore-plan-render.ts"
-import { isUpfront, snapshotRestoreArgs, type RestoreAction, type RestorePlan, type RestoreStep, type StepId } from "../../domain/restore-plan.ts"
+import { type HostPlan, isStandDown, isUpfront, snapshotRestoreArgs, type RestoreAction, type RestoreStep, type StepId } from "../../domain/restore-plan.ts"
 import { DurableFiles } from "../../services/durable-files.ts"
 import { Etcdutl } from "../../services/etcdutl.ts"
 import { Tarball, type TarLimits } from "../../services/tarball/tarball.ts"
@@ -36,7 +36,7 @@ export class RestoreStepFailed extends Schema.TaggedError<RestoreStepFailed>()("
 }) {}
 
 export interface ExecutorOptions {
-  readonly plan: RestorePlan
+  readonly plan: HostPlan
   readonly print: (line: string) => Effect.Effect<void>
   readonly backupVerified: PreconditionContext["backupVerified"]
   /** Overrides the plan's wait for etcd to stop (tests). */
@@ -73,11 +73,12 @@ const createDirectory = (action: Extract<RestoreAction, { _tag: "CreateDirectory
   )
 
 /** The one command the plan runs besides `snapshot status`: checked to be exactly the plan's arguments. */
-const runCommand = (action: Extract<RestoreAction, { _tag: "RunCommand" }>, plan: RestorePlan, print: ExecutorOptions["print"]) =>
+const runCommand = (action: Extract<RestoreAction, { _tag: "RunCommand" }>, plan: HostPlan, print: ExecutorOptions["print"]) =>
   Effect.gen(function* () {
     const etcdutl = yield* Etcdutl
     const [command, ...args] = action.argv
     const refuse = (why: string) => new RestoreActionFailed({ action: renderAction(action), message: `the executor does not run this command: ${why}` })
+    if (isStandDown(plan)) return yield* refuse("a stand-down runs no command")
     if (command !== plan.etcdutl.command) return yield* refuse(`it is not the plan's etcdutl (${plan.etcdutl.command})`)
     if (args[0] === "snapshot" && args[1] === "status" && args.length === 5 && args[3] === "-w" && args[4] === "json") {
       const status = yield* etcdutl
@@ -147,6 +148,7 @@ export const executeAction = (action: RestoreAction, options: ExecutorOptions, c
         changes.changed = true
         return
       case "ExtractArchive": {
+        if (isStandDown(plan)) return yield* new RestoreActionFailed({ action: renderAction(action), message: "a stand-down extracts no backup" })
         const tarball = yield* Tarball
         const verified = yield* options.backupVerified.pipe(
           Effect.mapError((e) => new RestoreActionFailed({ action: renderAction(action), message: e.message })),

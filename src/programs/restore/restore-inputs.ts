@@ -109,13 +109,57 @@ const keptRevisionJsons = (root: string) =>
     return kept
   })
 
+/** `--root` as a real path, refused unless it is a directory. */
+export const resolveRoot = (rootOption: string) =>
+  Effect.gen(function* () {
+    const root = yield* attempt("resolve --root", rootOption, (fs) => fs.realPath(resolve(rootOption)))
+    if ((yield* attempt("inspect --root", root, (fs) => fs.stat(root))).type !== "Directory")
+      return yield* invalid("root", `--root ${rootOption} is not a directory`)
+    return root
+  })
+
+/**
+ * What a plan needs to know of the host under `root`: the output directories interrupted restores
+ * left in etcd's data directory, which of the paths the plan observes exist (`paths`, given those),
+ * and, where etcd's data directory is a disk of its own, the sizes of what is moved off it.
+ */
+export const observeHost = (root: string, paths: (partialRestores: ReadonlyArray<string>) => ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    const host = (path: string) => posix.join(root, path)
+    const partialRestores = yield* findPartialRestores(root).pipe(Effect.mapError((e) => invalid("host", e.message)))
+    const existing: Array<string> = []
+    for (const path of paths(partialRestores)) {
+      const found = yield* lstatOrUndefined(host(path)).pipe(Effect.mapError((e) => invalid("host", e.message)))
+      if (found !== undefined) existing.push(path)
+    }
+
+    // A dedicated etcd disk: what the plan moves off it into the kept-data directory is copied, and needs room there.
+    const onDevice = (path: string) => fileSystemOf(host(path)).pipe(Effect.mapError((e) => invalid("host", e.message)))
+    const measured = (measure: typeof bytesOnDisk, path: string) => measure(host(path)).pipe(Effect.mapError((e) => invalid("host", e.message)))
+    const partialDirs = partialRestores.map((id) => posix.join(hostLayout.dataDir, `restore-${id}`))
+    const member = posix.join(hostLayout.dataDir, "member")
+    const summed = (measure: typeof bytesOnDisk) =>
+      Effect.map(
+        Effect.forEach(partialDirs, (d) => measured(measure, d)),
+        (bs) => bs.reduce((a, b) => a + b, 0),
+      )
+    const separateDataDisk =
+      (yield* onDevice(hostLayout.dataDir)) === (yield* onDevice(hostLayout.keptDataDir))
+        ? undefined
+        : {
+            memberBytes: yield* measured(bytesOnDisk, member),
+            partialRestoresBytes: yield* summed(bytesOnDisk),
+            memberCopyBytes: yield* measured(bytesToCopy, member),
+            partialRestoresCopyBytes: yield* summed(bytesToCopy),
+          }
+    return { partialRestores, existing, separateDataDisk }
+  })
+
 export const gatherRestoreInputs = Effect.fn("gatherRestoreInputs")(function* (options: RestoreInputOptions) {
   const etcdutl = yield* Etcdutl
   const table = options.operands ?? defaultOperands
 
-  const root = yield* attempt("resolve --root", options.root, (fs) => fs.realPath(resolve(options.root)))
-  if ((yield* attempt("inspect --root", root, (fs) => fs.stat(root))).type !== "Directory")
-    return yield* invalid("root", `--root ${options.root} is not a directory`)
+  const root = yield* resolveRoot(options.root)
   const backupDir = yield* attempt("resolve the backup directory", options.backupDir, (fs) => fs.realPath(resolve(options.backupDir)))
   const inRoot = pathInside(root, backupDir)
   if (inRoot === undefined) {
@@ -169,33 +213,8 @@ export const gatherRestoreInputs = Effect.fn("gatherRestoreInputs")(function* (o
   const kept = revisionJson === undefined && !options.noBump ? yield* keptRevisionJsons(root) : []
   const bump = revisionBumpFrom(revisionJson, kept, { noBump: options.noBump })
   const capabilities = yield* etcdutl.capabilities.pipe(Effect.mapError((e) => invalid("etcdutl", e.message)))
-  const partialRestores = yield* findPartialRestores(root).pipe(Effect.mapError((e) => invalid("host", e.message)))
   const snapshotCopy = yield* findSnapshotCopy(root, manifest.files.snapshot).pipe(Effect.mapError((e) => invalid("host", e.message)))
-  const existing: Array<string> = []
-  for (const path of pathsToObserve(manifest.revisions.requested, table, partialRestores)) {
-    const found = yield* lstatOrUndefined(host(path)).pipe(Effect.mapError((e) => invalid("host", e.message)))
-    if (found !== undefined) existing.push(path)
-  }
-
-  // A dedicated etcd disk: what the plan moves off it into the kept-data directory is copied, and needs room there.
-  const onDevice = (path: string) => fileSystemOf(host(path)).pipe(Effect.mapError((e) => invalid("host", e.message)))
-  const measured = (measure: typeof bytesOnDisk, path: string) => measure(host(path)).pipe(Effect.mapError((e) => invalid("host", e.message)))
-  const partialDirs = partialRestores.map((id) => posix.join(hostLayout.dataDir, `restore-${id}`))
-  const member = posix.join(hostLayout.dataDir, "member")
-  const summed = (measure: typeof bytesOnDisk) =>
-    Effect.map(
-      Effect.forEach(partialDirs, (d) => measured(measure, d)),
-      (bs) => bs.reduce((a, b) => a + b, 0),
-    )
-  const separateDataDisk =
-    (yield* onDevice(hostLayout.dataDir)) === (yield* onDevice(hostLayout.keptDataDir))
-      ? undefined
-      : {
-          memberBytes: yield* measured(bytesOnDisk, member),
-          partialRestoresBytes: yield* summed(bytesOnDisk),
-          memberCopyBytes: yield* measured(bytesToCopy, member),
-          partialRestoresCopyBytes: yield* summed(bytesToCopy),
-        }
+  const { partialRestores, existing, separateDataDisk } = yield* observeHost(root, (partials) => pathsToObserve(manifest.revisions.requested, table, partials))
 
   const footprint = treeFootprint(manifest.entries)
   const input = yield* Effect.fromResult(

@@ -6,7 +6,7 @@
 import { dirname, posix } from "node:path"
 import { Effect, Result, Schema } from "effect"
 import { renderPrecondition } from "../../domain/restore-plan-render.ts"
-import { etcdPrograms, readsAfterMoved, type Precondition, type RestorePlan } from "../../domain/restore-plan.ts"
+import { etcdPrograms, type HostPlan, type HostSteps, isStandDown, readsAfterMoved, type Precondition } from "../../domain/restore-plan.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
 import { allocatedBytes, bytesToCopy as copiedBytes } from "../../domain/tree-measure.ts"
 import { DiskSpace, type DiskUsage } from "../../services/disk-space.ts"
@@ -32,7 +32,7 @@ export interface VerifiedFiles {
 }
 
 export interface PreconditionContext {
-  readonly plan: RestorePlan
+  readonly plan: HostPlan
   /** Runs the backup's verification (memoised by the caller). */
   readonly backupVerified: Effect.Effect<VerifiedFiles, RestorePreconditionFailed>
 }
@@ -115,7 +115,7 @@ const shortfall = (on: string, usage: DiskUsage, bytes: number, inodes: number |
  * in the kept-data directory, then etcdutl's output beside etcd's data) need the sum, or the
  * restore would stop half-way with etcd down. One check per file system more than one step writes to.
  */
-export const freeSpaceTogether = (plan: RestorePlan) =>
+export const freeSpaceTogether = (plan: HostSteps) =>
   Effect.gen(function* () {
     const shared = new Map<number, { readonly on: string; readonly paths: Array<string>; bytes: number; inodes: number; freedBefore: number }>()
     for (const p of plan.steps.flatMap((s) => s.preconditions)) {
@@ -147,7 +147,7 @@ export const freeSpaceTogether = (plan: RestorePlan) =>
   })
 
 /** `dataDir` of the plan's host (etcd's data directory under the root). */
-export const planDataDir = (plan: RestorePlan) => `${plan.root === "/" ? "" : plan.root}/var/lib/etcd`
+export const planDataDir = (plan: HostSteps) => `${plan.root === "/" ? "" : plan.root}/var/lib/etcd`
 
 export const checkPrecondition = (p: Precondition, context: PreconditionContext) =>
   Effect.gen(function* () {
@@ -156,14 +156,13 @@ export const checkPrecondition = (p: Precondition, context: PreconditionContext)
       case "BackupVerified":
         return yield* Effect.asVoid(context.backupVerified)
       case "EtcdutlSupports": {
-        const supported = [
-          ...(context.plan.etcdutl.bumpRevision ? ["--bump-revision"] : []),
-          ...(context.plan.etcdutl.markCompacted ? ["--mark-compacted"] : []),
-        ]
+        const plan = context.plan
+        if (isStandDown(plan)) return yield* unmet("a stand-down runs no etcdutl")
+        const supported = [...(plan.etcdutl.bumpRevision ? ["--bump-revision"] : []), ...(plan.etcdutl.markCompacted ? ["--mark-compacted"] : [])]
         const missing = p.flags.filter((f) => !supported.includes(f))
         if (missing.length > 0)
           return yield* unmet(
-            `${context.plan.etcdutl.command} ${context.plan.etcdutl.version} has no ${missing.join(" or ")} (etcd 3.4 or older): use etcdutl 3.5 or newer, or --no-bump`,
+            `${plan.etcdutl.command} ${plan.etcdutl.version} has no ${missing.join(" or ")} (etcd 3.4 or older): use etcdutl 3.5 or newer, or --no-bump`,
           )
         return
       }
@@ -231,13 +230,14 @@ export const checkPrecondition = (p: Precondition, context: PreconditionContext)
  * be absent exists and no earlier step moves it. Found before the first step, they refuse the
  * restore while nothing is changed, instead of stopping it half-way with etcd down.
  */
-export const foreseeableFailures = (plan: RestorePlan) =>
+export const foreseeableFailures = (plan: HostPlan) =>
   Effect.gen(function* () {
     const failures: Array<{ readonly what: string; readonly message: string }> = readsAfterMoved(plan).map((r) => ({
       what: `step ${r.step} reads ${r.read}, which step ${r.movedBy} moves away (${r.moved})`,
       message: `the backup is inside ${r.moved}, which step ${r.movedBy} moves aside before step ${r.step} reads ${r.read}: copy the backup outside etcd's data and /etc/kubernetes (e.g. /home/core/backup) and restore from there`,
     }))
     // What killed restores left is removed before the first step (a dry run only lists it).
+    const again = isStandDown(plan) ? "the stand-down" : "the restore"
     const movedAway: Array<string> = (yield* findLeftovers(plan.root).pipe(Effect.orElseSucceed((): ReadonlyArray<Leftover> => []))).map((l) => l.path)
     for (const [index, step] of plan.steps.entries()) {
       for (const p of step.preconditions) {
@@ -249,14 +249,14 @@ export const foreseeableFailures = (plan: RestorePlan) =>
           if (left.length > 0) {
             failures.push({
               what,
-              message: `${before}, but it holds ${left.join(", ")}, which no earlier step moves away: this restore did not make ${left.length === 1 ? "it" : "them"}; move ${left.length === 1 ? "it" : "them"} out of ${p.path} and run the restore again`,
+              message: `${before}, but it holds ${left.join(", ")}, which no earlier step moves away: this restore did not make ${left.length === 1 ? "it" : "them"}; move ${left.length === 1 ? "it" : "them"} out of ${p.path} and run ${again} again`,
             })
           }
         }
         if (p._tag === "PathAbsent" && !movedAway.includes(p.path) && (yield* lstatOrUndefined(p.path)) !== undefined) {
           failures.push({
             what,
-            message: `${before}, but it exists and no earlier step moves it away: move it elsewhere (or choose another --restore-id) and run the restore again`,
+            message: `${before}, but it exists and no earlier step moves it away: move it elsewhere (or choose another ${isStandDown(plan) ? "--stand-down-id" : "--restore-id"}) and run ${again} again`,
           })
         }
       }

@@ -10,7 +10,7 @@ import { Effect, type FileSystem, type Path } from "effect"
 import type { ChildProcessSpawner as Spawner } from "effect/process"
 import { renderPrecondition, type PreflightCheck } from "../../domain/restore-plan-render.ts"
 import type { OperandTable } from "../../domain/operands.ts"
-import { upfrontPreconditions, type RestorePlan } from "../../domain/restore-plan.ts"
+import { type HostPlan, upfrontPreconditions } from "../../domain/restore-plan.ts"
 import type { Etcdutl } from "../../services/etcdutl.ts"
 import type { TrustedKey } from "../../services/crypto/manifest-signature.ts"
 import type { RestoreInputs } from "./restore-inputs.ts"
@@ -63,7 +63,7 @@ export const cachedVerification = (inputs: RestoreInputs, options: VerificationO
 
 /** Runs every check that can be made now; `onCheck` sees each as it completes (the real run prints them). */
 export const preflightChecks = (
-  plan: RestorePlan,
+  plan: HostPlan,
   backupVerified: Effect.Effect<VerifiedFiles, RestorePreconditionFailed>,
   onCheck: (check: PreflightCheck) => Effect.Effect<void> = () => Effect.void,
 ) =>

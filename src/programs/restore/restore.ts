@@ -76,18 +76,26 @@ export const extractLimits = (manifest: BackupManifest): TarLimits => ({
   maxArchiveBytes: manifest.files.resources.size,
 })
 
-/** The refusal of a run (dry or real) whose checks before any change did not all pass. */
-const refusal = (checks: ReadonlyArray<PreflightCheck>, dryRun: boolean, keptDownload: string | undefined): RestoreRefused | undefined => {
+/** The refusal of a run (dry or real) whose checks before any change did not all pass; `what` names the run (`restore`). */
+export const refusal = (
+  checks: ReadonlyArray<PreflightCheck>,
+  dryRun: boolean,
+  keptDownload: string | undefined,
+  what = "restore",
+): RestoreRefused | undefined => {
   const failures = checks.flatMap((c) => (c.unmet === undefined ? [] : [c.unmet]))
   if (failures.length === 0) return undefined
   return new RestoreRefused({
     failures,
-    message: `${dryRun ? "dry run: a real restore would be refused before any change" : "restore refused before any change"}: ${failures.join("; ")}. ${nothingChanged(keptDownload)}`,
+    message: `${dryRun ? `dry run: a real ${what} would be refused before any change` : `${what} refused before any change`}: ${failures.join("; ")}. ${nothingChanged(keptDownload)}`,
   })
 }
 
-/** The dry run's view of the lock (a real run now would fail to take it while another restore runs) and of what a killed restore left. */
-const lockCheck = (root: string) =>
+/**
+ * The dry run's view of the lock (a real run now would fail to take it while another restore or
+ * stand-down runs) and of what a killed one left.
+ */
+export const lockCheck = (root: string) =>
   Effect.gen(function* () {
     const path = restoreLockPath(root)
     const state = yield* Effect.result(inspectRunLock(path))

@@ -1,0 +1,55 @@
+import { randomUUID } from "node:crypto"
+import { Effect, Layer, Option } from "effect"
+import { Command, Flag } from "effect/cli"
+import { restoreIdPattern } from "../domain/restore-plan.ts"
+import { checkedWith, nonEmpty } from "./flag-checks.ts"
+import { withLogging } from "./logging.ts"
+
+export const standDownCommand = Command.make(
+  "stand-down",
+  {
+    root: Flag.String("root").pipe(
+      nonEmpty("directory"),
+      Flag.withDefault("/"),
+      Flag.withMetavar("DIR"),
+      Flag.withDescription("The host's / (every host path of the stand-down is under it)"),
+    ),
+    dryRun: Flag.Boolean("dry-run").pipe(
+      Flag.withDefault(false),
+      Flag.withDescription(
+        "Print the plan and check every precondition a real run checks before a change (exit non-zero when it would refuse), list those only their step can check; change nothing",
+      ),
+    ),
+    standDownId: Flag.String("stand-down-id").pipe(
+      checkedWith((text) => (restoreIdPattern.test(text) ? undefined : "a UUID like 0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9")),
+      Flag.optional,
+      Flag.withMetavar("UUID"),
+      Flag.withDescription("Names what this run moves where an earlier run took the usual name (default: a random UUID)"),
+    ),
+  },
+  (flags) =>
+    withLogging(
+      Effect.gen(function* () {
+        const [{ standDown }, { DiskSpace }, { DurableFiles }, { HostProcesses }, { Etcdutl }, { Tarball }] = yield* Effect.promise(() =>
+          Promise.all([
+            import("../programs/restore/stand-down.ts"),
+            import("../services/disk-space.ts"),
+            import("../services/durable-files.ts"),
+            import("../services/host-processes.ts"),
+            import("../services/etcdutl.ts"),
+            import("../services/tarball/tarball.ts"),
+          ]),
+        )
+        yield* standDown({
+          root: flags.root,
+          dryRun: flags.dryRun,
+          standDownId: Option.getOrElse(flags.standDownId, () => randomUUID()),
+          output: (text) => Effect.sync(() => void process.stdout.write(text)),
+        }).pipe(Effect.provide(Layer.mergeAll(DiskSpace.live, DurableFiles.live, HostProcesses.live, Etcdutl.live(), Tarball.live)))
+      }),
+    ),
+).pipe(
+  Command.withDescription(
+    "On every control-plane host other than the recovery host, before `restore` runs there (OpenShift's procedure does this by hand): stop kube-apiserver, kube-controller-manager, kube-scheduler and etcd (their manifests moved to /etc/kubernetes/manifests-stopped), wait until they are gone, and move etcd's member and revision.json into /var/lib/etcd-backup. --dry-run prints exactly the steps a real run performs and refuses as it would. Nothing is deleted; run it again after an interruption and it continues.",
+  ),
+)

@@ -1,0 +1,96 @@
+/**
+ * `cluster-backup stand-down`: what OpenShift's procedure for restoring to a previous cluster state
+ * does by hand on every control-plane host other than the recovery host, before
+ * `cluster-restore.sh` runs there: stop kube-apiserver, kube-controller-manager, kube-scheduler and
+ * etcd (their manifests moved out of the kubelet's directory, kept), wait until they are gone, and
+ * move etcd's data aside, kept, so that the etcd operator later adds this host back as a new member.
+ *
+ * It is the restore's first part, from the same pure plan (`planStandDown`), checks, executor,
+ * lock and leftover sweep: `--dry-run` prints the plan and refuses as a real run would; a real run
+ * prints each step, undoes a step that failed half-way, and a rerun continues where it stopped.
+ */
+import { Effect } from "effect"
+import { defaultOperands, type OperandTable } from "../../domain/operands.ts"
+import { afterStandDown, renderPreflight, renderPreflightCheck, renderStandDownPlan } from "../../domain/restore-plan-render.ts"
+import { decodeStandDownInput, planStandDown, stopPathsToObserve, type StandDownPlan, type StepId } from "../../domain/restore-plan.ts"
+import { acquireRunLock } from "../../services/run-lock.ts"
+import { executePlan } from "./restore-executor.ts"
+import { observeHost, RestoreInputInvalid, resolveRoot } from "./restore-inputs.ts"
+import { restoreLockPath, sweepLeftovers } from "./restore-leftovers.ts"
+import { RestorePreconditionFailed } from "./restore-preconditions.ts"
+import { preflightChecks } from "./restore-preflight.ts"
+import { lockCheck, refusal } from "./restore.ts"
+
+export interface StandDownOptions {
+  readonly root: string
+  readonly dryRun: boolean
+  /** A fresh UUID: names what this run moves where an earlier run took the usual name. */
+  readonly standDownId: string
+  readonly operands?: OperandTable | undefined
+  /** Overrides the plan's waits for the pods to stop (tests). */
+  readonly stopTimeoutSeconds?: number | undefined
+  readonly stopPollMillis?: number | undefined
+  readonly output: (text: string) => Effect.Effect<void>
+}
+
+export interface StandDownOutcome {
+  readonly plan: StandDownPlan
+  readonly dryRun: boolean
+  readonly ran: ReadonlyArray<StepId>
+}
+
+/** A stand-down reads no backup: the precondition never appears in its plan. */
+const noBackup = Effect.fail(new RestorePreconditionFailed({ precondition: "BackupVerified", message: "a stand-down restores no backup" }))
+
+const planOf = (options: StandDownOptions) =>
+  Effect.gen(function* () {
+    const table = options.operands ?? defaultOperands
+    const root = yield* resolveRoot(options.root)
+    const observed = yield* observeHost(root, (partials) => stopPathsToObserve(table, partials))
+    const input = yield* Effect.fromResult(
+      decodeStandDownInput({
+        root,
+        standDownId: options.standDownId,
+        existing: observed.existing,
+        partialRestores: observed.partialRestores,
+        ...(observed.separateDataDisk === undefined ? {} : { separateDataDisk: observed.separateDataDisk }),
+      }),
+    ).pipe(Effect.mapError((e) => new RestoreInputInvalid({ what: "input", message: `the stand-down's input is invalid: ${e.message}` })))
+    return planStandDown(input, table)
+  })
+
+/** The real run, under the restore lock (a restore and a stand-down never run together on a host). */
+const realRun = (options: StandDownOptions, root: string) =>
+  Effect.gen(function* () {
+    const line = (text: string) => options.output(`${text}\n`)
+    const lock = yield* acquireRunLock(restoreLockPath(root), `cluster-backup stand-down (stand-down-${options.standDownId})`)
+    if (lock.replaced._tag === "Stale") yield* line(`A restore or stand-down was killed (its lock ${restoreLockPath(root)} was left): sweeping what it left.`)
+    for (const l of yield* sweepLeftovers(root)) yield* line(`removed  ${l.path}: ${l.what}`)
+    const plan = yield* planOf(options)
+    yield* line(`Stand-down stand-down-${plan.standDownId} under ${plan.root}: ${plan.steps.length} steps (${plan.steps.map((s) => s.id).join(", ")})`)
+    const checks = yield* preflightChecks(plan, noBackup, (c) => line(renderPreflightCheck(c)))
+    const refused = refusal(checks, false, undefined, "stand-down")
+    if (refused !== undefined) return yield* refused
+    const ran = yield* executePlan({
+      plan,
+      print: line,
+      backupVerified: noBackup,
+      stopTimeoutSeconds: options.stopTimeoutSeconds,
+      stopPollMillis: options.stopPollMillis,
+    })
+    yield* line(
+      `Stand-down stand-down-${plan.standDownId} complete: ${ran.length} steps ran. This host's static pods are stopped and etcd's data is kept in /var/lib/etcd-backup; nothing was deleted.`,
+    )
+    yield* line(afterStandDown)
+    return { plan, dryRun: false, ran } satisfies StandDownOutcome
+  }).pipe(Effect.scoped)
+
+export const standDown = Effect.fn("standDown")(function* (options: StandDownOptions) {
+  const plan = yield* planOf(options)
+  if (!options.dryRun) return yield* realRun(options, plan.root)
+  const checks = [...(yield* lockCheck(plan.root)), ...(yield* preflightChecks(plan, noBackup))]
+  yield* options.output(`${renderStandDownPlan(plan)}${renderPreflight(plan, checks)}`)
+  const refused = refusal(checks, true, undefined, "stand-down")
+  if (refused !== undefined) return yield* refused
+  return { plan, dryRun: true, ran: [] } satisfies StandDownOutcome
+})

@@ -1,0 +1,104 @@
+/**
+ * `cluster-backup stand-down` as a person runs it on another control-plane host (here a tree
+ * under a temporary root): the real run, the dry run, a refusal's exit code and message, and kills.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { dirname, join } from "node:path"
+import { describe, expect, it } from "vitest"
+import { snapshotTree } from "../support/hostile-tarballs.ts"
+import { runAndKillWhen, seededRandom } from "../support/kill-loop.ts"
+import { runCli } from "../support/run-cli.ts"
+import { tempDir } from "../support/temp-dir.ts"
+
+const standDownId = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+
+const hostTree = (): string => {
+  const root = tempDir("cb-cli-stand-down-")
+  const write = (relative: string, text: string) => {
+    mkdirSync(dirname(join(root, relative)), { recursive: true })
+    writeFileSync(join(root, relative), text, { mode: 0o600 })
+  }
+  for (const pod of ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"]) write(`etc/kubernetes/manifests/${pod}-pod.yaml`, "kind: Pod\n")
+  write("var/lib/etcd/member/snap/db", "data\n")
+  return root
+}
+
+const cli = (...args: Array<string>) => runCli(args, { timeoutMs: 60_000 })
+
+describe("cluster-backup stand-down", () => {
+  it("--dry-run changes nothing; the real run stops the pods and keeps etcd's data, exit 0", async () => {
+    const root = hostTree()
+    const before = snapshotTree(root)
+    const dry = await cli("stand-down", "--root", root, "--dry-run", "--stand-down-id", standDownId)
+    expect(dry.status, dry.stderr).toBe(0)
+    expect(dry.stdout).toContain(`Stand-down plan stand-down-${standDownId}`)
+    expect(snapshotTree(root)).toEqual(before)
+    const real = await cli("stand-down", "--root", root, "--stand-down-id", standDownId)
+    expect(real.status, real.stderr).toBe(0)
+    expect(real.stdout).toContain(`Stand-down stand-down-${standDownId} complete: 5 steps ran.`)
+    expect(readdirSync(join(root, "etc/kubernetes/manifests"))).toEqual([])
+    expect(readdirSync(join(root, "var/lib/etcd-backup"))).toEqual(["member"])
+  })
+
+  it("exits 1 with the reason when it would refuse, and 2 on a bad --stand-down-id", async () => {
+    const root = hostTree()
+    writeFileSync(join(root, "var/lib/etcd-backup"), "a file\n")
+    const before = snapshotTree(root)
+    const refused = await cli("stand-down", "--root", root)
+    expect(refused.status).toBe(1)
+    expect(refused.stderr).toMatch(/error: stand-down refused before any change: .*var\/lib\/etcd-backup/)
+    expect(snapshotTree(root)).toEqual(before)
+    const usage = await cli("stand-down", "--root", root, "--stand-down-id", "not-a-uuid")
+    expect(usage.status).toBe(2)
+  })
+})
+
+describe("cluster-backup stand-down under kills", () => {
+  const seed = 7
+  const kills = 6
+  const lock = (root: string) => join(root, "etc/kubernetes/.cluster-backup-restore.lock")
+  const holdsLock = (root: string, pid: number) => {
+    try {
+      return (JSON.parse(readFileSync(lock(root), "utf8")) as { pid?: number }).pid === pid
+    } catch {
+      return false
+    }
+  }
+
+  it(`killed ${kills} times at seeded random points, then run again: every pod stopped, etcd's data kept once, nothing deleted (seed ${seed})`, async () => {
+    const random = seededRandom(seed)
+    const root = hostTree()
+    const points: Array<string> = []
+    for (let i = 0; i < kills; i++) {
+      const fraction = random()
+      const delay = Math.round(random() * 50)
+      const signal = i % 3 === 2 ? "SIGTERM" : "SIGKILL"
+      let step = 0
+      const trigger = (pid: number, out: string) => {
+        if (!holdsLock(root, pid)) return false
+        const total = /: (\d+) steps \(/.exec(out)
+        if (total === null) return false
+        step = Math.floor(fraction * (Number(total[1]) + 1))
+        return step === 0 || out.includes(`[${step}/`)
+      }
+      const run = await runAndKillWhen(["stand-down", "--root", root], { begun: trigger, delayMs: delay, signal, group: true })
+      points.push(`${signal} ${delay} ms after the start of step ${step}${run.finished ? ` (finished, exit ${run.status})` : ""}`)
+      if (run.finished) expect(run.status, points.at(-1)).toBe(0)
+    }
+    const context = `kill points:\n  ${points.join("\n  ")}`
+    const final = await cli("stand-down", "--root", root)
+    expect(final.status, `${context}\n${final.stdout}\n${final.stderr}`).toBe(0)
+    expect(readdirSync(join(root, "etc/kubernetes/manifests")), context).toEqual([])
+    const stopped = readdirSync(join(root, "etc/kubernetes/manifests-stopped"))
+    for (const pod of ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"]) {
+      expect(
+        stopped.filter((n) => n.startsWith(`${pod}-pod.yaml`)),
+        context,
+      ).toHaveLength(1)
+    }
+    expect(readdirSync(join(root, "var/lib/etcd")), context).toEqual([])
+    expect(readdirSync(join(root, "var/lib/etcd-backup")), context).toEqual(["member"])
+    expect(readFileSync(join(root, "var/lib/etcd-backup/member/snap/db"), "utf8"), context).toBe("data\n")
+    expect(existsSync(lock(root)), context).toBe(false)
+  }, 120_000)
+})

@@ -1,0 +1,168 @@
+/**
+ * `stand-down` on a control-plane host simulated under a temporary root: the restore's stopping
+ * steps alone, with the restore's executor, checks and lock. Real files, real processes for the
+ * wait (a `sleep` whose working directory is etcd's data directory).
+ */
+import { spawn, type ChildProcess } from "node:child_process"
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs"
+import { dirname, join } from "node:path"
+import { NodeServices } from "@effect/platform-node"
+import { Cause, Effect, Exit, Layer } from "effect"
+import { describe, expect, it } from "vitest"
+import { type StandDownOptions, standDown } from "../../../src/programs/restore/stand-down.ts"
+import { restoreLockPath } from "../../../src/programs/restore/restore-leftovers.ts"
+import { DiskSpace } from "../../../src/services/disk-space.ts"
+import { DurableFiles } from "../../../src/services/durable-files.ts"
+import { Etcdutl } from "../../../src/services/etcdutl.ts"
+import { HostProcesses } from "../../../src/services/host-processes.ts"
+import { acquireRunLock } from "../../../src/services/run-lock.ts"
+import { Tarball } from "../../../src/services/tarball/tarball.ts"
+import { snapshotTree } from "../../support/hostile-tarballs.ts"
+import { tempDir } from "../../support/temp-dir.ts"
+
+const standDownId = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+const pods = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"]
+
+/** A control-plane host that is not the recovery host: its four static pods and etcd's data. */
+const hostTree = (): string => {
+  const root = tempDir("cb-stand-down-")
+  const write = (relative: string, text: string) => {
+    mkdirSync(dirname(join(root, relative)), { recursive: true })
+    writeFileSync(join(root, relative), text, { mode: 0o600 })
+  }
+  for (const pod of pods) write(`etc/kubernetes/manifests/${pod}-pod.yaml`, `kind: Pod # ${pod}\n`)
+  write("var/lib/etcd/member/snap/db", "this member's data\n")
+  write("var/lib/etcd/revision.json", '{"maxRaftIndex":5000}')
+  return root
+}
+
+const layer = Layer.mergeAll(DiskSpace.live, DurableFiles.live, HostProcesses.live, Etcdutl.live(), Tarball.live, NodeServices.layer)
+
+const run = async (root: string, options: Partial<StandDownOptions> = {}) => {
+  const out: Array<string> = []
+  const exit = await Effect.runPromise(
+    Effect.exit(
+      standDown({ root, dryRun: false, standDownId, output: (text) => Effect.sync(() => void out.push(text)), ...options }).pipe(Effect.provide(layer)),
+    ),
+  )
+  return { exit, output: out.join("") }
+}
+
+const failure = (ran: Awaited<ReturnType<typeof run>>) => {
+  if (Exit.isSuccess(ran.exit)) throw new Error(`expected a failure:\n${ran.output}`)
+  const reason = ran.exit.cause.reasons.find((r) => r._tag === "Fail")
+  if (reason === undefined) throw new Error(Cause.pretty(ran.exit.cause))
+  return reason.error as unknown as { readonly _tag: string; readonly message: string } & Record<string, unknown>
+}
+
+const success = (ran: Awaited<ReturnType<typeof run>>) => {
+  if (Exit.isFailure(ran.exit)) throw new Error(`${Cause.pretty(ran.exit.cause)}\n${ran.output}`)
+  return ran.exit.value
+}
+
+const read = (root: string, relative: string) => readFileSync(join(root, relative), "utf8")
+
+describe("stand-down", () => {
+  it("stops the four static pods and keeps etcd's data aside, nothing deleted; run again, it has nothing left to do", async () => {
+    const root = hostTree()
+    const ran = await run(root)
+    expect(success(ran).ran).toEqual([
+      "stop-control-plane",
+      "wait-control-plane-stopped",
+      "stop-etcd",
+      "wait-etcd-stopped",
+      "keep-old-member",
+      "keep-revision-json",
+    ])
+    expect(readdirSync(join(root, "etc/kubernetes/manifests"))).toEqual([])
+    for (const pod of pods) expect(read(root, `etc/kubernetes/manifests-stopped/${pod}-pod.yaml`)).toBe(`kind: Pod # ${pod}\n`)
+    expect(readdirSync(join(root, "var/lib/etcd"))).toEqual([])
+    expect(read(root, "var/lib/etcd-backup/member/snap/db")).toBe("this member's data\n")
+    expect(read(root, "var/lib/etcd-backup/revision.json")).toBe('{"maxRaftIndex":5000}')
+    expect(ran.output).toContain(`Stand-down stand-down-${standDownId} complete: 6 steps ran.`)
+    expect(ran.output.trimEnd().split("\n").at(-1)).toBe(
+      "Then, once every other control-plane host is stood down: cluster-backup restore <backup> on the recovery host (README: After the restore).",
+    )
+    expect(existsSync(restoreLockPath(root))).toBe(false)
+
+    const before = snapshotTree(root)
+    expect(success(await run(root, { standDownId: "8d0f7780-8536-41ef-a55c-f18ad2e01bf8" })).ran).toEqual(["wait-control-plane-stopped", "wait-etcd-stopped"])
+    expect(snapshotTree(root)).toEqual(before)
+  })
+
+  it("from a dedicated etcd disk, copies the member off it (fsynced) before the original goes", async () => {
+    const root = hostTree()
+    const disk = mkdtempSync("/dev/shm/cb-stand-down-disk-")
+    try {
+      const dataDir = join(root, "var/lib/etcd")
+      expect(statSync(disk).dev).not.toBe(statSync(root).dev)
+      cpSync(dataDir, disk, { recursive: true })
+      rmSync(dataDir, { recursive: true })
+      symlinkSync(disk, dataDir)
+      const ran = await run(root)
+      expect(success(ran).ran).toContain("keep-old-member")
+      expect(ran.output).toContain("(from another file system: copied through a hidden .cluster-backup-part-")
+      expect(read(root, "var/lib/etcd-backup/member/snap/db")).toBe("this member's data\n")
+      expect(readdirSync(disk)).toEqual([])
+    } finally {
+      rmSync(disk, { recursive: true, force: true })
+    }
+  })
+
+  it("--dry-run prints the plan and the checks and changes nothing", async () => {
+    const root = hostTree()
+    const before = snapshotTree(root)
+    const dry = await run(root, { dryRun: true })
+    expect(success(dry).ran).toEqual([])
+    expect(dry.output.startsWith(`Stand-down plan stand-down-${standDownId}\n`)).toBe(true)
+    expect(dry.output).toContain(`move     ${root}/var/lib/etcd/member -> ${root}/var/lib/etcd-backup/member`)
+    expect(dry.output).toContain("Dry run: every check that can be made now passes; a real run would start. Nothing was changed.")
+    expect(snapshotTree(root)).toEqual(before)
+  })
+
+  it("refuses before any change when a directory it writes into is not one", async () => {
+    const root = hostTree()
+    writeFileSync(join(root, "var/lib/etcd-backup"), "not a directory\n")
+    const before = snapshotTree(root)
+    const error = failure(await run(root))
+    expect(error._tag).toBe("RestoreRefused")
+    expect(error.message).toContain("stand-down refused before any change")
+    expect(error.message).toContain("var/lib/etcd-backup")
+    expect(snapshotTree(root)).toEqual(before)
+  })
+
+  it("is refused while a restore runs on the host", async () => {
+    const root = hostTree()
+    const before = snapshotTree(root)
+    const held = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          yield* acquireRunLock(restoreLockPath(root), "cluster-backup restore (a test)")
+          return failure(yield* Effect.promise(() => run(root)))
+        }),
+      ).pipe(Effect.provide(NodeServices.layer)),
+    )
+    expect(held._tag).toBe("RunLockHeld")
+    expect(snapshotTree(root).filter((e) => !e.includes(".cluster-backup-restore.lock"))).toEqual(before)
+  })
+
+  it("waits for etcd to stop within its bound; given up, etcd's data was not touched, and a rerun goes on", async () => {
+    const root = hostTree()
+    const holder: ChildProcess = spawn("sleep", ["60"], { cwd: join(root, "var/lib/etcd"), stdio: "ignore" })
+    try {
+      const error = failure(await run(root, { stopTimeoutSeconds: 1, stopPollMillis: 100 }))
+      expect(error._tag).toBe("RestoreStepFailed")
+      expect(error.step).toBe("wait-etcd-stopped")
+      expect(error.completed).toEqual(["stop-control-plane", "wait-control-plane-stopped", "stop-etcd"])
+      expect(error.message).toContain(`etcd did not stop within 1 s: pid ${holder.pid} (sleep) has its working directory in`)
+      expect(error.message).toContain("run the stand-down again")
+      expect(read(root, "var/lib/etcd/member/snap/db")).toBe("this member's data\n")
+    } finally {
+      holder.kill("SIGKILL")
+    }
+    await new Promise((resolve) => holder.once("exit", resolve))
+    const again = await run(root, { standDownId: "8d0f7780-8536-41ef-a55c-f18ad2e01bf8" })
+    expect(success(again).ran).toEqual(["wait-control-plane-stopped", "wait-etcd-stopped", "keep-old-member", "keep-revision-json"])
+    expect(read(root, "var/lib/etcd-backup/member/snap/db")).toBe("this member's data\n")
+  })
+})
