@@ -10,6 +10,9 @@
  * Every precondition is either checked before the first step (`isUpfront`: the backup, etcdutl,
  * space, the type of every directory the plan writes into) or right before its step.
  *
+ * The first steps (the control plane and etcd stopped, etcd's data kept aside) are also the whole
+ * of `planStandDown`: what the other control-plane hosts do before the restore.
+ *
  * Differences from `cluster-restore.sh`, on purpose: nothing is ever deleted (an old
  * `/var/lib/etcd-backup/member` is kept and the new one gets a unique name; replaced revision
  * directories are moved aside, not overwritten; from a dedicated etcd disk a moved member is
@@ -202,15 +205,7 @@ export const pathsToObserve = (
   partialRestores: ReadonlyArray<string> = [],
 ): ReadonlyArray<string> => {
   return [
-    ...partialRestores.map((id) => posix.join(hostLayout.keptDataDir, failedRestoreName(id))),
-    ...[etcdManifestName(table), ...controlPlaneManifestNames(table)].flatMap((manifest) => [
-      posix.join(hostLayout.manifestsDir, manifest),
-      posix.join(hostLayout.stoppedManifestsDir, manifest),
-    ]),
-    posix.join(hostLayout.dataDir, "member"),
-    posix.join(hostLayout.dataDir, "revision.json"),
-    posix.join(hostLayout.keptDataDir, "member"),
-    posix.join(hostLayout.keptDataDir, "revision.json"),
+    ...stopPathsToObserve(table, partialRestores),
     posix.join(hostLayout.keptDataDir, "snapshot.db"),
     ...operandList(table).map((o) => posix.join(hostLayout.configDir, podDirectory(o.name, revisions[o.name], table))),
   ]

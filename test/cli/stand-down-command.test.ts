@@ -2,26 +2,17 @@
  * `cluster-backup stand-down` as a person runs it on another control-plane host (here a tree
  * under a temporary root): the real run, the dry run, a refusal's exit code and message, and kills.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
-import { dirname, join } from "node:path"
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
 import { describe, expect, it } from "vitest"
+import { makeOtherHostTree, staticPods } from "../support/bad-backups.ts"
 import { snapshotTree } from "../support/hostile-tarballs.ts"
 import { runAndKillWhen, seededRandom } from "../support/kill-loop.ts"
 import { runCli } from "../support/run-cli.ts"
-import { tempDir } from "../support/temp-dir.ts"
 
 const standDownId = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
 
-const hostTree = (): string => {
-  const root = tempDir("cb-cli-stand-down-")
-  const write = (relative: string, text: string) => {
-    mkdirSync(dirname(join(root, relative)), { recursive: true })
-    writeFileSync(join(root, relative), text, { mode: 0o600 })
-  }
-  for (const pod of ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"]) write(`etc/kubernetes/manifests/${pod}-pod.yaml`, "kind: Pod\n")
-  write("var/lib/etcd/member/snap/db", "data\n")
-  return root
-}
+const hostTree = () => makeOtherHostTree("cb-cli-stand-down-", "data\n")
 
 const cli = (...args: Array<string>) => runCli(args, { timeoutMs: 60_000 })
 
@@ -90,7 +81,7 @@ describe("cluster-backup stand-down under kills", () => {
     expect(final.status, `${context}\n${final.stdout}\n${final.stderr}`).toBe(0)
     expect(readdirSync(join(root, "etc/kubernetes/manifests")), context).toEqual([])
     const stopped = readdirSync(join(root, "etc/kubernetes/manifests-stopped"))
-    for (const pod of ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"]) {
+    for (const pod of staticPods) {
       expect(
         stopped.filter((n) => n.startsWith(`${pod}-pod.yaml`)),
         context,

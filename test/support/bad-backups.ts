@@ -3,7 +3,7 @@
  * backup-resources on the OpenShift fixtures, backup-create), and a corpus of bad backups built
  * from it, each with the checks `verify` must fail and words its report must contain.
  */
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, truncateSync, writeFileSync } from "node:fs"
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
@@ -258,6 +258,40 @@ export const hostFiles = {
 
 /** The operand whose running pod a host tree's manifest is (`kube-apiserver` of `.../kube-apiserver-pod.yaml`). */
 export const runningOperand = (manifest: string) => /([^/]+)-pod\.yaml$/.exec(manifest)![1]!
+
+/**
+ * Makes the host's /var/lib/etcd under `root` a file system of its own: its content moves to a new directory on
+ * /dev/shm (a tmpfs on Linux, not the test's file system), which /var/lib/etcd then links to. Returns that directory
+ * (remove it after).
+ */
+export const etcdOnDedicatedDisk = (root: string): string => {
+  const disk = mkdtempSync("/dev/shm/cb-etcd-disk-")
+  const dataDir = join(root, "var/lib/etcd")
+  if (statSync(disk).dev === statSync(root).dev) throw new Error(`${disk} is on the test's file system: /dev/shm is no tmpfs here`)
+  cpSync(dataDir, disk, { recursive: true })
+  rmSync(dataDir, { recursive: true })
+  symlinkSync(disk, dataDir)
+  return disk
+}
+
+/** The four static pods a control-plane host runs, as their manifests are named. */
+export const staticPods = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"] as const
+
+/**
+ * A control-plane host other than the recovery host, under a fresh root (removed after the test): its four
+ * static pods' manifests (`kind: Pod # <pod>`), etcd's member holding `db` and, when given, its revision.json.
+ */
+export const makeOtherHostTree = (prefix: string, db: string, revisionJson?: string): string => {
+  const root = tempDir(prefix)
+  const write = (relative: string, text: string) => {
+    mkdirSync(dirname(join(root, relative)), { recursive: true })
+    writeFileSync(join(root, relative), text, { mode: 0o600 })
+  }
+  for (const pod of staticPods) write(`etc/kubernetes/manifests/${pod}-pod.yaml`, `kind: Pod # ${pod}\n`)
+  write("var/lib/etcd/member/snap/db", db)
+  if (revisionJson !== undefined) write("var/lib/etcd/revision.json", revisionJson)
+  return root
+}
 
 export interface HostTree {
   readonly root: string

@@ -9,7 +9,6 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process"
 import { createHash } from "node:crypto"
 import {
   chmodSync,
-  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -40,6 +39,7 @@ import { Etcdutl } from "../../../src/services/etcdutl.ts"
 import { Tarball } from "../../../src/services/tarball/tarball.ts"
 import {
   badBackups,
+  etcdOnDedicatedDisk,
   hostFiles,
   makeBackup,
   makeHostTree,
@@ -109,19 +109,7 @@ const fakeEtcdutl = (dir: string, behaviour: "too-old" | "restore-fails"): strin
   return path
 }
 
-/**
- * Makes the host's /var/lib/etcd a file system of its own: its content moves to a new directory on /dev/shm (a tmpfs
- * on Linux, not the test's file system), which /var/lib/etcd then links to. Returns that directory (remove it after).
- */
-const onDedicatedDisk = (host: HostTree): string => {
-  const disk = mkdtempSync("/dev/shm/cb-etcd-disk-")
-  const dataDir = join(host.root, "var/lib/etcd")
-  expect(statSync(disk).dev).not.toBe(statSync(host.root).dev)
-  cpSync(dataDir, disk, { recursive: true })
-  rmSync(dataDir, { recursive: true })
-  symlinkSync(disk, dataDir)
-  return disk
-}
+const onDedicatedDisk = (host: HostTree): string => etcdOnDedicatedDisk(host.root)
 
 /** The step ids of a dry run's text (`" 3. wait-etcd-stopped: ..."`). */
 const dryRunStepIds = (text: string) => [...text.matchAll(/^ ?\d+\. ([a-z-]+): /gm)].map((m) => m[1])

@@ -4,8 +4,8 @@
  * wait (a `sleep` whose working directory is etcd's data directory).
  */
 import { spawn, type ChildProcess } from "node:child_process"
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs"
-import { dirname, join } from "node:path"
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Cause, Effect, Exit, Layer } from "effect"
 import { describe, expect, it } from "vitest"
@@ -17,24 +17,12 @@ import { Etcdutl } from "../../../src/services/etcdutl.ts"
 import { HostProcesses } from "../../../src/services/host-processes.ts"
 import { acquireRunLock } from "../../../src/services/run-lock.ts"
 import { Tarball } from "../../../src/services/tarball/tarball.ts"
+import { etcdOnDedicatedDisk, makeOtherHostTree, staticPods } from "../../support/bad-backups.ts"
 import { snapshotTree } from "../../support/hostile-tarballs.ts"
-import { tempDir } from "../../support/temp-dir.ts"
 
 const standDownId = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
-const pods = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"]
 
-/** A control-plane host that is not the recovery host: its four static pods and etcd's data. */
-const hostTree = (): string => {
-  const root = tempDir("cb-stand-down-")
-  const write = (relative: string, text: string) => {
-    mkdirSync(dirname(join(root, relative)), { recursive: true })
-    writeFileSync(join(root, relative), text, { mode: 0o600 })
-  }
-  for (const pod of pods) write(`etc/kubernetes/manifests/${pod}-pod.yaml`, `kind: Pod # ${pod}\n`)
-  write("var/lib/etcd/member/snap/db", "this member's data\n")
-  write("var/lib/etcd/revision.json", '{"maxRaftIndex":5000}')
-  return root
-}
+const hostTree = () => makeOtherHostTree("cb-stand-down-", "this member's data\n", '{"maxRaftIndex":5000}')
 
 const layer = Layer.mergeAll(DiskSpace.live, DurableFiles.live, HostProcesses.live, Etcdutl.live(), Tarball.live, NodeServices.layer)
 
@@ -75,7 +63,7 @@ describe("stand-down", () => {
       "keep-revision-json",
     ])
     expect(readdirSync(join(root, "etc/kubernetes/manifests"))).toEqual([])
-    for (const pod of pods) expect(read(root, `etc/kubernetes/manifests-stopped/${pod}-pod.yaml`)).toBe(`kind: Pod # ${pod}\n`)
+    for (const pod of staticPods) expect(read(root, `etc/kubernetes/manifests-stopped/${pod}-pod.yaml`)).toBe(`kind: Pod # ${pod}\n`)
     expect(readdirSync(join(root, "var/lib/etcd"))).toEqual([])
     expect(read(root, "var/lib/etcd-backup/member/snap/db")).toBe("this member's data\n")
     expect(read(root, "var/lib/etcd-backup/revision.json")).toBe('{"maxRaftIndex":5000}')
@@ -92,13 +80,8 @@ describe("stand-down", () => {
 
   it("from a dedicated etcd disk, copies the member off it (fsynced) before the original goes", async () => {
     const root = hostTree()
-    const disk = mkdtempSync("/dev/shm/cb-stand-down-disk-")
+    const disk = etcdOnDedicatedDisk(root)
     try {
-      const dataDir = join(root, "var/lib/etcd")
-      expect(statSync(disk).dev).not.toBe(statSync(root).dev)
-      cpSync(dataDir, disk, { recursive: true })
-      rmSync(dataDir, { recursive: true })
-      symlinkSync(disk, dataDir)
       const ran = await run(root)
       expect(success(ran).ran).toContain("keep-old-member")
       expect(ran.output).toContain("(from another file system: copied through a hidden .cluster-backup-part-")
