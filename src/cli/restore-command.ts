@@ -8,6 +8,7 @@ import { restoreIdPattern } from "../domain/restore-plan.ts"
 import { backupArgument, chosenBackup, etcdutlFlag, timestampFlag } from "./backup-reading-flags.ts"
 import { realPathSoFar } from "./directory-store-places.ts"
 import { checkedWith, nonEmpty } from "./flag-checks.ts"
+import { hostRootFlag, planDryRunFlag } from "./host-root-flags.ts"
 import { withLogging } from "./logging.ts"
 import { trustedKeysFlag } from "./signature-flags.ts"
 import { storeSourceFlags } from "./store-source.ts"
@@ -51,18 +52,8 @@ export const restoreCommand = Command.make(
   "restore",
   {
     backupDir: backupArgument(" (inside --root)"),
-    root: Flag.String("root").pipe(
-      nonEmpty("directory"),
-      Flag.withDefault("/"),
-      Flag.withMetavar("DIR"),
-      Flag.withDescription("The host's / (every host path of the restore is under it; the backup directory must be too)"),
-    ),
-    dryRun: Flag.Boolean("dry-run").pipe(
-      Flag.withDefault(false),
-      Flag.withDescription(
-        "Print the plan, verify the backup and check every precondition a real run checks before a change (exit non-zero when it would refuse), list those only their step can check; change nothing",
-      ),
-    ),
+    root: hostRootFlag("every host path of the restore is under it; the backup directory must be too"),
+    dryRun: planDryRunFlag("verify the backup and "),
     memberName: Flag.String("member-name").pipe(
       nonEmpty("member name"),
       Flag.optional,

@@ -2,24 +2,15 @@ import { randomUUID } from "node:crypto"
 import { Effect, Layer, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { restoreIdPattern } from "../domain/restore-plan.ts"
-import { checkedWith, nonEmpty } from "./flag-checks.ts"
+import { checkedWith } from "./flag-checks.ts"
+import { hostRootFlag, planDryRunFlag } from "./host-root-flags.ts"
 import { withLogging } from "./logging.ts"
 
 export const standDownCommand = Command.make(
   "stand-down",
   {
-    root: Flag.String("root").pipe(
-      nonEmpty("directory"),
-      Flag.withDefault("/"),
-      Flag.withMetavar("DIR"),
-      Flag.withDescription("The host's / (every host path of the stand-down is under it)"),
-    ),
-    dryRun: Flag.Boolean("dry-run").pipe(
-      Flag.withDefault(false),
-      Flag.withDescription(
-        "Print the plan and check every precondition a real run checks before a change (exit non-zero when it would refuse), list those only their step can check; change nothing",
-      ),
-    ),
+    root: hostRootFlag("every host path of the stand-down is under it"),
+    dryRun: planDryRunFlag(""),
     standDownId: Flag.String("stand-down-id").pipe(
       checkedWith((text) => (restoreIdPattern.test(text) ? undefined : "a UUID like 0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9")),
       Flag.optional,

@@ -608,14 +608,8 @@ describe("readsAfterMoved", () => {
 
 describe("planStandDown (the other control-plane hosts, before the restore)", () => {
   const standDownId = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
-  const running = [
-    "/etc/kubernetes/manifests/etcd-pod.yaml",
-    "/etc/kubernetes/manifests/kube-apiserver-pod.yaml",
-    "/etc/kubernetes/manifests/kube-controller-manager-pod.yaml",
-    "/etc/kubernetes/manifests/kube-scheduler-pod.yaml",
-    "/var/lib/etcd/member",
-    "/var/lib/etcd/revision.json",
-  ]
+  // The recovery host's pods and etcd data, without what an earlier restore kept there.
+  const running = baseInput.existing.filter((path) => path.startsWith("/etc/kubernetes/manifests/") || path.startsWith("/var/lib/etcd/"))
 
   it("stops the control plane, then etcd, and keeps etcd's data aside; it reads no backup and starts nothing", () => {
     const p = planStandDown({ root: "/", standDownId, existing: running })
