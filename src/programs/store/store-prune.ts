@@ -40,6 +40,7 @@ import {
   type PendingUpload,
 } from "../../domain/store-layout.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
+import { deletedBytesCaveat, type StoreVersioning } from "../../domain/bucket-versioning.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
 import { listBackups } from "./store-list.ts"
 
@@ -69,6 +70,8 @@ export interface StorePruneReport {
   readonly strayForms: ReadonlyArray<StrayCopy>
   /** A backup's folders (a directory store's `<prefix>/<id>/`) with nothing in them, left by interrupted runs: removed. */
   readonly emptyFolders: ReadonlyArray<EmptyFolder>
+  /** Whether the store's removals free what they remove (a versioned bucket keeps it). */
+  readonly versioning: StoreVersioning
   readonly dryRun: boolean
 }
 
@@ -263,8 +266,12 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
     uploadsKept: pending.filter((u) => !abandoned.has(u) && isOwnKey(options.prefix, u.key)),
     strayForms,
     emptyFolders: folders,
+    versioning: yield* store.versioning,
     dryRun: options.dryRun,
   }
+  const caveat = deletedBytesCaveat(report.versioning)
+  if (caveat !== undefined) yield* Effect.logWarning(`${store.location}: ${caveat.why}`)
+  if (report.versioning._tag === "Unknown") yield* Effect.logDebug(`${store.location}: its versioning could not be read (${report.versioning.why})`)
   const verb = options.dryRun ? "would remove" : "removing"
   for (const k of retention.keep) yield* (misplaced.includes(k.unit) ? Effect.logWarning : Effect.logInfo)(`keeping backup ${k.unit.id}: ${k.reason}`)
   for (const b of report.incompleteKept) yield* keptIncompleteLog(options.prefix, b, misListed.has(b.id))
@@ -302,6 +309,14 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
     : { ...report, uploads: report.uploads.filter((u) => !resumed.includes(u)), uploadsKept: [...report.uploadsKept, ...resumed] }
 })
 
+/** The bytes the removals free; in a versioned bucket, the bytes they remove, and why those are not freed. */
+const freedText = (bytes: number, r: StorePruneReport): string => {
+  const caveat = deletedBytesCaveat(r.versioning)
+  const freed = `${formatBytes(bytes)} ${r.dryRun ? "would be freed" : "freed"}`
+  if (caveat === undefined) return freed
+  return caveat.freed ? `${freed} (${caveat.why})` : `${formatBytes(bytes)} ${r.dryRun ? "would be removed" : "removed"}, not freed: ${caveat.why}`
+}
+
 /** The line on stdout: what was kept and removed, with the bytes freed. */
 export const storePruneSummary = (r: StorePruneReport): string => {
   const removed = r.dryRun ? "would be removed" : "removed"
@@ -319,6 +334,6 @@ export const storePruneSummary = (r: StorePruneReport): string => {
     `${r.uploads.length} abandoned upload${r.uploads.length === 1 ? "" : "s"} ${r.dryRun ? "would be aborted" : "aborted"}, ${r.uploadsKept.length} kept; ` +
     plain +
     folders +
-    `${formatBytes(bytes)} ${r.dryRun ? "would be freed" : "freed"}`
+    freedText(bytes, r)
   )
 }

@@ -13,6 +13,7 @@
  * - an interrupted or failed put leaves no pending upload behind (S3: aborted).
  */
 import { Context, Effect } from "effect"
+import type { StoreVersioning } from "../../domain/bucket-versioning.ts"
 import type { EmptyFolder, PendingUpload, StoredObject } from "../../domain/store-layout.ts"
 import type { StoreError } from "./store-errors.ts"
 
@@ -111,6 +112,8 @@ export interface BackupStoreShape {
   readonly emptyFolders: (prefix: string) => Effect.Effect<ReadonlyArray<EmptyFolder>, StoreError>
   /** Removes the folder `key` if it is still empty: `false` when something was written into it since, or it is gone. */
   readonly removeEmptyFolder: (key: string) => Effect.Effect<boolean, StoreError>
+  /** Whether `remove` frees what it removes: a bucket's versioning (a directory store has none), or why it could not be read. */
+  readonly versioning: Effect.Effect<StoreVersioning>
 }
 
 /**
@@ -121,6 +124,9 @@ export interface BackupStoreShape {
  * prune aborts it without waiting out the grace period.
  */
 export const multipartAbandonedAfterMs = 90 * 60_000
+
+/** A store whose removals free what they remove (a directory store's files). */
+export const unversioned: Pick<BackupStoreShape, "versioning"> = { versioning: Effect.succeed({ _tag: "Known", status: "Unversioned" }) }
 
 /** Object storage has no folders: a key's prefix is there only while an object has it. */
 export const noFolders: Pick<BackupStoreShape, "emptyFolders" | "removeEmptyFolder"> = {

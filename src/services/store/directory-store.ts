@@ -13,7 +13,7 @@ import { Effect, Layer } from "effect"
 import { compareKeys, type EmptyFolder, type PendingUpload, type StoredObject } from "../../domain/store-layout.ts"
 import { BackupFileRefused, openBackupFile, readBackupFileBytes } from "../backup-file.ts"
 import { abandonedAfterMs, copyAtomically, defaultRefreshEveryMs, keyOfPart, ownPartOf, partSuffix, removeParts } from "./directory-part.ts"
-import { BackupStore, type BackupStoreShape, type ObjectPage, type PutResult, storeDocumentMaxBytes } from "./backup-store.ts"
+import { BackupStore, type BackupStoreShape, type ObjectPage, type PutResult, storeDocumentMaxBytes, unversioned } from "./backup-store.ts"
 import {
   backupFileFailed,
   errnoCode,
@@ -334,6 +334,7 @@ export const makeDirectoryStore = (root: string, { refreshEveryMs = defaultRefre
     uploadActiveAt,
     emptyFolders,
     removeEmptyFolder,
+    ...unversioned,
   }
 }
 

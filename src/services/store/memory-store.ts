@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto"
 import { rename } from "node:fs/promises"
 import { Effect, Layer } from "effect"
+import type { StoreVersioning } from "../../domain/bucket-versioning.ts"
 import { compareKeys, type PendingUpload, type StoredObject } from "../../domain/store-layout.ts"
 import { readBackupFileBytes } from "../backup-file.ts"
 import { createFreshFile } from "../fresh-file.ts"
@@ -32,6 +33,8 @@ export interface MemoryStoreOptions {
   readonly capacityBytes?: number
   /** A quota, as object storage has one (Ceph RGW's): not reported, a put past it refused with 403 QuotaExceeded. Unlimited by default. */
   readonly quotaBytes?: number
+  /** What the store says of its removals (a versioned bucket's); unversioned by default. */
+  readonly versioning?: StoreVersioning
 }
 
 export interface MemoryStore extends BackupStoreShape {
@@ -141,6 +144,7 @@ export const makeMemoryStore = (options: MemoryStoreOptions = {}): MemoryStore =
 
   return {
     location: store,
+    versioning: Effect.succeed(options.versioning ?? { _tag: "Known", status: "Unversioned" }),
     objects,
     uploads,
     uploadParts,

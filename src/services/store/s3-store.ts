@@ -8,6 +8,7 @@ import { BackupStore, type BackupStoreShape, noFolders } from "./backup-store.ts
 import { defaultTransferOptions, makeS3Client, type S3TransferOptions } from "./s3-client.ts"
 import { makeS3Downloads } from "./s3-download.ts"
 import type { S3Endpoint } from "./s3-http.ts"
+import { s3BucketVersioning } from "./s3-bucket-versioning.ts"
 import { makeS3Listing } from "./s3-listing.ts"
 import { makeS3PendingUploads } from "./s3-multipart-uploads.ts"
 import { makeS3Head } from "./s3-object-head.ts"
@@ -37,6 +38,7 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
     remove,
     ...makeS3PendingUploads(client, listing),
     ...noFolders,
+    versioning: s3BucketVersioning(client),
   }
 }
 

@@ -106,6 +106,29 @@ describe("prune on a store", () => {
     }),
   )
 
+  it.effect("in a bucket that keeps versions, says the bytes it removed are not freed, and how they will be", () =>
+    Effect.gen(function* () {
+      let now = 0
+      const prune = (status: "Enabled" | "Suspended" | "Unversioned") =>
+        Effect.gen(function* () {
+          const store = makeMemoryStore({ now: () => now, versioning: { _tag: "Known", status } })
+          const tick = Effect.sync(() => {
+            now = t0
+          })
+          for (let i = 0; i < 2; i++) yield* putBackup(store, tick, t0 + i * day)
+          yield* TestClock.setTime(t0 + 10 * day)
+          return storePruneSummary(yield* pruneStore({ prefix, policy: { keepLast: 1 }, graceMs: day, dryRun: false }).pipe(provide(store)))
+        })
+      expect(yield* prune("Enabled")).toMatch(
+        / removed, not freed: the bucket keeps versions: deleted objects stay as noncurrent versions, stored and billed, until a lifecycle rule \(NoncurrentVersionExpiration\) expires them$/,
+      )
+      expect(yield* prune("Suspended")).toMatch(
+        / freed \(the bucket's versioning is suspended: objects written while it was enabled stay as noncurrent versions/,
+      )
+      expect(yield* prune("Unversioned")).toMatch(/ freed$/)
+    }),
+  )
+
   it.effect("a backup copied under another id takes no slot: keep-last 1 keeps the original beside it, which download and restore accept", () =>
     Effect.gen(function* () {
       const { store, tick } = yield* setup

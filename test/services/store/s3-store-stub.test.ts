@@ -774,3 +774,35 @@ describe("an object in an archive storage class", () => {
     expect(requests).toBe(1)
   })
 })
+
+describe("the bucket's versioning (GetBucketVersioning)", () => {
+  const versioningOf = async (status: number, xml: string) => {
+    const seen: Array<string> = []
+    const url = await stub((req, url, _body, res) => {
+      seen.push(`${req.method} ${url.pathname}${url.search}`)
+      res.writeHead(status, { "content-type": "application/xml" }).end(xml)
+    })
+    const store = makeS3Store(endpoint(url), { partSize: 5 * MiB, partsInFlight: 1, retries: 1, retryBaseMs: 1 })
+    return { versioning: await Effect.runPromise(store.versioning), seen }
+  }
+
+  it("is asked of the bucket, and read from its Status", async () => {
+    const enabled = await versioningOf(
+      200,
+      `<?xml version="1.0" encoding="UTF-8"?><VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status></VersioningConfiguration>`,
+    )
+    expect(enabled.versioning).toEqual({ _tag: "Known", status: "Enabled" })
+    expect(enabled.seen).toEqual(["GET /b?versioning="])
+    expect((await versioningOf(200, `<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>`)).versioning).toEqual({
+      _tag: "Known",
+      status: "Unversioned",
+    })
+  })
+
+  it("is unknown, with why, where the store does not say (no permission, not implemented), and never fails", async () => {
+    const denied = await versioningOf(403, `<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`)
+    expect(denied.versioning).toMatchObject({ _tag: "Unknown", why: expect.stringMatching(/AccessDenied/) })
+    const other = await versioningOf(200, `<ListBucketResult></ListBucketResult>`)
+    expect(other.versioning).toEqual({ _tag: "Unknown", why: "the answer is not a VersioningConfiguration" })
+  })
+})

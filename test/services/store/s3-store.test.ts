@@ -55,6 +55,10 @@ describe("the S3 store against Swift's s3api", () => {
     expect(await Effect.runPromise(store.pendingUploads("p/"))).toEqual([])
   })
 
+  it("reads the bucket's versioning: Swift's s3api says the bucket was never versioned, so prune's deletes free what they remove", async () => {
+    expect(await Effect.runPromise(makeS3Store(endpointOf(server), small).versioning)).toEqual({ _tag: "Known", status: "Unversioned" })
+  })
+
   it("lists page by page in key order", async () => {
     const store = makeS3Store(endpointOf(server), small)
     for (const k of ["l/a/1", "l/a/2", "l/b/1", "l/c/1", "l/c/2"]) await Effect.runPromise(store.putBytes(k, new Uint8Array([1])))
