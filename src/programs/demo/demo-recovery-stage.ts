@@ -1,6 +1,6 @@
 /**
- * The demo's recovery: the first backup restored on a control-plane host's tree (`restore --root`, with the real
- * etcdutl 3.5), then `redeploy` against the simulated API server, whose operators answer a new
+ * The demo's recovery: another control-plane host's tree stood down (`stand-down --root`), the first backup restored
+ * on a control-plane host's tree (`restore --root`, with the real etcdutl 3.5), then `redeploy` against the simulated API server, whose operators answer a new
  * forceRedeploymentReason with a new revision rolled out node by node (src/simulation/redeployment-controllers.ts).
  * The BackupPolicy is suspended first, as in a recovery: the new revisions must not start backups meanwhile.
  */
@@ -68,7 +68,7 @@ const restoreReport = (lines: ReadonlyArray<string>) => {
 
 export const runRecoveryStage = (ctx: RecoveryContext) =>
   ctx.stage(
-    "after a disaster: restore on a host, then redeploy",
+    "after a disaster: the other hosts stand down, one restores, then redeploy",
     Effect.gen(function* () {
       const fs = yield* FileSystem.FileSystem
       const policy = ctx.cluster.get(backupPolicyType, undefined, ctx.policyName)

@@ -39,7 +39,7 @@ export interface ExecutorOptions {
   readonly plan: HostPlan
   readonly print: (line: string) => Effect.Effect<void>
   readonly backupVerified: PreconditionContext["backupVerified"]
-  /** Overrides the plan's wait for etcd to stop (tests). */
+  /** Overrides the plan's waits for the static pods to stop (tests). */
   readonly stopTimeoutSeconds?: number | undefined
   readonly stopPollMillis?: number | undefined
   /** Limits of the extraction (default `defaultTarLimits`); a restore bounds them by its manifest. */

@@ -44,7 +44,7 @@ export interface RestoreOptions extends RestoreInputOptions {
   readonly trustedKeys?: ReadonlyArray<TrustedKey> | undefined
   /** `--allow-version-mismatch`: restore a backup of another OpenShift release than the host's. */
   readonly allowVersionMismatch?: boolean | undefined
-  /** Overrides the plan's wait for etcd to stop (tests). */
+  /** Overrides the plan's waits for the static pods to stop (tests). */
   readonly stopTimeoutSeconds?: number | undefined
   readonly stopPollMillis?: number | undefined
   /** The directory a store's backup was downloaded into for this run, kept after it (undefined: the backup was a directory given). */
