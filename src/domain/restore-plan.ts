@@ -522,6 +522,8 @@ const stoppingSteps = (input: StopInput, table: OperandTable) => {
       operand,
       manifest: host(running),
       running: exists(running),
+      /** An earlier run's stopped copy, under the usual name. */
+      stoppedBefore: exists(posix.join(hostLayout.stoppedManifestsDir, `${table[operand].podConfigMap}.yaml`)),
       stopped: host(unique(posix.join(hostLayout.stoppedManifestsDir, `${table[operand].podConfigMap}.yaml`), restoreId, existing)),
     }
   })
@@ -748,6 +750,8 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
     ...c,
     fromBackup: host(posix.join(hostLayout.configDir, podManifestPath(c.operand, input.revisions[c.operand], table))),
   }))
+  // Kept running, the pods that run are left alone; one an earlier, interrupted restore stopped is not left stopped.
+  const toStart = stopControlPlane ? controlPlane : controlPlane.filter((c) => !c.running && c.stoppedBefore)
 
   const snapshot = host(posix.join(input.backupDir, input.snapshotFile))
   const resources = host(posix.join(input.backupDir, input.resourcesFile))
@@ -876,22 +880,26 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
       onFailure: `Copy ${newManifest} to ${manifest} by hand.`,
       undo: [],
     }),
-    stopControlPlane
+    toStart.length > 0
       ? step({
           id: "start-control-plane",
-          title: "Start kube-apiserver, kube-controller-manager and kube-scheduler",
-          description: `Install their pod manifests of the backup's revisions (${controlPlane.map((c) => `${c.operand} ${input.revisions[c.operand]}`).join(", ")}), as cluster-restore.sh does; they serve once etcd does.`,
+          title: `Start ${toStart.length === controlPlane.length ? "kube-apiserver, kube-controller-manager and kube-scheduler" : toStart.map((c) => c.operand).join(" and ")}`,
+          description:
+            `Install their pod manifests of the backup's revisions (${toStart.map((c) => `${c.operand} ${input.revisions[c.operand]}`).join(", ")}), as cluster-restore.sh does; they serve once etcd does.` +
+            (stopControlPlane
+              ? ""
+              : " An earlier restore stopped them (their manifests are in manifests-stopped): --keep-control-plane-running leaves running what runs, not stopped what an interrupted restore stopped."),
           preconditions: [
             manifestsDirectory,
-            ...controlPlane.flatMap(
+            ...toStart.flatMap(
               (c): ReadonlyArray<Precondition> => [
                 { _tag: "PathExists", path: c.fromBackup },
                 { _tag: "PathAbsent", path: c.manifest },
               ],
             ),
           ],
-          actions: controlPlane.map((c): RestoreAction => ({ _tag: "CopyFile", from: c.fromBackup, to: c.manifest, mode: 0o600, hiddenPart: true })),
-          onFailure: `Each copy is whole or absent: copy what is missing of ${controlPlane.map((c) => `${c.fromBackup} to ${c.manifest}`).join(", ")} by hand.`,
+          actions: toStart.map((c): RestoreAction => ({ _tag: "CopyFile", from: c.fromBackup, to: c.manifest, mode: 0o600, hiddenPart: true })),
+          onFailure: `Each copy is whole or absent: copy what is missing of ${toStart.map((c) => `${c.fromBackup} to ${c.manifest}`).join(", ")} by hand.`,
           undo: [],
         })
       : undefined,

@@ -348,13 +348,20 @@ describe("planRestore", () => {
         expect(plan(input).steps.some((s) => s.id === "copy-snapshot")).toBe(input.snapshotCopy === undefined)
         expect(plan(input).steps.some((s) => s.id === "set-aside-partial-restores")).toBe((input.partialRestores ?? []).length > 0)
         // The other control-plane pods are waited for and started unless kept running; stopped only where their manifest is in place.
-        const stepsRun = plan(input).steps.map((s) => s.id)
+        // Kept running, a pod an earlier restore stopped (out of the kubelet's directory, its stopped copy there) is started all the same.
+        const steps = plan(input).steps
+        const stepsRun = steps.map((s) => s.id)
         const stopping = input.keepControlPlaneRunning !== true
+        const pods = ["kube-apiserver-pod.yaml", "kube-controller-manager-pod.yaml", "kube-scheduler-pod.yaml"]
+        const has = (dir: string, pod: string) => input.existing.includes(`/etc/kubernetes/${dir}/${pod}`)
+        const leftStopped = pods.filter((pod) => !has("manifests", pod) && has("manifests-stopped", pod))
+        const started = stopping ? pods : leftStopped
         expect(stepsRun.includes("wait-control-plane-stopped")).toBe(stopping)
-        expect(stepsRun.includes("start-control-plane")).toBe(stopping)
-        const running = input.existing.filter((path) => /^\/etc\/kubernetes\/manifests\/kube-.*\.yaml$/.test(path))
-        expect(stepsRun.includes("stop-control-plane")).toBe(stopping && running.length > 0)
-        expect(stepsRun.at(-1)).toBe(stopping ? "start-control-plane" : "start-etcd")
+        expect(steps.find((s) => s.id === "start-control-plane")?.actions.map((a) => (a._tag === "CopyFile" ? posix.basename(a.to) : a._tag)) ?? []).toEqual(
+          started,
+        )
+        expect(stepsRun.includes("stop-control-plane")).toBe(stopping && pods.some((pod) => has("manifests", pod)))
+        expect(stepsRun.at(-1)).toBe(started.length > 0 ? "start-control-plane" : "start-etcd")
       }),
       { numRuns: 300 },
     )

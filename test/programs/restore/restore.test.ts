@@ -635,6 +635,28 @@ describe("restore", () => {
     }
   })
 
+  it("--keep-control-plane-running after a run that stopped the control plane does not leave it stopped: it starts the backup's revisions", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    let processes: HostProcessTable["processes"] = [{ pid: 4243, command: "kube-scheduler", argv: ["kube-scheduler"] }]
+    const onTheHost = HostProcesses.inMemory(() => ({ processes, hostRoot: host.root }))
+    const run = async (options: Partial<RestoreOptions>) => {
+      const out: Array<string> = []
+      const exit = await Effect.runPromise(Effect.exit(restoreOnHost(host, out, { restoreId, ...options }, onTheHost).pipe(Effect.provide(layers()))))
+      return { exit, output: out.join("") }
+    }
+    expect(failure(await run({ stopTimeoutSeconds: 1, stopPollMillis: 100 })).step).toBe("wait-control-plane-stopped")
+    processes = []
+    const again = await run({ restoreId: "44444444-5555-4666-8777-888888888888", keepControlPlaneRunning: true })
+    expect(success(again).ran).toEqual(allSteps.filter((id) => id !== "stop-control-plane" && id !== "wait-control-plane-stopped"))
+    const manifest = readManifest(host.backupDir)
+    const fixtureFiles = allInstallerFiles(loaded.fixture)
+    for (const running of hostFiles.controlPlaneManifests) {
+      const name = basename(running)
+      const revision = manifest.revisions.requested[runningOperand(running) as keyof typeof manifest.revisions.requested]
+      expect(read(host, running)).toBe(fixtureFiles.get(`static-pod-resources/${name.slice(0, -".yaml".length)}-${revision}/${name}`)!.bytes.toString())
+    }
+  })
+
   it("gives up waiting after the bound, names what still runs, and keeps the steps already done", async () => {
     const host = makeHostTree(etcd.workDir, backup)
     const holder: ChildProcess = spawn("sleep", ["60"], { cwd: join(host.root, "var/lib/etcd"), stdio: "ignore" })
