@@ -11,13 +11,29 @@
  */
 import { Effect } from "effect"
 import { defaultOperands, type OperandTable } from "../../domain/operands.ts"
-import { afterStandDown, renderPreflight, renderPreflightCheck, renderStandDownPlan } from "../../domain/restore-plan-render.ts"
-import { decodeStandDownInput, planStandDown, stopPathsToObserve, type StandDownPlan, type StepId } from "../../domain/restore-plan.ts"
+import { posix } from "node:path"
+import {
+  afterStandDown,
+  type PreflightCheck,
+  renderPrecondition,
+  renderPreflight,
+  renderPreflightCheck,
+  renderStandDownPlan,
+} from "../../domain/restore-plan-render.ts"
+import {
+  decodeStandDownInput,
+  hostLayout,
+  planStandDown,
+  type Precondition,
+  type StandDownPlan,
+  type StepId,
+  stopPathsToObserve,
+} from "../../domain/restore-plan.ts"
 import { acquireRunLock } from "../../services/run-lock.ts"
 import { executePlan } from "./restore-executor.ts"
 import { observeHost, RestoreInputInvalid, resolveRoot } from "./restore-inputs.ts"
 import { restoreLockPath, sweepLeftovers } from "./restore-leftovers.ts"
-import { RestorePreconditionFailed } from "./restore-preconditions.ts"
+import { checkPrecondition, RestorePreconditionFailed } from "./restore-preconditions.ts"
 import { preflightChecks } from "./restore-preflight.ts"
 import { lockCheck, refusal } from "./restore.ts"
 
@@ -41,6 +57,21 @@ export interface StandDownOutcome {
 
 /** A stand-down reads no backup: the precondition never appears in its plan. */
 const noBackup = Effect.fail(new RestorePreconditionFailed({ precondition: "BackupVerified", message: "a stand-down restores no backup" }))
+
+/**
+ * The host is a control-plane host: its kubelet's manifest directory is there. Without it (a `--root`
+ * that is not the host's `/`) every step would find nothing to do, and the run would report a
+ * stand-down that stopped nothing.
+ */
+const controlPlaneHostCheck = (plan: StandDownPlan) =>
+  Effect.gen(function* () {
+    const manifests: Precondition = { _tag: "IsDirectory", path: posix.join(plan.root, hostLayout.manifestsDir), linkAllowed: true, mayBeAbsent: false }
+    const checked = yield* Effect.result(checkPrecondition(manifests, { plan, backupVerified: noBackup }))
+    return {
+      what: `a control-plane host: ${renderPrecondition(manifests)}`,
+      unmet: checked._tag === "Failure" ? `${checked.failure.message}; --root must be the host's / (from oc debug node: --root /host)` : undefined,
+    } satisfies PreflightCheck
+  })
 
 const planOf = (options: StandDownOptions) =>
   Effect.gen(function* () {
@@ -68,7 +99,9 @@ const realRun = (options: StandDownOptions, root: string) =>
     for (const l of yield* sweepLeftovers(root)) yield* line(`removed  ${l.path}: ${l.what}`)
     const plan = yield* planOf(options)
     yield* line(`Stand-down stand-down-${plan.standDownId} under ${plan.root}: ${plan.steps.length} steps (${plan.steps.map((s) => s.id).join(", ")})`)
-    const checks = yield* preflightChecks(plan, noBackup, (c) => line(renderPreflightCheck(c)))
+    const host = yield* controlPlaneHostCheck(plan)
+    yield* line(renderPreflightCheck(host))
+    const checks = [host, ...(yield* preflightChecks(plan, noBackup, (c) => line(renderPreflightCheck(c))))]
     const refused = refusal(checks, false, undefined, "stand-down")
     if (refused !== undefined) return yield* refused
     const ran = yield* executePlan({
@@ -86,9 +119,10 @@ const realRun = (options: StandDownOptions, root: string) =>
   }).pipe(Effect.scoped)
 
 export const standDown = Effect.fn("standDown")(function* (options: StandDownOptions) {
+  // A real run plans under the lock; only its root is needed to take it.
+  if (!options.dryRun) return yield* realRun(options, yield* resolveRoot(options.root))
   const plan = yield* planOf(options)
-  if (!options.dryRun) return yield* realRun(options, plan.root)
-  const checks = [...(yield* lockCheck(plan.root)), ...(yield* preflightChecks(plan, noBackup))]
+  const checks = [...(yield* lockCheck(plan.root)), yield* controlPlaneHostCheck(plan), ...(yield* preflightChecks(plan, noBackup))]
   yield* options.output(`${renderStandDownPlan(plan)}${renderPreflight(plan, checks)}`)
   const refused = refusal(checks, true, undefined, "stand-down")
   if (refused !== undefined) return yield* refused

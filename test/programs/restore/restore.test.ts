@@ -65,13 +65,29 @@ interface Ran {
 const layers = (etcdutl: Layer.Layer<Etcdutl> = Etcdutl.live(), disk: Layer.Layer<DiskSpace> = DiskSpace.live) =>
   Layer.mergeAll(etcdutl, disk, Tarball.live, NodeServices.layer)
 
-const restoreEffect = (host: HostTree, options: Partial<RestoreOptions>, out: Array<string>, layer = layers()) =>
-  restoreOnHost(host, out, { restoreId, ...options }).pipe(Effect.provide(layer))
+const restoreEffect = (host: HostTree, options: Partial<RestoreOptions>, out: Array<string>, layer = layers(), hostProcesses = HostProcesses.live) =>
+  restoreOnHost(host, out, { restoreId, ...options }, hostProcesses).pipe(Effect.provide(layer))
 
-const restore = async (host: HostTree, options: Partial<RestoreOptions> = {}, layer = layers()): Promise<Ran> => {
+/** A restore of `host`; with `hostProcesses`, against that view of the host's processes (default: this machine's). */
+const restore = async (host: HostTree, options: Partial<RestoreOptions> = {}, layer = layers(), hostProcesses = HostProcesses.live): Promise<Ran> => {
   const out: Array<string> = []
-  const exit = await Effect.runPromise(Effect.exit(restoreEffect(host, options, out, layer)))
+  const exit = await Effect.runPromise(Effect.exit(restoreEffect(host, options, out, layer, hostProcesses)))
   return { exit, output: out.join("") }
+}
+
+/** The tree is the host's / (as `oc debug node` mounts it), whose processes are `current()`: the host's processes and ports count. */
+const onTheHost = (host: HostTree, current: () => HostProcessTable["processes"]) =>
+  HostProcesses.inMemory(() => ({ processes: current(), hostRoot: host.root }))
+
+/** kube-apiserver's, kube-controller-manager's and kube-scheduler's manifests under `host` are the backup's revisions of them. */
+const expectControlPlaneAtBackupRevisions = (host: HostTree) => {
+  const requested = readManifest(host.backupDir).revisions.requested
+  const fixtureFiles = allInstallerFiles(loaded.fixture)
+  for (const running of hostFiles.controlPlaneManifests) {
+    const name = basename(running)
+    const revision = requested[runningOperand(running) as keyof typeof requested]
+    expect(read(host, running)).toBe(fixtureFiles.get(`static-pod-resources/${name.slice(0, -".yaml".length)}-${revision}/${name}`)!.bytes.toString())
+  }
 }
 
 const failure = (ran: Ran): { readonly _tag: string; readonly message: string } & Record<string, unknown> => {
@@ -171,11 +187,9 @@ describe("restore", () => {
     expect(read(host, hostFiles.runningManifest)).toBe(fixtureFiles.get("static-pod-resources/etcd-pod-3/etcd-pod.yaml")!.bytes.toString())
     expect(read(host, "etc/kubernetes/manifests-stopped/etcd-pod.yaml")).toBe("kind: Pod # the running etcd\n")
     // So do kube-apiserver, kube-controller-manager and kube-scheduler, their stopped manifests kept too.
+    expectControlPlaneAtBackupRevisions(host)
     for (const running of hostFiles.controlPlaneManifests) {
-      const name = basename(running)
-      const revision = manifest.revisions.requested[runningOperand(running) as keyof typeof manifest.revisions.requested]
-      expect(read(host, running)).toBe(fixtureFiles.get(`static-pod-resources/${name.slice(0, -".yaml".length)}-${revision}/${name}`)!.bytes.toString())
-      expect(read(host, `etc/kubernetes/manifests-stopped/${name}`)).toBe(`kind: Pod # ${runningOperand(running)}\n`)
+      expect(read(host, `etc/kubernetes/manifests-stopped/${basename(running)}`)).toBe(`kind: Pod # ${runningOperand(running)}\n`)
     }
     // Old data kept, the restored member in place, the data directory otherwise empty.
     expect(read(host, "var/lib/etcd-backup/member/snap/db")).toBe("old etcd data\n")
@@ -608,14 +622,14 @@ describe("restore", () => {
 
   it("on the host itself, waits for kube-apiserver to exit before it stops etcd; given up, etcd was not touched, and a rerun goes on", async () => {
     const host = makeHostTree(etcd.workDir, backup)
-    // The tree is the host's / (as `oc debug node` mounts it): the host's processes and ports count.
     let processes: HostProcessTable["processes"] = [{ pid: 4242, command: "hyperkube", argv: ["/usr/bin/hyperkube", "kube-apiserver", "--openshift-config=x"] }]
-    const onTheHost = HostProcesses.inMemory(() => ({ processes, hostRoot: host.root }))
-    const run = async (options: Partial<RestoreOptions>) => {
-      const out: Array<string> = []
-      const exit = await Effect.runPromise(Effect.exit(restoreOnHost(host, out, { restoreId, ...options }, onTheHost).pipe(Effect.provide(layers()))))
-      return { exit, output: out.join("") }
-    }
+    const run = (options: Partial<RestoreOptions>) =>
+      restore(
+        host,
+        options,
+        layers(),
+        onTheHost(host, () => processes),
+      )
     const error = failure(await run({ stopTimeoutSeconds: 1, stopPollMillis: 100 }))
     expect(error.step).toBe("wait-control-plane-stopped")
     expect(error.completed).toEqual(["check-snapshot", "stop-control-plane"])
@@ -638,23 +652,18 @@ describe("restore", () => {
   it("--keep-control-plane-running after a run that stopped the control plane does not leave it stopped: it starts the backup's revisions", async () => {
     const host = makeHostTree(etcd.workDir, backup)
     let processes: HostProcessTable["processes"] = [{ pid: 4243, command: "kube-scheduler", argv: ["kube-scheduler"] }]
-    const onTheHost = HostProcesses.inMemory(() => ({ processes, hostRoot: host.root }))
-    const run = async (options: Partial<RestoreOptions>) => {
-      const out: Array<string> = []
-      const exit = await Effect.runPromise(Effect.exit(restoreOnHost(host, out, { restoreId, ...options }, onTheHost).pipe(Effect.provide(layers()))))
-      return { exit, output: out.join("") }
-    }
+    const run = (options: Partial<RestoreOptions>) =>
+      restore(
+        host,
+        options,
+        layers(),
+        onTheHost(host, () => processes),
+      )
     expect(failure(await run({ stopTimeoutSeconds: 1, stopPollMillis: 100 })).step).toBe("wait-control-plane-stopped")
     processes = []
     const again = await run({ restoreId: "44444444-5555-4666-8777-888888888888", keepControlPlaneRunning: true })
     expect(success(again).ran).toEqual(allSteps.filter((id) => id !== "stop-control-plane" && id !== "wait-control-plane-stopped"))
-    const manifest = readManifest(host.backupDir)
-    const fixtureFiles = allInstallerFiles(loaded.fixture)
-    for (const running of hostFiles.controlPlaneManifests) {
-      const name = basename(running)
-      const revision = manifest.revisions.requested[runningOperand(running) as keyof typeof manifest.revisions.requested]
-      expect(read(host, running)).toBe(fixtureFiles.get(`static-pod-resources/${name.slice(0, -".yaml".length)}-${revision}/${name}`)!.bytes.toString())
-    }
+    expectControlPlaneAtBackupRevisions(host)
   })
 
   it("gives up waiting after the bound, names what still runs, and keeps the steps already done", async () => {

@@ -4,7 +4,7 @@
  * wait (a `sleep` whose working directory is etcd's data directory).
  */
 import { spawn, type ChildProcess } from "node:child_process"
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Cause, Effect, Exit, Layer } from "effect"
@@ -20,6 +20,7 @@ import { acquireRunLock } from "../../../src/services/run-lock.ts"
 import { Tarball } from "../../../src/services/tarball/tarball.ts"
 import { etcdOnDedicatedDisk, makeOtherHostTree, staticPods } from "../../support/bad-backups.ts"
 import { snapshotTree } from "../../support/hostile-tarballs.ts"
+import { tempDir } from "../../support/temp-dir.ts"
 
 const standDownId = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
 
@@ -107,6 +108,17 @@ describe("stand-down", () => {
     expect(error._tag).toBe("RestoreRefused")
     expect(error.message).toContain("stand-down refused before any change")
     expect(error.message).toContain("var/lib/etcd-backup")
+    expect(snapshotTree(root)).toEqual(before)
+  })
+
+  it("refuses a root that is no control-plane host (a wrong --root) rather than report a stand-down that stopped nothing", async () => {
+    const root = tempDir("cb-stand-down-not-a-host-")
+    mkdirSync(join(root, "etc/kubernetes"), { recursive: true })
+    const before = snapshotTree(root)
+    const error = failure(await run(root))
+    expect(error._tag).toBe("RestoreRefused")
+    expect(error.message).toContain(`${root}/etc/kubernetes/manifests is a directory`)
+    expect(error.message).toContain("--root must be the host's / (from oc debug node: --root /host)")
     expect(snapshotTree(root)).toEqual(before)
   })
 
