@@ -7,7 +7,7 @@ import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { makeOtherHostTree, staticPods } from "../support/bad-backups.ts"
 import { snapshotTree } from "../support/hostile-tarballs.ts"
-import { runAndKillWhen, seededRandom } from "../support/kill-loop.ts"
+import { atPlanStep, runAndKillWhen, seededRandom } from "../support/kill-loop.ts"
 import { runCli } from "../support/run-cli.ts"
 
 const standDownId = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
@@ -48,13 +48,6 @@ describe("cluster-backup stand-down under kills", () => {
   const seed = 7
   const kills = 6
   const lock = (root: string) => join(root, "etc/kubernetes/.cluster-backup-restore.lock")
-  const holdsLock = (root: string, pid: number) => {
-    try {
-      return (JSON.parse(readFileSync(lock(root), "utf8")) as { pid?: number }).pid === pid
-    } catch {
-      return false
-    }
-  }
 
   it(`killed ${kills} times at seeded random points, then run again: every pod stopped, etcd's data kept once, nothing deleted (seed ${seed})`, async () => {
     const random = seededRandom(seed)
@@ -65,13 +58,9 @@ describe("cluster-backup stand-down under kills", () => {
       const delay = Math.round(random() * 50)
       const signal = i % 3 === 2 ? "SIGTERM" : "SIGKILL"
       let step = 0
-      const trigger = (pid: number, out: string) => {
-        if (!holdsLock(root, pid)) return false
-        const total = /: (\d+) steps \(/.exec(out)
-        if (total === null) return false
-        step = Math.floor(fraction * (Number(total[1]) + 1))
-        return step === 0 || out.includes(`[${step}/`)
-      }
+      const trigger = atPlanStep(lock(root), fraction, (chosen) => {
+        step = chosen
+      })
       const run = await runAndKillWhen(["stand-down", "--root", root], { begun: trigger, delayMs: delay, signal, group: true })
       points.push(`${signal} ${delay} ms after the start of step ${step}${run.finished ? ` (finished, exit ${run.status})` : ""}`)
       if (run.finished) expect(run.status, points.at(-1)).toBe(0)

@@ -35,6 +35,38 @@ export interface KilledRun {
   readonly stderr: string
 }
 
+/** Whether the run lock at `lockPath` names process `pid`: its work has begun (Node's start-up before that changes nothing). */
+export const holdsRunLock = (lockPath: string, pid: number): boolean => {
+  try {
+    return (JSON.parse(readFileSync(lockPath, "utf8")) as { pid?: number }).pid === pid
+  } catch {
+    return false
+  }
+}
+
+/** The step count a host-side plan's run (restore, stand-down) prints once it holds its lock (`...: N steps (...)`). */
+const plannedSteps = (stdout: string): number | undefined => {
+  const total = /: (\d+) steps \(/.exec(stdout)
+  return total === null ? undefined : Number(total[1])
+}
+
+/** Whether the run holding the lock at `lockPath` has printed its plan's step count. */
+export const planBegun = (lockPath: string, pid: number, stdout: string): boolean => holdsRunLock(lockPath, pid) && plannedSteps(stdout) !== undefined
+
+/**
+ * A `begun` for a host-side plan's run holding the lock at `lockPath`: at the start of its step
+ * ⌊fraction × (steps + 1)⌋, step 0 as soon as it holds the lock and has planned. `chosen` learns the step.
+ */
+export const atPlanStep =
+  (lockPath: string, fraction: number, chosen: (step: number) => void = () => {}) =>
+  (pid: number, stdout: string): boolean => {
+    const total = holdsRunLock(lockPath, pid) ? plannedSteps(stdout) : undefined
+    if (total === undefined) return false
+    const step = Math.floor(fraction * (total + 1))
+    chosen(step)
+    return step === 0 || stdout.includes(`[${step}/`)
+  }
+
 export interface KillPlan {
   /** Whether the command's work has begun, asked every 2 ms with its process id and its stdout so far. */
   readonly begun: (pid: number, stdout: string) => boolean

@@ -24,7 +24,7 @@ import {
   type HostTree,
   type SharedEtcd,
 } from "../../support/bad-backups.ts"
-import { runAndKillWhen, seededRandom } from "../../support/kill-loop.ts"
+import { atPlanStep, planBegun, runAndKillWhen, seededRandom } from "../../support/kill-loop.ts"
 import { runCli } from "../../support/run-cli.ts"
 import { etcdTool } from "../../support/tools.ts"
 import { allInstallerFiles, loadedCluster, walk, type Loaded } from "../backup/backup-resources-harness.ts"
@@ -34,15 +34,6 @@ const kills = 10
 const lockName = "etc/kubernetes/.cluster-backup-restore.lock"
 
 const restoreArgs = (host: HostTree, etcdutl: string) => ["restore", host.backupDir, "--root", host.root, "--member-name", "master-0", "--etcdutl", etcdutl]
-
-/** The lock names this process: its work has begun (Node's start-up before that changes nothing). */
-const holdsLock = (host: HostTree, pid: number) => {
-  try {
-    return (JSON.parse(readFileSync(join(host.root, lockName), "utf8")) as { pid?: number }).pid === pid
-  } catch {
-    return false
-  }
-}
 
 const extractLeftovers = (host: HostTree) => readdirSync(join(host.root, "etc/kubernetes")).filter((n) => n.startsWith(".cluster-backup-extract-"))
 
@@ -121,13 +112,9 @@ describe("restore under kills", () => {
       const delay = Math.round(random() * 300)
       const signal = i % 5 === 4 ? "SIGTERM" : "SIGKILL"
       let step = 0
-      const trigger = (pid: number, out: string) => {
-        if (!holdsLock(host, pid)) return false
-        const total = /: (\d+) steps \(/.exec(out)
-        if (total === null) return false
-        step = Math.floor(fraction * (Number(total[1]) + 1))
-        return step === 0 || out.includes(`[${step}/`)
-      }
+      const trigger = atPlanStep(join(host.root, lockName), fraction, (chosen) => {
+        step = chosen
+      })
       const run = await runAndKillWhen(restoreArgs(host, etcdutl), { begun: trigger, delayMs: delay, signal, group: true })
       const last = run.stdout.trim().split("\n").at(-1) ?? ""
       points.push(
@@ -182,14 +169,8 @@ describe("restore under kills", () => {
         const duringCopy = random() < 0.5
         const fraction = random()
         const delay = Math.round(random() * (duringCopy ? 150 : 300))
-        const trigger = (pid: number, out: string) => {
-          if (!holdsLock(host, pid)) return false
-          const total = /: (\d+) steps \(/.exec(out)
-          if (total === null) return false
-          if (duringCopy) return out.includes("keep-old-member: ")
-          const step = Math.floor(fraction * (Number(total[1]) + 1))
-          return step === 0 || out.includes(`[${step}/`)
-        }
+        const lock = join(host.root, lockName)
+        const trigger = duringCopy ? (pid: number, out: string) => planBegun(lock, pid, out) && out.includes("keep-old-member: ") : atPlanStep(lock, fraction)
         const run = await runAndKillWhen(restoreArgs(host, etcdutl), { begun: trigger, delayMs: delay, group: true })
         points.push(
           `${delay} ms after ${duringCopy ? "keep-old-member" : `step ${Math.floor(fraction * 11)}`}: last line ${JSON.stringify((run.stdout.trim().split("\n").at(-1) ?? "").slice(0, 100))}`,

@@ -75,9 +75,14 @@ const restore = async (host: HostTree, options: Partial<RestoreOptions> = {}, la
   return { exit, output: out.join("") }
 }
 
-/** The tree is the host's / (as `oc debug node` mounts it), whose processes are `current()`: the host's processes and ports count. */
-const onTheHost = (host: HostTree, current: () => HostProcessTable["processes"]) =>
-  HostProcesses.inMemory(() => ({ processes: current(), hostRoot: host.root }))
+/** Restores of `host` as the host's / (as `oc debug node` mounts it), whose processes are `current()`: the host's processes and ports count. */
+const restoreOnTheHost = (host: HostTree, current: () => HostProcessTable["processes"]) => (options: Partial<RestoreOptions>) =>
+  restore(
+    host,
+    options,
+    layers(),
+    HostProcesses.inMemory(() => ({ processes: current(), hostRoot: host.root })),
+  )
 
 /** kube-apiserver's, kube-controller-manager's and kube-scheduler's manifests under `host` are the backup's revisions of them. */
 const expectControlPlaneAtBackupRevisions = (host: HostTree) => {
@@ -623,13 +628,7 @@ describe("restore", () => {
   it("on the host itself, waits for kube-apiserver to exit before it stops etcd; given up, etcd was not touched, and a rerun goes on", async () => {
     const host = makeHostTree(etcd.workDir, backup)
     let processes: HostProcessTable["processes"] = [{ pid: 4242, command: "hyperkube", argv: ["/usr/bin/hyperkube", "kube-apiserver", "--openshift-config=x"] }]
-    const run = (options: Partial<RestoreOptions>) =>
-      restore(
-        host,
-        options,
-        layers(),
-        onTheHost(host, () => processes),
-      )
+    const run = restoreOnTheHost(host, () => processes)
     const error = failure(await run({ stopTimeoutSeconds: 1, stopPollMillis: 100 }))
     expect(error.step).toBe("wait-control-plane-stopped")
     expect(error.completed).toEqual(["check-snapshot", "stop-control-plane"])
@@ -652,13 +651,7 @@ describe("restore", () => {
   it("--keep-control-plane-running after a run that stopped the control plane does not leave it stopped: it starts the backup's revisions", async () => {
     const host = makeHostTree(etcd.workDir, backup)
     let processes: HostProcessTable["processes"] = [{ pid: 4243, command: "kube-scheduler", argv: ["kube-scheduler"] }]
-    const run = (options: Partial<RestoreOptions>) =>
-      restore(
-        host,
-        options,
-        layers(),
-        onTheHost(host, () => processes),
-      )
+    const run = restoreOnTheHost(host, () => processes)
     expect(failure(await run({ stopTimeoutSeconds: 1, stopPollMillis: 100 })).step).toBe("wait-control-plane-stopped")
     processes = []
     const again = await run({ restoreId: "44444444-5555-4666-8777-888888888888", keepControlPlaneRunning: true })
