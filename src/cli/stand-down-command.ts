@@ -11,6 +11,12 @@ export const standDownCommand = Command.make(
   {
     root: hostRootFlag("every host path of the stand-down is under it"),
     dryRun: planDryRunFlag(""),
+    evenOnRecoveryHost: Flag.Boolean("even-on-recovery-host").pipe(
+      Flag.withDefault(false),
+      Flag.withDescription(
+        "Stand this host down although a restore put etcd's member in place here and it is still the member (/var/lib/etcd-backup/restored-member.json): only when a new restore is to run on another host",
+      ),
+    ),
     standDownId: Flag.String("stand-down-id").pipe(
       checkedWith((text) => (restoreIdPattern.test(text) ? undefined : "a UUID like 0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9")),
       Flag.optional,
@@ -34,6 +40,7 @@ export const standDownCommand = Command.make(
         yield* standDown({
           root: flags.root,
           dryRun: flags.dryRun,
+          evenOnRecoveryHost: flags.evenOnRecoveryHost,
           standDownId: Option.getOrElse(flags.standDownId, () => randomUUID()),
           output: (text) => Effect.sync(() => void process.stdout.write(text)),
         }).pipe(Effect.provide(Layer.mergeAll(DiskSpace.live, DurableFiles.live, HostProcesses.live, Etcdutl.live(), Tarball.live)))

@@ -64,6 +64,8 @@ export const renderAction = (action: RestoreAction): string => {
       return `wait     until containers ${action.containers.join(", ")} are gone and ports ${action.ports.join(", ")} are free (at most ${action.timeoutSeconds} s)`
     case "RemoveEmptyDirectory":
       return `rmdir    ${action.path} (only if empty)`
+    case "RecordRestoredMember":
+      return `record   ${action.member} (device, inode) as restore-${action.restoreId}'s member in ${action.record} (replaced via a hidden .part, fsync): stand-down refuses to move it aside`
   }
 }
 

@@ -147,6 +147,8 @@ export const hostLayout = {
   configDir: "/etc/kubernetes",
   dataDir: "/var/lib/etcd",
   keptDataDir: "/var/lib/etcd-backup",
+  /** What the last restore on this host put in place as etcd's member (`restored-member-record.ts`). */
+  restoredMemberRecord: "/var/lib/etcd-backup/restored-member.json",
 } as const
 
 /** Containers of the etcd static pod (as `cluster-restore.sh` waits for them) and etcd's ports. */
@@ -274,6 +276,12 @@ export type RestoreAction =
     }
   /** rmdir(2): fails unless the directory is empty, so it can never delete data. */
   | { readonly _tag: "RemoveEmptyDirectory"; readonly path: string }
+  /**
+   * Writes `record` (replacing an older one atomically): the device and inode of the directory
+   * `member`, which the next action renames into place (a rename keeps them), with the restore and
+   * the backup. A stand-down then refuses to move that member aside.
+   */
+  | { readonly _tag: "RecordRestoredMember"; readonly record: string; readonly member: string; readonly restoreId: string; readonly backup: string }
 
 /** What must hold right before a step runs. */
 export type Precondition =
@@ -404,6 +412,8 @@ export const actionPaths = (action: RestoreAction): ReadonlyArray<string> => {
       return [action.archive, ...action.units.map((u) => posix.join(action.target, u)), action.moveExistingTo]
     case "WaitUntilStopped":
       return []
+    case "RecordRestoredMember":
+      return [action.record, action.member]
   }
 }
 
@@ -862,9 +872,18 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
     step({
       id: "install-member",
       title: "Put the restored member in place",
-      description: "Move the restored member directory into etcd's data directory, then remove the now-empty output directory.",
-      preconditions: [etcdStopped, { _tag: "PathExists", path: posix.join(restoreDir, "member") }, { _tag: "PathAbsent", path: member }],
+      description:
+        "Record which directory the restored member is (so that a stand-down run here by mistake refuses to move it aside), move it into etcd's data directory, then remove the now-empty output directory.",
+      preconditions: [etcdStopped, keptDirectory, { _tag: "PathExists", path: posix.join(restoreDir, "member") }, { _tag: "PathAbsent", path: member }],
       actions: [
+        { _tag: "CreateDirectory", path: keptDataDir, mode: 0o700 },
+        {
+          _tag: "RecordRestoredMember",
+          record: host(hostLayout.restoredMemberRecord),
+          member: posix.join(restoreDir, "member"),
+          restoreId,
+          backup: input.backupDir,
+        },
         { _tag: "Move", from: posix.join(restoreDir, "member"), to: member },
         { _tag: "RemoveEmptyDirectory", path: restoreDir },
       ],

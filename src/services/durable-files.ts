@@ -6,7 +6,7 @@
  */
 import type { Stats } from "node:fs"
 import { constants } from "node:fs"
-import { chmod, copyFile, type FileHandle, link, mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from "node:fs/promises"
+import { chmod, copyFile, type FileHandle, link, lstat, mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from "node:fs/promises"
 import { basename, dirname, join } from "node:path"
 import { Context, Effect, Layer } from "effect"
 import { BackupFileError, fileError } from "./atomic-files.ts"
@@ -14,6 +14,7 @@ import { descriptorPath, descriptorsHavePaths } from "./descriptor-path.ts"
 import { errnoCode } from "./file-system-error.ts"
 import { fsyncDirectory, lstatOrUndefined } from "./file-steps.ts"
 import { moveAcrossFileSystems } from "./cross-device-move.ts"
+import { createFreshFile } from "./fresh-file.ts"
 
 /** The codes that mean "nothing is at this path" for an inspection. */
 const absent = ["ENOENT", "ENOTDIR"]
@@ -184,6 +185,39 @@ const copyThroughPart = async (
   }
 }
 
+/** The hidden part `writeReplacing` writes `path` through. */
+export const replacingPartOf = (path: string) => join(dirname(path), `.${basename(path)}.part`)
+
+/** Writes `data` to a fresh hidden part (a stale one is replaced, never written through), fsyncs it, renames it over `path`, fsyncs the directory. */
+const writeReplacing = async (path: string, data: Uint8Array, mode: number): Promise<void> => {
+  const part = replacingPartOf(path)
+  try {
+    const handle = await createFreshFile(part, mode)
+    try {
+      await handle.writeFile(data)
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    await rename(part, path)
+    await fsyncDirectory(dirname(path))
+  } catch (e) {
+    await rm(part, { force: true }).catch(() => undefined)
+    throw e
+  }
+}
+
+/** Device and inode of what is at `path` (links not followed), as decimal strings (they are 64-bit); undefined when nothing is there. */
+const identity = async (path: string): Promise<{ readonly device: string; readonly inode: string } | undefined> => {
+  try {
+    const info = await lstat(path, { bigint: true })
+    return { device: String(info.dev), inode: String(info.ino) }
+  } catch (e) {
+    if (absent.includes(String(errnoCode(e)))) return undefined
+    throw e
+  }
+}
+
 /**
  * Removes `path`: a file, or a directory with everything in it; nothing there is fine. A file is
  * unlinked rather than given to Node's promise `rm`, which reports an unlink the system refused with
@@ -237,6 +271,10 @@ export class DurableFiles extends Context.Service<
     /** Removes a file, or a directory and everything in it; nothing there is fine. */
     readonly removeTree: (path: string) => Effect.Effect<void, BackupFileError>
     readonly syncDirectory: (path: string) => Effect.Effect<void, BackupFileError>
+    /** Device and inode (links not followed), decimal; `undefined` when nothing is there. */
+    readonly identity: (path: string) => Effect.Effect<{ readonly device: string; readonly inode: string } | undefined, BackupFileError>
+    /** Writes `data` with `mode` over `path` (replacing what is there) through `replacingPartOf(path)`; never leaves a partial `path`. */
+    readonly writeReplacing: (path: string, data: Uint8Array, mode: number) => Effect.Effect<void, BackupFileError>
   }
 >()("cluster-backup/DurableFiles") {
   static readonly live = Layer.succeed(
@@ -258,6 +296,8 @@ export class DurableFiles extends Context.Service<
       removeFile: (path) => attempt("remove", path, () => removePath(path, false)),
       removeTree: (path) => attempt("remove", path, () => removePath(path, true)),
       syncDirectory: (path) => attempt("sync directory", path, () => fsyncDirectory(path)),
+      identity: (path) => attempt("inspect", path, () => identity(path)),
+      writeReplacing: (path, data, mode) => attempt("write", path, () => writeReplacing(path, data, mode)),
     }),
   )
 }

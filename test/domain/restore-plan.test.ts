@@ -411,7 +411,23 @@ describe("planRestore", () => {
         const existing = new Set(input.existing.map((e) => posix.join(input.root, e)))
         for (const s of p.steps) {
           for (const a of [...s.actions, ...s.undo]) {
-            expect(["RunCommand", "CreateDirectory", "Move", "CopyFile", "ExtractArchive", "WaitUntilStopped", "RemoveEmptyDirectory"]).toContain(a._tag)
+            expect([
+              "RunCommand",
+              "CreateDirectory",
+              "Move",
+              "CopyFile",
+              "ExtractArchive",
+              "WaitUntilStopped",
+              "RemoveEmptyDirectory",
+              "RecordRestoredMember",
+            ]).toContain(a._tag)
+            // The one file replaced is the record of the restored member, this tool's own, right before that member moves into place.
+            if (a._tag === "RecordRestoredMember") {
+              expect(s.id).toBe("install-member")
+              expect(a.record).toBe(posix.join(input.root, "/var/lib/etcd-backup/restored-member.json"))
+              const next = s.actions[s.actions.indexOf(a) + 1]
+              expect(next).toEqual({ _tag: "Move", from: a.member, to: posix.join(input.root, "/var/lib/etcd/member") })
+            }
             // The only removal is rmdir of etcdutl's output directory once its member moved out.
             if (a._tag === "RemoveEmptyDirectory") {
               expect(s.id).toBe("install-member")

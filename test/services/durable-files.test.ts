@@ -227,6 +227,48 @@ describe("DurableFiles", () => {
   })
 })
 
+describe("DurableFiles: a record replaced in place", () => {
+  it("writeReplacing replaces the file whole with exactly its mode, never writes through a part planted as a link, and leaves no part", async () => {
+    const dir = tempDir("cb-durable-replace-")
+    const path = join(dir, "restored-member.json")
+    writeFileSync(path, "the old record\n", { mode: 0o644 })
+    const victim = join(dir, "victim")
+    writeFileSync(victim, "not to be written\n")
+    symlinkSync(victim, join(dir, ".restored-member.json.part"))
+    const oldInode = lstatSync(path).ino
+    expect(Exit.isSuccess(await run(DurableFiles.use((f) => f.writeReplacing(path, new TextEncoder().encode("the new record\n"), 0o600))))).toBe(true)
+    expect(readFileSync(path, "utf8")).toBe("the new record\n")
+    expect(statSync(path).mode & 0o777).toBe(0o600)
+    expect(lstatSync(path).ino).not.toBe(oldInode)
+    expect(readFileSync(victim, "utf8")).toBe("not to be written\n")
+    expect(readdirSync(dir).sort()).toEqual(["restored-member.json", "victim"])
+  })
+
+  it("a failed writeReplacing leaves the old file as it was and no part", async () => {
+    const dir = tempDir("cb-durable-replace-fail-")
+    const path = join(dir, "record")
+    mkdirSync(path)
+    const error = failureOf(await run(DurableFiles.use((f) => f.writeReplacing(path, new TextEncoder().encode("x"), 0o600))))
+    expect(error.path).toBe(path)
+    expect(lstatSync(path).isDirectory()).toBe(true)
+    expect(readdirSync(dir)).toEqual(["record"])
+  })
+
+  it("identity is the device and inode of what is there, a link itself not followed, and undefined for nothing", async () => {
+    const dir = tempDir("cb-durable-identity-")
+    mkdirSync(join(dir, "member"))
+    symlinkSync(join(dir, "member"), join(dir, "link"))
+    const identity = (p: string) => run(DurableFiles.use((f) => f.identity(p)))
+    const expected = (p: string) => {
+      const s = lstatSync(p, { bigint: true })
+      return { device: String(s.dev), inode: String(s.ino) }
+    }
+    expect(await identity(join(dir, "member"))).toEqual(Exit.succeed(expected(join(dir, "member"))))
+    expect(await identity(join(dir, "link"))).toEqual(Exit.succeed(expected(join(dir, "link"))))
+    expect(await identity(join(dir, "absent"))).toEqual(Exit.succeed(undefined))
+  })
+})
+
 describe("DurableFiles: removing", () => {
   const code = (exit: Exit.Exit<unknown, { readonly code?: string | undefined }>) => (Exit.isFailure(exit) ? JSON.stringify(exit.cause) : "succeeded")
 

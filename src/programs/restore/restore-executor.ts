@@ -12,7 +12,9 @@
  * removed if still empty. Then the failure names the step and how to continue.
  */
 import { dirname } from "node:path"
-import { Effect, Schema } from "effect"
+import { Clock, Effect, Schema } from "effect"
+import { encodeRestoredMemberRecord } from "../../domain/restored-member-record.ts"
+import { formatRfc3339Utc } from "../../domain/rfc3339.ts"
 import { isDeepStrictEqual } from "node:util"
 import { renderAction, renderPrecondition } from "../../domain/restore-plan-render.ts"
 import { type HostPlan, isStandDown, isUpfront, snapshotRestoreArgs, type RestoreAction, type RestoreStep, type StepId } from "../../domain/restore-plan.ts"
@@ -103,6 +105,17 @@ const runCommand = (action: Extract<RestoreAction, { _tag: "RunCommand" }>, plan
     return yield* refuse("unknown command")
   })
 
+/** The record of the member about to be renamed into place (`restored-member-record.ts`). */
+const recordRestoredMember = (action: Extract<RestoreAction, { _tag: "RecordRestoredMember" }>, changes: StepChanges) =>
+  Effect.gen(function* () {
+    const member = yield* io(action, (files) => files.identity(action.member))
+    if (member === undefined) return yield* new RestoreActionFailed({ action: renderAction(action), message: `${action.member} does not exist` })
+    const restoredAt = formatRfc3339Utc(yield* Clock.currentTimeMillis)
+    const text = encodeRestoredMemberRecord({ restoreId: action.restoreId, backup: action.backup, restoredAt, member })
+    yield* io(action, (files) => files.writeReplacing(action.record, new TextEncoder().encode(text), 0o600))
+    changes.changed = true
+  })
+
 /** Runs one action of `plan`; `changes` records what it created. */
 export const executeAction = (action: RestoreAction, options: ExecutorOptions, changes: StepChanges) =>
   Effect.gen(function* () {
@@ -177,6 +190,8 @@ export const executeAction = (action: RestoreAction, options: ExecutorOptions, c
             ...(options.stopPollMillis === undefined ? {} : { pollMillis: options.stopPollMillis }),
           },
         ).pipe(Effect.mapError((e) => new RestoreActionFailed({ action: renderAction(action), message: e.message })))
+      case "RecordRestoredMember":
+        return yield* recordRestoredMember(action, changes)
       case "RunCommand":
         if (action.writes.length > 0) changes.changed = true // a failed run may leave partial output: undo applies
         return yield* runCommand(action, plan, options.print)

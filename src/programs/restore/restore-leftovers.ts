@@ -14,6 +14,8 @@
  *   `/var/lib/etcd-backup`: a move off a dedicated etcd disk killed half-way
  *   (`src/services/cross-device-move.ts`). Neither is ever the only copy of anything: the next
  *   restore removes them (`sweepLeftovers`), under the lock.
+ * - `/var/lib/etcd-backup/.restored-member.json.part`: the record of the restored member, killed
+ *   while written (install-member writes it again); removed by the next restore.
  *
  * The lock, `/etc/kubernetes/.cluster-backup-restore.lock` under the root, is held for the whole
  * of a real run (`src/services/run-lock.ts`).
@@ -22,7 +24,7 @@ import { posix } from "node:path"
 import { Effect, Schema } from "effect"
 import { hostLayout, isSnapshotCopyName, partialRestoreId } from "../../domain/restore-plan.ts"
 import { movePartPrefix, moveTrashPrefix } from "../../services/cross-device-move.ts"
-import { DurableFiles } from "../../services/durable-files.ts"
+import { DurableFiles, replacingPartOf } from "../../services/durable-files.ts"
 import { digestFile } from "../verify/verify-file-digest.ts"
 
 const copyDigests = new Map<string, string>()
@@ -122,6 +124,12 @@ const leftoverKinds: ReadonlyArray<{ readonly dir: string; readonly prefix: stri
       what: "the original of a move off etcd's disk that a killed restore had already copied in full",
     },
   ]),
+  {
+    dir: hostLayout.keptDataDir,
+    prefix: posix.basename(replacingPartOf(hostLayout.restoredMemberRecord)),
+    directoriesOnly: false,
+    what: "the partial record of the restored member that a killed restore left (the record is written again)",
+  },
 ]
 
 /** What killed restores left under `root` (changes nothing). */

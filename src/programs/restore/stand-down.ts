@@ -29,6 +29,9 @@ import {
   type StepId,
   stopPathsToObserve,
 } from "../../domain/restore-plan.ts"
+import { type RecoveryHostFinding, recoveryHostCheck, recoveryHostFinding } from "../../domain/restored-member-record.ts"
+import { readOptionalBackupFileBytes } from "../../services/backup-file.ts"
+import { DurableFiles } from "../../services/durable-files.ts"
 import { acquireRunLock } from "../../services/run-lock.ts"
 import { executePlan } from "./restore-executor.ts"
 import { observeHost, RestoreInputInvalid, resolveRoot } from "./restore-inputs.ts"
@@ -42,6 +45,8 @@ export interface StandDownOptions {
   readonly dryRun: boolean
   /** A fresh UUID: names what this run moves where an earlier run took the usual name. */
   readonly standDownId: string
+  /** `--even-on-recovery-host`: stand down a host whose etcd member a restore put in place (a new restore is to run elsewhere). */
+  readonly evenOnRecoveryHost?: boolean | undefined
   readonly operands?: OperandTable | undefined
   /** Overrides the plan's waits for the pods to stop (tests). */
   readonly stopTimeoutSeconds?: number | undefined
@@ -73,6 +78,27 @@ const controlPlaneHostCheck = (plan: StandDownPlan) =>
     } satisfies PreflightCheck
   })
 
+/** A record is a few hundred bytes; a bigger file there is not one. */
+const maxRecordBytes = 64 * 1024
+
+/**
+ * Whether this host is where a restore put etcd's member, still in place (`restored-member-record.ts`).
+ * A record that cannot be read counts as unreadable, not as absent: the check then refuses.
+ */
+const recoveryHostCheckOf = (root: string, evenOnRecoveryHost: boolean) =>
+  Effect.gen(function* () {
+    const recordPath = posix.join(root, hostLayout.restoredMemberRecord)
+    const bytes = yield* Effect.result(readOptionalBackupFileBytes(recordPath, maxRecordBytes))
+    const member = yield* Effect.result(DurableFiles.use((files) => files.identity(posix.join(root, hostLayout.dataDir, "member"))))
+    const finding: RecoveryHostFinding =
+      bytes._tag === "Failure"
+        ? { _tag: "Unreadable", reason: bytes.failure.message }
+        : member._tag === "Failure"
+          ? { _tag: "Unreadable", reason: `etcd's member directory cannot be inspected: ${member.failure.message}` }
+          : recoveryHostFinding(bytes.success?.toString("utf8"), member.success)
+    return recoveryHostCheck(finding, recordPath, evenOnRecoveryHost)
+  })
+
 const planOf = (options: StandDownOptions) =>
   Effect.gen(function* () {
     const table = options.operands ?? defaultOperands
@@ -101,7 +127,9 @@ const realRun = (options: StandDownOptions, root: string) =>
     yield* line(`Stand-down stand-down-${plan.standDownId} under ${plan.root}: ${plan.steps.length} steps (${plan.steps.map((s) => s.id).join(", ")})`)
     const host = yield* controlPlaneHostCheck(plan)
     yield* line(renderPreflightCheck(host))
-    const checks = [host, ...(yield* preflightChecks(plan, noBackup, (c) => line(renderPreflightCheck(c))))]
+    const recovery = yield* recoveryHostCheckOf(plan.root, options.evenOnRecoveryHost === true)
+    yield* line(renderPreflightCheck(recovery))
+    const checks = [host, recovery, ...(yield* preflightChecks(plan, noBackup, (c) => line(renderPreflightCheck(c))))]
     const refused = refusal(checks, false, undefined, "stand-down")
     if (refused !== undefined) return yield* refused
     const ran = yield* executePlan({
@@ -122,7 +150,12 @@ export const standDown = Effect.fn("standDown")(function* (options: StandDownOpt
   // A real run plans under the lock; only its root is needed to take it.
   if (!options.dryRun) return yield* realRun(options, yield* resolveRoot(options.root))
   const plan = yield* planOf(options)
-  const checks = [...(yield* lockCheck(plan.root)), yield* controlPlaneHostCheck(plan), ...(yield* preflightChecks(plan, noBackup))]
+  const checks = [
+    ...(yield* lockCheck(plan.root)),
+    yield* controlPlaneHostCheck(plan),
+    yield* recoveryHostCheckOf(plan.root, options.evenOnRecoveryHost === true),
+    ...(yield* preflightChecks(plan, noBackup)),
+  ]
   yield* options.output(`${renderStandDownPlan(plan)}${renderPreflight(plan, checks)}`)
   const refused = refusal(checks, true, undefined, "stand-down")
   if (refused !== undefined) return yield* refused

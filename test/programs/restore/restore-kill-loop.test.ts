@@ -10,7 +10,7 @@
  * during `etcdutl snapshot restore`, whose partial output the rerun moves aside. The seed is
  * fixed (KILL_LOOP_SEED replays another); the kill points are in the failure messages.
  */
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { basename, dirname, join } from "node:path"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -94,6 +94,13 @@ const expectRestored = (host: HostTree, context: string) => {
     readdirSync(join(host.root, "var/lib/etcd-backup")).filter((n) => n.startsWith("snapshot")),
     context,
   ).toEqual(["snapshot.db"])
+  // The record names the member in place (a stand-down here refuses to move it aside); no partial record is left.
+  const inPlace = lstatSync(join(host.root, "var/lib/etcd/member"), { bigint: true })
+  expect(JSON.parse(read("var/lib/etcd-backup/restored-member.json")).member, context).toEqual({ device: String(inPlace.dev), inode: String(inPlace.ino) })
+  expect(
+    readdirSync(join(host.root, "var/lib/etcd-backup")).filter((n) => n.endsWith(".part")),
+    context,
+  ).toEqual([])
   // Nothing of the restore's own left behind.
   expect(extractLeftovers(host), context).toEqual([])
   expect(existsSync(join(host.root, lockName)), context).toBe(false)

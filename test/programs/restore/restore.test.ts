@@ -10,6 +10,7 @@ import { createHash } from "node:crypto"
 import {
   chmodSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -31,7 +32,9 @@ import { encodeBackupManifest } from "../../../src/domain/backup-manifest.ts"
 import { renderAction, renderRestorePlan } from "../../../src/domain/restore-plan-render.ts"
 import { stepIds } from "../../../src/domain/restore-plan.ts"
 import type { RestoreOptions, RestoreOutcome } from "../../../src/programs/restore/restore.ts"
+import { standDown } from "../../../src/programs/restore/stand-down.ts"
 import { DiskSpace } from "../../../src/services/disk-space.ts"
+import { DurableFiles } from "../../../src/services/durable-files.ts"
 import { HostProcesses, type HostProcessTable } from "../../../src/services/host-processes.ts"
 import { etcdToolPath } from "../../../src/services/local-etcd.ts"
 import { acquireRunLock } from "../../../src/services/run-lock.ts"
@@ -95,7 +98,10 @@ const expectControlPlaneAtBackupRevisions = (host: HostTree) => {
   }
 }
 
-const failure = (ran: Ran): { readonly _tag: string; readonly message: string } & Record<string, unknown> => {
+const failure = (ran: {
+  readonly exit: Exit.Exit<unknown, unknown>
+  readonly output: string
+}): { readonly _tag: string; readonly message: string } & Record<string, unknown> => {
   if (Exit.isSuccess(ran.exit)) throw new Error(`expected a failure, the restore succeeded:\n${ran.output}`)
   const reason = ran.exit.cause.reasons.find((r) => r._tag === "Fail")
   if (reason === undefined) throw new Error(`expected a typed failure: ${Cause.pretty(ran.exit.cause)}`)
@@ -201,6 +207,16 @@ describe("restore", () => {
     expect(read(host, "var/lib/etcd-backup/revision.json")).toContain('"maxRaftIndex":5000')
     expect(readdirSync(join(host.root, "var/lib/etcd"))).toEqual(["member"])
     expect(existsSync(join(host.root, "var/lib/etcd/member/snap/db"))).toBe(true)
+    // The record names the member now in place, so that a stand-down here refuses to move it aside.
+    const inPlace = lstatSync(join(host.root, "var/lib/etcd/member"), { bigint: true })
+    const record = JSON.parse(read(host, "var/lib/etcd-backup/restored-member.json"))
+    expect(record).toEqual({
+      restoreId,
+      backup: "/home/core/backup",
+      restoredAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z$/),
+      member: { device: String(inPlace.dev), inode: String(inPlace.ino) },
+    })
+    expect(statSync(join(host.root, "var/lib/etcd-backup/restored-member.json")).mode & 0o777).toBe(0o600)
     const copy = join(host.root, "var/lib/etcd-backup/snapshot.db")
     expect(readFileSync(copy).equals(readFileSync(join(host.backupDir, manifest.files.snapshot.name)))).toBe(true)
     expect(statSync(copy).mode & 0o777).toBe(0o600)
@@ -222,6 +238,36 @@ describe("restore", () => {
     expect(real.output.trimEnd().split("\n").at(-1)).toBe(
       `  3. once the API answers, have every operator roll out a new revision, etcd first: cluster-backup redeploy --reason recovery-${restoreId}`,
     )
+  })
+
+  it("after the restore, a stand-down run here by mistake refuses and changes nothing; it stands the host down only when told to", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    success(await restore(host))
+    const out: Array<string> = []
+    const standDownHere = (evenOnRecoveryHost: boolean) =>
+      Effect.runPromise(
+        Effect.exit(
+          standDown({
+            root: host.root,
+            dryRun: false,
+            standDownId: "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+            evenOnRecoveryHost,
+            output: (text) => Effect.sync(() => void out.push(text)),
+          }).pipe(Effect.provide(Layer.mergeAll(layers(), DurableFiles.live, HostProcesses.live))),
+        ),
+      )
+    const before = snapshotTree(host.root)
+    const refused = failure({ exit: await standDownHere(false), output: out.join("") })
+    expect(refused._tag).toBe("RestoreRefused")
+    expect(refused.message).toContain(`this is the recovery host: restore-${restoreId} put the restored member of /home/core/backup in place here at `)
+    expect(refused.message).toContain("pass --even-on-recovery-host")
+    expect(snapshotTree(host.root)).toEqual(before)
+
+    const stood = await standDownHere(true)
+    expect(Exit.isSuccess(stood), out.join("")).toBe(true)
+    expect(out.join("")).toContain("--even-on-recovery-host given, standing it down anyway: ok")
+    expect(readdirSync(join(host.root, "var/lib/etcd"))).toEqual([])
+    expect(existsSync(join(host.root, "var/lib/etcd-backup/member.7c9e6679-7425-40de-944b-e07fc1f90ae7/snap/db"))).toBe(true)
   })
 
   it("never shows the kubelet a partial or extra pod manifest: the start steps' copies go through a hidden .part", async () => {
@@ -468,6 +514,9 @@ describe("restore", () => {
     const staging = join(host.root, "etc/kubernetes/.cluster-backup-extract-Ab12Cd")
     mkdirSync(join(staging, "static-pod-resources/etcd-pod-3/secrets/etcd-all-certs"), { recursive: true })
     writeFileSync(join(staging, "static-pod-resources/etcd-pod-3/secrets/etcd-all-certs/tls.key"), "-----BEGIN PRIVATE KEY-----\n")
+    const partialRecord = join(host.root, "var/lib/etcd-backup/.restored-member.json.part")
+    mkdirSync(dirname(partialRecord), { recursive: true })
+    writeFileSync(partialRecord, '{"restoreId":')
     // The killed run's lock: a PID that no longer runs.
     const lock = join(host.root, "etc/kubernetes/.cluster-backup-restore.lock")
     writeFileSync(
@@ -486,6 +535,8 @@ describe("restore", () => {
     expect(ran.output).toContain(`A restore was killed (its lock ${lock} was left): sweeping what it left.`)
     expect(ran.output).toContain(`removed  ${staging}: the extraction staging directory of a killed restore (decoded keys)`)
     expect(readdirSync(join(host.root, "etc/kubernetes")).filter((n) => n.startsWith(".cluster-backup"))).toEqual([])
+    expect(ran.output).toContain(`removed  ${partialRecord}: the partial record of the restored member that a killed restore left`)
+    expect(existsSync(partialRecord)).toBe(false)
   })
 
   it("refuses while another restore holds the lock, dry or real, and changes nothing", async () => {

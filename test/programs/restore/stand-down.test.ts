@@ -3,8 +3,8 @@
  * steps alone, with the restore's executor, checks and lock. Real files, real processes for the
  * wait (a `sleep` whose working directory is etcd's data directory).
  */
-import { spawn, type ChildProcess } from "node:child_process"
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { execFileSync, spawn, type ChildProcess } from "node:child_process"
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Cause, Effect, Exit, Layer } from "effect"
@@ -120,6 +120,63 @@ describe("stand-down", () => {
     expect(error.message).toContain(`${root}/etc/kubernetes/manifests is a directory`)
     expect(error.message).toContain("--root must be the host's / (from oc debug node: --root /host)")
     expect(snapshotTree(root)).toEqual(before)
+  })
+
+  describe("on the recovery host of a restore (the record of the member it put in place)", () => {
+    const recordFile = (root: string) => join(root, "var/lib/etcd-backup/restored-member.json")
+    const recordMember = (root: string, of: string) => {
+      const member = lstatSync(join(root, of), { bigint: true })
+      mkdirSync(join(root, "var/lib/etcd-backup"), { recursive: true })
+      const record = {
+        restoreId: "0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71",
+        backup: "/home/core/backup",
+        restoredAt: "2026-12-06T11:00:00Z",
+        member: { device: String(member.dev), inode: String(member.ino) },
+      }
+      writeFileSync(recordFile(root), JSON.stringify(record))
+    }
+
+    it("refuses, dry or real, while the member the record names is etcd's member, and changes nothing", async () => {
+      const root = hostTree()
+      recordMember(root, "var/lib/etcd/member")
+      const before = snapshotTree(root)
+      for (const dryRun of [true, false]) {
+        const ran = await run(root, { dryRun })
+        const error = failure(ran)
+        expect(error._tag).toBe("RestoreRefused")
+        expect(error.message).toContain(
+          "this is the recovery host: restore-0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71 put the restored member of /home/core/backup in place here at 2026-12-06T11:00:00Z",
+        )
+        expect(ran.output).toContain("not the recovery host of a restore, whose member a stand-down would move aside: NOT MET")
+      }
+      expect(snapshotTree(root)).toEqual(before)
+    })
+
+    it("goes on where the member the record names is no longer in place (a member put there since)", async () => {
+      const root = hostTree()
+      recordMember(root, "var/lib/etcd/member")
+      renameSync(join(root, "var/lib/etcd/member"), join(root, "var/lib/etcd/member-old"))
+      mkdirSync(join(root, "var/lib/etcd/member/snap"), { recursive: true })
+      writeFileSync(join(root, "var/lib/etcd/member/snap/db"), "a member put here since\n")
+      const ran = await run(root)
+      expect(success(ran).ran).toContain("keep-old-member")
+      expect(ran.output).toContain("its member is no longer in place): ok")
+      expect(read(root, "var/lib/etcd-backup/member/snap/db")).toBe("a member put here since\n")
+    })
+
+    it("refuses a record it cannot read (damaged, or a FIFO planted there), never waits on it, and names the flag", async () => {
+      for (const plant of [(path: string) => writeFileSync(path, '{"restoreId":'), (path: string) => execFileSync("mkfifo", [path])]) {
+        const root = hostTree()
+        mkdirSync(join(root, "var/lib/etcd-backup"), { recursive: true })
+        plant(recordFile(root))
+        const before = snapshotTree(root)
+        const error = failure(await run(root))
+        expect(error.message).toContain(`${recordFile(root)} is unreadable`)
+        expect(error.message).toContain("pass --even-on-recovery-host")
+        expect(snapshotTree(root)).toEqual(before)
+        expect(success(await run(root, { evenOnRecoveryHost: true })).ran).toContain("keep-old-member")
+      }
+    })
   })
 
   it("is refused while a restore runs on the host", async () => {

@@ -1,0 +1,92 @@
+/**
+ * The record a restore leaves of the etcd member it put in place (`/var/lib/etcd-backup/restored-member.json`),
+ * and what `stand-down` concludes from it. OpenShift's procedure stands down every control-plane host
+ * *other* than the recovery host; run there by mistake after the restore (a loop over all masters), a
+ * stand-down would stop the restored cluster's only member and move it aside. The record lets it refuse.
+ *
+ * The member is named by its directory's device and inode: the restore records them before it renames
+ * etcdutl's output into place, the rename keeps them, and etcd writes inside the directory without
+ * replacing it. A member put there later (a new restore, a stand-down and a rejoin) has another inode, so an
+ * old record stops applying by itself; the restore overwrites the record each time.
+ */
+import { Result, Schema } from "effect"
+import type { PreflightCheck } from "./restore-plan-render.ts"
+import { restoreIdPattern } from "./restore-plan.ts"
+import { Rfc3339Utc } from "./rfc3339.ts"
+
+const Decimal = Schema.String.check(Schema.isPattern(/^(0|[1-9]\d{0,19})$/))
+
+/** A directory's identity as the kernel keeps it (decimal: 64-bit values). */
+export const DirectoryIdentity = Schema.Struct({ device: Decimal, inode: Decimal })
+export type DirectoryIdentity = typeof DirectoryIdentity.Type
+
+export const RestoredMemberRecord = Schema.Struct({
+  restoreId: Schema.String.check(Schema.isPattern(restoreIdPattern)),
+  /** The backup directory restored (a host path). */
+  backup: Schema.String,
+  /** When the restore put the member in place. */
+  restoredAt: Rfc3339Utc,
+  member: DirectoryIdentity,
+})
+export type RestoredMemberRecord = typeof RestoredMemberRecord.Type
+
+const RecordJson = Schema.fromJsonString(RestoredMemberRecord)
+const decodeRecord = Schema.decodeUnknownResult(RecordJson)
+
+/** The record's text: one JSON object and a newline. */
+export const encodeRestoredMemberRecord = (record: RestoredMemberRecord): string => `${JSON.stringify(record)}\n`
+
+/** What the record says of the member in etcd's data directory now. */
+export type RecoveryHostFinding =
+  | { readonly _tag: "NoRecord" }
+  /** A record that does not decode: damaged or not this tool's. */
+  | { readonly _tag: "Unreadable"; readonly reason: string }
+  /** The member the record names is no longer in place (or no member is). */
+  | { readonly _tag: "MemberReplaced"; readonly record: RestoredMemberRecord }
+  | { readonly _tag: "RestoredHere"; readonly record: RestoredMemberRecord }
+
+const sameDirectory = (a: DirectoryIdentity, b: DirectoryIdentity) => a.device === b.device && a.inode === b.inode
+
+/** `recordText`: the record's text, undefined when there is none; `member`: the identity of etcd's member directory now, undefined when there is none. */
+export const recoveryHostFinding = (recordText: string | undefined, member: DirectoryIdentity | undefined): RecoveryHostFinding => {
+  if (recordText === undefined) return { _tag: "NoRecord" }
+  const decoded = decodeRecord(recordText)
+  if (Result.isFailure(decoded)) return { _tag: "Unreadable", reason: decoded.failure.message }
+  const record = decoded.success
+  return member !== undefined && sameDirectory(record.member, member) ? { _tag: "RestoredHere", record } : { _tag: "MemberReplaced", record }
+}
+
+export const evenOnRecoveryHostFlag = "--even-on-recovery-host"
+
+/**
+ * The stand-down's check: unmet where this host holds the member a restore put in place, unless
+ * `evenOnRecoveryHost` (a new restore is to run on another host, and this one must stand down too).
+ */
+export const recoveryHostCheck = (finding: RecoveryHostFinding, recordPath: string, evenOnRecoveryHost: boolean): PreflightCheck => {
+  const what = "not the recovery host of a restore, whose member a stand-down would move aside"
+  switch (finding._tag) {
+    case "NoRecord":
+      return { what: `${what} (no ${recordPath})` }
+    case "MemberReplaced":
+      return {
+        what: `${what} (restore-${finding.record.restoreId} of ${finding.record.restoredAt} recorded in ${recordPath}: its member is no longer in place)`,
+      }
+    case "Unreadable":
+      return evenOnRecoveryHost
+        ? { what: `${what}: ${recordPath} is unreadable (${finding.reason}); ${evenOnRecoveryHostFlag} given, standing down anyway` }
+        : {
+            what,
+            unmet: `${recordPath} is unreadable (${finding.reason}), so this host may be where a restore put the restored cluster's member; if it is not, or it must stand down anyway, pass ${evenOnRecoveryHostFlag}`,
+          }
+    case "RestoredHere": {
+      const { record } = finding
+      const restored = `restore-${record.restoreId} put the restored member of ${record.backup} in place here at ${record.restoredAt} (${recordPath}), and it is still etcd's member`
+      return evenOnRecoveryHost
+        ? { what: `${what}: ${restored}; ${evenOnRecoveryHostFlag} given, standing it down anyway` }
+        : {
+            what,
+            unmet: `this is the recovery host: ${restored}. Standing it down would stop the restored cluster and move its member aside. Run stand-down on the other control-plane hosts only; to stand this host down anyway (a new restore is to run on another host), pass ${evenOnRecoveryHostFlag}`,
+          }
+    }
+  }
+}
