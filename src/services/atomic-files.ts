@@ -6,7 +6,7 @@ import { lstat } from "node:fs/promises"
 import { Effect, FileSystem, Path, Schema } from "effect"
 import { type BackupFileRefused, readBackupFileBytes } from "./backup-file.ts"
 import { fsyncDirectory } from "./file-steps.ts"
-import { createFreshFile } from "./fresh-file.ts"
+import { replaceThroughFreshFile } from "./fresh-file.ts"
 import { describeFileSystemFailure, errnoCode, FileSystemFailureFields } from "./file-system-error.ts"
 
 /** A file operation failed: the errno code, the path, and a message saying what to do. */
@@ -128,23 +128,7 @@ export const removeQuietly = (path: string) => Effect.flatMap(FileSystem.FileSys
  * interruption the temp file is removed and `path` is untouched.
  */
 export const writeFileAtomic = Effect.fnUntraced(function* (path: string, data: Uint8Array, mode = 0o600) {
-  const fs = yield* FileSystem.FileSystem
   const paths = yield* Path.Path
-  const temp = `${path}.tmp-${process.pid}`
-  yield* Effect.tryPromise({
-    try: async () => {
-      const handle = await createFreshFile(temp, mode)
-      try {
-        await handle.writeFile(data)
-        await handle.sync()
-      } finally {
-        await handle.close()
-      }
-    },
-    catch: fileError("write", temp),
-  }).pipe(
-    Effect.flatMap(() => fs.rename(temp, path).pipe(Effect.mapError(fileError("rename into place", path)))),
-    Effect.onError(() => removeQuietly(temp)),
-  )
+  yield* Effect.tryPromise({ try: () => replaceThroughFreshFile(`${path}.tmp-${process.pid}`, path, data, mode), catch: fileError("write", path) })
   yield* syncDirectory(paths.dirname(path))
 })

@@ -14,7 +14,7 @@ import { descriptorPath, descriptorsHavePaths } from "./descriptor-path.ts"
 import { errnoCode } from "./file-system-error.ts"
 import { fsyncDirectory, lstatOrUndefined } from "./file-steps.ts"
 import { moveAcrossFileSystems } from "./cross-device-move.ts"
-import { createFreshFile } from "./fresh-file.ts"
+import { replaceThroughFreshFile } from "./fresh-file.ts"
 
 /** The codes that mean "nothing is at this path" for an inspection. */
 const absent = ["ENOENT", "ENOTDIR"]
@@ -188,23 +188,10 @@ const copyThroughPart = async (
 /** The hidden part `writeReplacing` writes `path` through. */
 export const replacingPartOf = (path: string) => join(dirname(path), `.${basename(path)}.part`)
 
-/** Writes `data` to a fresh hidden part (a stale one is replaced, never written through), fsyncs it, renames it over `path`, fsyncs the directory. */
+/** Writes `data` through a fresh hidden part over `path` (`replaceThroughFreshFile`), then fsyncs the directory. */
 const writeReplacing = async (path: string, data: Uint8Array, mode: number): Promise<void> => {
-  const part = replacingPartOf(path)
-  try {
-    const handle = await createFreshFile(part, mode)
-    try {
-      await handle.writeFile(data)
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-    await rename(part, path)
-    await fsyncDirectory(dirname(path))
-  } catch (e) {
-    await rm(part, { force: true }).catch(() => undefined)
-    throw e
-  }
+  await replaceThroughFreshFile(replacingPartOf(path), path, data, mode)
+  await fsyncDirectory(dirname(path))
 }
 
 /** Device and inode of what is at `path` (links not followed), as decimal strings (they are 64-bit); undefined when nothing is there. */

@@ -6,7 +6,7 @@
  * without O_NOFOLLOW a link planted there would be written through.
  */
 import { constants } from "node:fs"
-import { type FileHandle, open, unlink } from "node:fs/promises"
+import { type FileHandle, open, rename, rm, unlink } from "node:fs/promises"
 import { errnoCode } from "./file-system-error.ts"
 
 const { O_CREAT, O_EXCL, O_NOFOLLOW, O_WRONLY } = constants
@@ -31,4 +31,24 @@ export const createFreshFile = async (path: string, mode: number, flags = O_WRON
     throw e
   }
   return handle
+}
+
+/**
+ * Writes `data` into a fresh file at `part` (`createFreshFile`), fsyncs it and renames it over `path`,
+ * so `path` is the old file or the whole new one. On failure `part` is removed. The caller fsyncs the directory.
+ */
+export const replaceThroughFreshFile = async (part: string, path: string, data: Uint8Array, mode: number): Promise<void> => {
+  try {
+    const handle = await createFreshFile(part, mode)
+    try {
+      await handle.writeFile(data)
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    await rename(part, path)
+  } catch (e) {
+    await rm(part, { force: true }).catch(() => undefined)
+    throw e
+  }
 }

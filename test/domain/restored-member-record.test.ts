@@ -10,6 +10,13 @@ import {
 
 const recordPath = "/host/var/lib/etcd-backup/restored-member.json"
 
+const record: RestoredMemberRecord = {
+  restoreId: "0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71",
+  backup: "/home/core/backup",
+  restoredAt: "2026-12-06T11:00:00Z",
+  member: { device: "2049", inode: "131074" },
+}
+
 const decimal = fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map(String)
 const identityArb: fc.Arbitrary<DirectoryIdentity> = fc.record({ device: decimal, inode: decimal })
 const recordArb: fc.Arbitrary<RestoredMemberRecord> = fc.record({
@@ -42,12 +49,6 @@ describe("recoveryHostFinding", () => {
   })
 
   it("calls unreadable a record cut short, one of another shape, and one with a non-decimal inode", () => {
-    const record: RestoredMemberRecord = {
-      restoreId: "0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71",
-      backup: "/home/core/backup",
-      restoredAt: "2026-12-06T11:00:00Z",
-      member: { device: "2049", inode: "131074" },
-    }
     const text = encodeRestoredMemberRecord(record)
     for (const bad of [text.slice(0, 40), "{}", text.replace('"131074"', '"0x20002"'), text.replace('"131074"', "131074")]) {
       expect(recoveryHostFinding(bad, record.member)._tag, bad).toBe("Unreadable")
@@ -79,12 +80,6 @@ describe("recoveryHostCheck", () => {
   })
 
   it("names the restore, the backup and when, and what to do", () => {
-    const record: RestoredMemberRecord = {
-      restoreId: "0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71",
-      backup: "/home/core/backup",
-      restoredAt: "2026-12-06T11:00:00Z",
-      member: { device: "2049", inode: "131074" },
-    }
     expect(recoveryHostCheck({ _tag: "RestoredHere", record }, recordPath, false)).toEqual({
       what: "not the recovery host of a restore, whose member a stand-down would move aside",
       unmet:

@@ -44,7 +44,7 @@ describe("atomic file writes", () => {
     assert.isDefined(error)
     assert.strictEqual(error._tag, "BackupFileError")
     assert.strictEqual(error.code, "ENOSPC")
-    assert.match(error.path, /\/backup-manifest\.json\.tmp-\d+$/)
+    assert.match(error.path, /\/backup-manifest\.json$/)
     assert.strictEqual(
       error.message,
       `cannot write ${error.path}: ENOSPC: the volume holding ${error.path} is full: free space or give it more room, then run again`,
