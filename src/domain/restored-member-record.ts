@@ -90,3 +90,12 @@ export const recoveryHostCheck = (finding: RecoveryHostFinding, recordPath: stri
     }
   }
 }
+
+/**
+ * What a restore says when the member it is about to set aside is the one an earlier restore put in
+ * place (a second restore, by mistake or not, takes the cluster back past what it stored since).
+ */
+export const restoredMemberNote = (finding: RecoveryHostFinding, recordPath: string): string | undefined =>
+  finding._tag === "RestoredHere"
+    ? `Note: etcd's member here is the one restore-${finding.record.restoreId} put in place at ${finding.record.restoredAt} from ${finding.record.backup} (${recordPath}). This restore sets it aside (kept in /var/lib/etcd-backup) and takes the cluster back to this backup: what the cluster stored since that restore is then only in the kept member.`
+    : undefined

@@ -2,10 +2,12 @@ import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import {
   type DirectoryIdentity,
+  type RecoveryHostFinding,
   encodeRestoredMemberRecord,
   type RestoredMemberRecord,
   recoveryHostCheck,
   recoveryHostFinding,
+  restoredMemberNote,
 } from "../../src/domain/restored-member-record.ts"
 
 const recordPath = "/host/var/lib/etcd-backup/restored-member.json"
@@ -16,6 +18,14 @@ const record: RestoredMemberRecord = {
   restoredAt: "2026-12-06T11:00:00Z",
   member: { device: "2049", inode: "131074" },
 }
+
+/** One finding of each kind, for `record`. */
+const everyFinding = (record: RestoredMemberRecord): ReadonlyArray<RecoveryHostFinding> => [
+  { _tag: "NoRecord" },
+  { _tag: "Unreadable", reason: "cut short" },
+  { _tag: "MemberReplaced", record },
+  { _tag: "RestoredHere", record },
+]
 
 const decimal = fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map(String)
 const identityArb: fc.Arbitrary<DirectoryIdentity> = fc.record({ device: decimal, inode: decimal })
@@ -60,13 +70,7 @@ describe("recoveryHostCheck", () => {
   it("property: unmet exactly where the restored member is still in place or the record cannot be read, unless told to stand down anyway", () => {
     fc.assert(
       fc.property(recordArb, fc.boolean(), fc.integer({ min: 0, max: 3 }), (record, even, kind) => {
-        const findings = [
-          { _tag: "NoRecord" },
-          { _tag: "Unreadable", reason: "cut short" },
-          { _tag: "MemberReplaced", record },
-          { _tag: "RestoredHere", record },
-        ] as const
-        const finding = findings[kind]!
+        const finding = everyFinding(record)[kind]!
         const check = recoveryHostCheck(finding, recordPath, even)
         const blocks = finding._tag === "RestoredHere" || finding._tag === "Unreadable"
         expect(check.unmet !== undefined).toBe(blocks && !even)
@@ -85,5 +89,20 @@ describe("recoveryHostCheck", () => {
       unmet:
         "this is the recovery host: restore-0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71 put the restored member of /home/core/backup in place here at 2026-12-06T11:00:00Z (/host/var/lib/etcd-backup/restored-member.json), and it is still etcd's member. Standing it down would stop the restored cluster and move its member aside. Run stand-down on the other control-plane hosts only; to stand this host down anyway (a new restore is to run on another host), pass --even-on-recovery-host",
     })
+  })
+})
+
+describe("restoredMemberNote", () => {
+  it("property: a restore says so only where the member it sets aside is the one a restore put in place", () => {
+    fc.assert(
+      fc.property(recordArb, fc.integer({ min: 0, max: 3 }), (record, kind) => {
+        const note = restoredMemberNote(everyFinding(record)[kind]!, recordPath)
+        expect(note === undefined).toBe(kind !== 3)
+        if (note !== undefined) {
+          expect(note).toContain(`restore-${record.restoreId}`)
+          expect(note).toContain(record.restoredAt)
+        }
+      }),
+    )
   })
 })

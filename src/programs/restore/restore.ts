@@ -35,6 +35,8 @@ import { findLeftovers, type Leftover, restoreLockPath, sweepLeftovers } from ".
 import { cachedVerification, preflightChecks } from "./restore-preflight.ts"
 import { restoreVersions } from "./restore-versions.ts"
 import { defaultOperands } from "../../domain/operands.ts"
+import { restoredMemberNote } from "../../domain/restored-member-record.ts"
+import { observeRestoredMember } from "./restored-member.ts"
 
 export interface RestoreOptions extends RestoreInputOptions {
   readonly dryRun: boolean
@@ -114,6 +116,9 @@ export const lockCheck = (root: string) =>
     ] satisfies ReadonlyArray<PreflightCheck>
   })
 
+/** Said when the member this restore sets aside is the one an earlier restore put in place. */
+const earlierRestoreNote = (root: string) => Effect.map(observeRestoredMember(root), ({ finding, recordPath }) => restoredMemberNote(finding, recordPath))
+
 /** The real run, under the restore lock: sweep what a killed restore left, re-plan, check, execute. */
 const realRun = (options: RestoreOptions, root: string) =>
   Effect.gen(function* () {
@@ -135,6 +140,8 @@ const realRun = (options: RestoreOptions, root: string) =>
     )
     const versions = yield* restoreVersions(inputs.manifest, plan.root, options.operands ?? defaultOperands, options.allowVersionMismatch === true)
     for (const text of [...versions.lines, renderPreflightCheck(versions.check)]) yield* line(text)
+    const note = yield* earlierRestoreNote(plan.root)
+    if (note !== undefined) yield* line(note)
     const checks = [versions.check, ...(yield* preflightChecks(plan, backupVerified, (c) => line(renderPreflightCheck(c))))]
     const refused = refusal(checks, false, options.keptDownload)
     if (refused !== undefined) return yield* refused
@@ -161,8 +168,9 @@ export const restoreBackup = Effect.fn("restoreBackup")(function* (options: Rest
   const backupVerified = yield* cachedVerification(inputs, options)
   const versions = yield* restoreVersions(inputs.manifest, plan.root, options.operands ?? defaultOperands, options.allowVersionMismatch === true)
   const checks = [...(yield* lockCheck(plan.root)), versions.check, ...(yield* preflightChecks(plan, backupVerified))]
+  const note = yield* earlierRestoreNote(plan.root)
   yield* options.output(
-    `${renderRestorePlan(plan)}\nVersions:\n${versions.lines.map((l) => `${l}\n`).join("")}${renderPreflight(plan, checks, options.keptDownload)}`,
+    `${renderRestorePlan(plan)}\nVersions:\n${versions.lines.map((l) => `${l}\n`).join("")}${note === undefined ? "" : `\n${note}\n`}${renderPreflight(plan, checks, options.keptDownload)}`,
   )
   const refused = refusal(checks, true, options.keptDownload)
   if (refused !== undefined) return yield* refused

@@ -29,9 +29,7 @@ import {
   type StepId,
   stopPathsToObserve,
 } from "../../domain/restore-plan.ts"
-import { type RecoveryHostFinding, recoveryHostCheck, recoveryHostFinding } from "../../domain/restored-member-record.ts"
-import { readOptionalBackupFileBytes } from "../../services/backup-file.ts"
-import { DurableFiles } from "../../services/durable-files.ts"
+import { recoveryHostCheck } from "../../domain/restored-member-record.ts"
 import { acquireRunLock } from "../../services/run-lock.ts"
 import { executePlan } from "./restore-executor.ts"
 import { observeHost, RestoreInputInvalid, resolveRoot } from "./restore-inputs.ts"
@@ -39,6 +37,11 @@ import { restoreLockPath, sweepLeftovers } from "./restore-leftovers.ts"
 import { checkPrecondition, RestorePreconditionFailed } from "./restore-preconditions.ts"
 import { preflightChecks } from "./restore-preflight.ts"
 import { lockCheck, refusal } from "./restore.ts"
+import { observeRestoredMember } from "./restored-member.ts"
+
+/** Whether this host is where a restore put etcd's member, still in place: refused unless `--even-on-recovery-host`. */
+const recoveryHostCheckOf = (root: string, evenOnRecoveryHost: boolean | undefined) =>
+  Effect.map(observeRestoredMember(root), ({ finding, recordPath }) => recoveryHostCheck(finding, recordPath, evenOnRecoveryHost === true))
 
 export interface StandDownOptions {
   readonly root: string
@@ -78,27 +81,6 @@ const controlPlaneHostCheck = (plan: StandDownPlan) =>
     } satisfies PreflightCheck
   })
 
-/** A record is a few hundred bytes; a bigger file there is not one. */
-const maxRecordBytes = 64 * 1024
-
-/**
- * Whether this host is where a restore put etcd's member, still in place (`restored-member-record.ts`).
- * A record that cannot be read counts as unreadable, not as absent: the check then refuses.
- */
-const recoveryHostCheckOf = (root: string, evenOnRecoveryHost: boolean) =>
-  Effect.gen(function* () {
-    const recordPath = posix.join(root, hostLayout.restoredMemberRecord)
-    const bytes = yield* Effect.result(readOptionalBackupFileBytes(recordPath, maxRecordBytes))
-    const member = yield* Effect.result(DurableFiles.use((files) => files.identity(posix.join(root, hostLayout.dataDir, "member"))))
-    const finding: RecoveryHostFinding =
-      bytes._tag === "Failure"
-        ? { _tag: "Unreadable", reason: bytes.failure.message }
-        : member._tag === "Failure"
-          ? { _tag: "Unreadable", reason: `etcd's member directory cannot be inspected: ${member.failure.message}` }
-          : recoveryHostFinding(bytes.success?.toString("utf8"), member.success)
-    return recoveryHostCheck(finding, recordPath, evenOnRecoveryHost)
-  })
-
 const planOf = (options: StandDownOptions) =>
   Effect.gen(function* () {
     const table = options.operands ?? defaultOperands
@@ -127,7 +109,7 @@ const realRun = (options: StandDownOptions, root: string) =>
     yield* line(`Stand-down stand-down-${plan.standDownId} under ${plan.root}: ${plan.steps.length} steps (${plan.steps.map((s) => s.id).join(", ")})`)
     const host = yield* controlPlaneHostCheck(plan)
     yield* line(renderPreflightCheck(host))
-    const recovery = yield* recoveryHostCheckOf(plan.root, options.evenOnRecoveryHost === true)
+    const recovery = yield* recoveryHostCheckOf(plan.root, options.evenOnRecoveryHost)
     yield* line(renderPreflightCheck(recovery))
     const checks = [host, recovery, ...(yield* preflightChecks(plan, noBackup, (c) => line(renderPreflightCheck(c))))]
     const refused = refusal(checks, false, undefined, "stand-down")
@@ -153,7 +135,7 @@ export const standDown = Effect.fn("standDown")(function* (options: StandDownOpt
   const checks = [
     ...(yield* lockCheck(plan.root)),
     yield* controlPlaneHostCheck(plan),
-    yield* recoveryHostCheckOf(plan.root, options.evenOnRecoveryHost === true),
+    yield* recoveryHostCheckOf(plan.root, options.evenOnRecoveryHost),
     ...(yield* preflightChecks(plan, noBackup)),
   ]
   yield* options.output(`${renderStandDownPlan(plan)}${renderPreflight(plan, checks)}`)

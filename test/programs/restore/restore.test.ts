@@ -180,6 +180,7 @@ describe("restore", () => {
     const planned = success(dry).plan
     const real = await restore(host)
     const outcome = success(real)
+    expect(real.output).not.toContain("Note: etcd's member here is the one")
     expect(outcome.ran).toEqual(dryRunStepIds(dry.output))
     expect(outcome.ran).toEqual(allSteps)
     // Every action line of the plan was printed as it ran, in the plan's order.
@@ -243,6 +244,11 @@ describe("restore", () => {
   it("after the restore, a stand-down run here by mistake refuses and changes nothing; it stands the host down only when told to", async () => {
     const host = makeHostTree(etcd.workDir, backup)
     success(await restore(host))
+    // A second restore here would take the running cluster back: its plan says so.
+    const again = await restore(host, { dryRun: true, restoreId: "1c3e5a7b-9d2f-4b6a-8c1e-3f5a7b9d2f4b" })
+    success(again)
+    expect(again.output).toContain(`Note: etcd's member here is the one restore-${restoreId} put in place at `)
+    expect(again.output).toContain("what the cluster stored since that restore is then only in the kept member.")
     const out: Array<string> = []
     const standDownHere = (evenOnRecoveryHost: boolean) =>
       Effect.runPromise(
