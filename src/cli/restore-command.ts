@@ -84,6 +84,12 @@ export const restoreCommand = Command.make(
         "Restore a backup of another OpenShift release than the host runs (read from its kube-apiserver static pod); OpenShift supports only the same z-stream release",
       ),
     ),
+    evenAfterStandDown: Flag.Boolean("even-after-stand-down").pipe(
+      Flag.withDefault(false),
+      Flag.withDescription(
+        "Restore on a host that `stand-down` stood down for a restore on another host and that has had no etcd member since (/var/lib/etcd-backup/stood-down.json): only when the restore is to run here instead",
+      ),
+    ),
     etcdutl: etcdutlFlag,
     restoreId: Flag.String("restore-id").pipe(
       checkedWith((text) => (restoreIdPattern.test(text) ? undefined : "a UUID like 0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9")),
@@ -124,6 +130,7 @@ export const restoreCommand = Command.make(
           keepControlPlaneRunning: flags.keepControlPlaneRunning,
           allowDirty: flags.allowDirty,
           allowVersionMismatch: flags.allowVersionMismatch,
+          evenAfterStandDown: flags.evenAfterStandDown,
           trustedKeys,
           restoreId: Option.getOrElse(flags.restoreId, () => randomUUID()),
           output: (text) => Effect.sync(() => void process.stdout.write(text)),

@@ -64,6 +64,8 @@ export const renderAction = (action: RestoreAction): string => {
       return `wait     until containers ${action.containers.join(", ")} are gone and ports ${action.ports.join(", ")} are free (at most ${action.timeoutSeconds} s)`
     case "RemoveEmptyDirectory":
       return `rmdir    ${action.path} (only if empty)`
+    case "RecordStandDown":
+      return `record   stand-down-${action.standDownId} in ${action.record} (replaced via a hidden .part, fsync): a restore here refuses until etcd has a member here again`
     case "RecordRestoredMember":
       return `record   ${action.member} (device, inode) as restore-${action.restoreId}'s member in ${action.record} (replaced via a hidden .part, fsync): stand-down refuses to move it aside`
   }
@@ -137,6 +139,19 @@ export interface PreflightCheck {
 }
 
 /** A check as the restore prints it, dry or real. */
+/** What a host's record says for a check that a flag can override: nothing against (`detail` says why), or a finding that blocks. */
+export type RecordVerdict =
+  | { readonly _tag: "Clear"; readonly detail: string }
+  | { readonly _tag: "Blocks"; readonly finding: string; readonly consequence: string }
+
+/** A check a host's record can block and `flag` override: unmet with the finding, its consequence and the flag, unless `overridden`. */
+export const overridableCheck = (what: string, verdict: RecordVerdict, flag: string, overridden: boolean, goingOn: string): PreflightCheck =>
+  verdict._tag === "Clear"
+    ? { what: `${what} (${verdict.detail})` }
+    : overridden
+      ? { what: `${what}: ${verdict.finding}; ${flag} given, ${goingOn}` }
+      : { what, unmet: `${verdict.finding}. ${verdict.consequence}, pass ${flag}` }
+
 export const renderPreflightCheck = (c: PreflightCheck): string => `check    ${c.what}: ${c.unmet === undefined ? "ok" : `NOT MET (${c.unmet})`}`
 
 /**

@@ -149,6 +149,8 @@ export const hostLayout = {
   keptDataDir: "/var/lib/etcd-backup",
   /** What the last restore on this host put in place as etcd's member (`restored-member-record.ts`). */
   restoredMemberRecord: "/var/lib/etcd-backup/restored-member.json",
+  /** When a stand-down set this host's member aside (`stood-down-record.ts`). */
+  stoodDownRecord: "/var/lib/etcd-backup/stood-down.json",
 } as const
 
 /** Containers of the etcd static pod (as `cluster-restore.sh` waits for them) and etcd's ports. */
@@ -282,6 +284,8 @@ export type RestoreAction =
    * the backup. A stand-down then refuses to move that member aside.
    */
   | { readonly _tag: "RecordRestoredMember"; readonly record: string; readonly member: string; readonly restoreId: string; readonly backup: string }
+  /** Writes `record` (replacing an older one atomically): this stand-down and when. A restore on this host then refuses until etcd has a member here again. */
+  | { readonly _tag: "RecordStandDown"; readonly record: string; readonly standDownId: string }
 
 /** What must hold right before a step runs. */
 export type Precondition =
@@ -414,6 +418,8 @@ export const actionPaths = (action: RestoreAction): ReadonlyArray<string> => {
       return []
     case "RecordRestoredMember":
       return [action.record, action.member]
+    case "RecordStandDown":
+      return [action.record]
   }
 }
 
@@ -556,14 +562,20 @@ const stoppingSteps = (input: StopInput, table: OperandTable) => {
       : "a copy off etcd's disk: a partial copy only ever has a hidden .cluster-backup-part- name, which the next run removes, and the original is removed only once its copy is whole under its name"
   /** A step that moves something out of etcd's data directory into the kept directory (undo: move it back). */
   const keepAside = (
-    k: Pick<RestoreStep, "id" | "title" | "description" | "onFailure"> & { readonly from: string; readonly to: string; readonly bytes: number },
+    k: Pick<RestoreStep, "id" | "title" | "description" | "onFailure"> & {
+      readonly from: string
+      readonly to: string
+      readonly bytes: number
+      /** Actions before the move (in the kept-data directory, once it exists). */
+      readonly before?: ReadonlyArray<RestoreAction>
+    },
   ) =>
     step({
       id: k.id,
       title: k.title,
       description: k.description + copiedOff,
       preconditions: [keptDirectory, ...roomToKeep(k.bytes), etcdStopped, { _tag: "PathExists", path: k.from }, { _tag: "PathAbsent", path: k.to }],
-      actions: [{ _tag: "CreateDirectory", path: keptDataDir, mode: 0o700 }, moveBetween(k.from, k.to)],
+      actions: [{ _tag: "CreateDirectory", path: keptDataDir, mode: 0o700 }, ...(k.before ?? []), moveBetween(k.from, k.to)],
       onFailure: k.onFailure,
       undo: [moveBetween(k.to, k.from)],
     })
@@ -689,7 +701,13 @@ const stoppingSteps = (input: StopInput, table: OperandTable) => {
       ? keepAside({
           id: "keep-old-member",
           title: "Keep the old etcd data",
-          description: "Move the current member directory out of etcd's data directory. It is kept, never deleted.",
+          description:
+            input.purpose === "restore"
+              ? "Move the current member directory out of etcd's data directory. It is kept, never deleted."
+              : "Record this stand-down (a restore on this host then refuses until etcd has a member here again), then move the member directory out of etcd's data directory. It is kept, never deleted.",
+          ...(input.purpose === "restore"
+            ? {}
+            : { before: [{ _tag: "RecordStandDown", record: host(hostLayout.stoodDownRecord), standDownId: restoreId } satisfies RestoreAction] }),
           from: member,
           to: keptMember,
           bytes: disk?.memberCopyBytes ?? disk?.memberBytes ?? 0,

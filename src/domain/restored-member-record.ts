@@ -10,7 +10,7 @@
  * old record stops applying by itself; the restore overwrites the record each time.
  */
 import { Result, Schema } from "effect"
-import type { PreflightCheck } from "./restore-plan-render.ts"
+import { overridableCheck, type PreflightCheck, type RecordVerdict } from "./restore-plan-render.ts"
 import { restoreIdPattern } from "./restore-plan.ts"
 import { Rfc3339Utc } from "./rfc3339.ts"
 
@@ -62,32 +62,37 @@ export const evenOnRecoveryHostFlag = "--even-on-recovery-host"
  * The stand-down's check: unmet where this host holds the member a restore put in place, unless
  * `evenOnRecoveryHost` (a new restore is to run on another host, and this one must stand down too).
  */
-export const recoveryHostCheck = (finding: RecoveryHostFinding, recordPath: string, evenOnRecoveryHost: boolean): PreflightCheck => {
-  const what = "not the recovery host of a restore, whose member a stand-down would move aside"
+export const recoveryHostCheck = (finding: RecoveryHostFinding, recordPath: string, evenOnRecoveryHost: boolean): PreflightCheck =>
+  overridableCheck(
+    "not the recovery host of a restore, whose member a stand-down would move aside",
+    recoveryHostVerdict(finding, recordPath),
+    evenOnRecoveryHostFlag,
+    evenOnRecoveryHost,
+    "standing this host down anyway",
+  )
+
+const recoveryHostVerdict = (finding: RecoveryHostFinding, recordPath: string): RecordVerdict => {
   switch (finding._tag) {
     case "NoRecord":
-      return { what: `${what} (no ${recordPath})` }
+      return { _tag: "Clear", detail: `no ${recordPath}` }
     case "MemberReplaced":
       return {
-        what: `${what} (restore-${finding.record.restoreId} of ${finding.record.restoredAt} recorded in ${recordPath}: its member is no longer in place)`,
+        _tag: "Clear",
+        detail: `restore-${finding.record.restoreId} of ${finding.record.restoredAt} recorded in ${recordPath}: its member is no longer in place`,
       }
     case "Unreadable":
-      return evenOnRecoveryHost
-        ? { what: `${what}: ${recordPath} is unreadable (${finding.reason}); ${evenOnRecoveryHostFlag} given, standing down anyway` }
-        : {
-            what,
-            unmet: `${recordPath} is unreadable (${finding.reason}), so this host may be where a restore put the restored cluster's member; if it is not, or it must stand down anyway, pass ${evenOnRecoveryHostFlag}`,
-          }
-    case "RestoredHere": {
-      const { record } = finding
-      const restored = `restore-${record.restoreId} put the restored member of ${record.backup} in place here at ${record.restoredAt} (${recordPath}), and it is still etcd's member`
-      return evenOnRecoveryHost
-        ? { what: `${what}: ${restored}; ${evenOnRecoveryHostFlag} given, standing it down anyway` }
-        : {
-            what,
-            unmet: `this is the recovery host: ${restored}. Standing it down would stop the restored cluster and move its member aside. Run stand-down on the other control-plane hosts only; to stand this host down anyway (a new restore is to run on another host), pass ${evenOnRecoveryHostFlag}`,
-          }
-    }
+      return {
+        _tag: "Blocks",
+        finding: `${recordPath} is unreadable (${finding.reason}), so this host may be where a restore put the restored cluster's member`,
+        consequence: "If it is not, or it must stand down anyway",
+      }
+    case "RestoredHere":
+      return {
+        _tag: "Blocks",
+        finding: `this is the recovery host: restore-${finding.record.restoreId} put the restored member of ${finding.record.backup} in place here at ${finding.record.restoredAt} (${recordPath}), and it is still etcd's member`,
+        consequence:
+          "Standing it down would stop the restored cluster and move its member aside. Run stand-down on the other control-plane hosts only; to stand this host down anyway (a new restore is to run on another host)",
+      }
   }
 }
 

@@ -57,7 +57,7 @@ describe("cluster-backup restore", () => {
     expect(ranSteps).toEqual(plannedSteps)
     expect(ranSteps).toHaveLength(13)
     // Every action line of the dry run (the first line of each), printed in the same order as it ran.
-    const plannedActions = dry.stdout.split("\n").filter((l) => /^ {4}(run|mkdir|move|copy|extract|wait|rmdir) /.test(l))
+    const plannedActions = dry.stdout.split("\n").filter((l) => /^ {4}(run|mkdir|move|copy|extract|wait|rmdir|record) /.test(l))
     const printed = real.stdout.split("\n")
     let at = 0
     for (const line of plannedActions) {
@@ -69,6 +69,21 @@ describe("cluster-backup restore", () => {
     expect(readdirSync(join(h.root, "var/lib/etcd"))).toEqual(["member"])
     expect(readFileSync(join(h.root, hostFiles.runningManifest), "utf8")).toContain("etcd")
     expect(existsSync(join(h.root, "etc/kubernetes/manifests-stopped/etcd-pod.yaml"))).toBe(true)
+  })
+
+  it("after a stand-down of this host, exits 1 naming --even-after-stand-down, changes nothing, and restores with it", async () => {
+    const h = host()
+    const stood = await cli("stand-down", "--root", h.root)
+    expect(stood.status, stood.stderr).toBe(0)
+    const before = snapshotTree(h.root)
+    const refused = await cli(...restoreArgs(h))
+    expect(refused.status).toBe(1)
+    expect(refused.stderr).toMatch(/error: restore refused before any change: .*this host was stood down \(stand-down-/)
+    expect(refused.stderr).toContain("pass --even-after-stand-down")
+    expect(snapshotTree(h.root)).toEqual(before)
+    const real = await cli(...restoreArgs(h, "--even-after-stand-down"))
+    expect(real.status, real.stderr).toBe(0)
+    expect(readdirSync(join(h.root, "var/lib/etcd"))).toEqual(["member"])
   })
 
   it("--dry-run exits non-zero for a backup that does not verify, saying which checks failed, and changes nothing", async () => {

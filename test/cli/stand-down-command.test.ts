@@ -28,7 +28,7 @@ describe("cluster-backup stand-down", () => {
     expect(real.status, real.stderr).toBe(0)
     expect(real.stdout).toContain(`Stand-down stand-down-${standDownId} complete: 5 steps ran.`)
     expect(readdirSync(join(root, "etc/kubernetes/manifests"))).toEqual([])
-    expect(readdirSync(join(root, "var/lib/etcd-backup"))).toEqual(["member"])
+    expect(readdirSync(join(root, "var/lib/etcd-backup")).sort()).toEqual(["member", "stood-down.json"])
   })
 
   it("exits 1 with the reason when it would refuse, and 2 on a bad --stand-down-id", async () => {
@@ -100,7 +100,7 @@ describe("cluster-backup stand-down under kills", () => {
       ).toHaveLength(1)
     }
     expect(readdirSync(join(root, "var/lib/etcd")), context).toEqual([])
-    expect(readdirSync(join(root, "var/lib/etcd-backup")), context).toEqual(["member"])
+    expect(readdirSync(join(root, "var/lib/etcd-backup")).sort(), context).toEqual(["member", "stood-down.json"])
     expect(readFileSync(join(root, "var/lib/etcd-backup/member/snap/db"), "utf8"), context).toBe("data\n")
     expect(existsSync(lock(root)), context).toBe(false)
   }, 120_000)

@@ -644,11 +644,10 @@ describe("planStandDown (the other control-plane hosts, before the restore)", ()
       "keep-old-member",
       "keep-revision-json",
     ])
-    expect(p.steps.find((s) => s.id === "keep-old-member")?.actions).toContainEqual({
-      _tag: "Move",
-      from: "/var/lib/etcd/member",
-      to: "/var/lib/etcd-backup/member",
-    })
+    expect(p.steps.find((s) => s.id === "keep-old-member")?.actions.slice(1)).toEqual([
+      { _tag: "RecordStandDown", record: "/var/lib/etcd-backup/stood-down.json", standDownId },
+      { _tag: "Move", from: "/var/lib/etcd/member", to: "/var/lib/etcd-backup/member" },
+    ])
     expect(p.steps.flatMap((s) => s.actions).filter((a) => ["RunCommand", "CopyFile", "ExtractArchive"].includes(a._tag))).toEqual([])
     expect(p.steps.flatMap((s) => s.onFailure).join(" ")).not.toContain("the restore")
     const text = renderStandDownPlan(p)
@@ -681,7 +680,13 @@ describe("planStandDown (the other control-plane hosts, before the restore)", ()
         const restoreStopping = restore.steps.slice(from, to)
         expect(standDown.steps.map((s) => s.id)).toEqual(restoreStopping.map((s) => s.id))
         standDown.steps.forEach((s, i) => {
-          expect(s.actions).toEqual(restoreStopping[i]!.actions)
+          // Besides, a stand-down records itself right before it moves the member aside: a restore here then refuses.
+          const record = { _tag: "RecordStandDown", record: posix.join(input.root, "/var/lib/etcd-backup/stood-down.json"), standDownId: input.restoreId }
+          const recorded = s.actions.filter((a) => a._tag === "RecordStandDown")
+          expect(recorded).toEqual(s.id === "keep-old-member" ? [record] : [])
+          if (s.id === "keep-old-member")
+            expect(s.actions[s.actions.indexOf(recorded[0]!) + 1]).toMatchObject({ _tag: "Move", from: posix.join(input.root, "/var/lib/etcd/member") })
+          expect(s.actions.filter((a) => a._tag !== "RecordStandDown")).toEqual(restoreStopping[i]!.actions)
           expect(s.preconditions).toEqual(restoreStopping[i]!.preconditions)
           expect(s.undo).toEqual(restoreStopping[i]!.undo)
         })

@@ -15,6 +15,7 @@ import { dirname } from "node:path"
 import { Clock, Effect, Schema } from "effect"
 import { encodeRestoredMemberRecord } from "../../domain/restored-member-record.ts"
 import { formatRfc3339Utc } from "../../domain/rfc3339.ts"
+import { encodeStoodDownRecord } from "../../domain/stood-down-record.ts"
 import { isDeepStrictEqual } from "node:util"
 import { renderAction, renderPrecondition } from "../../domain/restore-plan-render.ts"
 import { type HostPlan, isStandDown, isUpfront, snapshotRestoreArgs, type RestoreAction, type RestoreStep, type StepId } from "../../domain/restore-plan.ts"
@@ -105,15 +106,25 @@ const runCommand = (action: Extract<RestoreAction, { _tag: "RunCommand" }>, plan
     return yield* refuse("unknown command")
   })
 
+/** Writes one of the host's records (this tool's own files in the kept-data directory) over its older version. */
+const writeRecord = (action: RestoreAction, path: string, text: string, changes: StepChanges) =>
+  io(action, (files) => files.writeReplacing(path, new TextEncoder().encode(text), 0o600)).pipe(
+    Effect.andThen(
+      Effect.sync(() => {
+        changes.changed = true
+      }),
+    ),
+  )
+
+const now = Effect.map(Clock.currentTimeMillis, formatRfc3339Utc)
+
 /** The record of the member about to be renamed into place (`restored-member-record.ts`). */
 const recordRestoredMember = (action: Extract<RestoreAction, { _tag: "RecordRestoredMember" }>, changes: StepChanges) =>
   Effect.gen(function* () {
     const member = yield* io(action, (files) => files.identity(action.member))
     if (member === undefined) return yield* new RestoreActionFailed({ action: renderAction(action), message: `${action.member} does not exist` })
-    const restoredAt = formatRfc3339Utc(yield* Clock.currentTimeMillis)
-    const text = encodeRestoredMemberRecord({ restoreId: action.restoreId, backup: action.backup, restoredAt, member })
-    yield* io(action, (files) => files.writeReplacing(action.record, new TextEncoder().encode(text), 0o600))
-    changes.changed = true
+    const text = encodeRestoredMemberRecord({ restoreId: action.restoreId, backup: action.backup, restoredAt: yield* now, member })
+    yield* writeRecord(action, action.record, text, changes)
   })
 
 /** Runs one action of `plan`; `changes` records what it created. */
@@ -192,6 +203,8 @@ export const executeAction = (action: RestoreAction, options: ExecutorOptions, c
         ).pipe(Effect.mapError((e) => new RestoreActionFailed({ action: renderAction(action), message: e.message })))
       case "RecordRestoredMember":
         return yield* recordRestoredMember(action, changes)
+      case "RecordStandDown":
+        return yield* writeRecord(action, action.record, encodeStoodDownRecord({ standDownId: action.standDownId, stoodDownAt: yield* now }), changes)
       case "RunCommand":
         if (action.writes.length > 0) changes.changed = true // a failed run may leave partial output: undo applies
         return yield* runCommand(action, plan, options.print)

@@ -14,8 +14,9 @@
  *   `/var/lib/etcd-backup`: a move off a dedicated etcd disk killed half-way
  *   (`src/services/cross-device-move.ts`). Neither is ever the only copy of anything: the next
  *   restore removes them (`sweepLeftovers`), under the lock.
- * - `/var/lib/etcd-backup/.restored-member.json.part`: the record of the restored member, killed
- *   while written (install-member writes it again); removed by the next restore.
+ * - `/var/lib/etcd-backup/.restored-member.json.part` and `.stood-down.json.part`: a record of the
+ *   restored member or of a stand-down, killed while written (its step writes it again); removed by
+ *   the next run.
  *
  * The lock, `/etc/kubernetes/.cluster-backup-restore.lock` under the root, is held for the whole
  * of a real run (`src/services/run-lock.ts`).
@@ -124,12 +125,12 @@ const leftoverKinds: ReadonlyArray<{ readonly dir: string; readonly prefix: stri
       what: "the original of a move off etcd's disk that a killed restore had already copied in full",
     },
   ]),
-  {
+  ...[hostLayout.restoredMemberRecord, hostLayout.stoodDownRecord].map((record) => ({
     dir: hostLayout.keptDataDir,
-    prefix: posix.basename(replacingPartOf(hostLayout.restoredMemberRecord)),
+    prefix: posix.basename(replacingPartOf(record)),
     directoriesOnly: false,
-    what: "the partial record of the restored member that a killed restore left (the record is written again)",
-  },
+    what: `the partial ${posix.basename(record)} that a killed run left (the record is written again)`,
+  })),
 ]
 
 /** What killed restores left under `root` (changes nothing). */

@@ -36,7 +36,8 @@ import { cachedVerification, preflightChecks } from "./restore-preflight.ts"
 import { restoreVersions } from "./restore-versions.ts"
 import { defaultOperands } from "../../domain/operands.ts"
 import { restoredMemberNote } from "../../domain/restored-member-record.ts"
-import { observeRestoredMember } from "./restored-member.ts"
+import { afterStandDownCheck } from "../../domain/stood-down-record.ts"
+import { observeRestoredMember, observeStandDown } from "./host-records.ts"
 
 export interface RestoreOptions extends RestoreInputOptions {
   readonly dryRun: boolean
@@ -44,6 +45,8 @@ export interface RestoreOptions extends RestoreInputOptions {
   readonly allowDirty?: boolean | undefined
   /** `--trusted-key`: the backup's manifest must be signed by one of them, checked before any change. */
   readonly trustedKeys?: ReadonlyArray<TrustedKey> | undefined
+  /** `--even-after-stand-down`: restore on a host stood down for a restore elsewhere that has not rejoined since. */
+  readonly evenAfterStandDown?: boolean | undefined
   /** `--allow-version-mismatch`: restore a backup of another OpenShift release than the host's. */
   readonly allowVersionMismatch?: boolean | undefined
   /** Overrides the plan's waits for the static pods to stop (tests). */
@@ -119,6 +122,10 @@ export const lockCheck = (root: string) =>
 /** Said when the member this restore sets aside is the one an earlier restore put in place. */
 const earlierRestoreNote = (root: string) => Effect.map(observeRestoredMember(root), ({ finding, recordPath }) => restoredMemberNote(finding, recordPath))
 
+/** This host was not stood down for a restore elsewhere, or has rejoined since (unless `--even-after-stand-down`). */
+const standDownCheck = (root: string, evenAfterStandDown: boolean | undefined) =>
+  Effect.map(observeStandDown(root), ({ finding, recordPath }) => afterStandDownCheck(finding, recordPath, evenAfterStandDown === true))
+
 /** The real run, under the restore lock: sweep what a killed restore left, re-plan, check, execute. */
 const realRun = (options: RestoreOptions, root: string) =>
   Effect.gen(function* () {
@@ -142,7 +149,9 @@ const realRun = (options: RestoreOptions, root: string) =>
     for (const text of [...versions.lines, renderPreflightCheck(versions.check)]) yield* line(text)
     const note = yield* earlierRestoreNote(plan.root)
     if (note !== undefined) yield* line(note)
-    const checks = [versions.check, ...(yield* preflightChecks(plan, backupVerified, (c) => line(renderPreflightCheck(c))))]
+    const standDown = yield* standDownCheck(plan.root, options.evenAfterStandDown)
+    yield* line(renderPreflightCheck(standDown))
+    const checks = [versions.check, standDown, ...(yield* preflightChecks(plan, backupVerified, (c) => line(renderPreflightCheck(c))))]
     const refused = refusal(checks, false, options.keptDownload)
     if (refused !== undefined) return yield* refused
     const ran = yield* executePlan({
@@ -167,7 +176,12 @@ export const restoreBackup = Effect.fn("restoreBackup")(function* (options: Rest
   const { plan } = inputs
   const backupVerified = yield* cachedVerification(inputs, options)
   const versions = yield* restoreVersions(inputs.manifest, plan.root, options.operands ?? defaultOperands, options.allowVersionMismatch === true)
-  const checks = [...(yield* lockCheck(plan.root)), versions.check, ...(yield* preflightChecks(plan, backupVerified))]
+  const checks = [
+    ...(yield* lockCheck(plan.root)),
+    versions.check,
+    yield* standDownCheck(plan.root, options.evenAfterStandDown),
+    ...(yield* preflightChecks(plan, backupVerified)),
+  ]
   const note = yield* earlierRestoreNote(plan.root)
   yield* options.output(
     `${renderRestorePlan(plan)}\nVersions:\n${versions.lines.map((l) => `${l}\n`).join("")}${note === undefined ? "" : `\n${note}\n`}${renderPreflight(plan, checks, options.keptDownload)}`,

@@ -37,7 +37,7 @@ import { restoreLockPath, sweepLeftovers } from "./restore-leftovers.ts"
 import { checkPrecondition, RestorePreconditionFailed } from "./restore-preconditions.ts"
 import { preflightChecks } from "./restore-preflight.ts"
 import { lockCheck, refusal } from "./restore.ts"
-import { observeRestoredMember } from "./restored-member.ts"
+import { observeRestoredMember } from "./host-records.ts"
 
 /** Whether this host is where a restore put etcd's member, still in place: refused unless `--even-on-recovery-host`. */
 const recoveryHostCheckOf = (root: string, evenOnRecoveryHost: boolean | undefined) =>

@@ -32,7 +32,7 @@ import { encodeBackupManifest } from "../../../src/domain/backup-manifest.ts"
 import { renderAction, renderRestorePlan } from "../../../src/domain/restore-plan-render.ts"
 import { stepIds } from "../../../src/domain/restore-plan.ts"
 import type { RestoreOptions, RestoreOutcome } from "../../../src/programs/restore/restore.ts"
-import { standDown } from "../../../src/programs/restore/stand-down.ts"
+import { type StandDownOptions, standDown } from "../../../src/programs/restore/stand-down.ts"
 import { DiskSpace } from "../../../src/services/disk-space.ts"
 import { DurableFiles } from "../../../src/services/durable-files.ts"
 import { HostProcesses, type HostProcessTable } from "../../../src/services/host-processes.ts"
@@ -85,6 +85,20 @@ const restoreOnTheHost = (host: HostTree, current: () => HostProcessTable["proce
     options,
     layers(),
     HostProcesses.inMemory(() => ({ processes: current(), hostRoot: host.root })),
+  )
+
+/** A stand-down of `host` (as on another control-plane host, or by mistake on this one); its output goes to `out`. */
+const standDownOn = (host: HostTree, out: Array<string>, options: Partial<StandDownOptions> = {}) =>
+  Effect.runPromise(
+    Effect.exit(
+      standDown({
+        root: host.root,
+        dryRun: false,
+        standDownId: "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+        output: (text) => Effect.sync(() => void out.push(text)),
+        ...options,
+      }).pipe(Effect.provide(Layer.mergeAll(layers(), DurableFiles.live, HostProcesses.live))),
+    ),
   )
 
 /** kube-apiserver's, kube-controller-manager's and kube-scheduler's manifests under `host` are the backup's revisions of them. */
@@ -250,18 +264,7 @@ describe("restore", () => {
     expect(again.output).toContain(`Note: etcd's member here is the one restore-${restoreId} put in place at `)
     expect(again.output).toContain("what the cluster stored since that restore is then only in the kept member.")
     const out: Array<string> = []
-    const standDownHere = (evenOnRecoveryHost: boolean) =>
-      Effect.runPromise(
-        Effect.exit(
-          standDown({
-            root: host.root,
-            dryRun: false,
-            standDownId: "7c9e6679-7425-40de-944b-e07fc1f90ae7",
-            evenOnRecoveryHost,
-            output: (text) => Effect.sync(() => void out.push(text)),
-          }).pipe(Effect.provide(Layer.mergeAll(layers(), DurableFiles.live, HostProcesses.live))),
-        ),
-      )
+    const standDownHere = (evenOnRecoveryHost: boolean) => standDownOn(host, out, { evenOnRecoveryHost })
     const before = snapshotTree(host.root)
     const refused = failure({ exit: await standDownHere(false), output: out.join("") })
     expect(refused._tag).toBe("RestoreRefused")
@@ -271,9 +274,36 @@ describe("restore", () => {
 
     const stood = await standDownHere(true)
     expect(Exit.isSuccess(stood), out.join("")).toBe(true)
-    expect(out.join("")).toContain("--even-on-recovery-host given, standing it down anyway: ok")
+    expect(out.join("")).toContain("--even-on-recovery-host given, standing this host down anyway: ok")
     expect(readdirSync(join(host.root, "var/lib/etcd"))).toEqual([])
     expect(existsSync(join(host.root, "var/lib/etcd-backup/member.7c9e6679-7425-40de-944b-e07fc1f90ae7/snap/db"))).toBe(true)
+  })
+
+  it("on a host stood down for a restore elsewhere, refuses, dry or real, until etcd has a member here again; restores here only when told to", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const out: Array<string> = []
+    expect(Exit.isSuccess(await standDownOn(host, out)), out.join("")).toBe(true)
+    const record = JSON.parse(read(host, "var/lib/etcd-backup/stood-down.json"))
+    expect(record).toEqual({ standDownId: "7c9e6679-7425-40de-944b-e07fc1f90ae7", stoodDownAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]+Z$/) })
+    const before = snapshotTree(host.root)
+    for (const dryRun of [true, false]) {
+      const error = failure(await restore(host, { dryRun }))
+      expect(error._tag).toBe("RestoreRefused")
+      expect(error.message).toContain(`this host was stood down (stand-down-7c9e6679-7425-40de-944b-e07fc1f90ae7 at ${record.stoodDownAt}`)
+      expect(error.message).toContain("A restore here too would make a second, separate cluster beside the one restored there.")
+      expect(error.message).toContain("pass --even-after-stand-down")
+    }
+    expect(snapshotTree(host.root)).toEqual(before)
+
+    // Told to, it restores here (the restore elsewhere never ran); the stood-down pods start at the backup's revisions.
+    const here = await restore(host, { evenAfterStandDown: true })
+    expect(success(here).ran).toContain("install-member")
+    expect(here.output).toContain("--even-after-stand-down given, restoring here: ok")
+    expectControlPlaneAtBackupRevisions(host)
+    // Etcd has a member here again: the record no longer applies.
+    const again = await restore(host, { dryRun: true, restoreId: "1c3e5a7b-9d2f-4b6a-8c1e-3f5a7b9d2f4b" })
+    success(again)
+    expect(again.output).toContain("but etcd has a member here again: the host rejoined): ok")
   })
 
   it("never shows the kubelet a partial or extra pod manifest: the start steps' copies go through a hidden .part", async () => {
@@ -541,7 +571,7 @@ describe("restore", () => {
     expect(ran.output).toContain(`A restore was killed (its lock ${lock} was left): sweeping what it left.`)
     expect(ran.output).toContain(`removed  ${staging}: the extraction staging directory of a killed restore (decoded keys)`)
     expect(readdirSync(join(host.root, "etc/kubernetes")).filter((n) => n.startsWith(".cluster-backup"))).toEqual([])
-    expect(ran.output).toContain(`removed  ${partialRecord}: the partial record of the restored member that a killed restore left`)
+    expect(ran.output).toContain(`removed  ${partialRecord}: the partial restored-member.json that a killed run left`)
     expect(existsSync(partialRecord)).toBe(false)
   })
 

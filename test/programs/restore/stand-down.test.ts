@@ -64,6 +64,8 @@ describe("stand-down", () => {
     expect(readdirSync(join(root, "var/lib/etcd"))).toEqual([])
     expect(read(root, "var/lib/etcd-backup/member/snap/db")).toBe("this member's data\n")
     expect(read(root, "var/lib/etcd-backup/revision.json")).toBe('{"maxRaftIndex":5000}')
+    // The record that makes a restore here refuse until the host has rejoined.
+    expect(JSON.parse(read(root, "var/lib/etcd-backup/stood-down.json")).standDownId).toBe(standDownId)
     expect(ran.output).toContain(`Stand-down stand-down-${standDownId} complete: 6 steps ran.`)
     expect(ran.output.trimEnd().split("\n").at(-1)).toBe(
       "Then, once every other control-plane host is stood down: cluster-backup restore <backup> on the recovery host (README: After the restore).",
