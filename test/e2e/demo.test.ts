@@ -55,6 +55,9 @@ describe("cluster-backup demo", () => {
     expect(run.stdout).toMatch(/stand-down \| Stand-down stand-down-\S+ complete: 6 steps ran\./)
     const restored = /restore on a host tree\s+(restore-\S+): 13 steps ran, old data kept\n/.exec(run.stdout)
     expect(restored, run.stdout).not.toBeNull()
+    // The mistakes of a loop over every host, each refused.
+    expect(run.stdout).toMatch(/stand-down \| refused: this is the recovery host: restore-\S+ put the restored member \.\.\./)
+    expect(run.stdout).toMatch(/restore \| refused: this host was stood down \(stand-down-[^)]+\) for a restore on another host \.\.\./)
     expect(run.stdout).toContain(`cluster-backup redeploy --reason recovery-${restored![1]!.slice("restore-".length)}`)
     expect([...run.stdout.matchAll(/redeploy \| (\S+): revision \d+ is on all 3 nodes/g)].map((m) => m[1])).toEqual([
       "etcd",

@@ -2,7 +2,9 @@
  * The demo's recovery: another control-plane host's tree stood down (`stand-down --root`), the first backup restored
  * on a control-plane host's tree (`restore --root`, with the real etcdutl 3.5), then `redeploy` against the simulated API server, whose operators answer a new
  * forceRedeploymentReason with a new revision rolled out node by node (src/simulation/redeployment-controllers.ts).
- * The BackupPolicy is suspended first, as in a recovery: the new revisions must not start backups meanwhile.
+ * The BackupPolicy is suspended first, as in a recovery: the new revisions must not start backups meanwhile. After the
+ * restore, the two mistakes a loop over every control-plane host would make are shown refused: standing the recovery
+ * host down, and restoring on the host stood down.
  */
 import { randomUUID } from "node:crypto"
 import { dirname, join } from "node:path"
@@ -106,10 +108,15 @@ export const runRecoveryStage = (ctx: RecoveryContext) =>
         .pipe(Effect.orElseSucceed((): ReadonlyArray<string> => ["?"]))
       if (stood._tag === "Failure" || stoodDown.length === 0 || !keptThere || stillRunning.length > 0)
         return yield* new DemoFailed({ stage: "recovery", message: "the other host did not stand down: its pods stopped and etcd's member kept" })
-      const copied = join(host, "home", "core", "backup")
-      yield* makeDirectories(copied).pipe(Effect.orDie)
-      for (const name of (yield* fs.readDirectory(ctx.backupDir).pipe(Effect.orDie)).filter((n) => !n.startsWith(".")))
-        yield* fs.copyFile(join(ctx.backupDir, name), join(copied, name)).pipe(Effect.orDie)
+      const copyBackupInto = (tree: string) =>
+        Effect.gen(function* () {
+          const copied = join(tree, "home", "core", "backup")
+          yield* makeDirectories(copied).pipe(Effect.orDie)
+          for (const name of (yield* fs.readDirectory(ctx.backupDir).pipe(Effect.orDie)).filter((n) => !n.startsWith(".")))
+            yield* fs.copyFile(join(ctx.backupDir, name), join(copied, name)).pipe(Effect.orDie)
+          return copied
+        })
+      const copied = yield* copyBackupInto(host)
       yield* ctx.say(`a control-plane host's tree in <work>/host: its static pods, etcd's member and revision.json; the backup copied to /home/core/backup`)
 
       const restoreId = randomUUID()
@@ -145,6 +152,31 @@ export const runRecoveryStage = (ctx: RecoveryContext) =>
       yield* ctx.say(
         `/etc/kubernetes/manifests: ${operandNames.map((o) => `${o} ${revisions[o]}`).join(", ")}, the backup's revisions, as the kubelet would start them; the pods before kept in manifests-stopped`,
       )
+
+      // What a loop over every control-plane host would do next, each refused with nothing changed.
+      const mistakes = [
+        {
+          what: "stand-down on the recovery host",
+          args: ["stand-down", "--root", host],
+          refusal: /this is the recovery host: restore-\S+ put the restored member/,
+        },
+        {
+          what: "a restore on the host stood down",
+          args: ["restore", yield* copyBackupInto(otherHost), "--root", otherHost, "--member-name", memberName, "--dry-run"],
+          refusal: /this host was stood down \(stand-down-[^)]+\) for a restore on another host/,
+        },
+      ]
+      for (const mistake of mistakes) {
+        yield* ctx.say(`by mistake, ${mistake.what}: cluster-backup ${mistake.args.join(" ").replaceAll(ctx.work, "<work>")}`)
+        const lines: Array<string> = []
+        const ran = yield* Effect.exit(runLocalContainer(mistake.args[0]!, ctx.entry, mistake.args, {}, (line) => lines.push(line), "lines"))
+        const refused = lines.find((l) => mistake.refusal.test(l))
+        if (ran._tag === "Success" || refused === undefined) {
+          for (const line of lines.slice(-10)) yield* Console.log(`    ${mistake.args[0]} | ${line.replaceAll(ctx.work, "<work>")}`)
+          return yield* new DemoFailed({ stage: "recovery", message: `${mistake.what} was not refused` })
+        }
+        yield* Console.log(`    ${mistake.args[0]} | refused: ${mistake.refusal.exec(refused)![0].replaceAll(ctx.work, "<work>")} ...`)
+      }
 
       const controllers = redeploymentControllers(ctx.cluster, ctx.fixture)
       controllers.start(100)
