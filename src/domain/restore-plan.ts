@@ -153,6 +153,9 @@ export const hostLayout = {
   stoodDownRecord: "/var/lib/etcd-backup/stood-down.json",
 } as const
 
+/** One of the host's records (`restoredMemberRecord`, `stoodDownRecord`) as read: its text, none, or why it could not be read. */
+export type HostRecordRead = string | undefined | { readonly unreadable: string }
+
 /** Containers of the etcd static pod (as `cluster-restore.sh` waits for them) and etcd's ports. */
 export const etcdContainers = ["etcd", "etcdctl", "etcd-metrics", "etcd-readyz", "etcd-rev"] as const
 export const etcdPorts = [2379, 2380] as const

@@ -11,7 +11,7 @@
  */
 import { Result, Schema } from "effect"
 import { overridableCheck, type PreflightCheck, type RecordVerdict } from "./restore-plan-render.ts"
-import { restoreIdPattern } from "./restore-plan.ts"
+import { type HostRecordRead, restoreIdPattern } from "./restore-plan.ts"
 import { Rfc3339Utc } from "./rfc3339.ts"
 
 const Decimal = Schema.String.check(Schema.isPattern(/^(0|[1-9]\d{0,19})$/))
@@ -39,17 +39,21 @@ export const encodeRestoredMemberRecord = (record: RestoredMemberRecord): string
 /** What the record says of the member in etcd's data directory now. */
 export type RecoveryHostFinding =
   | { readonly _tag: "NoRecord" }
-  /** A record that does not decode: damaged or not this tool's. */
+  /** etcd has no member here: a stand-down has none to move aside, whatever the record says. */
+  | { readonly _tag: "NoMember" }
+  /** A record that cannot be read or does not decode: damaged or not this tool's. */
   | { readonly _tag: "Unreadable"; readonly reason: string }
-  /** The member the record names is no longer in place (or no member is). */
+  /** The member the record names is no longer in place. */
   | { readonly _tag: "MemberReplaced"; readonly record: RestoredMemberRecord }
   | { readonly _tag: "RestoredHere"; readonly record: RestoredMemberRecord }
 
 const sameDirectory = (a: DirectoryIdentity, b: DirectoryIdentity) => a.device === b.device && a.inode === b.inode
 
-/** `recordText`: the record's text, undefined when there is none; `member`: the identity of etcd's member directory now, undefined when there is none. */
-export const recoveryHostFinding = (recordText: string | undefined, member: DirectoryIdentity | undefined): RecoveryHostFinding => {
+/** `recordText`: the record as read; `member`: the identity of etcd's member directory now, undefined when there is none. */
+export const recoveryHostFinding = (recordText: HostRecordRead, member: DirectoryIdentity | undefined): RecoveryHostFinding => {
   if (recordText === undefined) return { _tag: "NoRecord" }
+  if (member === undefined) return { _tag: "NoMember" }
+  if (typeof recordText !== "string") return { _tag: "Unreadable", reason: recordText.unreadable }
   const decoded = decodeRecord(recordText)
   if (Result.isFailure(decoded)) return { _tag: "Unreadable", reason: decoded.failure.message }
   const record = decoded.success
@@ -75,6 +79,8 @@ const recoveryHostVerdict = (finding: RecoveryHostFinding, recordPath: string): 
   switch (finding._tag) {
     case "NoRecord":
       return { _tag: "Clear", detail: `no ${recordPath}` }
+    case "NoMember":
+      return { _tag: "Clear", detail: "etcd has no member here to move aside" }
     case "MemberReplaced":
       return {
         _tag: "Clear",

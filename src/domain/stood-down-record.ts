@@ -8,7 +8,7 @@
  */
 import { Result, Schema } from "effect"
 import { overridableCheck, type PreflightCheck, type RecordVerdict } from "./restore-plan-render.ts"
-import { restoreIdPattern } from "./restore-plan.ts"
+import { type HostRecordRead, restoreIdPattern } from "./restore-plan.ts"
 import { Rfc3339Utc } from "./rfc3339.ts"
 
 export const StoodDownRecord = Schema.Struct({
@@ -31,10 +31,11 @@ export type StoodDownFinding =
   | { readonly _tag: "Unreadable"; readonly reason: string }
   | { readonly _tag: "StoodDown"; readonly record: StoodDownRecord }
 
-/** `recordText`: the record's text, undefined when there is none; `memberInPlace`: etcd's member directory exists. */
-export const stoodDownFinding = (recordText: string | undefined, memberInPlace: boolean): StoodDownFinding => {
+/** `recordText`: the record as read; `memberInPlace`: etcd's member directory exists. */
+export const stoodDownFinding = (recordText: HostRecordRead, memberInPlace: boolean): StoodDownFinding => {
   if (recordText === undefined) return { _tag: "NoRecord" }
   if (memberInPlace) return { _tag: "MemberInPlace" }
+  if (typeof recordText !== "string") return { _tag: "Unreadable", reason: recordText.unreadable }
   const decoded = decodeRecord(recordText)
   return Result.isFailure(decoded) ? { _tag: "Unreadable", reason: decoded.failure.message } : { _tag: "StoodDown", record: decoded.success }
 }

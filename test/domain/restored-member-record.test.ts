@@ -24,6 +24,7 @@ const everyFinding = (record: RestoredMemberRecord): ReadonlyArray<RecoveryHostF
   { _tag: "NoRecord" },
   { _tag: "Unreadable", reason: "cut short" },
   { _tag: "MemberReplaced", record },
+  { _tag: "NoMember" },
   { _tag: "RestoredHere", record },
 ]
 
@@ -42,18 +43,22 @@ describe("recoveryHostFinding", () => {
       fc.property(recordArb, fc.option(identityArb, { nil: undefined }), (record, member) => {
         const finding = recoveryHostFinding(encodeRestoredMemberRecord(record), member)
         const same = member !== undefined && member.device === record.member.device && member.inode === record.member.inode
-        expect(finding).toEqual({ _tag: same ? "RestoredHere" : "MemberReplaced", record })
+        expect(finding).toEqual(member === undefined ? { _tag: "NoMember" } : same ? { _tag: "RestoredHere", record } : { _tag: "MemberReplaced", record })
         expect(recoveryHostFinding(encodeRestoredMemberRecord(record), record.member)).toEqual({ _tag: "RestoredHere", record })
       }),
     )
   })
 
-  it("property: no record is no finding, whatever is in place; text that is not a record is unreadable, never absent", () => {
+  it("property: no record is no finding, and no member nothing to guard; else text that is not a record, or a record that cannot be read, is unreadable, never absent", () => {
     fc.assert(
       fc.property(fc.option(identityArb, { nil: undefined }), fc.string(), (member, text) => {
         expect(recoveryHostFinding(undefined, member)).toEqual({ _tag: "NoRecord" })
         const finding = recoveryHostFinding(text, member)
-        expect(finding._tag === "Unreadable" || finding._tag === "RestoredHere" || finding._tag === "MemberReplaced").toBe(true)
+        expect(["Unreadable", "RestoredHere", "MemberReplaced", "NoMember"]).toContain(finding._tag)
+        expect(finding._tag === "NoMember").toBe(member === undefined)
+        expect(recoveryHostFinding({ unreadable: "EACCES" }, member)).toEqual(
+          member === undefined ? { _tag: "NoMember" } : { _tag: "Unreadable", reason: "EACCES" },
+        )
       }),
     )
   })
@@ -69,7 +74,7 @@ describe("recoveryHostFinding", () => {
 describe("recoveryHostCheck", () => {
   it("property: unmet exactly where the restored member is still in place or the record cannot be read, unless told to stand down anyway", () => {
     fc.assert(
-      fc.property(recordArb, fc.boolean(), fc.integer({ min: 0, max: 3 }), (record, even, kind) => {
+      fc.property(recordArb, fc.boolean(), fc.integer({ min: 0, max: 4 }), (record, even, kind) => {
         const finding = everyFinding(record)[kind]!
         const check = recoveryHostCheck(finding, recordPath, even)
         const blocks = finding._tag === "RestoredHere" || finding._tag === "Unreadable"
@@ -95,9 +100,9 @@ describe("recoveryHostCheck", () => {
 describe("restoredMemberNote", () => {
   it("property: a restore says so only where the member it sets aside is the one a restore put in place", () => {
     fc.assert(
-      fc.property(recordArb, fc.integer({ min: 0, max: 3 }), (record, kind) => {
+      fc.property(recordArb, fc.integer({ min: 0, max: 4 }), (record, kind) => {
         const note = restoredMemberNote(everyFinding(record)[kind]!, recordPath)
-        expect(note === undefined).toBe(kind !== 3)
+        expect(note === undefined).toBe(kind !== 4)
         if (note !== undefined) {
           expect(note).toContain(`restore-${record.restoreId}`)
           expect(note).toContain(record.restoredAt)

@@ -32,6 +32,9 @@ describe("stoodDownFinding", () => {
         )
         expect(stoodDownFinding(undefined, memberInPlace)).toEqual({ _tag: "NoRecord" })
         expect(stoodDownFinding(text, true)).toEqual({ _tag: "MemberInPlace" })
+        expect(stoodDownFinding({ unreadable: "EACCES" }, memberInPlace)).toEqual(
+          memberInPlace ? { _tag: "MemberInPlace" } : { _tag: "Unreadable", reason: "EACCES" },
+        )
         expect(["Unreadable", "StoodDown"]).toContain(stoodDownFinding(text, false)._tag)
       }),
     )

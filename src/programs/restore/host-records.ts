@@ -7,7 +7,7 @@
  */
 import { posix } from "node:path"
 import { Effect } from "effect"
-import { hostLayout } from "../../domain/restore-plan.ts"
+import { type HostRecordRead, hostLayout } from "../../domain/restore-plan.ts"
 import { type DirectoryIdentity, recoveryHostFinding } from "../../domain/restored-member-record.ts"
 import { readOptionalBackupFileBytes } from "../../services/backup-file.ts"
 import { DurableFiles } from "../../services/durable-files.ts"
@@ -16,23 +16,27 @@ import { type StoodDownFinding, stoodDownFinding } from "../../domain/stood-down
 /** A record is a few hundred bytes; a bigger file there is not one. */
 const maxRecordBytes = 64 * 1024
 
-type Unreadable = { readonly _tag: "Unreadable"; readonly reason: string }
-
 /**
- * The record at `record` (a host path) under `root`, judged against etcd's member directory now. A record that
- * cannot be read, or a member directory that cannot be inspected, is unreadable, not absent.
+ * The record at `record` (a host path) under `root`, judged against etcd's member directory now. A record
+ * that cannot be read is passed on as unreadable, not absent (a kept-data directory that is no directory
+ * holds none: the restore's checks name it); a member directory that cannot be inspected is unreadable too.
  */
-const observe = <F>(root: string, record: string, judge: (text: string | undefined, member: DirectoryIdentity | undefined) => F) =>
+const observe = <F>(root: string, record: string, judge: (read: HostRecordRead, member: DirectoryIdentity | undefined) => F) =>
   Effect.gen(function* () {
     const recordPath = posix.join(root, record)
-    const bytes = yield* Effect.result(readOptionalBackupFileBytes(recordPath, maxRecordBytes))
+    const read: HostRecordRead = yield* readOptionalBackupFileBytes(recordPath, maxRecordBytes).pipe(
+      Effect.map((bytes) => bytes?.toString("utf8")),
+      Effect.catchIf(
+        (e) => e._tag === "BackupFileUnreadable" && e.code === "ENOTDIR",
+        () => Effect.succeed(undefined),
+      ),
+      Effect.catch((e) => Effect.succeed({ unreadable: e.message })),
+    )
     const member = yield* Effect.result(DurableFiles.use((files) => files.identity(posix.join(root, hostLayout.dataDir, "member"))))
-    const finding: F | Unreadable =
-      bytes._tag === "Failure"
-        ? { _tag: "Unreadable", reason: bytes.failure.message }
-        : member._tag === "Failure"
-          ? { _tag: "Unreadable", reason: `etcd's member directory cannot be inspected: ${member.failure.message}` }
-          : judge(bytes.success?.toString("utf8"), member.success)
+    const finding: F | { readonly _tag: "Unreadable"; readonly reason: string } =
+      member._tag === "Failure"
+        ? { _tag: "Unreadable", reason: `etcd's member directory cannot be inspected: ${member.failure.message}` }
+        : judge(read, member.success)
     return { finding, recordPath }
   })
 

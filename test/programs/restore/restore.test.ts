@@ -392,7 +392,18 @@ describe("restore", () => {
     expect(error.message).toContain(
       `required: ${join(host.root, "var/lib/etcd-backup")} is a directory (or a symbolic link to one), or absent; found: it is a regular file, not a directory`,
     )
+    // Named once, as what it is: no record can be in it, so none is called unreadable.
+    expect(error.message).not.toContain("unreadable")
     expect(snapshotTree(host.root)).toEqual(before)
+  })
+
+  it("lets a stand-down record it cannot read be while etcd has a member here: the host is no stood-down one", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    mkdirSync(join(host.root, "var/lib/etcd-backup"), { recursive: true })
+    execFileSync("mkfifo", [join(host.root, "var/lib/etcd-backup/stood-down.json")])
+    const dry = await restore(host, { dryRun: true })
+    success(dry)
+    expect(dry.output).toContain("but etcd has a member here again: the host rejoined): ok")
   })
 
   // OpenShift's "moving etcd to a different disk": /var/lib/etcd is a file system of its own. Here it is a directory on
