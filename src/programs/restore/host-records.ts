@@ -19,7 +19,7 @@ const maxRecordBytes = 64 * 1024
 /**
  * The record at `record` (a host path) under `root`, judged against etcd's member directory now. A record
  * that cannot be read is passed on as unreadable, not absent (a kept-data directory that is no directory
- * holds none: the restore's checks name it); a member directory that cannot be inspected is unreadable too.
+ * holds none: the restore's checks name it); so is a record beside a member directory that cannot be inspected.
  */
 const observe = <F>(root: string, record: string, judge: (read: HostRecordRead, member: DirectoryIdentity | undefined) => F) =>
   Effect.gen(function* () {
@@ -33,10 +33,11 @@ const observe = <F>(root: string, record: string, judge: (read: HostRecordRead, 
       Effect.catch((e) => Effect.succeed({ unreadable: e.message })),
     )
     const member = yield* Effect.result(DurableFiles.use((files) => files.identity(posix.join(root, hostLayout.dataDir, "member"))))
+    // Without a record there is nothing to judge the member against.
     const finding: F | { readonly _tag: "Unreadable"; readonly reason: string } =
-      member._tag === "Failure"
-        ? { _tag: "Unreadable", reason: `etcd's member directory cannot be inspected: ${member.failure.message}` }
-        : judge(read, member.success)
+      member._tag === "Success" || read === undefined
+        ? judge(read, member._tag === "Success" ? member.success : undefined)
+        : { _tag: "Unreadable", reason: `etcd's member directory cannot be inspected: ${member.failure.message}` }
     return { finding, recordPath }
   })
 
