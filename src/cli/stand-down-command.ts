@@ -48,6 +48,6 @@ export const standDownCommand = Command.make(
     ),
 ).pipe(
   Command.withDescription(
-    "On every control-plane host other than the recovery host, before `restore` runs there (OpenShift's procedure does this by hand): stop kube-apiserver, kube-controller-manager, kube-scheduler and etcd (their manifests moved to /etc/kubernetes/manifests-stopped), wait until they are gone, and move etcd's member and revision.json into /var/lib/etcd-backup. --dry-run prints exactly the steps a real run performs and refuses as it would. Nothing is deleted; run it again after an interruption and it continues.",
+    "On every control-plane host other than the recovery host, before `restore` runs there (OpenShift's procedure does this by hand): stop kube-apiserver, kube-controller-manager, kube-scheduler and etcd (their manifests moved to /etc/kubernetes/manifests-stopped), wait until they are gone, and move etcd's member and revision.json into /var/lib/etcd-backup. --dry-run prints exactly the steps a real run performs and refuses as it would. Refused on the recovery host of a restore while the member it put in place is etcd's (--even-on-recovery-host). Nothing is deleted; run it again after an interruption and it continues.",
   ),
 )
