@@ -5,6 +5,7 @@ import { Effect, FileSystem, Layer, Option } from "effect"
 import { CliError, Command, Flag } from "effect/cli"
 import { pathInside } from "../domain/path-inside.ts"
 import { restoreIdPattern } from "../domain/restore-plan.ts"
+import { evenAfterStandDownFlag } from "../domain/stood-down-record.ts"
 import { backupArgument, chosenBackup, etcdutlFlag, timestampFlag } from "./backup-reading-flags.ts"
 import { realPathSoFar } from "./directory-store-places.ts"
 import { checkedWith, nonEmpty } from "./flag-checks.ts"
@@ -84,7 +85,7 @@ export const restoreCommand = Command.make(
         "Restore a backup of another OpenShift release than the host runs (read from its kube-apiserver static pod); OpenShift supports only the same z-stream release",
       ),
     ),
-    evenAfterStandDown: Flag.Boolean("even-after-stand-down").pipe(
+    evenAfterStandDown: Flag.Boolean(evenAfterStandDownFlag).pipe(
       Flag.withDefault(false),
       Flag.withDescription(
         "Restore on a host that `stand-down` stood down for a restore on another host and that has had no etcd member since (/var/lib/etcd-backup/stood-down.json): only when the restore is to run here instead",

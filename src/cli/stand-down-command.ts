@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto"
 import { Effect, Layer, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { restoreIdPattern } from "../domain/restore-plan.ts"
+import { evenOnRecoveryHostFlag } from "../domain/restored-member-record.ts"
 import { checkedWith } from "./flag-checks.ts"
 import { hostRootFlag, planDryRunFlag } from "./host-root-flags.ts"
 import { withLogging } from "./logging.ts"
@@ -11,7 +12,7 @@ export const standDownCommand = Command.make(
   {
     root: hostRootFlag("every host path of the stand-down is under it"),
     dryRun: planDryRunFlag(""),
-    evenOnRecoveryHost: Flag.Boolean("even-on-recovery-host").pipe(
+    evenOnRecoveryHost: Flag.Boolean(evenOnRecoveryHostFlag).pipe(
       Flag.withDefault(false),
       Flag.withDescription(
         "Stand this host down although a restore put etcd's member in place here and it is still the member (/var/lib/etcd-backup/restored-member.json): only when a new restore is to run on another host",

@@ -60,7 +60,8 @@ export const recoveryHostFinding = (recordText: HostRecordRead, member: Director
   return member !== undefined && sameDirectory(record.member, member) ? { _tag: "RestoredHere", record } : { _tag: "MemberReplaced", record }
 }
 
-export const evenOnRecoveryHostFlag = "--even-on-recovery-host"
+/** The flag (without its dashes) that stands a recovery host down anyway. */
+export const evenOnRecoveryHostFlag = "even-on-recovery-host"
 
 /**
  * The stand-down's check: unmet where this host holds the member a restore put in place, unless
@@ -70,7 +71,7 @@ export const recoveryHostCheck = (finding: RecoveryHostFinding, recordPath: stri
   overridableCheck(
     "not the recovery host of a restore, whose member a stand-down would move aside",
     recoveryHostVerdict(finding, recordPath),
-    evenOnRecoveryHostFlag,
+    `--${evenOnRecoveryHostFlag}`,
     evenOnRecoveryHost,
     "standing this host down anyway",
   )

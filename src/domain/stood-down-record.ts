@@ -40,7 +40,8 @@ export const stoodDownFinding = (recordText: HostRecordRead, memberInPlace: bool
   return Result.isFailure(decoded) ? { _tag: "Unreadable", reason: decoded.failure.message } : { _tag: "StoodDown", record: decoded.success }
 }
 
-export const evenAfterStandDownFlag = "--even-after-stand-down"
+/** The flag (without its dashes) that restores on a stood-down host anyway. */
+export const evenAfterStandDownFlag = "even-after-stand-down"
 
 /**
  * The restore's check: unmet where this host was stood down and has no member since, unless
@@ -50,7 +51,7 @@ export const afterStandDownCheck = (finding: StoodDownFinding, recordPath: strin
   overridableCheck(
     "not a host stood down for a restore on another host",
     afterStandDownVerdict(finding, recordPath),
-    evenAfterStandDownFlag,
+    `--${evenAfterStandDownFlag}`,
     evenAfterStandDown,
     "restoring here",
   )

@@ -9,6 +9,7 @@ import { constants } from "node:fs"
 import { chmod, copyFile, type FileHandle, link, lstat, mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from "node:fs/promises"
 import { basename, dirname, join } from "node:path"
 import { Context, Effect, Layer } from "effect"
+import type { DirectoryIdentity } from "../domain/restored-member-record.ts"
 import { BackupFileError, fileError } from "./atomic-files.ts"
 import { descriptorPath, descriptorsHavePaths } from "./descriptor-path.ts"
 import { errnoCode } from "./file-system-error.ts"
@@ -195,7 +196,7 @@ const writeReplacing = async (path: string, data: Uint8Array, mode: number): Pro
 }
 
 /** Device and inode of what is at `path` (links not followed), as decimal strings (they are 64-bit); undefined when nothing is there. */
-const identity = async (path: string): Promise<{ readonly device: string; readonly inode: string } | undefined> => {
+const identity = async (path: string): Promise<DirectoryIdentity | undefined> => {
   try {
     const info = await lstat(path, { bigint: true })
     return { device: String(info.dev), inode: String(info.ino) }
@@ -259,7 +260,7 @@ export class DurableFiles extends Context.Service<
     readonly removeTree: (path: string) => Effect.Effect<void, BackupFileError>
     readonly syncDirectory: (path: string) => Effect.Effect<void, BackupFileError>
     /** Device and inode (links not followed), decimal; `undefined` when nothing is there. */
-    readonly identity: (path: string) => Effect.Effect<{ readonly device: string; readonly inode: string } | undefined, BackupFileError>
+    readonly identity: (path: string) => Effect.Effect<DirectoryIdentity | undefined, BackupFileError>
     /** Writes `data` with `mode` over `path` (replacing what is there) through `replacingPartOf(path)`; never leaves a partial `path`. */
     readonly writeReplacing: (path: string, data: Uint8Array, mode: number) => Effect.Effect<void, BackupFileError>
   }
