@@ -11,7 +11,7 @@
  */
 import { Result, Schema } from "effect"
 import { overridableCheck, type PreflightCheck, type RecordVerdict } from "./restore-plan-render.ts"
-import { type HostRecordRead, restoreIdPattern } from "./restore-plan.ts"
+import { type HostRecordRead, hostLayout, restoreIdPattern } from "./restore-plan.ts"
 import { Rfc3339Utc } from "./rfc3339.ts"
 
 const Decimal = Schema.String.check(Schema.isPattern(/^(0|[1-9]\d{0,19})$/))
@@ -109,5 +109,5 @@ const recoveryHostVerdict = (finding: RecoveryHostFinding, recordPath: string): 
  */
 export const restoredMemberNote = (finding: RecoveryHostFinding, recordPath: string): string | undefined =>
   finding._tag === "RestoredHere"
-    ? `Note: etcd's member here is the one restore-${finding.record.restoreId} put in place at ${finding.record.restoredAt} from ${finding.record.backup} (${recordPath}). This restore sets it aside (kept in /var/lib/etcd-backup) and takes the cluster back to this backup: what the cluster stored since that restore is then only in the kept member.`
+    ? `Note: etcd's member here is the one restore-${finding.record.restoreId} put in place at ${finding.record.restoredAt} from ${finding.record.backup} (${recordPath}). This restore sets it aside (kept in ${hostLayout.keptDataDir}) and takes the cluster back to this backup: what the cluster stored since that restore is then only in the kept member.`
     : undefined
