@@ -2,10 +2,10 @@
  * `cluster-backup stand-down` as a person runs it on another control-plane host (here a tree
  * under a temporary root): the real run, the dry run, a refusal's exit code and message, and kills.
  */
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { makeOtherHostTree, staticPods } from "../support/bad-backups.ts"
+import { makeOtherHostTree, recordedRestoreId, staticPods, writeRestoredMemberRecord } from "../support/bad-backups.ts"
 import { snapshotTree } from "../support/hostile-tarballs.ts"
 import { atPlanStep, runAndKillWhen, seededRandom } from "../support/kill-loop.ts"
 import { runCli } from "../support/run-cli.ts"
@@ -45,21 +45,11 @@ describe("cluster-backup stand-down", () => {
 
   it("on the recovery host of a restore, exits 1 naming --even-on-recovery-host, and stands down with it", async () => {
     const root = hostTree()
-    const member = lstatSync(join(root, "var/lib/etcd/member"), { bigint: true })
-    mkdirSync(join(root, "var/lib/etcd-backup"))
-    writeFileSync(
-      join(root, "var/lib/etcd-backup/restored-member.json"),
-      JSON.stringify({
-        restoreId: "0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71",
-        backup: "/home/core/backup",
-        restoredAt: "2026-12-06T11:00:00Z",
-        member: { device: String(member.dev), inode: String(member.ino) },
-      }),
-    )
+    writeRestoredMemberRecord(root)
     const before = snapshotTree(root)
     const refused = await cli("stand-down", "--root", root)
     expect(refused.status).toBe(1)
-    expect(refused.stderr).toContain("this is the recovery host: restore-0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71 put the restored member")
+    expect(refused.stderr).toContain(`this is the recovery host: restore-${recordedRestoreId} put the restored member`)
     expect(snapshotTree(root)).toEqual(before)
     const forced = await cli("stand-down", "--root", root, "--even-on-recovery-host", "--stand-down-id", standDownId)
     expect(forced.status, forced.stderr).toBe(0)

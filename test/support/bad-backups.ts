@@ -3,7 +3,20 @@
  * backup-resources on the OpenShift fixtures, backup-create), and a corpus of bad backups built
  * from it, each with the checks `verify` must fail and words its report must contain.
  */
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs"
+import {
+  cpSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
@@ -367,3 +380,24 @@ export const restoreOnHost = (
     output: (text) => Effect.sync(() => void out.push(text)),
     ...options,
   }).pipe(Effect.provide(Layer.mergeAll(DurableFiles.live, hostProcesses)))
+
+/** The restore id `writeRestoredMemberRecord` records. */
+export const recordedRestoreId = "0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71"
+
+/**
+ * A restore's record of the member it put in place, written by hand as `restore` writes it, naming etcd's
+ * member directory under `root` as it is now (restore-<recordedRestoreId> of /home/core/backup). Returns its path.
+ */
+export const writeRestoredMemberRecord = (root: string): string => {
+  const member = lstatSync(join(root, "var/lib/etcd/member"), { bigint: true })
+  const path = join(root, "var/lib/etcd-backup/restored-member.json")
+  mkdirSync(dirname(path), { recursive: true })
+  const record = {
+    restoreId: recordedRestoreId,
+    backup: "/home/core/backup",
+    restoredAt: "2026-12-06T11:00:00Z",
+    member: { device: String(member.dev), inode: String(member.ino) },
+  }
+  writeFileSync(path, JSON.stringify(record))
+  return path
+}

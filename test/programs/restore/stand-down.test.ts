@@ -4,7 +4,7 @@
  * wait (a `sleep` whose working directory is etcd's data directory).
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process"
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Cause, Effect, Exit, Layer } from "effect"
@@ -18,7 +18,7 @@ import { Etcdutl } from "../../../src/services/etcdutl.ts"
 import { HostProcesses } from "../../../src/services/host-processes.ts"
 import { acquireRunLock } from "../../../src/services/run-lock.ts"
 import { Tarball } from "../../../src/services/tarball/tarball.ts"
-import { etcdOnDedicatedDisk, makeOtherHostTree, staticPods } from "../../support/bad-backups.ts"
+import { etcdOnDedicatedDisk, makeOtherHostTree, recordedRestoreId, staticPods, writeRestoredMemberRecord } from "../../support/bad-backups.ts"
 import { snapshotTree } from "../../support/hostile-tarballs.ts"
 import { tempDir } from "../../support/temp-dir.ts"
 
@@ -126,28 +126,17 @@ describe("stand-down", () => {
 
   describe("on the recovery host of a restore (the record of the member it put in place)", () => {
     const recordFile = (root: string) => join(root, "var/lib/etcd-backup/restored-member.json")
-    const recordMember = (root: string, of: string) => {
-      const member = lstatSync(join(root, of), { bigint: true })
-      mkdirSync(join(root, "var/lib/etcd-backup"), { recursive: true })
-      const record = {
-        restoreId: "0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71",
-        backup: "/home/core/backup",
-        restoredAt: "2026-12-06T11:00:00Z",
-        member: { device: String(member.dev), inode: String(member.ino) },
-      }
-      writeFileSync(recordFile(root), JSON.stringify(record))
-    }
 
     it("refuses, dry or real, while the member the record names is etcd's member, and changes nothing", async () => {
       const root = hostTree()
-      recordMember(root, "var/lib/etcd/member")
+      writeRestoredMemberRecord(root)
       const before = snapshotTree(root)
       for (const dryRun of [true, false]) {
         const ran = await run(root, { dryRun })
         const error = failure(ran)
         expect(error._tag).toBe("RestoreRefused")
         expect(error.message).toContain(
-          "this is the recovery host: restore-0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71 put the restored member of /home/core/backup in place here at 2026-12-06T11:00:00Z",
+          `this is the recovery host: restore-${recordedRestoreId} put the restored member of /home/core/backup in place here at 2026-12-06T11:00:00Z`,
         )
         expect(ran.output).toContain("not the recovery host of a restore, whose member a stand-down would move aside: NOT MET")
       }
@@ -156,7 +145,7 @@ describe("stand-down", () => {
 
     it("goes on where the member the record names is no longer in place (a member put there since)", async () => {
       const root = hostTree()
-      recordMember(root, "var/lib/etcd/member")
+      writeRestoredMemberRecord(root)
       renameSync(join(root, "var/lib/etcd/member"), join(root, "var/lib/etcd/member-old"))
       mkdirSync(join(root, "var/lib/etcd/member/snap"), { recursive: true })
       writeFileSync(join(root, "var/lib/etcd/member/snap/db"), "a member put here since\n")
