@@ -18,6 +18,7 @@ const subcommands = {
   verify: () => import("./verify-command.ts").then((m) => m.verifyCommand),
   restore: () => import("./restore-command.ts").then((m) => m.restoreCommand),
   "stand-down": () => import("./stand-down-command.ts").then((m) => m.standDownCommand),
+  "prune-host": () => import("./prune-host-command.ts").then((m) => m.pruneHostCommand),
   redeploy: () => import("./redeploy-command.ts").then((m) => m.redeployCommand),
   "backup-upload": () => import("./backup-upload-command.ts").then((m) => m.backupUploadCommand),
   list: () => import("./list-command.ts").then((m) => m.listCommand),

@@ -58,6 +58,8 @@ describe("cluster-backup demo", () => {
     // The mistakes of a loop over every host, each refused.
     expect(run.stdout).toMatch(/stand-down \| refused: this is the recovery host: restore-\S+ put the restored member \.\.\./)
     expect(run.stdout).toMatch(/restore \| refused: this host was stood down \(stand-down-[^)]+\) for a restore on another host \.\.\./)
+    expect(run.stdout).toContain("prune-host | refused: /var/lib/etcd/member is missing: etcd has no member on this host ...")
+    expect(run.stdout).toMatch(/prune-host \| prune-host: removed (\d+) of \1 kept entries, .* freed; \/var\/lib\/etcd-backup holds only restored-member\.json/)
     expect(run.stdout).toContain(`cluster-backup redeploy --reason recovery-${restored![1]!.slice("restore-".length)}`)
     expect([...run.stdout.matchAll(/redeploy \| (\S+): revision \d+ is on all 3 nodes/g)].map((m) => m[1])).toEqual([
       "etcd",

@@ -3,8 +3,9 @@
  * on a control-plane host's tree (`restore --root`, with the real etcdutl 3.5), then `redeploy` against the simulated API server, whose operators answer a new
  * forceRedeploymentReason with a new revision rolled out node by node (src/simulation/redeployment-controllers.ts).
  * The BackupPolicy is suspended first, as in a recovery: the new revisions must not start backups meanwhile. After the
- * restore, the two mistakes a loop over every control-plane host would make are shown refused: standing the recovery
- * host down, and restoring on the host stood down.
+ * restore, the mistakes a loop over every control-plane host would make are shown refused: standing the recovery
+ * host down, restoring on the host stood down, and pruning what it kept before it rejoined. Once redeployed, `prune-host`
+ * gives back the space of what the restore kept on the recovery host.
  */
 import { randomUUID } from "node:crypto"
 import { dirname, join } from "node:path"
@@ -165,6 +166,11 @@ export const runRecoveryStage = (ctx: RecoveryContext) =>
           args: ["restore", yield* copyBackupInto(otherHost), "--root", otherHost, "--member-name", memberName, "--dry-run"],
           refusal: /this host was stood down \(stand-down-[^)]+\) for a restore on another host/,
         },
+        {
+          what: "prune-host on the host stood down, before it rejoined",
+          args: ["prune-host", "--root", otherHost, "--older-than", "0"],
+          refusal: /\/var\/lib\/etcd\/member is missing: etcd has no member on this host/,
+        },
       ]
       for (const mistake of mistakes) {
         yield* ctx.say(`by mistake, ${mistake.what}: cluster-backup ${mistake.args.join(" ").replaceAll(ctx.work, "<work>")}`)
@@ -206,6 +212,19 @@ export const runRecoveryStage = (ctx: RecoveryContext) =>
           message: `redeploy did not roll out every operand${why === undefined ? "" : ` (the simulated operators stopped: ${why})`}`,
         })
       }
+
+      // Healthy again: the space of what the restore kept is given back (a person would wait for a verified backup, and --older-than's 7 days).
+      const pruneArgs = ["prune-host", "--root", host, "--older-than", "0"]
+      yield* ctx.say(`once the cluster is healthy again: cluster-backup ${pruneArgs.join(" ").replaceAll(ctx.work, "<work>")}`)
+      const pruneLines: Array<string> = []
+      const pruned = yield* Effect.exit(runLocalContainer("prune-host", ctx.entry, pruneArgs, {}, (line) => pruneLines.push(line), "lines"))
+      const prunedLine = pruneLines.find((l) => /^prune-host: removed \d+ of \d+ kept entries/.test(l))
+      const keptAfter = yield* fs.readDirectory(join(host, "var", "lib", "etcd-backup")).pipe(Effect.orElseSucceed((): ReadonlyArray<string> => ["?"]))
+      if (pruned._tag === "Failure" || prunedLine === undefined || keptAfter.join(",") !== "restored-member.json") {
+        for (const line of pruneLines.slice(-10)) yield* Console.log(`    prune-host | ${line.replaceAll(ctx.work, "<work>")}`)
+        return yield* new DemoFailed({ stage: "recovery", message: "prune-host did not remove what the restore kept, the record aside" })
+      }
+      yield* Console.log(`    prune-host | ${prunedLine.replace(/\.$/, "")}; /var/lib/etcd-backup holds only restored-member.json`)
       return { restoreId, restored: report.find((l) => completeLine.test(l)) ?? "", rolledOut } satisfies RecoverySummary
     }).pipe(Effect.scoped),
   )

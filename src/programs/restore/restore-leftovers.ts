@@ -17,12 +17,15 @@
  * - `/var/lib/etcd-backup/.restored-member.json.part` and `.stood-down.json.part`: a record of the
  *   restored member or of a stand-down, killed while written (its step writes it again); removed by
  *   the next run.
+ * - `.cluster-backup-removing-*` in the directories that hold what a recovery kept: what a killed
+ *   `prune-host` was removing, renamed out of its kept name first; removed by the next run.
  *
  * The lock, `/etc/kubernetes/.cluster-backup-restore.lock` under the root, is held for the whole
  * of a real run (`src/services/run-lock.ts`).
  */
 import { posix } from "node:path"
 import { Effect, Schema } from "effect"
+import { keptDirectories, removingPrefix } from "../../domain/kept-on-host.ts"
 import { hostLayout, isSnapshotCopyName, partialRestoreId } from "../../domain/restore-plan.ts"
 import { movePartPrefix, moveTrashPrefix } from "../../services/cross-device-move.ts"
 import { DurableFiles, replacingPartOf } from "../../services/durable-files.ts"
@@ -130,6 +133,12 @@ const leftoverKinds: ReadonlyArray<{ readonly dir: string; readonly prefix: stri
     prefix: posix.basename(replacingPartOf(record)),
     directoriesOnly: false,
     what: `the partial ${posix.basename(record)} that a killed run left (the record is written again)`,
+  })),
+  ...keptDirectories.map((dir) => ({
+    dir,
+    prefix: removingPrefix,
+    directoriesOnly: false,
+    what: "what a killed prune-host was removing (already out of its kept name)",
   })),
 ]
 

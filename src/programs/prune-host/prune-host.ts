@@ -1,0 +1,189 @@
+/**
+ * `cluster-backup prune-host`: gives back the space of what `restore` and `stand-down` kept on this host
+ * (the old member, stopped manifests, replaced resources, downloads...; `domain/kept-on-host.ts`), once
+ * the host runs its control plane again and what was kept is older than `--older-than`.
+ *
+ * A real run holds the restore lock (no restore or stand-down runs meanwhile), sweeps what killed runs
+ * left, then removes each entry by renaming it to a hidden name in its directory and removing that, so
+ * a kill at any moment leaves every kept entry whole under its name or gone; the next run finishes the
+ * removal. A download is removed under its own lock, and kept while a live restore holds it.
+ */
+import { posix } from "node:path"
+import { Clock, Effect } from "effect"
+import { formatBytes } from "../../domain/byte-format.ts"
+import {
+  controlPlaneManifests,
+  decidePrune,
+  type EntryType,
+  type KeptItem,
+  keptDirectories,
+  keptKindOf,
+  removingPrefix,
+  renderPruneDecisions,
+  stillNeededReasons,
+} from "../../domain/kept-on-host.ts"
+import { defaultOperands, type OperandTable } from "../../domain/operands.ts"
+import { type PreflightCheck, renderPreflightCheck } from "../../domain/restore-plan-render.ts"
+import { hostLayout } from "../../domain/restore-plan.ts"
+import { allocatedBytes } from "../../domain/tree-measure.ts"
+import { DurableFiles } from "../../services/durable-files.ts"
+import { acquireRunLock, inspectRunLock } from "../../services/run-lock.ts"
+import { treeEntryOfStats, treeSize } from "../../services/tree-size.ts"
+import { resolveRoot } from "../restore/restore-inputs.ts"
+import { findPartialRestores, restoreLockPath, sweepLeftovers } from "../restore/restore-leftovers.ts"
+import { lockCheck, refusal } from "../restore/restore.ts"
+
+export interface PruneHostOptions {
+  readonly root: string
+  readonly dryRun: boolean
+  /** Remove only what was kept at least this long ago. */
+  readonly olderThanMs: number
+  readonly operands?: OperandTable | undefined
+  readonly output: (text: string) => Effect.Effect<void>
+}
+
+export interface PruneHostOutcome {
+  /** Host paths removed (none for a dry run). */
+  readonly removed: ReadonlyArray<string>
+  /** What removing them freed. */
+  readonly freedBytes: number
+}
+
+const entryType = (info: { isFile(): boolean; isDirectory(): boolean } | undefined): EntryType | undefined =>
+  info === undefined ? undefined : info.isFile() ? "File" : info.isDirectory() ? "Directory" : "Other"
+
+const names = (dir: string) =>
+  DurableFiles.use((files) => files.readDirectory(dir)).pipe(
+    Effect.catchIf(
+      (e) => e.code === "ENOENT" || e.code === "ENOTDIR",
+      () => Effect.succeed<ReadonlyArray<string>>([]),
+    ),
+  )
+
+/** What removing `path` frees: a file with another name (the restored snapshot is often a hard link to the backup's) frees nothing. */
+const freedByRemoving = (path: string) =>
+  DurableFiles.use((files) =>
+    treeSize(
+      path,
+      {
+        lstat: (p) =>
+          Effect.map(files.lstat(p), (s) => (s === undefined ? undefined : { ...treeEntryOfStats(s), ...(s.isFile() && s.nlink > 1 ? { blocks: 0 } : {}) })),
+        readDirectory: files.readDirectory,
+      },
+      allocatedBytes,
+      { hardLinks: "once" },
+    ),
+  )
+
+/** A live restore that downloaded into `path` holds `<path>.lock` (services/owned-work-dir.ts). */
+const downloadInUse = (path: string) =>
+  Effect.map(inspectRunLock(`${path}.lock`), (state) =>
+    state._tag === "Held" ? `a live run uses it: ${state.owner.command} (PID ${state.owner.pid}, started ${state.owner.startedAt})` : undefined,
+  )
+
+/** Everything a restore or stand-down kept under `root`. */
+const findKept = (root: string, table: OperandTable) =>
+  Effect.gen(function* () {
+    const items: Array<KeptItem> = []
+    for (const dir of keptDirectories) {
+      for (const name of yield* names(posix.join(root, dir))) {
+        const path = posix.join(root, dir, name)
+        const info = yield* DurableFiles.use((files) => files.lstat(path))
+        const type = entryType(info)
+        const kind = type === undefined ? undefined : keptKindOf(table, dir, name, type)
+        if (info === undefined || kind === undefined) continue
+        items.push({
+          path: posix.join(dir, name),
+          kind,
+          bytes: yield* freedByRemoving(path),
+          keptSinceMs: info.ctimeMs,
+          inUse: kind === "Download" ? yield* downloadInUse(path) : undefined,
+        })
+      }
+    }
+    return items
+  })
+
+/** Whether the host runs its control plane again, as checks a dry run lists and a real run refuses on. */
+const inServiceCheck = (root: string, table: OperandTable) =>
+  Effect.gen(function* () {
+    const inspect = (path: string) => DurableFiles.use((files) => files.lstat(posix.join(root, path)))
+    const member = yield* inspect(posix.join(hostLayout.dataDir, "member"))
+    const missingManifests: Array<string> = []
+    for (const manifest of controlPlaneManifests(table)) if ((yield* inspect(manifest)) === undefined) missingManifests.push(manifest)
+    const reasons = stillNeededReasons({
+      memberInPlace: member?.isDirectory() === true,
+      missingManifests,
+      partialRestores: yield* findPartialRestores(root),
+    })
+    const what = "this host runs its control plane again (etcd's member and the static pod manifests in place, no restore interrupted)"
+    const check: PreflightCheck =
+      reasons.length === 0 ? { what } : { what, unmet: `${reasons.join("; ")}. What was kept may be needed to finish or undo that, so nothing is removed` }
+    return check
+  })
+
+/** Renames `path` (under `root`) to a hidden name beside it, then removes that: never half-removed under its kept name. */
+const removeKept = (path: string) =>
+  DurableFiles.use((files) =>
+    Effect.gen(function* () {
+      const hidden = posix.join(posix.dirname(path), `${removingPrefix}${posix.basename(path)}`)
+      yield* files.move(path, hidden)
+      yield* files.removeTree(hidden)
+      yield* files.syncDirectory(posix.dirname(path))
+    }),
+  )
+
+const survey = (options: PruneHostOptions, root: string) =>
+  Effect.gen(function* () {
+    const table = options.operands ?? defaultOperands
+    const decisions = decidePrune(yield* findKept(root, table), yield* Clock.currentTimeMillis, options.olderThanMs)
+    return { decisions, checks: [yield* inServiceCheck(root, table)] }
+  })
+
+const realRun = (options: PruneHostOptions, root: string) =>
+  Effect.gen(function* () {
+    const line = (text: string) => options.output(`${text}\n`)
+    const lock = yield* acquireRunLock(restoreLockPath(root), "cluster-backup prune-host")
+    if (lock.replaced._tag === "Stale")
+      yield* line(`A restore, stand-down or prune-host was killed (its lock ${restoreLockPath(root)} was left): sweeping what it left.`)
+    for (const l of yield* sweepLeftovers(root)) yield* line(`removed  ${l.path}: ${l.what}`)
+    const { decisions, checks } = yield* survey(options, root)
+    yield* options.output(renderPruneDecisions(root, decisions, false))
+    for (const c of checks) yield* line(renderPreflightCheck(c))
+    const refused = refusal(checks, false, undefined, "prune-host")
+    if (refused !== undefined) return yield* refused
+    const removed: Array<string> = []
+    let freedBytes = 0
+    for (const { item, verdict } of decisions) {
+      if (verdict._tag !== "Remove") continue
+      const path = posix.join(root, item.path)
+      const remove =
+        item.kind === "Download"
+          ? Effect.scoped(Effect.andThen(acquireRunLock(`${path}.lock`, "cluster-backup prune-host"), removeKept(path)))
+          : removeKept(path)
+      const heldBy = yield* remove.pipe(
+        Effect.as(undefined),
+        Effect.catchTag("RunLockHeld", (e) => Effect.succeed(e.message)),
+      )
+      if (heldBy !== undefined) {
+        yield* line(`kept     ${item.path}: a restore took it meanwhile (${heldBy})`)
+        continue
+      }
+      removed.push(item.path)
+      freedBytes += item.bytes
+      yield* line(`removed  ${item.path} (${formatBytes(item.bytes)})`)
+    }
+    yield* line(`prune-host: removed ${removed.length} of ${decisions.length} kept entries, ${formatBytes(freedBytes)} freed.`)
+    return { removed, freedBytes } satisfies PruneHostOutcome
+  }).pipe(Effect.scoped)
+
+export const pruneHost = Effect.fn("pruneHost")(function* (options: PruneHostOptions) {
+  const root = yield* resolveRoot(options.root)
+  if (!options.dryRun) return yield* realRun(options, root)
+  const { decisions, checks: serviceChecks } = yield* survey(options, root)
+  const checks = [...(yield* lockCheck(root)), ...serviceChecks]
+  yield* options.output(`${renderPruneDecisions(root, decisions, true)}${checks.map((c) => `${renderPreflightCheck(c)}\n`).join("")}`)
+  const refused = refusal(checks, true, undefined, "prune-host")
+  if (refused !== undefined) return yield* refused
+  return { removed: [], freedBytes: 0 } satisfies PruneHostOutcome
+})
