@@ -194,7 +194,7 @@ export const renderPreflight = (plan: HostPlan, checks: ReadonlyArray<PreflightC
 /**
  * What OpenShift's procedure for restoring to a previous cluster state does once cluster-restore.sh is done, printed
  * after a real run: the kubelets restarted, their certificate requests approved, then every operator's new revision
- * (`redeploy`, with this restore's reason, so a rerun asks nothing twice).
+ * (`redeploy`, with this restore's reason, so a rerun asks nothing twice), and at last what the recovery kept removed (`prune-host`).
  */
 export const renderNextSteps = (restoreId: string): string =>
   [
@@ -202,4 +202,5 @@ export const renderNextSteps = (restoreId: string): string =>
     "  1. restart the kubelet on every control-plane host: systemctl restart kubelet.service",
     "  2. approve the nodes' pending certificate signing requests: oc get csr; oc adm certificate approve <name>",
     `  3. once the API answers, have every operator roll out a new revision, etcd first: cluster-backup redeploy --reason ${recoveryReason(restoreId)}`,
+    "  4. once the cluster is healthy and a new backup of it has verified, give back the space of what the recovery kept, on every control-plane host: cluster-backup prune-host (what was kept over 7 days ago; --dry-run lists it)",
   ].join("\n")
