@@ -107,7 +107,8 @@ const findKept = (root: string, table: OperandTable) =>
 /** Whether the host runs its control plane again, as checks a dry run lists and a real run refuses on. */
 const inServiceCheck = (root: string, table: OperandTable) =>
   Effect.gen(function* () {
-    const inspect = (path: string) => DurableFiles.use((files) => files.lstat(posix.join(root, path)))
+    // Links followed, as etcd and the kubelet follow them: a dangling one is no member or manifest.
+    const inspect = (path: string) => DurableFiles.use((files) => files.stat(posix.join(root, path)))
     const member = yield* inspect(posix.join(hostLayout.dataDir, "member"))
     const missingManifests: Array<string> = []
     for (const manifest of controlPlaneManifests(table)) if ((yield* inspect(manifest)) === undefined) missingManifests.push(manifest)

@@ -4,7 +4,7 @@
  * is old enough; the records, the live member, links, special files and anything else stay.
  */
 import { execFileSync } from "node:child_process"
-import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Cause, Effect, Exit, Layer } from "effect"
@@ -183,6 +183,18 @@ describe("prune-host on a host stood down", () => {
     expect(refused.error?.message).toContain("/var/lib/etcd/member is missing: etcd has no member on this host")
     expect(refused.error?.message).toContain("/etc/kubernetes/manifests/etcd-pod.yaml, /etc/kubernetes/manifests/kube-apiserver-pod.yaml")
     expect(snapshotTree(root)).toEqual(before)
+
+    // Links are followed, as etcd and the kubelet follow them: a dangling one is no member or manifest.
+    for (const pod of ["kube-apiserver", "kube-controller-manager", "kube-scheduler"]) {
+      writeFileSync(join(root, `etc/kubernetes/manifests/${pod}-pod.yaml`), `kind: Pod # ${pod}, redeployed\n`)
+    }
+    symlinkSync(join(root, "etc/kubernetes/gone.yaml"), join(root, "etc/kubernetes/manifests/etcd-pod.yaml"))
+    symlinkSync(join(root, "var/lib/etcd/gone"), join(root, "var/lib/etcd/member"))
+    const dangling = await prune(root)
+    expect(dangling.error?.message).toContain("/var/lib/etcd/member is missing")
+    expect(dangling.error?.message).toContain("/etc/kubernetes/manifests/etcd-pod.yaml is missing")
+    rmSync(join(root, "var/lib/etcd/member"))
+    rmSync(join(root, "etc/kubernetes/manifests/etcd-pod.yaml"))
 
     // The etcd operator adds the host back: a new member and new manifests.
     mkdirSync(join(root, "var/lib/etcd/member/snap"), { recursive: true })
