@@ -9,7 +9,7 @@
  * removal. A download is removed under its own lock, and kept while a live restore holds it.
  */
 import { posix } from "node:path"
-import { Clock, Effect } from "effect"
+import { Clock, Effect, Schema } from "effect"
 import { formatBytes } from "../../domain/byte-format.ts"
 import {
   controlPlaneManifests,
@@ -30,7 +30,7 @@ import { DurableFiles } from "../../services/durable-files.ts"
 import { acquireRunLock, inspectRunLock } from "../../services/run-lock.ts"
 import { treeEntryOfStats, treeSize } from "../../services/tree-size.ts"
 import { resolveRoot } from "../restore/restore-inputs.ts"
-import { findPartialRestores, restoreLockPath, sweepLeftovers } from "../restore/restore-leftovers.ts"
+import { findPartialRestores, renderSwept, restoreLockPath, sweepLeftovers } from "../restore/restore-leftovers.ts"
 import { lockCheck, refusal } from "../restore/restore.ts"
 
 export interface PruneHostOptions {
@@ -41,6 +41,12 @@ export interface PruneHostOptions {
   readonly operands?: OperandTable | undefined
   readonly output: (text: string) => Effect.Effect<void>
 }
+
+/** Some entries that were to go could not be removed; the others were. */
+export class PruneHostIncomplete extends Schema.TaggedError<PruneHostIncomplete>()("PruneHostIncomplete", {
+  failures: Schema.Array(Schema.Struct({ path: Schema.String, message: Schema.String })),
+  message: Schema.String,
+}) {}
 
 export interface PruneHostOutcome {
   /** Host paths removed (none for a dry run). */
@@ -147,13 +153,14 @@ const realRun = (options: PruneHostOptions, root: string) =>
     const lock = yield* acquireRunLock(restoreLockPath(root), "cluster-backup prune-host")
     if (lock.replaced._tag === "Stale")
       yield* line(`A restore, stand-down or prune-host was killed (its lock ${restoreLockPath(root)} was left): sweeping what it left.`)
-    for (const l of yield* sweepLeftovers(root)) yield* line(`removed  ${l.path}: ${l.what}`)
+    for (const l of yield* sweepLeftovers(root)) yield* line(renderSwept(l))
     const { decisions, checks } = yield* survey(options, root)
     yield* options.output(renderPruneDecisions(root, decisions, false))
     for (const c of checks) yield* line(renderPreflightCheck(c))
     const refused = refusal(checks, false, undefined, "prune-host")
     if (refused !== undefined) return yield* refused
     const removed: Array<string> = []
+    const failures: Array<{ readonly path: string; readonly message: string }> = []
     let freedBytes = 0
     for (const { item, verdict } of decisions) {
       if (verdict._tag !== "Remove") continue
@@ -162,19 +169,34 @@ const realRun = (options: PruneHostOptions, root: string) =>
         item.kind === "Download"
           ? Effect.scoped(Effect.andThen(acquireRunLock(`${path}.lock`, "cluster-backup prune-host"), removeKept(path)))
           : removeKept(path)
-      const heldBy = yield* remove.pipe(
-        Effect.as(undefined),
-        Effect.catchTag("RunLockHeld", (e) => Effect.succeed(e.message)),
+      // One entry that cannot go (EPERM, EROFS...) does not keep the others: the run fails at its end, naming it.
+      const outcome = yield* remove.pipe(
+        Effect.as({ _tag: "Removed" } as const),
+        Effect.catchTag("RunLockHeld", (e) => Effect.succeed({ _tag: "Held", why: e.message } as const)),
+        Effect.catchTags({
+          BackupFileError: (e) => Effect.succeed({ _tag: "Failed", why: e.message } as const),
+          RunLockError: (e) => Effect.succeed({ _tag: "Failed", why: e.message } as const),
+        }),
       )
-      if (heldBy !== undefined) {
-        yield* line(`kept     ${item.path}: a restore took it meanwhile (${heldBy})`)
-        continue
+      if (outcome._tag === "Held") yield* line(`kept     ${item.path}: a restore took it meanwhile (${outcome.why})`)
+      if (outcome._tag === "Failed") {
+        failures.push({ path: item.path, message: outcome.why })
+        yield* line(`FAILED   ${item.path}: ${outcome.why}`)
       }
+      if (outcome._tag !== "Removed") continue
       removed.push(item.path)
       freedBytes += item.bytes
       yield* line(`removed  ${item.path} (${formatBytes(item.bytes)})`)
     }
-    yield* line(`prune-host: removed ${removed.length} of ${decisions.length} kept entries, ${formatBytes(freedBytes)} freed.`)
+    const summary = `removed ${removed.length} of ${decisions.length} kept entries, ${formatBytes(freedBytes)} freed`
+    if (failures.length > 0)
+      return yield* new PruneHostIncomplete({
+        failures,
+        message:
+          `prune-host ${summary}, but could not remove ${failures.map((f) => `${f.path} (${f.message})`).join("; ")}. ` +
+          `One that could not be moved stays whole under its name; one moved first is left beside it as ${removingPrefix}<name>, which the next prune-host, restore or stand-down tries again`,
+      })
+    yield* line(`prune-host: ${summary}.`)
     return { removed, freedBytes } satisfies PruneHostOutcome
   }).pipe(Effect.scoped)
 

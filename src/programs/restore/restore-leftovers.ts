@@ -105,9 +105,26 @@ export const findPartialRestores = (root: string) =>
 export interface Leftover {
   readonly path: string
   readonly what: string
+  /** Only space: a run goes on when it cannot be removed (it says so) rather than fail for it. */
+  readonly onlySpace?: true
 }
 
-const leftoverKinds: ReadonlyArray<{ readonly dir: string; readonly prefix: string; readonly directoriesOnly: boolean; readonly what: string }> = [
+/** What the sweep did with a leftover: removed, or (only space) left, and why. */
+export interface SweptLeftover extends Leftover {
+  readonly notRemoved?: string
+}
+
+/** A swept leftover as the runs print it. */
+export const renderSwept = (l: SweptLeftover): string =>
+  l.notRemoved === undefined ? `removed  ${l.path}: ${l.what}` : `left     ${l.path}: ${l.what}; it could not be removed (${l.notRemoved}): remove it by hand`
+
+const leftoverKinds: ReadonlyArray<{
+  readonly dir: string
+  readonly prefix: string
+  readonly directoriesOnly: boolean
+  readonly what: string
+  readonly onlySpace?: true
+}> = [
   {
     dir: hostLayout.configDir,
     prefix: extractStagingPrefix,
@@ -139,6 +156,8 @@ const leftoverKinds: ReadonlyArray<{ readonly dir: string; readonly prefix: stri
     prefix: removingPrefix,
     directoriesOnly: false,
     what: "what a killed prune-host was removing (already out of its kept name)",
+    // Never the only copy of anything a run needs: one that cannot be removed must not block a restore.
+    onlySpace: true as const,
   })),
 ]
 
@@ -150,18 +169,25 @@ export const findLeftovers = (root: string) =>
       const dir = posix.join(root, kind.dir)
       for (const name of (yield* list(dir)).sort()) {
         const path = posix.join(dir, name)
-        if (name.startsWith(kind.prefix) && (!kind.directoriesOnly || (yield* isDirectory(path)))) found.push({ path, what: kind.what })
+        if (name.startsWith(kind.prefix) && (!kind.directoriesOnly || (yield* isDirectory(path))))
+          found.push({ path, what: kind.what, ...(kind.onlySpace === undefined ? {} : { onlySpace: kind.onlySpace }) })
       }
     }
     return found
   })
 
-/** Removes what killed restores left under `root` and returns it. Only call it while holding the restore lock. */
+/**
+ * Removes what killed restores left under `root` and returns it; a leftover that is only space and cannot be
+ * removed is returned with why. Only call it while holding the restore lock.
+ */
 export const sweepLeftovers = (root: string) =>
   Effect.gen(function* () {
-    const found = yield* findLeftovers(root)
-    for (const { path } of found) {
-      yield* DurableFiles.use((files) => files.removeTree(path)).pipe(Effect.mapError(failure))
+    const swept: Array<SweptLeftover> = []
+    for (const leftover of yield* findLeftovers(root)) {
+      const removed = yield* Effect.result(DurableFiles.use((files) => files.removeTree(leftover.path)))
+      if (removed._tag === "Success") swept.push(leftover)
+      else if (leftover.onlySpace === true) swept.push({ ...leftover, notRemoved: removed.failure.message })
+      else return yield* failure(removed.failure)
     }
-    return found
+    return swept
   })

@@ -31,7 +31,7 @@ import { defaultTarLimits, type TarLimits } from "../../services/tarball/tarball
 import { executePlan } from "./restore-executor.ts"
 import { gatherRestoreInputs, type RestoreInputOptions } from "./restore-inputs.ts"
 import { acquireRunLock, inspectRunLock } from "../../services/run-lock.ts"
-import { findLeftovers, type Leftover, restoreLockPath, sweepLeftovers } from "./restore-leftovers.ts"
+import { findLeftovers, type Leftover, renderSwept, restoreLockPath, sweepLeftovers } from "./restore-leftovers.ts"
 import { cachedVerification, preflightChecks } from "./restore-preflight.ts"
 import { restoreVersions } from "./restore-versions.ts"
 import { defaultOperands } from "../../domain/operands.ts"
@@ -132,9 +132,7 @@ const realRun = (options: RestoreOptions, root: string) =>
     const line = (text: string) => options.output(`${text}\n`)
     const lock = yield* acquireRunLock(restoreLockPath(root), `cluster-backup restore (restore-${options.restoreId})`)
     if (lock.replaced._tag === "Stale") yield* line(`A restore was killed (its lock ${restoreLockPath(root)} was left): sweeping what it left.`)
-    const sweep = sweepLeftovers(root).pipe(
-      Effect.flatMap((removed) => Effect.forEach(removed, (l) => line(`removed  ${l.path}: ${l.what}`), { discard: true })),
-    )
+    const sweep = sweepLeftovers(root).pipe(Effect.flatMap((removed) => Effect.forEach(removed, (l) => line(renderSwept(l)), { discard: true })))
     // However the run ends, no staging directory with decoded keys stays behind (the lock is released after).
     yield* Effect.addFinalizer(() => Effect.ignore(sweep))
     yield* sweep

@@ -33,7 +33,7 @@ import { recoveryHostCheck } from "../../domain/restored-member-record.ts"
 import { acquireRunLock } from "../../services/run-lock.ts"
 import { executePlan } from "./restore-executor.ts"
 import { observeHost, RestoreInputInvalid, resolveRoot } from "./restore-inputs.ts"
-import { restoreLockPath, sweepLeftovers } from "./restore-leftovers.ts"
+import { renderSwept, restoreLockPath, sweepLeftovers } from "./restore-leftovers.ts"
 import { checkPrecondition, RestorePreconditionFailed } from "./restore-preconditions.ts"
 import { preflightChecks } from "./restore-preflight.ts"
 import { lockCheck, refusal } from "./restore.ts"
@@ -104,7 +104,7 @@ const realRun = (options: StandDownOptions, root: string) =>
     const line = (text: string) => options.output(`${text}\n`)
     const lock = yield* acquireRunLock(restoreLockPath(root), `cluster-backup stand-down (stand-down-${options.standDownId})`)
     if (lock.replaced._tag === "Stale") yield* line(`A restore or stand-down was killed (its lock ${restoreLockPath(root)} was left): sweeping what it left.`)
-    for (const l of yield* sweepLeftovers(root)) yield* line(`removed  ${l.path}: ${l.what}`)
+    for (const l of yield* sweepLeftovers(root)) yield* line(renderSwept(l))
     const plan = yield* planOf(options)
     yield* line(`Stand-down stand-down-${plan.standDownId} under ${plan.root}: ${plan.steps.length} steps (${plan.steps.map((s) => s.id).join(", ")})`)
     const host = yield* controlPlaneHostCheck(plan)

@@ -5,14 +5,16 @@
  */
 import { execFileSync } from "node:child_process"
 import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
-import { join } from "node:path"
+import { basename, join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Cause, Effect, Exit, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import { beforeAll, describe, expect, it } from "vitest"
 import { pruneHost, type PruneHostOptions } from "../../../src/programs/prune-host/prune-host.ts"
+import { renderSwept, sweepLeftovers } from "../../../src/programs/restore/restore-leftovers.ts"
 import { standDown } from "../../../src/programs/restore/stand-down.ts"
 import { DiskSpace } from "../../../src/services/disk-space.ts"
+import { BackupFileError } from "../../../src/services/atomic-files.ts"
 import { DurableFiles } from "../../../src/services/durable-files.ts"
 import { Etcdutl } from "../../../src/services/etcdutl.ts"
 import { HostProcesses } from "../../../src/services/host-processes.ts"
@@ -35,7 +37,23 @@ beforeAll(async () => {
   await Effect.runPromise(makeFakeBackup(backup, loadedCluster()))
 }, 60_000)
 
-const hostLayers = Layer.mergeAll(Etcdutl.live({ binary: etcdutl }), DiskSpace.live, Tarball.live, NodeServices.layer, DurableFiles.live, HostProcesses.live)
+const layersWith = (files: Layer.Layer<DurableFiles>) =>
+  Layer.mergeAll(Etcdutl.live({ binary: etcdutl }), DiskSpace.live, Tarball.live, NodeServices.layer, files, HostProcesses.live)
+const hostLayers = layersWith(DurableFiles.live)
+
+/** The host's files, where removing anything whose name starts `.cluster-backup-` fails as EPERM does (an immutable file in it). */
+const cannotRemoveHidden = Layer.effect(
+  DurableFiles,
+  Effect.map(DurableFiles, (live) =>
+    DurableFiles.of({
+      ...live,
+      removeTree: (path) =>
+        basename(path).startsWith(".cluster-backup-")
+          ? Effect.fail(new BackupFileError({ path, code: "EPERM", operation: "remove", message: `cannot remove ${path}: EPERM: operation not permitted` }))
+          : live.removeTree(path),
+    }),
+  ),
+).pipe(Layer.provide(DurableFiles.live))
 
 /** What a restore keeps on the recovery host, under the names it gives them. */
 const keptByRestore = [
@@ -57,11 +75,11 @@ const restoredHost = async () => {
   return host.root
 }
 
-const prune = async (root: string, options: Partial<PruneHostOptions> = {}, nowMs?: number) => {
+const prune = async (root: string, options: Partial<PruneHostOptions> = {}, nowMs?: number, layers = hostLayers) => {
   const out: Array<string> = []
   const run = pruneHost({ root, dryRun: false, olderThanMs: 0, output: (t) => Effect.sync(() => void out.push(t)), ...options })
   const clocked = nowMs === undefined ? run : Effect.andThen(TestClock.setTime(nowMs), run).pipe(Effect.provide(TestClock.layer()))
-  const exit = await Effect.runPromise(Effect.exit(clocked.pipe(Effect.provide(hostLayers))))
+  const exit = await Effect.runPromise(Effect.exit(clocked.pipe(Effect.provide(layers))))
   const output = out.join("")
   const error = Exit.isFailure(exit) ? (exit.cause.reasons.find(Cause.isFailReason)?.error as { _tag: string; message: string } | undefined) : undefined
   return { ok: Exit.isSuccess(exit), output, error, context: `${output}\n${Exit.isFailure(exit) ? Cause.pretty(exit.cause) : ""}` }
@@ -235,5 +253,35 @@ describe("prune-host and downloads", () => {
     )
     expect(readdirSync(downloads)).toEqual(["2026-01-02_000000"])
     expect(readdirSync(join(root, "var/lib/etcd-backup")).filter((n) => n.startsWith("."))).toEqual([])
+  })
+})
+
+describe("prune-host when an entry cannot be removed", () => {
+  it("removes the others and fails naming it; the hidden rest never blocks a restore's sweep, and the next prune-host removes it", async () => {
+    const root = await restoredHost()
+    const failing = await prune(root, {}, undefined, layersWith(cannotRemoveHidden))
+    expect(failing.ok).toBe(false)
+    expect(failing.error?._tag).toBe("PruneHostIncomplete")
+    expect(failing.error?.message).toMatch(
+      /^prune-host removed 0 of 8 kept entries, 0 B freed, but could not remove \/etc\/kubernetes\/manifests-stopped\/etcd-pod\.yaml/,
+    )
+    for (const path of keptByRestore) {
+      expect(failing.output).toContain(`FAILED   /${path}: cannot remove`)
+      expect(existsSync(join(root, path)), path).toBe(false)
+    }
+    expect(existsSync(join(root, "var/lib/etcd-backup/.cluster-backup-removing-member"))).toBe(true)
+
+    // What restore and stand-down sweep first: only space, so left with a word, not a failure; decoded keys must go.
+    const swept = await Effect.runPromise(sweepLeftovers(root).pipe(Effect.provide(cannotRemoveHidden)))
+    expect(swept.find((l) => l.path.endsWith("/var/lib/etcd-backup/.cluster-backup-removing-member"))?.notRemoved).toContain("EPERM")
+    expect(swept.map(renderSwept).join("\n")).toContain("it could not be removed (cannot remove")
+    mkdirSync(join(root, "etc/kubernetes/.cluster-backup-extract-x"))
+    const secrets = await Effect.runPromise(Effect.exit(sweepLeftovers(root).pipe(Effect.provide(cannotRemoveHidden))))
+    expect(Exit.isFailure(secrets)).toBe(true)
+
+    const next = await prune(root)
+    expect(next.ok, next.context).toBe(true)
+    expect(next.output).toContain("what a killed prune-host was removing")
+    expect(snapshotTree(root).filter((line) => line.includes(".cluster-backup-"))).toEqual([])
   })
 })
