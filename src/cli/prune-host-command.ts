@@ -16,6 +16,12 @@ export const pruneHostCommand = Command.make(
         "List what was kept and what a real run would remove, check what a real run checks (exit non-zero when it would refuse); remove nothing",
       ),
     ),
+    json: Flag.Boolean("json").pipe(
+      Flag.withDefault(false),
+      Flag.withDescription(
+        "Print one JSON document instead of the text: each entry with its kind, size, since when, verdict and outcome, and why a run was refused",
+      ),
+    ),
     olderThanMs: durationFlag(
       "older-than",
       0,
@@ -26,14 +32,16 @@ export const pruneHostCommand = Command.make(
   (flags) =>
     withLogging(
       Effect.gen(function* () {
-        const [{ pruneHost }, { DurableFiles }] = yield* Effect.promise(() =>
-          Promise.all([import("../programs/prune-host/prune-host.ts"), import("../services/durable-files.ts")]),
+        const [{ pruneHost }, { DurableFiles }, { encodePruneHostReport }] = yield* Effect.promise(() =>
+          Promise.all([import("../programs/prune-host/prune-host.ts"), import("../services/durable-files.ts"), import("../domain/prune-host-report.ts")]),
         )
+        const print = (text: string) => Effect.sync(() => void process.stdout.write(text))
         yield* pruneHost({
           root: flags.root,
           dryRun: flags.dryRun,
           olderThanMs: flags.olderThanMs,
-          output: (text) => Effect.sync(() => void process.stdout.write(text)),
+          output: flags.json ? () => Effect.void : print,
+          report: flags.json ? (report) => print(encodePruneHostReport(report)) : undefined,
         }).pipe(Effect.provide(Layer.mergeAll(DurableFiles.live)))
       }),
     ),

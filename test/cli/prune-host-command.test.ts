@@ -3,7 +3,7 @@
  * with what a restore and a stand-down keep made by hand): exit codes, and kills at any moment.
  */
 import { createHash } from "node:crypto"
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { makeOtherHostTree } from "../support/bad-backups.ts"
@@ -81,6 +81,35 @@ describe("cluster-backup prune-host", () => {
     expect(refused.status).toBe(1)
     expect(refused.stderr).toMatch(/error: prune-host refused before any change: .*etcd-pod\.yaml, .*kube-apiserver-pod\.yaml are missing/)
     expect(snapshotTree(root)).toEqual(stopped)
+  })
+})
+
+describe("cluster-backup prune-host --json", () => {
+  it("prints one document, dry or real, refused or not, and nothing else on stdout", async () => {
+    const root = hostWithKept(2)
+    const dry = await cli("prune-host", "--root", root, "--dry-run", "--older-than", "0", "--json")
+    expect(dry.status, dry.stderr).toBe(0)
+    const planned = JSON.parse(dry.stdout)
+    expect(planned).toMatchObject({ root, dryRun: true, olderThanSeconds: 0, removedBytes: 0 })
+    expect(planned.entries).toHaveLength(6)
+    expect(planned.entries.every((e: { verdict: string; outcome?: string }) => e.verdict === "remove" && e.outcome === undefined)).toBe(true)
+    expect(planned.refused).toBeUndefined()
+
+    const real = await cli("prune-host", "--root", root, "--older-than", "0", "--json")
+    expect(real.status, real.stderr).toBe(0)
+    const done = JSON.parse(real.stdout)
+    expect(done.entries.map((e: { outcome: string }) => e.outcome)).toEqual(Array(6).fill("removed"))
+    expect(done.removedBytes).toBeGreaterThan(0)
+    expect(done.entries.find((e: { path: string }) => e.path === "/var/lib/etcd-backup/member")).toMatchObject({ kind: "OldMember", verdict: "remove" })
+
+    rmSync(join(root, "var/lib/etcd/member"), { recursive: true })
+    mkdirSync(join(root, "var/lib/etcd-backup/member.5d1c7e2a-9b3f-4c8d-a1e6-0f2b3c4d5e6f"))
+    const refused = await cli("prune-host", "--root", root, "--older-than", "0", "--json")
+    expect(refused.status).toBe(1)
+    const report = JSON.parse(refused.stdout)
+    expect(report.refused[0]).toContain("/var/lib/etcd/member is missing")
+    expect(report.entries).toHaveLength(1)
+    expect(refused.stderr).toContain("prune-host refused before any change")
   })
 })
 

@@ -23,6 +23,7 @@ import {
   stillNeededReasons,
 } from "../../domain/kept-on-host.ts"
 import { defaultOperands, type OperandTable } from "../../domain/operands.ts"
+import { type PruneHostReport, pruneHostReport, type RemovalOutcome } from "../../domain/prune-host-report.ts"
 import { type PreflightCheck, renderPreflightCheck } from "../../domain/restore-plan-render.ts"
 import { hostLayout } from "../../domain/restore-plan.ts"
 import { allocatedBytes } from "../../domain/tree-measure.ts"
@@ -40,6 +41,8 @@ export interface PruneHostOptions {
   readonly olderThanMs: number
   readonly operands?: OperandTable | undefined
   readonly output: (text: string) => Effect.Effect<void>
+  /** Given the run's report (`--json`) at its end, dry or real, refused or not. */
+  readonly report?: ((report: PruneHostReport) => Effect.Effect<void>) | undefined
 }
 
 /** Some entries that were to go could not be removed; the others were. */
@@ -129,6 +132,8 @@ const inServiceCheck = (root: string, table: OperandTable) =>
     return check
   })
 
+const unmet = (checks: ReadonlyArray<PreflightCheck>) => checks.flatMap((c) => (c.unmet === undefined ? [] : [c.unmet]))
+
 /** Renames `path` (under `root`) to a hidden name beside it, then removes that: never half-removed under its kept name. */
 const removeKept = (path: string) =>
   DurableFiles.use((files) =>
@@ -157,8 +162,11 @@ const realRun = (options: PruneHostOptions, root: string) =>
     const { decisions, checks } = yield* survey(options, root)
     yield* options.output(renderPruneDecisions(root, decisions, false))
     for (const c of checks) yield* line(renderPreflightCheck(c))
+    const report = (outcomes?: ReadonlyMap<string, RemovalOutcome>) =>
+      options.report?.(pruneHostReport({ root, dryRun: false, olderThanMs: options.olderThanMs, refused: unmet(checks) }, decisions, outcomes)) ?? Effect.void
     const refused = refusal(checks, false, undefined, "prune-host")
-    if (refused !== undefined) return yield* refused
+    if (refused !== undefined) return yield* Effect.andThen(report(), refused)
+    const outcomes = new Map<string, RemovalOutcome>()
     const removed: Array<string> = []
     const failures: Array<{ readonly path: string; readonly message: string }> = []
     let freedBytes = 0
@@ -171,13 +179,14 @@ const realRun = (options: PruneHostOptions, root: string) =>
           : removeKept(path)
       // One entry that cannot go (EPERM, EROFS...) does not keep the others: the run fails at its end, naming it.
       const outcome = yield* remove.pipe(
-        Effect.as({ _tag: "Removed" } as const),
-        Effect.catchTag("RunLockHeld", (e) => Effect.succeed({ _tag: "Held", why: e.message } as const)),
+        Effect.as<RemovalOutcome>({ _tag: "Removed" }),
         Effect.catchTags({
-          BackupFileError: (e) => Effect.succeed({ _tag: "Failed", why: e.message } as const),
-          RunLockError: (e) => Effect.succeed({ _tag: "Failed", why: e.message } as const),
+          RunLockHeld: (e) => Effect.succeed<RemovalOutcome>({ _tag: "Held", why: e.message }),
+          BackupFileError: (e) => Effect.succeed<RemovalOutcome>({ _tag: "Failed", why: e.message }),
+          RunLockError: (e) => Effect.succeed<RemovalOutcome>({ _tag: "Failed", why: e.message }),
         }),
       )
+      outcomes.set(item.path, outcome)
       if (outcome._tag === "Held") yield* line(`kept     ${item.path}: a restore took it meanwhile (${outcome.why})`)
       if (outcome._tag === "Failed") {
         failures.push({ path: item.path, message: outcome.why })
@@ -189,6 +198,7 @@ const realRun = (options: PruneHostOptions, root: string) =>
       yield* line(`removed  ${item.path} (${formatBytes(item.bytes)})`)
     }
     const summary = `removed ${removed.length} of ${decisions.length} kept entries, ${formatBytes(freedBytes)} freed`
+    yield* report(outcomes)
     if (failures.length > 0)
       return yield* new PruneHostIncomplete({
         failures,
@@ -206,6 +216,8 @@ export const pruneHost = Effect.fn("pruneHost")(function* (options: PruneHostOpt
   const { decisions, checks: serviceChecks } = yield* survey(options, root)
   const checks = [...(yield* lockCheck(root)), ...serviceChecks]
   yield* options.output(`${renderPruneDecisions(root, decisions, true)}${checks.map((c) => `${renderPreflightCheck(c)}\n`).join("")}`)
+  if (options.report !== undefined)
+    yield* options.report(pruneHostReport({ root, dryRun: true, olderThanMs: options.olderThanMs, refused: unmet(checks) }, decisions))
   const refused = refusal(checks, true, undefined, "prune-host")
   if (refused !== undefined) return yield* refused
   return { removed: [], freedBytes: 0 } satisfies PruneHostOutcome
