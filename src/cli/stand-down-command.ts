@@ -18,6 +18,12 @@ export const standDownCommand = Command.make(
         "Stand this host down although a restore put etcd's member in place here and it is still the member (/var/lib/etcd-backup/restored-member.json): only when a new restore is to run on another host",
       ),
     ),
+    undo: Flag.Boolean("undo").pipe(
+      Flag.withDefault(false),
+      Flag.withDescription(
+        "Put this host back as it was before its stand-down (the recovery called off): etcd's member, its revision.json, then etcd's manifest, then the other three, each from what arrived last in /var/lib/etcd-backup and manifests-stopped and only where its place is free; refused where that cannot be told",
+      ),
+    ),
     standDownId: Flag.String("stand-down-id").pipe(
       checkedWith((text) => (restoreIdPattern.test(text) ? undefined : "a UUID like 0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9")),
       Flag.optional,
@@ -28,6 +34,15 @@ export const standDownCommand = Command.make(
   (flags) =>
     withLogging(
       Effect.gen(function* () {
+        if (flags.undo) {
+          const [{ undoStandDown }, { DurableFiles }] = yield* Effect.promise(() =>
+            Promise.all([import("../programs/restore/stand-down-undo.ts"), import("../services/durable-files.ts")]),
+          )
+          yield* undoStandDown({ root: flags.root, dryRun: flags.dryRun, output: (text) => Effect.sync(() => void process.stdout.write(text)) }).pipe(
+            Effect.provide(DurableFiles.live),
+          )
+          return
+        }
         const [{ standDown }, { DiskSpace }, { DurableFiles }, { HostProcesses }, { Etcdutl }, { Tarball }] = yield* Effect.promise(() =>
           Promise.all([
             import("../programs/restore/stand-down.ts"),
@@ -49,6 +64,6 @@ export const standDownCommand = Command.make(
     ),
 ).pipe(
   Command.withDescription(
-    "On every control-plane host other than the recovery host, before `restore` runs there (OpenShift's procedure does this by hand): stop kube-apiserver, kube-controller-manager, kube-scheduler and etcd (their manifests moved to /etc/kubernetes/manifests-stopped), wait until they are gone, and move etcd's member and revision.json into /var/lib/etcd-backup. --dry-run prints exactly the steps a real run performs and refuses as it would. Refused on the recovery host of a restore while the member it put in place is etcd's (--even-on-recovery-host). Nothing is deleted; run it again after an interruption and it continues.",
+    "On every control-plane host other than the recovery host, before `restore` runs there (OpenShift's procedure does this by hand): stop kube-apiserver, kube-controller-manager, kube-scheduler and etcd (their manifests moved to /etc/kubernetes/manifests-stopped), wait until they are gone, and move etcd's member and revision.json into /var/lib/etcd-backup. --dry-run prints exactly the steps a real run performs and refuses as it would. Refused on the recovery host of a restore while the member it put in place is etcd's (--even-on-recovery-host). Nothing is deleted; run it again after an interruption and it continues. --undo puts the host back as it was when the recovery is called off.",
   ),
 )

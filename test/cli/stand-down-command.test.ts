@@ -2,7 +2,7 @@
  * `cluster-backup stand-down` as a person runs it on another control-plane host (here a tree
  * under a temporary root): the real run, the dry run, a refusal's exit code and message, and kills.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { makeOtherHostTree, recordedRestoreId, staticPods, writeRestoredMemberRecord } from "../support/bad-backups.ts"
@@ -54,6 +54,26 @@ describe("cluster-backup stand-down", () => {
     const forced = await cli("stand-down", "--root", root, "--even-on-recovery-host", "--stand-down-id", standDownId)
     expect(forced.status, forced.stderr).toBe(0)
     expect(readdirSync(join(root, "var/lib/etcd"))).toEqual([])
+  })
+})
+
+describe("cluster-backup stand-down --undo", () => {
+  it("puts the host back, exit 0; exits 1 where there is no kept member to put back", async () => {
+    const root = hostTree()
+    const before = snapshotTree(root)
+    const down = await cli("stand-down", "--root", root, "--stand-down-id", standDownId)
+    expect(down.status, down.stderr).toBe(0)
+    const undone = await cli("stand-down", "--root", root, "--undo")
+    expect(undone.status, undone.stderr).toBe(0)
+    expect(undone.stdout).toContain("Stand-down undone: 5 moves back.")
+    expect(snapshotTree(root).filter((l) => !/stood-down\.json|d \d+ (etc\/kubernetes\/manifests-stopped|var\/lib\/etcd-backup)$/.test(l))).toEqual(before)
+
+    const again = await cli("stand-down", "--root", root, "--stand-down-id", standDownId.replace("7c9e", "8c9e"))
+    expect(again.status, again.stderr).toBe(0)
+    rmSync(join(root, "var/lib/etcd-backup/member"), { recursive: true })
+    const refused = await cli("stand-down", "--root", root, "--undo", "--dry-run")
+    expect(refused.status).toBe(1)
+    expect(refused.stderr).toContain("holds no kept member to put back")
   })
 })
 

@@ -1,0 +1,114 @@
+/**
+ * `stand-down --undo`: a host stood down is put back as it was, when the recovery is called off. The
+ * stand-down moved etcd's member and revision.json into the kept-data directory and the static pod
+ * manifests into manifests-stopped, each under its name, or `<name>.<id>` where that was taken by an earlier
+ * run. What it moved is what arrived there last: each move sets the entry's ctime, and nothing of an
+ * earlier run can have arrived after it. So each is put back from the newest of its candidates, and only
+ * where its place is free: etcd's member first, then revision.json (only the one moved with that member),
+ * then etcd's manifest, then the other three.
+ */
+import { posix } from "node:path"
+import { type OperandTable, operandList } from "./operands.ts"
+import { hostLayout, restoreIdPattern } from "./restore-plan.ts"
+
+/** An entry of a kept directory that may be what the stand-down moved there. */
+export interface UndoCandidate {
+  readonly name: string
+  readonly ctimeMs: number
+}
+
+/** What one kept entry goes back to: its place (host path) and the candidates for it in `dir`. */
+export interface UndoSlot {
+  readonly what: string
+  readonly dir: string
+  /** The host path it goes back to. */
+  readonly place: string
+  readonly placeTaken: boolean
+  readonly candidates: ReadonlyArray<UndoCandidate>
+}
+
+export interface UndoMove {
+  readonly what: string
+  /** Host paths, without the root. */
+  readonly from: string
+  readonly to: string
+}
+
+export type UndoPlan =
+  | { readonly _tag: "Moves"; readonly moves: ReadonlyArray<UndoMove> }
+  | { readonly _tag: "Refused"; readonly reasons: ReadonlyArray<string> }
+
+/** Two moves of different runs are minutes apart; entries kept within this of each other cannot be told apart. */
+export const ambiguityMs = 1000
+/** The stand-down writes its record right before it moves the member, and moves revision.json right after. */
+export const revisionJsonWithMemberMs = 60_000
+
+/** `base`, or `base.<run id>`. */
+const isKeptName = (base: string, name: string) => name === base || (name.startsWith(`${base}.`) && restoreIdPattern.test(name.slice(base.length + 1)))
+
+/** The names a stand-down gives what it keeps of one place: etcd's member, revision.json, each manifest. */
+export const undoPlaces = (table: OperandTable) => [
+  { what: "etcd's member", dir: hostLayout.keptDataDir, base: "member", place: posix.join(hostLayout.dataDir, "member"), type: "Directory" as const },
+  { what: "revision.json", dir: hostLayout.keptDataDir, base: "revision.json", place: posix.join(hostLayout.dataDir, "revision.json"), type: "File" as const },
+  ...operandList(table).map((o) => ({
+    what: `${o.name}'s manifest`,
+    dir: hostLayout.stoppedManifestsDir,
+    base: `${o.podConfigMap}.yaml`,
+    place: posix.join(hostLayout.manifestsDir, `${o.podConfigMap}.yaml`),
+    type: "File" as const,
+  })),
+]
+
+/** Whether `name` in a kept directory is a candidate for the place named `base`. */
+export const isUndoCandidate = (base: string, name: string): boolean => isKeptName(base, name)
+
+const newest = (candidates: ReadonlyArray<UndoCandidate>) => [...candidates].sort((a, b) => b.ctimeMs - a.ctimeMs)
+
+/**
+ * The moves that put the host back, in order (etcd's member, revision.json, etcd's manifest, the others), or why not.
+ * `slots` in `undoPlaces` order; `partialRestores`: an interrupted restore's output in etcd's data directory;
+ * `stoodDownAtMs`: when the stand-down's record (written right before it moves the member) says it ran. A member
+ * kept at another time was set aside by a restore, whose later steps the old manifests would not survive.
+ */
+export const planStandDownUndo = (slots: ReadonlyArray<UndoSlot>, partialRestores: ReadonlyArray<string>, stoodDownAtMs: number | undefined): UndoPlan => {
+  const reasons: Array<string> = []
+  const moves: Array<UndoMove> = []
+  if (partialRestores.length > 0)
+    reasons.push(
+      `a restore was interrupted on this host (${partialRestores.map((id) => `restore-${id}`).join(", ")} in ${hostLayout.dataDir}): run it again to finish it, not --undo`,
+    )
+  let memberKeptAt: number | undefined
+  for (const [i, slot] of slots.entries()) {
+    if (slot.placeTaken) continue
+    const [pick, next] = newest(slot.candidates)
+    if (pick === undefined) {
+      if (i === 0) reasons.push(`${slot.place} is missing and ${slot.dir} holds no kept member to put back`)
+      continue
+    }
+    if (next !== undefined && pick.ctimeMs - next.ctimeMs < ambiguityMs) {
+      reasons.push(
+        `${posix.join(slot.dir, pick.name)} and ${posix.join(slot.dir, next.name)} were kept within a second of each other: which is the stand-down's cannot be told; move ${slot.what} back by hand`,
+      )
+      continue
+    }
+    if (i === 0 && (stoodDownAtMs === undefined || Math.abs(pick.ctimeMs - stoodDownAtMs) > revisionJsonWithMemberMs)) {
+      reasons.push(
+        `${posix.join(slot.dir, pick.name)} was not set aside by a stand-down (${hostLayout.stoodDownRecord} ${stoodDownAtMs === undefined ? "is missing or unreadable" : "names another time"}): a restore set it aside; run that restore again to finish it`,
+      )
+      continue
+    }
+    if (i === 0) memberKeptAt = pick.ctimeMs
+    // revision.json goes back only with the member it was moved with: an older one would understate the next restore's revision bump.
+    if (i === 1 && (memberKeptAt === undefined || Math.abs(pick.ctimeMs - memberKeptAt) > revisionJsonWithMemberMs)) continue
+    moves.push({ what: slot.what, from: posix.join(slot.dir, pick.name), to: slot.place })
+  }
+  return reasons.length > 0 ? { _tag: "Refused", reasons } : { _tag: "Moves", moves }
+}
+
+/** The plan as both runs print it. */
+export const renderUndoPlan = (root: string, plan: UndoPlan): string =>
+  plan._tag === "Refused"
+    ? `Undo of the stand-down under ${root}: refused:\n${plan.reasons.map((r) => `  ${r}\n`).join("")}`
+    : plan.moves.length === 0
+      ? `Undo of the stand-down under ${root}: nothing to put back (etcd's member and the four manifests are in place).\n`
+      : `Undo of the stand-down under ${root}: ${plan.moves.length} moves back\n${plan.moves.map((m) => `  move  ${m.from} -> ${m.to}  (${m.what})\n`).join("")}`

@@ -1,0 +1,87 @@
+/**
+ * `cluster-backup stand-down --undo`: puts a host stood down back as it was (`domain/stand-down-undo.ts`), under
+ * the restore lock, after the sweep of what killed runs left. Each move is a rename (a copy, fsynced, then the
+ * removal of the original, where etcd's data directory is a disk of its own), so a kill leaves each entry in one
+ * place or the other, and a rerun goes on: what is back has its place taken, and is not moved again.
+ */
+import { posix } from "node:path"
+import { Effect } from "effect"
+import { defaultOperands, type OperandTable } from "../../domain/operands.ts"
+import { isUndoCandidate, planStandDownUndo, renderUndoPlan, type UndoSlot, undoPlaces } from "../../domain/stand-down-undo.ts"
+import { DurableFiles } from "../../services/durable-files.ts"
+import { acquireRunLock } from "../../services/run-lock.ts"
+import { parseRfc3339Utc } from "../../domain/rfc3339.ts"
+import { observeStandDown } from "./host-records.ts"
+import { resolveRoot } from "./restore-inputs.ts"
+import { findPartialRestores, renderSwept, restoreLockPath, sweepLeftovers } from "./restore-leftovers.ts"
+import { lockCheck, refusal } from "./restore.ts"
+import { renderPreflightCheck } from "../../domain/restore-plan-render.ts"
+
+export interface StandDownUndoOptions {
+  readonly root: string
+  readonly dryRun: boolean
+  readonly operands?: OperandTable | undefined
+  readonly output: (text: string) => Effect.Effect<void>
+}
+
+const names = (dir: string) =>
+  DurableFiles.use((files) => files.readDirectory(dir)).pipe(
+    Effect.catchIf(
+      (e) => e.code === "ENOENT" || e.code === "ENOTDIR",
+      () => Effect.succeed<ReadonlyArray<string>>([]),
+    ),
+  )
+
+/** Each place's state and candidates under `root` (links are never candidates; a link in a place takes it). */
+const observe = (root: string, table: OperandTable) =>
+  Effect.gen(function* () {
+    const slots: Array<UndoSlot> = []
+    for (const place of undoPlaces(table)) {
+      const candidates = []
+      for (const name of (yield* names(posix.join(root, place.dir))).filter((n) => isUndoCandidate(place.base, n))) {
+        const info = yield* DurableFiles.use((files) => files.lstat(posix.join(root, place.dir, name)))
+        if (info !== undefined && (place.type === "Directory" ? info.isDirectory() : info.isFile())) candidates.push({ name, ctimeMs: info.ctimeMs })
+      }
+      const taken = yield* DurableFiles.use((files) => files.lstat(posix.join(root, place.place)))
+      slots.push({ what: place.what, dir: place.dir, place: place.place, placeTaken: taken !== undefined, candidates })
+    }
+    const { finding } = yield* observeStandDown(root)
+    const stoodDownAtMs = finding._tag === "StoodDown" ? parseRfc3339Utc(finding.record.stoodDownAt) : undefined
+    return planStandDownUndo(slots, yield* findPartialRestores(root), stoodDownAtMs)
+  })
+
+const checksOf = (plan: ReturnType<typeof planStandDownUndo>) =>
+  plan._tag === "Refused" ? plan.reasons.map((r) => ({ what: "what the stand-down moved can be told and put back", unmet: r })) : []
+
+export const undoStandDown = Effect.fn("undoStandDown")(function* (options: StandDownUndoOptions) {
+  const table = options.operands ?? defaultOperands
+  const root = yield* resolveRoot(options.root)
+  const line = (text: string) => options.output(`${text}\n`)
+  if (options.dryRun) {
+    const plan = yield* observe(root, table)
+    const checks = [...(yield* lockCheck(root)), ...checksOf(plan)]
+    yield* options.output(`${renderUndoPlan(root, plan)}${checks.map((c) => `${renderPreflightCheck(c)}\n`).join("")}`)
+    const refused = refusal(checks, true, undefined, "stand-down --undo")
+    if (refused !== undefined) return yield* refused
+    return plan
+  }
+  return yield* Effect.scoped(
+    Effect.gen(function* () {
+      const lock = yield* acquireRunLock(restoreLockPath(root), "cluster-backup stand-down --undo")
+      if (lock.replaced._tag === "Stale")
+        yield* line(`A restore, stand-down or prune-host was killed (its lock ${restoreLockPath(root)} was left): sweeping what it left.`)
+      for (const l of yield* sweepLeftovers(root)) yield* line(renderSwept(l))
+      const plan = yield* observe(root, table)
+      yield* options.output(renderUndoPlan(root, plan))
+      if (plan._tag === "Refused") return yield* refusal(checksOf(plan), false, undefined, "stand-down --undo")!
+      for (const move of plan.moves) {
+        yield* DurableFiles.use((files) => files.move(posix.join(root, move.from), posix.join(root, move.to), { acrossFileSystems: true }))
+        yield* line(`moved    ${move.from} -> ${move.to}`)
+      }
+      yield* line(
+        `Stand-down undone: ${plan.moves.length} moves back. The kubelet starts etcd and the others from their manifests; etcd rejoins with the member it had.`,
+      )
+      return plan
+    }),
+  )
+})
