@@ -40,8 +40,13 @@ export type UndoPlan =
 
 /** Two moves of different runs are minutes apart; entries kept within this of each other cannot be told apart. */
 export const ambiguityMs = 1000
-/** The stand-down writes its record right before it moves the member, and moves revision.json right after. */
+/** The stand-down moves revision.json right after the member. */
 export const revisionJsonWithMemberMs = 60_000
+/**
+ * The stand-down writes its record right before it moves the member; a move off a dedicated etcd disk is a copy
+ * that takes the member's name when done, minutes later for a large one.
+ */
+export const memberMoveMaxMs = 3_600_000
 
 /** `base`, or `base.<run id>`. */
 const isKeptName = (base: string, name: string) => name === base || (name.startsWith(`${base}.`) && restoreIdPattern.test(name.slice(base.length + 1)))
@@ -91,7 +96,7 @@ export const planStandDownUndo = (slots: ReadonlyArray<UndoSlot>, partialRestore
       )
       continue
     }
-    if (i === 0 && (stoodDownAtMs === undefined || Math.abs(pick.ctimeMs - stoodDownAtMs) > revisionJsonWithMemberMs)) {
+    if (i === 0 && (stoodDownAtMs === undefined || pick.ctimeMs < stoodDownAtMs - ambiguityMs || pick.ctimeMs - stoodDownAtMs > memberMoveMaxMs)) {
       reasons.push(
         `${posix.join(slot.dir, pick.name)} was not set aside by a stand-down (${hostLayout.stoodDownRecord} ${stoodDownAtMs === undefined ? "is missing or unreadable" : "names another time"}): a restore set it aside; run that restore again to finish it`,
       )

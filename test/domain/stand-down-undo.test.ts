@@ -4,6 +4,7 @@ import { defaultOperands } from "../../src/domain/operands.ts"
 import {
   ambiguityMs,
   isUndoCandidate,
+  memberMoveMaxMs,
   planStandDownUndo,
   renderUndoPlan,
   revisionJsonWithMemberMs,
@@ -24,7 +25,7 @@ const slotsArb: fc.Arbitrary<Array<UndoSlot>> = fc
               fc.constant(p.base),
               fc.uuid({ version: 4 }).map((id) => `${p.base}.${id}`),
             ),
-            ctimeMs: fc.integer({ min: 0, max: 10_000_000 }),
+            ctimeMs: fc.integer({ min: 0, max: 20_000_000 }),
           }),
           { selector: (c) => c.name, maxLength: 3 },
         ),
@@ -41,7 +42,7 @@ describe("planStandDownUndo", () => {
       fc.property(
         slotsArb,
         fc.array(fc.uuid({ version: 4 }), { maxLength: 1 }),
-        fc.option(fc.integer({ min: 0, max: 10_000_000 }), { nil: undefined }),
+        fc.option(fc.integer({ min: 0, max: 20_000_000 }), { nil: undefined }),
         (slots, partials, stoodDownAt) => {
           const plan = planStandDownUndo(slots, partials, stoodDownAt)
           const ambiguous = slots.filter((s) => !s.placeTaken && newest(s).length > 1 && newest(s)[0]!.ctimeMs - newest(s)[1]!.ctimeMs < ambiguityMs)
@@ -50,7 +51,7 @@ describe("planStandDownUndo", () => {
           const notStoodDown =
             memberPick !== undefined &&
             !ambiguous.includes(slots[0]!) &&
-            (stoodDownAt === undefined || Math.abs(memberPick.ctimeMs - stoodDownAt) > revisionJsonWithMemberMs)
+            (stoodDownAt === undefined || memberPick.ctimeMs < stoodDownAt - ambiguityMs || memberPick.ctimeMs - stoodDownAt > memberMoveMaxMs)
           expect(plan._tag === "Refused").toBe(partials.length > 0 || ambiguous.length > 0 || memberLost || notStoodDown)
           if (plan._tag === "Refused") return
           const places = slots.map((s) => s.place)

@@ -3,7 +3,7 @@
  * runs kept stays kept, a rerun finds nothing to do, and where what the stand-down moved cannot be told, or a
  * restore was interrupted, nothing moves.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Cause, Effect, Exit, Layer } from "effect"
@@ -15,7 +15,7 @@ import { DurableFiles } from "../../../src/services/durable-files.ts"
 import { Etcdutl } from "../../../src/services/etcdutl.ts"
 import { HostProcesses } from "../../../src/services/host-processes.ts"
 import { Tarball } from "../../../src/services/tarball/tarball.ts"
-import { makeOtherHostTree } from "../../support/bad-backups.ts"
+import { etcdOnDedicatedDisk, makeOtherHostTree } from "../../support/bad-backups.ts"
 import { snapshotTree } from "../../support/hostile-tarballs.ts"
 
 const standDownId = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
@@ -75,6 +75,22 @@ describe("stand-down --undo", () => {
     expect(again.ok, again.cause).toBe(true)
     expect(again.output).toContain("nothing to put back")
     expect(comparable(root)).toEqual(before)
+  })
+
+  it("where etcd's data directory is a disk of its own, copies the member back onto it", async () => {
+    const root = makeOtherHostTree("cb-undo-disk-", "live data\n", '{"maxRaftIndex":7}\n')
+    const disk = etcdOnDedicatedDisk(root)
+    try {
+      const before = comparable(root)
+      await standDownHere(root)
+      expect(readdirSync(disk)).toEqual([])
+      const real = await undo(root)
+      expect(real.ok, `${real.output}\n${real.cause}`).toBe(true)
+      expect(comparable(root)).toEqual(before)
+      expect(readFileSync(join(disk, "member/snap/db"), "utf8")).toBe("live data\n")
+    } finally {
+      rmSync(disk, { recursive: true, force: true })
+    }
   })
 
   it("after a stand-down stopped only the pods (killed before etcd's member moved), puts the manifests back", async () => {
