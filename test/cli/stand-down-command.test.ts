@@ -2,12 +2,12 @@
  * `cluster-backup stand-down` as a person runs it on another control-plane host (here a tree
  * under a temporary root): the real run, the dry run, a refusal's exit code and message, and kills.
  */
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { makeOtherHostTree, recordedRestoreId, staticPods, writeRestoredMemberRecord } from "../support/bad-backups.ts"
+import { etcdOnDedicatedDisk, makeOtherHostTree, recordedRestoreId, staticPods, writeRestoredMemberRecord } from "../support/bad-backups.ts"
 import { snapshotTree } from "../support/hostile-tarballs.ts"
-import { atPlanStep, runAndKillWhen, seededRandom } from "../support/kill-loop.ts"
+import { atPlanStep, holdsRunLock, runAndKillWhen, seededRandom } from "../support/kill-loop.ts"
 import { runCli } from "../support/run-cli.ts"
 
 const standDownId = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
@@ -114,4 +114,44 @@ describe("cluster-backup stand-down under kills", () => {
     expect(readFileSync(join(root, "var/lib/etcd-backup/member/snap/db"), "utf8"), context).toBe("data\n")
     expect(existsSync(lock(root)), context).toBe(false)
   }, 120_000)
+  it("--undo killed at seeded random points, off a dedicated etcd disk: etcd's member is whole in one place after each kill; run again, the host is as it was (seed 5)", async () => {
+    const random = seededRandom(5)
+    const root = hostTree()
+    for (let i = 0; i < 2000; i++) {
+      mkdirSync(join(root, `var/lib/etcd/member/wal/d${i % 20}`), { recursive: true })
+      writeFileSync(join(root, `var/lib/etcd/member/wal/d${i % 20}/f${i}`), `entry ${i}\n`)
+    }
+    const disk = etcdOnDedicatedDisk(root)
+    try {
+      const memberTree = snapshotTree(join(root, "var/lib/etcd/member"))
+      const before = snapshotTree(root)
+      const down = await cli("stand-down", "--root", root, "--stand-down-id", standDownId)
+      expect(down.status, down.stderr).toBe(0)
+      const points: Array<string> = []
+      for (let i = 0; i < 6; i++) {
+        const delay = Math.round(random() * 40)
+        const run = await runAndKillWhen(["stand-down", "--root", root, "--undo"], {
+          begun: (pid, stdout) => holdsRunLock(lock(root), pid) && stdout.includes("moves back"),
+          delayMs: delay,
+          signal: "SIGKILL",
+          group: true,
+        })
+        points.push(`SIGKILL ${delay} ms after it planned${run.finished ? ` (finished, exit ${run.status})` : ""}`)
+        const context = `kill points:\n  ${points.join("\n  ")}`
+        const places = [join(root, "var/lib/etcd/member"), join(root, "var/lib/etcd-backup/member")].filter((p) => existsSync(p))
+        expect(places, context).toHaveLength(1)
+        expect(snapshotTree(places[0]!), context).toEqual(memberTree)
+      }
+      const context = `kill points:\n  ${points.join("\n  ")}`
+      const final = await cli("stand-down", "--root", root, "--undo")
+      expect(final.status, `${context}\n${final.stdout}\n${final.stderr}`).toBe(0)
+      expect(
+        snapshotTree(root).filter((l) => !/stood-down\.json|d \d+ (etc\/kubernetes\/manifests-stopped|var\/lib\/etcd-backup)$/.test(l)),
+        context,
+      ).toEqual(before)
+      expect(snapshotTree(disk), context).toEqual(snapshotTree(join(root, "var/lib/etcd")))
+    } finally {
+      rmSync(disk, { recursive: true, force: true })
+    }
+  }, 180_000)
 })
