@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto"
 import { Effect, Layer, Option } from "effect"
-import { Command, Flag } from "effect/cli"
+import { CliError, Command, Flag } from "effect/cli"
 import { restoreIdPattern } from "../domain/restore-plan.ts"
 import { evenOnRecoveryHostFlag } from "../domain/restored-member-record.ts"
 import { checkedWith } from "./flag-checks.ts"
@@ -34,6 +34,20 @@ export const standDownCommand = Command.make(
   (flags) =>
     withLogging(
       Effect.gen(function* () {
+        if (flags.undo && (Option.isSome(flags.standDownId) || flags.evenOnRecoveryHost)) {
+          const given = Option.isSome(flags.standDownId) ? "stand-down-id" : evenOnRecoveryHostFlag
+          return yield* new CliError.ShowHelp({
+            commandPath: ["cluster-backup", "stand-down"],
+            errors: [
+              new CliError.InvalidValue({
+                option: given,
+                value: "",
+                expected: "no value beside --undo: it is for a stand-down, which --undo reverses",
+                kind: "flag",
+              }),
+            ],
+          })
+        }
         if (flags.undo) {
           const [{ undoStandDown }, { DurableFiles }] = yield* Effect.promise(() =>
             Promise.all([import("../programs/restore/stand-down-undo.ts"), import("../services/durable-files.ts")]),

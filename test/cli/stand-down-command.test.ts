@@ -74,6 +74,11 @@ describe("cluster-backup stand-down --undo", () => {
     const refused = await cli("stand-down", "--root", root, "--undo", "--dry-run")
     expect(refused.status).toBe(1)
     expect(refused.stderr).toContain("holds no kept member to put back")
+    for (const flag of [["--stand-down-id", standDownId], ["--even-on-recovery-host"]]) {
+      const usage = await cli("stand-down", "--root", root, "--undo", ...flag)
+      expect(usage.status, usage.stderr).toBe(2)
+      expect(usage.stderr).toContain("beside --undo")
+    }
   })
 })
 
