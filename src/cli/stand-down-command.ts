@@ -35,14 +35,14 @@ export const standDownCommand = Command.make(
     withLogging(
       Effect.gen(function* () {
         if (flags.undo && (Option.isSome(flags.standDownId) || flags.evenOnRecoveryHost)) {
-          const given = Option.isSome(flags.standDownId) ? "stand-down-id" : evenOnRecoveryHostFlag
+          const [option, value] = Option.isSome(flags.standDownId) ? ["stand-down-id", flags.standDownId.value] : [evenOnRecoveryHostFlag, "true"]
           return yield* new CliError.ShowHelp({
             commandPath: ["cluster-backup", "stand-down"],
             errors: [
               new CliError.InvalidValue({
-                option: given,
-                value: "",
-                expected: "no value beside --undo: it is for a stand-down, which --undo reverses",
+                option,
+                value,
+                expected: "not beside --undo: it is for a stand-down, which --undo reverses",
                 kind: "flag",
               }),
             ],

@@ -77,7 +77,7 @@ describe("cluster-backup stand-down --undo", () => {
     for (const flag of [["--stand-down-id", standDownId], ["--even-on-recovery-host"]]) {
       const usage = await cli("stand-down", "--root", root, "--undo", ...flag)
       expect(usage.status, usage.stderr).toBe(2)
-      expect(usage.stderr).toContain("beside --undo")
+      expect(usage.stderr).toContain("not beside --undo")
     }
   })
 })
