@@ -31,7 +31,7 @@ import { DurableFiles } from "../../services/durable-files.ts"
 import { acquireRunLock, inspectRunLock } from "../../services/run-lock.ts"
 import { treeEntryOfStats, treeSize } from "../../services/tree-size.ts"
 import { resolveRoot } from "../restore/restore-inputs.ts"
-import { findPartialRestores, renderSwept, restoreLockPath, sweepLeftovers } from "../restore/restore-leftovers.ts"
+import { findPartialRestores, holdHostLock } from "../restore/restore-leftovers.ts"
 import { lockCheck, refusal } from "../restore/restore.ts"
 
 export interface PruneHostOptions {
@@ -155,10 +155,7 @@ const survey = (options: PruneHostOptions, root: string) =>
 const realRun = (options: PruneHostOptions, root: string) =>
   Effect.gen(function* () {
     const line = (text: string) => options.output(`${text}\n`)
-    const lock = yield* acquireRunLock(restoreLockPath(root), "cluster-backup prune-host")
-    if (lock.replaced._tag === "Stale")
-      yield* line(`A restore, stand-down or prune-host was killed (its lock ${restoreLockPath(root)} was left): sweeping what it left.`)
-    for (const l of yield* sweepLeftovers(root)) yield* line(renderSwept(l))
+    yield* holdHostLock(root, "cluster-backup prune-host", line)
     const { decisions, checks } = yield* survey(options, root)
     yield* options.output(renderPruneDecisions(root, decisions, false))
     for (const c of checks) yield* line(renderPreflightCheck(c))

@@ -29,6 +29,7 @@ import { keptDirectories, removingPrefix } from "../../domain/kept-on-host.ts"
 import { hostLayout, isSnapshotCopyName, partialRestoreId } from "../../domain/restore-plan.ts"
 import { movePartPrefix, moveTrashPrefix } from "../../services/cross-device-move.ts"
 import { DurableFiles, replacingPartOf } from "../../services/durable-files.ts"
+import { acquireRunLock } from "../../services/run-lock.ts"
 import { digestFile } from "../verify/verify-file-digest.ts"
 
 const copyDigests = new Map<string, string>()
@@ -190,4 +191,15 @@ export const sweepLeftovers = (root: string) =>
       else return yield* failure(removed.failure)
     }
     return swept
+  })
+
+/**
+ * For the host-side runs but the restore (whose sweep also runs at its end): takes the host's restore lock for the
+ * enclosing scope, then removes what killed runs left, saying so through `line`.
+ */
+export const holdHostLock = (root: string, command: string, line: (text: string) => Effect.Effect<void>) =>
+  Effect.gen(function* () {
+    const lock = yield* acquireRunLock(restoreLockPath(root), command)
+    if (lock.replaced._tag === "Stale") yield* line(`A run on this host was killed (its lock ${restoreLockPath(root)} was left): sweeping what it left.`)
+    for (const l of yield* sweepLeftovers(root)) yield* line(renderSwept(l))
   })

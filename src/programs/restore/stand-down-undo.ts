@@ -9,11 +9,10 @@ import { Effect } from "effect"
 import { defaultOperands, type OperandTable } from "../../domain/operands.ts"
 import { isUndoCandidate, planStandDownUndo, renderUndoPlan, type UndoSlot, undoPlaces } from "../../domain/stand-down-undo.ts"
 import { DurableFiles } from "../../services/durable-files.ts"
-import { acquireRunLock } from "../../services/run-lock.ts"
 import { parseRfc3339Utc } from "../../domain/rfc3339.ts"
 import { observeStandDown } from "./host-records.ts"
 import { resolveRoot } from "./restore-inputs.ts"
-import { findPartialRestores, renderSwept, restoreLockPath, sweepLeftovers } from "./restore-leftovers.ts"
+import { findPartialRestores, holdHostLock } from "./restore-leftovers.ts"
 import { lockCheck, refusal } from "./restore.ts"
 import { renderPreflightCheck } from "../../domain/restore-plan-render.ts"
 
@@ -67,10 +66,7 @@ export const undoStandDown = Effect.fn("undoStandDown")(function* (options: Stan
   }
   return yield* Effect.scoped(
     Effect.gen(function* () {
-      const lock = yield* acquireRunLock(restoreLockPath(root), "cluster-backup stand-down --undo")
-      if (lock.replaced._tag === "Stale")
-        yield* line(`A restore, stand-down or prune-host was killed (its lock ${restoreLockPath(root)} was left): sweeping what it left.`)
-      for (const l of yield* sweepLeftovers(root)) yield* line(renderSwept(l))
+      yield* holdHostLock(root, "cluster-backup stand-down --undo", line)
       const plan = yield* observe(root, table)
       yield* options.output(renderUndoPlan(root, plan))
       if (plan._tag === "Refused") return yield* refusal(checksOf(plan), false, undefined, "stand-down --undo")!

@@ -30,10 +30,9 @@ import {
   stopPathsToObserve,
 } from "../../domain/restore-plan.ts"
 import { recoveryHostCheck } from "../../domain/restored-member-record.ts"
-import { acquireRunLock } from "../../services/run-lock.ts"
 import { executePlan } from "./restore-executor.ts"
 import { observeHost, RestoreInputInvalid, resolveRoot } from "./restore-inputs.ts"
-import { renderSwept, restoreLockPath, sweepLeftovers } from "./restore-leftovers.ts"
+import { holdHostLock } from "./restore-leftovers.ts"
 import { checkPrecondition, RestorePreconditionFailed } from "./restore-preconditions.ts"
 import { preflightChecks } from "./restore-preflight.ts"
 import { lockCheck, refusal } from "./restore.ts"
@@ -102,9 +101,7 @@ const planOf = (options: StandDownOptions) =>
 const realRun = (options: StandDownOptions, root: string) =>
   Effect.gen(function* () {
     const line = (text: string) => options.output(`${text}\n`)
-    const lock = yield* acquireRunLock(restoreLockPath(root), `cluster-backup stand-down (stand-down-${options.standDownId})`)
-    if (lock.replaced._tag === "Stale") yield* line(`A restore or stand-down was killed (its lock ${restoreLockPath(root)} was left): sweeping what it left.`)
-    for (const l of yield* sweepLeftovers(root)) yield* line(renderSwept(l))
+    yield* holdHostLock(root, `cluster-backup stand-down (stand-down-${options.standDownId})`, line)
     const plan = yield* planOf(options)
     yield* line(`Stand-down stand-down-${plan.standDownId} under ${plan.root}: ${plan.steps.length} steps (${plan.steps.map((s) => s.id).join(", ")})`)
     const host = yield* controlPlaneHostCheck(plan)
