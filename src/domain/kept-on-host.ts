@@ -9,7 +9,7 @@ import { posix } from "node:path"
 import { formatBytes } from "./byte-format.ts"
 import { formatDuration } from "./durations.ts"
 import { type OperandTable, operandList } from "./operands.ts"
-import { hostLayout, isKeptRevisionJsonName, isSnapshotCopyName, restoreIdPattern } from "./restore-plan.ts"
+import { baseOrWithRunId, hostLayout, isKeptRevisionJsonName, isSnapshotCopyName, restoreIdPattern } from "./restore-plan.ts"
 import { formatRfc3339Utc } from "./rfc3339.ts"
 import { isLayoutSegment } from "./store-layout.ts"
 
@@ -27,9 +27,6 @@ export type KeptKind = keyof typeof keptKinds
 
 /** Where a restore downloads a store's backup (`--backup-id`), one directory per backup id. */
 export const downloadsDir = posix.join(hostLayout.keptDataDir, "downloads")
-
-/** A name as `restore-plan.ts`'s `unique` makes it: `base`, or `base.<run id>` where `base` was taken. */
-const baseOrWithRunId = (base: string, name: string) => name === base || (name.startsWith(`${base}.`) && restoreIdPattern.test(name.slice(base.length + 1)))
 
 const withRunId = (prefix: string, name: string) => name.startsWith(prefix) && restoreIdPattern.test(name.slice(prefix.length))
 

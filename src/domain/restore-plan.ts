@@ -181,13 +181,15 @@ const controlPlaneManifestNames = (table: OperandTable) => controlPlaneOperands.
 /** A name next to `preferred` that no earlier restore took: the preferred one if free, else suffixed with the restore id. */
 const unique = (preferred: string, restoreId: string, existing: ReadonlySet<string>) => (existing.has(preferred) ? `${preferred}.${restoreId}` : preferred)
 
+/** Whether `name` is one `unique` makes of `base`: `base`, or `base.<run id>` where `base` was taken. */
+export const baseOrWithRunId = (base: string, name: string): boolean =>
+  name === base || (name.startsWith(`${base}.`) && restoreIdPattern.test(name.slice(base.length + 1)))
+
 /** The names `copy-snapshot` gives the snapshot's copy in the kept-data directory: `snapshot.db`, or `snapshot.db.<restore id>` when that was taken. */
-export const isSnapshotCopyName = (name: string): boolean =>
-  name === "snapshot.db" || (name.startsWith("snapshot.db.") && restoreIdPattern.test(name.slice("snapshot.db.".length)))
+export const isSnapshotCopyName = (name: string): boolean => baseOrWithRunId("snapshot.db", name)
 
 /** The names `keep-revision-json` gives revision.json in the kept-data directory: `revision.json`, or `revision.json.<restore id>` when that was taken. */
-export const isKeptRevisionJsonName = (name: string): boolean =>
-  name === "revision.json" || (name.startsWith("revision.json.") && restoreIdPattern.test(name.slice("revision.json.".length)))
+export const isKeptRevisionJsonName = (name: string): boolean => baseOrWithRunId("revision.json", name)
 
 /** Where the output directory of a failed or interrupted restore is kept, in the kept-data directory. */
 const failedRestoreName = (id: string) => `failed-restore-${id}`

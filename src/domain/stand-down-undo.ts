@@ -9,7 +9,7 @@
  */
 import { posix } from "node:path"
 import { type OperandTable, operandList } from "./operands.ts"
-import { hostLayout, restoreIdPattern } from "./restore-plan.ts"
+import { baseOrWithRunId, hostLayout } from "./restore-plan.ts"
 
 /** An entry of a kept directory that may be what the stand-down moved there. */
 export interface UndoCandidate {
@@ -48,9 +48,6 @@ export const revisionJsonWithMemberMs = 60_000
  */
 export const memberMoveMaxMs = 3_600_000
 
-/** `base`, or `base.<run id>`. */
-const isKeptName = (base: string, name: string) => name === base || (name.startsWith(`${base}.`) && restoreIdPattern.test(name.slice(base.length + 1)))
-
 /** The names a stand-down gives what it keeps of one place: etcd's member, revision.json, each manifest. */
 export const undoPlaces = (table: OperandTable) => [
   { what: "etcd's member", dir: hostLayout.keptDataDir, base: "member", place: posix.join(hostLayout.dataDir, "member"), type: "Directory" as const },
@@ -65,7 +62,7 @@ export const undoPlaces = (table: OperandTable) => [
 ]
 
 /** Whether `name` in a kept directory is a candidate for the place named `base`. */
-export const isUndoCandidate = (base: string, name: string): boolean => isKeptName(base, name)
+export const isUndoCandidate = (base: string, name: string): boolean => baseOrWithRunId(base, name)
 
 const newest = (candidates: ReadonlyArray<UndoCandidate>) => [...candidates].sort((a, b) => b.ctimeMs - a.ctimeMs)
 

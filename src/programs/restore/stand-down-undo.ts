@@ -7,7 +7,7 @@
 import { posix } from "node:path"
 import { Effect } from "effect"
 import { defaultOperands, type OperandTable } from "../../domain/operands.ts"
-import { isUndoCandidate, planStandDownUndo, renderUndoPlan, type UndoSlot, undoPlaces } from "../../domain/stand-down-undo.ts"
+import { isUndoCandidate, planStandDownUndo, renderUndoPlan, type UndoPlan, type UndoSlot, undoPlaces } from "../../domain/stand-down-undo.ts"
 import { DurableFiles } from "../../services/durable-files.ts"
 import { parseRfc3339Utc } from "../../domain/rfc3339.ts"
 import { observeStandDown } from "./host-records.ts"
@@ -49,7 +49,7 @@ const observe = (root: string, table: OperandTable) =>
     return planStandDownUndo(slots, yield* findPartialRestores(root), stoodDownAtMs)
   })
 
-const checksOf = (plan: ReturnType<typeof planStandDownUndo>) =>
+const checksOf = (plan: UndoPlan) =>
   plan._tag === "Refused" ? plan.reasons.map((r) => ({ what: "what the stand-down moved can be told and put back", unmet: r })) : []
 
 export const undoStandDown = Effect.fn("undoStandDown")(function* (options: StandDownUndoOptions) {
