@@ -156,6 +156,16 @@ export const hostLayout = {
 /** One of the host's records (`restoredMemberRecord`, `stoodDownRecord`) as read: its text, none, or why it could not be read. */
 export type HostRecordRead = string | undefined | { readonly unreadable: string }
 
+/** A host record that was there, decoded with `decode`: the record, or why it is unreadable (cannot be read, or does not decode). */
+export const decodeHostRecord = <A>(
+  read: Exclude<HostRecordRead, undefined>,
+  decode: (text: string) => Result.Result<A, { readonly message: string }>,
+): { readonly _tag: "Decoded"; readonly record: A } | { readonly _tag: "Unreadable"; readonly reason: string } => {
+  if (typeof read !== "string") return { _tag: "Unreadable", reason: read.unreadable }
+  const decoded = decode(read)
+  return Result.isFailure(decoded) ? { _tag: "Unreadable", reason: decoded.failure.message } : { _tag: "Decoded", record: decoded.success }
+}
+
 /** Containers of the etcd static pod (as `cluster-restore.sh` waits for them) and etcd's ports. */
 export const etcdContainers = ["etcd", "etcdctl", "etcd-metrics", "etcd-readyz", "etcd-rev"] as const
 export const etcdPorts = [2379, 2380] as const

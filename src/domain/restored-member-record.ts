@@ -9,9 +9,9 @@
  * replacing it. A member put there later (a new restore, a stand-down and a rejoin) has another inode, so an
  * old record stops applying by itself; the restore overwrites the record each time.
  */
-import { Result, Schema } from "effect"
+import { Schema } from "effect"
 import { overridableCheck, type PreflightCheck, type RecordVerdict } from "./restore-plan-render.ts"
-import { type HostRecordRead, hostLayout, restoreIdPattern } from "./restore-plan.ts"
+import { decodeHostRecord, type HostRecordRead, hostLayout, restoreIdPattern } from "./restore-plan.ts"
 import { Rfc3339Utc } from "./rfc3339.ts"
 
 const Decimal = Schema.String.check(Schema.isPattern(/^(0|[1-9]\d{0,19})$/))
@@ -53,11 +53,10 @@ const sameDirectory = (a: DirectoryIdentity, b: DirectoryIdentity) => a.device =
 export const recoveryHostFinding = (recordText: HostRecordRead, member: DirectoryIdentity | undefined): RecoveryHostFinding => {
   if (recordText === undefined) return { _tag: "NoRecord" }
   if (member === undefined) return { _tag: "NoMember" }
-  if (typeof recordText !== "string") return { _tag: "Unreadable", reason: recordText.unreadable }
-  const decoded = decodeRecord(recordText)
-  if (Result.isFailure(decoded)) return { _tag: "Unreadable", reason: decoded.failure.message }
-  const record = decoded.success
-  return member !== undefined && sameDirectory(record.member, member) ? { _tag: "RestoredHere", record } : { _tag: "MemberReplaced", record }
+  const decoded = decodeHostRecord(recordText, decodeRecord)
+  if (decoded._tag === "Unreadable") return decoded
+  const record = decoded.record
+  return sameDirectory(record.member, member) ? { _tag: "RestoredHere", record } : { _tag: "MemberReplaced", record }
 }
 
 /** The flag (without its dashes) that stands a recovery host down anyway. */

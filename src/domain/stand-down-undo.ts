@@ -9,7 +9,7 @@
  */
 import { posix } from "node:path"
 import { type OperandTable, operandList } from "./operands.ts"
-import { baseOrWithRunId, hostLayout } from "./restore-plan.ts"
+import { hostLayout } from "./restore-plan.ts"
 
 /** An entry of a kept directory that may be what the stand-down moved there. */
 export interface UndoCandidate {
@@ -60,9 +60,6 @@ export const undoPlaces = (table: OperandTable) => [
     type: "File" as const,
   })),
 ]
-
-/** Whether `name` in a kept directory is a candidate for the place named `base`. */
-export const isUndoCandidate = (base: string, name: string): boolean => baseOrWithRunId(base, name)
 
 const newest = (candidates: ReadonlyArray<UndoCandidate>) => [...candidates].sort((a, b) => b.ctimeMs - a.ctimeMs)
 

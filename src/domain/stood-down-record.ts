@@ -6,9 +6,9 @@
  * control plane would each serve their own. The record lets the restore refuse while the host has not
  * rejoined; once it has (etcd's member directory is back), the record no longer applies.
  */
-import { Result, Schema } from "effect"
+import { Schema } from "effect"
 import { overridableCheck, type PreflightCheck, type RecordVerdict } from "./restore-plan-render.ts"
-import { type HostRecordRead, restoreIdPattern } from "./restore-plan.ts"
+import { decodeHostRecord, type HostRecordRead, restoreIdPattern } from "./restore-plan.ts"
 import { Rfc3339Utc } from "./rfc3339.ts"
 
 export const StoodDownRecord = Schema.Struct({
@@ -35,9 +35,8 @@ export type StoodDownFinding =
 export const stoodDownFinding = (recordText: HostRecordRead, memberInPlace: boolean): StoodDownFinding => {
   if (recordText === undefined) return { _tag: "NoRecord" }
   if (memberInPlace) return { _tag: "MemberInPlace" }
-  if (typeof recordText !== "string") return { _tag: "Unreadable", reason: recordText.unreadable }
-  const decoded = decodeRecord(recordText)
-  return Result.isFailure(decoded) ? { _tag: "Unreadable", reason: decoded.failure.message } : { _tag: "StoodDown", record: decoded.success }
+  const decoded = decodeHostRecord(recordText, decodeRecord)
+  return decoded._tag === "Unreadable" ? decoded : { _tag: "StoodDown", record: decoded.record }
 }
 
 /** The flag (without its dashes) that restores on a stood-down host anyway. */

@@ -1,9 +1,9 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { defaultOperands } from "../../src/domain/operands.ts"
+import { baseOrWithRunId } from "../../src/domain/restore-plan.ts"
 import {
   ambiguityMs,
-  isUndoCandidate,
   memberMoveMaxMs,
   planStandDownUndo,
   renderUndoPlan,
@@ -79,9 +79,9 @@ describe("planStandDownUndo", () => {
   it("property: only the names a stand-down gives are candidates", () => {
     fc.assert(
       fc.property(fc.constantFrom(...places), fc.string(), (place, tail) => {
-        expect(isUndoCandidate(place.base, place.base)).toBe(true)
-        expect(isUndoCandidate(place.base, `${place.base}.x${tail}`)).toBe(false)
-        expect(isUndoCandidate(place.base, `.${place.base}${tail}`)).toBe(false)
+        expect(baseOrWithRunId(place.base, place.base)).toBe(true)
+        expect(baseOrWithRunId(place.base, `${place.base}.x${tail}`)).toBe(false)
+        expect(baseOrWithRunId(place.base, `.${place.base}${tail}`)).toBe(false)
       }),
     )
   })

@@ -31,7 +31,7 @@ import { DurableFiles } from "../../services/durable-files.ts"
 import { acquireRunLock, inspectRunLock } from "../../services/run-lock.ts"
 import { treeEntryOfStats, treeSize } from "../../services/tree-size.ts"
 import { resolveRoot } from "../restore/restore-inputs.ts"
-import { findPartialRestores, holdHostLock } from "../restore/restore-leftovers.ts"
+import { findPartialRestores, holdHostLock, namesIn } from "../restore/restore-leftovers.ts"
 import { lockCheck, refusal } from "../restore/restore.ts"
 
 export interface PruneHostOptions {
@@ -61,14 +61,6 @@ export interface PruneHostOutcome {
 const entryType = (info: { isFile(): boolean; isDirectory(): boolean } | undefined): EntryType | undefined =>
   info === undefined ? undefined : info.isFile() ? "File" : info.isDirectory() ? "Directory" : "Other"
 
-const names = (dir: string) =>
-  DurableFiles.use((files) => files.readDirectory(dir)).pipe(
-    Effect.catchIf(
-      (e) => e.code === "ENOENT" || e.code === "ENOTDIR",
-      () => Effect.succeed<ReadonlyArray<string>>([]),
-    ),
-  )
-
 /** What removing `path` frees: a file with another name (the restored snapshot is often a hard link to the backup's) frees nothing. */
 const freedByRemoving = (path: string) =>
   DurableFiles.use((files) =>
@@ -95,7 +87,7 @@ const findKept = (root: string, table: OperandTable) =>
   Effect.gen(function* () {
     const items: Array<KeptItem> = []
     for (const dir of keptDirectories) {
-      for (const name of yield* names(posix.join(root, dir))) {
+      for (const name of yield* namesIn(posix.join(root, dir))) {
         const path = posix.join(root, dir, name)
         const info = yield* DurableFiles.use((files) => files.lstat(path))
         const type = entryType(info)

@@ -74,12 +74,17 @@ export class RestoreLeftoverError extends Schema.TaggedError<RestoreLeftoverErro
 
 const failure = (e: { readonly path: string; readonly message: string }) => new RestoreLeftoverError({ path: e.path, message: e.message })
 
-const list = (dir: string) =>
+/** The names in the host directory `dir`; none where it is missing or no directory. */
+export const namesIn = (dir: string) =>
   DurableFiles.use((files) => files.readDirectory(dir)).pipe(
     Effect.catchIf(
       (e) => e.code === "ENOENT" || e.code === "ENOTDIR",
       () => Effect.succeed<ReadonlyArray<string>>([]),
     ),
+  )
+
+const list = (dir: string) =>
+  namesIn(dir).pipe(
     Effect.map((names) => [...names]),
     Effect.mapError(failure),
   )

@@ -7,12 +7,13 @@
 import { posix } from "node:path"
 import { Effect } from "effect"
 import { defaultOperands, type OperandTable } from "../../domain/operands.ts"
-import { isUndoCandidate, planStandDownUndo, renderUndoPlan, type UndoPlan, type UndoSlot, undoPlaces } from "../../domain/stand-down-undo.ts"
+import { planStandDownUndo, renderUndoPlan, type UndoPlan, type UndoSlot, undoPlaces } from "../../domain/stand-down-undo.ts"
 import { DurableFiles } from "../../services/durable-files.ts"
+import { baseOrWithRunId } from "../../domain/restore-plan.ts"
 import { parseRfc3339Utc } from "../../domain/rfc3339.ts"
 import { observeStandDown } from "./host-records.ts"
 import { resolveRoot } from "./restore-inputs.ts"
-import { findPartialRestores, holdHostLock } from "./restore-leftovers.ts"
+import { findPartialRestores, holdHostLock, namesIn } from "./restore-leftovers.ts"
 import { lockCheck, refusal } from "./restore.ts"
 import { renderPreflightCheck } from "../../domain/restore-plan-render.ts"
 
@@ -23,21 +24,13 @@ export interface StandDownUndoOptions {
   readonly output: (text: string) => Effect.Effect<void>
 }
 
-const names = (dir: string) =>
-  DurableFiles.use((files) => files.readDirectory(dir)).pipe(
-    Effect.catchIf(
-      (e) => e.code === "ENOENT" || e.code === "ENOTDIR",
-      () => Effect.succeed<ReadonlyArray<string>>([]),
-    ),
-  )
-
 /** Each place's state and candidates under `root` (links are never candidates; a link in a place takes it). */
 const observe = (root: string, table: OperandTable) =>
   Effect.gen(function* () {
     const slots: Array<UndoSlot> = []
     for (const place of undoPlaces(table)) {
       const candidates = []
-      for (const name of (yield* names(posix.join(root, place.dir))).filter((n) => isUndoCandidate(place.base, n))) {
+      for (const name of (yield* namesIn(posix.join(root, place.dir))).filter((n) => baseOrWithRunId(place.base, n))) {
         const info = yield* DurableFiles.use((files) => files.lstat(posix.join(root, place.dir, name)))
         if (info !== undefined && (place.type === "Directory" ? info.isDirectory() : info.isFile())) candidates.push({ name, ctimeMs: info.ctimeMs })
       }
