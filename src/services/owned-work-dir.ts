@@ -14,16 +14,11 @@
 import { randomBytes } from "node:crypto"
 import { basename, dirname, join } from "node:path"
 import { Effect, FileSystem, type Scope } from "effect"
+import { isDownloadLeftover } from "../domain/download-leftovers.ts"
 import { acquireRunLock, type RunLockError, type RunLockHeld, type RunLockOwner } from "./run-lock.ts"
 import { localIoFailed, type StoreLocalIoFailed, warnLocalIoFailed } from "./store/store-errors.ts"
 
 const lockSuffix = ".lock"
-/**
- * Files a killed download leaves: `<file>.download` (before the hash check), `.part` files, a ciphertext being
- * decrypted (`.age`) and the manifest's temporary file (`.tmp-<pid>`, atomic-files.ts).
- */
-const isPartial = (name: string) => name.endsWith(".part") || name.endsWith(".download") || name.endsWith(".age") || /\.tmp-\d+$/.test(name)
-
 const describeOwner = (owner: RunLockOwner | undefined) =>
   owner === undefined ? "a run that is gone" : `${owner.command} (PID ${owner.pid}, started ${owner.startedAt}), which is gone`
 
@@ -64,7 +59,10 @@ export const sweepDeadWorkDirs = (parent: string, matches: (name: string) => boo
     return removed
   })
 
-/** Takes `dir`'s lock for the enclosing scope; a killed run's partial files in `dir` are removed first. */
+/**
+ * Takes `dir`'s lock for the enclosing scope; what a killed run's download left in `dir` is removed first (only
+ * those names: `download` may be given a directory that holds a person's other files).
+ */
 const ownWorkDir = (
   dir: string,
   command: string,
@@ -75,7 +73,7 @@ const ownWorkDir = (
     const { replaced } = yield* acquireRunLock(`${dir}${lockSuffix}`, command)
     if (replaced._tag !== "Stale") return dir
     const names = yield* fs.readDirectory(dir).pipe(Effect.orElseSucceed(() => [] as Array<string>))
-    for (const name of names.filter(isPartial)) {
+    for (const name of names.filter(isDownloadLeftover)) {
       yield* fs.remove(join(dir, name), { force: true }).pipe(Effect.mapError((e) => localIoFailed(join(dir, name), "remove", e)))
       yield* Effect.logWarning(`removed ${join(dir, name)}: a partial download of ${describeOwner(replaced.owner)}`)
     }

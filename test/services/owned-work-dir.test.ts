@@ -1,6 +1,7 @@
 /**
- * restore's kept download directory: the next run that takes it after a killed one removes that
- * run's partial files (every kind a download writes before it renames) and keeps the whole ones.
+ * restore's and download's kept directory: the next run that takes it after a killed one removes that
+ * run's partial files (every kind a download writes before it renames) and keeps the whole ones, and
+ * a person's own files that only look partial.
  */
 import { spawnSync } from "node:child_process"
 import { readdirSync, writeFileSync, mkdirSync } from "node:fs"
@@ -16,13 +17,20 @@ import { tempDir } from "../support/temp-dir.ts"
 const deadPid = () => spawnSync(process.execPath, ["-e", "0"]).pid!
 
 describe("keptWorkDir after a killed run", () => {
-  it.effect("removes the killed run's partial files, keeps its whole ones", () =>
+  it.effect("removes the killed run's partial files, keeps its whole ones and a person's files named like partial ones", () =>
     Effect.gen(function* () {
       const parent = tempDir("owned-work-dir")
       const dir = join(parent, "2026-12-05_114820")
       mkdirSync(dir)
-      const partial = ["snapshot.db.download", "snapshot.db.download.part", "tarball.tar.gz.age", "tarball.tar.gz.part", `backup-manifest.json.tmp-${4242}`]
-      const whole = ["snapshot.db", "backup-manifest.json.sig", "notes.tmp-file"]
+      const partial = [
+        "snapshot_2026-12-05_114820.db.download",
+        "snapshot_2026-12-05_114820.db.download.part",
+        "static_kuberesources_2026-12-05_114820__POSSIBLY_DIRTY__.tar.gz.age",
+        "static_kuberesources_2026-12-05_114820__POSSIBLY_DIRTY__.tar.gz.part",
+        `backup-manifest.json.tmp-${4242}`,
+        `backup-manifest.json.sig.tmp-${4242}`,
+      ]
+      const whole = ["snapshot_2026-12-05_114820.db", "backup-manifest.json.sig", "notes.tmp-file", "notes.age", "copy.part", "snapshot.db.download"]
       for (const name of [...partial, ...whole]) writeFileSync(join(dir, name), "x")
       const pid = deadPid()
       writeFileSync(`${dir}.lock`, JSON.stringify({ pid, startTicks: null, host: hostname(), command: "restore", startedAt: "2026-12-05T00:00:00.000Z" }))

@@ -8,6 +8,7 @@ import { dirname, join } from "node:path"
 import { Effect, FileSystem, Schema } from "effect"
 import type { FileDigest } from "../../domain/backup-manifest.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
+import { downloadLeftovers } from "../../domain/download-leftovers.ts"
 import { DiskSpace } from "../../services/disk-space.ts"
 import { localIoFailed } from "../../services/store/store-errors.ts"
 
@@ -20,17 +21,6 @@ export class WorkDirTooSmall extends Schema.TaggedError<WorkDirTooSmall>()("Work
 
 /** Room left for the manifest and its signature beside the two files (they are small; a bound, not their size). */
 const manifestAllowance = 1024 * 1024
-
-/**
- * What downloading `<file>` leaves when killed: the store's copy before its check (`.download`, written through
- * `.download.part`), an encrypted file's ciphertext (`.age`, fetched the same way) and its plaintext being
- * decrypted (`.part`, written through `.part.part`); the manifest's and signature's temporary file (`.tmp-<pid>`).
- */
-const leftoverSuffix = /^\.(?:age(?:\.download(?:\.part)?)?|download(?:\.part)?|part(?:\.part)?|tmp-\d+)$/
-
-/** The names in `names` that a killed download of `file` left. */
-export const downloadLeftovers = (names: ReadonlyArray<string>, file: string): ReadonlyArray<string> =>
-  names.filter((n) => n.startsWith(`${file}.`) && leftoverSuffix.test(n.slice(file.length)))
 
 /** The nearest of `path` and the directories above it that exists (the download directory may be made later). */
 const nearestExisting = (path: string): Effect.Effect<string, never, FileSystem.FileSystem> =>
