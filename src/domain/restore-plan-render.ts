@@ -65,7 +65,7 @@ export const renderAction = (action: RestoreAction): string => {
     case "RemoveEmptyDirectory":
       return `rmdir    ${action.path} (only if empty)`
     case "RecordStandDown":
-      return `record   stand-down-${action.standDownId} in ${action.record} (replaced via a hidden .part, fsync): a restore here refuses until etcd has a member here again`
+      return `record   stand-down-${action.standDownId} and its ${action.moved.length} moves in ${action.record} (replaced via a hidden .part, fsync): a restore here refuses until etcd has a member here again; stand-down --undo puts back what it moved`
     case "RecordRestoredMember":
       return `record   ${action.member} (device, inode) as restore-${action.restoreId}'s member in ${action.record} (replaced via a hidden .part, fsync): stand-down refuses to move it aside`
   }

@@ -299,8 +299,16 @@ export type RestoreAction =
    * the backup. A stand-down then refuses to move that member aside.
    */
   | { readonly _tag: "RecordRestoredMember"; readonly record: string; readonly member: string; readonly restoreId: string; readonly backup: string }
-  /** Writes `record` (replacing an older one atomically): this stand-down and when. A restore on this host then refuses until etcd has a member here again. */
-  | { readonly _tag: "RecordStandDown"; readonly record: string; readonly standDownId: string }
+  /**
+   * Writes `record` (replacing an older one atomically): this stand-down, when, and the moves this run makes (host
+   * paths, without the root). A restore on this host then refuses until etcd has a member here again.
+   */
+  | {
+      readonly _tag: "RecordStandDown"
+      readonly record: string
+      readonly standDownId: string
+      readonly moved: ReadonlyArray<{ readonly from: string; readonly to: string }>
+    }
 
 /** What must hold right before a step runs. */
 export type Precondition =
@@ -536,26 +544,32 @@ const stoppingSteps = (input: StopInput, table: OperandTable) => {
   const manifestName = etcdManifestName(table)
   const manifestHostPath = posix.join(hostLayout.manifestsDir, manifestName)
   const manifest = host(manifestHostPath)
-  const stoppedManifest = host(unique(posix.join(hostLayout.stoppedManifestsDir, manifestName), restoreId, existing))
+  const stoppedManifestOnHost = unique(posix.join(hostLayout.stoppedManifestsDir, manifestName), restoreId, existing)
+  const stoppedManifest = host(stoppedManifestOnHost)
   const dataDir = host(hostLayout.dataDir)
   const keptDataDir = host(hostLayout.keptDataDir)
   const member = host(posix.join(hostLayout.dataDir, "member"))
-  const keptMember = host(unique(posix.join(hostLayout.keptDataDir, "member"), restoreId, existing))
+  const keptMemberOnHost = unique(posix.join(hostLayout.keptDataDir, "member"), restoreId, existing)
+  const keptMember = host(keptMemberOnHost)
   const revisionJson = host(posix.join(hostLayout.dataDir, "revision.json"))
-  const keptRevisionJson = host(unique(posix.join(hostLayout.keptDataDir, "revision.json"), restoreId, existing))
+  const keptRevisionJsonOnHost = unique(posix.join(hostLayout.keptDataDir, "revision.json"), restoreId, existing)
+  const keptRevisionJson = host(keptRevisionJsonOnHost)
   const etcdStopped: Precondition = { _tag: "EtcdStopped", manifest, containers: etcdContainers, ports: etcdPorts }
   const manifestsDirectory: Precondition = { _tag: "IsDirectory", path: host(hostLayout.manifestsDir), linkAllowed: true, mayBeAbsent: false }
   const stoppedDirectory: Precondition = { _tag: "IsDirectory", path: host(hostLayout.stoppedManifestsDir), linkAllowed: true, mayBeAbsent: true }
   const stopControlPlane = input.keepControlPlaneRunning !== true
   const controlPlane = controlPlaneOperands.map((operand) => {
     const running = posix.join(hostLayout.manifestsDir, `${table[operand].podConfigMap}.yaml`)
+    const stoppedOnHost = unique(posix.join(hostLayout.stoppedManifestsDir, `${table[operand].podConfigMap}.yaml`), restoreId, existing)
     return {
       operand,
       manifest: host(running),
+      manifestOnHost: running,
       running: exists(running),
       /** An earlier run's stopped copy, under the usual name. */
       stoppedBefore: exists(posix.join(hostLayout.stoppedManifestsDir, `${table[operand].podConfigMap}.yaml`)),
-      stopped: host(unique(posix.join(hostLayout.stoppedManifestsDir, `${table[operand].podConfigMap}.yaml`), restoreId, existing)),
+      stopped: host(stoppedOnHost),
+      stoppedOnHost,
     }
   })
   const controlPlaneMoves = controlPlane.filter((c) => c.running).map((c): RestoreAction => ({ _tag: "Move", from: c.manifest, to: c.stopped }))
@@ -595,6 +609,13 @@ const stoppingSteps = (input: StopInput, table: OperandTable) => {
       undo: [moveBetween(k.to, k.from)],
     })
   const manifestRunning = exists(manifestHostPath)
+  /** What this run moves aside, on the host: a stand-down's record names it, so that its undo puts back exactly that. */
+  const moved = [
+    ...(stopControlPlane ? controlPlane.filter((c) => c.running).map((c) => ({ from: c.manifestOnHost, to: c.stoppedOnHost })) : []),
+    ...(manifestRunning ? [{ from: manifestHostPath, to: stoppedManifestOnHost }] : []),
+    { from: posix.join(hostLayout.dataDir, "member"), to: keptMemberOnHost },
+    ...(exists(posix.join(hostLayout.dataDir, "revision.json")) ? [{ from: posix.join(hostLayout.dataDir, "revision.json"), to: keptRevisionJsonOnHost }] : []),
+  ]
   const partials = [...new Set(input.partialRestores ?? [])].sort().map((id) => ({
     from: host(posix.join(hostLayout.dataDir, `restore-${id}`)),
     to: host(unique(posix.join(hostLayout.keptDataDir, failedRestoreName(id)), restoreId, existing)),
@@ -722,7 +743,7 @@ const stoppingSteps = (input: StopInput, table: OperandTable) => {
               : "Record this stand-down (a restore on this host then refuses until etcd has a member here again), then move the member directory out of etcd's data directory. It is kept, never deleted.",
           ...(input.purpose === "restore"
             ? {}
-            : { before: [{ _tag: "RecordStandDown", record: host(hostLayout.stoodDownRecord), standDownId: restoreId } satisfies RestoreAction] }),
+            : { before: [{ _tag: "RecordStandDown", record: host(hostLayout.stoodDownRecord), standDownId: restoreId, moved } satisfies RestoreAction] }),
           from: member,
           to: keptMember,
           bytes: disk?.memberCopyBytes ?? disk?.memberBytes ?? 0,

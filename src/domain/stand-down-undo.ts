@@ -2,10 +2,12 @@
  * `stand-down --undo`: a host stood down is put back as it was, when the recovery is called off. The
  * stand-down moved etcd's member and revision.json into the kept-data directory and the static pod
  * manifests into manifests-stopped, each under its name, or `<name>.<id>` where that was taken by an earlier
- * run. What it moved is what arrived there last: each move sets the entry's ctime, and nothing of an
- * earlier run can have arrived after it. So each is put back from the newest of its candidates, and only
- * where its place is free: etcd's member first, then revision.json (only the one moved with that member),
- * then etcd's manifest, then the other three.
+ * run. Its record names each move of the run that wrote it, and exactly that entry is put back. Where the record
+ * names none for a place (a record of an earlier version; manifests stopped by a stand-down killed before its
+ * record, whose rerun did not move them again), what it moved is what arrived there last: each move sets the
+ * entry's ctime, and nothing of an earlier run can have arrived after it, so the newest candidate is put back.
+ * Each goes back only where its place is free: etcd's member first, then revision.json (by ctime only the one
+ * moved with that member), then etcd's manifest, then the other three.
  */
 import { posix } from "node:path"
 import { type OperandTable, operandList } from "./operands.ts"
@@ -63,13 +65,44 @@ export const undoPlaces = (table: OperandTable) => [
 
 const newest = (candidates: ReadonlyArray<UndoCandidate>) => [...candidates].sort((a, b) => b.ctimeMs - a.ctimeMs)
 
+/** What the stand-down's record says: when it ran, and the moves of the run that wrote it (host paths). */
+export interface StandDownRecordView {
+  readonly stoodDownAtMs: number
+  readonly moved?: ReadonlyArray<{ readonly from: string; readonly to: string }> | undefined
+}
+
+/** The candidate the record names for `slot`: the entry its move of that place went to, when it is still there. */
+const namedByRecord = (slot: UndoSlot, record: StandDownRecordView | undefined): UndoCandidate | undefined => {
+  const move = record?.moved?.find((m) => m.from === slot.place)
+  return move === undefined ? undefined : slot.candidates.find((c) => posix.join(slot.dir, c.name) === move.to)
+}
+
+/**
+ * Why the entry the record names for slot `i` may not be the one to put back, or undefined. Its ctime must say it was
+ * moved when the stand-down ran (the manifests before the record; etcd's member and revision.json after it, within
+ * a copy off a dedicated disk), and no entry may have been kept there clearly after it: a restore run after the
+ * stand-down (the record is then stale), or a chmod or relabel of either since.
+ */
+const changedSinceKept = (i: number, named: UndoCandidate, slot: UndoSlot, stoodDownAtMs: number): string | undefined => {
+  const dataDirEntry = i < 2
+  if (named.ctimeMs > stoodDownAtMs + (dataDirEntry ? memberMoveMaxMs : ambiguityMs) || (dataDirEntry && named.ctimeMs < stoodDownAtMs - ambiguityMs))
+    return "its ctime says it changed after the stand-down (a chmod, chown or relabel)"
+  const later = slot.candidates.find((c) => c.ctimeMs - named.ctimeMs >= ambiguityMs)
+  return later === undefined ? undefined : `${posix.join(slot.dir, later.name)} was kept or changed after it (a restore since, a chmod, chown or relabel)`
+}
+
 /**
  * The moves that put the host back, in order (etcd's member, revision.json, etcd's manifest, the others), or why not.
  * `slots` in `undoPlaces` order; `partialRestores`: an interrupted restore's output in etcd's data directory;
- * `stoodDownAtMs`: when the stand-down's record (written right before it moves the member) says it ran. A member
- * kept at another time was set aside by a restore, whose later steps the old manifests would not survive.
+ * `record`: the stand-down's record (written right before it moves the member), when it reads. A member neither
+ * named by it nor kept at its time was set aside by a restore, whose later steps the old manifests would not survive.
  */
-export const planStandDownUndo = (slots: ReadonlyArray<UndoSlot>, partialRestores: ReadonlyArray<string>, stoodDownAtMs: number | undefined): UndoPlan => {
+export const planStandDownUndo = (
+  slots: ReadonlyArray<UndoSlot>,
+  partialRestores: ReadonlyArray<string>,
+  record: StandDownRecordView | undefined,
+): UndoPlan => {
+  const stoodDownAtMs = record?.stoodDownAtMs
   const reasons: Array<string> = []
   const moves: Array<UndoMove> = []
   if (partialRestores.length > 0)
@@ -79,6 +112,19 @@ export const planStandDownUndo = (slots: ReadonlyArray<UndoSlot>, partialRestore
   let memberKeptAt: number | undefined
   for (const [i, slot] of slots.entries()) {
     if (slot.placeTaken) continue
+    const named = namedByRecord(slot, record)
+    if (named !== undefined && record !== undefined) {
+      const changed = changedSinceKept(i, named, slot, record.stoodDownAtMs)
+      if (changed !== undefined) {
+        reasons.push(
+          `${hostLayout.stoodDownRecord} names ${posix.join(slot.dir, named.name)} as the stand-down's, but ${changed}: which to put back cannot be told; move ${slot.what} back by hand`,
+        )
+        continue
+      }
+      if (i === 0) memberKeptAt = named.ctimeMs
+      moves.push({ what: slot.what, from: posix.join(slot.dir, named.name), to: slot.place })
+      continue
+    }
     const [pick, next] = newest(slot.candidates)
     if (pick === undefined) {
       if (i === 0) reasons.push(`${slot.place} is missing and ${slot.dir} holds no kept member to put back`)

@@ -11,10 +11,19 @@ import { overridableCheck, type PreflightCheck, type RecordVerdict } from "./res
 import { decodeHostRecord, type HostRecordRead, restoreIdPattern } from "./restore-plan.ts"
 import { Rfc3339Utc } from "./rfc3339.ts"
 
+/** A move the stand-down makes: from its place on the host to the name it is kept under (host paths). */
+export const StandDownMove = Schema.Struct({ from: Schema.String, to: Schema.String })
+export type StandDownMove = typeof StandDownMove.Type
+
 export const StoodDownRecord = Schema.Struct({
   standDownId: Schema.String.check(Schema.isPattern(restoreIdPattern)),
   /** When the stand-down set etcd's member aside. */
   stoodDownAt: Rfc3339Utc,
+  /**
+   * The moves of the run that wrote the record: its stopped manifests, etcd's member and revision.json, each under
+   * the name it is kept as. `stand-down --undo` puts back exactly these. Missing in records of earlier versions.
+   */
+  moved: Schema.optionalKey(Schema.Array(StandDownMove)),
 })
 export type StoodDownRecord = typeof StoodDownRecord.Type
 
@@ -22,6 +31,13 @@ const decodeRecord = Schema.decodeUnknownResult(Schema.fromJsonString(StoodDownR
 
 /** The record's text: one JSON object and a newline. */
 export const encodeStoodDownRecord = (record: StoodDownRecord): string => `${JSON.stringify(record)}\n`
+
+/** The record as read, decoded; undefined when there is none or it does not read as one. */
+export const readStoodDownRecord = (recordText: HostRecordRead): StoodDownRecord | undefined => {
+  if (recordText === undefined) return undefined
+  const decoded = decodeHostRecord(recordText, decodeRecord)
+  return decoded._tag === "Decoded" ? decoded.record : undefined
+}
 
 /** What the record says of this host now. */
 export type StoodDownFinding =

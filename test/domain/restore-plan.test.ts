@@ -645,7 +645,19 @@ describe("planStandDown (the other control-plane hosts, before the restore)", ()
       "keep-revision-json",
     ])
     expect(p.steps.find((s) => s.id === "keep-old-member")?.actions.slice(1)).toEqual([
-      { _tag: "RecordStandDown", record: "/var/lib/etcd-backup/stood-down.json", standDownId },
+      {
+        _tag: "RecordStandDown",
+        record: "/var/lib/etcd-backup/stood-down.json",
+        standDownId,
+        moved: [
+          ...["kube-apiserver-pod", "kube-controller-manager-pod", "kube-scheduler-pod", "etcd-pod"].map((pod) => ({
+            from: `/etc/kubernetes/manifests/${pod}.yaml`,
+            to: `/etc/kubernetes/manifests-stopped/${pod}.yaml`,
+          })),
+          { from: "/var/lib/etcd/member", to: "/var/lib/etcd-backup/member" },
+          { from: "/var/lib/etcd/revision.json", to: "/var/lib/etcd-backup/revision.json" },
+        ],
+      },
       { _tag: "Move", from: "/var/lib/etcd/member", to: "/var/lib/etcd-backup/member" },
     ])
     expect(p.steps.flatMap((s) => s.actions).filter((a) => ["RunCommand", "CopyFile", "ExtractArchive"].includes(a._tag))).toEqual([])
@@ -679,9 +691,20 @@ describe("planStandDown (the other control-plane hosts, before the restore)", ()
         const to = restore.steps.findIndex((s) => s.id === "restore-resources")
         const restoreStopping = restore.steps.slice(from, to)
         expect(standDown.steps.map((s) => s.id)).toEqual(restoreStopping.map((s) => s.id))
+        // The record names exactly the moves of its run's steps (but an interrupted restore's output's), on the host.
+        const onHost = (path: string) => `/${posix.relative(input.root, path)}`
+        const moved = standDown.steps
+          .filter((s) => s.id !== "set-aside-partial-restores")
+          .flatMap((s) => s.actions)
+          .flatMap((a) => (a._tag === "Move" ? [{ from: onHost(a.from), to: onHost(a.to) }] : []))
         standDown.steps.forEach((s, i) => {
           // Besides, a stand-down records itself right before it moves the member aside: a restore here then refuses.
-          const record = { _tag: "RecordStandDown", record: posix.join(input.root, "/var/lib/etcd-backup/stood-down.json"), standDownId: input.restoreId }
+          const record = {
+            _tag: "RecordStandDown",
+            record: posix.join(input.root, "/var/lib/etcd-backup/stood-down.json"),
+            standDownId: input.restoreId,
+            moved,
+          }
           const recorded = s.actions.filter((a) => a._tag === "RecordStandDown")
           expect(recorded).toEqual(s.id === "keep-old-member" ? [record] : [])
           if (s.id === "keep-old-member")

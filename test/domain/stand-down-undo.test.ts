@@ -44,7 +44,8 @@ describe("planStandDownUndo", () => {
         fc.array(fc.uuid({ version: 4 }), { maxLength: 1 }),
         fc.option(fc.integer({ min: 0, max: 20_000_000 }), { nil: undefined }),
         (slots, partials, stoodDownAt) => {
-          const plan = planStandDownUndo(slots, partials, stoodDownAt)
+          // A record of an earlier version, naming no moves: every place is judged by ctime.
+          const plan = planStandDownUndo(slots, partials, stoodDownAt === undefined ? undefined : { stoodDownAtMs: stoodDownAt })
           const ambiguous = slots.filter((s) => !s.placeTaken && newest(s).length > 1 && newest(s)[0]!.ctimeMs - newest(s)[1]!.ctimeMs < ambiguityMs)
           const memberLost = !slots[0]!.placeTaken && slots[0]!.candidates.length === 0
           const memberPick = slots[0]!.placeTaken ? undefined : newest(slots[0]!)[0]
@@ -74,6 +75,83 @@ describe("planStandDownUndo", () => {
         },
       ),
     )
+  })
+
+  /**
+   * Slots as a stand-down at `at` leaves them, its record naming one candidate of each place that has any: kept when it
+   * ran (a manifest before the record, etcd's member and revision.json after it, within a copy's time) and no other
+   * candidate kept clearly after it. Returns the slots and the record's moves.
+   */
+  const recordedArb = fc
+    .tuple(slotsArb, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: memberMoveMaxMs })), { minLength: places.length, maxLength: places.length }))
+    .map(([slots, picks]) => {
+      const at = 10_000_000
+      const named: Array<string | undefined> = []
+      const consistent = slots.map((slot, i) => {
+        if (slot.candidates.length === 0) {
+          named.push(undefined)
+          return slot
+        }
+        const [choice, offset] = picks[i]!
+        const index = choice % slot.candidates.length
+        const keptAt = i < 2 ? at + offset : at - offset
+        named.push(slot.candidates[index]!.name)
+        return {
+          ...slot,
+          candidates: slot.candidates.map((c, j) => ({ ...c, ctimeMs: j === index ? keptAt : Math.min(c.ctimeMs, keptAt + ambiguityMs - 1) })),
+        }
+      })
+      const moved = consistent.flatMap((s, i) => (named[i] === undefined ? [] : [{ from: s.place, to: `${s.dir}/${named[i]}` }]))
+      return { slots: consistent, named, record: { stoodDownAtMs: at, moved } }
+    })
+
+  it("property: where the record names a place's move, exactly that entry goes back, whatever older or tied entries there are", () => {
+    fc.assert(
+      fc.property(recordedArb, fc.array(fc.uuid({ version: 4 }), { maxLength: 1 }), ({ slots, named, record }, partials) => {
+        const plan = planStandDownUndo(slots, partials, record)
+        const memberLost = !slots[0]!.placeTaken && slots[0]!.candidates.length === 0
+        expect(plan._tag === "Refused").toBe(partials.length > 0 || memberLost)
+        if (plan._tag === "Refused") return
+        const expected = slots.flatMap((s, i) => (s.placeTaken || named[i] === undefined ? [] : [{ what: s.what, from: `${s.dir}/${named[i]}`, to: s.place }]))
+        expect(plan.moves).toEqual(expected)
+      }),
+    )
+  })
+
+  it("property: an entry the record names refuses, naming it, when its ctime is past its move or another was kept clearly after it", () => {
+    fc.assert(
+      fc.property(recordedArb, fc.nat(), fc.boolean(), fc.integer({ min: 0, max: 1_000_000 }), ({ slots, named, record }, which, laterOther, by) => {
+        const free = slots.flatMap((s, i) => (!s.placeTaken && named[i] !== undefined ? [i] : []))
+        fc.pre(free.length > 0)
+        const i = free[which % free.length]!
+        const slot = slots[i]!
+        const keptAt = slot.candidates.find((c) => c.name === named[i])!.ctimeMs
+        const broken = laterOther
+          ? [...slot.candidates, { name: `${places[i]!.base}.9d0ba8d4-5d2c-4b6e-8f1a-3c7e2b9a1f00`, ctimeMs: keptAt + ambiguityMs + by }]
+          : slot.candidates.map((c) => (c.name === named[i] ? { ...c, ctimeMs: record.stoodDownAtMs + (i < 2 ? memberMoveMaxMs : ambiguityMs) + 1 + by } : c))
+        const plan = planStandDownUndo(
+          slots.map((s, j) => (j === i ? { ...s, candidates: broken } : s)),
+          [],
+          record,
+        )
+        expect(plan._tag).toBe("Refused")
+        if (plan._tag === "Refused") {
+          expect(plan.reasons.some((r) => r.includes(`names ${slot.dir}/${named[i]} as the stand-down's`))).toBe(true)
+        }
+      }),
+    )
+  })
+
+  it("a record's move to an entry that is gone falls back to the newest candidate", () => {
+    const slots = places.map((p, i) => ({
+      what: p.what,
+      dir: p.dir,
+      place: p.place,
+      placeTaken: i !== 2,
+      candidates: i === 2 ? [{ name: p.base, ctimeMs: 5_000 }] : [],
+    }))
+    const plan = planStandDownUndo(slots, [], { stoodDownAtMs: 10_000, moved: [{ from: places[2]!.place, to: `${places[2]!.dir}/${places[2]!.base}.gone` }] })
+    expect(plan).toEqual({ _tag: "Moves", moves: [{ what: places[2]!.what, from: `${places[2]!.dir}/${places[2]!.base}`, to: places[2]!.place }] })
   })
 
   it("property: only the names a stand-down gives are candidates", () => {

@@ -4,16 +4,23 @@ import {
   afterStandDownCheck,
   encodeStoodDownRecord,
   type StoodDownFinding,
+  readStoodDownRecord,
   type StoodDownRecord,
   stoodDownFinding,
 } from "../../src/domain/stood-down-record.ts"
 
 const recordPath = "/host/var/lib/etcd-backup/stood-down.json"
 
-const recordArb: fc.Arbitrary<StoodDownRecord> = fc.record({
-  standDownId: fc.uuid({ version: 4 }),
-  stoodDownAt: fc.date({ min: new Date("2000-01-01T00:00:00Z"), max: new Date("2099-12-31T23:59:59Z"), noInvalidDate: true }).map((d) => d.toISOString()),
-})
+const hostPathArb = fc.array(fc.stringMatching(/^[a-z0-9.-]{1,12}$/), { minLength: 1, maxLength: 4 }).map((parts) => `/${parts.join("/")}`)
+/** Records as this version writes them (the moves named) and as earlier ones did (none). */
+const recordArb: fc.Arbitrary<StoodDownRecord> = fc.record(
+  {
+    standDownId: fc.uuid({ version: 4 }),
+    stoodDownAt: fc.date({ min: new Date("2000-01-01T00:00:00Z"), max: new Date("2099-12-31T23:59:59Z"), noInvalidDate: true }).map((d) => d.toISOString()),
+    moved: fc.array(fc.record({ from: hostPathArb, to: hostPathArb }), { maxLength: 6 }),
+  },
+  { requiredKeys: ["standDownId", "stoodDownAt"] },
+)
 
 /** One finding of each kind, for `record`. */
 const everyFinding = (record: StoodDownRecord): ReadonlyArray<StoodDownFinding> => [
@@ -36,6 +43,8 @@ describe("stoodDownFinding", () => {
           memberInPlace ? { _tag: "MemberInPlace" } : { _tag: "Unreadable", reason: "EACCES" },
         )
         expect(["Unreadable", "StoodDown"]).toContain(stoodDownFinding(text, false)._tag)
+        expect(readStoodDownRecord(encodeStoodDownRecord(record))).toEqual(record)
+        expect(readStoodDownRecord({ unreadable: "EACCES" })).toBeUndefined()
       }),
     )
   })

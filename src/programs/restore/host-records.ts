@@ -11,7 +11,7 @@ import { type HostRecordRead, hostLayout } from "../../domain/restore-plan.ts"
 import { type DirectoryIdentity, recoveryHostFinding } from "../../domain/restored-member-record.ts"
 import { readOptionalBackupFileBytes } from "../../services/backup-file.ts"
 import { DurableFiles } from "../../services/durable-files.ts"
-import { type StoodDownFinding, stoodDownFinding } from "../../domain/stood-down-record.ts"
+import { readStoodDownRecord, type StoodDownFinding, stoodDownFinding } from "../../domain/stood-down-record.ts"
 
 /** A record is a few hundred bytes; a bigger file there is not one. */
 const maxRecordBytes = 64 * 1024
@@ -47,3 +47,10 @@ export const observeRestoredMember = (root: string) => observe(root, hostLayout.
 /** The last stand-down's record under `root`. */
 export const observeStandDown = (root: string) =>
   observe(root, hostLayout.stoodDownRecord, (text, member): StoodDownFinding => stoodDownFinding(text, member !== undefined))
+
+/** The last stand-down's record under `root`, whether or not etcd has a member again; undefined when none reads. */
+export const readStandDownRecord = (root: string) =>
+  readOptionalBackupFileBytes(posix.join(root, hostLayout.stoodDownRecord), maxRecordBytes).pipe(
+    Effect.map((bytes) => readStoodDownRecord(bytes?.toString("utf8"))),
+    Effect.orElseSucceed(() => undefined),
+  )

@@ -204,7 +204,12 @@ export const executeAction = (action: RestoreAction, options: ExecutorOptions, c
       case "RecordRestoredMember":
         return yield* recordRestoredMember(action, changes)
       case "RecordStandDown":
-        return yield* writeRecord(action, action.record, encodeStoodDownRecord({ standDownId: action.standDownId, stoodDownAt: yield* now }), changes)
+        return yield* writeRecord(
+          action,
+          action.record,
+          encodeStoodDownRecord({ standDownId: action.standDownId, stoodDownAt: yield* now, moved: action.moved }),
+          changes,
+        )
       case "RunCommand":
         if (action.writes.length > 0) changes.changed = true // a failed run may leave partial output: undo applies
         return yield* runCommand(action, plan, options.print)

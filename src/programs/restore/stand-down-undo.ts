@@ -11,7 +11,7 @@ import { planStandDownUndo, renderUndoPlan, type UndoPlan, type UndoSlot, undoPl
 import { DurableFiles } from "../../services/durable-files.ts"
 import { baseOrWithRunId } from "../../domain/restore-plan.ts"
 import { parseRfc3339Utc } from "../../domain/rfc3339.ts"
-import { observeStandDown } from "./host-records.ts"
+import { readStandDownRecord } from "./host-records.ts"
 import { resolveRoot } from "./restore-inputs.ts"
 import { findPartialRestores, holdHostLock, namesIn } from "./restore-leftovers.ts"
 import { lockCheck, refusal } from "./restore.ts"
@@ -37,9 +37,9 @@ const observe = (root: string, table: OperandTable) =>
       const taken = yield* DurableFiles.use((files) => files.lstat(posix.join(root, place.place)))
       slots.push({ what: place.what, dir: place.dir, place: place.place, placeTaken: taken !== undefined, candidates })
     }
-    const { finding } = yield* observeStandDown(root)
-    const stoodDownAtMs = finding._tag === "StoodDown" ? parseRfc3339Utc(finding.record.stoodDownAt) : undefined
-    return planStandDownUndo(slots, yield* findPartialRestores(root), stoodDownAtMs)
+    const record = yield* readStandDownRecord(root)
+    const stoodDownAtMs = record === undefined ? undefined : parseRfc3339Utc(record.stoodDownAt)
+    return planStandDownUndo(slots, yield* findPartialRestores(root), stoodDownAtMs === undefined ? undefined : { stoodDownAtMs, moved: record?.moved })
   })
 
 const checksOf = (plan: UndoPlan) =>

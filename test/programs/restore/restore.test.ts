@@ -285,7 +285,19 @@ describe("restore", () => {
     const out: Array<string> = []
     expect(Exit.isSuccess(await standDownOn(host, out)), out.join("")).toBe(true)
     const record = JSON.parse(read(host, "var/lib/etcd-backup/stood-down.json"))
-    expect(record).toEqual({ standDownId: "7c9e6679-7425-40de-944b-e07fc1f90ae7", stoodDownAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]+Z$/) })
+    expect(record).toEqual({
+      standDownId: "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+      stoodDownAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]+Z$/),
+      // What it moved, named for stand-down --undo.
+      moved: [
+        ...["kube-apiserver-pod", "kube-controller-manager-pod", "kube-scheduler-pod", "etcd-pod"].map((pod) => ({
+          from: `/etc/kubernetes/manifests/${pod}.yaml`,
+          to: `/etc/kubernetes/manifests-stopped/${pod}.yaml`,
+        })),
+        { from: "/var/lib/etcd/member", to: "/var/lib/etcd-backup/member" },
+        { from: "/var/lib/etcd/revision.json", to: "/var/lib/etcd-backup/revision.json" },
+      ],
+    })
     const before = snapshotTree(host.root)
     for (const dryRun of [true, false]) {
       const error = failure(await restore(host, { dryRun }))

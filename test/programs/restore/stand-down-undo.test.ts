@@ -3,7 +3,7 @@
  * runs kept stays kept, a rerun finds nothing to do, and where what the stand-down moved cannot be told, or a
  * restore was interrupted, nothing moves.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
+import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Cause, Effect, Exit, Layer } from "effect"
@@ -77,6 +77,50 @@ describe("stand-down --undo", () => {
     expect(comparable(root)).toEqual(before)
   })
 
+  it("puts back what the record names beside an entry kept within the same second; refuses, moving nothing, once a chmod made an older one look newer", async () => {
+    const root = makeOtherHostTree("cb-undo-chmod-", "live data\n", '{"maxRaftIndex":7}\n')
+    mkdirSync(join(root, "etc/kubernetes/manifests-stopped"))
+    writeFileSync(join(root, "etc/kubernetes/manifests-stopped/etcd-pod.yaml"), "kind: Pod # an older etcd\n")
+    const before = comparable(root)
+    await sleep(1100)
+    await standDownHere(root)
+    // Kept within a second of the stand-down's member: by ctime alone, which is the stand-down's cannot be told.
+    mkdirSync(join(root, "var/lib/etcd-backup/member.0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71"))
+    const dry = await undo(root, { dryRun: true })
+    expect(dry.ok, `${dry.output}\n${dry.cause}`).toBe(true)
+    expect(dry.output).toContain(`move  /var/lib/etcd-backup/member -> /var/lib/etcd/member  (etcd's member)`)
+    expect(dry.output).toContain(`move  /etc/kubernetes/manifests-stopped/etcd-pod.yaml.${standDownId} -> /etc/kubernetes/manifests/etcd-pod.yaml`)
+    rmSync(join(root, "var/lib/etcd-backup/member.0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71"), { recursive: true })
+
+    await sleep(1100)
+    // A person's chmod (or a relabel) after the stand-down: the older manifest's ctime is now the newest.
+    const older = join(root, "etc/kubernetes/manifests-stopped/etcd-pod.yaml")
+    chmodSync(older, statSync(older).mode & 0o777)
+    const stoodDown = snapshotTree(root)
+    const refused = await undo(root)
+    expect(refused.ok).toBe(false)
+    expect(refused.output).toContain(
+      `names /etc/kubernetes/manifests-stopped/etcd-pod.yaml.${standDownId} as the stand-down's, but /etc/kubernetes/manifests-stopped/etcd-pod.yaml was kept or changed after it`,
+    )
+    expect(snapshotTree(root)).toEqual(stoodDown)
+    // Moved back by hand as the refusal says, the undo does the rest.
+    renameSync(join(root, `etc/kubernetes/manifests-stopped/etcd-pod.yaml.${standDownId}`), join(root, "etc/kubernetes/manifests/etcd-pod.yaml"))
+    const real = await undo(root)
+    expect(real.ok, `${real.output}\n${real.cause}`).toBe(true)
+    expect(comparable(root)).toEqual(before)
+  })
+
+  it("after an undo killed once etcd's member was back, a rerun still puts revision.json and the manifests back", async () => {
+    const root = makeOtherHostTree("cb-undo-resumed-", "live data\n", '{"maxRaftIndex":7}\n')
+    const before = comparable(root)
+    await standDownHere(root)
+    renameSync(join(root, "var/lib/etcd-backup/member"), join(root, "var/lib/etcd/member"))
+    const real = await undo(root)
+    expect(real.ok, `${real.output}\n${real.cause}`).toBe(true)
+    expect(real.output).toContain("5 moves back")
+    expect(comparable(root)).toEqual(before)
+  })
+
   it("where etcd's data directory is a disk of its own, copies the member back onto it", async () => {
     const root = makeOtherHostTree("cb-undo-disk-", "live data\n", '{"maxRaftIndex":7}\n')
     const disk = etcdOnDedicatedDisk(root)
@@ -109,6 +153,9 @@ describe("stand-down --undo", () => {
     const tied = makeOtherHostTree("cb-undo-tied-", "live data\n")
     await standDownHere(tied)
     mkdirSync(join(tied, "var/lib/etcd-backup/member.0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71"))
+    // As an earlier version wrote the record, naming no moves: only the ctimes tell, and here they cannot.
+    const { moved: _, ...unnamed } = JSON.parse(readFileSync(join(tied, "var/lib/etcd-backup/stood-down.json"), "utf8"))
+    writeFileSync(join(tied, "var/lib/etcd-backup/stood-down.json"), `${JSON.stringify(unnamed)}\n`)
     const lost = makeOtherHostTree("cb-undo-lost-", "live data\n")
     await standDownHere(lost)
     renameSync(join(lost, "var/lib/etcd-backup/member"), join(lost, "elsewhere"))
