@@ -33,11 +33,15 @@ describe("toolchain", () => {
     copyFileSync(join(repoRoot, "package-lock.json"), join(root, "package-lock.json"))
     mkdirSync(join(root, "node_modules"))
     copyFileSync(join(repoRoot, "package-lock.json"), join(root, "node_modules", ".cb-lock-stamp"))
-    mkdirSync(join(tools, "swift"), { recursive: true })
-    writeFileSync(
-      join(tools, "swift", ".complete"),
-      `${/^CB_SWIFT_VERSION="([^"]+)"$/m.exec(readFileSync(join(repoRoot, "scripts", "setup.sh"), "utf8"))![1]}\n`,
-    )
+    // The packages set-up marks complete with a stamp of their version: taken as installed.
+    for (const [name, variable] of [
+      ["swift", "CB_SWIFT_VERSION"],
+      ["xfs", "CB_XFSPROGS_VERSION"],
+    ]) {
+      mkdirSync(join(tools, name!), { recursive: true })
+      const version = new RegExp(`^${variable}="([^"]+)"$`, "m").exec(readFileSync(join(repoRoot, "scripts", "setup.sh"), "utf8"))![1]
+      writeFileSync(join(tools, name!, ".complete"), `${version}\n`)
+    }
     for (const name of ["etcd", "rclone"]) symlinkSync(realpathSync(join(repoRoot, ".tools", name)), join(tools, name))
     mkdirSync(join(tools, "age", "bin"), { recursive: true })
     symlinkSync(realpathSync(join(repoRoot, ".tools", "age", "bin", "age")), join(tools, "age", "bin", "age"))
