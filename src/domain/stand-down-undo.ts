@@ -37,7 +37,8 @@ export interface UndoMove {
 }
 
 export type UndoPlan =
-  | { readonly _tag: "Moves"; readonly moves: ReadonlyArray<UndoMove> }
+  /** `removesRecord`: the stand-down's record goes once the moves are done: it no longer applies, and a later undo must not read it. */
+  | { readonly _tag: "Moves"; readonly moves: ReadonlyArray<UndoMove>; readonly removesRecord: boolean }
   | { readonly _tag: "Refused"; readonly reasons: ReadonlyArray<string> }
 
 /** Two moves of different runs are minutes apart; entries kept within this of each other cannot be told apart. */
@@ -147,13 +148,15 @@ export const planStandDownUndo = (
     if (i === 1 && (memberKeptAt === undefined || Math.abs(pick.ctimeMs - memberKeptAt) > revisionJsonWithMemberMs)) continue
     moves.push({ what: slot.what, from: posix.join(slot.dir, pick.name), to: slot.place })
   }
-  return reasons.length > 0 ? { _tag: "Refused", reasons } : { _tag: "Moves", moves }
+  return reasons.length > 0 ? { _tag: "Refused", reasons } : { _tag: "Moves", moves, removesRecord: record !== undefined }
 }
 
 /** The plan as both runs print it. */
 export const renderUndoPlan = (root: string, plan: UndoPlan): string =>
   plan._tag === "Refused"
     ? `Undo of the stand-down under ${root}: refused:\n${plan.reasons.map((r) => `  ${r}\n`).join("")}`
-    : plan.moves.length === 0
-      ? `Undo of the stand-down under ${root}: nothing to put back (etcd's member and the four manifests are in place).\n`
-      : `Undo of the stand-down under ${root}: ${plan.moves.length} moves back\n${plan.moves.map((m) => `  move  ${m.from} -> ${m.to}  (${m.what})\n`).join("")}`
+    : `${
+        plan.moves.length === 0
+          ? `Undo of the stand-down under ${root}: nothing to put back (etcd's member and the four manifests are in place).\n`
+          : `Undo of the stand-down under ${root}: ${plan.moves.length} moves back\n${plan.moves.map((m) => `  move  ${m.from} -> ${m.to}  (${m.what})\n`).join("")}`
+      }${plan.removesRecord ? `  remove ${hostLayout.stoodDownRecord}  (the stand-down's record: undone, it no longer applies)\n` : ""}`

@@ -25,6 +25,7 @@ import {
 import { revisionBump } from "../../src/domain/revision-bump.ts"
 import { renderPreflight, renderRestorePlan, renderStandDownPlan, shellQuote } from "../../src/domain/restore-plan-render.ts"
 import { revisionSetArb } from "./arbitraries.ts"
+import { fullHostStandDownMoves } from "../support/stand-down-moves.ts"
 
 const revisions = { etcd: 8, "kube-apiserver": 14, "kube-controller-manager": 9, "kube-scheduler": 7 }
 const revisionJson = JSON.stringify({
@@ -649,14 +650,7 @@ describe("planStandDown (the other control-plane hosts, before the restore)", ()
         _tag: "RecordStandDown",
         record: "/var/lib/etcd-backup/stood-down.json",
         standDownId,
-        moved: [
-          ...["kube-apiserver-pod", "kube-controller-manager-pod", "kube-scheduler-pod", "etcd-pod"].map((pod) => ({
-            from: `/etc/kubernetes/manifests/${pod}.yaml`,
-            to: `/etc/kubernetes/manifests-stopped/${pod}.yaml`,
-          })),
-          { from: "/var/lib/etcd/member", to: "/var/lib/etcd-backup/member" },
-          { from: "/var/lib/etcd/revision.json", to: "/var/lib/etcd-backup/revision.json" },
-        ],
+        moved: fullHostStandDownMoves,
       },
       { _tag: "Move", from: "/var/lib/etcd/member", to: "/var/lib/etcd-backup/member" },
     ])

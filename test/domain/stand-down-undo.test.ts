@@ -72,6 +72,8 @@ describe("planStandDownUndo", () => {
             expect(Math.abs(newest(slots[1]!)[0]!.ctimeMs - newest(slots[0]!)[0]!.ctimeMs)).toBeLessThanOrEqual(revisionJsonWithMemberMs)
           }
           expect(renderUndoPlan("/host", plan)).toContain(plan.moves.length === 0 ? "nothing to put back" : `${plan.moves.length} moves back`)
+          // Done, the record goes: it no longer applies, and a later undo must not take it for a new stand-down's.
+          expect(plan.removesRecord).toBe(stoodDownAt !== undefined)
         },
       ),
     )
@@ -151,7 +153,12 @@ describe("planStandDownUndo", () => {
       candidates: i === 2 ? [{ name: p.base, ctimeMs: 5_000 }] : [],
     }))
     const plan = planStandDownUndo(slots, [], { stoodDownAtMs: 10_000, moved: [{ from: places[2]!.place, to: `${places[2]!.dir}/${places[2]!.base}.gone` }] })
-    expect(plan).toEqual({ _tag: "Moves", moves: [{ what: places[2]!.what, from: `${places[2]!.dir}/${places[2]!.base}`, to: places[2]!.place }] })
+    expect(plan).toEqual({
+      _tag: "Moves",
+      moves: [{ what: places[2]!.what, from: `${places[2]!.dir}/${places[2]!.base}`, to: places[2]!.place }],
+      removesRecord: true,
+    })
+    expect(renderUndoPlan("/host", plan)).toContain("  remove /var/lib/etcd-backup/stood-down.json  (the stand-down's record: undone, it no longer applies)\n")
   })
 
   it("property: only the names a stand-down gives are candidates", () => {

@@ -2,7 +2,8 @@
  * The demo's recovery: another control-plane host's tree stood down (`stand-down --root`), the first backup restored
  * on a control-plane host's tree (`restore --root`, with the real etcdutl 3.5), then `redeploy` against the simulated API server, whose operators answer a new
  * forceRedeploymentReason with a new revision rolled out node by node (src/simulation/redeployment-controllers.ts).
- * The BackupPolicy is suspended first, as in a recovery: the new revisions must not start backups meanwhile. After the
+ * The BackupPolicy is suspended first, as in a recovery: the new revisions must not start backups meanwhile. The loop
+ * that stands the other hosts down stands the recovery host down too, and `stand-down --undo` puts it back. After the
  * restore, the mistakes a loop over every control-plane host would make are shown refused: standing the recovery
  * host down, restoring on the host stood down, and pruning what it kept before it rejoined. Once redeployed, `prune-host`
  * gives back the space of what the restore kept on the recovery host.
@@ -109,6 +110,35 @@ export const runRecoveryStage = (ctx: RecoveryContext) =>
         .pipe(Effect.orElseSucceed((): ReadonlyArray<string> => ["?"]))
       if (stood._tag === "Failure" || stoodDown.length === 0 || !keptThere || stillRunning.length > 0)
         return yield* new DemoFailed({ stage: "recovery", message: "the other host did not stand down: its pods stopped and etcd's member kept" })
+
+      // A loop over every control-plane host stands the recovery host down too: called off there, before the restore.
+      for (const [args, shown, done] of [
+        [["stand-down", "--root", host], "by mistake, the loop stood the recovery host down too", /^Stand-down stand-down-\S+ complete:/],
+        [["stand-down", "--undo", "--root", host], "called off there, before the restore", /^Stand-down undone: \d+ moves back\./],
+      ] as const) {
+        yield* ctx.say(`${shown}: cluster-backup ${args.join(" ").replaceAll(ctx.work, "<work>")}`)
+        const lines: Array<string> = []
+        const ran = yield* Effect.exit(runLocalContainer(args[0], ctx.entry, args, {}, (line) => lines.push(line), "lines"))
+        const reported = lines.find((l) => done.test(l))
+        if (ran._tag === "Failure" || reported === undefined) {
+          for (const line of lines.slice(-10)) yield* Console.log(`    ${args.slice(0, -2).join(" ")} | ${line.replaceAll(ctx.work, "<work>")}`)
+          return yield* new DemoFailed({ stage: "recovery", message: `${args.slice(0, -2).join(" ")} on the recovery host did not complete` })
+        }
+        yield* Console.log(`    ${args.slice(0, -2).join(" ")} | ${reported.replaceAll(ctx.work, "<work>")}`)
+      }
+      const backInPlace = yield* Effect.all(
+        [
+          join("var", "lib", "etcd", "member"),
+          ...operandNames.map((o) => join("etc", "kubernetes", "manifests", `${defaultOperands[o].podConfigMap}.yaml`)),
+        ].map((path) => fs.exists(join(host, path)).pipe(Effect.orElseSucceed(() => false))),
+      )
+      const recordLeft = yield* fs.exists(join(host, "var", "lib", "etcd-backup", "stood-down.json")).pipe(Effect.orElseSucceed(() => true))
+      if (backInPlace.includes(false) || recordLeft)
+        return yield* new DemoFailed({
+          stage: "recovery",
+          message: "stand-down --undo did not put the recovery host back: etcd's member, the four manifests, no record",
+        })
+      yield* ctx.say("the recovery host is as it was: etcd's member and the four manifests back in place, the stand-down's record removed")
       const copyBackupInto = (tree: string) =>
         Effect.gen(function* () {
           const copied = join(tree, "home", "core", "backup")

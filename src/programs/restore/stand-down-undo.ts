@@ -9,7 +9,7 @@ import { Effect } from "effect"
 import { defaultOperands, type OperandTable } from "../../domain/operands.ts"
 import { planStandDownUndo, renderUndoPlan, type UndoPlan, type UndoSlot, undoPlaces } from "../../domain/stand-down-undo.ts"
 import { DurableFiles } from "../../services/durable-files.ts"
-import { baseOrWithRunId } from "../../domain/restore-plan.ts"
+import { baseOrWithRunId, hostLayout } from "../../domain/restore-plan.ts"
 import { parseRfc3339Utc } from "../../domain/rfc3339.ts"
 import { readStandDownRecord } from "./host-records.ts"
 import { resolveRoot } from "./restore-inputs.ts"
@@ -66,6 +66,12 @@ export const undoStandDown = Effect.fn("undoStandDown")(function* (options: Stan
       for (const move of plan.moves) {
         yield* DurableFiles.use((files) => files.move(posix.join(root, move.from), posix.join(root, move.to), { acrossFileSystems: true }))
         yield* line(`moved    ${move.from} -> ${move.to}`)
+      }
+      // Last, so that a run killed before it goes on from the record; after it, the record is inert anyway (etcd has its member).
+      if (plan.removesRecord) {
+        const record = posix.join(root, hostLayout.stoodDownRecord)
+        yield* DurableFiles.use((files) => files.removeFile(record).pipe(Effect.andThen(files.syncDirectory(posix.dirname(record)))))
+        yield* line(`removed  ${hostLayout.stoodDownRecord}`)
       }
       yield* line(
         `Stand-down undone: ${plan.moves.length} moves back. The kubelet starts etcd and the others from their manifests; etcd rejoins with the member it had.`,

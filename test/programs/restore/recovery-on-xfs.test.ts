@@ -134,10 +134,10 @@ describe("the recovery on XFS", () => {
     const record = (l: string) => l.includes("stood-down.json") || /^d \d+ (etc\/kubernetes\/manifests-stopped|var\/lib\/etcd-backup)$/.test(l)
     expect(snapshotTree(onXfs).filter((l) => !record(l))).toEqual(before)
 
-    // In service again: prune-host finds nothing kept but the record, and removes nothing.
+    // In service again, the record gone with the stand-down: prune-host finds nothing kept, and removes nothing.
     const pruned: Array<string> = []
     const prune = await run(pruneHost({ root: onXfs, dryRun: false, olderThanMs: 0, output: printer(pruned) }).pipe(Effect.provide(layers)), pruned)
     expect(prune.ok, `${prune.output}\n${prune.cause}`).toBe(true)
-    expect(readdirSync(join(onXfs, "var/lib/etcd-backup"))).toEqual(["stood-down.json"])
+    expect(readdirSync(join(onXfs, "var/lib/etcd-backup"))).toEqual([])
   })
 })

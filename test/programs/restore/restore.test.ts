@@ -55,6 +55,7 @@ import {
 } from "../../support/bad-backups.ts"
 import { snapshotTree } from "../../support/hostile-tarballs.ts"
 import { allInstallerFiles, loadedCluster, walk, type Loaded } from "../backup/backup-resources-harness.ts"
+import { fullHostStandDownMoves } from "../../support/stand-down-moves.ts"
 
 const restoreId = "0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71"
 /** Every step but the one only a killed restore's leftovers need. */
@@ -289,14 +290,7 @@ describe("restore", () => {
       standDownId: "7c9e6679-7425-40de-944b-e07fc1f90ae7",
       stoodDownAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]+Z$/),
       // What it moved, named for stand-down --undo.
-      moved: [
-        ...["kube-apiserver-pod", "kube-controller-manager-pod", "kube-scheduler-pod", "etcd-pod"].map((pod) => ({
-          from: `/etc/kubernetes/manifests/${pod}.yaml`,
-          to: `/etc/kubernetes/manifests-stopped/${pod}.yaml`,
-        })),
-        { from: "/var/lib/etcd/member", to: "/var/lib/etcd-backup/member" },
-        { from: "/var/lib/etcd/revision.json", to: "/var/lib/etcd-backup/revision.json" },
-      ],
+      moved: fullHostStandDownMoves,
     })
     const before = snapshotTree(host.root)
     for (const dryRun of [true, false]) {

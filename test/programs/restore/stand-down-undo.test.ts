@@ -3,7 +3,7 @@
  * runs kept stays kept, a rerun finds nothing to do, and where what the stand-down moved cannot be told, or a
  * restore was interrupted, nothing moves.
  */
-import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Cause, Effect, Exit, Layer } from "effect"
@@ -65,10 +65,15 @@ describe("stand-down --undo", () => {
     expect(dry.output).toContain(`move  /etc/kubernetes/manifests-stopped/etcd-pod.yaml.${standDownId} -> /etc/kubernetes/manifests/etcd-pod.yaml`)
     expect(dry.output).toContain("6 moves back")
 
+    expect(dry.output).toContain("remove /var/lib/etcd-backup/stood-down.json")
+    expect(existsSync(join(root, "var/lib/etcd-backup/stood-down.json"))).toBe(true)
+
     const real = await undo(root)
     expect(real.ok, `${real.output}\n${real.cause}`).toBe(true)
     expect(real.output).toContain("Stand-down undone: 6 moves back.")
     expect(comparable(root)).toEqual(before)
+    // The record is gone with the stand-down: what is kept here now is only what earlier runs kept.
+    expect(readdirSync(join(root, "var/lib/etcd-backup")).sort()).toEqual(["member", "revision.json"])
     expect(readFileSync(join(root, "var/lib/etcd/member/snap/db"), "utf8")).toBe("live data\n")
 
     const again = await undo(root)
