@@ -97,15 +97,28 @@ const changedSinceKept = (i: number, named: UndoCandidate, slot: UndoSlot, stood
  * `slots` in `undoPlaces` order; `partialRestores`: an interrupted restore's output in etcd's data directory;
  * `record`: the stand-down's record (written right before it moves the member), when it reads. A member neither
  * named by it nor kept at its time was set aside by a restore, whose later steps the old manifests would not survive.
+ * `restoredHere`: the restore whose member is etcd's here now (its record), when there is one. Entries kept before
+ * it put that member in place belong to the host before that restore: putting them back beside the restored member
+ * (a restore killed before it started the pods) would start them at the old revisions; that restore is to be run again.
  */
 export const planStandDownUndo = (
   slots: ReadonlyArray<UndoSlot>,
   partialRestores: ReadonlyArray<string>,
   record: StandDownRecordView | undefined,
+  restoredHere?: { readonly restoreId: string; readonly restoredAtMs: number },
 ): UndoPlan => {
   const stoodDownAtMs = record?.stoodDownAtMs
   const reasons: Array<string> = []
   const moves: Array<UndoMove> = []
+  const put = (slot: UndoSlot, candidate: UndoCandidate) => {
+    if (restoredHere !== undefined && candidate.ctimeMs < restoredHere.restoredAtMs - ambiguityMs) {
+      reasons.push(
+        `${posix.join(slot.dir, candidate.name)} was kept before restore-${restoredHere.restoreId} put etcd's member here in place (${hostLayout.restoredMemberRecord}): that restore replaced what the stand-down left; run it again to finish it, not --undo`,
+      )
+      return
+    }
+    moves.push({ what: slot.what, from: posix.join(slot.dir, candidate.name), to: slot.place })
+  }
   if (partialRestores.length > 0)
     reasons.push(
       `a restore was interrupted on this host (${partialRestores.map((id) => `restore-${id}`).join(", ")} in ${hostLayout.dataDir}): run it again to finish it, not --undo`,
@@ -123,7 +136,7 @@ export const planStandDownUndo = (
         continue
       }
       if (i === 0) memberKeptAt = named.ctimeMs
-      moves.push({ what: slot.what, from: posix.join(slot.dir, named.name), to: slot.place })
+      put(slot, named)
       continue
     }
     const [pick, next] = newest(slot.candidates)
@@ -146,7 +159,7 @@ export const planStandDownUndo = (
     if (i === 0) memberKeptAt = pick.ctimeMs
     // revision.json goes back only with the member it was moved with: an older one would understate the next restore's revision bump.
     if (i === 1 && (memberKeptAt === undefined || Math.abs(pick.ctimeMs - memberKeptAt) > revisionJsonWithMemberMs)) continue
-    moves.push({ what: slot.what, from: posix.join(slot.dir, pick.name), to: slot.place })
+    put(slot, pick)
   }
   return reasons.length > 0 ? { _tag: "Refused", reasons } : { _tag: "Moves", moves, removesRecord: record !== undefined }
 }

@@ -144,6 +144,36 @@ describe("planStandDownUndo", () => {
     )
   })
 
+  it("property: where a restore's member is in place, a move of an entry kept before that restore refuses, naming it; otherwise the plan is as without it", () => {
+    fc.assert(
+      fc.property(
+        slotsArb,
+        fc.option(fc.integer({ min: 0, max: 20_000_000 }), { nil: undefined }),
+        fc.integer({ min: 0, max: 20_000_000 }),
+        fc.uuid({ version: 4 }),
+        (slots, stoodDownAt, restoredAtMs, restoreId) => {
+          const record = stoodDownAt === undefined ? undefined : { stoodDownAtMs: stoodDownAt }
+          const base = planStandDownUndo(slots, [], record)
+          const withRestore = planStandDownUndo(slots, [], record, { restoreId, restoredAtMs })
+          if (base._tag === "Refused") {
+            expect(withRestore._tag).toBe("Refused")
+            return
+          }
+          const keptAt = (from: string) => slots.flatMap((s) => s.candidates.filter((c) => `${s.dir}/${c.name}` === from))[0]!.ctimeMs
+          const early = base.moves.filter((m) => keptAt(m.from) < restoredAtMs - ambiguityMs)
+          expect(withRestore._tag === "Refused").toBe(early.length > 0)
+          if (withRestore._tag === "Refused") {
+            for (const m of early) {
+              expect(withRestore.reasons.some((r) => r.startsWith(`${m.from} was kept before restore-${restoreId}`))).toBe(true)
+            }
+          } else {
+            expect(withRestore).toEqual(base)
+          }
+        },
+      ),
+    )
+  })
+
   it("a record's move to an entry that is gone falls back to the newest candidate", () => {
     const slots = places.map((p, i) => ({
       what: p.what,

@@ -388,14 +388,14 @@ export const recordedRestoreId = "0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71"
  * A restore's record of the member it put in place, written by hand as `restore` writes it, naming etcd's
  * member directory under `root` as it is now (restore-<recordedRestoreId> of /home/core/backup). Returns its path.
  */
-export const writeRestoredMemberRecord = (root: string): string => {
+export const writeRestoredMemberRecord = (root: string, restoredAt = "2026-12-06T11:00:00Z"): string => {
   const member = lstatSync(join(root, "var/lib/etcd/member"), { bigint: true })
   const path = join(root, "var/lib/etcd-backup/restored-member.json")
   mkdirSync(dirname(path), { recursive: true })
   const record = {
     restoreId: recordedRestoreId,
     backup: "/home/core/backup",
-    restoredAt: "2026-12-06T11:00:00Z",
+    restoredAt,
     member: { device: String(member.dev), inode: String(member.ino) },
   }
   writeFileSync(path, JSON.stringify(record))

@@ -11,7 +11,7 @@ import { planStandDownUndo, renderUndoPlan, type UndoPlan, type UndoSlot, undoPl
 import { DurableFiles } from "../../services/durable-files.ts"
 import { baseOrWithRunId, hostLayout } from "../../domain/restore-plan.ts"
 import { parseRfc3339Utc } from "../../domain/rfc3339.ts"
-import { readStandDownRecord } from "./host-records.ts"
+import { observeRestoredMember, readStandDownRecord } from "./host-records.ts"
 import { resolveRoot } from "./restore-inputs.ts"
 import { findPartialRestores, holdHostLock, namesIn } from "./restore-leftovers.ts"
 import { lockCheck, refusal } from "./restore.ts"
@@ -39,7 +39,14 @@ const observe = (root: string, table: OperandTable) =>
     }
     const record = yield* readStandDownRecord(root)
     const stoodDownAtMs = record === undefined ? undefined : parseRfc3339Utc(record.stoodDownAt)
-    return planStandDownUndo(slots, yield* findPartialRestores(root), stoodDownAtMs === undefined ? undefined : { stoodDownAtMs, moved: record?.moved })
+    const { finding: restored } = yield* observeRestoredMember(root)
+    const restoredAtMs = restored._tag === "RestoredHere" ? parseRfc3339Utc(restored.record.restoredAt) : undefined
+    return planStandDownUndo(
+      slots,
+      yield* findPartialRestores(root),
+      stoodDownAtMs === undefined ? undefined : { stoodDownAtMs, moved: record?.moved },
+      restored._tag === "RestoredHere" && restoredAtMs !== undefined ? { restoreId: restored.record.restoreId, restoredAtMs } : undefined,
+    )
   })
 
 const checksOf = (plan: UndoPlan) =>

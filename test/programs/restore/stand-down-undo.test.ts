@@ -15,7 +15,7 @@ import { DurableFiles } from "../../../src/services/durable-files.ts"
 import { Etcdutl } from "../../../src/services/etcdutl.ts"
 import { HostProcesses } from "../../../src/services/host-processes.ts"
 import { Tarball } from "../../../src/services/tarball/tarball.ts"
-import { etcdOnDedicatedDisk, makeOtherHostTree } from "../../support/bad-backups.ts"
+import { etcdOnDedicatedDisk, makeOtherHostTree, recordedRestoreId, writeRestoredMemberRecord } from "../../support/bad-backups.ts"
 import { snapshotTree } from "../../support/hostile-tarballs.ts"
 
 const standDownId = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
@@ -27,9 +27,11 @@ const run = async <A>(effect: Effect.Effect<A, unknown, never>) => {
   return { ok: Exit.isSuccess(exit), error, cause: Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "" }
 }
 
-const standDownHere = async (root: string) => {
+const standDownHere = async (root: string, evenOnRecoveryHost = false) => {
   const out: Array<string> = []
-  const ran = await run(standDown({ root, dryRun: false, standDownId, output: (t) => Effect.sync(() => void out.push(t)) }).pipe(Effect.provide(layers)))
+  const ran = await run(
+    standDown({ root, dryRun: false, standDownId, evenOnRecoveryHost, output: (t) => Effect.sync(() => void out.push(t)) }).pipe(Effect.provide(layers)),
+  )
   expect(ran.ok, `${out.join("")}\n${ran.cause}`).toBe(true)
 }
 
@@ -124,6 +126,36 @@ describe("stand-down --undo", () => {
     expect(real.ok, `${real.output}\n${real.cause}`).toBe(true)
     expect(real.output).toContain("5 moves back")
     expect(comparable(root)).toEqual(before)
+  })
+
+  it("refuses, moving nothing, where a restore put its member in place after the stand-down (one killed before it started the pods)", async () => {
+    const root = makeOtherHostTree("cb-undo-restored-", "live data\n", '{"maxRaftIndex":7}\n')
+    await standDownHere(root)
+    await sleep(1100)
+    // restore --even-after-stand-down here since, killed once its member was in place, before it started the pods.
+    mkdirSync(join(root, "var/lib/etcd/member/snap"), { recursive: true })
+    writeFileSync(join(root, "var/lib/etcd/member/snap/db"), "restored data\n")
+    writeRestoredMemberRecord(root, new Date().toISOString())
+    const before = snapshotTree(root)
+    for (const dryRun of [true, false]) {
+      const refused = await undo(root, { dryRun })
+      expect(refused.ok).toBe(false)
+      expect(refused.output).toContain(
+        `/etc/kubernetes/manifests-stopped/etcd-pod.yaml was kept before restore-${recordedRestoreId} put etcd's member here in place (/var/lib/etcd-backup/restored-member.json): that restore replaced what the stand-down left; run it again to finish it, not --undo`,
+      )
+      expect(snapshotTree(root)).toEqual(before)
+    }
+  })
+
+  it("undoes a stand-down of an earlier recovery's host (its restore long before): the restored member goes back", async () => {
+    const root = makeOtherHostTree("cb-undo-recovered-", "restored data\n", '{"maxRaftIndex":7}\n')
+    writeRestoredMemberRecord(root)
+    const before = comparable(root)
+    await standDownHere(root, true)
+    const real = await undo(root)
+    expect(real.ok, `${real.output}\n${real.cause}`).toBe(true)
+    expect(comparable(root)).toEqual(before)
+    expect(readFileSync(join(root, "var/lib/etcd/member/snap/db"), "utf8")).toBe("restored data\n")
   })
 
   it("where etcd's data directory is a disk of its own, copies the member back onto it", async () => {
