@@ -155,6 +155,8 @@ describe("cluster-backup stand-down under kills", () => {
         context,
       ).toEqual(before)
       expect(snapshotTree(disk), context).toEqual(snapshotTree(join(root, "var/lib/etcd")))
+      // Nothing kept is left, not a hidden part of a copy, nor the stand-down's record (removed once the host is back).
+      expect(readdirSync(join(root, "var/lib/etcd-backup")), context).toEqual([])
     } finally {
       rmSync(disk, { recursive: true, force: true })
     }
