@@ -110,6 +110,12 @@ export const RestorePlanInput = Schema.Struct({
    * directory (host path, found to have the manifest's size and sha256): used instead of copying again.
    */
   snapshotCopy: Schema.optionalKey(absolutePath),
+  /**
+   * The copy of the snapshot will be a hard link (observed: a 0600 regular file of the restore's user on the kept-data
+   * directory's file system), so it needs no room there. A tight disk in a disaster must not refuse a restore for room
+   * it will not use; a file changed before the step is copied instead, and a copy short of room fails whole.
+   */
+  snapshotCopyLinked: Schema.optionalKey(Schema.Boolean),
   /** Ids of the `/var/lib/etcd/restore-<id>` directories found (see `partialRestoreId`). */
   partialRestores: Schema.optionalKey(Schema.Array(RestoreId)),
   /**
@@ -877,7 +883,7 @@ export const planRestore = (input: RestorePlanInput, table: OperandTable = defau
             keptDirectory,
             { _tag: "PathExists", path: snapshot },
             { _tag: "PathAbsent", path: snapshotCopy },
-            { _tag: "FreeSpace", path: keptDataDir, bytes: input.snapshotBytes },
+            ...(input.snapshotCopyLinked === true ? [] : [{ _tag: "FreeSpace", path: keptDataDir, bytes: input.snapshotBytes } satisfies Precondition]),
           ],
           actions: [
             { _tag: "CreateDirectory", path: keptDataDir, mode: 0o700 },

@@ -91,6 +91,7 @@ const inputArb: fc.Arbitrary<RestorePlanInput> = fc
     existing: fc.constant([]),
     partialRestores: fc.uniqueArray(uuidArb, { maxLength: 2 }),
     keepControlPlaneRunning: fc.boolean(),
+    snapshotCopyLinked: fc.boolean(),
   })
   .chain((input) =>
     fc
@@ -347,6 +348,16 @@ describe("planRestore", () => {
         }
         // The snapshot is copied unless a verified copy is there already; an interrupted restore's output is set aside.
         expect(plan(input).steps.some((s) => s.id === "copy-snapshot")).toBe(input.snapshotCopy === undefined)
+        // Its copy asks for room unless it will be a hard link.
+        const copyRoom = plan(input)
+          .steps.filter((s) => s.id === "copy-snapshot")
+          .flatMap((s) => s.preconditions)
+          .filter((c) => c._tag === "FreeSpace")
+        expect(copyRoom).toEqual(
+          input.snapshotCopy !== undefined || input.snapshotCopyLinked === true
+            ? []
+            : [{ _tag: "FreeSpace", path: posix.join(input.root, "/var/lib/etcd-backup"), bytes: input.snapshotBytes }],
+        )
         expect(plan(input).steps.some((s) => s.id === "set-aside-partial-restores")).toBe((input.partialRestores ?? []).length > 0)
         // The other control-plane pods are waited for and started unless kept running; stopped only where their manifest is in place.
         // Kept running, a pod an earlier restore stopped (out of the kubelet's directory, its stopped copy there) is started all the same.

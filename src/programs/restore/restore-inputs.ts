@@ -155,6 +155,17 @@ export const observeHost = (root: string, paths: (partialRestores: ReadonlyArray
     return { partialRestores, existing, separateDataDisk }
   })
 
+/**
+ * Whether copying `snapshot` into the kept-data directory will be a hard link, as `DurableFiles.copyThroughPart` makes
+ * one: a regular file (not a link) of this process's user, mode 0600, on the file system of the kept-data directory.
+ */
+const snapshotLinkable = (snapshot: string, keptDataDir: string) =>
+  Effect.gen(function* () {
+    const info = yield* lstatOrUndefined(snapshot)
+    if (info === undefined || !info.isFile() || info.uid !== process.getuid?.() || (info.mode & 0o7777) !== 0o600) return false
+    return info.dev === (yield* fileSystemOf(keptDataDir))
+  }).pipe(Effect.orElseSucceed(() => false))
+
 export const gatherRestoreInputs = Effect.fn("gatherRestoreInputs")(function* (options: RestoreInputOptions) {
   const etcdutl = yield* Etcdutl
   const table = options.operands ?? defaultOperands
@@ -215,6 +226,7 @@ export const gatherRestoreInputs = Effect.fn("gatherRestoreInputs")(function* (o
   const capabilities = yield* etcdutl.capabilities.pipe(Effect.mapError((e) => invalid("etcdutl", e.message)))
   const snapshotCopy = yield* findSnapshotCopy(root, manifest.files.snapshot).pipe(Effect.mapError((e) => invalid("host", e.message)))
   const { partialRestores, existing, separateDataDisk } = yield* observeHost(root, (partials) => pathsToObserve(manifest.revisions.requested, table, partials))
+  const snapshotCopyLinked = snapshotCopy === undefined && (yield* snapshotLinkable(posix.join(backupDir, selected.snapshot), host(hostLayout.keptDataDir)))
 
   const footprint = treeFootprint(manifest.entries)
   const input = yield* Effect.fromResult(
@@ -236,6 +248,7 @@ export const gatherRestoreInputs = Effect.fn("gatherRestoreInputs")(function* (o
       partialRestores,
       ...(options.keepControlPlaneRunning === true ? { keepControlPlaneRunning: true } : {}),
       ...(snapshotCopy === undefined ? {} : { snapshotCopy }),
+      ...(snapshotCopyLinked ? { snapshotCopyLinked } : {}),
       ...(separateDataDisk === undefined ? {} : { separateDataDisk }),
     }),
   ).pipe(Effect.mapError((e) => invalid("input", `the restore's input is invalid: ${e.message}`)))

@@ -672,6 +672,27 @@ describe("restore", () => {
     expect(snapshotTree(host.root)).toEqual(before)
   })
 
+  it("asks no room for the snapshot's copy where it will be a hard link: a disk with room for the rest restores; a snapshot that must be copied is refused there", async () => {
+    const linked = makeHostTree(etcd.workDir, backup)
+    const plan = success(await restore(linked, { dryRun: true })).plan
+    expect(plan.steps.find((s) => s.id === "copy-snapshot")?.preconditions.filter((p) => p._tag === "FreeSpace")).toEqual([])
+    // Exactly the room the steps need together on this one file system, without the copy's.
+    const needed = plan.steps.flatMap((s) => s.preconditions).reduce((sum, p) => sum + (p._tag === "FreeSpace" ? p.bytes : 0), 0)
+    const tight = layers(Etcdutl.live(), DiskSpace.inMemory({ availableBytes: needed, totalBytes: 1e12 }))
+    const restored = await restore(linked, {}, tight)
+    expect(success(restored).ran).toContain("copy-snapshot")
+    expect(restored.output).toContain("hard-linked: no data copied")
+
+    // Not 0600: its copy is a copy, which needs the snapshot's size on top.
+    const copied = makeHostTree(etcd.workDir, backup)
+    chmodSync(join(copied.backupDir, readManifest(copied.backupDir).files.snapshot.name), 0o640)
+    const before = snapshotTree(copied.root)
+    const error = failure(await restore(copied, {}, tight))
+    expect(error._tag).toBe("RestoreRefused")
+    expect(error.message).toMatch(/only \d+ bytes are available on the file system of \S+; free \d+ bytes there/)
+    expect(snapshotTree(copied.root)).toEqual(before)
+  })
+
   it("refuses before any change a backup kept inside what the restore moves aside (etcd's member, a revision directory it replaces)", async () => {
     for (const inside of ["var/lib/etcd/member/bk", "etc/kubernetes/static-pod-resources/etcd-pod-3/bk"]) {
       const host = makeHostTree(etcd.workDir, backup)
