@@ -113,7 +113,7 @@ export const RestorePlanInput = Schema.Struct({
   /**
    * The copy of the snapshot will be a hard link (observed: a 0600 regular file of the restore's user on the kept-data
    * directory's file system), so it needs no room there. A tight disk in a disaster must not refuse a restore for room
-   * it will not use; a file changed before the step is copied instead, and a copy short of room fails whole.
+   * it will not use; a file changed before the step is copied instead, and a copy short of room fails leaving no part.
    */
   snapshotCopyLinked: Schema.optionalKey(Schema.Boolean),
   /** Ids of the `/var/lib/etcd/restore-<id>` directories found (see `partialRestoreId`). */
