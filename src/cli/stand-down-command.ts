@@ -21,7 +21,7 @@ export const standDownCommand = Command.make(
     undo: Flag.Boolean("undo").pipe(
       Flag.withDefault(false),
       Flag.withDescription(
-        "Put this host back as it was before its stand-down (the recovery called off): etcd's member, its revision.json, then etcd's manifest, then the other three, each from what arrived last in /var/lib/etcd-backup and manifests-stopped and only where its place is free; refused where that cannot be told",
+        "Put this host back as it was before its stand-down (the recovery called off): etcd's member, its revision.json, then etcd's manifest, then the other three, each the entry the stand-down's record names (else what arrived last in /var/lib/etcd-backup and manifests-stopped) and only where its place is free, then the record removed; refused where that cannot be told",
       ),
     ),
     standDownId: Flag.String("stand-down-id").pipe(

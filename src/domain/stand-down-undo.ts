@@ -12,6 +12,7 @@
 import { posix } from "node:path"
 import { type OperandTable, operandList } from "./operands.ts"
 import { hostLayout } from "./restore-plan.ts"
+import type { StandDownMove } from "./stood-down-record.ts"
 
 /** An entry of a kept directory that may be what the stand-down moved there. */
 export interface UndoCandidate {
@@ -69,7 +70,7 @@ const newest = (candidates: ReadonlyArray<UndoCandidate>) => [...candidates].sor
 /** What the stand-down's record says: when it ran, and the moves of the run that wrote it (host paths). */
 export interface StandDownRecordView {
   readonly stoodDownAtMs: number
-  readonly moved?: ReadonlyArray<{ readonly from: string; readonly to: string }> | undefined
+  readonly moved?: ReadonlyArray<StandDownMove> | undefined
 }
 
 /** The candidate the record names for `slot`: the entry its move of that place went to, when it is still there. */
