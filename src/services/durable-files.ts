@@ -76,6 +76,10 @@ const openSource = async (from: string): Promise<OpenSource> => {
 
 const sameFile = (a: Stats, b: Stats) => a.dev === b.dev && a.ino === b.ino
 
+/** A file of this process's user with exactly `mode`: what a copy may be a hard link of (with its path naming it, not a link). */
+export const ownedWithMode = (info: { readonly uid: number; readonly mode: number }, mode: number): boolean =>
+  info.uid === process.getuid?.() && (info.mode & 0o7777) === mode
+
 /**
  * Whether the opened source may be hard-linked as a copy with `mode`: a regular file owned by this
  * process's user with exactly that mode, so the link changes neither its mode nor who may write it,
@@ -83,7 +87,7 @@ const sameFile = (a: Stats, b: Stats) => a.dev === b.dev && a.ino === b.ino
  */
 const linkableWithMode = async (from: string, source: OpenSource, mode: number) => {
   const { info } = source
-  if (info.uid !== process.getuid?.() || (info.mode & 0o7777) !== mode) return false
+  if (!ownedWithMode(info, mode)) return false
   const named = await lstatOrUndefined(from, absent)
   return named?.isFile() === true && sameFile(named, info)
 }

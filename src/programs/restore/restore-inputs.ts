@@ -23,6 +23,7 @@ import {
 } from "../../domain/restore-plan.ts"
 import { revisionBumpFrom, type KeptRevisionJson } from "../../domain/revision-bump.ts"
 import { checkRegularFile } from "../../services/backup-file.ts"
+import { ownedWithMode } from "../../services/durable-files.ts"
 import { Etcdutl } from "../../services/etcdutl.ts"
 import { describeFileSystemFailure, errnoCode } from "../../services/file-system-error.ts"
 import { readBackupManifest } from "../backup-dir/backup-manifest-file.ts"
@@ -162,7 +163,7 @@ export const observeHost = (root: string, paths: (partialRestores: ReadonlyArray
 const snapshotLinkable = (snapshot: string, keptDataDir: string) =>
   Effect.gen(function* () {
     const info = yield* lstatOrUndefined(snapshot)
-    if (info === undefined || !info.isFile() || info.uid !== process.getuid?.() || (info.mode & 0o7777) !== 0o600) return false
+    if (info === undefined || !info.isFile() || !ownedWithMode(info, 0o600)) return false
     return info.dev === (yield* fileSystemOf(keptDataDir))
   }).pipe(Effect.orElseSucceed(() => false))
 
