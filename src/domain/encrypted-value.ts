@@ -22,6 +22,7 @@
  */
 import { createDecipheriv } from "node:crypto"
 import { Redacted } from "effect"
+import { counted } from "./counted.ts"
 import type { EncryptionProvider, KeyedProviderName } from "./encryption-config.ts"
 
 const encPrefix = "k8s:enc:"
@@ -271,8 +272,6 @@ export interface DecryptionSummary {
   readonly sentence: string
 }
 
-const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`
-
 /** Counts a sample's checks into what a report states. */
 export const summarizeValueChecks = (checks: ReadonlyArray<ValueCheck>): DecryptionSummary => {
   const decrypted = checks.filter((c) => c._tag === "Decrypted")
@@ -286,6 +285,6 @@ export const summarizeValueChecks = (checks: ReadonlyArray<ValueCheck>): Decrypt
     sentence:
       checks.length === checks.filter((c) => c._tag === "NotEncrypted").length
         ? "no encrypted value in the sample, nothing to decrypt (the values are stored plain)"
-        : `${plural(decrypted.length, "value", "values")} under ${plural(keys.length, "key", "keys")} decrypted with the bundled configuration`,
+        : `${counted(decrypted.length, "value")} under ${counted(keys.length, "key")} decrypted with the bundled configuration`,
   }
 }

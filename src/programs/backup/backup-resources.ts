@@ -27,6 +27,7 @@ import { lockBackupDir } from "../backup-dir/backup-dir-lock.ts"
 import { writeResourcesRecord, type ResourcesRecord } from "./resources-record.ts"
 import { planRevisionTree, type FetchedResource, type PlannedFile } from "./revision-files.ts"
 import { buildingDir, resourcesRecordPath, stagingDir } from "../backup-dir/staging-area.ts"
+import { counted } from "../../domain/counted.ts"
 
 export interface BackupResourcesOptions {
   readonly backupDir: string
@@ -290,8 +291,8 @@ export const backupResources = Effect.fn("backupResources")(function* (options: 
   const bytes = files.reduce((sum, f) => sum + f.size, 0)
   const count = (kind: ResourceKind) => fetched.filter((f) => f.found !== undefined && f.listed.kind === kind).length
   yield* Effect.logInfo(
-    `${operand.name} revision ${revision}: ${files.length} files (${bytes} bytes) from ${count("configmap")} ConfigMaps and ${count("secret")} Secrets of ${namespace} ` +
-      `staged as ${podDir}${skippedOptional.length === 0 ? "" : `; ${skippedOptional.length} optional resources absent`}`,
+    `${operand.name} revision ${revision}: ${counted(files.length, "file")} (${bytes} bytes) from ${counted(count("configmap"), "ConfigMap")} and ${counted(count("secret"), "Secret")} of ${namespace} ` +
+      `staged as ${podDir}${skippedOptional.length === 0 ? "" : `; ${counted(skippedOptional.length, "optional resource")} absent`}`,
   )
   return record
 }, Effect.scoped)
