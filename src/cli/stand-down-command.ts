@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto"
 import { Effect, Layer, Option } from "effect"
 import { CliError, Command, Flag } from "effect/cli"
-import { restoreIdPattern } from "../domain/restore-plan.ts"
+import { restoreIdPattern } from "../domain/host-layout.ts"
 import { evenOnRecoveryHostFlag } from "../domain/restored-member-record.ts"
 import { checkedWith } from "./flag-checks.ts"
 import { hostRootFlag, planDryRunFlag } from "./host-root-flags.ts"

@@ -9,7 +9,7 @@ import { posix } from "node:path"
 import { formatBytes } from "./byte-format.ts"
 import { formatDuration } from "./durations.ts"
 import { type OperandTable, operandList } from "./operands.ts"
-import { baseOrWithRunId, hostLayout, isKeptRevisionJsonName, isSnapshotCopyName, restoreIdPattern } from "./restore-plan.ts"
+import { baseOrWithRunId, hostLayout, isKeptRevisionJsonName, isSnapshotCopyName, restoreIdPattern } from "./host-layout.ts"
 import { formatRfc3339Utc } from "./rfc3339.ts"
 import { isLayoutSegment } from "./store-layout.ts"
 

@@ -5,16 +5,8 @@
  */
 import { recoveryReason } from "./redeployment.ts"
 import { formatRevisionSet } from "./revisions.ts"
-import {
-  type HostPlan,
-  type HostSteps,
-  isStandDown,
-  runTimePreconditions,
-  type Precondition,
-  type RestoreAction,
-  type RestorePlan,
-  type StandDownPlan,
-} from "./restore-plan.ts"
+import { type HostSteps, runTimePreconditions, type Precondition, type RestoreAction } from "./host-steps.ts"
+import { type HostPlan, isStandDown, type RestorePlan, type StandDownPlan } from "./restore-plan.ts"
 import type { RevisionBump } from "./revision-bump.ts"
 
 /** A word as a POSIX shell reads it back unchanged. */

@@ -11,7 +11,7 @@
  */
 import { Schema } from "effect"
 import { overridableCheck, type PreflightCheck, type RecordVerdict } from "./restore-plan-render.ts"
-import { decodeHostRecord, type HostRecordRead, hostLayout, restoreIdPattern } from "./restore-plan.ts"
+import { decodeHostRecord, type HostRecordRead, hostLayout, restoreIdPattern } from "./host-layout.ts"
 import { Rfc3339Utc } from "./rfc3339.ts"
 
 const Decimal = Schema.String.check(Schema.isPattern(/^(0|[1-9]\d{0,19})$/))

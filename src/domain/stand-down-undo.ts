@@ -11,7 +11,7 @@
  */
 import { posix } from "node:path"
 import { type OperandTable, operandList } from "./operands.ts"
-import { hostLayout } from "./restore-plan.ts"
+import { hostLayout } from "./host-layout.ts"
 import type { StandDownMove } from "./stood-down-record.ts"
 
 /** An entry of a kept directory that may be what the stand-down moved there. */

@@ -8,7 +8,7 @@
  */
 import { Schema } from "effect"
 import { overridableCheck, type PreflightCheck, type RecordVerdict } from "./restore-plan-render.ts"
-import { decodeHostRecord, type HostRecordRead, restoreIdPattern } from "./restore-plan.ts"
+import { decodeHostRecord, type HostRecordRead, restoreIdPattern } from "./host-layout.ts"
 import { Rfc3339Utc } from "./rfc3339.ts"
 
 /** A move the stand-down makes: from its place on the host to the name it is kept under (host paths). */

@@ -9,14 +9,15 @@ import { type ChildProcessByStdio, spawn } from "node:child_process"
 import type { FileHandle } from "node:fs/promises"
 import type { Readable } from "node:stream"
 import { Context, Effect, Layer, Result, Schema } from "effect"
-import { snapshotRestoreArgs, type EtcdutlCapabilities, type SnapshotRestoreRequest } from "../domain/restore-plan.ts"
+import { snapshotRestoreArgs, type SnapshotRestoreRequest } from "../domain/restore-plan.ts"
+import type { EtcdutlCapabilities } from "../domain/restore-plan-input.ts"
 import type { RevisionBump } from "../domain/revision-bump.ts"
 import { BackupFileRefused, openBackupFile } from "./backup-file.ts"
 import { descriptorPath, descriptorsHavePaths } from "./descriptor-path.ts"
 import { type FileIdentity, fileIdentity, identityOf } from "./file-identity.ts"
 import { etcdToolPath } from "./local-etcd.ts"
 
-export type { EtcdutlCapabilities } from "../domain/restore-plan.ts"
+export type { EtcdutlCapabilities } from "../domain/restore-plan-input.ts"
 
 /** `etcdutl snapshot status -w json`. */
 export const SnapshotStatus = Schema.Struct({

@@ -15,7 +15,7 @@ import {
   stillNeededReasons,
 } from "../../src/domain/kept-on-host.ts"
 import { defaultOperands } from "../../src/domain/operands.ts"
-import { hostLayout } from "../../src/domain/restore-plan.ts"
+import { hostLayout } from "../../src/domain/host-layout.ts"
 
 const uuidArb = fc.uuid({ version: 4 })
 const withOptionalRunId = (base: string) => fc.option(uuidArb, { nil: undefined }).map((id) => (id === undefined ? base : `${base}.${id}`))

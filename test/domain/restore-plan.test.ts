@@ -3,25 +3,10 @@ import { posix } from "node:path"
 import { Result } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import {
-  actionPaths,
-  decodeRestorePlanInput,
-  isKeptRevisionJsonName,
-  isSnapshotCopyName,
-  isUpfront,
-  partialRestoreId,
-  pathsToObserve,
-  planRestore,
-  planStandDown,
-  stopPathsToObserve,
-  readsAfterMoved,
-  runTimePreconditions,
-  stepIds,
-  upfrontPreconditions,
-  walAllowanceBytes,
-  type RestorePlan,
-  type RestorePlanInput,
-} from "../../src/domain/restore-plan.ts"
+import { isSnapshotCopyName, pathsToObserve, stopPathsToObserve, walAllowanceBytes } from "../../src/domain/host-layout.ts"
+import { actionPaths, isUpfront, runTimePreconditions, stepIds, upfrontPreconditions } from "../../src/domain/host-steps.ts"
+import { planRestore, planStandDown, readsAfterMoved, type RestorePlan } from "../../src/domain/restore-plan.ts"
+import { decodeRestorePlanInput, type RestorePlanInput } from "../../src/domain/restore-plan-input.ts"
 import { revisionBump } from "../../src/domain/revision-bump.ts"
 import { renderPreflight, renderRestorePlan, renderStandDownPlan, shellQuote } from "../../src/domain/restore-plan-render.ts"
 import { revisionSetArb } from "./arbitraries.ts"
@@ -124,15 +109,6 @@ const allPaths = (p: RestorePlan) =>
     ...s.touches,
     ...s.preconditions.flatMap((c) => ("path" in c ? [c.path] : "manifest" in c ? [c.manifest] : "snapshot" in c ? [c.snapshot, c.resources] : [])),
   ])
-
-describe("isKeptRevisionJsonName", () => {
-  it("kept names are those keep-revision-json gives", () => {
-    expect(isKeptRevisionJsonName("revision.json")).toBe(true)
-    expect(isKeptRevisionJsonName("revision.json.0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71")).toBe(true)
-    expect(isKeptRevisionJsonName("revision.json.part")).toBe(false)
-    expect(isKeptRevisionJsonName("revision.json.bak")).toBe(false)
-  })
-})
 
 describe("planRestore", () => {
   it("lays out the steps of cluster-restore.sh, in order, with the exact etcdutl command", () => {
@@ -548,20 +524,6 @@ describe("renderRestorePlan", () => {
     const refused = renderPreflight(p, [{ what: "a" }, { what: "b", unmet: "found: nothing" }])
     expect(refused).toContain("  check    b: NOT MET (found: nothing)\n")
     expect(refused).toContain("Dry run: a real run would refuse before any change (1 of 2 checks not met). Nothing was changed.\nBefore the real run")
-  })
-
-  it("recognises only restore-<uuid> as an interrupted restore's output directory", () => {
-    expect(partialRestoreId("restore-0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71")).toBe("0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71")
-    for (const name of [
-      "restore-",
-      "restore-x",
-      "member",
-      "restore-0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71.bak",
-      "xrestore-0b2f6c1e-7d4a-4c1b-9a53-2f0e8d6c4b71",
-      "restore-0B2F6C1E-7D4A-4C1B-9A53-2F0E8D6C4B71",
-    ]) {
-      expect(partialRestoreId(name), name).toBeUndefined()
-    }
   })
 
   it("moves an interrupted restore's output aside after etcd stopped, to a free name, and can undo it", () => {

@@ -1,7 +1,7 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { defaultOperands } from "../../src/domain/operands.ts"
-import { baseOrWithRunId } from "../../src/domain/restore-plan.ts"
+import { baseOrWithRunId } from "../../src/domain/host-layout.ts"
 import {
   ambiguityMs,
   memberMoveMaxMs,

@@ -25,7 +25,7 @@ import {
 import { defaultOperands, type OperandTable } from "../../domain/operands.ts"
 import { type PruneHostReport, pruneHostReport, type RemovalOutcome } from "../../domain/prune-host-report.ts"
 import { type PreflightCheck, renderPreflightCheck } from "../../domain/restore-plan-render.ts"
-import { hostLayout } from "../../domain/restore-plan.ts"
+import { hostLayout } from "../../domain/host-layout.ts"
 import { allocatedBytes } from "../../domain/tree-measure.ts"
 import { DurableFiles } from "../../services/durable-files.ts"
 import { acquireRunLock, inspectRunLock } from "../../services/run-lock.ts"

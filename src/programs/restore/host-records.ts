@@ -7,7 +7,7 @@
  */
 import { posix } from "node:path"
 import { Effect } from "effect"
-import { type HostRecordRead, hostLayout } from "../../domain/restore-plan.ts"
+import { type HostRecordRead, hostLayout } from "../../domain/host-layout.ts"
 import { type DirectoryIdentity, recoveryHostFinding } from "../../domain/restored-member-record.ts"
 import { readOptionalBackupFileBytes } from "../../services/backup-file.ts"
 import { DurableFiles } from "../../services/durable-files.ts"

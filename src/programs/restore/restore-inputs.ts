@@ -12,15 +12,9 @@ import { pathInside } from "../../domain/path-inside.ts"
 import { manifestFileName, type BackupTimestamp } from "../../domain/archive-names.ts"
 import type { BackupManifest } from "../../domain/backup-manifest.ts"
 import { defaultOperands, type OperandTable } from "../../domain/operands.ts"
-import {
-  decodeRestorePlanInput,
-  hostLayout,
-  isKeptRevisionJsonName,
-  pathsToObserve,
-  planRestore,
-  type RestorePlan,
-  type RestorePlanInput,
-} from "../../domain/restore-plan.ts"
+import { hostLayout, isKeptRevisionJsonName, pathsToObserve } from "../../domain/host-layout.ts"
+import { planRestore, type RestorePlan } from "../../domain/restore-plan.ts"
+import { decodeRestorePlanInput, type RestorePlanInput } from "../../domain/restore-plan-input.ts"
 import { revisionBumpFrom, type KeptRevisionJson } from "../../domain/revision-bump.ts"
 import { checkRegularFile } from "../../services/backup-file.ts"
 import { ownedWithMode } from "../../services/durable-files.ts"

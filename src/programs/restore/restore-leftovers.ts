@@ -26,7 +26,7 @@
 import { posix } from "node:path"
 import { Effect, Schema } from "effect"
 import { keptDirectories, removingPrefix } from "../../domain/kept-on-host.ts"
-import { hostLayout, isSnapshotCopyName, partialRestoreId } from "../../domain/restore-plan.ts"
+import { hostLayout, isSnapshotCopyName, partialRestoreId } from "../../domain/host-layout.ts"
 import { movePartPrefix, moveTrashPrefix } from "../../services/cross-device-move.ts"
 import { DurableFiles, replacingPartOf } from "../../services/durable-files.ts"
 import { acquireRunLock } from "../../services/run-lock.ts"

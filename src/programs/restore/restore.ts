@@ -25,7 +25,8 @@ import {
   renderRestorePlan,
   type PreflightCheck,
 } from "../../domain/restore-plan-render.ts"
-import type { RestorePlan, StepId } from "../../domain/restore-plan.ts"
+import type { StepId } from "../../domain/host-steps.ts"
+import type { RestorePlan } from "../../domain/restore-plan.ts"
 import type { TrustedKey } from "../../services/crypto/manifest-signature.ts"
 import { defaultTarLimits, type TarLimits } from "../../services/tarball/tarball.ts"
 import { executePlan } from "./restore-executor.ts"

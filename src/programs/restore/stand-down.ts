@@ -20,15 +20,10 @@ import {
   renderPreflightCheck,
   renderStandDownPlan,
 } from "../../domain/restore-plan-render.ts"
-import {
-  decodeStandDownInput,
-  hostLayout,
-  planStandDown,
-  type Precondition,
-  type StandDownPlan,
-  type StepId,
-  stopPathsToObserve,
-} from "../../domain/restore-plan.ts"
+import { hostLayout, stopPathsToObserve } from "../../domain/host-layout.ts"
+import type { Precondition, StepId } from "../../domain/host-steps.ts"
+import { planStandDown, type StandDownPlan } from "../../domain/restore-plan.ts"
+import { decodeStandDownInput } from "../../domain/restore-plan-input.ts"
 import { recoveryHostCheck } from "../../domain/restored-member-record.ts"
 import { executePlan } from "./restore-executor.ts"
 import { observeHost, RestoreInputInvalid, resolveRoot } from "./restore-inputs.ts"
