@@ -9,6 +9,9 @@ import type { PolicyMetricValues } from "../domain/policy-metric-values.ts"
 import type { RevisionSet } from "../domain/revisions.ts"
 import { makePolicyMetrics } from "./policy-metrics.ts"
 
+/** 1 on the replica holding the leader Lease, 0 on a standby: the alert on no replica leading reads it. */
+export const leaderMetricName = "cluster_backup_leader"
+
 export interface ControllerMetricsShape {
   readonly reconciled: (result: "success" | "error") => Effect.Effect<void>
   readonly observedRevisions: (set: Partial<Record<OperandName, number>>) => Effect.Effect<void>
@@ -64,7 +67,7 @@ export class ControllerMetrics extends Context.Service<ControllerMetrics, Contro
       "What the rendered cluster-backup pod's /backup volume lacks to hold a backup of etcd at its quota (0 when it holds one; absent while the quota is unknown)",
       ["namespace"],
     )
-    const leader = gauge("cluster_backup_leader", "1 while this replica holds the leader Lease")
+    const leader = gauge(leaderMetricName, "1 while this replica holds the leader Lease")
     const policies = makePolicyMetrics(registry)
     const setRevisions = (gauge: Prom.Gauge<"operand">, set: Partial<Record<OperandName, number>> | undefined) =>
       Effect.sync(() => {

@@ -69,11 +69,17 @@ const firing = (alert: string, policy: string, severity: string, value?: string)
 interface Check {
   readonly at: string
   readonly alert: string
-  readonly expected: ReadonlyArray<ReturnType<typeof firing>>
+  readonly expected: ReadonlyArray<{ readonly exp_labels: Record<string, string>; readonly exp_annotations: Record<string, string> }>
 }
 
 /** Runs `promtool test rules` on the policies' series and the checks; returns its exit status and output. */
-const evaluate = (name: string, policies: ReadonlyArray<PolicySeries>, minutes: number, checks: ReadonlyArray<Check>) => {
+const evaluate = (
+  name: string,
+  policies: ReadonlyArray<PolicySeries>,
+  minutes: number,
+  checks: ReadonlyArray<Check>,
+  other: ReadonlyArray<{ readonly series: string; readonly values: string }> = [],
+) => {
   const file = `${name}.test.yaml`
   const test = {
     rule_files: ["rules.yaml"],
@@ -81,7 +87,7 @@ const evaluate = (name: string, policies: ReadonlyArray<PolicySeries>, minutes: 
     tests: [
       {
         interval: "1m",
-        input_series: policies.flatMap((p) => series(p, minutes)),
+        input_series: [...policies.flatMap((p) => series(p, minutes)), ...other],
         alert_rule_test: checks.map((c) => ({ eval_time: c.at, alertname: c.alert, exp_alerts: c.expected })),
       },
     ],
@@ -219,6 +225,30 @@ describe("the alert rules under promtool", () => {
       ],
     )
     expectPasses(result)
+  })
+
+  it("ClusterBackupOperatorDown: fires once no replica has led for 15 min (none leading, none scraped, the leader gone); a standby beside a leader, or a handover, does not", () => {
+    const leader = (pod: string, values: string) => ({ series: `cluster_backup_leader{job="cluster-backup-operator-metrics",pod="${pod}"}`, values })
+    const down = [{ exp_labels: { severity: "warning" }, exp_annotations: firing("ClusterBackupOperatorDown", "", "warning").exp_annotations }]
+    const check = (name: string, other: ReadonlyArray<ReturnType<typeof leader>>, quietAt: string, firesAt?: string) =>
+      expectPasses(
+        evaluate(
+          name,
+          [],
+          60,
+          [
+            { at: quietAt, alert: "ClusterBackupOperatorDown", expected: [] },
+            ...(firesAt === undefined ? [] : [{ at: firesAt, alert: "ClusterBackupOperatorDown", expected: down }]),
+          ],
+          other,
+        ),
+      )
+    check("operator-leading", [leader("op-1", "1x60"), leader("op-2", "0x60")], "50m")
+    check("operator-handover", [leader("op-1", "1x10 0x50"), leader("op-2", "0x12 1x48")], "50m")
+    check("operator-none-leading", [leader("op-1", "0x60"), leader("op-2", "0x60")], "14m", "16m")
+    check("operator-not-scraped", [], "14m", "16m")
+    // The leader's last sample at 10 min is read for 5 more (Prometheus's lookback), then 15 min pending.
+    check("operator-leader-gone", [leader("op-1", "1x10"), leader("op-2", "0x60")], "29m", "31m")
   })
 
   it("a wrong expectation fails (so the checks above can fail): the hourly policy is not alerted after 1 h", () => {

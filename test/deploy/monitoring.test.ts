@@ -4,6 +4,7 @@ import { parser } from "@prometheus-io/lezer-promql"
 import { describe, expect, it } from "vitest"
 import * as YAML from "yaml"
 import { policyMetricList } from "../../src/domain/backup-policy-metrics.ts"
+import { leaderMetricName } from "../../src/services/controller-metrics.ts"
 import { customResourceProblems } from "../support/manifest-validate.ts"
 import { repoRoot } from "../support/tools.ts"
 
@@ -45,30 +46,34 @@ const parse = (expr: string) => {
 }
 
 describe("PrometheusRule", () => {
-  it("alerts on no recent backup, a failed last backup, an old verified backup, an unreachable store and a volume short of etcd's quota", () => {
+  it("alerts on no recent backup, a failed last backup, an old verified backup, an unreachable store, a volume short of etcd's quota, and no operator leading", () => {
     expect(rules.map((r) => r.alert)).toEqual([
       "ClusterBackupNoRecentBackup",
       "ClusterBackupLastBackupFailed",
       "ClusterBackupVerifiedBackupTooOld",
       "ClusterBackupStoreUnreachable",
       "ClusterBackupVolumeBelowQuota",
+      "ClusterBackupOperatorDown",
     ])
   })
 
-  it.each(rules.map((r) => [r.alert, r] as const))("%s: its expression parses and reads only the policy metrics and their labels", (_, r) => {
-    const { metrics, labels, errors } = parse(r.expr)
-    expect(errors).toBe(0)
-    expect(metrics.size).toBeGreaterThan(0)
-    const defined = new Map(policyMetricList.map((m) => [m.name, m.labels] as const))
-    for (const m of metrics) expect(defined.has(m), m).toBe(true)
-    const usable = new Set([...metrics].flatMap((m) => defined.get(m) ?? []))
-    for (const l of labels) expect(usable.has(l), l).toBe(true)
-  })
+  it.each(rules.map((r) => [r.alert, r] as const))(
+    "%s: its expression parses and reads only the operator's policy and leader metrics and their labels",
+    (_, r) => {
+      const { metrics, labels, errors } = parse(r.expr)
+      expect(errors).toBe(0)
+      expect(metrics.size).toBeGreaterThan(0)
+      const defined = new Map([...policyMetricList.map((m) => [m.name, m.labels] as const), [leaderMetricName, []] as const])
+      for (const m of metrics) expect(defined.has(m), m).toBe(true)
+      const usable = new Set([...metrics].flatMap((m) => defined.get(m) ?? []))
+      for (const l of labels) expect(usable.has(l), l).toBe(true)
+    },
+  )
 
   it.each(rules.map((r) => [r.alert, r] as const))("%s has a severity, a summary, a description and a runbook line", (_, r) => {
     expect(["critical", "warning", "info"]).toContain(r.labels.severity)
     for (const key of ["summary", "description", "runbook"]) expect(r.annotations[key]?.trim(), key).toBeTruthy()
-    expect(r.annotations.summary).toContain("{{ $labels.policy }}")
+    if (r.alert !== "ClusterBackupOperatorDown") expect(r.annotations.summary).toContain("{{ $labels.policy }}")
   })
 
   it("ClusterBackupNoRecentBackup follows each policy's triggers: twice a schedule's interval, or changed revisions waiting past twice minInterval; no fixed 25 h", () => {
