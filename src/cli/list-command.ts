@@ -2,6 +2,8 @@ import { Effect, Layer } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { formatRevisionSet } from "../domain/revisions.ts"
 import { formatBytes } from "../domain/byte-format.ts"
+import type { BackupManifest } from "../domain/backup-manifest.ts"
+import { counted } from "../domain/counted.ts"
 import { listBackups, type ListedBackup } from "../programs/store/store-list.ts"
 import type { StrayForm } from "../domain/store-layout.ts"
 import { BackupStore } from "../services/store/backup-store.ts"
@@ -27,18 +29,26 @@ export const listedJson = (b: ListedBackup) => ({
   archived: b.completeness._tag === "Incomplete" && b.completeness.archivedManifest === true,
   /** The other forms of the files the manifest names, beside them (`encrypted` false: a plain copy, the file in the clear). */
   strayForms: strayFormsOf(b).map((o) => ({ file: o.file, size: o.size, encrypted: o.encrypted })),
+  /** Per file, the fingerprint of the age recipients it is stored encrypted to (null: stored plain); null without a manifest. */
+  encryption:
+    b.manifest === undefined
+      ? null
+      : { snapshot: b.manifest.files.snapshot.encrypted?.recipientsSha256 ?? null, resources: b.manifest.files.resources.encrypted?.recipientsSha256 ?? null },
+  /** A complete backup's manifest has its signature stored beside it (list does not check it; --trusted-key does, elsewhere). */
+  signed: b.signed,
 })
 
 const strayFormsOf = (b: ListedBackup): ReadonlyArray<StrayForm> => (b.completeness._tag === "Complete" ? b.completeness.strayForms : [])
-
-const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`
 
 /** A complete backup's STATE: with the other forms of its files beside them, which prune removes (a plain copy is the file in the clear). */
 const completeState = (b: ListedBackup): string => {
   const strays = strayFormsOf(b)
   const plain = strays.filter((o) => !o.encrypted).length
   const encrypted = strays.length - plain
-  const notes = [...(plain > 0 ? [count(plain, "plain copy", "plain copies")] : []), ...(encrypted > 0 ? [count(encrypted, ".age copy", ".age copies")] : [])]
+  const notes = [
+    ...(plain > 0 ? [counted(plain, "plain copy", "plain copies")] : []),
+    ...(encrypted > 0 ? [counted(encrypted, ".age copy", ".age copies")] : []),
+  ]
   return notes.length === 0 ? "complete" : `complete, ${notes.join(", ")} beside`
 }
 
@@ -61,14 +71,24 @@ export const strayFormWarnings = (backups: ReadonlyArray<ListedBackup>): Readonl
 
 const verifiedColumn = { Full: "full", TestRestore: "test-restore", no: "no" } as const
 
+/** ENCRYPTED: age when the store holds both files encrypted, the one it holds encrypted, or no. */
+const encryptedColumn = (m: BackupManifest | undefined): string => {
+  if (m === undefined) return "-"
+  const snapshot = m.files.snapshot.encrypted !== undefined
+  const resources = m.files.resources.encrypted !== undefined
+  return snapshot && resources ? "age" : snapshot ? "snapshot" : resources ? "resources" : "no"
+}
+
 /** The table `list` prints: one line per backup, oldest first. */
 export const listTable = (backups: ReadonlyArray<ListedBackup>): string => {
   const rows = [
-    ["ID", "STATE", "VERIFIED", "CREATED", "VERDICT", "OPENSHIFT", "ETCD-REV", "REVISIONS", "SIZE"],
+    ["ID", "STATE", "VERIFIED", "ENCRYPTED", "SIGNED", "CREATED", "VERDICT", "OPENSHIFT", "ETCD-REV", "REVISIONS", "SIZE"],
     ...backups.map((b) => [
       b.completeness.id,
       b.completeness._tag === "Complete" ? completeState(b) : `incomplete: ${b.completeness.reasons.join("; ")}`,
       verifiedColumn[b.verified ?? "no"],
+      encryptedColumn(b.manifest),
+      b.completeness._tag === "Complete" ? (b.signed ? "yes" : "no") : "-",
       b.manifest?.createdAt ?? "-",
       b.manifest?.verdict ?? "-",
       b.manifest?.cluster?.openshiftVersion ?? "-",
@@ -99,6 +119,6 @@ export const listCommand = Command.make(
     ),
 ).pipe(
   Command.withDescription(
-    "List the backups in a store, oldest first: complete ones (the manifest is there and describes the objects beside it) with what their manifest says, and incomplete ones with the reasons (an upload in progress or one that failed). VERIFIED says how verify passed the backup before its upload (full, test-restore; its verification.json), or no. A complete backup with the other form of a file beside the one its manifest names (a plain copy beside its .age: the file in the clear) says so in STATE, with a warning; prune removes them.",
+    "List the backups in a store, oldest first: complete ones (the manifest is there and describes the objects beside it) with what their manifest says, and incomplete ones with the reasons (an upload in progress or one that failed). VERIFIED says how verify passed the backup before its upload (full, test-restore; its verification.json), or no. ENCRYPTED: age when the store holds both files age-encrypted (--json: each file's recipients fingerprint), the one it holds so (snapshot, resources), or no. SIGNED: the manifest's signature is stored beside it (list does not check it: download, verify and restore do, with --trusted-key). A complete backup with the other form of a file beside the one its manifest names (a plain copy beside its .age: the file in the clear) says so in STATE, with a warning; prune removes them.",
   ),
 )

@@ -75,7 +75,15 @@ describe("age-encrypted backups through the commands", { timeout: 600_000 }, () 
 
     const listed = await cli(["list", store, "--json"])
     expect(listed.status, listed.stderr).toBe(0)
-    expect(listed.stdout).toContain(id)
+    expect(JSON.parse(listed.stdout)).toEqual([
+      expect.objectContaining({
+        id,
+        signed: true,
+        encryption: { snapshot: expect.stringMatching(/^[0-9a-f]{64}$/), resources: expect.stringMatching(/^[0-9a-f]{64}$/) },
+      }),
+    ])
+    const table = await cli(["list", store])
+    expect(table.stdout).toMatch(new RegExp(`^${id} +complete +no +age +yes `, "m"))
 
     const into = join(work, "downloaded")
     const down = await cli(["download", store, id, into, "--identity", keys.snapshot, "--identity", keys.resources])

@@ -13,7 +13,7 @@ const manifest = {
 } as unknown as BackupManifest
 
 const listed = (m: BackupManifest | undefined): ListedBackup =>
-  ({ completeness: { _tag: "Complete", id: "2026-01-02_030405", bytes: 30, extra: [], strayForms: [] }, manifest: m }) as unknown as ListedBackup
+  ({ completeness: { _tag: "Complete", id: "2026-01-02_030405", bytes: 30, extra: [], strayForms: [] }, manifest: m, signed: false }) as unknown as ListedBackup
 
 describe("list shows the OpenShift version a backup's manifest records", () => {
   it("in the table's OPENSHIFT column, '-' when the manifest records none", () => {
@@ -33,9 +33,9 @@ describe("list shows whether verify passed a backup", () => {
   it("in the VERIFIED column and the json's verified and verifyMode", () => {
     const checked = { ...listed(manifest), verified: "TestRestore" } as ListedBackup
     const table = listTable([checked, listed(manifest)]).split("\n")
-    expect(table[0]).toMatch(/^ID\s+STATE\s+VERIFIED\s+CREATED/)
-    expect(table[1]).toMatch(/complete\s+test-restore\s+2026-01-02T03:04:05Z/)
-    expect(table[2]).toMatch(/complete\s+no\s+2026-01-02T03:04:05Z/)
+    expect(table[0]).toMatch(/^ID\s+STATE\s+VERIFIED\s+ENCRYPTED\s+SIGNED\s+CREATED/)
+    expect(table[1]).toMatch(/complete\s+test-restore\s+no\s+no\s+2026-01-02T03:04:05Z/)
+    expect(table[2]).toMatch(/complete\s+no\s+no\s+no\s+2026-01-02T03:04:05Z/)
     expect(listedJson(checked)).toMatchObject({ verified: true, verifyMode: "TestRestore" })
     expect(listedJson(listed(manifest))).toMatchObject({ verified: false, verifyMode: null })
   })
@@ -54,9 +54,9 @@ describe("list shows the other forms of a complete backup's files left beside th
     const age = withStrays([stray("snapshot_2026-01-02_030405.db.age", true)])
     const clean = withStrays([])
     const table = listTable([plain, age, clean]).split("\n")
-    expect(table[1]).toMatch(/ complete, 2 plain copies beside\s+no\s+2026-01-02T03:04:05Z/)
-    expect(table[2]).toMatch(/ complete, 1 \.age copy beside\s+no\s+2026-01-02T03:04:05Z/)
-    expect(table[3]).toMatch(/ complete\s+no\s+2026-01-02T03:04:05Z/)
+    expect(table[1]).toMatch(/ complete, 2 plain copies beside\s+no\s+no\s+no\s+2026-01-02T03:04:05Z/)
+    expect(table[2]).toMatch(/ complete, 1 \.age copy beside\s+no\s+no\s+no\s+2026-01-02T03:04:05Z/)
+    expect(table[3]).toMatch(/ complete\s+no\s+no\s+no\s+2026-01-02T03:04:05Z/)
     expect(listedJson(plain).strayForms).toEqual([
       { file: "snapshot_2026-01-02_030405.db", size: 7, encrypted: false },
       { file: "static_kuberesources_2026-01-02_030405.tar.gz", size: 7, encrypted: false },
@@ -89,5 +89,40 @@ describe("list shows a backup whose manifest the store archived", () => {
     expect(listTable([archived])).toMatch(/incomplete: backup-manifest\.json is unreadable: the store archived it/)
     expect(listedJson(archived)).toMatchObject({ complete: false, archived: true })
     expect(listedJson(listed(manifest))).toMatchObject({ archived: false })
+  })
+})
+
+describe("list shows whether a backup is stored encrypted and signed", () => {
+  const fingerprint = (c: string) => c.repeat(64)
+  const encrypted = (snapshot: boolean, resources: boolean) =>
+    ({
+      ...manifest,
+      files: {
+        snapshot: { size: 10, ...(snapshot ? { encrypted: { recipientsSha256: fingerprint("a") } } : {}) },
+        resources: { size: 20, ...(resources ? { encrypted: { recipientsSha256: fingerprint("b") } } : {}) },
+      },
+    }) as unknown as BackupManifest
+
+  it("ENCRYPTED: age for both files, the one stored encrypted, or no; SIGNED: whether its signature is stored; '-' without a manifest", () => {
+    const rows = [
+      { ...listed(encrypted(true, true)), signed: true },
+      listed(encrypted(false, true)),
+      listed(encrypted(true, false)),
+      listed(encrypted(false, false)),
+    ] as ReadonlyArray<ListedBackup>
+    const incomplete = {
+      completeness: { _tag: "Incomplete", id: "2026-01-03_000000", bytes: 1, newestAt: 0, reasons: ["no backup-manifest.json"] },
+      manifest: undefined,
+      signed: false,
+    } as unknown as ListedBackup
+    const table = listTable([...rows, incomplete]).split("\n")
+    expect(table[1]).toMatch(/complete\s+no\s+age\s+yes\s+2026/)
+    expect(table[2]).toMatch(/complete\s+no\s+resources\s+no\s+2026/)
+    expect(table[3]).toMatch(/complete\s+no\s+snapshot\s+no\s+2026/)
+    expect(table[4]).toMatch(/complete\s+no\s+no\s+no\s+2026/)
+    expect(table[5]).toMatch(/\s-\s+-\s+-\s+-/)
+    expect(listedJson(rows[0]!)).toMatchObject({ encryption: { snapshot: fingerprint("a"), resources: fingerprint("b") }, signed: true })
+    expect(listedJson(rows[1]!)).toMatchObject({ encryption: { snapshot: null, resources: fingerprint("b") }, signed: false })
+    expect(listedJson(incomplete)).toMatchObject({ encryption: null, signed: false })
   })
 })

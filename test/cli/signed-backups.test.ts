@@ -172,7 +172,7 @@ describe("signed backups in a store", () => {
     expect(up.status, up.stderr.slice(-800)).toBe(0)
     const id = readManifest(signed).timestamp
     const list = await cli("list", store, "--json")
-    expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ id, complete: true })])
+    expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ id, complete: true, signed: true, encryption: { snapshot: null, resources: null } })])
     const verified = await cli("verify", store, "--backup-id", id, "--etcdutl", etcdutl, "--trusted-key", trusted.publicPath)
     expect(verified.status, verified.stdout + verified.stderr).toBe(0)
     expect(verified.stdout).toContain(`the manifest is signed by trusted key ${trusted.keyId}`)
@@ -184,6 +184,7 @@ describe("signed backups in a store", () => {
     expect(strangerKey.stderr).toMatch(/refused before anything is downloaded: .*\[StoredManifestUnauthenticated\]/)
     expect(existsSync(join(work, "download-stranger"))).toBe(false)
     rmSync(join(store, id, signatureFileName))
+    expect(JSON.parse((await cli("list", store, "--json")).stdout)).toEqual([expect.objectContaining({ id, complete: true, signed: false })])
     const unsigned = await cli("download", store, id, join(work, "download-unsigned"), "--trusted-key", trusted.publicPath)
     expect(unsigned.status).toBe(1)
     expect(unsigned.stderr).toMatch(/refused before anything is downloaded: the manifest is not signed, but trusted keys were given/)

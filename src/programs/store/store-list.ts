@@ -5,6 +5,7 @@
 import { Effect, Result } from "effect"
 import { manifestFileName } from "../../domain/archive-names.ts"
 import { storedForm, type BackupManifest } from "../../domain/backup-manifest.ts"
+import { signatureFileName } from "../../domain/manifest-signature-file.ts"
 import {
   backupCompleteness,
   emptyListing,
@@ -27,6 +28,8 @@ export interface ListedBackup {
   readonly manifest: BackupManifest | undefined
   /** How verify passed it (the manifest's `verification`, else its verification.json), when it did and the backup is complete. */
   readonly verified: VerifiedMode | undefined
+  /** A complete backup with its manifest's signature stored beside it (not checked here: download, verify and restore check it against --trusted-key). */
+  readonly signed: boolean
 }
 
 /** Reads a backup's manifest from the store, as the completeness check needs it. */
@@ -91,7 +94,8 @@ export const listBackups = Effect.fn("listBackups")(function* (prefix: string) {
           const complete = completeness._tag === "Complete" && manifest !== undefined
           // The manifest's own record first (as authentic as the manifest); verification.json for backups stored without one.
           const verified = complete ? (manifest.verification?.mode ?? (yield* readStoredVerification(prefix, b, manifest.timestamp))) : undefined
-          return { completeness, manifest, verified }
+          const signed = complete && b.objects.some((o) => o.file === signatureFileName)
+          return { completeness, manifest, verified, signed }
         }),
       { concurrency: 8 },
     )
