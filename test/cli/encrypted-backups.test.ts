@@ -4,6 +4,7 @@
  * identities, verified with --test-restore and --trusted-key, restored into a --root tree; the
  * tarball cannot be opened with the snapshot's identity; rotation; the identity refusals.
  */
+import { execFileSync } from "node:child_process"
 import { generateKeyPairSync } from "node:crypto"
 import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
@@ -82,6 +83,10 @@ describe("age-encrypted backups through the commands", { timeout: 600_000 }, () 
         encryption: { snapshot: expect.stringMatching(/^[0-9a-f]{64}$/), resources: expect.stringMatching(/^[0-9a-f]{64}$/) },
       }),
     ])
+    // The fingerprint a person computes from a recipients file with the shell, as the README gives it.
+    const byShell = (file: string) =>
+      execFileSync("sh", ["-c", `grep -o '^age1[a-z0-9]*' "$1" | LC_ALL=C sort -u | sha256sum`, "sh", file], { encoding: "utf8" }).split(" ")[0]
+    expect(JSON.parse(listed.stdout)[0].encryption).toEqual({ snapshot: byShell(keys.recipients), resources: byShell(keys.resourcesRecipients) })
     const table = await cli(["list", store])
     expect(table.stdout).toMatch(new RegExp(`^${id} +complete +no +age +yes `, "m"))
 
