@@ -12,11 +12,12 @@ import { backupDirNotStorePlace } from "./directory-store-places.ts"
 import { durationFlag } from "./duration-flag.ts"
 import { intInRange } from "./flag-checks.ts"
 import { withLogging } from "./logging.ts"
-import { leftoverGraceFlag, leftoverGraceOf, retentionFlags, retentionPolicyOf, ruleMissing } from "./retention-flags.ts"
+import { leftoverGraceFlag, leftoverGraceOf, retentionFlags, retentionPolicyOf, ruleMissing, trustedKeysUnread } from "./retention-flags.ts"
+import { hasRule } from "../domain/retention.ts"
 import { openStoreFromFlags, serverSideEncryptionFlags, storeFlags } from "./store-flags.ts"
 import { readUploadRecipients, recipientsFlags } from "./encryption-flags.ts"
-import { allowExposedSigningKeyFlag, signingKeyFlag } from "./signature-flags.ts"
-import { readSigningKey } from "../programs/backup-dir/manifest-authenticity.ts"
+import { allowExposedSigningKeyFlag, retentionTrustedKeysFlag, signingKeyFlag } from "./signature-flags.ts"
+import { readSigningKey, readTrustedKeys } from "../programs/backup-dir/manifest-authenticity.ts"
 
 const partSizeFlag = Flag.String("part-size").pipe(
   Flag.filter(
@@ -46,6 +47,7 @@ export const backupUploadCommand = Command.make(
     signingKey: signingKeyFlag,
     allowExposedSigningKey: allowExposedSigningKeyFlag,
     ...retentionFlags("", "After a successful upload, prune the store: "),
+    trustedKeys: retentionTrustedKeysFlag,
     leftoverGrace: leftoverGraceFlag(
       "leftover-grace",
       "With a retention rule: incomplete backups and abandoned multipart uploads in the store are removed once older than this (default 24h)",
@@ -63,6 +65,9 @@ export const backupUploadCommand = Command.make(
       Effect.gen(function* () {
         const policy = retentionPolicyOf(flags)
         yield* ruleMissing("backup-upload", policy, flags.leftoverGrace, { grace: "leftover-grace", rulePrefix: "" }, false)
+        if (!hasRule(policy))
+          yield* trustedKeysUnread("backup-upload", flags.trustedKeys, "a retention rule beside it: only the prune after the upload reads it")
+        const trustedKeys = yield* readTrustedKeys(flags.trustedKeys)
         yield* backupDirNotStorePlace(flags.store, flags, flags.backupDir)
         // Key and recipients files that cannot be used are said before anything is uploaded.
         const recipients = yield* readUploadRecipients(flags)
@@ -101,6 +106,7 @@ export const backupUploadCommand = Command.make(
           onFile: (name, size) =>
             Effect.logInfo(`uploading ${name} (${formatBytes(size)}${name.endsWith(".age") ? ", age-encrypted" : ""}) to ${store.location}`),
           protection: { recipients, signingKey },
+          trustedKeys,
         }).pipe(Effect.provide(Layer.merge(Layer.succeed(BackupStore, BackupStore.of(store)), DiskSpace.live)))
         const bytes = report.files.reduce((n, f) => n + f.size, 0)
         const seconds = Math.max((Date.now() - started) / 1000, 0.001)

@@ -88,3 +88,14 @@ export const ruleMissing = (
   })
   return Effect.fail(new CliError.ShowHelp({ commandPath: ["cluster-backup", command], errors: [error] }))
 }
+
+/** `--trusted-key` given where no store's retention reads it: a usage error naming why. */
+export const trustedKeysUnread = (command: string, trustedKeys: ReadonlyArray<string>, why: string): Effect.Effect<void, CliError.ShowHelp> =>
+  trustedKeys.length === 0
+    ? Effect.void
+    : Effect.fail(
+        new CliError.ShowHelp({
+          commandPath: ["cluster-backup", command],
+          errors: [new CliError.InvalidValue({ option: "trusted-key", value: trustedKeys[0]!, expected: why, kind: "flag" })],
+        }),
+      )

@@ -27,3 +27,13 @@ export const signingKeyFlag = Flag.String("signing-key").pipe(
   Flag.withMetavar("FILE"),
   Flag.withDescription("An ed25519 private key (PKCS#8 PEM, openssl genpkey -algorithm ed25519): sign backup-manifest.json into backup-manifest.json.sig"),
 )
+
+/** `--trusted-key FILE` (repeatable), for the retention of a store (prune, backup-upload). */
+export const retentionTrustedKeysFlag = Flag.String("trusted-key").pipe(
+  nonEmpty("file"),
+  Flag.atLeast(0),
+  Flag.withMetavar("FILE"),
+  Flag.withDescription(
+    "An ed25519 public key (PEM, openssl pkey -pubout) trusted to sign backups; repeatable (key rotation: give the old and the new). The store's retention then counts as trusted only a backup whose stored manifest one of them signed: any other takes only the slots no trusted backup needs, is never the newest kept, and goes first over --max-total-size, so backups written into the store by someone else cannot push out the real ones",
+  ),
+)

@@ -122,10 +122,24 @@ export const keptOutside = (
 export const futureSkewMs = 5 * 60_000
 
 /**
- * `verifiedAs` is the word the reasons use for a verified unit: a store's `list` says VERIFIED of a backup `verify`
- * passed, so its prune calls the backups its manifest vouches for "complete", as list's STATE does.
+ * The words the reasons use for a verified and an unverified unit. A store's `list` says VERIFIED of a backup `verify`
+ * passed, so its prune calls the backups its manifest vouches for "complete", as list's STATE does; with trusted keys,
+ * "trusted" those whose manifest a trusted key signed, and "untrusted" the others.
  */
-export const decideRetention = (units: ReadonlyArray<BackupUnit>, policy: RetentionPolicy, now: number, verifiedAs = "verified"): RetentionDecision => {
+export interface RetentionWords {
+  readonly verified: string
+  readonly unverified: string
+}
+
+export const directoryWords: RetentionWords = { verified: "verified", unverified: "unverified" }
+
+export const decideRetention = (
+  units: ReadonlyArray<BackupUnit>,
+  policy: RetentionPolicy,
+  now: number,
+  words: RetentionWords = directoryWords,
+): RetentionDecision => {
+  const verifiedAs = words.verified
   // A backup dated ahead of now (a node whose clock ran fast took it) would be "the newest" for ever, never too old:
   // with keep-last 1 every later backup would go, the one just uploaded included. It is kept and takes no slot.
   const ahead = units.filter((u) => u.at > now + futureSkewMs)
@@ -134,7 +148,7 @@ export const decideRetention = (units: ReadonlyArray<BackupUnit>, policy: Retent
       units.filter((u) => !ahead.includes(u)),
       policy,
       now,
-      verifiedAs,
+      words,
     )
     const reason = (u: BackupUnit) =>
       `dated ${new Date(u.at).toISOString()}, ahead of this clock (${new Date(now).toISOString()}): kept, taking no slot of the rules (the clock that took it or this one is wrong)`
@@ -149,7 +163,7 @@ export const decideRetention = (units: ReadonlyArray<BackupUnit>, policy: Retent
   const remove = new Map<string, string>()
   if (newestChecked !== undefined) keep.set(newestChecked.id, "the newest backup verify passed (always kept)")
   if (newest !== undefined && newest !== newestChecked) {
-    keep.set(newest.id, newest.verified ? `the newest ${verifiedAs} backup (always kept)` : "the newest backup, and none is verified (always kept)")
+    keep.set(newest.id, newest.verified ? `the newest ${verifiedAs} backup (always kept)` : `the newest backup, and none is ${verifiedAs} (always kept)`)
   }
 
   const rules: Array<
@@ -163,7 +177,7 @@ export const decideRetention = (units: ReadonlyArray<BackupUnit>, policy: Retent
   const chosen = rules.flatMap(([n, pick, bucketOf, reason]) =>
     n === undefined ? [] : [{ units: verifiedFirst(verified, unverified, pick, bucketOf, Math.max(0, n)), reason }],
   )
-  const unverifiedNote = " (unverified: a slot no verified backup needed)"
+  const unverifiedNote = ` (${words.unverified}: a slot no ${verifiedAs} backup needed)`
   for (const u of sorted) {
     if (keep.has(u.id)) continue
     if (chosen.length === 0) {
@@ -177,7 +191,7 @@ export const decideRetention = (units: ReadonlyArray<BackupUnit>, policy: Retent
         u.id,
         u.verified
           ? "not among the backups the count rules keep"
-          : "unverified, and not among the backups the count rules keep (verified backups take the slots first)",
+          : `${words.unverified}, and not among the backups the count rules keep (${verifiedAs} backups take the slots first)`,
       )
   }
 
@@ -202,7 +216,7 @@ export const decideRetention = (units: ReadonlyArray<BackupUnit>, policy: Retent
         u.id,
         u.verified
           ? "the oldest while the total size is over the limit"
-          : "unverified, removed before any verified backup while the total size is over the limit",
+          : `${words.unverified}, removed before any ${verifiedAs} backup while the total size is over the limit`,
       )
       total -= u.bytes
     }
@@ -224,10 +238,11 @@ export const decideRetentionBefore = (
   incoming: BackupUnit,
   policy: RetentionPolicy,
   now: number,
-  verifiedAs = "verified",
+  words: RetentionWords = directoryWords,
 ): RetentionDecision => {
+  const verifiedAs = words.verified
   const others = units.filter((u) => u.id !== incoming.id)
-  const after = decideRetention([...others, incoming], policy, now, verifiedAs)
+  const after = decideRetention([...others, incoming], policy, now, words)
   const { newest, newestChecked } = alwaysKept(others.filter((u) => u.at <= now + futureSkewMs).sort(newestFirst))
   const held = new Set([newest, newestChecked].flatMap((u) => (u === undefined ? [] : [u.id])))
   const kept = after.keep.filter((k) => k.unit.id !== incoming.id)

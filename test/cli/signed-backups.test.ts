@@ -19,6 +19,8 @@ import { signatureFileName } from "../../src/domain/manifest-signature-file.ts"
 import { decodeVerifyReport } from "../../src/programs/verify/verify-report.ts"
 import { keyIdOf, parseSigningKey, signManifest } from "../../src/services/crypto/manifest-signature.ts"
 import { copyBackup, fakeBackupForSuite, makeHostTree, readManifest, writeScriptedEtcdutl } from "../support/bad-backups.ts"
+import { storedBackup } from "../support/stored-backups.ts"
+import { parseBackupTimestamp } from "../../src/domain/archive-names.ts"
 import { snapshotTree } from "../support/hostile-tarballs.ts"
 import { runCli } from "../support/run-cli.ts"
 
@@ -161,6 +163,53 @@ describe("verify with signed manifests", () => {
     expect(run.status).toBe(1)
     expect(run.stderr).toContain(`--trusted-key ${trusted.privatePath} holds a private key; give the public key (openssl pkey -pubout) [ManifestKeyUnusable]`)
     expect(run.stdout).toBe("")
+  })
+})
+
+describe("retention with --trusted-key", () => {
+  it("backup-upload --keep-last 1: an unsigned backup planted after the real one gets the upload pruned without the key, and is pruned itself with it", async () => {
+    const real = readManifest(signed)
+    for (const withKey of [false, true]) {
+      const store = join(work, `planted-${withKey}`)
+      const planted = storedBackup(real, parseBackupTimestamp(real.timestamp).getTime() + 3_600_000)
+      mkdirSync(join(store, planted.id), { recursive: true })
+      for (const [file, bytes] of planted.files) writeFileSync(join(store, planted.id, file), bytes)
+      const up = await cli(
+        "backup-upload",
+        "--store",
+        store,
+        "--backup-dir",
+        signed,
+        "--keep-last",
+        "1",
+        ...(withKey ? ["--trusted-key", trusted.publicPath] : []),
+      )
+      expect(up.status, up.stderr.slice(-800)).toBe(0)
+      const list = await cli("list", store, "--json")
+      expect(JSON.parse(list.stdout).map((b: { id: string }) => b.id)).toEqual([withKey ? real.timestamp : planted.id])
+      if (withKey) expect(up.stderr).toContain(`backup ${planted.id} is not trusted: its manifest is not signed`)
+    }
+  })
+
+  it("prune --trusted-key on a store keeps the signed backup over a newer unsigned one; on a plain directory, and on backup-upload without a rule, it is a usage error", async () => {
+    const store = join(work, "prune-trusted")
+    mkdirSync(store)
+    const up = await cli("backup-upload", "--store", store, "--backup-dir", signed)
+    expect(up.status, up.stderr.slice(-800)).toBe(0)
+    const real = readManifest(signed)
+    const planted = storedBackup(real, parseBackupTimestamp(real.timestamp).getTime() + 3_600_000)
+    mkdirSync(join(store, planted.id))
+    for (const [file, bytes] of planted.files) writeFileSync(join(store, planted.id, file), bytes)
+    const pruned = await cli("prune", store, "--prefix", "", "--keep-last", "1", "--trusted-key", trusted.publicPath)
+    expect(pruned.status, pruned.stderr.slice(-800)).toBe(0)
+    expect(existsSync(join(store, real.timestamp))).toBe(true)
+    expect(existsSync(join(store, planted.id))).toBe(false)
+    const plain = await cli("prune", work, "--keep-last", "1", "--trusted-key", trusted.publicPath)
+    expect(plain.status).toBe(2)
+    expect(plain.stderr).toContain("a directory of backups is pruned by its local manifests, without reading signatures")
+    const noRule = await cli("backup-upload", "--store", store, "--backup-dir", signed, "--trusted-key", trusted.publicPath)
+    expect(noRule.status).toBe(2)
+    expect(noRule.stderr).toContain("a retention rule beside it")
   })
 })
 

@@ -35,6 +35,22 @@ describe("decideRetention", () => {
     for (const x of [...d.keep, ...d.remove]) expect(x.reason).not.toBe("")
   })
 
+  test.prop([units, policy])(
+    "decides the same whatever its words, and its reasons name the unverified with the word given (a store's untrusted backups)",
+    (us, p) => {
+      const words = { verified: "trusted", unverified: "untrusted" }
+      const plain = decideRetention(us, p, now)
+      const worded = decideRetention(us, p, now, words)
+      expect(ids(worded.keep)).toEqual(ids(plain.keep))
+      expect(ids(worded.remove)).toEqual(ids(plain.remove))
+      for (const x of [...worded.keep, ...worded.remove]) {
+        expect(x.reason).not.toMatch(/\bverified\b|unverified/)
+        if (!x.unit.verified && x.reason !== "no count rule applies" && !x.reason.includes("always kept") && x.reason !== "older than the maximum age")
+          expect(x.reason).toContain("untrusted")
+      }
+    },
+  )
+
   test.prop([units, policy])("never removes the newest verified backup, nor the newest backup when none is verified", (us, p) => {
     const sorted = [...us].sort(newestFirst)
     const guarded = sorted.find((u) => u.verified) ?? sorted[0]

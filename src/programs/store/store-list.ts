@@ -2,6 +2,7 @@
  * The backups in a store under a prefix, page by page: each with its completeness (the manifest
  * present and describing the objects beside it) and, when complete, what its manifest says.
  */
+import { createHash } from "node:crypto"
 import { Effect, Result } from "effect"
 import { manifestFileName } from "../../domain/archive-names.ts"
 import { storedForm, type BackupManifest } from "../../domain/backup-manifest.ts"
@@ -30,13 +31,15 @@ export interface ListedBackup {
   readonly verified: VerifiedMode | undefined
   /** A complete backup with its manifest's signature stored beside it (not checked here: download, verify and restore check it against --trusted-key). */
   readonly signed: boolean
+  /** The sha256 of the manifest's bytes as read and decoded (undefined without a readable manifest). */
+  readonly manifestSha256: string | undefined
 }
 
 /** Reads a backup's manifest from the store, as the completeness check needs it. */
 export const readStoredManifest = (
   prefix: string,
   backup: BackupObjects,
-): Effect.Effect<{ state: ManifestState; manifest: BackupManifest | undefined }, StoreError, BackupStore> =>
+): Effect.Effect<{ state: ManifestState; manifest: BackupManifest | undefined; manifestSha256?: string }, StoreError, BackupStore> =>
   Effect.gen(function* () {
     if (!backup.objects.some((o) => o.file === manifestFileName)) return { state: { _tag: "Absent" }, manifest: undefined }
     const store = yield* BackupStore
@@ -58,7 +61,11 @@ export const readStoredManifest = (
     const decoded = decodeBackupManifestBytes(bytes, key)
     if (Result.isFailure(decoded)) return { state: { _tag: "Unreadable", reason: decoded.failure.message }, manifest: undefined }
     const m = decoded.success
-    return { state: { _tag: "Read", files: [storedForm(m.files.snapshot), storedForm(m.files.resources)] }, manifest: m }
+    return {
+      state: { _tag: "Read", files: [storedForm(m.files.snapshot), storedForm(m.files.resources)] },
+      manifest: m,
+      manifestSha256: createHash("sha256").update(bytes).digest("hex"),
+    }
   })
 
 /** Every backup under `prefix`, oldest id first; `onPage` sees them a listing page at a time. */
@@ -89,13 +96,13 @@ export const listBackups = Effect.fn("listBackups")(function* (prefix: string) {
       folded.backups,
       (b) =>
         Effect.gen(function* () {
-          const { state: ms, manifest } = yield* readStoredManifest(prefix, b)
+          const { state: ms, manifest, manifestSha256 } = yield* readStoredManifest(prefix, b)
           const completeness = backupCompleteness(b, ms)
           const complete = completeness._tag === "Complete" && manifest !== undefined
           // The manifest's own record first (as authentic as the manifest); verification.json for backups stored without one.
           const verified = complete ? (manifest.verification?.mode ?? (yield* readStoredVerification(prefix, b, manifest.timestamp))) : undefined
           const signed = complete && b.objects.some((o) => o.file === signatureFileName)
-          return { completeness, manifest, verified, signed }
+          return { completeness, manifest, verified, signed, manifestSha256 }
         }),
       { concurrency: 8 },
     )

@@ -43,6 +43,8 @@ import { BackupStore } from "../../services/store/backup-store.ts"
 import { deletedBytesCaveat, type StoreVersioning } from "../../domain/bucket-versioning.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
 import { listBackups } from "./store-list.ts"
+import { backupTrust } from "./trusted-backups.ts"
+import type { TrustedKey } from "../../services/crypto/manifest-signature.ts"
 
 export class StorePruneRefused extends Schema.TaggedError<StorePruneRefused>()("StorePruneRefused", {
   store: Schema.String,
@@ -56,6 +58,12 @@ export interface StorePruneOptions {
   readonly dryRun: boolean
   /** A backup about to be uploaded: the policy is applied as if it were stored (to make room for it), and the backups always kept stay until it is. */
   readonly incoming?: BackupUnit | undefined
+  /**
+   * `--trusted-key`: a complete backup whose stored manifest none of these signed takes only the slots no trusted one
+   * needs, is never the newest kept, and goes first over the size limit (`trusted-backups.ts`). None: every complete
+   * backup counts alike.
+   */
+  readonly trustedKeys?: ReadonlyArray<TrustedKey> | undefined
 }
 
 export interface StorePruneReport {
@@ -204,6 +212,20 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
   const now = yield* Clock.currentTimeMillis
   const pending = yield* withActivity(options, now, yield* store.pendingUploads(listingPrefix(options.prefix)))
   const folders = leftEmptyFolders(yield* store.emptyFolders(listingPrefix(options.prefix)), options.prefix, now)
+  const trustedKeys = options.trustedKeys ?? []
+  const trust = new Map(
+    (trustedKeys.length === 0
+      ? []
+      : yield* backupTrust(
+          options.prefix,
+          listed.flatMap(({ completeness, manifest, manifestSha256 }) =>
+            completeness._tag === "Complete" && manifest !== undefined && manifestSha256 !== undefined ? [{ id: completeness.id, manifestSha256 }] : [],
+          ),
+          trustedKeys,
+        )
+    ).map((t) => [t.id, t] as const),
+  )
+  const untrusted = (id: string): boolean => trustedKeys.length > 0 && trust.get(id)?.trusted !== true
   const complete: Array<BackupUnit> = listed.flatMap(({ completeness, manifest, verified }) =>
     completeness._tag === "Complete" && manifest !== undefined
       ? [
@@ -212,20 +234,28 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
             timestamp: manifest.timestamp,
             at: parseBackupTimestamp(manifest.timestamp).getTime(),
             bytes: completeness.bytes,
-            verified: true,
-            checked: verified !== undefined,
+            verified: !untrusted(completeness.id),
+            // Its verification.json is as unauthenticated as the backup.
+            checked: verified !== undefined && !untrusted(completeness.id),
           },
         ]
       : [],
   )
+  for (const t of trust.values()) {
+    if (!t.trusted)
+      yield* Effect.logWarning(
+        `backup ${t.id} is not trusted: ${t.why}; it takes only the slots no backup signed by a trusted key needs, and goes first over the size limit (anyone able to write into the store could have put it there)`,
+      )
+  }
+  const words = trustedKeys.length === 0 ? { verified: "complete", unverified: "incomplete" } : { verified: "trusted", unverified: "untrusted" }
   // A backup copied under another id: download, verify and restore refuse it there, so it must not take the slot (or
   // be "the newest") of the original it copies, which they do restore. Kept, outside the rules.
   const misplaced = complete.filter((u) => u.id !== u.timestamp)
   const placed = complete.filter((u) => u.id === u.timestamp)
   const decided =
     options.incoming === undefined
-      ? decideRetention(placed, options.policy, now, "complete")
-      : decideRetentionBefore(placed, options.incoming, options.policy, now, "complete")
+      ? decideRetention(placed, options.policy, now, words)
+      : decideRetentionBefore(placed, options.incoming, options.policy, now, words)
   const retention: RetentionDecision = {
     keep: [
       ...decided.keep,

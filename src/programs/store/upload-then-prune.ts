@@ -24,6 +24,8 @@ import { readLocalVerification } from "./verification-record.ts"
 import { verificationOf } from "../../domain/verification-file.ts"
 import { parseBackupTimestamp } from "../../domain/archive-names.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
+import { type TrustedKey, verifyManifestSignature } from "../../services/crypto/manifest-signature.ts"
+import { readLocalSignature } from "../backup-dir/manifest-authenticity.ts"
 
 export interface UploadThenPruneOptions {
   readonly backupDir: string
@@ -34,6 +36,8 @@ export interface UploadThenPruneOptions {
   readonly deadlineMs: number
   readonly onFile?: (name: string, size: number) => Effect.Effect<void>
   readonly protection?: UploadProtection
+  /** `--trusted-key`: the prune counts only backups these signed as trusted (store-prune.ts). */
+  readonly trustedKeys?: ReadonlyArray<TrustedKey> | undefined
 }
 
 export type PruneOutcome =
@@ -42,10 +46,27 @@ export type PruneOutcome =
   | { readonly _tag: "Pruned"; readonly report: StorePruneReport; readonly removedBeforeUpload?: number | undefined }
   | { readonly _tag: "Failed"; readonly message: string }
 
+/**
+ * Whether the manifest the store will hold is signed by a trusted key: with --signing-key, upload signs it with that key
+ * (a new manifest when it encrypts); otherwise it stores the manifest and signature backup-create left.
+ */
+const incomingTrusted = (dir: string, text: string, protection: UploadProtection | undefined, trustedKeys: ReadonlyArray<TrustedKey>) =>
+  Effect.gen(function* () {
+    if (trustedKeys.length === 0) return true
+    const signingKey = protection?.signingKey
+    if (signingKey !== undefined) return trustedKeys.some((k) => k.keyId === signingKey.keyId)
+    const signature = yield* readLocalSignature(dir)
+    return (
+      verifyManifestSignature(new TextEncoder().encode(text), signature === undefined ? undefined : Buffer.from(signature).toString("utf8"), trustedKeys)
+        ._tag === "Verified"
+    )
+  })
+
 /** The backup in `dir` as the store will hold it: the unit the retention decision that makes room for it counts. */
-const incomingUnit = (dir: string, protection: UploadProtection | undefined) =>
+const incomingUnit = (dir: string, protection: UploadProtection | undefined, trustedKeys: ReadonlyArray<TrustedKey>) =>
   Effect.gen(function* () {
     const { manifest, text } = yield* readLocalManifest(dir)
+    const trusted = yield* incomingTrusted(dir, text, protection, trustedKeys)
     const record = yield* readLocalVerification(dir).pipe(Effect.orElseSucceed(() => undefined))
     const verified = record === undefined ? undefined : verificationOf(new TextDecoder().decode(record), manifest.timestamp)
     const bytes = (["snapshot", "resources"] as const).reduce(
@@ -57,8 +78,8 @@ const incomingUnit = (dir: string, protection: UploadProtection | undefined) =>
       timestamp: manifest.timestamp,
       at: parseBackupTimestamp(manifest.timestamp).getTime(),
       bytes,
-      verified: true,
-      checked: verified !== undefined,
+      verified: trusted,
+      checked: verified !== undefined && trusted,
     } satisfies BackupUnit
   })
 
@@ -73,7 +94,7 @@ const withMessage = (full: StoreFull, message: string): StoreFull =>
 /** Prunes what the rule removes once the backup in `backupDir` is stored; fails with `full` when that removes nothing. */
 const makeRoom = (options: UploadThenPruneOptions, full: StoreFull) =>
   Effect.gen(function* () {
-    const incoming = yield* incomingUnit(options.backupDir, options.protection)
+    const incoming = yield* incomingUnit(options.backupDir, options.protection, options.trustedKeys ?? [])
     const why =
       full._tag === "StoreTooSmall"
         ? `needs ${formatBytes(full.neededBytes)} free in ${full.store}, which has ${formatBytes(full.availableBytes)}`
@@ -81,7 +102,14 @@ const makeRoom = (options: UploadThenPruneOptions, full: StoreFull) =>
     yield* Effect.logWarning(
       `backup ${incoming.id} ${why}: first removing what the retention rule removes once it is stored (its newest complete backup stays until then)`,
     )
-    const report = yield* pruneStore({ prefix: options.prefix, policy: options.policy, graceMs: options.graceMs, dryRun: false, incoming })
+    const report = yield* pruneStore({
+      prefix: options.prefix,
+      policy: options.policy,
+      graceMs: options.graceMs,
+      dryRun: false,
+      incoming,
+      trustedKeys: options.trustedKeys,
+    })
     yield* Effect.logInfo(`made room in the store before the upload: ${storePruneSummary(report)}`)
     const removed = report.retention.remove.length + report.incomplete.length + report.strayForms.length + report.uploads.length
     if (removed === 0) {
@@ -130,7 +158,13 @@ export const uploadThenPrune = Effect.fn("uploadThenPrune")(function* (options: 
     }),
   )
   if (!hasRule(options.policy)) return { upload, prune: { _tag: "NotAsked" } as PruneOutcome }
-  const prune = yield* pruneStore({ prefix: options.prefix, policy: options.policy, graceMs: options.graceMs, dryRun: false }).pipe(
+  const prune = yield* pruneStore({
+    prefix: options.prefix,
+    policy: options.policy,
+    graceMs: options.graceMs,
+    dryRun: false,
+    trustedKeys: options.trustedKeys,
+  }).pipe(
     Effect.timeoutOrElse({
       duration: options.deadlineMs,
       orElse: () =>

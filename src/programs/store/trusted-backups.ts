@@ -1,0 +1,63 @@
+/**
+ * Which of a store's complete backups a trusted key signed, for retention. Without this, anyone able to write into
+ * the store could put there unsigned backups dated after the real ones: each would take a slot of `--keep-last`, the
+ * newest of them would be "the newest backup, always kept", and the prune after the next upload would delete the
+ * backups they imitate. With trusted keys, a backup whose stored manifest no trusted key signed is retention's
+ * unverified unit: it gets only the slots no trusted backup needs, is never the newest kept, and goes first when the
+ * total is over the limit.
+ */
+import { createHash } from "node:crypto"
+import { Effect } from "effect"
+import { manifestFileName } from "../../domain/archive-names.ts"
+import { objectKey } from "../../domain/store-layout.ts"
+import { type SignatureVerdict, type TrustedKey, verifyManifestSignature } from "../../services/crypto/manifest-signature.ts"
+import { BackupStore } from "../../services/store/backup-store.ts"
+import { storedSignature } from "./stored-signature.ts"
+
+export type BackupTrust =
+  | { readonly id: string; readonly trusted: true; readonly keyId: string }
+  | { readonly id: string; readonly trusted: false; readonly why: string }
+
+const untrustedWhy = (verdict: Exclude<SignatureVerdict, { readonly _tag: "Verified" }>): string => {
+  switch (verdict._tag) {
+    case "Unsigned":
+      return "its manifest is not signed"
+    case "UnknownKey":
+      return `its manifest is signed by key ${verdict.keyId}, which is not a trusted key`
+    case "BadSignature":
+      return `its manifest's signature by key ${verdict.keyId} does not match the manifest`
+    case "MalformedSignature":
+      return "its signature file cannot be read"
+  }
+}
+
+/**
+ * Each backup's trust: its stored manifest read again, required to be the bytes the listing decoded
+ * (`manifestSha256`), and checked against its stored signature.
+ */
+export const backupTrust = Effect.fn("backupTrust")(function* (
+  prefix: string,
+  backups: ReadonlyArray<{ readonly id: string; readonly manifestSha256: string }>,
+  trustedKeys: ReadonlyArray<TrustedKey>,
+) {
+  const store = yield* BackupStore
+  return yield* Effect.forEach(
+    backups,
+    (b) =>
+      Effect.gen(function* () {
+        const bytes = yield* store.getBytes(objectKey(prefix, b.id, manifestFileName)).pipe(
+          Effect.map((x): Uint8Array | undefined => x),
+          Effect.catchTag("StoreObjectMissing", () => Effect.succeed(undefined)),
+        )
+        if (bytes === undefined) return { id: b.id, trusted: false, why: "its manifest is gone since the listing" } satisfies BackupTrust
+        if (createHash("sha256").update(bytes).digest("hex") !== b.manifestSha256)
+          return { id: b.id, trusted: false, why: "its manifest changed since the listing" } satisfies BackupTrust
+        const signature = yield* storedSignature(prefix, b.id)
+        const verdict = verifyManifestSignature(bytes, signature === undefined ? undefined : Buffer.from(signature).toString("utf8"), trustedKeys)
+        return verdict._tag === "Verified"
+          ? ({ id: b.id, trusted: true, keyId: verdict.keyId } satisfies BackupTrust)
+          : ({ id: b.id, trusted: false, why: untrustedWhy(verdict) } satisfies BackupTrust)
+      }),
+    { concurrency: 8 },
+  )
+})

@@ -1,0 +1,144 @@
+/**
+ * Retention with trusted keys: backups written into the store that no trusted key signed (here: dated after the real
+ * ones, as an attacker able to write there would make them) must not push the signed ones out.
+ */
+import { generateKeyPairSync } from "node:crypto"
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { it } from "@effect/vitest"
+import { Effect, Layer, Result } from "effect"
+import { TestClock } from "effect/testing"
+import { beforeAll, describe, expect } from "vitest"
+import { manifestFileName } from "../../../src/domain/archive-names.ts"
+import type { BackupManifest } from "../../../src/domain/backup-manifest.ts"
+import { signatureFileName } from "../../../src/domain/manifest-signature-file.ts"
+import { objectKey } from "../../../src/domain/store-layout.ts"
+import { listBackups } from "../../../src/programs/store/store-list.ts"
+import { pruneStore } from "../../../src/programs/store/store-prune.ts"
+import { backupTrust } from "../../../src/programs/store/trusted-backups.ts"
+import { parseSigningKey, parseTrustedKey, signManifest, type SigningKey, type TrustedKey } from "../../../src/services/crypto/manifest-signature.ts"
+import { BackupStore } from "../../../src/services/store/backup-store.ts"
+import { makeMemoryStore, type MemoryStore } from "../../../src/services/store/memory-store.ts"
+import { makeFakeBackup, readManifest } from "../../support/bad-backups.ts"
+import { storedBackup } from "../../support/stored-backups.ts"
+import { loadedCluster } from "../backup/backup-resources-harness.ts"
+
+const prefix = "cluster-backup/c1"
+const hour = 3_600_000
+const t0 = Date.parse("2026-03-01T00:00:00Z")
+let base: BackupManifest
+
+const keyPair = (): { signing: SigningKey; trusted: TrustedKey } => {
+  const { privateKey, publicKey } = generateKeyPairSync("ed25519")
+  return {
+    signing: Result.getOrThrow(parseSigningKey(privateKey.export({ format: "pem", type: "pkcs8" }).toString())),
+    trusted: Result.getOrThrow(parseTrustedKey(publicKey.export({ format: "pem", type: "spki" }).toString(), "test.pub")),
+  }
+}
+const ours = keyPair()
+const rotated = keyPair()
+const strangers = keyPair()
+
+beforeAll(async () => {
+  const dir = mkdtempSync(join(tmpdir(), "trusted-backups-"))
+  await Effect.runPromise(makeFakeBackup(dir, loadedCluster()))
+  base = readManifest(dir)
+}, 60_000)
+
+/** A backup made at `at`, its manifest signed by `key` (none: unsigned). */
+const putBackup = (store: MemoryStore, at: number, key: SigningKey | undefined) =>
+  Effect.gen(function* () {
+    yield* TestClock.setTime(at)
+    const { id, files } = storedBackup(base, at)
+    for (const [file, bytes] of files) {
+      if (file === manifestFileName && key !== undefined)
+        yield* store.putBytes(objectKey(prefix, id, signatureFileName), new TextEncoder().encode(signManifest(bytes, key)))
+      yield* store.putBytes(objectKey(prefix, id, file), bytes)
+    }
+    return id
+  })
+
+const withStore = <A, E>(store: MemoryStore, effect: Effect.Effect<A, E, BackupStore>) =>
+  effect.pipe(Effect.provide(Layer.succeed(BackupStore, BackupStore.of(store))))
+
+/** Three signed backups, then three planted after them: unsigned, signed by a stranger's key, and with a signature that does not match. */
+const plantedStore = Effect.gen(function* () {
+  let now = t0
+  const store = makeMemoryStore({ now: () => now })
+  const real: Array<string> = []
+  for (const i of [0, 1, 2]) {
+    now = t0 + i * hour
+    real.push(yield* putBackup(store, now, i === 0 ? rotated.signing : ours.signing))
+  }
+  const planted: Array<string> = []
+  for (const [i, key] of [undefined, strangers.signing, ours.signing].entries()) {
+    now = t0 + (3 + i) * hour
+    const id = yield* putBackup(store, now, key)
+    planted.push(id)
+  }
+  // The last one's signature is over other bytes than its manifest's.
+  const manifest = storedBackup(base, t0 + 5 * hour).files.find(([f]) => f === manifestFileName)![1]
+  const signed = signManifest(Buffer.concat([manifest, Buffer.from(" ")]), ours.signing)
+  yield* store.putBytes(objectKey(prefix, planted[2]!, signatureFileName), new TextEncoder().encode(signed))
+  now = t0 + 6 * hour
+  yield* TestClock.setTime(now)
+  return { store, real, planted }
+})
+
+describe("retention with trusted keys", () => {
+  it.effect("without them, backups planted after the real ones push the real ones out (the attack)", () =>
+    Effect.gen(function* () {
+      const { store, real, planted } = yield* plantedStore
+      const report = yield* withStore(store, pruneStore({ prefix, policy: { keepLast: 3 }, graceMs: 0, dryRun: true }))
+      expect(report.retention.keep.map((k) => k.unit.id).sort()).toEqual([...planted].sort())
+      expect(report.retention.remove.map((r) => r.unit.id).sort()).toEqual([...real].sort())
+    }),
+  )
+
+  it.effect("with them, the signed backups keep the slots and the newest place; the planted ones go, each named with why", () =>
+    Effect.gen(function* () {
+      const { store, real, planted } = yield* plantedStore
+      const trustedKeys = [ours.trusted, rotated.trusted]
+      const report = yield* withStore(store, pruneStore({ prefix, policy: { keepLast: 3 }, graceMs: 0, dryRun: false, trustedKeys }))
+      expect(report.retention.keep.map((k) => k.unit.id).sort()).toEqual([...real].sort())
+      expect(report.retention.keep.find((k) => k.unit.id === real[2])?.reason).toBe("the newest trusted backup (always kept)")
+      expect(report.retention.remove.map((r) => r.unit.id).sort()).toEqual([...planted].sort())
+      for (const r of report.retention.remove) expect(r.reason).toContain("untrusted")
+      const left = yield* withStore(store, listBackups(prefix))
+      expect(left.map((b) => b.completeness.id).sort()).toEqual([...real].sort())
+    }),
+  )
+
+  it.effect("a key rotated out of the trusted set makes its backups untrusted: they keep only the slots no trusted backup needs", () =>
+    Effect.gen(function* () {
+      const { store, real } = yield* plantedStore
+      const report = yield* withStore(store, pruneStore({ prefix, policy: { keepLast: 4 }, graceMs: 0, dryRun: true, trustedKeys: [ours.trusted] }))
+      const kept = new Map(report.retention.keep.map((k) => [k.unit.id, k.reason]))
+      expect(kept.get(real[1]!)).toBe("one of the newest")
+      // Of the four slots, two go to the trusted backups; the two left to the newest untrusted ones, the rotated key's oldest too old for one.
+      expect(kept.has(real[0]!)).toBe(false)
+      expect(report.retention.keep.filter((k) => k.reason.includes("untrusted: a slot no trusted backup needed"))).toHaveLength(2)
+    }),
+  )
+
+  it.effect("says why each backup is untrusted: unsigned, another key, a signature that does not match, a manifest changed since the listing", () =>
+    Effect.gen(function* () {
+      const { store, real, planted } = yield* plantedStore
+      const listed = yield* withStore(store, listBackups(prefix))
+      const sums = listed.map((b) => ({ id: b.completeness.id, manifestSha256: b.manifestSha256! }))
+      // The first real backup's manifest is replaced after the listing.
+      yield* store.putBytes(objectKey(prefix, real[1]!, manifestFileName), new TextEncoder().encode("{}"))
+      const trust = new Map((yield* withStore(store, backupTrust(prefix, sums, [ours.trusted, rotated.trusted]))).map((t) => [t.id, t]))
+      expect(trust.get(real[0]!)).toMatchObject({ trusted: true, keyId: rotated.trusted.keyId })
+      expect(trust.get(real[2]!)).toMatchObject({ trusted: true, keyId: ours.trusted.keyId })
+      expect(trust.get(real[1]!)).toEqual({ id: real[1], trusted: false, why: "its manifest changed since the listing" })
+      expect(trust.get(planted[0]!)).toEqual({ id: planted[0], trusted: false, why: "its manifest is not signed" })
+      expect(trust.get(planted[1]!)).toMatchObject({
+        trusted: false,
+        why: expect.stringContaining(`signed by key ${strangers.trusted.keyId}, which is not a trusted key`),
+      })
+      expect(trust.get(planted[2]!)).toMatchObject({ trusted: false, why: expect.stringContaining("does not match the manifest") })
+    }),
+  )
+})
