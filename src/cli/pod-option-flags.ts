@@ -158,6 +158,11 @@ export const podOptionFlags = {
     checkedWith(objectName("Secret")),
     "Secret (in --namespace) whose key 'signing-key' is an ed25519 private key (openssl genpkey -algorithm ed25519): backup-create signs backup-manifest.json with it (mounted into backup-create only, read-only, mode 0400)",
   ),
+  trustedKeysConfigMap: optionalText(
+    "trusted-keys-configmap",
+    checkedWith(objectName("ConfigMap")),
+    "ConfigMap (in --namespace) whose key 'trusted-keys.pem' holds the ed25519 public keys (openssl pkey -pubout, one after another) the store's retention trusts: backup-upload's prune then counts as trusted only backups one of them signed, so backups planted in the store cannot push the pod's own out (needs --signing-key-secret; mounted into backup-upload only, where a retention rule is given)",
+  ),
   certWarnDays: Flag.Int("cert-warn-days").pipe(
     intInRange({ min: 0, max: 36_500 }),
     Flag.optional,
@@ -174,6 +179,7 @@ export interface PodOptionFlagValues extends RetentionFlagValues {
   readonly backupVolumeSize: string
   readonly etcdPrefix: string
   readonly signingKeySecret: Option.Option<string>
+  readonly trustedKeysConfigMap: Option.Option<string>
   readonly certWarnDays: Option.Option<number>
   readonly store: Option.Option<string>
   readonly storePvc: Option.Option<string>
@@ -273,6 +279,7 @@ export const podOptionsFromFlags = (f: PodOptionFlagValues): Partial<BackupPodOp
     etcdPrefix: f.etcdPrefix,
     ...(store === undefined ? {} : { store }),
     ...(Option.isSome(f.signingKeySecret) ? { signingKeySecret: f.signingKeySecret.value } : {}),
+    ...(Option.isSome(f.trustedKeysConfigMap) ? { trustedKeysConfigMap: f.trustedKeysConfigMap.value } : {}),
     ...(Option.isSome(f.certWarnDays) ? { certWarnDays: f.certWarnDays.value } : {}),
     ...(Option.isSome(f.storeLeftoverGrace) ? { storeLeftoverGraceSeconds: Math.ceil(f.storeLeftoverGrace.value / 1000) } : {}),
   }

@@ -37,6 +37,9 @@ export const backupPodPaths = {
   /** The manifest's ed25519 signing key, into backup-create only. */
   signingKeyDir: "/var/run/secrets/cluster-backup-signing",
   signingKeyFile: "/var/run/secrets/cluster-backup-signing/signing-key",
+  /** The public keys the store's retention trusts (`--trusted-key`), into backup-upload only. */
+  trustedKeysDir: "/var/run/configmaps/cluster-backup-trusted-keys",
+  trustedKeysFile: "/var/run/configmaps/cluster-backup-trusted-keys/trusted-keys.pem",
   /** The keys of Secret cluster-backup-proxy that backup-upload's env takes, into backup-upload only: the pod's start gate. */
   proxyCredentialsDir: "/var/run/secrets/cluster-backup-proxy",
   /** age recipients of the backup's files (and the tarball's own), into backup-upload only. */
@@ -63,6 +66,9 @@ export const recipientsSecretKey = "recipients"
  * unwritable. With it, the kubelet gives them this group (Secret files 0440) and the containers this group.
  */
 export const backupPodFsGroup = 65532
+
+/** The key of the trusted keys ConfigMap: ed25519 public keys, PEM one after another (`openssl pkey -pubout`). */
+export const trustedKeysConfigMapKey = "trusted-keys.pem"
 
 /** The key of the signing key Secret: a PKCS#8 PEM ed25519 private key (`openssl genpkey -algorithm ed25519`). */
 export const signingKeySecretKey = "signing-key"

@@ -84,6 +84,12 @@ export const BackupPodOptions = Schema.Struct({
   store: Schema.optionalKey(BackupStoreOptions),
   /** A Secret whose key `signing-key` is an ed25519 private key: backup-create signs the manifest with it. */
   signingKeySecret: Schema.optionalKey(DnsSubdomain),
+  /**
+   * A ConfigMap whose key `trusted-keys.pem` holds the ed25519 public keys the store's retention trusts: backup-upload's
+   * prune counts as trusted only backups one of them signed (`--trusted-key`), so backups planted in the store cannot
+   * push the pod's own out. Needs `signingKeySecret`: unsigned, the pod's own backups would be untrusted.
+   */
+  trustedKeysConfigMap: Schema.optionalKey(DnsSubdomain),
   /** backup-verify checks the backup before it is uploaded: `Full` (every check), `TestRestore` (and a restore into a throwaway etcd). */
   verify: Schema.optionalKey(Schema.Literals(["Full", "TestRestore"])),
   /** backup-create's and backup-verify's `--cert-warn-days`: warn about certificates expiring within this many days (absent: their default, 30). */
@@ -137,6 +143,15 @@ export const decodeBackupPodOptions = (input: unknown): Result.Result<BackupPodO
   if (storeProblem !== undefined) {
     return Result.fail(
       new BackupPodOptionsInvalid({ key: `store.${storeProblem.key}`, message: `backup pod option store.${storeProblem.key}: ${storeProblem.problem}` }),
+    )
+  }
+  if (o.trustedKeysConfigMap !== undefined && o.signingKeySecret === undefined) {
+    return Result.fail(
+      new BackupPodOptionsInvalid({
+        key: "trustedKeysConfigMap",
+        message:
+          "backup pod option trustedKeysConfigMap needs signingKeySecret: the pod's retention trusts only signed backups, and without a signing key its own would be unsigned",
+      }),
     )
   }
   const upload = o.store === undefined ? 0 : o.store.deadlineSeconds

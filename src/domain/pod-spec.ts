@@ -29,6 +29,7 @@ import {
   revisionLabel,
   revisionsAnnotation,
   signingKeySecretKey,
+  trustedKeysConfigMapKey,
   specHashAnnotation,
   storeCaKey,
   storeCredentialsKey,
@@ -145,6 +146,7 @@ const volumes = {
   resourcesRecipients: "resources-recipients",
   verifyScratch: "verify-scratch",
   proxyCredentials: "proxy-credentials",
+  trustedKeys: "trusted-keys",
 } as const
 
 const commonMounts: ReadonlyArray<VolumeMount> = [
@@ -224,6 +226,8 @@ const uploadContainer = (
 ): { readonly container: BackupContainer; readonly volumes: ReadonlyArray<BackupVolume> } => {
   const s3 = store.s3Url !== undefined
   const optional = (flag: string, value: string | undefined) => (value === undefined ? [] : [flag, value])
+  // Only a prune reads the trusted keys: an upload without retention takes no --trusted-key (it refuses one).
+  const trustsKeys = o.trustedKeysConfigMap !== undefined && retentionArgs(store.retention).length > 0
   const args = [
     "backup-upload",
     "--backup-dir",
@@ -251,6 +255,7 @@ const uploadContainer = (
     // Encrypting makes the stored manifest a new one: it is signed here, not by backup-create's signature.
     ...(encrypts(store) && o.signingKeySecret !== undefined ? [allowExposedSigningKeyArg] : []),
     ...optional("--signing-key", encrypts(store) && o.signingKeySecret !== undefined ? backupPodPaths.signingKeyFile : undefined),
+    ...optional("--trusted-key", trustsKeys ? backupPodPaths.trustedKeysFile : undefined),
   ]
   const mounts: Array<VolumeMount> = []
   const storeVolumes: Array<BackupVolume> = []
@@ -302,6 +307,13 @@ const uploadContainer = (
     })
   }
   if (encrypts(store) && o.signingKeySecret !== undefined) mounts.push({ name: volumes.signingKey, mountPath: backupPodPaths.signingKeyDir, readOnly: true })
+  if (trustsKeys) {
+    mounts.push({ name: volumes.trustedKeys, mountPath: backupPodPaths.trustedKeysDir, readOnly: true })
+    storeVolumes.push({
+      name: volumes.trustedKeys,
+      configMap: { name: o.trustedKeysConfigMap!, items: [{ key: trustedKeysConfigMapKey, path: trustedKeysConfigMapKey }] },
+    })
+  }
   // The one container that holds third-party credentials and talks to the outside needs no API
   // access: the ServiceAccount admission adds its token to every container without a mount there.
   mounts.push({ name: volumes.noApiToken, mountPath: backupPodPaths.serviceAccountTokenDir, readOnly: true })

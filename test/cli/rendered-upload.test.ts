@@ -3,15 +3,22 @@
  * environment from the YAML, with only the pod's paths mapped to local ones (like the demo's
  * local kubelet) and the mounted Secret materialised as the file the kubelet would write.
  */
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs"
+import { generateKeyPairSync } from "node:crypto"
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
 import * as YAML from "yaml"
 import { renderBackupPodYaml, type BackupPod } from "../../src/domain/pod-spec.ts"
-import { backupPodPaths, storeCredentialsKey } from "../../src/domain/backup-pod-names.ts"
+import { backupPodPaths, storeCredentialsKey, trustedKeysConfigMapKey } from "../../src/domain/backup-pod-names.ts"
+import type { BackupPodOptions } from "../../src/domain/backup-pod-options.ts"
+import { manifestFileName, parseBackupTimestamp } from "../../src/domain/archive-names.ts"
+import { signatureFileName } from "../../src/domain/manifest-signature-file.ts"
+import { parseSigningKey, signManifest } from "../../src/services/crypto/manifest-signature.ts"
+import { storedBackup } from "../support/stored-backups.ts"
+import { Result } from "effect"
 import type { BackupStoreOptions } from "../../src/domain/pod-store-options.ts"
 import { type ProxyEnv, proxySecretName } from "../../src/domain/pod-proxy-env.ts"
-import { fakeBackupForSuite } from "../support/bad-backups.ts"
+import { copyBackup, fakeBackupForSuite, readManifest } from "../support/bad-backups.ts"
 import { startForwardProxy, viaProxyName } from "../support/forward-proxy.ts"
 import { runCli } from "../support/run-cli.ts"
 import { createBucket, s3Env, s3Server, type S3TestServer } from "../support/s3-server.ts"
@@ -24,8 +31,10 @@ const { work, backup } = fakeBackupForSuite("rendered-upload")
 let server: S3TestServer
 
 /** The backup-upload container of the pod rendered for `store`, as YAML gives it. */
-const uploadContainer = (store: BackupStoreOptions, proxyEnv?: ProxyEnv) => {
-  const pod = YAML.parse(renderBackupPodYaml(revisions, { store, activeDeadlineSeconds: 10_800, ...(proxyEnv === undefined ? {} : { proxyEnv }) })) as BackupPod
+const uploadContainer = (store: BackupStoreOptions, proxyEnv?: ProxyEnv, more: Partial<BackupPodOptions> = {}) => {
+  const pod = YAML.parse(
+    renderBackupPodYaml(revisions, { store, activeDeadlineSeconds: 10_800, ...(proxyEnv === undefined ? {} : { proxyEnv }), ...more }),
+  ) as BackupPod
   const upload = pod.spec.initContainers.at(-1)!
   expect(upload.name).toBe("backup-upload")
   return upload
@@ -166,6 +175,35 @@ describe("the rendered backup-upload container", { timeout: 150_000 }, () => {
     } finally {
       await sts.close()
     }
+  })
+
+  it("with the trusted keys ConfigMap, its prune removes an unsigned backup planted after the pod's signed one instead of the pod's", async () => {
+    const volume = join(work, "volume-trusted")
+    const signed = copyBackup(backup, join(work, "signed"))
+    const { privateKey, publicKey } = generateKeyPairSync("ed25519")
+    const key = Result.getOrThrow(parseSigningKey(privateKey.export({ format: "pem", type: "pkcs8" }).toString()))
+    writeFileSync(join(signed, signatureFileName), signManifest(readFileSync(join(signed, manifestFileName)), key))
+    const keysDir = join(work, "trusted-keys")
+    mkdirSync(keysDir)
+    writeFileSync(join(keysDir, trustedKeysConfigMapKey), publicKey.export({ format: "pem", type: "spki" }))
+    const real = readManifest(signed)
+    const planted = storedBackup(real, parseBackupTimestamp(real.timestamp).getTime() + 3_600_000)
+    mkdirSync(join(volume, "cluster-backup", "c0ffee", planted.id), { recursive: true })
+    for (const [file, bytes] of planted.files) writeFileSync(join(volume, "cluster-backup", "c0ffee", planted.id, file), bytes)
+    const upload = uploadContainer(
+      { claimName: "backups", clusterId: "c0ffee", partSize: "5Mi", partsInFlight: 2, deadlineSeconds: 120, retention: { keepLast: 1 } },
+      undefined,
+      { signingKeySecret: "signing", trustedKeysConfigMap: "trusted-keys" },
+    )
+    const run = await runAsPod(upload, {
+      [backupPodPaths.backupDir]: signed,
+      [backupPodPaths.storeDir]: volume,
+      [backupPodPaths.trustedKeysFile]: join(keysDir, trustedKeysConfigMapKey),
+    })
+    expect(run.status, run.stderr).toBe(0)
+    expect(run.stderr).toContain(`backup ${planted.id} is not trusted: its manifest is not signed`)
+    const list = await runCli(["list", volume, "--cluster-id", "c0ffee", "--json"])
+    expect(JSON.parse(list.stdout).map((b: { id: string }) => b.id)).toEqual([real.timestamp])
   })
 
   it("uploads into the PersistentVolumeClaim's mount as a directory store under cluster-backup/<cluster-id>", async () => {

@@ -61,3 +61,41 @@ describe("renderBackupPod with a signing key Secret", () => {
     expect(decoded._tag).toBe("Failure")
   })
 })
+
+describe("renderBackupPod with a trusted keys ConfigMap", () => {
+  const retained = { ...store, retention: { keepLast: 3 } }
+  const trusting = { store: retained, activeDeadlineSeconds: 10_800, signingKeySecret: "backup-signing-key", trustedKeysConfigMap: "backup-trusted-keys" }
+
+  it("backup-upload alone mounts it read-only, and its prune trusts the mounted keys; the pod is a valid Kubernetes Pod", () => {
+    const pod = renderBackupPod(revisions, trusting)
+    const containers = [...pod.spec.initContainers, ...pod.spec.containers]
+    expect(containers.filter((c) => c.volumeMounts.some((m) => m.name === "trusted-keys")).map((c) => c.name)).toEqual(["backup-upload"])
+    const upload = containers.find((c) => c.name === "backup-upload")!
+    expect(upload.volumeMounts.find((m) => m.name === "trusted-keys")).toEqual({
+      name: "trusted-keys",
+      mountPath: backupPodPaths.trustedKeysDir,
+      readOnly: true,
+    })
+    const at = upload.command.indexOf("--trusted-key")
+    expect(upload.command[at + 1]).toBe(backupPodPaths.trustedKeysFile)
+    expect(upload.command).toContain("--keep-last")
+    expect(pod.spec.volumes.find((v) => v.name === "trusted-keys")).toEqual({
+      name: "trusted-keys",
+      configMap: { name: "backup-trusted-keys", items: [{ key: "trusted-keys.pem", path: "trusted-keys.pem" }] },
+    })
+    expect(k8sValidationProblems(YAML.parse(renderBackupPodYaml(revisions, trusting)))).toEqual([])
+  })
+
+  it("without a retention rule nothing reads the keys: no --trusted-key (backup-upload refuses one) and no volume", () => {
+    const pod = renderBackupPod(revisions, { ...trusting, store })
+    expect(pod.spec.volumes.map((v) => v.name)).not.toContain("trusted-keys")
+    expect(pod.spec.initContainers.find((c) => c.name === "backup-upload")!.command).not.toContain("--trusted-key")
+  })
+
+  it("refuses it without a signing key: the pod's own backups would be unsigned, so untrusted by its retention", () => {
+    const decoded = decodeBackupPodOptions({ store: retained, activeDeadlineSeconds: 10_800, trustedKeysConfigMap: "backup-trusted-keys" })
+    expect(decoded._tag).toBe("Failure")
+    if (decoded._tag === "Failure") expect(decoded.failure.message).toContain("trustedKeysConfigMap needs signingKeySecret")
+    expect(decodeBackupPodOptions(trusting)._tag).toBe("Success")
+  })
+})
