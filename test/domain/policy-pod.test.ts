@@ -180,6 +180,19 @@ describe("renderPolicyBackupPod", () => {
     },
   )
 
+  test.prop([policyArb], { numRuns: 100 })(
+    "with the operator's trusted keys ConfigMap, backup-upload's prune trusts its keys exactly when the policy has a retention rule",
+    (policy) => {
+      const podOptions = { ...input(policy).podOptions, signingKeySecret: "signing", trustedKeysConfigMap: "trusted-keys" }
+      const pod = rendered(input(policy, { podOptions }))
+      const upload = byName(pod, backupUploadContainerName)!
+      const r = policy.spec.retention
+      const hasRule = r !== undefined && Object.values(r).some((v) => v !== undefined)
+      expect(upload.command.includes("--trusted-key")).toBe(hasRule)
+      expect(pod.spec.volumes.some((v) => v.name === "trusted-keys")).toBe(hasRule)
+    },
+  )
+
   test.prop([policyArb], { numRuns: 100 })("store credentials reach only backup-upload", (policy) => {
     const pod = rendered(input(policy))
     const secrets = secretVolumes(pod)
