@@ -8,35 +8,61 @@ import { listBackups, type ListedBackup } from "../programs/store/store-list.ts"
 import type { StrayForm } from "../domain/store-layout.ts"
 import { BackupStore } from "../services/store/backup-store.ts"
 import { withLogging } from "./logging.ts"
+import { trustedKeysFlag } from "./signature-flags.ts"
+import { readTrustedKeys } from "../programs/backup-dir/manifest-authenticity.ts"
+import { backupTrust, type BackupTrust } from "../programs/store/trusted-backups.ts"
 import { openStoreFromFlags, storeFlags } from "./store-flags.ts"
 
+/** With --trusted-key: whether a trusted key signed each complete backup's stored manifest, by id (`trusted-backups.ts`). */
+export type TrustById = ReadonlyMap<string, BackupTrust>
+
 /** One backup as `list --json` prints it. */
-export const listedJson = (b: ListedBackup) => ({
-  id: b.completeness.id,
-  complete: b.completeness._tag === "Complete",
-  createdAt: b.manifest?.createdAt ?? null,
-  revisions: b.manifest?.revisions.requested ?? null,
-  etcdRevision: b.manifest?.etcd.revision ?? null,
-  bytes: b.completeness.bytes,
-  files: b.manifest === undefined ? null : { snapshot: b.manifest.files.snapshot.size, resources: b.manifest.files.resources.size },
-  verdict: b.manifest?.verdict ?? null,
-  verified: b.verified !== undefined,
-  verifyMode: b.verified ?? null,
-  openshiftVersion: b.manifest?.cluster?.openshiftVersion ?? null,
-  clusterId: b.manifest?.cluster?.clusterId ?? null,
-  reasons: b.completeness._tag === "Incomplete" ? b.completeness.reasons : [],
-  /** Its manifest is in an archive storage class (a lifecycle rule's): restore it to read the backup. */
-  archived: b.completeness._tag === "Incomplete" && b.completeness.archivedManifest === true,
-  /** The other forms of the files the manifest names, beside them (`encrypted` false: a plain copy, the file in the clear). */
-  strayForms: strayFormsOf(b).map((o) => ({ file: o.file, size: o.size, encrypted: o.encrypted })),
-  /** Per file, the fingerprint of the age recipients it is stored encrypted to (null: stored plain); null without a manifest. */
-  encryption:
-    b.manifest === undefined
-      ? null
-      : { snapshot: b.manifest.files.snapshot.encrypted?.recipientsSha256 ?? null, resources: b.manifest.files.resources.encrypted?.recipientsSha256 ?? null },
-  /** A complete backup's manifest has its signature stored beside it (list does not check it; --trusted-key does, elsewhere). */
-  signed: b.signed,
-})
+export const listedJson = (b: ListedBackup, trust?: TrustById) => {
+  const t = trustOf(b, trust)
+  return {
+    id: b.completeness.id,
+    complete: b.completeness._tag === "Complete",
+    createdAt: b.manifest?.createdAt ?? null,
+    revisions: b.manifest?.revisions.requested ?? null,
+    etcdRevision: b.manifest?.etcd.revision ?? null,
+    bytes: b.completeness.bytes,
+    files: b.manifest === undefined ? null : { snapshot: b.manifest.files.snapshot.size, resources: b.manifest.files.resources.size },
+    verdict: b.manifest?.verdict ?? null,
+    verified: b.verified !== undefined,
+    verifyMode: b.verified ?? null,
+    openshiftVersion: b.manifest?.cluster?.openshiftVersion ?? null,
+    clusterId: b.manifest?.cluster?.clusterId ?? null,
+    reasons: b.completeness._tag === "Incomplete" ? b.completeness.reasons : [],
+    /** Its manifest is in an archive storage class (a lifecycle rule's): restore it to read the backup. */
+    archived: b.completeness._tag === "Incomplete" && b.completeness.archivedManifest === true,
+    /** The other forms of the files the manifest names, beside them (`encrypted` false: a plain copy, the file in the clear). */
+    strayForms: strayFormsOf(b).map((o) => ({ file: o.file, size: o.size, encrypted: o.encrypted })),
+    /** Per file, the fingerprint of the age recipients it is stored encrypted to (null: stored plain); null without a manifest. */
+    encryption:
+      b.manifest === undefined
+        ? null
+        : {
+            snapshot: b.manifest.files.snapshot.encrypted?.recipientsSha256 ?? null,
+            resources: b.manifest.files.resources.encrypted?.recipientsSha256 ?? null,
+          },
+    /** A complete backup's manifest has its signature stored beside it (checked only with --trusted-key: `trusted`). */
+    signed: b.signed,
+    /** With --trusted-key, a complete backup: whether one of the keys signed its stored manifest, and if not, why; else null. */
+    trusted: t === undefined ? null : t.trusted,
+    untrustedWhy: t === undefined || t.trusted ? null : t.why,
+  }
+}
+
+const trustOf = (b: ListedBackup, trust: TrustById | undefined): BackupTrust | undefined =>
+  b.completeness._tag === "Complete" ? trust?.get(b.completeness.id) : undefined
+
+/** SIGNED: yes/no (a signature stored), or with --trusted-key trusted/untrusted. */
+const signedColumn = (b: ListedBackup, trust: TrustById | undefined): string => {
+  if (b.completeness._tag !== "Complete") return "-"
+  const t = trustOf(b, trust)
+  if (trust !== undefined) return t?.trusted === true ? "trusted" : "untrusted"
+  return b.signed ? "yes" : "no"
+}
 
 const strayFormsOf = (b: ListedBackup): ReadonlyArray<StrayForm> => (b.completeness._tag === "Complete" ? b.completeness.strayForms : [])
 
@@ -80,7 +106,7 @@ const encryptedColumn = (m: BackupManifest | undefined): string => {
 }
 
 /** The table `list` prints: one line per backup, oldest first. */
-export const listTable = (backups: ReadonlyArray<ListedBackup>): string => {
+export const listTable = (backups: ReadonlyArray<ListedBackup>, trust?: TrustById): string => {
   const rows = [
     ["ID", "STATE", "VERIFIED", "ENCRYPTED", "SIGNED", "CREATED", "VERDICT", "OPENSHIFT", "ETCD-REV", "REVISIONS", "SIZE"],
     ...backups.map((b) => [
@@ -88,7 +114,7 @@ export const listTable = (backups: ReadonlyArray<ListedBackup>): string => {
       b.completeness._tag === "Complete" ? completeState(b) : `incomplete: ${b.completeness.reasons.join("; ")}`,
       verifiedColumn[b.verified ?? "no"],
       encryptedColumn(b.manifest),
-      b.completeness._tag === "Complete" ? (b.signed ? "yes" : "no") : "-",
+      signedColumn(b, trust),
       b.manifest?.createdAt ?? "-",
       b.manifest?.verdict ?? "-",
       b.manifest?.cluster?.openshiftVersion ?? "-",
@@ -106,19 +132,49 @@ export const listCommand = Command.make(
   {
     store: Argument.String("store").pipe(Argument.withDescription("s3://bucket[/prefix] or a directory")),
     json: Flag.Boolean("json").pipe(Flag.withDefault(false), Flag.withDescription("One JSON array on stdout")),
+    trustedKeys: trustedKeysFlag.pipe(
+      Flag.withDescription(
+        "An ed25519 public key (PEM, openssl pkey -pubout) trusted to sign backups; repeatable. SIGNED then says whether one of them signed each complete backup's stored manifest (trusted, untrusted: the warning says why; --json: trusted, untrustedWhy)",
+      ),
+    ),
     ...storeFlags,
   },
   (flags) =>
     withLogging(
       Effect.gen(function* () {
         const { store, prefix } = yield* openStoreFromFlags(flags.store, flags, { command: "list", name: "store", kind: "argument" })
-        const backups = yield* listBackups(prefix).pipe(Effect.provide(Layer.succeed(BackupStore, BackupStore.of(store))))
+        const trustedKeys = yield* readTrustedKeys(flags.trustedKeys)
+        const inStore = Layer.succeed(BackupStore, BackupStore.of(store))
+        const backups = yield* listBackups(prefix).pipe(Effect.provide(inStore))
         for (const warning of strayFormWarnings(backups)) yield* Effect.logWarning(warning)
-        yield* Effect.sync(() => process.stdout.write(flags.json ? `${JSON.stringify(backups.map(listedJson), null, 2)}\n` : `${listTable(backups)}\n`))
+        const trust =
+          trustedKeys.length === 0
+            ? undefined
+            : new Map(
+                (yield* backupTrust(
+                  prefix,
+                  backups.flatMap((b) =>
+                    b.completeness._tag === "Complete" && b.manifestSha256 !== undefined ? [{ id: b.completeness.id, manifestSha256: b.manifestSha256 }] : [],
+                  ),
+                  trustedKeys,
+                ).pipe(Effect.provide(inStore))).map((t) => [t.id, t] as const),
+              )
+        for (const t of trust?.values() ?? []) if (!t.trusted) yield* Effect.logWarning(`backup ${t.id} is not trusted: ${t.why}`)
+        yield* Effect.sync(() =>
+          process.stdout.write(
+            flags.json
+              ? `${JSON.stringify(
+                  backups.map((b) => listedJson(b, trust)),
+                  null,
+                  2,
+                )}\n`
+              : `${listTable(backups, trust)}\n`,
+          ),
+        )
       }),
     ),
 ).pipe(
   Command.withDescription(
-    "List the backups in a store, oldest first: complete ones (the manifest is there and describes the objects beside it) with what their manifest says, and incomplete ones with the reasons (an upload in progress or one that failed). VERIFIED says how verify passed the backup before its upload (full, test-restore; its verification.json), or no. ENCRYPTED: age when the store holds both files age-encrypted (--json: each file's recipients fingerprint), the one it holds so (snapshot, resources), or no. SIGNED: the manifest's signature is stored beside it (list does not check it: download, verify and restore do, with --trusted-key). A complete backup with the other form of a file beside the one its manifest names (a plain copy beside its .age: the file in the clear) says so in STATE, with a warning; prune removes them.",
+    "List the backups in a store, oldest first: complete ones (the manifest is there and describes the objects beside it) with what their manifest says, and incomplete ones with the reasons (an upload in progress or one that failed). VERIFIED says how verify passed the backup before its upload (full, test-restore; its verification.json), or no. ENCRYPTED: age when the store holds both files age-encrypted (--json: each file's recipients fingerprint), the one it holds so (snapshot, resources), or no. SIGNED: the manifest's signature is stored beside it (yes, no), or with --trusted-key whether one of those keys signed it (trusted, untrusted). A complete backup with the other form of a file beside the one its manifest names (a plain copy beside its .age: the file in the clear) says so in STATE, with a warning; prune removes them.",
   ),
 )

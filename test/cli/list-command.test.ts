@@ -126,3 +126,21 @@ describe("list shows whether a backup is stored encrypted and signed", () => {
     expect(listedJson(incomplete)).toMatchObject({ encryption: null, signed: false })
   })
 })
+
+describe("list --trusted-key says whether a trusted key signed each complete backup", () => {
+  it("SIGNED trusted or untrusted, and in --json trusted with the reason; null without the keys", () => {
+    const signed = { ...listed(manifest), signed: true } as ListedBackup
+    const other = { ...listed(manifest), completeness: { ...listed(manifest).completeness, id: "2026-01-03_000000" } } as ListedBackup
+    const trust = new Map([
+      ["2026-01-02_030405", { id: "2026-01-02_030405", trusted: true as const, keyId: "k1" }],
+      ["2026-01-03_000000", { id: "2026-01-03_000000", trusted: false as const, why: "its manifest is not signed" }],
+    ])
+    const table = listTable([signed, other], trust).split("\n")
+    expect(table[1]).toMatch(/complete\s+no\s+no\s+trusted\s+2026/)
+    expect(table[2]).toMatch(/complete\s+no\s+no\s+untrusted\s+2026/)
+    expect(listedJson(signed, trust)).toMatchObject({ signed: true, trusted: true, untrustedWhy: null })
+    expect(listedJson(other, trust)).toMatchObject({ signed: false, trusted: false, untrustedWhy: "its manifest is not signed" })
+    expect(listedJson(signed)).toMatchObject({ trusted: null, untrustedWhy: null })
+    expect(listTable([signed]).split("\n")[1]).toMatch(/complete\s+no\s+no\s+yes\s+2026/)
+  })
+})
