@@ -4,18 +4,21 @@ import { DiskSpace } from "../../../src/services/disk-space.ts"
  * backup-upload's prune of the store: only after the upload succeeded, never the newest complete
  * backup, and a prune that fails leaves the upload a success (a warning).
  */
-import { mkdtempSync, rmSync } from "node:fs"
+import { generateKeyPairSync } from "node:crypto"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
-import { Effect, Exit, Layer, Logger } from "effect"
+import { basename, join } from "node:path"
+import { Effect, Exit, Layer, Logger, Result } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { parseBackupTimestamp } from "../../../src/domain/archive-names.ts"
+import { manifestFileName, parseBackupTimestamp } from "../../../src/domain/archive-names.ts"
+import { signatureFileName } from "../../../src/domain/manifest-signature-file.ts"
+import { parseSigningKey, parseTrustedKey, signManifest } from "../../../src/services/crypto/manifest-signature.ts"
 import type { BackupManifest } from "../../../src/domain/backup-manifest.ts"
 import { objectKey } from "../../../src/domain/store-layout.ts"
 import { uploadThenPrune } from "../../../src/programs/store/upload-then-prune.ts"
 import { BackupStore } from "../../../src/services/store/backup-store.ts"
 import { type FaultInjector, makeMemoryStore, type MemoryStore, unavailable } from "../../../src/services/store/memory-store.ts"
-import { makeFakeBackup, readManifest } from "../../support/bad-backups.ts"
+import { copyBackup, makeFakeBackup, readManifest } from "../../support/bad-backups.ts"
 import { storedBackup } from "../../support/stored-backups.ts"
 import { loadedCluster } from "../backup/backup-resources-harness.ts"
 
@@ -179,6 +182,39 @@ describe("a store with no room for the backup (a full volume), with a retention 
     expect(Exit.isSuccess(exit), String(failure(exit)?.message)).toBe(true)
     expect(ids(store)).toEqual([base.timestamp])
     expect(older).toHaveLength(2)
+  })
+
+  it("--keep-last 2 with --trusted-key: the backup to upload counts as trusted (its own signature), so the room made is the oldest signed one and an unsigned one planted after it", async () => {
+    const at = parseBackupTimestamp(base.timestamp).getTime()
+    const { privateKey, publicKey } = generateKeyPairSync("ed25519")
+    const key = Result.getOrThrow(parseSigningKey(privateKey.export({ format: "pem", type: "pkcs8" }).toString()))
+    const trusted = Result.getOrThrow(parseTrustedKey(publicKey.export({ format: "pem", type: "spki" }).toString(), "test.pub"))
+    const signedDir = copyBackup(work, join(work, "..", `${basename(work)}-signed`))
+    writeFileSync(join(signedDir, signatureFileName), signManifest(readFileSync(join(signedDir, manifestFileName)), key))
+    const backups = [
+      { b: storedBackup(base, at - 2 * day, true, true), sign: true },
+      { b: storedBackup(base, at - day, true, true), sign: true },
+      { b: storedBackup(base, at - day / 2, true, true), sign: false },
+    ]
+    const one = backups[0]!.b.files.reduce((n, [, bytes]) => n + bytes.byteLength, 0)
+    const used = 3 * one
+    // Room only once two of them are gone.
+    const store = makeMemoryStore({ capacityBytes: used - one + base.files.snapshot.size + base.files.resources.size + allowance - 1 })
+    for (const { b, sign } of backups) {
+      for (const [file, bytes] of b.files) {
+        if (file === manifestFileName && sign)
+          Effect.runSync(store.putBytes(objectKey(prefix, b.id, signatureFileName), new TextEncoder().encode(signManifest(bytes, key))))
+        Effect.runSync(store.putBytes(objectKey(prefix, b.id, file), bytes))
+      }
+    }
+    const exit = await Effect.runPromiseExit(
+      uploadThenPrune({ backupDir: signedDir, prefix, policy: { keepLast: 2 }, graceMs: day, deadlineMs: 60_000, trustedKeys: [trusted] }).pipe(
+        Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), NodeServices.layer, DiskSpace.live)),
+      ),
+    )
+    expect(Exit.isSuccess(exit), String(failure(exit)?.message)).toBe(true)
+    if (Exit.isSuccess(exit)) expect(exit.value.prune).toMatchObject({ _tag: "Pruned", removedBeforeUpload: 2 })
+    expect(ids(store)).toEqual([backups[1]!.b.id, base.timestamp])
   })
 
   it("a rule that removes nothing before the upload: StoreTooSmall saying so, nothing removed", async () => {
