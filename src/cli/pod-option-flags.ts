@@ -312,6 +312,12 @@ const checkedStoreOptions = (f: PodOptionFlagValues, command: string): Effect.Ef
         errors: [new CliError.InvalidValue({ option: flag, value, expected, kind: "flag" })],
       }),
     )
+  if (options.trustedKeysConfigMap !== undefined && options.signingKeySecret === undefined)
+    return usage(
+      "trusted-keys-configmap",
+      options.trustedKeysConfigMap,
+      "--signing-key-secret beside it: the retention trusts only signed backups, and without a signing key the pod's own would be unsigned",
+    )
   if (options.store === undefined) {
     const given = givenStoreOptions(f)
     // The operator's --cluster-id is also its BackupPolicies' (their default prefix), with or without a store of its own.

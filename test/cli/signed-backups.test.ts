@@ -95,6 +95,25 @@ describe("render --signing-key-secret", () => {
   })
 })
 
+describe("render --trusted-keys-configmap", () => {
+  const revisions = "etcd=3,kube-apiserver=7,kube-controller-manager=7,kube-scheduler=7"
+  const store = ["--store", "s3://backups/c1", "--store-credentials-secret", "store-keys", "--store-keep-last", "3"]
+
+  it("gives backup-upload alone the ConfigMap's keys and --trusted-key; without --signing-key-secret, a usage error naming both", async () => {
+    const run = await runCli(["render", "--revisions", revisions, ...store, "--signing-key-secret", "sk", "--trusted-keys-configmap", "tk"], {
+      timeoutMs: 150_000,
+    })
+    expect(run.status, run.stderr).toBe(0)
+    const pod = YAML.parse(run.stdout) as BackupPod
+    expect(pod.spec.initContainers.filter((c) => c.command.includes("--trusted-key")).map((c) => c.name)).toEqual(["backup-upload"])
+    expect(pod.spec.volumes).toContainEqual({ name: "trusted-keys", configMap: { name: "tk", items: [{ key: "trusted-keys.pem", path: "trusted-keys.pem" }] } })
+    const unsigned = await runCli(["render", "--revisions", revisions, ...store, "--trusted-keys-configmap", "tk"], { timeoutMs: 150_000 })
+    expect(unsigned.status).toBe(2)
+    expect(unsigned.stderr).toContain("--trusted-keys-configmap")
+    expect(unsigned.stderr).toContain("--signing-key-secret beside it")
+  })
+})
+
 describe("backup-create --signing-key", () => {
   const create = (dir: string, key: string) =>
     cli("backup-create", "--backup-dir", dir, "--revisions", formatRevisionSet(readManifest(dir).revisions.requested), "--signing-key", key)
