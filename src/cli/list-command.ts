@@ -10,7 +10,7 @@ import { BackupStore } from "../services/store/backup-store.ts"
 import { withLogging } from "./logging.ts"
 import { trustedKeysFlag } from "./signature-flags.ts"
 import { readTrustedKeys } from "../programs/backup-dir/manifest-authenticity.ts"
-import { backupTrust, type BackupTrust } from "../programs/store/trusted-backups.ts"
+import { type BackupTrust, listedTrust } from "../programs/store/trusted-backups.ts"
 import { openStoreFromFlags, storeFlags } from "./store-flags.ts"
 
 /** With --trusted-key: whether a trusted key signed each complete backup's stored manifest, by id (`trusted-backups.ts`). */
@@ -147,18 +147,7 @@ export const listCommand = Command.make(
         const inStore = Layer.succeed(BackupStore, BackupStore.of(store))
         const backups = yield* listBackups(prefix).pipe(Effect.provide(inStore))
         for (const warning of strayFormWarnings(backups)) yield* Effect.logWarning(warning)
-        const trust =
-          trustedKeys.length === 0
-            ? undefined
-            : new Map(
-                (yield* backupTrust(
-                  prefix,
-                  backups.flatMap((b) =>
-                    b.completeness._tag === "Complete" && b.manifestSha256 !== undefined ? [{ id: b.completeness.id, manifestSha256: b.manifestSha256 }] : [],
-                  ),
-                  trustedKeys,
-                ).pipe(Effect.provide(inStore))).map((t) => [t.id, t] as const),
-              )
+        const trust = trustedKeys.length === 0 ? undefined : yield* listedTrust(prefix, backups, trustedKeys).pipe(Effect.provide(inStore))
         for (const t of trust?.values() ?? []) if (!t.trusted) yield* Effect.logWarning(`backup ${t.id} is not trusted: ${t.why}`)
         yield* Effect.sync(() =>
           process.stdout.write(

@@ -43,7 +43,7 @@ import { BackupStore } from "../../services/store/backup-store.ts"
 import { deletedBytesCaveat, type StoreVersioning } from "../../domain/bucket-versioning.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
 import { listBackups } from "./store-list.ts"
-import { backupTrust } from "./trusted-backups.ts"
+import { listedTrust } from "./trusted-backups.ts"
 import type { TrustedKey } from "../../services/crypto/manifest-signature.ts"
 
 export class StorePruneRefused extends Schema.TaggedError<StorePruneRefused>()("StorePruneRefused", {
@@ -213,18 +213,7 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
   const pending = yield* withActivity(options, now, yield* store.pendingUploads(listingPrefix(options.prefix)))
   const folders = leftEmptyFolders(yield* store.emptyFolders(listingPrefix(options.prefix)), options.prefix, now)
   const trustedKeys = options.trustedKeys ?? []
-  const trust = new Map(
-    (trustedKeys.length === 0
-      ? []
-      : yield* backupTrust(
-          options.prefix,
-          listed.flatMap(({ completeness, manifest, manifestSha256 }) =>
-            completeness._tag === "Complete" && manifest !== undefined && manifestSha256 !== undefined ? [{ id: completeness.id, manifestSha256 }] : [],
-          ),
-          trustedKeys,
-        )
-    ).map((t) => [t.id, t] as const),
-  )
+  const trust = yield* listedTrust(options.prefix, listed, trustedKeys)
   const untrusted = (id: string): boolean => trustedKeys.length > 0 && trust.get(id)?.trusted !== true
   const complete: Array<BackupUnit> = listed.flatMap(({ completeness, manifest, verified }) =>
     completeness._tag === "Complete" && manifest !== undefined

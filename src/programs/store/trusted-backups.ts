@@ -13,6 +13,8 @@ import { objectKey } from "../../domain/store-layout.ts"
 import { type SignatureVerdict, type TrustedKey, verifyManifestSignature } from "../../services/crypto/manifest-signature.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
 import { storedSignature } from "./stored-signature.ts"
+import type { ListedBackup } from "./store-list.ts"
+import type { StoreError } from "../../services/store/store-errors.ts"
 
 export type BackupTrust =
   | { readonly id: string; readonly trusted: true; readonly keyId: string }
@@ -61,3 +63,19 @@ export const backupTrust = Effect.fn("backupTrust")(function* (
     { concurrency: 8 },
   )
 })
+
+/** The trust of each complete backup of a listing, by id; none without trusted keys. */
+export const listedTrust = (
+  prefix: string,
+  listed: ReadonlyArray<ListedBackup>,
+  trustedKeys: ReadonlyArray<TrustedKey>,
+): Effect.Effect<ReadonlyMap<string, BackupTrust>, StoreError, BackupStore> =>
+  trustedKeys.length === 0
+    ? Effect.succeed(new Map())
+    : backupTrust(
+        prefix,
+        listed.flatMap(({ completeness, manifestSha256 }) =>
+          completeness._tag === "Complete" && manifestSha256 !== undefined ? [{ id: completeness.id, manifestSha256 }] : [],
+        ),
+        trustedKeys,
+      ).pipe(Effect.map((all) => new Map(all.map((t) => [t.id, t] as const))))
