@@ -161,7 +161,7 @@ export const podOptionFlags = {
   trustedKeysConfigMap: optionalText(
     "trusted-keys-configmap",
     checkedWith(objectName("ConfigMap")),
-    "ConfigMap (in --namespace) whose key 'trusted-keys.pem' holds the ed25519 public keys (openssl pkey -pubout, one after another) the store's retention trusts: backup-upload's prune then counts as trusted only backups one of them signed, so backups planted in the store cannot push the pod's own out (needs --signing-key-secret; mounted into backup-upload only, where a retention rule is given)",
+    "ConfigMap (in --namespace) whose key 'trusted-keys.pem' holds the ed25519 public keys (openssl pkey -pubout, one after another) the store's retention trusts: backup-upload's prune then counts as trusted only backups one of them signed, so backups planted in the store cannot push the pod's own out, and backup-verify fails a backup none of them signed (needs --signing-key-secret; mounted into backup-upload where a retention rule is given, and into backup-verify)",
   ),
   certWarnDays: Flag.Int("cert-warn-days").pipe(
     intInRange({ min: 0, max: 36_500 }),

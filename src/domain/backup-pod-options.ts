@@ -87,7 +87,8 @@ export const BackupPodOptions = Schema.Struct({
   /**
    * A ConfigMap whose key `trusted-keys.pem` holds the ed25519 public keys the store's retention trusts: backup-upload's
    * prune counts as trusted only backups one of them signed (`--trusted-key`), so backups planted in the store cannot
-   * push the pod's own out. Needs `signingKeySecret`: unsigned, the pod's own backups would be untrusted.
+   * push the pod's own out, and backup-verify fails a backup they did not sign. Needs `signingKeySecret`: unsigned, the
+   * pod's own backups would be untrusted.
    */
   trustedKeysConfigMap: Schema.optionalKey(DnsSubdomain),
   /** backup-verify checks the backup before it is uploaded: `Full` (every check), `TestRestore` (and a restore into a throwaway etcd). */

@@ -149,6 +149,8 @@ const volumes = {
   trustedKeys: "trusted-keys",
 } as const
 
+const trustedKeysMount: VolumeMount = { name: volumes.trustedKeys, mountPath: backupPodPaths.trustedKeysDir, readOnly: true }
+
 const commonMounts: ReadonlyArray<VolumeMount> = [
   { name: volumes.backup, mountPath: backupPodPaths.backupDir },
   { name: volumes.tmp, mountPath: backupPodPaths.tmpDir },
@@ -307,13 +309,7 @@ const uploadContainer = (
     })
   }
   if (encrypts(store) && o.signingKeySecret !== undefined) mounts.push({ name: volumes.signingKey, mountPath: backupPodPaths.signingKeyDir, readOnly: true })
-  if (trustsKeys) {
-    mounts.push({ name: volumes.trustedKeys, mountPath: backupPodPaths.trustedKeysDir, readOnly: true })
-    storeVolumes.push({
-      name: volumes.trustedKeys,
-      configMap: { name: o.trustedKeysConfigMap!, items: [{ key: trustedKeysConfigMapKey, path: trustedKeysConfigMapKey }] },
-    })
-  }
+  if (trustsKeys) mounts.push(trustedKeysMount)
   // The one container that holds third-party credentials and talks to the outside needs no API
   // access: the ServiceAccount admission adds its token to every container without a mount there.
   mounts.push({ name: volumes.noApiToken, mountPath: backupPodPaths.serviceAccountTokenDir, readOnly: true })
@@ -367,9 +363,14 @@ const verifyContainer = (
     // The test restore reads the operator CRs and counts the keys under the prefix backup-init read them under.
     ...(testRestore ? ["--test-restore", "--etcd", backupPodPaths.etcdBinary, "--scratch-dir", backupPodPaths.verifyScratchDir, ...etcdPrefixArgs(o)] : []),
     ...certWarnDaysArgs(o),
+    // backup-create's signature checked against the keys the retention trusts: a signing key missing from them fails here, not silently later.
+    ...(o.trustedKeysConfigMap === undefined ? [] : ["--trusted-key", backupPodPaths.trustedKeysFile]),
     backupPodPaths.backupDir,
   ]
-  const mounts = testRestore ? [{ name: volumes.verifyScratch, mountPath: backupPodPaths.verifyScratchDir }] : []
+  const mounts = [
+    ...(testRestore ? [{ name: volumes.verifyScratch, mountPath: backupPodPaths.verifyScratchDir }] : []),
+    ...(o.trustedKeysConfigMap === undefined ? [] : [trustedKeysMount]),
+  ]
   const scratch: ReadonlyArray<BackupVolume> = testRestore
     ? [{ name: volumes.verifyScratch, emptyDir: { sizeLimit: emptyDirSizeLimits(o)[volumes.verifyScratch]! } }]
     : []
@@ -488,6 +489,14 @@ export const renderBackupPod = (revisions: RevisionSet, options: Partial<BackupP
                 secret: { secretName: o.signingKeySecret, items: [{ key: signingKeySecretKey, path: signingKeySecretKey }], defaultMode: storeCredentialsMode },
               },
             ]),
+        ...([upload?.container, verify?.container].some((c) => c?.volumeMounts.some((m) => m.name === volumes.trustedKeys))
+          ? [
+              {
+                name: volumes.trustedKeys,
+                configMap: { name: o.trustedKeysConfigMap!, items: [{ key: trustedKeysConfigMapKey, path: trustedKeysConfigMapKey }] },
+              },
+            ]
+          : []),
       ],
     },
   }

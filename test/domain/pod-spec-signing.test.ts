@@ -86,6 +86,20 @@ describe("renderBackupPod with a trusted keys ConfigMap", () => {
     expect(k8sValidationProblems(YAML.parse(renderBackupPodYaml(revisions, trusting)))).toEqual([])
   })
 
+  it("backup-verify checks backup-create's signature against them too (a signing key missing from them fails the backup there); the volume is there once", () => {
+    for (const verify of ["Full", "TestRestore"] as const) {
+      const pod = renderBackupPod(revisions, { ...trusting, verify })
+      const check = pod.spec.initContainers.find((c) => c.name === "backup-verify")!
+      expect(check.command.slice(-3)).toEqual(["--trusted-key", backupPodPaths.trustedKeysFile, backupPodPaths.backupDir])
+      expect(check.volumeMounts).toContainEqual({ name: "trusted-keys", mountPath: backupPodPaths.trustedKeysDir, readOnly: true })
+      expect(pod.spec.volumes.filter((v) => v.name === "trusted-keys")).toHaveLength(1)
+      expect(k8sValidationProblems(YAML.parse(renderBackupPodYaml(revisions, { ...trusting, verify })))).toEqual([])
+    }
+    const verifyOnly = renderBackupPod(revisions, { ...trusting, store, verify: "Full" })
+    expect(verifyOnly.spec.volumes.filter((v) => v.name === "trusted-keys")).toHaveLength(1)
+    expect(verifyOnly.spec.initContainers.find((c) => c.name === "backup-upload")!.command).not.toContain("--trusted-key")
+  })
+
   it("without a retention rule nothing reads the keys: no --trusted-key (backup-upload refuses one) and no volume", () => {
     const pod = renderBackupPod(revisions, { ...trusting, store })
     expect(pod.spec.volumes.map((v) => v.name)).not.toContain("trusted-keys")

@@ -181,7 +181,7 @@ describe("renderPolicyBackupPod", () => {
   )
 
   test.prop([policyArb], { numRuns: 100 })(
-    "with the operator's trusted keys ConfigMap, backup-upload's prune trusts its keys exactly when the policy has a retention rule",
+    "with the operator's trusted keys ConfigMap, backup-upload's prune trusts its keys exactly when the policy has a retention rule, backup-verify whenever it verifies",
     (policy) => {
       const podOptions = { ...input(policy).podOptions, signingKeySecret: "signing", trustedKeysConfigMap: "trusted-keys" }
       const pod = rendered(input(policy, { podOptions }))
@@ -189,7 +189,9 @@ describe("renderPolicyBackupPod", () => {
       const r = policy.spec.retention
       const hasRule = r !== undefined && Object.values(r).some((v) => v !== undefined)
       expect(upload.command.includes("--trusted-key")).toBe(hasRule)
-      expect(pod.spec.volumes.some((v) => v.name === "trusted-keys")).toBe(hasRule)
+      const verifies = policy.spec.verify !== undefined && policy.spec.verify !== "None"
+      expect(byName(pod, "backup-verify")?.command.includes("--trusted-key") ?? false).toBe(verifies)
+      expect(pod.spec.volumes.filter((v) => v.name === "trusted-keys")).toHaveLength(hasRule || verifies ? 1 : 0)
     },
   )
 
