@@ -39,7 +39,7 @@ export class SigningKeyExposed extends Schema.TaggedError<SigningKeyExposed>()("
 }) {}
 
 /** A signature file is about 200 bytes. */
-const maxKeyOrSignatureBytes = 64 * 1024
+export const maxKeyOrSignatureBytes = 64 * 1024
 
 /**
  * Reads a key file through `readMountedFile` (a Secret volume presents its keys as symbolic links), refusing one its

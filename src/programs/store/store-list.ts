@@ -5,7 +5,8 @@
 import { createHash } from "node:crypto"
 import { Effect, Result } from "effect"
 import { manifestFileName } from "../../domain/archive-names.ts"
-import { storedForm, type BackupManifest } from "../../domain/backup-manifest.ts"
+import { maxManifestBytes, storedForm, type BackupManifest } from "../../domain/backup-manifest.ts"
+import { formatBytes } from "../../domain/byte-format.ts"
 import { signatureFileName } from "../../domain/manifest-signature-file.ts"
 import {
   backupCompleteness,
@@ -33,6 +34,8 @@ export interface ListedBackup {
   readonly signed: boolean
   /** The sha256 of the manifest's bytes as read and decoded (undefined without a readable manifest). */
   readonly manifestSha256: string | undefined
+  /** The listed size of the manifest's signature object, undefined when there is none. */
+  readonly signatureBytes: number | undefined
 }
 
 /** Reads a backup's manifest from the store, as the completeness check needs it. */
@@ -41,7 +44,14 @@ export const readStoredManifest = (
   backup: BackupObjects,
 ): Effect.Effect<{ state: ManifestState; manifest: BackupManifest | undefined; manifestSha256?: string }, StoreError, BackupStore> =>
   Effect.gen(function* () {
-    if (!backup.objects.some((o) => o.file === manifestFileName)) return { state: { _tag: "Absent" }, manifest: undefined }
+    const listed = backup.objects.find((o) => o.file === manifestFileName)
+    if (listed === undefined) return { state: { _tag: "Absent" }, manifest: undefined }
+    // Anyone able to write into the store could put one there: read, it would fail the whole listing (and every prune).
+    if (listed.size > maxManifestBytes)
+      return {
+        state: { _tag: "Unreadable", reason: `it is ${formatBytes(listed.size)}, more than any manifest (${formatBytes(maxManifestBytes)}): not read` },
+        manifest: undefined,
+      }
     const store = yield* BackupStore
     const key = objectKey(prefix, backup.id, manifestFileName)
     // Listed, then gone: another run's prune removed the backup meanwhile (manifest first). It is
@@ -101,8 +111,9 @@ export const listBackups = Effect.fn("listBackups")(function* (prefix: string) {
           const complete = completeness._tag === "Complete" && manifest !== undefined
           // The manifest's own record first (as authentic as the manifest); verification.json for backups stored without one.
           const verified = complete ? (manifest.verification?.mode ?? (yield* readStoredVerification(prefix, b, manifest.timestamp))) : undefined
-          const signed = complete && b.objects.some((o) => o.file === signatureFileName)
-          return { completeness, manifest, verified, signed, manifestSha256 }
+          const signatureBytes = b.objects.find((o) => o.file === signatureFileName)?.size
+          const signed = complete && signatureBytes !== undefined
+          return { completeness, manifest, verified, signed, manifestSha256, signatureBytes }
         }),
       { concurrency: 8 },
     )

@@ -13,6 +13,7 @@ import { objectKey } from "../../domain/store-layout.ts"
 import { type SignatureVerdict, type TrustedKey, verifyManifestSignature } from "../../services/crypto/manifest-signature.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
 import { storedSignature } from "./stored-signature.ts"
+import { maxKeyOrSignatureBytes } from "../backup-dir/manifest-authenticity.ts"
 import type { ListedBackup } from "./store-list.ts"
 import type { StoreError } from "../../services/store/store-errors.ts"
 
@@ -39,7 +40,7 @@ const untrustedWhy = (verdict: Exclude<SignatureVerdict, { readonly _tag: "Verif
  */
 export const backupTrust = Effect.fn("backupTrust")(function* (
   prefix: string,
-  backups: ReadonlyArray<{ readonly id: string; readonly manifestSha256: string }>,
+  backups: ReadonlyArray<{ readonly id: string; readonly manifestSha256: string; readonly signatureBytes?: number | undefined }>,
   trustedKeys: ReadonlyArray<TrustedKey>,
 ) {
   const store = yield* BackupStore
@@ -47,6 +48,9 @@ export const backupTrust = Effect.fn("backupTrust")(function* (
     backups,
     (b) =>
       Effect.gen(function* () {
+        // Not read: larger than any signature, it would fail the whole prune.
+        if (b.signatureBytes !== undefined && b.signatureBytes > maxKeyOrSignatureBytes)
+          return { id: b.id, trusted: false, why: `its signature file is ${b.signatureBytes} bytes, more than any signature` } satisfies BackupTrust
         const bytes = yield* store.getBytes(objectKey(prefix, b.id, manifestFileName)).pipe(
           Effect.map((x): Uint8Array | undefined => x),
           Effect.catchTag("StoreObjectMissing", () => Effect.succeed(undefined)),
@@ -74,8 +78,8 @@ export const listedTrust = (
     ? Effect.succeed(new Map())
     : backupTrust(
         prefix,
-        listed.flatMap(({ completeness, manifestSha256 }) =>
-          completeness._tag === "Complete" && manifestSha256 !== undefined ? [{ id: completeness.id, manifestSha256 }] : [],
+        listed.flatMap(({ completeness, manifestSha256, signatureBytes }) =>
+          completeness._tag === "Complete" && manifestSha256 !== undefined ? [{ id: completeness.id, manifestSha256, signatureBytes }] : [],
         ),
         trustedKeys,
       ).pipe(Effect.map((all) => new Map(all.map((t) => [t.id, t] as const))))

@@ -3,7 +3,7 @@
  * ones, as an attacker able to write there would make them) must not push the signed ones out.
  */
 import { generateKeyPairSync } from "node:crypto"
-import { mkdtempSync } from "node:fs"
+import { mkdirSync, mkdtempSync, truncateSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { it } from "@effect/vitest"
@@ -11,15 +11,16 @@ import { Effect, Layer, Result } from "effect"
 import { TestClock } from "effect/testing"
 import { beforeAll, describe, expect } from "vitest"
 import { manifestFileName } from "../../../src/domain/archive-names.ts"
-import type { BackupManifest } from "../../../src/domain/backup-manifest.ts"
+import { maxManifestBytes, type BackupManifest } from "../../../src/domain/backup-manifest.ts"
 import { signatureFileName } from "../../../src/domain/manifest-signature-file.ts"
 import { objectKey } from "../../../src/domain/store-layout.ts"
 import { listBackups } from "../../../src/programs/store/store-list.ts"
 import { pruneStore } from "../../../src/programs/store/store-prune.ts"
 import { backupTrust } from "../../../src/programs/store/trusted-backups.ts"
 import { parseSigningKey, parseTrustedKey, signManifest, type SigningKey, type TrustedKey } from "../../../src/services/crypto/manifest-signature.ts"
-import { BackupStore } from "../../../src/services/store/backup-store.ts"
+import { BackupStore, type BackupStoreShape } from "../../../src/services/store/backup-store.ts"
 import { makeMemoryStore, type MemoryStore } from "../../../src/services/store/memory-store.ts"
+import { makeDirectoryStore } from "../../../src/services/store/directory-store.ts"
 import { makeFakeBackup, readManifest } from "../../support/bad-backups.ts"
 import { storedBackup } from "../../support/stored-backups.ts"
 import { loadedCluster } from "../backup/backup-resources-harness.ts"
@@ -59,7 +60,7 @@ const putBackup = (store: MemoryStore, at: number, key: SigningKey | undefined) 
     return id
   })
 
-const withStore = <A, E>(store: MemoryStore, effect: Effect.Effect<A, E, BackupStore>) =>
+const withStore = <A, E>(store: BackupStoreShape, effect: Effect.Effect<A, E, BackupStore>) =>
   effect.pipe(Effect.provide(Layer.succeed(BackupStore, BackupStore.of(store))))
 
 /** Three signed backups, then three planted after them: unsigned, signed by a stranger's key, and with a signature that does not match. */
@@ -139,6 +140,54 @@ describe("retention with trusted keys", () => {
         why: expect.stringContaining(`signed by key ${strangers.trusted.keyId}, which is not a trusted key`),
       })
       expect(trust.get(planted[2]!)).toMatchObject({ trusted: false, why: expect.stringContaining("does not match the manifest") })
+    }),
+  )
+})
+
+describe("objects larger than any manifest or signature, written into a directory store", () => {
+  /** A signed backup beside one whose manifest (or signature) is a sparse file past the limit. */
+  const hostileStore = (oversized: "manifest" | "signature") =>
+    Effect.gen(function* () {
+      const root = mkdtempSync(join(tmpdir(), "trusted-hostile-"))
+      const store = makeDirectoryStore(root)
+      const put = (id: string, file: string, bytes: Uint8Array) => {
+        mkdirSync(join(root, prefix, id), { recursive: true })
+        writeFileSync(join(root, prefix, id, file), bytes)
+      }
+      const { id: real, files } = storedBackup(base, t0)
+      for (const [file, bytes] of files) {
+        if (file === manifestFileName) put(real, signatureFileName, new TextEncoder().encode(signManifest(bytes, ours.signing)))
+        put(real, file, bytes)
+      }
+      const planted = storedBackup(base, t0 + hour)
+      for (const [file, bytes] of planted.files) put(planted.id, file, bytes)
+      const big = join(root, prefix, planted.id, oversized === "manifest" ? manifestFileName : signatureFileName)
+      writeFileSync(big, "")
+      // Past what the store reads whole, so that read, either would fail the listing or the prune.
+      truncateSync(big, maxManifestBytes + 1)
+      yield* TestClock.setTime(t0 + 2 * hour)
+      return { store, real, planted: planted.id }
+    })
+
+  it.effect("an oversized manifest is an unreadable one, kept with a warning: list and prune go on (read, it failed both)", () =>
+    Effect.gen(function* () {
+      const { store, real, planted } = yield* hostileStore("manifest")
+      const listed = yield* withStore(store, listBackups(prefix))
+      const big = listed.find((b) => b.completeness.id === planted)!
+      expect(big.completeness._tag).toBe("Incomplete")
+      expect(big.completeness._tag === "Incomplete" ? big.completeness.reasons.join() : "").toContain("more than any manifest")
+      const report = yield* withStore(store, pruneStore({ prefix, policy: { keepLast: 1 }, graceMs: 0, dryRun: false, trustedKeys: [ours.trusted] }))
+      expect(report.retention.keep.map((k) => k.unit.id)).toEqual([real])
+      expect(report.incompleteKept.map((b) => b.id)).toEqual([planted])
+    }),
+  )
+
+  it.effect("an oversized signature makes its backup untrusted without being read: the prune goes on", () =>
+    Effect.gen(function* () {
+      const { store, real, planted } = yield* hostileStore("signature")
+      const report = yield* withStore(store, pruneStore({ prefix, policy: { keepLast: 1 }, graceMs: 0, dryRun: false, trustedKeys: [ours.trusted] }))
+      expect(report.retention.keep.map((k) => k.unit.id)).toEqual([real])
+      expect(report.retention.remove.map((r) => r.unit.id)).toEqual([planted])
     }),
   )
 })
