@@ -1,9 +1,10 @@
 /**
  * The backup id a command was given, with `latest` resolved to the store's newest complete backup
  * (domain/latest-backup.ts) from its listing, the choice and what was passed over logged. With
- * trusted keys, the backup's stored manifest must be signed by one of them (stored-signature.ts),
- * checked here before anything is downloaded: an id given is refused, and for `latest` an unsigned
- * backup is passed over, since a store someone else can write to could otherwise hold back every
+ * trusted keys, the backup's stored manifest must be signed by one of them, checked here before
+ * anything is downloaded: an id given is refused (stored-signature.ts), and for `latest` an unsigned
+ * backup is passed over (trusted-backups.ts, by the listing's sizes: a signature too large to read is
+ * passed over unread), since a store someone else can write to could otherwise hold back every
  * `latest` with one unsigned backup, newer than the real ones.
  */
 import { Clock, Effect, Schema } from "effect"
@@ -12,6 +13,7 @@ import { listingPrefix } from "../../domain/store-layout.ts"
 import type { TrustedKey } from "../../services/crypto/manifest-signature.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
 import { listBackups } from "./store-list.ts"
+import { listedTrust } from "./trusted-backups.ts"
 import { refuseUnauthenticatedManifest } from "./stored-signature.ts"
 
 export class NoCompleteBackup extends Schema.TaggedError<NoCompleteBackup>()("NoCompleteBackup", {
@@ -33,13 +35,17 @@ export const resolveBackupId = Effect.fn("resolveBackupId")(function* (prefix: s
   for (const p of ranking.passedOver) yield* Effect.logWarning(`latest: passing over backup ${p.id}: ${p.reason}`)
   const where = `${store.location} under ${listingPrefix(prefix) === "" ? "its root" : listingPrefix(prefix)}`
   let unsigned = 0
+  const byId = new Map(listed.map((b) => [b.completeness.id, b] as const))
   for (const candidate of ranking.fit) {
-    const trusted = yield* refuseUnauthenticatedManifest(prefix, candidate, trustedKeys).pipe(
-      Effect.as(true),
-      Effect.catchTag("StoredManifestUnauthenticated", (e) =>
-        Effect.logWarning(`latest: passing over backup ${candidate}: ${e.message}`).pipe(Effect.as(false)),
-      ),
-    )
+    const b = byId.get(candidate)
+    // The listing's manifest and signature sizes: an object written into the store to fail this (a signature too large to read) is passed over.
+    const [trust] = trustedKeys.length === 0 || b === undefined ? [] : yield* listedTrust(prefix, [b], trustedKeys).pipe(Effect.map((m) => [...m.values()]))
+    const trusted = trustedKeys.length === 0 || trust?.trusted === true
+    if (!trusted)
+      yield* Effect.logWarning(
+        `latest: passing over backup ${candidate}: ${trust === undefined || trust.trusted ? "its manifest was not read" : trust.why}, and trusted keys were given`,
+      )
+    if (trust?.trusted === true) yield* Effect.logInfo(`backup ${candidate} in ${store.location}: the manifest is signed by trusted key ${trust.keyId}`)
     if (trusted) {
       yield* Effect.logInfo(`latest: backup ${candidate}, the newest complete${trustedKeys.length === 0 ? "" : " and trusted"} one in ${where}`)
       return candidate

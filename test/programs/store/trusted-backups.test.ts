@@ -16,6 +16,7 @@ import { signatureFileName } from "../../../src/domain/manifest-signature-file.t
 import { objectKey } from "../../../src/domain/store-layout.ts"
 import { listBackups } from "../../../src/programs/store/store-list.ts"
 import { pruneStore } from "../../../src/programs/store/store-prune.ts"
+import { resolveBackupId } from "../../../src/programs/store/resolve-backup-id.ts"
 import { backupTrust } from "../../../src/programs/store/trusted-backups.ts"
 import { parseSigningKey, parseTrustedKey, signManifest, type SigningKey, type TrustedKey } from "../../../src/services/crypto/manifest-signature.ts"
 import { BackupStore, type BackupStoreShape } from "../../../src/services/store/backup-store.ts"
@@ -179,6 +180,13 @@ describe("objects larger than any manifest or signature, written into a director
       const report = yield* withStore(store, pruneStore({ prefix, policy: { keepLast: 1 }, graceMs: 0, dryRun: false, trustedKeys: [ours.trusted] }))
       expect(report.retention.keep.map((k) => k.unit.id)).toEqual([real])
       expect(report.incompleteKept.map((b) => b.id)).toEqual([planted])
+    }),
+  )
+
+  it.effect("latest with a trusted key passes over a newer backup whose signature is too large to read, and takes the signed one", () =>
+    Effect.gen(function* () {
+      const { store, real } = yield* hostileStore("signature")
+      expect(yield* withStore(store, resolveBackupId(prefix, "latest", [ours.trusted]))).toBe(real)
     }),
   )
 
