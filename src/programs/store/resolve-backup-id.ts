@@ -35,22 +35,23 @@ export const resolveBackupId = Effect.fn("resolveBackupId")(function* (prefix: s
   for (const p of ranking.passedOver) yield* Effect.logWarning(`latest: passing over backup ${p.id}: ${p.reason}`)
   const where = `${store.location} under ${listingPrefix(prefix) === "" ? "its root" : listingPrefix(prefix)}`
   let unsigned = 0
-  const byId = new Map(listed.map((b) => [b.completeness.id, b] as const))
   for (const candidate of ranking.fit) {
-    const b = byId.get(candidate)
-    // The listing's manifest and signature sizes: an object written into the store to fail this (a signature too large to read) is passed over.
-    const [trust] = trustedKeys.length === 0 || b === undefined ? [] : yield* listedTrust(prefix, [b], trustedKeys).pipe(Effect.map((m) => [...m.values()]))
-    const trusted = trustedKeys.length === 0 || trust?.trusted === true
-    if (!trusted)
-      yield* Effect.logWarning(
-        `latest: passing over backup ${candidate}: ${trust === undefined || trust.trusted ? "its manifest was not read" : trust.why}, and trusted keys were given`,
-      )
-    if (trust?.trusted === true) yield* Effect.logInfo(`backup ${candidate} in ${store.location}: the manifest is signed by trusted key ${trust.keyId}`)
-    if (trusted) {
-      yield* Effect.logInfo(`latest: backup ${candidate}, the newest complete${trustedKeys.length === 0 ? "" : " and trusted"} one in ${where}`)
-      return candidate
+    if (trustedKeys.length > 0) {
+      // By the listing's manifest and signature sizes: an object written into the store to fail this (a signature too large to read) is passed over.
+      const trust = (yield* listedTrust(
+        prefix,
+        listed.filter((b) => b.completeness.id === candidate),
+        trustedKeys,
+      )).get(candidate)
+      if (trust?.trusted !== true) {
+        yield* Effect.logWarning(`latest: passing over backup ${candidate}: ${trust?.why ?? "its manifest was not read"}, and trusted keys were given`)
+        unsigned++
+        continue
+      }
+      yield* Effect.logInfo(`backup ${candidate} in ${store.location}: the manifest is signed by trusted key ${trust.keyId}`)
     }
-    unsigned++
+    yield* Effect.logInfo(`latest: backup ${candidate}, the newest complete${trustedKeys.length === 0 ? "" : " and trusted"} one in ${where}`)
+    return candidate
   }
   const passed = ranking.passedOver.length + unsigned
   return yield* new NoCompleteBackup({
