@@ -28,7 +28,7 @@ import {
 import { backupInitArgs, TestEtcd } from "./support/etcd-fixture.ts"
 import { runCli } from "./support/run-cli.ts"
 import { tempDir } from "./support/temp-dir.ts"
-import { repoRoot } from "./support/tools.ts"
+import { repoRoot, sourceEntry } from "./support/tools.ts"
 
 // Outside the repository: the bundle must run without node_modules, as in the image.
 const outDir = tempDir("build-test")
@@ -46,13 +46,20 @@ beforeAll(() => {
 describe("npm run build", () => {
   it("bundles the command into one entry, chunks loaded on demand, and package.json", () => {
     const files = filesUnder(outDir)
-    expect(files.filter((f) => !f.startsWith("chunks/")).sort()).toEqual(["cluster-backup.js", "package.json"])
+    // And etcd3's gRPC definitions, which it reads at run time (the demo seeds its etcd with it).
+    expect(files.filter((f) => !f.startsWith("chunks/")).sort()).toEqual([
+      "cluster-backup.js",
+      "package.json",
+      "proto/auth.proto",
+      "proto/kv.proto",
+      "proto/rpc.proto",
+    ])
     // The image links it into PATH as `cluster-backup`.
     expect(statSync(builtEntry).mode & 0o111).toBe(0o111)
     // One chunk per subcommand, so a process loads only the one it runs.
     expect(files.some((f) => /^chunks\/backup-init-command-\w+\.js$/.test(f))).toBe(true)
     // Besides code only the licence comments of bundled packages (esbuild's legalComments).
-    expect(files.filter((f) => !f.endsWith(".js") && !f.endsWith(".js.LEGAL.txt"))).toEqual(["package.json"])
+    expect(files.filter((f) => !f.endsWith(".js") && !f.endsWith(".js.LEGAL.txt") && !f.startsWith("proto/"))).toEqual(["package.json"])
   })
 
   it("leaves out client-node's generated models, which its config module imports through its index", () => {
@@ -87,13 +94,21 @@ describe("npm run build", () => {
     }
   })
 
+  it("loads the demo, with etcd3 and the gRPC definitions it reads at run time", async () => {
+    // The demo's modules load before its flags are acted on: a bundle without etcd3's proto files failed here.
+    const aFile = join(outDir, "package.json")
+    const run = await runBuilt(["demo", "--work-dir", aFile])
+    expect(run.stderr).toContain(`error: --work-dir: cannot create directory ${aFile}: ${aFile} exists and is not a directory`)
+    expect(run.status).toBe(1)
+  })
+
   it("--version and the help of the command and of every subcommand are what the sources print", async () => {
     const argvs = [["--version"], ["--help"], ...subcommandNames.map((name) => [name, "--help"])]
     // A few at a time: dozens of Node start-ups at once on 2 cores only queue behind each other.
     const pending = [...argvs]
     const check = async (): Promise<void> => {
       for (let argv = pending.shift(); argv !== undefined; argv = pending.shift()) {
-        const [built, source] = await Promise.all([runBuilt(argv), runCli(argv)])
+        const [built, source] = await Promise.all([runBuilt(argv), runCli(argv, { entry: sourceEntry })])
         expect(built.stderr, argv.join(" ")).toBe("")
         expect(built.status, argv.join(" ")).toBe(0)
         expect(built.stdout, argv.join(" ")).toBe(source.stdout)

@@ -70,7 +70,19 @@ describe("deploy/Containerfile carries etcd 3.5 for backup-verify", () => {
     const commands = buildStage
       .filter((l) => l.startsWith("RUN "))
       .map((l) => l.replace(/npm run (?:--silent )?([\w-]+)/g, (_m, name: string) => npmScripts[name] ?? `missing-npm-script-${name}`))
-    const needed = commands.flatMap((c) => [...c.matchAll(/(?:^|\s)((?:scripts|bin|src)\/[\w./-]+)/g)].map((m) => m[1]!))
+    const run = commands.flatMap((c) => [...c.matchAll(/(?:^|\s)((?:scripts|bin|src)\/[\w./-]+)/g)].map((m) => m[1]!))
+    // And the scripts those import (scripts/build.ts bundles with scripts/bundle.ts).
+    const withImports = (path: string): Array<string> =>
+      path.startsWith("scripts/") && path.endsWith(".ts")
+        ? [
+            path,
+            ...[...readFileSync(join(repoRoot, path), "utf8").matchAll(/^import [^"]* from "(\.\/[\w./-]+)"$/gm)].flatMap((m) =>
+              withImports(join(dirname(path), m[1]!)),
+            ),
+          ]
+        : [path]
+    const needed = run.flatMap(withImports)
+    expect(needed).toContain("scripts/bundle.ts")
     expect(commands.join(" ")).not.toContain("missing-npm-script-")
     for (const path of needed)
       expect(

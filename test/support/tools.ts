@@ -11,5 +11,11 @@ export const etcdTool = (name: "etcd" | "etcdctl" | "etcdutl"): string => {
   return existsSync(local) ? local : name
 }
 
-/** The command entry point, run by the current Node (the project's Node 24 under scripts/). */
-export const cliEntry = join(repoRoot, "bin", "cluster-backup.js")
+/** The source tree's command: Node runs the TypeScript sources by type stripping. */
+export const sourceEntry = join(repoRoot, "bin", "cluster-backup.js")
+
+/**
+ * The command entry point, run by the current Node (the project's Node 24 under scripts/): the
+ * run's bundle of the sources (cli-bundle-global-setup.ts), else the source tree's command.
+ */
+export const cliEntry = process.env.CB_TEST_CLI_ENTRY ?? sourceEntry
