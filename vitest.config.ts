@@ -8,8 +8,8 @@ export default defineConfig({
     pool: "forks",
     maxWorkers: 2,
     // The run's own temporary directory first (the S3 server's goes in it), then one S3 server (Swift s3api) per
-    // run, started by the first test that needs it.
-    globalSetup: ["test/support/temp-root-global-setup.ts", "test/support/s3-global-setup.ts"],
+    // run, started by the first test that needs it. The CLI processes tests start run a bundle of the sources made for the run.
+    globalSetup: ["test/support/temp-root-global-setup.ts", "test/support/s3-global-setup.ts", "test/support/cli-bundle-global-setup.ts"],
     projects: [
       // The pure domain's tests share no state (no mocks, no environment, no processes): run without a fresh module
       // graph per file, they take a third of the time (most of it was loading effect and fast-check again per file).
