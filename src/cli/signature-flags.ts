@@ -34,6 +34,6 @@ export const retentionTrustedKeysFlag = Flag.String("trusted-key").pipe(
   Flag.atLeast(0),
   Flag.withMetavar("FILE"),
   Flag.withDescription(
-    "An ed25519 public key (PEM, openssl pkey -pubout) trusted to sign backups; repeatable (key rotation: give the old and the new). The store's retention then counts as trusted only a backup whose stored manifest one of them signed: any other takes only the slots no trusted backup needs, is never the newest kept, and goes first over --max-total-size, so backups written into the store by someone else cannot push out the real ones",
+    "An ed25519 public key (PEM, openssl pkey -pubout) trusted to sign backups; repeatable (key rotation: give the old and the new). Retention then counts as trusted only a backup whose manifest (as stored, or in a directory of backups with its backup-manifest.json.sig) one of them signed: any other takes only the slots no trusted backup needs, is never the newest kept, and goes first over --max-total-size, so backups written there by someone else cannot push out the real ones",
   ),
 )

@@ -133,6 +133,9 @@ export interface RetentionWords {
 
 export const directoryWords: RetentionWords = { verified: "verified", unverified: "unverified" }
 
+/** With trusted keys: a backup counts as verified only when one of them signed its manifest. */
+export const trustedWords: RetentionWords = { verified: "trusted", unverified: "untrusted" }
+
 export const decideRetention = (
   units: ReadonlyArray<BackupUnit>,
   policy: RetentionPolicy,

@@ -6,7 +6,7 @@
  * report names the backup unauthenticated.
  */
 import { createHash, generateKeyPairSync } from "node:crypto"
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Result } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
@@ -20,6 +20,7 @@ import { decodeVerifyReport } from "../../src/programs/verify/verify-report.ts"
 import { keyIdOf, parseSigningKey, signManifest } from "../../src/services/crypto/manifest-signature.ts"
 import { copyBackup, fakeBackupForSuite, makeHostTree, readManifest, writeScriptedEtcdutl } from "../support/bad-backups.ts"
 import { storedBackup } from "../support/stored-backups.ts"
+import { setTreeMtime } from "../support/fake-backups.ts"
 import { parseBackupTimestamp } from "../../src/domain/archive-names.ts"
 import { snapshotTree } from "../support/hostile-tarballs.ts"
 import { runCli } from "../support/run-cli.ts"
@@ -210,7 +211,29 @@ describe("retention with --trusted-key", () => {
     }
   })
 
-  it("prune --trusted-key on a store keeps the signed backup over a newer unsigned one; on a plain directory, and on backup-upload without a rule, it is a usage error", async () => {
+  it("backup-upload --keep-last 1 --trusted-key of a backup another key signed: stored, nothing pruned, exit 1 saying why", async () => {
+    const store = join(work, "upload-untrusted")
+    mkdirSync(store)
+    const first = await cli("backup-upload", "--store", store, "--backup-dir", signed, "--keep-last", "1", "--trusted-key", trusted.publicPath)
+    expect(first.status, first.stderr.slice(-800)).toBe(0)
+    const real = readManifest(signed)
+    const later = join(work, "upload-untrusted-later")
+    const { id, files } = storedBackup(real, parseBackupTimestamp(real.timestamp).getTime() + 3_600_000)
+    mkdirSync(later)
+    for (const [file, bytes] of files) writeFileSync(join(later, file), bytes)
+    sign(later, stranger.privatePath)
+    const up = await cli("backup-upload", "--store", store, "--backup-dir", later, "--keep-last", "1", "--trusted-key", trusted.publicPath)
+    expect(up.status).toBe(1)
+    expect(up.stderr).toContain(`backup ${id} is stored in ${store}, but its manifest is signed by key ${stranger.keyId}, which is not a trusted key`)
+    expect(up.stderr).toContain("[UploadedBackupUntrusted]")
+    const list = await cli("list", store, "--json")
+    expect(JSON.parse(list.stdout).map((b: { id: string; complete: boolean }) => [b.id, b.complete])).toEqual([
+      [real.timestamp, true],
+      [id, true],
+    ])
+  })
+
+  it("prune --trusted-key on a store, and on a directory of backups, keeps the signed backup over a newer unsigned one; on backup-upload without a rule it is a usage error", async () => {
     const store = join(work, "prune-trusted")
     mkdirSync(store)
     const up = await cli("backup-upload", "--store", store, "--backup-dir", signed)
@@ -228,9 +251,17 @@ describe("retention with --trusted-key", () => {
     expect(pruned.status, pruned.stderr.slice(-800)).toBe(0)
     expect(existsSync(join(store, real.timestamp))).toBe(true)
     expect(existsSync(join(store, planted.id))).toBe(false)
-    const plain = await cli("prune", work, "--keep-last", "1", "--trusted-key", trusted.publicPath)
-    expect(plain.status).toBe(2)
-    expect(plain.stderr).toContain("a directory of backups is pruned by its local manifests, without reading signatures")
+    // A directory of backups (one per subdirectory) the same way: by each manifest's signature beside it.
+    const plain = join(work, "prune-trusted-plain")
+    copyBackup(signed, join(plain, "real"))
+    mkdirSync(join(plain, "planted"))
+    for (const [file, bytes] of planted.files) writeFileSync(join(plain, "planted", file), bytes)
+    // Written a day ago: not a copy still in progress.
+    setTreeMtime(plain, Date.now() - 86_400_000)
+    const prunedPlain = await cli("prune", plain, "--keep-last", "1", "--trusted-key", trusted.publicPath)
+    expect(prunedPlain.status, prunedPlain.stderr.slice(-800)).toBe(0)
+    expect(readdirSync(plain).sort()).toEqual([".cluster-backup", "real"])
+    expect(prunedPlain.stderr).toContain("backup planted/ is not trusted: its manifest is not signed")
     const noRule = await cli("backup-upload", "--store", store, "--backup-dir", signed, "--trusted-key", trusted.publicPath)
     expect(noRule.status).toBe(2)
     expect(noRule.stderr).toContain("a retention rule beside it")

@@ -5,7 +5,7 @@
 import type { Path } from "effect"
 import { parseBackupTimestamp } from "../../domain/archive-names.ts"
 import { type BackupGroup, type Leftover, type RemovalVerdict, removalVerdict } from "../../domain/backup-dir-contents.ts"
-import { type BackupUnit, decideRetention, type RetentionDecision, type RetentionPolicy } from "../../domain/retention.ts"
+import { type BackupUnit, decideRetention, directoryWords, type RetentionDecision, type RetentionPolicy, type RetentionWords } from "../../domain/retention.ts"
 import { backupDirLockPath } from "../backup-dir/backup-dir-lock.ts"
 import { diedThere, itemKey, type Location } from "./prune-scan.ts"
 
@@ -56,7 +56,14 @@ export interface LeftoverGrace {
 }
 
 /** The whole decision from what the scan saw: retention on the backups, the rest on the leftovers. */
-export const plan = (locations: ReadonlyArray<Location>, policy: RetentionPolicy, now: number, grace: LeftoverGrace, path: Path.Path) => {
+export const plan = (
+  locations: ReadonlyArray<Location>,
+  policy: RetentionPolicy,
+  now: number,
+  grace: LeftoverGrace,
+  path: Path.Path,
+  words: RetentionWords = directoryWords,
+) => {
   const units: Array<BackupUnit> = []
   const held: Array<{ unit: BackupUnit; reason: string }> = []
   const groups = new Map<string, BackupGroup>()
@@ -64,6 +71,8 @@ export const plan = (locations: ReadonlyArray<Location>, policy: RetentionPolicy
   /** Unverified backups in a subdirectory that may be a copy in progress: kept, outside retention (yet). */
   const young: Array<{ unit: BackupUnit; reason: string }> = []
   const pending: Array<{ location: Location; incomplete: Array<BackupGroup>; leftovers: Array<Leftover>; whole: RemovalVerdict }> = []
+  /** Backups whose manifest no trusted key signed, with why. */
+  const untrusted = new Map<string, string>()
   for (const location of locations) {
     const live = heldBy(location, backupDirLockPath(path, location.dir))
     const c = location.contents
@@ -88,14 +97,18 @@ export const plan = (locations: ReadonlyArray<Location>, policy: RetentionPolicy
         if (o.removed) incomplete.push(group)
         continue
       }
+      // With trusted keys, a backup whose manifest none signed is retention's unverified unit (a finished one all the same).
+      const trust = group.status === "verified" ? location.manifestTrust : undefined
+      if (trust?.trusted === false) untrusted.set(id, trust.why)
       const unit: BackupUnit = {
         id,
         timestamp: group.timestamp,
         at: parseBackupTimestamp(group.timestamp).getTime(),
         bytes: group.bytes,
-        verified: group.status === "verified",
+        verified: group.status === "verified" && trust?.trusted !== false,
       }
       // OpenShift's own backups lie unverified side by side in the pruned directory: only a subdirectory is judged as a possible copy.
+      // So is an untrusted one there: its signature may be what the copy has not written yet.
       const copy = location.subdirectory && !unit.verified ? verdict(itemKey.group(group)) : undefined
       if (copy !== undefined) verdicts.push(copy)
       if (live !== "") held.push({ unit, reason: live })
@@ -125,11 +138,12 @@ export const plan = (locations: ReadonlyArray<Location>, policy: RetentionPolicy
     leftovers.push(...incompleteOutcomes, ...leftoverOutcomes)
     if (live === "") pending.push({ location, incomplete, leftovers: going, whole })
   }
-  const retention = decideRetention(units, policy, now)
+  const retention = decideRetention(units, policy, now, words)
   const removing = new Set(retention.remove.map((r) => r.unit.id))
   const note = (id: string) => {
     const g = groups.get(id)!
-    return g.status === "unverified" ? ` [unverified: ${g.detail}]` : ""
+    const why = untrusted.get(id)
+    return g.status === "unverified" ? ` [unverified: ${g.detail}]` : why !== undefined ? ` [untrusted: ${why}]` : ""
   }
   const work: Array<Work> = pending.map(({ location, incomplete, leftovers: going, whole }) => {
     const removed = [...incomplete, ...location.contents.groups.filter((g) => removing.has(groupId(location, g)))]
@@ -145,7 +159,7 @@ export const plan = (locations: ReadonlyArray<Location>, policy: RetentionPolicy
       emptied && location.contents.foreign.length > 0 ? [{ path: `${location.rel}/`, reason: keptForeign(location.contents.foreign) }] : [],
     ),
   }
-  return { decision, work }
+  return { decision, work, untrusted }
 }
 
 export const keptForeign = (foreign: ReadonlyArray<string>) =>

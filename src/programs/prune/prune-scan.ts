@@ -4,7 +4,7 @@
  * could remove without a manifest's word.
  */
 import { hostname } from "node:os"
-import { Effect, FileSystem, Path, Schema } from "effect"
+import { Effect, FileSystem, Path, Result, Schema } from "effect"
 import { BackupTimestamp, manifestFileName } from "../../domain/archive-names.ts"
 import {
   type BackupDirNames,
@@ -24,7 +24,10 @@ import { errnoCode } from "../../services/file-system-error.ts"
 import { inspectRunLock, ownerLiveness, type RunLockState } from "../../services/run-lock.ts"
 import { treeEntryOfInfo, treeSize } from "../../services/tree-size.ts"
 import { backupDirLockFileName, backupDirLockPath } from "../backup-dir/backup-dir-lock.ts"
-import { readBackupManifest } from "../backup-dir/backup-manifest-file.ts"
+import { decodeBackupManifestBytes } from "../backup-dir/backup-manifest-file.ts"
+import { maxManifestBytes } from "../../domain/backup-manifest.ts"
+import { readLocalSignature } from "../backup-dir/manifest-authenticity.ts"
+import { type TrustedKey, untrustedWhy, verifyManifestSignature } from "../../services/crypto/manifest-signature.ts"
 import { recordDirName, snapshotRecordFileName } from "../backup-dir/snapshot-record.ts"
 import { resourcesRecordPath, stagingDir } from "../backup-dir/staging-area.ts"
 import { fsError } from "./prune-failed.ts"
@@ -43,7 +46,11 @@ export interface Location {
   readonly newestAt: number | undefined
   /** The age of each thing prune could remove without a manifest's word, by `itemKey`. */
   readonly ages: ReadonlyMap<string, Age>
+  /** With trusted keys, whether one of them signed the manifest (the backup it describes); undefined without keys or such a manifest. */
+  readonly manifestTrust: ManifestTrust | undefined
 }
+
+export type ManifestTrust = { readonly trusted: true; readonly keyId: string } | { readonly trusted: false; readonly why: string }
 
 /**
  * A run of this project certainly died in `location`: its lock names a process that is gone, or a
@@ -141,6 +148,16 @@ const treeBytes = (dir: string): Effect.Effect<number, never, FileSystem.FileSys
     )
   })
 
+/** Whether one of `trustedKeys` signed `manifest` (the bytes of the manifest in `dir`), by its signature beside it. */
+const trustOf = (dir: string, manifest: Uint8Array, trustedKeys: ReadonlyArray<TrustedKey>): Effect.Effect<ManifestTrust> =>
+  readLocalSignature(dir).pipe(
+    Effect.map((signature): ManifestTrust => {
+      const verdict = verifyManifestSignature(manifest, signature === undefined ? undefined : Buffer.from(signature).toString("utf8"), trustedKeys)
+      return verdict._tag === "Verified" ? { trusted: true, keyId: verdict.keyId } : { trusted: false, why: untrustedWhy(verdict) }
+    }),
+    Effect.catch((e) => Effect.succeed<ManifestTrust>({ trusted: false, why: `its signature file cannot be read: ${e.message}` })),
+  )
+
 const decodeRecordTimestamp = Schema.decodeUnknownOption(Schema.fromJsonString(Schema.Struct({ timestamp: BackupTimestamp })))
 
 /**
@@ -148,7 +165,13 @@ const decodeRecordTimestamp = Schema.decodeUnknownOption(Schema.fromJsonString(S
  * inspected (unless it is prune's own: then `ownLock` is what the lock said before prune took it),
  * never changed.
  */
-const scanLocation = Effect.fnUntraced(function* (root: string, rel: string, ownLock: RunLockState | undefined, now: number) {
+const scanLocation = Effect.fnUntraced(function* (
+  root: string,
+  rel: string,
+  ownLock: RunLockState | undefined,
+  now: number,
+  trustedKeys: ReadonlyArray<TrustedKey>,
+) {
   const path = yield* Path.Path
   const names = ownNames(path)
   const dir = rel === "" ? root : path.join(root, rel)
@@ -157,15 +180,30 @@ const scanLocation = Effect.fnUntraced(function* (root: string, rel: string, own
   const recordDirEntries = recordDir === undefined ? undefined : yield* listEntries(path.join(dir, names.recordDir), true)
 
   const manifestEntry = entries.find((e) => e.name === names.manifest && e.type === "File")
-  const manifest: ManifestClaim =
+  const manifestPath = path.join(dir, names.manifest)
+  // Read once: the signature is checked over the very bytes decoded.
+  const manifestRead =
     manifestEntry === undefined
-      ? { _tag: "Absent" }
-      : yield* readBackupManifest(path.join(dir, names.manifest)).pipe(
-          Effect.match({
-            onSuccess: (m): ManifestClaim => ({ _tag: "Describes", timestamp: m.timestamp, snapshot: m.files.snapshot, resources: m.files.resources }),
-            onFailure: (e): ManifestClaim => ({ _tag: "Invalid", problem: e.message }),
-          }),
+      ? undefined
+      : yield* readBackupFileBytes(manifestPath, maxManifestBytes).pipe(
+          Effect.flatMap((bytes) => Effect.map(Effect.fromResult(decodeBackupManifestBytes(bytes, manifestPath)), (m) => ({ m, bytes }))),
+          Effect.result,
         )
+  const manifest: ManifestClaim =
+    manifestRead === undefined
+      ? { _tag: "Absent" }
+      : Result.isFailure(manifestRead)
+        ? { _tag: "Invalid", problem: manifestRead.failure.message }
+        : {
+            _tag: "Describes",
+            timestamp: manifestRead.success.m.timestamp,
+            snapshot: manifestRead.success.m.files.snapshot,
+            resources: manifestRead.success.m.files.resources,
+          }
+  const manifestTrust =
+    trustedKeys.length === 0 || manifestRead === undefined || Result.isFailure(manifestRead)
+      ? undefined
+      : yield* trustOf(dir, manifestRead.success.bytes, trustedKeys)
   // Only the timestamp matters here: an unreadable record names no backup.
   const recordTs =
     recordDirEntries?.some((e) => e.name === names.snapshotRecord && e.type === "File") === true
@@ -191,13 +229,13 @@ const scanLocation = Effect.fnUntraced(function* (root: string, rel: string, own
   for (const l of contents.leftovers) ages.set(itemKey.leftover(l.path), yield* ageOf(dir, [l.path], names, now))
   ages.set(itemKey.rest, yield* ageOf(dir, contents.internals, names, now))
   const newestAt = rel === "" ? undefined : (yield* ageOf(dir, [""], names, now)).newestAt
-  const location: Location = { dir, rel, subdirectory: rel !== "", contents, lock, deadLockTemps, newestAt, ages }
+  const location: Location = { dir, rel, subdirectory: rel !== "", contents, lock, deadLockTemps, newestAt, ages, manifestTrust }
   return { location, entries }
 })
 
 /** The pruned directory and each subdirectory (not hidden, not a link) that holds anything of this project's. */
-export const scanAll = Effect.fnUntraced(function* (root: string, ownLock: RunLockState | undefined, now: number) {
-  const top = yield* scanLocation(root, "", ownLock, now)
+export const scanAll = Effect.fnUntraced(function* (root: string, ownLock: RunLockState | undefined, now: number, trustedKeys: ReadonlyArray<TrustedKey> = []) {
+  const top = yield* scanLocation(root, "", ownLock, now, trustedKeys)
   const locations: Array<Location> = [top.location]
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
@@ -217,7 +255,7 @@ export const scanAll = Effect.fnUntraced(function* (root: string, ownLock: RunLo
       yield* Effect.logWarning(`cannot read ${path.join(root, entry.name)} (${refused}): left as it is, as nothing in it can be judged`)
       continue
     }
-    const { location } = yield* scanLocation(root, entry.name, undefined, now)
+    const { location } = yield* scanLocation(root, entry.name, undefined, now, trustedKeys)
     const c = location.contents
     if (c.groups.length > 0 || c.leftovers.length > 0 || c.internals.length > 0 || c.hasRecordDir) locations.push(location)
   }

@@ -30,7 +30,8 @@
  */
 import { Clock, Effect, FileSystem, Path } from "effect"
 import { formatBytes } from "../../domain/byte-format.ts"
-import { hasRule, type RetentionPolicy } from "../../domain/retention.ts"
+import { directoryWords, hasRule, type RetentionPolicy, trustedWords } from "../../domain/retention.ts"
+import type { TrustedKey } from "../../services/crypto/manifest-signature.ts"
 import { acquireRunLock, type RunLockState } from "../../services/run-lock.ts"
 import { backupDirLockPath } from "../backup-dir/backup-dir-lock.ts"
 import { recordDirName } from "../backup-dir/snapshot-record.ts"
@@ -47,6 +48,11 @@ export interface PruneOptions {
   readonly policy: RetentionPolicy
   readonly dryRun: boolean
   readonly leftoverGrace: LeftoverGrace
+  /**
+   * `--trusted-key`: a backup whose manifest none of these signed (by its `backup-manifest.json.sig`) is retention's
+   * unverified unit, as on a store (store-prune.ts).
+   */
+  readonly trustedKeys?: ReadonlyArray<TrustedKey> | undefined
 }
 
 const report = Effect.fnUntraced(function* (decision: PruneDecision, dryRun: boolean) {
@@ -85,8 +91,17 @@ export const prune = Effect.fn("prune")(function* (options: PruneOptions) {
         yield* finishRemoving(options.dir)
       }
       const now = yield* Clock.currentTimeMillis
-      const locations = yield* scanAll(options.dir, ownLock, now)
-      const { decision, work } = plan(locations, options.policy, now, options.leftoverGrace, path)
+      const trustedKeys = options.trustedKeys ?? []
+      const locations = yield* scanAll(options.dir, ownLock, now, trustedKeys)
+      const { decision, work, untrusted } = plan(
+        locations,
+        options.policy,
+        now,
+        options.leftoverGrace,
+        path,
+        trustedKeys.length === 0 ? directoryWords : trustedWords,
+      )
+      for (const [id, why] of untrusted) yield* Effect.logWarning(`backup ${id} is not trusted: ${why}`)
       if (options.dryRun) {
         yield* report(decision, true)
         return decision

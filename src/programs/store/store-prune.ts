@@ -26,6 +26,7 @@ import {
   type BackupUnit,
   type RetentionDecision,
   type RetentionPolicy,
+  trustedWords,
 } from "../../domain/retention.ts"
 import {
   activityDecides,
@@ -236,7 +237,7 @@ export const pruneStore = Effect.fn("pruneStore")(function* (options: StorePrune
         `backup ${t.id} is not trusted: ${t.why}; it takes only the slots no backup signed by a trusted key needs, and goes first over the size limit (anyone able to write into the store could have put it there)`,
       )
   }
-  const words = trustedKeys.length === 0 ? { verified: "complete", unverified: "incomplete" } : { verified: "trusted", unverified: "untrusted" }
+  const words = trustedKeys.length === 0 ? { verified: "complete", unverified: "incomplete" } : trustedWords
   // A backup copied under another id: download, verify and restore refuse it there, so it must not take the slot (or
   // be "the newest") of the original it copies, which they do restore. Kept, outside the rules.
   const misplaced = complete.filter((u) => u.id !== u.timestamp)

@@ -10,7 +10,7 @@ import { createHash } from "node:crypto"
 import { Effect } from "effect"
 import { manifestFileName } from "../../domain/archive-names.ts"
 import { objectKey } from "../../domain/store-layout.ts"
-import { type SignatureVerdict, type TrustedKey, verifyManifestSignature } from "../../services/crypto/manifest-signature.ts"
+import { type TrustedKey, untrustedWhy, verifyManifestSignature } from "../../services/crypto/manifest-signature.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
 import { storedSignature } from "./stored-signature.ts"
 import { maxKeyOrSignatureBytes } from "../backup-dir/manifest-authenticity.ts"
@@ -20,19 +20,6 @@ import type { StoreError } from "../../services/store/store-errors.ts"
 export type BackupTrust =
   | { readonly id: string; readonly trusted: true; readonly keyId: string }
   | { readonly id: string; readonly trusted: false; readonly why: string }
-
-const untrustedWhy = (verdict: Exclude<SignatureVerdict, { readonly _tag: "Verified" }>): string => {
-  switch (verdict._tag) {
-    case "Unsigned":
-      return "its manifest is not signed"
-    case "UnknownKey":
-      return `its manifest is signed by key ${verdict.keyId}, which is not a trusted key`
-    case "BadSignature":
-      return `its manifest's signature by key ${verdict.keyId} does not match the manifest`
-    case "MalformedSignature":
-      return "its signature file cannot be read"
-  }
-}
 
 /**
  * Each backup's trust: its stored manifest read again, required to be the bytes the listing decoded

@@ -25,3 +25,14 @@ export class BackupDirTooSmall extends Schema.TaggedError<BackupDirTooSmall>()("
   availableBytes: Schema.Number,
   message: Schema.String,
 }) {}
+
+/**
+ * backup-upload with --trusted-key stored a backup no trusted key signed: the store's retention would count it untrusted
+ * (removed before any trusted backup, never the newest kept), so no prune ran and the run fails instead of passing for a
+ * backup its own retention does not keep.
+ */
+export class UploadedBackupUntrusted extends Schema.TaggedError<UploadedBackupUntrusted>()("UploadedBackupUntrusted", {
+  store: Schema.String,
+  id: Schema.String,
+  message: Schema.String,
+}) {}

@@ -11,21 +11,25 @@
  * newest verify passed stay until the new one is stored, so a store whose rule keeps N backups never
  * has to hold N + 1 (a volume sized by --max-total-size would otherwise refuse every upload once full,
  * its retention never running), and an upload that then fails leaves the store its newest backups.
+ *
+ * With trusted keys, a backup to upload that none signs is stored, but neither room is made for it nor a prune run,
+ * and the run fails (`UploadedBackupUntrusted`): the rule would count it untrusted and remove it first.
  */
 import { Effect } from "effect"
 import { type BackupUnit, hasRule, type RetentionPolicy } from "../../domain/retention.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
 import { pruneStore, StorePruneRefused, storePruneSummary, type StorePruneReport } from "./store-prune.ts"
 import { backupIdOf, readLocalManifest, type UploadProtection, uploadBackup } from "./store-upload.ts"
-import { StoreTooSmall, UploadDeadlineExceeded } from "./upload-errors.ts"
+import { StoreTooSmall, UploadDeadlineExceeded, UploadedBackupUntrusted } from "./upload-errors.ts"
 import { isQuotaExceeded, StoreRequestFailed } from "../../services/store/store-errors.ts"
 import { storedBytes } from "./store-room.ts"
 import { readLocalVerification } from "./verification-record.ts"
 import { verificationOf } from "../../domain/verification-file.ts"
 import { parseBackupTimestamp } from "../../domain/archive-names.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
-import { type TrustedKey, verifyManifestSignature } from "../../services/crypto/manifest-signature.ts"
+import { type TrustedKey, untrustedWhy, verifyManifestSignature } from "../../services/crypto/manifest-signature.ts"
 import { readLocalSignature } from "../backup-dir/manifest-authenticity.ts"
+import type { BackupFileFailure } from "../../services/backup-file.ts"
 
 export interface UploadThenPruneOptions {
   readonly backupDir: string
@@ -47,26 +51,38 @@ export type PruneOutcome =
   | { readonly _tag: "Failed"; readonly message: string }
 
 /**
- * Whether the manifest the store will hold is signed by a trusted key: with --signing-key, upload signs it with that key
- * (a new manifest when it encrypts); otherwise it stores the manifest and signature backup-create left.
+ * Whether the manifest the store will hold is signed by a trusted key, and if not why: with --signing-key, upload signs it with
+ * that key (a new manifest when it encrypts); otherwise it stores the manifest and signature backup-create left.
  */
-const incomingTrusted = (dir: string, text: string, protection: UploadProtection | undefined, trustedKeys: ReadonlyArray<TrustedKey>) =>
+const incomingTrust = (
+  dir: string,
+  text: string,
+  protection: UploadProtection | undefined,
+  trustedKeys: ReadonlyArray<TrustedKey>,
+): Effect.Effect<{ readonly trusted: true } | { readonly trusted: false; readonly why: string }, BackupFileFailure> =>
   Effect.gen(function* () {
-    if (trustedKeys.length === 0) return true
+    if (trustedKeys.length === 0) return { trusted: true } as const
     const signingKey = protection?.signingKey
-    if (signingKey !== undefined) return trustedKeys.some((k) => k.keyId === signingKey.keyId)
+    if (signingKey !== undefined)
+      return trustedKeys.some((k) => k.keyId === signingKey.keyId)
+        ? ({ trusted: true } as const)
+        : ({ trusted: false, why: `it is signed as it is stored by --signing-key ${signingKey.keyId}, which is not a trusted key` } as const)
     const signature = yield* readLocalSignature(dir)
-    return (
-      verifyManifestSignature(new TextEncoder().encode(text), signature === undefined ? undefined : Buffer.from(signature).toString("utf8"), trustedKeys)
-        ._tag === "Verified"
+    const verdict = verifyManifestSignature(
+      new TextEncoder().encode(text),
+      signature === undefined ? undefined : Buffer.from(signature).toString("utf8"),
+      trustedKeys,
     )
+    return verdict._tag === "Verified" ? ({ trusted: true } as const) : ({ trusted: false, why: untrustedWhy(verdict) } as const)
   })
 
-/** The backup in `dir` as the store will hold it: the unit the retention decision that makes room for it counts. */
-const incomingUnit = (dir: string, protection: UploadProtection | undefined, trustedKeys: ReadonlyArray<TrustedKey>) =>
+/**
+ * The backup in `dir` as the store will hold it: the unit the retention decision that makes room for it counts. Trusted:
+ * room is made only for a backup no --trusted-key refuses (`untrustedIncoming`).
+ */
+const incomingUnit = (dir: string, protection: UploadProtection | undefined) =>
   Effect.gen(function* () {
     const { manifest, text } = yield* readLocalManifest(dir)
-    const trusted = yield* incomingTrusted(dir, text, protection, trustedKeys)
     const record = yield* readLocalVerification(dir).pipe(Effect.orElseSucceed(() => undefined))
     const verified = record === undefined ? undefined : verificationOf(new TextDecoder().decode(record), manifest.timestamp)
     const bytes = (["snapshot", "resources"] as const).reduce(
@@ -78,8 +94,8 @@ const incomingUnit = (dir: string, protection: UploadProtection | undefined, tru
       timestamp: manifest.timestamp,
       at: parseBackupTimestamp(manifest.timestamp).getTime(),
       bytes,
-      verified: trusted,
-      checked: verified !== undefined && trusted,
+      verified: true,
+      checked: verified !== undefined,
     } satisfies BackupUnit
   })
 
@@ -94,7 +110,7 @@ const withMessage = (full: StoreFull, message: string): StoreFull =>
 /** Prunes what the rule removes once the backup in `backupDir` is stored; fails with `full` when that removes nothing. */
 const makeRoom = (options: UploadThenPruneOptions, full: StoreFull) =>
   Effect.gen(function* () {
-    const incoming = yield* incomingUnit(options.backupDir, options.protection, options.trustedKeys ?? [])
+    const incoming = yield* incomingUnit(options.backupDir, options.protection)
     const why =
       full._tag === "StoreTooSmall"
         ? `needs ${formatBytes(full.neededBytes)} free in ${full.store}, which has ${formatBytes(full.availableBytes)}`
@@ -128,13 +144,28 @@ const stillFull = (full: StoreFull): StoreFull =>
     `${full.message} (even after removing what the retention rule removes once this backup is stored: the rule keeps more than the store holds; keep fewer backups, or a --max-total-size below the store's size)`,
   )
 
+/** Why no trusted key signs the backup as the store will hold it; undefined when one does, or none was given. */
+const untrustedIncoming = (options: UploadThenPruneOptions) =>
+  Effect.gen(function* () {
+    const trustedKeys = options.trustedKeys ?? []
+    if (trustedKeys.length === 0) return undefined
+    const { text } = yield* readLocalManifest(options.backupDir)
+    const trust = yield* incomingTrust(options.backupDir, text, options.protection, trustedKeys)
+    return trust.trusted ? undefined : trust.why
+  })
+
 export const uploadThenPrune = Effect.fn("uploadThenPrune")(function* (options: UploadThenPruneOptions) {
   const store = yield* BackupStore
+  // Stored all the same (a backup kept beats none), but neither room made nor a prune run for it: retention would
+  // remove it first, and the run fails rather than pass for a backup its own retention does not keep.
+  const untrusted = yield* untrustedIncoming(options)
+  if (untrusted !== undefined)
+    yield* Effect.logWarning(`the backup in ${options.backupDir} is not trusted by --trusted-key: ${untrusted}; it is stored, but the store is not pruned`)
   const attempt = uploadBackup(options.backupDir, options.prefix, options.onFile, options.protection)
   const { upload, removedBeforeUpload } = yield* attempt.pipe(
     Effect.map((upload) => ({ upload, removedBeforeUpload: undefined as number | undefined })),
     Effect.catchIf(isStoreFull, (full) =>
-      hasRule(options.policy)
+      hasRule(options.policy) && untrusted === undefined
         ? makeRoom(options, full).pipe(
             Effect.flatMap((removed) =>
               attempt.pipe(
@@ -158,6 +189,12 @@ export const uploadThenPrune = Effect.fn("uploadThenPrune")(function* (options: 
     }),
   )
   if (!hasRule(options.policy)) return { upload, prune: { _tag: "NotAsked" } as PruneOutcome }
+  if (untrusted !== undefined)
+    return yield* new UploadedBackupUntrusted({
+      store: store.location,
+      id: upload.id,
+      message: `backup ${upload.id} is stored in ${store.location}, but ${untrusted}: the store's retention (--trusted-key) counts it untrusted and removes it before any trusted backup, so no prune ran; sign the backups with a key --trusted-key holds (in a pod: the public half of --signing-key-secret's key in --trusted-keys-configmap)`,
+    })
   const prune = yield* pruneStore({
     prefix: options.prefix,
     policy: options.policy,

@@ -143,3 +143,17 @@ export const describeSignatureVerdict = (verdict: SignatureVerdict, trustedKeys:
       return `the manifest's signature file is malformed: ${verdict.problem}`
   }
 }
+
+/** Why a manifest with this verdict is not trusted, as a clause about "it" (the backup). */
+export const untrustedWhy = (verdict: Exclude<SignatureVerdict, { readonly _tag: "Verified" }>): string => {
+  switch (verdict._tag) {
+    case "Unsigned":
+      return "its manifest is not signed"
+    case "UnknownKey":
+      return `its manifest is signed by key ${verdict.keyId}, which is not a trusted key`
+    case "BadSignature":
+      return `its manifest's signature by key ${verdict.keyId} does not match the manifest`
+    case "MalformedSignature":
+      return "its signature file cannot be read"
+  }
+}

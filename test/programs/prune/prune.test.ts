@@ -4,15 +4,18 @@
  * this project left it. Files are on a real disk with chosen modification times.
  */
 import { execFileSync, spawnSync } from "node:child_process"
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
+import { generateKeyPairSync } from "node:crypto"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { hostname, tmpdir } from "node:os"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Logger, Result } from "effect"
 import { TestClock } from "effect/testing"
 import { prune, type PruneOptions } from "../../../src/programs/prune/prune.ts"
 import { DurableFiles } from "../../../src/services/durable-files.ts"
+import { signatureFileName } from "../../../src/domain/manifest-signature-file.ts"
+import { parseSigningKey, parseTrustedKey, signManifest, type TrustedKey } from "../../../src/services/crypto/manifest-signature.ts"
 import { setTreeMtime, writeFakeBackup } from "../../support/fake-backups.ts"
 
 const copiedAt = Date.parse("2026-03-01T00:00:00Z")
@@ -210,6 +213,96 @@ describe("prune: copies in progress and a dead run's leftovers", () => {
         assert.deepStrictEqual(ls(dir), [".cluster-backup", "copy", "old"])
         assert.deepStrictEqual(result.remove, [])
         assert.deepStrictEqual(result.keep.map((k) => k.unit.id).sort(), ["copy/", "old/"])
+      } finally {
+        rmSync(dir, { recursive: true, force: true })
+      }
+    }),
+  )
+})
+
+describe("prune --trusted-key of a directory of backups", () => {
+  const keyPair = () => {
+    const { privateKey, publicKey } = generateKeyPairSync("ed25519")
+    return {
+      signing: Result.getOrThrow(parseSigningKey(privateKey.export({ format: "pem", type: "pkcs8" }).toString())),
+      trusted: Result.getOrThrow(parseTrustedKey(publicKey.export({ format: "pem", type: "spki" }).toString(), "test.pub")),
+    }
+  }
+  const ours = keyPair()
+  const stranger = keyPair()
+  const sign = (dir: string, key: typeof ours.signing) =>
+    writeFileSync(join(dir, signatureFileName), signManifest(readFileSync(join(dir, "backup-manifest.json")), key))
+  /** The real backup, and two newer ones planted beside it: one unsigned, one signed by another key. */
+  const planted = () => {
+    const dir = mkdtempSync(join(tmpdir(), "prune-trusted-"))
+    writeFakeBackup(join(dir, "real"), "2026-02-01_000000")
+    sign(join(dir, "real"), ours.signing)
+    writeFakeBackup(join(dir, "unsigned"), "2026-02-02_000000")
+    writeFakeBackup(join(dir, "stranger"), "2026-02-03_000000")
+    sign(join(dir, "stranger"), stranger.signing)
+    setTreeMtime(dir, copiedAt - 30 * day)
+    return dir
+  }
+  const runWith = (dir: string, trustedKeys: ReadonlyArray<TrustedKey>) => {
+    const lines: Array<string> = []
+    const logger = Logger.make(({ message, logLevel }) => void lines.push(`${logLevel} ${String(message)}`))
+    return prune({ dir, dryRun: false, policy: { keepLast: 1 }, leftoverGrace: { ms: day, text: "24h" }, trustedKeys }).pipe(
+      Effect.provide(Layer.mergeAll(NodeServices.layer, DurableFiles.live)),
+      Effect.provide(Logger.layer([logger])),
+      Effect.map((decision) => ({ decision, lines })),
+    )
+  }
+
+  it.effect(
+    "without keys the newest planted backup is kept and the real one goes; with the key the real one is kept and the planted go, each named with why",
+    () =>
+      Effect.gen(function* () {
+        yield* TestClock.setTime(copiedAt)
+        const without = planted()
+        const withKey = planted()
+        try {
+          yield* runWith(without, [])
+          assert.deepStrictEqual(ls(without), [".cluster-backup", "stranger"])
+          const { decision, lines } = yield* runWith(withKey, [ours.trusted])
+          assert.deepStrictEqual(ls(withKey), [".cluster-backup", "real"])
+          assert.deepStrictEqual(
+            decision.keep.map((k) => [k.unit.id, k.unit.verified]),
+            [["real/", true]],
+          )
+          assert.deepStrictEqual(
+            decision.remove.map((r) => r.unit.id),
+            ["stranger/", "unsigned/"],
+          )
+          assert.match(
+            decision.remove[0]!.reason,
+            new RegExp(`\\[untrusted: its manifest is signed by key ${stranger.trusted.keyId}, which is not a trusted key\\]$`),
+          )
+          assert.match(decision.remove[1]!.reason, /\[untrusted: its manifest is not signed\]$/)
+          assert.include(lines.join("\n"), "Warn backup unsigned/ is not trusted: its manifest is not signed")
+          assert.include(decision.keep[0]!.reason, "trusted")
+        } finally {
+          rmSync(without, { recursive: true, force: true })
+          rmSync(withKey, { recursive: true, force: true })
+        }
+      }),
+  )
+
+  it.effect("an untrusted backup modified 3 min ago may be a copy whose signature is still to come: kept, taking no slot", () =>
+    Effect.gen(function* () {
+      const dir = planted()
+      try {
+        setTreeMtime(join(dir, "unsigned"), copiedAt)
+        yield* TestClock.setTime(copiedAt + 3 * minute)
+        const { decision } = yield* runWith(dir, [ours.trusted])
+        assert.deepStrictEqual(ls(dir), [".cluster-backup", "real", "unsigned"])
+        assert.deepStrictEqual(
+          decision.remove.map((r) => r.unit.id),
+          ["stranger/"],
+        )
+        assert.isTrue(
+          decision.keep.some((k) => k.unit.id === "unsigned/" && k.reason.includes("may be a copy in progress")),
+          JSON.stringify(decision.keep),
+        )
       } finally {
         rmSync(dir, { recursive: true, force: true })
       }

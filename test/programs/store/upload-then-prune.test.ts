@@ -15,7 +15,7 @@ import { signatureFileName } from "../../../src/domain/manifest-signature-file.t
 import { parseSigningKey, parseTrustedKey, signManifest } from "../../../src/services/crypto/manifest-signature.ts"
 import type { BackupManifest } from "../../../src/domain/backup-manifest.ts"
 import { objectKey } from "../../../src/domain/store-layout.ts"
-import { uploadThenPrune } from "../../../src/programs/store/upload-then-prune.ts"
+import { type UploadThenPruneOptions, uploadThenPrune } from "../../../src/programs/store/upload-then-prune.ts"
 import { BackupStore } from "../../../src/services/store/backup-store.ts"
 import { type FaultInjector, makeMemoryStore, type MemoryStore, unavailable } from "../../../src/services/store/memory-store.ts"
 import { copyBackup, makeFakeBackup, readManifest } from "../../support/bad-backups.ts"
@@ -53,11 +53,11 @@ const storeWithOlderBackups = (faults: FaultInjector = () => Effect.void) => {
 
 const ids = (store: MemoryStore) => [...new Set([...store.objects.keys()].map((k) => k.split("/")[2]))].sort()
 
-const run = async (store: MemoryStore, keepLast: number | undefined) => {
+const run = async (store: MemoryStore, keepLast: number | undefined, more: Partial<UploadThenPruneOptions> = {}) => {
   const lines: Array<string> = []
   const logger = Logger.make(({ message, logLevel }) => void lines.push(`${logLevel} ${String(message)}`))
   const exit = await Effect.runPromiseExit(
-    uploadThenPrune({ backupDir: work, prefix, policy: { keepLast }, graceMs: day, deadlineMs: 60_000 }).pipe(
+    uploadThenPrune({ backupDir: work, prefix, policy: { keepLast }, graceMs: day, deadlineMs: 60_000, ...more }).pipe(
       Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), NodeServices.layer, DiskSpace.live)),
       Effect.provide(Logger.layer([logger])),
     ),
@@ -101,6 +101,57 @@ describe("upload, then prune the store", () => {
     if (Exit.isSuccess(exit)) expect(exit.value.prune._tag).toBe("Failed")
     expect(ids(store)).toContain(base.timestamp)
     expect(lines.join("\n")).toMatch(/Warn backup .* is stored, but pruning the store afterwards failed/)
+  })
+})
+
+const keyPair = () => {
+  const { privateKey, publicKey } = generateKeyPairSync("ed25519")
+  return {
+    signing: Result.getOrThrow(parseSigningKey(privateKey.export({ format: "pem", type: "pkcs8" }).toString())),
+    trusted: Result.getOrThrow(parseTrustedKey(publicKey.export({ format: "pem", type: "spki" }).toString(), "test.pub")),
+  }
+}
+const ours = keyPair()
+const stranger = keyPair()
+const failureOf = (exit: Exit.Exit<unknown, unknown>) =>
+  Exit.isFailure(exit) ? (exit.cause.reasons.find((r) => r._tag === "Fail") as { error: { _tag: string; message: string } }).error : undefined
+
+describe("with --trusted-key, a backup no trusted key signs is stored, but the store is not pruned and the run fails", () => {
+  const signedBy = (key: typeof ours.signing) => {
+    const dir = copyBackup(work, mkdtempSync(join(tmpdir(), "upload-then-prune-signed-")))
+    writeFileSync(join(dir, signatureFileName), signManifest(readFileSync(join(dir, manifestFileName)), key))
+    return dir
+  }
+  it.each([
+    ["not signed", () => ({}), /but its manifest is not signed: /],
+    [
+      "signed by another key",
+      () => ({ backupDir: signedBy(stranger.signing) }),
+      new RegExp(`but its manifest is signed by key ${stranger.trusted.keyId}, which is not a trusted key: `),
+    ],
+    [
+      "signed as stored by a --signing-key the trusted keys do not hold",
+      () => ({ backupDir: signedBy(ours.signing), protection: { signingKey: stranger.signing } }),
+      new RegExp(`but it is signed as it is stored by --signing-key ${stranger.signing.keyId}, which is not a trusted key: `),
+    ],
+  ])("%s: UploadedBackupUntrusted saying why; every older backup kept", async (_what, more, why) => {
+    const { store, older, operations } = storeWithOlderBackups()
+    const { exit, lines } = await run(store, 1, { trustedKeys: [ours.trusted], ...more() })
+    const error = failureOf(exit)
+    expect(error?._tag).toBe("UploadedBackupUntrusted")
+    expect(error?.message).toMatch(why)
+    expect(error?.message).toMatch(new RegExp(`^backup ${base.timestamp} is stored in .*no prune ran; sign the backups with a key --trusted-key holds`))
+    expect(ids(store)).toEqual([...older, base.timestamp])
+    expect(operations).not.toContain("DELETE")
+    expect(lines.join("\n")).toMatch(/Warn the backup in .* is not trusted by --trusted-key: .*; it is stored, but the store is not pruned/)
+  })
+
+  it("signed by a trusted key (here as stored, by --signing-key): pruned as without keys", async () => {
+    const { store } = storeWithOlderBackups()
+    const { exit } = await run(store, 1, { trustedKeys: [ours.trusted], protection: { signingKey: ours.signing } })
+    expect(Exit.isSuccess(exit), String(failureOf(exit)?.message)).toBe(true)
+    if (Exit.isSuccess(exit)) expect(exit.value.prune._tag).toBe("Pruned")
+    expect(ids(store)).toEqual([base.timestamp])
   })
 })
 
@@ -215,6 +266,13 @@ describe("a store with no room for the backup (a full volume), with a retention 
     expect(Exit.isSuccess(exit), String(failure(exit)?.message)).toBe(true)
     if (Exit.isSuccess(exit)) expect(exit.value.prune).toMatchObject({ _tag: "Pruned", removedBeforeUpload: 2 })
     expect(ids(store)).toEqual([backups[1]!.b.id, base.timestamp])
+  })
+
+  it("--keep-last 1 with --trusted-key and a backup no trusted key signs: no room made for it, StoreTooSmall, nothing removed", async () => {
+    const { store, older } = fullStore((need) => need - 1)
+    const { exit } = await run(store, 1, { trustedKeys: [ours.trusted] })
+    expect(failure(exit)?._tag).toBe("StoreTooSmall")
+    expect(ids(store)).toEqual(older)
   })
 
   it("a rule that removes nothing before the upload: StoreTooSmall saying so, nothing removed", async () => {
