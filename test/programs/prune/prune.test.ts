@@ -4,18 +4,18 @@
  * this project left it. Files are on a real disk with chosen modification times.
  */
 import { execFileSync, spawnSync } from "node:child_process"
-import { generateKeyPairSync } from "node:crypto"
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { hostname, tmpdir } from "node:os"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Logger, Result } from "effect"
+import { Effect, Layer, Logger } from "effect"
 import { TestClock } from "effect/testing"
 import { prune, type PruneOptions } from "../../../src/programs/prune/prune.ts"
 import { DurableFiles } from "../../../src/services/durable-files.ts"
 import { signatureFileName } from "../../../src/domain/manifest-signature-file.ts"
-import { parseSigningKey, parseTrustedKey, signManifest, type TrustedKey } from "../../../src/services/crypto/manifest-signature.ts"
+import { signManifest, type TrustedKey } from "../../../src/services/crypto/manifest-signature.ts"
+import { signingKeyPair } from "../../support/signing-keys.ts"
 import { setTreeMtime, writeFakeBackup } from "../../support/fake-backups.ts"
 
 const copiedAt = Date.parse("2026-03-01T00:00:00Z")
@@ -221,15 +221,8 @@ describe("prune: copies in progress and a dead run's leftovers", () => {
 })
 
 describe("prune --trusted-key of a directory of backups", () => {
-  const keyPair = () => {
-    const { privateKey, publicKey } = generateKeyPairSync("ed25519")
-    return {
-      signing: Result.getOrThrow(parseSigningKey(privateKey.export({ format: "pem", type: "pkcs8" }).toString())),
-      trusted: Result.getOrThrow(parseTrustedKey(publicKey.export({ format: "pem", type: "spki" }).toString(), "test.pub")),
-    }
-  }
-  const ours = keyPair()
-  const stranger = keyPair()
+  const ours = signingKeyPair()
+  const stranger = signingKeyPair()
   const sign = (dir: string, key: typeof ours.signing) =>
     writeFileSync(join(dir, signatureFileName), signManifest(readFileSync(join(dir, "backup-manifest.json")), key))
   /** The real backup, and two newer ones planted beside it: one unsigned, one signed by another key. */

@@ -2,12 +2,11 @@
  * Retention with trusted keys: backups written into the store that no trusted key signed (here: dated after the real
  * ones, as an attacker able to write there would make them) must not push the signed ones out.
  */
-import { generateKeyPairSync } from "node:crypto"
 import { mkdirSync, mkdtempSync, truncateSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { it } from "@effect/vitest"
-import { Effect, Layer, Result } from "effect"
+import { Effect, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import { beforeAll, describe, expect } from "vitest"
 import { manifestFileName } from "../../../src/domain/archive-names.ts"
@@ -18,7 +17,8 @@ import { listBackups } from "../../../src/programs/store/store-list.ts"
 import { pruneStore } from "../../../src/programs/store/store-prune.ts"
 import { resolveBackupId } from "../../../src/programs/store/resolve-backup-id.ts"
 import { backupTrust } from "../../../src/programs/store/trusted-backups.ts"
-import { parseSigningKey, parseTrustedKey, signManifest, type SigningKey, type TrustedKey } from "../../../src/services/crypto/manifest-signature.ts"
+import { signManifest, type SigningKey } from "../../../src/services/crypto/manifest-signature.ts"
+import { signingKeyPair } from "../../support/signing-keys.ts"
 import { BackupStore, type BackupStoreShape } from "../../../src/services/store/backup-store.ts"
 import { makeMemoryStore, type MemoryStore } from "../../../src/services/store/memory-store.ts"
 import { makeDirectoryStore } from "../../../src/services/store/directory-store.ts"
@@ -31,16 +31,9 @@ const hour = 3_600_000
 const t0 = Date.parse("2026-03-01T00:00:00Z")
 let base: BackupManifest
 
-const keyPair = (): { signing: SigningKey; trusted: TrustedKey } => {
-  const { privateKey, publicKey } = generateKeyPairSync("ed25519")
-  return {
-    signing: Result.getOrThrow(parseSigningKey(privateKey.export({ format: "pem", type: "pkcs8" }).toString())),
-    trusted: Result.getOrThrow(parseTrustedKey(publicKey.export({ format: "pem", type: "spki" }).toString(), "test.pub")),
-  }
-}
-const ours = keyPair()
-const rotated = keyPair()
-const strangers = keyPair()
+const ours = signingKeyPair()
+const rotated = signingKeyPair()
+const strangers = signingKeyPair()
 
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), "trusted-backups-"))

@@ -4,15 +4,15 @@ import { DiskSpace } from "../../../src/services/disk-space.ts"
  * backup-upload's prune of the store: only after the upload succeeded, never the newest complete
  * backup, and a prune that fails leaves the upload a success (a warning).
  */
-import { generateKeyPairSync } from "node:crypto"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { basename, join } from "node:path"
-import { Effect, Exit, Layer, Logger, Result } from "effect"
+import { Effect, Exit, Layer, Logger } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { manifestFileName, parseBackupTimestamp } from "../../../src/domain/archive-names.ts"
 import { signatureFileName } from "../../../src/domain/manifest-signature-file.ts"
-import { parseSigningKey, parseTrustedKey, signManifest } from "../../../src/services/crypto/manifest-signature.ts"
+import { signManifest } from "../../../src/services/crypto/manifest-signature.ts"
+import { signingKeyPair } from "../../support/signing-keys.ts"
 import type { BackupManifest } from "../../../src/domain/backup-manifest.ts"
 import { objectKey } from "../../../src/domain/store-layout.ts"
 import { type UploadThenPruneOptions, uploadThenPrune } from "../../../src/programs/store/upload-then-prune.ts"
@@ -104,15 +104,8 @@ describe("upload, then prune the store", () => {
   })
 })
 
-const keyPair = () => {
-  const { privateKey, publicKey } = generateKeyPairSync("ed25519")
-  return {
-    signing: Result.getOrThrow(parseSigningKey(privateKey.export({ format: "pem", type: "pkcs8" }).toString())),
-    trusted: Result.getOrThrow(parseTrustedKey(publicKey.export({ format: "pem", type: "spki" }).toString(), "test.pub")),
-  }
-}
-const ours = keyPair()
-const stranger = keyPair()
+const ours = signingKeyPair()
+const stranger = signingKeyPair()
 const failureOf = (exit: Exit.Exit<unknown, unknown>) =>
   Exit.isFailure(exit) ? (exit.cause.reasons.find((r) => r._tag === "Fail") as { error: { _tag: string; message: string } }).error : undefined
 
@@ -237,9 +230,7 @@ describe("a store with no room for the backup (a full volume), with a retention 
 
   it("--keep-last 2 with --trusted-key: the backup to upload counts as trusted (its own signature), so the room made is the oldest signed one and an unsigned one planted after it", async () => {
     const at = parseBackupTimestamp(base.timestamp).getTime()
-    const { privateKey, publicKey } = generateKeyPairSync("ed25519")
-    const key = Result.getOrThrow(parseSigningKey(privateKey.export({ format: "pem", type: "pkcs8" }).toString()))
-    const trusted = Result.getOrThrow(parseTrustedKey(publicKey.export({ format: "pem", type: "spki" }).toString(), "test.pub"))
+    const { signing: key, trusted } = signingKeyPair()
     const signedDir = copyBackup(work, join(work, "..", `${basename(work)}-signed`))
     writeFileSync(join(signedDir, signatureFileName), signManifest(readFileSync(join(signedDir, manifestFileName)), key))
     const backups = [
