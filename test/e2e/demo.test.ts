@@ -3,6 +3,7 @@ import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { type CliOptions, runCli } from "../support/run-cli.ts"
 import { tempDir } from "../support/temp-dir.ts"
+import { sourceEntry } from "../support/tools.ts"
 
 const root = tempDir("demo-e2e")
 
@@ -25,7 +26,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 describe("cluster-backup demo", () => {
   it("runs the whole cycle: backup files, verify passed, a re-render, the policy's backups in Swift with one pruned, healthy, nothing left running", async () => {
     const work = join(root, "full")
-    const run = await runDemo(["--work-dir", work, "--keep"])
+    // From the sources, as the README's main command runs it (the other CLI tests run the bundle the image holds).
+    const run = await runDemo(["--work-dir", work, "--keep"], { entry: sourceEntry })
     expect(run.status, run.stdout + run.stderr).toBe(0)
     const backup = join(work, "backup")
     const files = readdirSync(backup).filter((f) => !f.startsWith("."))
