@@ -27,7 +27,7 @@ import { removeDownloadLeftovers, requireDownloadRoom } from "./download-room.ts
 import { formatBytes } from "../../domain/byte-format.ts"
 import { refuseOverCompleteBackup } from "../backup-dir/manifest-in-the-way.ts"
 import type { TrustedKey } from "../../services/crypto/manifest-signature.ts"
-import { refuseUnauthenticatedDownload, storedSignature } from "./stored-signature.ts"
+import { signatureToWrite } from "./stored-signature.ts"
 
 export class StoredBackupIncomplete extends Schema.TaggedError<StoredBackupIncomplete>()("StoredBackupIncomplete", {
   store: Schema.String,
@@ -172,8 +172,7 @@ export const downloadBackup = Effect.fn("downloadBackup")(function* (
   }
   // The stored signature or none: a reused directory keeps no signature the store no longer has.
   const signaturePath = join(dir, signatureFileName)
-  const signature = yield* storedSignature(prefix, id)
-  yield* refuseUnauthenticatedDownload(id, bytes, signature, trustedKeys)
+  const signature = yield* signatureToWrite(prefix, id, bytes, trustedKeys)
   yield* signature === undefined
     ? fs.remove(signaturePath, { force: true }).pipe(Effect.mapError((e) => localIoFailed(signaturePath, "write", e)))
     : writeDurably(signaturePath, signature)

@@ -10,6 +10,7 @@ import { signatureFileName } from "../../domain/manifest-signature-file.ts"
 import { objectKey } from "../../domain/store-layout.ts"
 import { describeSignatureVerdict, type TrustedKey, verifyManifestSignature } from "../../services/crypto/manifest-signature.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
+import { maxKeyOrSignatureBytes } from "../backup-dir/manifest-authenticity.ts"
 
 /** The stored manifest is not signed by a trusted key: refused before anything is downloaded. */
 export class StoredManifestUnauthenticated extends Schema.TaggedError<StoredManifestUnauthenticated>()("StoredManifestUnauthenticated", {
@@ -45,6 +46,27 @@ export const storedSignature = (prefix: string, id: string) =>
     Effect.catchTag("StoreObjectMissing", () => Effect.succeed(undefined)),
   )
 
+/**
+ * The stored signature of backup `id` for a check against trusted keys: at most `maxKeyOrSignatureBytes` read, and one
+ * longer refused unread (`refused`: what the refusal means for the run), as no signature is that large.
+ */
+const checkedSignature = (prefix: string, id: string, refused: string) =>
+  Effect.gen(function* () {
+    const store = yield* BackupStore
+    const bytes = yield* store.getStart(objectKey(prefix, id, signatureFileName), maxKeyOrSignatureBytes + 1).pipe(
+      Effect.map((b): Uint8Array | undefined => b),
+      Effect.catchTag("StoreObjectMissing", () => Effect.succeed(undefined)),
+    )
+    if (bytes !== undefined && bytes.length > maxKeyOrSignatureBytes)
+      return yield* new StoredManifestUnauthenticated({
+        store: store.location,
+        id,
+        verdict: "MalformedSignature",
+        message: `backup ${id} in ${store.location} ${refused}: its signature object is larger than any signature (over ${maxKeyOrSignatureBytes} bytes); it was not read`,
+      })
+    return bytes
+  })
+
 /** Fails unless the stored manifest of backup `id` is signed by one of `trustedKeys`; with none given, checks nothing. */
 export const refuseUnauthenticatedManifest = Effect.fn("refuseUnauthenticatedManifest")(function* (
   prefix: string,
@@ -54,23 +76,25 @@ export const refuseUnauthenticatedManifest = Effect.fn("refuseUnauthenticatedMan
   if (trustedKeys.length === 0) return
   const store = yield* BackupStore
   const manifest = yield* store.getBytes(objectKey(prefix, id, manifestFileName))
-  const signature = yield* storedSignature(prefix, id)
-  const found = yield* authenticate(id, manifest, signature, trustedKeys, "is refused before anything is downloaded")
+  const refused = "is refused before anything is downloaded"
+  const signature = yield* checkedSignature(prefix, id, refused)
+  const found = yield* authenticate(id, manifest, signature, trustedKeys, refused)
   yield* Effect.logInfo(`backup ${id} in ${store.location}: ${found}`)
 })
 
+const changedDuringDownload =
+  "is refused: its manifest or signature changed during the download; no manifest written (the files downloaded are not a backup until a download ends with a trusted manifest)"
+
 /**
- * The manifest and signature a download is about to write, checked again: the store may have
- * replaced them since the check before the download. On a refusal nothing of them is written, so
- * the directory holds no backup.
+ * The stored signature a download is about to write beside `manifest` (the bytes it read), undefined when there is none;
+ * with `trustedKeys`, checked again (the store may have replaced them since the check before the download) and read no
+ * further than any signature goes. On a refusal nothing of them is written, so the directory holds no backup.
  */
-export const refuseUnauthenticatedDownload = (id: string, manifest: Uint8Array, signature: Uint8Array | undefined, trustedKeys: ReadonlyArray<TrustedKey>) =>
+export const signatureToWrite = (prefix: string, id: string, manifest: Uint8Array, trustedKeys: ReadonlyArray<TrustedKey>) =>
   trustedKeys.length === 0
-    ? Effect.void
-    : authenticate(
-        id,
-        manifest,
-        signature,
-        trustedKeys,
-        "is refused: its manifest or signature changed during the download; no manifest written (the files downloaded are not a backup until a download ends with a trusted manifest)",
-      ).pipe(Effect.asVoid)
+    ? storedSignature(prefix, id)
+    : Effect.gen(function* () {
+        const signature = yield* checkedSignature(prefix, id, changedDuringDownload)
+        yield* authenticate(id, manifest, signature, trustedKeys, changedDuringDownload)
+        return signature
+      })

@@ -85,3 +85,26 @@ describe("latest with trusted keys", () => {
     )
   })
 })
+
+describe("an explicit id with trusted keys", () => {
+  it("a signature object larger than any signature: refused unread (StoredManifestUnauthenticated), nothing downloaded", async () => {
+    const own = makeMemoryStore()
+    for (const [key, object] of store.objects) if (key.startsWith(`${prefix}/${signedId}/`)) await Effect.runPromise(own.putBytes(key, object.bytes))
+    const signatureKey = `${prefix}/${signedId}/backup-manifest.json.sig`
+    const run = () =>
+      Effect.runPromiseExit(
+        resolveBackupId(prefix, signedId, [signer.trusted]).pipe(
+          Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(own)), NodeServices.layer, DiskSpace.live)),
+        ),
+      )
+    expect(await run()).toEqual(Exit.succeed(signedId))
+    // A valid signature followed by a megabyte of padding.
+    const padded = Buffer.concat([own.objects.get(signatureKey)!.bytes, Buffer.alloc(1024 * 1024, "\n")])
+    await Effect.runPromise(own.putBytes(signatureKey, padded))
+    const exit = await run()
+    expect(JSON.stringify(exit)).toContain('"_tag":"StoredManifestUnauthenticated"')
+    expect(JSON.stringify(exit)).toContain(
+      `backup ${signedId} in memory:// is refused before anything is downloaded: its signature object is larger than any signature (over 65536 bytes); it was not read`,
+    )
+  })
+})

@@ -174,29 +174,44 @@ describe("fetching a stored backup with --trusted-key", () => {
     }
   })
 
-  it("checks the manifest and signature again before writing them: a signature replaced during the download leaves no manifest written", async () => {
-    const id = readManifest(backup).timestamp
-    // The download reads the manifest twice: to check the backup, then to write it. Before the second, the store's
-    // signature is replaced by one of a key that is not trusted, over the same manifest.
-    const holder: { store?: MemoryStore; armed?: boolean; manifestReads: number } = { manifestReads: 0 }
-    const store = makeMemoryStore({
-      faults: (operation, key) =>
-        Effect.sync(() => {
-          if (holder.armed !== true || operation !== "GET" || key !== objectKey(prefix, id, manifestFileName) || ++holder.manifestReads !== 2) return
-          const objects = holder.store!.objects
-          const forged = new TextEncoder().encode(signManifest(objects.get(key)!.bytes, other.signing))
-          objects.set(objectKey(prefix, id, signatureFileName), { ...objects.get(objectKey(prefix, id, signatureFileName))!, bytes: forged })
-        }),
-    })
-    holder.store = store
-    const withStore = Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), NodeServices.layer, DiskSpace.live))
-    await Effect.runPromise(uploadBackup(backup, prefix, undefined, { signingKey: signer.signing }).pipe(withStore))
-    holder.armed = true
-    const into = mkdtempSync(join(tmpdir(), "fetch-"))
-    const exit = await Effect.runPromiseExit(downloadBackup(prefix, id, into, undefined, [signer.trusted]).pipe(withStore))
-    expect(holder.manifestReads).toBe(2)
-    expect(JSON.stringify(exit)).toMatch(/StoredManifestUnauthenticated.*"verdict":"UnknownKey".*changed during the download; no manifest written/)
-    expect(readdirSync(into)).not.toContain(manifestFileName)
-    expect(readdirSync(into)).not.toContain(signatureFileName)
-  })
+  it.each([
+    [
+      "of a key that is not trusted",
+      (manifest: Uint8Array) => new TextEncoder().encode(signManifest(manifest, other.signing)),
+      /"verdict":"UnknownKey".*changed during the download; no manifest written/,
+    ],
+    [
+      "larger than any signature (a valid one padded)",
+      (manifest: Uint8Array) => Buffer.concat([new TextEncoder().encode(signManifest(manifest, signer.signing)), Buffer.alloc(1024 * 1024, "\n")]),
+      /"verdict":"MalformedSignature".*changed during the download; no manifest written.*: its signature object is larger than any signature \(over 65536 bytes\); it was not read/,
+    ],
+  ])(
+    "checks the manifest and signature again before writing them: a signature replaced during the download by one %s leaves no manifest written",
+    async (_what, replacement, refusal) => {
+      const id = readManifest(backup).timestamp
+      // The download reads the manifest twice: to check the backup, then to write it. Before the second, the store's
+      // signature is replaced, over the same manifest.
+      const holder: { store?: MemoryStore; armed?: boolean; manifestReads: number } = { manifestReads: 0 }
+      const store = makeMemoryStore({
+        faults: (operation, key) =>
+          Effect.sync(() => {
+            if (holder.armed !== true || operation !== "GET" || key !== objectKey(prefix, id, manifestFileName) || ++holder.manifestReads !== 2) return
+            const objects = holder.store!.objects
+            const forged = replacement(objects.get(key)!.bytes)
+            objects.set(objectKey(prefix, id, signatureFileName), { ...objects.get(objectKey(prefix, id, signatureFileName))!, bytes: forged })
+          }),
+      })
+      holder.store = store
+      const withStore = Effect.provide(Layer.mergeAll(Layer.succeed(BackupStore, BackupStore.of(store)), NodeServices.layer, DiskSpace.live))
+      await Effect.runPromise(uploadBackup(backup, prefix, undefined, { signingKey: signer.signing }).pipe(withStore))
+      holder.armed = true
+      const into = mkdtempSync(join(tmpdir(), "fetch-"))
+      const exit = await Effect.runPromiseExit(downloadBackup(prefix, id, into, undefined, [signer.trusted]).pipe(withStore))
+      expect(holder.manifestReads).toBe(2)
+      expect(JSON.stringify(exit)).toMatch(/StoredManifestUnauthenticated/)
+      expect(JSON.stringify(exit)).toMatch(refusal)
+      expect(readdirSync(into)).not.toContain(manifestFileName)
+      expect(readdirSync(into)).not.toContain(signatureFileName)
+    },
+  )
 })
