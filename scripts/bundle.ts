@@ -35,7 +35,8 @@ const clientNodeConfigImports: Plugin = {
  * `${__dirname}/../proto`, and an ES module has no `__dirname`: the demo failed as soon as it
  * loaded. That one path is pointed at the bundle's own copy of those files (`proto/`, beside
  * `chunks/`), resolved by the chunk's `require` (the banner's, made from the chunk's own URL;
- * `import.meta` itself would turn the CommonJS file into an ES module); should etcd3 load them otherwise, the bundle fails to build rather than to run.
+ * `import.meta` itself would turn the CommonJS file into an ES module). Should etcd3 load them
+ * otherwise, the bundle fails to build rather than to run.
  */
 const etcd3ProtoPath: Plugin = {
   name: "etcd3-proto-path",

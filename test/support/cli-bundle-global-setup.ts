@@ -6,21 +6,14 @@
  * project's `.tools`, the demo's own entry point) the bundle's chunks find too. A run that was
  * killed leaves its bundle; the next run removes those whose run is gone.
  */
-import { readdirSync, rmSync } from "node:fs"
-import { hostname } from "node:os"
+import { rmSync } from "node:fs"
 import { join } from "node:path"
 import { bundleCommand } from "../../scripts/bundle.ts"
-import { ownerLiveness } from "../../src/services/run-lock.ts"
+import { removeDeadRunDirs } from "./dead-run-dirs.ts"
 import { repoRoot } from "./tools.ts"
 
-const bundleDir = /^\.cli-bundle-(\d+)$/
-
 export default async function setup(): Promise<() => void> {
-  for (const name of readdirSync(repoRoot)) {
-    const pid = bundleDir.exec(name)?.[1]
-    if (pid !== undefined && (await ownerLiveness({ pid: Number(pid), startTicks: null, host: hostname(), command: "", startedAt: "" })) === "gone")
-      rmSync(join(repoRoot, name), { recursive: true, force: true })
-  }
+  await removeDeadRunDirs(repoRoot, /^\.cli-bundle-(\d+)$/)
   const outdir = join(repoRoot, `.cli-bundle-${process.pid}`)
   await bundleCommand(repoRoot, outdir)
   // The test workers are forked after the global setups, with this environment.

@@ -14,6 +14,8 @@ import { identityFileExposed } from "../../services/crypto/age-identity-files.ts
 import { readMountedFile } from "../../services/mounted-file.ts"
 import {
   describeSignatureVerdict,
+  type ManifestTrust,
+  manifestTrustOf,
   parseSigningKey,
   parseTrustedKeys,
   signManifest,
@@ -94,6 +96,16 @@ export const readTrustedKeys = (paths: ReadonlyArray<string>): Effect.Effect<Rea
 /** The bytes of `backup-manifest.json.sig` in `dir`, or undefined when it has none. */
 export const readLocalSignature = (dir: string): Effect.Effect<Uint8Array | undefined, BackupFileFailure> =>
   readOptionalBackupFileBytes(join(dir, signatureFileName), maxKeyOrSignatureBytes)
+
+/** Whether one of `trustedKeys` signed `manifest` (the bytes of the manifest in `dir`), by the signature file beside it. */
+export const localManifestTrust = (
+  dir: string,
+  manifest: Uint8Array,
+  trustedKeys: ReadonlyArray<TrustedKey>,
+): Effect.Effect<ManifestTrust, BackupFileFailure> =>
+  Effect.map(readLocalSignature(dir), (signature) =>
+    manifestTrustOf(verifyManifestSignature(manifest, signature === undefined ? undefined : Buffer.from(signature).toString("utf8"), trustedKeys)),
+  )
 
 /** Writes `backup-manifest.json.sig` (atomically) over the bytes of the manifest in `backupDir`; returns the key id. */
 export const signBackupManifest = Effect.fnUntraced(function* (backupDir: string, key: SigningKey) {

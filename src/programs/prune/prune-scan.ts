@@ -26,8 +26,8 @@ import { treeEntryOfInfo, treeSize } from "../../services/tree-size.ts"
 import { backupDirLockFileName, backupDirLockPath } from "../backup-dir/backup-dir-lock.ts"
 import { decodeBackupManifestBytes } from "../backup-dir/backup-manifest-file.ts"
 import { maxManifestBytes } from "../../domain/backup-manifest.ts"
-import { readLocalSignature } from "../backup-dir/manifest-authenticity.ts"
-import { type TrustedKey, untrustedWhy, verifyManifestSignature } from "../../services/crypto/manifest-signature.ts"
+import { localManifestTrust } from "../backup-dir/manifest-authenticity.ts"
+import type { ManifestTrust, TrustedKey } from "../../services/crypto/manifest-signature.ts"
 import { recordDirName, snapshotRecordFileName } from "../backup-dir/snapshot-record.ts"
 import { resourcesRecordPath, stagingDir } from "../backup-dir/staging-area.ts"
 import { fsError } from "./prune-failed.ts"
@@ -49,8 +49,6 @@ export interface Location {
   /** With trusted keys, whether one of them signed the manifest (the backup it describes); undefined without keys or such a manifest. */
   readonly manifestTrust: ManifestTrust | undefined
 }
-
-export type ManifestTrust = { readonly trusted: true; readonly keyId: string } | { readonly trusted: false; readonly why: string }
 
 /**
  * A run of this project certainly died in `location`: its lock names a process that is gone, or a
@@ -148,16 +146,6 @@ const treeBytes = (dir: string): Effect.Effect<number, never, FileSystem.FileSys
     )
   })
 
-/** Whether one of `trustedKeys` signed `manifest` (the bytes of the manifest in `dir`), by its signature beside it. */
-const trustOf = (dir: string, manifest: Uint8Array, trustedKeys: ReadonlyArray<TrustedKey>): Effect.Effect<ManifestTrust> =>
-  readLocalSignature(dir).pipe(
-    Effect.map((signature): ManifestTrust => {
-      const verdict = verifyManifestSignature(manifest, signature === undefined ? undefined : Buffer.from(signature).toString("utf8"), trustedKeys)
-      return verdict._tag === "Verified" ? { trusted: true, keyId: verdict.keyId } : { trusted: false, why: untrustedWhy(verdict) }
-    }),
-    Effect.catch((e) => Effect.succeed<ManifestTrust>({ trusted: false, why: `its signature file cannot be read: ${e.message}` })),
-  )
-
 const decodeRecordTimestamp = Schema.decodeUnknownOption(Schema.fromJsonString(Schema.Struct({ timestamp: BackupTimestamp })))
 
 /**
@@ -203,7 +191,9 @@ const scanLocation = Effect.fnUntraced(function* (
   const manifestTrust =
     trustedKeys.length === 0 || manifestRead === undefined || Result.isFailure(manifestRead)
       ? undefined
-      : yield* trustOf(dir, manifestRead.success.bytes, trustedKeys)
+      : yield* localManifestTrust(dir, manifestRead.success.bytes, trustedKeys).pipe(
+          Effect.catch((e) => Effect.succeed<ManifestTrust>({ trusted: false, why: `its signature file cannot be read: ${e.message}` })),
+        )
   // Only the timestamp matters here: an unreadable record names no backup.
   const recordTs =
     recordDirEntries?.some((e) => e.name === names.snapshotRecord && e.type === "File") === true

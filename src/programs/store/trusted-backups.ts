@@ -10,16 +10,14 @@ import { createHash } from "node:crypto"
 import { Effect } from "effect"
 import { manifestFileName } from "../../domain/archive-names.ts"
 import { objectKey } from "../../domain/store-layout.ts"
-import { type TrustedKey, untrustedWhy, verifyManifestSignature } from "../../services/crypto/manifest-signature.ts"
+import { type ManifestTrust, manifestTrustOf, type TrustedKey, verifyManifestSignature } from "../../services/crypto/manifest-signature.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
 import { storedSignature } from "./stored-signature.ts"
 import { maxKeyOrSignatureBytes } from "../backup-dir/manifest-authenticity.ts"
 import type { ListedBackup } from "./store-list.ts"
 import type { StoreError } from "../../services/store/store-errors.ts"
 
-export type BackupTrust =
-  | { readonly id: string; readonly trusted: true; readonly keyId: string }
-  | { readonly id: string; readonly trusted: false; readonly why: string }
+export type BackupTrust = { readonly id: string } & ManifestTrust
 
 /**
  * Each backup's trust: its stored manifest read again, required to be the bytes the listing decoded
@@ -47,9 +45,7 @@ export const backupTrust = Effect.fn("backupTrust")(function* (
           return { id: b.id, trusted: false, why: "its manifest changed since the listing" } satisfies BackupTrust
         const signature = yield* storedSignature(prefix, b.id)
         const verdict = verifyManifestSignature(bytes, signature === undefined ? undefined : Buffer.from(signature).toString("utf8"), trustedKeys)
-        return verdict._tag === "Verified"
-          ? ({ id: b.id, trusted: true, keyId: verdict.keyId } satisfies BackupTrust)
-          : ({ id: b.id, trusted: false, why: untrustedWhy(verdict) } satisfies BackupTrust)
+        return { id: b.id, ...manifestTrustOf(verdict) } satisfies BackupTrust
       }),
     { concurrency: 8 },
   )

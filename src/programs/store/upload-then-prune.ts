@@ -27,8 +27,8 @@ import { readLocalVerification } from "./verification-record.ts"
 import { verificationOf } from "../../domain/verification-file.ts"
 import { parseBackupTimestamp } from "../../domain/archive-names.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
-import { type TrustedKey, untrustedWhy, verifyManifestSignature } from "../../services/crypto/manifest-signature.ts"
-import { readLocalSignature } from "../backup-dir/manifest-authenticity.ts"
+import type { ManifestTrust, TrustedKey } from "../../services/crypto/manifest-signature.ts"
+import { localManifestTrust } from "../backup-dir/manifest-authenticity.ts"
 import type { BackupFileFailure } from "../../services/backup-file.ts"
 
 export interface UploadThenPruneOptions {
@@ -59,22 +59,15 @@ const incomingTrust = (
   text: string,
   protection: UploadProtection | undefined,
   trustedKeys: ReadonlyArray<TrustedKey>,
-): Effect.Effect<{ readonly trusted: true } | { readonly trusted: false; readonly why: string }, BackupFileFailure> =>
-  Effect.gen(function* () {
-    if (trustedKeys.length === 0) return { trusted: true } as const
-    const signingKey = protection?.signingKey
-    if (signingKey !== undefined)
-      return trustedKeys.some((k) => k.keyId === signingKey.keyId)
-        ? ({ trusted: true } as const)
-        : ({ trusted: false, why: `it is signed as it is stored by --signing-key ${signingKey.keyId}, which is not a trusted key` } as const)
-    const signature = yield* readLocalSignature(dir)
-    const verdict = verifyManifestSignature(
-      new TextEncoder().encode(text),
-      signature === undefined ? undefined : Buffer.from(signature).toString("utf8"),
-      trustedKeys,
-    )
-    return verdict._tag === "Verified" ? ({ trusted: true } as const) : ({ trusted: false, why: untrustedWhy(verdict) } as const)
-  })
+): Effect.Effect<ManifestTrust, BackupFileFailure> => {
+  const signingKey = protection?.signingKey
+  if (signingKey === undefined) return localManifestTrust(dir, new TextEncoder().encode(text), trustedKeys)
+  return Effect.succeed(
+    trustedKeys.some((k) => k.keyId === signingKey.keyId)
+      ? { trusted: true, keyId: signingKey.keyId }
+      : { trusted: false, why: `it is signed as it is stored by --signing-key ${signingKey.keyId}, which is not a trusted key` },
+  )
+}
 
 /**
  * The backup in `dir` as the store will hold it: the unit the retention decision that makes room for it counts. Trusted:

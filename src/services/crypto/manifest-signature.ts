@@ -145,7 +145,7 @@ export const describeSignatureVerdict = (verdict: SignatureVerdict, trustedKeys:
 }
 
 /** Why a manifest with this verdict is not trusted, as a clause about "it" (the backup). */
-export const untrustedWhy = (verdict: Exclude<SignatureVerdict, { readonly _tag: "Verified" }>): string => {
+const untrustedWhy = (verdict: Exclude<SignatureVerdict, { readonly _tag: "Verified" }>): string => {
   switch (verdict._tag) {
     case "Unsigned":
       return "its manifest is not signed"
@@ -157,3 +157,9 @@ export const untrustedWhy = (verdict: Exclude<SignatureVerdict, { readonly _tag:
       return "its signature file cannot be read"
   }
 }
+
+/** Whether a trusted key signed a backup's manifest: by which, or why not. */
+export type ManifestTrust = { readonly trusted: true; readonly keyId: string } | { readonly trusted: false; readonly why: string }
+
+export const manifestTrustOf = (verdict: SignatureVerdict): ManifestTrust =>
+  verdict._tag === "Verified" ? { trusted: true, keyId: verdict.keyId } : { trusted: false, why: untrustedWhy(verdict) }
