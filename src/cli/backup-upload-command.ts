@@ -6,6 +6,7 @@ import { writePodReport } from "../programs/store/pod-report-file.ts"
 import { uploadThenPrune } from "../programs/store/upload-then-prune.ts"
 import { BackupStore } from "../services/store/backup-store.ts"
 import { DiskSpace } from "../services/disk-space.ts"
+import { maxRetries } from "../services/store/store-retry.ts"
 import { maxParts, minPartSize } from "../domain/multipart-layout.ts"
 import { backupDirFlag } from "./common-flags.ts"
 import { backupDirNotStorePlace } from "./directory-store-places.ts"
@@ -36,7 +37,7 @@ export const backupUploadCommand = Command.make(
     partSize: partSizeFlag,
     partsInFlight: Flag.Int("parts-in-flight").pipe(intInRange({ min: 1, max: 64 }), Flag.withDefault(4), Flag.withDescription("Parts uploaded at a time")),
     retries: Flag.Int("retries").pipe(
-      intInRange({ min: 0, max: 20 }),
+      intInRange({ min: 0, max: maxRetries }),
       Flag.withDefault(5),
       Flag.withDescription("Retries of each request (each part) after a transient failure, with exponential backoff"),
     ),

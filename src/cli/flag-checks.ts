@@ -38,14 +38,17 @@ export const port = (options: { readonly anyPort: boolean }) =>
   intInRange(options.anyPort ? { min: 0, max: 65_535, meaning: "0: any free port" } : { min: 1, max: 65_535 })
 
 /**
- * A duration text (like 30s, 5m, 1h) of at least `minMs`, checked on the text as given, before it is decoded to
- * milliseconds, so that the error quotes what was typed (`"500ms"`, not `"500"`). Text that is no duration is left
- * to the decoding, which says so.
+ * A duration text (like 30s, 5m, 1h) of at least `minMs` (and at most `maxMs` when given), checked on the text as given,
+ * before it is decoded to milliseconds, so that the error quotes what was typed (`"500ms"`, not `"500"`). Text that is
+ * no duration is left to the decoding, which says so.
  */
-export const durationAtLeast = (minMs: number) =>
+export const durationAtLeast = (minMs: number, maxMs?: number) =>
   check<string>(
-    (text) => Result.match(parseDuration(text), { onFailure: () => true, onSuccess: (ms) => ms >= minMs }),
-    () => `a duration of at least ${formatDuration(minMs)}, like 30s, 5m or 1h`,
+    (text) => Result.match(parseDuration(text), { onFailure: () => true, onSuccess: (ms) => ms >= minMs && (maxMs === undefined || ms <= maxMs) }),
+    () =>
+      maxMs === undefined
+        ? `a duration of at least ${formatDuration(minMs)}, like 30s, 5m or 1h`
+        : `a duration from ${formatDuration(minMs)} to ${formatDuration(maxMs)}, like 30s or 2m`,
   )
 
 /** A text that is not empty (or only blanks): a path, a name. */

@@ -5,9 +5,10 @@
  */
 import { Effect, Option, Result } from "effect"
 import { CliError, Flag } from "effect/cli"
+import { durationFlag } from "./duration-flag.ts"
 import { serverSideEncryptionOf, type SseAlgorithm } from "../domain/server-side-encryption.ts"
 import { parseStoreLocation, storePrefix } from "../domain/store-location.ts"
-import { openStore } from "../services/store/open-store.ts"
+import { defaultRequestTimeoutMs, maxRequestTimeoutMs, openStore } from "../services/store/open-store.ts"
 import type { S3TransferOptions } from "../services/store/s3-client.ts"
 
 export const storeFlags = {
@@ -31,6 +32,13 @@ export const storeFlags = {
   s3CaBundle: Flag.String("s3-ca-bundle").pipe(
     Flag.optional,
     Flag.withDescription("PEM file of the CAs to trust for an https endpoint (default: AWS_CA_BUNDLE)"),
+  ),
+  s3RequestTimeout: durationFlag(
+    "s3-request-timeout",
+    1000,
+    defaultRequestTimeoutMs,
+    "How long an S3 request's connection may stay idle, nothing sent or received, before the request is given up and retried (each retry is logged as a warning)",
+    maxRequestTimeoutMs,
   ),
 }
 
@@ -61,6 +69,7 @@ export interface StoreFlagValues {
   readonly s3Region: Option.Option<string>
   readonly s3Addressing: Option.Option<"path" | "virtual">
   readonly s3CaBundle: Option.Option<string>
+  readonly s3RequestTimeout: number
 }
 
 /** The command and the parameter that name the store (`list`'s argument <store>, `backup-upload`'s flag --store), for a usage error. */
@@ -111,6 +120,7 @@ export const openStoreFromFlags = (
         region: Option.getOrUndefined(flags.s3Region),
         addressing: Option.getOrUndefined(flags.s3Addressing),
         caBundle: Option.getOrUndefined(flags.s3CaBundle),
+        requestTimeoutMs: flags.s3RequestTimeout,
         transfer,
         serverSideEncryption,
       },

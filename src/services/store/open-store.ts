@@ -17,6 +17,11 @@ import { defaultTransferOptions, type S3TransferOptions } from "./s3-client.ts"
 import { makeS3Store } from "./s3-store.ts"
 import { localIoFailed, StoreRequestFailed, type StoreError } from "./store-errors.ts"
 
+/** How long a request's connection may stay idle, nothing sent or received (node's socket timeout), before it is retried. */
+export const defaultRequestTimeoutMs = 120_000
+/** The longest `--s3-request-timeout`: a live multipart upload must still store a part before prune takes it for a dead one (backup-store.ts). */
+export const maxRequestTimeoutMs = 3 * 60_000
+
 export interface S3Settings {
   readonly endpoint?: string | undefined
   readonly region?: string | undefined
@@ -88,7 +93,7 @@ export const openStore = (location: StoreLocation, settings: S3Settings, env: En
         ca,
         credentials,
         signPayload: true,
-        requestTimeoutMs: settings.requestTimeoutMs ?? 120_000,
+        requestTimeoutMs: settings.requestTimeoutMs ?? defaultRequestTimeoutMs,
         proxy: proxy._tag === "Proxy" ? proxy : undefined,
         serverSideEncryption: settings.serverSideEncryption,
       },

@@ -2,8 +2,11 @@
  * The retry policy of store requests: transient failures only, exponential backoff with jitter, no wait longer than
  * `maxRetryDelayMs` (AWS's SDKs stop at 20 s). Uncapped, `--retries 20` from 250 ms waited 36 hours before its last try:
  * a deadline ended the upload long before, and a live upload could look idle for longer than prune takes for a dead one.
+ * Each retry is logged as a warning with the failure it follows: a store that does not answer costs a request's
+ * timeout per try, and without it a command would say nothing for many minutes.
  */
-import { Effect, Schedule } from "effect"
+import { Duration, Effect, Schedule } from "effect"
+import { formatDuration } from "../../domain/durations.ts"
 import { isRetryableStoreError, type StoreError } from "./store-errors.ts"
 
 export interface RetryOptions {
@@ -14,14 +17,20 @@ export interface RetryOptions {
 }
 
 export const maxRetryDelayMs = 20_000
+/** The most `--retries` of a request. */
+export const maxRetries = 20
+
+const retryPolicy = (options: RetryOptions) =>
+  Schedule.min([Schedule.exponential(options.retryBaseMs, 2).pipe(Schedule.jittered), Schedule.spaced(maxRetryDelayMs)]).pipe(
+    Schedule.setInputType<StoreError>(),
+    Schedule.passthrough,
+    Schedule.while(({ input, attempt }) => attempt <= options.retries && isRetryableStoreError(input)),
+    Schedule.tap(({ input, attempt, duration }) =>
+      Effect.logWarning(`${input.message}; retry ${attempt} of ${options.retries} in ${formatDuration(Math.round(Duration.toMillis(duration)))}`),
+    ),
+  )
 
 export const retryTransient =
   (options: RetryOptions) =>
   <A, R>(effect: Effect.Effect<A, StoreError, R>): Effect.Effect<A, StoreError, R> =>
-    effect.pipe(
-      Effect.retry({
-        schedule: Schedule.min([Schedule.exponential(options.retryBaseMs, 2).pipe(Schedule.jittered), Schedule.spaced(maxRetryDelayMs)]),
-        times: options.retries,
-        while: isRetryableStoreError,
-      }),
-    )
+    effect.pipe(Effect.retry(retryPolicy(options)))
