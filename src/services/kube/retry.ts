@@ -9,6 +9,7 @@
  * when the server certainly did not process it: 429 and a refused connection.
  */
 import { Duration, Effect, Random, Schedule } from "effect"
+import { formatDuration } from "../../domain/durations.ts"
 import { StatusReason, type KubeError } from "./errors.ts"
 import type { Verb } from "./resources.ts"
 
@@ -70,8 +71,20 @@ export const retrySchedule = <E = KubeError>(policy: RetryPolicy): Schedule.Sche
     Schedule.modifyDelay(({ input, attempt }) => Effect.map(Random.next, (unit) => Duration.millis(retryDelayMillis(policy, attempt, input, unit)))),
   )
 
-/** Runs `effect`, repeating it on retryable failures within the policy's budget. */
+/**
+ * Runs `effect`, repeating it on retryable failures within the policy's budget. Each retry is logged as a warning with
+ * the failure it follows: an API server that does not answer costs a connection timeout per try, said nothing else.
+ */
 export const withRetry =
   (policy: RetryPolicy, verb: Verb) =>
   <A, R>(effect: Effect.Effect<A, KubeError, R>): Effect.Effect<A, KubeError, R> =>
-    Effect.retry(effect, { schedule: retrySchedule(policy), while: (error) => isRetryable(error, verb) })
+    Effect.retry(
+      effect,
+      retrySchedule<KubeError>(policy).pipe(
+        Schedule.passthrough,
+        Schedule.while(({ input }) => isRetryable(input, verb)),
+        Schedule.tap(({ input, attempt, duration }) =>
+          Effect.logWarning(`${input.message}; retry ${attempt} of ${policy.maxRetries} in ${formatDuration(Math.round(Duration.toMillis(duration)))}`),
+        ),
+      ),
+    )

@@ -1,6 +1,6 @@
 import { fc, test } from "@fast-check/vitest"
 import { it as effectIt } from "@effect/vitest"
-import { Clock, Duration, Effect, Fiber, Schedule } from "effect"
+import { Clock, Duration, Effect, Fiber, Logger, Schedule } from "effect"
 import { TestClock } from "effect/testing"
 import { describe, expect, it } from "vitest"
 import { clientSideError, errorFromStatus, StatusReason, type KubeError } from "../../../src/services/kube/errors.ts"
@@ -134,6 +134,24 @@ describe("withRetry (a Schedule, under a TestClock)", () => {
       expect(forbidden.at.length + create.at.length).toBe(2)
     }),
   )
+
+  effectIt.effect("logs each retry as a warning with the failure it follows, how many are left and the wait; none for a failure not retried", () => {
+    const lines: Array<string> = []
+    return Effect.gen(function* () {
+      const f = flaky([status(503), status(429, "TooManyRequests", 0.7)])
+      const fiber = yield* Effect.forkChild(withRetry(policy, "get")(f.effect))
+      for (let i = 0; i < 20; i++) yield* TestClock.adjust(Duration.millis(50))
+      expect(yield* Fiber.join(fiber)).toBe("ok")
+      expect(lines).toEqual([
+        expect.stringMatching(/^Warn ConfigMap ns\/a: .*; retry 1 of 3 in 100ms$/),
+        expect.stringMatching(/^Warn ConfigMap ns\/a: .*; retry 2 of 3 in 700ms$/),
+      ])
+      lines.length = 0
+      yield* Effect.flip(withRetry(policy, "get")(flaky([status(403)]).effect))
+      yield* Effect.flip(withRetry(policy, "create")(flaky([status(503)]).effect))
+      expect(lines).toEqual([])
+    }).pipe(Effect.provide(Logger.layer([Logger.make(({ logLevel, message }) => void lines.push(`${logLevel} ${String(message)}`))])))
+  })
 
   effectIt.effect("as the controller retries a failed sync: any failure as input, its Retry-After when it carries one, no limit", () =>
     Effect.gen(function* () {
