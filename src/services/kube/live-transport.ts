@@ -122,6 +122,12 @@ export const loadKubeConfig = (source: KubeConfigSource, env: NodeJS.ProcessEnv 
           const cluster = config.getCurrentCluster()
           if (cluster === null) throw new Error("it names no current context with a cluster")
           if (!/^https?:\/\//.test(cluster.server)) throw new Error(`its server "${cluster.server}" is not an http(s) URL`)
+          // client-node refuses it at each request, in words that read as a failed login.
+          if (cluster.server.startsWith("http://") && cluster.skipTLSVerify !== true)
+            throw new Error(
+              `its server "${cluster.server}" is plain http, which the Kubernetes client takes only from a cluster entry with ` +
+                "insecure-skip-tls-verify: true (a local kubectl proxy); give the API server's https URL",
+            )
           return shareDispatcher(config)
         },
         catch: (cause) =>

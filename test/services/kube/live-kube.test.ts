@@ -302,6 +302,22 @@ describe("live Kube Layer: failures", () => {
     expect(missing).toMatchObject({ _tag: "KubeConfigInvalid", source: join(stub.dir(), "nope") })
     const outside = await Effect.runPromise(Effect.flip(loadKubeConfig(KubeConfigSource.inCluster, {})))
     expect(outside.message).toContain("not running in a pod")
+    const plainHttp = join(stub.dir(), "kubeconfig-plain-http")
+    writeFileSync(
+      plainHttp,
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [{ name: "c", cluster: { server: "http://127.0.0.1:8001" } }],
+        users: [{ name: "u", user: { token: "t" } }],
+        contexts: [{ name: "x", context: { cluster: "c", user: "u" } }],
+        "current-context": "x",
+      }),
+    )
+    const refused = await Effect.runPromise(Effect.flip(loadKubeConfig(KubeConfigSource.file(plainHttp))))
+    expect(refused).toMatchObject({ _tag: "KubeConfigInvalid", source: plainHttp })
+    expect(refused.message).toContain(`its server "http://127.0.0.1:8001" is plain http`)
+    expect(refused.message).toContain("insecure-skip-tls-verify: true")
     const h = await harness()
     const viaEnv = await Effect.runPromise(loadKubeConfig(KubeConfigSource.default, { KUBECONFIG: h.kubeconfig }))
     expect(viaEnv.getCurrentCluster()?.server).toBe(h.server.url)
