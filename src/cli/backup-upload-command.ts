@@ -13,6 +13,7 @@ import { backupDirNotStorePlace } from "./directory-store-places.ts"
 import { durationFlag } from "./duration-flag.ts"
 import { intInRange } from "./flag-checks.ts"
 import { withLogging } from "./logging.ts"
+import { transferProgress } from "./transfer-progress.ts"
 import { leftoverGraceFlag, leftoverGraceOf, retentionFlags, retentionPolicyOf, ruleMissing, trustedKeysUnread } from "./retention-flags.ts"
 import { hasRule } from "../domain/retention.ts"
 import { openStoreFromFlags, serverSideEncryptionFlags, storeFlags } from "./store-flags.ts"
@@ -77,15 +78,7 @@ export const backupUploadCommand = Command.make(
           : undefined
         const partSize = Result.getOrThrow(parseByteSize(flags.partSize))
         const started = Date.now()
-        // The caller's services carry the logger --log-format chose.
-        const run = Effect.runForkWith(yield* Effect.context<never>())
-        let lastProgress = started
-        // At most one progress line every 10 s: enough to see an upload move, not to flood the log.
-        const onProgress = (key: string, stored: number, total: number) => {
-          if (Date.now() - lastProgress < 10_000) return
-          lastProgress = Date.now()
-          run(Effect.logInfo(`${key}: ${formatBytes(stored)} of ${formatBytes(total)} stored (${Math.floor((stored / total) * 100)}%)`))
-        }
+        const onProgress = yield* transferProgress("stored")
         const { store, prefix } = yield* openStoreFromFlags(
           flags.store,
           flags,

@@ -11,6 +11,7 @@ import { downloadDirOutsideStore } from "./directory-store-places.ts"
 import { backupIdCheck } from "./flag-checks.ts"
 import { withLogging } from "./logging.ts"
 import { openStoreFromFlags, storeFlags } from "./store-flags.ts"
+import { transferProgress } from "./transfer-progress.ts"
 import { identityFlags, readGivenIdentities } from "./encryption-flags.ts"
 import { trustedKeysFlag } from "./signature-flags.ts"
 
@@ -30,7 +31,12 @@ export const downloadCommand = Command.make(
         yield* downloadDirOutsideStore("download", flags.store, flags, flags.dir, { name: "dir", kind: "argument" })
         const identities = yield* readGivenIdentities(flags)
         const trustedKeys = yield* readTrustedKeys(flags.trustedKeys)
-        const { store, prefix } = yield* openStoreFromFlags(flags.store, flags, { command: "download", name: "store", kind: "argument" })
+        const { store, prefix } = yield* openStoreFromFlags(
+          flags.store,
+          flags,
+          { command: "download", name: "store", kind: "argument" },
+          { onProgress: yield* transferProgress("downloaded") },
+        )
         // Two downloads into one directory would remove and rename each other's partial files: the second is refused.
         const dir = yield* keptWorkDir(resolve(flags.dir), "download", false)
         const result = yield* resolveBackupId(prefix, flags.id, trustedKeys).pipe(

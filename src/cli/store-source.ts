@@ -13,6 +13,7 @@ import { Effect, Layer, Option, Schema } from "effect"
 import { CliError, Flag } from "effect/cli"
 import { BackupStore } from "../services/store/backup-store.ts"
 import { openStoreFromFlags, storeFlags, type StoreFlagValues } from "./store-flags.ts"
+import { transferProgress } from "./transfer-progress.ts"
 import { identityFlags, type IdentityFlagValues, readGivenIdentities } from "./encryption-flags.ts"
 import { checkIdentityOnDirectory } from "./directory-identity.ts"
 import { downloadDirOutsideStore } from "./directory-store-places.ts"
@@ -93,7 +94,12 @@ export const backupSource = (
     }
     if (Option.isSome(flags.workDir)) yield* downloadDirOutsideStore(command, argument, flags, flags.workDir.value, { name: "work-dir", kind: "flag" })
     const identities = yield* readGivenIdentities(flags)
-    const { store, prefix } = yield* openStoreFromFlags(argument, flags, { command, name: "dir", kind: "argument" })
+    const { store, prefix } = yield* openStoreFromFlags(
+      argument,
+      flags,
+      { command, name: "dir", kind: "argument" },
+      { onProgress: yield* transferProgress("downloaded") },
+    )
     const [{ fetchBackup }, { resolveBackupId }, { DiskSpace }, { keptWorkDir, temporaryWorkDir }] = yield* Effect.promise(() =>
       Promise.all([
         import("../programs/store/store-fetch.ts"),

@@ -17,7 +17,7 @@ export interface S3TransferOptions extends RetryOptions {
   readonly downloadRangeBytes?: number | undefined
   /** Keys per listing page (S3's maximum and default: 1000). */
   readonly listPageSize?: number | undefined
-  /** Called after each part of a multipart upload is stored: bytes of `key` stored so far. */
+  /** Called after each part of a multipart upload is stored, and each range of a ranged download is written: bytes of `key` done so far. */
   readonly onProgress?: ((key: string, storedBytes: number, totalBytes: number) => void) | undefined
 }
 

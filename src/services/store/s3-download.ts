@@ -128,6 +128,7 @@ export const makeS3Downloads = ({ endpoint, options, store, retrying, request }:
           const buffers = Array.from({ length: Math.min(options.partsInFlight, count) }, () => Buffer.allocUnsafeSlow(writeBatchBytes))
           const written = new Set<number>()
           let hashedUpTo = 0
+          let downloaded = 0
           const hashWritten = (i: number) => {
             written.add(i)
             for (; written.delete(hashedUpTo); hashedUpTo++) hasher.feed(hashedUpTo * rangeBytes, Math.min(size, (hashedUpTo + 1) * rangeBytes))
@@ -139,7 +140,15 @@ export const makeS3Downloads = ({ endpoint, options, store, retrying, request }:
                 Effect.sync(() => buffers.pop()!),
                 (buffer) => retrying(getRange(key, fh, part, i * rangeBytes, Math.min(rangeBytes, size - i * rangeBytes), buffer)),
                 (buffer) => Effect.sync(() => buffers.push(buffer)),
-              ).pipe(Effect.andThen(Effect.sync(() => hashWritten(i)))),
+              ).pipe(
+                Effect.andThen(
+                  Effect.sync(() => {
+                    hashWritten(i)
+                    downloaded += Math.min(rangeBytes, size - i * rangeBytes)
+                    options.onProgress?.(key, downloaded, size)
+                  }),
+                ),
+              ),
             { concurrency: options.partsInFlight, discard: true },
           )
           // Not flushed range by range as they complete: an fdatasync under way stalls the event

@@ -37,17 +37,29 @@ beforeAll(async () => {
 }, 200_000)
 afterAll(() => rmSync(work, { recursive: true, force: true }))
 
+/** Progress calls of one transfer: `count` of them, about `key`, each with more done than the last, the last all of `total`. */
+const expectProgress = (calls: ReadonlyArray<[string, number, number]>, key: string, total: number, count: number) => {
+  expect(calls.map(([k, , t]) => [k, t])).toEqual(Array.from({ length: count }, () => [key, total]))
+  const done = calls.map(([, d]) => d)
+  expect(done).toEqual([...new Set(done)].sort((x, y) => x - y))
+  expect(done.at(-1)).toBe(total)
+}
+
 describe("the S3 store against Swift's s3api", () => {
-  it("round-trips a multipart file byte for byte, records its sha256 and checks the size by HEAD", async () => {
-    const store = makeS3Store(endpointOf(server), small)
+  it("round-trips a multipart file byte for byte, records its sha256 and checks the size by HEAD; progress after each part and range", async () => {
+    const progress: Array<[string, number, number]> = []
+    const store = makeS3Store(endpointOf(server), { ...small, onProgress: (key, done, total) => void progress.push([key, done, total]) })
     const data = randomBytes(13 * MiB + 123)
     const src = join(work, "big.bin")
     writeFileSync(src, data)
     const put = await Effect.runPromise(store.putFile("p/b1/big.bin", src, { sha256: sha256(data) }))
     expect(put).toEqual({ key: "p/b1/big.bin", size: data.length, sha256: sha256(data) })
     expect(await Effect.runPromise(store.head("p/b1/big.bin"))).toMatchObject({ size: data.length, sha256: sha256(data) })
+    // Three parts stored, then three ranges written: each call names the object, what is done so far (growing) and its size.
+    expectProgress(progress.splice(0), "p/b1/big.bin", data.length, 3)
     const got = await Effect.runPromise(store.getFile("p/b1/big.bin", join(work, "big.back")))
     expect(got.sha256).toBe(sha256(data))
+    expectProgress(progress.splice(0), "p/b1/big.bin", data.length, 3)
     expect(readFileSync(join(work, "big.back")).equals(data)).toBe(true)
     const manifest = new TextEncoder().encode('{"a":1}\n')
     await Effect.runPromise(store.putBytes("p/b1/backup-manifest.json", manifest))
