@@ -6,7 +6,6 @@ import { writePodReport } from "../programs/store/pod-report-file.ts"
 import { uploadThenPrune } from "../programs/store/upload-then-prune.ts"
 import { BackupStore } from "../services/store/backup-store.ts"
 import { DiskSpace } from "../services/disk-space.ts"
-import { maxRetries } from "../services/store/store-retry.ts"
 import { maxParts, minPartSize } from "../domain/multipart-layout.ts"
 import { backupDirFlag } from "./common-flags.ts"
 import { backupDirNotStorePlace } from "./directory-store-places.ts"
@@ -37,11 +36,6 @@ export const backupUploadCommand = Command.make(
     backupDir: backupDirFlag,
     partSize: partSizeFlag,
     partsInFlight: Flag.Int("parts-in-flight").pipe(intInRange({ min: 1, max: 64 }), Flag.withDefault(4), Flag.withDescription("Parts uploaded at a time")),
-    retries: Flag.Int("retries").pipe(
-      intInRange({ min: 0, max: maxRetries }),
-      Flag.withDefault(5),
-      Flag.withDescription("Retries of each request (each part) after a transient failure, with exponential backoff"),
-    ),
     deadline: durationFlag("deadline", 1000, 3_600_000, "Give up (and abort the uploads) after this long (e.g. 1h)"),
     ...storeFlags,
     ...serverSideEncryptionFlags,
@@ -86,7 +80,6 @@ export const backupUploadCommand = Command.make(
           {
             partSize,
             partsInFlight: flags.partsInFlight,
-            retries: flags.retries,
             onProgress,
           },
           flags,

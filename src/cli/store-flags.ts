@@ -9,7 +9,9 @@ import { durationFlag } from "./duration-flag.ts"
 import { serverSideEncryptionOf, type SseAlgorithm } from "../domain/server-side-encryption.ts"
 import { parseStoreLocation, storePrefix } from "../domain/store-location.ts"
 import { defaultRequestTimeoutMs, maxRequestTimeoutMs, openStore } from "../services/store/open-store.ts"
-import type { S3TransferOptions } from "../services/store/s3-client.ts"
+import { defaultTransferOptions, type S3TransferOptions } from "../services/store/s3-client.ts"
+import { maxRetries } from "../services/store/store-retry.ts"
+import { intInRange } from "./flag-checks.ts"
 
 export const storeFlags = {
   prefix: Flag.String("prefix").pipe(
@@ -32,6 +34,11 @@ export const storeFlags = {
   s3CaBundle: Flag.String("s3-ca-bundle").pipe(
     Flag.optional,
     Flag.withDescription("PEM file of the CAs to trust for an https endpoint (default: AWS_CA_BUNDLE)"),
+  ),
+  retries: Flag.Int("retries").pipe(
+    intInRange({ min: 0, max: maxRetries }),
+    Flag.withDefault(defaultTransferOptions.retries),
+    Flag.withDescription("Retries of each S3 request (each part or range) after a transient failure, with exponential backoff; each is logged as a warning"),
   ),
   s3RequestTimeout: durationFlag(
     "s3-request-timeout",
@@ -70,6 +77,7 @@ export interface StoreFlagValues {
   readonly s3Addressing: Option.Option<"path" | "virtual">
   readonly s3CaBundle: Option.Option<string>
   readonly s3RequestTimeout: number
+  readonly retries: number
 }
 
 /** The command and the parameter that name the store (`list`'s argument <store>, `backup-upload`'s flag --store), for a usage error. */
@@ -121,7 +129,7 @@ export const openStoreFromFlags = (
         addressing: Option.getOrUndefined(flags.s3Addressing),
         caBundle: Option.getOrUndefined(flags.s3CaBundle),
         requestTimeoutMs: flags.s3RequestTimeout,
-        transfer,
+        transfer: { retries: flags.retries, ...transfer },
         serverSideEncryption,
       },
       process.env,

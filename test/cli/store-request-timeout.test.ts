@@ -28,12 +28,12 @@ afterAll(async () => {
 const env = { AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test-secret" }
 
 describe("a store that never answers", { timeout: 60_000 }, () => {
-  it("backup-upload gives each request up after --s3-request-timeout, logs each retry, and exits 1 naming the timeout", async () => {
+  it.each([
+    ["backup-upload", ["backup-upload", "--store", "s3://silent/p", "--backup-dir", backup]],
+    ["list", ["list", "s3://silent/p"]],
+  ])("%s gives each request up after --s3-request-timeout, logs each of --retries, and exits 1 naming the timeout", async (_, command) => {
     const before = held.length
-    const run = await runCli(
-      ["backup-upload", "--store", "s3://silent/p", "--backup-dir", backup, "--s3-endpoint", endpoint, "--s3-request-timeout", "1s", "--retries", "2"],
-      { env, timeoutMs: 45_000 },
-    )
+    const run = await runCli([...command, "--s3-endpoint", endpoint, "--s3-request-timeout", "1s", "--retries", "2"], { env, timeoutMs: 45_000 })
     expect(run.timedOut).toBe(false)
     expect(run.status).toBe(1)
     const retries = run.stderr.split("\n").filter((line) => line.includes("level=WARN") && /no answer within 1000 ms; retry \d of 2 in /.test(line))
