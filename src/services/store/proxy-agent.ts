@@ -54,6 +54,15 @@ export const proxyFailure = (proxy: ChosenProxy | undefined, target: string, cau
       text: `proxy ${proxy.shown} (${proxy.variable}) refused to connect to ${target}: HTTP ${refusal} ${http.STATUS_CODES[refusal] ?? ""}; ${refusalAdvice(refusal)}`,
     }
   }
+  // The proxy took the connection but opened no tunnel: it did not answer the CONNECT in time, or closed the connection.
+  if (code === "ERR_PROXY_TUNNEL") {
+    const why = cause instanceof Error ? cause.message.replace(/^Connection to establish proxy tunnel /, "") : "failed"
+    return {
+      code: "ProxyTunnel",
+      retryable: true,
+      text: `proxy ${proxy.shown} (${proxy.variable}) opened no tunnel to ${target} (the CONNECT ${why}): check that the proxy is up and answers from here, or list the host in NO_PROXY if it is reachable directly`,
+    }
+  }
   // Every connection goes to the proxy: a connection that fails before any answer failed at it.
   if (["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"].includes(code)) {
     return {

@@ -180,6 +180,33 @@ describe("the S3 store through an HTTP proxy", () => {
       expect(p.forwarded).toEqual([])
     })
 
+    it("a proxy that takes the connection and never answers the CONNECT, or closes it: a retryable failure naming the proxy, within the request's timeout", async () => {
+      const held: Array<net.Socket> = []
+      for (const behaviour of ["silent", "closing"] as const) {
+        const hung = net.createServer((socket) => (behaviour === "silent" ? held.push(socket) : socket.destroy()))
+        await new Promise<void>((listening) => hung.listen(0, "127.0.0.1", listening))
+        const proxyUrl = `http://127.0.0.1:${(hung.address() as net.AddressInfo).port}`
+        try {
+          const store = await Effect.runPromise(
+            openStore(
+              location,
+              { endpoint, caBundle, requestTimeoutMs: 500, transfer: { ...transfer, retries: 0 } },
+              { ...s3Env(server), AWS_ENDPOINT_URL: "", HTTPS_PROXY: proxyUrl },
+            ),
+          )
+          const started = Date.now()
+          const error = await Effect.runPromise(store.putBytes("p/hung", new Uint8Array([1])).pipe(Effect.flip))
+          expect(error).toMatchObject({ _tag: "StoreRequestFailed", code: "ProxyTunnel", retryable: true })
+          expect(error.message).toContain(`proxy ${proxyUrl} (HTTPS_PROXY) opened no tunnel to ${new URL(endpoint).host} (the CONNECT `)
+          expect(error.message).not.toContain("is the endpoint right and the store up")
+          expect(Date.now() - started).toBeLessThan(10_000)
+        } finally {
+          for (const socket of held.splice(0)) socket.destroy()
+          hung.close()
+        }
+      }
+    })
+
     it("a proxy that refuses the tunnel: 502 is retryable, 403 is not; each names the proxy", async () => {
       for (const [status, retryable] of [
         [502, true],
