@@ -73,6 +73,36 @@ export const parseObjectKey = (prefix: string, key: string): ParsedKey | undefin
   return isLayoutSegment(id) && isLayoutSegment(file) ? { id, file } : undefined
 }
 
+/**
+ * The prefixes deeper than `prefix` under which `keys` hold backup manifests (`<prefix>/<deeper>/<id>/backup-manifest.json`),
+ * with how many: where a store listed at too shallow a prefix keeps its backups (a volume's root listed, its backups under
+ * cluster-backup/<cluster-id>). Sorted by prefix.
+ */
+export const deeperBackupPrefixes = (prefix: string, keys: ReadonlyArray<string>): ReadonlyArray<{ readonly prefix: string; readonly manifests: number }> => {
+  const under = listingPrefix(prefix)
+  const found = new Map<string, number>()
+  for (const key of keys) {
+    if (!key.startsWith(under)) continue
+    const rest = key.slice(under.length).split("/")
+    if (rest.length < 3 || rest.at(-1) !== manifestFileName || !rest.every(isLayoutSegment)) continue
+    const deeper = `${under}${rest.slice(0, -2).join("/")}`
+    found.set(deeper, (found.get(deeper) ?? 0) + 1)
+  }
+  return [...found].sort(([a], [b]) => compareKeys(a, b)).map(([p, manifests]) => ({ prefix: p, manifests }))
+}
+
+/** What to say when a listing under `prefix` found no backup but `deeper` ones: where they are, and the flag that reaches them. */
+export const deeperBackupsHint = (location: string, prefix: string, deeper: ReadonlyArray<{ readonly prefix: string; readonly manifests: number }>): string => {
+  const shown = deeper.slice(0, 5).map((d) => `${d.prefix}/ (${d.manifests} backup manifest${d.manifests === 1 ? "" : "s"})`)
+  const more = deeper.length > shown.length ? ` and ${deeper.length - shown.length} more` : ""
+  const first = deeper[0]?.prefix ?? ""
+  const clusterId = /^cluster-backup\/([^/]+)$/.exec(first)?.[1]
+  return (
+    `no backup under ${prefix === "" ? `${location}'s root` : `${prefix}/ in ${location}`}, but backups lie deeper: under ${shown.join(", ")}${more}; ` +
+    `give --prefix ${first}${clusterId === undefined ? "" : ` (or --cluster-id ${clusterId})`} to reach them`
+  )
+}
+
 /** An object as a store lists it. */
 export interface StoredObject {
   readonly key: string

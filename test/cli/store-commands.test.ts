@@ -162,6 +162,22 @@ describe("backup-upload, list and download", { timeout: 150_000 }, () => {
     expect(readdirSync(big).filter((n) => n.includes(".age"))).toEqual([])
   })
 
+  it("a volume's root listed, its backups under cluster-backup/<cluster-id>: none listed, and a warning says where they are and which flag reaches them", async () => {
+    const root = tempDir("store-cli-deeper")
+    expect((await runCli(["backup-upload", "--store", root, "--cluster-id", clusterId, "--backup-dir", backup])).status).toBe(0)
+    const hint = `no backup under ${root}'s root, but backups lie deeper: under cluster-backup/${clusterId}/ (1 backup manifest); give --prefix cluster-backup/${clusterId} (or --cluster-id ${clusterId}) to reach them`
+    const list = await runCli(["list", root, "--json"])
+    expect(list.status).toBe(0)
+    expect(JSON.parse(list.stdout)).toEqual([])
+    expect(list.stderr).toContain(hint)
+    const latest = await runCli(["download", root, "latest", tempDir("store-cli-dl")])
+    expect(latest.status).toBe(1)
+    expect(latest.stderr).toContain(hint)
+    const reached = await runCli(["list", root, "--cluster-id", clusterId, "--json"])
+    expect(JSON.parse(reached.stdout)).toEqual([expect.objectContaining({ id: "2026-01-02_030405", complete: true })])
+    expect(reached.stderr).not.toContain("lie deeper")
+  })
+
   it("the same round trip through a directory store", async () => {
     const root = tempDir("store-cli-dir")
     expect((await runCli(["backup-upload", "--store", root, "--backup-dir", backup])).status).toBe(0)

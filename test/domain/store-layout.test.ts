@@ -5,6 +5,8 @@ import { BackupTimestamp, formatBackupTimestamp, manifestFileName } from "../../
 import {
   backupCompleteness,
   BackupId,
+  deeperBackupPrefixes,
+  deeperBackupsHint,
   defaultPrefix,
   emptyListing,
   compareKeys,
@@ -78,6 +80,38 @@ const storedAs = (id: string, files: ReadonlyArray<DescribedFile>, withSha: bool
     ...files.map((f) => ({ key: `p/${id}/${f.name}`, file: f.name, size: f.size, modifiedAt: 1000, sha256: withSha ? f.sha256 : undefined })),
     { key: `p/${id}/${manifestFileName}`, file: manifestFileName, size: 100, modifiedAt: 2000 },
   ],
+})
+
+describe("backups deeper than the prefix listed", () => {
+  test.prop([prefixArb, fc.array(segmentArb, { minLength: 1, maxLength: 3 }), fc.uniqueArray(segmentArb, { minLength: 1, maxLength: 4 }), segmentArb])(
+    "each manifest at <prefix>/<deeper>/<id>/ counts for <prefix>/<deeper>; the prefix's own backups and other files do not",
+    (prefix, deeperSegments, ids, file) => {
+      const deeper = `${prefix === "" ? "" : `${prefix}/`}${deeperSegments.join("/")}`
+      const keys = [
+        ...ids.map((id) => objectKey(deeper, id, manifestFileName)),
+        ...ids.map((id) => objectKey(prefix, id, manifestFileName)),
+        ...(file === manifestFileName ? [] : ids.map((id) => objectKey(deeper, id, file))),
+      ]
+      expect(deeperBackupPrefixes(prefix, keys)).toEqual([{ prefix: deeper, manifests: ids.length }])
+    },
+  )
+
+  test.prop([prefixArb, segmentArb, segmentArb])("keys under another prefix, or with a segment the layout refuses, count for none", (prefix, tail, id) => {
+    const other = prefix === "" ? "" : `${prefix}${tail}/`
+    expect(deeperBackupPrefixes(prefix, prefix === "" ? [] : [`${other}x/${id}/${manifestFileName}`])).toEqual([])
+    expect(deeperBackupPrefixes(prefix, [`${prefix === "" ? "" : `${prefix}/`}a/../${id}/${manifestFileName}`])).toEqual([])
+  })
+
+  it("the hint names where they are (five at most), and --cluster-id where the prefix is the default one", () => {
+    const hint = deeperBackupsHint("/mnt/store", "", [{ prefix: "cluster-backup/5f1c", manifests: 3 }])
+    expect(hint).toBe(
+      "no backup under /mnt/store's root, but backups lie deeper: under cluster-backup/5f1c/ (3 backup manifests); give --prefix cluster-backup/5f1c (or --cluster-id 5f1c) to reach them",
+    )
+    const many = Array.from({ length: 7 }, (_, i) => ({ prefix: `p/q${i}`, manifests: 1 }))
+    expect(deeperBackupsHint("s3://b", "p", many)).toBe(
+      "no backup under p/ in s3://b, but backups lie deeper: under p/q0/ (1 backup manifest), p/q1/ (1 backup manifest), p/q2/ (1 backup manifest), p/q3/ (1 backup manifest), p/q4/ (1 backup manifest) and 2 more; give --prefix p/q0 to reach them",
+    )
+  })
 })
 
 describe("backupCompleteness", () => {

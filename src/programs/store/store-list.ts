@@ -10,6 +10,8 @@ import { formatBytes } from "../../domain/byte-format.ts"
 import { signatureFileName } from "../../domain/manifest-signature-file.ts"
 import {
   backupCompleteness,
+  deeperBackupPrefixes,
+  deeperBackupsHint,
   emptyListing,
   foldListingPage,
   listingPrefix,
@@ -84,6 +86,8 @@ export const listBackups = Effect.fn("listBackups")(function* (prefix: string) {
   const listed: Array<ListedBackup> = []
   let state: ListingState = emptyListing
   let next: string | undefined
+  // Backup manifests below the prefix's own backups: none listed, they are most likely what was looked for.
+  const deeperManifests: Array<string> = []
   do {
     const page = yield* store.listPage(listingPrefix(prefix), next)
     next = page.next
@@ -102,6 +106,7 @@ export const listBackups = Effect.fn("listBackups")(function* (prefix: string) {
       ),
     )
     state = folded.state
+    deeperManifests.push(...folded.foreign.filter((key) => key.endsWith(`/${manifestFileName}`)))
     const described = yield* Effect.forEach(
       folded.backups,
       (b) =>
@@ -119,5 +124,7 @@ export const listBackups = Effect.fn("listBackups")(function* (prefix: string) {
     )
     listed.push(...described)
   } while (next !== undefined)
+  const deeper = deeperBackupPrefixes(prefix, deeperManifests)
+  if (listed.length === 0 && deeper.length > 0) yield* Effect.logWarning(deeperBackupsHint(store.location, prefix, deeper))
   return listed
 })
