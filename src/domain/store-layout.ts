@@ -73,6 +73,9 @@ export const parseObjectKey = (prefix: string, key: string): ParsedKey | undefin
   return isLayoutSegment(id) && isLayoutSegment(file) ? { id, file } : undefined
 }
 
+/** The prefix one segment up from `prefix` (`a/b` → `a`), undefined for the store's root. */
+export const parentPrefix = (prefix: string): string | undefined => (prefix === "" ? undefined : prefix.split("/").slice(0, -1).join("/"))
+
 /**
  * The prefixes deeper than `prefix` under which `keys` hold backup manifests (`<prefix>/<deeper>/<id>/backup-manifest.json`),
  * with how many: where a store listed at too shallow a prefix keeps its backups (a volume's root listed, its backups under
@@ -91,14 +94,22 @@ export const deeperBackupPrefixes = (prefix: string, keys: ReadonlyArray<string>
   return [...found].sort(([a], [b]) => compareKeys(a, b)).map(([p, manifests]) => ({ prefix: p, manifests }))
 }
 
-/** What to say when a listing under `prefix` found no backup but `deeper` ones: where they are, and the flag that reaches them. */
-export const deeperBackupsHint = (location: string, prefix: string, deeper: ReadonlyArray<{ readonly prefix: string; readonly manifests: number }>): string => {
+/**
+ * What to say when a listing under `prefix` found no backup, but some lie `deeper` (under it) or `beside` it (under its
+ * parent: another cluster ID's prefix): where they are, and the flag that reaches them.
+ */
+export const elsewhereBackupsHint = (
+  location: string,
+  prefix: string,
+  where: "deeper" | "beside it",
+  deeper: ReadonlyArray<{ readonly prefix: string; readonly manifests: number }>,
+): string => {
   const shown = deeper.slice(0, 5).map((d) => `${d.prefix}/ (${d.manifests} backup manifest${d.manifests === 1 ? "" : "s"})`)
   const more = deeper.length > shown.length ? ` and ${deeper.length - shown.length} more` : ""
   const first = deeper[0]?.prefix ?? ""
   const clusterId = /^cluster-backup\/([^/]+)$/.exec(first)?.[1]
   return (
-    `no backup under ${prefix === "" ? `${location}'s root` : `${prefix}/ in ${location}`}, but backups lie deeper: under ${shown.join(", ")}${more}; ` +
+    `no backup under ${prefix === "" ? `${location}'s root` : `${prefix}/ in ${location}`}, but backups lie ${where}: under ${shown.join(", ")}${more}; ` +
     `give --prefix ${first}${clusterId === undefined ? "" : ` (or --cluster-id ${clusterId})`} to reach them`
   )
 }

@@ -162,7 +162,7 @@ describe("backup-upload, list and download", { timeout: 150_000 }, () => {
     expect(readdirSync(big).filter((n) => n.includes(".age"))).toEqual([])
   })
 
-  it("a volume's root listed, its backups under cluster-backup/<cluster-id>: none listed, and a warning says where they are and which flag reaches them", async () => {
+  it("a volume's root listed, its backups under cluster-backup/<cluster-id>, or another cluster ID: none listed, and a warning says where they are and which flag reaches them", async () => {
     const root = tempDir("store-cli-deeper")
     expect((await runCli(["backup-upload", "--store", root, "--cluster-id", clusterId, "--backup-dir", backup])).status).toBe(0)
     const hint = `no backup under ${root}'s root, but backups lie deeper: under cluster-backup/${clusterId}/ (1 backup manifest); give --prefix cluster-backup/${clusterId} (or --cluster-id ${clusterId}) to reach them`
@@ -176,6 +176,13 @@ describe("backup-upload, list and download", { timeout: 150_000 }, () => {
     const reached = await runCli(["list", root, "--cluster-id", clusterId, "--json"])
     expect(JSON.parse(reached.stdout)).toEqual([expect.objectContaining({ id: "2026-01-02_030405", complete: true })])
     expect(reached.stderr).not.toContain("lie deeper")
+    // Another cluster ID (mistyped, or the cluster's after a reinstall): the backups beside its prefix are named.
+    const other = "00000000-0000-4000-8000-000000000000"
+    const beside = await runCli(["list", root, "--cluster-id", other, "--json"])
+    expect(JSON.parse(beside.stdout)).toEqual([])
+    expect(beside.stderr).toContain(
+      `no backup under cluster-backup/${other}/ in ${root}, but backups lie beside it: under cluster-backup/${clusterId}/ (1 backup manifest); give --prefix cluster-backup/${clusterId} (or --cluster-id ${clusterId}) to reach them`,
+    )
   })
 
   it("the same round trip through a directory store", async () => {

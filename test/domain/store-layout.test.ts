@@ -6,7 +6,8 @@ import {
   backupCompleteness,
   BackupId,
   deeperBackupPrefixes,
-  deeperBackupsHint,
+  elsewhereBackupsHint,
+  parentPrefix,
   defaultPrefix,
   emptyListing,
   compareKeys,
@@ -102,14 +103,19 @@ describe("backups deeper than the prefix listed", () => {
     expect(deeperBackupPrefixes(prefix, [`${prefix === "" ? "" : `${prefix}/`}a/../${id}/${manifestFileName}`])).toEqual([])
   })
 
+  test.prop([prefixArb, segmentArb])("one segment up from a prefix, and none from the root", (prefix, last) => {
+    expect(parentPrefix(prefix === "" ? last : `${prefix}/${last}`)).toBe(prefix)
+    expect(parentPrefix("")).toBeUndefined()
+  })
+
   it("the hint names where they are (five at most), and --cluster-id where the prefix is the default one", () => {
-    const hint = deeperBackupsHint("/mnt/store", "", [{ prefix: "cluster-backup/5f1c", manifests: 3 }])
+    const hint = elsewhereBackupsHint("/mnt/store", "", "deeper", [{ prefix: "cluster-backup/5f1c", manifests: 3 }])
     expect(hint).toBe(
       "no backup under /mnt/store's root, but backups lie deeper: under cluster-backup/5f1c/ (3 backup manifests); give --prefix cluster-backup/5f1c (or --cluster-id 5f1c) to reach them",
     )
     const many = Array.from({ length: 7 }, (_, i) => ({ prefix: `p/q${i}`, manifests: 1 }))
-    expect(deeperBackupsHint("s3://b", "p", many)).toBe(
-      "no backup under p/ in s3://b, but backups lie deeper: under p/q0/ (1 backup manifest), p/q1/ (1 backup manifest), p/q2/ (1 backup manifest), p/q3/ (1 backup manifest), p/q4/ (1 backup manifest) and 2 more; give --prefix p/q0 to reach them",
+    expect(elsewhereBackupsHint("s3://b", "p", "beside it", many)).toBe(
+      "no backup under p/ in s3://b, but backups lie beside it: under p/q0/ (1 backup manifest), p/q1/ (1 backup manifest), p/q2/ (1 backup manifest), p/q3/ (1 backup manifest), p/q4/ (1 backup manifest) and 2 more; give --prefix p/q0 to reach them",
     )
   })
 })

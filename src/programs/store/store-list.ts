@@ -11,7 +11,8 @@ import { signatureFileName } from "../../domain/manifest-signature-file.ts"
 import {
   backupCompleteness,
   deeperBackupPrefixes,
-  deeperBackupsHint,
+  elsewhereBackupsHint,
+  parentPrefix,
   emptyListing,
   foldListingPage,
   listingPrefix,
@@ -80,6 +81,27 @@ export const readStoredManifest = (
     }
   })
 
+/**
+ * No backup under `prefix`: a warning when some lie deeper (its listing held their manifests), or beside it (the first
+ * page of its parent's listing: a cluster ID mistyped, or the cluster's own before a reinstall). Only a hint: a parent
+ * that cannot be listed (a role allowed its own prefix alone) says nothing.
+ */
+const warnOfBackupsElsewhere = (prefix: string, deeperManifests: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    const store = yield* BackupStore
+    const deeper = deeperBackupPrefixes(prefix, deeperManifests)
+    if (deeper.length > 0) return yield* Effect.logWarning(elsewhereBackupsHint(store.location, prefix, "deeper", deeper))
+    const parent = parentPrefix(prefix)
+    if (parent === undefined) return
+    const page = yield* store.listPage(listingPrefix(parent)).pipe(Effect.option)
+    if (page._tag === "None") return
+    const beside = deeperBackupPrefixes(
+      parent,
+      page.value.objects.map((o) => o.key),
+    ).filter((found) => found.prefix !== prefix && !found.prefix.startsWith(`${prefix}/`))
+    if (beside.length > 0) yield* Effect.logWarning(elsewhereBackupsHint(store.location, prefix, "beside it", beside))
+  })
+
 /** Every backup under `prefix`, oldest id first; `onPage` sees them a listing page at a time. */
 export const listBackups = Effect.fn("listBackups")(function* (prefix: string) {
   const store = yield* BackupStore
@@ -124,7 +146,6 @@ export const listBackups = Effect.fn("listBackups")(function* (prefix: string) {
     )
     listed.push(...described)
   } while (next !== undefined)
-  const deeper = deeperBackupPrefixes(prefix, deeperManifests)
-  if (listed.length === 0 && deeper.length > 0) yield* Effect.logWarning(deeperBackupsHint(store.location, prefix, deeper))
+  if (listed.length === 0) yield* warnOfBackupsElsewhere(prefix, deeperManifests)
   return listed
 })
