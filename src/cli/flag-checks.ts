@@ -42,7 +42,7 @@ export const port = (options: { readonly anyPort: boolean }) =>
  * before it is decoded to milliseconds, so that the error quotes what was typed (`"500ms"`, not `"500"`). Text that is
  * no duration is left to the decoding, which says so.
  */
-export const durationAtLeast = (minMs: number, maxMs?: number) =>
+export const durationInRange = (minMs: number, maxMs?: number) =>
   check<string>(
     (text) => Result.match(parseDuration(text), { onFailure: () => true, onSuccess: (ms) => ms >= minMs && (maxMs === undefined || ms <= maxMs) }),
     () =>

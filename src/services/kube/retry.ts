@@ -9,7 +9,7 @@
  * when the server certainly did not process it: 429 and a refused connection.
  */
 import { Duration, Effect, Random, Schedule } from "effect"
-import { formatDuration } from "../../domain/durations.ts"
+import { warnEachRetry } from "../retry-warning.ts"
 import { StatusReason, type KubeError } from "./errors.ts"
 import type { Verb } from "./resources.ts"
 
@@ -71,10 +71,7 @@ export const retrySchedule = <E = KubeError>(policy: RetryPolicy): Schedule.Sche
     Schedule.modifyDelay(({ input, attempt }) => Effect.map(Random.next, (unit) => Duration.millis(retryDelayMillis(policy, attempt, input, unit)))),
   )
 
-/**
- * Runs `effect`, repeating it on retryable failures within the policy's budget. Each retry is logged as a warning with
- * the failure it follows: an API server that does not answer costs a connection timeout per try, said nothing else.
- */
+/** Runs `effect`, repeating it on retryable failures within the policy's budget, each retry logged as a warning. */
 export const withRetry =
   (policy: RetryPolicy, verb: Verb) =>
   <A, R>(effect: Effect.Effect<A, KubeError, R>): Effect.Effect<A, KubeError, R> =>
@@ -83,8 +80,6 @@ export const withRetry =
       retrySchedule<KubeError>(policy).pipe(
         Schedule.passthrough,
         Schedule.while(({ input }) => isRetryable(input, verb)),
-        Schedule.tap(({ input, attempt, duration }) =>
-          Effect.logWarning(`${input.message}; retry ${attempt} of ${policy.maxRetries} in ${formatDuration(Math.round(Duration.toMillis(duration)))}`),
-        ),
+        warnEachRetry(policy.maxRetries),
       ),
     )

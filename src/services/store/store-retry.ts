@@ -2,11 +2,10 @@
  * The retry policy of store requests: transient failures only, exponential backoff with jitter, no wait longer than
  * `maxRetryDelayMs` (AWS's SDKs stop at 20 s). Uncapped, `--retries 20` from 250 ms waited 36 hours before its last try:
  * a deadline ended the upload long before, and a live upload could look idle for longer than prune takes for a dead one.
- * Each retry is logged as a warning with the failure it follows: a store that does not answer costs a request's
- * timeout per try, and without it a command would say nothing for many minutes.
+ * Each retry is logged as a warning (`warnEachRetry`).
  */
-import { Duration, Effect, Schedule } from "effect"
-import { formatDuration } from "../../domain/durations.ts"
+import { Effect, Schedule } from "effect"
+import { warnEachRetry } from "../retry-warning.ts"
 import { isRetryableStoreError, type StoreError } from "./store-errors.ts"
 
 export interface RetryOptions {
@@ -25,9 +24,7 @@ const retryPolicy = (options: RetryOptions) =>
     Schedule.setInputType<StoreError>(),
     Schedule.passthrough,
     Schedule.while(({ input, attempt }) => attempt <= options.retries && isRetryableStoreError(input)),
-    Schedule.tap(({ input, attempt, duration }) =>
-      Effect.logWarning(`${input.message}; retry ${attempt} of ${options.retries} in ${formatDuration(Math.round(Duration.toMillis(duration)))}`),
-    ),
+    warnEachRetry(options.retries),
   )
 
 export const retryTransient =
