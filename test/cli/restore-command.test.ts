@@ -7,7 +7,7 @@
  * in test/programs/restore.test.ts and the end-to-end test.)
  */
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { join } from "node:path"
+import { basename, dirname, join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { fakeBackupForSuite, hostFiles, makeHostTree, readManifest, writeScriptedEtcdutl, type HostTree } from "../support/bad-backups.ts"
 import { snapshotTree } from "../support/hostile-tarballs.ts"
@@ -40,6 +40,16 @@ const restoreArgs = (h: ReturnType<typeof host>, ...more: Array<string>) => [
 ]
 
 describe("cluster-backup restore", () => {
+  it("given the directory above the backup: refused before any change, naming the backup below it", async () => {
+    const h = host()
+    const before = snapshotTree(h.root)
+    const [, , ...rest] = restoreArgs(h, "--dry-run")
+    const run = await cli("restore", dirname(h.backupDir), ...rest)
+    expect(run.status).not.toBe(0)
+    expect(run.stderr).toContain(`backups lie below it, in ${basename(h.backupDir)}/: give one of those directories [RestoreInputInvalid]`)
+    expect(snapshotTree(h.root)).toEqual(before)
+  })
+
   it("--dry-run prints the golden plan and changes nothing; the real run performs exactly the steps and actions it printed", async () => {
     const h = host()
     const before = snapshotTree(h.root)

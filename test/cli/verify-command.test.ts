@@ -41,6 +41,15 @@ describe("cluster-backup verify", () => {
     )
   })
 
+  it("a directory with no backup of its own but backups below it (a parent of several, a directory store's root): the failure names them", async () => {
+    const parent = tempDir("cli-verify-parent")
+    copyBackup(backup, join(parent, "b1"))
+    copyBackup(backup, join(parent, "cluster-backup", "abc", "2026-01-02_030405"))
+    const run = await cli("verify", parent, "--etcdutl", etcdutl)
+    expect(run.status).toBe(1)
+    expect(run.stdout).toContain("backups lie below it, in b1/, cluster-backup/abc/2026-01-02_030405/: give one of those directories")
+  })
+
   it("--json prints one document with every check", async () => {
     const run = await cli("verify", "--json", backup, "--etcdutl", etcdutl, "--timestamp", "2026-01-02_030405")
     expect(run.status, run.stderr).toBe(0)

@@ -23,7 +23,8 @@ import { describeFileSystemFailure, errnoCode } from "../../services/file-system
 import { readBackupManifest } from "../backup-dir/backup-manifest-file.ts"
 import { findPartialRestores, findSnapshotCopy } from "./restore-leftovers.ts"
 import { bytesOnDisk, bytesToCopy, fileSystemOf, lstatOrUndefined } from "./restore-preconditions.ts"
-import { selectBackup, type SelectedBackup } from "../verify/verify-selection.ts"
+import { backupDirsBelow, backupsBelowHint } from "../verify/backups-below.ts"
+import { holdsNoBackupFiles, selectBackup, type SelectedBackup } from "../verify/verify-selection.ts"
 import { treeFootprint } from "../../domain/tree-footprint.ts"
 
 export class RestoreInputInvalid extends Schema.TaggedError<RestoreInputInvalid>()("RestoreInputInvalid", {
@@ -178,8 +179,9 @@ export const gatherRestoreInputs = Effect.fn("gatherRestoreInputs")(function* (o
   const host = (path: string) => posix.join(root, path)
 
   const names = yield* attempt("read the backup directory", backupDir, (fs) => fs.readDirectory(backupDir))
+  const below = holdsNoBackupFiles(names) ? backupsBelowHint(yield* backupDirsBelow(backupDir)) : ""
   const selected = yield* Effect.fromResult(selectBackup(names, options.timestamp)).pipe(
-    Effect.mapError((e) => invalid("backup", `${backupDir}: ${e.message}`)),
+    Effect.mapError((e) => invalid("backup", `${backupDir}: ${e.message}${below}`)),
   )
   const manifestPath = posix.join(backupDir, manifestFileName)
   const manifest = yield* readBackupManifest(manifestPath, table).pipe(

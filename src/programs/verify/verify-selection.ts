@@ -28,6 +28,9 @@ interface Group {
   readonly resources: Array<{ readonly name: string; readonly dirty: boolean }>
 }
 
+/** Whether a directory's names include no backup file at all (not even an incomplete backup's). */
+export const holdsNoBackupFiles = (names: ReadonlyArray<string>): boolean => names.every((name) => parseBackupFileName(name) === undefined)
+
 /** Picks the backup named by `timestamp`, or the newest one, among the file names of a directory. */
 export const selectBackup = (names: ReadonlyArray<string>, timestamp?: BackupTimestamp): Result.Result<SelectedBackup, BackupNotFound> => {
   const groups = new Map<BackupTimestamp, Group>()

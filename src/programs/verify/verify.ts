@@ -34,7 +34,8 @@ import { defaultTarLimits, type TarballContents } from "../../services/tarball/t
 import { decodeBackupManifestBytes, type ManifestReadFailure } from "../backup-dir/backup-manifest-file.ts"
 import { digestFile, digestSnapshot, type FileDigest } from "./verify-file-digest.ts"
 import { checkPassed, fail, pass, skip, verdictOf, type VerifyCheck, type VerifyReport } from "./verify-report.ts"
-import { selectBackup, type SelectedBackup } from "./verify-selection.ts"
+import { backupDirsBelow, backupsBelowHint } from "./backups-below.ts"
+import { holdsNoBackupFiles, selectBackup, type SelectedBackup } from "./verify-selection.ts"
 import { checkEntries, checkLayout, checkOperandDirectories, resourcesConfinement } from "./verify-tarball.ts"
 import { testRestore, type TestRestoreOptions } from "./verify-test-restore.ts"
 import { certificateCheck, keyCountCheck, manifestBundleChecks, restoredDecryptionCheck } from "./verify-bundle.ts"
@@ -395,7 +396,8 @@ export const verifyBackupWithEvidence = Effect.fn("verifyBackup")(function* (opt
     : selectBackup(names.success, options.timestamp)
   const expectedFiles = `snapshot_${options.timestamp ?? "<newest timestamp>"}.db and static_kuberesources_${options.timestamp ?? "<newest timestamp>"}.tar.gz`
   if (Result.isFailure(selection)) {
-    return report(undefined, [fail("backup-files", titles.files, expectedFiles, errorMessage(selection.failure))])
+    const below = Result.isSuccess(names) && holdsNoBackupFiles(names.success) ? backupsBelowHint(yield* backupDirsBelow(backupDir)) : ""
+    return report(undefined, [fail("backup-files", titles.files, expectedFiles, `${errorMessage(selection.failure)}${below}`)])
   }
   const selected = selection.success
   const checks: Array<VerifyCheck> = [pass("backup-files", titles.files, expectedFiles, `${selected.snapshot} and ${selected.resources}`)]
