@@ -6,7 +6,7 @@ import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { Result } from "effect"
 import { backupFileNames, formatBackupTimestamp } from "../../../src/domain/archive-names.ts"
-import { selectBackup } from "../../../src/programs/verify/verify-selection.ts"
+import { holdsNoBackupFiles, selectBackup } from "../../../src/programs/verify/verify-selection.ts"
 import { decodeVerifyReport, encodeVerifyReport, renderVerifyReport, type VerifyReport } from "../../../src/programs/verify/verify-report.ts"
 
 // 2000-01-01 .. 2099-12-31, whole seconds.
@@ -34,6 +34,19 @@ describe("selectBackup", () => {
         expect(selected.timestamp).toBe(newest.ts)
         expect(selected.dirty).toBe(newest.dirty)
         expect({ snapshot: selected.snapshot, resources: selected.resources }).toEqual(backupFileNames(newest.ts, newest.dirty))
+      }),
+      { numRuns: 200 },
+    )
+  })
+
+  it("property: a directory of other names alone holds no backup file and selects none; one backup file of any backup, complete or not, is enough to hold one", () => {
+    fc.assert(
+      fc.property(fc.array(noiseArb, { maxLength: 8 }), backupsArb, fc.boolean(), (noise, backups, snapshotOnly) => {
+        expect(holdsNoBackupFiles(noise)).toBe(true)
+        expect(Result.isFailure(selectBackup(noise))).toBe(true)
+        const one = backupFileNames(backups[0]!.ts, backups[0]!.dirty)
+        expect(holdsNoBackupFiles([...noise, snapshotOnly ? one.snapshot : one.resources])).toBe(false)
+        expect(holdsNoBackupFiles([...noise, ...namesOf(backups)])).toBe(false)
       }),
       { numRuns: 200 },
     )
