@@ -66,6 +66,18 @@ describe("cluster-backup prune", { timeout: 180_000 }, () => {
     expect(ls(join(dir, ".cluster-backup"))).toEqual([])
   })
 
+  it("a directory store's root given as a plain directory: nothing removed, and a warning names the backups below and the --prefix that prunes them", async () => {
+    const store = join(dir, "cluster-backup", "abc")
+    for (const ts of ["2026-01-04_000000", "2026-01-05_000000"]) writeFakeBackup(join(store, ts), ts)
+    const before = tree(dir)
+    const run = await cli("prune", dir, "--keep-last", "1")
+    expect(run.status).toBe(0)
+    expect(run.stderr).toContain(
+      `no backup in ${dir} nor in a directory right below it; backups lie below it, in cluster-backup/abc/2026-01-04_000000/, cluster-backup/abc/2026-01-05_000000/: a directory store's backups: prune them as a store, with --prefix cluster-backup/abc`,
+    )
+    expect(tree(dir)).toEqual(before)
+  })
+
   it("removes only a backup's own files from its subdirectory and keeps a user's file there, saying so (exit 0)", async () => {
     writeFakeBackup(join(dir, "old"), "2026-01-01_000000")
     writeFileSync(join(dir, "old", "NOTES.txt"), "why this backup was taken")

@@ -37,6 +37,7 @@ import { backupDirLockPath } from "../backup-dir/backup-dir-lock.ts"
 import { recordDirName } from "../backup-dir/snapshot-record.ts"
 import { applyToLocation, finishRemoving } from "./prune-apply.ts"
 import { fsError, PruneFailed } from "./prune-failed.ts"
+import { backupDirsBelow, backupsBelowHint } from "../verify/backups-below.ts"
 import { afterTakenLocks, type LeftInPlace, type LeftoverGrace, type PruneDecision, plan } from "./prune-plan.ts"
 import { scanAll } from "./prune-scan.ts"
 
@@ -65,6 +66,20 @@ const report = Effect.fnUntraced(function* (decision: PruneDecision, dryRun: boo
   }
   for (const l of decision.left) yield* Effect.logWarning(`${dryRun ? "would leave" : "left"} ${l.path}: ${l.reason}`)
 })
+
+/**
+ * No backup in the directory nor one level below it, but backups deeper: most likely a directory store's root
+ * (`cluster-backup/<cluster-id>/<id>/`), which retention reaches as a store, by its prefix.
+ */
+const warnOfStoreBelow = (dir: string) =>
+  Effect.gen(function* () {
+    const deeper = (yield* backupDirsBelow(dir)).filter((d) => d.includes("/"))
+    const prefix = deeper[0]?.split("/").slice(0, -1).join("/")
+    if (prefix === undefined) return
+    yield* Effect.logWarning(
+      `no backup in ${dir} nor in a directory right below it${backupsBelowHint(deeper, `a directory store's backups: prune them as a store, with --prefix ${prefix}`)}`,
+    )
+  })
 
 export const prune = Effect.fn("prune")(function* (options: PruneOptions) {
   if (!hasRule(options.policy)) {
@@ -102,6 +117,7 @@ export const prune = Effect.fn("prune")(function* (options: PruneOptions) {
         trustedKeys.length === 0 ? directoryWords : trustedWords,
       )
       for (const [id, why] of untrusted) yield* Effect.logWarning(`backup ${id} is not trusted: ${why}`)
+      if (decision.keep.length + decision.remove.length === 0) yield* warnOfStoreBelow(options.dir)
       if (options.dryRun) {
         yield* report(decision, true)
         return decision

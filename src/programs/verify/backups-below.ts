@@ -34,11 +34,11 @@ export const backupDirsBelow = (dir: string) =>
     return found.sort()
   })
 
-/** The refusal's addition naming them (five at most), or nothing. */
-export const backupsBelowHint = (dirs: ReadonlyArray<string>): string =>
+/** The refusal's addition naming them (five at most) and what to do, or nothing. */
+export const backupsBelowHint = (dirs: ReadonlyArray<string>, advice = "give one of those directories"): string =>
   dirs.length === 0
     ? ""
     : `; backups lie below it, in ${dirs
         .slice(0, 5)
         .map((d) => `${d}/`)
-        .join(", ")}${dirs.length > 5 ? ` and ${dirs.length - 5} more` : ""}: give one of those directories`
+        .join(", ")}${dirs.length > 5 ? ` and ${dirs.length - 5} more` : ""}: ${advice}`
