@@ -20,6 +20,7 @@ import { BackupTimestamp, manifestFileName, parseBackupFileName } from "./archiv
 import { encryptedSuffix } from "./backup-manifest.ts"
 import { signatureFileName } from "./manifest-signature-file.ts"
 import { verificationFileName } from "./verification-file.ts"
+import { shortList } from "./short-list.ts"
 
 /** A path segment the layout accepts: no separator, not `.`/`..`, printable ASCII, ≤ 200 bytes. */
 const segmentPattern = /^(?!\.{1,2}$)[A-Za-z0-9._~+=@-]{1,200}$/
@@ -104,12 +105,11 @@ export const elsewhereBackupsHint = (
   where: "deeper" | "beside it",
   deeper: ReadonlyArray<{ readonly prefix: string; readonly manifests: number }>,
 ): string => {
-  const shown = deeper.slice(0, 5).map((d) => `${d.prefix}/ (${d.manifests} backup manifest${d.manifests === 1 ? "" : "s"})`)
-  const more = deeper.length > shown.length ? ` and ${deeper.length - shown.length} more` : ""
+  const shown = shortList(deeper.map((d) => `${d.prefix}/ (${d.manifests} backup manifest${d.manifests === 1 ? "" : "s"})`))
   const first = deeper[0]?.prefix ?? ""
   const clusterId = /^cluster-backup\/([^/]+)$/.exec(first)?.[1]
   return (
-    `no backup under ${prefix === "" ? `${location}'s root` : `${prefix}/ in ${location}`}, but backups lie ${where}: under ${shown.join(", ")}${more}; ` +
+    `no backup under ${prefix === "" ? `${location}'s root` : `${prefix}/ in ${location}`}, but backups lie ${where}: under ${shown}; ` +
     `give --prefix ${first}${clusterId === undefined ? "" : ` (or --cluster-id ${clusterId})`} to reach them`
   )
 }

@@ -5,6 +5,7 @@
  */
 import { Effect, FileSystem, Path } from "effect"
 import { manifestFileName } from "../../domain/archive-names.ts"
+import { shortList } from "../../domain/short-list.ts"
 
 /** A directory store's backups lie three levels below its root. */
 const maxDepth = 3
@@ -36,9 +37,4 @@ export const backupDirsBelow = (dir: string) =>
 
 /** The refusal's addition naming them (five at most) and what to do, or nothing. */
 export const backupsBelowHint = (dirs: ReadonlyArray<string>, advice = "give one of those directories"): string =>
-  dirs.length === 0
-    ? ""
-    : `; backups lie below it, in ${dirs
-        .slice(0, 5)
-        .map((d) => `${d}/`)
-        .join(", ")}${dirs.length > 5 ? ` and ${dirs.length - 5} more` : ""}: ${advice}`
+  dirs.length === 0 ? "" : `; backups lie below it, in ${shortList(dirs.map((d) => `${d}/`))}: ${advice}`

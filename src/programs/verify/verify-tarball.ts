@@ -12,6 +12,7 @@ import { formatRevisionSet, type RevisionSet } from "../../domain/revisions.ts"
 import type { ArchiveEntry, LayoutCheck } from "../../services/tarball/tarball.ts"
 import { verdictOf, type VerifyCheck } from "./verify-report.ts"
 import { isWithin } from "../../domain/path-inside.ts"
+import { shortList } from "../../domain/short-list.ts"
 
 /** Confines entries to `static-pod-resources/` only, so that every out-of-place operand directory can be named afterwards. */
 export const resourcesConfinement: LayoutCheck = (path) =>
@@ -34,9 +35,6 @@ const unitOf = (path: string): string | undefined => {
   const segments = path.split("/")
   return segments.length >= 2 ? `${segments[0]}/${segments[1]}` : undefined
 }
-
-const listOf = (items: ReadonlyArray<string>, max = 5) =>
-  items.length <= max ? items.join(", ") : `${items.slice(0, max).join(", ")} and ${items.length - max} more`
 
 export const expectedUnits = (revisions: RevisionSet, table: OperandTable = defaultOperands): ReadonlyArray<string> =>
   operandList(table).map((o) => podDirectory(o.name, revisions[o.name], table))
@@ -87,7 +85,7 @@ export const checkLayout = (entries: ReadonlyArray<ArchiveEntry>, revisions: Rev
     "tarball-layout",
     "every entry of the operand directories is in the installer layout (configmaps/<name>/<key>, secrets/<name>/<key>, <pod>.yaml)",
     `${inUnits.length} entries in the layout`,
-    problems.length === 0 ? `${inUnits.length} entries in the layout` : `${problems.length} outside it: ${listOf(problems, 3)}`,
+    problems.length === 0 ? `${inUnits.length} entries in the layout` : `${problems.length} outside it: ${shortList(problems, 3)}`,
   )
 }
 
@@ -114,6 +112,6 @@ export const checkEntries = (entries: ReadonlyArray<ArchiveEntry>, manifestEntri
     "tarball-entries",
     "every file in the tarball has the size, mode and sha256 the manifest records",
     `the manifest's ${manifestEntries.length} files`,
-    problems.length === 0 ? `${manifestEntries.length} files, all equal` : `${problems.length} differences: ${listOf(problems)}`,
+    problems.length === 0 ? `${manifestEntries.length} files, all equal` : `${problems.length} differences: ${shortList(problems)}`,
   )
 }
