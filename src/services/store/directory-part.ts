@@ -41,10 +41,17 @@ interface CopyOptions {
   readonly expectedSha256?: string | undefined
   readonly maxBytes?: number | undefined
   readonly refreshEveryMs: number
+  /** Called as the copy goes, with the bytes copied so far. */
+  readonly onProgress?: ((doneBytes: number) => void) | undefined
 }
 
 /** Copies `from` into `to` through `part` (fsync, rename, fsync of the directory), hashing on the way. */
-export const copyAtomically = async (from: string | Uint8Array, to: string, part: string, { expectedSha256, maxBytes, refreshEveryMs }: CopyOptions) => {
+export const copyAtomically = async (
+  from: string | Uint8Array,
+  to: string,
+  part: string,
+  { expectedSha256, maxBytes, refreshEveryMs, onProgress }: CopyOptions,
+) => {
   const handle = await createFreshFile(part, 0o600).catch((e: unknown) => {
     throw Object.assign(e instanceof Error ? e : new Error(String(e)), { where: part })
   })
@@ -104,6 +111,7 @@ export const copyAtomically = async (from: string | Uint8Array, to: string, part
       const chunk = d as Buffer
       hash.update(chunk)
       size += chunk.length
+      onProgress?.(size)
     })
     source.pipe(out)
   }).finally(() => stopRefreshing())

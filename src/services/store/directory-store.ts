@@ -49,7 +49,13 @@ interface Walked {
   readonly skipped: Array<{ path: string; code: string }>
 }
 
-export const makeDirectoryStore = (root: string, { refreshEveryMs = defaultRefreshEveryMs }: { readonly refreshEveryMs?: number } = {}): BackupStoreShape => {
+export interface DirectoryStoreOptions {
+  readonly refreshEveryMs?: number
+  /** Called as a file is copied in or out: bytes of `key` done so far, of its size. */
+  readonly onProgress?: ((key: string, doneBytes: number, totalBytes: number) => void) | undefined
+}
+
+export const makeDirectoryStore = (root: string, { refreshEveryMs = defaultRefreshEveryMs, onProgress }: DirectoryStoreOptions = {}): BackupStoreShape => {
   const store = root
   const pathOf = (key: string) => join(root, ...key.split("/"))
   const badKey = (key: string) =>
@@ -72,11 +78,24 @@ export const makeDirectoryStore = (root: string, { refreshEveryMs = defaultRefre
     ),
   )
 
+  /** Progress of copying `key`, when asked for and the size is known (a file read only up to its size at open). */
+  const progressOf = (key: string, totalBytes: number | undefined) =>
+    onProgress === undefined || totalBytes === undefined ? undefined : (doneBytes: number) => onProgress(key, doneBytes, totalBytes)
+
   const put = (key: string, from: string | Uint8Array, expectedSha256: string | undefined, maxBytes?: number): Effect.Effect<PutResult, StoreError> =>
     Effect.gen(function* () {
       if (!validKey(key)) return yield* badKey(key)
       yield* rootExists
       const to = pathOf(key)
+      const fromSize =
+        typeof from === "string" && onProgress !== undefined
+          ? yield* Effect.promise(() =>
+              statUnlessGone(from).then(
+                (s) => s?.size,
+                () => undefined,
+              ),
+            )
+          : undefined
       yield* Effect.tryPromise({ try: () => mkdir(dirname(to), { recursive: true, mode: 0o700 }), catch: (e) => localIoFailed(dirname(to), "create", e) })
       // What a killed upload of this file left goes first (the room check counts it free); another upload of it still at
       // work then fails to rename its part, instead of both writing.
@@ -85,7 +104,7 @@ export const makeDirectoryStore = (root: string, { refreshEveryMs = defaultRefre
       const written = yield* Effect.tryPromise({
         try: (signal) => {
           signal.addEventListener("abort", () => void rm(part, { force: true }).catch(() => undefined))
-          return copyAtomically(from, to, part, { expectedSha256, maxBytes, refreshEveryMs })
+          return copyAtomically(from, to, part, { expectedSha256, maxBytes, refreshEveryMs, onProgress: progressOf(key, fromSize) })
         },
         catch: (e): StoreError => {
           if (e instanceof BackupFileRefused) return e
@@ -167,9 +186,10 @@ export const makeDirectoryStore = (root: string, { refreshEveryMs = defaultRefre
 
   const getFile = (key: string, path: string): Effect.Effect<PutResult, StoreError> =>
     Effect.gen(function* () {
-      if ((yield* head(key)) === undefined) return yield* missing(key)
+      const stored = yield* head(key)
+      if (stored === undefined) return yield* missing(key)
       const written = yield* Effect.tryPromise({
-        try: () => copyAtomically(pathOf(key), path, `${path}${partSuffix}`, { refreshEveryMs }),
+        try: () => copyAtomically(pathOf(key), path, `${path}${partSuffix}`, { refreshEveryMs, onProgress: progressOf(key, stored.size) }),
         catch: (e) => localIoFailed((e as { where?: string }).where ?? path, "download into", e),
       })
       return { key, ...written }

@@ -44,7 +44,7 @@ export const usesPathStyle = (bucket: string, addressing: "path" | "virtual" | u
 
 export const openStore = (location: StoreLocation, settings: S3Settings, env: Env): Effect.Effect<BackupStoreShape, StoreError> =>
   Effect.gen(function* () {
-    if (location._tag === "Directory") return makeDirectoryStore(resolve(location.path))
+    if (location._tag === "Directory") return makeDirectoryStore(resolve(location.path), { onProgress: settings.transfer?.onProgress })
     const region = settings.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? "us-east-1"
     const custom = settings.endpoint ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL
     // AWS's China regions are under amazonaws.com.cn (as their STS, domain/sts-response.ts).

@@ -36,6 +36,28 @@ const run = Effect.runPromise
 const failure = async (e: Effect.Effect<unknown, unknown>) => JSON.stringify(await Effect.runPromiseExit(e))
 
 describe("the directory store", () => {
+  it("reports the progress of a file copied in and out: the key, the bytes done so far (growing, ending at the size), the size", async () => {
+    const base = mkdtempSync(join(tmpdir(), "directory-store-"))
+    const root = join(base, "store")
+    mkdirSync(root)
+    const progress: Array<[string, number, number]> = []
+    const store = makeDirectoryStore(root, { onProgress: (key, done, total) => void progress.push([key, done, total]) })
+    const data = randomBytes(3 * 1024 * 1024 + 17)
+    writeFileSync(join(base, "snap.db"), data)
+    const expectProgress = (calls: ReadonlyArray<[string, number, number]>) => {
+      expect(calls.length).toBeGreaterThan(1)
+      expect(new Set(calls.map(([k, , t]) => `${k} ${t}`))).toEqual(new Set([`c/b1/snap.db ${data.length}`]))
+      const done = calls.map(([, d]) => d)
+      expect(done).toEqual([...new Set(done)].sort((x, y) => x - y))
+      expect(done.at(-1)).toBe(data.length)
+    }
+    await run(store.putFile("c/b1/snap.db", join(base, "snap.db"), { sha256: sha256(data) }))
+    expectProgress(progress.splice(0))
+    await run(store.getFile("c/b1/snap.db", join(base, "back.db")))
+    expectProgress(progress.splice(0))
+    expect(readFileSync(join(base, "back.db")).equals(data)).toBe(true)
+  })
+
   it("round-trips files byte for byte through <prefix>/<id>/<file>, with no .part left", async () => {
     const { base, root, store } = fresh()
     const data = randomBytes(3 * 1024 * 1024 + 17)

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { openStore, usesPathStyle } from "../../../src/services/store/open-store.ts"
@@ -60,5 +63,18 @@ describe("an S3 endpoint that is not http(s)://host[:port]", () => {
   it("a trailing slash is the host's root, and is taken", async () => {
     const store = await Effect.runPromise(openStore({ _tag: "S3", bucket: "backups", prefix: "p" }, { endpoint: "https://minio.example.com:9000/" }, env))
     expect(store.location).toBe("s3://backups at https://minio.example.com:9000")
+  })
+})
+
+describe("a directory store opened", () => {
+  it("reports a copy's progress to the transfer's onProgress, as an S3 store does", async () => {
+    const base = mkdtempSync(join(tmpdir(), "open-store-"))
+    writeFileSync(join(base, "f"), Buffer.alloc(200_000, 1))
+    const calls: Array<[string, number, number]> = []
+    const store = await Effect.runPromise(
+      openStore({ _tag: "Directory", path: base }, { transfer: { onProgress: (key, done, total) => void calls.push([key, done, total]) } }, {}),
+    )
+    await Effect.runPromise(store.putFile("p/b/f", join(base, "f")))
+    expect(calls.at(-1)).toEqual(["p/b/f", 200_000, 200_000])
   })
 })
