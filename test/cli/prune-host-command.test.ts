@@ -3,7 +3,8 @@
  * with what a restore and a stand-down keep made by hand): exit codes, and kills at any moment.
  */
 import { createHash } from "node:crypto"
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { makeOtherHostTree } from "../support/bad-backups.ts"
@@ -61,6 +62,16 @@ const notKept = (root: string) =>
   snapshotTree(root).filter((line) => ![...kept, ...keptFiles].some((p) => line.split(" ")[2]!.startsWith(p)) && !line.includes(".cluster-backup-"))
 
 describe("cluster-backup prune-host", () => {
+  it("on a --root that is no control-plane host's (no etc/kubernetes), exits 1 saying so and changes nothing", async () => {
+    const root = mkdtempSync(join(tmpdir(), "cb-cli-not-host-"))
+    mkdirSync(join(root, "var/lib/etcd-backup/member"), { recursive: true })
+    const before = snapshotTree(root)
+    const run = await cli("prune-host", "--root", root)
+    expect(run.status).toBe(1)
+    expect(run.stderr).toContain(`error: --root ${root} is not a control-plane host's root: ${root}/etc/kubernetes does not exist; --root must be the host's /`)
+    expect(snapshotTree(root)).toEqual(before)
+  })
+
   it("exits 0 on a dry run and a real run, 1 when the host does not run again, 2 on a bad --older-than", async () => {
     const root = hostWithKept(3)
     const before = snapshotTree(root)

@@ -40,6 +40,19 @@ const restoreArgs = (h: ReturnType<typeof host>, ...more: Array<string>) => [
 ]
 
 describe("cluster-backup restore", () => {
+  it("on a --root that is no control-plane host's (no etc/kubernetes), the dry run and the real run exit 1 saying so and change nothing", async () => {
+    const h = host()
+    rmSync(join(h.root, "etc/kubernetes"), { recursive: true })
+    const before = snapshotTree(h.root)
+    for (const run of [await cli(...restoreArgs(h, "--dry-run")), await cli(...restoreArgs(h))]) {
+      expect(run.status).toBe(1)
+      expect(run.stderr).toContain(
+        `error: --root ${h.root} is not a control-plane host's root: ${h.root}/etc/kubernetes does not exist; --root must be the host's /`,
+      )
+    }
+    expect(snapshotTree(h.root)).toEqual(before)
+  })
+
   it("given the directory above the backup: refused before any change, naming the backup below it", async () => {
     const h = host()
     const before = snapshotTree(h.root)

@@ -2,7 +2,8 @@
  * `cluster-backup stand-down` as a person runs it on another control-plane host (here a tree
  * under a temporary root): the real run, the dry run, a refusal's exit code and message, and kills.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { etcdOnDedicatedDisk, makeOtherHostTree, recordedRestoreId, staticPods, writeRestoredMemberRecord } from "../support/bad-backups.ts"
@@ -54,6 +55,20 @@ describe("cluster-backup stand-down", () => {
     const forced = await cli("stand-down", "--root", root, "--even-on-recovery-host", "--stand-down-id", standDownId)
     expect(forced.status, forced.stderr).toBe(0)
     expect(readdirSync(join(root, "var/lib/etcd"))).toEqual([])
+  })
+
+  it("on a --root that is no control-plane host's (no etc/kubernetes: a debug container's own /), stand-down and --undo exit 1 saying so", async () => {
+    const root = mkdtempSync(join(tmpdir(), "cb-cli-not-host-"))
+    mkdirSync(join(root, "var/lib/etcd"), { recursive: true })
+    const before = snapshotTree(root)
+    for (const more of [[], ["--undo"]]) {
+      const run = await cli("stand-down", "--root", root, ...more)
+      expect(run.status).toBe(1)
+      expect(run.stderr).toContain(
+        `error: --root ${root} is not a control-plane host's root: ${root}/etc/kubernetes does not exist; --root must be the host's / (from oc debug node: --root /host) [RestoreInputInvalid]`,
+      )
+    }
+    expect(snapshotTree(root)).toEqual(before)
   })
 })
 

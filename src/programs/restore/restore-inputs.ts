@@ -105,12 +105,30 @@ const keptRevisionJsons = (root: string) =>
     return kept
   })
 
-/** `--root` as a real path, refused unless it is a directory. */
+/**
+ * `--root` as a real path, refused unless it is a directory holding `/etc/kubernetes`: without it (in `oc debug node`,
+ * the debug container's own `/`), it is no control-plane host's root, and every check would say only that some file
+ * is missing.
+ */
 export const resolveRoot = (rootOption: string) =>
   Effect.gen(function* () {
     const root = yield* attempt("resolve --root", rootOption, (fs) => fs.realPath(resolve(rootOption)))
     if ((yield* attempt("inspect --root", root, (fs) => fs.stat(root))).type !== "Directory")
       return yield* invalid("root", `--root ${rootOption} is not a directory`)
+    const configDir = posix.join(root, hostLayout.configDir)
+    const config = yield* attempt("inspect", configDir, (fs) =>
+      fs.stat(configDir).pipe(
+        Effect.catchIf(
+          (e) => errnoCode(e) === "ENOENT",
+          () => Effect.succeed(undefined),
+        ),
+      ),
+    )
+    if (config?.type !== "Directory")
+      return yield* invalid(
+        "root",
+        `--root ${rootOption} is not a control-plane host's root: ${configDir} ${config === undefined ? "does not exist" : "is not a directory"}; --root must be the host's / (from oc debug node: --root /host)`,
+      )
     return root
   })
 
