@@ -6,7 +6,8 @@
  * Starting on an existing data directory (e.g. one made by `etcdutl snapshot restore`) works the
  * same way: etcd then ignores the initial-cluster flags and serves what the directory holds.
  */
-import { existsSync } from "node:fs"
+import { constants, existsSync } from "node:fs"
+import { access, stat } from "node:fs/promises"
 import { request as httpsRequest } from "node:https"
 import { request as httpRequest } from "node:http"
 import { createServer } from "node:net"
@@ -152,6 +153,29 @@ process.on("exit", () => {
   }
 })
 
+/**
+ * Why `binary` cannot be run (`ENOENT`, `EACCES`, `EISDIR`), or undefined when it can; a bare name is looked up on PATH.
+ * Checked before the start: through setpriv, a missing etcd reads as a member that exited before serving.
+ */
+export const whyNotExecutable = async (binary: string): Promise<string | undefined> => {
+  const candidates = binary.includes("/")
+    ? [binary]
+    : (process.env.PATH ?? "")
+        .split(":")
+        .filter((d) => d !== "")
+        .map((d) => join(d, binary))
+  let why = "ENOENT"
+  for (const candidate of candidates) {
+    const found = await access(candidate, constants.X_OK).then(
+      () => stat(candidate).then((s) => (s.isFile() ? undefined : "EISDIR")),
+      (e: unknown) => (e as { code?: string }).code ?? "EACCES",
+    )
+    if (found === undefined) return undefined
+    if (found !== "ENOENT") why = found
+  }
+  return why
+}
+
 const attempt = Effect.fnUntraced(function* (options: LocalEtcdOptions, clientPort: number, peerPort: number) {
   const fs = yield* FileSystem.FileSystem
   const name = options.name ?? "default"
@@ -242,6 +266,13 @@ export const startLocalEtcd = Effect.fn("startLocalEtcd")(function* (options: Lo
   yield* fs
     .makeDirectory(dirname(options.dataDir), { recursive: true })
     .pipe(Effect.mapError((e) => new LocalEtcdFailed({ dataDir: options.dataDir, message: `cannot create the parent of ${options.dataDir}: ${e.message}` })))
+  const binary = etcdToolPath("etcd", options.etcdBinary)
+  const why = yield* Effect.promise(() => whyNotExecutable(binary))
+  if (why !== undefined)
+    return yield* new LocalEtcdFailed({
+      dataDir: options.dataDir,
+      message: `cannot run ${binary} (${why}${why === "ENOENT" ? ": no such file" : ""}): install etcd (3.5 or newer) or name it explicitly`,
+    })
   const explicitPorts = options.clientPort !== undefined || options.peerPort !== undefined
   let lastError: LocalEtcdFailed | undefined
   for (let i = 0; i < (explicitPorts ? 1 : 3); i++) {

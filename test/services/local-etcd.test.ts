@@ -1,8 +1,10 @@
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
-import { startLocalEtcd } from "../../src/services/local-etcd.ts"
+import { startLocalEtcd, whyNotExecutable } from "../../src/services/local-etcd.ts"
 import { etcd3Client, etcdctlSnapshotSave, restoreSnapshot, startTlsEtcd } from "../support/etcd-fixture.ts"
 import { scopedTempDir } from "../support/temp-dir.ts"
 
@@ -125,4 +127,36 @@ describe("startLocalEtcd", () => {
       }),
     ).pipe(Effect.provide(NodeServices.layer)),
   )
+
+  it.live("an etcd binary that cannot be run (missing, not executable, a directory) fails before the start, naming it and why", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const dir = yield* scopedTempDir("no-etcd")
+        const notExecutable = join(dir, "etcd-text")
+        writeFileSync(notExecutable, "not a program\n", { mode: 0o644 })
+        for (const [binary, why] of [
+          [join(dir, "missing"), "ENOENT: no such file"],
+          [notExecutable, "EACCES"],
+          [dir, "EISDIR"],
+        ] as const) {
+          const error = yield* Effect.flip(startLocalEtcd({ dataDir: join(dir, "data"), etcdBinary: binary }))
+          assert.strictEqual(error._tag, "LocalEtcdFailed")
+          assert.strictEqual(error.message, `cannot run ${binary} (${why}): install etcd (3.5 or newer) or name it explicitly`)
+        }
+      }),
+    ).pipe(Effect.provide(NodeServices.layer)),
+  )
+
+  it("a bare name is looked up on PATH", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "which-"))
+    writeFileSync(join(dir, "tool"), "#!/bin/sh\n", { mode: 0o755 })
+    const path = process.env.PATH
+    try {
+      process.env.PATH = `/nonexistent:${dir}`
+      assert.isUndefined(await whyNotExecutable("tool"))
+      assert.strictEqual(await whyNotExecutable("no-such-tool"), "ENOENT")
+    } finally {
+      process.env.PATH = path
+    }
+  })
 })
