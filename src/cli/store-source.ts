@@ -11,6 +11,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Layer, Option, Schema } from "effect"
 import { CliError, Flag } from "effect/cli"
+import { backupIdArgumentsFor } from "../domain/store-location.ts"
 import { BackupStore } from "../services/store/backup-store.ts"
 import { openStoreFromFlags, storeFlags, type StoreFlagValues } from "./store-flags.ts"
 import { transferProgress } from "./transfer-progress.ts"
@@ -71,9 +72,14 @@ export const backupSource = (
   Effect.gen(function* () {
     if (Option.isNone(flags.backupId)) {
       if (argument.startsWith("s3://")) {
+        const named = backupIdArgumentsFor(argument)
         return yield* new StoreBackupIdMissing({
           location: argument,
-          message: `${argument} is a store, not a backup directory: give the backup with --backup-id ID (see cluster-backup list ${argument})`,
+          message: `${argument} is a store, not a backup directory: ${
+            named === undefined
+              ? `give the backup with --backup-id ID (see cluster-backup list ${argument})`
+              : `name the backup with --backup-id and the store without it: ${named}`
+          }`,
         })
       }
       yield* checkIdentityOnDirectory(command, argument, flags.identity)

@@ -5,6 +5,7 @@
  * `--cluster-id`; a directory without either uses its root (a volume of one cluster).
  */
 import { Result, Schema } from "effect"
+import { BackupTimestamp } from "./archive-names.ts"
 import { defaultPrefix, isLayoutSegment, normalizePrefix } from "./store-layout.ts"
 
 export class StoreLocationInvalid extends Schema.TaggedError<StoreLocationInvalid>()("StoreLocationInvalid", {
@@ -61,4 +62,21 @@ export const storePrefix = (
       message: `s3://${location.bucket} has no prefix: give s3://${location.bucket}/<prefix>, --prefix, or --cluster-id (ClusterVersion spec.clusterID) for cluster-backup/<cluster-id>, so clusters sharing the bucket stay apart`,
     }),
   )
+}
+
+const isBackupTimestamp = Schema.is(BackupTimestamp)
+
+/**
+ * An s3:// URL whose last segment names a backup (its timestamp, or `latest`), as a backup's place in the store reads
+ * (`s3://bucket/prefix/2026-01-02_030405`): the arguments that name that backup (`s3://bucket/prefix --backup-id
+ * 2026-01-02_030405`; at the bucket's root, with `--prefix ""`); undefined for any other location.
+ */
+export const backupIdArgumentsFor = (raw: string): string | undefined => {
+  const location = Result.getOrUndefined(parseStoreLocation(raw))
+  if (location?._tag !== "S3" || location.prefix === undefined) return undefined
+  const segments = location.prefix.split("/")
+  const id = segments.at(-1)!
+  if (id !== "latest" && !isBackupTimestamp(id)) return undefined
+  const store = segments.length === 1 ? `s3://${location.bucket} --prefix ""` : `s3://${location.bucket}/${segments.slice(0, -1).join("/")}`
+  return `${store} --backup-id ${id}`
 }

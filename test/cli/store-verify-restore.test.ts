@@ -70,6 +70,11 @@ describe("verify and restore from a store", { timeout: 150_000 }, () => {
     const noId = await cli(["verify", "s3://some-bucket/p", "--etcdutl", etcdutl])
     expect(noId.status).toBe(1)
     expect(noId.stderr).toContain("s3://some-bucket/p is a store, not a backup directory: give the backup with --backup-id ID")
+    const idInUrl = await cli(["verify", `s3://some-bucket/p/${id}`, "--etcdutl", etcdutl])
+    expect(idInUrl.status).toBe(1)
+    expect(idInUrl.stderr).toContain(
+      `s3://some-bucket/p/${id} is a store, not a backup directory: name the backup with --backup-id and the store without it: s3://some-bucket/p --backup-id ${id}`,
+    )
   })
 
   it("restore: downloads into <root>/var/lib/etcd-backup/downloads/<id> and restores; a damaged stored copy changes nothing on the host", async () => {

@@ -1,7 +1,8 @@
 import { fc, test } from "@fast-check/vitest"
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
-import { parseStoreLocation, storePrefix } from "../../src/domain/store-location.ts"
+import { formatBackupTimestamp } from "../../src/domain/archive-names.ts"
+import { backupIdArgumentsFor, parseStoreLocation, storePrefix } from "../../src/domain/store-location.ts"
 
 const ok = <A, E>(r: Result.Result<A, E>): A => {
   if (Result.isFailure(r)) throw new Error(JSON.stringify(r.failure))
@@ -38,5 +39,29 @@ describe("storePrefix", () => {
     // The bucket's root is a store location too, asked for explicitly.
     expect(ok(storePrefix(s3, "", undefined))).toBe("")
     expect(ok(storePrefix({ _tag: "Directory", path: "/x" }, undefined, undefined))).toBe("")
+  })
+})
+
+describe("backupIdArgumentsFor", () => {
+  it("an s3:// URL ending in a backup's timestamp or latest: the store without it and --backup-id", () => {
+    expect(backupIdArgumentsFor("s3://bkt/cluster-backup/abc/2026-01-02_030405")).toBe("s3://bkt/cluster-backup/abc --backup-id 2026-01-02_030405")
+    expect(backupIdArgumentsFor("s3://bkt/p/latest/")).toBe("s3://bkt/p --backup-id latest")
+    expect(backupIdArgumentsFor("s3://bkt/2026-01-02_030405")).toBe('s3://bkt --prefix "" --backup-id 2026-01-02_030405')
+    for (const other of ["s3://bkt/p", "s3://bkt", "s3://bkt/p/2026-02-30_000000", "/mnt/p/2026-01-02_030405", "s3://Bad/p/latest"])
+      expect(backupIdArgumentsFor(other)).toBeUndefined()
+  })
+
+  test.prop([
+    fc.array(fc.stringMatching(/^[a-z0-9][a-z0-9_-]{0,8}$/), { maxLength: 3 }),
+    fc.date({ min: new Date("1970-01-01T00:00:00Z"), max: new Date("9999-12-31T23:59:59Z"), noInvalidDate: true }),
+  ])("the suggested store and id name the same place as the URL", (segments, at) => {
+    const id = formatBackupTimestamp(at)
+    const suggested = backupIdArgumentsFor(`s3://bucket/${[...segments, id].join("/")}`)
+    expect(suggested).toBeDefined()
+    const [store, ...flags] = suggested!.split(" ")
+    const location = ok(parseStoreLocation(store!))
+    const prefix = ok(storePrefix(location, flags[0] === "--prefix" ? "" : undefined, undefined))
+    expect(prefix).toBe(segments.join("/"))
+    expect(flags.slice(-2)).toEqual(["--backup-id", id])
   })
 })
