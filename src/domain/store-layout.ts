@@ -114,6 +114,19 @@ export const elsewhereBackupsHint = (
   )
 }
 
+/** Whether the listing's keys outside this layout hold a manifest right under `prefix`: the prefix is a backup's own directory. */
+export const holdsOwnBackupManifest = (prefix: string, foreignKeys: ReadonlyArray<string>): boolean =>
+  foreignKeys.includes(`${listingPrefix(prefix)}${manifestFileName}`)
+
+/** What to say when the prefix listed is a backup's own directory (`<prefix>/<id>` given as the prefix, or a backup directory as the store). */
+export const ownBackupHint = (location: string, prefix: string): string => {
+  if (prefix === "")
+    return `no backup under ${location}'s root: it holds a backup's own files (${manifestFileName}): it is a backup directory, not a store; verify and restore take it as it is, list and download take the directory above it`
+  const segments = prefix.split("/")
+  const parent = segments.slice(0, -1).join("/")
+  return `no backup under ${prefix}/ in ${location}: it is a backup's own directory; give --prefix ${parent === "" ? '""' : parent} and the backup ID ${segments.at(-1)} to reach it`
+}
+
 /** An object as a store lists it. */
 export interface StoredObject {
   readonly key: string

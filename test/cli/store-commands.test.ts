@@ -183,6 +183,18 @@ describe("backup-upload, list and download", { timeout: 150_000 }, () => {
     expect(beside.stderr).toContain(
       `no backup under cluster-backup/${other}/ in ${root}, but backups lie beside it: under cluster-backup/${clusterId}/ (1 backup manifest); give --prefix cluster-backup/${clusterId} (or --cluster-id ${clusterId}) to reach them`,
     )
+    // The backup's own directory given as the prefix, or as the store.
+    const own = await runCli(["list", root, "--prefix", `cluster-backup/${clusterId}/2026-01-02_030405`, "--json"])
+    expect(JSON.parse(own.stdout)).toEqual([])
+    expect(own.stderr).toContain(
+      `no backup under cluster-backup/${clusterId}/2026-01-02_030405/ in ${root}: it is a backup's own directory; give --prefix cluster-backup/${clusterId} and the backup ID 2026-01-02_030405 to reach it`,
+    )
+    const dir = join(root, "cluster-backup", clusterId, "2026-01-02_030405")
+    const asStore = await runCli(["list", dir, "--json"])
+    expect(JSON.parse(asStore.stdout)).toEqual([])
+    expect(asStore.stderr).toContain(
+      `no backup under ${dir}'s root: it holds a backup's own files (backup-manifest.json): it is a backup directory, not a store`,
+    )
   })
 
   it("the same round trip through a directory store", async () => {

@@ -7,6 +7,8 @@ import {
   BackupId,
   deeperBackupPrefixes,
   elsewhereBackupsHint,
+  holdsOwnBackupManifest,
+  ownBackupHint,
   parentPrefix,
   defaultPrefix,
   emptyListing,
@@ -107,6 +109,19 @@ describe("backups deeper than the prefix listed", () => {
     expect(parentPrefix(prefix === "" ? last : `${prefix}/${last}`)).toBe(prefix)
     expect(parentPrefix("")).toBeUndefined()
   })
+
+  test.prop([prefixArb, segmentArb, segmentArb])(
+    "a manifest right under the prefix makes it a backup's own directory: the hint names the prefix above it and the ID",
+    (prefix, id, other) => {
+      const own = prefix === "" ? id : `${prefix}/${id}`
+      expect(holdsOwnBackupManifest(own, [objectKey(prefix, id, manifestFileName)])).toBe(true)
+      expect(holdsOwnBackupManifest(own, [objectKey(own, other, manifestFileName), `${own}/${other}`])).toBe(other === manifestFileName)
+      expect(ownBackupHint("s3://b", own)).toBe(
+        `no backup under ${own}/ in s3://b: it is a backup's own directory; give --prefix ${prefix === "" ? '""' : prefix} and the backup ID ${id} to reach it`,
+      )
+      expect(holdsOwnBackupManifest("", [manifestFileName])).toBe(true)
+    },
+  )
 
   it("the hint names where they are (five at most), and --cluster-id where the prefix is the default one", () => {
     const hint = elsewhereBackupsHint("/mnt/store", "", "deeper", [{ prefix: "cluster-backup/5f1c", manifests: 3 }])

@@ -12,6 +12,8 @@ import {
   backupCompleteness,
   deeperBackupPrefixes,
   elsewhereBackupsHint,
+  holdsOwnBackupManifest,
+  ownBackupHint,
   parentPrefix,
   emptyListing,
   foldListingPage,
@@ -108,7 +110,8 @@ export const listBackups = Effect.fn("listBackups")(function* (prefix: string) {
   const listed: Array<ListedBackup> = []
   let state: ListingState = emptyListing
   let next: string | undefined
-  // Backup manifests below the prefix's own backups: none listed, they are most likely what was looked for.
+  // Manifests outside this layout: below the prefix's own backups (with none listed, most likely what was looked for), or
+  // right under the prefix (a backup's own directory given as the store).
   const deeperManifests: Array<string> = []
   do {
     const page = yield* store.listPage(listingPrefix(prefix), next)
@@ -128,7 +131,7 @@ export const listBackups = Effect.fn("listBackups")(function* (prefix: string) {
       ),
     )
     state = folded.state
-    deeperManifests.push(...folded.foreign.filter((key) => key.endsWith(`/${manifestFileName}`)))
+    deeperManifests.push(...folded.foreign.filter((key) => key === manifestFileName || key.endsWith(`/${manifestFileName}`)))
     const described = yield* Effect.forEach(
       folded.backups,
       (b) =>
@@ -146,6 +149,8 @@ export const listBackups = Effect.fn("listBackups")(function* (prefix: string) {
     )
     listed.push(...described)
   } while (next !== undefined)
-  if (listed.length === 0) yield* warnOfBackupsElsewhere(prefix, deeperManifests)
+  // A backup's own directory listed as a store may also show the backup's hidden work directory as a backup.
+  if (holdsOwnBackupManifest(prefix, deeperManifests)) yield* Effect.logWarning(ownBackupHint(store.location, prefix))
+  else if (listed.length === 0) yield* warnOfBackupsElsewhere(prefix, deeperManifests)
   return listed
 })
