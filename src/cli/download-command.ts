@@ -19,7 +19,10 @@ export const downloadCommand = Command.make(
   "download",
   {
     store: Argument.String("store").pipe(Argument.withDescription("s3://bucket[/prefix] or a directory")),
-    id: Argument.String("id").pipe(backupIdCheck, Argument.withDescription("The backup's id (see list), or latest: the newest complete backup")),
+    id: Argument.String("id").pipe(
+      backupIdCheck("download takes STORE ID DIR, in that order: the store, the backup's ID (see list), the directory to download into"),
+      Argument.withDescription("The backup's id (see list), or latest: the newest complete backup"),
+    ),
     dir: Argument.String("dir").pipe(Argument.withDescription("Directory to download into (created if missing)")),
     ...storeFlags,
     ...identityFlags,

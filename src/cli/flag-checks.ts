@@ -69,7 +69,11 @@ export const checkedWith = (problem: (text: string) => string | undefined) =>
  * A backup's id in a store: one segment of its layout (`<prefix>/<id>/<file>`), never `..`, a `/`
  * or empty, which would name another place in the store and, as a download directory's name, on the host.
  */
-export const backupIdCheck = check<string>(isLayoutSegment, () => "a backup id (see list): letters, digits and . _ ~ + = @ -, not . or ..")
+export const backupIdCheck = (whereAPathBelongs: string) =>
+  check<string>(
+    isLayoutSegment,
+    (value) => `a backup id (see list): letters, digits and . _ ~ + = @ -, not . or ..${value.includes("/") ? `; not a path: ${whereAPathBelongs}` : ""}`,
+  )
 
 /** `--revisions`: exactly one revision per operand (`parseRevisionsFlag`), or what is wrong with it. */
 export const revisionsCheck = checkedWith((text) => {

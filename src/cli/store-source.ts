@@ -28,7 +28,7 @@ export class StoreBackupIdMissing extends Schema.TaggedError<StoreBackupIdMissin
 
 export const storeSourceFlags = (workDirDefault: string) => ({
   backupId: Flag.String("backup-id").pipe(
-    backupIdCheck,
+    backupIdCheck("the store is the command's argument, the backup's ID alone goes with --backup-id"),
     Flag.optional,
     Flag.withMetavar("ID"),
     Flag.withDescription(

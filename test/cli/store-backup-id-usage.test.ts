@@ -36,3 +36,19 @@ describe("a backup id that is not one segment of the store's layout", () => {
     90_000,
   )
 })
+
+describe("a path where the backup id goes", () => {
+  it("download STORE/ID DIR (the id in the store's URL, the directory taken for the id): exit 2 saying the order of the arguments", async () => {
+    const run = await runCli(["download", "s3://bkt/p/2026-01-02_030405", join(tempDir("backup-id-path"), "into")], { timeoutMs: 60_000 })
+    expect(run.status).toBe(2)
+    expect(run.stderr).toContain(
+      "not a path: download takes STORE ID DIR, in that order: the store, the backup's ID (see list), the directory to download into",
+    )
+  })
+
+  it("--backup-id <prefix>/<id>: exit 2 saying the store is the argument", async () => {
+    const run = await runCli(["verify", "s3://bkt/p", "--backup-id", "p/2026-01-02_030405"], { timeoutMs: 60_000 })
+    expect(run.status).toBe(2)
+    expect(run.stderr).toContain("not a path: the store is the command's argument, the backup's ID alone goes with --backup-id")
+  })
+})
