@@ -77,6 +77,18 @@ describe("verify and restore from a store", { timeout: 150_000 }, () => {
     )
   })
 
+  it("restore onto a --root that is no control-plane host's (no etc/kubernetes): refused before the backup is downloaded into it", async () => {
+    const store = await directoryStore()
+    const root = tempDir("not-a-host", work)
+    mkdirSync(join(root, "var/lib"), { recursive: true })
+    const before = snapshotTree(root)
+    const run = await cli(["restore", store, "--backup-id", id, "--root", root, "--member-name", "master-0", "--dry-run", "--etcdutl", etcdutl])
+    expect(run.status).toBe(1)
+    expect(run.stderr).toContain(`--root ${root} is not a control-plane host's root: ${root}/etc/kubernetes does not exist`)
+    expect(run.stderr).not.toContain("downloading")
+    expect(snapshotTree(root)).toEqual(before)
+  })
+
   it("restore: downloads into <root>/var/lib/etcd-backup/downloads/<id> and restores; a damaged stored copy changes nothing on the host", async () => {
     const store = await directoryStore()
     const host = makeHostTree(work, backup)
