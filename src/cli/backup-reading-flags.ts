@@ -40,7 +40,13 @@ export interface BackupChoiceValues extends StoreSourceValues {
  * The backup directory the command runs on (see `backupSource`) and the backup in it: the one
  * downloaded from a store (`downloaded`), else --timestamp's (undefined: the newest).
  */
-export const chosenBackup = (command: string, flags: BackupChoiceValues, defaultWorkDir: DefaultWorkDir, trustedKeys: ReadonlyArray<TrustedKey> = []) =>
-  backupSource(command, flags.backupDir, flags, defaultWorkDir, trustedKeys).pipe(
+export const chosenBackup = <E = never, R = never>(
+  command: string,
+  flags: BackupChoiceValues,
+  defaultWorkDir: DefaultWorkDir,
+  trustedKeys: ReadonlyArray<TrustedKey> = [],
+  beforeDownload: Effect.Effect<unknown, E, R> = Effect.void,
+) =>
+  backupSource(command, flags.backupDir, flags, defaultWorkDir, trustedKeys, beforeDownload).pipe(
     Effect.map((source) => ({ dir: source.dir, timestamp: source.timestamp ?? Option.getOrUndefined(flags.timestamp), downloaded: source.downloaded })),
   )

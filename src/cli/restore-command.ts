@@ -118,10 +118,15 @@ export const restoreCommand = Command.make(
         const { readTrustedKeys } = yield* Effect.promise(() => import("../programs/backup-dir/manifest-authenticity.ts"))
         const trustedKeys = yield* readTrustedKeys(flags.trustedKeys)
         if (trustedKeys.length === 0) yield* Effect.logWarning("no --trusted-key given: the backup's signature is not checked, it is unauthenticated")
-        // A root that is no control-plane host's is refused before a store's backup is downloaded into it.
         const { resolveRoot } = yield* Effect.promise(() => import("../programs/restore/restore-inputs.ts"))
-        yield* resolveRoot(flags.root)
-        const backup = yield* chosenBackup("restore", flags, { _tag: "Kept", under: join(flags.root, "var", "lib", "etcd-backup", "downloads") }, trustedKeys)
+        // A root that is no control-plane host's is refused before a store's backup is downloaded into it.
+        const backup = yield* chosenBackup(
+          "restore",
+          flags,
+          { _tag: "Kept", under: join(flags.root, "var", "lib", "etcd-backup", "downloads") },
+          trustedKeys,
+          resolveRoot(flags.root),
+        )
         yield* restoreBackup({
           backupDir: backup.dir,
           keptDownload: backup.downloaded ? backup.dir : undefined,

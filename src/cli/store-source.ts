@@ -60,14 +60,16 @@ export type DefaultWorkDir = { readonly _tag: "Temporary" } | { readonly _tag: "
  * store's backup was downloaded into. The work directory is owned by this run for the enclosing
  * scope (a run lock beside it), and what killed runs of the same command left there is swept
  * first (services/owned-work-dir.ts). --timestamp with --backup-id is a usage error:
- * the backup id names the backup already.
+ * the backup id names the backup already. `beforeDownload` runs once the flags are judged, before the store is opened:
+ * what would refuse the command afterwards in any case (restore's root) refuses it before a download.
  */
-export const backupSource = (
+export const backupSource = <E = never, R = never>(
   command: string,
   argument: string,
   flags: StoreSourceValues,
   defaultWorkDir: DefaultWorkDir,
   trustedKeys: ReadonlyArray<TrustedKey> = [],
+  beforeDownload: Effect.Effect<unknown, E, R> = Effect.void,
 ) =>
   Effect.gen(function* () {
     if (Option.isNone(flags.backupId)) {
@@ -99,6 +101,7 @@ export const backupSource = (
       })
     }
     if (Option.isSome(flags.workDir)) yield* downloadDirOutsideStore(command, argument, flags, flags.workDir.value, { name: "work-dir", kind: "flag" })
+    yield* beforeDownload
     const identities = yield* readGivenIdentities(flags)
     const { store, prefix } = yield* openStoreFromFlags(
       argument,
