@@ -68,6 +68,9 @@ export const verifyCommand = Command.make(
         )
         // A key file that cannot be read is the caller's mistake: said before anything is downloaded.
         const trustedKeys = yield* readTrustedKeys(flags.trustedKeys)
+        const { checkReplaceable, writeFileAtomic } = yield* Effect.promise(() => import("../services/atomic-files.ts"))
+        // A report that cannot be written fails the run: said before the checks (and a download), not after them.
+        if (Option.isSome(flags.reportOut)) yield* checkReplaceable(flags.reportOut.value)
         const backup = yield* chosenBackup("verify", flags, { _tag: "Temporary" }, trustedKeys)
         const report = yield* verifyBackup({
           backupDir: backup.dir,
@@ -82,7 +85,6 @@ export const verifyCommand = Command.make(
         }).pipe(Effect.provide(Etcdutl.live(flags.etcdutl)))
         yield* Effect.sync(() => process.stdout.write(flags.json ? encodeVerifyReport(report) : renderVerifyReport(report)))
         if (Option.isSome(flags.reportOut)) {
-          const { writeFileAtomic } = yield* Effect.promise(() => import("../services/atomic-files.ts"))
           // Readable by the pod's other containers (the upload) and by whoever lists the backup directory.
           yield* writeFileAtomic(flags.reportOut.value, new TextEncoder().encode(encodeVerifyReport(report)), 0o644)
         }

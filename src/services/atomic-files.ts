@@ -2,11 +2,11 @@
  * Writing backup files so that a crash or a failure never leaves a half-written file under its
  * final name: write `<name>.part`/a temp name, fsync it, rename, fsync the directory.
  */
-import { lstat } from "node:fs/promises"
+import { lstat, rm } from "node:fs/promises"
 import { Effect, FileSystem, Path, Schema } from "effect"
 import { type BackupFileRefused, readBackupFileBytes } from "./backup-file.ts"
 import { fsyncDirectory } from "./file-steps.ts"
-import { replaceThroughFreshFile } from "./fresh-file.ts"
+import { createFreshFile, replaceThroughFreshFile } from "./fresh-file.ts"
 import { describeFileSystemFailure, errnoCode, FileSystemFailureFields } from "./file-system-error.ts"
 
 /** A file operation failed: the errno code, the path, and a message saying what to do. */
@@ -127,6 +127,21 @@ export const removeQuietly = (path: string) => Effect.flatMap(FileSystem.FileSys
  * written and fsynced, renamed over `path`, and the directory fsynced. On any failure or
  * interruption the temp file is removed and `path` is untouched.
  */
+/**
+ * Whether `writeFileAtomic` could replace `path`: its temp file created and removed, and no directory at `path`. For an
+ * output written only after a long run (verify's report), so a mistyped path fails at once instead of at the end.
+ */
+export const checkReplaceable = (path: string): Effect.Effect<void, BackupFileError> =>
+  Effect.tryPromise({
+    try: async () => {
+      if ((await lstat(path).catch(() => undefined))?.isDirectory() === true) throw Object.assign(new Error(`${path} is a directory`), { code: "EISDIR" })
+      const probe = `${path}.tmp-${process.pid}`
+      await (await createFreshFile(probe, 0o600)).close()
+      await rm(probe, { force: true })
+    },
+    catch: fileError("write", path),
+  })
+
 export const writeFileAtomic = Effect.fnUntraced(function* (path: string, data: Uint8Array, mode = 0o600) {
   const paths = yield* Path.Path
   yield* Effect.tryPromise({ try: () => replaceThroughFreshFile(`${path}.tmp-${process.pid}`, path, data, mode), catch: fileError("write", path) })

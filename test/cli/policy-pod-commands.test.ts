@@ -5,7 +5,7 @@
  * reads from the termination message, only once the upload (and the prune) are over, and `list`
  * shows the backup verified.
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Result } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
@@ -92,6 +92,20 @@ describe("a policy pod's verify, upload and report", { timeout: 200_000 }, () =>
     const verify = await cli("verify", dir, "--etcdutl", etcdutl, "--report-out", out)
     expect(verify.status).toBe(1)
     expect(Result.getOrThrow(decodeVerifyReport(readFileSync(out, "utf8"))).passed).toBe(false)
+  })
+
+  it("verify --report-out where no report can be written: exit 1 before any check, and no temporary file left where one could", async () => {
+    const dir = copyBackup(backup, join(tempDir("unwritable", work), "backup"))
+    for (const out of [join(dir, "missing", "verification.json"), dir]) {
+      const verify = await cli("verify", dir, "--etcdutl", etcdutl, "--report-out", out)
+      expect(verify.status).toBe(1)
+      expect(verify.stderr).toContain(`error: cannot write ${out}: `)
+      expect(verify.stdout).not.toContain("PASS")
+    }
+    const before = readdirSync(dir).sort()
+    const ok = await cli("verify", dir, "--etcdutl", etcdutl, "--report-out", join(dir, "verification.json"))
+    expect(ok.status, ok.stderr).toBe(0)
+    expect(readdirSync(dir).sort()).toEqual([...before, "verification.json"].sort())
   })
 
   it("writes no report when the upload fails, and exits non-zero", async () => {
