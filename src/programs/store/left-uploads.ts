@@ -9,19 +9,25 @@ import { Effect } from "effect"
 import { failureText } from "../../domain/failure-text.ts"
 import { isOwnKey, listingPrefix, type PendingUpload } from "../../domain/store-layout.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
+import type { StoreBucketMissing, StoreError } from "../../services/store/store-errors.ts"
 
-/** The pending uploads of backup `id`'s own files; none, with a warning, when the store cannot list them. */
-export const leftUploadsOf = (prefix: string, id: string): Effect.Effect<ReadonlyArray<PendingUpload>, never, BackupStore> =>
+/**
+ * The pending uploads of backup `id`'s own files; none, with a warning, when the store cannot list them. A store that is
+ * not there (no bucket, no directory) fails: the upload would fail on it too, and that failure says it all.
+ */
+export const leftUploadsOf = (prefix: string, id: string): Effect.Effect<ReadonlyArray<PendingUpload>, StoreBucketMissing, BackupStore> =>
   Effect.gen(function* () {
     const store = yield* BackupStore
     const pending = yield* store.pendingUploads(listingPrefix(prefix, id))
     return pending.filter((u) => isOwnKey(prefix, u.key))
   }).pipe(
-    Effect.catch((e) =>
-      Effect.as(
-        Effect.logWarning(`could not list the multipart uploads earlier runs left under ${listingPrefix(prefix, id)}: ${failureText(e)}; prune removes them`),
-        [],
-      ),
+    Effect.catchIf(
+      (e): e is Exclude<StoreError, StoreBucketMissing> => e._tag !== "StoreBucketMissing",
+      (e) =>
+        Effect.as(
+          Effect.logWarning(`could not list the multipart uploads earlier runs left under ${listingPrefix(prefix, id)}: ${failureText(e)}; prune removes them`),
+          [],
+        ),
     ),
   )
 

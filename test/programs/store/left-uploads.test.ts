@@ -6,6 +6,7 @@ import { uploadBackup } from "../../../src/programs/store/store-upload.ts"
 import { DiskSpace } from "../../../src/services/disk-space.ts"
 import { BackupStore } from "../../../src/services/store/backup-store.ts"
 import { makeMemoryStore, unavailable, type MemoryStore } from "../../../src/services/store/memory-store.ts"
+import { StoreBucketMissing } from "../../../src/services/store/store-errors.ts"
 import { fakeBackupForSuite, readManifest } from "../../support/bad-backups.ts"
 
 const prefix = "cluster-backup/0000-cluster"
@@ -45,6 +46,19 @@ describe("the multipart uploads killed runs left", () => {
     expect(exit._tag, String(exit)).toBe("Success")
     expect(lines.some((l) => l.startsWith("could not list the multipart uploads earlier runs left"))).toBe(true)
     expect([...store.objects.keys()].some((k) => k.endsWith("backup-manifest.json"))).toBe(true)
+  })
+
+  it("a store that is not there (no bucket, no directory): the upload fails with that, and no warning about the uploads comes first", async () => {
+    const store = makeMemoryStore({
+      faults: (operation) =>
+        operation === "ListMultipartUploads" || operation === "PUT"
+          ? Effect.fail(new StoreBucketMissing({ store: "s3://gone", bucket: "gone", message: "bucket gone does not exist" }))
+          : Effect.void,
+    })
+    const { exit, lines } = await upload(store)
+    expect(exit._tag).toBe("Failure")
+    expect(String(exit)).toContain("StoreBucketMissing")
+    expect(lines.filter((l) => l.startsWith("could not list the multipart uploads"))).toEqual([])
   })
 
   it("an upload that fails leaves them for prune", async () => {
