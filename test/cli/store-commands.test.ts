@@ -197,6 +197,20 @@ describe("backup-upload, list and download", { timeout: 150_000 }, () => {
     )
   })
 
+  it("backup-upload given the directory above the backup: refused, naming the backup below it; given an empty one: no finished backup", async () => {
+    const parent = dirname(copyBackup(backup, join(tempDir("store-cli-parent"), "b1")))
+    const store = tempDir("store-cli-parent-store")
+    const above = await runCli(["backup-upload", "--store", store, "--backup-dir", parent])
+    expect(above.status).toBe(1)
+    expect(above.stderr).toContain(
+      `error: ${parent} holds no finished backup: no backup-manifest.json (backup-create writes it last); backups lie below it, in b1/: give the backup's own directory [BackupToUploadInvalid]`,
+    )
+    const empty = await runCli(["backup-upload", "--store", store, "--backup-dir", tempDir("store-cli-empty")])
+    expect(empty.status).toBe(1)
+    expect(empty.stderr).toContain("holds no finished backup: no backup-manifest.json (backup-create writes it last) [BackupToUploadInvalid]")
+    expect(readdirSync(store)).toEqual([])
+  })
+
   it("the same round trip through a directory store", async () => {
     const root = tempDir("store-cli-dir")
     expect((await runCli(["backup-upload", "--store", root, "--backup-dir", backup])).status).toBe(0)

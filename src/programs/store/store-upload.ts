@@ -13,6 +13,7 @@
  * When verify passed the backup in the pod (its verification.json), the stored manifest records that
  * too (`verification`), signed with it.
  */
+import { stat } from "node:fs/promises"
 import { join } from "node:path"
 import { Effect, Result } from "effect"
 import { manifestFileName } from "../../domain/archive-names.ts"
@@ -30,6 +31,7 @@ import { requireCiphertextRoom, requireStoreRoom } from "./store-room.ts"
 import { uploadEncrypted } from "./encrypted-upload.ts"
 import { vouchedIdentity } from "./vouched-plaintext.ts"
 import { digestFile } from "../verify/verify-file-digest.ts"
+import { backupDirsBelow, backupsBelowHint } from "../verify/backups-below.ts"
 import { lockBackupDir } from "../backup-dir/backup-dir-lock.ts"
 import { abortLeftUploads, leftUploadsOf } from "./left-uploads.ts"
 import { signManifest, type SigningKey } from "../../services/crypto/manifest-signature.ts"
@@ -50,13 +52,27 @@ export const readLocalManifest = (dir: string) =>
   Effect.gen(function* () {
     const path = join(dir, manifestFileName)
     const manifest = yield* readBackupManifest(path).pipe(
-      Effect.mapError((e) =>
-        e._tag === "BackupFileUnreadable"
-          ? localIoFailed(path, "read", e)
-          : new BackupToUploadInvalid({
+      Effect.catch((e) =>
+        Effect.gen(function* () {
+          if (e._tag !== "BackupFileUnreadable")
+            return yield* new BackupToUploadInvalid({
               path,
               message: `${path} is not a valid backup manifest (${e.message}): upload only a backup that backup-create finished`,
-            }),
+            })
+          const dirThere = yield* Effect.promise(() =>
+            stat(dir).then(
+              (s) => s.isDirectory(),
+              () => false,
+            ),
+          )
+          if (e.code !== "ENOENT" || !dirThere) return yield* localIoFailed(path, "read", e)
+          // The directory above the backup (or a directory store's root) given: where the backups are is said with it.
+          const below = yield* backupDirsBelow(dir)
+          return yield* new BackupToUploadInvalid({
+            path,
+            message: `${dir} holds no finished backup: no ${manifestFileName} (backup-create writes it last)${backupsBelowHint(below, "give the backup's own directory")}`,
+          })
+        }),
       ),
     )
     // The reader accepts only the bytes the writer writes: re-encoding gives the file's own text.
