@@ -109,7 +109,7 @@ export const elsewhereBackupsHint = (
   const first = deeper[0]?.prefix ?? ""
   const clusterId = /^cluster-backup\/([^/]+)$/.exec(first)?.[1]
   return (
-    `no backup under ${prefix === "" ? `${location}'s root` : `${prefix}/ in ${location}`}, but backups lie ${where}: under ${shown}; ` +
+    `no backup ${prefix === "" ? `at the root of ${location}` : `under ${prefix}/ in ${location}`}, but backups lie ${where}: under ${shown}; ` +
     `give --prefix ${first}${clusterId === undefined ? "" : ` (or --cluster-id ${clusterId})`} to reach them`
   )
 }
@@ -121,7 +121,7 @@ export const holdsOwnBackupManifest = (prefix: string, foreignKeys: ReadonlyArra
 /** What to say when the prefix listed is a backup's own directory (`<prefix>/<id>` given as the prefix, or a backup directory as the store). */
 export const ownBackupHint = (location: string, prefix: string): string => {
   if (prefix === "")
-    return `no backup under ${location}'s root: it holds a backup's own files (${manifestFileName}): it is a backup directory, not a store; verify and restore take it as it is, list and download take the directory above it`
+    return `no backup at the root of ${location}: it holds a backup's own files (${manifestFileName}): it is a backup directory, not a store; verify and restore take it as it is, list and download take the directory above it`
   const segments = prefix.split("/")
   const parent = segments.slice(0, -1).join("/")
   return `no backup under ${prefix}/ in ${location}: it is a backup's own directory; give --prefix ${parent === "" ? '""' : parent} and the backup ID ${segments.at(-1)} to reach it`

@@ -165,7 +165,7 @@ describe("backup-upload, list and download", { timeout: 150_000 }, () => {
   it("a volume's root listed, its backups under cluster-backup/<cluster-id>, or another cluster ID: none listed, and a warning says where they are and which flag reaches them", async () => {
     const root = tempDir("store-cli-deeper")
     expect((await runCli(["backup-upload", "--store", root, "--cluster-id", clusterId, "--backup-dir", backup])).status).toBe(0)
-    const hint = `no backup under ${root}'s root, but backups lie deeper: under cluster-backup/${clusterId}/ (1 backup manifest); give --prefix cluster-backup/${clusterId} (or --cluster-id ${clusterId}) to reach them`
+    const hint = `no backup at the root of ${root}, but backups lie deeper: under cluster-backup/${clusterId}/ (1 backup manifest); give --prefix cluster-backup/${clusterId} (or --cluster-id ${clusterId}) to reach them`
     const list = await runCli(["list", root, "--json"])
     expect(list.status).toBe(0)
     expect(JSON.parse(list.stdout)).toEqual([])
@@ -193,7 +193,7 @@ describe("backup-upload, list and download", { timeout: 150_000 }, () => {
     const asStore = await runCli(["list", dir, "--json"])
     expect(JSON.parse(asStore.stdout)).toEqual([])
     expect(asStore.stderr).toContain(
-      `no backup under ${dir}'s root: it holds a backup's own files (backup-manifest.json): it is a backup directory, not a store`,
+      `no backup at the root of ${dir}: it holds a backup's own files (backup-manifest.json): it is a backup directory, not a store`,
     )
   })
 

@@ -126,7 +126,7 @@ describe("backups deeper than the prefix listed", () => {
   it("the hint names where they are (five at most), and --cluster-id where the prefix is the default one", () => {
     const hint = elsewhereBackupsHint("/mnt/store", "", "deeper", [{ prefix: "cluster-backup/5f1c", manifests: 3 }])
     expect(hint).toBe(
-      "no backup under /mnt/store's root, but backups lie deeper: under cluster-backup/5f1c/ (3 backup manifests); give --prefix cluster-backup/5f1c (or --cluster-id 5f1c) to reach them",
+      "no backup at the root of /mnt/store, but backups lie deeper: under cluster-backup/5f1c/ (3 backup manifests); give --prefix cluster-backup/5f1c (or --cluster-id 5f1c) to reach them",
     )
     const many = Array.from({ length: 7 }, (_, i) => ({ prefix: `p/q${i}`, manifests: 1 }))
     expect(elsewhereBackupsHint("s3://b", "p", "beside it", many)).toBe(
