@@ -20,18 +20,14 @@ import { fileURLToPath } from "node:url"
 import { createCipheriv, randomBytes } from "node:crypto"
 import { build } from "esbuild"
 import { alignTables } from "./harness/markdown-table.ts"
+import { scriptArg } from "./harness/script-args.ts"
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 const ageBin = join(root, ".tools", "age", "bin")
 const MiB = 1024 * 1024
-
-const arg = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(`--${name}`)
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback
-}
-const sizeBytes = Number(arg("size-mib", "1024")) * MiB
-const rounds = Number(arg("rounds", "3"))
-const outFile = resolve(arg("out", join(root, "bench", "AGE.md")))
+const sizeBytes = Number(scriptArg("size-mib", "1024")) * MiB
+const rounds = Number(scriptArg("rounds", "3"))
+const outFile = resolve(scriptArg("out", join(root, "bench", "AGE.md")))
 const withJs = process.env.AGE_JS_MODULE !== undefined
 
 interface Sample {

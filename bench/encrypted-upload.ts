@@ -22,22 +22,18 @@ import { alignTables } from "./harness/markdown-table.ts"
 import { median } from "./harness/stats.ts"
 import { writeLargeBackup } from "../test/support/large-backup.ts"
 import { createBucket } from "../test/support/s3-server.ts"
+import { scriptArg, uptimeLine } from "./harness/script-args.ts"
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
-const arg = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(`--${name}`)
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback
-}
-const sizeMib = Number(arg("size-mib", "1024"))
-const rounds = Number(arg("rounds", "3"))
-const partMib = Number(arg("part-mib", "16"))
-const inFlight = Number(arg("in-flight", "4"))
-const outFile = arg("out", "")
+const sizeMib = Number(scriptArg("size-mib", "1024"))
+const rounds = Number(scriptArg("rounds", "3"))
+const partMib = Number(scriptArg("part-mib", "16"))
+const inFlight = Number(scriptArg("in-flight", "4"))
+const outFile = scriptArg("out", "")
 const work = mkdtempSync(join(tmpdir(), "encrypted-upload-bench-"))
-const dist = arg("dist", join(work, "dist"))
+const dist = scriptArg("dist", join(work, "dist"))
 const serverDir = join(work, "s3")
 const bucket = "bench"
-const uptime = () => execFileSync("uptime", { encoding: "utf8" }).trim()
 
 type Mode = "plain" | "encrypted"
 interface Sample {
@@ -48,8 +44,8 @@ interface Sample {
   readonly cpuSeconds: number
 }
 
-const loadBefore = uptime()
-if (arg("dist", "") === "") execFileSync(process.execPath, [join(root, "scripts", "build.ts"), "--outdir", dist], { stdio: "inherit" })
+const loadBefore = uptimeLine()
+if (scriptArg("dist", "") === "") execFileSync(process.execPath, [join(root, "scripts", "build.ts"), "--outdir", dist], { stdio: "inherit" })
 const env = startBenchSwift(root, serverDir)
 
 const measure = (mode: Mode, round: number, args: ReadonlyArray<string>): Sample => {
@@ -97,7 +93,7 @@ try {
     stdio: "ignore",
   })
   if ((await fileSha256(join(back, manifest.files.snapshot.name))) !== manifest.files.snapshot.sha256) throw new Error("the decrypted snapshot differs")
-  const loadAfter = uptime()
+  const loadAfter = uptimeLine()
   const of = (mode: Mode) => samples.filter((s) => s.mode === mode)
   const plain = median(of("plain").map((s) => s.seconds))
   const encrypted = median(of("encrypted").map((s) => s.seconds))

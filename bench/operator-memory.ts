@@ -34,6 +34,7 @@ import { startSimulatedApiServer, writeKubeconfig } from "../src/simulation/simu
 import { makeSimulatedCluster } from "../src/simulation/simulated-cluster.ts"
 import { alignTables } from "./harness/markdown-table.ts"
 import { firstAndLastTenth, median, quantile, slope } from "./harness/stats.ts"
+import { scriptArg } from "./harness/script-args.ts"
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 const namespace = "openshift-etcd"
@@ -355,10 +356,6 @@ const resultsSection = (m: OperatorMeasurement, o: OperatorMeasureOptions): stri
 }
 
 if (import.meta.main) {
-  const arg = (name: string, fallback: string) => {
-    const i = process.argv.indexOf(`--${name}`)
-    return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback
-  }
   const flag = (name: string) => process.argv.includes(`--${name}`)
   if (!flag("no-build")) {
     process.stderr.write("building dist/ (npm run build)...\n")
@@ -368,23 +365,23 @@ if (import.meta.main) {
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run npm run build`)
   const options: OperatorMeasureOptions = {
     entry,
-    bumps: Number(arg("bumps", "1000")),
-    soakMs: Number(arg("soak-minutes", "30")) * 60_000,
-    warmupMs: Number(arg("warmup-seconds", "20")) * 1000,
-    idleMs: Number(arg("idle-seconds", "30")) * 1000,
-    sampleMs: Number(arg("sample-ms", "200")),
-    soakBumpMs: Number(arg("soak-bump-seconds", "5")) * 1000,
-    dropMs: Number(arg("drop-seconds", "60")) * 1000,
-    compactMs: Number(arg("compact-seconds", "300")) * 1000,
-    nodeOptions: arg("node-options", operatorDeployment.nodeOptions),
-    nodeArgs: arg("node-args", operatorDeployment.nodeArgs.join(" "))
+    bumps: Number(scriptArg("bumps", "1000")),
+    soakMs: Number(scriptArg("soak-minutes", "30")) * 60_000,
+    warmupMs: Number(scriptArg("warmup-seconds", "20")) * 1000,
+    idleMs: Number(scriptArg("idle-seconds", "30")) * 1000,
+    sampleMs: Number(scriptArg("sample-ms", "200")),
+    soakBumpMs: Number(scriptArg("soak-bump-seconds", "5")) * 1000,
+    dropMs: Number(scriptArg("drop-seconds", "60")) * 1000,
+    compactMs: Number(scriptArg("compact-seconds", "300")) * 1000,
+    nodeOptions: scriptArg("node-options", operatorDeployment.nodeOptions),
+    nodeArgs: scriptArg("node-args", operatorDeployment.nodeArgs.join(" "))
       .split(" ")
       .filter((a) => a !== ""),
-    heapSnapshotDir: arg("heap-snapshot", ""),
+    heapSnapshotDir: scriptArg("heap-snapshot", ""),
     firstRenderTimeoutMs: 60_000,
     log: (line) => process.stderr.write(`${line}\n`),
   }
   const section = resultsSection(await measureOperator(options), options)
   process.stdout.write(section)
-  if (!flag("no-write")) appendFileSync(resolve(arg("out", join(root, "bench", "OPERATOR-MEMORY.md"))), alignTables(section))
+  if (!flag("no-write")) appendFileSync(resolve(scriptArg("out", join(root, "bench", "OPERATOR-MEMORY.md"))), alignTables(section))
 }

@@ -21,22 +21,18 @@ import { alignTables } from "./harness/markdown-table.ts"
 import { median } from "./harness/stats.ts"
 import { writeLargeBackup } from "../test/support/large-backup.ts"
 import { rcloneS3Flags } from "../test/support/s3-server.ts"
+import { scriptArg, uptimeLine } from "./harness/script-args.ts"
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
-const arg = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(`--${name}`)
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback
-}
-const sizeMib = Number(arg("size-mib", "1024"))
-const rounds = Number(arg("rounds", "3"))
-const partMib = Number(arg("part-mib", "16"))
-const inFlight = Number(arg("in-flight", "4"))
-const outFile = resolve(arg("out", join(root, "bench", "STORE-RESULTS.md")))
+const sizeMib = Number(scriptArg("size-mib", "1024"))
+const rounds = Number(scriptArg("rounds", "3"))
+const partMib = Number(scriptArg("part-mib", "16"))
+const inFlight = Number(scriptArg("in-flight", "4"))
+const outFile = resolve(scriptArg("out", join(root, "bench", "STORE-RESULTS.md")))
 const work = mkdtempSync(join(tmpdir(), "store-bench-"))
-const dist = arg("dist", join(work, "dist"))
+const dist = scriptArg("dist", join(work, "dist"))
 const serverDir = join(work, "s3")
 const bucket = "bench"
-const uptime = () => execFileSync("uptime", { encoding: "utf8" }).trim()
 
 interface Sample {
   readonly tool: "cluster-backup" | "rclone"
@@ -47,8 +43,8 @@ interface Sample {
   readonly cpuSeconds: number
 }
 
-const loadBefore = uptime()
-if (arg("dist", "") === "") execFileSync(process.execPath, [join(root, "scripts", "build.ts"), "--outdir", dist], { stdio: "inherit" })
+const loadBefore = uptimeLine()
+if (scriptArg("dist", "") === "") execFileSync(process.execPath, [join(root, "scripts", "build.ts"), "--outdir", dist], { stdio: "inherit" })
 const env = startBenchSwift(root, serverDir)
 const rclone = join(root, ".tools", "rclone", "bin", "rclone")
 const rcloneArgs = [
@@ -115,7 +111,7 @@ try {
       rmSync(into, { recursive: true, force: true })
     }
   }
-  const loadAfter = uptime()
+  const loadAfter = uptimeLine()
   const rate = (s: Sample) => sizeMib / s.seconds
   const of = (tool: Sample["tool"], op: Sample["op"]) => samples.filter((s) => s.tool === tool && s.op === op)
   const summary = (["upload", "download"] as const).map((op) => {

@@ -4,6 +4,7 @@ import { Result } from "effect"
 import { describe, expect, it } from "vitest"
 import { alignTables, markdownTables, tableWith } from "../../bench/harness/markdown-table.ts"
 import { parseBenchArgs } from "../../bench/harness/options.ts"
+import { scriptArg } from "../../bench/harness/script-args.ts"
 import { MiB, type Sample, sectionMarkdown, summarize } from "../../bench/harness/report.ts"
 import { firstAndLastTenth, median, quantile, slope, williamsOrder } from "../../bench/harness/stats.ts"
 import { lineChartSvg } from "../../bench/harness/svg-chart.ts"
@@ -213,5 +214,13 @@ describe("lineChartSvg", () => {
     expect(svg).not.toContain("NaN")
     // An SVG without a title has no alternative text (and fails the linter, which checks the committed chart).
     expect(svg).toMatch(/^<svg [^\n]*>\n<title>[^<]+<\/title>/)
+  })
+})
+
+describe("a standalone script's arguments", () => {
+  test.prop([fc.stringMatching(/^[a-z][a-z-]{0,10}$/), fc.string(), fc.string()])("the value after --name, else the fallback", (name, value, fallback) => {
+    expect(scriptArg(name, fallback, ["node", "script.ts", `--${name}`, value])).toBe(value)
+    expect(scriptArg(name, fallback, ["node", "script.ts", `--${name}`])).toBe(fallback)
+    expect(scriptArg(name, fallback, ["node", "script.ts", `--${name}x`, value])).toBe(fallback)
   })
 })
