@@ -187,7 +187,7 @@ describe("backup-upload, list and download", { timeout: 150_000 }, () => {
     const own = await runCli(["list", root, "--prefix", `cluster-backup/${clusterId}/2026-01-02_030405`, "--json"])
     expect(JSON.parse(own.stdout)).toEqual([])
     expect(own.stderr).toContain(
-      `no backup under cluster-backup/${clusterId}/2026-01-02_030405/ in ${root}: it is a backup's own directory; give --prefix cluster-backup/${clusterId} and the backup ID 2026-01-02_030405 to reach it`,
+      `no backup under cluster-backup/${clusterId}/2026-01-02_030405/ in ${root}: it is a backup's own directory, backup 2026-01-02_030405 of the store's backups under --prefix cluster-backup/${clusterId}`,
     )
     const dir = join(root, "cluster-backup", clusterId, "2026-01-02_030405")
     const asStore = await runCli(["list", dir, "--json"])

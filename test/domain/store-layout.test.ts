@@ -117,7 +117,7 @@ describe("backups deeper than the prefix listed", () => {
       expect(holdsOwnBackupManifest(own, [objectKey(prefix, id, manifestFileName)])).toBe(true)
       expect(holdsOwnBackupManifest(own, [objectKey(own, other, manifestFileName), `${own}/${other}`])).toBe(other === manifestFileName)
       expect(ownBackupHint("s3://b", own)).toBe(
-        `no backup under ${own}/ in s3://b: it is a backup's own directory; give --prefix ${prefix === "" ? '""' : prefix} and the backup ID ${id} to reach it`,
+        `no backup under ${own}/ in s3://b: it is a backup's own directory, backup ${id} of the store's backups under --prefix ${prefix === "" ? '""' : prefix}`,
       )
       expect(holdsOwnBackupManifest("", [manifestFileName])).toBe(true)
     },
