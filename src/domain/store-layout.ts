@@ -122,9 +122,8 @@ export const holdsOwnBackupManifest = (prefix: string, foreignKeys: ReadonlyArra
 export const ownBackupHint = (location: string, prefix: string): string => {
   if (prefix === "")
     return `no backup at the root of ${location}: it holds a backup's own files (${manifestFileName}): it is a backup directory, not a store; verify and restore take it as it is, list and download take the directory above it`
-  const segments = prefix.split("/")
-  const parent = segments.slice(0, -1).join("/")
-  return `no backup under ${prefix}/ in ${location}: it is a backup's own directory, backup ${segments.at(-1)} of the store's backups under --prefix ${parent === "" ? '""' : parent}`
+  const parent = parentPrefix(prefix)!
+  return `no backup under ${prefix}/ in ${location}: it is a backup's own directory, backup ${prefix.split("/").at(-1)} of the store's backups under --prefix ${parent === "" ? '""' : parent}`
 }
 
 /** An object as a store lists it. */

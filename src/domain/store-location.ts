@@ -6,7 +6,7 @@
  */
 import { Result, Schema } from "effect"
 import { BackupTimestamp } from "./archive-names.ts"
-import { defaultPrefix, isLayoutSegment, normalizePrefix } from "./store-layout.ts"
+import { defaultPrefix, isLayoutSegment, normalizePrefix, parentPrefix } from "./store-layout.ts"
 
 export class StoreLocationInvalid extends Schema.TaggedError<StoreLocationInvalid>()("StoreLocationInvalid", {
   location: Schema.String,
@@ -74,9 +74,9 @@ const isBackupTimestamp = Schema.is(BackupTimestamp)
 export const backupIdArgumentsFor = (raw: string): string | undefined => {
   const location = Result.getOrUndefined(parseStoreLocation(raw))
   if (location?._tag !== "S3" || location.prefix === undefined) return undefined
-  const segments = location.prefix.split("/")
-  const id = segments.at(-1)!
+  const id = location.prefix.split("/").at(-1)!
   if (id !== "latest" && !isBackupTimestamp(id)) return undefined
-  const store = segments.length === 1 ? `s3://${location.bucket} --prefix ""` : `s3://${location.bucket}/${segments.slice(0, -1).join("/")}`
+  const parent = parentPrefix(location.prefix)
+  const store = parent === "" ? `s3://${location.bucket} --prefix ""` : `s3://${location.bucket}/${parent}`
   return `${store} --backup-id ${id}`
 }

@@ -176,7 +176,7 @@ export const whyNotExecutable = async (binary: string): Promise<string | undefin
   return why
 }
 
-const attempt = Effect.fnUntraced(function* (options: LocalEtcdOptions, clientPort: number, peerPort: number) {
+const attempt = Effect.fnUntraced(function* (options: LocalEtcdOptions, binary: string, clientPort: number, peerPort: number) {
   const fs = yield* FileSystem.FileSystem
   const name = options.name ?? "default"
   const tls = options.tls
@@ -208,7 +208,6 @@ const attempt = Effect.fnUntraced(function* (options: LocalEtcdOptions, clientPo
     ...(options.unsafeNoFsync === true ? ["--unsafe-no-fsync"] : []),
     ...(options.extraArgs ?? []),
   ]
-  const binary = etcdToolPath("etcd", options.etcdBinary)
   const [command, commandArgs] = existsSync(setpriv) ? [setpriv, ["--pdeathsig", "KILL", binary, ...args]] : [binary, args]
   const handle = yield* ChildProcess.make(command, commandArgs, {
     stdin: "ignore",
@@ -278,7 +277,7 @@ export const startLocalEtcd = Effect.fn("startLocalEtcd")(function* (options: Lo
   for (let i = 0; i < (explicitPorts ? 1 : 3); i++) {
     const clientPort = options.clientPort ?? (yield* freeLoopbackPort)
     const peerPort = options.peerPort ?? (yield* freeLoopbackPort)
-    const result = yield* Effect.result(attempt(options, clientPort, peerPort))
+    const result = yield* Effect.result(attempt(options, binary, clientPort, peerPort))
     if (result._tag === "Success") return result.success
     lastError = result.failure
     if (!/address already in use/.test(lastError.message)) break

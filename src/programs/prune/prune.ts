@@ -37,7 +37,7 @@ import { backupDirLockPath } from "../backup-dir/backup-dir-lock.ts"
 import { recordDirName } from "../backup-dir/snapshot-record.ts"
 import { applyToLocation, finishRemoving } from "./prune-apply.ts"
 import { fsError, PruneFailed } from "./prune-failed.ts"
-import { backupDirsBelow, backupsBelowHint } from "../verify/backups-below.ts"
+import { backupDirsBelow, backupsBelowHint } from "../backup-dir/backups-below.ts"
 import { afterTakenLocks, type LeftInPlace, type LeftoverGrace, type PruneDecision, plan } from "./prune-plan.ts"
 import { scanAll } from "./prune-scan.ts"
 

@@ -23,7 +23,7 @@ import { describeFileSystemFailure, errnoCode } from "../../services/file-system
 import { readBackupManifest } from "../backup-dir/backup-manifest-file.ts"
 import { findPartialRestores, findSnapshotCopy } from "./restore-leftovers.ts"
 import { bytesOnDisk, bytesToCopy, fileSystemOf, lstatOrUndefined } from "./restore-preconditions.ts"
-import { backupDirsBelow, backupsBelowHint } from "../verify/backups-below.ts"
+import { backupDirsBelow, backupsBelowHint } from "../backup-dir/backups-below.ts"
 import { holdsNoBackupFiles, selectBackup, type SelectedBackup } from "../verify/verify-selection.ts"
 import { treeFootprint } from "../../domain/tree-footprint.ts"
 

@@ -88,10 +88,10 @@ export const readStoredManifest = (
  * page of its parent's listing: a cluster ID mistyped, or the cluster's own before a reinstall). Only a hint: a parent
  * that cannot be listed (a role allowed its own prefix alone) says nothing.
  */
-const warnOfBackupsElsewhere = (prefix: string, deeperManifests: ReadonlyArray<string>) =>
+const warnOfBackupsElsewhere = (prefix: string, foreignManifests: ReadonlyArray<string>) =>
   Effect.gen(function* () {
     const store = yield* BackupStore
-    const deeper = deeperBackupPrefixes(prefix, deeperManifests)
+    const deeper = deeperBackupPrefixes(prefix, foreignManifests)
     if (deeper.length > 0) return yield* Effect.logWarning(elsewhereBackupsHint(store.location, prefix, "deeper", deeper))
     const parent = parentPrefix(prefix)
     if (parent === undefined) return
@@ -112,7 +112,7 @@ export const listBackups = Effect.fn("listBackups")(function* (prefix: string) {
   let next: string | undefined
   // Manifests outside this layout: below the prefix's own backups (with none listed, most likely what was looked for), or
   // right under the prefix (a backup's own directory given as the store).
-  const deeperManifests: Array<string> = []
+  const foreignManifests: Array<string> = []
   do {
     const page = yield* store.listPage(listingPrefix(prefix), next)
     next = page.next
@@ -131,7 +131,7 @@ export const listBackups = Effect.fn("listBackups")(function* (prefix: string) {
       ),
     )
     state = folded.state
-    deeperManifests.push(...folded.foreign.filter((key) => key === manifestFileName || key.endsWith(`/${manifestFileName}`)))
+    foreignManifests.push(...folded.foreign.filter((key) => key === manifestFileName || key.endsWith(`/${manifestFileName}`)))
     const described = yield* Effect.forEach(
       folded.backups,
       (b) =>
@@ -150,7 +150,7 @@ export const listBackups = Effect.fn("listBackups")(function* (prefix: string) {
     listed.push(...described)
   } while (next !== undefined)
   // A backup's own directory listed as a store may also show the backup's hidden work directory as a backup.
-  if (holdsOwnBackupManifest(prefix, deeperManifests)) yield* Effect.logWarning(ownBackupHint(store.location, prefix))
-  else if (listed.length === 0) yield* warnOfBackupsElsewhere(prefix, deeperManifests)
+  if (holdsOwnBackupManifest(prefix, foreignManifests)) yield* Effect.logWarning(ownBackupHint(store.location, prefix))
+  else if (listed.length === 0) yield* warnOfBackupsElsewhere(prefix, foreignManifests)
   return listed
 })

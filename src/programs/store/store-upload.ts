@@ -13,9 +13,8 @@
  * When verify passed the backup in the pod (its verification.json), the stored manifest records that
  * too (`verification`), signed with it.
  */
-import { stat } from "node:fs/promises"
 import { join } from "node:path"
-import { Effect, Result } from "effect"
+import { Effect, FileSystem, Result } from "effect"
 import { manifestFileName } from "../../domain/archive-names.ts"
 import { signatureFileName } from "../../domain/manifest-signature-file.ts"
 import { verificationFileName, verificationOf, type VerifiedMode } from "../../domain/verification-file.ts"
@@ -31,7 +30,7 @@ import { requireCiphertextRoom, requireStoreRoom } from "./store-room.ts"
 import { uploadEncrypted } from "./encrypted-upload.ts"
 import { vouchedIdentity } from "./vouched-plaintext.ts"
 import { digestFile } from "../verify/verify-file-digest.ts"
-import { backupDirsBelow, backupsBelowHint } from "../verify/backups-below.ts"
+import { backupDirsBelow, backupsBelowHint } from "../backup-dir/backups-below.ts"
 import { lockBackupDir } from "../backup-dir/backup-dir-lock.ts"
 import { abortLeftUploads, leftUploadsOf } from "./left-uploads.ts"
 import { signManifest, type SigningKey } from "../../services/crypto/manifest-signature.ts"
@@ -59,11 +58,9 @@ export const readLocalManifest = (dir: string) =>
               path,
               message: `${path} is not a valid backup manifest (${e.message}): upload only a backup that backup-create finished`,
             })
-          const dirThere = yield* Effect.promise(() =>
-            stat(dir).then(
-              (s) => s.isDirectory(),
-              () => false,
-            ),
+          const dirThere = yield* FileSystem.FileSystem.use((fs) => fs.stat(dir)).pipe(
+            Effect.map((s) => s.type === "Directory"),
+            Effect.orElseSucceed(() => false),
           )
           if (e.code !== "ENOENT" || !dirThere) return yield* localIoFailed(path, "read", e)
           // The directory above the backup (or a directory store's root) given: where the backups are is said with it.

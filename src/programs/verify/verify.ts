@@ -34,7 +34,7 @@ import { defaultTarLimits, type TarballContents } from "../../services/tarball/t
 import { decodeBackupManifestBytes, type ManifestReadFailure } from "../backup-dir/backup-manifest-file.ts"
 import { digestFile, digestSnapshot, type FileDigest } from "./verify-file-digest.ts"
 import { checkPassed, fail, pass, skip, verdictOf, type VerifyCheck, type VerifyReport } from "./verify-report.ts"
-import { backupDirsBelow, backupsBelowHint } from "./backups-below.ts"
+import { backupDirsBelow, backupsBelowHint } from "../backup-dir/backups-below.ts"
 import { holdsNoBackupFiles, selectBackup, type SelectedBackup } from "./verify-selection.ts"
 import { checkEntries, checkLayout, checkOperandDirectories, resourcesConfinement } from "./verify-tarball.ts"
 import { testRestore, type TestRestoreOptions } from "./verify-test-restore.ts"

@@ -1,5 +1,5 @@
 /**
- * Where the backups are when a directory given to verify or restore holds none: one level too high, a parent of several
+ * Where the backups are when a directory given to verify, restore, prune or backup-upload holds none: one level too high, a parent of several
  * backups or a directory store's root (`cluster-backup/<cluster-id>/<id>/`). Said with the refusal, so the person at
  * the terminal does not conclude there is no backup.
  */
