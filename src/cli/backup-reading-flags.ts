@@ -1,13 +1,11 @@
 /**
  * What `verify` and `restore` share on their command line: the backup argument (a directory, or
- * with --backup-id a store), --timestamp and --etcdutl, and the backup those choose.
+ * with --backup-id a store), --timestamp and --etcdutl (the backup those choose: `backupSource`, store-source.ts).
  */
-import { Effect, Option } from "effect"
+import { Option } from "effect"
 import { Argument, Flag } from "effect/cli"
 import { BackupTimestamp } from "../domain/archive-names.ts"
 import { nonEmpty } from "./flag-checks.ts"
-import { backupSource, type DefaultWorkDir, type StoreSourceValues } from "./store-source.ts"
-import type { TrustedKey } from "../services/crypto/manifest-signature.ts"
 
 /** The backup directory (`where` says where it must be, if anywhere), or with --backup-id a store. */
 export const backupArgument = (where: string) =>
@@ -30,23 +28,3 @@ export const etcdutlFlag = Flag.String("etcdutl").pipe(
   Flag.withMetavar("PATH"),
   Flag.withDescription("The etcdutl binary (etcd 3.5 or newer; default: the project's .tools copy, else etcdutl on PATH)"),
 )
-
-export interface BackupChoiceValues extends StoreSourceValues {
-  readonly backupDir: string
-  readonly timestamp: Option.Option<BackupTimestamp>
-}
-
-/**
- * The backup directory the command runs on (see `backupSource`) and the backup in it: the one
- * downloaded from a store (`downloaded`), else --timestamp's (undefined: the newest).
- */
-export const chosenBackup = <E = never, R = never>(
-  command: string,
-  flags: BackupChoiceValues,
-  defaultWorkDir: DefaultWorkDir,
-  trustedKeys: ReadonlyArray<TrustedKey> = [],
-  beforeDownload: Effect.Effect<unknown, E, R> = Effect.void,
-) =>
-  backupSource(command, flags.backupDir, flags, defaultWorkDir, trustedKeys, beforeDownload).pipe(
-    Effect.map((source) => ({ dir: source.dir, timestamp: source.timestamp ?? Option.getOrUndefined(flags.timestamp), downloaded: source.downloaded })),
-  )

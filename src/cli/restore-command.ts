@@ -6,13 +6,13 @@ import { CliError, Command, Flag } from "effect/cli"
 import { pathInside } from "../domain/path-inside.ts"
 import { restoreIdPattern } from "../domain/host-layout.ts"
 import { evenAfterStandDownFlag } from "../domain/stood-down-record.ts"
-import { backupArgument, chosenBackup, etcdutlFlag, timestampFlag } from "./backup-reading-flags.ts"
+import { backupArgument, etcdutlFlag, timestampFlag } from "./backup-reading-flags.ts"
 import { realPathSoFar } from "./directory-store-places.ts"
 import { checkedWith, nonEmpty } from "./flag-checks.ts"
 import { hostRootFlag, planDryRunFlag } from "./host-root-flags.ts"
 import { withLogging } from "./logging.ts"
 import { trustedKeysFlag } from "./signature-flags.ts"
-import { storeSourceFlags } from "./store-source.ts"
+import { backupSource, storeSourceFlags } from "./store-source.ts"
 
 const usage = (option: string, value: string, expected: string) =>
   new CliError.ShowHelp({ commandPath: ["cluster-backup", "restore"], errors: [new CliError.InvalidValue({ option, value, expected, kind: "flag" })] })
@@ -120,7 +120,7 @@ export const restoreCommand = Command.make(
         if (trustedKeys.length === 0) yield* Effect.logWarning("no --trusted-key given: the backup's signature is not checked, it is unauthenticated")
         const { resolveRoot } = yield* Effect.promise(() => import("../programs/restore/restore-inputs.ts"))
         // A root that is no control-plane host's is refused before a store's backup is downloaded into it.
-        const backup = yield* chosenBackup(
+        const backup = yield* backupSource(
           "restore",
           flags,
           { _tag: "Kept", under: join(flags.root, "var", "lib", "etcd-backup", "downloads") },

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Layer, Option, Schema } from "effect"
 import { CliError, Flag } from "effect/cli"
+import type { BackupTimestamp } from "../domain/archive-names.ts"
 import { backupIdArgumentsFor } from "../domain/store-location.ts"
 import { BackupStore } from "../services/store/backup-store.ts"
 import { openStoreFromFlags, storeFlags, type StoreFlagValues } from "./store-flags.ts"
@@ -45,18 +46,20 @@ export const storeSourceFlags = (workDirDefault: string) => ({
 })
 
 export interface StoreSourceValues extends StoreFlagValues, IdentityFlagValues {
+  /** The command's argument: a backup directory, or with --backup-id a store. */
+  readonly backupDir: string
   readonly backupId: Option.Option<string>
   readonly workDir: Option.Option<string>
   /** The command's --timestamp, which does not go with --backup-id. */
-  readonly timestamp?: Option.Option<string>
+  readonly timestamp: Option.Option<BackupTimestamp>
 }
 
 /** Where a store's backup is downloaded without --work-dir: a temporary directory (removed afterwards), or one kept under `under`. */
 export type DefaultWorkDir = { readonly _tag: "Temporary" } | { readonly _tag: "Kept"; readonly under: string }
 
 /**
- * The backup directory the command runs on, and the backup's timestamp when it came from a
- * store: the argument itself, or the work directory (--work-dir, else `defaultWorkDir`) the
+ * The backup directory the command runs on, and the backup in it: the one downloaded from a store (`downloaded`),
+ * else --timestamp's (undefined: the newest). The directory is the argument itself, or the work directory (--work-dir, else `defaultWorkDir`) the
  * store's backup was downloaded into. The work directory is owned by this run for the enclosing
  * scope (a run lock beside it), and what killed runs of the same command left there is swept
  * first (services/owned-work-dir.ts). --timestamp with --backup-id is a usage error:
@@ -65,13 +68,13 @@ export type DefaultWorkDir = { readonly _tag: "Temporary" } | { readonly _tag: "
  */
 export const backupSource = <E = never, R = never>(
   command: string,
-  argument: string,
   flags: StoreSourceValues,
   defaultWorkDir: DefaultWorkDir,
   trustedKeys: ReadonlyArray<TrustedKey> = [],
   beforeDownload: Effect.Effect<unknown, E, R> = Effect.void,
 ) =>
   Effect.gen(function* () {
+    const argument = flags.backupDir
     if (Option.isNone(flags.backupId)) {
       if (argument.startsWith("s3://")) {
         const named = backupIdArgumentsFor(argument)
@@ -85,9 +88,9 @@ export const backupSource = <E = never, R = never>(
         })
       }
       yield* checkIdentityOnDirectory(command, argument, flags.identity)
-      return { dir: argument, timestamp: undefined, downloaded: false }
+      return { dir: argument, timestamp: Option.getOrUndefined(flags.timestamp), downloaded: false }
     }
-    if (flags.timestamp !== undefined && Option.isSome(flags.timestamp)) {
+    if (Option.isSome(flags.timestamp)) {
       return yield* new CliError.ShowHelp({
         commandPath: ["cluster-backup", command],
         errors: [

@@ -1,13 +1,13 @@
 import { tmpdir } from "node:os"
 import { Effect, Option, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
-import { backupArgument, chosenBackup, etcdutlFlag, timestampFlag } from "./backup-reading-flags.ts"
+import { backupArgument, etcdutlFlag, timestampFlag } from "./backup-reading-flags.ts"
 import { certWarnDaysFlag } from "./cert-warn-days-flag.ts"
 import { etcdPrefixFlag } from "./etcd-prefix-flag.ts"
 import { nonEmpty } from "./flag-checks.ts"
 import { trustedKeysFlag } from "./signature-flags.ts"
 import { withLogging } from "./logging.ts"
-import { storeSourceFlags } from "./store-source.ts"
+import { backupSource, storeSourceFlags } from "./store-source.ts"
 
 /** The backup did not pass every check; the report (stdout) says which and why. */
 export class BackupVerificationFailed extends Schema.TaggedError<BackupVerificationFailed>()("BackupVerificationFailed", {
@@ -71,7 +71,7 @@ export const verifyCommand = Command.make(
         const { checkReplaceable, writeFileAtomic } = yield* Effect.promise(() => import("../services/atomic-files.ts"))
         // A report that cannot be written fails the run: said before the checks (and a download), not after them.
         if (Option.isSome(flags.reportOut)) yield* checkReplaceable(flags.reportOut.value)
-        const backup = yield* chosenBackup("verify", flags, { _tag: "Temporary" }, trustedKeys)
+        const backup = yield* backupSource("verify", flags, { _tag: "Temporary" }, trustedKeys)
         const report = yield* verifyBackup({
           backupDir: backup.dir,
           timestamp: backup.timestamp,
