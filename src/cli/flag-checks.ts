@@ -51,6 +51,21 @@ export const durationInRange = (minMs: number, maxMs?: number) =>
         : `a duration from ${formatDuration(minMs)} to ${formatDuration(maxMs)}, like 30s or 2m`,
   )
 
+/**
+ * An age past which something is removed, given with its unit: a bare number would be seconds (durations' rule),
+ * so `--older-than 7` or `--max-age 30` meant as days would remove what should stay. `0` (now) may go without one
+ * where `zero` allows it.
+ */
+export const ageWithUnit = (examples: readonly [string, ...Array<string>], zero: "zero allowed" | "no zero") => {
+  const all = zero === "zero allowed" ? [...examples, "0"] : examples
+  const like = `${all.slice(0, -1).join(", ")} or ${all.at(-1)}`
+  return checkedWith((text) =>
+    /^\s*\d+\s*$/.test(text) && !(zero === "zero allowed" && Number(text) === 0)
+      ? `an age with its unit, like ${like} (a bare number would be seconds)`
+      : undefined,
+  )
+}
+
 /** A text that is not empty (or only blanks): a path, a name. */
 export const nonEmpty = (what: string) =>
   check<string>(

@@ -1,6 +1,7 @@
 import { Effect, Layer } from "effect"
 import { Command, Flag } from "effect/cli"
-import { durationFlag } from "./duration-flag.ts"
+import { MillisFromDurationString } from "../domain/durations.ts"
+import { ageWithUnit } from "./flag-checks.ts"
 import { hostRootFlag } from "./host-root-flags.ts"
 import { withLogging } from "./logging.ts"
 
@@ -22,11 +23,13 @@ export const pruneHostCommand = Command.make(
         "Print one JSON document instead of the text: each entry with its kind, size, since when, verdict and outcome, and why a run was refused",
       ),
     ),
-    olderThanMs: durationFlag(
-      "older-than",
-      0,
-      weekMs,
-      "Remove only what was kept at least this long ago (its ctime: when it was moved there, or changed since), e.g. 7d, 36h, 0 for everything",
+    olderThanMs: Flag.String("older-than").pipe(
+      ageWithUnit(["7d", "36h", "90m"], "zero allowed"),
+      Flag.withSchema(MillisFromDurationString),
+      Flag.withDefault(weekMs),
+      Flag.withDescription(
+        "Remove only what was kept at least this long ago (its ctime: when it was moved there, or changed since), e.g. 7d, 36h, 0 for everything",
+      ),
     ),
   },
   (flags) =>

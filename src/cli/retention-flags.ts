@@ -9,7 +9,7 @@ import { parseByteSize } from "../domain/byte-size.ts"
 import { formatDuration, MillisFromDurationString } from "../domain/durations.ts"
 import { hasRule, type RetentionPolicy } from "../domain/retention.ts"
 import { defaultGraceMs } from "../domain/store-layout.ts"
-import { checkedWith, intInRange } from "./flag-checks.ts"
+import { ageWithUnit, checkedWith, intInRange } from "./flag-checks.ts"
 
 /** A count of backups: a whole number from 0 (a negative one is a usage error, not "none"). */
 const count = (name: string, description: string) =>
@@ -22,8 +22,7 @@ export const retentionFlags = (prefix: string, about = "") => ({
   keepWeekly: count(`${prefix}keep-weekly`, `${about}Keep the newest backup of each of the last N ISO weeks`),
   keepMonthly: count(`${prefix}keep-monthly`, `${about}Keep the newest backup of each of the last N months`),
   maxAge: Flag.String(`${prefix}max-age`).pipe(
-    // A bare number would be seconds (durations' rule): `--max-age 30` meant as days would prune nearly everything.
-    checkedWith((text) => (/^\s*\d+\s*$/.test(text) ? "an age with its unit, like 30d, 12h or 90m (a bare number would be seconds)" : undefined)),
+    ageWithUnit(["30d", "12h", "90m"], "no zero"),
     Flag.withSchema(MillisFromDurationString),
     Flag.optional,
     Flag.withDescription(`${about}Remove backups older than this (e.g. 30d)`),
@@ -57,7 +56,12 @@ export const retentionPolicyOf = (f: RetentionFlagValues): RetentionPolicy => ({
 
 /** How long leftovers must lie untouched before a prune removes them (`leftover-grace`, `store-leftover-grace`); none given: `leftoverGraceOf` gives 24h. */
 export const leftoverGraceFlag = (name: string, description: string) =>
-  Flag.String(name).pipe(Flag.withSchema(MillisFromDurationString), Flag.optional, Flag.withDescription(description))
+  Flag.String(name).pipe(
+    ageWithUnit(["24h", "30m", "2d"], "zero allowed"),
+    Flag.withSchema(MillisFromDurationString),
+    Flag.optional,
+    Flag.withDescription(description),
+  )
 
 export const leftoverGraceOf = (grace: Option.Option<number>): number => Option.getOrElse(grace, () => defaultGraceMs)
 

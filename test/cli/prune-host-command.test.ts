@@ -88,6 +88,9 @@ describe("cluster-backup prune-host", () => {
     expect(usage.status).toBe(2)
     const word = await cli("prune-host", "--root", root, "--older-than", "a week")
     expect(word.status).toBe(2)
+    const days = await cli("prune-host", "--root", root, "--older-than", "7")
+    expect(days.status).toBe(2)
+    expect(days.stderr).toContain('flag --older-than: "7". Expected: an age with its unit, like 7d, 36h, 90m or 0 (a bare number would be seconds)')
 
     for (const pod of ["etcd", "kube-apiserver"]) {
       renameSync(join(root, `etc/kubernetes/manifests/${pod}-pod.yaml`), join(root, `etc/kubernetes/${pod}-pod.yaml.aside`))

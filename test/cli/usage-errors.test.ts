@@ -45,6 +45,11 @@ const usageErrors: ReadonlyArray<readonly [flag: string, args: ReadonlyArray<str
   // A leftover grace without a rule tunes a prune that never runs: prune said only "--keep-last missing",
   // backup-upload (exit 1 on the missing backup here, else 0) and render (exit 0) ignored it silently.
   ...flagCases(["prune", work], { "--leftover-grace": ["0", "1h"] }),
+  // A bare number is seconds: `--older-than 7` or `--leftover-grace 24` meant as days or hours removed what should stay.
+  ...flagCases(["prune", work, "--keep-last", "1"], { "--leftover-grace": ["24"], "--max-age": ["0"] }),
+  ...flagCases(["backup-upload", "--store", work, "--backup-dir", work, "--keep-last", "1"], { "--leftover-grace": ["24"] }),
+  ...flagCases(["render", ...revisions, "--store-pvc", "backups", "--cluster-id", "c1", "--store-keep-last", "1"], { "--store-leftover-grace": ["24"] }),
+  ...flagCases(["prune-host", "--root", work], { "--older-than": ["7"] }),
   ...flagCases(["backup-upload", "--store", work, "--backup-dir", work], { "--leftover-grace": ["1h"] }),
   ...flagCases(["render", ...revisions, "--store-pvc", "backups", "--cluster-id", "c1"], { "--store-leftover-grace": ["1h"] }),
   // A store location or prefix no store can have exited 1 ([StoreLocationInvalid]) after the command had started.
