@@ -1,7 +1,7 @@
 import { Effect, Result } from "effect"
 import { Command, Flag } from "effect/cli"
 import type { OperandTable } from "../domain/operands.ts"
-import { podQuotaRoom } from "../domain/etcd-quota-room.ts"
+import { defaultEtcdQuotaGiB, podQuotaRoom } from "../domain/etcd-quota-room.ts"
 import { renderBackupPodYaml } from "../domain/pod-spec.ts"
 import { decodeBackupPodOptions } from "../domain/backup-pod-options.ts"
 import { parseRevisionsFlag } from "../domain/revisions.ts"
@@ -44,7 +44,12 @@ export const renderCommand = Command.make(
           flags.revisions._tag === "Some"
             ? { revisions: yield* Effect.fromResult(parseRevisionsFlag(flags.revisions.value)), etcdQuotaBytes: undefined }
             : yield* clusterFacts(table).pipe(Effect.provide(liveKubeLayer(flags.kubeconfig)))
-        const volume = podQuotaRoom(etcdQuotaBytes, options.backupVolumeSizeLimit, options.store)?.warning
+        // Without a cluster, etcd's quota is taken at the CRD's default: a volume too small for it (a unit left out of 20Gi) still warns.
+        const volume = (
+          etcdQuotaBytes === undefined && flags.revisions._tag === "Some"
+            ? podQuotaRoom(defaultEtcdQuotaGiB * 2 ** 30, options.backupVolumeSizeLimit, options.store, "default")
+            : podQuotaRoom(etcdQuotaBytes, options.backupVolumeSizeLimit, options.store)
+        )?.warning
         if (volume !== undefined) yield* Effect.logWarning(volume)
         yield* Effect.sync(() => process.stdout.write(renderBackupPodYaml(revisions, options, table)))
       }),

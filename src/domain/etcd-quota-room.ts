@@ -47,7 +47,17 @@ export interface QuotaRoomInput {
   readonly volumeSizeLimit: string
   /** What the upload writes beside the snapshot when it encrypts it. */
   readonly ciphertextBeside: CiphertextBeside
+  /** Where `quotaBytes` comes from: the etcd CR (the default), or the CRD's default where no cluster was read. */
+  readonly quotaSource?: QuotaSource
 }
+
+/** The etcd CR's `spec.backendQuotaGiB`, or the CRD's default where no cluster was read (render --revisions). */
+export type QuotaSource = "cluster" | "default"
+
+const quotaWhence = (source: QuotaSource | undefined, quotaBytes: number): string =>
+  source === "default"
+    ? `the default quota of ${formatBytes(quotaBytes)} (spec.backendQuotaGiB's default; with --revisions no cluster is read)`
+    : `its quota of ${formatBytes(quotaBytes)} (spec.backendQuotaGiB of etcds.operator.openshift.io/cluster)`
 
 /** What the volume must hold for a database at the quota. */
 export const quotaBackupBytes = (input: Pick<QuotaRoomInput, "quotaBytes" | "ciphertextBeside">): number =>
@@ -76,7 +86,7 @@ export const backupVolumeBelowQuota = (input: QuotaRoomInput): string | undefine
   const needed = quotaBackupBytes(input)
   if (limitBytes === undefined || limitBytes >= needed) return undefined
   const largestDatabase = largestDatabaseBytes(limitBytes, input.ciphertextBeside)
-  return `the backup pod's /backup volume (--backup-volume-size ${input.volumeSizeLimit}) cannot hold a backup of etcd at its quota of ${formatBytes(input.quotaBytes)} (spec.backendQuotaGiB of etcds.operator.openshift.io/cluster): ${besideWhat(input.quotaBytes, input.ciphertextBeside)} and ${formatBytes(resourcesAllowanceBytes)} for the resources take ${formatBytes(needed)}. Backups fail once the database is larger than ${formatBytes(largestDatabase)}; give the operator (or render) a --backup-volume-size of at least ${Math.ceil(needed / GiB)}Gi`
+  return `the backup pod's /backup volume (--backup-volume-size ${input.volumeSizeLimit}) cannot hold a backup of etcd at ${quotaWhence(input.quotaSource, input.quotaBytes)}: ${besideWhat(input.quotaBytes, input.ciphertextBeside)} and ${formatBytes(resourcesAllowanceBytes)} for the resources take ${formatBytes(needed)}. ${largestDatabase === 0 ? `No backup fits in ${formatBytes(limitBytes)}` : `Backups fail once the database is larger than ${formatBytes(largestDatabase)}`}; give the operator (or render) a --backup-volume-size of at least ${Math.ceil(needed / GiB)}Gi`
 }
 
 /** The store a backup pod uploads to, as far as the room it takes in `/backup` goes. */
@@ -103,8 +113,14 @@ export const podQuotaRoom = (
   quotaBytes: number | undefined,
   volumeSizeLimit: string | undefined,
   store: PodUploadStore | undefined,
+  quotaSource: QuotaSource = "cluster",
 ): { readonly shortfallBytes: number | undefined; readonly warning: string | undefined } | undefined => {
   if (quotaBytes === undefined) return undefined
-  const input = { quotaBytes, volumeSizeLimit: volumeSizeLimit ?? defaultPodOptions.backupVolumeSizeLimit, ciphertextBeside: ciphertextBesideOf(store) }
+  const input = {
+    quotaBytes,
+    volumeSizeLimit: volumeSizeLimit ?? defaultPodOptions.backupVolumeSizeLimit,
+    ciphertextBeside: ciphertextBesideOf(store),
+    quotaSource,
+  }
   return { shortfallBytes: quotaShortfallBytes(input), warning: backupVolumeBelowQuota(input) }
 }

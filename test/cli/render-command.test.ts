@@ -182,4 +182,17 @@ describe("cluster-backup render", () => {
       await server.close()
     }
   })
+
+  it("with --revisions (no cluster), warns against the CRD's default quota: a size without its unit is bytes", async () => {
+    const revisions = ["--revisions", "etcd=3,kube-apiserver=7,kube-controller-manager=7,kube-scheduler=7"]
+    const bytes = await cli("render", ...revisions, "--backup-volume-size", "10")
+    expect(bytes.status, bytes.stderr).toBe(0)
+    expect(bytes.stdout).toContain('sizeLimit: "10"')
+    expect(bytes.stderr).toMatch(
+      /level=WARN .*--backup-volume-size 10\) cannot hold a backup of etcd at the default quota of 8\.0 GiB .*No backup fits in 10 B; .*at least 9Gi/,
+    )
+    const enough = await cli("render", ...revisions, "--backup-volume-size", "9Gi")
+    expect(enough.status, enough.stderr).toBe(0)
+    expect(enough.stderr).not.toContain("quota")
+  })
 })

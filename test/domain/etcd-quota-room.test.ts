@@ -95,6 +95,11 @@ describe("backupVolumeBelowQuota", () => {
     )
     // 8 GiB less the resources' 64 MiB.
     expect(at(8 * GiB, "8Gi", noCiphertext)).toContain("larger than 7.9 GiB;")
+    // A unit left out: 10 bytes hold not even the resources.
+    expect(at(8 * GiB, "10", noCiphertext)).toContain("take 8.1 GiB. No backup fits in 10 B; give")
+    expect(backupVolumeBelowQuota({ quotaBytes: 8 * GiB, volumeSizeLimit: "10", ciphertextBeside: noCiphertext, quotaSource: "default" })).toContain(
+      "at the default quota of 8.0 GiB (spec.backendQuotaGiB's default; with --revisions no cluster is read): ",
+    )
   })
 
   it("an encrypted upload to S3 keeps a ring of parts beside the snapshot: 5 x 16 MiB by default, more with larger or more parts", () => {
