@@ -2,8 +2,9 @@
  * Writing backup files so that a crash or a failure never leaves a half-written file under its
  * final name: write `<name>.part`/a temp name, fsync it, rename, fsync the directory.
  */
-import { lstat, rm } from "node:fs/promises"
-import { Effect, FileSystem, Path, Schema } from "effect"
+import { lstat, readdir, rm } from "node:fs/promises"
+import { basename, dirname, join } from "node:path"
+import { Clock, Effect, FileSystem, Path, Schema } from "effect"
 import { type BackupFileRefused, readBackupFileBytes } from "./backup-file.ts"
 import { fsyncDirectory } from "./file-steps.ts"
 import { createFreshFile, replaceThroughFreshFile } from "./fresh-file.ts"
@@ -122,26 +123,47 @@ export const readRecordText = <E>(path: string, what: string, refused: (e: Backu
 /** Removes a file if it exists; never fails (for cleanup paths). */
 export const removeQuietly = (path: string) => Effect.flatMap(FileSystem.FileSystem, (fs) => fs.remove(path, { force: true })).pipe(Effect.ignore)
 
-/**
- * Writes `data` to `path` atomically with `mode` (0600 by default): a sibling temp file is
- * written and fsynced, renamed over `path`, and the directory fsynced. On any failure or
- * interruption the temp file is removed and `path` is untouched.
- */
+/** A write through `writeFileAtomic` takes milliseconds: a temp file of `path` this old was left by a killed run. */
+const abandonedTempAgeMs = 60_000
+
+/** The temp files (`<name>.tmp-<pid>`) killed `writeFileAtomic` runs left beside `path`; gone meanwhile or unreadable: skipped. */
+const abandonedTempFiles = async (path: string, nowMs: number): Promise<Array<string>> => {
+  const name = basename(path)
+  const names = await readdir(dirname(path)).catch(() => [] as Array<string>)
+  const left: Array<string> = []
+  for (const entry of names) {
+    if (!entry.startsWith(`${name}.tmp-`) || !/^\d+$/.test(entry.slice(name.length + 5))) continue
+    const info = await lstat(join(dirname(path), entry)).catch(() => undefined)
+    if (info?.isFile() === true && nowMs - info.mtimeMs >= abandonedTempAgeMs) left.push(join(dirname(path), entry))
+  }
+  return left
+}
+
 /**
  * Whether `writeFileAtomic` could replace `path`: its temp file created and removed, and no directory at `path`. For an
  * output written only after a long run (verify's report), so a mistyped path fails at once instead of at the end.
+ * First removes the temp files killed runs left beside `path` (over a minute old: a concurrent write's is milliseconds).
  */
 export const checkReplaceable = (path: string): Effect.Effect<void, BackupFileError> =>
-  Effect.tryPromise({
-    try: async () => {
-      if ((await lstat(path).catch(() => undefined))?.isDirectory() === true) throw Object.assign(new Error(`${path} is a directory`), { code: "EISDIR" })
-      const probe = `${path}.tmp-${process.pid}`
-      await (await createFreshFile(probe, 0o600)).close()
-      await rm(probe, { force: true })
-    },
-    catch: fileError("write", path),
-  })
+  Effect.flatMap(Clock.currentTimeMillis, (nowMs) =>
+    Effect.tryPromise({
+      try: async () => {
+        if ((await lstat(path).catch(() => undefined))?.isDirectory() === true) throw Object.assign(new Error(`${path} is a directory`), { code: "EISDIR" })
+        for (const left of await abandonedTempFiles(path, nowMs)) await rm(left, { force: true })
+        const probe = `${path}.tmp-${process.pid}`
+        await (await createFreshFile(probe, 0o600)).close()
+        await rm(probe, { force: true })
+      },
+      catch: fileError("write", path),
+    }),
+  )
 
+/**
+ * Writes `data` to `path` atomically with `mode` (0600 by default): a sibling temp file is
+ * written and fsynced, renamed over `path`, and the directory fsynced. On any failure or
+ * interruption the temp file is removed and `path` is untouched (a kill leaves it: `checkReplaceable`, or
+ * in a backup directory the next run's sweep and prune, remove it).
+ */
 export const writeFileAtomic = Effect.fnUntraced(function* (path: string, data: Uint8Array, mode = 0o600) {
   const paths = yield* Path.Path
   yield* Effect.tryPromise({ try: () => replaceThroughFreshFile(`${path}.tmp-${process.pid}`, path, data, mode), catch: fileError("write", path) })

@@ -5,7 +5,7 @@
  * reads from the termination message, only once the upload (and the prune) are over, and `list`
  * shows the backup verified.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Result } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
@@ -106,6 +106,18 @@ describe("a policy pod's verify, upload and report", { timeout: 200_000 }, () =>
     const ok = await cli("verify", dir, "--etcdutl", etcdutl, "--report-out", join(dir, "verification.json"))
     expect(ok.status, ok.stderr).toBe(0)
     expect(readdirSync(dir).sort()).toEqual([...before, "verification.json"].sort())
+  })
+
+  it("verify --report-out removes the temp files killed runs left beside the report (a minute old), not a fresh one nor another file's", async () => {
+    const reports = tempDir("reports", work)
+    const out = join(reports, "verification.json")
+    const left = { killed: `${out}.tmp-4242`, fresh: `${out}.tmp-4243`, other: join(reports, "other.json.tmp-4244"), notPid: `${out}.tmp-keep` }
+    for (const file of Object.values(left)) writeFileSync(file, "{")
+    const twoMinutesAgo = new Date(Date.now() - 120_000)
+    for (const file of [left.killed, left.other, left.notPid]) utimesSync(file, twoMinutesAgo, twoMinutesAgo)
+    const verify = await cli("verify", backup, "--etcdutl", etcdutl, "--report-out", out)
+    expect(verify.status, verify.stderr).toBe(0)
+    expect(readdirSync(reports).sort()).toEqual(["other.json.tmp-4244", "verification.json", "verification.json.tmp-4243", "verification.json.tmp-keep"])
   })
 
   it("writes no report when the upload fails, and exits non-zero", async () => {
