@@ -2,10 +2,10 @@
  * What `verify` and `restore` share on their command line: the backup argument (a directory, or
  * with --backup-id a store), --timestamp and --etcdutl (the backup those choose: `backupSource`, store-source.ts).
  */
-import { Option } from "effect"
+import { Option, Schema } from "effect"
 import { Argument, Flag } from "effect/cli"
 import { BackupTimestamp } from "../domain/archive-names.ts"
-import { nonEmpty } from "./flag-checks.ts"
+import { checkedWith, nonEmpty } from "./flag-checks.ts"
 
 /** The backup directory (`where` says where it must be, if anywhere), or with --backup-id a store. */
 export const backupArgument = (where: string) =>
@@ -14,7 +14,12 @@ export const backupArgument = (where: string) =>
     Argument.withDescription(`The backup directory${where}, or with --backup-id a store (s3://bucket[/prefix] or a directory store)`),
   )
 
+const isBackupTimestamp = Schema.is(BackupTimestamp)
+
 export const timestampFlag = Flag.String("timestamp").pipe(
+  checkedWith((text) =>
+    isBackupTimestamp(text) ? undefined : "a backup's timestamp YYYY-MM-DD_HHMMSS (UTC) naming a real second, as in snapshot_2026-01-02_030405.db",
+  ),
   Flag.withSchema(BackupTimestamp),
   Flag.optional,
   Flag.withMetavar("YYYY-MM-DD_HHMMSS"),

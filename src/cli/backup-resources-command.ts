@@ -3,6 +3,7 @@ import { Command, Flag } from "effect/cli"
 import { operandNames } from "../domain/operands.ts"
 import { Revision } from "../domain/revisions.ts"
 import { backupDirFlag } from "./common-flags.ts"
+import { intInRange } from "./flag-checks.ts"
 import { kubeconfigFlag, liveKubeLayer } from "./kube-flags.ts"
 import { withLogging } from "./logging.ts"
 import { operandResourcesJsonFlagDef, tableFromJson } from "./operand-resources-flags.ts"
@@ -16,6 +17,7 @@ export const backupResourcesCommand = Command.make(
       Flag.withMetavar(`<${operandNames.join("|")}>`),
     ),
     revision: Flag.Int("revision").pipe(
+      intInRange({ min: 1, max: 2_147_483_647, meaning: "a revision" }),
       Flag.withSchema(Revision),
       Flag.withDescription("The revision N to stage (its <name>-N ConfigMaps and Secrets), from 1 to 2147483647"),
     ),

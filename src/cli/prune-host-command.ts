@@ -1,6 +1,6 @@
 import { Effect, Layer } from "effect"
 import { Command, Flag } from "effect/cli"
-import { MillisFromDurationString } from "../domain/durations.ts"
+import { inMillis } from "./duration-flag.ts"
 import { ageWithUnit } from "./flag-checks.ts"
 import { hostRootFlag } from "./host-root-flags.ts"
 import { withLogging } from "./logging.ts"
@@ -25,7 +25,7 @@ export const pruneHostCommand = Command.make(
     ),
     olderThanMs: Flag.String("older-than").pipe(
       ageWithUnit(["7d", "36h", "90m"], "zero allowed"),
-      Flag.withSchema(MillisFromDurationString),
+      inMillis,
       Flag.withDefault(weekMs),
       Flag.withDescription(
         "Remove only what was kept at least this long ago (its ctime: when it was moved there, or changed since), e.g. 7d, 36h, 0 for everything",

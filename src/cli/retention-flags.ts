@@ -6,7 +6,8 @@
 import { Effect, Option, Result } from "effect"
 import { CliError, Flag } from "effect/cli"
 import { parseByteSize } from "../domain/byte-size.ts"
-import { formatDuration, MillisFromDurationString } from "../domain/durations.ts"
+import { formatDuration } from "../domain/durations.ts"
+import { inMillis } from "./duration-flag.ts"
 import { hasRule, type RetentionPolicy } from "../domain/retention.ts"
 import { defaultGraceMs } from "../domain/store-layout.ts"
 import { ageWithUnit, checkedWith, intInRange } from "./flag-checks.ts"
@@ -23,7 +24,7 @@ export const retentionFlags = (prefix: string, about = "") => ({
   keepMonthly: count(`${prefix}keep-monthly`, `${about}Keep the newest backup of each of the last N months`),
   maxAge: Flag.String(`${prefix}max-age`).pipe(
     ageWithUnit(["30d", "12h", "90m"], "no zero"),
-    Flag.withSchema(MillisFromDurationString),
+    inMillis,
     Flag.optional,
     Flag.withDescription(`${about}Remove backups older than this (e.g. 30d)`),
   ),
@@ -56,12 +57,7 @@ export const retentionPolicyOf = (f: RetentionFlagValues): RetentionPolicy => ({
 
 /** How long leftovers must lie untouched before a prune removes them (`leftover-grace`, `store-leftover-grace`); none given: `leftoverGraceOf` gives 24h. */
 export const leftoverGraceFlag = (name: string, description: string) =>
-  Flag.String(name).pipe(
-    ageWithUnit(["24h", "30m", "2d"], "zero allowed"),
-    Flag.withSchema(MillisFromDurationString),
-    Flag.optional,
-    Flag.withDescription(description),
-  )
+  Flag.String(name).pipe(ageWithUnit(["24h", "30m", "2d"], "zero allowed"), inMillis, Flag.optional, Flag.withDescription(description))
 
 export const leftoverGraceOf = (grace: Option.Option<number>): number => Option.getOrElse(grace, () => defaultGraceMs)
 
