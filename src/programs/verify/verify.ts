@@ -21,7 +21,7 @@
  * the size the manifest states (`services/backup-file.ts`).
  */
 import { tmpdir } from "node:os"
-import { Effect, FileSystem, Path, Result } from "effect"
+import { Effect, FileSystem, Option, Path, Result } from "effect"
 import { manifestFileName, type BackupTimestamp } from "../../domain/archive-names.ts"
 import { maxManifestBytes, pairingVerdict, type BackupManifest } from "../../domain/backup-manifest.ts"
 import { defaultOperands, operandNames, type OperandTable } from "../../domain/operands.ts"
@@ -29,7 +29,7 @@ import { formatRevisionSet } from "../../domain/revisions.ts"
 import { trailerLength } from "../../services/etcd/snapshot-trailer.ts"
 import { Etcdutl, type EtcdutlFailed, type SnapshotStatus } from "../../services/etcdutl.ts"
 import { type BackupFileFailure, BackupFileRefused, checkRegularFile, readBackupFileBytes } from "../../services/backup-file.ts"
-import { describeFileSystemFailure } from "../../services/file-system-error.ts"
+import { describeFileSystemFailure, errnoCode } from "../../services/file-system-error.ts"
 import { defaultTarLimits, type TarballContents } from "../../services/tarball/tarball.ts"
 import { decodeBackupManifestBytes, type ManifestReadFailure } from "../backup-dir/backup-manifest-file.ts"
 import { digestFile, digestSnapshot, type FileDigest } from "./verify-file-digest.ts"
@@ -391,8 +391,17 @@ export const verifyBackupWithEvidence = Effect.fn("verifyBackup")(function* (opt
   })
 
   const names = yield* Effect.result(fs.readDirectory(backupDir))
+  // One of the backup's files given for its directory (tab completion goes one step too far).
+  const aFile =
+    Result.isFailure(names) && errnoCode(names.failure) === "ENOTDIR"
+      ? (yield* Effect.option(fs.stat(backupDir))).pipe(Option.exists((info) => info.type === "File"))
+      : false
   const selection = Result.isFailure(names)
-    ? Result.fail({ message: describeFileSystemFailure("read the directory", backupDir, names.failure).message })
+    ? Result.fail({
+        message: aFile
+          ? `${backupDir} is a file, not a backup directory: give the directory that holds it, ${path.dirname(path.resolve(backupDir))}`
+          : describeFileSystemFailure("read the directory", backupDir, names.failure).message,
+      })
     : selectBackup(names.success, options.timestamp)
   const expectedFiles = `snapshot_${options.timestamp ?? "<newest timestamp>"}.db and static_kuberesources_${options.timestamp ?? "<newest timestamp>"}.tar.gz`
   if (Result.isFailure(selection)) {
