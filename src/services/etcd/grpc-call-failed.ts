@@ -6,7 +6,7 @@ import { Schema } from "effect"
 import { failureText } from "../../domain/failure-text.ts"
 import { errnoCode } from "../file-system-error.ts"
 import { GrpcStatus, grpcStatusName } from "./grpc-status.ts"
-import { isTlsCode, tlsFailureDescription } from "./tls-failure.ts"
+import { isTlsCode, tlsCodeOf, tlsFailureDescription } from "./tls-failure.ts"
 
 export class GrpcCallFailed extends Schema.TaggedError<GrpcCallFailed>()("GrpcCallFailed", {
   /** The gRPC status (`GrpcStatus`): etcd's, or the one this client gives its own failures (UNAVAILABLE for a connection's). */
@@ -35,7 +35,8 @@ const stringField = (value: unknown, name: string): string | undefined => {
 export const connectionFailure = (origin: "connecting" | "connection", error: unknown): GrpcCallFailed => {
   if (error instanceof GrpcCallFailed) return error
   const message = failureText(error)
-  const code = stringField(error, "code")
+  const given = stringField(error, "code")
+  const code = given === undefined ? undefined : tlsCodeOf(given, message)
   const tls = code !== undefined && isTlsCode(code) ? code : undefined
   return new GrpcCallFailed({
     status: GrpcStatus.UNAVAILABLE,

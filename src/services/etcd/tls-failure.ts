@@ -42,6 +42,14 @@ export const serverCertificateFailures: ReadonlySet<string> = new Set([
   "ERR_SSL_WRONG_VERSION_NUMBER",
 ])
 
+/**
+ * The TLS code of a failed connection as Node gives it (`code`, the error's message): an answer that is no TLS record
+ * (a plain http:// server answering the handshake) comes as EPROTO with OpenSSL's reason only in the message, and reads
+ * as the `ERR_SSL_WRONG_VERSION_NUMBER` it is; any other code is kept.
+ */
+export const tlsCodeOf = (code: string, message: string): string =>
+  code === "EPROTO" && /wrong version number|packet length too long|http request/i.test(message) ? "ERR_SSL_WRONG_VERSION_NUMBER" : code
+
 /** Whether `code` is one of the TLS codes above, or any other OpenSSL failure. */
 export const isTlsCode = (code: string): boolean => code.startsWith("ERR_SSL_") || serverCertificateFailures.has(code)
 

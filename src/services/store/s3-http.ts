@@ -12,7 +12,7 @@ import { formatBytes } from "../../domain/byte-format.ts"
 import { xmlField } from "../../domain/xml-fields.ts"
 import type { ServerSideEncryption } from "../../domain/server-side-encryption.ts"
 import { storeDocumentMaxBytes } from "./backup-store.ts"
-import { serverCertificateFailures, tlsFailureDescription } from "../etcd/tls-failure.ts"
+import { serverCertificateFailures, tlsCodeOf, tlsFailureDescription } from "../etcd/tls-failure.ts"
 import { agentThrough, type ChosenProxy, proxyFailure } from "./proxy-agent.ts"
 import { currentCredentials, type CredentialSource } from "./s3-credentials.ts"
 import { canonicalQuery, emptyPayloadHash, signRequest, uriEncodePath } from "./sigv4.ts"
@@ -211,7 +211,6 @@ export const responseError = (e: S3Endpoint, req: S3Request, status: number, bod
 
 /** Why the endpoint's TLS is not trusted (`serverCertificateFailures`), and what to check. */
 const untrustedBecause = (e: S3Endpoint, req: S3Request, code: string, cause: unknown): string => {
-  if (code === "ERR_SSL_WRONG_VERSION_NUMBER") return "it does not answer in TLS: is the endpoint http:// rather than https://?"
   if (code === "ERR_TLS_CERT_ALTNAME_INVALID") {
     return `its certificate does not name the host ${target(e, req).host}: check the endpoint's host name${e.pathStyle ? "" : " (or address the bucket by path: --s3-addressing path)"}`
   }
@@ -238,8 +237,8 @@ const proxyError = (e: S3Endpoint, req: S3Request, cause: unknown, status?: numb
 const connectionError = (e: S3Endpoint, req: S3Request, cause: unknown): StoreRequestFailed => {
   const proxied = proxyError(e, req, cause)
   if (proxied !== undefined) return proxied
-  const code = errnoCode(cause)
-  // The store answered, in a TLS this host does not trust: no repeat changes that, and "no answer" would mislead.
+  const code = tlsCodeOf(errnoCode(cause), cause instanceof Error ? cause.message : "")
+  // The store answered, in a TLS this host does not trust (or not in TLS): no repeat changes that, and "no answer" would mislead.
   const untrusted = serverCertificateFailures.has(code)
   return new StoreRequestFailed({
     store: describeEndpoint(e),
@@ -249,7 +248,9 @@ const connectionError = (e: S3Endpoint, req: S3Request, cause: unknown): StoreRe
     code,
     retryable: !untrusted,
     message: untrusted
-      ? `${requestWhat(e, req)} at ${e.url.origin}: the endpoint answered, but not in a TLS this host trusts (${code}): ${untrustedBecause(e, req, code, cause)}`
+      ? code === "ERR_SSL_WRONG_VERSION_NUMBER"
+        ? `${requestWhat(e, req)} at ${e.url.origin}: the endpoint answered, but not in TLS (${code}): is it http:// rather than https://?`
+        : `${requestWhat(e, req)} at ${e.url.origin}: the endpoint answered, but not in a TLS this host trusts (${code}): ${untrustedBecause(e, req, code, cause)}`
       : `${requestWhat(e, req)} at ${e.url.origin} got no answer (${code}): is the endpoint right and the store up?`,
   })
 }

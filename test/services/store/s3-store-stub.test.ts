@@ -315,6 +315,20 @@ describe("an https endpoint whose certificate this host does not trust", () => {
   })
 })
 
+describe("an https endpoint that answers in plain http", () => {
+  it("one attempt, and a message asking whether it is http://, not 'no answer: is the store up?'", async () => {
+    let connections = 0
+    const url = await stub((_req, _url, _body, res) => res.writeHead(200).end())
+    const srv = servers.at(-1)!
+    srv.on("connection", () => connections++)
+    const store = makeS3Store(endpoint(url.replace("http://", "https://")), { partSize: 5 * MiB, partsInFlight: 1, retries: 3, retryBaseMs: 1 })
+    const failure = await Effect.runPromise(store.listPage("p/").pipe(Effect.flip))
+    expect(failure).toMatchObject({ _tag: "StoreRequestFailed", code: "ERR_SSL_WRONG_VERSION_NUMBER", retryable: false })
+    expect(failure.message).toContain("the endpoint answered, but not in TLS (ERR_SSL_WRONG_VERSION_NUMBER): is it http:// rather than https://?")
+    expect(connections).toBe(1)
+  })
+})
+
 describe("the S3 store's listings when the server's pagination is broken", () => {
   it("a listing page that says it is truncated but gives no continuation token (a server answering ListObjects v1): an error, not the end of the store", async () => {
     const url = await xmlStub(200, () => `<ListBucketResult><IsTruncated>true</IsTruncated><Marker></Marker>${contents(["p/a/x", "p/a/y"])}</ListBucketResult>`)
