@@ -180,11 +180,31 @@ const snapshotLinkable = (snapshot: string, keptDataDir: string) =>
     return info.dev === (yield* fileSystemOf(keptDataDir))
   }).pipe(Effect.orElseSucceed(() => false))
 
+/**
+ * `<root>/<path>` when `path` is absolute, missing here and a directory there: the host's path given where this
+ * process's is asked (in `oc debug node`, `/home/core/backup` for `/host/home/core/backup`).
+ */
+const hostPathGivenFor = (root: string, path: string) =>
+  FileSystem.FileSystem.use((fs) =>
+    Effect.gen(function* () {
+      if (root === "/" || !posix.isAbsolute(path) || (yield* fs.exists(path))) return undefined
+      const info = yield* fs.stat(posix.join(root, path))
+      return info.type === "Directory" ? posix.join(root, path) : undefined
+    }),
+  ).pipe(Effect.orElseSucceed(() => undefined))
+
 export const gatherRestoreInputs = Effect.fn("gatherRestoreInputs")(function* (options: RestoreInputOptions) {
   const etcdutl = yield* Etcdutl
   const table = options.operands ?? defaultOperands
 
   const root = yield* resolveRoot(options.root)
+  const underRoot = yield* hostPathGivenFor(root, options.backupDir)
+  if (underRoot !== undefined) {
+    return yield* invalid(
+      "backup-dir",
+      `the backup directory ${options.backupDir} does not exist here, but ${underRoot} does: the backup directory is a path as this process sees it, not one on the host under --root; give ${underRoot}`,
+    )
+  }
   const backupDir = yield* attempt("resolve the backup directory", options.backupDir, (fs) => fs.realPath(resolve(options.backupDir)))
   const inRoot = pathInside(root, backupDir)
   if (inRoot === undefined) {

@@ -715,6 +715,21 @@ describe("restore", () => {
     expect(failure(await restore({ root: host.root, backupDir: outside }, { dryRun: true })).message).toContain("is not inside --root")
   })
 
+  it("names the path to give when the backup directory is given as the host's path under --root (oc debug node: /home/core/backup for /host/home/core/backup)", async () => {
+    const host = makeHostTree(etcd.workDir, backup)
+    const before = snapshotTree(host.root)
+    const refused = failure(await restore({ root: host.root, backupDir: "/home/core/backup" }, { dryRun: true }))
+    expect(refused._tag).toBe("RestoreInputInvalid")
+    expect(refused.message).toBe(
+      `the backup directory /home/core/backup does not exist here, but ${host.backupDir} does: the backup directory is a path as this process sees it, not one on the host under --root; give ${host.backupDir}`,
+    )
+    expect(snapshotTree(host.root)).toEqual(before)
+    // Missing there too: the plain failure.
+    expect(failure(await restore({ root: host.root, backupDir: "/home/core/nothing" }, { dryRun: true })).message).toContain(
+      "cannot resolve the backup directory /home/core/nothing: ENOENT",
+    )
+  })
+
   // Before, any directory whose path under the root began with two dots was taken for one outside it.
   it("takes a backup kept under a directory whose name starts with two dots as inside --root", async () => {
     const host = makeHostTree(etcd.workDir, backup)
