@@ -28,10 +28,38 @@ const comes = (cron: Cron.Cron): boolean => {
   }
 }
 
+/** The descriptors a Kubernetes CronJob's schedule takes, as the 5-field expressions they stand for. */
+export const scheduleDescriptors: Readonly<Record<string, string>> = {
+  "@yearly": "0 0 1 1 *",
+  "@annually": "0 0 1 1 *",
+  "@monthly": "0 0 1 * *",
+  "@weekly": "0 0 * * 0",
+  "@daily": "0 0 * * *",
+  "@midnight": "0 0 * * *",
+  "@hourly": "0 * * * *",
+}
+
+/** The 5 fields of `schedule` (a descriptor's), or why it has no such fields: effect's Cron would read 6 as seconds first. */
+const fiveFields = (schedule: string): Result.Result<string, string> => {
+  const text = schedule.trim()
+  if (text.startsWith("@")) {
+    const fields = scheduleDescriptors[text.toLowerCase()]
+    return fields === undefined
+      ? Result.fail(`${text} is no descriptor: use one of ${Object.keys(scheduleDescriptors).join(", ")}, or 5 fields`)
+      : Result.succeed(fields)
+  }
+  if (/^(CRON_)?TZ=/.test(text)) return Result.fail("a time zone goes in spec.timeZone, not in the schedule")
+  const count = text === "" ? 0 : text.split(/\s+/).length
+  if (count === 5) return Result.succeed(text)
+  return Result.fail(
+    `it has ${count} field${count === 1 ? "" : "s"}, not the 5 of minute, hour, day of month, month and day of week${count === 6 ? " (no seconds field)" : ""}`,
+  )
+}
+
 /**
- * The policy's cron expression in its time zone (UTC when none); a repeated local hour runs once, at its first
- * occurrence. An expression that parses but names no date that exists (31 February) is refused here, not thrown
- * from `nextDue` in the middle of a sync.
+ * The policy's cron expression (5 fields, minute first, or a CronJob's descriptor such as `@daily`) in its time zone
+ * (UTC when none); a repeated local hour runs once, at its first occurrence. An expression that parses but names no
+ * date that exists (31 February) is refused here, not thrown from `nextDue` in the middle of a sync.
  */
 export const parseSchedule = (schedule: string, timeZone: string | undefined): Result.Result<Cron.Cron, BackupScheduleInvalid> => {
   const zone = timeZone ?? "UTC"
@@ -41,7 +69,9 @@ export const parseSchedule = (schedule: string, timeZone: string | undefined): R
       timeZone: zone,
       message: `spec.schedule "${schedule}" in time zone "${zone}" is not usable: ${why}; use a 5-field cron expression and an IANA zone`,
     })
-  const parsed = Result.mapError(Cron.parse(schedule, zone, { onDstOverlap: "earlier" }), (e) => invalid(e.message))
+  const fields = fiveFields(schedule)
+  if (Result.isFailure(fields)) return Result.fail(invalid(fields.failure))
+  const parsed = Result.mapError(Cron.parse(fields.success, zone, { onDstOverlap: "earlier" }), (e) => invalid(e.message))
   return Result.isSuccess(parsed) && !comes(parsed.success) ? Result.fail(invalid("it names no date that exists (a day past the end of its months)")) : parsed
 }
 

@@ -72,6 +72,11 @@ describe("BackupPolicy CRD", () => {
     })
   })
 
+  it("admits every schedule the operator takes, the shortest descriptor (@daily) included", () => {
+    for (const schedule of ["@daily", "@hourly", "0 * * * *"]) expect(problems(policy({ schedule, store: s3 })), schedule).toEqual([])
+    expect(problems(policy({ schedule: "@dai", store: s3 })).join("\n")).toMatch(/schedule/)
+  })
+
   it("every CEL rule parses and carries a message", () => {
     expect(celRules(schema).length).toBeGreaterThanOrEqual(5)
     expect(celSyntaxProblems(schema)).toEqual([])

@@ -2,7 +2,16 @@ import { fc, test } from "@fast-check/vitest"
 import { Cron as Croner } from "croner"
 import { type Cron, Result } from "effect"
 import { describe, expect, it } from "vitest"
-import { backoffDelay, decideSchedule, defaultBackoff, latestDue, nextDue, parseSchedule, type ScheduleState } from "../../src/domain/backup-schedule.ts"
+import {
+  backoffDelay,
+  decideSchedule,
+  defaultBackoff,
+  latestDue,
+  nextDue,
+  parseSchedule,
+  type ScheduleState,
+  scheduleDescriptors,
+} from "../../src/domain/backup-schedule.ts"
 
 const zones = ["UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata", "Pacific/Chatham", "America/Santiago"]
 const at = (iso: string) => Date.parse(iso)
@@ -82,6 +91,36 @@ describe("parseSchedule", () => {
       expect(r.failure.message).toContain(schedule)
       expect(r.failure.message).toContain(tz)
     }
+  })
+
+  it.each([
+    ["0 0 * * * *", "it has 6 fields, not the 5 of minute, hour, day of month, month and day of week (no seconds field)"],
+    ["0 0 * *", "it has 4 fields"],
+    ["   ", "it has 0 fields"],
+    ["@every 1h", "@every 1h is no descriptor: use one of @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly, or 5 fields"],
+    ["CRON_TZ=Europe/Berlin 0 2 * * *", "a time zone goes in spec.timeZone, not in the schedule"],
+  ])("%j is refused saying why (effect's Cron would take 6 fields as seconds first)", (schedule, why) => {
+    const r = parseSchedule(schedule, "UTC")
+    expect(Result.isFailure(r) && r.failure.message).toContain(`is not usable: ${why}`)
+  })
+
+  it("a CronJob's descriptors are the 5-field expressions they stand for", () => {
+    const from = at("2026-12-04T10:17:00Z")
+    for (const [descriptor, fields] of Object.entries(scheduleDescriptors)) {
+      for (const zone of ["UTC", "Europe/Berlin"]) {
+        const a = cronOf(descriptor, zone)
+        const b = cronOf(fields, zone)
+        let [x, y] = [from, from]
+        for (let i = 0; i < 3; i++) {
+          x = nextDue(a, x)
+          y = nextDue(b, y)
+          expect(x).toBe(y)
+        }
+      }
+    }
+    expect(iso(nextDue(cronOf("@daily"), from))).toBe("2026-12-05T00:00:00.000Z")
+    expect(iso(nextDue(cronOf("@Hourly"), from))).toBe("2026-12-04T11:00:00.000Z")
+    expect(iso(nextDue(cronOf("@weekly"), from))).toBe("2026-12-06T00:00:00.000Z")
   })
 
   it("a date that comes only in leap years is kept", () => {
