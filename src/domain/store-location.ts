@@ -24,6 +24,8 @@ export const parseStoreLocation = (raw: string): Result.Result<StoreLocation, St
   const invalid = (problem: string) => Result.fail(new StoreLocationInvalid({ location: raw, message: `store location ${JSON.stringify(raw)}: ${problem}` }))
   if (raw.trim() === "") return invalid("empty: give s3://bucket[/prefix] or a directory")
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw) && !raw.startsWith("s3://")) return invalid("only s3:// URLs and directories are supported")
+  // `s3:/bucket` or `s3:bucket` would otherwise be a relative directory named `s3:`.
+  if (/^s3:(?!\/\/)/i.test(raw)) return invalid("an s3:// URL needs two slashes after s3: (s3://bucket[/prefix]); a directory named s3: would be ./s3:")
   if (!raw.startsWith("s3://")) return Result.succeed({ _tag: "Directory", path: raw })
   const rest = raw.slice("s3://".length)
   const slash = rest.indexOf("/")

@@ -55,6 +55,8 @@ const usageErrors: ReadonlyArray<readonly [flag: string, args: ReadonlyArray<str
   // A store location or prefix no store can have exited 1 ([StoreLocationInvalid]) after the command had started.
   ["<store>", ["list", "s3://backups"]],
   ["<store>", ["list", "s3://Not_A_Bucket/p"]],
+  // Was taken for a directory ./s3:/backups/p, which did not exist.
+  ["<store>", ["list", "s3:/backups/p"]],
   ["<store>", ["download", "s3://backups", "2026-01-02_030405", join(work, "download")]],
   ["<dir>", ["prune", "s3://backups", "--keep-last", "1"]],
   ["<dir>", ["verify", "s3://backups", "--backup-id", "2026-01-02_030405"]],

@@ -18,6 +18,8 @@ describe("parseStoreLocation", () => {
     expect(failure(parseStoreLocation("s3://BadBucket/x"))).toMatch(/is not a bucket name/)
     expect(failure(parseStoreLocation("gs://b/x"))).toMatch(/only s3:\/\/ URLs and directories/)
     expect(failure(parseStoreLocation("s3://bucket/a/../b"))).toMatch(/may hold only/)
+    for (const typo of ["s3:/backups/prod", "s3:backups", "S3:/backups"]) expect(failure(parseStoreLocation(typo))).toMatch(/an s3:\/\/ URL needs two slashes/)
+    expect(ok(parseStoreLocation("./s3:"))).toEqual({ _tag: "Directory", path: "./s3:" })
   })
 
   test.prop([fc.stringMatching(/^[a-z0-9][a-z0-9-]{1,20}[a-z0-9]$/), fc.array(fc.stringMatching(/^[a-z0-9_-]{1,8}$/), { maxLength: 3 })])(
