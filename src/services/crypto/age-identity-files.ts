@@ -30,6 +30,14 @@ const encryptedFileStarts = ["age-encryption", "-----BEGIN AGE"]
 /** How an SSH private key file starts (ssh-keygen's own format, and its older PEM one), which `age -i` takes but this tool does not. */
 const sshPrivateKeyStarts = ["-----BEGIN OPENSSH PRIVATE KEY-----", "-----BEGIN RSA PRIVATE KEY-----"]
 
+const secretKeyMarks = ["AGE-SECRET-KEY-", "age-secret-key-"]
+
+/** Whether a file holds what looks like an age secret key: only then is it exposed when others can read it. Bytes are searched in place, not copied. */
+const holdsSecretKey = (data: string | Uint8Array): boolean => {
+  const searched = typeof data === "string" ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+  return secretKeyMarks.some((mark) => searched.includes(mark))
+}
+
 /** The identities in an identity file's text. */
 export const parseIdentityFile = (path: string, text: string): Result.Result<ReadonlyArray<AgeIdentity>, AgeIdentityFileInvalid> => {
   if (sshPrivateKeyStarts.some((start) => text.trimStart().startsWith(start))) {
@@ -47,6 +55,16 @@ export const parseIdentityFile = (path: string, text: string): Result.Result<Rea
         path,
         line: 0,
         message: `${path} is age-encrypted (a passphrase-protected identity file, as age -p writes, or an encrypted backup file), not an identity file: cluster-backup cannot ask for a passphrase; decrypt it to a private file first (umask 077; age -d -o key.txt ${path}) and give that`,
+      }),
+    )
+  }
+  const lines = text.split("\n").map((raw) => (raw.endsWith("\r") ? raw.slice(0, -1) : raw))
+  if (!holdsSecretKey(text) && lines.some((line) => line.trim().startsWith("age1"))) {
+    return Result.fail(
+      new AgeIdentityFileInvalid({
+        path,
+        line: 0,
+        message: `${path} holds age recipients (public keys, age1...), not identities: give the identity file (AGE-SECRET-KEY-1..., as age-keygen -o wrote it) of one of those recipients`,
       }),
     )
   }
@@ -86,7 +104,8 @@ const readIdentityFile = (path: string, allowExposed: boolean): Effect.Effect<Re
           }),
     ),
     Effect.flatMap(({ bytes, mode }): Effect.Effect<ReadonlyArray<AgeIdentity>, AgeIdentityFileError> => {
-      if (!allowExposed && identityFileExposed(mode)) {
+      // A file with no secret in it (a recipients file given by mistake) is refused for what it holds, not its mode.
+      if (!allowExposed && identityFileExposed(mode) && holdsSecretKey(bytes)) {
         bytes.fill(0)
         const octal = mode.toString(8).padStart(3, "0")
         return Effect.fail(

@@ -87,8 +87,19 @@ describe("age identity files", () => {
   })
 
   it("a recipient or an SSH key where an identity belongs, and a file with only comments, are refused", async () => {
-    writeFileSync(join(dir, "recipient.txt"), `${generateIdentity().recipient}\n`, { mode: 0o600 })
-    expect(failureOf(await read([join(dir, "recipient.txt")])).message).toContain("AGE-SECRET-KEY-1")
+    // A recipients file as written (age-keygen -y key.txt > recipients.txt: mode 0644) is named for what it holds, not its mode.
+    writeFileSync(join(dir, "recipient.txt"), `# team\n${generateIdentity().recipient}\r\n`, { mode: 0o644 })
+    chmodSync(join(dir, "recipient.txt"), 0o644)
+    expect(failureOf(await read([join(dir, "recipient.txt")]))).toMatchObject({
+      _tag: "AgeIdentityFileInvalid",
+      line: 0,
+      message: `${join(dir, "recipient.txt")} holds age recipients (public keys, age1...), not identities: give the identity file (AGE-SECRET-KEY-1..., as age-keygen -o wrote it) of one of those recipients`,
+    })
+    // A secret key in it, even in the wrong case, makes it a secret: its mode is judged first.
+    const secret = keygen(join(dir, "lower.txt"))
+    writeFileSync(join(dir, "lower.txt"), `${readFileSync(secret.path, "utf8").toLowerCase()}${generateIdentity().recipient}\n`)
+    chmodSync(join(dir, "lower.txt"), 0o644)
+    expect(failureOf(await read([join(dir, "lower.txt")]))._tag).toBe("AgeIdentityFileExposed")
     writeFileSync(join(dir, "ssh.txt"), "-----BEGIN OPENSSH PRIVATE KEY-----\n", { mode: 0o600 })
     expect(failureOf(await read([join(dir, "ssh.txt")]))).toMatchObject({ _tag: "AgeIdentityFileInvalid", line: 1 })
     writeFileSync(join(dir, "comments.txt"), "# nothing here\n", { mode: 0o600 })
