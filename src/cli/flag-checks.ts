@@ -9,6 +9,7 @@
  */
 import { Param } from "effect/cli"
 import { Result } from "effect"
+import { isBareNumber } from "../domain/byte-size.ts"
 import { formatDuration, parseDuration } from "../domain/durations.ts"
 import { parseRevisionsFlag } from "../domain/revisions.ts"
 import { isLayoutSegment } from "../domain/store-layout.ts"
@@ -60,9 +61,7 @@ export const ageWithUnit = (examples: readonly [string, ...Array<string>], zero:
   const all = zero === "zero allowed" ? [...examples, "0"] : examples
   const like = `${all.slice(0, -1).join(", ")} or ${all.at(-1)}`
   return checkedWith((text) =>
-    /^\s*\d+\s*$/.test(text) && !(zero === "zero allowed" && Number(text) === 0)
-      ? `an age with its unit, like ${like} (a bare number would be seconds)`
-      : undefined,
+    isBareNumber(text) && !(zero === "zero allowed" && Number(text) === 0) ? `an age with its unit, like ${like} (a bare number would be seconds)` : undefined,
   )
 }
 

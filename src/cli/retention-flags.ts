@@ -5,7 +5,7 @@
  */
 import { Effect, Option, Result } from "effect"
 import { CliError, Flag } from "effect/cli"
-import { parseByteSize } from "../domain/byte-size.ts"
+import { isBareNumber, parseSizeWithUnit } from "../domain/byte-size.ts"
 import { formatDuration } from "../domain/durations.ts"
 import { inMillis } from "./duration-flag.ts"
 import { hasRule, type RetentionPolicy } from "../domain/retention.ts"
@@ -29,8 +29,12 @@ export const retentionFlags = (prefix: string, about = "") => ({
     Flag.withDescription(`${about}Remove backups older than this (e.g. 30d)`),
   ),
   maxTotalSize: Flag.String(`${prefix}max-total-size`).pipe(
-    checkedWith((text) => (Result.isFailure(parseByteSize(text)) ? "a size like 500Mi, 50Gi, 2G or a number of bytes" : undefined)),
-    Flag.map((text) => Result.getOrThrow(parseByteSize(text))),
+    checkedWith((text) =>
+      Result.isFailure(parseSizeWithUnit(text))
+        ? `a size with its unit, like 50Gi, 500Mi or 2G${isBareNumber(text) ? " (a bare number would be bytes)" : ""}`
+        : undefined,
+    ),
+    Flag.map((text) => Result.getOrThrow(parseSizeWithUnit(text))),
     Flag.optional,
     Flag.withDescription(`${about}Remove the oldest backups while the total is over this (e.g. 50Gi)`),
   ),

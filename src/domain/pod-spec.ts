@@ -8,6 +8,7 @@
  * `spec-hash` annotation detects any change.
  */
 import { createHash } from "node:crypto"
+import { formatExactSize } from "./byte-size.ts"
 import { Result } from "effect"
 import {
   backupBinary,
@@ -201,15 +202,16 @@ const container = (
 /** backup-upload's retention flags (prune's), in a fixed order. */
 const retentionArgs = (r: StoreRetention | undefined): ReadonlyArray<string> => {
   if (r === undefined) return []
-  const arg = (flag: string, value: number | undefined, unit = "") => (value === undefined ? [] : [flag, `${value}${unit}`])
+  const arg = (flag: string, value: number | undefined, format = (n: number) => `${n}`) => (value === undefined ? [] : [flag, format(value)])
   return [
     ...arg("--keep-last", r.keepLast),
     ...arg("--keep-daily", r.keepDaily),
     ...arg("--keep-weekly", r.keepWeekly),
     ...arg("--keep-monthly", r.keepMonthly),
-    ...arg("--max-age", r.maxAgeSeconds, "s"),
-    ...arg("--max-total-size", r.maxTotalBytes),
-    ...arg("--leftover-grace", r.leftoverGraceSeconds, "s"),
+    ...arg("--max-age", r.maxAgeSeconds, (n) => `${n}s`),
+    // With its unit: backup-upload refuses a bare number, which would be bytes.
+    ...arg("--max-total-size", r.maxTotalBytes, formatExactSize),
+    ...arg("--leftover-grace", r.leftoverGraceSeconds, (n) => `${n}s`),
   ]
 }
 

@@ -10,7 +10,7 @@ import { createHash } from "node:crypto"
 import { Result, Schema } from "effect"
 import type { BackupPolicy } from "./backup-policy.ts"
 import type { Trigger } from "./backup-schedule.ts"
-import { parseByteSize } from "./byte-size.ts"
+import { parseSizeWithUnit } from "./byte-size.ts"
 import { parseDuration } from "./durations.ts"
 import { dnsLabelMaxLength, dnsSubdomainProblem } from "./k8s-names.ts"
 import type { OperandTable } from "./operands.ts"
@@ -120,7 +120,7 @@ const storeRetention = (
   if (r === undefined) return Result.succeed(undefined)
   const maxAge = r.maxAge === undefined ? undefined : parseDuration(r.maxAge)
   if (maxAge !== undefined && Result.isFailure(maxAge)) return Result.fail(invalid("spec.retention.maxAge", maxAge.failure.message))
-  const maxTotal = r.maxTotalSize === undefined ? undefined : parseByteSize(r.maxTotalSize)
+  const maxTotal = r.maxTotalSize === undefined ? undefined : parseSizeWithUnit(r.maxTotalSize)
   if (maxTotal !== undefined && Result.isFailure(maxTotal)) return Result.fail(invalid("spec.retention.maxTotalSize", maxTotal.failure.message))
   const rules = { ...r, maxAgeMs: maxAge?.success, maxTotalBytes: maxTotal?.success }
   const graceMs = operatorGraceSeconds === undefined ? undefined : operatorGraceSeconds * 1000

@@ -282,8 +282,14 @@ describe("cluster-backup prune", { timeout: 180_000 }, () => {
     const cases = [
       [[dir], 2, "Missing value for flag --keep-last. Expected: a retention rule: at least one of --keep-last, --keep-daily"],
       [["s3://bucket/prefix"], 2, "Expected: a retention rule: at least one of"],
-      [[dir, "--max-total-size=lots"], 2, `${usage} flag --max-total-size: "lots". Expected: a size like 500Mi`],
-      [[dir, "--max-total-size=-5"], 2, `${usage} flag --max-total-size: "-5". Expected: a size like 500Mi`],
+      [[dir, "--max-total-size=lots"], 2, `${usage} flag --max-total-size: "lots". Expected: a size with its unit, like 50Gi`],
+      [[dir, "--max-total-size=-5"], 2, `${usage} flag --max-total-size: "-5". Expected: a size with its unit, like 50Gi`],
+      // A bare number would be bytes: meant as GiB, it removed every backup but the newest.
+      [
+        [dir, "--max-total-size=50"],
+        2,
+        `${usage} flag --max-total-size: "50". Expected: a size with its unit, like 50Gi, 500Mi or 2G (a bare number would be bytes)`,
+      ],
       [[dir, "--max-age=garbage"], 2, '"garbage" is not a duration'],
       [[dir, "--max-age=-5d"], 2, '"-5d" is not a duration'],
       [[dir, "--max-age=30"], 2, `${usage} flag --max-age: "30". Expected: an age with its unit, like 30d`],
@@ -308,7 +314,7 @@ describe("cluster-backup prune", { timeout: 180_000 }, () => {
   it("always keeps the newest verified backup, even when it alone is over the size limit", async () => {
     writeFakeBackup(join(dir, "a"), "2026-01-01_000000")
     writeFakeBackup(join(dir, "b"), "2026-01-02_000000")
-    const run = await cli("prune", dir, "--max-total-size", "10")
+    const run = await cli("prune", dir, "--max-total-size", "1K")
     expect(run.status).toBe(0)
     expect(ls(dir)).toEqual([".cluster-backup", "b"])
   })

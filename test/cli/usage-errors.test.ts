@@ -47,8 +47,11 @@ const usageErrors: ReadonlyArray<readonly [flag: string, args: ReadonlyArray<str
   ...flagCases(["prune", work], { "--leftover-grace": ["0", "1h"] }),
   // A bare number is seconds: `--older-than 7` or `--leftover-grace 24` meant as days or hours removed what should stay.
   ...flagCases(["prune", work, "--keep-last", "1"], { "--leftover-grace": ["24"], "--max-age": ["0"] }),
-  ...flagCases(["backup-upload", "--store", work, "--backup-dir", work, "--keep-last", "1"], { "--leftover-grace": ["24"] }),
-  ...flagCases(["render", ...revisions, "--store-pvc", "backups", "--cluster-id", "c1", "--store-keep-last", "1"], { "--store-leftover-grace": ["24"] }),
+  ...flagCases(["backup-upload", "--store", work, "--backup-dir", work, "--keep-last", "1"], { "--leftover-grace": ["24"], "--max-total-size": ["50"] }),
+  ...flagCases(["render", ...revisions, "--store-pvc", "backups", "--cluster-id", "c1", "--store-keep-last", "1"], {
+    "--store-leftover-grace": ["24"],
+    "--store-max-total-size": ["50"],
+  }),
   ...flagCases(["prune-host", "--root", work], { "--older-than": ["7"] }),
   ...flagCases(["backup-upload", "--store", work, "--backup-dir", work], { "--leftover-grace": ["1h"] }),
   ...flagCases(["render", ...revisions, "--store-pvc", "backups", "--cluster-id", "c1"], { "--store-leftover-grace": ["1h"] }),

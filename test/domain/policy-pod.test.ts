@@ -2,6 +2,7 @@ import { fc, test } from "@fast-check/vitest"
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
 import { decodeBackupPolicy, type BackupPolicy } from "../../src/domain/backup-policy.ts"
+import { parseSizeWithUnit } from "../../src/domain/byte-size.ts"
 import { dnsLabelProblem } from "../../src/domain/k8s-names.ts"
 import { defaultOperands } from "../../src/domain/operands.ts"
 import { backupPodSpecHash, testRestoreResources, type BackupPod } from "../../src/domain/pod-spec.ts"
@@ -100,7 +101,7 @@ const retentionArb = fc.record(
     keepWeekly: fc.integer({ min: 1, max: 100 }),
     keepMonthly: fc.integer({ min: 1, max: 100 }),
     maxAge: fc.constantFrom("30d", "1h30m", "400d", "90s"),
-    maxTotalSize: fc.constantFrom("50Gi", "500Mi", "2G", "1048576"),
+    maxTotalSize: fc.constantFrom("50Gi", "500Mi", "2G", "1536Ki", "1500K"),
   },
   { requiredKeys: [] },
 )
@@ -219,7 +220,11 @@ describe("renderPolicyBackupPod", () => {
       expect(flag("--keep-last")).toBe(r?.keepLast === undefined ? undefined : String(r.keepLast))
       expect(flag("--keep-daily")).toBe(r?.keepDaily === undefined ? undefined : String(r.keepDaily))
       expect(flag("--max-age") !== undefined).toBe(r?.maxAge !== undefined)
-      expect(flag("--max-total-size") !== undefined).toBe(r?.maxTotalSize !== undefined)
+      // Rendered with a unit, the same size: backup-upload refuses a bare number.
+      const size = flag("--max-total-size")
+      expect(size === undefined ? undefined : Result.getOrThrow(parseSizeWithUnit(size))).toBe(
+        r?.maxTotalSize === undefined ? undefined : Result.getOrThrow(parseSizeWithUnit(r.maxTotalSize)),
+      )
       if (policy.spec.store.pvc !== undefined) {
         expect(flag("--store")).toBe(backupPodPaths.storeDir)
         expect(flag("--prefix")).toBe(policy.spec.store.pvc.subPath)

@@ -95,6 +95,8 @@ export const bad: ReadonlyArray<readonly [string, Record<string, unknown>, strin
   ["a misspelt field", { schedule: "0 * * * *", store: pvc, scheduel: "0 * * * *" }, "unknown field"],
   ["minInterval in words", { onRevisionChange: true, minInterval: "1 hour", store: pvc }, "does not match"],
   ["maxTotalSize in GB", { schedule: "0 * * * *", store: pvc, retention: { maxTotalSize: "50GB" } }, "does not match"],
+  // A bare number would be bytes: "50" meant as GiB removed every backup but the newest.
+  ["maxTotalSize without its unit", { schedule: "0 * * * *", store: pvc, retention: { maxTotalSize: "50" } }, "does not match"],
   ["a negative history limit", { schedule: "0 * * * *", store: pvc, failedPodsHistoryLimit: -1 }, "below the minimum 0"],
   ["an S3 bucket name with capitals", { schedule: "0 * * * *", store: { s3: { bucket: "Backups" } } }, "does not match"],
 ]
