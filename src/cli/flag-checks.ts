@@ -53,15 +53,15 @@ export const durationInRange = (minMs: number, maxMs?: number) =>
   )
 
 /**
- * An age past which something is removed, given with its unit: a bare number would be seconds (durations' rule),
- * so `--older-than 7` or `--max-age 30` meant as days would remove what should stay. `0` (now) may go without one
- * where `zero` allows it.
+ * A duration whose misreading loses something, given with its unit: a bare number would be seconds (durations' rule),
+ * so `--older-than 7` or `--max-age 30` meant as days would remove what should stay, and `--hold-duration 1` meant as
+ * an hour would end the only way to the backup at once. `0` (now) may go without one where `zero` allows it.
  */
-export const ageWithUnit = (examples: readonly [string, ...Array<string>], zero: "zero allowed" | "no zero") => {
+export const withUnit = (what: "an age" | "a duration", examples: readonly [string, ...Array<string>], zero: "zero allowed" | "no zero") => {
   const all = zero === "zero allowed" ? [...examples, "0"] : examples
   const like = `${all.slice(0, -1).join(", ")} or ${all.at(-1)}`
   return checkedWith((text) =>
-    isBareNumber(text) && !(zero === "zero allowed" && Number(text) === 0) ? `an age with its unit, like ${like} (a bare number would be seconds)` : undefined,
+    isBareNumber(text) && !(zero === "zero allowed" && Number(text) === 0) ? `${what} with its unit, like ${like} (a bare number would be seconds)` : undefined,
   )
 }
 

@@ -49,7 +49,10 @@ export const operatorCommand = Command.make(
     kubeconfig: kubeconfigFlag,
     operandResources: operandResourcesFileFlag,
     ...podOptionFlags,
-    minInterval: durationFlag("min-interval", 0, defaultMinIntervalMs, "Least time between two rendered backups (e.g. 1h)"),
+    // "1" meant as an hour would render a backup for every settled change.
+    minInterval: durationFlag("min-interval", 0, defaultMinIntervalMs, "Least time between two rendered backups (e.g. 1h)", {
+      unitRequired: ["1h", "30m", "2h"],
+    }),
     settle: durationFlag("settle", 0, defaultSettleMs, "Revisions must stay unchanged this long before they are rendered (coalesces rollouts)"),
     resync: durationFlag("resync", 1000, 600_000, "Reconcile at least this often without events"),
     backoffInitial: durationFlag(

@@ -143,7 +143,16 @@ export const podOptionFlags = {
     Flag.withDefault(defaultPodOptions.image),
     Flag.withDescription("Image of the backup pod's containers"),
   ),
-  holdDuration: durationFlag("hold-duration", 1000, defaultPodOptions.holdSeconds * 1000, "How long a finished backup pod keeps /backup available for 'oc cp'"),
+  // Without a store, the hold is the only way to the backup: "1" meant as an hour would end it after a second.
+  holdDuration: durationFlag(
+    "hold-duration",
+    1000,
+    defaultPodOptions.holdSeconds * 1000,
+    "How long a finished backup pod keeps /backup available for 'oc cp'",
+    {
+      unitRequired: ["1h", "30m", "90s"],
+    },
+  ),
   backupVolumeSize: Flag.String("backup-volume-size").pipe(
     checkedWith((raw) => (Schema.is(Quantity)(raw) ? undefined : "a Kubernetes quantity such as 20Gi")),
     Flag.withDefault(defaultPodOptions.backupVolumeSizeLimit),

@@ -1,7 +1,7 @@
 import { Effect, Layer } from "effect"
 import { Command, Flag } from "effect/cli"
 import { inMillis } from "./duration-flag.ts"
-import { ageWithUnit } from "./flag-checks.ts"
+import { withUnit } from "./flag-checks.ts"
 import { hostRootFlag } from "./host-root-flags.ts"
 import { withLogging } from "./logging.ts"
 
@@ -24,7 +24,7 @@ export const pruneHostCommand = Command.make(
       ),
     ),
     olderThanMs: Flag.String("older-than").pipe(
-      ageWithUnit(["7d", "36h", "90m"], "zero allowed"),
+      withUnit("an age", ["7d", "36h", "90m"], "zero allowed"),
       inMillis,
       Flag.withDefault(weekMs),
       Flag.withDescription(

@@ -10,7 +10,7 @@ import { formatDuration } from "../domain/durations.ts"
 import { inMillis } from "./duration-flag.ts"
 import { hasRule, type RetentionPolicy } from "../domain/retention.ts"
 import { defaultGraceMs } from "../domain/store-layout.ts"
-import { ageWithUnit, checkedWith, intInRange } from "./flag-checks.ts"
+import { withUnit, checkedWith, intInRange } from "./flag-checks.ts"
 
 /** A count of backups: a whole number from 0 (a negative one is a usage error, not "none"). */
 const count = (name: string, description: string) =>
@@ -23,7 +23,7 @@ export const retentionFlags = (prefix: string, about = "") => ({
   keepWeekly: count(`${prefix}keep-weekly`, `${about}Keep the newest backup of each of the last N ISO weeks`),
   keepMonthly: count(`${prefix}keep-monthly`, `${about}Keep the newest backup of each of the last N months`),
   maxAge: Flag.String(`${prefix}max-age`).pipe(
-    ageWithUnit(["30d", "12h", "90m"], "no zero"),
+    withUnit("an age", ["30d", "12h", "90m"], "no zero"),
     inMillis,
     Flag.optional,
     Flag.withDescription(`${about}Remove backups older than this (e.g. 30d)`),
@@ -61,7 +61,7 @@ export const retentionPolicyOf = (f: RetentionFlagValues): RetentionPolicy => ({
 
 /** How long leftovers must lie untouched before a prune removes them (`leftover-grace`, `store-leftover-grace`); none given: `leftoverGraceOf` gives 24h. */
 export const leftoverGraceFlag = (name: string, description: string) =>
-  Flag.String(name).pipe(ageWithUnit(["24h", "30m", "2d"], "zero allowed"), inMillis, Flag.optional, Flag.withDescription(description))
+  Flag.String(name).pipe(withUnit("an age", ["24h", "30m", "2d"], "zero allowed"), inMillis, Flag.optional, Flag.withDescription(description))
 
 export const leftoverGraceOf = (grace: Option.Option<number>): number => Option.getOrElse(grace, () => defaultGraceMs)
 

@@ -45,7 +45,7 @@ export const storeFlags = {
     1000,
     defaultRequestTimeoutMs,
     "How long an S3 request's connection may stay idle, nothing sent or received, before the request is given up and retried (each retry is logged as a warning)",
-    maxRequestTimeoutMs,
+    { maxMs: maxRequestTimeoutMs },
   ),
 }
 

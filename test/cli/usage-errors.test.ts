@@ -73,12 +73,14 @@ const usageErrors: ReadonlyArray<readonly [flag: string, args: ReadonlyArray<str
   ...flagCases(["operator"], {
     "--metrics-port": ["70000", "-1"],
     "--resync": ["0s"],
+    "--min-interval": ["1"],
     "--hold-duration": ["0s"],
     "--namespace": ["", "Openshift_Etcd"],
     "--lease-name": [" "],
     "--kubeconfig": [""],
   }),
-  ...flagCases(["render", ...revisions], { "--hold-duration": ["0s"], "--image": [""], "--operand-resources": [""] }),
+  // A bare number is seconds: --hold-duration 1 meant as an hour ended the only way to the backup after a second.
+  ...flagCases(["render", ...revisions], { "--hold-duration": ["0s", "1"], "--image": [""], "--operand-resources": [""] }),
   // Exited 1 ([BackupPodOptionsInvalid], naming the option's key, not the flag) after the command had started.
   ...flagCases(["render", ...revisions], { "--namespace": ["openshift_etcd"], "--backup-volume-size": ["20 GiB", "lots"] }),
   ...flagCases(["demo"], { "--keys": ["-1", "1000001"], "--work-dir": [""] }),
