@@ -1,7 +1,7 @@
 /**
  * The TLS failures that tell which side refused the handshake, by the `code` Node gives them:
- * OpenSSL's `ERR_SSL_*` reason for an alert etcd sent us, or the verification code of our own
- * check of etcd's certificate.
+ * OpenSSL's `ERR_SSL_*` reason for an alert the server sent us, or the verification code of our own
+ * check of its certificate. etcd's, the S3 store's and the API server's clients read them alike.
  */
 
 /** Alerts by which etcd refuses our client certificate (OpenSSL's reason codes, as Node names them). */

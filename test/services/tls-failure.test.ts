@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { isTlsCode, tlsCodeOf } from "../../../src/services/etcd/tls-failure.ts"
+import { isTlsCode, tlsCodeOf } from "../../src/services/tls-failure.ts"
 
 describe("tlsCodeOf", () => {
   it("an EPROTO carrying OpenSSL's 'wrong version number' (Node 24 connecting in TLS to a plain http server) is ERR_SSL_WRONG_VERSION_NUMBER", () => {

@@ -6,7 +6,7 @@
 import { failureReason, type GrpcCallFailed } from "./grpc-call-failed.ts"
 import { GrpcStatus } from "./grpc-status.ts"
 import { EtcdRequestFailed, EtcdRevisionUnavailable, EtcdTlsRejected, EtcdUnreachable, type EtcdError } from "./etcd-errors.ts"
-import { clientCertificateAlerts, serverCertificateFailures } from "./tls-failure.ts"
+import { clientCertificateAlerts, serverCertificateFailures } from "../tls-failure.ts"
 
 /**
  * etcd's descriptions of the errors of a read at a revision, sent as the `grpc-message` of an

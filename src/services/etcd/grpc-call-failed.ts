@@ -6,7 +6,7 @@ import { Schema } from "effect"
 import { failureText } from "../../domain/failure-text.ts"
 import { errnoCode } from "../file-system-error.ts"
 import { GrpcStatus, grpcStatusName } from "./grpc-status.ts"
-import { isTlsCode, tlsCodeOf, tlsFailureDescription } from "./tls-failure.ts"
+import { isTlsCode, tlsCodeOf, tlsFailureDescription } from "../tls-failure.ts"
 
 export class GrpcCallFailed extends Schema.TaggedError<GrpcCallFailed>()("GrpcCallFailed", {
   /** The gRPC status (`GrpcStatus`): etcd's, or the one this client gives its own failures (UNAVAILABLE for a connection's). */

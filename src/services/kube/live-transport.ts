@@ -22,6 +22,7 @@ import { clientSideError, errorFromStatus, KubeResponseInvalid, StatusBody, Stat
 import { resourcePath, type Endpoint } from "./resources.ts"
 import { assertVerbAllowed, refOf, type KubeTransport, type RawWatchEvent, type RequestVerb } from "./transport.ts"
 import { failureText } from "../../domain/failure-text.ts"
+import { tlsCodeOf } from "../tls-failure.ts"
 
 /** Where the API server and credentials come from. */
 export type KubeConfigSource =
@@ -204,6 +205,17 @@ const methods: Readonly<Record<RequestVerb, HttpMethod>> = {
   delete: HttpMethod.DELETE,
 }
 
+/** The messages along an error's causes (fetch's `fetch failed` holds the socket's reason in its cause). */
+const chainText = (error: unknown): string => {
+  const texts: Array<string> = []
+  let current: unknown = error
+  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
+    texts.push(failureText(current))
+    current = (current as { errors?: ReadonlyArray<unknown> }).errors?.[0] ?? (current as { cause?: unknown }).cause
+  }
+  return texts.join("; ")
+}
+
 const errorCode = (error: unknown): string | undefined => {
   let current: unknown = error
   for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
@@ -260,6 +272,13 @@ export const liveTransport = (config: KubeConfig, options: LiveOptions = {}): Ku
     const code = errorCode(cause)
     if (code === "ECONNREFUSED") {
       return clientSideError(StatusReason.ConnectionRefused, `the API server at ${server} refused the connection (ECONNREFUSED)`, ref)
+    }
+    if (code !== undefined && tlsCodeOf(code, chainText(cause)) === "ERR_SSL_WRONG_VERSION_NUMBER") {
+      return clientSideError(
+        StatusReason.CertificateRejected,
+        `the server at ${server} answered, but not in TLS (${code}): it is no API server (a plain http endpoint, such as kubectl proxy's?); give the kubeconfig the API server's https:// address`,
+        ref,
+      )
     }
     const rejected = code === undefined ? undefined : certificateProblems[code]
     if (rejected !== undefined) {

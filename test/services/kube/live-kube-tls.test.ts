@@ -1,5 +1,6 @@
 /** The live Layer against an HTTPS server whose certificate fails verification: one attempt, and a message saying what to check. */
 import { readFileSync, writeFileSync } from "node:fs"
+import { createServer as createHttpServer } from "node:http"
 import { createServer, type Server } from "node:https"
 import { join } from "node:path"
 import { Effect } from "effect"
@@ -50,6 +51,22 @@ const failure = (url: string) => {
 }
 
 describe("live Kube Layer: a server certificate that fails verification", () => {
+  it("an https:// server that answers in plain http (kubectl proxy's address): not retried, and named as no API server", async () => {
+    const plain = createHttpServer((_, response) => response.end("{}"))
+    let connections = 0
+    plain.on("connection", () => connections++)
+    servers.push(plain as unknown as Server)
+    await new Promise<void>((r) => plain.listen(0, "127.0.0.1", r))
+    const url = `https://127.0.0.1:${(plain.address() as { port: number }).port}`
+    const error = await failure(url)
+    expect(error).toMatchObject({ _tag: "Unavailable", reason: "CertificateRejected", code: 0 })
+    expect(error.message).toMatch(
+      /answered, but not in TLS \((EPROTO|ERR_SSL_WRONG_VERSION_NUMBER)\): it is no API server \(a plain http endpoint, such as kubectl proxy's\?\)/,
+    )
+    expect(error.message).toContain(`the server at ${url} answered`)
+    expect(connections).toBe(1)
+  })
+
   it("an expired one: not retried, and the message says it expired and what to check", async () => {
     const server = await serve(certs.leaf("localhost", trusted, new Date(now - 10 * day), new Date(now - day)))
     const error = await failure(server.url)
