@@ -47,9 +47,11 @@ export const parseIni = (text: string): Map<string, Map<string, string>> => {
   return sections
 }
 
+const sharedFileOf = (env: Env): string => env.AWS_SHARED_CREDENTIALS_FILE ?? join(env.HOME ?? homedir(), ".aws", "credentials")
+
 const fromSharedFile = (env: Env): Effect.Effect<SigningCredentials | undefined, StoreCredentialsUnavailable> => {
   const explicit = env.AWS_SHARED_CREDENTIALS_FILE
-  const file = explicit ?? join(env.HOME ?? homedir(), ".aws", "credentials")
+  const file = sharedFileOf(env)
   const profile = env.AWS_PROFILE ?? "default"
   return Effect.tryPromise({
     try: () => readFile(file, "utf8"),
@@ -99,10 +101,12 @@ export const resolveCredentialSource = (env: Env, region: string): Effect.Effect
     const webIdentity = webIdentityFromEnv(env, region)
     if (webIdentity instanceof StoreCredentialsUnavailable) return yield* webIdentity
     if (webIdentity !== undefined) return { current: (yield* renewingWebIdentity(webIdentity)).current }
+    // AWS_PROFILE names a profile of the default file, which is not there: say so, not only what could be set.
+    const profileWithoutFile = env.AWS_PROFILE === undefined ? "" : ` (AWS_PROFILE is ${env.AWS_PROFILE}, but ${sharedFileOf(env)} does not exist)`
     return yield* Effect.fail(
       unavailable(
         "environment",
-        "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a shared credentials file (AWS_SHARED_CREDENTIALS_FILE, AWS_PROFILE), or AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN",
+        `no S3 credentials${profileWithoutFile}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a shared credentials file (AWS_SHARED_CREDENTIALS_FILE, AWS_PROFILE), or AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN`,
       ),
     )
   })

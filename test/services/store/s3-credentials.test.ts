@@ -43,6 +43,9 @@ describe("resolveCredentials", () => {
     const none = await Effect.runPromiseExit(resolveCredentials({ HOME: dir }, "us-east-1"))
     expect(Exit.isFailure(none)).toBe(true)
     expect(JSON.stringify(none)).toContain("no S3 credentials")
+    // AWS_PROFILE naming a profile of a default file that is not there: said, not only what could be set.
+    const noFile = await Effect.runPromiseExit(resolveCredentials({ HOME: dir, AWS_PROFILE: "backup" }, "us-east-1"))
+    expect(JSON.stringify(noFile)).toContain(`no S3 credentials (AWS_PROFILE is backup, but ${join(dir, ".aws", "credentials")} does not exist): set`)
   })
 
   it("web identity without a role, or with an unreadable token: a clear error", async () => {
