@@ -40,7 +40,9 @@ export const verifyCommand = Command.make(
       nonEmpty("directory"),
       Flag.withDefault(tmpdir()),
       Flag.withMetavar("DIR"),
-      Flag.withDescription("Where --test-restore makes its throwaway data directory (needs about the snapshot's size plus 64 MiB for etcd's write-ahead log)"),
+      Flag.withDescription(
+        "Where --test-restore makes its throwaway data directory (made if missing; needs about the snapshot's size plus 64 MiB for etcd's write-ahead log)",
+      ),
     ),
     trustedKeys: trustedKeysFlag,
     reportOut: Flag.String("report-out").pipe(

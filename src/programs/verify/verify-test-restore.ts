@@ -19,6 +19,7 @@ import { formatBytes } from "../../domain/byte-format.ts"
 import { defaultOperands, operandList, type OperandName, type OperandTable } from "../../domain/operands.ts"
 import { walAllowanceBytes } from "../../domain/host-layout.ts"
 import { describeVolumeLimit } from "../../domain/volume-size-limits.ts"
+import { makeDirectories } from "../../services/atomic-files.ts"
 import { DiskSpace } from "../../services/disk-space.ts"
 import { Etcdutl } from "../../services/etcdutl.ts"
 import { describeFileSystemFailure } from "../../services/file-system-error.ts"
@@ -230,6 +231,8 @@ export const testRestore = Effect.fn("testRestore")(function* (options: TestRest
   const table = options.operands ?? defaultOperands
   return yield* Effect.scoped(
     Effect.gen(function* () {
+      // A --scratch-dir that is not there yet is made, as a work directory is, rather than failing the free-space read.
+      yield* makeDirectories(options.scratchDir).pipe(Effect.mapError((e) => new TestRestoreFailed({ stage: "scratch", message: e.message })))
       yield* sweepScratch(options.scratchDir)
       const snapshotBytes = yield* checkScratchRoom(options.scratchDir, options.snapshot)
       const ticks = yield* Effect.promise(() => startTicksOf(process.pid))
