@@ -23,6 +23,18 @@ describe("cluster-backup hold", () => {
     expect(file?.annotations.bytes).toBe(10)
   })
 
+  it("SIGTERM while holding (the pod deleted once the backup was copied) ends it at once, exit 0: the hold did its job", async () => {
+    const run = await runCli(["hold", "--backup-dir", dir, "--duration", "1h"], {
+      during: async (child) => {
+        while (!child.ended() && !child.stderr().includes("holding ")) await new Promise((r) => setTimeout(r, 20))
+        child.kill("SIGTERM")
+      },
+    })
+    expect(run.status, run.stderr).toBe(0)
+    expect(run.stderr).toContain("hold ended before its time (the pod is being stopped): exiting")
+    expect(run.stderr).not.toContain("error:")
+  })
+
   it("refuses a malformed duration without waiting", async () => {
     const run = await cli("hold", "--backup-dir", dir, "--duration", "1 hour")
     expect(run.status).not.toBe(0)

@@ -1,6 +1,7 @@
 /**
  * The backup pod's last container: keeps `/backup` (an emptyDir that dies with the pod) available
- * for `oc cp` for a bounded time, then exits 0 so the pod ends `Succeeded` and its volume is freed.
+ * for `oc cp` for a bounded time, then exits 0 so the pod ends `Succeeded` and its volume is freed; a SIGTERM
+ * (the pod deleted once the backup was copied) ends it early, as a success too.
  */
 import { Effect, FileSystem, Path } from "effect"
 import { formatDuration } from "../../domain/durations.ts"
@@ -34,6 +35,6 @@ export const hold = Effect.fn("hold")(function* (options: HoldOptions) {
     `holding ${options.backupDir} for ${formatDuration(options.durationMs)}: copy it with ` +
       `'oc cp -c backup-hold ${namespace === "" ? "<namespace>" : namespace}/<pod>:${options.backupDir} ./backup'`,
   )
-  yield* Effect.sleep(options.durationMs)
+  yield* Effect.sleep(options.durationMs).pipe(Effect.onInterrupt(() => Effect.logInfo("hold ended before its time (the pod is being stopped): exiting")))
   yield* Effect.logInfo("hold time over: exiting")
 })
