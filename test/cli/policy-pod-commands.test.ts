@@ -94,6 +94,20 @@ describe("a policy pod's verify, upload and report", { timeout: 200_000 }, () =>
     expect(Result.getOrThrow(decodeVerifyReport(readFileSync(out, "utf8"))).passed).toBe(false)
   })
 
+  it("backup-upload of a backup whose verification.json records a failure: stored unverified, with a warning saying so", async () => {
+    const bad = torn("failed-record")
+    expect((await cli("verify", bad, "--etcdutl", etcdutl, "--report-out", join(bad, "verification.json"))).status).toBe(1)
+    const dir = copyBackup(backup, join(tempDir("failed-verification", work), "backup"))
+    writeFileSync(join(dir, "verification.json"), readFileSync(join(bad, "verification.json")))
+    const store = tempDir("failed-verification-store", work)
+    const up = await cli("backup-upload", "--store", store, "--backup-dir", dir)
+    expect(up.status, up.stderr).toBe(0)
+    expect(up.stderr).toContain(`${join(dir, "verification.json")} does not vouch for backup `)
+    expect(up.stderr).toContain("it is stored as unverified")
+    const list = await cli("list", store, "--json")
+    expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ verified: false })])
+  })
+
   it("verify --report-out where no report can be written: exit 1 before any check, and no temporary file left where one could", async () => {
     const dir = copyBackup(backup, join(tempDir("unwritable", work), "backup"))
     for (const out of [join(dir, "missing", "verification.json"), dir]) {

@@ -250,6 +250,11 @@ export const uploadBackup = Effect.fn("uploadBackup")(function* (
     if (put !== undefined) files.push(put)
   }
   const verification = record === undefined ? undefined : verificationOf(new TextDecoder().decode(record), local.manifest.timestamp)
+  if (record !== undefined && verification === undefined) {
+    yield* Effect.logWarning(
+      `${verificationPath} does not vouch for backup ${local.manifest.timestamp} (a failed verification, or another backup's): it is stored as unverified; run verify and mind what it reports`,
+    )
+  }
   // The stored manifest records verify's verdict too, unless that would break backup-create's signature with no key to sign anew.
   const recordVerification = verification !== undefined && (localSignature === undefined || protection.signingKey !== undefined)
   const manifest: BackupManifest = { ...local.manifest, files: stored, ...(recordVerification ? { verification } : {}) }
