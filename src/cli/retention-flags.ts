@@ -7,10 +7,10 @@ import { Effect, Option, Result } from "effect"
 import { CliError, Flag } from "effect/cli"
 import { isBareNumber, parseSizeWithUnit } from "../domain/byte-size.ts"
 import { formatDuration } from "../domain/durations.ts"
-import { inMillis } from "./duration-flag.ts"
 import { hasRule, type RetentionPolicy } from "../domain/retention.ts"
 import { defaultGraceMs } from "../domain/store-layout.ts"
-import { withUnit, checkedWith, intInRange } from "./flag-checks.ts"
+import { inMillis } from "./duration-flag.ts"
+import { checkedWith, intInRange, withUnit } from "./flag-checks.ts"
 
 /** A count of backups: a whole number from 0 (a negative one is a usage error, not "none"). */
 const count = (name: string, description: string) =>

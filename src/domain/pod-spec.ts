@@ -8,8 +8,8 @@
  * `spec-hash` annotation detects any change.
  */
 import { createHash } from "node:crypto"
-import { formatExactSize } from "./byte-size.ts"
 import { Result } from "effect"
+import { formatExactSize } from "./byte-size.ts"
 import {
   backupBinary,
   backupCreateContainerName,
