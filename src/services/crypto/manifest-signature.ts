@@ -61,22 +61,40 @@ export const parseSigningKey = (pem: string | Uint8Array): Result.Result<Signing
   } finally {
     if (typeof pem === "string") bytes.fill(0)
   }
-  if (key.asymmetricKeyType !== "ed25519") return Result.fail(`is a ${key.asymmetricKeyType ?? "unknown"} key, not ed25519`)
+  if (key.asymmetricKeyType !== "ed25519") return Result.fail(`${notEd25519(key.asymmetricKeyType)}: make one with openssl genpkey -algorithm ed25519`)
   return Result.succeed({ keyId: keyIdOf(createPublicKey(key)), privateKey: Redacted.make(key) })
 }
+
+const keyTypeNames: Readonly<Record<string, string>> = {
+  ec: "an EC",
+  rsa: "an RSA",
+  "rsa-pss": "an RSA-PSS",
+  dsa: "a DSA",
+  ed448: "an Ed448",
+  x25519: "an X25519",
+  x448: "an X448",
+  dh: "a DH",
+}
+
+/** What a key of another type than ed25519 is, in words. */
+const notEd25519 = (type: string | undefined): string => `is ${keyTypeNames[type ?? ""] ?? `a ${type ?? "unknown"}`} key, not ed25519`
 
 /** Parses an SPKI PEM ed25519 public key; the problem otherwise. */
 export const parseTrustedKey = (pem: string | Uint8Array, source: string): Result.Result<TrustedKey, string> => {
   const text = Buffer.from(pem).toString("utf8")
   // A private key would also yield a public key: refuse it, it has no place in the trusted keys.
   if (text.includes("PRIVATE KEY")) return Result.fail("holds a private key; give the public key (openssl pkey -pubout)")
+  // A certificate would yield its key too (a TLS CA's, given by mistake): not a trusted manifest key.
+  if (text.includes("-----BEGIN CERTIFICATE-----"))
+    return Result.fail("holds a certificate, not a public key: give the public key of the ed25519 signing key (openssl pkey -pubout)")
   let key: KeyObject
   try {
     key = createPublicKey({ key: text, format: "pem" })
   } catch {
     return Result.fail("is not a PEM public key (expected SPKI, as `openssl pkey -pubout` writes)")
   }
-  if (key.asymmetricKeyType !== "ed25519") return Result.fail(`is a ${key.asymmetricKeyType ?? "unknown"} key, not ed25519`)
+  if (key.asymmetricKeyType !== "ed25519")
+    return Result.fail(`${notEd25519(key.asymmetricKeyType)}: give the public key of the ed25519 signing key (openssl pkey -pubout)`)
   return Result.succeed({ keyId: keyIdOf(key), source, publicKey: key })
 }
 

@@ -127,7 +127,16 @@ describe("manifest signatures", () => {
     expect(Result.isFailure(asTrusted) && asTrusted.failure).toContain("private key")
     openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", join(dir, "ec.pem")])
     const ec = parseSigningKey(readFileSync(join(dir, "ec.pem")))
-    expect(Result.isFailure(ec) && ec.failure).toContain("not ed25519")
+    expect(Result.isFailure(ec) && ec.failure).toBe("is an EC key, not ed25519: make one with openssl genpkey -algorithm ed25519")
+    openssl(["pkey", "-in", join(dir, "ec.pem"), "-pubout", "-out", join(dir, "ec.pub")])
+    const ecTrusted = parseTrustedKey(readFileSync(join(dir, "ec.pub")), "ec.pub")
+    expect(Result.isFailure(ecTrusted) && ecTrusted.failure).toBe(
+      "is an EC key, not ed25519: give the public key of the ed25519 signing key (openssl pkey -pubout)",
+    )
+    // A TLS certificate given for a trusted key: named as one, not as the key type inside it.
+    openssl(["req", "-x509", "-key", join(dir, "ec.pem"), "-subj", "/CN=ca", "-days", "1", "-out", join(dir, "ca.crt")])
+    const certificate = parseTrustedKey(readFileSync(join(dir, "ca.crt")), "ca.crt")
+    expect(Result.isFailure(certificate) && certificate.failure).toContain("holds a certificate, not a public key")
     const garbage = parseSigningKey(ours.privatePem.slice(0, 60))
     expect(Result.isFailure(garbage) && garbage.failure).not.toContain(ours.privatePem.split("\n")[1]!.slice(0, 20))
   })
