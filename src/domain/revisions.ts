@@ -120,7 +120,7 @@ const latestRevisionError = (operand: OperandName, ref: string, p: LatestRevisio
       return new LatestRevisionNotNumber({
         ...named,
         foundType,
-        message: `${where} status.latestAvailableRevision is a ${foundType}, expected a positive integer. The CR is not in the shape this tool knows; check the OpenShift version.`,
+        message: `${where} status.latestAvailableRevision is ${/^[aeiou]/.test(foundType) ? "an" : "a"} ${foundType}, expected a positive integer. The CR is not in the shape this tool knows; check the OpenShift version.`,
       })
     }
     case "not-integer":

@@ -68,6 +68,16 @@ describe("decodeLatestAvailableRevision", () => {
     expect(error.message).toContain("kube-apiserver")
   })
 
+  it.each([
+    [{ value: 7 }, "an object"],
+    [[7], "an array"],
+    ["7", "a string"],
+  ])("a value of another type is named with its article: %j is %s", (value, named) => {
+    expect(failure(decodeLatestAvailableRevision("etcd", cr(value))).message).toContain(
+      `status.latestAvailableRevision is ${named}, expected a positive integer`,
+    )
+  })
+
   it("a missing CR and the five kinds of bad value are six distinct tags", () => {
     expect(new Set(cases.map(([, , tag]) => tag)).size).toBe(6)
   })
