@@ -148,7 +148,7 @@ export const podOptionFlags = {
     "hold-duration",
     1000,
     defaultPodOptions.holdSeconds * 1000,
-    "How long a finished backup pod keeps /backup available for 'oc cp'",
+    "How long a finished backup pod keeps /backup available for 'oc cp' (e.g. 1h; with its unit)",
     {
       unitRequired: ["1h", "30m", "90s"],
     },
