@@ -123,6 +123,10 @@ export const readRecordText = <E>(path: string, what: string, refused: (e: Backu
 /** Removes a file if it exists; never fails (for cleanup paths). */
 export const removeQuietly = (path: string) => Effect.flatMap(FileSystem.FileSystem, (fs) => fs.remove(path, { force: true })).pipe(Effect.ignore)
 
+/** The temp file `writeFileAtomic` writes `path` through: `<path>.tmp-<pid>`, named by its process. */
+const tempInfix = ".tmp-"
+const tempPathOf = (path: string): string => `${path}${tempInfix}${process.pid}`
+
 /** A write through `writeFileAtomic` takes milliseconds: a temp file of `path` this old was left by a killed run. */
 const abandonedTempAgeMs = 60_000
 
@@ -132,7 +136,7 @@ const abandonedTempFiles = async (path: string, nowMs: number): Promise<Array<st
   const names = await readdir(dirname(path)).catch(() => [] as Array<string>)
   const left: Array<string> = []
   for (const entry of names) {
-    if (!entry.startsWith(`${name}.tmp-`) || !/^\d+$/.test(entry.slice(name.length + 5))) continue
+    if (!entry.startsWith(`${name}${tempInfix}`) || !/^\d+$/.test(entry.slice(name.length + tempInfix.length))) continue
     const info = await lstat(join(dirname(path), entry)).catch(() => undefined)
     if (info?.isFile() === true && nowMs - info.mtimeMs >= abandonedTempAgeMs) left.push(join(dirname(path), entry))
   }
@@ -150,7 +154,7 @@ export const checkReplaceable = (path: string): Effect.Effect<void, BackupFileEr
       try: async () => {
         if ((await lstat(path).catch(() => undefined))?.isDirectory() === true) throw Object.assign(new Error(`${path} is a directory`), { code: "EISDIR" })
         for (const left of await abandonedTempFiles(path, nowMs)) await rm(left, { force: true })
-        const probe = `${path}.tmp-${process.pid}`
+        const probe = tempPathOf(path)
         await (await createFreshFile(probe, 0o600)).close()
         await rm(probe, { force: true })
       },
@@ -166,6 +170,6 @@ export const checkReplaceable = (path: string): Effect.Effect<void, BackupFileEr
  */
 export const writeFileAtomic = Effect.fnUntraced(function* (path: string, data: Uint8Array, mode = 0o600) {
   const paths = yield* Path.Path
-  yield* Effect.tryPromise({ try: () => replaceThroughFreshFile(`${path}.tmp-${process.pid}`, path, data, mode), catch: fileError("write", path) })
+  yield* Effect.tryPromise({ try: () => replaceThroughFreshFile(tempPathOf(path), path, data, mode), catch: fileError("write", path) })
   yield* syncDirectory(paths.dirname(path))
 })
