@@ -2,9 +2,9 @@
  * What `verify` and `restore` share on their command line: the backup argument (a directory, or
  * with --backup-id a store), --timestamp and --etcdutl (the backup those choose: `backupSource`, store-source.ts).
  */
-import { Option, Schema } from "effect"
+import { Option } from "effect"
 import { Argument, Flag } from "effect/cli"
-import { BackupTimestamp } from "../domain/archive-names.ts"
+import { BackupTimestamp, isBackupTimestamp } from "../domain/archive-names.ts"
 import { checkedWith, nonEmpty } from "./flag-checks.ts"
 
 /** The backup directory (`where` says where it must be, if anywhere), or with --backup-id a store. */
@@ -13,8 +13,6 @@ export const backupArgument = (where: string) =>
     nonEmpty("directory"),
     Argument.withDescription(`The backup directory${where}, or with --backup-id a store (s3://bucket[/prefix] or a directory store)`),
   )
-
-const isBackupTimestamp = Schema.is(BackupTimestamp)
 
 export const timestampFlag = Flag.String("timestamp").pipe(
   checkedWith((text) =>

@@ -37,6 +37,9 @@ export const BackupTimestamp = Schema.String.check(
 )
 export type BackupTimestamp = typeof BackupTimestamp.Type
 
+/** Whether a text is a backup timestamp (`BackupTimestamp`). */
+export const isBackupTimestamp = Schema.is(BackupTimestamp)
+
 export interface BackupFileNames {
   readonly snapshot: string
   readonly resources: string
@@ -66,7 +69,7 @@ export const parseBackupFileName = (
     ["resources", resourcesPattern],
   ] as const) {
     const m = pattern.exec(name)
-    if (m !== null && Schema.is(BackupTimestamp)(m[1])) return { kind, timestamp: m[1], dirty: m[2] !== undefined }
+    if (m !== null && isBackupTimestamp(m[1])) return { kind, timestamp: m[1], dirty: m[2] !== undefined }
   }
   return undefined
 }

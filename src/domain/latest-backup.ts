@@ -9,9 +9,8 @@
  * - a backup dated more than `futureSkewMs` ahead of the clock (a node whose clock ran fast took
  *   it): it would be "the newest" for ever, as retention also says.
  */
-import { BackupTimestamp, parseBackupTimestamp } from "./archive-names.ts"
+import { isBackupTimestamp, parseBackupTimestamp } from "./archive-names.ts"
 import { futureSkewMs } from "./retention.ts"
-import { Schema } from "effect"
 
 export const latestBackupId = "latest"
 
@@ -34,8 +33,6 @@ export interface LatestRanking {
   readonly passedOver: ReadonlyArray<PassedOver>
 }
 
-const isTimestamp = Schema.is(BackupTimestamp)
-
 /** Why `c` cannot be `latest`, or undefined when it can. */
 const unfit = (c: LatestCandidate, now: number): string | undefined => {
   if (!c.complete) return "incomplete (see list)"
@@ -47,7 +44,7 @@ const unfit = (c: LatestCandidate, now: number): string | undefined => {
 
 /** The fit candidates newest first, and the unfit ones newer than them; ids that are not backup timestamps are not backups and are ignored. */
 export const rankLatest = (candidates: ReadonlyArray<LatestCandidate>, now: number): LatestRanking => {
-  const newestFirst = candidates.filter((c) => isTimestamp(c.id)).sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+  const newestFirst = candidates.filter((c) => isBackupTimestamp(c.id)).sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
   const fit: Array<string> = []
   const passedOver: Array<PassedOver> = []
   for (const c of newestFirst) {

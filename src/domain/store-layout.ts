@@ -16,7 +16,7 @@
  * come apart into pieces that each look incomplete.
  */
 import { Result, Schema } from "effect"
-import { BackupTimestamp, manifestFileName, parseBackupFileName } from "./archive-names.ts"
+import { isBackupTimestamp, manifestFileName, parseBackupFileName } from "./archive-names.ts"
 import { encryptedSuffix } from "./backup-manifest.ts"
 import { signatureFileName } from "./manifest-signature-file.ts"
 import { verificationFileName } from "./verification-file.ts"
@@ -394,8 +394,6 @@ export interface EmptyFolder {
  * retention) and before the folder.
  */
 export const emptyFolderIdleMs = 15 * 60_000
-
-const isBackupTimestamp = Schema.is(BackupTimestamp)
 
 /**
  * The empty folders prune removes: a backup's own (`<prefix>/<id>`, the id a backup timestamp as backup-upload names

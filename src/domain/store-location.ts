@@ -5,7 +5,7 @@
  * `--cluster-id`; a directory without either uses its root (a volume of one cluster).
  */
 import { Result, Schema } from "effect"
-import { BackupTimestamp } from "./archive-names.ts"
+import { isBackupTimestamp } from "./archive-names.ts"
 import { defaultPrefix, isLayoutSegment, normalizePrefix, parentPrefix } from "./store-layout.ts"
 
 export class StoreLocationInvalid extends Schema.TaggedError<StoreLocationInvalid>()("StoreLocationInvalid", {
@@ -65,8 +65,6 @@ export const storePrefix = (
     }),
   )
 }
-
-const isBackupTimestamp = Schema.is(BackupTimestamp)
 
 /**
  * An s3:// URL whose last segment names a backup (its timestamp, or `latest`), as a backup's place in the store reads
