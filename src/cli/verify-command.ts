@@ -15,6 +15,12 @@ export class BackupVerificationFailed extends Schema.TaggedError<BackupVerificat
   message: Schema.String,
 }) {}
 
+/** No check failed, but some could not run (no room for the test restore): the backup is not verified, nor blamed. */
+export class BackupVerificationIncomplete extends Schema.TaggedError<BackupVerificationIncomplete>()("BackupVerificationIncomplete", {
+  notRun: Schema.Array(Schema.String),
+  message: Schema.String,
+}) {}
+
 export const verifyCommand = Command.make(
   "verify",
   {
@@ -60,14 +66,15 @@ export const verifyCommand = Command.make(
     withLogging(
       Effect.gen(function* () {
         // Loaded on use: the programs stay out of other commands' processes.
-        const [{ verifyBackup }, { encodeVerifyReport, renderVerifyReport, failedChecks }, { Etcdutl }, { readTrustedKeys }] = yield* Effect.promise(() =>
-          Promise.all([
-            import("../programs/verify/verify.ts"),
-            import("../programs/verify/verify-report.ts"),
-            import("../services/etcdutl.ts"),
-            import("../programs/backup-dir/manifest-authenticity.ts"),
-          ]),
-        )
+        const [{ verifyBackup }, { encodeVerifyReport, renderVerifyReport, failedChecks, isIncomplete }, { Etcdutl }, { readTrustedKeys }] =
+          yield* Effect.promise(() =>
+            Promise.all([
+              import("../programs/verify/verify.ts"),
+              import("../programs/verify/verify-report.ts"),
+              import("../services/etcdutl.ts"),
+              import("../programs/backup-dir/manifest-authenticity.ts"),
+            ]),
+          )
         // A key file that cannot be read is the caller's mistake: said before anything is downloaded.
         const trustedKeys = yield* readTrustedKeys(flags.trustedKeys)
         const { checkReplaceable, writeFileAtomic } = yield* Effect.promise(() => import("../services/atomic-files.ts"))
@@ -91,16 +98,24 @@ export const verifyCommand = Command.make(
           yield* writeFileAtomic(flags.reportOut.value, new TextEncoder().encode(encodeVerifyReport(report)), 0o644)
         }
         const failed = failedChecks(report.checks)
+        const named = `backup ${report.timestamp ?? "(none)"} in ${report.backupDir}${Option.isSome(flags.backupId) ? ` (downloaded from ${flags.backupDir})` : ""}`
+        const ids = failed.map((c) => c.id).join(", ")
+        if (isIncomplete(report.checks)) {
+          return yield* new BackupVerificationIncomplete({
+            notRun: failed.map((c) => c.id),
+            message: `${named} is not verified: ${failed.length} of ${report.checks.length} checks could not run (${ids}), and none failed. ${failed[0]!.id}: ${failed[0]!.found}`,
+          })
+        }
         if (failed.length > 0) {
           return yield* new BackupVerificationFailed({
             failed: failed.map((c) => c.id),
-            message: `backup ${report.timestamp ?? "(none)"} in ${report.backupDir}${Option.isSome(flags.backupId) ? ` (downloaded from ${flags.backupDir})` : ""} did not pass ${failed.length} of ${report.checks.length} checks: ${failed.map((c) => c.id).join(", ")}`,
+            message: `${named} did not pass ${failed.length} of ${report.checks.length} checks: ${ids}`,
           })
         }
       }).pipe(Effect.scoped),
     ),
 ).pipe(
   Command.withDescription(
-    "Check a backup: manifest, etcd's snapshot trailer, sizes and sha256 of both files, etcdutl snapshot status, the tarball read to the end and compared entry by entry, the revision pairing; with --test-restore, restore it into a throwaway etcd and read it back. With --backup-id, the argument is a store (s3://bucket[/prefix], or a directory store) and the backup is first downloaded into --work-dir (free space checked first, every file's sha256 checked against the manifest). Exit 0 only when every check passes.",
+    "Check a backup: manifest, etcd's snapshot trailer, sizes and sha256 of both files, etcdutl snapshot status, the tarball read to the end and compared entry by entry, the revision pairing; with --test-restore, restore it into a throwaway etcd and read it back. With --backup-id, the argument is a store (s3://bucket[/prefix], or a directory store) and the backup is first downloaded into --work-dir (free space checked first, every file's sha256 checked against the manifest). Exit 0 only when every check passes; a run where checks could not run (no room for the test restore) fails as incomplete.",
   ),
 )

@@ -10,6 +10,7 @@ import { Result } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import { decodeVerifyReport } from "../../src/programs/verify/verify-report.ts"
 import { copyBackup, fakeBackupForSuite, readManifest, writeScriptedEtcdutl } from "../support/bad-backups.ts"
+import { cliOnFilledTmpfs, volumeListing } from "../support/filled-tmpfs.ts"
 import { runCli } from "../support/run-cli.ts"
 import { tempDir } from "../support/temp-dir.ts"
 
@@ -81,6 +82,22 @@ describe("cluster-backup verify", () => {
     const json = await cli("verify", dir, "--json", "--etcdutl", etcdutl)
     expect(json.status).toBe(1)
     expect(Result.getOrThrow(decodeVerifyReport(json.stdout)).passed).toBe(false)
+  })
+
+  it("a test restore with no room in --scratch-dir: the run is incomplete, not a failed backup, and says what to do", () => {
+    const run = cliOnFilledTmpfs(1024 * 1024, ["verify", backup, "--etcdutl", etcdutl, "--test-restore", "--scratch-dir", "scratch"])
+    expect(run.status, run.stderr).toBe(1)
+    expect(run.stdout).toMatch(/^SKIP test-restore +.*: not checked: \S*scratch has no room for the test restore/m)
+    expect(run.stdout).not.toMatch(/^FAIL /m)
+    expect(run.stdout).toMatch(
+      /^verify: INCOMPLETE \(\d+ of \d+ checks could not run: test-restore, test-restore-revision, test-restore-keys, test-restore-operator-revisions.*; none failed\)$/m,
+    )
+    expect(run.stdout).toMatch(/^SKIP test-restore-keys +.*: not checked: the test restore could not run$/m)
+    expect(run.stderr).toMatch(
+      /error: backup 2026-01-02_030405 in \S+ is not verified: \d+ of \d+ checks could not run \(test-restore, .*\), and none failed\. test-restore: not checked: \S*scratch has no room for the test restore .*give --scratch-dir on a volume with that much free \[BackupVerificationIncomplete\]/,
+    )
+    expect(run.stderr).not.toContain("BackupVerificationFailed")
+    expect(volumeListing(run.stdout)).toEqual(["filler", "scratch"])
   })
 
   it("refuses a malformed --timestamp and reports a missing directory as a failed check", async () => {

@@ -62,10 +62,14 @@ export const manifestBundleChecks = (manifest: BackupManifest | undefined): Read
 }
 
 /** The key-count comparison of a test restore; none when the manifest records no counts. */
-export const keyCountCheck = (manifest: BackupManifest | undefined, restored: KeyCounts | undefined): ReadonlyArray<VerifyCheck> => {
+export const keyCountCheck = (
+  manifest: BackupManifest | undefined,
+  restored: KeyCounts | undefined,
+  whyNotRestored = "the test restore failed",
+): ReadonlyArray<VerifyCheck> => {
   const recorded = manifest?.keyCounts
   if (recorded === undefined) return []
-  if (restored === undefined) return [skip("test-restore-key-counts", titles.keyCounts, "the test restore failed")]
+  if (restored === undefined) return [skip("test-restore-key-counts", titles.keyCounts, whyNotRestored)]
   const c = compareKeyCounts(recorded, restored)
   const expected = `${c.expectedTotal} keys at etcd revision ${manifest!.etcd.revision}, per prefix as recorded`
   return [verdictOf(c.verdict === "PASS", "test-restore-key-counts", titles.keyCounts, expected, c.message)]
@@ -106,10 +110,11 @@ export const restoredDecryptionCheck = (
   files: ReadonlyArray<TarballFile> | undefined,
   sample: ReadonlyArray<StoredValue> | undefined,
   table: OperandTable,
+  whyNotRestored = "the test restore failed",
 ): ReadonlyArray<VerifyCheck> => {
   if (manifest?.keyCounts === undefined) return []
   const id = "test-restore-decryption"
-  if (sample === undefined) return [skip(id, titles.restoredDecryption, "the test restore failed")]
+  if (sample === undefined) return [skip(id, titles.restoredDecryption, whyNotRestored)]
   if (files === undefined) return [skip(id, titles.restoredDecryption, "the tarball cannot be read")]
   const configPath = bundledConfigPath(manifest.revisions.requested["kube-apiserver"], table)
   const config = files.find((f) => f.path === configPath)

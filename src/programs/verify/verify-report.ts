@@ -46,6 +46,15 @@ export const checkPassed = (c: VerifyCheck): boolean => c.verdict === "PASS" || 
 
 export const failedChecks = (checks: ReadonlyArray<VerifyCheck>): ReadonlyArray<VerifyCheck> => checks.filter((c) => !checkPassed(c))
 
+/**
+ * No check found the backup wrong, yet some could not run (a test restore without room in its scratch
+ * directory): the backup is neither vouched for nor blamed.
+ */
+export const isIncomplete = (checks: ReadonlyArray<VerifyCheck>): boolean => {
+  const failed = failedChecks(checks)
+  return failed.length > 0 && failed.every((c) => c.verdict === "SKIP")
+}
+
 /** One check in a sentence: `snapshot-trailer FAIL (expected ...; found ...)`. */
 export const describeCheck = (c: VerifyCheck): string =>
   c.verdict === "SKIP" ? `${c.id} SKIP (${c.found})` : `${c.id} ${c.verdict} (expected ${c.expected}; found ${c.found})`
@@ -61,10 +70,13 @@ export const renderVerifyReport = (report: VerifyReport): string => {
     ),
   ]
   const failed = failedChecks(report.checks)
+  const ids = failed.map((c) => c.id).join(", ")
   lines.push(
     failed.length === 0
       ? `verify: PASS (${report.checks.length} checks)`
-      : `verify: FAIL (${failed.length} of ${report.checks.length} checks did not pass: ${failed.map((c) => c.id).join(", ")})`,
+      : isIncomplete(report.checks)
+        ? `verify: INCOMPLETE (${failed.length} of ${report.checks.length} checks could not run: ${ids}; none failed)`
+        : `verify: FAIL (${failed.length} of ${report.checks.length} checks did not pass: ${ids})`,
   )
   return `${lines.join("\n")}\n`
 }

@@ -304,9 +304,9 @@ const testRestoreChecks = (
   bundleFiles: ReadonlyArray<TarballFile> | undefined,
 ): Array<VerifyCheck> => {
   if (Result.isFailure(restored)) {
-    const why = "the test restore failed"
     // No room to restore into says nothing of the backup: not checked, and why (the run still fails: a skip is no pass).
     const scratch = restored.failure._tag === "TestRestoreFailed" && restored.failure.stage === "scratch"
+    const why = scratch ? "the test restore could not run" : "the test restore failed"
     return [
       scratch
         ? skip("test-restore", titles.testRestore, restored.failure.message)
@@ -314,8 +314,8 @@ const testRestoreChecks = (
       skip("test-restore-revision", titles.testRevision, why),
       skip("test-restore-keys", titles.testKeys, why),
       skip("test-restore-operator-revisions", titles.testOperators, why),
-      ...keyCountCheck(manifest, undefined),
-      ...restoredDecryptionCheck(manifest, bundleFiles, undefined, table),
+      ...keyCountCheck(manifest, undefined, why),
+      ...restoredDecryptionCheck(manifest, bundleFiles, undefined, table, why),
     ]
   }
   const r = restored.success

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest"
 import { Result } from "effect"
 import { backupFileNames, formatBackupTimestamp } from "../../../src/domain/archive-names.ts"
 import { holdsNoBackupFiles, selectBackup } from "../../../src/programs/verify/verify-selection.ts"
-import { decodeVerifyReport, encodeVerifyReport, renderVerifyReport, type VerifyReport } from "../../../src/programs/verify/verify-report.ts"
+import { decodeVerifyReport, encodeVerifyReport, isIncomplete, renderVerifyReport, type VerifyReport } from "../../../src/programs/verify/verify-report.ts"
 
 // 2000-01-01 .. 2099-12-31, whole seconds.
 const timestampArb = fc.integer({ min: 946_684_800, max: 4_102_444_799 }).map((s) => formatBackupTimestamp(new Date(s * 1000)))
@@ -125,6 +125,21 @@ describe("verify report", () => {
         "",
       ].join("\n"),
     )
+  })
+
+  it("checks that could not run while none failed make the run incomplete, not failed; a warning keeps it a pass", () => {
+    const [size, , entries] = report.checks
+    const warned = { ...size!, verdict: "WARN" as const }
+    const last = (checks: VerifyReport["checks"]) =>
+      renderVerifyReport({ ...report, checks })
+        .trimEnd()
+        .split("\n")
+        .at(-1)
+    expect(last([size!, warned, entries!])).toBe("verify: INCOMPLETE (1 of 3 checks could not run: tarball-entries; none failed)")
+    expect(isIncomplete([size!, warned, entries!])).toBe(true)
+    expect(last([size!, warned])).toBe("verify: PASS (2 checks)")
+    expect(isIncomplete([size!, warned])).toBe(false)
+    expect(isIncomplete(report.checks)).toBe(false)
   })
 
   it("encodes to JSON that decodes back to the same report", () => {
