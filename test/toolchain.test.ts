@@ -4,7 +4,7 @@ import { dirname, join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { runCli } from "./support/run-cli.ts"
 import { tempDir } from "./support/temp-dir.ts"
-import { etcdTool, repoRoot } from "./support/tools.ts"
+import { etcdTool, repoRoot, sourceEntry } from "./support/tools.ts"
 
 const versionOf = (tool: "etcd" | "etcdctl" | "etcdutl") => execFileSync(etcdTool(tool), tool === "etcd" ? ["--version"] : ["version"], { encoding: "utf8" })
 
@@ -12,6 +12,17 @@ describe("toolchain", () => {
   it("runs on Node >= 22.19", () => {
     const [major, minor] = process.versions.node.split(".").map(Number) as [number, number]
     expect(major > 22 || (major === 22 && minor >= 19)).toBe(true)
+  })
+
+  it("the source tree's command run by a Node that cannot strip types says so and how to run it, instead of ERR_UNKNOWN_FILE_EXTENSION", () => {
+    // The project's Node with type stripping turned off fails as the machine's Node 20 does.
+    const run = spawnSync(process.execPath, ["--no-experimental-strip-types", sourceEntry, "list", "/nowhere"], { encoding: "utf8" })
+    expect(run.status).toBe(1)
+    expect(run.stderr).toBe(
+      `error: cluster-backup runs from its TypeScript sources, which needs Node 22.19 or later with type stripping; ${process.execPath} is Node ${process.version}, with type stripping turned off. ` +
+        "Run it as `bash scripts/cluster-backup.sh ARGS` (the project's own Node, installed by scripts/setup.sh), or put Node >= 22.19 first on PATH [NodeCannotRunTypeScript]\n",
+    )
+    expect(run.stdout).toBe("")
   })
 
   it.each(["etcd", "etcdctl", "etcdutl"] as const)("%s is etcd 3.5", (tool) => {
