@@ -33,6 +33,8 @@ export const listedJson = (b: ListedBackup, trust?: TrustById) => {
     openshiftVersion: b.manifest?.cluster?.openshiftVersion ?? null,
     clusterId: b.manifest?.cluster?.clusterId ?? null,
     reasons: b.completeness._tag === "Incomplete" ? b.completeness.reasons : [],
+    /** None of its files is one backup-upload writes: another program's, or a backup's own work directory; never pruned. */
+    foreign: b.completeness._tag === "Incomplete" && b.completeness.foreign === true,
     /** Its manifest is in an archive storage class (a lifecycle rule's): restore it to read the backup. */
     archived: b.completeness._tag === "Incomplete" && b.completeness.archivedManifest === true,
     /** The other forms of the files the manifest names, beside them (`encrypted` false: a plain copy, the file in the clear). */
@@ -111,7 +113,9 @@ export const listTable = (backups: ReadonlyArray<ListedBackup>, trust?: TrustByI
     ["ID", "STATE", "VERIFIED", "ENCRYPTED", "SIGNED", "CREATED", "VERDICT", "OPENSHIFT", "ETCD-REV", "REVISIONS", "SIZE"],
     ...backups.map((b) => [
       b.completeness.id,
-      b.completeness._tag === "Complete" ? completeState(b) : `incomplete: ${b.completeness.reasons.join("; ")}`,
+      b.completeness._tag === "Complete"
+        ? completeState(b)
+        : `${b.completeness.foreign === true ? "not a backup" : "incomplete"}: ${b.completeness.reasons.join("; ")}`,
       verifiedColumn[b.verified ?? "no"],
       encryptedColumn(b.manifest),
       signedColumn(b, trust),
@@ -164,6 +168,6 @@ export const listCommand = Command.make(
     ),
 ).pipe(
   Command.withDescription(
-    "List the backups in a store, oldest first: complete ones (the manifest is there and describes the objects beside it) with what their manifest says, and incomplete ones with the reasons (an upload in progress or one that failed). VERIFIED says how verify passed the backup before its upload (full, test-restore; its verification.json), or no. ENCRYPTED: age when the store holds both files age-encrypted (--json: each file's recipients fingerprint), the one it holds so (snapshot, resources), or no. SIGNED: the manifest's signature is stored beside it (yes, no), or with --trusted-key whether one of those keys signed it (trusted, untrusted). A complete backup with the other form of a file beside the one its manifest names (a plain copy beside its .age: the file in the clear) says so in STATE, with a warning; prune removes them.",
+    "List the backups in a store, oldest first: complete ones (the manifest is there and describes the objects beside it) with what their manifest says, and incomplete ones with the reasons (an upload in progress or one that failed); a directory none of whose files is one backup-upload writes shows as not a backup. VERIFIED says how verify passed the backup before its upload (full, test-restore; its verification.json), or no. ENCRYPTED: age when the store holds both files age-encrypted (--json: each file's recipients fingerprint), the one it holds so (snapshot, resources), or no. SIGNED: the manifest's signature is stored beside it (yes, no), or with --trusted-key whether one of those keys signed it (trusted, untrusted). A complete backup with the other form of a file beside the one its manifest names (a plain copy beside its .age: the file in the clear) says so in STATE, with a warning; prune removes them.",
   ),
 )

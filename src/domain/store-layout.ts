@@ -209,7 +209,13 @@ export const backupCompleteness = (backup: BackupObjects, manifest: ManifestStat
   const newestAt = backup.objects.reduce((t, o) => Math.max(t, o.modifiedAt), 0)
   const byFile = new Map(backup.objects.map((o) => [o.file, o]))
   const reasons: Array<string> = []
-  if (manifest._tag === "Absent") reasons.push(`no ${manifestFileName}: the upload did not finish`)
+  const foreign = !backup.objects.some((o) => isUploadedFileName(o.file))
+  if (manifest._tag === "Absent")
+    reasons.push(
+      foreign
+        ? `no ${manifestFileName}, and none of its files is one backup-upload writes: not a backup (another program's files, or a backup's own work directory)`
+        : `no ${manifestFileName}: the upload did not finish`,
+    )
   if (manifest._tag === "Unreadable") reasons.push(`${manifestFileName} is unreadable: ${manifest.reason}`)
   const described = manifest._tag === "Read" ? manifest.files : []
   for (const f of described) {
@@ -219,7 +225,6 @@ export const backupCompleteness = (backup: BackupObjects, manifest: ManifestStat
     else if (o.sha256 !== undefined && o.sha256 !== f.sha256) reasons.push(`${f.name}: sha256 ${o.sha256} recorded by the store, the manifest says ${f.sha256}`)
   }
   if (reasons.length > 0) {
-    const foreign = !backup.objects.some((o) => isUploadedFileName(o.file))
     return {
       _tag: "Incomplete",
       id: backup.id,

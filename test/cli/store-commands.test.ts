@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto"
-import { readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { Effect } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
@@ -195,6 +195,17 @@ describe("backup-upload, list and download", { timeout: 150_000 }, () => {
     expect(asStore.stderr).toContain(
       `no backup at the root of ${dir}: it holds a backup's own files (backup-manifest.json): it is a backup directory, not a store`,
     )
+    // A backup directory as backup-create leaves it holds its work directory, which is not an upload that did not finish.
+    mkdirSync(join(dir, ".cluster-backup"))
+    writeFileSync(join(dir, ".cluster-backup", "snapshot.json"), "{}")
+    const withWork = await runCli(["list", dir])
+    expect(withWork.stdout).toMatch(
+      /^\.cluster-backup +not a backup: no backup-manifest\.json, and none of its files is one backup-upload writes: not a backup \(another program's files, or a backup's own work directory\) +no /m,
+    )
+    expect(withWork.stdout).not.toContain("did not finish")
+    expect(JSON.parse((await runCli(["list", dir, "--json"])).stdout)).toEqual([
+      expect.objectContaining({ id: ".cluster-backup", foreign: true, complete: false }),
+    ])
   })
 
   it("backup-upload given the directory above the backup: refused, naming the backup below it; given an empty one: no finished backup", async () => {

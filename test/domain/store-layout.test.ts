@@ -207,6 +207,7 @@ describe("backupCompleteness", () => {
     const c = backupCompleteness({ id: "b", objects }, { _tag: "Absent" })
     expect(c._tag).toBe("Incomplete")
     expect(c._tag === "Incomplete" && c.foreign === true).toBe(ours === undefined)
+    expect(c._tag === "Incomplete" && c.reasons.some((r) => r.includes("the upload did not finish"))).toBe(ours !== undefined)
     expect(garbage([c], [], 10 * 86_400_000, 0, "p").incomplete).toHaveLength(ours === undefined ? 0 : 1)
   })
 
