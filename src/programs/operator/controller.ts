@@ -13,6 +13,8 @@ import { operandNames as allOperands } from "../../domain/operands.ts"
 import { ControllerMetrics } from "../../services/controller-metrics.ts"
 import { Kube, type WatchEvent } from "../../services/kube/kube.ts"
 import { retrySchedule } from "../../services/kube/retry.ts"
+import { RetryLogLevel } from "../../services/retry-warning.ts"
+import { formatDuration } from "../../domain/durations.ts"
 import { initialLeadership, isLeader, leaderOnlyWrites, releaseLease, runElection, type LeaseElectionConfig, type LeadershipState } from "./leader-election.ts"
 import { backupPodConfigMapName, emptyMemory } from "../../domain/operator-desired-state.ts"
 import { emptyPolicyMemory } from "../../domain/policy-desired-state.ts"
@@ -60,6 +62,8 @@ export const startController = Effect.fn("startController")(function* (config: C
   let leading = false
   let last: ReconcileResult | undefined
   let syncs = 0
+  // The outage in progress: when syncs began failing, how many have, and the last failure's words.
+  let failing: { readonly since: number; readonly count: number; readonly message: string } | undefined
 
   // Leadership: released when the scope closes (after the worker below has stopped).
   yield* Effect.addFinalizer(() => releaseLease(config.election, leadership).pipe(Effect.andThen(metrics.leader(false))))
@@ -133,7 +137,9 @@ export const startController = Effect.fn("startController")(function* (config: C
         return
       }
       // Each write checks leadership first: a sync outlasting this replica's leadership stops before its next write.
-      const writes = Effect.provideService(Kube, leaderOnlyWrites(kube, config.election, leadership))
+      // A request's retries are said once, as the sync's failure, not a line per retry of every request of every sync.
+      const writes = <A, E>(effect: Effect.Effect<A, E, Kube>) =>
+        effect.pipe(Effect.provideService(Kube, leaderOnlyWrites(kube, config.election, leadership)), Effect.provideService(RetryLogLevel, "Debug"))
       const result = yield* Effect.exit(writes(reconcile(config.reconcile, memory)))
       // The policies' sync runs whatever the ConfigMap sync did: each reads and decides on its own.
       const synced = yield* Effect.exit(writes(syncPolicies(policyConfig, policyMemory)))
@@ -175,6 +181,12 @@ export const startController = Effect.fn("startController")(function* (config: C
       const failed = result._tag === "Failure" ? result.cause : policies._tag === "Failure" ? policies.cause : undefined
       if (failed === undefined) {
         if (!conflicted) retry = yield* backoff
+        if (failing !== undefined) {
+          yield* Effect.logInfo(
+            `sync succeeded (${why}) after ${failing.count} failed sync${failing.count === 1 ? "" : "s"} over ${formatDuration(now - failing.since)}`,
+          )
+          failing = undefined
+        }
         yield* metrics.reconciled("success")
         if (asked.length > 0) yield* wakeAt(Math.min(...asked), "pending render or policy run due")
         yield* Effect.logDebug(
@@ -182,8 +194,15 @@ export const startController = Effect.fn("startController")(function* (config: C
         )
       } else {
         yield* metrics.reconciled("error")
-        const delay = yield* retryDelay(now, Option.getOrUndefined(Cause.findErrorOption(failed)))
-        yield* Effect.logWarning(`sync failed (${why}), retrying in ${delay} ms`).pipe(Effect.annotateLogs({ cause: String(failed) }))
+        const error = Option.getOrUndefined(Cause.findErrorOption(failed))
+        const delay = yield* retryDelay(now, error)
+        const message = messageOf(error) ?? Cause.pretty(failed).split("\n")[0]!
+        // An outage is warned of once, and again only when the failure changes; each repeat is a debug line.
+        const changed = failing?.message !== message
+        failing = { since: failing?.since ?? now, count: (failing?.count ?? 0) + 1, message }
+        yield* Effect.logWithLevel(changed ? "Warn" : "Debug")(
+          `sync failed (${why}), retrying in ${delay} ms: ${message}${changed ? "; the same failure again is logged at debug level until a sync succeeds" : ""}`,
+        ).pipe(Effect.annotateLogs({ cause: String(failed) }))
         yield* wakeAt(Math.min(now + delay, ...asked), "retry after failure")
       }
     })
@@ -199,3 +218,6 @@ export const startController = Effect.fn("startController")(function* (config: C
     syncs: () => syncs,
   } satisfies ControllerHandle
 })
+
+const messageOf = (error: unknown): string | undefined =>
+  typeof error === "object" && error !== null && "message" in error && typeof error.message === "string" && error.message !== "" ? error.message : undefined

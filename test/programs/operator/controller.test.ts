@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Layer, Logger, Result, Scope } from "effect"
+import { Duration, Effect, Exit, Layer, Logger, References, Result, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { formatMicroTime } from "../../../src/domain/leader-election.ts"
 import { startController } from "../../../src/programs/operator/controller.ts"
@@ -147,6 +147,42 @@ describe("controller", () => {
       expect(handle.syncs()).toBeGreaterThan(1)
       yield* Scope.close(scope, Exit.void)
     }),
+  )
+
+  it.effect(
+    "a minute of API outage for the syncs: one WARN when they start failing (no line per request retry), debug lines after it, one line when a sync succeeds again",
+    () =>
+      Effect.gen(function* () {
+        const cluster = makeSimulatedCluster()
+        seedOperators(cluster, revs(3, 7, 5, 6))
+        const lines: Array<string> = []
+        const capture = Logger.layer([Logger.make(({ logLevel, message }) => void lines.push(`${logLevel} ${String(message)}`))])
+        cluster.faults.inject(Fault.unavailable(), { resource: "configmaps", verb: "get", times: Infinity })
+        const scope = yield* Scope.make()
+        yield* startOn(config("a"), SimulatedKube.inMemory(cluster), scope).pipe(
+          Effect.provide(capture),
+          Effect.provideService(References.MinimumLogLevel, "Debug"),
+        )
+        yield* step(60_000)
+        const failed = lines.filter((l) => l.includes("sync failed"))
+        expect(failed.length).toBeGreaterThan(2)
+        expect(lines.filter((l) => l.startsWith("Warn"))).toEqual([
+          expect.stringMatching(
+            /^Warn sync failed \([^)]+\), retrying in \d+ ms: ConfigMap openshift-etcd\/\S+: The server is currently unable to handle the request \(injected\); the same failure again is logged at debug level until a sync succeeds$/,
+          ),
+        ])
+        expect(failed.slice(1).every((l) => l.startsWith("Debug "))).toBe(true)
+        // The requests' own retries happened, said at debug level.
+        expect(lines.filter((l) => /; retry 5 of 5 in /.test(l)).length).toBeGreaterThan(0)
+        expect(lines.filter((l) => /; retry \d+ of 5 in /.test(l) && !l.startsWith("Debug "))).toEqual([])
+        cluster.faults.clear()
+        yield* step(31_000)
+        expect(lines.filter((l) => l.includes("sync succeeded"))).toEqual([
+          expect.stringMatching(new RegExp(`^Info sync succeeded \\([^)]+\\) after ${failed.length} failed syncs over \\S+$`)),
+        ])
+        expect(renderedPod(cluster)).toBeDefined()
+        yield* Scope.close(scope, Exit.void)
+      }),
   )
 
   it.effect("a minute of API outage for a watch: a bounded number of requests, one WARN when it starts failing, one line when it is restored", () =>
