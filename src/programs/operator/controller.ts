@@ -14,7 +14,7 @@ import { ControllerMetrics } from "../../services/controller-metrics.ts"
 import { Kube, type WatchEvent } from "../../services/kube/kube.ts"
 import { retrySchedule } from "../../services/kube/retry.ts"
 import { RetryLogLevel } from "../../services/retry-warning.ts"
-import { formatDuration } from "../../domain/durations.ts"
+import { describeStreak, type FailureStreak, noteFailure } from "../../domain/failure-streak.ts"
 import { initialLeadership, isLeader, leaderOnlyWrites, releaseLease, runElection, type LeaseElectionConfig, type LeadershipState } from "./leader-election.ts"
 import { backupPodConfigMapName, emptyMemory } from "../../domain/operator-desired-state.ts"
 import { emptyPolicyMemory } from "../../domain/policy-desired-state.ts"
@@ -62,8 +62,8 @@ export const startController = Effect.fn("startController")(function* (config: C
   let leading = false
   let last: ReconcileResult | undefined
   let syncs = 0
-  // The outage in progress: when syncs began failing, how many have, and the last failure's words.
-  let failing: { readonly since: number; readonly count: number; readonly message: string } | undefined
+  // The outage in progress, said once (failure-streak.ts).
+  let failing: FailureStreak | undefined
 
   // Leadership: released when the scope closes (after the worker below has stopped).
   yield* Effect.addFinalizer(() => releaseLease(config.election, leadership).pipe(Effect.andThen(metrics.leader(false))))
@@ -182,9 +182,7 @@ export const startController = Effect.fn("startController")(function* (config: C
       if (failed === undefined) {
         if (!conflicted) retry = yield* backoff
         if (failing !== undefined) {
-          yield* Effect.logInfo(
-            `sync succeeded (${why}) after ${failing.count} failed sync${failing.count === 1 ? "" : "s"} over ${formatDuration(now - failing.since)}`,
-          )
+          yield* Effect.logInfo(`sync succeeded (${why}) after ${describeStreak(failing, "sync", now)}`)
           failing = undefined
         }
         yield* metrics.reconciled("success")
@@ -197,11 +195,10 @@ export const startController = Effect.fn("startController")(function* (config: C
         const error = Option.getOrUndefined(Cause.findErrorOption(failed))
         const delay = yield* retryDelay(now, error)
         const message = messageOf(error) ?? Cause.pretty(failed).split("\n")[0]!
-        // An outage is warned of once, and again only when the failure changes; each repeat is a debug line.
-        const changed = failing?.message !== message
-        failing = { since: failing?.since ?? now, count: (failing?.count ?? 0) + 1, message }
-        yield* Effect.logWithLevel(changed ? "Warn" : "Debug")(
-          `sync failed (${why}), retrying in ${delay} ms: ${message}${changed ? "; the same failure again is logged at debug level until a sync succeeds" : ""}`,
+        const noted = noteFailure(failing, message, now)
+        failing = noted.streak
+        yield* Effect.logWithLevel(noted.loud ? "Warn" : "Debug")(
+          `sync failed (${why}), retrying in ${delay} ms: ${message}${noted.loud ? "; the same failure again is logged at debug level until a sync succeeds" : ""}`,
         ).pipe(Effect.annotateLogs({ cause: String(failed) }))
         yield* wakeAt(Math.min(now + delay, ...asked), "retry after failure")
       }

@@ -5,7 +5,7 @@
  * `renewDeadline`, before its lease can expire for the others. On scope close it releases the
  * Lease so a successor takes over at once.
  */
-import { Clock, Effect, Ref } from "effect"
+import { Clock, Effect, Ref, Result } from "effect"
 import {
   electionStep,
   formatMicroTime,
@@ -19,6 +19,8 @@ import {
 } from "../../domain/leader-election.ts"
 import { Kube, type KubeService } from "../../services/kube/kube.ts"
 import type { Lease } from "../../services/kube/schemas.ts"
+import { RetryLogLevel } from "../../services/retry-warning.ts"
+import { describeStreak, type FailureStreak, noteFailure } from "../../domain/failure-streak.ts"
 
 export interface LeaseElectionConfig extends ElectionConfig {
   readonly namespace: string
@@ -129,13 +131,24 @@ export const releaseLease = Effect.fn("releaseLease")(function* (config: LeaseEl
 export const runElection = (config: LeaseElectionConfig, state: Ref.Ref<LeadershipState>, onChange: (leading: boolean) => Effect.Effect<void>) =>
   Effect.gen(function* () {
     let leading = false
+    // An outage is said once (failure-streak.ts), not every round, nor every retry of a round's requests.
+    let failing: FailureStreak | undefined
     while (true) {
-      yield* electionRound(config, state).pipe(
+      const round = yield* Effect.result(electionRound(config, state).pipe(Effect.provideService(RetryLogLevel, "Debug")))
+      const at = yield* Clock.currentTimeMillis
+      if (Result.isFailure(round)) {
         // A round that cannot write the Lease (RBAC, admission) leaves this replica unable ever to lead: not contacted.
-        Effect.catch((e) =>
-          Ref.update(state, (s) => ({ ...s, contacted: false })).pipe(Effect.andThen(Effect.logWarning(`leader election round failed: ${e.message}`))),
-        ),
-      )
+        yield* Ref.update(state, (s) => ({ ...s, contacted: false }))
+        const message = round.failure.message
+        const noted = noteFailure(failing, message, at)
+        failing = noted.streak
+        yield* Effect.logWithLevel(noted.loud ? "Warn" : "Debug")(
+          `leader election round failed: ${message}${noted.loud ? "; the same failure again is logged at debug level until a round succeeds" : ""}`,
+        )
+      } else if (failing !== undefined) {
+        yield* Effect.logInfo(`leader election round succeeded after ${describeStreak(failing, "round", at)}`)
+        failing = undefined
+      }
       const now = yield* isLeader(config, state)
       if (now !== leading) {
         leading = now

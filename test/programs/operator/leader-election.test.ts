@@ -1,8 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
-import { type Clock, Effect, Ref } from "effect"
+import { type Clock, Duration, Effect, Fiber, Logger, Ref, References } from "effect"
+import { TestClock } from "effect/testing"
 import * as EffectClock from "effect/Clock"
 import { formatMicroTime } from "../../../src/domain/leader-election.ts"
-import { electionRound, initialLeadership, isLeader, type LeaseElectionConfig } from "../../../src/programs/operator/leader-election.ts"
+import { electionRound, initialLeadership, isLeader, type LeaseElectionConfig, runElection } from "../../../src/programs/operator/leader-election.ts"
+import { Fault } from "../../../src/simulation/faults.ts"
 import { leaseType } from "../../../src/services/kube/resources.ts"
 import { makeSimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
@@ -76,6 +78,39 @@ describe("leader election under a wall-clock step", () => {
       pass(7000)
       step(-3_600_000)
       expect(yield* live(isLeader(election("a"), state))).toBe(false)
+    }),
+  )
+})
+
+describe("leader election during an API outage", () => {
+  it.effect("says the outage once (no line per round, nor per request retry), and once when a round succeeds again", () =>
+    Effect.gen(function* () {
+      const cluster = makeSimulatedCluster()
+      cluster.faults.inject(Fault.unavailable(), { resource: "leases", times: Infinity })
+      const lines: Array<string> = []
+      const capture = Logger.layer([Logger.make(({ logLevel, message }) => void lines.push(`${logLevel} ${String(message)}`))])
+      const state = yield* Ref.make(initialLeadership)
+      const changes: Array<boolean> = []
+      const fiber = yield* runElection(election("a"), state, (leading) => Effect.sync(() => void changes.push(leading))).pipe(
+        Effect.provide(SimulatedKube.inMemory(cluster)),
+        Effect.provide(capture),
+        Effect.provideService(References.MinimumLogLevel, "Debug"),
+        Effect.forkChild,
+      )
+      for (let i = 0; i < 60; i++) yield* TestClock.adjust(Duration.seconds(1))
+      const failed = lines.filter((l) => l.includes("leader election round failed"))
+      expect(failed.length).toBeGreaterThanOrEqual(25)
+      expect(lines.filter((l) => l.startsWith("Warn"))).toEqual([
+        expect.stringMatching(
+          /^Warn leader election round failed: .*The server is currently unable to handle the request \(injected\); the same failure again is logged at debug level until a round succeeds$/,
+        ),
+      ])
+      expect(lines.filter((l) => /; retry \d+ of 5 in /.test(l)).length).toBeGreaterThan(0)
+      cluster.faults.clear()
+      for (let i = 0; i < 3; i++) yield* TestClock.adjust(Duration.seconds(1))
+      expect(lines.filter((l) => l.includes("succeeded"))).toEqual([`Info leader election round succeeded after ${failed.length} failed rounds over 1m2s`])
+      expect(changes).toEqual([true])
+      yield* Fiber.interrupt(fiber)
     }),
   )
 })
