@@ -74,9 +74,25 @@ export const downloadDirOutsideStore = (
     )
   })
 
-/** Fails with a usage error naming --backup-dir when `dir` is a backup's place in the directory store `store` (`<prefix>/<name>`). */
+/**
+ * Fails with a usage error naming --backup-dir when `dir` is a backup's place in the directory store `store`
+ * (`<prefix>/<name>`), and naming --store when the store lies in `dir`: the upload would copy the backup into its own
+ * directory, doubling it on its volume (a pod's emptyDir over its limit is evicted).
+ */
 export const backupDirNotStorePlace = (store: string, flags: PrefixFlags, dir: string) =>
   Effect.gen(function* () {
+    const location = parseStoreLocation(store)
+    if (Result.isSuccess(location) && location.success._tag === "Directory") {
+      const fs = yield* FileSystem.FileSystem
+      const realDir = yield* realPathSoFar(fs, resolve(dir))
+      if (pathInside(realDir, yield* realPathSoFar(fs, resolve(location.success.path))) !== undefined)
+        return yield* usageError(
+          "backup-upload",
+          { name: "store", kind: "flag" },
+          store,
+          `a store outside the backup directory ${dir} (inside it, the upload would copy the backup into its own directory)`,
+        )
+    }
     const place = yield* placeInDirectoryStore(store, flags, dir)
     if (place?.segments.length !== 1) return
     return yield* usageError(

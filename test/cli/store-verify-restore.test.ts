@@ -261,4 +261,15 @@ describe("backup-upload from a directory store's own place", { timeout: 150_000 
       [`${readManifest(backup).files.snapshot.name}.age`, `${readManifest(backup).files.resources.name}.age`, "backup-manifest.json"].sort(),
     )
   })
+
+  it("a --store that is the backup directory, or inside it, is a usage error: the backup is not copied into its own directory", async () => {
+    const dir = copyBackup(backup, join(tempDir("store-in-backup", work), "backup"))
+    const before = readdirSync(dir).sort()
+    for (const store of [dir, join(dir, "store")]) {
+      const refused = await cli(["backup-upload", "--store", store, "--backup-dir", dir, "--cluster-id", "c1"])
+      expect(refused.status, refused.output).toBe(2)
+      expect(refused.stderr).toContain(`Invalid value for flag --store: "${store}". Expected: a store outside the backup directory ${dir}`)
+      expect(readdirSync(dir).sort()).toEqual(before)
+    }
+  })
 })
