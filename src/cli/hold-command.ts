@@ -10,7 +10,9 @@ export const holdCommand = Command.make(
   "hold",
   {
     backupDir: backupDirFlag,
-    duration: durationFlag("duration", 1000, 3_600_000, "How long to keep the backup available (e.g. 3600s, 1h)"),
+    duration: durationFlag("duration", 1000, 3_600_000, "How long to keep the backup available, with its unit (e.g. 1h, 90m, 3600s)", {
+      unitRequired: ["1h", "90m", "3600s"],
+    }),
   },
   // SIGTERM is how a hold ends early (the pod deleted once the backup was copied): the hold did its job, exit 0.
   ({ backupDir, duration }) => withLogging(Effect.andThen(stopsGracefullyOnSigterm, hold({ backupDir, durationMs: duration }))),

@@ -69,7 +69,8 @@ const usageErrors: ReadonlyArray<readonly [flag: string, args: ReadonlyArray<str
   // Exited 1 ([RevisionsFlagInvalid]) after the command had started, not as a usage error.
   ...flagCases(["backup-create", "--backup-dir", work], { "--revisions": ["etcd=3", "etcd=0,kube-apiserver=7,kube-controller-manager=7,kube-scheduler=7"] }),
   ...flagCases(["render"], { "--revisions": ["", "etcd=x", "etcd=3,kube-foo=1"] }),
-  ...flagCases(["hold"], { "--backup-dir": [""], "--duration": ["0s"] }),
+  // A bare number is seconds: hold --duration 2 meant as hours ended the pod, and its emptyDir with the backup, after 2 s.
+  ...flagCases(["hold"], { "--backup-dir": [""], "--duration": ["0s", "2"] }),
   ...flagCases(["operator"], {
     "--metrics-port": ["70000", "-1"],
     "--resync": ["0s"],
