@@ -99,11 +99,13 @@ export const storeOptionFlags = {
     Flag.withDefault(defaultUploadTransfer.partsInFlight),
     Flag.withDescription("backup-upload's parts uploaded at a time"),
   ),
+  // "30" meant as minutes would fail every backup's upload after 30 seconds: no copy would leave the cluster.
   uploadDeadline: durationFlag(
     "upload-deadline",
     1000,
     defaultUploadTransfer.deadlineSeconds * 1000,
-    "backup-upload gives up (aborting its uploads) after this long; the pod's deadline grows by it",
+    "backup-upload gives up (aborting its uploads) after this long, with its unit (e.g. 30m); the pod's deadline grows by it",
+    { unitRequired: ["30m", "1h", "2h"] },
   ),
   storeWebIdentityRoleArn: optionalText(
     "store-web-identity-role-arn",

@@ -82,6 +82,8 @@ const usageErrors: ReadonlyArray<readonly [flag: string, args: ReadonlyArray<str
   }),
   // A bare number is seconds: --hold-duration 1 meant as an hour ended the only way to the backup after a second.
   ...flagCases(["render", ...revisions], { "--hold-duration": ["0s", "1"], "--image": [""], "--operand-resources": [""] }),
+  // A bare number is seconds: --upload-deadline 30 meant as minutes failed every backup's upload after 30 s.
+  ...flagCases(["render", ...revisions, "--store", "s3://backups"], { "--upload-deadline": ["30"] }),
   // Exited 1 ([BackupPodOptionsInvalid], naming the option's key, not the flag) after the command had started.
   ...flagCases(["render", ...revisions], { "--namespace": ["openshift_etcd"], "--backup-volume-size": ["20 GiB", "lots"] }),
   ...flagCases(["demo"], { "--keys": ["-1", "1000001"], "--work-dir": [""] }),
