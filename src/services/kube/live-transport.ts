@@ -288,8 +288,8 @@ export const liveTransport = (config: KubeConfig, options: LiveOptions = {}): Ku
         ref,
       )
     }
-    const detail = failureText(cause)
-    return clientSideError(StatusReason.ConnectionFailed, `the connection to the API server at ${server} failed (${code ?? detail})`, ref)
+    // fetch's own message is "fetch failed": its causes say why (a port fetch refuses to reach says "bad port").
+    return clientSideError(StatusReason.ConnectionFailed, `the connection to the API server at ${server} failed (${code ?? chainText(cause)})`, ref)
   }
 
   /**

@@ -297,6 +297,17 @@ describe("live Kube Layer: failures", () => {
     expect(Date.now() - started).toBeLessThan(3_000)
   })
 
+  it('a server on a port fetch refuses to reach (its bad ports: 6000, 10080, ...) is named so, not only as "fetch failed"', async () => {
+    const kubeconfig = join(stub.dir(), "kubeconfig-bad-port")
+    await Effect.runPromise(writeKubeconfig(kubeconfig, { url: "http://127.0.0.1:6000", token: "t" }))
+    const error = await Effect.runPromise(
+      Effect.flatMap(Kube, (kube) => Effect.flip(kube.configMaps.get("ns", "a"))).pipe(
+        Effect.provide(Kube.live(KubeConfigSource.file(kubeconfig), { retry: { ...fast, maxRetries: 0 } })),
+      ),
+    )
+    expect(error.message).toContain("the connection to the API server at http://127.0.0.1:6000 failed (fetch failed; bad port)")
+  })
+
   it("explains a kubeconfig that cannot be used", async () => {
     const missing = await Effect.runPromise(Effect.flip(loadKubeConfig(KubeConfigSource.file(join(stub.dir(), "nope")))))
     expect(missing).toMatchObject({ _tag: "KubeConfigInvalid", source: join(stub.dir(), "nope") })
