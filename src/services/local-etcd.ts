@@ -155,7 +155,8 @@ process.on("exit", () => {
 
 /**
  * Why `binary` cannot be run (`ENOENT`, `EACCES`, `EISDIR`), or undefined when it can; a bare name is looked up on PATH.
- * Checked before the start: through setpriv, a missing etcd reads as a member that exited before serving.
+ * Checked before the start: through setpriv, a missing etcd reads as a member that exited before serving. By hand,
+ * not npm's `which`: that finds a path or none, not why none runs (a file not executable, a directory of that name).
  */
 export const whyNotExecutable = async (binary: string): Promise<string | undefined> => {
   const candidates = binary.includes("/")
