@@ -6,6 +6,7 @@ import { CliError, Command, Flag } from "effect/cli"
 import { pathInside } from "../domain/path-inside.ts"
 import { restoreIdPattern } from "../domain/host-layout.ts"
 import { evenAfterStandDownFlag } from "../domain/stood-down-record.ts"
+import { evenAfterRestoreFlag } from "../domain/restored-member-record.ts"
 import { backupArgument, etcdutlFlag, timestampFlag } from "./backup-reading-flags.ts"
 import { realPathSoFar } from "./directory-store-places.ts"
 import { checkedWith, nonEmpty } from "./flag-checks.ts"
@@ -91,6 +92,12 @@ export const restoreCommand = Command.make(
         "Restore on a host that `stand-down` stood down for a restore on another host and that has had no etcd member since (/var/lib/etcd-backup/stood-down.json): only when the restore is to run here instead",
       ),
     ),
+    evenAfterRestore: Flag.Boolean(evenAfterRestoreFlag).pipe(
+      Flag.withDefault(false),
+      Flag.withDescription(
+        "Restore again on a host where an earlier restore is complete and the cluster runs from its member (/var/lib/etcd-backup/restored-member.json): it takes the cluster back to this backup, and what it stored since is only in the kept member",
+      ),
+    ),
     etcdutl: etcdutlFlag,
     restoreId: Flag.String("restore-id").pipe(
       checkedWith((text) => (restoreIdPattern.test(text) ? undefined : "a UUID like 0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9")),
@@ -140,6 +147,7 @@ export const restoreCommand = Command.make(
           allowDirty: flags.allowDirty,
           allowVersionMismatch: flags.allowVersionMismatch,
           evenAfterStandDown: flags.evenAfterStandDown,
+          evenAfterRestore: flags.evenAfterRestore,
           trustedKeys,
           restoreId: Option.getOrElse(flags.restoreId, () => randomUUID()),
           output: (text) => Effect.sync(() => void process.stdout.write(text)),
@@ -149,6 +157,6 @@ export const restoreCommand = Command.make(
     ),
 ).pipe(
   Command.withDescription(
-    "Restore a backup on this control-plane host (replaces OpenShift's cluster-restore.sh): stop kube-apiserver, kube-controller-manager, kube-scheduler and etcd, keep etcd's old data, extract the static pod resources, restore the snapshot with a revision bump, start etcd, then the others at the backup's revisions. --dry-run prints exactly the steps a real run performs and refuses as it would. Refused on a host that stand-down stood down and that has had no etcd member since (--even-after-stand-down). Nothing is deleted; run it again after an interruption and it continues. With --backup-id, the argument is a store (s3://bucket[/prefix], or a directory store) and the backup is first downloaded, every file's sha256 checked, into <root>/var/lib/etcd-backup/downloads/<id> (or --work-dir, inside --root), where the restore's own verification must pass before any change; the download is kept (also with --dry-run) and a repeated run reuses it.",
+    "Restore a backup on this control-plane host (replaces OpenShift's cluster-restore.sh): stop kube-apiserver, kube-controller-manager, kube-scheduler and etcd, keep etcd's old data, extract the static pod resources, restore the snapshot with a revision bump, start etcd, then the others at the backup's revisions. --dry-run prints exactly the steps a real run performs and refuses as it would. Refused on a host that stand-down stood down and that has had no etcd member since (--even-after-stand-down), and on one where an earlier restore is complete and the cluster runs from its member (--even-after-restore). Nothing is deleted; run it again after an interruption and it continues. With --backup-id, the argument is a store (s3://bucket[/prefix], or a directory store) and the backup is first downloaded, every file's sha256 checked, into <root>/var/lib/etcd-backup/downloads/<id> (or --work-dir, inside --root), where the restore's own verification must pass before any change; the download is kept (also with --dry-run) and a repeated run reuses it.",
   ),
 )

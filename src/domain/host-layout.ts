@@ -98,6 +98,10 @@ export const stopPathsToObserve = (table: OperandTable = defaultOperands, partia
   posix.join(hostLayout.keptDataDir, "revision.json"),
 ]
 
+/** Whether etcd's and the control plane's static pod manifests are all in the kubelet's directory (`existing`: host paths found). */
+export const staticPodManifestsInPlace = (existing: ReadonlyArray<string>, table: OperandTable = defaultOperands): boolean =>
+  [etcdManifestName(table), ...controlPlaneManifestNames(table)].every((manifest) => existing.includes(posix.join(hostLayout.manifestsDir, manifest)))
+
 /** Host paths whose existence the plan depends on: observe them, pass the existing ones as `existing`. */
 export const pathsToObserve = (
   revisions: RevisionSet,

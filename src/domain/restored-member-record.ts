@@ -102,6 +102,54 @@ const recoveryHostVerdict = (finding: RecoveryHostFinding, recordPath: string): 
   }
 }
 
+/** The flag (without its dashes) that restores again on a host whose earlier restore is complete. */
+export const evenAfterRestoreFlag = "even-after-restore"
+
+/**
+ * The restore's check: unmet where an earlier restore here is complete (its member is still etcd's, and etcd's and the
+ * control plane's manifests are in place again: the cluster runs from it), unless `evenAfterRestore`. Rerun by mistake
+ * (the command recalled from the shell's history), a restore would take the running cluster back to the backup. A
+ * restore interrupted before that point is continued, not refused.
+ */
+export const completedRestoreCheck = (
+  finding: RecoveryHostFinding,
+  recordPath: string,
+  staticPodsInPlace: boolean,
+  evenAfterRestore: boolean,
+): PreflightCheck =>
+  overridableCheck(
+    "not a host where an earlier restore is complete and the cluster runs from its member",
+    completedRestoreVerdict(finding, recordPath, staticPodsInPlace),
+    `--${evenAfterRestoreFlag}`,
+    evenAfterRestore,
+    "restoring again",
+  )
+
+const completedRestoreVerdict = (finding: RecoveryHostFinding, recordPath: string, staticPodsInPlace: boolean): RecordVerdict => {
+  switch (finding._tag) {
+    case "NoRecord":
+      return { _tag: "Clear", detail: `no ${recordPath}` }
+    case "NoMember":
+      return { _tag: "Clear", detail: "etcd has no member here" }
+    case "Unreadable":
+      return { _tag: "Clear", detail: `${recordPath} is unreadable (${finding.reason}): no restore is known to be complete here` }
+    case "MemberReplaced":
+      return { _tag: "Clear", detail: `the member restore-${finding.record.restoreId} put in place is no longer etcd's` }
+  }
+  const { restoreId, backup, restoredAt } = finding.record
+  if (!staticPodsInPlace)
+    return {
+      _tag: "Clear",
+      detail: `restore-${restoreId}'s member is in place, but not every static pod manifest is: that restore did not finish, and this run does it again`,
+    }
+  return {
+    _tag: "Blocks",
+    finding: `restore-${restoreId} put the restored member of ${backup} in place here at ${restoredAt} (${recordPath}); it is still etcd's member, and etcd's and the control plane's manifests are in place again: that restore is complete and the cluster runs from it`,
+    consequence:
+      "A new restore would stop them, set that member aside and take the cluster back to this backup: what the cluster stored since would be only in the kept member. If that is wanted (a new recovery, or that restore's result is to be thrown away)",
+  }
+}
+
 /**
  * What a restore says when the member it is about to set aside is the one an earlier restore put in
  * place (a second restore, by mistake or not, takes the cluster back past what it stored since).

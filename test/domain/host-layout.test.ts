@@ -8,6 +8,7 @@ import {
   isSnapshotCopyName,
   partialRestoreId,
   pathsToObserve,
+  staticPodManifestsInPlace,
   stopPathsToObserve,
   unique,
 } from "../../src/domain/host-layout.ts"
@@ -66,6 +67,19 @@ describe("host layout", () => {
         for (const p of stopPathsToObserve(undefined, partial)) expect(restore).toContain(p)
         for (const p of restore) expect(posix.isAbsolute(p) && posix.normalize(p) === p).toBe(true)
         for (const id of partial) expect(restore).toContain(posix.join(hostLayout.keptDataDir, `failed-restore-${id}`))
+      }),
+    )
+  })
+})
+
+describe("staticPodManifestsInPlace", () => {
+  const manifests = ["etcd-pod.yaml", "kube-apiserver-pod.yaml", "kube-controller-manager-pod.yaml", "kube-scheduler-pod.yaml"].map((m) =>
+    posix.join(hostLayout.manifestsDir, m),
+  )
+  it("property: true exactly when the four static pod manifests are all among the paths found, whatever else is", () => {
+    fc.assert(
+      fc.property(fc.subarray(manifests), fc.subarray(stopPathsToObserve().filter((p) => !manifests.includes(p))), (found, others) => {
+        expect(staticPodManifestsInPlace([...others, ...found])).toBe(found.length === manifests.length)
       }),
     )
   })

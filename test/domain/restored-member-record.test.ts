@@ -5,6 +5,7 @@ import {
   type RecoveryHostFinding,
   encodeRestoredMemberRecord,
   type RestoredMemberRecord,
+  completedRestoreCheck,
   recoveryHostCheck,
   recoveryHostFinding,
   restoredMemberNote,
@@ -107,6 +108,25 @@ describe("restoredMemberNote", () => {
           expect(note).toContain(`restore-${record.restoreId}`)
           expect(note).toContain(record.restoredAt)
         }
+      }),
+    )
+  })
+})
+
+describe("completedRestoreCheck", () => {
+  it("property: a restore is refused only where an earlier one's member is still etcd's and every static pod manifest is in place again, unless told to", () => {
+    fc.assert(
+      fc.property(recordArb, fc.integer({ min: 0, max: 4 }), fc.boolean(), fc.boolean(), (record, kind, inPlace, told) => {
+        const check = completedRestoreCheck(everyFinding(record)[kind]!, recordPath, inPlace, told)
+        const complete = kind === 4 && inPlace
+        expect(check.unmet === undefined).toBe(!complete || told)
+        if (complete && !told) {
+          expect(check.unmet).toContain(`restore-${record.restoreId} put the restored member of ${record.backup} in place here at ${record.restoredAt}`)
+          expect(check.unmet).toContain("pass --even-after-restore")
+        }
+        if (complete && told) expect(check.what).toContain("--even-after-restore given, restoring again")
+        // A restore interrupted before the static pods are all back is continued, and says so.
+        if (kind === 4 && !inPlace) expect(check.what).toContain("that restore did not finish, and this run does it again")
       }),
     )
   })

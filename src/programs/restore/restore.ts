@@ -36,7 +36,8 @@ import { findLeftovers, type Leftover, renderSwept, restoreLockPath, sweepLeftov
 import { cachedVerification, preflightChecks } from "./restore-preflight.ts"
 import { restoreVersions } from "./restore-versions.ts"
 import { defaultOperands } from "../../domain/operands.ts"
-import { restoredMemberNote } from "../../domain/restored-member-record.ts"
+import { completedRestoreCheck, restoredMemberNote } from "../../domain/restored-member-record.ts"
+import { staticPodManifestsInPlace } from "../../domain/host-layout.ts"
 import { afterStandDownCheck } from "../../domain/stood-down-record.ts"
 import { observeRestoredMember, observeStandDown } from "./host-records.ts"
 
@@ -48,6 +49,8 @@ export interface RestoreOptions extends RestoreInputOptions {
   readonly trustedKeys?: ReadonlyArray<TrustedKey> | undefined
   /** `--even-after-stand-down`: restore on a host stood down for a restore elsewhere that has not rejoined since. */
   readonly evenAfterStandDown?: boolean | undefined
+  /** `--even-after-restore`: restore again on a host where an earlier restore is complete and the cluster runs from its member. */
+  readonly evenAfterRestore?: boolean | undefined
   /** `--allow-version-mismatch`: restore a backup of another OpenShift release than the host's. */
   readonly allowVersionMismatch?: boolean | undefined
   /** Overrides the plan's waits for the static pods to stop (tests). */
@@ -123,6 +126,20 @@ export const lockCheck = (root: string) =>
 /** Said when the member this restore sets aside is the one an earlier restore put in place. */
 const earlierRestoreNote = (root: string) => Effect.map(observeRestoredMember(root), ({ finding, recordPath }) => restoredMemberNote(finding, recordPath))
 
+/** No earlier restore here is complete, with the cluster running from its member (unless `--even-after-restore`). */
+const completedCheck = (
+  inputs: { readonly plan: { readonly root: string }; readonly input: { readonly existing: ReadonlyArray<string> } },
+  options: RestoreOptions,
+) =>
+  Effect.map(observeRestoredMember(inputs.plan.root), ({ finding, recordPath }) =>
+    completedRestoreCheck(
+      finding,
+      recordPath,
+      staticPodManifestsInPlace(inputs.input.existing, options.operands ?? defaultOperands),
+      options.evenAfterRestore === true,
+    ),
+  )
+
 /** This host was not stood down for a restore elsewhere, or has rejoined since (unless `--even-after-stand-down`). */
 const standDownCheck = (root: string, evenAfterStandDown: boolean | undefined) =>
   Effect.map(observeStandDown(root), ({ finding, recordPath }) => afterStandDownCheck(finding, recordPath, evenAfterStandDown === true))
@@ -150,7 +167,9 @@ const realRun = (options: RestoreOptions, root: string) =>
     if (note !== undefined) yield* line(note)
     const standDown = yield* standDownCheck(plan.root, options.evenAfterStandDown)
     yield* line(renderPreflightCheck(standDown))
-    const checks = [versions.check, standDown, ...(yield* preflightChecks(plan, backupVerified, (c) => line(renderPreflightCheck(c))))]
+    const completed = yield* completedCheck(inputs, options)
+    yield* line(renderPreflightCheck(completed))
+    const checks = [versions.check, standDown, completed, ...(yield* preflightChecks(plan, backupVerified, (c) => line(renderPreflightCheck(c))))]
     const refused = refusal(checks, false, options.keptDownload)
     if (refused !== undefined) return yield* refused
     const ran = yield* executePlan({
@@ -179,6 +198,7 @@ export const restoreBackup = Effect.fn("restoreBackup")(function* (options: Rest
     ...(yield* lockCheck(plan.root)),
     versions.check,
     yield* standDownCheck(plan.root, options.evenAfterStandDown),
+    yield* completedCheck(inputs, options),
     ...(yield* preflightChecks(plan, backupVerified)),
   ]
   const note = yield* earlierRestoreNote(plan.root)

@@ -260,9 +260,21 @@ describe("restore", () => {
   it("after the restore, a stand-down run here by mistake refuses and changes nothing; it stands the host down only when told to", async () => {
     const host = makeHostTree(etcd.workDir, backup)
     success(await restore(host))
-    // A second restore here would take the running cluster back: its plan says so.
-    const again = await restore(host, { dryRun: true, restoreId: "1c3e5a7b-9d2f-4b6a-8c1e-3f5a7b9d2f4b" })
+    // A second restore here would take the running cluster back: refused, dry or real, and nothing changed; told to, its plan says what it does.
+    const beforeAgain = snapshotTree(host.root)
+    for (const dryRun of [true, false]) {
+      const refusedAgain = failure(await restore(host, { dryRun, restoreId: "1c3e5a7b-9d2f-4b6a-8c1e-3f5a7b9d2f4b" }))
+      expect(refusedAgain._tag).toBe("RestoreRefused")
+      expect(refusedAgain.message).toContain(
+        `restore-${restoreId} put the restored member of /home/core/backup in place here at ${JSON.parse(read(host, "var/lib/etcd-backup/restored-member.json")).restoredAt}`,
+      )
+      expect(refusedAgain.message).toContain("that restore is complete and the cluster runs from it")
+      expect(refusedAgain.message).toContain("pass --even-after-restore")
+    }
+    expect(snapshotTree(host.root)).toEqual(beforeAgain)
+    const again = await restore(host, { dryRun: true, restoreId: "1c3e5a7b-9d2f-4b6a-8c1e-3f5a7b9d2f4b", evenAfterRestore: true })
     success(again)
+    expect(again.output).toContain("--even-after-restore given, restoring again: ok")
     expect(again.output).toContain(`Note: etcd's member here is the one restore-${restoreId} put in place at `)
     expect(again.output).toContain("what the cluster stored since that restore is then only in the kept member.")
     const out: Array<string> = []
@@ -307,8 +319,8 @@ describe("restore", () => {
     expect(success(here).ran).toContain("install-member")
     expect(here.output).toContain("--even-after-stand-down given, restoring here: ok")
     expectControlPlaneAtBackupRevisions(host)
-    // Etcd has a member here again: the record no longer applies.
-    const again = await restore(host, { dryRun: true, restoreId: "1c3e5a7b-9d2f-4b6a-8c1e-3f5a7b9d2f4b" })
+    // Etcd has a member here again: the record no longer applies (the restore just made is what refuses another now).
+    const again = await restore(host, { dryRun: true, restoreId: "1c3e5a7b-9d2f-4b6a-8c1e-3f5a7b9d2f4b", evenAfterRestore: true })
     success(again)
     expect(again.output).toContain("but etcd has a member here again: the host rejoined): ok")
   })
