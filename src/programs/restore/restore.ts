@@ -30,7 +30,7 @@ import type { RestorePlan } from "../../domain/restore-plan.ts"
 import type { TrustedKey } from "../../services/crypto/manifest-signature.ts"
 import { defaultTarLimits, type TarLimits } from "../../services/tarball/tarball.ts"
 import { executePlan } from "./restore-executor.ts"
-import { gatherRestoreInputs, type RestoreInputOptions } from "./restore-inputs.ts"
+import { gatherRestoreInputs, type RestoreInputOptions, type RestoreInputs } from "./restore-inputs.ts"
 import { acquireRunLock, inspectRunLock } from "../../services/run-lock.ts"
 import { findLeftovers, type Leftover, renderSwept, restoreLockPath, sweepLeftovers } from "./restore-leftovers.ts"
 import { cachedVerification, preflightChecks } from "./restore-preflight.ts"
@@ -127,10 +127,7 @@ export const lockCheck = (root: string) =>
 const earlierRestoreNote = (root: string) => Effect.map(observeRestoredMember(root), ({ finding, recordPath }) => restoredMemberNote(finding, recordPath))
 
 /** No earlier restore here is complete, with the cluster running from its member (unless `--even-after-restore`). */
-const completedCheck = (
-  inputs: { readonly plan: { readonly root: string }; readonly input: { readonly existing: ReadonlyArray<string> } },
-  options: RestoreOptions,
-) =>
+const completedCheck = (inputs: RestoreInputs, options: RestoreOptions) =>
   Effect.map(observeRestoredMember(inputs.plan.root), ({ finding, recordPath }) =>
     completedRestoreCheck(
       finding,
