@@ -8,7 +8,7 @@ import { BackupStore } from "../services/store/backup-store.ts"
 import { DiskSpace } from "../services/disk-space.ts"
 import { maxParts, minPartSize } from "../domain/multipart-layout.ts"
 import { backupDirFlag } from "./common-flags.ts"
-import { backupDirNotStorePlace } from "./directory-store-places.ts"
+import { backupDirApartFromStore } from "./directory-store-places.ts"
 import { durationFlag } from "./duration-flag.ts"
 import { intInRange } from "./flag-checks.ts"
 import { withLogging } from "./logging.ts"
@@ -64,7 +64,7 @@ export const backupUploadCommand = Command.make(
         if (!hasRule(policy))
           yield* trustedKeysUnread("backup-upload", flags.trustedKeys, "a retention rule beside it: only the prune after the upload reads it")
         const trustedKeys = yield* readTrustedKeys(flags.trustedKeys)
-        yield* backupDirNotStorePlace(flags.store, flags, flags.backupDir)
+        yield* backupDirApartFromStore(flags.store, flags, flags.backupDir)
         // Key and recipients files that cannot be used are said before anything is uploaded.
         const recipients = yield* readUploadRecipients(flags)
         const signingKey = Option.isSome(flags.signingKey)

@@ -79,7 +79,7 @@ export const downloadDirOutsideStore = (
  * (`<prefix>/<name>`), and naming --store when the store lies in `dir`: the upload would copy the backup into its own
  * directory, doubling it on its volume (a pod's emptyDir over its limit is evicted).
  */
-export const backupDirNotStorePlace = (store: string, flags: PrefixFlags, dir: string) =>
+export const backupDirApartFromStore = (store: string, flags: PrefixFlags, dir: string) =>
   Effect.gen(function* () {
     const location = parseStoreLocation(store)
     if (Result.isSuccess(location) && location.success._tag === "Directory") {

@@ -99,16 +99,17 @@ export const verifyCommand = Command.make(
         }
         const failed = failedChecks(report.checks)
         const named = `backup ${report.timestamp ?? "(none)"} in ${report.backupDir}${Option.isSome(flags.backupId) ? ` (downloaded from ${flags.backupDir})` : ""}`
-        const ids = failed.map((c) => c.id).join(", ")
+        const failedIds = failed.map((c) => c.id)
+        const ids = failedIds.join(", ")
         if (isIncomplete(report.checks)) {
           return yield* new BackupVerificationIncomplete({
-            notRun: failed.map((c) => c.id),
+            notRun: failedIds,
             message: `${named} is not verified: ${failed.length} of ${report.checks.length} checks could not run (${ids}), and none failed. ${failed[0]!.id}: ${failed[0]!.found}`,
           })
         }
         if (failed.length > 0) {
           return yield* new BackupVerificationFailed({
-            failed: failed.map((c) => c.id),
+            failed: failedIds,
             message: `${named} did not pass ${failed.length} of ${report.checks.length} checks: ${ids}`,
           })
         }

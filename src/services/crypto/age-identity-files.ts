@@ -69,8 +69,7 @@ export const parseIdentityFile = (path: string, text: string): Result.Result<Rea
     )
   }
   const identities: Array<AgeIdentity> = []
-  for (const [i, raw] of text.split("\n").entries()) {
-    const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw
+  for (const [i, line] of lines.entries()) {
     if (line.trim() === "" || line.startsWith("#")) continue
     const parsed = parseIdentity(line, `${path} line ${i + 1}`)
     if (Result.isFailure(parsed)) {

@@ -205,27 +205,25 @@ const methods: Readonly<Record<RequestVerb, HttpMethod>> = {
   delete: HttpMethod.DELETE,
 }
 
-/** The messages along an error's causes (fetch's `fetch failed` holds the socket's reason in its cause). */
-const chainText = (error: unknown): string => {
-  const texts: Array<string> = []
+/** An error and its causes, up to 5 deep (fetch's `fetch failed` holds the socket's error in its cause; an AggregateError its first). */
+const causeChain = (error: unknown): ReadonlyArray<object> => {
+  const chain: Array<object> = []
   let current: unknown = error
-  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
-    texts.push(failureText(current))
+  while (chain.length < 5 && typeof current === "object" && current !== null) {
+    chain.push(current)
     current = (current as { errors?: ReadonlyArray<unknown> }).errors?.[0] ?? (current as { cause?: unknown }).cause
   }
-  return texts.join("; ")
+  return chain
 }
 
-const errorCode = (error: unknown): string | undefined => {
-  let current: unknown = error
-  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
-    const code = (current as { code?: unknown }).code
-    if (typeof code === "string") return code
-    const nested = (current as { errors?: ReadonlyArray<unknown> }).errors?.[0]
-    current = nested ?? (current as { cause?: unknown }).cause
-  }
-  return undefined
-}
+/** The messages along an error's causes. */
+const chainText = (error: unknown): string => causeChain(error).map(failureText).join("; ")
+
+/** The first errno-like code along an error's causes. */
+const errorCode = (error: unknown): string | undefined =>
+  causeChain(error)
+    .map((e) => (e as { code?: unknown }).code)
+    .find((code): code is string => typeof code === "string")
 
 /** Node's TLS verification failures, with what a person checks for each. */
 const certificateProblems: Readonly<Record<string, string>> = {
