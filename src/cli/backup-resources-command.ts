@@ -4,7 +4,7 @@ import { operandNames } from "../domain/operands.ts"
 import { Revision } from "../domain/revisions.ts"
 import { backupDirFlag } from "./common-flags.ts"
 import { intInRange } from "./flag-checks.ts"
-import { kubeconfigFlag, liveKubeLayer } from "./kube-flags.ts"
+import { kubeFlags, liveKubeLayer } from "./kube-flags.ts"
 import { withLogging } from "./logging.ts"
 import { operandResourcesJsonFlagDef, tableFromJson } from "./operand-resources-flags.ts"
 
@@ -21,16 +21,16 @@ export const backupResourcesCommand = Command.make(
       Flag.withSchema(Revision),
       Flag.withDescription("The revision N to stage (its <name>-N ConfigMaps and Secrets), from 1 to 2147483647"),
     ),
-    kubeconfig: kubeconfigFlag,
+    ...kubeFlags,
     operandResources: operandResourcesJsonFlagDef,
   },
-  ({ backupDir, operand, revision, kubeconfig, operandResources }) =>
+  ({ backupDir, operand, revision, kubeconfig, context, operandResources }) =>
     withLogging(
       Effect.gen(function* () {
         // Loaded on use: the program stays out of other commands' processes.
         const { backupResources } = yield* Effect.promise(() => import("../programs/backup/backup-resources.ts"))
         const operands = yield* tableFromJson(operandResources)
-        const record = yield* backupResources({ backupDir, operand, revision, operands }).pipe(Effect.provide(liveKubeLayer(kubeconfig)))
+        const record = yield* backupResources({ backupDir, operand, revision, operands }).pipe(Effect.provide(liveKubeLayer({ kubeconfig, context })))
         yield* Effect.sync(() => process.stdout.write(`${JSON.stringify(record, null, 2)}\n`))
       }),
     ),

@@ -10,7 +10,7 @@ import { defaultSyncBackoff, syncBackoffProblem, type SyncBackoff } from "../dom
 import { formatDuration } from "../domain/durations.ts"
 import { durationFlag } from "./duration-flag.ts"
 import { checkedWith, nonEmpty, port } from "./flag-checks.ts"
-import { kubeconfigFlag, liveKubeLayer } from "./kube-flags.ts"
+import { kubeFlags, liveKubeLayer } from "./kube-flags.ts"
 import { withLogging } from "./logging.ts"
 import { operandResourcesFileFlag, tableFromFile } from "./operand-resources-flags.ts"
 import { stopsGracefullyOnSigterm } from "./shutdown.ts"
@@ -46,7 +46,7 @@ const backoffUsable = (backoff: SyncBackoff) => {
 export const operatorCommand = Command.make(
   "operator",
   {
-    kubeconfig: kubeconfigFlag,
+    ...kubeFlags,
     operandResources: operandResourcesFileFlag,
     ...podOptionFlags,
     // "1" meant as an hour would render a backup for every settled change.
@@ -147,7 +147,7 @@ export const operatorCommand = Command.make(
             yield* Effect.logInfo(`operator ${identity} running in ${flags.namespace}; /healthz, /readyz, /metrics on port ${port}`)
             return yield* Effect.never
           }),
-        ).pipe(Effect.provide(Layer.merge(liveKubeLayer(flags.kubeconfig), ControllerMetrics.live(flags.namespace))))
+        ).pipe(Effect.provide(Layer.merge(liveKubeLayer(flags), ControllerMetrics.live(flags.namespace))))
       }),
     ),
 ).pipe(

@@ -4,7 +4,7 @@ import { operandNames } from "../domain/operands.ts"
 import { parseOperandList, RedeploymentReason, redeploymentReasonExpected } from "../domain/redeployment.ts"
 import { durationFlag } from "./duration-flag.ts"
 import { checkedWith } from "./flag-checks.ts"
-import { kubeconfigFlag, liveKubeLayer } from "./kube-flags.ts"
+import { kubeFlags, liveKubeLayer } from "./kube-flags.ts"
 import { withLogging } from "./logging.ts"
 
 const isReason = Schema.is(RedeploymentReason)
@@ -12,7 +12,7 @@ const isReason = Schema.is(RedeploymentReason)
 export const redeployCommand = Command.make(
   "redeploy",
   {
-    kubeconfig: kubeconfigFlag,
+    ...kubeFlags,
     reason: Flag.String("reason").pipe(
       checkedWith((text) => (isReason(text) ? undefined : redeploymentReasonExpected)),
       Flag.optional,
@@ -47,7 +47,7 @@ export const redeployCommand = Command.make(
           timeoutMs: flags.timeout,
           pollMs: flags.pollInterval,
           output: (line) => Effect.sync(() => void process.stdout.write(`${line}\n`)),
-        }).pipe(Effect.provide(liveKubeLayer(flags.kubeconfig)))
+        }).pipe(Effect.provide(liveKubeLayer(flags)))
       }),
     ),
 ).pipe(

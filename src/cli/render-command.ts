@@ -6,7 +6,7 @@ import { renderBackupPodYaml } from "../domain/pod-spec.ts"
 import { decodeBackupPodOptions } from "../domain/backup-pod-options.ts"
 import { parseRevisionsFlag } from "../domain/revisions.ts"
 import { revisionsCheck } from "./flag-checks.ts"
-import { kubeconfigFlag, liveKubeLayer } from "./kube-flags.ts"
+import { kubeFlags, liveKubeLayer } from "./kube-flags.ts"
 import { withLogging } from "./logging.ts"
 import { operandResourcesFileFlag, tableFromFile } from "./operand-resources-flags.ts"
 import { podOptionFlags, podOptionsFromFlagsChecked } from "./pod-option-flags.ts"
@@ -31,7 +31,7 @@ export const renderCommand = Command.make(
       Flag.optional,
       Flag.withDescription("etcd=N,kube-apiserver=N,kube-controller-manager=N,kube-scheduler=N: render for these without contacting a cluster"),
     ),
-    kubeconfig: kubeconfigFlag,
+    ...kubeFlags,
     operandResources: operandResourcesFileFlag,
     ...podOptionFlags,
   },
@@ -43,7 +43,7 @@ export const renderCommand = Command.make(
         const { revisions, etcdQuotaBytes } =
           flags.revisions._tag === "Some"
             ? { revisions: yield* Effect.fromResult(parseRevisionsFlag(flags.revisions.value)), etcdQuotaBytes: undefined }
-            : yield* clusterFacts(table).pipe(Effect.provide(liveKubeLayer(flags.kubeconfig)))
+            : yield* clusterFacts(table).pipe(Effect.provide(liveKubeLayer(flags)))
         // Without a cluster, etcd's quota is taken at the CRD's default: a volume too small for it (a unit left out of 20Gi) still warns.
         const volume = (
           etcdQuotaBytes === undefined && flags.revisions._tag === "Some"

@@ -2,9 +2,10 @@
  * `cluster-backup redeploy` over real HTTP against the stub API server, whose cluster's four operators answer a new
  * forceRedeploymentReason with a new revision rolled out node by node (src/simulation/redeployment-controllers.ts).
  */
-import { writeFileSync } from "node:fs"
+import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
+import { parse, stringify } from "yaml"
 import { operandNames } from "../../src/domain/operands.ts"
 import { redeploymentReasonOf } from "../../src/domain/redeployment.ts"
 import { operatorTypes } from "../../src/services/kube/resources.ts"
@@ -52,6 +53,25 @@ describe("cluster-backup redeploy", () => {
     expect(run.status, run.stderr).toBe(0)
     expect(reasonOf("kube-scheduler")).toMatch(/^recovery-\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
     expect(reasonOf("etcd")).toBe("")
+  })
+
+  it("talks to the cluster of the context --context names, and says which API it talks to", async () => {
+    const { kubeconfig, reasonOf } = await cluster()
+    const config = parse(readFileSync(kubeconfig, "utf8"))
+    // The current context a cluster that is not there: the run must not go near it.
+    config.clusters.push({ name: "elsewhere", cluster: { server: "http://127.0.0.1:1", "insecure-skip-tls-verify": true } })
+    config.contexts.push({ name: "elsewhere", context: { cluster: "elsewhere", user: "simulated" } })
+    config["current-context"] = "elsewhere"
+    writeFileSync(kubeconfig, stringify(config), { mode: 0o600 })
+    const url = config.clusters[0].cluster.server
+    const run = await runCli(["redeploy", "--kubeconfig", kubeconfig, "--context", "simulated", "--operands", "kube-scheduler", "--no-wait"])
+    expect(run.status, run.stderr).toBe(0)
+    expect(reasonOf("kube-scheduler")).toMatch(/^recovery-/)
+    expect(run.stderr).toContain(`Kubernetes API ${url} (context simulated of ${kubeconfig})`)
+    const unknown = await runCli(["redeploy", "--kubeconfig", kubeconfig, "--context", "prod", "--operands", "kube-scheduler", "--no-wait"])
+    expect(unknown.status).toBe(1)
+    expect(unknown.stderr).toContain("--context prod: it has no context of that name (its contexts: simulated, elsewhere)")
+    expect(unknown.stderr).toContain("[KubeConfigInvalid]")
   })
 
   it("exits 1 when a rollout does not finish within --timeout, naming the operand", async () => {

@@ -79,6 +79,7 @@ const usageErrors: ReadonlyArray<readonly [flag: string, args: ReadonlyArray<str
     "--namespace": ["", "Openshift_Etcd"],
     "--lease-name": [" "],
     "--kubeconfig": [""],
+    "--context": [" "],
   }),
   // A bare number is seconds: --hold-duration 1 meant as an hour ended the only way to the backup after a second.
   ...flagCases(["render", ...revisions], { "--hold-duration": ["0s", "1"], "--image": [""], "--operand-resources": [""] }),

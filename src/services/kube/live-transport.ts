@@ -22,24 +22,30 @@ import { clientSideError, errorFromStatus, KubeResponseInvalid, StatusBody, Stat
 import { resourcePath, type Endpoint } from "./resources.ts"
 import { assertVerbAllowed, refOf, type KubeTransport, type RawWatchEvent, type RequestVerb } from "./transport.ts"
 import { failureText } from "../../domain/failure-text.ts"
+import { shortList } from "../../domain/short-list.ts"
 import { tlsCodeOf } from "../tls-failure.ts"
 
 /** Where the API server and credentials come from. */
 export type KubeConfigSource =
   /** The pod's service account (KUBERNETES_SERVICE_HOST/PORT, token and CA under /var/run/secrets). */
   | { readonly _tag: "InCluster" }
-  /** A kubeconfig file (the `--kubeconfig` flag). */
-  | { readonly _tag: "File"; readonly path: string }
-  /** Like controller-runtime: `KUBECONFIG`, else in-cluster when in a pod, else `~/.kube/config`. */
-  | { readonly _tag: "Default" }
+  /** A kubeconfig file (the `--kubeconfig` flag), at its current context or the one named (`--context`). */
+  | { readonly _tag: "File"; readonly path: string; readonly context?: string }
+  /**
+   * Like controller-runtime: `KUBECONFIG`, else in-cluster when in a pod, else `~/.kube/config`. A context named
+   * (`--context`) is a kubeconfig's, so the pod's service account is then not tried.
+   */
+  | { readonly _tag: "Default"; readonly context?: string }
 
 export const KubeConfigSource = {
   inCluster: { _tag: "InCluster" } as KubeConfigSource,
   file: (path: string): KubeConfigSource => ({ _tag: "File", path }),
   default: { _tag: "Default" } as KubeConfigSource,
-  /** The `--kubeconfig` flag's value when given, else the default resolution. */
-  fromFlag: (kubeconfig: string | undefined): KubeConfigSource =>
-    kubeconfig === undefined || kubeconfig === "" ? { _tag: "Default" } : { _tag: "File", path: kubeconfig },
+  /** The `--kubeconfig` flag's value when given, else the default resolution; `--context`'s when given. */
+  fromFlags: (kubeconfig: string | undefined, context?: string): KubeConfigSource => {
+    const named = context === undefined || context === "" ? {} : { context }
+    return kubeconfig === undefined || kubeconfig === "" ? { _tag: "Default", ...named } : { _tag: "File", path: kubeconfig, ...named }
+  },
 }
 
 export class KubeConfigInvalid extends Schema.TaggedError<KubeConfigInvalid>()("KubeConfigInvalid", {
@@ -48,6 +54,7 @@ export class KubeConfigInvalid extends Schema.TaggedError<KubeConfigInvalid>()("
   message: Schema.String,
 }) {}
 
+const inClusterSource = "in-cluster service account"
 const serviceAccountToken = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 
 const inPod = (env: NodeJS.ProcessEnv): boolean =>
@@ -116,10 +123,20 @@ export const loadKubeConfig = (source: KubeConfigSource, env: NodeJS.ProcessEnv 
       if (!statSync(file).isFile()) throw new Error(`${file} is not a regular file`)
       into.loadFromFile(file)
     }
+    const context = source._tag === "InCluster" ? undefined : source.context
     const attempt = (described: string, load: () => void) =>
       Effect.try({
         try: () => {
           load()
+          if (context !== undefined) {
+            if (config.getContextObject(context) === null)
+              throw new Error(
+                config.contexts.length === 0
+                  ? `--context ${context}: it has no contexts`
+                  : `--context ${context}: it has no context of that name (its contexts: ${shortList(config.contexts.map((c) => c.name))})`,
+              )
+            config.setCurrentContext(context)
+          }
           const cluster = config.getCurrentCluster()
           if (cluster === null) throw new Error("it names no current context with a cluster")
           if (!/^https?:\/\//.test(cluster.server)) throw new Error(`its server "${cluster.server}" is not an http(s) URL`)
@@ -136,16 +153,22 @@ export const loadKubeConfig = (source: KubeConfigSource, env: NodeJS.ProcessEnv 
             source: described,
             message: `cannot use the Kubernetes configuration from ${described}: ${configProblem(cause)}`,
           }),
-      })
+      }).pipe(
+        Effect.tap((loaded) =>
+          Effect.logInfo(
+            `Kubernetes API ${loaded.getCurrentCluster()?.server} (${described === inClusterSource ? described : `context ${loaded.getCurrentContext()} of ${described}`})`,
+          ),
+        ),
+      )
     switch (source._tag) {
       case "File":
         return attempt(source.path, () => loadFile(config, source.path))
       case "InCluster":
         return inPod(env)
-          ? attempt("in-cluster service account", () => config.loadFromCluster())
+          ? attempt(inClusterSource, () => config.loadFromCluster())
           : Effect.fail(
               new KubeConfigInvalid({
-                source: "in-cluster service account",
+                source: inClusterSource,
                 message: `not running in a pod: KUBERNETES_SERVICE_HOST/PORT are unset or ${serviceAccountToken} is missing; pass --kubeconfig instead`,
               }),
             )
@@ -168,13 +191,16 @@ export const loadKubeConfig = (source: KubeConfigSource, env: NodeJS.ProcessEnv 
             }
           })
         }
-        if (inPod(env)) return attempt("in-cluster service account", () => config.loadFromCluster())
+        if (inPod(env) && context === undefined) return attempt(inClusterSource, () => config.loadFromCluster())
         const home = join(homedir(), ".kube", "config")
         if (existsSync(home)) return attempt(home, () => loadFile(config, home))
         return Effect.fail(
           new KubeConfigInvalid({
             source: "default",
-            message: `no Kubernetes configuration found: pass --kubeconfig <file>, set KUBECONFIG, create ${home}, or run inside a pod`,
+            message:
+              context === undefined
+                ? `no Kubernetes configuration found: pass --kubeconfig <file>, set KUBECONFIG, create ${home}, or run inside a pod`
+                : `no kubeconfig found to take --context ${context} from: pass --kubeconfig <file>, set KUBECONFIG or create ${home}`,
           }),
         )
       }

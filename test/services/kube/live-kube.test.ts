@@ -332,8 +332,47 @@ describe("live Kube Layer: failures", () => {
     const h = await harness()
     const viaEnv = await Effect.runPromise(loadKubeConfig(KubeConfigSource.default, { KUBECONFIG: h.kubeconfig }))
     expect(viaEnv.getCurrentCluster()?.server).toBe(h.server.url)
-    expect(KubeConfigSource.fromFlag(undefined)).toEqual(KubeConfigSource.default)
-    expect(KubeConfigSource.fromFlag("/k")).toEqual(KubeConfigSource.file("/k"))
+    expect(KubeConfigSource.fromFlags(undefined)).toEqual(KubeConfigSource.default)
+    expect(KubeConfigSource.fromFlags("/k")).toEqual(KubeConfigSource.file("/k"))
+    expect(KubeConfigSource.fromFlags("/k", "prod")).toEqual({ _tag: "File", path: "/k", context: "prod" })
+    expect(KubeConfigSource.fromFlags(undefined, "prod")).toEqual({ _tag: "Default", context: "prod" })
+  })
+
+  it("takes the context --context names, not the kubeconfig's current one, and names the contexts it has when it has no such context", async () => {
+    const h = await harness()
+    const path = join(stub.dir(), "kubeconfig-two-contexts")
+    writeFileSync(
+      path,
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [
+          { name: "staging", cluster: { server: "http://127.0.0.1:1", "insecure-skip-tls-verify": true } },
+          { name: "prod", cluster: { server: h.server.url, "insecure-skip-tls-verify": true } },
+        ],
+        users: [
+          { name: "staging-admin", user: { token: "not-this-one" } },
+          { name: "prod-admin", user: { token: h.server.token } },
+        ],
+        contexts: [
+          { name: "staging", context: { cluster: "staging", user: "staging-admin" } },
+          { name: "prod", context: { cluster: "prod", user: "prod-admin" } },
+        ],
+        "current-context": "staging",
+      }),
+    )
+    const current = await Effect.runPromise(loadKubeConfig(KubeConfigSource.fromFlags(path)))
+    expect(current.getCurrentCluster()?.server).toBe("http://127.0.0.1:1")
+    const named = await Effect.runPromise(loadKubeConfig(KubeConfigSource.fromFlags(path, "prod")))
+    expect(named.getCurrentCluster()?.server).toBe(h.server.url)
+    expect(named.getCurrentUser()?.token).toBe(h.server.token)
+    const viaEnv = await Effect.runPromise(loadKubeConfig(KubeConfigSource.fromFlags(undefined, "prod"), { KUBECONFIG: path }))
+    expect(viaEnv.getCurrentCluster()?.server).toBe(h.server.url)
+    const missing = await Effect.runPromise(Effect.flip(loadKubeConfig(KubeConfigSource.fromFlags(path, "production"))))
+    expect(missing).toMatchObject({ _tag: "KubeConfigInvalid", source: path })
+    expect(missing.message).toBe(
+      `cannot use the Kubernetes configuration from ${path}: --context production: it has no context of that name (its contexts: staging, prod)`,
+    )
   })
 
   it("never quotes a kubeconfig's lines (its token, its keys) when its YAML is malformed: the reason and the position only", async () => {
