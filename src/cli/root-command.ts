@@ -20,6 +20,7 @@ const subcommands = {
   "stand-down": () => import("./stand-down-command.ts").then((m) => m.standDownCommand),
   "prune-host": () => import("./prune-host-command.ts").then((m) => m.pruneHostCommand),
   redeploy: () => import("./redeploy-command.ts").then((m) => m.redeployCommand),
+  "backup-now": () => import("./backup-now-command.ts").then((m) => m.backupNowCommand),
   "backup-upload": () => import("./backup-upload-command.ts").then((m) => m.backupUploadCommand),
   list: () => import("./list-command.ts").then((m) => m.listCommand),
   download: () => import("./download-command.ts").then((m) => m.downloadCommand),

@@ -118,6 +118,13 @@ export const ObservedRevisions = Schema.Struct({
   since: Rfc3339Utc,
 })
 
+/** The newest request for a backup (the policy's request annotation) that a run was started for, and its pod. */
+export const HandledRequest = Schema.Struct({
+  id: Schema.String,
+  pod: Schema.String,
+  time: Rfc3339Utc,
+})
+
 export const BackupPolicyStatus = Schema.Struct({
   observedGeneration: Schema.optionalKey(NonNegativeInt),
   active: Schema.optionalKey(Schema.Array(ActiveRun)),
@@ -127,6 +134,7 @@ export const BackupPolicyStatus = Schema.Struct({
   lastSuccessfulBackup: Schema.optionalKey(SuccessfulBackup),
   lastFailure: Schema.optionalKey(BackupFailure),
   observedRevisions: Schema.optionalKey(ObservedRevisions),
+  lastRequest: Schema.optionalKey(HandledRequest),
 })
 export type BackupPolicyStatus = typeof BackupPolicyStatus.Type
 

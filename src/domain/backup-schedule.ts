@@ -118,6 +118,8 @@ export interface ScheduleState {
   readonly lastRunStart: number | undefined
   /** Whether the operands' revisions settled on values no backup holds yet (only when onRevisionChange). */
   readonly revisionChangePending: boolean
+  /** A person asked for a backup (the policy's request annotation) that no run has started for yet. */
+  readonly requestPending: boolean
   readonly minIntervalMillis: number
   /** Failures since the last success, and when the newest ended. */
   readonly consecutiveFailures: number
@@ -125,7 +127,7 @@ export interface ScheduleState {
   readonly backoff: Backoff
 }
 
-export type Trigger = "Schedule" | "CatchUp" | "RevisionChange" | "Retry"
+export type Trigger = "Schedule" | "CatchUp" | "RevisionChange" | "Retry" | "Requested"
 
 export type ScheduleDecision =
   /** Start a run now. `scheduledTime` (Schedule, CatchUp) becomes the new lastScheduleTime. */
@@ -160,6 +162,8 @@ export const scheduleClockSkewMs = 5 * 60_000
  * a policy without a schedule (revision changes and retries only).
  */
 export const decideSchedule = (cron: Cron.Cron | undefined, s: ScheduleState): ScheduleDecision => {
+  // A person is waiting for it: it runs next, suspended or not, and regardless of minInterval and the retry backoff.
+  if (s.requestPending && !s.active && s.suspend) return { _tag: "Start", trigger: "Requested", scheduledTime: undefined, nextScheduleTime: undefined }
   if (s.suspend) return { _tag: "Suspended" }
   const since = s.lastScheduleTime - s.now > scheduleClockSkewMs ? s.now : s.lastScheduleTime
   const firstDue = cron === undefined ? undefined : nextDue(cron, since)
@@ -170,6 +174,7 @@ export const decideSchedule = (cron: Cron.Cron | undefined, s: ScheduleState): S
   const earliest = candidates.length === 0 ? undefined : Math.max(s.active ? s.now + 1 : s.now, Math.min(...candidates))
   const wait: ScheduleDecision = { _tag: "Wait", wakeAt: earliest, nextScheduleTime: nextScheduled }
   if (s.active) return wait
+  if (s.requestPending) return { _tag: "Start", trigger: "Requested", scheduledTime: undefined, nextScheduleTime: nextScheduled }
   if (cron !== undefined && firstDue !== undefined && firstDue <= s.now) {
     const due = latestDue(cron, s.now)
     return { _tag: "Start", trigger: due > firstDue ? "CatchUp" : "Schedule", scheduledTime: due, nextScheduleTime: nextScheduled }

@@ -25,7 +25,7 @@ import { proxySecretKeys } from "./pod-proxy-env.ts"
 import { conditionSays, policyConditions, type Blocked, type ConditionState, type PolicyFacts } from "./policy-conditions.ts"
 import { policyMetricValues, type PolicyMetricValues } from "./policy-metric-values.ts"
 import { proxySecretProblem, type ProxySecretProblem, type ProxySecretRead } from "./proxy-secret-check.ts"
-import { policyLabelValue, type PolicyUploadSettings, policyUploadSettings, renderPolicyBackupPod } from "./policy-pod.ts"
+import { backupRequestAnnotation, policyLabelValue, type PolicyUploadSettings, policyUploadSettings, renderPolicyBackupPod } from "./policy-pod.ts"
 import { attemptAnnotation, failureStreak, historyDefaults, historyDeletions, policyRuns, type PolicyPodView, type PolicyRun } from "./policy-runs.ts"
 import { formatRevisionSet, revisionSetsEqual, type LatestRevisionError, type RevisionSet } from "./revisions.ts"
 import { formatRfc3339Utc, parseRfc3339Utc } from "./rfc3339.ts"
@@ -37,6 +37,7 @@ export interface PolicyObjectView {
     readonly name: string
     readonly uid?: string | undefined
     readonly generation?: number | undefined
+    readonly annotations?: Readonly<Record<string, string>> | undefined
     readonly creationTimestamp?: string | null | undefined
     readonly resourceVersion?: string | undefined
     /** Set while the policy is being deleted (foreground deletion, another finalizer): it starts no more backups. */
@@ -408,6 +409,9 @@ const decidePolicy = (
     revisions === undefined || recorded === undefined ? undefined : sameRevisions(revisions, recorded.revisions) ? (at(recorded.since) ?? now) : now
   const stableSince = Math.min(recordedSince ?? memorySince ?? now, now)
   const settledAt = stableSince + settings.settleMs
+  const request = object.metadata.annotations?.[backupRequestAnnotation]?.trim() || undefined
+  // A run started for it whose status write did not land (the operator stopped in between) has its pod to say so.
+  const requestRun = request === undefined ? undefined : runs.find((r) => r.request === request)
   const decision = decideSchedule(cron, {
     now,
     suspend: spec.suspend ?? false,
@@ -418,6 +422,7 @@ const decidePolicy = (
     lastScheduleTime: recordedSchedule ?? created ?? now,
     lastRunStart: runs[0]?.startedAt ?? maxOf([at(status.lastSuccessfulBackup?.time), at(status.lastFailure?.time)]),
     revisionChangePending: changed && now >= settledAt,
+    requestPending: request !== undefined && status.lastRequest?.id !== request && requestRun === undefined,
     minIntervalMillis: minIntervalMs,
     consecutiveFailures: streak.count,
     lastFailureTime: streak.lastFailureTime,
@@ -449,7 +454,8 @@ const decidePolicy = (
       })
       if (Result.isFailure(rendered)) blocked = { reason: "InvalidSpec", message: `the backup pod cannot be rendered: ${rendered.failure.message}` }
       else {
-        const pod = withAnnotation(rendered.success, attemptAnnotation, String(streak.count + 1))
+        const attempt = withAnnotation(rendered.success, attemptAnnotation, String(streak.count + 1))
+        const pod = decision.trigger === "Requested" && request !== undefined ? withAnnotation(attempt, backupRequestAnnotation, request) : attempt
         create = { pod, event: startedEvent(podNameOf(pod), decision, revisions) }
       }
     }
@@ -481,6 +487,13 @@ const decidePolicy = (
     ...(lastSuccessfulBackup === undefined ? {} : { lastSuccessfulBackup }),
     ...(lastFailure === undefined ? {} : { lastFailure }),
     ...observedRevisionsOf(spec, revisions, status, stableSince),
+    ...lastRequestOf(
+      status,
+      request,
+      requestRun,
+      create !== undefined && decision._tag === "Start" && decision.trigger === "Requested" ? createdName : undefined,
+      now,
+    ),
   }
   // While a pod runs, its end (a pod watch event) is the next thing to look at: decideSchedule's "now + 1" for a
   // run due behind it would wake the controller every millisecond until then.
@@ -512,6 +525,20 @@ const decidePolicy = (
       volumeShortfallBytes: volume.shortfallBytes,
     }),
   }
+}
+
+/** The newest request a run was started for: the one started now, else one whose pod the status does not name yet. */
+const lastRequestOf = (
+  status: BackupPolicyStatus,
+  request: string | undefined,
+  requestRun: PolicyRun | undefined,
+  startedNow: string | undefined,
+  now: number,
+): Pick<BackupPolicyStatus, "lastRequest"> => {
+  if (request !== undefined && startedNow !== undefined) return { lastRequest: { id: request, pod: startedNow, time: formatRfc3339Utc(now) } }
+  if (request !== undefined && requestRun !== undefined && status.lastRequest?.id !== request)
+    return { lastRequest: { id: request, pod: requestRun.pod, time: formatRfc3339Utc(requestRun.startedAt) } }
+  return status.lastRequest === undefined ? {} : { lastRequest: status.lastRequest }
 }
 
 /** What the status records of the revisions' settle clock: only for a policy that backs up on revision changes. */

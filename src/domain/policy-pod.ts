@@ -24,10 +24,15 @@ import { firstKeyedProblem } from "./schema-errors.ts"
 
 /** On every pod a policy created: the policy's name (`policyLabelValue`). */
 export const policyNameLabel = "backup.openshift.io/policy"
-/** Why the run started: Schedule | CatchUp | RevisionChange | Retry. */
+/** Why the run started: Schedule | CatchUp | RevisionChange | Retry | Requested. */
 export const backupTriggerAnnotation = "backup.openshift.io/trigger"
 /** The due time a Schedule or CatchUp run stands for (RFC 3339). */
 export const scheduledTimeAnnotation = "backup.openshift.io/scheduled-time"
+/**
+ * On a BackupPolicy: a person asks for a backup now (`cluster-backup backup-now`, or by hand with `oc annotate
+ * --overwrite`); each new value is one request. On the pod started for it: that value.
+ */
+export const backupRequestAnnotation = "backup.openshift.io/backup-requested"
 
 export const policyApiVersion = "backup.openshift.io/v1alpha1"
 export const policyKind = "BackupPolicy"

@@ -52,6 +52,7 @@ const idle = (now: number, lastScheduleTime: number): ScheduleState => ({
   lastScheduleTime,
   lastRunStart: undefined,
   revisionChangePending: false,
+  requestPending: false,
   minIntervalMillis: hour,
   consecutiveFailures: 0,
   lastFailureTime: undefined,
@@ -306,6 +307,36 @@ describe("decideSchedule", () => {
     const state = { ...idle(at("2026-05-01T00:00:00Z"), at("2026-01-01T00:00:00Z")), suspend: true, revisionChangePending: true }
     expect(decideSchedule(cronOf("* * * * *"), state)).toEqual({ _tag: "Suspended" })
   })
+
+  test.prop([
+    fc.option(expression, { nil: undefined }),
+    zone,
+    instant,
+    fc.boolean(),
+    fc.boolean(),
+    fc.integer({ min: 0, max: 40 }),
+    fc.integer({ min: 0, max: 48 * 60 }).map((m) => m * minute),
+  ])(
+    "a requested backup starts as soon as no backup is active, before anything else due, suspended or not, whatever minInterval and the backoff say",
+    (expr, tz, now, suspend, revisionChangePending, failures, sinceLast) => {
+      const cron = expr === undefined ? undefined : cronOf(expr, tz)
+      const state: ScheduleState = {
+        ...idle(now, now - sinceLast),
+        suspend,
+        revisionChangePending,
+        requestPending: true,
+        lastRunStart: now - sinceLast,
+        consecutiveFailures: failures,
+        lastFailureTime: failures > 0 ? now - sinceLast : undefined,
+      }
+      expect(decideSchedule(cron, state)).toMatchObject({ _tag: "Start", trigger: "Requested", scheduledTime: undefined })
+      const active = decideSchedule(cron, { ...state, active: true })
+      expect(active._tag).not.toBe("Start")
+      // Once started, the request is no longer pending: the policy is back to what it would decide without it.
+      const without = decideSchedule(cron, { ...state, requestPending: false })
+      if (without._tag !== "Suspended") expect(without.nextScheduleTime).toBe(cron === undefined ? undefined : nextDue(cron, now))
+    },
+  )
 
   it("one at a time: a due run waits while a backup is active, and is taken once after it", () => {
     const cron = cronOf("*/5 * * * *")

@@ -15,7 +15,7 @@ import {
   type PolicySettings,
   type PolicyWrite,
 } from "../../src/domain/policy-desired-state.ts"
-import { scheduledTimeAnnotation } from "../../src/domain/policy-pod.ts"
+import { backupRequestAnnotation, scheduledTimeAnnotation } from "../../src/domain/policy-pod.ts"
 import { attemptAnnotation } from "../../src/domain/policy-runs.ts"
 import { formatRfc3339Utc } from "../../src/domain/rfc3339.ts"
 import { hour, podOf, podsArb, revisions, t0, type Pod } from "./policy-pods.ts"
@@ -329,6 +329,75 @@ describe("policyDesiredState on a schedule", () => {
     expect(settled.wakeAt).toBe(t0 + 20 * 60_000)
     const due = policyDesiredState({ ...observedOf([onChange], [moved], t0 + 20 * 60_000), memory: settling.memory }, { ...settings, settleMs: 60_000 })
     expect(due.policies[0]!.create?.event.message).toContain("RevisionChange")
+  })
+})
+
+describe("policyDesiredState on a person's request (the policy's backup-requested annotation)", () => {
+  const requested = (spec: Record<string, unknown>, request: string, status?: unknown): PolicyObjectView => {
+    const object = policyObject("nightly", spec, status)
+    return { ...object, metadata: { ...object.metadata, annotations: { [backupRequestAnnotation]: request } } }
+  }
+  const annotationsOf = (write: PolicyWrite) => (write as { pod: { metadata: { annotations: Record<string, string> } } }).pod.metadata.annotations
+  /** The cluster once every pod still going has completed its backup. */
+  const finishAll = (observed: PolicyObserved): PolicyObserved => ({
+    ...observed,
+    pods: observed.pods.map((p) =>
+      p.phase === "Pending" || p.phase === "Running"
+        ? { ...podOf("nightly", 0, p.createdAt ?? observed.now, "complete"), name: p.name, annotations: p.annotations }
+        : p,
+    ),
+  })
+
+  it("starts one backup for it, suspended or not and whatever minInterval says, records it as lastRequest, and no second one", () => {
+    const now = t0 + 5 * 60_000
+    const policy = requested({ suspend: true, onRevisionChange: true, minInterval: "1d" }, "2026-12-02T10:35:00Z")
+    const first = sync(observedOf([policy], [podOf("nightly", 0, t0, "complete")], now))
+    const [create] = creates(first.writes)
+    expect(annotationsOf(create!)[backupRequestAnnotation]).toBe("2026-12-02T10:35:00Z")
+    expect(create!.event.message).toMatch(/^pod backup-nightly-\S+ started a Requested backup of /)
+    const pod = (create as { pod: { metadata: { name: string } } }).pod.metadata.name
+    expect(statusOf(first.next).lastRequest).toEqual({ id: "2026-12-02T10:35:00Z", pod, time: formatRfc3339Utc(now) })
+    const later = finishAll({ ...first.next, now: now + hour })
+    expect(creates(sync(later).writes)).toEqual([])
+    // Its pod gone (the history limit), the status still says the request was taken.
+    expect(creates(sync({ ...later, pods: [] }).writes)).toEqual([])
+    // A new value is a new request.
+    const again = { ...later, policies: [requested({ suspend: true }, "second", statusOf(later))] }
+    expect(annotationsOf(creates(sync(again).writes)[0]!)[backupRequestAnnotation]).toBe("second")
+  })
+
+  it("waits for the backup running, then starts its own", () => {
+    const policy = requested({ schedule: "0 * * * *" }, "r1", { lastScheduleTime: formatRfc3339Utc(t0) })
+    const running = podOf("nightly", 1, t0, "running")
+    expect(creates(sync(observedOf([policy], [running], t0 + 60_000)).writes)).toEqual([])
+    const done = sync(observedOf([policy], [podOf("nightly", 1, t0, "complete")], t0 + 2 * 60_000))
+    expect(creates(done.writes).map((w) => annotationsOf(w)[backupRequestAnnotation])).toEqual(["r1"])
+  })
+
+  it("a pod started for it stands for a status write that never landed (the operator stopped in between): no second one, and the status learns it", () => {
+    const pod = { ...podOf("nightly", 1, t0, "running"), annotations: { [backupRequestAnnotation]: "r1" } }
+    const { writes, next } = sync(observedOf([requested({}, "r1")], [pod], t0 + 60_000))
+    expect(creates(writes)).toEqual([])
+    expect(statusOf(next).lastRequest).toEqual({ id: "r1", pod: pod.name, time: formatRfc3339Utc(t0) })
+  })
+
+  it("an empty value asks for nothing", () => {
+    expect(creates(sync(observedOf([requested({}, " ")], [], t0)).writes)).toEqual([])
+  })
+
+  it("whatever the policy and its pods, a request starts exactly one backup however often the operator syncs", () => {
+    fc.assert(
+      fc.property(worldArb, fc.integer({ min: 2, max: 6 }), ({ policy, pods, now }, syncs) => {
+        let observed = observedOf([{ ...policy, metadata: { ...policy.metadata, annotations: { [backupRequestAnnotation]: "r" } } }], pods, now)
+        let started = 0
+        for (let i = 0; i < syncs; i++) {
+          const { writes, next } = sync(observed)
+          started += creates(writes).filter((w) => annotationsOf(w)[backupRequestAnnotation] === "r").length
+          observed = finishAll({ ...next, now: next.now + 60_000 })
+        }
+        expect(started).toBe(1)
+      }),
+    )
   })
 })
 

@@ -57,6 +57,7 @@ describe("Kube on the simulated cluster", () => {
         yield* kube.backupPolicies.list()
         yield* kube.backupPolicies.watch().pipe(Stream.take(1), Stream.runDrain)
         yield* kube.backupPolicies.updateStatus({ ...policy, status: { observedGeneration: 1 } })
+        yield* kube.backupPolicies.patch("bp", { metadata: { annotations: { a: "b" } } })
       }),
     )
     const issued = new Set(cluster.requests.map((r) => `${r.resource}:${r.verb}`))

@@ -86,6 +86,8 @@ export interface KubeService {
     readonly get: (name: string) => Op<BackupPolicyObject>
     readonly list: (options?: ListOptions) => Op<ObjectList<BackupPolicyObject>>
     readonly watch: (options?: WatchOptions) => Watch<BackupPolicyObject>
+    /** JSON merge patch of the policy (`backup-now`: its request annotation). */
+    readonly patch: (name: string, patch: JsonObject) => Op<BackupPolicyObject>
     /**
      * PUT to the status subresource: only `status` changes (spec, metadata and generation stay as stored).
      * With `metadata.resourceVersion` set it fails with `Conflict` when stale.
@@ -277,6 +279,7 @@ export const makeKube = (transport: KubeTransport, options: KubeOptions = {}): K
       get: (name) => backupPolicies.get(undefined, name),
       list: (options) => backupPolicies.list(undefined, options),
       watch: (options) => backupPolicies.watch(undefined, options),
+      patch: (name, patch) => backupPolicies.patch(undefined, name, patch),
       updateStatus: (object) => backupPolicyStatus.update(undefined, object),
     },
   }

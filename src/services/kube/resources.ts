@@ -5,7 +5,8 @@
  * from the verb) and its transport refuses a verb an endpoint does not list, so
  * `kubeApiPermissions` — derived from the same table — is every request the project can make. The deploy RBAC
  * grants the operator and the backup pod exactly the part their programs make (test/deploy/rbac.test.ts); the
- * rest, `patch` of the operator CRs, is `redeploy`'s, a person's command after a restore, run as cluster-admin.
+ * rest is people's commands: `patch` of the operator CRs is `redeploy`'s, after a restore, run as cluster-admin; `patch`
+ * of a BackupPolicy is `backup-now`'s.
  */
 import { defaultOperands, operandNames, operatorGroup, operatorVersion, type OperandName } from "../../domain/operands.ts"
 
@@ -121,7 +122,8 @@ export const kubeEndpoints = {
   pods: endpoint(podType, ["get", "list", "watch", "create", "delete"]),
   events: endpoint(eventType, ["create"]),
   leases: endpoint(leaseType, ["get", "create", "update"]),
-  backupPolicies: endpoint(backupPolicyType, ["get", "list", "watch"]),
+  // `patch` only by `backup-now`, a person's command (the request annotation): the operator's RBAC grants none.
+  backupPolicies: endpoint(backupPolicyType, ["get", "list", "watch", "patch"]),
   backupPolicyStatus: endpoint(backupPolicyType, ["update"], "status"),
   operators: {
     etcd: operatorEndpoint("etcd"),

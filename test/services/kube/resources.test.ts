@@ -28,6 +28,7 @@ describe("resource table", () => {
       row("backup.openshift.io", "backuppolicies", "get", false),
       row("backup.openshift.io", "backuppolicies", "list", false),
       row("backup.openshift.io", "backuppolicies", "watch", false),
+      row("backup.openshift.io", "backuppolicies", "patch", false),
       row("backup.openshift.io", "backuppolicies/status", "update", false),
       row("coordination.k8s.io", "leases", "get", true),
       row("coordination.k8s.io", "leases", "create", true),

@@ -1,0 +1,53 @@
+import { Effect } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import { dnsSubdomainProblem } from "../domain/k8s-names.ts"
+import { durationFlag } from "./duration-flag.ts"
+import { checkedWith } from "./flag-checks.ts"
+import { kubeFlags, liveKubeLayer } from "./kube-flags.ts"
+import { withLogging } from "./logging.ts"
+
+export const backupNowCommand = Command.make(
+  "backup-now",
+  {
+    policy: Argument.String("policy").pipe(
+      checkedWith((name) => {
+        const problem = dnsSubdomainProblem(name)
+        return problem === undefined ? undefined : `a BackupPolicy's name, which ${problem}`
+      }),
+      Argument.withDescription("The BackupPolicy whose store, retention and verification the backup takes (oc get backuppolicies)"),
+    ),
+    ...kubeFlags,
+    noWait: Flag.Boolean("no-wait").pipe(
+      Flag.withoutNegation,
+      Flag.withDefault(false),
+      Flag.withDescription("Ask for the backup and exit, instead of waiting until it is stored"),
+    ),
+    timeout: durationFlag(
+      "timeout",
+      1000,
+      2 * 60 * 60 * 1000,
+      "How long the backup may take, from the request to its end, before the command fails (default 2h)",
+      {
+        unitRequired: ["2h", "90m", "3600s"],
+      },
+    ),
+    pollInterval: durationFlag("poll-interval", 100, 5_000, "How often the policy's status is read (default 5s)"),
+  },
+  (flags) =>
+    withLogging(
+      Effect.gen(function* () {
+        const { backupNow } = yield* Effect.promise(() => import("../programs/backup-now/backup-now.ts"))
+        yield* backupNow({
+          policy: flags.policy,
+          wait: !flags.noWait,
+          timeoutMs: flags.timeout,
+          pollMs: flags.pollInterval,
+          output: (line) => Effect.sync(() => void process.stdout.write(`${line}\n`)),
+        }).pipe(Effect.provide(liveKubeLayer(flags)))
+      }),
+    ),
+).pipe(
+  Command.withDescription(
+    "Ask a BackupPolicy's operator for a backup now (before an upgrade, say) and wait until it is stored: the policy's annotation backup.openshift.io/backup-requested gets a new value, the operator starts a pod for it as soon as no backup of the policy runs (suspended or not, whatever its schedule and minInterval), and the policy's status.lastRequest names that pod. Exits 0 once the backup is stored, and non-zero when it failed, when the policy cannot start one (an invalid spec, its proxy Secret missing: the request then stands), or when it did not end within --timeout. Needs get and patch on backuppolicies.",
+  ),
+)

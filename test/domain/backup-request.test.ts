@@ -1,0 +1,86 @@
+import { fc, test } from "@fast-check/vitest"
+import { describe, expect, it } from "vitest"
+import type { BackupPolicyStatus } from "../../src/domain/backup-policy.ts"
+import { describeProgress, followedRequest, requestProgress, type RequestedPolicy } from "../../src/domain/backup-request.ts"
+import { backupRequestAnnotation } from "../../src/domain/policy-pod.ts"
+
+const time = "2026-12-07T10:00:00Z"
+const pods = fc.constantFrom("backup-p-1", "backup-p-2", "backup-p-3")
+const requests = fc.constantFrom("r1", "r2", "r3")
+const condition = (type: string, status: "True" | "False", reason: string) => ({ type, status, reason, message: `${reason} words`, lastTransitionTime: time })
+const statusArb: fc.Arbitrary<BackupPolicyStatus> = fc.record(
+  {
+    lastRequest: fc.record({ id: requests, pod: pods, time: fc.constant(time) }),
+    lastSuccessfulBackup: fc.record({ id: fc.constant("b"), pod: pods, time: fc.constant(time) }),
+    lastFailure: fc.record({ pod: pods, reason: fc.constant("BackupUploadFailed"), time: fc.constant(time) }),
+    active: pods.map((name) => [{ kind: "Pod" as const, name }]),
+    conditions: fc.subarray([
+      condition("Degraded", "True", "InvalidSpec"),
+      condition("Degraded", "True", "RevisionsUnavailable"),
+      condition("Progressing", "True", "BackupPodNotStarting"),
+    ]),
+  },
+  { requiredKeys: [] },
+)
+const policyArb = fc.record({
+  annotations: fc.option(
+    requests.map((r) => ({ [backupRequestAnnotation]: r })),
+    { nil: undefined },
+  ),
+  deleting: fc.boolean(),
+  status: statusArb,
+})
+
+describe("requestProgress", () => {
+  test.prop([policyArb, requests])("ends only by the pod the status records for the request, as that pod's success or failure", (policy, request) => {
+    const p = requestProgress(policy, request)
+    const pod = policy.status.lastRequest?.id === request ? policy.status.lastRequest.pod : undefined
+    if (pod === undefined) expect(p._tag).toBe("NotStarted")
+    else expect(p._tag).not.toBe("NotStarted")
+    if (p._tag === "Succeeded") expect(policy.status.lastSuccessfulBackup?.pod).toBe(pod)
+    if (p._tag === "Failed") {
+      expect(policy.status.lastFailure?.pod).toBe(pod)
+      expect(policy.status.lastSuccessfulBackup?.pod).not.toBe(pod)
+    }
+    expect(describeProgress(p)).not.toBe("")
+  })
+
+  test.prop([policyArb, requests, pods])("a pod once known is followed, whatever request the status records since", (policy, request, pod) => {
+    const p = requestProgress(policy, request, pod)
+    expect(p._tag).not.toBe("NotStarted")
+    expect((p as { pod: string }).pod).toBe(pod)
+  })
+
+  test.prop([policyArb, requests])("is blocked only by a policy being deleted or Degraded for what needs a person, never once started", (policy, request) => {
+    const p = requestProgress(policy, request)
+    if (p._tag !== "NotStarted" || p.blocked === undefined) return
+    expect(policy.status.lastRequest?.id).not.toBe(request)
+    expect(policy.deleting || policy.status.conditions?.some((c) => c.reason === "InvalidSpec")).toBe(true)
+  })
+
+  it("names the backup running ahead of it, and the kubelet's words for its own pod that cannot start", () => {
+    const behind: RequestedPolicy = { annotations: undefined, deleting: false, status: { active: [{ kind: "Pod", name: "backup-p-1" }] } }
+    expect(describeProgress(requestProgress(behind, "r1"))).toBe("waiting: pod backup-p-1, a backup already running, ends first")
+    const stuck: RequestedPolicy = {
+      annotations: undefined,
+      deleting: false,
+      status: {
+        lastRequest: { id: "r1", pod: "backup-p-2", time },
+        active: [{ kind: "Pod", name: "backup-p-2" }],
+        conditions: [{ ...condition("Progressing", "True", "BackupPodNotStarting"), message: "ImagePullBackOff" }],
+      },
+    }
+    expect(describeProgress(requestProgress(stuck, "r1"))).toBe("pod backup-p-2 cannot start: ImagePullBackOff")
+  })
+})
+
+describe("followedRequest", () => {
+  test.prop([policyArb, requests])(
+    "the request itself once started; before, the annotation's current value (a later request), or none when withdrawn",
+    (policy, request) => {
+      const followed = followedRequest(policy, request)
+      if (policy.status.lastRequest?.id === request) expect(followed).toBe(request)
+      else expect(followed).toBe(policy.annotations?.[backupRequestAnnotation])
+    },
+  )
+})
