@@ -72,9 +72,40 @@ export const parseEnvelope = (value: Uint8Array): StoredEnvelope => {
   return { _tag: "Unknown", prefix: utf8.decode(value.subarray(0, Math.min(second === -1 ? value.length : second + 1, 40))) }
 }
 
-/** Whether plaintext is an object as the API server stores it: protobuf with the `k8s\0` magic, or a JSON object with apiVersion and kind. */
+/** A protobuf varint at `at`: its value and where the next field starts; undefined when it runs past the end or 2^53. */
+const varintAt = (bytes: Uint8Array, at: number): { readonly value: number; readonly next: number } | undefined => {
+  let value = 0
+  for (let i = at, shift = 1; i < bytes.length && i < at + 8; i++, shift *= 128) {
+    value += (bytes[i]! & 0x7f) * shift
+    if ((bytes[i]! & 0x80) === 0) return { value, next: i + 1 }
+  }
+  return undefined
+}
+
+/**
+ * Whether `bytes` after the magic are one whole `runtime.Unknown` as kube-apiserver writes it: typeMeta (1), raw (2),
+ * contentEncoding (3) and contentType (4), each length-delimited, in that order (its generated code writes all four,
+ * the two strings even when empty), ending exactly at the end. An AES-CBC value cut at a block boundary decrypts, one
+ * time in about 256, to valid padding and a prefix of the object, which the magic alone would take for whole.
+ */
+const isWholeUnknown = (bytes: Uint8Array): boolean => {
+  let at = protobufMagic.length
+  for (const field of [1, 2, 3, 4]) {
+    const tag = varintAt(bytes, at)
+    if (tag === undefined || tag.value !== field * 8 + 2) return false
+    const length = varintAt(bytes, tag.next)
+    if (length === undefined || length.next + length.value > bytes.length) return false
+    at = length.next + length.value
+  }
+  return at === bytes.length
+}
+
+/**
+ * Whether plaintext is an object as the API server stores it: protobuf (the `k8s\0` magic, then a whole
+ * `runtime.Unknown`), or a JSON object with apiVersion and kind.
+ */
 export const isStoredObject = (plaintext: Uint8Array): boolean => {
-  if (protobufMagic.every((b, i) => plaintext[i] === b)) return true
+  if (protobufMagic.every((b, i) => plaintext[i] === b)) return isWholeUnknown(plaintext)
   try {
     const json: unknown = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(plaintext))
     if (json === null || typeof json !== "object" || Array.isArray(json)) return false
@@ -246,7 +277,7 @@ export const checkStoredValue = (stored: StoredValue, providers: ReadonlyArray<E
           key,
           provider,
           keyName: name,
-          message: `${at}: ${provider} key ${JSON.stringify(name)} from the bundle decrypts it, but not to a stored object (neither protobuf "k8s\\0" nor JSON with apiVersion and kind): the bundled key under that name is not the key that encrypted it`,
+          message: `${at}: ${provider} key ${JSON.stringify(name)} from the bundle decrypts it, but not to a stored object (neither protobuf "k8s\\0" and a whole runtime.Unknown nor JSON with apiVersion and kind): the bundled key under that name is not the key that encrypted it, or the value was cut short`,
         }
       : {
           _tag: "DecryptionFailed",

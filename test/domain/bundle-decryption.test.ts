@@ -1,3 +1,4 @@
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto"
 import { fc, test } from "@fast-check/vitest"
 import { Result, Schema } from "effect"
 import { describe, expect, it } from "vitest"
@@ -76,6 +77,29 @@ describe("judgeDecryption", () => {
       for (const r of [whole, short]) expect(Schema.decodeUnknownSync(DecryptionRecord)(r)).toEqual(r)
     },
   )
+
+  it("FAIL for an aescbc value cut at a block boundary whose new last block happens to read as padding (its plaintext a prefix of the object)", () => {
+    // The cut value's last block decrypts to the object's own bytes there: about one object in 256 ends that block in
+    // what reads as valid PKCS#7 padding (0x01, most often).
+    for (let tries = 0; tries < 20_000; tries++) {
+      const plaintext = protobufObject("v1", "Secret", randomBytes(48))
+      const iv = randomBytes(16)
+      const cipher = createCipheriv("aes-256-cbc", key, iv)
+      const cut = Buffer.concat([cipher.update(plaintext), cipher.final()]).subarray(0, -16)
+      const decipher = createDecipheriv("aes-256-cbc", key, iv)
+      try {
+        Buffer.concat([decipher.update(cut), decipher.final()])
+      } catch {
+        continue
+      }
+      const short = Buffer.concat([Buffer.from("k8s:enc:aescbc:v1:1:"), iv, cut])
+      const r = judgeDecryption([{ resource: "secrets", key: "/kubernetes.io/secrets/ns/a", value: short }], config.success)
+      expect(r.verdict).toBe("FAIL")
+      expect(r.message).toContain("not to a stored object")
+      return
+    }
+    expect.unreachable("no object made a cut value with valid padding")
+  })
 
   it("without an encryption-config in the bundle, an encrypted value fails and says so", () => {
     const r = judgeDecryption([{ resource: "secrets", key: "/kubernetes.io/secrets/ns/a", value }], undefined)
