@@ -140,12 +140,13 @@ export const downloadBackup = Effect.fn("downloadBackup")(function* (
   const toFetch = files.filter((_, i) => !kept[i])
   const fetchBytes = yield* requireDownloadRoom(dir, toFetch, `backup ${id} in ${store.location}`, largerPlace)
   if (toFetch.length > 0) yield* Effect.logInfo(`downloading backup ${id} from ${store.location} into ${dir} (${formatBytes(fetchBytes)} to fetch)`)
-  yield* fs.makeDirectory(dir, { recursive: true, mode: 0o700 }).pipe(Effect.mapError((e) => localIoFailed(dir, "create", e)))
-  // Every ciphertext to download is checked to open with the identities (its header) before any is downloaded.
+  // Every ciphertext to download is checked to open with the identities (its header) before any is downloaded, and
+  // before the directory is made: a wrong identity leaves no empty directory behind.
   for (const [i, f] of files.entries()) {
     if (!kept[i] && f.encrypted !== undefined && identities !== undefined)
       yield* checkCiphertextOpens(objectKey(prefix, id, f.encrypted.name), f.encrypted, identities)
   }
+  yield* fs.makeDirectory(dir, { recursive: true, mode: 0o700 }).pipe(Effect.mapError((e) => localIoFailed(dir, "create", e)))
   const fetched: Array<{ name: string; size: number; sha256: string; reused: boolean }> = []
   for (const [i, f] of files.entries()) {
     const path = join(dir, f.name)
