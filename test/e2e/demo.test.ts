@@ -44,12 +44,15 @@ describe("cluster-backup demo", () => {
     const bump = /the revision controller made kube-apiserver revision (\d+)/.exec(run.stdout)
     expect(bump).not.toBeNull()
     expect(run.stdout).toContain(`kube-apiserver ${Number(bump![1]) - 1} -> ${bump![1]}`)
-    // The automated loop: the policy's two pods succeeded, verified and stored in Swift; keepLast 1 pruned the first.
+    // The automated loop: the policy's three pods succeeded, verified and stored in Swift; keepLast 1 pruned the ones before.
     const stored = [...run.stdout.matchAll(/pod backup-demo-\S+ Succeeded: (\S+) stored at .+ \(.+ uploaded, verify Full, \d+ pruned\)/g)].map((m) => m[1])
-    expect(stored, run.stdout).toHaveLength(2)
+    expect(stored, run.stdout).toHaveLength(3)
     expect(run.stdout).toMatch(new RegExp(`policy backup 1: in Swift\\s+${stored[0]} \\(verified Full\\)\n`))
     expect(run.stdout).toMatch(new RegExp(`policy backup 2: in Swift\\s+${stored[1]} \\(verified Full\\)\n`))
     expect(run.stdout).toMatch(new RegExp(`retention keepLast 1\\s+pruned ${stored[0]}\n`))
+    // backup-now: a third backup on request, followed to its end by the command itself; retention pruned the second.
+    expect(run.stdout).toMatch(new RegExp(`backup-now \\| pod backup-demo-\\S+ stored backup ${stored[2]} at s3://.+ \\(verified\\)\n`))
+    expect(run.stdout).toMatch(new RegExp(`backup-now \\(a person's request\\)\\s+${stored[2]} \\(verified Full\\); pruned ${stored[1]}\n`))
     expect(run.stdout).toMatch(/policy status\s+healthy: Ready=True .*Degraded=False/)
     expect(run.stdout).toMatch(/ClusterBackupLastBackupFailed\s+not firing/)
     expect(run.stdout).toMatch(/cluster_backup_policy_last_success_timestamp_seconds\{[^}]*policy="demo"[^}]*\} \d+/)
@@ -76,7 +79,7 @@ describe("cluster-backup demo", () => {
     // Only the kept backup remains; nothing the demo started runs on.
     expect(readdirSync(work)).toEqual(["backup"])
     expect(processesMentioning(work)).toEqual([])
-    // Three backup pods of seven containers each, verify --test-restore, Swift: about 2 minutes idle, more under load.
+    // Four backup pods of seven containers each, verify --test-restore, Swift: about 2 minutes idle, more under load.
   }, 400_000)
 
   it("on Ctrl-C in the middle, stops everything it started and removes what it made", async () => {

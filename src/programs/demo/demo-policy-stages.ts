@@ -2,7 +2,8 @@
  * The demo's automated part, after the manual one: the local Swift and a bucket; a BackupPolicy makes
  * the operator create the backup pod itself, the local node runs it (verify Full, then backup-upload
  * into Swift) and `list` shows the backup; a new revision brings a second backup and retention prunes
- * the first; the policy's status and the alert metric read healthy.
+ * the first; `backup-now` asks for a third and waits until it is stored; the policy's status and the alert metric
+ * read healthy.
  */
 import { join } from "node:path"
 import { Effect, Fiber, type Layer, Result } from "effect"
@@ -25,6 +26,7 @@ import {
 } from "./demo-policy.ts"
 import type { DemoStageContext } from "./demo-stage-context.ts"
 import { DemoFailed } from "./demo-wait.ts"
+import { runLocalContainer } from "./local-kubelet.ts"
 import { newRevision } from "./etcd-seed.ts"
 import type { LocalPodRun } from "./local-kubelet.ts"
 import { type LocalSwift, type LocalSwiftFailed, swiftEndpoint } from "./local-swift.ts"
@@ -44,6 +46,8 @@ export interface PolicySummary {
   /** The store after each backup, as `list --json` showed it. */
   readonly listings: ReadonlyArray<StoredBackups>
   readonly pruned: ReadonlyArray<string>
+  /** The backup `backup-now` asked for, and what retention pruned for it. */
+  readonly requested: { readonly id: string; readonly verifyMode: string | undefined; readonly pruned: ReadonlyArray<string> }
   readonly conditions: string
   readonly healthy: boolean
   readonly alertFiring: boolean
@@ -141,6 +145,34 @@ export const runPolicyStages = Effect.fn("demoPolicyStages")(function* (ctx: Pol
     }),
   )
 
+  const requested = yield* ctx.stage(
+    "backup-now: a backup on request, followed until it is stored",
+    Effect.gen(function* () {
+      const args = ["backup-now", policy.name, "--kubeconfig", ctx.kubeconfig, "--poll-interval", "200ms", "--timeout", `${backupTimeoutMs / 1000}s`]
+      yield* ctx.say(`cluster-backup ${args.join(" ")} (the local node runs the pod the operator creates for it):`)
+      const said: Array<string> = []
+      yield* runLocalContainer(
+        "backup-now",
+        ctx.entry,
+        args,
+        {},
+        () => undefined,
+        (line) => said.push(line),
+      ).pipe(Effect.mapError((e) => new DemoFailed({ stage: "backup-now", message: e.message })))
+      yield* Effect.forEach(said, (line) => ctx.say(`backup-now | ${line}`), { discard: true })
+      const status = policyStatusOf(ctx.cluster, policy.name)
+      const id = status?.lastSuccessfulBackup?.id ?? ""
+      if (status?.lastRequest === undefined || status.lastSuccessfulBackup?.pod !== status.lastRequest.pod)
+        return yield* new DemoFailed({ stage: "backup-now", message: "backup-now exited 0, but the policy's newest backup is not the one it asked for" })
+      const listing = yield* listStore(ctx.entry, swift, policy)
+      const kept = new Set(listing.map((b) => b.id))
+      const pruned = second.listing.map((b) => b.id).filter((b) => !kept.has(b))
+      yield* ctx.say(`cluster-backup list:`)
+      yield* showListing(ctx, listing)
+      return { id, verifyMode: listing.find((b) => b.id === id)?.verifyMode ?? undefined, pruned }
+    }),
+  )
+
   return yield* ctx.stage(
     "policy status and the alert metric",
     Effect.gen(function* () {
@@ -159,6 +191,7 @@ export const runPolicyStages = Effect.fn("demoPolicyStages")(function* (ctx: Pol
         policy,
         listings: [first.listing, second.listing],
         pruned: second.pruned,
+        requested,
         conditions: conditions.text,
         healthy: conditions.healthy,
         alertFiring: series.alertFiring,

@@ -44,6 +44,10 @@ const policyRows = (p: PolicySummary): ReadonlyArray<readonly [string, string]> 
     (listing, i) => [`policy backup ${i + 1}: in Swift`, listing.map((b) => `${b.id}${b.verified ? ` (verified ${b.verifyMode})` : ""}`).join(", ")] as const,
   ),
   [`retention keepLast ${p.policy.keepLast}`, p.pruned.length === 0 ? "pruned nothing" : `pruned ${p.pruned.join(", ")}`],
+  [
+    "backup-now (a person's request)",
+    `${p.requested.id}${p.requested.verifyMode === undefined ? "" : ` (verified ${p.requested.verifyMode})`}; pruned ${p.requested.pruned.join(", ") || "nothing"}`,
+  ],
   ["policy status", `${p.healthy ? "healthy" : "UNHEALTHY"}: ${p.conditions}`],
   ["ClusterBackupLastBackupFailed", p.alertFiring ? "FIRING" : "not firing"],
 ]
