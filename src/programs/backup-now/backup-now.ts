@@ -163,7 +163,7 @@ export const backupNow = (options: BackupNowOptions): Effect.Effect<void, Backup
       if (pod === undefined && !askedAboutOperator && now - askedAt >= operatorSilenceMs && last._tag === "NotStarted" && last.behind === undefined) {
         askedAboutOperator = true
         yield* options.output(
-          `no backup pod after ${formatDuration(now - askedAt)}: is the operator running (oc -n openshift-etcd get deployment cluster-backup-operator) and is it at a version that takes requests?`,
+          `no backup pod after ${formatDuration(now - askedAt)}: is the operator running (oc -n openshift-etcd get deployment cluster-backup-operator) and are it and the BackupPolicy CRD (deploy/backup-policy-crd.yaml, whose status schema has lastRequest) at a version that takes requests?`,
         )
       }
       if (now - askedAt >= options.timeoutMs) {
