@@ -142,7 +142,7 @@ export const backupNow = (options: BackupNowOptions): Effect.Effect<void, Backup
               policy,
               pod: last.pod,
               reason: last.failure.reason,
-              message: `the backup of BackupPolicy ${policy} failed: ${last.failure.message ?? `pod ${last.pod}: ${last.failure.reason}`}`,
+              message: `the backup of BackupPolicy ${policy} failed: ${last.failure.message ?? `pod ${last.pod}: ${last.failure.reason}`}; the policy retries on its own backoff (its status.lastSuccessfulBackup names the next backup stored), or fix the cause and run backup-now again`,
             })
           case "NotStarted":
             if (last.blocked !== undefined)

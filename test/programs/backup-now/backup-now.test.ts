@@ -9,7 +9,9 @@ import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
 import { createPolicy } from "../operator/reconcile-harness.ts"
 
 const annotationOf = (cluster: ReturnType<typeof makeSimulatedCluster>) =>
-  (cluster.get(backupPolicyType, undefined, "nightly")?.metadata as { annotations?: Record<string, string> }).annotations?.[backupRequestAnnotation]
+  (cluster.get(backupPolicyType, undefined, "nightly")?.metadata as { annotations?: Record<string, string> } | undefined)?.annotations?.[
+    backupRequestAnnotation
+  ]
 
 describe("backupNow with no operator to take the request", () => {
   it.effect("asks after a minute whether the operator runs, then fails at the timeout saying where the request stood; the request stays", () =>
