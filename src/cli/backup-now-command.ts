@@ -32,18 +32,26 @@ export const backupNowCommand = Command.make(
       },
     ),
     pollInterval: durationFlag("poll-interval", 100, 5_000, "How often the policy's status is read (default 5s)"),
+    json: Flag.Boolean("json").pipe(
+      Flag.withDefault(false),
+      Flag.withDescription(
+        "One JSON object on stdout (policy, request, and once stored, pod and backup: id, location, time, revisions, sizes, verdict, verified); the progress goes to stderr",
+      ),
+    ),
   },
   (flags) =>
     withLogging(
       Effect.gen(function* () {
         const { backupNow } = yield* Effect.promise(() => import("../programs/backup-now/backup-now.ts"))
-        yield* backupNow({
+        const progress = flags.json ? process.stderr : process.stdout
+        const result = yield* backupNow({
           policy: flags.policy,
           wait: !flags.noWait,
           timeoutMs: flags.timeout,
           pollMs: flags.pollInterval,
-          output: (line) => Effect.sync(() => void process.stdout.write(`${line}\n`)),
+          output: (line) => Effect.sync(() => void progress.write(`${line}\n`)),
         }).pipe(Effect.provide(liveKubeLayer(flags)))
+        if (flags.json) yield* Effect.sync(() => void process.stdout.write(`${JSON.stringify(result, null, 2)}\n`))
       }),
     ),
 ).pipe(

@@ -94,6 +94,22 @@ describe("cluster-backup backup-now", () => {
     expect(run.stdout).toMatch(new RegExp(`pod ${pod} stored backup \\d{4}-\\d\\d-\\d\\d_\\d{6} at simulated://backups/\\S+ \\(verified\\)\\n$`))
   })
 
+  it("with --json, prints the backup stored as one JSON object, the progress on stderr", async () => {
+    const { cluster, kubeconfig, statusOf } = await operatedCluster(stored)
+    createPolicy(cluster, "nightly", rarely)
+    const run = await runCli(["backup-now", "nightly", "--kubeconfig", kubeconfig, "--poll-interval", "100ms", "--json"], { timeoutMs: 60_000 })
+    expect(run.status, run.stderr).toBe(0)
+    const status = statusOf("nightly")!
+    expect(JSON.parse(run.stdout)).toEqual({
+      policy: "nightly",
+      request: status.lastRequest!.id,
+      pod: status.lastRequest!.pod,
+      backup: status.lastSuccessfulBackup,
+    })
+    expect(status.lastSuccessfulBackup).toMatchObject({ verified: true, pod: status.lastRequest!.pod })
+    expect(run.stderr).toContain("asked BackupPolicy nightly for a backup")
+  })
+
   it("exits 1 with the failure when the backup pod fails", async () => {
     const { cluster, kubeconfig } = await operatedCluster(() => uploadFailed)
     createPolicy(cluster, "nightly", rarely)

@@ -49,6 +49,14 @@ export interface BackupNowOptions {
   readonly output: (line: string) => Effect.Effect<void>
 }
 
+/** What a request came to: its id, and once waited for, its pod and the backup stored. */
+export interface BackupNowResult {
+  readonly policy: string
+  readonly request: string
+  readonly pod?: string | undefined
+  readonly backup?: NonNullable<BackupPolicyStatus["lastSuccessfulBackup"]> | undefined
+}
+
 export type BackupNowError = BackupPolicyNotFound | BackupRequestFailed | BackupRequestBlocked | BackupRequestNotFinished | KubeError
 
 /** How long with no pod started for the request before the output asks whether the operator runs. */
@@ -89,7 +97,7 @@ const readPolicy = (kube: Kube["Service"], policy: string) =>
     ),
   )
 
-export const backupNow = (options: BackupNowOptions): Effect.Effect<void, BackupNowError, Kube> =>
+export const backupNow = (options: BackupNowOptions): Effect.Effect<BackupNowResult, BackupNowError, Kube> =>
   Effect.gen(function* () {
     const kube = yield* Kube
     const { policy } = options
@@ -100,7 +108,7 @@ export const backupNow = (options: BackupNowOptions): Effect.Effect<void, Backup
     yield* options.output(`asked BackupPolicy ${policy} for a backup (request ${request})`)
     if (!options.wait) {
       yield* options.output(`its pod is named in the policy's status.lastRequest once started: oc get backuppolicy ${policy} -o yaml`)
-      return
+      return { policy, request }
     }
     let followed = request
     let pod: string | undefined
@@ -135,7 +143,7 @@ export const backupNow = (options: BackupNowOptions): Effect.Effect<void, Backup
             yield* options.output(
               `pod ${last.pod} stored backup ${b.id}${b.location === undefined ? "" : ` at ${b.location}`}${b.verified === true ? " (verified)" : ""}`,
             )
-            return
+            return { policy, request: followed, pod: last.pod, backup: b }
           }
           case "Failed":
             return yield* new BackupRequestFailed({
