@@ -69,6 +69,8 @@ export interface PolicyMemory {
    * policy still wants a pod, so a create refused on every retry is announced once per distinct refusal.
    */
   readonly refused: Readonly<Record<string, string>>
+  /** The status fields the API server was seen to drop (a CRD older than this operator), once announced. */
+  readonly droppedStatusFields?: string | undefined
 }
 export const emptyPolicyMemory: PolicyMemory = { observed: undefined, stableSince: undefined, warned: {}, refused: {} }
 
@@ -587,7 +589,13 @@ export const policyDesiredState = (observed: PolicyObserved, settings: PolicySet
     policies,
     wakeAt: minOf(policies.map((p) => p.wakeAt)),
     recheck: proxy?._tag === "ProxySecretMissing" && policies.length > 0,
-    memory: { observed: revisions ?? memory.observed, stableSince: revisions === undefined ? memory.stableSince : (memorySince ?? now), warned, refused },
+    memory: {
+      observed: revisions ?? memory.observed,
+      stableSince: revisions === undefined ? memory.stableSince : (memorySince ?? now),
+      warned,
+      refused,
+      ...(memory.droppedStatusFields === undefined ? {} : { droppedStatusFields: memory.droppedStatusFields }),
+    },
   }
 }
 

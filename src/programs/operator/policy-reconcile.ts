@@ -147,6 +147,7 @@ const applyWrite =
         case "UpdateStatus": {
           const object = byName.get(write.policy)!
           return yield* kube.backupPolicies.updateStatus({ ...object, status: write.status }).pipe(
+            Effect.tap((stored) => announceDroppedStatusFields(write.status, stored, memory)),
             Effect.as(landed),
             Effect.catch(
               (error): Effect.Effect<Applied> =>
@@ -231,6 +232,25 @@ const announceRefusal = (
     if ((yield* Ref.get(memory)).refused[name] === refusal) return
     const event = { type: "Warning", reason: "BackupPodRefused", message: `the backup pod ${podName} could not be created: ${error.message}` } as const
     if (yield* recordEvent(config, now, policy, event)) yield* Ref.update(memory, (m) => ({ ...m, refused: { ...m.refused, [name]: refusal } }))
+  })
+
+/**
+ * The API server prunes what a CRD's schema does not have: a status field written and not stored back means the
+ * BackupPolicy CRD in the cluster is older than this operator (`lastRequest` dropped: every `backup-now` waits in
+ * vain). Said once per operator process and set of fields.
+ */
+const announceDroppedStatusFields = (written: object, stored: BackupPolicyObject, memory: Ref.Ref<PolicyMemory>) =>
+  Effect.gen(function* () {
+    const kept = typeof stored.status === "object" && stored.status !== null ? stored.status : {}
+    const dropped = Object.keys(written)
+      .filter((key) => !Object.hasOwn(kept, key))
+      .sort()
+      .join(", ")
+    if (dropped === "" || (yield* Ref.get(memory)).droppedStatusFields === dropped) return
+    yield* Ref.update(memory, (m) => ({ ...m, droppedStatusFields: dropped }))
+    yield* Effect.logWarning(
+      `the API server dropped the BackupPolicy status fields ${dropped} that this operator wrote: the BackupPolicy CRD in the cluster is older than the operator; apply deploy/backup-policy-crd.yaml of this version (until then, for one, backup-now cannot follow its request)`,
+    )
   })
 
 /** Applies each policy's writes in order, stopping that policy's rest at the first that does not land. */
