@@ -26,9 +26,8 @@ import {
 } from "./demo-policy.ts"
 import type { DemoStageContext } from "./demo-stage-context.ts"
 import { DemoFailed } from "./demo-wait.ts"
-import { runLocalContainer } from "./local-kubelet.ts"
 import { newRevision } from "./etcd-seed.ts"
-import type { LocalPodRun } from "./local-kubelet.ts"
+import { type LocalPodRun, runLocalContainer } from "./local-kubelet.ts"
 import { type LocalSwift, type LocalSwiftFailed, swiftEndpoint } from "./local-swift.ts"
 import { runPolicyPods } from "./policy-pod-runner.ts"
 
