@@ -218,9 +218,19 @@ const withAnnotation = (pod: BackupPod, key: string, value: string): BackupPod =
   }
 }
 
-const startedEvent = (pod: string, decision: Extract<ScheduleDecision, { _tag: "Start" }>, revisions: RevisionSet): PolicyEvent => {
-  const due = decision.scheduledTime === undefined ? "" : ` due at ${formatRfc3339Utc(decision.scheduledTime)}`
-  return { type: "Normal", reason: "BackupStarted", message: `pod ${pod} started a ${decision.trigger} backup${due} of ${formatRevisionSet(revisions)}` }
+const startedEvent = (
+  pod: string,
+  decision: Extract<ScheduleDecision, { _tag: "Start" }>,
+  revisions: RevisionSet,
+  request: string | undefined,
+): PolicyEvent => {
+  const which =
+    decision.scheduledTime !== undefined
+      ? ` due at ${formatRfc3339Utc(decision.scheduledTime)}`
+      : decision.trigger === "Requested" && request !== undefined
+        ? ` (request ${request})`
+        : ""
+  return { type: "Normal", reason: "BackupStarted", message: `pod ${pod} started a ${decision.trigger} backup${which} of ${formatRevisionSet(revisions)}` }
 }
 
 const completedEvent = (s: Success): PolicyEvent => ({
@@ -458,7 +468,7 @@ const decidePolicy = (
       else {
         const attempt = withAnnotation(rendered.success, attemptAnnotation, String(streak.count + 1))
         const pod = decision.trigger === "Requested" && request !== undefined ? withAnnotation(attempt, backupRequestAnnotation, request) : attempt
-        create = { pod, event: startedEvent(podNameOf(pod), decision, revisions) }
+        create = { pod, event: startedEvent(podNameOf(pod), decision, revisions, request) }
       }
     }
   }

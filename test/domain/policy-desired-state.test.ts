@@ -354,7 +354,7 @@ describe("policyDesiredState on a person's request (the policy's backup-requeste
     const first = sync(observedOf([policy], [podOf("nightly", 0, t0, "complete")], now))
     const [create] = creates(first.writes)
     expect(annotationsOf(create!)[backupRequestAnnotation]).toBe("2026-12-02T10:35:00Z")
-    expect(create!.event.message).toMatch(/^pod backup-nightly-\S+ started a Requested backup of /)
+    expect(create!.event.message).toMatch(/^pod backup-nightly-\S+ started a Requested backup \(request 2026-12-02T10:35:00Z\) of /)
     const pod = (create as { pod: { metadata: { name: string } } }).pod.metadata.name
     expect(statusOf(first.next).lastRequest).toEqual({ id: "2026-12-02T10:35:00Z", pod, time: formatRfc3339Utc(now) })
     const later = finishAll({ ...first.next, now: now + hour })
