@@ -5,6 +5,7 @@ import { durationFlag } from "./duration-flag.ts"
 import { checkedWith } from "./flag-checks.ts"
 import { kubeFlags, liveKubeLayer } from "./kube-flags.ts"
 import { withLogging } from "./logging.ts"
+import { podOptionFlags } from "./pod-option-flags.ts"
 
 export const backupNowCommand = Command.make(
   "backup-now",
@@ -17,6 +18,9 @@ export const backupNowCommand = Command.make(
       Argument.withDescription("The BackupPolicy whose store, retention and verification the backup takes (oc get backuppolicies)"),
     ),
     ...kubeFlags,
+    namespace: podOptionFlags.namespace.pipe(
+      Flag.withDescription("Namespace of the operator and of the pods it creates for policies (default openshift-etcd): each pod's step is read there"),
+    ),
     noWait: Flag.Boolean("no-wait").pipe(
       Flag.withoutNegation,
       Flag.withDefault(false),
@@ -46,6 +50,7 @@ export const backupNowCommand = Command.make(
         const progress = flags.json ? process.stderr : process.stdout
         const result = yield* backupNow({
           policy: flags.policy,
+          namespace: flags.namespace,
           wait: !flags.noWait,
           timeoutMs: flags.timeout,
           pollMs: flags.pollInterval,
@@ -56,6 +61,6 @@ export const backupNowCommand = Command.make(
     ),
 ).pipe(
   Command.withDescription(
-    "Ask a BackupPolicy's operator for a backup now (before an upgrade, say) and wait until it is stored: the policy's annotation backup.openshift.io/backup-requested gets a new value, the operator starts a pod for it as soon as no backup of the policy runs (suspended or not, whatever its schedule and minInterval), and the policy's status.lastRequest names that pod. Exits 0 once the backup is stored, and non-zero when it failed, when the policy cannot start one (an invalid spec, its proxy Secret missing: the request then stands), or when it did not end within --timeout. Needs get and patch on backuppolicies.",
+    "Ask a BackupPolicy's operator for a backup now (before an upgrade, say) and wait until it is stored: the policy's annotation backup.openshift.io/backup-requested gets a new value, the operator starts a pod for it as soon as no backup of the policy runs (suspended or not, whatever its schedule and minInterval), and the policy's status.lastRequest names that pod. Exits 0 once the backup is stored, and non-zero when it failed, when the policy cannot start one (an invalid spec, its proxy Secret missing: the request then stands), or when it did not end within --timeout. Needs get and patch on backuppolicies (and get on pods in --namespace to show the pod's steps).",
   ),
 )

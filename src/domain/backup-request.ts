@@ -59,6 +59,21 @@ export const requestProgress = (policy: RequestedPolicy, request: string, pod?: 
   return { _tag: "NotStarted", behind: status.active?.[0]?.name, blocked }
 }
 
+/** What `podStep` reads of a pod's init container statuses. */
+export interface InitContainerState {
+  readonly name: string
+  readonly state?: { readonly terminated?: { readonly exitCode: number } | undefined } | undefined
+}
+
+/**
+ * Which step a running backup pod is at, as `oc get pod` counts it: the first of its init containers (in the spec's
+ * order) that has not ended well, and how many there are. Undefined once they all have, or for a pod with none.
+ */
+export const podStep = (initContainers: ReadonlyArray<string>, statuses: ReadonlyArray<InitContainerState>): string | undefined => {
+  const done = initContainers.findIndex((name) => statuses.find((s) => s.name === name)?.state?.terminated?.exitCode !== 0)
+  return done === -1 ? undefined : `${initContainers[done]} (init container ${done + 1} of ${initContainers.length})`
+}
+
 /** One line for a person of where the request stands (not for an end: the program reports those). */
 export const describeProgress = (progress: RequestProgress): string => {
   switch (progress._tag) {

@@ -1,7 +1,7 @@
 import { fc, test } from "@fast-check/vitest"
 import { describe, expect, it } from "vitest"
 import type { BackupPolicyStatus } from "../../src/domain/backup-policy.ts"
-import { describeProgress, followedRequest, requestProgress, type RequestedPolicy } from "../../src/domain/backup-request.ts"
+import { describeProgress, followedRequest, podStep, requestProgress, type RequestedPolicy } from "../../src/domain/backup-request.ts"
 import { backupRequestAnnotation } from "../../src/domain/policy-pod.ts"
 
 const time = "2026-12-07T10:00:00Z"
@@ -83,4 +83,22 @@ describe("followedRequest", () => {
       else expect(followed).toBe(policy.annotations?.[backupRequestAnnotation])
     },
   )
+})
+
+describe("podStep", () => {
+  const names = ["backup-init", "backup-etcd-resources", "backup-create", "backup-upload"]
+  test.prop([
+    fc.array(fc.record({ name: fc.constantFrom(...names), exitCode: fc.option(fc.integer({ min: 0, max: 2 }), { nil: undefined }) }), { maxLength: 6 }),
+  ])("names the first init container, in the spec's order, that has not ended well, counting as oc get pod does", (statuses) => {
+    const view = statuses.map((s) => ({ name: s.name, state: s.exitCode === undefined ? {} : { terminated: { exitCode: s.exitCode } } }))
+    const step = podStep(names, view)
+    const ok = (name: string) => view.find((s) => s.name === name)?.state.terminated?.exitCode === 0
+    const at = names.findIndex((n) => !ok(n))
+    if (at === -1) expect(step).toBeUndefined()
+    else expect(step).toBe(`${names[at]} (init container ${at + 1} of 4)`)
+  })
+
+  it("a pod with no init containers has no step", () => {
+    expect(podStep([], [])).toBeUndefined()
+  })
 })

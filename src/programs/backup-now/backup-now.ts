@@ -6,7 +6,7 @@
  */
 import { Clock, Effect, Result, Schema } from "effect"
 import { BackupPolicyStatus } from "../../domain/backup-policy.ts"
-import { describeProgress, followedRequest, requestProgress, type RequestedPolicy, type RequestProgress } from "../../domain/backup-request.ts"
+import { describeProgress, followedRequest, podStep, requestProgress, type RequestedPolicy, type RequestProgress } from "../../domain/backup-request.ts"
 import { formatDuration } from "../../domain/durations.ts"
 import { backupRequestAnnotation } from "../../domain/policy-pod.ts"
 import { shortList } from "../../domain/short-list.ts"
@@ -42,6 +42,8 @@ export class BackupRequestNotFinished extends Schema.TaggedError<BackupRequestNo
 
 export interface BackupNowOptions {
   readonly policy: string
+  /** Where the operator creates the policies' pods (its own namespace): each one's step is read there when allowed. */
+  readonly namespace: string
   readonly wait: boolean
   /** How long the backup may take, from the request to its end. */
   readonly timeoutMs: number
@@ -72,6 +74,30 @@ const requestedView = (object: BackupPolicyObject): RequestedPolicy => {
     status: status !== undefined && Result.isSuccess(status) ? status.success : {},
   }
 }
+
+const initContainerNames = (spec: Readonly<Record<string, unknown>>): ReadonlyArray<string> =>
+  Array.isArray(spec.initContainers)
+    ? spec.initContainers.flatMap((c: unknown) =>
+        typeof c === "object" && c !== null && typeof (c as { name?: unknown }).name === "string" ? [(c as { name: string }).name] : [],
+      )
+    : []
+
+/**
+ * The step the backup pod is at (`podStep`); undefined when it cannot be read. A person who may not get pods
+ * (`Forbidden`) is told only the policy's view, and the pod is not asked for again.
+ */
+const readStep = (kube: Kube["Service"], namespace: string, pod: string, readable: { allowed: boolean }) =>
+  readable.allowed
+    ? kube.pods.get(namespace, pod).pipe(
+        Effect.map((p) => podStep(initContainerNames(p.spec), p.status?.initContainerStatuses ?? [])),
+        Effect.catch((e) =>
+          Effect.sync(() => {
+            if (e._tag === "Forbidden") readable.allowed = false
+            return undefined
+          }),
+        ),
+      )
+    : Effect.succeed(undefined)
 
 /** The policy, or which policies there are when it is not one of them. */
 const readPolicy = (kube: Kube["Service"], policy: string) =>
@@ -114,6 +140,7 @@ export const backupNow = (options: BackupNowOptions): Effect.Effect<BackupNowRes
     let pod: string | undefined
     let told = ""
     let askedAboutOperator = false
+    const podReadable = { allowed: true }
     let last: RequestProgress = { _tag: "NotStarted", behind: undefined, blocked: undefined }
     while (true) {
       const now = yield* Clock.currentTimeMillis
@@ -164,7 +191,8 @@ export const backupNow = (options: BackupNowOptions): Effect.Effect<BackupNowRes
             pod = last.pod
             break
         }
-        const words = describeProgress(last)
+        const step = last._tag === "Running" && last.stuck === undefined ? yield* readStep(kube, options.namespace, last.pod, podReadable) : undefined
+        const words = step === undefined ? describeProgress(last) : `${describeProgress(last)}: ${step}`
         if (words !== told) yield* options.output(words)
         told = words
       }

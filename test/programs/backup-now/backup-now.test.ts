@@ -3,10 +3,11 @@ import { Effect, Fiber, Result } from "effect"
 import { TestClock } from "effect/testing"
 import { backupRequestAnnotation } from "../../../src/domain/policy-pod.ts"
 import { backupNow } from "../../../src/programs/backup-now/backup-now.ts"
-import { backupPolicyType } from "../../../src/services/kube/resources.ts"
+import { backupPolicyType, podType } from "../../../src/services/kube/resources.ts"
+import { Fault } from "../../../src/simulation/faults.ts"
 import { makeSimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
-import { createPolicy } from "../operator/reconcile-harness.ts"
+import { createPolicy, ns } from "../operator/reconcile-harness.ts"
 
 const annotationOf = (cluster: ReturnType<typeof makeSimulatedCluster>) =>
   (cluster.get(backupPolicyType, undefined, "nightly")?.metadata as { annotations?: Record<string, string> } | undefined)?.annotations?.[
@@ -20,10 +21,14 @@ describe("backupNow with no operator to take the request", () => {
       createPolicy(cluster, "nightly", { schedule: "0 0 1 1 *" })
       const lines: Array<string> = []
       const run = yield* Effect.forkChild(
-        backupNow({ policy: "nightly", wait: true, timeoutMs: 120_000, pollMs: 5_000, output: (line) => Effect.sync(() => void lines.push(line)) }).pipe(
-          Effect.provide(SimulatedKube.inMemory(cluster)),
-          Effect.result,
-        ),
+        backupNow({
+          policy: "nightly",
+          namespace: ns,
+          wait: true,
+          timeoutMs: 120_000,
+          pollMs: 5_000,
+          output: (line) => Effect.sync(() => void lines.push(line)),
+        }).pipe(Effect.provide(SimulatedKube.inMemory(cluster)), Effect.result),
       )
       yield* TestClock.adjust(59_000)
       expect(lines.some((l) => l.startsWith("no backup pod after"))).toBe(false)
@@ -45,7 +50,7 @@ describe("backupNow with no operator to take the request", () => {
       const cluster = makeSimulatedCluster()
       createPolicy(cluster, "nightly", { schedule: "0 0 1 1 *" })
       const run = yield* Effect.forkChild(
-        backupNow({ policy: "nightly", wait: true, timeoutMs: 120_000, pollMs: 5_000, output: () => Effect.void }).pipe(
+        backupNow({ policy: "nightly", namespace: ns, wait: true, timeoutMs: 120_000, pollMs: 5_000, output: () => Effect.void }).pipe(
           Effect.provide(SimulatedKube.inMemory(cluster)),
           Effect.result,
         ),
@@ -58,6 +63,89 @@ describe("backupNow with no operator to take the request", () => {
       yield* TestClock.adjust(10_000)
       const result = yield* Fiber.join(run)
       expect(Result.isFailure(result) && result.failure).toMatchObject({ _tag: "BackupRequestBlocked", reason: "RequestWithdrawn" })
+    }),
+  )
+})
+
+describe("backupNow following its pod", () => {
+  const containers = ["backup-init", "backup-etcd-resources", "backup-create", "backup-upload"]
+  const ended = (names: ReadonlyArray<string>) => names.map((name) => ({ name, state: { terminated: { exitCode: 0, finishedAt: "2026-12-07T10:00:00Z" } } }))
+
+  /** The operator's part done by hand: the request's pod, and the status naming it. */
+  const startPod = (cluster: ReturnType<typeof makeSimulatedCluster>, request: string) => {
+    Result.getOrThrow(
+      cluster.create(podType, {
+        metadata: { name: "backup-nightly-1", namespace: ns },
+        spec: { initContainers: containers.map((name) => ({ name, image: "i" })), containers: [{ name: "backup-hold", image: "i" }] },
+      }),
+    )
+    Result.getOrThrow(
+      cluster.updateStatus(backupPolicyType, undefined, "nightly", { lastRequest: { id: request, pod: "backup-nightly-1", time: "2026-12-07T10:00:00Z" } }),
+    )
+  }
+
+  it.effect("says which init container the pod is at as it moves on, and ends with the backup stored", () =>
+    Effect.gen(function* () {
+      const cluster = makeSimulatedCluster()
+      createPolicy(cluster, "nightly", { schedule: "0 0 1 1 *" })
+      const lines: Array<string> = []
+      const run = yield* Effect.forkChild(
+        backupNow({
+          policy: "nightly",
+          namespace: ns,
+          wait: true,
+          timeoutMs: 600_000,
+          pollMs: 1_000,
+          output: (line) => Effect.sync(() => void lines.push(line)),
+        }).pipe(Effect.provide(SimulatedKube.inMemory(cluster))),
+      )
+      yield* TestClock.adjust(1_000)
+      startPod(cluster, annotationOf(cluster)!)
+      Result.getOrThrow(cluster.updateStatus(podType, ns, "backup-nightly-1", { phase: "Pending", initContainerStatuses: ended(["backup-init"]) }))
+      yield* TestClock.adjust(1_000)
+      Result.getOrThrow(cluster.updateStatus(podType, ns, "backup-nightly-1", { phase: "Pending", initContainerStatuses: ended(containers.slice(0, 3)) }))
+      yield* TestClock.adjust(1_000)
+      const policy = cluster.get(backupPolicyType, undefined, "nightly")!
+      Result.getOrThrow(
+        cluster.updateStatus(backupPolicyType, undefined, "nightly", {
+          ...(policy.status as object),
+          lastSuccessfulBackup: { id: "2026-12-07_100100", time: "2026-12-07T10:01:00Z", pod: "backup-nightly-1", location: "s3://b/p/2026-12-07_100100/" },
+        }),
+      )
+      yield* TestClock.adjust(1_000)
+      const result = yield* Fiber.join(run)
+      expect(lines.slice(1)).toEqual([
+        "waiting for the operator to start a backup pod for it",
+        "pod backup-nightly-1 is taking the backup: backup-etcd-resources (init container 2 of 4)",
+        "pod backup-nightly-1 is taking the backup: backup-upload (init container 4 of 4)",
+        "pod backup-nightly-1 stored backup 2026-12-07_100100 at s3://b/p/2026-12-07_100100/",
+      ])
+      expect(result).toMatchObject({ pod: "backup-nightly-1", backup: { id: "2026-12-07_100100" } })
+    }),
+  )
+
+  it.effect("without leave to get pods (Forbidden), follows the policy's status alone and asks for the pod once", () =>
+    Effect.gen(function* () {
+      const cluster = makeSimulatedCluster()
+      createPolicy(cluster, "nightly", { schedule: "0 0 1 1 *" })
+      cluster.faults.inject(Fault.forbidden(), { resource: "pods", verb: "get", times: Number.POSITIVE_INFINITY })
+      const lines: Array<string> = []
+      const run = yield* Effect.forkChild(
+        backupNow({
+          policy: "nightly",
+          namespace: ns,
+          wait: true,
+          timeoutMs: 5_000,
+          pollMs: 1_000,
+          output: (line) => Effect.sync(() => void lines.push(line)),
+        }).pipe(Effect.provide(SimulatedKube.inMemory(cluster)), Effect.result),
+      )
+      yield* TestClock.adjust(1_000)
+      startPod(cluster, annotationOf(cluster)!)
+      yield* TestClock.adjust(10_000)
+      yield* Fiber.join(run)
+      expect(lines).toContain("pod backup-nightly-1 is taking the backup")
+      expect(cluster.requests.filter((r) => r.resource === "pods" && r.verb === "get")).toHaveLength(1)
     }),
   )
 })
