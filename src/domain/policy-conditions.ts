@@ -59,7 +59,7 @@ const progressing = (f: PolicyFacts): ConditionState => {
   }
   if (f.running !== undefined) return { status: "True", reason: "BackupRunning", message: `pod ${f.running} is taking a backup` }
   if (f.invalid !== undefined) return { status: "False", reason: "InvalidSpec", message: "no backup starts until the spec is fixed" }
-  if (f.suspended) return { status: "False", reason: "Suspended", message: "spec.suspend is true: no backup starts" }
+  if (f.suspended) return { status: "False", reason: "Suspended", message: "spec.suspend is true: no backup starts but one a person asks for (backup-now)" }
   if (f.blocked?.reason === "ProxySecretMissing") {
     return { status: "False", reason: f.blocked.reason, message: `no backup starts until Secret ${proxySecretName} holds the proxy's keys (see Degraded)` }
   }
