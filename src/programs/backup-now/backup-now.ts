@@ -114,7 +114,7 @@ const readPolicy = (kube: Kube["Service"], policy: string) =>
                 names === undefined
                   ? `no BackupPolicy ${policy}: the BackupPolicy CRD is not installed (deploy/backup-policy-crd.yaml)`
                   : names.length === 0
-                    ? `no BackupPolicy ${policy}: the cluster has no BackupPolicy`
+                    ? `no BackupPolicy ${policy}: the cluster has no BackupPolicy (without one, take a backup with the operator's rendered pod: oc get cm cluster-backup-pod -n openshift-etcd -o "jsonpath={.data['backup-pod\\.yaml']}" | oc create -f -)`
                     : `no BackupPolicy ${policy}: the cluster has ${shortList(names)}`,
             }),
           ),

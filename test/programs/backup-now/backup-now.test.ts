@@ -149,3 +149,20 @@ describe("backupNow following its pod", () => {
     }),
   )
 })
+
+describe("backupNow naming a policy that is not there", () => {
+  it.effect("on a cluster with no BackupPolicy: says so, and how to take a backup without one", () =>
+    Effect.gen(function* () {
+      const cluster = makeSimulatedCluster()
+      const result = yield* backupNow({ policy: "nightly", namespace: ns, wait: true, timeoutMs: 5_000, pollMs: 1_000, output: () => Effect.void }).pipe(
+        Effect.provide(SimulatedKube.inMemory(cluster)),
+        Effect.result,
+      )
+      expect(Result.isFailure(result) && result.failure).toMatchObject({
+        _tag: "BackupPolicyNotFound",
+        message: expect.stringMatching(/^no BackupPolicy nightly: the cluster has no BackupPolicy \(without one, .*cluster-backup-pod.*\| oc create -f -\)$/),
+      })
+      expect(cluster.requests.some((r) => r.verb === "patch")).toBe(false)
+    }),
+  )
+})
