@@ -14,22 +14,25 @@ const annotationOf = (cluster: ReturnType<typeof makeSimulatedCluster>) =>
     backupRequestAnnotation
   ]
 
+/** A cluster with policy `nightly` (unless `withPolicy` is false), and `backupNow` on it in a fiber, its output lines kept. */
+const follow = (timing: { readonly timeoutMs: number; readonly pollMs: number }, withPolicy = true) =>
+  Effect.gen(function* () {
+    const cluster = makeSimulatedCluster()
+    if (withPolicy) createPolicy(cluster, "nightly", { schedule: "0 0 1 1 *" })
+    const lines: Array<string> = []
+    const run = yield* Effect.forkChild(
+      backupNow({ policy: "nightly", namespace: ns, wait: true, ...timing, output: (line) => Effect.sync(() => void lines.push(line)) }).pipe(
+        Effect.provide(SimulatedKube.inMemory(cluster)),
+        Effect.result,
+      ),
+    )
+    return { cluster, lines, run }
+  })
+
 describe("backupNow with no operator to take the request", () => {
   it.effect("asks after a minute whether the operator runs, then fails at the timeout saying where the request stood; the request stays", () =>
     Effect.gen(function* () {
-      const cluster = makeSimulatedCluster()
-      createPolicy(cluster, "nightly", { schedule: "0 0 1 1 *" })
-      const lines: Array<string> = []
-      const run = yield* Effect.forkChild(
-        backupNow({
-          policy: "nightly",
-          namespace: ns,
-          wait: true,
-          timeoutMs: 120_000,
-          pollMs: 5_000,
-          output: (line) => Effect.sync(() => void lines.push(line)),
-        }).pipe(Effect.provide(SimulatedKube.inMemory(cluster)), Effect.result),
-      )
+      const { cluster, lines, run } = yield* follow({ timeoutMs: 120_000, pollMs: 5_000 })
       yield* TestClock.adjust(59_000)
       expect(lines.some((l) => l.startsWith("no backup pod after"))).toBe(false)
       yield* TestClock.adjust(2 * 60_000)
@@ -47,14 +50,7 @@ describe("backupNow with no operator to take the request", () => {
 
   it.effect("a request withdrawn before it started (the annotation removed) ends the wait", () =>
     Effect.gen(function* () {
-      const cluster = makeSimulatedCluster()
-      createPolicy(cluster, "nightly", { schedule: "0 0 1 1 *" })
-      const run = yield* Effect.forkChild(
-        backupNow({ policy: "nightly", namespace: ns, wait: true, timeoutMs: 120_000, pollMs: 5_000, output: () => Effect.void }).pipe(
-          Effect.provide(SimulatedKube.inMemory(cluster)),
-          Effect.result,
-        ),
-      )
+      const { cluster, run } = yield* follow({ timeoutMs: 120_000, pollMs: 5_000 })
       yield* TestClock.adjust(1_000)
       const policy = cluster.get(backupPolicyType, undefined, "nightly")!
       const metadata = policy.metadata as { annotations: Record<string, string> }
@@ -86,19 +82,7 @@ describe("backupNow following its pod", () => {
 
   it.effect("says which init container the pod is at as it moves on, and ends with the backup stored", () =>
     Effect.gen(function* () {
-      const cluster = makeSimulatedCluster()
-      createPolicy(cluster, "nightly", { schedule: "0 0 1 1 *" })
-      const lines: Array<string> = []
-      const run = yield* Effect.forkChild(
-        backupNow({
-          policy: "nightly",
-          namespace: ns,
-          wait: true,
-          timeoutMs: 600_000,
-          pollMs: 1_000,
-          output: (line) => Effect.sync(() => void lines.push(line)),
-        }).pipe(Effect.provide(SimulatedKube.inMemory(cluster))),
-      )
+      const { cluster, lines, run } = yield* follow({ timeoutMs: 600_000, pollMs: 1_000 })
       yield* TestClock.adjust(1_000)
       startPod(cluster, annotationOf(cluster)!)
       Result.getOrThrow(cluster.updateStatus(podType, ns, "backup-nightly-1", { phase: "Pending", initContainerStatuses: ended(["backup-init"]) }))
@@ -120,26 +104,14 @@ describe("backupNow following its pod", () => {
         "pod backup-nightly-1 is taking the backup: backup-upload (init container 4 of 4)",
         "pod backup-nightly-1 stored backup 2026-12-07_100100 at s3://b/p/2026-12-07_100100/",
       ])
-      expect(result).toMatchObject({ pod: "backup-nightly-1", backup: { id: "2026-12-07_100100" } })
+      expect(Result.isSuccess(result) && result.success).toMatchObject({ pod: "backup-nightly-1", backup: { id: "2026-12-07_100100" } })
     }),
   )
 
   it.effect("without leave to get pods (Forbidden), follows the policy's status alone and asks for the pod once", () =>
     Effect.gen(function* () {
-      const cluster = makeSimulatedCluster()
-      createPolicy(cluster, "nightly", { schedule: "0 0 1 1 *" })
+      const { cluster, lines, run } = yield* follow({ timeoutMs: 5_000, pollMs: 1_000 })
       cluster.faults.inject(Fault.forbidden(), { resource: "pods", verb: "get", times: Number.POSITIVE_INFINITY })
-      const lines: Array<string> = []
-      const run = yield* Effect.forkChild(
-        backupNow({
-          policy: "nightly",
-          namespace: ns,
-          wait: true,
-          timeoutMs: 5_000,
-          pollMs: 1_000,
-          output: (line) => Effect.sync(() => void lines.push(line)),
-        }).pipe(Effect.provide(SimulatedKube.inMemory(cluster)), Effect.result),
-      )
       yield* TestClock.adjust(1_000)
       startPod(cluster, annotationOf(cluster)!)
       yield* TestClock.adjust(10_000)
@@ -153,11 +125,8 @@ describe("backupNow following its pod", () => {
 describe("backupNow naming a policy that is not there", () => {
   it.effect("on a cluster with no BackupPolicy: says so, and how to take a backup without one", () =>
     Effect.gen(function* () {
-      const cluster = makeSimulatedCluster()
-      const result = yield* backupNow({ policy: "nightly", namespace: ns, wait: true, timeoutMs: 5_000, pollMs: 1_000, output: () => Effect.void }).pipe(
-        Effect.provide(SimulatedKube.inMemory(cluster)),
-        Effect.result,
-      )
+      const { cluster, run } = yield* follow({ timeoutMs: 5_000, pollMs: 1_000 }, false)
+      const result = yield* Fiber.join(run)
       expect(Result.isFailure(result) && result.failure).toMatchObject({
         _tag: "BackupPolicyNotFound",
         message: expect.stringMatching(/^no BackupPolicy nightly: the cluster has no BackupPolicy \(without one, .*cluster-backup-pod.*\| oc create -f -\)$/),
