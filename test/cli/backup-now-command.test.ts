@@ -123,7 +123,9 @@ describe("cluster-backup backup-now", () => {
     createPolicy(cluster, "nightly", rarely)
     const run = await runCli(["backup-now", "nightly", "--kubeconfig", kubeconfig, "--poll-interval", "100ms", "--timeout", "3s"], { timeoutMs: 60_000 })
     expect(run.status).toBe(1)
-    expect(run.stderr).toMatch(/did not end within 3s \(pod backup-nightly-\S+ is taking the backup\); the request stands.*\[BackupRequestNotFinished\]/)
+    expect(run.stderr).toMatch(
+      /did not end within 3s \(pod backup-nightly-\S+ is taking the backup: backup-init \(init container 1 of \d+\)\); the request stands.*\[BackupRequestNotFinished\]/,
+    )
   })
 
   it("exits 1 at once when the policy can start no backup (an invalid spec), saying why", async () => {

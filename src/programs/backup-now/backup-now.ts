@@ -203,7 +203,7 @@ export const backupNow = (options: BackupNowOptions): Effect.Effect<BackupNowRes
         )
       }
       if (now - askedAt >= options.timeoutMs) {
-        const lastWords = describeProgress(last)
+        const lastWords = told === "" ? describeProgress(last) : told
         return yield* new BackupRequestNotFinished({
           policy,
           waitedSeconds: Math.round((now - askedAt) / 1000),
