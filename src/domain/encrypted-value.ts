@@ -24,6 +24,7 @@ import { createDecipheriv } from "node:crypto"
 import { Redacted } from "effect"
 import { counted } from "./counted.ts"
 import type { EncryptionProvider, KeyedProviderName } from "./encryption-config.ts"
+import { GrpcWireError, Reader, WireType } from "./protobuf-wire.ts"
 
 const encPrefix = "k8s:enc:"
 const protobufMagic = [0x6b, 0x38, 0x73, 0x00] // "k8s\0"
@@ -72,16 +73,6 @@ export const parseEnvelope = (value: Uint8Array): StoredEnvelope => {
   return { _tag: "Unknown", prefix: utf8.decode(value.subarray(0, Math.min(second === -1 ? value.length : second + 1, 40))) }
 }
 
-/** A protobuf varint at `at`: its value and where the next field starts; undefined when it runs past the end or 2^53. */
-const varintAt = (bytes: Uint8Array, at: number): { readonly value: number; readonly next: number } | undefined => {
-  let value = 0
-  for (let i = at, shift = 1; i < bytes.length && i < at + 8; i++, shift *= 128) {
-    value += (bytes[i]! & 0x7f) * shift
-    if ((bytes[i]! & 0x80) === 0) return { value, next: i + 1 }
-  }
-  return undefined
-}
-
 /**
  * Whether `bytes` after the magic are one whole `runtime.Unknown` as kube-apiserver writes it: typeMeta (1), raw (2),
  * contentEncoding (3) and contentType (4), each length-delimited, in that order (its generated code writes all four,
@@ -89,15 +80,18 @@ const varintAt = (bytes: Uint8Array, at: number): { readonly value: number; read
  * time in about 256, to valid padding and a prefix of the object, which the magic alone would take for whole.
  */
 const isWholeUnknown = (bytes: Uint8Array): boolean => {
-  let at = protobufMagic.length
-  for (const field of [1, 2, 3, 4]) {
-    const tag = varintAt(bytes, at)
-    if (tag === undefined || tag.value !== field * 8 + 2) return false
-    const length = varintAt(bytes, tag.next)
-    if (length === undefined || length.next + length.value > bytes.length) return false
-    at = length.next + length.value
+  const reader = new Reader(bytes.subarray(protobufMagic.length))
+  try {
+    for (const field of [1, 2, 3, 4]) {
+      const tag = reader.tag()
+      if (tag.field !== field || tag.wire !== WireType.len) return false
+      reader.bytes()
+    }
+    return reader.done
+  } catch (error) {
+    if (error instanceof GrpcWireError) return false
+    throw error
   }
-  return at === bytes.length
 }
 
 /**

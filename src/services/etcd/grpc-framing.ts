@@ -2,7 +2,7 @@
  * gRPC's length-prefixed message framing (1 byte compressed flag, 4 bytes big-endian length, the
  * message) and the decoders that turn a response byte stream into items.
  */
-import { GrpcWireError } from "./protobuf.ts"
+import { GrpcWireError } from "../../domain/protobuf-wire.ts"
 
 /** Bytes of a frame's prefix: the compressed flag and the length. */
 export const framePrefixBytes = 5

@@ -12,7 +12,7 @@ import { Cause, Effect, Stream } from "effect"
 import { connectionFailure, GrpcCallFailed } from "./grpc-call-failed.ts"
 import { Deframer, frameMessage, type StreamDecoder } from "./grpc-framing.ts"
 import { GrpcStatus } from "./grpc-status.ts"
-import { GrpcWireError } from "./protobuf.ts"
+import { GrpcWireError } from "../../domain/protobuf-wire.ts"
 
 export interface ChannelOptions {
   /** `https://host:port` or `http://host:port`. */

@@ -2,7 +2,7 @@
  * `KV/Range`: etcdserverpb.RangeRequest, RangeResponse and the mvccpb.KeyValue it carries
  * (etcd's `api/etcdserverpb/rpc.proto` and `api/mvccpb/kv.proto`).
  */
-import { boolField, bytesField, type Draft, intField, lenField, messageField, readMessage, Writer } from "./protobuf.ts"
+import { boolField, bytesField, type Draft, intField, lenField, messageField, readMessage, Writer } from "../../domain/protobuf-wire.ts"
 import { decodeResponseHeader, emptyHeader, type ResponseHeader } from "./response-header.ts"
 
 /** Field numbers of `RangeRequest` (those the backup sets). */

@@ -1,5 +1,5 @@
 /** etcdserverpb.ResponseHeader (etcd's `api/etcdserverpb/rpc.proto`), the header of every etcd response. */
-import { type Draft, intField, readMessage, uint64Field } from "./protobuf.ts"
+import { type Draft, intField, readMessage, uint64Field } from "../../domain/protobuf-wire.ts"
 
 /** Field numbers of `ResponseHeader`. */
 export const ResponseHeaderField = { clusterId: 1, memberId: 2, revision: 3, raftTerm: 4 } as const

@@ -3,7 +3,7 @@
  * `api/etcdserverpb/rpc.proto`): only their `blob` matters to the backup.
  */
 import { FramePrefix, type StreamDecoder } from "./grpc-framing.ts"
-import { bytesField, GrpcWireError, readMessage, WireType } from "./protobuf.ts"
+import { bytesField, GrpcWireError, readMessage, WireType } from "../../domain/protobuf-wire.ts"
 
 /** Field numbers of `SnapshotResponse`. */
 export const SnapshotResponseField = { header: 1, remainingBytes: 2, blob: 3 } as const

@@ -1,5 +1,5 @@
 /** etcdserverpb.StatusResponse, the answer of `Maintenance/Status` (etcd's `api/etcdserverpb/rpc.proto`). */
-import { boolField, type Draft, intField, lenField, messageField, readMessage, stringField, uint64Field, utf8 } from "./protobuf.ts"
+import { boolField, type Draft, intField, lenField, messageField, readMessage, stringField, uint64Field, utf8 } from "../../domain/protobuf-wire.ts"
 import { decodeResponseHeader, emptyHeader, type ResponseHeader } from "./response-header.ts"
 
 /** Field numbers of `StatusResponse`. */

@@ -2,7 +2,7 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { frameMessage } from "../../../src/services/etcd/grpc-framing.ts"
-import { GrpcWireError } from "../../../src/services/etcd/protobuf.ts"
+import { GrpcWireError } from "../../../src/domain/protobuf-wire.ts"
 import { SnapshotBlobs, snapshotBlob } from "../../../src/services/etcd/snapshot-response.ts"
 import { header, headerObject, pushInChunks, safe, type } from "./etcd-proto.ts"
 

@@ -1,7 +1,7 @@
 /** `StatusResponse` decoded by hand agrees with protobufjs on etcd's rpc.proto, for arbitrary values. */
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { GrpcWireError } from "../../../src/services/etcd/protobuf.ts"
+import { GrpcWireError } from "../../../src/domain/protobuf-wire.ts"
 import { decodeStatusResponse } from "../../../src/services/etcd/status-response.ts"
 import { header, headerObject, safe, type, uint64 } from "./etcd-proto.ts"
 

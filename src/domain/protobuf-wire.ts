@@ -1,5 +1,6 @@
 /**
- * A minimal protobuf reader and writer for the few etcd messages the backup uses. Pure; a
+ * A minimal protobuf reader and writer for the few etcd messages the backup uses, and the stored objects whose
+ * decryption it checks (`encrypted-value.ts`). Pure; a
  * malformed message is a `GrpcWireError`, never a crash.
  */
 
