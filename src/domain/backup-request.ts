@@ -4,7 +4,7 @@
  * its pod running, or its pod's end (the policy's newest success or failure naming that pod).
  */
 import type { BackupPolicyStatus } from "./backup-policy.ts"
-import { backupRequestAnnotation } from "./policy-pod.ts"
+import { requestIn } from "./policy-pod.ts"
 
 type Success = NonNullable<BackupPolicyStatus["lastSuccessfulBackup"]>
 type Failure = NonNullable<BackupPolicyStatus["lastFailure"]>
@@ -37,7 +37,7 @@ const blockingReasons = new Set(["InvalidSpec", "ProxySecretMissing"])
  * it before then (that backup is later still); undefined when the annotation was removed (the request withdrawn).
  */
 export const followedRequest = (policy: RequestedPolicy, request: string): string | undefined =>
-  policy.status.lastRequest?.id === request ? request : policy.annotations?.[backupRequestAnnotation]?.trim() || undefined
+  policy.status.lastRequest?.id === request ? request : requestIn(policy.annotations)
 
 /** Where `request` stands; `pod`, once known, is followed whatever later requests the status records. */
 export const requestProgress = (policy: RequestedPolicy, request: string, pod?: string): RequestProgress => {

@@ -25,7 +25,7 @@ import { proxySecretKeys } from "./pod-proxy-env.ts"
 import { conditionSays, policyConditions, type Blocked, type ConditionState, type PolicyFacts } from "./policy-conditions.ts"
 import { policyMetricValues, type PolicyMetricValues } from "./policy-metric-values.ts"
 import { proxySecretProblem, type ProxySecretProblem, type ProxySecretRead } from "./proxy-secret-check.ts"
-import { backupRequestAnnotation, policyLabelValue, type PolicyUploadSettings, policyUploadSettings, renderPolicyBackupPod } from "./policy-pod.ts"
+import { backupRequestAnnotation, policyLabelValue, requestIn, type PolicyUploadSettings, policyUploadSettings, renderPolicyBackupPod } from "./policy-pod.ts"
 import { attemptAnnotation, failureStreak, historyDefaults, historyDeletions, policyRuns, type PolicyPodView, type PolicyRun } from "./policy-runs.ts"
 import { formatRevisionSet, revisionSetsEqual, type LatestRevisionError, type RevisionSet } from "./revisions.ts"
 import { formatRfc3339Utc, parseRfc3339Utc } from "./rfc3339.ts"
@@ -421,7 +421,7 @@ const decidePolicy = (
     revisions === undefined || recorded === undefined ? undefined : sameRevisions(revisions, recorded.revisions) ? (at(recorded.since) ?? now) : now
   const stableSince = Math.min(recordedSince ?? memorySince ?? now, now)
   const settledAt = stableSince + settings.settleMs
-  const request = object.metadata.annotations?.[backupRequestAnnotation]?.trim() || undefined
+  const request = requestIn(object.metadata.annotations)
   // A run started for it whose status write did not land (the operator stopped in between) has its pod to say so.
   const requestRun = request === undefined ? undefined : runs.find((r) => r.request === request)
   const decision = decideSchedule(cron, {

@@ -34,6 +34,10 @@ export const scheduledTimeAnnotation = "backup.openshift.io/scheduled-time"
  */
 export const backupRequestAnnotation = "backup.openshift.io/backup-requested"
 
+/** The request an object's annotations carry (`backupRequestAnnotation`); none when absent or blank. */
+export const requestIn = (annotations: Readonly<Record<string, string>> | undefined): string | undefined =>
+  annotations?.[backupRequestAnnotation]?.trim() || undefined
+
 export const policyApiVersion = "backup.openshift.io/v1alpha1"
 export const policyKind = "BackupPolicy"
 

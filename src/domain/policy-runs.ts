@@ -10,7 +10,7 @@ import { parseBackupPodReport, type BackupPodReport } from "./backup-pod-report.
 import type { BackupPolicyStatus } from "./backup-policy.ts"
 import { backupUploadContainerName } from "./backup-pod-names.ts"
 import { formatDuration } from "./durations.ts"
-import { backupRequestAnnotation, scheduledTimeAnnotation } from "./policy-pod.ts"
+import { requestIn, scheduledTimeAnnotation } from "./policy-pod.ts"
 import { parseRfc3339Utc } from "./rfc3339.ts"
 
 /**
@@ -130,7 +130,7 @@ export const policyRun = (pod: PolicyPodView, now: number): PolicyRun => {
     deleting: pod.deleting,
     onNode: pod.node !== undefined || pod.startedAt !== undefined,
     scheduledTime: parseRfc3339Utc(pod.annotations[scheduledTimeAnnotation] ?? ""),
-    request: pod.annotations[backupRequestAnnotation] || undefined,
+    request: requestIn(pod.annotations),
     attempt: positiveInt(pod.annotations[attemptAnnotation]),
     failedContainer: overdue ? undefined : pod.initContainers.find((c) => c.terminated !== undefined && c.terminated.exitCode !== 0)?.name,
     podReason: late?.podReason ?? pod.reason,
