@@ -100,7 +100,7 @@ const readStep = (kube: Kube["Service"], namespace: string, pod: string, readabl
     : Effect.succeed(undefined)
 
 /** The policy, or which policies there are when it is not one of them. */
-const readPolicy = (kube: Kube["Service"], policy: string) =>
+const readPolicy = (kube: Kube["Service"], policy: string, namespace: string) =>
   kube.backupPolicies.get(policy).pipe(
     Effect.catchTag("NotFound", () =>
       kube.backupPolicies.list().pipe(
@@ -114,7 +114,7 @@ const readPolicy = (kube: Kube["Service"], policy: string) =>
                 names === undefined
                   ? `no BackupPolicy ${policy}: the BackupPolicy CRD is not installed (deploy/backup-policy-crd.yaml)`
                   : names.length === 0
-                    ? `no BackupPolicy ${policy}: the cluster has no BackupPolicy (without one, take a backup with the operator's rendered pod: oc get cm cluster-backup-pod -n openshift-etcd -o "jsonpath={.data['backup-pod\\.yaml']}" | oc create -f -)`
+                    ? `no BackupPolicy ${policy}: the cluster has no BackupPolicy (without one, take a backup with the operator's rendered pod: oc get cm cluster-backup-pod -n ${namespace} -o "jsonpath={.data['backup-pod\\.yaml']}" | oc create -f -)`
                     : `no BackupPolicy ${policy}: the cluster has ${shortList(names)}`,
             }),
           ),
@@ -127,7 +127,7 @@ export const backupNow = (options: BackupNowOptions): Effect.Effect<BackupNowRes
   Effect.gen(function* () {
     const kube = yield* Kube
     const { policy } = options
-    yield* readPolicy(kube, policy)
+    yield* readPolicy(kube, policy, options.namespace)
     const askedAt = yield* Clock.currentTimeMillis
     const request = new Date(askedAt).toISOString()
     yield* kube.backupPolicies.patch(policy, { metadata: { annotations: { [backupRequestAnnotation]: request } } })
@@ -199,7 +199,7 @@ export const backupNow = (options: BackupNowOptions): Effect.Effect<BackupNowRes
       if (pod === undefined && !askedAboutOperator && now - askedAt >= operatorSilenceMs && last._tag === "NotStarted" && last.behind === undefined) {
         askedAboutOperator = true
         yield* options.output(
-          `no backup pod after ${formatDuration(now - askedAt)}: is the operator running (oc -n openshift-etcd get deployment cluster-backup-operator) and are it and the BackupPolicy CRD (deploy/backup-policy-crd.yaml, whose status schema has lastRequest) at a version that takes requests?`,
+          `no backup pod after ${formatDuration(now - askedAt)}: is the operator running (oc -n ${options.namespace} get deployment cluster-backup-operator) and are it and the BackupPolicy CRD (deploy/backup-policy-crd.yaml, whose status schema has lastRequest) at a version that takes requests?`,
         )
       }
       if (now - askedAt >= options.timeoutMs) {
