@@ -162,19 +162,20 @@ export const scheduleClockSkewMs = 5 * 60_000
  * a policy without a schedule (revision changes and retries only).
  */
 export const decideSchedule = (cron: Cron.Cron | undefined, s: ScheduleState): ScheduleDecision => {
-  // A person is waiting for it: it runs next, suspended or not, and regardless of minInterval and the retry backoff.
-  if (s.requestPending && !s.active && s.suspend) return { _tag: "Start", trigger: "Requested", scheduledTime: undefined, nextScheduleTime: undefined }
-  if (s.suspend) return { _tag: "Suspended" }
   const since = s.lastScheduleTime - s.now > scheduleClockSkewMs ? s.now : s.lastScheduleTime
   const firstDue = cron === undefined ? undefined : nextDue(cron, since)
   const nextScheduled = cron === undefined || firstDue === undefined ? undefined : firstDue > s.now ? firstDue : nextDue(cron, s.now)
+  // A person is waiting for it: it runs next, suspended or not, and regardless of minInterval and the retry backoff.
+  if (s.requestPending && !s.active) {
+    return { _tag: "Start", trigger: "Requested", scheduledTime: undefined, nextScheduleTime: s.suspend ? undefined : nextScheduled }
+  }
+  if (s.suspend) return { _tag: "Suspended" }
   const retry = retryAt(s, firstDue)
   const revision = revisionAt(s)
   const candidates = [firstDue, retry, revision].filter((t): t is number => t !== undefined)
   const earliest = candidates.length === 0 ? undefined : Math.max(s.active ? s.now + 1 : s.now, Math.min(...candidates))
   const wait: ScheduleDecision = { _tag: "Wait", wakeAt: earliest, nextScheduleTime: nextScheduled }
   if (s.active) return wait
-  if (s.requestPending) return { _tag: "Start", trigger: "Requested", scheduledTime: undefined, nextScheduleTime: nextScheduled }
   if (cron !== undefined && firstDue !== undefined && firstDue <= s.now) {
     const due = latestDue(cron, s.now)
     return { _tag: "Start", trigger: due > firstDue ? "CatchUp" : "Schedule", scheduledTime: due, nextScheduleTime: nextScheduled }
