@@ -152,6 +152,8 @@ describe("cluster-backup backup-now", () => {
     expect(run.status, run.stderr).toBe(0)
     const deadline = Date.now() + 30_000
     while (statusOf("nightly")?.lastSuccessfulBackup === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+    // Both defined: two absent fields would be equal too.
+    expect(statusOf("nightly")?.lastRequest?.pod).toMatch(/^backup-nightly-/)
     expect(statusOf("nightly")?.lastSuccessfulBackup?.pod).toBe(statusOf("nightly")?.lastRequest?.pod)
   })
 })
