@@ -118,11 +118,16 @@ export const ObservedRevisions = Schema.Struct({
   since: Rfc3339Utc,
 })
 
-/** The newest request for a backup (the policy's request annotation) that a run was started for, and its pod. */
+/**
+ * The newest request for a backup (the policy's request annotation) that a run was started for, its pod, and once that
+ * pod ended, what it came to: kept here because later backups replace `lastSuccessfulBackup` and `lastFailure`.
+ */
 export const HandledRequest = Schema.Struct({
   id: Schema.String,
   pod: Schema.String,
   time: Rfc3339Utc,
+  backup: Schema.optionalKey(SuccessfulBackup),
+  failure: Schema.optionalKey(BackupFailure),
 })
 
 export const BackupPolicyStatus = Schema.Struct({

@@ -1,7 +1,8 @@
 /**
  * Where a person's request for a backup (a BackupPolicy's `backupRequestAnnotation`) stands, read from the policy
  * as the operator records it: not started yet (behind a backup already running, or blocked by what stops the policy),
- * its pod running, or its pod's end (the policy's newest success or failure naming that pod).
+ * its pod running, or its pod's end (as `status.lastRequest` records it, or from an operator that does not, the policy's
+ * newest success or failure naming that pod).
  */
 import type { BackupPolicyStatus } from "./backup-policy.ts"
 import { requestIn } from "./policy-pod.ts"
@@ -44,6 +45,10 @@ export const requestProgress = (policy: RequestedPolicy, request: string, pod?: 
   const { status } = policy
   const started = pod ?? (status.lastRequest?.id === request ? status.lastRequest.pod : undefined)
   if (started !== undefined) {
+    // What the operator recorded of the request's own pod holds after later backups replaced the newest success and failure.
+    const recorded = status.lastRequest?.pod === started ? status.lastRequest : undefined
+    if (recorded?.backup !== undefined) return { _tag: "Succeeded", pod: started, backup: recorded.backup }
+    if (recorded?.failure !== undefined) return { _tag: "Failed", pod: started, failure: recorded.failure }
     if (status.lastSuccessfulBackup?.pod === started) return { _tag: "Succeeded", pod: started, backup: status.lastSuccessfulBackup }
     if (status.lastFailure?.pod === started) return { _tag: "Failed", pod: started, failure: status.lastFailure }
     const progressing = status.conditions?.find((c) => c.type === "Progressing")

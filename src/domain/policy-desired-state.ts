@@ -305,6 +305,7 @@ const invalidPolicy = (read: PolicyRead, message: string, now: number): PolicyDe
     conditions: policyConditions(facts, status.conditions, object.metadata.generation, now),
     ...(lastSuccessfulBackup === undefined ? {} : { lastSuccessfulBackup }),
     ...(lastFailure === undefined ? {} : { lastFailure }),
+    ...lastRequestOf(read, undefined, now, undefined),
   }
   return {
     name: object.metadata.name,
@@ -499,13 +500,7 @@ const decidePolicy = (
     ...(lastSuccessfulBackup === undefined ? {} : { lastSuccessfulBackup }),
     ...(lastFailure === undefined ? {} : { lastFailure }),
     ...observedRevisionsOf(spec, revisions, status, stableSince),
-    ...lastRequestOf(
-      status,
-      request,
-      requestRun,
-      create !== undefined && decision._tag === "Start" && decision.trigger === "Requested" ? createdName : undefined,
-      now,
-    ),
+    ...lastRequestOf(read, create !== undefined && decision._tag === "Start" && decision.trigger === "Requested" ? createdName : undefined, now, vanished),
   }
   // While a pod runs, its end (a pod watch event) is the next thing to look at: decideSchedule's "now + 1" for a
   // run due behind it would wake the controller every millisecond until then.
@@ -541,16 +536,36 @@ const decidePolicy = (
 
 /** The newest request a run was started for: the one started now, else one whose pod the status does not name yet. */
 const lastRequestOf = (
-  status: BackupPolicyStatus,
-  request: string | undefined,
-  requestRun: PolicyRun | undefined,
+  read: PolicyRead,
   startedNow: string | undefined,
   now: number,
+  vanished: Failure | undefined,
 ): Pick<BackupPolicyStatus, "lastRequest"> => {
+  const { status } = read
+  const request = requestIn(read.object.metadata.annotations)
+  const requestRun = request === undefined ? undefined : read.runs.find((r) => r.request === request)
   if (request !== undefined && startedNow !== undefined) return { lastRequest: { id: request, pod: startedNow, time: formatRfc3339Utc(now) } }
   if (request !== undefined && requestRun !== undefined && status.lastRequest?.id !== request)
-    return { lastRequest: { id: request, pod: requestRun.pod, time: formatRfc3339Utc(requestRun.startedAt) } }
-  return status.lastRequest === undefined ? {} : { lastRequest: status.lastRequest }
+    return { lastRequest: requestOutcome({ id: request, pod: requestRun.pod, time: formatRfc3339Utc(requestRun.startedAt) }, read, vanished) }
+  return status.lastRequest === undefined ? {} : { lastRequest: requestOutcome(status.lastRequest, read, vanished) }
+}
+
+type HandledRequest = NonNullable<BackupPolicyStatus["lastRequest"]>
+
+/**
+ * The request with what its pod came to once it ended, recorded once: `backup-now` reads it there, since a later
+ * backup replaces `lastSuccessfulBackup` and `lastFailure` (the next one can end before it looks again).
+ */
+const requestOutcome = (request: HandledRequest, { status, runs }: PolicyRead, vanished: Failure | undefined): HandledRequest => {
+  if (request.backup !== undefined || request.failure !== undefined) return request
+  const run = runs.find((r) => r.pod === request.pod)
+  if (run?.outcome._tag === "Complete") return { ...request, backup: successOf(run) }
+  if (run?.outcome._tag === "Failed") return { ...request, failure: failureOf(run) }
+  if (vanished?.pod === request.pod) return { ...request, failure: vanished }
+  // Its pod gone, an operator from before this record wrote its end only there.
+  if (status.lastSuccessfulBackup?.pod === request.pod) return { ...request, backup: status.lastSuccessfulBackup }
+  if (status.lastFailure?.pod === request.pod) return { ...request, failure: status.lastFailure }
+  return request
 }
 
 /** What the status records of the revisions' settle clock: only for a policy that backs up on revision changes. */

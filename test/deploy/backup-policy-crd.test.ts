@@ -7,6 +7,7 @@ import * as YAML from "yaml"
 import { defaultBackoff } from "../../src/domain/backup-schedule.ts"
 import { defaultOperands } from "../../src/domain/operands.ts"
 import { emptyPolicyMemory, policyDesiredState } from "../../src/domain/policy-desired-state.ts"
+import { backupRequestAnnotation } from "../../src/domain/policy-pod.ts"
 import { formatRfc3339Utc } from "../../src/domain/rfc3339.ts"
 import { hour, podsArb, revisions, t0 } from "../domain/policy-pods.ts"
 import { bad, good, policy, s3 } from "../support/backup-policy-examples.ts"
@@ -120,13 +121,24 @@ describe("BackupPolicy CRD and the status the operator writes", () => {
     pods: podsArb("nightly"),
     later: fc.integer({ min: 0, max: 6 * hour }),
     revisionsReadable: fc.boolean(),
+    // The newest pod started for a person's request (backup-now): the status records what it came to in lastRequest.
+    requested: fc.boolean(),
   })
 
   it("accepts every status the operator writes (conditions' reasons, times, sizes), and the printer columns read it", () => {
     fc.assert(
-      fc.property(worldArb, ({ spec, pods, later, revisionsReadable }) => {
+      fc.property(worldArb, ({ spec, pods: kept, later, revisionsReadable, requested }) => {
+        const request = requested && kept.length > 0 ? { [backupRequestAnnotation]: "r1" } : undefined
+        const pods = request === undefined ? kept : kept.map((p, i) => (i === kept.length - 1 ? { ...p, annotations: { ...p.annotations, ...request } } : p))
         const object = {
-          metadata: { name: "nightly", uid: "uid-nightly", generation: 1, creationTimestamp: formatRfc3339Utc(t0 - 48 * hour), resourceVersion: "1" },
+          metadata: {
+            name: "nightly",
+            uid: "uid-nightly",
+            generation: 1,
+            creationTimestamp: formatRfc3339Utc(t0 - 48 * hour),
+            resourceVersion: "1",
+            ...(request === undefined ? {} : { annotations: request }),
+          },
           spec: { store: { pvc: { claimName: "backups" } }, ...spec },
         }
         const desired = policyDesiredState(
@@ -147,6 +159,8 @@ describe("BackupPolicy CRD and the status the operator writes", () => {
         )
         const status = JSON.parse(JSON.stringify(desired.policies[0]!.status)) as Record<string, unknown>
         expect(openApiProblems(statusSchema, status, "$.status")).toEqual([])
+        if (request !== undefined && pods.at(-1)!.phase !== "Running")
+          expect(Object.keys(status.lastRequest as object)).toContain(pods.at(-1)!.phase === "Succeeded" ? "backup" : "failure")
         const written = { ...object, status }
         expect(column(jsonPathOf("State"), written)).toMatch(/^[A-Za-z]+$/)
         const succeeded = pods.some((p) => p.phase === "Succeeded")

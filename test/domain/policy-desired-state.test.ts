@@ -381,6 +381,37 @@ describe("policyDesiredState on a person's request (the policy's backup-requeste
     expect(statusOf(next).lastRequest).toEqual({ id: "r1", pod: pod.name, time: formatRfc3339Utc(t0) })
   })
 
+  const createdName = (writes: ReadonlyArray<PolicyWrite>) => (creates(writes)[0] as { pod: { metadata: { name: string } } }).pod.metadata.name
+
+  it("records the backup its pod stored in lastRequest, kept once later runs replaced lastSuccessfulBackup and lastFailure and its pod is gone", () => {
+    const first = sync(observedOf([requested({ schedule: "0 * * * *" }, "r1", { lastScheduleTime: formatRfc3339Utc(t0) })], [], t0 + 60_000))
+    const pod = createdName(first.writes)
+    const done = sync(finishAll({ ...first.next, now: t0 + 5 * 60_000 }))
+    const recorded = statusOf(done.next).lastRequest
+    expect(recorded?.backup?.pod).toBe(pod)
+    expect(recorded?.backup).toEqual(statusOf(done.next).lastSuccessfulBackup)
+    // A scheduled backup stored since, the next one failed, and the request's pod deleted (by the history limit, say).
+    const pods = [podOf("nightly", 7, t0 + hour, "complete"), podOf("nightly", 8, t0 + 2 * hour, "upload-failed")]
+    const after = sync({ ...done.next, now: t0 + 3 * hour, pods })
+    expect(statusOf(after.next).lastSuccessfulBackup?.pod).toBe("backup-nightly-7")
+    expect(statusOf(after.next).lastFailure?.pod).toBe("backup-nightly-8")
+    expect(statusOf(after.next).lastRequest).toEqual(recorded)
+  })
+
+  it("records its pod's failure in lastRequest, and a pod deleted before it ended as one", () => {
+    const first = sync(observedOf([requested({}, "r1")], [], t0))
+    const pod = createdName(first.writes)
+    const failedPod = { ...podOf("nightly", 0, t0, "upload-failed"), name: pod, annotations: first.next.pods[0]!.annotations }
+    const failed = sync({ ...first.next, now: t0 + 5 * 60_000, pods: [failedPod] })
+    expect(statusOf(failed.next).lastRequest?.failure).toMatchObject({
+      pod,
+      reason: "BackupUploadFailed",
+      message: expect.stringContaining("store unreachable"),
+    })
+    const vanished = sync({ ...first.next, now: t0 + 5 * 60_000, pods: [] })
+    expect(statusOf(vanished.next).lastRequest?.failure).toMatchObject({ pod, reason: "PodDeleted" })
+  })
+
   it("an empty value asks for nothing", () => {
     expect(creates(sync(observedOf([requested({}, " ")], [], t0)).writes)).toEqual([])
   })
@@ -396,6 +427,9 @@ describe("policyDesiredState on a person's request (the policy's backup-requeste
           observed = finishAll({ ...next, now: next.now + 60_000 })
         }
         expect(started).toBe(1)
+        // Its pod ended, the status says what that pod stored.
+        const { lastRequest } = statusOf(sync(observed).next)
+        expect(lastRequest?.backup?.pod).toBe(lastRequest?.pod)
       }),
     )
   })

@@ -160,9 +160,12 @@ export const runPolicyStages = Effect.fn("demoPolicyStages")(function* (ctx: Pol
       ).pipe(Effect.mapError((e) => new DemoFailed({ stage: "backup-now", message: e.message })))
       yield* Effect.forEach(said, (line) => ctx.say(`backup-now | ${line}`), { discard: true })
       const status = policyStatusOf(ctx.cluster, policy.name)
-      const id = status?.lastSuccessfulBackup?.id ?? ""
-      if (status?.lastRequest === undefined || status.lastSuccessfulBackup?.pod !== status.lastRequest.pod)
-        return yield* new DemoFailed({ stage: "backup-now", message: "backup-now exited 0, but the policy's newest backup is not the one it asked for" })
+      const id = status?.lastRequest?.backup?.id ?? ""
+      if (id === "" || status?.lastSuccessfulBackup?.id !== id)
+        return yield* new DemoFailed({
+          stage: "backup-now",
+          message: "backup-now exited 0, but the policy records no backup stored for its request as its newest",
+        })
       const listing = yield* listStore(ctx.entry, swift, policy)
       const kept = new Set(listing.map((b) => b.id))
       const pruned = second.listing.map((b) => b.id).filter((b) => !kept.has(b))

@@ -7,6 +7,7 @@
  */
 import { Clock, Effect, Ref, Result } from "effect"
 import { defaultBackoff, type Backoff } from "../../domain/backup-schedule.ts"
+import { droppedFields } from "../../domain/dropped-fields.ts"
 import {
   policyDesiredState,
   policyDiff,
@@ -241,11 +242,7 @@ const announceRefusal = (
  */
 const announceDroppedStatusFields = (written: object, stored: BackupPolicyObject, memory: Ref.Ref<PolicyMemory>) =>
   Effect.gen(function* () {
-    const kept = typeof stored.status === "object" && stored.status !== null ? stored.status : {}
-    const dropped = Object.keys(written)
-      .filter((key) => !Object.hasOwn(kept, key))
-      .sort()
-      .join(", ")
+    const dropped = droppedFields(written, stored.status ?? {}).join(", ")
     if (dropped === "" || (yield* Ref.get(memory)).droppedStatusFields === dropped) return
     yield* Ref.update(memory, (m) => ({ ...m, droppedStatusFields: dropped }))
     yield* Effect.logWarning(

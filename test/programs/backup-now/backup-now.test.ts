@@ -108,6 +108,50 @@ describe("backupNow following its pod", () => {
     }),
   )
 
+  it.effect("ends with its own pod's backup when a later backup ended too before it looked again (the status's lastRequest keeps it)", () =>
+    Effect.gen(function* () {
+      const { cluster, lines, run } = yield* follow({ timeoutMs: 600_000, pollMs: 60_000 })
+      yield* TestClock.adjust(1_000)
+      const request = annotationOf(cluster)!
+      startPod(cluster, request)
+      yield* TestClock.adjust(60_000)
+      // Within one poll, the request's pod stored its backup, and the next (scheduled) one failed after storing another.
+      const own = { id: "2026-12-07_100100", time: "2026-12-07T10:01:00Z", pod: "backup-nightly-1", location: "s3://b/p/2026-12-07_100100/" }
+      Result.getOrThrow(
+        cluster.updateStatus(backupPolicyType, undefined, "nightly", {
+          lastRequest: { id: request, pod: "backup-nightly-1", time: "2026-12-07T10:00:00Z", backup: own },
+          lastSuccessfulBackup: { id: "2026-12-07_100500", time: "2026-12-07T10:05:00Z", pod: "backup-nightly-2" },
+          lastFailure: { time: "2026-12-07T10:09:00Z", pod: "backup-nightly-3", reason: "BackupUploadFailed" },
+        }),
+      )
+      yield* TestClock.adjust(60_000)
+      const result = yield* Fiber.join(run)
+      expect(lines.at(-1)).toBe("pod backup-nightly-1 stored backup 2026-12-07_100100 at s3://b/p/2026-12-07_100100/")
+      expect(Result.isSuccess(result) && result.success).toMatchObject({ pod: "backup-nightly-1", backup: own })
+    }),
+  )
+
+  it.effect("fails with its own pod's failure when a later backup then succeeded before it looked again", () =>
+    Effect.gen(function* () {
+      const { cluster, run } = yield* follow({ timeoutMs: 600_000, pollMs: 60_000 })
+      yield* TestClock.adjust(1_000)
+      const request = annotationOf(cluster)!
+      startPod(cluster, request)
+      yield* TestClock.adjust(60_000)
+      const failure = { time: "2026-12-07T10:01:00Z", pod: "backup-nightly-1", reason: "BackupUploadFailed", message: "store unreachable" }
+      Result.getOrThrow(
+        cluster.updateStatus(backupPolicyType, undefined, "nightly", {
+          lastRequest: { id: request, pod: "backup-nightly-1", time: "2026-12-07T10:00:00Z", failure },
+          lastSuccessfulBackup: { id: "2026-12-07_100500", time: "2026-12-07T10:05:00Z", pod: "backup-nightly-2" },
+          lastFailure: { time: "2026-12-07T10:09:00Z", pod: "backup-nightly-3", reason: "BackupUploadFailed" },
+        }),
+      )
+      yield* TestClock.adjust(60_000)
+      const result = yield* Fiber.join(run)
+      expect(Result.isFailure(result) && result.failure).toMatchObject({ _tag: "BackupRequestFailed", pod: "backup-nightly-1", reason: "BackupUploadFailed" })
+    }),
+  )
+
   it.effect("without leave to get pods (Forbidden), follows the policy's status alone and asks for the pod once", () =>
     Effect.gen(function* () {
       const { cluster, lines, run } = yield* follow({ timeoutMs: 5_000, pollMs: 1_000 })

@@ -20,7 +20,48 @@ const olderCrd = (type: { readonly resource: string }, object: Obj) => {
   return Result.succeed({ ...object, status })
 }
 
+/** Admission as an API server with the BackupPolicy CRD of the version before `lastRequest` recorded its pod's end. */
+const crdBeforeRequestOutcome = (type: { readonly resource: string }, object: Obj) => {
+  const status = object.status as { lastRequest?: Record<string, unknown> } | undefined
+  if (type.resource !== backupPolicyType.resource || status?.lastRequest === undefined) return Result.succeed(object)
+  const { backup: _backup, failure: _failure, ...lastRequest } = status.lastRequest
+  return Result.succeed({ ...object, status: { ...status, lastRequest } })
+}
+
 describe("BackupPolicies under a CRD older than the operator", () => {
+  it("names a nested field the API server drops (lastRequest.failure, of the version before it)", async () => {
+    const time = { ms: Date.parse("2026-12-07T10:00:00Z") }
+    const cluster = makeSimulatedCluster({ seed: 3, now: () => new Date(time.ms), admission: crdBeforeRequestOutcome })
+    seedOperators(cluster, { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 5, "kube-scheduler": 6 })
+    const policy = createPolicy(cluster, "nightly", { schedule: "0 0 1 1 *" })
+    const metadata = policy.metadata as Record<string, unknown>
+    Result.getOrThrow(cluster.replace(backupPolicyType, { ...policy, metadata: { ...metadata, annotations: { [backupRequestAnnotation]: "r1" } } }))
+    const memory = Effect.runSync(Ref.make(emptyPolicyMemory))
+    const config = policyReconcileConfig(defaultReconcileConfig({ settleMs: 0, identity: "older-crd" }))
+    const warnings: Array<string> = []
+    const capture = Logger.layer([Logger.make(({ logLevel, message }) => void (logLevel === "Warn" && warnings.push(String(message))))])
+    const sync = () =>
+      Effect.runPromise(
+        reconcilePolicies(config, memory).pipe(
+          Effect.provide(SimulatedKube.inMemory(cluster)),
+          Effect.provide(capture),
+          Effect.provideService(Clock.Clock, handClock(time)),
+        ),
+      )
+    await sync()
+    const [pod] = cluster.list(podType, ns, `${policyNameLabel}=nightly`)
+    const name = (pod!.metadata as { name: string }).name
+    const terminated = { exitCode: 1, reason: "Error", finishedAt: "2026-12-07T10:01:00Z" }
+    Result.getOrThrow(cluster.updateStatus(podType, ns, name, { phase: "Failed", initContainerStatuses: [{ name: "backup-init", state: { terminated } }] }))
+    for (let i = 0; i < 3; i++) {
+      time.ms += 60_000
+      await sync()
+    }
+    expect(warnings.filter((w) => w.includes("dropped the BackupPolicy status fields"))).toEqual([
+      expect.stringMatching(/status fields lastRequest\.failure that this operator wrote: /),
+    ])
+  })
+
   it("warns once that the API server drops lastRequest, naming the CRD to apply; the request still starts one backup", async () => {
     const time = { ms: Date.parse("2026-12-07T10:00:00Z") }
     const cluster = makeSimulatedCluster({ seed: 2, now: () => new Date(time.ms), admission: olderCrd })
