@@ -48,6 +48,17 @@ export const backupUploadCommand = Command.make(
       "leftover-grace",
       "With a retention rule: incomplete backups and abandoned multipart uploads in the store are removed once older than this (default 24h)",
     ),
+    storeName: Flag.String("store-name").pipe(
+      Flag.filter(
+        (s) => /^[a-z][a-z0-9+.-]*:\/\/[^\s/]+(\/[^\s]*)?$/.test(s) && !s.endsWith("/"),
+        () => "a URL with no trailing slash, like pvc://backups",
+      ),
+      Flag.optional,
+      Flag.withMetavar("URL"),
+      Flag.withDescription(
+        "How the printed location and the report name the store, before <prefix>/<backup-id>/ (default: s3://bucket, or the directory's absolute path); the backup pod gives pvc://<claim> for its volume",
+      ),
+    ),
     reportFile: Flag.String("report-file").pipe(
       Flag.optional,
       Flag.withMetavar("FILE"),
@@ -84,6 +95,7 @@ export const backupUploadCommand = Command.make(
           },
           flags,
         )
+        const named = Option.isSome(flags.storeName) ? { ...store, url: flags.storeName.value } : store
         const { upload: report, prune } = yield* uploadThenPrune({
           backupDir: flags.backupDir,
           prefix,
@@ -94,7 +106,7 @@ export const backupUploadCommand = Command.make(
             Effect.logInfo(`uploading ${name} (${formatBytes(size)}${name.endsWith(".age") ? ", age-encrypted" : ""}) to ${store.location}`),
           protection: { recipients, signingKey },
           trustedKeys,
-        }).pipe(Effect.provide(Layer.merge(Layer.succeed(BackupStore, BackupStore.of(store)), DiskSpace.live)))
+        }).pipe(Effect.provide(Layer.merge(Layer.succeed(BackupStore, BackupStore.of(named)), DiskSpace.live)))
         const bytes = report.files.reduce((n, f) => n + f.size, 0)
         const seconds = Math.max((Date.now() - started) / 1000, 0.001)
         yield* Effect.logInfo(

@@ -254,6 +254,8 @@ const uploadContainer = (
     `${store.deadlineSeconds}s`,
     ...retentionArgs(store.retention),
     ...optional("--report-file", store.reportFile),
+    // The report names the volume as the policy does, not by where this pod mounts it.
+    ...optional("--store-name", store.claimName === undefined ? undefined : `pvc://${store.claimName}`),
     ...optional("--recipients-file", store.recipientsSecret === undefined ? undefined : backupPodPaths.recipientsFile),
     ...optional("--resources-recipients-file", store.resourcesRecipientsSecret === undefined ? undefined : backupPodPaths.resourcesRecipientsFile),
     // Encrypting makes the stored manifest a new one: it is signed here, not by backup-create's signature.

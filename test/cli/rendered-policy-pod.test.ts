@@ -33,16 +33,18 @@ beforeAll(async () => {
 const noAwsVariables = { AWS_ACCESS_KEY_ID: "", AWS_SECRET_ACCESS_KEY: "", AWS_SESSION_TOKEN: "", AWS_CA_BUNDLE: "", AWS_ENDPOINT_URL: "", AWS_REGION: "" }
 
 /** The pod rendered for a policy storing into the test server, through its YAML (what the API server gets). */
-const policyPod = (): BackupPod => {
+const s3Store = () => ({
+  s3: { bucket, prefix: "nightly", endpoint: server.endpoint, region: server.region, forcePathStyle: true, credentialsSecret: { name: "keys" } },
+})
+
+const policyPod = (store: Record<string, unknown> = s3Store()): BackupPod => {
   const policy = decodeBackupPolicy({
     apiVersion: "backup.openshift.io/v1alpha1",
     kind: "BackupPolicy",
     metadata: { name: "nightly", uid: "0b7e4c1a-1111-4222-8333-444455556666" },
     spec: {
       schedule: "0 2 * * *",
-      store: {
-        s3: { bucket, prefix: "nightly", endpoint: server.endpoint, region: server.region, forcePathStyle: true, credentialsSecret: { name: "keys" } },
-      },
+      store,
       retention: { keepLast: 2 },
       verify: "Full",
     },
@@ -98,10 +100,27 @@ describe("a policy's rendered pod against Swift", { timeout: 300_000 }, () => {
     const report = Result.getOrThrow(parseBackupPodReport(readFileSync(termination, "utf8")))
     const manifest = readManifest(dir)
     expect(report).toMatchObject({ id: manifest.timestamp, verified: true, verifyMode: "Full", pruned: 0, etcdRevision: manifest.etcd.revision })
-    expect(report.location).toMatch(new RegExp(`^s3://${bucket}\\b.*/nightly/${manifest.timestamp}/$`))
+    expect(report.location).toBe(`s3://${bucket}/nightly/${manifest.timestamp}/`)
     const list = await runCli(["list", `s3://${bucket}/nightly`, "--json"], { env: { ...noAwsVariables, ...s3Env(server) } })
     expect(list.status, list.stderr).toBe(0)
     expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ id: report.id, complete: true, verified: true, verifyMode: "Full" })])
+  })
+
+  it("on a volume, the report names the policy's claim and subPath (pvc://claim/subPath/id/), not the pod's mount path", async () => {
+    const pod = policyPod({ pvc: { claimName: "etcd-backups", subPath: "prod" } })
+    const dir = copyBackup(backup, join(tempDir("pvc", work), "backup"))
+    const volume = tempDir("pvc-volume", work)
+    const termination = join(work, "termination-log-pvc")
+    const upload = await runAsPod(container(pod, "backup-upload")!, {
+      [backupPodPaths.backupDir]: dir,
+      [backupPodPaths.storeDir]: volume,
+      [backupPodPaths.terminationLog]: termination,
+    })
+    expect(upload.status, upload.stderr).toBe(0)
+    const { timestamp } = readManifest(dir)
+    expect(Result.getOrThrow(parseBackupPodReport(readFileSync(termination, "utf8"))).location).toBe(`pvc://etcd-backups/prod/${timestamp}/`)
+    expect(upload.stdout).toBe(`pvc://etcd-backups/prod/${timestamp}/\n`)
+    expect(readFileSync(join(volume, "prod", timestamp, "backup-manifest.json"), "utf8")).toBe(readFileSync(join(dir, "backup-manifest.json"), "utf8"))
   })
 
   it("a failing verify exits non-zero, so the kubelet never starts backup-upload", async () => {

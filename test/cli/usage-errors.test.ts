@@ -65,6 +65,7 @@ const usageErrors: ReadonlyArray<readonly [flag: string, args: ReadonlyArray<str
   ["<dir>", ["verify", "s3://backups", "--backup-id", "2026-01-02_030405"]],
   ...flagCases(["list", "s3://backups"], { "--prefix": ["a/../b"], "--cluster-id": ["a/b"] }),
   ...flagCases(["backup-upload", "--backup-dir", work], { "--store": ["s3://backups"] }),
+  ...flagCases(["backup-upload", "--store", work, "--backup-dir", work], { "--store-name": ["pvc://", "pvc://claim/", "no-scheme", "pvc://a b"] }),
   ...flagCases(["backup-create"], { "--backup-dir": [""] }, revisions),
   // Exited 1 ([RevisionsFlagInvalid]) after the command had started, not as a usage error.
   ...flagCases(["backup-create", "--backup-dir", work], { "--revisions": ["etcd=3", "etcd=0,kube-apiserver=7,kube-controller-manager=7,kube-scheduler=7"] }),

@@ -418,7 +418,7 @@ describe("renderBackupPod with a store", () => {
     const pod = renderBackupPod(revisions, { store: { claimName: "backups", clusterId: "c0ffee", partSize: "8Mi", partsInFlight: 2, deadlineSeconds: 600 } })
     const upload = pod.spec.initContainers.at(-1)!
     expect(upload.command.join(" ")).toBe(
-      "cluster-backup backup-upload --backup-dir /backup --store /var/lib/cluster-backup/store --cluster-id c0ffee --part-size 8Mi --parts-in-flight 2 --deadline 600s",
+      "cluster-backup backup-upload --backup-dir /backup --store /var/lib/cluster-backup/store --cluster-id c0ffee --part-size 8Mi --parts-in-flight 2 --deadline 600s --store-name pvc://backups",
     )
     expect(upload.env).toEqual([defaultVolumeLimits])
     expect(upload.volumeMounts).toContainEqual({ name: "store", mountPath: backupPodPaths.storeDir })

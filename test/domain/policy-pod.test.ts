@@ -228,7 +228,10 @@ describe("renderPolicyBackupPod", () => {
       if (policy.spec.store.pvc !== undefined) {
         expect(flag("--store")).toBe(backupPodPaths.storeDir)
         expect(flag("--prefix")).toBe(policy.spec.store.pvc.subPath)
+        // The report names the claim (the CRD's pvc://claim/subPath/id), not the pod's mount path.
+        expect(flag("--store-name")).toBe(`pvc://${policy.spec.store.pvc.claimName}`)
       } else {
+        expect(flag("--store-name")).toBeUndefined()
         expect(flag("--store")).toBe(
           `s3://${policy.spec.store.s3!.bucket}${policy.spec.store.s3!.prefix === undefined ? "" : `/${policy.spec.store.s3!.prefix}`}`,
         )

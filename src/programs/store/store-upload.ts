@@ -271,5 +271,5 @@ export const uploadBackup = Effect.fn("uploadBackup")(function* (
   yield* onFile(manifestFileName, bytes.length)
   files.push(yield* store.putBytes(objectKey(prefix, id, manifestFileName), bytes))
   yield* abortLeftUploads(left)
-  return { id, location: `${store.location}/${objectKey(prefix, id, "")}`, files, manifest, verified } satisfies UploadReport
+  return { id, location: `${store.url}/${objectKey(prefix, id, "")}`, files, manifest, verified } satisfies UploadReport
 }, Effect.scoped)

@@ -65,6 +65,11 @@ export interface BackupStoreShape {
   /** Where the store is, for messages (`s3://bucket`, `/mnt/backups`): never a credential. */
   readonly location: string
   /**
+   * How a backup's location names the store, before the backup's key: `s3://bucket`, or the directory's absolute path
+   * (`--store-name` gives another, as the backup pod gives `pvc://<claim>` for its volume).
+   */
+  readonly url: string
+  /**
    * Uploads a local file, opened by `backup-file.ts`'s opener: only a regular file (a FIFO or a
    * device is refused at once), never read past its size at open or `maxBytes`. With `sha256`,
    * fails (and stores nothing) when the file's differs.

@@ -8,7 +8,7 @@
  * directory goes with its last file; one a killed run left empty is listed by `emptyFolders` for prune to remove.
  */
 import { mkdir, readdir, rm, rmdir, stat, statfs } from "node:fs/promises"
-import { dirname, join } from "node:path"
+import { dirname, join, resolve } from "node:path"
 import { Effect, Layer } from "effect"
 import { compareKeys, type EmptyFolder, type PendingUpload, type StoredObject } from "../../domain/store-layout.ts"
 import { BackupFileRefused, openBackupFile, readBackupFileBytes } from "../backup-file.ts"
@@ -337,6 +337,7 @@ export const makeDirectoryStore = (root: string, { refreshEveryMs = defaultRefre
 
   return {
     location: store,
+    url: resolve(root),
     // A directory's copy needs no metadata up front: a growing file is copied once written.
     putFile: (key, path, options) =>
       (options?.growing?.written(options.growing.size) ?? Effect.void).pipe(Effect.andThen(put(key, path, options?.sha256, options?.maxBytes))),

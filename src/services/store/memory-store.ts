@@ -144,6 +144,7 @@ export const makeMemoryStore = (options: MemoryStoreOptions = {}): MemoryStore =
 
   return {
     location: store,
+    url: store.replace(/\/+$/, ""),
     versioning: Effect.succeed(options.versioning ?? { _tag: "Known", status: "Unversioned" }),
     objects,
     uploads,

@@ -30,6 +30,7 @@ export const makeS3Store = (endpoint: S3Endpoint, options: S3TransferOptions = d
 
   return {
     location: client.store,
+    url: `s3://${client.endpoint.bucket}`,
     ...makeS3Uploads(client, heads),
     freeBytes,
     ...makeS3Downloads(client, heads),
