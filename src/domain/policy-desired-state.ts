@@ -511,7 +511,14 @@ const decidePolicy = (
     name,
     uid: object.metadata.uid,
     create,
-    deletions: historyDeletions(runs, spec.successfulPodsHistoryLimit ?? historyDefaults.successful, spec.failedPodsHistoryLimit ?? historyDefaults.failed),
+    deletions: historyDeletions(
+      runs,
+      spec.successfulPodsHistoryLimit ?? historyDefaults.successful,
+      spec.failedPodsHistoryLimit ?? historyDefaults.failed,
+    ).filter(
+      // While the status does not record the request (a CRD that prunes lastRequest), its pod is what says it was taken.
+      (pod) => pod !== requestRun?.pod || status.lastRequest?.id === request || requestRun.overdue,
+    ),
     status: desired,
     events,
     warning:

@@ -412,6 +412,30 @@ describe("policyDesiredState on a person's request (the policy's backup-requeste
     expect(statusOf(vanished.next).lastRequest?.failure).toMatchObject({ pod, reason: "PodDeleted" })
   })
 
+  it("under a CRD that prunes lastRequest (older than the operator), its pod is the record: the history limit keeps it, and no second backup starts", () => {
+    fc.assert(
+      fc.property(worldArb, fc.integer({ min: 2, max: 8 }), ({ policy, pods, now }, syncs) => {
+        const withoutLastRequest = (observed: PolicyObserved): PolicyObserved => ({
+          ...observed,
+          policies: observed.policies.map((p) => {
+            const { lastRequest: _pruned, ...status } = (p.status ?? {}) as BackupPolicyStatus
+            return { ...p, status }
+          }),
+        })
+        let observed = observedOf([{ ...policy, metadata: { ...policy.metadata, annotations: { [backupRequestAnnotation]: "r" } } }], pods, now)
+        let started = 0
+        for (let i = 0; i < syncs; i++) {
+          const { writes, next } = sync(observed)
+          started += creates(writes).filter((w) => annotationsOf(w)[backupRequestAnnotation] === "r").length
+          // Another backup ends between syncs, so the history limits keep deleting.
+          const more = podOf("nightly", 100 + i, next.now, "complete")
+          observed = withoutLastRequest(finishAll({ ...next, now: next.now + 60_000, pods: [...next.pods, more] }))
+        }
+        expect(started).toBe(1)
+      }),
+    )
+  })
+
   it("an empty value asks for nothing", () => {
     expect(creates(sync(observedOf([requested({}, " ")], [], t0)).writes)).toEqual([])
   })
