@@ -35,6 +35,11 @@ describe("cluster-backup demo", () => {
     expect(files.some((f) => /^static_kuberesources_\d{4}-\d\d-\d\d_\d{6}\.tar\.gz$/.test(f))).toBe(true)
     expect(files).toContain("backup-manifest.json")
     expect(run.stdout).toContain("verify: every check passed")
+    // Every stage is counted: the headings run 1/n to n/n.
+    const headings = [...run.stdout.matchAll(/^==> (\d+)\/(\d+) /gm)].map((m) => `${m[1]}/${m[2]}`)
+    expect(headings).toEqual(headings.map((_h, i) => `${i + 1}/${headings.length}`))
+    // A child's log lines read as its other lines (not logfmt).
+    expect(run.stdout).not.toMatch(/\| timestamp=/)
     expect(run.stdout).toMatch(/verify --test-restore\s+passed/)
     expect(run.stdout).toMatch(/revision pairing\s+consistent/)
     // The proof of the bundle on a cluster with encryption at rest: the snapshot's secrets and configmaps open with the
@@ -87,7 +92,7 @@ describe("cluster-backup demo", () => {
     let sent = false
     const run = await runDemo(["--work-dir", work], {
       during: async (child) => {
-        while (!child.ended() && !child.stdout().includes("==> 5/12")) await sleep(20)
+        while (!child.ended() && !child.stdout().includes("==> 5/13")) await sleep(20)
         if (child.ended()) return
         sent = true
         await sleep(300)
@@ -108,7 +113,7 @@ describe("cluster-backup demo", () => {
       env: { TMPDIR: tmp },
       during: async (child) => {
         pid = child.pid
-        while (!child.ended() && !child.stdout().includes("==> 3/12")) await sleep(20)
+        while (!child.ended() && !child.stdout().includes("==> 3/13")) await sleep(20)
         child.kill("SIGKILL")
       },
     })
@@ -124,7 +129,7 @@ describe("cluster-backup demo", () => {
     const next = await runDemo([], {
       env: { TMPDIR: tmp },
       during: async (child) => {
-        while (!child.ended() && !child.stdout().includes("==> 2/12")) await sleep(20)
+        while (!child.ended() && !child.stdout().includes("==> 2/13")) await sleep(20)
         child.kill("SIGINT")
       },
     })

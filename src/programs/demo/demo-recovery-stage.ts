@@ -19,6 +19,7 @@ import { readLatestAvailableRevision } from "../../domain/revisions.ts"
 import { makeDirectories } from "../../services/atomic-files.ts"
 import { backupPolicyType, operatorTypes } from "../../services/kube/resources.ts"
 import { redeploymentControllers } from "../../simulation/redeployment-controllers.ts"
+import { childLogLine } from "./child-log-line.ts"
 import type { DemoStageContext } from "./demo-stage-context.ts"
 import { DemoFailed } from "./demo-wait.ts"
 import { runLocalContainer } from "./local-kubelet.ts"
@@ -225,11 +226,12 @@ export const runRecoveryStage = (ctx: RecoveryContext) =>
         runLocalContainer(
           "redeploy",
           ctx.entry,
-          redeployArgs,
+          ["--log-format", "json", ...redeployArgs],
           {},
           (line) => {
-            lines.push(line)
-            if (/ is on all \d+ nodes$/.test(line)) rolledOut.push(line)
+            const shown = childLogLine(line)
+            lines.push(shown)
+            if (/ is on all \d+ nodes$/.test(shown)) rolledOut.push(shown)
           },
           "lines",
         ),

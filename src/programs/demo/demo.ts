@@ -34,6 +34,7 @@ import { formatSummary, stageHeading, type DemoSummary } from "./demo-report.ts"
 import { awaitValue, DemoFailed } from "./demo-wait.ts"
 import { newRevision } from "./etcd-seed.ts"
 import { decodeRunnablePod, runLocalContainer, runLocalPod } from "./local-kubelet.ts"
+import { childLogLine } from "./child-log-line.ts"
 import { demoPolicy, runPolicyStages } from "./demo-policy-stages.ts"
 import { runRecoveryStage } from "./demo-recovery-stage.ts"
 import { startLocalSwift, stopLocalSwift, swiftScriptFor } from "./local-swift.ts"
@@ -52,7 +53,7 @@ export interface DemoOptions {
 
 export { DemoFailed } from "./demo-wait.ts"
 
-const stages = 12
+const stages = 13
 
 const renderedRevisions = (cluster: SimulatedCluster): { yaml: string; revisions: RevisionSet } | undefined => {
   const yaml = (cluster.get(configMapType, ns, backupPodConfigMapName)?.data as Record<string, string> | undefined)?.[backupPodYamlKey]
@@ -67,18 +68,6 @@ const backupStatusOf = (cluster: SimulatedCluster) => {
   if (data === undefined) return undefined
   const status = decodeBackupStatus(data)
   return Result.isSuccess(status) ? status.success : undefined
-}
-
-/** A child's log line (JSON from `--log-format json`) as one short line. */
-const childLine = (container: string, line: string): string => {
-  try {
-    const entry = JSON.parse(line) as { message?: unknown; level?: string }
-    const message = Array.isArray(entry.message) ? entry.message.join(" ") : String(entry.message)
-    const level = entry.level === "INFO" || entry.level === undefined ? "" : `${entry.level} `
-    return `    ${container} | ${level}${message}`
-  } catch {
-    return `    ${container} | ${line}`
-  }
 }
 
 export const runDemo = Effect.fn("demo")(function* (options: DemoOptions) {
@@ -191,7 +180,7 @@ export const runDemo = Effect.fn("demo")(function* (options: DemoOptions) {
         replace: { "--etcd-endpoints": etcd.clientUrl },
         env: { KUBECONFIG: kubeconfig },
         onStart: (container, args) => say(`${container}: cluster-backup ${args.join(" ").replaceAll(work, "<work>")}`),
-        onLines: (container, lines) => Effect.forEach(lines, (line) => Console.log(childLine(container, line)), { discard: true }),
+        onLines: (container, lines) => Effect.forEach(lines, (line) => Console.log(`    ${container} | ${childLogLine(line)}`), { discard: true }),
       }).pipe(Effect.provide(kubeLayer))
       cluster.terminatePod(ns, podName, run.outcome)
       if (run.failure !== undefined) return yield* run.failure
