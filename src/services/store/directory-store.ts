@@ -337,7 +337,8 @@ export const makeDirectoryStore = (root: string, { refreshEveryMs = defaultRefre
 
   return {
     location: store,
-    url: resolve(root),
+    // A store at / names its backups /<prefix>/<id>/, not //<prefix>/<id>/.
+    url: resolve(root).replace(/\/+$/, ""),
     // A directory's copy needs no metadata up front: a growing file is copied once written.
     putFile: (key, path, options) =>
       (options?.growing?.written(options.growing.size) ?? Effect.void).pipe(Effect.andThen(put(key, path, options?.sha256, options?.maxBytes))),

@@ -36,6 +36,12 @@ const run = Effect.runPromise
 const failure = async (e: Effect.Effect<unknown, unknown>) => JSON.stringify(await Effect.runPromiseExit(e))
 
 describe("the directory store", () => {
+  it("names its backups by the directory's absolute path, with no slash doubled (url)", () => {
+    expect(makeDirectoryStore("/mnt/backups/").url).toBe("/mnt/backups")
+    expect(makeDirectoryStore("/").url).toBe("")
+    expect(makeDirectoryStore("backups").url).toBe(join(process.cwd(), "backups"))
+  })
+
   it("reports the progress of a file copied in and out: the key, the bytes done so far (growing, ending at the size), the size", async () => {
     const base = mkdtempSync(join(tmpdir(), "directory-store-"))
     const root = join(base, "store")
