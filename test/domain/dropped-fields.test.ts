@@ -40,5 +40,7 @@ describe("droppedFields", () => {
     const written = { lastRequest: { id: "r1", pod: "p", backup: { id: "b" } }, conditions: [{ type: "Ready", extra: 1 }] }
     expect(droppedFields(written, { lastRequest: { id: "r1", pod: "p" }, conditions: [{ type: "Ready" }] })).toEqual(["lastRequest.backup"])
     expect(droppedFields(written, {})).toEqual(["conditions", "lastRequest"])
+    // An optional field left undefined is not sent: nothing was dropped.
+    expect(droppedFields({ lastSuccessfulBackup: { id: "b", location: undefined } }, { lastSuccessfulBackup: { id: "b" } })).toEqual([])
   })
 })
