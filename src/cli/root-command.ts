@@ -21,6 +21,7 @@ const subcommands = {
   "prune-host": () => import("./prune-host-command.ts").then((m) => m.pruneHostCommand),
   redeploy: () => import("./redeploy-command.ts").then((m) => m.redeployCommand),
   "backup-now": () => import("./backup-now-command.ts").then((m) => m.backupNowCommand),
+  "backup-pod": () => import("./backup-pod-command.ts").then((m) => m.backupPodCommand),
   "backup-upload": () => import("./backup-upload-command.ts").then((m) => m.backupUploadCommand),
   list: () => import("./list-command.ts").then((m) => m.listCommand),
   download: () => import("./download-command.ts").then((m) => m.downloadCommand),

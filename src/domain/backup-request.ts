@@ -70,6 +70,14 @@ export interface InitContainerState {
   readonly state?: { readonly terminated?: { readonly exitCode: number } | undefined } | undefined
 }
 
+/** The names of a pod spec's init containers, in its order. */
+export const initContainerNames = (spec: Readonly<Record<string, unknown>>): ReadonlyArray<string> =>
+  Array.isArray(spec.initContainers)
+    ? spec.initContainers.flatMap((c: unknown) =>
+        typeof c === "object" && c !== null && typeof (c as { name?: unknown }).name === "string" ? [(c as { name: string }).name] : [],
+      )
+    : []
+
 /**
  * Which step a running backup pod is at, as `oc get pod` counts it: the first of its init containers (in the spec's
  * order) that has not ended well, and how many there are. Undefined once they all have, or for a pod with none.

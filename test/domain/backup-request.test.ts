@@ -1,7 +1,7 @@
 import { fc, test } from "@fast-check/vitest"
 import { describe, expect, it } from "vitest"
 import type { BackupPolicyStatus } from "../../src/domain/backup-policy.ts"
-import { describeProgress, followedRequest, podStep, requestProgress, type RequestedPolicy } from "../../src/domain/backup-request.ts"
+import { describeProgress, followedRequest, initContainerNames, podStep, requestProgress, type RequestedPolicy } from "../../src/domain/backup-request.ts"
 import { backupRequestAnnotation } from "../../src/domain/policy-pod.ts"
 
 const time = "2026-12-07T10:00:00Z"
@@ -109,6 +109,13 @@ describe("podStep", () => {
     if (at === -1) expect(step).toBeUndefined()
     else expect(step).toBe(`${names[at]} (init container ${at + 1} of 4)`)
   })
+
+  test.prop([fc.array(fc.oneof(fc.record({ name: fc.string() }), fc.constant(null), fc.record({ image: fc.string() })))])(
+    "initContainerNames: the named init containers, in the spec's order",
+    (initContainers) => {
+      expect(initContainerNames({ initContainers })).toEqual(initContainers.flatMap((c) => (c !== null && "name" in c ? [c.name] : [])))
+    },
+  )
 
   it("a pod with no init containers has no step", () => {
     expect(podStep([], [])).toBeUndefined()

@@ -6,7 +6,15 @@
  */
 import { Clock, Effect, Result, Schema } from "effect"
 import { BackupPolicyStatus } from "../../domain/backup-policy.ts"
-import { describeProgress, followedRequest, podStep, requestProgress, type RequestedPolicy, type RequestProgress } from "../../domain/backup-request.ts"
+import {
+  describeProgress,
+  followedRequest,
+  initContainerNames,
+  podStep,
+  requestProgress,
+  type RequestedPolicy,
+  type RequestProgress,
+} from "../../domain/backup-request.ts"
 import { formatDuration } from "../../domain/durations.ts"
 import { backupRequestAnnotation } from "../../domain/policy-pod.ts"
 import { shortList } from "../../domain/short-list.ts"
@@ -75,13 +83,6 @@ const requestedView = (object: BackupPolicyObject): RequestedPolicy => {
   }
 }
 
-const initContainerNames = (spec: Readonly<Record<string, unknown>>): ReadonlyArray<string> =>
-  Array.isArray(spec.initContainers)
-    ? spec.initContainers.flatMap((c: unknown) =>
-        typeof c === "object" && c !== null && typeof (c as { name?: unknown }).name === "string" ? [(c as { name: string }).name] : [],
-      )
-    : []
-
 /**
  * The step the backup pod is at (`podStep`); undefined when it cannot be read. A person who may not get pods
  * (`Forbidden`) is told only the policy's view, and the pod is not asked for again.
@@ -114,7 +115,7 @@ const readPolicy = (kube: Kube["Service"], policy: string, namespace: string) =>
                 names === undefined
                   ? `no BackupPolicy ${policy}: the BackupPolicy CRD is not installed (deploy/backup-policy-crd.yaml)`
                   : names.length === 0
-                    ? `no BackupPolicy ${policy}: the cluster has no BackupPolicy (without one, take a backup with the operator's rendered pod: oc get cm cluster-backup-pod -n ${namespace} -o "jsonpath={.data['backup-pod\\.yaml']}" | oc create -f -)`
+                    ? `no BackupPolicy ${policy}: the cluster has no BackupPolicy (without one, take a backup with the operator's rendered pod: cluster-backup backup-pod --namespace ${namespace}, or oc get cm cluster-backup-pod -n ${namespace} -o "jsonpath={.data['backup-pod\\.yaml']}" | oc create -f -)`
                     : `no BackupPolicy ${policy}: the cluster has ${shortList(names)}`,
             }),
           ),

@@ -28,6 +28,7 @@ import type { BackupPolicyObject, NewPod, Pod } from "../../services/kube/schema
 import { readOperatorFacts } from "./api-revisions.ts"
 import { readProxySecret } from "./proxy-secret.ts"
 import { podView, type ReconcileConfig } from "./reconcile.ts"
+import { stuckOf, waitingOf } from "./pod-waits.ts"
 
 export interface PolicyReconcileConfig extends PolicySettings {
   /** Who writes Events (`reportingInstance`). */
@@ -57,24 +58,6 @@ export const policyReconcileConfig = (config: ReconcileConfig, backoff: Backoff 
 })
 
 const component = "cluster-backup-operator"
-
-/** The PodScheduled condition's words while it is not True (`Unschedulable: 0/3 nodes are available: ...`). */
-const waitingOf = (pod: Pod): string | undefined => {
-  const c = pod.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status !== "True")
-  const words = [c?.reason, c?.message].filter((w) => w !== undefined && w !== "").join(": ")
-  return words === "" ? undefined : words
-}
-
-/** Waits that end by themselves; any other (CreateContainerConfigError, ImagePullBackOff) needs a person. */
-const passingWaits = new Set(["ContainerCreating", "PodInitializing"])
-
-/** The first container that cannot be started: `container <name>: <reason>: <message>`. */
-const stuckOf = (pod: Pod): string | undefined => {
-  const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]
-  const c = statuses.find((s) => s.state?.waiting?.reason !== undefined && !passingWaits.has(s.state.waiting.reason))
-  const w = c?.state?.waiting
-  return c === undefined || w === undefined ? undefined : [`container ${c.name}`, w.reason, w.message].filter((x) => x !== undefined && x !== "").join(": ")
-}
 
 const policyPodView = (pod: Pod) => {
   const deadline = pod.spec.activeDeadlineSeconds

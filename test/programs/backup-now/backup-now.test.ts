@@ -173,7 +173,9 @@ describe("backupNow naming a policy that is not there", () => {
       const result = yield* Fiber.join(run)
       expect(Result.isFailure(result) && result.failure).toMatchObject({
         _tag: "BackupPolicyNotFound",
-        message: expect.stringMatching(/^no BackupPolicy nightly: the cluster has no BackupPolicy \(without one, .*cluster-backup-pod.*\| oc create -f -\)$/),
+        message: expect.stringMatching(
+          /^no BackupPolicy nightly: the cluster has no BackupPolicy \(without one, .*: cluster-backup backup-pod --namespace openshift-etcd, or oc get cm cluster-backup-pod.*\| oc create -f -\)$/,
+        ),
       })
       expect(cluster.requests.some((r) => r.verb === "patch")).toBe(false)
     }),

@@ -1,0 +1,151 @@
+/**
+ * `backup-pod`: a backup without a BackupPolicy, as OpenShift's procedure takes one by hand with the operator's rendered
+ * pod (`oc get cm cluster-backup-pod ... | oc create -f -`): creates that pod and follows it until its backup is complete
+ * and held for `oc cp` (every init container passed), it failed, or the time ran out.
+ */
+import { Clock, Effect, Result, Schema } from "effect"
+import { podOutcome } from "../../domain/backup-pod-outcome.ts"
+import { backupHoldContainerName, backupPodPaths } from "../../domain/backup-pod-names.ts"
+import { initContainerNames, podStep } from "../../domain/backup-request.ts"
+import { formatDuration } from "../../domain/durations.ts"
+import { backupPodConfigMapName, backupPodYamlKey } from "../../domain/operator-desired-state.ts"
+import { revisionsOfBackupPod } from "../../domain/pod-spec.ts"
+import { formatRevisionSet } from "../../domain/revisions.ts"
+import { parseYamlText } from "../../domain/yaml-text.ts"
+import type { KubeError } from "../../services/kube/errors.ts"
+import { Kube } from "../../services/kube/kube.ts"
+import type { NewPod, Pod } from "../../services/kube/schemas.ts"
+import { stuckOf, waitingOf } from "../operator/pod-waits.ts"
+import { podView } from "../operator/reconcile.ts"
+
+export class BackupPodNotRendered extends Schema.TaggedError<BackupPodNotRendered>()("BackupPodNotRendered", {
+  namespace: Schema.String,
+  message: Schema.String,
+}) {}
+
+export class BackupPodFailed extends Schema.TaggedError<BackupPodFailed>()("BackupPodFailed", {
+  pod: Schema.String,
+  reason: Schema.String,
+  message: Schema.String,
+}) {}
+
+export class BackupPodGone extends Schema.TaggedError<BackupPodGone>()("BackupPodGone", {
+  pod: Schema.String,
+  message: Schema.String,
+}) {}
+
+export class BackupPodNotFinished extends Schema.TaggedError<BackupPodNotFinished>()("BackupPodNotFinished", {
+  pod: Schema.String,
+  waitedSeconds: Schema.Number,
+  /** Where the pod stood when the time ran out. */
+  last: Schema.String,
+  message: Schema.String,
+}) {}
+
+export type BackupPodError = BackupPodNotRendered | BackupPodFailed | BackupPodGone | BackupPodNotFinished | KubeError
+
+export interface BackupPodOptions {
+  /** Where the operator renders the pod (its ConfigMap) and where the pod runs. */
+  readonly namespace: string
+  /** How long the backup may take, from the pod's creation until it is held. */
+  readonly timeoutMs: number
+  readonly pollMs: number
+  readonly output: (line: string) => Effect.Effect<void>
+}
+
+export interface BackupPodResult {
+  readonly namespace: string
+  readonly pod: string
+  readonly revisions: string | undefined
+  /** The command that copies the backup off the pod while it holds it. */
+  readonly copy: string
+}
+
+/** The rendered pod, as the operator wrote it into its ConfigMap. */
+const renderedPod = (kube: Kube["Service"], namespace: string) =>
+  Effect.gen(function* () {
+    const notRendered = (why: string) =>
+      new BackupPodNotRendered({
+        namespace,
+        message: `${why}: the operator renders it once it runs and has read the operands' revisions (oc -n ${namespace} get deployment cluster-backup-operator; its log says why it has not)`,
+      })
+    const cm = yield* kube.configMaps
+      .get(namespace, backupPodConfigMapName)
+      .pipe(Effect.catchTag("NotFound", () => Effect.fail(notRendered(`no ConfigMap ${backupPodConfigMapName} in ${namespace}`))))
+    const yaml = cm.data?.[backupPodYamlKey]
+    if (yaml === undefined) return yield* notRendered(`ConfigMap ${backupPodConfigMapName} in ${namespace} has no key ${backupPodYamlKey}`)
+    const parsed = parseYamlText(yaml)
+    if (Result.isFailure(parsed))
+      return yield* notRendered(`ConfigMap ${backupPodConfigMapName}'s ${backupPodYamlKey} is not a pod (${parsed.failure.message})`)
+    return parsed.success as NewPod
+  })
+
+/** One line of where the pod stands while it runs. */
+const describeRunning = (pod: Pod): string => {
+  const stuck = stuckOf(pod)
+  if (stuck !== undefined) return `pod ${pod.metadata.name} cannot start: ${stuck}`
+  const waiting = waitingOf(pod)
+  if (waiting !== undefined) return `pod ${pod.metadata.name} is not scheduled yet: ${waiting}`
+  const step = podStep(initContainerNames(pod.spec), pod.status?.initContainerStatuses ?? [])
+  return step === undefined ? `pod ${pod.metadata.name} is starting` : `pod ${pod.metadata.name} is taking the backup: ${step}`
+}
+
+export const runBackupPod = (options: BackupPodOptions): Effect.Effect<BackupPodResult, BackupPodError, Kube> =>
+  Effect.gen(function* () {
+    const kube = yield* Kube
+    const { namespace } = options
+    const rendered = yield* renderedPod(kube, namespace)
+    const revisions = revisionsOfBackupPod(rendered)
+    const created = yield* kube.pods.create(namespace, rendered)
+    const name = created.metadata.name
+    const startedAt = yield* Clock.currentTimeMillis
+    yield* options.output(
+      `created pod ${name} in ${namespace} from ConfigMap ${backupPodConfigMapName}${revisions === undefined ? "" : ` (revisions ${formatRevisionSet(revisions)})`}`,
+    )
+    let told = ""
+    while (true) {
+      const now = yield* Clock.currentTimeMillis
+      // An API that does not answer for a while is waited through, up to the timeout.
+      const pod = yield* kube.pods.get(namespace, name).pipe(
+        Effect.map((p): Pod | undefined => p),
+        Effect.catchTags({
+          NotFound: () =>
+            Effect.fail(
+              new BackupPodGone({
+                pod: name,
+                message: `pod ${name} was deleted before its backup was complete (by a person, an eviction): run backup-pod again`,
+              }),
+            ),
+          Unavailable: () => Effect.succeed(undefined),
+          Timeout: () => Effect.succeed(undefined),
+        }),
+      )
+      if (pod !== undefined) {
+        const outcome = podOutcome(podView(pod), now)
+        if (outcome._tag === "Complete") {
+          const copy = `oc cp -c ${backupHoldContainerName} ${namespace}/${name}:${backupPodPaths.backupDir} ./backup`
+          yield* options.output(`pod ${name}: the backup is complete and held for oc cp until its backup-hold container ends: ${copy}`)
+          return { namespace, pod: name, revisions: revisions === undefined ? undefined : formatRevisionSet(revisions), copy }
+        }
+        if (outcome._tag === "Failed")
+          return yield* new BackupPodFailed({
+            pod: name,
+            reason: outcome.reason,
+            message: `the backup failed: ${outcome.reason}; see oc -n ${namespace} logs ${name} --all-containers, and delete the pod once read`,
+          })
+        const words = describeRunning(pod)
+        if (words !== told) yield* options.output(words)
+        told = words
+      }
+      if (now - startedAt >= options.timeoutMs) {
+        const last = told === "" ? `pod ${name} not read yet` : told
+        return yield* new BackupPodNotFinished({
+          pod: name,
+          waitedSeconds: Math.round((now - startedAt) / 1000),
+          last,
+          message: `pod ${name} did not complete its backup within ${formatDuration(options.timeoutMs)} (${last}); it was left running: oc -n ${namespace} get pod ${name}`,
+        })
+      }
+      yield* Effect.sleep(options.pollMs)
+    }
+  })

@@ -1,0 +1,121 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Fiber, Result } from "effect"
+import { TestClock } from "effect/testing"
+import { backupPodConfigMapName, backupPodYamlKey } from "../../../src/domain/operator-desired-state.ts"
+import { renderBackupPodYaml } from "../../../src/domain/pod-spec.ts"
+import { runBackupPod } from "../../../src/programs/backup-pod/run-backup-pod.ts"
+import { configMapType, podType } from "../../../src/services/kube/resources.ts"
+import { makeSimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
+import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
+import { ns } from "../operator/reconcile-harness.ts"
+
+const revisions = { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 5, "kube-scheduler": 6 }
+const at = "2026-12-07T10:00:00Z"
+const ended = (exitCode: number, message?: string) => ({ state: { terminated: { exitCode, finishedAt: at, ...(message === undefined ? {} : { message }) } } })
+
+/** A cluster whose operator rendered its pod (unless `rendered` is false), and `runBackupPod` on it in a fiber, its output kept. */
+const follow = (timing: { readonly timeoutMs: number; readonly pollMs: number }, rendered = true) =>
+  Effect.gen(function* () {
+    const cluster = makeSimulatedCluster()
+    if (rendered)
+      Result.getOrThrow(
+        cluster.create(configMapType, {
+          metadata: { name: backupPodConfigMapName, namespace: ns },
+          data: { [backupPodYamlKey]: renderBackupPodYaml(revisions, { namespace: ns }) },
+        }),
+      )
+    const lines: Array<string> = []
+    const run = yield* Effect.forkChild(
+      runBackupPod({ namespace: ns, ...timing, output: (line) => Effect.sync(() => void lines.push(line)) }).pipe(
+        Effect.provide(SimulatedKube.inMemory(cluster)),
+        Effect.result,
+      ),
+    )
+    yield* TestClock.adjust(0)
+    const pods = cluster.list(podType, ns) as ReadonlyArray<{ metadata: { name: string }; spec: { initContainers: ReadonlyArray<{ name: string }> } }>
+    return { cluster, lines, run, pods }
+  })
+
+describe("runBackupPod", () => {
+  it.effect("creates the rendered pod, says which init container it is at, and ends once every one passed with the oc cp command", () =>
+    Effect.gen(function* () {
+      const { cluster, lines, run, pods } = yield* follow({ timeoutMs: 600_000, pollMs: 1_000 })
+      expect(pods).toHaveLength(1)
+      const pod = pods[0]!
+      const names = pod.spec.initContainers.map((c) => c.name)
+      const status = (passed: number) => ({
+        phase: passed === names.length ? "Running" : "Pending",
+        initContainerStatuses: names.slice(0, passed).map((name) => ({ name, ...ended(0) })),
+      })
+      Result.getOrThrow(cluster.updateStatus(podType, ns, pod.metadata.name, status(1)))
+      yield* TestClock.adjust(1_000)
+      Result.getOrThrow(cluster.updateStatus(podType, ns, pod.metadata.name, status(names.length)))
+      yield* TestClock.adjust(1_000)
+      const result = yield* Fiber.join(run)
+      const copy = `oc cp -c backup-hold ${ns}/${pod.metadata.name}:/backup ./backup`
+      expect(Result.isSuccess(result) && result.success).toEqual({
+        namespace: ns,
+        pod: pod.metadata.name,
+        revisions: "etcd=3,kube-apiserver=7,kube-controller-manager=5,kube-scheduler=6",
+        copy,
+      })
+      expect(lines[0]).toBe(
+        `created pod ${pod.metadata.name} in ${ns} from ConfigMap cluster-backup-pod (revisions etcd=3,kube-apiserver=7,kube-controller-manager=5,kube-scheduler=6)`,
+      )
+      expect(lines).toContain(`pod ${pod.metadata.name} is taking the backup: ${names[1]} (init container 2 of ${names.length})`)
+      expect(lines.at(-1)).toBe(`pod ${pod.metadata.name}: the backup is complete and held for oc cp until its backup-hold container ends: ${copy}`)
+    }),
+  )
+
+  it.effect("a failed init container fails it, naming the container and its words", () =>
+    Effect.gen(function* () {
+      const { cluster, run, pods } = yield* follow({ timeoutMs: 600_000, pollMs: 1_000 })
+      const pod = pods[0]!
+      Result.getOrThrow(
+        cluster.updateStatus(podType, ns, pod.metadata.name, {
+          phase: "Failed",
+          initContainerStatuses: [{ name: "backup-init", ...ended(1, "etcd at https://10.0.0.1:2379 did not answer") }],
+        }),
+      )
+      yield* TestClock.adjust(1_000)
+      const result = yield* Fiber.join(run)
+      expect(Result.isFailure(result) && result.failure).toMatchObject({
+        _tag: "BackupPodFailed",
+        pod: pod.metadata.name,
+        message: expect.stringMatching(/^the backup failed: init container backup-init of pod \S+ exited with code 1: etcd at .* did not answer; see oc -n /),
+      })
+    }),
+  )
+
+  it.effect("a pod deleted while it runs ends the wait; one that does not finish in time is left running, saying where it stood", () =>
+    Effect.gen(function* () {
+      const deleted = yield* follow({ timeoutMs: 600_000, pollMs: 1_000 })
+      Result.getOrThrow(deleted.cluster.remove(podType, ns, deleted.pods[0]!.metadata.name))
+      yield* TestClock.adjust(1_000)
+      const gone = yield* Fiber.join(deleted.run)
+      expect(Result.isFailure(gone) && gone.failure._tag).toBe("BackupPodGone")
+
+      const slow = yield* follow({ timeoutMs: 5_000, pollMs: 1_000 })
+      yield* TestClock.adjust(10_000)
+      const late = yield* Fiber.join(slow.run)
+      expect(Result.isFailure(late) && late.failure).toMatchObject({
+        _tag: "BackupPodNotFinished",
+        last: expect.stringMatching(new RegExp(`^pod ${slow.pods[0]!.metadata.name} is taking the backup: backup-init \\(init container 1 of \\d+\\)$`)),
+        message: expect.stringContaining("it was left running"),
+      })
+      expect(slow.cluster.list(podType, ns)).toHaveLength(1)
+    }),
+  )
+
+  it.effect("with no rendered pod, says so and creates nothing", () =>
+    Effect.gen(function* () {
+      const { cluster, run } = yield* follow({ timeoutMs: 5_000, pollMs: 1_000 }, false)
+      const result = yield* Fiber.join(run)
+      expect(Result.isFailure(result) && result.failure).toMatchObject({
+        _tag: "BackupPodNotRendered",
+        message: expect.stringMatching(/^no ConfigMap cluster-backup-pod in openshift-etcd: the operator renders it once it runs/),
+      })
+      expect(cluster.list(podType, ns)).toHaveLength(0)
+    }),
+  )
+})
