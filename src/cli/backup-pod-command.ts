@@ -24,7 +24,9 @@ export const backupPodCommand = Command.make(
     pollInterval: durationFlag("poll-interval", 100, 5_000, "How often the pod is read (default 5s)"),
     json: Flag.Boolean("json").pipe(
       Flag.withDefault(false),
-      Flag.withDescription("One JSON object on stdout (namespace, pod, revisions, and the oc cp command that copies the backup); the progress goes to stderr"),
+      Flag.withDescription(
+        "One JSON object on stdout (namespace, pod, revisions, the oc cp command that copies the backup, and heldUntil once the pod holds it); the progress goes to stderr",
+      ),
     ),
   },
   (flags) =>

@@ -4,6 +4,7 @@
  * and held for `oc cp` (every init container passed), it failed, or the time ran out.
  */
 import { Clock, Effect, Result, Schema } from "effect"
+import { holdWindow } from "../../domain/backup-hold.ts"
 import { podOutcome } from "../../domain/backup-pod-outcome.ts"
 import { backupHoldContainerName, backupPodPaths } from "../../domain/backup-pod-names.ts"
 import { initContainerNames, podStep } from "../../domain/backup-request.ts"
@@ -11,6 +12,7 @@ import { formatDuration } from "../../domain/durations.ts"
 import { backupPodConfigMapName, backupPodYamlKey } from "../../domain/operator-desired-state.ts"
 import { revisionsOfBackupPod } from "../../domain/pod-spec.ts"
 import { formatRevisionSet } from "../../domain/revisions.ts"
+import { formatRfc3339Utc } from "../../domain/rfc3339.ts"
 import { parseYamlText } from "../../domain/yaml-text.ts"
 import type { KubeError } from "../../services/kube/errors.ts"
 import { Kube } from "../../services/kube/kube.ts"
@@ -59,6 +61,8 @@ export interface BackupPodResult {
   readonly revisions: string | undefined
   /** The command that copies the backup off the pod while it holds it. */
   readonly copy: string
+  /** Until when the pod holds it (RFC 3339), once its backup-hold container runs. */
+  readonly heldUntil?: string | undefined
 }
 
 /** The rendered pod, as the operator wrote it into its ConfigMap. */
@@ -124,8 +128,22 @@ export const runBackupPod = (options: BackupPodOptions): Effect.Effect<BackupPod
         const outcome = podOutcome(podView(pod), now)
         if (outcome._tag === "Complete") {
           const copy = `oc cp -c ${backupHoldContainerName} ${namespace}/${name}:${backupPodPaths.backupDir} ./backup`
-          yield* options.output(`pod ${name}: the backup is complete and held for oc cp until its backup-hold container ends: ${copy}`)
-          return { namespace, pod: name, revisions: revisions === undefined ? undefined : formatRevisionSet(revisions), copy }
+          const hold = holdWindow(pod.spec.containers, pod.status?.containerStatuses ?? [])
+          const heldUntil = hold?.untilMs === undefined ? undefined : formatRfc3339Utc(hold.untilMs)
+          const held =
+            heldUntil !== undefined
+              ? `until ${heldUntil}`
+              : hold !== undefined
+                ? `for ${formatDuration(hold.durationMs)} once its ${backupHoldContainerName} container starts`
+                : `until its ${backupHoldContainerName} container ends`
+          yield* options.output(`pod ${name}: the backup is complete and held for oc cp ${held}: ${copy}`)
+          return {
+            namespace,
+            pod: name,
+            revisions: revisions === undefined ? undefined : formatRevisionSet(revisions),
+            copy,
+            ...(heldUntil === undefined ? {} : { heldUntil }),
+          }
         }
         if (outcome._tag === "Failed")
           return yield* new BackupPodFailed({

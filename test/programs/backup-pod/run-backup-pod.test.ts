@@ -46,6 +46,7 @@ describe("runBackupPod", () => {
       const status = (passed: number) => ({
         phase: passed === names.length ? "Running" : "Pending",
         initContainerStatuses: names.slice(0, passed).map((name) => ({ name, ...ended(0) })),
+        ...(passed === names.length ? { containerStatuses: [{ name: "backup-hold", state: { running: { startedAt: at } } }] } : {}),
       })
       Result.getOrThrow(cluster.updateStatus(podType, ns, pod.metadata.name, status(1)))
       yield* TestClock.adjust(1_000)
@@ -58,12 +59,13 @@ describe("runBackupPod", () => {
         pod: pod.metadata.name,
         revisions: "etcd=3,kube-apiserver=7,kube-controller-manager=5,kube-scheduler=6",
         copy,
+        heldUntil: "2026-12-07T11:00:00Z",
       })
       expect(lines[0]).toBe(
         `created pod ${pod.metadata.name} in ${ns} from ConfigMap cluster-backup-pod (revisions etcd=3,kube-apiserver=7,kube-controller-manager=5,kube-scheduler=6)`,
       )
       expect(lines).toContain(`pod ${pod.metadata.name} is taking the backup: ${names[1]} (init container 2 of ${names.length})`)
-      expect(lines.at(-1)).toBe(`pod ${pod.metadata.name}: the backup is complete and held for oc cp until its backup-hold container ends: ${copy}`)
+      expect(lines.at(-1)).toBe(`pod ${pod.metadata.name}: the backup is complete and held for oc cp until 2026-12-07T11:00:00Z: ${copy}`)
     }),
   )
 
