@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { dnsSubdomainProblem } from "../domain/k8s-names.ts"
-import { durationFlag } from "./duration-flag.ts"
+import { followFlags, followOutput } from "./follow-flags.ts"
 import { checkedWith } from "./flag-checks.ts"
 import { kubeFlags, liveKubeLayer } from "./kube-flags.ts"
 import { withLogging } from "./logging.ts"
@@ -26,37 +26,30 @@ export const backupNowCommand = Command.make(
       Flag.withDefault(false),
       Flag.withDescription("Ask for the backup and exit, instead of waiting until it is stored"),
     ),
-    timeout: durationFlag(
-      "timeout",
-      1000,
-      2 * 60 * 60 * 1000,
-      "How long the backup may take, from the request to its end, before the command fails (default 2h)",
-      {
-        unitRequired: ["2h", "90m", "3600s"],
-      },
-    ),
-    pollInterval: durationFlag("poll-interval", 100, 5_000, "How often the policy's status is read (default 5s)"),
-    json: Flag.Boolean("json").pipe(
-      Flag.withDefault(false),
-      Flag.withDescription(
+    ...followFlags({
+      timeoutMs: 2 * 60 * 60 * 1000,
+      timeoutDescription: "How long the backup may take, from the request to its end, before the command fails (default 2h)",
+      timeoutExamples: ["2h", "90m", "3600s"],
+      polled: "the policy's status",
+      jsonDescription:
         "One JSON object on stdout (policy, request, and once stored, pod and backup: id, location, time, revisions, sizes, verdict, verified); the progress goes to stderr",
-      ),
-    ),
+    }),
   },
   (flags) =>
     withLogging(
       Effect.gen(function* () {
         const { backupNow } = yield* Effect.promise(() => import("../programs/backup-now/backup-now.ts"))
-        const progress = flags.json ? process.stderr : process.stdout
-        const result = yield* backupNow({
-          policy: flags.policy,
-          namespace: flags.namespace,
-          wait: !flags.noWait,
-          timeoutMs: flags.timeout,
-          pollMs: flags.pollInterval,
-          output: (line) => Effect.sync(() => void progress.write(`${line}\n`)),
-        }).pipe(Effect.provide(liveKubeLayer(flags)))
-        if (flags.json) yield* Effect.sync(() => void process.stdout.write(`${JSON.stringify(result, null, 2)}\n`))
+        const { output, result } = followOutput(flags.json)
+        yield* result(
+          yield* backupNow({
+            policy: flags.policy,
+            namespace: flags.namespace,
+            wait: !flags.noWait,
+            timeoutMs: flags.timeout,
+            pollMs: flags.pollInterval,
+            output,
+          }).pipe(Effect.provide(liveKubeLayer(flags))),
+        )
       }),
     ),
 ).pipe(

@@ -108,47 +108,39 @@ describe("backupNow following its pod", () => {
     }),
   )
 
-  it.effect("ends with its own pod's backup when a later backup ended too before it looked again (the status's lastRequest keeps it)", () =>
+  /** Its pod's end recorded in lastRequest, and within the same poll a later backup stored and the next one failed. */
+  const endedWithLaterRuns = (outcome: Record<string, unknown>) =>
     Effect.gen(function* () {
       const { cluster, lines, run } = yield* follow({ timeoutMs: 600_000, pollMs: 60_000 })
       yield* TestClock.adjust(1_000)
       const request = annotationOf(cluster)!
       startPod(cluster, request)
       yield* TestClock.adjust(60_000)
-      // Within one poll, the request's pod stored its backup, and the next (scheduled) one failed after storing another.
-      const own = { id: "2026-12-07_100100", time: "2026-12-07T10:01:00Z", pod: "backup-nightly-1", location: "s3://b/p/2026-12-07_100100/" }
       Result.getOrThrow(
         cluster.updateStatus(backupPolicyType, undefined, "nightly", {
-          lastRequest: { id: request, pod: "backup-nightly-1", time: "2026-12-07T10:00:00Z", backup: own },
+          lastRequest: { id: request, pod: "backup-nightly-1", time: "2026-12-07T10:00:00Z", ...outcome },
           lastSuccessfulBackup: { id: "2026-12-07_100500", time: "2026-12-07T10:05:00Z", pod: "backup-nightly-2" },
           lastFailure: { time: "2026-12-07T10:09:00Z", pod: "backup-nightly-3", reason: "BackupUploadFailed" },
         }),
       )
       yield* TestClock.adjust(60_000)
-      const result = yield* Fiber.join(run)
+      return { lines, result: yield* Fiber.join(run) }
+    })
+
+  it.effect("ends with its own pod's backup when later backups ended too before it looked again (the status's lastRequest keeps it)", () =>
+    Effect.gen(function* () {
+      const own = { id: "2026-12-07_100100", time: "2026-12-07T10:01:00Z", pod: "backup-nightly-1", location: "s3://b/p/2026-12-07_100100/" }
+      const { lines, result } = yield* endedWithLaterRuns({ backup: own })
       expect(lines.at(-1)).toBe("pod backup-nightly-1 stored backup 2026-12-07_100100 at s3://b/p/2026-12-07_100100/")
       expect(Result.isSuccess(result) && result.success).toMatchObject({ pod: "backup-nightly-1", backup: own })
     }),
   )
 
-  it.effect("fails with its own pod's failure when a later backup then succeeded before it looked again", () =>
+  it.effect("fails with its own pod's failure when later backups ended too before it looked again", () =>
     Effect.gen(function* () {
-      const { cluster, run } = yield* follow({ timeoutMs: 600_000, pollMs: 60_000 })
-      yield* TestClock.adjust(1_000)
-      const request = annotationOf(cluster)!
-      startPod(cluster, request)
-      yield* TestClock.adjust(60_000)
-      const failure = { time: "2026-12-07T10:01:00Z", pod: "backup-nightly-1", reason: "BackupUploadFailed", message: "store unreachable" }
-      Result.getOrThrow(
-        cluster.updateStatus(backupPolicyType, undefined, "nightly", {
-          lastRequest: { id: request, pod: "backup-nightly-1", time: "2026-12-07T10:00:00Z", failure },
-          lastSuccessfulBackup: { id: "2026-12-07_100500", time: "2026-12-07T10:05:00Z", pod: "backup-nightly-2" },
-          lastFailure: { time: "2026-12-07T10:09:00Z", pod: "backup-nightly-3", reason: "BackupUploadFailed" },
-        }),
-      )
-      yield* TestClock.adjust(60_000)
-      const result = yield* Fiber.join(run)
-      expect(Result.isFailure(result) && result.failure).toMatchObject({ _tag: "BackupRequestFailed", pod: "backup-nightly-1", reason: "BackupUploadFailed" })
+      const failure = { time: "2026-12-07T10:01:00Z", pod: "backup-nightly-1", reason: "BackupInitFailed", message: "etcd did not answer" }
+      const { result } = yield* endedWithLaterRuns({ failure })
+      expect(Result.isFailure(result) && result.failure).toMatchObject({ _tag: "BackupRequestFailed", pod: "backup-nightly-1", reason: "BackupInitFailed" })
     }),
   )
 

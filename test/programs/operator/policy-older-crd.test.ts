@@ -28,26 +28,33 @@ const crdBeforeRequestOutcome = (type: { readonly resource: string }, object: Ob
   return Result.succeed({ ...object, status: { ...status, lastRequest } })
 }
 
+/** Policy `nightly` with request r1 on a cluster behind `admission`, the operator's policy syncs on a hand clock, and its Warnings. */
+const requestedUnder = (admission: typeof olderCrd, seed: number) => {
+  const time = { ms: Date.parse("2026-12-07T10:00:00Z") }
+  const cluster = makeSimulatedCluster({ seed, now: () => new Date(time.ms), admission })
+  seedOperators(cluster, { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 5, "kube-scheduler": 6 })
+  const policy = createPolicy(cluster, "nightly", { schedule: "0 0 1 1 *" })
+  const metadata = policy.metadata as Record<string, unknown>
+  Result.getOrThrow(cluster.replace(backupPolicyType, { ...policy, metadata: { ...metadata, annotations: { [backupRequestAnnotation]: "r1" } } }))
+  const memory = Effect.runSync(Ref.make(emptyPolicyMemory))
+  const config = policyReconcileConfig(defaultReconcileConfig({ settleMs: 0, identity: "older-crd" }))
+  const warnings: Array<string> = []
+  const capture = Logger.layer([Logger.make(({ logLevel, message }) => void (logLevel === "Warn" && warnings.push(String(message))))])
+  const sync = () =>
+    Effect.runPromise(
+      reconcilePolicies(config, memory).pipe(
+        Effect.provide(SimulatedKube.inMemory(cluster)),
+        Effect.provide(capture),
+        Effect.provideService(Clock.Clock, handClock(time)),
+      ),
+    )
+  const dropWarnings = () => warnings.filter((w) => w.includes("dropped the BackupPolicy status fields"))
+  return { time, cluster, sync, dropWarnings }
+}
+
 describe("BackupPolicies under a CRD older than the operator", () => {
   it("names a nested field the API server drops (lastRequest.failure, of the version before it)", async () => {
-    const time = { ms: Date.parse("2026-12-07T10:00:00Z") }
-    const cluster = makeSimulatedCluster({ seed: 3, now: () => new Date(time.ms), admission: crdBeforeRequestOutcome })
-    seedOperators(cluster, { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 5, "kube-scheduler": 6 })
-    const policy = createPolicy(cluster, "nightly", { schedule: "0 0 1 1 *" })
-    const metadata = policy.metadata as Record<string, unknown>
-    Result.getOrThrow(cluster.replace(backupPolicyType, { ...policy, metadata: { ...metadata, annotations: { [backupRequestAnnotation]: "r1" } } }))
-    const memory = Effect.runSync(Ref.make(emptyPolicyMemory))
-    const config = policyReconcileConfig(defaultReconcileConfig({ settleMs: 0, identity: "older-crd" }))
-    const warnings: Array<string> = []
-    const capture = Logger.layer([Logger.make(({ logLevel, message }) => void (logLevel === "Warn" && warnings.push(String(message))))])
-    const sync = () =>
-      Effect.runPromise(
-        reconcilePolicies(config, memory).pipe(
-          Effect.provide(SimulatedKube.inMemory(cluster)),
-          Effect.provide(capture),
-          Effect.provideService(Clock.Clock, handClock(time)),
-        ),
-      )
+    const { time, cluster, sync, dropWarnings } = requestedUnder(crdBeforeRequestOutcome, 3)
     await sync()
     const [pod] = cluster.list(podType, ns, `${policyNameLabel}=nightly`)
     const name = (pod!.metadata as { name: string }).name
@@ -57,35 +64,16 @@ describe("BackupPolicies under a CRD older than the operator", () => {
       time.ms += 60_000
       await sync()
     }
-    expect(warnings.filter((w) => w.includes("dropped the BackupPolicy status fields"))).toEqual([
-      expect.stringMatching(/status fields lastRequest\.failure that this operator wrote: /),
-    ])
+    expect(dropWarnings()).toEqual([expect.stringMatching(/status fields lastRequest\.failure that this operator wrote: /)])
   })
 
   it("warns once that the API server drops lastRequest, naming the CRD to apply; the request still starts one backup", async () => {
-    const time = { ms: Date.parse("2026-12-07T10:00:00Z") }
-    const cluster = makeSimulatedCluster({ seed: 2, now: () => new Date(time.ms), admission: olderCrd })
-    seedOperators(cluster, { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 5, "kube-scheduler": 6 })
-    const policy = createPolicy(cluster, "nightly", { schedule: "0 0 1 1 *" })
-    const metadata = policy.metadata as Record<string, unknown>
-    Result.getOrThrow(cluster.replace(backupPolicyType, { ...policy, metadata: { ...metadata, annotations: { [backupRequestAnnotation]: "r1" } } }))
-    const memory = Effect.runSync(Ref.make(emptyPolicyMemory))
-    const config = policyReconcileConfig(defaultReconcileConfig({ settleMs: 0, identity: "older-crd" }))
-    const warnings: Array<string> = []
-    const capture = Logger.layer([Logger.make(({ logLevel, message }) => void (logLevel === "Warn" && warnings.push(String(message))))])
-    const sync = () =>
-      Effect.runPromise(
-        reconcilePolicies(config, memory).pipe(
-          Effect.provide(SimulatedKube.inMemory(cluster)),
-          Effect.provide(capture),
-          Effect.provideService(Clock.Clock, handClock(time)),
-        ),
-      )
+    const { time, cluster, sync, dropWarnings } = requestedUnder(olderCrd, 2)
     for (let i = 0; i < 4; i++) {
       await sync()
       time.ms += 60_000
     }
-    expect(warnings.filter((w) => w.includes("dropped the BackupPolicy status fields"))).toEqual([
+    expect(dropWarnings()).toEqual([
       expect.stringMatching(/status fields lastRequest that this operator wrote: .*older than the operator; apply deploy\/backup-policy-crd\.yaml/),
     ])
     expect(cluster.list(podType, ns, `${policyNameLabel}=nightly`)).toHaveLength(1)
