@@ -14,7 +14,7 @@ export const backupPodCommand = Command.make(
     ),
     ...followFlags({
       timeoutMs: 60 * 60 * 1000,
-      timeoutDescription: "How long the backup may take, from the pod's creation until it is held, before the command fails (default 1h)",
+      timeoutDescription: "How long the pod is followed until its backup is held, before the command fails (default 1h)",
       timeoutExamples: ["1h", "30m", "1800s"],
       polled: "the pod",
       jsonDescription:
@@ -35,6 +35,6 @@ export const backupPodCommand = Command.make(
     ),
 ).pipe(
   Command.withDescription(
-    "Take a backup without a BackupPolicy (before an upgrade, say): create the backup pod the operator rendered (ConfigMap cluster-backup-pod, as `oc create -f -` of it would) and follow its init containers until the backup is complete and held in the pod for oc cp, which it then prints. Exits non-zero when the operator has rendered no pod, when the pod failed (naming the init container and its words), was deleted, or did not complete within --timeout (it is then left running). Needs get on configmaps and create and get on pods in --namespace.",
+    "Take a backup without a BackupPolicy (before an upgrade, say): create the backup pod the operator rendered (ConfigMap cluster-backup-pod, as `oc create -f -` of it would) and follow its init containers until the backup is complete and held in the pod for oc cp, which it then prints. A pod of that spec still taking its backup (the command run again after a Ctrl-C) is followed instead of creating another. Exits non-zero when the operator has rendered no pod, when the pod failed (naming the init container and its words), was deleted, or did not complete within --timeout (it is then left running). Needs get on configmaps and create and get on pods in --namespace.",
   ),
 )

@@ -1,16 +1,18 @@
 /**
  * `backup-pod`: a backup without a BackupPolicy, as OpenShift's procedure takes one by hand with the operator's rendered
  * pod (`oc get cm cluster-backup-pod ... | oc create -f -`): creates that pod and follows it until its backup is complete
- * and held for `oc cp` (every init container passed), it failed, or the time ran out.
+ * and held for `oc cp` (every init container passed), it failed, or the time ran out. A pod of that spec still taking its
+ * backup (the command run again after a Ctrl-C, say) is followed instead of starting a second snapshot beside it.
  */
 import { Clock, Effect, Result, Schema } from "effect"
 import { holdWindow } from "../../domain/backup-hold.ts"
 import { podOutcome } from "../../domain/backup-pod-outcome.ts"
-import { backupHoldContainerName, backupPodPaths } from "../../domain/backup-pod-names.ts"
+import { backupHoldContainerName, backupPodPaths, backupPodSelector } from "../../domain/backup-pod-names.ts"
 import { initContainerNames, podStep } from "../../domain/backup-request.ts"
 import { formatDuration } from "../../domain/durations.ts"
 import { backupPodConfigMapName, backupPodYamlKey } from "../../domain/operator-desired-state.ts"
 import { revisionsOfBackupPod } from "../../domain/pod-spec.ts"
+import { policyNameLabel } from "../../domain/policy-pod.ts"
 import { formatRevisionSet } from "../../domain/revisions.ts"
 import { formatRfc3339Utc } from "../../domain/rfc3339.ts"
 import { parseYamlText } from "../../domain/yaml-text.ts"
@@ -49,7 +51,7 @@ export type BackupPodError = BackupPodNotRendered | BackupPodFailed | BackupPodG
 export interface BackupPodOptions {
   /** Where the operator renders the pod (its ConfigMap) and where the pod runs. */
   readonly namespace: string
-  /** How long the backup may take, from the pod's creation until it is held. */
+  /** How long the pod is followed until its backup is held. */
   readonly timeoutMs: number
   readonly pollMs: number
   readonly output: (line: string) => Effect.Effect<void>
@@ -94,18 +96,37 @@ const describeRunning = (pod: Pod): string => {
   return step === undefined ? `pod ${pod.metadata.name} is starting` : `pod ${pod.metadata.name} is taking the backup: ${step}`
 }
 
+/** The newest backup pod not of a BackupPolicy that is still taking its backup, if any. */
+const runningManualPod = (kube: Kube["Service"], namespace: string, now: number) =>
+  kube.pods.list(namespace, { labelSelector: backupPodSelector }).pipe(
+    Effect.map((list) =>
+      list.items
+        .filter((p) => p.metadata.labels?.[policyNameLabel] === undefined && p.metadata.deletionTimestamp === undefined)
+        .filter((p) => podOutcome(podView(p), now)._tag === "Running")
+        .sort((a, b) => (b.metadata.creationTimestamp ?? "").localeCompare(a.metadata.creationTimestamp ?? ""))
+        .at(0),
+    ),
+  )
+
 export const runBackupPod = (options: BackupPodOptions): Effect.Effect<BackupPodResult, BackupPodError, Kube> =>
   Effect.gen(function* () {
     const kube = yield* Kube
     const { namespace } = options
     const rendered = yield* renderedPod(kube, namespace)
-    const revisions = revisionsOfBackupPod(rendered)
-    const created = yield* kube.pods.create(namespace, rendered)
-    const name = created.metadata.name
     const startedAt = yield* Clock.currentTimeMillis
-    yield* options.output(
-      `created pod ${name} in ${namespace} from ConfigMap ${backupPodConfigMapName}${revisions === undefined ? "" : ` (revisions ${formatRevisionSet(revisions)})`}`,
-    )
+    const running = yield* runningManualPod(kube, namespace, startedAt)
+    const revisions = revisionsOfBackupPod(running ?? rendered)
+    const ofRevisions = revisions === undefined ? "" : ` (revisions ${formatRevisionSet(revisions)})`
+    let name: string
+    if (running !== undefined) {
+      name = running.metadata.name
+      yield* options.output(
+        `pod ${name}${ofRevisions}, created ${running.metadata.creationTimestamp ?? "earlier"}, is still taking its backup: following it rather than starting a second snapshot beside it`,
+      )
+    } else {
+      name = (yield* kube.pods.create(namespace, rendered)).metadata.name
+      yield* options.output(`created pod ${name} in ${namespace} from ConfigMap ${backupPodConfigMapName}${ofRevisions}`)
+    }
     let told = ""
     while (true) {
       const now = yield* Clock.currentTimeMillis

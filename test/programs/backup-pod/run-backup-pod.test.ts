@@ -1,8 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Result } from "effect"
 import { TestClock } from "effect/testing"
+import { backupPodLabelValues } from "../../../src/domain/backup-pod-names.ts"
 import { backupPodConfigMapName, backupPodYamlKey } from "../../../src/domain/operator-desired-state.ts"
 import { renderBackupPodYaml } from "../../../src/domain/pod-spec.ts"
+import { policyNameLabel } from "../../../src/domain/policy-pod.ts"
 import { runBackupPod } from "../../../src/programs/backup-pod/run-backup-pod.ts"
 import { configMapType, podType } from "../../../src/services/kube/resources.ts"
 import { makeSimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
@@ -106,6 +108,71 @@ describe("runBackupPod", () => {
         message: expect.stringContaining("it was left running"),
       })
       expect(slow.cluster.list(podType, ns)).toHaveLength(1)
+    }),
+  )
+
+  it.effect("run again while its pod still takes the backup (after a Ctrl-C, say), follows that pod instead of starting another", () =>
+    Effect.gen(function* () {
+      const first = yield* follow({ timeoutMs: 5_000, pollMs: 1_000 })
+      yield* TestClock.adjust(10_000)
+      yield* Fiber.join(first.run)
+      const earlier = first.pods[0]!.metadata.name
+      const lines: Array<string> = []
+      const again = yield* Effect.forkChild(
+        runBackupPod({ namespace: ns, timeoutMs: 600_000, pollMs: 1_000, output: (line) => Effect.sync(() => void lines.push(line)) }).pipe(
+          Effect.provide(SimulatedKube.inMemory(first.cluster)),
+          Effect.result,
+        ),
+      )
+      yield* TestClock.adjust(0)
+      expect(first.cluster.list(podType, ns)).toHaveLength(1)
+      expect(lines[0]).toMatch(new RegExp(`^pod ${earlier} \\(revisions etcd=3,.*\\), created \\S+, is still taking its backup: following it`))
+      const names = first.pods[0]!.spec.initContainers.map((c) => c.name)
+      Result.getOrThrow(
+        first.cluster.updateStatus(podType, ns, earlier, { phase: "Running", initContainerStatuses: names.map((name) => ({ name, ...ended(0) })) }),
+      )
+      yield* TestClock.adjust(1_000)
+      const result = yield* Fiber.join(again)
+      expect(Result.isSuccess(result) && result.success.pod).toBe(earlier)
+      // Held, it no longer takes a backup: the next run starts a new one.
+      const third = yield* Effect.forkChild(
+        runBackupPod({ namespace: ns, timeoutMs: 1_000, pollMs: 1_000, output: () => Effect.void }).pipe(
+          Effect.provide(SimulatedKube.inMemory(first.cluster)),
+          Effect.result,
+        ),
+      )
+      yield* TestClock.adjust(0)
+      expect(first.cluster.list(podType, ns)).toHaveLength(2)
+      yield* TestClock.adjust(5_000)
+      yield* Fiber.join(third)
+    }),
+  )
+
+  it.effect("a BackupPolicy's pod running is not followed: a new pod is created", () =>
+    Effect.gen(function* () {
+      const cluster = makeSimulatedCluster()
+      Result.getOrThrow(
+        cluster.create(configMapType, {
+          metadata: { name: backupPodConfigMapName, namespace: ns },
+          data: { [backupPodYamlKey]: renderBackupPodYaml(revisions, { namespace: ns }) },
+        }),
+      )
+      Result.getOrThrow(
+        cluster.create(podType, {
+          metadata: { name: "backup-nightly-1", namespace: ns, labels: { ...backupPodLabelValues, [policyNameLabel]: "nightly" } },
+          spec: { initContainers: [{ name: "backup-init", image: "i" }], containers: [{ name: "backup-hold", image: "i" }] },
+        }),
+      )
+      const run = yield* Effect.forkChild(
+        runBackupPod({ namespace: ns, timeoutMs: 1_000, pollMs: 1_000, output: () => Effect.void }).pipe(
+          Effect.provide(SimulatedKube.inMemory(cluster)),
+          Effect.result,
+        ),
+      )
+      yield* TestClock.adjust(0)
+      expect(cluster.list(podType, ns)).toHaveLength(2)
+      yield* TestClock.adjust(5_000)
+      yield* Fiber.join(run)
     }),
   )
 
