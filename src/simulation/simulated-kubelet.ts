@@ -51,6 +51,34 @@ export const terminatedPodStatus = (pod: Readonly<Record<string, unknown>>, outc
   }
 }
 
+/**
+ * The `.status` of a rendered backup pod whose init containers ended with `outcome` at `at` and whose main container (the
+ * hold keeping /backup for `oc cp`) runs since then.
+ */
+export const heldPodStatus = (pod: Readonly<Record<string, unknown>>, outcome: PodOutcome, at: string) => {
+  const spec = isJsonObject(pod.spec) ? pod.spec : {}
+  const metadata = isJsonObject(pod.metadata) ? pod.metadata : {}
+  const running = (Array.isArray(spec.containers) ? spec.containers : []).flatMap((container: unknown) =>
+    isJsonObject(container) && typeof container.name === "string"
+      ? [
+          {
+            name: container.name,
+            ready: true,
+            restartCount: 0,
+            image: typeof container.image === "string" ? container.image : "",
+            state: { running: { startedAt: at } },
+          },
+        ]
+      : [],
+  )
+  return {
+    phase: "Running",
+    startTime: metadata.creationTimestamp,
+    initContainerStatuses: containerStatuses(spec.initContainers, outcome, at),
+    containerStatuses: running,
+  }
+}
+
 /** The container of a policy's backup pod that stores the backup and reports it (`backup-pod-report.ts`). */
 export const uploadContainer = "backup-upload"
 

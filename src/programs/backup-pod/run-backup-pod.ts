@@ -46,7 +46,13 @@ export class BackupPodNotFinished extends Schema.TaggedError<BackupPodNotFinishe
   message: Schema.String,
 }) {}
 
-export type BackupPodError = BackupPodNotRendered | BackupPodFailed | BackupPodGone | BackupPodNotFinished | KubeError
+/** The pod completed its backup, but its hold ended before this saw it held: the backup went with the pod's volume. */
+export class BackupPodNotHeld extends Schema.TaggedError<BackupPodNotHeld>()("BackupPodNotHeld", {
+  pod: Schema.String,
+  message: Schema.String,
+}) {}
+
+export type BackupPodError = BackupPodNotRendered | BackupPodFailed | BackupPodGone | BackupPodNotFinished | BackupPodNotHeld | KubeError
 
 export interface BackupPodOptions {
   /** Where the operator renders the pod (its ConfigMap) and where the pod runs. */
@@ -147,6 +153,14 @@ export const runBackupPod = (options: BackupPodOptions): Effect.Effect<BackupPod
       )
       if (pod !== undefined) {
         const outcome = podOutcome(podView(pod), now)
+        const holdEnded =
+          pod.status?.phase === "Succeeded" ||
+          pod.status?.containerStatuses?.some((c) => c.name === backupHoldContainerName && c.state?.terminated !== undefined)
+        if (outcome._tag === "Complete" && holdEnded)
+          return yield* new BackupPodNotHeld({
+            pod: name,
+            message: `pod ${name} completed its backup, but its ${backupHoldContainerName} container has ended since: the backup went with the pod's volume; run backup-pod again and copy the backup within the hold time`,
+          })
         if (outcome._tag === "Complete") {
           const copy = `oc cp -c ${backupHoldContainerName} ${namespace}/${name}:${backupPodPaths.backupDir} ./backup`
           const hold = holdWindow(pod.spec.containers, pod.status?.containerStatuses ?? [])

@@ -22,7 +22,8 @@ import { describeFileSystemFailure } from "../../services/file-system-error.ts"
 import * as SimulatedKube from "../../simulation/simulated-kube.ts"
 import { openShiftFixture } from "../../simulation/openshift-fixtures.ts"
 import { configMapType, podType } from "../../services/kube/resources.ts"
-import { makeSimulatedCluster, type Obj, type SimulatedCluster } from "../../simulation/simulated-cluster.ts"
+import { makeSimulatedCluster, type SimulatedCluster } from "../../simulation/simulated-cluster.ts"
+import { heldPodStatus } from "../../simulation/simulated-kubelet.ts"
 import { startLocalEtcd } from "../../services/local-etcd.ts"
 import { generateTlsBundle } from "../../services/tls-certs.ts"
 import { readBackupManifest } from "../backup-dir/backup-manifest-file.ts"
@@ -160,16 +161,31 @@ export const runDemo = Effect.fn("demo")(function* (options: DemoOptions) {
     }),
   )
 
-  // 5. The backup pod, from the rendered YAML.
+  // 5. The backup pod, from the rendered YAML, created and followed by backup-pod.
   const afterBackup = yield* stage(
     "backup pod: init containers as local processes",
     Effect.gen(function* () {
       const pod = yield* Effect.fromResult(decodeRunnablePod(first.yaml))
-      const podObject = parseYamlText(first.yaml)
-      const created = Result.isSuccess(podObject) ? cluster.create(podType, podObject.success as Obj) : undefined
-      if (created === undefined) return yield* new DemoFailed({ stage: "backup pod", message: "the rendered pod YAML does not parse" })
-      if (Result.isFailure(created)) return yield* new DemoFailed({ stage: "backup pod", message: created.failure.message })
-      const podName = (created.success.metadata as { name: string }).name
+      const followArgs = ["backup-pod", "--kubeconfig", kubeconfig, "--poll-interval", "200ms", "--timeout", "300s"]
+      yield* say(`cluster-backup ${followArgs.join(" ").replaceAll(work, "<work>")} (creates the pod from ${backupPodConfigMapName} and follows it):`)
+      const followed: Array<string> = []
+      const follower = yield* Effect.forkChild(
+        Effect.exit(
+          runLocalContainer(
+            "backup-pod",
+            options.entry,
+            ["--log-format", "json", ...followArgs],
+            {},
+            (line) => followed.push(childLogLine(line)),
+            (line) => followed.push(line),
+          ),
+        ),
+      )
+      const podName = yield* awaitValue(
+        "backup pod",
+        "the pod backup-pod creates",
+        () => (cluster.list(podType, ns)[0]?.metadata as { name?: string } | undefined)?.name,
+      )
       yield* say(`pod ${podName} created from the YAML; volumes: ${pod.spec.volumes.map((v) => v.name).join(", ")}`)
       yield* makeDirectories(backupDir).pipe(Effect.orDie)
       const run = yield* runLocalPod(pod, {
@@ -182,8 +198,16 @@ export const runDemo = Effect.fn("demo")(function* (options: DemoOptions) {
         onStart: (container, args) => say(`${container}: cluster-backup ${args.join(" ").replaceAll(work, "<work>")}`),
         onLines: (container, lines) => Effect.forEach(lines, (line) => Console.log(`    ${container} | ${childLogLine(line)}`), { discard: true }),
       }).pipe(Effect.provide(kubeLayer))
-      cluster.terminatePod(ns, podName, run.outcome)
+      // Done, the pod holds the backup for oc cp (here it is on this disk already); failed, it ends.
+      const held = cluster.get(podType, ns, podName)
+      if (run.failure === undefined && held !== undefined)
+        Result.getOrThrow(cluster.updateStatus(podType, ns, podName, heldPodStatus(held, run.outcome, new Date().toISOString())))
+      else cluster.terminatePod(ns, podName, run.outcome)
+      const followedExit = yield* Fiber.join(follower)
+      yield* Effect.forEach(followed, (line) => say(`backup-pod | ${line}`), { discard: true })
       if (run.failure !== undefined) return yield* run.failure
+      if (followedExit._tag === "Failure")
+        return yield* new DemoFailed({ stage: "backup pod", message: `backup-pod did not see the backup held: ${followed.at(-1) ?? ""}` })
       const status = yield* awaitValue("backup pod", "backup-status Complete", () => {
         const s = backupStatusOf(cluster)
         return s?.status === "Complete" ? s : undefined

@@ -91,6 +91,23 @@ describe("runBackupPod", () => {
     }),
   )
 
+  it.effect("a pod seen only once its hold ended (Succeeded) fails: the backup went with its volume", () =>
+    Effect.gen(function* () {
+      const { cluster, run, pods } = yield* follow({ timeoutMs: 600_000, pollMs: 1_000 })
+      const pod = pods[0]!
+      const names = [...pod.spec.initContainers.map((c) => c.name), "backup-hold"]
+      Result.getOrThrow(
+        cluster.updateStatus(podType, ns, pod.metadata.name, { phase: "Succeeded", initContainerStatuses: names.map((name) => ({ name, ...ended(0) })) }),
+      )
+      yield* TestClock.adjust(1_000)
+      const result = yield* Fiber.join(run)
+      expect(Result.isFailure(result) && result.failure).toMatchObject({
+        _tag: "BackupPodNotHeld",
+        message: expect.stringContaining("the backup went with the pod's volume; run backup-pod again"),
+      })
+    }),
+  )
+
   it.effect("a pod deleted while it runs ends the wait; one that does not finish in time is left running, saying where it stood", () =>
     Effect.gen(function* () {
       const deleted = yield* follow({ timeoutMs: 600_000, pollMs: 1_000 })
