@@ -35,6 +35,6 @@ export const backupPodCommand = Command.make(
     ),
 ).pipe(
   Command.withDescription(
-    "Take a backup without a BackupPolicy (before an upgrade, say): create the backup pod the operator rendered (ConfigMap cluster-backup-pod, as `oc create -f -` of it would) and follow its init containers until the backup is complete and held in the pod for oc cp, which it then prints. A pod of that spec still taking its backup (the command run again after a Ctrl-C) is followed instead of creating another. Exits non-zero when the operator has rendered no pod, when the pod failed (naming the init container and its words), was deleted, or did not complete within --timeout (it is then left running). Needs get on configmaps and create and get on pods in --namespace.",
+    "Take a backup without a BackupPolicy (before an upgrade, say): create the backup pod the operator rendered (ConfigMap cluster-backup-pod, as `oc create -f -` of it would) and follow its init containers until the backup is complete and held in the pod for oc cp, which it then prints. A pod of that spec still taking its backup (the command run again after a Ctrl-C) is followed instead of creating another. Exits non-zero when the operator has rendered no pod, when the pod failed (naming the init container and its words), was deleted, or did not complete within --timeout (it is then left running). Needs get on configmaps and create and get on pods in --namespace (and list on pods to find one still running).",
   ),
 )

@@ -102,9 +102,10 @@ const describeRunning = (pod: Pod): string => {
   return step === undefined ? `pod ${pod.metadata.name} is starting` : `pod ${pod.metadata.name} is taking the backup: ${step}`
 }
 
-/** The newest backup pod not of a BackupPolicy that is still taking its backup, if any. */
+/** The newest backup pod not of a BackupPolicy that is still taking its backup, if any (none known to a user who may not list pods). */
 const runningManualPod = (kube: Kube["Service"], namespace: string, now: number) =>
   kube.pods.list(namespace, { labelSelector: backupPodSelector }).pipe(
+    Effect.catchTag("Forbidden", () => Effect.succeed({ items: [] as ReadonlyArray<Pod> })),
     Effect.map((list) =>
       list.items
         .filter((p) => p.metadata.labels?.[policyNameLabel] === undefined && p.metadata.deletionTimestamp === undefined)

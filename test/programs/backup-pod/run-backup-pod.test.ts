@@ -9,6 +9,7 @@ import { runBackupPod } from "../../../src/programs/backup-pod/run-backup-pod.ts
 import { configMapType, podType } from "../../../src/services/kube/resources.ts"
 import { makeSimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
+import { Fault } from "../../../src/simulation/faults.ts"
 import { ns } from "../operator/reconcile-harness.ts"
 
 const revisions = { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 5, "kube-scheduler": 6 }
@@ -190,6 +191,30 @@ describe("runBackupPod", () => {
       expect(cluster.list(podType, ns)).toHaveLength(2)
       yield* TestClock.adjust(5_000)
       yield* Fiber.join(run)
+    }),
+  )
+
+  it.effect("a user who may not list pods (Forbidden) still gets the pod created and followed", () =>
+    Effect.gen(function* () {
+      const cluster = makeSimulatedCluster()
+      Result.getOrThrow(
+        cluster.create(configMapType, {
+          metadata: { name: backupPodConfigMapName, namespace: ns },
+          data: { [backupPodYamlKey]: renderBackupPodYaml(revisions, { namespace: ns }) },
+        }),
+      )
+      cluster.faults.inject(Fault.forbidden(), { resource: "pods", verb: "list", times: Number.POSITIVE_INFINITY })
+      const lines: Array<string> = []
+      const run = yield* Effect.forkChild(
+        runBackupPod({ namespace: ns, timeoutMs: 1_000, pollMs: 1_000, output: (line) => Effect.sync(() => void lines.push(line)) }).pipe(
+          Effect.provide(SimulatedKube.inMemory(cluster)),
+          Effect.result,
+        ),
+      )
+      yield* TestClock.adjust(5_000)
+      yield* Fiber.join(run)
+      expect(cluster.list(podType, ns)).toHaveLength(1)
+      expect(lines[0]).toMatch(/^created pod cluster-backup-\S+ in openshift-etcd/)
     }),
   )
 
