@@ -16,17 +16,26 @@ const revisions = { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 5, 
 const at = "2026-12-07T10:00:00Z"
 const ended = (exitCode: number, message?: string) => ({ state: { terminated: { exitCode, finishedAt: at, ...(message === undefined ? {} : { message }) } } })
 
-/** A cluster whose operator rendered its pod (unless `rendered` is false), and `runBackupPod` on it in a fiber, its output kept. */
-const follow = (timing: { readonly timeoutMs: number; readonly pollMs: number }, rendered = true) =>
+type Cluster = ReturnType<typeof makeSimulatedCluster>
+
+/**
+ * A cluster whose operator rendered its pod (unless `rendered` is false; `cluster`: an earlier test's, as it is), made
+ * ready by `prepare`, and `runBackupPod` on it in a fiber, its output kept.
+ */
+const follow = (
+  timing: { readonly timeoutMs: number; readonly pollMs: number },
+  { rendered = true, cluster: given, prepare }: { readonly rendered?: boolean; readonly cluster?: Cluster; readonly prepare?: (cluster: Cluster) => void } = {},
+) =>
   Effect.gen(function* () {
-    const cluster = makeSimulatedCluster()
-    if (rendered)
+    const cluster = given ?? makeSimulatedCluster()
+    if (rendered && given === undefined)
       Result.getOrThrow(
         cluster.create(configMapType, {
           metadata: { name: backupPodConfigMapName, namespace: ns },
           data: { [backupPodYamlKey]: renderBackupPodYaml(revisions, { namespace: ns }) },
         }),
       )
+    prepare?.(cluster)
     const lines: Array<string> = []
     const run = yield* Effect.forkChild(
       runBackupPod({ namespace: ns, ...timing, output: (line) => Effect.sync(() => void lines.push(line)) }).pipe(
@@ -135,14 +144,7 @@ describe("runBackupPod", () => {
       yield* TestClock.adjust(10_000)
       yield* Fiber.join(first.run)
       const earlier = first.pods[0]!.metadata.name
-      const lines: Array<string> = []
-      const again = yield* Effect.forkChild(
-        runBackupPod({ namespace: ns, timeoutMs: 600_000, pollMs: 1_000, output: (line) => Effect.sync(() => void lines.push(line)) }).pipe(
-          Effect.provide(SimulatedKube.inMemory(first.cluster)),
-          Effect.result,
-        ),
-      )
-      yield* TestClock.adjust(0)
+      const { lines, run: again } = yield* follow({ timeoutMs: 600_000, pollMs: 1_000 }, { cluster: first.cluster })
       expect(first.cluster.list(podType, ns)).toHaveLength(1)
       expect(lines[0]).toMatch(new RegExp(`^pod ${earlier} \\(revisions etcd=3,.*\\), created \\S+, is still taking its backup: following it`))
       const names = first.pods[0]!.spec.initContainers.map((c) => c.name)
@@ -153,41 +155,23 @@ describe("runBackupPod", () => {
       const result = yield* Fiber.join(again)
       expect(Result.isSuccess(result) && result.success.pod).toBe(earlier)
       // Held, it no longer takes a backup: the next run starts a new one.
-      const third = yield* Effect.forkChild(
-        runBackupPod({ namespace: ns, timeoutMs: 1_000, pollMs: 1_000, output: () => Effect.void }).pipe(
-          Effect.provide(SimulatedKube.inMemory(first.cluster)),
-          Effect.result,
-        ),
-      )
-      yield* TestClock.adjust(0)
+      const third = yield* follow({ timeoutMs: 1_000, pollMs: 1_000 }, { cluster: first.cluster })
       expect(first.cluster.list(podType, ns)).toHaveLength(2)
       yield* TestClock.adjust(5_000)
-      yield* Fiber.join(third)
+      yield* Fiber.join(third.run)
     }),
   )
 
   it.effect("a BackupPolicy's pod running is not followed: a new pod is created", () =>
     Effect.gen(function* () {
-      const cluster = makeSimulatedCluster()
-      Result.getOrThrow(
-        cluster.create(configMapType, {
-          metadata: { name: backupPodConfigMapName, namespace: ns },
-          data: { [backupPodYamlKey]: renderBackupPodYaml(revisions, { namespace: ns }) },
-        }),
-      )
-      Result.getOrThrow(
-        cluster.create(podType, {
-          metadata: { name: "backup-nightly-1", namespace: ns, labels: { ...backupPodLabelValues, [policyNameLabel]: "nightly" } },
-          spec: { initContainers: [{ name: "backup-init", image: "i" }], containers: [{ name: "backup-hold", image: "i" }] },
-        }),
-      )
-      const run = yield* Effect.forkChild(
-        runBackupPod({ namespace: ns, timeoutMs: 1_000, pollMs: 1_000, output: () => Effect.void }).pipe(
-          Effect.provide(SimulatedKube.inMemory(cluster)),
-          Effect.result,
-        ),
-      )
-      yield* TestClock.adjust(0)
+      const policyPod = (cluster: Cluster) =>
+        Result.getOrThrow(
+          cluster.create(podType, {
+            metadata: { name: "backup-nightly-1", namespace: ns, labels: { ...backupPodLabelValues, [policyNameLabel]: "nightly" } },
+            spec: { initContainers: [{ name: "backup-init", image: "i" }], containers: [{ name: "backup-hold", image: "i" }] },
+          }),
+        )
+      const { cluster, run } = yield* follow({ timeoutMs: 1_000, pollMs: 1_000 }, { prepare: policyPod })
       expect(cluster.list(podType, ns)).toHaveLength(2)
       yield* TestClock.adjust(5_000)
       yield* Fiber.join(run)
@@ -196,21 +180,8 @@ describe("runBackupPod", () => {
 
   it.effect("a user who may not list pods (Forbidden) still gets the pod created and followed", () =>
     Effect.gen(function* () {
-      const cluster = makeSimulatedCluster()
-      Result.getOrThrow(
-        cluster.create(configMapType, {
-          metadata: { name: backupPodConfigMapName, namespace: ns },
-          data: { [backupPodYamlKey]: renderBackupPodYaml(revisions, { namespace: ns }) },
-        }),
-      )
-      cluster.faults.inject(Fault.forbidden(), { resource: "pods", verb: "list", times: Number.POSITIVE_INFINITY })
-      const lines: Array<string> = []
-      const run = yield* Effect.forkChild(
-        runBackupPod({ namespace: ns, timeoutMs: 1_000, pollMs: 1_000, output: (line) => Effect.sync(() => void lines.push(line)) }).pipe(
-          Effect.provide(SimulatedKube.inMemory(cluster)),
-          Effect.result,
-        ),
-      )
+      const forbidden = (cluster: Cluster) => cluster.faults.inject(Fault.forbidden(), { resource: "pods", verb: "list", times: Number.POSITIVE_INFINITY })
+      const { cluster, lines, run } = yield* follow({ timeoutMs: 1_000, pollMs: 1_000 }, { prepare: forbidden })
       yield* TestClock.adjust(5_000)
       yield* Fiber.join(run)
       expect(cluster.list(podType, ns)).toHaveLength(1)
@@ -220,7 +191,7 @@ describe("runBackupPod", () => {
 
   it.effect("with no rendered pod, says so and creates nothing", () =>
     Effect.gen(function* () {
-      const { cluster, run } = yield* follow({ timeoutMs: 5_000, pollMs: 1_000 }, false)
+      const { cluster, run } = yield* follow({ timeoutMs: 5_000, pollMs: 1_000 }, { rendered: false })
       const result = yield* Fiber.join(run)
       expect(Result.isFailure(result) && result.failure).toMatchObject({
         _tag: "BackupPodNotRendered",
