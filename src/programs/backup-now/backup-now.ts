@@ -6,21 +6,14 @@
  */
 import { Clock, Effect, Result, Schema } from "effect"
 import { BackupPolicyStatus } from "../../domain/backup-policy.ts"
-import {
-  describeProgress,
-  followedRequest,
-  initContainerNames,
-  podStep,
-  requestProgress,
-  type RequestedPolicy,
-  type RequestProgress,
-} from "../../domain/backup-request.ts"
+import { describeProgress, followedRequest, requestProgress, type RequestedPolicy, type RequestProgress } from "../../domain/backup-request.ts"
 import { formatDuration } from "../../domain/durations.ts"
 import { backupRequestAnnotation } from "../../domain/policy-pod.ts"
 import { shortList } from "../../domain/short-list.ts"
 import type { KubeError } from "../../services/kube/errors.ts"
 import { Kube } from "../../services/kube/kube.ts"
 import type { BackupPolicyObject } from "../../services/kube/schemas.ts"
+import { stepOf } from "../operator/pod-waits.ts"
 
 export class BackupPolicyNotFound extends Schema.TaggedError<BackupPolicyNotFound>()("BackupPolicyNotFound", {
   policy: Schema.String,
@@ -90,7 +83,7 @@ const requestedView = (object: BackupPolicyObject): RequestedPolicy => {
 const readStep = (kube: Kube["Service"], namespace: string, pod: string, readable: { allowed: boolean }) =>
   readable.allowed
     ? kube.pods.get(namespace, pod).pipe(
-        Effect.map((p) => podStep(initContainerNames(p.spec), p.status?.initContainerStatuses ?? [])),
+        Effect.map(stepOf),
         Effect.catch((e) =>
           Effect.sync(() => {
             if (e._tag === "Forbidden") readable.allowed = false

@@ -8,18 +8,18 @@ import { Clock, Effect, Result, Schema } from "effect"
 import { holdWindow } from "../../domain/backup-hold.ts"
 import { podOutcome } from "../../domain/backup-pod-outcome.ts"
 import { backupHoldContainerName, backupPodPaths, backupPodSelector } from "../../domain/backup-pod-names.ts"
-import { initContainerNames, podStep } from "../../domain/backup-request.ts"
 import { formatDuration } from "../../domain/durations.ts"
 import { backupPodConfigMapName, backupPodYamlKey } from "../../domain/operator-desired-state.ts"
 import { revisionsOfBackupPod } from "../../domain/pod-spec.ts"
 import { policyNameLabel } from "../../domain/policy-pod.ts"
 import { formatRevisionSet } from "../../domain/revisions.ts"
 import { formatRfc3339Utc } from "../../domain/rfc3339.ts"
+import { firstKeyedProblem } from "../../domain/schema-errors.ts"
 import { parseYamlText } from "../../domain/yaml-text.ts"
 import type { KubeError } from "../../services/kube/errors.ts"
 import { Kube } from "../../services/kube/kube.ts"
-import type { NewPod, Pod } from "../../services/kube/schemas.ts"
-import { stuckOf, waitingOf } from "../operator/pod-waits.ts"
+import { NewPod, type Pod } from "../../services/kube/schemas.ts"
+import { stepOf, stuckOf, waitingOf } from "../operator/pod-waits.ts"
 import { podView } from "../operator/reconcile.ts"
 
 export class BackupPodNotRendered extends Schema.TaggedError<BackupPodNotRendered>()("BackupPodNotRendered", {
@@ -73,6 +73,8 @@ export interface BackupPodResult {
   readonly heldUntil?: string | undefined
 }
 
+const decodeNewPod = Schema.decodeUnknownResult(NewPod)
+
 /** The rendered pod, as the operator wrote it into its ConfigMap. */
 const renderedPod = (kube: Kube["Service"], namespace: string) =>
   Effect.gen(function* () {
@@ -89,7 +91,12 @@ const renderedPod = (kube: Kube["Service"], namespace: string) =>
     const parsed = parseYamlText(yaml)
     if (Result.isFailure(parsed))
       return yield* notRendered(`ConfigMap ${backupPodConfigMapName}'s ${backupPodYamlKey} is not a pod (${parsed.failure.message})`)
-    return parsed.success as NewPod
+    const pod = decodeNewPod(parsed.success)
+    if (Result.isFailure(pod)) {
+      const { key, message } = firstKeyedProblem(pod.failure)
+      return yield* notRendered(`ConfigMap ${backupPodConfigMapName}'s ${backupPodYamlKey} is not a pod (${key === "" ? message : `${key}: ${message}`})`)
+    }
+    return pod.success
   })
 
 /** One line of where the pod stands while it runs. */
@@ -98,7 +105,7 @@ const describeRunning = (pod: Pod): string => {
   if (stuck !== undefined) return `pod ${pod.metadata.name} cannot start: ${stuck}`
   const waiting = waitingOf(pod)
   if (waiting !== undefined) return `pod ${pod.metadata.name} is not scheduled yet: ${waiting}`
-  const step = podStep(initContainerNames(pod.spec), pod.status?.initContainerStatuses ?? [])
+  const step = stepOf(pod)
   return step === undefined ? `pod ${pod.metadata.name} is starting` : `pod ${pod.metadata.name} is taking the backup: ${step}`
 }
 

@@ -1,5 +1,12 @@
-/** Why a backup pod waits, read from its status: not scheduled yet, or a container its kubelet cannot start. */
+/**
+ * Where a backup pod stands, read from its spec and status: not scheduled yet, a container its kubelet cannot start,
+ * or the init container it is at.
+ */
+import { initContainerNames, podStep } from "../../domain/backup-request.ts"
 import type { Pod } from "../../services/kube/schemas.ts"
+
+/** The init container the pod is at, as `oc get pod` counts it (`podStep`). */
+export const stepOf = (pod: Pod): string | undefined => podStep(initContainerNames(pod.spec), pod.status?.initContainerStatuses ?? [])
 
 /** The PodScheduled condition's words while it is not True (`Unschedulable: 0/3 nodes are available: ...`). */
 export const waitingOf = (pod: Pod): string | undefined => {

@@ -189,6 +189,22 @@ describe("runBackupPod", () => {
     }),
   )
 
+  it.effect("a rendered pod that is no pod (the ConfigMap edited by hand) is refused, and nothing is created", () =>
+    Effect.gen(function* () {
+      const edited = (cluster: Cluster) =>
+        Result.getOrThrow(
+          cluster.create(configMapType, { metadata: { name: backupPodConfigMapName, namespace: ns }, data: { [backupPodYamlKey]: "- not\n- a pod\n" } }),
+        )
+      const { cluster, run } = yield* follow({ timeoutMs: 5_000, pollMs: 1_000 }, { rendered: false, prepare: edited })
+      const result = yield* Fiber.join(run)
+      expect(Result.isFailure(result) && result.failure).toMatchObject({
+        _tag: "BackupPodNotRendered",
+        message: expect.stringMatching(/^ConfigMap cluster-backup-pod's backup-pod\.yaml is not a pod \(.+\): the operator renders it/),
+      })
+      expect(cluster.list(podType, ns)).toHaveLength(0)
+    }),
+  )
+
   it.effect("with no rendered pod, says so and creates nothing", () =>
     Effect.gen(function* () {
       const { cluster, run } = yield* follow({ timeoutMs: 5_000, pollMs: 1_000 }, { rendered: false })
