@@ -2,7 +2,8 @@
  * `backup-pod`: a backup without a BackupPolicy, as OpenShift's procedure takes one by hand with the operator's rendered
  * pod (`oc get cm cluster-backup-pod ... | oc create -f -`): creates that pod and follows it until its backup is complete
  * and held for `oc cp` (every init container passed), it failed, or the time ran out. A pod of that spec still taking its
- * backup (the command run again after a Ctrl-C, say) is followed instead of starting a second snapshot beside it.
+ * backup (the command run again after a Ctrl-C, say) is followed instead of starting a second snapshot beside it, unless
+ * it takes the revisions before the ones rendered now.
  */
 import { Clock, Effect, Result, Schema } from "effect"
 import { holdWindow } from "../../domain/backup-hold.ts"
@@ -12,7 +13,7 @@ import { formatDuration } from "../../domain/durations.ts"
 import { backupPodConfigMapName, backupPodYamlKey } from "../../domain/operator-desired-state.ts"
 import { revisionsOfBackupPod } from "../../domain/pod-spec.ts"
 import { policyNameLabel } from "../../domain/policy-pod.ts"
-import { formatRevisionSet } from "../../domain/revisions.ts"
+import { formatRevisionSet, revisionSetsEqual } from "../../domain/revisions.ts"
 import { formatRfc3339Utc } from "../../domain/rfc3339.ts"
 import { firstKeyedProblem } from "../../domain/schema-errors.ts"
 import { parseYamlText } from "../../domain/yaml-text.ts"
@@ -109,6 +110,13 @@ const describeRunning = (pod: Pod): string => {
   return step === undefined ? `pod ${pod.metadata.name} is starting` : `pod ${pod.metadata.name} is taking the backup: ${step}`
 }
 
+/** Whether two backup pods take their backups at the same revisions (neither naming them counts as the same). */
+const sameRevisions = (a: unknown, b: unknown): boolean => {
+  const ra = revisionsOfBackupPod(a)
+  const rb = revisionsOfBackupPod(b)
+  return ra === undefined || rb === undefined ? ra === rb : revisionSetsEqual(ra, rb)
+}
+
 /** The newest backup pod not of a BackupPolicy that is still taking its backup, if any (none known to a user who may not list pods). */
 const runningManualPod = (kube: Kube["Service"], namespace: string, now: number) =>
   kube.pods.list(namespace, { labelSelector: backupPodSelector }).pipe(
@@ -128,7 +136,15 @@ export const runBackupPod = (options: BackupPodOptions): Effect.Effect<BackupPod
     const { namespace } = options
     const rendered = yield* renderedPod(kube, namespace)
     const startedAt = yield* Clock.currentTimeMillis
-    const running = yield* runningManualPod(kube, namespace, startedAt)
+    const newest = yield* runningManualPod(kube, namespace, startedAt)
+    // A pod of revisions since rolled out would hand over a backup of the ones before: a new pod takes the current ones.
+    const running = newest !== undefined && sameRevisions(newest, rendered) ? newest : undefined
+    if (newest !== undefined && running === undefined) {
+      const before = revisionsOfBackupPod(newest)
+      yield* options.output(
+        `pod ${newest.metadata.name}${before === undefined ? "" : ` (revisions ${formatRevisionSet(before)})`} still takes a backup of revisions since rolled out: starting one of the current revisions`,
+      )
+    }
     const revisions = revisionsOfBackupPod(running ?? rendered)
     const ofRevisions = revisions === undefined ? "" : ` (revisions ${formatRevisionSet(revisions)})`
     let name: string

@@ -162,6 +162,28 @@ describe("runBackupPod", () => {
     }),
   )
 
+  it.effect("a running pod of revisions since rolled out is not followed: a new pod takes the current revisions", () =>
+    Effect.gen(function* () {
+      const first = yield* follow({ timeoutMs: 1_000, pollMs: 1_000 })
+      yield* TestClock.adjust(5_000)
+      yield* Fiber.join(first.run)
+      const earlier = first.pods[0]!.metadata.name
+      const rolled = { ...revisions, "kube-apiserver": 8 }
+      Result.getOrThrow(
+        first.cluster.replace(configMapType, {
+          metadata: { name: backupPodConfigMapName, namespace: ns },
+          data: { [backupPodYamlKey]: renderBackupPodYaml(rolled, { namespace: ns }) },
+        }),
+      )
+      const { lines, run } = yield* follow({ timeoutMs: 1_000, pollMs: 1_000 }, { cluster: first.cluster })
+      expect(first.cluster.list(podType, ns)).toHaveLength(2)
+      expect(lines[0]).toMatch(new RegExp(`^pod ${earlier} \\(revisions .*kube-apiserver=7,.*\\) still takes a backup of revisions since rolled out`))
+      expect(lines[1]).toMatch(/^created pod \S+ in openshift-etcd from ConfigMap cluster-backup-pod \(revisions .*kube-apiserver=8,/)
+      yield* TestClock.adjust(5_000)
+      yield* Fiber.join(run)
+    }),
+  )
+
   it.effect("a BackupPolicy's pod running is not followed: a new pod is created", () =>
     Effect.gen(function* () {
       const policyPod = (cluster: Cluster) =>
