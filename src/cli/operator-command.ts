@@ -9,7 +9,8 @@ import { proxyEnvOf } from "../domain/pod-proxy-env.ts"
 import { defaultSyncBackoff, syncBackoffProblem, type SyncBackoff } from "../domain/sync-backoff.ts"
 import { formatDuration } from "../domain/durations.ts"
 import { durationFlag } from "./duration-flag.ts"
-import { checkedWith, nonEmpty, port } from "./flag-checks.ts"
+import { checkedWith, intInRange, nonEmpty, port } from "./flag-checks.ts"
+import { backupPodHistoryDefaults } from "../domain/backup-pod-history.ts"
 import { kubeFlags, liveKubeLayer } from "./kube-flags.ts"
 import { withLogging } from "./logging.ts"
 import { operandResourcesFileFlag, tableFromFile } from "./operand-resources-flags.ts"
@@ -62,6 +63,19 @@ export const operatorCommand = Command.make(
       "After a failed sync, wait this long before the next (doubling, jittered, up to --backoff-max)",
     ),
     backoffMax: durationFlag("backoff-max", 10, defaultSyncBackoff.maxBackoffMs, "Longest wait between failed syncs; at least --backoff-initial"),
+    // At least 1: backup-status reads the newest ended pod.
+    successfulPodsHistoryLimit: Flag.Int("successful-pods-history-limit").pipe(
+      intInRange({ min: 1, max: 1000 }),
+      Flag.withDefault(backupPodHistoryDefaults.successful),
+      Flag.withDescription(
+        "Pods made from cluster-backup-pod that Succeeded (their hold over) kept; older ones are deleted (a BackupPolicy's pods follow its spec)",
+      ),
+    ),
+    failedPodsHistoryLimit: Flag.Int("failed-pods-history-limit").pipe(
+      intInRange({ min: 1, max: 1000 }),
+      Flag.withDefault(backupPodHistoryDefaults.failed),
+      Flag.withDescription("Pods made from cluster-backup-pod that Failed kept, for their logs; older ones are deleted"),
+    ),
     metricsPort: Flag.Int("metrics-port").pipe(
       port({ anyPort: true }),
       Flag.withDefault(8080),
@@ -135,6 +149,7 @@ export const operatorCommand = Command.make(
                 policyUpload: policyUploadFromFlags(flags),
                 minIntervalMs: flags.minInterval,
                 settleMs: flags.settle,
+                podHistory: { successful: flags.successfulPodsHistoryLimit, failed: flags.failedPodsHistoryLimit },
                 identity,
                 table,
               }),

@@ -16,6 +16,10 @@ export interface BackupPodView {
   readonly createdAt: number | undefined
   readonly revisions: RevisionSet | undefined
   readonly phase: string | undefined
+  /** The BackupPolicy whose pod it is (its policy label); undefined for a pod made from `cluster-backup-pod`. */
+  readonly policy?: string | undefined
+  /** It has a deletionTimestamp. */
+  readonly deleting?: boolean | undefined
   readonly reason: string | undefined
   readonly message: string | undefined
   readonly initContainers: ReadonlyArray<{

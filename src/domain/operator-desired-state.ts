@@ -7,6 +7,7 @@
  */
 import { Result } from "effect"
 import { latestOutcome, type BackupOutcome, type BackupPodView } from "./backup-pod-outcome.ts"
+import { backupPodHistoryDefaults, backupPodHistoryDeletions, type BackupPodHistoryLimits } from "./backup-pod-history.ts"
 import { backupStatusConfigMapName, backupStatusKeys, decodeBackupStatus, encodeBackupStatus, lastCompleteTimeOf, type BackupStatus } from "./backup-status.ts"
 import { countableRenderTime, decide, type ControllerDecision } from "./controller-decision.ts"
 import type { OperandTable } from "./operands.ts"
@@ -31,6 +32,8 @@ export interface OperatorSettings {
   readonly minIntervalMs: number
   readonly settleMs: number
   readonly table: OperandTable
+  /** How many ended pods made from `cluster-backup-pod` are kept (`backupPodHistoryDefaults`). */
+  readonly podHistory?: BackupPodHistoryLimits | undefined
 }
 
 /** The Warnings the controller raises; each is announced once while it holds with the same message. */
@@ -101,6 +104,8 @@ export interface DesiredState {
   readonly volumeShortfallBytes: number | undefined
   /** Transitions to report as Events when this state is reached. */
   readonly events: ReadonlyArray<DesiredEvent>
+  /** Ended pods made from `cluster-backup-pod` beyond the history limits, oldest first. */
+  readonly deletions: ReadonlyArray<string>
   /** When to sync again although nothing changes (a pending render). */
   readonly requeueAt: number | undefined
   readonly memory: OperatorMemory
@@ -111,6 +116,7 @@ export type OperatorWrite =
   | { readonly _tag: "CreateConfigMap"; readonly name: string; readonly content: WantedConfigMap }
   /** Replace the ConfigMap read with this full `data` and `annotations` (others' keys already merged in). */
   | { readonly _tag: "UpdateConfigMap"; readonly name: string; readonly content: WantedConfigMap }
+  | { readonly _tag: "DeletePod"; readonly pod: string }
 
 /** The last render as the cluster shows it: the revisions annotation written with the spec, and when. */
 const renderedFacts = (podSpec: ObservedConfigMap | undefined): { revisions: RevisionSet; at: number | undefined } | undefined => {
@@ -235,6 +241,7 @@ export const desiredState = (observed: OperatorObserved, settings: OperatorSetti
       warnings,
       volumeShortfallBytes,
       events: [],
+      deletions: [],
       requeueAt: undefined,
       memory: next,
     }
@@ -276,6 +283,7 @@ export const desiredState = (observed: OperatorObserved, settings: OperatorSetti
     warnings,
     volumeShortfallBytes,
     events: transitionEvents(decision, status, wanted, outcome),
+    deletions: backupPodHistoryDeletions(observed.pods, settings.podHistory ?? backupPodHistoryDefaults, outcome?.pod),
     requeueAt: decision._tag === "WaitUntil" ? decision.at : undefined,
     memory: { observed: revisions, stableSince, warned: warnings },
   }
@@ -343,8 +351,9 @@ const ownsEveryKey = () => true
 /**
  * The writes that take the cluster from `observed` to `desired`, in the order to apply them:
  * Warnings not yet announced (an Event is a report, not the job), the pod spec before the status
- * (so a status never names a spec that is not there), then the transition Events. Empty when the
- * cluster already holds the desired state.
+ * (so a status never names a spec that is not there), then the transition Events, and last the pods
+ * beyond the history limits (once the status holds what they said). Empty when the cluster already
+ * holds the desired state.
  */
 export const diff = (observed: OperatorObserved, desired: DesiredState, table: OperandTable): ReadonlyArray<OperatorWrite> => {
   const warnings = (Object.entries(desired.warnings) as Array<[WarningReason, string]>)
@@ -356,5 +365,6 @@ export const diff = (observed: OperatorObserved, desired: DesiredState, table: O
       ? undefined
       : configMapWrite(backupStatusConfigMapName, observed.status, { data: encodeBackupStatus(desired.status, table), annotations: {} }, isStatusKey)
   const events = desired.events.map((event): OperatorWrite => ({ _tag: "RecordEvent", event }))
-  return [...warnings, ...(podSpec === undefined ? [] : [podSpec]), ...(status === undefined ? [] : [status]), ...events]
+  const deletions = desired.deletions.map((pod): OperatorWrite => ({ _tag: "DeletePod", pod }))
+  return [...warnings, ...(podSpec === undefined ? [] : [podSpec]), ...(status === undefined ? [] : [status]), ...events, ...deletions]
 }

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from "vitest"
 import * as YAML from "yaml"
 import { backupPodYaml, renderBackupPodYaml, revisionsOfBackupPod, type BackupPod } from "../../src/domain/pod-spec.ts"
 import { leaseType, podType } from "../../src/services/kube/resources.ts"
+import { backupPodLabelValues } from "../../src/domain/backup-pod-names.ts"
 import { openShiftFixture } from "../../src/simulation/openshift-fixtures.ts"
 import { startSimulatedApiServer, writeKubeconfig } from "../../src/simulation/simulated-api-server.ts"
 import { Fault } from "../../src/simulation/faults.ts"
@@ -140,6 +141,30 @@ describe("cluster-backup operator", () => {
       expect(code, output).toBe(1)
     }
   }, 60_000)
+
+  it("--successful-pods-history-limit: ended pods made from cluster-backup-pod beyond it are deleted, the newest kept", async () => {
+    const ended = ["cluster-backup-a", "cluster-backup-b", "cluster-backup-c"]
+    const prepare = (cluster: ReturnType<typeof makeSimulatedCluster>) => {
+      for (const name of ended) {
+        Result.getOrThrow(
+          cluster.create(podType, {
+            metadata: { name, namespace: ns, labels: backupPodLabelValues },
+            spec: { initContainers: [{ name: "backup-init", image: "i" }], containers: [{ name: "backup-hold", image: "i" }] },
+          }),
+        )
+        Result.getOrThrow(cluster.terminatePod(ns, name, { phase: "Succeeded" }))
+      }
+    }
+    const names = (cluster: ReturnType<typeof makeSimulatedCluster>) => cluster.list(podType, ns).map((p) => (p.metadata as { name: string }).name)
+    const during = async (child: RunningCli, cluster: ReturnType<typeof makeSimulatedCluster>) => {
+      await waitFor("the older pods deleted", () => names(cluster).length === 1)
+      expect(names(cluster)).toEqual(["cluster-backup-c"])
+      child.kill("SIGTERM")
+    }
+    const operator = await runOperator(8, ["--settle", "0s", "--successful-pods-history-limit", "1"], during, [], {}, prepare)
+    expect(operator.status).toBe(0)
+    expect(operator.output).toContain("deleted backup pod cluster-backup-a")
+  }, 120_000)
 
   it("renders backup-upload into cluster-backup-pod when a store is configured", async () => {
     const during = async (child: RunningCli, cluster: ReturnType<typeof makeSimulatedCluster>) => {

@@ -81,6 +81,9 @@ const usageErrors: ReadonlyArray<readonly [flag: string, args: ReadonlyArray<str
     "--lease-name": [" "],
     "--kubeconfig": [""],
     "--context": [" "],
+    // 0 would delete the newest ended pod, the one backup-status reads.
+    "--successful-pods-history-limit": ["0"],
+    "--failed-pods-history-limit": ["0", "-1"],
   }),
   // A bare number is seconds: backup-now --timeout 2 meant as hours would fail a backup that takes more than 2 s.
   ...flagCases(["backup-now", "nightly"], { "--timeout": ["2", "0s"], "--poll-interval": ["1ms"], "--context": [""] }),

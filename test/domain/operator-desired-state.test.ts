@@ -49,12 +49,17 @@ const apply = (observed: OperatorObserved, writes: ReadonlyArray<OperatorWrite>,
   let next = { ...observed, memory }
   for (const w of writes) {
     if (w._tag === "RecordEvent") continue
+    if (w._tag === "DeletePod") {
+      next = { ...next, pods: next.pods.filter((p) => p.name !== w.pod) }
+      continue
+    }
     const cm: ObservedConfigMap = { data: w.content.data, annotations: Object.keys(w.content.annotations).length === 0 ? undefined : w.content.annotations }
     next = w.name === backupPodConfigMapName ? { ...next, podSpec: cm } : { ...next, status: cm }
   }
   return next
 }
-const configMapWrites = (writes: ReadonlyArray<OperatorWrite>) => writes.filter((w) => w._tag !== "RecordEvent")
+const configMapWrites = (writes: ReadonlyArray<OperatorWrite>) =>
+  writes.filter((w): w is Extract<OperatorWrite, { content: unknown }> => w._tag === "CreateConfigMap" || w._tag === "UpdateConfigMap")
 
 const time = fc.integer({ min: t0 - 10 * 3_600_000, max: t0 })
 const statusData = fc.oneof(
@@ -97,15 +102,18 @@ const podSpecCm = fc.option(
 /** Backup pods created before the sync (a pod cannot be created in the instant of the render it runs). */
 const pod = fc
   .record({
-    name: fc.constantFrom("cluster-backup-a", "cluster-backup-b"),
+    name: fc.constantFrom("cluster-backup-a", "cluster-backup-b", "cluster-backup-c", "cluster-backup-d", "cluster-backup-e", "backup-nightly-1"),
     createdAt: time.map((t) => t - 1),
     revisions: fc.option(revisionSetArb, { nil: undefined }),
     exitCode: fc.option(fc.constantFrom(0, 1), { nil: undefined }),
+    // Its hold over (Succeeded), or still holding the backup.
+    holdEnded: fc.boolean(),
   })
   .map(
-    ({ exitCode, ...p }): BackupPodView => ({
+    ({ exitCode, holdEnded, ...p }): BackupPodView => ({
       ...p,
-      phase: exitCode === undefined ? "Running" : exitCode === 0 ? "Running" : "Failed",
+      ...(p.name.startsWith("backup-nightly") ? { policy: "nightly" } : {}),
+      phase: exitCode === undefined ? "Running" : exitCode === 0 ? (holdEnded ? "Succeeded" : "Running") : "Failed",
       reason: undefined,
       message: undefined,
       initContainers: [
@@ -118,8 +126,21 @@ const revisions = fc.oneof(
   { weight: 1, arbitrary: fc.constant(decodeObservedRevisions({ etcd: undefined, "kube-apiserver": 7, "kube-controller-manager": 5, "kube-scheduler": 6 })) },
 )
 const memory = fc.oneof(fc.constant(emptyMemory), fc.record({ observed: revisionSetArb, stableSince: time, warned: fc.constant({}) }))
-const observedArb = fc.record({ now: fc.constant(t0), revisions, status: statusCm, podSpec: podSpecCm, pods: fc.array(pod, { maxLength: 3 }), memory })
-const settingsArb = fc.record({ settleMs: fc.constantFrom(0, 30_000), minIntervalMs: fc.constantFrom(0, 3_600_000) }).map((s) => settings(s))
+const observedArb = fc.record({
+  now: fc.constant(t0),
+  revisions,
+  status: statusCm,
+  podSpec: podSpecCm,
+  pods: fc.uniqueArray(pod, { maxLength: 6, selector: (p) => p.name }),
+  memory,
+})
+const settingsArb = fc
+  .record({
+    settleMs: fc.constantFrom(0, 30_000),
+    minIntervalMs: fc.constantFrom(0, 3_600_000),
+    podHistory: fc.record({ successful: fc.integer({ min: 1, max: 3 }), failed: fc.integer({ min: 1, max: 2 }) }),
+  })
+  .map((s) => settings(s))
 
 describe("desiredState and diff: properties", () => {
   test.prop([observedArb, settingsArb], { numRuns: 150 })("a second sync after the writes land writes nothing and wants the same", (observed, s) => {

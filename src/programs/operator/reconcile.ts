@@ -3,7 +3,8 @@
  * `backup-status`, `cluster-backup-pod` and the backup pods; compute the desired state with the
  * domain (`desiredState`); write only the difference (`diff`). Running it again with nothing
  * changed writes nothing (no ConfigMap update, no Event). A malformed `backup-status` is rebuilt
- * from observed facts, never from guesses, and user data is never deleted.
+ * from observed facts, never from guesses, and user data is never deleted: the ended backup pods it deletes beyond
+ * the history limits hold none (their hold is over, or they failed).
  */
 import { Clock, Effect, Ref, Schema } from "effect"
 import type { BackupOutcome, BackupPodView } from "../../domain/backup-pod-outcome.ts"
@@ -23,7 +24,7 @@ import {
 } from "../../domain/operator-desired-state.ts"
 import { revisionsOfBackupPod } from "../../domain/pod-spec.ts"
 import { backupPodSelector } from "../../domain/backup-pod-names.ts"
-import type { PolicyUploadSettings } from "../../domain/policy-pod.ts"
+import { policyNameLabel, type PolicyUploadSettings } from "../../domain/policy-pod.ts"
 import { formatRevisionSet, type RevisionSet } from "../../domain/revisions.ts"
 import { formatRfc3339Utc, parseRfc3339Utc } from "../../domain/rfc3339.ts"
 import type { KubeError } from "../../services/kube/errors.ts"
@@ -85,6 +86,8 @@ export const podView = (pod: Pod): BackupPodView => ({
   createdAt: parseRfc3339Utc(pod.metadata.creationTimestamp ?? ""),
   revisions: revisionsOfBackupPod(pod),
   phase: pod.status?.phase,
+  policy: pod.metadata.labels?.[policyNameLabel],
+  deleting: pod.metadata.deletionTimestamp !== undefined && pod.metadata.deletionTimestamp !== null,
   reason: pod.status?.reason,
   message: pod.status?.message,
   initContainers: (pod.status?.initContainerStatuses ?? []).map((c) => ({ name: c.name, terminated: c.state?.terminated })),
@@ -145,6 +148,15 @@ const applyWrite = (config: ReconcileConfig, now: number, current: Map<string, C
         current.set(write.name, updated)
         return 1
       }
+      // Housekeeping, not the job: a pod gone already, or a delete refused, leaves the sync's result as it is.
+      case "DeletePod":
+        return yield* kube.pods.delete(ns, write.pod).pipe(
+          Effect.as(1),
+          Effect.tap(() => Effect.logInfo(`deleted backup pod ${write.pod}: an ended pod beyond the history limits`)),
+          Effect.catch((e) =>
+            e._tag === "NotFound" ? Effect.succeed(0) : Effect.as(Effect.logWarning(`could not delete ended backup pod ${write.pod}: ${e.message}`), 0),
+          ),
+        )
       case "RecordEvent": {
         const { type, reason, message } = write.event
         // By uid too when it exists: `oc describe cm backup-status` selects its Events by involvedObject.uid.

@@ -4,6 +4,7 @@ import { TestClock } from "effect/testing"
 import { configMapType, eventType, operatorTypes, podType } from "../../../src/services/kube/resources.ts"
 import { Kube } from "../../../src/services/kube/kube.ts"
 import { Fault } from "../../../src/simulation/faults.ts"
+import { policyNameLabel } from "../../../src/domain/policy-pod.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
 import type { SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import { advance, configMapData, events, makeSync, ns, renderedPod, revs, runBackupPod, setRevision, setup, start } from "./reconcile-harness.ts"
@@ -263,6 +264,51 @@ describe("reconcile", () => {
       expect(events(cluster).map((e) => e.reason)).toContain("BackupCompleted")
       expect((yield* sync()).writes).toBe(0)
       expect(cluster.list(podType, ns)).toHaveLength(2)
+    }),
+  )
+
+  it.effect("deletes ended pods made from cluster-backup-pod beyond the history limits, never one running, holding or of a BackupPolicy", () =>
+    Effect.gen(function* () {
+      const cluster = yield* setup()
+      const sync = makeSync(cluster, { podHistory: { successful: 2, failed: 1 } })
+      yield* sync()
+      const kube = yield* Effect.provide(Kube, SimulatedKube.inMemory(cluster))
+      const rendered = renderedPod(cluster)!
+      const policyPod = yield* kube.pods.create(ns, {
+        ...rendered,
+        metadata: { name: "backup-nightly-1", labels: { ...rendered.metadata.labels, [policyNameLabel]: "nightly" } },
+      } as never)
+      Result.getOrThrow(cluster.terminatePod(ns, policyPod.metadata.name, { phase: "Succeeded" }))
+      const names = () => cluster.list(podType, ns).map((p) => (p.metadata as { name: string }).name)
+      const made: Array<string> = []
+      const backup = (outcome: Parameters<typeof runBackupPod>[1]) =>
+        Effect.gen(function* () {
+          const before = new Set(names())
+          yield* runBackupPod(cluster, outcome)
+          made.push(names().find((n) => !before.has(n))!)
+          yield* sync()
+        })
+      for (let i = 0; i < 4; i++) yield* backup({ phase: "Succeeded" })
+      yield* backup({ phase: "Failed", containers: { "backup-init": { exitCode: 1, message: "EtcdUnreachable" } } })
+      yield* backup({ phase: "Failed", containers: { "backup-init": { exitCode: 1, message: "EtcdUnreachable" } } })
+      // Held for oc cp: complete, its backup-hold container still running.
+      const held = (yield* kube.pods.create(ns, renderedPod(cluster) as never)).metadata.name
+      const steps = rendered.spec.initContainers
+      Result.getOrThrow(
+        cluster.updateStatus(podType, ns, held, {
+          phase: "Running",
+          initContainerStatuses: steps.map(({ name }) => ({
+            name,
+            state: { terminated: { exitCode: 0, finishedAt: new Date(start + 60_000).toISOString() } },
+          })),
+        }),
+      )
+      yield* advance(1000)
+      yield* sync()
+      const left = names().sort()
+      expect(left).toEqual([policyPod.metadata.name, made[2]!, made[3]!, made[5]!, held].sort())
+      expect(configMapData(cluster, "backup-status")!.status).toBe("Complete")
+      expect((yield* sync()).writes).toBe(0)
     }),
   )
 
