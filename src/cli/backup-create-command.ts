@@ -22,8 +22,15 @@ export const backupCreateCommand = Command.make(
     signingKey: signingKeyFlag,
     allowExposedSigningKey: allowExposedSigningKeyFlag,
     certWarnDays: certWarnDaysFlag,
+    reportFile: Flag.String("report-file").pipe(
+      Flag.optional,
+      Flag.withMetavar("FILE"),
+      Flag.withDescription(
+        "Once the backup is complete, write its ID and pairing verdict (consistent or dirty, with the reasons) there as JSON (the backup pod's /dev/termination-log, which backup-pod reads)",
+      ),
+    ),
   },
-  ({ backupDir, revisions, operandResources, signingKey, allowExposedSigningKey, certWarnDays }) =>
+  ({ backupDir, revisions, operandResources, signingKey, allowExposedSigningKey, certWarnDays, reportFile }) =>
     withLogging(
       Effect.gen(function* () {
         const requested = yield* Effect.fromResult(parseRevisionsFlag(revisions))
@@ -38,6 +45,16 @@ export const backupCreateCommand = Command.make(
         const manifest = yield* backupCreate({ backupDir, revisions: requested, toolVersion, operands, certWarnDays }).pipe(Effect.provide(Tarball.live))
         // After the manifest: a run killed in between leaves it unsigned, and the rerun (which confirms the backup complete) signs it.
         if (key !== undefined) yield* Effect.logInfo(`signed ${backupDir}/backup-manifest.json with key ${yield* signBackupManifest(backupDir, key)}`)
+        // The backup is complete: a report that cannot be written is said, and does not fail the pod (which would lose it).
+        if (Option.isSome(reportFile)) {
+          const [{ backupCreateReportOf, encodeBackupCreateReport }, { writeTerminationReport }] = yield* Effect.promise(() =>
+            Promise.all([import("../domain/backup-create-report.ts"), import("../programs/backup-dir/termination-report-file.ts")]),
+          )
+          const report = encodeBackupCreateReport(backupCreateReportOf(manifest.timestamp, manifest.verdict, manifest.reasons))
+          yield* writeTerminationReport(reportFile.value, report, `backup ${manifest.timestamp} is complete`).pipe(
+            Effect.catch((e) => Effect.logWarning(e.message)),
+          )
+        }
         yield* Effect.sync(() => process.stdout.write(encodeBackupManifest(manifest)))
       }),
     ),

@@ -18,7 +18,7 @@ export const backupPodCommand = Command.make(
       timeoutExamples: ["1h", "30m", "1800s"],
       polled: "the pod",
       jsonDescription:
-        "One JSON object on stdout (namespace, pod, revisions, the oc cp command that copies the backup, and heldUntil once the pod holds it); the progress goes to stderr",
+        "One JSON object on stdout (namespace, pod, revisions, the oc cp command that copies the backup, heldUntil once the pod holds it, and backupId); the progress goes to stderr",
     }),
   },
   (flags) =>

@@ -7,6 +7,8 @@
  * before the last of those finished (deadline exceeded, evicted, deleted node).
  */
 import { backupCreateContainerName, backupUploadContainerName, backupVerifyContainerName } from "./backup-pod-names.ts"
+import { Result } from "effect"
+import { type BackupCreateReport, parseBackupCreateReport } from "./backup-create-report.ts"
 import { revisionSetsEqual, type RevisionSet } from "./revisions.ts"
 import { parseRfc3339Utc } from "./rfc3339.ts"
 
@@ -36,7 +38,8 @@ export interface BackupPodView {
 }
 
 export type BackupOutcome =
-  | { readonly _tag: "Complete"; readonly pod: string; readonly at: number }
+  /** `dirty`: backup-create's reasons, when it reported the backup possibly dirty (`backup-create-report.ts`). */
+  | { readonly _tag: "Complete"; readonly pod: string; readonly at: number; readonly dirty?: ReadonlyArray<string> | undefined }
   | { readonly _tag: "Failed"; readonly pod: string; readonly at: number; readonly reason: string }
   | { readonly _tag: "Running"; readonly pod: string }
 
@@ -49,6 +52,13 @@ const firstLine = (text: string | undefined): string | undefined =>
     .split("\n")
     .find((l) => l.trim() !== "")
     ?.trim()
+
+/** backup-create's report, when its container left one (an older image leaves none). */
+export const createReportOf = (pod: BackupPodView): BackupCreateReport | undefined => {
+  const message = pod.initContainers.find((c) => c.name === backupCreateContainerName)?.terminated?.message
+  const parsed = message === undefined || message === "" ? undefined : parseBackupCreateReport(message)
+  return parsed !== undefined && Result.isSuccess(parsed) ? parsed.success : undefined
+}
 
 /** When the pod's last init container to finish did, if any did. */
 export const latestFinish = (pod: BackupPodView): number | undefined =>
@@ -83,7 +93,8 @@ export const podOutcome = (pod: BackupPodView, now: number): BackupOutcome => {
   const finished = steps.at(-1)?.terminated
   const passed = (name: string) => steps.some((c) => c.name === name && c.terminated?.exitCode === 0)
   if (passed(backupCreateContainerName) && steps.every((c) => passed(c.name)) && finished !== undefined) {
-    return { _tag: "Complete", pod: pod.name, at: endedAt(finished.finishedAt) }
+    const report = createReportOf(pod)
+    return { _tag: "Complete", pod: pod.name, at: endedAt(finished.finishedAt), ...(report?.verdict === "dirty" ? { dirty: report.reasons } : {}) }
   }
   if (pod.phase === "Failed") {
     const why = [pod.reason, firstLine(pod.message)].filter((s) => s !== undefined && s !== "").join(": ")

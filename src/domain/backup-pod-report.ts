@@ -9,13 +9,10 @@ import { Result, Schema } from "effect"
 import { VerifyMode } from "./backup-policy.ts"
 import { dnsSubdomainProblem } from "./k8s-names.ts"
 import { Rfc3339Utc } from "./rfc3339.ts"
-import { firstKeyedProblem } from "./schema-errors.ts"
+import { maxReportBytes, parseTerminationReport, terminationMessageLimit } from "./termination-report.ts"
 import { BackupId } from "./store-layout.ts"
 
-/** The kubelet's limit on one container's termination message. */
-export const terminationMessageLimit = 4096
-/** The most a report's JSON can take: every field at its bound stays under the kubelet's limit. */
-export const maxReportBytes = 3072
+export { maxReportBytes, terminationMessageLimit }
 export const maxLocationLength = 1024
 export const maxRevisionEntries = 16
 
@@ -56,25 +53,8 @@ const decode = Schema.decodeUnknownResult(BackupPodReport, { errors: "all" })
 export const encodeBackupPodReport = (report: BackupPodReport): string => JSON.stringify(report)
 
 /** The report in a container's termination message; a message that is not one (logs, a cut report) is named as such. */
-export const parseBackupPodReport = (terminationMessage: string): Result.Result<BackupPodReport, BackupPodReportInvalid> => {
-  let json: unknown
-  try {
-    json = JSON.parse(terminationMessage)
-  } catch {
-    const bytes = Buffer.byteLength(terminationMessage, "utf8")
-    const cut = bytes >= terminationMessageLimit ? ` (${bytes} bytes: the kubelet may have cut it at ${terminationMessageLimit})` : ""
-    return Result.fail(
-      new BackupPodReportInvalid({
-        key: "",
-        message: `the termination message is not a backup report (not JSON${cut}); read the container's log for what backup-upload did`,
-      }),
-    )
-  }
-  return Result.mapError(decode(json), (e) => {
-    const { key, message } = firstKeyedProblem(e)
-    return new BackupPodReportInvalid({
-      key,
-      message: `the backup report's ${key === "" ? "shape" : key} ${message}; was it written by another version of backup-upload?`,
-    })
-  })
-}
+export const parseBackupPodReport = (terminationMessage: string): Result.Result<BackupPodReport, BackupPodReportInvalid> =>
+  Result.mapError(
+    parseTerminationReport(decode, terminationMessage, { report: "backup report", writer: "backup-upload" }),
+    (problem) => new BackupPodReportInvalid(problem),
+  )

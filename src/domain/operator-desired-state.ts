@@ -171,8 +171,12 @@ const currentStatus = (observed: OperatorObserved, table: OperandTable) => {
 }
 
 /** What a finished backup pod's outcome says: which pod completed, or why it failed. */
-const outcomeMessage = (outcome: Exclude<BackupOutcome, { _tag: "Running" }>): string =>
-  outcome._tag === "Complete" ? `backup by pod ${outcome.pod} completed` : outcome.reason
+const outcomeMessage = (outcome: Exclude<BackupOutcome, { _tag: "Running" }>): string => {
+  if (outcome._tag === "Failed") return outcome.reason
+  return outcome.dirty === undefined
+    ? `backup by pod ${outcome.pod} completed`
+    : `backup by pod ${outcome.pod} completed, but it is possibly dirty (verify and restore refuse it without --allow-dirty): ${outcome.dirty.join("; ")}`
+}
 
 /** The status with the newest backup pod's outcome folded in. */
 const withOutcome = (status: BackupStatus, outcome: BackupOutcome | undefined): BackupStatus => {
@@ -205,7 +209,10 @@ const transitionEvents = (
   if (after === undefined || before === undefined || (after.status === before.status && after.lastBackupTime === before.lastBackupTime)) return []
   // The pod's words: the status message says what is pending instead while a render waits.
   const message = (fallback: string) => (outcome === undefined || outcome._tag === "Running" ? (after.message ?? fallback) : outcomeMessage(outcome))
-  if (after.status === "Complete") return [{ type: "Normal", reason: "BackupCompleted", message: message("backup completed") }]
+  if (after.status === "Complete")
+    return outcome?._tag === "Complete" && outcome.dirty !== undefined
+      ? [{ type: "Warning", reason: "BackupPossiblyDirty", message: message("backup completed, possibly dirty") }]
+      : [{ type: "Normal", reason: "BackupCompleted", message: message("backup completed") }]
   if (after.status === "Failed") return [{ type: "Warning", reason: "BackupFailed", message: message("backup failed") }]
   return []
 }
@@ -289,7 +296,8 @@ export const desiredState = (observed: OperatorObserved, settings: OperatorSetti
   }
 }
 
-const renderPending = "render pending: "
+/** How `backup-status`'s message starts while a render waits (the settle window, the minimum interval). */
+export const renderPending = "render pending: "
 
 const wantedStatus = (
   decision: ControllerDecision,

@@ -467,6 +467,9 @@ export const renderBackupPod = (revisions: RevisionSet, options: Partial<BackupP
             ...lists,
             ...(o.signingKeySecret === undefined ? [] : [allowExposedSigningKeyArg, "--signing-key", backupPodPaths.signingKeyFile]),
             ...certWarnDaysArgs(o),
+            // Its verdict, for backup-pod to read from the pod's status.
+            "--report-file",
+            backupPodPaths.terminationLog,
           ],
           o.signingKeySecret === undefined ? [] : [{ name: volumes.signingKey, mountPath: backupPodPaths.signingKeyDir, readOnly: true }],
         ),

@@ -2,6 +2,7 @@ import { fc, test } from "@fast-check/vitest"
 import { describe, expect, it } from "vitest"
 import { latestOutcome, podOutcome, type BackupPodView } from "../../src/domain/backup-pod-outcome.ts"
 import type { RevisionSet } from "../../src/domain/revisions.ts"
+import { backupCreateReportOf, encodeBackupCreateReport } from "../../src/domain/backup-create-report.ts"
 
 const revs: RevisionSet = { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 5, "kube-scheduler": 6 }
 const initNames = ["backup-init", "backup-etcd-resources", "backup-kas-resources", "backup-kcm-resources", "backup-ks-resources", "backup-create"]
@@ -21,6 +22,15 @@ describe("podOutcome", () => {
   it("is Complete when backup-create exited 0, while the hold container still runs", () => {
     const p = pod({ initContainers: initNames.map((name) => ({ name, terminated: done(0) })) })
     expect(podOutcome(p, 0)).toEqual({ _tag: "Complete", pod: p.name, at: Date.parse("2026-01-01T00:00:05Z") })
+  })
+
+  it("carries the reasons of a backup backup-create reported possibly dirty; a consistent one, an older image's or a foreign message carry none", () => {
+    const withReport = (message: string) =>
+      podOutcome(pod({ initContainers: initNames.map((name) => ({ name, terminated: done(0, name === "backup-create" ? message : undefined) })) }), 0)
+    const why = "kube-apiserver: the snapshot's operator CR says revision 8, the resources are of revision 7"
+    expect(withReport(encodeBackupCreateReport(backupCreateReportOf("2026-01-01_000005", "dirty", [why])))).toMatchObject({ _tag: "Complete", dirty: [why] })
+    for (const message of [encodeBackupCreateReport(backupCreateReportOf("2026-01-01_000005", "consistent", [])), "", "backup complete"])
+      expect(withReport(message)).toEqual({ _tag: "Complete", pod: "cluster-backup-abcde", at: Date.parse("2026-01-01T00:00:05Z") })
   })
 
   it("is Failed naming the container, its exit code and the first line of its message", () => {

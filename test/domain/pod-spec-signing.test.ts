@@ -42,7 +42,11 @@ describe("renderBackupPod with a signing key Secret", () => {
       mountPath: backupPodPaths.signingKeyDir,
       readOnly: true,
     })
-    expect(withKey[0]!.command.slice(-2)).toEqual(["--signing-key", "/var/run/secrets/cluster-backup-signing/signing-key"])
+    const command = withKey[0]!.command
+    expect(command.slice(command.indexOf("--signing-key"), command.indexOf("--signing-key") + 2)).toEqual([
+      "--signing-key",
+      "/var/run/secrets/cluster-backup-signing/signing-key",
+    ])
     expect(containers.filter((c) => c.command.includes("--signing-key")).map((c) => c.name)).toEqual(["backup-create"])
     expect(pod.spec.volumes.find((v) => v.name === "signing-key")).toEqual({
       name: "signing-key",

@@ -127,7 +127,7 @@ describe("renderBackupPod", () => {
       "cluster-backup backup-resources --backup-dir /backup --operand kube-apiserver --revision 7",
       "cluster-backup backup-resources --backup-dir /backup --operand kube-controller-manager --revision 7",
       "cluster-backup backup-resources --backup-dir /backup --operand kube-scheduler --revision 7",
-      "cluster-backup backup-create --backup-dir /backup --revisions etcd=3,kube-apiserver=7,kube-controller-manager=7,kube-scheduler=7",
+      "cluster-backup backup-create --backup-dir /backup --revisions etcd=3,kube-apiserver=7,kube-controller-manager=7,kube-scheduler=7 --report-file /dev/termination-log",
       "cluster-backup hold --backup-dir /backup --duration 3600s",
     ])
   })

@@ -35,9 +35,12 @@ describe("cluster-backup demo", () => {
     expect(files.some((f) => /^static_kuberesources_\d{4}-\d\d-\d\d_\d{6}\.tar\.gz$/.test(f))).toBe(true)
     expect(files).toContain("backup-manifest.json")
     expect(run.stdout).toContain("verify: every check passed")
-    // backup-pod created the rendered pod and followed it until the backup was held.
+    // backup-pod created the rendered pod and followed it until the backup was held, naming the backup backup-create reported.
+    const snapshotId = files.find((f) => f.startsWith("snapshot_"))!.slice("snapshot_".length, -".db".length)
     expect(run.stdout).toMatch(
-      /backup-pod \| pod (cluster-backup-\S+): the backup is complete and held for oc cp until \S+: oc cp -c backup-hold openshift-etcd\/\1:\/backup \.\/backup\n/,
+      new RegExp(
+        `backup-pod \\| pod (cluster-backup-\\S+): the backup ${snapshotId} is complete and held for oc cp until \\S+: oc cp -c backup-hold openshift-etcd/\\1:/backup \\./backup\n`,
+      ),
     )
     // Every stage is counted: the headings run 1/n to n/n.
     const headings = [...run.stdout.matchAll(/^==> (\d+)\/(\d+) /gm)].map((m) => `${m[1]}/${m[2]}`)

@@ -7,10 +7,11 @@
  */
 import { Clock, Effect, Result, Schema } from "effect"
 import { holdWindow } from "../../domain/backup-hold.ts"
-import { podOutcome } from "../../domain/backup-pod-outcome.ts"
+import { createReportOf, podOutcome } from "../../domain/backup-pod-outcome.ts"
 import { backupHoldContainerName, backupPodPaths, backupPodSelector } from "../../domain/backup-pod-names.ts"
 import { formatDuration } from "../../domain/durations.ts"
-import { backupPodConfigMapName, backupPodYamlKey } from "../../domain/operator-desired-state.ts"
+import { backupPodConfigMapName, backupPodYamlKey, renderPending } from "../../domain/operator-desired-state.ts"
+import { backupStatusConfigMapName } from "../../domain/backup-status.ts"
 import { revisionsOfBackupPod } from "../../domain/pod-spec.ts"
 import { policyNameLabel } from "../../domain/policy-pod.ts"
 import { formatRevisionSet, revisionSetsEqual } from "../../domain/revisions.ts"
@@ -47,13 +48,32 @@ export class BackupPodNotFinished extends Schema.TaggedError<BackupPodNotFinishe
   message: Schema.String,
 }) {}
 
+/**
+ * The backup is complete and held, but backup-create found its pairing unproven (`__POSSIBLY_DIRTY__`): verify and
+ * restore refuse it without `--allow-dirty`. Most often the rendered pod was of revisions since rolled out.
+ */
+export class BackupPodPossiblyDirty extends Schema.TaggedError<BackupPodPossiblyDirty>()("BackupPodPossiblyDirty", {
+  pod: Schema.String,
+  backupId: Schema.String,
+  reasons: Schema.Array(Schema.String),
+  copy: Schema.String,
+  message: Schema.String,
+}) {}
+
 /** The pod completed its backup, but its hold ended before this saw it held: the backup went with the pod's volume. */
 export class BackupPodNotHeld extends Schema.TaggedError<BackupPodNotHeld>()("BackupPodNotHeld", {
   pod: Schema.String,
   message: Schema.String,
 }) {}
 
-export type BackupPodError = BackupPodNotRendered | BackupPodFailed | BackupPodGone | BackupPodNotFinished | BackupPodNotHeld | KubeError
+export type BackupPodError =
+  | BackupPodNotRendered
+  | BackupPodFailed
+  | BackupPodGone
+  | BackupPodNotFinished
+  | BackupPodNotHeld
+  | BackupPodPossiblyDirty
+  | KubeError
 
 export interface BackupPodOptions {
   /** Where the operator renders the pod (its ConfigMap) and where the pod runs. */
@@ -72,6 +92,8 @@ export interface BackupPodResult {
   readonly copy: string
   /** Until when the pod holds it (RFC 3339), once its backup-hold container runs. */
   readonly heldUntil?: string | undefined
+  /** The backup's ID, from backup-create's report (absent from a pod of a version that writes none). */
+  readonly backupId?: string | undefined
 }
 
 const decodeNewPod = Schema.decodeUnknownResult(NewPod)
@@ -154,6 +176,14 @@ export const runBackupPod = (options: BackupPodOptions): Effect.Effect<BackupPod
         `pod ${name}${ofRevisions}, created ${running.metadata.creationTimestamp ?? "earlier"}, is still taking its backup: following it rather than starting a second snapshot beside it`,
       )
     } else {
+      // The rendered pod takes the revisions of the last render: during a rollout, or within the operator's minimum
+      // interval after one, the cluster already runs others, and the backup will be possibly dirty.
+      const status = yield* kube.configMaps.get(namespace, backupStatusConfigMapName).pipe(Effect.orElseSucceed(() => undefined))
+      const message = status?.data?.message
+      if (message?.startsWith(renderPending))
+        yield* options.output(
+          `the operator has not rendered the current revisions yet (${backupStatusConfigMapName}: ${message}): a backup of the rendered ones${ofRevisions} may be possibly dirty`,
+        )
       name = (yield* kube.pods.create(namespace, rendered)).metadata.name
       yield* options.output(`created pod ${name} in ${namespace} from ConfigMap ${backupPodConfigMapName}${ofRevisions}`)
     }
@@ -195,13 +225,24 @@ export const runBackupPod = (options: BackupPodOptions): Effect.Effect<BackupPod
               : hold !== undefined
                 ? `for ${formatDuration(hold.durationMs)} once its ${backupHoldContainerName} container starts`
                 : `until its ${backupHoldContainerName} container ends`
-          yield* options.output(`pod ${name}: the backup is complete and held for oc cp ${held}: ${copy}`)
+          const report = createReportOf(podView(pod))
+          if (report?.verdict === "dirty")
+            return yield* new BackupPodPossiblyDirty({
+              pod: name,
+              backupId: report.id,
+              reasons: report.reasons,
+              copy,
+              message: `pod ${name} completed backup ${report.id}, but it is possibly dirty (its files are named __POSSIBLY_DIRTY__; verify and restore refuse it without --allow-dirty): ${report.reasons.join("; ")}. It is held for oc cp ${held}: ${copy}. For a consistent backup, run backup-pod again once the operator has rendered the current revisions (oc -n ${namespace} get cm backup-status)`,
+            })
+          const id = report === undefined ? "" : ` ${report.id}`
+          yield* options.output(`pod ${name}: the backup${id} is complete and held for oc cp ${held}: ${copy}`)
           return {
             namespace,
             pod: name,
             revisions: revisions === undefined ? undefined : formatRevisionSet(revisions),
             copy,
             ...(heldUntil === undefined ? {} : { heldUntil }),
+            ...(report === undefined ? {} : { backupId: report.id }),
           }
         }
         if (outcome._tag === "Failed")

@@ -1,20 +1,13 @@
 /**
  * backup-upload's report for the operator (backup-pod-report.ts): what was stored, how it was
  * verified and what the prune removed, written to --report-file (the container's termination log)
- * once the upload and the prune are over. The termination log is a file the kubelet mounted: it is
- * written in place (a rename over it would fail), in one write, after everything else succeeded.
+ * once the upload and the prune are over.
  */
-import { Effect, FileSystem, Result, Schema } from "effect"
+import { Effect, Result, Schema } from "effect"
 import { BackupPodReport, encodeBackupPodReport } from "../../domain/backup-pod-report.ts"
-import { describeFileSystemFailure } from "../../services/file-system-error.ts"
+import { PodReportNotWritten, writeTerminationReport } from "../backup-dir/termination-report-file.ts"
 import type { UploadReport } from "./store-upload.ts"
 import type { PruneOutcome } from "./upload-then-prune.ts"
-
-export class PodReportNotWritten extends Schema.TaggedError<PodReportNotWritten>()("PodReportNotWritten", {
-  path: Schema.String,
-  code: Schema.UndefinedOr(Schema.String),
-  message: Schema.String,
-}) {}
 
 /** The report of a stored backup; `pruned` only when a prune ran and succeeded. */
 export const podReportOf = (upload: UploadReport, prune: PruneOutcome) => {
@@ -48,11 +41,5 @@ export const writePodReport = Effect.fn("writePodReport")(function* (path: strin
       message: `backup ${upload.id} is stored at ${upload.location}, but its report cannot be written to ${path}: ${report.failure.message}`,
     })
   }
-  const fs = yield* FileSystem.FileSystem
-  yield* fs.writeFileString(path, encodeBackupPodReport(report.success)).pipe(
-    Effect.mapError((e) => {
-      const failure = describeFileSystemFailure("write", path, e)
-      return new PodReportNotWritten({ path, code: failure.code, message: `backup ${upload.id} is stored at ${upload.location}, but ${failure.message}` })
-    }),
-  )
+  yield* writeTerminationReport(path, encodeBackupPodReport(report.success), `backup ${upload.id} is stored at ${upload.location}`)
 })

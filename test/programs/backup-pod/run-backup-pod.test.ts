@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Result } from "effect"
 import { TestClock } from "effect/testing"
 import { backupPodLabelValues } from "../../../src/domain/backup-pod-names.ts"
+import { backupCreateReportOf, encodeBackupCreateReport } from "../../../src/domain/backup-create-report.ts"
 import { backupPodConfigMapName, backupPodYamlKey } from "../../../src/domain/operator-desired-state.ts"
 import { renderBackupPodYaml } from "../../../src/domain/pod-spec.ts"
 import { policyNameLabel } from "../../../src/domain/policy-pod.ts"
@@ -78,6 +79,68 @@ describe("runBackupPod", () => {
       )
       expect(lines).toContain(`pod ${pod.metadata.name} is taking the backup: ${names[1]} (init container 2 of ${names.length})`)
       expect(lines.at(-1)).toBe(`pod ${pod.metadata.name}: the backup is complete and held for oc cp until 2026-12-07T11:00:00Z: ${copy}`)
+    }),
+  )
+
+  /** Every init container passed, backup-create leaving `report` as its termination message; the hold running. */
+  const held = (cluster: Cluster, pod: { metadata: { name: string }; spec: { initContainers: ReadonlyArray<{ name: string }> } }, report: string) =>
+    Result.getOrThrow(
+      cluster.updateStatus(podType, ns, pod.metadata.name, {
+        phase: "Running",
+        initContainerStatuses: pod.spec.initContainers.map(({ name }) => ({ name, ...ended(0, name === "backup-create" ? report : undefined) })),
+        containerStatuses: [{ name: "backup-hold", state: { running: { startedAt: at } } }],
+      }),
+    )
+
+  it.effect("names the backup backup-create reported; a possibly dirty one fails the run, saying why and how to copy it all the same", () =>
+    Effect.gen(function* () {
+      const consistent = yield* follow({ timeoutMs: 600_000, pollMs: 1_000 })
+      held(consistent.cluster, consistent.pods[0]!, encodeBackupCreateReport(backupCreateReportOf("2026-12-07_100000", "consistent", [])))
+      yield* TestClock.adjust(1_000)
+      const ok = yield* Fiber.join(consistent.run)
+      expect(Result.isSuccess(ok) && ok.success.backupId).toBe("2026-12-07_100000")
+      expect(consistent.lines.at(-1)).toMatch(/: the backup 2026-12-07_100000 is complete and held for oc cp until /)
+
+      const why = "kube-apiserver: the snapshot's operator CR says revision 8, the resources are of revision 7"
+      const dirty = yield* follow({ timeoutMs: 600_000, pollMs: 1_000 })
+      held(dirty.cluster, dirty.pods[0]!, encodeBackupCreateReport(backupCreateReportOf("2026-12-07_100500", "dirty", [why])))
+      yield* TestClock.adjust(1_000)
+      const failed = yield* Fiber.join(dirty.run)
+      const name = dirty.pods[0]!.metadata.name
+      expect(Result.isFailure(failed) && failed.failure).toMatchObject({
+        _tag: "BackupPodPossiblyDirty",
+        pod: name,
+        backupId: "2026-12-07_100500",
+        reasons: [why],
+        copy: `oc cp -c backup-hold ${ns}/${name}:/backup ./backup`,
+      })
+      expect(Result.isFailure(failed) && failed.failure.message).toContain(`${why}. It is held for oc cp until 2026-12-07T11:00:00Z`)
+
+      // A pod of a version whose backup-create writes no report: complete, as before.
+      const older = yield* follow({ timeoutMs: 600_000, pollMs: 1_000 })
+      held(older.cluster, older.pods[0]!, "")
+      yield* TestClock.adjust(1_000)
+      const before = yield* Fiber.join(older.run)
+      expect(Result.isSuccess(before) && before.success.backupId).toBeUndefined()
+    }),
+  )
+
+  it.effect("while the operator has a render pending, says the rendered revisions may make a possibly dirty backup", () =>
+    Effect.gen(function* () {
+      const pending = (cluster: Cluster) =>
+        Result.getOrThrow(
+          cluster.create(configMapType, {
+            metadata: { name: "backup-status", namespace: ns },
+            data: { status: "Complete", message: "render pending: minimum interval: the next render is due at 2026-12-07T11:00:00Z" },
+          }),
+        )
+      const { lines, run } = yield* follow({ timeoutMs: 1_000, pollMs: 1_000 }, { prepare: pending })
+      expect(lines[0]).toBe(
+        "the operator has not rendered the current revisions yet (backup-status: render pending: minimum interval: the next render is due at 2026-12-07T11:00:00Z): a backup of the rendered ones (revisions etcd=3,kube-apiserver=7,kube-controller-manager=5,kube-scheduler=6) may be possibly dirty",
+      )
+      expect(lines[1]).toMatch(/^created pod /)
+      yield* TestClock.adjust(5_000)
+      yield* Fiber.join(run)
     }),
   )
 

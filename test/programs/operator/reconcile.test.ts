@@ -5,6 +5,7 @@ import { configMapType, eventType, operatorTypes, podType } from "../../../src/s
 import { Kube } from "../../../src/services/kube/kube.ts"
 import { Fault } from "../../../src/simulation/faults.ts"
 import { policyNameLabel } from "../../../src/domain/policy-pod.ts"
+import { backupCreateReportOf, encodeBackupCreateReport } from "../../../src/domain/backup-create-report.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
 import type { SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import { advance, configMapData, events, makeSync, ns, renderedPod, revs, runBackupPod, setRevision, setup, start } from "./reconcile-harness.ts"
@@ -309,6 +310,22 @@ describe("reconcile", () => {
       expect(left).toEqual([policyPod.metadata.name, made[2]!, made[3]!, made[5]!, held].sort())
       expect(configMapData(cluster, "backup-status")!.status).toBe("Complete")
       expect((yield* sync()).writes).toBe(0)
+    }),
+  )
+
+  it.effect("a backup backup-create reported possibly dirty is Complete with the reasons, announced by a Warning BackupPossiblyDirty", () =>
+    Effect.gen(function* () {
+      const cluster = yield* setup()
+      const sync = makeSync(cluster)
+      yield* sync()
+      const why = "kube-apiserver: the snapshot's operator CR says revision 8, the resources are of revision 7"
+      const report = encodeBackupCreateReport(backupCreateReportOf("2026-11-24_100001", "dirty", [why]))
+      yield* runBackupPod(cluster, { phase: "Succeeded", containers: { "backup-create": { exitCode: 0, message: report } } })
+      expect((yield* sync()).status?.status).toBe("Complete")
+      expect(configMapData(cluster, "backup-status")!.message).toMatch(new RegExp(`completed, but it is possibly dirty \\(.*--allow-dirty\\): ${why}$`))
+      expect(events(cluster).filter((e) => e.reason === "BackupPossiblyDirty" || e.reason === "BackupCompleted")).toEqual([
+        expect.objectContaining({ reason: "BackupPossiblyDirty", type: "Warning" }),
+      ])
     }),
   )
 
