@@ -46,30 +46,14 @@ describe("cluster-backup backup-resources and backup-create (stub API server)", 
 
     await Effect.runPromise(writeFakeSnapshot(backupDir, revisions).pipe(Effect.provide(NodeServices.layer)))
     const report = join(served.dir, "termination-log")
-    const created = await cli(
-      "--log-format",
-      "json",
-      "backup-create",
-      "--backup-dir",
-      backupDir,
-      "--revisions",
-      formatRevisionSet(revisions),
-      "--report-file",
-      report,
-    )
+    const create = (reportFile: string, ...global: ReadonlyArray<string>) =>
+      cli(...global, "backup-create", "--backup-dir", backupDir, "--revisions", formatRevisionSet(revisions), "--report-file", reportFile)
+    const created = await create(report, "--log-format", "json")
     expect(created.status, created.stderr).toBe(0)
     // What backup-pod reads from the pod's status: the backup and its verdict.
     expect(JSON.parse(readFileSync(report, "utf8"))).toEqual({ id: timestamp, verdict: "consistent", reasons: [] })
     // A report that cannot be written does not fail a complete backup (the pod would lose it): it is said.
-    const again = await cli(
-      "backup-create",
-      "--backup-dir",
-      backupDir,
-      "--revisions",
-      formatRevisionSet(revisions),
-      "--report-file",
-      join(served.dir, "absent", "log"),
-    )
+    const again = await create(join(served.dir, "absent", "log"))
     expect(again.status, again.stderr).toBe(0)
     expect(again.stderr).toContain(`backup ${timestamp} is complete, but`)
     expect(readdirSync(backupDir).sort()).toEqual([
