@@ -83,10 +83,13 @@ export const readStoredManifest = (
     }
   })
 
+/** How many pages of the parent's listing the "beside it" hint reads at most (a bucket of many clusters' backups). */
+export const besideHintPages = 10
+
 /**
- * No backup under `prefix`: a warning when some lie deeper (its listing held their manifests), or beside it (the first
- * page of its parent's listing: a cluster ID mistyped, or the cluster's own before a reinstall). Only a hint: a parent
- * that cannot be listed (a role allowed its own prefix alone) says nothing.
+ * No backup under `prefix`: a warning when some lie deeper (its listing held their manifests), or beside it (up to
+ * `besideHintPages` pages of its parent's listing: a cluster ID mistyped, or the cluster's own before a reinstall).
+ * Only a hint: a parent that cannot be listed (a role allowed its own prefix alone) says nothing.
  */
 const warnOfBackupsElsewhere = (prefix: string, foreignManifests: ReadonlyArray<string>) =>
   Effect.gen(function* () {
@@ -95,12 +98,15 @@ const warnOfBackupsElsewhere = (prefix: string, foreignManifests: ReadonlyArray<
     if (deeper.length > 0) return yield* Effect.logWarning(elsewhereBackupsHint(store.location, prefix, "deeper", deeper))
     const parent = parentPrefix(prefix)
     if (parent === undefined) return
-    const page = yield* store.listPage(listingPrefix(parent)).pipe(Effect.option)
-    if (page._tag === "None") return
-    const beside = deeperBackupPrefixes(
-      parent,
-      page.value.objects.map((o) => o.key),
-    ).filter((found) => found.prefix !== prefix && !found.prefix.startsWith(`${prefix}/`))
+    const keys: Array<string> = []
+    let next: string | undefined
+    for (let pages = 0; pages < besideHintPages && (pages === 0 || next !== undefined); pages++) {
+      const page = yield* store.listPage(listingPrefix(parent), next).pipe(Effect.option)
+      if (page._tag === "None") break
+      keys.push(...page.value.objects.map((o) => o.key))
+      next = page.value.next
+    }
+    const beside = deeperBackupPrefixes(parent, keys).filter((found) => found.prefix !== prefix && !found.prefix.startsWith(`${prefix}/`))
     if (beside.length > 0) yield* Effect.logWarning(elsewhereBackupsHint(store.location, prefix, "beside it", beside))
   })
 

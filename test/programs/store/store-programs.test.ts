@@ -51,6 +51,25 @@ describe("upload, list and download", () => {
     expect(again.files.every((f) => f.reused)).toBe(true)
   })
 
+  it("no backup under a mistyped cluster ID: the backups beside it are named though the parent's first listing pages hold others'", async () => {
+    const store = makeMemoryStore({ pageSize: 2 })
+    await Effect.runPromise(uploadBackup(backup, "cluster-backup/zzzz-cluster").pipe(withStore(store)))
+    // Another cluster's backups, listed first: more than a page of them.
+    for (const [key, object] of [...store.objects]) store.objects.set(key.replace("/zzzz-cluster/", "/aaaa-cluster/"), object)
+    const lines: Array<string> = []
+    const listed = await Effect.runPromise(
+      listBackups("cluster-backup/zzzz-clustr").pipe(
+        withStore(store),
+        Effect.provide(Logger.layer([Logger.make(({ message }) => void lines.push(String(message)))])),
+      ),
+    )
+    expect(listed).toEqual([])
+    expect(store.objects.size).toBeGreaterThan(4)
+    expect(lines.join("\n")).toMatch(
+      /backups lie beside it: under cluster-backup\/aaaa-cluster\/ \(1 backup manifest\), cluster-backup\/zzzz-cluster\/ \(1 backup manifest\)/,
+    )
+  })
+
   it("a backup's objects copied under another id: download refuses it, naming both ids, and fetches nothing", async () => {
     const store = makeMemoryStore()
     const report = await Effect.runPromise(uploadBackup(backup, prefix).pipe(withStore(store)))
