@@ -41,6 +41,15 @@ export class BackupRequestNotFinished extends Schema.TaggedError<BackupRequestNo
   message: Schema.String,
 }) {}
 
+/** The backup is stored, but backup-create found its pairing unproven: verify and restore take it only with --allow-dirty. */
+export class BackupStoredPossiblyDirty extends Schema.TaggedError<BackupStoredPossiblyDirty>()("BackupStoredPossiblyDirty", {
+  policy: Schema.String,
+  pod: Schema.String,
+  backupId: Schema.String,
+  location: Schema.UndefinedOr(Schema.String),
+  message: Schema.String,
+}) {}
+
 export interface BackupNowOptions {
   readonly policy: string
   /** Where the operator creates the policies' pods (its own namespace): each one's step is read there when allowed. */
@@ -60,7 +69,13 @@ export interface BackupNowResult {
   readonly backup?: NonNullable<BackupPolicyStatus["lastSuccessfulBackup"]> | undefined
 }
 
-export type BackupNowError = BackupPolicyNotFound | BackupRequestFailed | BackupRequestBlocked | BackupRequestNotFinished | KubeError
+export type BackupNowError =
+  | BackupPolicyNotFound
+  | BackupRequestFailed
+  | BackupRequestBlocked
+  | BackupRequestNotFinished
+  | BackupStoredPossiblyDirty
+  | KubeError
 
 /** How long with no pod started for the request before the output asks whether the operator runs. */
 const operatorSilenceMs = 60_000
@@ -161,9 +176,16 @@ export const backupNow = (options: BackupNowOptions): Effect.Effect<BackupNowRes
         switch (last._tag) {
           case "Succeeded": {
             const b = last.backup
-            yield* options.output(
-              `pod ${last.pod} stored backup ${b.id}${b.location === undefined ? "" : ` at ${b.location}`}${b.verified === true ? " (verified)" : ""}`,
-            )
+            const stored = `pod ${last.pod} stored backup ${b.id}${b.location === undefined ? "" : ` at ${b.location}`}`
+            if (b.verdict === "dirty")
+              return yield* new BackupStoredPossiblyDirty({
+                policy,
+                pod: last.pod,
+                backupId: b.id,
+                location: b.location,
+                message: `${stored}, but it is possibly dirty (its files are named __POSSIBLY_DIRTY__: the snapshot's operator revisions are not the resources'; verify and restore take it only with --allow-dirty), most often as a rollout ran while it was taken; run backup-now again once that is over (oc logs ${last.pod} -c backup-create -n ${options.namespace} says why, while the pod is kept)`,
+              })
+            yield* options.output(`${stored}${b.verified === true ? " (verified)" : ""}`)
             return { policy, request: followed, pod: last.pod, backup: b }
           }
           case "Failed":

@@ -136,6 +136,22 @@ describe("backupNow following its pod", () => {
     }),
   )
 
+  it.effect("a backup stored possibly dirty (a policy that does not verify) fails the run, naming where it is stored", () =>
+    Effect.gen(function* () {
+      const own = { id: "2026-12-07_100100", time: "2026-12-07T10:01:00Z", pod: "backup-nightly-1", location: "s3://b/p/2026-12-07_100100/", verdict: "dirty" }
+      const { lines, result } = yield* endedWithLaterRuns({ backup: own })
+      expect(lines.some((l) => l.includes("stored backup 2026-12-07_100100"))).toBe(false)
+      expect(Result.isFailure(result) && result.failure).toMatchObject({
+        _tag: "BackupStoredPossiblyDirty",
+        backupId: "2026-12-07_100100",
+        location: "s3://b/p/2026-12-07_100100/",
+      })
+      expect(Result.isFailure(result) && result.failure.message).toMatch(
+        /^pod backup-nightly-1 stored backup 2026-12-07_100100 at s3:\/\/b\/p\/2026-12-07_100100\/, but it is possibly dirty .*--allow-dirty/,
+      )
+    }),
+  )
+
   it.effect("fails with its own pod's failure when later backups ended too before it looked again", () =>
     Effect.gen(function* () {
       const failure = { time: "2026-12-07T10:01:00Z", pod: "backup-nightly-1", reason: "BackupInitFailed", message: "etcd did not answer" }
