@@ -236,6 +236,8 @@ export const runBackupPod = (options: BackupPodOptions): Effect.Effect<BackupPod
             })
           const id = report === undefined ? "" : ` ${report.id}`
           yield* options.output(`pod ${name}: the backup${id} is complete and held for oc cp ${held}: ${copy}`)
+          // The held backup takes the node's disk (a snapshot of etcd's size) until the hold ends.
+          yield* options.output(`once it is copied, oc -n ${namespace} delete pod ${name} gives the node's disk back at once`)
           return {
             namespace,
             pod: name,

@@ -78,7 +78,10 @@ describe("runBackupPod", () => {
         `created pod ${pod.metadata.name} in ${ns} from ConfigMap cluster-backup-pod (revisions etcd=3,kube-apiserver=7,kube-controller-manager=5,kube-scheduler=6)`,
       )
       expect(lines).toContain(`pod ${pod.metadata.name} is taking the backup: ${names[1]} (init container 2 of ${names.length})`)
-      expect(lines.at(-1)).toBe(`pod ${pod.metadata.name}: the backup is complete and held for oc cp until 2026-12-07T11:00:00Z: ${copy}`)
+      expect(lines.slice(-2)).toEqual([
+        `pod ${pod.metadata.name}: the backup is complete and held for oc cp until 2026-12-07T11:00:00Z: ${copy}`,
+        `once it is copied, oc -n ${ns} delete pod ${pod.metadata.name} gives the node's disk back at once`,
+      ])
     }),
   )
 
@@ -99,7 +102,7 @@ describe("runBackupPod", () => {
       yield* TestClock.adjust(1_000)
       const ok = yield* Fiber.join(consistent.run)
       expect(Result.isSuccess(ok) && ok.success.backupId).toBe("2026-12-07_100000")
-      expect(consistent.lines.at(-1)).toMatch(/: the backup 2026-12-07_100000 is complete and held for oc cp until /)
+      expect(consistent.lines.at(-2)).toMatch(/: the backup 2026-12-07_100000 is complete and held for oc cp until /)
 
       const why = "kube-apiserver: the snapshot's operator CR says revision 8, the resources are of revision 7"
       const dirty = yield* follow({ timeoutMs: 600_000, pollMs: 1_000 })
