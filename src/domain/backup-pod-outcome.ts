@@ -22,6 +22,8 @@ export interface BackupPodView {
   readonly policy?: string | undefined
   /** It has a deletionTimestamp. */
   readonly deleting?: boolean | undefined
+  /** The kubelet's words while one of its containers cannot be started (`container <name>: <reason>: <message>`). */
+  readonly stuck?: string | undefined
   readonly reason: string | undefined
   readonly message: string | undefined
   readonly initContainers: ReadonlyArray<{

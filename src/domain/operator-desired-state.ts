@@ -6,7 +6,7 @@
  * program around them reads, then applies the writes in order.
  */
 import { Result } from "effect"
-import { latestOutcome, type BackupOutcome, type BackupPodView } from "./backup-pod-outcome.ts"
+import { latestOutcome, podOutcome, type BackupOutcome, type BackupPodView } from "./backup-pod-outcome.ts"
 import { backupPodHistoryDefaults, backupPodHistoryDeletions, type BackupPodHistoryLimits } from "./backup-pod-history.ts"
 import { backupStatusConfigMapName, backupStatusKeys, decodeBackupStatus, encodeBackupStatus, lastCompleteTimeOf, type BackupStatus } from "./backup-status.ts"
 import { countableRenderTime, decide, type ControllerDecision } from "./controller-decision.ts"
@@ -37,7 +37,13 @@ export interface OperatorSettings {
 }
 
 /** The Warnings the controller raises; each is announced once while it holds with the same message. */
-export type WarningReason = "RevisionsUnavailable" | "BackupStatusRepaired" | "ProxySecretMissing" | "ProxySecretUnchecked" | "BackupVolumeBelowQuota"
+export type WarningReason =
+  | "RevisionsUnavailable"
+  | "BackupStatusRepaired"
+  | "ProxySecretMissing"
+  | "ProxySecretUnchecked"
+  | "BackupVolumeBelowQuota"
+  | "BackupPodNotStarting"
 
 /** What the controller remembers between syncs (lost on restart: then it just settles again). */
 export interface OperatorMemory {
@@ -217,6 +223,20 @@ const transitionEvents = (
   return []
 }
 
+/**
+ * The Warning while the newest pod made from `cluster-backup-pod` that still runs cannot start a container (an image
+ * that cannot be pulled, a Secret missing): only its deadline would end it, and `backup-status` alone says Pending.
+ */
+const notStartingWarning = (pods: ReadonlyArray<BackupPodView>, now: number): { BackupPodNotStarting: string } | undefined => {
+  const stuck = pods
+    .filter((p) => p.policy === undefined && p.deleting !== true && podOutcome(p, now)._tag === "Running")
+    .sort((a, b) => (b.createdAt ?? 0) - (a.createdAt ?? 0) || b.name.localeCompare(a.name))
+    .at(0)
+  return stuck?.stuck === undefined
+    ? undefined
+    : { BackupPodNotStarting: `backup pod ${stuck.name} cannot start its ${stuck.stuck}; it fails at its deadline unless the cause is fixed` }
+}
+
 /** The message of the Warning raised while the operator CRs cannot be read into revisions. */
 export const revisionsUnavailableMessage = (errors: ReadonlyArray<LatestRevisionError>): string =>
   `cannot tell which revisions to back up: ${errors.map((e) => e.message).join("; ")}`
@@ -233,6 +253,7 @@ export const desiredState = (observed: OperatorObserved, settings: OperatorSetti
   const volume = podQuotaRoom(observed.etcdQuotaBytes, settings.podOptions.backupVolumeSizeLimit, settings.podOptions.store)
   const volumeShortfallBytes = volume?.shortfallBytes
   const heldWarnings = {
+    ...notStartingWarning(observed.pods, now),
     ...(proxy === undefined ? {} : { [proxy._tag]: proxy.message }),
     ...(volume?.warning === undefined ? {} : { BackupVolumeBelowQuota: volume.warning }),
   }

@@ -108,10 +108,12 @@ const pod = fc
     exitCode: fc.option(fc.constantFrom(0, 1), { nil: undefined }),
     // Its hold over (Succeeded), or still holding the backup.
     holdEnded: fc.boolean(),
+    stuck: fc.option(fc.constant("container backup-init: ImagePullBackOff"), { nil: undefined }),
   })
   .map(
-    ({ exitCode, holdEnded, ...p }): BackupPodView => ({
+    ({ exitCode, holdEnded, stuck, ...p }): BackupPodView => ({
       ...p,
+      ...(stuck === undefined || exitCode !== undefined ? {} : { stuck }),
       ...(p.name.startsWith("backup-nightly") ? { policy: "nightly" } : {}),
       phase: exitCode === undefined ? "Running" : exitCode === 0 ? (holdEnded ? "Succeeded" : "Running") : "Failed",
       reason: undefined,
@@ -198,7 +200,8 @@ describe("desiredState and diff: properties", () => {
     const desired = desiredState(blocked, s)
     expect(desired.decision).toBeUndefined()
     expect(configMapWrites(diff(blocked, desired, table))).toEqual([])
-    expect(Object.keys(desired.warnings)).toEqual(["RevisionsUnavailable"])
+    // A pod that cannot start is said whatever the revisions.
+    expect(Object.keys(desired.warnings).filter((reason) => reason !== "BackupPodNotStarting")).toEqual(["RevisionsUnavailable"])
     expect(desired.memory.stableSince).toBe(observed.memory.stableSince)
   })
 

@@ -329,6 +329,31 @@ describe("reconcile", () => {
     }),
   )
 
+  it.effect("a pod made from cluster-backup-pod that cannot start a container raises one Warning BackupPodNotStarting with the kubelet's words", () =>
+    Effect.gen(function* () {
+      const cluster = yield* setup()
+      const sync = makeSync(cluster)
+      yield* sync()
+      const kube = yield* Effect.provide(Kube, SimulatedKube.inMemory(cluster))
+      const pod = (yield* kube.pods.create(ns, renderedPod(cluster) as never)).metadata.name
+      const waiting = { reason: "ImagePullBackOff", message: 'Back-off pulling image "registry.example/cluster-backup:0.1.0"' }
+      Result.getOrThrow(cluster.updateStatus(podType, ns, pod, { phase: "Pending", initContainerStatuses: [{ name: "backup-init", state: { waiting } }] }))
+      yield* advance(1000)
+      yield* sync()
+      yield* advance(1000)
+      yield* sync()
+      const warned = events(cluster).filter((e) => e.reason === "BackupPodNotStarting")
+      expect(warned).toEqual([
+        {
+          reason: "BackupPodNotStarting",
+          type: "Warning",
+          message: `backup pod ${pod} cannot start its container backup-init: ImagePullBackOff: ${waiting.message}; it fails at its deadline unless the cause is fixed`,
+        },
+      ])
+      expect(configMapData(cluster, "backup-status")!.status).toBe("Pending")
+    }),
+  )
+
   it.effect("announces every backup pod that ends, once: a second failure (another pod, another reason) and a second completion too", () =>
     Effect.gen(function* () {
       const cluster = yield* setup()
