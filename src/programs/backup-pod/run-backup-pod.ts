@@ -132,6 +132,18 @@ const describeRunning = (pod: Pod): string => {
   return step === undefined ? `pod ${pod.metadata.name} is starting` : `pod ${pod.metadata.name} is taking the backup: ${step}`
 }
 
+/** How long a scheduled pod may start no container before the output says where to look (a volume that cannot be mounted). */
+const notStartedHintMs = 120_000
+
+/** Scheduled, and no container of it has started: waiting for its volumes (a Secret or ConfigMap missing waits for ever). */
+const mountsWaiting = (pod: Pod): boolean =>
+  waitingOf(pod) === undefined &&
+  stuckOf(pod) === undefined &&
+  pod.status?.phase === "Pending" &&
+  ![...(pod.status.initContainerStatuses ?? []), ...(pod.status.containerStatuses ?? [])].some(
+    (c) => c.state?.running !== undefined || c.state?.terminated !== undefined,
+  )
+
 /** Whether two backup pods take their backups at the same revisions (neither naming them counts as the same). */
 const sameRevisions = (a: unknown, b: unknown): boolean => {
   const ra = revisionsOfBackupPod(a)
@@ -188,6 +200,7 @@ export const runBackupPod = (options: BackupPodOptions): Effect.Effect<BackupPod
       yield* options.output(`created pod ${name} in ${namespace} from ConfigMap ${backupPodConfigMapName}${ofRevisions}`)
     }
     let told = ""
+    let hinted = false
     while (true) {
       const now = yield* Clock.currentTimeMillis
       // An API that does not answer for a while is waited through, up to the timeout.
@@ -256,6 +269,12 @@ export const runBackupPod = (options: BackupPodOptions): Effect.Effect<BackupPod
         const words = describeRunning(pod)
         if (words !== told) yield* options.output(words)
         told = words
+        if (!hinted && now - startedAt >= notStartedHintMs && mountsWaiting(pod)) {
+          hinted = true
+          yield* options.output(
+            `pod ${name} has started no container in ${formatDuration(now - startedAt)}: oc -n ${namespace} describe pod ${name} says why (its Events: FailedMount names a Secret or ConfigMap it mounts that is missing, say)`,
+          )
+        }
       }
       if (now - startedAt >= options.timeoutMs) {
         const last = told === "" ? `pod ${name} not read yet` : told

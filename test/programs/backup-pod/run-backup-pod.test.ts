@@ -147,6 +147,31 @@ describe("runBackupPod", () => {
     }),
   )
 
+  it.effect("a scheduled pod that starts no container (a volume it cannot mount) is said once after two minutes, with where to look", () =>
+    Effect.gen(function* () {
+      const { cluster, lines, run, pods } = yield* follow({ timeoutMs: 600_000, pollMs: 10_000 })
+      const name = pods[0]!.metadata.name
+      Result.getOrThrow(
+        cluster.updateStatus(podType, ns, name, {
+          phase: "Pending",
+          conditions: [{ type: "PodScheduled", status: "True" }],
+          initContainerStatuses: [{ name: "backup-init", state: { waiting: { reason: "PodInitializing" } } }],
+        }),
+      )
+      yield* TestClock.adjust(110_000)
+      const hint = (l: string) => l.startsWith(`pod ${name} has started no container in `)
+      expect(lines.some(hint)).toBe(false)
+      yield* TestClock.adjust(60_000)
+      expect(lines.filter(hint)).toEqual([
+        `pod ${name} has started no container in 2m: oc -n ${ns} describe pod ${name} says why (its Events: FailedMount names a Secret or ConfigMap it mounts that is missing, say)`,
+      ])
+      held(cluster, pods[0]!, "")
+      yield* TestClock.adjust(10_000)
+      expect(Result.isSuccess(yield* Fiber.join(run))).toBe(true)
+      expect(lines.filter(hint)).toHaveLength(1)
+    }),
+  )
+
   it.effect("a failed init container fails it, naming the container and its words", () =>
     Effect.gen(function* () {
       const { cluster, run, pods } = yield* follow({ timeoutMs: 600_000, pollMs: 1_000 })
