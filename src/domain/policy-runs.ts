@@ -32,8 +32,6 @@ export interface PolicyPodView extends BackupPodView {
   readonly deadlineSeconds?: number | undefined
   /** Why it waits (its PodScheduled condition's reason and message), quoted when it never starts. */
   readonly waiting?: string | undefined
-  /** A container that cannot be started (CreateContainerConfigError, ImagePullBackOff): its name and the kubelet's words. */
-  readonly stuck?: string | undefined
 }
 
 export type ReportReading = { readonly _tag: "Report"; readonly report: BackupPodReport } | { readonly _tag: "NoReport"; readonly problem: string }

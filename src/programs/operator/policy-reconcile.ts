@@ -28,7 +28,7 @@ import type { BackupPolicyObject, NewPod, Pod } from "../../services/kube/schema
 import { readOperatorFacts } from "./api-revisions.ts"
 import { readProxySecret } from "./proxy-secret.ts"
 import { podView, type ReconcileConfig } from "./reconcile.ts"
-import { stuckOf, waitingOf } from "./pod-waits.ts"
+import { waitingOf } from "./pod-waits.ts"
 
 export interface PolicyReconcileConfig extends PolicySettings {
   /** Who writes Events (`reportingInstance`). */
@@ -69,7 +69,6 @@ const policyPodView = (pod: Pod) => {
     node: typeof pod.spec.nodeName === "string" && pod.spec.nodeName !== "" ? pod.spec.nodeName : undefined,
     deadlineSeconds: typeof deadline === "number" && Number.isSafeInteger(deadline) && deadline > 0 ? deadline : undefined,
     waiting: waitingOf(pod),
-    stuck: stuckOf(pod),
     policy: pod.metadata.labels?.[policyNameLabel] ?? "",
     owner: pod.metadata.ownerReferences?.find((r) => r.controller === true && r.kind === policyKind)?.uid,
   }
