@@ -24,6 +24,8 @@ export interface BackupPodView {
   readonly deleting?: boolean | undefined
   /** The kubelet's words while one of its containers cannot be started (`container <name>: <reason>: <message>`). */
   readonly stuck?: string | undefined
+  /** Since when a kubelet has held it while it started no container and none is stuck (`backup-pod-start.ts`). */
+  readonly mountWaitSince?: number | undefined
   readonly reason: string | undefined
   readonly message: string | undefined
   readonly initContainers: ReadonlyArray<{

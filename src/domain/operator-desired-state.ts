@@ -7,6 +7,8 @@
  */
 import { Result } from "effect"
 import { latestOutcome, podOutcome, type BackupOutcome, type BackupPodView } from "./backup-pod-outcome.ts"
+import { notStartingFrom, notStartingOf } from "./backup-pod-start.ts"
+import { earliestTime } from "./earliest-time.ts"
 import { backupPodHistoryDefaults, backupPodHistoryDeletions, type BackupPodHistoryLimits } from "./backup-pod-history.ts"
 import { backupStatusConfigMapName, backupStatusKeys, decodeBackupStatus, encodeBackupStatus, lastCompleteTimeOf, type BackupStatus } from "./backup-status.ts"
 import { countableRenderTime, decide, type ControllerDecision } from "./controller-decision.ts"
@@ -112,7 +114,7 @@ export interface DesiredState {
   readonly events: ReadonlyArray<DesiredEvent>
   /** Ended pods made from `cluster-backup-pod` beyond the history limits, oldest first. */
   readonly deletions: ReadonlyArray<string>
-  /** When to sync again although nothing changes (a pending render). */
+  /** When to sync again although nothing changes (a pending render, a pod that will count as not starting). */
   readonly requeueAt: number | undefined
   readonly memory: OperatorMemory
 }
@@ -223,18 +225,23 @@ const transitionEvents = (
   return []
 }
 
-/**
- * The Warning while the newest pod made from `cluster-backup-pod` that still runs cannot start a container (an image
- * that cannot be pulled, a Secret missing): only its deadline would end it, and `backup-status` alone says Pending.
- */
-const notStartingWarning = (pods: ReadonlyArray<BackupPodView>, now: number): { BackupPodNotStarting: string } | undefined => {
-  const stuck = pods
+/** The newest pod made from `cluster-backup-pod` that still runs, if any. */
+const newestRunningManualPod = (pods: ReadonlyArray<BackupPodView>, now: number): BackupPodView | undefined =>
+  pods
     .filter((p) => p.policy === undefined && p.deleting !== true && podOutcome(p, now)._tag === "Running")
     .sort((a, b) => (b.createdAt ?? 0) - (a.createdAt ?? 0) || b.name.localeCompare(a.name))
     .at(0)
-  return stuck?.stuck === undefined
+
+/**
+ * The Warning while the newest pod made from `cluster-backup-pod` that still runs cannot start (an image that cannot be
+ * pulled, a Secret missing, a volume that cannot be mounted): only its deadline would end it, and `backup-status` alone
+ * says Pending.
+ */
+const notStartingWarning = (pod: BackupPodView | undefined, now: number): { BackupPodNotStarting: string } | undefined => {
+  const words = pod === undefined ? undefined : notStartingOf(pod, now)
+  return words === undefined
     ? undefined
-    : { BackupPodNotStarting: `backup pod ${stuck.name} cannot start its ${stuck.stuck}; it fails at its deadline unless the cause is fixed` }
+    : { BackupPodNotStarting: `backup pod ${pod!.name} cannot start its ${words}; it fails at its deadline unless the cause is fixed` }
 }
 
 /** The message of the Warning raised while the operator CRs cannot be read into revisions. */
@@ -252,8 +259,11 @@ export const desiredState = (observed: OperatorObserved, settings: OperatorSetti
   const proxy = proxySecretProblem(proxySecretKeys(settings.podOptions.proxyEnv), observed.proxySecret, settings.namespace)
   const volume = podQuotaRoom(observed.etcdQuotaBytes, settings.podOptions.backupVolumeSizeLimit, settings.podOptions.store)
   const volumeShortfallBytes = volume?.shortfallBytes
+  const newestManual = newestRunningManualPod(observed.pods, now)
+  // A pod on its node that has started nothing counts as not starting only later: a sync then raises the Warning.
+  const notStartingAt = newestManual === undefined ? undefined : notStartingFrom(newestManual, now)
   const heldWarnings = {
-    ...notStartingWarning(observed.pods, now),
+    ...notStartingWarning(newestManual, now),
     ...(proxy === undefined ? {} : { [proxy._tag]: proxy.message }),
     ...(volume?.warning === undefined ? {} : { BackupVolumeBelowQuota: volume.warning }),
   }
@@ -270,7 +280,7 @@ export const desiredState = (observed: OperatorObserved, settings: OperatorSetti
       volumeShortfallBytes,
       events: [],
       deletions: [],
-      requeueAt: undefined,
+      requeueAt: notStartingAt,
       memory: next,
     }
   }
@@ -312,7 +322,7 @@ export const desiredState = (observed: OperatorObserved, settings: OperatorSetti
     volumeShortfallBytes,
     events: transitionEvents(decision, status, wanted, outcome),
     deletions: backupPodHistoryDeletions(observed.pods, settings.podHistory ?? backupPodHistoryDefaults, outcome?.pod),
-    requeueAt: decision._tag === "WaitUntil" ? decision.at : undefined,
+    requeueAt: earliestTime([decision._tag === "WaitUntil" ? decision.at : undefined, notStartingAt]),
     memory: { observed: revisions, stableSince, warned: warnings },
   }
 }

@@ -27,6 +27,7 @@ import { policyMetricValues, type PolicyMetricValues } from "./policy-metric-val
 import { proxySecretProblem, type ProxySecretProblem, type ProxySecretRead } from "./proxy-secret-check.ts"
 import { backupRequestAnnotation, policyLabelValue, requestIn, type PolicyUploadSettings, policyUploadSettings, renderPolicyBackupPod } from "./policy-pod.ts"
 import { attemptAnnotation, failureStreak, historyDefaults, historyDeletions, policyRuns, type PolicyPodView, type PolicyRun } from "./policy-runs.ts"
+import { earliestTime } from "./earliest-time.ts"
 import { formatRevisionSet, revisionSetsEqual, type LatestRevisionError, type RevisionSet } from "./revisions.ts"
 import { formatRfc3339Utc, parseRfc3339Utc } from "./rfc3339.ts"
 import { firstKeyedProblem } from "./schema-errors.ts"
@@ -136,10 +137,6 @@ const at = (text: string | undefined) => (text === undefined ? undefined : parse
 const maxOf = (values: ReadonlyArray<number | undefined>): number | undefined => {
   const defined = values.filter((v): v is number => v !== undefined)
   return defined.length === 0 ? undefined : Math.max(...defined)
-}
-const minOf = (values: ReadonlyArray<number | undefined>): number | undefined => {
-  const defined = values.filter((v): v is number => v !== undefined)
-  return defined.length === 0 ? undefined : Math.min(...defined)
 }
 
 interface ReadyPolicy {
@@ -525,7 +522,7 @@ const decidePolicy = (
       warningFor(read, blocked) ??
       (proxy?._tag === "ProxySecretUnchecked" ? { type: "Warning", reason: proxy._tag, message: proxy.message } : undefined) ??
       volume.warning,
-    wakeAt: minOf([wait, settle, running?.overdueAt]),
+    wakeAt: earliestTime([wait, settle, running?.overdueAt, running?.notStartingAt]),
     metrics: policyMetricValues({
       name,
       policy,
@@ -619,7 +616,7 @@ export const policyDesiredState = (observed: PolicyObserved, settings: PolicySet
   const refused = Object.fromEntries(Object.entries(memory.refused).filter(([name]) => stillWanted.has(name)))
   return {
     policies,
-    wakeAt: minOf(policies.map((p) => p.wakeAt)),
+    wakeAt: earliestTime(policies.map((p) => p.wakeAt)),
     recheck: proxy?._tag === "ProxySecretMissing" && policies.length > 0,
     memory: {
       observed: revisions ?? memory.observed,

@@ -6,6 +6,7 @@
  */
 import { Result } from "effect"
 import { latestFinish, podOutcome, type BackupOutcome, type BackupPodView } from "./backup-pod-outcome.ts"
+import { notStartingFrom, notStartingOf } from "./backup-pod-start.ts"
 import { parseBackupPodReport, type BackupPodReport } from "./backup-pod-report.ts"
 import type { BackupPolicyStatus } from "./backup-policy.ts"
 import { backupUploadContainerName } from "./backup-pod-names.ts"
@@ -67,8 +68,10 @@ export interface PolicyRun {
   readonly overdueAt: number | undefined
   /** Failed by the operator for running past `overdueAt`: deleted whatever the history limits keep. */
   readonly overdue: boolean
-  /** A run still going whose container cannot be started (it fails at its deadline unless a person fixes the cause). */
+  /** A run still going that cannot start (it fails at its deadline unless a person fixes the cause): why. */
   readonly stuck: string | undefined
+  /** When a run still going will count as not starting if nothing changes (`backup-pod-start.ts`), while that is ahead. */
+  readonly notStartingAt: number | undefined
 }
 
 export const isFinished = (run: PolicyRun): boolean => run.outcome._tag !== "Running"
@@ -136,7 +139,8 @@ export const policyRun = (pod: PolicyPodView, now: number): PolicyRun => {
     revisions: pod.revisions,
     overdueAt: overdue ? undefined : overdueAt,
     overdue,
-    stuck: outcome._tag === "Running" ? pod.stuck : undefined,
+    stuck: outcome._tag === "Running" ? notStartingOf(pod, now) : undefined,
+    notStartingAt: outcome._tag === "Running" ? notStartingFrom(pod, now) : undefined,
   }
 }
 

@@ -2,6 +2,7 @@ import { fc, test } from "@fast-check/vitest"
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
 import type { BackupPodView } from "../../src/domain/backup-pod-outcome.ts"
+import { notStartingFrom, notStartingOf } from "../../src/domain/backup-pod-start.ts"
 import { backupStatusKeys, decodeBackupStatus, encodeBackupStatus, lastCompleteTimeOf } from "../../src/domain/backup-status.ts"
 import { decide } from "../../src/domain/controller-decision.ts"
 import { defaultOperands } from "../../src/domain/operands.ts"
@@ -109,11 +110,14 @@ const pod = fc
     // Its hold over (Succeeded), or still holding the backup.
     holdEnded: fc.boolean(),
     stuck: fc.option(fc.constant("container backup-init: ImagePullBackOff"), { nil: undefined }),
+    // On its node with no container started: for more than the limit already, or not yet.
+    mountWaitSince: fc.option(fc.constantFrom(t0 - 200_000, t0 - 30_000), { nil: undefined }),
   })
   .map(
-    ({ exitCode, holdEnded, stuck, ...p }): BackupPodView => ({
+    ({ exitCode, holdEnded, stuck, mountWaitSince, ...p }): BackupPodView => ({
       ...p,
       ...(stuck === undefined || exitCode !== undefined ? {} : { stuck }),
+      ...(stuck !== undefined || exitCode !== undefined || mountWaitSince === undefined ? {} : { mountWaitSince }),
       ...(p.name.startsWith("backup-nightly") ? { policy: "nightly" } : {}),
       phase: exitCode === undefined ? "Running" : exitCode === 0 ? (holdEnded ? "Succeeded" : "Running") : "Failed",
       reason: undefined,
@@ -167,6 +171,21 @@ describe("desiredState and diff: properties", () => {
       expect(desired.podSpec!.data[backupPodYamlKey]).toBe(renderBackupPodYaml(desired.decision.revisions, { namespace: s.namespace }))
       expect(desired.status).toMatchObject({ status: "Pending", revisions: desired.decision.revisions, lastRenderTime: observed.now })
       expect(writes.map((w) => w.name)).toEqual([backupPodConfigMapName, "backup-status"])
+    },
+  )
+
+  test.prop([observedArb, settingsArb], { numRuns: 100 })(
+    "asks for a sync only ahead of now, and one at the time the newest running manual pod will count as not starting",
+    (observed, s) => {
+      const desired = desiredState(observed, s)
+      if (desired.requeueAt !== undefined) expect(desired.requeueAt).toBeGreaterThan(observed.now)
+      const newest = observed.pods
+        .filter((p) => p.policy === undefined && p.phase === "Running" && p.initContainers[0]?.terminated === undefined)
+        .sort((a, b) => (b.createdAt ?? 0) - (a.createdAt ?? 0) || b.name.localeCompare(a.name))[0]
+      const at = newest === undefined ? undefined : notStartingFrom(newest, observed.now)
+      if (at !== undefined) expect(desired.requeueAt).toBeLessThanOrEqual(at)
+      const warned = desired.warnings.BackupPodNotStarting !== undefined
+      expect(warned).toBe(newest !== undefined && notStartingOf(newest, observed.now) !== undefined)
     },
   )
 

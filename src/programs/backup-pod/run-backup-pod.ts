@@ -8,6 +8,7 @@
 import { Clock, Effect, Result, Schema } from "effect"
 import { holdWindow } from "../../domain/backup-hold.ts"
 import { createReportOf, podOutcome } from "../../domain/backup-pod-outcome.ts"
+import { notStartingOf } from "../../domain/backup-pod-start.ts"
 import { backupHoldContainerName, backupPodPaths, backupPodSelector } from "../../domain/backup-pod-names.ts"
 import { formatDuration } from "../../domain/durations.ts"
 import { backupPodConfigMapName, backupPodYamlKey, renderPending } from "../../domain/operator-desired-state.ts"
@@ -21,7 +22,7 @@ import { parseYamlText } from "../../domain/yaml-text.ts"
 import type { KubeError } from "../../services/kube/errors.ts"
 import { Kube } from "../../services/kube/kube.ts"
 import { NewPod, type Pod } from "../../services/kube/schemas.ts"
-import { stepOf, stuckOf, waitingOf } from "../operator/pod-waits.ts"
+import { stepOf, waitingOf } from "../operator/pod-waits.ts"
 import { podView } from "../operator/reconcile.ts"
 
 export class BackupPodNotRendered extends Schema.TaggedError<BackupPodNotRendered>()("BackupPodNotRendered", {
@@ -123,26 +124,14 @@ const renderedPod = (kube: Kube["Service"], namespace: string) =>
   })
 
 /** One line of where the pod stands while it runs. */
-const describeRunning = (pod: Pod): string => {
-  const stuck = stuckOf(pod)
+const describeRunning = (pod: Pod, now: number): string => {
+  const stuck = notStartingOf(podView(pod), now)
   if (stuck !== undefined) return `pod ${pod.metadata.name} cannot start: ${stuck}`
   const waiting = waitingOf(pod)
   if (waiting !== undefined) return `pod ${pod.metadata.name} is not scheduled yet: ${waiting}`
   const step = stepOf(pod)
   return step === undefined ? `pod ${pod.metadata.name} is starting` : `pod ${pod.metadata.name} is taking the backup: ${step}`
 }
-
-/** How long a scheduled pod may start no container before the output says where to look (a volume that cannot be mounted). */
-const notStartedHintMs = 120_000
-
-/** Scheduled, and no container of it has started: waiting for its volumes (a Secret or ConfigMap missing waits for ever). */
-const mountsWaiting = (pod: Pod): boolean =>
-  waitingOf(pod) === undefined &&
-  stuckOf(pod) === undefined &&
-  pod.status?.phase === "Pending" &&
-  ![...(pod.status.initContainerStatuses ?? []), ...(pod.status.containerStatuses ?? [])].some(
-    (c) => c.state?.running !== undefined || c.state?.terminated !== undefined,
-  )
 
 /** Whether two backup pods take their backups at the same revisions (neither naming them counts as the same). */
 const sameRevisions = (a: unknown, b: unknown): boolean => {
@@ -200,7 +189,6 @@ export const runBackupPod = (options: BackupPodOptions): Effect.Effect<BackupPod
       yield* options.output(`created pod ${name} in ${namespace} from ConfigMap ${backupPodConfigMapName}${ofRevisions}`)
     }
     let told = ""
-    let hinted = false
     while (true) {
       const now = yield* Clock.currentTimeMillis
       // An API that does not answer for a while is waited through, up to the timeout.
@@ -266,15 +254,9 @@ export const runBackupPod = (options: BackupPodOptions): Effect.Effect<BackupPod
             reason: outcome.reason,
             message: `the backup failed: ${outcome.reason}; see oc -n ${namespace} logs ${name} --all-containers, and delete the pod once read`,
           })
-        const words = describeRunning(pod)
+        const words = describeRunning(pod, now)
         if (words !== told) yield* options.output(words)
         told = words
-        if (!hinted && now - startedAt >= notStartedHintMs && mountsWaiting(pod)) {
-          hinted = true
-          yield* options.output(
-            `pod ${name} has started no container in ${formatDuration(now - startedAt)}: oc -n ${namespace} describe pod ${name} says why (its Events: FailedMount names a Secret or ConfigMap it mounts that is missing, say)`,
-          )
-        }
       }
       if (now - startedAt >= options.timeoutMs) {
         const last = told === "" ? `pod ${name} not read yet` : told

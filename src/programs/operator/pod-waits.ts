@@ -3,6 +3,7 @@
  * or the init container it is at.
  */
 import { initContainerNames, podStep } from "../../domain/backup-request.ts"
+import { parseRfc3339Utc } from "../../domain/rfc3339.ts"
 import type { Pod } from "../../services/kube/schemas.ts"
 
 /** The init container the pod is at, as `oc get pod` counts it (`podStep`). */
@@ -17,6 +18,19 @@ export const waitingOf = (pod: Pod): string | undefined => {
 
 /** Waits that end by themselves; any other (CreateContainerConfigError, ImagePullBackOff) needs a person. */
 const passingWaits = new Set(["ContainerCreating", "PodInitializing"])
+
+/**
+ * Since when a kubelet has held the pod (its `startTime`, else when it was scheduled) while it has started no container
+ * and none is stuck: mounting its volumes, which waits for ever on a Secret or ConfigMap missing.
+ */
+export const mountWaitSinceOf = (pod: Pod): number | undefined => {
+  const status = pod.status
+  if (status?.phase !== "Pending" || stuckOf(pod) !== undefined) return undefined
+  const scheduled = status.conditions?.find((c) => c.type === "PodScheduled" && c.status === "True")
+  const statuses = [...(status.initContainerStatuses ?? []), ...(status.containerStatuses ?? [])]
+  if (statuses.some((c) => c.state?.running !== undefined || c.state?.terminated !== undefined)) return undefined
+  return parseRfc3339Utc(status.startTime ?? scheduled?.lastTransitionTime ?? "")
+}
 
 /** The first container that cannot be started: `container <name>: <reason>: <message>`. */
 export const stuckOf = (pod: Pod): string | undefined => {

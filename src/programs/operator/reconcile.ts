@@ -32,7 +32,7 @@ import { Kube } from "../../services/kube/kube.ts"
 import type { ConfigMap, Pod } from "../../services/kube/schemas.ts"
 import { readOperatorFacts } from "./api-revisions.ts"
 import { readProxySecret } from "./proxy-secret.ts"
-import { stuckOf } from "./pod-waits.ts"
+import { mountWaitSinceOf, stuckOf } from "./pod-waits.ts"
 
 // The demo reads the rendered spec by these names.
 export { backupPodConfigMapName, backupPodYamlKey } from "../../domain/operator-desired-state.ts"
@@ -90,6 +90,7 @@ export const podView = (pod: Pod): BackupPodView => ({
   policy: pod.metadata.labels?.[policyNameLabel],
   deleting: pod.metadata.deletionTimestamp !== undefined && pod.metadata.deletionTimestamp !== null,
   stuck: stuckOf(pod),
+  mountWaitSince: mountWaitSinceOf(pod),
   reason: pod.status?.reason,
   message: pod.status?.message,
   initContainers: (pod.status?.initContainerStatuses ?? []).map((c) => ({ name: c.name, terminated: c.state?.terminated })),

@@ -115,7 +115,17 @@ export const PodStatus = Schema.Struct({
   reason: opt(Schema.String),
   message: opt(Schema.String),
   startTime: opt(Time),
-  conditions: opt(Schema.Array(Schema.Struct({ type: Schema.String, status: Schema.String, reason: opt(Schema.String), message: opt(Schema.String) }))),
+  conditions: opt(
+    Schema.Array(
+      Schema.Struct({
+        type: Schema.String,
+        status: Schema.String,
+        reason: opt(Schema.String),
+        message: opt(Schema.String),
+        lastTransitionTime: opt(Time),
+      }),
+    ),
+  ),
   initContainerStatuses: opt(Schema.Array(ContainerStatus)),
   containerStatuses: opt(Schema.Array(ContainerStatus)),
 })

@@ -1,6 +1,7 @@
 import { Clock, Effect, Exit, Ref, Result } from "effect"
 import { describe, expect, it } from "vitest"
 import type { BackupPolicyStatus } from "../../../src/domain/backup-policy.ts"
+import { mountWaitWords } from "../../../src/domain/backup-pod-start.ts"
 import { emptyPolicyMemory } from "../../../src/domain/policy-desired-state.ts"
 import { policyNameLabel } from "../../../src/domain/policy-pod.ts"
 import { defaultReconcileConfig } from "../../../src/programs/operator/reconcile.ts"
@@ -283,11 +284,38 @@ describe("a policy's pod whose container cannot be started", () => {
       cluster.updateStatus(podType, ns, name, {
         phase: "Pending",
         startTime,
-        initContainerStatuses: [{ name: "backup-upload", state: { waiting: { reason: "PodInitializing" } } }],
+        initContainerStatuses: [
+          { name: "backup-init", state: { terminated: { exitCode: 0 } } },
+          { name: "backup-upload", state: { waiting: { reason: "PodInitializing" } } },
+        ],
       }),
     )
     time.ms += 60_000
     expect(Exit.isSuccess(await sync())).toBe(true)
     expect(progressing()).toMatchObject({ status: "True", reason: "BackupRunning" })
+  })
+
+  it("says so in Progressing when it has started no container two minutes on its node (a volume it cannot mount), waking for it", async () => {
+    const { time, cluster, sync, pods } = setup()
+    expect(Exit.isSuccess(await sync())).toBe(true)
+    const name = pods()[0]!.metadata.name
+    const onNode = time.ms
+    Result.getOrThrow(
+      cluster.updateStatus(podType, ns, name, {
+        phase: "Pending",
+        startTime: new Date(onNode).toISOString(),
+        conditions: [{ type: "PodScheduled", status: "True" }],
+        initContainerStatuses: [{ name: "backup-init", state: { waiting: { reason: "PodInitializing" } } }],
+      }),
+    )
+    time.ms += 60_000
+    const early = await sync()
+    const progressing = () => policyStatus(cluster).conditions?.find((c) => c.type === "Progressing")
+    expect(progressing()).toMatchObject({ status: "True", reason: "BackupRunning" })
+    expect(Exit.isSuccess(early) ? early.value.wakeAt : undefined).toBe(onNode + 120_000)
+    time.ms = onNode + 120_000
+    expect(Exit.isSuccess(await sync())).toBe(true)
+    expect(progressing()).toMatchObject({ status: "True", reason: "BackupPodNotStarting" })
+    expect(progressing()?.message).toBe(`pod ${name} cannot start its ${mountWaitWords(name)}; it fails at its deadline unless the cause is fixed`)
   })
 })

@@ -1,11 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Result } from "effect"
+import { Clock, Effect, Exit, Result } from "effect"
 import { TestClock } from "effect/testing"
 import { configMapType, eventType, operatorTypes, podType } from "../../../src/services/kube/resources.ts"
 import { Kube } from "../../../src/services/kube/kube.ts"
 import { Fault } from "../../../src/simulation/faults.ts"
 import { policyNameLabel } from "../../../src/domain/policy-pod.ts"
 import { backupCreateReportOf, encodeBackupCreateReport } from "../../../src/domain/backup-create-report.ts"
+import { mountWaitWords } from "../../../src/domain/backup-pod-start.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
 import type { SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import { advance, configMapData, events, makeSync, ns, renderedPod, revs, runBackupPod, setRevision, setup, start } from "./reconcile-harness.ts"
@@ -352,6 +353,41 @@ describe("reconcile", () => {
       ])
       expect(configMapData(cluster, "backup-status")!.status).toBe("Pending")
     }),
+  )
+
+  it.effect(
+    "a pod made from cluster-backup-pod that has started no container two minutes on its node (a volume it cannot mount) raises BackupPodNotStarting then, and asks for that sync",
+    () =>
+      Effect.gen(function* () {
+        const cluster = yield* setup()
+        const sync = makeSync(cluster)
+        yield* sync()
+        const kube = yield* Effect.provide(Kube, SimulatedKube.inMemory(cluster))
+        const pod = (yield* kube.pods.create(ns, renderedPod(cluster) as never)).metadata.name
+        const onNode = yield* Clock.currentTimeMillis
+        Result.getOrThrow(
+          cluster.updateStatus(podType, ns, pod, {
+            phase: "Pending",
+            startTime: new Date(onNode).toISOString(),
+            conditions: [{ type: "PodScheduled", status: "True" }],
+            initContainerStatuses: [{ name: "backup-init", state: { waiting: { reason: "PodInitializing" } } }],
+          }),
+        )
+        yield* advance(60_000)
+        const early = yield* sync()
+        expect(events(cluster).filter((e) => e.reason === "BackupPodNotStarting")).toEqual([])
+        expect(early.requeueAt).toBe(onNode + 120_000)
+        yield* advance(60_000)
+        expect((yield* sync()).requeueAt).toBeUndefined()
+        expect(events(cluster).filter((e) => e.reason === "BackupPodNotStarting")).toEqual([
+          {
+            reason: "BackupPodNotStarting",
+            type: "Warning",
+            message: `backup pod ${pod} cannot start its ${mountWaitWords(pod)}; it fails at its deadline unless the cause is fixed`,
+          },
+        ])
+        expect(configMapData(cluster, "backup-status")!.status).toBe("Pending")
+      }),
   )
 
   it.effect("announces every backup pod that ends, once: a second failure (another pod, another reason) and a second completion too", () =>

@@ -1,0 +1,34 @@
+/**
+ * Whether a backup pod still going cannot start. A container the kubelet cannot start (ImagePullBackOff, a Secret an
+ * env var names missing) says so in the pod's status at once. A volume the kubelet cannot mount (a Secret or ConfigMap
+ * missing) says so only in the pod's Events (FailedMount) and waits for ever, so a pod on a node that has started no
+ * container for `mountWaitLimitMs` counts as not starting too.
+ */
+import { formatDuration } from "./durations.ts"
+
+/** How long a pod on a node may start no container before it counts as not starting (a slow image pull stays below it). */
+export const mountWaitLimitMs = 120_000
+
+/** What the answer needs of a pod (`BackupPodView` has these). */
+export interface PodStartView {
+  readonly name: string
+  /** The kubelet's words while one of its containers cannot be started (`container <name>: <reason>: <message>`). */
+  readonly stuck?: string | undefined
+  /** Since when a kubelet has held the pod while it started no container (none stuck): undefined once one did. */
+  readonly mountWaitSince?: number | undefined
+}
+
+/** The words for a pod whose kubelet has started none of its containers within the limit. */
+export const mountWaitWords = (name: string): string =>
+  `containers: none started within ${formatDuration(mountWaitLimitMs)} on its node, as when a volume it mounts cannot be (a Secret or ConfigMap missing) or an image is slow to pull; the Events of oc describe pod ${name} say which`
+
+/** Why the pod cannot start at `now`, if it cannot. */
+export const notStartingOf = (pod: PodStartView, now: number): string | undefined =>
+  pod.stuck ?? (pod.mountWaitSince !== undefined && now >= pod.mountWaitSince + mountWaitLimitMs ? mountWaitWords(pod.name) : undefined)
+
+/** When the pod will count as not starting if nothing changes, when that is after `now` (a time to look again at). */
+export const notStartingFrom = (pod: PodStartView, now: number): number | undefined => {
+  if (pod.stuck !== undefined || pod.mountWaitSince === undefined) return undefined
+  const at = pod.mountWaitSince + mountWaitLimitMs
+  return at > now ? at : undefined
+}
