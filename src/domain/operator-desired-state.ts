@@ -238,10 +238,11 @@ const newestRunningManualPod = (pods: ReadonlyArray<BackupPodView>, now: number)
  * says Pending.
  */
 const notStartingWarning = (pod: BackupPodView | undefined, now: number): { BackupPodNotStarting: string } | undefined => {
-  const words = pod === undefined ? undefined : notStartingOf(pod, now)
+  if (pod === undefined) return undefined
+  const words = notStartingOf(pod, now)
   return words === undefined
     ? undefined
-    : { BackupPodNotStarting: `backup pod ${pod!.name} cannot start its ${words}; it fails at its deadline unless the cause is fixed` }
+    : { BackupPodNotStarting: `backup pod ${pod.name} cannot start its ${words}; it fails at its deadline unless the cause is fixed` }
 }
 
 /** The message of the Warning raised while the operator CRs cannot be read into revisions. */

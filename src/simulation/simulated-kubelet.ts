@@ -79,6 +79,17 @@ export const heldPodStatus = (pod: Readonly<Record<string, unknown>>, outcome: P
   }
 }
 
+/**
+ * The `.status` of a pod its kubelet took at `startTime` (RFC 3339) that has started no container: it waits to mount
+ * its volumes, as for ever on a Secret or ConfigMap missing (FailedMount is only an Event).
+ */
+export const mountWaitingPodStatus = (startTime: string) => ({
+  phase: "Pending",
+  startTime,
+  conditions: [{ type: "PodScheduled", status: "True" }],
+  initContainerStatuses: [{ name: "backup-init", state: { waiting: { reason: "PodInitializing" } } }],
+})
+
 /** The container of a policy's backup pod that stores the backup and reports it (`backup-pod-report.ts`). */
 export const uploadContainer = "backup-upload"
 

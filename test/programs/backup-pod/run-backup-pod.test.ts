@@ -12,6 +12,7 @@ import { configMapType, podType } from "../../../src/services/kube/resources.ts"
 import { makeSimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
 import { Fault } from "../../../src/simulation/faults.ts"
+import { mountWaitingPodStatus } from "../../../src/simulation/simulated-kubelet.ts"
 import { ns } from "../operator/reconcile-harness.ts"
 
 const revisions = { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 5, "kube-scheduler": 6 }
@@ -155,14 +156,7 @@ describe("runBackupPod", () => {
       // Its kubelet took it 30 s after backup-pod began to follow it: the two minutes count from then.
       yield* TestClock.adjust(30_000)
       const onNode = yield* Clock.currentTimeMillis
-      Result.getOrThrow(
-        cluster.updateStatus(podType, ns, name, {
-          phase: "Pending",
-          startTime: new Date(onNode).toISOString(),
-          conditions: [{ type: "PodScheduled", status: "True" }],
-          initContainerStatuses: [{ name: "backup-init", state: { waiting: { reason: "PodInitializing" } } }],
-        }),
-      )
+      Result.getOrThrow(cluster.updateStatus(podType, ns, name, mountWaitingPodStatus(new Date(onNode).toISOString())))
       yield* TestClock.adjust(110_000)
       const hint = (l: string) => l === `pod ${name} cannot start: ${mountWaitWords(name)}`
       expect(lines.some(hint)).toBe(false)

@@ -10,7 +10,7 @@ import { backupPolicyType, eventType, podType } from "../../../src/services/kube
 import { Fault } from "../../../src/simulation/faults.ts"
 import { makeSimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
-import { simulatedBackupReport, uploadedBackup } from "../../../src/simulation/simulated-kubelet.ts"
+import { mountWaitingPodStatus, simulatedBackupReport, uploadedBackup } from "../../../src/simulation/simulated-kubelet.ts"
 import { createPolicy, handClock, ns, seedOperators } from "./reconcile-harness.ts"
 
 const start = Date.parse("2026-12-01T00:00:30Z")
@@ -300,14 +300,7 @@ describe("a policy's pod whose container cannot be started", () => {
     expect(Exit.isSuccess(await sync())).toBe(true)
     const name = pods()[0]!.metadata.name
     const onNode = time.ms
-    Result.getOrThrow(
-      cluster.updateStatus(podType, ns, name, {
-        phase: "Pending",
-        startTime: new Date(onNode).toISOString(),
-        conditions: [{ type: "PodScheduled", status: "True" }],
-        initContainerStatuses: [{ name: "backup-init", state: { waiting: { reason: "PodInitializing" } } }],
-      }),
-    )
+    Result.getOrThrow(cluster.updateStatus(podType, ns, name, mountWaitingPodStatus(new Date(onNode).toISOString())))
     time.ms += 60_000
     const early = await sync()
     const progressing = () => policyStatus(cluster).conditions?.find((c) => c.type === "Progressing")

@@ -82,11 +82,16 @@ export const advance = (ms: number) =>
   })
 
 /** A backup pod created from the rendered spec (as `oc create` would) that ends with `outcome`; then a second passes. */
-export const runBackupPod = (cluster: SimulatedCluster, outcome: PodOutcome) =>
+/** A person's `oc create` of the rendered pod: its name. */
+export const createRenderedPod = (cluster: SimulatedCluster) =>
   Effect.gen(function* () {
     const kube = yield* Effect.provide(Kube, SimulatedKube.inMemory(cluster))
-    const created = yield* kube.pods.create(ns, renderedPod(cluster) as never)
-    Result.getOrThrow(cluster.terminatePod(ns, created.metadata.name, outcome))
+    return (yield* kube.pods.create(ns, renderedPod(cluster) as never)).metadata.name
+  })
+
+export const runBackupPod = (cluster: SimulatedCluster, outcome: PodOutcome) =>
+  Effect.gen(function* () {
+    Result.getOrThrow(cluster.terminatePod(ns, yield* createRenderedPod(cluster), outcome))
     yield* advance(1000)
   })
 

@@ -9,7 +9,21 @@ import { backupCreateReportOf, encodeBackupCreateReport } from "../../../src/dom
 import { mountWaitWords } from "../../../src/domain/backup-pod-start.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
 import type { SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
-import { advance, configMapData, events, makeSync, ns, renderedPod, revs, runBackupPod, setRevision, setup, start } from "./reconcile-harness.ts"
+import { mountWaitingPodStatus } from "../../../src/simulation/simulated-kubelet.ts"
+import {
+  advance,
+  configMapData,
+  createRenderedPod,
+  events,
+  makeSync,
+  ns,
+  renderedPod,
+  revs,
+  runBackupPod,
+  setRevision,
+  setup,
+  start,
+} from "./reconcile-harness.ts"
 
 type Sync = ReturnType<typeof makeSync>
 
@@ -335,8 +349,7 @@ describe("reconcile", () => {
       const cluster = yield* setup()
       const sync = makeSync(cluster)
       yield* sync()
-      const kube = yield* Effect.provide(Kube, SimulatedKube.inMemory(cluster))
-      const pod = (yield* kube.pods.create(ns, renderedPod(cluster) as never)).metadata.name
+      const pod = yield* createRenderedPod(cluster)
       const waiting = { reason: "ImagePullBackOff", message: 'Back-off pulling image "registry.example/cluster-backup:0.1.0"' }
       Result.getOrThrow(cluster.updateStatus(podType, ns, pod, { phase: "Pending", initContainerStatuses: [{ name: "backup-init", state: { waiting } }] }))
       yield* advance(1000)
@@ -362,17 +375,9 @@ describe("reconcile", () => {
         const cluster = yield* setup()
         const sync = makeSync(cluster)
         yield* sync()
-        const kube = yield* Effect.provide(Kube, SimulatedKube.inMemory(cluster))
-        const pod = (yield* kube.pods.create(ns, renderedPod(cluster) as never)).metadata.name
+        const pod = yield* createRenderedPod(cluster)
         const onNode = yield* Clock.currentTimeMillis
-        Result.getOrThrow(
-          cluster.updateStatus(podType, ns, pod, {
-            phase: "Pending",
-            startTime: new Date(onNode).toISOString(),
-            conditions: [{ type: "PodScheduled", status: "True" }],
-            initContainerStatuses: [{ name: "backup-init", state: { waiting: { reason: "PodInitializing" } } }],
-          }),
-        )
+        Result.getOrThrow(cluster.updateStatus(podType, ns, pod, mountWaitingPodStatus(new Date(onNode).toISOString())))
         yield* advance(60_000)
         const early = yield* sync()
         expect(events(cluster).filter((e) => e.reason === "BackupPodNotStarting")).toEqual([])
