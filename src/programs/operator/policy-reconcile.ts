@@ -64,7 +64,6 @@ const policyPodView = (pod: Pod) => {
   return {
     ...podView(pod),
     annotations: pod.metadata.annotations ?? {},
-    deleting: pod.metadata.deletionTimestamp !== undefined,
     startedAt: parseRfc3339Utc(pod.status?.startTime ?? ""),
     node: typeof pod.spec.nodeName === "string" && pod.spec.nodeName !== "" ? pod.spec.nodeName : undefined,
     deadlineSeconds: typeof deadline === "number" && Number.isSafeInteger(deadline) && deadline > 0 ? deadline : undefined,

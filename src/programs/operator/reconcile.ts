@@ -82,7 +82,7 @@ const orUndefinedIfMissing = <A, R>(effect: Effect.Effect<A, KubeError, R>) =>
   )
 
 /** What the domain needs of a backup pod. */
-export const podView = (pod: Pod): BackupPodView => ({
+export const podView = (pod: Pod): BackupPodView & { readonly deleting: boolean } => ({
   name: pod.metadata.name,
   createdAt: parseRfc3339Utc(pod.metadata.creationTimestamp ?? ""),
   revisions: revisionsOfBackupPod(pod),
