@@ -26,6 +26,8 @@ export interface BackupPodView {
   readonly stuck?: string | undefined
   /** Since when a kubelet has held it while it started no container and none is stuck (`backup-pod-start.ts`). */
   readonly mountWaitSince?: number | undefined
+  /** Its Events' words on a volume that cannot be mounted, read while it waits for one past the limit. */
+  readonly mountTrouble?: string | undefined
   readonly reason: string | undefined
   readonly message: string | undefined
   readonly initContainers: ReadonlyArray<{

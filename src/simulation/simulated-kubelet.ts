@@ -90,6 +90,19 @@ export const mountWaitingPodStatus = (startTime: string) => ({
   initContainerStatuses: [{ name: "backup-init", state: { waiting: { reason: "PodInitializing" } } }],
 })
 
+/** The Event a kubelet records, and repeats, while it cannot mount a pod's volume: `message` is its words (at `at`, RFC 3339). */
+export const failedMountEvent = (namespace: string, pod: string, message: string, at: string) => ({
+  metadata: { name: `${pod}.failed-mount`, namespace },
+  involvedObject: { apiVersion: "v1", kind: "Pod", namespace, name: pod },
+  reason: "FailedMount",
+  message,
+  type: "Warning" as const,
+  source: { component: "kubelet", host: "master-0" },
+  firstTimestamp: at,
+  lastTimestamp: at,
+  count: 1,
+})
+
 /** The container of a policy's backup pod that stores the backup and reports it (`backup-pod-report.ts`). */
 export const uploadContainer = "backup-upload"
 

@@ -18,7 +18,7 @@ import * as SimulatedKube from "../../src/simulation/simulated-kube.ts"
 import { openShiftFixture } from "../../src/simulation/openshift-fixtures.ts"
 import { backupPolicyType, knownResourceTypes, kubeApiPermissions, podType, secretType } from "../../src/services/kube/resources.ts"
 import { policyNameLabel } from "../../src/domain/policy-pod.ts"
-import { simulatedBackupReport, uploadedBackup } from "../../src/simulation/simulated-kubelet.ts"
+import { mountWaitingPodStatus, simulatedBackupReport, uploadedBackup } from "../../src/simulation/simulated-kubelet.ts"
 import { makeSimulatedCluster, type RequestRecord, type SimulatedCluster } from "../../src/simulation/simulated-cluster.ts"
 import { loadedCluster } from "../programs/backup/backup-resources-harness.ts"
 import { renderedPod } from "../programs/operator/reconcile-harness.ts"
@@ -157,7 +157,11 @@ const operatorRequests = async (): Promise<ReadonlyArray<RequestRecord>> => {
       Result.getOrThrow(fixture.bumpRevision(cluster, "etcd"))
       yield* Effect.sleep(200)
       const pod = Result.getOrThrow(cluster.create(podType, renderedPod(cluster)!))
-      Result.getOrThrow(cluster.terminatePod("openshift-etcd", (pod.metadata as { name: string }).name, { phase: "Succeeded" }))
+      const manualPod = (pod.metadata as { name: string }).name
+      // On its node for three minutes without a container started: the operator reads its Events for the Warning's words.
+      Result.getOrThrow(cluster.updateStatus(podType, "openshift-etcd", manualPod, mountWaitingPodStatus(new Date(Date.now() - 180_000).toISOString())))
+      yield* until("the pod's Events read", () => cluster.requests.some((r) => r.resource === "events" && r.verb === "list"))
+      Result.getOrThrow(cluster.terminatePod("openshift-etcd", manualPod, { phase: "Succeeded" }))
       yield* until("the policy's pod", () => policyPods(cluster, policy).length === 1)
       const policyPod = policyPods(cluster, policy)[0]!
       createdPolicyPod = policyPod as typeof createdPolicyPod

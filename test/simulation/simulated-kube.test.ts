@@ -49,6 +49,7 @@ describe("Kube on the simulated cluster", () => {
           message: "M",
           type: "Normal",
         })
+        yield* kube.events.list("ns", { involvedObjectName: "p" })
         const lease = yield* kube.leases.create("ns", { metadata: { name: "l" }, spec: { holderIdentity: "me", leaseDurationSeconds: 15 } })
         yield* kube.leases.get("ns", "l")
         yield* kube.leases.update("ns", { ...lease, spec: { ...lease.spec, holderIdentity: "you" } })

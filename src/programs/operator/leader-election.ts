@@ -175,7 +175,7 @@ export const leaderOnlyWrites = (kube: KubeService, config: ElectionConfig, stat
     configMaps: { ...kube.configMaps, create: gate(kube.configMaps.create), update: gate(kube.configMaps.update), patch: gate(kube.configMaps.patch) },
     secrets: { ...kube.secrets, create: gate(kube.secrets.create), update: gate(kube.secrets.update), patch: gate(kube.secrets.patch) },
     pods: { ...kube.pods, create: gate(kube.pods.create), delete: gate(kube.pods.delete) },
-    events: { create: gate(kube.events.create) },
+    events: { ...kube.events, create: gate(kube.events.create) },
     backupPolicies: { ...kube.backupPolicies, updateStatus: gate(kube.backupPolicies.updateStatus) },
   }
 }

@@ -2,9 +2,13 @@
  * Where a backup pod stands, read from its spec and status: not scheduled yet, a container its kubelet cannot start,
  * or the init container it is at.
  */
+import { Effect } from "effect"
+import type { BackupPodView } from "../../domain/backup-pod-outcome.ts"
+import { mountTroubleIn, waitsToMount } from "../../domain/backup-pod-start.ts"
 import { initContainerNames, podStep } from "../../domain/backup-request.ts"
 import { parseRfc3339Utc } from "../../domain/rfc3339.ts"
-import type { Pod } from "../../services/kube/schemas.ts"
+import type { KubeService } from "../../services/kube/kube.ts"
+import type { Event, Pod } from "../../services/kube/schemas.ts"
 
 /** The init container the pod is at, as `oc get pod` counts it (`podStep`). */
 export const stepOf = (pod: Pod): string | undefined => podStep(initContainerNames(pod.spec), pod.status?.initContainerStatuses ?? [])
@@ -39,3 +43,27 @@ export const stuckOf = (pod: Pod): string | undefined => {
   const w = c?.state?.waiting
   return c === undefined || w === undefined ? undefined : [`container ${c.name}`, w.reason, w.message].filter((x) => x !== undefined && x !== "").join(": ")
 }
+
+const eventView = (e: Event) => ({
+  reason: e.reason,
+  message: e.message,
+  at: parseRfc3339Utc(e.lastTimestamp ?? e.eventTime ?? e.metadata.creationTimestamp ?? ""),
+})
+
+/**
+ * The pod's view with its Events' words on a volume that cannot be mounted (FailedMount names the Secret or key),
+ * read only for a pod that has waited past the limit to start a container. Events only add words: one that cannot be
+ * read (Forbidden to an older Role, say) leaves the view as it was, pointing to `oc describe pod`.
+ */
+export const withMountTrouble =
+  (kube: KubeService, namespace: string, now: number) =>
+  <V extends BackupPodView>(view: V): Effect.Effect<V> =>
+    !waitsToMount(view, now)
+      ? Effect.succeed(view)
+      : kube.events.list(namespace, { involvedObjectName: view.name }).pipe(
+          Effect.map((list) => {
+            const trouble = mountTroubleIn(list.items.filter((e) => e.involvedObject.kind === "Pod").map(eventView))
+            return trouble === undefined ? view : { ...view, mountTrouble: trouble }
+          }),
+          Effect.orElseSucceed(() => view),
+        )

@@ -28,7 +28,7 @@ import type { BackupPolicyObject, NewPod, Pod } from "../../services/kube/schema
 import { readOperatorFacts } from "./api-revisions.ts"
 import { readProxySecret } from "./proxy-secret.ts"
 import { podView, type ReconcileConfig } from "./reconcile.ts"
-import { waitingOf } from "./pod-waits.ts"
+import { waitingOf, withMountTrouble } from "./pod-waits.ts"
 
 export interface PolicyReconcileConfig extends PolicySettings {
   /** Who writes Events (`reportingInstance`). */
@@ -89,12 +89,13 @@ const readObserved = Effect.fn("readPolicies")(function* (config: PolicyReconcil
   // Without policies there is nothing to decide from pods or revisions: one list per sync.
   const pods = policies.length === 0 ? [] : (yield* kube.pods.list(config.namespace, { labelSelector: policyNameLabel })).items
   const facts = policies.length === 0 ? undefined : yield* readOperatorFacts(config.table)
+  const now = yield* Clock.currentTimeMillis
   const observed: PolicyObserved = {
-    now: yield* Clock.currentTimeMillis,
+    now,
     revisions: facts?.revisions ?? Result.fail([]),
     etcdQuotaBytes: facts?.etcdQuotaBytes,
     policies,
-    pods: pods.map(policyPodView),
+    pods: yield* Effect.forEach(pods.map(policyPodView), withMountTrouble(kube, config.namespace, now)),
     proxySecret: policies.length === 0 ? undefined : yield* readProxySecret(config.namespace, config.podOptions.proxyEnv),
     memory,
   }

@@ -32,7 +32,7 @@ import { Kube } from "../../services/kube/kube.ts"
 import type { ConfigMap, Pod } from "../../services/kube/schemas.ts"
 import { readOperatorFacts } from "./api-revisions.ts"
 import { readProxySecret } from "./proxy-secret.ts"
-import { mountWaitSinceOf, stuckOf } from "./pod-waits.ts"
+import { mountWaitSinceOf, stuckOf, withMountTrouble } from "./pod-waits.ts"
 
 // The demo reads the rendered spec by these names.
 export { backupPodConfigMapName, backupPodYamlKey } from "../../domain/operator-desired-state.ts"
@@ -107,12 +107,13 @@ const readObserved = Effect.fn("readObserved")(function* (config: ReconcileConfi
   const statusCm = yield* orUndefinedIfMissing(kube.configMaps.get(ns, backupStatusConfigMapName))
   const podCm = yield* orUndefinedIfMissing(kube.configMaps.get(ns, backupPodConfigMapName))
   const pods = yield* kube.pods.list(ns, { labelSelector: backupPodSelector })
+  const now = yield* Clock.currentTimeMillis
   const observed: OperatorObserved = {
-    now: yield* Clock.currentTimeMillis,
+    now,
     revisions,
     status: configMapView(statusCm),
     podSpec: configMapView(podCm),
-    pods: pods.items.map(podView),
+    pods: yield* Effect.forEach(pods.items.map(podView), withMountTrouble(kube, ns, now)),
     proxySecret: yield* readProxySecret(ns, config.podOptions.proxyEnv),
     etcdQuotaBytes,
     memory,

@@ -42,6 +42,8 @@ export interface ListOptions {
    * restrict with `resourceNames`.
    */
   readonly name?: string
+  /** Only Events about the object of this name (`fieldSelector=involvedObject.name=<name>`). */
+  readonly involvedObjectName?: string
 }
 
 export interface WatchOptions extends ListOptions {
@@ -79,7 +81,7 @@ export interface KubeService {
   readonly configMaps: Pick<NamespacedObjects<ConfigMap, NewConfigMap>, "get" | "list" | "create" | "update" | "patch" | "watch">
   readonly secrets: Pick<NamespacedObjects<Secret, NewSecret>, "get" | "list" | "create" | "update" | "patch">
   readonly pods: Pick<NamespacedObjects<Pod, NewPod>, "get" | "list" | "create" | "delete" | "watch">
-  readonly events: Pick<NamespacedObjects<Event, NewEvent>, "create">
+  readonly events: Pick<NamespacedObjects<Event, NewEvent>, "list" | "create">
   readonly leases: Pick<NamespacedObjects<Lease, NewLease>, "get" | "create" | "update">
   /** The cluster-scoped `backup.openshift.io/v1alpha1` BackupPolicies; the operator writes only their status. */
   readonly backupPolicies: {
@@ -103,10 +105,16 @@ export interface KubeOptions {
 }
 
 /** The selector parameters of a list or watch. */
-const selectors = (options: ListOptions): { readonly labelSelector?: string; readonly fieldSelector?: string } => ({
-  ...(options.labelSelector === undefined ? {} : { labelSelector: options.labelSelector }),
-  ...(options.name === undefined ? {} : { fieldSelector: `metadata.name=${options.name}` }),
-})
+const selectors = (options: ListOptions): { readonly labelSelector?: string; readonly fieldSelector?: string } => {
+  const fields = [
+    ...(options.name === undefined ? [] : [`metadata.name=${options.name}`]),
+    ...(options.involvedObjectName === undefined ? [] : [`involvedObject.name=${options.involvedObjectName}`]),
+  ]
+  return {
+    ...(options.labelSelector === undefined ? {} : { labelSelector: options.labelSelector }),
+    ...(fields.length === 0 ? {} : { fieldSelector: fields.join(",") }),
+  }
+}
 
 /** The `Kube` service over a transport. */
 export const makeKube = (transport: KubeTransport, options: KubeOptions = {}): KubeService => {
@@ -273,7 +281,7 @@ export const makeKube = (transport: KubeTransport, options: KubeOptions = {}): K
       patch: secrets.patch,
     },
     pods: { get: pods.get, list: pods.list, create: pods.create, delete: pods.delete, watch: pods.watch },
-    events: { create: events.create },
+    events: { list: events.list, create: events.create },
     leases: { get: leases.get, create: leases.create, update: leases.update },
     backupPolicies: {
       get: (name) => backupPolicies.get(undefined, name),

@@ -120,7 +120,7 @@ export const kubeEndpoints = {
   secrets: endpoint(secretType, ["get", "list", "create", "update", "patch"]),
   // Watching pods starts with a list (the initial synthetic sync), hence `list` next to `watch`.
   pods: endpoint(podType, ["get", "list", "watch", "create", "delete"]),
-  events: endpoint(eventType, ["create"]),
+  events: endpoint(eventType, ["list", "create"]),
   leases: endpoint(leaseType, ["get", "create", "update"]),
   // `patch` only by `backup-now`, a person's command (the request annotation): the operator's RBAC grants none.
   backupPolicies: endpoint(backupPolicyType, ["get", "list", "watch", "patch"]),

@@ -8,11 +8,11 @@ import { backupPodConfigMapName, backupPodYamlKey } from "../../../src/domain/op
 import { renderBackupPodYaml } from "../../../src/domain/pod-spec.ts"
 import { policyNameLabel } from "../../../src/domain/policy-pod.ts"
 import { runBackupPod } from "../../../src/programs/backup-pod/run-backup-pod.ts"
-import { configMapType, podType } from "../../../src/services/kube/resources.ts"
+import { configMapType, eventType, podType } from "../../../src/services/kube/resources.ts"
 import { makeSimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
 import { Fault } from "../../../src/simulation/faults.ts"
-import { mountWaitingPodStatus } from "../../../src/simulation/simulated-kubelet.ts"
+import { failedMountEvent, mountWaitingPodStatus } from "../../../src/simulation/simulated-kubelet.ts"
 import { ns } from "../operator/reconcile-harness.ts"
 
 const revisions = { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 5, "kube-scheduler": 6 }
@@ -149,7 +149,7 @@ describe("runBackupPod", () => {
     }),
   )
 
-  it.effect("a pod that has started no container two minutes on its node (a volume it cannot mount) is said once, with where to look", () =>
+  it.effect("a pod that has started no container two minutes on its node (a volume it cannot mount) is said once, in its FailedMount Event's words", () =>
     Effect.gen(function* () {
       const { cluster, lines, run, pods } = yield* follow({ timeoutMs: 600_000, pollMs: 10_000 })
       const name = pods[0]!.metadata.name
@@ -157,8 +157,10 @@ describe("runBackupPod", () => {
       yield* TestClock.adjust(30_000)
       const onNode = yield* Clock.currentTimeMillis
       Result.getOrThrow(cluster.updateStatus(podType, ns, name, mountWaitingPodStatus(new Date(onNode).toISOString())))
+      const missing = 'MountVolume.SetUp failed for volume "proxy-credentials" : secret "cluster-backup-proxy" not found'
+      Result.getOrThrow(cluster.create(eventType, failedMountEvent(ns, name, missing, new Date(onNode + 5_000).toISOString())))
       yield* TestClock.adjust(110_000)
-      const hint = (l: string) => l === `pod ${name} cannot start: ${mountWaitWords(name)}`
+      const hint = (l: string) => l === `pod ${name} cannot start: ${mountWaitWords(name, `FailedMount: ${missing}`)}`
       expect(lines.some(hint)).toBe(false)
       yield* TestClock.adjust(20_000)
       expect(lines.filter(hint)).toHaveLength(1)

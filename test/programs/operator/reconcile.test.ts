@@ -9,7 +9,7 @@ import { backupCreateReportOf, encodeBackupCreateReport } from "../../../src/dom
 import { mountWaitWords } from "../../../src/domain/backup-pod-start.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
 import type { SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
-import { mountWaitingPodStatus } from "../../../src/simulation/simulated-kubelet.ts"
+import { failedMountEvent, mountWaitingPodStatus } from "../../../src/simulation/simulated-kubelet.ts"
 import {
   advance,
   configMapData,
@@ -368,32 +368,38 @@ describe("reconcile", () => {
     }),
   )
 
-  it.effect(
-    "a pod made from cluster-backup-pod that has started no container two minutes on its node (a volume it cannot mount) raises BackupPodNotStarting then, and asks for that sync",
-    () =>
-      Effect.gen(function* () {
-        const cluster = yield* setup()
-        const sync = makeSync(cluster)
-        yield* sync()
-        const pod = yield* createRenderedPod(cluster)
-        const onNode = yield* Clock.currentTimeMillis
-        Result.getOrThrow(cluster.updateStatus(podType, ns, pod, mountWaitingPodStatus(new Date(onNode).toISOString())))
-        yield* advance(60_000)
-        const early = yield* sync()
-        expect(events(cluster).filter((e) => e.reason === "BackupPodNotStarting")).toEqual([])
-        expect(early.requeueAt).toBe(onNode + 120_000)
-        yield* advance(60_000)
-        expect((yield* sync()).requeueAt).toBeUndefined()
-        expect(events(cluster).filter((e) => e.reason === "BackupPodNotStarting")).toEqual([
-          {
-            reason: "BackupPodNotStarting",
-            type: "Warning",
-            message: `backup pod ${pod} cannot start its ${mountWaitWords(pod)}; it fails at its deadline unless the cause is fixed`,
-          },
-        ])
-        expect(configMapData(cluster, "backup-status")!.status).toBe("Pending")
-      }),
-  )
+  for (const eventsReadable of [true, false])
+    it.effect(
+      `a pod made from cluster-backup-pod that has started no container two minutes on its node (a volume it cannot mount) raises BackupPodNotStarting then, ${eventsReadable ? "in its FailedMount Event's words" : "pointing to oc describe pod when its Events cannot be read"}, and asks for that sync`,
+      () =>
+        Effect.gen(function* () {
+          const cluster = yield* setup()
+          const sync = makeSync(cluster)
+          yield* sync()
+          const pod = yield* createRenderedPod(cluster)
+          const missing = 'MountVolume.SetUp failed for volume "proxy-credentials" : secret "cluster-backup-proxy" not found'
+          const onNode = yield* Clock.currentTimeMillis
+          Result.getOrThrow(cluster.updateStatus(podType, ns, pod, mountWaitingPodStatus(new Date(onNode).toISOString())))
+          // An older Role, without list on Events.
+          if (!eventsReadable) cluster.faults.inject(Fault.forbidden(), { resource: "events", verb: "list", times: Infinity })
+          yield* advance(60_000)
+          const early = yield* sync()
+          expect(events(cluster).filter((e) => e.reason === "BackupPodNotStarting")).toEqual([])
+          expect(early.requeueAt).toBe(onNode + 120_000)
+          yield* advance(60_000)
+          Result.getOrThrow(cluster.create(eventType, failedMountEvent(ns, pod, missing, new Date(onNode + 60_000).toISOString())))
+          expect((yield* sync()).requeueAt).toBeUndefined()
+          const words = eventsReadable ? `containers: none started within 2m on its node (FailedMount: ${missing})` : mountWaitWords(pod)
+          expect(events(cluster).filter((e) => e.reason === "BackupPodNotStarting")).toEqual([
+            {
+              reason: "BackupPodNotStarting",
+              type: "Warning",
+              message: `backup pod ${pod} cannot start its ${words}; it fails at its deadline unless the cause is fixed`,
+            },
+          ])
+          expect(configMapData(cluster, "backup-status")!.status).toBe("Pending")
+        }),
+    )
 
   it.effect("announces every backup pod that ends, once: a second failure (another pod, another reason) and a second completion too", () =>
     Effect.gen(function* () {

@@ -14,6 +14,7 @@ import { writeKubeconfig, type SimulatedApiServer } from "../../../src/simulatio
 import { makeSimulatedCluster, type SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import { until } from "../../support/eventually.ts"
 import { stubServers } from "./stub-servers.ts"
+import { failedMountEvent } from "../../../src/simulation/simulated-kubelet.ts"
 
 const fast: RetryPolicy = { maxRetries: 3, baseDelayMillis: 5, maxDelayMillis: 50, jitter: 0.5 }
 const podSpec = { containers: [{ name: "main", image: "registry.example/backup:1" }] }
@@ -143,13 +144,15 @@ describe("live Kube Layer: operations over HTTP", () => {
           type: "Normal",
           source: { component: "cluster-backup" },
         })
+        yield* kube.events.create("default", failedMountEvent("default", "other", "MountVolume.SetUp failed", "2024-01-01T00:00:00Z"))
+        const aboutCluster = yield* kube.events.list("default", { involvedObjectName: "cluster" })
         const lease = yield* kube.leases.create("ns", {
           metadata: { name: "cluster-backup-lock" },
           spec: { holderIdentity: "a", leaseDurationSeconds: 15, renewTime: "2024-01-01T00:00:00.000000Z" },
         })
         const renewed = yield* kube.leases.update("ns", { ...lease, spec: { ...lease.spec, renewTime: "2024-01-01T00:00:10.000000Z" } })
         const read = yield* kube.leases.get("ns", "cluster-backup-lock")
-        return { pod, got, listed, gone, event, renewed, read }
+        return { pod, got, listed, gone, event, aboutCluster, renewed, read }
       }),
     )
     expect(out.pod.metadata.name).toMatch(/^cluster-backup-[a-z0-9]{5}$/)
@@ -157,6 +160,7 @@ describe("live Kube Layer: operations over HTTP", () => {
     expect(out.listed.items).toHaveLength(1)
     expect(out.gone._tag).toBe("NotFound")
     expect(out.event).toMatchObject({ reason: "BackupRendered", type: "Normal", metadata: { namespace: "default" } })
+    expect(out.aboutCluster.items.map((e) => e.reason)).toEqual(["BackupRendered"])
     expect(out.read.spec?.renewTime).toBe("2024-01-01T00:00:10.000000Z")
     expect(out.read.metadata.resourceVersion).toBe(out.renewed.metadata.resourceVersion)
   })

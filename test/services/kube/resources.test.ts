@@ -14,6 +14,7 @@ describe("resource table", () => {
       row("", "configmaps", "create", true),
       row("", "configmaps", "update", true),
       row("", "configmaps", "patch", true),
+      row("", "events", "list", true),
       row("", "events", "create", true),
       row("", "pods", "get", true),
       row("", "pods", "list", true),
