@@ -1,6 +1,7 @@
 /**
  * Where a backup pod stands, read from its spec and status: not scheduled yet, a container its kubelet cannot start,
- * or the init container it is at.
+ * on its node with no container started (waiting to mount its volumes; its Events then say why), or the init container
+ * it is at.
  */
 import { Effect } from "effect"
 import type { BackupPodView } from "../../domain/backup-pod-outcome.ts"
