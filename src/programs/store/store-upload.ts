@@ -76,6 +76,9 @@ export const readLocalManifest = (dir: string) =>
     return { manifest, text: encodeBackupManifest(manifest) }
   })
 
+/** A backup directory's manifest as read once: decoded, and its text. */
+export type LocalManifest = Effect.Success<ReturnType<typeof readLocalManifest>>
+
 /** The backup's id in a store: its timestamp. */
 export const backupIdOf = (manifest: BackupManifest): string => manifest.timestamp
 
@@ -176,9 +179,11 @@ export const uploadBackup = Effect.fn("uploadBackup")(function* (
   prefix: string,
   onFile: (name: string, size: number) => Effect.Effect<void> = () => Effect.void,
   protection: UploadProtection = {},
+  /** The manifest as the caller already read it (and decided on): the upload stores exactly those bytes. */
+  read?: LocalManifest,
 ) {
   const store = yield* BackupStore
-  const local = yield* readLocalManifest(dir)
+  const local = read ?? (yield* readLocalManifest(dir))
   // After the manifest is read, so a directory that is no backup is refused as such, not made a locked one; a second
   // upload of the directory (or a backup-create in it) fails fast here, and what a killed upload left is swept.
   yield* lockBackupDir(dir, "backup-upload")

@@ -19,7 +19,7 @@ import { Effect } from "effect"
 import { type BackupUnit, hasRule, type RetentionPolicy } from "../../domain/retention.ts"
 import { BackupStore } from "../../services/store/backup-store.ts"
 import { pruneStore, StorePruneRefused, storePruneSummary, type StorePruneReport } from "./store-prune.ts"
-import { backupIdOf, readLocalManifest, type UploadProtection, uploadBackup } from "./store-upload.ts"
+import { backupIdOf, type LocalManifest, readLocalManifest, type UploadProtection, uploadBackup } from "./store-upload.ts"
 import { StoreTooSmall, UploadDeadlineExceeded, UploadedBackupUntrusted } from "./upload-errors.ts"
 import { isQuotaExceeded, StoreRequestFailed } from "../../services/store/store-errors.ts"
 import { storedBytes } from "./store-room.ts"
@@ -73,9 +73,8 @@ const incomingTrust = (
  * The backup in `dir` as the store will hold it: the unit the retention decision that makes room for it counts. Trusted:
  * room is made only for a backup no --trusted-key refuses (`untrustedIncoming`).
  */
-const incomingUnit = (dir: string, protection: UploadProtection | undefined) =>
+const incomingUnit = (dir: string, protection: UploadProtection | undefined, { manifest, text }: LocalManifest) =>
   Effect.gen(function* () {
-    const { manifest, text } = yield* readLocalManifest(dir)
     const record = yield* readLocalVerification(dir).pipe(Effect.orElseSucceed(() => undefined))
     const verified = record === undefined ? undefined : verificationOf(new TextDecoder().decode(record), manifest.timestamp)
     const bytes = (["snapshot", "resources"] as const).reduce(
@@ -101,9 +100,9 @@ const withMessage = (full: StoreFull, message: string): StoreFull =>
   full._tag === "StoreTooSmall" ? new StoreTooSmall({ ...full, message }) : new StoreRequestFailed({ ...full, message })
 
 /** Prunes what the rule removes once the backup in `backupDir` is stored; fails with `full` when that removes nothing. */
-const makeRoom = (options: UploadThenPruneOptions, full: StoreFull) =>
+const makeRoom = (options: UploadThenPruneOptions, local: LocalManifest, full: StoreFull) =>
   Effect.gen(function* () {
-    const incoming = yield* incomingUnit(options.backupDir, options.protection)
+    const incoming = yield* incomingUnit(options.backupDir, options.protection, local)
     const why =
       full._tag === "StoreTooSmall"
         ? `needs ${formatBytes(full.neededBytes)} free in ${full.store}, which has ${formatBytes(full.availableBytes)}`
@@ -138,11 +137,10 @@ const stillFull = (full: StoreFull): StoreFull =>
   )
 
 /** Why no trusted key signs the backup as the store will hold it; undefined when one does, or none was given. */
-const untrustedIncoming = (options: UploadThenPruneOptions) =>
+const untrustedIncoming = (options: UploadThenPruneOptions, { text }: LocalManifest) =>
   Effect.gen(function* () {
     const trustedKeys = options.trustedKeys ?? []
     if (trustedKeys.length === 0) return undefined
-    const { text } = yield* readLocalManifest(options.backupDir)
     const trust = yield* incomingTrust(options.backupDir, text, options.protection, trustedKeys)
     return trust.trusted ? undefined : trust.why
   })
@@ -151,15 +149,17 @@ export const uploadThenPrune = Effect.fn("uploadThenPrune")(function* (options: 
   const store = yield* BackupStore
   // Stored all the same (a backup kept beats none), but neither room made nor a prune run for it: retention would
   // remove it first, and the run fails rather than pass for a backup its own retention does not keep.
-  const untrusted = yield* untrustedIncoming(options)
+  // Read once: the trust, the room made and the upload all describe the same manifest.
+  const local = yield* readLocalManifest(options.backupDir)
+  const untrusted = yield* untrustedIncoming(options, local)
   if (untrusted !== undefined)
     yield* Effect.logWarning(`the backup in ${options.backupDir} is not trusted by --trusted-key: ${untrusted}; it is stored, but the store is not pruned`)
-  const attempt = uploadBackup(options.backupDir, options.prefix, options.onFile, options.protection)
+  const attempt = uploadBackup(options.backupDir, options.prefix, options.onFile, options.protection, local)
   const { upload, removedBeforeUpload } = yield* attempt.pipe(
     Effect.map((upload) => ({ upload, removedBeforeUpload: undefined as number | undefined })),
     Effect.catchIf(isStoreFull, (full) =>
       hasRule(options.policy) && untrusted === undefined
-        ? makeRoom(options, full).pipe(
+        ? makeRoom(options, local, full).pipe(
             Effect.flatMap((removed) =>
               attempt.pipe(
                 Effect.map((upload) => ({ upload, removedBeforeUpload: removed })),
