@@ -41,14 +41,15 @@ const cut = (reason: string): string => {
  */
 export const backupCreateReportOf = (id: string, verdict: "consistent" | "dirty", reasons: ReadonlyArray<string>): BackupCreateReport => {
   const fits = (kept: ReadonlyArray<string>) => Buffer.byteLength(JSON.stringify({ id, verdict, reasons: kept }), "utf8") <= maxReportBytes
+  const moreLine = (n: number) => `and ${n} more reasons in backup-manifest.json`
   const kept: Array<string> = []
   for (const [i, reason] of reasons.entries()) {
-    const more = reasons.length - i
-    const next = [...kept, cut(reason)]
+    const short = cut(reason)
+    const after = reasons.length - i - 1
     // Room is kept for the line that says how many more there are.
-    if (fits(i === reasons.length - 1 ? next : [...next, `and ${more - 1} more reasons in backup-manifest.json`])) kept.push(cut(reason))
+    if (fits(after === 0 ? [...kept, short] : [...kept, short, moreLine(after)])) kept.push(short)
     else {
-      kept.push(`and ${more} more reasons in backup-manifest.json`)
+      kept.push(moreLine(after + 1))
       break
     }
   }

@@ -4,7 +4,7 @@
  * volume; only the log is left) and the newest `failed` that Failed are kept. A pod still running, holding its backup
  * or already being deleted, and a BackupPolicy's pod (its own limits apply), are never in the list.
  */
-import type { BackupPodView } from "./backup-pod-outcome.ts"
+import { type BackupPodView, newestPodFirst } from "./backup-pod-outcome.ts"
 
 export interface BackupPodHistoryLimits {
   readonly successful: number
@@ -20,12 +20,10 @@ export const backupPodHistoryDeletions = (
   limits: BackupPodHistoryLimits,
   keep?: string | undefined,
 ): ReadonlyArray<string> => {
-  const manual = pods
-    .filter((p) => p.policy === undefined && p.deleting !== true)
-    .sort((a, b) => (b.createdAt ?? 0) - (a.createdAt ?? 0) || b.name.localeCompare(a.name))
+  const manual = pods.filter((p) => p.policy === undefined && p.deleting !== true).sort(newestPodFirst)
   const beyond = (phase: "Succeeded" | "Failed", limit: number) => manual.filter((p) => p.phase === phase).slice(Math.max(1, limit))
   return [...beyond("Succeeded", limits.successful), ...beyond("Failed", limits.failed)]
     .filter((p) => p.name !== keep)
-    .sort((a, b) => (a.createdAt ?? 0) - (b.createdAt ?? 0) || a.name.localeCompare(b.name))
+    .sort((a, b) => newestPodFirst(b, a))
     .map((p) => p.name)
 }

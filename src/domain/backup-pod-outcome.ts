@@ -24,7 +24,7 @@ export interface BackupPodView {
   readonly deleting?: boolean | undefined
   /** The kubelet's words while one of its containers cannot be started (`container <name>: <reason>: <message>`). */
   readonly stuck?: string | undefined
-  /** Since when a kubelet has held it while it started no container and none is stuck (`backup-pod-start.ts`). */
+  /** Since when a kubelet has held it while it started no container (`backup-pod-start.ts`). */
   readonly mountWaitSince?: number | undefined
   /** Its Events' words on a volume that cannot be mounted, read while it waits for one past the limit. */
   readonly mountTrouble?: string | undefined
@@ -114,6 +114,9 @@ export const podOutcome = (pod: BackupPodView, now: number): BackupOutcome => {
   return { _tag: "Running", pod: pod.name }
 }
 
+/** Newest first: by creation, then by name (pod names carry their start time). */
+export const newestPodFirst = (a: BackupPodView, b: BackupPodView): number => (b.createdAt ?? 0) - (a.createdAt ?? 0) || b.name.localeCompare(a.name)
+
 /**
  * The outcome of the newest backup pod rendered for `revisions` and created at or after
  * `renderedAt` (older pods belong to earlier renders); undefined when there is none.
@@ -127,7 +130,7 @@ export const latestOutcome = (
   const candidates = pods
     .filter((p) => p.revisions !== undefined && revisionSetsEqual(p.revisions, revisions))
     .filter((p) => renderedAt === undefined || p.createdAt === undefined || p.createdAt >= renderedAt - 1000)
-    .sort((a, b) => (b.createdAt ?? 0) - (a.createdAt ?? 0) || b.name.localeCompare(a.name))
+    .sort(newestPodFirst)
   const newest = candidates[0]
   return newest === undefined ? undefined : podOutcome(newest, now)
 }

@@ -14,7 +14,7 @@ export interface PodStartView {
   readonly name: string
   /** The kubelet's words while one of its containers cannot be started (`container <name>: <reason>: <message>`). */
   readonly stuck?: string | undefined
-  /** Since when a kubelet has held the pod while it started no container (none stuck): undefined once one did. */
+  /** Since when a kubelet has held the pod while it started no container: undefined once one did. */
   readonly mountWaitSince?: number | undefined
   /** The newest words of its Events on a volume that cannot be mounted (`mountTroubleIn`), when they were read. */
   readonly mountTrouble?: string | undefined

@@ -6,7 +6,7 @@
  * program around them reads, then applies the writes in order.
  */
 import { Result } from "effect"
-import { latestOutcome, podOutcome, type BackupOutcome, type BackupPodView } from "./backup-pod-outcome.ts"
+import { latestOutcome, newestPodFirst, podOutcome, type BackupOutcome, type BackupPodView } from "./backup-pod-outcome.ts"
 import { notStartingFrom, notStartingOf } from "./backup-pod-start.ts"
 import { earliestTime } from "./earliest-time.ts"
 import { backupPodHistoryDefaults, backupPodHistoryDeletions, type BackupPodHistoryLimits } from "./backup-pod-history.ts"
@@ -229,7 +229,7 @@ const transitionEvents = (
 const newestRunningManualPod = (pods: ReadonlyArray<BackupPodView>, now: number): BackupPodView | undefined =>
   pods
     .filter((p) => p.policy === undefined && p.deleting !== true && podOutcome(p, now)._tag === "Running")
-    .sort((a, b) => (b.createdAt ?? 0) - (a.createdAt ?? 0) || b.name.localeCompare(a.name))
+    .sort(newestPodFirst)
     .at(0)
 
 /**

@@ -25,12 +25,13 @@ export const waitingOf = (pod: Pod): string | undefined => {
 const passingWaits = new Set(["ContainerCreating", "PodInitializing"])
 
 /**
- * Since when a kubelet has held the pod (its `startTime`, else when it was scheduled) while it has started no container
- * and none is stuck: mounting its volumes, which waits for ever on a Secret or ConfigMap missing.
+ * Since when a kubelet has held the pod (its `startTime`, else when it was scheduled) while it has started no container:
+ * mounting its volumes, which waits for ever on a Secret or ConfigMap missing (a stuck container is told apart by
+ * `backup-pod-start.ts`, which puts it first).
  */
 export const mountWaitSinceOf = (pod: Pod): number | undefined => {
   const status = pod.status
-  if (status?.phase !== "Pending" || stuckOf(pod) !== undefined) return undefined
+  if (status?.phase !== "Pending") return undefined
   const scheduled = status.conditions?.find((c) => c.type === "PodScheduled" && c.status === "True")
   const statuses = [...(status.initContainerStatuses ?? []), ...(status.containerStatuses ?? [])]
   if (statuses.some((c) => c.state?.running !== undefined || c.state?.terminated !== undefined)) return undefined
