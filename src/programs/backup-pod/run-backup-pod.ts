@@ -7,7 +7,7 @@
  */
 import { Clock, Effect, Result, Schema } from "effect"
 import { holdWindow } from "../../domain/backup-hold.ts"
-import { type BackupPodView, createReportOf, podOutcome } from "../../domain/backup-pod-outcome.ts"
+import { type BackupPodView, createReportOf, newestPodFirst, podOutcome } from "../../domain/backup-pod-outcome.ts"
 import { notStartingOf } from "../../domain/backup-pod-start.ts"
 import { backupHoldContainerName, backupPodPaths, backupPodSelector } from "../../domain/backup-pod-names.ts"
 import { formatDuration } from "../../domain/durations.ts"
@@ -144,12 +144,14 @@ const sameRevisions = (a: unknown, b: unknown): boolean => {
 const runningManualPod = (kube: Kube["Service"], namespace: string, now: number) =>
   kube.pods.list(namespace, { labelSelector: backupPodSelector }).pipe(
     Effect.catchTag("Forbidden", () => Effect.succeed({ items: [] as ReadonlyArray<Pod> })),
-    Effect.map((list) =>
-      list.items
-        .filter((p) => p.metadata.labels?.[policyNameLabel] === undefined && p.metadata.deletionTimestamp === undefined)
-        .filter((p) => podOutcome(podView(p), now)._tag === "Running")
-        .sort((a, b) => (b.metadata.creationTimestamp ?? "").localeCompare(a.metadata.creationTimestamp ?? ""))
-        .at(0),
+    Effect.map(
+      (list) =>
+        list.items
+          .filter((pod) => pod.metadata.labels?.[policyNameLabel] === undefined)
+          .map((pod) => ({ pod, view: podView(pod) }))
+          .filter(({ view }) => !view.deleting && podOutcome(view, now)._tag === "Running")
+          .sort((a, b) => newestPodFirst(a.view, b.view))
+          .at(0)?.pod,
     ),
   )
 

@@ -3,7 +3,7 @@
  * present and describing the objects beside it) and, when complete, what its manifest says.
  */
 import { createHash } from "node:crypto"
-import { Effect, Result } from "effect"
+import { Effect, Result, Stream } from "effect"
 import { manifestFileName } from "../../domain/archive-names.ts"
 import { maxManifestBytes, storedForm, type BackupManifest } from "../../domain/backup-manifest.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
@@ -24,7 +24,8 @@ import {
   type ListingState,
   type ManifestState,
 } from "../../domain/store-layout.ts"
-import { BackupStore } from "../../services/store/backup-store.ts"
+import { BackupStore, type ObjectPage } from "../../services/store/backup-store.ts"
+import { listingPages } from "./listing-pages.ts"
 import { isArchivedObject, type StoreError, StoreRequestFailed } from "../../services/store/store-errors.ts"
 import { decodeBackupManifestBytes } from "../backup-dir/backup-manifest-file.ts"
 import type { VerifiedMode } from "../../domain/verification-file.ts"
@@ -98,14 +99,8 @@ const warnOfBackupsElsewhere = (prefix: string, foreignManifests: ReadonlyArray<
     if (deeper.length > 0) return yield* Effect.logWarning(elsewhereBackupsHint(store.location, prefix, "deeper", deeper))
     const parent = parentPrefix(prefix)
     if (parent === undefined) return
-    const keys: Array<string> = []
-    let next: string | undefined
-    for (let pages = 0; pages < besideHintPages && (pages === 0 || next !== undefined); pages++) {
-      const page = yield* store.listPage(listingPrefix(parent), next).pipe(Effect.option)
-      if (page._tag === "None") break
-      keys.push(...page.value.objects.map((o) => o.key))
-      next = page.value.next
-    }
+    const pages = yield* listingPages(store, listingPrefix(parent)).pipe(Stream.take(besideHintPages), Stream.ignore({ log: false }), Stream.runCollect)
+    const keys = pages.flatMap((page) => page.objects.map((o) => o.key))
     const beside = deeperBackupPrefixes(parent, keys).filter((found) => found.prefix !== prefix && !found.prefix.startsWith(`${prefix}/`))
     if (beside.length > 0) yield* Effect.logWarning(elsewhereBackupsHint(store.location, prefix, "beside it", beside))
   })
@@ -115,14 +110,11 @@ export const listBackups = Effect.fn("listBackups")(function* (prefix: string) {
   const store = yield* BackupStore
   const listed: Array<ListedBackup> = []
   let state: ListingState = emptyListing
-  let next: string | undefined
   // Manifests outside this layout: below the prefix's own backups (with none listed, most likely what was looked for), or
   // right under the prefix (a backup's own directory given as the store).
   const foreignManifests: Array<string> = []
-  do {
-    const page = yield* store.listPage(listingPrefix(prefix), next)
-    next = page.next
-    const folded = yield* Effect.fromResult(foldListingPage(prefix, state, page.objects, next === undefined)).pipe(
+  const onPage = Effect.fnUntraced(function* (page: ObjectPage) {
+    const folded = yield* Effect.fromResult(foldListingPage(prefix, state, page.objects, page.next === undefined)).pipe(
       Effect.mapError(
         ({ previous, key }) =>
           new StoreRequestFailed({
@@ -154,7 +146,8 @@ export const listBackups = Effect.fn("listBackups")(function* (prefix: string) {
       { concurrency: 8 },
     )
     listed.push(...described)
-  } while (next !== undefined)
+  })
+  yield* Stream.runForEach(listingPages(store, listingPrefix(prefix)), onPage)
   // A backup's own directory listed as a store may also show the backup's hidden work directory as a backup.
   if (holdsOwnBackupManifest(prefix, foreignManifests)) yield* Effect.logWarning(ownBackupHint(store.location, prefix))
   else if (listed.length === 0) yield* warnOfBackupsElsewhere(prefix, foreignManifests)

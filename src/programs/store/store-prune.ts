@@ -14,10 +14,11 @@
  * leaves an incomplete backup (never listed as one, removed by a later prune), never a
  * "complete" backup missing a file.
  */
-import { Clock, Effect, Result, Schema } from "effect"
+import { Clock, Effect, Result, Schema, Stream } from "effect"
 import { manifestFileName, parseBackupTimestamp } from "../../domain/archive-names.ts"
 import { storedForm } from "../../domain/backup-manifest.ts"
 import { decodeBackupManifestBytes } from "../backup-dir/backup-manifest-file.ts"
+import { listingPages } from "./listing-pages.ts"
 import {
   decideRetention,
   decideRetentionBefore,
@@ -115,17 +116,17 @@ const deleteBackup = (prefix: string, id: string) =>
   Effect.gen(function* () {
     const store = yield* BackupStore
     yield* store.remove(objectKey(prefix, id, manifestFileName))
-    let next: string | undefined
-    do {
-      const page = yield* store.listPage(listingPrefix(prefix, id), next)
-      next = page.next
-      const ours = page.objects.filter((o) => isOwnKey(prefix, o.key))
-      for (const o of page.objects) {
-        if (!ours.includes(o))
-          yield* Effect.logWarning(`leaving ${o.key} in place: not a file backup-upload writes, so not this project's to remove (remove it by hand)`)
-      }
-      yield* Effect.forEach(ours, (o) => store.remove(o.key), { concurrency: 8, discard: true })
-    } while (next !== undefined)
+    yield* Stream.runForEach(
+      listingPages(store, listingPrefix(prefix, id)),
+      Effect.fnUntraced(function* (page) {
+        const ours = page.objects.filter((o) => isOwnKey(prefix, o.key))
+        for (const o of page.objects) {
+          if (!ours.includes(o))
+            yield* Effect.logWarning(`leaving ${o.key} in place: not a file backup-upload writes, so not this project's to remove (remove it by hand)`)
+        }
+        yield* Effect.forEach(ours, (o) => store.remove(o.key), { concurrency: 8, discard: true })
+      }),
+    )
   })
 
 /**
