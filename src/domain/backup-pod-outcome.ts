@@ -11,6 +11,7 @@ import { Result } from "effect"
 import { type BackupCreateReport, parseBackupCreateReport } from "./backup-create-report.ts"
 import { revisionSetsEqual, type RevisionSet } from "./revisions.ts"
 import { parseRfc3339Utc } from "./rfc3339.ts"
+import type { StartEvent } from "./backup-pod-start.ts"
 
 /** What the outcome needs of a pod (a structural view of the API object). */
 export interface BackupPodView {
@@ -26,8 +27,8 @@ export interface BackupPodView {
   readonly stuck?: string | undefined
   /** Since when a kubelet has held it while it started no container (`backup-pod-start.ts`). */
   readonly mountWaitSince?: number | undefined
-  /** Its Events' words on a volume that cannot be mounted, read while it waits for one past the limit. */
-  readonly mountTrouble?: string | undefined
+  /** Its newest Event on its start, read once it has started no container past the mount wait's limit. */
+  readonly startEvent?: StartEvent | undefined
   readonly reason: string | undefined
   readonly message: string | undefined
   readonly initContainers: ReadonlyArray<{

@@ -90,13 +90,16 @@ export const mountWaitingPodStatus = (startTime: string) => ({
   initContainerStatuses: [{ name: "backup-init", state: { waiting: { reason: "PodInitializing" } } }],
 })
 
-/** The Event a kubelet records, and repeats, while it cannot mount a pod's volume: `message` is its words (at `at`, RFC 3339). */
-export const failedMountEvent = (namespace: string, pod: string, message: string, at: string) => ({
-  metadata: { name: `${pod}.failed-mount`, namespace },
+/**
+ * An Event a kubelet records on a pod starting: `FailedMount` (a Warning, repeated while it cannot mount a volume) or
+ * `Pulling` (pulling an image), `message` its words, at `at` (RFC 3339).
+ */
+export const kubeletEvent = (namespace: string, pod: string, reason: "FailedMount" | "Pulling", message: string, at: string) => ({
+  metadata: { name: `${pod}.${reason.toLowerCase()}`, namespace },
   involvedObject: { apiVersion: "v1", kind: "Pod", namespace, name: pod },
-  reason: "FailedMount",
+  reason,
   message,
-  type: "Warning" as const,
+  type: reason === "Pulling" ? ("Normal" as const) : ("Warning" as const),
   source: { component: "kubelet", host: "master-0" },
   firstTimestamp: at,
   lastTimestamp: at,

@@ -1,66 +1,93 @@
 import { fc, test } from "@fast-check/vitest"
 import { describe, expect } from "vitest"
-import { mountTroubleIn, mountWaitLimitMs, mountWaitWords, notStartingFrom, notStartingOf, waitsToMount } from "../../src/domain/backup-pod-start.ts"
+import {
+  mountWaitLimitMs,
+  notStartingFrom,
+  notStartingOf,
+  pullWaitLimitMs,
+  pullingOf,
+  startEventIn,
+  startEventsWanted,
+  startWaitWords,
+} from "../../src/domain/backup-pod-start.ts"
 
+const startEventArb = fc.option(
+  fc.constantFrom(
+    { kind: "mount" as const, words: 'FailedMount: MountVolume.SetUp failed for volume "proxy" : secret "cluster-backup-proxy" not found' },
+    { kind: "pull" as const, words: 'Pulling: Pulling image "quay.io/openshift/cluster-backup:1"' },
+  ),
+  { nil: undefined },
+)
 const podArb = fc.record({
   name: fc.constantFrom("cluster-backup-a", "cluster-backup-b"),
   stuck: fc.option(fc.constantFrom("container backup-init: ImagePullBackOff", "container backup-upload: CreateContainerConfigError"), {
     nil: undefined,
   }),
   mountWaitSince: fc.option(fc.integer({ min: 0, max: 10_000_000 }), { nil: undefined }),
-  mountTrouble: fc.option(fc.constant('FailedMount: MountVolume.SetUp failed for volume "proxy" : secret "cluster-backup-proxy" not found'), {
-    nil: undefined,
-  }),
+  startEvent: startEventArb,
 })
 const eventArb = fc.record({
-  reason: fc.option(fc.constantFrom("FailedMount", "FailedAttachVolume", "Scheduled", "Pulling", "BackOff"), { nil: undefined }),
-  message: fc.option(fc.constantFrom("", "  ", "MountVolume.SetUp failed", "AttachVolume.Attach failed", "pulling image"), { nil: undefined }),
+  reason: fc.option(fc.constantFrom("FailedMount", "FailedAttachVolume", "Scheduled", "Pulling", "Pulled", "BackOff"), { nil: undefined }),
+  message: fc.option(fc.constantFrom("", "  ", "MountVolume.SetUp failed", "AttachVolume.Attach failed", 'Pulling image "x"'), { nil: undefined }),
   at: fc.option(fc.integer({ min: 0, max: 1_000 }), { nil: undefined }),
 })
-const nowArb = fc.integer({ min: 0, max: 20_000_000 })
+/** A pod and a time around its limits (most often after it came on its node). */
+const podNowArb = fc
+  .tuple(podArb, fc.integer({ min: -mountWaitLimitMs, max: 2 * pullWaitLimitMs }))
+  .map(([pod, elapsed]) => [pod, Math.max(0, (pod.mountWaitSince ?? 0) + elapsed)] as const)
+const kindOf: Record<string, "mount" | "pull"> = { FailedMount: "mount", FailedAttachVolume: "mount", Pulling: "pull" }
 
 describe("backup-pod-start", () => {
-  test.prop([podArb, nowArb])("the kubelet's words come first, at once", (pod, now) => {
+  test.prop([podNowArb])("the kubelet's words come first, at once", ([pod, now]) => {
     if (pod.stuck !== undefined) expect(notStartingOf(pod, now)).toBe(pod.stuck)
   })
 
-  test.prop([podArb, nowArb])("a pod on its node with no container started counts as not starting exactly from the limit on", (pod, now) => {
-    if (pod.stuck !== undefined) return
-    const expected = pod.mountWaitSince !== undefined && now - pod.mountWaitSince >= mountWaitLimitMs ? mountWaitWords(pod.name, pod.mountTrouble) : undefined
-    expect(notStartingOf(pod, now)).toBe(expected)
-    expect(waitsToMount(pod, now)).toBe(expected !== undefined)
-  })
+  test.prop([podNowArb])(
+    "a pod on its node with no container started counts as not starting exactly from its limit on: a pull's when its Events show one",
+    ([pod, now]) => {
+      if (pod.stuck !== undefined) return
+      const limit = pod.startEvent?.kind === "pull" ? pullWaitLimitMs : mountWaitLimitMs
+      const expected = pod.mountWaitSince !== undefined && now - pod.mountWaitSince >= limit ? startWaitWords(pod.name, pod.startEvent) : undefined
+      expect(notStartingOf(pod, now)).toBe(expected)
+      // Its Events are wanted from the mount wait's limit on, a pull's too: they are what tells a pull.
+      expect(startEventsWanted(pod, now)).toBe(pod.mountWaitSince !== undefined && now - pod.mountWaitSince >= mountWaitLimitMs)
+      expect(pullingOf(pod, now)).toBe(pod.startEvent?.kind === "pull" && expected === undefined ? pod.startEvent.words : undefined)
+    },
+  )
 
-  test.prop([podArb, nowArb])("the time to look again is ahead of now, and from it on the pod counts as not starting", (pod, now) => {
+  test.prop([podNowArb])("the time to look again is ahead of now, and from it on the pod counts as not starting", ([pod, now]) => {
     const at = notStartingFrom(pod, now)
     if (at === undefined) {
       // Nothing to wait for: it is either not starting already or never will be by waiting.
-      expect(notStartingOf(pod, now + 10 * mountWaitLimitMs)).toBe(notStartingOf(pod, now))
+      expect(notStartingOf(pod, now + 10 * pullWaitLimitMs)).toBe(notStartingOf(pod, now))
       return
     }
     expect(at).toBeGreaterThan(now)
     expect(notStartingOf(pod, at - 1)).toBeUndefined()
-    expect(notStartingOf(pod, at)).toBe(mountWaitWords(pod.name, pod.mountTrouble))
+    expect(notStartingOf(pod, at)).toBe(startWaitWords(pod.name, pod.startEvent))
   })
 
-  test.prop([fc.array(eventArb, { maxLength: 6 })])("the trouble is the newest volume Event with words, and only such an Event", (events) => {
-    const candidates = events.filter(
-      (e) => (e.reason === "FailedMount" || e.reason === "FailedAttachVolume") && e.message !== undefined && e.message.trim() !== "",
-    )
-    const trouble = mountTroubleIn(events)
+  test.prop([fc.array(eventArb, { maxLength: 6 })])("the start Event is the newest volume or pull Event with words, and only such an Event", (events) => {
+    const candidates = events.filter((e) => e.reason !== undefined && kindOf[e.reason] !== undefined && e.message !== undefined && e.message.trim() !== "")
+    const found = startEventIn(events)
     if (candidates.length === 0) {
-      expect(trouble).toBeUndefined()
+      expect(found).toBeUndefined()
       return
     }
     const newest = Math.max(...candidates.map((e) => e.at ?? 0))
-    expect(candidates.filter((e) => (e.at ?? 0) === newest).map((e) => `${e.reason}: ${e.message!.trim()}`)).toContain(trouble)
+    expect(
+      candidates.filter((e) => (e.at ?? 0) === newest).map((e) => ({ kind: kindOf[e.reason!], words: `${e.reason}: ${e.message!.trim()}` })),
+    ).toContainEqual(found)
   })
 
-  test("the words name the pod to describe and the two-minute limit, or quote its Events when they were read", () => {
-    expect(mountWaitWords("cluster-backup-a")).toContain("oc describe pod cluster-backup-a")
-    expect(mountWaitWords("cluster-backup-a")).toContain("within 2m on its node")
-    expect(mountWaitWords("cluster-backup-a", "FailedMount: secret not found")).toBe(
+  test("the words name the pod to describe and the limit, or quote its Events when they were read", () => {
+    expect(startWaitWords("cluster-backup-a")).toContain("oc describe pod cluster-backup-a")
+    expect(startWaitWords("cluster-backup-a")).toContain("within 2m on its node")
+    expect(startWaitWords("cluster-backup-a", { kind: "mount", words: "FailedMount: secret not found" })).toBe(
       "containers: none started within 2m on its node (FailedMount: secret not found)",
+    )
+    expect(startWaitWords("cluster-backup-a", { kind: "pull", words: 'Pulling: Pulling image "x"' })).toBe(
+      'containers: none started within 10m on its node, its image still being pulled (Pulling: Pulling image "x")',
     )
   })
 })

@@ -111,13 +111,18 @@ const pod = fc
     holdEnded: fc.boolean(),
     stuck: fc.option(fc.constant("container backup-init: ImagePullBackOff"), { nil: undefined }),
     // On its node with no container started: for more than the limit already, or not yet.
-    mountWaitSince: fc.option(fc.constantFrom(t0 - 200_000, t0 - 30_000), { nil: undefined }),
+    mountWaitSince: fc.option(fc.constantFrom(t0 - 700_000, t0 - 200_000, t0 - 30_000), { nil: undefined }),
+    // Its Events, read: its image being pulled (a longer limit), or a volume it cannot mount.
+    startEvent: fc.option(
+      fc.constantFrom({ kind: "pull" as const, words: 'Pulling: Pulling image "x"' }, { kind: "mount" as const, words: "FailedMount: secret not found" }),
+      { nil: undefined },
+    ),
   })
   .map(
-    ({ exitCode, holdEnded, stuck, mountWaitSince, ...p }): BackupPodView => ({
+    ({ exitCode, holdEnded, stuck, mountWaitSince, startEvent, ...p }): BackupPodView => ({
       ...p,
       ...(stuck === undefined || exitCode !== undefined ? {} : { stuck }),
-      ...(stuck !== undefined || exitCode !== undefined || mountWaitSince === undefined ? {} : { mountWaitSince }),
+      ...(stuck !== undefined || exitCode !== undefined || mountWaitSince === undefined ? {} : { mountWaitSince, startEvent }),
       ...(p.name.startsWith("backup-nightly") ? { policy: "nightly" } : {}),
       phase: exitCode === undefined ? "Running" : exitCode === 0 ? (holdEnded ? "Succeeded" : "Running") : "Failed",
       reason: undefined,

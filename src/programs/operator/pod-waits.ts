@@ -5,7 +5,7 @@
  */
 import { Effect } from "effect"
 import type { BackupPodView } from "../../domain/backup-pod-outcome.ts"
-import { mountTroubleIn, waitsToMount } from "../../domain/backup-pod-start.ts"
+import { startEventIn, startEventsWanted } from "../../domain/backup-pod-start.ts"
 import { initContainerNames, podStep } from "../../domain/backup-request.ts"
 import { parseRfc3339Utc } from "../../domain/rfc3339.ts"
 import type { KubeService } from "../../services/kube/kube.ts"
@@ -53,19 +53,19 @@ const eventView = (e: Event) => ({
 })
 
 /**
- * The pod's view with its Events' words on a volume that cannot be mounted (FailedMount names the Secret or key),
- * read only for a pod that has waited past the limit to start a container. Events only add words: one that cannot be
- * read (Forbidden to an older Role, say) leaves the view as it was, pointing to `oc describe pod`.
+ * The pod's view with its newest Event on its start (FailedMount naming the Secret or key, or Pulling an image), read
+ * only for a pod that has started no container past the mount wait's limit. Events only add words (and a pull's longer
+ * limit): one that cannot be read (Forbidden to an older Role, say) leaves the view as it was, pointing to `oc describe pod`.
  */
-export const withMountTrouble =
+export const withStartEvent =
   (kube: KubeService, namespace: string, now: number) =>
   <V extends BackupPodView>(view: V): Effect.Effect<V> =>
-    !waitsToMount(view, now)
+    !startEventsWanted(view, now)
       ? Effect.succeed(view)
       : kube.events.list(namespace, { involvedObjectName: view.name }).pipe(
           Effect.map((list) => {
-            const trouble = mountTroubleIn(list.items.filter((e) => e.involvedObject.kind === "Pod").map(eventView))
-            return trouble === undefined ? view : { ...view, mountTrouble: trouble }
+            const startEvent = startEventIn(list.items.filter((e) => e.involvedObject.kind === "Pod").map(eventView))
+            return startEvent === undefined ? view : { ...view, startEvent }
           }),
           Effect.orElseSucceed(() => view),
         )

@@ -28,7 +28,7 @@ import type { BackupPolicyObject, NewPod, Pod } from "../../services/kube/schema
 import { readOperatorFacts } from "./api-revisions.ts"
 import { readProxySecret } from "./proxy-secret.ts"
 import { podView, type ReconcileConfig } from "./reconcile.ts"
-import { waitingOf, withMountTrouble } from "./pod-waits.ts"
+import { waitingOf, withStartEvent } from "./pod-waits.ts"
 
 export interface PolicyReconcileConfig extends PolicySettings {
   /** Who writes Events (`reportingInstance`). */
@@ -95,7 +95,7 @@ const readObserved = Effect.fn("readPolicies")(function* (config: PolicyReconcil
     revisions: facts?.revisions ?? Result.fail([]),
     etcdQuotaBytes: facts?.etcdQuotaBytes,
     policies,
-    pods: yield* Effect.forEach(pods.map(policyPodView), withMountTrouble(kube, config.namespace, now)),
+    pods: yield* Effect.forEach(pods.map(policyPodView), withStartEvent(kube, config.namespace, now)),
     proxySecret: policies.length === 0 ? undefined : yield* readProxySecret(config.namespace, config.podOptions.proxyEnv),
     memory,
   }

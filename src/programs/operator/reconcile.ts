@@ -32,7 +32,7 @@ import { Kube } from "../../services/kube/kube.ts"
 import type { ConfigMap, Pod } from "../../services/kube/schemas.ts"
 import { readOperatorFacts } from "./api-revisions.ts"
 import { readProxySecret } from "./proxy-secret.ts"
-import { mountWaitSinceOf, stuckOf, withMountTrouble } from "./pod-waits.ts"
+import { mountWaitSinceOf, stuckOf, withStartEvent } from "./pod-waits.ts"
 
 // The demo reads the rendered spec by these names.
 export { backupPodConfigMapName, backupPodYamlKey } from "../../domain/operator-desired-state.ts"
@@ -113,7 +113,7 @@ const readObserved = Effect.fn("readObserved")(function* (config: ReconcileConfi
     revisions,
     status: configMapView(statusCm),
     podSpec: configMapView(podCm),
-    pods: yield* Effect.forEach(pods.items.map(podView), withMountTrouble(kube, ns, now)),
+    pods: yield* Effect.forEach(pods.items.map(podView), withStartEvent(kube, ns, now)),
     proxySecret: yield* readProxySecret(ns, config.podOptions.proxyEnv),
     etcdQuotaBytes,
     memory,

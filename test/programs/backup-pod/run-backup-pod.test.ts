@@ -3,7 +3,7 @@ import { Clock, Effect, Fiber, Result } from "effect"
 import { TestClock } from "effect/testing"
 import { backupPodLabelValues } from "../../../src/domain/backup-pod-names.ts"
 import { backupCreateReportOf, encodeBackupCreateReport } from "../../../src/domain/backup-create-report.ts"
-import { mountWaitWords } from "../../../src/domain/backup-pod-start.ts"
+import { startWaitWords } from "../../../src/domain/backup-pod-start.ts"
 import { backupPodConfigMapName, backupPodYamlKey } from "../../../src/domain/operator-desired-state.ts"
 import { renderBackupPodYaml } from "../../../src/domain/pod-spec.ts"
 import { policyNameLabel } from "../../../src/domain/policy-pod.ts"
@@ -12,7 +12,7 @@ import { configMapType, eventType, podType } from "../../../src/services/kube/re
 import { makeSimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
 import { Fault } from "../../../src/simulation/faults.ts"
-import { failedMountEvent, mountWaitingPodStatus } from "../../../src/simulation/simulated-kubelet.ts"
+import { kubeletEvent, mountWaitingPodStatus } from "../../../src/simulation/simulated-kubelet.ts"
 import { ns } from "../operator/reconcile-harness.ts"
 
 const revisions = { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 5, "kube-scheduler": 6 }
@@ -158,9 +158,9 @@ describe("runBackupPod", () => {
       const onNode = yield* Clock.currentTimeMillis
       Result.getOrThrow(cluster.updateStatus(podType, ns, name, mountWaitingPodStatus(new Date(onNode).toISOString())))
       const missing = 'MountVolume.SetUp failed for volume "proxy-credentials" : secret "cluster-backup-proxy" not found'
-      Result.getOrThrow(cluster.create(eventType, failedMountEvent(ns, name, missing, new Date(onNode + 5_000).toISOString())))
+      Result.getOrThrow(cluster.create(eventType, kubeletEvent(ns, name, "FailedMount", missing, new Date(onNode + 5_000).toISOString())))
       yield* TestClock.adjust(110_000)
-      const hint = (l: string) => l === `pod ${name} cannot start: ${mountWaitWords(name, `FailedMount: ${missing}`)}`
+      const hint = (l: string) => l === `pod ${name} cannot start: ${startWaitWords(name, { kind: "mount", words: `FailedMount: ${missing}` })}`
       expect(lines.some(hint)).toBe(false)
       yield* TestClock.adjust(20_000)
       expect(lines.filter(hint)).toHaveLength(1)
@@ -168,6 +168,27 @@ describe("runBackupPod", () => {
       yield* TestClock.adjust(10_000)
       expect(Result.isSuccess(yield* Fiber.join(run))).toBe(true)
       expect(lines.filter(hint)).toHaveLength(1)
+    }),
+  )
+
+  it.effect("a pod whose Events show its image being pulled is said to be pulling past two minutes, and not starting only past ten", () =>
+    Effect.gen(function* () {
+      const { cluster, lines, run, pods } = yield* follow({ timeoutMs: 900_000, pollMs: 10_000 })
+      const name = pods[0]!.metadata.name
+      const onNode = yield* Clock.currentTimeMillis
+      Result.getOrThrow(cluster.updateStatus(podType, ns, name, mountWaitingPodStatus(new Date(onNode).toISOString())))
+      const pulling = 'Pulling image "quay.io/openshift/cluster-backup:4.18"'
+      Result.getOrThrow(cluster.create(eventType, kubeletEvent(ns, name, "Pulling", pulling, new Date(onNode + 5_000).toISOString())))
+      yield* TestClock.adjust(130_000)
+      expect(lines.at(-1)).toBe(`pod ${name} is starting, its image still being pulled (Pulling: ${pulling})`)
+      const notStarting = `pod ${name} cannot start: ${startWaitWords(name, { kind: "pull", words: `Pulling: ${pulling}` })}`
+      yield* TestClock.adjust(460_000)
+      expect(lines).not.toContain(notStarting)
+      yield* TestClock.adjust(20_000)
+      expect(lines.at(-1)).toBe(notStarting)
+      held(cluster, pods[0]!, "")
+      yield* TestClock.adjust(10_000)
+      expect(Result.isSuccess(yield* Fiber.join(run))).toBe(true)
     }),
   )
 

@@ -1,7 +1,7 @@
 import { Clock, Effect, Exit, Ref, Result } from "effect"
 import { describe, expect, it } from "vitest"
 import type { BackupPolicyStatus } from "../../../src/domain/backup-policy.ts"
-import { mountWaitWords } from "../../../src/domain/backup-pod-start.ts"
+import { startWaitWords } from "../../../src/domain/backup-pod-start.ts"
 import { emptyPolicyMemory } from "../../../src/domain/policy-desired-state.ts"
 import { policyNameLabel } from "../../../src/domain/policy-pod.ts"
 import { defaultReconcileConfig } from "../../../src/programs/operator/reconcile.ts"
@@ -309,6 +309,6 @@ describe("a policy's pod whose container cannot be started", () => {
     time.ms = onNode + 120_000
     expect(Exit.isSuccess(await sync())).toBe(true)
     expect(progressing()).toMatchObject({ status: "True", reason: "BackupPodNotStarting" })
-    expect(progressing()?.message).toBe(`pod ${name} cannot start its ${mountWaitWords(name)}; it fails at its deadline unless the cause is fixed`)
+    expect(progressing()?.message).toBe(`pod ${name} cannot start its ${startWaitWords(name)}; it fails at its deadline unless the cause is fixed`)
   })
 })

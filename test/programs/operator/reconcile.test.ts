@@ -6,10 +6,10 @@ import { Kube } from "../../../src/services/kube/kube.ts"
 import { Fault } from "../../../src/simulation/faults.ts"
 import { policyNameLabel } from "../../../src/domain/policy-pod.ts"
 import { backupCreateReportOf, encodeBackupCreateReport } from "../../../src/domain/backup-create-report.ts"
-import { mountWaitWords } from "../../../src/domain/backup-pod-start.ts"
+import { startWaitWords } from "../../../src/domain/backup-pod-start.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
 import type { SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
-import { failedMountEvent, mountWaitingPodStatus } from "../../../src/simulation/simulated-kubelet.ts"
+import { kubeletEvent, mountWaitingPodStatus } from "../../../src/simulation/simulated-kubelet.ts"
 import {
   advance,
   configMapData,
@@ -387,9 +387,9 @@ describe("reconcile", () => {
           expect(events(cluster).filter((e) => e.reason === "BackupPodNotStarting")).toEqual([])
           expect(early.requeueAt).toBe(onNode + 120_000)
           yield* advance(60_000)
-          Result.getOrThrow(cluster.create(eventType, failedMountEvent(ns, pod, missing, new Date(onNode + 60_000).toISOString())))
+          Result.getOrThrow(cluster.create(eventType, kubeletEvent(ns, pod, "FailedMount", missing, new Date(onNode + 60_000).toISOString())))
           expect((yield* sync()).requeueAt).toBeUndefined()
-          const words = eventsReadable ? `containers: none started within 2m on its node (FailedMount: ${missing})` : mountWaitWords(pod)
+          const words = eventsReadable ? `containers: none started within 2m on its node (FailedMount: ${missing})` : startWaitWords(pod)
           expect(events(cluster).filter((e) => e.reason === "BackupPodNotStarting")).toEqual([
             {
               reason: "BackupPodNotStarting",
@@ -400,6 +400,28 @@ describe("reconcile", () => {
           expect(configMapData(cluster, "backup-status")!.status).toBe("Pending")
         }),
     )
+
+  it.effect("a pod whose Events show its image being pulled raises BackupPodNotStarting only past ten minutes, and asks for that sync", () =>
+    Effect.gen(function* () {
+      const cluster = yield* setup()
+      const sync = makeSync(cluster)
+      yield* sync()
+      const pod = yield* createRenderedPod(cluster)
+      const onNode = yield* Clock.currentTimeMillis
+      Result.getOrThrow(cluster.updateStatus(podType, ns, pod, mountWaitingPodStatus(new Date(onNode).toISOString())))
+      const pulling = 'Pulling image "quay.io/openshift/cluster-backup:4.18"'
+      Result.getOrThrow(cluster.create(eventType, kubeletEvent(ns, pod, "Pulling", pulling, new Date(onNode + 5_000).toISOString())))
+      const notStarting = () => events(cluster).filter((e) => e.reason === "BackupPodNotStarting")
+      yield* advance(120_000)
+      expect((yield* sync()).requeueAt).toBe(onNode + 600_000)
+      expect(notStarting()).toEqual([])
+      yield* advance(480_000)
+      expect((yield* sync()).requeueAt).toBeUndefined()
+      expect(notStarting().map((e) => e.message)).toEqual([
+        `backup pod ${pod} cannot start its containers: none started within 10m on its node, its image still being pulled (Pulling: ${pulling}); it fails at its deadline unless the cause is fixed`,
+      ])
+    }),
+  )
 
   it.effect("announces every backup pod that ends, once: a second failure (another pod, another reason) and a second completion too", () =>
     Effect.gen(function* () {

@@ -14,7 +14,7 @@ import { writeKubeconfig, type SimulatedApiServer } from "../../../src/simulatio
 import { makeSimulatedCluster, type SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import { until } from "../../support/eventually.ts"
 import { stubServers } from "./stub-servers.ts"
-import { failedMountEvent } from "../../../src/simulation/simulated-kubelet.ts"
+import { kubeletEvent } from "../../../src/simulation/simulated-kubelet.ts"
 
 const fast: RetryPolicy = { maxRetries: 3, baseDelayMillis: 5, maxDelayMillis: 50, jitter: 0.5 }
 const podSpec = { containers: [{ name: "main", image: "registry.example/backup:1" }] }
@@ -144,7 +144,7 @@ describe("live Kube Layer: operations over HTTP", () => {
           type: "Normal",
           source: { component: "cluster-backup" },
         })
-        yield* kube.events.create("default", failedMountEvent("default", "other", "MountVolume.SetUp failed", "2024-01-01T00:00:00Z"))
+        yield* kube.events.create("default", kubeletEvent("default", "other", "FailedMount", "MountVolume.SetUp failed", "2024-01-01T00:00:00Z"))
         const aboutCluster = yield* kube.events.list("default", { involvedObjectName: "cluster" })
         const lease = yield* kube.leases.create("ns", {
           metadata: { name: "cluster-backup-lock" },
