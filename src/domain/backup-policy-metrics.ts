@@ -104,6 +104,12 @@ export const policyMetrics = {
     help: "What the policy's backup pods' /backup volume (--backup-volume-size) lacks to hold a backup of etcd at its quota (spec.backendQuotaGiB): 0 when it holds one; absent while the quota is unknown",
     labels: policy,
   },
+  podNotStarting: {
+    name: "cluster_backup_policy_backup_pod_not_starting",
+    type: "gauge",
+    help: "1 while the policy's running backup pod cannot start (a container its kubelet cannot start, or none started on its node within 2 minutes, 10 while its Events show its image being pulled; its Progressing condition says why), else 0",
+    labels: policy,
+  },
 } as const satisfies Readonly<Record<string, PolicyMetric>>
 
 export const policyMetricList: ReadonlyArray<PolicyMetric> = Object.values(policyMetrics)

@@ -27,6 +27,8 @@ export interface PolicyMetricValues {
   readonly storeReachable: boolean | undefined
   /** What the pods' /backup volume lacks at etcd's quota (etcd-quota-room.ts); undefined while the quota is unknown. */
   readonly volumeShortfallBytes: number | undefined
+  /** Whether its running pod cannot start (`backup-pod-start.ts`): its deadline alone would end it, and only then tell. */
+  readonly podNotStarting: boolean
   /** The newest complete run and the bytes it uploaded: the uploaded-bytes counter grows once per such pod. */
   readonly completed: { readonly pod: string; readonly bytesUploaded: number } | undefined
 }
@@ -74,6 +76,7 @@ export const policyMetricValues = (input: {
     minIntervalMs: input.minIntervalMs,
     storeReachable: storeReachable(runs),
     volumeShortfallBytes: input.volumeShortfallBytes,
+    podNotStarting: runs.find((r) => r.outcome._tag === "Running")?.stuck !== undefined,
     completed: complete === undefined || report === undefined ? undefined : { pod: complete.pod, bytesUploaded: report.bytesUploaded },
   }
 }

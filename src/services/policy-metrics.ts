@@ -31,6 +31,7 @@ const gaugeValues: Readonly<Record<GaugeName, (v: PolicyMetricValues) => number 
   minInterval: (v) => seconds(v.minIntervalMs),
   storeReachable: (v) => (v.storeReachable === undefined ? undefined : v.storeReachable ? 1 : 0),
   volumeShortfall: (v) => v.volumeShortfallBytes,
+  podNotStarting: (v) => (v.podNotStarting ? 1 : 0),
 }
 
 export const makePolicyMetrics = (registry: Prom.Registry): PolicyMetricsRecorder => {

@@ -227,6 +227,23 @@ describe("the alert rules under promtool", () => {
     expectPasses(result)
   })
 
+  it("ClusterBackupPodNotStarting: a pod that cannot start for 5 min fires; one that started in time, or none running, does not", () => {
+    const result = evaluate(
+      "pod-not-starting",
+      [
+        { policy: "stuck", values: { backup_pod_not_starting: "0x10 1x30" } },
+        { policy: "started", values: { backup_pod_not_starting: "0x10 1x3 0x27" } },
+        { policy: "idle", values: { backup_pod_not_starting: "0x40" } },
+      ],
+      40,
+      [
+        { at: "14m", alert: "ClusterBackupPodNotStarting", expected: [] },
+        { at: "16m", alert: "ClusterBackupPodNotStarting", expected: [firing("ClusterBackupPodNotStarting", "stuck", "warning")] },
+      ],
+    )
+    expectPasses(result)
+  })
+
   it("ClusterBackupOperatorDown: fires once no replica has led for 15 min (none leading, none scraped, the leader gone); a standby beside a leader, or a handover, does not", () => {
     const leader = (pod: string, values: string) => ({ series: `cluster_backup_leader{job="cluster-backup-operator-metrics",pod="${pod}"}`, values })
     const down = [{ exp_labels: { severity: "warning" }, exp_annotations: firing("ClusterBackupOperatorDown", "", "warning").exp_annotations }]

@@ -46,13 +46,14 @@ const parse = (expr: string) => {
 }
 
 describe("PrometheusRule", () => {
-  it("alerts on no recent backup, a failed last backup, an old verified backup, an unreachable store, a volume short of etcd's quota, and no operator leading", () => {
+  it("alerts on no recent backup, a failed last backup, an old verified backup, an unreachable store, a volume short of etcd's quota, a backup pod that cannot start, and no operator leading", () => {
     expect(rules.map((r) => r.alert)).toEqual([
       "ClusterBackupNoRecentBackup",
       "ClusterBackupLastBackupFailed",
       "ClusterBackupVerifiedBackupTooOld",
       "ClusterBackupStoreUnreachable",
       "ClusterBackupVolumeBelowQuota",
+      "ClusterBackupPodNotStarting",
       "ClusterBackupOperatorDown",
     ])
   })

@@ -23,4 +23,20 @@ describe("policyMetricValues", () => {
       }),
     )
   })
+
+  it("says a pod cannot start exactly while the running pod cannot", () => {
+    const stuck = "container backup-init: ImagePullBackOff: Back-off pulling image"
+    fc.assert(
+      fc.property(podsArb("nightly"), fc.boolean(), (pods, cannotStart) => {
+        const runs = policyRuns(
+          pods.map((p) => (cannotStart && p.phase === "Running" ? { ...p, stuck } : p)),
+          t0,
+        )
+        const v = policyMetricValues({ name: "nightly", policy: undefined, created: t0, status: {}, runs, scheduleIntervalMs: undefined })
+        const running = runs.find((r) => r.outcome._tag === "Running")
+        expect(v.podNotStarting).toBe(cannotStart && running !== undefined)
+        if (running !== undefined) expect(running.stuck).toBe(cannotStart ? stuck : undefined)
+      }),
+    )
+  })
 })

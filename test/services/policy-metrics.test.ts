@@ -20,6 +20,7 @@ const none: PolicyMetricValues = {
   minIntervalMs: undefined,
   storeReachable: undefined,
   volumeShortfallBytes: undefined,
+  podNotStarting: false,
   completed: undefined,
 }
 const done = (pod: string, at: number): PolicyMetricValues => ({
@@ -78,7 +79,7 @@ describe("per-policy metrics on the operator's registry", () => {
     expect(line(await scrape(m), "cluster_backup_policy_uploaded_bytes_total")).toBe('cluster_backup_policy_uploaded_bytes_total{policy="nightly"} 5120')
   })
 
-  it("a failed upload turns store_reachable to 0; a policy that is gone loses its series; changed settings replace the info series", async () => {
+  it("a failed upload turns store_reachable to 0; a pod that cannot start, backup_pod_not_starting to 1; a policy that is gone loses its series; changed settings replace the info series", async () => {
     const m = ControllerMetrics.make("openshift-etcd")
     await Effect.runPromise(
       m.policies([
@@ -88,6 +89,9 @@ describe("per-policy metrics on the operator's registry", () => {
     )
     const body = await scrape(m)
     expect(line(body, "cluster_backup_policy_store_reachable")).toBe('cluster_backup_policy_store_reachable{policy="nightly"} 0')
+    expect(line(body, "cluster_backup_policy_backup_pod_not_starting")).toBe('cluster_backup_policy_backup_pod_not_starting{policy="nightly"} 0')
+    await Effect.runPromise(m.policies([{ ...none, podNotStarting: true }]))
+    expect(line(await scrape(m), "cluster_backup_policy_backup_pod_not_starting")).toBe('cluster_backup_policy_backup_pod_not_starting{policy="nightly"} 1')
     expect(line(body, "cluster_backup_policy_last_failure_timestamp_seconds")).toBe(
       'cluster_backup_policy_last_failure_timestamp_seconds{policy="nightly"} 9000',
     )

@@ -295,7 +295,7 @@ describe("a policy's pod whose container cannot be started", () => {
     expect(progressing()).toMatchObject({ status: "True", reason: "BackupRunning" })
   })
 
-  it("says so in Progressing when it has started no container two minutes on its node (a volume it cannot mount), waking for it", async () => {
+  it("says so in Progressing and its metric when it has started no container two minutes on its node (a volume it cannot mount), waking for it", async () => {
     const { time, cluster, sync, pods } = setup()
     expect(Exit.isSuccess(await sync())).toBe(true)
     const name = pods()[0]!.metadata.name
@@ -306,8 +306,10 @@ describe("a policy's pod whose container cannot be started", () => {
     const progressing = () => policyStatus(cluster).conditions?.find((c) => c.type === "Progressing")
     expect(progressing()).toMatchObject({ status: "True", reason: "BackupRunning" })
     expect(Exit.isSuccess(early) ? early.value.wakeAt : undefined).toBe(onNode + 120_000)
+    expect(Exit.isSuccess(early) ? early.value.metrics.map((m) => m.podNotStarting) : undefined).toEqual([false])
     time.ms = onNode + 120_000
-    expect(Exit.isSuccess(await sync())).toBe(true)
+    const late = await sync()
+    expect(Exit.isSuccess(late) ? late.value.metrics.map((m) => m.podNotStarting) : undefined).toEqual([true])
     expect(progressing()).toMatchObject({ status: "True", reason: "BackupPodNotStarting" })
     expect(progressing()?.message).toBe(`pod ${name} cannot start its ${startWaitWords(name)}; it fails at its deadline unless the cause is fixed`)
   })
