@@ -32,6 +32,8 @@ export interface PolicyFacts {
   readonly running: string | undefined
   /** Why that pod's container cannot be started, when it cannot (the kubelet's words). */
   readonly runningStuck?: string | undefined
+  /** Its Event while its image is being pulled within the limit of a pull (`Pulling: Pulling image "..."`). */
+  readonly runningPulling?: string | undefined
   readonly lastSuccess: { readonly id: string; readonly time: string } | undefined
   readonly failures: number
   readonly lastFailureMessage: string | undefined
@@ -57,7 +59,10 @@ const progressing = (f: PolicyFacts): ConditionState => {
       message: `pod ${f.running} cannot start its ${f.runningStuck}; it fails at its deadline unless the cause is fixed`,
     }
   }
-  if (f.running !== undefined) return { status: "True", reason: "BackupRunning", message: `pod ${f.running} is taking a backup` }
+  if (f.running !== undefined) {
+    const pulling = f.runningPulling === undefined ? "" : ` (it is starting, its image still being pulled: ${f.runningPulling})`
+    return { status: "True", reason: "BackupRunning", message: `pod ${f.running} is taking a backup${pulling}` }
+  }
   if (f.invalid !== undefined) return { status: "False", reason: "InvalidSpec", message: "no backup starts until the spec is fixed" }
   if (f.suspended) return { status: "False", reason: "Suspended", message: "spec.suspend is true: no backup starts but one a person asks for (backup-now)" }
   if (f.blocked?.reason === "ProxySecretMissing") {

@@ -483,6 +483,7 @@ const decidePolicy = (
     suspended: spec.suspend ?? false,
     running: createdName ?? running?.pod,
     runningStuck: createdName === undefined ? running?.stuck : undefined,
+    runningPulling: createdName === undefined ? running?.pulling : undefined,
     lastSuccess: lastSuccessfulBackup,
     failures: vanished === undefined ? streak.count : streak.count + 1,
     lastFailureMessage: lastFailure?.message ?? lastFailure?.reason,

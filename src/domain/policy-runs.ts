@@ -6,7 +6,7 @@
  */
 import { Result } from "effect"
 import { latestFinish, podOutcome, type BackupOutcome, type BackupPodView } from "./backup-pod-outcome.ts"
-import { notStartingFrom, notStartingOf } from "./backup-pod-start.ts"
+import { notStartingFrom, notStartingOf, pullingOf } from "./backup-pod-start.ts"
 import { parseBackupPodReport, type BackupPodReport } from "./backup-pod-report.ts"
 import type { BackupPolicyStatus } from "./backup-policy.ts"
 import { backupUploadContainerName } from "./backup-pod-names.ts"
@@ -72,6 +72,8 @@ export interface PolicyRun {
   readonly stuck: string | undefined
   /** When a run still going will count as not starting if nothing changes (`backup-pod-start.ts`), while that is ahead. */
   readonly notStartingAt: number | undefined
+  /** A run still going whose Events show its image being pulled, within a pull's limit: that Event's words. */
+  readonly pulling: string | undefined
 }
 
 export const isFinished = (run: PolicyRun): boolean => run.outcome._tag !== "Running"
@@ -141,6 +143,7 @@ export const policyRun = (pod: PolicyPodView, now: number): PolicyRun => {
     overdue,
     stuck: outcome._tag === "Running" ? notStartingOf(pod, now) : undefined,
     notStartingAt: outcome._tag === "Running" ? notStartingFrom(pod, now) : undefined,
+    pulling: outcome._tag === "Running" ? pullingOf(pod, now) : undefined,
   }
 }
 

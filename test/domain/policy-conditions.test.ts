@@ -15,6 +15,7 @@ const facts: fc.Arbitrary<PolicyFacts> = fc.record({
   suspended: fc.boolean(),
   running: fc.option(fc.constantFrom("backup-a", "backup-b"), { nil: undefined }),
   runningStuck: fc.option(fc.constant("container backup-upload: ImagePullBackOff"), { nil: undefined }),
+  runningPulling: fc.option(fc.constant('Pulling: Pulling image "x"'), { nil: undefined }),
   lastSuccess: fc.option(fc.record({ id: fc.constantFrom("b1", "b2"), time: fc.constant("2026-12-01T00:00:00Z") }), { nil: undefined }),
   failures: fc.integer({ min: 0, max: 5 }),
   lastFailureMessage: fc.option(fc.string({ maxLength: 20 }), { nil: undefined }),
@@ -35,6 +36,8 @@ describe("policyConditions", () => {
         // A pod whose container cannot start says so, in the kubelet's words.
         expect(progressing!.reason === "BackupPodNotStarting").toBe(f.running !== undefined && f.runningStuck !== undefined)
         if (progressing!.reason === "BackupPodNotStarting") expect(progressing!.message).toContain(f.runningStuck)
+        // A pod whose image is being pulled runs, and its message says so.
+        if (progressing!.reason === "BackupRunning") expect(progressing!.message.includes("its image still being pulled")).toBe(f.runningPulling !== undefined)
         // No pod starts while the proxy Secret is missing: Progressing does not promise the next backup.
         if (f.running === undefined && f.invalid === undefined && !f.suspended && proxyMissing) expect(progressing!.reason).toBe("ProxySecretMissing")
         if (progressing!.reason === "Idle") expect(proxyMissing).toBe(false)

@@ -10,7 +10,7 @@ import { backupPolicyType, eventType, podType } from "../../../src/services/kube
 import { Fault } from "../../../src/simulation/faults.ts"
 import { makeSimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
-import { mountWaitingPodStatus, simulatedBackupReport, uploadedBackup } from "../../../src/simulation/simulated-kubelet.ts"
+import { kubeletEvent, mountWaitingPodStatus, simulatedBackupReport, uploadedBackup } from "../../../src/simulation/simulated-kubelet.ts"
 import { createPolicy, handClock, ns, seedOperators } from "./reconcile-harness.ts"
 
 const start = Date.parse("2026-12-01T00:00:30Z")
@@ -312,5 +312,32 @@ describe("a policy's pod whose container cannot be started", () => {
     expect(Exit.isSuccess(late) ? late.value.metrics.map((m) => m.podNotStarting) : undefined).toEqual([true])
     expect(progressing()).toMatchObject({ status: "True", reason: "BackupPodNotStarting" })
     expect(progressing()?.message).toBe(`pod ${name} cannot start its ${startWaitWords(name)}; it fails at its deadline unless the cause is fixed`)
+  })
+
+  it("whose Events show its image being pulled, runs until a pull's ten minutes, saying so in Progressing, then does not start", async () => {
+    const { time, cluster, sync, pods } = setup()
+    expect(Exit.isSuccess(await sync())).toBe(true)
+    const name = pods()[0]!.metadata.name
+    const onNode = time.ms
+    Result.getOrThrow(cluster.updateStatus(podType, ns, name, mountWaitingPodStatus(new Date(onNode).toISOString())))
+    const pulling = 'Pulling image "quay.io/openshift/cluster-backup:4.18"'
+    Result.getOrThrow(cluster.create(eventType, kubeletEvent(ns, name, "Pulling", pulling, new Date(onNode + 5_000).toISOString())))
+    const progressing = () => policyStatus(cluster).conditions?.find((c) => c.type === "Progressing")
+    time.ms = onNode + 120_000
+    const pull = await sync()
+    expect(progressing()).toMatchObject({
+      status: "True",
+      reason: "BackupRunning",
+      message: `pod ${name} is taking a backup (it is starting, its image still being pulled: Pulling: ${pulling})`,
+    })
+    expect(Exit.isSuccess(pull) ? pull.value.wakeAt : undefined).toBe(onNode + 600_000)
+    expect(Exit.isSuccess(pull) ? pull.value.metrics.map((m) => m.podNotStarting) : undefined).toEqual([false])
+    time.ms = onNode + 600_000
+    expect(Exit.isSuccess(await sync())).toBe(true)
+    expect(progressing()).toMatchObject({
+      status: "True",
+      reason: "BackupPodNotStarting",
+      message: `pod ${name} cannot start its ${startWaitWords(name, { kind: "pull", words: `Pulling: ${pulling}` })}; it fails at its deadline unless the cause is fixed`,
+    })
   })
 })
