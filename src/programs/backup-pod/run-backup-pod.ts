@@ -129,6 +129,7 @@ const describeRunning = (pod: Pod, view: BackupPodView, now: number): string => 
   if (stuck !== undefined) return `pod ${pod.metadata.name} cannot start: ${stuck}`
   const pulling = pullingOf(view, now)
   if (pulling !== undefined) return `pod ${pod.metadata.name} is starting, its image still being pulled (${pulling})`
+  if (view.mountWaitSince !== undefined) return `pod ${pod.metadata.name} is starting on its node (mounting its volumes, pulling its image)`
   const waiting = waitingOf(pod)
   if (waiting !== undefined) return `pod ${pod.metadata.name} is not scheduled yet: ${waiting}`
   const step = stepOf(pod)

@@ -162,6 +162,7 @@ describe("runBackupPod", () => {
       yield* TestClock.adjust(110_000)
       const hint = (l: string) => l === `pod ${name} cannot start: ${startWaitWords(name, { kind: "mount", words: `FailedMount: ${missing}` })}`
       expect(lines.some(hint)).toBe(false)
+      expect(lines.at(-1)).toBe(`pod ${name} is starting on its node (mounting its volumes, pulling its image)`)
       yield* TestClock.adjust(20_000)
       expect(lines.filter(hint)).toHaveLength(1)
       held(cluster, pods[0]!, "")
