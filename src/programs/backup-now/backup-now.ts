@@ -13,7 +13,7 @@ import { shortList } from "../../domain/short-list.ts"
 import type { KubeError } from "../../services/kube/errors.ts"
 import { Kube } from "../../services/kube/kube.ts"
 import type { BackupPolicyObject } from "../../services/kube/schemas.ts"
-import { stepOf } from "../operator/pod-waits.ts"
+import { readRunningPodLine } from "../operator/running-pod-line.ts"
 
 export class BackupPolicyNotFound extends Schema.TaggedError<BackupPolicyNotFound>()("BackupPolicyNotFound", {
   policy: Schema.String,
@@ -92,13 +92,15 @@ const requestedView = (object: BackupPolicyObject): RequestedPolicy => {
 }
 
 /**
- * The step the backup pod is at (`podStep`); undefined when it cannot be read. A person who may not get pods
- * (`Forbidden`) is told only the policy's view, and the pod is not asked for again.
+ * Where the backup pod stands (`runningPodLine`: the init container it is at, or why it has not started); undefined
+ * when it cannot be read. A person who may not get pods (`Forbidden`) is told only the policy's view, and the pod is
+ * not asked for again; one who may not list its Events gets the line without their words.
  */
-const readStep = (kube: Kube["Service"], namespace: string, pod: string, readable: { allowed: boolean }) =>
+const readPodLine = (kube: Kube["Service"], namespace: string, pod: string, now: number, readable: { allowed: boolean }) =>
   readable.allowed
     ? kube.pods.get(namespace, pod).pipe(
-        Effect.map(stepOf),
+        Effect.flatMap(readRunningPodLine(kube, namespace, now)),
+        Effect.map((line): string | undefined => line),
         Effect.catch((e) =>
           Effect.sync(() => {
             if (e._tag === "Forbidden") readable.allowed = false
@@ -207,8 +209,8 @@ export const backupNow = (options: BackupNowOptions): Effect.Effect<BackupNowRes
             pod = last.pod
             break
         }
-        const step = last._tag === "Running" && last.stuck === undefined ? yield* readStep(kube, options.namespace, last.pod, podReadable) : undefined
-        const words = step === undefined ? describeProgress(last) : `${describeProgress(last)}: ${step}`
+        const line = last._tag === "Running" && last.stuck === undefined ? yield* readPodLine(kube, options.namespace, last.pod, now, podReadable) : undefined
+        const words = line ?? describeProgress(last)
         if (words !== told) yield* options.output(words)
         told = words
       }

@@ -7,8 +7,7 @@
  */
 import { Clock, Effect, Result, Schema } from "effect"
 import { holdWindow } from "../../domain/backup-hold.ts"
-import { type BackupPodView, createReportOf, newestPodFirst, podOutcome } from "../../domain/backup-pod-outcome.ts"
-import { notStartingOf, pullingOf } from "../../domain/backup-pod-start.ts"
+import { createReportOf, newestPodFirst, podOutcome } from "../../domain/backup-pod-outcome.ts"
 import { backupHoldContainerName, backupPodPaths, backupPodSelector } from "../../domain/backup-pod-names.ts"
 import { formatDuration } from "../../domain/durations.ts"
 import { backupPodConfigMapName, backupPodYamlKey, renderPending } from "../../domain/operator-desired-state.ts"
@@ -22,7 +21,7 @@ import { parseYamlText } from "../../domain/yaml-text.ts"
 import type { KubeError } from "../../services/kube/errors.ts"
 import { Kube } from "../../services/kube/kube.ts"
 import { NewPod, type Pod } from "../../services/kube/schemas.ts"
-import { stepOf, waitingOf, withStartEvent } from "../operator/pod-waits.ts"
+import { readRunningPodLine } from "../operator/running-pod-line.ts"
 import { podView } from "../operator/reconcile.ts"
 
 export class BackupPodNotRendered extends Schema.TaggedError<BackupPodNotRendered>()("BackupPodNotRendered", {
@@ -122,19 +121,6 @@ const renderedPod = (kube: Kube["Service"], namespace: string) =>
     }
     return pod.success
   })
-
-/** One line of where the pod stands while it runs. */
-const describeRunning = (pod: Pod, view: BackupPodView, now: number): string => {
-  const stuck = notStartingOf(view, now)
-  if (stuck !== undefined) return `pod ${pod.metadata.name} cannot start: ${stuck}`
-  const pulling = pullingOf(view, now)
-  if (pulling !== undefined) return `pod ${pod.metadata.name} is starting, its image still being pulled (${pulling})`
-  if (view.mountWaitSince !== undefined) return `pod ${pod.metadata.name} is starting on its node (mounting its volumes, pulling its image)`
-  const waiting = waitingOf(pod)
-  if (waiting !== undefined) return `pod ${pod.metadata.name} is not scheduled yet: ${waiting}`
-  const step = stepOf(pod)
-  return step === undefined ? `pod ${pod.metadata.name} is starting` : `pod ${pod.metadata.name} is taking the backup: ${step}`
-}
 
 /** Whether two backup pods take their backups at the same revisions (neither naming them counts as the same). */
 const sameRevisions = (a: unknown, b: unknown): boolean => {
@@ -259,7 +245,7 @@ export const runBackupPod = (options: BackupPodOptions): Effect.Effect<BackupPod
             reason: outcome.reason,
             message: `the backup failed: ${outcome.reason}; see oc -n ${namespace} logs ${name} --all-containers, and delete the pod once read`,
           })
-        const words = describeRunning(pod, yield* withStartEvent(kube, namespace, now)(podView(pod)), now)
+        const words = yield* readRunningPodLine(kube, namespace, now)(pod)
         if (words !== told) yield* options.output(words)
         told = words
       }

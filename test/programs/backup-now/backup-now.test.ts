@@ -1,12 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Result } from "effect"
+import { Clock, Effect, Fiber, Result } from "effect"
 import { TestClock } from "effect/testing"
 import { backupRequestAnnotation } from "../../../src/domain/policy-pod.ts"
 import { backupNow } from "../../../src/programs/backup-now/backup-now.ts"
-import { backupPolicyType, podType } from "../../../src/services/kube/resources.ts"
+import { backupPolicyType, eventType, podType } from "../../../src/services/kube/resources.ts"
 import { Fault } from "../../../src/simulation/faults.ts"
 import { makeSimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
+import { kubeletEvent, mountWaitingPodStatus } from "../../../src/simulation/simulated-kubelet.ts"
 import { createPolicy, ns } from "../operator/reconcile-harness.ts"
 
 const annotationOf = (cluster: ReturnType<typeof makeSimulatedCluster>) =>
@@ -105,6 +106,24 @@ describe("backupNow following its pod", () => {
         "pod backup-nightly-1 stored backup 2026-12-07_100100 at s3://b/p/2026-12-07_100100/",
       ])
       expect(Result.isSuccess(result) && result.success).toMatchObject({ pod: "backup-nightly-1", backup: { id: "2026-12-07_100100" } })
+    }),
+  )
+
+  it.effect("says the pod is starting on its node before a container started, and quotes its Pulling Event past two minutes", () =>
+    Effect.gen(function* () {
+      const { cluster, lines, run } = yield* follow({ timeoutMs: 200_000, pollMs: 10_000 })
+      yield* TestClock.adjust(1_000)
+      startPod(cluster, annotationOf(cluster)!)
+      const onNode = yield* Clock.currentTimeMillis
+      Result.getOrThrow(cluster.updateStatus(podType, ns, "backup-nightly-1", mountWaitingPodStatus(new Date(onNode).toISOString())))
+      const pulling = 'Pulling image "quay.io/openshift/cluster-backup:4.18"'
+      Result.getOrThrow(cluster.create(eventType, kubeletEvent(ns, "backup-nightly-1", "Pulling", pulling, new Date(onNode + 5_000).toISOString())))
+      yield* TestClock.adjust(10_000)
+      expect(lines.at(-1)).toBe("pod backup-nightly-1 is starting on its node (mounting its volumes, pulling its image)")
+      yield* TestClock.adjust(120_000)
+      expect(lines.at(-1)).toBe(`pod backup-nightly-1 is starting, its image still being pulled (Pulling: ${pulling})`)
+      yield* TestClock.adjust(100_000)
+      yield* Fiber.join(run)
     }),
   )
 
