@@ -21,6 +21,8 @@ export interface ControllerMetricsShape {
   readonly lastCompleteBackup: (atMs: number) => Effect.Effect<void>
   /** What the rendered backup pod's /backup volume lacks at etcd's quota (undefined: the quota is unknown, no series). */
   readonly volumeShortfall: (bytes: number | undefined) => Effect.Effect<void>
+  /** Whether the newest pod made from `cluster-backup-pod` that still runs cannot start. */
+  readonly podNotStarting: (notStarting: boolean) => Effect.Effect<void>
   readonly leader: (isLeader: boolean) => Effect.Effect<void>
   /** Every BackupPolicy's series, from one sync's values (a policy not among them loses its series). */
   readonly policies: (values: ReadonlyArray<PolicyMetricValues>) => Effect.Effect<void>
@@ -67,6 +69,11 @@ export class ControllerMetrics extends Context.Service<ControllerMetrics, Contro
       "What the rendered cluster-backup pod's /backup volume lacks to hold a backup of etcd at its quota (0 when it holds one; absent while the quota is unknown)",
       ["namespace"],
     )
+    const notStarting = gauge(
+      "cluster_backup_pod_not_starting",
+      "1 while the newest pod made from cluster-backup-pod that still runs cannot start (the Warning BackupPodNotStarting on backup-status says why), else 0",
+      ["namespace"],
+    )
     const leader = gauge(leaderMetricName, "1 while this replica holds the leader Lease")
     const policies = makePolicyMetrics(registry)
     const setRevisions = (gauge: Prom.Gauge<"operand">, set: Partial<Record<OperandName, number>> | undefined) =>
@@ -89,13 +96,14 @@ export class ControllerMetrics extends Context.Service<ControllerMetrics, Contro
           lastComplete.set(ns, atMs / 1000)
         }),
       volumeShortfall: (bytes) => Effect.sync(() => (bytes === undefined ? shortfall.remove(ns) : shortfall.set(ns, bytes))),
+      podNotStarting: (flag) => Effect.sync(() => notStarting.set(ns, flag ? 1 : 0)),
       leader: (isLeader) =>
         Effect.sync(() => {
           leader.set(isLeader ? 1 : 0)
           if (isLeader) return
           // A standby exports nothing it saw as leader: both replicas are scraped, and its frozen series would
           // outvote the leader's in the alerts' `max by (policy)` (a store that became unreachable, a deleted policy).
-          for (const g of [observed, backedUp, pending, lastRender, lastComplete, age, shortfall]) g.reset()
+          for (const g of [observed, backedUp, pending, lastRender, lastComplete, age, shortfall, notStarting]) g.reset()
           lastCompleteMs = undefined
           policies.record([])
         }),

@@ -51,6 +51,18 @@ describe("ControllerMetrics", () => {
     expect(await series()).toEqual([])
   })
 
+  it("exposes whether the newest rendered pod that runs cannot start, and no series on a standby", async () => {
+    const m = ControllerMetrics.make("openshift-etcd")
+    const series = async () => (await run(m.expose)).body.split("\n").filter((l) => l.startsWith("cluster_backup_pod_not_starting"))
+    expect(await series()).toEqual([])
+    await run(m.podNotStarting(true))
+    expect(await series()).toEqual(['cluster_backup_pod_not_starting{namespace="openshift-etcd"} 1'])
+    await run(m.podNotStarting(false))
+    expect(await series()).toEqual(['cluster_backup_pod_not_starting{namespace="openshift-etcd"} 0'])
+    await run(m.leader(false))
+    expect(await series()).toEqual([])
+  })
+
   it("two registries do not share counters", async () => {
     const a = ControllerMetrics.make("openshift-etcd")
     const b = ControllerMetrics.make("openshift-etcd")

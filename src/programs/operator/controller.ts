@@ -156,6 +156,7 @@ export const startController = Effect.fn("startController")(function* (config: C
         yield* metrics.backedUpRevisions(result.value.status?.revisions)
         yield* metrics.renderPending(result.value.decision === "WaitUntil")
         yield* metrics.volumeShortfall(result.value.volumeShortfallBytes)
+        yield* metrics.podNotStarting(result.value.podNotStarting)
         if (result.value.status?.lastRenderTime !== undefined) yield* metrics.lastRender(result.value.status.lastRenderTime)
         // From the status, not from this process's memory: a restarted operator reports the same newest backup.
         const lastComplete = result.value.status === undefined ? undefined : lastCompleteTimeOf(result.value.status)

@@ -61,6 +61,8 @@ export interface ReconcileResult {
   readonly outcome: BackupOutcome | undefined
   /** What the rendered pod's /backup volume lacks at etcd's quota; undefined while the quota is unknown. */
   readonly volumeShortfallBytes: number | undefined
+  /** Whether the newest pod made from `cluster-backup-pod` that still runs cannot start (its Warning holds). */
+  readonly podNotStarting: boolean
   /** ConfigMap writes and Events created by this sync. */
   readonly writes: number
   /** When the controller must sync again although nothing changes (a pending render). */
@@ -214,6 +216,7 @@ export const reconcile = Effect.fn("reconcile")(function* (config: ReconcileConf
     status: desired.status,
     outcome: desired.outcome,
     volumeShortfallBytes: desired.volumeShortfallBytes,
+    podNotStarting: desired.warnings.BackupPodNotStarting !== undefined,
     writes: count,
     requeueAt: desired.requeueAt,
   } satisfies ReconcileResult

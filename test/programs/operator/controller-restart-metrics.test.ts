@@ -53,6 +53,8 @@ describe("controller metrics across a restart", () => {
       const handle = yield* run(cluster, "b", second, scopeB)
       yield* until("the restarted operator synced", () => handle.lastResult() !== undefined)
       expect(yield* lastComplete(second)).toBe(completedAt)
+      // Each sync exports whether the newest rendered pod that runs cannot start: none runs.
+      expect((yield* second.expose).body).toContain(`cluster_backup_pod_not_starting{namespace="${ns}"} 0`)
       yield* Scope.close(scopeB, Exit.void)
     }),
   )

@@ -413,10 +413,12 @@ describe("reconcile", () => {
       Result.getOrThrow(cluster.create(eventType, kubeletEvent(ns, pod, "Pulling", pulling, new Date(onNode + 5_000).toISOString())))
       const notStarting = () => events(cluster).filter((e) => e.reason === "BackupPodNotStarting")
       yield* advance(120_000)
-      expect((yield* sync()).requeueAt).toBe(onNode + 600_000)
+      expect(yield* sync()).toMatchObject({ requeueAt: onNode + 600_000, podNotStarting: false })
       expect(notStarting()).toEqual([])
       yield* advance(480_000)
-      expect((yield* sync()).requeueAt).toBeUndefined()
+      const late = yield* sync()
+      expect(late.requeueAt).toBeUndefined()
+      expect(late.podNotStarting).toBe(true)
       expect(notStarting().map((e) => e.message)).toEqual([
         `backup pod ${pod} cannot start its containers: none started within 10m on its node, its image still being pulled (Pulling: ${pulling}); it fails at its deadline unless the cause is fixed`,
       ])
