@@ -295,15 +295,21 @@ describe("a policy's pod whose container cannot be started", () => {
     expect(progressing()).toMatchObject({ status: "True", reason: "BackupRunning" })
   })
 
-  it("says so in Progressing and its metric when it has started no container two minutes on its node (a volume it cannot mount), waking for it", async () => {
+  /** The policy's first pod, taken by its kubelet (at `onNode`) that has started none of its containers yet. */
+  const onItsNode = async () => {
     const { time, cluster, sync, pods } = setup()
     expect(Exit.isSuccess(await sync())).toBe(true)
     const name = pods()[0]!.metadata.name
     const onNode = time.ms
     Result.getOrThrow(cluster.updateStatus(podType, ns, name, mountWaitingPodStatus(new Date(onNode).toISOString())))
+    const progressing = () => policyStatus(cluster).conditions?.find((c) => c.type === "Progressing")
+    return { time, cluster, sync, name, onNode, progressing }
+  }
+
+  it("says so in Progressing and its metric when it has started no container two minutes on its node (a volume it cannot mount), waking for it", async () => {
+    const { time, sync, name, onNode, progressing } = await onItsNode()
     time.ms += 60_000
     const early = await sync()
-    const progressing = () => policyStatus(cluster).conditions?.find((c) => c.type === "Progressing")
     expect(progressing()).toMatchObject({ status: "True", reason: "BackupRunning" })
     expect(Exit.isSuccess(early) ? early.value.wakeAt : undefined).toBe(onNode + 120_000)
     expect(Exit.isSuccess(early) ? early.value.metrics.map((m) => m.podNotStarting) : undefined).toEqual([false])
@@ -315,14 +321,9 @@ describe("a policy's pod whose container cannot be started", () => {
   })
 
   it("whose Events show its image being pulled, runs until a pull's ten minutes, saying so in Progressing, then does not start", async () => {
-    const { time, cluster, sync, pods } = setup()
-    expect(Exit.isSuccess(await sync())).toBe(true)
-    const name = pods()[0]!.metadata.name
-    const onNode = time.ms
-    Result.getOrThrow(cluster.updateStatus(podType, ns, name, mountWaitingPodStatus(new Date(onNode).toISOString())))
+    const { time, cluster, sync, name, onNode, progressing } = await onItsNode()
     const pulling = 'Pulling image "quay.io/openshift/cluster-backup:4.18"'
     Result.getOrThrow(cluster.create(eventType, kubeletEvent(ns, name, "Pulling", pulling, new Date(onNode + 5_000).toISOString())))
-    const progressing = () => policyStatus(cluster).conditions?.find((c) => c.type === "Progressing")
     time.ms = onNode + 120_000
     const pull = await sync()
     expect(progressing()).toMatchObject({
