@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process"
-import { chmodSync, mkdirSync, readFileSync, truncateSync, copyFileSync, writeFileSync, existsSync } from "node:fs"
+import { chmodSync, mkdirSync, readFileSync, truncateSync, copyFileSync, writeFileSync, existsSync, rmSync } from "node:fs"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Effect, Exit, Scope } from "effect"
@@ -155,6 +155,8 @@ describe("Etcdutl with an etcd 3.4-style tool", () => {
   })
 
   it("snapshotRestore with a bump is refused before anything runs", async () => {
+    // Another test's run leaves its arguments there.
+    rmSync(join(work, "fake", "restore-args"), { force: true })
     const error = await flip(
       Etcdutl.use((e) => e.snapshotRestore(request(join(work, "never")))),
       Etcdutl.live({ binary: fake }),

@@ -3,9 +3,10 @@ import { mkdtemp, readFile, rm, stat } from "node:fs/promises"
 import { request as httpRequest } from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Effect } from "effect"
+import { Effect, Result } from "effect"
 import { parse } from "yaml"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { configMapType } from "../../src/services/kube/resources.ts"
 import { Fault } from "../../src/simulation/faults.ts"
 import { startSimulatedApiServer, writeKubeconfig, type SimulatedApiServer } from "../../src/simulation/simulated-api-server.ts"
 import { makeSimulatedCluster, type SimulatedCluster } from "../../src/simulation/simulated-cluster.ts"
@@ -130,6 +131,8 @@ describe("stub API server", () => {
     const timedOut = await watchLines(`/api/v1/namespaces/ns/pods?watch=true&resourceVersion=${cluster.resourceVersion()}&timeoutSeconds=1`, 99)
     expect(timedOut.ended).toBe(true)
     expect(Date.now() - started).toBeGreaterThanOrEqual(900)
+    // Writes of its own, so that resourceVersion 1 lies before the compaction whatever ran before.
+    for (const name of ["compacted-a", "compacted-b"]) Result.getOrThrow(cluster.create(configMapType, { metadata: { name, namespace: "ns" } }))
     cluster.compact()
     const expired = await watchLines("/api/v1/namespaces/ns/pods?watch=true&resourceVersion=1", 99)
     expect(expired.ended).toBe(true)

@@ -52,7 +52,7 @@ describe("resolveCredentials", () => {
     const noRole = await Effect.runPromiseExit(resolveCredentials({ HOME: dir, AWS_WEB_IDENTITY_TOKEN_FILE: join(dir, "token") }, "us-east-1"))
     expect(JSON.stringify(noRole)).toContain("AWS_ROLE_ARN is not")
     const noToken = await Effect.runPromiseExit(
-      resolveCredentials({ HOME: dir, AWS_WEB_IDENTITY_TOKEN_FILE: join(dir, "token"), AWS_ROLE_ARN: "arn:aws:iam::1:role/r" }, "us-east-1"),
+      resolveCredentials({ HOME: dir, AWS_WEB_IDENTITY_TOKEN_FILE: join(dir, "missing-token"), AWS_ROLE_ARN: "arn:aws:iam::1:role/r" }, "us-east-1"),
     )
     expect(JSON.stringify(noToken)).toContain("cannot read the web identity token")
   })

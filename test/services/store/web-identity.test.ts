@@ -168,14 +168,16 @@ describe("renewal", () => {
           expiresAt: grant.expiresAt + (form.get("WebIdentityToken")!.endsWith("two") ? 3_600_000 : 0),
         },
       })
-      writeFileSync(tokenFile, "token-one")
+      // A token file of its own: the other tests read the first token from theirs.
+      const rotated = join(work, "rotated-token")
+      writeFileSync(rotated, "token-one")
       yield* TestClock.setTime(Date.parse("2026-01-01T00:00:00Z"))
       const before = sts.requests.length
-      const renewing = yield* renewingWebIdentity(identity())
+      const renewing = yield* renewingWebIdentity({ ...identity(), tokenFile: rotated })
       expect(renewing.first.accessKeyId).toBe("ASIA-one")
       expect(renewing.first.sessionToken).toBe(grant.sessionToken)
       // The kubelet rotates the token file; nothing is asked of STS until renewal is due.
-      writeFileSync(tokenFile, "token-two")
+      writeFileSync(rotated, "token-two")
       yield* TestClock.adjust("54 minutes")
       expect((yield* renewing.current).accessKeyId).toBe("ASIA-one")
       expect(sts.requests.length - before).toBe(1)
@@ -194,7 +196,6 @@ describe("renewal", () => {
   effectIt.effect("a failed renewal keeps credentials that are still valid, and fails once they expired", () =>
     Effect.gen(function* () {
       reply = () => ({ grant })
-      writeFileSync(tokenFile, token)
       yield* TestClock.setTime(Date.parse("2026-01-01T00:00:00Z"))
       const renewing = yield* renewingWebIdentity(identity())
       reply = () => ({ error: "AccessDenied" })
@@ -216,7 +217,6 @@ describe("a real upload with web identity credentials (Swift s3api)", () => {
   }, 200_000)
 
   it("the keys STS hands out (with their session token, sent as X-Amz-Security-Token) store and read back an object", async () => {
-    writeFileSync(tokenFile, token)
     reply = () => ({
       grant: {
         accessKeyId: server.accessKeyId,
