@@ -14,7 +14,7 @@ import { decodeBackupManifest } from "../../src/domain/backup-manifest.ts"
 import { signatureFileName } from "../../src/domain/manifest-signature-file.ts"
 import { parseSigningKey, signManifest } from "../../src/services/crypto/manifest-signature.ts"
 import { backupFiles, makeBackup, makeHostTree, readManifest, startSharedEtcd, type SharedEtcd } from "../support/bad-backups.ts"
-import { runCli } from "../support/run-cli.ts"
+import { type CliRun, runCli } from "../support/run-cli.ts"
 import { createBucket, s3Env, s3Server } from "../support/s3-server.ts"
 import { tempDir } from "../support/temp-dir.ts"
 import { loadedCluster } from "../programs/backup/backup-resources-harness.ts"
@@ -67,10 +67,18 @@ afterAll(async () => {
 const upload = (storeUrl: string, recipients: ReadonlyArray<string>) =>
   cli(["backup-upload", "--backup-dir", backup, "--store", storeUrl, ...recipients, "--signing-key", keys.signingKey])
 
+/** The signed, encrypted upload into `store` that the tests read: made once, by whichever test runs first. */
+let uploaded: Promise<CliRun> | undefined
+const uploadedToStore = async () => {
+  uploaded ??= upload(store, ["--recipients-file", keys.recipients, "--resources-recipients-file", keys.resourcesRecipients])
+  const up = await uploaded
+  expect(up.status, up.stderr).toBe(0)
+  return up
+}
+
 describe("age-encrypted backups through the commands", { timeout: 600_000 }, () => {
   it("a signed, encrypted backup goes to Swift, is downloaded with the identities, verifies with --test-restore and --trusted-key, and restores", async () => {
-    const up = await upload(store, ["--recipients-file", keys.recipients, "--resources-recipients-file", keys.resourcesRecipients])
-    expect(up.status, up.stderr).toBe(0)
+    const up = await uploadedToStore()
     expect(up.stderr).toContain(".db.age")
     expect(readdirSync(backup).filter((f) => f.endsWith(".age") || f.endsWith(".part"))).toEqual([])
 
@@ -140,6 +148,7 @@ describe("age-encrypted backups through the commands", { timeout: 600_000 }, () 
   })
 
   it("the tarball with its own recipients cannot be opened with the snapshot's identity: a clear error naming it, no plaintext tarball", async () => {
+    await uploadedToStore()
     const into = join(work, "snapshot-only")
     const run = await cli(["download", store, id, into, "--identity", keys.snapshot])
     expect(run.status).toBe(1)
@@ -152,6 +161,7 @@ describe("age-encrypted backups through the commands", { timeout: 600_000 }, () 
   })
 
   it("refusals: no identity (nothing downloaded), an identity readable by others (unless --allow-exposed-identity), a wrong identity", async () => {
+    await uploadedToStore()
     const none = await cli(["download", store, id, join(work, "none")])
     expect(none.status).toBe(1)
     expect(none.stderr).toMatch(/is age-encrypted \(.*\.db\.age, .*\.tar\.gz\.age\): give the identity file .*--identity.*\[BackupIdentityMissing\]/)
@@ -184,6 +194,7 @@ describe("age-encrypted backups through the commands", { timeout: 600_000 }, () 
   })
 
   it("rotation: a new backup goes to the new recipients; the old one still opens with the old identities only", async () => {
+    await uploadedToStore()
     const rotated = join(work, "rotated-recipients")
     writeFileSync(rotated, `${readFileSync(keys.rotated, "utf8").match(/public key: (age1\w+)/)![1]}\n`)
     const newStore = `${store}-rotated`
