@@ -118,6 +118,13 @@ export const podOutcome = (pod: BackupPodView, now: number): BackupOutcome => {
 /** Newest first: by creation, then by name (pod names carry their start time). */
 export const newestPodFirst = (a: BackupPodView, b: BackupPodView): number => (b.createdAt ?? 0) - (a.createdAt ?? 0) || b.name.localeCompare(a.name)
 
+/** The newest pod made from `cluster-backup-pod` (no BackupPolicy's) that still runs and is not being deleted, if any. */
+export const newestRunningManualPod = (pods: ReadonlyArray<BackupPodView>, now: number): BackupPodView | undefined =>
+  pods
+    .filter((p) => p.policy === undefined && p.deleting !== true && podOutcome(p, now)._tag === "Running")
+    .sort(newestPodFirst)
+    .at(0)
+
 /**
  * The outcome of the newest backup pod rendered for `revisions` and created at or after
  * `renderedAt` (older pods belong to earlier renders); undefined when there is none.

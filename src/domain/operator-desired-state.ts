@@ -6,7 +6,7 @@
  * program around them reads, then applies the writes in order.
  */
 import { Result } from "effect"
-import { latestOutcome, newestPodFirst, podOutcome, type BackupOutcome, type BackupPodView } from "./backup-pod-outcome.ts"
+import { latestOutcome, newestRunningManualPod, type BackupOutcome, type BackupPodView } from "./backup-pod-outcome.ts"
 import { notStartingFrom, notStartingOf } from "./backup-pod-start.ts"
 import { earliestTime } from "./earliest-time.ts"
 import { backupPodHistoryDefaults, backupPodHistoryDeletions, type BackupPodHistoryLimits } from "./backup-pod-history.ts"
@@ -224,13 +224,6 @@ const transitionEvents = (
   if (after.status === "Failed") return [{ type: "Warning", reason: "BackupFailed", message: message("backup failed") }]
   return []
 }
-
-/** The newest pod made from `cluster-backup-pod` that still runs, if any. */
-const newestRunningManualPod = (pods: ReadonlyArray<BackupPodView>, now: number): BackupPodView | undefined =>
-  pods
-    .filter((p) => p.policy === undefined && p.deleting !== true && podOutcome(p, now)._tag === "Running")
-    .sort(newestPodFirst)
-    .at(0)
 
 /**
  * The Warning while the newest pod made from `cluster-backup-pod` that still runs cannot start (an image that cannot be

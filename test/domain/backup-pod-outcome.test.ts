@@ -1,6 +1,6 @@
 import { fc, test } from "@fast-check/vitest"
 import { describe, expect, it } from "vitest"
-import { latestOutcome, podOutcome, type BackupPodView } from "../../src/domain/backup-pod-outcome.ts"
+import { latestOutcome, newestPodFirst, newestRunningManualPod, podOutcome, type BackupPodView } from "../../src/domain/backup-pod-outcome.ts"
 import type { RevisionSet } from "../../src/domain/revisions.ts"
 import { backupCreateReportOf, encodeBackupCreateReport } from "../../src/domain/backup-create-report.ts"
 
@@ -135,6 +135,25 @@ describe("latestOutcome", () => {
     expect(latestOutcome([old, other, newest], revs, 5_000, 0)?._tag).toBe("Complete")
     expect(latestOutcome([old], revs, 5_000, 0)).toBeUndefined()
     expect(latestOutcome([other], revs, undefined, 0)).toBeUndefined()
+  })
+})
+
+describe("newestRunningManualPod", () => {
+  const podsArb = fc.uniqueArray(
+    fc.record({
+      name: fc.constantFrom("cluster-backup-a", "cluster-backup-b", "cluster-backup-c", "backup-nightly-1"),
+      createdAt: fc.option(fc.integer({ min: 0, max: 5 }), { nil: undefined }),
+      phase: fc.constantFrom("Pending", "Running", "Failed"),
+      deleting: fc.boolean(),
+    }),
+    { selector: (p) => p.name, maxLength: 4 },
+  )
+  test.prop([podsArb])("is the newest pod still running, of no policy and not being deleted", (drawn) => {
+    const pods = drawn.map((d) => pod({ ...d, ...(d.name.startsWith("backup-nightly") ? { policy: "nightly" } : {}) }))
+    const eligible = pods.filter((p) => p.policy === undefined && !p.deleting && podOutcome(p, 0)._tag === "Running")
+    const found = newestRunningManualPod(pods, 0)
+    expect(found === undefined).toBe(eligible.length === 0)
+    if (found !== undefined) for (const other of eligible) expect(newestPodFirst(found, other)).toBeLessThanOrEqual(0)
   })
 })
 

@@ -7,13 +7,12 @@
  */
 import { Clock, Effect, Result, Schema } from "effect"
 import { holdWindow } from "../../domain/backup-hold.ts"
-import { createReportOf, newestPodFirst, podOutcome } from "../../domain/backup-pod-outcome.ts"
+import { createReportOf, newestRunningManualPod, podOutcome } from "../../domain/backup-pod-outcome.ts"
 import { backupHoldContainerName, backupPodPaths, backupPodSelector } from "../../domain/backup-pod-names.ts"
 import { formatDuration } from "../../domain/durations.ts"
 import { backupPodConfigMapName, backupPodYamlKey, renderPending } from "../../domain/operator-desired-state.ts"
 import { backupStatusConfigMapName } from "../../domain/backup-status.ts"
 import { revisionsOfBackupPod } from "../../domain/pod-spec.ts"
-import { policyNameLabel } from "../../domain/policy-pod.ts"
 import { formatRevisionSet, revisionSetsEqual } from "../../domain/revisions.ts"
 import { formatRfc3339Utc } from "../../domain/rfc3339.ts"
 import { firstKeyedProblem } from "../../domain/schema-errors.ts"
@@ -133,15 +132,10 @@ const sameRevisions = (a: unknown, b: unknown): boolean => {
 const runningManualPod = (kube: Kube["Service"], namespace: string, now: number) =>
   kube.pods.list(namespace, { labelSelector: backupPodSelector }).pipe(
     Effect.catchTag("Forbidden", () => Effect.succeed({ items: [] as ReadonlyArray<Pod> })),
-    Effect.map(
-      (list) =>
-        list.items
-          .filter((pod) => pod.metadata.labels?.[policyNameLabel] === undefined)
-          .map((pod) => ({ pod, view: podView(pod) }))
-          .filter(({ view }) => !view.deleting && podOutcome(view, now)._tag === "Running")
-          .sort((a, b) => newestPodFirst(a.view, b.view))
-          .at(0)?.pod,
-    ),
+    Effect.map((list) => {
+      const newest = newestRunningManualPod(list.items.map(podView), now)
+      return newest === undefined ? undefined : list.items.find((pod) => pod.metadata.name === newest.name)
+    }),
   )
 
 export const runBackupPod = (options: BackupPodOptions): Effect.Effect<BackupPodResult, BackupPodError, Kube> =>
