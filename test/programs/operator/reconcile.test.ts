@@ -368,18 +368,24 @@ describe("reconcile", () => {
     }),
   )
 
+  /** A person's pod of the rendered spec, taken by its kubelet (at `onNode`) that has started none of its containers yet. */
+  const renderedPodOnItsNode = Effect.gen(function* () {
+    const cluster = yield* setup()
+    const sync = makeSync(cluster)
+    yield* sync()
+    const pod = yield* createRenderedPod(cluster)
+    const onNode = yield* Clock.currentTimeMillis
+    Result.getOrThrow(cluster.updateStatus(podType, ns, pod, mountWaitingPodStatus(new Date(onNode).toISOString())))
+    return { cluster, sync, pod, onNode }
+  })
+
   for (const eventsReadable of [true, false])
     it.effect(
       `a pod made from cluster-backup-pod that has started no container two minutes on its node (a volume it cannot mount) raises BackupPodNotStarting then, ${eventsReadable ? "in its FailedMount Event's words" : "pointing to oc describe pod when its Events cannot be read"}, and asks for that sync`,
       () =>
         Effect.gen(function* () {
-          const cluster = yield* setup()
-          const sync = makeSync(cluster)
-          yield* sync()
-          const pod = yield* createRenderedPod(cluster)
+          const { cluster, sync, pod, onNode } = yield* renderedPodOnItsNode
           const missing = 'MountVolume.SetUp failed for volume "proxy-credentials" : secret "cluster-backup-proxy" not found'
-          const onNode = yield* Clock.currentTimeMillis
-          Result.getOrThrow(cluster.updateStatus(podType, ns, pod, mountWaitingPodStatus(new Date(onNode).toISOString())))
           // An older Role, without list on Events.
           if (!eventsReadable) cluster.faults.inject(Fault.forbidden(), { resource: "events", verb: "list", times: Infinity })
           yield* advance(60_000)
@@ -403,12 +409,7 @@ describe("reconcile", () => {
 
   it.effect("a pod whose Events show its image being pulled raises BackupPodNotStarting only past ten minutes, and asks for that sync", () =>
     Effect.gen(function* () {
-      const cluster = yield* setup()
-      const sync = makeSync(cluster)
-      yield* sync()
-      const pod = yield* createRenderedPod(cluster)
-      const onNode = yield* Clock.currentTimeMillis
-      Result.getOrThrow(cluster.updateStatus(podType, ns, pod, mountWaitingPodStatus(new Date(onNode).toISOString())))
+      const { cluster, sync, pod, onNode } = yield* renderedPodOnItsNode
       const pulling = 'Pulling image "quay.io/openshift/cluster-backup:4.18"'
       Result.getOrThrow(cluster.create(eventType, kubeletEvent(ns, pod, "Pulling", pulling, new Date(onNode + 5_000).toISOString())))
       const notStarting = () => events(cluster).filter((e) => e.reason === "BackupPodNotStarting")
