@@ -31,6 +31,11 @@ export interface FaultFront {
   readonly requests: ReadonlyArray<RequestRecord>
   readonly serve: (request: ApiRequest) => Served<unknown>
   readonly serveWatch: (request: WatchRequest) => Served<WatchSession>
+  /** A pod's exec (`create` on `pods/exec`): logged, then faults, then `run`. */
+  readonly serveExec: <A>(
+    request: { readonly type: ResourceType; readonly namespace: string; readonly name: string },
+    run: () => Result.Result<A, KubeStatus>,
+  ) => Served<A>
 }
 
 /** What the fronts serve: the API semantics without faults. */
@@ -104,11 +109,23 @@ export const makeFaultFront = (api: FaultFreeApi, faults: FaultInjector, request
     }
   }
 
+  const serveExec = <A>(
+    request: { readonly type: ResourceType; readonly namespace: string; readonly name: string },
+    run: () => Result.Result<A, KubeStatus>,
+  ): Served<A> => {
+    log({ verb: "create", resource: rbacResource(request.type, "exec"), namespace: request.namespace, name: request.name })
+    const fault = faults.decide({ ...infoOf(request, "create"), subresource: "exec" })
+    if (fault?._tag === "Status") return { _tag: "Answered", result: Result.fail(fault.status) }
+    if (fault?._tag === "Timeout") return { _tag: "NoAnswer" }
+    return { _tag: "Answered", result: run() }
+  }
+
   return {
     get requests() {
       return requests
     },
     serve,
     serveWatch,
+    serveExec,
   }
 }

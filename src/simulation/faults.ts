@@ -5,7 +5,7 @@
  * timeouts, dropped watches) so that property tests can prove programs converge anyway.
  */
 import type { KubeStatus } from "../services/kube/errors.ts"
-import type { ResourceType, Verb } from "../services/kube/resources.ts"
+import { rbacResource, type ResourceType, type Verb } from "../services/kube/resources.ts"
 import { seededRandom, type SeededRandom } from "./seeded-random.ts"
 
 export type Fault =
@@ -46,12 +46,14 @@ export interface RequestInfo {
   readonly verb: Verb
   readonly namespace?: string
   readonly name?: string
+  /** A pod's exec: matched by its RBAC name, `pods/exec`, not as `pods`. */
+  readonly subresource?: "exec"
 }
 
 /** Which requests a rule applies to; an absent field matches anything. */
 export interface FaultMatch {
   readonly verb?: Verb | ReadonlyArray<Verb>
-  /** Plural resource name (`configmaps`). */
+  /** Plural resource name (`configmaps`), or `pods/exec` for a pod's exec. */
   readonly resource?: string
   readonly namespace?: string
   readonly name?: string
@@ -100,7 +102,7 @@ export const matches = (match: FaultMatch | undefined, request: RequestInfo): bo
   const verbs = match.verb === undefined ? undefined : typeof match.verb === "string" ? [match.verb] : match.verb
   return (
     (verbs === undefined || verbs.includes(request.verb)) &&
-    (match.resource === undefined || match.resource === request.type.resource) &&
+    (match.resource === undefined || match.resource === rbacResource(request.type, request.subresource)) &&
     (match.namespace === undefined || match.namespace === request.namespace) &&
     (match.name === undefined || match.name === request.name)
   )

@@ -14,7 +14,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { Socket } from "node:net"
 import { dirname } from "node:path"
 import { Effect, Result, Schema, type Scope } from "effect"
+import { WebSocketServer } from "ws"
 import { stringify } from "yaml"
+import { ExecChannel, execFrame, execStatusPayload } from "../services/kube/exec-protocol.ts"
 import { statusBody, type KubeStatus } from "../services/kube/errors.ts"
 import { parseResourcePath } from "../services/kube/resources.ts"
 import { notServed, type ApiRequest, type SimulatedCluster, type WatchSession } from "./simulated-cluster.ts"
@@ -145,6 +147,10 @@ export const startSimulatedApiServer = (cluster: SimulatedCluster, options: Simu
       await readBody(request)
       return fail(notServed)
     }
+    if (target.subresource === "exec") {
+      await readBody(request)
+      return fail({ code: 400, reason: "BadRequest", message: "Upgrade request required" })
+    }
     const watchParam = url.searchParams.get("watch")
     const verb = verbFor(method, target.name !== undefined, watchParam === "true" || watchParam === "1", target.subresource !== undefined)
     if (verb === undefined) {
@@ -212,6 +218,52 @@ export const startSimulatedApiServer = (cluster: SimulatedCluster, options: Simu
         response.writeHead(500, { "Content-Type": "application/json" })
         response.end(JSON.stringify(statusBody({ code: 500, reason: "InternalError", message: String(cause) })))
       } else response.destroy()
+    })
+  })
+  // pods/<name>/exec: a WebSocket (v4.channel.k8s.io) carrying the command's stdout, stderr and exit status.
+  const webSockets = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    handleProtocols: (offered) => (offered.has("v4.channel.k8s.io") ? "v4.channel.k8s.io" : false),
+  })
+  server.on("upgrade", (request: IncomingMessage, socket: Socket, head: Buffer) => {
+    const url = new URL(request.url ?? "/", "http://simulated")
+    const record = (status: number | "none"): void => {
+      httpRequests.push({ method: request.method ?? "GET", path: url.pathname, query: url.searchParams, status })
+      if (httpRequests.length > requestLogLimit) httpRequests.splice(0, httpRequests.length - requestLogLimit)
+    }
+    const refuse = (status: KubeStatus) => {
+      record(status.code)
+      const body = JSON.stringify(statusBody(status))
+      socket.end(
+        `HTTP/1.1 ${status.code} ${status.reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      )
+    }
+    if (request.headers.authorization !== `Bearer ${token}`) return refuse({ code: 401, reason: "Unauthorized", message: "Unauthorized" })
+    const target = parseResourcePath(url.pathname, cluster.types)
+    if (target?.subresource !== "exec" || target.namespace === undefined || target.name === undefined) return refuse(notServed)
+    const command = url.searchParams.getAll("command")
+    const container = url.searchParams.get("container") ?? ""
+    if (command.length === 0) return refuse({ code: 400, reason: "BadRequest", message: "you must specify at least 1 command" })
+    const served = cluster.serveExec({ namespace: target.namespace, pod: target.name, container, command })
+    if (served._tag === "NoAnswer") return record("none")
+    if (Result.isFailure(served.result)) return refuse(served.result.failure)
+    const process = served.result.success
+    webSockets.handleUpgrade(request, socket, head, (ws) => {
+      record(101)
+      ws.on("close", () => process.kill())
+      const send = (channel: number, chunk: Buffer) => new Promise<void>((done) => ws.send(execFrame(channel, chunk), () => done()))
+      // One frame in flight at a time: a client that stops reading holds the command back.
+      process.stdout.on("data", (chunk: Buffer) => {
+        process.stdout.pause()
+        void send(ExecChannel.stdout, chunk).then(() => process.stdout.resume())
+      })
+      process.stdout.on("end", () => {
+        void process.exit
+          .then(({ exitCode, stderr }) => (stderr === "" ? Promise.resolve() : send(ExecChannel.stderr, Buffer.from(stderr))).then(() => exitCode))
+          .then((exitCode) => send(ExecChannel.status, Buffer.from(execStatusPayload(command, exitCode))))
+          .then(() => ws.close(1000))
+      })
     })
   })
   server.on("connection", (socket) => {

@@ -19,12 +19,14 @@ import { makeObjectStore, type Admission, type ApiRequest } from "./object-store
 import { seededRandom } from "./seeded-random.ts"
 import { terminatedPodStatus, type PodOutcome } from "./simulated-kubelet.ts"
 import { badRequest } from "./simulated-validation.ts"
+import { startExec, type ExecHandler, type ExecProcess, type ExecRequest } from "./simulated-exec.ts"
 import { makeWatchLog, type WatchRequest, type WatchSession } from "./watch-log.ts"
 import { apiTime, clone, metaOf, scopeOf, stringField, typeKey, type Obj } from "./wire-object.ts"
 
 export type { RequestRecord, Served } from "./fault-front.ts"
 export type { Admission, ApiRequest } from "./object-store.ts"
 export type { PodOutcome } from "./simulated-kubelet.ts"
+export type { ExecHandler, ExecProcess, ExecRequest } from "./simulated-exec.ts"
 export type { WatchHandlers, WatchLine, WatchRequest, WatchSession } from "./watch-log.ts"
 export type { Obj } from "./wire-object.ts"
 
@@ -54,6 +56,10 @@ export interface SimulatedCluster {
   readonly serve: (request: ApiRequest) => Served<unknown>
   /** One watch through the fault injector (what the fronts call). */
   readonly serveWatch: (request: WatchRequest) => Served<WatchSession>
+  /** A command in a pod's container (create on `pods/exec`), through the fault injector: run by the exec handler. */
+  readonly serveExec: (request: ExecRequest) => Served<ExecProcess>
+  /** Who runs the commands of `serveExec` (none: each answers 500). */
+  readonly setExecHandler: (handler: ExecHandler | undefined) => void
   /** API semantics without faults or logging. */
   readonly execute: (request: ApiRequest) => Result.Result<unknown, KubeStatus>
   readonly watch: (request: WatchRequest) => Result.Result<WatchSession, KubeStatus>
@@ -105,6 +111,7 @@ export const makeSimulatedCluster = (options: SimulatedClusterOptions = {}): Sim
   const podType = types.find((t) => t.group === "" && t.resource === "pods")
   // create and update answer the object they wrote.
   const written = (result: Result.Result<unknown, KubeStatus>) => result as Result.Result<Obj, KubeStatus>
+  let execHandler: ExecHandler | undefined
 
   return {
     faults,
@@ -115,6 +122,15 @@ export const makeSimulatedCluster = (options: SimulatedClusterOptions = {}): Sim
     },
     serve: front.serve,
     serveWatch: front.serveWatch,
+    serveExec: (request) =>
+      podType === undefined
+        ? { _tag: "Answered", result: Result.fail(notServed) }
+        : front.serveExec({ type: podType, namespace: request.namespace, name: request.pod }, () =>
+            startExec(store.find(podType, request.namespace, request.pod), request, execHandler),
+          ),
+    setExecHandler: (handler) => {
+      execHandler = handler
+    },
     execute: store.execute,
     watch: watchLog.watch,
     get: (type, namespace, name) => Result.getOrUndefined(Result.map(store.find(type, scopeOf(type, namespace), name), clone)),

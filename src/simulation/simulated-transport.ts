@@ -3,13 +3,37 @@
  * surface as a live client would see them: a Status becomes its tagged error, a timeout a
  * client-side `Timeout`, an abrupt watch drop a connection failure.
  */
+import { NodeStream } from "@effect/platform-node"
 import { Cause, Effect, Queue, Result, Stream } from "effect"
-import { clientSideError, errorFromStatus, StatusReason, type KubeError } from "../services/kube/errors.ts"
+import { clientSideError, errorFromStatus, StatusReason, type ExecCommandFailed, type KubeError } from "../services/kube/errors.ts"
+import { kubeEndpoints } from "../services/kube/resources.ts"
 import { definedFields } from "./defined-fields.ts"
 import type { SimulatedCluster } from "./simulated-cluster.ts"
-import { assertVerbAllowed, refOf, type KubeTransport, type RawWatchEvent } from "../services/kube/transport.ts"
+import { assertVerbAllowed, execFailure, refOf, type KubeTransport, type RawWatchEvent } from "../services/kube/transport.ts"
 
 export const simulatedTransport = (cluster: SimulatedCluster): KubeTransport => ({
+  exec: (request) =>
+    Stream.unwrap(
+      Effect.suspend(() => {
+        assertVerbAllowed(kubeEndpoints.podExec, "create")
+        const ref = { kind: "Pod", namespace: request.namespace, name: request.pod }
+        const served = cluster.serveExec(request)
+        if (served._tag === "NoAnswer") return Effect.fail(clientSideError(StatusReason.ClientTimeout, "the simulated API server did not answer the exec", ref))
+        if (Result.isFailure(served.result)) return Effect.fail(errorFromStatus(served.result.failure, ref))
+        const process = served.result.success
+        const ended = Stream.fromEffect(Effect.promise(() => process.exit)).pipe(
+          Stream.flatMap(({ exitCode, stderr }) =>
+            exitCode === 0 ? Stream.empty : Stream.fail(execFailure(request, exitCode, `exit status ${exitCode}`, stderr)),
+          ),
+        )
+        return Effect.succeed(
+          NodeStream.fromReadable<Uint8Array, KubeError | ExecCommandFailed>({
+            evaluate: () => process.stdout,
+            onError: () => clientSideError(StatusReason.ConnectionFailed, "the simulated exec's output broke off", ref),
+          }).pipe(Stream.concat(ended), Stream.ensuring(Effect.sync(process.kill))),
+        )
+      }),
+    ),
   request: (request) =>
     Effect.suspend(() => {
       assertVerbAllowed(request.endpoint, request.verb)

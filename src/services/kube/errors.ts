@@ -55,6 +55,20 @@ export class KubeResponseInvalid extends Schema.TaggedError<KubeResponseInvalid>
   message: Schema.String,
 }) {}
 
+/**
+ * A command run in a container (`pods/exec`) ended other than with exit status 0, or its connection ended without one.
+ * `exitCode` is the command's (absent when the kubelet reported no code); `stderr` the start of what it wrote there.
+ */
+export class ExecCommandFailed extends Schema.TaggedError<ExecCommandFailed>()("ExecCommandFailed", {
+  namespace: Schema.String,
+  pod: Schema.String,
+  container: Schema.String,
+  command: Schema.Array(Schema.String),
+  exitCode: Schema.optionalKey(Schema.Number),
+  stderr: Schema.String,
+  message: Schema.String,
+}) {}
+
 export type KubeError = NotFound | AlreadyExists | Conflict | Forbidden | Unauthorized | Invalid | Unavailable | Timeout | Expired | KubeResponseInvalid
 
 /** A failure as the API reports it in a `kind: Status` object. */

@@ -8,7 +8,7 @@
  */
 import { Context, Effect, Layer, Schema, Stream } from "effect"
 import type { OperandName } from "../../domain/operands.ts"
-import { describeRef, Invalid, KubeResponseInvalid, type KubeError, type ResourceRef } from "./errors.ts"
+import { describeRef, type ExecCommandFailed, Invalid, KubeResponseInvalid, type KubeError, type ResourceRef } from "./errors.ts"
 import { liveTransport, loadKubeConfig, type KubeConfigInvalid, type KubeConfigSource, type LiveOptions } from "./live-transport.ts"
 import type { JsonObject } from "./merge-patch.ts"
 import { apiVersionOf, kubeEndpoints, rbacResource, type Endpoint } from "./resources.ts"
@@ -80,7 +80,18 @@ export interface KubeService {
   }
   readonly configMaps: Pick<NamespacedObjects<ConfigMap, NewConfigMap>, "get" | "list" | "create" | "update" | "patch" | "watch">
   readonly secrets: Pick<NamespacedObjects<Secret, NewSecret>, "get" | "list" | "create" | "update" | "patch">
-  readonly pods: Pick<NamespacedObjects<Pod, NewPod>, "get" | "list" | "create" | "delete" | "watch">
+  readonly pods: Pick<NamespacedObjects<Pod, NewPod>, "get" | "list" | "create" | "delete" | "watch"> & {
+    /**
+     * Runs `command` in `container` of a running pod (create on `pods/exec`): its stdout, pulled. It ends once the command
+     * exited 0, else fails (`ExecCommandFailed`). Not retried: a retry would repeat output already read.
+     */
+    readonly exec: (
+      namespace: string,
+      pod: string,
+      container: string,
+      command: ReadonlyArray<string>,
+    ) => Stream.Stream<Uint8Array, KubeError | ExecCommandFailed>
+  }
   readonly events: Pick<NamespacedObjects<Event, NewEvent>, "list" | "create">
   readonly leases: Pick<NamespacedObjects<Lease, NewLease>, "get" | "create" | "update">
   /** The cluster-scoped `backup.openshift.io/v1alpha1` BackupPolicies; the operator writes only their status. */
@@ -280,7 +291,15 @@ export const makeKube = (transport: KubeTransport, options: KubeOptions = {}): K
       update: secrets.update,
       patch: secrets.patch,
     },
-    pods: { get: pods.get, list: pods.list, create: pods.create, delete: pods.delete, watch: pods.watch },
+    pods: {
+      get: pods.get,
+      list: pods.list,
+      create: pods.create,
+      delete: pods.delete,
+      watch: pods.watch,
+      exec: (namespace, pod, container, command) =>
+        transport.exec({ namespace, pod, container, command }).pipe(Stream.withSpan("Kube.pods/exec.create", { attributes: { namespace, name: pod } })),
+    },
     events: { list: events.list, create: events.create },
     leases: { get: leases.get, create: leases.create, update: leases.update },
     backupPolicies: {

@@ -24,6 +24,7 @@ import { assertVerbAllowed, refOf, type KubeTransport, type RawWatchEvent, type 
 import { failureText } from "../../domain/failure-text.ts"
 import { shortList } from "../../domain/short-list.ts"
 import { tlsCodeOf } from "../tls-failure.ts"
+import { liveExec } from "./live-exec.ts"
 
 /** Where the API server and credentials come from. */
 export type KubeConfigSource =
@@ -220,6 +221,8 @@ export interface LiveOptions {
   readonly watchTimeoutSeconds?: number
   /** A watch connection silent this long is presumed dead and resumed. Default watchTimeoutSeconds + 30 s. */
   readonly watchIdleMillis?: number
+  /** An exec'd command that sends nothing this long while its output is awaited fails as hung. Default 60 s. */
+  readonly execIdleMillis?: number
 }
 
 const methods: Readonly<Record<RequestVerb, HttpMethod>> = {
@@ -372,7 +375,7 @@ export const liveTransport = (config: KubeConfig, options: LiveOptions = {}): Ku
     })
   }
 
-  const failure = (response: Exchange, text: string | undefined, ref: ResourceRef): KubeError => {
+  const failure = (response: Pick<Exchange, "status" | "headers">, text: string | undefined, ref: ResourceRef): KubeError => {
     let parsed: unknown
     try {
       parsed = text === undefined || text === "" ? {} : JSON.parse(text)
@@ -430,6 +433,14 @@ export const liveTransport = (config: KubeConfig, options: LiveOptions = {}): Ku
     })
 
   return {
+    exec: liveExec({
+      config,
+      server,
+      handshakeMillis: requestTimeout,
+      idleMillis: options.execIdleMillis ?? 60_000,
+      networkError,
+      refusal: failure,
+    }),
     request: (request) =>
       Effect.gen(function* () {
         assertVerbAllowed(request.endpoint, request.verb)

@@ -26,6 +26,8 @@ export interface ResourceType {
   readonly statusSubresource?: boolean
   /** The server sets `metadata.generation` (1 on create, +1 on each change of anything but metadata and status), as for custom resources. */
   readonly tracksGeneration?: boolean
+  /** `<object>/exec` runs a command in one of its containers (pods), over a WebSocket; RBAC names it `pods/exec`, verb create. */
+  readonly execSubresource?: boolean
 }
 
 /** `v1` or `group/version`, as in an object's `apiVersion`. */
@@ -35,7 +37,7 @@ const core = (resource: string, kind: string): ResourceType => ({ group: "", ver
 
 export const configMapType = core("configmaps", "ConfigMap")
 export const secretType = core("secrets", "Secret")
-export const podType: ResourceType = { ...core("pods", "Pod"), statusSubresource: true }
+export const podType: ResourceType = { ...core("pods", "Pod"), statusSubresource: true, execSubresource: true }
 export const eventType = core("events", "Event")
 export const leaseType: ResourceType = {
   group: "coordination.k8s.io",
@@ -90,8 +92,8 @@ export const knownResourceTypes: ReadonlyArray<ResourceType> = [
   backupPolicyType,
 ]
 
-/** The only subresource the project addresses: `<object>/status`, which RBAC grants as `<plural>/status`. */
-export type Subresource = "status"
+/** The subresources the project addresses: `<object>/status` and `pods/<name>/exec`, which RBAC grants as `<plural>/<subresource>`. */
+export type Subresource = "status" | "exec"
 
 /** A resource type (or its subresource) together with the verbs the live Layer may issue on it. */
 export interface Endpoint<V extends Verb = Verb> {
@@ -121,6 +123,8 @@ export const kubeEndpoints = {
   // Watching pods starts with a list (the initial synthetic sync), hence `list` next to `watch`.
   pods: endpoint(podType, ["get", "list", "watch", "create", "delete"]),
   events: endpoint(eventType, ["list", "create"]),
+  // Only `backup-pod --copy-to`, a person's command: `cat` of the held backup's files in the pod's hold container.
+  podExec: endpoint(podType, ["create"], "exec"),
   leases: endpoint(leaseType, ["get", "create", "update"]),
   // `patch` only by `backup-now`, a person's command (the request annotation): the operator's RBAC grants none.
   backupPolicies: endpoint(backupPolicyType, ["get", "list", "watch", "patch"]),
@@ -146,6 +150,7 @@ const allEndpoints: ReadonlyArray<Endpoint> = [
   kubeEndpoints.secrets,
   kubeEndpoints.pods,
   kubeEndpoints.events,
+  kubeEndpoints.podExec,
   kubeEndpoints.leases,
   kubeEndpoints.backupPolicies,
   kubeEndpoints.backupPolicyStatus,
@@ -179,7 +184,7 @@ export interface ResolvedPath {
   readonly type: ResourceType
   readonly namespace?: string
   readonly name?: string
-  /** `status` for `<object>/status` of a type with a status subresource. */
+  /** `status` for `<object>/status` of a type with a status subresource, `exec` for a pod's exec. */
   readonly subresource?: Subresource
 }
 
@@ -222,7 +227,11 @@ export const parseResourcePath = (path: string, types: ReadonlyArray<ResourceTyp
   const [resource, name, subresource] = scoped
   const type = types.find((t) => t.group === group && t.version === version && t.resource === resource && t.namespaced === (namespace !== undefined))
   if (type === undefined) return undefined
-  if (subresource !== undefined && !(subresource === "status" && type.statusSubresource === true)) return undefined
+  if (
+    subresource !== undefined &&
+    !((subresource === "status" && type.statusSubresource === true) || (subresource === "exec" && type.execSubresource === true))
+  )
+    return undefined
   return {
     type,
     ...(namespace === undefined ? {} : { namespace }),

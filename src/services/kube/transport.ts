@@ -5,7 +5,7 @@
  * watch resumption sit above, in `kube.ts` and `watch.ts`, shared by both.
  */
 import type { Effect, Stream } from "effect"
-import type { KubeError, ResourceRef } from "./errors.ts"
+import { ExecCommandFailed, type KubeError, type ResourceRef } from "./errors.ts"
 import type { Endpoint, Verb } from "./resources.ts"
 
 export type RequestVerb = Exclude<Verb, "watch">
@@ -31,6 +31,14 @@ export interface TransportWatch {
   readonly resourceVersion: string
 }
 
+/** A command to run in a container of a running pod (`pods/<name>/exec`), its stdout streamed back; no stdin, no TTY. */
+export interface TransportExec {
+  readonly namespace: string
+  readonly pod: string
+  readonly container: string
+  readonly command: ReadonlyArray<string>
+}
+
 /** One line of a watch stream, `ERROR` already turned into a failure (`Expired` for 410). */
 export interface RawWatchEvent {
   readonly type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK"
@@ -42,6 +50,11 @@ export interface KubeTransport {
   readonly request: (request: TransportRequest) => Effect.Effect<unknown, KubeError>
   /** One watch connection; ends when the connection ends (cleanly or by the server's timeout). */
   readonly watch: (request: TransportWatch) => Stream.Stream<RawWatchEvent, KubeError>
+  /**
+   * One exec connection: the command's stdout, pulled (a slow consumer holds the sender back). The stream ends only once
+   * the command exited 0; any other exit, or a connection that ends without the exit status, fails it.
+   */
+  readonly exec: (request: TransportExec) => Stream.Stream<Uint8Array, KubeError | ExecCommandFailed>
 }
 
 /** The resource a request is about, for error messages (a create's name comes from its body). */
@@ -62,3 +75,17 @@ export const assertVerbAllowed = (endpoint: Endpoint, verb: Verb): void => {
     throw new Error(`BUG: ${verb} on ${endpoint.type.resource} is not in the endpoint table (resources.ts)`)
   }
 }
+
+/** The failure of an exec'd command: `exitCode` when it exited with one, else `detail` says how it ended. */
+export const execFailure = (request: TransportExec, exitCode: number | undefined, detail: string, stderr: string): ExecCommandFailed =>
+  new ExecCommandFailed({
+    namespace: request.namespace,
+    pod: request.pod,
+    container: request.container,
+    command: [...request.command],
+    ...(exitCode === undefined ? {} : { exitCode }),
+    stderr,
+    message: `\`${request.command.join(" ")}\` in container ${request.container} of pod ${request.namespace}/${request.pod}: ${
+      exitCode === undefined ? detail : `exit status ${exitCode}`
+    }${stderr.trim() === "" ? "" : ` (stderr: ${stderr.trim()})`}`,
+  })
