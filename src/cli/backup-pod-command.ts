@@ -1,5 +1,8 @@
-import { Effect } from "effect"
+import { resolve } from "node:path"
+import { Effect, Layer, Option } from "effect"
 import { Command, Flag } from "effect/cli"
+import { DiskSpace } from "../services/disk-space.ts"
+import { keptWorkDir } from "../services/owned-work-dir.ts"
 import { followFlags, followOutput } from "./follow-flags.ts"
 import { kubeFlags, liveKubeLayer } from "./kube-flags.ts"
 import { withLogging } from "./logging.ts"
@@ -18,23 +21,32 @@ export const backupPodCommand = Command.make(
       timeoutExamples: ["1h", "30m", "1800s"],
       polled: "the pod",
       jsonDescription:
-        "One JSON object on stdout (namespace, pod, revisions, the oc cp command that copies the backup, heldUntil once the pod holds it, and backupId); the progress goes to stderr",
+        "One JSON object on stdout (namespace, pod, revisions, the oc cp command that copies the backup, heldUntil once the pod holds it, backupId, and copiedTo with --copy-to); the progress goes to stderr",
     }),
+    copyTo: Flag.String("copy-to").pipe(
+      Flag.optional,
+      Flag.withMetavar("DIR"),
+      Flag.withDescription(
+        "Once the pod holds the backup, copy it into this directory (created if missing; a directory holding another backup is refused), as download does: each file through .download, kept only with its manifest's size and sha256, the manifest last. Run again after an interruption, it keeps the files already copied whole. Needs create on pods/exec (cat in the pod's backup-hold container)",
+      ),
+    ),
   },
   (flags) =>
     withLogging(
       Effect.gen(function* () {
         const { runBackupPod } = yield* Effect.promise(() => import("../programs/backup-pod/run-backup-pod.ts"))
         const { output, result } = followOutput(flags.json)
+        // Two copies into one directory would remove and rename each other's partial files: the second is refused.
+        const copyTo = Option.isSome(flags.copyTo) ? yield* keptWorkDir(resolve(flags.copyTo.value), "backup-pod", false) : undefined
         yield* result(
-          yield* runBackupPod({ namespace: flags.namespace, timeoutMs: flags.timeout, pollMs: flags.pollInterval, output }).pipe(
-            Effect.provide(liveKubeLayer(flags)),
+          yield* runBackupPod({ namespace: flags.namespace, timeoutMs: flags.timeout, pollMs: flags.pollInterval, output, copyTo }).pipe(
+            Effect.provide(Layer.merge(liveKubeLayer(flags), DiskSpace.live)),
           ),
         )
-      }),
+      }).pipe(Effect.scoped),
     ),
 ).pipe(
   Command.withDescription(
-    "Take a backup without a BackupPolicy (before an upgrade, say): create the backup pod the operator rendered (ConfigMap cluster-backup-pod, as `oc create -f -` of it would) and follow its init containers until the backup is complete and held in the pod for oc cp, which it then prints. A pod of that spec still taking its backup (the command run again after a Ctrl-C) is followed instead of creating another, unless it takes revisions since rolled out. Exits non-zero when the operator has rendered no pod, when the pod failed (naming the init container and its words), was deleted, was seen only after its hold ended, did not complete within --timeout (it is then left running), or made a backup that backup-create found possibly dirty (the oc cp command is printed all the same). Needs get on configmaps and create and get on pods in --namespace (and list on pods to find one still running).",
+    "Take a backup without a BackupPolicy (before an upgrade, say): create the backup pod the operator rendered (ConfigMap cluster-backup-pod, as `oc create -f -` of it would) and follow its init containers until the backup is complete and held in the pod for oc cp, which it then prints. A pod of that spec still taking its backup (the command run again after a Ctrl-C) is followed instead of creating another, unless it takes revisions since rolled out. Exits non-zero when the operator has rendered no pod, when the pod failed (naming the init container and its words), was deleted, was seen only after its hold ended, did not complete within --timeout (it is then left running), or made a backup that backup-create found possibly dirty (the oc cp command is printed all the same). With --copy-to, it copies the held backup off the pod itself, each file checked against the manifest. Needs get on configmaps and create and get on pods in --namespace (and list on pods to find one still running; create on pods/exec for --copy-to).",
   ),
 )

@@ -1,5 +1,5 @@
 /** `cluster-backup backup-pod` over real HTTP against the stub API server, with a kubelet that runs the pod as the test says. */
-import { writeFileSync } from "node:fs"
+import { readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Result } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
@@ -10,6 +10,8 @@ import { kubeconfigYaml, startSimulatedApiServer } from "../../src/simulation/si
 import { makeSimulatedCluster } from "../../src/simulation/simulated-cluster.ts"
 import { ns } from "../programs/operator/reconcile-harness.ts"
 import { runCli } from "../support/run-cli.ts"
+import { localExecHandler } from "../../src/simulation/simulated-exec.ts"
+import { writeFakeBackup } from "../support/fake-backups.ts"
 import { tempDir } from "../support/temp-dir.ts"
 
 const cleanups: Array<() => Promise<void>> = []
@@ -24,8 +26,11 @@ type PodObj = {
   status?: { initContainerStatuses?: ReadonlyArray<unknown> }
 }
 
-/** The stub API server over a cluster with the rendered pod, and a kubelet that ends each pod's init containers with `exitCode`. */
-const cluster = async (exitCode: number) => {
+/**
+ * The stub API server over a cluster with the rendered pod, and a kubelet that ends each pod's init containers with
+ * `exitCode`; given `backupDir`, the pod's hold container then runs with that directory as its /backup.
+ */
+const cluster = async (exitCode: number, backupDir?: string) => {
   const simulated = makeSimulatedCluster()
   Result.getOrThrow(
     simulated.create(configMapType, {
@@ -45,11 +50,13 @@ const cluster = async (exitCode: number) => {
         state: { terminated: { exitCode: i === 0 ? exitCode : 0, finishedAt, ...(exitCode === 0 ? {} : { message: "etcd did not answer" }) } },
       }))
       const statuses = exitCode === 0 ? initContainerStatuses : initContainerStatuses.slice(0, 1)
+      const holding = backupDir === undefined ? {} : { containerStatuses: [{ name: "backup-hold", state: { running: { startedAt: finishedAt } } }] }
       Result.getOrThrow(
-        simulated.updateStatus(podType, ns, pod.metadata.name, { phase: exitCode === 0 ? "Running" : "Failed", initContainerStatuses: statuses }),
+        simulated.updateStatus(podType, ns, pod.metadata.name, { phase: exitCode === 0 ? "Running" : "Failed", initContainerStatuses: statuses, ...holding }),
       )
     }
   }, 50)
+  if (backupDir !== undefined) simulated.setExecHandler(localExecHandler(() => [{ containerPath: "/backup", hostPath: backupDir }]))
   cleanups.push(async () => {
     clearInterval(kubelet)
     await server.close()
@@ -70,6 +77,20 @@ describe("cluster-backup backup-pod", () => {
       copy: `oc cp -c backup-hold ${ns}/${pod!.metadata.name}:/backup ./backup`,
     })
     expect(run.stderr).toContain(`created pod ${pod!.metadata.name} in ${ns} from ConfigMap cluster-backup-pod`)
+  }, 60_000)
+
+  it("--copy-to copies the held backup off the pod over pods/exec, each file checked, and says where (--json: copiedTo)", async () => {
+    const podDir = tempDir("held")
+    writeFakeBackup(podDir, "2026-12-07_100000", { snapshotBytes: 2 * 1024 * 1024 })
+    const { kubeconfig } = await cluster(0, podDir)
+    const copyTo = join(tempDir("copy-to"), "backup")
+    const run = await runCli(["backup-pod", "--kubeconfig", kubeconfig, "--poll-interval", "100ms", "--json", "--copy-to", copyTo])
+    expect(run.status, run.stderr).toBe(0)
+    expect(JSON.parse(run.stdout)).toMatchObject({ copiedTo: copyTo })
+    expect(run.stderr).toContain(`copied backup 2026-12-07_100000 into ${copyTo}`)
+    const copied = readdirSync(copyTo).sort()
+    expect(copied).toEqual(["backup-manifest.json", "snapshot_2026-12-07_100000.db", "static_kuberesources_2026-12-07_100000.tar.gz"])
+    for (const name of copied) expect(readFileSync(join(copyTo, name)).equals(readFileSync(join(podDir, name)))).toBe(true)
   }, 60_000)
 
   it("exits 1 naming the init container that failed", async () => {

@@ -22,6 +22,8 @@ import { Kube } from "../../services/kube/kube.ts"
 import { NewPod, type Pod } from "../../services/kube/schemas.ts"
 import { readRunningPodLine } from "../operator/running-pod-line.ts"
 import { podView } from "../operator/reconcile.ts"
+import { formatBytes } from "../../domain/byte-format.ts"
+import { copyHeldBackup } from "./copy-held-backup.ts"
 
 export class BackupPodNotRendered extends Schema.TaggedError<BackupPodNotRendered>()("BackupPodNotRendered", {
   namespace: Schema.String,
@@ -65,7 +67,13 @@ export class BackupPodNotHeld extends Schema.TaggedError<BackupPodNotHeld>()("Ba
   message: Schema.String,
 }) {}
 
+/** What copying the held backup off the pod (`copyTo`) can fail with. */
+export type BackupCopyError = Effect.Error<ReturnType<typeof copyHeldBackup>>
+
+export type BackupPodRequirements = Kube | Effect.Services<ReturnType<typeof copyHeldBackup>>
+
 export type BackupPodError =
+  | BackupCopyError
   | BackupPodNotRendered
   | BackupPodFailed
   | BackupPodGone
@@ -81,6 +89,8 @@ export interface BackupPodOptions {
   readonly timeoutMs: number
   readonly pollMs: number
   readonly output: (line: string) => Effect.Effect<void>
+  /** Copy the held backup off the pod into this directory (`--copy-to`), its files checked against its manifest. */
+  readonly copyTo?: string | undefined
 }
 
 export interface BackupPodResult {
@@ -93,6 +103,8 @@ export interface BackupPodResult {
   readonly heldUntil?: string | undefined
   /** The backup's ID, from backup-create's report (absent from a pod of a version that writes none). */
   readonly backupId?: string | undefined
+  /** Where `copyTo` put it: the directory, which holds the whole backup, its manifest last. */
+  readonly copiedTo?: string | undefined
 }
 
 const decodeNewPod = Schema.decodeUnknownResult(NewPod)
@@ -138,7 +150,21 @@ const runningManualPod = (kube: Kube["Service"], namespace: string, now: number)
     }),
   )
 
-export const runBackupPod = (options: BackupPodOptions): Effect.Effect<BackupPodResult, BackupPodError, Kube> =>
+/** Copies the held backup into `dir`, saying what it does. */
+const copyOff = (options: BackupPodOptions, pod: string, reportedId: string | undefined, dir: string) =>
+  Effect.gen(function* () {
+    yield* options.output(`copying ${reportedId === undefined ? "the backup" : `backup ${reportedId}`} off pod ${pod} into ${dir}`)
+    const copied = yield* copyHeldBackup(options.namespace, pod, reportedId, dir)
+    const fresh = copied.files.filter((f) => !f.reused)
+    yield* options.output(
+      `copied backup ${copied.id} into ${dir}: ${copied.files.map((f) => `${f.name} (${formatBytes(f.size)}${f.reused ? ", already there" : ""})`).join(", ")}, ${
+        fresh.length === copied.files.length ? "each" : "those copied"
+      } checked against its manifest's size and sha256`,
+    )
+    return copied.dir
+  })
+
+export const runBackupPod = (options: BackupPodOptions): Effect.Effect<BackupPodResult, BackupPodError, BackupPodRequirements> =>
   Effect.gen(function* () {
     const kube = yield* Kube
     const { namespace } = options
@@ -212,18 +238,28 @@ export const runBackupPod = (options: BackupPodOptions): Effect.Effect<BackupPod
                 ? `for ${formatDuration(hold.durationMs)} once its ${backupHoldContainerName} container starts`
                 : `until its ${backupHoldContainerName} container ends`
           const report = createReportOf(podView(pod))
+          const copiedTo = options.copyTo === undefined ? undefined : yield* copyOff(options, name, report?.id, options.copyTo)
+          const wasCopied = copiedTo === undefined ? "" : ` It was copied into ${copiedTo}.`
           if (report?.verdict === "dirty")
             return yield* new BackupPodPossiblyDirty({
               pod: name,
               backupId: report.id,
               reasons: report.reasons,
               copy,
-              message: `pod ${name} completed backup ${report.id}, but it is possibly dirty (its files are named __POSSIBLY_DIRTY__; verify and restore refuse it without --allow-dirty): ${report.reasons.join("; ")}. It is held for oc cp ${held}: ${copy}. For a consistent backup, run backup-pod again once the operator has rendered the current revisions (oc -n ${namespace} get cm backup-status)`,
+              message: `pod ${name} completed backup ${report.id}, but it is possibly dirty (its files are named __POSSIBLY_DIRTY__; verify and restore refuse it without --allow-dirty): ${report.reasons.join("; ")}. It is held for oc cp ${held}: ${copy}.${wasCopied} For a consistent backup, run backup-pod again once the operator has rendered the current revisions (oc -n ${namespace} get cm backup-status)`,
             })
           const id = report === undefined ? "" : ` ${report.id}`
-          yield* options.output(`pod ${name}: the backup${id} is complete and held for oc cp ${held}: ${copy}`)
+          yield* options.output(
+            copiedTo === undefined
+              ? `pod ${name}: the backup${id} is complete and held for oc cp ${held}: ${copy}`
+              : `pod ${name}: the backup${id} is complete, copied into ${copiedTo}, and held in the pod ${held}`,
+          )
           // The held backup takes the node's disk (a snapshot of etcd's size) until the hold ends.
-          yield* options.output(`once it is copied, oc -n ${namespace} delete pod ${name} gives the node's disk back at once`)
+          yield* options.output(
+            copiedTo === undefined
+              ? `once it is copied, oc -n ${namespace} delete pod ${name} gives the node's disk back at once`
+              : `oc -n ${namespace} delete pod ${name} gives the node's disk back at once`,
+          )
           return {
             namespace,
             pod: name,
@@ -231,6 +267,7 @@ export const runBackupPod = (options: BackupPodOptions): Effect.Effect<BackupPod
             copy,
             ...(heldUntil === undefined ? {} : { heldUntil }),
             ...(report === undefined ? {} : { backupId: report.id }),
+            ...(copiedTo === undefined ? {} : { copiedTo }),
           }
         }
         if (outcome._tag === "Failed")

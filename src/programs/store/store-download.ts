@@ -37,7 +37,7 @@ export class StoredBackupIncomplete extends Schema.TaggedError<StoredBackupIncom
 }) {}
 
 /** The sha256 of a file kept from an earlier download (regular files only, bounded); undefined when unreadable: it is fetched again. */
-const keptFileSha256 = (path: string, size: number) =>
+export const keptFileSha256 = (path: string, size: number) =>
   digestFile(path, size).pipe(
     Effect.map((d): string | undefined => d.sha256),
     Effect.orElseSucceed(() => undefined),
@@ -51,7 +51,7 @@ export const presentSize = (path: string) =>
   )
 
 /** Writes `bytes` to `path` (0600) through a new temporary file, fsynced and renamed into place. */
-const writeDurably = (path: string, bytes: Uint8Array) => writeFileAtomic(path, bytes).pipe(Effect.mapError((e) => localIoFailed(path, "write", e)))
+export const writeDurably = (path: string, bytes: Uint8Array) => writeFileAtomic(path, bytes).pipe(Effect.mapError((e) => localIoFailed(path, "write", e)))
 
 /** The manifest of a complete backup in the store; fails naming the reasons when it is missing or incomplete. */
 export const completeBackupManifest = Effect.fn("completeBackupManifest")(function* (prefix: string, id: string) {

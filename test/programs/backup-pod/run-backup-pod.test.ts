@@ -1,5 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Effect, Fiber, Result } from "effect"
+import { NodeServices } from "@effect/platform-node"
+import { Clock, Effect, Fiber, Layer, Result } from "effect"
+import { DiskSpace } from "../../../src/services/disk-space.ts"
 import { TestClock } from "effect/testing"
 import { backupPodLabelValues } from "../../../src/domain/backup-pod-names.ts"
 import { backupCreateReportOf, encodeBackupCreateReport } from "../../../src/domain/backup-create-report.ts"
@@ -14,6 +16,11 @@ import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
 import { Fault } from "../../../src/simulation/faults.ts"
 import { kubeletEvent, mountWaitingPodStatus } from "../../../src/simulation/simulated-kubelet.ts"
 import { ns } from "../operator/reconcile-harness.ts"
+import { readdirSync } from "node:fs"
+import { join } from "node:path"
+import { localExecHandler } from "../../../src/simulation/simulated-exec.ts"
+import { writeFakeBackup } from "../../support/fake-backups.ts"
+import { tempDir } from "../../support/temp-dir.ts"
 
 const revisions = { etcd: 3, "kube-apiserver": 7, "kube-controller-manager": 5, "kube-scheduler": 6 }
 const at = "2026-12-07T10:00:00Z"
@@ -27,7 +34,12 @@ type Cluster = ReturnType<typeof makeSimulatedCluster>
  */
 const follow = (
   timing: { readonly timeoutMs: number; readonly pollMs: number },
-  { rendered = true, cluster: given, prepare }: { readonly rendered?: boolean; readonly cluster?: Cluster; readonly prepare?: (cluster: Cluster) => void } = {},
+  {
+    rendered = true,
+    cluster: given,
+    prepare,
+    copyTo,
+  }: { readonly rendered?: boolean; readonly cluster?: Cluster; readonly prepare?: (cluster: Cluster) => void; readonly copyTo?: string } = {},
 ) =>
   Effect.gen(function* () {
     const cluster = given ?? makeSimulatedCluster()
@@ -41,8 +53,8 @@ const follow = (
     prepare?.(cluster)
     const lines: Array<string> = []
     const run = yield* Effect.forkChild(
-      runBackupPod({ namespace: ns, ...timing, output: (line) => Effect.sync(() => void lines.push(line)) }).pipe(
-        Effect.provide(SimulatedKube.inMemory(cluster)),
+      runBackupPod({ namespace: ns, ...timing, output: (line) => Effect.sync(() => void lines.push(line)), copyTo }).pipe(
+        Effect.provide(Layer.mergeAll(SimulatedKube.inMemory(cluster), NodeServices.layer, DiskSpace.live)),
         Effect.result,
       ),
     )
@@ -127,6 +139,42 @@ describe("runBackupPod", () => {
       yield* TestClock.adjust(1_000)
       const before = yield* Fiber.join(older.run)
       expect(Result.isSuccess(before) && before.success.backupId).toBeUndefined()
+    }),
+  )
+
+  it.effect("with copyTo, copies the held backup off the pod and says where; a possibly dirty one is copied too, and the failure says where", () =>
+    Effect.gen(function* () {
+      /** A run whose pod's /backup (a directory here) holds backup `id`, copied into a new directory. */
+      const copying = (id: string, verdict: "consistent" | "dirty") =>
+        Effect.gen(function* () {
+          const podDir = tempDir("held")
+          writeFakeBackup(podDir, id)
+          const copyTo = join(tempDir("copy-to"), "backup")
+          const prepare = (cluster: Cluster) => cluster.setExecHandler(localExecHandler(() => [{ containerPath: "/backup", hostPath: podDir }]))
+          const run = yield* follow({ timeoutMs: 600_000, pollMs: 1_000 }, { prepare, copyTo })
+          held(run.cluster, run.pods[0]!, encodeBackupCreateReport(backupCreateReportOf(id, verdict, verdict === "dirty" ? ["a reason"] : [])))
+          yield* TestClock.adjust(1_000)
+          return { ...run, result: yield* Fiber.join(run.run), copyTo, podDir }
+        })
+      const ok = yield* copying("2026-12-07_100000", "consistent")
+      const pod = ok.pods[0]!.metadata.name
+      expect(Result.isSuccess(ok.result) && ok.result.success).toMatchObject({ backupId: "2026-12-07_100000", copiedTo: ok.copyTo })
+      expect(readdirSync(ok.copyTo).sort()).toEqual(
+        readdirSync(ok.podDir)
+          .filter((name) => !name.startsWith("."))
+          .sort(),
+      )
+      expect(ok.lines.slice(-4)).toEqual([
+        `copying backup 2026-12-07_100000 off pod ${pod} into ${ok.copyTo}`,
+        `copied backup 2026-12-07_100000 into ${ok.copyTo}: snapshot_2026-12-07_100000.db (100 B), static_kuberesources_2026-12-07_100000.tar.gz (10 B), each checked against its manifest's size and sha256`,
+        `pod ${pod}: the backup 2026-12-07_100000 is complete, copied into ${ok.copyTo}, and held in the pod until 2026-12-07T11:00:00Z`,
+        `oc -n ${ns} delete pod ${pod} gives the node's disk back at once`,
+      ])
+
+      const dirty = yield* copying("2026-12-07_100500", "dirty")
+      expect(Result.isFailure(dirty.result) && dirty.result.failure).toMatchObject({ _tag: "BackupPodPossiblyDirty", backupId: "2026-12-07_100500" })
+      expect(Result.isFailure(dirty.result) && dirty.result.failure.message).toContain(`It was copied into ${dirty.copyTo}.`)
+      expect(readdirSync(dirty.copyTo)).toContain("backup-manifest.json")
     }),
   )
 

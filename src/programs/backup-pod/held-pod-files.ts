@@ -1,0 +1,97 @@
+/**
+ * The files a backup pod holds in its /backup, read through `pods/exec` of `cat` in its hold container: `oc cp` reads
+ * them through `tar`, but `cat` of each file needs no archive parsed here, and each is checked against the manifest.
+ */
+import { createHash } from "node:crypto"
+import { rename } from "node:fs/promises"
+import { Effect, Schema, Stream } from "effect"
+import { backupHoldContainerName } from "../../domain/backup-pod-names.ts"
+import { formatBytes } from "../../domain/byte-format.ts"
+import type { KubeService } from "../../services/kube/kube.ts"
+import { createFreshFile } from "../../services/fresh-file.ts"
+import { removeQuietly } from "../../services/atomic-files.ts"
+import { batchedFileWriter } from "../../services/store/batched-file-writer.ts"
+import { localIoFailedOn, type StoreLocalIoFailed } from "../../services/store/store-errors.ts"
+
+/** A file in the pod larger than the manifest (or a document's bound) allows: nothing of it is kept. */
+export class HeldFileTooLarge extends Schema.TaggedError<HeldFileTooLarge>()("HeldFileTooLarge", {
+  pod: Schema.String,
+  path: Schema.String,
+  maxBytes: Schema.Number,
+  message: Schema.String,
+}) {}
+
+const writeBatchBytes = 1024 * 1024
+
+export const heldPodFiles = (kube: KubeService, namespace: string, pod: string) => {
+  const location = `pod ${namespace}/${pod}`
+  const run = (command: ReadonlyArray<string>) => kube.pods.exec(namespace, pod, backupHoldContainerName, command)
+  const tooLarge = (path: string, maxBytes: number) =>
+    new HeldFileTooLarge({
+      pod,
+      path,
+      maxBytes,
+      message: `${path} in ${location} has more than ${formatBytes(maxBytes)}, the most it may have: it is not the file its backup's manifest describes; nothing of it was kept`,
+    })
+  return {
+    location,
+    /** Whether `path` is there (`test -e` exiting 1: it is not). */
+    exists: (path: string) =>
+      run(["test", "-e", path]).pipe(
+        Stream.runDrain,
+        Effect.as(true),
+        Effect.catchIf(
+          (e) => e._tag === "ExecCommandFailed" && e.exitCode === 1,
+          () => Effect.succeed(false),
+        ),
+      ),
+    /** The whole file, refused past `maxBytes`. */
+    bytes: (path: string, maxBytes: number) =>
+      Effect.suspend(() => {
+        const chunks: Array<Uint8Array> = []
+        let size = 0
+        return run(["cat", "--", path]).pipe(
+          Stream.runForEach((chunk): Effect.Effect<void, HeldFileTooLarge> => {
+            size += chunk.length
+            if (size > maxBytes) return Effect.fail(tooLarge(path, maxBytes))
+            chunks.push(chunk)
+            return Effect.void
+          }),
+          Effect.map(() => new Uint8Array(Buffer.concat(chunks))),
+        )
+      }),
+    /** Written to `to` through `<to>.part` (0600, fsynced), refused past `maxBytes`: its size and sha256. */
+    toFile: (path: string, to: string, maxBytes: number) => {
+      const part = `${to}.part`
+      return Effect.acquireUseRelease(
+        Effect.tryPromise({ try: () => createFreshFile(part, 0o600), catch: localIoFailedOn(part, "create") }),
+        (handle) =>
+          Effect.gen(function* () {
+            const hash = createHash("sha256")
+            const writer = batchedFileWriter(handle.fd, 0, Buffer.allocUnsafeSlow(writeBatchBytes))
+            let size = 0
+            yield* run(["cat", "--", path]).pipe(
+              Stream.runForEach((chunk): Effect.Effect<void, HeldFileTooLarge | StoreLocalIoFailed> => {
+                size += chunk.length
+                if (size > maxBytes) return Effect.fail(tooLarge(path, maxBytes))
+                return Effect.try({
+                  try: () => {
+                    hash.update(chunk)
+                    writer.push(chunk)
+                  },
+                  catch: localIoFailedOn(part, "write"),
+                })
+              }),
+            )
+            yield* Effect.try({ try: () => writer.end(), catch: localIoFailedOn(part, "write") })
+            yield* Effect.tryPromise({ try: () => handle.sync(), catch: localIoFailedOn(part, "flush") })
+            return { size, sha256: hash.digest("hex") }
+          }),
+        (handle) => Effect.promise(() => handle.close()),
+      ).pipe(
+        Effect.tap(() => Effect.tryPromise({ try: () => rename(part, to), catch: localIoFailedOn(to, "rename into place") })),
+        Effect.onError(() => removeQuietly(part)),
+      )
+    },
+  }
+}
