@@ -3,7 +3,7 @@
  * surface as a live client would see them: a Status becomes its tagged error, a timeout a
  * client-side `Timeout`, an abrupt watch drop a connection failure.
  */
-import { NodeStream } from "@effect/platform-node"
+import * as NodeStream from "@effect/platform-node/NodeStream"
 import { Cause, Effect, Queue, Result, Stream } from "effect"
 import { clientSideError, errorFromStatus, StatusReason, type ExecCommandFailed, type KubeError } from "../services/kube/errors.ts"
 import { kubeEndpoints } from "../services/kube/resources.ts"

@@ -35,13 +35,14 @@ describe("cluster-backup demo", () => {
     expect(files.some((f) => /^static_kuberesources_\d{4}-\d\d-\d\d_\d{6}\.tar\.gz$/.test(f))).toBe(true)
     expect(files).toContain("backup-manifest.json")
     expect(run.stdout).toContain("verify: every check passed")
-    // backup-pod created the rendered pod and followed it until the backup was held, naming the backup backup-create reported.
+    // backup-pod created the rendered pod, followed it until the backup was held, naming the backup backup-create reported,
+    // and copied it off the pod (over pods/exec) into the backup directory, where the demo's later stages read it.
     const snapshotId = files.find((f) => f.startsWith("snapshot_"))!.slice("snapshot_".length, -".db".length)
+    expect(run.stdout).toContain(`backup-pod | copied backup ${snapshotId} into ${backup}: snapshot_${snapshotId}.db (`)
     expect(run.stdout).toMatch(
-      new RegExp(
-        `backup-pod \\| pod (cluster-backup-\\S+): the backup ${snapshotId} is complete and held for oc cp until \\S+: oc cp -c backup-hold openshift-etcd/\\1:/backup \\./backup\n`,
-      ),
+      new RegExp(`backup-pod \\| pod (cluster-backup-\\S+): the backup ${snapshotId} is complete, copied into ${backup}, and held in the pod until \\S+\n`),
     )
+    expect(files.sort()).toEqual(["backup-manifest.json", `snapshot_${snapshotId}.db`, `static_kuberesources_${snapshotId}.tar.gz`].sort())
     // Every stage is counted: the headings run 1/n to n/n.
     const headings = [...run.stdout.matchAll(/^==> (\d+)\/(\d+) /gm)].map((m) => `${m[1]}/${m[2]}`)
     expect(headings).toEqual(headings.map((_h, i) => `${i + 1}/${headings.length}`))

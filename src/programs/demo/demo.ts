@@ -24,6 +24,8 @@ import { openShiftFixture } from "../../simulation/openshift-fixtures.ts"
 import { configMapType, podType } from "../../services/kube/resources.ts"
 import { makeSimulatedCluster, type SimulatedCluster } from "../../simulation/simulated-cluster.ts"
 import { heldPodStatus } from "../../simulation/simulated-kubelet.ts"
+import { localExecHandler } from "../../simulation/simulated-exec.ts"
+import { backupPodPaths } from "../../domain/backup-pod-names.ts"
 import { startLocalEtcd } from "../../services/local-etcd.ts"
 import { generateTlsBundle } from "../../services/tls-certs.ts"
 import { readBackupManifest } from "../backup-dir/backup-manifest-file.ts"
@@ -95,7 +97,9 @@ export const runDemo = Effect.fn("demo")(function* (options: DemoOptions) {
     (yield* ownedFreshDir(tmpdir(), "cluster-backup-demo-", "demo", "work directory").pipe(
       Effect.mapError((e) => new DemoFailed({ stage: "start", message: `a temporary work directory: ${e.message}` })),
     ))
+  // The backup, as backup-pod --copy-to copies it off the pod; the pod's own volume is a directory beside it.
   const backupDir = join(work, "backup")
+  const podVolumeDir = join(work, "pod-volume")
   // Level by level: Node's recursive mkdir spins forever under /proc.
   yield* makeDirectories(work).pipe(Effect.mapError((e) => new DemoFailed({ stage: "start", message: `--work-dir: ${e.message}` })))
   const existing = yield* fs.readDirectory(work).pipe(Effect.mapError(workDirFailed("list", work)))
@@ -161,13 +165,17 @@ export const runDemo = Effect.fn("demo")(function* (options: DemoOptions) {
     }),
   )
 
-  // 5. The backup pod, from the rendered YAML, created and followed by backup-pod.
+  // 5. The backup pod, from the rendered YAML, created and followed by backup-pod, which copies its backup off it.
   const afterBackup = yield* stage(
     "backup pod: init containers as local processes",
     Effect.gen(function* () {
       const pod = yield* Effect.fromResult(decodeRunnablePod(first.yaml))
-      const followArgs = ["backup-pod", "--kubeconfig", kubeconfig, "--poll-interval", "200ms", "--timeout", "300s"]
-      yield* say(`cluster-backup ${followArgs.join(" ").replaceAll(work, "<work>")} (creates the pod from ${backupPodConfigMapName} and follows it):`)
+      const followArgs = ["backup-pod", "--kubeconfig", kubeconfig, "--poll-interval", "200ms", "--timeout", "300s", "--copy-to", backupDir]
+      yield* say(
+        `cluster-backup ${followArgs.join(" ").replaceAll(work, "<work>")} (creates the pod from ${backupPodConfigMapName}, follows it, and copies its backup off it):`,
+      )
+      // The node's side of pods/exec: a command in the hold container runs here, its /backup the pod's volume.
+      cluster.setExecHandler(localExecHandler(() => [{ containerPath: backupPodPaths.backupDir, hostPath: podVolumeDir }]))
       const followed: Array<string> = []
       const follower = yield* Effect.forkChild(
         Effect.exit(
@@ -187,12 +195,12 @@ export const runDemo = Effect.fn("demo")(function* (options: DemoOptions) {
         () => (cluster.list(podType, ns)[0]?.metadata as { name?: string } | undefined)?.name,
       )
       yield* say(`pod ${podName} created from the YAML; volumes: ${pod.spec.volumes.map((v) => v.name).join(", ")}`)
-      yield* makeDirectories(backupDir).pipe(Effect.orDie)
+      yield* makeDirectories(podVolumeDir).pipe(Effect.orDie)
       const run = yield* runLocalPod(pod, {
         dir: join(work, "pod"),
         entry: options.entry,
-        // The backup volume is the demo's backup directory.
-        volumeDirs: new Map([["backup", backupDir]]),
+        // The backup volume, on the node: backup-pod copies the backup from there into the demo's backup directory.
+        volumeDirs: new Map([["backup", podVolumeDir]]),
         replace: { "--etcd-endpoints": etcd.clientUrl },
         env: { KUBECONFIG: kubeconfig },
         onStart: (container, args) => say(`${container}: cluster-backup ${args.join(" ").replaceAll(work, "<work>")}`),

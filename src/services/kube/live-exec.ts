@@ -7,7 +7,7 @@
 import type { IncomingMessage } from "node:http"
 import { Readable } from "node:stream"
 import type { KubeConfig } from "@kubernetes/client-node/dist/config.js"
-import { NodeStream } from "@effect/platform-node"
+import * as NodeStream from "@effect/platform-node/NodeStream"
 import { Effect, Stream } from "effect"
 import WebSocket from "ws"
 import { clientSideError, type ExecCommandFailed, StatusReason, Unauthorized, type KubeError, type ResourceRef } from "./errors.ts"

@@ -24,7 +24,6 @@ import { assertVerbAllowed, refOf, type KubeTransport, type RawWatchEvent, type 
 import { failureText } from "../../domain/failure-text.ts"
 import { shortList } from "../../domain/short-list.ts"
 import { tlsCodeOf } from "../tls-failure.ts"
-import { liveExec } from "./live-exec.ts"
 
 /** Where the API server and credentials come from. */
 export type KubeConfigSource =
@@ -433,14 +432,22 @@ export const liveTransport = (config: KubeConfig, options: LiveOptions = {}): Ku
     })
 
   return {
-    exec: liveExec({
-      config,
-      server,
-      handshakeMillis: requestTimeout,
-      idleMillis: options.execIdleMillis ?? 60_000,
-      networkError,
-      refusal: failure,
-    }),
+    // Loaded on first use: the operator never runs a command in a pod, and ws is not loaded into it.
+    exec: (request) =>
+      Stream.unwrap(
+        Effect.promise(() => import("./live-exec.ts")).pipe(
+          Effect.map(({ liveExec }) =>
+            liveExec({
+              config,
+              server,
+              handshakeMillis: requestTimeout,
+              idleMillis: options.execIdleMillis ?? 60_000,
+              networkError,
+              refusal: failure,
+            })(request),
+          ),
+        ),
+      ),
     request: (request) =>
       Effect.gen(function* () {
         assertVerbAllowed(request.endpoint, request.verb)
