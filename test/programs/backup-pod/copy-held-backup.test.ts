@@ -5,6 +5,7 @@ import { NodeServices } from "@effect/platform-node"
 import { Effect, Exit, Layer } from "effect"
 import { describe, expect, it } from "vitest"
 import { backupFileNames } from "../../../src/domain/archive-names.ts"
+import { encodeBackupManifest } from "../../../src/domain/backup-manifest.ts"
 import { copyHeldBackup } from "../../../src/programs/backup-pod/copy-held-backup.ts"
 import { DiskSpace } from "../../../src/services/disk-space.ts"
 import { podType } from "../../../src/services/kube/resources.ts"
@@ -104,6 +105,18 @@ describe("copyHeldBackup", () => {
     expect(readdirSync(dir).sort()).toEqual(["backup-manifest.json", names.snapshot, names.resources].sort())
     // The manifest, the tarball, and whether a signature and a verification record are there: the snapshot is not read.
     expect(execs(cluster)).toBe(4)
+  })
+
+  it("refuses a manifest that names a file outside the directory (a hostile pod), before anything is written", async () => {
+    const { cluster, podDir } = heldPod()
+    const manifest = JSON.parse(readFileSync(join(podDir, "backup-manifest.json"), "utf8"))
+    manifest.files.snapshot.name = "../../escaped.db"
+    delete manifest.manifestSha256
+    writeFileSync(join(podDir, "backup-manifest.json"), encodeBackupManifest(manifest))
+    const parent = tempDir("copy-to")
+    const exit = await copy(cluster, join(parent, "backup"))
+    expect(failureOf(exit)).toMatchObject({ _tag: "BackupManifestInvalid" })
+    expect(readdirSync(parent)).toEqual([])
   })
 
   it("refuses a directory holding another complete backup, before anything is copied", async () => {
