@@ -150,11 +150,13 @@ const runningManualPod = (kube: Kube["Service"], namespace: string, now: number)
     }),
   )
 
-/** Copies the held backup into `dir`, saying what it does. */
-const copyOff = (options: BackupPodOptions, pod: string, reportedId: string | undefined, dir: string) =>
+/** Copies the held backup into `dir`, saying what it does; when it cannot, says how else to take the backup, still held. */
+const copyOff = (options: BackupPodOptions, pod: string, reportedId: string | undefined, dir: string, fallback: string) =>
   Effect.gen(function* () {
     yield* options.output(`copying ${reportedId === undefined ? "the backup" : `backup ${reportedId}`} off pod ${pod} into ${dir}`)
-    const copied = yield* copyHeldBackup(options.namespace, pod, reportedId, dir)
+    const copied = yield* copyHeldBackup(options.namespace, pod, reportedId, dir).pipe(
+      Effect.tapError(() => options.output(`the copy failed (below); the backup is still held in pod ${pod} ${fallback}`)),
+    )
     const fresh = copied.files.filter((f) => !f.reused)
     yield* options.output(
       `copied backup ${copied.id} into ${dir}: ${copied.files.map((f) => `${f.name} (${formatBytes(f.size)}${f.reused ? ", already there" : ""})`).join(", ")}, ${
@@ -238,7 +240,10 @@ export const runBackupPod = (options: BackupPodOptions): Effect.Effect<BackupPod
                 ? `for ${formatDuration(hold.durationMs)} once its ${backupHoldContainerName} container starts`
                 : `until its ${backupHoldContainerName} container ends`
           const report = createReportOf(podView(pod))
-          const copiedTo = options.copyTo === undefined ? undefined : yield* copyOff(options, name, report?.id, options.copyTo)
+          const copiedTo =
+            options.copyTo === undefined
+              ? undefined
+              : yield* copyOff(options, name, report?.id, options.copyTo, `${held}: run backup-pod --copy-to again, or ${copy}`)
           const wasCopied = copiedTo === undefined ? "" : ` It was copied into ${copiedTo}.`
           if (report?.verdict === "dirty")
             return yield* new BackupPodPossiblyDirty({

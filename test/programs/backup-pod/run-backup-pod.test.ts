@@ -145,12 +145,15 @@ describe("runBackupPod", () => {
   it.effect("with copyTo, copies the held backup off the pod and says where; a possibly dirty one is copied too, and the failure says where", () =>
     Effect.gen(function* () {
       /** A run whose pod's /backup (a directory here) holds backup `id`, copied into a new directory. */
-      const copying = (id: string, verdict: "consistent" | "dirty") =>
+      const copying = (id: string, verdict: "consistent" | "dirty", forbidExec = false) =>
         Effect.gen(function* () {
           const podDir = tempDir("held")
           writeFakeBackup(podDir, id)
           const copyTo = join(tempDir("copy-to"), "backup")
-          const prepare = (cluster: Cluster) => cluster.setExecHandler(localExecHandler(() => [{ containerPath: "/backup", hostPath: podDir }]))
+          const prepare = (cluster: Cluster) => {
+            cluster.setExecHandler(localExecHandler(() => [{ containerPath: "/backup", hostPath: podDir }]))
+            if (forbidExec) cluster.faults.inject(Fault.forbidden(), { resource: "pods/exec", times: Infinity })
+          }
           const run = yield* follow({ timeoutMs: 600_000, pollMs: 1_000 }, { prepare, copyTo })
           held(run.cluster, run.pods[0]!, encodeBackupCreateReport(backupCreateReportOf(id, verdict, verdict === "dirty" ? ["a reason"] : [])))
           yield* TestClock.adjust(1_000)
@@ -170,6 +173,14 @@ describe("runBackupPod", () => {
         `pod ${pod}: the backup 2026-12-07_100000 is complete, copied into ${ok.copyTo}, and held in the pod until 2026-12-07T11:00:00Z`,
         `oc -n ${ns} delete pod ${pod} gives the node's disk back at once`,
       ])
+
+      // A copy that fails leaves the backup held: the run says how else to take it.
+      const refused = yield* copying("2026-12-07_101000", "consistent", true)
+      const refusedPod = refused.pods[0]!.metadata.name
+      expect(Result.isFailure(refused.result) && refused.result.failure).toMatchObject({ _tag: "Forbidden", code: 403 })
+      expect(refused.lines.at(-1)).toBe(
+        `the copy failed (below); the backup is still held in pod ${refusedPod} until 2026-12-07T11:00:00Z: run backup-pod --copy-to again, or oc cp -c backup-hold ${ns}/${refusedPod}:/backup ./backup`,
+      )
 
       const dirty = yield* copying("2026-12-07_100500", "dirty")
       expect(Result.isFailure(dirty.result) && dirty.result.failure).toMatchObject({ _tag: "BackupPodPossiblyDirty", backupId: "2026-12-07_100500" })

@@ -148,3 +148,27 @@ describe("pods/exec over a WebSocket: a refused upgrade is the API's Status", ()
     expect((error as { message: string }).message).toContain("log in again")
   })
 })
+
+describe("pods/exec over a WebSocket: deadlines", () => {
+  const failureOf = async (cluster: SimulatedCluster, command: ReadonlyArray<string>) => {
+    const { kubeconfig } = await stub.serve(cluster)
+    const exit = await Effect.runPromiseExit(
+      Effect.flatMap(Kube, (kube) => collect(kube, command)).pipe(
+        Effect.provide(Kube.live(KubeConfigSource.file(kubeconfig), { requestTimeoutMillis: 500, execIdleMillis: 500 })),
+      ),
+    )
+    return Exit.isFailure(exit) ? exit.cause.reasons.map((r) => (r._tag === "Fail" ? r.error : undefined))[0] : "succeeded"
+  }
+
+  it("fails (Timeout) when the API server does not answer the upgrade within the request deadline", async () => {
+    const cluster = clusterWithHeldPod()
+    cluster.faults.inject(Fault.timeout(), { resource: "pods/exec" })
+    expect(await failureOf(cluster, ["true"])).toMatchObject({ _tag: "Timeout", reason: "ClientTimeout" })
+  })
+
+  it("fails (Timeout) when the command sends nothing for the idle limit while its output is awaited", async () => {
+    const error = await failureOf(clusterWithHeldPod(), ["sleep", "5"])
+    expect(error).toMatchObject({ _tag: "Timeout", reason: "ClientTimeout" })
+    expect((error as { message: string }).message).toContain("sent nothing for 500 ms")
+  })
+})
