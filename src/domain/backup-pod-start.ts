@@ -3,7 +3,9 @@
  * env var names missing) says so in the pod's status at once. A volume the kubelet cannot mount (a Secret or ConfigMap
  * missing) says so only in the pod's Events (FailedMount) and waits for ever, so a pod on a node that has started no
  * container for `mountWaitLimitMs` counts as not starting too, unless its Events show its image still being pulled: a
- * pull that goes on makes progress (one that fails is ErrImagePull in the status), and gets `pullWaitLimitMs`.
+ * pull that goes on makes progress (one that fails is ErrImagePull in the status), and gets `pullWaitLimitMs`. Events
+ * that could not be read for a while (the API unavailable) cannot tell a pull from a mount: such a pod gets the pull's
+ * limit, and is looked at again within `unreadEventsRetryMs`.
  */
 import { formatDuration } from "./durations.ts"
 
@@ -11,10 +13,15 @@ import { formatDuration } from "./durations.ts"
 export const mountWaitLimitMs = 120_000
 /** How long when its Events show its image being pulled (a large image over a slow link to the registry). */
 export const pullWaitLimitMs = 600_000
+/** How soon a pod whose Events could not be read is looked at again. */
+export const unreadEventsRetryMs = 30_000
 
-/** What a pod's newest Event on its start says: a volume it cannot mount or attach, or its image being pulled. */
+/**
+ * What a pod's newest Event on its start says: a volume it cannot mount or attach, or its image being pulled; or
+ * (`unread`) that its Events could not be read now, the words saying why.
+ */
 export interface StartEvent {
-  readonly kind: "mount" | "pull"
+  readonly kind: "mount" | "pull" | "unread"
   /** `FailedMount: MountVolume.SetUp failed for volume "x" : secret "y" not found`, `Pulling: Pulling image "z"`. */
   readonly words: string
 }
@@ -54,7 +61,7 @@ export const startEventIn = (events: ReadonlyArray<PodEventView>): StartEvent | 
 }
 
 /** How long the pod may start no container on its node. */
-const startLimitOf = (pod: PodStartView): number => (pod.startEvent?.kind === "pull" ? pullWaitLimitMs : mountWaitLimitMs)
+const startLimitOf = (pod: PodStartView): number => (pod.startEvent === undefined || pod.startEvent.kind === "mount" ? mountWaitLimitMs : pullWaitLimitMs)
 
 /** The words for a pod whose kubelet has started none of its containers within its limit, quoting its Events when read. */
 export const startWaitWords = (name: string, event?: StartEvent | undefined): string => {
@@ -62,6 +69,8 @@ export const startWaitWords = (name: string, event?: StartEvent | undefined): st
     return `containers: none started within ${formatDuration(mountWaitLimitMs)} on its node, as when a volume it mounts cannot be (a Secret or ConfigMap missing) or an image is slow to pull; the Events of oc describe pod ${name} say which`
   if (event.kind === "pull")
     return `containers: none started within ${formatDuration(pullWaitLimitMs)} on its node, its image still being pulled (${event.words})`
+  if (event.kind === "unread")
+    return `containers: none started within ${formatDuration(pullWaitLimitMs)} on its node; its Events could not be read (${event.words}): those of oc describe pod ${name} say why`
   return `containers: none started within ${formatDuration(mountWaitLimitMs)} on its node (${event.words})`
 }
 
@@ -81,5 +90,6 @@ export const notStartingOf = (pod: PodStartView, now: number): string | undefine
 export const notStartingFrom = (pod: PodStartView, now: number): number | undefined => {
   if (pod.stuck !== undefined || pod.mountWaitSince === undefined) return undefined
   const at = pod.mountWaitSince + startLimitOf(pod)
-  return at > now ? at : undefined
+  if (at <= now) return undefined
+  return pod.startEvent?.kind === "unread" ? Math.min(at, now + unreadEventsRetryMs) : at
 }

@@ -7,6 +7,7 @@ import {
   pullWaitLimitMs,
   pullingOf,
   startEventIn,
+  unreadEventsRetryMs,
   startEventsWanted,
   startWaitWords,
 } from "../../src/domain/backup-pod-start.ts"
@@ -15,6 +16,7 @@ const startEventArb = fc.option(
   fc.constantFrom(
     { kind: "mount" as const, words: 'FailedMount: MountVolume.SetUp failed for volume "proxy" : secret "cluster-backup-proxy" not found' },
     { kind: "pull" as const, words: 'Pulling: Pulling image "quay.io/openshift/cluster-backup:1"' },
+    { kind: "unread" as const, words: "Event in namespace openshift-etcd: the API server at https://api:6443 refused the connection" },
   ),
   { nil: undefined },
 )
@@ -43,10 +45,10 @@ describe("backup-pod-start", () => {
   })
 
   test.prop([podNowArb])(
-    "a pod on its node with no container started counts as not starting exactly from its limit on: a pull's when its Events show one",
+    "a pod on its node with no container started counts as not starting exactly from its limit on: a pull's when its Events show one, or could not be read",
     ([pod, now]) => {
       if (pod.stuck !== undefined) return
-      const limit = pod.startEvent?.kind === "pull" ? pullWaitLimitMs : mountWaitLimitMs
+      const limit = pod.startEvent?.kind === "pull" || pod.startEvent?.kind === "unread" ? pullWaitLimitMs : mountWaitLimitMs
       const expected = pod.mountWaitSince !== undefined && now - pod.mountWaitSince >= limit ? startWaitWords(pod.name, pod.startEvent) : undefined
       expect(notStartingOf(pod, now)).toBe(expected)
       // Its Events are wanted from the mount wait's limit on, a pull's too: they are what tells a pull.
@@ -64,6 +66,9 @@ describe("backup-pod-start", () => {
     }
     expect(at).toBeGreaterThan(now)
     expect(notStartingOf(pod, at - 1)).toBeUndefined()
+    // Events that could not be read are read again soon: before the limit, that is only a time to look again.
+    if (pod.startEvent?.kind === "unread" && at === now + unreadEventsRetryMs && notStartingOf(pod, at) === undefined) return
+    expect(at).toBeLessThanOrEqual(pod.startEvent?.kind === "unread" ? now + unreadEventsRetryMs : Number.POSITIVE_INFINITY)
     expect(notStartingOf(pod, at)).toBe(startWaitWords(pod.name, pod.startEvent))
   })
 
@@ -88,6 +93,9 @@ describe("backup-pod-start", () => {
     )
     expect(startWaitWords("cluster-backup-a", { kind: "pull", words: 'Pulling: Pulling image "x"' })).toBe(
       'containers: none started within 10m on its node, its image still being pulled (Pulling: Pulling image "x")',
+    )
+    expect(startWaitWords("cluster-backup-a", { kind: "unread", words: "no answer" })).toBe(
+      "containers: none started within 10m on its node; its Events could not be read (no answer): those of oc describe pod cluster-backup-a say why",
     )
   })
 })

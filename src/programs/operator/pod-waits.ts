@@ -55,7 +55,9 @@ const eventView = (e: Event) => ({
 /**
  * The pod's view with its newest Event on its start (FailedMount naming the Secret or key, or Pulling an image), read
  * only for a pod that has started no container past the mount wait's limit. Events only add words (and a pull's longer
- * limit): one that cannot be read (Forbidden to an older Role, say) leaves the view as it was, pointing to `oc describe pod`.
+ * limit): a read RBAC refuses (an older Role) leaves the view as it was, pointing to `oc describe pod`; one that failed
+ * otherwise (the API unavailable after the retries) marks them unread, so that one failed read does not take a pull
+ * for a volume that cannot be mounted (`backup-pod-start.ts`).
  */
 export const withStartEvent =
   (kube: KubeService, namespace: string, now: number) =>
@@ -67,5 +69,5 @@ export const withStartEvent =
             const startEvent = startEventIn(list.items.filter((e) => e.involvedObject.kind === "Pod").map(eventView))
             return startEvent === undefined ? view : { ...view, startEvent }
           }),
-          Effect.orElseSucceed(() => view),
+          Effect.catch((e) => Effect.succeed(e._tag === "Forbidden" ? view : { ...view, startEvent: { kind: "unread" as const, words: e.message } })),
         )

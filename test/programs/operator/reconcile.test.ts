@@ -426,6 +426,36 @@ describe("reconcile", () => {
     }),
   )
 
+  it.effect(
+    "a pod whose Events cannot be read (the API unavailable) is not taken for one that cannot mount: looked at again within 30s, and the pull read then gives it ten minutes",
+    () =>
+      Effect.gen(function* () {
+        const { cluster, sync, pod, onNode } = yield* renderedPodOnItsNode
+        const pulling = 'Pulling image "quay.io/openshift/cluster-backup:4.18"'
+        Result.getOrThrow(cluster.create(eventType, kubeletEvent(ns, pod, "Pulling", pulling, new Date(onNode + 5_000).toISOString())))
+        const notStarting = () => events(cluster).filter((e) => e.reason === "BackupPodNotStarting")
+        yield* advance(120_000)
+        cluster.faults.inject(Fault.unavailable(), { resource: "events", verb: "list", times: Infinity })
+        expect(yield* sync()).toMatchObject({ requeueAt: onNode + 150_000, podNotStarting: false })
+        expect(notStarting()).toEqual([])
+        cluster.faults.clear()
+        yield* advance(30_000)
+        expect(yield* sync()).toMatchObject({ requeueAt: onNode + 600_000, podNotStarting: false })
+        expect(notStarting()).toEqual([])
+        // Unread past the pull's limit too: it cannot start, whatever its Events say.
+        cluster.faults.inject(Fault.unavailable(), { resource: "events", verb: "list", times: Infinity })
+        yield* advance(450_000)
+        expect(yield* sync()).toMatchObject({ requeueAt: undefined, podNotStarting: true })
+        expect(notStarting().map((e) => e.message)).toEqual([
+          expect.stringMatching(
+            new RegExp(
+              `^backup pod ${pod} cannot start its containers: none started within 10m on its node; its Events could not be read \\(.+\\): those of oc describe pod ${pod} say why;`,
+            ),
+          ),
+        ])
+      }),
+  )
+
   it.effect("announces every backup pod that ends, once: a second failure (another pod, another reason) and a second completion too", () =>
     Effect.gen(function* () {
       const cluster = yield* setup()
