@@ -24,14 +24,15 @@ describe("cluster-backup backup-pod", () => {
     expect(run.stderr).toContain(`created pod ${pod!.metadata.name} in ${ns} from ConfigMap cluster-backup-pod`)
   }, 60_000)
 
-  it("--copy-to copies the held backup off the pod over pods/exec, each file checked, and says where (--json: copiedTo)", async () => {
+  it("--copy-to copies the held backup off the pod over pods/exec, each file checked, says where (--json: copiedTo), and --delete-after-copy then deletes the pod", async () => {
     const podDir = tempDir("held")
     writeFakeBackup(podDir, "2026-12-07_100000", { snapshotBytes: 2 * 1024 * 1024 })
-    const { kubeconfig } = await backupPodStub(0, podDir)
+    const { simulated, kubeconfig } = await backupPodStub(0, podDir)
     const copyTo = join(tempDir("copy-to"), "backup")
-    const run = await runCli(["backup-pod", "--kubeconfig", kubeconfig, "--poll-interval", "100ms", "--json", "--copy-to", copyTo])
+    const run = await runCli(["backup-pod", "--kubeconfig", kubeconfig, "--poll-interval", "100ms", "--json", "--copy-to", copyTo, "--delete-after-copy"])
     expect(run.status, run.stderr).toBe(0)
-    expect(JSON.parse(run.stdout)).toMatchObject({ copiedTo: copyTo })
+    expect(JSON.parse(run.stdout)).toMatchObject({ copiedTo: copyTo, podDeleted: true })
+    expect(simulated.list(podType, ns)).toEqual([])
     expect(run.stderr).toContain(`copied backup 2026-12-07_100000 into ${copyTo}`)
     const copied = readdirSync(copyTo).sort()
     expect(copied).toEqual(["backup-manifest.json", "snapshot_2026-12-07_100000.db", "static_kuberesources_2026-12-07_100000.tar.gz"])

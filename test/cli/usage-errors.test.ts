@@ -89,6 +89,8 @@ const usageErrors: ReadonlyArray<readonly [flag: string, args: ReadonlyArray<str
   ...flagCases(["backup-now", "nightly"], { "--timeout": ["2", "0s"], "--poll-interval": ["1ms"], "--context": [""] }),
   ["<policy>", ["backup-now", "Nightly_Backups"]],
   ...flagCases(["backup-pod"], { "--timeout": ["2", "0s"], "--poll-interval": ["1ms"], "--namespace": ["Not_A_Namespace"] }),
+  // Without --copy-to the pod would be deleted with the only copy of its backup.
+  ["--delete-after-copy", ["backup-pod", "--delete-after-copy"]],
   // A bare number is seconds: --hold-duration 1 meant as an hour ended the only way to the backup after a second.
   ...flagCases(["render", ...revisions], { "--hold-duration": ["0s", "1"], "--image": [""], "--operand-resources": [""] }),
   // A bare number is seconds: --upload-deadline 30 meant as minutes failed every backup's upload after 30 s.

@@ -91,6 +91,8 @@ export interface BackupPodOptions {
   readonly output: (line: string) => Effect.Effect<void>
   /** Copy the held backup off the pod into this directory (`--copy-to`), its files checked against its manifest. */
   readonly copyTo?: string | undefined
+  /** Once the backup is copied (`copyTo`) and checked, delete the pod: the node's disk back at once. */
+  readonly deleteAfterCopy?: boolean | undefined
 }
 
 export interface BackupPodResult {
@@ -105,6 +107,8 @@ export interface BackupPodResult {
   readonly backupId?: string | undefined
   /** Where `copyTo` put it: the directory, which holds the whole backup, its manifest last. */
   readonly copiedTo?: string | undefined
+  /** The pod was deleted once its backup was copied (`deleteAfterCopy`). */
+  readonly podDeleted?: boolean | undefined
 }
 
 const decodeNewPod = Schema.decodeUnknownResult(NewPod)
@@ -165,6 +169,16 @@ const copyOff = (options: BackupPodOptions, pod: string, reportedId: string | un
     )
     return copied.dir
   })
+
+/** Deletes the pod whose backup was copied; when it cannot, says the backup is copied all the same. */
+const deleteCopiedPod = (kube: Kube["Service"], options: BackupPodOptions, pod: string, copiedTo: string) =>
+  kube.pods.delete(options.namespace, pod).pipe(
+    Effect.catchTag("NotFound", () => Effect.void),
+    Effect.tapError(() =>
+      options.output(`the backup is copied into ${copiedTo}, but pod ${pod} could not be deleted (below): oc -n ${options.namespace} delete pod ${pod}`),
+    ),
+    Effect.andThen(options.output(`deleted pod ${pod}: the node's disk is given back (its backup is in ${copiedTo})`)),
+  )
 
 export const runBackupPod = (options: BackupPodOptions): Effect.Effect<BackupPodResult, BackupPodError, BackupPodRequirements> =>
   Effect.gen(function* () {
@@ -244,7 +258,9 @@ export const runBackupPod = (options: BackupPodOptions): Effect.Effect<BackupPod
             options.copyTo === undefined
               ? undefined
               : yield* copyOff(options, name, report?.id, options.copyTo, `${held}: run backup-pod --copy-to again, or ${copy}`)
-          const wasCopied = copiedTo === undefined ? "" : ` It was copied into ${copiedTo}.`
+          const podDeleted = copiedTo !== undefined && options.deleteAfterCopy === true
+          if (podDeleted) yield* deleteCopiedPod(kube, options, name, copiedTo)
+          const wasCopied = copiedTo === undefined ? "" : ` It was copied into ${copiedTo}${podDeleted ? ", and the pod deleted" : ""}.`
           if (report?.verdict === "dirty")
             return yield* new BackupPodPossiblyDirty({
               pod: name,
@@ -257,14 +273,17 @@ export const runBackupPod = (options: BackupPodOptions): Effect.Effect<BackupPod
           yield* options.output(
             copiedTo === undefined
               ? `pod ${name}: the backup${id} is complete and held for oc cp ${held}: ${copy}`
-              : `pod ${name}: the backup${id} is complete, copied into ${copiedTo}, and held in the pod ${held}`,
+              : podDeleted
+                ? `pod ${name}: the backup${id} is complete and copied into ${copiedTo}`
+                : `pod ${name}: the backup${id} is complete, copied into ${copiedTo}, and held in the pod ${held}`,
           )
           // The held backup takes the node's disk (a snapshot of etcd's size) until the hold ends.
-          yield* options.output(
-            copiedTo === undefined
-              ? `once it is copied, oc -n ${namespace} delete pod ${name} gives the node's disk back at once`
-              : `oc -n ${namespace} delete pod ${name} gives the node's disk back at once`,
-          )
+          if (!podDeleted)
+            yield* options.output(
+              copiedTo === undefined
+                ? `once it is copied, oc -n ${namespace} delete pod ${name} gives the node's disk back at once`
+                : `oc -n ${namespace} delete pod ${name} gives the node's disk back at once`,
+            )
           return {
             namespace,
             pod: name,
@@ -273,6 +292,7 @@ export const runBackupPod = (options: BackupPodOptions): Effect.Effect<BackupPod
             ...(heldUntil === undefined ? {} : { heldUntil }),
             ...(report === undefined ? {} : { backupId: report.id }),
             ...(copiedTo === undefined ? {} : { copiedTo }),
+            ...(podDeleted ? { podDeleted } : {}),
           }
         }
         if (outcome._tag === "Failed")

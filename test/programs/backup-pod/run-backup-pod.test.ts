@@ -39,7 +39,14 @@ const follow = (
     cluster: given,
     prepare,
     copyTo,
-  }: { readonly rendered?: boolean; readonly cluster?: Cluster; readonly prepare?: (cluster: Cluster) => void; readonly copyTo?: string } = {},
+    deleteAfterCopy,
+  }: {
+    readonly rendered?: boolean
+    readonly cluster?: Cluster
+    readonly prepare?: (cluster: Cluster) => void
+    readonly copyTo?: string
+    readonly deleteAfterCopy?: boolean
+  } = {},
 ) =>
   Effect.gen(function* () {
     const cluster = given ?? makeSimulatedCluster()
@@ -53,7 +60,7 @@ const follow = (
     prepare?.(cluster)
     const lines: Array<string> = []
     const run = yield* Effect.forkChild(
-      runBackupPod({ namespace: ns, ...timing, output: (line) => Effect.sync(() => void lines.push(line)), copyTo }).pipe(
+      runBackupPod({ namespace: ns, ...timing, output: (line) => Effect.sync(() => void lines.push(line)), copyTo, deleteAfterCopy }).pipe(
         Effect.provide(Layer.mergeAll(SimulatedKube.inMemory(cluster), NodeServices.layer, DiskSpace.live)),
         Effect.result,
       ),
@@ -145,16 +152,17 @@ describe("runBackupPod", () => {
   it.effect("with copyTo, copies the held backup off the pod and says where; a possibly dirty one is copied too, and the failure says where", () =>
     Effect.gen(function* () {
       /** A run whose pod's /backup (a directory here) holds backup `id`, copied into a new directory. */
-      const copying = (id: string, verdict: "consistent" | "dirty", forbidExec = false) =>
+      const copying = (id: string, verdict: "consistent" | "dirty", forbid: ReadonlyArray<"pods/exec" | "pods"> = [], deleteAfterCopy = false) =>
         Effect.gen(function* () {
           const podDir = tempDir("held")
           writeFakeBackup(podDir, id)
           const copyTo = join(tempDir("copy-to"), "backup")
           const prepare = (cluster: Cluster) => {
             cluster.setExecHandler(localExecHandler(() => [{ containerPath: "/backup", hostPath: podDir }]))
-            if (forbidExec) cluster.faults.inject(Fault.forbidden(), { resource: "pods/exec", times: Infinity })
+            for (const resource of forbid)
+              cluster.faults.inject(Fault.forbidden(), { resource, verb: resource === "pods" ? "delete" : "create", times: Infinity })
           }
-          const run = yield* follow({ timeoutMs: 600_000, pollMs: 1_000 }, { prepare, copyTo })
+          const run = yield* follow({ timeoutMs: 600_000, pollMs: 1_000 }, { prepare, copyTo, deleteAfterCopy })
           held(run.cluster, run.pods[0]!, encodeBackupCreateReport(backupCreateReportOf(id, verdict, verdict === "dirty" ? ["a reason"] : [])))
           yield* TestClock.adjust(1_000)
           return { ...run, result: yield* Fiber.join(run.run), copyTo, podDir }
@@ -175,12 +183,29 @@ describe("runBackupPod", () => {
       ])
 
       // A copy that fails leaves the backup held: the run says how else to take it.
-      const refused = yield* copying("2026-12-07_101000", "consistent", true)
+      const refused = yield* copying("2026-12-07_101000", "consistent", ["pods/exec"])
       const refusedPod = refused.pods[0]!.metadata.name
       expect(Result.isFailure(refused.result) && refused.result.failure).toMatchObject({ _tag: "Forbidden", code: 403 })
       expect(refused.lines.at(-1)).toBe(
         `the copy failed (below); the backup is still held in pod ${refusedPod} until 2026-12-07T11:00:00Z: run backup-pod --copy-to again, or oc cp -c backup-hold ${ns}/${refusedPod}:/backup ./backup`,
       )
+
+      // With deleteAfterCopy, the pod is deleted once its backup is copied and checked; one that may not be deleted says so.
+      const deleting = yield* copying("2026-12-07_101500", "consistent", [], true)
+      const deletedPod = deleting.pods[0]!.metadata.name
+      expect(Result.isSuccess(deleting.result) && deleting.result.success).toMatchObject({ copiedTo: deleting.copyTo, podDeleted: true })
+      expect(deleting.cluster.get(podType, ns, deletedPod)).toBeUndefined()
+      expect(deleting.lines.slice(-2)).toEqual([
+        `deleted pod ${deletedPod}: the node's disk is given back (its backup is in ${deleting.copyTo})`,
+        `pod ${deletedPod}: the backup 2026-12-07_101500 is complete and copied into ${deleting.copyTo}`,
+      ])
+      const kept = yield* copying("2026-12-07_102000", "consistent", ["pods"], true)
+      const keptPod = kept.pods[0]!.metadata.name
+      expect(Result.isFailure(kept.result) && kept.result.failure).toMatchObject({ _tag: "Forbidden" })
+      expect(kept.lines.at(-1)).toBe(
+        `the backup is copied into ${kept.copyTo}, but pod ${keptPod} could not be deleted (below): oc -n ${ns} delete pod ${keptPod}`,
+      )
+      expect(readdirSync(kept.copyTo)).toContain("backup-manifest.json")
 
       const dirty = yield* copying("2026-12-07_100500", "dirty")
       expect(Result.isFailure(dirty.result) && dirty.result.failure).toMatchObject({ _tag: "BackupPodPossiblyDirty", backupId: "2026-12-07_100500" })
