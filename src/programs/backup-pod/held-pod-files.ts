@@ -11,6 +11,7 @@ import type { KubeService } from "../../services/kube/kube.ts"
 import { createFreshFile } from "../../services/fresh-file.ts"
 import { removeQuietly } from "../../services/atomic-files.ts"
 import { batchedFileWriter } from "../../services/store/batched-file-writer.ts"
+import { minorGc } from "../../services/etcd/minor-gc.ts"
 import { localIoFailedOn, type StoreLocalIoFailed } from "../../services/store/store-errors.ts"
 
 /** A file in the pod larger than the manifest (or a document's bound) allows: nothing of it is kept. */
@@ -22,6 +23,8 @@ export class HeldFileTooLarge extends Schema.TaggedError<HeldFileTooLarge>()("He
 }) {}
 
 const writeBatchBytes = 1024 * 1024
+/** Copied bytes between two young-generation collections (as a store's download: every frame is a fresh buffer outside the heap). */
+const gcEveryBytes = 8 * 1024 * 1024
 
 export const heldPodFiles = (kube: KubeService, namespace: string, pod: string) => {
   const location = `pod ${namespace}/${pod}`
@@ -70,6 +73,7 @@ export const heldPodFiles = (kube: KubeService, namespace: string, pod: string) 
             const hash = createHash("sha256")
             const writer = batchedFileWriter(handle.fd, 0, Buffer.allocUnsafeSlow(writeBatchBytes))
             let size = 0
+            let sinceGc = 0
             yield* run(["cat", "--", path]).pipe(
               Stream.runForEach((chunk): Effect.Effect<void, HeldFileTooLarge | StoreLocalIoFailed> => {
                 size += chunk.length
@@ -78,6 +82,11 @@ export const heldPodFiles = (kube: KubeService, namespace: string, pod: string) 
                   try: () => {
                     hash.update(chunk)
                     writer.push(chunk)
+                    sinceGc += chunk.length
+                    if (sinceGc >= gcEveryBytes) {
+                      sinceGc = 0
+                      minorGc()
+                    }
                   },
                   catch: localIoFailedOn(part, "write"),
                 })
