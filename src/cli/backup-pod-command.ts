@@ -6,6 +6,7 @@ import { keptWorkDir } from "../services/owned-work-dir.ts"
 import { followFlags, followOutput } from "./follow-flags.ts"
 import { kubeFlags, liveKubeLayer } from "./kube-flags.ts"
 import { withLogging } from "./logging.ts"
+import { transferProgress } from "./transfer-progress.ts"
 import { podOptionFlags } from "./pod-option-flags.ts"
 
 export const backupPodCommand = Command.make(
@@ -63,6 +64,7 @@ export const backupPodCommand = Command.make(
             pollMs: flags.pollInterval,
             output,
             copyTo,
+            onCopyProgress: yield* transferProgress("copied"),
             deleteAfterCopy: flags.deleteAfterCopy,
           }).pipe(Effect.provide(Layer.merge(liveKubeLayer(flags), DiskSpace.live))),
         )

@@ -1,5 +1,5 @@
 /**
- * The progress of a store transfer as log lines, at most one every 10 s: enough to see a large upload or download
+ * The progress of a transfer (to or from a store, or off a backup pod) as log lines, at most one every 10 s: enough to see a large upload or download
  * move (an 8 GiB snapshot takes minutes), not to flood the log. Logged through the caller's services, so with the
  * logger `--log-format` chose.
  */
@@ -10,7 +10,7 @@ export type TransferProgress = (key: string, doneBytes: number, totalBytes: numb
 
 export const progressEveryMs = 10_000
 
-export const transferProgress = (done: "stored" | "downloaded") =>
+export const transferProgress = (done: "stored" | "downloaded" | "copied") =>
   Effect.gen(function* () {
     const run = Effect.runForkWith(yield* Effect.context<never>())
     let last = Date.now()

@@ -45,6 +45,8 @@ export const copyHeldBackup = Effect.fn("copyHeldBackup")(function* (
   /** The backup's ID as backup-create reported it; undefined for a pod that reports none. */
   reportedId: string | undefined,
   dir: string,
+  /** Each file's progress as it is copied (the bytes so far, and the manifest's size). */
+  onProgress?: (path: string, doneBytes: number, totalBytes: number) => void,
 ) {
   const kube = yield* Kube
   const fs = yield* FileSystem.FileSystem
@@ -75,7 +77,7 @@ export const copyHeldBackup = Effect.fn("copyHeldBackup")(function* (
   for (const [i, f] of files.entries()) {
     if (!kept[i])
       yield* keepChecked(
-        (to) => held.toFile(inPod(f.name), to, f.size),
+        (to) => held.toFile(inPod(f.name), to, f.size, onProgress),
         { location: held.location, key: inPod(f.name), copy: "the pod's copy" },
         join(dir, f.name),
         f,

@@ -63,8 +63,8 @@ export const heldPodFiles = (kube: KubeService, namespace: string, pod: string) 
           Effect.map(() => new Uint8Array(Buffer.concat(chunks))),
         )
       }),
-    /** Written to `to` through `<to>.part` (0600, fsynced), refused past `maxBytes`: its size and sha256. */
-    toFile: (path: string, to: string, maxBytes: number) => {
+    /** Written to `to` through `<to>.part` (0600, fsynced), refused past `maxBytes`: its size and sha256. `onProgress` sees each chunk written. */
+    toFile: (path: string, to: string, maxBytes: number, onProgress?: (path: string, doneBytes: number, totalBytes: number) => void) => {
       const part = `${to}.part`
       return Effect.acquireUseRelease(
         Effect.tryPromise({ try: () => createFreshFile(part, 0o600), catch: localIoFailedOn(part, "create") }),
@@ -82,6 +82,7 @@ export const heldPodFiles = (kube: KubeService, namespace: string, pod: string) 
                   try: () => {
                     hash.update(chunk)
                     writer.push(chunk)
+                    onProgress?.(path, size, maxBytes)
                     sinceGc += chunk.length
                     if (sinceGc >= gcEveryBytes) {
                       sinceGc = 0

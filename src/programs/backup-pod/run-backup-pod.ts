@@ -91,6 +91,8 @@ export interface BackupPodOptions {
   readonly output: (line: string) => Effect.Effect<void>
   /** Copy the held backup off the pod into this directory (`--copy-to`), its files checked against its manifest. */
   readonly copyTo?: string | undefined
+  /** Each file's progress while `copyTo` copies it. */
+  readonly onCopyProgress?: ((path: string, doneBytes: number, totalBytes: number) => void) | undefined
   /** Once the backup is copied (`copyTo`) and checked, delete the pod: the node's disk back at once. */
   readonly deleteAfterCopy?: boolean | undefined
 }
@@ -158,7 +160,7 @@ const runningManualPod = (kube: Kube["Service"], namespace: string, now: number)
 const copyOff = (options: BackupPodOptions, pod: string, reportedId: string | undefined, dir: string, fallback: string) =>
   Effect.gen(function* () {
     yield* options.output(`copying ${reportedId === undefined ? "the backup" : `backup ${reportedId}`} off pod ${pod} into ${dir}`)
-    const copied = yield* copyHeldBackup(options.namespace, pod, reportedId, dir).pipe(
+    const copied = yield* copyHeldBackup(options.namespace, pod, reportedId, dir, options.onCopyProgress).pipe(
       Effect.tapError(() => options.output(`the copy failed (below); the backup is still held in pod ${pod} ${fallback}`)),
     )
     const fresh = copied.files.filter((f) => !f.reused)

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto"
-import { readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Effect, Exit, Layer } from "effect"
@@ -39,9 +39,17 @@ const heldPod = () => {
   return { cluster, podDir }
 }
 
-const copy = (cluster: SimulatedCluster, dir: string, reportedId: string | undefined = ts, disk = DiskSpace.live) =>
+const copy = (
+  cluster: SimulatedCluster,
+  dir: string,
+  reportedId: string | undefined = ts,
+  disk = DiskSpace.live,
+  onProgress?: (path: string, doneBytes: number, totalBytes: number) => void,
+) =>
   Effect.runPromiseExit(
-    copyHeldBackup(ns, "cluster-backup-x1", reportedId, dir).pipe(Effect.provide(Layer.mergeAll(SimulatedKube.inMemory(cluster), NodeServices.layer, disk))),
+    copyHeldBackup(ns, "cluster-backup-x1", reportedId, dir, onProgress).pipe(
+      Effect.provide(Layer.mergeAll(SimulatedKube.inMemory(cluster), NodeServices.layer, disk)),
+    ),
   )
 
 const failureOf = (exit: Exit.Exit<unknown, unknown>) =>
@@ -52,7 +60,14 @@ describe("copyHeldBackup", () => {
   it("copies every file the manifest names, byte for byte, and the manifest, into a new directory", async () => {
     const { cluster, podDir } = heldPod()
     const dir = join(tempDir("copy-to"), "backup")
-    const exit = await copy(cluster, dir)
+    const progress: Array<readonly [string, number, number]> = []
+    const exit = await copy(cluster, dir, ts, DiskSpace.live, (path, done, total) => progress.push([path, done, total]))
+    // Each file's progress grows to its whole size.
+    for (const name of [names.snapshot, names.resources]) {
+      const seen = progress.filter(([path]) => path === `/backup/${name}`)
+      expect(seen.map(([, done]) => done)).toEqual([...seen.map(([, done]) => done)].sort((a, b) => a - b))
+      expect(seen.at(-1)).toEqual([`/backup/${name}`, statSync(join(podDir, name)).size, statSync(join(podDir, name)).size])
+    }
     expect(Exit.isSuccess(exit) && exit.value.files.map((f) => [f.name, f.reused])).toEqual([
       [names.snapshot, false],
       [names.resources, false],
