@@ -5,12 +5,11 @@
  * describe. The snapshot is 48 MiB so that a kill can land while a file is being copied.
  */
 import { createHash } from "node:crypto"
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { decodeBackupManifest } from "../../src/domain/backup-manifest.ts"
 import { writeFakeBackup } from "../support/fake-backups.ts"
-import { runAndKillWhen, seededRandom } from "../support/kill-loop.ts"
+import { killRoundsInto } from "../support/kill-loop.ts"
 import { runCli } from "../support/run-cli.ts"
 import { tempDir } from "../support/temp-dir.ts"
 import { backupPodStub } from "./backup-pod-stub.ts"
@@ -24,24 +23,8 @@ describe("backup-pod --copy-to killed at any moment", { timeout: 300_000 }, () =
     const { kubeconfig } = await backupPodStub(0, podDir)
     const into = join(tempDir("copy-kill"), "backup")
     const args = ["backup-pod", "--kubeconfig", kubeconfig, "--poll-interval", "100ms", "--copy-to", into]
-    const whole = await runAndKillWhen(args, { begun: () => existsSync(into), delayMs: 600_000 })
-    expect(whole.finished && whole.code === 0, whole.stderr).toBe(true)
-    rmSync(into, { recursive: true, force: true })
-    const random = seededRandom(23)
-    let landed = 0
-    for (let round = 0; round < 30 && landed < 8; round++) {
-      const delayMs = Math.floor(random() * whole.afterLockMs * 0.75)
-      const killed = await runAndKillWhen(args, { begun: () => existsSync(into), delayMs })
-      if (!killed.finished) landed++
-      else expect(killed.code, killed.stderr).toBe(0)
-      // The manifest is written last: when there is one, the files it names are whole.
-      if (existsSync(join(into, "backup-manifest.json"))) {
-        const manifest = decodeBackupManifest(readFileSync(join(into, "backup-manifest.json"), "utf8"))
-        if (manifest._tag !== "Success") throw new Error("the copied manifest does not decode")
-        for (const f of [manifest.success.files.snapshot, manifest.success.files.resources]) expect(sha256(join(into, f.name))).toBe(f.sha256)
-      }
-      if (killed.finished) rmSync(into, { recursive: true, force: true })
-    }
+    // Never a manifest beside files it does not describe (checked after each round).
+    const landed = await killRoundsInto(args, into, { landings: 8, seed: 23 })
     expect(landed).toBe(8)
     const last = await runCli(args, { timeoutMs: 120_000 })
     expect(last.status, last.stderr).toBe(0)

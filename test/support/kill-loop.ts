@@ -4,8 +4,11 @@
  * command holds the backup directory's lock (the lock file appears): Node's start-up before that
  * changes nothing on disk.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
+import { createHash } from "node:crypto"
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
 import { join } from "node:path"
+import { Result } from "effect"
+import { decodeBackupManifest } from "../../src/domain/backup-manifest.ts"
 import { runCli } from "./run-cli.ts"
 
 /** mulberry32: a small seeded generator of numbers in [0, 1). */
@@ -112,6 +115,48 @@ export const runAndKillWhen = async (args: ReadonlyArray<string>, plan: KillPlan
     stdout: run.stdout,
     stderr: run.stderr,
   }
+}
+
+/** Throws unless the manifest in `dir`, when there is one, names files there with its sizes and sha256s. */
+const manifestFilesWhole = (dir: string): void => {
+  const path = join(dir, "backup-manifest.json")
+  if (!existsSync(path)) return
+  const manifest = decodeBackupManifest(readFileSync(path, "utf8"))
+  if (Result.isFailure(manifest)) throw new Error(`${path} does not decode: ${manifest.failure.message}`)
+  for (const f of [manifest.success.files.snapshot, manifest.success.files.resources]) {
+    const file = join(dir, f.name)
+    const sha256 = existsSync(file) ? createHash("sha256").update(readFileSync(file)).digest("hex") : "missing"
+    if (sha256 !== f.sha256) throw new Error(`${path} names ${f.name} with sha256 ${f.sha256}, but it is ${sha256} there`)
+  }
+}
+
+/**
+ * Kills of a command that writes into `into`, until `landings` of them landed before its end: each at a seeded random
+ * point of the first three quarters of an uninterrupted run's working time (from `into`'s appearance to its end), where a
+ * kill lands but for a run much faster than that one. After each, a manifest in `into` (written last, the mark of a
+ * finished run) must name files there whole, with its sha256s. A run that finished (the kill came too late, on a loaded
+ * machine: one more round) must have exited 0, and `into` is then removed, so that the next starts over. At most 30
+ * rounds; returns the kills that landed.
+ */
+export const killRoundsInto = async (
+  args: ReadonlyArray<string>,
+  into: string,
+  { landings, seed }: { readonly landings: number; readonly seed: number },
+): Promise<number> => {
+  const begun = () => existsSync(into)
+  const whole = await runAndKillWhen(args, { begun, delayMs: 600_000 })
+  if (!whole.finished || whole.code !== 0) throw new Error(`the uninterrupted run failed: ${whole.stderr}`)
+  rmSync(into, { recursive: true, force: true })
+  const random = seededRandom(seed)
+  let landed = 0
+  for (let round = 0; round < 30 && landed < landings; round++) {
+    const killed = await runAndKillWhen(args, { begun, delayMs: Math.floor(random() * whole.afterLockMs * 0.75) })
+    if (killed.finished && killed.code !== 0) throw new Error(`a run the kill came too late for failed: ${killed.stderr}`)
+    if (!killed.finished) landed++
+    manifestFilesWhole(into)
+    if (killed.finished) rmSync(into, { recursive: true, force: true })
+  }
+  return landed
 }
 
 /** Starts `cluster-backup <args>`, waits until `lockFile` exists, then SIGKILLs it `delayMs` later (unless it ended first). */

@@ -407,12 +407,19 @@ describe("reconcile", () => {
         }),
     )
 
+  /** That pod, its Events showing its image being pulled; and the BackupPodNotStarting Warnings so far. */
+  const pullingPodOnItsNode = Effect.gen(function* () {
+    const onItsNode = yield* renderedPodOnItsNode
+    const { cluster, pod, onNode } = onItsNode
+    const pulling = 'Pulling image "quay.io/openshift/cluster-backup:4.18"'
+    Result.getOrThrow(cluster.create(eventType, kubeletEvent(ns, pod, "Pulling", pulling, new Date(onNode + 5_000).toISOString())))
+    const notStarting = () => events(cluster).filter((e) => e.reason === "BackupPodNotStarting")
+    return { ...onItsNode, pulling, notStarting }
+  })
+
   it.effect("a pod whose Events show its image being pulled raises BackupPodNotStarting only past ten minutes, and asks for that sync", () =>
     Effect.gen(function* () {
-      const { cluster, sync, pod, onNode } = yield* renderedPodOnItsNode
-      const pulling = 'Pulling image "quay.io/openshift/cluster-backup:4.18"'
-      Result.getOrThrow(cluster.create(eventType, kubeletEvent(ns, pod, "Pulling", pulling, new Date(onNode + 5_000).toISOString())))
-      const notStarting = () => events(cluster).filter((e) => e.reason === "BackupPodNotStarting")
+      const { sync, pod, onNode, pulling, notStarting } = yield* pullingPodOnItsNode
       yield* advance(120_000)
       expect(yield* sync()).toMatchObject({ requeueAt: onNode + 600_000, podNotStarting: false })
       expect(notStarting()).toEqual([])
@@ -430,10 +437,7 @@ describe("reconcile", () => {
     "a pod whose Events cannot be read (the API unavailable) is not taken for one that cannot mount: looked at again within 30s, and the pull read then gives it ten minutes",
     () =>
       Effect.gen(function* () {
-        const { cluster, sync, pod, onNode } = yield* renderedPodOnItsNode
-        const pulling = 'Pulling image "quay.io/openshift/cluster-backup:4.18"'
-        Result.getOrThrow(cluster.create(eventType, kubeletEvent(ns, pod, "Pulling", pulling, new Date(onNode + 5_000).toISOString())))
-        const notStarting = () => events(cluster).filter((e) => e.reason === "BackupPodNotStarting")
+        const { cluster, sync, pod, onNode, notStarting } = yield* pullingPodOnItsNode
         yield* advance(120_000)
         cluster.faults.inject(Fault.unavailable(), { resource: "events", verb: "list", times: Infinity })
         expect(yield* sync()).toMatchObject({ requeueAt: onNode + 150_000, podNotStarting: false })
