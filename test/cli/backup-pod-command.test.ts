@@ -1,7 +1,9 @@
 /** `cluster-backup backup-pod` over real HTTP against the stub API server, with a kubelet that runs the pod as the test says. */
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
+import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
+import { acquireRunLock } from "../../src/services/run-lock.ts"
 import { podType } from "../../src/services/kube/resources.ts"
 import { ns } from "../programs/operator/reconcile-harness.ts"
 import { runCli } from "../support/run-cli.ts"
@@ -37,6 +39,29 @@ describe("cluster-backup backup-pod", () => {
     const copied = readdirSync(copyTo).sort()
     expect(copied).toEqual(["backup-manifest.json", "snapshot_2026-12-07_100000.db", "static_kuberesources_2026-12-07_100000.tar.gz"])
     for (const name of copied) expect(readFileSync(join(copyTo, name)).equals(readFileSync(join(podDir, name)))).toBe(true)
+  }, 60_000)
+
+  it("--copy-to refuses a directory another run holds (its lock beside it) before it creates a pod, and leaves no lock after a copy", async () => {
+    const podDir = tempDir("held")
+    writeFakeBackup(podDir, "2026-12-07_100000")
+    const { simulated, kubeconfig } = await backupPodStub(0, podDir)
+    const parent = tempDir("copy-to")
+    const copyTo = join(parent, "backup")
+    const args = ["backup-pod", "--kubeconfig", kubeconfig, "--poll-interval", "100ms", "--copy-to", copyTo]
+    await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          yield* acquireRunLock(`${copyTo}.lock`, "backup-pod (another run)")
+          const refused = yield* Effect.promise(() => runCli(args))
+          expect(refused.status).toBe(1)
+          expect(refused.stderr).toContain(`${copyTo}.lock is held by backup-pod (another run)`)
+          expect(simulated.list(podType, ns)).toEqual([])
+        }),
+      ),
+    )
+    const done = await runCli(args)
+    expect(done.status, done.stderr).toBe(0)
+    expect(readdirSync(parent)).toEqual(["backup"])
   }, 60_000)
 
   it("exits 1 naming the init container that failed", async () => {
