@@ -163,11 +163,8 @@ const copyOff = (options: BackupPodOptions, pod: string, reportedId: string | un
     const copied = yield* copyHeldBackup(options.namespace, pod, reportedId, dir, options.onCopyProgress).pipe(
       Effect.tapError(() => options.output(`the copy failed (below); the backup is still held in pod ${pod} ${fallback}`)),
     )
-    const fresh = copied.files.filter((f) => !f.reused)
     yield* options.output(
-      `copied backup ${copied.id} into ${dir}: ${copied.files.map((f) => `${f.name} (${formatBytes(f.size)}${f.reused ? ", already there" : ""})`).join(", ")}, ${
-        fresh.length === copied.files.length ? "each" : "those copied"
-      } checked against its manifest's size and sha256`,
+      `copied backup ${copied.id} into ${dir}: ${copied.files.map((f) => `${f.name} (${formatBytes(f.size)}${f.reused ? ", already there" : ""})`).join(", ")}, each checked against its manifest's size and sha256`,
     )
     return copied.dir
   })
@@ -262,14 +259,16 @@ export const runBackupPod = (options: BackupPodOptions): Effect.Effect<BackupPod
               : yield* copyOff(options, name, report?.id, options.copyTo, `${held}: run backup-pod --copy-to again, or ${copy}`)
           const podDeleted = copiedTo !== undefined && options.deleteAfterCopy === true
           if (podDeleted) yield* deleteCopiedPod(kube, options, name, copiedTo)
-          const wasCopied = copiedTo === undefined ? "" : ` It was copied into ${copiedTo}${podDeleted ? ", and the pod deleted" : ""}.`
+          const whereItIs = podDeleted
+            ? `It was copied into ${copiedTo}, and the pod deleted.`
+            : `It is held for oc cp ${held}: ${copy}.${copiedTo === undefined ? "" : ` It was copied into ${copiedTo}.`}`
           if (report?.verdict === "dirty")
             return yield* new BackupPodPossiblyDirty({
               pod: name,
               backupId: report.id,
               reasons: report.reasons,
               copy,
-              message: `pod ${name} completed backup ${report.id}, but it is possibly dirty (its files are named __POSSIBLY_DIRTY__; verify and restore refuse it without --allow-dirty): ${report.reasons.join("; ")}. It is held for oc cp ${held}: ${copy}.${wasCopied} For a consistent backup, run backup-pod again once the operator has rendered the current revisions (oc -n ${namespace} get cm backup-status)`,
+              message: `pod ${name} completed backup ${report.id}, but it is possibly dirty (its files are named __POSSIBLY_DIRTY__; verify and restore refuse it without --allow-dirty): ${report.reasons.join("; ")}. ${whereItIs} For a consistent backup, run backup-pod again once the operator has rendered the current revisions (oc -n ${namespace} get cm backup-status)`,
             })
           const id = report === undefined ? "" : ` ${report.id}`
           yield* options.output(

@@ -211,6 +211,11 @@ describe("runBackupPod", () => {
       expect(Result.isFailure(dirty.result) && dirty.result.failure).toMatchObject({ _tag: "BackupPodPossiblyDirty", backupId: "2026-12-07_100500" })
       expect(Result.isFailure(dirty.result) && dirty.result.failure.message).toContain(`It was copied into ${dirty.copyTo}.`)
       expect(readdirSync(dirty.copyTo)).toContain("backup-manifest.json")
+      // Deleted after the copy, it is no longer held: the failure says where the backup is, not how to oc cp it.
+      const dirtyDeleted = yield* copying("2026-12-07_102500", "dirty", [], true)
+      const dirtyMessage = Result.isFailure(dirtyDeleted.result) ? dirtyDeleted.result.failure.message : ""
+      expect(dirtyMessage).toContain(`It was copied into ${dirtyDeleted.copyTo}, and the pod deleted.`)
+      expect(dirtyMessage).not.toContain("held for oc cp")
     }),
   )
 
