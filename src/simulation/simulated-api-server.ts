@@ -3,7 +3,8 @@
  * any kubectl-like client) to run against the simulated cluster: the resource paths of
  * `resources.ts` (and `<object>/status` of types with a status subresource), GET/POST/PUT/PATCH (merge patch)/DELETE, `labelSelector`, chunked
  * newline-delimited watches with `resourceVersion` and `timeoutSeconds`, `kind: Status` errors
- * with `Retry-After`, and bearer-token authentication. Faults come from the cluster's injector:
+ * with `Retry-After`, `pods/<name>/exec` over a WebSocket (`v4.channel.k8s.io`: the command's stdout, stderr and exit
+ * status, run by the cluster's exec handler; a refused upgrade answers its Status), and bearer-token authentication. Faults come from the cluster's injector:
  * Status faults answer that Status, timeouts leave the request unanswered, dropped watches end
  * (or reset) the connection. The demo serves its cluster this way to the backup pod's
  * subcommands running as child processes; `writeKubeconfig` points them at it.
