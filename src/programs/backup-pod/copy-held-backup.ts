@@ -13,6 +13,7 @@ import { backupPodPaths } from "../../domain/backup-pod-names.ts"
 import { signatureFileName } from "../../domain/manifest-signature-file.ts"
 import { verificationFileName } from "../../domain/verification-file.ts"
 import { Kube } from "../../services/kube/kube.ts"
+import { defaultRetryPolicy, type RetryPolicy } from "../../services/kube/retry.ts"
 import { localIoFailed } from "../../services/store/store-errors.ts"
 import { decodeBackupManifestBytes } from "../backup-dir/backup-manifest-file.ts"
 import { refuseOverCompleteBackup } from "../backup-dir/manifest-in-the-way.ts"
@@ -47,10 +48,12 @@ export const copyHeldBackup = Effect.fn("copyHeldBackup")(function* (
   dir: string,
   /** Each file's progress as it is copied (the bytes so far, and the manifest's size). */
   onProgress?: (path: string, doneBytes: number, totalBytes: number) => void,
+  /** How a read cut by a transient API failure is done again. */
+  retry: RetryPolicy = defaultRetryPolicy,
 ) {
   const kube = yield* Kube
   const fs = yield* FileSystem.FileSystem
-  const held = heldPodFiles(kube, namespace, pod)
+  const held = heldPodFiles(kube, namespace, pod, retry)
   const manifestBytes = yield* held.bytes(inPod(manifestFileName), maxManifestBytes)
   const manifest = yield* Effect.fromResult(decodeBackupManifestBytes(manifestBytes, `${inPod(manifestFileName)} in ${held.location}`))
   const id = manifest.timestamp

@@ -1,10 +1,15 @@
 /**
  * The files a backup pod holds in its /backup, read through `pods/exec` of `cat` in its hold container: `oc cp` reads
  * them through `tar`, but `cat` of each file needs no archive parsed here, and each is checked against the manifest.
+ * A read that fails on a transient API failure (unavailable, a connection cut, a deadline) is done again from its
+ * start, within the retry policy, each retry logged: `cat` changes nothing, and a file's part is made anew.
  */
 import { createHash } from "node:crypto"
 import { rename } from "node:fs/promises"
-import { Effect, Schema, Stream } from "effect"
+import { Effect, Schedule, Schema, Stream } from "effect"
+import type { KubeError } from "../../services/kube/errors.ts"
+import { defaultRetryPolicy, isRetryable, retrySchedule, type RetryPolicy } from "../../services/kube/retry.ts"
+import { warnEachRetry } from "../../services/retry-warning.ts"
 import { backupHoldContainerName } from "../../domain/backup-pod-names.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
 import type { KubeService } from "../../services/kube/kube.ts"
@@ -26,8 +31,21 @@ const writeBatchBytes = 1024 * 1024
 /** Copied bytes between two young-generation collections (as a store's download: every frame is a fresh buffer outside the heap). */
 const gcEveryBytes = 8 * 1024 * 1024
 
-export const heldPodFiles = (kube: KubeService, namespace: string, pod: string) => {
+/** Whether a failed read is worth doing again: a transient API failure, not the command's own failure nor a local one. */
+const transient = (error: { readonly _tag: string }): boolean =>
+  (error._tag === "Unavailable" || error._tag === "Timeout") && isRetryable(error as KubeError, "get")
+
+export const heldPodFiles = (kube: KubeService, namespace: string, pod: string, retry: RetryPolicy = defaultRetryPolicy) => {
   const location = `pod ${namespace}/${pod}`
+  const again = <A, E extends { readonly _tag: string; readonly message: string }, R>(read: Effect.Effect<A, E, R>) =>
+    Effect.retry(
+      read,
+      retrySchedule<E>(retry).pipe(
+        Schedule.passthrough,
+        Schedule.while(({ input }) => transient(input)),
+        warnEachRetry(retry.maxRetries),
+      ),
+    )
   const run = (command: ReadonlyArray<string>) => kube.pods.exec(namespace, pod, backupHoldContainerName, command)
   const tooLarge = (path: string, maxBytes: number) =>
     new HeldFileTooLarge({
@@ -47,6 +65,7 @@ export const heldPodFiles = (kube: KubeService, namespace: string, pod: string) 
           (e) => e._tag === "ExecCommandFailed" && e.exitCode === 1,
           () => Effect.succeed(false),
         ),
+        again,
       ),
     /** The whole file, refused past `maxBytes`. */
     bytes: (path: string, maxBytes: number) =>
@@ -62,7 +81,7 @@ export const heldPodFiles = (kube: KubeService, namespace: string, pod: string) 
           }),
           Effect.map(() => new Uint8Array(Buffer.concat(chunks))),
         )
-      }),
+      }).pipe(again),
     /** Written to `to` through `<to>.part` (0600, fsynced), refused past `maxBytes`: its size and sha256. `onProgress` sees each chunk written. */
     toFile: (path: string, to: string, maxBytes: number, onProgress?: (path: string, doneBytes: number, totalBytes: number) => void) => {
       const part = `${to}.part`
@@ -101,6 +120,7 @@ export const heldPodFiles = (kube: KubeService, namespace: string, pod: string) 
       ).pipe(
         Effect.tap(() => Effect.tryPromise({ try: () => rename(part, to), catch: localIoFailedOn(to, "rename into place") })),
         Effect.onError(() => removeQuietly(part)),
+        again,
       )
     },
   }

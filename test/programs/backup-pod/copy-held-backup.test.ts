@@ -3,7 +3,10 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Effect, Exit, Layer } from "effect"
+import { PassThrough } from "node:stream"
 import { describe, expect, it } from "vitest"
+import { immediateRetries } from "../../../src/services/kube/retry.ts"
+import { Fault } from "../../../src/simulation/faults.ts"
 import { backupFileNames } from "../../../src/domain/archive-names.ts"
 import { encodeBackupManifest } from "../../../src/domain/backup-manifest.ts"
 import { copyHeldBackup } from "../../../src/programs/backup-pod/copy-held-backup.ts"
@@ -47,7 +50,7 @@ const copy = (
   onProgress?: (path: string, doneBytes: number, totalBytes: number) => void,
 ) =>
   Effect.runPromiseExit(
-    copyHeldBackup(ns, "cluster-backup-x1", reportedId, dir, onProgress).pipe(
+    copyHeldBackup(ns, "cluster-backup-x1", reportedId, dir, onProgress, immediateRetries).pipe(
       Effect.provide(Layer.mergeAll(SimulatedKube.inMemory(cluster), NodeServices.layer, disk)),
     ),
   )
@@ -132,6 +135,30 @@ describe("copyHeldBackup", () => {
     const exit = await copy(cluster, join(parent, "backup"))
     expect(failureOf(exit)).toMatchObject({ _tag: "BackupManifestInvalid" })
     expect(readdirSync(parent)).toEqual([])
+  })
+
+  it("does a read again from its start when the API fails it on the way (refused, or a stream cut), and keeps only the whole file", async () => {
+    const { cluster, podDir } = heldPod()
+    cluster.faults.inject(Fault.unavailable(), { resource: "pods/exec", times: 2 })
+    const local = localExecHandler(() => [{ containerPath: "/backup", hostPath: podDir }])
+    let cuts = 0
+    cluster.setExecHandler((request) => {
+      const started = local(request)
+      if (request.command.at(-1) !== `/backup/${names.snapshot}` || cuts++ > 0) return started
+      // The first read of the snapshot breaks off after its first chunk, as a connection cut would.
+      const cut = new PassThrough()
+      started.stdout.once("data", (chunk: Buffer) => {
+        started.kill()
+        cut.write(chunk, () => cut.destroy(new Error("connection reset")))
+      })
+      return { ...started, stdout: cut }
+    })
+    const dir = tempDir("copy-to")
+    const exit = await copy(cluster, dir)
+    expect(Exit.isSuccess(exit), JSON.stringify(failureOf(exit))).toBe(true)
+    expect(cuts).toBe(2)
+    expect(sha256(readFileSync(join(dir, names.snapshot)))).toBe(sha256(readFileSync(join(podDir, names.snapshot))))
+    expect(readdirSync(dir).sort()).toEqual(["backup-manifest.json", names.snapshot, names.resources].sort())
   })
 
   it("refuses a directory holding another complete backup, before anything is copied", async () => {
