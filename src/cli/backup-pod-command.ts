@@ -6,6 +6,8 @@ import { keptWorkDir } from "../services/owned-work-dir.ts"
 import { followFlags, followOutput } from "./follow-flags.ts"
 import { kubeFlags, liveKubeLayer } from "./kube-flags.ts"
 import { withLogging } from "./logging.ts"
+import { checkedWith } from "./flag-checks.ts"
+import { dnsSubdomainProblem } from "../domain/k8s-names.ts"
 import { transferProgress } from "./transfer-progress.ts"
 import { podOptionFlags } from "./pod-option-flags.ts"
 
@@ -24,6 +26,17 @@ export const backupPodCommand = Command.make(
       jsonDescription:
         "One JSON object on stdout (namespace, pod, revisions, the oc cp command that copies the backup, heldUntil once the pod holds it, backupId, and copiedTo with --copy-to); the progress goes to stderr",
     }),
+    pod: Flag.String("pod").pipe(
+      checkedWith((raw) => {
+        const problem = dnsSubdomainProblem(raw)
+        return problem === undefined ? undefined : `a pod's name (${problem})`
+      }),
+      Flag.optional,
+      Flag.withMetavar("NAME"),
+      Flag.withDescription(
+        "Follow this pod, a backup pod made from cluster-backup-pod earlier (by oc create, or a run of revisions since rolled out), rather than the rendered spec's: to copy its backup with --copy-to, say",
+      ),
+    ),
     copyTo: Flag.String("copy-to").pipe(
       Flag.optional,
       Flag.withMetavar("DIR"),
@@ -63,6 +76,7 @@ export const backupPodCommand = Command.make(
             timeoutMs: flags.timeout,
             pollMs: flags.pollInterval,
             output,
+            pod: Option.getOrUndefined(flags.pod),
             copyTo,
             onCopyProgress: yield* transferProgress("copied"),
             deleteAfterCopy: flags.deleteAfterCopy,
@@ -72,6 +86,6 @@ export const backupPodCommand = Command.make(
     ),
 ).pipe(
   Command.withDescription(
-    "Take a backup without a BackupPolicy (before an upgrade, say): create the backup pod the operator rendered (ConfigMap cluster-backup-pod, as `oc create -f -` of it would) and follow its init containers until the backup is complete and held in the pod for oc cp, which it then prints. A pod of that spec still taking its backup (the command run again after a Ctrl-C) is followed instead of creating another, unless it takes revisions since rolled out. Exits non-zero when the operator has rendered no pod, when the pod failed (naming the init container and its words), was deleted, was seen only after its hold ended, did not complete within --timeout (it is then left running), or made a backup that backup-create found possibly dirty (the oc cp command is printed all the same). With --copy-to, it copies the held backup off the pod itself, each file checked against the manifest, and with --delete-after-copy then deletes the pod. Needs get on configmaps and create and get on pods in --namespace (and list on pods to find one still running; create on pods/exec for --copy-to, delete on pods for --delete-after-copy).",
+    "Take a backup without a BackupPolicy (before an upgrade, say): create the backup pod the operator rendered (ConfigMap cluster-backup-pod, as `oc create -f -` of it would) and follow its init containers until the backup is complete and held in the pod for oc cp, which it then prints. A pod of that spec still taking its backup (the command run again after a Ctrl-C) is followed instead of creating another, unless it takes revisions since rolled out. Exits non-zero when the operator has rendered no pod, when the pod failed (naming the init container and its words), was deleted, was seen only after its hold ended, did not complete within --timeout (it is then left running), or made a backup that backup-create found possibly dirty (the oc cp command is printed all the same). With --pod, it follows a backup pod made earlier instead. With --copy-to, it copies the held backup off the pod itself, each file checked against the manifest, and with --delete-after-copy then deletes the pod. Needs get on configmaps and create and get on pods in --namespace (and list on pods to find one still running; create on pods/exec for --copy-to, delete on pods for --delete-after-copy).",
   ),
 )

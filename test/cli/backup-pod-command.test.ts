@@ -64,6 +64,14 @@ describe("cluster-backup backup-pod", () => {
     expect(readdirSync(parent)).toEqual(["backup"])
   }, 60_000)
 
+  it("--pod follows the pod named rather than creating one: a pod not there exits 1, nothing created", async () => {
+    const { simulated, kubeconfig } = await backupPodStub(0)
+    const run = await runCli(["backup-pod", "--kubeconfig", kubeconfig, "--pod", "cluster-backup-gone"])
+    expect(run.status).toBe(1)
+    expect(run.stderr).toMatch(/there is no pod cluster-backup-gone in openshift-etcd.*\[BackupPodGone\]/)
+    expect(simulated.list(podType, ns)).toEqual([])
+  }, 60_000)
+
   it("exits 1 naming the init container that failed", async () => {
     const { kubeconfig } = await backupPodStub(1)
     const run = await runCli(["backup-pod", "--kubeconfig", kubeconfig, "--poll-interval", "100ms"])

@@ -19,6 +19,7 @@ import { firstKeyedProblem } from "../../domain/schema-errors.ts"
 import { parseYamlText } from "../../domain/yaml-text.ts"
 import type { KubeError } from "../../services/kube/errors.ts"
 import { Kube } from "../../services/kube/kube.ts"
+import { isJsonObject } from "../../services/kube/merge-patch.ts"
 import { NewPod, type Pod } from "../../services/kube/schemas.ts"
 import { readRunningPodLine } from "../operator/running-pod-line.ts"
 import { podView } from "../operator/reconcile.ts"
@@ -67,6 +68,12 @@ export class BackupPodNotHeld extends Schema.TaggedError<BackupPodNotHeld>()("Ba
   message: Schema.String,
 }) {}
 
+/** The pod named to follow is not a backup pod made from cluster-backup-pod (no hold container). */
+export class NotABackupPod extends Schema.TaggedError<NotABackupPod>()("NotABackupPod", {
+  pod: Schema.String,
+  message: Schema.String,
+}) {}
+
 /** What copying the held backup off the pod (`copyTo`) can fail with. */
 export type BackupCopyError = Effect.Error<ReturnType<typeof copyHeldBackup>>
 
@@ -75,6 +82,7 @@ export type BackupPodRequirements = Kube | Effect.Services<ReturnType<typeof cop
 export type BackupPodError =
   | BackupCopyError
   | BackupPodNotRendered
+  | NotABackupPod
   | BackupPodFailed
   | BackupPodGone
   | BackupPodNotFinished
@@ -89,6 +97,8 @@ export interface BackupPodOptions {
   readonly timeoutMs: number
   readonly pollMs: number
   readonly output: (line: string) => Effect.Effect<void>
+  /** Follow this pod (`--pod`), a backup pod made earlier, rather than the rendered spec's. */
+  readonly pod?: string | undefined
   /** Copy the held backup off the pod into this directory (`--copy-to`), its files checked against its manifest. */
   readonly copyTo?: string | undefined
   /** Each file's progress while `copyTo` copies it. */
@@ -179,12 +189,11 @@ const deleteCopiedPod = (kube: Kube["Service"], options: BackupPodOptions, pod: 
     Effect.andThen(options.output(`deleted pod ${pod}: the node's disk is given back (its backup is in ${copiedTo})`)),
   )
 
-export const runBackupPod = (options: BackupPodOptions): Effect.Effect<BackupPodResult, BackupPodError, BackupPodRequirements> =>
+/** The pod of the rendered spec still taking its backup, or a new one created from it. */
+const podOfRenderedSpec = (kube: Kube["Service"], options: BackupPodOptions, startedAt: number) =>
   Effect.gen(function* () {
-    const kube = yield* Kube
     const { namespace } = options
     const rendered = yield* renderedPod(kube, namespace)
-    const startedAt = yield* Clock.currentTimeMillis
     const newest = yield* runningManualPod(kube, namespace, startedAt)
     // A pod of revisions since rolled out would hand over a backup of the ones before: a new pod takes the current ones.
     const running = newest !== undefined && sameRevisions(newest, rendered) ? newest : undefined
@@ -214,6 +223,42 @@ export const runBackupPod = (options: BackupPodOptions): Effect.Effect<BackupPod
       name = (yield* kube.pods.create(namespace, rendered)).metadata.name
       yield* options.output(`created pod ${name} in ${namespace} from ConfigMap ${backupPodConfigMapName}${ofRevisions}`)
     }
+    return { name, revisions }
+  })
+
+/** The pod a person named (`--pod`): a backup pod, made from cluster-backup-pod by hand (`oc create`) or by an earlier run. */
+const namedBackupPod = (kube: Kube["Service"], options: BackupPodOptions, name: string) =>
+  Effect.gen(function* () {
+    const pod = yield* kube.pods.get(options.namespace, name).pipe(
+      Effect.catchTag("NotFound", () =>
+        Effect.fail(
+          new BackupPodGone({
+            pod: name,
+            message: `there is no pod ${name} in ${options.namespace}: oc -n ${options.namespace} get pods -l ${backupPodSelector} lists the backup pods`,
+          }),
+        ),
+      ),
+    )
+    const containers: ReadonlyArray<unknown> = Array.isArray(pod.spec.containers) ? pod.spec.containers : []
+    if (!containers.some((c) => isJsonObject(c) && c.name === backupHoldContainerName))
+      return yield* new NotABackupPod({
+        pod: name,
+        message: `pod ${name} in ${options.namespace} has no ${backupHoldContainerName} container: it is not a pod made from ConfigMap ${backupPodConfigMapName}, whose backup it would hold (a BackupPolicy's pods store theirs themselves)`,
+      })
+    const revisions = revisionsOfBackupPod(pod)
+    yield* options.output(
+      `following pod ${name}${revisions === undefined ? "" : ` (revisions ${formatRevisionSet(revisions)})`}, created ${pod.metadata.creationTimestamp ?? "earlier"}`,
+    )
+    return { name, revisions }
+  })
+
+export const runBackupPod = (options: BackupPodOptions): Effect.Effect<BackupPodResult, BackupPodError, BackupPodRequirements> =>
+  Effect.gen(function* () {
+    const kube = yield* Kube
+    const { namespace } = options
+    const startedAt = yield* Clock.currentTimeMillis
+    const { name, revisions } =
+      options.pod === undefined ? yield* podOfRenderedSpec(kube, options, startedAt) : yield* namedBackupPod(kube, options, options.pod)
     let told = ""
     while (true) {
       const now = yield* Clock.currentTimeMillis

@@ -40,12 +40,14 @@ const follow = (
     prepare,
     copyTo,
     deleteAfterCopy,
+    pod,
   }: {
     readonly rendered?: boolean
     readonly cluster?: Cluster
     readonly prepare?: (cluster: Cluster) => void
     readonly copyTo?: string
     readonly deleteAfterCopy?: boolean
+    readonly pod?: string
   } = {},
 ) =>
   Effect.gen(function* () {
@@ -60,7 +62,7 @@ const follow = (
     prepare?.(cluster)
     const lines: Array<string> = []
     const run = yield* Effect.forkChild(
-      runBackupPod({ namespace: ns, ...timing, output: (line) => Effect.sync(() => void lines.push(line)), copyTo, deleteAfterCopy }).pipe(
+      runBackupPod({ namespace: ns, ...timing, output: (line) => Effect.sync(() => void lines.push(line)), copyTo, deleteAfterCopy, pod }).pipe(
         Effect.provide(Layer.mergeAll(SimulatedKube.inMemory(cluster), NodeServices.layer, DiskSpace.live)),
         Effect.result,
       ),
@@ -383,6 +385,47 @@ describe("runBackupPod", () => {
       yield* TestClock.adjust(5_000)
       yield* Fiber.join(run)
     }),
+  )
+
+  it.effect(
+    "with pod, follows the pod named (one of revisions since rolled out, say) and copies its backup; a pod missing or holding no backup is refused",
+    () =>
+      Effect.gen(function* () {
+        const first = yield* follow({ timeoutMs: 600_000, pollMs: 1_000 })
+        const earlier = first.pods[0]!.metadata.name
+        held(first.cluster, first.pods[0]!, encodeBackupCreateReport(backupCreateReportOf("2026-12-07_100000", "consistent", [])))
+        yield* TestClock.adjust(1_000)
+        yield* Fiber.join(first.run)
+        Result.getOrThrow(
+          first.cluster.replace(configMapType, {
+            metadata: { name: backupPodConfigMapName, namespace: ns },
+            data: { [backupPodYamlKey]: renderBackupPodYaml({ ...revisions, "kube-apiserver": 8 }, { namespace: ns }) },
+          }),
+        )
+        const podDir = tempDir("held")
+        writeFakeBackup(podDir, "2026-12-07_100000")
+        first.cluster.setExecHandler(localExecHandler(() => [{ containerPath: "/backup", hostPath: podDir }]))
+        const copyTo = join(tempDir("copy-to"), "backup")
+        const named = yield* follow({ timeoutMs: 600_000, pollMs: 1_000 }, { cluster: first.cluster, pod: earlier, copyTo })
+        yield* TestClock.adjust(1_000)
+        const result = yield* Fiber.join(named.run)
+        expect(Result.isSuccess(result) && result.success).toMatchObject({ pod: earlier, backupId: "2026-12-07_100000", copiedTo: copyTo })
+        expect(named.lines[0]).toMatch(new RegExp(`^following pod ${earlier} \\(revisions .*kube-apiserver=7,.*\\), created `))
+        expect(first.cluster.list(podType, ns)).toHaveLength(1)
+
+        const missing = yield* follow({ timeoutMs: 600_000, pollMs: 1_000 }, { pod: "no-such-pod" })
+        const gone = yield* Fiber.join(missing.run)
+        expect(Result.isFailure(gone) && gone.failure).toMatchObject({ _tag: "BackupPodGone", pod: "no-such-pod" })
+        expect(Result.isFailure(gone) && gone.failure.message).toContain("there is no pod no-such-pod in openshift-etcd")
+        expect(missing.cluster.list(podType, ns)).toEqual([])
+
+        const other = (cluster: Cluster) =>
+          Result.getOrThrow(cluster.create(podType, { metadata: { name: "other", namespace: ns }, spec: { containers: [{ name: "main", image: "i" }] } }))
+        const notBackup = yield* follow({ timeoutMs: 600_000, pollMs: 1_000 }, { pod: "other", prepare: other })
+        const refused = yield* Fiber.join(notBackup.run)
+        expect(Result.isFailure(refused) && refused.failure).toMatchObject({ _tag: "NotABackupPod", pod: "other" })
+        expect(notBackup.cluster.list(podType, ns)).toHaveLength(1)
+      }),
   )
 
   it.effect("a BackupPolicy's pod running is not followed: a new pod is created", () =>
