@@ -301,7 +301,7 @@ export const runBackupPod = (options: BackupPodOptions): Effect.Effect<BackupPod
           const copiedTo =
             options.copyTo === undefined
               ? undefined
-              : yield* copyOff(options, name, report?.id, options.copyTo, `${held}: run backup-pod --copy-to again, or ${copy}`)
+              : yield* copyOff(options, name, report?.id, options.copyTo, `${held}: backup-pod --pod ${name} --copy-to ${options.copyTo} copies it, or ${copy}`)
           const podDeleted = copiedTo !== undefined && options.deleteAfterCopy === true
           if (podDeleted) yield* deleteCopiedPod(kube, options, name, copiedTo)
           const whereItIs = podDeleted

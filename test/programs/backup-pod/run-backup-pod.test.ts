@@ -189,7 +189,7 @@ describe("runBackupPod", () => {
       const refusedPod = refused.pods[0]!.metadata.name
       expect(Result.isFailure(refused.result) && refused.result.failure).toMatchObject({ _tag: "Forbidden", code: 403 })
       expect(refused.lines.at(-1)).toBe(
-        `the copy failed (below); the backup is still held in pod ${refusedPod} until 2026-12-07T11:00:00Z: run backup-pod --copy-to again, or oc cp -c backup-hold ${ns}/${refusedPod}:/backup ./backup`,
+        `the copy failed (below); the backup is still held in pod ${refusedPod} until 2026-12-07T11:00:00Z: backup-pod --pod ${refusedPod} --copy-to ${refused.copyTo} copies it, or oc cp -c backup-hold ${ns}/${refusedPod}:/backup ./backup`,
       )
 
       // With deleteAfterCopy, the pod is deleted once its backup is copied and checked; one that may not be deleted says so.
