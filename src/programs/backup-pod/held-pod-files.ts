@@ -27,6 +27,18 @@ export class HeldFileTooLarge extends Schema.TaggedError<HeldFileTooLarge>()("He
   message: Schema.String,
 }) {}
 
+/**
+ * `cat` of a regular file only: a FIFO would never end, a device never stop, and a symbolic link could stand for any
+ * file of the container (a key it mounts); any of them exits 3, saying so on stderr, before anything is read.
+ */
+const catRegular = (path: string): ReadonlyArray<string> => [
+  "sh",
+  "-c",
+  'if [ -L "$1" ] || [ ! -f "$1" ]; then echo "$1 is not a regular file" >&2; exit 3; fi; exec cat -- "$1"',
+  "sh",
+  path,
+]
+
 const writeBatchBytes = 1024 * 1024
 /** Copied bytes between two young-generation collections (as a store's download: every frame is a fresh buffer outside the heap). */
 const gcEveryBytes = 8 * 1024 * 1024
@@ -72,7 +84,7 @@ export const heldPodFiles = (kube: KubeService, namespace: string, pod: string, 
       Effect.suspend(() => {
         const chunks: Array<Uint8Array> = []
         let size = 0
-        return run(["cat", "--", path]).pipe(
+        return run(catRegular(path)).pipe(
           Stream.runForEach((chunk): Effect.Effect<void, HeldFileTooLarge> => {
             size += chunk.length
             if (size > maxBytes) return Effect.fail(tooLarge(path, maxBytes))
@@ -93,7 +105,7 @@ export const heldPodFiles = (kube: KubeService, namespace: string, pod: string, 
             const writer = batchedFileWriter(handle.fd, 0, Buffer.allocUnsafeSlow(writeBatchBytes))
             let size = 0
             let sinceGc = 0
-            yield* run(["cat", "--", path]).pipe(
+            yield* run(catRegular(path)).pipe(
               Stream.runForEach((chunk): Effect.Effect<void, HeldFileTooLarge | StoreLocalIoFailed> => {
                 size += chunk.length
                 if (size > maxBytes) return Effect.fail(tooLarge(path, maxBytes))

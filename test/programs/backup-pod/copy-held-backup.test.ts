@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto"
-import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import { execFileSync } from "node:child_process"
+import { readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Effect, Exit, Layer } from "effect"
@@ -159,6 +160,28 @@ describe("copyHeldBackup", () => {
     expect(cuts).toBe(2)
     expect(sha256(readFileSync(join(dir, names.snapshot)))).toBe(sha256(readFileSync(join(podDir, names.snapshot))))
     expect(readdirSync(dir).sort()).toEqual(["backup-manifest.json", names.snapshot, names.resources].sort())
+  })
+
+  it("refuses a file in the pod that is not a regular one (a FIFO never ends, a link may stand for a key), at once, writing no manifest", async () => {
+    const { cluster, podDir } = heldPod()
+    execFileSync("mkfifo", [join(podDir, "verification.json")])
+    const dir = tempDir("copy-to")
+    const fifo = await copy(cluster, dir)
+    expect(failureOf(fifo)).toMatchObject({
+      _tag: "ExecCommandFailed",
+      exitCode: 3,
+      stderr: expect.stringMatching(/verification\.json is not a regular file\n$/),
+    })
+    expect(readdirSync(dir)).not.toContain("backup-manifest.json")
+
+    const linked = heldPod()
+    const secret = join(tempDir("container-file"), "tls.key")
+    writeFileSync(secret, "a key the container mounts\n")
+    rmSync(join(linked.podDir, names.resources))
+    symlinkSync(secret, join(linked.podDir, names.resources))
+    const linkDir = tempDir("copy-to")
+    expect(failureOf(await copy(linked.cluster, linkDir))).toMatchObject({ _tag: "ExecCommandFailed", exitCode: 3 })
+    expect(readdirSync(linkDir)).toEqual([names.snapshot])
   })
 
   it("refuses a directory holding another complete backup, before anything is copied", async () => {
