@@ -177,7 +177,9 @@ export const runDemo = Effect.fn("demo")(function* (options: DemoOptions) {
       // The node's side of pods/exec: a command in the hold container runs here, its /backup the pod's volume.
       cluster.setExecHandler(localExecHandler(() => [{ containerPath: backupPodPaths.backupDir, hostPath: podVolumeDir }]))
       const followed: Array<string> = []
-      const follower = yield* Effect.forkChild(
+      // In the demo's scope, not the stage's fiber: on Ctrl-C the scope interrupts it, and waits for backup-pod to have
+      // exited (it holds <work>/backup.lock), before the work directory is removed.
+      const follower = yield* Effect.forkScoped(
         Effect.exit(
           runLocalContainer(
             "backup-pod",
