@@ -166,13 +166,31 @@ const runningManualPod = (kube: Kube["Service"], namespace: string, now: number)
     }),
   )
 
-/** Copies the held backup into `dir`, saying what it does; when it cannot, says how else to take the backup, still held. */
-const copyOff = (options: BackupPodOptions, pod: string, reportedId: string | undefined, dir: string, fallback: string) =>
+/** Whether the pod's hold has ended (the pod Succeeded, or its hold container stopped): its backup went with its volume. */
+const holdEndedOf = (pod: Pod): boolean =>
+  pod.status?.phase === "Succeeded" ||
+  pod.status?.containerStatuses?.some((c) => c.name === backupHoldContainerName && c.state?.terminated !== undefined) === true
+
+/**
+ * Copies the held backup into `dir`, saying what it does; when it cannot, says how else to take the backup while the
+ * pod still holds it, or, when its hold has ended meanwhile (the pod read again), that the backup is gone.
+ */
+const copyOff = (kube: Kube["Service"], options: BackupPodOptions, pod: string, reportedId: string | undefined, dir: string, fallback: string) =>
   Effect.gen(function* () {
     yield* options.output(`copying ${reportedId === undefined ? "the backup" : `backup ${reportedId}`} off pod ${pod} into ${dir}`)
-    const copied = yield* copyHeldBackup(options.namespace, pod, reportedId, dir, options.onCopyProgress).pipe(
-      Effect.tapError(() => options.output(`the copy failed (below); the backup is still held in pod ${pod} ${fallback}`)),
+    const saySince = kube.pods.get(options.namespace, pod).pipe(
+      Effect.map((p): boolean => holdEndedOf(p)),
+      Effect.catchTag("NotFound", () => Effect.succeed(true)),
+      Effect.orElseSucceed(() => false),
+      Effect.flatMap((ended) =>
+        options.output(
+          ended
+            ? `the copy failed (below), and pod ${pod}'s hold has ended since: its backup went with the pod's volume; run backup-pod again`
+            : `the copy failed (below); the backup is still held in pod ${pod} ${fallback}`,
+        ),
+      ),
     )
+    const copied = yield* copyHeldBackup(options.namespace, pod, reportedId, dir, options.onCopyProgress).pipe(Effect.tapError(() => saySince))
     yield* options.output(
       `copied backup ${copied.id} into ${dir}: ${copied.files.map((f) => `${f.name} (${formatBytes(f.size)}${f.reused ? ", already there" : ""})`).join(", ")}, each checked against its manifest's size and sha256`,
     )
@@ -279,10 +297,7 @@ export const runBackupPod = (options: BackupPodOptions): Effect.Effect<BackupPod
       )
       if (pod !== undefined) {
         const outcome = podOutcome(podView(pod), now)
-        const holdEnded =
-          pod.status?.phase === "Succeeded" ||
-          pod.status?.containerStatuses?.some((c) => c.name === backupHoldContainerName && c.state?.terminated !== undefined)
-        if (outcome._tag === "Complete" && holdEnded)
+        if (outcome._tag === "Complete" && holdEndedOf(pod))
           return yield* new BackupPodNotHeld({
             pod: name,
             message: `pod ${name} completed its backup, but its ${backupHoldContainerName} container has ended since: the backup went with the pod's volume; run backup-pod again and copy the backup within the hold time`,
@@ -301,7 +316,14 @@ export const runBackupPod = (options: BackupPodOptions): Effect.Effect<BackupPod
           const copiedTo =
             options.copyTo === undefined
               ? undefined
-              : yield* copyOff(options, name, report?.id, options.copyTo, `${held}: backup-pod --pod ${name} --copy-to ${options.copyTo} copies it, or ${copy}`)
+              : yield* copyOff(
+                  kube,
+                  options,
+                  name,
+                  report?.id,
+                  options.copyTo,
+                  `${held}: backup-pod --pod ${name} --copy-to ${options.copyTo} copies it, or ${copy}`,
+                )
           const podDeleted = copiedTo !== undefined && options.deleteAfterCopy === true
           if (podDeleted) yield* deleteCopiedPod(kube, options, name, copiedTo)
           const whereItIs = podDeleted

@@ -192,6 +192,27 @@ describe("runBackupPod", () => {
         `the copy failed (below); the backup is still held in pod ${refusedPod} until 2026-12-07T11:00:00Z: backup-pod --pod ${refusedPod} --copy-to ${refused.copyTo} copies it, or oc cp -c backup-hold ${ns}/${refusedPod}:/backup ./backup`,
       )
 
+      // A copy that fails once the pod's hold has ended (the pod read again) does not say the backup is still held.
+      const endedPodDir = tempDir("held")
+      writeFakeBackup(endedPodDir, "2026-12-07_101200")
+      const endedCopyTo = join(tempDir("copy-to"), "backup")
+      const endingHold = (cluster: Cluster) => {
+        const local = localExecHandler(() => [{ containerPath: "/backup", hostPath: endedPodDir }])
+        cluster.setExecHandler((request) => {
+          const pod = cluster.list(podType, ns)[0]!.metadata as { name: string }
+          Result.getOrThrow(cluster.terminatePod(ns, pod.name, { phase: "Succeeded" }))
+          return local({ ...request, command: ["sh", "-c", "exit 137"] })
+        })
+      }
+      const ending = yield* follow({ timeoutMs: 600_000, pollMs: 1_000 }, { prepare: endingHold, copyTo: endedCopyTo })
+      held(ending.cluster, ending.pods[0]!, encodeBackupCreateReport(backupCreateReportOf("2026-12-07_101200", "consistent", [])))
+      yield* TestClock.adjust(1_000)
+      const endedResult = yield* Fiber.join(ending.run)
+      expect(Result.isFailure(endedResult) && endedResult.failure).toMatchObject({ _tag: "ExecCommandFailed", exitCode: 137 })
+      expect(ending.lines.at(-1)).toBe(
+        `the copy failed (below), and pod ${ending.pods[0]!.metadata.name}'s hold has ended since: its backup went with the pod's volume; run backup-pod again`,
+      )
+
       // With deleteAfterCopy, the pod is deleted once its backup is copied and checked; one that may not be deleted says so.
       const deleting = yield* copying("2026-12-07_101500", "consistent", [], true)
       const deletedPod = deleting.pods[0]!.metadata.name
