@@ -9,6 +9,7 @@ import type { Readable } from "node:stream"
 import { Result } from "effect"
 import type { KubeStatus } from "../services/kube/errors.ts"
 import { isJsonObject } from "../services/kube/merge-patch.ts"
+import { badRequest } from "./simulated-validation.ts"
 
 export interface ExecRequest {
   readonly namespace: string
@@ -26,8 +27,6 @@ export interface ExecProcess {
 }
 
 export type ExecHandler = (request: ExecRequest) => ExecProcess
-
-const badRequest = (message: string): KubeStatus => ({ code: 400, reason: "BadRequest", message })
 
 /** Whether `pod` (JSON) can take a command in `container` now; the API's refusal when not. */
 export const execRefusal = (pod: Readonly<Record<string, unknown>>, podName: string, container: string): KubeStatus | undefined => {

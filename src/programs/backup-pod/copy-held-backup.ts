@@ -19,7 +19,7 @@ import { decodeBackupManifestBytes } from "../backup-dir/backup-manifest-file.ts
 import { refuseOverCompleteBackup } from "../backup-dir/manifest-in-the-way.ts"
 import { keepChecked } from "../store/checked-fetch.ts"
 import { removeDownloadLeftovers, requireDownloadRoom } from "../store/download-room.ts"
-import { keptFileSha256, presentSize, writeDurably } from "../store/store-download.ts"
+import { filesKeptWhole, writeDurably } from "../store/store-download.ts"
 import { heldPodFiles } from "./held-pod-files.ts"
 
 /** The pod holds a manifest of another backup than the one its backup-create reported. */
@@ -65,11 +65,7 @@ export const copyHeldBackup = Effect.fn("copyHeldBackup")(function* (
       message: `${inPod(manifestFileName)} in ${held.location} describes backup ${id}, but the pod's backup-create reported ${reportedId}: nothing copied; see oc -n ${namespace} logs ${pod} --all-containers`,
     })
   const files = [manifest.files.snapshot, manifest.files.resources]
-  const kept: Array<boolean> = []
-  for (const f of files) {
-    const path = join(dir, f.name)
-    kept.push((yield* presentSize(path)) === f.size && (yield* keptFileSha256(path, f.size)) === f.sha256)
-  }
+  const kept = yield* filesKeptWhole(dir, files)
   yield* refuseOverCompleteBackup(dir, id)
   const companions = [signatureFileName, verificationFileName]
   yield* removeDownloadLeftovers(dir, [...files.map((f) => f.name), manifestFileName, ...companions])

@@ -37,7 +37,7 @@ export class StoredBackupIncomplete extends Schema.TaggedError<StoredBackupIncom
 }) {}
 
 /** The sha256 of a file kept from an earlier download (regular files only, bounded); undefined when unreadable: it is fetched again. */
-export const keptFileSha256 = (path: string, size: number) =>
+const keptFileSha256 = (path: string, size: number) =>
   digestFile(path, size).pipe(
     Effect.map((d): string | undefined => d.sha256),
     Effect.orElseSucceed(() => undefined),
@@ -49,6 +49,15 @@ export const presentSize = (path: string) =>
     Effect.map((s) => Number(s.size)),
     Effect.orElseSucceed(() => -1),
   )
+
+/** For each file, whether `dir` already holds it with the manifest's size and sha256 (an earlier run's): it is not fetched again. */
+export const filesKeptWhole = (dir: string, files: ReadonlyArray<{ readonly name: string; readonly size: number; readonly sha256: string }>) =>
+  Effect.forEach(files, (f) => {
+    const path = join(dir, f.name)
+    return presentSize(path).pipe(
+      Effect.flatMap((size) => (size === f.size ? Effect.map(keptFileSha256(path, f.size), (sha256) => sha256 === f.sha256) : Effect.succeed(false))),
+    )
+  })
 
 /** Writes `bytes` to `path` (0600) through a new temporary file, fsynced and renamed into place. */
 export const writeDurably = (path: string, bytes: Uint8Array) => writeFileAtomic(path, bytes).pipe(Effect.mapError((e) => localIoFailed(path, "write", e)))
@@ -113,11 +122,7 @@ export const downloadBackup = Effect.fn("downloadBackup")(function* (
   const fs = yield* FileSystem.FileSystem
   const manifest = yield* completeBackupManifest(prefix, id)
   const files = [manifest.files.snapshot, manifest.files.resources]
-  const kept: Array<boolean> = []
-  for (const f of files) {
-    const path = join(dir, f.name)
-    kept.push((yield* presentSize(path)) === f.size && (yield* keptFileSha256(path, f.size)) === f.sha256)
-  }
+  const kept = yield* filesKeptWhole(dir, files)
   // A plaintext already there with the manifest's sha256 (an earlier download's) needs no identity.
   const sealed = files.flatMap((f, i) => (f.encrypted === undefined || kept[i] ? [] : [f.encrypted.name]))
   const noIdentity = identities === undefined || identities.identities.length === 0
