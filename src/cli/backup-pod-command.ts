@@ -6,7 +6,7 @@ import { keptWorkDir } from "../services/owned-work-dir.ts"
 import { followFlags, followOutput } from "./follow-flags.ts"
 import { kubeFlags, liveKubeLayer } from "./kube-flags.ts"
 import { withLogging } from "./logging.ts"
-import { checkedWith } from "./flag-checks.ts"
+import { checkedWith, nonEmpty } from "./flag-checks.ts"
 import { dnsSubdomainProblem } from "../domain/k8s-names.ts"
 import { transferProgress } from "./transfer-progress.ts"
 import { podOptionFlags } from "./pod-option-flags.ts"
@@ -38,6 +38,7 @@ export const backupPodCommand = Command.make(
       ),
     ),
     copyTo: Flag.String("copy-to").pipe(
+      nonEmpty("directory"),
       Flag.optional,
       Flag.withMetavar("DIR"),
       Flag.withDescription(

@@ -88,7 +88,13 @@ const usageErrors: ReadonlyArray<readonly [flag: string, args: ReadonlyArray<str
   // A bare number is seconds: backup-now --timeout 2 meant as hours would fail a backup that takes more than 2 s.
   ...flagCases(["backup-now", "nightly"], { "--timeout": ["2", "0s"], "--poll-interval": ["1ms"], "--context": [""] }),
   ["<policy>", ["backup-now", "Nightly_Backups"]],
-  ...flagCases(["backup-pod"], { "--timeout": ["2", "0s"], "--poll-interval": ["1ms"], "--namespace": ["Not_A_Namespace"], "--pod": ["", "Not_A_Pod"] }),
+  ...flagCases(["backup-pod"], {
+    "--timeout": ["2", "0s"],
+    "--poll-interval": ["1ms"],
+    "--namespace": ["Not_A_Namespace"],
+    "--pod": ["", "Not_A_Pod"],
+    "--copy-to": [""],
+  }),
   // Without --copy-to the pod would be deleted with the only copy of its backup.
   ["--delete-after-copy", ["backup-pod", "--delete-after-copy"]],
   // A bare number is seconds: --hold-duration 1 meant as an hour ended the only way to the backup after a second.
