@@ -3,8 +3,8 @@
  * any kubectl-like client) to run against the simulated cluster: the resource paths of
  * `resources.ts` (and `<object>/status` of types with a status subresource), GET/POST/PUT/PATCH (merge patch)/DELETE, `labelSelector`, chunked
  * newline-delimited watches with `resourceVersion` and `timeoutSeconds`, `kind: Status` errors
- * with `Retry-After`, `pods/<name>/exec` over a WebSocket (`v4.channel.k8s.io`: the command's stdout, stderr and exit
- * status, run by the cluster's exec handler; a refused upgrade answers its Status), and bearer-token authentication. Faults come from the cluster's injector:
+ * with `Retry-After`, `pods/<name>/exec` over a WebSocket (`v5.channel.k8s.io` or `v4.channel.k8s.io`: the command's stdout,
+ * stderr and exit status, run by the cluster's exec handler, after the kubelet's empty first frame; a refused upgrade answers its Status), and bearer-token authentication. Faults come from the cluster's injector:
  * Status faults answer that Status, timeouts leave the request unanswered, dropped watches end
  * (or reset) the connection. The demo serves its cluster this way to the backup pod's
  * subcommands running as child processes; `writeKubeconfig` points them at it.
@@ -30,6 +30,11 @@ export interface SimulatedApiServerOptions {
   readonly port?: number
   /** The bearer token clients must send; default a random one. */
   readonly token?: string
+  /**
+   * The `pods/exec` subprotocols served; default v5 and v4, as an API server of Kubernetes 1.30 or later (`["v4.channel.k8s.io"]`
+   * is one before). As there, the first one the client offers that is served is taken.
+   */
+  readonly execProtocols?: ReadonlyArray<string>
 }
 
 /** One HTTP request as the server saw it (including rejected ones). */
@@ -39,6 +44,8 @@ export interface HttpRequestRecord {
   readonly query: URLSearchParams
   /** The HTTP status answered; "none" when a timeout fault left it unanswered. */
   readonly status: number | "none"
+  /** For a WebSocket upgrade answered 101: the subprotocol taken. */
+  readonly protocol?: string
 }
 
 export interface SimulatedApiServer {
@@ -221,16 +228,23 @@ export const startSimulatedApiServer = (cluster: SimulatedCluster, options: Simu
       } else response.destroy()
     })
   })
-  // pods/<name>/exec: a WebSocket (v4.channel.k8s.io) carrying the command's stdout, stderr and exit status.
+  // pods/<name>/exec: a WebSocket carrying the command's stdout, stderr and exit status.
+  const execProtocols = options.execProtocols ?? ["v5.channel.k8s.io", "v4.channel.k8s.io"]
   const webSockets = new WebSocketServer({
     noServer: true,
     perMessageDeflate: false,
-    handleProtocols: (offered) => (offered.has("v4.channel.k8s.io") ? "v4.channel.k8s.io" : false),
+    handleProtocols: (offered) => [...offered].find((protocol) => execProtocols.includes(protocol)) ?? false,
   })
   server.on("upgrade", (request: IncomingMessage, socket: Socket, head: Buffer) => {
     const url = new URL(request.url ?? "/", "http://simulated")
-    const record = (status: number | "none"): void => {
-      httpRequests.push({ method: request.method ?? "GET", path: url.pathname, query: url.searchParams, status })
+    const record = (status: number | "none", protocol?: string): void => {
+      httpRequests.push({
+        method: request.method ?? "GET",
+        path: url.pathname,
+        query: url.searchParams,
+        status,
+        ...(protocol === undefined ? {} : { protocol }),
+      })
       if (httpRequests.length > requestLogLimit) httpRequests.splice(0, httpRequests.length - requestLogLimit)
     }
     const refuse = (status: KubeStatus) => {
@@ -251,9 +265,11 @@ export const startSimulatedApiServer = (cluster: SimulatedCluster, options: Simu
     if (Result.isFailure(served.result)) return refuse(served.result.failure)
     const process = served.result.success
     webSockets.handleUpgrade(request, socket, head, (ws) => {
-      record(101)
+      record(101, ws.protocol === "" ? undefined : ws.protocol)
       ws.on("close", () => process.kill())
       const send = (channel: number, chunk: Buffer) => new Promise<void>((done) => ws.send(execFrame(channel, chunk), () => done()))
+      // The kubelet's first frame: empty, on stdout, telling the client the streams are set up.
+      void send(ExecChannel.stdout, Buffer.alloc(0))
       // One frame in flight at a time: a client that stops reading holds the command back.
       process.stdout.on("data", (chunk: Buffer) => {
         process.stdout.pause()

@@ -105,6 +105,19 @@ const openExec = (context: LiveExecContext, request: TransportExec, options: Web
     clearTimeout(handshake)
     void readBounded(response).then((text) => fail(context.refusal({ status: response.statusCode ?? 0, headers: headersOf(response) }, text, ref)))
   })
+  socket.on("upgrade", (response) => {
+    const taken = response.headers["sec-websocket-protocol"]
+    if (taken === undefined || !(execSubprotocols as ReadonlyArray<string>).includes(taken)) {
+      clearTimeout(handshake)
+      fail(
+        clientSideError(
+          StatusReason.ConnectionFailed,
+          `the API server at ${context.server} took ${taken === undefined ? "none" : `"${taken}"`} of the exec protocols offered (${execSubprotocols.join(", ")}): a proxy between may drop the Sec-WebSocket-Protocol header, or the API server is older than Kubernetes 1.4`,
+          ref,
+        ),
+      )
+    }
+  })
   socket.on("open", () => {
     clearTimeout(handshake)
     armIdle()

@@ -135,6 +135,38 @@ describe("pods/exec over a WebSocket: a connection that ends early", () => {
   })
 })
 
+describe("pods/exec over a WebSocket: the subprotocol the API server takes", () => {
+  const served = async (execProtocols: ReadonlyArray<string>) => {
+    const content = randomBytes(300_000)
+    await writeFile(join(dir, "by-protocol"), content)
+    const { server, kubeconfig } = await stub.serve(clusterWithHeldPod(), undefined, { execProtocols })
+    const exit = await Effect.runPromiseExit(
+      Effect.flatMap(Kube, (kube) => collect(kube, ["cat", "--", "/backup/by-protocol"])).pipe(
+        Effect.provide(Kube.live(KubeConfigSource.file(kubeconfig), { requestTimeoutMillis: 5_000 })),
+      ),
+    )
+    const upgrades = server.httpRequests.filter((r) => r.path.endsWith("/exec")).map((r) => [r.status, r.protocol])
+    return { exit, upgrades, whole: Exit.isSuccess(exit) && sha256(exit.value) === sha256(content) }
+  }
+
+  it("reads the output whole from a server of Kubernetes 1.30 or later, which takes v5, and from one before, which takes v4", async () => {
+    const v5 = await served(["v5.channel.k8s.io", "v4.channel.k8s.io"])
+    expect(v5.upgrades).toEqual([[101, "v5.channel.k8s.io"]])
+    expect(v5.whole).toBe(true)
+    const v4 = await served(["v4.channel.k8s.io"])
+    expect(v4.upgrades).toEqual([[101, "v4.channel.k8s.io"]])
+    expect(v4.whole).toBe(true)
+  })
+
+  it("fails, never reads the output, when the server takes none of the protocols offered (only channel.k8s.io, without an exit status)", async () => {
+    const { exit, upgrades } = await served(["channel.k8s.io"])
+    expect(upgrades).toEqual([[101, undefined]])
+    const error = Exit.isFailure(exit) ? exit.cause.reasons.map((r) => (r._tag === "Fail" ? r.error : undefined))[0] : "succeeded"
+    expect(error).toMatchObject({ _tag: "Unavailable" })
+    expect((error as { message: string }).message).toContain("took none of the exec protocols offered (v5.channel.k8s.io, v4.channel.k8s.io)")
+  })
+})
+
 describe("pods/exec over a WebSocket: a refused upgrade is the API's Status", () => {
   it("answers credentials the server does not take with Unauthorized (401), its words on what to do", async () => {
     const { kubeconfig } = await stub.serve(clusterWithHeldPod(), "not-the-token")

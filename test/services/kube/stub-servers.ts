@@ -4,7 +4,12 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { afterAll, beforeAll } from "vitest"
-import { startSimulatedApiServer, writeKubeconfig, type SimulatedApiServer } from "../../../src/simulation/simulated-api-server.ts"
+import {
+  startSimulatedApiServer,
+  writeKubeconfig,
+  type SimulatedApiServer,
+  type SimulatedApiServerOptions,
+} from "../../../src/simulation/simulated-api-server.ts"
 import type { SimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
 
 export const stubServers = (prefix: string) => {
@@ -21,9 +26,13 @@ export const stubServers = (prefix: string) => {
   return {
     /** The file's temporary directory (for kubeconfigs of its own). */
     dir: () => dir,
-    /** A server for `cluster`, and a kubeconfig that reaches it with `token` (default: the server's own). */
-    serve: async (cluster: SimulatedCluster, token?: string): Promise<{ readonly server: SimulatedApiServer; readonly kubeconfig: string }> => {
-      const server = await startSimulatedApiServer(cluster)
+    /** A server for `cluster` (with `options`), and a kubeconfig that reaches it with `token` (default: the server's own). */
+    serve: async (
+      cluster: SimulatedCluster,
+      token?: string,
+      options?: SimulatedApiServerOptions,
+    ): Promise<{ readonly server: SimulatedApiServer; readonly kubeconfig: string }> => {
+      const server = await startSimulatedApiServer(cluster, options)
       servers.push(server)
       const kubeconfig = join(dir, `kubeconfig-${++serial}`)
       await Effect.runPromise(writeKubeconfig(kubeconfig, { url: server.url, token: token ?? server.token }))
