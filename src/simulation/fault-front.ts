@@ -6,7 +6,7 @@
  */
 import { Result } from "effect"
 import type { KubeStatus } from "../services/kube/errors.ts"
-import { rbacResource, type ResourceType, type Verb } from "../services/kube/resources.ts"
+import { execVerbs, rbacResource, type ResourceType, type Verb } from "../services/kube/resources.ts"
 import type { FaultInjector, RequestInfo } from "./faults.ts"
 import { definedFields } from "./defined-fields.ts"
 import type { ApiRequest } from "./object-store.ts"
@@ -31,7 +31,7 @@ export interface FaultFront {
   readonly requests: ReadonlyArray<RequestRecord>
   readonly serve: (request: ApiRequest) => Served<unknown>
   readonly serveWatch: (request: WatchRequest) => Served<WatchSession>
-  /** A pod's exec (`create` on `pods/exec`): logged, then faults, then `run`. */
+  /** A pod's exec (`get`, then `create`, on `pods/exec`): each logged and met by the faults, then `run`. */
   readonly serveExec: <A>(
     request: { readonly type: ResourceType; readonly namespace: string; readonly name: string },
     run: () => Result.Result<A, KubeStatus>,
@@ -113,10 +113,14 @@ export const makeFaultFront = (api: FaultFreeApi, faults: FaultInjector, request
     request: { readonly type: ResourceType; readonly namespace: string; readonly name: string },
     run: () => Result.Result<A, KubeStatus>,
   ): Served<A> => {
-    log({ verb: "create", resource: rbacResource(request.type, "exec"), namespace: request.namespace, name: request.name })
-    const fault = faults.decide({ ...infoOf(request, "create"), subresource: "exec" })
-    if (fault?._tag === "Status") return { _tag: "Answered", result: Result.fail(fault.status) }
-    if (fault?._tag === "Timeout") return { _tag: "NoAnswer" }
+    // Authorized once per verb, as an API server of Kubernetes 1.35 or later does (before it, get only): each is logged
+    // and meets the fault rules, so a rule on either verb refuses the exec.
+    for (const verb of execVerbs) {
+      log({ verb, resource: rbacResource(request.type, "exec"), namespace: request.namespace, name: request.name })
+      const fault = faults.decide({ ...infoOf(request, verb), subresource: "exec" })
+      if (fault?._tag === "Status") return { _tag: "Answered", result: Result.fail(fault.status) }
+      if (fault?._tag === "Timeout") return { _tag: "NoAnswer" }
+    }
     return { _tag: "Answered", result: run() }
   }
 

@@ -56,7 +56,7 @@ export interface SimulatedCluster {
   readonly serve: (request: ApiRequest) => Served<unknown>
   /** One watch through the fault injector (what the fronts call). */
   readonly serveWatch: (request: WatchRequest) => Served<WatchSession>
-  /** A command in a pod's container (create on `pods/exec`), through the fault injector: run by the exec handler. */
+  /** A command in a pod's container (get and create on `pods/exec`), through the fault injector: run by the exec handler. */
   readonly serveExec: (request: ExecRequest) => Served<ExecProcess>
   /** Who runs the commands of `serveExec` (none: each answers 500). */
   readonly setExecHandler: (handler: ExecHandler | undefined) => void

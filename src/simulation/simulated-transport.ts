@@ -6,7 +6,7 @@
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import { Cause, Effect, Queue, Result, Stream } from "effect"
 import { clientSideError, errorFromStatus, StatusReason, type ExecCommandFailed, type KubeError } from "../services/kube/errors.ts"
-import { kubeEndpoints } from "../services/kube/resources.ts"
+import { execVerbs, kubeEndpoints } from "../services/kube/resources.ts"
 import { definedFields } from "./defined-fields.ts"
 import type { SimulatedCluster } from "./simulated-cluster.ts"
 import { assertVerbAllowed, execFailure, refOf, type KubeTransport, type RawWatchEvent } from "../services/kube/transport.ts"
@@ -15,7 +15,7 @@ export const simulatedTransport = (cluster: SimulatedCluster): KubeTransport => 
   exec: (request) =>
     Stream.unwrap(
       Effect.suspend(() => {
-        assertVerbAllowed(kubeEndpoints.podExec, "create")
+        for (const verb of execVerbs) assertVerbAllowed(kubeEndpoints.podExec, verb)
         const ref = { kind: "Pod", namespace: request.namespace, name: request.pod }
         const served = cluster.serveExec(request)
         if (served._tag === "NoAnswer") return Effect.fail(clientSideError(StatusReason.ClientTimeout, "the simulated API server did not answer the exec", ref))

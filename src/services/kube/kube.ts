@@ -82,7 +82,7 @@ export interface KubeService {
   readonly secrets: Pick<NamespacedObjects<Secret, NewSecret>, "get" | "list" | "create" | "update" | "patch">
   readonly pods: Pick<NamespacedObjects<Pod, NewPod>, "get" | "list" | "create" | "delete" | "watch"> & {
     /**
-     * Runs `command` in `container` of a running pod (create on `pods/exec`): its stdout, pulled. It ends once the command
+     * Runs `command` in `container` of a running pod (get and create on `pods/exec`): its stdout, pulled. It ends once the command
      * exited 0, else fails (`ExecCommandFailed`). Not retried: a retry would repeat output already read.
      */
     readonly exec: (

@@ -12,7 +12,7 @@ import { Effect, Stream } from "effect"
 import WebSocket from "ws"
 import { clientSideError, type ExecCommandFailed, StatusReason, Unauthorized, type KubeError, type ResourceRef } from "./errors.ts"
 import { ExecChannel, execOutcomeOf, execSubprotocols, type ExecOutcome } from "./exec-protocol.ts"
-import { kubeEndpoints, resourcePath } from "./resources.ts"
+import { execVerbs, kubeEndpoints, resourcePath } from "./resources.ts"
 import { assertVerbAllowed, execFailure, type TransportExec } from "./transport.ts"
 import { failureText } from "../../domain/failure-text.ts"
 
@@ -166,7 +166,7 @@ export const liveExec =
   (request: TransportExec): Stream.Stream<Uint8Array, KubeError | ExecCommandFailed> =>
     Stream.unwrap(
       Effect.gen(function* () {
-        assertVerbAllowed(kubeEndpoints.podExec, "create")
+        for (const verb of execVerbs) assertVerbAllowed(kubeEndpoints.podExec, verb)
         const ref: ResourceRef = { kind: "Pod", namespace: request.namespace, name: request.pod }
         const options: WebSocket.ClientOptions = {}
         yield* Effect.tryPromise({

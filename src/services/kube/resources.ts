@@ -26,7 +26,7 @@ export interface ResourceType {
   readonly statusSubresource?: boolean
   /** The server sets `metadata.generation` (1 on create, +1 on each change of anything but metadata and status), as for custom resources. */
   readonly tracksGeneration?: boolean
-  /** `<object>/exec` runs a command in one of its containers (pods), over a WebSocket; RBAC names it `pods/exec`, verb create. */
+  /** `<object>/exec` runs a command in one of its containers (pods), over a WebSocket; RBAC names it `pods/exec` (`execVerbs`). */
   readonly execSubresource?: boolean
 }
 
@@ -115,6 +115,9 @@ export const rbacResource = (type: ResourceType, subresource?: Subresource): str
 // `patch` only by `redeploy` (see above): the operator's RBAC grants none.
 const operatorEndpoint = (name: OperandName) => endpoint(operatorTypes[name], ["get", "list", "watch", "patch"])
 
+/** The verbs a `pods/exec` over a WebSocket is authorized as, in the API server's order (see `podExec`). */
+export const execVerbs = ["get", "create"] as const satisfies ReadonlyArray<Verb>
+
 /** The table the live Layer builds its requests from. */
 export const kubeEndpoints = {
   // Watching starts with a list (the initial synthetic sync), hence `list` next to `watch`.
@@ -123,8 +126,10 @@ export const kubeEndpoints = {
   // Watching pods starts with a list (the initial synthetic sync), hence `list` next to `watch`.
   pods: endpoint(podType, ["get", "list", "watch", "create", "delete"]),
   events: endpoint(eventType, ["list", "create"]),
-  // Only `backup-pod --copy-to`, a person's command: `cat` of the held backup's files in the pod's hold container.
-  podExec: endpoint(podType, ["create"], "exec"),
+  // Only `backup-pod --copy-to`, a person's command: `cat` of the held backup's files in the pod's hold container. A
+  // WebSocket exec is an HTTP GET, which Kubernetes authorizes as `get` on pods/exec; 1.35 and later
+  // (AuthorizePodWebsocketUpgradeCreatePermission) also as `create`, as for SPDY's POST: a role needs both.
+  podExec: endpoint(podType, execVerbs, "exec"),
   leases: endpoint(leaseType, ["get", "create", "update"]),
   // `patch` only by `backup-now`, a person's command (the request annotation): the operator's RBAC grants none.
   backupPolicies: endpoint(backupPolicyType, ["get", "list", "watch", "patch"]),

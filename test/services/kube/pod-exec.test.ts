@@ -73,7 +73,11 @@ describe.each(fronts)("pods/exec (%s)", (_name, front) => {
     const cluster = clusterWithHeldPod()
     const exit = await run(front, cluster, (kube) => collect(kube, ["cat", "--", "/backup/big"]))
     expect(Exit.isSuccess(exit) && sha256(exit.value)).toBe(sha256(content))
-    expect(cluster.requests.filter((r) => r.resource === "pods/exec")).toEqual([{ verb: "create", resource: "pods/exec", namespace: ns, name: "held" }])
+    // Authorized as get (a WebSocket is an HTTP GET), then as create (Kubernetes 1.35 and later).
+    expect(cluster.requests.filter((r) => r.resource === "pods/exec")).toEqual([
+      { verb: "get", resource: "pods/exec", namespace: ns, name: "held" },
+      { verb: "create", resource: "pods/exec", namespace: ns, name: "held" },
+    ])
   })
 
   it("holds the command back while its output is not read: cat of 64 MiB has not ended while the reader waits", async () => {
@@ -115,6 +119,12 @@ describe.each(fronts)("pods/exec (%s)", (_name, front) => {
     // The rule is for exec: the pod itself is still read.
     const read = await run(front, forbidding, (kube) => kube.pods.get(ns, "held"))
     expect(Exit.isSuccess(read)).toBe(true)
+    // A role with create only is refused by a server before 1.35 (get), one with get only by 1.35 and later (create).
+    for (const verb of ["get", "create"] as const) {
+      const lacking = clusterWithHeldPod()
+      lacking.faults.inject(Fault.forbidden(), { resource: "pods/exec", verb, times: Infinity })
+      expect(await failureOf((kube) => collect(kube, ["true"]), lacking)).toMatchObject({ _tag: "Forbidden", code: 403 })
+    }
   })
 })
 

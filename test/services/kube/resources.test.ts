@@ -21,6 +21,7 @@ describe("resource table", () => {
       row("", "pods", "watch", true),
       row("", "pods", "create", true),
       row("", "pods", "delete", true),
+      row("", "pods/exec", "get", true),
       row("", "pods/exec", "create", true),
       row("", "secrets", "get", true),
       row("", "secrets", "list", true),
