@@ -54,6 +54,6 @@ export const backupNowCommand = Command.make(
     ),
 ).pipe(
   Command.withDescription(
-    "Ask a BackupPolicy's operator for a backup now (before an upgrade, say) and wait until it is stored: the policy's annotation backup.openshift.io/backup-requested gets a new value, the operator starts a pod for it as soon as no backup of the policy runs (suspended or not, whatever its schedule and minInterval), and the policy's status.lastRequest names that pod. Exits 0 once the backup is stored, and non-zero when it failed, when the policy cannot start one (an invalid spec, its proxy Secret missing: the request then stands), or when it did not end within --timeout. Needs get and patch on backuppolicies (and get on pods in --namespace to show the pod's steps).",
+    "Ask a BackupPolicy's operator for a backup now (before an upgrade, say) and wait until it is stored: the policy's annotation backup.openshift.io/backup-requested gets a new value, the operator starts a pod for it as soon as no backup of the policy runs (suspended or not, whatever its schedule and minInterval), and the policy's status.lastRequest names that pod. Exits 0 once the backup is stored, and non-zero when it failed, when the policy cannot start one (an invalid spec, its proxy Secret missing: the request then stands), or when it did not end within --timeout. Needs get and patch on backuppolicies (list to name those there when POLICY is not; get on pods in --namespace to show the pod's steps).",
   ),
 )

@@ -115,18 +115,22 @@ const readPolicy = (kube: Kube["Service"], policy: string, namespace: string) =>
   kube.backupPolicies.get(policy).pipe(
     Effect.catchTag("NotFound", () =>
       kube.backupPolicies.list().pipe(
-        Effect.map((list) => list.items.map((p) => p.metadata.name)),
-        Effect.catchTag("NotFound", () => Effect.succeed(undefined)),
+        Effect.map((list): ReadonlyArray<string> | "no CRD" | "unlisted" => list.items.map((p) => p.metadata.name)),
+        Effect.catchTag("NotFound", () => Effect.succeed("no CRD" as const)),
+        // The names are only a hint: a user who may get and patch a policy need not list them.
+        Effect.catchTag("Forbidden", () => Effect.succeed("unlisted" as const)),
         Effect.flatMap((names) =>
           Effect.fail(
             new BackupPolicyNotFound({
               policy,
               message:
-                names === undefined
+                names === "no CRD"
                   ? `no BackupPolicy ${policy}: the BackupPolicy CRD is not installed (deploy/backup-policy-crd.yaml)`
-                  : names.length === 0
-                    ? `no BackupPolicy ${policy}: the cluster has no BackupPolicy (without one, take a backup with the operator's rendered pod: cluster-backup backup-pod --namespace ${namespace}, or oc get cm cluster-backup-pod -n ${namespace} -o "jsonpath={.data['backup-pod\\.yaml']}" | oc create -f -)`
-                    : `no BackupPolicy ${policy}: the cluster has ${shortList(names)}`,
+                  : names === "unlisted"
+                    ? `no BackupPolicy ${policy} (this user may not list the BackupPolicies to name those there: oc get backuppolicies, as one who may)`
+                    : names.length === 0
+                      ? `no BackupPolicy ${policy}: the cluster has no BackupPolicy (without one, take a backup with the operator's rendered pod: cluster-backup backup-pod --namespace ${namespace}, or oc get cm cluster-backup-pod -n ${namespace} -o "jsonpath={.data['backup-pod\\.yaml']}" | oc create -f -)`
+                      : `no BackupPolicy ${policy}: the cluster has ${shortList(names)}`,
             }),
           ),
         ),

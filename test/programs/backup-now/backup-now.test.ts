@@ -207,4 +207,17 @@ describe("backupNow naming a policy that is not there", () => {
       expect(cluster.requests.some((r) => r.verb === "patch")).toBe(false)
     }),
   )
+
+  it.effect("for a user who may get but not list BackupPolicies (Forbidden): says the policy is not there, not that access is denied", () =>
+    Effect.gen(function* () {
+      const { cluster, run } = yield* follow({ timeoutMs: 5_000, pollMs: 1_000 }, false)
+      cluster.faults.inject(Fault.forbidden(), { resource: "backuppolicies", verb: "list", times: Number.POSITIVE_INFINITY })
+      const result = yield* Fiber.join(run)
+      expect(Result.isFailure(result) && result.failure).toMatchObject({
+        _tag: "BackupPolicyNotFound",
+        message: "no BackupPolicy nightly (this user may not list the BackupPolicies to name those there: oc get backuppolicies, as one who may)",
+      })
+      expect(cluster.requests.some((r) => r.verb === "patch")).toBe(false)
+    }),
+  )
 })
