@@ -11,8 +11,10 @@
  */
 import { randomBytes } from "node:crypto"
 import { chmod, mkdir, rename, rm, writeFile } from "node:fs/promises"
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
+import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from "node:http"
+import { createServer as createHttpsServer } from "node:https"
 import type { Socket } from "node:net"
+import type { TLSSocket } from "node:tls"
 import { dirname } from "node:path"
 import { Effect, Result, Schema, type Scope } from "effect"
 import { WebSocketServer } from "ws"
@@ -35,6 +37,12 @@ export interface SimulatedApiServerOptions {
    * is one before). As there, the first one the client offers that is served is taken.
    */
   readonly execProtocols?: ReadonlyArray<string>
+  /**
+   * HTTPS instead of HTTP, with this certificate and key (PEM), its URL naming `urlHost` (default localhost: the
+   * certificate's name). With `clientCa`, a client certificate that CA issued authenticates as the bearer token does (the
+   * API server's x509 authenticator); one it did not issue, or none, falls back to the token.
+   */
+  readonly tls?: { readonly cert: string; readonly key: string; readonly clientCa?: string; readonly urlHost?: string }
 }
 
 /** One HTTP request as the server saw it (including rejected ones). */
@@ -97,6 +105,9 @@ export const startSimulatedApiServer = (cluster: SimulatedCluster, options: Simu
   const httpRequests: Array<HttpRequestRecord> = []
   const sockets = new Set<Socket>()
   let accepted = 0
+  const { tls } = options
+  const authenticated = (request: IncomingMessage): boolean =>
+    request.headers.authorization === `Bearer ${token}` || (tls?.clientCa !== undefined && (request.socket as TLSSocket).authorized === true)
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const url = new URL(request.url ?? "/", "http://simulated")
@@ -146,7 +157,7 @@ export const startSimulatedApiServer = (cluster: SimulatedCluster, options: Simu
       })
     }
 
-    if (request.headers.authorization !== `Bearer ${token}`) {
+    if (!authenticated(request)) {
       await readBody(request)
       return fail({ code: 401, reason: "Unauthorized", message: "Unauthorized" })
     }
@@ -220,14 +231,21 @@ export const startSimulatedApiServer = (cluster: SimulatedCluster, options: Simu
     return json(verb === "create" ? 201 : 200, served.result.success)
   }
 
-  const server = createServer((request, response) => {
+  const listener: RequestListener = (request, response) => {
     handle(request, response).catch((cause: unknown) => {
       if (!response.headersSent) {
         response.writeHead(500, { "Content-Type": "application/json" })
         response.end(JSON.stringify(statusBody({ code: 500, reason: "InternalError", message: String(cause) })))
       } else response.destroy()
     })
-  })
+  }
+  const server =
+    tls === undefined
+      ? createServer(listener)
+      : createHttpsServer(
+          { cert: tls.cert, key: tls.key, ...(tls.clientCa === undefined ? {} : { ca: tls.clientCa, requestCert: true, rejectUnauthorized: false }) },
+          listener,
+        )
   // pods/<name>/exec: a WebSocket carrying the command's stdout, stderr and exit status.
   const execProtocols = options.execProtocols ?? ["v5.channel.k8s.io", "v4.channel.k8s.io"]
   const webSockets = new WebSocketServer({
@@ -254,7 +272,7 @@ export const startSimulatedApiServer = (cluster: SimulatedCluster, options: Simu
         `HTTP/1.1 ${status.code} ${status.reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
       )
     }
-    if (request.headers.authorization !== `Bearer ${token}`) return refuse({ code: 401, reason: "Unauthorized", message: "Unauthorized" })
+    if (!authenticated(request)) return refuse({ code: 401, reason: "Unauthorized", message: "Unauthorized" })
     const target = parseResourcePath(url.pathname, cluster.types)
     if (target?.subresource !== "exec" || target.namespace === undefined || target.name === undefined) return refuse(notServed)
     const command = url.searchParams.getAll("command")
@@ -296,7 +314,7 @@ export const startSimulatedApiServer = (cluster: SimulatedCluster, options: Simu
       const address = server.address()
       const port = typeof address === "object" && address !== null ? address.port : 0
       resolve({
-        url: `http://${options.host ?? "127.0.0.1"}:${port}`,
+        url: tls === undefined ? `http://${options.host ?? "127.0.0.1"}:${port}` : `https://${tls.urlHost ?? "localhost"}:${port}`,
         port,
         token,
         cluster,
@@ -332,19 +350,46 @@ export const simulatedApiServer = (
 
 export interface KubeconfigTarget {
   readonly url: string
-  readonly token: string
+  /** The bearer token; without it, `clientCertificate` (PEM, with its key) authenticates. */
+  readonly token?: string
+  readonly clientCertificate?: { readonly cert: string; readonly key: string }
+  /** The CA (PEM) that verifies an https:// server, as `certificate-authority-data`. */
+  readonly certificateAuthority?: string
   /** The context's default namespace. */
   readonly namespace?: string
 }
 
-/** A kubeconfig document for a server reached with a bearer token. */
+/** A kubeconfig document for a server reached with a bearer token or a client certificate. */
 export const kubeconfigYaml = (target: KubeconfigTarget): string =>
   stringify({
     apiVersion: "v1",
     kind: "Config",
     // client-node refuses plain http unless TLS verification is explicitly off; this server is loopback-only.
-    clusters: [{ name: "simulated", cluster: { server: target.url, "insecure-skip-tls-verify": target.url.startsWith("http:") } }],
-    users: [{ name: "simulated", user: { token: target.token } }],
+    clusters: [
+      {
+        name: "simulated",
+        cluster: {
+          server: target.url,
+          ...(target.certificateAuthority === undefined
+            ? { "insecure-skip-tls-verify": target.url.startsWith("http:") }
+            : { "certificate-authority-data": Buffer.from(target.certificateAuthority).toString("base64") }),
+        },
+      },
+    ],
+    users: [
+      {
+        name: "simulated",
+        user: {
+          ...(target.token === undefined ? {} : { token: target.token }),
+          ...(target.clientCertificate === undefined
+            ? {}
+            : {
+                "client-certificate-data": Buffer.from(target.clientCertificate.cert).toString("base64"),
+                "client-key-data": Buffer.from(target.clientCertificate.key).toString("base64"),
+              }),
+        },
+      },
+    ],
     contexts: [
       {
         name: "simulated",
