@@ -118,6 +118,27 @@ const placeData = async (from: string, source: OpenSource, part: string, mode: n
   return "copied"
 }
 
+/** Linux's O_TMPFILE (with O_DIRECTORY, as the kernel requires it), which Node's constants lack: an unnamed file in a directory. */
+const openTemporaryFile = 0o20200000
+
+/**
+ * Whether a copy of `file` into `directory` is a reflink, tried for real without a trace: the clone goes into an unnamed
+ * file there (O_TMPFILE), which the kernel frees when it is closed, or when this process is killed. False wherever that
+ * cannot be told (no O_TMPFILE, no procfs, another file system, one without reflinks).
+ */
+const reflinks = async (file: string, directory: string): Promise<boolean> => {
+  let unnamed: FileHandle | undefined
+  try {
+    unnamed = await open(directory, openTemporaryFile | constants.O_WRONLY, 0o600)
+    await copyFile(file, descriptorPath(unnamed.fd), constants.COPYFILE_FICLONE_FORCE)
+    return true
+  } catch {
+    return false
+  } finally {
+    await unnamed?.close().catch(() => undefined)
+  }
+}
+
 /** What a copy must be: `size` bytes ending with `tail` (a snapshot's sha256 trailer, as verified). */
 export interface CopyExpectation {
   readonly size: number
@@ -257,6 +278,11 @@ export class DurableFiles extends Context.Service<
       /** `hiddenPart`: the part is `.<name>.part`, a dot file (a kubelet reads every other file of its manifest directory as a pod). */
       options?: { readonly hardLinkWhenSafe?: boolean; readonly expected?: CopyExpectation; readonly hiddenPart?: boolean },
     ) => Effect.Effect<CopyMethod, BackupFileError>
+    /**
+     * Whether `copyThroughPart` of `file` into `directory` would be a reflink (its blocks shared, no data written):
+     * tried, leaving nothing behind, also when killed. False where it cannot be told.
+     */
+    readonly reflinks: (file: string, directory: string) => Effect.Effect<boolean>
     readonly removeEmptyDirectory: (path: string) => Effect.Effect<void, BackupFileError>
     /** Removes a file (a directory is refused: EISDIR); nothing there is fine. */
     readonly removeFile: (path: string) => Effect.Effect<void, BackupFileError>
@@ -284,6 +310,7 @@ export class DurableFiles extends Context.Service<
       move: (from, to, options) => attempt("move", from, () => move(from, to, options?.acrossFileSystems === true)).pipe(Effect.uninterruptible),
       copyThroughPart: (from, to, mode, options) =>
         attempt("copy", from, () => copyThroughPart(from, to, mode, options?.hardLinkWhenSafe === true, options?.expected, options?.hiddenPart === true)),
+      reflinks: (file, directory) => Effect.promise(() => reflinks(file, directory)),
       removeEmptyDirectory: (path) => attempt("remove the directory", path, () => rmdir(path)),
       removeFile: (path) => attempt("remove", path, () => removePath(path, false)),
       removeTree: (path) => attempt("remove", path, () => removePath(path, true)),

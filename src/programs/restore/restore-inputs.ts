@@ -17,12 +17,12 @@ import { planRestore, type RestorePlan } from "../../domain/restore-plan.ts"
 import { decodeRestorePlanInput, type RestorePlanInput } from "../../domain/restore-plan-input.ts"
 import { revisionBumpFrom, type KeptRevisionJson } from "../../domain/revision-bump.ts"
 import { checkRegularFile } from "../../services/backup-file.ts"
-import { ownedWithMode } from "../../services/durable-files.ts"
+import { DurableFiles, ownedWithMode } from "../../services/durable-files.ts"
 import { Etcdutl } from "../../services/etcdutl.ts"
 import { describeFileSystemFailure, errnoCode } from "../../services/file-system-error.ts"
 import { readBackupManifest } from "../backup-dir/backup-manifest-file.ts"
 import { findPartialRestores, findSnapshotCopy } from "./restore-leftovers.ts"
-import { bytesOnDisk, bytesToCopy, fileSystemOf, lstatOrUndefined } from "./restore-preconditions.ts"
+import { bytesOnDisk, bytesToCopy, existingAncestor, fileSystemOf, lstatOrUndefined } from "./restore-preconditions.ts"
 import { backupDirsBelow, backupsBelowHint } from "../backup-dir/backups-below.ts"
 import { holdsNoBackupFiles, selectBackup, type SelectedBackup } from "../verify/verify-selection.ts"
 import { treeFootprint } from "../../domain/tree-footprint.ts"
@@ -170,14 +170,17 @@ export const observeHost = (root: string, paths: (partialRestores: ReadonlyArray
   })
 
 /**
- * Whether copying `snapshot` into the kept-data directory will be a hard link, as `DurableFiles.copyThroughPart` makes
- * one: a regular file (not a link) of this process's user, mode 0600, on the file system of the kept-data directory.
+ * Whether copying `snapshot` into the kept-data directory will write none of its data, as `DurableFiles.copyThroughPart`
+ * makes it: a reflink there (tried into the directory it will be made in, leaving nothing), or a hard link, for a
+ * regular file (not a link) of this process's user, mode 0600, on the file system of the kept-data directory.
  */
-const snapshotLinkable = (snapshot: string, keptDataDir: string) =>
+const snapshotCopiesNoData = (snapshot: string, keptDataDir: string) =>
   Effect.gen(function* () {
     const info = yield* lstatOrUndefined(snapshot)
-    if (info === undefined || !info.isFile() || !ownedWithMode(info, 0o600)) return false
-    return info.dev === (yield* fileSystemOf(keptDataDir))
+    if (info === undefined || !info.isFile()) return false
+    if (ownedWithMode(info, 0o600) && info.dev === (yield* fileSystemOf(keptDataDir))) return true
+    const into = yield* existingAncestor(keptDataDir)
+    return yield* DurableFiles.use((files) => files.reflinks(snapshot, into))
   }).pipe(Effect.orElseSucceed(() => false))
 
 /**
@@ -261,7 +264,7 @@ export const gatherRestoreInputs = Effect.fn("gatherRestoreInputs")(function* (o
   const capabilities = yield* etcdutl.capabilities.pipe(Effect.mapError((e) => invalid("etcdutl", e.message)))
   const snapshotCopy = yield* findSnapshotCopy(root, manifest.files.snapshot).pipe(Effect.mapError((e) => invalid("host", e.message)))
   const { partialRestores, existing, separateDataDisk } = yield* observeHost(root, (partials) => pathsToObserve(manifest.revisions.requested, table, partials))
-  const snapshotCopyLinked = snapshotCopy === undefined && (yield* snapshotLinkable(posix.join(backupDir, selected.snapshot), host(hostLayout.keptDataDir)))
+  const snapshotCopyLinked = snapshotCopy === undefined && (yield* snapshotCopiesNoData(posix.join(backupDir, selected.snapshot), host(hostLayout.keptDataDir)))
 
   const footprint = treeFootprint(manifest.entries)
   const input = yield* Effect.fromResult(

@@ -59,7 +59,8 @@ const kindOf = (s: { isFile(): boolean; isFIFO(): boolean; isSocket(): boolean; 
           : "not a directory"
 
 /** The nearest existing ancestor of `path` (the file system a missing directory will be created on). */
-const existingAncestor = (path: string) =>
+/** `path`, or its nearest ancestor that exists. */
+export const existingAncestor = (path: string) =>
   Effect.gen(function* () {
     let p = path
     while ((yield* lstatOrUndefined(p)) === undefined && p !== dirname(p)) p = dirname(p)

@@ -5,7 +5,7 @@
  * rename or remove, on a block device of its own. A real backup (etcd 3.5) is restored by the real etcdutl.
  */
 import { execFileSync } from "node:child_process"
-import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
+import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
@@ -95,6 +95,29 @@ describe("the recovery on XFS", () => {
     expect(execFileSync("filefrag", ["-v", copy], { encoding: "utf8" })).toMatch(/\bshared\b/)
     expect(readFileSync(join(host.root, "var/lib/etcd-backup/member/snap/db"), "utf8")).toBe("old etcd data\n")
     expect(statSync(join(host.root, "var/lib/etcd/member/snap/db")).size).toBeGreaterThan(0)
+  })
+
+  it("foresees the snapshot's reflink: an XFS with room for the restore but not for a second copy of the snapshot is restored, not refused", async () => {
+    const host = makeHostTree(xfsRoot(), backup)
+    const manifest = readManifest(host.backupDir)
+    const snapshotBytes = manifest.files.snapshot.size
+    chmodSync(join(host.backupDir, manifest.files.snapshot.name), 0o640)
+    const dry: Array<string> = []
+    const planned = await Effect.runPromise(restoreOnHost(host, dry, { restoreId, dryRun: true }).pipe(Effect.provide(layers)))
+    const room = planned.plan.steps.flatMap((step) =>
+      step.preconditions.flatMap((p) => (p._tag === "FreeSpace" ? [{ step: step.id, bytes: p.bytes - (p.freedBefore ?? 0) }] : [])),
+    )
+    // The copy asks for no room: the reflink was tried (into an unnamed file) and will be made.
+    expect(room.map((r) => r.step)).not.toContain("copy-snapshot")
+    expect(readdirSync(join(host.root, "var/lib")).sort()).toEqual(["etcd"])
+    // The volume then has what the restore needs, and half a snapshot more: less than a copy of the snapshot would take.
+    const needed = room.filter((r) => r.step !== "copy-snapshot").reduce((sum, r) => sum + r.bytes, 0)
+    const { bavail, bsize } = statfsSync(host.root)
+    execFileSync("fallocate", ["-l", String(bavail * bsize - needed - Math.floor(snapshotBytes / 2)), join(host.root, "filler")])
+    const out: Array<string> = []
+    const real = await run(restoreOnHost(host, out, { restoreId }).pipe(Effect.provide(layers)), out)
+    expect(real.ok, `${real.output}\n${real.cause}`).toBe(true)
+    expect(real.output).toContain("reflinked: no data copied")
   })
 
   it("restores a host whose /var/lib/etcd is an XFS disk of its own: the old member copied off it, the mount point kept", async () => {
