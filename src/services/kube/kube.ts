@@ -317,7 +317,7 @@ export class Kube extends Context.Service<Kube, KubeService>()("cluster-backup/K
   static readonly live = (source: KubeConfigSource, options: LiveOptions & KubeOptions = {}): Layer.Layer<Kube, KubeConfigInvalid> =>
     Layer.effect(
       Kube,
-      Effect.map(loadKubeConfig(source), (config) => Kube.of(makeKube(liveTransport(config, options), options))),
+      Effect.map(loadKubeConfig(source, options.env), (config) => Kube.of(makeKube(liveTransport(config, options), options))),
     )
 
   // The in-memory Layer over the simulated cluster is `inMemory` in src/simulation/simulated-kube.ts: the live bundle leaves it out.

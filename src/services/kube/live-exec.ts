@@ -24,6 +24,8 @@ export interface LiveExecContext {
   readonly config: KubeConfig
   /** The API server's URL, no trailing slash. */
   readonly server: string
+  /** The server as messages name it (with the proxy it is reached through). */
+  readonly shown: string
   /** Deadline of the upgrade (the connection and the answer to it). */
   readonly handshakeMillis: number
   /** A command that sends nothing this long while its reader waits is taken as hung. */
@@ -112,7 +114,7 @@ const openExec = (context: LiveExecContext, request: TransportExec, options: Web
       fail(
         clientSideError(
           StatusReason.ConnectionFailed,
-          `the API server at ${context.server} took ${taken === undefined ? "none" : `"${taken}"`} of the exec protocols offered (${execSubprotocols.join(", ")}): a proxy between may drop the Sec-WebSocket-Protocol header, or the API server is older than Kubernetes 1.4`,
+          `the API server at ${context.shown} took ${taken === undefined ? "none" : `"${taken}"`} of the exec protocols offered (${execSubprotocols.join(", ")}): a proxy between may drop the Sec-WebSocket-Protocol header, or the API server is older than Kubernetes 1.4`,
           ref,
         ),
       )
@@ -149,7 +151,7 @@ const openExec = (context: LiveExecContext, request: TransportExec, options: Web
     clearTimeout(idleTimer)
     if (settled) return
     if (outcome === undefined) {
-      fail(clientSideError(StatusReason.ConnectionFailed, `the exec connection to ${context.server} ended before the command's exit status`, ref))
+      fail(clientSideError(StatusReason.ConnectionFailed, `the exec connection to ${context.shown} ended before the command's exit status`, ref))
     } else if (outcome._tag === "Failed") {
       fail(execFailure(request, outcome.exitCode, outcome.message, stderr))
     } else {
@@ -176,7 +178,7 @@ export const liveExec =
               ...ref,
               reason: "CredentialsUnavailable",
               code: 0,
-              message: `cannot authenticate to the API server at ${context.server}: ${failureText(cause)}`,
+              message: `cannot authenticate to the API server at ${context.shown}: ${failureText(cause)}`,
             }),
         })
         return NodeStream.fromReadable<Uint8Array, KubeError | ExecCommandFailed>({

@@ -22,6 +22,7 @@ import { clientSideError, errorFromStatus, KubeResponseInvalid, StatusBody, Stat
 import { resourcePath, type Endpoint } from "./resources.ts"
 import { assertVerbAllowed, refOf, type KubeTransport, type RawWatchEvent, type RequestVerb } from "./transport.ts"
 import { failureText } from "../../domain/failure-text.ts"
+import { proxyFor, shownProxy, type ProxyEnv } from "../../domain/proxy-choice.ts"
 import { shortList } from "../../domain/short-list.ts"
 import { tlsCodeOf } from "../tls-failure.ts"
 
@@ -114,6 +115,28 @@ const configProblem = (cause: unknown): string => {
   return typeof line === "number" && typeof column === "number" ? `invalid YAML: ${reason} (line ${line + 1}, column ${column + 1})` : `invalid YAML: ${reason}`
 }
 
+/**
+ * The current cluster with the proxy the environment names for its server, as kubectl and client-go take it
+ * (`proxyFor`: HTTPS_PROXY/HTTP_PROXY unless NO_PROXY names the host, never for loopback), where its entry names no
+ * `proxy-url` of its own. In a pod behind OpenShift's cluster-wide proxy, the noProxy list holds the service network,
+ * so the API server's service address is reached directly. A variable that is no proxy URL is refused, naming it.
+ */
+const withEnvironmentProxy = (config: KubeConfig, env: ProxyEnv): KubeConfig => {
+  const cluster = config.getCurrentCluster()
+  if (cluster === null || (cluster.proxyUrl ?? "") !== "") return config
+  const choice = proxyFor(env, new URL(cluster.server))
+  if (choice._tag === "Invalid") throw new Error(choice.message)
+  if (choice._tag === "Direct") return config
+  config.clusters = config.clusters.map((c) => (c.name === cluster.name ? { ...c, proxyUrl: choice.url.href } : c))
+  return config
+}
+
+/** ` through the proxy <origin>` when the current cluster is reached through one, for messages (never its credentials). */
+const throughProxy = (config: KubeConfig): string => {
+  const proxy = config.getCurrentCluster()?.proxyUrl ?? ""
+  return proxy !== "" && URL.canParse(proxy) ? ` through the proxy ${shownProxy(new URL(proxy))}` : ""
+}
+
 /** Loads the client configuration; the error says what was tried and what to do. */
 export const loadKubeConfig = (source: KubeConfigSource, env: NodeJS.ProcessEnv = process.env): Effect.Effect<KubeConfig, KubeConfigInvalid> =>
   Effect.suspend(() => {
@@ -146,7 +169,7 @@ export const loadKubeConfig = (source: KubeConfigSource, env: NodeJS.ProcessEnv 
               `its server "${cluster.server}" is plain http, which the Kubernetes client takes only from a cluster entry with ` +
                 "insecure-skip-tls-verify: true (a local kubectl proxy); give the API server's https URL",
             )
-          return shareDispatcher(config)
+          return shareDispatcher(withEnvironmentProxy(config, env))
         },
         catch: (cause) =>
           new KubeConfigInvalid({
@@ -156,7 +179,7 @@ export const loadKubeConfig = (source: KubeConfigSource, env: NodeJS.ProcessEnv 
       }).pipe(
         Effect.tap((loaded) =>
           Effect.logInfo(
-            `Kubernetes API ${loaded.getCurrentCluster()?.server} (${described === inClusterSource ? described : `context ${loaded.getCurrentContext()} of ${described}`})`,
+            `Kubernetes API ${loaded.getCurrentCluster()?.server}${throughProxy(loaded)} (${described === inClusterSource ? described : `context ${loaded.getCurrentContext()} of ${described}`})`,
           ),
         ),
       )
@@ -222,6 +245,8 @@ export interface LiveOptions {
   readonly watchIdleMillis?: number
   /** An exec'd command that sends nothing this long while its output is awaited fails as hung. Default 60 s. */
   readonly execIdleMillis?: number
+  /** The environment KUBECONFIG, the in-cluster variables and the proxy are read from. Default `process.env`. */
+  readonly env?: NodeJS.ProcessEnv
 }
 
 const methods: Readonly<Record<RequestVerb, HttpMethod>> = {
@@ -284,6 +309,8 @@ interface Exchange {
 export const liveTransport = (config: KubeConfig, options: LiveOptions = {}): KubeTransport => {
   const http = new IsomorphicFetchHttpLibrary()
   const server = (config.getCurrentCluster()?.server ?? "").replace(/\/+$/, "")
+  /** The server as messages name it: with the proxy it is reached through. */
+  const shown = `${server}${throughProxy(config)}`
   const requestTimeout = options.requestTimeoutMillis ?? 30_000
   const watchTimeoutSeconds = options.watchTimeoutSeconds ?? 300
   const watchIdle = options.watchIdleMillis ?? (watchTimeoutSeconds + 30) * 1000
@@ -294,15 +321,15 @@ export const liveTransport = (config: KubeConfig, options: LiveOptions = {}): Ku
   }
 
   const networkError = (cause: unknown, timedOut: boolean, ref: ResourceRef): KubeError => {
-    if (timedOut) return clientSideError(StatusReason.ClientTimeout, `no answer from the API server at ${server} within ${requestTimeout} ms`, ref)
+    if (timedOut) return clientSideError(StatusReason.ClientTimeout, `no answer from the API server at ${shown} within ${requestTimeout} ms`, ref)
     const code = errorCode(cause)
     if (code === "ECONNREFUSED") {
-      return clientSideError(StatusReason.ConnectionRefused, `the API server at ${server} refused the connection (ECONNREFUSED)`, ref)
+      return clientSideError(StatusReason.ConnectionRefused, `the API server at ${shown} refused the connection (ECONNREFUSED)`, ref)
     }
     if (code !== undefined && tlsCodeOf(code, chainText(cause)) === "ERR_SSL_WRONG_VERSION_NUMBER") {
       return clientSideError(
         StatusReason.CertificateRejected,
-        `the server at ${server} answered, but not in TLS (${code}): it is no API server (a plain http endpoint, such as kubectl proxy's?); give the kubeconfig the API server's https:// address`,
+        `the server at ${shown} answered, but not in TLS (${code}): it is no API server (a plain http endpoint, such as kubectl proxy's?); give the kubeconfig the API server's https:// address`,
         ref,
       )
     }
@@ -310,12 +337,12 @@ export const liveTransport = (config: KubeConfig, options: LiveOptions = {}): Ku
     if (rejected !== undefined) {
       return clientSideError(
         StatusReason.CertificateRejected,
-        `the API server at ${server} presented a TLS certificate this client rejects (${code}): ${rejected}`,
+        `the API server at ${shown} presented a TLS certificate this client rejects (${code}): ${rejected}`,
         ref,
       )
     }
     // fetch's own message is "fetch failed": its causes say why (a port fetch refuses to reach says "bad port").
-    return clientSideError(StatusReason.ConnectionFailed, `the connection to the API server at ${server} failed (${code ?? chainText(cause)})`, ref)
+    return clientSideError(StatusReason.ConnectionFailed, `the connection to the API server at ${shown} failed (${code ?? chainText(cause)})`, ref)
   }
 
   /**
@@ -368,7 +395,7 @@ export const liveTransport = (config: KubeConfig, options: LiveOptions = {}): Ku
               ...ref,
               reason: "CredentialsUnavailable",
               code: 0,
-              message: `cannot authenticate to the API server at ${server}: ${cause.detail}`,
+              message: `cannot authenticate to the API server at ${shown}: ${cause.detail}`,
             })
           : networkError(cause, timedOut, ref),
     })
@@ -386,7 +413,7 @@ export const liveTransport = (config: KubeConfig, options: LiveOptions = {}): Ku
     // The API server's words for a 401 are only "Unauthorized": say whose credentials and what to do.
     const message =
       response.status === 401
-        ? `${status.message ?? "Unauthorized"}: the API server at ${server} did not accept the credentials this configuration gives ` +
+        ? `${status.message ?? "Unauthorized"}: the API server at ${shown} did not accept the credentials this configuration gives ` +
           "(a token or client certificate that is missing, expired or revoked); log in again, or give a kubeconfig with current credentials"
         : status.message
     return errorFromStatus(
@@ -403,7 +430,7 @@ export const liveTransport = (config: KubeConfig, options: LiveOptions = {}): Ku
   const parseJson = (text: string, ref: ResourceRef): Effect.Effect<unknown, KubeResponseInvalid> =>
     Effect.try({
       try: () => (text === "" ? null : (JSON.parse(text) as unknown)),
-      catch: () => new KubeResponseInvalid({ ...ref, message: `the API server at ${server} answered with a body that is not JSON` }),
+      catch: () => new KubeResponseInvalid({ ...ref, message: `the API server at ${shown} answered with a body that is not JSON` }),
     })
 
   const WatchLine = Schema.Struct({ type: Schema.String, object: Schema.Unknown })
@@ -413,7 +440,7 @@ export const liveTransport = (config: KubeConfig, options: LiveOptions = {}): Ku
       const json = yield* parseJson(line, ref)
       const decoded = Schema.decodeUnknownResult(WatchLine)(json)
       if (Result.isFailure(decoded)) {
-        return yield* new KubeResponseInvalid({ ...ref, message: `a watch line from ${server} is not a watch event` })
+        return yield* new KubeResponseInvalid({ ...ref, message: `a watch line from ${shown} is not a watch event` })
       }
       const { type, object } = decoded.success
       if (type === "ADDED" || type === "MODIFIED" || type === "DELETED" || type === "BOOKMARK") return { type, object }
@@ -428,7 +455,7 @@ export const liveTransport = (config: KubeConfig, options: LiveOptions = {}): Ku
           ref,
         )
       }
-      return yield* new KubeResponseInvalid({ ...ref, message: `unknown watch event type "${type}" from ${server}` })
+      return yield* new KubeResponseInvalid({ ...ref, message: `unknown watch event type "${type}" from ${shown}` })
     })
 
   return {
@@ -440,6 +467,7 @@ export const liveTransport = (config: KubeConfig, options: LiveOptions = {}): Ku
             liveExec({
               config,
               server,
+              shown,
               handshakeMillis: requestTimeout,
               idleMillis: options.execIdleMillis ?? 60_000,
               networkError,

@@ -1,0 +1,174 @@
+/**
+ * The live Layer behind an HTTP(S) proxy named by the environment, as kubectl and client-go take it (a laptop or bastion
+ * whose `oc` reaches the cluster through `HTTPS_PROXY`): requests, a watch and `pods/exec` all go through the proxy's
+ * CONNECT, with its credentials; NO_PROXY reaches the server directly. The API server's name (`api.cluster.test`)
+ * resolves nowhere: only the proxy, which tunnels it to the stub API server here, can reach it.
+ */
+import { createHash, randomBytes } from "node:crypto"
+import { readFileSync, writeFileSync } from "node:fs"
+import { createServer, type IncomingMessage, type Server } from "node:http"
+import { connect, type Socket } from "node:net"
+import { join } from "node:path"
+import { Effect, Exit, Result, Stream } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Kube } from "../../../src/services/kube/kube.ts"
+import { KubeConfigSource } from "../../../src/services/kube/live-transport.ts"
+import { configMapType, podType } from "../../../src/services/kube/resources.ts"
+import { startSimulatedApiServer, writeKubeconfig, type SimulatedApiServer } from "../../../src/simulation/simulated-api-server.ts"
+import { makeSimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
+import { localExecHandler } from "../../../src/simulation/simulated-exec.ts"
+import { heldPodStatus } from "../../../src/simulation/simulated-kubelet.ts"
+import { certificateFactory } from "../../support/encrypted-fixtures.ts"
+import { tempDir } from "../../support/temp-dir.ts"
+
+const dir = tempDir("kube-proxy")
+const certs = certificateFactory(dir)
+const day = 86_400_000
+const ca = certs.ca("proxy-test-ca", new Date(Date.now() - day), new Date(Date.now() + 30 * day))
+const serving = certs.leaf("api.cluster.test", ca, new Date(Date.now() - day), new Date(Date.now() + 30 * day))
+
+const ns = "openshift-etcd"
+const content = randomBytes(1024 * 1024 + 3)
+writeFileSync(join(dir, "snapshot.db"), content)
+const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
+
+/** A CONNECT proxy that tunnels every target to this machine's loopback, at the target's port; what it was asked. */
+const startProxy = async () => {
+  const tunnels: Array<{ readonly target: string; readonly authorization: string | undefined }> = []
+  const sockets = new Set<Socket>()
+  const server = createServer((_, response) => response.writeHead(405).end())
+  server.on("connect", (request: IncomingMessage, client: Socket, head: Buffer) => {
+    tunnels.push({ target: request.url ?? "", authorization: request.headers["proxy-authorization"] })
+    const port = Number((request.url ?? "").split(":").at(-1))
+    const upstream = connect(port, "127.0.0.1", () => {
+      client.write("HTTP/1.1 200 Connection Established\r\n\r\n")
+      if (head.length > 0) upstream.write(head)
+      upstream.pipe(client)
+      client.pipe(upstream)
+    })
+    for (const socket of [client, upstream]) {
+      sockets.add(socket)
+      socket.on("error", () => socket.destroy())
+      socket.on("close", () => sockets.delete(socket))
+    }
+    upstream.on("close", () => client.destroy())
+    client.on("close", () => upstream.destroy())
+  })
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done))
+  const { port } = server.address() as { port: number }
+  return {
+    port,
+    tunnels,
+    close: () =>
+      new Promise<void>((done) => {
+        for (const socket of sockets) socket.destroy()
+        server.close(() => done())
+      }),
+  }
+}
+
+let api: SimulatedApiServer
+let proxy: Awaited<ReturnType<typeof startProxy>>
+let kubeconfig = ""
+beforeAll(async () => {
+  const cluster = makeSimulatedCluster()
+  Result.getOrThrow(cluster.create(configMapType, { metadata: { name: "backup-status", namespace: ns }, data: { state: "Complete" } }))
+  const pod = Result.getOrThrow(
+    cluster.create(podType, {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "held", namespace: ns },
+      spec: { containers: [{ name: "backup-hold", image: "x" }] },
+    }),
+  )
+  cluster.updateStatus(podType, ns, "held", heldPodStatus(pod, { phase: "Succeeded" }, new Date().toISOString()))
+  cluster.setExecHandler(localExecHandler(() => [{ containerPath: "/backup", hostPath: dir }]))
+  api = await startSimulatedApiServer(cluster, {
+    tls: { cert: serving.certPem, key: readFileSync(serving.keyPath, "utf8"), urlHost: "api.cluster.test" },
+  })
+  proxy = await startProxy()
+  kubeconfig = join(dir, "kubeconfig")
+  await Effect.runPromise(writeKubeconfig(kubeconfig, { url: api.url, token: api.token, certificateAuthority: ca.certPem }))
+})
+afterAll(async () => {
+  await proxy?.close()
+  await api?.close()
+})
+
+const errorOf = (exit: Exit.Exit<unknown, unknown>) =>
+  Exit.isFailure(exit) ? exit.cause.reasons.map((r) => (r._tag === "Fail" ? r.error : undefined))[0] : "succeeded"
+
+/** A read, a watch's first event and an exec's output digest, with the Layer reading `env`. */
+const through = async (env: NodeJS.ProcessEnv) => {
+  const layer = Kube.live(KubeConfigSource.file(kubeconfig), {
+    requestTimeoutMillis: 3_000,
+    env,
+    retry: { maxRetries: 0, baseDelayMillis: 1, maxDelayMillis: 1, jitter: 0 },
+  })
+  const exitOf = <A, E>(program: (kube: Kube["Service"]) => Effect.Effect<A, E>) =>
+    Effect.runPromiseExit(Effect.flatMap(Kube, program).pipe(Effect.provide(layer)))
+  return {
+    get: await exitOf((kube) => kube.configMaps.get(ns, "backup-status")),
+    watched: await exitOf((kube) => kube.configMaps.watch(ns, { name: "backup-status" }).pipe(Stream.take(1), Stream.runCollect)),
+    exec: await exitOf((kube) =>
+      kube.pods.exec(ns, "held", "backup-hold", ["cat", "--", "/backup/snapshot.db"]).pipe(
+        Stream.runFold(
+          () => [] as Array<Uint8Array>,
+          (chunks, chunk) => {
+            chunks.push(chunk)
+            return chunks
+          },
+        ),
+        Effect.map((chunks) => sha256(Buffer.concat(chunks))),
+      ),
+    ),
+  }
+}
+
+describe("live Kube Layer behind a proxy the environment names", () => {
+  it("HTTPS_PROXY with credentials: the read, the watch and the exec go through its CONNECT, whole", async () => {
+    const before = proxy.tunnels.length
+    const seen = await through({ HTTPS_PROXY: `http://backup:s3cret@127.0.0.1:${proxy.port}` })
+    expect(Exit.isSuccess(seen.get) && seen.get.value.data).toEqual({ state: "Complete" })
+    expect(Exit.isSuccess(seen.watched) && seen.watched.value[0]).toMatchObject({ type: "SYNC" })
+    expect(Exit.isSuccess(seen.exec) ? seen.exec.value : errorOf(seen.exec)).toBe(sha256(content))
+    const tunnels = proxy.tunnels.slice(before)
+    expect(tunnels.length).toBeGreaterThanOrEqual(2)
+    for (const tunnel of tunnels) {
+      expect(tunnel.target).toBe(`api.cluster.test:${api.port}`)
+      expect(tunnel.authorization).toBe(`Basic ${Buffer.from("backup:s3cret").toString("base64")}`)
+    }
+    // The exec's WebSocket is among them: the upgrade reached the server.
+    expect(api.httpRequests.filter((r) => r.path.endsWith("/exec")).at(-1)?.status).toBe(101)
+  })
+
+  it("NO_PROXY naming the server's domain: nothing through the proxy (the name resolves nowhere, so the read fails)", async () => {
+    const before = proxy.tunnels.length
+    const seen = await through({ HTTPS_PROXY: `http://127.0.0.1:${proxy.port}`, NO_PROXY: "localhost,.cluster.test" })
+    expect(errorOf(seen.get)).toMatchObject({ _tag: expect.stringMatching(/^(Unavailable|Timeout)$/) })
+    expect((errorOf(seen.get) as { message: string }).message).not.toContain("through the proxy")
+    expect(proxy.tunnels.length).toBe(before)
+  })
+
+  it("a proxy that is not there: the failure names the server and the proxy, never the proxy's credentials", async () => {
+    const closed = createServer()
+    await new Promise<void>((done) => closed.listen(0, "127.0.0.1", done))
+    const { port } = closed.address() as { port: number }
+    await new Promise<void>((done) => (closed as Server).close(() => done()))
+    const seen = await through({ HTTPS_PROXY: `http://backup:s3cret@127.0.0.1:${port}` })
+    for (const exit of [seen.get, seen.exec]) {
+      const error = errorOf(exit) as { _tag: string; message: string }
+      expect(error._tag).toBe("Unavailable")
+      expect(error.message).toContain(`https://api.cluster.test:${api.port} through the proxy http://127.0.0.1:${port}`)
+      expect(error.message).not.toContain("s3cret")
+    }
+  })
+
+  it("HTTPS_PROXY that is no proxy URL: the configuration is refused, naming the variable, not its value", async () => {
+    const seen = await through({ HTTPS_PROXY: "ftp://backup:s3cret@proxy:21" })
+    const error = errorOf(seen.get) as { _tag: string; message: string }
+    expect(error._tag).toBe("KubeConfigInvalid")
+    expect(error.message).toContain("HTTPS_PROXY is not an http:// or https:// proxy URL")
+    expect(error.message).not.toContain("s3cret")
+  })
+})
