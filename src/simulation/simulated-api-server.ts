@@ -355,6 +355,8 @@ export interface KubeconfigTarget {
   readonly clientCertificate?: { readonly cert: string; readonly key: string }
   /** The CA (PEM) that verifies an https:// server, as `certificate-authority-data`. */
   readonly certificateAuthority?: string
+  /** The name its certificate is checked for instead of the URL's host (`tls-server-name`, as OpenShift's localhost-recovery.kubeconfig). */
+  readonly tlsServerName?: string
   /** The context's default namespace. */
   readonly namespace?: string
 }
@@ -373,6 +375,7 @@ export const kubeconfigYaml = (target: KubeconfigTarget): string =>
           ...(target.certificateAuthority === undefined
             ? { "insecure-skip-tls-verify": target.url.startsWith("http:") }
             : { "certificate-authority-data": Buffer.from(target.certificateAuthority).toString("base64") }),
+          ...(target.tlsServerName === undefined ? {} : { "tls-server-name": target.tlsServerName }),
         },
       },
     ],

@@ -30,6 +30,7 @@ const clientCa = certs.ca("client-ca", from, to)
 const admin = certs.leaf("system-admin", clientCa, from, to)
 const strangerCa = certs.ca("stranger-ca", from, to)
 const stranger = certs.leaf("stranger", strangerCa, from, to)
+const recovery = certs.leaf("localhost-recovery", servingCa, from, to)
 const keyOf = (issued: IssuedCertificate) => readFileSync(issued.keyPath, "utf8")
 
 const ns = "openshift-etcd"
@@ -41,7 +42,7 @@ const servers: Array<SimulatedApiServer> = []
 afterAll(() => Promise.all(servers.map((s) => s.close())))
 
 /** An HTTPS stub API server with a ConfigMap and a pod whose hold container runs, its /backup this file's directory. */
-const serve = async () => {
+const serve = async (presenting: IssuedCertificate = serving) => {
   const cluster = makeSimulatedCluster()
   Result.getOrThrow(cluster.create(configMapType, { metadata: { name: "backup-status", namespace: ns }, data: { state: "Complete" } }))
   const spec = { containers: [{ name: "backup-hold", image: "x" }] }
@@ -49,7 +50,7 @@ const serve = async () => {
   cluster.updateStatus(podType, ns, "held", heldPodStatus(pod, { phase: "Succeeded" }, new Date().toISOString()))
   cluster.setExecHandler(localExecHandler(() => [{ containerPath: "/backup", hostPath: dir }]))
   const server = await startSimulatedApiServer(cluster, {
-    tls: { cert: serving.certPem, key: keyOf(serving), clientCa: clientCa.certPem },
+    tls: { cert: presenting.certPem, key: keyOf(presenting), clientCa: clientCa.certPem },
   })
   servers.push(server)
   return server
@@ -100,6 +101,16 @@ describe("live Kube Layer over HTTPS (the server verified with the kubeconfig's 
     expect(Exit.isSuccess(seen.get)).toBe(true)
     expect(Exit.isSuccess(seen.watched)).toBe(true)
     expect(Exit.isSuccess(seen.exec) ? seen.exec.value : errorOf(seen.exec)).toBe(sha256(content))
+  })
+
+  it("tls-server-name (OpenShift's localhost-recovery.kubeconfig: https://localhost, a certificate for localhost-recovery): checked for that name", async () => {
+    const server = await serve(recovery)
+    const named = await through(server, { clientCertificate: { cert: admin.certPem, key: keyOf(admin) }, tlsServerName: "localhost-recovery" })
+    expect(Exit.isSuccess(named.get)).toBe(true)
+    expect(Exit.isSuccess(named.exec) ? named.exec.value : errorOf(named.exec)).toBe(sha256(content))
+    // Without it, the certificate does not name the URL's host: refused, as kubectl would.
+    const unnamed = await through(server, { clientCertificate: { cert: admin.certPem, key: keyOf(admin) } })
+    expect(errorOf(unnamed.get)).toMatchObject({ _tag: "Unavailable", reason: "CertificateRejected" })
   })
 
   it("a client certificate another CA issued: Unauthorized (401) for the read and the exec, and the watch says it is failing for it", async () => {
