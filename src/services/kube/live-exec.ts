@@ -11,6 +11,7 @@ import * as NodeStream from "@effect/platform-node/NodeStream"
 import { Effect, Stream } from "effect"
 import WebSocket from "ws"
 import { clientSideError, type ExecCommandFailed, StatusReason, Unauthorized, type KubeError, type ResourceRef } from "./errors.ts"
+import { credentialsFailureDetail } from "./credentials-failure.ts"
 import { ExecChannel, execOutcomeOf, execSubprotocols, type ExecOutcome } from "./exec-protocol.ts"
 import { execVerbs, kubeEndpoints, resourcePath } from "./resources.ts"
 import { assertVerbAllowed, execFailure, type TransportExec } from "./transport.ts"
@@ -178,7 +179,7 @@ export const liveExec =
               ...ref,
               reason: "CredentialsUnavailable",
               code: 0,
-              message: `cannot authenticate to the API server at ${context.shown}: ${failureText(cause)}`,
+              message: `cannot authenticate to the API server at ${context.shown}: ${credentialsFailureDetail(cause)}`,
             }),
         })
         return NodeStream.fromReadable<Uint8Array, KubeError | ExecCommandFailed>({

@@ -22,6 +22,7 @@ import { clientSideError, errorFromStatus, KubeResponseInvalid, StatusBody, Stat
 import { resourcePath, type Endpoint } from "./resources.ts"
 import { assertVerbAllowed, refOf, type KubeTransport, type RawWatchEvent, type RequestVerb } from "./transport.ts"
 import { failureText } from "../../domain/failure-text.ts"
+import { credentialsFailureDetail } from "./credentials-failure.ts"
 import { proxyFor, shownProxy, type ProxyEnv } from "../../domain/proxy-choice.ts"
 import { shortList } from "../../domain/short-list.ts"
 import { tlsCodeOf } from "../tls-failure.ts"
@@ -538,10 +539,6 @@ export const liveTransport = (config: KubeConfig, options: LiveOptions = {}): Ku
 class CredentialsError {
   readonly detail: string
   constructor(cause: unknown) {
-    // JSON.parse's message quotes the text around the fault: an exec credential plugin's output, which holds the token.
-    this.detail =
-      cause instanceof SyntaxError
-        ? "the credential plugin's output is not a valid ExecCredential JSON document (not shown: it may hold the token)"
-        : failureText(cause)
+    this.detail = credentialsFailureDetail(cause)
   }
 }
