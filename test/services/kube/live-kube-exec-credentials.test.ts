@@ -5,36 +5,15 @@
  */
 import { chmodSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { Effect, Exit, Result, Stream } from "effect"
+import { Exit } from "effect"
 import { describe, expect, it } from "vitest"
 import { parse, stringify } from "yaml"
 import { Kube } from "../../../src/services/kube/kube.ts"
 import { KubeConfigSource } from "../../../src/services/kube/live-transport.ts"
-import { configMapType, podType } from "../../../src/services/kube/resources.ts"
-import { makeSimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
-import { localExecHandler } from "../../../src/simulation/simulated-exec.ts"
-import { heldPodStatus } from "../../../src/simulation/simulated-kubelet.ts"
+import { errorOf, heldPodCluster, readWatchExec, sha256 } from "./held-pod-cluster.ts"
 import { stubServers } from "./stub-servers.ts"
 
 const stub = stubServers("exec-credentials-")
-const ns = "openshift-etcd"
-
-/** A cluster with a ConfigMap and a pod whose hold container runs, its /backup `dir`. */
-const cluster = (dir: string) => {
-  const simulated = makeSimulatedCluster()
-  Result.getOrThrow(simulated.create(configMapType, { metadata: { name: "backup-status", namespace: ns }, data: { state: "Complete" } }))
-  const pod = Result.getOrThrow(
-    simulated.create(podType, {
-      apiVersion: "v1",
-      kind: "Pod",
-      metadata: { name: "held", namespace: ns },
-      spec: { containers: [{ name: "backup-hold", image: "x" }] },
-    }),
-  )
-  simulated.updateStatus(podType, ns, "held", heldPodStatus(pod, { phase: "Succeeded" }, new Date().toISOString()))
-  simulated.setExecHandler(localExecHandler(() => [{ containerPath: "/backup", hostPath: dir }]))
-  return simulated
-}
 
 /** The kubeconfig `serve` wrote, its user replaced by an exec plugin: a script printing `body` (on stderr unless it exits 0) and exiting `exitCode`. */
 const withPlugin = (kubeconfig: string, body: string, exitCode = 0) => {
@@ -49,39 +28,28 @@ const withPlugin = (kubeconfig: string, body: string, exitCode = 0) => {
 const credential = (token: string) =>
   JSON.stringify({ apiVersion: "client.authentication.k8s.io/v1", kind: "ExecCredential", status: { token, expirationTimestamp: "2099-01-01T00:00:00Z" } })
 
-const seen = async (kubeconfig: string) => {
-  const layer = Kube.live(KubeConfigSource.file(kubeconfig), { requestTimeoutMillis: 5_000 })
-  const exitOf = <A, E>(program: (kube: Kube["Service"]) => Effect.Effect<A, E>) =>
-    Effect.runPromiseExit(Effect.flatMap(Kube, program).pipe(Effect.provide(layer)))
-  return {
-    get: await exitOf((kube) => kube.configMaps.get(ns, "backup-status")),
-    exec: await exitOf((kube) => kube.pods.exec(ns, "held", "backup-hold", ["cat", "--", "/backup/file"]).pipe(Stream.decodeText, Stream.mkString)),
-  }
-}
-
-const errorOf = (exit: Exit.Exit<unknown, unknown>) =>
-  Exit.isFailure(exit) ? exit.cause.reasons.map((r) => (r._tag === "Fail" ? r.error : undefined))[0] : "succeeded"
+const seen = (kubeconfig: string) => readWatchExec(Kube.live(KubeConfigSource.file(kubeconfig), { requestTimeoutMillis: 5_000 }), "file")
 
 describe("live Kube Layer with an exec credential plugin", () => {
   it("takes the token the plugin prints, for requests and pods/exec alike", async () => {
     const dir = stub.dir()
     writeFileSync(join(dir, "file"), "held backup bytes")
-    const { server, kubeconfig } = await stub.serve(cluster(dir))
+    const { server, kubeconfig } = await stub.serve(heldPodCluster(dir))
     withPlugin(kubeconfig, credential(server.token))
     const { get, exec } = await seen(kubeconfig)
     expect(Exit.isSuccess(get) && get.value.data).toEqual({ state: "Complete" })
-    expect(Exit.isSuccess(exec) ? exec.value : errorOf(exec)).toBe("held backup bytes")
+    expect(Exit.isSuccess(exec) ? exec.value : errorOf(exec)).toBe(sha256(Buffer.from("held backup bytes")))
   })
 
   it("a token the server does not take: Unauthorized (401) for both", async () => {
-    const { kubeconfig } = await stub.serve(cluster(stub.dir()))
+    const { kubeconfig } = await stub.serve(heldPodCluster(stub.dir()))
     withPlugin(kubeconfig, credential("not-the-token"))
     const { get, exec } = await seen(kubeconfig)
     for (const exit of [get, exec]) expect(errorOf(exit)).toMatchObject({ _tag: "Unauthorized", code: 401 })
   })
 
   it("a plugin that fails: refused with its words, nothing asked of the server", async () => {
-    const { server, kubeconfig } = await stub.serve(cluster(stub.dir()))
+    const { server, kubeconfig } = await stub.serve(heldPodCluster(stub.dir()))
     withPlugin(kubeconfig, "error: the OIDC provider is unreachable", 1)
     const { get, exec } = await seen(kubeconfig)
     for (const exit of [get, exec]) {
@@ -92,7 +60,7 @@ describe("live Kube Layer with an exec credential plugin", () => {
   })
 
   it("a plugin whose output is no ExecCredential: refused without quoting it (it may hold the token)", async () => {
-    const { server, kubeconfig } = await stub.serve(cluster(stub.dir()))
+    const { server, kubeconfig } = await stub.serve(heldPodCluster(stub.dir()))
     withPlugin(kubeconfig, '{"status": {"token": "sha256~SECRET-TOKEN"')
     const { get, exec } = await seen(kubeconfig)
     for (const exit of [get, exec]) {

@@ -3,20 +3,17 @@
  * kubeconfig's `certificate-authority-data`, the user a client certificate (an installer's system:admin kubeconfig) or
  * a token. Requests, a watch and `pods/exec` (a WebSocket, set up apart from client-node's requests) alike.
  */
-import { createHash, randomBytes } from "node:crypto"
+import { randomBytes } from "node:crypto"
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { Effect, Exit, Result, Stream } from "effect"
+import { Effect, Exit } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
 import { Kube } from "../../../src/services/kube/kube.ts"
 import { KubeConfigSource } from "../../../src/services/kube/live-transport.ts"
-import { configMapType, podType } from "../../../src/services/kube/resources.ts"
 import { startSimulatedApiServer, writeKubeconfig, type KubeconfigTarget, type SimulatedApiServer } from "../../../src/simulation/simulated-api-server.ts"
-import { makeSimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
-import { localExecHandler } from "../../../src/simulation/simulated-exec.ts"
-import { heldPodStatus } from "../../../src/simulation/simulated-kubelet.ts"
 import { certificateFactory, type IssuedCertificate } from "../../support/encrypted-fixtures.ts"
 import { tempDir } from "../../support/temp-dir.ts"
+import { errorOf, heldPodCluster, readWatchExec, sha256 } from "./held-pod-cluster.ts"
 
 const dir = tempDir("kube-https")
 const certs = certificateFactory(dir)
@@ -33,23 +30,15 @@ const stranger = certs.leaf("stranger", strangerCa, from, to)
 const recovery = certs.leaf("localhost-recovery", servingCa, from, to)
 const keyOf = (issued: IssuedCertificate) => readFileSync(issued.keyPath, "utf8")
 
-const ns = "openshift-etcd"
 const content = randomBytes(3 * 1024 * 1024 + 5)
 writeFileSync(join(dir, "snapshot.db"), content)
-const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
 
 const servers: Array<SimulatedApiServer> = []
 afterAll(() => Promise.all(servers.map((s) => s.close())))
 
-/** An HTTPS stub API server with a ConfigMap and a pod whose hold container runs, its /backup this file's directory. */
+/** An HTTPS stub API server over `heldPodCluster`, presenting `presenting`, taking client certificates `clientCa` issued. */
 const serve = async (presenting: IssuedCertificate = serving) => {
-  const cluster = makeSimulatedCluster()
-  Result.getOrThrow(cluster.create(configMapType, { metadata: { name: "backup-status", namespace: ns }, data: { state: "Complete" } }))
-  const spec = { containers: [{ name: "backup-hold", image: "x" }] }
-  const pod = Result.getOrThrow(cluster.create(podType, { apiVersion: "v1", kind: "Pod", metadata: { name: "held", namespace: ns }, spec }))
-  cluster.updateStatus(podType, ns, "held", heldPodStatus(pod, { phase: "Succeeded" }, new Date().toISOString()))
-  cluster.setExecHandler(localExecHandler(() => [{ containerPath: "/backup", hostPath: dir }]))
-  const server = await startSimulatedApiServer(cluster, {
+  const server = await startSimulatedApiServer(heldPodCluster(dir), {
     tls: { cert: presenting.certPem, key: keyOf(presenting), clientCa: clientCa.certPem },
   })
   servers.push(server)
@@ -57,33 +46,12 @@ const serve = async (presenting: IssuedCertificate = serving) => {
 }
 
 let serial = 0
-/** What the live Layer reads, writes and streams with the kubeconfig `user` gives it. */
+/** What the live Layer reads, watches and execs with the kubeconfig `user` gives it. */
 const through = async (server: SimulatedApiServer, user: Omit<KubeconfigTarget, "url" | "certificateAuthority">) => {
   const kubeconfig = join(dir, `kubeconfig-${++serial}`)
   await Effect.runPromise(writeKubeconfig(kubeconfig, { url: server.url, certificateAuthority: servingCa.certPem, ...user }))
-  const layer = Kube.live(KubeConfigSource.file(kubeconfig), { requestTimeoutMillis: 5_000 })
-  const exitOf = <A, E>(program: (kube: Kube["Service"]) => Effect.Effect<A, E>) =>
-    Effect.runPromiseExit(Effect.flatMap(Kube, program).pipe(Effect.provide(layer)))
-  return {
-    get: await exitOf((kube) => kube.configMaps.get(ns, "backup-status")),
-    watched: await exitOf((kube) => kube.configMaps.watch(ns, { name: "backup-status" }).pipe(Stream.take(1), Stream.runCollect)),
-    exec: await exitOf((kube) =>
-      kube.pods.exec(ns, "held", "backup-hold", ["cat", "--", "/backup/snapshot.db"]).pipe(
-        Stream.runFold(
-          () => [] as Array<Uint8Array>,
-          (chunks, chunk) => {
-            chunks.push(chunk)
-            return chunks
-          },
-        ),
-        Effect.map((chunks) => sha256(Buffer.concat(chunks))),
-      ),
-    ),
-  }
+  return readWatchExec(Kube.live(KubeConfigSource.file(kubeconfig), { requestTimeoutMillis: 5_000 }), "snapshot.db")
 }
-
-const errorOf = (exit: Exit.Exit<unknown, unknown>) =>
-  Exit.isFailure(exit) ? exit.cause.reasons.map((r) => (r._tag === "Fail" ? r.error : undefined))[0] : "succeeded"
 
 describe("live Kube Layer over HTTPS (the server verified with the kubeconfig's CA)", () => {
   it("a client certificate the API server's client CA issued (an installer's kubeconfig): a read, a watch and an exec, whole", async () => {

@@ -4,22 +4,19 @@
  * CONNECT, with its credentials; NO_PROXY reaches the server directly. The API server's name (`api.cluster.test`)
  * resolves nowhere: only the proxy, which tunnels it to the stub API server here, can reach it.
  */
-import { createHash, randomBytes } from "node:crypto"
+import { randomBytes } from "node:crypto"
 import { readFileSync, writeFileSync } from "node:fs"
 import { createServer, type IncomingMessage, type Server } from "node:http"
 import { connect, type Socket } from "node:net"
 import { join } from "node:path"
-import { Effect, Exit, Result, Stream } from "effect"
+import { Effect, Exit } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Kube } from "../../../src/services/kube/kube.ts"
 import { KubeConfigSource } from "../../../src/services/kube/live-transport.ts"
-import { configMapType, podType } from "../../../src/services/kube/resources.ts"
 import { startSimulatedApiServer, writeKubeconfig, type SimulatedApiServer } from "../../../src/simulation/simulated-api-server.ts"
-import { makeSimulatedCluster } from "../../../src/simulation/simulated-cluster.ts"
-import { localExecHandler } from "../../../src/simulation/simulated-exec.ts"
-import { heldPodStatus } from "../../../src/simulation/simulated-kubelet.ts"
 import { certificateFactory } from "../../support/encrypted-fixtures.ts"
 import { tempDir } from "../../support/temp-dir.ts"
+import { errorOf, heldPodCluster, readWatchExec, sha256 } from "./held-pod-cluster.ts"
 
 const dir = tempDir("kube-proxy")
 const certs = certificateFactory(dir)
@@ -27,10 +24,8 @@ const day = 86_400_000
 const ca = certs.ca("proxy-test-ca", new Date(Date.now() - day), new Date(Date.now() + 30 * day))
 const serving = certs.leaf("api.cluster.test", ca, new Date(Date.now() - day), new Date(Date.now() + 30 * day))
 
-const ns = "openshift-etcd"
 const content = randomBytes(1024 * 1024 + 3)
 writeFileSync(join(dir, "snapshot.db"), content)
-const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
 
 /** A CONNECT proxy that tunnels every target to this machine's loopback, at the target's port; what it was asked. */
 const startProxy = async () => {
@@ -71,18 +66,7 @@ let api: SimulatedApiServer
 let proxy: Awaited<ReturnType<typeof startProxy>>
 let kubeconfig = ""
 beforeAll(async () => {
-  const cluster = makeSimulatedCluster()
-  Result.getOrThrow(cluster.create(configMapType, { metadata: { name: "backup-status", namespace: ns }, data: { state: "Complete" } }))
-  const pod = Result.getOrThrow(
-    cluster.create(podType, {
-      apiVersion: "v1",
-      kind: "Pod",
-      metadata: { name: "held", namespace: ns },
-      spec: { containers: [{ name: "backup-hold", image: "x" }] },
-    }),
-  )
-  cluster.updateStatus(podType, ns, "held", heldPodStatus(pod, { phase: "Succeeded" }, new Date().toISOString()))
-  cluster.setExecHandler(localExecHandler(() => [{ containerPath: "/backup", hostPath: dir }]))
+  const cluster = heldPodCluster(dir)
   api = await startSimulatedApiServer(cluster, {
     tls: { cert: serving.certPem, key: readFileSync(serving.keyPath, "utf8"), urlHost: "api.cluster.test" },
   })
@@ -95,35 +79,16 @@ afterAll(async () => {
   await api?.close()
 })
 
-const errorOf = (exit: Exit.Exit<unknown, unknown>) =>
-  Exit.isFailure(exit) ? exit.cause.reasons.map((r) => (r._tag === "Fail" ? r.error : undefined))[0] : "succeeded"
-
 /** A read, a watch's first event and an exec's output digest, with the Layer reading `env`. */
-const through = async (env: NodeJS.ProcessEnv) => {
-  const layer = Kube.live(KubeConfigSource.file(kubeconfig), {
-    requestTimeoutMillis: 3_000,
-    env,
-    retry: { maxRetries: 0, baseDelayMillis: 1, maxDelayMillis: 1, jitter: 0 },
-  })
-  const exitOf = <A, E>(program: (kube: Kube["Service"]) => Effect.Effect<A, E>) =>
-    Effect.runPromiseExit(Effect.flatMap(Kube, program).pipe(Effect.provide(layer)))
-  return {
-    get: await exitOf((kube) => kube.configMaps.get(ns, "backup-status")),
-    watched: await exitOf((kube) => kube.configMaps.watch(ns, { name: "backup-status" }).pipe(Stream.take(1), Stream.runCollect)),
-    exec: await exitOf((kube) =>
-      kube.pods.exec(ns, "held", "backup-hold", ["cat", "--", "/backup/snapshot.db"]).pipe(
-        Stream.runFold(
-          () => [] as Array<Uint8Array>,
-          (chunks, chunk) => {
-            chunks.push(chunk)
-            return chunks
-          },
-        ),
-        Effect.map((chunks) => sha256(Buffer.concat(chunks))),
-      ),
-    ),
-  }
-}
+const through = (env: NodeJS.ProcessEnv) =>
+  readWatchExec(
+    Kube.live(KubeConfigSource.file(kubeconfig), {
+      requestTimeoutMillis: 3_000,
+      env,
+      retry: { maxRetries: 0, baseDelayMillis: 1, maxDelayMillis: 1, jitter: 0 },
+    }),
+    "snapshot.db",
+  )
 
 describe("live Kube Layer behind a proxy the environment names", () => {
   it("HTTPS_PROXY with credentials: the read, the watch and the exec go through its CONNECT, whole", async () => {
