@@ -34,7 +34,7 @@ const replaceData = (cluster: SimulatedCluster, type: typeof secretType, name: s
 
 /**
  * Loads `fixture` into `cluster` with `tls`'s client certificate as Secret etcd-client and its CA as ConfigMap
- * etcd-ca-bundle, serves it over HTTP (a kubeconfig for it at `kubeconfig`) and stores the same objects in `etcd`
+ * etcd-ca-bundle, serves it over HTTPS (a kubeconfig for it at `kubeconfig`, with the bundle's CA) and stores the same objects in `etcd`
  * plus `bulkKeys` keys of ~1 KiB. The API server and the etcd client close with the scope.
  */
 export const startDemoCluster = Effect.fn("startDemoCluster")(function* (options: {
@@ -52,8 +52,9 @@ export const startDemoCluster = Effect.fn("startDemoCluster")(function* (options
   const read = (file: string) => fs.readFileString(file).pipe(Effect.orDie)
   yield* replaceData(cluster, secretType, "etcd-client", { "tls.crt": b64(yield* read(tls.clientCert)), "tls.key": b64(yield* read(tls.clientKey)) })
   yield* replaceData(cluster, configMapType, "etcd-ca-bundle", { "ca-bundle.crt": yield* read(tls.caCert) })
-  const server = yield* simulatedApiServer(cluster)
-  yield* writeKubeconfig(options.kubeconfig, server)
+  // Over HTTPS, as a cluster's API server: its certificate is the bundle's server one (it names 127.0.0.1), its CA in the kubeconfig.
+  const server = yield* simulatedApiServer(cluster, { tls: { cert: yield* read(tls.serverCert), key: yield* read(tls.serverKey), urlHost: "127.0.0.1" } })
+  yield* writeKubeconfig(options.kubeconfig, { url: server.url, token: server.token, certificateAuthority: yield* read(tls.caCert) })
   // By name, not IP: the certificate names both, and TLS server names must not be IP addresses.
   const client = yield* etcdClient({ ...etcd.connection, endpoints: etcd.connection.endpoints.map((e) => e.replace("//127.0.0.1:", "//localhost:")) })
   const keys = yield* seedEtcd(client, fixture, options.bulkKeys)
