@@ -312,6 +312,7 @@ export const liveTransport = (config: KubeConfig, options: LiveOptions = {}): Ku
   const server = (config.getCurrentCluster()?.server ?? "").replace(/\/+$/, "")
   /** The server as messages name it: with the proxy it is reached through. */
   const shown = `${server}${throughProxy(config)}`
+  const proxied = (config.getCurrentCluster()?.proxyUrl ?? "") !== ""
   const requestTimeout = options.requestTimeoutMillis ?? 30_000
   const watchTimeoutSeconds = options.watchTimeoutSeconds ?? 300
   const watchIdle = options.watchIdleMillis ?? (watchTimeoutSeconds + 30) * 1000
@@ -342,8 +343,10 @@ export const liveTransport = (config: KubeConfig, options: LiveOptions = {}): Ku
         ref,
       )
     }
-    // fetch's own message is "fetch failed": its causes say why (a port fetch refuses to reach says "bad port").
-    return clientSideError(StatusReason.ConnectionFailed, `the connection to the API server at ${shown} failed (${code ?? chainText(cause)})`, ref)
+    // fetch's own message is "fetch failed": its causes say why (a port fetch refuses to reach says "bad port"). Through a
+    // proxy, the code alone (UND_ERR_ABORTED) hides the proxy's answer (a 407), which only the words carry.
+    const detail = code === undefined ? chainText(cause) : proxied ? `${code}: ${chainText(cause)}` : code
+    return clientSideError(StatusReason.ConnectionFailed, `the connection to the API server at ${shown} failed (${detail})`, ref)
   }
 
   /**

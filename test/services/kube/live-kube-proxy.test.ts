@@ -27,13 +27,20 @@ const serving = certs.leaf("api.cluster.test", ca, new Date(Date.now() - day), n
 const content = randomBytes(1024 * 1024 + 3)
 writeFileSync(join(dir, "snapshot.db"), content)
 
-/** A CONNECT proxy that tunnels every target to this machine's loopback, at the target's port; what it was asked. */
-const startProxy = async () => {
+/**
+ * A CONNECT proxy that tunnels every target to this machine's loopback, at the target's port; what it was asked. With
+ * `requiredAuthorization`, a CONNECT without that Proxy-Authorization is answered 407.
+ */
+const startProxy = async (requiredAuthorization?: string) => {
   const tunnels: Array<{ readonly target: string; readonly authorization: string | undefined }> = []
   const sockets = new Set<Socket>()
   const server = createServer((_, response) => response.writeHead(405).end())
   server.on("connect", (request: IncomingMessage, client: Socket, head: Buffer) => {
     tunnels.push({ target: request.url ?? "", authorization: request.headers["proxy-authorization"] })
+    if (requiredAuthorization !== undefined && request.headers["proxy-authorization"] !== requiredAuthorization) {
+      client.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="proxy"\r\nContent-Length: 0\r\n\r\n')
+      return
+    }
     const port = Number((request.url ?? "").split(":").at(-1))
     const upstream = connect(port, "127.0.0.1", () => {
       client.write("HTTP/1.1 200 Connection Established\r\n\r\n")
@@ -126,6 +133,21 @@ describe("live Kube Layer behind a proxy the environment names", () => {
       expect(error._tag).toBe("Unavailable")
       expect(error.message).toContain(`https://api.cluster.test:${api.port} through the proxy http://127.0.0.1:${port}`)
       expect(error.message).not.toContain("s3cret")
+    }
+  })
+
+  it("a proxy that wants other credentials (407): the read and the exec fail naming the proxy and its answer", async () => {
+    const guarded = await startProxy(`Basic ${Buffer.from("backup:right").toString("base64")}`)
+    try {
+      const seen = await through({ HTTPS_PROXY: `http://backup:wrong@127.0.0.1:${guarded.port}` })
+      for (const exit of [seen.get, seen.exec]) {
+        const error = errorOf(exit) as { _tag: string; message: string }
+        expect(error.message).toContain(`through the proxy http://127.0.0.1:${guarded.port}`)
+        expect(error.message).toContain("407")
+        expect(error.message).not.toContain("wrong")
+      }
+    } finally {
+      await guarded.close()
     }
   })
 
