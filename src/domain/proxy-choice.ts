@@ -99,8 +99,13 @@ export const bypassesProxy = (noProxy: string, url: URL): boolean => {
 /** The proxy's URL as messages show it: scheme, host and port, never its credentials. */
 export const shownProxy = (url: URL): string => `${url.protocol}//${url.host}`
 
-/** The proxy a request to `url` goes through, as the environment says. */
-export const proxyFor = (env: ProxyEnv, url: URL): ProxyChoice => {
+/** The proxies the store's client speaks: HTTP CONNECT to an http:// or https:// proxy. */
+export const httpProxySchemes: ReadonlyArray<string> = ["http:", "https:"]
+/** What Go's ProxyFromEnvironment takes, as kubectl and client-go do: SOCKS5 too (`ssh -D`; socks5h: the proxy resolves the name). */
+export const kubeProxySchemes: ReadonlyArray<string> = ["http:", "https:", "socks5:", "socks5h:"]
+
+/** The proxy a request to `url` goes through, as the environment says; a proxy of a scheme not in `schemes` is Invalid. */
+export const proxyFor = (env: ProxyEnv, url: URL, schemes: ReadonlyArray<string> = httpProxySchemes): ProxyChoice => {
   const chosen = firstSet(env, url.protocol === "https:" ? ["HTTPS_PROXY", "https_proxy"] : ["HTTP_PROXY", "http_proxy"])
   if (chosen === undefined || isLoopback(unbracketed(url.hostname).replace(/\.$/, ""))) return { _tag: "Direct" }
   const noProxy = firstSet(env, ["NO_PROXY", "no_proxy"])
@@ -109,12 +114,13 @@ export const proxyFor = (env: ProxyEnv, url: URL): ProxyChoice => {
   // `proxy:3128` (no scheme) means http://, as curl and Go read it.
   const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`
   const parsed = URL.canParse(text) ? new URL(text) : undefined
-  if (parsed === undefined || (parsed.protocol !== "http:" && parsed.protocol !== "https:") || parsed.hostname === "") {
+  if (parsed === undefined || !schemes.includes(parsed.protocol) || parsed.hostname === "") {
     // The value may hold a password: the message names the variable and what it should be, not the value.
+    const kinds = schemes.map((s) => `${s}//`)
     return {
       _tag: "Invalid",
       variable,
-      message: `${variable} is not an http:// or https:// proxy URL (as http://proxy.example.com:3128): fix it, or unset it to connect directly`,
+      message: `${variable} is not an ${kinds.length > 1 ? `${kinds.slice(0, -1).join(", ")} or ${kinds.at(-1)}` : kinds[0]} proxy URL (as http://proxy.example.com:3128): fix it, or unset it to connect directly`,
     }
   }
   return { _tag: "Proxy", url: parsed, shown: shownProxy(parsed), variable }

@@ -1,6 +1,6 @@
 import { fc, test } from "@fast-check/vitest"
 import { describe, expect, it } from "vitest"
-import { bypassesProxy, proxyFor, shownProxy } from "../../src/domain/proxy-choice.ts"
+import { bypassesProxy, kubeProxySchemes, proxyFor, shownProxy } from "../../src/domain/proxy-choice.ts"
 
 const https = (host: string) => new URL(`https://${host}`)
 const label = fc.stringMatching(/^[a-z][a-z0-9-]{0,10}[a-z0-9]$/)
@@ -26,9 +26,21 @@ describe("proxyFor", () => {
   it("a value that is no http(s) proxy URL: Invalid, naming the variable and never the value", () => {
     for (const value of ["socks5://u:hunter2@proxy:1080", "http://", "ftp://hunter2@x"]) {
       const p = proxyFor({ https_proxy: value }, https("s3.amazonaws.com"))
-      expect(p).toMatchObject({ _tag: "Invalid", variable: "https_proxy" })
+      expect(p).toMatchObject({ _tag: "Invalid", variable: "https_proxy", message: expect.stringContaining("not an http:// or https:// proxy URL") })
       expect(JSON.stringify(p)).not.toContain("hunter2")
     }
+  })
+
+  it("with the Kubernetes client's schemes, a SOCKS5 proxy too (ssh -D), as Go's ProxyFromEnvironment; socks4 is still refused", () => {
+    for (const value of ["socks5://127.0.0.2:1080", "socks5h://u:hunter2@bastion:1080"]) {
+      expect(proxyFor({ HTTPS_PROXY: value }, https("api.cluster.example.com:6443"), kubeProxySchemes)).toMatchObject({
+        _tag: "Proxy",
+        shown: value.replace("u:hunter2@", ""),
+      })
+    }
+    const refused = proxyFor({ HTTPS_PROXY: "socks4://hunter2@bastion:1080" }, https("api.cluster.example.com:6443"), kubeProxySchemes)
+    expect(refused).toMatchObject({ _tag: "Invalid", message: expect.stringContaining("not an http://, https://, socks5:// or socks5h:// proxy URL") })
+    expect(JSON.stringify(refused)).not.toContain("hunter2")
   })
 
   // As Go: a proxy cannot reach this host's loopback, and the demo's local Swift must work from a shell with a proxy set.

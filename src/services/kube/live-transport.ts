@@ -23,7 +23,7 @@ import { resourcePath, type Endpoint } from "./resources.ts"
 import { assertVerbAllowed, refOf, type KubeTransport, type RawWatchEvent, type RequestVerb } from "./transport.ts"
 import { failureText } from "../../domain/failure-text.ts"
 import { credentialsFailureDetail } from "./credentials-failure.ts"
-import { proxyFor, shownProxy, type ProxyEnv } from "../../domain/proxy-choice.ts"
+import { kubeProxySchemes, proxyFor, shownProxy, type ProxyEnv } from "../../domain/proxy-choice.ts"
 import { shortList } from "../../domain/short-list.ts"
 import { tlsCodeOf } from "../tls-failure.ts"
 
@@ -125,10 +125,12 @@ const configProblem = (cause: unknown): string => {
 const withEnvironmentProxy = (config: KubeConfig, env: ProxyEnv): KubeConfig => {
   const cluster = config.getCurrentCluster()
   if (cluster === null || (cluster.proxyUrl ?? "") !== "") return config
-  const choice = proxyFor(env, new URL(cluster.server))
+  const choice = proxyFor(env, new URL(cluster.server), kubeProxySchemes)
   if (choice._tag === "Invalid") throw new Error(choice.message)
   if (choice._tag === "Direct") return config
-  config.clusters = config.clusters.map((c) => (c.name === cluster.name ? { ...c, proxyUrl: choice.url.href } : c))
+  // As Go's SOCKS5 dialer (kubectl): the proxy resolves the name, which may resolve only beyond an `ssh -D` tunnel.
+  const proxyUrl = choice.url.protocol === "socks5:" ? choice.url.href.replace(/^socks5:/, "socks5h:") : choice.url.href
+  config.clusters = config.clusters.map((c) => (c.name === cluster.name ? { ...c, proxyUrl } : c))
   return config
 }
 

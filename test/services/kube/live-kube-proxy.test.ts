@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto"
 import { readFileSync, writeFileSync } from "node:fs"
 import { createServer, type IncomingMessage, type Server } from "node:http"
-import { connect, type Socket } from "node:net"
+import { connect, createServer as createNetServer, type Socket } from "node:net"
 import { join } from "node:path"
 import { Effect, Exit } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -69,6 +69,65 @@ const startProxy = async (requiredAuthorization?: string) => {
   }
 }
 
+/**
+ * A SOCKS5 proxy (no authentication, CONNECT only), as `ssh -D` gives, tunnelling every target to this machine's
+ * loopback at the target's port; the targets it was asked for, as host:port.
+ */
+const startSocks5 = async () => {
+  const targets: Array<string> = []
+  const sockets = new Set<Socket>()
+  const server = createNetServer((client) => {
+    sockets.add(client)
+    client.on("close", () => sockets.delete(client))
+    client.on("error", () => client.destroy())
+    let buffered = Buffer.alloc(0)
+    let greeted = false
+    const onData = (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk])
+      if (!greeted) {
+        if (buffered.length < 2 || buffered.length < 2 + buffered[1]!) return
+        buffered = buffered.subarray(2 + buffered[1]!)
+        greeted = true
+        client.write(Buffer.from([5, 0]))
+      }
+      if (buffered.length < 5) return
+      const kind = buffered[3]!
+      const hostBytes = kind === 1 ? 4 : kind === 4 ? 16 : 1 + buffered[4]!
+      if (buffered.length < 4 + hostBytes + 2) return
+      const host = kind === 3 ? buffered.subarray(5, 5 + buffered[4]!).toString("utf8") : kind === 1 ? [...buffered.subarray(4, 8)].join(".") : "ipv6"
+      const port = buffered.readUInt16BE(4 + hostBytes)
+      const rest = buffered.subarray(4 + hostBytes + 2)
+      client.off("data", onData)
+      targets.push(`${host}:${port}`)
+      const upstream = connect(port, "127.0.0.1", () => {
+        client.write(Buffer.from([5, 0, 0, 1, 0, 0, 0, 0, 0, 0]))
+        if (rest.length > 0) upstream.write(rest)
+        upstream.pipe(client)
+        client.pipe(upstream)
+      })
+      sockets.add(upstream)
+      upstream.on("error", () => upstream.destroy())
+      upstream.on("close", () => {
+        sockets.delete(upstream)
+        client.destroy()
+      })
+      client.on("close", () => upstream.destroy())
+    }
+    client.on("data", onData)
+  })
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done))
+  const { port } = server.address() as { port: number }
+  return {
+    port,
+    targets,
+    close: () =>
+      new Promise<void>((done) => {
+        for (const socket of sockets) socket.destroy()
+        server.close(() => done())
+      }),
+  }
+}
+
 let api: SimulatedApiServer
 let proxy: Awaited<ReturnType<typeof startProxy>>
 let kubeconfig = ""
@@ -114,6 +173,23 @@ describe("live Kube Layer behind a proxy the environment names", () => {
     expect(api.httpRequests.filter((r) => r.path.endsWith("/exec")).at(-1)?.status).toBe(101)
   })
 
+  it("a SOCKS5 proxy (ssh -D) in HTTPS_PROXY, as kubectl takes it: the read, the watch and the exec go through it, whole", async () => {
+    const socks = await startSocks5()
+    try {
+      for (const scheme of ["socks5", "socks5h"]) {
+        const before = socks.targets.length
+        const seen = await through({ HTTPS_PROXY: `${scheme}://127.0.0.1:${socks.port}` })
+        expect(Exit.isSuccess(seen.get), JSON.stringify(errorOf(seen.get))).toBe(true)
+        expect(Exit.isSuccess(seen.watched)).toBe(true)
+        expect(Exit.isSuccess(seen.exec) ? seen.exec.value : errorOf(seen.exec)).toBe(sha256(content))
+        // The name went to the proxy: nothing here resolves it.
+        expect(new Set(socks.targets.slice(before))).toEqual(new Set([`api.cluster.test:${api.port}`]))
+      }
+    } finally {
+      await socks.close()
+    }
+  })
+
   it("NO_PROXY naming the server's domain: nothing through the proxy (the name resolves nowhere, so the read fails)", async () => {
     const before = proxy.tunnels.length
     const seen = await through({ HTTPS_PROXY: `http://127.0.0.1:${proxy.port}`, NO_PROXY: "localhost,.cluster.test" })
@@ -155,7 +231,7 @@ describe("live Kube Layer behind a proxy the environment names", () => {
     const seen = await through({ HTTPS_PROXY: "ftp://backup:s3cret@proxy:21" })
     const error = errorOf(seen.get) as { _tag: string; message: string }
     expect(error._tag).toBe("KubeConfigInvalid")
-    expect(error.message).toContain("HTTPS_PROXY is not an http:// or https:// proxy URL")
+    expect(error.message).toContain("HTTPS_PROXY is not an http://, https://, socks5:// or socks5h:// proxy URL")
     expect(error.message).not.toContain("s3cret")
   })
 })
