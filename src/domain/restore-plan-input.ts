@@ -75,8 +75,9 @@ export const RestorePlanInput = Schema.Struct({
   snapshotCopy: Schema.optionalKey(absolutePath),
   /**
    * The copy of the snapshot will write none of its data: a reflink (tried, leaving nothing), or a hard link (observed: a
-   * 0600 regular file of the restore's user on the kept-data directory's file system), so it needs no room there. A tight disk in a disaster must not refuse a restore for room
-   * it will not use; a file changed before the step is copied instead, and a copy short of room fails leaving no part.
+   * 0600 regular file of the restore's user on the kept-data directory's file system), so it needs no room there. A
+   * tight disk in a disaster must not refuse a restore for room it will not use; a file changed before the step is
+   * copied instead, and a copy short of room fails leaving no part.
    */
   snapshotCopyLinked: Schema.optionalKey(Schema.Boolean),
   /** Ids of the `/var/lib/etcd/restore-<id>` directories found (see `partialRestoreId`). */

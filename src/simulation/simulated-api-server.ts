@@ -4,7 +4,8 @@
  * `resources.ts` (and `<object>/status` of types with a status subresource), GET/POST/PUT/PATCH (merge patch)/DELETE, `labelSelector`, chunked
  * newline-delimited watches with `resourceVersion` and `timeoutSeconds`, `kind: Status` errors
  * with `Retry-After`, `pods/<name>/exec` over a WebSocket (`v5.channel.k8s.io` or `v4.channel.k8s.io`: the command's stdout,
- * stderr and exit status, run by the cluster's exec handler, after the kubelet's empty first frame; a refused upgrade answers its Status), and bearer-token authentication. Faults come from the cluster's injector:
+ * stderr and exit status, run by the cluster's exec handler, after the kubelet's empty first frame; a refused upgrade answers its Status), and bearer-token authentication; over HTTPS
+ * when given a certificate (`tls`), client certificates too. Faults come from the cluster's injector:
  * Status faults answer that Status, timeouts leave the request unanswered, dropped watches end
  * (or reset) the connection. The demo serves its cluster this way to the backup pod's
  * subcommands running as child processes; `writeKubeconfig` points them at it.

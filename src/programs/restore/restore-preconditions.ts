@@ -58,8 +58,7 @@ const kindOf = (s: { isFile(): boolean; isFIFO(): boolean; isSocket(): boolean; 
           ? "a device"
           : "not a directory"
 
-/** The nearest existing ancestor of `path` (the file system a missing directory will be created on). */
-/** `path`, or its nearest ancestor that exists. */
+/** `path` when it exists, else its nearest existing ancestor (the file system a missing directory will be created on). */
 export const existingAncestor = (path: string) =>
   Effect.gen(function* () {
     let p = path
