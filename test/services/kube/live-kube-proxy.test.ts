@@ -12,7 +12,7 @@ import { join } from "node:path"
 import { Effect, Exit } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Kube } from "../../../src/services/kube/kube.ts"
-import { KubeConfigSource } from "../../../src/services/kube/live-transport.ts"
+import { KubeConfigSource, loadKubeConfig } from "../../../src/services/kube/live-transport.ts"
 import { startSimulatedApiServer, writeKubeconfig, type SimulatedApiServer } from "../../../src/simulation/simulated-api-server.ts"
 import { certificateFactory } from "../../support/encrypted-fixtures.ts"
 import { tempDir } from "../../support/temp-dir.ts"
@@ -225,6 +225,21 @@ describe("live Kube Layer behind a proxy the environment names", () => {
     } finally {
       await guarded.close()
     }
+  })
+
+  it("the operator behind OpenShift's cluster-wide proxy: the API server's service address is in its noProxy, so it goes directly", async () => {
+    const service = join(dir, "kubeconfig-service")
+    await Effect.runPromise(writeKubeconfig(service, { url: "https://172.30.0.1:443", token: "t", certificateAuthority: ca.certPem }))
+    const proxyOf = async (env: NodeJS.ProcessEnv) =>
+      (await Effect.runPromise(loadKubeConfig(KubeConfigSource.file(service), env))).getCurrentCluster()?.proxyUrl
+    // The variables OLM gives an operator, noProxy as OpenShift's Proxy status computes it (the service network among them).
+    const olm = {
+      HTTPS_PROXY: "http://proxy.corp:3128",
+      HTTP_PROXY: "http://proxy.corp:3128",
+      NO_PROXY: ".cluster.local,.svc,10.128.0.0/14,127.0.0.1,172.30.0.0/16,api-int.ocp.example.com,localhost",
+    }
+    expect(await proxyOf(olm)).toBeUndefined()
+    expect(await proxyOf({ HTTPS_PROXY: olm.HTTPS_PROXY })).toBe("http://proxy.corp:3128/")
   })
 
   it("HTTPS_PROXY that is no proxy URL: the configuration is refused, naming the variable, not its value", async () => {
