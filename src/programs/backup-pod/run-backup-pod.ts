@@ -25,6 +25,7 @@ import { readRunningPodLine } from "../operator/running-pod-line.ts"
 import { podView } from "../operator/reconcile.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
 import { copyHeldBackup } from "./copy-held-backup.ts"
+import { holdDeadlineWatch } from "./hold-deadline-watch.ts"
 
 export class BackupPodNotRendered extends Schema.TaggedError<BackupPodNotRendered>()("BackupPodNotRendered", {
   namespace: Schema.String,
@@ -173,9 +174,18 @@ const holdEndedOf = (pod: Pod): boolean =>
 
 /**
  * Copies the held backup into `dir`, saying what it does; when it cannot, says how else to take the backup while the
- * pod still holds it, or, when its hold has ended meanwhile (the pod read again), that the backup is gone.
+ * pod still holds it, or, when its hold has ended meanwhile (the pod read again), that the backup is gone. A copy whose
+ * pace would end it after `holdEndsAt` is warned of as it goes.
  */
-const copyOff = (kube: Kube["Service"], options: BackupPodOptions, pod: string, reportedId: string | undefined, dir: string, fallback: string) =>
+const copyOff = (
+  kube: Kube["Service"],
+  options: BackupPodOptions,
+  pod: string,
+  reportedId: string | undefined,
+  dir: string,
+  fallback: string,
+  holdEndsAt: number | undefined,
+) =>
   Effect.gen(function* () {
     yield* options.output(`copying ${reportedId === undefined ? "the backup" : `backup ${reportedId}`} off pod ${pod} into ${dir}`)
     const saySince = kube.pods.get(options.namespace, pod).pipe(
@@ -190,7 +200,12 @@ const copyOff = (kube: Kube["Service"], options: BackupPodOptions, pod: string, 
         ),
       ),
     )
-    const copied = yield* copyHeldBackup(options.namespace, pod, reportedId, dir, options.onCopyProgress).pipe(Effect.tapError(() => saySince))
+    const watch = yield* holdDeadlineWatch(pod, holdEndsAt)
+    const progress = (path: string, doneBytes: number, totalBytes: number) => {
+      options.onCopyProgress?.(path, doneBytes, totalBytes)
+      watch(path, doneBytes, totalBytes)
+    }
+    const copied = yield* copyHeldBackup(options.namespace, pod, reportedId, dir, progress).pipe(Effect.tapError(() => saySince))
     yield* options.output(
       `copied backup ${copied.id} into ${dir}: ${copied.files.map((f) => `${f.name} (${formatBytes(f.size)}${f.reused ? ", already there" : ""})`).join(", ")}, each checked against its manifest's size and sha256`,
     )
@@ -323,6 +338,7 @@ export const runBackupPod = (options: BackupPodOptions): Effect.Effect<BackupPod
                   report?.id,
                   options.copyTo,
                   `${held}: backup-pod --pod ${name} --copy-to ${options.copyTo} copies it, or ${copy}`,
+                  hold?.untilMs,
                 )
           const podDeleted = copiedTo !== undefined && options.deleteAfterCopy === true
           if (podDeleted) yield* deleteCopiedPod(kube, options, name, copiedTo)
