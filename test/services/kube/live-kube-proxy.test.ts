@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto"
 import { readFileSync, writeFileSync } from "node:fs"
 import { createServer, type IncomingMessage, type Server } from "node:http"
-import { connect, createServer as createNetServer, type Socket } from "node:net"
+import { connect, createServer as createNetServer, type Server as NetServer, type Socket } from "node:net"
 import { join } from "node:path"
 import { Effect, Exit } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -26,6 +26,20 @@ const serving = certs.leaf("api.cluster.test", ca, new Date(Date.now() - day), n
 
 const content = randomBytes(1024 * 1024 + 3)
 writeFileSync(join(dir, "snapshot.db"), content)
+
+/** `server` listening on a loopback port: the port, and a close that ends its open `sockets` too. */
+const listening = async (server: NetServer, sockets: Set<Socket>) => {
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done))
+  const { port } = server.address() as { port: number }
+  return {
+    port,
+    close: () =>
+      new Promise<void>((done) => {
+        for (const socket of sockets) socket.destroy()
+        server.close(() => done())
+      }),
+  }
+}
 
 /**
  * A CONNECT proxy that tunnels every target to this machine's loopback, at the target's port; what it was asked. With
@@ -56,17 +70,7 @@ const startProxy = async (requiredAuthorization?: string) => {
     upstream.on("close", () => client.destroy())
     client.on("close", () => upstream.destroy())
   })
-  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done))
-  const { port } = server.address() as { port: number }
-  return {
-    port,
-    tunnels,
-    close: () =>
-      new Promise<void>((done) => {
-        for (const socket of sockets) socket.destroy()
-        server.close(() => done())
-      }),
-  }
+  return { ...(await listening(server, sockets)), tunnels }
 }
 
 /**
@@ -115,17 +119,7 @@ const startSocks5 = async () => {
     }
     client.on("data", onData)
   })
-  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done))
-  const { port } = server.address() as { port: number }
-  return {
-    port,
-    targets,
-    close: () =>
-      new Promise<void>((done) => {
-        for (const socket of sockets) socket.destroy()
-        server.close(() => done())
-      }),
-  }
+  return { ...(await listening(server, sockets)), targets }
 }
 
 let api: SimulatedApiServer
