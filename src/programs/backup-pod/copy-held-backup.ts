@@ -15,12 +15,52 @@ import { verificationFileName } from "../../domain/verification-file.ts"
 import { Kube } from "../../services/kube/kube.ts"
 import { defaultRetryPolicy, type RetryPolicy } from "../../services/kube/retry.ts"
 import { localIoFailed } from "../../services/store/store-errors.ts"
+import { errnoCode } from "../../services/file-system-error.ts"
 import { decodeBackupManifestBytes } from "../backup-dir/backup-manifest-file.ts"
 import { refuseOverCompleteBackup } from "../backup-dir/manifest-in-the-way.ts"
 import { keepChecked } from "../store/checked-fetch.ts"
 import { removeDownloadLeftovers, requireDownloadRoom } from "../store/download-room.ts"
 import { filesKeptWhole, writeDurably } from "../store/store-download.ts"
 import { heldPodFiles } from "./held-pod-files.ts"
+
+/** `--copy-to` names something that is not a directory (a file, say): the copy would fail only once the pod holds its backup. */
+export class CopyDirectoryNotADirectory extends Schema.TaggedError<CopyDirectoryNotADirectory>()("CopyDirectoryNotADirectory", {
+  path: Schema.String,
+  type: Schema.String,
+  message: Schema.String,
+}) {}
+
+const fileKinds: Partial<Record<FileSystem.File.Type, string>> = {
+  File: "a file",
+  FIFO: "a FIFO",
+  Socket: "a socket",
+  BlockDevice: "a block device",
+  CharacterDevice: "a character device",
+}
+
+/**
+ * What would refuse the copy into `dir` once a pod that has not taken its backup yet holds it, found before it takes one
+ * (minutes of a snapshot, and a node's disk, for nothing): `dir` not a directory, or holding a complete backup already,
+ * which can only be another's. `copyHeldBackup` checks the latter again against the backup's own ID.
+ */
+export const refuseUnfitCopyDirectory = Effect.fnUntraced(function* (dir: string) {
+  const fs = yield* FileSystem.FileSystem
+  const info = yield* fs.stat(dir).pipe(
+    Effect.map((i): FileSystem.File.Info | undefined => i),
+    Effect.catchIf(
+      (e) => errnoCode(e) === "ENOENT",
+      () => Effect.succeed(undefined),
+    ),
+    Effect.mapError((e) => localIoFailed(dir, "check", e)),
+  )
+  if (info !== undefined && info.type !== "Directory")
+    return yield* new CopyDirectoryNotADirectory({
+      path: dir,
+      type: info.type,
+      message: `--copy-to ${dir} is ${fileKinds[info.type] ?? "something"} rather than a directory: name the directory to copy the backup into (made when missing); nothing was started`,
+    })
+  yield* refuseOverCompleteBackup(dir, undefined)
+})
 
 /** The pod holds a manifest of another backup than the one its backup-create reported. */
 export class HeldBackupMismatch extends Schema.TaggedError<HeldBackupMismatch>()("HeldBackupMismatch", {

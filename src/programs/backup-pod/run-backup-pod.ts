@@ -24,7 +24,7 @@ import { NewPod, type Pod } from "../../services/kube/schemas.ts"
 import { readRunningPodLine } from "../operator/running-pod-line.ts"
 import { podView } from "../operator/reconcile.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
-import { copyHeldBackup } from "./copy-held-backup.ts"
+import { copyHeldBackup, refuseUnfitCopyDirectory } from "./copy-held-backup.ts"
 import { holdDeadlineWatch } from "./hold-deadline-watch.ts"
 
 export class BackupPodNotRendered extends Schema.TaggedError<BackupPodNotRendered>()("BackupPodNotRendered", {
@@ -76,7 +76,7 @@ export class NotABackupPod extends Schema.TaggedError<NotABackupPod>()("NotABack
 }) {}
 
 /** What copying the held backup off the pod (`copyTo`) can fail with. */
-export type BackupCopyError = Effect.Error<ReturnType<typeof copyHeldBackup>>
+export type BackupCopyError = Effect.Error<ReturnType<typeof copyHeldBackup>> | Effect.Error<ReturnType<typeof refuseUnfitCopyDirectory>>
 
 export type BackupPodRequirements = Kube | Effect.Services<ReturnType<typeof copyHeldBackup>>
 
@@ -278,6 +278,9 @@ const namedBackupPod = (kube: Kube["Service"], options: BackupPodOptions, name: 
         pod: name,
         message: `pod ${name} in ${options.namespace} has no ${backupHoldContainerName} container: it is not a pod made from ConfigMap ${backupPodConfigMapName}, whose backup it would hold (a BackupPolicy's pods store theirs themselves)`,
       })
+    // A pod still taking its backup: one it cannot be copied into is said now, not once it is taken.
+    const now = yield* Clock.currentTimeMillis
+    if (options.copyTo !== undefined && podOutcome(podView(pod), now)._tag === "Running") yield* refuseUnfitCopyDirectory(options.copyTo)
     const revisions = revisionsOfBackupPod(pod)
     yield* options.output(
       `following pod ${name}${revisions === undefined ? "" : ` (revisions ${formatRevisionSet(revisions)})`}, created ${pod.metadata.creationTimestamp ?? "earlier"}`,
@@ -290,6 +293,8 @@ export const runBackupPod = (options: BackupPodOptions): Effect.Effect<BackupPod
     const kube = yield* Kube
     const { namespace } = options
     const startedAt = yield* Clock.currentTimeMillis
+    // The rendered spec's pod, new or still running, has no backup yet: a directory it cannot be copied into is said first.
+    if (options.pod === undefined && options.copyTo !== undefined) yield* refuseUnfitCopyDirectory(options.copyTo)
     const { name, revisions } =
       options.pod === undefined ? yield* podOfRenderedSpec(kube, options, startedAt) : yield* namedBackupPod(kube, options, options.pod)
     let told = ""

@@ -16,7 +16,7 @@ import * as SimulatedKube from "../../../src/simulation/simulated-kube.ts"
 import { Fault } from "../../../src/simulation/faults.ts"
 import { kubeletEvent, mountWaitingPodStatus } from "../../../src/simulation/simulated-kubelet.ts"
 import { ns } from "../operator/reconcile-harness.ts"
-import { readdirSync } from "node:fs"
+import { readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { localExecHandler } from "../../../src/simulation/simulated-exec.ts"
 import { writeFakeBackup } from "../../support/fake-backups.ts"
@@ -68,6 +68,9 @@ const follow = (
       ),
     )
     yield* TestClock.adjust(0)
+    // The run checks a copyTo directory on the real file system first: its first words (or its end) wait for that I/O.
+    for (let i = 0; i < 400 && lines.length === 0 && run.pollUnsafe() === undefined; i++)
+      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
     const pods = cluster.list(podType, ns) as ReadonlyArray<{ metadata: { name: string }; spec: { initContainers: ReadonlyArray<{ name: string }> } }>
     return { cluster, lines, run, pods }
   })
@@ -408,6 +411,42 @@ describe("runBackupPod", () => {
     }),
   )
 
+  it.effect("with copyTo, a directory the backup could not be copied into is refused before a pod takes it, not once it is held", () =>
+    Effect.gen(function* () {
+      const work = tempDir("copy-to")
+      const file = join(work, "a-file")
+      writeFileSync(file, "kept")
+      const onFile = yield* follow({ timeoutMs: 600_000, pollMs: 1_000 }, { copyTo: file })
+      const fileResult = yield* Fiber.join(onFile.run)
+      expect(Result.isFailure(fileResult) && fileResult.failure).toMatchObject({ _tag: "CopyDirectoryNotADirectory", path: file, type: "File" })
+      expect(Result.isFailure(fileResult) && fileResult.failure.message).toBe(
+        `--copy-to ${file} is a file rather than a directory: name the directory to copy the backup into (made when missing); nothing was started`,
+      )
+      expect(onFile.pods).toEqual([])
+      expect(readFileSync(file, "utf8")).toBe("kept")
+
+      // One that holds another backup already: a new pod's would be refused there (its manifest would replace that one's).
+      const holding = join(work, "holding")
+      writeFakeBackup(holding, "2026-12-06_100000")
+      const before = readdirSync(holding).sort()
+      const onBackup = yield* follow({ timeoutMs: 600_000, pollMs: 1_000 }, { copyTo: holding })
+      const backupResult = yield* Fiber.join(onBackup.run)
+      expect(Result.isFailure(backupResult) && backupResult.failure).toMatchObject({ _tag: "CompleteBackupInTheWay" })
+      expect(Result.isFailure(backupResult) && backupResult.failure.message).toContain(`${holding} holds the complete backup 2026-12-06_100000`)
+      expect(onBackup.pods).toEqual([])
+      expect(readdirSync(holding).sort()).toEqual(before)
+
+      // A pod named (--pod) still taking its backup: the same, before following it.
+      const running = yield* follow({ timeoutMs: 600_000, pollMs: 1_000 })
+      const runningPod = running.pods[0]!.metadata.name
+      const named = yield* follow({ timeoutMs: 600_000, pollMs: 1_000 }, { cluster: running.cluster, pod: runningPod, copyTo: holding })
+      const namedResult = yield* Fiber.join(named.run)
+      expect(Result.isFailure(namedResult) && namedResult.failure).toMatchObject({ _tag: "CompleteBackupInTheWay" })
+      expect(named.lines).toEqual([])
+      yield* Fiber.interrupt(running.run)
+    }),
+  )
+
   it.effect(
     "with pod, follows the pod named (one of revisions since rolled out, say) and copies its backup; a pod missing or holding no backup is refused",
     () =>
@@ -433,6 +472,15 @@ describe("runBackupPod", () => {
         expect(Result.isSuccess(result) && result.success).toMatchObject({ pod: earlier, backupId: "2026-12-07_100000", copiedTo: copyTo })
         expect(named.lines[0]).toMatch(new RegExp(`^following pod ${earlier} \\(revisions .*kube-apiserver=7,.*\\), created `))
         expect(first.cluster.list(podType, ns)).toHaveLength(1)
+
+        // Again into the directory that holds its backup now: the same backup, so kept, not refused.
+        const again = yield* follow({ timeoutMs: 600_000, pollMs: 1_000 }, { cluster: first.cluster, pod: earlier, copyTo })
+        yield* TestClock.adjust(1_000)
+        const againResult = yield* Fiber.join(again.run)
+        expect(Result.isSuccess(againResult) && againResult.success).toMatchObject({ pod: earlier, copiedTo: copyTo })
+        expect(again.lines).toContain(
+          `copied backup 2026-12-07_100000 into ${copyTo}: snapshot_2026-12-07_100000.db (100 B, already there), static_kuberesources_2026-12-07_100000.tar.gz (10 B, already there), each checked against its manifest's size and sha256`,
+        )
 
         const missing = yield* follow({ timeoutMs: 600_000, pollMs: 1_000 }, { pod: "no-such-pod" })
         const gone = yield* Fiber.join(missing.run)
