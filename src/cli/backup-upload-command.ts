@@ -1,12 +1,14 @@
 import { Effect, Layer, Option, Result } from "effect"
 import { Command, Flag } from "effect/cli"
 import { parseByteSize } from "../domain/byte-size.ts"
+import { parseBandwidthLimit } from "../domain/bandwidth-limit.ts"
 import { formatBytes } from "../domain/byte-format.ts"
 import { writePodReport } from "../programs/store/pod-report-file.ts"
 import { uploadThenPrune } from "../programs/store/upload-then-prune.ts"
 import { BackupStore } from "../services/store/backup-store.ts"
 import { DiskSpace } from "../services/disk-space.ts"
 import { maxParts, minPartSize } from "../domain/multipart-layout.ts"
+import { bandwidthLimitFlag } from "./bandwidth-limit-flag.ts"
 import { backupDirFlag } from "./common-flags.ts"
 import { backupDirApartFromStore } from "./directory-store-places.ts"
 import { durationFlag } from "./duration-flag.ts"
@@ -37,6 +39,10 @@ export const backupUploadCommand = Command.make(
     partSize: partSizeFlag,
     partsInFlight: Flag.Int("parts-in-flight").pipe(intInRange({ min: 1, max: 64 }), Flag.withDefault(4), Flag.withDescription("Parts uploaded at a time")),
     deadline: durationFlag("deadline", 1000, 3_600_000, "Give up (and abort the uploads) after this long (e.g. 1h)"),
+    bandwidthLimit: bandwidthLimitFlag(
+      "bandwidth-limit",
+      "Send at most this many bytes a second, every part together (e.g. 50Mi or 20M/s; at least 64Ki), so that the upload leaves room on the node's link for etcd and the API server; default: no limit",
+    ),
     ...storeFlags,
     ...serverSideEncryptionFlags,
     ...recipientsFlags,
@@ -82,6 +88,7 @@ export const backupUploadCommand = Command.make(
           ? yield* readSigningKey(flags.signingKey.value, { allowExposed: flags.allowExposedSigningKey })
           : undefined
         const partSize = Result.getOrThrow(parseByteSize(flags.partSize))
+        const limit = Option.isSome(flags.bandwidthLimit) ? Result.getOrThrow(parseBandwidthLimit(flags.bandwidthLimit.value)) : undefined
         const started = Date.now()
         const onProgress = yield* transferProgress("stored")
         const { store, prefix } = yield* openStoreFromFlags(
@@ -92,6 +99,7 @@ export const backupUploadCommand = Command.make(
             partSize,
             partsInFlight: flags.partsInFlight,
             onProgress,
+            ...(limit === undefined ? {} : { bandwidthBytesPerSecond: limit }),
           },
           flags,
         )
@@ -103,7 +111,9 @@ export const backupUploadCommand = Command.make(
           graceMs: leftoverGraceOf(flags.leftoverGrace),
           deadlineMs: flags.deadline,
           onFile: (name, size) =>
-            Effect.logInfo(`uploading ${name} (${formatBytes(size)}${name.endsWith(".age") ? ", age-encrypted" : ""}) to ${store.location}`),
+            Effect.logInfo(
+              `uploading ${name} (${formatBytes(size)}${name.endsWith(".age") ? ", age-encrypted" : ""}) to ${store.location}${limit === undefined ? "" : `, at most ${formatBytes(limit)}/s`}`,
+            ),
           protection: { recipients, signingKey },
           trustedKeys,
         }).pipe(Effect.provide(Layer.merge(Layer.succeed(BackupStore, BackupStore.of(named)), DiskSpace.live)))

@@ -9,6 +9,7 @@ import { Readable, type Writable } from "node:stream"
 import { BackupFileRefused, readBackupFile } from "../backup-file.ts"
 import { createFreshFile } from "../fresh-file.ts"
 import { keepFresh } from "../kept-fresh.ts"
+import { paced, type SendPacer } from "./send-pacer.ts"
 
 export const partSuffix = ".part"
 /** A live writer refreshes its part this often; one unchanged for `abandonedAfterMs` (30 periods) is a dead writer's. */
@@ -43,6 +44,8 @@ interface CopyOptions {
   readonly refreshEveryMs: number
   /** Called as the copy goes, with the bytes copied so far. */
   readonly onProgress?: ((doneBytes: number) => void) | undefined
+  /** Paces a file's bytes (`--bandwidth-limit`: a volume over the network, NFS say). */
+  readonly pacer?: SendPacer | undefined
 }
 
 /** Copies `from` into `to` through `part` (fsync, rename, fsync of the directory), hashing on the way. */
@@ -50,7 +53,7 @@ export const copyAtomically = async (
   from: string | Uint8Array,
   to: string,
   part: string,
-  { expectedSha256, maxBytes, refreshEveryMs, onProgress }: CopyOptions,
+  { expectedSha256, maxBytes, refreshEveryMs, onProgress, pacer }: CopyOptions,
 ) => {
   const handle = await createFreshFile(part, 0o600).catch((e: unknown) => {
     throw Object.assign(e instanceof Error ? e : new Error(String(e)), { where: part })
@@ -104,7 +107,7 @@ export const copyAtomically = async (
       return
     }
     // Only a regular file, read no further than its size at open: a FIFO is refused, not waited on.
-    const source = Readable.from(readBackupFile(from, { maxBytes }))
+    const source = Readable.from(paced(readBackupFile(from, { maxBytes }), pacer))
     input = source
     source.on("error", (e) => fail(from, e))
     source.on("data", (d) => {

@@ -13,6 +13,7 @@ import { Effect, Layer } from "effect"
 import { compareKeys, type EmptyFolder, type PendingUpload, type StoredObject } from "../../domain/store-layout.ts"
 import { BackupFileRefused, openBackupFile, readBackupFileBytes } from "../backup-file.ts"
 import { abandonedAfterMs, copyAtomically, defaultRefreshEveryMs, keyOfPart, ownPartOf, partSuffix, removeParts } from "./directory-part.ts"
+import type { SendPacer } from "./send-pacer.ts"
 import { BackupStore, type BackupStoreShape, type ObjectPage, type PutResult, storeDocumentMaxBytes, unversioned } from "./backup-store.ts"
 import {
   backupFileFailed,
@@ -53,9 +54,14 @@ export interface DirectoryStoreOptions {
   readonly refreshEveryMs?: number
   /** Called as a file is copied in or out: bytes of `key` done so far, of its size. */
   readonly onProgress?: ((key: string, doneBytes: number, totalBytes: number) => void) | undefined
+  /** Paces the files put into the store (`--bandwidth-limit`). */
+  readonly pacer?: SendPacer | undefined
 }
 
-export const makeDirectoryStore = (root: string, { refreshEveryMs = defaultRefreshEveryMs, onProgress }: DirectoryStoreOptions = {}): BackupStoreShape => {
+export const makeDirectoryStore = (
+  root: string,
+  { refreshEveryMs = defaultRefreshEveryMs, onProgress, pacer }: DirectoryStoreOptions = {},
+): BackupStoreShape => {
   const store = root
   const pathOf = (key: string) => join(root, ...key.split("/"))
   const badKey = (key: string) =>
@@ -104,7 +110,7 @@ export const makeDirectoryStore = (root: string, { refreshEveryMs = defaultRefre
       const written = yield* Effect.tryPromise({
         try: (signal) => {
           signal.addEventListener("abort", () => void rm(part, { force: true }).catch(() => undefined))
-          return copyAtomically(from, to, part, { expectedSha256, maxBytes, refreshEveryMs, onProgress: progressOf(key, fromSize) })
+          return copyAtomically(from, to, part, { expectedSha256, maxBytes, refreshEveryMs, onProgress: progressOf(key, fromSize), pacer })
         },
         catch: (e): StoreError => {
           if (e instanceof BackupFileRefused) return e

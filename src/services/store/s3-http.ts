@@ -14,6 +14,7 @@ import type { ServerSideEncryption } from "../../domain/server-side-encryption.t
 import { storeDocumentMaxBytes } from "./backup-store.ts"
 import { serverCertificateFailures, tlsCodeOf, tlsFailureDescription } from "../tls-failure.ts"
 import { agentThrough, type ChosenProxy, proxyFailure } from "./proxy-agent.ts"
+import type { SendPacer } from "./send-pacer.ts"
 import { currentCredentials, type CredentialSource } from "./s3-credentials.ts"
 import { canonicalQuery, emptyPayloadHash, signRequest, uriEncodePath } from "./sigv4.ts"
 import {
@@ -46,6 +47,8 @@ export interface S3Endpoint {
   readonly proxy?: ChosenProxy | undefined
   /** Server-side encryption every object created is asked for, and its HEAD must confirm. */
   readonly serverSideEncryption?: ServerSideEncryption | undefined
+  /** Paces the bytes of request bodies (`--bandwidth-limit`), shared by every request to the store. */
+  readonly pacer?: SendPacer | undefined
 }
 
 export interface S3Request {
@@ -80,11 +83,16 @@ export interface StreamedBody {
 /** Bytes of a streamed body read and written at a time. */
 const sendChunkBytes = 256 * 1024
 
-/** Writes the body into the request chunk by chunk, each read into the buffer once the socket has taken the one before. */
-const sendStreamed = async (r: http.ClientRequest, body: StreamedBody): Promise<void> => {
+/**
+ * Writes the body into the request chunk by chunk, each read into the buffer once the socket has taken the one before
+ * (and, with a bandwidth limit, once the pacer lets its bytes go).
+ */
+const sendStreamed = async (r: http.ClientRequest, body: StreamedBody, pacer: SendPacer | undefined): Promise<void> => {
   const buf = Buffer.allocUnsafe(Math.min(sendChunkBytes, body.length))
   for (let sent = 0; sent < body.length && !r.destroyed; ) {
     const n = Math.min(buf.length, body.length - sent)
+    if (pacer !== undefined) await pacer.take(n)
+    if (r.destroyed) break
     body.read(buf, n, sent)
     await new Promise<void>((flushed) => r.write(buf.subarray(0, n), () => flushed()))
     sent += n
@@ -93,6 +101,23 @@ const sendStreamed = async (r: http.ClientRequest, body: StreamedBody): Promise<
 }
 
 const isStreamed = (body: Uint8Array | StreamedBody): body is StreamedBody => "read" in body
+
+/** Bytes in memory as a streamed body, for a paced send (their sha256 is signed before: not needed here). */
+const bytesBody = (e: S3Endpoint, req: S3Request, bytes: Uint8Array): StreamedBody => ({
+  length: bytes.byteLength,
+  sha256: "",
+  read: (buf, length, offset) => void buf.set(bytes.subarray(offset, offset + length)),
+  readFailed: (cause) =>
+    new StoreRequestFailed({
+      store: describeEndpoint(e),
+      operation: req.operation,
+      key: req.key,
+      status: 0,
+      code: "EIO",
+      retryable: false,
+      message: `${requestWhat(e, req)} could not be sent: ${String(cause)}`,
+    }),
+})
 
 export interface S3Response {
   readonly status: number
@@ -354,13 +379,15 @@ export const s3Exchange = <A>(
           )
           r.on("timeout", () => r.destroy(Object.assign(new Error("timeout"), { code: "Timeout" })))
           r.on("error", reject)
-          if (body === undefined || !isStreamed(body)) {
+          // Small bodies (XML, a manifest) go at once; an upload's bytes at the bandwidth limit's pace, if any.
+          if (body === undefined || (!isStreamed(body) && (e.pacer === undefined || body.byteLength < sendChunkBytes))) {
             r.end(body)
             return
           }
-          sendStreamed(r, body).catch((cause: unknown) => {
+          const streamed = isStreamed(body) ? body : bytesBody(e, req, body)
+          sendStreamed(r, streamed, e.pacer).catch((cause: unknown) => {
             r.destroy()
-            reject(body.readFailed(cause))
+            reject(streamed.readFailed(cause))
           })
         }),
       catch: (cause): StoreError => {

@@ -1,0 +1,39 @@
+/**
+ * An upload's bandwidth limit (`--bandwidth-limit`): the rate a store's bytes are sent at, so that a backup leaving a
+ * control-plane node does not take the link etcd's peers and the API server share. Sends are paced as a generic cell
+ * rate (GCRA, a token bucket's equivalent): each send is due `bytes / rate` after the one before, and may start as
+ * much as `burstBytes` early; so over any stretch of sends, what starts is at most the rate times its length plus one
+ * burst (or one send, when larger).
+ */
+import { Result } from "effect"
+import { ByteSizeInvalid, parseSizeWithUnit } from "./byte-size.ts"
+
+/** The lowest limit taken: below it, a backup of a few GiB would take days. */
+export const minBandwidthBytesPerSecond = 64 * 1024
+
+/** `50Mi` or `50Mi/s` (bytes a second, with the unit: a bare 50 would be 50 bytes a second), at least `minBandwidthBytesPerSecond`. */
+export const parseBandwidthLimit = (input: string): Result.Result<number, ByteSizeInvalid> => {
+  const text = input.trim().replace(/\/s$/, "")
+  const bytes = parseSizeWithUnit(text)
+  if (Result.isFailure(bytes))
+    return Result.fail(new ByteSizeInvalid({ input, message: `"${input.trim()}" is not a rate: give bytes a second with the unit, like 50Mi or 20M/s` }))
+  return bytes.success >= minBandwidthBytesPerSecond
+    ? bytes
+    : Result.fail(new ByteSizeInvalid({ input, message: `"${input.trim()}" is below the lowest limit, 64Ki a second` }))
+}
+
+export interface SendPace {
+  readonly bytesPerSecond: number
+  /** How much may go at once after a pause. */
+  readonly burstBytes: number
+}
+
+/**
+ * A send of `bytes` asked for at `now` (ms), the pacer's due time so far `due`: how long it waits before it starts, and
+ * the due time after it. A waiting send's bytes count at once, so sends asked for meanwhile queue behind it.
+ */
+export const paceSend = (due: number, now: number, bytes: number, pace: SendPace): { readonly waitMs: number; readonly due: number } => {
+  const next = Math.max(due, now) + (bytes * 1000) / pace.bytesPerSecond
+  const earliest = next - (pace.burstBytes * 1000) / pace.bytesPerSecond
+  return { waitMs: Math.max(0, earliest - now), due: next }
+}

@@ -1,0 +1,37 @@
+/**
+ * The pacer a store's sends share (`--bandwidth-limit`): every request body's chunk, whichever part it belongs to,
+ * waits its turn, so parts in flight together stay within the one limit (domain/bandwidth-limit.ts decides the waits).
+ * It paces promise-level I/O (an HTTP request's writes, a file's reads), so it reads the monotonic clock itself.
+ */
+import { performance } from "node:perf_hooks"
+import { paceSend } from "../../domain/bandwidth-limit.ts"
+
+export interface SendPacer {
+  readonly bytesPerSecond: number
+  /** Resolves when `bytes` may be sent. */
+  readonly take: (bytes: number) => Promise<void>
+}
+
+/** The bytes one send may take at once after a pause: a send chunk (s3-http's 256 KiB), or a tenth of a second's worth when more. */
+const burstOf = (bytesPerSecond: number) => Math.max(256 * 1024, Math.floor(bytesPerSecond / 10))
+
+export const makeSendPacer = (bytesPerSecond: number, now: () => number = () => performance.now()): SendPacer => {
+  const pace = { bytesPerSecond, burstBytes: burstOf(bytesPerSecond) }
+  let due = 0
+  return {
+    bytesPerSecond,
+    take: (bytes) => {
+      const next = paceSend(due, now(), bytes, pace)
+      due = next.due
+      return next.waitMs < 1 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, next.waitMs))
+    },
+  }
+}
+
+/** Chunks of `source`, each let through only when the pacer gives its bytes. */
+export async function* paced(source: AsyncIterable<Uint8Array>, pacer: SendPacer | undefined): AsyncGenerator<Uint8Array> {
+  for await (const chunk of source) {
+    if (pacer !== undefined) await pacer.take(chunk.byteLength)
+    yield chunk
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * `backup-upload --bandwidth-limit`: the upload's bytes, every part in flight together, go no faster than the limit,
+ * into the real S3 server (Swift) and into a directory store alike, and arrive whole.
+ */
+import { createHash } from "node:crypto"
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
+import { beforeAll, describe, expect, it } from "vitest"
+import { runCli } from "../support/run-cli.ts"
+import { writeLargeBackup } from "../support/large-backup.ts"
+import { createBucket, s3Env, s3Server } from "../support/s3-server.ts"
+import { tempDir } from "../support/temp-dir.ts"
+
+const MiB = 1024 * 1024
+const bucket = `bandwidth-${process.pid}`
+const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex")
+let env: Record<string, string>
+const backup = join(tempDir("bandwidth-limit"), "backup")
+const manifest = writeLargeBackup(backup, 12 * MiB)
+const total = manifest.files.snapshot.size + manifest.files.resources.size
+
+beforeAll(async () => {
+  const server = await s3Server()
+  await createBucket(server, bucket)
+  env = s3Env(server)
+}, 200_000)
+
+/** Runs backup-upload into `store` at 4 MiB a second; how long it took. */
+const uploadAtLimit = async (store: string) => {
+  const started = Date.now()
+  const run = await runCli(
+    ["backup-upload", "--store", store, "--prefix", "p", "--backup-dir", backup, "--part-size", "5Mi", "--parts-in-flight", "4", "--bandwidth-limit", "4Mi/s"],
+    { env, timeoutMs: 60_000 },
+  )
+  return { run, seconds: (Date.now() - started) / 1000 }
+}
+
+describe("backup-upload --bandwidth-limit", { timeout: 90_000 }, () => {
+  // 12 MiB in three parts sent at once: unpaced, they would go in a fraction of a second.
+  it.each([
+    ["S3 (Swift)", () => `s3://${bucket}`],
+    ["a directory store", () => tempDir("bandwidth-store")],
+  ])("into %s sends no faster than the limit, every part together, and the backup arrives whole", async (_, storeOf) => {
+    const store = storeOf()
+    const { run, seconds } = await uploadAtLimit(store)
+    expect(run.status, run.stderr).toBe(0)
+    expect(run.stderr).toContain(`uploading ${manifest.files.snapshot.name} (12.0 MiB) to `)
+    expect(run.stderr).toContain(", at most 4.0 MiB/s")
+    // All but one burst (a tenth of a second's worth) waits for the rate.
+    expect(seconds).toBeGreaterThanOrEqual((total - 0.4 * MiB) / (4 * MiB))
+    const into = tempDir("bandwidth-download")
+    const down = await runCli(["download", store, "--prefix", "p", manifest.timestamp, into], { env, timeoutMs: 60_000 })
+    expect(down.status, down.stderr).toBe(0)
+    for (const f of [manifest.files.snapshot, manifest.files.resources]) expect(sha256(join(into, f.name))).toBe(f.sha256)
+  })
+
+  it.each(["50", "10Mbps", "63Ki"])("--bandwidth-limit %s is a usage error (exit 2) saying what a limit is, before anything is sent", async (value) => {
+    const run = await runCli(["backup-upload", "--store", tempDir("bandwidth-refused"), "--backup-dir", backup, "--bandwidth-limit", value])
+    expect(run.status).toBe(2)
+    expect(run.stderr).toMatch(
+      value === "63Ki" ? /is below the lowest limit, 64Ki a second/ : /is not a rate: give bytes a second with the unit, like 50Mi or 20M\/s/,
+    )
+  })
+})
