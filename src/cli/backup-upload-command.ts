@@ -110,6 +110,7 @@ export const backupUploadCommand = Command.make(
           policy,
           graceMs: leftoverGraceOf(flags.leftoverGrace),
           deadlineMs: flags.deadline,
+          bandwidthBytesPerSecond: limit,
           onFile: (name, size) =>
             Effect.logInfo(
               `uploading ${name} (${formatBytes(size)}${name.endsWith(".age") ? ", age-encrypted" : ""}) to ${store.location}${limit === undefined ? "" : `, at most ${formatBytes(limit)}/s`}`,

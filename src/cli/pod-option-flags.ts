@@ -8,6 +8,7 @@ import { defaultUploadTransfer, storeRetentionOf, type BackupStoreOptions, roleA
 import type { PolicyUploadSettings } from "../domain/policy-pod.ts"
 import { parseStoreLocation, storePrefix } from "../domain/store-location.ts"
 import { KmsKeyId, type SseAlgorithm } from "../domain/server-side-encryption.ts"
+import { bandwidthLimitFlag } from "./bandwidth-limit-flag.ts"
 import { etcdPrefixFlag } from "./etcd-prefix-flag.ts"
 import { durationFlag } from "./duration-flag.ts"
 import { checkedWith, intInRange, nonEmpty } from "./flag-checks.ts"
@@ -98,6 +99,10 @@ export const storeOptionFlags = {
     intInRange({ min: 1, max: 64 }),
     Flag.withDefault(defaultUploadTransfer.partsInFlight),
     Flag.withDescription("backup-upload's parts uploaded at a time"),
+  ),
+  uploadBandwidthLimit: bandwidthLimitFlag(
+    "upload-bandwidth-limit",
+    "backup-upload's --bandwidth-limit: at most this many bytes a second sent to the store (e.g. 50Mi), so that a backup leaving a control-plane node leaves room on its link for etcd and the API server; default: no limit",
   ),
   // "30" meant as minutes would fail every backup's upload after 30 seconds: no copy would leave the cluster.
   uploadDeadline: durationFlag(
@@ -204,6 +209,7 @@ export interface PodOptionFlagValues extends RetentionFlagValues {
   readonly s3SseKmsKeyId: Option.Option<string>
   readonly uploadPartSize: string
   readonly uploadPartsInFlight: number
+  readonly uploadBandwidthLimit: Option.Option<string>
   readonly uploadDeadline: number
   readonly storeWebIdentityRoleArn: Option.Option<string>
   readonly storeRecipientsSecret: Option.Option<string>
@@ -226,6 +232,7 @@ const storeFlagNames: Readonly<Record<keyof BackupStoreOptions, string>> = {
   partSize: "upload-part-size",
   partsInFlight: "upload-parts-in-flight",
   deadlineSeconds: "upload-deadline",
+  bandwidthLimit: "upload-bandwidth-limit",
   webIdentityRoleArn: "store-web-identity-role-arn",
   retention: "store-keep-last",
   recipientsSecret: "store-recipients-secret",
@@ -262,17 +269,19 @@ export const policyUploadFromFlags = (f: PodOptionFlagValues): PolicyUploadSetti
   partSize: f.uploadPartSize,
   partsInFlight: f.uploadPartsInFlight,
   deadlineSeconds: Math.max(1, Math.ceil(f.uploadDeadline / 1000)),
+  ...(Option.isSome(f.uploadBandwidthLimit) ? { bandwidthLimit: f.uploadBandwidthLimit.value } : {}),
   ...(Option.isSome(f.clusterId) ? { clusterId: f.clusterId.value } : {}),
 })
 
 const storeOptionsFromFlags = (f: PodOptionFlagValues): BackupStoreOptions | undefined => {
   if (Option.isNone(f.store) && Option.isNone(f.storePvc)) return undefined
-  const { partSize, partsInFlight, deadlineSeconds } = policyUploadFromFlags(f)
+  const { partSize, partsInFlight, deadlineSeconds, bandwidthLimit } = policyUploadFromFlags(f)
   return {
     ...Object.fromEntries(Object.entries(givenStoreOptions(f)).filter(([, v]) => v !== undefined)),
     partSize,
     partsInFlight,
     deadlineSeconds,
+    ...(bandwidthLimit === undefined ? {} : { bandwidthLimit }),
   }
 }
 

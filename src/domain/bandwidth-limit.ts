@@ -22,6 +22,9 @@ export const parseBandwidthLimit = (input: string): Result.Result<number, ByteSi
     : Result.fail(new ByteSizeInvalid({ input, message: `"${input.trim()}" is below the lowest limit, 64Ki a second` }))
 }
 
+/** The least time `bytes` take at `bytesPerSecond` (ms, whole). */
+export const leastSendMs = (bytes: number, bytesPerSecond: number): number => Math.ceil((bytes * 1000) / bytesPerSecond)
+
 export interface SendPace {
   readonly bytesPerSecond: number
   /** How much may go at once after a pause. */

@@ -252,6 +252,7 @@ const uploadContainer = (
     String(store.partsInFlight),
     "--deadline",
     `${store.deadlineSeconds}s`,
+    ...optional("--bandwidth-limit", store.bandwidthLimit),
     ...retentionArgs(store.retention),
     ...optional("--report-file", store.reportFile),
     // The report names the volume as the policy does, not by where this pod mounts it.

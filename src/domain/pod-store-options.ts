@@ -4,6 +4,7 @@
  * container memory those settings need.
  */
 import { Result, Schema } from "effect"
+import { parseBandwidthLimit } from "./bandwidth-limit.ts"
 import { parseByteSize } from "./byte-size.ts"
 import { DnsSubdomain } from "./k8s-names.ts"
 import { KmsKeyId, SseAlgorithm } from "./server-side-encryption.ts"
@@ -20,6 +21,13 @@ const PartSize = Schema.String.check(
     },
     { expected: "a size from 5Mi to 5Gi" },
   ),
+)
+
+/** A bandwidth limit as backup-upload's --bandwidth-limit takes it (`50Mi`, `20M/s`). */
+const BandwidthLimit = Schema.String.check(
+  Schema.makeFilter((s: string) => (Result.isSuccess(parseBandwidthLimit(s)) ? undefined : "a rate of at least 64Ki a second, like 50Mi"), {
+    expected: "a rate like 50Mi (bytes a second)",
+  }),
 )
 
 /** An IAM role ARN (`arn:aws:iam::<account>:role/<name>`, other partitions too). */
@@ -81,6 +89,8 @@ export const BackupStoreOptions = Schema.Struct({
   partSize: PartSize,
   partsInFlight: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 64 })),
   deadlineSeconds: PositiveInt,
+  /** backup-upload's --bandwidth-limit (`50Mi`: bytes a second); none when absent. */
+  bandwidthLimit: Schema.optionalKey(BandwidthLimit),
   /** Retention of the store, applied by backup-upload after a successful upload (prune's rules). */
   retention: Schema.optionalKey(StoreRetention),
   /** The path inside the store (backup-upload's --prefix); default: the s3:// URL's path, else cluster-backup/<cluster-id>. */

@@ -57,6 +57,7 @@ export interface PolicyUploadSettings {
   readonly partSize: string
   readonly partsInFlight: number
   readonly deadlineSeconds: number
+  readonly bandwidthLimit?: string | undefined
   readonly clusterId?: string | undefined
 }
 
@@ -143,6 +144,7 @@ export const policyUploadSettings = (upload: PolicyUploadSettings | undefined, o
     partSize: operator?.partSize ?? defaultUploadTransfer.partSize,
     partsInFlight: operator?.partsInFlight ?? defaultUploadTransfer.partsInFlight,
     deadlineSeconds: operator?.deadlineSeconds ?? defaultUploadTransfer.deadlineSeconds,
+    ...(operator?.bandwidthLimit === undefined ? {} : { bandwidthLimit: operator.bandwidthLimit }),
     ...(operator?.clusterId === undefined ? {} : { clusterId: operator.clusterId }),
   }
 }
@@ -162,6 +164,7 @@ const storeOptions = (input: PolicyPodInput, deadlineSeconds: number, invalid: I
     ...(operator.clusterId === undefined ? {} : { clusterId: operator.clusterId }),
     partSize: operator.partSize,
     partsInFlight: operator.partsInFlight,
+    ...(operator.bandwidthLimit === undefined ? {} : { bandwidthLimit: operator.bandwidthLimit }),
     // The upload cannot outlive the pod.
     deadlineSeconds: Math.min(operator.deadlineSeconds, deadlineSeconds),
     ...(retention.success === undefined ? {} : { retention: retention.success }),

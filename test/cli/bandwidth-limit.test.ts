@@ -3,7 +3,7 @@
  * into the real S3 server (Swift) and into a directory store alike, and arrive whole.
  */
 import { createHash } from "node:crypto"
-import { readFileSync } from "node:fs"
+import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
 import { runCli } from "../support/run-cli.ts"
@@ -52,6 +52,17 @@ describe("backup-upload --bandwidth-limit", { timeout: 90_000 }, () => {
     const down = await runCli(["download", store, "--prefix", "p", manifest.timestamp, into], { env, timeoutMs: 60_000 })
     expect(down.status, down.stderr).toBe(0)
     for (const f of [manifest.files.snapshot, manifest.files.resources]) expect(sha256(join(into, f.name))).toBe(f.sha256)
+  })
+
+  it("a backup the limit cannot send within --deadline is refused before anything is sent, saying how long it would take", async () => {
+    const store = tempDir("bandwidth-deadline")
+    const run = await runCli(["backup-upload", "--store", store, "--prefix", "p", "--backup-dir", backup, "--bandwidth-limit", "64Ki", "--deadline", "2m"])
+    expect(run.status).toBe(1)
+    expect(run.stderr).toContain(
+      `at --bandwidth-limit 64.0 KiB/s, the 12.0 MiB of backup ${manifest.timestamp} take at least 3m12s, longer than --deadline 2m: nothing was uploaded; raise the limit or the deadline`,
+    )
+    expect(run.stderr).toContain("[UploadDeadlineExceeded]")
+    expect(readdirSync(store)).toEqual([])
   })
 
   it.each(["50", "10Mbps", "63Ki"])("--bandwidth-limit %s is a usage error (exit 2) saying what a limit is, before anything is sent", async (value) => {

@@ -192,10 +192,15 @@ describe("cluster-backup operator", () => {
       const policyPod = () => cluster.list(podType, ns).find((p) => (p.metadata as { name?: string }).name?.includes("on-change"))
       await waitFor("the policy's pod", () => policyPod() !== undefined)
       const upload = (policyPod()!.spec as BackupPod["spec"]).initContainers.find((c) => c.name === "backup-upload")!
-      expect(upload.command).toEqual(expect.arrayContaining(["--part-size", "32Mi", "--parts-in-flight", "2", "--deadline", "1200s", "--cluster-id", "c0ffee"]))
+      expect(upload.command).toEqual(
+        expect.arrayContaining(["--part-size", "32Mi", "--parts-in-flight", "2", "--deadline", "1200s", "--bandwidth-limit", "30Mi", "--cluster-id", "c0ffee"]),
+      )
       child.kill("SIGTERM")
     }
-    const flags = ["--settle", "0s", "--cluster-id", "c0ffee", "--upload-part-size", "32Mi", "--upload-parts-in-flight", "2", "--upload-deadline", "20m"]
+    const flags = [
+      ...["--settle", "0s", "--cluster-id", "c0ffee", "--upload-part-size", "32Mi", "--upload-parts-in-flight", "2", "--upload-deadline", "20m"],
+      ...["--upload-bandwidth-limit", "30Mi"],
+    ]
     const operator = await runOperator(8, flags, during)
     expect(operator.status, operator.stderr).toBe(0)
   }, 120_000)

@@ -100,7 +100,7 @@ describe("cluster-backup render", () => {
     )
   })
 
-  it("renders backup-upload to a PersistentVolumeClaim with the cluster's prefix and the upload's part size, parts in flight and deadline", async () => {
+  it("renders backup-upload to a PersistentVolumeClaim with the cluster's prefix and the upload's part size, parts in flight, deadline and bandwidth limit", async () => {
     const run = await cli(
       "render",
       "--revisions",
@@ -115,12 +115,15 @@ describe("cluster-backup render", () => {
       "2",
       "--upload-deadline",
       "10m",
+      "--upload-bandwidth-limit",
+      "40Mi",
     )
     expect(run.status, run.stderr).toBe(0)
+    expect(run.stdout).toContain(`- "--bandwidth-limit"\n        - "40Mi"\n`)
     expect(run.stdout).toBe(
       renderBackupPodYaml(set, {
         activeDeadlineSeconds: 7800,
-        store: { claimName: "backups", clusterId: "c0ffee", partSize: "8Mi", partsInFlight: 2, deadlineSeconds: 600 },
+        store: { claimName: "backups", clusterId: "c0ffee", partSize: "8Mi", partsInFlight: 2, deadlineSeconds: 600, bandwidthLimit: "40Mi" },
       }),
     )
   })

@@ -1,7 +1,7 @@
 import { fc, test } from "@fast-check/vitest"
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
-import { minBandwidthBytesPerSecond, paceSend, parseBandwidthLimit, type SendPace } from "../../src/domain/bandwidth-limit.ts"
+import { leastSendMs, minBandwidthBytesPerSecond, paceSend, parseBandwidthLimit, type SendPace } from "../../src/domain/bandwidth-limit.ts"
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -28,6 +28,17 @@ describe("parseBandwidthLimit", () => {
     expect(parseBandwidthLimit(`${n}${unit}`)).toEqual(Result.succeed(n * factor))
     expect(parseBandwidthLimit(`${n}${unit}/s`)).toEqual(Result.succeed(n * factor))
   })
+})
+
+describe("leastSendMs", () => {
+  test.prop([fc.integer({ min: 0, max: 2 ** 40 }), fc.integer({ min: minBandwidthBytesPerSecond, max: 2 ** 32 })])(
+    "is the least whole ms in which the rate sends the bytes",
+    (bytes, rate) => {
+      const ms = leastSendMs(bytes, rate)
+      expect((ms * rate) / 1000).toBeGreaterThanOrEqual(bytes)
+      if (ms > 0) expect(((ms - 1) * rate) / 1000).toBeLessThan(bytes)
+    },
+  )
 })
 
 const pace = fc.record({

@@ -280,6 +280,10 @@ const transferArb = fc.record({
   partSize: fc.tuple(fc.integer({ min: 5, max: 512 }), fc.constant("Mi")).map(([n, u]) => `${n}${u}`),
   partsInFlight: fc.integer({ min: 1, max: 64 }),
   deadlineSeconds: fc.integer({ min: 1, max: 86_400 }),
+  bandwidthLimit: fc.option(
+    fc.tuple(fc.integer({ min: 1, max: 1000 }), fc.constantFrom("Mi", "M/s", "Gi")).map(([n, u]) => `${n}${u}`),
+    { nil: undefined },
+  ),
 })
 const optional = <A>(arb: fc.Arbitrary<A>) => fc.option(arb, { nil: undefined })
 const withoutUndefined = (o: object): BackupStoreOptions => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as BackupStoreOptions
@@ -441,6 +445,7 @@ describe("renderBackupPod with a store", () => {
       expect(flag(upload, "--part-size")).toBe(options.store.partSize)
       expect(flag(upload, "--parts-in-flight")).toBe(String(options.store.partsInFlight))
       expect(flag(upload, "--deadline")).toBe(`${options.store.deadlineSeconds}s`)
+      expect(flag(upload, "--bandwidth-limit")).toBe(options.store.bandwidthLimit)
       // Only backup-upload mounts anything of the store (its credentials above all).
       for (const c of allContainers(pod).filter((c) => c !== upload)) {
         expect(c.volumeMounts.filter((m) => storeVolumeNames.includes(m.name))).toEqual([])

@@ -307,12 +307,12 @@ describe("renderPolicyBackupPod", () => {
     "the operator's upload settings and cluster ID reach the pod whether or not the operator has a store of its own",
     (ownStore, clusterId) => {
       const store = ownStore ? { store: { claimName: "own", clusterId: "own-id", partSize: "16Mi", partsInFlight: 4, deadlineSeconds: 3600 } } : {}
-      const upload = { partSize: "48Mi", partsInFlight: 3, deadlineSeconds: 900, clusterId }
+      const upload = { partSize: "48Mi", partsInFlight: 3, deadlineSeconds: 900, bandwidthLimit: "20Mi", clusterId }
       const command = byName(
         rendered(input(decoded({ schedule: "0 * * * *", store: pvcExample }), { podOptions: store, upload })),
         backupUploadContainerName,
       )!.command
-      expect(command).toEqual(expect.arrayContaining(["--part-size", "48Mi", "--parts-in-flight", "3", "--deadline", "900s"]))
+      expect(command).toEqual(expect.arrayContaining(["--part-size", "48Mi", "--parts-in-flight", "3", "--deadline", "900s", "--bandwidth-limit", "20Mi"]))
       const at = command.indexOf("--cluster-id")
       expect(at === -1 ? undefined : command[at + 1]).toBe(clusterId)
     },

@@ -27,6 +27,8 @@ import { readLocalVerification } from "./verification-record.ts"
 import { verificationOf } from "../../domain/verification-file.ts"
 import { parseBackupTimestamp } from "../../domain/archive-names.ts"
 import { formatBytes } from "../../domain/byte-format.ts"
+import { leastSendMs } from "../../domain/bandwidth-limit.ts"
+import { formatDuration } from "../../domain/durations.ts"
 import type { ManifestTrust, TrustedKey } from "../../services/crypto/manifest-signature.ts"
 import { localManifestTrust } from "../backup-dir/manifest-authenticity.ts"
 import type { BackupFileFailure } from "../../services/backup-file.ts"
@@ -38,6 +40,8 @@ export interface UploadThenPruneOptions {
   readonly graceMs: number
   /** The upload gives up after this long (aborting its uploads); the prune after it gets as long again. */
   readonly deadlineMs: number
+  /** The upload's bandwidth limit (`--bandwidth-limit`): a backup it cannot send within `deadlineMs` is refused first. */
+  readonly bandwidthBytesPerSecond?: number | undefined
   readonly onFile?: (name: string, size: number) => Effect.Effect<void>
   readonly protection?: UploadProtection
   /** `--trusted-key`: the prune counts only backups these signed as trusted (store-prune.ts). */
@@ -145,12 +149,27 @@ const untrustedIncoming = (options: UploadThenPruneOptions, { text }: LocalManif
     return trust.trusted ? undefined : trust.why
   })
 
+/** A backup the bandwidth limit cannot send within the deadline: refused before anything is sent, not aborted at the deadline. */
+const refuseBeyondDeadline = (options: UploadThenPruneOptions, { manifest }: LocalManifest, location: string) => {
+  const rate = options.bandwidthBytesPerSecond
+  const bytes = manifest.files.snapshot.size + manifest.files.resources.size
+  if (rate === undefined || leastSendMs(bytes, rate) <= options.deadlineMs) return Effect.void
+  return Effect.fail(
+    new UploadDeadlineExceeded({
+      store: location,
+      deadlineMs: options.deadlineMs,
+      message: `at --bandwidth-limit ${formatBytes(rate)}/s, the ${formatBytes(bytes)} of backup ${manifest.timestamp} take at least ${formatDuration(leastSendMs(bytes, rate))}, longer than --deadline ${formatDuration(options.deadlineMs)}: nothing was uploaded; raise the limit or the deadline (the operator's --upload-bandwidth-limit and --upload-deadline for its pods)`,
+    }),
+  )
+}
+
 export const uploadThenPrune = Effect.fn("uploadThenPrune")(function* (options: UploadThenPruneOptions) {
   const store = yield* BackupStore
   // Stored all the same (a backup kept beats none), but neither room made nor a prune run for it: retention would
   // remove it first, and the run fails rather than pass for a backup its own retention does not keep.
   // Read once: the trust, the room made and the upload all describe the same manifest.
   const local = yield* readLocalManifest(options.backupDir)
+  yield* refuseBeyondDeadline(options, local, store.location)
   const untrusted = yield* untrustedIncoming(options, local)
   if (untrusted !== undefined)
     yield* Effect.logWarning(`the backup in ${options.backupDir} is not trusted by --trusted-key: ${untrusted}; it is stored, but the store is not pruned`)
