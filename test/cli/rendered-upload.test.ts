@@ -83,8 +83,8 @@ beforeAll(async () => {
 }, 200_000)
 
 describe("the rendered backup-upload container", { timeout: 150_000 }, () => {
-  it("uploads to S3 with the credentials Secret's file alone (Swift), and the backup is listed complete", async () => {
-    const upload = uploadContainer({ ...s3Store("prod", 120), s3Addressing: "path" })
+  it("uploads to S3 with the credentials Secret's file alone (Swift), at the bandwidth limit given, and the backup is listed complete", async () => {
+    const upload = uploadContainer({ ...s3Store("prod", 120), s3Addressing: "path", bandwidthLimit: "1Mi" })
     // What the kubelet writes for the Secret's key `credentials` (mode 0400).
     const secretDir = join(work, "secret")
     mkdirSync(secretDir)
@@ -94,6 +94,7 @@ describe("the rendered backup-upload container", { timeout: 150_000 }, () => {
     const run = await runAsPod(upload, { [backupPodPaths.backupDir]: backup, [backupPodPaths.storeCredentialsFile]: credentials }, noAwsVariables)
     expect(run.status, run.stderr).toBe(0)
     expect(run.stderr).not.toContain(server.secretAccessKey)
+    expect(run.stderr).toContain(", at most 1.0 MiB/s")
     const list = await runCli(["list", `s3://${bucket}/prod`, "--json"], { env: listEnv() })
     expect(list.status, list.stderr).toBe(0)
     expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ complete: true })])
