@@ -1,7 +1,7 @@
 import { Effect, Layer, Option, Result } from "effect"
-import { Command, Flag } from "effect/cli"
+import { CliError, Command, Flag } from "effect/cli"
 import { parseByteSize } from "../domain/byte-size.ts"
-import { parseBandwidthLimit } from "../domain/bandwidth-limit.ts"
+import { pacedPartsProblem, parseBandwidthLimit } from "../domain/bandwidth-limit.ts"
 import { formatBytes } from "../domain/byte-format.ts"
 import { writePodReport } from "../programs/store/pod-report-file.ts"
 import { uploadThenPrune } from "../programs/store/upload-then-prune.ts"
@@ -89,6 +89,15 @@ export const backupUploadCommand = Command.make(
           : undefined
         const partSize = Result.getOrThrow(parseByteSize(flags.partSize))
         const limit = Option.isSome(flags.bandwidthLimit) ? Result.getOrThrow(parseBandwidthLimit(flags.bandwidthLimit.value)) : undefined
+        const tooSlow =
+          limit === undefined || !flags.store.startsWith("s3://")
+            ? undefined
+            : pacedPartsProblem(partSize, flags.partsInFlight, limit, { partSize: "--part-size", partsInFlight: "--parts-in-flight" })
+        if (tooSlow !== undefined)
+          return yield* new CliError.ShowHelp({
+            commandPath: ["cluster-backup", "backup-upload"],
+            errors: [new CliError.InvalidValue({ option: "bandwidth-limit", value: Option.getOrThrow(flags.bandwidthLimit), expected: tooSlow, kind: "flag" })],
+          })
         const started = Date.now()
         const onProgress = yield* transferProgress("stored")
         const { store, prefix } = yield* openStoreFromFlags(

@@ -1,5 +1,6 @@
 import { Effect, Option, Result, Schema } from "effect"
 import { CliError, Flag } from "effect/cli"
+import { pacedPartsProblem, parseBandwidthLimit } from "../domain/bandwidth-limit.ts"
 import { parseByteSize } from "../domain/byte-size.ts"
 import { dnsLabelProblem, dnsSubdomainProblem } from "../domain/k8s-names.ts"
 import { defaultPodOptions, storeOptionsProblem, type BackupPodOptions } from "../domain/backup-pod-options.ts"
@@ -332,6 +333,17 @@ const checkedStoreOptions = (f: PodOptionFlagValues, command: string): Effect.Ef
         errors: [new CliError.InvalidValue({ option: flag, value, expected, kind: "flag" })],
       }),
     )
+  // Its pods' stores may be S3 (every BackupPolicy's is its own): their parts must not go slower than prune allows.
+  const upload = policyUploadFromFlags(f)
+  const rate = upload.bandwidthLimit === undefined ? undefined : Result.getOrThrow(parseBandwidthLimit(upload.bandwidthLimit))
+  const tooSlow =
+    rate === undefined
+      ? undefined
+      : pacedPartsProblem(Result.getOrThrow(parseByteSize(upload.partSize)), upload.partsInFlight, rate, {
+          partSize: "--upload-part-size",
+          partsInFlight: "--upload-parts-in-flight",
+        })
+  if (tooSlow !== undefined) return usage("upload-bandwidth-limit", upload.bandwidthLimit!, tooSlow)
   if (options.trustedKeysConfigMap !== undefined && options.signingKeySecret === undefined)
     return usage(
       "trusted-keys-configmap",

@@ -6,7 +6,9 @@
  * burst (or one send, when larger).
  */
 import { Result } from "effect"
+import { formatBytes } from "./byte-format.ts"
 import { ByteSizeInvalid, parseSizeWithUnit } from "./byte-size.ts"
+import { formatDuration } from "./durations.ts"
 
 /** The lowest limit taken: below it, a backup of a few GiB would take days. */
 export const minBandwidthBytesPerSecond = 64 * 1024
@@ -24,6 +26,28 @@ export const parseBandwidthLimit = (input: string): Result.Result<number, ByteSi
 
 /** The least time `bytes` take at `bytesPerSecond` (ms, whole). */
 export const leastSendMs = (bytes: number, bytesPerSecond: number): number => Math.ceil((bytes * 1000) / bytesPerSecond)
+
+/**
+ * The longest a paced multipart upload may take to send the parts it has in flight (they share the limit, so they end
+ * together): prune takes an upload with no part stored for 90 minutes (`multipartAbandonedAfterMs`) for a dead writer's,
+ * and a part may be sent again on each of the default 5 retries.
+ */
+export const longestPacedPartsMs = 10 * 60_000
+
+/**
+ * Why `partsInFlight` parts of `partSize` bytes at `bytesPerSecond` are too slow for object storage, if they are, naming
+ * the flags (`--part-size` and `--parts-in-flight`, or the operator's).
+ */
+export const pacedPartsProblem = (
+  partSize: number,
+  partsInFlight: number,
+  bytesPerSecond: number,
+  flags: { readonly partSize: string; readonly partsInFlight: string },
+): string | undefined => {
+  const ms = leastSendMs(partSize * partsInFlight, bytesPerSecond)
+  if (ms <= longestPacedPartsMs) return undefined
+  return `at ${formatBytes(bytesPerSecond)}/s, ${partsInFlight} part${partsInFlight === 1 ? "" : "s"} of ${formatBytes(partSize)} in flight take ${formatDuration(ms)} to send, over ${formatDuration(longestPacedPartsMs)}: prune takes a multipart upload with no part stored for 90 minutes for a dead one, and a part may be sent again on a retry; raise the limit, or send fewer or smaller parts (${flags.partsInFlight}, ${flags.partSize})`
+}
 
 export interface SendPace {
   readonly bytesPerSecond: number

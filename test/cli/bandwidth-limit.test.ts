@@ -65,6 +65,22 @@ describe("backup-upload --bandwidth-limit", { timeout: 90_000 }, () => {
     expect(readdirSync(store)).toEqual([])
   })
 
+  it("to S3, a limit at which the parts in flight take over 10 minutes is a usage error (exit 2) naming the flags that help", async () => {
+    const run = await runCli(["backup-upload", "--store", `s3://${bucket}/slow`, "--backup-dir", backup, "--bandwidth-limit", "64Ki"], { env })
+    expect(run.status).toBe(2)
+    expect(run.stderr).toContain("at 64.0 KiB/s, 4 parts of 16.0 MiB in flight take 17m4s to send, over 10m")
+    expect(run.stderr).toContain("send fewer or smaller parts (--parts-in-flight, --part-size)")
+    const operator = await runCli([
+      "render",
+      "--revisions",
+      "etcd=3,kube-apiserver=7,kube-controller-manager=5,kube-scheduler=6",
+      "--upload-bandwidth-limit",
+      "64Ki",
+    ])
+    expect(operator.status).toBe(2)
+    expect(operator.stderr).toContain("send fewer or smaller parts (--upload-parts-in-flight, --upload-part-size)")
+  })
+
   it.each(["50", "10Mbps", "63Ki"])("--bandwidth-limit %s is a usage error (exit 2) saying what a limit is, before anything is sent", async (value) => {
     const run = await runCli(["backup-upload", "--store", tempDir("bandwidth-refused"), "--backup-dir", backup, "--bandwidth-limit", value])
     expect(run.status).toBe(2)

@@ -1,7 +1,15 @@
 import { fc, test } from "@fast-check/vitest"
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
-import { leastSendMs, minBandwidthBytesPerSecond, paceSend, parseBandwidthLimit, type SendPace } from "../../src/domain/bandwidth-limit.ts"
+import {
+  leastSendMs,
+  longestPacedPartsMs,
+  minBandwidthBytesPerSecond,
+  pacedPartsProblem,
+  paceSend,
+  parseBandwidthLimit,
+  type SendPace,
+} from "../../src/domain/bandwidth-limit.ts"
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -39,6 +47,25 @@ describe("leastSendMs", () => {
       if (ms > 0) expect(((ms - 1) * rate) / 1000).toBeLessThan(bytes)
     },
   )
+})
+
+describe("pacedPartsProblem", () => {
+  const flags = { partSize: "--part-size", partsInFlight: "--parts-in-flight" }
+  it("says how long the parts in flight take, and which flags make them fewer or smaller", () => {
+    expect(pacedPartsProblem(16 * MiB, 4, 64 * KiB, flags)).toBe(
+      "at 64.0 KiB/s, 4 parts of 16.0 MiB in flight take 17m4s to send, over 10m: prune takes a multipart upload with no part stored for 90 minutes for a dead one, and a part may be sent again on a retry; raise the limit, or send fewer or smaller parts (--parts-in-flight, --part-size)",
+    )
+    expect(pacedPartsProblem(5 * MiB, 1, 64 * KiB, flags)).toBeUndefined()
+  })
+
+  test.prop([
+    fc.integer({ min: 5 * MiB, max: 5 * 1024 * MiB }),
+    fc.integer({ min: 1, max: 64 }),
+    fc.integer({ min: minBandwidthBytesPerSecond, max: 2 ** 32 }),
+  ])("refuses exactly the parts in flight that take longer than the longest allowed to send", (partSize, partsInFlight, rate) => {
+    const problem = pacedPartsProblem(partSize, partsInFlight, rate, flags)
+    expect(problem === undefined).toBe(leastSendMs(partSize * partsInFlight, rate) <= longestPacedPartsMs)
+  })
 })
 
 const pace = fc.record({

@@ -124,7 +124,8 @@ export interface BackupStoreShape {
 /**
  * A live upload to object storage completes a part at least this often: a part's request gives up after 2 minutes without
  * an answer (`--s3-request-timeout`, at most 3) and is retried 5 times by default, at most 20 (each wait at most 20 s:
- * 12 minutes by default, 70 at the most), and backup-upload's deadline is 1 hour by default. The store's times are its own, but S3 refuses a client whose clock is
+ * 12 minutes by default, 70 at the most), a bandwidth limit lets the parts in flight take at most 10 minutes to send
+ * (`longestPacedPartsMs`), and backup-upload's deadline is 1 hour by default. The store's times are its own, but S3 refuses a client whose clock is
  * more than 15 minutes off (RequestTimeTooSkewed). One idle for longer is a dead writer's (a pod lost mid-upload), and
  * prune aborts it without waiting out the grace period.
  */
