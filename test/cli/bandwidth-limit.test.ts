@@ -3,13 +3,14 @@
  * into the real S3 server (Swift) and into a directory store alike, and arrive whole.
  */
 import { createHash } from "node:crypto"
-import { readdirSync, readFileSync } from "node:fs"
+import { readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
 import { runCli } from "../support/run-cli.ts"
 import { writeLargeBackup } from "../support/large-backup.ts"
 import { createBucket, s3Env, s3Server } from "../support/s3-server.ts"
 import { tempDir } from "../support/temp-dir.ts"
+import { keygen } from "../services/crypto/age-cli.ts"
 
 const MiB = 1024 * 1024
 const bucket = `bandwidth-${process.pid}`
@@ -25,31 +26,45 @@ beforeAll(async () => {
   env = s3Env(server)
 }, 200_000)
 
-/** Runs backup-upload into `store` at 4 MiB a second; how long it took. */
-const uploadAtLimit = async (store: string) => {
+/** Runs backup-upload into `store` at 4 MiB a second (with `extra` flags); how long it took. */
+const uploadAtLimit = async (store: string, extra: ReadonlyArray<string>) => {
   const started = Date.now()
   const run = await runCli(
-    ["backup-upload", "--store", store, "--prefix", "p", "--backup-dir", backup, "--part-size", "5Mi", "--parts-in-flight", "4", "--bandwidth-limit", "4Mi/s"],
+    [
+      ...["backup-upload", "--store", store, "--prefix", "p", "--backup-dir", backup, "--part-size", "5Mi", "--parts-in-flight", "4"],
+      ...["--bandwidth-limit", "4Mi/s", ...extra],
+    ],
     { env, timeoutMs: 60_000 },
   )
   return { run, seconds: (Date.now() - started) / 1000 }
 }
 
+/** A recipients file of a new age key, and the key's file (`download --identity`). */
+const ageKey = () => {
+  const dir = tempDir("bandwidth-age")
+  const key = keygen(join(dir, "key.txt"))
+  writeFileSync(join(dir, "recipients"), `${key.recipient}\n`)
+  return { recipients: join(dir, "recipients"), identity: key.path }
+}
+
 describe("backup-upload --bandwidth-limit", { timeout: 90_000 }, () => {
   // 12 MiB in three parts sent at once: unpaced, they would go in a fraction of a second.
   it.each([
-    ["S3 (Swift)", () => `s3://${bucket}`],
-    ["a directory store", () => tempDir("bandwidth-store")],
-  ])("into %s sends no faster than the limit, every part together, and the backup arrives whole", async (_, storeOf) => {
+    ["S3 (Swift)", () => `s3://${bucket}/plain`, false],
+    ["S3 (Swift), age-encrypted as it goes", () => `s3://${bucket}/sealed`, true],
+    ["a directory store", () => tempDir("bandwidth-store"), false],
+  ])("into %s sends no faster than the limit, every part together, and the backup arrives whole", async (_, storeOf, encrypted) => {
     const store = storeOf()
-    const { run, seconds } = await uploadAtLimit(store)
+    const key = encrypted ? ageKey() : undefined
+    const { run, seconds } = await uploadAtLimit(store, key === undefined ? [] : ["--recipients-file", key.recipients])
     expect(run.status, run.stderr).toBe(0)
-    expect(run.stderr).toContain(`uploading ${manifest.files.snapshot.name} (12.0 MiB) to `)
+    expect(run.stderr).toContain(`uploading ${manifest.files.snapshot.name}${encrypted ? ".age" : ""} (12.0 MiB${encrypted ? ", age-encrypted" : ""}) to `)
     expect(run.stderr).toContain(", at most 4.0 MiB/s")
     // All but one burst (a tenth of a second's worth) waits for the rate.
     expect(seconds).toBeGreaterThanOrEqual((total - 0.4 * MiB) / (4 * MiB))
     const into = tempDir("bandwidth-download")
-    const down = await runCli(["download", store, "--prefix", "p", manifest.timestamp, into], { env, timeoutMs: 60_000 })
+    const identity = key === undefined ? [] : ["--identity", key.identity]
+    const down = await runCli(["download", store, "--prefix", "p", manifest.timestamp, into, ...identity], { env, timeoutMs: 60_000 })
     expect(down.status, down.stderr).toBe(0)
     for (const f of [manifest.files.snapshot, manifest.files.resources]) expect(sha256(join(into, f.name))).toBe(f.sha256)
   })
