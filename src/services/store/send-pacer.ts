@@ -7,7 +7,6 @@ import { performance } from "node:perf_hooks"
 import { paceSend } from "../../domain/bandwidth-limit.ts"
 
 export interface SendPacer {
-  readonly bytesPerSecond: number
   /** Resolves when `bytes` may be sent. */
   readonly take: (bytes: number) => Promise<void>
 }
@@ -19,7 +18,6 @@ export const makeSendPacer = (bytesPerSecond: number, now: () => number = () => 
   const pace = { bytesPerSecond, burstBytes: burstOf(bytesPerSecond) }
   let due = 0
   return {
-    bytesPerSecond,
     take: (bytes) => {
       const next = paceSend(due, now(), bytes, pace)
       due = next.due
