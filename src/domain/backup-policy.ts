@@ -41,6 +41,8 @@ export const PvcStore = Schema.Struct({
 export const PolicyStore = Schema.Struct({
   s3: Schema.optionalKey(S3Store),
   pvc: Schema.optionalKey(PvcStore),
+  /** backup-upload's --bandwidth-limit (`50Mi`: bytes a second). */
+  bandwidthLimit: Schema.optionalKey(Schema.String),
 })
 
 export const PolicyRetention = Schema.Struct({

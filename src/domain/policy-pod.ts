@@ -10,7 +10,8 @@ import { createHash } from "node:crypto"
 import { Result, Schema } from "effect"
 import type { BackupPolicy } from "./backup-policy.ts"
 import type { Trigger } from "./backup-schedule.ts"
-import { parseSizeWithUnit } from "./byte-size.ts"
+import { pacedPartsProblem, parseBandwidthLimit } from "./bandwidth-limit.ts"
+import { parseByteSize, parseSizeWithUnit } from "./byte-size.ts"
 import { parseDuration } from "./durations.ts"
 import { dnsLabelMaxLength, dnsSubdomainProblem } from "./k8s-names.ts"
 import type { OperandTable } from "./operands.ts"
@@ -149,6 +150,31 @@ export const policyUploadSettings = (upload: PolicyUploadSettings | undefined, o
   }
 }
 
+/**
+ * The policy's bandwidth limit, else the operator's: one the upload cannot take, or (to S3) at which the operator's parts
+ * in flight are too slow for prune's patience, is refused, naming the field.
+ */
+const bandwidthLimit = (
+  policy: BackupPolicy,
+  operator: PolicyUploadSettings,
+  s3: boolean,
+  invalid: Invalid,
+): Result.Result<string | undefined, PolicyPodInvalid> => {
+  const own = policy.spec.store.bandwidthLimit
+  const given = own ?? operator.bandwidthLimit
+  if (given === undefined) return Result.succeed(undefined)
+  const key = own === undefined ? "the operator's --upload-bandwidth-limit" : "spec.store.bandwidthLimit"
+  const rate = parseBandwidthLimit(given)
+  if (Result.isFailure(rate)) return Result.fail(invalid(key, rate.failure.message))
+  const tooSlow = s3
+    ? pacedPartsProblem(Result.getOrThrow(parseByteSize(operator.partSize)), operator.partsInFlight, rate.success, {
+        partSize: "the operator's --upload-part-size",
+        partsInFlight: "--upload-parts-in-flight",
+      })
+    : undefined
+  return tooSlow === undefined ? Result.succeed(given) : Result.fail(invalid(key, `is too slow for an S3 store: ${tooSlow}`))
+}
+
 /** The policy's store as backup-upload's options; the transfer settings and cluster ID are the operator's. */
 const storeOptions = (input: PolicyPodInput, deadlineSeconds: number, invalid: Invalid): Result.Result<BackupStoreOptions, PolicyPodInvalid> => {
   const { s3, pvc } = input.policy.spec.store
@@ -156,6 +182,8 @@ const storeOptions = (input: PolicyPodInput, deadlineSeconds: number, invalid: I
   const operator = policyUploadSettings(input.upload, input.podOptions.store)
   const retention = storeRetention(input.policy, input.podOptions.storeLeftoverGraceSeconds, invalid)
   if (Result.isFailure(retention)) return Result.fail(retention.failure)
+  const limit = bandwidthLimit(input.policy, operator, s3 !== undefined, invalid)
+  if (Result.isFailure(limit)) return Result.fail(limit.failure)
   // A policy that encrypts must never store in the clear: its Secrets go with either store kind.
   const { recipientsSecret, resourcesRecipientsSecret } = s3 ?? pvc!
   const common = {
@@ -164,7 +192,7 @@ const storeOptions = (input: PolicyPodInput, deadlineSeconds: number, invalid: I
     ...(operator.clusterId === undefined ? {} : { clusterId: operator.clusterId }),
     partSize: operator.partSize,
     partsInFlight: operator.partsInFlight,
-    ...(operator.bandwidthLimit === undefined ? {} : { bandwidthLimit: operator.bandwidthLimit }),
+    ...(limit.success === undefined ? {} : { bandwidthLimit: limit.success }),
     // The upload cannot outlive the pod.
     deadlineSeconds: Math.min(operator.deadlineSeconds, deadlineSeconds),
     ...(retention.success === undefined ? {} : { retention: retention.success }),

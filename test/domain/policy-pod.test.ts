@@ -294,6 +294,33 @@ describe("renderPolicyBackupPod", () => {
     if (Result.isFailure(r)) expect(r.failure.message).toMatch(/BackupPolicy nightly: spec\.store.*prefix/)
   })
 
+  it("sends at the policy's bandwidth limit, else the operator's; one too slow for the operator's parts in flight to S3 is refused, naming the field", () => {
+    const limitOf = (pod: BackupPod) => {
+      const command = byName(pod, backupUploadContainerName)!.command
+      return command.includes("--bandwidth-limit") ? command[command.indexOf("--bandwidth-limit") + 1] : undefined
+    }
+    const upload = { partSize: "16Mi", partsInFlight: 4, deadlineSeconds: 3600, bandwidthLimit: "40Mi" }
+    const own = decoded({ schedule: "0 * * * *", store: { ...s3Example, bandwidthLimit: "20Mi" } })
+    expect(limitOf(rendered(input(own, { upload })))).toBe("20Mi")
+    expect(limitOf(rendered(input(own)))).toBe("20Mi")
+    const none = decoded({ schedule: "0 * * * *", store: s3Example })
+    expect(limitOf(rendered(input(none, { upload })))).toBe("40Mi")
+    expect(limitOf(rendered(input(none)))).toBeUndefined()
+
+    const slow = decoded({ schedule: "0 * * * *", store: { ...s3Example, bandwidthLimit: "64Ki" } })
+    const refused = renderPolicyBackupPod(input(slow, { upload }))
+    expect(Result.isFailure(refused) && refused.failure).toMatchObject({ key: "spec.store.bandwidthLimit" })
+    expect(Result.isFailure(refused) && refused.failure.message).toContain(
+      "BackupPolicy nightly: spec.store.bandwidthLimit is too slow for an S3 store: at 64.0 KiB/s, 4 parts of 16.0 MiB in flight take 17m4s to send",
+    )
+    // To a volume, no multipart upload waits on it.
+    const onVolume = decoded({ schedule: "0 * * * *", store: { ...pvcExample, bandwidthLimit: "64Ki" } })
+    expect(limitOf(rendered(input(onVolume, { upload })))).toBe("64Ki")
+    const tooLow = decoded({ schedule: "0 * * * *", store: { ...pvcExample, bandwidthLimit: "63Ki" } })
+    const low = renderPolicyBackupPod(input(tooLow))
+    expect(Result.isFailure(low) && low.failure.message).toBe(`BackupPolicy nightly: spec.store.bandwidthLimit "63Ki" is below the lowest limit, 64Ki a second`)
+  })
+
   it("renders the example S3 policy with the operator's transfer settings", () => {
     const p = decoded({ schedule: "0 * * * *", store: s3Example, verify: "Full" })
     const pod = rendered(input(p, { podOptions: { store: { partSize: "32Mi", partsInFlight: 2, deadlineSeconds: 600 } } }))

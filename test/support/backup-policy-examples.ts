@@ -52,6 +52,7 @@ export const good = {
     schedule: "0 3 * * *",
     store: { s3: { ...s3.s3, serverSideEncryption: "aws:kms", kmsKeyId: "arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab" } },
   }),
+  "S3 over a slow link, at a bandwidth limit": policy({ schedule: "0 3 * * *", store: { ...s3, bandwidthLimit: "20Mi" } }),
   "encrypted into a PVC": policy({ onRevisionChange: true, store: { pvc: { claimName: "backups", recipientsSecret: { name: "backup-recipients" } } } }),
   "S3 with web identity and a private CA, suspended": policy({
     schedule: "0 * * * *",
@@ -97,6 +98,9 @@ export const bad: ReadonlyArray<readonly [string, Record<string, unknown>, strin
   ["maxTotalSize in GB", { schedule: "0 * * * *", store: pvc, retention: { maxTotalSize: "50GB" } }, "does not match"],
   // A bare number would be bytes: "50" meant as GiB removed every backup but the newest.
   ["maxTotalSize without its unit", { schedule: "0 * * * *", store: pvc, retention: { maxTotalSize: "50" } }, "does not match"],
+  // A bare number would be bytes a second.
+  ["a bandwidth limit without its unit", { schedule: "0 * * * *", store: { ...pvc, bandwidthLimit: "50" } }, "does not match"],
+  ["a bandwidth limit in bits", { schedule: "0 * * * *", store: { ...pvc, bandwidthLimit: "100Mbps" } }, "does not match"],
   ["a negative history limit", { schedule: "0 * * * *", store: pvc, failedPodsHistoryLimit: -1 }, "below the minimum 0"],
   ["an S3 bucket name with capitals", { schedule: "0 * * * *", store: { s3: { bucket: "Backups" } } }, "does not match"],
 ]
