@@ -25,7 +25,15 @@ import { proxySecretKeys } from "./pod-proxy-env.ts"
 import { conditionSays, policyConditions, type Blocked, type ConditionState, type PolicyFacts } from "./policy-conditions.ts"
 import { policyMetricValues, type PolicyMetricValues } from "./policy-metric-values.ts"
 import { proxySecretProblem, type ProxySecretProblem, type ProxySecretRead } from "./proxy-secret-check.ts"
-import { backupRequestAnnotation, policyLabelValue, requestIn, type PolicyUploadSettings, policyUploadSettings, renderPolicyBackupPod } from "./policy-pod.ts"
+import {
+  backupRequestAnnotation,
+  policyBandwidthLimit,
+  policyLabelValue,
+  requestIn,
+  type PolicyUploadSettings,
+  policyUploadSettings,
+  renderPolicyBackupPod,
+} from "./policy-pod.ts"
 import { attemptAnnotation, failureStreak, historyDefaults, historyDeletions, policyRuns, type PolicyPodView, type PolicyRun } from "./policy-runs.ts"
 import { earliestTime } from "./earliest-time.ts"
 import { formatRevisionSet, revisionSetsEqual, type LatestRevisionError, type RevisionSet } from "./revisions.ts"
@@ -401,6 +409,8 @@ const decidePolicy = (
   const parsed = readPolicy(object)
   if (Result.isFailure(parsed)) return invalidPolicy(read, parsed.failure, now)
   if (sharedStore !== undefined) return invalidPolicy(read, sharedStore, now)
+  const limit = policyBandwidthLimit(parsed.success.policy, policyUploadSettings(settings.upload, settings.podOptions.store))
+  if (Result.isFailure(limit)) return invalidPolicy(read, `${limit.failure.key} ${limit.failure.problem}; fix the BackupPolicy`, now)
   const { policy, cron, minIntervalMs } = parsed.success
   const spec = policy.spec
   const name = object.metadata.name

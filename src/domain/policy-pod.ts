@@ -151,28 +151,28 @@ export const policyUploadSettings = (upload: PolicyUploadSettings | undefined, o
 }
 
 /**
- * The policy's bandwidth limit, else the operator's: one the upload cannot take, or (to S3) at which the operator's parts
- * in flight are too slow for prune's patience, is refused, naming the field.
+ * The policy's bandwidth limit, else the operator's (its upload settings as `policyUploadSettings` gives them): one the
+ * upload cannot take, or (to S3) at which the operator's parts in flight are too slow for prune's patience, is refused,
+ * naming the field. The operator checks it as it reads the policy, before a backup is due.
  */
-const bandwidthLimit = (
+export const policyBandwidthLimit = (
   policy: BackupPolicy,
   operator: PolicyUploadSettings,
-  s3: boolean,
-  invalid: Invalid,
-): Result.Result<string | undefined, PolicyPodInvalid> => {
+): Result.Result<string | undefined, { readonly key: string; readonly problem: string }> => {
   const own = policy.spec.store.bandwidthLimit
   const given = own ?? operator.bandwidthLimit
   if (given === undefined) return Result.succeed(undefined)
   const key = own === undefined ? "the operator's --upload-bandwidth-limit" : "spec.store.bandwidthLimit"
   const rate = parseBandwidthLimit(given)
-  if (Result.isFailure(rate)) return Result.fail(invalid(key, rate.failure.message))
-  const tooSlow = s3
-    ? pacedPartsProblem(Result.getOrThrow(parseByteSize(operator.partSize)), operator.partsInFlight, rate.success, {
-        partSize: "the operator's --upload-part-size",
-        partsInFlight: "--upload-parts-in-flight",
-      })
-    : undefined
-  return tooSlow === undefined ? Result.succeed(given) : Result.fail(invalid(key, `is too slow for an S3 store: ${tooSlow}`))
+  if (Result.isFailure(rate)) return Result.fail({ key, problem: rate.failure.message })
+  const tooSlow =
+    policy.spec.store.s3 === undefined
+      ? undefined
+      : pacedPartsProblem(Result.getOrThrow(parseByteSize(operator.partSize)), operator.partsInFlight, rate.success, {
+          partSize: "the operator's --upload-part-size",
+          partsInFlight: "--upload-parts-in-flight",
+        })
+  return tooSlow === undefined ? Result.succeed(given) : Result.fail({ key, problem: `is too slow for an S3 store: ${tooSlow}` })
 }
 
 /** The policy's store as backup-upload's options; the transfer settings and cluster ID are the operator's. */
@@ -182,8 +182,8 @@ const storeOptions = (input: PolicyPodInput, deadlineSeconds: number, invalid: I
   const operator = policyUploadSettings(input.upload, input.podOptions.store)
   const retention = storeRetention(input.policy, input.podOptions.storeLeftoverGraceSeconds, invalid)
   if (Result.isFailure(retention)) return Result.fail(retention.failure)
-  const limit = bandwidthLimit(input.policy, operator, s3 !== undefined, invalid)
-  if (Result.isFailure(limit)) return Result.fail(limit.failure)
+  const limit = policyBandwidthLimit(input.policy, operator)
+  if (Result.isFailure(limit)) return Result.fail(invalid(limit.failure.key, limit.failure.problem))
   // A policy that encrypts must never store in the clear: its Secrets go with either store kind.
   const { recipientsSecret, resourcesRecipientsSecret } = s3 ?? pvc!
   const common = {

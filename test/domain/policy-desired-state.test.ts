@@ -490,6 +490,24 @@ describe("policyDesiredState on a policy it cannot run", () => {
     expect(sync({ ...first.next, memory: emptyPolicyMemory }).writes).toEqual([])
   })
 
+  it("is InvalidSpec at once, before a backup is due, for a bandwidth limit too slow for the operator's parts in flight to S3", () => {
+    const s3Store = { s3: { bucket: "etcd-backups", prefix: "p", credentialsSecret: { name: "s" } } }
+    // Daily: nothing due at t0.
+    const slow = policyObject("slow", { schedule: "0 3 * * *", store: { ...s3Store, bandwidthLimit: "64Ki" } })
+    const first = sync(observedOf([slow], [], t0))
+    expect(creates(first.writes)).toEqual([])
+    expect(condition(first.next, "Degraded")).toMatchObject({ status: "True", reason: "InvalidSpec" })
+    expect(condition(first.next, "Degraded").message).toContain("spec.store.bandwidthLimit is too slow for an S3 store: at 64.0 KiB/s, 4 parts of 16.0 MiB")
+    // The same limit into a volume, and a faster one to S3, are fine.
+    for (const store of [
+      { pvc: { claimName: "backups" }, bandwidthLimit: "64Ki" },
+      { ...s3Store, bandwidthLimit: "20Mi" },
+    ]) {
+      const fine = sync(observedOf([policyObject("fine", { schedule: "0 3 * * *", store })], [], t0))
+      expect(condition(fine.next, "Degraded")).toMatchObject({ status: "False" })
+    }
+  })
+
   it("shares no store with an older policy: the newer is InvalidSpec naming the older, the older and a policy with its own subPath run", () => {
     const createdAt = (object: PolicyObjectView, ms: number): PolicyObjectView => ({
       ...object,
