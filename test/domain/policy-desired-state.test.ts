@@ -492,8 +492,8 @@ describe("policyDesiredState on a policy it cannot run", () => {
 
   it("is InvalidSpec at once, before a backup is due, for a bandwidth limit too slow for the operator's parts in flight to S3", () => {
     const s3Store = { s3: { bucket: "etcd-backups", prefix: "p", credentialsSecret: { name: "s" } } }
-    // Daily: nothing due at t0.
-    const slow = policyObject("slow", { schedule: "0 3 * * *", store: { ...s3Store, bandwidthLimit: "64Ki" } })
+    // Suspended: no backup is due, so no pod is rendered that could fail.
+    const slow = policyObject("slow", { schedule: "0 3 * * *", suspend: true, store: { ...s3Store, bandwidthLimit: "64Ki" } })
     const first = sync(observedOf([slow], [], t0))
     expect(creates(first.writes)).toEqual([])
     expect(condition(first.next, "Degraded")).toMatchObject({ status: "True", reason: "InvalidSpec" })
@@ -503,7 +503,7 @@ describe("policyDesiredState on a policy it cannot run", () => {
       { pvc: { claimName: "backups" }, bandwidthLimit: "64Ki" },
       { ...s3Store, bandwidthLimit: "20Mi" },
     ]) {
-      const fine = sync(observedOf([policyObject("fine", { schedule: "0 3 * * *", store })], [], t0))
+      const fine = sync(observedOf([policyObject("fine", { schedule: "0 3 * * *", suspend: true, store })], [], t0))
       expect(condition(fine.next, "Degraded")).toMatchObject({ status: "False" })
     }
   })
