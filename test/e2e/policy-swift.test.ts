@@ -27,12 +27,14 @@ import { newRevision } from "../../src/programs/demo/etcd-seed.ts"
 import { openShiftFixture } from "../../src/simulation/openshift-fixtures.ts"
 import * as SimulatedKube from "../../src/simulation/simulated-kube.ts"
 import { makeSimulatedCluster } from "../../src/simulation/simulated-cluster.ts"
+import { podType } from "../../src/services/kube/resources.ts"
+import type { BackupPod } from "../../src/domain/pod-spec.ts"
 import { createBucket, s3Server } from "../support/s3-server.ts"
 import { tempDir } from "../support/temp-dir.ts"
 import { repoRoot } from "../support/tools.ts"
 
 const entry = join(repoRoot, "bin", "cluster-backup.js")
-const policy: DemoPolicy = { name: "e2e", bucket: `policy-e2e-${process.pid}`, prefix: "cluster", keepLast: 2, minInterval: "1s" }
+const policy: DemoPolicy = { name: "e2e", bucket: `policy-e2e-${process.pid}`, prefix: "cluster", keepLast: 2, minInterval: "1s", bandwidthLimit: "64Mi" }
 
 describe("a BackupPolicy end to end with Swift", () => {
   it("three backups land in the store, keepLast 2 keeps the newest two, and status and metrics agree with list --json", async () => {
@@ -63,14 +65,20 @@ describe("a BackupPolicy end to end with Swift", () => {
             const status = yield* awaitPolicyBackup(cluster, policy.name, new Set(ids), 240_000)
             ids.push(status.lastSuccessfulBackup!.id)
           }
+          // The policy's bandwidth limit reached the pod's backup-upload, which the local kubelet ran with it.
+          const uploads = cluster
+            .list(podType, demoNamespace)
+            .map((p) => (p.spec as BackupPod["spec"]).initContainers.find((c) => c.name === "backup-upload")?.command.join(" "))
           const listing = yield* listStore(entry, swift, policy)
           const status = policyStatusOf(cluster, policy.name)
           const series = yield* awaitMetrics(metrics, policy.name, Math.floor(Date.parse(status!.lastSuccessfulBackup!.time) / 1000))
-          return { ids, listing, status, series }
+          return { ids, listing, status, series, uploads }
         }),
       ).pipe(Effect.provide(NodeServices.layer)),
     )
-    const { ids, listing, status, series } = outcome
+    const { ids, listing, status, series, uploads } = outcome
+    expect(uploads.length).toBeGreaterThan(0)
+    for (const command of uploads) expect(command).toContain("--bandwidth-limit 64Mi")
     const ended = said.filter((l) => l.startsWith("pod "))
     expect(ended, said.join("\n")).toHaveLength(3)
     expect(

@@ -53,7 +53,7 @@ export interface PolicySummary {
 }
 
 /** The policy the demo declares: keepLast 1, so the second backup prunes the first. */
-export const demoPolicy: DemoPolicy = { name: "demo", bucket: "demo-backups", prefix: "demo", keepLast: 1, minInterval: "1s" }
+export const demoPolicy: DemoPolicy = { name: "demo", bucket: "demo-backups", prefix: "demo", keepLast: 1, minInterval: "1s", bandwidthLimit: "64Mi" }
 
 /** How long one policy backup may take (seven containers as processes; a loaded machine is slow). */
 const backupTimeoutMs = 240_000
@@ -114,7 +114,7 @@ export const runPolicyStages = Effect.fn("demoPolicyStages")(function* (ctx: Pol
       yield* declarePolicy(ctx.cluster, ctx.namespace, swift, policy)
       yield* ctx.say(`Secret ${policy.name}-store (key credentials: an AWS shared-credentials file for Swift's account)`)
       yield* ctx.say(
-        `BackupPolicy ${policy.name}: onRevisionChange (minInterval ${policy.minInterval}), store s3://${policy.bucket}/${policy.prefix}, verify Full, keepLast ${policy.keepLast}`,
+        `BackupPolicy ${policy.name}: onRevisionChange (minInterval ${policy.minInterval}), store s3://${policy.bucket}/${policy.prefix}${policy.bandwidthLimit === undefined ? "" : ` at most ${policy.bandwidthLimit} a second`}, verify Full, keepLast ${policy.keepLast}`,
       )
       yield* startPolicyNode(ctx)
       yield* ctx.say("the local node runs each pod the operator creates:")

@@ -21,6 +21,8 @@ export interface DemoPolicy {
   readonly keepLast: number
   /** The least time between two backups started by revision changes (e.g. `1s`). */
   readonly minInterval: string
+  /** The upload's bandwidth limit (`spec.store.bandwidthLimit`), if any. */
+  readonly bandwidthLimit?: string | undefined
 }
 
 const storeSecretName = (policy: DemoPolicy) => `${policy.name}-store`
@@ -57,6 +59,7 @@ export const declarePolicy = (cluster: SimulatedCluster, namespace: string, swif
             forcePathStyle: true,
             credentialsSecret: { name: storeSecretName(policy) },
           },
+          ...(policy.bandwidthLimit === undefined ? {} : { bandwidthLimit: policy.bandwidthLimit }),
         },
         retention: { keepLast: policy.keepLast },
         verify: "Full",
