@@ -49,6 +49,16 @@ export const pacedPartsProblem = (
   return `at ${formatBytes(bytesPerSecond)}/s, ${partsInFlight} part${partsInFlight === 1 ? "" : "s"} of ${formatBytes(partSize)} in flight take ${formatDuration(ms)} to send, over ${formatDuration(longestPacedPartsMs)}: prune takes a multipart upload with no part stored for 90 minutes for a dead one, and a part may be sent again on a retry; raise the limit, or send fewer or smaller parts (${flags.partsInFlight}, ${flags.partSize})`
 }
 
+/**
+ * The bytes of each paced write: a sixteenth of a second's worth, from 4 KiB to 256 KiB. Parts in flight take turns, so
+ * a part waits for the others' writes between two of its own; at most 64 of them, that gap stays within 4 s, well below
+ * an idle connection's limits (S3's RequestTimeout after about 20 s with nothing sent, `--s3-request-timeout`).
+ */
+export const pacedChunkBytes = (bytesPerSecond: number): number => Math.min(256 * 1024, Math.max(4 * 1024, Math.floor(bytesPerSecond / 16)))
+
+/** How much may go at once after a pause: a tenth of a second's worth, and at least one write. */
+export const pacedBurstBytes = (bytesPerSecond: number): number => Math.max(pacedChunkBytes(bytesPerSecond), Math.floor(bytesPerSecond / 10))
+
 export interface SendPace {
   readonly bytesPerSecond: number
   /** How much may go at once after a pause. */

@@ -5,6 +5,8 @@ import {
   leastSendMs,
   longestPacedPartsMs,
   minBandwidthBytesPerSecond,
+  pacedBurstBytes,
+  pacedChunkBytes,
   pacedPartsProblem,
   paceSend,
   parseBandwidthLimit,
@@ -45,6 +47,20 @@ describe("leastSendMs", () => {
       const ms = leastSendMs(bytes, rate)
       expect((ms * rate) / 1000).toBeGreaterThanOrEqual(bytes)
       if (ms > 0) expect(((ms - 1) * rate) / 1000).toBeLessThan(bytes)
+    },
+  )
+})
+
+describe("pacedChunkBytes and pacedBurstBytes", () => {
+  test.prop([fc.integer({ min: minBandwidthBytesPerSecond, max: 2 ** 36 }), fc.integer({ min: 1, max: 64 })])(
+    "a part in flight waits at most 4 s between its writes while the others take their turns, and a burst holds a write",
+    (rate, partsInFlight) => {
+      const chunk = pacedChunkBytes(rate)
+      expect(chunk).toBeGreaterThanOrEqual(4 * KiB)
+      expect(chunk).toBeLessThanOrEqual(256 * KiB)
+      expect((partsInFlight * chunk * 1000) / rate).toBeLessThanOrEqual(4000)
+      expect(pacedBurstBytes(rate)).toBeGreaterThanOrEqual(chunk)
+      expect(pacedBurstBytes(rate)).toBeGreaterThanOrEqual(Math.floor(rate / 10))
     },
   )
 })

@@ -107,7 +107,7 @@ export const copyAtomically = async (
       return
     }
     // Only a regular file, read no further than its size at open: a FIFO is refused, not waited on.
-    const source = Readable.from(paced(readBackupFile(from, { maxBytes }), pacer))
+    const source = Readable.from(paced(readBackupFile(from, { maxBytes, ...(pacer === undefined ? {} : { chunkSize: pacer.chunkBytes }) }), pacer))
     input = source
     source.on("error", (e) => fail(from, e))
     source.on("data", (d) => {

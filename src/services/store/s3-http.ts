@@ -88,7 +88,7 @@ const sendChunkBytes = 256 * 1024
  * (and, with a bandwidth limit, once the pacer lets its bytes go).
  */
 const sendStreamed = async (r: http.ClientRequest, body: StreamedBody, pacer: SendPacer | undefined): Promise<void> => {
-  const buf = Buffer.allocUnsafe(Math.min(sendChunkBytes, body.length))
+  const buf = Buffer.allocUnsafe(Math.min(pacer?.chunkBytes ?? sendChunkBytes, body.length))
   for (let sent = 0; sent < body.length && !r.destroyed; ) {
     const n = Math.min(buf.length, body.length - sent)
     if (pacer !== undefined) await pacer.take(n)

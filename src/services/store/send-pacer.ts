@@ -4,20 +4,20 @@
  * It paces promise-level I/O (an HTTP request's writes, a file's reads), so it reads the monotonic clock itself.
  */
 import { performance } from "node:perf_hooks"
-import { paceSend } from "../../domain/bandwidth-limit.ts"
+import { pacedBurstBytes, pacedChunkBytes, paceSend } from "../../domain/bandwidth-limit.ts"
 
 export interface SendPacer {
+  /** The bytes a paced sender writes at a time (`pacedChunkBytes`). */
+  readonly chunkBytes: number
   /** Resolves when `bytes` may be sent. */
   readonly take: (bytes: number) => Promise<void>
 }
 
-/** The bytes one send may take at once after a pause: a send chunk (s3-http's 256 KiB), or a tenth of a second's worth when more. */
-const burstOf = (bytesPerSecond: number) => Math.max(256 * 1024, Math.floor(bytesPerSecond / 10))
-
 export const makeSendPacer = (bytesPerSecond: number, now: () => number = () => performance.now()): SendPacer => {
-  const pace = { bytesPerSecond, burstBytes: burstOf(bytesPerSecond) }
+  const pace = { bytesPerSecond, burstBytes: pacedBurstBytes(bytesPerSecond) }
   let due = 0
   return {
+    chunkBytes: pacedChunkBytes(bytesPerSecond),
     take: (bytes) => {
       const next = paceSend(due, now(), bytes, pace)
       due = next.due

@@ -19,8 +19,11 @@ describe("makeSendPacer", () => {
   it("lets a burst go at once, then holds each send until the rate allows it, callers queued in order", async () => {
     let now = 0
     const pacer = makeSendPacer(MiB, () => now)
-    expect(await settledAfter(pacer.take(256 * KiB), 0)).toBe(true)
-    // Two more asked for at once: the first is due 250 ms on, the second 250 ms after it.
+    // A tenth of a second's worth goes at once.
+    const burst = Math.floor(MiB / 10)
+    expect(pacer.chunkBytes).toBe(64 * KiB)
+    expect(await settledAfter(pacer.take(burst), 0)).toBe(true)
+    // Two more asked for at once: the first may start 250 ms on, the second 250 ms after it.
     const second = pacer.take(256 * KiB)
     const third = pacer.take(256 * KiB)
     expect(await settledAfter(second, 249)).toBe(false)
@@ -30,7 +33,7 @@ describe("makeSendPacer", () => {
     expect(await settledAfter(third, 3)).toBe(true)
     // After a pause, a burst goes at once again.
     now = 10_000
-    expect(await settledAfter(pacer.take(256 * KiB), 0)).toBe(true)
+    expect(await settledAfter(pacer.take(burst), 0)).toBe(true)
   })
 
   it("paced lets every chunk through, in order, each once the pacer gives its bytes", async () => {
@@ -43,9 +46,11 @@ describe("makeSendPacer", () => {
       for await (const chunk of paced(chunks(), pacer)) seen.push(chunk[0]!)
     })()
     await vi.advanceTimersByTimeAsync(0)
-    // The first chunk is past the burst by 256 KiB: a quarter of a second at 1 MiB/s.
+    // Each chunk is half a second's worth, all but a tenth of a second's of it waited for.
     expect(seen).toEqual([])
-    await vi.advanceTimersByTimeAsync(250)
+    await vi.advanceTimersByTimeAsync(399)
+    expect(seen).toEqual([])
+    await vi.advanceTimersByTimeAsync(1)
     expect(seen).toEqual([0])
     await vi.advanceTimersByTimeAsync(499)
     expect(seen).toEqual([0])
