@@ -1,4 +1,4 @@
-import { Result } from "effect"
+import { Option, Result } from "effect"
 import { Flag } from "effect/cli"
 import { parseBandwidthLimit } from "../domain/bandwidth-limit.ts"
 import { checkedWith } from "./flag-checks.ts"
@@ -15,3 +15,13 @@ export const bandwidthLimitFlag = (name: string, description: string) =>
     Flag.withMetavar("RATE"),
     Flag.withDescription(description),
   )
+
+/** The download's (`download`, `verify`/`restore --backup-id`): unpaced unless asked, as a restore wants the backup fast. */
+export const downloadBandwidthLimitFlag = bandwidthLimitFlag(
+  "bandwidth-limit",
+  "With a store: receive at most this many bytes a second, every range together (e.g. 50Mi or 20M/s; at least 64Ki), to leave room on a busy node's link; default: no limit",
+)
+
+/** A limit given, as the store's transfer option. */
+export const bandwidthOf = (limit: Option.Option<string>): { readonly bandwidthBytesPerSecond?: number } =>
+  Option.isNone(limit) ? {} : { bandwidthBytesPerSecond: Result.getOrThrow(parseBandwidthLimit(limit.value)) }

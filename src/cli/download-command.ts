@@ -8,6 +8,7 @@ import { DiskSpace } from "../services/disk-space.ts"
 import { keptWorkDir } from "../services/owned-work-dir.ts"
 import { BackupStore } from "../services/store/backup-store.ts"
 import { downloadDirOutsideStore } from "./directory-store-places.ts"
+import { bandwidthOf, downloadBandwidthLimitFlag } from "./bandwidth-limit-flag.ts"
 import { backupIdCheck } from "./flag-checks.ts"
 import { withLogging } from "./logging.ts"
 import { openStoreFromFlags, storeFlags } from "./store-flags.ts"
@@ -27,6 +28,7 @@ export const downloadCommand = Command.make(
     ...storeFlags,
     ...identityFlags,
     trustedKeys: trustedKeysFlag,
+    bandwidthLimit: downloadBandwidthLimitFlag,
   },
   (flags) =>
     withLogging(
@@ -38,7 +40,7 @@ export const downloadCommand = Command.make(
           flags.store,
           flags,
           { command: "download", name: "store", kind: "argument" },
-          { onProgress: yield* transferProgress("downloaded") },
+          { onProgress: yield* transferProgress("downloaded"), ...bandwidthOf(flags.bandwidthLimit) },
         )
         // Two downloads into one directory would remove and rename each other's partial files: the second is refused.
         const dir = yield* keptWorkDir(resolve(flags.dir), "download", false)

@@ -19,6 +19,7 @@ import { transferProgress } from "./transfer-progress.ts"
 import { identityFlags, type IdentityFlagValues, readGivenIdentities } from "./encryption-flags.ts"
 import { checkIdentityOnDirectory } from "./directory-identity.ts"
 import { downloadDirOutsideStore } from "./directory-store-places.ts"
+import { bandwidthOf, downloadBandwidthLimitFlag } from "./bandwidth-limit-flag.ts"
 import { backupIdCheck } from "./flag-checks.ts"
 import type { TrustedKey } from "../services/crypto/manifest-signature.ts"
 
@@ -41,6 +42,7 @@ export const storeSourceFlags = (workDirDefault: string) => ({
     Flag.withMetavar("DIR"),
     Flag.withDescription(`With --backup-id: where the backup is downloaded (needs the backup's size free; default: ${workDirDefault})`),
   ),
+  bandwidthLimit: downloadBandwidthLimitFlag,
   ...storeFlags,
   ...identityFlags,
 })
@@ -50,6 +52,7 @@ export interface StoreSourceValues extends StoreFlagValues, IdentityFlagValues {
   readonly backupDir: string
   readonly backupId: Option.Option<string>
   readonly workDir: Option.Option<string>
+  readonly bandwidthLimit: Option.Option<string>
   /** The command's --timestamp, which does not go with --backup-id. */
   readonly timestamp: Option.Option<BackupTimestamp>
 }
@@ -110,7 +113,7 @@ export const backupSource = <E = never, R = never>(
       argument,
       flags,
       { command, name: "dir", kind: "argument" },
-      { onProgress: yield* transferProgress("downloaded") },
+      { onProgress: yield* transferProgress("downloaded"), ...bandwidthOf(flags.bandwidthLimit) },
     )
     const [{ fetchBackup }, { resolveBackupId }, { DiskSpace }, { keptWorkDir, temporaryWorkDir }] = yield* Effect.promise(() =>
       Promise.all([

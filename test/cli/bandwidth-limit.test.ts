@@ -69,6 +69,33 @@ describe("backup-upload --bandwidth-limit", { timeout: 90_000 }, () => {
     for (const f of [manifest.files.snapshot, manifest.files.resources]) expect(sha256(join(into, f.name))).toBe(f.sha256)
   })
 
+  it.each([
+    ["S3 (Swift)", () => `s3://${bucket}/received`],
+    ["a directory store", () => tempDir("bandwidth-received")],
+  ])("download, and verify --backup-id, from %s receive no faster than the limit, every range together", async (_, storeOf) => {
+    const store = storeOf()
+    const up = await runCli(["backup-upload", "--store", store, "--prefix", "p", "--backup-dir", backup], { env, timeoutMs: 60_000 })
+    expect(up.status, up.stderr).toBe(0)
+    // Ranges of 5 MiB, three at once: unpaced, they would come in a fraction of a second.
+    const timed = async (args: ReadonlyArray<string>) => {
+      const started = Date.now()
+      const run = await runCli([...args, "--bandwidth-limit", "4Mi", "--prefix", "p"], { env, timeoutMs: 60_000 })
+      return { run, seconds: (Date.now() - started) / 1000 }
+    }
+    // All but the burst (a tenth of a second's worth) waits for the rate.
+    const least = (total - 0.4 * MiB) / (4 * MiB)
+    const into = tempDir("bandwidth-received-into")
+    const download = await timed(["download", store, manifest.timestamp, into])
+    expect(download.run.status, download.run.stderr).toBe(0)
+    expect(download.seconds).toBeGreaterThanOrEqual(least)
+    for (const f of [manifest.files.snapshot, manifest.files.resources]) expect(sha256(join(into, f.name))).toBe(f.sha256)
+    // The backup is downloaded whole, then refused: its snapshot is random bytes, no etcd database.
+    const verify = await timed(["verify", store, "--backup-id", manifest.timestamp])
+    expect(verify.run.stderr).toContain(`downloaded backup ${manifest.timestamp}: ${manifest.files.snapshot.name} (downloaded, sha256 checked)`)
+    expect(verify.run.status).toBe(1)
+    expect(verify.seconds).toBeGreaterThanOrEqual(least)
+  })
+
   it("a backup the limit cannot send within --deadline is refused before anything is sent, saying how long it would take", async () => {
     const store = tempDir("bandwidth-deadline")
     const run = await runCli(["backup-upload", "--store", store, "--prefix", "p", "--backup-dir", backup, "--bandwidth-limit", "64Ki", "--deadline", "2m"])

@@ -195,7 +195,7 @@ export const makeDirectoryStore = (
       const stored = yield* head(key)
       if (stored === undefined) return yield* missing(key)
       const written = yield* Effect.tryPromise({
-        try: () => copyAtomically(pathOf(key), path, `${path}${partSuffix}`, { refreshEveryMs, onProgress: progressOf(key, stored.size) }),
+        try: () => copyAtomically(pathOf(key), path, `${path}${partSuffix}`, { refreshEveryMs, onProgress: progressOf(key, stored.size), pacer }),
         catch: (e) => localIoFailed((e as { where?: string }).where ?? path, "download into", e),
       })
       return { key, ...written }

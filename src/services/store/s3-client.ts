@@ -15,7 +15,7 @@ export interface S3TransferOptions extends RetryOptions {
    * ranges in flight.
    */
   readonly downloadRangeBytes?: number | undefined
-  /** At most this many bytes a second sent by uploads, every part together (`--bandwidth-limit`); unlimited when absent. */
+  /** At most this many bytes a second sent by uploads or received by downloads, every part together (`--bandwidth-limit`); unlimited when absent. */
   readonly bandwidthBytesPerSecond?: number | undefined
   /** Keys per listing page (S3's maximum and default: 1000). */
   readonly listPageSize?: number | undefined

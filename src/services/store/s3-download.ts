@@ -20,6 +20,7 @@ import { batchedFileWriter } from "./batched-file-writer.ts"
 import { fileSha256Worker } from "./file-sha256-worker.ts"
 import type { S3Client } from "./s3-client.ts"
 import { s3Exchange } from "./s3-http.ts"
+import { pacedTransform } from "./send-pacer.ts"
 import type { S3Head } from "./s3-object-head.ts"
 import { localIoFailed, localIoFailedOn, type StoreError, StoreObjectMissing, StoreRequestFailed } from "./store-errors.ts"
 
@@ -102,6 +103,12 @@ export const makeS3Downloads = ({ endpoint, options, store, retrying, request }:
             } catch (e) {
               failed(e)
             }
+            // With a bandwidth limit, the next bytes are read once the pacer gives these.
+            if (endpoint.pacer === undefined) return
+            res.pause()
+            void endpoint.pacer.take(d.length).then(() => {
+              if (!res.destroyed) res.resume()
+            })
           })
           res.on("error", reject)
           res.on("end", () => {
@@ -213,7 +220,8 @@ export const makeS3Downloads = ({ endpoint, options, store, retrying, request }:
             // A write the response's own failure stopped is that failure, which a retry may mend.
             out.on("error", (e) => fail(res.errored ?? localIoFailed(part, "write", e)))
             out.on("finish", () => resolve({ key, size, sha256: hash.digest("hex") }))
-            res.pipe(out)
+            if (endpoint.pacer === undefined) res.pipe(out)
+            else res.pipe(pacedTransform(endpoint.pacer)).pipe(out)
           }),
         (e: unknown) => {
           res.destroy()

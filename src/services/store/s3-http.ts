@@ -47,7 +47,7 @@ export interface S3Endpoint {
   readonly proxy?: ChosenProxy | undefined
   /** Server-side encryption every object created is asked for, and its HEAD must confirm. */
   readonly serverSideEncryption?: ServerSideEncryption | undefined
-  /** Paces the bytes of request bodies (`--bandwidth-limit`), shared by every request to the store. */
+  /** Paces the bytes of request bodies and of downloads' responses (`--bandwidth-limit`), shared by every request to the store. */
   readonly pacer?: SendPacer | undefined
 }
 

@@ -1,9 +1,11 @@
 /**
- * The pacer a store's sends share (`--bandwidth-limit`): every request body's chunk, whichever part it belongs to,
- * waits its turn, so parts in flight together stay within the one limit (domain/bandwidth-limit.ts decides the waits).
+ * The pacer a store's transfers share (`--bandwidth-limit`): every chunk of a request body or of a response, whichever
+ * part or range it belongs to, waits its turn, so parts in flight together stay within the one limit
+ * (domain/bandwidth-limit.ts decides the waits).
  * It paces promise-level I/O (an HTTP request's writes, a file's reads), so it reads the monotonic clock itself.
  */
 import { performance } from "node:perf_hooks"
+import { Transform } from "node:stream"
 import { pacedBurstBytes, pacedChunkBytes, paceSend } from "../../domain/bandwidth-limit.ts"
 
 export interface SendPacer {
@@ -33,3 +35,11 @@ export async function* paced(source: AsyncIterable<Uint8Array>, pacer: SendPacer
     yield chunk
   }
 }
+
+/** A stream stage that lets each chunk on only when the pacer gives its bytes (a download's response into its file). */
+export const pacedTransform = (pacer: SendPacer): Transform =>
+  new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      pacer.take(chunk.length).then(() => done(null, chunk), done)
+    },
+  })

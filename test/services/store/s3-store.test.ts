@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { S3TransferOptions } from "../../../src/services/store/s3-client.ts"
 import { makeS3Store } from "../../../src/services/store/s3-store.ts"
 import { s3Request, type S3Endpoint } from "../../../src/services/store/s3-http.ts"
+import { makeSendPacer } from "../../../src/services/store/send-pacer.ts"
 import { writtenProgress } from "../../../src/services/written-progress.ts"
 import { rclone as rcloneOn, s3Server, type S3TestServer } from "../../support/s3-server.ts"
 
@@ -194,6 +195,21 @@ describe("the S3 store against Swift's s3api", () => {
     expect(await Effect.runPromise(store.pendingUploads("p/b7/"))).toEqual([])
     expect(await Effect.runPromise(store.head("p/b7/stalled.bin"))).toBeUndefined()
   })
+
+  it("with a bandwidth limit, a ranged download (three ranges at once) receives no faster than the limit, and whole", async () => {
+    const data = randomBytes(6 * MiB)
+    const src = join(work, "paced.bin")
+    writeFileSync(src, data)
+    const ranged = { ...small, partSize: MiB, downloadRangeBytes: MiB }
+    await Effect.runPromise(makeS3Store(endpointOf(server), ranged).putFile("p/paced/paced.bin", src, { sha256: sha256(data) }))
+    const paced = makeS3Store(endpointOf(server, { pacer: makeSendPacer(2 * MiB) }), ranged)
+    const started = Date.now()
+    const got = await Effect.runPromise(paced.getFile("p/paced/paced.bin", join(work, "paced.back")))
+    // All but the burst (a tenth of a second's worth) waits for the rate: unpaced, it takes a fraction of a second.
+    expect((Date.now() - started) / 1000).toBeGreaterThanOrEqual((6 * MiB - 0.2 * MiB) / (2 * MiB))
+    expect(got.sha256).toBe(sha256(data))
+    expect(readFileSync(join(work, "paced.back")).equals(data)).toBe(true)
+  }, 60_000)
 
   it("rclone reads what we wrote with the same sha256, and we read what rclone wrote", async () => {
     const store = makeS3Store(endpointOf(server), small)
