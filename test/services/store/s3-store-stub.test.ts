@@ -4,11 +4,13 @@ import http from "node:http"
 import https from "node:https"
 import type net from "node:net"
 import { tmpdir } from "node:os"
+import { performance } from "node:perf_hooks"
 import { join } from "node:path"
 import { Effect, Exit, Logger } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import type { S3Endpoint } from "../../../src/services/store/s3-http.ts"
 import { makeS3Store } from "../../../src/services/store/s3-store.ts"
+import { makeSendPacer } from "../../../src/services/store/send-pacer.ts"
 import { isQuotaExceeded } from "../../../src/services/store/store-errors.ts"
 import { certificateFactory } from "../../support/encrypted-fixtures.ts"
 
@@ -819,4 +821,46 @@ describe("the bucket's versioning (GetBucketVersioning)", () => {
     const other = await versioningOf(200, `<ListBucketResult></ListBucketResult>`)
     expect(other.versioning).toEqual({ _tag: "Unknown", why: "the answer is not a VersioningConfiguration" })
   })
+})
+
+// S3 ends a request whose client sends nothing for about 20 s (RequestTimeout): a paced body goes in small pieces.
+describe("a paced upload", () => {
+  it("at 256 KiB/s sends 1 MiB in pieces a sixteenth of a second apart, never leaving the connection idle for a second", async () => {
+    const objects = new Map<string, { body: Buffer; meta: Record<string, string> }>()
+    /** When each piece of the PUT's body arrived (ms). */
+    const arrivals: Array<number> = []
+    const srv = http.createServer((req, res) => {
+      const key = new URL(req.url ?? "/", "http://stub").pathname
+      if (req.method === "PUT") {
+        const chunks: Array<Buffer> = []
+        req.on("data", (d: Buffer) => {
+          arrivals.push(performance.now())
+          chunks.push(d)
+        })
+        req.on("end", () => {
+          const body = Buffer.concat(chunks)
+          const meta = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k.startsWith("x-amz-meta-"))) as Record<string, string>
+          objects.set(key, { body, meta })
+          res.writeHead(200, { etag: `"${createHash("md5").update(body).digest("hex")}"` }).end()
+        })
+        return
+      }
+      const o = objects.get(key)
+      if (req.method === "HEAD" && o !== undefined) return void res.writeHead(200, { "content-length": String(o.body.length), ...o.meta }).end()
+      res.writeHead(404).end()
+    })
+    servers.push(srv)
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()))
+    const url = `http://127.0.0.1:${(srv.address() as net.AddressInfo).port}`
+    const store = makeS3Store({ ...endpoint(url), pacer: makeSendPacer(256 * 1024) }, { partSize: 5 * MiB, partsInFlight: 1, retries: 0, retryBaseMs: 10 })
+    const bytes = new Uint8Array(MiB).fill(7)
+    const started = performance.now()
+    await Effect.runPromise(store.putBytes("p/id/f", bytes))
+    // All but the burst (a tenth of a second's worth) waits for the rate.
+    expect((performance.now() - started) / 1000).toBeGreaterThanOrEqual((MiB - 0.1 * MiB) / (256 * 1024) - 0.05)
+    expect(Buffer.compare(objects.get("/b/p/id/f")!.body, Buffer.from(bytes))).toBe(0)
+    // Node sends the request's head with its first piece: the gaps are between pieces (in 256 KiB pieces, 1 s each).
+    const gaps = arrivals.slice(1).map((t, i) => t - arrivals[i]!)
+    expect(Math.max(...gaps)).toBeLessThan(700)
+  }, 30_000)
 })
