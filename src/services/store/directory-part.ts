@@ -9,7 +9,7 @@ import { Readable, type Writable } from "node:stream"
 import { BackupFileRefused, readBackupFile } from "../backup-file.ts"
 import { createFreshFile } from "../fresh-file.ts"
 import { keepFresh } from "../kept-fresh.ts"
-import { paced, type SendPacer } from "./send-pacer.ts"
+import { paced, type TransferPacer } from "./transfer-pacer.ts"
 
 export const partSuffix = ".part"
 /** A live writer refreshes its part this often; one unchanged for `abandonedAfterMs` (30 periods) is a dead writer's. */
@@ -45,7 +45,7 @@ interface CopyOptions {
   /** Called as the copy goes, with the bytes copied so far. */
   readonly onProgress?: ((doneBytes: number) => void) | undefined
   /** Paces a file's bytes (`--bandwidth-limit`: a volume over the network, NFS say). */
-  readonly pacer?: SendPacer | undefined
+  readonly pacer?: TransferPacer | undefined
 }
 
 /** Copies `from` into `to` through `part` (fsync, rename, fsync of the directory), hashing on the way. */

@@ -13,7 +13,7 @@ import { Effect, Layer } from "effect"
 import { compareKeys, type EmptyFolder, type PendingUpload, type StoredObject } from "../../domain/store-layout.ts"
 import { BackupFileRefused, openBackupFile, readBackupFileBytes } from "../backup-file.ts"
 import { abandonedAfterMs, copyAtomically, defaultRefreshEveryMs, keyOfPart, ownPartOf, partSuffix, removeParts } from "./directory-part.ts"
-import type { SendPacer } from "./send-pacer.ts"
+import type { TransferPacer } from "./transfer-pacer.ts"
 import { BackupStore, type BackupStoreShape, type ObjectPage, type PutResult, storeDocumentMaxBytes, unversioned } from "./backup-store.ts"
 import {
   backupFileFailed,
@@ -55,7 +55,7 @@ export interface DirectoryStoreOptions {
   /** Called as a file is copied in or out: bytes of `key` done so far, of its size. */
   readonly onProgress?: ((key: string, doneBytes: number, totalBytes: number) => void) | undefined
   /** Paces the files put into the store (`--bandwidth-limit`). */
-  readonly pacer?: SendPacer | undefined
+  readonly pacer?: TransferPacer | undefined
 }
 
 export const makeDirectoryStore = (

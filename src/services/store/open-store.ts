@@ -14,7 +14,7 @@ import type { BackupStoreShape } from "./backup-store.ts"
 import { makeDirectoryStore } from "./directory-store.ts"
 import { resolveCredentialSource, type Env } from "./s3-credentials.ts"
 import { defaultTransferOptions, type S3TransferOptions } from "./s3-client.ts"
-import { makeSendPacer } from "./send-pacer.ts"
+import { makeTransferPacer } from "./transfer-pacer.ts"
 import { makeS3Store } from "./s3-store.ts"
 import { localIoFailed, StoreRequestFailed, type StoreError } from "./store-errors.ts"
 
@@ -46,7 +46,7 @@ export const usesPathStyle = (bucket: string, addressing: "path" | "virtual" | u
 export const openStore = (location: StoreLocation, settings: S3Settings, env: Env): Effect.Effect<BackupStoreShape, StoreError> =>
   Effect.gen(function* () {
     const limit = settings.transfer?.bandwidthBytesPerSecond
-    const pacer = limit === undefined ? undefined : makeSendPacer(limit)
+    const pacer = limit === undefined ? undefined : makeTransferPacer(limit)
     if (location._tag === "Directory") return makeDirectoryStore(resolve(location.path), { onProgress: settings.transfer?.onProgress, pacer })
     const region = settings.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? "us-east-1"
     const custom = settings.endpoint ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL

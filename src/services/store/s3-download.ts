@@ -20,7 +20,7 @@ import { batchedFileWriter } from "./batched-file-writer.ts"
 import { fileSha256Worker } from "./file-sha256-worker.ts"
 import type { S3Client } from "./s3-client.ts"
 import { s3Exchange } from "./s3-http.ts"
-import { pacedTransform } from "./send-pacer.ts"
+import { pacedTransform } from "./transfer-pacer.ts"
 import type { S3Head } from "./s3-object-head.ts"
 import { localIoFailed, localIoFailedOn, type StoreError, StoreObjectMissing, StoreRequestFailed } from "./store-errors.ts"
 

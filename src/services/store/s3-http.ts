@@ -14,7 +14,7 @@ import type { ServerSideEncryption } from "../../domain/server-side-encryption.t
 import { storeDocumentMaxBytes } from "./backup-store.ts"
 import { serverCertificateFailures, tlsCodeOf, tlsFailureDescription } from "../tls-failure.ts"
 import { agentThrough, type ChosenProxy, proxyFailure } from "./proxy-agent.ts"
-import type { SendPacer } from "./send-pacer.ts"
+import type { TransferPacer } from "./transfer-pacer.ts"
 import { currentCredentials, type CredentialSource } from "./s3-credentials.ts"
 import { canonicalQuery, emptyPayloadHash, signRequest, uriEncodePath } from "./sigv4.ts"
 import {
@@ -48,7 +48,7 @@ export interface S3Endpoint {
   /** Server-side encryption every object created is asked for, and its HEAD must confirm. */
   readonly serverSideEncryption?: ServerSideEncryption | undefined
   /** Paces the bytes of request bodies and of downloads' responses (`--bandwidth-limit`), shared by every request to the store. */
-  readonly pacer?: SendPacer | undefined
+  readonly pacer?: TransferPacer | undefined
 }
 
 export interface S3Request {
@@ -87,7 +87,7 @@ const sendChunkBytes = 256 * 1024
  * Writes the body into the request chunk by chunk, each read into the buffer once the socket has taken the one before
  * (and, with a bandwidth limit, once the pacer lets its bytes go).
  */
-const sendStreamed = async (r: http.ClientRequest, body: StreamedBody, pacer: SendPacer | undefined): Promise<void> => {
+const sendStreamed = async (r: http.ClientRequest, body: StreamedBody, pacer: TransferPacer | undefined): Promise<void> => {
   const buf = Buffer.allocUnsafe(Math.min(pacer?.chunkBytes ?? sendChunkBytes, body.length))
   for (let sent = 0; sent < body.length && !r.destroyed; ) {
     const n = Math.min(buf.length, body.length - sent)

@@ -10,7 +10,7 @@ import { Effect, Exit, Logger } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import type { S3Endpoint } from "../../../src/services/store/s3-http.ts"
 import { makeS3Store } from "../../../src/services/store/s3-store.ts"
-import { makeSendPacer } from "../../../src/services/store/send-pacer.ts"
+import { makeTransferPacer } from "../../../src/services/store/transfer-pacer.ts"
 import { isQuotaExceeded } from "../../../src/services/store/store-errors.ts"
 import { certificateFactory } from "../../support/encrypted-fixtures.ts"
 
@@ -852,7 +852,7 @@ describe("a paced upload", () => {
     servers.push(srv)
     await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()))
     const url = `http://127.0.0.1:${(srv.address() as net.AddressInfo).port}`
-    const store = makeS3Store({ ...endpoint(url), pacer: makeSendPacer(256 * 1024) }, { partSize: 5 * MiB, partsInFlight: 1, retries: 0, retryBaseMs: 10 })
+    const store = makeS3Store({ ...endpoint(url), pacer: makeTransferPacer(256 * 1024) }, { partSize: 5 * MiB, partsInFlight: 1, retries: 0, retryBaseMs: 10 })
     const bytes = new Uint8Array(MiB).fill(7)
     const started = performance.now()
     await Effect.runPromise(store.putBytes("p/id/f", bytes))

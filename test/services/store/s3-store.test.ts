@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { S3TransferOptions } from "../../../src/services/store/s3-client.ts"
 import { makeS3Store } from "../../../src/services/store/s3-store.ts"
 import { s3Request, type S3Endpoint } from "../../../src/services/store/s3-http.ts"
-import { makeSendPacer } from "../../../src/services/store/send-pacer.ts"
+import { makeTransferPacer } from "../../../src/services/store/transfer-pacer.ts"
 import { writtenProgress } from "../../../src/services/written-progress.ts"
 import { rclone as rcloneOn, s3Server, type S3TestServer } from "../../support/s3-server.ts"
 
@@ -202,7 +202,7 @@ describe("the S3 store against Swift's s3api", () => {
     writeFileSync(src, data)
     const ranged = { ...small, partSize: MiB, downloadRangeBytes: MiB }
     await Effect.runPromise(makeS3Store(endpointOf(server), ranged).putFile("p/paced/paced.bin", src, { sha256: sha256(data) }))
-    const paced = makeS3Store(endpointOf(server, { pacer: makeSendPacer(2 * MiB) }), ranged)
+    const paced = makeS3Store(endpointOf(server, { pacer: makeTransferPacer(2 * MiB) }), ranged)
     const started = Date.now()
     const got = await Effect.runPromise(paced.getFile("p/paced/paced.bin", join(work, "paced.back")))
     // All but the burst (a tenth of a second's worth) waits for the rate: unpaced, it takes a fraction of a second.

@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest"
-import { makeSendPacer, paced } from "../../../src/services/store/send-pacer.ts"
+import { makeTransferPacer, paced } from "../../../src/services/store/transfer-pacer.ts"
 
 const KiB = 1024
 const MiB = 1024 * KiB
 
-describe("makeSendPacer", () => {
+describe("makeTransferPacer", () => {
   beforeEach(() => void vi.useFakeTimers())
   afterEach(() => void vi.useRealTimers())
 
@@ -18,7 +18,7 @@ describe("makeSendPacer", () => {
 
   it("lets a burst go at once, then holds each send until the rate allows it, callers queued in order", async () => {
     let now = 0
-    const pacer = makeSendPacer(MiB, () => now)
+    const pacer = makeTransferPacer(MiB, () => now)
     // A tenth of a second's worth goes at once.
     const burst = Math.floor(MiB / 10)
     expect(pacer.chunkBytes).toBe(64 * KiB)
@@ -37,7 +37,7 @@ describe("makeSendPacer", () => {
   })
 
   it("paced lets every chunk through, in order, each once the pacer gives its bytes", async () => {
-    const pacer = makeSendPacer(MiB, () => Date.now())
+    const pacer = makeTransferPacer(MiB, () => Date.now())
     async function* chunks() {
       for (let i = 0; i < 3; i++) yield new Uint8Array(512 * KiB).fill(i)
     }
