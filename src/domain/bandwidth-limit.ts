@@ -1,6 +1,6 @@
 /**
- * An upload's bandwidth limit (`--bandwidth-limit`): the rate a store's bytes are sent at, so that a backup leaving a
- * control-plane node does not take the link etcd's peers and the API server share. Sends are paced as a generic cell
+ * A store's bandwidth limit (`--bandwidth-limit`): the rate its bytes are sent (or, when asked, received) at, so that a
+ * backup leaving a control-plane node does not take the link etcd's peers and the API server share. Sends are paced as a generic cell
  * rate (GCRA, a token bucket's equivalent): each send is due `bytes / rate` after the one before, and may start as
  * much as `burstBytes` early; so over any stretch of sends, what starts is at most the rate times its length plus one
  * burst (or one send, when larger).
